@@ -1,0 +1,74 @@
+/**
+ * Turns AWS SDK errors into tierlog's named errors where the caller can act on the difference
+ * (a missing table, a missing bucket, access denied), and recognises the error kinds the
+ * protocols branch on.
+ */
+import { AccessDeniedError, ResourceMissingError } from '../errors.js';
+
+interface AwsErrorLike {
+  name?: string;
+  $metadata?: { httpStatusCode?: number };
+  $retryable?: unknown;
+}
+
+function asAws(err: unknown): AwsErrorLike {
+  return typeof err === 'object' && err !== null ? (err as AwsErrorLike) : {};
+}
+
+/** The SDK error's name (`ConditionalCheckFailedException`, `NoSuchKey`, ...), or undefined. */
+export function awsErrorName(err: unknown): string | undefined {
+  return asAws(err).name;
+}
+
+/** The HTTP status the service answered with, or undefined when no answer arrived. */
+export function httpStatus(err: unknown): number | undefined {
+  return asAws(err).$metadata?.httpStatusCode;
+}
+
+export function isConditionalCheckFailed(err: unknown): boolean {
+  return awsErrorName(err) === 'ConditionalCheckFailedException';
+}
+
+export function isTransactionCanceled(err: unknown): boolean {
+  return awsErrorName(err) === 'TransactionCanceledException';
+}
+
+/** S3 "no such object" as HeadObject (`NotFound`) and GetObject (`NoSuchKey`) report it. */
+export function isNoSuchKey(err: unknown): boolean {
+  const name = awsErrorName(err);
+  return name === 'NoSuchKey' || name === 'NotFound';
+}
+
+/**
+ * True when the service answered with a definite rejection (a 4xx other than throttling): the
+ * request was not applied. Anything else (no answer, 5xx, throttling after all retries, a
+ * timeout) leaves the outcome unknown.
+ */
+export function isDefiniteRejection(err: unknown): boolean {
+  const status = httpStatus(err);
+  const name = awsErrorName(err) ?? '';
+  if (status === undefined || status >= 500) return false;
+  if (/Throttl|RequestLimitExceeded|ProvisionedThroughputExceeded|TransactionInProgress/.test(name)) return false;
+  return status >= 400;
+}
+
+/**
+ * Rethrows `err` as a {@link ResourceMissingError} or {@link AccessDeniedError} when it is one
+ * of those; otherwise returns it unchanged for the caller to throw.
+ */
+export function translateAwsError(
+  err: unknown,
+  context: { operation: string; table?: string; bucket?: string },
+): unknown {
+  const name = awsErrorName(err);
+  if (name === 'ResourceNotFoundException' && context.table !== undefined) {
+    return new ResourceMissingError('table', context.table, err);
+  }
+  if (name === 'NoSuchBucket' && context.bucket !== undefined) {
+    return new ResourceMissingError('bucket', context.bucket, err);
+  }
+  if (name === 'AccessDeniedException' || name === 'AccessDenied' || name === 'Forbidden') {
+    return new AccessDeniedError(context.operation, context.table ?? context.bucket ?? 'unknown', err);
+  }
+  return err;
+}

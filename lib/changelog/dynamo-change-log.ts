@@ -1,0 +1,353 @@
+/**
+ * The change log on DynamoDB: one item per writer instance.
+ *
+ * An instance is one writer identity: a Lambda execution environment, or one slot of a
+ * long-running process. Its item holds the outstanding entries (`c_<changeId>`), a counter, and
+ * a lease. While the lease runs the instance is alive and nobody touches its entries; once it
+ * has ended a sweeper may claim the item, which fences the writer: every later record and
+ * commit of that instance fails, so the sweeper's view of HV cannot be invalidated by a write it
+ * did not see.
+ *
+ *  - `record` is ONE UpdateItem: add the entry, renew the lease only when less than half of it
+ *    remains (a lease write also rewrites the lease-index entry, i.e. costs twice), and fail if
+ *    the instance was claimed, in which case this process takes a new instance id and records
+ *    there. A failed condition returns the item, so an SDK retry whose first attempt landed is
+ *    recognised as success, not recorded twice.
+ *  - `remove` is ONE UpdateItem, conditional on the entry being there: it never re-creates a
+ *    retired item and is idempotent.
+ *  - Inside a Lambda invocation the lease reaches the invocation's deadline plus a margin
+ *    ({@link DynamoChangeLog.bindInvocation}), so no timer is needed and a frozen environment
+ *    holds no lease it cannot honour. A long-running process renews on an unref'd timer while it
+ *    has entries outstanding.
+ *  - Many changes in flight spread over several instance items (slots, a small cap each), so
+ *    items stay small (a write costs the item's size) and commits rarely contend on one item.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { TierlogConfig } from '../config.js';
+import {
+  DEFAULT_ENTRIES_PER_INSTANCE,
+  DEFAULT_INVOCATION_LEASE_MARGIN_MS,
+  DEFAULT_LEASE_MS,
+  DEFAULT_MAX_SLOTS,
+} from '../constants.js';
+import { ChangeIdConflictError, CorruptItemError, TierlogError, ValidationError } from '../errors.js';
+import { type ChangeId, type Clock, newInstanceId, systemClock } from '../ids.js';
+import { createDynamoDBClient } from '../aws/clients.js';
+import { CHANGELOG_ATTR } from '../schema/tables.js';
+import { type Change, isEligible, sameChange } from './change-log.js';
+import { assertChange, assertChangeId, decodeEntry, encodeEntry, entryAttribute } from './entry-codec.js';
+import type { FencedChangeLog } from './fenced.js';
+import { type FenceEffect, InstanceTable, type TransactElement } from './instance-table.js';
+import { parseInstanceItem } from './instance-item.js';
+
+export interface DynamoChangeLogOptions {
+  /** Table names and lease shards. */
+  readonly config: TierlogConfig;
+  /** Client to use. Default: one from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`). */
+  readonly dynamodb?: DynamoDBClient;
+  /** Lease length in ms; renewed when less than half remains. Default 120 000. */
+  readonly leaseMs?: number;
+  /** Milliseconds since the epoch. Default `Date.now`. */
+  readonly clock?: Clock;
+  /** Outstanding entries per instance item before another slot is opened. Default 8. */
+  readonly entriesPerInstance?: number;
+  /** Most slots (instance items) one process holds. Default 64. */
+  readonly maxSlots?: number;
+  /** Added to an invocation's deadline to make the lease. Default 30 000. */
+  readonly invocationLeaseMarginMs?: number;
+  /**
+   * Renew leases on a timer while entries are outstanding. Default: true, except inside Lambda
+   * (`AWS_LAMBDA_FUNCTION_NAME` set), where the lease follows the invocation deadline instead.
+   */
+  readonly renewInBackground?: boolean;
+  /** Receives errors of background renewals (which are retried on the next tick). */
+  readonly onBackgroundError?: (err: unknown) => void;
+}
+
+/** One instance item this process writes to. */
+interface Slot {
+  instanceId: string;
+  readonly shard: number;
+  /** The lease this process last wrote (0: unknown, renew on next write). */
+  leaseUntil: number;
+  /** Entries outstanding here, including records in flight. */
+  readonly entries: Set<ChangeId>;
+  /** Claimed by a sweeper: takes no new entries; what it held belongs to the sweeper. */
+  fenced: boolean;
+}
+
+const MAX_RECORD_ATTEMPTS = 6;
+
+export class DynamoChangeLog implements FencedChangeLog {
+  /** The change-log table's name. */
+  readonly tableName: string;
+  private readonly table: InstanceTable;
+  private readonly clock: Clock;
+  private readonly leaseMs: number;
+  private readonly cap: number;
+  private readonly maxSlots: number;
+  private readonly margin: number;
+  private readonly shards: number;
+  private readonly renewInBackground: boolean;
+  private readonly onBackgroundError: (err: unknown) => void;
+  private readonly ownsClient: DynamoDBClient | undefined;
+  private slots: Slot[] = [];
+  private readonly homes = new Map<ChangeId, Slot>();
+  private deadline: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private renewing = false;
+
+  constructor(options: DynamoChangeLogOptions) {
+    this.tableName = options.config.changeLogTable;
+    this.ownsClient = options.dynamodb === undefined ? createDynamoDBClient() : undefined;
+    this.table = new InstanceTable(options.config, options.dynamodb ?? this.ownsClient!);
+    this.clock = options.clock ?? systemClock;
+    this.leaseMs = positive(options.leaseMs ?? DEFAULT_LEASE_MS, 'leaseMs');
+    this.cap = positive(options.entriesPerInstance ?? DEFAULT_ENTRIES_PER_INSTANCE, 'entriesPerInstance');
+    this.maxSlots = positive(options.maxSlots ?? DEFAULT_MAX_SLOTS, 'maxSlots');
+    this.margin = options.invocationLeaseMarginMs ?? DEFAULT_INVOCATION_LEASE_MARGIN_MS;
+    this.shards = options.config.leaseShards;
+    this.renewInBackground = options.renewInBackground ?? process.env.AWS_LAMBDA_FUNCTION_NAME === undefined;
+    this.onBackgroundError = options.onBackgroundError ?? (() => {});
+    this.slots.push(this.newSlot());
+  }
+
+  /** This process's primary instance id (the first slot). Changes when a sweeper claims it. */
+  get instanceId(): string {
+    return this.slots[0]!.instanceId;
+  }
+
+  /** Every instance id this process currently writes to. */
+  get instanceIds(): string[] {
+    return this.slots.map((slot) => slot.instanceId);
+  }
+
+  /** Entries this process has recorded and not yet removed. */
+  get outstanding(): number {
+    return this.homes.size;
+  }
+
+  /**
+   * Ties the lease to a Lambda invocation: until the next call, every lease this log writes
+   * reaches the invocation's deadline plus the margin. Call at the start of each invocation.
+   */
+  bindInvocation(context: { getRemainingTimeInMillis(): number }): void {
+    this.setInvocationDeadline(this.clock() + context.getRemainingTimeInMillis());
+  }
+
+  /** As {@link bindInvocation}, with the deadline in ms since the epoch; undefined unbinds. */
+  setInvocationDeadline(deadline: number | undefined): void {
+    this.deadline = deadline;
+  }
+
+  async record(id: ChangeId, change: Change): Promise<void> {
+    assertChangeId(id);
+    assertChange(change);
+    let slot = this.homes.get(id) ?? this.pickSlot();
+    this.place(id, slot);
+    const entry = encodeEntry(change, this.clock());
+    let forceRenew = false;
+    for (let attempt = 0; attempt < MAX_RECORD_ATTEMPTS; attempt++) {
+      const now = this.clock();
+      const renewTo = forceRenew || this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
+      const result = await this.table.recordEntry({
+        instanceId: slot.instanceId,
+        shard: slot.shard,
+        changeId: id,
+        entry,
+        renewTo,
+        leaseFloor: now + this.leaseMs / 4,
+      });
+      if (result.applied) {
+        if (renewTo !== undefined) slot.leaseUntil = Math.max(slot.leaseUntil, renewTo);
+        this.ensureTimer();
+        return;
+      }
+      const item = result.item;
+      const stored = item?.[entryAttribute(id)];
+      if (stored !== undefined) {
+        // Our entry is there: an earlier attempt (an SDK retry, or a call whose answer was lost) landed.
+        const decoded = decodeEntry(entryAttribute(id), stored);
+        if (decoded.ok && sameChange(decoded.change, change)) {
+          const lease = item?.[CHANGELOG_ATTR.leaseUntil];
+          if (typeof lease === 'number') slot.leaseUntil = lease;
+          this.ensureTimer();
+          return;
+        }
+        throw new ChangeIdConflictError(id);
+      }
+      if (item?.[CHANGELOG_ATTR.state] === 'claimed') {
+        // A sweeper claimed this instance: take a new identity and record there.
+        this.markFenced(slot);
+        slot = this.pickSlot();
+        this.place(id, slot);
+        forceRenew = true;
+        continue;
+      }
+      // Live with a lease shorter than we believed, or retired while idle: renew and retry.
+      const lease = item?.[CHANGELOG_ATTR.leaseUntil];
+      slot.leaseUntil = typeof lease === 'number' ? lease : 0;
+      forceRenew = true;
+    }
+    throw new TierlogError(`record of change ${id} did not converge after ${MAX_RECORD_ATTEMPTS} attempts`);
+  }
+
+  async remove(id: ChangeId): Promise<void> {
+    const slot = this.homes.get(id);
+    if (slot === undefined) return;
+    if (slot.fenced) {
+      // The instance was claimed: the sweeper owns this entry and settles it from HV.
+      this.forget(id);
+      return;
+    }
+    const now = this.clock();
+    const othersOutstanding = slot.entries.size > 1;
+    const renewTo = othersOutstanding && this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
+    const result = await this.table.removeEntry({ instanceId: slot.instanceId, changeId: id, renewTo });
+    if (result.applied) {
+      if (renewTo !== undefined) slot.leaseUntil = Math.max(slot.leaseUntil, renewTo);
+    } else if (result.item?.[CHANGELOG_ATTR.state] === 'claimed') {
+      this.markFenced(slot);
+    } else if (result.item?.[entryAttribute(id)] !== undefined) {
+      throw new CorruptItemError('entry present but the item is not live or claimed', `instance ${slot.instanceId}`);
+    }
+    // Otherwise the entry was already gone: an earlier attempt landed. Done either way.
+    this.forget(id);
+  }
+
+  async scan(): Promise<Array<[ChangeId, Change]>> {
+    const now = this.clock();
+    const live = this.slots.filter((slot) => !slot.fenced);
+    const items = await Promise.all(live.map((slot) => this.table.getRaw(slot.instanceId)));
+    const out: Array<[ChangeId, Change]> = [];
+    for (const raw of items) {
+      if (raw === undefined) continue;
+      const item = parseInstanceItem(raw);
+      if (item.state !== 'live') continue;
+      for (const entry of item.entries) {
+        if (entry.ok && isEligible(entry.change, now)) out.push([entry.changeId, entry.change]);
+      }
+    }
+    return out;
+  }
+
+  fence(changeId: ChangeId, effect: FenceEffect): TransactElement {
+    const slot = this.homes.get(changeId);
+    if (slot === undefined) {
+      throw new ValidationError(`change ${changeId} was not recorded by this change log`, 'changeId');
+    }
+    return this.table.fenceElement(slot.instanceId, changeId, effect);
+  }
+
+  committed(changeId: ChangeId, effect: FenceEffect): void {
+    if (effect.kind === 'remove') this.forget(changeId);
+  }
+
+  fenceLost(changeId: ChangeId): void {
+    const slot = this.homes.get(changeId);
+    if (slot !== undefined) this.markFenced(slot);
+  }
+
+  /** Stops the renewal timer and releases a client this log created. Entries stay in the table. */
+  close(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.ownsClient?.destroy();
+  }
+
+  // ---- slots and leases --------------------------------------------------------------------
+
+  private newSlot(): Slot {
+    const instanceId = newInstanceId();
+    return { instanceId, shard: shardOf(instanceId, this.shards), leaseUntil: 0, entries: new Set(), fenced: false };
+  }
+
+  /** The first live slot with room; a new one while under the cap; else the least loaded. */
+  private pickSlot(): Slot {
+    const open = this.slots.find((slot) => slot.entries.size < this.cap);
+    if (open !== undefined) return open;
+    if (this.slots.length < this.maxSlots) {
+      const slot = this.newSlot();
+      this.slots.push(slot);
+      return slot;
+    }
+    return this.slots.reduce((a, b) => (b.entries.size < a.entries.size ? b : a));
+  }
+
+  private place(id: ChangeId, slot: Slot): void {
+    const previous = this.homes.get(id);
+    if (previous !== undefined && previous !== slot) previous.entries.delete(id);
+    slot.entries.add(id);
+    this.homes.set(id, slot);
+  }
+
+  private forget(id: ChangeId): void {
+    this.homes.get(id)?.entries.delete(id);
+    this.homes.delete(id);
+  }
+
+  /** A sweeper claimed `slot`: replace it with a fresh identity; its entries are the sweeper's. */
+  private markFenced(slot: Slot): void {
+    if (slot.fenced) return;
+    slot.fenced = true;
+    const index = this.slots.indexOf(slot);
+    if (index >= 0) this.slots[index] = this.newSlot();
+  }
+
+  private needsRenewal(slot: Slot, now: number): boolean {
+    if (slot.leaseUntil - now < this.leaseMs / 2) return true;
+    return this.deadline !== undefined && slot.leaseUntil < this.deadline + this.margin;
+  }
+
+  private desiredLease(now: number): number {
+    return Math.max(now + this.leaseMs, this.deadline !== undefined ? this.deadline + this.margin : 0);
+  }
+
+  private ensureTimer(): void {
+    if (!this.renewInBackground || this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.renewDueLeases(), Math.max(1_000, this.leaseMs / 4));
+    this.timer.unref();
+  }
+
+  /** One tick of the background renewal: extends leases that are past half, stops when idle. */
+  async renewDueLeases(): Promise<void> {
+    if (this.renewing) return;
+    this.renewing = true;
+    try {
+      const busy = this.slots.filter((slot) => !slot.fenced && slot.entries.size > 0);
+      if (busy.length === 0 && this.timer !== undefined) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+        return;
+      }
+      const now = this.clock();
+      await Promise.all(
+        busy
+          .filter((slot) => this.needsRenewal(slot, now))
+          .map(async (slot) => {
+            try {
+              const lease = this.desiredLease(now);
+              const result = await this.table.renewLease(slot.instanceId, lease);
+              if (result.applied) slot.leaseUntil = lease;
+              else this.markFenced(slot);
+            } catch (err) {
+              this.onBackgroundError(err);
+            }
+          }),
+      );
+    } finally {
+      this.renewing = false;
+    }
+  }
+}
+
+/** The lease-index shard of an instance: from the random tail of its UUID. */
+export function shardOf(instanceId: string, shards: number): number {
+  const tail = Number.parseInt(instanceId.replace(/-/g, '').slice(-8), 16);
+  return Number.isFinite(tail) ? tail % shards : 0;
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new ValidationError(`${name} must be a positive number`, name);
+  return value;
+}

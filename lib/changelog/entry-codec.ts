@@ -1,0 +1,120 @@
+/**
+ * How one change is stored: attribute `c_<changeId>` of its instance item, a map
+ * `{ v, id, new?, old?, ca?, at }` (schema version, object id, blobs, cleanupAfter ms, recorded-at
+ * ms). Entries are validated when read; an entry that does not parse, or carries a version this
+ * code does not know, is reported as such (a {@link CorruptEntry}) and never guessed at.
+ */
+import { z } from 'zod';
+import type { Change } from './change-log.js';
+import { ENTRY_ATTRIBUTE_PREFIX, ENTRY_SCHEMA_VERSION } from '../constants.js';
+import { ValidationError } from '../errors.js';
+
+/** Change ids this log accepts: UUIDs and other short url-safe ids. */
+const CHANGE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const MAX_FIELD = 2048;
+
+/** The stored form of one entry. */
+export interface StoredEntry {
+  v: number;
+  id: string;
+  new?: string;
+  old?: string;
+  ca?: number;
+  at: number;
+}
+
+const storedEntrySchema = z
+  .object({
+    v: z.literal(ENTRY_SCHEMA_VERSION),
+    id: z.string().min(1).max(MAX_FIELD),
+    new: z.string().min(1).max(MAX_FIELD).optional(),
+    old: z.string().min(1).max(MAX_FIELD).optional(),
+    ca: z.number().int().nonnegative().optional(),
+    at: z.number().int().nonnegative(),
+  })
+  .strict();
+
+/** An entry that parsed. */
+export interface ParsedEntry {
+  readonly ok: true;
+  readonly changeId: string;
+  readonly change: Change;
+  /** When the writer recorded it (writer's clock, ms). */
+  readonly recordedAt: number;
+}
+
+/** An entry that did not parse; kept, counted and reported, never acted on. */
+export interface CorruptEntry {
+  readonly ok: false;
+  /** The change id taken from the attribute name (may itself be what is wrong). */
+  readonly changeId: string;
+  readonly reason: string;
+}
+
+export type DecodedEntry = ParsedEntry | CorruptEntry;
+
+/** The attribute that holds change `changeId`. */
+export function entryAttribute(changeId: string): string {
+  return `${ENTRY_ATTRIBUTE_PREFIX}${changeId}`;
+}
+
+/** True for an attribute name that holds an entry. */
+export function isEntryAttribute(name: string): boolean {
+  return name.startsWith(ENTRY_ATTRIBUTE_PREFIX);
+}
+
+/** Throws {@link ValidationError} unless `changeId` is an id this log stores. */
+export function assertChangeId(changeId: string): void {
+  if (typeof changeId !== 'string' || !CHANGE_ID.test(changeId)) {
+    throw new ValidationError(`change id must match ${CHANGE_ID}, got ${JSON.stringify(changeId)}`, 'changeId');
+  }
+}
+
+/** Throws {@link ValidationError} unless `change` can be recorded. */
+export function assertChange(change: Change): void {
+  if (typeof change !== 'object' || change === null) throw new ValidationError('change must be an object', 'change');
+  if (typeof change.id !== 'string' || change.id.length === 0 || change.id.length > MAX_FIELD) {
+    throw new ValidationError('change.id must be a non-empty string', 'change.id');
+  }
+  for (const field of ['new', 'old'] as const) {
+    const value = change[field];
+    if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > MAX_FIELD)) {
+      throw new ValidationError(`change.${field} must be a non-empty string when set`, `change.${field}`);
+    }
+  }
+  if (change.cleanupAfter !== undefined) {
+    if (!(change.cleanupAfter instanceof Date) || Number.isNaN(change.cleanupAfter.getTime())) {
+      throw new ValidationError('change.cleanupAfter must be a valid Date', 'change.cleanupAfter');
+    }
+  }
+}
+
+/** The stored form of `change`, recorded at `recordedAt`. */
+export function encodeEntry(change: Change, recordedAt: number): StoredEntry {
+  const entry: StoredEntry = { v: ENTRY_SCHEMA_VERSION, id: change.id, at: Math.floor(recordedAt) };
+  if (change.new !== undefined) entry.new = change.new;
+  if (change.old !== undefined) entry.old = change.old;
+  if (change.cleanupAfter !== undefined) entry.ca = change.cleanupAfter.getTime();
+  return entry;
+}
+
+/** Parses the value of attribute `attributeName`. Never throws. */
+export function decodeEntry(attributeName: string, raw: unknown): DecodedEntry {
+  const changeId = attributeName.slice(ENTRY_ATTRIBUTE_PREFIX.length);
+  if (!CHANGE_ID.test(changeId)) return { ok: false, changeId, reason: 'invalid change id in attribute name' };
+  if (typeof raw === 'object' && raw !== null && 'v' in raw) {
+    const v = (raw as { v: unknown }).v;
+    if (v !== ENTRY_SCHEMA_VERSION) return { ok: false, changeId, reason: `unknown schema version ${JSON.stringify(v)}` };
+  }
+  const parsed = storedEntrySchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, changeId, reason: `malformed entry: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown'}` };
+  }
+  const stored = parsed.data;
+  const change: Change = { id: stored.id };
+  if (stored.new !== undefined) change.new = stored.new;
+  if (stored.old !== undefined) change.old = stored.old;
+  if (stored.ca !== undefined) change.cleanupAfter = new Date(stored.ca);
+  return { ok: true, changeId, change, recordedAt: stored.at };
+}

@@ -1,0 +1,27 @@
+/**
+ * A change log that can take part in the writer's commit. `TieredStore` puts the element that
+ * {@link FencedChangeLog.fence} returns into the same `TransactWriteItems` as its HV write: the
+ * write commits only if the writer's instance is still live (not claimed by a sweeper) and the
+ * entry is still there. That closes the window between "check liveness" and "write" in which a
+ * sweeper could delete a blob the write is about to reference.
+ */
+import type { ChangeLog } from './change-log.js';
+import type { FenceEffect, TransactElement } from './instance-table.js';
+import type { ChangeId } from '../ids.js';
+
+export type { FenceEffect, TransactElement } from './instance-table.js';
+
+export interface FencedChangeLog extends ChangeLog {
+  /** The change-log element of the commit of `changeId` (which this log recorded). */
+  fence(changeId: ChangeId, effect: FenceEffect): TransactElement;
+  /** Tells the log the commit landed, so it can forget an entry the commit removed. */
+  committed(changeId: ChangeId, effect: FenceEffect): void;
+  /** Tells the log the commit was refused because its instance item was claimed (or is gone). */
+  fenceLost(changeId: ChangeId): void;
+}
+
+/** True when `log` can fence commits. */
+export function isFencedChangeLog(log: ChangeLog): log is FencedChangeLog {
+  const candidate = log as Partial<FencedChangeLog>;
+  return typeof candidate.fence === 'function' && typeof candidate.committed === 'function';
+}

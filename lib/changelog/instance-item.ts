@@ -1,0 +1,61 @@
+/**
+ * An instance item of the change-log table, parsed. The item-level fields must be well formed
+ * for anything to act on it; each entry is decoded on its own, so one corrupt entry does not
+ * hide the others.
+ */
+import { z } from 'zod';
+import { CHANGELOG_ATTR } from '../schema/tables.js';
+import { CorruptItemError } from '../errors.js';
+import { type DecodedEntry, decodeEntry, isEntryAttribute } from './entry-codec.js';
+
+export type InstanceState = 'live' | 'claimed';
+
+export interface InstanceItem {
+  readonly instanceId: string;
+  readonly state: InstanceState;
+  readonly leaseUntil: number;
+  readonly claimedBy?: string;
+  /** The outstanding-entry counter the writer keeps (retirement requires 0). */
+  readonly count: number;
+  readonly shard: number;
+  readonly entries: readonly DecodedEntry[];
+}
+
+const headerSchema = z.object({
+  [CHANGELOG_ATTR.pk]: z.string().min(1),
+  [CHANGELOG_ATTR.state]: z.enum(['live', 'claimed']),
+  [CHANGELOG_ATTR.leaseUntil]: z.number().int(),
+  [CHANGELOG_ATTR.claimedBy]: z.string().optional(),
+  [CHANGELOG_ATTR.count]: z.number().int(),
+  [CHANGELOG_ATTR.shard]: z.number().int().nonnegative(),
+});
+
+/**
+ * Parses a raw (unmarshalled) instance item.
+ *
+ * @throws CorruptItemError when the item-level fields are malformed.
+ */
+export function parseInstanceItem(raw: Record<string, unknown>): InstanceItem {
+  const header = headerSchema.safeParse(raw);
+  if (!header.success) {
+    const issue = header.error.issues[0];
+    throw new CorruptItemError(
+      `malformed instance item: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unknown'}`,
+      `instance ${String(raw[CHANGELOG_ATTR.pk] ?? '?')}`,
+    );
+  }
+  const h = header.data;
+  const entries = Object.entries(raw)
+    .filter(([name]) => isEntryAttribute(name))
+    .map(([name, value]) => decodeEntry(name, value));
+  const item: InstanceItem = {
+    instanceId: h[CHANGELOG_ATTR.pk] as string,
+    state: h[CHANGELOG_ATTR.state] as InstanceState,
+    leaseUntil: h[CHANGELOG_ATTR.leaseUntil] as number,
+    count: h[CHANGELOG_ATTR.count] as number,
+    shard: h[CHANGELOG_ATTR.shard] as number,
+    entries,
+  };
+  const claimedBy = h[CHANGELOG_ATTR.claimedBy] as string | undefined;
+  return claimedBy === undefined ? item : { ...item, claimedBy };
+}

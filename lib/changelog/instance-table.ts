@@ -1,0 +1,368 @@
+/**
+ * Every read and write of the change-log table, one single-item request each.
+ *
+ * The protocol lives in who calls what: the writer (`DynamoChangeLog`) records, removes, renews
+ * and contributes the fenced-commit element; the sweeper lists expired instances, retires empty
+ * ones, claims, settles and deletes. Each write is conditional, so each transition is atomic and
+ * linearizable on the one item without a transaction, and each is safe to retry: a failed
+ * condition returns the item as it is (`ALL_OLD`) so the caller can tell "already done" from
+ * "someone else got there".
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { TierlogConfig } from '../config.js';
+import { LEASE_INDEX_NAME } from '../constants.js';
+import { CHANGELOG_ATTR as A } from '../schema/tables.js';
+import { documentClient } from '../aws/clients.js';
+import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
+import { entryAttribute, type StoredEntry } from './entry-codec.js';
+import { type InstanceItem, parseInstanceItem } from './instance-item.js';
+
+/** What the lease index tells about an instance (eventually consistent: re-checked on write). */
+export interface InstanceSummary {
+  readonly instanceId: string;
+  readonly leaseUntil: number;
+  readonly state: string | undefined;
+  readonly count: number | undefined;
+  readonly claimedBy: string | undefined;
+}
+
+/** A conditional write that did not apply, with the item as it was (undefined: no item). */
+export interface NotApplied {
+  readonly applied: false;
+  readonly item: Record<string, unknown> | undefined;
+}
+export type WriteResult = { readonly applied: true } | NotApplied;
+
+/** One element of a `TransactWriteItems` request (document-client form). */
+export interface TransactElement {
+  Update: {
+    TableName: string;
+    Key: Record<string, unknown>;
+    UpdateExpression: string;
+    ConditionExpression: string;
+    ExpressionAttributeNames: Record<string, string>;
+    ExpressionAttributeValues: Record<string, unknown>;
+    ReturnValuesOnConditionCheckFailure?: 'ALL_OLD';
+  };
+}
+
+/** What a fenced commit does to its entry once the HV write lands with it. */
+export type FenceEffect =
+  /** A create: nothing is left to clean once the tombstone points at `new`; the entry goes. */
+  | { readonly kind: 'remove' }
+  /** An overwrite or delete: the replaced blob is written into the entry for the cleanup. */
+  | { readonly kind: 'setOld'; readonly old: string }
+  /** Nothing to change: the entry stays as recorded; the element only fences. */
+  | { readonly kind: 'check' };
+
+const NAMES = {
+  '#state': A.state,
+  '#lease': A.leaseUntil,
+  '#n': A.count,
+} as const;
+
+export class InstanceTable {
+  readonly tableName: string;
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(config: TierlogConfig, dynamodb: DynamoDBClient) {
+    this.tableName = config.changeLogTable;
+    this.doc = documentClient(dynamodb);
+  }
+
+  // ---- writer side -------------------------------------------------------------------------
+
+  /**
+   * Adds entry `changeId` to instance `instanceId`, creating the item if needed. Fails (not
+   * applied) if the entry exists already, if the instance is claimed, or, when not renewing, if
+   * the stored lease ends before `leaseFloor`. With `renewTo`, also sets the lease.
+   */
+  async recordEntry(args: {
+    instanceId: string;
+    shard: number;
+    changeId: string;
+    entry: StoredEntry;
+    renewTo?: number;
+    leaseFloor: number;
+  }): Promise<WriteResult> {
+    const renewing = args.renewTo !== undefined;
+    const set = ['#c = :entry', '#state = if_not_exists(#state, :live)', '#shard = if_not_exists(#shard, :shard)'];
+    const values: Record<string, unknown> = { ':entry': args.entry, ':live': 'live', ':one': 1, ':shard': args.shard };
+    if (renewing) {
+      set.push('#lease = :lease');
+      values[':lease'] = args.renewTo;
+    } else {
+      values[':floor'] = args.leaseFloor;
+    }
+    return this.conditionalUpdate('record', {
+      Key: { [A.pk]: args.instanceId },
+      UpdateExpression: `SET ${set.join(', ')} ADD #n :one`,
+      ConditionExpression: renewing
+        ? 'attribute_not_exists(#c) AND (attribute_not_exists(#state) OR #state = :live)'
+        : 'attribute_not_exists(#c) AND #state = :live AND #lease >= :floor',
+      ExpressionAttributeNames: { ...NAMES, '#c': entryAttribute(args.changeId), '#shard': A.shard },
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  /** Removes entry `changeId` from a live instance; optionally renews the lease in the same write. */
+  async removeEntry(args: { instanceId: string; changeId: string; renewTo?: number }): Promise<WriteResult> {
+    const names: Record<string, string> = { '#state': A.state, '#n': A.count, '#c': entryAttribute(args.changeId) };
+    const values: Record<string, unknown> = { ':live': 'live', ':minus': -1 };
+    let update = 'REMOVE #c ADD #n :minus';
+    if (args.renewTo !== undefined) {
+      update = `SET #lease = :lease ${update}`;
+      names['#lease'] = A.leaseUntil;
+      values[':lease'] = args.renewTo;
+    }
+    return this.conditionalUpdate('remove', {
+      Key: { [A.pk]: args.instanceId },
+      UpdateExpression: update,
+      ConditionExpression: 'attribute_exists(#c) AND #state = :live',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  /** Extends a live instance's lease to `leaseUntil`. */
+  async renewLease(instanceId: string, leaseUntil: number): Promise<WriteResult> {
+    return this.conditionalUpdate('renew', {
+      Key: { [A.pk]: instanceId },
+      UpdateExpression: 'SET #lease = :lease',
+      ConditionExpression: '#state = :live',
+      ExpressionAttributeNames: { '#state': A.state, '#lease': A.leaseUntil },
+      ExpressionAttributeValues: { ':lease': leaseUntil, ':live': 'live' },
+    });
+  }
+
+  /**
+   * The change-log element of a fenced commit: requires the instance live and the entry present,
+   * and applies `effect` to the entry. Put it in one `TransactWriteItems` with the HV write: if a
+   * sweeper claimed the instance, the HV write does not happen either.
+   */
+  fenceElement(instanceId: string, changeId: string, effect: FenceEffect): TransactElement {
+    const names: Record<string, string> = { '#state': A.state, '#c': entryAttribute(changeId) };
+    const values: Record<string, unknown> = { ':live': 'live' };
+    let update: string;
+    switch (effect.kind) {
+      case 'remove':
+        update = 'REMOVE #c ADD #n :minus';
+        names['#n'] = A.count;
+        values[':minus'] = -1;
+        break;
+      case 'setOld':
+        update = 'SET #c.#old = :old';
+        names['#old'] = 'old';
+        values[':old'] = effect.old;
+        break;
+      case 'check':
+        // An update must change something: rewrite the state with its own value.
+        update = 'SET #state = :live';
+        break;
+    }
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: { [A.pk]: instanceId },
+        UpdateExpression: update,
+        ConditionExpression: '#state = :live AND attribute_exists(#c)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  // ---- sweeper side ------------------------------------------------------------------------
+
+  /** Instances of `shard` whose lease ended before `cutoff`, oldest first, page by page. */
+  async *listExpired(shard: number, cutoff: number, pageSize = 100): AsyncGenerator<InstanceSummary[]> {
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.send('listExpired', () =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: LEASE_INDEX_NAME,
+            KeyConditionExpression: '#shard = :shard AND #lease < :cutoff',
+            ExpressionAttributeNames: { '#shard': A.shard, '#lease': A.leaseUntil },
+            ExpressionAttributeValues: { ':shard': shard, ':cutoff': cutoff },
+            Limit: pageSize,
+            ExclusiveStartKey,
+          }),
+        ),
+      );
+      yield (page.Items ?? []).map(toSummary);
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey !== undefined);
+  }
+
+  /** Deletes an empty instance whose lease ended before `cutoff`, in one request. */
+  async retire(instanceId: string, cutoff: number): Promise<boolean> {
+    const result = await this.conditionalWrite('retire', () =>
+      this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { [A.pk]: instanceId },
+          ConditionExpression: '#n = :zero AND #lease < :cutoff',
+          ExpressionAttributeNames: { '#n': A.count, '#lease': A.leaseUntil },
+          ExpressionAttributeValues: { ':zero': 0, ':cutoff': cutoff },
+        }),
+      ),
+    );
+    return result.applied;
+  }
+
+  /**
+   * Claims an instance whose lease (or earlier claim) ended before `cutoff`: state `claimed`,
+   * `claimedBy = claimant`, lease = `until`. Returns the item with its entries, or undefined if
+   * another sweeper or a live writer got there first. Fences the writer: its records and
+   * commits fail from now on.
+   */
+  async claim(instanceId: string, args: { cutoff: number; claimant: string; until: number }): Promise<Record<string, unknown> | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [A.pk]: instanceId },
+          UpdateExpression: 'SET #state = :claimed, #by = :me, #lease = :until',
+          ConditionExpression: 'attribute_exists(#state) AND #lease < :cutoff',
+          ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy, '#lease': A.leaseUntil },
+          ExpressionAttributeValues: { ':claimed': 'claimed', ':me': args.claimant, ':until': args.until, ':cutoff': args.cutoff },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes;
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return undefined;
+      throw translateAwsError(err, { operation: 'claim', table: this.tableName });
+    }
+  }
+
+  /**
+   * Under `claimant`'s claim: drops the finished entries and sets the lease (the claim's expiry)
+   * to `leaseUntil`, when the next pass is due.
+   */
+  async settle(instanceId: string, args: { claimant: string; drop: readonly string[]; leaseUntil: number }): Promise<boolean> {
+    const names: Record<string, string> = { '#state': A.state, '#by': A.claimedBy, '#lease': A.leaseUntil };
+    const removes = args.drop.map((changeId, i) => {
+      names[`#c${i}`] = entryAttribute(changeId);
+      return `#c${i}`;
+    });
+    const values: Record<string, unknown> = { ':claimed': 'claimed', ':me': args.claimant, ':lease': args.leaseUntil };
+    let update = 'SET #lease = :lease';
+    if (removes.length > 0) {
+      names['#n'] = A.count;
+      values[':minus'] = -removes.length;
+      update += ` REMOVE ${removes.join(', ')} ADD #n :minus`;
+    }
+    const result = await this.conditionalUpdate('settle', {
+      Key: { [A.pk]: instanceId },
+      UpdateExpression: update,
+      ConditionExpression: '#state = :claimed AND #by = :me',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
+    return result.applied;
+  }
+
+  /** Deletes an instance item the caller holds the claim on (its last entry is done). */
+  async deleteClaimed(instanceId: string, claimant: string): Promise<boolean> {
+    const result = await this.conditionalWrite('deleteClaimed', () =>
+      this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { [A.pk]: instanceId },
+          ConditionExpression: '#state = :claimed AND #by = :me',
+          ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy },
+          ExpressionAttributeValues: { ':claimed': 'claimed', ':me': claimant },
+        }),
+      ),
+    );
+    return result.applied;
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  /** The raw item of an instance (consistent read), or undefined. */
+  async getRaw(instanceId: string): Promise<Record<string, unknown> | undefined> {
+    const out = await this.send('get', () =>
+      this.doc.send(new GetCommand({ TableName: this.tableName, Key: { [A.pk]: instanceId }, ConsistentRead: true })),
+    );
+    return out.Item;
+  }
+
+  /** An instance, parsed (consistent read), or undefined. @throws CorruptItemError */
+  async get(instanceId: string): Promise<InstanceItem | undefined> {
+    const raw = await this.getRaw(instanceId);
+    return raw === undefined ? undefined : parseInstanceItem(raw);
+  }
+
+  /** Every instance item, raw, page by page (operator tools only: reads the whole table). */
+  async *scanAll(pageSize = 200): AsyncGenerator<Record<string, unknown>[]> {
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.send('scan', () =>
+        this.doc.send(new ScanCommand({ TableName: this.tableName, ConsistentRead: true, Limit: pageSize, ExclusiveStartKey })),
+      );
+      yield page.Items ?? [];
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey !== undefined);
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------------
+
+  private conditionalUpdate(
+    operation: string,
+    input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
+  ): Promise<WriteResult> {
+    return this.conditionalWrite(operation, () =>
+      this.doc.send(
+        new UpdateCommand({ TableName: this.tableName, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...input }),
+      ),
+    );
+  }
+
+  private async conditionalWrite(operation: string, write: () => Promise<unknown>): Promise<WriteResult> {
+    try {
+      await write();
+      return { applied: true };
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return { applied: false, item: oldItemOf(err) };
+      throw translateAwsError(err, { operation, table: this.tableName });
+    }
+  }
+
+  private async send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw translateAwsError(err, { operation, table: this.tableName });
+    }
+  }
+}
+
+/** The item a failed condition returned (raw AttributeValues even through the document client). */
+export function oldItemOf(err: unknown): Record<string, unknown> | undefined {
+  const item = (err as { Item?: Record<string, any> }).Item;
+  return item === undefined ? undefined : unmarshall(item);
+}
+
+function toSummary(item: Record<string, unknown>): InstanceSummary {
+  return {
+    instanceId: String(item[A.pk]),
+    leaseUntil: Number(item[A.leaseUntil]),
+    state: typeof item[A.state] === 'string' ? (item[A.state] as string) : undefined,
+    count: typeof item[A.count] === 'number' ? (item[A.count] as number) : undefined,
+    claimedBy: typeof item[A.claimedBy] === 'string' ? (item[A.claimedBy] as string) : undefined,
+  };
+}

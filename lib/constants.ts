@@ -1,0 +1,71 @@
+/**
+ * Defaults and fixed names, in one small file. Every option that uses one of these documents it
+ * where the option is declared.
+ */
+
+/** Version of the change-log entry format written by this library. Readers quarantine any other. */
+export const ENTRY_SCHEMA_VERSION = 1;
+
+/** Prefix of the attribute that holds one outstanding change in an instance item: `c_<changeId>`. */
+export const ENTRY_ATTRIBUTE_PREFIX = 'c_';
+
+/** Name of the lease GSI on the change-log table: partition `shard`, sort `leaseUntil`. */
+export const LEASE_INDEX_NAME = 'byLease';
+
+/** Default writer lease: 2 minutes. Renewed when less than half remains. */
+export const DEFAULT_LEASE_MS = 120_000;
+
+/** Added to a Lambda invocation's deadline so the lease outlives the invocation that holds it. */
+export const DEFAULT_INVOCATION_LEASE_MARGIN_MS = 30_000;
+
+/** Outstanding entries one instance item holds before a process opens another slot. */
+export const DEFAULT_ENTRIES_PER_INSTANCE = 8;
+
+/** Upper bound of slots (instance items) one process holds at once. */
+export const DEFAULT_MAX_SLOTS = 64;
+
+/** Number of lease-index shards. A sweep issues one query per shard when nothing has expired. */
+export const DEFAULT_LEASE_SHARDS = 4;
+
+/** How long a sweeper's claim lasts before another sweeper may take the instance over. */
+export const DEFAULT_CLAIM_MS = 300_000;
+
+/**
+ * The sweeper only considers instances whose lease ended at least this long ago, so a writer
+ * whose clock runs behind the sweeper's by less than this is never claimed while alive.
+ */
+export const DEFAULT_SKEW_MARGIN_MS = 30_000;
+
+/**
+ * The longest an upload may run after its entry was recorded (a Lambda invocation lasts at
+ * most 15 minutes; a margin on top). A `new` blob that does not exist yet is not given up on
+ * before its entry is this old, so an upload that lands late is still collected.
+ */
+export const DEFAULT_MAX_UPLOAD_MS = 20 * 60_000;
+
+/** How often a quarantined entry is looked at again (and counted again, which keeps the alarm up). */
+export const DEFAULT_QUARANTINE_RECHECK_MS = 60 * 60_000;
+
+/** Default S3 key prefix of the blobs. */
+export const DEFAULT_PREFIX = 'blobs';
+
+/** Bodies up to this size are stored inline in the objects table (see README, "inline threshold"). */
+export const DEFAULT_INLINE_THRESHOLD = 64 * 1024;
+
+/** DynamoDB's item size limit; the inline threshold must leave room for the other attributes. */
+export const DYNAMODB_ITEM_LIMIT = 400 * 1024;
+
+/** Room kept for the non-body attributes of an inline item. */
+export const INLINE_OVERHEAD_RESERVE = 16 * 1024;
+
+/** Body size above which uploads go multipart. */
+export const MULTIPART_PART_SIZE = 8 * 1024 * 1024;
+
+/** Longest object key the store accepts (bytes of UTF-8). */
+export const MAX_OBJECT_KEY_BYTES = 512;
+
+/** S3 DeleteObjects accepts at most this many keys per request. */
+export const S3_DELETE_BATCH = 1000;
+
+/** BatchGetItem accepts at most this many keys per request. */
+export const DYNAMODB_BATCH_GET = 100;

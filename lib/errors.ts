@@ -1,0 +1,114 @@
+/**
+ * Errors tierlog throws, as named subclasses carrying the context a caller needs to act.
+ * Catch `TierlogError` for all of them.
+ */
+
+/** Base class of every error tierlog throws on purpose. */
+export class TierlogError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The configuration is incomplete or invalid (missing variable, bad prefix, bad number). */
+export class ConfigError extends TierlogError {
+  constructor(
+    message: string,
+    /** The setting (environment variable or option) at fault. */
+    readonly setting: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A table or bucket tierlog needs does not exist (wrong name, wrong region, not deployed). */
+export class ResourceMissingError extends TierlogError {
+  constructor(
+    readonly resource: 'table' | 'bucket',
+    readonly resourceName: string,
+    cause?: unknown,
+  ) {
+    super(
+      `${resource} "${resourceName}" does not exist (check the name, the region and AWS_ENDPOINT_URL_*)`,
+      { cause },
+    );
+  }
+}
+
+/** The caller lacks permission for a call tierlog made. */
+export class AccessDeniedError extends TierlogError {
+  constructor(
+    readonly operation: string,
+    readonly resourceName: string,
+    cause?: unknown,
+  ) {
+    super(`access denied: ${operation} on ${resourceName}`, { cause });
+  }
+}
+
+/** Input given to the library or a handler is not acceptable; nothing was written. */
+export class ValidationError extends TierlogError {
+  constructor(
+    message: string,
+    /** The field at fault. */
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The same change id was recorded twice with different contents. */
+export class ChangeIdConflictError extends TierlogError {
+  constructor(readonly changeId: string) {
+    super(`change ${changeId} is already recorded with different contents`);
+  }
+}
+
+/** A sweeper claimed this writer's instance; the operation was fenced and did not commit. */
+export class InstanceClaimedError extends TierlogError {
+  constructor(
+    readonly instanceId: string,
+    readonly changeId: string,
+  ) {
+    super(`instance ${instanceId} was claimed by a sweeper; change ${changeId} did not commit`);
+  }
+}
+
+/** `ifVersion` did not match the stored version; nothing was written. */
+export class VersionConflictError extends TierlogError {
+  constructor(
+    readonly key: string,
+    readonly expected: number | undefined,
+    readonly actual: number | undefined,
+  ) {
+    super(
+      `object "${key}" is at version ${actual ?? 'none'}, expected ${expected ?? 'none'}`,
+    );
+  }
+}
+
+/**
+ * A commit's outcome could not be learned (the request failed in a way that may or may not have
+ * applied it, and a read could not confirm it). The change stays in the log; the sweeper decides
+ * it once this instance's lease ends, fenced against a late commit.
+ */
+export class CommitOutcomeUnknownError extends TierlogError {
+  constructor(
+    readonly key: string,
+    readonly changeId: string,
+    cause?: unknown,
+  ) {
+    super(`outcome of the commit of "${key}" (change ${changeId}) is unknown`, { cause });
+  }
+}
+
+/** A stored item could not be parsed; it is reported, never acted on. */
+export class CorruptItemError extends TierlogError {
+  constructor(
+    message: string,
+    readonly where: string,
+  ) {
+    super(`${where}: ${message}`);
+  }
+}

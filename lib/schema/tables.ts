@@ -1,0 +1,60 @@
+/**
+ * The ONE definition of tierlog's table schemas. `provisionLocal` turns it into CreateTable
+ * requests; the CDK construct in `infra/` turns it into TableV2 props. Change a key here and
+ * both follow.
+ */
+import { LEASE_INDEX_NAME } from '../constants.js';
+
+export type KeyType = 'S' | 'N' | 'B';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: KeyType;
+}
+
+export interface IndexSchema {
+  readonly indexName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  /** Non-key attributes projected into the index (projection type INCLUDE). */
+  readonly nonKeyAttributes: readonly string[];
+}
+
+export interface TableSchema {
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  readonly globalSecondaryIndexes: readonly IndexSchema[];
+}
+
+/** Attribute names of a change-log instance item. */
+export const CHANGELOG_ATTR = {
+  pk: 'pk',
+  state: 'state',
+  leaseUntil: 'leaseUntil',
+  claimedBy: 'claimedBy',
+  count: 'n',
+  shard: 'shard',
+} as const;
+
+/**
+ * Change-log table: one item per writer instance, and the lease index a sweep queries to find
+ * expired instances without reading live ones. The index carries `state` and `n` so a sweep
+ * tells an empty instance (retire) from one with entries (claim) without reading the item.
+ */
+export const changeLogTableSchema: TableSchema = {
+  partitionKey: { name: CHANGELOG_ATTR.pk, type: 'S' },
+  globalSecondaryIndexes: [
+    {
+      indexName: LEASE_INDEX_NAME,
+      partitionKey: { name: CHANGELOG_ATTR.shard, type: 'N' },
+      sortKey: { name: CHANGELOG_ATTR.leaseUntil, type: 'N' },
+      nonKeyAttributes: [CHANGELOG_ATTR.state, CHANGELOG_ATTR.count, CHANGELOG_ATTR.claimedBy],
+    },
+  ],
+};
+
+/** Objects table ("HV"): partition key `key`. Attribute names are in `lib/tiered/hv-item.ts`. */
+export const objectsTableSchema: TableSchema = {
+  partitionKey: { name: 'key', type: 'S' },
+  globalSecondaryIndexes: [],
+};

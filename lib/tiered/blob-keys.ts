@@ -1,0 +1,48 @@
+/**
+ * Blob keys: `<prefix>/<url-safe object id>/<uuidv7>`. A key is never reused, so a blob that
+ * stopped being referenced can never become referenced again, which is what makes "delete it
+ * when HV does not point at it" safe.
+ *
+ * {@link checkBlobKey} is the gate in front of every delete the sweeper makes: a key it does not
+ * accept (outside the prefix, `..`, percent-encoding, wrong shape, another object's blob) is
+ * quarantined, never deleted.
+ */
+import { v7 as uuidv7 } from 'uuid';
+import { isUuidV7 } from '../ids.js';
+
+/** The url-safe form of an object id (base64url of its UTF-8 bytes). */
+export function encodeObjectId(objectId: string): string {
+  return Buffer.from(objectId, 'utf8').toString('base64url');
+}
+
+/** A new, never-used blob key for `objectId`. */
+export function newBlobKey(prefix: string, objectId: string): string {
+  return `${prefix}/${encodeObjectId(objectId)}/${uuidv7()}`;
+}
+
+export type BlobKeyCheck = { ok: true } | { ok: false; reason: string };
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Accepts `key` only if it is exactly a blob key this library makes for `objectId` under
+ * `prefix`: no other shape, no traversal, no encoding tricks.
+ */
+export function checkBlobKey(prefix: string, objectId: string, key: unknown): BlobKeyCheck {
+  if (typeof key !== 'string') return { ok: false, reason: 'blob key is not a string' };
+  if (!key.startsWith(`${prefix}/`)) return { ok: false, reason: `blob key "${truncate(key)}" is outside prefix "${prefix}/"` };
+  const rest = key.slice(prefix.length + 1);
+  const parts = rest.split('/');
+  if (parts.length !== 2) return { ok: false, reason: `blob key "${truncate(key)}" does not have the shape <prefix>/<object>/<uuidv7>` };
+  const [objectPart, blobPart] = parts as [string, string];
+  if (!BASE64URL.test(objectPart)) return { ok: false, reason: `blob key "${truncate(key)}" has an invalid object segment` };
+  if (!isUuidV7(blobPart)) return { ok: false, reason: `blob key "${truncate(key)}" does not end in a UUIDv7` };
+  if (objectPart !== encodeObjectId(objectId)) {
+    return { ok: false, reason: `blob key "${truncate(key)}" belongs to another object than "${truncate(objectId)}"` };
+  }
+  return { ok: true };
+}
+
+function truncate(value: string): string {
+  return value.length > 200 ? `${value.slice(0, 200)}…` : value;
+}
