@@ -50,7 +50,7 @@ export const DEFAULT_QUARANTINE_RECHECK_MS = 60 * 60_000;
 export const DEFAULT_PREFIX = 'blobs';
 
 /** Bodies up to this size are stored inline in the objects table (see README, "inline threshold"). */
-export const DEFAULT_INLINE_THRESHOLD = 64 * 1024;
+export const DEFAULT_INLINE_THRESHOLD = 8 * 1024;
 
 /** DynamoDB's item size limit; the inline threshold must leave room for the other attributes. */
 export const DYNAMODB_ITEM_LIMIT = 400 * 1024;

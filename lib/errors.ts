@@ -67,11 +67,8 @@ export class ChangeIdConflictError extends TierlogError {
 
 /** A sweeper claimed this writer's instance; the operation was fenced and did not commit. */
 export class InstanceClaimedError extends TierlogError {
-  constructor(
-    readonly instanceId: string,
-    readonly changeId: string,
-  ) {
-    super(`instance ${instanceId} was claimed by a sweeper; change ${changeId} did not commit`);
+  constructor(readonly changeId: string) {
+    super(`the writer's instance was claimed by a sweeper (its lease had ended); change ${changeId} did not commit`);
   }
 }
 
@@ -110,5 +107,25 @@ export class CorruptItemError extends TierlogError {
     readonly where: string,
   ) {
     super(`${where}: ${message}`);
+  }
+}
+
+/** HV points at a blob that LT does not have (after one re-read). An invariant is broken. */
+export class BlobMissingError extends TierlogError {
+  constructor(
+    readonly key: string,
+    readonly blob: string,
+  ) {
+    super(`object "${key}" points at blob "${blob}", which does not exist`);
+  }
+}
+
+/** A write kept losing its compare-and-swap to concurrent writers and gave up. */
+export class ContentionError extends TierlogError {
+  constructor(
+    readonly key: string,
+    readonly attempts: number,
+  ) {
+    super(`object "${key}": gave up after ${attempts} attempts lost to concurrent writers`);
   }
 }

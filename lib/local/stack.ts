@@ -44,6 +44,7 @@ const require = createRequire(import.meta.url);
 /** Starts DynamoDB Local and the S3 server; resolves once both answer. */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
+  if (options.exportEnv ?? true) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const dataDir = mkdtempSync(join(tmpdir(), 'tierlog-s3-'));
   const children: ChildProcess[] = [];
   let stopped = false;

@@ -1,0 +1,128 @@
+/**
+ * The commit step of a logged write, and how its outcome is learned.
+ *
+ * With a {@link FencedChangeLog}, the HV write and the change-log element go in ONE
+ * `TransactWriteItems`: the write lands only if the writer's instance is still live, so a
+ * sweeper that claimed it (and may be deleting its blobs) can never be overtaken by a commit.
+ * With any other change log the HV write is a plain conditional write.
+ *
+ * The outcome is one of: landed; refused because HV moved on (a definite CAS loss, after which
+ * this write can never land: its expected version is gone); refused because the instance was
+ * claimed (fenced: can never land either); or unknown. An error that leaves the outcome open is
+ * decided by a consistent HV read: the item carries this write's id or it does not. Treating a
+ * landed commit as lost would delete the blob it just made live.
+ */
+import { DeleteCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { ChangeLog } from '../changelog/change-log.js';
+import { type FenceEffect, isFencedChangeLog } from '../changelog/fenced.js';
+import { CHANGELOG_ATTR } from '../schema/tables.js';
+import { newChangeId } from '../ids.js';
+import { awsErrorName, isConditionalCheckFailed, isTransactionCanceled, translateAwsError } from '../aws/errors.js';
+import type { HvTable, HvWrite } from './hv-table.js';
+
+export type CommitOutcome =
+  | { readonly kind: 'committed'; readonly item?: Record<string, unknown> }
+  /** HV was not at the expected state; `current` is the item as it is (undefined: absent). */
+  | { readonly kind: 'conflict'; readonly current: Record<string, unknown> | undefined }
+  /** The writer's instance was claimed by a sweeper; the write did not and will not land. */
+  | { readonly kind: 'fenced' }
+  /** Another transaction held an item; nothing landed, try again. */
+  | { readonly kind: 'busy' }
+  | { readonly kind: 'unknown'; readonly error: unknown };
+
+export interface CommitRequest {
+  readonly hv: HvTable;
+  readonly write: HvWrite;
+  readonly log: ChangeLog;
+  readonly changeId: string;
+  readonly effect: FenceEffect;
+  /** Decides a landed commit from the current HV item (default: it carries `writeId = changeId`). */
+  readonly landed?: (current: Record<string, unknown> | undefined) => boolean;
+}
+
+/** Runs the commit and classifies its outcome; never throws for a refusal, only for bad config. */
+export async function commitWrite(request: CommitRequest): Promise<CommitOutcome> {
+  const landed =
+    request.landed ?? ((current) => current !== undefined && current[request.hv.attrs.writeId] === request.changeId);
+  try {
+    if (isFencedChangeLog(request.log)) {
+      const fence = request.log.fence(request.changeId, request.effect);
+      await request.hv.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { [request.write.type]: { ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+            fence,
+          ],
+          // One token for this commit attempt, kept across the SDK's retries: a retry of a
+          // transaction that already landed answers success instead of failing its condition.
+          ClientRequestToken: newChangeId(),
+        }),
+      );
+      request.log.committed(request.changeId, request.effect);
+    } else {
+      await request.hv.client.send(plainWrite(request.write));
+    }
+    return { kind: 'committed' };
+  } catch (err) {
+    const outcome = await classify(err, request, landed);
+    if (outcome.kind === 'committed' && isFencedChangeLog(request.log)) request.log.committed(request.changeId, request.effect);
+    return outcome;
+  }
+}
+
+async function classify(
+  err: unknown,
+  request: CommitRequest,
+  landed: (current: Record<string, unknown> | undefined) => boolean,
+): Promise<CommitOutcome> {
+  if (isConditionalCheckFailed(err)) {
+    const current = itemOf((err as { Item?: unknown }).Item);
+    return landed(current) ? { kind: 'committed' } : { kind: 'conflict', current };
+  }
+  if (isTransactionCanceled(err)) {
+    const reasons = (err as { CancellationReasons?: Array<{ Code?: string; Item?: unknown }> }).CancellationReasons ?? [];
+    const [hvReason, logReason] = reasons;
+    if (hvReason?.Code === 'ConditionalCheckFailed') {
+      const current = itemOf(hvReason.Item);
+      return landed(current) ? { kind: 'committed' } : { kind: 'conflict', current };
+    }
+    if (logReason?.Code === 'ConditionalCheckFailed') {
+      const instance = itemOf(logReason.Item);
+      if (instance === undefined || instance[CHANGELOG_ATTR.state] !== 'live') return { kind: 'fenced' };
+      // Live but the entry is gone: an earlier attempt of this commit removed it. Did it land?
+      return decideByRead(request, landed, err);
+    }
+    if (reasons.some((r) => r.Code === 'TransactionConflict')) return { kind: 'busy' };
+    return { kind: 'unknown', error: err };
+  }
+  const translated = translateAwsError(err, { operation: 'commit', table: request.hv.tableName });
+  if (translated !== err) throw translated;
+  if (awsErrorName(err) === 'ValidationException') throw err;
+  return decideByRead(request, landed, err);
+}
+
+async function decideByRead(
+  request: CommitRequest,
+  landed: (current: Record<string, unknown> | undefined) => boolean,
+  error: unknown,
+): Promise<CommitOutcome> {
+  try {
+    const record = await request.hv.read(String(request.write.input.Key[request.hv.attrs.key]), { withBody: false });
+    const current = record === undefined ? undefined : { [request.hv.attrs.writeId]: record.writeId, [request.hv.attrs.blob]: record.blob };
+    return landed(current) ? { kind: 'committed' } : { kind: 'unknown', error };
+  } catch {
+    return { kind: 'unknown', error };
+  }
+}
+
+function plainWrite(write: HvWrite) {
+  const input = { ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
+  return write.type === 'Update' ? new UpdateCommand(input) : new DeleteCommand(input);
+}
+
+/** An item returned with a refusal (raw AttributeValues, even through the document client). */
+function itemOf(raw: unknown): Record<string, unknown> | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  return unmarshall(raw as Parameters<typeof unmarshall>[0]);
+}

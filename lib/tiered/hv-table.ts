@@ -1,0 +1,333 @@
+/**
+ * The objects table ("HV"): one item per object key, holding either the body inline or a
+ * tombstone, i.e. the key of the blob in LT. Every write sets `version` (+1) for compare-and-swap
+ * and `writeId` (the id of the write), so a write whose outcome is unknown is decided by one
+ * consistent read: the item carries our `writeId` or it does not.
+ *
+ * Users with their own HV schema map the attribute names ({@link HvAttributeNames}).
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../aws/clients.js';
+import { translateAwsError } from '../aws/errors.js';
+import { DYNAMODB_BATCH_GET } from '../constants.js';
+import { CorruptItemError } from '../errors.js';
+
+/** Attribute names of an HV item. */
+export interface HvAttributeNames {
+  /** Partition key. Default `key`. */
+  readonly key: string;
+  /** Version number, +1 on every write. Default `version`. */
+  readonly version: string;
+  /** Inline body (binary). Default `body`. */
+  readonly body: string;
+  /** Tombstone: LT key of the blob. Default `blob`. */
+  readonly blob: string;
+  /** Body size in bytes. Default `size`. */
+  readonly size: string;
+  /** Content type. Default `contentType`. */
+  readonly contentType: string;
+  /** User metadata (map of strings). Default `metadata`. */
+  readonly metadata: string;
+  /** Creation time, ms. Default `createdAt`. */
+  readonly createdAt: string;
+  /** Last write time, ms. Default `updatedAt`. */
+  readonly updatedAt: string;
+  /** Id of the last write. Default `writeId`. */
+  readonly writeId: string;
+}
+
+export const DEFAULT_HV_ATTRIBUTES: HvAttributeNames = {
+  key: 'key',
+  version: 'version',
+  body: 'body',
+  blob: 'blob',
+  size: 'size',
+  contentType: 'contentType',
+  metadata: 'metadata',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt',
+  writeId: 'writeId',
+};
+
+/** An HV item, parsed. Exactly one of `body` and `blob` is set. */
+export interface HvRecord {
+  readonly key: string;
+  readonly version: number;
+  readonly size: number;
+  readonly contentType?: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly writeId?: string;
+  readonly body?: Uint8Array;
+  readonly blob?: string;
+}
+
+/** What a write stores besides the body or blob. */
+export interface HvWriteFields {
+  readonly size: number;
+  readonly contentType?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly now: number;
+  readonly writeId: string;
+}
+
+/** The state a conditional write expects: none (must be absent), a version, or anything. */
+export type Expected =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'version'; readonly version: number; readonly blob?: string }
+  | { readonly kind: 'any' };
+
+/** A write in the shape both `UpdateCommand`/`DeleteCommand` and a transaction element take. */
+export interface HvWrite {
+  readonly type: 'Update' | 'Delete';
+  readonly input: {
+    TableName: string;
+    Key: Record<string, unknown>;
+    UpdateExpression?: string;
+    ConditionExpression?: string;
+    ExpressionAttributeNames: Record<string, string>;
+    ExpressionAttributeValues?: Record<string, unknown>;
+  };
+}
+
+export class HvTable {
+  readonly tableName: string;
+  readonly attrs: HvAttributeNames;
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(tableName: string, dynamodb: DynamoDBClient, attrs: Partial<HvAttributeNames> = {}) {
+    this.tableName = tableName;
+    this.attrs = { ...DEFAULT_HV_ATTRIBUTES, ...attrs };
+    this.doc = documentClient(dynamodb);
+  }
+
+  /** The document client this table writes through (for transactions across tables). */
+  get client(): DynamoDBDocumentClient {
+    return this.doc;
+  }
+
+  /** Reads one object. `withBody: false` leaves the inline body out (HEAD). */
+  async read(key: string, options: { consistent?: boolean; withBody?: boolean } = {}): Promise<HvRecord | undefined> {
+    const a = this.attrs;
+    const fields = [a.key, a.version, a.blob, a.size, a.contentType, a.metadata, a.createdAt, a.updatedAt, a.writeId];
+    if (options.withBody ?? true) fields.push(a.body);
+    const names = Object.fromEntries(fields.map((f, i) => [`#f${i}`, f]));
+    try {
+      const out = await this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { [a.key]: key },
+          ConsistentRead: options.consistent ?? true,
+          ProjectionExpression: Object.keys(names).join(', '),
+          ExpressionAttributeNames: names,
+        }),
+      );
+      return out.Item === undefined ? undefined : this.parse(out.Item);
+    } catch (err) {
+      throw translateAwsError(err, { operation: 'GetItem', table: this.tableName });
+    }
+  }
+
+  /**
+   * The blob each key points at, by consistent reads in batches (`null`: no blob, the object is
+   * inline or absent). Throws if a batch keeps coming back unprocessed.
+   */
+  async readBlobPointers(keys: readonly string[]): Promise<Map<string, string | null>> {
+    const a = this.attrs;
+    const result = new Map<string, string | null>();
+    const unique = [...new Set(keys)];
+    for (let i = 0; i < unique.length; i += DYNAMODB_BATCH_GET) {
+      let pending: Record<string, unknown>[] = unique.slice(i, i + DYNAMODB_BATCH_GET).map((k) => ({ [a.key]: k }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`BatchGetItem on ${this.tableName} left ${pending.length} keys unprocessed`);
+        if (attempt > 0) await sleep(Math.min(1_000, 25 * 2 ** attempt) * Math.random());
+        let out;
+        try {
+          out = await this.doc.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.tableName]: {
+                  Keys: pending,
+                  ConsistentRead: true,
+                  ProjectionExpression: '#k, #b',
+                  ExpressionAttributeNames: { '#k': a.key, '#b': a.blob },
+                },
+              },
+            }),
+          );
+        } catch (err) {
+          throw translateAwsError(err, { operation: 'BatchGetItem', table: this.tableName });
+        }
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          const blob = item[a.blob];
+          result.set(String(item[a.key]), typeof blob === 'string' ? blob : null);
+        }
+        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+      }
+    }
+    for (const k of unique) if (!result.has(k)) result.set(k, null);
+    return result;
+  }
+
+  /** Writes an inline body (removing any tombstone), under `expected`; `requireNoBlob` refuses to replace a blob. */
+  inlineWrite(key: string, body: Uint8Array, fields: HvWriteFields, expected: Expected, requireNoBlob: boolean): HvWrite {
+    const a = this.attrs;
+    const b = this.builder(expected);
+    b.set('body', a.body, body);
+    this.setCommon(b, fields);
+    b.remove(a.blob);
+    if (requireNoBlob) b.condition(`attribute_not_exists(${b.name('blob', a.blob)})`);
+    return b.update(key);
+  }
+
+  /** Writes a tombstone pointing at `blob`, under `expected`. */
+  tombstoneWrite(key: string, blob: string, fields: HvWriteFields, expected: Expected): HvWrite {
+    const a = this.attrs;
+    const b = this.builder(expected);
+    b.set('blob', a.blob, blob);
+    this.setCommon(b, fields);
+    b.remove(a.body);
+    return b.update(key);
+  }
+
+  /** Deletes the item under `expected`; `requireNoBlob` refuses to delete a tombstone. */
+  deleteWrite(key: string, expected: Expected, requireNoBlob: boolean): HvWrite {
+    const b = this.builder(expected);
+    if (requireNoBlob) b.condition(`attribute_not_exists(${b.name('blob', this.attrs.blob)})`);
+    return b.delete(key);
+  }
+
+  /** Parses a raw item. @throws CorruptItemError */
+  parse(item: Record<string, unknown>): HvRecord {
+    const a = this.attrs;
+    const key = item[a.key];
+    const version = item[a.version];
+    if (typeof key !== 'string' || typeof version !== 'number') {
+      throw new CorruptItemError('item lacks a string key or a numeric version', `objects table ${this.tableName}`);
+    }
+    const body = item[a.body];
+    const blob = item[a.blob];
+    const metadata = item[a.metadata];
+    const record: HvRecord = {
+      key,
+      version,
+      size: typeof item[a.size] === 'number' ? (item[a.size] as number) : 0,
+      metadata: isStringMap(metadata) ? metadata : {},
+      createdAt: Number(item[a.createdAt] ?? 0),
+      updatedAt: Number(item[a.updatedAt] ?? 0),
+      ...(typeof item[a.contentType] === 'string' ? { contentType: item[a.contentType] as string } : {}),
+      ...(typeof item[a.writeId] === 'string' ? { writeId: item[a.writeId] as string } : {}),
+      ...(typeof blob === 'string' ? { blob } : {}),
+      ...(body instanceof Uint8Array ? { body } : {}),
+    };
+    if (record.blob === undefined && record.body === undefined) {
+      return { ...record, body: new Uint8Array(0) };
+    }
+    return record;
+  }
+
+  private setCommon(b: ExpressionBuilder, fields: HvWriteFields): void {
+    const a = this.attrs;
+    b.raw(`${b.name('version', a.version)} = if_not_exists(${b.name('version', a.version)}, ${b.value('zero', 0)}) + ${b.value('one', 1)}`);
+    b.set('size', a.size, fields.size);
+    b.set('metadata', a.metadata, { ...(fields.metadata ?? {}) });
+    b.set('updatedAt', a.updatedAt, fields.now);
+    b.raw(`${b.name('createdAt', a.createdAt)} = if_not_exists(${b.name('createdAt', a.createdAt)}, ${b.value('updatedAt', fields.now)})`);
+    b.set('writeId', a.writeId, fields.writeId);
+    if (fields.contentType !== undefined) b.set('contentType', a.contentType, fields.contentType);
+    else b.remove(a.contentType);
+  }
+
+  private builder(expected: Expected): ExpressionBuilder {
+    const b = new ExpressionBuilder(this.tableName, this.attrs.key);
+    const a = this.attrs;
+    switch (expected.kind) {
+      case 'absent':
+        b.condition(`attribute_not_exists(${b.name('key', a.key)})`);
+        break;
+      case 'version':
+        b.condition(`${b.name('version', a.version)} = ${b.value('expectedVersion', expected.version)}`);
+        if (expected.blob !== undefined) b.condition(`${b.name('blob', a.blob)} = ${b.value('expectedBlob', expected.blob)}`);
+        break;
+      case 'any':
+        break;
+    }
+    return b;
+  }
+}
+
+/** Collects an update/condition expression with placeholder names and values. */
+class ExpressionBuilder {
+  private readonly sets: string[] = [];
+  private readonly removes: string[] = [];
+  private readonly conditions: string[] = [];
+  private readonly names: Record<string, string> = {};
+  private readonly values: Record<string, unknown> = {};
+
+  constructor(
+    private readonly tableName: string,
+    private readonly keyName: string,
+  ) {}
+
+  name(alias: string, attribute: string): string {
+    this.names[`#${alias}`] = attribute;
+    return `#${alias}`;
+  }
+
+  value(alias: string, value: unknown): string {
+    this.values[`:${alias}`] = value;
+    return `:${alias}`;
+  }
+
+  set(alias: string, attribute: string, value: unknown): void {
+    this.sets.push(`${this.name(alias, attribute)} = ${this.value(alias, value)}`);
+  }
+
+  raw(assignment: string): void {
+    this.sets.push(assignment);
+  }
+
+  remove(attribute: string): void {
+    this.removes.push(this.name(`rm${this.removes.length}`, attribute));
+  }
+
+  condition(expression: string): void {
+    this.conditions.push(expression);
+  }
+
+  update(key: string): HvWrite {
+    const parts = [];
+    if (this.sets.length > 0) parts.push(`SET ${this.sets.join(', ')}`);
+    if (this.removes.length > 0) parts.push(`REMOVE ${this.removes.join(', ')}`);
+    return { type: 'Update', input: this.input(key, parts.join(' ')) };
+  }
+
+  delete(key: string): HvWrite {
+    return { type: 'Delete', input: this.input(key, undefined) };
+  }
+
+  private input(key: string, update: string | undefined): HvWrite['input'] {
+    return {
+      TableName: this.tableName,
+      Key: { [this.keyName]: key },
+      ...(update !== undefined ? { UpdateExpression: update } : {}),
+      ...(this.conditions.length > 0 ? { ConditionExpression: this.conditions.join(' AND ') } : {}),
+      ExpressionAttributeNames: { ...this.names },
+      ...(Object.keys(this.values).length > 0 ? { ExpressionAttributeValues: { ...this.values } } : {}),
+    };
+  }
+}
+
+function isStringMap(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,47 @@
+/**
+ * What the store accepts as an object key, content type and user metadata. Checked before any
+ * write, so bad input is a {@link ValidationError} and nothing is written.
+ */
+import { MAX_OBJECT_KEY_BYTES } from '../constants.js';
+import { ValidationError } from '../errors.js';
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const METADATA_NAME = /^[a-z0-9][a-z0-9-]{0,127}$/;
+const PRINTABLE = /^[\u0020-\u007e]*$/;
+/** S3 allows 2 KB of user metadata (names and values, as sent). */
+const MAX_METADATA_BYTES = 2048;
+
+/** Throws unless `key` is a non-empty, well-formed string of at most 512 UTF-8 bytes without control characters. */
+export function assertObjectKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) throw new ValidationError('object key must be a non-empty string', 'key');
+  if (!key.isWellFormed()) throw new ValidationError('object key is not well-formed Unicode', 'key');
+  if (Buffer.byteLength(key, 'utf8') > MAX_OBJECT_KEY_BYTES) {
+    throw new ValidationError(`object key is longer than ${MAX_OBJECT_KEY_BYTES} bytes`, 'key');
+  }
+  if (CONTROL.test(key)) throw new ValidationError('object key contains control characters', 'key');
+}
+
+/** Throws unless `contentType` is printable ASCII of at most 255 characters. */
+export function assertContentType(contentType: unknown): void {
+  if (contentType === undefined) return;
+  if (typeof contentType !== 'string' || contentType.length > 255 || !PRINTABLE.test(contentType)) {
+    throw new ValidationError('content type must be printable ASCII of at most 255 characters', 'contentType');
+  }
+}
+
+/** Throws unless `metadata` is a map of lower-case names to printable ASCII values within 2 KB. */
+export function assertMetadata(metadata: unknown): void {
+  if (metadata === undefined) return;
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    throw new ValidationError('metadata must be an object of strings', 'metadata');
+  }
+  let bytes = 0;
+  for (const [name, value] of Object.entries(metadata)) {
+    if (!METADATA_NAME.test(name)) throw new ValidationError(`metadata name "${name.slice(0, 64)}" must match ${METADATA_NAME}`, 'metadata');
+    if (typeof value !== 'string' || !PRINTABLE.test(value)) {
+      throw new ValidationError(`metadata "${name}" must be a printable ASCII string`, 'metadata');
+    }
+    bytes += name.length + value.length;
+  }
+  if (bytes > MAX_METADATA_BYTES) throw new ValidationError(`metadata exceeds ${MAX_METADATA_BYTES} bytes`, 'metadata');
+}
