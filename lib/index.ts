@@ -17,3 +17,18 @@ export { loadConfig, validateConfig, configToEnv, CONFIG_ENV, type TierlogConfig
 export { provisionLocal } from './local/provision.js';
 export { changeLogTableSchema, objectsTableSchema, CHANGELOG_ATTR, type TableSchema } from './schema/tables.js';
 export * from './errors.js';
+export {
+  TieredStore,
+  type TieredStoreOptions,
+  type PutOptions,
+  type PutResult,
+  type DeleteOptions,
+  type GetResult,
+  type StreamResult,
+  type ObjectInfo,
+} from './tiered/tiered-store.js';
+export { DEFAULT_HV_ATTRIBUTES, type HvAttributeNames } from './tiered/hv-table.js';
+export { newBlobKey, checkBlobKey, encodeObjectId } from './tiered/blob-keys.js';
+export { Sweeper, type SweeperOptions, type SweepOptions, type SweepLogger } from './recovery/sweeper.js';
+export type { SweepReport } from './recovery/report.js';
+export { createDynamoDBClient, createS3Client } from './aws/clients.js';

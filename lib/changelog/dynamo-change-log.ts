@@ -74,6 +74,8 @@ interface Slot {
   readonly entries: Set<ChangeId>;
   /** Claimed by a sweeper: takes no new entries; what it held belongs to the sweeper. */
   fenced: boolean;
+  /** Its item was written once. If it is gone later, a sweeper drained or retired it. */
+  created: boolean;
 }
 
 const MAX_RECORD_ATTEMPTS = 6;
@@ -157,8 +159,10 @@ export class DynamoChangeLog implements FencedChangeLog {
         entry,
         renewTo,
         leaseFloor: now + this.leaseMs / 4,
+        mustExist: slot.created,
       });
       if (result.applied) {
+        slot.created = true;
         if (renewTo !== undefined) slot.leaseUntil = Math.max(slot.leaseUntil, renewTo);
         this.ensureTimer();
         return;
@@ -171,20 +175,23 @@ export class DynamoChangeLog implements FencedChangeLog {
         if (decoded.ok && sameChange(decoded.change, change)) {
           const lease = item?.[CHANGELOG_ATTR.leaseUntil];
           if (typeof lease === 'number') slot.leaseUntil = lease;
+          slot.created = true;
           this.ensureTimer();
           return;
         }
         throw new ChangeIdConflictError(id);
       }
-      if (item?.[CHANGELOG_ATTR.state] === 'claimed') {
-        // A sweeper claimed this instance: take a new identity and record there.
+      if (item === undefined ? slot.created : item[CHANGELOG_ATTR.state] === 'claimed') {
+        // A sweeper claimed this instance (and may have drained and deleted it already), or
+        // retired it while idle: take a new identity and record there. Never re-create an item
+        // a sweeper has settled: in-flight commits of its entries must keep failing.
         this.markFenced(slot);
         slot = this.pickSlot();
         this.place(id, slot);
         forceRenew = true;
         continue;
       }
-      // Live with a lease shorter than we believed, or retired while idle: renew and retry.
+      // Live with a lease shorter than we believed: renew and retry.
       const lease = item?.[CHANGELOG_ATTR.leaseUntil];
       slot.leaseUntil = typeof lease === 'number' ? lease : 0;
       forceRenew = true;
@@ -259,7 +266,7 @@ export class DynamoChangeLog implements FencedChangeLog {
 
   private newSlot(): Slot {
     const instanceId = newInstanceId();
-    return { instanceId, shard: shardOf(instanceId, this.shards), leaseUntil: 0, entries: new Set(), fenced: false };
+    return { instanceId, shard: shardOf(instanceId, this.shards), leaseUntil: 0, entries: new Set(), fenced: false, created: false };
   }
 
   /** The first live slot with room; a new one while under the cap; else the least loaded. */

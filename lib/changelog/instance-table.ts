@@ -82,9 +82,9 @@ export class InstanceTable {
   // ---- writer side -------------------------------------------------------------------------
 
   /**
-   * Adds entry `changeId` to instance `instanceId`, creating the item if needed. Fails (not
-   * applied) if the entry exists already, if the instance is claimed, or, when not renewing, if
-   * the stored lease ends before `leaseFloor`. With `renewTo`, also sets the lease.
+   * Adds entry `changeId` to instance `instanceId`, creating the item unless `mustExist`. Fails
+   * (not applied) if the entry exists already, if the instance is claimed or gone, or, when not
+   * renewing, if the stored lease ends before `leaseFloor`. With `renewTo`, also sets the lease.
    */
   async recordEntry(args: {
     instanceId: string;
@@ -93,6 +93,8 @@ export class InstanceTable {
     entry: StoredEntry;
     renewTo?: number;
     leaseFloor: number;
+    /** The item was created before: if it is gone, it was drained or retired; do not re-create it. */
+    mustExist: boolean;
   }): Promise<WriteResult> {
     const renewing = args.renewTo !== undefined;
     const set = ['#c = :entry', '#state = if_not_exists(#state, :live)', '#shard = if_not_exists(#shard, :shard)'];
@@ -106,9 +108,11 @@ export class InstanceTable {
     return this.conditionalUpdate('record', {
       Key: { [A.pk]: args.instanceId },
       UpdateExpression: `SET ${set.join(', ')} ADD #n :one`,
-      ConditionExpression: renewing
-        ? 'attribute_not_exists(#c) AND (attribute_not_exists(#state) OR #state = :live)'
-        : 'attribute_not_exists(#c) AND #state = :live AND #lease >= :floor',
+      ConditionExpression: !renewing
+        ? 'attribute_not_exists(#c) AND #state = :live AND #lease >= :floor'
+        : args.mustExist
+          ? 'attribute_not_exists(#c) AND #state = :live'
+          : 'attribute_not_exists(#c) AND (attribute_not_exists(#state) OR #state = :live)',
       ExpressionAttributeNames: { ...NAMES, '#c': entryAttribute(args.changeId), '#shard': A.shard },
       ExpressionAttributeValues: values,
     });

@@ -1,0 +1,55 @@
+/** What one sweep did (or, in a dry run, would do). */
+export interface SweepReport {
+  /** Expired instances found through the lease index. */
+  instancesExpired: number;
+  /** Empty instances deleted in one request. */
+  instancesRetired: number;
+  /** Instances claimed (their writers fenced). */
+  instancesClaimed: number;
+  /** Instances another sweeper or a reviving writer got first. */
+  instancesSkipped: number;
+  /** Instance items deleted after their last entry was settled. */
+  instancesDrained: number;
+  /** Entries settled: their unreferenced blobs deleted, the entry dropped. */
+  entriesRecovered: number;
+  /** Entries kept for a later pass (`cleanupAfter` ahead, or an upload that may still land). */
+  entriesDeferred: number;
+  /** Entries that could not be trusted: kept, logged, never acted on. */
+  entriesQuarantined: number;
+  /** Entries whose blob deletes failed; retried on a later pass. */
+  entriesFailed: number;
+  /** Instances or entries whose processing failed with an error (retried on a later sweep). */
+  errors: number;
+  /** Blobs deleted (or, in a dry run, that would be). */
+  blobsDeleted: number;
+  /** In a dry run: the blobs that would be deleted. */
+  wouldDelete: string[];
+  /** Age of the oldest expired lease seen, ms (0 when none). */
+  oldestExpiredAgeMs: number;
+  /** Wall time of the sweep, ms. */
+  durationMs: number;
+  /** The deadline stopped the sweep before every expired instance was taken. */
+  stoppedEarly: boolean;
+  dryRun: boolean;
+}
+
+export function emptyReport(dryRun: boolean): SweepReport {
+  return {
+    instancesExpired: 0,
+    instancesRetired: 0,
+    instancesClaimed: 0,
+    instancesSkipped: 0,
+    instancesDrained: 0,
+    entriesRecovered: 0,
+    entriesDeferred: 0,
+    entriesQuarantined: 0,
+    entriesFailed: 0,
+    errors: 0,
+    blobsDeleted: 0,
+    wouldDelete: [],
+    oldestExpiredAgeMs: 0,
+    durationMs: 0,
+    stoppedEarly: false,
+    dryRun,
+  };
+}
