@@ -1,0 +1,164 @@
+/**
+ * Fault injection for drills and tests: an SDK middleware, placed inside the retry loop (one
+ * decision per attempt), that makes real requests to the real servers fail the way networks and
+ * services fail. Nothing here fakes a database: a "lost response" is a request that reached the
+ * server and was applied, after which the client is told it failed.
+ *
+ *  - `loseRequest`: the attempt fails before it is sent (retryable network error).
+ *  - `loseResponse`: the attempt is sent and applied; its answer is replaced by a network error.
+ *  - `throttle`: the attempt is answered with a throttling error, not sent.
+ *  - `delay`: the attempt is held for `delayMs` first (a slow call that may outlive a lease).
+ *  - `crash`: the process "dies" before (or right after) the attempt: from then on every request
+ *    of every client attached to this injector fails with {@link CrashError}, so no cleanup code
+ *    can run, exactly as after a real crash.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+
+export type FaultKind = 'loseRequest' | 'loseResponse' | 'throttle' | 'delay' | 'crashBefore' | 'crashAfter';
+
+/** What a fault rule sees of a request. */
+export interface RequestInfo {
+  readonly service: 'dynamodb' | 's3';
+  /** SDK command name, e.g. `TransactWriteItemsCommand`, `PutObjectCommand`. */
+  readonly command: string;
+  readonly input: Record<string, unknown>;
+}
+
+export interface FaultRule {
+  readonly kind: FaultKind;
+  /** Which requests the rule applies to. Default: all. */
+  readonly match?: (request: RequestInfo) => boolean;
+  /** Chance per matching attempt, 0..1. Default 1. */
+  readonly probability?: number;
+  /** How many times the rule fires at most. Default unlimited. */
+  readonly times?: number;
+  /** Skip this many matching attempts first. Default 0. */
+  readonly skip?: number;
+  /** For `delay`. */
+  readonly delayMs?: number;
+}
+
+/** The injected death of a process. Nothing after it in that "process" reaches a server. */
+export class CrashError extends Error {
+  override readonly name = 'CrashError';
+  constructor(readonly request: RequestInfo) {
+    super(`injected crash at ${request.service}:${request.command}`);
+  }
+}
+
+/** Counts of what happened, for reports. */
+export interface FaultStats {
+  requests: number;
+  injected: Record<FaultKind, number>;
+}
+
+type AttachableClient = Pick<DynamoDBClient | S3Client, 'middlewareStack'>;
+
+export class FaultInjector {
+  private rules: Array<{ rule: FaultRule; fired: number; seen: number }> = [];
+  private crashed: RequestInfo | undefined;
+  readonly stats: FaultStats = {
+    requests: 0,
+    injected: { loseRequest: 0, loseResponse: 0, throttle: 0, delay: 0, crashBefore: 0, crashAfter: 0 },
+  };
+
+  /** @param random uniform in [0, 1); pass a seeded generator for reproducible runs. */
+  constructor(private readonly random: () => number = Math.random) {}
+
+  /** Adds a rule; rules are tried in order, the first that fires wins. */
+  add(rule: FaultRule): this {
+    this.rules.push({ rule, fired: 0, seen: 0 });
+    return this;
+  }
+
+  /** Removes every rule (a crash stays a crash). */
+  clear(): this {
+    this.rules = [];
+    return this;
+  }
+
+  /** The request at which this "process" crashed, if it did. */
+  get crashedAt(): RequestInfo | undefined {
+    return this.crashed;
+  }
+
+  /** Installs the injector on `client` (inside the SDK's retry loop). Returns the client. */
+  attach<C extends AttachableClient>(client: C, service: 'dynamodb' | 's3'): C {
+    const middleware =
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
+      async (args: { input: Record<string, unknown> }) => {
+        const request: RequestInfo = { service, command: context.commandName ?? 'unknown', input: args.input };
+        return this.intercept(request, () => next(args));
+      };
+    (client.middlewareStack as any).addRelativeTo(middleware, {
+      relation: 'after',
+      toMiddleware: 'retryMiddleware',
+      name: 'tierlogFaultInjector',
+      override: true,
+    });
+    return client;
+  }
+
+  private async intercept<T>(request: RequestInfo, send: () => Promise<T>): Promise<T> {
+    if (this.crashed !== undefined) throw new CrashError(this.crashed);
+    this.stats.requests++;
+    const rule = this.pick(request);
+    if (rule === undefined) return send();
+    this.stats.injected[rule.kind]++;
+    switch (rule.kind) {
+      case 'loseRequest':
+        throw networkError('injected: request lost before it was sent');
+      case 'loseResponse':
+        await send();
+        throw networkError('injected: response lost after the request was applied');
+      case 'throttle':
+        throw throttlingError(request);
+      case 'delay':
+        await new Promise((resolve) => setTimeout(resolve, rule.delayMs ?? 1_000));
+        return send();
+      case 'crashBefore':
+        this.crashed = request;
+        throw new CrashError(request);
+      case 'crashAfter':
+        await send().catch(() => undefined);
+        this.crashed = request;
+        throw new CrashError(request);
+    }
+  }
+
+  private pick(request: RequestInfo): FaultRule | undefined {
+    for (const entry of this.rules) {
+      const { rule } = entry;
+      if (rule.match !== undefined && !rule.match(request)) continue;
+      entry.seen++;
+      if (entry.seen <= (rule.skip ?? 0)) continue;
+      if (rule.times !== undefined && entry.fired >= rule.times) continue;
+      if (rule.probability !== undefined && this.random() >= rule.probability) continue;
+      entry.fired++;
+      return rule;
+    }
+    return undefined;
+  }
+}
+
+/** Matches requests by command name (with or without the `Command` suffix). */
+export function onCommand(...commands: string[]): (request: RequestInfo) => boolean {
+  const names = new Set(commands.map((c) => (c.endsWith('Command') ? c : `${c}Command`)));
+  return (request) => names.has(request.command);
+}
+
+function networkError(message: string): Error {
+  // Classified by the SDK as transient (code ECONNRESET): the retry strategy retries it.
+  return Object.assign(new Error(message), { name: 'TimeoutError', code: 'ECONNRESET', $metadata: {} });
+}
+
+function throttlingError(request: RequestInfo): Error {
+  const name = request.service === 's3' ? 'SlowDown' : 'ThrottlingException';
+  return Object.assign(new Error(`injected: ${name}`), {
+    name,
+    $fault: 'client',
+    $metadata: { httpStatusCode: request.service === 's3' ? 503 : 400 },
+    $retryable: { throttling: true },
+  });
+}
