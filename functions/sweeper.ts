@@ -10,12 +10,14 @@ import { loadConfig } from '../lib/config.js';
 import { Sweeper } from '../lib/recovery/sweeper.js';
 import type { SweepReport } from '../lib/recovery/report.js';
 import { parseSweepEvent } from '../lib/recovery/sweep-event.js';
+import { sweeperTuningFromEnv } from '../lib/recovery/sweeper-env.js';
 import { addSweepMetrics, METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 
 const logger = new Logger({ serviceName: 'tierlog-sweeper' });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'tierlog-sweeper' });
 const sweeper = new Sweeper({
   config: loadConfig(),
+  ...sweeperTuningFromEnv(),
   logger: {
     info: (message, attributes = {}) => logger.info(message, attributes),
     warn: (message, attributes = {}) => logger.warn(message, attributes),
