@@ -1,0 +1,136 @@
+/**
+ * A simulated Lambda storage writer for drills and fault simulations: its own SDK clients (so a
+ * crash kills only this "process"), its own `DynamoChangeLog` (one instance per execution
+ * environment, lease tied to each invocation's deadline) and `TieredStore`, and a
+ * {@link FaultInjector} that can kill it at any request of an operation.
+ */
+import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import type { TierlogConfig } from '../config.js';
+import { DynamoChangeLog } from '../changelog/dynamo-change-log.js';
+import { CrashError, FaultInjector, type RequestInfo } from '../faults/fault-injector.js';
+import { TieredStore } from '../tiered/tiered-store.js';
+import type { Random } from './random.js';
+
+export type Operation =
+  | { readonly kind: 'put'; readonly key: string; readonly body: Uint8Array; readonly tag: string }
+  | { readonly kind: 'delete'; readonly key: string; readonly tag: string };
+
+export interface OperationOutcome {
+  /** The store acknowledged the operation. */
+  readonly acknowledged: boolean;
+  /** The protocol step at which the writer died, if it did. */
+  readonly crashedAt?: string;
+  /** The error the store reported (other than a crash), if any. */
+  readonly error?: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+}
+
+export interface SimulatedWriterOptions {
+  readonly config: TierlogConfig;
+  readonly random: Random;
+  /** Remaining time of each simulated invocation, ms. Default 5 000. */
+  readonly invocationMs?: number;
+  /** Lease margin past the invocation deadline, ms. Default 1 000. */
+  readonly leaseMarginMs?: number;
+  /** Inline threshold of the store. Default the library's. */
+  readonly inlineThreshold?: number;
+}
+
+/** Where a crash is armed: before or after the n-th request (0-based) of the next operation. */
+export interface CrashPlan {
+  readonly atRequest: number;
+  readonly after: boolean;
+}
+
+export class SimulatedWriter {
+  readonly injector: FaultInjector;
+  readonly log: DynamoChangeLog;
+  readonly store: TieredStore;
+  private readonly invocationMs: number;
+  private alive = true;
+
+  constructor(private readonly options: SimulatedWriterOptions) {
+    this.injector = new FaultInjector(options.random);
+    const dynamodb = this.injector.attach(createDynamoDBClient(), 'dynamodb');
+    const s3 = this.injector.attach(createS3Client(), 's3');
+    this.invocationMs = options.invocationMs ?? 5_000;
+    this.log = new DynamoChangeLog({
+      config: options.config,
+      dynamodb,
+      renewInBackground: false,
+      invocationLeaseMarginMs: options.leaseMarginMs ?? 1_000,
+      leaseMs: this.invocationMs,
+    });
+    this.store = new TieredStore({
+      config: options.config,
+      changeLog: this.log,
+      dynamodb,
+      s3,
+      ...(options.inlineThreshold !== undefined ? { inlineThreshold: options.inlineThreshold } : {}),
+    });
+  }
+
+  get isAlive(): boolean {
+    return this.alive;
+  }
+
+  /** Runs one operation as one invocation; with `crash`, the writer dies at that request. */
+  async run(operation: Operation, crash?: CrashPlan): Promise<OperationOutcome> {
+    const startedAt = Date.now();
+    if (!this.alive) return { acknowledged: false, error: 'writer is dead', startedAt, endedAt: startedAt };
+    this.log.bindInvocation({ getRemainingTimeInMillis: () => this.invocationMs });
+    const crashRule = crash === undefined ? undefined : { kind: crash.after ? ('crashAfter' as const) : ('crashBefore' as const), skip: crash.atRequest, times: 1 };
+    if (crashRule !== undefined) this.injector.add(crashRule);
+    try {
+      if (operation.kind === 'put') await this.store.put(operation.key, operation.body, { metadata: { tag: operation.tag } });
+      else await this.store.delete(operation.key);
+      return { acknowledged: true, startedAt, endedAt: Date.now() };
+    } catch (err) {
+      const crashedAt = this.injector.crashedAt;
+      if (crashedAt !== undefined || err instanceof CrashError) {
+        this.alive = false;
+        return { acknowledged: false, crashedAt: protocolStep(crashedAt!, this.options.config), startedAt, endedAt: Date.now() };
+      }
+      return { acknowledged: false, error: `${(err as Error).name}: ${(err as Error).message}`, startedAt, endedAt: Date.now() };
+    } finally {
+      if (crashRule !== undefined && this.alive) this.injector.clear();
+    }
+  }
+
+  /** Stops timers; the writer's entries stay in the log (as after a real death). */
+  close(): void {
+    this.alive = false;
+    this.log.close();
+  }
+}
+
+/** The protocol step a request belongs to, for crash reports. */
+export function protocolStep(request: RequestInfo, config: TierlogConfig): string {
+  const input = request.input as { TableName?: string; UpdateExpression?: string };
+  switch (request.command) {
+    case 'UpdateItemCommand':
+      if (input.TableName === config.changeLogTable) {
+        if (input.UpdateExpression?.includes(':entry')) return 'record';
+        if (input.UpdateExpression?.includes('REMOVE')) return 'remove';
+        return 'renew';
+      }
+      return 'hv-inline-write';
+    case 'GetItemCommand':
+      return 'hv-read';
+    case 'DeleteItemCommand':
+      return 'hv-delete';
+    case 'TransactWriteItemsCommand':
+      return 'commit';
+    case 'PutObjectCommand':
+    case 'CreateMultipartUploadCommand':
+    case 'UploadPartCommand':
+    case 'CompleteMultipartUploadCommand':
+      return 'upload';
+    case 'DeleteObjectCommand':
+    case 'DeleteObjectsCommand':
+      return 'delete-old-blob';
+    default:
+      return request.command.replace(/Command$/, '');
+  }
+}
