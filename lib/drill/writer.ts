@@ -94,7 +94,7 @@ export class SimulatedWriter {
       }
       return { acknowledged: false, error: `${(err as Error).name}: ${(err as Error).message}`, startedAt, endedAt: Date.now() };
     } finally {
-      if (crashRule !== undefined && this.alive) this.injector.clear();
+      if (crashRule !== undefined) this.injector.remove(crashRule);
     }
   }
 

@@ -72,6 +72,12 @@ export class FaultInjector {
     return this;
   }
 
+  /** Removes one rule added before. */
+  remove(rule: FaultRule): this {
+    this.rules = this.rules.filter((entry) => entry.rule !== rule);
+    return this;
+  }
+
   /** Removes every rule (a crash stays a crash). */
   clear(): this {
     this.rules = [];
