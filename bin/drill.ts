@@ -1,0 +1,152 @@
+/**
+ * `npm start`: the drill on the embedded local stack (DynamoDB Local + S3 server, started and
+ * stopped here). See lib/drill/drill.ts for what it does. Exits 1 if an invariant fails.
+ *
+ *   npm start -- --writers 8 --operations 400 --seed 42 --crash-rate 0.15 [--keep] [--json]
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
+import { provisionLocal } from '../lib/local/provision.js';
+import { configToEnv, type TierlogConfig } from '../lib/config.js';
+import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
+import { runDrill, type DrillReport } from '../lib/drill/drill.js';
+import { SWEEPER_ENV } from '../lib/recovery/sweeper-env.js';
+
+const program = new Command('drill')
+  .description('Run tierlog under crashes on the embedded local stack and check its invariants')
+  .option('--writers <n>', 'concurrent simulated Lambda writers', int, 8)
+  .option('--operations <n>', 'operations in all', int, 400)
+  .option('--seed <n>', 'random seed (a run is reproducible from it)', int, 42)
+  .option('--crash-rate <p>', 'chance that a writer dies during an operation', fraction, 0.15)
+  .option('--max-body <bytes>', 'largest body', int, 6 * 1024 * 1024)
+  .option('--keys <n>', 'distinct object keys', int, 40)
+  .option('--keep', 'keep the local stack up afterwards, for exploring with the CLI')
+  .option('--json', 'print the report as JSON')
+  .parse();
+
+const opts = program.opts<{
+  writers: number;
+  operations: number;
+  seed: number;
+  crashRate: number;
+  maxBody: number;
+  keys: number;
+  keep?: boolean;
+  json?: boolean;
+}>();
+
+const invocationMs = 2_000;
+let stack: LocalStack | undefined;
+try {
+  const started = Date.now();
+  process.stderr.write('starting DynamoDB Local and the S3 server... ');
+  stack = await startLocalStack();
+  process.stderr.write(`up in ${Date.now() - started} ms\n`);
+  const config: TierlogConfig = { changeLogTable: 'tierlog-changelog', objectsTable: 'tierlog-objects', bucket: 'tierlog-blobs', prefix: 'blobs', leaseShards: 4 };
+  const dynamodb = createDynamoDBClient();
+  const s3 = createS3Client();
+  await provisionLocal(config, { dynamodb, s3 });
+
+  // The real sweeper Lambda handler, configured through its environment, with windows scaled
+  // to the drill's short invocations.
+  Object.assign(process.env, configToEnv(config), {
+    [SWEEPER_ENV.skewMarginMs]: '500',
+    [SWEEPER_ENV.maxUploadMs]: String(invocationMs * 2),
+    [SWEEPER_ENV.claimMs]: '10000',
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  });
+  const { handler } = await import('../functions/sweeper.js');
+  const context = lambdaContext();
+  const sweep = () => handler({ source: 'tierlog.drill' }, context);
+
+  const report = await runDrill({
+    config,
+    dynamodb,
+    s3,
+    sweep,
+    options: { writers: opts.writers, operations: opts.operations, seed: opts.seed, crashRate: opts.crashRate, maxBodyBytes: opts.maxBody, keys: opts.keys, invocationMs },
+    progress: progressLine(),
+  });
+  process.stderr.write('\n');
+  console.log(opts.json ? JSON.stringify(report, null, 2) : format(report));
+  process.exitCode = report.ok ? 0 : 1;
+
+  if (opts.keep) {
+    console.log('\nThe local stack stays up. In another shell:');
+    for (const [name, value] of Object.entries({ ...stack.env, ...configToEnv(config) })) console.log(`  export ${name}=${value}`);
+    console.log('  npx tierlog status\nCtrl-C stops it.');
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
+  dynamodb.destroy();
+  s3.destroy();
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
+} finally {
+  await stack?.stop();
+}
+
+function format(r: DrillReport): string {
+  const crashes = Object.entries(r.crashes)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([step, n]) => `${step} ${n}`)
+    .join(', ');
+  return [
+    `tierlog drill (seed ${r.seed})`,
+    `  operations        ${r.operations} (${r.acknowledged} acknowledged, ${r.failed} failed, ${r.reads} reads)`,
+    `  writers started   ${r.writersStarted}`,
+    `  crashes           ${Object.values(r.crashes).reduce((a, b) => a + b, 0)}${crashes ? ` (${crashes})` : ''}`,
+    `  sweeps            ${r.sweeps}: ${r.entriesRecovered} entries recovered, ${r.orphansDeleted} orphans deleted, ${r.instancesRetired} idle instances retired`,
+    `  lost: ${r.lost}`,
+    `  leaked: ${r.leaked}`,
+    `  entries left: ${r.entriesLeft}`,
+    `  wrong values: ${r.wrongValues}`,
+    `  time: ${(r.durationMs / 1000).toFixed(1)} s`,
+    r.ok ? 'OK: every invariant holds' : 'FAILED: an invariant does not hold',
+  ].join('\n');
+}
+
+function progressLine(): (done: number, total: number, crashes: number) => void {
+  let shown = -1;
+  let highest = 0;
+  return (done, total, crashes) => {
+    highest = Math.max(highest, done);
+    const percent = Math.floor((highest / total) * 100);
+    const step = process.stderr.isTTY ? 1 : 10;
+    if (percent < shown + step && highest !== total) return;
+    if (percent === shown) return;
+    shown = percent;
+    const line = `  ${highest}/${total} operations, ${crashes} crashes (${percent}%)`;
+    process.stderr.write(process.stderr.isTTY ? `\r${line}` : `${line}\n`);
+  };
+}
+
+function lambdaContext() {
+  return {
+    functionName: 'tierlog-sweeper-drill',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:tierlog-sweeper-drill',
+    memoryLimitInMB: '512',
+    awsRequestId: 'drill',
+    logGroupName: '/aws/lambda/tierlog-sweeper-drill',
+    logStreamName: 'drill',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+function int(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a non-negative integer');
+  return n;
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('a number in 0..1');
+  return n;
+}

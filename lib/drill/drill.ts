@@ -1,0 +1,199 @@
+/**
+ * The drill: the whole system under crashes, on whatever stack the SDK variables point at.
+ *
+ * Several simulated Lambda writers run a mixed workload (bodies from bytes to several MiB;
+ * creates, overwrites, deletes, small-over-large, reads) through the real `TieredStore`, and some
+ * die at a random request of an operation (the "process" is gone: no cleanup runs). A dead
+ * writer is replaced by a fresh one, as Lambda would start a new execution environment. The real
+ * sweeper handler runs during the workload and, at the end, past every lease. Then the
+ * invariants are checked from outside: every blob HV references exists, no unreferenced blob
+ * under the prefix, the log drained, and every object holds a value that was written to it.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { TierlogConfig } from '../config.js';
+import type { SweepReport } from '../recovery/report.js';
+import { TieredStore } from '../tiered/tiered-store.js';
+import { NoopChangeLog } from '../changelog/noop.js';
+import { checkInvariants } from './invariants.js';
+import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
+import { type Operation, SimulatedWriter } from './writer.js';
+
+export interface DrillOptions {
+  /** Concurrent writers. */
+  readonly writers: number;
+  /** Operations in all. */
+  readonly operations: number;
+  readonly seed: number;
+  /** Chance that an operation's writer dies during it. */
+  readonly crashRate: number;
+  /** Largest body, bytes. */
+  readonly maxBodyBytes: number;
+  /** Distinct object keys. */
+  readonly keys: number;
+  /** Remaining time of each simulated invocation (the lease follows it), ms. */
+  readonly invocationMs: number;
+}
+
+/** Runs one sweep (the real Lambda handler, in the drill). */
+export type SweepFn = () => Promise<Omit<SweepReport, 'wouldDelete'>>;
+
+export interface DrillReport {
+  readonly seed: number;
+  readonly operations: number;
+  readonly acknowledged: number;
+  readonly failed: number;
+  readonly reads: number;
+  readonly crashes: Record<string, number>;
+  readonly writersStarted: number;
+  readonly sweeps: number;
+  readonly orphansDeleted: number;
+  readonly entriesRecovered: number;
+  readonly instancesRetired: number;
+  readonly lost: number;
+  readonly leaked: number;
+  readonly entriesLeft: number;
+  readonly wrongValues: number;
+  readonly durationMs: number;
+  readonly ok: boolean;
+}
+
+export async function runDrill(args: {
+  config: TierlogConfig;
+  dynamodb: DynamoDBClient;
+  s3: S3Client;
+  options: DrillOptions;
+  sweep: SweepFn;
+  progress?: (done: number, total: number, crashes: number) => void;
+}): Promise<DrillReport> {
+  const { config, options } = args;
+  const started = Date.now();
+  const random = seededRandom(options.seed);
+  const keys = Array.from({ length: options.keys }, (_, i) => `drill/object-${i.toString().padStart(3, '0')}`);
+  const written = new Map<string, Set<string>>();
+  const crashes: Record<string, number> = {};
+  const totals = { acknowledged: 0, failed: 0, reads: 0, wrongValues: 0, sweeps: 0, orphansDeleted: 0, entriesRecovered: 0, instancesRetired: 0 };
+  let writersStarted = 0;
+  let next = 0;
+  let crashed = 0;
+
+  const newWriter = () => {
+    writersStarted++;
+    return new SimulatedWriter({ config, random: seededRandom(options.seed * 7919 + writersStarted), invocationMs: options.invocationMs });
+  };
+  const reader = new TieredStore({ config, changeLog: new NoopChangeLog(), dynamodb: args.dynamodb, s3: args.s3 });
+  const addSweep = (report: Omit<SweepReport, 'wouldDelete'>) => {
+    totals.sweeps++;
+    totals.orphansDeleted += report.blobsDeleted;
+    totals.entriesRecovered += report.entriesRecovered;
+    totals.instancesRetired += report.instancesRetired;
+  };
+
+  // The sweeper runs on a schedule during the workload, as it does in production.
+  let working = true;
+  const background = (async () => {
+    while (working) {
+      await sleep(options.invocationMs);
+      if (working) addSweep(await args.sweep());
+    }
+  })();
+
+  await Promise.all(
+    Array.from({ length: options.writers }, async () => {
+      let writer = newWriter();
+      for (let index = next++; index < options.operations; index = next++) {
+        const key = pick(random, keys);
+        const roll = random();
+        if (roll < 0.1) {
+          totals.reads++;
+          const value = await reader.get(key);
+          const tag = value?.metadata.tag;
+          if (tag !== undefined && !written.get(key)?.has(tag)) totals.wrongValues++;
+          args.progress?.(index + 1, options.operations, crashed);
+          continue;
+        }
+        const tag = `w${writersStarted}-op${index}`;
+        const operation: Operation = roll < 0.3 ? { kind: 'delete', key, tag } : { kind: 'put', key, tag, body: body(random, options.maxBodyBytes, tag) };
+        if (operation.kind === 'put') addTo(written, key, tag);
+        const crash = random() < options.crashRate ? { atRequest: randomInt(random, 0, 6), after: random() < 0.5 } : undefined;
+        const outcome = await writer.run(operation, crash);
+        if (outcome.acknowledged) totals.acknowledged++;
+        else totals.failed++;
+        if (outcome.crashedAt !== undefined) {
+          crashed++;
+          crashes[outcome.crashedAt] = (crashes[outcome.crashedAt] ?? 0) + 1;
+          writer.close();
+          writer = newWriter();
+        }
+        args.progress?.(index + 1, options.operations, crashed);
+      }
+      writer.close();
+    }),
+  );
+  working = false;
+  await background;
+
+  // Past every lease: the last invocation's deadline plus margin, and the upload window.
+  let report;
+  for (let round = 0; round < 10; round++) {
+    await sleep(round === 0 ? options.invocationMs + 1_500 : options.invocationMs);
+    const sweep = await args.sweep();
+    addSweep(sweep);
+    report = await checkInvariants(args);
+    if (report.entries === 0 && report.pending.length === 0 && sweep.entriesDeferred === 0) break;
+  }
+  report ??= await checkInvariants(args);
+
+  // Every object holds a value that was written to it.
+  for (const key of keys) {
+    const value = await reader.get(key);
+    const tag = value?.metadata.tag;
+    if (value !== undefined && (tag === undefined || !written.get(key)?.has(tag) || !bodyMatches(value.body, tag))) totals.wrongValues++;
+  }
+
+  const ok = report.lost.length === 0 && report.leaked.length === 0 && report.entries === 0 && totals.wrongValues === 0;
+  return {
+    seed: options.seed,
+    operations: options.operations,
+    acknowledged: totals.acknowledged,
+    failed: totals.failed,
+    reads: totals.reads,
+    crashes,
+    writersStarted,
+    sweeps: totals.sweeps,
+    orphansDeleted: totals.orphansDeleted,
+    entriesRecovered: totals.entriesRecovered,
+    instancesRetired: totals.instancesRetired,
+    lost: report.lost.length,
+    leaked: report.leaked.length + report.pending.length,
+    entriesLeft: report.entries,
+    wrongValues: totals.wrongValues,
+    durationMs: Date.now() - started,
+    ok,
+  };
+}
+
+/** A body of a random size that starts with its tag, so a read can be traced to its write. */
+function body(random: Random, maxBytes: number, tag: string): Uint8Array {
+  const roll = random();
+  const size =
+    roll < 0.5 ? logUniformSize(random, 1, 8 * 1024) : roll < 0.95 ? logUniformSize(random, 8 * 1024, 1024 * 1024) : logUniformSize(random, 1024 * 1024, maxBytes);
+  const bytes = Buffer.alloc(Math.max(size, 1), tag.length % 251);
+  bytes.write(tag.slice(0, bytes.length));
+  return bytes;
+}
+
+function bodyMatches(bytes: Uint8Array, tag: string): boolean {
+  const prefix = Buffer.from(bytes.subarray(0, Math.min(bytes.length, tag.length))).toString();
+  return tag.startsWith(prefix);
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
+  let set = map.get(key);
+  if (set === undefined) map.set(key, (set = new Set()));
+  set.add(value);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
