@@ -145,7 +145,8 @@ export class DynamoChangeLog implements FencedChangeLog {
   async record(id: ChangeId, change: Change): Promise<void> {
     assertChangeId(id);
     assertChange(change);
-    let slot = this.homes.get(id) ?? this.pickSlot();
+    const home = this.homes.get(id);
+    let slot = home !== undefined && !home.fenced ? home : this.pickSlot();
     this.place(id, slot);
     const entry = encodeEntry(change, this.clock());
     let forceRenew = false;
