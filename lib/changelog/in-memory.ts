@@ -3,6 +3,7 @@
  * durable across a crash, so it protects nothing a crash can orphan.
  */
 import { type Change, type ChangeLog, cloneChange, isEligible, sameChange } from './change-log.js';
+import { assertChange, assertChangeId } from './entry-codec.js';
 import { ChangeIdConflictError } from '../errors.js';
 import { type ChangeId, type Clock, systemClock } from '../ids.js';
 
@@ -15,6 +16,9 @@ export class InMemoryChangeLog implements ChangeLog {
   }
 
   async record(id: ChangeId, change: Change): Promise<void> {
+    // The same input rules as the durable logs: a test on this log must fail where they would.
+    assertChangeId(id);
+    assertChange(change);
     const existing = this.entries.get(id);
     if (existing !== undefined) {
       if (sameChange(existing, change)) return;

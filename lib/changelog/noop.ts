@@ -4,9 +4,14 @@
  */
 import type { Change, ChangeLog } from './change-log.js';
 import type { ChangeId } from '../ids.js';
+import { assertChange, assertChangeId } from './entry-codec.js';
 
 export class NoopChangeLog implements ChangeLog {
-  async record(_id: ChangeId, _change: Change): Promise<void> {}
+  async record(id: ChangeId, change: Change): Promise<void> {
+    // Records nothing, but refuses what the durable logs refuse: swapping logs changes no outcome.
+    assertChangeId(id);
+    assertChange(change);
+  }
   async remove(_id: ChangeId): Promise<void> {}
   async scan(): Promise<Array<[ChangeId, Change]>> {
     return [];
