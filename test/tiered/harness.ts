@@ -1,0 +1,337 @@
+/**
+ * Shared by test/tiered, test/recovery and test/functions: writers whose clients carry a
+ * FaultInjector (so a crash kills the whole "process"), a call recorder, sweepers with an
+ * injected clock, and the invariants of DESIGN.md checked FROM OUTSIDE: raw scans of both tables
+ * and a raw listing / GetObject of the bucket, no tierlog code in the way.
+ */
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { v7 as uuidv7 } from 'uuid';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
+import type { TierlogConfig } from '../../lib/config.js';
+import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { Sweeper, type SweeperOptions } from '../../lib/recovery/sweeper.js';
+import { TieredStore, type TieredStoreOptions } from '../../lib/tiered/tiered-store.js';
+import { type Fixture, listKeys, scanAll } from '../support/local.js';
+
+export const KiB = 1024;
+export const MiB = 1024 * 1024;
+
+/** Far enough past every writer lease (2 min) + skew margin (30 s) + upload window (20 min). */
+export const PAST_EVERYTHING_MS = 3 * 60 * 60_000;
+
+export function randomBody(size: number): Uint8Array {
+  return new Uint8Array(randomBytes(size));
+}
+
+export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return Buffer.from(a).equals(Buffer.from(b));
+}
+
+// ---- call recording ----------------------------------------------------------------------------
+
+export interface RecordedCall {
+  readonly service: 'dynamodb' | 's3';
+  readonly command: string;
+  readonly table?: string;
+}
+
+/** Records every attempt a client sends (inside the retry loop, like the FaultInjector). */
+export class CallRecorder {
+  readonly calls: RecordedCall[] = [];
+
+  attach<C extends DynamoDBClient | S3Client>(client: C, service: 'dynamodb' | 's3'): C {
+    const middleware =
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
+      async (args: { input: Record<string, unknown> }) => {
+        const table = typeof args.input?.TableName === 'string' ? (args.input.TableName as string) : undefined;
+        this.calls.push({ service, command: (context.commandName ?? 'unknown').replace(/Command$/, ''), ...(table ? { table } : {}) });
+        return next(args);
+      };
+    (client.middlewareStack as any).addRelativeTo(middleware, {
+      relation: 'after',
+      toMiddleware: 'retryMiddleware',
+      name: 'testCallRecorder',
+      override: true,
+    });
+    return client;
+  }
+
+  reset(): void {
+    this.calls.length = 0;
+  }
+
+  count(service: 'dynamodb' | 's3'): number {
+    return this.calls.filter((c) => c.service === service).length;
+  }
+
+  names(service?: 'dynamodb' | 's3'): string[] {
+    return this.calls.filter((c) => service === undefined || c.service === service).map((c) => c.command);
+  }
+}
+
+// ---- writers -----------------------------------------------------------------------------------
+
+export interface Writer {
+  readonly store: TieredStore;
+  readonly log: DynamoChangeLog;
+  readonly dynamodb: DynamoDBClient;
+  readonly s3: S3Client;
+  /** One injector on both clients: a crash kills the whole "process". */
+  readonly injector: FaultInjector;
+  readonly recorder: CallRecorder;
+  close(): void;
+}
+
+export interface WriterOptions {
+  readonly injector?: FaultInjector;
+  readonly log?: Partial<Omit<DynamoChangeLogOptions, 'config' | 'dynamodb'>>;
+  readonly store?: Partial<Omit<TieredStoreOptions, 'config' | 'changeLog' | 'dynamodb' | 's3'>>;
+}
+
+/** A writer "process": its own clients, its own change log and store. */
+export function makeWriter(fx: Fixture, options: WriterOptions = {}): Writer {
+  const injector = options.injector ?? new FaultInjector();
+  const recorder = new CallRecorder();
+  const dynamodb = recorder.attach(injector.attach(createDynamoDBClient(), 'dynamodb'), 'dynamodb');
+  const s3 = recorder.attach(injector.attach(createS3Client(), 's3'), 's3');
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb, renewInBackground: false, ...options.log });
+  const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3, ...options.store });
+  return {
+    store,
+    log,
+    dynamodb,
+    s3,
+    injector,
+    recorder,
+    close() {
+      log.close();
+      dynamodb.destroy();
+      s3.destroy();
+    },
+  };
+}
+
+/** A sweeper with its own clean clients and a clock `offsetMs` ahead of the wall clock. */
+export function makeSweeper(
+  fx: Fixture,
+  offsetMs: number,
+  options: Partial<Omit<SweeperOptions, 'config'>> & { injector?: FaultInjector } = {},
+): { sweeper: Sweeper; close(): void } {
+  const { injector, ...rest } = options;
+  const dynamodb = rest.dynamodb ?? createDynamoDBClient();
+  const s3 = rest.s3 ?? createS3Client();
+  if (injector !== undefined) {
+    injector.attach(dynamodb, 'dynamodb');
+    injector.attach(s3, 's3');
+  }
+  const sweeper = new Sweeper({ config: fx.config, clock: () => Date.now() + offsetMs, ...rest, dynamodb, s3 });
+  return {
+    sweeper,
+    close() {
+      if (rest.dynamodb === undefined) dynamodb.destroy();
+      if (rest.s3 === undefined) s3.destroy();
+    },
+  };
+}
+
+/** One sweep far past every lease and upload window; closes its clients. */
+export async function sweepPastEverything(fx: Fixture, options: Partial<Omit<SweeperOptions, 'config'>> = {}) {
+  const { sweeper, close } = makeSweeper(fx, PAST_EVERYTHING_MS, options);
+  try {
+    return await sweeper.sweep();
+  } finally {
+    close();
+  }
+}
+
+// ---- fault matchers ----------------------------------------------------------------------------
+
+export function tableOf(request: RequestInfo): string | undefined {
+  const name = request.input.TableName;
+  return typeof name === 'string' ? name : undefined;
+}
+
+export function updateExpressionOf(request: RequestInfo): string {
+  const expr = request.input.UpdateExpression;
+  return typeof expr === 'string' ? expr : '';
+}
+
+/** The protocol steps of the write paths, as request matchers for a config. */
+export function steps(config: TierlogConfig) {
+  const isLog = (r: RequestInfo) => tableOf(r) === config.changeLogTable;
+  const isHv = (r: RequestInfo) => tableOf(r) === config.objectsTable;
+  return {
+    record: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isLog(r) && updateExpressionOf(r).includes(':entry'),
+    remove: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isLog(r) && updateExpressionOf(r).includes('REMOVE #c ADD #n :minus'),
+    hvRead: (r: RequestInfo) => r.command === 'GetItemCommand' && isHv(r),
+    hvInline: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isHv(r),
+    hvDelete: (r: RequestInfo) => r.command === 'DeleteItemCommand' && isHv(r),
+    commit: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
+    upload: (r: RequestInfo) => r.command === 'PutObjectCommand',
+    mpCreate: (r: RequestInfo) => r.command === 'CreateMultipartUploadCommand',
+    mpPart: (r: RequestInfo) => r.command === 'UploadPartCommand',
+    mpComplete: (r: RequestInfo) => r.command === 'CompleteMultipartUploadCommand',
+    deleteBlob: (r: RequestInfo) => r.command === 'DeleteObjectCommand',
+    claim: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isLog(r) && updateExpressionOf(r).includes('#state = :claimed'),
+  };
+}
+
+// ---- raw state and invariants ------------------------------------------------------------------
+
+export interface RawState {
+  readonly objects: Record<string, unknown>[];
+  readonly instances: Record<string, unknown>[];
+  readonly blobs: string[];
+  /** HV key -> blob it points at. */
+  readonly references: Map<string, string>;
+  /** Number of `c_` entries over all instance items. */
+  readonly entries: number;
+  /** HV keys whose blob does not exist (invariant 1). */
+  readonly lost: string[];
+  /** Blobs under the prefix no HV item references (invariant 2, after a sweep). */
+  readonly unreferenced: string[];
+}
+
+export async function rawState(fx: Fixture): Promise<RawState> {
+  const { config, dynamodb, s3 } = fx;
+  const [objects, instances, blobs] = await Promise.all([
+    scanAll(dynamodb, config.objectsTable),
+    scanAll(dynamodb, config.changeLogTable),
+    listKeys(s3, config.bucket, `${config.prefix}/`),
+  ]);
+  const references = new Map<string, string>();
+  for (const item of objects) if (typeof item.blob === 'string') references.set(String(item.key), item.blob);
+  let entries = 0;
+  for (const item of instances) entries += Object.keys(item).filter((k) => k.startsWith('c_')).length;
+  const existing = new Set(blobs);
+  const referenced = new Set(references.values());
+  return {
+    objects,
+    instances,
+    blobs,
+    references,
+    entries,
+    lost: [...references].filter(([, blob]) => !existing.has(blob)).map(([key]) => key),
+    unreferenced: blobs.filter((b) => !referenced.has(b)),
+  };
+}
+
+/** Invariants 1-3 after a final sweep: nothing lost, nothing leaked, no entries left. */
+export async function expectClean(fx: Fixture, expect: (v: unknown, m?: string) => any): Promise<RawState> {
+  const state = await rawState(fx);
+  expect(state.lost, 'invariant 1: every referenced blob exists').toEqual([]);
+  expect(state.unreferenced, 'invariant 2: no unreferenced blob').toEqual([]);
+  expect(state.entries, 'invariant 3: no entries left').toBe(0);
+  return state;
+}
+
+/** The object's bytes as stored, read raw (inline body or the blob it points at); undefined: absent. */
+export async function rawValue(fx: Fixture, key: string): Promise<Uint8Array | undefined> {
+  const items = await scanAll(fx.dynamodb, fx.config.objectsTable);
+  const item = items.find((i) => i.key === key);
+  if (item === undefined) return undefined;
+  if (typeof item.blob === 'string') return rawGetObject(fx, item.blob);
+  return item.body instanceof Uint8Array ? item.body : new Uint8Array(0);
+}
+
+export async function rawGetObject(fx: Fixture, key: string): Promise<Uint8Array | undefined> {
+  try {
+    const out = await fx.s3.send(new GetObjectCommand({ Bucket: fx.config.bucket, Key: key }));
+    return await out.Body!.transformToByteArray();
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchKey' || (err as { name?: string }).name === 'NotFound') return undefined;
+    throw err;
+  }
+}
+
+export async function rawPutObject(fx: Fixture, key: string, body: Uint8Array | string): Promise<void> {
+  await fx.s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: key, Body: body }));
+}
+
+/** Every key in the whole bucket (not only the prefix). */
+export async function allKeys(fx: Fixture): Promise<string[]> {
+  return listKeys(fx.s3, fx.config.bucket);
+}
+
+/** A byte-exact snapshot of both tables (raw AttributeValues) and the bucket (keys, sizes, ETags). */
+export async function snapshot(fx: Fixture): Promise<string> {
+  const table = async (name: string) => {
+    const items: unknown[] = [];
+    let ExclusiveStartKey: Record<string, any> | undefined;
+    do {
+      const page = await fx.dynamodb.send(new ScanCommand({ TableName: name, ConsistentRead: true, ExclusiveStartKey }));
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey !== undefined);
+    return items.map((i) => stableStringify(i)).sort();
+  };
+  const objects: string[] = [];
+  let ContinuationToken: string | undefined;
+  do {
+    const page = await fx.s3.send(new ListObjectsV2Command({ Bucket: fx.config.bucket, ContinuationToken }));
+    for (const o of page.Contents ?? []) objects.push(`${o.Key} ${o.Size} ${o.ETag}`);
+    ContinuationToken = page.NextContinuationToken;
+  } while (ContinuationToken !== undefined);
+  return stableStringify({
+    objects: await table(fx.config.objectsTable),
+    changelog: await table(fx.config.changeLogTable),
+    bucket: objects.sort(),
+  });
+}
+
+function stableStringify(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => {
+    if (v instanceof Uint8Array) return `b64:${Buffer.from(v).toString('base64')}`;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]));
+    }
+    return v;
+  });
+}
+
+// ---- raw change-log items ----------------------------------------------------------------------
+
+/** Writes an instance item straight into the change-log table (as a dead writer would have left it). */
+export async function putRawInstance(
+  fx: Fixture,
+  args: { instanceId?: string; shard?: number; leaseUntil: number; entries: Record<string, unknown>; state?: string; n?: unknown },
+): Promise<string> {
+  const instanceId = args.instanceId ?? uuidv7();
+  const item: Record<string, unknown> = {
+    pk: instanceId,
+    state: args.state ?? 'live',
+    leaseUntil: args.leaseUntil,
+    shard: args.shard ?? 0,
+    n: args.n ?? Object.keys(args.entries).length,
+  };
+  for (const [changeId, entry] of Object.entries(args.entries)) item[`c_${changeId}`] = entry;
+  await fx.dynamodb.send(
+    new PutItemCommand({ TableName: fx.config.changeLogTable, Item: marshall(item, { removeUndefinedValues: true }) }),
+  );
+  return instanceId;
+}
+
+export async function rawInstance(fx: Fixture, instanceId: string): Promise<Record<string, unknown> | undefined> {
+  return (await scanAll(fx.dynamodb, fx.config.changeLogTable)).find((i) => i.pk === instanceId);
+}
+
+/** Waits until `predicate` holds (polling), or fails after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A promise with its resolve handle. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
