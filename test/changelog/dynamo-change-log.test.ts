@@ -1,0 +1,703 @@
+/**
+ * DynamoChangeLog against DynamoDB Local: durability seen from a second client, idempotency
+ * under lost responses and SDK retries, the claim fence, lease renewal (and what it costs),
+ * background renewal, retirement, the fenced commit, slots, and a missing table.
+ *
+ * Every check of what is stored reads the raw item with a client of its own (consistent read).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoChangeLog, type DynamoChangeLogOptions, shardOf } from '../../lib/changelog/dynamo-change-log.js';
+import { type FenceEffect, InstanceTable } from '../../lib/changelog/instance-table.js';
+import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
+import { ResourceMissingError, ValidationError } from '../../lib/errors.js';
+import { newChangeId } from '../../lib/ids.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { gsiUnits, type ManualClock, manualClock, newClient, type Probe, probe, RawReader } from './helpers.js';
+
+const LEASE = 120_000;
+const SKEW = 30_000;
+const CLAIM_MS = 300_000;
+
+let fx: Fixture;
+let raw: RawReader;
+let sweeper: InstanceTable;
+let objects: DynamoDBDocumentClient;
+const logs: DynamoChangeLog[] = [];
+const clients: DynamoDBClient[] = [];
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  raw = new RawReader(fx.config.changeLogTable);
+  const sweeperClient = newClient();
+  clients.push(sweeperClient);
+  sweeper = new InstanceTable(fx.config, sweeperClient);
+  objects = DynamoDBDocumentClient.from(fx.dynamodb);
+});
+
+afterEach(() => {
+  for (const log of logs.splice(0)) log.close();
+  vi.useRealTimers();
+});
+
+afterAll(() => {
+  for (const client of clients) client.destroy();
+  raw?.close();
+  fx?.dynamodb.destroy();
+  fx?.s3.destroy();
+});
+
+interface Writer {
+  log: DynamoChangeLog;
+  clock: ManualClock;
+  probe: Probe;
+  client: DynamoDBClient;
+}
+
+/** A writer with a client of its own (probed) and a manual clock. */
+function writer(options: Partial<DynamoChangeLogOptions> & { maxAttempts?: number; capacity?: boolean; clock?: never } = {}, clock = manualClock()): Writer {
+  const client = newClient(options.maxAttempts ?? 3);
+  clients.push(client);
+  const p = probe(client, { capacity: options.capacity ?? false });
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, clock: clock.clock, renewInBackground: false, ...options });
+  logs.push(log);
+  return { log, clock, probe: p, client };
+}
+
+/** Claims `instanceId` as a sweeper whose clock reads `now`. */
+function claimAt(instanceId: string, now: number, claimant = 'sweeper-1') {
+  return sweeper.claim(instanceId, { cutoff: now - SKEW, claimant, until: now + CLAIM_MS });
+}
+
+const isUpdate = (command: string) => command === 'UpdateItem';
+
+describe('durability', () => {
+  it('a resolved record is visible to a second client: entry c_<id> {v,id,new,old,ca,at} and the header', async () => {
+    const { log, clock } = writer();
+    const id = newChangeId();
+    const ca = clock.now + 5_000;
+    await log.record(id, { id: 'photos/cat.jpg', new: 'blobs/new-blob', old: 'blobs/old-blob', cleanupAfter: new Date(ca) });
+    const item = await raw.get(log.instanceId);
+    expect(item).toBeDefined();
+    expect(item![`c_${id}`]).toEqual({ v: 1, id: 'photos/cat.jpg', new: 'blobs/new-blob', old: 'blobs/old-blob', ca, at: clock.now });
+    expect(item).toMatchObject({ pk: log.instanceId, state: 'live', n: 1, leaseUntil: clock.now + LEASE });
+    expect(item!.shard).toBe(shardOf(log.instanceId, fx.config.leaseShards));
+    expect(item!.shard).toBeGreaterThanOrEqual(0);
+    expect(item!.shard).toBeLessThan(fx.config.leaseShards);
+    expect(item!.claimedBy).toBeUndefined();
+  });
+
+  it('stores no attribute for an unset field, and parses back to the same change', async () => {
+    const { log, clock } = writer();
+    const id = newChangeId();
+    await log.record(id, { id: 'only-id' });
+    const item = await raw.get(log.instanceId);
+    expect(Object.keys(item![`c_${id}`]).sort()).toEqual(['at', 'id', 'v']);
+    const parsed = parseInstanceItem(item!);
+    expect(parsed.entries).toEqual([{ ok: true, changeId: id, change: { id: 'only-id' }, recordedAt: clock.now }]);
+  });
+
+  it('each record and each remove is exactly one UpdateItem', async () => {
+    const { log, probe: p } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: 'blobs/a' });
+    await log.remove(a);
+    expect(p.attempts.map((x) => x.command)).toEqual(['UpdateItem', 'UpdateItem']);
+  });
+});
+
+describe('idempotency under lost responses', () => {
+  it('record: response lost after the write landed (new instance) → SDK retries, resolves, entry counted once', async () => {
+    const { log, probe: p } = writer();
+    const id = newChangeId();
+    p.loseNextResponse(isUpdate);
+    await expect(log.record(id, { id: 'obj', new: 'blobs/obj/1' })).resolves.toBeUndefined();
+    const updates = p.of('UpdateItem');
+    expect(updates).toHaveLength(2);
+    expect(updates[0]!.lost).toBe(true);
+    expect(updates[1]!.error).toBe('ConditionalCheckFailedException');
+    const item = await raw.get(log.instanceId);
+    expect(item).toMatchObject({ n: 1, state: 'live' });
+    expect(RawReader.entryIds(item)).toEqual([id]);
+  });
+
+  it('record: response lost on an existing instance (no lease write) → counted once', async () => {
+    const { log, probe: p, clock } = writer();
+    const first = newChangeId();
+    const second = newChangeId();
+    await log.record(first, { id: 'first' });
+    clock.advance(1_000);
+    p.clear();
+    p.loseNextResponse(isUpdate);
+    await log.record(second, { id: 'second' });
+    expect(p.of('UpdateItem')).toHaveLength(2);
+    const item = await raw.get(log.instanceId);
+    expect(item!.n).toBe(2);
+    expect(RawReader.entryIds(item)).toEqual([first, second].sort());
+  });
+
+  it('record: the caller retries a call that failed after it landed → resolves, counted once', async () => {
+    const { log, probe: p } = writer({ maxAttempts: 1 });
+    const id = newChangeId();
+    p.loseNextResponse(isUpdate);
+    await expect(log.record(id, { id: 'obj', new: 'blobs/obj/2' })).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(log.record(id, { id: 'obj', new: 'blobs/obj/2' })).resolves.toBeUndefined();
+    expect(p.of('UpdateItem')).toHaveLength(2);
+    const item = await raw.get(log.instanceId);
+    expect(item!.n).toBe(1);
+    expect(RawReader.entryIds(item)).toEqual([id]);
+    expect(log.outstanding).toBe(1);
+  });
+
+  it('record: a retry that finds a DIFFERENT change under its id is a conflict, not a success', async () => {
+    const { log, probe: p } = writer({ maxAttempts: 1 });
+    const id = newChangeId();
+    p.loseNextResponse(isUpdate);
+    await expect(log.record(id, { id: 'obj', new: 'blobs/obj/a' })).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(log.record(id, { id: 'obj', new: 'blobs/obj/b' })).rejects.toMatchObject({ name: 'ChangeIdConflictError' });
+    const item = await raw.get(log.instanceId);
+    expect(item![`c_${id}`].new).toBe('blobs/obj/a');
+    expect(item!.n).toBe(1);
+  });
+
+  it('remove: response lost → the SDK retry finds the entry gone → resolves; n correct, never negative', async () => {
+    const { log, probe: p } = writer();
+    const a = newChangeId();
+    const b = newChangeId();
+    await log.record(a, { id: 'a' });
+    await log.record(b, { id: 'b' });
+    p.clear();
+    p.loseNextResponse(isUpdate);
+    await expect(log.remove(a)).resolves.toBeUndefined();
+    expect(p.of('UpdateItem')).toHaveLength(2);
+    expect((await raw.get(log.instanceId))!.n).toBe(1);
+    p.loseNextResponse(isUpdate);
+    await log.remove(b);
+    const item = await raw.get(log.instanceId);
+    expect(item!.n).toBe(0);
+    expect(RawReader.entryIds(item)).toEqual([]);
+    expect(log.outstanding).toBe(0);
+  });
+
+  it('remove: the caller retries a call that failed after it landed → resolves; n stays 0; a third remove sends nothing', async () => {
+    const { log, probe: p } = writer({ maxAttempts: 1 });
+    const id = newChangeId();
+    await log.record(id, { id: 'x' });
+    p.clear();
+    p.loseNextResponse(isUpdate);
+    await expect(log.remove(id)).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(log.remove(id)).resolves.toBeUndefined();
+    await expect(log.remove(id)).resolves.toBeUndefined();
+    expect(p.of('UpdateItem')).toHaveLength(2);
+    expect((await raw.get(log.instanceId))!.n).toBe(0);
+  });
+
+  it('the same id recorded twice concurrently lands once', async () => {
+    const { log } = writer();
+    const id = newChangeId();
+    await Promise.all([log.record(id, { id: 'twin' }), log.record(id, { id: 'twin' })]);
+    const item = await raw.get(log.instanceId);
+    expect(item!.n).toBe(1);
+    expect(RawReader.entryIds(item)).toEqual([id]);
+  });
+});
+
+describe('claims fence the writer', () => {
+  it('a record after a claim lands on a NEW instance id, durable there; the claimed item keeps only its old entries', async () => {
+    const { log, clock } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: 'blobs/a' });
+    const old = log.instanceId;
+    clock.advance(LEASE + SKEW + 1);
+    const claimed = await claimAt(old, clock.now);
+    expect(RawReader.entryIds(claimed)).toEqual([a]);
+
+    const b = newChangeId();
+    await log.record(b, { id: 'b', new: 'blobs/b' });
+    expect(log.instanceId).not.toBe(old);
+    expect(log.instanceIds).not.toContain(old);
+    const fresh = await raw.get(log.instanceId);
+    expect(fresh).toMatchObject({ state: 'live', n: 1, leaseUntil: clock.now + LEASE });
+    expect(RawReader.entryIds(fresh)).toEqual([b]);
+    const oldItem = await raw.get(old);
+    expect(oldItem).toMatchObject({ state: 'claimed', claimedBy: 'sweeper-1', n: 1 });
+    expect(RawReader.entryIds(oldItem)).toEqual([a]);
+  });
+
+  it('claim racing record: exactly one wins, every time', async () => {
+    const outcomes = { claim: 0, record: 0 };
+    for (let round = 0; round < 10; round++) {
+      const { log, clock } = writer();
+      const a = newChangeId();
+      const b = newChangeId();
+      await log.record(a, { id: 'a' });
+      const old = log.instanceId;
+      clock.advance(LEASE + SKEW + 1);
+      const [claimed] = await Promise.all([claimAt(old, clock.now), log.record(b, { id: 'b' })]);
+      const oldItem = await raw.get(old);
+      if (claimed !== undefined) {
+        outcomes.claim++;
+        expect(RawReader.entryIds(claimed)).toEqual([a]);
+        expect(log.instanceId).not.toBe(old);
+        expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([b]);
+        expect(oldItem).toMatchObject({ state: 'claimed', n: 1 });
+        expect(RawReader.entryIds(oldItem)).toEqual([a]);
+      } else {
+        outcomes.record++;
+        expect(log.instanceId).toBe(old);
+        expect(oldItem).toMatchObject({ state: 'live', n: 2, leaseUntil: clock.now + LEASE });
+        expect(RawReader.entryIds(oldItem)).toEqual([a, b].sort());
+      }
+    }
+    console.log(`claim vs record race, 10 rounds: claim won ${outcomes.claim}, record won ${outcomes.record}`);
+    expect(outcomes.claim + outcomes.record).toBe(10);
+  });
+
+  it('a renewing record before the claim makes the claim fail', async () => {
+    const { log, clock } = writer();
+    await log.record(newChangeId(), { id: 'a' });
+    clock.advance(LEASE + SKEW + 1);
+    await log.record(newChangeId(), { id: 'b' });
+    expect(await claimAt(log.instanceId, clock.now)).toBeUndefined();
+    expect(await raw.get(log.instanceId)).toMatchObject({ state: 'live', n: 2 });
+  });
+
+  it('a record that lands just before a claim (writer clock behind) goes to the claimer, and its fenced commit fails', async () => {
+    const { log, clock } = writer();
+    const a = newChangeId();
+    const b = newChangeId();
+    await log.record(a, { id: 'a' });
+    clock.advance(1_000);
+    await log.record(b, { id: 'late-writer', new: 'blobs/late' });
+    const claimed = await claimAt(log.instanceId, clock.now + LEASE + SKEW);
+    expect(RawReader.entryIds(claimed)).toEqual([a, b].sort());
+    const key = `late-${b}`;
+    const err = await objects
+      .send(
+        new TransactWriteCommand({
+          TransactItems: [{ Put: { TableName: fx.config.objectsTable, Item: { key, blob: 'blobs/late' } } }, log.fence(b, { kind: 'remove' })],
+        }),
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toMatchObject({ name: 'TransactionCanceledException' });
+    expect((await objects.send(new GetCommand({ TableName: fx.config.objectsTable, Key: { key }, ConsistentRead: true }))).Item).toBeUndefined();
+  });
+
+  it('remove of an entry of a claimed instance leaves it to the sweeper and takes a new identity', async () => {
+    const { log, clock, probe: p } = writer();
+    const a = newChangeId();
+    const b = newChangeId();
+    await log.record(a, { id: 'a' });
+    await log.record(b, { id: 'b' });
+    const old = log.instanceId;
+    clock.advance(LEASE + SKEW + 1);
+    expect(await claimAt(old, clock.now)).toBeDefined();
+    p.clear();
+    await log.remove(a);
+    expect(log.instanceId).not.toBe(old);
+    await log.remove(b); // known fenced: nothing to send
+    expect(p.of('UpdateItem')).toHaveLength(1);
+    const oldItem = await raw.get(old);
+    expect(oldItem).toMatchObject({ state: 'claimed', n: 2 });
+    expect(RawReader.entryIds(oldItem)).toEqual([a, b].sort());
+    expect(log.outstanding).toBe(0);
+  });
+
+  it('scan reports only the entries of live instances, not those handed to a sweeper', async () => {
+    const { log, clock } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a' });
+    clock.advance(LEASE + SKEW + 1);
+    await claimAt(log.instanceId, clock.now);
+    const b = newChangeId();
+    await log.record(b, { id: 'b' });
+    expect(await log.scan()).toEqual([[b, { id: 'b' }]]);
+  });
+});
+
+describe('lease renewal', () => {
+  it('a second record soon after the first does not write leaseUntil (and writes the lease index less)', async () => {
+    const { log, clock, probe: p } = writer({ capacity: true });
+    await log.record(newChangeId(), { id: 'a' });
+    const lease = (await raw.get(log.instanceId))!.leaseUntil;
+    expect(lease).toBe(clock.now + LEASE);
+    clock.advance(5_000);
+    await log.record(newChangeId(), { id: 'b' });
+    const [first, second] = p.of('UpdateItem');
+    expect(first!.input.UpdateExpression).toContain('#lease = :lease');
+    expect(second!.input.UpdateExpression).not.toContain('#lease = :lease');
+    expect((await raw.get(log.instanceId))!.leaseUntil).toBe(lease);
+    // A record that renews, for comparison.
+    clock.advance(LEASE / 2);
+    await log.record(newChangeId(), { id: 'c' });
+    const third = p.of('UpdateItem')[2]!;
+    expect(third.input.UpdateExpression).toContain('#lease = :lease');
+    // DynamoDB Local reports per-index capacity. `n` is projected into byLease, so every
+    // record rewrites the index entry (1 unit); a lease write moves it (2 units).
+    expect(second!.consumed?.Table?.CapacityUnits).toBe(1);
+    expect(third.consumed?.Table?.CapacityUnits).toBe(1);
+    expect(gsiUnits(second!.consumed)).toBeLessThan(gsiUnits(third.consumed));
+  });
+
+  it('a record after more than half the lease elapsed renews it', async () => {
+    const { log, clock, probe: p } = writer();
+    await log.record(newChangeId(), { id: 'a' });
+    clock.advance(LEASE / 2 + 1);
+    await log.record(newChangeId(), { id: 'b' });
+    expect(p.of('UpdateItem')[1]!.input.UpdateExpression).toContain('#lease = :lease');
+    expect((await raw.get(log.instanceId))!.leaseUntil).toBe(clock.now + LEASE);
+  });
+
+  it('exactly half remaining does not renew yet', async () => {
+    const { log, clock } = writer();
+    await log.record(newChangeId(), { id: 'a' });
+    const lease = clock.now + LEASE;
+    clock.advance(LEASE / 2);
+    await log.record(newChangeId(), { id: 'b' });
+    expect((await raw.get(log.instanceId))!.leaseUntil).toBe(lease);
+  });
+
+  it('a stored lease shorter than the writer believes is caught by the lease floor and renewed', async () => {
+    const { log, clock, probe: p } = writer();
+    await log.record(newChangeId(), { id: 'a' });
+    const item = (await raw.get(log.instanceId))!;
+    await raw.put({ ...item, leaseUntil: clock.now + 1_000 });
+    p.clear();
+    await log.record(newChangeId(), { id: 'b' });
+    expect(p.of('UpdateItem')).toHaveLength(2);
+    expect((await raw.get(log.instanceId))!).toMatchObject({ leaseUntil: clock.now + LEASE, n: 2 });
+  });
+
+  it('remove renews while other entries are outstanding and the lease is past half; the last remove does not', async () => {
+    const { log, clock, probe: p } = writer();
+    const a = newChangeId();
+    const b = newChangeId();
+    await log.record(a, { id: 'a' });
+    await log.record(b, { id: 'b' });
+    clock.advance(LEASE / 2 + 1);
+    p.clear();
+    await log.remove(a);
+    expect(p.of('UpdateItem')[0]!.input.UpdateExpression).toContain('#lease = :lease');
+    expect((await raw.get(log.instanceId))!.leaseUntil).toBe(clock.now + LEASE);
+    const renewed = clock.now + LEASE;
+    clock.advance(LEASE / 2 + 1);
+    await log.remove(b);
+    expect(p.of('UpdateItem')[1]!.input.UpdateExpression).not.toContain('#lease');
+    expect((await raw.get(log.instanceId))!.leaseUntil).toBe(renewed);
+  });
+
+  it('bindInvocation: the lease reaches the deadline plus the margin; later records of the invocation leave it', async () => {
+    const { log, clock, probe: p } = writer();
+    log.bindInvocation({ getRemainingTimeInMillis: () => 600_000 });
+    const start = clock.now;
+    await log.record(newChangeId(), { id: 'a' });
+    expect((await raw.get(log.instanceId))!.leaseUntil).toBe(start + 600_000 + 30_000);
+    clock.advance(200_000);
+    await log.record(newChangeId(), { id: 'b' });
+    expect(p.of('UpdateItem')[1]!.input.UpdateExpression).not.toContain('#lease');
+    // The next invocation ends later than the lease: the first record renews to it.
+    log.bindInvocation({ getRemainingTimeInMillis: () => 900_000 });
+    await log.record(newChangeId(), { id: 'c' });
+    expect((await raw.get(log.instanceId))!.leaseUntil).toBe(clock.now + 900_000 + 30_000);
+  });
+
+  it('measures the calls and consumed capacity of record and remove (printed)', async () => {
+    const { log, clock, probe: p } = writer({ capacity: true });
+    const rows: Array<{ op: string; calls: number; table: number | undefined; gsi: number; total: number | undefined }> = [];
+    const measure = async (op: string, action: () => Promise<void>) => {
+      p.clear();
+      await action();
+      const attempts = p.attempts;
+      rows.push({
+        op,
+        calls: attempts.length,
+        table: attempts.reduce((s, a) => s + (a.consumed?.Table?.CapacityUnits ?? 0), 0),
+        gsi: attempts.reduce((s, a) => s + gsiUnits(a.consumed), 0),
+        total: attempts.reduce((s, a) => s + (a.consumed?.CapacityUnits ?? 0), 0),
+      });
+    };
+    const ids = Array.from({ length: 4 }, () => newChangeId());
+    await measure('record, first on a new instance (creates, lease write)', () => log.record(ids[0]!, { id: 'o0', new: 'blobs/o0/1' }));
+    clock.advance(1_000);
+    await measure('record, lease fresh (no lease write)', () => log.record(ids[1]!, { id: 'o1', new: 'blobs/o1/1' }));
+    await measure('remove, lease fresh (no lease write)', () => log.remove(ids[1]!));
+    clock.advance(LEASE / 2 + 1);
+    await measure('record, lease past half (renews)', () => log.record(ids[2]!, { id: 'o2', new: 'blobs/o2/1' }));
+    clock.advance(LEASE / 2 + 1);
+    await measure('remove, others outstanding, past half (renews)', () => log.remove(ids[2]!));
+    await measure('remove, last entry (never renews)', () => log.remove(ids[0]!));
+    console.log('DynamoChangeLog cost per operation on DynamoDB Local (ReturnConsumedCapacity=INDEXES):');
+    console.table(rows);
+    for (const row of rows) expect(row.calls).toBe(1);
+    const byOp = Object.fromEntries(rows.map((r) => [r.op, r]));
+    expect(byOp['record, lease fresh (no lease write)']!.gsi).toBeLessThan(byOp['record, lease past half (renews)']!.gsi);
+    expect(byOp['remove, last entry (never renews)']!.gsi).toBeLessThan(byOp['remove, others outstanding, past half (renews)']!.gsi);
+  });
+});
+
+describe('background renewal', () => {
+  it('renewDueLeases renews only busy slots whose lease is past half', async () => {
+    const { log, clock, probe: p } = writer({ entriesPerInstance: 1 });
+    const a = newChangeId();
+    const b = newChangeId();
+    await log.record(a, { id: 'a' });
+    await log.record(b, { id: 'b' });
+    const [busy, idle] = log.instanceIds;
+    expect(log.instanceIds).toHaveLength(2);
+    await log.remove(b);
+    const start = clock.now;
+    p.clear();
+    clock.advance(LEASE / 4);
+    await log.renewDueLeases();
+    expect(p.attempts).toHaveLength(0);
+    clock.advance(LEASE / 4 + 1);
+    await log.renewDueLeases();
+    expect(p.attempts).toHaveLength(1);
+    expect((await raw.get(busy!))!.leaseUntil).toBe(clock.now + LEASE);
+    expect((await raw.get(idle!))!.leaseUntil).toBe(start + LEASE);
+  });
+
+  it('renewDueLeases never re-creates a retired item and fences a claimed one', async () => {
+    const { log, clock } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a' });
+    const old = log.instanceId;
+    clock.advance(LEASE + SKEW + 1);
+    await claimAt(old, clock.now);
+    await log.renewDueLeases();
+    expect(log.instanceId).not.toBe(old);
+    expect(await raw.get(old)).toMatchObject({ state: 'claimed', claimedBy: 'sweeper-1', leaseUntil: clock.now + CLAIM_MS });
+    expect(await raw.get(log.instanceId)).toBeUndefined();
+  });
+
+  it('the timer ticks while entries are outstanding, stops itself when idle, and close() stops it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { log } = writer({ renewInBackground: true, leaseMs: 8_000 });
+    expect(vi.getTimerCount()).toBe(0);
+    const a = newChangeId();
+    await log.record(a, { id: 'a' });
+    expect(vi.getTimerCount()).toBe(1);
+    await log.remove(a);
+    await log.renewDueLeases(); // idle: the tick stops the timer
+    expect(vi.getTimerCount()).toBe(0);
+
+    await log.record(newChangeId(), { id: 'b' });
+    const tick = vi.spyOn(log, 'renewDueLeases').mockResolvedValue();
+    vi.advanceTimersByTime(2_000);
+    expect(tick).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(4_000);
+    expect(tick).toHaveBeenCalledTimes(3);
+    log.close();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(60_000);
+    expect(tick).toHaveBeenCalledTimes(3);
+  });
+
+  it('renewInBackground: false starts no timer', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { log } = writer({ renewInBackground: false });
+    await log.record(newChangeId(), { id: 'a' });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('retirement', () => {
+  it('retire deletes an empty expired instance in one request', async () => {
+    const { log, clock } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a' });
+    await log.remove(a);
+    const id = log.instanceId;
+    const sweeperProbe = probe(clients[0]!);
+    sweeperProbe.clear();
+    expect(await sweeper.retire(id, clock.now + LEASE + 1)).toBe(true);
+    expect(sweeperProbe.attempts.map((x) => x.command)).toEqual(['DeleteItem']);
+    expect(await raw.get(id)).toBeUndefined();
+  });
+
+  it('retire refuses an instance with a live lease, and one with entries', async () => {
+    const { log, clock } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a' });
+    expect(await sweeper.retire(log.instanceId, clock.now + LEASE + 1)).toBe(false);
+    await log.remove(a);
+    expect(await sweeper.retire(log.instanceId, clock.now + LEASE)).toBe(false); // lease not before cutoff
+    expect(await raw.get(log.instanceId)).toMatchObject({ n: 0, state: 'live' });
+  });
+
+  it.each([
+    ['the writer sees its lease expired', LEASE + SKEW + 1],
+    ['the writer believes its lease is fresh', 1_000],
+  ])('after retirement the next record is durable (%s), and the retired item is not resurrected', async (_label, advance) => {
+    const { log, clock } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a' });
+    await log.remove(a);
+    const old = log.instanceId;
+    expect(await sweeper.retire(old, clock.now + LEASE + 1)).toBe(true);
+    clock.advance(advance);
+    const b = newChangeId();
+    await log.record(b, { id: 'b' });
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([b]);
+    expect(await raw.get(log.instanceId)).toMatchObject({ state: 'live', n: 1 });
+    expect(log.instanceId).not.toBe(old);
+    expect(await raw.get(old)).toBeUndefined();
+  });
+
+  it('remove never re-creates an item a sweeper drained and deleted', async () => {
+    const { log, clock } = writer();
+    const a = newChangeId();
+    const b = newChangeId();
+    await log.record(a, { id: 'a' });
+    await log.record(b, { id: 'b' });
+    const old = log.instanceId;
+    clock.advance(LEASE + SKEW + 1);
+    expect(await claimAt(old, clock.now)).toBeDefined();
+    expect(await sweeper.settle(old, { claimant: 'sweeper-1', drop: [a, b], leaseUntil: clock.now + CLAIM_MS })).toBe(true);
+    expect(await sweeper.deleteClaimed(old, 'sweeper-1')).toBe(true);
+    await expect(log.remove(a)).resolves.toBeUndefined();
+    await expect(log.remove(b)).resolves.toBeUndefined();
+    expect(await raw.get(old)).toBeUndefined();
+    expect(log.outstanding).toBe(0);
+  });
+});
+
+describe('fenced commit', () => {
+  const effects: Array<[string, FenceEffect]> = [
+    ['remove', { kind: 'remove' }],
+    ['setOld', { kind: 'setOld', old: 'blobs/replaced' }],
+    ['check', { kind: 'check' }],
+  ];
+
+  async function commit(log: DynamoChangeLog, changeId: string, effect: FenceEffect, key: string): Promise<unknown> {
+    return objects
+      .send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: fx.config.objectsTable, Item: { key, version: 1, blob: 'blobs/new' } } },
+            log.fence(changeId, effect),
+          ],
+        }),
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+  }
+
+  async function objectItem(key: string) {
+    return (await objects.send(new GetCommand({ TableName: fx.config.objectsTable, Key: { key }, ConsistentRead: true }))).Item;
+  }
+
+  it.each(effects)('%s: commits with the objects-table write while the instance is live', async (kind, effect) => {
+    const { log } = writer();
+    const id = newChangeId();
+    const other = newChangeId();
+    await log.record(id, { id: 'obj', new: 'blobs/new' });
+    await log.record(other, { id: 'other' });
+    const key = `fenced-live-${kind}-${id}`;
+    expect(await commit(log, id, effect, key)).toBeUndefined();
+    log.committed(id, effect);
+    expect(await objectItem(key)).toMatchObject({ key, version: 1 });
+    const item = await raw.get(log.instanceId);
+    if (effect.kind === 'remove') {
+      expect(RawReader.entryIds(item)).toEqual([other]);
+      expect(item!.n).toBe(1);
+      expect(log.outstanding).toBe(1);
+    } else {
+      expect(item!.n).toBe(2);
+      expect(item![`c_${id}`]).toMatchObject({ id: 'obj', new: 'blobs/new', ...(effect.kind === 'setOld' ? { old: effect.old } : {}) });
+      if (effect.kind === 'check') expect(item![`c_${id}`].old).toBeUndefined();
+      expect(log.outstanding).toBe(2);
+    }
+  });
+
+  it.each(effects)('%s: after a claim the transaction is cancelled and the objects-table write did not happen', async (kind, effect) => {
+    const { log, clock } = writer();
+    const id = newChangeId();
+    await log.record(id, { id: 'obj', new: 'blobs/new' });
+    const old = log.instanceId;
+    clock.advance(LEASE + SKEW + 1);
+    expect(await claimAt(old, clock.now)).toBeDefined();
+    const key = `fenced-claimed-${kind}-${id}`;
+    const err = await commit(log, id, effect, key);
+    expect(err).toMatchObject({ name: 'TransactionCanceledException' });
+    const reasons = (err as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;
+    expect(reasons?.map((r) => r.Code)).toEqual(['None', 'ConditionalCheckFailed']);
+    expect(await objectItem(key)).toBeUndefined();
+    const claimed = await raw.get(old);
+    expect(claimed![`c_${id}`]).toEqual({ v: 1, id: 'obj', new: 'blobs/new', at: expect.any(Number) });
+    expect(claimed).toMatchObject({ state: 'claimed', n: 1 });
+    log.fenceLost(id);
+    expect(log.instanceId).not.toBe(old);
+  });
+
+  it('fence of a change this log did not record throws ValidationError', () => {
+    const { log } = writer();
+    expect(() => log.fence(newChangeId(), { kind: 'check' })).toThrow(ValidationError);
+  });
+});
+
+describe('slots', () => {
+  it('50 parallel records: all durable, spread over slots of at most entriesPerInstance (8) entries', async () => {
+    const { log } = writer();
+    const ids = Array.from({ length: 50 }, () => newChangeId());
+    await Promise.all(ids.map((id, i) => log.record(id, { id: `parallel-${i}`, new: `blobs/p/${i}` })));
+    expect(log.instanceIds.length).toBeGreaterThan(1);
+    expect(new Set(log.instanceIds).size).toBe(log.instanceIds.length);
+    const items = await Promise.all(log.instanceIds.map((id) => raw.get(id)));
+    const seen: string[] = [];
+    for (const item of items) {
+      const entries = RawReader.entryIds(item);
+      expect(entries.length).toBeLessThanOrEqual(8);
+      expect(item!.n).toBe(entries.length);
+      expect(item!.state).toBe('live');
+      seen.push(...entries);
+    }
+    expect(seen.sort()).toEqual([...ids].sort());
+    expect((await log.scan()).length).toBe(50);
+    await Promise.all(ids.map((id) => log.remove(id)));
+    for (const id of log.instanceIds) expect((await raw.get(id))!.n).toBe(0);
+    expect(log.outstanding).toBe(0);
+  });
+
+  it('a freed slot is reused before a new one is opened', async () => {
+    const { log } = writer({ entriesPerInstance: 2 });
+    const [a, b, c] = [newChangeId(), newChangeId(), newChangeId()];
+    await log.record(a, { id: 'a' });
+    await log.record(b, { id: 'b' });
+    await log.remove(a);
+    await log.record(c, { id: 'c' });
+    expect(log.instanceIds).toHaveLength(1);
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([b, c].sort());
+  });
+});
+
+describe('errors', () => {
+  it('a missing table gives ResourceMissingError naming it, on record, remove and scan', async () => {
+    const client = newClient(1);
+    clients.push(client);
+    const config = { ...fx.config, changeLogTable: 'tierlog-no-such-table' };
+    const log = new DynamoChangeLog({ config, dynamodb: client, renewInBackground: false });
+    logs.push(log);
+    const id = newChangeId();
+    const err = await log.record(id, { id: 'x' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ResourceMissingError);
+    expect((err as ResourceMissingError).resource).toBe('table');
+    expect((err as ResourceMissingError).resourceName).toBe('tierlog-no-such-table');
+    expect((err as Error).message).toMatch(/table "tierlog-no-such-table" does not exist/);
+    await expect(log.remove(id)).rejects.toBeInstanceOf(ResourceMissingError);
+    await expect(log.scan()).rejects.toBeInstanceOf(ResourceMissingError);
+  });
+
+  it.each([['leaseMs'], ['entriesPerInstance'], ['maxSlots']] as const)('rejects a non-positive %s', (option) => {
+    expect(() => new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, [option]: 0 })).toThrow(ValidationError);
+  });
+});
