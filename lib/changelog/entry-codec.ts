@@ -104,7 +104,7 @@ export function decodeEntry(attributeName: string, raw: unknown): DecodedEntry {
   if (!CHANGE_ID.test(changeId)) return { ok: false, changeId, reason: 'invalid change id in attribute name' };
   if (typeof raw === 'object' && raw !== null && 'v' in raw) {
     const v = (raw as { v: unknown }).v;
-    if (v !== ENTRY_SCHEMA_VERSION) return { ok: false, changeId, reason: `unknown schema version ${JSON.stringify(v)}` };
+    if (v !== ENTRY_SCHEMA_VERSION) return { ok: false, changeId, reason: `unknown schema version ${describeValue(v)}` };
   }
   const parsed = storedEntrySchema.safeParse(raw);
   if (!parsed.success) {
@@ -117,4 +117,14 @@ export function decodeEntry(attributeName: string, raw: unknown): DecodedEntry {
   if (stored.old !== undefined) change.old = stored.old;
   if (stored.ca !== undefined) change.cleanupAfter = new Date(stored.ca);
   return { ok: true, changeId, change, recordedAt: stored.at };
+}
+
+/** A short rendering of a stored value for a reason text; never throws (BigInt, symbols, cycles). */
+function describeValue(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

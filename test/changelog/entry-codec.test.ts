@@ -1,0 +1,137 @@
+/**
+ * The stored form of entries and instance items: what a reader trusts. A corrupt entry is
+ * reported as such (never thrown, never guessed at); a malformed item header is refused.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  assertChange,
+  assertChangeId,
+  decodeEntry,
+  encodeEntry,
+  entryAttribute,
+  isEntryAttribute,
+} from '../../lib/changelog/entry-codec.js';
+import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
+import { CorruptItemError, ValidationError } from '../../lib/errors.js';
+import { newChangeId } from '../../lib/ids.js';
+
+const ID = '0190f5f4-1c2a-7b3c-8d4e-5f6a7b8c9d0e';
+const ATTR = `c_${ID}`;
+
+describe('entry codec', () => {
+  it('encodes to {v,id,new,old,ca,at} and decodes back to the same change', () => {
+    const change = { id: 'obj', new: 'blobs/n', old: 'blobs/o', cleanupAfter: new Date(1_700_000_123_456) };
+    const stored = encodeEntry(change, 1_700_000_000_000.7);
+    expect(stored).toEqual({ v: 1, id: 'obj', new: 'blobs/n', old: 'blobs/o', ca: 1_700_000_123_456, at: 1_700_000_000_000 });
+    expect(decodeEntry(entryAttribute(ID), stored)).toEqual({ ok: true, changeId: ID, change, recordedAt: 1_700_000_000_000 });
+  });
+
+  it('entry attributes are c_<changeId>', () => {
+    expect(entryAttribute(ID)).toBe(ATTR);
+    expect(isEntryAttribute(ATTR)).toBe(true);
+    expect(isEntryAttribute('claimedBy')).toBe(false);
+    expect(isEntryAttribute('n')).toBe(false);
+  });
+
+  it.each([
+    ['a string', 'hello', /malformed/],
+    ['null', null, /malformed/],
+    ['an array', [1, 2], /malformed/],
+    ['a number', 42, /malformed/],
+    ['unknown version 2', { v: 2, id: 'o', at: 1 }, /unknown schema version 2/],
+    ['a string version', { v: '1', id: 'o', at: 1 }, /unknown schema version "1"/],
+    ['no version', { id: 'o', at: 1 }, /malformed.*v/],
+    ['no object id', { v: 1, at: 1 }, /malformed.*id/],
+    ['no recorded-at', { v: 1, id: 'o' }, /malformed.*at/],
+    ['an empty object id', { v: 1, id: '', at: 1 }, /malformed.*id/],
+    ['a numeric blob', { v: 1, id: 'o', new: 7, at: 1 }, /malformed.*new/],
+    ['an empty old blob', { v: 1, id: 'o', old: '', at: 1 }, /malformed.*old/],
+    ['a negative cleanupAfter', { v: 1, id: 'o', ca: -5, at: 1 }, /malformed.*ca/],
+    ['a fractional recorded-at', { v: 1, id: 'o', at: 1.5 }, /malformed.*at/],
+    ['an extra field', { v: 1, id: 'o', at: 1, extra: 'x' }, /malformed/],
+    ['a blob key over the size cap', { v: 1, id: 'o', new: 'x'.repeat(5000), at: 1 }, /malformed.*new/],
+  ])('decodes %s as corrupt, with a reason, without throwing', (_label, value, reason) => {
+    const decoded = decodeEntry(ATTR, value);
+    expect(decoded.ok).toBe(false);
+    if (decoded.ok) return;
+    expect(decoded.changeId).toBe(ID);
+    expect(decoded.reason).toMatch(reason);
+  });
+
+  it('an attribute name that is not a valid change id is corrupt even when the value is fine', () => {
+    const decoded = decodeEntry('c_bad/id', { v: 1, id: 'o', at: 1 });
+    expect(decoded).toEqual({ ok: false, changeId: 'bad/id', reason: 'invalid change id in attribute name' });
+  });
+
+  it('never throws on hostile values', () => {
+    const hostile: unknown[] = [undefined, Symbol('s'), () => 1, new Map(), new Set(['a']), Object.create(null), { v: 1n }, new Uint8Array(3)];
+    for (const value of hostile) expect(() => decodeEntry(ATTR, value)).not.toThrow();
+    for (const value of hostile) expect(decodeEntry(ATTR, value).ok).toBe(false);
+  });
+
+  it('assertChangeId accepts UUIDv7 ids and rejects others', () => {
+    expect(() => assertChangeId(newChangeId())).not.toThrow();
+    for (const bad of ['', 'a b', 'a/b', 'ü', 'x'.repeat(129), 42 as unknown as string]) {
+      expect(() => assertChangeId(bad)).toThrow(ValidationError);
+    }
+  });
+
+  it('assertChange refuses bad shapes with the field at fault', () => {
+    const field = (change: unknown) => {
+      try {
+        assertChange(change as never);
+        return undefined;
+      } catch (err) {
+        expect(err).toBeInstanceOf(ValidationError);
+        return (err as ValidationError).field;
+      }
+    };
+    expect(field({ id: 'ok' })).toBeUndefined();
+    expect(field(null)).toBe('change');
+    expect(field({ id: 3 })).toBe('change.id');
+    expect(field({ id: 'x'.repeat(2049) })).toBe('change.id');
+    expect(field({ id: 'o', old: 5 })).toBe('change.old');
+    expect(field({ id: 'o', cleanupAfter: '2024-01-01' })).toBe('change.cleanupAfter');
+  });
+});
+
+describe('parseInstanceItem', () => {
+  const good = { pk: 'inst-1', state: 'live', leaseUntil: 1_000, n: 2, shard: 3 };
+
+  it('parses a well-formed item, each entry on its own: one corrupt entry does not hide the others', () => {
+    const item = parseInstanceItem({
+      ...good,
+      [ATTR]: { v: 1, id: 'obj', new: 'blobs/x', at: 5 },
+      c_other: { v: 2, id: 'future', at: 6 },
+    });
+    expect(item).toMatchObject({ instanceId: 'inst-1', state: 'live', leaseUntil: 1_000, count: 2, shard: 3 });
+    expect(item.claimedBy).toBeUndefined();
+    const byId = Object.fromEntries(item.entries.map((e) => [e.changeId, e]));
+    expect(byId[ID]).toEqual({ ok: true, changeId: ID, change: { id: 'obj', new: 'blobs/x' }, recordedAt: 5 });
+    expect(byId.other).toMatchObject({ ok: false, reason: expect.stringMatching(/unknown schema version 2/) });
+  });
+
+  it('carries claimedBy of a claimed item', () => {
+    expect(parseInstanceItem({ ...good, state: 'claimed', claimedBy: 's-1' })).toMatchObject({ state: 'claimed', claimedBy: 's-1' });
+  });
+
+  it.each([
+    ['no pk', { ...good, pk: undefined }],
+    ['an empty pk', { ...good, pk: '' }],
+    ['an unknown state', { ...good, state: 'zombie' }],
+    ['no state', { ...good, state: undefined }],
+    ['a string lease', { ...good, leaseUntil: '1000' }],
+    ['a fractional lease', { ...good, leaseUntil: 1.5 }],
+    ['no counter', { ...good, n: undefined }],
+    ['a negative shard', { ...good, shard: -1 }],
+    ['no shard', { ...good, shard: undefined }],
+    ['a numeric claimant', { ...good, claimedBy: 7 }],
+  ])('rejects a header with %s as CorruptItemError', (_label, rawItem) => {
+    const clean = Object.fromEntries(Object.entries(rawItem).filter(([, v]) => v !== undefined));
+    expect(() => parseInstanceItem(clean)).toThrow(CorruptItemError);
+  });
+
+  it('names the instance in the error', () => {
+    expect(() => parseInstanceItem({ ...good, state: 'zombie' })).toThrow(/instance inst-1/);
+  });
+});

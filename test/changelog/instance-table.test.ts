@@ -1,0 +1,247 @@
+/**
+ * The sweeper's primitives of the change-log table, against DynamoDB Local: listing expired
+ * instances through the lease index (paginated), claiming (with the entries in the answer, one
+ * winner), settling and deleting only under one's own claim, retiring only empty expired ones.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { type InstanceSummary, InstanceTable } from '../../lib/changelog/instance-table.js';
+import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
+import { ResourceMissingError } from '../../lib/errors.js';
+import { newChangeId, newInstanceId } from '../../lib/ids.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { manualClock, RawReader } from './helpers.js';
+
+let fx: Fixture;
+let table: InstanceTable;
+let raw: RawReader;
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  table = new InstanceTable(fx.config, fx.dynamodb);
+  raw = new RawReader(fx.config.changeLogTable);
+});
+
+afterAll(() => {
+  raw?.close();
+  fx?.dynamodb.destroy();
+  fx?.s3.destroy();
+});
+
+/** Shards no writer of these tests uses (writers use 0..leaseShards-1), one per test. */
+let nextShard = 100;
+
+async function putInstance(item: { shard: number; leaseUntil: number; n?: number; state?: string; claimedBy?: string; [k: string]: unknown }): Promise<string> {
+  const pk = newInstanceId();
+  await raw.put({ pk, state: 'live', n: 0, ...item });
+  return pk;
+}
+
+async function collect(gen: AsyncGenerator<InstanceSummary[]>): Promise<InstanceSummary[][]> {
+  const pages: InstanceSummary[][] = [];
+  for await (const page of gen) pages.push(page);
+  return pages;
+}
+
+const entry = (id: string, extra: Record<string, unknown> = {}) => ({ v: 1, id, at: 1, ...extra });
+
+describe('listExpired', () => {
+  it('pages through more expired instances than a page holds, oldest first, skipping unexpired ones', async () => {
+    const shard = nextShard++;
+    const cutoff = 10_000;
+    const expired: string[] = [];
+    for (let i = 0; i < 7; i++) expired.push(await putInstance({ shard, leaseUntil: 1_000 + i }));
+    await putInstance({ shard, leaseUntil: cutoff });
+    await putInstance({ shard, leaseUntil: cutoff + 5 });
+    await putInstance({ shard: shard + 1000, leaseUntil: 1 }); // another shard
+    const pages = await collect(table.listExpired(shard, cutoff, 3));
+    expect(pages.length).toBeGreaterThanOrEqual(3);
+    for (const page of pages) expect(page.length).toBeLessThanOrEqual(3);
+    const all = pages.flat();
+    expect(all.map((s) => s.instanceId)).toEqual(expired);
+    expect(all.map((s) => s.leaseUntil)).toEqual([1000, 1001, 1002, 1003, 1004, 1005, 1006]);
+  });
+
+  it('summaries carry state, count and claimant from the index projection', async () => {
+    const shard = nextShard++;
+    const live = await putInstance({ shard, leaseUntil: 5, n: 3 });
+    const claimed = await putInstance({ shard, leaseUntil: 6, n: 1, state: 'claimed', claimedBy: 'sweeper-x' });
+    const all = (await collect(table.listExpired(shard, 100))).flat();
+    expect(all).toEqual([
+      { instanceId: live, leaseUntil: 5, state: 'live', count: 3, claimedBy: undefined },
+      { instanceId: claimed, leaseUntil: 6, state: 'claimed', count: 1, claimedBy: 'sweeper-x' },
+    ]);
+  });
+
+  it('an empty shard yields one empty page', async () => {
+    expect(await collect(table.listExpired(nextShard++, Date.now()))).toEqual([[]]);
+  });
+
+  it('finds the instance a real writer left behind, once its lease is past the cutoff', async () => {
+    const clock = manualClock();
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, clock: clock.clock, renewInBackground: false });
+    await log.record(newChangeId(), { id: 'a' });
+    const item = (await raw.get(log.instanceId))!;
+    const before = (await collect(table.listExpired(item.shard, item.leaseUntil))).flat();
+    expect(before.map((s) => s.instanceId)).not.toContain(log.instanceId);
+    const after = (await collect(table.listExpired(item.shard, item.leaseUntil + 1))).flat();
+    expect(after.find((s) => s.instanceId === log.instanceId)).toMatchObject({ state: 'live', count: 1 });
+    log.close();
+  });
+});
+
+describe('claim', () => {
+  it('returns the entries in its answer; a second claimer gets undefined', async () => {
+    const a = newChangeId();
+    const b = newChangeId();
+    const pk = await putInstance({ shard: nextShard++, leaseUntil: 1_000, n: 2, [`c_${a}`]: entry('obj-a', { new: 'blobs/a' }), [`c_${b}`]: entry('obj-b') });
+    const claimed = await table.claim(pk, { cutoff: 2_000, claimant: 'one', until: 50_000 });
+    expect(claimed).toBeDefined();
+    const parsed = parseInstanceItem(claimed!);
+    expect(parsed).toMatchObject({ instanceId: pk, state: 'claimed', claimedBy: 'one', leaseUntil: 50_000, count: 2 });
+    expect(parsed.entries.map((e) => e.changeId).sort()).toEqual([a, b].sort());
+    expect(parsed.entries.find((e) => e.changeId === a)).toMatchObject({ ok: true, change: { id: 'obj-a', new: 'blobs/a' } });
+    expect(await table.claim(pk, { cutoff: 2_000, claimant: 'two', until: 60_000 })).toBeUndefined();
+    expect(await raw.get(pk)).toMatchObject({ claimedBy: 'one', leaseUntil: 50_000 });
+  });
+
+  it('concurrent claimers: exactly one wins', async () => {
+    const pk = await putInstance({ shard: nextShard++, leaseUntil: 1_000, n: 1, [`c_${newChangeId()}`]: entry('o') });
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => table.claim(pk, { cutoff: 2_000, claimant: `s${i}`, until: 90_000 })),
+    );
+    const winners = results.filter((r) => r !== undefined);
+    expect(winners).toHaveLength(1);
+    expect((await raw.get(pk))!.claimedBy).toBe(winners[0]!.claimedBy);
+  });
+
+  it('refuses an instance whose lease has not ended before the cutoff', async () => {
+    const pk = await putInstance({ shard: nextShard++, leaseUntil: 5_000, n: 0 });
+    expect(await table.claim(pk, { cutoff: 5_000, claimant: 'one', until: 90_000 })).toBeUndefined();
+    expect(await raw.get(pk)).toMatchObject({ state: 'live', leaseUntil: 5_000 });
+  });
+
+  it('never creates an item that does not exist', async () => {
+    const pk = newInstanceId();
+    expect(await table.claim(pk, { cutoff: Number.MAX_SAFE_INTEGER, claimant: 'one', until: 1 })).toBeUndefined();
+    expect(await raw.get(pk)).toBeUndefined();
+  });
+
+  it('an expired claim can be taken over by another sweeper', async () => {
+    const pk = await putInstance({ shard: nextShard++, leaseUntil: 1_000, n: 1, [`c_${newChangeId()}`]: entry('o') });
+    expect(await table.claim(pk, { cutoff: 2_000, claimant: 'one', until: 10_000 })).toBeDefined();
+    expect(await table.claim(pk, { cutoff: 9_999, claimant: 'two', until: 20_000 })).toBeUndefined();
+    expect(await table.claim(pk, { cutoff: 10_001, claimant: 'two', until: 20_000 })).toMatchObject({ claimedBy: 'two' });
+  });
+});
+
+describe('settle and deleteClaimed', () => {
+  async function claimedInstance() {
+    const [a, b, c] = [newChangeId(), newChangeId(), newChangeId()];
+    const pk = await putInstance({
+      shard: nextShard++,
+      leaseUntil: 1_000,
+      n: 3,
+      [`c_${a}`]: entry('a'),
+      [`c_${b}`]: entry('b'),
+      [`c_${c}`]: entry('c'),
+    });
+    await table.claim(pk, { cutoff: 2_000, claimant: 'owner', until: 10_000 });
+    return { pk, a, b, c };
+  }
+
+  it('settle drops entries only under the caller’s own claim', async () => {
+    const { pk, a, b, c } = await claimedInstance();
+    expect(await table.settle(pk, { claimant: 'intruder', drop: [a], leaseUntil: 1 })).toBe(false);
+    expect(RawReader.entryIds(await raw.get(pk))).toEqual([a, b, c].sort());
+    expect(await table.settle(pk, { claimant: 'owner', drop: [a, b], leaseUntil: 33_000 })).toBe(true);
+    const item = await raw.get(pk);
+    expect(RawReader.entryIds(item)).toEqual([c]);
+    expect(item).toMatchObject({ n: 1, leaseUntil: 33_000, state: 'claimed', claimedBy: 'owner' });
+  });
+
+  it('settle with nothing to drop only moves the claim’s expiry', async () => {
+    const { pk } = await claimedInstance();
+    expect(await table.settle(pk, { claimant: 'owner', drop: [], leaseUntil: 44_000 })).toBe(true);
+    expect(await raw.get(pk)).toMatchObject({ n: 3, leaseUntil: 44_000 });
+  });
+
+  it('settle refuses a live (unclaimed) instance', async () => {
+    const a = newChangeId();
+    const pk = await putInstance({ shard: nextShard++, leaseUntil: 1_000, n: 1, [`c_${a}`]: entry('a') });
+    expect(await table.settle(pk, { claimant: 'owner', drop: [a], leaseUntil: 2 })).toBe(false);
+    expect(RawReader.entryIds(await raw.get(pk))).toEqual([a]);
+  });
+
+  it('deleteClaimed deletes only for the claimant, and never a live instance', async () => {
+    const { pk } = await claimedInstance();
+    expect(await table.deleteClaimed(pk, 'intruder')).toBe(false);
+    expect(await raw.get(pk)).toBeDefined();
+    expect(await table.deleteClaimed(pk, 'owner')).toBe(true);
+    expect(await raw.get(pk)).toBeUndefined();
+    expect(await table.deleteClaimed(pk, 'owner')).toBe(false);
+    const live = await putInstance({ shard: nextShard++, leaseUntil: 1_000, n: 0 });
+    expect(await table.deleteClaimed(live, 'owner')).toBe(false);
+    expect(await raw.get(live)).toBeDefined();
+  });
+});
+
+describe('retire', () => {
+  it('deletes an empty instance whose lease ended before the cutoff; refuses entries or a live lease', async () => {
+    const shard = nextShard++;
+    const empty = await putInstance({ shard, leaseUntil: 1_000, n: 0 });
+    const busy = await putInstance({ shard, leaseUntil: 1_000, n: 1, [`c_${newChangeId()}`]: entry('o') });
+    const fresh = await putInstance({ shard, leaseUntil: 5_000, n: 0 });
+    expect(await table.retire(busy, 2_000)).toBe(false);
+    expect(await table.retire(fresh, 2_000)).toBe(false);
+    expect(await table.retire(empty, 2_000)).toBe(true);
+    expect(await raw.get(empty)).toBeUndefined();
+    expect(await raw.get(busy)).toBeDefined();
+    expect(await raw.get(fresh)).toBeDefined();
+    expect(await table.retire(empty, 2_000)).toBe(false);
+  });
+});
+
+describe('reads', () => {
+  it('get parses an item; scanAll pages over every item; a missing table is ResourceMissingError', async () => {
+    const pk = await putInstance({ shard: nextShard++, leaseUntil: 7, n: 0 });
+    expect(await table.get(pk)).toMatchObject({ instanceId: pk, state: 'live', leaseUntil: 7, count: 0, entries: [] });
+    expect(await table.get(newInstanceId())).toBeUndefined();
+    let pages = 0;
+    const seen = new Set<string>();
+    for await (const page of table.scanAll(2)) {
+      pages++;
+      for (const item of page) seen.add(String(item.pk));
+    }
+    expect(seen.has(pk)).toBe(true);
+    expect(pages).toBeGreaterThan(1);
+    const missing = new InstanceTable({ ...fx.config, changeLogTable: 'no-such-changelog' }, fx.dynamodb);
+    await expect(missing.get(pk)).rejects.toBeInstanceOf(ResourceMissingError);
+    await expect(collect(missing.listExpired(0, 1))).rejects.toBeInstanceOf(ResourceMissingError);
+  });
+
+  it('an entry with a number too large for a JS number reads as corrupt, beside its good neighbour', async () => {
+    const pk = newInstanceId();
+    const good = newChangeId();
+    const huge = newChangeId();
+    await raw.client.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: {
+          pk: { S: pk },
+          state: { S: 'live' },
+          leaseUntil: { N: '5' },
+          n: { N: '2' },
+          shard: { N: String(nextShard++) },
+          [`c_${good}`]: { M: { v: { N: '1' }, id: { S: 'ok' }, at: { N: '1' } } },
+          [`c_${huge}`]: { M: { v: { N: '99999999999999999999' }, id: { S: 'big' }, at: { N: '1' } } },
+        },
+      }),
+    );
+    const item = await table.get(pk);
+    const byId = Object.fromEntries(item!.entries.map((e) => [e.changeId, e]));
+    expect(byId[good]).toMatchObject({ ok: true, change: { id: 'ok' } });
+    expect(byId[huge]).toMatchObject({ ok: false, reason: expect.stringMatching(/unknown schema version 99999999999999999999/) });
+  });
+});
