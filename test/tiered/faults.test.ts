@@ -1,0 +1,271 @@
+/**
+ * Faults around the commit, against the real local servers:
+ *  - the fenced-commit race: a sweeper claims a writer's instance while its upload is in flight;
+ *  - ambiguous commits: the transaction lands and its answer is lost (once, or on every retry,
+ *    or together with the read that would decide it), or it never lands and we cannot tell;
+ *  - lost answers on record, remove and DeleteObject (SDK retries must be idempotent).
+ * After each, invariants are checked from outside, before and after a sweep.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { CommitOutcomeUnknownError, InstanceClaimedError } from '../../lib/errors.js';
+import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import type { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import {
+  KiB,
+  PAST_EVERYTHING_MS,
+  deferred,
+  expectClean,
+  makeSweeper,
+  makeWriter,
+  randomBody,
+  rawInstance,
+  rawState,
+  rawValue,
+  sameBytes,
+  steps,
+  sweepPastEverything,
+  type Writer,
+} from './harness.js';
+
+const LARGE = 48 * KiB;
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+function writer(fx: Fixture, injector?: FaultInjector): Writer {
+  const w = makeWriter(fx, injector ? { injector } : {});
+  open.push(w);
+  return w;
+}
+
+async function outcome(p: Promise<unknown>): Promise<{ ok: true } | { ok: false; error: unknown }> {
+  try {
+    await p;
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+describe('fenced-commit race: the instance is claimed while the upload is in flight', () => {
+  async function setup(extraRules: (s: ReturnType<typeof steps>) => Array<Parameters<FaultInjector['add']>[0]> = () => []) {
+    const fx = await freshFixture();
+    const key = 'race/object';
+    const old = randomBody(LARGE);
+    await writer(fx).store.put(key, old);
+    const uploading = deferred();
+    const s = steps(fx.config);
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 4_000,
+      times: 1,
+      match: (r: RequestInfo) => {
+        if (!s.upload(r)) return false;
+        uploading.resolve();
+        return true;
+      },
+    });
+    for (const rule of extraRules(s)) injector.add(rule);
+    const w = writer(fx, injector);
+    const next = randomBody(LARGE);
+    const put = outcome(w.store.put(key, next));
+    await uploading.promise;
+    const [entry] = (await rawState(fx)).instances.filter((i) => i.pk === w.log.instanceId);
+    expect(entry, 'the entry is durable before the upload starts').toBeDefined();
+    return { fx, key, old, next, w, put, injector, instanceId: w.log.instanceId };
+  }
+
+  test('sweeper past the upload window settles the entry; the commit is fenced; nothing leaks', async () => {
+    const { fx, key, old, next, w, put, instanceId } = await setup();
+    const report = await sweepPastEverything(fx);
+    expect(report).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, instancesDrained: 1, errors: 0 });
+    // The sweep finished while the upload was still held.
+    expect((await rawState(fx)).blobs).toHaveLength(1);
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+
+    const result = await put;
+    expect(result.ok).toBe(false);
+    expect((result as { error: unknown }).error).toBeInstanceOf(InstanceClaimedError);
+    expect(sameBytes(await rawValue(fx, key), old)).toBe(true);
+    expect(sameBytes((await w.store.get(key))?.body, old)).toBe(true);
+    // The writer deleted its fenced blob itself: clean without another sweep.
+    await expectClean(fx, expect);
+    expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 0, blobsDeleted: 0 });
+    await expectClean(fx, expect);
+
+    // The writer goes on under a new identity.
+    expect(w.log.instanceId).not.toBe(instanceId);
+    await w.store.put(key, next);
+    expect(sameBytes(await rawValue(fx, key), next)).toBe(true);
+    await expectClean(fx, expect);
+  });
+
+  test('sweeper inside the upload window defers the entry; the commit is fenced; a later sweep drains it', async () => {
+    const { fx, key, old, put, instanceId } = await setup();
+    const early = makeSweeper(fx, 10 * 60_000); // past lease (2 min) + skew, inside the 20 min window
+    open.push(early);
+    const report = await early.sweeper.sweep();
+    expect(report).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, entriesRecovered: 0, errors: 0 });
+    const claimed = await rawInstance(fx, instanceId);
+    expect(claimed).toMatchObject({ state: 'claimed', claimedBy: early.sweeper.sweeperId });
+    const entry = Object.entries(claimed!).find(([k]) => k.startsWith('c_'))![1] as { at: number };
+    expect(claimed!.leaseUntil).toBe(entry.at + 20 * 60_000);
+
+    const result = await put;
+    expect((result as { error: unknown }).error).toBeInstanceOf(InstanceClaimedError);
+    expect(sameBytes(await rawValue(fx, key), old)).toBe(true);
+    const mid = await rawState(fx);
+    expect(mid.lost).toEqual([]);
+    expect(mid.unreferenced).toEqual([]); // the writer deleted its blob
+    expect(mid.entries).toBe(1); // the entry is the sweeper's now
+
+    const final = await sweepPastEverything(fx);
+    expect(final).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, errors: 0 });
+    await expectClean(fx, expect);
+    expect(sameBytes(await rawValue(fx, key), old)).toBe(true);
+  });
+
+  test('late upload: the writer dies after being fenced, its blob lands after the sweep looked; the next pass deletes it', async () => {
+    const { fx, key, old, put, injector, instanceId } = await setup((s) => [{ kind: 'crashBefore', match: s.deleteBlob, times: 1 }]);
+    const early = makeSweeper(fx, 10 * 60_000);
+    open.push(early);
+    expect(await early.sweeper.sweep()).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+    await put; // upload lands, commit fenced, in-process delete of the blob crashes
+    expect(injector.crashedAt?.command).toBe('DeleteObjectCommand');
+    const mid = await rawState(fx);
+    expect(mid.unreferenced, 'the late blob exists, unreferenced').toHaveLength(1);
+    const late = mid.unreferenced[0]!;
+
+    // Still inside the claim's window: nothing is taken.
+    const between = makeSweeper(fx, 15 * 60_000);
+    open.push(between);
+    expect(await between.sweeper.sweep()).toMatchObject({ instancesClaimed: 0, entriesRecovered: 0, blobsDeleted: 0 });
+    expect((await rawState(fx)).blobs).toContain(late);
+
+    const final = await sweepPastEverything(fx);
+    expect(final).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    const after = await expectClean(fx, expect);
+    expect(after.blobs).not.toContain(late);
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+    expect(sameBytes(await rawValue(fx, key), old)).toBe(true);
+  });
+});
+
+describe('ambiguous commit', () => {
+  const LARGE_OLD = randomBody(LARGE);
+  const LARGE_NEW = randomBody(LARGE + 3);
+  const SMALL_NEW = randomBody(100);
+  const scenarios: Array<[string, Uint8Array | undefined, Uint8Array | undefined, (s: TieredStore, k: string) => Promise<unknown>]> = [
+    ['create', undefined, LARGE_NEW, (s, k) => s.put(k, LARGE_NEW)],
+    ['overwrite', LARGE_OLD, LARGE_NEW, (s, k) => s.put(k, LARGE_NEW)],
+    ['delete', LARGE_OLD, undefined, (s, k) => s.delete(k)],
+    ['small-over-large', LARGE_OLD, SMALL_NEW, (s, k) => s.put(k, SMALL_NEW)],
+  ];
+
+  type Mode = 'lose one answer' | 'lose every answer' | 'lose every answer and the deciding read' | 'never lands, unknown';
+  const modes: Mode[] = ['lose one answer', 'lose every answer', 'lose every answer and the deciding read', 'never lands, unknown'];
+  const cases = scenarios.flatMap((s) => modes.map((m) => [s[0], m, s] as const));
+
+  test.each(cases)('%s: %s', async (_name, mode, [, old, next, op]) => {
+    const fx = await freshFixture();
+    const key = 'ambiguous/object';
+    if (old !== undefined) await writer(fx).store.put(key, old);
+    const s = steps(fx.config);
+    const injector = new FaultInjector();
+    switch (mode) {
+      case 'lose one answer':
+        injector.add({ kind: 'loseResponse', match: s.commit, times: 1 });
+        break;
+      case 'lose every answer':
+        injector.add({ kind: 'loseResponse', match: s.commit });
+        break;
+      case 'lose every answer and the deciding read': {
+        // Every answer of the commit is lost, and so is every HV read after it (the read that
+        // would decide the outcome); reads before the commit go through.
+        let committing = false;
+        injector.add({ kind: 'loseResponse', match: (r: RequestInfo) => s.commit(r) && (committing = true) });
+        injector.add({ kind: 'loseResponse', match: (r: RequestInfo) => committing && s.hvRead(r) });
+        break;
+      }
+      case 'never lands, unknown':
+        injector.add({ kind: 'loseRequest', match: s.commit });
+        break;
+    }
+    const w = writer(fx, injector);
+    const result = await outcome(op(w.store, key));
+    const landed = mode !== 'never lands, unknown';
+    const expected = landed ? next : old;
+
+    if (result.ok) {
+      expect(landed, 'success is reported only for a commit that landed').toBe(true);
+      // A reported success finished its cleanup in-process: clean without a sweep.
+      await expectClean(fx, expect);
+    } else {
+      expect(result.error).toBeInstanceOf(CommitOutcomeUnknownError);
+    }
+    if (mode === 'lose one answer' || mode === 'lose every answer') expect(result.ok).toBe(true);
+    if (mode === 'lose every answer and the deciding read') {
+      // The outcome cannot be decided: unknown, never "failed" with cleanup of the live blob.
+      expect(result.ok).toBe(false);
+      expect(injector.stats.injected.loseResponse).toBeGreaterThan(1);
+    }
+    const before = await rawState(fx);
+    expect(before.lost, 'no loss before the sweep').toEqual([]);
+    expect(sameBytes(await rawValue(fx, key), expected)).toBe(true);
+
+    const report = await sweepPastEverything(fx);
+    expect(report.errors).toBe(0);
+    const after = await expectClean(fx, expect);
+    expect(after.instances).toEqual([]);
+    expect(sameBytes(await rawValue(fx, key), expected)).toBe(true);
+  });
+});
+
+describe('lost answers on record, remove and DeleteObject', () => {
+  const steps_ = ['record', 'remove', 'deleteBlob', 'hvRead', 'upload'] as const;
+  test.each(steps_)('overwrite with the answer of %s lost once: success, exact counters, clean', async (step) => {
+    const fx = await freshFixture();
+    const key = 'lost/object';
+    await writer(fx).store.put(key, randomBody(LARGE));
+    const injector = new FaultInjector().add({ kind: 'loseResponse', match: steps(fx.config)[step], times: 1 });
+    const w = writer(fx, injector);
+    const next = randomBody(LARGE);
+    await w.store.put(key, next);
+    expect(injector.stats.injected.loseResponse).toBe(1);
+    expect(sameBytes(await rawValue(fx, key), next)).toBe(true);
+    const state = await expectClean(fx, expect);
+    // The retried record/remove was applied once: the entry counter is back at 0.
+    const mine = state.instances.find((i) => i.pk === w.log.instanceId);
+    expect(mine).toMatchObject({ state: 'live', n: 0 });
+    // ... so the idle instance retires in one request.
+    const report = await sweepPastEverything(fx);
+    expect(report.instancesRetired).toBe(2);
+    expect((await expectClean(fx, expect)).instances).toEqual([]);
+  });
+
+  test('throttling once on every command of an overwrite and a delete: both succeed, clean', async () => {
+    const fx = await freshFixture();
+    const key = 'lost/throttled';
+    await writer(fx).store.put(key, randomBody(LARGE));
+    const seen = new Set<string>();
+    const injector = new FaultInjector().add({
+      kind: 'throttle',
+      match: (r: RequestInfo) => {
+        const id = `${r.command}:${String(r.input.TableName ?? '')}:${String(r.input.UpdateExpression ?? '')}`;
+        if (seen.has(id)) return false;
+        seen.add(id);
+        return true;
+      },
+    });
+    const w = writer(fx, injector);
+    const next = randomBody(LARGE);
+    await w.store.put(key, next);
+    expect(sameBytes(await rawValue(fx, key), next)).toBe(true);
+    expect(await w.store.delete(key)).toBe(true);
+    expect(injector.stats.injected.throttle).toBeGreaterThanOrEqual(6);
+    expect(await rawValue(fx, key)).toBeUndefined();
+    await expectClean(fx, expect);
+  }, 60_000);
+});
