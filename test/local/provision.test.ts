@@ -1,0 +1,87 @@
+/**
+ * `provisionLocal` against the local servers: creates both tables (the change-log table with the
+ * `byLease` index) and the bucket, and is idempotent, also when two runs race.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { createTableInput, provisionLocal } from '../../lib/local/provision.js';
+import { changeLogTableSchema, objectsTableSchema } from '../../lib/schema/tables.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { testConfig } from '../support/local.js';
+
+let dynamodb: DynamoDBClient;
+let s3: S3Client;
+
+beforeAll(() => {
+  dynamodb = createDynamoDBClient();
+  s3 = createS3Client();
+});
+
+afterAll(() => {
+  dynamodb?.destroy();
+  s3?.destroy();
+});
+
+async function describeTable(name: string) {
+  return (await dynamodb.send(new DescribeTableCommand({ TableName: name }))).Table!;
+}
+
+describe('provisionLocal', () => {
+  it('creates the change-log table with the byLease GSI (shard, leaseUntil) and INCLUDE projection', async () => {
+    const config = testConfig();
+    await provisionLocal(config, { dynamodb, s3 });
+    const table = await describeTable(config.changeLogTable);
+    expect(table.TableStatus).toBe('ACTIVE');
+    expect(table.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }]);
+    expect(table.GlobalSecondaryIndexes).toHaveLength(1);
+    const index = table.GlobalSecondaryIndexes![0]!;
+    expect(index.IndexName).toBe('byLease');
+    expect(index.KeySchema).toEqual([
+      { AttributeName: 'shard', KeyType: 'HASH' },
+      { AttributeName: 'leaseUntil', KeyType: 'RANGE' },
+    ]);
+    expect(index.Projection?.ProjectionType).toBe('INCLUDE');
+    expect([...(index.Projection?.NonKeyAttributes ?? [])].sort()).toEqual(['claimedBy', 'n', 'state']);
+    const types = Object.fromEntries((table.AttributeDefinitions ?? []).map((d) => [d.AttributeName, d.AttributeType]));
+    expect(types).toEqual({ pk: 'S', shard: 'N', leaseUntil: 'N' });
+
+    const objects = await describeTable(config.objectsTable);
+    expect(objects.KeySchema).toEqual([{ AttributeName: 'key', KeyType: 'HASH' }]);
+    expect(objects.GlobalSecondaryIndexes ?? []).toEqual([]);
+    await expect(s3.send(new HeadBucketCommand({ Bucket: config.bucket }))).resolves.toBeDefined();
+  });
+
+  it('is idempotent: a second run succeeds and leaves existing data alone', async () => {
+    const config = testConfig();
+    await provisionLocal(config, { dynamodb, s3 });
+    await dynamodb.send(new PutItemCommand({ TableName: config.changeLogTable, Item: { pk: { S: 'keep-me' } } }));
+    await expect(provisionLocal(config, { dynamodb, s3 })).resolves.toBeUndefined();
+    const kept = await dynamodb.send(
+      new GetItemCommand({ TableName: config.changeLogTable, Key: { pk: { S: 'keep-me' } }, ConsistentRead: true }),
+    );
+    expect(kept.Item).toEqual({ pk: { S: 'keep-me' } });
+  });
+
+  it('two runs racing on the same names both succeed', async () => {
+    const config = testConfig();
+    await Promise.all([provisionLocal(config, { dynamodb, s3 }), provisionLocal(config, { dynamodb, s3 })]);
+    expect((await describeTable(config.changeLogTable)).TableStatus).toBe('ACTIVE');
+    expect((await describeTable(config.objectsTable)).TableStatus).toBe('ACTIVE');
+  });
+
+  it('uses clients from the environment when none are given, and releases them', async () => {
+    const config = testConfig();
+    await provisionLocal(config);
+    expect((await describeTable(config.changeLogTable)).TableStatus).toBe('ACTIVE');
+  });
+
+  it('createTableInput maps the one schema definition to on-demand CreateTable requests', () => {
+    const input = createTableInput(changeLogTableSchema, 'cl');
+    expect(input).toMatchObject({ TableName: 'cl', BillingMode: 'PAY_PER_REQUEST' });
+    expect(input.GlobalSecondaryIndexes?.[0]?.IndexName).toBe('byLease');
+    const objects = createTableInput(objectsTableSchema, 'ob');
+    expect(objects.AttributeDefinitions).toEqual([{ AttributeName: 'key', AttributeType: 'S' }]);
+    expect(objects.GlobalSecondaryIndexes).toBeUndefined();
+  });
+});

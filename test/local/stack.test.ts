@@ -1,0 +1,52 @@
+/**
+ * The embedded local stack: a second stack starts on its own free ports, answers real requests,
+ * and leaves nothing running once stopped.
+ */
+import { describe, expect, it } from 'vitest';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { localStackEnv, startLocalStack } from '../../lib/local/stack.js';
+
+const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+describe('startLocalStack', () => {
+  it('starts both servers, serves requests, and stop() ends them (idempotently)', async () => {
+    const before = { ...process.env };
+    const stack = await startLocalStack({ exportEnv: false });
+    const dynamodb = new DynamoDBClient({ endpoint: stack.dynamodbEndpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
+    const s3 = new S3Client({ endpoint: stack.s3Endpoint, region: 'us-east-1', credentials, forcePathStyle: true, maxAttempts: 1 });
+    try {
+      expect(stack.dynamodbEndpoint).not.toBe(process.env.AWS_ENDPOINT_URL_DYNAMODB);
+      expect(stack.s3Endpoint).not.toBe(process.env.AWS_ENDPOINT_URL_S3);
+      // exportEnv: false leaves this process's SDK environment alone.
+      expect(process.env.AWS_ENDPOINT_URL_DYNAMODB).toBe(before.AWS_ENDPOINT_URL_DYNAMODB);
+      expect((await dynamodb.send(new ListTablesCommand({}))).TableNames).toEqual([]);
+      await expect(s3.send(new ListBucketsCommand({}))).resolves.toBeDefined();
+      expect(stack.env).toMatchObject({
+        AWS_ENDPOINT_URL_DYNAMODB: stack.dynamodbEndpoint,
+        AWS_ENDPOINT_URL_S3: stack.s3Endpoint,
+        AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+        AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+      });
+    } finally {
+      await stack.stop();
+    }
+    await expect(dynamodb.send(new ListTablesCommand({}))).rejects.toBeDefined();
+    await expect(s3.send(new ListBucketsCommand({}))).rejects.toBeDefined();
+    await expect(stack.stop()).resolves.toBeUndefined();
+    dynamodb.destroy();
+    s3.destroy();
+  });
+
+  it('localStackEnv points the SDK at the endpoints with the checksum settings s3rver needs', () => {
+    const env = localStackEnv('http://127.0.0.1:1', 'http://127.0.0.1:2');
+    expect(env).toMatchObject({
+      AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1',
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:2',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    });
+    expect(env.AWS_REGION).toBeTruthy();
+  });
+});
