@@ -1,0 +1,417 @@
+/**
+ * The Sweeper against the real local servers: concurrent sweepers, quarantine of entries it
+ * cannot trust, dry runs, deferral (cleanupAfter, the upload window, late uploads), deadlines and
+ * claims left behind. Dead writers are made either by crashing real writers (FaultInjector) or
+ * by writing instance items straight into the change-log table; every outcome is checked from
+ * outside (raw scans and listings).
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { v7 as uuidv7 } from 'uuid';
+import { newChangeId } from '../../lib/ids.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import type { SweepReport } from '../../lib/recovery/report.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import {
+  KiB,
+  PAST_EVERYTHING_MS,
+  allKeys,
+  expectClean,
+  makeSweeper,
+  makeWriter,
+  putRawInstance,
+  randomBody,
+  rawGetObject,
+  rawInstance,
+  rawPutObject,
+  rawState,
+  rawValue,
+  sameBytes,
+  snapshot,
+  steps,
+  sweepPastEverything,
+} from '../tiered/harness.js';
+
+const LARGE = 40 * KiB;
+const HOUR = 60 * 60_000;
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+function sweeperAt(fx: Fixture, offsetMs: number, options: Parameters<typeof makeSweeper>[2] = {}) {
+  const s = makeSweeper(fx, offsetMs, options);
+  open.push(s);
+  return s.sweeper;
+}
+
+/** A blob key as the library makes them, built here from the documented layout. */
+function blobKey(fx: Fixture, objectId: string): string {
+  return `${fx.config.prefix}/${Buffer.from(objectId, 'utf8').toString('base64url')}/${uuidv7()}`;
+}
+
+/** A valid stored entry (schema v1). */
+function entry(objectId: string, fields: { new?: string; old?: string; ca?: number; at?: number }) {
+  return { v: 1, id: objectId, at: Date.now() - HOUR, ...fields };
+}
+
+/** A dead instance with `count` entries, each naming a real, unreferenced `new` blob. */
+async function deadRawInstance(fx: Fixture, count: number, shard: number): Promise<{ instanceId: string; blobs: string[] }> {
+  const entries: Record<string, unknown> = {};
+  const blobs: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = `dead/${uuidv7()}`;
+    const blob = blobKey(fx, id);
+    await rawPutObject(fx, blob, randomBody(64));
+    blobs.push(blob);
+    entries[newChangeId()] = entry(id, { new: blob });
+  }
+  const instanceId = await putRawInstance(fx, { shard, leaseUntil: Date.now() - 10 * 60_000, entries });
+  return { instanceId, blobs };
+}
+
+function sum(reports: SweepReport[], field: keyof SweepReport): number {
+  return reports.reduce((acc, r) => acc + (r[field] as number), 0);
+}
+
+describe('concurrent sweepers', () => {
+  test.each([2, 3, 4])('%i sweepers over many dead instances: each entry recovered exactly once', async (n) => {
+    const fx = await freshFixture();
+    // Real writers that crash at the commit; some spread their puts over several instances.
+    const crashes = Array.from({ length: 8 }, async (_, i) => {
+      const injector = new FaultInjector().add({ kind: 'crashBefore', match: steps(fx.config).commit });
+      const w = makeWriter(fx, { injector, log: { entriesPerInstance: i % 2 === 0 ? 1 : 8 } });
+      open.push(w);
+      await Promise.allSettled(Array.from({ length: (i % 3) + 1 }, (_, j) => w.store.put(`cw/${i}/${j}`, randomBody(LARGE))));
+    });
+    // Idle writers: their instances are empty and retire.
+    const idle = Array.from({ length: 3 }, async (_, i) => {
+      const w = makeWriter(fx);
+      open.push(w);
+      await w.store.put(`idle/${i}`, randomBody(LARGE));
+    });
+    await Promise.all([...crashes, ...idle]);
+    // And many raw dead instances over every shard.
+    for (let i = 0; i < 24; i++) await deadRawInstance(fx, (i % 3) + 1, i % fx.config.leaseShards);
+
+    const before = await rawState(fx);
+    const withEntries = before.instances.filter((i) => Object.keys(i).some((k) => k.startsWith('c_'))).length;
+    const empty = before.instances.length - withEntries;
+    const referenced = new Set(before.references.values());
+    const toDelete = new Set<string>();
+    for (const item of before.instances) {
+      for (const [k, v] of Object.entries(item)) {
+        if (!k.startsWith('c_')) continue;
+        const e = v as { new?: string; old?: string };
+        for (const b of [e.new, e.old]) if (b !== undefined && !referenced.has(b)) toDelete.add(b);
+      }
+    }
+    expect(withEntries).toBeGreaterThanOrEqual(24);
+    expect(empty).toBeGreaterThanOrEqual(3);
+
+    const sweepers = Array.from({ length: n }, () => sweeperAt(fx, PAST_EVERYTHING_MS, { concurrency: 4 }));
+    const reports = await Promise.all(sweepers.map((s) => s.sweep()));
+    console.log(
+      `${n} sweepers: ${before.entries} entries in ${withEntries} instances (+${empty} empty); per sweeper claimed/recovered/skipped: ${reports
+        .map((r) => `${r.instancesClaimed}/${r.entriesRecovered}/${r.instancesSkipped}`)
+        .join(' ')}`,
+    );
+    expect(sum(reports, 'errors')).toBe(0);
+    expect(sum(reports, 'entriesRecovered')).toBe(before.entries);
+    expect(sum(reports, 'instancesClaimed')).toBe(withEntries);
+    expect(sum(reports, 'instancesRetired')).toBe(empty);
+    expect(sum(reports, 'instancesDrained')).toBe(withEntries);
+    expect(sum(reports, 'blobsDeleted')).toBe(toDelete.size);
+    const after = await expectClean(fx, expect);
+    expect(after.instances).toEqual([]);
+    for (let i = 0; i < 3; i++) expect(after.references.has(`idle/${i}`)).toBe(true);
+  });
+});
+
+describe('quarantine', () => {
+  type Kind = { name: string; make: (fx: Fixture, victimBlob: string) => Promise<{ entry: unknown; keep: string[] }> };
+  const kinds: Kind[] = [
+    { name: 'bad shape (missing fields)', make: async () => ({ entry: { v: 1, id: 'q/x' }, keep: [] }) },
+    { name: 'bad shape (not a map)', make: async () => ({ entry: 'garbage', keep: [] }) },
+    {
+      name: 'unknown version v: 2',
+      make: async (fx) => {
+        const blob = blobKey(fx, 'q/x');
+        await rawPutObject(fx, blob, 'kept');
+        return { entry: { v: 2, id: 'q/x', new: blob, at: Date.now() - HOUR }, keep: [blob] };
+      },
+    },
+    {
+      name: 'blob outside the prefix',
+      make: async (fx) => {
+        await rawPutObject(fx, 'outside/secret', 'kept');
+        return { entry: entry('q/x', { old: 'outside/secret' }), keep: ['outside/secret'] };
+      },
+    },
+    {
+      name: '.. traversal',
+      make: async (fx) => {
+        const key = `${fx.config.prefix}/../outside/secret2`; // S3 resolves this to outside/secret2
+        await rawPutObject(fx, key, 'kept');
+        return { entry: entry('q/x', { old: key }), keep: [key, 'outside/secret2'] };
+      },
+    },
+    {
+      name: '.. traversal into another object',
+      make: async (fx, victim) => {
+        const [, , uuid] = victim.split('/');
+        const key = `${fx.config.prefix}/${Buffer.from('q/x').toString('base64url')}/../${victim.split('/')[1]}/${uuid}`;
+        return { entry: entry('q/x', { old: key }), keep: [victim] };
+      },
+    },
+    {
+      name: "another object's blob",
+      make: async (_fx, victim) => ({ entry: entry('q/attacker', { old: victim }), keep: [victim] }),
+    },
+    {
+      name: 'percent-encoded traversal',
+      make: async (fx) => {
+        const key = `${fx.config.prefix}/%2e%2e/outside/secret3`;
+        await rawPutObject(fx, key, 'kept');
+        return { entry: entry('q/x', { new: key }), keep: [key] };
+      },
+    },
+    {
+      name: 'new equals old',
+      make: async (fx) => {
+        const blob = blobKey(fx, 'q/x');
+        await rawPutObject(fx, blob, 'kept');
+        return { entry: entry('q/x', { new: blob, old: blob }), keep: [blob] };
+      },
+    },
+    {
+      name: 'invalid object id',
+      make: async (fx) => ({ entry: entry('', { old: blobKey(fx, 'q/x') }), keep: [] }),
+    },
+  ];
+
+  test.each(kinds.map((k) => [k.name, k] as const))('%s: counted, never deleted, kept with its lease ~1 h ahead', async (_name, kind) => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    const victimBody = randomBody(LARGE);
+    await w.store.put('q/victim', victimBody);
+    const victim = (await rawState(fx)).references.get('q/victim')!;
+    const { entry: bad, keep } = await kind.make(fx, victim);
+    // A good entry beside the bad one, in the same instance: it is recovered.
+    const goodBlob = blobKey(fx, 'q/good');
+    await rawPutObject(fx, goodBlob, 'garbage');
+    const badId = newChangeId();
+    const goodId = newChangeId();
+    const instanceId = await putRawInstance(fx, {
+      shard: 1,
+      leaseUntil: Date.now() - 10 * 60_000,
+      entries: { [badId]: bad, [goodId]: entry('q/good', { new: goodBlob }) },
+    });
+    const keysBefore = await allKeys(fx);
+
+    const now = Date.now();
+    const sweeper = sweeperAt(fx, 0);
+    const report = await sweeper.sweep();
+    expect(report).toMatchObject({ instancesClaimed: 1, entriesQuarantined: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    const keysAfter = await allKeys(fx);
+    expect(keysAfter.sort()).toEqual(keysBefore.filter((k) => k !== goodBlob).sort());
+    for (const k of keep) expect(await rawGetObject(fx, k), `${k} still exists`).toBeDefined();
+    expect(sameBytes(await rawValue(fx, 'q/victim'), victimBody)).toBe(true);
+    expect(sameBytes((await w.store.get('q/victim'))?.body, victimBody)).toBe(true);
+
+    const item = await rawInstance(fx, instanceId);
+    expect(item).toBeDefined();
+    expect(item).toMatchObject({ state: 'claimed', claimedBy: sweeper.sweeperId, n: 1 });
+    expect(item![`c_${badId}`]).toEqual(bad);
+    expect(item![`c_${goodId}`]).toBeUndefined();
+    const ahead = (item!.leaseUntil as number) - now;
+    expect(ahead).toBeGreaterThan(HOUR - 60_000);
+    expect(ahead).toBeLessThan(HOUR + 60_000);
+
+    // Not looked at again before the recheck; counted again after it, still never deleted.
+    expect(await sweeperAt(fx, 30 * 60_000).sweep()).toMatchObject({ instancesClaimed: 0, entriesQuarantined: 0 });
+    expect(await sweeperAt(fx, HOUR + 2 * 60_000).sweep()).toMatchObject({ instancesClaimed: 1, entriesQuarantined: 1, blobsDeleted: 0 });
+    for (const k of keep) expect(await rawGetObject(fx, k)).toBeDefined();
+    expect((await rawInstance(fx, instanceId))?.[`c_${badId}`]).toEqual(bad);
+  });
+
+  test('an instance item whose header is corrupt is quarantined whole, never acted on', async () => {
+    const fx = await freshFixture();
+    const blob = blobKey(fx, 'q/x');
+    await rawPutObject(fx, blob, 'kept');
+    const instanceId = await putRawInstance(fx, {
+      shard: 2,
+      leaseUntil: Date.now() - 10 * 60_000,
+      entries: { [newChangeId()]: entry('q/x', { new: blob }), [newChangeId()]: entry('q/y', {}) },
+      n: 'two',
+    });
+    const report = await sweeperAt(fx, 0).sweep();
+    expect(report).toMatchObject({ entriesQuarantined: 2, entriesRecovered: 0, blobsDeleted: 0, errors: 0 });
+    expect(await rawGetObject(fx, blob)).toBeDefined();
+    const item = await rawInstance(fx, instanceId);
+    expect(item?.state).toBe('claimed');
+    expect((item!.leaseUntil as number) - Date.now()).toBeGreaterThan(HOUR - 60_000);
+  });
+});
+
+describe('dry run', () => {
+  test('reports wouldDelete and changes nothing; the real sweep then deletes exactly those', async () => {
+    const fx = await freshFixture();
+    const s = steps(fx.config);
+    // Overwrites that die after the commit (old pending), creates that die before it (new pending).
+    for (let i = 0; i < 3; i++) {
+      const setup = makeWriter(fx);
+      open.push(setup);
+      await setup.store.put(`dry/${i}`, randomBody(LARGE));
+      const w = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashBefore', match: s.deleteBlob }) });
+      open.push(w);
+      await w.store.put(`dry/${i}`, randomBody(LARGE)).catch(() => undefined);
+      const c = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashBefore', match: s.commit }) });
+      open.push(c);
+      await c.store.put(`dry/new/${i}`, randomBody(LARGE)).catch(() => undefined);
+    }
+    // A quarantined entry naming a real blob, and a deferred one.
+    const keptBlob = blobKey(fx, 'dry/q');
+    await rawPutObject(fx, keptBlob, 'kept');
+    const deferredBlob = blobKey(fx, 'dry/later');
+    await rawPutObject(fx, deferredBlob, 'later');
+    await putRawInstance(fx, {
+      shard: 3,
+      leaseUntil: Date.now() - 10 * 60_000,
+      entries: {
+        [newChangeId()]: { v: 2, id: 'dry/q', new: keptBlob, at: 1 },
+        [newChangeId()]: entry('dry/later', { new: deferredBlob, ca: Date.now() + 10 * HOUR }),
+      },
+    });
+
+    const before = await rawState(fx);
+    const image = await snapshot(fx);
+    const expected = before.unreferenced.filter((b) => b !== keptBlob && b !== deferredBlob).sort();
+    expect(expected).toHaveLength(6);
+
+    const dry = await sweeperAt(fx, PAST_EVERYTHING_MS).sweep({ dryRun: true });
+    expect(dry.dryRun).toBe(true);
+    expect([...dry.wouldDelete].sort()).toEqual(expected);
+    expect(dry).toMatchObject({ blobsDeleted: 6, entriesRecovered: 6, entriesQuarantined: 1, entriesDeferred: 1, instancesClaimed: 0, errors: 0 });
+    expect(await snapshot(fx), 'bucket and both tables byte-identical').toBe(image);
+
+    const real = await sweepPastEverything(fx);
+    expect(real).toMatchObject({ blobsDeleted: 6, entriesRecovered: 6, entriesQuarantined: 1, entriesDeferred: 1 });
+    const after = await rawState(fx);
+    expect(before.blobs.filter((b) => !after.blobs.includes(b)).sort()).toEqual(expected);
+    expect(after.lost).toEqual([]);
+    expect(after.unreferenced.sort()).toEqual([keptBlob, deferredBlob].sort());
+  });
+});
+
+describe('deferral', () => {
+  test('cleanupAfter in the future: deferred, the claim expires then, recovered after', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    const blob = blobKey(fx, 'def/x');
+    await rawPutObject(fx, blob, 'pending');
+    const due = Date.now() + 2 * HOUR;
+    await w.log.record(newChangeId(), { id: 'def/x', new: blob, cleanupAfter: new Date(due) });
+    const instanceId = w.log.instanceId;
+
+    const first = await sweeperAt(fx, 10 * 60_000).sweep();
+    expect(first).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, entriesRecovered: 0, blobsDeleted: 0 });
+    expect(await rawInstance(fx, instanceId)).toMatchObject({ state: 'claimed', leaseUntil: due });
+    expect(await rawGetObject(fx, blob)).toBeDefined();
+
+    expect(await sweeperAt(fx, HOUR).sweep()).toMatchObject({ instancesClaimed: 0, entriesRecovered: 0 });
+    expect(await rawGetObject(fx, blob)).toBeDefined();
+
+    expect(await sweeperAt(fx, 2 * HOUR + 60_000).sweep()).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1 });
+    expect(await rawGetObject(fx, blob)).toBeUndefined();
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+    await expectClean(fx, expect);
+  });
+
+  test('a new blob that does not exist yet while the entry is young is deferred; uploaded late, the next pass deletes it', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    const blob = blobKey(fx, 'def/late');
+    const changeId = newChangeId();
+    await w.log.record(changeId, { id: 'def/late', new: blob });
+    const instanceId = w.log.instanceId;
+    const recordedAt = ((await rawInstance(fx, instanceId))![`c_${changeId}`] as { at: number }).at;
+
+    const first = await sweeperAt(fx, 10 * 60_000).sweep();
+    expect(first).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, entriesRecovered: 0 });
+    expect((await rawInstance(fx, instanceId))!.leaseUntil).toBe(recordedAt + 20 * 60_000);
+
+    await rawPutObject(fx, blob, 'late upload'); // the stalled upload lands
+    expect(await sweeperAt(fx, 15 * 60_000).sweep()).toMatchObject({ instancesClaimed: 0 });
+    expect(await rawGetObject(fx, blob)).toBeDefined();
+
+    const last = await sweeperAt(fx, 21 * 60_000).sweep();
+    expect(last).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1 });
+    expect(await rawGetObject(fx, blob)).toBeUndefined();
+    await expectClean(fx, expect);
+  });
+
+  test('a young entry whose new blob already exists is not deferred: deleted at once', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    const blob = blobKey(fx, 'def/exists');
+    await w.log.record(newChangeId(), { id: 'def/exists', new: blob });
+    await rawPutObject(fx, blob, 'uploaded');
+    const report = await sweeperAt(fx, 10 * 60_000).sweep();
+    expect(report).toMatchObject({ instancesClaimed: 1, entriesDeferred: 0, entriesRecovered: 1, blobsDeleted: 1 });
+    await expectClean(fx, expect);
+  });
+});
+
+describe('deadline', () => {
+  test('a deadline already past: stops at once, changes nothing', async () => {
+    const fx = await freshFixture();
+    for (let i = 0; i < 4; i++) await deadRawInstance(fx, 1, i % fx.config.leaseShards);
+    const image = await snapshot(fx);
+    const report = await sweeperAt(fx, 0).sweep({ deadline: Date.now() + 5_000 }); // inside the 10 s margin
+    expect(report).toMatchObject({ stoppedEarly: true, instancesExpired: 0, instancesClaimed: 0, blobsDeleted: 0 });
+    expect(await snapshot(fx)).toBe(image);
+  });
+
+  test('a close deadline stops the sweep early; the next sweep takes the rest', async () => {
+    const fx = await freshFixture();
+    for (let i = 0; i < 6; i++) await deadRawInstance(fx, 1, 0);
+    const injector = new FaultInjector().add({ kind: 'delay', delayMs: 400, match: steps(fx.config).claim });
+    const sweeper = sweeperAt(fx, 0, { injector, concurrency: 1, deadlineMarginMs: 0 });
+    const report = await sweeper.sweep({ deadline: Date.now() + 1_000 });
+    expect(report.stoppedEarly).toBe(true);
+    expect(report.instancesClaimed).toBeGreaterThanOrEqual(1);
+    expect(report.instancesClaimed).toBeLessThan(6);
+    expect(report.entriesRecovered).toBe(report.instancesClaimed);
+    expect((await rawState(fx)).entries).toBe(6 - report.instancesClaimed);
+    const rest = await sweeperAt(fx, 0).sweep();
+    expect(rest.instancesClaimed).toBe(6 - report.instancesClaimed);
+    await expectClean(fx, expect);
+  });
+
+  test('a claim left behind by a sweeper that died expires, and another sweeper takes over', async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await deadRawInstance(fx, 2, 1);
+    const injector = new FaultInjector().add({ kind: 'crashAfter', match: steps(fx.config).claim });
+    const dying = sweeperAt(fx, 0, { injector });
+    const report = await dying.sweep();
+    expect(injector.crashedAt).toBeDefined();
+    expect(report.errors).toBe(1);
+    const claimed = await rawInstance(fx, instanceId);
+    expect(claimed).toMatchObject({ state: 'claimed', claimedBy: dying.sweeperId });
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
+
+    // Before the claim (5 min) expires: nobody touches it.
+    const early = sweeperAt(fx, 60_000);
+    expect(await early.sweep()).toMatchObject({ instancesClaimed: 0, entriesRecovered: 0 });
+    expect(await rawInstance(fx, instanceId)).toMatchObject({ claimedBy: dying.sweeperId });
+
+    const heir = sweeperAt(fx, 5 * 60_000 + 31_000);
+    expect(await heir.sweep()).toMatchObject({ instancesClaimed: 1, entriesRecovered: 2, blobsDeleted: 2, errors: 0 });
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
+    await expectClean(fx, expect);
+  });
+});
