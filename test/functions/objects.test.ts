@@ -1,0 +1,190 @@
+/**
+ * `functions/objects.ts` with real Function URL / HTTP API v2 events and a Lambda context, on the
+ * local servers. Every write (and every refused write) is checked from outside.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type Fixture, freshFixture, scanAll } from '../support/local.js';
+import { KiB, MiB, expectClean, randomBody, rawGetObject, rawState, rawValue, sameBytes, snapshot } from '../tiered/harness.js';
+import { httpEvent, lambdaContext, loadHandler } from './lambda.js';
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+let fx: Fixture;
+let handler: Handler;
+let restore: () => void;
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  const loaded = await loadHandler(fx, () => import('../../functions/objects.js'), { POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+  handler = loaded.mod.handler;
+  restore = loaded.restore;
+});
+afterAll(() => restore?.());
+
+function call(method: string, path: string, options: Parameters<typeof httpEvent>[2] = {}) {
+  return handler(httpEvent(method, path, options), lambdaContext('tierlog-objects'));
+}
+
+function put(path: string, body: Uint8Array, headers: Record<string, string> = {}) {
+  return call('PUT', path, { body: Buffer.from(body).toString('base64'), isBase64Encoded: true, headers });
+}
+
+function json(res: APIGatewayProxyStructuredResultV2): Record<string, unknown> {
+  return JSON.parse(String(res.body));
+}
+
+describe('PUT / GET / HEAD / DELETE', () => {
+  test('small PUT with a base64 body is stored inline; GET returns it base64 with its ETag', async () => {
+    const body = randomBody(300);
+    const res = await put('/objects/small', body, { 'content-type': 'text/plain' });
+    expect(res.statusCode).toBe(201);
+    expect(res.headers).toMatchObject({ etag: '"1"', 'x-tierlog-stored': 'inline' });
+    expect(json(res)).toMatchObject({ key: 'small', version: 1, size: 300, stored: 'inline' });
+    const item = (await scanAll(fx.dynamodb, fx.config.objectsTable)).find((i) => i.key === 'small');
+    expect(sameBytes(item?.body as Uint8Array, body)).toBe(true);
+
+    const got = await call('GET', '/objects/small');
+    expect(got.statusCode).toBe(200);
+    expect(got.isBase64Encoded).toBe(true);
+    expect(sameBytes(Buffer.from(String(got.body), 'base64'), body)).toBe(true);
+    expect(got.headers).toMatchObject({ etag: '"1"', 'content-type': 'text/plain', 'content-length': '300' });
+  });
+
+  test('large PUT goes to a blob with content type and x-amz-meta-*; GET and HEAD return them', async () => {
+    const body = randomBody(200 * KiB);
+    const res = await put('/objects/dir%2Fbig%20file.bin', body, {
+      'content-type': 'application/x-big',
+      'x-amz-meta-owner': 'alice',
+      'X-Amz-Meta-Color': 'blue',
+    });
+    expect(res.statusCode).toBe(201);
+    expect(res.headers).toMatchObject({ etag: '"1"', 'x-tierlog-stored': 'blob' });
+    const state = await rawState(fx);
+    const blob = state.references.get('dir/big file.bin');
+    expect(blob).toBeDefined();
+    expect(sameBytes(await rawGetObject(fx, blob!), body)).toBe(true);
+
+    const got = await call('GET', '/objects/dir%2Fbig%20file.bin');
+    expect(got.statusCode).toBe(200);
+    expect(sameBytes(Buffer.from(String(got.body), 'base64'), body)).toBe(true);
+    expect(got.headers).toMatchObject({
+      etag: '"1"',
+      'content-type': 'application/x-big',
+      'content-length': String(200 * KiB),
+      'x-amz-meta-owner': 'alice',
+      'x-amz-meta-color': 'blue',
+      'x-tierlog-stored': 'blob',
+    });
+    const head = await call('HEAD', '/objects/dir%2Fbig%20file.bin');
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBeUndefined();
+    expect(head.headers).toMatchObject({ etag: '"1"', 'content-length': String(200 * KiB), 'x-amz-meta-owner': 'alice' });
+    expect((await call('HEAD', '/objects/nope')).statusCode).toBe(404);
+    expect((await call('GET', '/objects/nope')).statusCode).toBe(404);
+    await expectClean(fx, expect);
+  });
+
+  test('a text body (not base64) is stored as UTF-8', async () => {
+    const res = await call('PUT', '/objects/text', { body: 'héllo', headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    expect(res.statusCode).toBe(201);
+    expect(Buffer.from((await rawValue(fx, 'text'))!).toString('utf8')).toBe('héllo');
+  });
+
+  test('DELETE: 204, then 404; the blob is gone', async () => {
+    await put('/objects/del', randomBody(100 * KiB));
+    const blob = (await rawState(fx)).references.get('del')!;
+    expect((await call('DELETE', '/objects/del')).statusCode).toBe(204);
+    expect(await rawValue(fx, 'del')).toBeUndefined();
+    expect(await rawGetObject(fx, blob)).toBeUndefined();
+    const again = await call('DELETE', '/objects/del');
+    expect(again.statusCode).toBe(404);
+    await expectClean(fx, expect);
+  });
+
+  test('GET of an object over the response limit is 413', async () => {
+    const body = randomBody(4 * MiB + 1);
+    expect((await put('/objects/huge', body)).statusCode).toBe(201);
+    const got = await call('GET', '/objects/huge');
+    expect(got.statusCode).toBe(413);
+    expect(json(got).error).toBe('ResponseTooLarge');
+    expect((await call('DELETE', '/objects/huge')).statusCode).toBe(204);
+  });
+});
+
+describe('conditional requests', () => {
+  test('If-Match: match writes (ETag "2"), mismatch is 412 and changes nothing', async () => {
+    const v1 = randomBody(64 * KiB);
+    await put('/objects/cond', v1);
+    const v2 = randomBody(64 * KiB);
+    const ok = await put('/objects/cond', v2, { 'if-match': '"1"' });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.headers?.etag).toBe('"2"');
+    const before = await snapshot(fx);
+    const stale = await put('/objects/cond', randomBody(64 * KiB), { 'if-match': '"1"' });
+    expect(stale.statusCode).toBe(412);
+    expect(json(stale).error).toBe('PreconditionFailed');
+    const staleSmall = await put('/objects/cond', randomBody(10), { 'If-Match': 'W/"1"' });
+    expect(staleSmall.statusCode).toBe(412);
+    const staleDelete = await call('DELETE', '/objects/cond', { headers: { 'if-match': '"7"' } });
+    expect(staleDelete.statusCode).toBe(412);
+    expect(await snapshot(fx)).toBe(before);
+    expect(sameBytes(await rawValue(fx, 'cond'), v2)).toBe(true);
+    expect((await call('DELETE', '/objects/cond', { headers: { 'if-match': '"2"' } })).statusCode).toBe(204);
+    await expectClean(fx, expect);
+  });
+
+  test('If-None-Match: * creates only', async () => {
+    const first = await put('/objects/once', randomBody(10), { 'if-none-match': '*' });
+    expect(first.statusCode).toBe(201);
+    const before = await snapshot(fx);
+    const second = await put('/objects/once', randomBody(64 * KiB), { 'if-none-match': '*' });
+    expect(second.statusCode).toBe(412);
+    expect(await snapshot(fx)).toBe(before);
+  });
+});
+
+describe('bad requests write nothing', () => {
+  const cases: Array<[string, number, () => Promise<APIGatewayProxyStructuredResultV2>]> = [
+    ['missing key', 400, () => put('/objects/', randomBody(10))],
+    ['over-long key', 400, () => put(`/objects/${'k'.repeat(513)}`, randomBody(10))],
+    ['bad percent-encoding', 400, () => put('/objects/a%E0%A4%A', randomBody(10))],
+    ['bad percent-encoding (lone %)', 400, () => put('/objects/a%', randomBody(10))],
+    ['control character in key', 400, () => put('/objects/a%01b', randomBody(10))],
+    ['bad If-Match', 400, () => put('/objects/x', randomBody(10), { 'if-match': 'abc' })],
+    ['If-Match "0"', 400, () => put('/objects/x', randomBody(10), { 'if-match': '"0"' })],
+    ['If-None-Match other than *', 400, () => put('/objects/x', randomBody(10), { 'if-none-match': '"3"' })],
+    ['If-Match with If-None-Match', 400, () => put('/objects/x', randomBody(10), { 'if-match': '"1"', 'if-none-match': '*' })],
+    ['bad base64', 400, () => call('PUT', '/objects/x', { body: '!!!!', isBase64Encoded: true })],
+    ['base64 with bad length', 400, () => call('PUT', '/objects/x', { body: 'abcde', isBase64Encoded: true })],
+    ['bad metadata value', 400, () => put('/objects/x', randomBody(10), { 'x-amz-meta-owner': 'a\u0007b' })],
+    ['bad If-Match on DELETE', 400, () => call('DELETE', '/objects/x', { headers: { 'if-match': 'nope' } })],
+    ['body over the limit (5 MiB + 1)', 413, () => put('/objects/x', randomBody(5 * MiB + 1))],
+    ['text body over the limit', 413, () => call('PUT', '/objects/x', { body: 'x'.repeat(5 * MiB + 10) })],
+    ['not an object route', 404, () => call('GET', '/other/x')],
+  ];
+
+  test.each(cases)('%s -> %i', async (_name, status, send) => {
+    const before = await snapshot(fx);
+    const res = await send();
+    expect(res.statusCode).toBe(status);
+    expect(JSON.parse(String(res.body))).toHaveProperty('error');
+    expect(res.headers?.['content-type']).toBe('application/json');
+    expect(await snapshot(fx)).toBe(before);
+  });
+
+  test('405 with Allow for other methods', async () => {
+    for (const method of ['POST', 'PATCH', 'OPTIONS']) {
+      const res = await call(method, '/objects/x', { body: 'x' });
+      expect(res.statusCode).toBe(405);
+      expect(res.headers?.allow).toBe('GET, HEAD, PUT, DELETE');
+    }
+  });
+
+  test('the body limit sits exactly at 5 MiB', async () => {
+    const res = await put('/objects/limit', randomBody(5 * MiB));
+    expect(res.statusCode).toBe(201);
+    expect((await call('DELETE', '/objects/limit')).statusCode).toBe(204);
+    await expectClean(fx, expect);
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * `functions/sweeper.ts` with a scheduled event and a Lambda context, on the local servers: it
+ * returns the report, prints EMF metrics to stdout, honours `{shards}`, `{dryRun}` and the
+ * invocation's remaining time, rejects malformed input, and fails the invocation on errors.
+ */
+import type { Context } from 'aws-lambda';
+import { v7 as uuidv7 } from 'uuid';
+import { afterEach, describe, expect, test } from 'vitest';
+import { newChangeId } from '../../lib/ids.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import {
+  KiB,
+  expectClean,
+  makeWriter,
+  putRawInstance,
+  randomBody,
+  rawGetObject,
+  rawInstance,
+  rawPutObject,
+  rawState,
+  rawValue,
+  sameBytes,
+  snapshot,
+  steps,
+} from '../tiered/harness.js';
+import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
+
+type Handler = (event: unknown, context: Context) => Promise<Record<string, unknown>>;
+
+const restores: Array<() => void> = [];
+const closers: Array<() => void> = [];
+afterEach(() => {
+  for (const r of restores.splice(0)) r();
+  for (const c of closers.splice(0)) c();
+});
+
+async function sweeperHandler(fx: Fixture, env: Record<string, string> = {}): Promise<Handler> {
+  const { mod, restore } = await loadHandler(fx, () => import('../../functions/sweeper.js'), env);
+  restores.push(restore);
+  return mod.handler as Handler;
+}
+
+/** A writer whose clock runs 3 h behind, dying at its commit: its lease and upload window are long over. */
+async function deadWriter(fx: Fixture, key: string, kind: 'crashBefore' | 'crashAfter', old?: Uint8Array): Promise<{ instanceId: string }> {
+  if (old !== undefined) {
+    const setup = makeWriter(fx);
+    closers.push(() => setup.close());
+    await setup.store.put(key, old);
+  }
+  const injector = new FaultInjector().add({ kind, match: steps(fx.config).commit });
+  const w = makeWriter(fx, { injector, log: { clock: () => Date.now() - 3 * 60 * 60_000 } });
+  closers.push(() => w.close());
+  await w.store.put(key, randomBody(40 * KiB)).catch(() => undefined);
+  expect(injector.crashedAt).toBeDefined();
+  return { instanceId: w.log.instanceId };
+}
+
+function blobKey(fx: Fixture, objectId: string): string {
+  return `${fx.config.prefix}/${Buffer.from(objectId).toString('base64url')}/${uuidv7()}`;
+}
+
+async function rawDead(fx: Fixture, shard: number): Promise<{ instanceId: string; blob: string }> {
+  const blob = blobKey(fx, `raw/${shard}`);
+  await rawPutObject(fx, blob, 'orphan');
+  const instanceId = await putRawInstance(fx, {
+    shard,
+    leaseUntil: Date.now() - 60 * 60_000,
+    entries: { [newChangeId()]: { v: 1, id: `raw/${shard}`, new: blob, at: Date.now() - 60 * 60_000 } },
+  });
+  return { instanceId, blob };
+}
+
+/** The EMF documents in captured stdout. */
+function emfDocuments(out: string): Array<Record<string, any>> {
+  return out
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l))
+    .filter((d) => d._aws?.CloudWatchMetrics !== undefined);
+}
+
+describe('sweeper handler', () => {
+  test('scheduled event: returns the report and prints EMF metrics', async () => {
+    const fx = await freshFixture();
+    const old = randomBody(40 * KiB);
+    await deadWriter(fx, 'sw/overwrite', 'crashAfter', old); // died after its commit: old is garbage
+    await deadWriter(fx, 'sw/create', 'crashBefore'); // died before its commit: new is garbage
+    const before = await rawState(fx);
+    expect(before.unreferenced).toHaveLength(2);
+    expect(before.entries).toBe(2);
+
+    const handler = await sweeperHandler(fx);
+    const context = lambdaContext('tierlog-sweeper', 120_000);
+    const { result, error, out } = await captureStdout(() => handler(scheduledEvent(), context));
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ instancesClaimed: 2, entriesRecovered: 2, blobsDeleted: 2, errors: 0, stoppedEarly: false, dryRun: false });
+    expect(result).not.toHaveProperty('wouldDelete');
+
+    const docs = emfDocuments(out);
+    expect(docs.length).toBeGreaterThanOrEqual(1);
+    const names = docs.flatMap((d) => d._aws.CloudWatchMetrics.flatMap((m: any) => m.Metrics.map((x: any) => x.Name)));
+    expect(names).toEqual(expect.arrayContaining(['EntriesRecovered', 'BlobsDeleted', 'InstancesClaimed', 'EntriesQuarantined', 'SweepDuration']));
+    expect(docs[0]!._aws.CloudWatchMetrics[0].Namespace).toBe('Tierlog');
+    const values = Object.assign({}, ...docs);
+    expect(values.EntriesRecovered).toBe(2);
+    expect(values.BlobsDeleted).toBe(2);
+    // Powertools logs carry the Lambda context.
+    expect(out).toContain(context.awsRequestId);
+
+    const after = await expectClean(fx, expect);
+    // Only the (live, idle) setup writer's instance is left.
+    expect(after.instances).toHaveLength(1);
+    expect(after.instances[0]).toMatchObject({ state: 'live', n: 0 });
+    expect(after.instances[0]!.leaseUntil as number).toBeGreaterThan(Date.now());
+    expect(after.references.has('sw/overwrite')).toBe(true); // the commit had landed: the new value
+    expect(sameBytes(await rawValue(fx, 'sw/overwrite'), old)).toBe(false);
+    expect(await rawValue(fx, 'sw/create')).toBeUndefined(); // the create never committed
+  });
+
+  test('{shards:[0]} sweeps only shard 0', async () => {
+    const fx = await freshFixture();
+    const zero = await rawDead(fx, 0);
+    const one = await rawDead(fx, 1);
+    const handler = await sweeperHandler(fx);
+    const { result, error } = await captureStdout(() => handler(scheduledEvent({ shards: [0] }), lambdaContext('tierlog-sweeper')));
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1 });
+    expect(await rawGetObject(fx, zero.blob)).toBeUndefined();
+    expect(await rawInstance(fx, zero.instanceId)).toBeUndefined();
+    expect(await rawGetObject(fx, one.blob)).toBeDefined();
+    expect(await rawInstance(fx, one.instanceId)).toMatchObject({ state: 'live' });
+  });
+
+  test('dryRun event: reports, changes nothing', async () => {
+    const fx = await freshFixture();
+    await rawDead(fx, 2);
+    const image = await snapshot(fx);
+    const handler = await sweeperHandler(fx);
+    const { result, error, out } = await captureStdout(() => handler(scheduledEvent({ dryRun: true }), lambdaContext('tierlog-sweeper')));
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ dryRun: true, blobsDeleted: 1, entriesRecovered: 1, instancesClaimed: 0 });
+    expect(out).toContain('wouldDelete');
+    expect(await snapshot(fx)).toBe(image);
+  });
+
+  test.each([
+    ['shards not an array', { shards: 'x' }],
+    ['shards empty', { shards: [] }],
+    ['shards negative', { shards: [-1] }],
+    ['shards fractional', { shards: [0.5] }],
+    ['shard out of range', { shards: [99] }],
+    ['dryRun not a boolean', { dryRun: 'yes' }],
+  ])('malformed event (%s) is an error and changes nothing', async (_name, extra) => {
+    const fx = await freshFixture();
+    await rawDead(fx, 0);
+    const image = await snapshot(fx);
+    const handler = await sweeperHandler(fx);
+    const { error } = await captureStdout(() => handler(scheduledEvent(extra), lambdaContext('tierlog-sweeper')));
+    expect(error).toMatchObject({ name: 'ValidationError' }); // a fresh module copy: compare by name
+    expect(await snapshot(fx)).toBe(image);
+  });
+
+  test('the invocation deadline is honoured: too little time left, nothing is taken', async () => {
+    const fx = await freshFixture();
+    await rawDead(fx, 0);
+    const image = await snapshot(fx);
+    const handler = await sweeperHandler(fx);
+    const { result, error } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper', 5_000)));
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ stoppedEarly: true, instancesClaimed: 0 });
+    expect(await snapshot(fx)).toBe(image);
+  });
+
+  test('tuning from the environment; a sweep with errors fails the invocation and keeps the entry', async () => {
+    const fx = await freshFixture();
+    const { instanceId, blob } = await rawDead(fx, 0);
+    // A bucket that does not exist: every delete fails, the entry must stay.
+    const handler = await sweeperHandler({ ...fx, config: { ...fx.config, bucket: `${fx.config.bucket}-gone` } }, { TIERLOG_CLAIM_MS: '60000' });
+    const started = Date.now();
+    const { error, out } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+    expect(String((error as Error)?.message)).toMatch(/sweep finished with 1 errors/);
+    expect(emfDocuments(out).some((d) => d.SweepErrors === 1)).toBe(true);
+    const item = await rawInstance(fx, instanceId);
+    expect(item).toMatchObject({ state: 'claimed' });
+    expect(Object.keys(item!).filter((k) => k.startsWith('c_'))).toHaveLength(1);
+    // TIERLOG_CLAIM_MS reached the sweeper: the claim lasts one minute.
+    expect((item!.leaseUntil as number) - started).toBeGreaterThan(50_000);
+    expect((item!.leaseUntil as number) - started).toBeLessThan(70_000);
+    expect(await rawGetObject(fx, blob)).toBeDefined();
+  });
+
+  test('malformed tuning in the environment fails at load', async () => {
+    const fx = await freshFixture();
+    await expect(sweeperHandler(fx, { TIERLOG_SWEEP_CONCURRENCY: '0' })).rejects.toThrow(/TIERLOG_SWEEP_CONCURRENCY/);
+  });
+});
