@@ -35,6 +35,7 @@ import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item
 import { type InstanceSummary, InstanceTable } from '../changelog/instance-table.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
+import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type Candidate, decide, type JudgeContext, needsExistenceCheck, screenEntry } from './judge.js';
 import { emptyReport, type SweepReport } from './report.js';
 import { WorkPool } from './work-pool.js';
@@ -161,11 +162,15 @@ export class Sweeper {
         if (raw !== undefined) await this.settleInstance(instanceId, raw, report);
         return;
       }
-      if (summary.count === 0 && (await this.table.retire(instanceId, cutoff))) {
+      // Only a live instance is retired: a claimed one may still hold entries whatever its
+      // counter says (the counter is not exact under retried settles), so it is claimed and read.
+      if (summary.count === 0 && summary.state !== 'claimed' && (await this.table.retire(instanceId, cutoff))) {
         report.instancesRetired++;
         return;
       }
-      const raw = await this.table.claim(instanceId, { cutoff, claimant: this.sweeperId, until: this.clock() + this.claimMs });
+      const until = this.clock() + this.claimMs;
+      const raw =
+        (await this.table.claim(instanceId, { cutoff, claimant: this.sweeperId, until })) ?? (await this.ownClaim(instanceId, until));
       if (raw === undefined) {
         report.instancesSkipped++;
         return;
@@ -259,6 +264,17 @@ export class Sweeper {
     }
     report.entriesRecovered += drop.length;
     if (dueTimes.length === 0) report.instancesDrained++;
+  }
+
+  /**
+   * A claim whose condition failed may be our own: an SDK retry of a claim that landed but whose
+   * answer was lost. The item then holds exactly what that claim wrote (us, this expiry).
+   */
+  private async ownClaim(instanceId: string, until: number): Promise<Record<string, unknown> | undefined> {
+    const raw = await this.table.getRaw(instanceId);
+    if (raw === undefined) return undefined;
+    const mine = raw[CHANGELOG_ATTR.state] === 'claimed' && raw[CHANGELOG_ATTR.claimedBy] === this.sweeperId && raw[CHANGELOG_ATTR.leaseUntil] === until;
+    return mine ? raw : undefined;
   }
 
   /** Keeps a claimed instance, due again at `until`. */
