@@ -45,13 +45,23 @@ const PREFIX_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/;
  * @throws ConfigError naming the variable at fault.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): TierlogConfig {
-  return validateConfig({
+  const config: TierlogConfig = {
     changeLogTable: required(env, CONFIG_ENV.changeLogTable),
     objectsTable: required(env, CONFIG_ENV.objectsTable),
     bucket: required(env, CONFIG_ENV.bucket),
     prefix: env[CONFIG_ENV.prefix] ?? DEFAULT_PREFIX,
     leaseShards: parseShards(env[CONFIG_ENV.leaseShards]),
-  });
+  };
+  try {
+    return validateConfig(config);
+  } catch (err) {
+    // An invalid value came from a variable: name the variable, not the option.
+    if (err instanceof ConfigError && Object.hasOwn(CONFIG_ENV, err.setting)) {
+      const variable = CONFIG_ENV[err.setting as keyof typeof CONFIG_ENV];
+      throw new ConfigError(`${variable}: ${err.message}`, variable);
+    }
+    throw err;
+  }
 }
 
 /** Validates a configuration built in code; returns it unchanged, or throws {@link ConfigError}. */

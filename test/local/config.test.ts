@@ -66,8 +66,8 @@ describe('loadConfig', () => {
     ['x'.repeat(257), 'more than 256 characters'],
   ])('refuses prefix %j (%s)', (prefix) => {
     const err = configError({ ...base, TIERLOG_PREFIX: prefix });
-    expect(err.setting).toBe('prefix');
-    expect(err.message).toContain('prefix');
+    expect(err.setting).toBe('TIERLOG_PREFIX');
+    expect(err.message).toContain('TIERLOG_PREFIX');
   });
 
   it('an empty TIERLOG_PREFIX never means "the whole bucket"', () => {
@@ -82,23 +82,33 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    ['abc', CONFIG_ENV.leaseShards],
-    ['2.5', CONFIG_ENV.leaseShards],
-    ['0', 'leaseShards'],
-    ['257', 'leaseShards'],
-    ['-1', 'leaseShards'],
-  ])('refuses TIERLOG_LEASE_SHARDS=%j', (value, setting) => {
-    expect(configError({ ...base, TIERLOG_LEASE_SHARDS: value }).setting).toBe(setting);
+    ['abc'],
+    ['2.5'],
+    ['0'],
+    ['257'],
+    ['-1'],
+  ])('refuses TIERLOG_LEASE_SHARDS=%j, naming the variable', (value) => {
+    const err = configError({ ...base, TIERLOG_LEASE_SHARDS: value });
+    expect(err.setting).toBe(CONFIG_ENV.leaseShards);
+    expect(err.message).toContain(CONFIG_ENV.leaseShards);
   });
 
   it.each([
-    ['TIERLOG_CHANGELOG_TABLE', 'ab', 'changeLogTable'],
-    ['TIERLOG_OBJECTS_TABLE', 'has space', 'objectsTable'],
-    ['TIERLOG_BUCKET', 'Upper-Case', 'bucket'],
-    ['TIERLOG_BUCKET', 'a..b-bucket', 'bucket'],
-    ['TIERLOG_BUCKET', '-leading-dash', 'bucket'],
-  ])('refuses %s=%j as invalid', (name, value, setting) => {
-    expect(configError({ ...base, [name]: value }).setting).toBe(setting);
+    ['TIERLOG_CHANGELOG_TABLE', 'ab'],
+    ['TIERLOG_OBJECTS_TABLE', 'has space'],
+    ['TIERLOG_BUCKET', 'Upper-Case'],
+    ['TIERLOG_BUCKET', 'a..b-bucket'],
+    ['TIERLOG_BUCKET', '-leading-dash'],
+  ])('refuses %s=%j as invalid, naming the variable', (name, value) => {
+    const err = configError({ ...base, [name]: value });
+    expect(err.setting).toBe(name);
+    expect(err.message).toContain(name);
+  });
+
+  it('validateConfig (config built in code) names the option at fault', () => {
+    expect(() => validateConfig({ changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: '../x', leaseShards: 4 })).toThrow(
+      expect.objectContaining({ name: 'ConfigError', setting: 'prefix' }),
+    );
   });
 
   it('reads process.env by default', () => {
