@@ -183,6 +183,10 @@ export class HvTable {
     this.setCommon(b, fields);
     b.remove(a.blob);
     if (requireNoBlob) b.condition(`attribute_not_exists(${b.name('blob', a.blob)})`);
+    // An SDK retry of this very write (its answer lost) must not apply it twice: it fails here
+    // and the caller recognises its own writeId in the returned item.
+    const writeId = b.name('writeId', a.writeId);
+    b.condition(`(attribute_not_exists(${writeId}) OR ${writeId} <> ${b.value('writeId', fields.writeId)})`);
     return b.update(key);
   }
 

@@ -426,6 +426,31 @@ describe('read of a tombstone whose blob is replaced under it', () => {
     });
   }
 
+  for (const [label, replace] of [
+    ['an inline body', (key: string) => w.store.put(key, 'now small')],
+    ['nothing (deleted)', (key: string) => w.store.delete(key)],
+  ] as const) {
+    test(`get: the blob replaced by ${label} under the read`, async () => {
+      const key = `reread/${label}`;
+      await w.store.put(key, randomBody(LARGE));
+      const reader = gatedReader();
+      try {
+        const pending = reader.store.get(key);
+        await reader.arrived.promise;
+        await replace(key);
+        reader.release.resolve();
+        const result = await pending;
+        if (label === 'an inline body') expect(Buffer.from(result!.body).toString()).toBe('now small');
+        else expect(result).toBeUndefined();
+        expect(reader.recorder.names('dynamodb')).toEqual(['GetItem', 'GetItem']);
+        await w.store.delete(key);
+        await expectClean(fx, expect);
+      } finally {
+        reader.close();
+      }
+    });
+  }
+
   test('a blob missing while HV still points at it: one re-read, then BlobMissingError', async () => {
     const key = 'reread/missing';
     await w.store.put(key, randomBody(LARGE));
