@@ -33,6 +33,7 @@ import {
 import { ChangeIdConflictError, CorruptItemError, TierlogError, ValidationError } from '../errors.js';
 import { type ChangeId, type Clock, newInstanceId, systemClock } from '../ids.js';
 import { createDynamoDBClient } from '../aws/clients.js';
+import { isDefiniteRejection } from '../aws/errors.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type Change, isEligible, sameChange } from './change-log.js';
 import { assertChange, assertChangeId, decodeEntry, encodeEntry, entryAttribute } from './entry-codec.js';
@@ -146,8 +147,23 @@ export class DynamoChangeLog implements FencedChangeLog {
     assertChangeId(id);
     assertChange(change);
     const home = this.homes.get(id);
-    let slot = home !== undefined && !home.fenced ? home : this.pickSlot();
+    const slot = home !== undefined && !home.fenced ? home : this.pickSlot();
     this.place(id, slot);
+    try {
+      await this.recordIn(slot, id, change);
+    } catch (err) {
+      // Refused outright (missing table, access denied, invalid request): nothing landed, so
+      // nothing is outstanding. An unknown outcome (timeout, 5xx) keeps the id: remove() must
+      // still clean up an entry that may have landed.
+      if (home === undefined && isDefiniteRejection(err instanceof TierlogError && err.cause !== undefined ? err.cause : err)) {
+        this.forget(id);
+      }
+      throw err;
+    }
+  }
+
+  private async recordIn(first: Slot, id: ChangeId, change: Change): Promise<void> {
+    let slot = first;
     const entry = encodeEntry(change, this.clock());
     let forceRenew = false;
     for (let attempt = 0; attempt < MAX_RECORD_ATTEMPTS; attempt++) {

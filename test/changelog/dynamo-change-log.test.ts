@@ -693,8 +693,34 @@ describe('errors', () => {
     expect((err as ResourceMissingError).resource).toBe('table');
     expect((err as ResourceMissingError).resourceName).toBe('tierlog-no-such-table');
     expect((err as Error).message).toMatch(/table "tierlog-no-such-table" does not exist/);
-    await expect(log.remove(id)).rejects.toBeInstanceOf(ResourceMissingError);
     await expect(log.scan()).rejects.toBeInstanceOf(ResourceMissingError);
+  });
+
+  it('a record the service refuses outright leaves nothing outstanding (no phantom entry, no busy slot)', async () => {
+    const client = newClient(1);
+    clients.push(client);
+    const p = probe(client);
+    const log = new DynamoChangeLog({ config: { ...fx.config, changeLogTable: 'tierlog-no-such-table' }, dynamodb: client, renewInBackground: false });
+    logs.push(log);
+    const id = newChangeId();
+    await expect(log.record(id, { id: 'x' })).rejects.toBeInstanceOf(ResourceMissingError);
+    expect(log.outstanding).toBe(0);
+    p.clear();
+    await log.remove(id);
+    await log.renewDueLeases();
+    expect(p.attempts).toHaveLength(0);
+  });
+
+  it('a record whose outcome is unknown stays outstanding, so remove() still cleans up what may have landed', async () => {
+    const { log, probe: p } = writer({ maxAttempts: 1 });
+    const id = newChangeId();
+    p.loseNextResponse(isUpdate);
+    await expect(log.record(id, { id: 'maybe' })).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(log.outstanding).toBe(1);
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([id]);
+    await log.remove(id);
+    expect(await raw.get(log.instanceId)).toMatchObject({ n: 0 });
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([]);
   });
 
   it.each([['leaseMs'], ['entriesPerInstance'], ['maxSlots']] as const)('rejects a non-positive %s', (option) => {
