@@ -269,14 +269,25 @@ export class InstanceTable {
       values[':minus'] = -removes.length;
       update += ` REMOVE ${removes.join(', ')} ADD #n :minus`;
     }
+    // Each dropped entry must still be there, so the counter moves once per entry even when the
+    // SDK retries a settle that had landed; that retry fails its condition and is recognised below.
+    const present = removes.map((name) => `attribute_exists(${name})`);
     const result = await this.conditionalUpdate('settle', {
       Key: { [A.pk]: instanceId },
       UpdateExpression: update,
-      ConditionExpression: '#state = :claimed AND #by = :me',
+      ConditionExpression: ['#state = :claimed AND #by = :me', ...present].join(' AND '),
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     });
-    return result.applied;
+    if (result.applied) return true;
+    const item = result.item;
+    return (
+      item !== undefined &&
+      item[A.state] === 'claimed' &&
+      item[A.claimedBy] === args.claimant &&
+      item[A.leaseUntil] === args.leaseUntil &&
+      args.drop.every((changeId) => item[entryAttribute(changeId)] === undefined)
+    );
   }
 
   /** Deletes an instance item the caller holds the claim on (its last entry is done). */
@@ -289,10 +300,12 @@ export class InstanceTable {
           ConditionExpression: '#state = :claimed AND #by = :me',
           ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy },
           ExpressionAttributeValues: { ':claimed': 'claimed', ':me': claimant },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       ),
     );
-    return result.applied;
+    // Gone already: a retry of our own delete that had landed (or a takeover that finished it).
+    return result.applied || result.item === undefined;
   }
 
   // ---- reads -------------------------------------------------------------------------------
