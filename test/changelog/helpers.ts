@@ -5,7 +5,6 @@
  */
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { TierlogConfig } from '../../lib/config.js';
 
 /** A clock the test moves by hand. */
 export interface ManualClock {
@@ -156,9 +155,4 @@ function normalise(command: string): string {
 /** GSI capacity units of one consumed-capacity answer (0 when the index was not written). */
 export function gsiUnits(consumed: ConsumedCapacityLike | undefined): number {
   return Object.values(consumed?.GlobalSecondaryIndexes ?? {}).reduce((sum, i) => sum + (i.CapacityUnits ?? 0), 0);
-}
-
-/** A config whose change-log table is this fixture's (for clarity at call sites). */
-export function tableOf(config: TierlogConfig): string {
-  return config.changeLogTable;
 }
