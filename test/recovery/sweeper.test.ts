@@ -130,7 +130,22 @@ describe('concurrent sweepers', () => {
 describe('quarantine', () => {
   type Kind = { name: string; make: (fx: Fixture, victimBlob: string) => Promise<{ entry: unknown; keep: string[] }> };
   const kinds: Kind[] = [
-    { name: 'bad shape (missing fields)', make: async () => ({ entry: { v: 1, id: 'q/x' }, keep: [] }) },
+    {
+      name: 'bad shape (missing fields)',
+      make: async (fx) => {
+        const blob = blobKey(fx, 'q/x');
+        await rawPutObject(fx, blob, 'kept');
+        return { entry: { v: 1, id: 'q/x', new: blob }, keep: [blob] }; // no `at`
+      },
+    },
+    {
+      name: 'bad shape (unknown field)',
+      make: async (fx) => {
+        const blob = blobKey(fx, 'q/x');
+        await rawPutObject(fx, blob, 'kept');
+        return { entry: { ...entry('q/x', { new: blob }), extra: true }, keep: [blob] };
+      },
+    },
     { name: 'bad shape (not a map)', make: async () => ({ entry: 'garbage', keep: [] }) },
     {
       name: 'unknown version v: 2',
@@ -185,7 +200,11 @@ describe('quarantine', () => {
     },
     {
       name: 'invalid object id',
-      make: async (fx) => ({ entry: entry('', { old: blobKey(fx, 'q/x') }), keep: [] }),
+      make: async (fx) => {
+        const blob = blobKey(fx, 'q/x');
+        await rawPutObject(fx, blob, 'kept');
+        return { entry: entry('', { old: blob }), keep: [blob] };
+      },
     },
   ];
 
