@@ -398,9 +398,13 @@ describe('deadline', () => {
   test('a close deadline stops the sweep early; the next sweep takes the rest', async () => {
     const fx = await freshFixture();
     for (let i = 0; i < 6; i++) await deadRawInstance(fx, 1, 0);
-    const injector = new FaultInjector().add({ kind: 'delay', delayMs: 400, match: steps(fx.config).claim });
-    const sweeper = sweeperAt(fx, 0, { injector, concurrency: 1, deadlineMarginMs: 0 });
-    const report = await sweeper.sweep({ deadline: Date.now() + 1_000 });
+    // The sweeper's clock moves 400 ms per claim it sends (independent of machine load).
+    const base = Date.now();
+    let claims = 0;
+    const isClaim = steps(fx.config).claim;
+    const injector = new FaultInjector().add({ kind: 'delay', delayMs: 0, match: (r) => (isClaim(r) && claims++, false) });
+    const sweeper = sweeperAt(fx, 0, { injector, concurrency: 1, deadlineMarginMs: 0, clock: () => base + 400 * claims });
+    const report = await sweeper.sweep({ deadline: base + 1_000 });
     expect(report.stoppedEarly).toBe(true);
     expect(report.instancesClaimed).toBeGreaterThanOrEqual(1);
     expect(report.instancesClaimed).toBeLessThan(6);
