@@ -27,11 +27,26 @@ export function createS3Client(): S3Client {
   });
 }
 
+/**
+ * How tierlog reads numbers: as JS numbers when they are exact, else as their string. A stored
+ * number no JS number holds (a corrupt or forged `1e30`) then fails schema validation and is
+ * reported, instead of making the whole item unreadable. A fresh object per call: the document
+ * client writes into the options it is given.
+ */
+export function unmarshallOptions(): { wrapNumbers: (value: string) => number | string } {
+  return {
+    wrapNumbers: (value) => {
+      const n = Number(value);
+      return Number.isFinite(n) && (!Number.isInteger(n) || Number.isSafeInteger(n)) ? n : value;
+    },
+  };
+}
+
 /** The document client tierlog uses on top of `client`: plain JS values, no empty-value surprises. */
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-    unmarshallOptions: { wrapNumbers: false },
+    unmarshallOptions: unmarshallOptions(),
   });
 }
 

@@ -21,7 +21,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TierlogConfig } from '../config.js';
 import { LEASE_INDEX_NAME } from '../constants.js';
 import { CHANGELOG_ATTR as A } from '../schema/tables.js';
-import { documentClient } from '../aws/clients.js';
+import { documentClient, unmarshallOptions } from '../aws/clients.js';
 import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
 import { entryAttribute, type StoredEntry } from './entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from './instance-item.js';
@@ -31,7 +31,6 @@ export interface InstanceSummary {
   readonly instanceId: string;
   readonly leaseUntil: number;
   readonly state: string | undefined;
-  readonly count: number | undefined;
   readonly claimedBy: string | undefined;
 }
 
@@ -210,16 +209,16 @@ export class InstanceTable {
     } while (ExclusiveStartKey !== undefined);
   }
 
-  /** Deletes an empty instance whose lease ended before `cutoff`, in one request. */
+  /** Deletes an empty live instance whose lease ended before `cutoff`, in one request. */
   async retire(instanceId: string, cutoff: number): Promise<boolean> {
     const result = await this.conditionalWrite('retire', () =>
       this.doc.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: { [A.pk]: instanceId },
-          ConditionExpression: '#n = :zero AND #lease < :cutoff',
-          ExpressionAttributeNames: { '#n': A.count, '#lease': A.leaseUntil },
-          ExpressionAttributeValues: { ':zero': 0, ':cutoff': cutoff },
+          ConditionExpression: '#state = :live AND #n = :zero AND #lease < :cutoff',
+          ExpressionAttributeNames: { '#state': A.state, '#n': A.count, '#lease': A.leaseUntil },
+          ExpressionAttributeValues: { ':live': 'live', ':zero': 0, ':cutoff': cutoff },
         }),
       ),
     );
@@ -371,7 +370,7 @@ export class InstanceTable {
 /** The item a failed condition returned (raw AttributeValues even through the document client). */
 export function oldItemOf(err: unknown): Record<string, unknown> | undefined {
   const item = (err as { Item?: Record<string, any> }).Item;
-  return item === undefined ? undefined : unmarshall(item);
+  return item === undefined ? undefined : unmarshall(item, unmarshallOptions());
 }
 
 function toSummary(item: Record<string, unknown>): InstanceSummary {
@@ -379,7 +378,6 @@ function toSummary(item: Record<string, unknown>): InstanceSummary {
     instanceId: String(item[A.pk]),
     leaseUntil: Number(item[A.leaseUntil]),
     state: typeof item[A.state] === 'string' ? (item[A.state] as string) : undefined,
-    count: typeof item[A.count] === 'number' ? (item[A.count] as number) : undefined,
     claimedBy: typeof item[A.claimedBy] === 'string' ? (item[A.claimedBy] as string) : undefined,
   };
 }

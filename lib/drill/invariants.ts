@@ -13,6 +13,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TierlogConfig } from '../config.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { DEFAULT_HV_ATTRIBUTES } from '../tiered/hv-table.js';
+import { unmarshallOptions } from '../aws/clients.js';
 
 export interface InvariantReport {
   /** Objects in HV. */
@@ -81,7 +82,7 @@ async function scanTable(dynamodb: DynamoDBClient, table: string): Promise<Recor
   let ExclusiveStartKey: Record<string, any> | undefined;
   do {
     const page = await dynamodb.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey }));
-    for (const item of page.Items ?? []) items.push(unmarshall(item));
+    for (const item of page.Items ?? []) items.push(unmarshall(item, unmarshallOptions()));
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey !== undefined);
   return items;

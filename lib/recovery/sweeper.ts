@@ -162,9 +162,10 @@ export class Sweeper {
         if (raw !== undefined) await this.settleInstance(instanceId, raw, report);
         return;
       }
-      // Only a live instance is retired: a claimed one may still hold entries whatever its
-      // counter says (the counter is not exact under retried settles), so it is claimed and read.
-      if (summary.count === 0 && summary.state !== 'claimed' && (await this.table.retire(instanceId, cutoff))) {
+      // Most expired live instances are idle execution environments with nothing outstanding:
+      // one conditional delete (n = 0) retires them. If the condition fails, claim and read. A
+      // claimed instance is always claimed again and read, never retired on its counter.
+      if (summary.state !== 'claimed' && (await this.table.retire(instanceId, cutoff))) {
         report.instancesRetired++;
         return;
       }

@@ -38,8 +38,11 @@ export const CHANGELOG_ATTR = {
 
 /**
  * Change-log table: one item per writer instance, and the lease index a sweep queries to find
- * expired instances without reading live ones. The index carries `state` and `n` so a sweep
- * tells an empty instance (retire) from one with entries (claim) without reading the item.
+ * expired instances without reading live ones. The index carries `state` and `claimedBy`, which
+ * writers never change, and NOT the entry counter `n`, which every record and remove changes: a
+ * record that does not renew the lease then costs no index write at all. A sweep tries to retire
+ * a live expired instance first (one conditional delete that requires `n = 0`, the common case:
+ * an idle execution environment) and claims it when that condition fails.
  */
 export const changeLogTableSchema: TableSchema = {
   partitionKey: { name: CHANGELOG_ATTR.pk, type: 'S' },
@@ -48,7 +51,7 @@ export const changeLogTableSchema: TableSchema = {
       indexName: LEASE_INDEX_NAME,
       partitionKey: { name: CHANGELOG_ATTR.shard, type: 'N' },
       sortKey: { name: CHANGELOG_ATTR.leaseUntil, type: 'N' },
-      nonKeyAttributes: [CHANGELOG_ATTR.state, CHANGELOG_ATTR.count, CHANGELOG_ATTR.claimedBy],
+      nonKeyAttributes: [CHANGELOG_ATTR.state, CHANGELOG_ATTR.claimedBy],
     },
   ],
 };

@@ -17,6 +17,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ChangeLog } from '../changelog/change-log.js';
 import { type FenceEffect, isFencedChangeLog } from '../changelog/fenced.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
+import { unmarshallOptions } from '../aws/clients.js';
 import { newChangeId } from '../ids.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionCanceled, translateAwsError } from '../aws/errors.js';
 import type { HvTable, HvWrite } from './hv-table.js';
@@ -124,5 +125,5 @@ function plainWrite(write: HvWrite) {
 /** An item returned with a refusal (raw AttributeValues, even through the document client). */
 function itemOf(raw: unknown): Record<string, unknown> | undefined {
   if (raw === undefined || raw === null) return undefined;
-  return unmarshall(raw as Parameters<typeof unmarshall>[0]);
+  return unmarshall(raw as Parameters<typeof unmarshall>[0], unmarshallOptions());
 }

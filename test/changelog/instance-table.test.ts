@@ -63,14 +63,14 @@ describe('listExpired', () => {
     expect(all.map((s) => s.leaseUntil)).toEqual([1000, 1001, 1002, 1003, 1004, 1005, 1006]);
   });
 
-  it('summaries carry state, count and claimant from the index projection', async () => {
+  it('summaries carry state and claimant from the index projection (not the entry counter, which writers change on every record)', async () => {
     const shard = nextShard++;
     const live = await putInstance({ shard, leaseUntil: 5, n: 3 });
     const claimed = await putInstance({ shard, leaseUntil: 6, n: 1, state: 'claimed', claimedBy: 'sweeper-x' });
     const all = (await collect(table.listExpired(shard, 100))).flat();
     expect(all).toEqual([
-      { instanceId: live, leaseUntil: 5, state: 'live', count: 3, claimedBy: undefined },
-      { instanceId: claimed, leaseUntil: 6, state: 'claimed', count: 1, claimedBy: 'sweeper-x' },
+      { instanceId: live, leaseUntil: 5, state: 'live', claimedBy: undefined },
+      { instanceId: claimed, leaseUntil: 6, state: 'claimed', claimedBy: 'sweeper-x' },
     ]);
   });
 
@@ -86,7 +86,7 @@ describe('listExpired', () => {
     const before = (await collect(table.listExpired(item.shard, item.leaseUntil))).flat();
     expect(before.map((s) => s.instanceId)).not.toContain(log.instanceId);
     const after = (await collect(table.listExpired(item.shard, item.leaseUntil + 1))).flat();
-    expect(after.find((s) => s.instanceId === log.instanceId)).toMatchObject({ state: 'live', count: 1 });
+    expect(after.find((s) => s.instanceId === log.instanceId)).toMatchObject({ state: 'live' });
     log.close();
   });
 });
@@ -244,6 +244,6 @@ describe('reads', () => {
     const item = await table.get(pk);
     const byId = Object.fromEntries(item!.entries.map((e) => [e.changeId, e]));
     expect(byId[good]).toMatchObject({ ok: true, change: { id: 'ok' } });
-    expect(byId[huge]).toMatchObject({ ok: false, reason: expect.stringMatching(/unknown schema version 99999999999999999999/) });
+    expect(byId[huge]).toMatchObject({ ok: false, reason: expect.stringMatching(/unknown schema version "?99999999999999999999/) });
   });
 });
