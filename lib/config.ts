@@ -102,7 +102,7 @@ function required(env: Record<string, string | undefined>, name: string): string
 function parseShards(raw: string | undefined): number {
   if (raw === undefined || raw === '') return DEFAULT_LEASE_SHARDS;
   const n = Number(raw);
-  if (!Number.isInteger(n)) {
+  if (!/^[0-9]+$/.test(raw.trim()) || !Number.isInteger(n)) {
     throw new ConfigError(`${CONFIG_ENV.leaseShards} must be an integer, got "${raw}"`, CONFIG_ENV.leaseShards);
   }
   return n;
