@@ -95,6 +95,8 @@ export class DynamoChangeLog implements FencedChangeLog {
   private readonly onBackgroundError: (err: unknown) => void;
   private readonly ownsClient: DynamoDBClient | undefined;
   private slots: Slot[] = [];
+  /** Slots that take no new entries (one of theirs was abandoned) but still have some in flight. */
+  private draining: Slot[] = [];
   private readonly homes = new Map<ChangeId, Slot>();
   private deadline: number | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -272,6 +274,17 @@ export class DynamoChangeLog implements FencedChangeLog {
     if (slot !== undefined) this.markFenced(slot);
   }
 
+  abandon(changeId: ChangeId): void {
+    const slot = this.homes.get(changeId);
+    if (slot === undefined) return;
+    this.forget(changeId);
+    const index = this.slots.indexOf(slot);
+    if (index < 0) return;
+    // The abandoned entry stays in this item: stop feeding the item so its lease can end.
+    this.slots[index] = this.newSlot();
+    if (slot.entries.size > 0 && !slot.fenced) this.draining.push(slot);
+  }
+
   /** Stops the renewal timer and releases a client this log created. Entries stay in the table. */
   close(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
@@ -338,7 +351,8 @@ export class DynamoChangeLog implements FencedChangeLog {
     if (this.renewing) return;
     this.renewing = true;
     try {
-      const busy = this.slots.filter((slot) => !slot.fenced && slot.entries.size > 0);
+      this.draining = this.draining.filter((slot) => !slot.fenced && slot.entries.size > 0);
+      const busy = [...this.slots, ...this.draining].filter((slot) => !slot.fenced && slot.entries.size > 0);
       if (busy.length === 0 && this.timer !== undefined) {
         clearInterval(this.timer);
         this.timer = undefined;

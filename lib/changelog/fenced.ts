@@ -18,6 +18,12 @@ export interface FencedChangeLog extends ChangeLog {
   committed(changeId: ChangeId, effect: FenceEffect): void;
   /** Tells the log the commit was refused because its instance item was claimed (or is gone). */
   fenceLost(changeId: ChangeId): void;
+  /**
+   * Leaves `changeId` to the sweeper (its outcome is unknown, or its cleanup failed): the log
+   * forgets it, and stops keeping its instance alive once the instance's other changes are done,
+   * so a sweeper can claim it and settle the entry from HV.
+   */
+  abandon(changeId: ChangeId): void;
 }
 
 /** True when `log` can fence commits. */

@@ -395,7 +395,10 @@ export class TieredStore {
 
   /** After a commit landed: delete the replaced blob, then the entry. */
   private async finish(key: string, changeId: string, old: string | undefined): Promise<void> {
-    if (old !== undefined && !(await this.tryDeleteBlob(key, changeId, old))) return;
+    if (old !== undefined && !(await this.tryDeleteBlob(key, changeId, old))) {
+      this.leaveToSweeper(changeId);
+      return;
+    }
     await this.forget(key, changeId);
   }
 
@@ -409,12 +412,14 @@ export class TieredStore {
       throw new InstanceClaimedError(changeId);
     }
     // Unknown: leave everything to the sweeper, whose claim fences a commit that lands late.
+    this.leaveToSweeper(changeId);
     throw new CommitOutcomeUnknownError(key, changeId, outcome.kind === 'unknown' ? outcome.error : undefined);
   }
 
   /** The write did not land: delete its blob, then its entry (the entry stays if the blob does). */
   private async discard(key: string, changeId: string, blob: string): Promise<void> {
     if (await this.tryDeleteBlob(key, changeId, blob)) await this.forget(key, changeId);
+    else this.leaveToSweeper(changeId);
   }
 
   private async tryDeleteBlob(key: string, changeId: string, blob: string): Promise<boolean> {
@@ -433,7 +438,13 @@ export class TieredStore {
       await this.log.remove(changeId);
     } catch (err) {
       this.onCleanupError(err, { key, changeId });
+      this.leaveToSweeper(changeId);
     }
+  }
+
+  /** An entry this process will not settle: the log stops keeping its instance alive for it. */
+  private leaveToSweeper(changeId: string): void {
+    if (isFencedChangeLog(this.log)) this.log.abandon(changeId);
   }
 
   private assertVersion(key: string, ifVersion: number | undefined, current: HvRecord | undefined): void {

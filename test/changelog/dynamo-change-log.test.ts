@@ -463,6 +463,35 @@ describe('background renewal', () => {
     expect((await raw.get(idle!))!.leaseUntil).toBe(start + LEASE);
   });
 
+  it('abandon: the slot takes no new entries and is kept alive only while its other changes run, then a sweeper can claim it', async () => {
+    const { log, clock } = writer();
+    const kept = newChangeId();
+    const left = newChangeId();
+    await log.record(kept, { id: 'kept' });
+    await log.record(left, { id: 'left', new: 'blobs/x' });
+    const abandoned = log.instanceId;
+    log.abandon(left);
+    expect(log.outstanding).toBe(1);
+    expect(log.instanceId).not.toBe(abandoned);
+    // New changes go elsewhere.
+    const fresh = newChangeId();
+    await log.record(fresh, { id: 'fresh' });
+    expect(parseInstanceItem((await raw.get(abandoned))!).entries.map((e) => e.changeId).sort()).toEqual([kept, left].sort());
+    // While `kept` runs, the abandoned item's lease is renewed like any busy slot.
+    clock.advance(LEASE / 2 + 1);
+    await log.renewDueLeases();
+    expect((await raw.get(abandoned))!.leaseUntil).toBe(clock.now + LEASE);
+    // Once it is done, nothing keeps the item alive: its lease runs out and a sweeper takes it.
+    await log.remove(kept);
+    const leaseEnd = (await raw.get(abandoned))!.leaseUntil;
+    clock.advance(LEASE / 2 + 1);
+    await log.renewDueLeases();
+    expect((await raw.get(abandoned))!.leaseUntil).toBe(leaseEnd);
+    const claimed = await claimAt(abandoned, leaseEnd + SKEW + 1);
+    expect(claimed).toBeDefined();
+    expect(parseInstanceItem(claimed!).entries.map((e) => e.changeId)).toEqual([left]);
+  });
+
   it('renewDueLeases never re-creates a retired item and fences a claimed one', async () => {
     const { log, clock } = writer();
     const a = newChangeId();

@@ -335,3 +335,39 @@ describe('lost answers on single-request writes of small objects', () => {
     expect(await w.store.delete('lost/small')).toBe(false);
   });
 });
+
+describe('an entry left to the sweeper by a writer that lives on', () => {
+  test('after an unknown commit the writer stops renewing that instance: a sweeper settles it while the writer keeps writing', async () => {
+    const fx = await freshFixture();
+    const s = steps(fx.config);
+    const injector = new FaultInjector().add({ kind: 'loseRequest', match: s.commit });
+    let now = Date.now();
+    const w = makeWriter(fx, { injector, log: { clock: () => now } });
+    open.push(w);
+    const first = await outcome(w.store.put('lives-on/a', randomBody(LARGE)));
+    expect(first.ok).toBe(false);
+    if (!first.ok) expect(first.error).toBeInstanceOf(CommitOutcomeUnknownError);
+    const leftBehind = await rawState(fx);
+    expect(leftBehind.entries).toBe(1);
+    injector.clear();
+
+    // The writer lives on: past half its lease it writes again. Were the abandoned instance
+    // still its home, this write would renew it and keep the orphan alive with the process.
+    now += 70_000;
+    await w.store.put('lives-on/b', randomBody(LARGE));
+    await w.store.put('lives-on/a', randomBody(LARGE));
+
+    // A sweeper 160 s on: past the abandoned instance's lease (120 s) and skew margin (30 s).
+    const { sweeper, close } = makeSweeper(fx, 160_000);
+    try {
+      const report = await sweeper.sweep();
+      expect(report).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    } finally {
+      close();
+    }
+    const after = await rawState(fx);
+    expect(after.lost).toEqual([]);
+    expect(after.unreferenced).toEqual([]);
+    expect(after.entries).toBe(0);
+  });
+});
