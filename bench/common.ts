@@ -1,0 +1,124 @@
+/**
+ * Shared pieces of the benchmark: fresh resources per stage on the local stack, clients,
+ * statistics, a seeded random generator and the table printer.
+ */
+import { Agent as HttpAgent } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { provisionLocal, type TierlogConfig } from '../lib/index.js';
+
+export const KiB = 1024;
+export const MiB = 1024 * 1024;
+
+/** Far past every writer lease (2 min) + skew margin (30 s) + upload window (20 min). */
+export const PAST_EVERYTHING_MS = 3 * 60 * 60_000;
+
+/** One keep-alive agent per service, shared by every client of the run (as a process would). */
+const agents = {
+  dynamodb: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
+  s3: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
+};
+
+export function destroyAgents(): void {
+  agents.dynamodb.destroy();
+  agents.s3.destroy();
+}
+
+/** A DynamoDB client as `createDynamoDBClient()` makes it (standard retries, 5 attempts), on the shared agent. */
+export function dynamodbClient(): DynamoDBClient {
+  return new DynamoDBClient({ maxAttempts: 5, retryMode: 'standard', requestHandler: { httpAgent: agents.dynamodb } });
+}
+
+/** An S3 client as `createS3Client()` makes it for a local endpoint, on the shared agent. */
+export function s3Client(): S3Client {
+  return new S3Client({
+    maxAttempts: 5,
+    retryMode: 'standard',
+    forcePathStyle: true,
+    requestHandler: { httpAgent: agents.s3 },
+  });
+}
+
+let counter = 0;
+const runTag = randomBytes(3).toString('hex');
+
+/** Fresh tables and bucket for one stage of the run. */
+export async function freshConfig(stage: string, prefix = 'blobs'): Promise<TierlogConfig> {
+  const n = `${stage}-${runTag}-${counter++}`;
+  const config: TierlogConfig = {
+    changeLogTable: `bench-log-${n}`,
+    objectsTable: `bench-obj-${n}`,
+    bucket: `bench-${n}`.toLowerCase(),
+    prefix,
+    leaseShards: 4,
+  };
+  const dynamodb = dynamodbClient();
+  const s3 = s3Client();
+  try {
+    await provisionLocal(config, { dynamodb, s3 });
+  } finally {
+    dynamodb.destroy();
+    s3.destroy();
+  }
+  return config;
+}
+
+/** Runs `task(i)` for i in 0..n-1 with at most `concurrency` at once. */
+export async function parallel(n: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(n, concurrency) }, async () => {
+    while (next < n) {
+      const i = next++;
+      await task(i);
+    }
+  });
+  await Promise.all(workers);
+}
+
+/** Deterministic uniform [0, 1) generator (mulberry32). */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomBody(size: number): Uint8Array {
+  return new Uint8Array(randomBytes(size));
+}
+
+/** Nearest-rank percentile of `values` (p in 0..100). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1]!;
+}
+
+export function mean(values: readonly number[]): number {
+  return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** Renders rows as an aligned text table (first row: header). */
+export function table(rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
+  const cells = rows.map((r) => r.map((c) => String(c)));
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => [...(r[i] ?? '')].length)));
+  const line = (r: string[]) => r.map((c, i) => c + ' '.repeat(widths[i]! - [...c].length)).join('  ').trimEnd();
+  const out = [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  ')];
+  for (const r of cells.slice(1)) out.push(line(r));
+  return out.join('\n');
+}
+
+export function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}

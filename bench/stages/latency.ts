@@ -1,0 +1,92 @@
+/**
+ * Latency of 1 MiB creates and overwrites, logged vs unlogged. Both stores share the same
+ * clients, tables and bucket; runs alternate (logged first on even iterations, unlogged first on
+ * odd ones) so drift of the servers (GC, disk cache) falls on both alike.
+ */
+import { performance } from 'node:perf_hooks';
+import { DynamoChangeLog, NoopChangeLog, TieredStore } from '../../lib/index.js';
+import { MiB, dynamodbClient, freshConfig, mean, percentile, randomBody, round, s3Client } from '../common.js';
+import { type AttemptRecord, Probe } from '../instrument.js';
+import type { Mode } from './ops.js';
+
+export interface LatencyFigures {
+  readonly samples: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly meanMs: number;
+}
+
+export interface LatencyResult {
+  readonly bytes: number;
+  readonly warmup: number;
+  readonly runs: number;
+  readonly create: Record<Mode, LatencyFigures> & { p50Ratio: number; p99Ratio: number };
+  readonly overwrite: Record<Mode, LatencyFigures> & { p50Ratio: number; p99Ratio: number };
+  /** Median latency of single requests during the stage, ms, by command (all modes). */
+  readonly perRequestMedianMs: Record<string, number>;
+}
+
+export async function latencyStage(options: { runs: number; warmup: number; bytes?: number }): Promise<LatencyResult> {
+  const bytes = options.bytes ?? MiB;
+  const config = await freshConfig('latency');
+  const probe = new Probe();
+  const dynamodb = probe.attach(dynamodbClient(), 'dynamodb');
+  const s3 = probe.attach(s3Client(), 's3');
+  const log = new DynamoChangeLog({ config, dynamodb, renewInBackground: false });
+  const stores: Record<Mode, TieredStore> = {
+    logged: new TieredStore({ config, changeLog: log, dynamodb, s3 }),
+    unlogged: new TieredStore({ config, changeLog: new NoopChangeLog(), dynamodb, s3 }),
+  };
+  const bodies: Record<Mode, Uint8Array> = { logged: randomBody(bytes), unlogged: randomBody(bytes) };
+  const times = {
+    create: { logged: [] as number[], unlogged: [] as number[] },
+    overwrite: { logged: [] as number[], unlogged: [] as number[] },
+  };
+  const attempts: AttemptRecord[] = [];
+  try {
+    const total = options.warmup + options.runs;
+    for (let i = 0; i < total; i++) {
+      const keep = i >= options.warmup;
+      const order: Mode[] = i % 2 === 0 ? ['logged', 'unlogged'] : ['unlogged', 'logged'];
+      for (const kind of ['create', 'overwrite'] as const) {
+        for (const mode of order) {
+          const t0 = performance.now();
+          await stores[mode].put(`${mode}-${i}`, bodies[mode]);
+          const ms = performance.now() - t0;
+          if (keep) times[kind][mode].push(ms);
+        }
+      }
+      const taken = probe.take();
+      if (keep) attempts.push(...taken.attempts);
+    }
+  } finally {
+    log.close();
+    dynamodb.destroy();
+    s3.destroy();
+  }
+  const fig = (values: number[]): LatencyFigures => ({
+    samples: values.length,
+    p50Ms: round(percentile(values, 50)),
+    p99Ms: round(percentile(values, 99)),
+    meanMs: round(mean(values)),
+  });
+  const pair = (kind: 'create' | 'overwrite') => {
+    const logged = fig(times[kind].logged);
+    const unlogged = fig(times[kind].unlogged);
+    return { logged, unlogged, p50Ratio: round(logged.p50Ms / unlogged.p50Ms, 3), p99Ratio: round(logged.p99Ms / unlogged.p99Ms, 3) };
+  };
+  const byCommand = new Map<string, number[]>();
+  for (const a of attempts) {
+    const key = `${a.service === 's3' ? 's3:' : ''}${a.command}`;
+    if (!byCommand.has(key)) byCommand.set(key, []);
+    byCommand.get(key)!.push(a.end - a.start);
+  }
+  return {
+    bytes,
+    warmup: options.warmup,
+    runs: options.runs,
+    create: pair('create'),
+    overwrite: pair('overwrite'),
+    perRequestMedianMs: Object.fromEntries([...byCommand].map(([k, v]) => [k, round(percentile(v, 50))])),
+  };
+}

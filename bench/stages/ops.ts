@@ -1,0 +1,133 @@
+/**
+ * Calls, round trips and consumed capacity per operation type, logged (DynamoChangeLog) and
+ * unlogged (NoopChangeLog), same TieredStore code. Operations run one at a time, so each one's
+ * requests are exactly the records gathered while it ran.
+ */
+import { performance } from 'node:perf_hooks';
+import { DynamoChangeLog, NoopChangeLog, TieredStore, type ChangeLog } from '../../lib/index.js';
+import { KiB, dynamodbClient, freshConfig, mean, randomBody, round, s3Client } from '../common.js';
+import { type AttemptRecord, type CallRecord, Probe, addCapacity, emptyCapacity, roundTrips, sequence } from '../instrument.js';
+
+export type Mode = 'logged' | 'unlogged';
+
+export const OP_TYPES = [
+  'small put (create)',
+  'small overwrite',
+  'large create',
+  'large overwrite',
+  'small over large',
+  'large delete',
+  'small delete',
+] as const;
+export type OpType = (typeof OP_TYPES)[number];
+
+export interface OpFigures {
+  readonly samples: number;
+  /** Mean DynamoDB calls per operation. */
+  readonly dynamodbCalls: number;
+  readonly s3Calls: number;
+  /** Mean sequential DynamoDB round trips (overlapping requests count once). */
+  readonly dynamodbRoundTrips: number;
+  /** Mean sequential round trips over both services. */
+  readonly totalRoundTrips: number;
+  /** The most frequent request sequence (`∥`: in parallel, `→`: after). */
+  readonly sequence: string;
+  /** DynamoDB calls by command (mean per operation). */
+  readonly commands: Record<string, number>;
+  /** Mean write capacity units: base tables, GSI, and how many of them were computed. */
+  readonly wcu: number;
+  readonly gsiWcu: number;
+  readonly rcu: number;
+  readonly computedUnits: number;
+  /** Mean wall time per operation, ms (sequential, no load). */
+  readonly meanMs: number;
+}
+
+export interface OpsResult {
+  readonly iterations: number;
+  readonly largeBytes: number;
+  readonly smallBytes: number;
+  readonly figures: Record<Mode, Record<OpType, OpFigures>>;
+}
+
+interface Sample {
+  calls: CallRecord[];
+  attempts: AttemptRecord[];
+  ms: number;
+}
+
+export async function opsStage(options: { iterations: number; warmup: number }): Promise<OpsResult> {
+  const smallBytes = 1 * KiB;
+  const largeBytes = 64 * KiB;
+  const figures = {} as Record<Mode, Record<OpType, OpFigures>>;
+  for (const mode of ['logged', 'unlogged'] as const) {
+    const config = await freshConfig(`ops-${mode}`);
+    const probe = new Probe({ measureCapacity: true });
+    const dynamodb = probe.attach(dynamodbClient(), 'dynamodb');
+    const s3 = probe.attach(s3Client(), 's3');
+    const log: ChangeLog =
+      mode === 'logged' ? new DynamoChangeLog({ config, dynamodb, renewInBackground: false }) : new NoopChangeLog();
+    const store = new TieredStore({ config, changeLog: log, dynamodb, s3 });
+    const samples = new Map<OpType, Sample[]>(OP_TYPES.map((t) => [t, []]));
+    const small = randomBody(smallBytes);
+    const large = randomBody(largeBytes);
+    const measure = async (type: OpType, keep: boolean, op: () => Promise<unknown>) => {
+      probe.reset();
+      const t0 = performance.now();
+      await op();
+      const ms = performance.now() - t0;
+      const taken = probe.take();
+      if (keep) samples.get(type)!.push({ ...taken, ms });
+    };
+    try {
+      for (let i = 0; i < options.warmup + options.iterations; i++) {
+        const keep = i >= options.warmup;
+        await measure('small put (create)', keep, () => store.put(`s-${i}`, small));
+        await measure('small overwrite', keep, () => store.put(`s-${i}`, small));
+        await measure('large create', keep, () => store.put(`l-${i}`, large));
+        await measure('large overwrite', keep, () => store.put(`l-${i}`, large));
+        await measure('small over large', keep, () => store.put(`l-${i}`, small));
+        await store.put(`d-${i}`, large);
+        await measure('large delete', keep, () => store.delete(`d-${i}`));
+        await measure('small delete', keep, () => store.delete(`l-${i}`));
+      }
+    } finally {
+      if (log instanceof DynamoChangeLog) log.close();
+      dynamodb.destroy();
+      s3.destroy();
+    }
+    figures[mode] = Object.fromEntries(OP_TYPES.map((t) => [t, summarize(samples.get(t)!)])) as Record<OpType, OpFigures>;
+  }
+  return { iterations: options.iterations, largeBytes, smallBytes, figures };
+}
+
+function summarize(samples: Sample[]): OpFigures {
+  const n = samples.length;
+  const commands: Record<string, number> = {};
+  const sequences = new Map<string, number>();
+  const capacity = emptyCapacity();
+  for (const s of samples) {
+    for (const c of s.calls) {
+      if (c.service === 'dynamodb') commands[c.command] = (commands[c.command] ?? 0) + 1 / n;
+      else commands[`s3:${c.command}`] = (commands[`s3:${c.command}`] ?? 0) + 1 / n;
+      addCapacity(capacity, c.capacity);
+    }
+    const seq = sequence(s.attempts);
+    sequences.set(seq, (sequences.get(seq) ?? 0) + 1);
+  }
+  const top = [...sequences].sort((a, b) => b[1] - a[1])[0];
+  return {
+    samples: n,
+    dynamodbCalls: round(mean(samples.map((s) => s.calls.filter((c) => c.service === 'dynamodb').length))),
+    s3Calls: round(mean(samples.map((s) => s.calls.filter((c) => c.service === 's3').length))),
+    dynamodbRoundTrips: round(mean(samples.map((s) => roundTrips(s.attempts, 'dynamodb')))),
+    totalRoundTrips: round(mean(samples.map((s) => roundTrips(s.attempts)))),
+    sequence: top === undefined ? '' : top[1] === n ? top[0] : `${top[0]} (${top[1]}/${n})`,
+    commands: Object.fromEntries(Object.entries(commands).map(([k, v]) => [k, round(v)])),
+    wcu: round(capacity.wcu / n),
+    gsiWcu: round(capacity.gsiWcu / n),
+    rcu: round(capacity.rcu / n),
+    computedUnits: round(capacity.computed / n),
+    meanMs: round(mean(samples.map((s) => s.ms))),
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * Recovery throughput and idle sweep cost.
+ *
+ * Recovery: `instances` dead writers (each a real DynamoChangeLog) each record `perInstance`
+ * entries `{id, new}` whose `new` blob exists in S3, and never commit: the state a crash between
+ * upload and commit leaves. A Sweeper whose clock is past lease + skew margin + upload window
+ * then recovers them all; the sweep is timed and its requests counted. Afterwards, from outside:
+ * the bucket holds nothing under the prefix and the change-log table is empty.
+ *
+ * Idle: `idleInstances` live instance items (leases in the future, as a writer leaves them
+ * after record + remove), nothing expired; one sweep on the real clock, requests counted.
+ */
+import { performance } from 'node:perf_hooks';
+import { BatchWriteItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { DynamoChangeLog, Sweeper, newBlobKey, newChangeId, type SweepReport } from '../../lib/index.js';
+import { shardOf } from '../../lib/changelog/dynamo-change-log.js';
+import { newInstanceId } from '../../lib/ids.js';
+import { CHANGELOG_ATTR } from '../../lib/schema/tables.js';
+import { PAST_EVERYTHING_MS, dynamodbClient, freshConfig, log, parallel, round, s3Client } from '../common.js';
+import { Probe, addCapacity, attemptLatency, emptyCapacity, type CallRecord } from '../instrument.js';
+
+export interface SweepCalls {
+  readonly dynamodb: Record<string, number>;
+  readonly s3: Record<string, number>;
+  readonly dynamodbTotal: number;
+  readonly s3Total: number;
+  /** Duration of single requests, ms, by command. */
+  readonly requestMs?: Record<string, { n: number; p50Ms: number; p99Ms: number }>;
+  readonly wcu: number;
+  readonly gsiWcu: number;
+  readonly rcu: number;
+  readonly computedUnits: number;
+}
+
+export interface RecoveryResult {
+  readonly instances: number;
+  readonly entries: number;
+  readonly setupSeconds: number;
+  readonly sweepSeconds: number;
+  readonly entriesPerSecond: number;
+  readonly sweeperConcurrency: number;
+  readonly report: Omit<SweepReport, 'wouldDelete'>;
+  readonly calls: SweepCalls;
+  readonly dynamodbCallsPerEntry: number;
+  readonly s3CallsPerEntry: number;
+  readonly wcuPerEntry: number;
+  readonly rcuPerEntry: number;
+  readonly after: { readonly blobsUnderPrefix: number; readonly logItems: number; readonly logEntries: number };
+  readonly ok: boolean;
+}
+
+export interface IdleResult {
+  readonly liveInstances: number;
+  readonly shards: number;
+  readonly sweepMs: number;
+  readonly report: Omit<SweepReport, 'wouldDelete'>;
+  readonly calls: SweepCalls;
+  readonly queriesPerShard: number;
+}
+
+export async function recoveryStage(options: { instances: number; perInstance: number; concurrency?: number }): Promise<RecoveryResult> {
+  const config = await freshConfig('recovery');
+  const dynamodb = dynamodbClient();
+  const s3 = s3Client();
+  const entries = options.instances * options.perInstance;
+  const t0 = performance.now();
+  try {
+    // Dead writers: each records its entries (blobs uploaded), then never commits.
+    await parallel(options.instances, 24, async (i) => {
+      const writer = new DynamoChangeLog({ config, dynamodb, renewInBackground: false, entriesPerInstance: options.perInstance });
+      try {
+        await Promise.all(
+          Array.from({ length: options.perInstance }, async (_, j) => {
+            const key = `rec-${i}-${j}`;
+            const blob = newBlobKey(config.prefix, key);
+            await writer.record(newChangeId(), { id: key, new: blob });
+            await s3.send(new PutObjectCommand({ Bucket: config.bucket, Key: blob, Body: `orphan ${key}` }));
+          }),
+        );
+        if (writer.instanceIds.length !== 1) throw new Error(`writer ${i} spread over ${writer.instanceIds.length} instances`);
+      } finally {
+        writer.close();
+      }
+    });
+    const setupSeconds = (performance.now() - t0) / 1000;
+    const before = await countBlobs(s3, config.bucket, config.prefix);
+    if (before !== entries) throw new Error(`setup made ${before} blobs, expected ${entries}`);
+    log(`recovery: ${entries} orphaned entries over ${options.instances} instances written in ${round(setupSeconds, 1)} s; sweeping`);
+
+    const probe = new Probe({ measureCapacity: true });
+    const sweepDynamo = probe.attach(dynamodbClient(), 'dynamodb');
+    const sweepS3 = probe.attach(s3Client(), 's3');
+    const sweeper = new Sweeper({
+      config,
+      dynamodb: sweepDynamo,
+      s3: sweepS3,
+      clock: () => Date.now() + PAST_EVERYTHING_MS,
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    });
+    const s0 = performance.now();
+    const report = await sweeper.sweep();
+    const sweepSeconds = (performance.now() - s0) / 1000;
+    sweepDynamo.destroy();
+    sweepS3.destroy();
+    const calls = { ...summarizeCalls(probe.calls), requestMs: attemptLatency(probe.attempts) };
+
+    const blobsUnderPrefix = await countBlobs(s3, config.bucket, config.prefix);
+    const logState = await scanLog(dynamodb, config.changeLogTable);
+    const { wouldDelete: _, ...rest } = report;
+    return {
+      instances: options.instances,
+      entries,
+      setupSeconds: round(setupSeconds, 1),
+      sweepSeconds: round(sweepSeconds, 2),
+      entriesPerSecond: round(report.entriesRecovered / sweepSeconds, 0),
+      sweeperConcurrency: options.concurrency ?? 16,
+      report: rest,
+      calls,
+      dynamodbCallsPerEntry: round(calls.dynamodbTotal / entries, 3),
+      s3CallsPerEntry: round(calls.s3Total / entries, 3),
+      wcuPerEntry: round((calls.wcu + calls.gsiWcu) / entries, 3),
+      rcuPerEntry: round(calls.rcu / entries, 3),
+      after: { blobsUnderPrefix, logItems: logState.items, logEntries: logState.entries },
+      ok: report.entriesRecovered === entries && blobsUnderPrefix === 0 && logState.items === 0 && report.errors === 0,
+    };
+  } finally {
+    dynamodb.destroy();
+    s3.destroy();
+  }
+}
+
+export async function idleStage(options: { instances: number }): Promise<IdleResult> {
+  const config = await freshConfig('idle');
+  const dynamodb = dynamodbClient();
+  try {
+    // What a writer's instance item looks like after record + remove: live, n = 0, lease ahead.
+    const leaseUntil = Date.now() + 120_000;
+    const items = Array.from({ length: options.instances }, () => {
+      const pk = newInstanceId();
+      return {
+        [CHANGELOG_ATTR.pk]: pk,
+        [CHANGELOG_ATTR.state]: 'live',
+        [CHANGELOG_ATTR.shard]: shardOf(pk, config.leaseShards),
+        [CHANGELOG_ATTR.leaseUntil]: leaseUntil,
+        [CHANGELOG_ATTR.count]: 0,
+      };
+    });
+    await parallel(Math.ceil(items.length / 25), 8, async (b) => {
+      let pending = items.slice(b * 25, b * 25 + 25).map((item) => ({ PutRequest: { Item: marshall(item) } }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 10) throw new Error('BatchWriteItem left items unprocessed');
+        const out = await dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [config.changeLogTable]: pending } }));
+        pending = (out.UnprocessedItems?.[config.changeLogTable] as typeof pending | undefined) ?? [];
+      }
+    });
+    const probe = new Probe({ measureCapacity: true });
+    const sweepDynamo = probe.attach(dynamodbClient(), 'dynamodb');
+    const sweepS3 = probe.attach(s3Client(), 's3');
+    const sweeper = new Sweeper({ config, dynamodb: sweepDynamo, s3: sweepS3 });
+    const s0 = performance.now();
+    const report = await sweeper.sweep();
+    const sweepMs = performance.now() - s0;
+    sweepDynamo.destroy();
+    sweepS3.destroy();
+    const calls = summarizeCalls(probe.calls);
+    const { wouldDelete: _, ...rest } = report;
+    return {
+      liveInstances: options.instances,
+      shards: config.leaseShards,
+      sweepMs: round(sweepMs, 1),
+      report: rest,
+      calls,
+      queriesPerShard: round((calls.dynamodb.Query ?? 0) / config.leaseShards, 2),
+    };
+  } finally {
+    dynamodb.destroy();
+  }
+}
+
+export function summarizeCalls(calls: readonly CallRecord[]): SweepCalls {
+  const dynamodb: Record<string, number> = {};
+  const s3: Record<string, number> = {};
+  const capacity = emptyCapacity();
+  for (const c of calls) {
+    const into = c.service === 'dynamodb' ? dynamodb : s3;
+    into[c.command] = (into[c.command] ?? 0) + 1;
+    addCapacity(capacity, c.capacity);
+  }
+  const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+  return {
+    dynamodb,
+    s3,
+    dynamodbTotal: sum(dynamodb),
+    s3Total: sum(s3),
+    wcu: round(capacity.wcu),
+    gsiWcu: round(capacity.gsiWcu),
+    rcu: round(capacity.rcu),
+    computedUnits: round(capacity.computed),
+  };
+}
+
+export async function countBlobs(s3: ReturnType<typeof s3Client>, bucket: string, prefix: string): Promise<number> {
+  return (await listBlobs(s3, bucket, prefix)).length;
+}
+
+export async function listBlobs(s3: ReturnType<typeof s3Client>, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let ContinuationToken: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/`, ContinuationToken }));
+    for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
+    ContinuationToken = page.NextContinuationToken;
+  } while (ContinuationToken !== undefined);
+  return keys;
+}
+
+export async function scanRaw(dynamodb: ReturnType<typeof dynamodbClient>, tableName: string) {
+  const items: Array<Record<string, any>> = [];
+  let ExclusiveStartKey: Record<string, any> | undefined;
+  do {
+    const page = await dynamodb.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey }));
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey !== undefined);
+  return items;
+}
+
+async function scanLog(dynamodb: ReturnType<typeof dynamodbClient>, tableName: string): Promise<{ items: number; entries: number }> {
+  const items = await scanRaw(dynamodb, tableName);
+  const entries = items.reduce((n, item) => n + Object.keys(item).filter((k) => k.startsWith('c_')).length, 0);
+  return { items: items.length, entries };
+}
