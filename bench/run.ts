@@ -5,14 +5,17 @@
  *
  *   --json FILE                write every figure as JSON
  *   --quick                    a smaller run (about a minute)
- *   --only a,b                 stages: ops, latency, recovery, idle, load
+ *   --only a,b                 stages: baseline, ops, latency, recovery, idle, load
  *   --latency-runs N           1 MiB creates and overwrites per mode (default 200)
  *   --recovery-instances N     dead instances (default 1000), --entries-per-instance N (10)
  *   --sweep-concurrency N      the sweeper's concurrency in the recovery stage (library default 16)
  *   --idle-instances N         live instances for the idle sweep (default 10000)
  *   --writers N  --ops-per-writer N  --keys N  --throttle P   the load stage (100, 30, 150, 0.05)
  *   --seed N                   seed of the load stage's random choices (default 1)
+ *   --model-dynamodb-ms N --model-s3-ms N   the modelled latency run: ms added to every request
+ *                              attempt, as a remote service's round trip would (default 4 and 25; 0 skips it)
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -23,8 +26,9 @@ import { latencyStage, type LatencyResult } from './stages/latency.js';
 import { idleStage, recoveryStage, type IdleResult, type RecoveryResult } from './stages/recovery.js';
 import { loadStage, type LoadResult } from './stages/load.js';
 import { warmupStage } from './stages/warmup.js';
+import { baselineStage, type BaselineResult } from './stages/baseline.js';
 
-const STAGES = ['ops', 'latency', 'recovery', 'idle', 'load'] as const;
+const STAGES = ['baseline', 'ops', 'latency', 'recovery', 'idle', 'load'] as const;
 type Stage = (typeof STAGES)[number];
 
 const { values: args } = parseArgs({
@@ -42,6 +46,8 @@ const { values: args } = parseArgs({
     keys: { type: 'string' },
     throttle: { type: 'string' },
     seed: { type: 'string' },
+    'model-dynamodb-ms': { type: 'string' },
+    'model-s3-ms': { type: 'string' },
   },
   strict: true,
 });
@@ -70,6 +76,9 @@ const settings = {
   keys: num('keys', 150, 100),
   throttle: num('throttle', 0.05, 0.05),
   seed: num('seed', 1, 1),
+  modelRuns: args.quick ? 20 : 100,
+  modelDynamodbMs: num('model-dynamodb-ms', 4, 4),
+  modelS3Ms: num('model-s3-ms', 25, 25),
 };
 const only = new Set<Stage>(
   args.only === undefined
@@ -91,13 +100,17 @@ interface Results {
   date: string;
   startedAt: string;
   node: string;
+  /** The commit the run was made on (and whether lib/ had uncommitted changes). */
+  commit: string;
   platform: string;
   cpus: number;
   cpuModel: string;
   settings: typeof settings;
   warmup?: { rounds: number; seconds: number };
+  baseline?: BaselineResult;
   ops?: OpsResult;
   latency?: LatencyResult;
+  latencyModelled?: LatencyResult;
   recovery?: RecoveryResult;
   idle?: IdleResult;
   load?: LoadResult;
@@ -125,6 +138,7 @@ async function main(): Promise<number> {
     date: now.toISOString().slice(0, 10),
     startedAt: now.toISOString(),
     node: process.version,
+    commit: gitCommit(),
     platform: `${process.platform} ${process.arch}`,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -137,6 +151,10 @@ async function main(): Promise<number> {
   log(`DynamoDB ${stack.dynamodbEndpoint}, S3 ${stack.s3Endpoint}; warming up (${settings.warmupRounds} rounds)`);
   results.warmup = await warmupStage({ rounds: settings.warmupRounds });
 
+  if (only.has('baseline')) {
+    log('baseline: the local servers alone');
+    results.baseline = await baselineStage({ samples: settings.quick ? 50 : 200 });
+  }
   if (only.has('ops')) {
     log(`ops: calls, round trips and capacity per operation (${settings.opsIterations} each, per mode)`);
     results.ops = await opsStage({ iterations: settings.opsIterations, warmup: settings.opsWarmup });
@@ -144,6 +162,14 @@ async function main(): Promise<number> {
   if (only.has('latency')) {
     log(`latency: ${settings.latencyRuns} x 1 MiB creates and overwrites per mode, interleaved`);
     results.latency = await latencyStage({ runs: settings.latencyRuns, warmup: settings.latencyWarmup });
+    if (settings.modelDynamodbMs > 0 || settings.modelS3Ms > 0) {
+      log(`latency, modelled: +${settings.modelDynamodbMs} ms per DynamoDB request, +${settings.modelS3Ms} ms per S3 request, ${settings.modelRuns} runs`);
+      results.latencyModelled = await latencyStage({
+        runs: settings.modelRuns,
+        warmup: 5,
+        addedPerRequestMs: { dynamodb: settings.modelDynamodbMs, s3: settings.modelS3Ms },
+      });
+    }
   }
   if (only.has('recovery')) {
     log(`recovery: ${settings.recoveryInstances * settings.entriesPerInstance} orphaned entries over ${settings.recoveryInstances} dead instances`);
@@ -235,7 +261,14 @@ function targets(r: Results): Target[] {
 
 function render(r: Results): string {
   const parts: string[] = [];
-  parts.push(`tierlog bench ${r.date}  node ${r.node}  ${r.platform}  ${r.cpus} CPU  ${r.settings.quick ? '(quick)' : ''}`.trimEnd());
+  parts.push(`tierlog bench ${r.date}  commit ${r.commit}  node ${r.node}  ${r.platform}  ${r.cpus} CPU  ${r.settings.quick ? '(quick)' : ''}`.trimEnd());
+  if (r.baseline !== undefined) {
+    const b = r.baseline;
+    parts.push(
+      `\n== Baseline: the local servers alone (median ms per request, one at a time) ==\n` +
+        `${fmt(b.sequentialP50Ms)}\nsmall PutItem at 16 in flight: ${b.putItemPerSecondAt16}/s`,
+    );
+  }
   if (r.ops !== undefined) {
     const rows: Array<Array<string | number>> = [
       ['operation', 'mode', 'DDB calls', 'S3 calls', 'DDB RT', 'all RT', 'WCU', 'GSI WCU', 'RCU', 'computed', 'ms', 'sequence'],
@@ -251,17 +284,10 @@ function render(r: Results): string {
         table(rows),
     );
   }
-  if (r.latency !== undefined) {
-    const l = r.latency;
-    const rows: Array<Array<string | number>> = [['1 MiB', 'logged p50', 'unlogged p50', 'ratio', 'logged p99', 'unlogged p99', 'ratio', 'logged mean', 'unlogged mean']];
-    for (const kind of ['create', 'overwrite'] as const) {
-      const x = l[kind];
-      rows.push([kind, x.logged.p50Ms, x.unlogged.p50Ms, x.p50Ratio.toFixed(3), x.logged.p99Ms, x.unlogged.p99Ms, x.p99Ratio.toFixed(3), x.logged.meanMs, x.unlogged.meanMs]);
-    }
-    const per = Object.entries(l.perRequestMedianMs)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ');
-    parts.push(`\n== Latency, ms (${l.runs} runs per mode and kind after ${l.warmup} warm-up, interleaved) ==\n${table(rows)}\nmedian per request: ${per}`);
+  if (r.latency !== undefined) parts.push(renderLatency(r.latency, 'measured on the local stack'));
+  if (r.latencyModelled !== undefined) {
+    const m = r.latencyModelled.addedPerRequestMs!;
+    parts.push(renderLatency(r.latencyModelled, `MODELLED: +${m.dynamodb} ms per DynamoDB request (TransactWriteItems +${2 * m.dynamodb}), +${m.s3} ms per S3 request, added to the local stack`));
   }
   if (r.recovery !== undefined) {
     const x = r.recovery;
@@ -301,6 +327,41 @@ function render(r: Results): string {
   for (const t of r.targets) rows.push([t.name, t.target, t.value, t.met ? 'met' : 'MISSED']);
   parts.push(`\n== Targets ==\n${table(rows)}\n\ntotal ${r.totalSeconds} s; ${r.ok ? 'OK' : 'FAILED'}\n`);
   return `${parts.join('\n')}\n`;
+}
+
+function renderLatency(l: LatencyResult, what: string): string {
+  const rows: Array<Array<string | number>> = [
+    ['1 MiB', 'logged p50', 'unlogged p50', 'ratio', 'added', 'logged p99', 'unlogged p99', 'ratio', 'logged mean', 'unlogged mean'],
+  ];
+  for (const kind of ['create', 'overwrite'] as const) {
+    const x = l[kind];
+    rows.push([
+      kind,
+      x.logged.p50Ms,
+      x.unlogged.p50Ms,
+      x.p50Ratio.toFixed(3),
+      `+${round(x.logged.p50Ms - x.unlogged.p50Ms)}`,
+      x.logged.p99Ms,
+      x.unlogged.p99Ms,
+      x.p99Ratio.toFixed(3),
+      x.logged.meanMs,
+      x.unlogged.meanMs,
+    ]);
+  }
+  const per = Object.entries(l.perRequestMedianMs)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return `\n== Latency, ms, ${what} (${l.runs} runs per mode and kind after ${l.warmup} warm-up, interleaved) ==\n${table(rows)}\nmedian per request${l.addedPerRequestMs !== undefined ? ' (local server time, without the added delay)' : ''}: ${per}`;
+}
+
+function gitCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'lib'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head} (lib/ modified)` : head;
+  } catch {
+    return 'unknown';
+  }
 }
 
 function fmt(record: Record<string, number>): string {

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { DynamoChangeLog, NoopChangeLog, TieredStore } from '../../lib/index.js';
 import { MiB, dynamodbClient, freshConfig, mean, percentile, randomBody, round, s3Client } from '../common.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { type AttemptRecord, Probe } from '../instrument.js';
 import type { Mode } from './ops.js';
 
@@ -24,14 +25,32 @@ export interface LatencyResult {
   readonly overwrite: Record<Mode, LatencyFigures> & { p50Ratio: number; p99Ratio: number };
   /** Median latency of single requests during the stage, ms, by command (all modes). */
   readonly perRequestMedianMs: Record<string, number>;
+  /** A modelled run: this much was added to every request attempt (a remote service's round trip). */
+  readonly addedPerRequestMs?: { readonly dynamodb: number; readonly s3: number };
 }
 
-export async function latencyStage(options: { runs: number; warmup: number; bytes?: number }): Promise<LatencyResult> {
+export async function latencyStage(options: {
+  runs: number;
+  warmup: number;
+  bytes?: number;
+  /** Model a remote service: add this many ms to every attempt (FaultInjector `delay`). */
+  addedPerRequestMs?: { dynamodb: number; s3: number };
+}): Promise<LatencyResult> {
   const bytes = options.bytes ?? MiB;
   const config = await freshConfig('latency');
   const probe = new Probe();
   const dynamodb = probe.attach(dynamodbClient(), 'dynamodb');
   const s3 = probe.attach(s3Client(), 's3');
+  const added = options.addedPerRequestMs;
+  if (added !== undefined) {
+    // A transaction is charged twice per item and coordinates two items: model it as two round trips.
+    const model = new FaultInjector()
+      .add({ kind: 'delay', delayMs: 2 * added.dynamodb, match: (r) => r.command === 'TransactWriteItemsCommand' })
+      .add({ kind: 'delay', delayMs: added.dynamodb, match: (r) => r.service === 'dynamodb' })
+      .add({ kind: 'delay', delayMs: added.s3, match: (r) => r.service === 's3' });
+    model.attach(dynamodb, 'dynamodb');
+    model.attach(s3, 's3');
+  }
   const log = new DynamoChangeLog({ config, dynamodb, renewInBackground: false });
   const stores: Record<Mode, TieredStore> = {
     logged: new TieredStore({ config, changeLog: log, dynamodb, s3 }),
@@ -88,5 +107,6 @@ export async function latencyStage(options: { runs: number; warmup: number; byte
     create: pair('create'),
     overwrite: pair('overwrite'),
     perRequestMedianMs: Object.fromEntries([...byCommand].map(([k, v]) => [k, round(percentile(v, 50))])),
+    ...(added !== undefined ? { addedPerRequestMs: added } : {}),
   };
 }
