@@ -14,6 +14,7 @@ export const OP_TYPES = [
   'small put (create)',
   'small overwrite',
   'large create',
+  'large create, new instance',
   'large overwrite',
   'small over large',
   'large delete',
@@ -65,9 +66,11 @@ export async function opsStage(options: { iterations: number; warmup: number }):
     const probe = new Probe({ measureCapacity: true });
     const dynamodb = probe.attach(dynamodbClient(), 'dynamodb');
     const s3 = probe.attach(s3Client(), 's3');
-    const log: ChangeLog =
+    const newLog = (): ChangeLog =>
       mode === 'logged' ? new DynamoChangeLog({ config, dynamodb, renewInBackground: false }) : new NoopChangeLog();
+    const log = newLog();
     const store = new TieredStore({ config, changeLog: log, dynamodb, s3 });
+    const logs: ChangeLog[] = [log];
     const samples = new Map<OpType, Sample[]>(OP_TYPES.map((t) => [t, []]));
     const small = randomBody(smallBytes);
     const large = randomBody(largeBytes);
@@ -85,6 +88,12 @@ export async function opsStage(options: { iterations: number; warmup: number }):
         await measure('small put (create)', keep, () => store.put(`s-${i}`, small));
         await measure('small overwrite', keep, () => store.put(`s-${i}`, small));
         await measure('large create', keep, () => store.put(`l-${i}`, large));
+        // The first record of a fresh instance (a cold Lambda environment) writes its lease:
+        // that is the record that also writes the lease index.
+        const fresh = newLog();
+        logs.push(fresh);
+        const freshStore = new TieredStore({ config, changeLog: fresh, dynamodb, s3 });
+        await measure('large create, new instance', keep, () => freshStore.put(`n-${i}`, large));
         await measure('large overwrite', keep, () => store.put(`l-${i}`, large));
         await measure('small over large', keep, () => store.put(`l-${i}`, small));
         await store.put(`d-${i}`, large);
@@ -92,7 +101,7 @@ export async function opsStage(options: { iterations: number; warmup: number }):
         await measure('small delete', keep, () => store.delete(`l-${i}`));
       }
     } finally {
-      if (log instanceof DynamoChangeLog) log.close();
+      for (const l of logs) if (l instanceof DynamoChangeLog) l.close();
       dynamodb.destroy();
       s3.destroy();
     }
