@@ -1,0 +1,177 @@
+/**
+ * What every CLI command shares: the context it runs in (configuration, clients, clock, where it
+ * writes), the usage error and exit codes, and small formatting helpers (durations, instants,
+ * JSON that never throws).
+ *
+ * Commands write through {@link CliIO}, never to `process.stdout` directly, so tests call them
+ * with a capturing sink and injected clients.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { TierlogConfig } from '../config.js';
+import type { Clock } from '../ids.js';
+
+/** Exit codes of the `tierlog` binary. */
+export const EXIT = {
+  ok: 0,
+  /** The command ran and failed (AWS error, missing table, delete failures, sweep errors). */
+  failure: 1,
+  /** Bad arguments or configuration: nothing was done. */
+  usage: 2,
+} as const;
+
+/** A stream the CLI writes to (`process.stdout` fits). */
+export interface CliOutput {
+  write(chunk: string): unknown;
+  readonly isTTY?: boolean;
+}
+
+export interface CliIO {
+  /** Results: the human report, or JSON with `--json`. */
+  readonly stdout: CliOutput;
+  /** Errors, warnings and the progress bar. */
+  readonly stderr: CliOutput;
+}
+
+/** What a command runs with. */
+export interface CliContext {
+  readonly config: TierlogConfig;
+  readonly dynamodb: DynamoDBClient;
+  readonly s3: S3Client;
+  readonly clock: Clock;
+  readonly io: CliIO;
+  /** The environment (sweeper tuning variables are read from it). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The command was used wrongly (bad option value, refused setting): exit code 2. */
+export class UsageError extends Error {
+  readonly exitCode = EXIT.usage;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The command ran and reports a failure it already explained: exit code 1. */
+export class CommandFailedError extends Error {
+  readonly exitCode = EXIT.failure;
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandFailedError';
+  }
+}
+
+// ---- output ----------------------------------------------------------------------------------
+
+/** Writes `lines` to `out`, one per line. */
+export function println(out: CliOutput, ...lines: string[]): void {
+  for (const line of lines) out.write(`${line}\n`);
+}
+
+/** JSON of anything a report may hold (BigInt, binary, sets, dates), never throwing. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, jsonReplacer, 2);
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return { base64: Buffer.from(value).toString('base64') };
+  if (value instanceof Set) return [...value];
+  if (value instanceof Map) return Object.fromEntries(value);
+  return value;
+}
+
+/** Prints `value` as JSON on stdout. */
+export function printJson(io: CliIO, value: unknown): void {
+  io.stdout.write(`${toJson(value)}\n`);
+}
+
+// ---- durations and instants ----------------------------------------------------------------
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/;
+const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g;
+
+/**
+ * Parses a duration such as `90m`, `24h`, `7d`, `1h30m` (units ms, s, m, h, d, w) into ms.
+ *
+ * @throws UsageError on anything else (a bare number included: the unit is never guessed).
+ */
+export function parseDuration(text: string): number {
+  const trimmed = text.trim();
+  if (!DURATION.test(trimmed)) {
+    throw new UsageError(`invalid duration "${text}": use a number and a unit (ms, s, m, h, d, w), e.g. 90m, 24h, 7d`);
+  }
+  let ms = 0;
+  for (const [, amount, unit] of trimmed.matchAll(DURATION_PART)) ms += Number(amount) * UNIT_MS[unit!]!;
+  return Math.round(ms);
+}
+
+/** A short human duration: `850ms`, `45s`, `4m 12s`, `2h 5m`, `3d 4h`. */
+export function formatDuration(ms: number): string {
+  const abs = Math.abs(Math.round(ms));
+  if (abs < 1_000) return `${abs}ms`;
+  const s = Math.floor(abs / 1_000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 === 0 ? `${m}m` : `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 === 0 ? `${h}h` : `${h}h ${m % 60}m`;
+  const d = Math.floor(h / 24);
+  return h % 24 === 0 ? `${d}d` : `${d}d ${h % 24}h`;
+}
+
+/** `in 4m 12s` for a future instant, `4m 12s ago` for a past one. */
+export function formatRelative(at: number, now: number): string {
+  if (at === now) return 'now';
+  return at > now ? `in ${formatDuration(at - now)}` : `${formatDuration(now - at)} ago`;
+}
+
+/** ISO time of a ms instant, or the raw number when it is not a valid date. */
+export function iso(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString();
+}
+
+/** `2025-01-01T00:00:00.000Z (4m 12s ago)`. */
+export function formatInstant(ms: number, now: number): string {
+  return `${iso(ms)} (${formatRelative(ms, now)})`;
+}
+
+/** `1 blob`, `3 blobs`. */
+export function plural(n: number, singular: string, pluralForm = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : pluralForm}`;
+}
+
+/** A byte count: `512 B`, `2.1 KiB`, `40.0 MiB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Left-aligned columns. */
+export function columns(rows: readonly (readonly string[])[], gap = 2): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! + gap)))
+      .join('')
+      .trimEnd(),
+  );
+}

@@ -1,0 +1,192 @@
+/**
+ * The `tierlog` command line: commander wiring of the commands in this folder, error reporting
+ * and exit codes. `bin/cli.ts` calls {@link runCli} with the real process; tests call it with a
+ * capturing sink and injected clients.
+ *
+ * Exit codes: 0 ok; 1 the command failed (AWS error, missing table or bucket, sweep errors,
+ * failed deletes); 2 usage (bad arguments or options, a refused setting, invalid configuration).
+ */
+import { createRequire } from 'node:module';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { CONFIG_ENV, loadConfig } from '../config.js';
+import { ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
+import { type Clock, systemClock } from '../ids.js';
+import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { SWEEPER_ENV } from '../recovery/sweeper-env.js';
+import { auditCommand, DEFAULT_AUDIT_AGE_MS } from './audit.js';
+import { type CliContext, type CliIO, EXIT, parseDuration, UsageError } from './common.js';
+import { inspectCommand } from './inspect.js';
+import { statusCommand } from './status.js';
+import { parseShards, sweepCommand } from './sweep.js';
+
+export interface RunCliOptions {
+  /** Where to write. Default: the process's stdout and stderr. */
+  readonly io?: CliIO;
+  /** The environment configuration is read from. Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Default: a client from the environment (closed when the command ends). */
+  readonly dynamodb?: DynamoDBClient;
+  /** Default: a client from the environment (closed when the command ends). */
+  readonly s3?: S3Client;
+  readonly clock?: Clock;
+}
+
+const VERSION = packageVersion();
+
+/** The package's version (from lib/cli/ in the source tree, or dist/lib/cli/ when built). */
+function packageVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (const path of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = require(path) as { name?: string; version?: string };
+      if (pkg.name === 'tierlog' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not there: try the next
+    }
+  }
+  return 'unknown';
+}
+
+const ENV_HELP = `
+Environment:
+  ${CONFIG_ENV.changeLogTable}   change-log table (required)
+  ${CONFIG_ENV.objectsTable}     objects table, HV (required)
+  ${CONFIG_ENV.bucket}            blob bucket, LT (required)
+  ${CONFIG_ENV.prefix}            blob key prefix (default "blobs")
+  ${CONFIG_ENV.leaseShards}      lease-index shards (default 4; as the writers)
+  ${Object.values(SWEEPER_ENV).join(', ')}
+                             sweeper tuning for "sweep" (as the sweeper Lambda)
+  AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...
+                             the AWS SDK's own settings (point these at a local stack to use one)
+
+Exit codes: 0 ok, 1 failure, 2 usage or configuration error.`;
+
+/** Runs the CLI on `argv` (arguments after the program name); resolves to the exit code. */
+export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
+  const io: CliIO = options.io ?? { stdout: process.stdout, stderr: process.stderr };
+  const env = options.env ?? process.env;
+  const owned: Array<{ destroy(): void }> = [];
+  let context: CliContext | undefined;
+  /** Configuration and clients, made on first use (so `--help` needs neither). */
+  const ctx = (): CliContext => {
+    if (context !== undefined) return context;
+    const config = loadConfig(env);
+    const dynamodb = options.dynamodb ?? own(createDynamoDBClient());
+    const s3 = options.s3 ?? own(createS3Client());
+    context = { config, dynamodb, s3, clock: options.clock ?? systemClock, io, env };
+    return context;
+  };
+  const own = <T extends { destroy(): void }>(client: T): T => {
+    owned.push(client);
+    return client;
+  };
+
+  let exitCode: number = EXIT.ok;
+  const program = new Command('tierlog')
+    .description('Operate a tierlog deployment: change-log status, sweeps, and audits of the blob bucket against the objects table.')
+    .version(VERSION)
+    .option('--json', 'print a JSON report on stdout instead of text')
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+    })
+    .exitOverride()
+    .showHelpAfterError('(tierlog --help for usage)')
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText('after', ENV_HELP);
+
+  const json = (command: Command): boolean => command.optsWithGlobals<{ json?: boolean }>().json === true;
+
+  program
+    .command('status')
+    .description(
+      'Count instances (live, expired, claimed), outstanding entries and the oldest expired lease. ' +
+        'Reads the WHOLE change-log table (a consistent scan): fine for an operator, not for a dashboard.',
+    )
+    .action(async (_opts: object, command: Command) => {
+      exitCode = await statusCommand(ctx(), { json: json(command) });
+    });
+
+  program
+    .command('sweep')
+    .description('Run one sweep now, as the scheduled sweeper does: retire or claim expired instances and delete the blobs their changes left unreferenced.')
+    .option('--dry-run', 'claim nothing, delete nothing; list the blobs that would be deleted')
+    .option('--shards <list>', 'sweep only these lease shards, e.g. 0,1 (default: all)')
+    .action(async (opts: { dryRun?: boolean; shards?: string }, command: Command) => {
+      const c = ctx();
+      const shards = opts.shards === undefined ? undefined : parseShards(opts.shards, c.config.leaseShards);
+      exitCode = await sweepCommand(c, { dryRun: opts.dryRun === true, json: json(command), ...(shards !== undefined ? { shards } : {}) });
+    });
+
+  program
+    .command('audit')
+    .description(
+      'List the bucket under <prefix>/ and check every blob against the objects table (consistent reads). ' +
+        'Reports blobs no object points at that are older than the safety age (by both S3 LastModified and the ' +
+        'key\'s UUIDv7 time), and keys that are not blob keys (never deleted). Progress bar on stderr when it is a terminal.',
+    )
+    .addOption(
+      new Option('--older-than <duration>', 'safety age: only blobs older than this, e.g. 90m, 24h, 7d (at least 1h)')
+        .default(DEFAULT_AUDIT_AGE_MS, '24h')
+        .argParser(durationArg),
+    )
+    .option('--delete', 'delete the unreferenced blobs found (each batch is re-checked against the objects table first)')
+    .action(async (opts: { olderThan: number; delete?: boolean }, command: Command) => {
+      exitCode = await auditCommand(ctx(), { olderThanMs: opts.olderThan, delete: opts.delete === true, json: json(command) });
+    });
+
+  program
+    .command('inspect')
+    .description('Show one change-log instance: state, lease, claim, and each entry with what the sweeper would do with it.')
+    .argument('<instance>', 'instance id (the pk of its change-log item)')
+    .action(async (instance: string, _opts: object, command: Command) => {
+      exitCode = await inspectCommand(ctx(), instance, { json: json(command) });
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    return reportError(err, io);
+  } finally {
+    for (const client of owned) client.destroy();
+  }
+}
+
+function durationArg(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** Prints `err` for a human and returns its exit code. */
+export function reportError(err: unknown, io: CliIO): number {
+  if (err instanceof CommanderError) {
+    // Commander printed its message (or the help / version) already.
+    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  const say = (message: string) => io.stderr.write(`tierlog: ${message}\n`);
+  if (err instanceof UsageError) {
+    say(err.message);
+    return EXIT.usage;
+  }
+  if (err instanceof ConfigError) {
+    say(`configuration: ${err.message} (tierlog --help lists the variables)`);
+    return EXIT.usage;
+  }
+  if (err instanceof ResourceMissingError || err instanceof TierlogError) {
+    say(err.message);
+    return EXIT.failure;
+  }
+  if (err instanceof Error) {
+    const exitCode = (err as { exitCode?: unknown }).exitCode;
+    say(err.name === 'Error' || err.name === 'CommandFailedError' ? err.message : `${err.name}: ${err.message}`);
+    return exitCode === EXIT.usage ? EXIT.usage : EXIT.failure;
+  }
+  say(String(err));
+  return EXIT.failure;
+}

@@ -1,0 +1,137 @@
+/**
+ * `tierlog status`: the state of the change log, from a full (consistent) scan of its table.
+ *
+ * Reads every item, so it costs one read per 4 KB of the table: fine for an operator now and
+ * then, not for a dashboard (the sweeper's metrics are for that). Counts instances live, expired
+ * (lease ended, not yet claimed) and claimed (and claims past their expiry, i.e. due again),
+ * outstanding entries and what the sweeper would quarantine or defer, the oldest expired lease,
+ * and items that do not parse.
+ */
+import { CorruptItemError } from '../errors.js';
+import { isEntryAttribute } from '../changelog/entry-codec.js';
+import { InstanceTable } from '../changelog/instance-table.js';
+import { parseInstanceItem } from '../changelog/instance-item.js';
+import { CHANGELOG_ATTR } from '../schema/tables.js';
+import { DEFAULT_MAX_UPLOAD_MS } from '../constants.js';
+import { screenEntry } from '../recovery/judge.js';
+import { type CliContext, EXIT, formatDuration, iso, plural, printJson, println } from './common.js';
+
+export interface StatusReport {
+  readonly table: string;
+  /** When the scan started (ISO). */
+  readonly at: string;
+  readonly instances: {
+    readonly total: number;
+    /** Live, lease running. */
+    readonly live: number;
+    /** Live, lease ended: a dead writer (or an idle one) the next sweep retires or claims. */
+    readonly expired: number;
+    /** Claimed by a sweeper. */
+    readonly claimed: number;
+    /** Claimed, and the claim's expiry is past: due for the next sweep. */
+    readonly claimsExpired: number;
+  };
+  readonly entries: {
+    /** Entries held by all instances (corrupt ones included). */
+    readonly outstanding: number;
+    /** Entries the sweeper cannot trust (do not parse, or name blobs it would not touch). */
+    readonly quarantined: number;
+    /** Entries whose `cleanupAfter` is still ahead. */
+    readonly notYetDue: number;
+  };
+  /** Age of the oldest ended lease or claim, ms; null when none has ended. */
+  readonly oldestExpiredAgeMs: number | null;
+  readonly oldestExpiredInstance: string | null;
+  /** Items whose instance-level fields do not parse. */
+  readonly corruptItems: ReadonlyArray<{ readonly instanceId: string; readonly reason: string; readonly entries: number }>;
+}
+
+/** Scans the change-log table and counts. */
+export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
+  const table = new InstanceTable(ctx.config, ctx.dynamodb);
+  const now = ctx.clock();
+  const judge = { prefix: ctx.config.prefix, now, maxUploadMs: DEFAULT_MAX_UPLOAD_MS };
+  let total = 0;
+  let live = 0;
+  let expired = 0;
+  let claimed = 0;
+  let claimsExpired = 0;
+  let outstanding = 0;
+  let quarantined = 0;
+  let notYetDue = 0;
+  let oldest: { age: number; instanceId: string } | null = null;
+  const corruptItems: Array<{ instanceId: string; reason: string; entries: number }> = [];
+
+  for await (const page of table.scanAll()) {
+    for (const raw of page) {
+      total++;
+      let item;
+      try {
+        item = parseInstanceItem(raw);
+      } catch (err) {
+        if (!(err instanceof CorruptItemError)) throw err;
+        const entries = Object.keys(raw).filter(isEntryAttribute).length;
+        corruptItems.push({ instanceId: String(raw[CHANGELOG_ATTR.pk] ?? '?'), reason: err.message, entries });
+        outstanding += entries;
+        quarantined += entries;
+        continue;
+      }
+      const ended = item.leaseUntil < now;
+      if (item.state === 'claimed') {
+        claimed++;
+        if (ended) claimsExpired++;
+      } else if (ended) {
+        expired++;
+      } else {
+        live++;
+      }
+      if (ended && (oldest === null || now - item.leaseUntil > oldest.age)) {
+        oldest = { age: now - item.leaseUntil, instanceId: item.instanceId };
+      }
+      for (const entry of item.entries) {
+        outstanding++;
+        const screened = screenEntry(entry, judge);
+        if (screened.kind === 'quarantine') quarantined++;
+        else if (screened.kind === 'defer') notYetDue++;
+      }
+    }
+  }
+
+  return {
+    table: ctx.config.changeLogTable,
+    at: iso(now),
+    instances: { total, live, expired, claimed, claimsExpired },
+    entries: { outstanding, quarantined, notYetDue },
+    oldestExpiredAgeMs: oldest?.age ?? null,
+    oldestExpiredInstance: oldest?.instanceId ?? null,
+    corruptItems,
+  };
+}
+
+/** The human form of a status report. */
+export function formatStatus(r: StatusReport): string[] {
+  const i = r.instances;
+  const e = r.entries;
+  const lines = [
+    `change log  ${r.table}  (full table scan at ${r.at})`,
+    `instances   ${i.total}: ${i.live} live, ${i.expired} expired, ${i.claimed} claimed` +
+      (i.claimsExpired > 0 ? ` (${i.claimsExpired} past their claim)` : ''),
+    `entries     ${e.outstanding} outstanding` +
+      (e.quarantined > 0 || e.notYetDue > 0 ? ` (${e.quarantined} quarantined, ${e.notYetDue} not yet due)` : ''),
+    `oldest expired  ${r.oldestExpiredAgeMs === null ? 'none' : `${formatDuration(r.oldestExpiredAgeMs)} ago (instance ${r.oldestExpiredInstance})`}`,
+  ];
+  if (r.corruptItems.length > 0) {
+    lines.push(`corrupt items  ${r.corruptItems.length} (kept and never acted on; see "tierlog inspect <instance>")`);
+    for (const c of r.corruptItems.slice(0, 20)) lines.push(`  ${c.instanceId}  ${c.reason}  (${plural(c.entries, 'entry', 'entries')})`);
+    if (r.corruptItems.length > 20) lines.push(`  ... and ${r.corruptItems.length - 20} more (use --json)`);
+  }
+  return lines;
+}
+
+/** Runs `status`; returns the exit code. */
+export async function statusCommand(ctx: CliContext, options: { json?: boolean } = {}): Promise<number> {
+  const report = await collectStatus(ctx);
+  if (options.json) printJson(ctx.io, report);
+  else println(ctx.io.stdout, ...formatStatus(report));
+  return EXIT.ok;
+}

@@ -1,0 +1,98 @@
+/**
+ * `tierlog sweep [--dry-run] [--shards 0,1]`: one sweep, as the scheduled Lambda runs it (same
+ * tuning variables: `TIERLOG_CLAIM_MS`, `TIERLOG_SKEW_MARGIN_MS`, `TIERLOG_MAX_UPLOAD_MS`,
+ * `TIERLOG_SWEEP_CONCURRENCY`), and its report. A dry run claims nothing, deletes nothing and
+ * lists the blobs it would delete. Exit code 1 when the sweep had errors or failed deletes (all
+ * is idempotent: run it again).
+ */
+import { Sweeper, type SweepLogger } from '../recovery/sweeper.js';
+import type { SweepReport } from '../recovery/report.js';
+import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
+import { type CliContext, type CliOutput, EXIT, formatDuration, plural, printJson, println, UsageError } from './common.js';
+
+export interface SweepCommandOptions {
+  readonly dryRun?: boolean;
+  /** Lease shards to sweep; default all. */
+  readonly shards?: readonly number[];
+  readonly json?: boolean;
+}
+
+/** Parses `--shards 0,1,3` against the configured shard count. @throws UsageError */
+export function parseShards(text: string, leaseShards: number): number[] {
+  const parts = text.split(',').map((s) => s.trim());
+  const shards: number[] = [];
+  for (const part of parts) {
+    if (!/^[0-9]+$/.test(part)) throw new UsageError(`invalid --shards "${text}": give shard numbers separated by commas, e.g. 0,1`);
+    const shard = Number(part);
+    if (shard >= leaseShards) {
+      throw new UsageError(`shard ${shard} does not exist: TIERLOG_LEASE_SHARDS is ${leaseShards}, so shards are 0..${leaseShards - 1}`);
+    }
+    if (!shards.includes(shard)) shards.push(shard);
+  }
+  return shards;
+}
+
+/** Logs the sweeper's warnings and errors on stderr, one line each. */
+export function stderrLogger(err: CliOutput): SweepLogger {
+  const line = (level: string, message: string, attributes?: Record<string, unknown>) =>
+    err.write(`${level}: ${message}${attributes && Object.keys(attributes).length > 0 ? ` ${JSON.stringify(attributes)}` : ''}\n`);
+  return {
+    info() {},
+    warn: (message, attributes) => line('warning', message, attributes),
+    error: (message, attributes) => line('error', message, attributes),
+  };
+}
+
+/** Runs one sweep with the context's clients and clock. */
+export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {}): Promise<SweepReport> {
+  if (options.shards !== undefined) {
+    for (const shard of options.shards) {
+      if (!Number.isInteger(shard) || shard < 0 || shard >= ctx.config.leaseShards) {
+        throw new UsageError(`shard ${shard} does not exist: shards are 0..${ctx.config.leaseShards - 1}`);
+      }
+    }
+  }
+  const sweeper = new Sweeper({
+    config: ctx.config,
+    dynamodb: ctx.dynamodb,
+    s3: ctx.s3,
+    clock: ctx.clock,
+    ...sweeperTuningFromEnv(ctx.env),
+    logger: stderrLogger(ctx.io.stderr),
+  });
+  return sweeper.sweep({ dryRun: options.dryRun ?? false, ...(options.shards !== undefined ? { shards: options.shards } : {}) });
+}
+
+/** The human form of a sweep report. */
+export function formatSweep(r: SweepReport, shards?: readonly number[]): string[] {
+  const scope = shards === undefined ? 'all shards' : `${plural(shards.length, 'shard')} (${shards.join(', ')})`;
+  const lines = [
+    `sweep${r.dryRun ? ' (dry run: nothing claimed, nothing deleted)' : ''} over ${scope}: ${plural(r.instancesExpired, 'expired instance')} in ${formatDuration(r.durationMs)}`,
+  ];
+  if (!r.dryRun) {
+    lines.push(
+      `  instances  ${r.instancesRetired} retired, ${r.instancesClaimed} claimed, ${r.instancesDrained} drained, ${r.instancesSkipped} skipped`,
+    );
+  }
+  lines.push(
+    `  entries    ${r.entriesRecovered} ${r.dryRun ? 'would be recovered' : 'recovered'}, ${r.entriesDeferred} deferred, ${r.entriesQuarantined} quarantined, ${r.entriesFailed} failed`,
+    `  blobs      ${r.blobsDeleted} ${r.dryRun ? 'would be deleted' : 'deleted'}`,
+  );
+  if (r.oldestExpiredAgeMs > 0) lines.push(`  oldest expired lease  ${formatDuration(r.oldestExpiredAgeMs)} ago`);
+  if (r.errors > 0) lines.push(`  errors     ${r.errors} (see the messages above; the next sweep retries)`);
+  if (r.stoppedEarly) lines.push('  stopped early at the deadline; run again to finish');
+  if (r.entriesQuarantined > 0) lines.push('  quarantined entries are kept and never acted on: look at them with "tierlog inspect <instance>"');
+  if (r.dryRun && r.wouldDelete.length > 0) {
+    lines.push('would delete:');
+    for (const key of [...r.wouldDelete].sort()) lines.push(`  ${key}`);
+  }
+  return lines;
+}
+
+/** Runs `sweep`; returns the exit code. */
+export async function sweepCommand(ctx: CliContext, options: SweepCommandOptions = {}): Promise<number> {
+  const report = await runSweep(ctx, options);
+  if (options.json) printJson(ctx.io, { ...report, shards: options.shards ?? null });
+  else println(ctx.io.stdout, ...formatSweep(report, options.shards));
+  return report.errors > 0 || report.entriesFailed > 0 ? EXIT.failure : EXIT.ok;
+}
