@@ -1,0 +1,109 @@
+/**
+ * Helpers of the CLI tests: a capturing output sink, running the CLI in-process against a
+ * fixture (its configuration through the environment, as the binary gets it), and raw writes
+ * that set up the change log, HV and LT from outside the library.
+ */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { v7 as uuidv7 } from 'uuid';
+import { configToEnv } from '../../lib/config.js';
+import type { CliIO } from '../../lib/cli/common.js';
+import { runCli } from '../../lib/cli/program.js';
+import type { Fixture } from '../support/local.js';
+
+export const HOUR = 60 * 60_000;
+
+export interface Captured {
+  readonly io: CliIO;
+  readonly out: () => string;
+  readonly err: () => string;
+}
+
+/** A sink that keeps what is written; `tty` makes stderr look like a terminal. */
+export function capture(options: { tty?: boolean } = {}): Captured {
+  let out = '';
+  let err = '';
+  const io: CliIO = {
+    stdout: { write: (s: string) => ((out += s), true) },
+    stderr: Object.assign({ write: (s: string) => ((err += s), true) }, options.tty ? { isTTY: true, columns: 120 } : {}),
+  };
+  return { io, out: () => out, err: () => err };
+}
+
+export interface CliRun {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+/** Runs `tierlog <argv>` in-process against `fx`, with the fixture's clients and `clock`. */
+export async function cli(fx: Fixture, argv: string[], options: { clock?: () => number; env?: Record<string, string> } = {}): Promise<CliRun> {
+  const c = capture();
+  const code = await runCli(argv, {
+    io: c.io,
+    env: { ...configToEnv(fx.config), ...options.env },
+    dynamodb: fx.dynamodb,
+    s3: fx.s3,
+    ...(options.clock !== undefined ? { clock: options.clock } : {}),
+  });
+  return { code, out: c.out(), err: c.err() };
+}
+
+/** Like {@link cli}, with `--json` and the parsed output. */
+export async function cliJson<T = any>(fx: Fixture, argv: string[], options: { clock?: () => number } = {}): Promise<{ code: number; json: T; err: string }> {
+  const run = await cli(fx, [...argv, '--json'], options);
+  let json: T;
+  try {
+    json = JSON.parse(run.out) as T;
+  } catch {
+    throw new Error(`not JSON (exit ${run.code}): ${run.out}\nstderr: ${run.err}`);
+  }
+  return { code: run.code, json, err: run.err };
+}
+
+/** A blob key of the documented layout; `msecs` sets the time in its UUIDv7. */
+export function blobKey(fx: Fixture, objectId: string, msecs?: number): string {
+  const uuid = msecs === undefined ? uuidv7() : uuidv7({ msecs });
+  return `${fx.config.prefix}/${Buffer.from(objectId, 'utf8').toString('base64url')}/${uuid}`;
+}
+
+/** Uploads `body` at `key`, straight to the bucket. */
+export async function putBlob(fx: Fixture, key: string, body: string | Uint8Array = 'orphan bytes'): Promise<void> {
+  await fx.s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: key, Body: body }));
+}
+
+/** Writes an HV tombstone for `objectId` pointing at `blob`, straight to the objects table. */
+export async function putTombstone(fx: Fixture, objectId: string, blob: string, version = 1): Promise<void> {
+  const now = Date.now();
+  await fx.dynamodb.send(
+    new PutItemCommand({
+      TableName: fx.config.objectsTable,
+      Item: marshall({ key: objectId, version, blob, size: 12, metadata: {}, createdAt: now, updatedAt: now, writeId: uuidv7() }),
+    }),
+  );
+}
+
+/** Writes an instance item straight into the change-log table (entries keyed by change id). */
+export async function putRawInstance(
+  fx: Fixture,
+  args: { instanceId?: string; shard?: number; leaseUntil: number; entries: Record<string, unknown>; state?: string; claimedBy?: string; n?: unknown },
+): Promise<string> {
+  const instanceId = args.instanceId ?? uuidv7();
+  const item: Record<string, unknown> = {
+    pk: instanceId,
+    state: args.state ?? 'live',
+    leaseUntil: args.leaseUntil,
+    shard: args.shard ?? 0,
+    n: args.n ?? Object.keys(args.entries).length,
+    ...(args.claimedBy !== undefined ? { claimedBy: args.claimedBy } : {}),
+  };
+  for (const [changeId, entry] of Object.entries(args.entries)) item[`c_${changeId}`] = entry;
+  await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.changeLogTable, Item: marshall(item, { removeUndefinedValues: true }) }));
+  return instanceId;
+}
+
+/** A valid stored entry (schema v1) recorded `agoMs` ago. */
+export function rawEntry(objectId: string, fields: { new?: string; old?: string; ca?: number }, agoMs = HOUR): Record<string, unknown> {
+  return { v: 1, id: objectId, at: Date.now() - agoMs, ...fields };
+}

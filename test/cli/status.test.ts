@@ -1,0 +1,114 @@
+/**
+ * `tierlog status` against the real local servers: instances made by real `DynamoChangeLog`
+ * writers on injected clocks (live, expired), one claimed through `InstanceTable.claim`, and a
+ * corrupt item written raw.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { InstanceTable } from '../../lib/changelog/instance-table.js';
+import { newChangeId } from '../../lib/ids.js';
+import { newBlobKey } from '../../lib/tiered/blob-keys.js';
+import { collectStatus, formatStatus } from '../../lib/cli/status.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { capture, cli, cliJson, HOUR, putRawInstance, rawEntry } from './helpers.js';
+
+const MIN = 60_000;
+let fx: Fixture;
+const now = Date.now();
+const ids: { live: string; expired: string; old: string; claimed: string; corrupt: string } = {} as never;
+const logs: DynamoChangeLog[] = [];
+
+function writer(at: number, leaseMs: number): DynamoChangeLog {
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, clock: () => at, leaseMs, renewInBackground: false });
+  logs.push(log);
+  return log;
+}
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  const p = fx.config.prefix;
+  // Live: lease to now + 10 min; two entries, one not due for an hour.
+  const live = writer(now, 10 * MIN);
+  await live.record(newChangeId(), { id: 'a', new: newBlobKey(p, 'a') });
+  await live.record(newChangeId(), { id: 'b', new: newBlobKey(p, 'b'), cleanupAfter: new Date(now + HOUR) });
+  ids.live = live.instanceId;
+  // Expired 5 minutes ago, one entry.
+  const expired = writer(now - 7 * MIN, 2 * MIN);
+  await expired.record(newChangeId(), { id: 'c', new: newBlobKey(p, 'c') });
+  ids.expired = expired.instanceId;
+  // Expired 50 minutes ago and empty (an idle environment the next sweep retires).
+  const old = writer(now - 52 * MIN, 2 * MIN);
+  const change = newChangeId();
+  await old.record(change, { id: 'd', new: newBlobKey(p, 'd') });
+  await old.remove(change);
+  ids.old = old.instanceId;
+  // Claimed by a sweeper until now + 5 min; one entry names a blob outside the prefix.
+  const claimed = writer(now - 20 * MIN, 2 * MIN);
+  await claimed.record(newChangeId(), { id: 'e', new: newBlobKey(p, 'e') });
+  await claimed.record(newChangeId(), { id: 'f', old: 'elsewhere/ZgA/not-ours' });
+  ids.claimed = claimed.instanceId;
+  const table = new InstanceTable(fx.config, fx.dynamodb);
+  expect(await table.claim(ids.claimed, { cutoff: now, claimant: 'sweeper-1', until: now + 5 * MIN })).toBeDefined();
+  // Corrupt: an unknown state, with one entry.
+  ids.corrupt = await putRawInstance(fx, { leaseUntil: now - HOUR, state: 'zombie', entries: { [newChangeId()]: rawEntry('g', {}) } });
+});
+
+afterAll(() => {
+  for (const log of logs) log.close();
+});
+
+describe('status', () => {
+  test('counts live, expired and claimed instances, entries, the oldest expired lease and corrupt items', async () => {
+    const { code, json } = await cliJson(fx, ['status'], { clock: () => now });
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      table: fx.config.changeLogTable,
+      instances: { total: 5, live: 1, expired: 2, claimed: 1, claimsExpired: 0 },
+      // 2 + 1 + 0 + 2 + 1 (the corrupt item's entry)
+      entries: { outstanding: 6, quarantined: 2, notYetDue: 1 },
+      oldestExpiredAgeMs: 50 * MIN,
+      oldestExpiredInstance: ids.old,
+    });
+    expect(json.corruptItems).toEqual([{ instanceId: ids.corrupt, reason: expect.stringContaining('state'), entries: 1 }]);
+  });
+
+  test('a claim past its expiry counts as due', async () => {
+    const later = now + 6 * MIN;
+    const report = await collectStatus({ ...ctxOf(), clock: () => later });
+    expect(report.instances).toMatchObject({ live: 1, expired: 2, claimed: 1, claimsExpired: 1 });
+    expect(report.instances.live).toBe(1);
+    expect(report.oldestExpiredAgeMs).toBe(56 * MIN);
+  });
+
+  test('text output', async () => {
+    const { code, out } = await cli(fx, ['status'], { clock: () => now });
+    expect(code).toBe(0);
+    expect(out).toContain(`change log  ${fx.config.changeLogTable}  (full table scan`);
+    expect(out).toContain('instances   5: 1 live, 2 expired, 1 claimed');
+    expect(out).toContain('entries     6 outstanding (2 quarantined, 1 not yet due)');
+    expect(out).toContain(`oldest expired  50m ago (instance ${ids.old})`);
+    expect(out).toContain('corrupt items  1');
+    expect(out).toContain(ids.corrupt);
+    expect(formatStatus(await collectStatus({ ...ctxOf(), clock: () => now }))).toEqual(out.trimEnd().split('\n'));
+  });
+
+  test('a missing table is a clear failure (exit 1)', async () => {
+    const { code, out, err } = await cli(fx, ['status'], { env: { TIERLOG_CHANGELOG_TABLE: 'no-such-table' } });
+    expect(code).toBe(1);
+    expect(out).toBe('');
+    expect(err).toMatch(/^tierlog: table "no-such-table" does not exist \(check the name, the region and AWS_ENDPOINT_URL_\*\)\n$/);
+  });
+
+  test('missing or invalid configuration names the variable (exit 2)', async () => {
+    const { code, err } = await cli(fx, ['status'], { env: { TIERLOG_BUCKET: '' } });
+    expect(code).toBe(2);
+    expect(err).toContain('TIERLOG_BUCKET is not set');
+    const bad = await cli(fx, ['status'], { env: { TIERLOG_PREFIX: '/x/' } });
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('TIERLOG_PREFIX');
+  });
+});
+
+function ctxOf() {
+  return { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => now, io: capture().io, env: {} };
+}
