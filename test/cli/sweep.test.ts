@@ -1,0 +1,129 @@
+/**
+ * `tierlog sweep` against the real local servers: dead instances (written raw, leases long over)
+ * whose entries name a real orphan blob and a blob HV references, a live instance, two shards.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { newChangeId } from '../../lib/ids.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
+import { blobKey, cli, cliJson, putBlob, putRawInstance, rawEntry } from './helpers.js';
+
+const MIN = 60_000;
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+interface Scene {
+  fx: Fixture;
+  kept: string;
+  orphan1: string;
+  orphan2: string;
+  liveBlob: string;
+  dead1: string;
+  dead2: string;
+  live: string;
+  /** The store's own writer instance (live, empty). */
+  writer: string;
+}
+
+/** shard 0: a dead instance with an orphan and the referenced blob; shard 1: a dead one with an orphan; a live one. */
+async function scene(): Promise<Scene> {
+  const fx = await freshFixture();
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, renewInBackground: false });
+  open.push(log);
+  const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb: fx.dynamodb, s3: fx.s3 });
+  await store.put('kept', new Uint8Array(20 * 1024).fill(7));
+  const [kept] = await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
+  const orphan1 = blobKey(fx, 'orphan-1');
+  const orphan2 = blobKey(fx, 'orphan-2');
+  const liveBlob = blobKey(fx, 'in-flight');
+  for (const key of [orphan1, orphan2, liveBlob]) await putBlob(fx, key);
+  const ended = Date.now() - 10 * MIN;
+  const dead1 = await putRawInstance(fx, {
+    shard: 0,
+    leaseUntil: ended,
+    entries: { [newChangeId()]: rawEntry('orphan-1', { new: orphan1 }), [newChangeId()]: rawEntry('kept', { new: kept! }) },
+  });
+  const dead2 = await putRawInstance(fx, { shard: 1, leaseUntil: ended, entries: { [newChangeId()]: rawEntry('orphan-2', { new: orphan2 }) } });
+  const live = await putRawInstance(fx, { shard: 0, leaseUntil: Date.now() + 10 * MIN, entries: { [newChangeId()]: rawEntry('in-flight', { new: liveBlob }) } });
+  return { fx, kept: kept!, orphan1, orphan2, liveBlob, dead1, dead2, live, writer: log.instanceId };
+}
+
+async function blobs(fx: Fixture): Promise<string[]> {
+  return (await listKeys(fx.s3, fx.config.bucket)).sort();
+}
+
+async function instances(fx: Fixture): Promise<string[]> {
+  return (await scanAll(fx.dynamodb, fx.config.changeLogTable)).map((i) => String(i.pk)).sort();
+}
+
+describe('sweep', () => {
+  test('--dry-run lists the blobs it would delete and changes nothing', async () => {
+    const s = await scene();
+    const before = { blobs: await blobs(s.fx), instances: await instances(s.fx) };
+
+    const text = await cli(s.fx, ['sweep', '--dry-run']);
+    expect(text.code).toBe(0);
+    expect(text.out).toContain('sweep (dry run: nothing claimed, nothing deleted) over all shards: 2 expired instances');
+    expect(text.out).toContain('entries    3 would be recovered, 0 deferred, 0 quarantined, 0 failed');
+    expect(text.out).toContain('blobs      2 would be deleted');
+    expect(text.out).toContain(`would delete:\n  ${[s.orphan1, s.orphan2].sort().join('\n  ')}\n`);
+    expect(text.out).not.toContain(s.kept);
+
+    const { code, json } = await cliJson(s.fx, ['sweep', '--dry-run']);
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ dryRun: true, instancesExpired: 2, instancesClaimed: 0, blobsDeleted: 2, shards: null });
+    expect([...json.wouldDelete].sort()).toEqual([s.orphan1, s.orphan2].sort());
+
+    expect(await blobs(s.fx)).toEqual(before.blobs);
+    expect(await instances(s.fx)).toEqual(before.instances);
+  });
+
+  test('--shards sweeps only those shards; a full sweep deletes exactly the orphans and drains the dead instances', async () => {
+    const s = await scene();
+    const one = await cliJson(s.fx, ['sweep', '--shards', '1']);
+    expect(one.code).toBe(0);
+    expect(one.json).toMatchObject({ dryRun: false, shards: [1], instancesExpired: 1, instancesClaimed: 1, instancesDrained: 1, blobsDeleted: 1 });
+    expect(await blobs(s.fx)).toEqual([s.kept, s.orphan1, s.liveBlob].sort());
+    expect(await instances(s.fx)).toEqual([s.dead1, s.live, s.writer].sort());
+
+    const all = await cli(s.fx, ['sweep']);
+    expect(all.code).toBe(0);
+    expect(all.out).toContain('sweep over all shards: 1 expired instance');
+    expect(all.out).toContain('instances  0 retired, 1 claimed, 1 drained, 0 skipped');
+    expect(all.out).toContain('entries    2 recovered, 0 deferred, 0 quarantined, 0 failed');
+    expect(all.out).toContain('blobs      1 deleted');
+    expect(await blobs(s.fx)).toEqual([s.kept, s.liveBlob].sort());
+    expect(await instances(s.fx)).toEqual([s.live, s.writer].sort());
+
+    // Nothing left to do.
+    const again = await cliJson(s.fx, ['sweep']);
+    expect(again.json).toMatchObject({ instancesExpired: 0, blobsDeleted: 0 });
+  });
+
+  test('quarantined entries are reported and kept; warnings go to stderr', async () => {
+    const fx = await freshFixture();
+    const id = await putRawInstance(fx, { leaseUntil: Date.now() - 10 * MIN, entries: { [newChangeId()]: rawEntry('x', { old: 'elsewhere/eA/zzz' }) } });
+    const run = await cli(fx, ['sweep']);
+    expect(run.code).toBe(0);
+    expect(run.out).toContain('1 quarantined');
+    expect(run.out).toContain('tierlog inspect <instance>');
+    expect(run.err).toMatch(/^warning: entry quarantined \{.*"instanceId":"[^"]+".*\}$/m);
+    expect(await instances(fx)).toEqual([id]);
+  });
+
+  test('shards that do not exist or do not parse are usage errors (exit 2)', async () => {
+    const fx = await freshFixture();
+    const missing = await cli(fx, ['sweep', '--shards', '0,9']);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('shard 9 does not exist: TIERLOG_LEASE_SHARDS is 4, so shards are 0..3');
+    const garbage = await cli(fx, ['sweep', '--shards', 'one']);
+    expect(garbage.code).toBe(2);
+    expect(garbage.err).toContain('invalid --shards "one"');
+    const tuning = await cli(fx, ['sweep'], { env: { TIERLOG_CLAIM_MS: 'soon' } });
+    expect(tuning.code).toBe(2);
+    expect(tuning.err).toContain('TIERLOG_CLAIM_MS');
+  });
+});
