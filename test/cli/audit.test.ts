@@ -1,0 +1,213 @@
+/**
+ * `tierlog audit` against the real local servers: real objects written through `TieredStore`
+ * (large ones referenced by HV, an overwritten one, an inline one), orphans uploaded straight
+ * under the prefix with valid keys, a young orphan, malformed keys, and a key outside the prefix.
+ * The CLI's clock runs 2 h ahead, so blobs written now are 2 h old by LastModified.
+ */
+import { beforeAll, describe, expect, test } from 'vitest';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { auditCommand, parseBlobKey, runAudit, uuidV7Time } from '../../lib/cli/audit.js';
+import type { CliContext } from '../../lib/cli/common.js';
+import { UsageError } from '../../lib/cli/common.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { blobKey, capture, cli, cliJson, HOUR, putBlob, putTombstone } from './helpers.js';
+
+const KiB = 1024;
+const ahead = () => Date.now() + 2 * HOUR;
+
+interface Scene {
+  fx: Fixture;
+  store: TieredStore;
+  bodies: Map<string, Uint8Array>;
+  referenced: string[];
+  orphans: string[];
+  young: string;
+  malformed: string[];
+  outside: string;
+}
+
+async function scene(): Promise<Scene> {
+  const fx = await freshFixture();
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, renewInBackground: false });
+  const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb: fx.dynamodb, s3: fx.s3 });
+  const bodies = new Map<string, Uint8Array>();
+  const put = async (key: string, size: number, fill: number) => {
+    const body = new Uint8Array(size).fill(fill);
+    await store.put(key, body);
+    bodies.set(key, body);
+  };
+  await put('big-1', 20 * KiB, 1);
+  await put('big-2', 20 * KiB, 2);
+  await put('big-2', 24 * KiB, 3); // overwrite: the first blob is deleted by the store
+  await put('small', 1 * KiB, 4); // inline: no blob
+  await put('dir/ünïcode key', 30 * KiB, 5);
+  log.close();
+  const referenced = (await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).sort();
+  expect(referenced).toHaveLength(3);
+
+  const p = fx.config.prefix;
+  const orphans = [
+    blobKey(fx, 'never-written'), // no HV item at all
+    blobKey(fx, 'big-1'), // a stale blob of an object that points elsewhere
+    blobKey(fx, 'small'), // an object that is inline now
+    blobKey(fx, 'ancient', Date.now() - 10 * HOUR), // an old UUID (LastModified decides: 2 h)
+  ].sort();
+  // By LastModified 2 h old, but its UUIDv7 says 1 h: the younger clock wins, so it is young.
+  const young = blobKey(fx, 'young', Date.now() + HOUR);
+  const uuid = blobKey(fx, 'x').split('/').pop()!;
+  const malformed = [
+    `${p}/not/a/blob`,
+    `${p}/Zm9v/not-a-uuid`,
+    `${p}/!!/${uuid}`,
+    `${p}/Zm9vY/${uuid}`, // not the canonical base64url of anything
+    `${p}/Zm9v/${uuid.toUpperCase()}`,
+  ].sort();
+  const outside = `other/${blobKey(fx, 'outside')}`;
+  for (const key of [...orphans, young, ...malformed, outside]) await putBlob(fx, key);
+  return { fx, store, bodies, referenced, orphans, young, malformed, outside };
+}
+
+async function allBlobs(fx: Fixture): Promise<string[]> {
+  return (await listKeys(fx.s3, fx.config.bucket)).sort();
+}
+
+function ctxOf(fx: Fixture, overrides: Partial<CliContext> = {}): CliContext {
+  return { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, io: capture().io, env: {}, ...overrides };
+}
+
+describe('blob keys', () => {
+  test('parse: the object id, the UUIDv7 time; anything else is malformed with a reason', () => {
+    const key = `blobs/${Buffer.from('a/b ü').toString('base64url')}/0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b`;
+    expect(parseBlobKey('blobs', key)).toEqual({ ok: true, objectId: 'a/b ü', uuid: '0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b', createdAt: 0x0190a6b23c4d });
+    expect(uuidV7Time('0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b')).toBe(0x0190a6b23c4d);
+    expect(parseBlobKey('blobs', 'blobs/Zm9v')).toMatchObject({ ok: false, reason: expect.stringContaining('shape') });
+    expect(parseBlobKey('blobs', 'blobs/Zm9vY/0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b')).toMatchObject({ ok: false, reason: expect.stringContaining('canonical') });
+    expect(parseBlobKey('blobs', 'blobs/Zm9v/0190a6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5b')).toMatchObject({ ok: false, reason: expect.stringContaining('UUIDv7') });
+    expect(parseBlobKey('blobs', `blobs/${Buffer.from('a\u0001').toString('base64url')}/0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b`)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('control'),
+    });
+  });
+});
+
+describe('audit', () => {
+  let s: Scene;
+  beforeAll(async () => {
+    s = await scene();
+  });
+
+  test('reports exactly the old orphans and the malformed keys; deletes nothing', async () => {
+    const before = await allBlobs(s.fx);
+    const { code, json } = await cliJson(s.fx, ['audit', '--older-than', '90m'], { clock: ahead });
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      bucket: s.fx.config.bucket,
+      prefix: s.fx.config.prefix,
+      olderThanMs: 90 * 60_000,
+      delete: false,
+      listed: 3 + 4 + 1 + 5,
+      checked: 7,
+      referenced: 3,
+      tooYoung: 1,
+      deleted: 0,
+    });
+    expect(json.unreferenced.map((u: { key: string }) => u.key).sort()).toEqual(s.orphans);
+    const stale = json.unreferenced.find((u: { objectId: string }) => u.objectId === 'big-1');
+    expect(stale).toMatchObject({ size: 'orphan bytes'.length, lastModified: expect.any(String), ageMs: expect.any(Number) });
+    expect(stale.ageMs).toBeGreaterThanOrEqual(HOUR + 59 * 60_000);
+    expect(json.malformed.map((m: { key: string }) => m.key).sort()).toEqual(s.malformed);
+    for (const m of json.malformed) expect(m.reason).toEqual(expect.any(String));
+    expect(await allBlobs(s.fx)).toEqual(before);
+
+    const text = await cli(s.fx, ['audit', '--older-than', '90m'], { clock: ahead });
+    expect(text.code).toBe(0);
+    expect(text.err).toBe(''); // stderr is not a TTY: no progress bar
+    expect(text.out).toContain(`audit of s3://${s.fx.config.bucket}/blobs/ against HV (consistent reads), blobs older than 1h 30m`);
+    expect(text.out).toContain('13 keys listed: 3 referenced, 4 unreferenced, 1 younger than 1h 30m (not checked), 5 malformed');
+    expect(text.out).toContain('unreferenced blobs (4 blobs, 48 B):');
+    for (const key of s.orphans) expect(text.out).toMatch(new RegExp(`^  ${key}\\s+12 B\\s+modified 2h ago\\s+object "`, 'm'));
+    expect(text.out).toContain('malformed keys (not blob keys of this library; never deleted):');
+    expect(text.out).toContain(`  ${s.fx.config.prefix}/not/a/blob  does not have the shape`);
+    expect(text.out).toContain('nothing deleted: run with --delete');
+    for (const key of [...s.referenced, s.young]) expect(text.out).not.toContain(key);
+  });
+
+  test('a blob is old only when both LastModified and its UUIDv7 are: an old UUID does not make a new upload old', async () => {
+    const { code, json } = await cliJson(s.fx, ['audit', '--older-than', '3h'], { clock: ahead });
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ olderThanMs: 3 * HOUR, checked: 0, tooYoung: 8, unreferenced: [] });
+  });
+
+  test('--older-than under 1h is refused (exit 2) and nothing is touched', async () => {
+    const before = await allBlobs(s.fx);
+    const run = await cli(s.fx, ['audit', '--older-than', '30m', '--delete'], { clock: ahead });
+    expect(run.code).toBe(2);
+    expect(run.out).toBe('');
+    expect(run.err).toContain('tierlog: --older-than 30m is too young: audit needs at least 1h');
+    await expect(runAudit(ctxOf(s.fx), { olderThanMs: 59 * 60_000, delete: true })).rejects.toThrow(UsageError);
+    const junk = await cli(s.fx, ['audit', '--older-than', '24']);
+    expect(junk.code).toBe(2);
+    expect(junk.err).toContain('invalid duration "24"');
+    expect(await allBlobs(s.fx)).toEqual(before);
+  });
+
+  test('a progress bar goes to stderr when it is a terminal', async () => {
+    const c = capture({ tty: true });
+    expect(await auditCommand(ctxOf(s.fx, { io: c.io }), { olderThanMs: 90 * 60_000, json: true })).toBe(0);
+    expect(c.err()).toContain('audit |');
+    expect(c.err()).toContain('unreferenced');
+    expect(JSON.parse(c.out()).unreferenced).toHaveLength(4);
+  });
+});
+
+describe('audit --delete', () => {
+  test('deletes exactly the old orphans; referenced, young, malformed and outside keys survive', async () => {
+    const s = await scene();
+    const run = await cliJson(s.fx, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ delete: true, deleted: 4, keptOnRecheck: [], deleteFailures: [] });
+    expect(await allBlobs(s.fx)).toEqual([...s.referenced, s.young, ...s.malformed, s.outside].sort());
+    for (const [key, body] of s.bodies) expect((await s.store.get(key))?.body).toEqual(body);
+
+    const again = await cli(s.fx, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+    expect(again.code).toBe(0);
+    expect(again.out).toContain('9 keys listed: 3 referenced, 0 unreferenced, 1 younger than 1h 30m (not checked), 5 malformed');
+    expect(again.out).toContain('deleted 0 blobs');
+  });
+
+  test('each batch is checked against HV again right before its delete: a blob referenced by then is kept', async () => {
+    const s = await scene();
+    const target = s.orphans.find((k) => k.includes(Buffer.from('never-written').toString('base64url')))!;
+    // A client whose second read of "never-written" (the re-check) first finds HV pointing at the orphan.
+    const dynamodb = createDynamoDBClient();
+    let reads = 0;
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (/BatchGet/.test(context.commandName ?? '') && JSON.stringify(args.input).includes('never-written') && ++reads === 2) {
+          await putTombstone(s.fx, 'never-written', target);
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'testRecheck' },
+    );
+    try {
+      const deleted: string[] = [];
+      const report = await runAudit(ctxOf(s.fx, { dynamodb }), {
+        olderThanMs: 90 * 60_000,
+        delete: true,
+        pageSize: 4,
+        deleteBatch: 2,
+        beforeDelete: (keys) => void deleted.push(...keys),
+      });
+      expect(reads).toBe(2);
+      expect(report.keptOnRecheck).toEqual([target]);
+      expect(report.deleted).toBe(3);
+      expect(deleted.sort()).toEqual(s.orphans.filter((k) => k !== target));
+      expect(await allBlobs(s.fx)).toEqual([...s.referenced, target, s.young, ...s.malformed, s.outside].sort());
+    } finally {
+      dynamodb.destroy();
+    }
+  });
+});
