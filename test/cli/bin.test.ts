@@ -1,0 +1,71 @@
+/**
+ * The real binary, end to end: `node bin/tierlog.js ...` in a child process, configured only
+ * through its environment (the local stack's AWS_ENDPOINT_URL_* from the global setup, plus the
+ * fixture's TIERLOG_* variables).
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { configToEnv } from '../../lib/config.js';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { newChangeId } from '../../lib/ids.js';
+import { newBlobKey } from '../../lib/tiered/blob-keys.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { putRawInstance, rawEntry } from './helpers.js';
+
+const BIN = fileURLToPath(new URL('../../bin/tierlog.js', import.meta.url));
+let fx: Fixture;
+let log: DynamoChangeLog;
+let dead: string;
+
+function run(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...configToEnv(fx.config), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, renewInBackground: false });
+  await log.record(newChangeId(), { id: 'a', new: newBlobKey(fx.config.prefix, 'a') });
+  dead = await putRawInstance(fx, { leaseUntil: Date.now() - 10 * 60_000, entries: { [newChangeId()]: rawEntry('b', {}) } });
+});
+
+afterAll(() => log.close());
+
+describe('bin/tierlog.js', () => {
+  test('status --json', async () => {
+    const { code, out, err } = await run(['status', '--json']);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const report = JSON.parse(out);
+    expect(report).toMatchObject({
+      table: fx.config.changeLogTable,
+      instances: { total: 2, live: 1, expired: 1, claimed: 0 },
+      entries: { outstanding: 2 },
+      oldestExpiredInstance: dead,
+      corruptItems: [],
+    });
+  });
+
+  test('exit codes: usage 2, failure 1, help 0', async () => {
+    const young = await run(['audit', '--older-than', '30m']);
+    expect(young.code).toBe(2);
+    expect(young.err).toContain('at least 1h');
+    const missing = await run(['status'], { TIERLOG_CHANGELOG_TABLE: 'no-such-table' });
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('table "no-such-table" does not exist');
+    const help = await run(['--help'], { TIERLOG_BUCKET: undefined });
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('Usage: tierlog');
+  });
+});

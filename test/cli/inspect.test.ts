@@ -1,0 +1,123 @@
+/**
+ * `tierlog inspect <instance>` against the real local servers: a live instance written by a real
+ * `DynamoChangeLog` on an injected clock, a claimed one, a corrupt entry, a corrupt item, a
+ * missing instance.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { InstanceTable } from '../../lib/changelog/instance-table.js';
+import { newChangeId } from '../../lib/ids.js';
+import { newBlobKey } from '../../lib/tiered/blob-keys.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { cli, cliJson, HOUR, putRawInstance, rawEntry } from './helpers.js';
+
+const MIN = 60_000;
+const now = Date.UTC(2030, 0, 1, 12, 0, 0);
+let fx: Fixture;
+let log: DynamoChangeLog;
+const ids = { a: newChangeId(), b: newChangeId() };
+let blobA: string;
+let oldB: string;
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, clock: () => now - 3 * MIN, leaseMs: 10 * MIN, renewInBackground: false });
+  blobA = newBlobKey(fx.config.prefix, 'photos/cat.jpg');
+  oldB = newBlobKey(fx.config.prefix, 'doc');
+  await log.record(ids.a, { id: 'photos/cat.jpg', new: blobA });
+  await log.record(ids.b, { id: 'doc', old: oldB, cleanupAfter: new Date(now + HOUR) });
+});
+
+afterAll(() => log.close());
+
+describe('inspect', () => {
+  test('a live instance: state, lease (ISO and relative), counter, each entry', async () => {
+    const { code, out } = await cli(fx, ['inspect', log.instanceId], { clock: () => now });
+    expect(code).toBe(0);
+    const [first, second] = [ids.a, ids.b].sort();
+    const lines = out.trimEnd().split('\n');
+    expect(lines.slice(0, 5)).toEqual([
+      `instance  ${log.instanceId}`,
+      'state     live',
+      'lease     until 2030-01-01T12:07:00.000Z (in 7m)',
+      expect.stringMatching(/^shard     [0-3]$/),
+      'entries   2 (counter n = 2)',
+    ]);
+    expect(out).toContain(`  ${ids.a}  object "photos/cat.jpg"  sweeper: due\n    new           ${blobA}\n    recordedAt    2030-01-01T11:57:00.000Z (3m ago)\n`);
+    expect(out).toContain(
+      `  ${ids.b}  object "doc"  sweeper: deferred (cleanupAfter until 2030-01-01T13:00:00.000Z)\n` +
+        `    old           ${oldB}\n` +
+        '    cleanupAfter  2030-01-01T13:00:00.000Z (in 1h)\n' +
+        '    recordedAt    2030-01-01T11:57:00.000Z (3m ago)\n',
+    );
+    expect(out.indexOf(first!)).toBeLessThan(out.indexOf(second!));
+  });
+
+  test('--json', async () => {
+    const { code, json } = await cliJson(fx, ['inspect', log.instanceId], { clock: () => now });
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      instanceId: log.instanceId,
+      ok: true,
+      state: 'live',
+      leaseUntil: '2030-01-01T12:07:00.000Z',
+      leaseUntilMs: now + 7 * MIN,
+      leaseRemainingMs: 7 * MIN,
+      claimedBy: null,
+      n: 2,
+    });
+    expect(json.entries).toContainEqual({
+      changeId: ids.b,
+      ok: true,
+      objectId: 'doc',
+      old: oldB,
+      cleanupAfter: '2030-01-01T13:00:00.000Z',
+      recordedAt: '2030-01-01T11:57:00.000Z',
+      sweeper: 'deferred',
+      reason: 'cleanupAfter until 2030-01-01T13:00:00.000Z',
+    });
+  });
+
+  test('a claimed instance with a corrupt entry and an untrusted one', async () => {
+    const bad = newChangeId();
+    const outside = newChangeId();
+    const id = await putRawInstance(fx, {
+      leaseUntil: now - 10 * MIN,
+      entries: { [bad]: { v: 7, id: 'x', at: now }, [outside]: rawEntry('y', { old: 'elsewhere/eQ/zzz' }) },
+    });
+    const table = new InstanceTable(fx.config, fx.dynamodb);
+    expect(await table.claim(id, { cutoff: now, claimant: 'sweeper-9', until: now + 5 * MIN })).toBeDefined();
+    const { code, out } = await cli(fx, ['inspect', id], { clock: () => now - 2 * MIN });
+    expect(code).toBe(0);
+    expect(out).toContain('state     claimed by sweeper-9\n');
+    expect(out).toContain('claim     until 2030-01-01T12:05:00.000Z (in 7m)\n');
+    expect(out).toContain(`  ${bad}  CORRUPT: unknown schema version 7\n`);
+    expect(out).toContain(`  ${outside}  object "y"  sweeper: quarantined (old: blob key "elsewhere/eQ/zzz" is outside prefix "blobs/")\n`);
+  });
+
+  test('an expired live instance says so', async () => {
+    const id = await putRawInstance(fx, { leaseUntil: now - 90 * MIN, entries: {} });
+    const { out } = await cli(fx, ['inspect', id], { clock: () => now });
+    expect(out).toContain('state     live (lease ended: expired)\n');
+    expect(out).toContain('lease     until 2030-01-01T10:30:00.000Z (1h 30m ago)\n');
+  });
+
+  test('a corrupt item is shown raw with its reason', async () => {
+    const id = await putRawInstance(fx, { leaseUntil: now, state: 'zombie', entries: {} });
+    const text = await cli(fx, ['inspect', id], { clock: () => now });
+    expect(text.code).toBe(0);
+    expect(text.out).toContain(`instance  ${id}\nCORRUPT   instance ${id}: malformed instance item: state:`);
+    expect(text.out).toContain('"state": "zombie"');
+    const { json } = await cliJson(fx, ['inspect', id]);
+    expect(json).toMatchObject({ instanceId: id, ok: false, corrupt: expect.stringContaining('state'), raw: { pk: id, state: 'zombie' } });
+  });
+
+  test('an instance that is not there: exit 1; no argument: exit 2', async () => {
+    const missing = await cli(fx, ['inspect', 'no-such-instance']);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toBe(`tierlog: instance "no-such-instance" is not in ${fx.config.changeLogTable} (retired, drained, or never existed)\n`);
+    const usage = await cli(fx, ['inspect']);
+    expect(usage.code).toBe(2);
+    expect(usage.err).toContain("missing required argument 'instance'");
+  });
+});
