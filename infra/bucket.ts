@@ -1,0 +1,76 @@
+/**
+ * The LT bucket (large blobs under the prefix) and the bucket that receives its access logs.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+/** Properties of {@link BlobBucket}. */
+export interface BlobBucketProps {
+  /**
+   * How long a deleted or overwritten blob stays recoverable as a noncurrent version: the undo
+   * window for a wrong delete.
+   *
+   * @default Duration.days(7)
+   */
+  readonly noncurrentVersionExpiration?: Duration;
+  /**
+   * How long the server access logs are kept.
+   *
+   * @default Duration.days(90)
+   */
+  readonly accessLogsExpiration?: Duration;
+  /**
+   * What happens to both buckets when they leave the stack.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * A versioned, private, TLS-only, SSE-S3 encrypted bucket with access logging: noncurrent
+ * versions expire after the undo window, expired delete markers are removed, incomplete
+ * multipart uploads are aborted after one day.
+ */
+export class BlobBucket extends Construct {
+  /** The bucket that holds the blobs. */
+  public readonly bucket: s3.Bucket;
+  /** The bucket that receives the blob bucket's server access logs. */
+  public readonly accessLogsBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: BlobBucketProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const secure = {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy,
+    } satisfies s3.BucketProps;
+
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
+      ...secure,
+      // Server access log delivery writes only to SSE-S3 buckets.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      lifecycleRules: [{ id: 'expire-logs', expiration: props.accessLogsExpiration ?? Duration.days(90) }],
+    });
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      ...secure,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'blob-bucket/',
+      lifecycleRules: [
+        {
+          id: 'undo-window',
+          noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(7),
+          expiredObjectDeleteMarker: true,
+        },
+        { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Alarms and a dashboard on the sweeper's metrics (EMF, published by `functions/sweeper.ts`
+ * through Powertools: namespace `Tierlog`, dimension `service`), its function and its DLQ.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { DEFAULT_QUARANTINE_RECHECK_MS } from '../lib/constants.js';
+import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
+import { SWEEPER_SERVICE_NAME } from './sweeper.js';
+
+/** Properties of {@link TierlogMonitoring}. */
+export interface TierlogMonitoringProps {
+  /** The sweeper function. */
+  readonly sweeperFunction: lambda.IFunction;
+  /** Scheduler's dead-letter queue. */
+  readonly deadLetterQueue: sqs.IQueue;
+  /**
+   * Alarm when the oldest expired writer instance a sweep found is older than this: the sweeper
+   * is not keeping up, or is not running.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly oldestExpiredAgeThreshold?: Duration;
+  /**
+   * Actions of every alarm (on ALARM and back to OK), e.g. an SNS topic.
+   *
+   * @default - none
+   */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+  /**
+   * @default - a name CloudFormation generates
+   */
+  readonly dashboardName?: string;
+}
+
+/** The alarms of {@link TierlogMonitoring}. */
+export interface TierlogAlarms {
+  /** A sweep invocation failed (2 of the last 3 five-minute periods had errors). */
+  readonly sweeperErrors: cloudwatch.Alarm;
+  /** Scheduler could not deliver a sweep event: it is in the dead-letter queue. */
+  readonly deadLetterQueueNotEmpty: cloudwatch.Alarm;
+  /** The oldest expired instance a sweep found is older than the threshold. */
+  readonly oldestExpiredAge: cloudwatch.Alarm;
+  /**
+   * A sweep quarantined an entry. Quarantined entries are counted again each recheck (hourly),
+   * and the alarm looks back further than that, so it stays up until they are dealt with.
+   */
+  readonly entriesQuarantined: cloudwatch.Alarm;
+}
+
+const PERIOD = Duration.minutes(5);
+
+/** Alarms and a dashboard for the sweeper. */
+export class TierlogMonitoring extends Construct {
+  /** The alarms. */
+  public readonly alarms: TierlogAlarms;
+  /** The dashboard. */
+  public readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: TierlogMonitoringProps) {
+    super(scope, id);
+    const fn = props.sweeperFunction;
+    const threshold = props.oldestExpiredAgeThreshold ?? Duration.minutes(15);
+
+    const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)');
+    const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined');
+    const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM });
+
+    this.alarms = {
+      sweeperErrors: new cloudwatch.Alarm(this, 'SweeperErrors', {
+        alarmDescription: 'tierlog: sweeper invocations fail (see the sweeper log group)',
+        metric: fn.metricErrors({ period: PERIOD, statistic: cloudwatch.Stats.SUM }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      deadLetterQueueNotEmpty: new cloudwatch.Alarm(this, 'DeadLetterQueueNotEmpty', {
+        alarmDescription: 'tierlog: EventBridge Scheduler could not invoke the sweeper; events are in the dead-letter queue',
+        metric: dlqDepth,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      oldestExpiredAge: new cloudwatch.Alarm(this, 'OldestExpiredAge', {
+        alarmDescription: `tierlog: an expired writer instance waits for recovery for more than ${threshold.toHumanString()}; the sweeper is behind or failing`,
+        metric: oldestAge,
+        threshold: threshold.toMilliseconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.MISSING,
+      }),
+      entriesQuarantined: new cloudwatch.Alarm(this, 'EntriesQuarantined', {
+        alarmDescription: 'tierlog: the sweeper quarantined change-log entries it cannot trust (see "entry quarantined" in its logs; `tierlog inspect <instance>`)',
+        metric: quarantined,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        // Any data point in a window longer than the recheck interval (plus a sweep period).
+        evaluationPeriods: Math.ceil(DEFAULT_QUARANTINE_RECHECK_MS / PERIOD.toMilliseconds()) + 3,
+        datapointsToAlarm: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    };
+    for (const alarm of Object.values(this.alarms)) {
+      for (const action of props.alarmActions ?? []) {
+        alarm.addAlarmAction(action);
+        alarm.addOkAction(action);
+      }
+    }
+
+    const counts = (names: Array<keyof typeof SWEEP_METRICS>) =>
+      names.map((name) => sweepMetric(SWEEP_METRICS[name], cloudwatch.Stats.SUM, SWEEP_METRICS[name]));
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      ...(props.dashboardName !== undefined ? { dashboardName: props.dashboardName } : {}),
+      defaultInterval: Duration.hours(3),
+      widgets: [
+        [new cloudwatch.AlarmStatusWidget({ title: 'tierlog alarms', alarms: Object.values(this.alarms), width: 24, height: 3 })],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Instances',
+            left: counts(['instancesRetired', 'instancesClaimed']),
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Entries',
+            left: counts(['entriesRecovered', 'entriesDeferred', 'entriesQuarantined', 'entriesFailed']),
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({ title: 'Blobs deleted', left: counts(['blobsDeleted']), width: 8 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Oldest expired instance (ms)',
+            left: [oldestAge],
+            leftAnnotations: [{ value: threshold.toMilliseconds(), label: 'alarm threshold' }],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Sweep duration (ms)',
+            left: [
+              sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.AVERAGE, 'average'),
+              sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.MAXIMUM, 'maximum'),
+            ],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Sweeper function',
+            left: [
+              fn.metricInvocations({ period: PERIOD, statistic: cloudwatch.Stats.SUM }),
+              fn.metricErrors({ period: PERIOD, statistic: cloudwatch.Stats.SUM }),
+              fn.metricThrottles({ period: PERIOD, statistic: cloudwatch.Stats.SUM }),
+              ...counts(['errors']),
+            ],
+            right: [dlqDepth],
+            width: 8,
+          }),
+        ],
+      ],
+    });
+  }
+}
+
+/** A sweeper metric as Powertools publishes it. */
+export function sweepMetric(metricName: string, statistic: string, label: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: SWEEPER_SERVICE_NAME },
+    statistic,
+    period: PERIOD,
+    label,
+  });
+}

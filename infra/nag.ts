@@ -1,0 +1,69 @@
+/**
+ * The cdk-nag AwsSolutions findings tierlog has by design, each acknowledged with its reason on
+ * the construct that has it. A test drops these and expects exactly these findings, so one that
+ * is no longer needed is noticed.
+ */
+import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import type { Tierlog } from './tierlog.js';
+
+/** One acknowledged finding: where, which, why. */
+export interface NagAcknowledgement {
+  /** The construct whose subtree has the finding. */
+  readonly construct: IConstruct;
+  /** The finding, e.g. `AwsSolutions-IAM5[Resource::<Bucket1234.Arn>/blobs/*]`. */
+  readonly id: string;
+  /** Why it is accepted. */
+  readonly reason: string;
+}
+
+/**
+ * The finding a grant of {@link Tierlog.grantWriter} (or `grantSweeper`, `grantOperator`) adds to
+ * the grantee's policy: object access on `<bucket>/<prefix>/*`. Acknowledge it on your own
+ * writer's role: `Validations.of(role).acknowledge(prefixObjectsFinding(tierlog))`.
+ */
+export function prefixObjectsFinding(tierlog: Tierlog): { id: string; reason: string } {
+  return {
+    id: `AwsSolutions-IAM5[Resource::<${logicalId(tierlog.bucket)}.Arn>/${tierlog.prefix}/*]`,
+    reason:
+      'Blob keys are generated per write (<prefix>/<object id>/<uuidv7>), so object access cannot name them; ' +
+      'it is limited to the tierlog prefix of this one bucket, with exact actions.',
+  };
+}
+
+/** The findings tierlog accepts, on the constructs that have them. */
+export function nagAcknowledgements(tierlog: Tierlog): NagAcknowledgement[] {
+  const prefixObjects = prefixObjectsFinding(tierlog);
+  const sweeper = tierlog.sweeper;
+  const acks: NagAcknowledgement[] = [
+    { construct: sweeper.role, ...prefixObjects },
+    {
+      construct: sweeper.schedulerRole,
+      id: `AwsSolutions-IAM5[Resource::<${logicalId(sweeper.function)}.Arn>:*]`,
+      reason:
+        'Added by the EventBridge Scheduler Lambda target (Function.grantInvoke): the qualified ARNs (versions, aliases) ' +
+        'of the sweeper function only; the schedules invoke its unqualified ARN.',
+    },
+    {
+      construct: sweeper.deadLetterQueue,
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue IS a dead-letter queue: the schedules' DeadLetterConfig, which cdk-nag does not recognise as one. " +
+        'It is watched by the DeadLetterQueueNotEmpty alarm.',
+    },
+  ];
+  if (tierlog.objectsFunction?.role) acks.push({ construct: tierlog.objectsFunction.role, ...prefixObjects });
+  return acks;
+}
+
+/** Acknowledges {@link nagAcknowledgements} on `tierlog`'s constructs. */
+export function acknowledgeNagFindings(tierlog: Tierlog): void {
+  for (const ack of nagAcknowledgements(tierlog)) {
+    Validations.of(ack.construct).acknowledge({ id: ack.id, reason: ack.reason });
+  }
+}
+
+function logicalId(construct: IConstruct): string {
+  const element = construct.node.defaultChild as CfnElement;
+  return Stack.of(construct).resolve(element.logicalId) as string;
+}

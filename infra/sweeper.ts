@@ -1,0 +1,192 @@
+/**
+ * The sweeper: the `functions/sweeper.ts` Lambda, invoked by EventBridge Scheduler schedules
+ * (one per fan-out group of lease shards) with a retry policy and a dead-letter queue.
+ * Overlapping sweeps are safe (instances are claimed with conditional writes); reserved
+ * concurrency bounds how many run at once.
+ */
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { TierlogFunction } from './function.js';
+import { grantSweeper, type TierlogResources } from './permissions.js';
+
+/** `POWERTOOLS_SERVICE_NAME` of the sweeper, and the `service` dimension of its metrics. */
+export const SWEEPER_SERVICE_NAME = 'tierlog-sweeper';
+
+/** Properties of {@link TierlogSweeper}. */
+export interface TierlogSweeperProps {
+  /** The tables, bucket and prefix to sweep. */
+  readonly resources: TierlogResources;
+  /** The function's configuration variables (what `loadConfig` reads). */
+  readonly environment: Record<string, string>;
+  /** Number of lease shards (`TIERLOG_LEASE_SHARDS`); fan-out splits them between schedules. */
+  readonly leaseShards: number;
+  /**
+   * When each schedule runs.
+   *
+   * @default ScheduleExpression.rate(Duration.minutes(1))
+   */
+  readonly schedule?: scheduler.ScheduleExpression;
+  /**
+   * Number of schedules, each sweeping its own subset of the lease shards (shard `s` goes to
+   * schedule `s % parallelism`), so a sweep spreads over that many concurrent invocations.
+   * With 1, the event carries no shard list and the sweep covers all shards. At most `leaseShards`.
+   *
+   * @default 1
+   */
+  readonly parallelism?: number;
+  /**
+   * Reserved concurrency of the function: the most sweeps that run at once.
+   *
+   * @default 2 × parallelism (each schedule may overlap its previous, slow run once)
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * Function timeout; a sweep stops taking new work shortly before it.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly timeout?: Duration;
+  /**
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Scheduler retries when invoking the function fails; after that the event goes to the
+   * dead-letter queue.
+   *
+   * @default 3
+   */
+  readonly retryAttempts?: number;
+  /**
+   * The oldest a scheduled event may get while Scheduler retries it (a stale sweep event is
+   * worthless: the next one is on its way).
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly maxEventAge?: Duration;
+  /**
+   * @default lambda.Runtime.NODEJS_24_X
+   */
+  readonly runtime?: lambda.Runtime;
+  /**
+   * @default true
+   */
+  readonly bundleAwsSdk?: boolean;
+  /**
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Removal policy of the log group (the dead-letter queue is always deleted with the stack).
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The lease shards schedule `index` of `parallelism` sweeps. */
+export function shardsOfSchedule(index: number, parallelism: number, leaseShards: number): number[] {
+  const shards: number[] = [];
+  for (let s = index; s < leaseShards; s += parallelism) shards.push(s);
+  return shards;
+}
+
+/** The scheduled sweeper. */
+export class TierlogSweeper extends Construct {
+  /** The sweeper function. */
+  public readonly function: lambda.IFunction;
+  /** Its execution role. */
+  public readonly role: iam.IRole;
+  /** Its log group. */
+  public readonly logGroup: logs.ILogGroup;
+  /** The role EventBridge Scheduler assumes to invoke the function. */
+  public readonly schedulerRole: iam.IRole;
+  /** The schedules, one per fan-out group. */
+  public readonly schedules: readonly scheduler.Schedule[];
+  /** Where Scheduler puts events it could not deliver. */
+  public readonly deadLetterQueue: sqs.Queue;
+  /** The number of schedules. */
+  public readonly parallelism: number;
+
+  constructor(scope: Construct, id: string, props: TierlogSweeperProps) {
+    super(scope, id);
+    const parallelism = props.parallelism ?? 1;
+    if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > props.leaseShards) {
+      throw new Error(`sweeperParallelism must be an integer in 1..leaseShards (${props.leaseShards}), got ${parallelism}`);
+    }
+    this.parallelism = parallelism;
+    const reserved = props.reservedConcurrency ?? 2 * parallelism;
+    if (!Number.isInteger(reserved) || reserved < 1) {
+      throw new Error(`sweeperReservedConcurrency must be a positive integer, got ${reserved}`);
+    }
+
+    const fn = new TierlogFunction(this, 'Sweeper', {
+      handler: 'sweeper',
+      serviceName: SWEEPER_SERVICE_NAME,
+      environment: props.environment,
+      timeout: props.timeout ?? Duration.minutes(5),
+      memorySize: props.memorySize ?? 512,
+      reservedConcurrentExecutions: reserved,
+      // A failed or throttled sweep is not retried by Lambda: the next scheduled one does its work.
+      retryAttempts: 0,
+      maxEventAge: Duration.minutes(5),
+      ...(props.runtime ? { runtime: props.runtime } : {}),
+      ...(props.bundleAwsSdk !== undefined ? { bundleAwsSdk: props.bundleAwsSdk } : {}),
+      ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
+      ...(props.removalPolicy !== undefined ? { removalPolicy: props.removalPolicy } : {}),
+    });
+    this.function = fn.function;
+    this.role = fn.role;
+    this.logGroup = fn.logGroup;
+    grantSweeper(fn.function, props.resources);
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      // Undelivered sweep events are worthless once the stack is gone.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const stack = Stack.of(this);
+    this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      description: 'EventBridge Scheduler: invoke the tierlog sweeper',
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: {
+          StringEquals: {
+            'aws:SourceAccount': stack.account,
+            'aws:SourceArn': stack.formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: 'default' }),
+          },
+        },
+      }),
+    });
+
+    const schedule = props.schedule ?? scheduler.ScheduleExpression.rate(Duration.minutes(1));
+    const schedules: scheduler.Schedule[] = [];
+    for (let i = 0; i < parallelism; i++) {
+      const shards = shardsOfSchedule(i, parallelism, props.leaseShards);
+      const target = new targets.LambdaInvoke(this.function, {
+        role: this.schedulerRole,
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: props.retryAttempts ?? 3,
+        maxEventAge: props.maxEventAge ?? Duration.minutes(5),
+        ...(parallelism > 1 ? { input: scheduler.ScheduleTargetInput.fromObject({ shards }) } : {}),
+      });
+      schedules.push(
+        new scheduler.Schedule(this, parallelism > 1 ? `Schedule${i}` : 'Schedule', {
+          schedule,
+          target,
+          description: parallelism > 1 ? `tierlog sweep of lease shards ${shards.join(',')}` : 'tierlog sweep of all lease shards',
+          timeWindow: scheduler.TimeWindow.off(),
+        }),
+      );
+    }
+    this.schedules = schedules;
+  }
+}

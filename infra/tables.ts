@@ -1,0 +1,63 @@
+/**
+ * The table schemas of `lib/schema/tables.ts` (the one definition `provisionLocal` also reads)
+ * turned into DynamoDB `TableV2` resources. A key or index change there follows here.
+ */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type { Construct } from 'constructs';
+import type { IndexSchema, KeyAttribute, KeyType, TableSchema } from '../lib/schema/tables.js';
+
+const ATTRIBUTE_TYPE: Record<KeyType, dynamodb.AttributeType> = {
+  S: dynamodb.AttributeType.STRING,
+  N: dynamodb.AttributeType.NUMBER,
+  B: dynamodb.AttributeType.BINARY,
+};
+
+/** A schema key as a CDK attribute. */
+export function toAttribute(key: KeyAttribute): dynamodb.Attribute {
+  return { name: key.name, type: ATTRIBUTE_TYPE[key.type] };
+}
+
+/** A schema index as a `TableV2` global secondary index (projection INCLUDE, as locally). */
+export function toGlobalSecondaryIndex(index: IndexSchema): dynamodb.GlobalSecondaryIndexPropsV2 {
+  return {
+    indexName: index.indexName,
+    partitionKey: toAttribute(index.partitionKey),
+    ...(index.sortKey ? { sortKey: toAttribute(index.sortKey) } : {}),
+    projectionType: dynamodb.ProjectionType.INCLUDE,
+    nonKeyAttributes: [...index.nonKeyAttributes],
+  };
+}
+
+/** Options of {@link schemaTable}. */
+export interface SchemaTableOptions {
+  /**
+   * What happens to the table when it leaves the stack.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Refuse `DeleteTable` (also from the console or the CLI).
+   *
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
+}
+
+/**
+ * A `TableV2` for `schema`: on-demand billing, point-in-time recovery, deletion protection,
+ * AWS-owned encryption, retained on stack deletion (all by default).
+ */
+export function schemaTable(scope: Construct, id: string, schema: TableSchema, options: SchemaTableOptions = {}): dynamodb.TableV2 {
+  return new dynamodb.TableV2(scope, id, {
+    partitionKey: toAttribute(schema.partitionKey),
+    ...(schema.sortKey ? { sortKey: toAttribute(schema.sortKey) } : {}),
+    globalSecondaryIndexes: schema.globalSecondaryIndexes.map(toGlobalSecondaryIndex),
+    billing: dynamodb.Billing.onDemand(),
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    deletionProtection: options.deletionProtection ?? true,
+    encryption: dynamodb.TableEncryptionV2.dynamoOwnedKey(),
+    removalPolicy: options.removalPolicy ?? RemovalPolicy.RETAIN,
+  });
+}

@@ -1,0 +1,289 @@
+/**
+ * `Tierlog`: everything tierlog needs in an AWS account, as one construct to drop into a stack:
+ * the change-log and objects tables, the LT bucket, the scheduled sweeper, the reference objects
+ * function, alarms and a dashboard; `grantWriter` / `writerEnvironment` for your own writers.
+ */
+import { type Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { configToEnv, validateConfig } from '../lib/config.js';
+import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from '../lib/constants.js';
+import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
+import { BlobBucket } from './bucket.js';
+import { TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
+import { acknowledgeNagFindings } from './nag.js';
+import { ObjectsFunction } from './objects-function.js';
+import { grantOperator, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
+import { TierlogSweeper } from './sweeper.js';
+import { schemaTable } from './tables.js';
+
+/** Properties of {@link Tierlog}. All optional. */
+export interface TierlogProps {
+  /**
+   * Key prefix of the blobs in the bucket, without leading or trailing `/`
+   * (`TIERLOG_PREFIX`). Writers and the sweeper get S3 rights under `<prefix>/` only.
+   *
+   * @default 'blobs'
+   */
+  readonly prefix?: string;
+  /**
+   * Number of partitions of the change log's lease index (`TIERLOG_LEASE_SHARDS`, 1..256).
+   * Writers spread over them; a sweep queries each. Writers and sweeper must agree: always give
+   * your writers {@link Tierlog.writerEnvironment}.
+   *
+   * @default 4
+   */
+  readonly leaseShards?: number;
+  /**
+   * When the sweeper runs (EventBridge Scheduler expression).
+   *
+   * @default scheduler.ScheduleExpression.rate(Duration.minutes(1))
+   */
+  readonly sweepSchedule?: scheduler.ScheduleExpression;
+  /**
+   * Fan-out: the number of schedules, each sweeping its own subset of the lease shards (event
+   * `{"shards":[...]}`), so a large backlog is swept by that many functions at once.
+   * 1..`leaseShards`.
+   *
+   * @default 1
+   */
+  readonly sweeperParallelism?: number;
+  /**
+   * Reserved concurrency of the sweeper: the most sweeps running at once (they are safe to
+   * overlap; this bounds the load on the tables).
+   *
+   * @default 2 × sweeperParallelism
+   */
+  readonly sweeperReservedConcurrency?: number;
+  /**
+   * Sweeper timeout. A sweep stops taking new work shortly before it; claims it leaves behind
+   * expire and are taken over by a later sweep.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly sweeperTimeout?: Duration;
+  /**
+   * Sweeper memory (MB); CPU and network scale with it.
+   *
+   * @default 512
+   */
+  readonly sweeperMemorySize?: number;
+  /**
+   * How long an overwritten or deleted blob stays recoverable as a noncurrent version in the
+   * bucket (the undo window for a wrong delete). Expired delete markers are removed.
+   *
+   * @default Duration.days(7)
+   */
+  readonly noncurrentVersionExpiration?: Duration;
+  /**
+   * Alarm when the oldest expired writer instance found by a sweep is older than this.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly oldestExpiredAgeThreshold?: Duration;
+  /**
+   * Deploy the reference storage writer `functions/objects.ts` with a Function URL.
+   *
+   * @default true
+   */
+  readonly objectsFunction?: boolean;
+  /**
+   * Authentication of the objects function's URL. `NONE` makes it public.
+   *
+   * @default lambda.FunctionUrlAuthType.AWS_IAM
+   */
+  readonly objectsFunctionUrlAuth?: lambda.FunctionUrlAuthType;
+  /**
+   * Removal policy of the tables, buckets and log groups. Anything but `RETAIN` also
+   * turns the tables' deletion protection off (for scratch stacks only: the change log and
+   * the objects are your data).
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Lambda runtime of both functions (Node.js 22 or later).
+   *
+   * @default lambda.Runtime.NODEJS_24_X
+   */
+  readonly runtime?: lambda.Runtime;
+  /**
+   * Bundle the AWS SDK into the functions (the version tested with tierlog) instead of using
+   * the runtime's copy.
+   *
+   * @default true
+   */
+  readonly bundleAwsSdk?: boolean;
+  /**
+   * Retention of the functions' log groups.
+   *
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Actions of every alarm (on ALARM and on OK), e.g. `new SnsAction(topic)`.
+   *
+   * @default - none
+   */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+  /**
+   * Acknowledge the cdk-nag AwsSolutions findings tierlog has by design, each with its reason
+   * (see `infra/nag.ts`). Set `false` to review them yourself.
+   *
+   * @default true
+   */
+  readonly acknowledgeNagFindings?: boolean;
+}
+
+/** tierlog's tables, bucket, sweeper, objects function and monitoring. */
+export class Tierlog extends Construct {
+  /** The change-log table (one item per writer instance; lease index `byLease`). */
+  public readonly changeLogTable: dynamodb.TableV2;
+  /** The objects table ("HV"): inline objects and tombstones. */
+  public readonly objectsTable: dynamodb.TableV2;
+  /** The bucket ("LT") that holds the blobs under {@link prefix}. */
+  public readonly bucket: s3.Bucket;
+  /** The bucket that receives {@link bucket}'s server access logs. */
+  public readonly accessLogsBucket: s3.Bucket;
+  /** Key prefix of the blobs. */
+  public readonly prefix: string;
+  /** Number of lease shards. */
+  public readonly leaseShards: number;
+  /** The scheduled sweeper (function, schedules, dead-letter queue). */
+  public readonly sweeper: TierlogSweeper;
+  /** The sweeper function. */
+  public readonly sweeperFunction: lambda.IFunction;
+  /** Scheduler's dead-letter queue for undeliverable sweep events. */
+  public readonly deadLetterQueue: sqs.IQueue;
+  /** The reference objects function, unless `objectsFunction: false`. */
+  public readonly objectsFunction?: lambda.IFunction;
+  /** Its Function URL. */
+  public readonly objectsFunctionUrl?: lambda.FunctionUrl;
+  /** The alarms. */
+  public readonly alarms: TierlogAlarms;
+  /** The sweeper dashboard. */
+  public readonly dashboard: cloudwatch.Dashboard;
+  /**
+   * The environment variables `loadConfig` reads (`TIERLOG_CHANGELOG_TABLE`,
+   * `TIERLOG_OBJECTS_TABLE`, `TIERLOG_BUCKET`, `TIERLOG_PREFIX`, `TIERLOG_LEASE_SHARDS`): give
+   * them to your writer functions. Nothing secret.
+   */
+  public readonly writerEnvironment: Readonly<Record<string, string>>;
+
+  private readonly resources: TierlogResources;
+  private readonly objects?: ObjectsFunction;
+
+  constructor(scope: Construct, id: string, props: TierlogProps = {}) {
+    super(scope, id);
+    this.prefix = props.prefix ?? DEFAULT_PREFIX;
+    this.leaseShards = props.leaseShards ?? DEFAULT_LEASE_SHARDS;
+    validateSettings(this.prefix, this.leaseShards);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const tableOptions = { removalPolicy, deletionProtection: removalPolicy === RemovalPolicy.RETAIN };
+
+    this.changeLogTable = schemaTable(this, 'ChangeLogTable', changeLogTableSchema, tableOptions);
+    this.objectsTable = schemaTable(this, 'ObjectsTable', objectsTableSchema, tableOptions);
+    const blobs = new BlobBucket(this, 'Blobs', {
+      removalPolicy,
+      ...(props.noncurrentVersionExpiration ? { noncurrentVersionExpiration: props.noncurrentVersionExpiration } : {}),
+    });
+    this.bucket = blobs.bucket;
+    this.accessLogsBucket = blobs.accessLogsBucket;
+
+    this.resources = { changeLogTable: this.changeLogTable, objectsTable: this.objectsTable, bucket: this.bucket, prefix: this.prefix };
+    this.writerEnvironment = configToEnv({
+      changeLogTable: this.changeLogTable.tableName,
+      objectsTable: this.objectsTable.tableName,
+      bucket: this.bucket.bucketName,
+      prefix: this.prefix,
+      leaseShards: this.leaseShards,
+    });
+
+    const functionOptions = {
+      removalPolicy,
+      ...(props.runtime ? { runtime: props.runtime } : {}),
+      ...(props.bundleAwsSdk !== undefined ? { bundleAwsSdk: props.bundleAwsSdk } : {}),
+      ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
+    };
+    this.sweeper = new TierlogSweeper(this, 'Sweeper', {
+      resources: this.resources,
+      environment: { ...this.writerEnvironment },
+      leaseShards: this.leaseShards,
+      ...functionOptions,
+      ...(props.sweepSchedule ? { schedule: props.sweepSchedule } : {}),
+      ...(props.sweeperParallelism !== undefined ? { parallelism: props.sweeperParallelism } : {}),
+      ...(props.sweeperReservedConcurrency !== undefined ? { reservedConcurrency: props.sweeperReservedConcurrency } : {}),
+      ...(props.sweeperTimeout ? { timeout: props.sweeperTimeout } : {}),
+      ...(props.sweeperMemorySize !== undefined ? { memorySize: props.sweeperMemorySize } : {}),
+    });
+    this.sweeperFunction = this.sweeper.function;
+    this.deadLetterQueue = this.sweeper.deadLetterQueue;
+
+    if (props.objectsFunction ?? true) {
+      this.objects = new ObjectsFunction(this, 'ObjectsApi', {
+        resources: this.resources,
+        environment: { ...this.writerEnvironment },
+        authType: props.objectsFunctionUrlAuth ?? lambda.FunctionUrlAuthType.AWS_IAM,
+        ...functionOptions,
+      });
+      this.objectsFunction = this.objects.function;
+      this.objectsFunctionUrl = this.objects.url;
+    }
+
+    const monitoring = new TierlogMonitoring(this, 'Monitoring', {
+      sweeperFunction: this.sweeperFunction,
+      deadLetterQueue: this.deadLetterQueue,
+      ...(props.oldestExpiredAgeThreshold ? { oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold } : {}),
+      ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
+    });
+    this.alarms = monitoring.alarms;
+    this.dashboard = monitoring.dashboard;
+
+    if (props.acknowledgeNagFindings ?? true) acknowledgeNagFindings(this);
+  }
+
+  /**
+   * Grants a storage writer (your Lambda function, a role) exactly what `TieredStore` and
+   * `DynamoChangeLog` call: item reads and writes on both tables, and S3 put/get/delete/abort
+   * under `<prefix>/` plus listing of that prefix. Give it {@link writerEnvironment} too.
+   */
+  grantWriter(grantee: iam.IGrantable): iam.Grant {
+    return grantWriter(grantee, this.resources);
+  }
+
+  /** Grants what a sweep calls (e.g. a sweeper of your own, outside this construct). */
+  grantSweeper(grantee: iam.IGrantable): iam.Grant {
+    return grantSweeper(grantee, this.resources);
+  }
+
+  /**
+   * Grants the operator CLI (`tierlog status | inspect | sweep | audit`): the sweeper's rights
+   * plus a scan of the change-log table.
+   */
+  grantOperator(grantee: iam.IGrantable): iam.Grant {
+    return grantOperator(grantee, this.resources);
+  }
+
+  /**
+   * Lets `grantee` call the objects function's URL (`lambda:InvokeFunctionUrl`).
+   *
+   * @throws when the construct was built with `objectsFunction: false`.
+   */
+  grantInvokeObjectsUrl(grantee: iam.IGrantable): iam.Grant {
+    if (this.objects === undefined) throw new Error('this Tierlog has no objects function (objectsFunction: false)');
+    return this.objects.grantInvokeUrl(grantee);
+  }
+}
+
+/** Checks prefix and shard count with the library's own validation (what `loadConfig` accepts). */
+function validateSettings(prefix: string, leaseShards: number): void {
+  if (Token.isUnresolved(prefix)) throw new Error('prefix must be a literal string: it is part of IAM resource ARNs and conditions');
+  validateConfig({ changeLogTable: 'placeholder', objectsTable: 'placeholder', bucket: 'placeholder', prefix, leaseShards });
+}
