@@ -1,0 +1,84 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { Duration } from 'aws-cdk-lib';
+import { cleanOutdirs, logicalIdOf, resourcesOf, tierlogTemplate } from './helpers.js';
+
+afterAll(cleanOutdirs);
+
+const { stack, template } = tierlogTemplate();
+const buckets = resourcesOf(template, 'AWS::S3::Bucket');
+const blobId = logicalIdOf(stack, stack.tierlog.bucket);
+const logsId = logicalIdOf(stack, stack.tierlog.accessLogsBucket);
+const blob = buckets[blobId]!;
+
+function policyOf(bucketId: string): Array<Record<string, unknown>> {
+  const policy = Object.values(resourcesOf(template, 'AWS::S3::BucketPolicy')).find(
+    (p) => (p.Properties!['Bucket'] as { Ref: string }).Ref === bucketId,
+  );
+  return (policy!.Properties!['PolicyDocument'] as { Statement: Array<Record<string, unknown>> }).Statement;
+}
+
+describe('LT bucket', () => {
+  it('is the blob bucket and its access-log bucket, both retained', () => {
+    expect(Object.keys(buckets).sort()).toEqual([blobId, logsId].sort());
+    for (const b of Object.values(buckets)) {
+      expect(b.DeletionPolicy).toBe('Retain');
+      expect(b.UpdateReplacePolicy).toBe('Retain');
+    }
+  });
+
+  it('is versioned; noncurrent versions expire after 7 days and expired delete markers go', () => {
+    expect(blob.Properties!['VersioningConfiguration']).toEqual({ Status: 'Enabled' });
+    const rules = (blob.Properties!['LifecycleConfiguration'] as { Rules: unknown[] }).Rules;
+    expect(rules).toContainEqual({
+      Id: 'undo-window',
+      Status: 'Enabled',
+      NoncurrentVersionExpiration: { NoncurrentDays: 7 },
+      ExpiredObjectDeleteMarker: true,
+    });
+  });
+
+  it('aborts incomplete multipart uploads after 1 day', () => {
+    const rules = (blob.Properties!['LifecycleConfiguration'] as { Rules: unknown[] }).Rules;
+    expect(rules).toContainEqual({ Id: 'abort-incomplete-multipart', Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } });
+  });
+
+  it('the undo window is a prop', () => {
+    const { template: t, stack: s } = tierlogTemplate({ noncurrentVersionExpiration: Duration.days(30) });
+    const b = resourcesOf(t, 'AWS::S3::Bucket')[logicalIdOf(s, s.tierlog.bucket)]!;
+    expect(JSON.stringify(b.Properties!['LifecycleConfiguration'])).toContain('"NoncurrentDays":30');
+  });
+
+  it.each([
+    ['blob', () => blobId],
+    ['access-log', () => logsId],
+  ])('%s bucket: public access blocked, SSE-S3, owner-enforced, TLS (1.2+) only', (_name, id) => {
+    const b = buckets[id()]!;
+    expect(b.Properties!['PublicAccessBlockConfiguration']).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(b.Properties!['BucketEncryption']).toEqual({
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
+    expect(b.Properties!['OwnershipControls']).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+    const denies = policyOf(id()).filter((s) => s['Effect'] === 'Deny');
+    expect(denies).toContainEqual(
+      expect.objectContaining({ Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Principal: { AWS: '*' } }),
+    );
+    expect(denies).toContainEqual(
+      expect.objectContaining({ Action: 's3:*', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } }),
+    );
+  });
+
+  it('is access-logged to the log bucket, which S3 log delivery may write to', () => {
+    expect(blob.Properties!['LoggingConfiguration']).toEqual({ DestinationBucketName: { Ref: logsId }, LogFilePrefix: 'blob-bucket/' });
+    const allows = policyOf(logsId).filter((s) => s['Effect'] === 'Allow');
+    expect(allows).toContainEqual(
+      expect.objectContaining({ Action: 's3:PutObject', Principal: { Service: 'logging.s3.amazonaws.com' } }),
+    );
+    const logs = buckets[logsId]!;
+    expect(logs.Properties!['LifecycleConfiguration']).toEqual({ Rules: [{ Id: 'expire-logs', Status: 'Enabled', ExpirationInDays: 90 }] });
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * Building tierlog stacks in tests the way `cdk synth` does: `new App()` does not read cdk.json,
+ * so its context (feature flags) is passed here, and every App writes under the project's
+ * gitignored `cdk.out.test/`. Bundling is skipped unless asked for.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { TierlogStack } from '../../infra/stack.js';
+import type { TierlogProps } from '../../infra/tierlog.js';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const CDK_JSON = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
+  app: string;
+  notices?: boolean;
+  context: Record<string, unknown>;
+};
+const OUT_ROOT = join(PROJECT_ROOT, 'cdk.out.test');
+
+const outdirs: string[] = [];
+
+/** A fresh App with cdk.json's context; bundling skipped unless `bundle`. */
+export function newApp(options: { bundle?: boolean } = {}): App {
+  mkdirSync(OUT_ROOT, { recursive: true });
+  const outdir = mkdtempSync(join(OUT_ROOT, 'app-'));
+  outdirs.push(outdir);
+  return new App({
+    outdir,
+    context: { ...CDK_JSON.context, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
+  });
+}
+
+/** Removes the output folders of the Apps made so far (call in afterAll). */
+export function cleanOutdirs(): void {
+  for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** The app's TierlogStack with `props`, and its template. */
+export function tierlogTemplate(props: TierlogProps = {}, options: { bundle?: boolean } = {}): { app: App; stack: TierlogStack; template: Template } {
+  const app = newApp(options);
+  const stack = new TierlogStack(app, 'Tierlog', { tierlog: props });
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+/** A plain stack in a fresh App, for dropping the construct into "a user's stack". */
+export function userStack(): { app: App; stack: Stack } {
+  const app = newApp();
+  return { app, stack: new Stack(app, 'UserStack') };
+}
+
+type Resource = { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
+
+/** The template's resources of `type`, by logical id. */
+export function resourcesOf(template: Template, type: string): Record<string, Resource> {
+  return template.findResources(type) as Record<string, Resource>;
+}
+
+/** The only resource of `type` (fails if there is not exactly one). */
+export function onlyResource(template: Template, type: string): [string, Resource] {
+  const entries = Object.entries(resourcesOf(template, type));
+  if (entries.length !== 1) throw new Error(`expected one ${type}, found ${entries.length}`);
+  return entries[0]!;
+}
+
+/** The logical id of `construct`'s CloudFormation resource in `stack`. */
+export function logicalIdOf(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.resolve((construct.node.defaultChild as { logicalId: string }).logicalId) as string;
+}
+
+export interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** The statements of the IAM policies attached to the role with logical id `roleId`. */
+export function statementsOfRole(template: Template, roleId: string): Statement[] {
+  const policies = Object.values(resourcesOf(template, 'AWS::IAM::Policy')).filter((p) =>
+    (p.Properties!['Roles'] as Array<{ Ref: string }>).some((r) => r.Ref === roleId),
+  );
+  return policies.flatMap((p) => (p.Properties!['PolicyDocument'] as { Statement: Statement[] }).Statement);
+}
+
+/** `Action` as a sorted array. */
+export function actions(statement: Statement): string[] {
+  return (Array.isArray(statement.Action) ? statement.Action : [statement.Action]).slice().sort();
+}

@@ -1,0 +1,153 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { Duration } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import { CONFIG_ENV } from '../../lib/config.js';
+import { shardsOfSchedule } from '../../infra/sweeper.js';
+import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate } from './helpers.js';
+
+afterAll(cleanOutdirs);
+
+const { stack, template } = tierlogTemplate();
+const sweeperId = logicalIdOf(stack, stack.tierlog.sweeperFunction);
+const sweeper = resourcesOf(template, 'AWS::Lambda::Function')[sweeperId]!;
+const dlqId = logicalIdOf(stack, stack.tierlog.deadLetterQueue);
+
+describe('sweeper function', () => {
+  it('is Node.js 24 on ARM64, 5 min, 512 MB, bundled ESM handler', () => {
+    expect(sweeper.Properties).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Timeout: 300,
+      MemorySize: 512,
+      Handler: 'index.handler',
+    });
+  });
+
+  it('has the tierlog configuration, Powertools names and source maps in its environment', () => {
+    const vars = (sweeper.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    expect(Object.keys(vars).sort()).toEqual(
+      [...Object.values(CONFIG_ENV), 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'NODE_OPTIONS'].sort(),
+    );
+    expect(vars).toMatchObject({
+      POWERTOOLS_SERVICE_NAME: 'tierlog-sweeper',
+      POWERTOOLS_METRICS_NAMESPACE: 'Tierlog',
+      NODE_OPTIONS: '--enable-source-maps',
+      TIERLOG_PREFIX: 'blobs',
+      TIERLOG_LEASE_SHARDS: '4',
+      TIERLOG_CHANGELOG_TABLE: { Ref: logicalIdOf(stack, stack.tierlog.changeLogTable) },
+      TIERLOG_OBJECTS_TABLE: { Ref: logicalIdOf(stack, stack.tierlog.objectsTable) },
+      TIERLOG_BUCKET: { Ref: logicalIdOf(stack, stack.tierlog.bucket) },
+    });
+  });
+
+  it('has bounded concurrency (reserved, 2 per schedule by default)', () => {
+    expect(sweeper.Properties!['ReservedConcurrentExecutions']).toBe(2);
+    const { stack: s, template: t } = tierlogTemplate({ sweeperParallelism: 2, sweeperReservedConcurrency: 3 });
+    expect(resourcesOf(t, 'AWS::Lambda::Function')[logicalIdOf(s, s.tierlog.sweeperFunction)]!.Properties!['ReservedConcurrentExecutions']).toBe(3);
+  });
+
+  it('is not retried by Lambda on failure (the next scheduled sweep does the work)', () => {
+    const [, config] = onlyResource(template, 'AWS::Lambda::EventInvokeConfig');
+    expect(config.Properties).toMatchObject({ FunctionName: { Ref: sweeperId }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 300 });
+  });
+
+  it('logs to its own log group with a retention', () => {
+    const groupId = logicalIdOf(stack, stack.tierlog.sweeper.logGroup);
+    expect(sweeper.Properties!['LoggingConfig']).toEqual({ LogGroup: { Ref: groupId } });
+    expect(resourcesOf(template, 'AWS::Logs::LogGroup')[groupId]!.Properties).toEqual({ RetentionInDays: 90 });
+  });
+
+  it('takes runtime, timeout and memory from props', () => {
+    const { stack: s, template: t } = tierlogTemplate({
+      runtime: lambda.Runtime.NODEJS_22_X,
+      sweeperTimeout: Duration.minutes(10),
+      sweeperMemorySize: 1024,
+    });
+    expect(resourcesOf(t, 'AWS::Lambda::Function')[logicalIdOf(s, s.tierlog.sweeperFunction)]!.Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Timeout: 600,
+      MemorySize: 1024,
+    });
+  });
+});
+
+describe('sweep schedule', () => {
+  it('runs every minute, invokes the sweeper with a retry policy and a dead-letter queue, no input', () => {
+    const [, schedule] = onlyResource(template, 'AWS::Scheduler::Schedule');
+    expect(schedule.Properties).toMatchObject({
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: {
+        Arn: { 'Fn::GetAtt': [sweeperId, 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 300 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlqId, 'Arn'] } },
+        RoleArn: { 'Fn::GetAtt': [logicalIdOf(stack, stack.tierlog.sweeper.schedulerRole), 'Arn'] },
+      },
+    });
+    expect((schedule.Properties!['Target'] as Record<string, unknown>)['Input']).toBeUndefined();
+  });
+
+  it('the dead-letter queue is encrypted, TLS-only, keeps 14 days', () => {
+    const queue = resourcesOf(template, 'AWS::SQS::Queue')[dlqId]!;
+    expect(queue.Properties).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
+    const [, policy] = onlyResource(template, 'AWS::SQS::QueuePolicy');
+    expect(JSON.stringify(policy.Properties)).toContain('"aws:SecureTransport":"false"');
+  });
+
+  it('Scheduler assumes its role only for this account\'s default schedule group', () => {
+    const role = resourcesOf(template, 'AWS::IAM::Role')[logicalIdOf(stack, stack.tierlog.sweeper.schedulerRole)]!;
+    const [statement] = (role.Properties!['AssumeRolePolicyDocument'] as { Statement: Array<Record<string, unknown>> }).Statement;
+    expect(statement).toMatchObject({ Principal: { Service: 'scheduler.amazonaws.com' }, Action: 'sts:AssumeRole' });
+    expect(JSON.stringify(statement!['Condition'])).toContain('aws:SourceAccount');
+    expect(JSON.stringify(statement!['Condition'])).toContain(':schedule-group/default');
+  });
+
+  it('takes the schedule expression from props', () => {
+    const { template: t } = tierlogTemplate({ sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(5)) });
+    expect(onlyResource(t, 'AWS::Scheduler::Schedule')[1].Properties!['ScheduleExpression']).toBe('rate(5 minutes)');
+  });
+});
+
+describe('fan-out', () => {
+  it('splits the lease shards round-robin, each exactly once', () => {
+    expect(shardsOfSchedule(0, 1, 4)).toEqual([0, 1, 2, 3]);
+    expect([0, 1, 2].map((i) => shardsOfSchedule(i, 3, 4))).toEqual([[0, 3], [1], [2]]);
+    for (const [p, n] of [[2, 8], [5, 16], [16, 16]] as const) {
+      const all = Array.from({ length: p }, (_, i) => shardsOfSchedule(i, p, n)).flat().sort((a, b) => a - b);
+      expect(all).toEqual(Array.from({ length: n }, (_, s) => s));
+    }
+  });
+
+  it('sweeperParallelism N makes N schedules, each with {"shards":[...]} as input', () => {
+    const { stack: s, template: t } = tierlogTemplate({ sweeperParallelism: 3 });
+    const schedules = Object.values(resourcesOf(t, 'AWS::Scheduler::Schedule'));
+    expect(schedules).toHaveLength(3);
+    const inputs = schedules.map((sc) => JSON.parse((sc.Properties!['Target'] as { Input: string }).Input) as unknown).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    expect(inputs).toEqual([{ shards: [0, 3] }, { shards: [1] }, { shards: [2] }]);
+    const fnId = logicalIdOf(s, s.tierlog.sweeperFunction);
+    for (const sc of schedules) expect((sc.Properties!['Target'] as { Arn: unknown }).Arn).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
+    // One scheduler role serves all schedules; concurrency bound scales with the fan-out.
+    expect(new Set(schedules.map((sc) => JSON.stringify((sc.Properties!['Target'] as { RoleArn: unknown }).RoleArn))).size).toBe(1);
+    expect(resourcesOf(t, 'AWS::Lambda::Function')[fnId]!.Properties!['ReservedConcurrentExecutions']).toBe(6);
+  });
+
+  it.each([0, 5, 1.5])('rejects sweeperParallelism %s with 4 shards', (p) => {
+    expect(() => tierlogTemplate({ sweeperParallelism: p })).toThrow(/sweeperParallelism/);
+  });
+
+  it.each([0, 257, 2.5])('rejects leaseShards %s', (n) => {
+    expect(() => tierlogTemplate({ leaseShards: n })).toThrow(/leaseShards/);
+  });
+
+  it.each(['', '/blobs', 'blobs/', 'a/../b'])('rejects prefix %j', (prefix) => {
+    expect(() => tierlogTemplate({ prefix })).toThrow(/prefix/);
+  });
+
+  it('leaseShards and prefix reach the environment', () => {
+    const { stack: s, template: t } = tierlogTemplate({ leaseShards: 16, prefix: 'tenant-a/blobs' });
+    const vars = (resourcesOf(t, 'AWS::Lambda::Function')[logicalIdOf(s, s.tierlog.sweeperFunction)]!.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    expect(vars).toMatchObject({ TIERLOG_LEASE_SHARDS: '16', TIERLOG_PREFIX: 'tenant-a/blobs' });
+  });
+});

@@ -1,0 +1,112 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { Template } from 'aws-cdk-lib/assertions';
+import { schemaTable } from '../../infra/tables.js';
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { createTableInput } from '../../lib/local/provision.js';
+import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../../lib/schema/tables.js';
+import { LEASE_INDEX_NAME } from '../../lib/constants.js';
+import { cleanOutdirs, logicalIdOf, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
+
+afterAll(cleanOutdirs);
+
+const { stack, template } = tierlogTemplate();
+const tables = resourcesOf(template, 'AWS::DynamoDB::GlobalTable');
+const changeLogId = logicalIdOf(stack, stack.tierlog.changeLogTable);
+const objectsId = logicalIdOf(stack, stack.tierlog.objectsTable);
+
+/** The parts of a GlobalTable that CreateTable also has, in CreateTable's shape. */
+function asCreateTable(id: string) {
+  const p = tables[id]!.Properties!;
+  const sort = <T extends { AttributeName: string }>(xs: T[]) => [...xs].sort((a, b) => a.AttributeName.localeCompare(b.AttributeName));
+  return {
+    BillingMode: p['BillingMode'],
+    AttributeDefinitions: sort(p['AttributeDefinitions'] as Array<{ AttributeName: string }>),
+    KeySchema: p['KeySchema'],
+    GlobalSecondaryIndexes: p['GlobalSecondaryIndexes'],
+  };
+}
+
+function expectedFromLocal(schema: TableSchema) {
+  const input = createTableInput(schema, 'local-name');
+  return {
+    BillingMode: input.BillingMode,
+    AttributeDefinitions: [...input.AttributeDefinitions!].sort((a, b) => a.AttributeName!.localeCompare(b.AttributeName!)),
+    KeySchema: input.KeySchema,
+    GlobalSecondaryIndexes: input.GlobalSecondaryIndexes,
+  };
+}
+
+describe('tables from the shared schema', () => {
+  it('creates exactly the two tables', () => {
+    expect(Object.keys(tables).sort()).toEqual([changeLogId, objectsId].sort());
+  });
+
+  it('the change-log table has the keys and lease index provisionLocal creates', () => {
+    expect(asCreateTable(changeLogId)).toEqual(expectedFromLocal(changeLogTableSchema));
+    expect(tables[changeLogId]!.Properties!['GlobalSecondaryIndexes']).toEqual([
+      {
+        IndexName: LEASE_INDEX_NAME,
+        KeySchema: [
+          { AttributeName: 'shard', KeyType: 'HASH' },
+          { AttributeName: 'leaseUntil', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['state', 'claimedBy'] },
+      },
+    ]);
+  });
+
+  it('the objects table has the key provisionLocal creates and no index', () => {
+    const { GlobalSecondaryIndexes, ...rest } = asCreateTable(objectsId);
+    const { GlobalSecondaryIndexes: localIndexes, ...expected } = expectedFromLocal(objectsTableSchema);
+    expect(rest).toEqual(expected);
+    expect(GlobalSecondaryIndexes).toBeUndefined();
+    expect(localIndexes).toBeUndefined();
+  });
+
+  it.each([
+    ['change log', () => changeLogId],
+    ['objects', () => objectsId],
+  ])('%s table: on-demand, PITR, deletion protection, retained', (_name, id) => {
+    const table = tables[id()]!;
+    expect(table.Properties!['BillingMode']).toBe('PAY_PER_REQUEST');
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    expect(table.Properties!['Replicas']).toEqual([
+      expect.objectContaining({
+        DeletionProtectionEnabled: true,
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      }),
+    ]);
+  });
+
+  it('a schema change follows: any key, sort key and index map like CreateTable', () => {
+    const schema: TableSchema = {
+      partitionKey: { name: 'a', type: 'B' },
+      sortKey: { name: 'b', type: 'N' },
+      globalSecondaryIndexes: [
+        { indexName: 'one', partitionKey: { name: 'c', type: 'S' }, nonKeyAttributes: ['x'] },
+        { indexName: 'two', partitionKey: { name: 'a', type: 'B' }, sortKey: { name: 'd', type: 'S' }, nonKeyAttributes: [] },
+      ],
+    };
+    const { stack: s } = userStack();
+    const table = schemaTable(s, 'T', schema);
+    const t = Template.fromStack(s);
+    const props = t.toJSON().Resources[logicalIdOf(s, table)].Properties;
+    const local = createTableInput(schema, 'n');
+    const byName = (x: { AttributeName?: string }, y: { AttributeName?: string }) => x.AttributeName!.localeCompare(y.AttributeName!);
+    expect([...props.AttributeDefinitions].sort(byName)).toEqual([...local.AttributeDefinitions!].sort(byName));
+    expect(props.KeySchema).toEqual(local.KeySchema);
+    expect(props.GlobalSecondaryIndexes.map((i: { Projection: { NonKeyAttributes?: string[] } }) => ({
+      ...i,
+      Projection: { ...i.Projection, NonKeyAttributes: i.Projection.NonKeyAttributes ?? [] },
+    }))).toEqual(local.GlobalSecondaryIndexes);
+  });
+
+  it('removalPolicy DESTROY (scratch stacks) also turns deletion protection off', () => {
+    const { template: t } = tierlogTemplate({ removalPolicy: RemovalPolicy.DESTROY });
+    for (const table of Object.values(resourcesOf(t, 'AWS::DynamoDB::GlobalTable'))) {
+      expect(table.DeletionPolicy).toBe('Delete');
+      expect(table.Properties!['Replicas']).toEqual([expect.objectContaining({ DeletionProtectionEnabled: false })]);
+    }
+  });
+});
