@@ -21,7 +21,7 @@ export interface ObjectsFunctionProps {
   readonly environment: Record<string, string>;
   /**
    * Who may call the Function URL. `AWS_IAM`: callers sign with SigV4 and need
-   * `lambda:InvokeFunctionUrl` (see {@link ObjectsFunction.grantInvokeUrl}). `NONE` makes the
+   * `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction` via the URL (see {@link ObjectsFunction.grantInvokeUrl}). `NONE` makes the
    * URL public: anyone can read and overwrite objects.
    *
    * @default lambda.FunctionUrlAuthType.AWS_IAM
@@ -86,7 +86,7 @@ export class ObjectsFunction extends Construct {
     this.url = fn.function.addFunctionUrl({ authType: props.authType ?? lambda.FunctionUrlAuthType.AWS_IAM });
   }
 
-  /** Lets `grantee` call the Function URL (`lambda:InvokeFunctionUrl`, with IAM auth). */
+  /** Lets `grantee` call the Function URL (`lambda:InvokeFunctionUrl`, and `lambda:InvokeFunction` only via the URL). */
   grantInvokeUrl(grantee: iam.IGrantable): iam.Grant {
     return this.function.grantInvokeUrl(grantee);
   }

@@ -272,7 +272,8 @@ export class Tierlog extends Construct {
   }
 
   /**
-   * Lets `grantee` call the objects function's URL (`lambda:InvokeFunctionUrl`).
+   * Lets `grantee` call the objects function's URL (`lambda:InvokeFunctionUrl`, and
+   * `lambda:InvokeFunction` only via the URL).
    *
    * @throws when the construct was built with `objectsFunction: false`.
    */

@@ -1,0 +1,105 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
+import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate } from './helpers.js';
+
+afterAll(cleanOutdirs);
+
+const { stack, template } = tierlogTemplate();
+const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
+const alarm = (name: keyof typeof stack.tierlog.alarms) => alarms[logicalIdOf(stack, stack.tierlog.alarms[name])]!.Properties!;
+const sweeperMetric = (metricName: string, stat: string) => [
+  expect.objectContaining({
+    MetricStat: {
+      Metric: { Namespace: 'Tierlog', MetricName: metricName, Dimensions: [{ Name: 'service', Value: 'tierlog-sweeper' }] },
+      Period: 300,
+      Stat: stat,
+    },
+  }),
+];
+
+describe('alarms', () => {
+  it('are the four alarms', () => {
+    expect(Object.keys(alarms)).toHaveLength(4);
+  });
+
+  it('sweeper errors: Lambda Errors of the sweeper in 2 of 3 five-minute periods', () => {
+    expect(alarm('sweeperErrors')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalIdOf(stack, stack.tierlog.sweeperFunction) } }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('dead-letter queue not empty', () => {
+    expect(alarm('deadLetterQueueNotEmpty')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalIdOf(stack, stack.tierlog.deadLetterQueue), 'QueueName'] } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  it('oldest expired instance older than 15 minutes (the sweeper EMF metric)', () => {
+    expect(alarm('oldestExpiredAge')).toMatchObject({
+      Metrics: sweeperMetric(SWEEP_METRICS.oldestExpiredAge, 'Maximum'),
+      Threshold: 15 * 60_000,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('the age threshold is a prop', () => {
+    const { stack: s, template: t } = tierlogTemplate({ oldestExpiredAgeThreshold: Duration.hours(1) });
+    const a = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.oldestExpiredAge)]!;
+    expect(a.Properties!['Threshold']).toBe(3_600_000);
+  });
+
+  it('any quarantined entry, held over a window longer than the hourly recheck', () => {
+    const p = alarm('entriesQuarantined');
+    expect(p).toMatchObject({
+      Metrics: sweeperMetric(SWEEP_METRICS.entriesQuarantined, 'Sum'),
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      DatapointsToAlarm: 1,
+    });
+    expect((p['EvaluationPeriods'] as number) * 300).toBeGreaterThan(3600);
+  });
+
+  it('alarmActions go on every alarm, for ALARM and OK', () => {
+    const action: cloudwatch.IAlarmAction = { bind: () => ({ alarmActionArn: 'arn:aws:sns:us-east-1:111111111111:ops' }) };
+    const { template: t } = tierlogTemplate({ alarmActions: [action] });
+    for (const a of Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm'))) {
+      expect(a.Properties).toMatchObject({ AlarmActions: ['arn:aws:sns:us-east-1:111111111111:ops'], OKActions: ['arn:aws:sns:us-east-1:111111111111:ops'] });
+    }
+  });
+});
+
+describe('dashboard', () => {
+  it("shows every sweeper metric, the function's health and the alarms", () => {
+    const [, dashboard] = onlyResource(template, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(stack.resolve(dashboard.Properties!['DashboardBody']));
+    for (const name of [
+      'InstancesRetired',
+      'InstancesClaimed',
+      'EntriesRecovered',
+      'EntriesDeferred',
+      'EntriesQuarantined',
+      'BlobsDeleted',
+      'SweepDuration',
+      'OldestExpiredAge',
+    ]) {
+      expect(body).toContain(`\\"${name}\\"`);
+    }
+    expect(body).toContain('tierlog-sweeper');
+    for (const name of ['Invocations', 'Errors', 'Throttles', 'ApproximateNumberOfMessagesVisible']) expect(body).toContain(`\\"${name}\\"`);
+    expect(body).toContain('\\"alarm\\"');
+  });
+});

@@ -1,0 +1,108 @@
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { Validations } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { App } from 'aws-cdk-lib';
+import { nagAcknowledgements, prefixObjectsFinding } from '../../infra/nag.js';
+import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
+import { TierlogStack } from '../../infra/stack.js';
+import { cleanOutdirs, newApp, userStack } from './helpers.js';
+
+afterAll(cleanOutdirs);
+
+/** Every finding as `rule @ construct path`. */
+function findings(app: App): string[] {
+  const report = new AwsSolutionsChecks().validateScope(app);
+  return report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} @ ${r.constructPath}`)).sort();
+}
+
+function stackWith(props: TierlogProps): { app: App; stack: TierlogStack } {
+  const app = newApp();
+  return { app, stack: new TierlogStack(app, 'Tierlog', { tierlog: props }) };
+}
+
+const variants: Array<[string, TierlogProps]> = [
+  ['defaults', {}],
+  ['fan-out, own prefix, no objects function', { sweeperParallelism: 4, prefix: 'tenant/blobs', objectsFunction: false }],
+  ['public objects URL', { objectsFunctionUrlAuth: lambda.FunctionUrlAuthType.NONE }],
+];
+
+describe('cdk-nag AwsSolutions', () => {
+  it.each(variants)('%s: no unacknowledged finding', (_name, props) => {
+    expect(findings(stackWith(props).app)).toEqual([]);
+  });
+
+  it.each(variants)('%s: each acknowledgement is still needed, and they are all there is', (_name, props) => {
+    const { app, stack } = stackWith({ ...props, acknowledgeNagFindings: false });
+    const found = findings(app);
+    const acks = nagAcknowledgements(stack.tierlog);
+    // Every finding is covered by an acknowledgement on a construct above it...
+    for (const finding of found) {
+      const [rule, path] = finding.split(' @ ') as [string, string];
+      expect(acks.some((a) => a.id === rule && path.startsWith(`${a.construct.node.path}/`)), finding).toBe(true);
+    }
+    // ...and every acknowledgement covers a finding.
+    for (const ack of acks) {
+      expect(found.some((f) => f.startsWith(`${ack.id} @ ${ack.construct.node.path}/`)), `${ack.id} on ${ack.construct.node.path}`).toBe(true);
+    }
+  });
+
+  it('the acknowledged findings of the default stack, by name', () => {
+    const { app } = stackWith({ acknowledgeNagFindings: false });
+    expect(findings(app).map((f) => f.replace(/[0-9A-F]{8}\b/g, '*'))).toEqual(
+      [
+        'AwsSolutions-IAM5[Resource::<TierlogBlobsBucket*.Arn>/blobs/*] @ Tierlog/Tierlog/ObjectsApi/Objects/Role/DefaultPolicy/Resource',
+        'AwsSolutions-IAM5[Resource::<TierlogBlobsBucket*.Arn>/blobs/*] @ Tierlog/Tierlog/Sweeper/Sweeper/Role/DefaultPolicy/Resource',
+        'AwsSolutions-IAM5[Resource::<TierlogSweeperFunction*.Arn>:*] @ Tierlog/Tierlog/Sweeper/SchedulerRole/DefaultPolicy/Resource',
+        'AwsSolutions-SQS3 @ Tierlog/Tierlog/Sweeper/DeadLetterQueue/Resource',
+      ].sort(),
+    );
+  });
+
+  it('every acknowledgement has a reason', () => {
+    const { stack } = stackWith({});
+    for (const ack of nagAcknowledgements(stack.tierlog)) expect(ack.reason.length, ack.id).toBeGreaterThan(40);
+  });
+
+  it("a user's writer: grantWriter's one finding, acknowledged with prefixObjectsFinding", () => {
+    const { app, stack } = userStack();
+    const tierlog = new Tierlog(stack, 'Storage');
+    const fn = new lambda.Function(stack, 'MyWriter', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('exports.handler = async () => {}'),
+      environment: { ...tierlog.writerEnvironment },
+    });
+    tierlog.grantWriter(fn);
+    const before = findings(app).filter((f) => f.includes('/MyWriter/'));
+    // IAM4: the user's own function uses the managed basic-execution policy; not tierlog's business.
+    expect(before.filter((f) => !f.startsWith('AwsSolutions-IAM4'))).toEqual([
+      `${prefixObjectsFinding(tierlog).id} @ UserStack/MyWriter/ServiceRole/DefaultPolicy/Resource`,
+    ]);
+    Validations.of(fn.role!).acknowledge(prefixObjectsFinding(tierlog));
+    expect(findings(app).filter((f) => f.includes('/MyWriter/') && !f.startsWith('AwsSolutions-IAM4'))).toEqual([]);
+    // Nothing in the construct itself.
+    expect(findings(app).filter((f) => f.includes('/Storage/'))).toEqual([]);
+  });
+
+  it('as a validation plugin (as infra/app.ts registers it): synth passes, and fails without the acknowledgements', () => {
+    const ok = stackWith({}).app;
+    Validations.of(ok).addPlugins(new AwsSolutionsChecks(ok));
+    expect(() => ok.synth()).not.toThrow();
+
+    const { app: bad, stack } = stackWith({ acknowledgeNagFindings: false });
+    Validations.of(bad).addPlugins(new AwsSolutionsChecks(bad));
+    // The plugin may print its report too; keep the test output quiet.
+    const spies = (['log', 'error', 'warn'] as const).map((m) => vi.spyOn(console, m).mockImplementation(() => undefined));
+    let message = '';
+    try {
+      bad.synth();
+    } catch (err) {
+      message = String((err as Error).message);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(message).not.toBe('');
+    for (const ack of nagAcknowledgements(stack.tierlog)) expect(message).toContain(ack.id);
+  });
+});
