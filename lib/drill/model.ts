@@ -1,0 +1,168 @@
+/**
+ * A model of the store as a set of registers (one per object key), to check what reads return
+ * under concurrency and faults.
+ *
+ * Every write (put or delete) is an interval on a logical clock, from the call to its answer, and
+ * ends in one of: acknowledged (it took effect), failed (it definitely did not take effect), or
+ * unknown (an error that may have left it applied, or the writer died during it). A write that
+ * takes effect does so at one instant inside its interval (it is linearizable), and in this
+ * simulation nothing of a write reaches a server after its call returned (a dead writer sends
+ * nothing more; a fenced commit never lands).
+ *
+ * A read over `[start, end]` may return the value of write W when W did not definitely fail, W
+ * started before the read ended, and W was not overwritten for sure before the read started,
+ * i.e. there is no acknowledged W' that started after W ended and ended before the read started.
+ * That is: the last acknowledged write, and every write that may have landed after it (pending,
+ * acknowledged, unknown or crashed). The initial state is an acknowledged delete (absent).
+ *
+ * Reads are checked at the end ({@link RegisterModel.violations}), when every write's outcome is
+ * known: a read that returned a write which later turned out to have definitely failed is caught.
+ *
+ * Bodies are derived from their tag ({@link bodyFor}), so a read is checked byte for byte.
+ */
+
+export type WriteKind = 'put' | 'delete';
+export type WriteStatus = 'pending' | 'acked' | 'failed' | 'unknown';
+
+export interface ModelWrite {
+  readonly key: string;
+  readonly tag: string;
+  readonly kind: WriteKind;
+  /** Body size of a put. */
+  readonly size: number;
+  readonly start: number;
+  end: number;
+  status: WriteStatus;
+  /** Why it ended as it did (error name, crash step). */
+  note?: string;
+}
+
+/** What a read saw: the tag of the value (from its metadata), or absent. */
+export type Observed = { readonly kind: 'absent' } | { readonly kind: 'value'; readonly tag: string; readonly bodyOk: boolean; readonly size: number };
+
+interface ModelRead {
+  readonly key: string;
+  readonly start: number;
+  end: number;
+  observed?: Observed;
+  readonly label: string;
+}
+
+const INITIAL = '(initial: absent)';
+
+export class RegisterModel {
+  private clock = 0;
+  private readonly writes = new Map<string, ModelWrite[]>();
+  private readonly byTag = new Map<string, ModelWrite>();
+  private readonly reads: ModelRead[] = [];
+
+  /** The logical time now (strictly increasing). */
+  tick(): number {
+    return ++this.clock;
+  }
+
+  beginWrite(key: string, kind: WriteKind, tag: string, size = 0): ModelWrite {
+    if (this.byTag.has(tag)) throw new Error(`tag ${tag} used twice`);
+    const write: ModelWrite = { key, tag, kind, size, start: this.tick(), end: Number.POSITIVE_INFINITY, status: 'pending' };
+    this.history(key).push(write);
+    this.byTag.set(tag, write);
+    return write;
+  }
+
+  endWrite(write: ModelWrite, status: Exclude<WriteStatus, 'pending'>, note?: string): void {
+    write.end = this.tick();
+    write.status = status;
+    if (note !== undefined) write.note = note;
+  }
+
+  beginRead(key: string, label: string): ModelRead {
+    const read: ModelRead = { key, start: this.tick(), end: Number.POSITIVE_INFINITY, label };
+    this.reads.push(read);
+    return read;
+  }
+
+  endRead(read: ModelRead, observed: Observed | undefined): void {
+    read.end = this.tick();
+    if (observed !== undefined) read.observed = observed;
+  }
+
+  /** The writes whose value a read over `[start, end]` of `key` may return. */
+  candidates(key: string, start: number, end: number): ModelWrite[] {
+    const history = this.history(key);
+    return history.filter(
+      (w) =>
+        w.status !== 'failed' &&
+        w.start < end &&
+        !history.some((later) => later.status === 'acked' && later.start > w.end && later.end < start),
+    );
+  }
+
+  /** Why `observed` is not an allowed result of a read of `key` over `[start, end]`, or undefined. */
+  explain(key: string, start: number, end: number, observed: Observed): string | undefined {
+    const allowed = this.candidates(key, start, end);
+    if (observed.kind === 'absent') {
+      if (allowed.some((w) => w.kind === 'delete')) return undefined;
+      return `read absent, allowed: ${describe(allowed)}`;
+    }
+    const write = this.byTag.get(observed.tag);
+    if (write === undefined || write.key !== key || write.kind !== 'put') return `read "${observed.tag}", which was never put to this key; allowed: ${describe(allowed)}`;
+    if (!observed.bodyOk || observed.size !== write.size) return `read "${observed.tag}" with a wrong body (size ${observed.size}, written ${write.size})`;
+    if (allowed.includes(write)) return undefined;
+    return `read "${observed.tag}" (${describe([write])}), allowed: ${describe(allowed)}`;
+  }
+
+  /** Every read that returned something the model does not allow. */
+  violations(): string[] {
+    const out: string[] = [];
+    for (const read of this.reads) {
+      if (read.observed === undefined) continue;
+      const why = this.explain(read.key, read.start, read.end, read.observed);
+      if (why !== undefined) out.push(`${read.label} of ${read.key} @[${read.start},${read.end}]: ${why}`);
+    }
+    return out;
+  }
+
+  /** Checks the value a key holds after every write ended. */
+  checkFinal(key: string, observed: Observed): string | undefined {
+    const now = this.tick();
+    const why = this.explain(key, now, now + 1, observed);
+    return why === undefined ? undefined : `final value of ${key}: ${why}`;
+  }
+
+  /** Reads checked (with a result). */
+  get readsObserved(): number {
+    return this.reads.filter((r) => r.observed !== undefined).length;
+  }
+
+  private history(key: string): ModelWrite[] {
+    let list = this.writes.get(key);
+    if (list === undefined) {
+      const initial: ModelWrite = { key, tag: INITIAL, kind: 'delete', size: 0, start: 0, end: 0, status: 'acked' };
+      this.writes.set(key, (list = [initial]));
+    }
+    return list;
+  }
+}
+
+function describe(writes: readonly ModelWrite[]): string {
+  if (writes.length === 0) return '(none)';
+  return writes
+    .map((w) => `${w.kind} ${w.tag} [${w.start},${Number.isFinite(w.end) ? w.end : '…'}] ${w.status}${w.note ? ` (${w.note})` : ''}`)
+    .join('; ');
+}
+
+/** The body of a put with this tag and size: the tag, then bytes derived from it. */
+export function bodyFor(tag: string, size: number): Uint8Array {
+  const bytes = Buffer.alloc(size);
+  const head = Buffer.from(`${tag}|`);
+  head.copy(bytes, 0, 0, Math.min(head.length, size));
+  let h = 0x811c9dc5;
+  for (const c of head) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  for (let i = head.length; i < size; i++) bytes[i] = (h + i * 7 + (i >>> 8)) & 0xff;
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** True when `body` is exactly {@link bodyFor}(tag, size). */
+export function bodyMatches(tag: string, size: number, body: Uint8Array): boolean {
+  return body.byteLength === size && Buffer.from(body).equals(Buffer.from(bodyFor(tag, size)));
+}

@@ -1,0 +1,390 @@
+/**
+ * One seeded random fault simulation against the real local servers.
+ *
+ * Several simulated Lambda writers (each its own SDK clients, FaultInjector, change log and
+ * store; short leases tied to each invocation) run a mixed workload on a small shared keyspace:
+ * small and large puts, overwrites, small-over-large, deletes and interleaved reads. Each
+ * operation may carry faults in its SDK clients (a request lost before it was sent, a response
+ * lost after it was applied, throttling, a slow call that outlives the lease) and may kill its
+ * writer at one of its requests; a dead writer is replaced by a fresh one. Two sweepers with a
+ * short skew margin and upload window sweep concurrently with the workload (with faults, and
+ * crashes, of their own), so claims race live writers.
+ *
+ * Every read is checked by a {@link RegisterModel}. After quiescence, sweepers with a clock far in
+ * the future sweep until nothing is deferred; then the invariants are checked from raw reads
+ * (no loss, no leak, the log drained) and every key's final value against the model.
+ */
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { NoopChangeLog } from '../../lib/changelog/noop.js';
+import { checkInvariants, type InvariantReport } from '../../lib/drill/invariants.js';
+import { bodyFor, bodyMatches, type Observed, RegisterModel } from '../../lib/drill/model.js';
+import { logUniformSize, pick, randomInt, type Random, seededRandom } from '../../lib/drill/random.js';
+import { type CrashPlan, SimulatedWriter } from '../../lib/drill/writer.js';
+import { CrashError, FaultInjector, type FaultKind, type FaultRule, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import type { SweepReport } from '../../lib/recovery/report.js';
+import { Sweeper } from '../../lib/recovery/sweeper.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import type { Fixture } from '../support/local.js';
+
+export interface SimulationOptions {
+  readonly seed: number;
+  readonly writers: number;
+  readonly operations: number;
+  readonly keys: number;
+  /** Remaining time of each simulated invocation; the writer's lease ends `leaseMarginMs` after it. */
+  readonly invocationMs: number;
+  readonly leaseMarginMs: number;
+  /** Bodies up to this size are inline. */
+  readonly inlineThreshold: number;
+  readonly sweepers: number;
+  readonly skewMarginMs: number;
+  /** Must exceed the longest upload the faults can make (one delay, a few retries). */
+  readonly maxUploadMs: number;
+  readonly claimMs: number;
+  /** Chance that an operation carries network faults. */
+  readonly faultRate: number;
+  /** Chance that an operation carries a slow call outliving the lease. */
+  readonly slowRate: number;
+  /** Chance that an operation's writer dies during it. */
+  readonly crashRate: number;
+  /** Per-request chance of each fault kind on the sweepers' clients. */
+  readonly sweeperFaultRate: number;
+  /** Chance that a sweep dies during it. */
+  readonly sweeperCrashRate: number;
+}
+
+export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
+  writers: 6,
+  operations: 140,
+  keys: 6,
+  invocationMs: 1_000,
+  leaseMarginMs: 300,
+  inlineThreshold: 4 * 1024,
+  sweepers: 2,
+  skewMarginMs: 100,
+  maxUploadMs: 10_000,
+  claimMs: 4_000,
+  faultRate: 0.35,
+  slowRate: 0.05,
+  crashRate: 0.08,
+  sweeperFaultRate: 0.02,
+  sweeperCrashRate: 0.05,
+};
+
+export interface SimulationResult {
+  readonly seed: number;
+  readonly operations: { puts: number; deletes: number; reads: number; acked: number; failed: number; unknown: number; crashed: number; readErrors: number };
+  readonly faults: Record<FaultKind, number>;
+  readonly crashesByStep: Record<string, number>;
+  readonly sweeperCrashes: number;
+  readonly writersStarted: number;
+  readonly sweeps: number;
+  readonly sweepTotals: Pick<SweepReport, 'instancesRetired' | 'instancesClaimed' | 'entriesRecovered' | 'entriesDeferred' | 'entriesQuarantined' | 'blobsDeleted' | 'errors'>;
+  readonly finalRounds: number;
+  readonly errorsByName: Record<string, number>;
+  readonly invariants: Pick<InvariantReport, 'objects' | 'blobs' | 'lost' | 'leaked' | 'pending' | 'entries' | 'instances'>;
+  /** Everything that went wrong; empty when the seed passed. */
+  readonly violations: string[];
+  readonly durationMs: number;
+}
+
+const ALL_FAULTS: FaultKind[] = ['loseRequest', 'loseResponse', 'throttle', 'delay', 'crashBefore', 'crashAfter'];
+/** Errors after which a write definitely did not take effect. */
+const DEFINITE_FAILURES = new Set(['InstanceClaimedError', 'ContentionError', 'VersionConflictError', 'ValidationError']);
+/** Commands an operation's network faults may target ('*' = any). */
+const TARGETS = ['*', '*', 'UpdateItem', 'GetItem', 'DeleteItem', 'TransactWriteItems', 'PutObject', 'DeleteObject', 'HeadObject', 'GetObject'];
+/** Calls a slow-call fault holds past the lease. */
+const SLOW_TARGETS = ['PutObject', 'TransactWriteItems', 'UpdateItem'];
+
+export async function runSimulation(fx: Fixture, options: SimulationOptions): Promise<SimulationResult> {
+  const started = Date.now();
+  const o = options;
+  const model = new RegisterModel();
+  const keys = Array.from({ length: o.keys }, (_, i) => `sim/k${i}${i % 3 === 0 ? '/nested/ü' : ''}`);
+  const faults = Object.fromEntries(ALL_FAULTS.map((k) => [k, 0])) as Record<FaultKind, number>;
+  const addStats = (injector: FaultInjector) => {
+    for (const kind of ALL_FAULTS) faults[kind] += injector.stats.injected[kind];
+  };
+  const ops = { puts: 0, deletes: 0, reads: 0, acked: 0, failed: 0, unknown: 0, crashed: 0, readErrors: 0 };
+  const crashesByStep: Record<string, number> = {};
+  const errorsByName: Record<string, number> = {};
+  const violations: string[] = [];
+  const totals = { instancesRetired: 0, instancesClaimed: 0, entriesRecovered: 0, entriesDeferred: 0, entriesQuarantined: 0, blobsDeleted: 0, errors: 0 };
+  let sweeps = 0;
+  let writersStarted = 0;
+  let sweeperCrashes = 0;
+  const count = (name: string) => (errorsByName[name] = (errorsByName[name] ?? 0) + 1);
+  const addSweep = (r: SweepReport) => {
+    sweeps++;
+    for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += r[k];
+  };
+
+  const newWriter = (slot: number) => {
+    writersStarted++;
+    return new SimulatedWriter({
+      config: fx.config,
+      random: seededRandom(mix(o.seed, 1_000 + slot, writersStarted)),
+      invocationMs: o.invocationMs,
+      leaseMarginMs: o.leaseMarginMs,
+      inlineThreshold: o.inlineThreshold,
+    });
+  };
+
+  // ---- sweepers, concurrent with the workload --------------------------------------------------
+  let working = true;
+  const arm = (injector: FaultInjector, crash: FaultRule | undefined) => {
+    injector.clear();
+    if (crash !== undefined) injector.add(crash);
+    for (const kind of ['loseRequest', 'loseResponse', 'throttle'] as const) injector.add({ kind, probability: o.sweeperFaultRate });
+  };
+  const sweeperLoop = async (index: number) => {
+    const random = seededRandom(mix(o.seed, 2_000 + index, 0));
+    let generation = 0;
+    const make = () => {
+      const injector = new FaultInjector(seededRandom(mix(o.seed, 3_000 + index, generation++)));
+      const sweeper = new Sweeper({
+        config: fx.config,
+        dynamodb: injector.attach(createDynamoDBClient(), 'dynamodb'),
+        s3: injector.attach(createS3Client(), 's3'),
+        skewMarginMs: o.skewMarginMs,
+        maxUploadMs: o.maxUploadMs,
+        claimMs: o.claimMs,
+        retryFailedMs: 500,
+        concurrency: 4,
+      });
+      return { injector, sweeper };
+    };
+    let current = make();
+    while (working) {
+      await sleep(randomInt(random, 20, 250));
+      if (!working) break;
+      // A sweep that dies at one of its requests (first rule: it counts every request).
+      const crash: FaultRule | undefined =
+        random() < o.sweeperCrashRate ? { kind: random() < 0.5 ? 'crashBefore' : 'crashAfter', skip: randomInt(random, 0, 12), times: 1 } : undefined;
+      arm(current.injector, crash);
+      try {
+        addSweep(await current.sweeper.sweep());
+      } catch (err) {
+        if (!(err instanceof CrashError)) count(`sweep:${errorName(err)}`);
+      }
+      if (current.injector.crashedAt !== undefined) {
+        sweeperCrashes++;
+        addStats(current.injector);
+        current = make();
+      }
+    }
+    addStats(current.injector);
+  };
+  const sweeperLoops = Array.from({ length: o.sweepers }, (_, i) => sweeperLoop(i));
+
+  // ---- writers ---------------------------------------------------------------------------------
+  const perWriter = Math.ceil(o.operations / o.writers);
+  const writerLoop = async (slot: number) => {
+    const random = seededRandom(mix(o.seed, slot, 0));
+    let writer = newWriter(slot);
+    for (let index = 0; index < perWriter; index++) {
+      const key = pick(random, keys);
+      const roll = random();
+      const plan = faultPlan(random, o);
+      for (const rule of plan) writer.injector.add(rule);
+      try {
+        if (roll < 0.15) {
+          ops.reads++;
+          const read = model.beginRead(key, `read w${slot}#${index}`);
+          let observed: Observed | undefined;
+          try {
+            const value = await writer.store.get(key);
+            if (value === undefined) observed = { kind: 'absent' };
+            else {
+              const tag = value.metadata.tag ?? '(no tag)';
+              observed = { kind: 'value', tag, size: value.body.byteLength, bodyOk: bodyMatches(tag, value.body.byteLength, value.body) };
+            }
+          } catch (err) {
+            ops.readErrors++;
+            count(`read:${errorName(err)}`);
+            if (errorName(err) === 'BlobMissingError') violations.push(`seed ${o.seed}: read of ${key} found a lost blob: ${(err as Error).message}`);
+          }
+          model.endRead(read, observed);
+          continue;
+        }
+        const tag = `s${o.seed}w${slot}o${index}`;
+        const crash: CrashPlan | undefined = random() < o.crashRate ? { atRequest: randomInt(random, 0, 7), after: random() < 0.5 } : undefined;
+        let write;
+        let outcome;
+        if (roll < 0.3) {
+          ops.deletes++;
+          write = model.beginWrite(key, 'delete', tag);
+          outcome = await writer.run({ kind: 'delete', key, tag }, crash);
+        } else {
+          ops.puts++;
+          const size = bodySize(random, o.inlineThreshold);
+          write = model.beginWrite(key, 'put', tag, size);
+          outcome = await writer.run({ kind: 'put', key, tag, body: bodyFor(tag, size) }, crash);
+        }
+        if (outcome.acknowledged) {
+          ops.acked++;
+          model.endWrite(write, 'acked');
+        } else if (outcome.crashedAt !== undefined) {
+          ops.crashed++;
+          crashesByStep[outcome.crashedAt] = (crashesByStep[outcome.crashedAt] ?? 0) + 1;
+          model.endWrite(write, 'unknown', `crashed at ${outcome.crashedAt}`);
+        } else {
+          const name = (outcome.error ?? 'Error').split(':')[0]!;
+          count(name);
+          const definite = DEFINITE_FAILURES.has(name);
+          if (definite) ops.failed++;
+          else ops.unknown++;
+          model.endWrite(write, definite ? 'failed' : 'unknown', name);
+        }
+      } finally {
+        for (const rule of plan) writer.injector.remove(rule);
+      }
+      if (!writer.isAlive) {
+        addStats(writer.injector);
+        writer.close();
+        writer = newWriter(slot);
+      }
+    }
+    addStats(writer.injector);
+    writer.close();
+  };
+  await Promise.all(Array.from({ length: o.writers }, (_, slot) => writerLoop(slot)));
+  working = false;
+  await Promise.all(sweeperLoops);
+
+  // ---- quiescence: sweep past every lease, claim and upload window until nothing is deferred ----
+  const finalSweepers = Array.from(
+    { length: o.sweepers },
+    () =>
+      new Sweeper({
+        config: fx.config,
+        dynamodb: fx.dynamodb,
+        s3: fx.s3,
+        clock: () => Date.now() + 24 * 60 * 60_000,
+        skewMarginMs: o.skewMarginMs,
+        maxUploadMs: o.maxUploadMs,
+        claimMs: o.claimMs,
+      }),
+  );
+  let rounds = 0;
+  let invariants: InvariantReport;
+  for (;;) {
+    rounds++;
+    const reports = await Promise.all(finalSweepers.map((s) => s.sweep()));
+    for (const r of reports) addSweep(r);
+    invariants = await checkInvariants(fx);
+    const unsettled = reports.some((r) => r.entriesDeferred + r.entriesFailed + r.errors + r.entriesQuarantined > 0);
+    if (!unsettled && invariants.entries === 0 && invariants.instances === 0) break;
+    if (rounds >= 8) {
+      violations.push(`seed ${o.seed}: the log did not drain after ${rounds} final sweeps: ${JSON.stringify(reports.map(brief))}`);
+      break;
+    }
+  }
+
+  if (invariants.lost.length > 0) violations.push(`seed ${o.seed}: invariant 1 (no loss): HV keys whose blob is gone: ${invariants.lost.join(', ')}`);
+  if (invariants.leaked.length + invariants.pending.length > 0) {
+    violations.push(`seed ${o.seed}: invariant 2 (no leak): unreferenced blobs: ${[...invariants.leaked, ...invariants.pending].join(', ')}`);
+  }
+  if (invariants.entries > 0 || invariants.instances > 0) {
+    violations.push(`seed ${o.seed}: invariant 3 (log drains): ${invariants.entries} entries in ${invariants.instances} instance items left`);
+  }
+  if (totals.entriesQuarantined > 0) violations.push(`seed ${o.seed}: ${totals.entriesQuarantined} entries quarantined (the library wrote an entry it cannot trust)`);
+
+  // ---- the model: every read, and every final value ---------------------------------------------
+  for (const v of model.violations()) violations.push(`seed ${o.seed}: ${v}`);
+  const reader = new TieredStore({ config: fx.config, changeLog: new NoopChangeLog(), dynamodb: fx.dynamodb, s3: fx.s3 });
+  for (const key of keys) {
+    let observed: Observed;
+    try {
+      const value = await reader.get(key);
+      observed =
+        value === undefined
+          ? { kind: 'absent' }
+          : { kind: 'value', tag: value.metadata.tag ?? '(no tag)', size: value.body.byteLength, bodyOk: bodyMatches(value.metadata.tag ?? '', value.body.byteLength, value.body) };
+    } catch (err) {
+      violations.push(`seed ${o.seed}: final read of ${key} failed: ${errorName(err)}: ${(err as Error).message}`);
+      continue;
+    }
+    const why = model.checkFinal(key, observed);
+    if (why !== undefined) violations.push(`seed ${o.seed}: ${why}`);
+  }
+
+  return {
+    seed: o.seed,
+    operations: ops,
+    faults,
+    crashesByStep,
+    sweeperCrashes,
+    writersStarted,
+    sweeps,
+    sweepTotals: totals,
+    finalRounds: rounds,
+    errorsByName,
+    invariants: {
+      objects: invariants.objects,
+      blobs: invariants.blobs,
+      lost: invariants.lost,
+      leaked: invariants.leaked,
+      pending: invariants.pending,
+      entries: invariants.entries,
+      instances: invariants.instances,
+    },
+    violations,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** The network faults and slow calls one operation carries (possibly none). */
+function faultPlan(random: Random, o: SimulationOptions): FaultRule[] {
+  const rules: FaultRule[] = [];
+  if (random() < o.faultRate) {
+    const n = random() < 0.7 ? 1 : 2;
+    for (let i = 0; i < n; i++) {
+      const kind = pick(random, ['loseRequest', 'loseResponse', 'loseResponse', 'throttle'] as const);
+      const target = pick(random, TARGETS);
+      rules.push({ kind, match: matchCommand(target), probability: 0.5, times: randomInt(random, 1, 2) });
+    }
+  }
+  if (random() < o.slowRate) {
+    // Longer than the lease plus the skew margin: a concurrent sweep may claim the instance.
+    const lease = o.invocationMs + o.leaseMarginMs + o.skewMarginMs;
+    rules.unshift({ kind: 'delay', match: matchCommand(pick(random, SLOW_TARGETS)), delayMs: randomInt(random, lease + 200, lease + 1_200), times: 1 });
+  }
+  return rules;
+}
+
+function matchCommand(target: string): (r: RequestInfo) => boolean {
+  if (target === '*') return () => true;
+  const name = `${target}Command`;
+  return (r) => r.command === name;
+}
+
+/** Mostly small and mid-sized bodies; a few up to 1 MiB. */
+function bodySize(random: Random, inline: number): number {
+  const roll = random();
+  if (roll < 0.4) return logUniformSize(random, 1, inline);
+  if (roll < 0.95) return logUniformSize(random, inline + 1, 64 * 1024);
+  return logUniformSize(random, 64 * 1024, 1024 * 1024);
+}
+
+function brief(r: SweepReport) {
+  return { claimed: r.instancesClaimed, deferred: r.entriesDeferred, failed: r.entriesFailed, errors: r.errors, quarantined: r.entriesQuarantined };
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
+}
+
+/** A 32-bit seed from several numbers. */
+export function mix(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const p of parts) {
+    h = Math.imul(h ^ (p >>> 0), 0x85ebca6b) >>> 0;
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  }
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
