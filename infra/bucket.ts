@@ -1,7 +1,8 @@
 /**
  * The LT bucket (large blobs under the prefix) and the bucket that receives its access logs.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
@@ -61,8 +62,6 @@ export class BlobBucket extends Construct {
       ...secure,
       encryption: s3.BucketEncryption.S3_MANAGED,
       versioned: true,
-      serverAccessLogsBucket: this.accessLogsBucket,
-      serverAccessLogsPrefix: 'blob-bucket/',
       lifecycleRules: [
         {
           id: 'undo-window',
@@ -72,5 +71,26 @@ export class BlobBucket extends Construct {
         { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });
+
+    // Server access logging, delivered under a bucket policy (no ACLs, so the log bucket stays
+    // owner-enforced). Set here rather than through `serverAccessLogsBucket`, which does this
+    // only under the feature flag `@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy` and falls back
+    // to ACLs (and fails against BUCKET_OWNER_ENFORCED) in apps without it.
+    const logPrefix = 'blob-bucket/';
+    (this.bucket.node.defaultChild as s3.CfnBucket).loggingConfiguration = {
+      destinationBucketName: this.accessLogsBucket.bucketName,
+      logFilePrefix: logPrefix,
+    };
+    this.accessLogsBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [this.accessLogsBucket.arnForObjects(`${logPrefix}*`)],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': this.bucket.bucketArn },
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+        },
+      }),
+    );
   }
 }

@@ -42,6 +42,19 @@ describe('LT bucket', () => {
     expect(rules).toContainEqual({ Id: 'abort-incomplete-multipart', Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } });
   });
 
+  it('logging works the same in an app without feature flags (bucket policy, no ACL)', () => {
+    const { stack: s, template: t } = tierlogTemplate({}, { flags: false });
+    const b = resourcesOf(t, 'AWS::S3::Bucket');
+    const logs = b[logicalIdOf(s, s.tierlog.accessLogsBucket)]!;
+    expect(logs.Properties!['AccessControl']).toBeUndefined();
+    expect(logs.Properties!['OwnershipControls']).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+    expect(b[logicalIdOf(s, s.tierlog.bucket)]!.Properties!['LoggingConfiguration']).toEqual({
+      DestinationBucketName: { Ref: logicalIdOf(s, s.tierlog.accessLogsBucket) },
+      LogFilePrefix: 'blob-bucket/',
+    });
+    expect(JSON.stringify(resourcesOf(t, 'AWS::S3::BucketPolicy'))).toContain('logging.s3.amazonaws.com');
+  });
+
   it('the undo window is a prop', () => {
     const { template: t, stack: s } = tierlogTemplate({ noncurrentVersionExpiration: Duration.days(30) });
     const b = resourcesOf(t, 'AWS::S3::Bucket')[logicalIdOf(s, s.tierlog.bucket)]!;
@@ -75,9 +88,13 @@ describe('LT bucket', () => {
   it('is access-logged to the log bucket, which S3 log delivery may write to', () => {
     expect(blob.Properties!['LoggingConfiguration']).toEqual({ DestinationBucketName: { Ref: logsId }, LogFilePrefix: 'blob-bucket/' });
     const allows = policyOf(logsId).filter((s) => s['Effect'] === 'Allow');
-    expect(allows).toContainEqual(
-      expect.objectContaining({ Action: 's3:PutObject', Principal: { Service: 'logging.s3.amazonaws.com' } }),
-    );
+    expect(allows).toContainEqual({
+      Effect: 'Allow',
+      Action: 's3:PutObject',
+      Principal: { Service: 'logging.s3.amazonaws.com' },
+      Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logsId, 'Arn'] }, '/blob-bucket/*']] },
+      Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [blobId, 'Arn'] } }, StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
     const logs = buckets[logsId]!;
     expect(logs.Properties!['LifecycleConfiguration']).toEqual({ Rules: [{ Id: 'expire-logs', Status: 'Enabled', ExpirationInDays: 90 }] });
   });

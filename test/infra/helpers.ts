@@ -21,14 +21,20 @@ const OUT_ROOT = join(PROJECT_ROOT, 'cdk.out.test');
 
 const outdirs: string[] = [];
 
-/** A fresh App with cdk.json's context; bundling skipped unless `bundle`. */
-export function newApp(options: { bundle?: boolean } = {}): App {
+/**
+ * A fresh App with cdk.json's context (unless `flags: false`: no feature flags at all, like an
+ * older app the construct is dropped into); bundling skipped unless `bundle`.
+ */
+export function newApp(options: { bundle?: boolean; flags?: boolean } = {}): App {
   mkdirSync(OUT_ROOT, { recursive: true });
   const outdir = mkdtempSync(join(OUT_ROOT, 'app-'));
   outdirs.push(outdir);
   return new App({
     outdir,
-    context: { ...CDK_JSON.context, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
+    context: {
+      ...(options.flags === false ? {} : CDK_JSON.context),
+      ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+    },
   });
 }
 
@@ -38,7 +44,10 @@ export function cleanOutdirs(): void {
 }
 
 /** The app's TierlogStack with `props`, and its template. */
-export function tierlogTemplate(props: TierlogProps = {}, options: { bundle?: boolean } = {}): { app: App; stack: TierlogStack; template: Template } {
+export function tierlogTemplate(
+  props: TierlogProps = {},
+  options: { bundle?: boolean; flags?: boolean } = {},
+): { app: App; stack: TierlogStack; template: Template } {
   const app = newApp(options);
   const stack = new TierlogStack(app, 'Tierlog', { tierlog: props });
   return { app, stack, template: Template.fromStack(stack) };

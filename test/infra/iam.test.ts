@@ -110,6 +110,14 @@ describe('least privilege in the stack', () => {
     );
   });
 
+  it('the same grants in an app without feature flags (statements unmerged, same permissions)', () => {
+    const { stack: s, template: tpl } = tierlogTemplate({}, { flags: false });
+    const i = { changeLog: logicalIdOf(s, s.tierlog.changeLogTable), objects: logicalIdOf(s, s.tierlog.objectsTable), bucket: logicalIdOf(s, s.tierlog.bucket) };
+    expect(rows(statementsOfRole(tpl, logicalIdOf(s, s.tierlog.sweeper.role)))).toEqual(
+      sorted([...sweeperRows(i), row(['logs:CreateLogStream', 'logs:PutLogEvents'], arn(logicalIdOf(s, s.tierlog.sweeper.logGroup)))]),
+    );
+  });
+
   it('the objects function gets exactly the writer grant (plus its log group)', () => {
     const role = t.objectsFunction!.role!;
     const fnLogGroup = Object.keys(resourcesOf(template, 'AWS::Logs::LogGroup')).find((id) => id.includes('Objects'))!;

@@ -16,8 +16,8 @@ function findings(app: App): string[] {
   return report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} @ ${r.constructPath}`)).sort();
 }
 
-function stackWith(props: TierlogProps): { app: App; stack: TierlogStack } {
-  const app = newApp();
+function stackWith(props: TierlogProps, flags = true): { app: App; stack: TierlogStack } {
+  const app = newApp({ flags });
   return { app, stack: new TierlogStack(app, 'Tierlog', { tierlog: props }) };
 }
 
@@ -45,6 +45,10 @@ describe('cdk-nag AwsSolutions', () => {
     for (const ack of acks) {
       expect(found.some((f) => f.startsWith(`${ack.id} @ ${ack.construct.node.path}/`)), `${ack.id} on ${ack.construct.node.path}`).toBe(true);
     }
+  });
+
+  it('in an app without feature flags (an older cdk.json): still builds, still nag-clean', () => {
+    expect(findings(stackWith({}, false).app)).toEqual([]);
   });
 
   it('the acknowledged findings of the default stack, by name', () => {
