@@ -182,7 +182,11 @@ export class TierlogSweeper extends Construct {
         new scheduler.Schedule(this, parallelism > 1 ? `Schedule${i}` : 'Schedule', {
           schedule,
           target,
-          description: parallelism > 1 ? `tierlog sweep of lease shards ${shards.join(',')}` : 'tierlog sweep of all lease shards',
+          // (Scheduler allows 512 characters: name the rule, not the list.)
+          description:
+            parallelism > 1
+              ? `tierlog sweep of lease shards s with s % ${parallelism} = ${i} (${shards.length} of ${props.leaseShards})`
+              : 'tierlog sweep of all lease shards',
           timeWindow: scheduler.TimeWindow.off(),
         }),
       );

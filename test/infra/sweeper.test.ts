@@ -133,6 +133,18 @@ describe('fan-out', () => {
     expect(resourcesOf(t, 'AWS::Lambda::Function')[fnId]!.Properties!['ReservedConcurrentExecutions']).toBe(6);
   });
 
+  it('many shards: inputs list them all, descriptions stay within Scheduler limits', () => {
+    const { template: t } = tierlogTemplate({ leaseShards: 256, sweeperParallelism: 2 });
+    const schedules = Object.values(resourcesOf(t, 'AWS::Scheduler::Schedule'));
+    const shards = schedules.flatMap((sc) => (JSON.parse((sc.Properties!['Target'] as { Input: string }).Input) as { shards: number[] }).shards);
+    expect(shards.sort((a, b) => a - b)).toEqual(Array.from({ length: 256 }, (_, s) => s));
+    for (const sc of schedules) expect((sc.Properties!['Description'] as string).length).toBeLessThanOrEqual(512);
+    expect(schedules.map((sc) => sc.Properties!['Description']).sort()).toEqual([
+      'tierlog sweep of lease shards s with s % 2 = 0 (128 of 256)',
+      'tierlog sweep of lease shards s with s % 2 = 1 (128 of 256)',
+    ]);
+  });
+
   it.each([0, 5, 1.5])('rejects sweeperParallelism %s with 4 shards', (p) => {
     expect(() => tierlogTemplate({ sweeperParallelism: p })).toThrow(/sweeperParallelism/);
   });
