@@ -14,16 +14,18 @@
  * the future sweep until nothing is deferred; then the invariants are checked from raw reads
  * (no loss, no leak, the log drained) and every key's final value against the model.
  */
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { NoopChangeLog } from '../../lib/changelog/noop.js';
 import { checkInvariants, type InvariantReport } from '../../lib/drill/invariants.js';
 import { bodyFor, bodyMatches, type Observed, RegisterModel } from '../../lib/drill/model.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from '../../lib/drill/random.js';
-import { type CrashPlan, SimulatedWriter } from '../../lib/drill/writer.js';
+import { type CrashPlan, protocolStep, SimulatedWriter } from '../../lib/drill/writer.js';
 import { CrashError, FaultInjector, type FaultKind, type FaultRule, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import type { TierlogConfig } from '../../lib/config.js';
 import type { Fixture } from '../support/local.js';
 
 export interface SimulationOptions {
@@ -43,6 +45,8 @@ export interface SimulationOptions {
   readonly claimMs: number;
   /** Chance that an operation carries network faults. */
   readonly faultRate: number;
+  /** Chance that an operation meets a fault that outlasts the SDK's retries. */
+  readonly outageRate: number;
   /** Chance that an operation carries a slow call outliving the lease. */
   readonly slowRate: number;
   /** Chance that an operation's writer dies during it. */
@@ -65,15 +69,16 @@ export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
   maxUploadMs: 10_000,
   claimMs: 4_000,
   faultRate: 0.35,
+  outageRate: 0.06,
   slowRate: 0.05,
-  crashRate: 0.08,
+  crashRate: 0.1,
   sweeperFaultRate: 0.02,
   sweeperCrashRate: 0.05,
 };
 
 export interface SimulationResult {
   readonly seed: number;
-  readonly operations: { puts: number; deletes: number; reads: number; acked: number; failed: number; unknown: number; crashed: number; readErrors: number };
+  readonly operations: { puts: number; deletes: number; reads: number; acked: number; failed: number; unknown: number; crashed: number; crashedAfterAck: number; readErrors: number };
   readonly faults: Record<FaultKind, number>;
   readonly crashesByStep: Record<string, number>;
   readonly sweeperCrashes: number;
@@ -83,6 +88,8 @@ export interface SimulationResult {
   readonly finalRounds: number;
   readonly errorsByName: Record<string, number>;
   readonly invariants: Pick<InvariantReport, 'objects' | 'blobs' | 'lost' | 'leaked' | 'pending' | 'entries' | 'instances'>;
+  /** What happened, line by line (for a failing seed). */
+  readonly trace: string[];
   /** Everything that went wrong; empty when the seed passed. */
   readonly violations: string[];
   readonly durationMs: number;
@@ -94,7 +101,7 @@ const DEFINITE_FAILURES = new Set(['InstanceClaimedError', 'ContentionError', 'V
 /** Commands an operation's network faults may target ('*' = any). */
 const TARGETS = ['*', '*', 'UpdateItem', 'GetItem', 'DeleteItem', 'TransactWriteItems', 'PutObject', 'DeleteObject', 'HeadObject', 'GetObject'];
 /** Calls a slow-call fault holds past the lease. */
-const SLOW_TARGETS = ['PutObject', 'TransactWriteItems', 'UpdateItem'];
+const SLOW_TARGETS = ['PutObject', 'TransactWriteItems', 'TransactWriteItems', 'UpdateItem'];
 
 export async function runSimulation(fx: Fixture, options: SimulationOptions): Promise<SimulationResult> {
   const started = Date.now();
@@ -105,7 +112,7 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
   const addStats = (injector: FaultInjector) => {
     for (const kind of ALL_FAULTS) faults[kind] += injector.stats.injected[kind];
   };
-  const ops = { puts: 0, deletes: 0, reads: 0, acked: 0, failed: 0, unknown: 0, crashed: 0, readErrors: 0 };
+  const ops = { puts: 0, deletes: 0, reads: 0, acked: 0, failed: 0, unknown: 0, crashed: 0, crashedAfterAck: 0, readErrors: 0 };
   const crashesByStep: Record<string, number> = {};
   const errorsByName: Record<string, number> = {};
   const violations: string[] = [];
@@ -113,6 +120,8 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
   let sweeps = 0;
   let writersStarted = 0;
   let sweeperCrashes = 0;
+  const trace: string[] = [];
+  const log = (line: string) => trace.push(`+${String(Date.now() - started).padStart(6)}ms ${line}`);
   const count = (name: string) => (errorsByName[name] = (errorsByName[name] ?? 0) + 1);
   const addSweep = (r: SweepReport) => {
     sweeps++;
@@ -141,7 +150,9 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
     const random = seededRandom(mix(o.seed, 2_000 + index, 0));
     let generation = 0;
     const make = () => {
-      const injector = new FaultInjector(seededRandom(mix(o.seed, 3_000 + index, generation++)));
+      const gen = generation++;
+      const name = `sweeper${index}.${gen}`;
+      const injector = new FaultInjector(seededRandom(mix(o.seed, 3_000 + index, gen)));
       const sweeper = new Sweeper({
         config: fx.config,
         dynamodb: injector.attach(createDynamoDBClient(), 'dynamodb'),
@@ -151,8 +162,13 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
         claimMs: o.claimMs,
         retryFailedMs: 500,
         concurrency: 4,
+        logger: {
+          info() {},
+          warn: (message, attributes) => log(`${name} warn ${message} ${JSON.stringify(attributes)}`),
+          error: (message, attributes) => log(`${name} error ${message} ${JSON.stringify(attributes)}`),
+        },
       });
-      return { injector, sweeper };
+      return { injector, sweeper, name };
     };
     let current = make();
     while (working) {
@@ -163,11 +179,14 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
         random() < o.sweeperCrashRate ? { kind: random() < 0.5 ? 'crashBefore' : 'crashAfter', skip: randomInt(random, 0, 12), times: 1 } : undefined;
       arm(current.injector, crash);
       try {
-        addSweep(await current.sweeper.sweep());
+        const r = await current.sweeper.sweep();
+        addSweep(r);
+        if (r.instancesClaimed + r.instancesRetired + r.errors > 0) log(`${current.name} ${JSON.stringify(brief(r))}`);
       } catch (err) {
         if (!(err instanceof CrashError)) count(`sweep:${errorName(err)}`);
       }
       if (current.injector.crashedAt !== undefined) {
+        log(`${current.name} crashed at ${describeRequest(current.injector.crashedAt, fx.config)}`);
         sweeperCrashes++;
         addStats(current.injector);
         current = make();
@@ -181,11 +200,13 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
   const perWriter = Math.ceil(o.operations / o.writers);
   const writerLoop = async (slot: number) => {
     const random = seededRandom(mix(o.seed, slot, 0));
+    const faultRandom = seededRandom(mix(o.seed, slot, 1));
     let writer = newWriter(slot);
     for (let index = 0; index < perWriter; index++) {
       const key = pick(random, keys);
       const roll = random();
-      const plan = faultPlan(random, o);
+      const events: string[] = [];
+      const plan = faultPlan(random, faultRandom, o, fx.config, events);
       for (const rule of plan) writer.injector.add(rule);
       try {
         if (roll < 0.15) {
@@ -205,13 +226,26 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
             if (errorName(err) === 'BlobMissingError') violations.push(`seed ${o.seed}: read of ${key} found a lost blob: ${(err as Error).message}`);
           }
           model.endRead(read, observed);
+          log(`w${slot}#${index} read ${key} -> ${observed === undefined ? 'error' : observed.kind === 'absent' ? 'absent' : observed.tag} faults=[${events.join(' ')}]`);
           continue;
         }
         const tag = `s${o.seed}w${slot}o${index}`;
-        const crash: CrashPlan | undefined = random() < o.crashRate ? { atRequest: randomInt(random, 0, 7), after: random() < 0.5 } : undefined;
+        // A writer dies at the n-th request of the operation, or at its first request of one
+        // protocol step (which reaches the steps between record and commit far more often).
+        let crash: CrashPlan | undefined;
+        if (random() < o.crashRate) {
+          const after = random() < 0.5;
+          if (random() < 0.5) crash = { atRequest: randomInt(random, 0, 7), after };
+          else {
+            const rule = crashRule(after ? 'crashAfter' : 'crashBefore', pick(random, CRASH_STEPS), fx.config, events);
+            plan.push(rule);
+            writer.injector.add(rule);
+          }
+        }
+        const instances = writer.log.instanceIds.map((id) => id.slice(-6)).join(',');
         let write;
         let outcome;
-        if (roll < 0.3) {
+        if (roll < 0.33) {
           ops.deletes++;
           write = model.beginWrite(key, 'delete', tag);
           outcome = await writer.run({ kind: 'delete', key, tag }, crash);
@@ -227,19 +261,30 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
         } else if (outcome.crashedAt !== undefined) {
           ops.crashed++;
           crashesByStep[outcome.crashedAt] = (crashesByStep[outcome.crashedAt] ?? 0) + 1;
-          model.endWrite(write, 'unknown', `crashed at ${outcome.crashedAt}`);
+          model.endWrite(write, 'unknown', `crashed at ${outcome.crashedAt}, ${outcome.endedAt - outcome.startedAt} ms`);
         } else {
           const name = (outcome.error ?? 'Error').split(':')[0]!;
           count(name);
           const definite = DEFINITE_FAILURES.has(name);
           if (definite) ops.failed++;
           else ops.unknown++;
-          model.endWrite(write, definite ? 'failed' : 'unknown', name);
+          model.endWrite(write, definite ? 'failed' : 'unknown', `${name}, ${outcome.endedAt - outcome.startedAt} ms`);
         }
+        log(
+          `w${slot}#${index} ${write.kind} ${key} ${tag}${write.kind === 'put' ? ` size=${write.size}` : ''} inst=${instances} -> ${write.status}${write.note ? ` (${write.note})` : ''} ${outcome.endedAt - outcome.startedAt}ms faults=[${events.join(' ')}]`,
+        );
       } finally {
         for (const rule of plan) writer.injector.remove(rule);
       }
-      if (!writer.isAlive) {
+      const diedAt = writer.injector.crashedAt;
+      if (diedAt !== undefined && writer.isAlive) {
+        // Died where the store swallows errors (cleanup after a landed commit): the operation was
+        // acknowledged, but the "process" is gone all the same.
+        const step = protocolStep(diedAt, fx.config);
+        crashesByStep[step] = (crashesByStep[step] ?? 0) + 1;
+        ops.crashedAfterAck++;
+      }
+      if (!writer.isAlive || diedAt !== undefined) {
         addStats(writer.injector);
         writer.close();
         writer = newWriter(slot);
@@ -272,6 +317,7 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
     rounds++;
     const reports = await Promise.all(finalSweepers.map((s) => s.sweep()));
     for (const r of reports) addSweep(r);
+    log(`final sweep ${rounds}: ${JSON.stringify(reports.map(brief))}`);
     invariants = await checkInvariants(fx);
     const unsettled = reports.some((r) => r.entriesDeferred + r.entriesFailed + r.errors + r.entriesQuarantined > 0);
     if (!unsettled && invariants.entries === 0 && invariants.instances === 0) break;
@@ -283,7 +329,8 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
 
   if (invariants.lost.length > 0) violations.push(`seed ${o.seed}: invariant 1 (no loss): HV keys whose blob is gone: ${invariants.lost.join(', ')}`);
   if (invariants.leaked.length + invariants.pending.length > 0) {
-    violations.push(`seed ${o.seed}: invariant 2 (no leak): unreferenced blobs: ${[...invariants.leaked, ...invariants.pending].join(', ')}`);
+    const described = await Promise.all([...invariants.leaked, ...invariants.pending].map((blob) => describeBlob(fx, blob)));
+    violations.push(`seed ${o.seed}: invariant 2 (no leak): unreferenced blobs: ${described.join(', ')}`);
   }
   if (invariants.entries > 0 || invariants.instances > 0) {
     violations.push(`seed ${o.seed}: invariant 3 (log drains): ${invariants.entries} entries in ${invariants.instances} instance items left`);
@@ -330,27 +377,105 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
       instances: invariants.instances,
     },
     violations,
+    trace,
     durationMs: Date.now() - started,
   };
 }
 
-/** The network faults and slow calls one operation carries (possibly none). */
-function faultPlan(random: Random, o: SimulationOptions): FaultRule[] {
+/** A blob with the object and the write (tag) it belongs to. */
+async function describeBlob(fx: Fixture, blob: string): Promise<string> {
+  const object = Buffer.from(blob.split('/')[1] ?? '', 'base64url').toString('utf8');
+  try {
+    const head = await fx.s3.send(new HeadObjectCommand({ Bucket: fx.config.bucket, Key: blob }));
+    return `${blob} (object ${object}, tag ${head.Metadata?.tag ?? '?'}, written ${head.LastModified?.toISOString()})`;
+  } catch {
+    return `${blob} (object ${object})`;
+  }
+}
+
+const CRASH_STEPS = ['record', 'hvRead', 'upload', 'commit', 'commit', 'deleteBlob', 'remove', 'hvDelete', 'hvInline'] as const;
+
+/** Requests of one protocol step of a write. */
+function stepMatcher(step: (typeof CRASH_STEPS)[number], config: TierlogConfig): (r: RequestInfo) => boolean {
+  const table = (r: RequestInfo) => r.input.TableName;
+  const update = (r: RequestInfo) => String(r.input.UpdateExpression ?? '');
+  switch (step) {
+    case 'record':
+      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.changeLogTable && update(r).includes(':entry');
+    case 'remove':
+      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.changeLogTable && update(r).includes('REMOVE #c ADD #n :minus');
+    case 'hvRead':
+      return (r) => r.command === 'GetItemCommand' && table(r) === config.objectsTable;
+    case 'hvInline':
+      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.objectsTable;
+    case 'hvDelete':
+      return (r) => r.command === 'DeleteItemCommand' && table(r) === config.objectsTable;
+    case 'upload':
+      return (r) => r.command === 'PutObjectCommand';
+    case 'commit':
+      return (r) => r.command === 'TransactWriteItemsCommand';
+    case 'deleteBlob':
+      return (r) => r.command === 'DeleteObjectCommand';
+  }
+}
+
+/**
+ * The network faults and slow calls one operation carries (possibly none). Each rule decides in
+ * its own matcher (with the fault PRNG), so a match is a firing and is written to `events`.
+ */
+function faultPlan(random: Random, faultRandom: Random, o: SimulationOptions, config: TierlogConfig, events: string[]): FaultRule[] {
   const rules: FaultRule[] = [];
+  const rule = (kind: FaultKind, target: (r: RequestInfo) => boolean, probability: number, times: number, delayMs?: number): FaultRule => {
+    let fired = 0;
+    return {
+      kind,
+      ...(delayMs !== undefined ? { delayMs } : {}),
+      match: (r) => {
+        if (!target(r) || fired >= times || (probability < 1 && faultRandom() >= probability)) return false;
+        fired++;
+        events.push(`${kind}${delayMs !== undefined ? `(${delayMs}ms)` : ''}@${describeRequest(r, config)}`);
+        return true;
+      },
+    };
+  };
+  if (random() < o.slowRate) {
+    // Longer than the lease plus the skew margin: a concurrent sweep may claim the instance.
+    const lease = o.invocationMs + o.leaseMarginMs + o.skewMarginMs;
+    rules.push(rule('delay', matchCommand(pick(random, SLOW_TARGETS)), 1, 1, randomInt(random, lease + 200, lease + 1_200)));
+  }
+  if (random() < o.outageRate) {
+    // A fault that outlasts the SDK's retries (5 attempts): the error reaches the store.
+    rules.push(rule(pick(random, ['loseRequest', 'loseResponse'] as const), matchCommand(pick(random, TARGETS)), 1, randomInt(random, 4, 8)));
+  }
   if (random() < o.faultRate) {
     const n = random() < 0.7 ? 1 : 2;
     for (let i = 0; i < n; i++) {
       const kind = pick(random, ['loseRequest', 'loseResponse', 'loseResponse', 'throttle'] as const);
-      const target = pick(random, TARGETS);
-      rules.push({ kind, match: matchCommand(target), probability: 0.5, times: randomInt(random, 1, 2) });
+      rules.push(rule(kind, matchCommand(pick(random, TARGETS)), 0.5, randomInt(random, 1, 2)));
     }
   }
-  if (random() < o.slowRate) {
-    // Longer than the lease plus the skew margin: a concurrent sweep may claim the instance.
-    const lease = o.invocationMs + o.leaseMarginMs + o.skewMarginMs;
-    rules.unshift({ kind: 'delay', match: matchCommand(pick(random, SLOW_TARGETS)), delayMs: randomInt(random, lease + 200, lease + 1_200), times: 1 });
-  }
   return rules;
+}
+
+/** A crash rule at the first request of one protocol step, logged like the faults. */
+function crashRule(kind: 'crashBefore' | 'crashAfter', step: (typeof CRASH_STEPS)[number], config: TierlogConfig, events: string[]): FaultRule {
+  const target = stepMatcher(step, config);
+  let fired = false;
+  return {
+    kind,
+    match: (r) => {
+      if (fired || !target(r)) return false;
+      fired = true;
+      events.push(`${kind}@${describeRequest(r, config)}`);
+      return true;
+    },
+  };
+}
+
+export function describeRequest(r: RequestInfo, config: TierlogConfig): string {
+  const command = r.command.replace(/Command$/, '');
+  const table = r.input.TableName === config.changeLogTable ? ':log' : r.input.TableName === config.objectsTable ? ':hv' : '';
+  return `${command}${table}`;
 }
 
 function matchCommand(target: string): (r: RequestInfo) => boolean {
@@ -368,7 +493,7 @@ function bodySize(random: Random, inline: number): number {
 }
 
 function brief(r: SweepReport) {
-  return { claimed: r.instancesClaimed, deferred: r.entriesDeferred, failed: r.entriesFailed, errors: r.errors, quarantined: r.entriesQuarantined };
+  return { claimed: r.instancesClaimed, retired: r.instancesRetired, recovered: r.entriesRecovered, deleted: r.blobsDeleted, deferred: r.entriesDeferred, failed: r.entriesFailed, errors: r.errors, quarantined: r.entriesQuarantined };
 }
 
 function errorName(err: unknown): string {

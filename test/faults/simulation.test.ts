@@ -12,6 +12,9 @@
  * A seed fixes the operations, their faults and crash points, and the sweepers' faults; the
  * interleaving of concurrent writers still follows the servers' timing.
  */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { FaultKind } from '../../lib/faults/fault-injector.js';
 import { freshFixture } from '../support/local.js';
@@ -40,6 +43,11 @@ describe('random fault simulation', () => {
     const result = await runSimulation(fx, { ...DEFAULT_SIMULATION, seed, operations });
     results.push(result);
     const detail = `seed ${seed} failed (reproduce: TIERLOG_SIM_SEED=${seed} npx vitest run test/faults/simulation.test.ts)\n${JSON.stringify(summaryOf([result]), null, 1)}\n`;
+    if (result.violations.length > 0) {
+      const file = join(tmpdir(), `tierlog-sim-${seed}-${Date.now()}.log`);
+      writeFileSync(file, `${result.violations.join('\n')}\n\n${result.trace.join('\n')}\n`);
+      console.log(`seed ${seed}: trace in ${file}`);
+    }
     expect(result.violations, detail).toEqual([]);
     // The simulation did exercise what it claims to.
     expect(result.operations.puts + result.operations.deletes + result.operations.reads, detail).toBeGreaterThan(0);
