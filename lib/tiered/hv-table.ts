@@ -80,7 +80,11 @@ export interface HvWriteFields {
 /** The state a conditional write expects: none (must be absent), a version, or anything. */
 export type Expected =
   | { readonly kind: 'absent' }
-  | { readonly kind: 'version'; readonly version: number; readonly blob?: string }
+  /**
+   * `blob` pins the incarnation: versions restart at 1 after a delete, so a version alone can
+   * match another incarnation of the key. A blob key is never reused; `null` requires no blob.
+   */
+  | { readonly kind: 'version'; readonly version: number; readonly blob?: string | null }
   | { readonly kind: 'any' };
 
 /** A write in the shape both `UpdateCommand`/`DeleteCommand` and a transaction element take. */
@@ -257,7 +261,8 @@ export class HvTable {
         break;
       case 'version':
         b.condition(`${b.name('version', a.version)} = ${b.value('expectedVersion', expected.version)}`);
-        if (expected.blob !== undefined) b.condition(`${b.name('blob', a.blob)} = ${b.value('expectedBlob', expected.blob)}`);
+        if (expected.blob === null) b.condition(`attribute_not_exists(${b.name('blob', a.blob)})`);
+        else if (expected.blob !== undefined) b.condition(`${b.name('blob', a.blob)} = ${b.value('expectedBlob', expected.blob)}`);
         break;
       case 'any':
         break;

@@ -295,7 +295,10 @@ export class TieredStore {
     const fields = this.fields(bytes, options, changeId);
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const old = current?.blob;
-      const expected: Expected = current === undefined ? { kind: 'absent' } : { kind: 'version', version: current.version };
+      // The blob pins the incarnation (a delete restarts versions at 1): a CAS that lands on
+      // another incarnation with the same version would replace a blob it never names as `old`.
+      const expected: Expected =
+        current === undefined ? { kind: 'absent' } : { kind: 'version', version: current.version, blob: current.blob ?? null };
       const effect: FenceEffect = old !== undefined ? { kind: 'setOld', old } : { kind: 'remove' };
       const outcome = await commitWrite({ hv: this.hv, write: this.hv.tombstoneWrite(key, blob, fields, expected), log: this.log, changeId, effect });
       switch (outcome.kind) {

@@ -130,29 +130,35 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
 
   const newWriter = (slot: number) => {
     writersStarted++;
-    return new SimulatedWriter({
+    const writer = new SimulatedWriter({
       config: fx.config,
       random: seededRandom(mix(o.seed, 1_000 + slot, writersStarted)),
       invocationMs: o.invocationMs,
       leaseMarginMs: o.leaseMarginMs,
       inlineThreshold: o.inlineThreshold,
     });
+    writer.injector.add(spyRule(fx.config, () => requests[slot]!));
+    return writer;
   };
+  const requests: string[][] = Array.from({ length: o.writers }, () => []);
 
   // ---- sweepers, concurrent with the workload --------------------------------------------------
   let working = true;
-  const arm = (injector: FaultInjector, crash: FaultRule | undefined) => {
+  const arm = (injector: FaultInjector, spy: FaultRule, crash: FaultRule | undefined) => {
     injector.clear();
+    injector.add(spy);
     if (crash !== undefined) injector.add(crash);
     for (const kind of ['loseRequest', 'loseResponse', 'throttle'] as const) injector.add({ kind, probability: o.sweeperFaultRate });
   };
   const sweeperLoop = async (index: number) => {
     const random = seededRandom(mix(o.seed, 2_000 + index, 0));
     let generation = 0;
+    let sweeperRequests: string[] = [];
     const make = () => {
       const gen = generation++;
       const name = `sweeper${index}.${gen}`;
       const injector = new FaultInjector(seededRandom(mix(o.seed, 3_000 + index, gen)));
+      const spy = spyRule(fx.config, () => sweeperRequests);
       const sweeper = new Sweeper({
         config: fx.config,
         dynamodb: injector.attach(createDynamoDBClient(), 'dynamodb'),
@@ -168,7 +174,7 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
           error: (message, attributes) => log(`${name} error ${message} ${JSON.stringify(attributes)}`),
         },
       });
-      return { injector, sweeper, name };
+      return { injector, sweeper, name, spy };
     };
     let current = make();
     while (working) {
@@ -177,11 +183,12 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
       // A sweep that dies at one of its requests (first rule: it counts every request).
       const crash: FaultRule | undefined =
         random() < o.sweeperCrashRate ? { kind: random() < 0.5 ? 'crashBefore' : 'crashAfter', skip: randomInt(random, 0, 12), times: 1 } : undefined;
-      arm(current.injector, crash);
+      arm(current.injector, current.spy, crash);
+      sweeperRequests = [];
       try {
         const r = await current.sweeper.sweep();
         addSweep(r);
-        if (r.instancesClaimed + r.instancesRetired + r.errors > 0) log(`${current.name} ${JSON.stringify(brief(r))}`);
+        if (r.instancesClaimed + r.instancesRetired + r.errors > 0) log(`${current.name} ${JSON.stringify(brief(r))} requests=[${sweeperRequests.filter((l) => !l.startsWith('hvRead')).join('; ')}]`);
       } catch (err) {
         if (!(err instanceof CrashError)) count(`sweep:${errorName(err)}`);
       }
@@ -206,6 +213,7 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
       const key = pick(random, keys);
       const roll = random();
       const events: string[] = [];
+      requests[slot] = [];
       const plan = faultPlan(random, faultRandom, o, fx.config, events);
       for (const rule of plan) writer.injector.add(rule);
       try {
@@ -226,7 +234,7 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
             if (errorName(err) === 'BlobMissingError') violations.push(`seed ${o.seed}: read of ${key} found a lost blob: ${(err as Error).message}`);
           }
           model.endRead(read, observed);
-          log(`w${slot}#${index} read ${key} -> ${observed === undefined ? 'error' : observed.kind === 'absent' ? 'absent' : observed.tag} faults=[${events.join(' ')}]`);
+          log(`w${slot}#${index} read ${key} -> ${observed === undefined ? 'error' : observed.kind === 'absent' ? 'absent' : observed.tag} faults=[${events.join(' ')}] requests=[${requests[slot]!.join('; ')}]`);
           continue;
         }
         const tag = `s${o.seed}w${slot}o${index}`;
@@ -271,7 +279,7 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
           model.endWrite(write, definite ? 'failed' : 'unknown', `${name}, ${outcome.endedAt - outcome.startedAt} ms`);
         }
         log(
-          `w${slot}#${index} ${write.kind} ${key} ${tag}${write.kind === 'put' ? ` size=${write.size}` : ''} inst=${instances} -> ${write.status}${write.note ? ` (${write.note})` : ''} ${outcome.endedAt - outcome.startedAt}ms faults=[${events.join(' ')}]`,
+          `w${slot}#${index} ${write.kind} ${key} ${tag}${write.kind === 'put' ? ` size=${write.size}` : ''} inst=${instances} -> ${write.status}${write.note ? ` (${write.note})` : ''} ${outcome.endedAt - outcome.startedAt}ms faults=[${events.join(' ')}] requests=[${requests[slot]!.join('; ')}]`,
         );
       } finally {
         for (const rule of plan) writer.injector.remove(rule);
@@ -470,6 +478,64 @@ function crashRule(kind: 'crashBefore' | 'crashAfter', step: (typeof CRASH_STEPS
       return true;
     },
   };
+}
+
+/** A rule that never fires and writes every request it sees to `sink` (what each attempt asked). */
+function spyRule(config: TierlogConfig, sink: () => string[]): FaultRule {
+  return {
+    kind: 'loseRequest',
+    match: (r) => {
+      sink().push(spyLine(r, config));
+      return false;
+    },
+  };
+}
+
+function spyLine(r: RequestInfo, config: TierlogConfig): string {
+  const input = r.input as Record<string, any>;
+  // The middleware sees marshalled input: {S: ...} / {N: ...}.
+  const plain = (v: unknown): unknown => (typeof v === 'object' && v !== null && ('S' in v || 'N' in v) ? ((v as { S?: string; N?: string }).S ?? (v as { N?: string }).N) : v);
+  const short = (v: unknown) => {
+    const p = plain(v);
+    return typeof p === 'string' ? p.slice(-6) : JSON.stringify(p);
+  };
+  const values = (vals: Record<string, unknown> | undefined) =>
+    Object.entries(vals ?? {})
+      .filter(([k]) => k !== ':entry' && k !== ':metadata' && k !== ':body')
+      .map(([k, v]) => `${k}=${short(v)}`)
+      .join(' ');
+  switch (r.command) {
+    case 'UpdateItemCommand':
+      if (input.TableName === config.changeLogTable) {
+        const names = input.ExpressionAttributeNames ?? {};
+        const entry = input.ExpressionAttributeValues?.[':entry'];
+        if (entry !== undefined) return `record ${short(input.Key?.pk)} ${names['#c']?.slice(-6)} new=${short(entry.M?.new)} old=${short(entry.M?.old)}`;
+        if (names['#c'] !== undefined) return `remove ${short(input.Key?.pk)} ${names['#c'].slice(-6)}`;
+        if (String(input.UpdateExpression).includes(':claimed')) return `claim ${short(input.Key?.pk)}`;
+        return `log ${short(input.Key?.pk)} ${input.UpdateExpression}`;
+      }
+      return `hvUpdate ${values(input.ExpressionAttributeValues)}`;
+    case 'DeleteItemCommand':
+      return input.TableName === config.changeLogTable ? `logDelete ${short(input.Key?.pk)}` : `hvDelete ${values(input.ExpressionAttributeValues)}`;
+    case 'TransactWriteItemsCommand': {
+      const [hv, fence] = (input.TransactItems ?? []) as Array<Record<string, any>>;
+      const hvOp = hv?.Update ?? hv?.Delete;
+      const f = fence?.Update;
+      return `commit ${hv?.Update ? 'update' : 'delete'} ${values(hvOp?.ExpressionAttributeValues)} | ${short(f?.Key?.pk)} ${f?.ExpressionAttributeNames?.['#c']?.slice(-6)} ${f?.UpdateExpression} ${short(f?.ExpressionAttributeValues?.[':old'])}`;
+    }
+    case 'PutObjectCommand':
+      return `putObject ${short(input.Key)}`;
+    case 'DeleteObjectCommand':
+      return `deleteObject ${short(input.Key)}`;
+    case 'DeleteObjectsCommand':
+      return `deleteObjects ${(input.Delete?.Objects ?? []).map((o: { Key?: string }) => short(o.Key)).join(',')}`;
+    case 'HeadObjectCommand':
+      return `headObject ${short(input.Key)}`;
+    case 'GetItemCommand':
+      return input.TableName === config.objectsTable ? 'hvRead' : `logGet ${short(input.Key?.pk)}`;
+    default:
+      return describeRequest(r, config);
+  }
 }
 
 export function describeRequest(r: RequestInfo, config: TierlogConfig): string {
