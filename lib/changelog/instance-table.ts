@@ -228,8 +228,9 @@ export class InstanceTable {
   /**
    * Claims an instance whose lease (or earlier claim) ended before `cutoff`: state `claimed`,
    * `claimedBy = claimant`, lease = `until`. Returns the item with its entries, or undefined if
-   * another sweeper or a live writer got there first. Fences the writer: its records and
-   * commits fail from now on.
+   * another sweeper or a live writer got there first, or the item's state or claimant is not
+   * one it can trust (left alone for the caller to quarantine). Fences the writer: its records
+   * and commits fail from now on.
    */
   async claim(instanceId: string, args: { cutoff: number; claimant: string; until: number }): Promise<Record<string, unknown> | undefined> {
     try {
@@ -238,9 +239,19 @@ export class InstanceTable {
           TableName: this.tableName,
           Key: { [A.pk]: instanceId },
           UpdateExpression: 'SET #state = :claimed, #by = :me, #lease = :until',
-          ConditionExpression: 'attribute_exists(#state) AND #lease < :cutoff',
+          // Only a header it can trust: the claim overwrites state and claimedBy, so claiming an
+          // item whose state or claimant is corrupt would launder it into a valid one.
+          ConditionExpression:
+            '#state IN (:live, :claimed) AND #lease < :cutoff AND (attribute_not_exists(#by) OR attribute_type(#by, :string))',
           ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy, '#lease': A.leaseUntil },
-          ExpressionAttributeValues: { ':claimed': 'claimed', ':me': args.claimant, ':until': args.until, ':cutoff': args.cutoff },
+          ExpressionAttributeValues: {
+            ':claimed': 'claimed',
+            ':live': 'live',
+            ':string': 'S',
+            ':me': args.claimant,
+            ':until': args.until,
+            ':cutoff': args.cutoff,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );

@@ -171,7 +171,8 @@ export class Sweeper {
       }
       const until = this.clock() + this.claimMs;
       const raw =
-        (await this.table.claim(instanceId, { cutoff, claimant: this.sweeperId, until })) ?? (await this.ownClaim(instanceId, until));
+        (await this.table.claim(instanceId, { cutoff, claimant: this.sweeperId, until })) ?? (await this.ownClaim(instanceId, until, report));
+      if (raw === null) return; // quarantined unclaimed
       if (raw === undefined) {
         report.instancesSkipped++;
         return;
@@ -270,10 +271,22 @@ export class Sweeper {
   /**
    * A claim whose condition failed may be our own: an SDK retry of a claim that landed but whose
    * answer was lost. The item then holds exactly what that claim wrote (us, this expiry).
+   * Null: the item's header is corrupt; it was quarantined without a claim.
    */
-  private async ownClaim(instanceId: string, until: number): Promise<Record<string, unknown> | undefined> {
+  private async ownClaim(instanceId: string, until: number, report: SweepReport): Promise<Record<string, unknown> | undefined | null> {
     const raw = await this.table.getRaw(instanceId);
     if (raw === undefined) return undefined;
+    // The claim refuses an item whose header it cannot trust: quarantine it without claiming
+    // (null), counted and logged again on every sweep.
+    try {
+      parseInstanceItem(raw);
+    } catch (err) {
+      if (!(err instanceof CorruptItemError)) throw err;
+      const entries = Math.max(1, Object.keys(raw).filter(isEntryAttribute).length);
+      report.entriesQuarantined += entries;
+      this.logger.warn('instance quarantined', { instanceId, reason: err.message, entries });
+      return null;
+    }
     const mine = raw[CHANGELOG_ATTR.state] === 'claimed' && raw[CHANGELOG_ATTR.claimedBy] === this.sweeperId && raw[CHANGELOG_ATTR.leaseUntil] === until;
     return mine ? raw : undefined;
   }
