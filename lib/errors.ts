@@ -43,7 +43,7 @@ export class AccessDeniedError extends TierlogError {
     readonly resourceName: string,
     cause?: unknown,
   ) {
-    super(`access denied: ${operation} on ${resourceName}`, { cause });
+    super(`access denied: ${operation} on ${resourceName}${causeDetail(cause)} (check the credentials and the IAM policy)`, { cause });
   }
 }
 
@@ -128,4 +128,14 @@ export class ContentionError extends TierlogError {
   ) {
     super(`object "${key}": gave up after ${attempts} attempts lost to concurrent writers`);
   }
+}
+
+/** ` (<service error> HTTP <status>: <message>)` of an AWS SDK error, or empty. */
+function causeDetail(cause: unknown): string {
+  if (typeof cause !== 'object' || cause === null) return '';
+  const { name, message, $metadata } = cause as { name?: unknown; message?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (typeof name !== 'string') return '';
+  const status = $metadata?.httpStatusCode !== undefined ? ` HTTP ${$metadata.httpStatusCode}` : '';
+  const text = typeof message === 'string' && message !== '' && message !== name ? `: ${message.slice(0, 200)}` : '';
+  return ` (${name}${status}${text})`;
 }

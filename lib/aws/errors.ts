@@ -67,8 +67,25 @@ export function translateAwsError(
   if (name === 'NoSuchBucket' && context.bucket !== undefined) {
     return new ResourceMissingError('bucket', context.bucket, err);
   }
-  if (name === 'AccessDeniedException' || name === 'AccessDenied' || name === 'Forbidden') {
+  // A 403 is always an authorization failure (a HEAD answers it without a body, so without a name).
+  if ((name !== undefined && ACCESS_DENIED.has(name)) || httpStatus(err) === 403) {
     return new AccessDeniedError(context.operation, context.table ?? context.bucket ?? 'unknown', err);
   }
   return err;
 }
+
+/** Error names of a request refused for its credentials or permissions (S3, DynamoDB, STS). */
+const ACCESS_DENIED = new Set([
+  'AccessDeniedException',
+  'AccessDenied',
+  'Forbidden',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'InvalidSignatureException',
+  'MissingAuthenticationTokenException',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidToken',
+]);
