@@ -381,14 +381,15 @@ export class TieredStore {
       const current = raw === undefined ? undefined : this.hv.parse(raw);
       this.assertVersion(key, options.ifVersion, current);
       if (current?.blob === undefined) return RETRY;
-      const old = current.blob;
       const replaced = await this.replaceBlob(
         key,
         current,
         (_id, expected) => this.hv.deleteWrite(key, expected, false),
         options.ifVersion,
-        // A delete leaves no item to carry its id: it landed if HV no longer points at `old`.
-        (item) => item?.[this.hv.attrs.blob] !== old,
+        // A delete leaves no item to carry its id: it landed only if the item is gone. An item
+        // that points elsewhere was replaced by another writer (whose entry names `old`): the
+        // delete did not happen (the transaction's token makes a refusal definite).
+        (item) => item === undefined,
       );
       return replaced === RETRY ? RETRY : true;
     }

@@ -1,0 +1,96 @@
+/**
+ * A delete of a large object whose commit is refused because another writer replaced the object
+ * in the meantime. The commit's refusal is definite (the transaction keeps its idempotency token
+ * across SDK retries, so a refusal is never the echo of an attempt that landed): the delete did
+ * not happen. A conditional delete (`ifVersion`, `If-Match`) must then fail with a version
+ * conflict, and an unconditional one must try again, not report success over a live object.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { checkInvariants } from '../../lib/drill/invariants.js';
+import { VersionConflictError } from '../../lib/errors.js';
+import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { Sweeper } from '../../lib/recovery/sweeper.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+function writer(fx: Fixture, injector?: FaultInjector): TieredStore {
+  const dynamodb = createDynamoDBClient();
+  const s3 = createS3Client();
+  if (injector !== undefined) {
+    injector.attach(dynamodb, 'dynamodb');
+    injector.attach(s3, 's3');
+  }
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb, renewInBackground: false });
+  open.push({ close: () => (log.close(), dynamodb.destroy(), s3.destroy()) });
+  return new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3 });
+}
+
+/** A writer whose next commit waits until `release` is called. */
+function heldCommit(fx: Fixture) {
+  let reached!: () => void;
+  const atCommit = new Promise<void>((r) => (reached = r));
+  const injector = new FaultInjector().add({
+    kind: 'delay',
+    delayMs: 1_000,
+    times: 1,
+    match: (r) => {
+      if (!onCommand('TransactWriteItems')(r)) return false;
+      reached();
+      return true;
+    },
+  });
+  return { store: writer(fx, injector), atCommit };
+}
+
+async function expectClean(fx: Fixture): Promise<void> {
+  await new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now() + 3 * 60 * 60_000 }).sweep();
+  const inv = await checkInvariants(fx);
+  expect(inv.lost).toEqual([]);
+  expect([...inv.leaked, ...inv.pending]).toEqual([]);
+  expect(inv.entries).toBe(0);
+}
+
+const large = (fill: number) => new Uint8Array(20 * 1024).fill(fill);
+
+describe('a delete whose commit loses to a concurrent put', () => {
+  test('conditional (ifVersion): a version conflict, the object keeps the put\'s value', async () => {
+    const fx = await freshFixture();
+    const setup = writer(fx);
+    await setup.put('k', large(1));
+    const d = heldCommit(fx);
+    const deleting = d.store.delete('k', { ifVersion: 1 }).then(
+      (v) => ({ ok: true as const, v }),
+      (e: unknown) => ({ ok: false as const, e }),
+    );
+    await d.atCommit;
+    const put = await writer(fx).put('k', large(2));
+    expect(put.version).toBe(2);
+    const result = await deleting;
+    expect(result.ok, 'a conditional delete on version 1 cannot succeed: the object is at version 2 and still there').toBe(false);
+    expect((result as { e: unknown }).e).toBeInstanceOf(VersionConflictError);
+    const now = await setup.get('k');
+    expect(now?.version).toBe(2);
+    expect(now?.body).toEqual(large(2));
+    await expectClean(fx);
+  });
+
+  test('unconditional: it tries again and the object is gone', async () => {
+    const fx = await freshFixture();
+    const setup = writer(fx);
+    await setup.put('k', large(1));
+    const d = heldCommit(fx);
+    const deleting = d.store.delete('k');
+    await d.atCommit;
+    await writer(fx).put('k', large(2));
+    expect(await deleting).toBe(true);
+    expect(await setup.get('k'), 'a delete that reports success leaves the object absent').toBeUndefined();
+    await expectClean(fx);
+  });
+});
