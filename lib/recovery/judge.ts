@@ -30,7 +30,8 @@ export type Screened =
   | { readonly kind: 'candidate'; readonly candidate: Candidate };
 
 export type Decision =
-  | { readonly kind: 'settle'; readonly deletes: readonly string[] }
+  /** `keepUntil`: delete now, but keep the entry for another look then (an upload may still run). */
+  | { readonly kind: 'settle'; readonly deletes: readonly string[]; readonly keepUntil?: number }
   | { readonly kind: 'defer'; readonly until: number; readonly reason: string };
 
 export interface JudgeContext {
@@ -81,9 +82,14 @@ export function decide(candidate: Candidate, current: string | null, ctx: JudgeC
   const deletes: string[] = [];
   if (change.old !== undefined && change.old !== current) deletes.push(change.old);
   if (change.new !== undefined && change.new !== current) {
-    if (needsExistenceCheck(candidate, current, ctx) && newExists === false) {
+    if (needsExistenceCheck(candidate, current, ctx)) {
+      const until = candidate.recordedAt + ctx.maxUploadMs;
       // The upload may still land: look again when the longest upload is over.
-      return { kind: 'defer', until: candidate.recordedAt + ctx.maxUploadMs, reason: 'uploadWindow' };
+      if (newExists === false) return { kind: 'defer', until, reason: 'uploadWindow' };
+      // It exists, yet the upload may still be running and write it again (an SDK retry of an
+      // attempt whose answer was lost, a stalled part): delete it now, and look again then.
+      deletes.push(change.new);
+      return { kind: 'settle', deletes, keepUntil: until };
     }
     deletes.push(change.new);
   }

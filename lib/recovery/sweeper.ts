@@ -218,7 +218,7 @@ export class Sweeper {
     }
 
     const current = await this.hv.readBlobPointers(candidates.map((c) => c.change.id));
-    const settled: Array<{ changeId: string; deletes: readonly string[] }> = [];
+    const settled: Array<{ changeId: string; deletes: readonly string[]; keepUntil?: number }> = [];
     await Promise.all(
       candidates.map(async (candidate) => {
         const pointer = current.get(candidate.change.id) ?? null;
@@ -228,7 +228,7 @@ export class Sweeper {
           report.entriesDeferred++;
           dueTimes.push(decision.until);
         } else {
-          settled.push({ changeId: candidate.changeId, deletes: decision.deletes });
+          settled.push({ changeId: candidate.changeId, deletes: decision.deletes, ...(decision.keepUntil !== undefined ? { keepUntil: decision.keepUntil } : {}) });
         }
       }),
     );
@@ -237,7 +237,9 @@ export class Sweeper {
     if (report.dryRun) {
       report.wouldDelete.push(...deletes);
       report.blobsDeleted += deletes.length;
-      report.entriesRecovered += settled.length;
+      const kept = settled.filter((s) => s.keepUntil !== undefined).length;
+      report.entriesRecovered += settled.length - kept;
+      report.entriesDeferred += kept;
       return;
     }
 
@@ -247,6 +249,9 @@ export class Sweeper {
       if (s.deletes.some((key) => failed.has(key))) {
         report.entriesFailed++;
         dueTimes.push(now + this.retryFailedMs);
+      } else if (s.keepUntil !== undefined) {
+        report.entriesDeferred++;
+        dueTimes.push(s.keepUntil);
       } else {
         drop.push(s.changeId);
       }

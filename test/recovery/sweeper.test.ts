@@ -372,7 +372,9 @@ describe('deferral', () => {
     await expectClean(fx, expect);
   });
 
-  test('a young entry whose new blob already exists is not deferred: deleted at once', async () => {
+  test('a young entry whose new blob already exists: deleted at once, the entry kept until the upload window is over', async () => {
+    // The upload may still be running and write the blob again (an SDK retry of an attempt whose
+    // answer was lost): see test/faults/upload-retry.test.ts.
     const fx = await freshFixture();
     const w = makeWriter(fx);
     open.push(w);
@@ -380,7 +382,10 @@ describe('deferral', () => {
     await w.log.record(newChangeId(), { id: 'def/exists', new: blob });
     await rawPutObject(fx, blob, 'uploaded');
     const report = await sweeperAt(fx, 10 * 60_000).sweep();
-    expect(report).toMatchObject({ instancesClaimed: 1, entriesDeferred: 0, entriesRecovered: 1, blobsDeleted: 1 });
+    expect(report).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, entriesRecovered: 0, blobsDeleted: 1 });
+    expect(await rawGetObject(fx, blob)).toBeUndefined();
+    expect((await rawState(fx)).entries).toBe(1);
+    expect(await sweeperAt(fx, 21 * 60_000).sweep()).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1 });
     await expectClean(fx, expect);
   });
 });

@@ -1,0 +1,64 @@
+/**
+ * An upload is not over when its blob exists: an SDK retry of a PutObject whose answer was lost
+ * writes the blob again. A sweeper that claims the writer inside the upload window, finds the
+ * blob, deletes it and drops the entry, is then overtaken by the retry; if the writer dies before
+ * its own cleanup (its commit is fenced), nothing names the blob any more: a leak. (Found by the
+ * fault simulation, seed 1003 of the long run.)
+ *
+ * The sweeper may delete the blob at once, but must keep the entry until the upload window is
+ * over, and look again then.
+ */
+import { afterEach, expect, test } from 'vitest';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { checkInvariants } from '../../lib/drill/invariants.js';
+import { InstanceClaimedError } from '../../lib/errors.js';
+import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { Sweeper } from '../../lib/recovery/sweeper.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { freshFixture } from '../support/local.js';
+
+const open: Array<() => void> = [];
+afterEach(() => {
+  for (const close of open.splice(0)) close();
+});
+
+test('a PutObject retried after a sweep deleted its blob is caught once the upload window is over', async () => {
+  const fx = await freshFixture();
+  let retrying!: () => void;
+  const atRetry = new Promise<void>((r) => (retrying = r));
+  const injector = new FaultInjector()
+    // Attempt 1 lands, its answer is lost; attempt 2 stalls past the lease, then lands again.
+    .add({ kind: 'loseResponse', match: onCommand('PutObject'), times: 1 })
+    .add({ kind: 'delay', delayMs: 2_500, times: 1, match: (r) => onCommand('PutObject')(r) && (retrying(), true) })
+    // Fenced, the writer deletes its blob itself, unless it dies first.
+    .add({ kind: 'crashBefore', match: onCommand('DeleteObject'), times: 1 });
+  const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+  const s3 = injector.attach(createS3Client(), 's3');
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb, leaseMs: 1_000, renewInBackground: false });
+  open.push(() => (log.close(), dynamodb.destroy(), s3.destroy()));
+  const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3 });
+
+  const put = store.put('k', new Uint8Array(20 * 1024).fill(1)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  await atRetry;
+  await new Promise((r) => setTimeout(r, 1_200)); // the lease (1 s) is over
+  const during = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, skewMarginMs: 0, maxUploadMs: 60_000 });
+  const first = await during.sweep();
+  expect(first).toMatchObject({ instancesClaimed: 1, blobsDeleted: 1, errors: 0 });
+  expect(await put).toBeInstanceOf(InstanceClaimedError); // fenced...
+  expect(injector.crashedAt?.command, '...and dead before its cleanup').toBe('DeleteObjectCommand');
+
+  const mid = await checkInvariants(fx);
+  expect(mid.blobs, 'the retried upload wrote the blob again').toBe(1);
+  expect(mid.entries, 'its entry is kept until the upload window is over').toBe(1);
+
+  const later = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now() + 3 * 60 * 60_000 });
+  expect(await later.sweep()).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+  const after = await checkInvariants(fx);
+  expect([...after.leaked, ...after.pending]).toEqual([]);
+  expect(after.entries).toBe(0);
+  expect(after.instances).toBe(0);
+});
