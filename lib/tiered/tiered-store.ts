@@ -170,7 +170,8 @@ export class TieredStore {
 
   /**
    * Reads HV, then the blob if the object is a tombstone. A blob that is gone was replaced
-   * between the two reads: re-read HV once and follow the new pointer, instead of failing.
+   * between the two reads: re-read HV and follow the new pointer, instead of failing (at most
+   * `maxAttempts` times; then a ContentionError, the object being rewritten faster than read).
    */
   private async readBody<B extends Uint8Array | Readable>(
     key: string,
@@ -186,10 +187,12 @@ export class TieredStore {
       }
       const body = await fetchBlob(record.blob);
       if (body !== undefined) return { ...infoOf(record), body };
-      if (pass > 0) throw new BlobMissingError(key, record.blob);
+      // Missing only if HV still points at it; else it was replaced while we read: follow the
+      // pointer while it keeps moving (a slow read can be overtaken more than once).
       const previous = record.blob;
       record = await this.hv.read(key, { consistent: true });
       if (record?.blob === previous) throw new BlobMissingError(key, previous);
+      if (pass + 1 >= this.maxAttempts && record?.blob !== undefined) throw new ContentionError(key, this.maxAttempts);
     }
     return undefined;
   }
