@@ -248,7 +248,7 @@ export class TieredStore {
         // An SDK retry of a write that had landed.
         return { key, version: current.version, size: bytes.byteLength, stored: 'inline' };
       }
-      this.assertVersion(key, options.ifVersion, current);
+      this.assertVersionAfterRetries(key, options.ifVersion, current, err, writeId);
       if (current?.blob === undefined) return RETRY;
       const replaced = await this.replaceBlob(
         key,
@@ -382,7 +382,7 @@ export class TieredStore {
       if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'delete', table: this.hv.tableName });
       const raw = oldItemOf(err);
       const current = raw === undefined ? undefined : this.hv.parse(raw);
-      this.assertVersion(key, options.ifVersion, current);
+      this.assertVersionAfterRetries(key, options.ifVersion, current, err, '(inline delete)');
       if (current?.blob === undefined) return RETRY;
       const replaced = await this.replaceBlob(
         key,
@@ -452,6 +452,18 @@ export class TieredStore {
   /** An entry this process will not settle: the log stops keeping its instance alive for it. */
   private leaveToSweeper(changeId: string): void {
     if (isFencedChangeLog(this.log)) this.log.abandon(changeId);
+  }
+
+  /**
+   * As {@link assertVersion} for a conditional write that was refused: if the SDK sent it more
+   * than once, an earlier attempt may have landed (its answer lost) before the state moved on, so
+   * a mismatch proves nothing: the outcome is unknown, not a conflict.
+   */
+  private assertVersionAfterRetries(key: string, ifVersion: number | undefined, current: HvRecord | undefined, err: unknown, id: string): void {
+    if (ifVersion === undefined || (current?.version ?? 0) === ifVersion) return;
+    const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+    if (attempts > 1) throw new CommitOutcomeUnknownError(key, id, err);
+    this.assertVersion(key, ifVersion, current);
   }
 
   private assertVersion(key: string, ifVersion: number | undefined, current: HvRecord | undefined): void {
