@@ -35,10 +35,23 @@ export interface ModelWrite {
   status: WriteStatus;
   /** Why it ended as it did (error name, crash step). */
   note?: string;
+  /** The versions the value of this put was seen at (its answer, reads); one, unless `multi`. */
+  versions?: Set<number>;
+  /**
+   * May have been applied more than once (an unconditional small write retried by the SDK after
+   * another writer's write: a known limit), so its value may have held several versions.
+   */
+  multi?: boolean;
+  /** A conditional write: the version it required (0: absent). */
+  ifVersion?: number;
+  /** An acknowledged delete's answer: true when there was an object to delete. */
+  existed?: boolean;
 }
 
 /** What a read saw: the tag of the value (from its metadata), or absent. */
-export type Observed = { readonly kind: 'absent' } | { readonly kind: 'value'; readonly tag: string; readonly bodyOk: boolean; readonly size: number };
+export type Observed =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'value'; readonly tag: string; readonly bodyOk: boolean; readonly size: number; readonly version?: number };
 
 interface ModelRead {
   readonly key: string;
@@ -61,18 +74,27 @@ export class RegisterModel {
     return ++this.clock;
   }
 
-  beginWrite(key: string, kind: WriteKind, tag: string, size = 0): ModelWrite {
+  beginWrite(key: string, kind: WriteKind, tag: string, size = 0, ifVersion?: number): ModelWrite {
     if (this.byTag.has(tag)) throw new Error(`tag ${tag} used twice`);
     const write: ModelWrite = { key, tag, kind, size, start: this.tick(), end: Number.POSITIVE_INFINITY, status: 'pending' };
+    if (ifVersion !== undefined) write.ifVersion = ifVersion;
     this.history(key).push(write);
     this.byTag.set(tag, write);
     return write;
   }
 
-  endWrite(write: ModelWrite, status: Exclude<WriteStatus, 'pending'>, note?: string): void {
+  endWrite(
+    write: ModelWrite,
+    status: Exclude<WriteStatus, 'pending'>,
+    note?: string,
+    answer: { version?: number; existed?: boolean; multi?: boolean } = {},
+  ): void {
     write.end = this.tick();
     write.status = status;
     if (note !== undefined) write.note = note;
+    if (answer.version !== undefined) this.learnVersion(write, answer.version);
+    if (answer.existed !== undefined) write.existed = answer.existed;
+    if (answer.multi === true) write.multi = true;
   }
 
   beginRead(key: string, label: string): ModelRead {
@@ -83,7 +105,16 @@ export class RegisterModel {
 
   endRead(read: ModelRead, observed: Observed | undefined): void {
     read.end = this.tick();
-    if (observed !== undefined) read.observed = observed;
+    if (observed === undefined) return;
+    read.observed = observed;
+    if (observed.kind === 'value' && observed.version !== undefined) {
+      const write = this.byTag.get(observed.tag);
+      if (write !== undefined && write.kind === 'put') this.learnVersion(write, observed.version);
+    }
+  }
+
+  private learnVersion(write: ModelWrite, version: number): void {
+    (write.versions ??= new Set()).add(version);
   }
 
   /** The writes whose value a read over `[start, end]` of `key` may return. */
@@ -111,9 +142,40 @@ export class RegisterModel {
     return `read "${observed.tag}" (${describe([write])}), allowed: ${describe(allowed)}`;
   }
 
-  /** Every read that returned something the model does not allow. */
+  /**
+   * Every read that returned something the model does not allow, and every acknowledged answer
+   * no state during the write could give: a put's new version is one more than the version it
+   * replaced (1 over absent); a delete that found an object (or none) met one; a conditional
+   * write met its version, and a refused one met another.
+   */
   violations(): string[] {
     const out: string[] = [];
+    for (const history of this.writes.values()) {
+      for (const w of history) {
+        if (w.status === 'pending' || w.tag === INITIAL) continue;
+        const others = this.candidates(w.key, w.start, w.end).filter((x) => x !== w);
+        const matches = (x: ModelWrite, version: number) =>
+          version === 0 ? x.kind === 'delete' : x.kind === 'put' && (x.multi === true || x.versions === undefined || x.versions.has(version));
+        const fail = (why: string) => out.push(`${w.kind} ${w.tag} of ${w.key} @[${w.start},${w.end}] ${why}; states possible then: ${describe(others)}`);
+        if (w.versions !== undefined && w.versions.size > 1 && w.multi !== true) fail(`was seen at versions ${[...w.versions].join(', ')}`);
+        const answered = w.versions?.size === 1 ? [...w.versions][0]! : undefined;
+        if (w.status === 'acked') {
+          if (w.kind === 'put' && answered !== undefined && w.multi !== true && !others.some((x) => matches(x, answered - 1))) {
+            fail(`answered version ${answered}, but no state it could replace had version ${answered - 1}`);
+          }
+          if (w.kind === 'delete' && w.existed !== undefined && !others.some((x) => (w.existed ? x.kind === 'put' : x.kind === 'delete'))) {
+            fail(`answered ${w.existed ? 'deleted' : 'absent'}, which no state then was`);
+          }
+          if (w.ifVersion !== undefined && !others.some((x) => matches(x, w.ifVersion!))) {
+            fail(`succeeded on version ${w.ifVersion}, which no state then had`);
+          }
+        }
+        if (w.status === 'failed' && w.note?.startsWith('VersionConflictError') && w.ifVersion !== undefined) {
+          const known = others.every((x) => x.kind === 'delete' || (x.versions !== undefined && x.multi !== true));
+          if (known && others.every((x) => matches(x, w.ifVersion!))) fail(`was refused, though every state then had version ${w.ifVersion}`);
+        }
+      }
+    }
     for (const read of this.reads) {
       if (read.observed === undefined) continue;
       const why = this.explain(read.key, read.start, read.end, read.observed);
@@ -147,7 +209,10 @@ export class RegisterModel {
 function describe(writes: readonly ModelWrite[]): string {
   if (writes.length === 0) return '(none)';
   return writes
-    .map((w) => `${w.kind} ${w.tag} [${w.start},${Number.isFinite(w.end) ? w.end : '…'}] ${w.status}${w.note ? ` (${w.note})` : ''}`)
+    .map(
+      (w) =>
+        `${w.kind} ${w.tag}${w.versions !== undefined ? ` v${[...w.versions].join('/')}` : ''}${w.multi ? ' (may have applied twice)' : ''}${w.ifVersion !== undefined ? ` if v${w.ifVersion}` : ''} [${w.start},${Number.isFinite(w.end) ? w.end : '…'}] ${w.status}${w.note ? ` (${w.note})` : ''}`,
+    )
     .join('; ');
 }
 

@@ -51,6 +51,8 @@ export interface SimulationOptions {
   readonly slowRate: number;
   /** Chance that an operation's writer dies during it. */
   readonly crashRate: number;
+  /** Chance that a write is conditional (`ifVersion` = the version its writer last saw). */
+  readonly conditionalRate: number;
   /** Per-request chance of each fault kind on the sweepers' clients. */
   readonly sweeperFaultRate: number;
   /** Chance that a sweep dies during it. */
@@ -72,13 +74,14 @@ export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
   outageRate: 0.06,
   slowRate: 0.05,
   crashRate: 0.1,
+  conditionalRate: 0.25,
   sweeperFaultRate: 0.02,
   sweeperCrashRate: 0.05,
 };
 
 export interface SimulationResult {
   readonly seed: number;
-  readonly operations: { puts: number; deletes: number; reads: number; acked: number; failed: number; unknown: number; crashed: number; crashedAfterAck: number; readErrors: number };
+  readonly operations: { puts: number; deletes: number; reads: number; acked: number; failed: number; unknown: number; crashed: number; crashedAfterAck: number; readErrors: number; conditional: number };
   readonly faults: Record<FaultKind, number>;
   readonly crashesByStep: Record<string, number>;
   readonly sweeperCrashes: number;
@@ -112,7 +115,7 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
   const addStats = (injector: FaultInjector) => {
     for (const kind of ALL_FAULTS) faults[kind] += injector.stats.injected[kind];
   };
-  const ops = { puts: 0, deletes: 0, reads: 0, acked: 0, failed: 0, unknown: 0, crashed: 0, crashedAfterAck: 0, readErrors: 0 };
+  const ops = { puts: 0, deletes: 0, reads: 0, acked: 0, failed: 0, unknown: 0, crashed: 0, crashedAfterAck: 0, readErrors: 0, conditional: 0 };
   const crashesByStep: Record<string, number> = {};
   const errorsByName: Record<string, number> = {};
   const violations: string[] = [];
@@ -209,10 +212,13 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
     const random = seededRandom(mix(o.seed, slot, 0));
     const faultRandom = seededRandom(mix(o.seed, slot, 1));
     let writer = newWriter(slot);
+    /** The version of each key this writer last saw (0: absent). */
+    const known = new Map<string, number>();
     for (let index = 0; index < perWriter; index++) {
       const key = pick(random, keys);
       const roll = random();
       const events: string[] = [];
+      let reportedCrash = false;
       requests[slot] = [];
       const plan = faultPlan(random, faultRandom, o, fx.config, events);
       for (const rule of plan) writer.injector.add(rule);
@@ -226,8 +232,9 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
             if (value === undefined) observed = { kind: 'absent' };
             else {
               const tag = value.metadata.tag ?? '(no tag)';
-              observed = { kind: 'value', tag, size: value.body.byteLength, bodyOk: bodyMatches(tag, value.body.byteLength, value.body) };
+              observed = { kind: 'value', tag, size: value.body.byteLength, bodyOk: bodyMatches(tag, value.body.byteLength, value.body), version: value.version };
             }
+            known.set(key, value?.version ?? 0);
           } catch (err) {
             ops.readErrors++;
             count(`read:${errorName(err)}`);
@@ -251,48 +258,66 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
           }
         }
         const instances = writer.log.instanceIds.map((id) => id.slice(-6)).join(',');
+        // A quarter of the writes are conditional, on the version this writer last saw.
+        const seen = known.get(key);
+        const conditional = random() < o.conditionalRate && seen !== undefined && (roll >= 0.33 || seen > 0) ? seen : undefined;
         let write;
         let outcome;
         if (roll < 0.33) {
           ops.deletes++;
-          write = model.beginWrite(key, 'delete', tag);
-          outcome = await writer.run({ kind: 'delete', key, tag }, crash);
+          write = model.beginWrite(key, 'delete', tag, 0, conditional);
+          outcome = await execute(writer, { invocationMs: o.invocationMs, config: fx.config }, { kind: 'delete', key, ifVersion: conditional }, crash);
         } else {
           ops.puts++;
           const size = bodySize(random, o.inlineThreshold);
-          write = model.beginWrite(key, 'put', tag, size);
-          outcome = await writer.run({ kind: 'put', key, tag, body: bodyFor(tag, size) }, crash);
+          write = model.beginWrite(key, 'put', tag, size, conditional);
+          outcome = await execute(writer, { invocationMs: o.invocationMs, config: fx.config }, { kind: 'put', key, tag, body: bodyFor(tag, size), ifVersion: conditional }, crash);
         }
+        if (conditional !== undefined) ops.conditional++;
+        // An unconditional small write the SDK sent again may have applied twice (a known limit).
+        const multi = conditional === undefined && requests[slot]!.filter((r) => r.startsWith('hvUpdate')).length > 1;
         if (outcome.acknowledged) {
           ops.acked++;
-          model.endWrite(write, 'acked');
+          // "Absent" after a retried DeleteItem is ambiguous (its first attempt may have deleted
+          // the object: nothing carries a delete's id), a known limit; "deleted" always holds.
+          const retriedDelete = requests[slot]!.filter((r) => r.startsWith('hvDelete')).length > 1;
+          const existed = outcome.existed === false && retriedDelete ? undefined : outcome.existed;
+          model.endWrite(write, 'acked', undefined, {
+            ...(outcome.version !== undefined ? { version: outcome.version } : {}),
+            ...(existed !== undefined ? { existed } : {}),
+            multi,
+          });
+          known.set(key, outcome.version ?? 0);
         } else if (outcome.crashedAt !== undefined) {
+          reportedCrash = true;
           ops.crashed++;
           crashesByStep[outcome.crashedAt] = (crashesByStep[outcome.crashedAt] ?? 0) + 1;
-          model.endWrite(write, 'unknown', `crashed at ${outcome.crashedAt}, ${outcome.endedAt - outcome.startedAt} ms`);
+          model.endWrite(write, 'unknown', `crashed at ${outcome.crashedAt}, ${outcome.ms} ms`, { multi });
+          known.delete(key);
         } else {
-          const name = (outcome.error ?? 'Error').split(':')[0]!;
+          const name = outcome.error ?? 'Error';
           count(name);
           const definite = DEFINITE_FAILURES.has(name);
           if (definite) ops.failed++;
           else ops.unknown++;
-          model.endWrite(write, definite ? 'failed' : 'unknown', `${name}, ${outcome.endedAt - outcome.startedAt} ms`);
+          model.endWrite(write, definite ? 'failed' : 'unknown', `${name}, ${outcome.ms} ms`, { multi });
+          known.delete(key);
         }
         log(
-          `w${slot}#${index} ${write.kind} ${key} ${tag}${write.kind === 'put' ? ` size=${write.size}` : ''} inst=${instances} -> ${write.status}${write.note ? ` (${write.note})` : ''} ${outcome.endedAt - outcome.startedAt}ms faults=[${events.join(' ')}] requests=[${requests[slot]!.join('; ')}]`,
+          `w${slot}#${index} ${write.kind} ${key} ${tag}${write.kind === 'put' ? ` size=${write.size}` : ''} inst=${instances} -> ${write.status}${outcome.version !== undefined ? ` v${outcome.version}` : ''}${conditional !== undefined ? ` if v${conditional}` : ''}${write.note ? ` (${write.note})` : ''} ${outcome.ms}ms faults=[${events.join(' ')}] requests=[${requests[slot]!.join('; ')}]`,
         );
       } finally {
         for (const rule of plan) writer.injector.remove(rule);
       }
       const diedAt = writer.injector.crashedAt;
-      if (diedAt !== undefined && writer.isAlive) {
+      if (diedAt !== undefined && !reportedCrash) {
         // Died where the store swallows errors (cleanup after a landed commit): the operation was
         // acknowledged, but the "process" is gone all the same.
         const step = protocolStep(diedAt, fx.config);
         crashesByStep[step] = (crashesByStep[step] ?? 0) + 1;
         ops.crashedAfterAck++;
       }
-      if (!writer.isAlive || diedAt !== undefined) {
+      if (diedAt !== undefined) {
         addStats(writer.injector);
         writer.close();
         writer = newWriter(slot);
@@ -424,6 +449,50 @@ function stepMatcher(step: (typeof CRASH_STEPS)[number], config: TierlogConfig):
       return (r) => r.command === 'TransactWriteItemsCommand';
     case 'deleteBlob':
       return (r) => r.command === 'DeleteObjectCommand';
+  }
+}
+
+interface Executed {
+  readonly acknowledged: boolean;
+  /** Version the put answered. */
+  readonly version?: number;
+  /** What the delete answered (false: absent). */
+  readonly existed?: boolean;
+  readonly crashedAt?: string;
+  /** Error name, when it failed without a crash. */
+  readonly error?: string;
+  readonly ms: number;
+}
+
+/**
+ * One write as one simulated invocation (as `SimulatedWriter.run`, with the store's answers and
+ * conditional writes): the lease follows the invocation; with `crash`, the writer dies at the
+ * n-th request.
+ */
+async function execute(
+  writer: SimulatedWriter,
+  context: { invocationMs: number; config: TierlogConfig },
+  op: { kind: 'put'; key: string; tag: string; body: Uint8Array; ifVersion?: number | undefined } | { kind: 'delete'; key: string; ifVersion?: number | undefined },
+  crash: CrashPlan | undefined,
+): Promise<Executed> {
+  const started = Date.now();
+  writer.log.bindInvocation({ getRemainingTimeInMillis: () => context.invocationMs });
+  const rule: FaultRule | undefined = crash === undefined ? undefined : { kind: crash.after ? 'crashAfter' : 'crashBefore', skip: crash.atRequest, times: 1 };
+  if (rule !== undefined) writer.injector.add(rule);
+  const condition = op.ifVersion !== undefined ? { ifVersion: op.ifVersion } : {};
+  try {
+    if (op.kind === 'put') {
+      const result = await writer.store.put(op.key, op.body, { metadata: { tag: op.tag }, ...condition });
+      return { acknowledged: true, version: result.version, ms: Date.now() - started };
+    }
+    const existed = await writer.store.delete(op.key, condition);
+    return { acknowledged: true, existed, ms: Date.now() - started };
+  } catch (err) {
+    const crashedAt = writer.injector.crashedAt;
+    if (crashedAt !== undefined) return { acknowledged: false, crashedAt: protocolStep(crashedAt, context.config), ms: Date.now() - started };
+    return { acknowledged: false, error: errorName(err), ms: Date.now() - started };
+  } finally {
+    if (rule !== undefined) writer.injector.remove(rule);
   }
 }
 
