@@ -10,9 +10,15 @@
  * short skew margin and upload window sweep concurrently with the workload (with faults, and
  * crashes, of their own), so claims race live writers.
  *
- * Every read is checked by a {@link RegisterModel}. After quiescence, sweepers with a clock far in
+ * A quarter of the writes are conditional (`ifVersion`, on the version the writer last saw).
+ *
+ * A {@link RegisterModel} checks every read and every answer of the store (versions, "deleted" vs
+ * "absent", conditional successes and refusals). After quiescence, sweepers with a clock far in
  * the future sweep until nothing is deferred; then the invariants are checked from raw reads
  * (no loss, no leak, the log drained) and every key's final value against the model.
+ *
+ * A failing seed writes its trace (every operation with the faults that fired and the requests
+ * each attempt sent, every sweep that did something) to a file named in the failure.
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';

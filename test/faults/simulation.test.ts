@@ -6,8 +6,10 @@
  *
  *   npx vitest run test/faults                         CI: a fixed set of seeds
  *   TIERLOG_SIM_SEED=<n> npx vitest run test/faults    one seed (reproduce a failure)
- *   TIERLOG_SIM_LONG=1 npx vitest run test/faults      200 seeds (TIERLOG_SIM_SEEDS=<count>,
- *                                                      TIERLOG_SIM_BUDGET_MS=<ms> to bound it)
+ *   TIERLOG_SIM_LONG=1 npx vitest run test/faults      200 seeds from 1000, at most 1 h
+ *
+ * Also: TIERLOG_SIM_SEEDS=<count>, TIERLOG_SIM_FROM=<first seed>, TIERLOG_SIM_BUDGET_MS=<ms> (seeds
+ * past it are skipped and counted), TIERLOG_SIM_OPS=<operations per seed>.
  *
  * A seed fixes the operations, their faults and crash points, and the sweepers' faults; the
  * interleaving of concurrent writers still follows the servers' timing.
