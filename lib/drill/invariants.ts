@@ -77,7 +77,8 @@ export async function checkInvariants(args: {
   };
 }
 
-async function scanTable(dynamodb: DynamoDBClient, table: string): Promise<Record<string, unknown>[]> {
+/** Every item of a table, read raw (full consistent scan). */
+export async function scanTable(dynamodb: DynamoDBClient, table: string): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let ExclusiveStartKey: Record<string, any> | undefined;
   do {
@@ -88,7 +89,8 @@ async function scanTable(dynamodb: DynamoDBClient, table: string): Promise<Recor
   return items;
 }
 
-async function listBlobs(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+/** Every key in the bucket under `prefix` (all keys when undefined). */
+export async function listBlobs(s3: S3Client, bucket: string, prefix: string | undefined): Promise<string[]> {
   const keys: string[] = [];
   let ContinuationToken: string | undefined;
   do {

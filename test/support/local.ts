@@ -4,11 +4,11 @@
  * check the invariants from outside the library.
  */
 import { randomBytes } from 'node:crypto';
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { TierlogConfig } from '../../lib/config.js';
 import { provisionLocal } from '../../lib/local/provision.js';
+import { listBlobs, scanTable } from '../../lib/drill/invariants.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 
 export function uniqueName(prefix: string): string {
@@ -42,25 +42,7 @@ export async function freshFixture(overrides: Partial<TierlogConfig> = {}): Prom
 }
 
 /** Every item of a table, read raw (full scan, consistent). */
-export async function scanAll(dynamodb: DynamoDBClient, table: string): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let ExclusiveStartKey: Record<string, any> | undefined;
-  do {
-    const page = await dynamodb.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey }));
-    for (const item of page.Items ?? []) items.push(unmarshall(item));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey !== undefined);
-  return items;
-}
+export const scanAll = scanTable;
 
 /** Every key in the bucket (under `prefix` when given). */
-export async function listKeys(s3: S3Client, bucket: string, prefix?: string): Promise<string[]> {
-  const keys: string[] = [];
-  let ContinuationToken: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken }));
-    for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
-    ContinuationToken = page.NextContinuationToken;
-  } while (ContinuationToken !== undefined);
-  return keys;
-}
+export const listKeys = (s3: S3Client, bucket: string, prefix?: string): Promise<string[]> => listBlobs(s3, bucket, prefix);
