@@ -1,0 +1,106 @@
+/** Renders one run's results as the text tables `npm run bench` prints. */
+import { round, table } from './common.js';
+import type { Results } from './results.js';
+import { OP_TYPES } from './stages/ops.js';
+import type { LatencyResult } from './stages/latency.js';
+
+export function render(r: Results): string {
+  const parts: string[] = [];
+  parts.push(`tierlog bench ${r.date}  commit ${r.commit}  node ${r.node}  ${r.platform}  ${r.cpus} CPU  ${r.settings.quick ? '(quick)' : ''}`.trimEnd());
+  if (r.baseline !== undefined) {
+    const b = r.baseline;
+    parts.push(
+      `\n== Baseline: the local servers alone (median ms per request, one at a time) ==\n` +
+        `${fmt(b.sequentialP50Ms)}\nsmall PutItem at 16 in flight: ${b.putItemPerSecondAt16}/s`,
+    );
+  }
+  if (r.ops !== undefined) {
+    const rows: Array<Array<string | number>> = [
+      ['operation', 'mode', 'DDB calls', 'S3 calls', 'DDB RT', 'all RT', 'WCU', 'GSI WCU', 'RCU', 'computed', 'ms', 'sequence'],
+    ];
+    for (const op of OP_TYPES) {
+      for (const mode of ['logged', 'unlogged'] as const) {
+        const f = r.ops.figures[mode][op];
+        rows.push([op, mode, f.dynamodbCalls, f.s3Calls, f.dynamodbRoundTrips, f.totalRoundTrips, f.wcu, f.gsiWcu, f.rcu, f.computedUnits, f.meanMs, f.sequence]);
+      }
+    }
+    parts.push(
+      `\n== Requests and capacity per operation (mean of ${r.ops.iterations}; small ${r.ops.smallBytes / 1024} KiB, large ${r.ops.largeBytes / 1024} KiB; RT = sequential round trips; capacity as DynamoDB Local reports it, "computed" = units of refused conditional writes added from AWS's rules) ==\n` +
+        table(rows),
+    );
+  }
+  if (r.latency !== undefined) parts.push(renderLatency(r.latency, 'measured on the local stack'));
+  if (r.latencyModelled !== undefined) {
+    const m = r.latencyModelled.addedPerRequestMs!;
+    parts.push(renderLatency(r.latencyModelled, `MODELLED: +${m.dynamodb} ms per DynamoDB request (TransactWriteItems +${2 * m.dynamodb}), +${m.s3} ms per S3 request, added to the local stack`));
+  }
+  if (r.recovery !== undefined) {
+    const x = r.recovery;
+    const rows: Array<Array<string | number>> = [
+      ['entries', 'instances', 'sweep s', 'entries/s', 'DDB calls/entry', 'S3 calls/entry', 'WCU/entry', 'RCU/entry', 'blobs deleted', 'left: blobs', 'left: log items'],
+      [x.entries, x.instances, x.sweepSeconds, x.entriesPerSecond, x.dynamodbCallsPerEntry, x.s3CallsPerEntry, x.wcuPerEntry, x.rcuPerEntry, x.report.blobsDeleted, x.after.blobsUnderPrefix, x.after.logItems],
+    ];
+    parts.push(
+      `\n== Recovery (sweeper concurrency ${x.sweeperConcurrency}; setup ${x.setupSeconds} s) ==\n${table(rows)}\nDynamoDB: ${fmt(x.calls.dynamodb)}; S3: ${fmt(x.calls.s3)}`,
+    );
+  }
+  if (r.idle !== undefined) {
+    const x = r.idle;
+    const rows: Array<Array<string | number>> = [
+      ['live instances', 'shards', 'DDB calls', 'Query/shard', 'S3 calls', 'RCU', 'ms', 'expired found'],
+      [x.liveInstances, x.shards, x.calls.dynamodbTotal, x.queriesPerShard, x.calls.s3Total, x.calls.rcu, x.sweepMs, x.report.instancesExpired],
+    ];
+    parts.push(`\n== Idle sweep ==\n${table(rows)}`);
+  }
+  if (r.load !== undefined) {
+    const x = r.load;
+    const rows: Array<Array<string | number>> = [['op', 'count', 'ok', 'p50 ms', 'p99 ms']];
+    for (const [op, f] of Object.entries(x.ops)) rows.push([op, f.count, f.ok, f.p50Ms, f.p99Ms]);
+    rows.push(['all', x.writers * x.opsPerWriter, Object.values(x.ops).reduce((n, f) => n + f.ok, 0), x.p50Ms, x.p99Ms]);
+    const inv = x.invariants;
+    parts.push(
+      `\n== Load (${x.writers} writers x ${x.opsPerWriter} ops on ${x.keys} keys, ${x.throttleProbability * 100}% of attempts throttled) ==\n` +
+        `${x.opsPerSecond} ops/s over ${x.seconds} s; SDK calls ${x.sdk.calls}, attempts ${x.sdk.attempts}, retries ${x.sdk.retries} (throttles injected ${x.sdk.throttlesInjected})\n` +
+        `${table(rows)}\n` +
+        `errors: ${Object.keys(x.errors).length === 0 ? 'none' : fmt(x.errors)}\n` +
+        `sweep past every lease: ${x.sweep.seconds} s, expired ${x.sweep.instancesExpired}, retired ${x.sweep.instancesRetired}, claimed ${x.sweep.instancesClaimed}, entries recovered ${x.sweep.entriesRecovered}, blobs deleted ${x.sweep.blobsDeleted}, quarantined ${x.sweep.entriesQuarantined}, errors ${x.sweep.errors}\n` +
+        `invariants: objects ${inv.objects} (${inv.blobObjects} with a blob), blobs ${inv.blobs}: lost=${inv.lost} leaked=${inv.leaked} log entries=${inv.logEntries} log items=${inv.logItems}` +
+        (x.ok ? '' : `\nLOST: ${inv.lostKeys.join(', ')}\nLEAKED: ${inv.leakedBlobs.join(', ')}`),
+    );
+  }
+  const rows: Array<Array<string>> = [['target', 'wanted', 'measured', '']];
+  for (const t of r.targets) rows.push([t.name, t.target, t.value, t.met ? 'met' : 'MISSED']);
+  parts.push(`\n== Targets ==\n${table(rows)}\n\ntotal ${r.totalSeconds} s; ${r.ok ? 'OK' : 'FAILED'}\n`);
+  return `${parts.join('\n')}\n`;
+}
+
+function renderLatency(l: LatencyResult, what: string): string {
+  const rows: Array<Array<string | number>> = [
+    ['1 MiB', 'logged p50', 'unlogged p50', 'ratio', 'added', 'logged p99', 'unlogged p99', 'ratio', 'logged mean', 'unlogged mean'],
+  ];
+  for (const kind of ['create', 'overwrite'] as const) {
+    const x = l[kind];
+    rows.push([
+      kind,
+      x.logged.p50Ms,
+      x.unlogged.p50Ms,
+      x.p50Ratio.toFixed(3),
+      `+${round(x.logged.p50Ms - x.unlogged.p50Ms)}`,
+      x.logged.p99Ms,
+      x.unlogged.p99Ms,
+      x.p99Ratio.toFixed(3),
+      x.logged.meanMs,
+      x.unlogged.meanMs,
+    ]);
+  }
+  const per = Object.entries(l.perRequestMedianMs)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return `\n== Latency, ms, ${what} (${l.runs} runs per mode and kind after ${l.warmup} warm-up, interleaved) ==\n${table(rows)}\nmedian per request${l.addedPerRequestMs !== undefined ? ' (local server time, without the added delay)' : ''}: ${per}`;
+}
+
+function fmt(record: Record<string, number>): string {
+  return Object.entries(record)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+}

@@ -1,0 +1,38 @@
+/** The shape of one bench run's results: what `--json` writes and what the renderer reads. */
+import type { Settings } from './settings.js';
+import type { BaselineResult } from './stages/baseline.js';
+import type { LatencyResult } from './stages/latency.js';
+import type { LoadResult } from './stages/load.js';
+import type { OpsResult } from './stages/ops.js';
+import type { IdleResult, RecoveryResult } from './stages/recovery.js';
+
+export interface Target {
+  readonly name: string;
+  readonly target: string;
+  readonly value: string;
+  readonly met: boolean;
+}
+
+export interface Results {
+  date: string;
+  startedAt: string;
+  node: string;
+  /** The commit the run was made on (and whether lib/ had uncommitted changes). */
+  commit: string;
+  platform: string;
+  cpus: number;
+  cpuModel: string;
+  settings: Settings;
+  warmup?: { rounds: number; seconds: number };
+  baseline?: BaselineResult;
+  ops?: OpsResult;
+  latency?: LatencyResult;
+  latencyModelled?: LatencyResult;
+  recovery?: RecoveryResult;
+  idle?: IdleResult;
+  load?: LoadResult;
+  targets: Target[];
+  totalSeconds?: number;
+  ok: boolean;
+}
+
