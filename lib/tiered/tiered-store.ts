@@ -59,7 +59,10 @@ import {
 import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
+import { type DeleteOptions, type GetResult, infoOf, type ObjectInfo, type PutOptions, type PutResult, type StreamResult } from './object-info.js';
 import { fencedLogOf } from './plain-log-adapter.js';
+
+export type { DeleteOptions, GetResult, ObjectInfo, PutOptions, PutResult, StreamResult } from './object-info.js';
 
 export interface TieredStoreOptions {
   /** Table, bucket and prefix names. */
@@ -90,49 +93,6 @@ export interface TieredStoreOptions {
   readonly consistentReads?: boolean;
   /** Receives errors of in-process cleanup (the entry then stays for the sweeper). */
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
-}
-
-export interface PutOptions {
-  readonly contentType?: string;
-  /** User metadata: lower-case names, printable ASCII values, 2 KB in all. */
-  readonly metadata?: Readonly<Record<string, string>>;
-  /** Write only if the stored version is this one; `0` means "only if absent". */
-  readonly ifVersion?: number;
-}
-
-export interface DeleteOptions {
-  /** Delete only if the stored version is this one. */
-  readonly ifVersion?: number;
-}
-
-export interface ObjectInfo {
-  readonly key: string;
-  readonly version: number;
-  readonly size: number;
-  readonly contentType?: string;
-  readonly metadata: Readonly<Record<string, string>>;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  /** Where the body lives. */
-  readonly stored: 'inline' | 'blob';
-}
-
-export interface GetResult extends ObjectInfo {
-  readonly body: Uint8Array;
-}
-
-export interface StreamResult extends ObjectInfo {
-  readonly body: Readable;
-}
-
-export interface PutResult {
-  readonly key: string;
-  /** One past the version of the state it replaced (a deletion marker keeps counting). */
-  readonly version: number;
-  readonly size: number;
-  readonly stored: 'inline' | 'blob';
-  /** True when no object was there before (absent, or deleted). */
-  readonly created: boolean;
 }
 
 const RETRY = Symbol('retry');
@@ -407,18 +367,6 @@ function conditionOf(ifVersion: number | undefined): Expected {
   return ifVersion === 0 ? { kind: 'absent' } : { kind: 'version', version: ifVersion };
 }
 
-function infoOf(record: HvRecord): ObjectInfo {
-  return {
-    key: record.key,
-    version: record.version,
-    size: record.size,
-    ...(record.contentType !== undefined ? { contentType: record.contentType } : {}),
-    metadata: record.metadata,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-    stored: record.blob !== undefined ? 'blob' : 'inline',
-  };
-}
 
 function backoff(attempt: number): Promise<void> {
   const ms = Math.random() * Math.min(1_000, 10 * 2 ** attempt);
