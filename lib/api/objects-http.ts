@@ -137,7 +137,7 @@ async function putObject(
   };
   const result = await store.put(key, body, options);
   return {
-    statusCode: result.version === 1 ? 201 : 200,
+    statusCode: result.created ? 201 : 200,
     headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
     body: JSON.stringify(result),
   };

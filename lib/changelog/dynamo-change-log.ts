@@ -257,6 +257,9 @@ export class DynamoChangeLog implements FencedChangeLog {
     return out;
   }
 
+  /** Nothing to do: the commit itself writes the effect into the entry. */
+  async prepareCommit(_changeId: ChangeId, _effect: FenceEffect): Promise<void> {}
+
   fence(changeId: ChangeId, effect: FenceEffect): TransactElement {
     const slot = this.homes.get(changeId);
     if (slot === undefined) {

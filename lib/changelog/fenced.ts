@@ -4,6 +4,11 @@
  * write commits only if the writer's instance is still live (not claimed by a sweeper) and the
  * entry is still there. That closes the window between "check liveness" and "write" in which a
  * sweeper could delete a blob the write is about to reference.
+ *
+ * `TieredStore` speaks only this interface: a plain {@link ChangeLog} is wrapped once, at
+ * construction, by an adapter whose `fence` returns nothing (its commit is a plain conditional
+ * write) and whose `prepareCommit` records the replaced blob before the commit, since it cannot
+ * write it at commit.
  */
 import type { ChangeLog } from './change-log.js';
 import type { FenceEffect, TransactElement } from './instance-table.js';
@@ -12,8 +17,17 @@ import type { ChangeId } from '../ids.js';
 export type { FenceEffect, TransactElement } from './instance-table.js';
 
 export interface FencedChangeLog extends ChangeLog {
-  /** The change-log element of the commit of `changeId` (which this log recorded). */
-  fence(changeId: ChangeId, effect: FenceEffect): TransactElement;
+  /**
+   * Makes the log ready for a commit of `changeId` with `effect`, before the commit is sent. A
+   * log that fences writes nothing here (the commit carries the effect); one that cannot records
+   * what the commit would have written (the replaced blob).
+   */
+  prepareCommit(changeId: ChangeId, effect: FenceEffect): Promise<void>;
+  /**
+   * The change-log element of the commit of `changeId` (which this log recorded); undefined when
+   * this log cannot join a transaction, and the HV write is committed alone.
+   */
+  fence(changeId: ChangeId, effect: FenceEffect): TransactElement | undefined;
   /** Tells the log the commit landed, so it can forget an entry the commit removed. */
   committed(changeId: ChangeId, effect: FenceEffect): void;
   /** Tells the log the commit was refused because its instance item was claimed (or is gone). */

@@ -160,7 +160,10 @@ export class RegisterModel {
         if (w.versions !== undefined && w.versions.size > 1 && w.multi !== true) fail(`was seen at versions ${[...w.versions].join(', ')}`);
         const answered = w.versions?.size === 1 ? [...w.versions][0]! : undefined;
         if (w.status === 'acked') {
-          if (w.kind === 'put' && answered !== undefined && w.multi !== true && !others.some((x) => matches(x, answered - 1))) {
+          // A delete leaves a marker that keeps counting: a put over it answers a version the
+          // model did not learn (any version past 1).
+          const replaces = (x: ModelWrite) => matches(x, answered! - 1) || (x.kind === 'delete' && answered! > 1);
+          if (w.kind === 'put' && answered !== undefined && w.multi !== true && !others.some(replaces)) {
             fail(`answered version ${answered}, but no state it could replace had version ${answered - 1}`);
           }
           if (w.kind === 'delete' && w.existed !== undefined && !others.some((x) => (w.existed ? x.kind === 'put' : x.kind === 'delete'))) {

@@ -8,6 +8,11 @@
  *  - `loseResponse`: the attempt is sent and applied; its answer is replaced by a network error.
  *  - `throttle`: the attempt is answered with a throttling error, not sent.
  *  - `delay`: the attempt is held for `delayMs` first (a slow call that may outlive a lease).
+ *  - `fail`: the attempt is answered with `error(request)` (e.g. an access-denied or validation
+ *    answer the emulators never give), not sent.
+ *
+ * A rule's `before` hook runs (awaited) when the rule fires, before its fault: a test uses it to
+ * change the world at an exact point of the protocol (e.g. another writer's write).
  *  - `crash`: the process "dies" before (or right after) the attempt: from then on every request
  *    of every client attached to this injector fails with {@link CrashError}, so no cleanup code
  *    can run, exactly as after a real crash.
@@ -15,7 +20,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 
-export type FaultKind = 'loseRequest' | 'loseResponse' | 'throttle' | 'delay' | 'crashBefore' | 'crashAfter';
+export type FaultKind = 'loseRequest' | 'loseResponse' | 'throttle' | 'delay' | 'fail' | 'crashBefore' | 'crashAfter';
 
 /** What a fault rule sees of a request. */
 export interface RequestInfo {
@@ -37,6 +42,10 @@ export interface FaultRule {
   readonly skip?: number;
   /** For `delay`. */
   readonly delayMs?: number;
+  /** For `fail`: the error the attempt is answered with. */
+  readonly error?: (request: RequestInfo) => Error;
+  /** Runs when the rule fires, before its fault. */
+  readonly before?: (request: RequestInfo) => Promise<void>;
 }
 
 /** The injected death of a process. Nothing after it in that "process" reaches a server. */
@@ -60,7 +69,7 @@ export class FaultInjector {
   private crashed: RequestInfo | undefined;
   readonly stats: FaultStats = {
     requests: 0,
-    injected: { loseRequest: 0, loseResponse: 0, throttle: 0, delay: 0, crashBefore: 0, crashAfter: 0 },
+    injected: { loseRequest: 0, loseResponse: 0, throttle: 0, delay: 0, fail: 0, crashBefore: 0, crashAfter: 0 },
   };
 
   /** @param random uniform in [0, 1); pass a seeded generator for reproducible runs. */
@@ -112,6 +121,7 @@ export class FaultInjector {
     const rule = this.pick(request);
     if (rule === undefined) return send();
     this.stats.injected[rule.kind]++;
+    if (rule.before !== undefined) await rule.before(request);
     switch (rule.kind) {
       case 'loseRequest':
         throw networkError('injected: request lost before it was sent');
@@ -120,6 +130,8 @@ export class FaultInjector {
         throw networkError('injected: response lost after the request was applied');
       case 'throttle':
         throw throttlingError(request);
+      case 'fail':
+        throw rule.error?.(request) ?? new Error(`injected failure at ${request.service}:${request.command}`);
       case 'delay':
         await new Promise((resolve) => setTimeout(resolve, rule.delayMs ?? 1_000));
         return send();

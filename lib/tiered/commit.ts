@@ -1,10 +1,11 @@
 /**
  * The commit step of a logged write, and how its outcome is learned.
  *
- * With a {@link FencedChangeLog}, the HV write and the change-log element go in ONE
+ * The HV write and the change-log element ({@link FencedChangeLog.fence}) go in ONE
  * `TransactWriteItems`: the write lands only if the writer's instance is still live, so a
  * sweeper that claimed it (and may be deleting its blobs) can never be overtaken by a commit.
- * With any other change log the HV write is a plain conditional write.
+ * A log that cannot fence (a plain log behind its adapter) gives no element: the HV write is
+ * then a plain conditional write.
  *
  * The outcome is one of: landed; refused because HV moved on (a definite CAS loss, after which
  * this write can never land: its expected version is gone); refused because the instance was
@@ -12,10 +13,9 @@
  * decided by a consistent HV read: the item carries this write's id or it does not. Treating a
  * landed commit as lost would delete the blob it just made live.
  */
-import { DeleteCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { ChangeLog } from '../changelog/change-log.js';
-import { type FenceEffect, isFencedChangeLog } from '../changelog/fenced.js';
+import type { FenceEffect, FencedChangeLog } from '../changelog/fenced.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { unmarshallOptions } from '../aws/clients.js';
 import { newChangeId } from '../ids.js';
@@ -35,20 +35,19 @@ export type CommitOutcome =
 export interface CommitRequest {
   readonly hv: HvTable;
   readonly write: HvWrite;
-  readonly log: ChangeLog;
+  readonly log: FencedChangeLog;
   readonly changeId: string;
   readonly effect: FenceEffect;
-  /** Decides a landed commit from the current HV item (default: it carries `writeId = changeId`). */
-  readonly landed?: (current: Record<string, unknown> | undefined) => boolean;
 }
 
 /** Runs the commit and classifies its outcome; never throws for a refusal, only for bad config. */
 export async function commitWrite(request: CommitRequest): Promise<CommitOutcome> {
-  const landed =
-    request.landed ?? ((current) => current !== undefined && current[request.hv.attrs.writeId] === request.changeId);
+  // Every HV write (a delete's marker too) carries its id: the item shows whether it landed.
+  const landed = (current: Record<string, unknown> | undefined) =>
+    current !== undefined && current[request.hv.attrs.writeId] === request.changeId;
   try {
-    if (isFencedChangeLog(request.log)) {
-      const fence = request.log.fence(request.changeId, request.effect);
+    const fence = request.log.fence(request.changeId, request.effect);
+    if (fence !== undefined) {
       await request.hv.client.send(
         new TransactWriteCommand({
           TransactItems: [
@@ -60,14 +59,14 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
           ClientRequestToken: newChangeId(),
         }),
       );
-      request.log.committed(request.changeId, request.effect);
     } else {
-      await request.hv.client.send(plainWrite(request.write));
+      await request.hv.client.send(new UpdateCommand({ ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
     }
+    request.log.committed(request.changeId, request.effect);
     return { kind: 'committed' };
   } catch (err) {
     const outcome = await classify(err, request, landed);
-    if (outcome.kind === 'committed' && isFencedChangeLog(request.log)) request.log.committed(request.changeId, request.effect);
+    if (outcome.kind === 'committed') request.log.committed(request.changeId, request.effect);
     return outcome;
   }
 }
@@ -115,11 +114,6 @@ async function decideByRead(
   } catch {
     return { kind: 'unknown', error };
   }
-}
-
-function plainWrite(write: HvWrite) {
-  const input = { ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
-  return write.type === 'Update' ? new UpdateCommand(input) : new DeleteCommand(input);
 }
 
 /** An item returned with a refusal (raw AttributeValues, even through the document client). */

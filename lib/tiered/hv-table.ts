@@ -4,6 +4,13 @@
  * and `writeId` (the id of the write), so a write whose outcome is unknown is decided by one
  * consistent read: the item carries our `writeId` or it does not.
  *
+ * A delete does not remove the item: it turns it into a small *deletion marker* (`deleted` set,
+ * the version counter kept and moved on by one, no body, no blob, no metadata). Every read, CAS
+ * and delete treats a marker as absent, and a create over a marker continues at its version + 1,
+ * so a version names one state of one incarnation of a key: a condition taken from a deleted
+ * incarnation can never match the object re-created under the same key. A marker costs one
+ * small item (about 100 bytes) per deleted key; it references no blob.
+ *
  * Users with their own HV schema map the attribute names ({@link HvAttributeNames}).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -39,6 +46,8 @@ export interface HvAttributeNames {
   readonly updatedAt: string;
   /** Id of the last write. Default `writeId`. */
   readonly writeId: string;
+  /** Set (true) on a deletion marker: the key is absent; the item keeps its version. Default `deleted`. */
+  readonly deleted: string;
 }
 
 export const DEFAULT_HV_ATTRIBUTES: HvAttributeNames = {
@@ -52,9 +61,13 @@ export const DEFAULT_HV_ATTRIBUTES: HvAttributeNames = {
   createdAt: 'createdAt',
   updatedAt: 'updatedAt',
   writeId: 'writeId',
+  deleted: 'deleted',
 };
 
-/** An HV item, parsed. Exactly one of `body` and `blob` is set. */
+/**
+ * An HV item, parsed. On an object exactly one of `body` and `blob` is set; a deletion marker
+ * (`deleted`) has neither and stands for "absent" at its `version`.
+ */
 export interface HvRecord {
   readonly key: string;
   readonly version: number;
@@ -66,6 +79,13 @@ export interface HvRecord {
   readonly writeId?: string;
   readonly body?: Uint8Array;
   readonly blob?: string;
+  /** A deletion marker: the key is absent. */
+  readonly deleted?: true;
+}
+
+/** The object a record stands for: undefined for no item and for a deletion marker. */
+export function liveOf(record: HvRecord | undefined): HvRecord | undefined {
+  return record === undefined || record.deleted === true ? undefined : record;
 }
 
 /** What a write stores besides the body or blob. */
@@ -77,23 +97,37 @@ export interface HvWriteFields {
   readonly writeId: string;
 }
 
-/** The state a conditional write expects: none (must be absent), a version, or anything. */
+/**
+ * The state a conditional write expects: absent (no item, or a deletion marker), exactly the
+ * state read (see {@link expectedOf}), a version of a live object, or anything.
+ */
 export type Expected =
   | { readonly kind: 'absent' }
+  /** No item at all (never written). */
+  | { readonly kind: 'missing' }
+  /** A deletion marker at `version`. */
+  | { readonly kind: 'marker'; readonly version: number }
   /**
-   * `blob` pins the incarnation: versions restart at 1 after a delete, so a version alone can
-   * match another incarnation of the key. A blob key is never reused; `null` requires no blob.
+   * A live object at `version`. `blob` pins its body too (a blob key is never reused; `null`
+   * requires an inline body), so a CAS names the blob it replaces.
    */
   | { readonly kind: 'version'; readonly version: number; readonly blob?: string | null }
   | { readonly kind: 'any' };
 
-/** A write in the shape both `UpdateCommand`/`DeleteCommand` and a transaction element take. */
+/** The exact state `record` describes (undefined: no item), for a CAS against what was read. */
+export function expectedOf(record: HvRecord | undefined): Expected {
+  if (record === undefined) return { kind: 'missing' };
+  if (record.deleted === true) return { kind: 'marker', version: record.version };
+  return { kind: 'version', version: record.version, blob: record.blob ?? null };
+}
+
+/** A write in the shape both `UpdateCommand` and a transaction element take. */
 export interface HvWrite {
-  readonly type: 'Update' | 'Delete';
+  readonly type: 'Update';
   readonly input: {
     TableName: string;
     Key: Record<string, unknown>;
-    UpdateExpression?: string;
+    UpdateExpression: string;
     ConditionExpression?: string;
     ExpressionAttributeNames: Record<string, string>;
     ExpressionAttributeValues?: Record<string, unknown>;
@@ -119,7 +153,7 @@ export class HvTable {
   /** Reads one object. `withBody: false` leaves the inline body out (HEAD). */
   async read(key: string, options: { consistent?: boolean; withBody?: boolean } = {}): Promise<HvRecord | undefined> {
     const a = this.attrs;
-    const fields = [a.key, a.version, a.blob, a.size, a.contentType, a.metadata, a.createdAt, a.updatedAt, a.writeId];
+    const fields = [a.key, a.version, a.blob, a.size, a.contentType, a.metadata, a.createdAt, a.updatedAt, a.writeId, a.deleted];
     if (options.withBody ?? true) fields.push(a.body);
     const names = Object.fromEntries(fields.map((f, i) => [`#f${i}`, f]));
     try {
@@ -204,11 +238,24 @@ export class HvTable {
     return b.update(key);
   }
 
-  /** Deletes the item under `expected`; `requireNoBlob` refuses to delete a tombstone. */
-  deleteWrite(key: string, expected: Expected, requireNoBlob: boolean): HvWrite {
+  /**
+   * Deletes the object under `expected`: turns its item into a deletion marker that keeps the
+   * version counter (+1) and carries `writeId`. Refuses (condition) when the key is absent or
+   * already a marker; `requireNoBlob` also refuses to replace a tombstone.
+   */
+  markerWrite(key: string, fields: Pick<HvWriteFields, 'now' | 'writeId'>, expected: Expected, requireNoBlob: boolean): HvWrite {
+    const a = this.attrs;
     const b = this.builder(expected);
-    if (requireNoBlob) b.condition(`attribute_not_exists(${b.name('blob', this.attrs.blob)})`);
-    return b.delete(key);
+    b.condition(`attribute_exists(${b.name('key', a.key)}) AND attribute_not_exists(${b.name('deleted', a.deleted)})`);
+    if (requireNoBlob) b.condition(`attribute_not_exists(${b.name('blob', a.blob)})`);
+    const writeId = b.name('writeId', a.writeId);
+    b.condition(`(attribute_not_exists(${writeId}) OR ${writeId} <> ${b.value('writeId', fields.writeId)})`);
+    b.raw(`${b.name('version', a.version)} = ${b.name('version', a.version)} + ${b.value('one', 1)}`);
+    b.set('deleted', a.deleted, true);
+    b.set('writeId', a.writeId, fields.writeId);
+    b.set('updatedAt', a.updatedAt, fields.now);
+    for (const gone of [a.body, a.blob, a.size, a.contentType, a.metadata, a.createdAt]) b.remove(gone);
+    return b.update(key);
   }
 
   /** Parses a raw item. @throws CorruptItemError */
@@ -234,6 +281,12 @@ export class HvTable {
       ...(typeof blob === 'string' ? { blob } : {}),
       ...(body instanceof Uint8Array ? { body } : {}),
     };
+    if (item[a.deleted] !== undefined) {
+      if (record.blob !== undefined || record.body !== undefined) {
+        throw new CorruptItemError('deletion marker with a body or a blob', `objects table ${this.tableName}`);
+      }
+      return { ...record, deleted: true };
+    }
     if (record.blob === undefined && record.body === undefined) {
       return { ...record, body: new Uint8Array(0) };
     }
@@ -250,6 +303,7 @@ export class HvTable {
     b.set('writeId', a.writeId, fields.writeId);
     if (fields.contentType !== undefined) b.set('contentType', a.contentType, fields.contentType);
     else b.remove(a.contentType);
+    b.remove(a.deleted);
   }
 
   private builder(expected: Expected): ExpressionBuilder {
@@ -257,10 +311,18 @@ export class HvTable {
     const a = this.attrs;
     switch (expected.kind) {
       case 'absent':
+        b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('deleted', a.deleted)}))`);
+        break;
+      case 'missing':
         b.condition(`attribute_not_exists(${b.name('key', a.key)})`);
+        break;
+      case 'marker':
+        b.condition(`${b.name('version', a.version)} = ${b.value('expectedVersion', expected.version)}`);
+        b.condition(`attribute_exists(${b.name('deleted', a.deleted)})`);
         break;
       case 'version':
         b.condition(`${b.name('version', a.version)} = ${b.value('expectedVersion', expected.version)}`);
+        b.condition(`attribute_not_exists(${b.name('deleted', a.deleted)})`);
         if (expected.blob === null) b.condition(`attribute_not_exists(${b.name('blob', a.blob)})`);
         else if (expected.blob !== undefined) b.condition(`${b.name('blob', a.blob)} = ${b.value('expectedBlob', expected.blob)}`);
         break;
@@ -317,15 +379,11 @@ class ExpressionBuilder {
     return { type: 'Update', input: this.input(key, parts.join(' ')) };
   }
 
-  delete(key: string): HvWrite {
-    return { type: 'Delete', input: this.input(key, undefined) };
-  }
-
-  private input(key: string, update: string | undefined): HvWrite['input'] {
+  private input(key: string, update: string): HvWrite['input'] {
     return {
       TableName: this.tableName,
       Key: { [this.keyName]: key },
-      ...(update !== undefined ? { UpdateExpression: update } : {}),
+      UpdateExpression: update,
       ...(this.conditions.length > 0 ? { ConditionExpression: this.conditions.join(' AND ') } : {}),
       ExpressionAttributeNames: { ...this.names },
       ...(Object.keys(this.values).length > 0 ? { ExpressionAttributeValues: { ...this.values } } : {}),

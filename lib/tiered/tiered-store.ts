@@ -3,39 +3,42 @@
  *
  * Small bodies live inline in HV (the objects table): ONE conditional write, no log, no S3.
  * Large bodies live in LT (the bucket) under a never-reused key, and HV holds a tombstone that
- * points at the blob. A large write is several non-atomic steps, so it goes through the log:
+ * points at the blob. A write that involves a blob is several non-atomic steps, so it is a
+ * {@link LoggedChange}, which owns its phases and the one cleanup rule:
  *
- *   1. record `{id: key, new}`, in parallel with a consistent read of HV (the version to CAS
- *      against, and the blob being replaced, `old`). The entry is durable before step 2.
- *   2. upload `new` (lib-storage: multipart above one part).
- *   3. fenced commit: ONE TransactWriteItems = [HV CAS on the version, change-log element that
- *      requires the instance live and the entry present]. A create removes its entry inside the
- *      commit (nothing is left to clean); an overwrite writes `old` into it.
- *   4. delete `old` from LT.   5. remove the entry.
+ *   record  the entry `{id: key, new}` (durable), in parallel with a consistent read of HV (the
+ *           state to CAS against, and the blob being replaced, `old`);
+ *   upload  `new` (lib-storage: multipart above one part);
+ *   commit  ONE TransactWriteItems = [HV CAS on the state read, change-log element that requires
+ *           the instance live and the entry present]; a create removes its entry inside the
+ *           commit, an overwrite writes `old` into it. Lost to another writer: CAS again;
+ *   settle  delete `old`, remove the entry; or, when the write did not land, delete `new` and
+ *           remove the entry; or, when its outcome is unknown, leave the entry to the sweeper.
  *
- * A crash anywhere leaves an entry that a sweeper settles from HV alone: delete `old` unless HV
- * points at it, delete `new` unless HV points at it. Replacing a blob with an inline body, and
- * deleting a large object, record `{old}` and commit the same way.
+ * Replacing a blob with an inline body, and deleting a large object, record `{old}` and commit
+ * the same way. A crash anywhere leaves an entry that a sweeper settles from HV alone: delete
+ * `old` unless HV points at it, delete `new` unless HV points at it.
  *
- * Errors inside the process are cleaned up before the call returns (a Lambda may be frozen the
- * moment its handler returns, so nothing is left to a background promise); what cannot be
- * cleaned stays in the log for the sweeper. A commit whose outcome is unknown is decided by a
- * consistent HV read, never assumed lost.
+ * A delete leaves a deletion marker that keeps the version counter, so a version (and an ETag)
+ * names one state of one incarnation of a key: an `ifVersion` taken before a delete never matches
+ * the object re-created after it. Reads treat a marker as absent.
+ *
+ * The change log is wrapped once, at construction ({@link fencedLogOf}): a log that cannot fence
+ * gets the same path, with a plain conditional write as its commit.
  */
 import type { Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { TierlogConfig } from '../config.js';
 import type { ChangeLog } from '../changelog/change-log.js';
-import { type FenceEffect, isFencedChangeLog } from '../changelog/fenced.js';
+import { oldItemOf } from '../changelog/instance-table.js';
 import { DEFAULT_INLINE_THRESHOLD, DYNAMODB_ITEM_LIMIT, INLINE_OVERHEAD_RESERVE, MULTIPART_PART_SIZE } from '../constants.js';
 import {
   BlobMissingError,
   CommitOutcomeUnknownError,
   ContentionError,
-  InstanceClaimedError,
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
@@ -43,16 +46,31 @@ import { type Clock, newChangeId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
 import { newBlobKey } from './blob-keys.js';
-import { type CommitOutcome, commitWrite } from './commit.js';
-import { type Expected, type HvAttributeNames, type HvRecord, HvTable, type HvWrite, type HvWriteFields } from './hv-table.js';
+import {
+  type Expected,
+  expectedOf,
+  type HvAttributeNames,
+  type HvRecord,
+  HvTable,
+  type HvWrite,
+  type HvWriteFields,
+  liveOf,
+} from './hv-table.js';
+import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
-import { oldItemOf } from '../changelog/instance-table.js';
+import { type DeleteOptions, type GetResult, infoOf, type ObjectInfo, type PutOptions, type PutResult, type StreamResult } from './object-info.js';
+import { fencedLogOf } from './plain-log-adapter.js';
+
+export type { DeleteOptions, GetResult, ObjectInfo, PutOptions, PutResult, StreamResult } from './object-info.js';
 
 export interface TieredStoreOptions {
   /** Table, bucket and prefix names. */
   readonly config: TierlogConfig;
-  /** The change log large writes go through. A `DynamoChangeLog` gives fenced commits. */
+  /**
+   * The change log writes that involve a blob go through. A `DynamoChangeLog` gives fenced
+   * commits; any other {@link ChangeLog} is adapted (its commit is a plain conditional write).
+   */
   readonly changeLog: ChangeLog;
   /** Default: a client from the environment. */
   readonly dynamodb?: DynamoDBClient;
@@ -77,63 +95,21 @@ export interface TieredStoreOptions {
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
 }
 
-export interface PutOptions {
-  readonly contentType?: string;
-  /** User metadata: lower-case names, printable ASCII values, 2 KB in all. */
-  readonly metadata?: Readonly<Record<string, string>>;
-  /** Write only if the stored version is this one; `0` means "only if absent". */
-  readonly ifVersion?: number;
-}
-
-export interface DeleteOptions {
-  /** Delete only if the stored version is this one. */
-  readonly ifVersion?: number;
-}
-
-export interface ObjectInfo {
-  readonly key: string;
-  readonly version: number;
-  readonly size: number;
-  readonly contentType?: string;
-  readonly metadata: Readonly<Record<string, string>>;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  /** Where the body lives. */
-  readonly stored: 'inline' | 'blob';
-}
-
-export interface GetResult extends ObjectInfo {
-  readonly body: Uint8Array;
-}
-
-export interface StreamResult extends ObjectInfo {
-  readonly body: Readable;
-}
-
-export interface PutResult {
-  readonly key: string;
-  readonly version: number;
-  readonly size: number;
-  readonly stored: 'inline' | 'blob';
-}
-
 const RETRY = Symbol('retry');
 type Attempt<T> = T | typeof RETRY;
 
 export class TieredStore {
   readonly config: TierlogConfig;
   readonly inlineThreshold: number;
-  private readonly log: ChangeLog;
   private readonly hv: HvTable;
   private readonly lt: LtBucket;
+  private readonly context: ChangeContext;
   private readonly clock: Clock;
   private readonly maxAttempts: number;
   private readonly consistentReads: boolean;
-  private readonly onCleanupError: NonNullable<TieredStoreOptions['onCleanupError']>;
 
   constructor(options: TieredStoreOptions) {
     this.config = options.config;
-    this.log = options.changeLog;
     this.inlineThreshold = options.inlineThreshold ?? DEFAULT_INLINE_THRESHOLD;
     const maxInline = DYNAMODB_ITEM_LIMIT - INLINE_OVERHEAD_RESERVE;
     if (!Number.isInteger(this.inlineThreshold) || this.inlineThreshold < 0 || this.inlineThreshold > maxInline) {
@@ -144,7 +120,7 @@ export class TieredStore {
     this.clock = options.clock ?? systemClock;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.consistentReads = options.consistentReads ?? true;
-    this.onCleanupError = options.onCleanupError ?? (() => {});
+    this.context = { log: fencedLogOf(options.changeLog), hv: this.hv, lt: this.lt, onCleanupError: options.onCleanupError ?? (() => {}) };
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -164,7 +140,7 @@ export class TieredStore {
   /** The object's metadata without its body, or undefined when absent. */
   async head(key: string): Promise<ObjectInfo | undefined> {
     assertObjectKey(key);
-    const record = await this.hv.read(key, { consistent: this.consistentReads, withBody: false });
+    const record = liveOf(await this.hv.read(key, { consistent: this.consistentReads, withBody: false }));
     return record === undefined ? undefined : infoOf(record);
   }
 
@@ -178,7 +154,7 @@ export class TieredStore {
     mode: B extends Readable ? 'stream' : 'bytes',
     fetchBlob: (blob: string) => Promise<B | undefined>,
   ): Promise<(ObjectInfo & { body: B }) | undefined> {
-    let record = await this.hv.read(key, { consistent: this.consistentReads });
+    let record = liveOf(await this.hv.read(key, { consistent: this.consistentReads }));
     for (let pass = 0; record !== undefined; pass++) {
       if (record.blob === undefined) {
         const bytes = record.body ?? new Uint8Array(0);
@@ -190,7 +166,7 @@ export class TieredStore {
       // Missing only if HV still points at it; else it was replaced while we read: follow the
       // pointer while it keeps moving (a slow read can be overtaken more than once).
       const previous = record.blob;
-      record = await this.hv.read(key, { consistent: true });
+      record = liveOf(await this.hv.read(key, { consistent: true }));
       if (record?.blob === previous) throw new BlobMissingError(key, previous);
       if (pass + 1 >= this.maxAttempts && record?.blob !== undefined) throw new ContentionError(key, this.maxAttempts);
     }
@@ -204,254 +180,139 @@ export class TieredStore {
     assertObjectKey(key);
     assertContentType(options.contentType);
     assertMetadata(options.metadata);
-    if (options.ifVersion !== undefined && (!Number.isInteger(options.ifVersion) || options.ifVersion < 0)) {
-      throw new ValidationError('ifVersion must be a non-negative integer', 'ifVersion');
-    }
+    assertIfVersion(options.ifVersion);
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
     if (!(bytes instanceof Uint8Array)) throw new ValidationError('body must be a Uint8Array or a string', 'body');
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const result =
-        bytes.byteLength <= this.inlineThreshold
-          ? await this.tryPutInline(key, bytes, options)
-          : await this.tryPutBlob(key, bytes, options);
-      if (result !== RETRY) return result;
-      await backoff(attempt);
-    }
-    throw new ContentionError(key, this.maxAttempts);
+    const inline = bytes.byteLength <= this.inlineThreshold;
+    return this.retrying(key, () => (inline ? this.tryPutInline(key, bytes, options) : this.tryPutBlob(key, bytes, options)));
   }
 
   /** Deletes `key`; false when it was absent. */
   async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
     assertObjectKey(key);
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const result = await this.tryDelete(key, options);
-      if (result !== RETRY) return result;
-      await backoff(attempt);
-    }
-    throw new ContentionError(key, this.maxAttempts);
+    assertIfVersion(options.ifVersion);
+    return this.retrying(key, () => this.tryDelete(key, options));
   }
 
   /** Small body: one conditional write that refuses to overwrite a tombstone. */
   private async tryPutInline(key: string, bytes: Uint8Array, options: PutOptions): Promise<Attempt<PutResult>> {
-    const writeId = newChangeId();
-    const write = this.hv.inlineWrite(key, bytes, this.fields(bytes, options, writeId), expectedOf(options.ifVersion), true);
+    const fields = this.fields(bytes, options, newChangeId());
+    const write = this.hv.inlineWrite(key, bytes, fields, conditionOf(options.ifVersion), true);
     try {
+      // The replaced attributes come back: the version it moved on from, and `createdAt` unless
+      // it replaced nothing or a deletion marker.
       const out = await this.hv.client.send(
-        new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+        new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
       );
-      return { key, version: Number(out.Attributes?.[this.hv.attrs.version]), size: bytes.byteLength, stored: 'inline' };
+      const old = out.Attributes ?? {};
+      const version = Number(old[this.hv.attrs.version] ?? 0) + 1;
+      return { key, version, size: bytes.byteLength, stored: 'inline', created: old[this.hv.attrs.createdAt] === undefined };
     } catch (err) {
       if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'put', table: this.hv.tableName });
-      const raw = oldItemOf(err);
-      const current = raw === undefined ? undefined : this.hv.parse(raw);
-      if (current?.writeId === writeId) {
+      const current = this.parse(oldItemOf(err));
+      if (current?.writeId === fields.writeId) {
         // An SDK retry of a write that had landed.
-        return { key, version: current.version, size: bytes.byteLength, stored: 'inline' };
+        return { key, version: current.version, size: bytes.byteLength, stored: 'inline', created: current.createdAt === fields.now };
       }
-      this.assertVersionAfterRetries(key, options.ifVersion, current, err, writeId);
+      this.assertVersionAfterRetries(key, options.ifVersion, current, err, fields.writeId);
       if (current?.blob === undefined) return RETRY;
-      const replaced = await this.replaceBlob(
-        key,
-        current,
-        (id, expected) => this.hv.inlineWrite(key, bytes, this.fields(bytes, options, id), expected, false),
-        options.ifVersion,
+      const replaced = await this.replaceBlob(key, current, options.ifVersion, (id, expected) =>
+        this.hv.inlineWrite(key, bytes, this.fields(bytes, options, id), expected, false),
       );
-      return replaced === RETRY ? RETRY : { key, version: current.version + 1, size: bytes.byteLength, stored: 'inline' };
+      return replaced === RETRY ? RETRY : resultOf(key, bytes, 'inline', current);
     }
   }
 
-  /** Large body: record ∥ read, upload, fenced commit, delete old, remove. */
+  /** Large body: record ∥ read, upload, commit (again against what HV holds, if it moved), settle. */
   private async tryPutBlob(key: string, bytes: Uint8Array, options: PutOptions): Promise<Attempt<PutResult>> {
-    const changeId = newChangeId();
-    const blob = newBlobKey(this.config.prefix, key);
-    let current: HvRecord | undefined;
-    if (isFencedChangeLog(this.log)) {
-      const [recorded, read] = await Promise.allSettled([
-        this.log.record(changeId, { id: key, new: blob }),
-        this.hv.read(key, { withBody: false }),
-      ]);
-      if (recorded.status === 'rejected' || read.status === 'rejected') {
-        await this.forget(key, changeId);
-        throw recorded.status === 'rejected' ? recorded.reason : (read as PromiseRejectedResult).reason;
-      }
-      current = read.value;
-    } else {
-      // A plain log cannot have `old` written into its entry at commit: record it up front.
-      current = await this.hv.read(key, { withBody: false });
-      await this.log.record(changeId, { id: key, new: blob, ...(current?.blob !== undefined ? { old: current.blob } : {}) });
-    }
-    if (options.ifVersion !== undefined && (current?.version ?? 0) !== options.ifVersion) {
-      await this.forget(key, changeId);
-      throw new VersionConflictError(key, options.ifVersion, current?.version);
-    }
-
+    const change = this.change(key, newBlobKey(this.config.prefix, key));
     try {
-      await this.lt.upload(blob, bytes, {
+      let current = await change.record(this.hv.read(key, { withBody: false }));
+      this.assertVersion(key, options.ifVersion, current);
+      await change.upload(bytes, {
         ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
         ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
       });
-    } catch (err) {
-      await this.discard(key, changeId, blob);
-      throw err;
-    }
-
-    const fields = this.fields(bytes, options, changeId);
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const old = current?.blob;
-      // The blob pins the incarnation (a delete restarts versions at 1): a CAS that lands on
-      // another incarnation with the same version would replace a blob it never names as `old`.
-      const expected: Expected =
-        current === undefined ? { kind: 'absent' } : { kind: 'version', version: current.version, blob: current.blob ?? null };
-      const effect: FenceEffect = old !== undefined ? { kind: 'setOld', old } : { kind: 'remove' };
-      const outcome = await commitWrite({ hv: this.hv, write: this.hv.tombstoneWrite(key, blob, fields, expected), log: this.log, changeId, effect });
-      switch (outcome.kind) {
-        case 'committed':
-          await this.finish(key, changeId, old);
-          return { key, version: (current?.version ?? 0) + 1, size: bytes.byteLength, stored: 'blob' };
-        case 'conflict': {
-          const now = outcome.current === undefined ? undefined : this.hv.parse(outcome.current);
-          if (options.ifVersion !== undefined || !isFencedChangeLog(this.log)) {
-            await this.discard(key, changeId, blob);
-            if (options.ifVersion !== undefined) throw new VersionConflictError(key, options.ifVersion, now?.version);
-            return RETRY;
-          }
+      const fields = this.fields(bytes, options, change.changeId);
+      for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+        const write = this.hv.tombstoneWrite(key, change.blob!, fields, expectedOf(current));
+        const refused = await change.commit(write, current?.blob);
+        if (refused === undefined) return resultOf(key, bytes, 'blob', current);
+        if (refused.kind === 'conflict') {
           // Another writer got there first: CAS again against what is there now, same blob.
-          current = now;
-          await backoff(attempt);
-          continue;
+          current = this.parse(refused.current);
+          this.assertVersion(key, options.ifVersion, current);
         }
-        case 'busy':
-          await backoff(attempt);
-          continue;
-        default:
-          return this.failedCommit(key, changeId, outcome, blob);
+        await backoff(attempt);
       }
-    }
-    await this.discard(key, changeId, blob);
-    return RETRY;
-  }
-
-  /**
-   * Replaces a blob with an inline body, or deletes a large object: record `{old}`, fenced
-   * commit of `write(changeId)`, delete `old`, remove. RETRY when the CAS was lost.
-   */
-  private async replaceBlob(
-    key: string,
-    current: HvRecord,
-    write: (changeId: string, expected: Expected) => HvWrite,
-    ifVersion: number | undefined,
-    landed?: (item: Record<string, unknown> | undefined) => boolean,
-  ): Promise<Attempt<void>> {
-    const old = current.blob!;
-    const changeId = newChangeId();
-    await this.log.record(changeId, { id: key, old });
-    const outcome = await commitWrite({
-      hv: this.hv,
-      write: write(changeId, { kind: 'version', version: current.version, blob: old }),
-      log: this.log,
-      changeId,
-      effect: { kind: 'check' },
-      ...(landed !== undefined ? { landed } : {}),
-    });
-    switch (outcome.kind) {
-      case 'committed':
-        await this.finish(key, changeId, old);
-        return;
-      case 'conflict':
-      case 'busy': {
-        await this.forget(key, changeId);
-        if (ifVersion !== undefined) {
-          const now = outcome.kind === 'conflict' && outcome.current !== undefined ? this.hv.parse(outcome.current) : undefined;
-          throw new VersionConflictError(key, ifVersion, now?.version);
-        }
-        return RETRY;
-      }
-      default:
-        return this.failedCommit(key, changeId, outcome, undefined);
+      return RETRY;
+    } finally {
+      await change.close();
     }
   }
 
+  /** Small delete: one conditional write of a deletion marker that refuses to replace a tombstone. */
   private async tryDelete(key: string, options: DeleteOptions): Promise<Attempt<boolean>> {
-    const write = this.hv.deleteWrite(key, expectedOf(options.ifVersion), true);
+    const writeId = newChangeId();
+    const write = this.hv.markerWrite(key, { now: this.clock(), writeId }, conditionOf(options.ifVersion), true);
     try {
-      const out = await this.hv.client.send(
-        new DeleteCommand({ ...write.input, ReturnValues: 'ALL_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
-      );
-      return out.Attributes !== undefined;
+      await this.hv.client.send(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      return true;
     } catch (err) {
       if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'delete', table: this.hv.tableName });
-      const raw = oldItemOf(err);
-      const current = raw === undefined ? undefined : this.hv.parse(raw);
-      this.assertVersionAfterRetries(key, options.ifVersion, current, err, '(inline delete)');
-      if (current?.blob === undefined) return RETRY;
-      const replaced = await this.replaceBlob(
-        key,
-        current,
-        (_id, expected) => this.hv.deleteWrite(key, expected, false),
-        options.ifVersion,
-        // A delete leaves no item to carry its id: it landed only if the item is gone. An item
-        // that points elsewhere was replaced by another writer (whose entry names `old`): the
-        // delete did not happen (the transaction's token makes a refusal definite).
-        (item) => item === undefined,
+      const current = this.parse(oldItemOf(err));
+      if (current?.writeId === writeId) return true; // an SDK retry of a delete that had landed
+      this.assertVersionAfterRetries(key, options.ifVersion, current, err, writeId);
+      const live = liveOf(current);
+      if (live === undefined) return false;
+      if (live.blob === undefined) return RETRY;
+      const replaced = await this.replaceBlob(key, live, options.ifVersion, (id, expected) =>
+        this.hv.markerWrite(key, { now: this.clock(), writeId: id }, expected, false),
       );
       return replaced === RETRY ? RETRY : true;
     }
   }
 
-  // ---- outcomes and cleanup ----------------------------------------------------------------
-
-  /** After a commit landed: delete the replaced blob, then the entry. */
-  private async finish(key: string, changeId: string, old: string | undefined): Promise<void> {
-    if (old !== undefined && !(await this.tryDeleteBlob(key, changeId, old))) {
-      this.leaveToSweeper(changeId);
-      return;
-    }
-    await this.forget(key, changeId);
-  }
-
-  /** A commit that was fenced or whose outcome is unknown. */
-  private async failedCommit(key: string, changeId: string, outcome: CommitOutcome, blob: string | undefined): Promise<never> {
-    if (outcome.kind === 'fenced') {
-      if (isFencedChangeLog(this.log)) this.log.fenceLost(changeId);
-      // Fenced: this commit can never land, so `new` is garbage. The sweeper that claimed the
-      // instance would delete it too; deleting it now is prompt and idempotent.
-      if (blob !== undefined) await this.tryDeleteBlob(key, changeId, blob);
-      throw new InstanceClaimedError(changeId);
-    }
-    // Unknown: leave everything to the sweeper, whose claim fences a commit that lands late.
-    this.leaveToSweeper(changeId);
-    throw new CommitOutcomeUnknownError(key, changeId, outcome.kind === 'unknown' ? outcome.error : undefined);
-  }
-
-  /** The write did not land: delete its blob, then its entry (the entry stays if the blob does). */
-  private async discard(key: string, changeId: string, blob: string): Promise<void> {
-    if (await this.tryDeleteBlob(key, changeId, blob)) await this.forget(key, changeId);
-    else this.leaveToSweeper(changeId);
-  }
-
-  private async tryDeleteBlob(key: string, changeId: string, blob: string): Promise<boolean> {
+  /**
+   * Replaces the blob of `current` with an inline body, or deletes it: record `{old}`, commit
+   * `write(changeId)` against `current`, settle. RETRY when the CAS was lost.
+   */
+  private async replaceBlob(
+    key: string,
+    current: HvRecord,
+    ifVersion: number | undefined,
+    write: (writeId: string, expected: Expected) => HvWrite,
+  ): Promise<Attempt<void>> {
+    const change = this.change(key, undefined, current.blob);
     try {
-      await this.lt.delete(blob);
-      return true;
-    } catch (err) {
-      this.onCleanupError(err, { key, changeId, blob });
-      return false;
+      await change.record();
+      const refused = await change.commit(write(change.changeId, expectedOf(current)), current.blob);
+      if (refused === undefined) return;
+      if (refused.kind === 'conflict') this.assertVersion(key, ifVersion, this.parse(refused.current));
+      return RETRY;
+    } finally {
+      await change.close();
     }
   }
 
-  /** Removes an entry; a failure leaves it for the sweeper, which settles it from HV. */
-  private async forget(key: string, changeId: string): Promise<void> {
-    try {
-      await this.log.remove(changeId);
-    } catch (err) {
-      this.onCleanupError(err, { key, changeId });
-      this.leaveToSweeper(changeId);
-    }
+  // ---- helpers -----------------------------------------------------------------------------
+
+  private change(key: string, blob?: string, old?: string): LoggedChange {
+    return new LoggedChange(this.context, key, blob, old);
   }
 
-  /** An entry this process will not settle: the log stops keeping its instance alive for it. */
-  private leaveToSweeper(changeId: string): void {
-    if (isFencedChangeLog(this.log)) this.log.abandon(changeId);
+  /** Runs `attempt` until it does not ask for a retry (a lost CAS), with backoff. */
+  private async retrying<T>(key: string, attempt: () => Promise<Attempt<T>>): Promise<T> {
+    for (let n = 0; n < this.maxAttempts; n++) {
+      const result = await attempt();
+      if (result !== RETRY) return result;
+      await backoff(n);
+    }
+    throw new ContentionError(key, this.maxAttempts);
+  }
+
+  private parse(raw: Record<string, unknown> | undefined): HvRecord | undefined {
+    return raw === undefined ? undefined : this.hv.parse(raw);
   }
 
   /**
@@ -460,15 +321,17 @@ export class TieredStore {
    * a mismatch proves nothing: the outcome is unknown, not a conflict.
    */
   private assertVersionAfterRetries(key: string, ifVersion: number | undefined, current: HvRecord | undefined, err: unknown, id: string): void {
-    if (ifVersion === undefined || (current?.version ?? 0) === ifVersion) return;
+    if (ifVersion === undefined || versionOf(current) === ifVersion) return;
     const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
     if (attempts > 1) throw new CommitOutcomeUnknownError(key, id, err);
     this.assertVersion(key, ifVersion, current);
   }
 
+  /** @throws VersionConflictError unless `current` (a marker: absent, 0) is at `ifVersion`. */
   private assertVersion(key: string, ifVersion: number | undefined, current: HvRecord | undefined): void {
-    if (ifVersion === undefined) return;
-    if ((current?.version ?? 0) !== ifVersion) throw new VersionConflictError(key, ifVersion, current?.version);
+    if (ifVersion !== undefined && versionOf(current) !== ifVersion) {
+      throw new VersionConflictError(key, ifVersion, liveOf(current)?.version);
+    }
   }
 
   private fields(bytes: Uint8Array, options: PutOptions, writeId: string): HvWriteFields {
@@ -482,23 +345,28 @@ export class TieredStore {
   }
 }
 
-function expectedOf(ifVersion: number | undefined): Expected {
+/** The version a condition compares with: 0 for absent and for a deletion marker. */
+function versionOf(record: HvRecord | undefined): number {
+  return liveOf(record)?.version ?? 0;
+}
+
+/** The answer of a put that replaced `replaced` (the state its CAS expected). */
+function resultOf(key: string, bytes: Uint8Array, stored: 'inline' | 'blob', replaced: HvRecord | undefined): PutResult {
+  return { key, version: (replaced?.version ?? 0) + 1, size: bytes.byteLength, stored, created: liveOf(replaced) === undefined };
+}
+
+function assertIfVersion(ifVersion: number | undefined): void {
+  if (ifVersion !== undefined && (!Number.isInteger(ifVersion) || ifVersion < 0)) {
+    throw new ValidationError('ifVersion must be a non-negative integer', 'ifVersion');
+  }
+}
+
+/** The condition of a user's `ifVersion`: anything, absent (0: no object, or a marker), or that version. */
+function conditionOf(ifVersion: number | undefined): Expected {
   if (ifVersion === undefined) return { kind: 'any' };
   return ifVersion === 0 ? { kind: 'absent' } : { kind: 'version', version: ifVersion };
 }
 
-function infoOf(record: HvRecord): ObjectInfo {
-  return {
-    key: record.key,
-    version: record.version,
-    size: record.size,
-    ...(record.contentType !== undefined ? { contentType: record.contentType } : {}),
-    metadata: record.metadata,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-    stored: record.blob !== undefined ? 'blob' : 'inline',
-  };
-}
 
 function backoff(attempt: number): Promise<void> {
   const ms = Math.random() * Math.min(1_000, 10 * 2 ** attempt);

@@ -48,7 +48,9 @@ describe('a conditional small write whose answer is lost', () => {
     const fx = await freshFixture();
     const plain = store(fx);
     await plain.put('k', 'small');
-    const injector = new FaultInjector().add({ kind: 'loseResponse', match: hv(fx, 'DeleteItemCommand'), times: 1 });
+    // A delete writes a deletion marker (an UpdateItem that sets `deleted`).
+    const marker = (r: Parameters<ReturnType<typeof hv>>[0]) => hv(fx, 'UpdateItemCommand')(r) && String(r.input.UpdateExpression).includes('#deleted = ');
+    const injector = new FaultInjector().add({ kind: 'loseResponse', match: marker, times: 1 });
     const result = await settle(store(fx, injector).delete('k', { ifVersion: 1 }));
     expect(await plain.get('k')).toBeUndefined();
     expect(result.error).not.toBeInstanceOf(VersionConflictError);

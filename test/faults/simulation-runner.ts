@@ -446,9 +446,10 @@ function stepMatcher(step: (typeof CRASH_STEPS)[number], config: TierlogConfig):
     case 'hvRead':
       return (r) => r.command === 'GetItemCommand' && table(r) === config.objectsTable;
     case 'hvInline':
-      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.objectsTable;
+      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.objectsTable && !update(r).includes('#deleted = ');
     case 'hvDelete':
-      return (r) => r.command === 'DeleteItemCommand' && table(r) === config.objectsTable;
+      // A delete writes a deletion marker.
+      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.objectsTable && update(r).includes('#deleted = ');
     case 'upload':
       return (r) => r.command === 'PutObjectCommand';
     case 'commit':
@@ -589,7 +590,7 @@ function spyLine(r: RequestInfo, config: TierlogConfig): string {
         if (String(input.UpdateExpression).includes(':claimed')) return `claim ${short(input.Key?.pk)}`;
         return `log ${short(input.Key?.pk)} ${input.UpdateExpression}`;
       }
-      return `hvUpdate ${values(input.ExpressionAttributeValues)}`;
+      return `${String(input.UpdateExpression).includes('#deleted = ') ? 'hvDelete' : 'hvUpdate'} ${values(input.ExpressionAttributeValues)}`;
     case 'DeleteItemCommand':
       return input.TableName === config.changeLogTable ? `logDelete ${short(input.Key?.pk)}` : `hvDelete ${values(input.ExpressionAttributeValues)}`;
     case 'TransactWriteItemsCommand': {

@@ -161,6 +161,10 @@ export function updateExpressionOf(request: RequestInfo): string {
   return typeof expr === 'string' ? expr : '';
 }
 
+function writesMarker(request: RequestInfo): boolean {
+  return /#deleted = /.test(updateExpressionOf(request));
+}
+
 /** The protocol steps of the write paths, as request matchers for a config. */
 export function steps(config: TierlogConfig) {
   const isLog = (r: RequestInfo) => tableOf(r) === config.changeLogTable;
@@ -169,8 +173,9 @@ export function steps(config: TierlogConfig) {
     record: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isLog(r) && updateExpressionOf(r).includes(':entry'),
     remove: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isLog(r) && updateExpressionOf(r).includes('REMOVE #c ADD #n :minus'),
     hvRead: (r: RequestInfo) => r.command === 'GetItemCommand' && isHv(r),
-    hvInline: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isHv(r),
-    hvDelete: (r: RequestInfo) => r.command === 'DeleteItemCommand' && isHv(r),
+    hvInline: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isHv(r) && !writesMarker(r),
+    /** The delete's first write: a deletion marker (an UpdateItem that sets `deleted`). */
+    hvDelete: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isHv(r) && writesMarker(r),
     commit: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
     upload: (r: RequestInfo) => r.command === 'PutObjectCommand',
     mpCreate: (r: RequestInfo) => r.command === 'CreateMultipartUploadCommand',
@@ -234,7 +239,7 @@ export async function expectClean(fx: Fixture, expect: (v: unknown, m?: string) 
 export async function rawValue(fx: Fixture, key: string): Promise<Uint8Array | undefined> {
   const items = await scanAll(fx.dynamodb, fx.config.objectsTable);
   const item = items.find((i) => i.key === key);
-  if (item === undefined) return undefined;
+  if (item === undefined || item.deleted !== undefined) return undefined; // none, or a deletion marker
   if (typeof item.blob === 'string') return rawGetObject(fx, item.blob);
   return item.body instanceof Uint8Array ? item.body : new Uint8Array(0);
 }

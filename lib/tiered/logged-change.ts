@@ -1,0 +1,232 @@
+/**
+ * LoggedChange: the one owner of a logged write. It knows the phase the write reached and holds
+ * the one rule that cleans up after it, so no way out of a logged write (a refusal, an AWS error
+ * of any class, a bug) can leave its entry kept alive by a writer that forgot it.
+ *
+ *     recording -> recorded -> uploading -> uploaded -> committing -> committed -> settled
+ *                                                          |-> fenced / unknown
+ *
+ * Use: `const change = new LoggedChange(...)`, then `try { record, upload, commit } finally {
+ * await change.close() }`. `close` applies the rule to the phase reached:
+ *
+ *  - not committed (recording .. uploaded; a commit refused for its condition, or refused
+ *    outright on its first attempt): the write did not land and never will (its expected state
+ *    is gone, or it was never sent). Delete `new` if an upload began, then remove the entry.
+ *  - committed: delete `old` (the blob the commit replaced), then remove the entry.
+ *  - fenced (the instance was claimed): `new` can never be referenced; delete it now (the sweeper
+ *    that holds the entry would too); the entry is the sweeper's.
+ *  - committing or unknown (the commit's outcome is not known: it may have landed): touch no
+ *    blob; the entry is left to the sweeper, which settles it from HV.
+ *
+ * Whatever this process fails to clean (a delete or a remove that throws) is left to the sweeper
+ * the same way: {@link FencedChangeLog.abandon} makes the log forget the entry and stop keeping
+ * its instance alive for it, so the instance's lease can end and a sweeper can claim it. Why this
+ * is safe: the sweeper deletes `new` and `old` only when HV does not point at them, and its claim
+ * fences any commit of this change that lands late.
+ *
+ * Errors are reported to `onCleanupError`; `close` never throws, so the caller's own error (or
+ * result) is what its caller sees.
+ */
+import type { Change } from '../changelog/change-log.js';
+import type { FenceEffect, FencedChangeLog } from '../changelog/fenced.js';
+import { CommitOutcomeUnknownError, InstanceClaimedError, TierlogError } from '../errors.js';
+import { isDefiniteRejection } from '../aws/errors.js';
+import { newChangeId } from '../ids.js';
+import { commitWrite } from './commit.js';
+import type { HvTable, HvWrite } from './hv-table.js';
+import type { LtBucket, UploadOptions } from './lt-bucket.js';
+
+export type ChangePhase =
+  | 'recording'
+  | 'recorded'
+  | 'uploading'
+  | 'uploaded'
+  | 'committing'
+  | 'committed'
+  | 'fenced'
+  | 'unknown'
+  | 'settled';
+
+/** What a logged change works with. */
+export interface ChangeContext {
+  readonly log: FencedChangeLog;
+  readonly hv: HvTable;
+  readonly lt: LtBucket;
+  readonly onCleanupError: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
+}
+
+/** A commit that did not land but may be tried again: HV moved on (`conflict`) or was busy. */
+export type RefusedCommit =
+  | { readonly kind: 'conflict'; readonly current: Record<string, unknown> | undefined }
+  | { readonly kind: 'busy' };
+
+export class LoggedChange {
+  readonly changeId = newChangeId();
+  private current: ChangePhase = 'recording';
+  /** An upload of `blob` began (it may exist even if the upload failed). */
+  private uploadBegan = false;
+  /** The blob the landed commit replaced. */
+  private replaced: string | undefined;
+
+  /**
+   * @param key the object (HV key).
+   * @param blob the blob this change writes (`new`), if any.
+   * @param old the blob this change replaces, when known up front (recorded in the entry).
+   */
+  constructor(
+    private readonly ctx: ChangeContext,
+    readonly key: string,
+    readonly blob?: string,
+    readonly old?: string,
+  ) {}
+
+  /** The phase reached. */
+  get phase(): ChangePhase {
+    return this.current;
+  }
+
+  /**
+   * Records the change (durable before this resolves), in parallel with `alongside` (the read of
+   * HV), and resolves to what `alongside` resolved to.
+   */
+  async record<T>(alongside?: Promise<T>): Promise<T> {
+    const change: Change = {
+      id: this.key,
+      ...(this.blob !== undefined ? { new: this.blob } : {}),
+      ...(this.old !== undefined ? { old: this.old } : {}),
+    };
+    const [recorded, read] = await Promise.allSettled([this.ctx.log.record(this.changeId, change), alongside]);
+    if (recorded.status === 'rejected') throw recorded.reason;
+    this.current = 'recorded';
+    if (read.status === 'rejected') throw read.reason;
+    return read.value as T;
+  }
+
+  /** Uploads the change's blob. */
+  async upload(bytes: Uint8Array, options: UploadOptions): Promise<void> {
+    this.advance('recorded', 'uploading');
+    this.uploadBegan = true;
+    await this.ctx.lt.upload(this.blob!, bytes, options);
+    this.current = 'uploaded';
+  }
+
+  /**
+   * The fenced commit of `write`, which replaces `old` (the blob HV points at now, if any).
+   * Resolves on a commit that landed; returns a refusal after which the change may commit again
+   * (against the state HV now has); throws {@link InstanceClaimedError} when fenced and
+   * {@link CommitOutcomeUnknownError} when the outcome is unknown.
+   */
+  async commit(write: HvWrite, old: string | undefined): Promise<RefusedCommit | undefined> {
+    const before = this.current;
+    if (before !== 'recorded' && before !== 'uploaded') throw new TierlogError(`commit of change ${this.changeId} in phase ${before}`);
+    const effect: FenceEffect =
+      old === undefined ? (this.blob !== undefined ? { kind: 'remove' } : { kind: 'check' }) : old === this.old ? { kind: 'check' } : { kind: 'setOld', old };
+    await this.ctx.log.prepareCommit(this.changeId, effect);
+    this.current = 'committing';
+    let outcome;
+    try {
+      outcome = await commitWrite({ hv: this.ctx.hv, write, log: this.ctx.log, changeId: this.changeId, effect });
+    } catch (err) {
+      // Refused outright on its only attempt (missing table, access denied, invalid request):
+      // it did not land. Anything else leaves the outcome open (the phase stays `committing`).
+      if (refusedOutright(err)) this.current = before;
+      throw err;
+    }
+    switch (outcome.kind) {
+      case 'committed':
+        this.current = 'committed';
+        this.replaced = old;
+        return undefined;
+      case 'conflict':
+      case 'busy':
+        this.current = before;
+        return outcome;
+      case 'fenced':
+        this.current = 'fenced';
+        this.ctx.log.fenceLost(this.changeId);
+        throw new InstanceClaimedError(this.changeId);
+      case 'unknown':
+        this.current = 'unknown';
+        throw new CommitOutcomeUnknownError(this.key, this.changeId, outcome.error);
+    }
+  }
+
+  /** Applies the cleanup rule for the phase reached (see the module doc). Never throws. */
+  async close(): Promise<void> {
+    const phase = this.current;
+    if (phase === 'settled') return;
+    this.current = 'settled';
+    try {
+      switch (phase) {
+        case 'committed':
+          if (this.replaced === undefined || (await this.deleteBlob(this.replaced))) await this.remove();
+          else this.leaveToSweeper();
+          return;
+        case 'fenced':
+          if (this.blob !== undefined) await this.deleteBlob(this.blob);
+          this.leaveToSweeper();
+          return;
+        case 'committing':
+        case 'unknown':
+          this.leaveToSweeper();
+          return;
+        default:
+          // recording .. uploaded: nothing landed.
+          if (!this.uploadBegan || (await this.deleteBlob(this.blob!))) await this.remove();
+          else this.leaveToSweeper();
+      }
+    } catch (err) {
+      // A bug in the rule itself: never let it keep the instance alive.
+      this.report(err);
+      this.leaveToSweeper();
+    }
+  }
+
+  private advance(from: ChangePhase, to: ChangePhase): void {
+    if (this.current !== from) throw new TierlogError(`change ${this.changeId}: ${to} in phase ${this.current}`);
+    this.current = to;
+  }
+
+  private async deleteBlob(blob: string): Promise<boolean> {
+    try {
+      await this.ctx.lt.delete(blob);
+      return true;
+    } catch (err) {
+      this.report(err, blob);
+      return false;
+    }
+  }
+
+  /** Removes the entry (idempotent; also after a record whose outcome is unknown). */
+  private async remove(): Promise<void> {
+    try {
+      await this.ctx.log.remove(this.changeId);
+    } catch (err) {
+      this.report(err);
+      this.leaveToSweeper();
+    }
+  }
+
+  private leaveToSweeper(): void {
+    try {
+      this.ctx.log.abandon(this.changeId);
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
+  private report(err: unknown, blob?: string): void {
+    try {
+      this.ctx.onCleanupError(err, { key: this.key, changeId: this.changeId, ...(blob !== undefined ? { blob } : {}) });
+    } catch {
+      // A failing reporter changes nothing.
+    }
+  }
+}
+
+/** A definite refusal of a request that was sent once: it was not applied. */
+function refusedOutright(err: unknown): boolean {
+  const raw = err instanceof TierlogError && err.cause !== undefined ? err.cause : err;
+  const attempts = (raw as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+  return attempts <= 1 && isDefiniteRejection(raw);
+}

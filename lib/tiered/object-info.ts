@@ -1,0 +1,66 @@
+/**
+ * What the store's callers pass and get back: write options, and an object's description
+ * (version, size, content type, metadata, where its body lives) with or without its body.
+ */
+import type { Readable } from 'node:stream';
+import type { HvRecord } from './hv-table.js';
+
+export interface PutOptions {
+  readonly contentType?: string;
+  /** User metadata: lower-case names, printable ASCII values, 2 KB in all. */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * Write only if the stored version is this one; `0` means "only if absent" (never written, or
+   * deleted). Versions never restart: one taken before a delete never matches after it.
+   */
+  readonly ifVersion?: number;
+}
+
+export interface DeleteOptions {
+  /** Delete only if the stored version is this one (one taken before a delete never matches). */
+  readonly ifVersion?: number;
+}
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly version: number;
+  readonly size: number;
+  readonly contentType?: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** Where the body lives. */
+  readonly stored: 'inline' | 'blob';
+}
+
+export interface GetResult extends ObjectInfo {
+  readonly body: Uint8Array;
+}
+
+export interface StreamResult extends ObjectInfo {
+  readonly body: Readable;
+}
+
+export interface PutResult {
+  readonly key: string;
+  /** One past the version of the state it replaced (a deletion marker keeps counting). */
+  readonly version: number;
+  readonly size: number;
+  readonly stored: 'inline' | 'blob';
+  /** True when no object was there before (absent, or deleted). */
+  readonly created: boolean;
+}
+
+/** The description of a live object's record. */
+export function infoOf(record: HvRecord): ObjectInfo {
+  return {
+    key: record.key,
+    version: record.version,
+    size: record.size,
+    ...(record.contentType !== undefined ? { contentType: record.contentType } : {}),
+    metadata: record.metadata,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    stored: record.blob !== undefined ? 'blob' : 'inline',
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * A plain {@link ChangeLog} seen through the {@link FencedChangeLog} interface, so the store has
+ * one write path. Such a log cannot join the commit's transaction, so:
+ *
+ *  - `fence` returns nothing: the commit is the HV conditional write alone (no liveness check;
+ *    a plain log has no instances for a sweeper to claim);
+ *  - `prepareCommit` of an overwrite records the replaced blob (`{id, old}`) as an entry of its
+ *    own before the commit is sent, since the commit cannot write it into the change's entry
+ *    (re-recording an id with other content is refused by the contract). Safe either way: before
+ *    the commit HV points at `old`, and recovery deletes `old` only once HV no longer does;
+ *  - `remove` removes those entries with the change's own.
+ */
+import type { Change, ChangeLog } from '../changelog/change-log.js';
+import type { FenceEffect, FencedChangeLog, TransactElement } from '../changelog/fenced.js';
+import { isFencedChangeLog } from '../changelog/fenced.js';
+import { ValidationError } from '../errors.js';
+import { type ChangeId, newChangeId } from '../ids.js';
+
+/** `log` itself when it fences; else the adapter around it. */
+export function fencedLogOf(log: ChangeLog): FencedChangeLog {
+  return isFencedChangeLog(log) ? log : new PlainLogAdapter(log);
+}
+
+export class PlainLogAdapter implements FencedChangeLog {
+  /** The object key of each change recorded and not yet removed, with its extra `old` entries. */
+  private readonly open = new Map<ChangeId, { readonly change: Change; readonly olds: Map<string, ChangeId> }>();
+
+  constructor(readonly inner: ChangeLog) {}
+
+  async record(id: ChangeId, change: Change): Promise<void> {
+    this.open.set(id, { change, olds: new Map() });
+    await this.inner.record(id, change);
+  }
+
+  async remove(id: ChangeId): Promise<void> {
+    const entry = this.open.get(id);
+    for (const [old, oldId] of entry?.olds ?? []) {
+      await this.inner.remove(oldId);
+      entry!.olds.delete(old);
+    }
+    await this.inner.remove(id);
+    this.open.delete(id);
+  }
+
+  scan(): Promise<Array<[ChangeId, Change]>> {
+    return this.inner.scan();
+  }
+
+  async prepareCommit(changeId: ChangeId, effect: FenceEffect): Promise<void> {
+    if (effect.kind !== 'setOld') return;
+    const entry = this.open.get(changeId);
+    if (entry === undefined) throw new ValidationError(`change ${changeId} was not recorded by this change log`, 'changeId');
+    if (entry.change.old === effect.old || entry.olds.has(effect.old)) return;
+    const oldId = newChangeId();
+    entry.olds.set(effect.old, oldId);
+    await this.inner.record(oldId, { id: entry.change.id, old: effect.old });
+  }
+
+  fence(): TransactElement | undefined {
+    return undefined;
+  }
+
+  committed(): void {}
+
+  fenceLost(): void {}
+
+  abandon(changeId: ChangeId): void {
+    this.open.delete(changeId);
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Every way out of a logged write ends with its entry settled, or left to the sweeper with the
+ * writer no longer keeping its instance alive for it. Table: write path × protocol step × error
+ * class, each error injected (lib/faults/fault-injector.ts) into the writer's real SDK clients at
+ * that step, against the local servers. Error classes: the refusals the emulators never give
+ * (access denied, expired credentials, a missing table or bucket, a validation error), a request
+ * that never gets an answer (not applied), and one applied whose answer is lost; plus an item
+ * that does not parse met on a lost CAS.
+ *
+ * Checked from outside after the call (which may throw, or succeed when only cleanup failed):
+ *  - either no entry is left and no blob leaked, or entries are left AND the writer keeps none of
+ *    them alive: its log holds nothing, and when its lease is due for renewal (its clock moved
+ *    on, a renewal tick ran, it wrote again) the instance items holding them keep their lease;
+ *  - a sweep past the lease then settles everything: no loss, no leak, the log drains;
+ *  - the value is the old one unless the commit may have landed (the new one if acknowledged).
+ */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { CorruptItemError } from '../../lib/errors.js';
+import { FaultInjector, type FaultRule, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import type { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { type Fixture, freshFixture, scanAll } from '../support/local.js';
+import { KiB, expectClean, makeWriter, randomBody, rawState, rawValue, sameBytes, steps, sweepPastEverything, type Writer } from './harness.js';
+
+type StepName = keyof ReturnType<typeof steps>;
+
+interface Path {
+  readonly name: string;
+  readonly old?: Uint8Array;
+  readonly next?: Uint8Array;
+  readonly op: (store: TieredStore, key: string) => Promise<unknown>;
+  readonly steps: readonly StepName[];
+  /** Index in `steps` of the commit: a failure before it leaves the old value for sure. */
+  readonly commitAt: number;
+}
+
+const LARGE = 40 * KiB;
+const oldLarge = randomBody(LARGE);
+const newLarge = randomBody(LARGE + 1);
+const newSmall = randomBody(300);
+
+const paths: Path[] = [
+  { name: 'create', next: newLarge, op: (s, k) => s.put(k, newLarge), steps: ['record', 'hvRead', 'upload', 'commit'], commitAt: 3 },
+  {
+    name: 'overwrite',
+    old: oldLarge,
+    next: newLarge,
+    op: (s, k) => s.put(k, newLarge),
+    steps: ['record', 'hvRead', 'upload', 'commit', 'deleteBlob', 'remove'],
+    commitAt: 3,
+  },
+  {
+    name: 'small-over-large',
+    old: oldLarge,
+    next: newSmall,
+    op: (s, k) => s.put(k, newSmall),
+    steps: ['hvInline', 'record', 'commit', 'deleteBlob', 'remove'],
+    commitAt: 2,
+  },
+  { name: 'delete', old: oldLarge, op: (s, k) => s.delete(k), steps: ['hvDelete', 'record', 'commit', 'deleteBlob', 'remove'], commitAt: 2 },
+];
+
+function awsError(name: string, status: number): Error {
+  return Object.assign(new Error(`injected: ${name}`), { name, $fault: 'client', $metadata: { httpStatusCode: status } });
+}
+
+/** How each class of error is injected at the matched request (every attempt of it). */
+const errorClasses: Record<string, (match: (r: RequestInfo) => boolean) => FaultRule> = {
+  'access denied': (match) => ({
+    kind: 'fail',
+    match,
+    error: (r) => (r.service === 's3' ? awsError('AccessDenied', 403) : awsError('AccessDeniedException', 400)),
+  }),
+  'expired credentials': (match) => ({
+    kind: 'fail',
+    match,
+    error: (r) => awsError(r.service === 's3' ? 'ExpiredToken' : 'ExpiredTokenException', 400),
+  }),
+  'missing table or bucket': (match) => ({
+    kind: 'fail',
+    match,
+    error: (r) => (r.service === 's3' ? awsError('NoSuchBucket', 404) : awsError('ResourceNotFoundException', 400)),
+  }),
+  validation: (match) => ({
+    kind: 'fail',
+    match,
+    error: (r) => awsError(r.service === 's3' ? 'InvalidArgument' : 'ValidationException', 400),
+  }),
+  'no answer (not applied)': (match) => ({ kind: 'loseRequest', match }),
+  'answer lost (applied)': (match) => ({ kind: 'loseResponse', match }),
+};
+
+const cases = paths.flatMap((path) =>
+  path.steps.flatMap((step, index) =>
+    Object.keys(errorClasses).map((errorClass) => [path.name, `${index + 1}.${step}`, errorClass, { path, step, index, errorClass }] as const),
+  ),
+);
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await freshFixture();
+});
+const open: Writer[] = [];
+afterEach(() => {
+  for (const w of open.splice(0)) w.close();
+});
+afterAll(() => undefined);
+
+/** A writer whose change-log clock the test moves (to make its lease due for renewal). */
+function writer(injector?: FaultInjector) {
+  const clock = { skew: 0 };
+  const w = makeWriter(fx, { ...(injector ? { injector } : {}), log: { clock: () => Date.now() + clock.skew } });
+  open.push(w);
+  return { w, clock };
+}
+
+async function instancesWithEntries(): Promise<Map<string, unknown>> {
+  const items = await scanAll(fx.dynamodb, fx.config.changeLogTable);
+  return new Map(items.filter((i) => Object.keys(i).some((k) => k.startsWith('c_'))).map((i) => [String(i.pk), i.leaseUntil]));
+}
+
+/** The assertions of the module doc, after `op` returned or threw. */
+async function expectSettledOrLeft(w: Writer, clock: { skew: number }, injector: FaultInjector): Promise<void> {
+  injector.clear();
+  const state = await rawState(fx);
+  const named = new Set(
+    state.instances.flatMap((i) => Object.entries(i).filter(([k]) => k.startsWith('c_')).flatMap(([, e]) => [(e as any).new, (e as any).old])),
+  );
+  expect(w.log.outstanding, 'the writer keeps no entry of the failed write').toBe(0);
+  if (state.entries === 0) {
+    expect(state.unreferenced, 'no entry left: no blob leaked').toEqual([]);
+  } else {
+    expect(state.unreferenced.filter((b) => !named.has(b)), 'every unreferenced blob is named by an entry left').toEqual([]);
+    // The writer lives on and its lease falls due: the items holding the entries keep their lease.
+    const before = await instancesWithEntries();
+    clock.skew = 100_000; // past half of the 120 s lease
+    await w.log.renewDueLeases();
+    await w.store.put(`after/${Date.now()}`, randomBody(LARGE));
+    await w.store.put(`after/${Date.now()}-2`, randomBody(LARGE), { ifVersion: 0 });
+    await w.log.renewDueLeases();
+    const after = await instancesWithEntries();
+    expect(after, 'the entries left are not kept alive by the writer').toEqual(before);
+  }
+  const report = await sweepPastEverything(fx);
+  expect(report.errors).toBe(0);
+  expect(report.entriesQuarantined).toBe(0);
+  const clean = await expectClean(fx, expect);
+  expect(clean.instances, 'the change log is drained').toEqual([]);
+}
+
+describe('a failure at any step of a logged write leaves nothing kept alive', () => {
+  test('covers every step of every path with every error class', () => {
+    expect(cases.length).toBe(20 * 6);
+  });
+
+  test.each(cases)('%s: %s, %s', async (_p, _s, _e, c) => {
+    const key = `refused/${c.path.name}/${c.step}/${c.errorClass}`;
+    if (c.path.old !== undefined) await writer().w.store.put(key, c.path.old);
+    const injector = new FaultInjector().add(errorClasses[c.errorClass]!(steps(fx.config)[c.step]));
+    const { w, clock } = writer(injector);
+
+    let acknowledged = false;
+    try {
+      await c.path.op(w.store, key);
+      acknowledged = true;
+    } catch {
+      // the injected error, or what it turned into
+    }
+    expect(Object.values(injector.stats.injected).some((n) => n > 0), 'the fault fired').toBe(true);
+    const value = await rawValue(fx, key);
+    if (acknowledged) expect(sameBytes(value, c.path.next), 'an acknowledged write holds the new value').toBe(true);
+    else if (c.index < c.path.commitAt) expect(sameBytes(value, c.path.old), 'failed before the commit: the old value').toBe(true);
+    else expect(sameBytes(value, c.path.old) || sameBytes(value, c.path.next)).toBe(true);
+
+    await expectSettledOrLeft(w, clock, injector);
+    expect(sameBytes(await rawValue(fx, key), value), 'the sweep changed no value').toBe(true);
+  });
+
+  test('an item that does not parse, met on a lost CAS: CorruptItemError, the new blob and the entry are cleaned', async () => {
+    const key = 'refused/corrupt-on-conflict';
+    await writer().w.store.put(key, oldLarge);
+    const oldBlob = (await rawState(fx)).references.get(key)!;
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: steps(fx.config).commit,
+      // Right before the commit, the item is rewritten by something that breaks its schema.
+      before: async () => {
+        await fx.dynamodb.send(
+          new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: key }, version: { S: 'seven' }, blob: { S: oldBlob } } }),
+        );
+      },
+    });
+    const { w, clock } = writer(injector);
+    await expect(w.store.put(key, newLarge)).rejects.toBeInstanceOf(CorruptItemError);
+    const state = await rawState(fx);
+    expect(state.entries).toBe(0);
+    expect(state.unreferenced).toEqual([]);
+    await expectSettledOrLeft(w, clock, injector);
+    expect(sameBytes(await rawValue(fx, key), oldLarge)).toBe(true);
+  });
+});
