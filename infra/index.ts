@@ -11,10 +11,17 @@ export {
   grantWriter,
   grantSweeper,
   grantOperator,
+  grantOperatorReadOnly,
+  grantRole,
   leaseIndexArn,
+  actionsByResource,
+  ROLE_PERMISSIONS,
+  ROLE_ENTRY_POINTS,
   WRITER_ACTIONS,
   SWEEPER_ACTIONS,
-  OPERATOR_ACTIONS,
+  type RolePermission,
   type TierlogResources,
+  type TierlogRole,
 } from './permissions.js';
+export { COMMAND_ACTIONS, permissionsOf, requiredPermissions, type Permission, type ResourceKind } from './iam-map.js';
 export { acknowledgeNagFindings, nagAcknowledgements, prefixObjectsFinding, type NagAcknowledgement } from './nag.js';

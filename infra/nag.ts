@@ -20,7 +20,8 @@ export interface NagAcknowledgement {
 /**
  * The finding a grant of {@link Tierlog.grantWriter} (or `grantSweeper`, `grantOperator`) adds to
  * the grantee's policy: object access on `<bucket>/<prefix>/*`. Acknowledge it on your own
- * writer's role: `Validations.of(role).acknowledge(prefixObjectsFinding(tierlog))`.
+ * writer's or operator's role: `Validations.of(role).acknowledge(prefixObjectsFinding(tierlog))`.
+ * `grantOperatorReadOnly` has no object access, so no finding.
  */
 export function prefixObjectsFinding(tierlog: Tierlog): { id: string; reason: string } {
   return {

@@ -1,12 +1,20 @@
 /**
- * Least-privilege grants on tierlog's resources: exact actions, table and index ARNs, S3 object
- * access limited to `<prefix>/*` and listing limited to that prefix. Each set is what the code
- * in `lib/` calls, no more (TransactWriteItems is authorised per item action).
+ * Least-privilege grants on tierlog's resources, one table per role: each row is an action on
+ * one resource and the SDK calls that need it. The grants are built from these rows only; the
+ * IAM test records every command each entry point sends against the local stack, maps it to IAM
+ * actions (`infra/iam-map.ts`) and requires the rows to be exactly that set, so a call without
+ * its grant, or a grant without its call, fails the suite. The deploy docs' permissions table is
+ * generated from the same rows (`infra/iam-docs.ts`).
+ *
+ * Resources: exact table and index ARNs; S3 object access on `<bucket>/<prefix>/*` only; listing
+ * only with `s3:prefix` like `<prefix>/*`. The prefix is refused by the configuration when it
+ * holds a character IAM would read as a wildcard or a policy variable (`*`, `?`, `$`).
  */
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { LEASE_INDEX_NAME } from '../lib/constants.js';
+import type { ResourceKind } from './iam-map.js';
 
 /** What a grant is given on. */
 export interface TierlogResources {
@@ -17,81 +25,128 @@ export interface TierlogResources {
   readonly prefix: string;
 }
 
-/** Actions of a storage writer (`TieredStore` + `DynamoChangeLog`). */
-export const WRITER_ACTIONS = {
-  changeLogTable: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  objectsTable: ['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  objects: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-} as const;
+/** The principals tierlog grants to. */
+export type TierlogRole = 'writer' | 'sweeper' | 'operatorReadOnly' | 'operator';
 
-/** Actions of the sweeper (`Sweeper`). */
-export const SWEEPER_ACTIONS = {
-  changeLogTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  leaseIndex: ['dynamodb:Query'],
-  objectsTable: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
-  objects: ['s3:DeleteObject', 's3:GetObject'],
-} as const;
+/** One granted action on one resource, and the SDK calls (command names) that need it. */
+export interface RolePermission {
+  readonly action: string;
+  readonly resource: ResourceKind;
+  readonly calls: readonly string[];
+}
 
-/** Actions the operator CLI needs beyond the sweeper's (`status` scans the change log). */
-export const OPERATOR_ACTIONS = {
-  changeLogTable: ['dynamodb:Scan'],
-} as const;
+/** The code each role runs: what the IAM test records for it. */
+export const ROLE_ENTRY_POINTS: Readonly<Record<TierlogRole, readonly string[]>> = {
+  writer: ['TieredStore + DynamoChangeLog (your writers)', 'the objects function'],
+  sweeper: ['Sweeper (the sweeper function)'],
+  operatorReadOnly: ['tierlog status', 'tierlog inspect', 'tierlog audit'],
+  operator: ['tierlog status', 'tierlog inspect', 'tierlog audit [--delete]', 'tierlog sweep [--dry-run]'],
+};
+
+const SWEEPER: readonly RolePermission[] = [
+  { action: 'dynamodb:Query', resource: 'leaseIndex', calls: ['Query'] },
+  { action: 'dynamodb:DeleteItem', resource: 'changeLogTable', calls: ['DeleteItem'] },
+  { action: 'dynamodb:GetItem', resource: 'changeLogTable', calls: ['GetItem'] },
+  { action: 'dynamodb:UpdateItem', resource: 'changeLogTable', calls: ['UpdateItem'] },
+  { action: 'dynamodb:BatchGetItem', resource: 'objectsTable', calls: ['BatchGetItem'] },
+  { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObject', 'DeleteObjects'] },
+  { action: 's3:GetObject', resource: 'prefixObjects', calls: ['HeadObject'] },
+  // A HEAD of a missing key answers 404 only with s3:ListBucket (403 without).
+  { action: 's3:ListBucket', resource: 'prefixListing', calls: ['HeadObject'] },
+];
+
+const OPERATOR_READ_ONLY: readonly RolePermission[] = [
+  { action: 'dynamodb:GetItem', resource: 'changeLogTable', calls: ['GetItem'] },
+  { action: 'dynamodb:Scan', resource: 'changeLogTable', calls: ['Scan'] },
+  { action: 'dynamodb:BatchGetItem', resource: 'objectsTable', calls: ['BatchGetItem'] },
+  { action: 's3:ListBucket', resource: 'prefixListing', calls: ['ListObjectsV2'] },
+];
+
+/** Each role's permissions (see the module doc). */
+export const ROLE_PERMISSIONS: Readonly<Record<TierlogRole, readonly RolePermission[]>> = {
+  writer: [
+    { action: 'dynamodb:GetItem', resource: 'changeLogTable', calls: ['GetItem'] },
+    { action: 'dynamodb:UpdateItem', resource: 'changeLogTable', calls: ['TransactWriteItems', 'UpdateItem'] },
+    { action: 'dynamodb:DeleteItem', resource: 'objectsTable', calls: ['DeleteItem', 'TransactWriteItems'] },
+    { action: 'dynamodb:GetItem', resource: 'objectsTable', calls: ['GetItem'] },
+    { action: 'dynamodb:UpdateItem', resource: 'objectsTable', calls: ['TransactWriteItems', 'UpdateItem'] },
+    { action: 's3:AbortMultipartUpload', resource: 'prefixObjects', calls: ['AbortMultipartUpload'] },
+    { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObject'] },
+    { action: 's3:GetObject', resource: 'prefixObjects', calls: ['GetObject'] },
+    { action: 's3:PutObject', resource: 'prefixObjects', calls: ['CompleteMultipartUpload', 'CreateMultipartUpload', 'PutObject', 'UploadPart'] },
+  ],
+  sweeper: SWEEPER,
+  operatorReadOnly: OPERATOR_READ_ONLY,
+  operator: union(OPERATOR_READ_ONLY, SWEEPER),
+};
+
+/** A role's actions by resource, sorted: `{ changeLogTable: ['dynamodb:GetItem', ...], ... }`. */
+export function actionsByResource(role: TierlogRole): Partial<Record<ResourceKind, string[]>> {
+  const out: Partial<Record<ResourceKind, string[]>> = {};
+  for (const p of ROLE_PERMISSIONS[role]) (out[p.resource] ??= []).push(p.action);
+  for (const list of Object.values(out)) list.sort();
+  return out;
+}
+
+/** Actions of a storage writer (`TieredStore` + `DynamoChangeLog`), by resource. */
+export const WRITER_ACTIONS = actionsByResource('writer');
+/** Actions of the sweeper (`Sweeper`), by resource. */
+export const SWEEPER_ACTIONS = actionsByResource('sweeper');
 
 /** The ARN of the lease index of the change-log table. */
 export function leaseIndexArn(resources: TierlogResources): string {
   return `${resources.changeLogTable.tableArn}/index/${LEASE_INDEX_NAME}`;
 }
 
+/** Grants `role`'s permissions ({@link ROLE_PERMISSIONS}) on `resources`: one statement per resource. */
+export function grantRole(grantee: iam.IGrantable, resources: TierlogResources, role: TierlogRole): iam.Grant {
+  const grants = Object.entries(actionsByResource(role)).map(([kind, actions]) =>
+    iam.Grant.addToPrincipal({ grantee, actions: actions!, ...resourceOf(kind as ResourceKind, resources) }),
+  );
+  return grants.reduce((all, grant) => all.combine(grant));
+}
+
 /** Grants a storage writer what `TieredStore` and `DynamoChangeLog` call. */
 export function grantWriter(grantee: iam.IGrantable, resources: TierlogResources): iam.Grant {
-  return combine([
-    onPrincipal(grantee, WRITER_ACTIONS.changeLogTable, [resources.changeLogTable.tableArn]),
-    onPrincipal(grantee, WRITER_ACTIONS.objectsTable, [resources.objectsTable.tableArn]),
-    onPrincipal(grantee, WRITER_ACTIONS.objects, [prefixObjectsArn(resources)]),
-    grantListPrefix(grantee, resources),
-  ]);
+  return grantRole(grantee, resources, 'writer');
 }
 
 /** Grants the sweeper what `Sweeper.sweep` calls. */
 export function grantSweeper(grantee: iam.IGrantable, resources: TierlogResources): iam.Grant {
-  return combine([
-    onPrincipal(grantee, SWEEPER_ACTIONS.changeLogTable, [resources.changeLogTable.tableArn]),
-    onPrincipal(grantee, SWEEPER_ACTIONS.leaseIndex, [leaseIndexArn(resources)]),
-    onPrincipal(grantee, SWEEPER_ACTIONS.objectsTable, [resources.objectsTable.tableArn]),
-    onPrincipal(grantee, SWEEPER_ACTIONS.objects, [prefixObjectsArn(resources)]),
-    grantListPrefix(grantee, resources),
-  ]);
+  return grantRole(grantee, resources, 'sweeper');
 }
 
-/** Grants the operator CLI (`status`, `inspect`, `sweep`, `audit`): the sweeper's rights plus a scan of the change log. */
+/** Grants a read-only operator what `tierlog status`, `inspect` and `audit` (without `--delete`) call. */
+export function grantOperatorReadOnly(grantee: iam.IGrantable, resources: TierlogResources): iam.Grant {
+  return grantRole(grantee, resources, 'operatorReadOnly');
+}
+
+/** Grants the full operator: the read-only commands plus `tierlog sweep` and `audit --delete`. */
 export function grantOperator(grantee: iam.IGrantable, resources: TierlogResources): iam.Grant {
-  return combine([
-    grantSweeper(grantee, resources),
-    onPrincipal(grantee, OPERATOR_ACTIONS.changeLogTable, [resources.changeLogTable.tableArn]),
-  ]);
+  return grantRole(grantee, resources, 'operator');
 }
 
-function prefixObjectsArn(resources: TierlogResources): string {
-  return resources.bucket.arnForObjects(`${resources.prefix}/*`);
+function resourceOf(kind: ResourceKind, r: TierlogResources): { resourceArns: string[]; conditions?: Record<string, Record<string, unknown>> } {
+  switch (kind) {
+    case 'changeLogTable':
+      return { resourceArns: [r.changeLogTable.tableArn] };
+    case 'leaseIndex':
+      return { resourceArns: [leaseIndexArn(r)] };
+    case 'objectsTable':
+      return { resourceArns: [r.objectsTable.tableArn] };
+    case 'prefixObjects':
+      return { resourceArns: [r.bucket.arnForObjects(`${r.prefix}/*`)] };
+    case 'prefixListing':
+      return { resourceArns: [r.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${r.prefix}/*`] } } };
+  }
 }
 
-/**
- * `s3:ListBucket` on the bucket, only for listings under `<prefix>/`. Besides `audit`'s listing,
- * it makes S3 answer a HeadObject of a missing key with 404 rather than 403.
- */
-function grantListPrefix(grantee: iam.IGrantable, resources: TierlogResources): iam.Grant {
-  return iam.Grant.addToPrincipal({
-    grantee,
-    actions: ['s3:ListBucket'],
-    resourceArns: [resources.bucket.bucketArn],
-    conditions: { StringLike: { 's3:prefix': [`${resources.prefix}/*`] } },
-  });
-}
-
-function onPrincipal(grantee: iam.IGrantable, actions: readonly string[], resourceArns: string[]): iam.Grant {
-  return iam.Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns });
-}
-
-function combine(grants: iam.Grant[]): iam.Grant {
-  return grants.reduce((all, grant) => all.combine(grant));
+function union(...sets: ReadonlyArray<readonly RolePermission[]>): RolePermission[] {
+  const by = new Map<string, { action: string; resource: ResourceKind; calls: Set<string> }>();
+  for (const p of sets.flat()) {
+    const id = `${p.action} on ${p.resource}`;
+    if (!by.has(id)) by.set(id, { action: p.action, resource: p.resource, calls: new Set() });
+    for (const c of p.calls) by.get(id)!.calls.add(c);
+  }
+  return [...by.values()].map((p) => ({ action: p.action, resource: p.resource, calls: [...p.calls].sort() }));
 }

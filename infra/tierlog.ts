@@ -20,7 +20,7 @@ import { BlobBucket } from './bucket.js';
 import { TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
 import { ObjectsFunction } from './objects-function.js';
-import { grantOperator, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
+import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
 import { TierlogSweeper } from './sweeper.js';
 import { schemaTable } from './tables.js';
 
@@ -252,7 +252,7 @@ export class Tierlog extends Construct {
   /**
    * Grants a storage writer (your Lambda function, a role) exactly what `TieredStore` and
    * `DynamoChangeLog` call: item reads and writes on both tables, and S3 put/get/delete/abort
-   * under `<prefix>/` plus listing of that prefix. Give it {@link writerEnvironment} too.
+   * under `<prefix>/` (no listing). Give it {@link writerEnvironment} too.
    */
   grantWriter(grantee: iam.IGrantable): iam.Grant {
     return grantWriter(grantee, this.resources);
@@ -264,8 +264,17 @@ export class Tierlog extends Construct {
   }
 
   /**
-   * Grants the operator CLI (`tierlog status | inspect | sweep | audit`): the sweeper's rights
-   * plus a scan of the change-log table.
+   * Grants a read-only operator (`tierlog status | inspect | audit` without `--delete`): reads
+   * of the change log, consistent batch reads of the objects table, listing under `<prefix>/`.
+   * No write or delete anywhere.
+   */
+  grantOperatorReadOnly(grantee: iam.IGrantable): iam.Grant {
+    return grantOperatorReadOnly(grantee, this.resources);
+  }
+
+  /**
+   * Grants the full operator: the read-only commands plus `tierlog sweep` and `audit --delete`
+   * (the sweeper's rights, and blob deletes under `<prefix>/`).
    */
   grantOperator(grantee: iam.IGrantable): iam.Grant {
     return grantOperator(grantee, this.resources);

@@ -37,7 +37,13 @@ export interface TierlogConfig {
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const PREFIX_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/;
+const PREFIX_SEGMENT = /^[A-Za-z0-9!_.'()-]+$/;
+/**
+ * Characters IAM reads in a resource ARN or a `StringLike` condition: `*` and `?` are wildcards,
+ * `${...}` a policy variable. The prefix goes into the grants (`<bucket>/<prefix>/*`, `s3:prefix`),
+ * so one of these would grant more than `<prefix>/`.
+ */
+const IAM_SPECIAL = /[*?${}]/;
 
 /**
  * Reads the configuration from `env` (default `process.env`) and validates it.
@@ -74,6 +80,13 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
   if (!BUCKET_NAME.test(config.bucket) || config.bucket.includes('..')) {
     throw new ConfigError(`bucket "${config.bucket}" is not a valid S3 bucket name`, 'bucket');
   }
+  const special = IAM_SPECIAL.exec(config.prefix);
+  if (special !== null) {
+    throw new ConfigError(
+      `prefix "${config.prefix}" contains "${special[0]}", which IAM reads as a wildcard or a policy variable: the grants on "<prefix>/" would cover other keys`,
+      'prefix',
+    );
+  }
   const segments = config.prefix.split('/');
   if (
     config.prefix.length === 0 ||
@@ -81,7 +94,7 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
     !segments.every((s) => PREFIX_SEGMENT.test(s) && s !== '.' && s !== '..')
   ) {
     throw new ConfigError(
-      `prefix "${config.prefix}" must be non-empty segments of [A-Za-z0-9!_.*'()-] joined by "/", without "." or ".." segments or a leading/trailing "/"`,
+      `prefix "${config.prefix}" must be non-empty segments of [A-Za-z0-9!_.'()-] joined by "/", without "." or ".." segments or a leading/trailing "/"`,
       'prefix',
     );
   }

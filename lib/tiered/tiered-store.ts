@@ -36,6 +36,7 @@ import type { ChangeLog } from '../changelog/change-log.js';
 import { oldItemOf } from '../changelog/instance-table.js';
 import { DEFAULT_INLINE_THRESHOLD, DYNAMODB_ITEM_LIMIT, INLINE_OVERHEAD_RESERVE, MULTIPART_PART_SIZE } from '../constants.js';
 import {
+  AccessDeniedError,
   BlobMissingError,
   CommitOutcomeUnknownError,
   ContentionError,
@@ -161,13 +162,20 @@ export class TieredStore {
         const body = (mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)]) : bytes) as B;
         return { ...infoOf(record), body };
       }
-      const body = await fetchBlob(record.blob);
+      // A writer has no s3:ListBucket, so S3 answers a GET of a missing blob 403, not 404: a
+      // refusal may mean "replaced and deleted". It counts as that only if HV moved on.
+      let refused: AccessDeniedError | undefined;
+      const body = await fetchBlob(record.blob).catch((err: unknown) => {
+        if (!(err instanceof AccessDeniedError)) throw err;
+        refused = err;
+        return undefined;
+      });
       if (body !== undefined) return { ...infoOf(record), body };
       // Missing only if HV still points at it; else it was replaced while we read: follow the
       // pointer while it keeps moving (a slow read can be overtaken more than once).
       const previous = record.blob;
       record = liveOf(await this.hv.read(key, { consistent: true }));
-      if (record?.blob === previous) throw new BlobMissingError(key, previous);
+      if (record?.blob === previous) throw refused ?? new BlobMissingError(key, previous);
       if (pass + 1 >= this.maxAttempts && record?.blob !== undefined) throw new ContentionError(key, this.maxAttempts);
     }
     return undefined;

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { App } from 'aws-cdk-lib';
@@ -87,6 +88,21 @@ describe('cdk-nag AwsSolutions', () => {
     expect(findings(app).filter((f) => f.includes('/MyWriter/') && !f.startsWith('AwsSolutions-IAM4'))).toEqual([]);
     // Nothing in the construct itself.
     expect(findings(app).filter((f) => f.includes('/Storage/'))).toEqual([]);
+  });
+
+  it("a user's operators: the read-only grant has no finding; the full grant's one finding is prefixObjectsFinding", () => {
+    const { app, stack } = userStack();
+    const tierlog = new Tierlog(stack, 'Storage');
+    const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+    tierlog.grantOperatorReadOnly(reader);
+    tierlog.grantOperator(operator);
+    expect(findings(app).filter((f) => f.includes('/Reader/'))).toEqual([]);
+    expect(findings(app).filter((f) => f.includes('/Operator/'))).toEqual([
+      `${prefixObjectsFinding(tierlog).id} @ UserStack/Operator/DefaultPolicy/Resource`,
+    ]);
+    Validations.of(operator).acknowledge(prefixObjectsFinding(tierlog));
+    expect(findings(app).filter((f) => f.includes('/Operator/') || f.includes('/Reader/') || f.includes('/Storage/'))).toEqual([]);
   });
 
   it('as a validation plugin (as infra/app.ts registers it): synth passes, and fails without the acknowledgements', () => {

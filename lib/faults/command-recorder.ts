@@ -1,0 +1,67 @@
+/**
+ * Records every SDK command a client sends, by name with its input, under the entry point that
+ * is running (`writer`, `sweeper`, `cli status`, ...). An SDK middleware placed inside the retry
+ * loop, like the FaultInjector: nothing is changed, every attempt is seen, lib-storage's
+ * multipart calls and the document client's commands included (they share the client's stack).
+ *
+ * The IAM test maps what it records to IAM actions (`infra/iam-map.ts`) and compares that with
+ * the grants, so a call the code starts to make, or stops making, shows up as a difference.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+
+/** One command as sent. */
+export interface RecordedCommand {
+  readonly service: 'dynamodb' | 's3';
+  /** SDK command name without the `Command` suffix: `TransactWriteItems`, `UploadPart`. */
+  readonly command: string;
+  /** The command's input as the client sends it (after the document client's marshalling). */
+  readonly input: Readonly<Record<string, unknown>>;
+  /** The entry point that was running (see {@link CommandRecorder.during}). */
+  readonly entryPoint: string;
+}
+
+type AttachableClient = Pick<DynamoDBClient | S3Client, 'middlewareStack'>;
+
+export class CommandRecorder {
+  readonly commands: RecordedCommand[] = [];
+  private current = 'unlabelled';
+
+  /** Installs the recorder on `client` (inside the SDK's retry loop). Returns the client. */
+  attach<C extends AttachableClient>(client: C, service: 'dynamodb' | 's3'): C {
+    const middleware =
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
+      async (args: { input: Record<string, unknown> }) => {
+        this.commands.push({
+          service,
+          command: (context.commandName ?? 'unknown').replace(/Command$/, ''),
+          input: args.input,
+          entryPoint: this.current,
+        });
+        return next(args);
+      };
+    (client.middlewareStack as any).addRelativeTo(middleware, {
+      relation: 'after',
+      toMiddleware: 'retryMiddleware',
+      name: 'tierlogCommandRecorder',
+      override: true,
+    });
+    return client;
+  }
+
+  /** Runs `fn` with commands recorded under `entryPoint` (one entry point at a time). */
+  async during<T>(entryPoint: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.current;
+    this.current = entryPoint;
+    try {
+      return await fn();
+    } finally {
+      this.current = previous;
+    }
+  }
+
+  /** The commands recorded under `entryPoint`. */
+  of(entryPoint: string): RecordedCommand[] {
+    return this.commands.filter((c) => c.entryPoint === entryPoint);
+  }
+}
