@@ -67,7 +67,6 @@ export const ROLE_PERMISSIONS: Readonly<Record<TierlogRole, readonly RolePermiss
   writer: [
     { action: 'dynamodb:GetItem', resource: 'changeLogTable', calls: ['GetItem'] },
     { action: 'dynamodb:UpdateItem', resource: 'changeLogTable', calls: ['TransactWriteItems', 'UpdateItem'] },
-    { action: 'dynamodb:DeleteItem', resource: 'objectsTable', calls: ['DeleteItem', 'TransactWriteItems'] },
     { action: 'dynamodb:GetItem', resource: 'objectsTable', calls: ['GetItem'] },
     { action: 'dynamodb:UpdateItem', resource: 'objectsTable', calls: ['TransactWriteItems', 'UpdateItem'] },
     { action: 's3:AbortMultipartUpload', resource: 'prefixObjects', calls: ['AbortMultipartUpload'] },
