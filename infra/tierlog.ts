@@ -252,7 +252,7 @@ export class Tierlog extends Construct {
     this.alarms = monitoring.alarms;
     this.dashboard = monitoring.dashboard;
 
-    if (props.outputs ?? false) addTierlogOutputs(this, this);
+    if (props.outputs ?? false) addTierlogOutputs(new Construct(this, 'Outputs'), this);
     if (props.acknowledgeNagFindings ?? true) acknowledgeNagFindings(this);
   }
 

@@ -40,5 +40,5 @@ for (const name of HANDLERS) {
     sourcesContent: false,
     logLevel: 'warning',
   });
-  console.log(`dist/handlers/${name}/index.mjs ${(statSync(outfile).size / 1024).toFixed(1)} KiB`);
+  console.error(`dist/handlers/${name}/index.mjs ${(statSync(outfile).size / 1024).toFixed(1)} KiB`);
 }
