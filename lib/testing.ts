@@ -20,3 +20,5 @@ export {
   type RequestInfo,
 } from './faults/fault-injector.js';
 export { checkInvariants, scanTable, listBlobs, type InvariantReport } from './drill/invariants.js';
+export { startDevService, type DevService, type DevServiceOptions } from './dev/service.js';
+export { functionUrlEvent, functionUrlListener, localContext, type FunctionUrlHandler } from './dev/function-url.js';
