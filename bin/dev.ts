@@ -24,7 +24,9 @@ const service = await startDevService({
   onSweep: ({ summary, error }) => {
     if (error !== undefined) console.error(`sweep failed: ${String(error)}`);
     else if (!opts.quiet && summary !== undefined && (summary.instancesClaimed > 0 || summary.blobsDeleted > 0)) {
-      console.log(`sweep: ${summary.instancesClaimed} instances claimed, ${summary.entriesRecovered} entries recovered, ${summary.blobsDeleted} blobs deleted`);
+      console.log(
+        `sweep: ${summary.instancesClaimed} instances claimed, ${summary.entriesRecovered} entries recovered, ${summary.blobsDeleted} blobs deleted`,
+      );
     }
   },
   onError: (err) => console.error('objects handler failed:', err),

@@ -31,7 +31,9 @@ export class MyServiceStack extends Stack {
     // its own (no managed policy: cdk-nag's IAM4) that may write its own log group only.
     const logGroup = new logs.LogGroup(this, 'WriterLogs', { retention: logs.RetentionDays.THREE_MONTHS });
     const role = new iam.Role(this, 'WriterRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+    );
     const writer = new lambda.Function(this, 'Writer', {
       code: lambda.Code.fromAsset('dist/writer'), // your bundled writer (e.g. lambda-writer.ts)
       handler: 'index.handler',

@@ -19,7 +19,10 @@ import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 export type SweepSummary = Omit<SweepReport, 'wouldDelete'>;
 
 /** A Lambda handler for the schedule's event (`{}` or `{"shards":[...], "dryRun": true}`). */
-export type SweeperHandler = (event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Context>) => Promise<SweepSummary>;
+export type SweeperHandler = (
+  event: unknown,
+  context: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Context>,
+) => Promise<SweepSummary>;
 
 /** Options of {@link createSweeperHandler}. All optional. */
 export interface SweeperHandlerOptions {

@@ -37,7 +37,10 @@ function waitFor(pattern: RegExp, timeoutMs = 120_000): Promise<RegExpMatchArray
 }
 
 beforeAll(async () => {
-  child = spawn(process.execPath, [TSX, 'bin/dev.ts', '--port', '0', '--sweep-interval', '1s'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  child = spawn(process.execPath, [TSX, 'bin/dev.ts', '--port', '0', '--sweep-interval', '1s'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
   url = (await waitFor(/objects API\s+(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
@@ -74,11 +77,21 @@ describe('npm run dev', () => {
   });
 
   it('prints the environment the CLI needs, and the CLI works with it', async () => {
-    for (const name of ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'TIERLOG_CHANGELOG_TABLE', 'TIERLOG_OBJECTS_TABLE', 'TIERLOG_BUCKET']) {
+    for (const name of [
+      'AWS_ENDPOINT_URL_DYNAMODB',
+      'AWS_ENDPOINT_URL_S3',
+      'TIERLOG_CHANGELOG_TABLE',
+      'TIERLOG_OBJECTS_TABLE',
+      'TIERLOG_BUCKET',
+    ]) {
       expect(env[name], name).toBeTruthy();
     }
     const status = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const cli = spawn(process.execPath, ['bin/tierlog.js', 'status', '--json'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const cli = spawn(process.execPath, ['bin/tierlog.js', 'status', '--json'], {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       cli.stdout.on('data', (c: Buffer) => (out += c.toString()));
       cli.once('close', (code) => resolve({ code, out }));

