@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `tierlog`: the operator CLI (status, sweep, audit, inspect). See lib/cli/program.ts.
  *

@@ -1,6 +1,9 @@
 /**
- * A tierlog Lambda function: one of the handlers in `functions/`, bundled with the local esbuild
- * (no Docker), ARM64, source maps on, its own role and log group (no managed policy).
+ * A tierlog Lambda function: one of the handlers in `functions/`, ARM64, source maps on, its own
+ * role and log group (no managed policy). Installed from the registry, the construct deploys the
+ * handler prebuilt by `npm run build` (`dist/handlers/<name>/`): no bundler, no Docker. From this
+ * repository's sources (or with `bundleAwsSdk: false`), `NodejsFunction` bundles it with the
+ * local esbuild.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,27 +14,75 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
+import { BUNDLE_BANNER, type HandlerName } from './bundling.js';
 
 /** The package root (where `functions/` lives), from this file's location. */
 const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** The handler file `functions/<name>.ts` of this package. */
-export function handlerEntry(name: 'sweeper' | 'objects'): string {
-  return fileURLToPath(new URL(`../functions/${name}.ts`, import.meta.url));
+/** The handler's source: `functions/<name>.ts`, or `functions/<name>.js` in the built package. */
+export function handlerEntry(name: HandlerName): string {
+  const compiled = fileURLToPath(new URL(`../functions/${name}.js`, import.meta.url));
+  return existsSync(compiled) ? compiled : fileURLToPath(new URL(`../functions/${name}.ts`, import.meta.url));
+}
+
+/** The directory of the prebuilt bundle (`index.mjs`) of the handler, when this is the built package. */
+export function prebuiltHandler(name: HandlerName): string | undefined {
+  const dir = fileURLToPath(new URL(`../handlers/${name}`, import.meta.url));
+  return existsSync(`${dir}/index.mjs`) ? dir : undefined;
+}
+
+/**
+ * The options every tierlog function takes, set once on {@link Tierlog} and passed down to the
+ * sweeper and the objects function. All optional.
+ */
+export interface TierlogFunctionOptions {
+  /**
+   * Lambda runtime (Node.js 22 or later).
+   *
+   * @default lambda.Runtime.NODEJS_24_X
+   */
+  readonly runtime?: lambda.Runtime;
+  /**
+   * Bundle the AWS SDK v3 into the function rather than use the runtime's copy, so the deployed
+   * SDK is the version the library was tested with (the runtime's copy lags and changes without
+   * notice). `false` bundles at synth time (`NodejsFunction`: esbuild or Docker in your app).
+   *
+   * @default true (the prebuilt bundle)
+   */
+  readonly bundleAwsSdk?: boolean;
+  /**
+   * Retention of the log group.
+   *
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Removal policy of the log group.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The {@link TierlogFunctionOptions} set in `props` (unset ones left out, so defaults apply). */
+export function functionOptionsOf(props: TierlogFunctionOptions): TierlogFunctionOptions {
+  const { runtime, bundleAwsSdk, logRetention, removalPolicy } = props;
+  return {
+    ...(runtime !== undefined ? { runtime } : {}),
+    ...(bundleAwsSdk !== undefined ? { bundleAwsSdk } : {}),
+    ...(logRetention !== undefined ? { logRetention } : {}),
+    ...(removalPolicy !== undefined ? { removalPolicy } : {}),
+  };
 }
 
 /** Properties of {@link TierlogFunction}. */
-export interface TierlogFunctionProps {
+export interface TierlogFunctionProps extends TierlogFunctionOptions {
   /** Which handler of `functions/` to deploy. */
-  readonly handler: 'sweeper' | 'objects';
+  readonly handler: HandlerName;
   /** `POWERTOOLS_SERVICE_NAME`: the logger's service and the metrics' `service` dimension. */
   readonly serviceName: string;
   /** Variables besides the Powertools and Node.js ones (the tierlog configuration). */
   readonly environment: Record<string, string>;
-  /**
-   * @default lambda.Runtime.NODEJS_24_X
-   */
-  readonly runtime?: lambda.Runtime;
   /**
    * @default Duration.seconds(30)
    */
@@ -56,30 +107,12 @@ export interface TierlogFunctionProps {
    * @default Duration.hours(6) (Lambda's default)
    */
   readonly maxEventAge?: Duration;
-  /**
-   * Bundle the AWS SDK v3 into the function rather than use the runtime's copy, so the deployed
-   * SDK is the version the library was tested with (the runtime's copy lags and changes without
-   * notice).
-   *
-   * @default true
-   */
-  readonly bundleAwsSdk?: boolean;
-  /**
-   * @default logs.RetentionDays.THREE_MONTHS
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * Removal policy of the log group.
-   *
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
 }
 
 /** A bundled tierlog handler with its own execution role and log group. */
 export class TierlogFunction extends Construct {
   /** The function. */
-  public readonly function: nodejs.NodejsFunction;
+  public readonly function: lambda.Function;
   /** Its execution role: log writing only, until tierlog grants are added. */
   public readonly role: iam.Role;
   /** Its log group. */
@@ -103,12 +136,7 @@ export class TierlogFunction extends Construct {
       }),
     );
 
-    const lockFile = fileURLToPath(new URL('../package-lock.json', import.meta.url));
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: handlerEntry(props.handler),
-      handler: 'handler',
-      // In this repository, bundle from its root; installed as a dependency, from the app's.
-      ...(existsSync(lockFile) ? { projectRoot: PACKAGE_ROOT, depsLockFilePath: lockFile } : {}),
+    const common = {
       runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
@@ -122,14 +150,26 @@ export class TierlogFunction extends Construct {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        // NodejsFunction's sourceMap does not set this; without it stack traces stay minified.
+        // Without it stack traces stay minified.
         NODE_OPTIONS: '--enable-source-maps',
       },
+    };
+    const prebuilt = (props.bundleAwsSdk ?? true) ? prebuiltHandler(props.handler) : undefined;
+    if (prebuilt !== undefined) {
+      this.function = new lambda.Function(this, 'Function', { ...common, code: lambda.Code.fromAsset(prebuilt), handler: 'index.handler' });
+      return;
+    }
+    const lockFile = fileURLToPath(new URL('../package-lock.json', import.meta.url));
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      ...common,
+      entry: handlerEntry(props.handler),
+      handler: 'handler',
+      // In this repository, bundle from its root; installed as a dependency, from the app's.
+      ...(existsSync(lockFile) ? { projectRoot: PACKAGE_ROOT, depsLockFilePath: lockFile } : {}),
       bundling: {
         format: nodejs.OutputFormat.ESM,
         mainFields: ['module', 'main'],
-        // Some CommonJS dependencies call require(); give the ESM bundle one.
-        banner: "import { createRequire as __tierlogCreateRequire } from 'node:module'; const require = __tierlogCreateRequire(import.meta.url);",
+        banner: BUNDLE_BANNER,
         minify: true,
         // Error and class names stay readable in logs (errors are told apart by name).
         keepNames: true,

@@ -1,11 +1,18 @@
-/** The CDK side of tierlog: the construct, its parts and the stack. */
+/**
+ * `tierlog/cdk`: the construct, its parts, the stack, the grants and the cdk-nag
+ * acknowledgements. Needs the peer dependencies `aws-cdk-lib` and `constructs`; deploys the
+ * handlers prebuilt in this package (no bundler or Docker in your app).
+ *
+ * @packageDocumentation
+ */
 export { Tierlog, type TierlogProps } from './tierlog.js';
 export { TierlogStack, type TierlogStackProps } from './stack.js';
 export { TierlogSweeper, type TierlogSweeperProps, SWEEPER_SERVICE_NAME, shardsOfSchedule } from './sweeper.js';
 export { ObjectsFunction, type ObjectsFunctionProps, OBJECTS_SERVICE_NAME } from './objects-function.js';
 export { TierlogMonitoring, type TierlogMonitoringProps, type TierlogAlarms, sweepMetric } from './monitoring.js';
 export { BlobBucket, type BlobBucketProps } from './bucket.js';
-export { TierlogFunction, type TierlogFunctionProps } from './function.js';
+export { TierlogFunction, type TierlogFunctionProps, type TierlogFunctionOptions, functionOptionsOf } from './function.js';
+export { addTierlogOutputs } from './outputs.js';
 export { schemaTable, toAttribute, toGlobalSecondaryIndex, type SchemaTableOptions } from './tables.js';
 export {
   grantWriter,

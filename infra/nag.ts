@@ -25,7 +25,7 @@ export interface NagAcknowledgement {
  */
 export function prefixObjectsFinding(tierlog: Tierlog): { id: string; reason: string } {
   return {
-    id: `AwsSolutions-IAM5[Resource::<${logicalId(tierlog.bucket)}.Arn>/${tierlog.prefix}/*]`,
+    id: `AwsSolutions-IAM5[Resource::${nagArn(tierlog.bucket)}/${tierlog.prefix}/*]`,
     reason:
       'Blob keys are generated per write (<prefix>/<object id>/<uuidv7>), so object access cannot name them; ' +
       'it is limited to the tierlog prefix of this one bucket, with exact actions.',
@@ -62,6 +62,24 @@ export function acknowledgeNagFindings(tierlog: Tierlog): void {
   for (const ack of nagAcknowledgements(tierlog)) {
     Validations.of(ack.construct).acknowledge({ id: ack.id, reason: ack.reason });
   }
+}
+
+/** A bucket's ARN as cdk-nag prints it: `<Logical.Arn>` for one of this app, the resolved ARN for an imported one. */
+function nagArn(bucket: Tierlog['bucket']): string {
+  if (bucket.node.defaultChild !== undefined) return `<${logicalId(bucket)}.Arn>`;
+  return renderNag(Stack.of(bucket).resolve(bucket.bucketArn));
+}
+
+function renderNag(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, unknown>;
+  if (Array.isArray(v['Fn::Join'])) {
+    const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map(renderNag).join(sep);
+  }
+  if (typeof v.Ref === 'string') return `<${v.Ref}>`;
+  if (Array.isArray(v['Fn::GetAtt'])) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
+  return JSON.stringify(value);
 }
 
 function logicalId(construct: IConstruct): string {

@@ -2,19 +2,19 @@
  * The reference storage writer: `functions/objects.ts` (`PUT | GET | HEAD | DELETE
  * /objects/{key}`) behind a Function URL, with the writer grants.
  */
-import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { Duration } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { TierlogFunction } from './function.js';
+import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { grantWriter, type TierlogResources } from './permissions.js';
 
-/** `POWERTOOLS_SERVICE_NAME` of the objects function. */
-export const OBJECTS_SERVICE_NAME = 'tierlog-objects';
+export { OBJECTS_SERVICE_NAME } from '../lib/handlers/names.js';
+import { OBJECTS_SERVICE_NAME } from '../lib/handlers/names.js';
 
 /** Properties of {@link ObjectsFunction}. */
-export interface ObjectsFunctionProps {
+export interface ObjectsFunctionProps extends TierlogFunctionOptions {
   /** The tables, bucket and prefix it writes. */
   readonly resources: TierlogResources;
   /** The function's configuration variables (what `loadConfig` reads). */
@@ -35,24 +35,6 @@ export interface ObjectsFunctionProps {
    * @default 512
    */
   readonly memorySize?: number;
-  /**
-   * @default lambda.Runtime.NODEJS_24_X
-   */
-  readonly runtime?: lambda.Runtime;
-  /**
-   * @default true
-   */
-  readonly bundleAwsSdk?: boolean;
-  /**
-   * @default logs.RetentionDays.THREE_MONTHS
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * Removal policy of the log group.
-   *
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
 }
 
 /** The objects function and its URL. */
@@ -74,10 +56,7 @@ export class ObjectsFunction extends Construct {
       environment: props.environment,
       ...(props.timeout ? { timeout: props.timeout } : {}),
       ...(props.memorySize !== undefined ? { memorySize: props.memorySize } : {}),
-      ...(props.runtime ? { runtime: props.runtime } : {}),
-      ...(props.bundleAwsSdk !== undefined ? { bundleAwsSdk: props.bundleAwsSdk } : {}),
-      ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
-      ...(props.removalPolicy !== undefined ? { removalPolicy: props.removalPolicy } : {}),
+      ...functionOptionsOf(props),
     });
     this.function = fn.function;
     this.role = fn.role;

@@ -1,7 +1,7 @@
 /** A stack with one {@link Tierlog} and outputs for the CLI and writers. */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { CONFIG_ENV } from '../lib/config.js';
+import { addTierlogOutputs } from './outputs.js';
 import { Tierlog, type TierlogProps } from './tierlog.js';
 
 /** Properties of {@link TierlogStack}. */
@@ -23,17 +23,6 @@ export class TierlogStack extends Stack {
     super(scope, id, { description: 'tierlog: durable change log and garbage collector for DynamoDB + S3 tiered storage', ...props });
     this.tierlog = new Tierlog(this, 'Tierlog', props.tierlog);
 
-    // The configuration, named after the variables `loadConfig` reads (for the CLI and writers).
-    for (const [option, variable] of Object.entries(CONFIG_ENV)) {
-      const value = this.tierlog.writerEnvironment[variable];
-      if (value === undefined) continue;
-      const id = option.charAt(0).toUpperCase() + option.slice(1);
-      new CfnOutput(this, id, { value, description: `${variable}, for writers and the tierlog CLI` });
-    }
-    if (this.tierlog.objectsFunctionUrl) {
-      new CfnOutput(this, 'ObjectsFunctionUrl', { value: this.tierlog.objectsFunctionUrl.url, description: 'Function URL of the reference objects API: /objects/{key}' });
-    }
-    new CfnOutput(this, 'SweeperFunctionName', { value: this.tierlog.sweeperFunction.functionName });
-    new CfnOutput(this, 'DashboardName', { value: this.tierlog.dashboard.dashboardName });
+    addTierlogOutputs(this, this.tierlog);
   }
 }

@@ -12,14 +12,14 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { TierlogFunction } from './function.js';
+import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { grantSweeper, type TierlogResources } from './permissions.js';
 
-/** `POWERTOOLS_SERVICE_NAME` of the sweeper, and the `service` dimension of its metrics. */
-export const SWEEPER_SERVICE_NAME = 'tierlog-sweeper';
+export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
+import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 
 /** Properties of {@link TierlogSweeper}. */
-export interface TierlogSweeperProps {
+export interface TierlogSweeperProps extends TierlogFunctionOptions {
   /** The tables, bucket and prefix to sweep. */
   readonly resources: TierlogResources;
   /** The function's configuration variables (what `loadConfig` reads). */
@@ -70,24 +70,6 @@ export interface TierlogSweeperProps {
    * @default Duration.minutes(5)
    */
   readonly maxEventAge?: Duration;
-  /**
-   * @default lambda.Runtime.NODEJS_24_X
-   */
-  readonly runtime?: lambda.Runtime;
-  /**
-   * @default true
-   */
-  readonly bundleAwsSdk?: boolean;
-  /**
-   * @default logs.RetentionDays.THREE_MONTHS
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * Removal policy of the log group (the dead-letter queue is always deleted with the stack).
-   *
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
 }
 
 /** The lease shards schedule `index` of `parallelism` sweeps. */
@@ -136,10 +118,7 @@ export class TierlogSweeper extends Construct {
       // A failed or throttled sweep is not retried by Lambda: the next scheduled one does its work.
       retryAttempts: 0,
       maxEventAge: Duration.minutes(5),
-      ...(props.runtime ? { runtime: props.runtime } : {}),
-      ...(props.bundleAwsSdk !== undefined ? { bundleAwsSdk: props.bundleAwsSdk } : {}),
-      ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
-      ...(props.removalPolicy !== undefined ? { removalPolicy: props.removalPolicy } : {}),
+      ...functionOptionsOf(props),
     });
     this.function = fn.function;
     this.role = fn.role;

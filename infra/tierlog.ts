@@ -19,13 +19,39 @@ import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.j
 import { BlobBucket } from './bucket.js';
 import { TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
+import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction } from './objects-function.js';
+import { addTierlogOutputs } from './outputs.js';
 import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
 import { TierlogSweeper } from './sweeper.js';
 import { schemaTable } from './tables.js';
 
 /** Properties of {@link Tierlog}. All optional. */
-export interface TierlogProps {
+export interface TierlogProps extends TierlogFunctionOptions {
+  /**
+   * Your own objects table ("HV") instead of a new one: partition key `key` (a string), or the
+   * attribute names your writers configure. The construct grants on it and points its functions
+   * at it; it neither changes nor deletes it.
+   *
+   * @default - a new table from the objects schema
+   */
+  readonly objectsTable?: dynamodb.ITableV2;
+  /**
+   * Your own bucket ("LT") for the blobs instead of a new one. It should be versioned, with a
+   * noncurrent-version expiry and an abort rule for incomplete multipart uploads (see
+   * README "What it creates"); the construct grants on `<prefix>/` only and changes nothing else.
+   *
+   * @default - a new versioned bucket with access logging
+   */
+  readonly bucket?: s3.IBucket;
+  /**
+   * Add stack outputs named after the variables `loadConfig` reads (`ChangeLogTable`,
+   * `ObjectsTable`, `Bucket`, `Prefix`, `LeaseShards`), the objects function's URL, the
+   * sweeper's name and the dashboard's, for writers and the CLI.
+   *
+   * @default false
+   */
+  readonly outputs?: boolean;
   /**
    * Key prefix of the blobs in the bucket, without leading or trailing `/`
    * (`TIERLOG_PREFIX`). Writers and the sweeper get S3 rights under `<prefix>/` only.
@@ -109,25 +135,6 @@ export interface TierlogProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * Lambda runtime of both functions (Node.js 22 or later).
-   *
-   * @default lambda.Runtime.NODEJS_24_X
-   */
-  readonly runtime?: lambda.Runtime;
-  /**
-   * Bundle the AWS SDK into the functions (the version tested with tierlog) instead of using
-   * the runtime's copy.
-   *
-   * @default true
-   */
-  readonly bundleAwsSdk?: boolean;
-  /**
-   * Retention of the functions' log groups.
-   *
-   * @default logs.RetentionDays.THREE_MONTHS
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
    * Actions of every alarm (on ALARM and on OK), e.g. `new SnsAction(topic)`.
    *
    * @default - none
@@ -146,12 +153,12 @@ export interface TierlogProps {
 export class Tierlog extends Construct {
   /** The change-log table (one item per writer instance; lease index `byLease`). */
   public readonly changeLogTable: dynamodb.TableV2;
-  /** The objects table ("HV"): inline objects and tombstones. */
-  public readonly objectsTable: dynamodb.TableV2;
-  /** The bucket ("LT") that holds the blobs under {@link prefix}. */
-  public readonly bucket: s3.Bucket;
-  /** The bucket that receives {@link bucket}'s server access logs. */
-  public readonly accessLogsBucket: s3.Bucket;
+  /** The objects table ("HV"): inline objects and tombstones (yours, when given). */
+  public readonly objectsTable: dynamodb.ITableV2;
+  /** The bucket ("LT") that holds the blobs under {@link prefix} (yours, when given). */
+  public readonly bucket: s3.IBucket;
+  /** The bucket that receives {@link bucket}'s server access logs; none for a bucket of yours. */
+  public readonly accessLogsBucket?: s3.Bucket;
   /** Key prefix of the blobs. */
   public readonly prefix: string;
   /** Number of lease shards. */
@@ -189,13 +196,17 @@ export class Tierlog extends Construct {
     const tableOptions = { removalPolicy, deletionProtection: removalPolicy === RemovalPolicy.RETAIN };
 
     this.changeLogTable = schemaTable(this, 'ChangeLogTable', changeLogTableSchema, tableOptions);
-    this.objectsTable = schemaTable(this, 'ObjectsTable', objectsTableSchema, tableOptions);
-    const blobs = new BlobBucket(this, 'Blobs', {
-      removalPolicy,
-      ...(props.noncurrentVersionExpiration ? { noncurrentVersionExpiration: props.noncurrentVersionExpiration } : {}),
-    });
-    this.bucket = blobs.bucket;
-    this.accessLogsBucket = blobs.accessLogsBucket;
+    this.objectsTable = props.objectsTable ?? schemaTable(this, 'ObjectsTable', objectsTableSchema, tableOptions);
+    if (props.bucket !== undefined) {
+      this.bucket = props.bucket;
+    } else {
+      const blobs = new BlobBucket(this, 'Blobs', {
+        removalPolicy,
+        ...(props.noncurrentVersionExpiration ? { noncurrentVersionExpiration: props.noncurrentVersionExpiration } : {}),
+      });
+      this.bucket = blobs.bucket;
+      this.accessLogsBucket = blobs.accessLogsBucket;
+    }
 
     this.resources = { changeLogTable: this.changeLogTable, objectsTable: this.objectsTable, bucket: this.bucket, prefix: this.prefix };
     this.writerEnvironment = configToEnv({
@@ -206,12 +217,7 @@ export class Tierlog extends Construct {
       leaseShards: this.leaseShards,
     });
 
-    const functionOptions = {
-      removalPolicy,
-      ...(props.runtime ? { runtime: props.runtime } : {}),
-      ...(props.bundleAwsSdk !== undefined ? { bundleAwsSdk: props.bundleAwsSdk } : {}),
-      ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
-    };
+    const functionOptions = functionOptionsOf({ ...props, removalPolicy });
     this.sweeper = new TierlogSweeper(this, 'Sweeper', {
       resources: this.resources,
       environment: { ...this.writerEnvironment },
@@ -246,6 +252,7 @@ export class Tierlog extends Construct {
     this.alarms = monitoring.alarms;
     this.dashboard = monitoring.dashboard;
 
+    if (props.outputs ?? false) addTierlogOutputs(new Construct(this, 'Outputs'), this);
     if (props.acknowledgeNagFindings ?? true) acknowledgeNagFindings(this);
   }
 

@@ -7,7 +7,7 @@ afterAll(cleanOutdirs);
 const { stack, template } = tierlogTemplate();
 const buckets = resourcesOf(template, 'AWS::S3::Bucket');
 const blobId = logicalIdOf(stack, stack.tierlog.bucket);
-const logsId = logicalIdOf(stack, stack.tierlog.accessLogsBucket);
+const logsId = logicalIdOf(stack, stack.tierlog.accessLogsBucket!);
 const blob = buckets[blobId]!;
 
 function policyOf(bucketId: string): Array<Record<string, unknown>> {
@@ -45,11 +45,11 @@ describe('LT bucket', () => {
   it('logging works the same in an app without feature flags (bucket policy, no ACL)', () => {
     const { stack: s, template: t } = tierlogTemplate({}, { flags: false });
     const b = resourcesOf(t, 'AWS::S3::Bucket');
-    const logs = b[logicalIdOf(s, s.tierlog.accessLogsBucket)]!;
+    const logs = b[logicalIdOf(s, s.tierlog.accessLogsBucket!)]!;
     expect(logs.Properties!['AccessControl']).toBeUndefined();
     expect(logs.Properties!['OwnershipControls']).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
     expect(b[logicalIdOf(s, s.tierlog.bucket)]!.Properties!['LoggingConfiguration']).toEqual({
-      DestinationBucketName: { Ref: logicalIdOf(s, s.tierlog.accessLogsBucket) },
+      DestinationBucketName: { Ref: logicalIdOf(s, s.tierlog.accessLogsBucket!) },
       LogFilePrefix: 'blob-bucket/',
     });
     expect(JSON.stringify(resourcesOf(t, 'AWS::S3::BucketPolicy'))).toContain('logging.s3.amazonaws.com');

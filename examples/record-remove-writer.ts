@@ -1,0 +1,59 @@
+/**
+ * Example (b): a writer that keeps its own S3 steps and uses only the seed's change-log contract
+ * (`record` / `remove`) around them, the "record/remove client". Every blob it may write or
+ * replace is recorded before the first side effect; if the process dies between the steps, the
+ * sweeper finds the entry once the writer's lease expires, reads the objects table, and deletes
+ * exactly the blob nothing points at.
+ *
+ * The pointer lives in the objects table (partition key `key`, the blob key in `blob`), where the
+ * sweeper looks. Commit it well inside the lease (a Lambda invocation's deadline, or the
+ * renewing timer of a long-running process); `TieredStore` adds a fenced commit that closes even
+ * that window, and is the better choice when it fits.
+ */
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type ChangeLog, type TierlogConfig, newBlobKey, newChangeId } from 'tierlog';
+
+export interface ReportWriterDeps {
+  readonly config: TierlogConfig;
+  readonly changeLog: ChangeLog;
+  readonly dynamodb: DynamoDBClient;
+  readonly s3: S3Client;
+}
+
+/**
+ * Stores `body` as the report `id`: upload a new blob, point the item at it (compare-and-swap on
+ * the blob it replaced), delete the old blob. Returns the new blob's key.
+ */
+export async function saveReport(deps: ReportWriterDeps, id: string, body: Uint8Array): Promise<string> {
+  const { config, changeLog, s3 } = deps;
+  const doc = DynamoDBDocumentClient.from(deps.dynamodb);
+  const current = await doc.send(new GetCommand({ TableName: config.objectsTable, Key: { key: id }, ConsistentRead: true }));
+  const old = current.Item?.blob as string | undefined;
+  const blob = newBlobKey(config.prefix, id); // never reused: a blob once unreferenced stays so
+
+  const changeId = newChangeId();
+  await changeLog.record(changeId, { id, new: blob, ...(old !== undefined ? { old } : {}) }); // durable before any side effect
+  try {
+    await s3.send(new PutObjectCommand({ Bucket: config.bucket, Key: blob, Body: body }));
+    await doc.send(
+      new UpdateCommand({
+        TableName: config.objectsTable,
+        Key: { key: id },
+        UpdateExpression: 'SET #blob = :new, #size = :size ADD #version :one',
+        ConditionExpression: old === undefined ? 'attribute_not_exists(#blob)' : '#blob = :old',
+        ExpressionAttributeNames: { '#blob': 'blob', '#size': 'size', '#version': 'version' },
+        ExpressionAttributeValues: { ':new': blob, ':size': body.byteLength, ':one': 1, ...(old !== undefined ? { ':old': old } : {}) },
+      }),
+    );
+  } catch (err) {
+    // Lost the race or failed: the new blob is unreferenced. Clean up in-process, then remove.
+    await s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: blob })).catch(() => undefined); // else: the sweeper
+    await changeLog.remove(changeId);
+    throw err instanceof ConditionalCheckFailedException ? new Error(`report ${id} was changed concurrently`) : err;
+  }
+  if (old !== undefined) await s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: old }));
+  await changeLog.remove(changeId);
+  return blob;
+}

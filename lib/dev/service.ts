@@ -1,0 +1,150 @@
+/**
+ * `startDevService()`: the whole of tierlog as one long-running local service, for integrators.
+ * The local stack (DynamoDB Local and an S3 server), the tables and bucket, the objects API on an
+ * HTTP port (the real objects handler behind a Function URL adapter: curl works against it), and
+ * the real sweeper handler on a timer. `stop()` ends all of it.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type TierlogConfig, configToEnv, validateConfig } from '../config.js';
+import { createObjectsHandler } from '../handlers/objects.js';
+import { OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME } from '../handlers/names.js';
+import { createSweeperHandler, type SweepSummary } from '../handlers/sweeper.js';
+import { provisionLocal } from '../local/provision.js';
+import { type LocalStack, startLocalStack } from '../local/stack.js';
+import { functionUrlListener, localContext } from './function-url.js';
+
+/** Options of {@link startDevService}. All optional. */
+export interface DevServiceOptions {
+  /**
+   * Port of the objects API on 127.0.0.1; 0 picks a free one.
+   *
+   * @default 8787
+   */
+  readonly port?: number;
+  /**
+   * Time between the end of one sweep and the start of the next, in ms. 0 disables the timer.
+   *
+   * @default 10_000
+   */
+  readonly sweepIntervalMs?: number;
+  /**
+   * Table, bucket and prefix names.
+   *
+   * @default tables `tierlog-changelog` and `tierlog-objects`, bucket `tierlog-blobs`, prefix `blobs`, 4 lease shards
+   */
+  readonly config?: TierlogConfig;
+  /** Called after each sweep, with its summary or its error. */
+  readonly onSweep?: (result: { summary?: SweepSummary; error?: unknown }) => void;
+  /** Called with unexpected errors of the objects handler (answered as 502). */
+  readonly onError?: (err: unknown) => void;
+}
+
+/** A running dev service. */
+export interface DevService {
+  /** `http://127.0.0.1:<port>`: the objects API is at `/objects/{key}`. */
+  readonly url: string;
+  readonly config: TierlogConfig;
+  /** The local stack underneath. */
+  readonly stack: LocalStack;
+  /** Everything a process needs to talk to this service: the SDK's endpoints and credentials, and the `TIERLOG_*` variables (for the CLI). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Number of sweeps finished so far. */
+  readonly sweeps: number;
+  /** Runs one sweep now (after the running one, if any). */
+  sweepNow(): Promise<SweepSummary>;
+  /** Stops the timer, the HTTP server and the local stack. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_CONFIG: TierlogConfig = {
+  changeLogTable: 'tierlog-changelog',
+  objectsTable: 'tierlog-objects',
+  bucket: 'tierlog-blobs',
+  prefix: 'blobs',
+  leaseShards: 4,
+};
+
+/** Starts the local stack, the objects API and the sweeper timer. */
+export async function startDevService(options: DevServiceOptions = {}): Promise<DevService> {
+  const config = validateConfig(options.config ?? DEFAULT_CONFIG);
+  // Local: no EMF metric lines on stdout.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  const stack = await startLocalStack();
+  let server: Server | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let sweeps = 0;
+  let running: Promise<SweepSummary> = Promise.resolve({} as SweepSummary);
+  try {
+    await provisionLocal(config);
+    const env = { ...stack.env, ...configToEnv(config) };
+    const objects = createObjectsHandler({ config });
+    const sweep = createSweeperHandler({ config });
+
+    const sweepOnce = (): Promise<SweepSummary> => {
+      running = running
+        .catch(() => undefined)
+        .then(() => sweep({}, localContext(SWEEPER_SERVICE_NAME, 60_000)))
+        .then(
+          (summary) => {
+            sweeps++;
+            options.onSweep?.({ summary });
+            return summary;
+          },
+          (error: unknown) => {
+            sweeps++;
+            options.onSweep?.({ error });
+            throw error;
+          },
+        );
+      return running;
+    };
+    const interval = options.sweepIntervalMs ?? 10_000;
+    const schedule = (): void => {
+      if (stopped || interval <= 0) return;
+      timer = setTimeout(() => {
+        sweepOnce().then(schedule, schedule);
+      }, interval);
+    };
+    schedule();
+
+    server = createServer(
+      functionUrlListener(objects, { functionName: OBJECTS_SERVICE_NAME, ...(options.onError ? { onError: options.onError } : {}) }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(options.port ?? 8787, '127.0.0.1', () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+
+    return {
+      url: `http://127.0.0.1:${port}`,
+      config,
+      stack,
+      env,
+      get sweeps() {
+        return sweeps;
+      },
+      sweepNow: sweepOnce,
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        clearTimeout(timer);
+        await new Promise<void>((resolve) => {
+          server?.close(() => resolve());
+          server?.closeAllConnections();
+        });
+        await running.catch(() => undefined);
+        await stack.stop();
+      },
+    };
+  } catch (err) {
+    stopped = true;
+    clearTimeout(timer);
+    server?.close();
+    await stack.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The objects handler (`PUT | GET | HEAD | DELETE /objects/{key}` behind a Function URL or an
+ * HTTP API v2) as a factory: `functions/objects.ts` is `createObjectsHandler()`; the local dev
+ * service and your own functions build it with their own store or logger. The change log lives
+ * in the factory's scope: one writer instance per execution environment, its lease tied to each
+ * invocation's deadline (no timer: a frozen environment holds no lease it cannot honour).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { handleObjectsRequest, type ObjectsApiOptions } from '../api/objects-http.js';
+import { OBJECTS_SERVICE_NAME } from './names.js';
+import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { DynamoChangeLog } from '../changelog/dynamo-change-log.js';
+import { loadConfig, type TierlogConfig } from '../config.js';
+import { TieredStore } from '../tiered/tiered-store.js';
+
+/** A Lambda handler for Function URL / HTTP API v2 events. */
+export type ObjectsHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** Options of {@link createObjectsHandler}. All optional. */
+export interface ObjectsHandlerOptions extends Pick<ObjectsApiOptions, 'maxBodyBytes' | 'maxResponseBytes'> {
+  /**
+   * The configuration.
+   *
+   * @default loadConfig() (the `TIERLOG_*` variables)
+   */
+  readonly config?: TierlogConfig;
+  /**
+   * Powertools logger for cleanup warnings and request errors.
+   *
+   * @default new Logger({ serviceName: 'tierlog-objects' })
+   */
+  readonly logger?: Logger;
+}
+
+/** Builds the store (once) and returns the handler. */
+export function createObjectsHandler(options: ObjectsHandlerOptions = {}): ObjectsHandler {
+  const logger = options.logger ?? new Logger({ serviceName: OBJECTS_SERVICE_NAME });
+  const config = options.config ?? loadConfig();
+  const dynamodb = createDynamoDBClient();
+  const changeLog = new DynamoChangeLog({ config, dynamodb, renewInBackground: false });
+  const store = new TieredStore({
+    config,
+    changeLog,
+    dynamodb,
+    s3: createS3Client(),
+    onCleanupError: (err, context) => logger.warn('cleanup left for the sweeper', { ...context, error: String(err) }),
+  });
+  const apiOptions: ObjectsApiOptions = {
+    ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.maxResponseBytes !== undefined ? { maxResponseBytes: options.maxResponseBytes } : {}),
+    onError: (err) => logger.error('request failed', err as Error),
+  };
+  return async (event, context) => {
+    logger.addContext(context);
+    changeLog.bindInvocation(context);
+    return handleObjectsRequest(store, event, apiOptions);
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * The scheduled sweeper handler as a factory: `functions/sweeper.ts` is
+ * `createSweeperHandler()`. One sweep of the change log per invocation, until shortly before the
+ * invocation's deadline; structured logs and EMF metrics through Powertools. Overlapping runs
+ * are safe: instances are claimed one by one with conditional writes.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { SWEEPER_SERVICE_NAME } from './names.js';
+import { loadConfig, type TierlogConfig } from '../config.js';
+import type { SweepReport } from '../recovery/report.js';
+import { parseSweepEvent } from '../recovery/sweep-event.js';
+import { addSweepMetrics, METRICS_NAMESPACE } from '../recovery/sweep-metrics.js';
+import { Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
+import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
+
+/** What a sweep invocation returns (the report without the dry run's blob list). */
+export type SweepSummary = Omit<SweepReport, 'wouldDelete'>;
+
+/** A Lambda handler for the schedule's event (`{}` or `{"shards":[...], "dryRun": true}`). */
+export type SweeperHandler = (
+  event: unknown,
+  context: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Context>,
+) => Promise<SweepSummary>;
+
+/** Options of {@link createSweeperHandler}. All optional. */
+export interface SweeperHandlerOptions {
+  /**
+   * The configuration.
+   *
+   * @default loadConfig() (the `TIERLOG_*` variables)
+   */
+  readonly config?: TierlogConfig;
+  /**
+   * Sweeper options beyond the configuration (clients, clock, tuning).
+   *
+   * @default the tuning in the environment (`TIERLOG_CLAIM_MS`, ...)
+   */
+  readonly sweeper?: Omit<SweeperOptions, 'config' | 'logger'>;
+  /** @default new Logger({ serviceName: 'tierlog-sweeper' }) */
+  readonly logger?: Logger;
+  /** @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-sweeper' }) */
+  readonly metrics?: Metrics;
+}
+
+/** Builds the sweeper (once) and returns the handler. An invocation with errors throws, after publishing its metrics. */
+export function createSweeperHandler(options: SweeperHandlerOptions = {}): SweeperHandler {
+  const logger = options.logger ?? new Logger({ serviceName: SWEEPER_SERVICE_NAME });
+  const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SWEEPER_SERVICE_NAME });
+  const sweeper = new Sweeper({
+    config: options.config ?? loadConfig(),
+    ...(options.sweeper ?? sweeperTuningFromEnv()),
+    logger: {
+      info: (message, attributes = {}) => logger.info(message, attributes),
+      warn: (message, attributes = {}) => logger.warn(message, attributes),
+      error: (message, attributes = {}) => logger.error(message, attributes),
+    },
+  });
+  return async (event, context) => {
+    if ('functionName' in context) logger.addContext(context as Context);
+    const { shards, dryRun } = parseSweepEvent(event);
+    const deadline = Date.now() + context.getRemainingTimeInMillis();
+    const report = await sweeper.sweep({ deadline, dryRun, ...(shards !== undefined ? { shards } : {}) });
+    addSweepMetrics({ addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) }, report);
+    metrics.publishStoredMetrics();
+    if (report.errors > 0) {
+      // Fail the invocation so the errors alarm sees it; the next sweep retries (all idempotent).
+      throw new Error(`sweep finished with ${report.errors} errors (see logs)`);
+    }
+    const { wouldDelete, ...summary } = report;
+    if (dryRun) logger.info('dry run: blobs that would be deleted', { wouldDelete });
+    return summary;
+  };
+}

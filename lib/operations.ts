@@ -1,0 +1,24 @@
+/**
+ * `tierlog/operations`: running and watching tierlog. The sweeper, the Lambda handlers as
+ * factories (deploy them in your own functions, or run them locally), the objects API's HTTP
+ * semantics, the sweep metrics, and the operator CLI as a function.
+ *
+ * @packageDocumentation
+ */
+export { Sweeper, type SweeperOptions, type SweepOptions, type SweepLogger } from './recovery/sweeper.js';
+export type { SweepReport } from './recovery/report.js';
+export { parseSweepEvent, type SweepEventOptions } from './recovery/sweep-event.js';
+export { sweeperTuningFromEnv, SWEEPER_ENV } from './recovery/sweeper-env.js';
+export { addSweepMetrics, METRICS_NAMESPACE, SWEEP_METRICS, type MetricSink } from './recovery/sweep-metrics.js';
+export {
+  createSweeperHandler,
+  type SweeperHandler,
+  type SweeperHandlerOptions,
+  type SweepSummary,
+} from './handlers/sweeper.js';
+export { SWEEPER_SERVICE_NAME, OBJECTS_SERVICE_NAME } from './handlers/names.js';
+export { createObjectsHandler, type ObjectsHandler, type ObjectsHandlerOptions } from './handlers/objects.js';
+export { handleObjectsRequest, type ObjectsApiOptions } from './api/objects-http.js';
+export type { CliContext } from './cli/common.js';
+export { runAudit, type AuditOptions, type AuditReport, type UnreferencedBlob } from './cli/audit.js';
+export { runCli, type RunCliOptions } from './cli/program.js';

@@ -1,0 +1,110 @@
+/**
+ * `npm run dev` as an integrator meets it: the real bin in a child process, driven over HTTP
+ * with fetch as a client would (curl-equivalent requests), the sweeper running on its timer,
+ * the printed environment good for the CLI, and Ctrl-C (SIGINT) stopping everything.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TSX = createRequire(import.meta.url).resolve('tsx/cli');
+
+let child: ChildProcess;
+let output = '';
+let url: string;
+let env: Record<string, string>;
+
+/** Resolves once `pattern` appears in the service's output. */
+function waitFor(pattern: RegExp, timeoutMs = 120_000): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    const check = (): boolean => {
+      const m = output.match(pattern);
+      if (m) resolve(m);
+      return m !== null;
+    };
+    if (check()) return;
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${output}`)), timeoutMs);
+    const listener = (): void => {
+      if (check()) {
+        clearTimeout(timer);
+        child.stdout?.off('data', listener);
+      }
+    };
+    child.stdout?.on('data', listener);
+  });
+}
+
+beforeAll(async () => {
+  child = spawn(process.execPath, [TSX, 'bin/dev.ts', '--port', '0', '--sweep-interval', '1s'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  url = (await waitFor(/objects API\s+(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  await waitFor(/Ctrl-C stops everything/);
+  env = Object.fromEntries([...output.matchAll(/export (\w+)=(\S*)/g)].map((m) => [m[1]!, m[2]!]));
+}, 180_000);
+
+afterAll(() => {
+  if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+describe('npm run dev', () => {
+  it('serves the objects API over HTTP: PUT, GET, HEAD, conditional PUT, DELETE', async () => {
+    const small = await fetch(`${url}/objects/greeting`, { method: 'PUT', body: 'hello', headers: { 'content-type': 'text/plain' } });
+    expect(small.status).toBe(201); // created
+    const etag = small.headers.get('etag');
+    expect(etag).toBe('"1"');
+
+    const large = new Uint8Array(100_000).map((_, i) => i % 251);
+    expect((await fetch(`${url}/objects/photos/1`, { method: 'PUT', body: large })).status).toBe(201);
+    const got = await fetch(`${url}/objects/photos/1`);
+    expect(got.status).toBe(200);
+    expect(new Uint8Array(await got.arrayBuffer())).toEqual(large);
+
+    expect(await (await fetch(`${url}/objects/greeting`)).text()).toBe('hello');
+    const head = await fetch(`${url}/objects/greeting`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length') ?? head.headers.get('x-object-size')).not.toBeNull();
+
+    expect((await fetch(`${url}/objects/greeting`, { method: 'PUT', body: 'x', headers: { 'if-match': '"7"' } })).status).toBe(412);
+    expect((await fetch(`${url}/objects/greeting`, { method: 'DELETE' })).status).toBeLessThan(300);
+    expect((await fetch(`${url}/objects/greeting`)).status).toBe(404);
+    expect((await fetch(`${url}/nothing-here`)).status).toBe(404);
+  });
+
+  it('prints the environment the CLI needs, and the CLI works with it', async () => {
+    for (const name of [
+      'AWS_ENDPOINT_URL_DYNAMODB',
+      'AWS_ENDPOINT_URL_S3',
+      'TIERLOG_CHANGELOG_TABLE',
+      'TIERLOG_OBJECTS_TABLE',
+      'TIERLOG_BUCKET',
+    ]) {
+      expect(env[name], name).toBeTruthy();
+    }
+    const status = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const cli = spawn(process.execPath, ['bin/tierlog.js', 'status', '--json'], {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      cli.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      cli.once('close', (code) => resolve({ code, out }));
+    });
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.out)).toBeTypeOf('object');
+  }, 60_000);
+
+  it('stops everything on Ctrl-C and exits 0', async () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    await expect(fetch(`${url}/objects/greeting`)).rejects.toThrow();
+    await expect(fetch(`${env['AWS_ENDPOINT_URL_S3']}/`)).rejects.toThrow();
+  }, 60_000);
+});
