@@ -131,7 +131,7 @@ function permissionsOfRow(row: CommandAction, sent: SentCommand, config: Tierlog
     case 'key':
       return [{ action: row.action, resource: objectKind(input.Bucket, input.Key, config, sent) }];
     case 'deleteKeys':
-      return (input.Delete?.Objects as Array<{ Key?: string }>).map((o) => ({ action: row.action, resource: objectKind(input.Bucket, o.Key, config, sent) }));
+      return ((input.Delete?.Objects ?? []) as Array<{ Key?: string }>).map((o) => ({ action: row.action, resource: objectKind(input.Bucket, o.Key, config, sent) }));
     case 'listPrefix':
       if (input.Bucket !== config.bucket || typeof input.Prefix !== 'string' || !input.Prefix.startsWith(`${config.prefix}/`)) {
         throw new UnmappedCommandError(`${sent.command} of ${input.Bucket} with Prefix ${String(input.Prefix)}: not a listing under "${config.prefix}/"`);
