@@ -19,7 +19,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { TierlogConfig } from '../config.js';
+import { resolveHvAttributes, type TierlogConfig } from '../config.js';
 import {
   DEFAULT_CLAIM_MS,
   DEFAULT_MAX_UPLOAD_MS,
@@ -72,7 +72,10 @@ export interface SweeperOptions {
   readonly concurrency?: number;
   /** Stop taking new instances this long before the deadline. Default 10 000. */
   readonly deadlineMarginMs?: number;
-  /** HV attribute names, when the objects table has its own schema. */
+  /**
+   * HV attribute names. Set them in the configuration (`config.hvAttributes`); this option is
+   * kept for compatibility and must agree with it (a `ConfigError` otherwise).
+   */
   readonly attributes?: Partial<HvAttributeNames>;
   /** Structured log sink. Default: silent. */
   readonly logger?: SweepLogger;
@@ -110,7 +113,7 @@ export class Sweeper {
     this.config = options.config;
     const dynamodb = options.dynamodb ?? createDynamoDBClient();
     this.table = new InstanceTable(options.config, dynamodb);
-    this.hv = new HvTable(options.config.objectsTable, dynamodb, options.attributes);
+    this.hv = new HvTable(options.config.objectsTable, dynamodb, resolveHvAttributes(options.config, options.attributes));
     this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, MULTIPART_PART_SIZE);
     this.clock = options.clock ?? systemClock;
     this.sweeperId = options.sweeperId ?? newInstanceId();
