@@ -39,6 +39,7 @@ import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type Candidate, decide, type JudgeContext, needsExistenceCheck, screenEntry } from './judge.js';
 import { emptyReport, type SweepReport } from './report.js';
 import { WorkPool } from './work-pool.js';
+import { checkSweeperWindows } from './sweeper-env.js';
 
 /** Where the sweeper logs; Powertools' `Logger` fits. */
 export interface SweepLogger {
@@ -68,6 +69,12 @@ export interface SweeperOptions {
   readonly quarantineRecheckMs?: number;
   /** When an entry whose blob delete failed is retried. Default 60 000. */
   readonly retryFailedMs?: number;
+  /**
+   * Accept windows below their floors (`SWEEPER_FLOORS`: claim 60 s, skew margin 5 s, upload
+   * window 15 min). Only for drills and simulations whose writers run on the same compressed
+   * time; with real writers short windows make leaks possible. Default false.
+   */
+  readonly unsafeShortWindows?: boolean;
   /** Instances processed at once. Default 16. */
   readonly concurrency?: number;
   /** Stop taking new instances this long before the deadline. Default 10 000. */
@@ -110,6 +117,7 @@ export class Sweeper {
   private readonly logger: SweepLogger;
 
   constructor(options: SweeperOptions) {
+    checkSweeperWindows(options);
     this.config = options.config;
     const dynamodb = options.dynamodb ?? createDynamoDBClient();
     this.table = new InstanceTable(options.config, dynamodb);
