@@ -13,7 +13,7 @@ export { type FencedChangeLog, isFencedChangeLog } from './changelog/fenced.js';
 export { InstanceTable, type FenceEffect, type InstanceSummary } from './changelog/instance-table.js';
 export { type InstanceItem, parseInstanceItem } from './changelog/instance-item.js';
 export { type DecodedEntry, type ParsedEntry, type CorruptEntry, decodeEntry } from './changelog/entry-codec.js';
-export { loadConfig, validateConfig, configToEnv, CONFIG_ENV, type TierlogConfig } from './config.js';
+export { loadConfig, validateConfig, configToEnv, CONFIG_ENV, hvAttributeNames, type TierlogConfig } from './config.js';
 export { provisionLocal } from './local/provision.js';
 export { changeLogTableSchema, objectsTableSchema, CHANGELOG_ATTR, type TableSchema } from './schema/tables.js';
 export * from './errors.js';
@@ -31,4 +31,15 @@ export { DEFAULT_HV_ATTRIBUTES, type HvAttributeNames } from './tiered/hv-table.
 export { newBlobKey, checkBlobKey, encodeObjectId } from './tiered/blob-keys.js';
 export { Sweeper, type SweeperOptions, type SweepOptions, type SweepLogger } from './recovery/sweeper.js';
 export type { SweepReport } from './recovery/report.js';
+export {
+  audit,
+  type AuditOptions,
+  type AuditReport,
+  type AuditProgress,
+  type OrphanBlob,
+  type InFlightBlob,
+  type CorruptChangeLogItem,
+  MIN_AUDIT_AGE_MS,
+} from './recovery/audit.js';
+export { SWEEPER_FLOORS, checkSweeperWindows, sweeperTuningFromEnv, type SweeperTuning } from './recovery/sweeper-env.js';
 export { createDynamoDBClient, createS3Client } from './aws/clients.js';
