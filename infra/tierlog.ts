@@ -181,8 +181,8 @@ export class Tierlog extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /**
    * The environment variables `loadConfig` reads (`TIERLOG_CHANGELOG_TABLE`,
-   * `TIERLOG_OBJECTS_TABLE`, `TIERLOG_BUCKET`, `TIERLOG_PREFIX`, `TIERLOG_LEASE_SHARDS`, and
-   * `TIERLOG_HV_ATTRIBUTES` when `hvAttributes` is set): give
+   * `TIERLOG_OBJECTS_TABLE`, `TIERLOG_BUCKET`, `TIERLOG_PREFIX`, `TIERLOG_LEASE_SHARDS`,
+   * `TIERLOG_HV_ATTRIBUTES`): give
    * them to your writer functions. Nothing secret.
    */
   public readonly writerEnvironment: Readonly<Record<string, string>>;

@@ -38,7 +38,7 @@ export interface TierlogConfig {
   /**
    * Attribute names of the objects table, for an objects table with its own schema: overrides
    * of {@link DEFAULT_HV_ATTRIBUTES} by logical name, e.g. `{ blob: 'ptr', body: 'data' }`.
-   * `TIERLOG_HV_ATTRIBUTES`, a JSON object; default none (the default names). Writers, sweepers,
+   * `TIERLOG_HV_ATTRIBUTES`, a JSON object; unset or `{}` means the default names. Writers, sweepers,
    * the audit and the CLI must agree: a reader with other names sees "no blob" everywhere.
    */
   readonly hvAttributes?: Readonly<Partial<HvAttributeNames>>;
@@ -148,6 +148,8 @@ function parseHvAttributes(raw: string | undefined): { hvAttributes?: Partial<Hv
     throw new ConfigError(`${CONFIG_ENV.hvAttributes} is not valid JSON (${(err as Error).message})`, CONFIG_ENV.hvAttributes);
   }
   checkHvAttributes(parsed, CONFIG_ENV.hvAttributes);
+  // `{}` is the default names, as when the variable is unset (configToEnv writes it so).
+  if (Object.keys(parsed as object).length === 0) return {};
   return { hvAttributes: { ...(parsed as Partial<HvAttributeNames>) } };
 }
 
@@ -205,6 +207,7 @@ export function configToEnv(config: TierlogConfig): Record<string, string> {
     [CONFIG_ENV.bucket]: config.bucket,
     [CONFIG_ENV.prefix]: config.prefix,
     [CONFIG_ENV.leaseShards]: String(config.leaseShards),
-    ...(config.hvAttributes !== undefined ? { [CONFIG_ENV.hvAttributes]: JSON.stringify(config.hvAttributes) } : {}),
+    // Always set, `{}` for the default names, so every component is told the names explicitly.
+    [CONFIG_ENV.hvAttributes]: JSON.stringify(config.hvAttributes ?? {}),
   };
 }

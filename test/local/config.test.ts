@@ -164,11 +164,12 @@ describe('TIERLOG_HV_ATTRIBUTES', () => {
     expect(err.message).toContain(reason);
   });
 
-  it('configToEnv round-trips the names, and leaves the variable out when there are none', () => {
+  it('configToEnv round-trips the names, and writes {} (the default names) when there are none', () => {
     const config = validateConfig({ changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'p', leaseShards: 4, hvAttributes: { blob: 'ptr', key: 'pk' } });
     expect(configToEnv(config)[CONFIG_ENV.hvAttributes]).toBe('{"blob":"ptr","key":"pk"}');
     expect(loadConfig(configToEnv(config))).toEqual(config);
-    expect(Object.keys(configToEnv(loadConfig(base)))).not.toContain(CONFIG_ENV.hvAttributes);
+    expect(configToEnv(loadConfig(base))[CONFIG_ENV.hvAttributes]).toBe('{}');
+    expect(loadConfig(hv('{}')).hvAttributes).toBeUndefined();
   });
 
   it('validateConfig checks names built in code, naming the option', () => {
