@@ -10,7 +10,7 @@ import { provisionLocal } from '../lib/local/provision.js';
 import { configToEnv, type TierlogConfig } from '../lib/config.js';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import { runDrill, type DrillReport } from '../lib/drill/drill.js';
-import { SWEEPER_ENV } from '../lib/recovery/sweeper-env.js';
+import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../lib/recovery/sweeper-env.js';
 
 const program = new Command('drill')
   .description('Run tierlog under crashes on the embedded local stack and check its invariants')
@@ -53,6 +53,8 @@ try {
     [SWEEPER_ENV.skewMarginMs]: '500',
     [SWEEPER_ENV.maxUploadMs]: String(invocationMs * 2),
     [SWEEPER_ENV.claimMs]: '10000',
+    // The drill's writers run 2 s invocations: its windows are short on purpose.
+    [UNSAFE_SHORT_WINDOWS_ENV]: '1',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });

@@ -13,7 +13,8 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { configToEnv, validateConfig } from '../lib/config.js';
+import { configToEnv, hvAttributeNames, validateConfig } from '../lib/config.js';
+import type { HvAttributeNames } from '../lib/tiered/hv-table.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from '../lib/constants.js';
 import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
 import { BlobBucket } from './bucket.js';
@@ -67,6 +68,14 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * @default 4
    */
   readonly leaseShards?: number;
+  /**
+   * Attribute names of the objects table, by logical name (`TIERLOG_HV_ATTRIBUTES`), e.g.
+   * `{ blob: 'ptr', body: 'data' }`. The writers, the sweeper and the objects function all get
+   * them through {@link Tierlog.writerEnvironment}; `key` also names the table's partition key.
+   *
+   * @default - the default names (`DEFAULT_HV_ATTRIBUTES`)
+   */
+  readonly hvAttributes?: Partial<HvAttributeNames>;
   /**
    * When the sweeper runs (EventBridge Scheduler expression).
    *
@@ -179,7 +188,8 @@ export class Tierlog extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /**
    * The environment variables `loadConfig` reads (`TIERLOG_CHANGELOG_TABLE`,
-   * `TIERLOG_OBJECTS_TABLE`, `TIERLOG_BUCKET`, `TIERLOG_PREFIX`, `TIERLOG_LEASE_SHARDS`): give
+   * `TIERLOG_OBJECTS_TABLE`, `TIERLOG_BUCKET`, `TIERLOG_PREFIX`, `TIERLOG_LEASE_SHARDS`,
+   * `TIERLOG_HV_ATTRIBUTES`): give
    * them to your writer functions. Nothing secret.
    */
   public readonly writerEnvironment: Readonly<Record<string, string>>;
@@ -191,12 +201,15 @@ export class Tierlog extends Construct {
     super(scope, id);
     this.prefix = props.prefix ?? DEFAULT_PREFIX;
     this.leaseShards = props.leaseShards ?? DEFAULT_LEASE_SHARDS;
-    validateSettings(this.prefix, this.leaseShards);
+    validateSettings(this.prefix, this.leaseShards, props.hvAttributes);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const tableOptions = { removalPolicy, deletionProtection: removalPolicy === RemovalPolicy.RETAIN };
 
     this.changeLogTable = schemaTable(this, 'ChangeLogTable', changeLogTableSchema, tableOptions);
-    this.objectsTable = props.objectsTable ?? schemaTable(this, 'ObjectsTable', objectsTableSchema, tableOptions);
+    const objectsKey = hvAttributeNames(props.hvAttributes !== undefined ? { ...PLACEHOLDER_CONFIG, hvAttributes: props.hvAttributes } : PLACEHOLDER_CONFIG).key;
+    this.objectsTable =
+      props.objectsTable ??
+      schemaTable(this, 'ObjectsTable', { ...objectsTableSchema, partitionKey: { ...objectsTableSchema.partitionKey, name: objectsKey } }, tableOptions);
     if (props.bucket !== undefined) {
       this.bucket = props.bucket;
     } else {
@@ -215,6 +228,7 @@ export class Tierlog extends Construct {
       bucket: this.bucket.bucketName,
       prefix: this.prefix,
       leaseShards: this.leaseShards,
+      ...(props.hvAttributes !== undefined ? { hvAttributes: { ...props.hvAttributes } } : {}),
     });
 
     const functionOptions = functionOptionsOf({ ...props, removalPolicy });
@@ -300,7 +314,9 @@ export class Tierlog extends Construct {
 }
 
 /** Checks prefix and shard count with the library's own validation (what `loadConfig` accepts). */
-function validateSettings(prefix: string, leaseShards: number): void {
+const PLACEHOLDER_CONFIG = { changeLogTable: 'placeholder', objectsTable: 'placeholder', bucket: 'placeholder', prefix: 'blobs', leaseShards: 1 };
+
+function validateSettings(prefix: string, leaseShards: number, hvAttributes?: Partial<HvAttributeNames>): void {
   if (Token.isUnresolved(prefix)) throw new Error('prefix must be a literal string: it is part of IAM resource ARNs and conditions');
-  validateConfig({ changeLogTable: 'placeholder', objectsTable: 'placeholder', bucket: 'placeholder', prefix, leaseShards });
+  validateConfig({ ...PLACEHOLDER_CONFIG, prefix, leaseShards, ...(hvAttributes !== undefined ? { hvAttributes } : {}) });
 }

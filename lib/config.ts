@@ -6,6 +6,7 @@
  */
 import { ConfigError } from './errors.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from './constants.js';
+import { DEFAULT_HV_ATTRIBUTES, type HvAttributeNames } from './tiered/hv-table.js';
 
 /** Names of the environment variables {@link loadConfig} reads. */
 export const CONFIG_ENV = {
@@ -14,6 +15,7 @@ export const CONFIG_ENV = {
   bucket: 'TIERLOG_BUCKET',
   prefix: 'TIERLOG_PREFIX',
   leaseShards: 'TIERLOG_LEASE_SHARDS',
+  hvAttributes: 'TIERLOG_HV_ATTRIBUTES',
 } as const;
 
 export interface TierlogConfig {
@@ -33,6 +35,13 @@ export interface TierlogConfig {
    * `TIERLOG_LEASE_SHARDS`, default 4. Must be the same for writers and sweepers.
    */
   readonly leaseShards: number;
+  /**
+   * Attribute names of the objects table, for an objects table with its own schema: overrides
+   * of {@link DEFAULT_HV_ATTRIBUTES} by logical name, e.g. `{ blob: 'ptr', body: 'data' }`.
+   * `TIERLOG_HV_ATTRIBUTES`, a JSON object; unset or `{}` means the default names. Writers, sweepers,
+   * the audit and the CLI must agree: a reader with other names sees "no blob" everywhere.
+   */
+  readonly hvAttributes?: Readonly<Partial<HvAttributeNames>>;
 }
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
@@ -57,6 +66,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bucket: required(env, CONFIG_ENV.bucket),
     prefix: env[CONFIG_ENV.prefix] ?? DEFAULT_PREFIX,
     leaseShards: parseShards(env[CONFIG_ENV.leaseShards]),
+    ...parseHvAttributes(env[CONFIG_ENV.hvAttributes]),
   };
   try {
     return validateConfig(config);
@@ -101,7 +111,88 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
   if (!Number.isInteger(config.leaseShards) || config.leaseShards < 1 || config.leaseShards > 256) {
     throw new ConfigError(`leaseShards must be an integer in 1..256, got ${config.leaseShards}`, 'leaseShards');
   }
+  if (config.hvAttributes !== undefined) checkHvAttributes(config.hvAttributes, 'hvAttributes');
   return config;
+}
+
+/** What an attribute name may be: 1..255 of `[A-Za-z0-9_.-]`. */
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
+
+/**
+ * Checks a set of attribute-name overrides: known logical names only, each a valid name, and no
+ * two logical names on one attribute (counting the defaults of the names not overridden).
+ *
+ * @throws ConfigError naming `setting`.
+ */
+function checkHvAttributes(overrides: unknown, setting: string): HvAttributeNames {
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+    throw new ConfigError(`${setting} must be an object of attribute names by logical name, e.g. {"blob":"ptr"}`, setting);
+  }
+  const known = Object.keys(DEFAULT_HV_ATTRIBUTES);
+  for (const [logical, name] of Object.entries(overrides)) {
+    if (!known.includes(logical)) {
+      throw new ConfigError(`${setting}: unknown field "${logical}" (known: ${known.join(', ')})`, setting);
+    }
+    if (typeof name !== 'string') {
+      throw new ConfigError(`${setting}: "${logical}" must be a string, got ${JSON.stringify(name) ?? typeof name}`, setting);
+    }
+    if (!ATTRIBUTE_NAME.test(name)) {
+      throw new ConfigError(`${setting}: "${logical}" is ${JSON.stringify(name)}, not an attribute name (1..255 of A-Z a-z 0-9 _ . -)`, setting);
+    }
+  }
+  const resolved = { ...DEFAULT_HV_ATTRIBUTES, ...(overrides as Partial<HvAttributeNames>) };
+  const owner = new Map<string, string>();
+  for (const [logical, name] of Object.entries(resolved)) {
+    const other = owner.get(name);
+    if (other !== undefined) {
+      throw new ConfigError(`${setting}: "${other}" and "${logical}" would both be attribute "${name}" (each logical name needs its own attribute)`, setting);
+    }
+    owner.set(name, logical);
+  }
+  return resolved;
+}
+
+function parseHvAttributes(raw: string | undefined): { hvAttributes?: Partial<HvAttributeNames> } {
+  if (raw === undefined || raw.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new ConfigError(`${CONFIG_ENV.hvAttributes} is not valid JSON (${(err as Error).message})`, CONFIG_ENV.hvAttributes);
+  }
+  checkHvAttributes(parsed, CONFIG_ENV.hvAttributes);
+  // `{}` is the default names, as when the variable is unset (configToEnv writes it so).
+  if (Object.keys(parsed as object).length === 0) return {};
+  return { hvAttributes: { ...(parsed as Partial<HvAttributeNames>) } };
+}
+
+/** The objects-table attribute names `config` gives: the defaults with its overrides. */
+export function hvAttributeNames(config: TierlogConfig): HvAttributeNames {
+  return { ...DEFAULT_HV_ATTRIBUTES, ...config.hvAttributes };
+}
+
+/**
+ * The attribute names a component uses: the configuration's. An explicit `attributes` option
+ * (kept for compatibility) must name the same attributes; one that disagrees is refused rather
+ * than silently preferred, because a component reading other names than the writers sees "no
+ * blob" for every object.
+ *
+ * @throws ConfigError when `explicit` disagrees with `config.hvAttributes`.
+ */
+export function resolveHvAttributes(config: TierlogConfig, explicit?: Partial<HvAttributeNames>): HvAttributeNames {
+  const configured = hvAttributeNames(config);
+  if (explicit === undefined) return configured;
+  const given = checkHvAttributes(explicit, 'attributes');
+  const differ = (Object.keys(configured) as Array<keyof HvAttributeNames>).filter((k) => configured[k] !== given[k]);
+  if (differ.length > 0) {
+    throw new ConfigError(
+      `attributes disagree with the configuration (${CONFIG_ENV.hvAttributes}) on ${differ
+        .map((k) => `${k}: "${given[k]}" vs "${configured[k]}"`)
+        .join(', ')}; set the names once, in the configuration`,
+      'attributes',
+    );
+  }
+  return configured;
 }
 
 function required(env: Record<string, string | undefined>, name: string): string {
@@ -129,5 +220,7 @@ export function configToEnv(config: TierlogConfig): Record<string, string> {
     [CONFIG_ENV.bucket]: config.bucket,
     [CONFIG_ENV.prefix]: config.prefix,
     [CONFIG_ENV.leaseShards]: String(config.leaseShards),
+    // Always set, `{}` for the default names, so every component is told the names explicitly.
+    [CONFIG_ENV.hvAttributes]: JSON.stringify(config.hvAttributes ?? {}),
   };
 }

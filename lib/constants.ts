@@ -43,6 +43,31 @@ export const DEFAULT_SKEW_MARGIN_MS = 30_000;
  */
 export const DEFAULT_MAX_UPLOAD_MS = 20 * 60_000;
 
+/**
+ * Floors of the sweeper's windows: a value below one makes leaks possible, so it is refused
+ * (`TIERLOG_*` variables and Sweeper options alike; see `lib/recovery/sweeper-env.ts`).
+ *
+ * Upload window: at least 15 minutes, the longest a Lambda invocation runs. A `new` blob the
+ * sweeper gives up on (its entry dropped) before its upload ended is uploaded afterwards and
+ * never collected: with a window of 0 every upload slower than a sweep leaks.
+ */
+export const MIN_MAX_UPLOAD_MS = 15 * 60_000;
+
+/**
+ * Skew margin: at least 5 s. Instances are claimed when their lease ended this long ago by the
+ * sweeper's clock; AWS hosts keep time within milliseconds (Amazon Time Sync), 5 s leaves room
+ * for a host off by far more. With 0, a writer whose clock lags is claimed while it still
+ * writes: its commit is fenced, but its cleanup after a fenced commit races the sweeper.
+ */
+export const MIN_SKEW_MARGIN_MS = 5_000;
+
+/**
+ * Claim: at least 60 s. A claim must outlast the settling of one instance (HV reads, S3
+ * deletes, one conditional write, each retried with backoff); a shorter one expires mid-way, a
+ * second sweeper takes the instance over, and two sweepers work one instance at once.
+ */
+export const MIN_CLAIM_MS = 60_000;
+
 /** How often a quarantined entry is looked at again (and counted again, which keeps the alarm up). */
 export const DEFAULT_QUARANTINE_RECHECK_MS = 60 * 60_000;
 

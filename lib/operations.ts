@@ -8,7 +8,18 @@
 export { Sweeper, type SweeperOptions, type SweepOptions, type SweepLogger } from './recovery/sweeper.js';
 export type { SweepReport } from './recovery/report.js';
 export { parseSweepEvent, type SweepEventOptions } from './recovery/sweep-event.js';
-export { sweeperTuningFromEnv, SWEEPER_ENV } from './recovery/sweeper-env.js';
+export { sweeperTuningFromEnv, checkSweeperWindows, SWEEPER_ENV, SWEEPER_FLOORS, type SweeperTuning } from './recovery/sweeper-env.js';
+export {
+  audit,
+  type AuditOptions,
+  type AuditReport,
+  type AuditProgress,
+  type OrphanBlob,
+  type InFlightBlob,
+  type CorruptChangeLogItem,
+  MIN_AUDIT_AGE_MS,
+  DEFAULT_AUDIT_AGE_MS,
+} from './recovery/audit.js';
 export { addSweepMetrics, METRICS_NAMESPACE, SWEEP_METRICS, type MetricSink } from './recovery/sweep-metrics.js';
 export {
   createSweeperHandler,
@@ -20,5 +31,5 @@ export { SWEEPER_SERVICE_NAME, OBJECTS_SERVICE_NAME } from './handlers/names.js'
 export { createObjectsHandler, type ObjectsHandler, type ObjectsHandlerOptions } from './handlers/objects.js';
 export { handleObjectsRequest, type ObjectsApiOptions } from './api/objects-http.js';
 export type { CliContext } from './cli/common.js';
-export { runAudit, type AuditOptions, type AuditReport, type UnreferencedBlob } from './cli/audit.js';
+export { runAudit, type AuditCommandOptions } from './cli/audit.js';
 export { runCli, type RunCliOptions } from './cli/program.js';

@@ -2,13 +2,23 @@
  * `tierlog inspect <instance>`: one instance item of the change log (consistent read): its state,
  * lease, claim, counter, and each entry with what the sweeper would make of it. An item that
  * does not parse is shown raw with the reason.
+ *
+ * Each entry is judged exactly as the sweeper judges it, with the same code and the same
+ * options: `screenEntry`, then a consistent HV read of its object, a HEAD of `new` when the
+ * upload may still run, then `decide` (lib/recovery/judge.ts), with the upload window from the
+ * same tuning variables the sweeper reads (`TIERLOG_MAX_UPLOAD_MS`). So inspect never calls
+ * "due" an entry a sweep would defer, or the other way round.
  */
 import { CorruptItemError } from '../errors.js';
 import { InstanceTable } from '../changelog/instance-table.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
 import type { DecodedEntry } from '../changelog/entry-codec.js';
-import { DEFAULT_MAX_UPLOAD_MS } from '../constants.js';
-import { screenEntry } from '../recovery/judge.js';
+import { hvAttributeNames } from '../config.js';
+import { MULTIPART_PART_SIZE } from '../constants.js';
+import { decide, type JudgeContext, needsExistenceCheck, type Screened, screenEntry } from '../recovery/judge.js';
+import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
+import { HvTable } from '../tiered/hv-table.js';
+import { LtBucket } from '../tiered/lt-bucket.js';
 import { type CliContext, CommandFailedError, EXIT, formatInstant, formatRelative, iso, printJson, println, toJson } from './common.js';
 
 export interface InspectedEntry {
@@ -21,10 +31,19 @@ export interface InspectedEntry {
   readonly recordedAt?: string;
   /** Why the entry does not parse. */
   readonly corrupt?: string;
-  /** What the sweeper would do with it once the instance is expired: `due`, `deferred` or `quarantined`. */
+  /**
+   * What the sweeper would do with it now, once the instance is expired: `due` (settled and
+   * dropped), `deferred` (kept for a later pass) or `quarantined` (kept, never acted on).
+   */
   readonly sweeper: 'due' | 'deferred' | 'quarantined';
-  /** The deferral or quarantine reason. */
+  /** The deferral or quarantine reason, for a human. */
   readonly reason?: string;
+  /** The judge's reason code of a deferral: `cleanupAfter` or `uploadWindow`. */
+  readonly reasonCode?: string;
+  /** When a deferred entry is due again (ISO). */
+  readonly until?: string;
+  /** The blobs the sweeper would delete now. */
+  readonly deletes?: readonly string[];
 }
 
 export type InspectReport =
@@ -63,8 +82,9 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
     return { instanceId, ok: false, corrupt: err.message, raw };
   }
   const now = ctx.clock();
-  const judge = { prefix: ctx.config.prefix, now, maxUploadMs: DEFAULT_MAX_UPLOAD_MS };
-  const entries = item.entries.map((entry) => describeEntry(entry, judge)).sort((a, b) => a.changeId.localeCompare(b.changeId));
+  const judge: JudgeContext = { prefix: ctx.config.prefix, now, maxUploadMs: effectiveWindows(sweeperTuningFromEnv(ctx.env)).maxUploadMs };
+  const verdicts = await judgeEntries(ctx, item.entries, judge);
+  const entries = item.entries.map((entry, i) => describeEntry(entry, verdicts[i]!)).sort((a, b) => a.changeId.localeCompare(b.changeId));
   return {
     instanceId: item.instanceId,
     ok: true,
@@ -79,14 +99,38 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
   };
 }
 
-function describeEntry(entry: DecodedEntry, judge: { prefix: string; now: number; maxUploadMs: number }): InspectedEntry {
-  const screened = screenEntry(entry, judge);
-  const verdict =
-    screened.kind === 'quarantine'
-      ? { sweeper: 'quarantined' as const, reason: screened.reason }
-      : screened.kind === 'defer'
-        ? { sweeper: 'deferred' as const, reason: `${screened.reason} until ${iso(screened.until)}` }
-        : { sweeper: 'due' as const };
+type Verdict = Pick<InspectedEntry, 'sweeper' | 'reason' | 'reasonCode' | 'until' | 'deletes'>;
+
+/** The sweeper's judgement of each entry, by the sweeper's steps (see the module doc). */
+async function judgeEntries(ctx: CliContext, entries: readonly DecodedEntry[], judge: JudgeContext): Promise<Verdict[]> {
+  const screened: Screened[] = entries.map((entry) => screenEntry(entry, judge));
+  const objects = screened.flatMap((s) => (s.kind === 'candidate' ? [s.candidate.change.id] : []));
+  const pointers = objects.length === 0 ? new Map<string, string | null>() : await new HvTable(ctx.config.objectsTable, ctx.dynamodb, hvAttributeNames(ctx.config)).readBlobPointers(objects);
+  const lt = new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix, MULTIPART_PART_SIZE);
+  const deferred = (code: string, until: number, extra: Partial<Verdict> = {}): Verdict => ({
+    sweeper: 'deferred',
+    reason: `${code} until ${iso(until)}`,
+    reasonCode: code,
+    until: iso(until),
+    ...extra,
+  });
+  return Promise.all(
+    screened.map(async (s): Promise<Verdict> => {
+      if (s.kind === 'quarantine') return { sweeper: 'quarantined', reason: s.reason };
+      if (s.kind === 'defer') return deferred(s.reason, s.until);
+      const pointer = pointers.get(s.candidate.change.id) ?? null;
+      const newExists = needsExistenceCheck(s.candidate, pointer, judge) ? await lt.exists(s.candidate.change.new!) : undefined;
+      const decision = decide(s.candidate, pointer, judge, newExists);
+      if (decision.kind === 'defer') return deferred(decision.reason, decision.until);
+      // Deleted now, but kept for another look when the upload window closes (counted as
+      // deferred by the sweeper).
+      if (decision.keepUntil !== undefined) return deferred('uploadWindow', decision.keepUntil, { deletes: decision.deletes });
+      return { sweeper: 'due', deletes: decision.deletes };
+    }),
+  );
+}
+
+function describeEntry(entry: DecodedEntry, verdict: Verdict): InspectedEntry {
   if (!entry.ok) return { changeId: entry.changeId, ok: false, corrupt: entry.reason, ...verdict };
   const c = entry.change;
   return {
@@ -120,6 +164,7 @@ export function formatInspect(r: InspectReport, now: number): string[] {
       continue;
     }
     lines.push(`  ${e.changeId}  object ${JSON.stringify(e.objectId)}  sweeper: ${e.sweeper}${e.reason !== undefined ? ` (${e.reason})` : ''}`);
+    if (e.deletes !== undefined && e.deletes.length > 0) lines.push(`    would delete  ${e.deletes.join(', ')}`);
     if (e.new !== undefined) lines.push(`    new           ${e.new}`);
     if (e.old !== undefined) lines.push(`    old           ${e.old}`);
     if (e.cleanupAfter !== undefined) lines.push(`    cleanupAfter  ${formatInstant(Date.parse(e.cleanupAfter), now)}`);

@@ -56,8 +56,10 @@ Environment:
   ${CONFIG_ENV.bucket}            blob bucket, LT (required)
   ${CONFIG_ENV.prefix}            blob key prefix (default "blobs")
   ${CONFIG_ENV.leaseShards}      lease-index shards (default 4; as the writers)
+  ${CONFIG_ENV.hvAttributes}     objects-table attribute names, JSON, e.g. {"blob":"ptr"} (as the writers)
   ${Object.values(SWEEPER_ENV).join(', ')}
-                             sweeper tuning for "sweep" (as the sweeper Lambda)
+                             sweeper tuning for "sweep" and "inspect" (as the sweeper Lambda;
+                             values below the safe floors are refused)
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...
                              the AWS SDK's own settings (point these at a local stack to use one)
 
@@ -123,16 +125,17 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   program
     .command('audit')
     .description(
-      'List the bucket under <prefix>/ and check every blob against the objects table (consistent reads). ' +
-        'Reports blobs no object points at that are older than the safety age (by both S3 LastModified and the ' +
-        'key\'s UUIDv7 time), and keys that are not blob keys (never deleted). Progress bar on stderr when it is a terminal.',
+      'List the bucket under <prefix>/ and check every blob against the change log and the objects table (consistent reads). ' +
+        'Reports orphans: blobs no object points at and no change-log entry names, older than the safety age (by both S3 ' +
+        'LastModified and the key\'s UUIDv7 time); blobs of writes in flight (never deleted); and keys that are not blob ' +
+        'keys (never deleted). Progress bar on stderr when it is a terminal.',
     )
     .addOption(
       new Option('--older-than <duration>', 'safety age: only blobs older than this, e.g. 90m, 24h, 7d (at least 1h)')
         .default(DEFAULT_AUDIT_AGE_MS, '24h')
         .argParser(durationArg),
     )
-    .option('--delete', 'delete the unreferenced blobs found (each batch is re-checked against the objects table first)')
+    .option('--delete', 'delete the orphans found (each batch is re-checked against the objects table first)')
     .action(async (opts: { olderThan: number; delete?: boolean }, command: Command) => {
       exitCode = await auditCommand(ctx(), { olderThanMs: opts.olderThan, delete: opts.delete === true, json: json(command) });
     });

@@ -5,15 +5,16 @@
  * then, not for a dashboard (the sweeper's metrics are for that). Counts instances live, expired
  * (lease ended, not yet claimed) and claimed (and claims past their expiry, i.e. due again),
  * outstanding entries and what the sweeper would quarantine or defer, the oldest expired lease,
- * and items that do not parse.
+ * and items that do not parse. Lists the ids of the expired, claimed and stuck instances (oldest
+ * first), the ids `tierlog inspect` takes.
  */
 import { CorruptItemError } from '../errors.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { InstanceTable } from '../changelog/instance-table.js';
 import { parseInstanceItem } from '../changelog/instance-item.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
-import { DEFAULT_MAX_UPLOAD_MS } from '../constants.js';
 import { screenEntry } from '../recovery/judge.js';
+import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { type CliContext, EXIT, formatDuration, iso, plural, printJson, println } from './common.js';
 
 export interface StatusReport {
@@ -39,6 +40,16 @@ export interface StatusReport {
     /** Entries whose `cleanupAfter` is still ahead. */
     readonly notYetDue: number;
   };
+  /**
+   * Instance ids for `tierlog inspect`, oldest lease or claim first, at most
+   * {@link STATUS_ID_LIMIT} each (the counts above are complete): `expired` (live, lease ended),
+   * `claimed` (claim running), `stuck` (claimed, claim ended: its sweeper did not finish).
+   */
+  readonly instanceIds: {
+    readonly expired: readonly string[];
+    readonly claimed: readonly string[];
+    readonly stuck: readonly string[];
+  };
   /** Age of the oldest ended lease or claim, ms; null when none has ended. */
   readonly oldestExpiredAgeMs: number | null;
   readonly oldestExpiredInstance: string | null;
@@ -46,11 +57,15 @@ export interface StatusReport {
   readonly corruptItems: ReadonlyArray<{ readonly instanceId: string; readonly reason: string; readonly entries: number }>;
 }
 
+/** The most instance ids of one kind a status report lists. */
+export const STATUS_ID_LIMIT = 100;
+
 /** Scans the change-log table and counts. */
 export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
   const table = new InstanceTable(ctx.config, ctx.dynamodb);
   const now = ctx.clock();
-  const judge = { prefix: ctx.config.prefix, now, maxUploadMs: DEFAULT_MAX_UPLOAD_MS };
+  const judge = { prefix: ctx.config.prefix, now, maxUploadMs: effectiveWindows(sweeperTuningFromEnv(ctx.env)).maxUploadMs };
+  const ids = { expired: [] as Array<[number, string]>, claimed: [] as Array<[number, string]>, stuck: [] as Array<[number, string]> };
   let total = 0;
   let live = 0;
   let expired = 0;
@@ -80,8 +95,10 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
       if (item.state === 'claimed') {
         claimed++;
         if (ended) claimsExpired++;
+        (ended ? ids.stuck : ids.claimed).push([item.leaseUntil, item.instanceId]);
       } else if (ended) {
         expired++;
+        ids.expired.push([item.leaseUntil, item.instanceId]);
       } else {
         live++;
       }
@@ -102,10 +119,18 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
     at: iso(now),
     instances: { total, live, expired, claimed, claimsExpired },
     entries: { outstanding, quarantined, notYetDue },
+    instanceIds: { expired: oldestFirst(ids.expired), claimed: oldestFirst(ids.claimed), stuck: oldestFirst(ids.stuck) },
     oldestExpiredAgeMs: oldest?.age ?? null,
     oldestExpiredInstance: oldest?.instanceId ?? null,
     corruptItems,
   };
+}
+
+function oldestFirst(list: Array<[number, string]>): string[] {
+  return list
+    .sort((a, b) => a[0] - b[0] || a[1].localeCompare(b[1]))
+    .slice(0, STATUS_ID_LIMIT)
+    .map(([, id]) => id);
 }
 
 /** The human form of a status report. */
@@ -120,6 +145,17 @@ export function formatStatus(r: StatusReport): string[] {
       (e.quarantined > 0 || e.notYetDue > 0 ? ` (${e.quarantined} quarantined, ${e.notYetDue} not yet due)` : ''),
     `oldest expired  ${r.oldestExpiredAgeMs === null ? 'none' : `${formatDuration(r.oldestExpiredAgeMs)} ago (instance ${r.oldestExpiredInstance})`}`,
   ];
+  const shown = 20;
+  for (const [kind, list, total] of [
+    ['expired', r.instanceIds.expired, i.expired],
+    ['claimed', r.instanceIds.claimed, i.claimed - i.claimsExpired],
+    ['stuck', r.instanceIds.stuck, i.claimsExpired],
+  ] as const) {
+    if (list.length === 0) continue;
+    lines.push(`${kind} instances (oldest first; "tierlog inspect <instance>"):`);
+    for (const id of list.slice(0, shown)) lines.push(`  ${id}`);
+    if (total > shown) lines.push(`  ... and ${total - shown} more${total > list.length ? '' : ' (use --json)'}`);
+  }
   if (r.corruptItems.length > 0) {
     lines.push(`corrupt items  ${r.corruptItems.length} (kept and never acted on; see "tierlog inspect <instance>")`);
     for (const c of r.corruptItems.slice(0, 20)) lines.push(`  ${c.instanceId}  ${c.reason}  (${plural(c.entries, 'entry', 'entries')})`);

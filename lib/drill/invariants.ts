@@ -10,9 +10,8 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { TierlogConfig } from '../config.js';
+import { hvAttributeNames, type TierlogConfig } from '../config.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
-import { DEFAULT_HV_ATTRIBUTES } from '../tiered/hv-table.js';
 import { unmarshallOptions } from '../aws/clients.js';
 
 export interface InvariantReport {
@@ -46,9 +45,10 @@ export async function checkInvariants(args: {
     listBlobs(s3, config.bucket, `${config.prefix}/`),
   ]);
   const references = new Map<string, string>();
+  const names = hvAttributeNames(config);
   for (const item of objects) {
-    const blob = item[DEFAULT_HV_ATTRIBUTES.blob];
-    if (typeof blob === 'string') references.set(String(item[DEFAULT_HV_ATTRIBUTES.key]), blob);
+    const blob = item[names.blob];
+    if (typeof blob === 'string') references.set(String(item[names.key]), blob);
   }
   const named = new Set<string>();
   let entries = 0;

@@ -12,7 +12,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import type { TierlogConfig } from '../config.js';
+import { hvAttributeNames, type TierlogConfig } from '../config.js';
 import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../schema/tables.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName } from '../aws/errors.js';
@@ -58,7 +58,11 @@ export async function provisionLocal(
   try {
     await Promise.all([
       ensureTable(dynamodb, createTableInput(changeLogTableSchema, config.changeLogTable)),
-      ensureTable(dynamodb, createTableInput(objectsTableSchema, config.objectsTable)),
+      // The partition key follows the configured name of the key attribute.
+      ensureTable(
+        dynamodb,
+        createTableInput({ ...objectsTableSchema, partitionKey: { ...objectsTableSchema.partitionKey, name: hvAttributeNames(config).key } }, config.objectsTable),
+      ),
       ensureBucket(s3, config.bucket),
     ]);
   } finally {

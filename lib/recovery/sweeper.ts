@@ -19,7 +19,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { TierlogConfig } from '../config.js';
+import { resolveHvAttributes, type TierlogConfig } from '../config.js';
 import {
   DEFAULT_CLAIM_MS,
   DEFAULT_MAX_UPLOAD_MS,
@@ -39,6 +39,7 @@ import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type Candidate, decide, type JudgeContext, needsExistenceCheck, screenEntry } from './judge.js';
 import { emptyReport, type SweepReport } from './report.js';
 import { WorkPool } from './work-pool.js';
+import { checkSweeperWindows } from './sweeper-env.js';
 
 /** Where the sweeper logs; Powertools' `Logger` fits. */
 export interface SweepLogger {
@@ -68,11 +69,20 @@ export interface SweeperOptions {
   readonly quarantineRecheckMs?: number;
   /** When an entry whose blob delete failed is retried. Default 60 000. */
   readonly retryFailedMs?: number;
+  /**
+   * Accept windows below their floors (`SWEEPER_FLOORS`: claim 60 s, skew margin 5 s, upload
+   * window 15 min). Only for drills and simulations whose writers run on the same compressed
+   * time; with real writers short windows make leaks possible. Default false.
+   */
+  readonly unsafeShortWindows?: boolean;
   /** Instances processed at once. Default 16. */
   readonly concurrency?: number;
   /** Stop taking new instances this long before the deadline. Default 10 000. */
   readonly deadlineMarginMs?: number;
-  /** HV attribute names, when the objects table has its own schema. */
+  /**
+   * HV attribute names. Set them in the configuration (`config.hvAttributes`); this option is
+   * kept for compatibility and must agree with it (a `ConfigError` otherwise).
+   */
   readonly attributes?: Partial<HvAttributeNames>;
   /** Structured log sink. Default: silent. */
   readonly logger?: SweepLogger;
@@ -107,10 +117,11 @@ export class Sweeper {
   private readonly logger: SweepLogger;
 
   constructor(options: SweeperOptions) {
+    checkSweeperWindows(options);
     this.config = options.config;
     const dynamodb = options.dynamodb ?? createDynamoDBClient();
     this.table = new InstanceTable(options.config, dynamodb);
-    this.hv = new HvTable(options.config.objectsTable, dynamodb, options.attributes);
+    this.hv = new HvTable(options.config.objectsTable, dynamodb, resolveHvAttributes(options.config, options.attributes));
     this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, MULTIPART_PART_SIZE);
     this.clock = options.clock ?? systemClock;
     this.sweeperId = options.sweeperId ?? newInstanceId();

@@ -9,6 +9,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -26,6 +27,14 @@ export interface DeleteFailure {
   readonly key: string;
   readonly code: string;
   readonly message: string;
+}
+
+/** One key of a listing. */
+export interface ListedBlob {
+  readonly key: string;
+  readonly size: number;
+  /** S3's LastModified, ms; undefined when S3 did not say. */
+  readonly lastModified?: number;
 }
 
 export class LtBucket {
@@ -125,6 +134,29 @@ export class LtBucket {
       }
     }
     return failures;
+  }
+
+  /**
+   * Every key under `<prefix>/`, a page at a time (ListObjectsV2 through the SDK's paginator;
+   * `pageSize` keys a request, at most 1 000).
+   */
+  async *list(options: { pageSize?: number } = {}): AsyncGenerator<ListedBlob[]> {
+    const pages = paginateListObjectsV2(
+      { client: this.s3, ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}) },
+      { Bucket: this.bucket, Prefix: `${this.prefix}/` },
+    );
+    try {
+      for await (const page of pages) {
+        const blobs: ListedBlob[] = [];
+        for (const object of page.Contents ?? []) {
+          if (object.Key === undefined) continue;
+          blobs.push({ key: object.Key, size: object.Size ?? 0, ...(object.LastModified !== undefined ? { lastModified: object.LastModified.getTime() } : {}) });
+        }
+        yield blobs;
+      }
+    } catch (err) {
+      throw translateAwsError(err, { operation: 'ListObjectsV2', bucket: this.bucket });
+    }
   }
 
   /** Throws unless `key` lies under `<prefix>/`: the last guard before any S3 write or delete. */

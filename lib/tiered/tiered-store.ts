@@ -31,7 +31,7 @@ import { Readable as ReadableStream } from 'node:stream';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { TierlogConfig } from '../config.js';
+import { resolveHvAttributes, type TierlogConfig } from '../config.js';
 import type { ChangeLog } from '../changelog/change-log.js';
 import { oldItemOf } from '../changelog/instance-table.js';
 import { DEFAULT_INLINE_THRESHOLD, DYNAMODB_ITEM_LIMIT, INLINE_OVERHEAD_RESERVE, MULTIPART_PART_SIZE } from '../constants.js';
@@ -84,7 +84,11 @@ export interface TieredStoreOptions {
   readonly inlineThreshold?: number;
   /** Milliseconds since the epoch. Default `Date.now`. */
   readonly clock?: Clock;
-  /** HV attribute names, for users with their own objects-table schema. */
+  /**
+   * HV attribute names. Set them in the configuration (`config.hvAttributes`,
+   * `TIERLOG_HV_ATTRIBUTES`), which every component reads; this option is kept for
+   * compatibility and must agree with the configuration (a `ConfigError` otherwise).
+   */
   readonly attributes?: Partial<HvAttributeNames>;
   /** Multipart part size for uploads. Default 8 MiB (minimum 5 MiB). */
   readonly partSize?: number;
@@ -116,7 +120,7 @@ export class TieredStore {
     if (!Number.isInteger(this.inlineThreshold) || this.inlineThreshold < 0 || this.inlineThreshold > maxInline) {
       throw new ValidationError(`inlineThreshold must be an integer in 0..${maxInline}`, 'inlineThreshold');
     }
-    this.hv = new HvTable(options.config.objectsTable, options.dynamodb ?? createDynamoDBClient(), options.attributes);
+    this.hv = new HvTable(options.config.objectsTable, options.dynamodb ?? createDynamoDBClient(), resolveHvAttributes(options.config, options.attributes));
     this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, options.partSize ?? MULTIPART_PART_SIZE);
     this.clock = options.clock ?? systemClock;
     this.maxAttempts = options.maxAttempts ?? 5;

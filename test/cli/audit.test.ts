@@ -110,34 +110,35 @@ describe('audit', () => {
       listed: 3 + 4 + 1 + 5,
       checked: 7,
       referenced: 3,
-      tooYoung: 1,
+      young: 1,
       deleted: 0,
     });
-    expect(json.unreferenced.map((u: { key: string }) => u.key).sort()).toEqual(s.orphans);
-    const stale = json.unreferenced.find((u: { objectId: string }) => u.objectId === 'big-1');
+    expect(json.orphans.map((u: { key: string }) => u.key).sort()).toEqual(s.orphans);
+    expect(json.inFlight).toEqual([]);
+    const stale = json.orphans.find((u: { objectId: string }) => u.objectId === 'big-1');
     expect(stale).toMatchObject({ size: 'orphan bytes'.length, lastModified: expect.any(String), ageMs: expect.any(Number) });
     expect(stale.ageMs).toBeGreaterThanOrEqual(HOUR + 59 * 60_000);
-    expect(json.malformed.map((m: { key: string }) => m.key).sort()).toEqual(s.malformed);
-    for (const m of json.malformed) expect(m.reason).toEqual(expect.any(String));
+    expect(json.unparseable.map((m: { key: string }) => m.key).sort()).toEqual(s.malformed);
+    for (const m of json.unparseable) expect(m.reason).toEqual(expect.any(String));
     expect(await allBlobs(s.fx)).toEqual(before);
 
     const text = await cli(s.fx, ['audit', '--older-than', '90m'], { clock: ahead });
     expect(text.code).toBe(0);
     expect(text.err).toBe(''); // stderr is not a TTY: no progress bar
-    expect(text.out).toContain(`audit of s3://${s.fx.config.bucket}/blobs/ against HV (consistent reads), blobs older than 1h 30m`);
-    expect(text.out).toContain('13 keys listed: 3 referenced, 4 unreferenced, 1 younger than 1h 30m (not checked), 5 malformed');
-    expect(text.out).toContain('unreferenced blobs (4 blobs, 48 B):');
+    expect(text.out).toContain(`audit of s3://${s.fx.config.bucket}/blobs/ against the change log and HV (consistent reads), blobs older than 1h 30m`);
+    expect(text.out).toContain('13 keys listed: 3 referenced, 4 orphans, 0 in flight, 1 younger than 1h 30m (not checked), 5 unparseable');
+    expect(text.out).toContain('orphans: no object points at them, no change-log entry names them (4 blobs, 48 B):');
     for (const key of s.orphans) expect(text.out).toMatch(new RegExp(`^  ${key}\\s+12 B\\s+modified 2h ago\\s+object "`, 'm'));
-    expect(text.out).toContain('malformed keys (not blob keys of this library; never deleted):');
+    expect(text.out).toContain('unparseable keys (not blob keys of this library; never deleted):');
     expect(text.out).toContain(`  ${s.fx.config.prefix}/not/a/blob  does not have the shape`);
-    expect(text.out).toContain('nothing deleted: run with --delete');
+    expect(text.out).toContain('nothing deleted: run with --delete to delete the orphans');
     for (const key of [...s.referenced, s.young]) expect(text.out).not.toContain(key);
   });
 
   test('a blob is old only when both LastModified and its UUIDv7 are: an old UUID does not make a new upload old', async () => {
     const { code, json } = await cliJson(s.fx, ['audit', '--older-than', '3h'], { clock: ahead });
     expect(code).toBe(0);
-    expect(json).toMatchObject({ olderThanMs: 3 * HOUR, checked: 0, tooYoung: 8, unreferenced: [] });
+    expect(json).toMatchObject({ olderThanMs: 3 * HOUR, checked: 0, young: 8, orphans: [] });
   });
 
   test('--older-than under 1h is refused (exit 2) and nothing is touched', async () => {
@@ -157,8 +158,8 @@ describe('audit', () => {
     const c = capture({ tty: true });
     expect(await auditCommand(ctxOf(s.fx, { io: c.io }), { olderThanMs: 90 * 60_000, json: true })).toBe(0);
     expect(c.err()).toContain('audit |');
-    expect(c.err()).toContain('unreferenced');
-    expect(JSON.parse(c.out()).unreferenced).toHaveLength(4);
+    expect(c.err()).toContain('orphans');
+    expect(JSON.parse(c.out()).orphans).toHaveLength(4);
   });
 });
 
@@ -173,7 +174,7 @@ describe('audit --delete', () => {
 
     const again = await cli(s.fx, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
     expect(again.code).toBe(0);
-    expect(again.out).toContain('9 keys listed: 3 referenced, 0 unreferenced, 1 younger than 1h 30m (not checked), 5 malformed');
+    expect(again.out).toContain('9 keys listed: 3 referenced, 0 orphans, 0 in flight, 1 younger than 1h 30m (not checked), 5 unparseable');
     expect(again.out).toContain('deleted 0 blobs');
   });
 

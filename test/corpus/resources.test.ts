@@ -257,6 +257,7 @@ describe('access denied (a key id the S3 server does not know)', () => {
         s3: refusedS3(),
         clock: () => Date.now() + offset,
         skewMarginMs: 0,
+        unsafeShortWindows: true,
         logger: { info() {}, warn() {}, error: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`) },
       });
       expect(await refused.sweep()).toMatchObject({ errors: 1, blobsDeleted: 0 });

@@ -175,6 +175,7 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
         skewMarginMs: o.skewMarginMs,
         maxUploadMs: o.maxUploadMs,
         claimMs: o.claimMs,
+        unsafeShortWindows: true, // the simulated writers run on the same compressed time
         retryFailedMs: 500,
         concurrency: 4,
         logger: {
@@ -348,6 +349,7 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
         skewMarginMs: o.skewMarginMs,
         maxUploadMs: o.maxUploadMs,
         claimMs: o.claimMs,
+        unsafeShortWindows: true, // the simulated writers run on the same compressed time
       }),
   );
   let rounds = 0;

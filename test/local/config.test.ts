@@ -3,7 +3,8 @@
  * and fills the documented defaults.
  */
 import { describe, expect, it } from 'vitest';
-import { CONFIG_ENV, configToEnv, loadConfig, validateConfig } from '../../lib/config.js';
+import { CONFIG_ENV, configToEnv, hvAttributeNames, loadConfig, resolveHvAttributes, validateConfig } from '../../lib/config.js';
+import { DEFAULT_HV_ATTRIBUTES } from '../../lib/tiered/hv-table.js';
 import { ConfigError } from '../../lib/errors.js';
 
 const base = {
@@ -125,5 +126,65 @@ describe('loadConfig', () => {
   it('configToEnv round-trips through loadConfig', () => {
     const config = validateConfig({ changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'p/q', leaseShards: 7 });
     expect(loadConfig(configToEnv(config))).toEqual(config);
+  });
+});
+
+describe('TIERLOG_HV_ATTRIBUTES', () => {
+  const hv = (json: string) => ({ ...base, TIERLOG_HV_ATTRIBUTES: json });
+
+  it('reads the overrides; unset or blank means the default names', () => {
+    expect(loadConfig(hv('{"blob":"ptr","body":"data","version":"ver"}')).hvAttributes).toEqual({ blob: 'ptr', body: 'data', version: 'ver' });
+    expect(hvAttributeNames(loadConfig(hv('{"blob":"ptr"}')))).toEqual({ ...DEFAULT_HV_ATTRIBUTES, blob: 'ptr' });
+    expect(loadConfig(base).hvAttributes).toBeUndefined();
+    expect(loadConfig(hv('  ')).hvAttributes).toBeUndefined();
+    expect(hvAttributeNames(loadConfig(base))).toEqual(DEFAULT_HV_ATTRIBUTES);
+    // Naming an attribute by its default name is no change, and no collision with itself.
+    expect(loadConfig(hv('{"blob":"blob"}')).hvAttributes).toEqual({ blob: 'blob' });
+  });
+
+  it.each([
+    ['{"blob":', 'not valid JSON'],
+    ['["blob","ptr"]', 'must be an object'],
+    ['"ptr"', 'must be an object'],
+    ['null', 'must be an object'],
+    ['{"pointer":"ptr"}', 'unknown field "pointer"'],
+    ['{"blob":7}', '"blob" must be a string'],
+    ['{"blob":null}', '"blob" must be a string'],
+    ['{"blob":""}', 'not an attribute name'],
+    ['{"blob":"has space"}', 'not an attribute name'],
+    ['{"blob":"#ptr"}', 'not an attribute name'],
+    [`{"blob":"${'x'.repeat(256)}"}`, 'not an attribute name'],
+    ['{"blob":"ptr","body":"ptr"}', '"body" and "blob" would both be attribute "ptr"'],
+    ['{"blob":"body"}', '"body" and "blob" would both be attribute "body"'], // collides with a default name
+    ['{"key":"version"}', '"key" and "version" would both be attribute "version"'],
+  ])('refuses %j (%s), naming the variable', (json, reason) => {
+    const err = configError(hv(json));
+    expect(err.setting).toBe(CONFIG_ENV.hvAttributes);
+    expect(err.message).toContain('TIERLOG_HV_ATTRIBUTES');
+    expect(err.message).toContain(reason);
+  });
+
+  it('configToEnv round-trips the names, and writes {} (the default names) when there are none', () => {
+    const config = validateConfig({ changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'p', leaseShards: 4, hvAttributes: { blob: 'ptr', key: 'pk' } });
+    expect(configToEnv(config)[CONFIG_ENV.hvAttributes]).toBe('{"blob":"ptr","key":"pk"}');
+    expect(loadConfig(configToEnv(config))).toEqual(config);
+    expect(configToEnv(loadConfig(base))[CONFIG_ENV.hvAttributes]).toBe('{}');
+    expect(loadConfig(hv('{}')).hvAttributes).toBeUndefined();
+  });
+
+  it('validateConfig checks names built in code, naming the option', () => {
+    expect(() => validateConfig({ changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'p', leaseShards: 4, hvAttributes: { blob: 'key' } })).toThrow(
+      expect.objectContaining({ name: 'ConfigError', setting: 'hvAttributes' }),
+    );
+  });
+
+  it('an explicit attributes option must agree with the configuration: equal is fine, different is a ConfigError', () => {
+    const config = loadConfig(hv('{"blob":"ptr"}'));
+    expect(resolveHvAttributes(config)).toEqual({ ...DEFAULT_HV_ATTRIBUTES, blob: 'ptr' });
+    expect(resolveHvAttributes(config, { blob: 'ptr' }).blob).toBe('ptr');
+    expect(resolveHvAttributes(config, { ...DEFAULT_HV_ATTRIBUTES, blob: 'ptr' }).blob).toBe('ptr');
+    expect(() => resolveHvAttributes(config, {})).toThrow(expect.objectContaining({ name: 'ConfigError', setting: 'attributes', message: expect.stringContaining('blob: "blob" vs "ptr"') }));
+    expect(() => resolveHvAttributes(loadConfig(base), { blob: 'ptr' })).toThrow(ConfigError);
+    expect(() => resolveHvAttributes(config, { blob: 'ptr', body: 'ptr' })).toThrow(expect.objectContaining({ setting: 'attributes' }));
   });
 });

@@ -1,0 +1,403 @@
+/**
+ * The audit: lists LT under `<prefix>/` and checks every blob against the change log and HV,
+ * independently of the sweeper. It finds what the log cannot: blobs written by something that
+ * never logged, entries lost with a deleted table, bugs. With `delete`, it deletes the orphans.
+ *
+ * The rule, and why it is safe. A blob is deleted only when all of these hold:
+ *
+ *  - Its key is exactly a blob key this library makes, `<prefix>/<base64url object id>/<uuidv7>`
+ *    (anything else is reported as unparseable, never deleted).
+ *  - It is older than the safety age (at least 1 h) by BOTH its S3 LastModified and the time in
+ *    its UUIDv7 (the younger wins; an unknown LastModified counts as young).
+ *  - No change-log item names it. A write records its entry before it uploads and removes it
+ *    only in (or after) its commit, so a blob whose write has not committed yet is named by an
+ *    entry for as long as it may still become referenced, however slow the write. To be
+ *    conservative, "names" means: the blob's UUID appears anywhere in an item, in any attribute
+ *    name or value (strings, binaries, sets, nested), whether the entry parses or not.
+ *  - HV (consistent read) does not point at it. Keys are never reused, so an unreferenced blob
+ *    that no write is about to commit never becomes referenced again.
+ *
+ * The reads happen in this order for every blob: listed, then the change log read (a full
+ * consistent scan that starts after the blob was listed), then HV read. A blob that exists when
+ * listed was uploaded after its entry was recorded; if the scan no longer finds that entry, the
+ * write committed (HV, read later, points at the blob, unless a later write replaced it: then
+ * it is unreferenced for good) or was abandoned (it never commits: its instance is fenced).
+ * Each delete batch is checked against HV once more right before it is sent.
+ *
+ * Change-log items that cannot be trusted: an entry that does not parse but has a readable
+ * object id holds every blob of that object (reported as in flight). An entry with no readable
+ * object id, or an item that cannot be read at all, refuses every delete of the run
+ * (`deleteRefused`): the audit still reports, and deletes nothing, until an operator looked at
+ * the item (`tierlog inspect`). Nothing read from a corrupt item ever drives a delete.
+ */
+import { type AttributeValue, type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { hvAttributeNames, type TierlogConfig } from '../config.js';
+import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
+import { CorruptItemError, ValidationError } from '../errors.js';
+import { type Clock, isUuidV7, systemClock } from '../ids.js';
+import { createDynamoDBClient, createS3Client, unmarshallOptions } from '../aws/clients.js';
+import { translateAwsError } from '../aws/errors.js';
+import { decodeEntry, isEntryAttribute } from '../changelog/entry-codec.js';
+import { parseInstanceItem } from '../changelog/instance-item.js';
+import { CHANGELOG_ATTR } from '../schema/tables.js';
+import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
+import { HvTable } from '../tiered/hv-table.js';
+import { type DeleteFailure, type ListedBlob, LtBucket } from '../tiered/lt-bucket.js';
+import { assertObjectKey } from '../tiered/object-key.js';
+
+/** The smallest safety age the audit accepts: 1 hour. */
+export const MIN_AUDIT_AGE_MS = 60 * 60_000;
+/** The default safety age of the CLI: 24 hours. */
+export const DEFAULT_AUDIT_AGE_MS = 24 * 60 * 60_000;
+
+export interface AuditOptions {
+  /** Table, bucket, prefix and HV attribute names (the writers' configuration). */
+  readonly config: TierlogConfig;
+  /** Default: a client from the environment. */
+  readonly dynamodb?: DynamoDBClient;
+  /** Default: a client from the environment. */
+  readonly s3?: S3Client;
+  /** Milliseconds since the epoch. Default `Date.now`. */
+  readonly clock?: Clock;
+  /** Safety age: only blobs older than this (ms) by both clocks are considered. At least 1 h. */
+  readonly olderThanMs: number;
+  /** Delete the orphans found. Default false (report only). */
+  readonly delete?: boolean;
+  /** Called after each listed page and each checked batch. */
+  readonly onProgress?: (progress: AuditProgress) => void;
+  /** Keys per ListObjectsV2 page. Default 1 000 (S3's maximum). */
+  readonly pageSize?: number;
+  /**
+   * Old-enough blobs checked per round (one change-log scan, then HV reads, then deletes).
+   * Default 10 000.
+   */
+  readonly checkBatch?: number;
+  /** Keys per DeleteObjects request. Default 1 000. */
+  readonly deleteBatch?: number;
+  /** Called right before each delete request with its keys (tests, logs). */
+  readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
+}
+
+export interface AuditProgress {
+  readonly listed: number;
+  readonly checked: number;
+  readonly orphans: number;
+  readonly inFlight: number;
+  readonly unparseable: number;
+  readonly deleted: number;
+}
+
+/** A blob no object points at and no change-log item names. */
+export interface OrphanBlob {
+  readonly key: string;
+  readonly objectId: string;
+  readonly size: number;
+  /** ISO time of S3's LastModified. */
+  readonly lastModified: string;
+  /** Age by the younger of LastModified and the UUIDv7 time, ms. */
+  readonly ageMs: number;
+}
+
+/** An old, unreferenced-looking blob that a change-log item protects: never deleted. */
+export interface InFlightBlob {
+  readonly key: string;
+  readonly objectId: string;
+  /** The instance item that names it (or holds an unreadable entry for its object). */
+  readonly instanceId: string;
+  /** `named`: the item names the blob; `unreadableEntry`: an unparseable entry is about its object. */
+  readonly why: 'named' | 'unreadableEntry';
+}
+
+/** A change-log item or entry the audit could not parse (reported; see the module doc). */
+export interface CorruptChangeLogItem {
+  readonly instanceId: string;
+  /** The entry, when one entry is at fault; absent when the item itself is. */
+  readonly changeId?: string;
+  readonly reason: string;
+}
+
+export interface AuditReport {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly olderThanMs: number;
+  /** When the audit started (ISO). */
+  readonly at: string;
+  /** Deleting was asked for. */
+  readonly delete: boolean;
+  /** Keys listed under `<prefix>/`. */
+  listed: number;
+  /** Old enough and checked against the change log and HV. */
+  checked: number;
+  /** Checked, and HV points at them. */
+  referenced: number;
+  /** Younger than the safety age by either clock: not checked, never deleted. */
+  young: number;
+  /** Checked: HV does not point at them and no change-log item names them. */
+  readonly orphans: OrphanBlob[];
+  orphanBytes: number;
+  /** Checked: HV does not point at them, but a change-log item does (a write in flight). */
+  readonly inFlight: InFlightBlob[];
+  /** Keys that are not blob keys of this library: reported, never deleted. */
+  readonly unparseable: Array<{ readonly key: string; readonly reason: string }>;
+  /** Change-log items or entries that do not parse (from the last scan). */
+  readonly corruptChangeLog: CorruptChangeLogItem[];
+  /** Set when deleting was asked for but refused (see the module doc); nothing was deleted. */
+  deleteRefused?: string;
+  /** Orphans deleted. */
+  deleted: number;
+  /** Orphans at the check, referenced at the re-check right before the delete: kept. */
+  readonly keptOnRecheck: string[];
+  /** Deletes S3 refused. */
+  readonly deleteFailures: DeleteFailure[];
+}
+
+export type ParsedBlobKey =
+  | { readonly ok: true; readonly objectId: string; readonly uuid: string; readonly createdAt: number }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Parses `<prefix>/<base64url object id>/<uuidv7>`: the object segment must be the canonical
+ * base64url of a valid object key, the last segment a lower-case UUIDv7.
+ */
+export function parseBlobKey(prefix: string, key: string): ParsedBlobKey {
+  if (!key.startsWith(`${prefix}/`)) return { ok: false, reason: `not under "${prefix}/"` };
+  const parts = key.slice(prefix.length + 1).split('/');
+  if (parts.length !== 2) return { ok: false, reason: 'does not have the shape <prefix>/<object id>/<uuidv7>' };
+  const [segment, uuid] = parts as [string, string];
+  if (!/^[A-Za-z0-9_-]+$/.test(segment)) return { ok: false, reason: 'object segment is not base64url' };
+  const objectId = Buffer.from(segment, 'base64url').toString('utf8');
+  if (encodeObjectId(objectId) !== segment) return { ok: false, reason: 'object segment is not the canonical base64url of a UTF-8 id' };
+  try {
+    assertObjectKey(objectId);
+  } catch (err) {
+    return { ok: false, reason: `object id is not a valid key: ${(err as Error).message}` };
+  }
+  if (!isUuidV7(uuid)) return { ok: false, reason: 'does not end in a lower-case UUIDv7' };
+  const check = checkBlobKey(prefix, objectId, key);
+  if (!check.ok) return { ok: false, reason: check.reason };
+  return { ok: true, objectId, uuid, createdAt: uuidV7Time(uuid) };
+}
+
+/** The ms timestamp in a UUIDv7 (its first 48 bits). */
+export function uuidV7Time(uuid: string): number {
+  return parseInt(uuid.slice(0, 8) + uuid.slice(9, 13), 16);
+}
+
+interface Candidate {
+  readonly key: string;
+  readonly objectId: string;
+  readonly uuid: string;
+  readonly size: number;
+  readonly lastModified: number;
+  readonly ageMs: number;
+}
+
+/** What the change log protects, from one full scan. */
+interface Protection {
+  /** UUID (lower case) -> the instance item it appears in. */
+  readonly uuids: Map<string, string>;
+  /** Object id -> the instance item holding an unparseable entry about it. */
+  readonly objects: Map<string, string>;
+  readonly corrupt: CorruptChangeLogItem[];
+  /** Why no delete may happen, when an item could not be read well enough to know. */
+  readonly refuse?: string;
+}
+
+/**
+ * Audits the bucket; with `delete`, deletes the orphans. Resolves to the report.
+ *
+ * @throws ValidationError when `olderThanMs` is under 1 h.
+ */
+export async function audit(options: AuditOptions): Promise<AuditReport> {
+  const { config, olderThanMs } = options;
+  if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
+    throw new ValidationError(`olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${olderThanMs}`, 'olderThanMs');
+  }
+  const clock = options.clock ?? systemClock;
+  const dynamodb = options.dynamodb ?? createDynamoDBClient();
+  const s3 = options.s3 ?? createS3Client();
+  const hv = new HvTable(config.objectsTable, dynamodb, hvAttributeNames(config));
+  const lt = new LtBucket(s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
+  const deleteBatch = Math.min(S3_DELETE_BATCH, Math.max(1, options.deleteBatch ?? S3_DELETE_BATCH));
+  const checkBatch = Math.max(1, options.checkBatch ?? 10_000);
+  const now = clock();
+  const report: AuditReport = {
+    bucket: config.bucket,
+    prefix: config.prefix,
+    olderThanMs,
+    at: new Date(now).toISOString(),
+    delete: options.delete ?? false,
+    listed: 0,
+    checked: 0,
+    referenced: 0,
+    young: 0,
+    orphans: [],
+    orphanBytes: 0,
+    inFlight: [],
+    unparseable: [],
+    corruptChangeLog: [],
+    deleted: 0,
+    keptOnRecheck: [],
+    deleteFailures: [],
+  };
+  const progress = () =>
+    options.onProgress?.({
+      listed: report.listed,
+      checked: report.checked,
+      orphans: report.orphans.length,
+      inFlight: report.inFlight.length,
+      unparseable: report.unparseable.length,
+      deleted: report.deleted,
+    });
+
+  const check = async (batch: Candidate[]): Promise<void> => {
+    if (batch.length === 0) return;
+    // Order: every blob of `batch` was listed before this scan starts; HV is read after it.
+    const protection = await scanChangeLog(dynamodb, config.changeLogTable);
+    report.corruptChangeLog.splice(0, report.corruptChangeLog.length, ...protection.corrupt);
+    if (protection.refuse !== undefined && report.delete) report.deleteRefused ??= protection.refuse;
+    const unprotected: Candidate[] = [];
+    for (const c of batch) {
+      const namedBy = protection.uuids.get(c.uuid);
+      const heldBy = protection.objects.get(c.objectId);
+      if (namedBy !== undefined) report.inFlight.push({ key: c.key, objectId: c.objectId, instanceId: namedBy, why: 'named' });
+      else if (heldBy !== undefined) report.inFlight.push({ key: c.key, objectId: c.objectId, instanceId: heldBy, why: 'unreadableEntry' });
+      else unprotected.push(c);
+    }
+    const pointers = await hv.readBlobPointers(unprotected.map((c) => c.objectId));
+    report.checked += batch.length;
+    const doomed: Candidate[] = [];
+    for (const c of unprotected) {
+      if (pointers.get(c.objectId) === c.key) {
+        report.referenced++;
+        continue;
+      }
+      report.orphans.push({ key: c.key, objectId: c.objectId, size: c.size, lastModified: new Date(c.lastModified).toISOString(), ageMs: c.ageMs });
+      report.orphanBytes += c.size;
+      doomed.push(c);
+    }
+    if (report.delete && report.deleteRefused === undefined) {
+      for (let i = 0; i < doomed.length; i += deleteBatch) await deleteChecked(doomed.slice(i, i + deleteBatch));
+    }
+    progress();
+  };
+
+  const deleteChecked = async (batch: Candidate[]): Promise<void> => {
+    // Right before deleting: is each still unreferenced? (Belt and braces: keys are never
+    // reused, and the change log protects writes in flight.)
+    const again = await hv.readBlobPointers(batch.map((c) => c.objectId));
+    const keys: string[] = [];
+    for (const c of batch) {
+      if (again.get(c.objectId) === c.key) report.keptOnRecheck.push(c.key);
+      else keys.push(c.key);
+    }
+    if (keys.length === 0) return;
+    await options.beforeDelete?.(keys);
+    const failures = await lt.deleteMany(keys);
+    report.deleteFailures.push(...failures);
+    report.deleted += keys.length - failures.length;
+  };
+
+  let pending: Candidate[] = [];
+  for await (const page of lt.list(options.pageSize !== undefined ? { pageSize: options.pageSize } : {})) {
+    report.listed += page.length;
+    for (const blob of page) {
+      const candidate = classify(blob, config.prefix, now, olderThanMs, report);
+      if (candidate !== undefined) pending.push(candidate);
+    }
+    if (pending.length >= checkBatch) {
+      await check(pending);
+      pending = [];
+    } else {
+      progress();
+    }
+  }
+  await check(pending);
+  progress();
+  return report;
+}
+
+/** A candidate when the key parses and is old enough; otherwise counted in `report`. */
+function classify(blob: ListedBlob, prefix: string, now: number, olderThanMs: number, report: AuditReport): Candidate | undefined {
+  const parsed = parseBlobKey(prefix, blob.key);
+  if (!parsed.ok) {
+    report.unparseable.push({ key: blob.key, reason: parsed.reason });
+    return undefined;
+  }
+  // Unknown LastModified: young (never delete on a guess).
+  if (blob.lastModified === undefined) {
+    report.young++;
+    return undefined;
+  }
+  const ageMs = Math.min(now - blob.lastModified, now - parsed.createdAt);
+  if (ageMs < olderThanMs) {
+    report.young++;
+    return undefined;
+  }
+  return { key: blob.key, objectId: parsed.objectId, uuid: parsed.uuid, size: blob.size, lastModified: blob.lastModified, ageMs };
+}
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/** One full, consistent scan of the change-log table, raw (nothing is lost to unmarshalling). */
+async function scanChangeLog(dynamodb: DynamoDBClient, table: string): Promise<Protection> {
+  const uuids = new Map<string, string>();
+  const objects = new Map<string, string>();
+  const corrupt: CorruptChangeLogItem[] = [];
+  let refuse: string | undefined;
+  try {
+    for await (const page of paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true })) {
+      for (const raw of page.Items ?? []) {
+        const instanceId = raw[CHANGELOG_ATTR.pk]?.S ?? '?';
+        for (const text of texts(raw)) for (const match of text.matchAll(UUID)) uuids.set(match[0].toLowerCase(), instanceId);
+        let item: Record<string, unknown>;
+        try {
+          item = unmarshall(raw, unmarshallOptions());
+        } catch (err) {
+          corrupt.push({ instanceId, reason: `item cannot be read: ${(err as Error).message}` });
+          refuse ??= `change-log item ${instanceId} cannot be read`;
+          continue;
+        }
+        try {
+          parseInstanceItem(item);
+        } catch (err) {
+          if (!(err instanceof CorruptItemError)) throw err;
+          corrupt.push({ instanceId, reason: err.message });
+        }
+        for (const [name, value] of Object.entries(item)) {
+          if (!isEntryAttribute(name)) continue;
+          const entry = decodeEntry(name, value);
+          if (entry.ok) continue;
+          corrupt.push({ instanceId, changeId: entry.changeId, reason: entry.reason });
+          const objectId = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
+          if (typeof objectId === 'string') objects.set(objectId, instanceId);
+          else refuse ??= `entry ${entry.changeId} of change-log item ${instanceId} does not parse and names no object`;
+        }
+      }
+    }
+  } catch (err) {
+    throw translateAwsError(err, { operation: 'Scan', table });
+  }
+  return { uuids, objects, corrupt, ...(refuse !== undefined ? { refuse } : {}) };
+}
+
+/** Every attribute name and every string (binaries decoded as UTF-8) in a raw item, nested included. */
+function texts(item: Record<string, AttributeValue>): string[] {
+  const out: string[] = [];
+  const visit = (value: AttributeValue | undefined): void => {
+    if (value === undefined) return;
+    if (value.S !== undefined) out.push(value.S);
+    else if (value.SS !== undefined) out.push(...value.SS);
+    else if (value.B !== undefined) out.push(Buffer.from(value.B).toString('utf8'));
+    else if (value.BS !== undefined) for (const b of value.BS) out.push(Buffer.from(b).toString('utf8'));
+    else if (value.L !== undefined) for (const v of value.L) visit(v);
+    else if (value.M !== undefined) for (const [name, v] of Object.entries(value.M)) (out.push(name), visit(v));
+  };
+  for (const [name, value] of Object.entries(item)) {
+    out.push(name);
+    visit(value);
+  }
+  return out;
+}

@@ -1,0 +1,72 @@
+/**
+ * The operator commands agree with each other: `status` lists the instance ids `inspect` takes,
+ * and `inspect` judges an entry as `sweep` does (same code, same tuning variables), so an entry
+ * the sweeper defers is shown as deferred, with the same reason, and one it settles as due.
+ */
+import { describe, expect, test } from 'vitest';
+import { newChangeId } from '../../lib/ids.js';
+import { freshFixture, listKeys } from '../support/local.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, rawEntry } from './helpers.js';
+
+const MIN = 60_000;
+
+describe('status, inspect and sweep agree', () => {
+  test('an entry whose upload may still land: inspect says deferred (uploadWindow), and sweep defers it', async () => {
+    const fx = await freshFixture();
+    const pending = blobKey(fx, 'uploading'); // not uploaded (yet)
+    const instanceId = await putRawInstance(fx, { leaseUntil: Date.now() - HOUR, entries: { [newChangeId()]: rawEntry('uploading', { new: pending }, 5 * MIN) } });
+
+    const status = await cliJson(fx, ['status']);
+    expect(status.json.instanceIds).toEqual({ expired: [instanceId], claimed: [], stuck: [] });
+    expect((await cli(fx, ['status'])).out).toContain(`expired instances (oldest first; "tierlog inspect <instance>"):\n  ${instanceId}`);
+
+    const before = await cliJson(fx, ['inspect', instanceId]);
+    expect(before.json.entries).toEqual([expect.objectContaining({ sweeper: 'deferred', reasonCode: 'uploadWindow' })]);
+
+    const sweep = await cliJson(fx, ['sweep']);
+    expect(sweep.json).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, entriesRecovered: 0, blobsDeleted: 0 });
+
+    // Now claimed by the sweep, until the entry is due: status lists it, inspect shows the same verdict.
+    const after = await cliJson(fx, ['status']);
+    expect(after.json.instanceIds).toEqual({ expired: [], claimed: [instanceId], stuck: [] });
+    const again = await cliJson(fx, ['inspect', instanceId]);
+    expect(again.json).toMatchObject({ state: 'claimed', entries: [{ sweeper: 'deferred', reasonCode: 'uploadWindow', until: before.json.entries[0].until }] });
+  });
+
+  test('the upload window comes from TIERLOG_MAX_UPLOAD_MS for both: an entry due under it is due in inspect and settled by sweep', async () => {
+    const fx = await freshFixture();
+    const pending = blobKey(fx, 'late');
+    // Recorded 17 min ago: inside the default 20 min window, past a 16 min one.
+    const instanceId = await putRawInstance(fx, { leaseUntil: Date.now() - HOUR, entries: { [newChangeId()]: rawEntry('late', { new: pending }, 17 * MIN) } });
+    const env = { TIERLOG_MAX_UPLOAD_MS: String(16 * MIN) };
+
+    expect((await cliJson(fx, ['inspect', instanceId])).json.entries[0]).toMatchObject({ sweeper: 'deferred', reasonCode: 'uploadWindow' });
+    const inspect = await cli(fx, ['inspect', instanceId, '--json'], { env });
+    expect(JSON.parse(inspect.out).entries[0]).toMatchObject({ sweeper: 'due', deletes: [pending] });
+
+    const sweep = await cli(fx, ['sweep', '--json'], { env });
+    expect(JSON.parse(sweep.out)).toMatchObject({ entriesRecovered: 1, entriesDeferred: 0 });
+    expect((await cliJson(fx, ['status'])).json.instances.total).toBe(0);
+  });
+
+  test('a blob that exists inside the upload window: deleted now and kept for another look, by both', async () => {
+    const fx = await freshFixture();
+    const landed = blobKey(fx, 'landed');
+    await putBlob(fx, landed);
+    const instanceId = await putRawInstance(fx, { leaseUntil: Date.now() - HOUR, entries: { [newChangeId()]: rawEntry('landed', { new: landed }, 5 * MIN) } });
+    const text = await cli(fx, ['inspect', instanceId]);
+    expect(text.out).toContain('sweeper: deferred (uploadWindow until');
+    expect(text.out).toContain(`would delete  ${landed}`);
+    expect((await cliJson(fx, ['sweep'])).json).toMatchObject({ entriesDeferred: 1, blobsDeleted: 1 });
+    expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([]);
+  });
+
+  test('a claim whose sweeper did not finish is listed as stuck and can be inspected by id', async () => {
+    const fx = await freshFixture();
+    const stuck = await putRawInstance(fx, { state: 'claimed', claimedBy: 'gone-sweeper', leaseUntil: Date.now() - 10 * MIN, entries: { [newChangeId()]: rawEntry('x', {}) } });
+    const status = await cliJson(fx, ['status']);
+    expect(status.json.instanceIds.stuck).toEqual([stuck]);
+    const inspect = await cliJson(fx, ['inspect', stuck]);
+    expect(inspect).toMatchObject({ code: 0, json: { instanceId: stuck, state: 'claimed', claimedBy: 'gone-sweeper' } });
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * Custom objects-table attribute names (`TIERLOG_HV_ATTRIBUTES`) reach every component, on the
+ * local servers. A writer with its own names overwrites a large object and dies before deleting
+ * the blob it replaced; its entry names both blobs. A reader with the default names would see
+ * "no blob" for the object and delete the blob HV references. The sweeper handler
+ * (functions/sweeper.ts), `tierlog sweep` and `tierlog audit --delete`, each given only the
+ * environment, delete the replaced blob and keep the referenced one. The objects handler writes
+ * under the configured names.
+ */
+import type { Context } from 'aws-lambda';
+import { afterEach, describe, expect, test } from 'vitest';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
+import { KiB, makeWriter, randomBody, sameBytes, steps } from '../tiered/harness.js';
+import { cli, cliJson } from '../cli/helpers.js';
+import { captureStdout, httpEvent, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
+
+const NAMES = { blob: 'ptr', body: 'data', version: 'ver' };
+const HOUR = 60 * 60_000;
+
+const restores: Array<() => void> = [];
+const closers: Array<() => void> = [];
+afterEach(() => {
+  for (const r of restores.splice(0)) r();
+  for (const c of closers.splice(0)) c();
+});
+
+/** A large object overwritten by a writer that died (lease 3 h ago) before deleting the old blob. */
+async function overwrittenByDeadWriter(fx: Fixture, key: string): Promise<{ referenced: string; replaced: string; body: Uint8Array }> {
+  const setup = makeWriter(fx);
+  closers.push(() => setup.close());
+  await setup.store.put(key, randomBody(20 * KiB));
+  const [replaced] = await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
+
+  const injector = new FaultInjector().add({ kind: 'crashBefore', match: steps(fx.config).deleteBlob });
+  const w = makeWriter(fx, { injector, log: { clock: () => Date.now() - 3 * HOUR } });
+  closers.push(() => w.close());
+  const body = randomBody(30 * KiB);
+  await w.store.put(key, body).catch(() => undefined);
+  expect(injector.crashedAt?.command).toBe('DeleteObjectCommand');
+
+  // HV holds the tombstone under the configured name, not under "blob".
+  const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
+  expect(item).not.toHaveProperty('blob');
+  expect(item).not.toHaveProperty('version');
+  const referenced = String(item!.ptr);
+  expect(referenced).not.toBe(replaced);
+  expect((await listKeys(fx.s3, fx.config.bucket)).sort()).toEqual([referenced, replaced!].sort());
+  return { referenced, replaced: replaced!, body };
+}
+
+async function checkAfterSweep(fx: Fixture, key: string, s: { referenced: string; body: Uint8Array }): Promise<void> {
+  expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([s.referenced]);
+  const entries = (await scanAll(fx.dynamodb, fx.config.changeLogTable)).flatMap((item) => Object.keys(item).filter((name) => name.startsWith('c_')));
+  expect(entries).toEqual([]); // the log drained (the set-up writer's live, empty instance remains)
+  const reader = makeWriter(fx);
+  closers.push(() => reader.close());
+  expect(sameBytes((await reader.store.get(key))?.body, s.body)).toBe(true);
+
+  // The audit, from the environment too, keeps the referenced blob.
+  const run = await cliJson(fx, ['audit', '--older-than', '90m', '--delete'], { clock: () => Date.now() + 2 * HOUR });
+  expect(run.code).toBe(0);
+  expect(run.json).toMatchObject({ referenced: 1, orphans: [], deleted: 0 });
+  expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([s.referenced]);
+}
+
+describe('custom HV attribute names from the environment', () => {
+  test('the sweeper handler deletes the replaced blob and keeps the referenced one; then audit --delete keeps it too', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES });
+    const s = await overwrittenByDeadWriter(fx, 'custom/handler');
+    const { mod, restore } = await loadHandler(fx, () => import('../../functions/sweeper.js'));
+    restores.push(restore);
+    expect(process.env.TIERLOG_HV_ATTRIBUTES).toBe(JSON.stringify(NAMES));
+    const handler = mod.handler as (event: unknown, context: Context) => Promise<Record<string, unknown>>;
+    const { result } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+    expect(result).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    await checkAfterSweep(fx, 'custom/handler', s);
+  });
+
+  test('tierlog sweep deletes the replaced blob and keeps the referenced one; then audit --delete keeps it too', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES });
+    const s = await overwrittenByDeadWriter(fx, 'custom/cli');
+    const run = await cliJson(fx, ['sweep']);
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    await checkAfterSweep(fx, 'custom/cli', s);
+  });
+
+  test('the objects handler writes under the configured names', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES });
+    const { mod, restore } = await loadHandler(fx, () => import('../../functions/objects.js'), { POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    restores.push(restore);
+    const body = randomBody(20 * KiB);
+    const response = await mod.handler(
+      httpEvent('PUT', '/objects/custom/http', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true }),
+      lambdaContext('tierlog-objects'),
+    );
+    expect(response).toMatchObject({ statusCode: expect.any(Number) });
+    expect((response as { statusCode: number }).statusCode).toBeLessThan(300);
+    const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
+    expect(item).toMatchObject({ key: 'custom/http', ver: 1, ptr: expect.stringMatching(/^blobs\//) });
+    expect(item).not.toHaveProperty('blob');
+  });
+
+  test('a TieredStore or Sweeper given attributes that disagree with the configuration is refused', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES });
+    expect(() => makeWriter(fx, { store: { attributes: { blob: 'blob' } } })).toThrow(/attributes disagree with the configuration/);
+    expect(() => makeWriter(fx, { store: { attributes: NAMES } }).close()).not.toThrow();
+    const run = await cli(fx, ['sweep'], { env: { TIERLOG_HV_ATTRIBUTES: '{"blob":"body"}' } });
+    expect(run.code).toBe(2);
+    expect(run.err).toContain('TIERLOG_HV_ATTRIBUTES');
+  });
+});

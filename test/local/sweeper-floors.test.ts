@@ -1,0 +1,78 @@
+/**
+ * The floors of the sweeper's windows: a value that makes leaks (or double work) possible is a
+ * ConfigError naming the setting, the floor and why, from the environment (the Lambda handler
+ * and the CLI) and from the Sweeper's options alike. Drills opt out explicitly.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../lib/errors.js';
+import { MIN_CLAIM_MS, MIN_MAX_UPLOAD_MS, MIN_SKEW_MARGIN_MS } from '../../lib/constants.js';
+import { Sweeper } from '../../lib/recovery/sweeper.js';
+import { SWEEPER_ENV, sweeperTuningFromEnv, UNSAFE_SHORT_WINDOWS_ENV } from '../../lib/recovery/sweeper-env.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+
+const config = { changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'blobs', leaseShards: 4 };
+
+function refusal(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('accepted');
+}
+
+const below = [
+  ['maxUploadMs', SWEEPER_ENV.maxUploadMs, 0, MIN_MAX_UPLOAD_MS, 'Lambda invocation'],
+  ['maxUploadMs', SWEEPER_ENV.maxUploadMs, MIN_MAX_UPLOAD_MS - 1, MIN_MAX_UPLOAD_MS, 'never collected'],
+  ['skewMarginMs', SWEEPER_ENV.skewMarginMs, 0, MIN_SKEW_MARGIN_MS, 'clock lags'],
+  ['skewMarginMs', SWEEPER_ENV.skewMarginMs, 4_999, MIN_SKEW_MARGIN_MS, 'clock lags'],
+  ['claimMs', SWEEPER_ENV.claimMs, 0, MIN_CLAIM_MS, 'second sweeper'],
+  ['claimMs', SWEEPER_ENV.claimMs, 59_999, MIN_CLAIM_MS, 'second sweeper'],
+] as const;
+
+describe('sweeper window floors', () => {
+  it('the floors: upload window 15 min (a Lambda invocation), skew margin 5 s, claim 60 s', () => {
+    expect([MIN_MAX_UPLOAD_MS, MIN_SKEW_MARGIN_MS, MIN_CLAIM_MS]).toEqual([15 * 60_000, 5_000, 60_000]);
+  });
+
+  it.each(below)('%s: %s=%d is refused from the environment, naming the variable, the floor and why', (_option, variable, value, floor, why) => {
+    const err = refusal(() => sweeperTuningFromEnv({ [variable]: String(value) }));
+    expect(err.setting).toBe(variable);
+    expect(err.message).toContain(variable);
+    expect(err.message).toContain(`floor of ${floor} ms`);
+    expect(err.message).toContain(why);
+  });
+
+  it.each(below)('%s: the same value is refused as a Sweeper option, naming the option', (option, _variable, value, floor) => {
+    const err = refusal(() => new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), [option]: value }));
+    expect(err.setting).toBe(option);
+    expect(err.message).toContain(`floor of ${floor} ms`);
+  });
+
+  it('values at the floors and the defaults are accepted', () => {
+    expect(sweeperTuningFromEnv({ [SWEEPER_ENV.maxUploadMs]: String(MIN_MAX_UPLOAD_MS), [SWEEPER_ENV.skewMarginMs]: '5000', [SWEEPER_ENV.claimMs]: '60000', [SWEEPER_ENV.concurrency]: '1' })).toEqual({
+      maxUploadMs: MIN_MAX_UPLOAD_MS,
+      skewMarginMs: 5_000,
+      claimMs: 60_000,
+      concurrency: 1,
+    });
+    expect(sweeperTuningFromEnv({})).toEqual({});
+    expect(() => new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), claimMs: MIN_CLAIM_MS, skewMarginMs: MIN_SKEW_MARGIN_MS, maxUploadMs: MIN_MAX_UPLOAD_MS })).not.toThrow();
+  });
+
+  it.each([
+    [SWEEPER_ENV.claimMs, 'soon'],
+    [SWEEPER_ENV.maxUploadMs, '-1'],
+    [SWEEPER_ENV.skewMarginMs, '2.5'],
+    [SWEEPER_ENV.concurrency, '0'],
+    [UNSAFE_SHORT_WINDOWS_ENV, 'yes'],
+  ])('%s=%j is not a value at all', (variable, raw) => {
+    expect(refusal(() => sweeperTuningFromEnv({ [variable]: raw })).setting).toBe(variable);
+  });
+
+  it('drills on compressed time opt out explicitly, by variable or option', () => {
+    expect(sweeperTuningFromEnv({ [SWEEPER_ENV.skewMarginMs]: '0', [UNSAFE_SHORT_WINDOWS_ENV]: '1' })).toEqual({ skewMarginMs: 0, unsafeShortWindows: true });
+    expect(() => new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), skewMarginMs: 0, maxUploadMs: 1, unsafeShortWindows: true })).not.toThrow();
+  });
+});
