@@ -1,7 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
 /** Tests that need nothing running (no Java, no servers): `npx vitest run --project unit`, seconds. */
-const UNIT = ['test/changelog/entry-codec.test.ts', 'test/cli/format.test.ts', 'test/local/config.test.ts'];
+const UNIT = [
+  'test/changelog/entry-codec.test.ts',
+  'test/cli/format.test.ts',
+  'test/local/config.test.ts',
+  'test/local/sweeper-floors.test.ts',
+  'test/docs/**/*.test.ts',
+];
 
 export default defineConfig({
   test: {
