@@ -28,6 +28,9 @@ export {
   type ObjectInfo,
 } from './tiered/tiered-store.js';
 export { DEFAULT_HV_ATTRIBUTES, type HvAttributeNames } from './tiered/hv-table.js';
+export type { ByteRange, ResolvedRange } from './tiered/byte-range.js';
+export type { CompletedPart, CreatedUpload, CreateUploadOptions, PartUrlOptions, PresignedGet } from './tiered/upload-sessions.js';
+export type { UploadedPart } from './tiered/lt-bucket.js';
 export { newBlobKey, checkBlobKey, encodeObjectId } from './tiered/blob-keys.js';
 export { Sweeper, type SweeperOptions, type SweepOptions, type SweepLogger } from './recovery/sweeper.js';
 export type { SweepReport } from './recovery/report.js';

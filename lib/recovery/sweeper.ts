@@ -39,6 +39,7 @@ import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type Candidate, decide, type JudgeContext, needsExistenceCheck, screenEntry } from './judge.js';
 import { emptyReport, type SweepReport } from './report.js';
 import { WorkPool } from './work-pool.js';
+import { abortSessionUpload } from './sessions.js';
 
 /** Where the sweeper logs; Powertools' `Logger` fits. */
 export interface SweepLogger {
@@ -198,6 +199,11 @@ export class Sweeper {
       this.logger.warn('instance quarantined', { instanceId, reason: err.message, entries });
       if (!report.dryRun) await this.keepClaim(instanceId, [], now + this.quarantineRecheckMs);
       return;
+    }
+
+    if (!report.dryRun) {
+      const session = await abortSessionUpload(this.lt, this.config.prefix, raw);
+      if (session.kind === 'untrusted') this.logger.warn('upload session not aborted', { instanceId, reason: session.reason });
     }
 
     const ctx: JudgeContext = { prefix: this.config.prefix, now, maxUploadMs: this.maxUploadMs };
