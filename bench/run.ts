@@ -5,7 +5,7 @@
  *
  *   --json FILE                write every figure as JSON
  *   --quick                    a smaller run (about a minute)
- *   --only a,b                 stages: baseline, ops, latency, recovery, idle, load
+ *   --only a,b                 stages: baseline, ops, latency, recovery, idle, load, sessions
  *   --latency-runs N           1 MiB creates and overwrites per mode (default 200)
  *   --recovery-instances N     dead instances (default 1000), --entries-per-instance N (10)
  *   --sweep-concurrency N      the sweeper's concurrency in the recovery stage (library default 16)
@@ -27,8 +27,9 @@ import { idleStage, recoveryStage, type IdleResult, type RecoveryResult } from '
 import { loadStage, type LoadResult } from './stages/load.js';
 import { warmupStage } from './stages/warmup.js';
 import { baselineStage, type BaselineResult } from './stages/baseline.js';
+import { sessionsStage, type SessionsResult } from './stages/sessions.js';
 
-const STAGES = ['baseline', 'ops', 'latency', 'recovery', 'idle', 'load'] as const;
+const STAGES = ['baseline', 'ops', 'latency', 'recovery', 'idle', 'load', 'sessions'] as const;
 type Stage = (typeof STAGES)[number];
 
 const { values: args } = parseArgs({
@@ -114,6 +115,7 @@ interface Results {
   recovery?: RecoveryResult;
   idle?: IdleResult;
   load?: LoadResult;
+  sessions?: SessionsResult;
   targets: Target[];
   totalSeconds?: number;
   ok: boolean;
@@ -193,6 +195,10 @@ async function main(): Promise<number> {
       seed: settings.seed,
     });
   }
+  if (only.has('sessions')) {
+    log('sessions: 64 MiB upload through a session vs SDK multipart; 1 MiB ranged reads vs S3');
+    results.sessions = await sessionsStage({ runs: settings.quick ? 3 : 7, rangeRuns: settings.quick ? 20 : 100 });
+  }
   results.totalSeconds = round((Date.now() - started) / 1000, 1);
   results.targets = targets(results);
   results.ok = (results.load?.ok ?? true) && (results.recovery?.ok ?? true);
@@ -246,6 +252,9 @@ function targets(r: Results): Target[] {
       value: `${r.idle.queriesPerShard} per shard, ${other} other calls`,
       met: r.idle.queriesPerShard <= 1 && other === 0,
     });
+  }
+  if (r.sessions !== undefined) {
+    out.push({ name: '64 MiB upload session/SDK multipart', target: '<= 1.10', value: r.sessions.uploadRatio.toFixed(3), met: r.sessions.uploadRatio <= 1.1 });
   }
   if (r.load !== undefined) {
     const inv = r.load.invariants;
@@ -322,6 +331,15 @@ function render(r: Results): string {
         `invariants: objects ${inv.objects} (${inv.blobObjects} with a blob), blobs ${inv.blobs}: lost=${inv.lost} leaked=${inv.leaked} log entries=${inv.logEntries} log items=${inv.logItems}` +
         (x.ok ? '' : `\nLOST: ${inv.lostKeys.join(', ')}\nLEAKED: ${inv.leakedBlobs.join(', ')}`),
     );
+  }
+  if (r.sessions !== undefined) {
+    const x = r.sessions;
+    const rows: Array<Array<string | number>> = [
+      ['what', 'tierlog p50 ms', 'S3 p50 ms', 'ratio'],
+      [`${x.uploadMiB} MiB upload (session vs SDK multipart, ${x.runs} runs)`, x.sessionUploadP50Ms, x.sdkMultipartP50Ms, x.uploadRatio],
+      [`1 MiB ranged read of ${x.uploadMiB} MiB (${x.rangeRuns} runs)`, x.rangedGetP50Ms, x.s3RangedGetP50Ms, x.rangeRatio],
+    ];
+    parts.push(`\n== Upload sessions and ranged reads ==\n${table(rows)}`);
   }
   const rows: Array<Array<string>> = [['target', 'wanted', 'measured', '']];
   for (const t of r.targets) rows.push([t.name, t.target, t.value, t.met ? 'met' : 'MISSED']);

@@ -3,7 +3,7 @@
 // Prints one JSON line `{"port": <n>}` when it listens; exits when its parent closes stdin, so
 // it never outlives the process that started it.
 import { createRequire } from 'node:module';
-import { promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 
 const require = createRequire(import.meta.url);
@@ -27,6 +27,17 @@ class FlatDeleteStore extends FilesystemStore {
         }),
       ),
     );
+  }
+
+  // s3rver reads `Range: bytes=0-0` as "from 0 to the end" (its end 0 is falsy); S3 answers one byte.
+  async getObject(bucket, key, options) {
+    const object = await super.getObject(bucket, key, options);
+    if (object?.content && object.range && options?.end === 0) {
+      object.content.destroy();
+      object.content = createReadStream(this.getResourcePath(bucket, key, 'object'), { start: 0, end: 0 });
+      object.range = { start: 0, end: 0 };
+    }
+    return object;
   }
 
   // s3rver accepts any part of any upload id and completes with any list. S3 does not: a part of
