@@ -68,6 +68,15 @@ export function render(r: Results): string {
         (x.ok ? '' : `\nLOST: ${inv.lostKeys.join(', ')}\nLEAKED: ${inv.leakedBlobs.join(', ')}`),
     );
   }
+  if (r.sessions !== undefined) {
+    const x = r.sessions;
+    const rows: Array<Array<string | number>> = [
+      ['what', 'tierlog p50 ms', 'S3 p50 ms', 'ratio'],
+      [`${x.uploadMiB} MiB upload (session vs SDK multipart, ${x.runs} runs)`, x.sessionUploadP50Ms, x.sdkMultipartP50Ms, x.uploadRatio],
+      [`1 MiB ranged read of ${x.uploadMiB} MiB (${x.rangeRuns} runs)`, x.rangedGetP50Ms, x.s3RangedGetP50Ms, x.rangeRatio],
+    ];
+    parts.push(`\n== Upload sessions and ranged reads ==\n${table(rows)}`);
+  }
   const rows: Array<Array<string>> = [['target', 'wanted', 'measured', '']];
   for (const t of r.targets) rows.push([t.name, t.target, t.value, t.met ? 'met' : 'MISSED']);
   parts.push(`\n== Targets ==\n${table(rows)}\n\ntotal ${r.totalSeconds} s; ${r.ok ? 'OK' : 'FAILED'}\n`);

@@ -5,6 +5,7 @@ import type { LatencyResult } from './stages/latency.js';
 import type { LoadResult } from './stages/load.js';
 import type { OpsResult } from './stages/ops.js';
 import type { IdleResult, RecoveryResult } from './stages/recovery.js';
+import type { SessionsResult } from './stages/sessions.js';
 
 export interface Target {
   readonly name: string;
@@ -31,6 +32,7 @@ export interface Results {
   recovery?: RecoveryResult;
   idle?: IdleResult;
   load?: LoadResult;
+  sessions?: SessionsResult;
   targets: Target[];
   totalSeconds?: number;
   ok: boolean;

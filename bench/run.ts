@@ -5,7 +5,7 @@
  *
  *   --json FILE                write every figure as JSON
  *   --quick                    a smaller run (about a minute)
- *   --only a,b                 stages: baseline, ops, latency, recovery, idle, load
+ *   --only a,b                 stages: baseline, ops, latency, recovery, idle, load, sessions
  *   --latency-runs N           1 MiB creates and overwrites per mode (default 200)
  *   --recovery-instances N     dead instances (default 1000), --entries-per-instance N (10)
  *   --sweep-concurrency N      the sweeper's concurrency in the recovery stage (library default 16)
@@ -26,6 +26,7 @@ import { idleStage, recoveryStage } from './stages/recovery.js';
 import { loadStage } from './stages/load.js';
 import { warmupStage } from './stages/warmup.js';
 import { baselineStage } from './stages/baseline.js';
+import { sessionsStage } from './stages/sessions.js';
 import { render } from './render.js';
 import type { Results } from './results.js';
 import { args, only, settings } from './settings.js';
@@ -104,6 +105,10 @@ async function main(): Promise<number> {
       throttle: settings.throttle,
       seed: settings.seed,
     });
+  }
+  if (only.has('sessions')) {
+    log('sessions: 64 MiB upload through a session vs SDK multipart; 1 MiB ranged reads vs S3');
+    results.sessions = await sessionsStage({ runs: settings.quick ? 3 : 7, rangeRuns: settings.quick ? 20 : 100 });
   }
   results.totalSeconds = round((Date.now() - started) / 1000, 1);
   results.targets = targets(results);

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 
-export const STAGES = ['baseline', 'ops', 'latency', 'recovery', 'idle', 'load'] as const;
+export const STAGES = ['baseline', 'ops', 'latency', 'recovery', 'idle', 'load', 'sessions'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export const { values: args } = parseArgs({

@@ -46,6 +46,9 @@ export function targets(r: Results): Target[] {
       met: r.idle.queriesPerShard <= 1 && other === 0,
     });
   }
+  if (r.sessions !== undefined) {
+    out.push({ name: '64 MiB upload session/SDK multipart', target: '<= 1.10', value: r.sessions.uploadRatio.toFixed(3), met: r.sessions.uploadRatio <= 1.1 });
+  }
   if (r.load !== undefined) {
     const inv = r.load.invariants;
     out.push({

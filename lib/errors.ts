@@ -130,6 +130,44 @@ export class ContentionError extends TierlogError {
   }
 }
 
+/** No upload session has this id in this store (never made, altered, another store's, or retired). */
+export class UploadSessionNotFoundError extends TierlogError {
+  constructor(readonly uploadId: string) {
+    super(`no upload session "${uploadId.slice(0, 100)}" in this store (unknown, altered, or retired after it ended)`);
+  }
+}
+
+/** The upload session ended (expired, aborted, or taken over by the sweeper): it takes no parts and cannot complete. */
+export class UploadSessionClosedError extends TierlogError {
+  constructor(
+    readonly uploadId: string,
+    readonly reason: 'expired' | 'aborted' | 'completed',
+  ) {
+    super(`upload session "${uploadId}" is ${reason}: start a new one`);
+  }
+}
+
+/** S3 refused the part list of a complete (a part missing, another ETag, out of order, too small); nothing was written. */
+export class InvalidPartsError extends TierlogError {
+  constructor(
+    readonly uploadId: string,
+    readonly reason: string,
+  ) {
+    super(`upload session "${uploadId}": ${reason}`);
+  }
+}
+
+/** A byte range that does not overlap the object; nothing is returned. */
+export class RangeNotSatisfiableError extends TierlogError {
+  constructor(
+    readonly key: string,
+    /** The object's size in bytes. */
+    readonly size: number,
+  ) {
+    super(`the range does not overlap object "${key}" (${size} bytes)`);
+  }
+}
+
 /** ` (<service error> HTTP <status>: <message>)` of an AWS SDK error, or empty. */
 function causeDetail(cause: unknown): string {
   if (typeof cause !== 'object' || cause === null) return '';

@@ -35,5 +35,8 @@ export { createDynamoDBClient, createS3Client } from './aws/clients.js';
 // The design's contract names these at the root too; their home entries are
 // `tierlog/testing` (provisionLocal) and `tierlog/operations` (Sweeper).
 export { provisionLocal } from './local/provision.js';
+export type { ByteRange, ResolvedRange } from './tiered/byte-range.js';
+export type { CompletedPart, CreatedUpload, CreateUploadOptions, PartUrlOptions, PresignedGet } from './tiered/upload-sessions.js';
+export type { UploadedPart } from './tiered/lt-bucket.js';
 export { Sweeper, type SweeperOptions, type SweepOptions, type SweepLogger } from './recovery/sweeper.js';
 export type { SweepReport } from './recovery/report.js';

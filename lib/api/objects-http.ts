@@ -7,6 +7,16 @@
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only; a lost condition is 412.
  * - `x-amz-meta-*` request headers become user metadata and come back on GET and HEAD.
+ * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
+ *   does not overlap the object). A GET whose answer would exceed the buffered response limit
+ *   answers `307` to a short-lived presigned S3 URL instead (Range headers follow the redirect):
+ *   the bytes go from S3 to the client, no Lambda carries them.
+ * - Upload sessions, for bodies above the request limit (S3's multipart API, as a client expects):
+ *   `POST ?uploads` opens one (JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`,
+ *   `If-Match` / `If-None-Match` as for PUT) and answers the part URLs when `size` is given;
+ *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
+ *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`);
+ *   `DELETE ?uploadId=…` aborts.
  * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -14,10 +24,15 @@ import {
   CommitOutcomeUnknownError,
   ContentionError,
   InstanceClaimedError,
+  InvalidPartsError,
+  RangeNotSatisfiableError,
   TierlogError,
+  UploadSessionClosedError,
+  UploadSessionNotFoundError,
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
+import { type ByteRange, contentRange, parseRangeHeader, resolveRange } from '../tiered/byte-range.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 
 export interface ObjectsApiOptions {
@@ -25,6 +40,10 @@ export interface ObjectsApiOptions {
   readonly maxBodyBytes?: number;
   /** Largest body returned by GET (a buffered Lambda response carries 6 MB). Default 4 MiB. */
   readonly maxResponseBytes?: number;
+  /** Lifetime of the presigned URL a GET of a large object redirects to. Default 60 000 ms. */
+  readonly redirectExpiresInMs?: number;
+  /** Most part URLs a session's create answers (more: `GET ?uploadId=…&partNumber=n`). Default 1 000. */
+  readonly maxPartUrls?: number;
   /** Receives unexpected errors (answered as 500). */
   readonly onError?: (err: unknown) => void;
 }
@@ -33,6 +52,7 @@ type Response = APIGatewayProxyStructuredResultV2;
 
 const ROUTE = '/objects/';
 const ALLOWED = 'GET, HEAD, PUT, DELETE';
+const MAX_JSON_BODY = 1024 * 1024;
 const DEFAULT_MAX_BODY = 5 * 1024 * 1024;
 const DEFAULT_MAX_RESPONSE = 4 * 1024 * 1024;
 const ETAG = /^\s*(?:W\/)?"([1-9][0-9]{0,14})"\s*$/;
@@ -48,9 +68,12 @@ export async function handleObjectsRequest(
     const key = keyOf(event.rawPath ?? '');
     if (key === undefined) return problem(404, 'NotFound', `no route for ${String(event.rawPath).slice(0, 200)}`);
     const headers = lowerCase(event.headers ?? {});
+    const query = new URLSearchParams(event.rawQueryString ?? '');
+    const uploadId = query.get('uploadId');
+    if (uploadId !== null || query.has('uploads')) return await sessionRequest(store, method, key, uploadId, query, event, headers, options);
     switch (method) {
       case 'GET':
-        return await getObject(store, key, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE);
+        return await getObject(store, key, headers, options);
       case 'HEAD': {
         const info = await store.head(key);
         return info === undefined ? { statusCode: 404 } : { statusCode: 200, headers: infoHeaders(info) };
@@ -82,20 +105,141 @@ function keyOf(rawPath: string): string | undefined {
   }
 }
 
-async function getObject(store: TieredStore, key: string, maxResponseBytes: number): Promise<Response> {
+async function getObject(store: TieredStore, key: string, headers: Record<string, string>, options: ObjectsApiOptions): Promise<Response> {
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE;
+  const range: ByteRange | undefined = headers.range !== undefined ? parseRangeHeader(headers.range) : undefined;
   const info = await store.head(key);
   if (info === undefined) return problem(404, 'NotFound', 'no such object');
-  if (info.size > maxResponseBytes) {
-    return problem(413, 'ResponseTooLarge', `object is ${info.size} bytes; this endpoint returns at most ${maxResponseBytes}`);
-  }
-  const object = await store.get(key);
+  const length = range === undefined ? info.size : rangeLength(key, range, info.size);
+  if (length > maxResponseBytes) return redirectToBlob(store, key, options);
+  const object = await store.get(key, range !== undefined ? { range } : {});
   if (object === undefined) return problem(404, 'NotFound', 'no such object');
+  const body = Buffer.from(object.body).toString('base64');
+  if (object.range === undefined) return { statusCode: 200, headers: infoHeaders(object), body, isBase64Encoded: true };
   return {
-    statusCode: 200,
-    headers: infoHeaders(object),
-    body: Buffer.from(object.body).toString('base64'),
+    statusCode: 206,
+    headers: { ...infoHeaders(object), 'content-length': String(object.body.byteLength), 'content-range': contentRange(object.range) },
+    body,
     isBase64Encoded: true,
   };
+}
+
+/** Bytes a range selects of an object of `size` bytes. @throws RangeNotSatisfiableError */
+function rangeLength(key: string, range: ByteRange, size: number): number {
+  const resolved = resolveRange(key, range, size);
+  return resolved.end - resolved.start + 1;
+}
+
+/** Too large for a buffered response: send the client to S3 with a short-lived URL. */
+async function redirectToBlob(store: TieredStore, key: string, options: ObjectsApiOptions): Promise<Response> {
+  const presigned = await store.presignGet(key, { expiresInMs: options.redirectExpiresInMs ?? 60_000 });
+  if (presigned === undefined) return problem(404, 'NotFound', 'no such object');
+  return {
+    statusCode: 307,
+    headers: { location: presigned.url, etag: etagOf(presigned.version), 'cache-control': 'no-store', 'x-tierlog-stored': 'blob' },
+  };
+}
+
+// ---- upload sessions ---------------------------------------------------------------------------
+
+async function sessionRequest(
+  store: TieredStore,
+  method: string,
+  key: string,
+  uploadId: string | null,
+  query: URLSearchParams,
+  event: APIGatewayProxyEventV2,
+  headers: Record<string, string>,
+  options: ObjectsApiOptions,
+): Promise<Response> {
+  if (uploadId === null) {
+    if (method !== 'POST') return notAllowed(method, 'POST');
+    return createSession(store, key, jsonBody(event, true), headers, options);
+  }
+  switch (method) {
+    case 'GET': {
+      const partNumber = query.get('partNumber');
+      if (partNumber === null) {
+        const parts = await store.listUploadParts(uploadId, { key });
+        return json(200, { uploadId, key, parts });
+      }
+      if (!/^[1-9][0-9]{0,4}$/.test(partNumber)) throw new ValidationError('partNumber must be an integer in 1..10000', 'partNumber');
+      const url = await store.uploadPartUrl(uploadId, Number(partNumber), { key });
+      return json(200, { uploadId, key, partNumber: Number(partNumber), url });
+    }
+    case 'POST': {
+      const body = jsonBody(event, false) as { parts?: unknown };
+      if (!Array.isArray(body.parts)) throw new ValidationError('body must be { "parts": [{ "partNumber": 1, "etag": "..." }, ...] }', 'parts');
+      const result = await store.completeUpload(uploadId, body.parts as never, { key });
+      return {
+        statusCode: result.created ? 201 : 200,
+        headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
+        body: JSON.stringify(result),
+      };
+    }
+    case 'DELETE':
+      await store.abortUpload(uploadId, { key });
+      return { statusCode: 204 };
+    default:
+      return notAllowed(method, 'GET, POST, DELETE');
+  }
+}
+
+async function createSession(
+  store: TieredStore,
+  key: string,
+  raw: unknown,
+  headers: Record<string, string>,
+  options: ObjectsApiOptions,
+): Promise<Response> {
+  const body = raw as Record<string, unknown>;
+  const allowed = new Set(['size', 'partSize', 'contentType', 'metadata', 'expiresInMs']);
+  for (const name of Object.keys(body)) if (!allowed.has(name)) throw new ValidationError(`unknown field "${name.slice(0, 50)}"`, name);
+  const numberField = (name: string) => {
+    const v = body[name];
+    if (v !== undefined && typeof v !== 'number') throw new ValidationError(`${name} must be a number`, name);
+    return v as number | undefined;
+  };
+  if (body.contentType !== undefined && typeof body.contentType !== 'string') throw new ValidationError('contentType must be a string', 'contentType');
+  if (body.metadata !== undefined && (typeof body.metadata !== 'object' || body.metadata === null || Array.isArray(body.metadata))) {
+    throw new ValidationError('metadata must be an object of strings', 'metadata');
+  }
+  const ifVersion = conditionOf(headers);
+  const size = numberField('size');
+  const partSize = numberField('partSize');
+  const expiresInMs = numberField('expiresInMs');
+  const created = await store.createUpload(key, {
+    ...(size !== undefined ? { size } : {}),
+    ...(partSize !== undefined ? { partSize } : {}),
+    ...(expiresInMs !== undefined ? { expiresInMs } : {}),
+    ...(body.contentType !== undefined ? { contentType: body.contentType as string } : {}),
+    ...(body.metadata !== undefined ? { metadata: body.metadata as Record<string, string> } : {}),
+    ...(ifVersion !== undefined ? { ifVersion } : {}),
+  });
+  const count = Math.min(created.partCount ?? 0, options.maxPartUrls ?? 1_000);
+  const parts: Array<{ partNumber: number; url: string }> = [];
+  // The URLs live as long as the session: a slow client still holds valid ones for its last parts.
+  const expiresInMsOfUrls = Math.max(1_000, created.expiresAt - Date.now());
+  for (let partNumber = 1; partNumber <= count; partNumber++) {
+    parts.push({ partNumber, url: await store.uploadPartUrl(created.uploadId, partNumber, { key, expiresInMs: expiresInMsOfUrls }) });
+  }
+  return json(201, { ...created, ...(created.partCount !== undefined ? { parts } : {}) });
+}
+
+/** The JSON object in the request body (`{}` when empty and allowed). */
+function jsonBody(event: APIGatewayProxyEventV2, emptyAllowed: boolean): Record<string, unknown> {
+  const raw = event.body ?? '';
+  if (raw.length > MAX_JSON_BODY * 2) throw new ValidationError(`body exceeds ${MAX_JSON_BODY} bytes`, 'body');
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (text.trim() === '' && emptyAllowed) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ValidationError('body is not valid JSON', 'body');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError('body must be a JSON object', 'body');
+  return value as Record<string, unknown>;
 }
 
 async function putObject(
@@ -118,6 +262,26 @@ async function putObject(
   }
   if (body.byteLength > maxBodyBytes) return problem(413, 'BodyTooLarge', `body exceeds ${maxBodyBytes} bytes`);
 
+  const ifVersion = conditionOf(headers);
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith('x-amz-meta-')) metadata[name.slice('x-amz-meta-'.length)] = value;
+  }
+  const options: PutOptions = {
+    ...(headers['content-type'] !== undefined ? { contentType: headers['content-type'] } : {}),
+    ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+    ...(ifVersion !== undefined ? { ifVersion } : {}),
+  };
+  const result = await store.put(key, body, options);
+  return {
+    statusCode: result.created ? 201 : 200,
+    headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
+    body: JSON.stringify(result),
+  };
+}
+
+/** `If-Match: "<version>"` or `If-None-Match: *` as an ifVersion (0: only if absent). */
+function conditionOf(headers: Record<string, string>): number | undefined {
   const ifMatch = ifMatchOf(headers);
   const ifNoneMatch = headers['if-none-match'];
   if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
@@ -126,21 +290,7 @@ async function putObject(
   if (ifMatch !== undefined && ifNoneMatch !== undefined) {
     throw new ValidationError('If-Match and If-None-Match cannot be combined', 'If-Match');
   }
-  const metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith('x-amz-meta-')) metadata[name.slice('x-amz-meta-'.length)] = value;
-  }
-  const options: PutOptions = {
-    ...(headers['content-type'] !== undefined ? { contentType: headers['content-type'] } : {}),
-    ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
-    ...(ifMatch !== undefined ? { ifVersion: ifMatch } : ifNoneMatch !== undefined ? { ifVersion: 0 } : {}),
-  };
-  const result = await store.put(key, body, options);
-  return {
-    statusCode: result.created ? 201 : 200,
-    headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
-    body: JSON.stringify(result),
-  };
+  return ifMatch ?? (ifNoneMatch !== undefined ? 0 : undefined);
 }
 
 function ifMatchOf(headers: Record<string, string>): number | undefined {
@@ -158,6 +308,7 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
     'content-type': info.contentType ?? 'application/octet-stream',
     'last-modified': new Date(info.updatedAt).toUTCString(),
     'x-tierlog-stored': info.stored,
+    'accept-ranges': 'bytes',
   };
   for (const [name, value] of Object.entries(info.metadata)) headers[`x-amz-meta-${name}`] = value;
   return headers;
@@ -173,6 +324,14 @@ function lowerCase(headers: Record<string, string | undefined>): Record<string, 
   return out;
 }
 
+function json(statusCode: number, value: unknown): Response {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) };
+}
+
+function notAllowed(method: string, allow: string): Response {
+  return { ...problem(405, 'MethodNotAllowed', `method ${method.slice(0, 20)} is not allowed here`), headers: { allow, 'content-type': 'application/json' } };
+}
+
 function problem(statusCode: number, error: string, message: string): Response {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error, message }) };
 }
@@ -181,6 +340,14 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
   if (err instanceof ValidationError) return problem(400, 'BadRequest', err.message);
   if (err instanceof VersionConflictError) return problem(412, 'PreconditionFailed', err.message);
   if (err instanceof ContentionError) return problem(409, 'Conflict', err.message);
+  if (err instanceof UploadSessionNotFoundError) return problem(404, 'NoSuchUpload', err.message);
+  if (err instanceof UploadSessionClosedError) {
+    return err.reason === 'completed' ? problem(409, 'UploadCompleted', err.message) : problem(410, 'UploadClosed', err.message);
+  }
+  if (err instanceof InvalidPartsError) return problem(400, 'InvalidPart', err.message);
+  if (err instanceof RangeNotSatisfiableError) {
+    return { ...problem(416, 'RangeNotSatisfiable', err.message), headers: { 'content-type': 'application/json', 'content-range': `bytes */${err.size}` } };
+  }
   if (err instanceof InstanceClaimedError || err instanceof CommitOutcomeUnknownError) {
     return { ...problem(503, 'Retry', err.message), headers: { 'retry-after': '1', 'content-type': 'application/json' } };
   }

@@ -3,11 +3,15 @@
 // Prints one JSON line `{"port": <n>}` when it listens; exits when its parent closes stdin, so
 // it never outlives the process that started it.
 import { createRequire } from 'node:module';
-import { promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
+import path from 'node:path';
 
 const require = createRequire(import.meta.url);
 const S3rver = require('s3rver');
 const FilesystemStore = require('s3rver/lib/stores/filesystem');
+const S3Error = require('s3rver/lib/models/error');
+
+const MIN_PART = 5 * 1024 * 1024;
 
 /**
  * s3rver removes a key's parent directories once they are empty after a delete. Two deletes
@@ -24,6 +28,89 @@ class FlatDeleteStore extends FilesystemStore {
       ),
     );
   }
+
+  // s3rver reads `Range: bytes=0-0` as "from 0 to the end" (its end 0 is falsy); S3 answers one byte.
+  async getObject(bucket, key, options) {
+    const object = await super.getObject(bucket, key, options);
+    if (object?.content && object.range && options?.end === 0) {
+      object.content.destroy();
+      object.content = createReadStream(this.getResourcePath(bucket, key, 'object'), { start: 0, end: 0 });
+      object.range = { start: 0, end: 0 };
+    }
+    return object;
+  }
+
+  // s3rver accepts any part of any upload id and completes with any list. S3 does not: a part of
+  // an upload that does not exist (never made, aborted, completed) is NoSuchUpload, and a
+  // complete checks the list (ascending, each part uploaded with that ETag, all but the last at
+  // least 5 MiB). Clients uploading straight to S3 rely on exactly these answers.
+  uploadDir(bucket, uploadId) {
+    return path.join(this.getResourcePath(bucket, undefined, 'uploads'), String(uploadId));
+  }
+
+  async assertUpload(bucket, uploadId) {
+    const exists = await fs.stat(path.join(this.uploadDir(bucket, uploadId), 'key')).then(() => true, () => false);
+    if (!exists) throw new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+  }
+
+  async putPart(bucket, uploadId, partNumber, content) {
+    await this.assertUpload(bucket, uploadId);
+    return super.putPart(bucket, uploadId, partNumber, content);
+  }
+
+  async listParts(bucket, uploadId) {
+    await this.assertUpload(bucket, uploadId);
+    const dir = this.uploadDir(bucket, uploadId);
+    const names = (await fs.readdir(dir)).filter((n) => /^[0-9]+$/.test(n)).map(Number).sort((a, b) => a - b);
+    return Promise.all(
+      names.map(async (number) => {
+        const [stat, md5] = await Promise.all([fs.stat(path.join(dir, String(number))), fs.readFile(path.join(dir, `${number}.md5`), 'utf8')]);
+        return { number, size: stat.size, etag: md5.trim(), lastModified: stat.mtime };
+      }),
+    );
+  }
+
+  async abortUpload(bucket, uploadId) {
+    await this.assertUpload(bucket, uploadId);
+    await fs.rm(this.uploadDir(bucket, uploadId), { recursive: true, force: true });
+  }
+
+  async putObjectMultipart(bucket, uploadId, parts) {
+    await this.assertUpload(bucket, uploadId);
+    const stored = new Map((await this.listParts(bucket, uploadId)).map((p) => [p.number, p]));
+    parts.forEach((part, i) => {
+      if (i > 0 && part.number <= parts[i - 1].number) throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order.');
+      const found = stored.get(part.number);
+      if (found === undefined || found.etag !== part.etag) {
+        throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found or the ETag did not match.');
+      }
+      if (i < parts.length - 1 && found.size < MIN_PART) throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size.');
+    });
+    return super.putObjectMultipart(bucket, uploadId, parts);
+  }
+}
+
+/** ListParts (GET ?uploadId) and AbortMultipartUpload (DELETE ?uploadId), which s3rver lacks. */
+async function multipartRoutes(ctx, next) {
+  const uploadId = ctx.query.uploadId;
+  if (uploadId === undefined || (ctx.method !== 'GET' && ctx.method !== 'DELETE')) return next();
+  const [bucket, ...rest] = ctx.path.slice(1).split('/');
+  const key = rest.map(decodeURIComponent).join('/');
+  if (ctx.method === 'DELETE') {
+    await ctx.store.abortUpload(bucket, uploadId);
+    ctx.status = 204;
+    return;
+  }
+  const parts = await ctx.store.listParts(bucket, uploadId);
+  ctx.body = {
+    ListPartsResult: {
+      Bucket: bucket,
+      Key: key,
+      UploadId: uploadId,
+      IsTruncated: false,
+      Part: parts.map((p) => ({ PartNumber: p.number, ETag: `"${p.etag}"`, Size: p.size, LastModified: p.lastModified.toISOString() })),
+    },
+  };
 }
 
 const directory = process.argv[2];
@@ -34,6 +121,8 @@ if (!directory) {
 
 const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
 server.store = server.context.store = new FlatDeleteStore(directory);
+// Before the router (the last middleware), after the XML encoder.
+server.middleware.splice(server.middleware.length - 1, 0, multipartRoutes);
 const address = await server.run();
 process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
 

@@ -40,6 +40,7 @@ import { type Candidate, decide, type JudgeContext, needsExistenceCheck, screenE
 import { emptyReport, type SweepReport } from './report.js';
 import { WorkPool } from './work-pool.js';
 import { checkSweeperWindows } from './sweeper-env.js';
+import { abortSessionUpload } from './sessions.js';
 
 /** Where the sweeper logs; Powertools' `Logger` fits. */
 export interface SweepLogger {
@@ -209,6 +210,11 @@ export class Sweeper {
       this.logger.warn('instance quarantined', { instanceId, reason: err.message, entries });
       if (!report.dryRun) await this.keepClaim(instanceId, [], now + this.quarantineRecheckMs);
       return;
+    }
+
+    if (!report.dryRun) {
+      const session = await abortSessionUpload(this.lt, this.config.prefix, raw);
+      if (session.kind === 'untrusted') this.logger.warn('upload session not aborted', { instanceId, reason: session.reason });
     }
 
     const ctx: JudgeContext = { prefix: this.config.prefix, now, maxUploadMs: this.maxUploadMs };

@@ -1,19 +1,26 @@
 /**
- * The bucket ("LT"): uploads through `@aws-sdk/lib-storage` (multipart above one part), reads,
- * and deletes. Every key it is given is checked to lie under the configured prefix; this module
+ * The bucket ("LT"): uploads through `@aws-sdk/lib-storage` (multipart above one part), reads
+ * (whole, ranged, presigned), deletes, and the steps of a client-driven multipart upload (create,
+ * presigned part URLs, list, complete, abort). Every key it is given is checked to lie under the configured prefix; this module
  * refuses to touch anything else, whatever its caller believes.
  */
 import type { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   paginateListObjectsV2,
+  ListPartsCommand,
   type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { isNoSuchKey, translateAwsError } from '../aws/errors.js';
+import { awsErrorName, isNoSuchKey, translateAwsError } from '../aws/errors.js';
+import { presignUrl } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { TierlogError, ValidationError } from '../errors.js';
 
@@ -21,6 +28,16 @@ export interface UploadOptions {
   readonly contentType?: string;
   readonly metadata?: Readonly<Record<string, string>>;
 }
+
+/** One uploaded part of a multipart upload, as ListParts reports it. */
+export interface UploadedPart {
+  readonly partNumber: number;
+  readonly etag: string;
+  readonly size: number;
+}
+
+/** Why S3 refused to complete a multipart upload (the upload stays open). */
+export type CompleteRefusal = 'NoSuchUpload' | 'InvalidPart' | 'InvalidPartOrder' | 'EntityTooSmall';
 
 /** A key DeleteObjects could not delete, with S3's reason. */
 export interface DeleteFailure {
@@ -159,6 +176,119 @@ export class LtBucket {
     }
   }
 
+  // ---- client-driven multipart uploads --------------------------------------------------------
+
+  /** Starts a multipart upload of `key`; returns S3's upload id. */
+  async createMultipart(key: string, options: UploadOptions = {}): Promise<string> {
+    this.assertOwned(key);
+    try {
+      const out = await this.s3.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(options.contentType !== undefined ? { ContentType: options.contentType } : {}),
+          ...(options.metadata !== undefined ? { Metadata: { ...options.metadata } } : {}),
+        }),
+      );
+      if (out.UploadId === undefined) throw new TierlogError(`CreateMultipartUpload ${key} returned no upload id`);
+      return out.UploadId;
+    } catch (err) {
+      throw translateAwsError(err, { operation: 'CreateMultipartUpload', bucket: this.bucket });
+    }
+  }
+
+  /** A URL that uploads part `partNumber` of the upload with a PUT, for `expiresInSeconds`. */
+  async presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string> {
+    this.assertOwned(key);
+    return presignUrl(this.s3, new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }), expiresInSeconds);
+  }
+
+  /** The parts uploaded so far, ascending; undefined when the upload does not exist (any more). */
+  async listParts(key: string, uploadId: string): Promise<UploadedPart[] | undefined> {
+    this.assertOwned(key);
+    const parts: UploadedPart[] = [];
+    let marker: string | undefined;
+    try {
+      do {
+        const out = await this.s3.send(new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }));
+        for (const p of out.Parts ?? []) {
+          parts.push({ partNumber: p.PartNumber ?? 0, etag: p.ETag ?? '', size: p.Size ?? 0 });
+        }
+        marker = out.IsTruncated ? out.NextPartNumberMarker : undefined;
+      } while (marker !== undefined);
+    } catch (err) {
+      if (awsErrorName(err) === 'NoSuchUpload') return undefined;
+      throw translateAwsError(err, { operation: 'ListParts', bucket: this.bucket });
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  /**
+   * Completes the upload from `parts`. A refusal S3 states (no such upload, a part missing or with
+   * another ETag, parts out of order, a part too small) is returned, not thrown: nothing was made.
+   */
+  async completeMultipart(key: string, uploadId: string, parts: readonly { partNumber: number; etag: string }[]): Promise<CompleteRefusal | undefined> {
+    this.assertOwned(key);
+    try {
+      await this.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+        }),
+      );
+      return undefined;
+    } catch (err) {
+      const name = awsErrorName(err);
+      if (name === 'NoSuchUpload' || name === 'InvalidPart' || name === 'InvalidPartOrder' || name === 'EntityTooSmall') return name;
+      throw translateAwsError(err, { operation: 'CompleteMultipartUpload', bucket: this.bucket });
+    }
+  }
+
+  /** Aborts the upload and frees its parts; false when it did not exist (aborted or completed). */
+  async abortMultipart(key: string, uploadId: string): Promise<boolean> {
+    this.assertOwned(key);
+    try {
+      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+      return true;
+    } catch (err) {
+      if (awsErrorName(err) === 'NoSuchUpload') return false;
+      throw translateAwsError(err, { operation: 'AbortMultipartUpload', bucket: this.bucket });
+    }
+  }
+
+  /** The blob's size in bytes, or undefined if it does not exist. */
+  async sizeOf(key: string): Promise<number | undefined> {
+    this.assertOwned(key);
+    try {
+      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return out.ContentLength ?? 0;
+    } catch (err) {
+      if (isNoSuchKey(err)) return undefined;
+      throw translateAwsError(err, { operation: 'HeadObject', bucket: this.bucket });
+    }
+  }
+
+  // ---- ranged and presigned reads ------------------------------------------------------------
+
+  /** Bytes `start..end` (inclusive) of the blob, or undefined if it does not exist. */
+  async getRangeBytes(key: string, start: number, end: number): Promise<Uint8Array | undefined> {
+    const out = await this.getObject(key, `bytes=${start}-${end}`);
+    return out === undefined ? undefined : out.transformToByteArray();
+  }
+
+  /** Bytes `start..end` (inclusive) of the blob as a stream, or undefined if it does not exist. */
+  async getRangeStream(key: string, start: number, end: number): Promise<Readable | undefined> {
+    return (await this.getObject(key, `bytes=${start}-${end}`)) as unknown as Readable | undefined;
+  }
+
+  /** A URL that GETs the blob (Range requests included) for `expiresInSeconds`. */
+  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    this.assertOwned(key);
+    return presignUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), expiresInSeconds);
+  }
+
   /** Throws unless `key` lies under `<prefix>/`: the last guard before any S3 write or delete. */
   assertOwned(key: string): void {
     if (typeof key !== 'string' || !key.startsWith(`${this.prefix}/`) || key.split('/').some((s) => s === '..' || s === '.')) {
@@ -166,10 +296,10 @@ export class LtBucket {
     }
   }
 
-  private async getObject(key: string) {
+  private async getObject(key: string, range?: string) {
     this.assertOwned(key);
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range !== undefined ? { Range: range } : {}) }));
       if (out.Body === undefined) throw new TierlogError(`GetObject ${key} returned no body`);
       return out.Body;
     } catch (err) {

@@ -3,6 +3,7 @@
  * (version, size, content type, metadata, where its body lives) with or without its body.
  */
 import type { Readable } from 'node:stream';
+import type { ByteRange, ResolvedRange } from './byte-range.js';
 import type { HvRecord } from './hv-table.js';
 
 export interface PutOptions {
@@ -33,12 +34,27 @@ export interface ObjectInfo {
   readonly stored: 'inline' | 'blob';
 }
 
+export interface GetOptions {
+  /** Read only these bytes (see {@link ByteRange}); a range past the end is a RangeNotSatisfiableError. */
+  readonly range?: ByteRange;
+}
+
+/** Limits a session call to the object it was opened for (an HTTP route's key). */
+export interface SessionScope {
+  /** Refuse the id unless its session uploads this key. */
+  readonly key?: string;
+}
+
 export interface GetResult extends ObjectInfo {
   readonly body: Uint8Array;
+  /** The bytes `body` holds, when a range was asked for (`size` stays the whole object's). */
+  readonly range?: ResolvedRange;
 }
 
 export interface StreamResult extends ObjectInfo {
   readonly body: Readable;
+  /** The bytes `body` holds, when a range was asked for (`size` stays the whole object's). */
+  readonly range?: ResolvedRange;
 }
 
 export interface PutResult {

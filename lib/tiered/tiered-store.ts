@@ -60,10 +60,31 @@ import {
 import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
-import { type DeleteOptions, type GetResult, infoOf, type ObjectInfo, type PutOptions, type PutResult, type StreamResult } from './object-info.js';
+import {
+  type DeleteOptions,
+  type GetOptions,
+  type GetResult,
+  infoOf,
+  type ObjectInfo,
+  type PutOptions,
+  type PutResult,
+  type SessionScope,
+  type StreamResult,
+} from './object-info.js';
 import { fencedLogOf } from './plain-log-adapter.js';
 
-export type { DeleteOptions, GetResult, ObjectInfo, PutOptions, PutResult, StreamResult } from './object-info.js';
+export type { DeleteOptions, GetOptions, GetResult, ObjectInfo, PutOptions, PutResult, SessionScope, StreamResult } from './object-info.js';
+import type { ByteRange, ResolvedRange } from './byte-range.js';
+import { readRange } from './ranged-read.js';
+import type { UploadedPart } from './lt-bucket.js';
+import {
+  type CompletedPart,
+  type CreatedUpload,
+  type CreateUploadOptions,
+  type PartUrlOptions,
+  type PresignedGet,
+  UploadSessions,
+} from './upload-sessions.js';
 
 export interface TieredStoreOptions {
   /** Table, bucket and prefix names. */
@@ -130,16 +151,68 @@ export class TieredStore {
 
   // ---- reads -------------------------------------------------------------------------------
 
-  /** The object with its body, or undefined when absent. */
-  async get(key: string): Promise<GetResult | undefined> {
+  /** The object with its body (or the bytes of `range`), or undefined when absent. */
+  async get(key: string, options: GetOptions = {}): Promise<GetResult | undefined> {
     assertObjectKey(key);
+    if (options.range !== undefined) return this.readRanged<Uint8Array>(key, options.range, 'bytes');
     return this.readBody(key, 'bytes', (blob) => this.lt.getBytes(blob));
   }
 
   /** The object with its body as a stream (large objects are not buffered), or undefined. */
-  async getStream(key: string): Promise<StreamResult | undefined> {
+  async getStream(key: string, options: GetOptions = {}): Promise<StreamResult | undefined> {
     assertObjectKey(key);
+    if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream');
     return this.readBody(key, 'stream', (blob) => this.lt.getStream(blob));
+  }
+
+  private async readRanged<B extends Uint8Array | Readable>(key: string, range: ByteRange, mode: 'bytes' | 'stream') {
+    const read = await readRange<B>({ hv: this.hv, lt: this.lt, key, range, mode, consistent: this.consistentReads, maxAttempts: this.maxAttempts });
+    return read === undefined ? undefined : { ...infoOf(read.record), body: read.body, range: read.range };
+  }
+
+  /** A short-lived URL that GETs a large object's current blob (ranges too); undefined when absent. */
+  async presignGet(key: string, options: { expiresInMs?: number } = {}): Promise<PresignedGet | undefined> {
+    return this.uploads.presignGet(key, options);
+  }
+
+  // ---- upload sessions (lib/tiered/upload-sessions.ts) ---------------------------------------
+
+  /** Opens an upload session: the client uploads the parts straight to S3 with presigned URLs. */
+  async createUpload(key: string, options: CreateUploadOptions = {}): Promise<CreatedUpload> {
+    return this.uploads.create(key, options);
+  }
+
+  /** A presigned URL for a PUT of part `partNumber` of the session's upload. */
+  async uploadPartUrl(uploadId: string, partNumber: number, options: PartUrlOptions & SessionScope = {}): Promise<string> {
+    return (await this.uploads.partUrl(uploadId, partNumber, options, options.key)).url;
+  }
+
+  /** The parts uploaded so far, ascending. */
+  async listUploadParts(uploadId: string, options: SessionScope = {}): Promise<UploadedPart[]> {
+    return this.uploads.listParts(uploadId, options.key);
+  }
+
+  /** Assembles the parts and commits the object; a retry of a committed session answers the same result. */
+  async completeUpload(uploadId: string, parts: readonly CompletedPart[], options: SessionScope = {}): Promise<PutResult> {
+    return this.uploads.complete(uploadId, parts, options.key);
+  }
+
+  /** Ends the session: its parts and any assembled blob are deleted; it can no longer complete. */
+  async abortUpload(uploadId: string, options: SessionScope = {}): Promise<void> {
+    return this.uploads.abort(uploadId, options.key);
+  }
+
+  private sessions: UploadSessions | undefined;
+  private get uploads(): UploadSessions {
+    this.sessions ??= new UploadSessions({
+      config: this.config,
+      hv: this.hv,
+      lt: this.lt,
+      clock: this.clock,
+      maxAttempts: this.maxAttempts,
+      onCleanupError: this.context.onCleanupError,
+    });
+    return this.sessions;
   }
 
   /** The object's metadata without its body, or undefined when absent. */

@@ -102,12 +102,15 @@ describe('PUT / GET / HEAD / DELETE', () => {
     await expectClean(fx, expect);
   });
 
-  test('GET of an object over the response limit is 413', async () => {
+  test('GET of an object over the response limit redirects to a short-lived presigned URL', async () => {
     const body = randomBody(4 * MiB + 1);
     expect((await put('/objects/huge', body)).statusCode).toBe(201);
     const got = await call('GET', '/objects/huge');
-    expect(got.statusCode).toBe(413);
-    expect(json(got).error).toBe('ResponseTooLarge');
+    expect(got.statusCode).toBe(307);
+    expect(got.headers?.etag).toBe('"1"');
+    const fetched = await fetch(String(got.headers?.location));
+    expect(fetched.status).toBe(200);
+    expect(sameBytes(new Uint8Array(await fetched.arrayBuffer()), body)).toBe(true);
     expect((await call('DELETE', '/objects/huge')).statusCode).toBe(204);
   });
 });

@@ -1,0 +1,135 @@
+/**
+ * Upload sessions and ranged reads against the same work done straight on S3, side by side in
+ * one run (interleaved, so both see the same machine state):
+ *
+ *  - a 64 MiB upload through a session (create, presigned part URLs, parts PUT by a plain
+ *    `node:http` client with a keep-alive agent, complete with its fenced commit) vs the same
+ *    multipart upload with the SDK (CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
+ *    over node:http too), 4 parts in flight each. The parts' client is node:http, the SDK's own
+ *    transport, so the ratio measures the session and not the HTTP client: undici's `fetch`
+ *    PUTs 8 MiB bodies to the local S3 server about 3 times slower than either on this machine;
+ *  - a 1 MiB ranged read of a 64 MiB object through `store.get(key, { range })` vs the same S3
+ *    ranged GetObject.
+ *
+ * Ratios are of medians; the target for the upload is <= 1.10.
+ */
+import { Agent as HttpAgent, request } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { DynamoChangeLog, TieredStore } from '../../lib/index.js';
+import { MiB, dynamodbClient, freshConfig, percentile, randomBody, round, s3Client } from '../common.js';
+
+export interface SessionsResult {
+  readonly uploadMiB: number;
+  readonly partSizeMiB: number;
+  readonly runs: number;
+  readonly sessionUploadP50Ms: number;
+  readonly sdkMultipartP50Ms: number;
+  /** session / SDK. */
+  readonly uploadRatio: number;
+  readonly rangeRuns: number;
+  readonly rangedGetP50Ms: number;
+  readonly s3RangedGetP50Ms: number;
+  /** store / S3. */
+  readonly rangeRatio: number;
+}
+
+export async function sessionsStage(options: { runs: number; rangeRuns: number; sizeMiB?: number }): Promise<SessionsResult> {
+  const config = await freshConfig('sessions');
+  const dynamodb = dynamodbClient();
+  const s3 = s3Client();
+  const log = new DynamoChangeLog({ config, dynamodb, renewInBackground: false });
+  const store = new TieredStore({ config, changeLog: log, dynamodb, s3 });
+  const size = (options.sizeMiB ?? 64) * MiB;
+  const partSize = 8 * MiB;
+  const body = randomBody(size);
+  const count = Math.ceil(size / partSize);
+  const slice = (i: number) => body.subarray(i * partSize, Math.min(size, (i + 1) * partSize));
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+  const putPart = (url: string, bytes: Uint8Array) =>
+    new Promise<string>((resolve, reject) => {
+      const req = request(url, { method: 'PUT', agent, headers: { 'content-length': bytes.byteLength } }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve(String(res.headers.etag)) : reject(new Error(`part PUT: ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(bytes);
+    });
+  const inFlight = async (task: (i: number) => Promise<void>) => {
+    let next = 0;
+    await Promise.all(Array.from({ length: 4 }, async () => { while (next < count) await task(next++); }));
+  };
+
+  const viaSession = async (key: string) => {
+    const created = await store.createUpload(key, { size, partSize });
+    const parts: Array<{ partNumber: number; etag: string }> = [];
+    await inFlight(async (i) => {
+      const url = await store.uploadPartUrl(created.uploadId, i + 1);
+      parts[i] = { partNumber: i + 1, etag: await putPart(url, slice(i)) };
+    });
+    await store.completeUpload(created.uploadId, parts);
+  };
+  const viaSdk = async (key: string) => {
+    const Key = `${config.prefix}/direct/${key}`;
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: config.bucket, Key }));
+    const parts: Array<{ PartNumber: number; ETag: string }> = [];
+    await inFlight(async (i) => {
+      const out = await s3.send(new UploadPartCommand({ Bucket: config.bucket, Key, UploadId, PartNumber: i + 1, Body: slice(i) }));
+      parts[i] = { PartNumber: i + 1, ETag: out.ETag! };
+    });
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: config.bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
+  };
+
+  const time = async (op: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    await op();
+    return performance.now() - t0;
+  };
+  try {
+    const session: number[] = [];
+    const sdk: number[] = [];
+    await viaSession('warm');
+    await viaSdk('warm');
+    for (let i = 0; i < options.runs; i++) {
+      // Alternate which goes first, so neither always runs on a warmer machine.
+      if (i % 2 === 0) {
+        session.push(await time(() => viaSession(`s-${i}`)));
+        sdk.push(await time(() => viaSdk(`d-${i}`)));
+      } else {
+        sdk.push(await time(() => viaSdk(`d-${i}`)));
+        session.push(await time(() => viaSession(`s-${i}`)));
+      }
+    }
+
+    const ranged: number[] = [];
+    const direct: number[] = [];
+    const directKey = `${config.prefix}/direct/d-0`;
+    for (let i = 0; i < options.rangeRuns; i++) {
+      const start = ((i * 7) % (size / MiB - 1)) * MiB;
+      const range = { start, end: start + MiB - 1 };
+      ranged.push(await time(async () => (await store.get('s-0', { range }))!.body));
+      direct.push(
+        await time(async () => {
+          const out = await s3.send(new GetObjectCommand({ Bucket: config.bucket, Key: directKey, Range: `bytes=${range.start}-${range.end}` }));
+          return out.Body!.transformToByteArray();
+        }),
+      );
+    }
+    const p50 = (v: number[]) => round(percentile(v, 50));
+    return {
+      uploadMiB: size / MiB,
+      partSizeMiB: partSize / MiB,
+      runs: options.runs,
+      sessionUploadP50Ms: p50(session),
+      sdkMultipartP50Ms: p50(sdk),
+      uploadRatio: round(percentile(session, 50) / percentile(sdk, 50), 3),
+      rangeRuns: options.rangeRuns,
+      rangedGetP50Ms: p50(ranged),
+      s3RangedGetP50Ms: p50(direct),
+      rangeRatio: round(percentile(ranged, 50) / percentile(direct, 50), 3),
+    };
+  } finally {
+    log.close();
+    agent.destroy();
+  }
+}

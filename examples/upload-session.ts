@@ -1,0 +1,27 @@
+/**
+ * Example (d): bodies a Lambda cannot carry (a Function URL takes 6 MB each way) go straight from
+ * the client to S3 through an upload session. The writer hands out presigned part URLs, so the
+ * client never holds AWS credentials; the session is in the change log before anything exists,
+ * and completing it is the same fenced commit as any large put.
+ */
+import type { TieredStore } from 'tierlog';
+
+/** The client's side of one part: PUT the bytes to the URL, keep the ETag S3 answers. */
+export type UploadPart = (url: string, partNumber: number) => Promise<string>;
+
+export async function uploadLarge(store: TieredStore, key: string, size: number, uploadPart: UploadPart): Promise<number> {
+  const { uploadId, partSize } = await store.createUpload(key, { size, contentType: 'video/mp4', ifVersion: 0 });
+  const parts: { partNumber: number; etag: string }[] = [];
+  try {
+    for (let partNumber = 1; (partNumber - 1) * partSize < size; partNumber++) {
+      const url = await store.uploadPartUrl(uploadId, partNumber); // client: PUT the part there
+      parts.push({ partNumber, etag: await uploadPart(url, partNumber) });
+    }
+    await store.listUploadParts(uploadId); // [{ partNumber, etag, size }], e.g. to resume
+    const { version } = await store.completeUpload(uploadId, parts); // idempotent under retries
+    return version;
+  } catch (err) {
+    await store.abortUpload(uploadId).catch(() => {}); // or let it expire: the sweeper aborts it
+    throw err;
+  }
+}

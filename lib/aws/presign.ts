@@ -1,0 +1,75 @@
+/**
+ * Presigned S3 URLs (SigV4 query authentication) for one command, made with the client's own
+ * configuration: its endpoint, path style, region and credentials. The command is built by the
+ * client's middleware stack (a clone, so concurrent calls do not interfere) up to the point
+ * where it would be signed; it is presigned there instead of sent.
+ *
+ * Only `host` is signed: the holder of the URL may send any body and content type, which is what
+ * a browser or `curl` uploading a part does. A URL carries the signer's permissions at use time
+ * and lives at most 7 days (less with temporary credentials: it dies with them).
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { ValidationError } from '../errors.js';
+
+/** S3's limit on a SigV4 presigned URL's lifetime. */
+export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+
+interface HttpRequestLike {
+  protocol: string;
+  hostname: string;
+  port?: number;
+  path: string;
+  query: Record<string, string | string[] | null>;
+  headers: Record<string, string>;
+}
+
+/** A command as the SDK builds it (any S3 command). */
+interface PresignableCommand<I extends object> {
+  readonly input: I;
+  resolveMiddleware(stack: S3Client['middlewareStack'], config: S3Client['config'], options: undefined): (args: { input: I }) => Promise<unknown>;
+}
+
+/** A URL that performs `command` for whoever holds it, for `expiresInSeconds` (1 .. 7 days). */
+export async function presignUrl<I extends object>(s3: S3Client, command: PresignableCommand<I>, expiresInSeconds: number): Promise<string> {
+  const expiresIn = Math.floor(expiresInSeconds);
+  if (!Number.isFinite(expiresIn) || expiresIn < 1 || expiresIn > MAX_PRESIGN_SECONDS) {
+    throw new ValidationError(`a presigned URL lives 1 to ${MAX_PRESIGN_SECONDS} seconds, not ${expiresInSeconds}`, 'expiresIn');
+  }
+  const stack = s3.middlewareStack.clone();
+  const config = s3.config as S3Client['config'] & { sha256: ConstructorParameters<typeof SignatureV4>[0]['sha256'] };
+  stack.addRelativeTo(
+    (() => async (args: { request: HttpRequestLike }) => {
+      const request = args.request;
+      // Per-attempt and client-identifying headers mean nothing in a URL; an unsigned
+      // content-type lets the holder send what it has.
+      for (const name of Object.keys(request.headers)) {
+        if (name.toLowerCase() !== 'host') delete request.headers[name];
+      }
+      const signer = new SignatureV4({
+        credentials: config.credentials,
+        region: config.region,
+        service: 's3',
+        sha256: config.sha256,
+        uriEscapePath: false,
+        applyChecksum: false,
+      });
+      const presigned = (await signer.presign(request as never, { expiresIn })) as unknown as HttpRequestLike;
+      return { response: {}, output: { $metadata: {}, presigned } };
+    }) as never,
+    { name: 'tierlogPresign', relation: 'before', toMiddleware: 'httpSigningMiddleware', override: true },
+  );
+  const handler = command.resolveMiddleware(stack, s3.config, undefined);
+  const out = (await handler({ input: command.input })) as { output: { presigned: HttpRequestLike } };
+  return formatUrl(out.output.presigned);
+}
+
+function formatUrl(request: HttpRequestLike): string {
+  const port = request.port !== undefined ? `:${request.port}` : '';
+  const query = Object.entries(request.query)
+    .flatMap(([name, value]) =>
+      value === null ? [encodeURIComponent(name)] : ([] as string[]).concat(value).map((v) => `${encodeURIComponent(name)}=${encodeURIComponent(v)}`),
+    )
+    .join('&');
+  return `${request.protocol}//${request.hostname}${port}${request.path}${query.length > 0 ? `?${query}` : ''}`;
+}

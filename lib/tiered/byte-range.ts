@@ -1,0 +1,91 @@
+/**
+ * Byte ranges of a read: what a caller may ask for, how it resolves against an object's size, and
+ * the HTTP `Range: bytes=…` syntax. Pure functions.
+ *
+ * A range is `{ start, end? }` (inclusive, `end` defaulting to the last byte, and clamped to it as
+ * HTTP does) or `{ suffix: n }` (the last n bytes, the whole object when it is shorter). A range
+ * that starts at or past the end, or a suffix of 0, overlaps nothing: it is refused with
+ * {@link RangeNotSatisfiableError}, never answered with an empty body.
+ */
+import { RangeNotSatisfiableError, ValidationError } from '../errors.js';
+
+/** Which bytes of an object to read. */
+export type ByteRange =
+  /** Bytes `start..end`, inclusive; `end` defaults to the last byte. */
+  | { readonly start: number; readonly end?: number }
+  /** The last `suffix` bytes. */
+  | { readonly suffix: number };
+
+/** A range resolved against an object: inclusive offsets, `start <= end < size`. */
+export interface ResolvedRange {
+  readonly start: number;
+  readonly end: number;
+  /** The whole object's size. */
+  readonly size: number;
+}
+
+/** Throws {@link ValidationError} unless `range` is a well-formed {@link ByteRange}. */
+export function assertByteRange(range: unknown): asserts range is ByteRange {
+  if (typeof range !== 'object' || range === null) throw new ValidationError('range must be { start, end? } or { suffix }', 'range');
+  const r = range as Record<string, unknown>;
+  const offset = (name: string) => {
+    const v = r[name];
+    if (!Number.isSafeInteger(v) || (v as number) < 0) throw new ValidationError(`range.${name} must be a non-negative integer`, `range.${name}`);
+  };
+  if ('suffix' in r) {
+    if ('start' in r || 'end' in r) throw new ValidationError('range takes either { start, end? } or { suffix }, not both', 'range');
+    offset('suffix');
+    return;
+  }
+  if (!('start' in r)) throw new ValidationError('range must be { start, end? } or { suffix }', 'range');
+  offset('start');
+  if (r.end !== undefined) {
+    offset('end');
+    if ((r.end as number) < (r.start as number)) throw new ValidationError('range.end must not be before range.start', 'range.end');
+  }
+}
+
+/** Resolves `range` against an object of `size` bytes. @throws RangeNotSatisfiableError */
+export function resolveRange(key: string, range: ByteRange, size: number): ResolvedRange {
+  if ('suffix' in range) {
+    if (range.suffix === 0 || size === 0) throw new RangeNotSatisfiableError(key, size);
+    return { start: Math.max(0, size - range.suffix), end: size - 1, size };
+  }
+  if (range.start >= size) throw new RangeNotSatisfiableError(key, size);
+  return { start: range.start, end: Math.min(range.end ?? size - 1, size - 1), size };
+}
+
+/**
+ * Parses an HTTP `Range` header value: one `bytes=` range (`a-b`, `a-`, `-n`). Undefined for a
+ * unit other than bytes (which HTTP says to ignore). @throws ValidationError for a malformed or
+ * multi-range value.
+ */
+export function parseRangeHeader(value: string): ByteRange | undefined {
+  const trimmed = value.trim();
+  const unit = /^([A-Za-z]+)=/.exec(trimmed);
+  if (unit === null) throw new ValidationError('Range must look like bytes=0-1023, bytes=1024- or bytes=-1024', 'Range');
+  if (unit[1]!.toLowerCase() !== 'bytes') return undefined;
+  const spec = trimmed.slice(unit[0].length).trim();
+  if (spec.includes(',')) throw new ValidationError('Range: only one byte range per request is served', 'Range');
+  const match = /^(\d*)-(\d*)$/.exec(spec);
+  if (match === null || (match[1] === '' && match[2] === '')) {
+    throw new ValidationError('Range must look like bytes=0-1023, bytes=1024- or bytes=-1024', 'Range');
+  }
+  const [, first, last] = match as unknown as [string, string, string];
+  const number = (digits: string) => {
+    const n = Number(digits);
+    if (!Number.isSafeInteger(n)) throw new ValidationError('Range offsets must be integers below 2^53', 'Range');
+    return n;
+  };
+  if (first === '') return { suffix: number(last) };
+  const start = number(first);
+  if (last === '') return { start };
+  const end = number(last);
+  if (end < start) throw new ValidationError('Range: the last byte is before the first', 'Range');
+  return { start, end };
+}
+
+/** The `Content-Range` value of a resolved range: `bytes start-end/size`. */
+export function contentRange(range: ResolvedRange): string {
+  return `bytes ${range.start}-${range.end}/${range.size}`;
+}

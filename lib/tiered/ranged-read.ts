@@ -1,0 +1,44 @@
+/**
+ * Ranged reads of an object, inline or blob alike: HV says where the body is and how large it
+ * is, the range is resolved against that size, and only those bytes are read (a slice of the
+ * inline body, or an S3 ranged GET of the blob). A blob replaced between the two reads is
+ * followed to its successor, as a whole read does.
+ */
+import type { Readable } from 'node:stream';
+import { Readable as ReadableStream } from 'node:stream';
+import { BlobMissingError, ContentionError } from '../errors.js';
+import { assertByteRange, type ByteRange, type ResolvedRange, resolveRange } from './byte-range.js';
+import type { HvRecord, HvTable } from './hv-table.js';
+import type { LtBucket } from './lt-bucket.js';
+
+export interface RangedBody<B> {
+  readonly record: HvRecord;
+  readonly range: ResolvedRange;
+  readonly body: B;
+}
+
+/** Reads `range` of `key`; undefined when absent. @throws RangeNotSatisfiableError, ValidationError */
+export async function readRange<B extends Uint8Array | Readable>(
+  args: { hv: HvTable; lt: LtBucket; key: string; range: ByteRange; mode: 'bytes' | 'stream'; consistent: boolean; maxAttempts: number },
+): Promise<RangedBody<B> | undefined> {
+  assertByteRange(args.range);
+  let record = await args.hv.read(args.key, { consistent: args.consistent });
+  for (let pass = 0; record !== undefined; pass++) {
+    const range = resolveRange(args.key, args.range, record.size);
+    if (record.blob === undefined) {
+      const bytes = (record.body ?? new Uint8Array(0)).subarray(range.start, range.end + 1);
+      const body = (args.mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)]) : bytes) as B;
+      return { record, range, body };
+    }
+    const body =
+      args.mode === 'stream'
+        ? await args.lt.getRangeStream(record.blob, range.start, range.end)
+        : await args.lt.getRangeBytes(record.blob, range.start, range.end);
+    if (body !== undefined) return { record, range, body: body as B };
+    const previous = record.blob;
+    record = await args.hv.read(args.key, { consistent: true });
+    if (record?.blob === previous) throw new BlobMissingError(args.key, previous);
+    if (pass + 1 >= args.maxAttempts && record?.blob !== undefined) throw new ContentionError(args.key, args.maxAttempts);
+  }
+  return undefined;
+}

@@ -1,0 +1,247 @@
+/**
+ * The change-log item of an upload session, and every request on it.
+ *
+ * A session outlives the invocation (and the execution environment) that opened it, so its
+ * change cannot belong to a writer instance: the session IS an instance of its own, one item of
+ * the change-log table with the usual header (`pk` = the session id, `state`, `leaseUntil`,
+ * `shard`, `n`) and ONE entry `c_<sessionId>` = `{ id: key, new: blob }`. Its lease is the
+ * session's expiry plus a grace for a complete that started in time, so the sweeper treats an
+ * abandoned session exactly like a dead writer: it claims it once the lease ended (which fences a
+ * late complete), deletes `new` unless HV points at it, and drops the entry. Besides the header
+ * the item carries `upload` (what the session is: key, blob, S3 upload id, options, expiry) and,
+ * once committed, `result` (what the complete answered, for a retried complete).
+ *
+ * Writes are single-item conditional writes; the commit's element goes into the same
+ * `TransactWriteItems` as the HV write (see `commit.ts`), so a session the sweeper or an abort
+ * has claimed can never commit.
+ */
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
+import { entryAttribute, encodeEntry } from '../changelog/entry-codec.js';
+import type { FenceEffect, TransactElement } from '../changelog/instance-table.js';
+import { CHANGELOG_ATTR as A } from '../schema/tables.js';
+
+/** Attribute of the session description on its item. */
+export const UPLOAD_ATTR = 'upload';
+/** Attribute of a committed session's answer. */
+export const RESULT_ATTR = 'result';
+/** Attribute saying why a claimed session was closed by its user (`aborted`). */
+export const CLOSED_ATTR = 'closed';
+/** `claimedBy` of a session its user aborted. */
+export const ABORT_CLAIMANT = 'abort';
+/** Version of the `upload` attribute's format. */
+export const UPLOAD_SCHEMA_VERSION = 1;
+
+/** What a session is, as stored. */
+export interface SessionInfo {
+  readonly v: number;
+  readonly key: string;
+  readonly blob: string;
+  /** S3's multipart upload id; absent until the upload was started. */
+  readonly s3UploadId?: string;
+  readonly partSize: number;
+  readonly size?: number;
+  readonly contentType?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly ifVersion?: number;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/** A committed session's answer. */
+export interface SessionResult {
+  readonly version: number;
+  readonly size: number;
+  /** Nothing (or a deletion marker) was there before the commit. */
+  readonly created?: boolean;
+}
+
+export interface SessionItem {
+  readonly sessionId: string;
+  readonly state: 'live' | 'claimed';
+  readonly claimedBy?: string;
+  readonly leaseUntil: number;
+  readonly info: SessionInfo;
+  readonly result?: SessionResult;
+  readonly closed?: string;
+  /** The entry is still there (not yet committed as a create, nor cleaned after an overwrite). */
+  readonly entryPresent: boolean;
+}
+
+const infoSchema = z.object({
+  v: z.literal(UPLOAD_SCHEMA_VERSION),
+  key: z.string().min(1),
+  blob: z.string().min(1),
+  s3UploadId: z.string().min(1).optional(),
+  partSize: z.number().int().positive(),
+  size: z.number().int().nonnegative().optional(),
+  contentType: z.string().optional(),
+  metadata: z.record(z.string()).optional(),
+  ifVersion: z.number().int().nonnegative().optional(),
+  createdAt: z.number().int(),
+  expiresAt: z.number().int(),
+});
+
+const resultSchema = z.object({ version: z.number().int().positive(), size: z.number().int().nonnegative(), created: z.boolean().optional() });
+
+/** The session of a raw change-log item, or undefined when the item is not a well-formed session. */
+export function parseSessionItem(raw: Record<string, unknown> | undefined): SessionItem | undefined {
+  if (raw === undefined) return undefined;
+  const info = infoSchema.safeParse(raw[UPLOAD_ATTR]);
+  const state = raw[A.state];
+  const pk = raw[A.pk];
+  if (!info.success || (state !== 'live' && state !== 'claimed') || typeof pk !== 'string') return undefined;
+  const result = raw[RESULT_ATTR] === undefined ? undefined : resultSchema.safeParse(raw[RESULT_ATTR]);
+  if (result !== undefined && !result.success) return undefined;
+  const claimedBy = raw[A.claimedBy];
+  const closed = raw[CLOSED_ATTR];
+  return {
+    sessionId: pk,
+    state,
+    leaseUntil: Number(raw[A.leaseUntil]),
+    info: info.data as SessionInfo,
+    entryPresent: raw[entryAttribute(pk)] !== undefined,
+    ...(typeof claimedBy === 'string' ? { claimedBy } : {}),
+    ...(result !== undefined ? { result: result.data } : {}),
+    ...(typeof closed === 'string' ? { closed } : {}),
+  };
+}
+
+/** The requests on session items of one change-log table. */
+export class SessionTable {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+  ) {}
+
+  /** Creates the session item with its entry `{ id: key, new: blob }`; fails if the id exists. */
+  async create(args: { sessionId: string; shard: number; leaseUntil: number; info: SessionInfo; now: number }): Promise<void> {
+    const item: Record<string, unknown> = {
+      [A.pk]: args.sessionId,
+      [A.state]: 'live',
+      [A.leaseUntil]: args.leaseUntil,
+      [A.shard]: args.shard,
+      [A.count]: 1,
+      [entryAttribute(args.sessionId)]: encodeEntry({ id: args.info.key, new: args.info.blob }, args.now),
+      [UPLOAD_ATTR]: args.info,
+    };
+    await this.send('createUpload', () =>
+      this.doc.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': A.pk } })),
+    );
+  }
+
+  /** Records S3's upload id on a live session; false when the session is no longer live. */
+  async setS3UploadId(sessionId: string, s3UploadId: string): Promise<boolean> {
+    return this.conditional('createUpload', {
+      Key: { [A.pk]: sessionId },
+      UpdateExpression: 'SET #u.#s3 = :s3',
+      ConditionExpression: '#state = :live',
+      ExpressionAttributeNames: { '#u': UPLOAD_ATTR, '#s3': 's3UploadId', '#state': A.state },
+      ExpressionAttributeValues: { ':s3': s3UploadId, ':live': 'live' },
+    });
+  }
+
+  /** The session item (consistent read), raw, or undefined. */
+  async getRaw(sessionId: string): Promise<Record<string, unknown> | undefined> {
+    const out = await this.send('getUpload', () =>
+      this.doc.send(new GetCommand({ TableName: this.tableName, Key: { [A.pk]: sessionId }, ConsistentRead: true })),
+    );
+    return out.Item;
+  }
+
+  /**
+   * Closes a live, uncommitted session for its user's abort: claims it as a sweeper would (which
+   * fences any complete in flight) with a lease that has already ended, so a sweeper finishes the
+   * abort if this process does not.
+   */
+  async claimForAbort(sessionId: string, now: number): Promise<boolean> {
+    return this.conditional('abortUpload', {
+      Key: { [A.pk]: sessionId },
+      UpdateExpression: 'SET #state = :claimed, #by = :abort, #lease = :now, #closed = :aborted',
+      ConditionExpression: '#state = :live AND attribute_not_exists(#res)',
+      ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy, '#lease': A.leaseUntil, '#closed': CLOSED_ATTR, '#res': RESULT_ATTR },
+      ExpressionAttributeValues: { ':claimed': 'claimed', ':live': 'live', ':abort': ABORT_CLAIMANT, ':now': now, ':aborted': 'aborted' },
+    });
+  }
+
+  /** Deletes a session this process aborted (its claim is still the abort's). */
+  async deleteAborted(sessionId: string): Promise<void> {
+    await this.send('abortUpload', () =>
+      this.doc
+        .send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: { [A.pk]: sessionId },
+            ConditionExpression: '#state = :claimed AND #by = :abort',
+            ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy },
+            ExpressionAttributeValues: { ':claimed': 'claimed', ':abort': ABORT_CLAIMANT },
+          }),
+        )
+        .catch((err) => {
+          // Gone or taken over by a sweeper: it finishes the same (idempotent) work.
+          if (!isConditionalCheckFailed(err)) throw err;
+        }),
+    );
+  }
+
+  /** Removes the entry of a committed overwrite once its replaced blob is deleted. */
+  async removeEntry(sessionId: string): Promise<boolean> {
+    return this.conditional('completeUpload', {
+      Key: { [A.pk]: sessionId },
+      UpdateExpression: 'REMOVE #c ADD #n :minus',
+      ConditionExpression: 'attribute_exists(#c) AND #state = :live',
+      ExpressionAttributeNames: { '#c': entryAttribute(sessionId), '#n': A.count, '#state': A.state },
+      ExpressionAttributeValues: { ':minus': -1, ':live': 'live' },
+    });
+  }
+
+  /**
+   * The session's element of the fenced commit: requires the session live, its entry present and
+   * no result yet; records `result`, and applies `effect` to the entry (a create removes it, an
+   * overwrite writes the replaced blob into it).
+   */
+  fenceElement(sessionId: string, effect: FenceEffect, result: SessionResult): TransactElement {
+    const names: Record<string, string> = { '#state': A.state, '#c': entryAttribute(sessionId), '#res': RESULT_ATTR };
+    const values: Record<string, unknown> = { ':live': 'live', ':res': result };
+    let update = 'SET #res = :res';
+    if (effect.kind === 'remove') {
+      update += ' REMOVE #c ADD #n :minus';
+      names['#n'] = A.count;
+      values[':minus'] = -1;
+    } else if (effect.kind === 'setOld') {
+      update += ', #c.#old = :old';
+      names['#old'] = 'old';
+      values[':old'] = effect.old;
+    }
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: { [A.pk]: sessionId },
+        UpdateExpression: update,
+        ConditionExpression: '#state = :live AND attribute_exists(#c) AND attribute_not_exists(#res)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  private async conditional(operation: string, input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>): Promise<boolean> {
+    try {
+      await this.doc.send(new UpdateCommand({ TableName: this.tableName, ...input }));
+      return true;
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return false;
+      throw translateAwsError(err, { operation, table: this.tableName });
+    }
+  }
+
+  private async send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw translateAwsError(err, { operation, table: this.tableName });
+    }
+  }
+}

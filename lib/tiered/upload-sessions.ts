@@ -1,0 +1,428 @@
+/**
+ * Upload sessions: large objects that clients upload straight to S3, part by part, with presigned
+ * URLs (a Lambda carries at most 6 MB each way, and the client never holds AWS credentials),
+ * committed with the same fenced commit as any large put.
+ *
+ *   create:   record the session, i.e. the change `{ id: key, new: blob }`, BEFORE anything
+ *             exists (one PutItem), then start the S3 multipart upload and note its id.
+ *   parts:    presigned `UploadPart` URLs, valid until the session expires at the latest.
+ *   complete: CompleteMultipartUpload (S3 checks the parts), then ONE TransactWriteItems = [HV
+ *             tombstone CAS, session element: live, entry present, no result yet; it records the
+ *             result]. Then the replaced blob is deleted and the entry removed.
+ *   abort:    claim the session (fences a complete in flight), abort the multipart upload,
+ *             delete the blob if a complete assembled it, delete the session.
+ *
+ * Rules that keep the invariants:
+ *  - The session is its own change-log instance (see `upload-session-item.ts`) whose lease is
+ *    the expiry plus {@link UploadSessionsOptions.completeGraceMs}: no execution environment owns
+ *    it. A complete must start before the expiry; by the time the lease has ended (and the
+ *    sweeper's skew margin passed) any complete that started in time has finished, and the
+ *    sweeper's claim fences one that has not. The sweeper aborts the multipart upload and deletes
+ *    the blob unless HV points at it.
+ *  - A client may retry complete: the committed result is stored on the session, and HV carries
+ *    the session id as its write id, so a retry answers the same version and never deletes the
+ *    blob. A commit whose outcome is unknown is decided the same way on the retry.
+ *  - The id a client holds is only a handle: the session is read from the change-log table, and
+ *    an id that names no session of this store for this key is refused
+ *    ({@link UploadSessionNotFoundError}).
+ */
+import type { TierlogConfig } from '../config.js';
+import type { ChangeLog } from '../changelog/change-log.js';
+import type { FencedChangeLog, FenceEffect } from '../changelog/fenced.js';
+import { shardOf } from '../changelog/dynamo-change-log.js';
+import {
+  CommitOutcomeUnknownError,
+  ContentionError,
+  InvalidPartsError,
+  UploadSessionClosedError,
+  UploadSessionNotFoundError,
+  ValidationError,
+  VersionConflictError,
+} from '../errors.js';
+import { type Clock, isUuidV7, newInstanceId } from '../ids.js';
+import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
+import { checkBlobKey, newBlobKey } from './blob-keys.js';
+import { commitWrite } from './commit.js';
+import { type Expected, expectedOf, type HvRecord, type HvTable, liveOf } from './hv-table.js';
+import type { LtBucket, UploadedPart } from './lt-bucket.js';
+import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
+import { parseSessionItem, type SessionInfo, type SessionItem, type SessionResult, SessionTable } from './upload-session-item.js';
+import type { PutResult } from './tiered-store.js';
+
+const MiB = 1024 * 1024;
+/** S3's multipart limits. */
+export const MIN_PART_SIZE = 5 * MiB;
+export const MAX_PART_SIZE = 5 * 1024 * MiB;
+export const MAX_PARTS = 10_000;
+export const MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB;
+/** Default session lifetime: 24 hours. */
+export const DEFAULT_SESSION_EXPIRES_MS = 24 * 3600_000;
+/** Default lifetime of a presigned part URL (never past the session's expiry): 1 hour. */
+export const DEFAULT_PART_URL_EXPIRES_MS = 3600_000;
+/** Default lifetime of a presigned GET: 5 minutes. */
+export const DEFAULT_PRESIGN_GET_EXPIRES_MS = 5 * 60_000;
+/** Default grace after expiry before the sweeper may take a session: a Lambda's longest invocation. */
+export const DEFAULT_COMPLETE_GRACE_MS = 15 * 60_000;
+
+export interface CreateUploadOptions {
+  /** The object's size in bytes, when known: checked at complete, and sizes the parts. */
+  readonly size?: number;
+  /** Bytes per part (5 MiB .. 5 GiB; the last part may be smaller). Default 8 MiB, more when `size` needs it. */
+  readonly partSize?: number;
+  readonly contentType?: string;
+  /** User metadata: lower-case names, printable ASCII values, 2 KB in all. */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Commit only if the stored version is this one at complete (`0`: only if absent); also checked now. */
+  readonly ifVersion?: number;
+  /** Session lifetime in ms (1 s .. 7 days). Default 24 h. */
+  readonly expiresInMs?: number;
+}
+
+export interface CreatedUpload {
+  /** The session's handle: pass it to the other session calls. */
+  readonly uploadId: string;
+  readonly key: string;
+  readonly partSize: number;
+  /** Parts the declared size needs (absent when no size was given). */
+  readonly partCount?: number;
+  /** ms since the epoch; parts and complete are refused from then on. */
+  readonly expiresAt: number;
+}
+
+export interface PartUrlOptions {
+  /** Lifetime of the URL in ms; never past the session's expiry. Default 1 h. */
+  readonly expiresInMs?: number;
+}
+
+export interface CompletedPart {
+  readonly partNumber: number;
+  /** The ETag S3 answered to the part's PUT. */
+  readonly etag: string;
+}
+
+export interface PresignedGet {
+  readonly url: string;
+  /** ms since the epoch. */
+  readonly expiresAt: number;
+  readonly version: number;
+  readonly size: number;
+}
+
+export interface UploadSessionsOptions {
+  readonly config: TierlogConfig;
+  readonly hv: HvTable;
+  readonly lt: LtBucket;
+  readonly clock: Clock;
+  /** Attempts of a commit without `ifVersion` that loses its CAS to other writers. */
+  readonly maxAttempts: number;
+  /** Grace after a session's expiry before the sweeper may take it. Default 15 min. */
+  readonly completeGraceMs?: number;
+  /** Receives errors of cleanup after a commit (left to the sweeper). */
+  readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
+}
+
+export class UploadSessions {
+  private readonly table: SessionTable;
+  private readonly graceMs: number;
+
+  constructor(private readonly o: UploadSessionsOptions) {
+    this.table = new SessionTable(o.hv.client, o.config.changeLogTable);
+    this.graceMs = o.completeGraceMs ?? DEFAULT_COMPLETE_GRACE_MS;
+  }
+
+  async create(key: string, options: CreateUploadOptions = {}): Promise<CreatedUpload> {
+    assertObjectKey(key);
+    assertContentType(options.contentType);
+    assertMetadata(options.metadata);
+    const { size, ifVersion } = options;
+    if (size !== undefined && (!Number.isSafeInteger(size) || size < 0 || size > MAX_OBJECT_SIZE)) {
+      throw new ValidationError(`size must be an integer in 0..${MAX_OBJECT_SIZE}`, 'size');
+    }
+    if (ifVersion !== undefined && (!Number.isInteger(ifVersion) || ifVersion < 0)) {
+      throw new ValidationError('ifVersion must be a non-negative integer', 'ifVersion');
+    }
+    const partSize = options.partSize ?? Math.max(8 * MiB, Math.ceil((size ?? 0) / MAX_PARTS / MiB) * MiB);
+    if (!Number.isInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
+      throw new ValidationError(`partSize must be an integer in ${MIN_PART_SIZE}..${MAX_PART_SIZE}`, 'partSize');
+    }
+    const partCount = size === undefined ? undefined : Math.max(1, Math.ceil(size / partSize));
+    if (partCount !== undefined && partCount > MAX_PARTS) {
+      throw new ValidationError(`${size} bytes in parts of ${partSize} need ${partCount} parts; S3 takes at most ${MAX_PARTS}`, 'partSize');
+    }
+    const expiresInMs = options.expiresInMs ?? DEFAULT_SESSION_EXPIRES_MS;
+    if (!Number.isInteger(expiresInMs) || expiresInMs < 1_000 || expiresInMs > MAX_PRESIGN_SECONDS * 1_000) {
+      throw new ValidationError(`expiresInMs must be an integer in 1000..${MAX_PRESIGN_SECONDS * 1_000}`, 'expiresInMs');
+    }
+    if (ifVersion !== undefined) {
+      const current = await this.o.hv.read(key, { withBody: false });
+      if ((current?.version ?? 0) !== ifVersion) throw new VersionConflictError(key, ifVersion, current?.version);
+    }
+
+    const sessionId = newInstanceId();
+    const now = this.o.clock();
+    const expiresAt = now + expiresInMs;
+    const info: SessionInfo = {
+      v: 1,
+      key,
+      blob: newBlobKey(this.o.config.prefix, key),
+      partSize,
+      createdAt: now,
+      expiresAt,
+      ...(size !== undefined ? { size } : {}),
+      ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
+      ...(options.metadata !== undefined ? { metadata: { ...options.metadata } } : {}),
+      ...(ifVersion !== undefined ? { ifVersion } : {}),
+    };
+    // The change is durable before anything exists in S3.
+    await this.table.create({ sessionId, shard: shardOf(sessionId, this.o.config.leaseShards), leaseUntil: expiresAt + this.graceMs, info, now });
+    const s3UploadId = await this.o.lt.createMultipart(info.blob, {
+      ...(info.contentType !== undefined ? { contentType: info.contentType } : {}),
+      ...(info.metadata !== undefined ? { metadata: info.metadata } : {}),
+    });
+    if (!(await this.table.setS3UploadId(sessionId, s3UploadId))) {
+      // Taken over already (a clock far behind the sweeper's): nothing may be uploaded to it.
+      await this.o.lt.abortMultipart(info.blob, s3UploadId);
+      throw new UploadSessionClosedError(sessionId, 'expired');
+    }
+    return { uploadId: sessionId, key, partSize, expiresAt, ...(partCount !== undefined ? { partCount } : {}) };
+  }
+
+  async partUrl(uploadId: string, partNumber: number, options: PartUrlOptions = {}, expectedKey?: string): Promise<{ url: string; expiresAt: number }> {
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {
+      throw new ValidationError(`partNumber must be an integer in 1..${MAX_PARTS}`, 'partNumber');
+    }
+    const session = await this.open(uploadId, expectedKey);
+    const { info } = session;
+    if (info.size !== undefined && partNumber > Math.max(1, Math.ceil(info.size / info.partSize))) {
+      throw new ValidationError(`part ${partNumber} is past the declared size (${info.size} bytes in parts of ${info.partSize})`, 'partNumber');
+    }
+    const now = this.o.clock();
+    const wanted = options.expiresInMs ?? DEFAULT_PART_URL_EXPIRES_MS;
+    if (!Number.isInteger(wanted) || wanted < 1_000) throw new ValidationError('expiresInMs must be an integer of at least 1000', 'expiresInMs');
+    const lifetime = Math.min(wanted, info.expiresAt - now, MAX_PRESIGN_SECONDS * 1_000);
+    if (lifetime < 1_000) throw new UploadSessionClosedError(uploadId, 'expired');
+    const url = await this.o.lt.presignUploadPart(info.blob, info.s3UploadId!, partNumber, lifetime / 1_000);
+    return { url, expiresAt: now + Math.floor(lifetime / 1_000) * 1_000 };
+  }
+
+  async listParts(uploadId: string, expectedKey?: string): Promise<UploadedPart[]> {
+    const session = await this.open(uploadId, expectedKey);
+    const parts = await this.o.lt.listParts(session.info.blob, session.info.s3UploadId!);
+    if (parts === undefined) throw await this.closedNow(uploadId);
+    return parts;
+  }
+
+  async complete(uploadId: string, parts: readonly CompletedPart[], expectedKey?: string): Promise<PutResult> {
+    assertParts(parts);
+    const session = await this.read(uploadId, expectedKey);
+    const { info } = session;
+    if (session.result !== undefined) return resultOf(info, session.result);
+    // A commit whose answer was lost: HV carries the session id as its write id.
+    const before = await this.o.hv.read(info.key, { withBody: false });
+    if (before?.writeId === uploadId) return { key: info.key, version: before.version, size: before.size, stored: 'blob', created: before.createdAt === before.updatedAt };
+    this.assertOpen(session);
+
+    const refused = await this.o.lt.completeMultipart(info.blob, info.s3UploadId!, parts);
+    if (refused !== undefined && refused !== 'NoSuchUpload') {
+      throw new InvalidPartsError(uploadId, PART_REFUSALS[refused]);
+    }
+    // NoSuchUpload: an earlier complete assembled it (its commit did not land), or it was aborted.
+    const size = await this.o.lt.sizeOf(info.blob);
+    if (size === undefined) throw await this.closedNow(uploadId);
+    if (info.size !== undefined && size !== info.size) {
+      throw new InvalidPartsError(uploadId, `the parts make ${size} bytes, the session declared ${info.size}; abort it and start again`);
+    }
+    return this.commit(session, size, before);
+  }
+
+  /** Fenced commit of the assembled blob; retries a lost CAS (without ifVersion) against the new state. */
+  private async commit(session: SessionItem, size: number, first: HvRecord | undefined): Promise<PutResult> {
+    const { info, sessionId } = session;
+    let current = first;
+    for (let attempt = 0; attempt < this.o.maxAttempts; attempt++) {
+      const live = liveOf(current);
+      if (info.ifVersion !== undefined && (live?.version ?? 0) !== info.ifVersion) {
+        await this.discard(session);
+        throw new VersionConflictError(info.key, info.ifVersion, live?.version);
+      }
+      const old = current?.blob;
+      // The CAS expects exactly the state read: no item, a deletion marker, or a version with its blob.
+      const expected: Expected = expectedOf(current);
+      const effect: FenceEffect = old !== undefined ? { kind: 'setOld', old } : { kind: 'remove' };
+      const result: SessionResult = { version: (current?.version ?? 0) + 1, size, created: live === undefined };
+      const log = this.sessionLog(sessionId, result);
+      const fields = {
+        size,
+        now: this.o.clock(),
+        writeId: sessionId,
+        ...(info.contentType !== undefined ? { contentType: info.contentType } : {}),
+        ...(info.metadata !== undefined ? { metadata: info.metadata } : {}),
+      };
+      const outcome = await commitWrite({ hv: this.o.hv, write: this.o.hv.tombstoneWrite(info.key, info.blob, fields, expected), log, changeId: sessionId, effect });
+      switch (outcome.kind) {
+        case 'committed': {
+          // Either this attempt landed, or a concurrent complete of the same session did: the
+          // stored result is the answer (it was written in the same transaction).
+          const stored = parseSessionItem(await this.table.getRaw(sessionId))?.result;
+          await this.finish(session, old);
+          return resultOf(info, stored ?? result);
+        }
+        case 'conflict': {
+          const now = outcome.current === undefined ? undefined : this.o.hv.parse(outcome.current);
+          if (now?.writeId === sessionId) return { key: info.key, version: now.version, size: now.size, stored: 'blob', created: result.created ?? false };
+          current = now;
+          continue;
+        }
+        case 'busy':
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(1_000, 10 * 2 ** attempt)));
+          current = await this.o.hv.read(info.key, { withBody: false });
+          continue;
+        case 'fenced': {
+          // A sweeper (expiry) or an abort claimed the session: this commit can never land.
+          const again = parseSessionItem(await this.table.getRaw(sessionId));
+          if (again?.result !== undefined) return resultOf(info, again.result);
+          await this.tryDelete(info.key, sessionId, info.blob);
+          throw new UploadSessionClosedError(sessionId, again?.closed === 'aborted' ? 'aborted' : 'expired');
+        }
+        default:
+          // Unknown: a retried complete decides it from HV; the sweeper settles it after expiry.
+          throw new CommitOutcomeUnknownError(info.key, sessionId, outcome.error);
+      }
+    }
+    throw new ContentionError(info.key, this.o.maxAttempts);
+  }
+
+  async abort(uploadId: string, expectedKey?: string): Promise<void> {
+    const session = await this.read(uploadId, expectedKey);
+    if (session.result !== undefined) throw new UploadSessionClosedError(uploadId, 'completed');
+    if (session.state === 'claimed' && session.closed !== 'aborted') throw new UploadSessionClosedError(uploadId, 'expired');
+    if (session.state === 'live' && !(await this.table.claimForAbort(uploadId, this.o.clock()))) {
+      throw await this.closedNow(uploadId);
+    }
+    await this.discard({ ...session, state: 'claimed' });
+  }
+
+  /** Presigned GET of a large object's current blob; undefined when absent. */
+  async presignGet(key: string, options: { expiresInMs?: number } = {}): Promise<PresignedGet | undefined> {
+    assertObjectKey(key);
+    const lifetime = options.expiresInMs ?? DEFAULT_PRESIGN_GET_EXPIRES_MS;
+    if (!Number.isInteger(lifetime) || lifetime < 1_000 || lifetime > MAX_PRESIGN_SECONDS * 1_000) {
+      throw new ValidationError(`expiresInMs must be an integer in 1000..${MAX_PRESIGN_SECONDS * 1_000}`, 'expiresInMs');
+    }
+    const record = await this.o.hv.read(key, { withBody: false });
+    if (record === undefined) return undefined;
+    if (record.blob === undefined) throw new ValidationError(`object "${key}" is stored inline: read it with get()`, 'key');
+    const now = this.o.clock();
+    const url = await this.o.lt.presignGet(record.blob, lifetime / 1_000);
+    return { url, expiresAt: now + Math.floor(lifetime / 1_000) * 1_000, version: record.version, size: record.size };
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  /** The session behind a handle, or UploadSessionNotFoundError. */
+  private async read(uploadId: string, expectedKey: string | undefined): Promise<SessionItem> {
+    if (typeof uploadId !== 'string' || !isUuidV7(uploadId)) throw new UploadSessionNotFoundError(String(uploadId));
+    const session = parseSessionItem(await this.table.getRaw(uploadId));
+    if (session === undefined || (expectedKey !== undefined && session.info.key !== expectedKey)) throw new UploadSessionNotFoundError(uploadId);
+    // Never act on a blob this store would not have made for this key.
+    if (!checkBlobKey(this.o.config.prefix, session.info.key, session.info.blob).ok) throw new UploadSessionNotFoundError(uploadId);
+    return session;
+  }
+
+  /** A session that still takes parts. */
+  private async open(uploadId: string, expectedKey: string | undefined): Promise<SessionItem> {
+    const session = await this.read(uploadId, expectedKey);
+    this.assertOpen(session);
+    return session;
+  }
+
+  private assertOpen(session: SessionItem): void {
+    if (session.result !== undefined) throw new UploadSessionClosedError(session.sessionId, 'completed');
+    if (session.state !== 'live') throw new UploadSessionClosedError(session.sessionId, session.closed === 'aborted' ? 'aborted' : 'expired');
+    if (session.info.s3UploadId === undefined) throw new UploadSessionNotFoundError(session.sessionId);
+    if (this.o.clock() >= session.info.expiresAt) throw new UploadSessionClosedError(session.sessionId, 'expired');
+  }
+
+  /** Why a session that was open a moment ago no longer is. */
+  private async closedNow(uploadId: string): Promise<Error> {
+    const session = parseSessionItem(await this.table.getRaw(uploadId));
+    if (session === undefined) return new UploadSessionNotFoundError(uploadId);
+    if (session.result !== undefined) return new UploadSessionClosedError(uploadId, 'completed');
+    return new UploadSessionClosedError(uploadId, session.closed === 'aborted' ? 'aborted' : 'expired');
+  }
+
+  /** The change-log face of one session for `commitWrite`: only the fence is used. */
+  private sessionLog(sessionId: string, result: SessionResult): FencedChangeLog {
+    const unsupported = () => Promise.reject(new ValidationError('an upload session records nothing else', 'changeId'));
+    const log: FencedChangeLog & ChangeLog = {
+      record: unsupported,
+      remove: unsupported,
+      scan: () => Promise.resolve([]),
+      fence: (_changeId, effect) => this.table.fenceElement(sessionId, effect, result),
+      prepareCommit: () => Promise.resolve(),
+      committed: () => {},
+      fenceLost: () => {},
+      abandon: () => {},
+    };
+    return log;
+  }
+
+  /** After the commit: delete the replaced blob, then the entry (both left to the sweeper on failure). */
+  private async finish(session: SessionItem, old: string | undefined): Promise<void> {
+    if (old === undefined || old === session.info.blob) return;
+    if (!(await this.tryDelete(session.info.key, session.sessionId, old))) return;
+    try {
+      await this.table.removeEntry(session.sessionId);
+    } catch (err) {
+      this.o.onCleanupError?.(err, { key: session.info.key, changeId: session.sessionId });
+    }
+  }
+
+  /**
+   * Ends an uncommitted session for good: claim it (fences a complete in flight; a sweeper
+   * finishes from there if this process dies), abort the multipart upload, delete the blob unless
+   * HV points at it, delete the session.
+   */
+  private async discard(session: SessionItem): Promise<void> {
+    const { info, sessionId } = session;
+    if (session.state === 'live' && !(await this.table.claimForAbort(sessionId, this.o.clock()))) return;
+    if (info.s3UploadId !== undefined) await this.o.lt.abortMultipart(info.blob, info.s3UploadId);
+    const current = await this.o.hv.read(info.key, { withBody: false });
+    if (current?.blob !== info.blob) await this.o.lt.delete(info.blob);
+    await this.table.deleteAborted(sessionId);
+  }
+
+  private async tryDelete(key: string, changeId: string, blob: string): Promise<boolean> {
+    try {
+      await this.o.lt.delete(blob);
+      return true;
+    } catch (err) {
+      this.o.onCleanupError?.(err, { key, changeId, blob });
+      return false;
+    }
+  }
+}
+
+const PART_REFUSALS: Record<'InvalidPart' | 'InvalidPartOrder' | 'EntityTooSmall', string> = {
+  InvalidPart: 'a listed part was not uploaded, or its ETag differs from the one S3 answered',
+  InvalidPartOrder: 'parts must be listed in ascending part-number order',
+  EntityTooSmall: `every part but the last must be at least ${MIN_PART_SIZE} bytes`,
+};
+
+function assertParts(parts: readonly CompletedPart[]): void {
+  if (!Array.isArray(parts) || parts.length === 0) throw new ValidationError('parts must be a non-empty array of { partNumber, etag }', 'parts');
+  if (parts.length > MAX_PARTS) throw new ValidationError(`at most ${MAX_PARTS} parts`, 'parts');
+  parts.forEach((part, i) => {
+    if (typeof part !== 'object' || part === null) throw new ValidationError(`parts[${i}] must be { partNumber, etag }`, `parts[${i}]`);
+    if (!Number.isInteger(part.partNumber) || part.partNumber < 1 || part.partNumber > MAX_PARTS) {
+      throw new ValidationError(`parts[${i}].partNumber must be an integer in 1..${MAX_PARTS}`, `parts[${i}].partNumber`);
+    }
+    if (typeof part.etag !== 'string' || part.etag.length === 0 || part.etag.length > 256) {
+      throw new ValidationError(`parts[${i}].etag must be the ETag S3 answered for the part`, `parts[${i}].etag`);
+    }
+  });
+}
+
+function resultOf(info: SessionInfo, result: SessionResult): PutResult {
+  return { key: info.key, version: result.version, size: result.size, stored: 'blob', created: result.created ?? false };
+}

@@ -1,0 +1,149 @@
+/**
+ * Ranged reads (library and HTTP) and the session routes' refusals, on the local servers: inline
+ * and blob objects alike, 206 / 416, and every bad request a 4xx JSON error that writes nothing.
+ */
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { handleObjectsRequest } from '../../lib/api/objects-http.js';
+import { RangeNotSatisfiableError, ValidationError } from '../../lib/errors.js';
+import { parseRangeHeader, resolveRange } from '../../lib/tiered/byte-range.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { KiB, makeWriter, randomBody, sameBytes, snapshot, type Writer } from '../tiered/harness.js';
+import { httpEvent } from './lambda.js';
+
+let fx: Fixture;
+let w: Writer;
+const inline = randomBody(3 * KiB);
+const blob = randomBody(300 * KiB);
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  w = makeWriter(fx);
+  await w.store.put('r/inline', inline);
+  await w.store.put('r/blob', blob);
+});
+afterAll(() => w.close());
+
+function call(method: string, path: string, options: { headers?: Record<string, string>; body?: string; query?: string } = {}) {
+  const event = httpEvent(method, path, options);
+  event.rawQueryString = options.query ?? '';
+  return handleObjectsRequest(w.store, event, { maxResponseBytes: 64 * KiB });
+}
+const bodyOf = (res: APIGatewayProxyStructuredResultV2) => new Uint8Array(Buffer.from(String(res.body), 'base64'));
+
+describe('byte ranges', () => {
+  test('parse and resolve', () => {
+    expect(parseRangeHeader('bytes=0-9')).toEqual({ start: 0, end: 9 });
+    expect(parseRangeHeader('bytes=5-')).toEqual({ start: 5 });
+    expect(parseRangeHeader('bytes=-3')).toEqual({ suffix: 3 });
+    expect(parseRangeHeader('items=0-1')).toBeUndefined();
+    for (const bad of ['bytes=', 'bytes=-', 'bytes=a-b', 'bytes=5-1', 'bytes=0-1,3-4', '0-1']) expect(() => parseRangeHeader(bad)).toThrow(ValidationError);
+    expect(resolveRange('k', { start: 2, end: 1000 }, 10)).toEqual({ start: 2, end: 9, size: 10 });
+    expect(resolveRange('k', { suffix: 100 }, 10)).toEqual({ start: 0, end: 9, size: 10 });
+    expect(() => resolveRange('k', { start: 10 }, 10)).toThrow(RangeNotSatisfiableError);
+    expect(() => resolveRange('k', { suffix: 0 }, 10)).toThrow(RangeNotSatisfiableError);
+  });
+
+  test.each([
+    ['inline', 'r/inline', inline],
+    ['blob', 'r/blob', blob],
+  ] as const)('get and getStream with a range (%s)', async (_kind, key, body) => {
+    const size = body.byteLength;
+    for (const [range, start, end] of [
+      [{ start: 0, end: 0 }, 0, 0],
+      [{ start: 100, end: 2047 }, 100, 2047],
+      [{ start: size - 10 }, size - 10, size - 1],
+      [{ suffix: 17 }, size - 17, size - 1],
+      [{ start: 5, end: size + 1000 }, 5, size - 1],
+    ] as const) {
+      const got = await w.store.get(key, { range });
+      expect(got?.range).toEqual({ start, end, size });
+      expect(got?.size).toBe(size);
+      expect(sameBytes(got?.body, body.subarray(start, end + 1))).toBe(true);
+      const streamed = await w.store.getStream(key, { range });
+      const chunks: Buffer[] = [];
+      for await (const chunk of streamed!.body) chunks.push(Buffer.from(chunk as Uint8Array));
+      expect(sameBytes(Buffer.concat(chunks), body.subarray(start, end + 1))).toBe(true);
+    }
+    await expect(w.store.get(key, { range: { start: size } })).rejects.toBeInstanceOf(RangeNotSatisfiableError);
+    await expect(w.store.get(key, { range: { start: -1 } })).rejects.toBeInstanceOf(ValidationError);
+    await expect(w.store.get(key, { range: { start: 5, end: 2 } })).rejects.toBeInstanceOf(ValidationError);
+    expect(await w.store.get('r/absent', { range: { start: 0 } })).toBeUndefined();
+  });
+
+  test('presignGet: a blob object has a short-lived URL that serves it; inline is refused', async () => {
+    const presigned = await w.store.presignGet('r/blob', { expiresInMs: 30_000 });
+    expect(presigned?.size).toBe(blob.byteLength);
+    const res = await fetch(presigned!.url, { headers: { range: 'bytes=10-19' } });
+    expect(res.status).toBe(206);
+    expect(sameBytes(new Uint8Array(await res.arrayBuffer()), blob.subarray(10, 20))).toBe(true);
+    await expect(w.store.presignGet('r/inline')).rejects.toBeInstanceOf(ValidationError);
+    expect(await w.store.presignGet('r/absent')).toBeUndefined();
+  });
+
+  test('HTTP: Range answers 206 with Content-Range; 416 when unsatisfiable; large answers redirect', async () => {
+    const res = await call('GET', '/objects/r/blob', { headers: { range: 'bytes=1000-1999' } });
+    expect(res.statusCode).toBe(206);
+    expect(res.headers?.['content-range']).toBe(`bytes 1000-1999/${blob.byteLength}`);
+    expect(res.headers?.['content-length']).toBe('1000');
+    expect(sameBytes(bodyOf(res), blob.subarray(1000, 2000))).toBe(true);
+    const suffix = await call('GET', '/objects/r/inline', { headers: { range: 'bytes=-10' } });
+    expect(suffix.statusCode).toBe(206);
+    expect(sameBytes(bodyOf(suffix), inline.subarray(inline.byteLength - 10))).toBe(true);
+    const unsatisfiable = await call('GET', '/objects/r/inline', { headers: { range: `bytes=${inline.byteLength}-` } });
+    expect(unsatisfiable.statusCode).toBe(416);
+    expect(unsatisfiable.headers?.['content-range']).toBe(`bytes */${inline.byteLength}`);
+    expect(JSON.parse(String(unsatisfiable.body)).error).toBe('RangeNotSatisfiable');
+    // 300 KiB > the 64 KiB response limit of this handler: a redirect to S3, Range and all.
+    const whole = await call('GET', '/objects/r/blob');
+    expect(whole.statusCode).toBe(307);
+    const followed = await fetch(String(whole.headers?.location), { headers: { range: 'bytes=0-99' } });
+    expect(sameBytes(new Uint8Array(await followed.arrayBuffer()), blob.subarray(0, 100))).toBe(true);
+    expect((await call('HEAD', '/objects/r/blob')).headers?.['accept-ranges']).toBe('bytes');
+  });
+});
+
+describe('session routes: every bad request is a 4xx JSON error and writes nothing', () => {
+  test.each([
+    ['malformed Range', 'GET', '/objects/r/blob', { headers: { range: 'bytes=9-1' } }, 400],
+    ['multi-range', 'GET', '/objects/r/blob', { headers: { range: 'bytes=0-1,5-6' } }, 400],
+    ['create: body not JSON', 'POST', '/objects/r/new', { query: 'uploads', body: '{nope' }, 400],
+    ['create: unknown field', 'POST', '/objects/r/new', { query: 'uploads', body: '{"sise": 5}' }, 400],
+    ['create: size not a number', 'POST', '/objects/r/new', { query: 'uploads', body: '{"size": "5"}' }, 400],
+    ['create: part size too small', 'POST', '/objects/r/new', { query: 'uploads', body: '{"partSize": 1024}' }, 400],
+    ['create: too many parts', 'POST', '/objects/r/new', { query: 'uploads', body: JSON.stringify({ size: 10_001 * 5 * 1024 * 1024, partSize: 5 * 1024 * 1024 }) }, 400],
+    ['create: bad metadata', 'POST', '/objects/r/new', { query: 'uploads', body: '{"metadata": {"A B": "x"}}' }, 400],
+    ['create: If-Match on another version', 'POST', '/objects/r/blob', { query: 'uploads', headers: { 'if-match': '"9"' } }, 412],
+    ['create: If-None-Match on an existing object', 'POST', '/objects/r/blob', { query: 'uploads', headers: { 'if-none-match': '*' } }, 412],
+    ['create with GET', 'GET', '/objects/r/new', { query: 'uploads' }, 405],
+    ['unknown upload id', 'GET', '/objects/r/new', { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000' }, 404],
+    ['forged upload id', 'POST', '/objects/r/new', { query: 'uploadId=..%2F..%2Fetc', body: '{"parts": [{"partNumber": 1, "etag": "x"}]}' }, 404],
+    ['complete: no parts', 'POST', '/objects/r/new', { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000', body: '{"parts": []}' }, 400],
+    ['complete: body not an object', 'POST', '/objects/r/new', { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000', body: '[1]' }, 400],
+    ['part URL: bad part number', 'GET', '/objects/r/new', { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000&partNumber=0' }, 400],
+    ['abort: unknown id', 'DELETE', '/objects/r/new', { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000' }, 404],
+    ['session with PUT', 'PUT', '/objects/r/new', { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000', body: 'x' }, 405],
+  ] as const)('%s', async (_name, method, path, options, status) => {
+    const before = await snapshot(fx);
+    const res = await call(method, path, options as never);
+    expect(res.statusCode).toBe(status);
+    expect(JSON.parse(String(res.body))).toHaveProperty('error');
+    expect(res.headers?.['content-type']).toBe('application/json');
+    expect(await snapshot(fx)).toBe(before);
+  });
+
+  test("a session is bound to its key: another key's route refuses its id", async () => {
+    const created = await call('POST', '/objects/r/mine', { query: 'uploads', body: '{"size": 10}' });
+    expect(created.statusCode).toBe(201);
+    const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: unknown[] };
+    expect(parts).toHaveLength(1);
+    const before = await snapshot(fx);
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      const res = await call(method, '/objects/r/theirs', { query: `uploadId=${uploadId}`, body: '{"parts": [{"partNumber": 1, "etag": "x"}]}' });
+      expect(res.statusCode).toBe(404);
+    }
+    expect(await snapshot(fx)).toBe(before);
+    expect((await call('DELETE', '/objects/r/mine', { query: `uploadId=${uploadId}` })).statusCode).toBe(204);
+    expect((await call('DELETE', '/objects/r/mine', { query: `uploadId=${uploadId}` })).statusCode).toBe(404);
+  });
+});

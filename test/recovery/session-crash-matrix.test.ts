@@ -1,0 +1,299 @@
+/**
+ * Crash-point matrix of upload sessions: the process serving a session step (create, part URL,
+ * complete of a create or an overwrite, abort) dies before / right after each request the step
+ * issues, in protocol order. The client then retries the step on a fresh process (as it would
+ * after a 5xx), and a sweeper far past every lease runs. Checked from outside: no blob HV
+ * references is missing (also before the sweep), no blob leaks, no change-log entry or instance
+ * item is left, no multipart upload is left open, the object holds the old value or the new one
+ * (new exactly when the complete or its retry succeeded), and the retried complete answers the
+ * version the object has.
+ *
+ * Then the races: complete against the sweeper at expiry, a double complete, an abandoned
+ * session, and a client that keeps uploading parts after expiry.
+ */
+import { ListPartsCommand } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, test } from 'vitest';
+import { UploadSessionClosedError } from '../../lib/errors.js';
+import { FaultInjector, type FaultKind, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import type { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { type Fixture, freshFixture, scanAll } from '../support/local.js';
+import {
+  KiB,
+  MiB,
+  deferred,
+  expectClean,
+  makeWriter,
+  randomBody,
+  rawState,
+  rawValue,
+  sameBytes,
+  sweepPastEverything,
+  tableOf,
+  updateExpressionOf,
+  type Writer,
+} from '../tiered/harness.js';
+import { putPart, uploadParts } from '../tiered/upload-session-client.js';
+
+type Parts = Array<{ partNumber: number; etag: string }>;
+
+function sessionSteps(fx: Fixture) {
+  const isLog = (r: RequestInfo) => tableOf(r) === fx.config.changeLogTable;
+  const isHv = (r: RequestInfo) => tableOf(r) === fx.config.objectsTable;
+  const update = (r: RequestInfo, text: string) => r.command === 'UpdateItemCommand' && isLog(r) && updateExpressionOf(r).includes(text);
+  return {
+    sessionPut: (r: RequestInfo) => r.command === 'PutItemCommand' && isLog(r),
+    sessionRead: (r: RequestInfo) => r.command === 'GetItemCommand' && isLog(r),
+    hvRead: (r: RequestInfo) => r.command === 'GetItemCommand' && isHv(r),
+    mpCreate: (r: RequestInfo) => r.command === 'CreateMultipartUploadCommand',
+    noteUploadId: (r: RequestInfo) => update(r, '#u.#s3'),
+    mpComplete: (r: RequestInfo) => r.command === 'CompleteMultipartUploadCommand',
+    headBlob: (r: RequestInfo) => r.command === 'HeadObjectCommand',
+    commit: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
+    deleteBlob: (r: RequestInfo) => r.command === 'DeleteObjectCommand',
+    removeEntry: (r: RequestInfo) => update(r, 'REMOVE #c ADD #n :minus'),
+    claimForAbort: (r: RequestInfo) => update(r, ':aborted'),
+    mpAbort: (r: RequestInfo) => r.command === 'AbortMultipartUploadCommand',
+    deleteSession: (r: RequestInfo) => r.command === 'DeleteItemCommand' && isLog(r),
+  };
+}
+type StepName = keyof ReturnType<typeof sessionSteps>;
+
+interface Prepared {
+  readonly uploadId: string;
+  readonly parts: Parts;
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly old?: Uint8Array;
+  /** Opens the session and uploads its parts with a clean process (none for `create`). */
+  readonly prepare?: (store: TieredStore, key: string) => Promise<Prepared>;
+  readonly op: (store: TieredStore, key: string, p: Prepared | undefined) => Promise<unknown>;
+  /** The same request again, by the client, on a fresh process. */
+  readonly retry?: (store: TieredStore, key: string, p: Prepared | undefined) => Promise<unknown>;
+  readonly steps: readonly StepName[];
+  /** True when the object ends with the new value. */
+  readonly commits: boolean;
+}
+
+const oldLarge = randomBody(48 * KiB);
+const sessionBody = randomBody(5 * MiB + 17 * KiB);
+const SESSION = { expiresInMs: 60_000, partSize: 5 * MiB } as const;
+
+async function prepare(store: TieredStore, key: string): Promise<Prepared> {
+  const created = await store.createUpload(key, SESSION);
+  return { uploadId: created.uploadId, parts: await uploadParts(store, created.uploadId, sessionBody, created.partSize) };
+}
+
+const complete = (s: TieredStore, _k: string, p: Prepared | undefined) => s.completeUpload(p!.uploadId, p!.parts);
+
+const scenarios: Scenario[] = [
+  { name: 'create', op: (s, k) => s.createUpload(k, SESSION), steps: ['sessionPut', 'mpCreate', 'noteUploadId'], commits: false },
+  {
+    name: 'create with ifVersion',
+    old: oldLarge,
+    op: (s, k) => s.createUpload(k, { ...SESSION, ifVersion: 1 }),
+    steps: ['hvRead', 'sessionPut', 'mpCreate', 'noteUploadId'],
+    commits: false,
+  },
+  { name: 'part URL', prepare, op: (s, _k, p) => s.uploadPartUrl(p!.uploadId, 2), steps: ['sessionRead'], commits: false },
+  {
+    name: 'complete (create)',
+    prepare,
+    op: complete,
+    retry: complete,
+    steps: ['sessionRead', 'hvRead', 'mpComplete', 'headBlob', 'commit', 'sessionRead'],
+    commits: true,
+  },
+  {
+    name: 'complete (overwrite)',
+    old: oldLarge,
+    prepare,
+    op: complete,
+    retry: complete,
+    steps: ['sessionRead', 'hvRead', 'mpComplete', 'headBlob', 'commit', 'sessionRead', 'deleteBlob', 'removeEntry'],
+    commits: true,
+  },
+  {
+    name: 'abort',
+    prepare,
+    op: (s, _k, p) => s.abortUpload(p!.uploadId),
+    retry: (s, _k, p) => s.abortUpload(p!.uploadId).catch(() => undefined),
+    steps: ['sessionRead', 'claimForAbort', 'mpAbort', 'hvRead', 'deleteBlob', 'deleteSession'],
+    commits: false,
+  },
+];
+
+interface Case {
+  readonly scenario: Scenario;
+  readonly step: StepName;
+  /** Which occurrence of the step (a step may repeat, e.g. sessionRead). */
+  readonly occurrence: number;
+  readonly kind: FaultKind;
+}
+
+const cases: Array<[string, string, string, Case]> = scenarios.flatMap((scenario) =>
+  scenario.steps.flatMap((step, index) => {
+    const occurrence = scenario.steps.slice(0, index).filter((s) => s === step).length;
+    return (['crashBefore', 'crashAfter'] as const).map(
+      (kind) => [scenario.name, `${index + 1}.${step}`, kind, { scenario, step, occurrence, kind }] as [string, string, string, Case],
+    );
+  }),
+);
+
+const open: Writer[] = [];
+afterEach(() => {
+  for (const w of open.splice(0)) w.close();
+});
+
+function writer(fx: Fixture, injector?: FaultInjector): Writer {
+  const w = makeWriter(fx, injector !== undefined ? { injector } : {});
+  open.push(w);
+  return w;
+}
+
+/** S3 upload ids of every session item, read raw. */
+async function sessionUploads(fx: Fixture): Promise<Array<{ blob: string; s3UploadId: string }>> {
+  const items = await scanAll(fx.dynamodb, fx.config.changeLogTable);
+  return items
+    .map((i) => i.upload as { blob?: string; s3UploadId?: string } | undefined)
+    .filter((u): u is { blob: string; s3UploadId: string } => typeof u?.blob === 'string' && typeof u.s3UploadId === 'string');
+}
+
+async function expectUploadGone(fx: Fixture, upload: { blob: string; s3UploadId: string }): Promise<void> {
+  const err = await fx.s3.send(new ListPartsCommand({ Bucket: fx.config.bucket, Key: upload.blob, UploadId: upload.s3UploadId })).catch((e: unknown) => e);
+  expect((err as { name?: string }).name, 'no multipart upload left open').toBe('NoSuchUpload');
+}
+
+describe('session crash-point matrix', () => {
+  test('covers every step of every session scenario', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(40);
+    console.log(`session crash-point matrix: ${cases.length} cases\n${scenarios.map((s) => `  ${s.name}: ${s.steps.join(' -> ')}`).join('\n')}`);
+  });
+
+  test.each(cases)('%s: %s %s', async (_scenario, _step, _kind, c) => {
+    const { scenario } = c;
+    const fx = await freshFixture();
+    const key = `crash/${scenario.name}`;
+    const setup = writer(fx);
+    if (scenario.old !== undefined) await setup.store.put(key, scenario.old);
+    const prepared = scenario.prepare !== undefined ? await scenario.prepare(setup.store, key) : undefined;
+
+    const match = sessionSteps(fx)[c.step];
+    const injector = new FaultInjector().add({ kind: c.kind, match, skip: c.occurrence, times: 1 });
+    const crashing = writer(fx, injector);
+    let acknowledged = false;
+    let answer: unknown;
+    try {
+      answer = await scenario.op(crashing.store, key, prepared);
+      acknowledged = true;
+    } catch {
+      // the crash
+    }
+    expect(injector.crashedAt, 'the crash fired').toBeDefined();
+    // Only the cleanup after a landed commit may fail quietly (it is left to the sweeper).
+    const afterCommit = scenario.steps.indexOf('commit') >= 0 && scenario.steps.indexOf(c.step) > scenario.steps.indexOf('commit') && c.step !== 'sessionRead';
+    if (acknowledged) expect(afterCommit, 'only a write whose commit landed is acknowledged').toBe(true);
+    if (acknowledged) expect(answer).toMatchObject({ version: scenario.old === undefined ? 1 : 2 });
+    expect((await rawState(fx)).lost, 'invariant 1 right after the crash').toEqual([]);
+
+    if (scenario.retry !== undefined) answer = await scenario.retry(writer(fx).store, key, prepared);
+    const expected = scenario.commits ? sessionBody : scenario.old;
+    expect(sameBytes(await rawValue(fx, key), expected), 'value before the sweep').toBe(true);
+    if (scenario.commits) expect(answer).toMatchObject({ version: scenario.old === undefined ? 1 : 2, size: sessionBody.byteLength });
+
+    const uploads = await sessionUploads(fx);
+    const before = await rawState(fx);
+    expect(before.lost, 'invariant 1 before the sweep').toEqual([]);
+    const report = await sweepPastEverything(fx);
+    expect(report.errors).toBe(0);
+    expect(report.entriesQuarantined).toBe(0);
+    const after = await expectClean(fx, expect);
+    expect(after.instances, 'no instance or session items left').toEqual([]);
+    expect(sameBytes(await rawValue(fx, key), expected), 'value after the sweep').toBe(true);
+    for (const upload of uploads) await expectUploadGone(fx, upload);
+  });
+});
+
+describe('session races', () => {
+  test('complete racing the sweeper at expiry: the claim fences the commit; nothing lost, nothing leaked', async () => {
+    const fx = await freshFixture();
+    const key = 'race/expiry';
+    const setup = writer(fx);
+    const p = await prepare(setup.store, key);
+    // Hold the complete right before its commit, let the sweeper take the session, then release.
+    const reached = deferred();
+    const release = deferred();
+    const w = writer(fx);
+    (w.dynamodb.middlewareStack as any).add(
+      (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+        if (context.commandName === 'TransactWriteItemsCommand') {
+          reached.resolve();
+          await release.promise;
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'holdCommit' },
+    );
+    const completing = w.store.completeUpload(p.uploadId, p.parts).then(
+      (r) => ({ ok: true as const, r }),
+      (e: unknown) => ({ ok: false as const, e }),
+    );
+    await reached.promise;
+    const report = await sweepPastEverything(fx);
+    expect(report.instancesClaimed).toBeGreaterThanOrEqual(1);
+    release.resolve();
+    const outcome = await completing;
+    expect(outcome.ok).toBe(false);
+    expect((outcome as { e: unknown }).e).toBeInstanceOf(UploadSessionClosedError);
+    expect(await rawValue(fx, key)).toBeUndefined();
+    await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+  });
+
+  test('a double complete (concurrent, then a retry) commits once and answers the same version', async () => {
+    const fx = await freshFixture();
+    const key = 'race/double';
+    const setup = writer(fx);
+    await setup.store.put(key, oldLarge);
+    const p = await prepare(setup.store, key);
+    const [a, b] = await Promise.all([writer(fx).store.completeUpload(p.uploadId, p.parts), writer(fx).store.completeUpload(p.uploadId, p.parts)]);
+    expect(a).toEqual(b);
+    expect(a.version).toBe(2);
+    expect(await writer(fx).store.completeUpload(p.uploadId, p.parts)).toEqual(a);
+    expect((await setup.store.head(key))?.version).toBe(2);
+    expect(sameBytes(await rawValue(fx, key), sessionBody)).toBe(true);
+    await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+    expect(sameBytes(await rawValue(fx, key), sessionBody)).toBe(true);
+  });
+
+  test('an abandoned session: the sweeper aborts its upload, deletes its parts, drains its entry', async () => {
+    const fx = await freshFixture();
+    const setup = writer(fx);
+    const p = await prepare(setup.store, 'race/abandoned');
+    expect(p.parts).toHaveLength(2);
+    const [upload] = await sessionUploads(fx);
+    await sweepPastEverything(fx);
+    await expectUploadGone(fx, upload!);
+    const after = await expectClean(fx, expect);
+    expect(after.instances).toEqual([]);
+  });
+
+  test('a client that keeps uploading parts after expiry gets NoSuchUpload and leaves nothing', async () => {
+    const fx = await freshFixture();
+    const setup = writer(fx);
+    const created = await setup.store.createUpload('race/late', SESSION);
+    const urls = await Promise.all([1, 2, 3].map((n) => setup.store.uploadPartUrl(created.uploadId, n)));
+    await putPart(urls[0]!, sessionBody.subarray(0, 5 * MiB));
+    await sweepPastEverything(fx);
+    for (const url of urls.slice(1)) {
+      const late = await fetch(url, { method: 'PUT', body: sessionBody.subarray(0, 1024) });
+      expect(late.status).toBe(404);
+      expect(await late.text()).toContain('NoSuchUpload');
+    }
+    await expect(setup.store.completeUpload(created.uploadId, [{ partNumber: 1, etag: '"x"' }])).rejects.toThrow();
+    const after = await expectClean(fx, expect);
+    expect(after.instances).toEqual([]);
+  });
+});

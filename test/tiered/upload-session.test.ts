@@ -1,0 +1,165 @@
+/**
+ * Upload sessions against the real local servers: the client's side is plain `fetch` to the
+ * presigned part URLs (no AWS credentials), the invariants are checked from outside (raw scans of
+ * both tables and the bucket).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  InvalidPartsError,
+  UploadSessionClosedError,
+  UploadSessionNotFoundError,
+  ValidationError,
+  VersionConflictError,
+} from '../../lib/errors.js';
+import { freshFixture, type Fixture } from '../support/local.js';
+import { MiB, expectClean, makeSweeper, makeWriter, randomBody, rawState, rawValue, sameBytes, sweepPastEverything, type Writer } from './harness.js';
+import { uploadParts } from './upload-session-client.js';
+
+let fx: Fixture;
+let w: Writer;
+beforeAll(async () => {
+  fx = await freshFixture();
+  w = makeWriter(fx);
+});
+afterAll(() => w.close());
+
+describe('upload sessions', () => {
+  test('create, upload parts with presigned URLs, list, complete: the object reads back whole', async () => {
+    const body = randomBody(11 * MiB + 123);
+    const created = await w.store.createUpload('s/one', { size: body.byteLength, partSize: 5 * MiB, contentType: 'video/mp4', metadata: { a: 'b' } });
+    expect(created.partCount).toBe(3);
+    expect(created.expiresAt).toBeGreaterThan(Date.now());
+    // The change is recorded before anything exists: the session's entry names the blob.
+    const mid = await rawState(fx);
+    expect(mid.entries).toBe(1);
+    expect(mid.blobs).toEqual([]);
+
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const listed = await w.store.listUploadParts(created.uploadId);
+    expect(listed.map((p) => [p.partNumber, p.etag, p.size])).toEqual(parts.map((p, i) => [p.partNumber, p.etag, i < 2 ? 5 * MiB : body.byteLength - 10 * MiB]));
+
+    const result = await w.store.completeUpload(created.uploadId, parts);
+    expect(result).toEqual({ key: 's/one', version: 1, size: body.byteLength, stored: 'blob' });
+    const got = await w.store.get('s/one');
+    expect(sameBytes(got?.body, body)).toBe(true);
+    expect(got?.contentType).toBe('video/mp4');
+    expect(got?.metadata).toEqual({ a: 'b' });
+
+    // A retried complete answers the same result: no second version, the blob stays.
+    expect(await w.store.completeUpload(created.uploadId, parts)).toEqual(result);
+    expect((await w.store.head('s/one'))?.version).toBe(1);
+    await expect(w.store.uploadPartUrl(created.uploadId, 1)).rejects.toBeInstanceOf(UploadSessionClosedError);
+    await expect(w.store.abortUpload(created.uploadId)).rejects.toThrow(/completed/);
+    expect(sameBytes(await rawValue(fx, 's/one'), body)).toBe(true);
+  });
+
+  test('overwrite through a session deletes the replaced blob; ifVersion is honoured at commit', async () => {
+    await w.store.put('s/two', randomBody(20_000));
+    const body = randomBody(64 * 1024);
+    await expect(w.store.createUpload('s/two', { ifVersion: 7 })).rejects.toBeInstanceOf(VersionConflictError);
+    const stale = await w.store.createUpload('s/two', { ifVersion: 1 });
+    const fresh = await w.store.createUpload('s/two', { ifVersion: 1 });
+    const freshParts = await uploadParts(w.store, fresh.uploadId, body, fresh.partSize);
+    expect((await w.store.completeUpload(fresh.uploadId, freshParts)).version).toBe(2);
+    // The other session was made for version 1: its commit is refused, and it leaves nothing.
+    const staleParts = await uploadParts(w.store, stale.uploadId, randomBody(1000), stale.partSize);
+    await expect(w.store.completeUpload(stale.uploadId, staleParts)).rejects.toBeInstanceOf(VersionConflictError);
+    expect(sameBytes((await w.store.get('s/two'))?.body, body)).toBe(true);
+    const state = await rawState(fx);
+    expect(state.lost).toEqual([]);
+    expect(state.unreferenced).toEqual([]);
+  });
+
+  test('forged, altered, foreign and malformed ids are refused with a clear error', async () => {
+    const created = await w.store.createUpload('s/three');
+    const altered = created.uploadId.slice(0, -1) + (created.uploadId.endsWith('0') ? '1' : '0');
+    await expect(w.store.uploadPartUrl(altered, 1)).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    await expect(w.store.completeUpload('not-an-id', [{ partNumber: 1, etag: '"x"' }])).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    // A writer instance id of the same table is no session.
+    await w.store.put('s/large', randomBody(50_000));
+    await expect(w.store.listUploadParts(w.log.instanceId)).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    // Another store's session.
+    const other = await freshFixture();
+    const ow = makeWriter(other);
+    try {
+      await expect(ow.store.listUploadParts(created.uploadId)).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    } finally {
+      ow.close();
+    }
+    // Another key's route.
+    await expect(w.store.listUploadParts(created.uploadId, { key: 's/elsewhere' })).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    await expect(w.store.uploadPartUrl(created.uploadId, 0)).rejects.toBeInstanceOf(ValidationError);
+    await w.store.abortUpload(created.uploadId);
+  });
+
+  test('complete with missing, wrong or reordered parts is refused and writes nothing; the right list then commits', async () => {
+    const body = randomBody(10 * MiB + 5);
+    const created = await w.store.createUpload('s/four', { partSize: 5 * MiB });
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    expect(parts).toHaveLength(3);
+    const attempts = [
+      [parts[0]!, { partNumber: 2, etag: '"00000000000000000000000000000000"' }, parts[2]!], // wrong ETag
+      [parts[1]!, parts[0]!, parts[2]!], // reordered
+      [...parts, { partNumber: 4, etag: parts[0]!.etag }], // a part never uploaded
+      [{ partNumber: 1, etag: parts[0]!.etag }, parts[0]!], // a duplicate
+    ];
+    for (const list of attempts) {
+      await expect(w.store.completeUpload(created.uploadId, list)).rejects.toBeInstanceOf(InvalidPartsError);
+      expect(await w.store.head('s/four')).toBeUndefined();
+    }
+    await expect(w.store.completeUpload(created.uploadId, [])).rejects.toBeInstanceOf(ValidationError);
+    const result = await w.store.completeUpload(created.uploadId, parts);
+    expect(result.size).toBe(body.byteLength);
+    expect(sameBytes((await w.store.get('s/four'))?.body, body)).toBe(true);
+  });
+
+  test('a declared size that the parts do not make is refused', async () => {
+    const created = await w.store.createUpload('s/five', { size: 100 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(90), created.partSize);
+    await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toThrow(/declared 100/);
+    await w.store.abortUpload(created.uploadId);
+    expect(await w.store.head('s/five')).toBeUndefined();
+  });
+
+  test('abort: parts and session are gone; a client still uploading gets NoSuchUpload; complete is refused', async () => {
+    const created = await w.store.createUpload('s/six', { partSize: 5 * MiB });
+    const url = await w.store.uploadPartUrl(created.uploadId, 1);
+    await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    await w.store.abortUpload(created.uploadId);
+    const late = await fetch(url, { method: 'PUT', body: new Uint8Array(10) });
+    expect(late.status).toBe(404);
+    expect(await late.text()).toContain('NoSuchUpload');
+    await expect(w.store.completeUpload(created.uploadId, [{ partNumber: 1, etag: '"x"' }])).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    expect(await w.store.head('s/six')).toBeUndefined();
+  });
+
+  test('expiry: parts and complete are refused after it; the sweeper aborts the upload and drains the session', async () => {
+    let now = Date.now();
+    const clocked = makeWriter(fx, { store: { clock: () => now } });
+    try {
+      const created = await clocked.store.createUpload('s/seven', { expiresInMs: 60_000 });
+      const parts = await uploadParts(clocked.store, created.uploadId, randomBody(2000), created.partSize);
+      const url = await clocked.store.uploadPartUrl(created.uploadId, 2);
+      now += 61_000;
+      await expect(clocked.store.uploadPartUrl(created.uploadId, 1)).rejects.toBeInstanceOf(UploadSessionClosedError);
+      await expect(clocked.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(UploadSessionClosedError);
+      // Before the lease (expiry + grace) ended, the sweeper leaves it alone.
+      const early = makeSweeper(fx, 120_000);
+      expect((await early.sweeper.sweep()).instancesClaimed).toBe(0);
+      early.close();
+      const report = await sweepPastEverything(fx);
+      expect(report.errors).toBe(0);
+      const late = await fetch(url, { method: 'PUT', body: new Uint8Array(10) });
+      expect(late.status).toBe(404);
+      expect(await clocked.store.head('s/seven')).toBeUndefined();
+      await expect(clocked.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    } finally {
+      clocked.close();
+    }
+  });
+
+  test('after everything: nothing lost, nothing leaked, the log drains', async () => {
+    await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+  });
+});
