@@ -16,6 +16,7 @@
 import { ListObjectsV2Command, type _Object } from '@aws-sdk/client-s3';
 import { SingleBar } from 'cli-progress';
 import { translateAwsError } from '../aws/errors.js';
+import { snapshotAuditCommand } from '../recovery/snapshot-audit/cli.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { isUuidV7 } from '../ids.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
@@ -297,7 +298,14 @@ export function formatAudit(r: AuditReport, now: number): string[] {
 }
 
 /** Runs `audit`; returns the exit code (1 when a delete failed). */
-export async function auditCommand(ctx: CliContext, options: AuditOptions & { json?: boolean } = {}): Promise<number> {
+export async function auditCommand(
+  ctx: CliContext,
+  options: AuditOptions & { json?: boolean; inventory?: string | undefined; export?: string | undefined } = {},
+): Promise<number> {
+  // From snapshots (S3 Inventory + DynamoDB exports, DuckDB) instead of listing the bucket.
+  if (options.inventory !== undefined || options.export !== undefined) {
+    return snapshotAuditCommand(ctx, { ...options, olderThanMs: options.olderThanMs ?? DEFAULT_AUDIT_AGE_MS });
+  }
   const report = await runAudit(ctx, options);
   if (options.json) printJson(ctx.io, report);
   else println(ctx.io.stdout, ...formatAudit(report, ctx.clock()));
