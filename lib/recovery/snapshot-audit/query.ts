@@ -113,12 +113,15 @@ blobs AS (
   SELECT blob_key, size, last_modified_date, regexp_like(blob_key, ${shape}) AS well_formed
   FROM inv
 ),
-refs AS (
+items AS (
   SELECT json_extract_scalar(line, ${path(attrs.blob, 'S')}) AS blob_key,
-         json_extract_scalar(line, ${path(attrs.key, 'S')}) AS object_key
+         json_extract_scalar(line, ${path(attrs.key, 'S')}) AS object_key,
+         json_extract_scalar(line, ${path(attrs.deleted, 'BOOL')}) AS deleted
   FROM ${relations.objects}
-  WHERE json_extract_scalar(line, ${path(attrs.blob, 'S')}) IS NOT NULL
-    AND coalesce(json_extract_scalar(line, ${path(attrs.deleted, 'BOOL')}), 'false') <> 'true'
+),
+refs AS (
+  SELECT blob_key, object_key FROM items
+  WHERE blob_key IS NOT NULL AND coalesce(deleted, 'false') <> 'true'
 ),
 named AS (
   SELECT DISTINCT replace(t.k, '\\/', '/') AS blob_key

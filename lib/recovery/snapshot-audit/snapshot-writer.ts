@@ -103,11 +103,11 @@ export interface WriteExportOptions {
 /**
  * Writes a full export in DynamoDB JSON under `<destDir>/AWSDynamoDB/<export id>/`: the data file
  * (gzip, `{"Item":…}` a line), `manifest-files.json`, `manifest-summary.json`, their `.md5`, and
- * `_started`. `sql`: a DuckDB query with one column `Item` (a struct in DynamoDB JSON form) instead
- * of items. Returns the export's folder.
+ * `_started`. `parts`: DuckDB queries with one column `Item` (a struct in DynamoDB JSON form), one data
+ * file each, instead of items. Returns the export's folder.
  */
 export async function writeDynamoExport(
-  items: Iterable<Record<string, AttributeValue>> | { sql: string; count: number },
+  items: Iterable<Record<string, AttributeValue>> | { parts: ReadonlyArray<{ sql: string; count: number }> },
   options: WriteExportOptions,
 ): Promise<string> {
   const exportId = `${String(options.exportTime).padStart(14, '0')}-${randomBytes(4).toString('hex')}`;
@@ -115,23 +115,29 @@ export async function writeDynamoExport(
   const dir = join(options.destDir, rel);
   mkdirSync(join(dir, 'data'), { recursive: true });
   writeFileSync(join(dir, '_started'), '');
-  const dataRel = `${rel}/data/${randomBytes(8).toString('hex')}.json.gz`;
-  const dataPath = join(options.destDir, dataRel);
-  let count: number;
-  if ('sql' in items) {
-    await duck((run) => run(`COPY (${items.sql}) TO ${sqlString(dataPath)} (FORMAT json, COMPRESSION gzip)`));
-    count = items.count;
+  const written: Array<{ rel: string; count: number }> = [];
+  const newDataFile = () => `${rel}/data/${randomBytes(8).toString('hex')}.json.gz`;
+  if ('parts' in items) {
+    await duck(async (run) => {
+      for (const part of items.parts) {
+        const dataRel = newDataFile();
+        await run(`COPY (${part.sql}) TO ${sqlString(join(options.destDir, dataRel))} (FORMAT json, COMPRESSION gzip)`);
+        written.push({ rel: dataRel, count: part.count });
+      }
+    });
   } else {
+    const dataRel = newDataFile();
     const lines = [...items].map((Item) => JSON.stringify({ Item }));
-    count = lines.length;
-    writeFileSync(dataPath, gzipSync(lines.length > 0 ? `${lines.join('\n')}\n` : ''));
+    writeFileSync(join(options.destDir, dataRel), gzipSync(lines.length > 0 ? `${lines.join('\n')}\n` : ''));
+    written.push({ rel: dataRel, count: lines.length });
   }
-  const files = JSON.stringify({
-    itemCount: count,
-    md5Checksum: await md5File(dataPath, 'base64'),
-    etag: await md5File(dataPath),
-    dataFileS3Key: dataRel,
-  });
+  const fileLines: string[] = [];
+  for (const w of written) {
+    const path = join(options.destDir, w.rel);
+    fileLines.push(JSON.stringify({ itemCount: w.count, md5Checksum: await md5File(path, 'base64'), etag: await md5File(path), dataFileS3Key: w.rel }));
+  }
+  const files = fileLines.join('\n');
+  const count = written.reduce((n, w) => n + w.count, 0);
   writeFileSync(join(dir, 'manifest-files.json'), `${files}\n`);
   const iso = new Date(options.exportTime).toISOString();
   const summary = JSON.stringify({
