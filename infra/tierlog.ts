@@ -16,6 +16,7 @@ import { Construct } from 'constructs';
 import { configToEnv, validateConfig } from '../lib/config.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from '../lib/constants.js';
 import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
+import { AuditAtScale, type AuditAtScaleOptions } from './audit-at-scale.js';
 import { BlobBucket } from './bucket.js';
 import { TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
@@ -140,6 +141,14 @@ export interface TierlogProps {
    * @default true
    */
   readonly acknowledgeNagFindings?: boolean;
+  /**
+   * Audit at any scale from snapshots (`infra/audit-at-scale.ts`): a daily S3 Inventory, scheduled
+   * table exports, Glue + Athena, and a state machine that re-verifies and deletes. `true` for the
+   * defaults, or its options.
+   *
+   * @default - off
+   */
+  readonly auditAtScale?: boolean | AuditAtScaleOptions;
 }
 
 /** tierlog's tables, bucket, sweeper, objects function and monitoring. */
@@ -176,6 +185,8 @@ export class Tierlog extends Construct {
    * them to your writer functions. Nothing secret.
    */
   public readonly writerEnvironment: Readonly<Record<string, string>>;
+  /** The audit at scale, when `auditAtScale` is set. */
+  public readonly auditAtScale?: AuditAtScale;
 
   private readonly resources: TierlogResources;
   private readonly objects?: ObjectsFunction;
@@ -246,7 +257,21 @@ export class Tierlog extends Construct {
     this.alarms = monitoring.alarms;
     this.dashboard = monitoring.dashboard;
 
-    if (props.acknowledgeNagFindings ?? true) acknowledgeNagFindings(this);
+    if (props.auditAtScale) {
+      this.auditAtScale = new AuditAtScale(this, 'AuditAtScale', {
+        ...(props.auditAtScale === true ? {} : props.auditAtScale),
+        resources: this.resources,
+        accessLogsBucket: this.accessLogsBucket,
+        environment: { ...this.writerEnvironment },
+        ...functionOptions,
+        ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
+      });
+    }
+
+    if (props.acknowledgeNagFindings ?? true) {
+      acknowledgeNagFindings(this);
+      this.auditAtScale?.acknowledgeNagFindings();
+    }
   }
 
   /**
