@@ -17,6 +17,7 @@ import { configToEnv, hvAttributeNames, validateConfig } from '../lib/config.js'
 import type { HvAttributeNames } from '../lib/tiered/hv-table.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from '../lib/constants.js';
 import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
+import { AuditAtScale, type AuditAtScaleOptions } from './audit-at-scale.js';
 import { BlobBucket } from './bucket.js';
 import { TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
@@ -156,6 +157,14 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * @default true
    */
   readonly acknowledgeNagFindings?: boolean;
+  /**
+   * Audit at any scale from snapshots (`infra/audit-at-scale.ts`): a daily S3 Inventory, scheduled
+   * table exports, Glue + Athena, and a state machine that re-verifies and deletes. `true` for the
+   * defaults, or its options.
+   *
+   * @default - off
+   */
+  readonly auditAtScale?: boolean | AuditAtScaleOptions;
 }
 
 /** tierlog's tables, bucket, sweeper, objects function and monitoring. */
@@ -193,6 +202,8 @@ export class Tierlog extends Construct {
    * them to your writer functions. Nothing secret.
    */
   public readonly writerEnvironment: Readonly<Record<string, string>>;
+  /** The audit at scale, when `auditAtScale` is set. */
+  public readonly auditAtScale?: AuditAtScale;
 
   private readonly resources: TierlogResources;
   private readonly objects?: ObjectsFunction;
@@ -266,8 +277,26 @@ export class Tierlog extends Construct {
     this.alarms = monitoring.alarms;
     this.dashboard = monitoring.dashboard;
 
+    if (props.auditAtScale) {
+      if (this.accessLogsBucket === undefined) {
+        // An S3 Inventory configuration is a property of the bucket: an imported bucket cannot get one here.
+        throw new Error('auditAtScale needs the bucket the construct creates; with your own bucket, configure its S3 Inventory yourself and run `tierlog audit --inventory`');
+      }
+      this.auditAtScale = new AuditAtScale(this, 'AuditAtScale', {
+        ...(props.auditAtScale === true ? {} : props.auditAtScale),
+        resources: this.resources,
+        accessLogsBucket: this.accessLogsBucket,
+        environment: { ...this.writerEnvironment },
+        ...functionOptions,
+        ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
+      });
+    }
+
     if (props.outputs ?? false) addTierlogOutputs(new Construct(this, 'Outputs'), this);
-    if (props.acknowledgeNagFindings ?? true) acknowledgeNagFindings(this);
+    if (props.acknowledgeNagFindings ?? true) {
+      acknowledgeNagFindings(this);
+      this.auditAtScale?.acknowledgeNagFindings();
+    }
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import { SingleBar } from 'cli-progress';
 import { audit, type AuditOptions as LibraryAuditOptions, type AuditReport, DEFAULT_AUDIT_AGE_MS, MIN_AUDIT_AGE_MS } from '../recovery/audit.js';
+import { snapshotAuditCommand } from '../recovery/snapshot-audit/cli.js';
 import {
   type CliContext,
   columns,
@@ -112,7 +113,14 @@ export function formatAudit(r: AuditReport, now: number): string[] {
 }
 
 /** Runs `audit`; returns the exit code (1 when a delete failed or deletes were refused). */
-export async function auditCommand(ctx: CliContext, options: AuditCommandOptions & { json?: boolean } = {}): Promise<number> {
+export async function auditCommand(
+  ctx: CliContext,
+  options: AuditCommandOptions & { json?: boolean; inventory?: string | undefined; export?: string | undefined } = {},
+): Promise<number> {
+  // From snapshots (S3 Inventory + DynamoDB exports, DuckDB) instead of listing the bucket.
+  if (options.inventory !== undefined || options.export !== undefined) {
+    return snapshotAuditCommand(ctx, { ...options, olderThanMs: options.olderThanMs ?? DEFAULT_AUDIT_AGE_MS });
+  }
   const report = await runAudit(ctx, options);
   if (options.json) printJson(ctx.io, report);
   else println(ctx.io.stdout, ...formatAudit(report, ctx.clock()));

@@ -136,8 +136,10 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
         .argParser(durationArg),
     )
     .option('--delete', 'delete the orphans found (each batch is re-checked against the objects table first)')
-    .action(async (opts: { olderThan: number; delete?: boolean }, command: Command) => {
-      exitCode = await auditCommand(ctx(), { olderThanMs: opts.olderThan, delete: opts.delete === true, json: json(command) });
+    .option('--inventory <manifest>', 'audit from snapshots: the S3 Inventory manifest.json of the bucket (with --export; DuckDB)')
+    .option('--export <dir>', 'audit from snapshots: folder with DynamoDB exports of both tables (with --inventory)')
+    .action(async (opts: { olderThan: number; delete?: boolean; inventory?: string; export?: string }, command: Command) => {
+      exitCode = await auditCommand(ctx(), { olderThanMs: opts.olderThan, delete: opts.delete === true, json: json(command), inventory: opts.inventory, export: opts.export });
     });
 
   program

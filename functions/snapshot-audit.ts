@@ -1,0 +1,94 @@
+/**
+ * The snapshot audit's Lambda, two actions of the state machine (`infra/audit-at-scale.ts`):
+ *
+ *  - `plan`: after both exports completed: finds the newest inventory partition and returns the
+ *    Athena DDL and the audit query ({@link planAthenaRun});
+ *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
+ *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
+ *    confirms proposed losses live. Metrics `SnapshotOrphansDeleted`, `SnapshotOrphansKept`,
+ *    `SnapshotLostBlobs` (alarmed).
+ */
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
+import { loadConfig } from '../lib/config.js';
+import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
+import { newestDt, planAthenaRun } from '../lib/recovery/snapshot-audit/athena-plan.js';
+import { confirmLost, reverifyAndDelete } from '../lib/recovery/snapshot-audit/reverify.js';
+
+const SERVICE = 'tierlog-snapshot-audit';
+const logger = new Logger({ serviceName: SERVICE });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE });
+const config = loadConfig();
+const dynamodb = createDynamoDBClient();
+const s3 = createS3Client();
+const env = (name: string): string => {
+  const v = process.env[name];
+  if (v === undefined || v === '') throw new Error(`environment variable ${name} is not set`);
+  return v;
+};
+const olderThanMs = Number(env('TIERLOG_SNAPSHOT_OLDER_THAN_MS'));
+
+interface ExportDescription {
+  readonly ExportArn: string;
+  readonly S3Prefix?: string;
+  readonly ExportTime: string | number;
+}
+interface Row {
+  readonly kind?: string;
+  readonly blob_key?: string;
+  readonly object_key?: string;
+  readonly last_modified?: string;
+}
+type Event = { action: 'plan'; objectsExport: ExportDescription; changeLogExport: ExportDescription } | { Items: Row[] };
+
+export const handler = async (event: Event): Promise<unknown> => {
+  if ('action' in event && event.action === 'plan') return plan(event);
+  if ('Items' in event && Array.isArray(event.Items)) return batch(event.Items);
+  throw new Error('unknown event: expected {action:"plan",…} or a Distributed Map batch {Items:[…]}');
+};
+
+async function plan(event: { objectsExport: ExportDescription; changeLogExport: ExportDescription }) {
+  const bucket = env('TIERLOG_SNAPSHOT_BUCKET');
+  const hive = env('TIERLOG_SNAPSHOT_INVENTORY_HIVE_PREFIX');
+  const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${hive}/`, Delimiter: '/' }));
+  const dt = newestDt((out.CommonPrefixes ?? []).map((p) => p.Prefix ?? ''));
+  if (dt === undefined) throw new Error(`no inventory under s3://${bucket}/${hive}/ yet (the first report arrives within 48 h)`);
+  const time = (t: string | number) => (typeof t === 'number' ? t * (t < 1e11 ? 1000 : 1) : Date.parse(t));
+  const result = planAthenaRun({
+    database: env('TIERLOG_SNAPSHOT_DATABASE'),
+    snapshotBucket: bucket,
+    inventoryHivePrefix: hive,
+    dt,
+    objectsExport: { arn: event.objectsExport.ExportArn, s3Prefix: event.objectsExport.S3Prefix ?? '', exportTime: time(event.objectsExport.ExportTime) },
+    changeLogExport: { arn: event.changeLogExport.ExportArn, s3Prefix: event.changeLogExport.S3Prefix ?? '', exportTime: time(event.changeLogExport.ExportTime) },
+    prefix: config.prefix,
+    olderThanMs,
+    now: Date.now(),
+  });
+  logger.info('planned', { dt, cutoff: result.cutoff });
+  return result;
+}
+
+async function batch(items: Row[]) {
+  const orphans = items.filter((r) => r.kind === 'orphan' && typeof r.blob_key === 'string');
+  const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string' && typeof r.object_key === 'string');
+  const report = await reverifyAndDelete(
+    orphans.map((r) => {
+      const lm = Date.parse(`${(r.last_modified ?? '').replace(' ', 'T')}Z`);
+      return { key: r.blob_key!, ...(Number.isFinite(lm) ? { lastModified: lm } : {}) };
+    }),
+    { config, dynamodb, s3, now: Date.now(), olderThanMs, delete: process.env.TIERLOG_SNAPSHOT_DELETE === 'true' },
+  );
+  const confirmed = await confirmLost(lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key! })), { config, dynamodb, s3 });
+  metrics.addMetric('SnapshotOrphansConfirmed', MetricUnit.Count, report.confirmed.length);
+  metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, report.deleted);
+  metrics.addMetric('SnapshotOrphansKept', MetricUnit.Count, report.kept.length);
+  metrics.addMetric('SnapshotLostBlobs', MetricUnit.Count, confirmed.length);
+  metrics.publishStoredMetrics();
+  if (confirmed.length > 0) logger.error('lost blobs: HV points at blobs the bucket lacks', { lost: confirmed });
+  if (report.kept.length > 0) logger.info('kept at the re-verification', { kept: report.kept });
+  if (report.deleteFailures.length > 0) throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
+  return { confirmed: report.confirmed.length, deleted: report.deleted, kept: report.kept.length, lost: confirmed.length };
+}

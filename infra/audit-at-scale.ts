@@ -1,0 +1,396 @@
+/**
+ * Audit at any scale from snapshots the services already produce (opt-in: `Tierlog` prop
+ * `auditAtScale`):
+ *
+ *  - a daily S3 Inventory (Parquet, current versions, under `<prefix>/`, Size + LastModifiedDate)
+ *    of the blob bucket, delivered to a snapshots bucket;
+ *  - a Step Functions state machine, on a schedule: full exports of both tables
+ *    (point-in-time recovery is on) → the `plan` Lambda (newest inventory partition, DDL, the
+ *    query) → the DDL and the audit query in Athena (Glue database + tables over the snapshots, a
+ *    workgroup with its results under the snapshots bucket) → a Distributed Map over the result
+ *    that re-verifies every row live and deletes confirmed orphans in batches (the Lambda's guarded
+ *    path; nothing is deleted on the snapshots' word alone);
+ *  - alarms: execution failed / timed out / aborted, and any confirmed lost blob.
+ */
+import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as athena from 'aws-cdk-lib/aws-athena';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct, type IConstruct } from 'constructs';
+import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
+import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
+import { TierlogFunction } from './function.js';
+import type { TierlogResources } from './permissions.js';
+
+/** Options of the audit at scale (`TierlogProps.auditAtScale`). */
+export interface AuditAtScaleOptions {
+  /**
+   * When the audit runs (after the day's inventory has arrived).
+   *
+   * @default scheduler.ScheduleExpression.cron({ hour: '6', minute: '0' }) (daily, 06:00 UTC)
+   */
+  readonly schedule?: scheduler.ScheduleExpression;
+  /**
+   * Safety age: only blobs older than this before the oldest snapshot are proposed (at least 1 h).
+   *
+   * @default Duration.hours(24)
+   */
+  readonly olderThan?: Duration;
+  /**
+   * Delete the orphans the re-verification confirms. `false`: report them only (metrics, logs).
+   *
+   * @default false
+   */
+  readonly delete?: boolean;
+  /**
+   * Re-verify/delete batches the Distributed Map runs at once.
+   *
+   * @default 4
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Days the snapshots (inventories, exports, query results) are kept.
+   *
+   * @default 14
+   */
+  readonly snapshotRetentionDays?: number;
+  /**
+   * Athena stops a query that would scan more than this many bytes.
+   *
+   * @default 10 TiB
+   */
+  readonly bytesScannedCutoffPerQuery?: number;
+}
+
+/** Properties of {@link AuditAtScale}. */
+export interface AuditAtScaleProps extends AuditAtScaleOptions {
+  readonly resources: TierlogResources;
+  /** The bucket the blob bucket's access logs go to (the snapshots bucket logs there too). */
+  readonly accessLogsBucket: s3.IBucket;
+  /** The configuration variables (what `loadConfig` reads). */
+  readonly environment: Record<string, string>;
+  readonly removalPolicy?: RemovalPolicy;
+  readonly runtime?: lambda.Runtime;
+  readonly bundleAwsSdk?: boolean;
+  readonly logRetention?: logs.RetentionDays;
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+}
+
+const INVENTORY_ID = 'tierlog-audit';
+
+/** Inventory, exports, Glue, Athena and the state machine of the snapshot audit. */
+export class AuditAtScale extends Construct {
+  /** Where the inventory, the exports and Athena's results go. */
+  public readonly snapshotBucket: s3.Bucket;
+  public readonly database: glue.CfnDatabase;
+  public readonly workGroup: athena.CfnWorkGroup;
+  public readonly stateMachine: sfn.StateMachine;
+  /** The plan / re-verify Lambda. */
+  public readonly function: lambda.IFunction;
+  public readonly functionRole: iam.Role;
+  public readonly schedulerRole: iam.Role;
+  public readonly alarms: { readonly executionsFailed: cloudwatch.Alarm; readonly lostBlobs: cloudwatch.Alarm };
+
+  private readonly props: AuditAtScaleProps;
+
+  constructor(scope: Construct, id: string, props: AuditAtScaleProps) {
+    super(scope, id);
+    this.props = props;
+    const { resources } = props;
+    const stack = Stack.of(this);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const olderThan = props.olderThan ?? Duration.hours(24);
+    if (olderThan.toMilliseconds() < 3_600_000) throw new Error('auditAtScale.olderThan must be at least 1 hour');
+
+    this.snapshotBucket = new s3.Bucket(this, 'Snapshots', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: props.accessLogsBucket,
+      serverAccessLogsPrefix: 'snapshots/',
+      lifecycleRules: [{ expiration: Duration.days(props.snapshotRetentionDays ?? 14), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      removalPolicy,
+      autoDeleteObjects: false,
+    });
+    const bucketName = this.snapshotBucket.bucketName;
+    const blobBucket = resources.bucket as s3.Bucket;
+    blobBucket.addInventory({
+      inventoryId: INVENTORY_ID,
+      destination: { bucket: this.snapshotBucket, prefix: 'inventory' },
+      format: s3.InventoryFormat.PARQUET,
+      frequency: s3.InventoryFrequency.DAILY,
+      includeObjectVersions: s3.InventoryObjectVersion.CURRENT,
+      objectsPrefix: `${resources.prefix}/`,
+      optionalFields: ['Size', 'LastModifiedDate'],
+    });
+    const hivePrefix = `inventory/${blobBucket.bucketName}/${INVENTORY_ID}/hive`;
+
+    // Glue: the inventory (Parquet through S3's symlink files) and the two exports (text lines).
+    const databaseName = `tierlog_audit_${stack.node.addr.slice(0, 8)}`;
+    this.database = new glue.CfnDatabase(this, 'Database', { catalogId: stack.account, databaseInput: { name: databaseName } });
+    const table = (tid: string, name: string, input: Omit<glue.CfnTable.TableInputProperty, 'name'>) => {
+      const t = new glue.CfnTable(this, tid, { catalogId: stack.account, databaseName, tableInput: { name, tableType: 'EXTERNAL_TABLE', ...input } });
+      t.addDependency(this.database);
+      return t;
+    };
+    table('InventoryTable', GLUE_TABLES.inventory, {
+      partitionKeys: [{ name: 'dt', type: 'string' }],
+      storageDescriptor: {
+        columns: [
+          { name: 'bucket', type: 'string' },
+          { name: 'key', type: 'string' },
+          { name: 'size', type: 'bigint' },
+          { name: 'last_modified_date', type: 'timestamp' },
+        ],
+        location: `s3://${bucketName}/${hivePrefix}/`,
+        inputFormat: 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat',
+        outputFormat: 'org.apache.hadoop.hive.ql.io.IgnoreKeyTextOutputFormat',
+        serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+      },
+    });
+    for (const [tid, name] of [['ObjectsExportTable', GLUE_TABLES.objects], ['ChangeLogExportTable', GLUE_TABLES.changeLog]] as const) {
+      table(tid, name, {
+        storageDescriptor: {
+          columns: [{ name: 'line', type: 'string' }],
+          // Pointed at each run's export data by the run's DDL.
+          location: `s3://${bucketName}/exports/${name}/`,
+          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+          serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe', parameters: { 'field.delim': '\u0001' } },
+        },
+      });
+    }
+
+    this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
+      name: `tierlog-audit-${stack.node.addr.slice(0, 8)}`,
+      recursiveDeleteOption: removalPolicy !== RemovalPolicy.RETAIN,
+      workGroupConfiguration: {
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        bytesScannedCutoffPerQuery: props.bytesScannedCutoffPerQuery ?? 10 * 2 ** 40,
+        engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
+        resultConfiguration: {
+          outputLocation: `s3://${bucketName}/athena-results/`,
+          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
+        },
+      },
+    });
+
+    // The Lambda: plan + re-verify/delete batches.
+    const fn = new TierlogFunction(this, 'Function', {
+      handler: 'snapshot-audit',
+      serviceName: 'tierlog-snapshot-audit',
+      environment: {
+        ...props.environment,
+        TIERLOG_SNAPSHOT_BUCKET: bucketName,
+        TIERLOG_SNAPSHOT_INVENTORY_HIVE_PREFIX: hivePrefix,
+        TIERLOG_SNAPSHOT_DATABASE: databaseName,
+        TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(olderThan.toMilliseconds()),
+        TIERLOG_SNAPSHOT_DELETE: String(props.delete ?? false),
+      },
+      timeout: Duration.minutes(5),
+      memorySize: 1024,
+      ...(props.runtime ? { runtime: props.runtime } : {}),
+      ...(props.bundleAwsSdk !== undefined ? { bundleAwsSdk: props.bundleAwsSdk } : {}),
+      ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
+      removalPolicy,
+    });
+    this.function = fn.function;
+    this.functionRole = fn.role;
+    // Re-verification: scan the change log, consistent batch reads of HV, HEAD and delete under the prefix.
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [resources.changeLogTable.tableArn] }));
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [resources.objectsTable.tableArn] }));
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: [...(props.delete ? ['s3:DeleteObject'] : []), 's3:GetObject'], resources: [resources.bucket.arnForObjects(`${resources.prefix}/*`)] }),
+    );
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [resources.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${resources.prefix}/*`] } } }),
+    );
+    // Plan: list the inventory's partitions.
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.snapshotBucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${hivePrefix}/`] } } }),
+    );
+
+    // The state machine.
+    const exportBranch = (name: string, tableArn: string, s3Prefix: string): sfn.IChainable => {
+      const start = new tasks.CallAwsService(this, `Export${name}`, {
+        service: 'dynamodb',
+        action: 'exportTableToPointInTime',
+        parameters: { TableArn: tableArn, S3Bucket: bucketName, S3Prefix: s3Prefix, ExportFormat: 'DYNAMODB_JSON', ExportType: 'FULL_EXPORT' },
+        iamResources: [tableArn],
+        iamAction: 'dynamodb:ExportTableToPointInTime',
+        resultSelector: { 'ExportArn.$': '$.ExportDescription.ExportArn' },
+        resultPath: '$.export',
+      });
+      const wait = new sfn.Wait(this, `Wait${name}`, { time: sfn.WaitTime.duration(Duration.minutes(5)) });
+      const describe = new tasks.CallAwsService(this, `Describe${name}`, {
+        service: 'dynamodb',
+        action: 'describeExport',
+        parameters: { 'ExportArn.$': '$.export.ExportArn' },
+        iamResources: [`${tableArn}/export/*`],
+        iamAction: 'dynamodb:DescribeExport',
+        resultSelector: {
+          'ExportArn.$': '$.ExportDescription.ExportArn',
+          'ExportStatus.$': '$.ExportDescription.ExportStatus',
+          'S3Prefix.$': '$.ExportDescription.S3Prefix',
+          'ExportTime.$': '$.ExportDescription.ExportTime',
+        },
+        resultPath: '$.export',
+      });
+      const failed = new sfn.Fail(this, `${name}ExportFailed`, { error: 'ExportFailed', cause: `the export of the ${name} table failed` });
+      const done = new sfn.Pass(this, `${name}Exported`, { outputPath: '$.export' });
+      return start
+        .next(wait)
+        .next(describe)
+        .next(
+          new sfn.Choice(this, `${name}ExportDone?`)
+            .when(sfn.Condition.stringEquals('$.export.ExportStatus', 'COMPLETED'), done)
+            .when(sfn.Condition.stringEquals('$.export.ExportStatus', 'FAILED'), failed)
+            .otherwise(wait),
+        );
+    };
+    // Each table's export goes to the folder its Glue table is pointed under.
+    const exports = new sfn.Parallel(this, 'ExportTables', { resultSelector: { 'objectsExport.$': '$[0]', 'changeLogExport.$': '$[1]' } })
+      .branch(exportBranch('Objects', resources.objectsTable.tableArn, `exports/${GLUE_TABLES.objects}`))
+      .branch(exportBranch('ChangeLog', resources.changeLogTable.tableArn, `exports/${GLUE_TABLES.changeLog}`));
+
+    const plan = new tasks.LambdaInvoke(this, 'Plan', {
+      lambdaFunction: fn.function,
+      payload: sfn.TaskInput.fromObject({ action: 'plan', 'objectsExport.$': '$.objectsExport', 'changeLogExport.$': '$.changeLogExport' }),
+      payloadResponseOnly: true,
+      resultPath: '$.plan',
+    });
+    const athenaTask = (tid: string, query: string, resultPath: string) =>
+      new tasks.AthenaStartQueryExecution(this, tid, {
+        queryString: query,
+        workGroup: this.workGroup.name,
+        queryExecutionContext: { databaseName },
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+        resultPath,
+      });
+    const ddl = new sfn.Map(this, 'Ddl', { itemsPath: '$.plan.statements', maxConcurrency: 1, resultPath: sfn.JsonPath.DISCARD }).itemProcessor(
+      athenaTask('RunDdl', sfn.JsonPath.stringAt('$'), sfn.JsonPath.DISCARD),
+    );
+    const query = athenaTask('Query', sfn.JsonPath.stringAt('$.plan.query'), '$.query');
+    const reverify = new sfn.DistributedMap(this, 'ReverifyAndDelete', {
+      itemReader: new sfn.S3CsvItemReader({
+        bucket: this.snapshotBucket,
+        key: sfn.JsonPath.format('athena-results/{}.csv', sfn.JsonPath.stringAt('$.query.QueryExecution.QueryExecutionId')),
+        csvHeaders: sfn.CsvHeaders.useFirstRow(),
+      }),
+      itemBatcher: new sfn.ItemBatcher({ maxItemsPerBatch: 500 }),
+      maxConcurrency: props.maxConcurrency ?? 4,
+      toleratedFailurePercentage: 0,
+      resultPath: sfn.JsonPath.DISCARD,
+    }).itemProcessor(
+      new tasks.LambdaInvoke(this, 'ReverifyBatch', { lambdaFunction: fn.function, payloadResponseOnly: true, retryOnServiceExceptions: true }),
+    );
+
+    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS, removalPolicy });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(exports.next(plan).next(ddl).next(query).next(reverify)),
+      timeout: Duration.hours(24),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    // Athena reads the snapshots and writes its results; the Distributed Map reads the results.
+    const role = this.stateMachine.role;
+    const on = (actions: string[], resources: string[]) => role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
+    on(['s3:GetObject'], [this.snapshotBucket.arnForObjects('inventory/*')]);
+    on(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], [this.snapshotBucket.arnForObjects('exports/*'), this.snapshotBucket.arnForObjects('athena-results/*')]);
+    on(['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], [this.snapshotBucket.bucketArn]);
+    on(
+      ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition', 'glue:CreatePartition', 'glue:BatchCreatePartition'],
+      [
+        stack.formatArn({ service: 'glue', resource: 'catalog' }),
+        stack.formatArn({ service: 'glue', resource: 'database', resourceName: databaseName }),
+        ...Object.values(GLUE_TABLES).map((t) => stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${databaseName}/${t}` })),
+      ],
+    );
+
+    this.schedulerRole = new iam.Role(this, 'SchedulerRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
+    new scheduler.Schedule(this, 'Schedule', {
+      schedule: props.schedule ?? scheduler.ScheduleExpression.cron({ hour: '6', minute: '0' }),
+      target: new schedulerTargets.StepFunctionsStartExecution(this.stateMachine, { role: this.schedulerRole, retryAttempts: 2 }),
+      description: 'tierlog audit from snapshots',
+    });
+
+    const failedRuns = new cloudwatch.MathExpression({
+      expression: 'f + t + a',
+      usingMetrics: { f: this.stateMachine.metricFailed(), t: this.stateMachine.metricTimedOut(), a: this.stateMachine.metricAborted() },
+      period: Duration.hours(1),
+    });
+    const executionsFailed = failedRuns.createAlarm(this, 'ExecutionsFailed', {
+      alarmDescription: 'A tierlog snapshot-audit run failed, timed out or was aborted (see the state machine execution).',
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const lostBlobs = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'SnapshotLostBlobs',
+      dimensionsMap: { service: 'tierlog-snapshot-audit' },
+      statistic: 'Sum',
+      period: Duration.hours(1),
+    }).createAlarm(this, 'LostBlobs', {
+      alarmDescription: 'The snapshot audit confirmed blobs that HV references and the bucket lacks (invariant 1 broken; see the function logs).',
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [executionsFailed, lostBlobs]) {
+      for (const action of props.alarmActions ?? []) {
+        alarm.addAlarmAction(action);
+        alarm.addOkAction(action);
+      }
+    }
+    this.alarms = { executionsFailed, lostBlobs };
+  }
+
+  /** The cdk-nag AwsSolutions findings of this part, each with its reason. */
+  nagAcknowledgements(): Array<{ construct: IConstruct; id: string; reason: string }> {
+    const lid = (c: IConstruct) => Stack.of(this).resolve((c.node.defaultChild as CfnElement).logicalId) as string;
+    const snapshots = lid(this.snapshotBucket);
+    const role = this.stateMachine.role;
+    const prefixReason = 'Object access under one fixed prefix of the snapshots bucket (inventory, exports, Athena results are written under generated keys), exact actions.';
+    const athenaReason =
+      'Added by the Step Functions Athena integration (AthenaStartQueryExecution): Athena runs the query with the caller\'s rights on the Glue catalog and on S3 objects of the tables; the workgroup enforces its own results location.';
+    const acks: Array<{ construct: IConstruct; id: string; reason: string }> = [
+      ...['athena-results', 'exports', 'inventory'].map((p) => ({ construct: role, id: `AwsSolutions-IAM5[Resource::<${snapshots}.Arn>/${p}/*]`, reason: prefixReason })),
+      { construct: role, id: 'AwsSolutions-IAM5[Resource::*]', reason: athenaReason },
+      { construct: role, id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${snapshots}>/*]`, reason: athenaReason },
+      { construct: role, id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${this.database.databaseInput && (this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name}/*]`, reason: athenaReason },
+      { construct: role, id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:userDefinedFunction/${(this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name}/*]`, reason: athenaReason },
+      { construct: role, id: `AwsSolutions-IAM5[Resource::<${lid(this.function)}.Arn>:*]`, reason: 'Added by LambdaInvoke: the qualified ARNs (versions, aliases) of the audit function only.' },
+      ...[this.props.resources.objectsTable, this.props.resources.changeLogTable].map((t) => ({
+        construct: role,
+        id: `AwsSolutions-IAM5[Resource::<${lid(t)}.Arn>/export/*]`,
+        reason: 'DescribeExport of the exports of this one table: export ids are generated per export.',
+      })),
+      { construct: this.functionRole, id: `AwsSolutions-IAM5[Resource::<${lid(this.props.resources.bucket)}.Arn>/${this.props.resources.prefix}/*]`, reason: 'Blob keys are generated per write; object access is limited to the tierlog prefix of this one bucket, with exact actions.' },
+    ];
+    for (const child of this.stateMachine.node.children) {
+      if (child.node.id === 'DistributedMapPolicy') {
+        const exec = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${lid(this.stateMachine)}"}]}]}`;
+        for (const tail of ['/*:*', ':*']) acks.push({ construct: child, id: `AwsSolutions-IAM5[Resource::${exec}${tail}]`, reason: 'Added by the Distributed Map: its own child executions of this state machine only.' });
+      }
+    }
+    return acks;
+  }
+
+  /** Acknowledges {@link nagAcknowledgements}. */
+  acknowledgeNagFindings(): void {
+    for (const ack of this.nagAcknowledgements()) Validations.of(ack.construct).acknowledge({ id: ack.id, reason: ack.reason });
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * DynamoDB full exports on local disk, as `ExportTableToPointInTime` writes them to S3:
+ *
+ * ```
+ * <S3Prefix>/AWSDynamoDB/<export id>/manifest-summary.json   one JSON object: tableArn, exportTime, itemCount, outputFormat, …
+ * <S3Prefix>/AWSDynamoDB/<export id>/manifest-files.json     one JSON object a line: dataFileS3Key, itemCount, md5Checksum (base64), etag
+ * <S3Prefix>/AWSDynamoDB/<export id>/data/<id>.json.gz       one item a line: {"Item":{"attr":{"S":"…"},…}}
+ * ```
+ *
+ * {@link findExports} finds every export under a folder and tells the tables apart by the
+ * summary's `tableArn`. Each data file must exist, match its MD5, and the item counts must add
+ * up: an export with an item missing would make its blobs look like orphans.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { SnapshotError } from './errors.js';
+import { md5File } from './inventory.js';
+import { sqlString } from './query.js';
+
+const summarySchema = z.object({
+  version: z.string().optional(),
+  exportArn: z.string().optional(),
+  tableArn: z.string().regex(/:table\/[A-Za-z0-9_.-]{3,255}$/),
+  exportTime: z.string().optional(),
+  startTime: z.string().optional(),
+  itemCount: z.number().int().nonnegative(),
+  outputFormat: z.literal('DYNAMODB_JSON'),
+  exportType: z.enum(['FULL_EXPORT', 'INCREMENTAL_EXPORT']).optional(),
+});
+
+const fileLineSchema = z.object({
+  itemCount: z.number().int().nonnegative(),
+  md5Checksum: z.string().min(1),
+  etag: z.string().optional(),
+  dataFileS3Key: z.string().min(1),
+});
+
+/** A verified full export of one table. */
+export interface DynamoExport {
+  /** The folder that holds `manifest-summary.json`. */
+  readonly dir: string;
+  readonly tableName: string;
+  /** The point in time the export reflects (ms). */
+  readonly exportTime: number;
+  readonly itemCount: number;
+  /** Data files, absolute paths. */
+  readonly files: readonly string[];
+  readonly bytes: number;
+}
+
+/**
+ * Finds and verifies the newest export of each of `tables` under `root`.
+ *
+ * @throws SnapshotError when an export of a table is missing, incomplete or not DynamoDB JSON.
+ */
+export async function findExports<T extends string>(root: string, tables: Readonly<Record<T, string>>): Promise<Record<T, DynamoExport>> {
+  const base = resolve(root);
+  if (!existsSync(base)) throw new SnapshotError('export folder does not exist', base);
+  const summaries = findFiles(base, 'manifest-summary.json', 8);
+  const found = {} as Record<T, DynamoExport>;
+  for (const [role, tableName] of Object.entries(tables) as Array<[T, string]>) {
+    const mine: Array<{ path: string; time: number }> = [];
+    for (const path of summaries) {
+      const summary = parseSummary(path);
+      if (summary.tableArn.endsWith(`:table/${tableName}`)) mine.push({ path, time: exportTime(summary, path) });
+    }
+    if (mine.length === 0) throw new SnapshotError(`no DynamoDB export of table "${tableName}" found`, base);
+    mine.sort((a, b) => b.time - a.time);
+    found[role] = await readExport(dirname(mine[0]!.path));
+  }
+  return found;
+}
+
+/** Reads and verifies the export whose `manifest-summary.json` is in `dir`. @throws SnapshotError */
+export async function readExport(dir: string): Promise<DynamoExport> {
+  const summaryPath = join(dir, 'manifest-summary.json');
+  const summary = parseSummary(summaryPath);
+  if (summary.exportType === 'INCREMENTAL_EXPORT') throw new SnapshotError('an incremental export holds changes, not the table: use a full export', summaryPath);
+  const filesPath = join(dir, 'manifest-files.json');
+  let lines: string[];
+  try {
+    lines = readFileSync(filesPath, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  } catch (err) {
+    throw new SnapshotError('cannot read manifest-files.json', filesPath, { cause: err });
+  }
+  const files: string[] = [];
+  let items = 0;
+  let bytes = 0;
+  for (const line of lines) {
+    let entry: z.infer<typeof fileLineSchema>;
+    try {
+      entry = fileLineSchema.parse(JSON.parse(line));
+    } catch (err) {
+      throw new SnapshotError(`malformed line in manifest-files.json: ${(err as Error).message.slice(0, 200)}`, filesPath, { cause: err });
+    }
+    // The key is <S3Prefix>/AWSDynamoDB/<id>/data/<file>: locally, relative to this export's folder.
+    const at = entry.dataFileS3Key.lastIndexOf('/data/');
+    const relative = at < 0 ? '' : entry.dataFileS3Key.slice(at + 1);
+    if (relative === '' || relative.split('/').some((s) => s === '..')) throw new SnapshotError(`data file key ${entry.dataFileS3Key} is not under data/`, filesPath);
+    const local = join(dir, relative);
+    if (!existsSync(local)) throw new SnapshotError(`export data file ${relative} is missing`, dir);
+    const md5 = await md5File(local, 'base64');
+    if (md5 !== entry.md5Checksum) throw new SnapshotError(`export data file fails its MD5 (${md5} vs ${entry.md5Checksum})`, local);
+    files.push(local);
+    items += entry.itemCount;
+    bytes += statSync(local).size;
+  }
+  if (items !== summary.itemCount) throw new SnapshotError(`data files hold ${items} items, the summary says ${summary.itemCount}`, summaryPath);
+  const tableName = summary.tableArn.slice(summary.tableArn.lastIndexOf('/') + 1);
+  return { dir, tableName, exportTime: exportTime(summary, summaryPath), itemCount: items, files, bytes };
+}
+
+/** The DuckDB relation over an export: one column `line`, one exported item per row. */
+export function exportRelation(exp: DynamoExport): string {
+  if (exp.files.length === 0) return `(SELECT CAST(NULL AS varchar) AS line WHERE false)`;
+  const files = `[${exp.files.map(sqlString).join(', ')}]`;
+  // A delimiter and no quoting that JSON text never contains (control characters are escaped in JSON).
+  return (
+    `(SELECT line FROM read_csv(${files}, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1), quote = '', ` +
+    `escape = '', compression = 'gzip', auto_detect = false, max_line_size = 4194304))`
+  );
+}
+
+function parseSummary(path: string): z.infer<typeof summarySchema> {
+  try {
+    return summarySchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  } catch (err) {
+    throw new SnapshotError(`not a DynamoDB JSON export summary: ${(err as Error).message.slice(0, 300)}`, path, { cause: err });
+  }
+}
+
+function exportTime(summary: z.infer<typeof summarySchema>, path: string): number {
+  const t = Date.parse(summary.exportTime ?? '');
+  if (!Number.isFinite(t)) throw new SnapshotError('export summary has no valid exportTime', path);
+  return t;
+}
+
+function findFiles(dir: string, name: string, depth: number): string[] {
+  if (depth < 0) return [];
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...findFiles(path, name, depth - 1));
+    else if (entry.name === name) out.push(path);
+  }
+  return out;
+}

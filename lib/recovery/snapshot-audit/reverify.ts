@@ -1,0 +1,223 @@
+/**
+ * The guarded path between a snapshot's proposal and a delete. Snapshots are hours old and not
+ * taken at one instant, so a candidate orphan is deleted only if, read live AFTER the candidate
+ * list was fixed:
+ *
+ *  1. its key is exactly a blob key of this library under the prefix (else: `malformed`);
+ *  2. it is older than the safety age by the time in its UUIDv7 and by its LastModified
+ *     (else: `too-young`);
+ *  3. no change-log item names it: the change log is scanned (consistent) and every blob-shaped
+ *     string in any item (entries live, claimed, quarantined or unparseable alike) protects its
+ *     blob (else: `named-by-change-log`);
+ *  4. a consistent read of HV, made after that scan, does not point at it (an item flagged as a
+ *     deletion marker points at nothing) (else: `referenced`).
+ *
+ * Why that is safe: a writer records its entry before it uploads a blob and removes it only after
+ * HV points at the blob or the blob is gone, and no writer ever points HV at a blob it did not
+ * just upload (keys are never reused). So a blob that no entry names at the scan, and that HV does
+ * not point at in a read made after the scan, can never be referenced again. The time between
+ * those reads and the delete does not matter.
+ *
+ * Deletes go through `LtBucket.deleteMany` (the prefix guard) in batches.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { documentClient, unmarshallOptions } from '../../aws/clients.js';
+import { translateAwsError } from '../../aws/errors.js';
+import type { TierlogConfig } from '../../config.js';
+import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
+import { isUuidV7 } from '../../ids.js';
+import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
+import { type DeleteFailure, LtBucket } from '../../tiered/lt-bucket.js';
+import type { SnapshotHvAttributes } from './query.js';
+
+/** A candidate orphan, as the query proposed it. */
+export interface OrphanCandidate {
+  readonly key: string;
+  /** LastModified from the inventory (ms), when known. */
+  readonly lastModified?: number;
+}
+
+/** Why a candidate was kept. */
+export type KeptReason = 'malformed' | 'too-young' | 'named-by-change-log' | 'referenced';
+
+export interface ReverifyOptions {
+  readonly config: TierlogConfig;
+  readonly dynamodb: DynamoDBClient;
+  readonly s3: S3Client;
+  /** Now (ms). */
+  readonly now: number;
+  /** Safety age (ms): a candidate younger than this by either clock is kept. */
+  readonly olderThanMs: number;
+  /** Delete the confirmed orphans. Default false: only confirm. */
+  readonly delete?: boolean;
+  /** Candidates per HV read + delete batch. Default 1000 (one DeleteObjects request). */
+  readonly batchSize?: number;
+  readonly hvAttributes?: SnapshotHvAttributes;
+  /** Called right before each delete batch (tests). */
+  readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
+}
+
+export interface ReverifyReport {
+  readonly checked: number;
+  /** Confirmed orphans (deleted, with `delete`). */
+  readonly confirmed: string[];
+  deleted: number;
+  readonly kept: Array<{ readonly key: string; readonly reason: KeptReason }>;
+  readonly deleteFailures: DeleteFailure[];
+}
+
+/** Re-verifies candidates live and (with `delete`) deletes the confirmed ones. */
+export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], options: ReverifyOptions): Promise<ReverifyReport> {
+  const { config } = options;
+  const report: ReverifyReport = { checked: candidates.length, confirmed: [], deleted: 0, kept: [], deleteFailures: [] };
+  const parsed: Array<{ key: string; objectId: string }> = [];
+  for (const c of candidates) {
+    const p = parseBlobKeyStrict(config.prefix, c.key);
+    if (p === undefined) {
+      report.kept.push({ key: c.key, reason: 'malformed' });
+      continue;
+    }
+    const ageMs = Math.min(options.now - p.createdAt, c.lastModified === undefined ? Infinity : options.now - c.lastModified);
+    if (!(ageMs >= options.olderThanMs)) {
+      report.kept.push({ key: c.key, reason: 'too-young' });
+      continue;
+    }
+    parsed.push({ key: c.key, objectId: p.objectId });
+  }
+  if (parsed.length === 0) return report;
+
+  // The change log first, then HV: see the header.
+  const named = await namedByChangeLog(options.dynamodb, config.changeLogTable, config.prefix);
+  const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
+  const batchSize = Math.max(1, Math.min(options.batchSize ?? S3_DELETE_BATCH, S3_DELETE_BATCH));
+  for (let i = 0; i < parsed.length; i += batchSize) {
+    const batch = parsed.slice(i, i + batchSize).filter((c) => {
+      if (!named.has(c.key)) return true;
+      report.kept.push({ key: c.key, reason: 'named-by-change-log' });
+      return false;
+    });
+    const pointers = await hvPointers(options.dynamodb, config.objectsTable, batch.map((c) => c.objectId), options.hvAttributes);
+    const doomed: string[] = [];
+    for (const c of batch) {
+      if (pointers.get(c.objectId) === c.key) report.kept.push({ key: c.key, reason: 'referenced' });
+      else doomed.push(c.key);
+    }
+    report.confirmed.push(...doomed);
+    if (!options.delete || doomed.length === 0) continue;
+    await options.beforeDelete?.(doomed);
+    const failures = await lt.deleteMany(doomed);
+    report.deleteFailures.push(...failures);
+    report.deleted += doomed.length - failures.length;
+  }
+  return report;
+}
+
+/** A candidate lost blob: HV item `objectKey` references `key`, the inventory lacks it. */
+export interface LostCandidate {
+  readonly key: string;
+  readonly objectKey: string;
+}
+
+/**
+ * Confirms candidate losses live: HV (consistent) still points at the blob AND the bucket has no
+ * such object. Returns the confirmed ones; the others were resolved since the snapshots.
+ */
+export async function confirmLost(
+  candidates: readonly LostCandidate[],
+  options: Pick<ReverifyOptions, 'config' | 'dynamodb' | 's3' | 'hvAttributes'>,
+): Promise<LostCandidate[]> {
+  const { config } = options;
+  const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
+  const confirmed: LostCandidate[] = [];
+  for (let i = 0; i < candidates.length; i += DYNAMODB_BATCH_GET) {
+    const batch = candidates.slice(i, i + DYNAMODB_BATCH_GET).filter((c) => c.key.startsWith(`${config.prefix}/`));
+    const pointers = await hvPointers(options.dynamodb, config.objectsTable, batch.map((c) => c.objectKey), options.hvAttributes);
+    for (const c of batch) {
+      if (pointers.get(c.objectKey) === c.key && !(await lt.exists(c.key))) confirmed.push(c);
+    }
+  }
+  return confirmed;
+}
+
+/** Every blob-key string named anywhere in any change-log item (consistent scan). */
+export async function namedByChangeLog(dynamodb: DynamoDBClient, table: string, prefix: string): Promise<Set<string>> {
+  const named = new Set<string>();
+  const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const shape = new RegExp(`${escaped}/[A-Za-z0-9_-]+/[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}`, 'g');
+  const visit = (value: unknown): void => {
+    if (typeof value === 'string') {
+      named.add(value);
+      for (const m of value.matchAll(shape)) named.add(m[0]);
+    } else if (Array.isArray(value) || value instanceof Set) {
+      for (const v of value) visit(v);
+    } else if (typeof value === 'object' && value !== null && !(value instanceof Uint8Array)) {
+      for (const v of Object.values(value)) visit(v);
+    }
+  };
+  let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+  do {
+    let page;
+    try {
+      page = await dynamodb.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: start }));
+    } catch (err) {
+      throw translateAwsError(err, { operation: 'Scan', table });
+    }
+    for (const item of page.Items ?? []) visit(unmarshall(item, unmarshallOptions()));
+    start = page.LastEvaluatedKey;
+  } while (start !== undefined);
+  return named;
+}
+
+/** The blob each object points at (consistent BatchGetItem); none for a deletion marker or no item. */
+async function hvPointers(
+  dynamodb: DynamoDBClient,
+  table: string,
+  objectIds: readonly string[],
+  attrs: SnapshotHvAttributes = {},
+): Promise<Map<string, string | null>> {
+  const a = { key: 'key', blob: 'blob', deleted: 'deleted', ...attrs };
+  const doc = documentClient(dynamodb);
+  const result = new Map<string, string | null>();
+  const unique = [...new Set(objectIds)];
+  for (let i = 0; i < unique.length; i += DYNAMODB_BATCH_GET) {
+    let pending: Record<string, unknown>[] = unique.slice(i, i + DYNAMODB_BATCH_GET).map((k) => ({ [a.key]: k }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 8) throw new Error(`BatchGetItem on ${table} left ${pending.length} keys unprocessed`);
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1_000, 25 * 2 ** attempt) * Math.random()));
+      let out;
+      try {
+        out = await doc.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: '#k, #b, #d', ExpressionAttributeNames: { '#k': a.key, '#b': a.blob, '#d': a.deleted } },
+            },
+          }),
+        );
+      } catch (err) {
+        throw translateAwsError(err, { operation: 'BatchGetItem', table });
+      }
+      for (const item of out.Responses?.[table] ?? []) {
+        const blob = item[a.blob];
+        result.set(String(item[a.key]), typeof blob === 'string' && item[a.deleted] !== true ? blob : null);
+      }
+      pending = (out.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+    }
+  }
+  return result;
+}
+
+/** `<prefix>/<canonical base64url object id>/<lower-case uuidv7>`, or undefined. */
+export function parseBlobKeyStrict(prefix: string, key: string): { objectId: string; createdAt: number } | undefined {
+  if (!key.startsWith(`${prefix}/`)) return undefined;
+  const parts = key.slice(prefix.length + 1).split('/');
+  if (parts.length !== 2) return undefined;
+  const [segment, uuid] = parts as [string, string];
+  if (!/^[A-Za-z0-9_-]+$/.test(segment) || !isUuidV7(uuid)) return undefined;
+  const objectId = Buffer.from(segment, 'base64url').toString('utf8');
+  if (encodeObjectId(objectId) !== segment || !checkBlobKey(prefix, objectId, key).ok) return undefined;
+  return { objectId, createdAt: parseInt(uuid.slice(0, 8) + uuid.slice(9, 13), 16) };
+}

@@ -1,0 +1,143 @@
+/**
+ * The audit from snapshots: an S3 Inventory report of the bucket and DynamoDB exports of the
+ * objects and change-log tables, joined by one SQL text ({@link ./query.ts}) run with DuckDB,
+ * then every proposed orphan re-verified live ({@link ./reverify.ts}) before (with `delete`) it
+ * is deleted, and every proposed loss confirmed live. `tierlog audit --inventory <manifest>
+ * --export <dir>` runs it; the same query runs in Athena in AWS (`infra/audit-at-scale.ts`).
+ *
+ * The cutoff is the safety age before the OLDEST of the three snapshots (and before now).
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { TierlogConfig } from '../../config.js';
+import type { DeleteFailure } from '../../tiered/lt-bucket.js';
+import { type DynamoExport, findExports } from './dynamo-export.js';
+import { SnapshotError } from './errors.js';
+import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
+import { type Inventory, readInventory } from './inventory.js';
+import type { SnapshotHvAttributes } from './query.js';
+import { confirmLost, type KeptReason, type LostCandidate, reverifyAndDelete } from './reverify.js';
+
+/** The smallest safety age the snapshot audit accepts (as the listing audit). */
+export const MIN_SNAPSHOT_AUDIT_AGE_MS = 60 * 60_000;
+
+export interface SnapshotAuditOptions {
+  readonly config: TierlogConfig;
+  readonly dynamodb: DynamoDBClient;
+  readonly s3: S3Client;
+  /** Path of the inventory's `manifest.json`. */
+  readonly inventory: string;
+  /** Folder holding DynamoDB exports of both tables (told apart by their table ARN). */
+  readonly exportDir: string;
+  /** Safety age, ms (at least 1 h). */
+  readonly olderThanMs: number;
+  /** Now, ms. */
+  readonly now: number;
+  /** Delete the confirmed orphans. Default false. */
+  readonly delete?: boolean;
+  readonly hvAttributes?: SnapshotHvAttributes;
+  /** DuckDB memory limit, e.g. `'4GB'`. */
+  readonly memoryLimit?: string;
+  readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
+}
+
+export interface SnapshotAuditReport {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly olderThanMs: number;
+  /** Blobs are old enough when older than this (ISO). */
+  readonly cutoff: string;
+  readonly inventory: { readonly manifest: string; readonly createdAt: string; readonly files: number; readonly bytes: number };
+  readonly exports: Record<'objects' | 'changeLog', { readonly dir: string; readonly exportTime: string; readonly items: number; readonly bytes: number }>;
+  /** How long the query took, ms. */
+  readonly queryMs: number;
+  /** Proposed by the snapshots. */
+  readonly proposed: { readonly orphans: number; readonly lost: number };
+  /** Orphans confirmed live (deleted with `delete`). */
+  readonly orphans: string[];
+  /** Proposed orphans kept by the live re-verification, with the reason (malformed ones are in {@link malformed}). */
+  readonly kept: Array<{ readonly key: string; readonly reason: KeptReason }>;
+  /** Losses confirmed live: HV points at a blob the bucket lacks (invariant 1 broken). */
+  readonly lost: LostCandidate[];
+  /** Keys under the prefix that are not blob keys (never deleted). */
+  readonly malformed: string[];
+  readonly delete: boolean;
+  readonly deleted: number;
+  readonly deleteFailures: DeleteFailure[];
+}
+
+/** Runs the snapshot audit. @throws SnapshotError on a snapshot that cannot be trusted. */
+export async function snapshotAudit(options: SnapshotAuditOptions): Promise<SnapshotAuditReport> {
+  const { config } = options;
+  if (!Number.isFinite(options.olderThanMs) || options.olderThanMs < MIN_SNAPSHOT_AUDIT_AGE_MS) {
+    throw new RangeError('the safety age must be at least 1h');
+  }
+  const inventory: Inventory = await readInventory(options.inventory);
+  if (inventory.sourceBucket !== config.bucket) {
+    throw new SnapshotError(`the inventory is of bucket "${inventory.sourceBucket}", not "${config.bucket}"`, inventory.manifestPath);
+  }
+  const exports: Record<'objects' | 'changeLog', DynamoExport> = await findExports(options.exportDir, {
+    objects: config.objectsTable,
+    changeLog: config.changeLogTable,
+  });
+  const oldest = Math.min(options.now, inventory.createdAt, exports.objects.exportTime, exports.changeLog.exportTime);
+  const cutoffMs = Math.max(0, Math.floor(oldest - options.olderThanMs));
+  const started = Date.now();
+  const findings: Finding[] = await runSnapshotQuery({
+    inventory,
+    objects: exports.objects,
+    changeLog: exports.changeLog,
+    prefix: config.prefix,
+    cutoffMs,
+    ...(options.hvAttributes !== undefined ? { hvAttributes: options.hvAttributes } : {}),
+    ...(options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {}),
+  });
+  const queryMs = Date.now() - started;
+  const proposedOrphans = findings.filter((f) => f.kind === 'orphan');
+  const proposedLost = findings.filter((f) => f.kind === 'lost');
+  const clients = { config, dynamodb: options.dynamodb, s3: options.s3, ...(options.hvAttributes !== undefined ? { hvAttributes: options.hvAttributes } : {}) };
+  const verified = await reverifyAndDelete(
+    proposedOrphans.map((f) => ({ key: f.blobKey, ...(f.lastModified !== undefined ? { lastModified: f.lastModified } : {}) })),
+    { ...clients, now: options.now, olderThanMs: options.olderThanMs, delete: options.delete ?? false, ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}) },
+  );
+  const lost = await confirmLost(proposedLost.map((f) => ({ key: f.blobKey, objectKey: f.objectKey ?? '' })), clients);
+  const describe = (e: DynamoExport) => ({ dir: e.dir, exportTime: new Date(e.exportTime).toISOString(), items: e.itemCount, bytes: e.bytes });
+  return {
+    bucket: config.bucket,
+    prefix: config.prefix,
+    olderThanMs: options.olderThanMs,
+    cutoff: new Date(cutoffMs).toISOString(),
+    inventory: { manifest: inventory.manifestPath, createdAt: new Date(inventory.createdAt).toISOString(), files: inventory.files.length, bytes: inventory.bytes },
+    exports: { objects: describe(exports.objects), changeLog: describe(exports.changeLog) },
+    queryMs,
+    proposed: { orphans: proposedOrphans.length, lost: proposedLost.length },
+    orphans: [...verified.confirmed].sort(),
+    kept: verified.kept.filter((k) => k.reason !== 'malformed'),
+    lost: lost.sort((a, b) => a.key.localeCompare(b.key)),
+    // The query's shape check is coarse (no canonical-base64url test); the exact one is the re-verification's.
+    malformed: [...findings.filter((f) => f.kind === 'malformed').map((f) => f.blobKey), ...verified.kept.filter((k) => k.reason === 'malformed').map((k) => k.key)].sort(),
+    delete: options.delete ?? false,
+    deleted: verified.deleted,
+    deleteFailures: verified.deleteFailures,
+  };
+}
+
+/** The human form of a snapshot audit report. */
+export function formatSnapshotAudit(r: SnapshotAuditReport): string[] {
+  const lines = [
+    `snapshot audit of s3://${r.bucket}/${r.prefix}/: inventory of ${r.inventory.createdAt}, exports of ${r.exports.objects.exportTime} (objects) and ${r.exports.changeLog.exportTime} (change log)`,
+    `  blobs older than ${r.cutoff}; query ${r.queryMs} ms: ${r.proposed.orphans} orphans and ${r.proposed.lost} losses proposed`,
+    `  re-verified live: ${r.orphans.length} orphans confirmed, ${r.kept.length} kept, ${r.lost.length} losses confirmed, ${r.malformed.length} malformed keys`,
+  ];
+  if (r.orphans.length > 0) lines.push('orphans:', ...r.orphans.map((k) => `  ${k}`));
+  if (r.kept.length > 0) lines.push('kept at the re-verification:', ...r.kept.map((k) => `  ${k.key}  ${k.reason}`));
+  if (r.lost.length > 0) lines.push('LOST (HV points at a blob the bucket lacks):', ...r.lost.map((l) => `  ${l.key}  object ${JSON.stringify(l.objectKey)}`));
+  if (r.malformed.length > 0) lines.push('malformed keys (never deleted):', ...r.malformed.map((k) => `  ${k}`));
+  if (r.delete) {
+    lines.push(`deleted ${r.deleted} blobs`);
+    for (const f of r.deleteFailures) lines.push(`  ${f.key}  ${f.code}: ${f.message}`);
+  } else if (r.orphans.length > 0) {
+    lines.push('nothing deleted: run with --delete to delete the confirmed orphans');
+  }
+  return lines;
+}

@@ -1,0 +1,118 @@
+/**
+ * The audit-at-scale part of the construct, from the synthesized template: off by default; when on,
+ * the inventory configuration, the Glue tables, the Athena workgroup, the state machine (exports →
+ * plan → DDL → query → Distributed Map re-verify/delete), the alarms, least-privilege policies,
+ * and no cdk-nag finding left unacknowledged.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { App } from 'aws-cdk-lib';
+import { TierlogStack } from '../../infra/stack.js';
+import type { TierlogProps } from '../../infra/tierlog.js';
+import { cleanOutdirs, newApp } from './helpers.js';
+
+afterAll(cleanOutdirs);
+
+function build(props: TierlogProps): { app: App; template: Template; stack: TierlogStack } {
+  const app = newApp();
+  const stack = new TierlogStack(app, 'Tierlog', { tierlog: props });
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+function findings(app: App): string[] {
+  const report = new AwsSolutionsChecks().validateScope(app);
+  return report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} @ ${r.constructPath}`)).sort();
+}
+
+describe('auditAtScale', () => {
+  it('is off by default: no state machine, no inventory, no Glue, no Athena', () => {
+    const { template } = build({});
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
+    template.resourceCountIs('AWS::Glue::Database', 0);
+    template.resourceCountIs('AWS::Athena::WorkGroup', 0);
+    template.hasResourceProperties('AWS::S3::Bucket', Match.not(Match.objectLike({ InventoryConfigurations: Match.anyValue() })));
+  });
+
+  describe('on', () => {
+    const { app, template } = build({ auditAtScale: { delete: true } });
+
+    it('a daily Parquet inventory of the current versions under <prefix>/, with size and last-modified', () => {
+      template.hasResourceProperties('AWS::S3::Bucket', {
+        InventoryConfigurations: [
+          Match.objectLike({
+            Enabled: true,
+            Destination: Match.objectLike({ Format: 'Parquet', Prefix: 'inventory' }),
+            ScheduleFrequency: 'Daily',
+            IncludedObjectVersions: 'Current',
+            Prefix: 'blobs/',
+            OptionalFields: ['Size', 'LastModifiedDate'],
+          }),
+        ],
+      });
+    });
+
+    it('Glue tables over the inventory (symlink, partitioned by dt) and the two exports (one text column)', () => {
+      template.resourceCountIs('AWS::Glue::Table', 3);
+      template.hasResourceProperties('AWS::Glue::Table', {
+        TableInput: Match.objectLike({
+          Name: 'inventory',
+          PartitionKeys: [{ Name: 'dt', Type: 'string' }],
+          StorageDescriptor: Match.objectLike({ InputFormat: 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat' }),
+        }),
+      });
+      for (const name of ['objects_export', 'changelog_export']) {
+        template.hasResourceProperties('AWS::Glue::Table', {
+          TableInput: Match.objectLike({ Name: name, StorageDescriptor: Match.objectLike({ Columns: [{ Name: 'line', Type: 'string' }] }) }),
+        });
+      }
+      template.hasResourceProperties('AWS::Athena::WorkGroup', {
+        WorkGroupConfiguration: Match.objectLike({ EnforceWorkGroupConfiguration: true, ResultConfiguration: Match.objectLike({ EncryptionConfiguration: { EncryptionOption: 'SSE_S3' } }) }),
+      });
+    });
+
+    it('the state machine: exports, plan, DDL, query, then a Distributed Map over the result that calls the re-verify Lambda', () => {
+      const machines = template.findResources('AWS::StepFunctions::StateMachine');
+      const json = JSON.stringify(Object.values(machines)[0]);
+      for (const piece of [
+        'exportTableToPointInTime',
+        'describeExport',
+        'athena:startQueryExecution.sync',
+        '\\"Mode\\":\\"DISTRIBUTED\\"',
+        '\\"ItemReader\\"',
+        '\\"InputType\\":\\"CSV\\"',
+        '\\"MaxItemsPerBatch\\":500',
+      ]) {
+        expect(json, piece).toContain(piece);
+      }
+      template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    });
+
+    it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, get/delete under the prefix', () => {
+      const policies = template.findResources('AWS::IAM::Policy');
+      const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
+      expect(fnPolicy).toBeDefined();
+      const actions = (fnPolicy![1] as any).Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()).sort();
+      expect(actions).toEqual(['dynamodb:BatchGetItem', 'dynamodb:Scan', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:ListBucket'].sort());
+      const text = JSON.stringify(policies);
+      expect(text).not.toContain('"dynamodb:*"');
+      expect(text).not.toContain('"s3:*"');
+    });
+
+    it('report-only (delete: false, the default): the Lambda cannot delete', () => {
+      const { template: t } = build({ auditAtScale: true });
+      const policies = t.findResources('AWS::IAM::Policy');
+      const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
+      expect(JSON.stringify(fnPolicy)).not.toContain('s3:DeleteObject');
+    });
+
+    it('alarms: failed / timed-out / aborted runs and any confirmed lost blob', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SnapshotLostBlobs', Threshold: 1 });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { Metrics: Match.arrayWith([Match.objectLike({ Expression: 'f + t + a' })]) });
+    });
+
+    it('cdk-nag AwsSolutions: no unacknowledged finding', () => {
+      expect(findings(app)).toEqual([]);
+    });
+  });
+});

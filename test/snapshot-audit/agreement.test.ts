@@ -1,0 +1,260 @@
+/**
+ * The snapshot audit against the real local servers. The scene is real state (objects written
+ * through `TieredStore`, an overwrite, an inline object), plus planted cases: orphans, a lost blob
+ * (a tombstone whose blob was never uploaded), a young orphan, an in-flight entry naming an old
+ * unreferenced blob, an unparseable entry naming another, and malformed keys. The snapshots are
+ * written from that state in the AWS formats (DynamoDB Local has no export). The CLI's clock and
+ * the snapshots' times run 2 h ahead, so blobs written now are 2 h old.
+ *
+ * What users rely on: the snapshot audit proposes, and after live re-verification confirms, the
+ * same orphans as the listing audit (which lists the bucket), except the blobs a change-log entry
+ * names (the listing audit does not read the change log); it finds the lost blob the listing
+ * audit cannot see; it deletes only confirmed orphans; and what changed since the snapshots is
+ * caught by the re-verification.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { newChangeId } from '../../lib/ids.js';
+import { SnapshotError } from '../../lib/recovery/snapshot-audit/errors.js';
+import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
+import { localTableArn, snapshotLiveState, writeDynamoExport } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { blobKey, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from '../cli/helpers.js';
+import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+
+const KiB = 1024;
+const AHEAD = 2 * HOUR;
+const ahead = () => Date.now() + AHEAD;
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tierlog-snapshot-'));
+  dirs.push(dir);
+  return dir;
+}
+
+interface Scene {
+  fx: Fixture;
+  referenced: string[];
+  orphans: string[];
+  lost: string;
+  young: string;
+  inFlight: string;
+  namedByUnparseable: string;
+  malformed: string[];
+}
+
+async function scene(): Promise<Scene> {
+  const fx = await freshFixture();
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, renewInBackground: false });
+  const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb: fx.dynamodb, s3: fx.s3 });
+  await store.put('big-1', new Uint8Array(20 * KiB).fill(1));
+  await store.put('big-2', new Uint8Array(20 * KiB).fill(2));
+  await store.put('big-2', new Uint8Array(24 * KiB).fill(3));
+  await store.put('small', new Uint8Array(KiB).fill(4));
+  await store.put('dir/ünïcode key', new Uint8Array(30 * KiB).fill(5));
+  const referenced = (await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).sort();
+  expect(referenced).toHaveLength(3);
+
+  const orphans = [blobKey(fx, 'never-written'), blobKey(fx, 'big-1'), blobKey(fx, 'small'), blobKey(fx, 'ancient', Date.now() - 10 * HOUR)].sort();
+  // Its UUIDv7 says 1 h from now: the younger clock wins.
+  const young = blobKey(fx, 'young', Date.now() + HOUR);
+  // A live writer's entry names it: in flight, whatever its age.
+  const inFlight = blobKey(fx, 'in-flight');
+  await log.record(newChangeId(), { id: 'in-flight', new: inFlight });
+  log.close();
+  // An entry that does not parse (unknown schema version) still protects the blob it names.
+  const namedByUnparseable = blobKey(fx, 'quarantined');
+  await putRawInstance(fx, { leaseUntil: Date.now() - HOUR, entries: { [newChangeId()]: { ...rawEntry('quarantined', { new: namedByUnparseable }), v: 99 } } });
+  // HV points at a blob that was never uploaded: invariant 1 broken.
+  const lost = blobKey(fx, 'lost-object');
+  await putTombstone(fx, 'lost-object', lost);
+  const uuid = blobKey(fx, 'x').split('/').pop()!;
+  const malformed = [`${fx.config.prefix}/not/a/blob`, `${fx.config.prefix}/Zm9v/not-a-uuid`, `${fx.config.prefix}/Zm9vY/${uuid}`].sort();
+  for (const key of [...orphans, young, inFlight, namedByUnparseable, ...malformed, `other/${blobKey(fx, 'outside')}`]) await putBlob(fx, key);
+  return { fx, referenced, orphans, lost, young, inFlight, namedByUnparseable, malformed };
+}
+
+async function snapshots(fx: Fixture, format: 'CSV' | 'Parquet'): Promise<{ manifest: string; exportDir: string }> {
+  return snapshotLiveState({
+    dynamodb: fx.dynamodb,
+    s3: fx.s3,
+    bucket: fx.config.bucket,
+    tables: [fx.config.objectsTable, fx.config.changeLogTable],
+    destDir: tempDir(),
+    format,
+    at: ahead(),
+  });
+}
+
+describe.each(['CSV', 'Parquet'] as const)('snapshot audit, %s inventory', (format) => {
+  let s: Scene;
+  let snap: { manifest: string; exportDir: string };
+  beforeAll(async () => {
+    s = await scene();
+    snap = await snapshots(s.fx, format);
+  });
+
+  test('agrees with the listing audit: same orphans (but for the blobs entries name), same young and malformed keys; finds the loss', async () => {
+    const listing = await cliJson(s.fx, ['audit', '--older-than', '90m'], { clock: ahead });
+    const snapshot = await cliJson(s.fx, ['audit', '--older-than', '90m', '--inventory', snap.manifest, '--export', snap.exportDir], { clock: ahead });
+    expect(listing.code).toBe(0);
+    // A confirmed loss is a failure exit.
+    expect(snapshot.code).toBe(1);
+
+    const listed = listing.json.unreferenced.map((u: { key: string }) => u.key).sort();
+    // The listing audit reads HV only: it also reports the two blobs that change-log entries name.
+    expect(listed).toEqual([...s.orphans, s.inFlight, s.namedByUnparseable].sort());
+    expect(snapshot.json.orphans).toEqual(s.orphans);
+    // The query's shape test is coarse: the key whose object segment is not canonical base64url is proposed,
+    // and the re-verification's exact test reports it malformed.
+    expect(snapshot.json.proposed).toEqual({ orphans: s.orphans.length + 1, lost: 1 });
+    expect(snapshot.json.kept).toEqual([]);
+    expect(snapshot.json.orphans).not.toContain(s.young);
+    expect(snapshot.json.orphans).not.toContain(s.inFlight);
+    expect(snapshot.json.orphans).not.toContain(s.namedByUnparseable);
+    for (const ref of s.referenced) expect(snapshot.json.orphans).not.toContain(ref);
+
+    expect(listing.json.tooYoung).toBe(1);
+    expect(snapshot.json.malformed).toEqual(s.malformed);
+    expect(listing.json.malformed.map((m: { key: string }) => m.key).sort()).toEqual(s.malformed);
+
+    expect(snapshot.json.lost).toEqual([{ key: s.lost, objectKey: 'lost-object' }]);
+    expect(snapshot.json.deleted).toBe(0);
+  });
+
+  test('--delete deletes exactly the confirmed orphans; referenced, young, in-flight and malformed blobs stay', async () => {
+    const before = (await listKeys(s.fx.s3, s.fx.config.bucket)).sort();
+    const run = await cliJson(s.fx, ['audit', '--older-than', '90m', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir], { clock: ahead });
+    expect(run.json.deleted).toBe(s.orphans.length);
+    const after = (await listKeys(s.fx.s3, s.fx.config.bucket)).sort();
+    expect(after).toEqual(before.filter((k) => !s.orphans.includes(k)));
+    // Run again from the same (now stale) snapshots: the gone orphans are proposed again, and deleting them is harmless.
+    const again = await cliJson(s.fx, ['audit', '--older-than', '90m', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir], { clock: ahead });
+    expect(again.json.proposed.orphans).toBe(s.orphans.length + 1);
+    expect((await listKeys(s.fx.s3, s.fx.config.bucket)).sort()).toEqual(after);
+  });
+});
+
+describe('re-verification: what changed since the snapshots', () => {
+  test('an orphan that HV references by now, or that an entry names by now, is kept; a loss repaired since is not reported', async () => {
+    const s = await scene();
+    const snap = await snapshots(s.fx, 'Parquet');
+    const [adopted, named, ...rest] = s.orphans as [string, string, ...string[]];
+    // After the snapshots: HV points at one orphan, an entry names another, the lost blob appears.
+    await putTombstone(s.fx, Buffer.from(adopted.split('/')[1]!, 'base64url').toString('utf8'), adopted);
+    await putRawInstance(s.fx, { leaseUntil: Date.now() + HOUR, entries: { [newChangeId()]: rawEntry('whatever', { old: named }) } });
+    await putBlob(s.fx, s.lost);
+    let deletedKeys: string[] = [];
+    const report = await snapshotAudit({
+      config: s.fx.config,
+      dynamodb: s.fx.dynamodb,
+      s3: s.fx.s3,
+      inventory: snap.manifest,
+      exportDir: snap.exportDir,
+      olderThanMs: 90 * 60_000,
+      now: ahead(),
+      delete: true,
+      beforeDelete: (keys) => {
+        deletedKeys = [...deletedKeys, ...keys];
+      },
+    });
+    expect(report.proposed.orphans).toBe(s.orphans.length + 1);
+    expect(report.kept).toEqual(expect.arrayContaining([{ key: adopted, reason: 'referenced' }, { key: named, reason: 'named-by-change-log' }]));
+    expect(report.kept).toHaveLength(2);
+    expect(deletedKeys.sort()).toEqual(rest.sort());
+    const left = await listKeys(s.fx.s3, s.fx.config.bucket);
+    expect(left).toEqual(expect.arrayContaining([adopted, named]));
+    expect(report.lost).toEqual([]);
+  });
+
+  test('a safety age under 1 h is refused; a blob younger than the safety age NOW is kept even if the snapshots call it old', async () => {
+    const s = await scene();
+    const snap = await snapshots(s.fx, 'CSV');
+    const base = { config: s.fx.config, dynamodb: s.fx.dynamodb, s3: s.fx.s3, inventory: snap.manifest, exportDir: snap.exportDir };
+    await expect(snapshotAudit({ ...base, olderThanMs: 30 * 60_000, now: ahead() })).rejects.toThrow(/at least 1h/);
+    // Now is the real time, 2 h before the snapshots' stamp: the cutoff is 90 min before now, nothing is old enough.
+    const report = await snapshotAudit({ ...base, olderThanMs: 90 * 60_000, now: Date.now() });
+    expect(report.proposed.orphans).toBe(0);
+    expect(report.orphans).toEqual([]);
+  });
+});
+
+describe('snapshots that cannot be trusted are refused, nothing deleted', () => {
+  let s: Scene;
+  beforeAll(async () => {
+    s = await scene();
+  });
+
+  async function attempt(mutate: (snap: { manifest: string; exportDir: string }) => void | Promise<void>): Promise<unknown> {
+    const snap = await snapshots(s.fx, 'CSV');
+    await mutate(snap);
+    const before = await listKeys(s.fx.s3, s.fx.config.bucket);
+    const err = await snapshotAudit({
+      config: s.fx.config,
+      dynamodb: s.fx.dynamodb,
+      s3: s.fx.s3,
+      inventory: snap.manifest,
+      exportDir: snap.exportDir,
+      olderThanMs: 90 * 60_000,
+      now: ahead(),
+      delete: true,
+    }).catch((e: unknown) => e);
+    expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual(before);
+    return err;
+  }
+
+  test.each<[string, (snap: { manifest: string; exportDir: string }) => void | Promise<void>, RegExp]>([
+    ['an inventory data file changed', (snap) => corruptFirstFile(snap.manifest), /MD5|bytes/],
+    ['the manifest edited (checksum)', (snap) => writeFileSync(snap.manifest, readFileSync(snap.manifest, 'utf8').replace('"CSV"', '"CSV" ')), /manifest.checksum/],
+    [
+      'an export with an item missing',
+      async (snap) => {
+        // A second, newer export of the objects table whose summary claims one item more than its data holds.
+        const dir = await writeDynamoExport([], { destDir: join(snap.exportDir, 'late'), tableArn: localTableArn(s.fx.config.objectsTable), exportTime: ahead() + HOUR });
+        const summaryPath = join(dir, 'manifest-summary.json');
+        writeFileSync(summaryPath, readFileSync(summaryPath, 'utf8').replace('"itemCount":0', '"itemCount":1'));
+      },
+      /items/,
+    ],
+    ['no export of the change log', (snap) => rmSync(join(snap.exportDir, s.fx.config.changeLogTable), { recursive: true }), /no DynamoDB export of table/],
+  ])('%s', async (_name, mutate, message) => {
+    const err = await attempt(mutate);
+    expect(err).toBeInstanceOf(SnapshotError);
+    expect((err as Error).message).toMatch(message);
+  });
+
+  test('an inventory of another bucket', async () => {
+    const err = await attempt((snap) => {
+      const m = JSON.parse(readFileSync(snap.manifest, 'utf8'));
+      m.sourceBucket = 'someone-else';
+      writeFileSync(snap.manifest, JSON.stringify(m));
+      rmSync(join(snap.manifest, '..', 'manifest.checksum'));
+    });
+    expect(err).toBeInstanceOf(SnapshotError);
+    expect((err as Error).message).toMatch(/someone-else/);
+  });
+});
+
+function corruptFirstFile(manifestPath: string): void {
+  const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Array<{ key: string }> };
+  let dir = join(manifestPath, '..');
+  for (let i = 0; i < 5; i++) {
+    try {
+      const path = join(dir, m.files[0]!.key);
+      const bytes = readFileSync(path);
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff;
+      writeFileSync(path, bytes);
+      return;
+    } catch {
+      dir = join(dir, '..');
+    }
+  }
+  throw new Error('data file not found');
+}
