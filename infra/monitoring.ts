@@ -49,6 +49,13 @@ export interface TierlogAlarms {
    * and the alarm looks back further than that, so it stays up until they are dealt with.
    */
   readonly entriesQuarantined: cloudwatch.Alarm;
+  /**
+   * A sweep found stuck instances: a live lease further ahead than any writer can take (a writer
+   * clock that runs ahead; the sweeper claims them) or an item without a `shard` (never found by
+   * the lease index; see "stuck" in `tierlog status`). The scan for the latter reads one segment
+   * of the table per sweep, so the alarm looks back an hour.
+   */
+  readonly stuckInstances: cloudwatch.Alarm;
 }
 
 const PERIOD = Duration.minutes(5);
@@ -67,6 +74,7 @@ export class TierlogMonitoring extends Construct {
 
     const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)');
     const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined');
+    const stuck = sweepMetric(SWEEP_METRICS.stuckInstances, cloudwatch.Stats.SUM, 'stuck instances');
     const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM });
 
     this.alarms = {
@@ -105,6 +113,16 @@ export class TierlogMonitoring extends Construct {
         datapointsToAlarm: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
+      stuckInstances: new cloudwatch.Alarm(this, 'StuckInstances', {
+        alarmDescription:
+          'tierlog: stuck change-log instances: a writer clock far ahead (suspect lease) or an item without a shard (see "suspect lease" / "instances without shard" in the sweeper logs; `tierlog status`)',
+        metric: stuck,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: Math.ceil(Duration.hours(1).toMilliseconds() / PERIOD.toMilliseconds()),
+        datapointsToAlarm: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
     };
     for (const alarm of Object.values(this.alarms)) {
       for (const action of props.alarmActions ?? []) {
@@ -123,7 +141,7 @@ export class TierlogMonitoring extends Construct {
         [
           new cloudwatch.GraphWidget({
             title: 'Instances',
-            left: counts(['instancesRetired', 'instancesClaimed']),
+            left: counts(['instancesRetired', 'instancesClaimed', 'stuckInstances']),
             width: 8,
           }),
           new cloudwatch.GraphWidget({

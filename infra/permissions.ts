@@ -50,9 +50,12 @@ const SWEEPER: readonly RolePermission[] = [
   { action: 'dynamodb:UpdateItem', resource: 'changeLogTable', calls: ['UpdateItem'] },
   { action: 'dynamodb:BatchGetItem', resource: 'objectsTable', calls: ['BatchGetItem'] },
   { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObject', 'DeleteObjects'] },
-  { action: 's3:GetObject', resource: 'prefixObjects', calls: ['HeadObject'] },
-  // A HEAD of a missing key answers 404 only with s3:ListBucket (403 without).
-  { action: 's3:ListBucket', resource: 'prefixListing', calls: ['HeadObject'] },
+  // Instance items without a shard: a bounded scan, one segment per sweep.
+  { action: 'dynamodb:Scan', resource: 'changeLogTable', calls: ['Scan'] },
+  // Expired upload sessions: their multipart uploads are aborted.
+  { action: 's3:AbortMultipartUpload', resource: 'prefixObjects', calls: ['AbortMultipartUpload'] },
+  // The existence check lists the exact key (right whether S3 answers a HEAD 403 or 404).
+  { action: 's3:ListBucket', resource: 'prefixListing', calls: ['ListObjectsV2'] },
 ];
 
 const OPERATOR_READ_ONLY: readonly RolePermission[] = [
@@ -71,7 +74,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<TierlogRole, readonly RolePermiss
     { action: 'dynamodb:UpdateItem', resource: 'objectsTable', calls: ['TransactWriteItems', 'UpdateItem'] },
     { action: 's3:AbortMultipartUpload', resource: 'prefixObjects', calls: ['AbortMultipartUpload'] },
     { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObject'] },
-    { action: 's3:GetObject', resource: 'prefixObjects', calls: ['GetObject'] },
+    { action: 's3:GetObject', resource: 'prefixObjects', calls: ['GetObject', 'HeadObject'] },
+    { action: 's3:ListMultipartUploadParts', resource: 'prefixObjects', calls: ['ListParts'] },
     { action: 's3:PutObject', resource: 'prefixObjects', calls: ['CompleteMultipartUpload', 'CreateMultipartUpload', 'PutObject', 'UploadPart'] },
   ],
   sweeper: SWEEPER,

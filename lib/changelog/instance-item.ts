@@ -18,6 +18,8 @@ export interface InstanceItem {
   /** The outstanding-entry counter the writer keeps (retirement requires 0). */
   readonly count: number;
   readonly shard: number;
+  /** When a sweeper first claimed the instance (sweeper's clock); absent before the first claim. */
+  readonly firstSeen?: number;
   readonly entries: readonly DecodedEntry[];
 }
 
@@ -28,6 +30,7 @@ const headerSchema = z.object({
   [CHANGELOG_ATTR.claimedBy]: z.string().optional(),
   [CHANGELOG_ATTR.count]: z.number().int(),
   [CHANGELOG_ATTR.shard]: z.number().int().nonnegative(),
+  [CHANGELOG_ATTR.firstSeen]: z.number().int().nonnegative().optional(),
 });
 
 /**
@@ -57,5 +60,6 @@ export function parseInstanceItem(raw: Record<string, unknown>): InstanceItem {
     entries,
   };
   const claimedBy = h[CHANGELOG_ATTR.claimedBy] as string | undefined;
-  return claimedBy === undefined ? item : { ...item, claimedBy };
+  const firstSeen = h[CHANGELOG_ATTR.firstSeen] as number | undefined;
+  return { ...item, ...(claimedBy !== undefined ? { claimedBy } : {}), ...(firstSeen !== undefined ? { firstSeen } : {}) };
 }

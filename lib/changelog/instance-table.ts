@@ -209,6 +209,66 @@ export class InstanceTable {
     } while (ExclusiveStartKey !== undefined);
   }
 
+  /**
+   * Live instances of `shard` whose lease ends after `horizon` (suspect leases), page by page.
+   * One index query per shard; when there are none it reads nothing but the query itself.
+   * Claimed instances (whose lease is a sweeper's due time, e.g. a far `cleanupAfter`) are
+   * filtered out.
+   */
+  async *listSuspect(shard: number, horizon: number, pageSize = 100): AsyncGenerator<InstanceSummary[]> {
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.send('listSuspect', () =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: LEASE_INDEX_NAME,
+            KeyConditionExpression: '#shard = :shard AND #lease > :horizon',
+            FilterExpression: '#state = :live',
+            ExpressionAttributeNames: { '#shard': A.shard, '#lease': A.leaseUntil, '#state': A.state },
+            ExpressionAttributeValues: { ':shard': shard, ':horizon': horizon, ':live': 'live' },
+            Limit: pageSize,
+            ExclusiveStartKey,
+          }),
+        ),
+      );
+      yield (page.Items ?? []).map(toSummary);
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey !== undefined);
+  }
+
+  /**
+   * Ids of instance items without a `shard`, which the lease index never shows, from one segment
+   * of a parallel scan (`segment` of `segments`), at most `maxPages` pages of 1 MB. A bounded scan:
+   * each sweep reads a slice of the table, and successive sweeps cover all of it. Eventually
+   * consistent (half the read cost); what it finds is only reported. `complete` is false when the
+   * page bound stopped it.
+   */
+  async scanWithoutShard(args: { segment: number; segments: number; maxPages: number }): Promise<{ ids: string[]; complete: boolean }> {
+    const ids: string[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    let pages = 0;
+    do {
+      if (pages++ >= args.maxPages) return { ids, complete: false };
+      const page = await this.send('scanWithoutShard', () =>
+        this.doc.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            Segment: args.segment,
+            TotalSegments: args.segments,
+            FilterExpression: 'attribute_not_exists(#shard)',
+            ProjectionExpression: '#pk',
+            ExpressionAttributeNames: { '#shard': A.shard, '#pk': A.pk },
+            ExclusiveStartKey,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) ids.push(String(item[A.pk]));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey !== undefined);
+    return { ids, complete: true };
+  }
+
   /** Deletes an empty live instance whose lease ended before `cutoff`, in one request. */
   async retire(instanceId: string, cutoff: number): Promise<boolean> {
     const result = await this.conditionalWrite('retire', () =>
@@ -226,31 +286,37 @@ export class InstanceTable {
   }
 
   /**
-   * Claims an instance whose lease (or earlier claim) ended before `cutoff`: state `claimed`,
-   * `claimedBy = claimant`, lease = `until`. Returns the item with its entries, or undefined if
-   * another sweeper or a live writer got there first, or the item's state or claimant is not
-   * one it can trust (left alone for the caller to quarantine). Fences the writer: its records
-   * and commits fail from now on.
+   * Claims an instance whose lease (or earlier claim) ended before `cutoff`, or, with
+   * `suspectAbove`, a live instance whose lease ends after that instant (a lease no writer can
+   * take: see lib/recovery/judge.ts): state `claimed`, `claimedBy = claimant`, lease = `until`,
+   * and `firstSeen = now` unless an earlier claim wrote it. Returns the item with its entries, or
+   * undefined if another sweeper or a live writer got there first, or the item's state or claimant
+   * is not one it can trust (left alone for the caller to quarantine). Fences the writer: its
+   * records and commits fail from now on.
    */
-  async claim(instanceId: string, args: { cutoff: number; claimant: string; until: number }): Promise<Record<string, unknown> | undefined> {
+  async claim(
+    instanceId: string,
+    args: { cutoff: number; claimant: string; until: number; now?: number; suspectAbove?: number },
+  ): Promise<Record<string, unknown> | undefined> {
+    const suspect = args.suspectAbove !== undefined;
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [A.pk]: instanceId },
-          UpdateExpression: 'SET #state = :claimed, #by = :me, #lease = :until',
+          UpdateExpression: 'SET #state = :claimed, #by = :me, #lease = :until, #seen = if_not_exists(#seen, :now)',
           // Only a header it can trust: the claim overwrites state and claimedBy, so claiming an
           // item whose state or claimant is corrupt would launder it into a valid one.
-          ConditionExpression:
-            '#state IN (:live, :claimed) AND #lease < :cutoff AND (attribute_not_exists(#by) OR attribute_type(#by, :string))',
-          ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy, '#lease': A.leaseUntil },
+          ConditionExpression: `${suspect ? '#state = :live AND #lease > :cutoff' : '#state IN (:live, :claimed) AND #lease < :cutoff'} AND (attribute_not_exists(#by) OR attribute_type(#by, :string))`,
+          ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy, '#lease': A.leaseUntil, '#seen': A.firstSeen },
           ExpressionAttributeValues: {
             ':claimed': 'claimed',
             ':live': 'live',
             ':string': 'S',
             ':me': args.claimant,
             ':until': args.until,
-            ':cutoff': args.cutoff,
+            ':cutoff': suspect ? args.suspectAbove : args.cutoff,
+            ':now': Math.floor(args.now ?? Date.now()),
           },
           ReturnValues: 'ALL_NEW',
         }),

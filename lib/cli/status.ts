@@ -15,6 +15,7 @@ import { parseInstanceItem } from '../changelog/instance-item.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { screenEntry } from '../recovery/judge.js';
 import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
+import { DEFAULT_LEASE_LIMITS, stuckKind } from '../recovery/stuck.js';
 import { type CliContext, EXIT, formatDuration, iso, plural, printJson, println } from './common.js';
 
 export interface StatusReport {
@@ -53,6 +54,14 @@ export interface StatusReport {
   /** Age of the oldest ended lease or claim, ms; null when none has ended. */
   readonly oldestExpiredAgeMs: number | null;
   readonly oldestExpiredInstance: string | null;
+  /**
+   * Stuck instances (lib/recovery/stuck.ts): live leases further ahead than any writer can take
+   * (the sweeper claims them), and items without a shard (the lease index never shows them).
+   */
+  readonly stuck: {
+    readonly suspectLeases: ReadonlyArray<{ readonly instanceId: string; readonly leaseAheadMs: number }>;
+    readonly withoutShard: readonly string[];
+  };
   /** Items whose instance-level fields do not parse. */
   readonly corruptItems: ReadonlyArray<{ readonly instanceId: string; readonly reason: string; readonly entries: number }>;
 }
@@ -77,9 +86,17 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
   let oldest: { age: number; instanceId: string } | null = null;
   const corruptItems: Array<{ instanceId: string; reason: string; entries: number }> = [];
 
+  const suspectLeases: Array<{ instanceId: string; leaseAheadMs: number }> = [];
+  const withoutShard: string[] = [];
+
   for await (const page of table.scanAll()) {
     for (const raw of page) {
       total++;
+      // Stuck instances: a separate classification of the raw item.
+      const stuck = stuckKind(raw, now, DEFAULT_LEASE_LIMITS);
+      if (stuck === 'noShard') withoutShard.push(String(raw[CHANGELOG_ATTR.pk] ?? '?'));
+      else if (stuck === 'suspectLease') suspectLeases.push({ instanceId: String(raw[CHANGELOG_ATTR.pk]), leaseAheadMs: (raw[CHANGELOG_ATTR.leaseUntil] as number) - now });
+
       let item;
       try {
         item = parseInstanceItem(raw);
@@ -122,6 +139,7 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
     instanceIds: { expired: oldestFirst(ids.expired), claimed: oldestFirst(ids.claimed), stuck: oldestFirst(ids.stuck) },
     oldestExpiredAgeMs: oldest?.age ?? null,
     oldestExpiredInstance: oldest?.instanceId ?? null,
+    stuck: { suspectLeases, withoutShard },
     corruptItems,
   };
 }
@@ -155,6 +173,13 @@ export function formatStatus(r: StatusReport): string[] {
     lines.push(`${kind} instances (oldest first; "tierlog inspect <instance>"):`);
     for (const id of list.slice(0, shown)) lines.push(`  ${id}`);
     if (total > shown) lines.push(`  ... and ${total - shown} more${total > list.length ? '' : ' (use --json)'}`);
+  }
+  const stuck = r.stuck.suspectLeases.length + r.stuck.withoutShard.length;
+  if (stuck > 0) {
+    lines.push(`stuck instances  ${stuck} (alarmed as StuckInstances)`);
+    for (const s of r.stuck.suspectLeases.slice(0, 20)) lines.push(`  ${s.instanceId}  lease ${formatDuration(s.leaseAheadMs)} ahead: a writer clock runs ahead (the sweeper claims it)`);
+    for (const id of r.stuck.withoutShard.slice(0, 20)) lines.push(`  ${id}  no shard: the lease index never shows it (see "tierlog inspect ${id}")`);
+    if (r.stuck.suspectLeases.length > 20 || r.stuck.withoutShard.length > 20) lines.push('  ... more (use --json)');
   }
   if (r.corruptItems.length > 0) {
     lines.push(`corrupt items  ${r.corruptItems.length} (kept and never acted on; see "tierlog inspect <instance>")`);

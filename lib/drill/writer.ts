@@ -35,6 +35,8 @@ export interface SimulatedWriterOptions {
   readonly leaseMarginMs?: number;
   /** Inline threshold of the store. Default the library's. */
   readonly inlineThreshold?: number;
+  /** The writer's clock (a skewed one for drills). Default `Date.now`. */
+  readonly clock?: () => number;
 }
 
 /** Where a crash is armed: before or after the n-th request (0-based) of the next operation. */
@@ -61,6 +63,7 @@ export class SimulatedWriter {
       renewInBackground: false,
       invocationLeaseMarginMs: options.leaseMarginMs ?? 1_000,
       leaseMs: this.invocationMs,
+      ...(options.clock !== undefined ? { clock: options.clock } : {}),
     });
     this.store = new TieredStore({
       config: options.config,
@@ -68,6 +71,7 @@ export class SimulatedWriter {
       dynamodb,
       s3,
       ...(options.inlineThreshold !== undefined ? { inlineThreshold: options.inlineThreshold } : {}),
+      ...(options.clock !== undefined ? { clock: options.clock } : {}),
     });
   }
 

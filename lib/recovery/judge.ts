@@ -11,16 +11,44 @@
  * id is a valid key, and each blob it names is exactly a key this library makes for that object
  * under the configured prefix. Anything else is quarantined: kept, counted, logged, and never
  * used to delete anything.
+ *
+ * The upload window, on a clock the sweeper trusts. A fenced writer's upload may still be
+ * running and land `new` after the sweeper looked; the entry must outlive the longest upload
+ * (`maxUploadMs`) after it was recorded. The entry's own `recordedAt` comes from the writer's
+ * clock, which may run hours off: a clock behind would close the window early (the upload lands
+ * after the entry was dropped: a leak), a clock ahead would hold the entry for hours. So the
+ * window is never judged on it. The window is surely over once `maxUploadMs` has passed since an
+ * instant known to come after the recording:
+ *  - `firstSeen`: when a sweeper first claimed the instance (its own clock, written with the
+ *    claim). A claimed instance takes no new entries, so every entry in it was recorded before.
+ *  - `LastModified` of `new`, when it exists (S3's clock): the upload began after the entry was
+ *    recorded.
+ * While the window may be open, `new` unreferenced by HV is looked up: missing means deferred to
+ * the window's end; present means deleted now and the entry kept until the window's end (the
+ * upload may write it again); an existence the check could not decide (a 403, an error) means
+ * deferred, never a delete.
+ *
+ * Leases from a clock that runs ahead. A writer's lease ends at most `maxLeaseMs` after its
+ * clock's now; a live lease ending later than `now + maxLeaseMs + skewMargin` on the sweeper's
+ * clock comes from a clock that runs ahead beyond the margin (or from a corrupt item) and is
+ * *suspect*. A suspect instance is claimed as if its lease had ended. That is safe: the claim
+ * fences the writer whatever its clock says (its records and its commit require the instance
+ * live), exactly as for a writer that outlived its lease, and the upload window of its entries is
+ * judged on `firstSeen` and `LastModified` above, never on the writer's times. A live writer
+ * whose clock runs ahead loses the writes in flight at the claim (they fail with a definite
+ * error and take a new instance), which is the price of not leaving its dead entries for hours.
  */
 import type { Change } from '../changelog/change-log.js';
 import type { DecodedEntry } from '../changelog/entry-codec.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
+import type { BlobExistence } from '../tiered/lt-bucket.js';
 import { assertObjectKey } from '../tiered/object-key.js';
 
 /** An entry that passed screening and is due now. */
 export interface Candidate {
   readonly changeId: string;
   readonly change: Change;
+  /** The writer's clock: shown to operators, never used to decide (see the header). */
   readonly recordedAt: number;
 }
 
@@ -34,11 +62,35 @@ export type Decision =
   | { readonly kind: 'settle'; readonly deletes: readonly string[]; readonly keepUntil?: number }
   | { readonly kind: 'defer'; readonly until: number; readonly reason: string };
 
+/** Whether `new` exists, as a check that may not be able to tell (`unknown`: never a reason to delete). */
+export type Existence = BlobExistence;
+
 export interface JudgeContext {
   readonly prefix: string;
+  /** The sweeper's clock, ms since the epoch. */
   readonly now: number;
   /** The longest an upload may run after its entry was recorded. */
   readonly maxUploadMs: number;
+  /**
+   * When a sweeper first claimed the instance (sweeper's clock): every entry was recorded before.
+   * Default `now` (a first look).
+   */
+  readonly firstSeen?: number;
+}
+
+/** The instant after which no upload of the instance's entries can still land (sweeper's clock). */
+export function uploadWindowEnd(ctx: JudgeContext): number {
+  return (ctx.firstSeen ?? ctx.now) + ctx.maxUploadMs;
+}
+
+/** True when a live lease ending at `leaseUntil` lies beyond the reach of any writer's lease. */
+export function isSuspectLease(leaseUntil: number, now: number, limits: { maxLeaseMs: number; skewMarginMs: number }): boolean {
+  return leaseUntil > suspectLeaseHorizon(now, limits);
+}
+
+/** Leases ending after this instant are suspect (see the module header). */
+export function suspectLeaseHorizon(now: number, limits: { maxLeaseMs: number; skewMarginMs: number }): number {
+  return now + limits.maxLeaseMs + limits.skewMarginMs;
 }
 
 /** Screens an entry: quarantine what cannot be trusted, defer what is not due. */
@@ -70,26 +122,30 @@ export function screenEntry(entry: DecodedEntry, ctx: JudgeContext): Screened {
  */
 export function needsExistenceCheck(candidate: Candidate, current: string | null, ctx: JudgeContext): boolean {
   const blob = candidate.change.new;
-  return blob !== undefined && blob !== current && ctx.now - candidate.recordedAt < ctx.maxUploadMs;
+  return blob !== undefined && blob !== current && ctx.now < uploadWindowEnd(ctx);
 }
 
 /**
  * Decides a candidate from `current` (the blob HV points at, or null) and, when
- * {@link needsExistenceCheck} said so, whether `new` exists.
+ * {@link needsExistenceCheck} said so, whether `new` exists (absent: not known, so deferred).
  */
-export function decide(candidate: Candidate, current: string | null, ctx: JudgeContext, newExists?: boolean): Decision {
+export function decide(candidate: Candidate, current: string | null, ctx: JudgeContext, existence?: Existence): Decision {
   const { change } = candidate;
   const deletes: string[] = [];
   if (change.old !== undefined && change.old !== current) deletes.push(change.old);
   if (change.new !== undefined && change.new !== current) {
     if (needsExistenceCheck(candidate, current, ctx)) {
-      const until = candidate.recordedAt + ctx.maxUploadMs;
+      const until = uploadWindowEnd(ctx);
+      const known = existence ?? { kind: 'unknown', reason: 'not checked' };
       // The upload may still land: look again when the longest upload is over.
-      if (newExists === false) return { kind: 'defer', until, reason: 'uploadWindow' };
+      if (known.kind === 'missing') return { kind: 'defer', until, reason: 'uploadWindow' };
+      // Never delete on an existence nobody could decide; by the window's end no check is needed.
+      if (known.kind === 'unknown') return { kind: 'defer', until, reason: `existenceUnknown: ${known.reason}` };
       // It exists, yet the upload may still be running and write it again (an SDK retry of an
-      // attempt whose answer was lost, a stalled part): delete it now, and look again then.
+      // attempt whose answer was lost, a stalled part): delete it now, and look again when the
+      // window is over, unless its LastModified shows the window over already.
       deletes.push(change.new);
-      return { kind: 'settle', deletes, keepUntil: until };
+      return known.lastModified + ctx.maxUploadMs <= ctx.now ? { kind: 'settle', deletes } : { kind: 'settle', deletes, keepUntil: until };
     }
     deletes.push(change.new);
   }

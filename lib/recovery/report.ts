@@ -24,6 +24,18 @@ export interface SweepReport {
   blobsDeleted: number;
   /** In a dry run: the blobs that would be deleted. */
   wouldDelete: string[];
+  /**
+   * Instances the lease index alone would leave stuck: {@link suspectLeases} plus
+   * {@link instancesWithoutShard}. Alarmed on; see `tierlog status`.
+   */
+  stuckInstances: number;
+  /**
+   * Live instances whose lease ends further ahead than any writer can take (a writer clock that
+   * runs ahead): claimed as if expired.
+   */
+  suspectLeases: number;
+  /** Instance items without a `shard`, found by the bounded scan: the lease index never shows them. Reported, never acted on. */
+  instancesWithoutShard: number;
   /** Age of the oldest expired lease seen, ms (0 when none). */
   oldestExpiredAgeMs: number;
   /** Wall time of the sweep, ms. */
@@ -47,6 +59,9 @@ export function emptyReport(dryRun: boolean): SweepReport {
     errors: 0,
     blobsDeleted: 0,
     wouldDelete: [],
+    stuckInstances: 0,
+    suspectLeases: 0,
+    instancesWithoutShard: 0,
     oldestExpiredAgeMs: 0,
     durationMs: 0,
     stoppedEarly: false,

@@ -19,6 +19,7 @@ export const SWEEP_METRICS = {
   errors: 'SweepErrors',
   sweepDuration: 'SweepDuration',
   oldestExpiredAge: 'OldestExpiredAge',
+  stuckInstances: 'StuckInstances',
 } as const;
 
 /** The part of Powertools' `Metrics` this needs. */
@@ -38,4 +39,5 @@ export function addSweepMetrics(sink: MetricSink, report: SweepReport): void {
   sink.addMetric(SWEEP_METRICS.errors, 'Count', report.errors);
   sink.addMetric(SWEEP_METRICS.sweepDuration, 'Milliseconds', report.durationMs);
   sink.addMetric(SWEEP_METRICS.oldestExpiredAge, 'Milliseconds', report.oldestExpiredAgeMs);
+  sink.addMetric(SWEEP_METRICS.stuckInstances, 'Count', report.stuckInstances);
 }

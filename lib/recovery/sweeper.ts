@@ -1,17 +1,23 @@
 /**
- * The sweeper: garbage collection of the changes of writers that died.
+ * The sweeper: garbage collection of the changes of writers that died. One instance goes through
+ * named steps, each a method below:
  *
- *  1. Find instances whose lease ended before `now - skewMargin`: one lease-index query per
- *     shard (paginated), so live instances are never read.
- *  2. An empty one is retired with one conditional delete. Any other is claimed: a conditional
- *     update that takes it only if its lease (or an earlier claim) has ended, returns its
- *     entries, and fences its writer. Losing the condition means someone else has it: skip.
- *  3. Each entry is screened (quarantine what cannot be trusted, defer what is not due), then
- *     judged by a consistent read of HV: delete `old` unless HV points at it, delete `new` unless
- *     HV points at it (DeleteObjects in batches). A `new` that does not exist yet while its
- *     upload may still run is deferred, so an upload that lands late is still caught.
- *  4. Settled entries are dropped under the claim; the claim's expiry is moved to when the
- *     next kept entry is due; the item is deleted when nothing is left.
+ *  1. **find**: instances whose lease ended before `now - skewMargin`, and live instances whose
+ *     lease ends further ahead than any writer can take (suspect: a writer clock that runs ahead;
+ *     see judge.ts), by lease-index queries per shard (paginated), so live instances are never
+ *     read. A bounded scan reports items without a `shard`, which the index never shows.
+ *  2. **retire or claim**: an empty expired one is retired with one conditional delete. Any other
+ *     is claimed: a conditional update that takes it only if its lease (or an earlier claim) has
+ *     ended, or is suspect; returns its entries; fences its writer; writes `firstSeen` once.
+ *     Losing the condition means someone else has it: skip.
+ *  3. **screen**: quarantine what cannot be trusted, defer what is not due.
+ *  4. **judge**: a consistent read of HV, and where the upload window may be open a listing of
+ *     `new`: delete `old` unless HV points at it, delete `new` unless HV points at it; a `new` that
+ *     does not exist (or whose existence is unknown) while its upload may still run is deferred.
+ *  5. **delete**: the blobs, with DeleteObjects in batches.
+ *  6. **drop**: settled entries are dropped under the claim.
+ *  7. **release**: the claim's expiry moves to when the next kept entry is due, or the item is
+ *     deleted when nothing is left.
  *
  * Every step is idempotent, so a sweep that dies halfway is finished by the next one once its
  * claim expires. The sweep stops taking work before its deadline. A dry run claims nothing,
@@ -36,8 +42,9 @@ import { type InstanceSummary, InstanceTable } from '../changelog/instance-table
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
-import { type Candidate, decide, type JudgeContext, needsExistenceCheck, screenEntry } from './judge.js';
+import { type Candidate, decide, type JudgeContext, needsExistenceCheck, screenEntry, suspectLeaseHorizon } from './judge.js';
 import { emptyReport, type SweepReport } from './report.js';
+import { DEFAULT_MAX_LEASE_MS } from './stuck.js';
 import { WorkPool } from './work-pool.js';
 import { checkSweeperWindows } from './sweeper-env.js';
 import { abortSessionUpload } from './sessions.js';
@@ -64,6 +71,12 @@ export interface SweeperOptions {
   readonly claimMs?: number;
   /** Only leases that ended this long ago are considered expired (clock skew). Default 30 000. */
   readonly skewMarginMs?: number;
+  /**
+   * Longest lease any writer takes (its `leaseMs`, or a Lambda invocation's 15 minutes plus the
+   * invocation lease margin). A live lease ending later than `now + maxLeaseMs + skewMarginMs` is
+   * suspect and claimed as if expired. Default {@link DEFAULT_MAX_LEASE_MS} (930 000).
+   */
+  readonly maxLeaseMs?: number;
   /** Longest an upload may run after its entry was recorded. Default 1 200 000 (20 min). */
   readonly maxUploadMs?: number;
   /** When quarantined entries are looked at (and counted) again. Default 3 600 000. */
@@ -80,6 +93,14 @@ export interface SweeperOptions {
   readonly concurrency?: number;
   /** Stop taking new instances this long before the deadline. Default 10 000. */
   readonly deadlineMarginMs?: number;
+  /**
+   * The bounded scan for instance items without a `shard`: each sweep that covers shard 0 reads
+   * one randomly chosen segment of `segments` (at most `maxPages` pages of 1 MB), so successive
+   * sweeps cover the whole table. `false`: no scan. Default `{ segments: 8, maxPages: 4 }`.
+   */
+  readonly shardlessScan?: { readonly segments: number; readonly maxPages: number } | false;
+  /** Uniform in [0, 1): picks the scan segment. Default `Math.random`. */
+  readonly random?: () => number;
   /**
    * HV attribute names. Set them in the configuration (`config.hvAttributes`); this option is
    * kept for compatibility and must agree with it (a `ConfigError` otherwise).
@@ -100,6 +121,41 @@ export interface SweepOptions {
 
 const silent: SweepLogger = { info() {}, warn() {}, error() {} };
 
+/** An instance a sweep found (step 1), and why it may be taken. */
+interface Found {
+  readonly summary: InstanceSummary;
+  readonly via: { readonly kind: 'expired'; readonly cutoff: number } | { readonly kind: 'suspect'; readonly horizon: number };
+}
+
+/** An instance item, parsed, or why it cannot be trusted. */
+type Parsed =
+  | { readonly kind: 'item'; readonly item: InstanceItem; readonly raw: Record<string, unknown> }
+  | { readonly kind: 'corrupt'; readonly reason: string; readonly entries: number };
+
+/** What retiring or claiming an instance gave (step 2). */
+type Taken =
+  | { readonly kind: 'retired' }
+  /** Another sweeper or a reviving writer has it. */
+  | { readonly kind: 'lost' }
+  /** Gone before a dry run read it. */
+  | { readonly kind: 'gone' }
+  /** Ours to judge: claimed, or (in a dry run) only read. */
+  | { readonly kind: 'held'; readonly parsed: Parsed; readonly claimed: boolean }
+  /** The claim refused a header it cannot trust: quarantined without a claim. */
+  | { readonly kind: 'refused'; readonly reason: string; readonly entries: number };
+
+/** One entry after screening and judging (steps 3 and 4). */
+type Judged =
+  | { readonly kind: 'quarantined'; readonly changeId: string; readonly due: number }
+  | { readonly kind: 'deferred'; readonly changeId: string; readonly due: number }
+  /** Its blobs to delete; `keepUntil`: kept for another look then. */
+  | { readonly kind: 'settled'; readonly changeId: string; readonly deletes: readonly string[]; readonly keepUntil?: number };
+
+/** What the drop step does with one entry (after step 5). */
+type Fate =
+  | { readonly kind: 'drop'; readonly changeId: string }
+  | { readonly kind: 'keep'; readonly changeId: string; readonly due: number; readonly why: 'quarantined' | 'deferred' | 'failed' };
+
 export class Sweeper {
   /** The id this sweeper claims under. */
   readonly sweeperId: string;
@@ -110,11 +166,14 @@ export class Sweeper {
   private readonly clock: Clock;
   private readonly claimMs: number;
   private readonly skewMarginMs: number;
+  private readonly maxLeaseMs: number;
   private readonly maxUploadMs: number;
   private readonly quarantineRecheckMs: number;
   private readonly retryFailedMs: number;
   private readonly concurrency: number;
   private readonly deadlineMarginMs: number;
+  private readonly shardlessScan: { readonly segments: number; readonly maxPages: number } | false;
+  private readonly random: () => number;
   private readonly logger: SweepLogger;
 
   constructor(options: SweeperOptions) {
@@ -128,194 +187,260 @@ export class Sweeper {
     this.sweeperId = options.sweeperId ?? newInstanceId();
     this.claimMs = options.claimMs ?? DEFAULT_CLAIM_MS;
     this.skewMarginMs = options.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS;
+    this.maxLeaseMs = options.maxLeaseMs ?? DEFAULT_MAX_LEASE_MS;
     this.maxUploadMs = options.maxUploadMs ?? DEFAULT_MAX_UPLOAD_MS;
     this.quarantineRecheckMs = options.quarantineRecheckMs ?? DEFAULT_QUARANTINE_RECHECK_MS;
     this.retryFailedMs = options.retryFailedMs ?? 60_000;
     this.concurrency = options.concurrency ?? 16;
     this.deadlineMarginMs = options.deadlineMarginMs ?? 10_000;
+    this.shardlessScan = options.shardlessScan ?? { segments: 8, maxPages: 4 };
+    this.random = options.random ?? Math.random;
     this.logger = options.logger ?? silent;
   }
 
-  /** One sweep over the expired instances of the given shards. */
+  /** One sweep over the expired (and suspect) instances of the given shards. */
   async sweep(options: SweepOptions = {}): Promise<SweepReport> {
     const started = this.clock();
     const report = emptyReport(options.dryRun ?? false);
     const shards = this.shardsOf(options.shards);
     const cutoff = started - this.skewMarginMs;
+    const horizon = suspectLeaseHorizon(started, { maxLeaseMs: this.maxLeaseMs, skewMarginMs: this.skewMarginMs });
     const pool = new WorkPool(this.concurrency);
     const pastDeadline = () => options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs;
 
+    const scan = shards.includes(0) ? this.findWithoutShard(report) : Promise.resolve();
     await Promise.all(
       shards.map(async (shard) => {
-        for await (const page of this.table.listExpired(shard, cutoff)) {
-          for (const summary of page) {
-            if (pastDeadline()) {
-              report.stoppedEarly = true;
-              return;
-            }
-            report.instancesExpired++;
-            report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, started - summary.leaseUntil);
-            await pool.run(() => this.processInstance(summary, cutoff, report));
+        for await (const found of this.find(shard, cutoff, horizon)) {
+          if (pastDeadline()) {
+            report.stoppedEarly = true;
+            return;
           }
+          if (found.via.kind === 'expired') {
+            report.instancesExpired++;
+            report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, started - found.summary.leaseUntil);
+          } else {
+            report.suspectLeases++;
+            report.stuckInstances++;
+            this.logger.warn('suspect lease', { instanceId: found.summary.instanceId, leaseAheadMs: found.summary.leaseUntil - started });
+          }
+          await pool.run(() => this.processInstance(found, report));
         }
       }),
     );
     await pool.drain();
+    await scan;
     report.durationMs = this.clock() - started;
     this.logger.info('sweep finished', { ...report, wouldDelete: report.wouldDelete.length });
     return report;
   }
 
-  private async processInstance(summary: InstanceSummary, cutoff: number, report: SweepReport): Promise<void> {
-    const instanceId = summary.instanceId;
+  /** Step 1: the expired instances of a shard, then its suspect ones, page by page. */
+  private async *find(shard: number, cutoff: number, horizon: number): AsyncGenerator<Found> {
+    for await (const page of this.table.listExpired(shard, cutoff)) {
+      for (const summary of page) yield { summary, via: { kind: 'expired', cutoff } };
+    }
+    for await (const page of this.table.listSuspect(shard, horizon)) {
+      for (const summary of page) yield { summary, via: { kind: 'suspect', horizon } };
+    }
+  }
+
+  /** Step 1, beside the index: one bounded segment of a scan for items without a shard (reported only). */
+  private async findWithoutShard(report: SweepReport): Promise<void> {
+    if (this.shardlessScan === false) return;
+    const { segments, maxPages } = this.shardlessScan;
+    const segment = Math.min(segments - 1, Math.floor(this.random() * segments));
     try {
-      if (report.dryRun) {
-        const raw = await this.table.getRaw(instanceId);
-        if (raw !== undefined) await this.settleInstance(instanceId, raw, report);
-        return;
+      const { ids } = await this.table.scanWithoutShard({ segment, segments, maxPages });
+      report.instancesWithoutShard += ids.length;
+      report.stuckInstances += ids.length;
+      if (ids.length > 0) this.logger.warn('instances without shard', { count: ids.length, instanceIds: ids.slice(0, 20), segment, segments });
+    } catch (err) {
+      report.errors++;
+      this.logger.error('scan for instances without shard failed', { error: describe(err) });
+    }
+  }
+
+  private async processInstance(found: Found, report: SweepReport): Promise<void> {
+    const instanceId = found.summary.instanceId;
+    try {
+      const taken = await this.retireOrClaim(found, report.dryRun);
+      switch (taken.kind) {
+        case 'retired':
+          report.instancesRetired++;
+          return;
+        case 'lost':
+          report.instancesSkipped++;
+          return;
+        case 'gone':
+          return;
+        case 'refused':
+          this.quarantineInstance(instanceId, taken, report);
+          return;
+        case 'held':
+          if (taken.claimed) report.instancesClaimed++;
+          if (taken.parsed.kind === 'corrupt') {
+            this.quarantineInstance(instanceId, taken.parsed, report);
+            // Looked at (and counted) again after the recheck interval.
+            if (taken.claimed) await this.release(instanceId, [this.clock() + this.quarantineRecheckMs], []);
+            return;
+          }
+          if (!report.dryRun) {
+            // An upload session's owner: its multipart upload is aborted before its entry is judged.
+            const session = await abortSessionUpload(this.lt, this.config.prefix, taken.parsed.raw);
+            if (session.kind === 'untrusted') this.logger.warn('upload session not aborted', { instanceId, reason: session.reason });
+          }
+          await this.settleInstance(taken.parsed.item, report);
       }
-      // Most expired live instances are idle execution environments with nothing outstanding:
-      // one conditional delete (n = 0) retires them. If the condition fails, claim and read. A
-      // claimed instance is always claimed again and read, never retired on its counter.
-      if (summary.state !== 'claimed' && (await this.table.retire(instanceId, cutoff))) {
-        report.instancesRetired++;
-        return;
-      }
-      const until = this.clock() + this.claimMs;
-      const raw =
-        (await this.table.claim(instanceId, { cutoff, claimant: this.sweeperId, until })) ?? (await this.ownClaim(instanceId, until, report));
-      if (raw === null) return; // quarantined unclaimed
-      if (raw === undefined) {
-        report.instancesSkipped++;
-        return;
-      }
-      report.instancesClaimed++;
-      await this.settleInstance(instanceId, raw, report);
     } catch (err) {
       report.errors++;
       this.logger.error('instance not settled', { instanceId, error: describe(err) });
     }
   }
 
-  /** Judges the entries of a claimed (or, in a dry run, read) instance and settles them. */
-  private async settleInstance(instanceId: string, raw: Record<string, unknown>, report: SweepReport): Promise<void> {
+  /**
+   * Step 2. Most expired live instances are idle execution environments with nothing
+   * outstanding: one conditional delete (n = 0) retires them. If the condition fails, claim and
+   * read. A claimed or suspect instance is always claimed, never retired on its counter.
+   */
+  private async retireOrClaim(found: Found, dryRun: boolean): Promise<Taken> {
+    const instanceId = found.summary.instanceId;
+    if (dryRun) {
+      const raw = await this.table.getRaw(instanceId);
+      return raw === undefined ? { kind: 'gone' } : { kind: 'held', parsed: parse(raw), claimed: false };
+    }
+    const { via } = found;
+    if (via.kind === 'expired' && found.summary.state !== 'claimed' && (await this.table.retire(instanceId, via.cutoff))) {
+      return { kind: 'retired' };
+    }
     const now = this.clock();
-    let item: InstanceItem;
-    try {
-      item = parseInstanceItem(raw);
-    } catch (err) {
-      if (!(err instanceof CorruptItemError)) throw err;
-      const entries = Math.max(1, Object.keys(raw).filter(isEntryAttribute).length);
-      report.entriesQuarantined += entries;
-      this.logger.warn('instance quarantined', { instanceId, reason: err.message, entries });
-      if (!report.dryRun) await this.keepClaim(instanceId, [], now + this.quarantineRecheckMs);
-      return;
-    }
-
-    if (!report.dryRun) {
-      const session = await abortSessionUpload(this.lt, this.config.prefix, raw);
-      if (session.kind === 'untrusted') this.logger.warn('upload session not aborted', { instanceId, reason: session.reason });
-    }
-
-    const ctx: JudgeContext = { prefix: this.config.prefix, now, maxUploadMs: this.maxUploadMs };
-    const dueTimes: number[] = [];
-    const candidates: Candidate[] = [];
-    for (const entry of item.entries) {
-      const screened = screenEntry(entry, ctx);
-      if (screened.kind === 'quarantine') {
-        report.entriesQuarantined++;
-        dueTimes.push(now + this.quarantineRecheckMs);
-        this.logger.warn('entry quarantined', { instanceId, changeId: screened.changeId, reason: screened.reason });
-      } else if (screened.kind === 'defer') {
-        report.entriesDeferred++;
-        dueTimes.push(screened.until);
-      } else {
-        candidates.push(screened.candidate);
-      }
-    }
-
-    const current = await this.hv.readBlobPointers(candidates.map((c) => c.change.id));
-    const settled: Array<{ changeId: string; deletes: readonly string[]; keepUntil?: number }> = [];
-    await Promise.all(
-      candidates.map(async (candidate) => {
-        const pointer = current.get(candidate.change.id) ?? null;
-        const newExists = needsExistenceCheck(candidate, pointer, ctx) ? await this.lt.exists(candidate.change.new!) : undefined;
-        const decision = decide(candidate, pointer, ctx, newExists);
-        if (decision.kind === 'defer') {
-          report.entriesDeferred++;
-          dueTimes.push(decision.until);
-        } else {
-          settled.push({ changeId: candidate.changeId, deletes: decision.deletes, ...(decision.keepUntil !== undefined ? { keepUntil: decision.keepUntil } : {}) });
-        }
-      }),
-    );
-
-    const deletes = [...new Set(settled.flatMap((s) => s.deletes))];
-    if (report.dryRun) {
-      report.wouldDelete.push(...deletes);
-      report.blobsDeleted += deletes.length;
-      const kept = settled.filter((s) => s.keepUntil !== undefined).length;
-      report.entriesRecovered += settled.length - kept;
-      report.entriesDeferred += kept;
-      return;
-    }
-
-    const failed = new Set((await this.lt.deleteMany(deletes)).map((f) => f.key));
-    const drop: string[] = [];
-    for (const s of settled) {
-      if (s.deletes.some((key) => failed.has(key))) {
-        report.entriesFailed++;
-        dueTimes.push(now + this.retryFailedMs);
-      } else if (s.keepUntil !== undefined) {
-        report.entriesDeferred++;
-        dueTimes.push(s.keepUntil);
-      } else {
-        drop.push(s.changeId);
-      }
-    }
-    report.blobsDeleted += deletes.length - failed.size;
-    if (failed.size > 0) this.logger.warn('blob deletes failed', { instanceId, keys: [...failed] });
-
-    const held =
-      dueTimes.length === 0
-        ? await this.table.deleteClaimed(instanceId, this.sweeperId)
-        : await this.table.settle(instanceId, { claimant: this.sweeperId, drop, leaseUntil: Math.min(...dueTimes) });
-    if (!held) {
-      // Our claim expired and another sweeper took the instance over: it redoes the same
-      // (idempotent) work. Nothing is lost; our drops did not happen.
-      this.logger.warn('claim lost before settling', { instanceId });
-      return;
-    }
-    report.entriesRecovered += drop.length;
-    if (dueTimes.length === 0) report.instancesDrained++;
+    const until = now + this.claimMs;
+    const raw = await this.table.claim(instanceId, {
+      cutoff: via.kind === 'expired' ? via.cutoff : now,
+      ...(via.kind === 'suspect' ? { suspectAbove: via.horizon } : {}),
+      claimant: this.sweeperId,
+      until,
+      now,
+    });
+    return raw !== undefined ? { kind: 'held', parsed: parse(raw), claimed: true } : this.ownClaim(instanceId, until);
   }
 
   /**
    * A claim whose condition failed may be our own: an SDK retry of a claim that landed but whose
-   * answer was lost. The item then holds exactly what that claim wrote (us, this expiry).
-   * Null: the item's header is corrupt; it was quarantined without a claim.
+   * answer was lost. The item then holds exactly what that claim wrote (us, this expiry). The
+   * claim also fails on a header it cannot trust: that item is quarantined without a claim,
+   * counted and logged again on every sweep.
    */
-  private async ownClaim(instanceId: string, until: number, report: SweepReport): Promise<Record<string, unknown> | undefined | null> {
+  private async ownClaim(instanceId: string, until: number): Promise<Taken> {
     const raw = await this.table.getRaw(instanceId);
-    if (raw === undefined) return undefined;
-    // The claim refuses an item whose header it cannot trust: quarantine it without claiming
-    // (null), counted and logged again on every sweep.
-    try {
-      parseInstanceItem(raw);
-    } catch (err) {
-      if (!(err instanceof CorruptItemError)) throw err;
-      const entries = Math.max(1, Object.keys(raw).filter(isEntryAttribute).length);
-      report.entriesQuarantined += entries;
-      this.logger.warn('instance quarantined', { instanceId, reason: err.message, entries });
-      return null;
-    }
+    if (raw === undefined) return { kind: 'lost' };
+    const parsed = parse(raw);
+    if (parsed.kind === 'corrupt') return { kind: 'refused', reason: parsed.reason, entries: parsed.entries };
     const mine = raw[CHANGELOG_ATTR.state] === 'claimed' && raw[CHANGELOG_ATTR.claimedBy] === this.sweeperId && raw[CHANGELOG_ATTR.leaseUntil] === until;
-    return mine ? raw : undefined;
+    return mine ? { kind: 'held', parsed, claimed: true } : { kind: 'lost' };
   }
 
-  /** Keeps a claimed instance, due again at `until`. */
-  private async keepClaim(instanceId: string, drop: string[], until: number): Promise<void> {
-    await this.table.settle(instanceId, { claimant: this.sweeperId, drop, leaseUntil: until });
+  /** Counts and logs an item whose header cannot be trusted; nothing in it is acted on. */
+  private quarantineInstance(instanceId: string, corrupt: { reason: string; entries: number }, report: SweepReport): void {
+    report.entriesQuarantined += corrupt.entries;
+    this.logger.warn('instance quarantined', { instanceId, reason: corrupt.reason, entries: corrupt.entries });
+  }
+
+  /** Steps 3 to 7 for a claimed (or, in a dry run, read) instance. */
+  private async settleInstance(item: InstanceItem, report: SweepReport): Promise<void> {
+    const now = this.clock();
+    const ctx: JudgeContext = { prefix: this.config.prefix, now, maxUploadMs: this.maxUploadMs, firstSeen: item.firstSeen ?? now };
+    const { candidates, kept } = this.screen(item, ctx);
+    const judged = [...kept, ...(await this.judge(item.instanceId, candidates, ctx))];
+    for (const j of judged) {
+      if (j.kind === 'quarantined') report.entriesQuarantined++;
+      else if (j.kind === 'deferred') report.entriesDeferred++;
+    }
+    const settled = judged.filter((j) => j.kind === 'settled');
+    const deletes = [...new Set(settled.flatMap((s) => s.deletes))];
+    if (report.dryRun) {
+      report.wouldDelete.push(...deletes);
+      report.blobsDeleted += deletes.length;
+      const keep = settled.filter((s) => s.keepUntil !== undefined).length;
+      report.entriesRecovered += settled.length - keep;
+      report.entriesDeferred += keep;
+      return;
+    }
+    const fates = await this.deleteBlobs(item.instanceId, judged, deletes, now, report);
+    const drop = fates.filter((f) => f.kind === 'drop').map((f) => f.changeId);
+    const due = fates.flatMap((f) => (f.kind === 'keep' ? [f.due] : []));
+    if (!(await this.release(item.instanceId, due, drop))) {
+      // Our claim expired and another sweeper took the instance over: it redoes the same
+      // (idempotent) work. Nothing is lost; our drops did not happen.
+      this.logger.warn('claim lost before settling', { instanceId: item.instanceId });
+      return;
+    }
+    report.entriesRecovered += drop.length;
+    if (due.length === 0) report.instancesDrained++;
+  }
+
+  /** Step 3: quarantine what cannot be trusted, defer what is not due; the rest are candidates. */
+  private screen(item: InstanceItem, ctx: JudgeContext): { candidates: Candidate[]; kept: Judged[] } {
+    const candidates: Candidate[] = [];
+    const kept: Judged[] = [];
+    for (const entry of item.entries) {
+      const screened = screenEntry(entry, ctx);
+      if (screened.kind === 'quarantine') {
+        kept.push({ kind: 'quarantined', changeId: screened.changeId, due: ctx.now + this.quarantineRecheckMs });
+        this.logger.warn('entry quarantined', { instanceId: item.instanceId, changeId: screened.changeId, reason: screened.reason });
+      } else if (screened.kind === 'defer') {
+        kept.push({ kind: 'deferred', changeId: screened.changeId, due: screened.until });
+      } else {
+        candidates.push(screened.candidate);
+      }
+    }
+    return { candidates, kept };
+  }
+
+  /** Step 4: a consistent read of HV, the existence of `new` where the upload window may be open, and the rule. */
+  private async judge(instanceId: string, candidates: readonly Candidate[], ctx: JudgeContext): Promise<Judged[]> {
+    const current = await this.hv.readBlobPointers(candidates.map((c) => c.change.id));
+    return Promise.all(
+      candidates.map(async (candidate): Promise<Judged> => {
+        const pointer = current.get(candidate.change.id) ?? null;
+        const existence = needsExistenceCheck(candidate, pointer, ctx) ? await this.lt.exists(candidate.change.new!) : undefined;
+        if (existence?.kind === 'unknown') {
+          this.logger.warn('blob existence unknown: entry deferred', { instanceId, changeId: candidate.changeId, blob: candidate.change.new, reason: existence.reason });
+        }
+        const decision = decide(candidate, pointer, ctx, existence);
+        if (decision.kind === 'defer') return { kind: 'deferred', changeId: candidate.changeId, due: decision.until };
+        return { kind: 'settled', changeId: candidate.changeId, deletes: decision.deletes, ...(decision.keepUntil !== undefined ? { keepUntil: decision.keepUntil } : {}) };
+      }),
+    );
+  }
+
+  /** Step 5: deletes the blobs; an entry whose delete failed is kept for a retry. */
+  private async deleteBlobs(instanceId: string, judged: readonly Judged[], deletes: readonly string[], now: number, report: SweepReport): Promise<Fate[]> {
+    const failed = new Set((await this.lt.deleteMany(deletes)).map((f) => f.key));
+    report.blobsDeleted += deletes.length - failed.size;
+    if (failed.size > 0) this.logger.warn('blob deletes failed', { instanceId, keys: [...failed] });
+    return judged.map((j): Fate => {
+      if (j.kind !== 'settled') return { kind: 'keep', changeId: j.changeId, due: j.due, why: j.kind };
+      if (j.deletes.some((key) => failed.has(key))) {
+        report.entriesFailed++;
+        return { kind: 'keep', changeId: j.changeId, due: now + this.retryFailedMs, why: 'failed' };
+      }
+      if (j.keepUntil !== undefined) {
+        report.entriesDeferred++;
+        return { kind: 'keep', changeId: j.changeId, due: j.keepUntil, why: 'deferred' };
+      }
+      return { kind: 'drop', changeId: j.changeId };
+    });
+  }
+
+  /**
+   * Steps 6 and 7: drops the settled entries under the claim and moves its expiry to the earliest
+   * `due`, or deletes the item when nothing is kept. False: the claim was lost.
+   */
+  private async release(instanceId: string, due: readonly number[], drop: readonly string[]): Promise<boolean> {
+    return due.length === 0
+      ? this.table.deleteClaimed(instanceId, this.sweeperId)
+      : this.table.settle(instanceId, { claimant: this.sweeperId, drop, leaseUntil: Math.min(...due) });
   }
 
   private shardsOf(requested: readonly number[] | undefined): number[] {
@@ -327,6 +452,16 @@ export class Sweeper {
       }
     }
     return [...new Set(requested)];
+  }
+}
+
+/** Parses an instance item; a header it cannot trust is reported with its entry count (at least 1). */
+function parse(raw: Record<string, unknown>): Parsed {
+  try {
+    return { kind: 'item', item: parseInstanceItem(raw), raw };
+  } catch (err) {
+    if (!(err instanceof CorruptItemError)) throw err;
+    return { kind: 'corrupt', reason: err.message, entries: Math.max(1, Object.keys(raw).filter(isEntryAttribute).length) };
   }
 }
 

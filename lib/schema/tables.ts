@@ -34,6 +34,8 @@ export const CHANGELOG_ATTR = {
   claimedBy: 'claimedBy',
   count: 'n',
   shard: 'shard',
+  /** When a sweeper first claimed the instance (sweeper's clock), written once by the claim. */
+  firstSeen: 'firstSeen',
 } as const;
 
 /**

@@ -15,6 +15,7 @@ import {
   HeadObjectCommand,
   paginateListObjectsV2,
   ListPartsCommand,
+  ListObjectsV2Command,
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -22,7 +23,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { awsErrorName, isNoSuchKey, translateAwsError } from '../aws/errors.js';
 import { presignUrl } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
-import { TierlogError, ValidationError } from '../errors.js';
+import { ResourceMissingError, TierlogError, ValidationError } from '../errors.js';
 
 export interface UploadOptions {
   readonly contentType?: string;
@@ -38,6 +39,14 @@ export interface UploadedPart {
 
 /** Why S3 refused to complete a multipart upload (the upload stays open). */
 export type CompleteRefusal = 'NoSuchUpload' | 'InvalidPart' | 'InvalidPartOrder' | 'EntityTooSmall';
+
+/** What {@link LtBucket.exists} found. */
+export type BlobExistence =
+  /** The blob is there; `lastModified`: S3's time of its upload, ms since the epoch. */
+  | { readonly kind: 'exists'; readonly lastModified: number }
+  | { readonly kind: 'missing' }
+  /** The check could not decide (access denied, an error): treat as neither. */
+  | { readonly kind: 'unknown'; readonly reason: string };
 
 /** A key DeleteObjects could not delete, with S3's reason. */
 export interface DeleteFailure {
@@ -99,15 +108,32 @@ export class LtBucket {
     return out as unknown as Readable | undefined;
   }
 
-  /** True if the blob exists. */
-  async exists(key: string): Promise<boolean> {
+  /**
+   * Whether the blob exists, by a listing: `ListObjectsV2` with `Prefix` = the key and
+   * `MaxKeys` = 1 (the key itself sorts first among the keys it prefixes). Not a HeadObject: S3
+   * answers a HEAD of a missing key with 403, not 404, unless the caller may list the bucket
+   * unconditioned, while a listing is allowed by the `s3:prefix`-scoped grant the construct
+   * gives, and is strongly consistent like a HEAD. Anything that does not decide it (access
+   * denied, an error after the SDK's retries) is `unknown`, never "missing".
+   *
+   * @throws ResourceMissingError when the bucket does not exist.
+   */
+  async exists(key: string): Promise<BlobExistence> {
     this.assertOwned(key);
     try {
-      await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return true;
+      const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
+      const first = out.Contents?.[0];
+      if (first?.Key !== key) return { kind: 'missing' };
+      const lastModified = first.LastModified?.getTime();
+      if (lastModified === undefined || Number.isNaN(lastModified)) return { kind: 'unknown', reason: 'listing gave no LastModified' };
+      return { kind: 'exists', lastModified };
     } catch (err) {
-      if (isNoSuchKey(err)) return false;
-      throw translateAwsError(err, { operation: 'HeadObject', bucket: this.bucket });
+      const translated = translateAwsError(err, { operation: 'ListObjectsV2', bucket: this.bucket });
+      // A missing bucket is a configuration error, not an undecided blob.
+      if (translated instanceof ResourceMissingError) throw translated;
+      const name = translated instanceof Error ? translated.name : 'Error';
+      const message = translated instanceof Error ? translated.message : String(translated);
+      return { kind: 'unknown', reason: `${name}: ${message}` };
     }
   }
 

@@ -51,7 +51,7 @@ export async function cli(fx: Fixture, argv: string[], options: { clock?: () => 
 }
 
 /** Like {@link cli}, with `--json` and the parsed output. */
-export async function cliJson<T = any>(fx: Fixture, argv: string[], options: { clock?: () => number } = {}): Promise<{ code: number; json: T; err: string }> {
+export async function cliJson<T = any>(fx: Fixture, argv: string[], options: { clock?: () => number; env?: Record<string, string> } = {}): Promise<{ code: number; json: T; err: string }> {
   const run = await cli(fx, [...argv, '--json'], options);
   let json: T;
   try {

@@ -59,12 +59,18 @@ async function instances(fx: Fixture): Promise<string[]> {
   return (await scanAll(fx.dynamodb, fx.config.changeLogTable)).map((i) => String(i.pk)).sort();
 }
 
+/**
+ * The orphans here stand for uploads long past: the sweeper judges the upload window on a blob's
+ * LastModified (S3's clock), so a 1 ms window puts them past it.
+ */
+const PAST_UPLOADS = { TIERLOG_MAX_UPLOAD_MS: '1' };
+
 describe('sweep', () => {
   test('--dry-run lists the blobs it would delete and changes nothing', async () => {
     const s = await scene();
     const before = { blobs: await blobs(s.fx), instances: await instances(s.fx) };
 
-    const text = await cli(s.fx, ['sweep', '--dry-run']);
+    const text = await cli(s.fx, ['sweep', '--dry-run'], { env: PAST_UPLOADS });
     expect(text.code).toBe(0);
     expect(text.out).toContain('sweep (dry run: nothing claimed, nothing deleted) over all shards: 2 expired instances');
     expect(text.out).toContain('entries    3 would be recovered, 0 deferred, 0 quarantined, 0 failed');
@@ -72,7 +78,7 @@ describe('sweep', () => {
     expect(text.out).toContain(`would delete:\n  ${[s.orphan1, s.orphan2].sort().join('\n  ')}\n`);
     expect(text.out).not.toContain(s.kept);
 
-    const { code, json } = await cliJson(s.fx, ['sweep', '--dry-run']);
+    const { code, json } = await cliJson(s.fx, ['sweep', '--dry-run'], { env: PAST_UPLOADS });
     expect(code).toBe(0);
     expect(json).toMatchObject({ dryRun: true, instancesExpired: 2, instancesClaimed: 0, blobsDeleted: 2, shards: null });
     expect([...json.wouldDelete].sort()).toEqual([s.orphan1, s.orphan2].sort());
@@ -83,13 +89,13 @@ describe('sweep', () => {
 
   test('--shards sweeps only those shards; a full sweep deletes exactly the orphans and drains the dead instances', async () => {
     const s = await scene();
-    const one = await cliJson(s.fx, ['sweep', '--shards', '1']);
+    const one = await cliJson(s.fx, ['sweep', '--shards', '1'], { env: PAST_UPLOADS });
     expect(one.code).toBe(0);
     expect(one.json).toMatchObject({ dryRun: false, shards: [1], instancesExpired: 1, instancesClaimed: 1, instancesDrained: 1, blobsDeleted: 1 });
     expect(await blobs(s.fx)).toEqual([s.kept, s.orphan1, s.liveBlob].sort());
     expect(await instances(s.fx)).toEqual([s.dead1, s.live, s.writer].sort());
 
-    const all = await cli(s.fx, ['sweep']);
+    const all = await cli(s.fx, ['sweep'], { env: PAST_UPLOADS });
     expect(all.code).toBe(0);
     expect(all.out).toContain('sweep over all shards: 1 expired instance');
     expect(all.out).toContain('instances  0 retired, 1 claimed, 1 drained, 0 skipped');
@@ -99,7 +105,7 @@ describe('sweep', () => {
     expect(await instances(s.fx)).toEqual([s.live, s.writer].sort());
 
     // Nothing left to do.
-    const again = await cliJson(s.fx, ['sweep']);
+    const again = await cliJson(s.fx, ['sweep'], { env: PAST_UPLOADS });
     expect(again.json).toMatchObject({ instancesExpired: 0, blobsDeleted: 0 });
   });
 

@@ -307,7 +307,7 @@ describe('corrupt item headers: the whole item is quarantined, nothing deleted',
     await g.putRaw(blob, bytes(16));
     const item = deadItem({ [`c_${newChangeId()}`]: goodEntry('corpus/x', { new: blob }) }, { leaseUntil: 'yesterday' });
     await expect(putRawItem(g.fx, item)).rejects.toThrow(/type mismatch|leaseUntil|index/i);
-    expect(await sweeperWithLog(g.fx).sweeper.sweep()).toMatchObject({ instancesExpired: 0, blobsDeleted: 0 });
+    expect(await sweeperWithLog(g.fx).sweeper.sweep()).toMatchObject({ instancesClaimed: 0, blobsDeleted: 0 });
     await g.expectIntact(expect);
   });
 });

@@ -155,7 +155,11 @@ export function goodEntry(objectId: string, fields: { new?: string; old?: string
   return { v: 1, id: objectId, at: Date.now() - HOUR, ...fields };
 }
 
-/** A sweeper on the fixture that records what it logs. */
+/**
+ * A sweeper on the fixture that records what it logs. Its clock runs 21 minutes past
+ * `clockOffsetMs`: the blobs the corpus writes now stand for uploads past the upload window
+ * (which the sweeper judges on their LastModified).
+ */
 export function sweeperWithLog(fx: Fixture, options: { clockOffsetMs?: number } = {}) {
   const lines: Array<{ level: string; message: string; attributes?: Record<string, unknown> }> = [];
   const logger: SweepLogger = {
@@ -168,7 +172,7 @@ export function sweeperWithLog(fx: Fixture, options: { clockOffsetMs?: number } 
     dynamodb: fx.dynamodb,
     s3: fx.s3,
     logger,
-    clock: () => Date.now() + (options.clockOffsetMs ?? 0),
+    clock: () => Date.now() + 21 * 60_000 + (options.clockOffsetMs ?? 0),
   });
   return { sweeper, lines, warnings: () => lines.filter((l) => l.level !== 'info') };
 }

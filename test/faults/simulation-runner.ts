@@ -13,9 +13,14 @@
  * A quarter of the writes are conditional (`ifVersion`, on the version the writer last saw).
  *
  * A {@link RegisterModel} checks every read and every answer of the store (versions, "deleted" vs
- * "absent", conditional successes and refusals). After quiescence, sweepers with a clock far in
- * the future sweep until nothing is deferred; then the invariants are checked from raw reads
- * (no loss, no leak, the log drained) and every key's final value against the model.
+ * "absent", conditional successes and refusals). After quiescence, sweepers on a simulated clock
+ * (from the true time, `recoveryStepMs` a round) sweep until nothing is deferred and the log is
+ * drained; the rounds and the simulated time it took are reported. Then the invariants are
+ * checked from raw reads (no loss, no leak, the log drained) and every key's final value against
+ * the model.
+ *
+ * Writers' clocks may be skewed (`writerClockSkewMs`): within the skew margin, or hours ahead
+ * (its leases are suspect; the sweepers claim them).
  *
  * A failing seed writes its trace (every operation with the faults that fired and the requests
  * each attempt sent, every sweep that did something) to a file named in the failure.
@@ -63,6 +68,10 @@ export interface SimulationOptions {
   readonly sweeperFaultRate: number;
   /** Chance that a sweep dies during it. */
   readonly sweeperCrashRate: number;
+  /** Offset of each writer slot's clock from the true time, ms (missing: 0). */
+  readonly writerClockSkewMs?: readonly number[];
+  /** Simulated time between the recovery sweeps after quiescence. */
+  readonly recoveryStepMs?: number;
 }
 
 export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
@@ -95,6 +104,10 @@ export interface SimulationResult {
   readonly sweeps: number;
   readonly sweepTotals: Pick<SweepReport, 'instancesRetired' | 'instancesClaimed' | 'entriesRecovered' | 'entriesDeferred' | 'entriesQuarantined' | 'blobsDeleted' | 'errors'>;
   readonly finalRounds: number;
+  /** Simulated time from quiescence until the log drained (sweeps: {@link finalRounds} rounds). */
+  readonly recoveryMs: number;
+  /** Stuck instances the sweeps reported (suspect leases). */
+  readonly suspectLeases: number;
   readonly errorsByName: Record<string, number>;
   readonly invariants: Pick<InvariantReport, 'objects' | 'blobs' | 'lost' | 'leaked' | 'pending' | 'entries' | 'instances'>;
   /** What happened, line by line (for a failing seed). */
@@ -132,8 +145,11 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
   const trace: string[] = [];
   const log = (line: string) => trace.push(`+${String(Date.now() - started).padStart(6)}ms ${line}`);
   const count = (name: string) => (errorsByName[name] = (errorsByName[name] ?? 0) + 1);
+  let suspectLeases = 0;
+  const maxLeaseMs = o.invocationMs + o.leaseMarginMs;
   const addSweep = (r: SweepReport) => {
     sweeps++;
+    suspectLeases += r.suspectLeases;
     for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += r[k];
   };
 
@@ -145,6 +161,7 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
       invocationMs: o.invocationMs,
       leaseMarginMs: o.leaseMarginMs,
       inlineThreshold: o.inlineThreshold,
+      ...(o.writerClockSkewMs?.[slot] ? { clock: ((skew: number) => () => Date.now() + skew)(o.writerClockSkewMs[slot]!) } : {}),
     });
     writer.injector.add(spyRule(fx.config, () => requests[slot]!));
     return writer;
@@ -176,6 +193,7 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
         maxUploadMs: o.maxUploadMs,
         claimMs: o.claimMs,
         unsafeShortWindows: true, // the simulated writers run on the same compressed time
+        maxLeaseMs,
         retryFailedMs: 500,
         concurrency: 4,
         logger: {
@@ -337,7 +355,11 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
   working = false;
   await Promise.all(sweeperLoops);
 
-  // ---- quiescence: sweep past every lease, claim and upload window until nothing is deferred ----
+  // ---- quiescence: sweep on a simulated clock that advances `recoveryStepMs` a round, from now,
+  // until nothing is deferred and the log is drained (leases, claims and upload windows pass) ----
+  const step = o.recoveryStepMs ?? 1_000;
+  const quiesced = Date.now();
+  let simulated = 0;
   const finalSweepers = Array.from(
     { length: o.sweepers },
     () =>
@@ -345,27 +367,31 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
         config: fx.config,
         dynamodb: fx.dynamodb,
         s3: fx.s3,
-        clock: () => Date.now() + 24 * 60 * 60_000,
+        clock: () => quiesced + simulated,
         skewMarginMs: o.skewMarginMs,
         maxUploadMs: o.maxUploadMs,
+        maxLeaseMs,
         claimMs: o.claimMs,
         unsafeShortWindows: true, // the simulated writers run on the same compressed time
+        retryFailedMs: 500,
       }),
   );
+  const maxRounds = Math.ceil((3 * o.maxUploadMs + 3 * o.claimMs) / step) + 8;
   let rounds = 0;
   let invariants: InvariantReport;
   for (;;) {
     rounds++;
     const reports = await Promise.all(finalSweepers.map((s) => s.sweep()));
     for (const r of reports) addSweep(r);
-    log(`final sweep ${rounds}: ${JSON.stringify(reports.map(brief))}`);
+    log(`final sweep ${rounds} at +${simulated}ms: ${JSON.stringify(reports.map(brief))}`);
     invariants = await checkInvariants(fx);
     const unsettled = reports.some((r) => r.entriesDeferred + r.entriesFailed + r.errors + r.entriesQuarantined > 0);
     if (!unsettled && invariants.entries === 0 && invariants.instances === 0) break;
-    if (rounds >= 8) {
-      violations.push(`seed ${o.seed}: the log did not drain after ${rounds} final sweeps: ${JSON.stringify(reports.map(brief))}`);
+    if (rounds >= maxRounds) {
+      violations.push(`seed ${o.seed}: the log did not drain after ${rounds} final sweeps (${simulated} ms simulated): ${JSON.stringify(reports.map(brief))}`);
       break;
     }
+    simulated += step;
   }
 
   if (invariants.lost.length > 0) violations.push(`seed ${o.seed}: invariant 1 (no loss): HV keys whose blob is gone: ${invariants.lost.join(', ')}`);
@@ -407,6 +433,8 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
     sweeps,
     sweepTotals: totals,
     finalRounds: rounds,
+    recoveryMs: simulated,
+    suspectLeases,
     errorsByName,
     invariants: {
       objects: invariants.objects,

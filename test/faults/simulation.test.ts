@@ -8,6 +8,8 @@
  *   TIERLOG_SIM_SEED=<n> npx vitest run test/faults    one seed (reproduce a failure)
  *   TIERLOG_SIM_LONG=1 npx vitest run test/faults      200 seeds from 1000, at most 1 h
  *
+ * Three more seeds run with skewed writer clocks (five within the skew margin, one 3 h ahead).
+ *
  * Also: TIERLOG_SIM_SEEDS=<count>, TIERLOG_SIM_FROM=<first seed>, TIERLOG_SIM_BUDGET_MS=<ms> (seeds
  * past it are skipped and counted), TIERLOG_SIM_OPS=<operations per seed>.
  *
@@ -56,6 +58,27 @@ describe('random fault simulation', () => {
   }, 120_000);
 });
 
+/** Writer clocks: five within the skew margin (100 ms), one 3 h ahead. */
+const SKEWS = [-80, 40, 90, -30, 0, 3 * 60 * 60_000];
+const skewSeeds = single !== undefined ? [] : [101, 102, 103];
+
+describe('random fault simulation, skewed writer clocks', () => {
+  test.each(skewSeeds)('seed %i', async (seed) => {
+    const fx = await freshFixture();
+    const result = await runSimulation(fx, { ...DEFAULT_SIMULATION, seed, operations, writerClockSkewMs: SKEWS });
+    results.push(result);
+    if (result.violations.length > 0) {
+      const file = join(tmpdir(), `tierlog-sim-skew-${seed}-${Date.now()}.log`);
+      writeFileSync(file, `${result.violations.join('\n')}\n\n${result.trace.join('\n')}\n`);
+      console.log(`seed ${seed} (skewed): trace in ${file}`);
+    }
+    console.log(`skewed seed ${seed}: recovery ${result.finalRounds} rounds, ${result.recoveryMs} ms simulated; suspect leases seen ${result.suspectLeases}`);
+    expect(result.violations, `skewed seed ${seed}: ${result.violations.join('; ')}`).toEqual([]);
+    // The writer 3 h ahead was seen and claimed while it ran.
+    expect(result.suspectLeases).toBeGreaterThan(0);
+  }, 120_000);
+});
+
 afterAll(() => {
   if (results.length === 0) return;
   const summary = summaryOf(results);
@@ -66,6 +89,7 @@ afterAll(() => {
       `  faults injected: ${JSON.stringify(summary.faults)}`,
       `  writer crashes by step: ${JSON.stringify(summary.crashesByStep)}; sweeper crashes: ${summary.sweeperCrashes}; writers started: ${summary.writersStarted}`,
       `  sweeps: ${summary.sweeps} ${JSON.stringify(summary.sweepTotals)}`,
+      `  recovery after quiescence (rounds / simulated ms): ${results.map((r) => `${r.seed}:${r.finalRounds}/${r.recoveryMs}`).join(' ')}`,
       `  errors seen by callers: ${JSON.stringify(summary.errorsByName)}`,
       `  failing seeds: ${JSON.stringify(results.filter((r) => r.violations.length > 0).map((r) => r.seed))}`,
     ].join('\n'),

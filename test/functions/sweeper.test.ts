@@ -26,6 +26,12 @@ import {
 } from '../tiered/harness.js';
 import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
+/**
+ * The blobs these tests write stand for uploads long past: the sweeper judges the upload window
+ * on a blob's LastModified (S3's clock), so a 1 ms window puts them past it.
+ */
+const PAST_UPLOADS = { TIERLOG_MAX_UPLOAD_MS: '1' };
+
 type Handler = (event: unknown, context: Context) => Promise<Record<string, unknown>>;
 
 const restores: Array<() => void> = [];
@@ -41,7 +47,7 @@ async function sweeperHandler(fx: Fixture, env: Record<string, string> = {}): Pr
   return mod.handler as Handler;
 }
 
-/** A writer whose clock runs 3 h behind, dying at its commit: its lease and upload window are long over. */
+/** A writer whose clock runs 3 h behind, dying at its commit: its lease is long over (its upload window is judged on S3's clock). */
 async function deadWriter(fx: Fixture, key: string, kind: 'crashBefore' | 'crashAfter', old?: Uint8Array): Promise<{ instanceId: string }> {
   if (old !== undefined) {
     const setup = makeWriter(fx);
@@ -90,7 +96,7 @@ describe('sweeper handler', () => {
     expect(before.unreferenced).toHaveLength(2);
     expect(before.entries).toBe(2);
 
-    const handler = await sweeperHandler(fx);
+    const handler = await sweeperHandler(fx, PAST_UPLOADS);
     const context = lambdaContext('tierlog-sweeper', 120_000);
     const { result, error, out } = await captureStdout(() => handler(scheduledEvent(), context));
     expect(error).toBeUndefined();
@@ -122,7 +128,7 @@ describe('sweeper handler', () => {
     const fx = await freshFixture();
     const zero = await rawDead(fx, 0);
     const one = await rawDead(fx, 1);
-    const handler = await sweeperHandler(fx);
+    const handler = await sweeperHandler(fx, PAST_UPLOADS);
     const { result, error } = await captureStdout(() => handler(scheduledEvent({ shards: [0] }), lambdaContext('tierlog-sweeper')));
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1 });
@@ -136,7 +142,7 @@ describe('sweeper handler', () => {
     const fx = await freshFixture();
     await rawDead(fx, 2);
     const image = await snapshot(fx);
-    const handler = await sweeperHandler(fx);
+    const handler = await sweeperHandler(fx, PAST_UPLOADS);
     const { result, error, out } = await captureStdout(() => handler(scheduledEvent({ dryRun: true }), lambdaContext('tierlog-sweeper')));
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ dryRun: true, blobsDeleted: 1, entriesRecovered: 1, instancesClaimed: 0 });

@@ -20,8 +20,8 @@ const sweeperMetric = (metricName: string, stat: string) => [
 ];
 
 describe('alarms', () => {
-  it('are the four alarms', () => {
-    expect(Object.keys(alarms)).toHaveLength(4);
+  it('are the five alarms', () => {
+    expect(Object.keys(alarms)).toHaveLength(5);
   });
 
   it('sweeper errors: Lambda Errors of the sweeper in 2 of 3 five-minute periods', () => {
@@ -73,6 +73,18 @@ describe('alarms', () => {
     expect((p['EvaluationPeriods'] as number) * 300).toBeGreaterThan(3600);
   });
 
+  it('any stuck instance (suspect lease, item without shard), held over an hour', () => {
+    const p = alarm('stuckInstances');
+    expect(p).toMatchObject({
+      Metrics: sweeperMetric(SWEEP_METRICS.stuckInstances, 'Sum'),
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      DatapointsToAlarm: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    expect((p['EvaluationPeriods'] as number) * 300).toBeGreaterThanOrEqual(3600);
+  });
+
   it('alarmActions go on every alarm, for ALARM and OK', () => {
     const action: cloudwatch.IAlarmAction = { bind: () => ({ alarmActionArn: 'arn:aws:sns:us-east-1:111111111111:ops' }) };
     const { template: t } = tierlogTemplate({ alarmActions: [action] });
@@ -95,6 +107,7 @@ describe('dashboard', () => {
       'BlobsDeleted',
       'SweepDuration',
       'OldestExpiredAge',
+      'StuckInstances',
     ]) {
       expect(body).toContain(`\\"${name}\\"`);
     }

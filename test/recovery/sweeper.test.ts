@@ -38,7 +38,17 @@ afterEach(() => {
   for (const o of open.splice(0)) o.close();
 });
 
+/**
+ * The blobs these tests write stand for uploads long past: the sweepers' clocks run past the
+ * upload window of anything written now ({@link sweeperAtExactly} for exact offsets).
+ */
+const AFTER_UPLOADS = 21 * 60_000;
+
 function sweeperAt(fx: Fixture, offsetMs: number, options: Parameters<typeof makeSweeper>[2] = {}) {
+  return sweeperAtExactly(fx, offsetMs + AFTER_UPLOADS, options);
+}
+
+function sweeperAtExactly(fx: Fixture, offsetMs: number, options: Parameters<typeof makeSweeper>[2] = {}) {
   const s = makeSweeper(fx, offsetMs, options);
   open.push(s);
   return s.sweeper;
@@ -108,8 +118,13 @@ describe('concurrent sweepers', () => {
     expect(withEntries).toBeGreaterThanOrEqual(24);
     expect(empty).toBeGreaterThanOrEqual(3);
 
-    const sweepers = Array.from({ length: n }, () => sweeperAt(fx, PAST_EVERYTHING_MS, { concurrency: 4 }));
-    const reports = await Promise.all(sweepers.map((s) => s.sweep()));
+    // Two rounds: past every lease, then past the upload window the first round opened by its
+    // first sighting (entries whose `new` never landed wait for it).
+    const reports: SweepReport[] = [];
+    for (const offset of [PAST_EVERYTHING_MS, PAST_EVERYTHING_MS + 26 * 60_000]) {
+      const sweepers = Array.from({ length: n }, () => sweeperAt(fx, offset, { concurrency: 4 }));
+      reports.push(...(await Promise.all(sweepers.map((s) => s.sweep()))));
+    }
     console.log(
       `${n} sweepers: ${before.entries} entries in ${withEntries} instances (+${empty} empty); per sweeper claimed/recovered/skipped: ${reports
         .map((r) => `${r.instancesClaimed}/${r.entriesRecovered}/${r.instancesSkipped}`)
@@ -117,14 +132,14 @@ describe('concurrent sweepers', () => {
     );
     expect(sum(reports, 'errors')).toBe(0);
     expect(sum(reports, 'entriesRecovered')).toBe(before.entries);
-    expect(sum(reports, 'instancesClaimed')).toBe(withEntries);
+    expect(sum(reports, 'instancesClaimed')).toBe(withEntries + sum(reports.slice(n), 'instancesClaimed')); // round 2 takes again only what round 1 kept
     expect(sum(reports, 'instancesRetired')).toBe(empty);
     expect(sum(reports, 'instancesDrained')).toBe(withEntries);
     expect(sum(reports, 'blobsDeleted')).toBe(toDelete.size);
     const after = await expectClean(fx, expect);
     expect(after.instances).toEqual([]);
     for (let i = 0; i < 3; i++) expect(after.references.has(`idle/${i}`)).toBe(true);
-  });
+  }, 180_000);
 });
 
 describe('quarantine', () => {
@@ -228,7 +243,7 @@ describe('quarantine', () => {
     });
     const keysBefore = await allKeys(fx);
 
-    const now = Date.now();
+    const now = Date.now() + AFTER_UPLOADS;
     const sweeper = sweeperAt(fx, 0);
     const report = await sweeper.sweep();
     expect(report).toMatchObject({ instancesClaimed: 1, entriesQuarantined: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
@@ -334,21 +349,21 @@ describe('deferral', () => {
     await w.log.record(newChangeId(), { id: 'def/x', new: blob, cleanupAfter: new Date(due) });
     const instanceId = w.log.instanceId;
 
-    const first = await sweeperAt(fx, 10 * 60_000).sweep();
+    const first = await sweeperAtExactly(fx, 10 * 60_000).sweep();
     expect(first).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, entriesRecovered: 0, blobsDeleted: 0 });
     expect(await rawInstance(fx, instanceId)).toMatchObject({ state: 'claimed', leaseUntil: due });
     expect(await rawGetObject(fx, blob)).toBeDefined();
 
-    expect(await sweeperAt(fx, HOUR).sweep()).toMatchObject({ instancesClaimed: 0, entriesRecovered: 0 });
+    expect(await sweeperAtExactly(fx, HOUR).sweep()).toMatchObject({ instancesClaimed: 0, entriesRecovered: 0 });
     expect(await rawGetObject(fx, blob)).toBeDefined();
 
-    expect(await sweeperAt(fx, 2 * HOUR + 60_000).sweep()).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1 });
+    expect(await sweeperAtExactly(fx, 2 * HOUR + 60_000).sweep()).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1 });
     expect(await rawGetObject(fx, blob)).toBeUndefined();
     expect(await rawInstance(fx, instanceId)).toBeUndefined();
     await expectClean(fx, expect);
   });
 
-  test('a new blob that does not exist yet while the entry is young is deferred; uploaded late, the next pass deletes it', async () => {
+  test('a new blob that does not exist yet is deferred until the upload window after its first sighting ends; uploaded late, the next pass deletes it', async () => {
     const fx = await freshFixture();
     const w = makeWriter(fx);
     open.push(w);
@@ -356,17 +371,19 @@ describe('deferral', () => {
     const changeId = newChangeId();
     await w.log.record(changeId, { id: 'def/late', new: blob });
     const instanceId = w.log.instanceId;
-    const recordedAt = ((await rawInstance(fx, instanceId))![`c_${changeId}`] as { at: number }).at;
 
-    const first = await sweeperAt(fx, 10 * 60_000).sweep();
+    const first = await sweeperAtExactly(fx, 10 * 60_000).sweep();
     expect(first).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, entriesRecovered: 0 });
-    expect((await rawInstance(fx, instanceId))!.leaseUntil).toBe(recordedAt + 20 * 60_000);
+    const claimed = (await rawInstance(fx, instanceId))!;
+    // The window runs from the sweeper's first sighting (its own clock), not the writer's recordedAt.
+    expect(claimed.firstSeen).toBeGreaterThanOrEqual(Date.now() + 10 * 60_000 - 60_000);
+    expect(claimed.leaseUntil).toBe((claimed.firstSeen as number) + 20 * 60_000);
 
     await rawPutObject(fx, blob, 'late upload'); // the stalled upload lands
-    expect(await sweeperAt(fx, 15 * 60_000).sweep()).toMatchObject({ instancesClaimed: 0 });
+    expect(await sweeperAtExactly(fx, 25 * 60_000).sweep()).toMatchObject({ instancesClaimed: 0 });
     expect(await rawGetObject(fx, blob)).toBeDefined();
 
-    const last = await sweeperAt(fx, 21 * 60_000).sweep();
+    const last = await sweeperAtExactly(fx, 31 * 60_000).sweep();
     expect(last).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1 });
     expect(await rawGetObject(fx, blob)).toBeUndefined();
     await expectClean(fx, expect);
@@ -381,11 +398,11 @@ describe('deferral', () => {
     const blob = blobKey(fx, 'def/exists');
     await w.log.record(newChangeId(), { id: 'def/exists', new: blob });
     await rawPutObject(fx, blob, 'uploaded');
-    const report = await sweeperAt(fx, 10 * 60_000).sweep();
+    const report = await sweeperAtExactly(fx, 10 * 60_000).sweep();
     expect(report).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, entriesRecovered: 0, blobsDeleted: 1 });
     expect(await rawGetObject(fx, blob)).toBeUndefined();
     expect((await rawState(fx)).entries).toBe(1);
-    expect(await sweeperAt(fx, 21 * 60_000).sweep()).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1 });
+    expect(await sweeperAtExactly(fx, 31 * 60_000).sweep()).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1 });
     await expectClean(fx, expect);
   });
 });
@@ -395,7 +412,7 @@ describe('deadline', () => {
     const fx = await freshFixture();
     for (let i = 0; i < 4; i++) await deadRawInstance(fx, 1, i % fx.config.leaseShards);
     const image = await snapshot(fx);
-    const report = await sweeperAt(fx, 0).sweep({ deadline: Date.now() + 5_000 }); // inside the 10 s margin
+    const report = await sweeperAt(fx, 0).sweep({ deadline: Date.now() + AFTER_UPLOADS + 5_000 }); // inside the 10 s margin
     expect(report).toMatchObject({ stoppedEarly: true, instancesExpired: 0, instancesClaimed: 0, blobsDeleted: 0 });
     expect(await snapshot(fx)).toBe(image);
   });
@@ -404,7 +421,7 @@ describe('deadline', () => {
     const fx = await freshFixture();
     for (let i = 0; i < 6; i++) await deadRawInstance(fx, 1, 0);
     // The sweeper's clock moves 400 ms per claim it sends (independent of machine load).
-    const base = Date.now();
+    const base = Date.now() + AFTER_UPLOADS;
     let claims = 0;
     const isClaim = steps(fx.config).claim;
     const injector = new FaultInjector().add({ kind: 'delay', delayMs: 0, match: (r) => (isClaim(r) && claims++, false) });
@@ -507,7 +524,8 @@ describe('lost answers inside the sweeper (SDK retries must be idempotent)', () 
     expect((await dying.sweep()).errors).toBe(1);
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
     expect(Object.keys((await rawInstance(fx, instanceId))!).filter((k) => k.startsWith('c_'))).toHaveLength(3);
-    const heir = await sweeperAt(fx, 5 * 60_000 + 31_000).sweep();
+    // Its blobs are gone: the upload window runs from the first claim's sighting.
+    const heir = await sweeperAt(fx, 20 * 60_000 + 31_000).sweep();
     expect(heir).toMatchObject({ instancesClaimed: 1, entriesRecovered: 3, errors: 0 });
     await expectClean(fx, expect);
     expect((await rawState(fx)).instances).toEqual([]);

@@ -1,0 +1,40 @@
+/**
+ * Stuck instances: change-log items the lease index alone would leave waiting. Two kinds:
+ *
+ *  - `suspectLease`: a live instance whose lease ends further ahead than any writer can take
+ *    (`now + maxLeaseMs + skewMargin`): its writer's clock runs ahead, or the item is corrupt.
+ *    The sweeper finds these by a lease-index query and claims them (see judge.ts).
+ *  - `noShard`: an item without a `shard`, which the lease index never shows. The sweeper finds
+ *    these by a bounded scan and only reports them.
+ *
+ * `tierlog status` classifies every item it scans with {@link stuckKind}; the sweeper reports
+ * the count as the `StuckInstances` metric.
+ */
+import { DEFAULT_INVOCATION_LEASE_MARGIN_MS, DEFAULT_SKEW_MARGIN_MS } from '../constants.js';
+import { CHANGELOG_ATTR } from '../schema/tables.js';
+import { isSuspectLease } from './judge.js';
+
+export type StuckKind = 'suspectLease' | 'noShard';
+
+/** The limits a lease is judged by. */
+export interface LeaseLimits {
+  readonly maxLeaseMs: number;
+  readonly skewMarginMs: number;
+}
+
+/**
+ * The longest lease a writer takes by default: a Lambda invocation (15 minutes at most) plus the
+ * invocation lease margin. A long-running writer's lease (`leaseMs`) is shorter by default.
+ */
+export const DEFAULT_MAX_LEASE_MS = 15 * 60_000 + DEFAULT_INVOCATION_LEASE_MARGIN_MS;
+
+/** The sweeper's default limits. */
+export const DEFAULT_LEASE_LIMITS: LeaseLimits = { maxLeaseMs: DEFAULT_MAX_LEASE_MS, skewMarginMs: DEFAULT_SKEW_MARGIN_MS };
+
+/** How a raw (unmarshalled) instance item is stuck at `now`, if it is. */
+export function stuckKind(raw: Record<string, unknown>, now: number, limits: LeaseLimits): StuckKind | undefined {
+  if (raw[CHANGELOG_ATTR.shard] === undefined) return 'noShard';
+  const lease = raw[CHANGELOG_ATTR.leaseUntil];
+  if (raw[CHANGELOG_ATTR.state] === 'live' && typeof lease === 'number' && isSuspectLease(lease, now, limits)) return 'suspectLease';
+  return undefined;
+}

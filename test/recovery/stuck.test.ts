@@ -1,0 +1,119 @@
+/**
+ * Stuck instances against the real local servers: a writer whose clock runs hours ahead (its
+ * lease lies beyond any writer's reach) and an item without a shard (never in the lease index).
+ * The sweeper claims the first and recovers its entries on its own clock, reports the second
+ * and leaves it alone; `tierlog status` lists both.
+ */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterEach, describe, expect, test } from 'vitest';
+import { v7 as uuidv7 } from 'uuid';
+import { collectStatus, formatStatus } from '../../lib/cli/status.js';
+import { newChangeId } from '../../lib/ids.js';
+import { addSweepMetrics, SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { expectClean, makeSweeper, makeWriter, rawGetObject, rawInstance, rawPutObject, snapshot } from '../tiered/harness.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+function blobKey(fx: Fixture, objectId: string): string {
+  return `${fx.config.prefix}/${Buffer.from(objectId, 'utf8').toString('base64url')}/${uuidv7()}`;
+}
+
+function sweeperAt(fx: Fixture, offsetMs: number, options: Parameters<typeof makeSweeper>[2] = {}) {
+  const s = makeSweeper(fx, offsetMs, { shardlessScan: { segments: 1, maxPages: 10 }, ...options });
+  open.push(s);
+  return s.sweeper;
+}
+
+function statusCtx(fx: Fixture, now: number) {
+  const io = { stdout: { write: () => true }, stderr: { write: () => true } };
+  return { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => now, io } as unknown as Parameters<typeof collectStatus>[0];
+}
+
+describe('a writer whose clock runs 3 h ahead', () => {
+  test('its lease is suspect: reported, claimed at once, its entries recovered on the sweeper clock', async () => {
+    const fx = await freshFixture();
+    const ahead = makeWriter(fx, { log: { clock: () => Date.now() + 3 * HOUR } });
+    open.push(ahead);
+    const uploaded = blobKey(fx, 'ahead/a');
+    const never = blobKey(fx, 'ahead/b');
+    await ahead.log.record(newChangeId(), { id: 'ahead/a', new: uploaded });
+    await ahead.log.record(newChangeId(), { id: 'ahead/b', new: never });
+    await rawPutObject(fx, uploaded, 'orphan');
+    const instanceId = ahead.log.instanceId;
+
+    // `status` shows it as stuck.
+    const status = await collectStatus(statusCtx(fx, Date.now()));
+    expect(status.stuck.suspectLeases.map((s) => s.instanceId)).toEqual([instanceId]);
+    expect(status.stuck.suspectLeases[0]!.leaseAheadMs).toBeGreaterThan(2 * HOUR);
+    expect(formatStatus(status).join('\n')).toMatch(/stuck instances {2}1/);
+
+    // A sweep now: the lease is hours ahead, yet the instance is claimed (fenced) and judged on
+    // the sweeper's clock: the uploaded blob goes at once, the missing one waits for its window.
+    const sweeper = sweeperAt(fx, 0);
+    const report = await sweeper.sweep();
+    expect(report).toMatchObject({ suspectLeases: 1, stuckInstances: 1, instancesClaimed: 1, blobsDeleted: 1, entriesDeferred: 2, errors: 0 });
+    expect(await rawGetObject(fx, uploaded)).toBeUndefined();
+    const claimed = (await rawInstance(fx, instanceId))!;
+    expect(claimed).toMatchObject({ state: 'claimed', claimedBy: sweeper.sweeperId });
+    expect(claimed.leaseUntil).toBe((claimed.firstSeen as number) + 20 * MIN);
+    expect(claimed.firstSeen as number).toBeLessThan(Date.now() + MIN); // the sweeper's clock, not the writer's
+
+    // Fenced: its claimed instance takes no more records; the writer goes on under a new instance
+    // (whose lease is as far ahead: suspect too, and claimed by the next sweep).
+    await ahead.store.put('ahead/c', new Uint8Array(40 * 1024));
+    expect(ahead.log.instanceId).not.toBe(instanceId);
+    const later = await sweeperAt(fx, 21 * MIN).sweep();
+    expect(later).toMatchObject({ suspectLeases: 1, instancesClaimed: 2, entriesRecovered: 2, errors: 0 });
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+    await expectClean(fx, expect);
+  });
+
+  test('a lease within reach is not suspect: a live writer is left alone', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx, { log: { clock: () => Date.now() + 10 * MIN } });
+    open.push(w);
+    await w.log.record(newChangeId(), { id: 'near/a', new: blobKey(fx, 'near/a') });
+    const image = await snapshot(fx);
+    expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesClaimed: 0 });
+    expect(await snapshot(fx)).toBe(image);
+  });
+});
+
+describe('an item without a shard', () => {
+  test('found by the bounded scan, reported as stuck, never acted on; status lists it', async () => {
+    const fx = await freshFixture();
+    const blob = blobKey(fx, 'noshard/x');
+    await rawPutObject(fx, blob, 'kept');
+    const instanceId = uuidv7();
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: marshall({ pk: instanceId, state: 'live', leaseUntil: Date.now() - HOUR, n: 1, [`c_${newChangeId()}`]: { v: 1, id: 'noshard/x', new: blob, at: Date.now() - HOUR } }),
+      }),
+    );
+    const image = await snapshot(fx);
+    const lines: string[] = [];
+    const report = await sweeperAt(fx, 0, { logger: { info() {}, warn: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`), error() {} } }).sweep();
+    expect(report).toMatchObject({ instancesWithoutShard: 1, stuckInstances: 1, instancesClaimed: 0, blobsDeleted: 0, errors: 0 });
+    expect(lines.join('\n')).toContain(instanceId);
+    expect(await snapshot(fx)).toBe(image);
+
+    const metrics: Record<string, number> = {};
+    addSweepMetrics({ addMetric: (name, _unit, value) => (metrics[name] = value) }, report);
+    expect(metrics[SWEEP_METRICS.stuckInstances]).toBe(1);
+
+    const status = await collectStatus(statusCtx(fx, Date.now()));
+    expect(status.stuck.withoutShard).toEqual([instanceId]);
+    expect(formatStatus(status).join('\n')).toContain(`${instanceId}  no shard`);
+
+    // A fan-out sweep of other shards does not scan.
+    expect(await sweeperAt(fx, 0).sweep({ shards: [1] })).toMatchObject({ instancesWithoutShard: 0 });
+  });
+});
