@@ -43,6 +43,9 @@ export interface StoredExpiry {
   readonly ttiMs?: number;
 }
 
+/** Default name of the HV attribute that holds the expiry (epoch seconds): the objects table's TTL attribute. */
+export const DEFAULT_EXPIRES_AT_ATTRIBUTE = 'expiresAt';
+
 /** The longest expiry a policy may ask for: 100 years. */
 export const MAX_EXPIRY_MS = 100 * 365 * 24 * 3_600_000;
 

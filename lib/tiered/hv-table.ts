@@ -16,6 +16,7 @@ import { documentClient } from '../aws/clients.js';
 import { translateAwsError } from '../aws/errors.js';
 import { DYNAMODB_BATCH_GET } from '../constants.js';
 import { CorruptItemError } from '../errors.js';
+import { DEFAULT_EXPIRES_AT_ATTRIBUTE, type StoredExpiry } from './expiry.js';
 
 /** Attribute names of an HV item. */
 export interface HvAttributeNames {
@@ -39,6 +40,10 @@ export interface HvAttributeNames {
   readonly updatedAt: string;
   /** Id of the last write. Default `writeId`. */
   readonly writeId: string;
+  /** Expiry, epoch SECONDS: the table's TTL attribute (see lib/tiered/expiry.ts). Default `expiresAt`. */
+  readonly expiresAt: string;
+  /** Time to idle in ms, on a time-to-idle object. Default `tti`. */
+  readonly tti: string;
 }
 
 export const DEFAULT_HV_ATTRIBUTES: HvAttributeNames = {
@@ -52,6 +57,8 @@ export const DEFAULT_HV_ATTRIBUTES: HvAttributeNames = {
   createdAt: 'createdAt',
   updatedAt: 'updatedAt',
   writeId: 'writeId',
+  expiresAt: DEFAULT_EXPIRES_AT_ATTRIBUTE,
+  tti: 'tti',
 };
 
 /** An HV item, parsed. Exactly one of `body` and `blob` is set. */
@@ -66,6 +73,10 @@ export interface HvRecord {
   readonly writeId?: string;
   readonly body?: Uint8Array;
   readonly blob?: string;
+  /** Expiry, epoch seconds (absent: never expires). An item at or past it is absent to readers. */
+  readonly expiresAtSeconds?: number;
+  /** Time to idle (ms) of a time-to-idle object. */
+  readonly ttiMs?: number;
 }
 
 /** What a write stores besides the body or blob. */
@@ -75,17 +86,21 @@ export interface HvWriteFields {
   readonly metadata?: Readonly<Record<string, string>>;
   readonly now: number;
   readonly writeId: string;
+  /** The expiry this write sets; none: the object never expires (a write replaces the policy). */
+  readonly expiry?: StoredExpiry;
 }
 
 /** The state a conditional write expects: none (must be absent), a version, or anything. */
 export type Expected =
-  | { readonly kind: 'absent' }
+  /** `liveAt` (ms): an item expired at that instant counts as absent. */
+  | { readonly kind: 'absent'; readonly liveAt?: number }
   /**
    * `blob` pins the incarnation: versions restart at 1 after a delete, so a version alone can
    * match another incarnation of the key. A blob key is never reused; `null` requires no blob.
    */
-  | { readonly kind: 'version'; readonly version: number; readonly blob?: string | null }
-  | { readonly kind: 'any' };
+  | { readonly kind: 'version'; readonly version: number; readonly blob?: string | null; readonly liveAt?: number }
+  /** `liveAt` (ms): no item, or one not expired at that instant. */
+  | { readonly kind: 'any'; readonly liveAt?: number };
 
 /** A write in the shape both `UpdateCommand`/`DeleteCommand` and a transaction element take. */
 export interface HvWrite {
@@ -119,7 +134,7 @@ export class HvTable {
   /** Reads one object. `withBody: false` leaves the inline body out (HEAD). */
   async read(key: string, options: { consistent?: boolean; withBody?: boolean } = {}): Promise<HvRecord | undefined> {
     const a = this.attrs;
-    const fields = [a.key, a.version, a.blob, a.size, a.contentType, a.metadata, a.createdAt, a.updatedAt, a.writeId];
+    const fields = [a.key, a.version, a.blob, a.size, a.contentType, a.metadata, a.createdAt, a.updatedAt, a.writeId, a.expiresAt, a.tti];
     if (options.withBody ?? true) fields.push(a.body);
     const names = Object.fromEntries(fields.map((f, i) => [`#f${i}`, f]));
     try {
@@ -211,6 +226,20 @@ export class HvTable {
     return b.delete(key);
   }
 
+  /**
+   * Moves a time-to-idle object's expiry to `nextSeconds`, only if the item is still the state
+   * that was read (`version`, expiry `fromSeconds`) and not expired at `now` (ms): a refresh
+   * never resurrects an expired object nor undoes a newer write's policy.
+   */
+  ttiRefreshWrite(key: string, version: number, fromSeconds: number, nextSeconds: number, now: number): HvWrite {
+    const a = this.attrs;
+    const b = this.builder({ kind: 'version', version });
+    const exp = b.name('expiresAt', a.expiresAt);
+    b.condition(`${exp} = ${b.value('fromExpiry', fromSeconds)} AND ${exp} > ${b.value('nowSeconds', now / 1000)}`);
+    b.set('expiresAt', a.expiresAt, nextSeconds);
+    return b.update(key);
+  }
+
   /** Parses a raw item. @throws CorruptItemError */
   parse(item: Record<string, unknown>): HvRecord {
     const a = this.attrs;
@@ -231,6 +260,8 @@ export class HvTable {
       updatedAt: Number(item[a.updatedAt] ?? 0),
       ...(typeof item[a.contentType] === 'string' ? { contentType: item[a.contentType] as string } : {}),
       ...(typeof item[a.writeId] === 'string' ? { writeId: item[a.writeId] as string } : {}),
+      ...(typeof item[a.expiresAt] === 'number' ? { expiresAtSeconds: item[a.expiresAt] as number } : {}),
+      ...(typeof item[a.tti] === 'number' ? { ttiMs: item[a.tti] as number } : {}),
       ...(typeof blob === 'string' ? { blob } : {}),
       ...(body instanceof Uint8Array ? { body } : {}),
     };
@@ -250,21 +281,32 @@ export class HvTable {
     b.set('writeId', a.writeId, fields.writeId);
     if (fields.contentType !== undefined) b.set('contentType', a.contentType, fields.contentType);
     else b.remove(a.contentType);
+    // A write replaces the expiry policy: none given, none kept.
+    if (fields.expiry?.expiresAtSeconds !== undefined) b.set('expiresAt', a.expiresAt, fields.expiry.expiresAtSeconds);
+    else b.remove(a.expiresAt);
+    if (fields.expiry?.ttiMs !== undefined) b.set('tti', a.tti, fields.expiry.ttiMs);
+    else b.remove(a.tti);
   }
 
   private builder(expected: Expected): ExpressionBuilder {
     const b = new ExpressionBuilder(this.tableName, this.attrs.key);
     const a = this.attrs;
+    // `liveAt`: an item at or past its expiry counts as absent (expiry.ts: isExpired).
+    const expired = (at: number) => `${b.name('expiresAt', a.expiresAt)} <= ${b.value('liveAt', at / 1000)}`;
+    const live = (at: number) => `(attribute_not_exists(${b.name('expiresAt', a.expiresAt)}) OR ${b.name('expiresAt', a.expiresAt)} > ${b.value('liveAt', at / 1000)})`;
     switch (expected.kind) {
       case 'absent':
-        b.condition(`attribute_not_exists(${b.name('key', a.key)})`);
+        if (expected.liveAt === undefined) b.condition(`attribute_not_exists(${b.name('key', a.key)})`);
+        else b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR ${expired(expected.liveAt)})`);
         break;
       case 'version':
         b.condition(`${b.name('version', a.version)} = ${b.value('expectedVersion', expected.version)}`);
         if (expected.blob === null) b.condition(`attribute_not_exists(${b.name('blob', a.blob)})`);
         else if (expected.blob !== undefined) b.condition(`${b.name('blob', a.blob)} = ${b.value('expectedBlob', expected.blob)}`);
+        if (expected.liveAt !== undefined) b.condition(live(expected.liveAt));
         break;
       case 'any':
+        if (expected.liveAt !== undefined) b.condition(live(expected.liveAt));
         break;
     }
     return b;

@@ -46,6 +46,7 @@ import { newBlobKey } from './blob-keys.js';
 import { type CommitOutcome, commitWrite } from './commit.js';
 import { type Expected, type HvAttributeNames, type HvRecord, HvTable, type HvWrite, type HvWriteFields } from './hv-table.js';
 import { LtBucket } from './lt-bucket.js';
+import { type ExpiryPolicy, expiryDateOf, isExpired, type StoredExpiry, storedExpiryOf, ttiRefresh } from './expiry.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
 import { oldItemOf } from '../changelog/instance-table.js';
 
@@ -77,12 +78,21 @@ export interface TieredStoreOptions {
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
 }
 
-export interface PutOptions {
+/**
+ * `expiresAt`, `timeToLiveMs` or `timeToIdleMs` (one of them, see lib/tiered/expiry.ts): the
+ * object's expiry. A write replaces the policy; none given, the object never expires.
+ */
+export interface PutOptions extends ExpiryPolicy {
   readonly contentType?: string;
   /** User metadata: lower-case names, printable ASCII values, 2 KB in all. */
   readonly metadata?: Readonly<Record<string, string>>;
   /** Write only if the stored version is this one; `0` means "only if absent". */
   readonly ifVersion?: number;
+}
+
+/** A put's options with its expiry computed once (at the start of the put). */
+interface PutPlan extends PutOptions {
+  readonly expiry: StoredExpiry;
 }
 
 export interface DeleteOptions {
@@ -100,6 +110,8 @@ export interface ObjectInfo {
   readonly updatedAt: number;
   /** Where the body lives. */
   readonly stored: 'inline' | 'blob';
+  /** When the object expires (absent: never). Second resolution. */
+  readonly expiresAt?: Date;
 }
 
 export interface GetResult extends ObjectInfo {
@@ -164,8 +176,8 @@ export class TieredStore {
   /** The object's metadata without its body, or undefined when absent. */
   async head(key: string): Promise<ObjectInfo | undefined> {
     assertObjectKey(key);
-    const record = await this.hv.read(key, { consistent: this.consistentReads, withBody: false });
-    return record === undefined ? undefined : infoOf(record);
+    const record = this.live(await this.hv.read(key, { consistent: this.consistentReads, withBody: false }));
+    return record === undefined ? undefined : infoOf(await this.touch(record));
   }
 
   /**
@@ -178,23 +190,44 @@ export class TieredStore {
     mode: B extends Readable ? 'stream' : 'bytes',
     fetchBlob: (blob: string) => Promise<B | undefined>,
   ): Promise<(ObjectInfo & { body: B }) | undefined> {
-    let record = await this.hv.read(key, { consistent: this.consistentReads });
+    let record = this.live(await this.hv.read(key, { consistent: this.consistentReads }));
     for (let pass = 0; record !== undefined; pass++) {
       if (record.blob === undefined) {
         const bytes = record.body ?? new Uint8Array(0);
         const body = (mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)]) : bytes) as B;
-        return { ...infoOf(record), body };
+        return { ...infoOf(await this.touch(record)), body };
       }
       const body = await fetchBlob(record.blob);
-      if (body !== undefined) return { ...infoOf(record), body };
+      if (body !== undefined) return { ...infoOf(await this.touch(record)), body };
       // Missing only if HV still points at it; else it was replaced while we read: follow the
       // pointer while it keeps moving (a slow read can be overtaken more than once).
       const previous = record.blob;
-      record = await this.hv.read(key, { consistent: true });
+      record = this.live(await this.hv.read(key, { consistent: true }));
       if (record?.blob === previous) throw new BlobMissingError(key, previous);
       if (pass + 1 >= this.maxAttempts && record?.blob !== undefined) throw new ContentionError(key, this.maxAttempts);
     }
     return undefined;
+  }
+
+  /** The object `record` stands for: none when it is expired (DynamoDB may keep it for days). */
+  private live(record: HvRecord | undefined): HvRecord | undefined {
+    return record !== undefined && isExpired(record, this.clock()) ? undefined : record;
+  }
+
+  /**
+   * Time to idle: moves the expiry of a read object forward when due (debounced, see
+   * expiry.ts), as a conditional update that never fails the read.
+   */
+  private async touch(record: HvRecord): Promise<HvRecord> {
+    const now = this.clock();
+    const next = ttiRefresh(record, now);
+    if (next === undefined) return record;
+    try {
+      await this.hv.client.send(new UpdateCommand(this.hv.ttiRefreshWrite(record.key, record.version, record.expiresAtSeconds!, next, now).input));
+      return { ...record, expiresAtSeconds: next };
+    } catch {
+      return record; // overwritten, deleted or expired meanwhile, or a transient error: the read stands
+    }
   }
 
   // ---- writes ------------------------------------------------------------------------------
@@ -207,13 +240,15 @@ export class TieredStore {
     if (options.ifVersion !== undefined && (!Number.isInteger(options.ifVersion) || options.ifVersion < 0)) {
       throw new ValidationError('ifVersion must be a non-negative integer', 'ifVersion');
     }
+    // Validates the expiry policy before anything is written; one instant for every attempt.
+    const plan: PutPlan = { ...options, expiry: storedExpiryOf(options, this.clock()) };
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
     if (!(bytes instanceof Uint8Array)) throw new ValidationError('body must be a Uint8Array or a string', 'body');
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const result =
         bytes.byteLength <= this.inlineThreshold
-          ? await this.tryPutInline(key, bytes, options)
-          : await this.tryPutBlob(key, bytes, options);
+          ? await this.tryPutInline(key, bytes, plan)
+          : await this.tryPutBlob(key, bytes, plan);
       if (result !== RETRY) return result;
       await backoff(attempt);
     }
@@ -232,9 +267,9 @@ export class TieredStore {
   }
 
   /** Small body: one conditional write that refuses to overwrite a tombstone. */
-  private async tryPutInline(key: string, bytes: Uint8Array, options: PutOptions): Promise<Attempt<PutResult>> {
+  private async tryPutInline(key: string, bytes: Uint8Array, options: PutPlan): Promise<Attempt<PutResult>> {
     const writeId = newChangeId();
-    const write = this.hv.inlineWrite(key, bytes, this.fields(bytes, options, writeId), expectedOf(options.ifVersion), true);
+    const write = this.hv.inlineWrite(key, bytes, this.fields(bytes, options, writeId), expectedOf(options.ifVersion, this.clock()), true);
     try {
       const out = await this.hv.client.send(
         new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
@@ -243,25 +278,28 @@ export class TieredStore {
     } catch (err) {
       if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'put', table: this.hv.tableName });
       const raw = oldItemOf(err);
-      const current = raw === undefined ? undefined : this.hv.parse(raw);
-      if (current?.writeId === writeId) {
+      // `physical`: the item as stored; `current`: the object it stands for (none when expired).
+      const physical = raw === undefined ? undefined : this.hv.parse(raw);
+      const current = this.live(physical);
+      if (physical?.writeId === writeId) {
         // An SDK retry of a write that had landed.
-        return { key, version: current.version, size: bytes.byteLength, stored: 'inline' };
+        return { key, version: physical.version, size: bytes.byteLength, stored: 'inline' };
       }
       this.assertVersionAfterRetries(key, options.ifVersion, current, err, writeId);
-      if (current?.blob === undefined) return RETRY;
+      if (physical?.blob === undefined) return RETRY;
+      // A blob (of a live or an expired object) is replaced through the log: the CAS names it.
       const replaced = await this.replaceBlob(
         key,
-        current,
+        physical,
         (id, expected) => this.hv.inlineWrite(key, bytes, this.fields(bytes, options, id), expected, false),
         options.ifVersion,
       );
-      return replaced === RETRY ? RETRY : { key, version: current.version + 1, size: bytes.byteLength, stored: 'inline' };
+      return replaced === RETRY ? RETRY : { key, version: physical.version + 1, size: bytes.byteLength, stored: 'inline' };
     }
   }
 
   /** Large body: record ∥ read, upload, fenced commit, delete old, remove. */
-  private async tryPutBlob(key: string, bytes: Uint8Array, options: PutOptions): Promise<Attempt<PutResult>> {
+  private async tryPutBlob(key: string, bytes: Uint8Array, options: PutPlan): Promise<Attempt<PutResult>> {
     const changeId = newChangeId();
     const blob = newBlobKey(this.config.prefix, key);
     let current: HvRecord | undefined;
@@ -280,9 +318,10 @@ export class TieredStore {
       current = await this.hv.read(key, { withBody: false });
       await this.log.record(changeId, { id: key, new: blob, ...(current?.blob !== undefined ? { old: current.blob } : {}) });
     }
-    if (options.ifVersion !== undefined && (current?.version ?? 0) !== options.ifVersion) {
+    // An expired object is absent to ifVersion; the CAS below still names the item as stored.
+    if (options.ifVersion !== undefined && (this.live(current)?.version ?? 0) !== options.ifVersion) {
       await this.forget(key, changeId);
-      throw new VersionConflictError(key, options.ifVersion, current?.version);
+      throw new VersionConflictError(key, options.ifVersion, this.live(current)?.version);
     }
 
     try {
@@ -372,7 +411,10 @@ export class TieredStore {
   }
 
   private async tryDelete(key: string, options: DeleteOptions): Promise<Attempt<boolean>> {
-    const write = this.hv.deleteWrite(key, expectedOf(options.ifVersion), true);
+    // An expired object is absent to delete: the condition refuses it (TTL removes it).
+    const now = this.clock();
+    const expected: Expected = options.ifVersion === undefined ? { kind: 'any', liveAt: now } : expectedOf(options.ifVersion, now);
+    const write = this.hv.deleteWrite(key, expected, true);
     try {
       const out = await this.hv.client.send(
         new DeleteCommand({ ...write.input, ReturnValues: 'ALL_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
@@ -381,9 +423,10 @@ export class TieredStore {
     } catch (err) {
       if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'delete', table: this.hv.tableName });
       const raw = oldItemOf(err);
-      const current = raw === undefined ? undefined : this.hv.parse(raw);
+      const current = this.live(raw === undefined ? undefined : this.hv.parse(raw));
       this.assertVersionAfterRetries(key, options.ifVersion, current, err, '(inline delete)');
-      if (current?.blob === undefined) return RETRY;
+      if (current === undefined) return false; // expired: absent
+      if (current.blob === undefined) return RETRY;
       const replaced = await this.replaceBlob(
         key,
         current,
@@ -471,20 +514,22 @@ export class TieredStore {
     if ((current?.version ?? 0) !== ifVersion) throw new VersionConflictError(key, ifVersion, current?.version);
   }
 
-  private fields(bytes: Uint8Array, options: PutOptions, writeId: string): HvWriteFields {
+  private fields(bytes: Uint8Array, options: PutPlan, writeId: string): HvWriteFields {
     return {
       size: bytes.byteLength,
       now: this.clock(),
       writeId,
+      expiry: options.expiry,
       ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
       ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
     };
   }
 }
 
-function expectedOf(ifVersion: number | undefined): Expected {
+/** The condition of `ifVersion`, under which an item expired at `now` counts as absent. */
+function expectedOf(ifVersion: number | undefined, now: number): Expected {
   if (ifVersion === undefined) return { kind: 'any' };
-  return ifVersion === 0 ? { kind: 'absent' } : { kind: 'version', version: ifVersion };
+  return ifVersion === 0 ? { kind: 'absent', liveAt: now } : { kind: 'version', version: ifVersion, liveAt: now };
 }
 
 function infoOf(record: HvRecord): ObjectInfo {
@@ -497,6 +542,7 @@ function infoOf(record: HvRecord): ObjectInfo {
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
     stored: record.blob !== undefined ? 'blob' : 'inline',
+    ...(record.expiresAtSeconds !== undefined ? { expiresAt: expiryDateOf(record)! } : {}),
   };
 }
 
