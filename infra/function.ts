@@ -16,14 +16,14 @@ import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** The handler file `functions/<name>.ts` of this package. */
-export function handlerEntry(name: 'sweeper' | 'objects'): string {
+export function handlerEntry(name: TierlogFunctionProps['handler']): string {
   return fileURLToPath(new URL(`../functions/${name}.ts`, import.meta.url));
 }
 
 /** Properties of {@link TierlogFunction}. */
 export interface TierlogFunctionProps {
   /** Which handler of `functions/` to deploy. */
-  readonly handler: 'sweeper' | 'objects';
+  readonly handler: 'sweeper' | 'objects' | 'objects-stream';
   /** `POWERTOOLS_SERVICE_NAME`: the logger's service and the metrics' `service` dimension. */
   readonly serviceName: string;
   /** Variables besides the Powertools and Node.js ones (the tierlog configuration). */

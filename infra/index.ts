@@ -18,3 +18,4 @@ export {
   type TierlogResources,
 } from './permissions.js';
 export { acknowledgeNagFindings, nagAcknowledgements, prefixObjectsFinding, type NagAcknowledgement } from './nag.js';
+export { ObjectsStreamCleanup, type ObjectsStreamCleanupProps, type ObjectsStreamAlarms, OBJECTS_STREAM_ACTIONS, OBJECTS_STREAM_SERVICE_NAME } from './objects-stream.js';

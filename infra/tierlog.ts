@@ -5,7 +5,7 @@
  */
 import { type Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -16,10 +16,12 @@ import { Construct } from 'constructs';
 import { configToEnv, validateConfig } from '../lib/config.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from '../lib/constants.js';
 import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
+import { DEFAULT_EXPIRES_AT_ATTRIBUTE } from '../lib/tiered/expiry.js';
 import { BlobBucket } from './bucket.js';
 import { TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
 import { ObjectsFunction } from './objects-function.js';
+import { ObjectsStreamCleanup } from './objects-stream.js';
 import { grantOperator, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
 import { TierlogSweeper } from './sweeper.js';
 import { schemaTable } from './tables.js';
@@ -88,6 +90,13 @@ export interface TierlogProps {
    * @default Duration.minutes(15)
    */
   readonly oldestExpiredAgeThreshold?: Duration;
+  /**
+   * Alarm when the objects-stream function (expiry cleanup) is this far behind the objects
+   * table's stream (records are lost after 24 h).
+   *
+   * @default Duration.hours(1)
+   */
+  readonly streamIteratorAgeThreshold?: Duration;
   /**
    * Deploy the reference storage writer `functions/objects.ts` with a Function URL.
    *
@@ -162,6 +171,11 @@ export class Tierlog extends Construct {
   public readonly sweeperFunction: lambda.IFunction;
   /** Scheduler's dead-letter queue for undeliverable sweep events. */
   public readonly deadLetterQueue: sqs.IQueue;
+  /**
+   * Expiry cleanup: the function on the objects table's stream that deletes the blob of every
+   * removed item (DynamoDB TTL turns expired objects into removals), its on-failure queue.
+   */
+  public readonly objectsStream: ObjectsStreamCleanup;
   /** The reference objects function, unless `objectsFunction: false`. */
   public readonly objectsFunction?: lambda.IFunction;
   /** Its Function URL. */
@@ -189,7 +203,12 @@ export class Tierlog extends Construct {
     const tableOptions = { removalPolicy, deletionProtection: removalPolicy === RemovalPolicy.RETAIN };
 
     this.changeLogTable = schemaTable(this, 'ChangeLogTable', changeLogTableSchema, tableOptions);
-    this.objectsTable = schemaTable(this, 'ObjectsTable', objectsTableSchema, tableOptions);
+    // TTL deletes expired objects; the stream's removals let the stream function delete their blobs.
+    this.objectsTable = schemaTable(this, 'ObjectsTable', objectsTableSchema, {
+      ...tableOptions,
+      dynamoStream: dynamodb.StreamViewType.OLD_IMAGE,
+      timeToLiveAttribute: DEFAULT_EXPIRES_AT_ATTRIBUTE,
+    });
     const blobs = new BlobBucket(this, 'Blobs', {
       removalPolicy,
       ...(props.noncurrentVersionExpiration ? { noncurrentVersionExpiration: props.noncurrentVersionExpiration } : {}),
@@ -226,6 +245,13 @@ export class Tierlog extends Construct {
     this.sweeperFunction = this.sweeper.function;
     this.deadLetterQueue = this.sweeper.deadLetterQueue;
 
+    this.objectsStream = new ObjectsStreamCleanup(this, 'ObjectsStream', {
+      resources: this.resources,
+      environment: { ...this.writerEnvironment },
+      ...functionOptions,
+      ...(props.streamIteratorAgeThreshold ? { iteratorAgeThreshold: props.streamIteratorAgeThreshold } : {}),
+    });
+
     if (props.objectsFunction ?? true) {
       this.objects = new ObjectsFunction(this, 'ObjectsApi', {
         resources: this.resources,
@@ -240,6 +266,7 @@ export class Tierlog extends Construct {
     const monitoring = new TierlogMonitoring(this, 'Monitoring', {
       sweeperFunction: this.sweeperFunction,
       deadLetterQueue: this.deadLetterQueue,
+      objectsStream: this.objectsStream,
       ...(props.oldestExpiredAgeThreshold ? { oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold } : {}),
       ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
     });

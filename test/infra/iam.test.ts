@@ -80,8 +80,13 @@ describe('least privilege in the stack', () => {
     }
   });
 
-  it('every resource with a wildcard is the prefix of the bucket or a qualified ARN of the sweeper', () => {
-    const allowed = [JSON.stringify(prefixObjects(ids.bucket)), JSON.stringify(join(arn(logicalIdOf(stack, t.sweeperFunction)), ':*'))];
+  it('every resource with a wildcard is the prefix of the bucket, a qualified ARN of the sweeper or the objects table\'s streams', () => {
+    const allowed = [
+      JSON.stringify(prefixObjects(ids.bucket)),
+      JSON.stringify(join(arn(logicalIdOf(stack, t.sweeperFunction)), ':*')),
+      // dynamodb:ListStreams of the stream function, on the objects table's streams.
+      JSON.stringify(join(arn(ids.objects), '/stream/*')),
+    ];
     for (const s of allowStatements) {
       for (const r of Array.isArray(s.Resource) ? s.Resource : [s.Resource]) {
         const text = JSON.stringify(r);
@@ -120,7 +125,7 @@ describe('least privilege in the stack', () => {
 
   it('the objects function gets exactly the writer grant (plus its log group)', () => {
     const role = t.objectsFunction!.role!;
-    const fnLogGroup = Object.keys(resourcesOf(template, 'AWS::Logs::LogGroup')).find((id) => id.includes('Objects'))!;
+    const fnLogGroup = Object.keys(resourcesOf(template, 'AWS::Logs::LogGroup')).find((id) => id.includes('Objects') && !id.includes('ObjectsStream'))!;
     expect(rows(statementsOfRole(template, logicalIdOf(stack, role)))).toEqual(
       sorted([...writerRows(ids), row(['logs:CreateLogStream', 'logs:PutLogEvents'], arn(fnLogGroup))]),
     );
