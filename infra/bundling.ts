@@ -6,10 +6,10 @@
  */
 
 /** The handlers in `functions/`. */
-export type HandlerName = 'sweeper' | 'objects';
+export type HandlerName = 'sweeper' | 'objects' | 'objects-stream';
 
 /** The handlers, in build order. */
-export const HANDLERS: readonly HandlerName[] = ['sweeper', 'objects'];
+export const HANDLERS: readonly HandlerName[] = ['sweeper', 'objects', 'objects-stream'];
 
 /** Some CommonJS dependencies call require(); the ESM bundle gets one. */
 export const BUNDLE_BANNER =

@@ -7,6 +7,11 @@
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only; a lost condition is 412.
  * - `x-amz-meta-*` request headers become user metadata and come back on GET and HEAD.
+ * - Expiry on PUT, one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`,
+ *   `x-tierlog-ttl: <seconds>` (time to live), `x-tierlog-tti: <seconds>` (time to idle: reads
+ *   move the expiry forward). None: the object never expires (a PUT replaces the policy). GET
+ *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
+ *   object is 404.
  * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -134,12 +139,35 @@ async function putObject(
     ...(headers['content-type'] !== undefined ? { contentType: headers['content-type'] } : {}),
     ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
     ...(ifMatch !== undefined ? { ifVersion: ifMatch } : ifNoneMatch !== undefined ? { ifVersion: 0 } : {}),
+    ...expiryOf(headers),
   };
   const result = await store.put(key, body, options);
   return {
     statusCode: result.created ? 201 : 200,
     headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
     body: JSON.stringify(result),
+  };
+}
+
+/** The expiry policy of the request headers (the store rejects more than one). */
+function expiryOf(headers: Record<string, string>): Pick<PutOptions, 'expiresAt' | 'timeToLiveMs' | 'timeToIdleMs'> {
+  const seconds = (name: string): number | undefined => {
+    const value = headers[name];
+    if (value === undefined) return undefined;
+    if (!/^\d{1,12}$/.test(value.trim())) throw new ValidationError(`${name} must be a whole number of seconds`, name);
+    return Number(value.trim()) * 1000;
+  };
+  const at = headers['x-tierlog-expires-at'];
+  const expiresAt = at === undefined ? undefined : new Date(at);
+  if (expiresAt !== undefined && Number.isNaN(expiresAt.getTime())) {
+    throw new ValidationError('x-tierlog-expires-at must be an ISO 8601 or HTTP date', 'x-tierlog-expires-at');
+  }
+  const ttl = seconds('x-tierlog-ttl');
+  const tti = seconds('x-tierlog-tti');
+  return {
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+    ...(ttl !== undefined ? { timeToLiveMs: ttl } : {}),
+    ...(tti !== undefined ? { timeToIdleMs: tti } : {}),
   };
 }
 
@@ -160,6 +188,7 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
     'x-tierlog-stored': info.stored,
   };
   for (const [name, value] of Object.entries(info.metadata)) headers[`x-amz-meta-${name}`] = value;
+  if (info.expiresAt !== undefined) headers['x-tierlog-expires-at'] = info.expiresAt.toISOString();
   return headers;
 }
 

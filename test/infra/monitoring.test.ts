@@ -20,8 +20,8 @@ const sweeperMetric = (metricName: string, stat: string) => [
 ];
 
 describe('alarms', () => {
-  it('are the four alarms', () => {
-    expect(Object.keys(alarms)).toHaveLength(4);
+  it('are the four sweeper alarms and the two of the objects stream', () => {
+    expect(Object.keys(alarms)).toHaveLength(6);
   });
 
   it('sweeper errors: Lambda Errors of the sweeper in 2 of 3 five-minute periods', () => {
