@@ -6,10 +6,10 @@
  */
 
 /** The handlers in `functions/`. */
-export type HandlerName = 'sweeper' | 'objects' | 'snapshot-audit';
+export type HandlerName = 'sweeper' | 'objects' | 'objects-stream' | 'snapshot-audit';
 
 /** The handlers, in build order. */
-export const HANDLERS: readonly HandlerName[] = ['sweeper', 'objects', 'snapshot-audit'];
+export const HANDLERS: readonly HandlerName[] = ['sweeper', 'objects', 'objects-stream', 'snapshot-audit'];
 
 /** Some CommonJS dependencies call require(); the ESM bundle gets one. */
 export const BUNDLE_BANNER =

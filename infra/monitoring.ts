@@ -1,6 +1,7 @@
 /**
  * Alarms and a dashboard on the sweeper's metrics (EMF, published by `functions/sweeper.ts`
- * through Powertools: namespace `Tierlog`, dimension `service`), its function and its DLQ.
+ * through Powertools: namespace `Tierlog`, dimension `service`), its function and its DLQ; and
+ * the expiry cleanup's alarms and dashboard row (infra/objects-stream.ts).
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -9,6 +10,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_QUARANTINE_RECHECK_MS } from '../lib/constants.js';
 import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
+import type { ObjectsStreamAlarms, ObjectsStreamCleanup } from './objects-stream.js';
 import { SWEEPER_SERVICE_NAME } from './sweeper.js';
 
 /** Properties of {@link TierlogMonitoring}. */
@@ -17,6 +19,8 @@ export interface TierlogMonitoringProps {
   readonly sweeperFunction: lambda.IFunction;
   /** Scheduler's dead-letter queue. */
   readonly deadLetterQueue: sqs.IQueue;
+  /** The expiry cleanup on the objects table's stream: its alarms and a dashboard row join these. */
+  readonly objectsStream: ObjectsStreamCleanup;
   /**
    * Alarm when the oldest expired writer instance a sweep found is older than this: the sweeper
    * is not keeping up, or is not running.
@@ -37,7 +41,7 @@ export interface TierlogMonitoringProps {
 }
 
 /** The alarms of {@link TierlogMonitoring}. */
-export interface TierlogAlarms {
+export interface TierlogAlarms extends ObjectsStreamAlarms {
   /** A sweep invocation failed (2 of the last 3 five-minute periods had errors). */
   readonly sweeperErrors: cloudwatch.Alarm;
   /** Scheduler could not deliver a sweep event: it is in the dead-letter queue. */
@@ -123,6 +127,7 @@ export class TierlogMonitoring extends Construct {
         datapointsToAlarm: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
+      ...props.objectsStream.alarms,
     };
     for (const alarm of Object.values(this.alarms)) {
       for (const action of props.alarmActions ?? []) {
@@ -178,6 +183,7 @@ export class TierlogMonitoring extends Construct {
             width: 8,
           }),
         ],
+        props.objectsStream.dashboardRow(),
       ],
     });
   }

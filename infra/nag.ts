@@ -53,6 +53,24 @@ export function nagAcknowledgements(tierlog: Tierlog): NagAcknowledgement[] {
         'It is watched by the DeadLetterQueueNotEmpty alarm.',
     },
   ];
+  const stream = tierlog.objectsStream;
+  acks.push(
+    { construct: stream.role, ...prefixObjects },
+    {
+      construct: stream.role,
+      id: `AwsSolutions-IAM5[Resource::<${logicalId(tierlog.objectsTable)}.Arn>/stream/*]`,
+      reason:
+        "dynamodb:ListStreams, which the stream event source mapping needs, on the objects table's own streams (the resource AWS documents for it); " +
+        'it lists stream ARNs, no data.',
+    },
+    {
+      construct: stream.failureQueue,
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue IS a dead-letter queue: the stream event source mapping's on-failure destination, which cdk-nag does not recognise as one. " +
+        'It is watched by the FailureQueueNotEmpty alarm.',
+    },
+  );
   if (tierlog.objectsFunction?.role) acks.push({ construct: tierlog.objectsFunction.role, ...prefixObjects });
   return acks;
 }

@@ -43,6 +43,18 @@ export interface SchemaTableOptions {
    * @default true
    */
   readonly deletionProtection?: boolean;
+  /**
+   * The table's stream (what the expiry cleanup reads).
+   *
+   * @default - no stream
+   */
+  readonly dynamoStream?: dynamodb.StreamViewType;
+  /**
+   * The attribute DynamoDB TTL deletes items by (epoch seconds).
+   *
+   * @default - TTL off
+   */
+  readonly timeToLiveAttribute?: string;
 }
 
 /**
@@ -59,5 +71,7 @@ export function schemaTable(scope: Construct, id: string, schema: TableSchema, o
     deletionProtection: options.deletionProtection ?? true,
     encryption: dynamodb.TableEncryptionV2.dynamoOwnedKey(),
     removalPolicy: options.removalPolicy ?? RemovalPolicy.RETAIN,
+    ...(options.dynamoStream !== undefined ? { dynamoStream: options.dynamoStream } : {}),
+    ...(options.timeToLiveAttribute !== undefined ? { timeToLiveAttribute: options.timeToLiveAttribute } : {}),
   });
 }

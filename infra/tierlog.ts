@@ -5,7 +5,7 @@
  */
 import { type Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -23,6 +23,7 @@ import { TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction } from './objects-function.js';
+import { ObjectsStreamCleanup } from './objects-stream.js';
 import { addTierlogOutputs } from './outputs.js';
 import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
 import { TierlogSweeper } from './sweeper.js';
@@ -33,7 +34,9 @@ export interface TierlogProps extends TierlogFunctionOptions {
   /**
    * Your own objects table ("HV") instead of a new one: partition key `key` (a string), or the
    * attribute names your writers configure. The construct grants on it and points its functions
-   * at it; it neither changes nor deletes it.
+   * at it; it neither changes nor deletes it. Expiry needs its stream (`OLD_IMAGE` or
+   * `NEW_AND_OLD_IMAGES`, so `tableStreamArn` is set: the expiry cleanup reads it) and TTL on the
+   * `expiresAt` attribute.
    *
    * @default - a new table from the objects schema
    */
@@ -125,6 +128,13 @@ export interface TierlogProps extends TierlogFunctionOptions {
    */
   readonly oldestExpiredAgeThreshold?: Duration;
   /**
+   * Alarm when the objects-stream function (expiry cleanup) is this far behind the objects
+   * table's stream (records are lost after 24 h).
+   *
+   * @default Duration.hours(1)
+   */
+  readonly streamIteratorAgeThreshold?: Duration;
+  /**
    * Deploy the reference storage writer `functions/objects.ts` with a Function URL.
    *
    * @default true
@@ -187,6 +197,11 @@ export class Tierlog extends Construct {
   public readonly sweeperFunction: lambda.IFunction;
   /** Scheduler's dead-letter queue for undeliverable sweep events. */
   public readonly deadLetterQueue: sqs.IQueue;
+  /**
+   * Expiry cleanup: the function on the objects table's stream that deletes the blob of every
+   * removed item (DynamoDB TTL turns expired objects into removals), its on-failure queue.
+   */
+  public readonly objectsStream: ObjectsStreamCleanup;
   /** The reference objects function, unless `objectsFunction: false`. */
   public readonly objectsFunction?: lambda.IFunction;
   /** Its Function URL. */
@@ -217,10 +232,16 @@ export class Tierlog extends Construct {
     const tableOptions = { removalPolicy, deletionProtection: removalPolicy === RemovalPolicy.RETAIN };
 
     this.changeLogTable = schemaTable(this, 'ChangeLogTable', changeLogTableSchema, tableOptions);
-    const objectsKey = hvAttributeNames(props.hvAttributes !== undefined ? { ...PLACEHOLDER_CONFIG, hvAttributes: props.hvAttributes } : PLACEHOLDER_CONFIG).key;
+    const hvNames = hvAttributeNames(props.hvAttributes !== undefined ? { ...PLACEHOLDER_CONFIG, hvAttributes: props.hvAttributes } : PLACEHOLDER_CONFIG);
+    // TTL deletes expired objects; the stream's removals let the stream function delete their blobs.
     this.objectsTable =
       props.objectsTable ??
-      schemaTable(this, 'ObjectsTable', { ...objectsTableSchema, partitionKey: { ...objectsTableSchema.partitionKey, name: objectsKey } }, tableOptions);
+      schemaTable(
+        this,
+        'ObjectsTable',
+        { ...objectsTableSchema, partitionKey: { ...objectsTableSchema.partitionKey, name: hvNames.key } },
+        { ...tableOptions, dynamoStream: dynamodb.StreamViewType.OLD_IMAGE, timeToLiveAttribute: hvNames.expiresAt },
+      );
     if (props.bucket !== undefined) {
       this.bucket = props.bucket;
     } else {
@@ -257,6 +278,13 @@ export class Tierlog extends Construct {
     this.sweeperFunction = this.sweeper.function;
     this.deadLetterQueue = this.sweeper.deadLetterQueue;
 
+    this.objectsStream = new ObjectsStreamCleanup(this, 'ObjectsStream', {
+      resources: this.resources,
+      environment: { ...this.writerEnvironment },
+      ...functionOptions,
+      ...(props.streamIteratorAgeThreshold ? { iteratorAgeThreshold: props.streamIteratorAgeThreshold } : {}),
+    });
+
     if (props.objectsFunction ?? true) {
       this.objects = new ObjectsFunction(this, 'ObjectsApi', {
         resources: this.resources,
@@ -271,6 +299,7 @@ export class Tierlog extends Construct {
     const monitoring = new TierlogMonitoring(this, 'Monitoring', {
       sweeperFunction: this.sweeperFunction,
       deadLetterQueue: this.deadLetterQueue,
+      objectsStream: this.objectsStream,
       ...(props.oldestExpiredAgeThreshold ? { oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold } : {}),
       ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
     });

@@ -17,6 +17,11 @@
  *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
  *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`);
  *   `DELETE ?uploadId=…` aborts.
+ * - Expiry on PUT, one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`,
+ *   `x-tierlog-ttl: <seconds>` (time to live), `x-tierlog-tti: <seconds>` (time to idle: reads
+ *   move the expiry forward). None: the object never expires (a PUT replaces the policy). GET
+ *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
+ *   object is 404.
  * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -271,6 +276,7 @@ async function putObject(
     ...(headers['content-type'] !== undefined ? { contentType: headers['content-type'] } : {}),
     ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
     ...(ifVersion !== undefined ? { ifVersion } : {}),
+    ...expiryOf(headers),
   };
   const result = await store.put(key, body, options);
   return {
@@ -293,6 +299,28 @@ function conditionOf(headers: Record<string, string>): number | undefined {
   return ifMatch ?? (ifNoneMatch !== undefined ? 0 : undefined);
 }
 
+/** The expiry policy of the request headers (the store rejects more than one). */
+function expiryOf(headers: Record<string, string>): Pick<PutOptions, 'expiresAt' | 'timeToLiveMs' | 'timeToIdleMs'> {
+  const seconds = (name: string): number | undefined => {
+    const value = headers[name];
+    if (value === undefined) return undefined;
+    if (!/^\d{1,12}$/.test(value.trim())) throw new ValidationError(`${name} must be a whole number of seconds`, name);
+    return Number(value.trim()) * 1000;
+  };
+  const at = headers['x-tierlog-expires-at'];
+  const expiresAt = at === undefined ? undefined : new Date(at);
+  if (expiresAt !== undefined && Number.isNaN(expiresAt.getTime())) {
+    throw new ValidationError('x-tierlog-expires-at must be an ISO 8601 or HTTP date', 'x-tierlog-expires-at');
+  }
+  const ttl = seconds('x-tierlog-ttl');
+  const tti = seconds('x-tierlog-tti');
+  return {
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+    ...(ttl !== undefined ? { timeToLiveMs: ttl } : {}),
+    ...(tti !== undefined ? { timeToIdleMs: tti } : {}),
+  };
+}
+
 function ifMatchOf(headers: Record<string, string>): number | undefined {
   const value = headers['if-match'];
   if (value === undefined) return undefined;
@@ -311,6 +339,7 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
     'accept-ranges': 'bytes',
   };
   for (const [name, value] of Object.entries(info.metadata)) headers[`x-amz-meta-${name}`] = value;
+  if (info.expiresAt !== undefined) headers['x-tierlog-expires-at'] = info.expiresAt.toISOString();
   return headers;
 }
 

@@ -23,6 +23,7 @@ import { documentClient } from '../aws/clients.js';
 import { translateAwsError } from '../aws/errors.js';
 import { DYNAMODB_BATCH_GET } from '../constants.js';
 import { CorruptItemError } from '../errors.js';
+import { DEFAULT_EXPIRES_AT_ATTRIBUTE, type StoredExpiry } from './expiry.js';
 
 /** Attribute names of an HV item. */
 export interface HvAttributeNames {
@@ -48,6 +49,10 @@ export interface HvAttributeNames {
   readonly writeId: string;
   /** Set (true) on a deletion marker: the key is absent; the item keeps its version. Default `deleted`. */
   readonly deleted: string;
+  /** Expiry, epoch SECONDS: the table's TTL attribute (see lib/tiered/expiry.ts). Default `expiresAt`. */
+  readonly expiresAt: string;
+  /** Time to idle in ms, on a time-to-idle object. Default `tti`. */
+  readonly tti: string;
 }
 
 export const DEFAULT_HV_ATTRIBUTES: HvAttributeNames = {
@@ -62,6 +67,8 @@ export const DEFAULT_HV_ATTRIBUTES: HvAttributeNames = {
   updatedAt: 'updatedAt',
   writeId: 'writeId',
   deleted: 'deleted',
+  expiresAt: DEFAULT_EXPIRES_AT_ATTRIBUTE,
+  tti: 'tti',
 };
 
 /**
@@ -79,8 +86,12 @@ export interface HvRecord {
   readonly writeId?: string;
   readonly body?: Uint8Array;
   readonly blob?: string;
-  /** A deletion marker: the key is absent. */
+  /** A deletion marker: the key is absent. It never carries an expiry. */
   readonly deleted?: true;
+  /** Expiry, epoch seconds (absent: never expires). An item at or past it is absent to readers. */
+  readonly expiresAtSeconds?: number;
+  /** Time to idle (ms) of a time-to-idle object. */
+  readonly ttiMs?: number;
 }
 
 /** The object a record stands for: undefined for no item and for a deletion marker. */
@@ -95,6 +106,8 @@ export interface HvWriteFields {
   readonly metadata?: Readonly<Record<string, string>>;
   readonly now: number;
   readonly writeId: string;
+  /** The expiry this write sets; none: the object never expires (a write replaces the policy). */
+  readonly expiry?: StoredExpiry;
 }
 
 /**
@@ -102,7 +115,8 @@ export interface HvWriteFields {
  * state read (see {@link expectedOf}), a version of a live object, or anything.
  */
 export type Expected =
-  | { readonly kind: 'absent' }
+  /** No item, or a deletion marker; with `liveAt` (ms) also an item expired at that instant. */
+  | { readonly kind: 'absent'; readonly liveAt?: number }
   /** No item at all (never written). */
   | { readonly kind: 'missing' }
   /** A deletion marker at `version`. */
@@ -111,8 +125,9 @@ export type Expected =
    * A live object at `version`. `blob` pins its body too (a blob key is never reused; `null`
    * requires an inline body), so a CAS names the blob it replaces.
    */
-  | { readonly kind: 'version'; readonly version: number; readonly blob?: string | null }
-  | { readonly kind: 'any' };
+  | { readonly kind: 'version'; readonly version: number; readonly blob?: string | null; readonly liveAt?: number }
+  /** `liveAt` (ms): no item, or one not expired at that instant. */
+  | { readonly kind: 'any'; readonly liveAt?: number };
 
 /** The exact state `record` describes (undefined: no item), for a CAS against what was read. */
 export function expectedOf(record: HvRecord | undefined): Expected {
@@ -153,7 +168,7 @@ export class HvTable {
   /** Reads one object. `withBody: false` leaves the inline body out (HEAD). */
   async read(key: string, options: { consistent?: boolean; withBody?: boolean } = {}): Promise<HvRecord | undefined> {
     const a = this.attrs;
-    const fields = [a.key, a.version, a.blob, a.size, a.contentType, a.metadata, a.createdAt, a.updatedAt, a.writeId, a.deleted];
+    const fields = [a.key, a.version, a.blob, a.size, a.contentType, a.metadata, a.createdAt, a.updatedAt, a.writeId, a.deleted, a.expiresAt, a.tti];
     if (options.withBody ?? true) fields.push(a.body);
     const names = Object.fromEntries(fields.map((f, i) => [`#f${i}`, f]));
     try {
@@ -254,7 +269,22 @@ export class HvTable {
     b.set('deleted', a.deleted, true);
     b.set('writeId', a.writeId, fields.writeId);
     b.set('updatedAt', a.updatedAt, fields.now);
-    for (const gone of [a.body, a.blob, a.size, a.contentType, a.metadata, a.createdAt]) b.remove(gone);
+    // A marker never carries an expiry: TTL would delete it and the version counter would restart.
+    for (const gone of [a.body, a.blob, a.size, a.contentType, a.metadata, a.createdAt, a.expiresAt, a.tti]) b.remove(gone);
+    return b.update(key);
+  }
+
+  /**
+   * Moves a time-to-idle object's expiry to `nextSeconds`, only if the item is still the state
+   * that was read (`version`, expiry `fromSeconds`) and not expired at `now` (ms): a refresh
+   * never resurrects an expired object nor undoes a newer write's policy.
+   */
+  ttiRefreshWrite(key: string, version: number, fromSeconds: number, nextSeconds: number, now: number): HvWrite {
+    const a = this.attrs;
+    const b = this.builder({ kind: 'version', version });
+    const exp = b.name('expiresAt', a.expiresAt);
+    b.condition(`${exp} = ${b.value('fromExpiry', fromSeconds)} AND ${exp} > ${b.value('nowSeconds', now / 1000)}`);
+    b.set('expiresAt', a.expiresAt, nextSeconds);
     return b.update(key);
   }
 
@@ -278,6 +308,8 @@ export class HvTable {
       updatedAt: Number(item[a.updatedAt] ?? 0),
       ...(typeof item[a.contentType] === 'string' ? { contentType: item[a.contentType] as string } : {}),
       ...(typeof item[a.writeId] === 'string' ? { writeId: item[a.writeId] as string } : {}),
+      ...(typeof item[a.expiresAt] === 'number' ? { expiresAtSeconds: item[a.expiresAt] as number } : {}),
+      ...(typeof item[a.tti] === 'number' ? { ttiMs: item[a.tti] as number } : {}),
       ...(typeof blob === 'string' ? { blob } : {}),
       ...(body instanceof Uint8Array ? { body } : {}),
     };
@@ -304,14 +336,23 @@ export class HvTable {
     if (fields.contentType !== undefined) b.set('contentType', a.contentType, fields.contentType);
     else b.remove(a.contentType);
     b.remove(a.deleted);
+    // A write replaces the expiry policy: none given, none kept.
+    if (fields.expiry?.expiresAtSeconds !== undefined) b.set('expiresAt', a.expiresAt, fields.expiry.expiresAtSeconds);
+    else b.remove(a.expiresAt);
+    if (fields.expiry?.ttiMs !== undefined) b.set('tti', a.tti, fields.expiry.ttiMs);
+    else b.remove(a.tti);
   }
 
   private builder(expected: Expected): ExpressionBuilder {
     const b = new ExpressionBuilder(this.tableName, this.attrs.key);
     const a = this.attrs;
+    // `liveAt`: an item at or past its expiry counts as absent (expiry.ts: isExpired).
+    const expired = (at: number) => `${b.name('expiresAt', a.expiresAt)} <= ${b.value('liveAt', at / 1000)}`;
+    const live = (at: number) => `(attribute_not_exists(${b.name('expiresAt', a.expiresAt)}) OR ${b.name('expiresAt', a.expiresAt)} > ${b.value('liveAt', at / 1000)})`;
     switch (expected.kind) {
       case 'absent':
-        b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('deleted', a.deleted)}))`);
+        if (expected.liveAt === undefined) b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('deleted', a.deleted)}))`);
+        else b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('deleted', a.deleted)}) OR ${expired(expected.liveAt)})`);
         break;
       case 'missing':
         b.condition(`attribute_not_exists(${b.name('key', a.key)})`);
@@ -325,8 +366,10 @@ export class HvTable {
         b.condition(`attribute_not_exists(${b.name('deleted', a.deleted)})`);
         if (expected.blob === null) b.condition(`attribute_not_exists(${b.name('blob', a.blob)})`);
         else if (expected.blob !== undefined) b.condition(`${b.name('blob', a.blob)} = ${b.value('expectedBlob', expected.blob)}`);
+        if (expected.liveAt !== undefined) b.condition(live(expected.liveAt));
         break;
       case 'any':
+        if (expected.liveAt !== undefined) b.condition(live(expected.liveAt));
         break;
     }
     return b;

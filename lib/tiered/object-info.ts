@@ -4,15 +4,20 @@
  */
 import type { Readable } from 'node:stream';
 import type { ByteRange, ResolvedRange } from './byte-range.js';
+import { type ExpiryPolicy, expiryDateOf } from './expiry.js';
 import type { HvRecord } from './hv-table.js';
 
-export interface PutOptions {
+/**
+ * `expiresAt`, `timeToLiveMs` or `timeToIdleMs` (one of them, see lib/tiered/expiry.ts): the
+ * object's expiry. A write replaces the policy; none given, the object never expires.
+ */
+export interface PutOptions extends ExpiryPolicy {
   readonly contentType?: string;
   /** User metadata: lower-case names, printable ASCII values, 2 KB in all. */
   readonly metadata?: Readonly<Record<string, string>>;
   /**
    * Write only if the stored version is this one; `0` means "only if absent" (never written, or
-   * deleted). Versions never restart: one taken before a delete never matches after it.
+   * deleted, or expired). Versions never restart: one taken before a delete never matches after it.
    */
   readonly ifVersion?: number;
 }
@@ -32,6 +37,8 @@ export interface ObjectInfo {
   readonly updatedAt: number;
   /** Where the body lives. */
   readonly stored: 'inline' | 'blob';
+  /** When the object expires (absent: never). Second resolution. */
+  readonly expiresAt?: Date;
 }
 
 export interface GetOptions {
@@ -63,7 +70,7 @@ export interface PutResult {
   readonly version: number;
   readonly size: number;
   readonly stored: 'inline' | 'blob';
-  /** True when no object was there before (absent, or deleted). */
+  /** True when no object was there before (absent, deleted, or expired). */
   readonly created: boolean;
 }
 
@@ -78,5 +85,6 @@ export function infoOf(record: HvRecord): ObjectInfo {
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
     stored: record.blob !== undefined ? 'blob' : 'inline',
+    ...(record.expiresAtSeconds !== undefined ? { expiresAt: expiryDateOf(record)! } : {}),
   };
 }

@@ -23,6 +23,13 @@
  * names one state of one incarnation of a key: an `ifVersion` taken before a delete never matches
  * the object re-created after it. Reads treat a marker as absent.
  *
+ * Expiry (lib/tiered/expiry.ts): a put may set `expiresAt`, `timeToLiveMs` or `timeToIdleMs`,
+ * stored as the TTL attribute. An item at or past its expiry is absent to reads, to `ifVersion`
+ * and to delete (conditions carry `liveAt`) while DynamoDB has not yet removed it. A write over
+ * an expired item CASes on the item as stored, continues at its version + 1, and names its blob
+ * as `old` (deleted at settle). A deletion marker never carries an expiry. Reads of a
+ * time-to-idle object move its expiry on (debounced, conditional, never failing the read).
+ *
  * The change log is wrapped once, at construction ({@link fencedLogOf}): a log that cannot fence
  * gets the same path, with a plain conditional write as its commit.
  */
@@ -59,6 +66,7 @@ import {
 } from './hv-table.js';
 import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
+import { isExpired, type StoredExpiry, storedExpiryOf, ttiRefresh } from './expiry.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
 import {
   type DeleteOptions,
@@ -119,6 +127,11 @@ export interface TieredStoreOptions {
   readonly consistentReads?: boolean;
   /** Receives errors of in-process cleanup (the entry then stays for the sweeper). */
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
+}
+
+/** A put's options with its expiry computed once (at the start of the put). */
+interface PutPlan extends PutOptions {
+  readonly expiry: StoredExpiry;
 }
 
 const RETRY = Symbol('retry');
@@ -218,8 +231,8 @@ export class TieredStore {
   /** The object's metadata without its body, or undefined when absent. */
   async head(key: string): Promise<ObjectInfo | undefined> {
     assertObjectKey(key);
-    const record = liveOf(await this.hv.read(key, { consistent: this.consistentReads, withBody: false }));
-    return record === undefined ? undefined : infoOf(record);
+    const record = this.live(await this.hv.read(key, { consistent: this.consistentReads, withBody: false }));
+    return record === undefined ? undefined : infoOf(await this.touch(record));
   }
 
   /**
@@ -232,12 +245,12 @@ export class TieredStore {
     mode: B extends Readable ? 'stream' : 'bytes',
     fetchBlob: (blob: string) => Promise<B | undefined>,
   ): Promise<(ObjectInfo & { body: B }) | undefined> {
-    let record = liveOf(await this.hv.read(key, { consistent: this.consistentReads }));
+    let record = this.live(await this.hv.read(key, { consistent: this.consistentReads }));
     for (let pass = 0; record !== undefined; pass++) {
       if (record.blob === undefined) {
         const bytes = record.body ?? new Uint8Array(0);
         const body = (mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)]) : bytes) as B;
-        return { ...infoOf(record), body };
+        return { ...infoOf(await this.touch(record)), body };
       }
       // A writer has no s3:ListBucket, so S3 answers a GET of a missing blob 403, not 404: a
       // refusal may mean "replaced and deleted". It counts as that only if HV moved on.
@@ -247,11 +260,11 @@ export class TieredStore {
         refused = err;
         return undefined;
       });
-      if (body !== undefined) return { ...infoOf(record), body };
+      if (body !== undefined) return { ...infoOf(await this.touch(record)), body };
       // Missing only if HV still points at it; else it was replaced while we read: follow the
       // pointer while it keeps moving (a slow read can be overtaken more than once).
       const previous = record.blob;
-      record = liveOf(await this.hv.read(key, { consistent: true }));
+      record = this.live(await this.hv.read(key, { consistent: true }));
       if (record?.blob === previous) throw refused ?? new BlobMissingError(key, previous);
       if (pass + 1 >= this.maxAttempts && record?.blob !== undefined) throw new ContentionError(key, this.maxAttempts);
     }
@@ -266,10 +279,12 @@ export class TieredStore {
     assertContentType(options.contentType);
     assertMetadata(options.metadata);
     assertIfVersion(options.ifVersion);
+    // Validates the expiry policy before anything is written; one instant for every attempt.
+    const plan: PutPlan = { ...options, expiry: storedExpiryOf(options, this.clock()) };
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
     if (!(bytes instanceof Uint8Array)) throw new ValidationError('body must be a Uint8Array or a string', 'body');
     const inline = bytes.byteLength <= this.inlineThreshold;
-    return this.retrying(key, () => (inline ? this.tryPutInline(key, bytes, options) : this.tryPutBlob(key, bytes, options)));
+    return this.retrying(key, () => (inline ? this.tryPutInline(key, bytes, plan) : this.tryPutBlob(key, bytes, plan)));
   }
 
   /** Deletes `key`; false when it was absent. */
@@ -280,38 +295,43 @@ export class TieredStore {
   }
 
   /** Small body: one conditional write that refuses to overwrite a tombstone. */
-  private async tryPutInline(key: string, bytes: Uint8Array, options: PutOptions): Promise<Attempt<PutResult>> {
+  private async tryPutInline(key: string, bytes: Uint8Array, options: PutPlan): Promise<Attempt<PutResult>> {
     const fields = this.fields(bytes, options, newChangeId());
-    const write = this.hv.inlineWrite(key, bytes, fields, conditionOf(options.ifVersion), true);
+    const write = this.hv.inlineWrite(key, bytes, fields, conditionOf(options.ifVersion, fields.now), true);
     try {
-      // The replaced attributes come back: the version it moved on from, and `createdAt` unless
-      // it replaced nothing or a deletion marker.
+      // The replaced attributes come back: the version it moved on from, `createdAt` unless it
+      // replaced nothing or a deletion marker, and the expiry of an item that had one.
       const out = await this.hv.client.send(
         new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
       );
       const old = out.Attributes ?? {};
       const version = Number(old[this.hv.attrs.version] ?? 0) + 1;
-      return { key, version, size: bytes.byteLength, stored: 'inline', created: old[this.hv.attrs.createdAt] === undefined };
+      const oldExpiry = old[this.hv.attrs.expiresAt];
+      const created = old[this.hv.attrs.createdAt] === undefined || (typeof oldExpiry === 'number' && isExpired({ expiresAtSeconds: oldExpiry }, fields.now));
+      return { key, version, size: bytes.byteLength, stored: 'inline', created };
     } catch (err) {
       if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'put', table: this.hv.tableName });
-      const current = this.parse(oldItemOf(err));
-      if (current?.writeId === fields.writeId) {
+      // The item as stored: live, expired (absent to the condition, but its blob is replaced
+      // through the log like a live one's) or a deletion marker.
+      const physical = this.parse(oldItemOf(err));
+      if (physical?.writeId === fields.writeId) {
         // An SDK retry of a write that had landed.
-        return { key, version: current.version, size: bytes.byteLength, stored: 'inline', created: current.createdAt === fields.now };
+        return { key, version: physical.version, size: bytes.byteLength, stored: 'inline', created: physical.createdAt === fields.now };
       }
-      this.assertVersionAfterRetries(key, options.ifVersion, current, err, fields.writeId);
-      if (current?.blob === undefined) return RETRY;
-      const replaced = await this.replaceBlob(key, current, options.ifVersion, (id, expected) =>
+      this.assertVersionAfterRetries(key, options.ifVersion, physical, err, fields.writeId);
+      if (physical?.blob === undefined) return RETRY;
+      const replaced = await this.replaceBlob(key, physical, options.ifVersion, (id, expected) =>
         this.hv.inlineWrite(key, bytes, this.fields(bytes, options, id), expected, false),
       );
-      return replaced === RETRY ? RETRY : resultOf(key, bytes, 'inline', current);
+      return replaced === RETRY ? RETRY : this.resultOf(key, bytes, 'inline', physical);
     }
   }
 
   /** Large body: record ∥ read, upload, commit (again against what HV holds, if it moved), settle. */
-  private async tryPutBlob(key: string, bytes: Uint8Array, options: PutOptions): Promise<Attempt<PutResult>> {
+  private async tryPutBlob(key: string, bytes: Uint8Array, options: PutPlan): Promise<Attempt<PutResult>> {
     const change = this.change(key, newBlobKey(this.config.prefix, key));
     try {
+      // `current` is the item as stored (the CAS and `old` name it); an expired one is absent to ifVersion.
       let current = await change.record(this.hv.read(key, { withBody: false }));
       this.assertVersion(key, options.ifVersion, current);
       await change.upload(bytes, {
@@ -322,7 +342,7 @@ export class TieredStore {
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
         const write = this.hv.tombstoneWrite(key, change.blob!, fields, expectedOf(current));
         const refused = await change.commit(write, current?.blob);
-        if (refused === undefined) return resultOf(key, bytes, 'blob', current);
+        if (refused === undefined) return this.resultOf(key, bytes, 'blob', current);
         if (refused.kind === 'conflict') {
           // Another writer got there first: CAS again against what is there now, same blob.
           current = this.parse(refused.current);
@@ -339,7 +359,12 @@ export class TieredStore {
   /** Small delete: one conditional write of a deletion marker that refuses to replace a tombstone. */
   private async tryDelete(key: string, options: DeleteOptions): Promise<Attempt<boolean>> {
     const writeId = newChangeId();
-    const write = this.hv.markerWrite(key, { now: this.clock(), writeId }, conditionOf(options.ifVersion), true);
+    const now = this.clock();
+    // An expired object is absent to a delete: the condition refuses it (TTL removes it). `0`
+    // ("only if absent") never matches an object to delete.
+    const expected: Expected =
+      options.ifVersion === undefined ? { kind: 'any', liveAt: now } : options.ifVersion === 0 ? { kind: 'missing' } : conditionOf(options.ifVersion, now);
+    const write = this.hv.markerWrite(key, { now, writeId }, expected, true);
     try {
       await this.hv.client.send(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
       return true;
@@ -348,8 +373,8 @@ export class TieredStore {
       const current = this.parse(oldItemOf(err));
       if (current?.writeId === writeId) return true; // an SDK retry of a delete that had landed
       this.assertVersionAfterRetries(key, options.ifVersion, current, err, writeId);
-      const live = liveOf(current);
-      if (live === undefined) return false;
+      const live = this.live(current);
+      if (live === undefined) return false; // absent, a deletion marker, or expired
       if (live.blob === undefined) return RETRY;
       const replaced = await this.replaceBlob(key, live, options.ifVersion, (id, expected) =>
         this.hv.markerWrite(key, { now: this.clock(), writeId: id }, expected, false),
@@ -382,6 +407,41 @@ export class TieredStore {
 
   // ---- helpers -----------------------------------------------------------------------------
 
+  /**
+   * The object `record` stands for: none for no item, a deletion marker, or an item expired now
+   * (DynamoDB TTL may keep it for days).
+   */
+  private live(record: HvRecord | undefined): HvRecord | undefined {
+    const object = liveOf(record);
+    return object !== undefined && isExpired(object, this.clock()) ? undefined : object;
+  }
+
+  /**
+   * Moves a time-to-idle object's expiry on after a read (debounced, see `ttiRefresh`), only if
+   * the item is still the state read and not expired. Never fails the read.
+   */
+  private async touch(record: HvRecord): Promise<HvRecord> {
+    const now = this.clock();
+    const next = ttiRefresh(record, now);
+    if (next === undefined) return record;
+    try {
+      await this.hv.client.send(new UpdateCommand(this.hv.ttiRefreshWrite(record.key, record.version, record.expiresAtSeconds!, next, now).input));
+      return { ...record, expiresAtSeconds: next };
+    } catch {
+      return record; // overwritten, deleted or expired meanwhile, or a transient error: the read stands
+    }
+  }
+
+  /** The version a condition compares with: 0 for absent, a deletion marker and an expired item. */
+  private versionOf(record: HvRecord | undefined): number {
+    return this.live(record)?.version ?? 0;
+  }
+
+  /** The answer of a put that replaced `replaced` (the item as stored its CAS expected). */
+  private resultOf(key: string, bytes: Uint8Array, stored: 'inline' | 'blob', replaced: HvRecord | undefined): PutResult {
+    return { key, version: (replaced?.version ?? 0) + 1, size: bytes.byteLength, stored, created: this.live(replaced) === undefined };
+  }
+
   private change(key: string, blob?: string, old?: string): LoggedChange {
     return new LoggedChange(this.context, key, blob, old);
   }
@@ -406,38 +466,29 @@ export class TieredStore {
    * a mismatch proves nothing: the outcome is unknown, not a conflict.
    */
   private assertVersionAfterRetries(key: string, ifVersion: number | undefined, current: HvRecord | undefined, err: unknown, id: string): void {
-    if (ifVersion === undefined || versionOf(current) === ifVersion) return;
+    if (ifVersion === undefined || this.versionOf(current) === ifVersion) return;
     const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
     if (attempts > 1) throw new CommitOutcomeUnknownError(key, id, err);
     this.assertVersion(key, ifVersion, current);
   }
 
-  /** @throws VersionConflictError unless `current` (a marker: absent, 0) is at `ifVersion`. */
+  /** @throws VersionConflictError unless `current` (a marker or expired: absent, 0) is at `ifVersion`. */
   private assertVersion(key: string, ifVersion: number | undefined, current: HvRecord | undefined): void {
-    if (ifVersion !== undefined && versionOf(current) !== ifVersion) {
-      throw new VersionConflictError(key, ifVersion, liveOf(current)?.version);
+    if (ifVersion !== undefined && this.versionOf(current) !== ifVersion) {
+      throw new VersionConflictError(key, ifVersion, this.live(current)?.version);
     }
   }
 
-  private fields(bytes: Uint8Array, options: PutOptions, writeId: string): HvWriteFields {
+  private fields(bytes: Uint8Array, options: PutPlan, writeId: string): HvWriteFields {
     return {
       size: bytes.byteLength,
       now: this.clock(),
       writeId,
+      expiry: options.expiry,
       ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
       ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
     };
   }
-}
-
-/** The version a condition compares with: 0 for absent and for a deletion marker. */
-function versionOf(record: HvRecord | undefined): number {
-  return liveOf(record)?.version ?? 0;
-}
-
-/** The answer of a put that replaced `replaced` (the state its CAS expected). */
-function resultOf(key: string, bytes: Uint8Array, stored: 'inline' | 'blob', replaced: HvRecord | undefined): PutResult {
-  return { key, version: (replaced?.version ?? 0) + 1, size: bytes.byteLength, stored, created: liveOf(replaced) === undefined };
 }
 
 function assertIfVersion(ifVersion: number | undefined): void {
@@ -446,10 +497,13 @@ function assertIfVersion(ifVersion: number | undefined): void {
   }
 }
 
-/** The condition of a user's `ifVersion`: anything, absent (0: no object, or a marker), or that version. */
-function conditionOf(ifVersion: number | undefined): Expected {
+/**
+ * The condition of a user's `ifVersion`: anything, absent (0: no object, a marker, or an item
+ * expired at `now`), or that version of an object live at `now`.
+ */
+function conditionOf(ifVersion: number | undefined, now: number): Expected {
   if (ifVersion === undefined) return { kind: 'any' };
-  return ifVersion === 0 ? { kind: 'absent' } : { kind: 'version', version: ifVersion };
+  return ifVersion === 0 ? { kind: 'absent', liveAt: now } : { kind: 'version', version: ifVersion, liveAt: now };
 }
 
 

@@ -147,6 +147,33 @@ describe('conditional requests', () => {
   });
 });
 
+describe('expiry headers', () => {
+  test.each([
+    ['x-tierlog-ttl', '3600', 3600],
+    ['x-tierlog-tti', '600', 600],
+  ])('%s: stored, and answered on GET and HEAD as x-tierlog-expires-at', async (header, value, seconds) => {
+    const before = Date.now();
+    for (const body of [randomBody(10), randomBody(40 * KiB)]) {
+      expect((await put('/objects/expiring', body, { [header]: value })).statusCode).toBeLessThan(300);
+      for (const method of ['GET', 'HEAD']) {
+        const res = await call(method, '/objects/expiring');
+        const at = Date.parse(String(res.headers?.['x-tierlog-expires-at']));
+        expect(at).toBeGreaterThanOrEqual(before + seconds * 1000);
+        expect(at).toBeLessThanOrEqual(Date.now() + seconds * 1000 + 1000);
+      }
+    }
+  });
+
+  test('x-tierlog-expires-at (HTTP date) is kept to the second; a PUT without one makes the object permanent', async () => {
+    const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 86_400_000);
+    expect((await put('/objects/dated', randomBody(10), { 'x-tierlog-expires-at': at.toUTCString() })).statusCode).toBe(201);
+    expect((await call('HEAD', '/objects/dated')).headers?.['x-tierlog-expires-at']).toBe(at.toISOString());
+    await put('/objects/dated', randomBody(10));
+    expect((await call('HEAD', '/objects/dated')).headers?.['x-tierlog-expires-at']).toBeUndefined();
+    await expectClean(fx, expect);
+  });
+});
+
 describe('bad requests write nothing', () => {
   const cases: Array<[string, number, () => Promise<APIGatewayProxyStructuredResultV2>]> = [
     ['missing key', 400, () => put('/objects/', randomBody(10))],
@@ -165,6 +192,10 @@ describe('bad requests write nothing', () => {
     ['body over the limit (5 MiB + 1)', 413, () => put('/objects/x', randomBody(5 * MiB + 1))],
     ['text body over the limit', 413, () => call('PUT', '/objects/x', { body: 'x'.repeat(5 * MiB + 10) })],
     ['not an object route', 404, () => call('GET', '/other/x')],
+    ['two expiry headers', 400, () => put('/objects/x', randomBody(10), { 'x-tierlog-ttl': '60', 'x-tierlog-tti': '60' })],
+    ['ttl not a number of seconds', 400, () => put('/objects/x', randomBody(10), { 'x-tierlog-ttl': '1.5' })],
+    ['expires-at not a date', 400, () => put('/objects/x', randomBody(10), { 'x-tierlog-expires-at': 'tomorrow' })],
+    ['expires-at in the past', 400, () => put('/objects/x', randomBody(10), { 'x-tierlog-expires-at': '2001-01-01T00:00:00Z' })],
   ];
 
   test.each(cases)('%s -> %i', async (_name, status, send) => {

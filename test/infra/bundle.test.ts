@@ -1,5 +1,5 @@
 /**
- * The one test that bundles: both handlers through NodejsFunction with the local esbuild (no
+ * The one test that bundles: every handler through NodejsFunction with the local esbuild (no
  * Docker), as `cdk synth` does. Reports the sizes, and loads each bundle in a plain Node process
  * to prove it starts (module scope reads the configuration and builds the clients).
  */
@@ -27,7 +27,7 @@ beforeAll(() => {
   const stack = new TierlogStack(app, 'Tierlog');
   const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Properties: Record<string, unknown> }> };
   const assembly = app.synth();
-  const functions = { sweeper: stack.tierlog.sweeperFunction, objects: stack.tierlog.objectsFunction! };
+  const functions = { sweeper: stack.tierlog.sweeperFunction, objects: stack.tierlog.objectsFunction!, 'objects-stream': stack.tierlog.objectsStream.function };
   bundles = Object.entries(functions).map(([name, fn]) => {
     const resource = template.Resources[logicalIdOf(stack, fn)]!;
     const key = (resource.Properties['Code'] as { S3Key: string }).S3Key; // <asset hash>.zip
@@ -37,8 +37,8 @@ beforeAll(() => {
 }, 120_000);
 
 describe('bundles (local esbuild)', () => {
-  it('bundles both handlers to index.mjs with a source map, and reports their sizes', () => {
-    expect(bundles.map((b) => b.name)).toEqual(['sweeper', 'objects']);
+  it('bundles the three handlers to index.mjs with a source map, and reports their sizes', () => {
+    expect(bundles.map((b) => b.name)).toEqual(['sweeper', 'objects', 'objects-stream']);
     const lines: string[] = [];
     for (const b of bundles) {
       const js = statSync(join(b.dir, 'index.mjs')).size;

@@ -151,7 +151,7 @@ describe('the synthesized template grants exactly the recorded calls', () => {
   });
 
   it('the objects function: the recorded writer, plus its log group', () => {
-    const fnLogGroup = Object.keys(resourcesOf(template, 'AWS::Logs::LogGroup')).find((id) => id.includes('Objects'))!;
+    const fnLogGroup = Object.keys(resourcesOf(template, 'AWS::Logs::LogGroup')).find((id) => id.includes('Objects') && !id.includes('ObjectsStream'))!;
     expect(rows(statementsOfRole(template, logicalIdOf(stack, t.objectsFunction!.role!)))).toEqual(recordedRows('writer', ids, 'blobs', [logsRow(fnLogGroup)]));
   });
 
@@ -202,8 +202,13 @@ describe('least privilege in the stack', () => {
     }
   });
 
-  it('every resource with a wildcard is the prefix of the bucket or a qualified ARN of the sweeper', () => {
-    const allowed = [JSON.stringify(join2(arn(ids.bucket), '/blobs/*')), JSON.stringify(join2(arn(logicalIdOf(stack, t.sweeperFunction)), ':*'))];
+  it("every resource with a wildcard is the prefix of the bucket, a qualified ARN of the sweeper or the objects table's streams", () => {
+    const allowed = [
+      JSON.stringify(join2(arn(ids.bucket), '/blobs/*')),
+      JSON.stringify(join2(arn(logicalIdOf(stack, t.sweeperFunction)), ':*')),
+      // dynamodb:ListStreams of the stream function, on the objects table's streams.
+      JSON.stringify(join2(arn(ids.objects), '/stream/*')),
+    ];
     for (const s of allowStatements) {
       for (const r of Array.isArray(s.Resource) ? s.Resource : [s.Resource]) {
         const text = JSON.stringify(r);

@@ -60,6 +60,9 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-IAM5[Resource::<TierlogBlobsBucket*.Arn>/blobs/*] @ Tierlog/Tierlog/Sweeper/Sweeper/Role/DefaultPolicy/Resource',
         'AwsSolutions-IAM5[Resource::<TierlogSweeperFunction*.Arn>:*] @ Tierlog/Tierlog/Sweeper/SchedulerRole/DefaultPolicy/Resource',
         'AwsSolutions-SQS3 @ Tierlog/Tierlog/Sweeper/DeadLetterQueue/Resource',
+        'AwsSolutions-IAM5[Resource::<TierlogBlobsBucket*.Arn>/blobs/*] @ Tierlog/Tierlog/ObjectsStream/Function/Role/DefaultPolicy/Resource',
+        'AwsSolutions-IAM5[Resource::<TierlogObjectsTable*.Arn>/stream/*] @ Tierlog/Tierlog/ObjectsStream/Function/Role/DefaultPolicy/Resource',
+        'AwsSolutions-SQS3 @ Tierlog/Tierlog/ObjectsStream/FailureQueue/Resource',
       ].sort(),
     );
   });

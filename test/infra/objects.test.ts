@@ -55,7 +55,9 @@ describe('objects function', () => {
 
   it('objectsFunction: false leaves it out', () => {
     const { stack: s, template: t } = tierlogTemplate({ objectsFunction: false });
-    expect(Object.keys(resourcesOf(t, 'AWS::Lambda::Function'))).toEqual([logicalIdOf(s, s.tierlog.sweeperFunction)]);
+    expect(Object.keys(resourcesOf(t, 'AWS::Lambda::Function')).sort()).toEqual(
+      [logicalIdOf(s, s.tierlog.sweeperFunction), logicalIdOf(s, s.tierlog.objectsStream.function)].sort(),
+    );
     expect(resourcesOf(t, 'AWS::Lambda::Url')).toEqual({});
     expect(s.tierlog.objectsFunction).toBeUndefined();
     expect(() => s.tierlog.grantInvokeObjectsUrl(new iam.AccountRootPrincipal())).toThrow(/no objects function/);

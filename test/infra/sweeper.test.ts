@@ -92,8 +92,11 @@ describe('sweep schedule', () => {
   it('the dead-letter queue is encrypted, TLS-only, keeps 14 days', () => {
     const queue = resourcesOf(template, 'AWS::SQS::Queue')[dlqId]!;
     expect(queue.Properties).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
-    const [, policy] = onlyResource(template, 'AWS::SQS::QueuePolicy');
-    expect(JSON.stringify(policy.Properties)).toContain('"aws:SecureTransport":"false"');
+    const policies = Object.values(resourcesOf(template, 'AWS::SQS::QueuePolicy')).filter((p) =>
+      JSON.stringify(p.Properties!['Queues']).includes(dlqId),
+    );
+    expect(policies).toHaveLength(1);
+    expect(JSON.stringify(policies[0]!.Properties)).toContain('"aws:SecureTransport":"false"');
   });
 
   it('Scheduler assumes its role only for this account\'s default schedule group', () => {

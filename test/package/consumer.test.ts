@@ -82,7 +82,7 @@ describe('the packed tarball, installed into a project outside the repository', 
     }
     expect(files).toContain('package/dist/lib/local/s3-server-process.mjs'); // started as a child process
     expect(files).toContain('package/dist/bin/cli.js');
-    for (const h of ['sweeper', 'objects']) expect(files).toContain(`package/dist/handlers/${h}/index.mjs`);
+    for (const h of ['sweeper', 'objects', 'objects-stream']) expect(files).toContain(`package/dist/handlers/${h}/index.mjs`);
     expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
     expect(files.filter((f) => /^package\/(test|bench|scripts|examples)\//.test(f))).toEqual([]);
     const installed = JSON.parse(readFileSync(join(project, 'node_modules/tierlog/package.json'), 'utf8')) as {

@@ -1,0 +1,34 @@
+/**
+ * DynamoDB Streams consumer of the objects table: deletes the blob of every removed item (TTL
+ * expiry included), through the sweeper's namespace guard. Reports partial batch failures, so
+ * the event source mapping (ReportBatchItemFailures) retries from the first failed record;
+ * everything it does is idempotent. See lib/recovery/stream-cleanup.ts for the rule.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
+import { loadConfig } from '../lib/config.js';
+import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
+import { type ObjectsStreamRecord, StreamCleanup, type StreamBatchResponse } from '../lib/recovery/stream-cleanup.js';
+import { addStreamMetrics } from '../lib/recovery/stream-metrics.js';
+
+const logger = new Logger({ serviceName: 'tierlog-objects-stream' });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'tierlog-objects-stream' });
+const cleanup = new StreamCleanup({
+  config: loadConfig(),
+  logger: {
+    info: (message, attributes = {}) => logger.info(message, attributes),
+    warn: (message, attributes = {}) => logger.warn(message, attributes),
+    error: (message, attributes = {}) => logger.error(message, attributes),
+  },
+});
+
+export const handler = async (event: DynamoDBStreamEvent, context: Context): Promise<StreamBatchResponse> => {
+  logger.addContext(context);
+  const records = (Array.isArray(event?.Records) ? event.Records : []) as ObjectsStreamRecord[];
+  const { response, report } = await cleanup.handle(records);
+  addStreamMetrics({ addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) }, report);
+  metrics.publishStoredMetrics();
+  logger.info('stream batch', { ...report });
+  return response;
+};

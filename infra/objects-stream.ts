@@ -1,0 +1,235 @@
+/**
+ * Expiry cleanup: the `functions/objects-stream.ts` Lambda on the objects table's stream. When
+ * DynamoDB TTL (or anyone) removes an item, the function deletes the blob its old image points
+ * at, so an expired large object leaves nothing behind in the bucket.
+ *
+ * The event source mapping hands over REMOVE records only (an event filter: the other records
+ * cost no invocation), bisects a failing batch, retries a bounded number of times, reports
+ * partial batch failures, and sends what it gives up on to an on-failure SQS queue (the audit
+ * then finds those blobs). Alarms: iterator age (the consumer falls behind; past the stream's
+ * 24 h retention records are lost) and a non-empty on-failure queue.
+ *
+ * Grants, least privilege: read of this table's stream, BatchGetItem on the objects table (the
+ * consistent re-read that keeps a referenced blob), s3:DeleteObject under `<prefix>/*`.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
+import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
+import { TierlogFunction } from './function.js';
+import type { TierlogResources } from './permissions.js';
+
+/** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
+export const OBJECTS_STREAM_SERVICE_NAME = 'tierlog-objects-stream';
+
+/** Actions of the stream function (besides the stream read). */
+export const OBJECTS_STREAM_ACTIONS = {
+  stream: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+  /** On `<table ARN>/stream/*` (the resource AWS documents for it): this table's streams only. */
+  listStreams: ['dynamodb:ListStreams'],
+  objectsTable: ['dynamodb:BatchGetItem'],
+  objects: ['s3:DeleteObject'],
+} as const;
+
+/** Properties of {@link ObjectsStreamCleanup}. */
+export interface ObjectsStreamCleanupProps {
+  /** The objects table (with its stream enabled), bucket and prefix. */
+  readonly resources: TierlogResources;
+  /** The function's configuration variables (what `loadConfig` reads). */
+  readonly environment: Record<string, string>;
+  /**
+   * Records per invocation.
+   *
+   * @default 100
+   */
+  readonly batchSize?: number;
+  /**
+   * Retries of a failing batch (halved each time by bisection) before its records go to the
+   * on-failure queue.
+   *
+   * @default 10
+   */
+  readonly retryAttempts?: number;
+  /**
+   * Alarm when the oldest record the function gets is older than this. The stream keeps
+   * records 24 hours; the alarm leaves time to act.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly iteratorAgeThreshold?: Duration;
+  /**
+   * @default Duration.minutes(1)
+   */
+  readonly timeout?: Duration;
+  /**
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * @default lambda.Runtime.NODEJS_24_X
+   */
+  readonly runtime?: lambda.Runtime;
+  /**
+   * @default true
+   */
+  readonly bundleAwsSdk?: boolean;
+  /**
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Removal policy of the log group (the on-failure queue is kept 14 days and deleted with the stack).
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The alarms of {@link ObjectsStreamCleanup}. */
+export interface ObjectsStreamAlarms {
+  /** The function's iterator age exceeds the threshold: it falls behind the stream. */
+  readonly streamIteratorAge: cloudwatch.Alarm;
+  /** Records were given up on (their blobs stay until the audit deletes them). */
+  readonly streamFailureQueueNotEmpty: cloudwatch.Alarm;
+}
+
+const PERIOD = Duration.minutes(5);
+
+/** The stream function, its event source mapping, on-failure queue and alarms. */
+export class ObjectsStreamCleanup extends Construct {
+  /** The stream function. */
+  public readonly function: lambda.IFunction;
+  /** Its execution role. */
+  public readonly role: iam.IRole;
+  /** Its log group. */
+  public readonly logGroup: logs.ILogGroup;
+  /** The event source mapping on the objects table's stream. */
+  public readonly eventSourceMapping: lambda.EventSourceMapping;
+  /** Where the mapping sends the records of batches it gave up on. */
+  public readonly failureQueue: sqs.Queue;
+  /** Its alarms. */
+  public readonly alarms: ObjectsStreamAlarms;
+  private readonly iteratorAgeThreshold: Duration;
+
+  constructor(scope: Construct, id: string, props: ObjectsStreamCleanupProps) {
+    super(scope, id);
+    const table = props.resources.objectsTable as dynamodb.ITableV2;
+    const streamArn = table.tableStreamArn;
+    if (streamArn === undefined) throw new Error('the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)');
+    const timeout = props.timeout ?? Duration.minutes(1);
+
+    const fn = new TierlogFunction(this, 'Function', {
+      handler: 'objects-stream',
+      serviceName: OBJECTS_STREAM_SERVICE_NAME,
+      environment: props.environment,
+      timeout,
+      memorySize: props.memorySize ?? 256,
+      ...(props.runtime ? { runtime: props.runtime } : {}),
+      ...(props.bundleAwsSdk !== undefined ? { bundleAwsSdk: props.bundleAwsSdk } : {}),
+      ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
+      ...(props.removalPolicy !== undefined ? { removalPolicy: props.removalPolicy } : {}),
+    });
+    this.function = fn.function;
+    this.role = fn.role;
+    this.logGroup = fn.logGroup;
+
+    const grant = (actions: readonly string[], resources: string[]) =>
+      fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...actions], resources }));
+    grant(OBJECTS_STREAM_ACTIONS.stream, [streamArn]);
+    grant(OBJECTS_STREAM_ACTIONS.listStreams, [`${table.tableArn}/stream/*`]);
+    grant(OBJECTS_STREAM_ACTIONS.objectsTable, [table.tableArn]);
+    grant(OBJECTS_STREAM_ACTIONS.objects, [props.resources.bucket.arnForObjects(`${props.resources.prefix}/*`)]);
+
+    this.failureQueue = new sqs.Queue(this, 'FailureQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      // Its messages name stream records, not data: worthless once the stack is gone.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.eventSourceMapping = new lambda.EventSourceMapping(this, 'Mapping', {
+      target: fn.function,
+      eventSourceArn: streamArn,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: props.batchSize ?? 100,
+      maxBatchingWindow: Duration.seconds(5),
+      bisectBatchOnError: true,
+      retryAttempts: props.retryAttempts ?? 10,
+      // The stream keeps records 24 h; a record older than that is gone anyway.
+      maxRecordAge: Duration.hours(24),
+      reportBatchItemFailures: true,
+      onFailure: new SqsDlq(this.failureQueue),
+      // Only removals are this function's business (overwrites are settled by the change log).
+      filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('REMOVE') })],
+    });
+
+    this.iteratorAgeThreshold = props.iteratorAgeThreshold ?? Duration.hours(1);
+    this.alarms = {
+      streamIteratorAge: new cloudwatch.Alarm(this, 'IteratorAge', {
+        alarmDescription: `tierlog: the objects-stream function is more than ${this.iteratorAgeThreshold.toHumanString()} behind the objects table's stream (records are lost after 24 h; the audit then finds their blobs)`,
+        metric: this.function.metric('IteratorAge', { period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: this.iteratorAgeThreshold.toMilliseconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 2,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      streamFailureQueueNotEmpty: new cloudwatch.Alarm(this, 'FailureQueueNotEmpty', {
+        alarmDescription: 'tierlog: the objects-stream function gave up on stream records (see its log group and the on-failure queue); `tierlog audit` deletes the blobs they leave',
+        metric: this.failureQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    };
+  }
+
+  /** The function's iterator age (maximum, ms). */
+  iteratorAgeMetric(): cloudwatch.Metric {
+    return this.function.metric('IteratorAge', { period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM, label: 'iterator age (ms)' });
+  }
+
+  /** One dashboard row: iterator age, what the function did, the function and its queue. */
+  dashboardRow(): cloudwatch.IWidget[] {
+    const count = (name: keyof typeof STREAM_METRICS) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: STREAM_METRICS[name],
+        dimensionsMap: { service: OBJECTS_STREAM_SERVICE_NAME },
+        statistic: cloudwatch.Stats.SUM,
+        period: PERIOD,
+        label: STREAM_METRICS[name],
+      });
+    return [
+      new cloudwatch.GraphWidget({
+        title: 'Objects stream: iterator age (ms)',
+        left: [this.iteratorAgeMetric()],
+        leftAnnotations: [{ value: this.iteratorAgeThreshold.toMilliseconds(), label: 'alarm threshold' }],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Objects stream: removals and blobs deleted',
+        left: [count('removes'), count('expiredRemoves'), count('blobsDeleted')],
+        right: [count('untrusted'), count('referenced'), count('failed')],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Objects stream function',
+        left: [
+          this.function.metricInvocations({ period: PERIOD, statistic: cloudwatch.Stats.SUM }),
+          this.function.metricErrors({ period: PERIOD, statistic: cloudwatch.Stats.SUM }),
+        ],
+        right: [this.failureQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM })],
+        width: 8,
+      }),
+    ];
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Audit backstop for expiry: tells when the blob of an HV item belongs to an object that
+ * expired so long ago that the AWS-native cleanup has evidently failed for it. Pure, no I/O.
+ *
+ * The normal path: DynamoDB TTL removes an expired item (typically within two days), the
+ * removal appears in the objects table's stream, and the stream function deletes the blob
+ * (lib/recovery/stream-cleanup.ts). The stream keeps records 24 hours: a consumer stuck longer
+ * than that loses the records, and TTL may be off or behind. So an item that still references
+ * a blob after `expiry + TTL lag + stream retention + margin` is reported as "expired, stream
+ * event lost" (or TTL not deleting): nothing will ever delete that blob on its own. The object
+ * is already absent to every reader (expiry.ts: isExpired), so the audit may remove the item
+ * the way TTL does (a DeleteItem conditional on the same version and expiry), which puts a
+ * fresh REMOVE into the stream and lets the stream function delete the blob through its guard.
+ *
+ * Younger expired items are not reported: their cleanup is still on its way.
+ */
+import { isExpired } from '../tiered/expiry.js';
+
+/** How long DynamoDB TTL may take to remove an expired item ("typically within two days"). */
+export const TTL_DELETION_LAG_MS = 48 * 3_600_000;
+/** How long the objects table's stream keeps a record. */
+export const STREAM_RETENTION_MS = 24 * 3_600_000;
+/** Added on top, for clock skew and a consumer's retries. */
+export const EXPIRED_BLOB_MARGIN_MS = 3_600_000;
+
+/** What {@link judgeExpiredReference} needs of an HV item. */
+export interface ExpiringReference {
+  readonly key: string;
+  readonly blob?: string;
+  /** Expiry, epoch seconds (HvRecord.expiresAtSeconds). */
+  readonly expiresAtSeconds?: number;
+}
+
+export type ExpiredReferenceVerdict =
+  /** No blob, no expiry, or not expired: not this backstop's business. */
+  | { readonly kind: 'notExpired' }
+  /** Expired, cleanup still due to happen (TTL, then the stream). */
+  | { readonly kind: 'cleanupPending'; readonly blob: string; readonly expiredAt: number }
+  /** Expired past every window: the stream event was lost (or TTL is not deleting). */
+  | { readonly kind: 'streamEventLost'; readonly blob: string; readonly expiredAt: number; readonly overdueMs: number; readonly reason: string };
+
+export interface ExpiredReferenceOptions {
+  readonly ttlDeletionLagMs?: number;
+  readonly streamRetentionMs?: number;
+  readonly marginMs?: number;
+}
+
+/** Judges one HV item at `now` (ms). */
+export function judgeExpiredReference(item: ExpiringReference, now: number, options: ExpiredReferenceOptions = {}): ExpiredReferenceVerdict {
+  if (item.blob === undefined || item.expiresAtSeconds === undefined || !isExpired(item, now)) return { kind: 'notExpired' };
+  const expiredAt = item.expiresAtSeconds * 1000;
+  const window = (options.ttlDeletionLagMs ?? TTL_DELETION_LAG_MS) + (options.streamRetentionMs ?? STREAM_RETENTION_MS) + (options.marginMs ?? EXPIRED_BLOB_MARGIN_MS);
+  const overdueMs = now - expiredAt - window;
+  if (overdueMs <= 0) return { kind: 'cleanupPending', blob: item.blob, expiredAt };
+  return {
+    kind: 'streamEventLost',
+    blob: item.blob,
+    expiredAt,
+    overdueMs,
+    reason: `object "${item.key.slice(0, 200)}" expired at ${new Date(expiredAt).toISOString()}; its blob is still referenced: expired, stream event lost (or TTL is not deleting on the objects table)`,
+  };
+}

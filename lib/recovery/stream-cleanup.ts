@@ -1,0 +1,202 @@
+/**
+ * Blob cleanup from the objects table's stream: when an item is removed (by DynamoDB TTL after
+ * it expired, or by anyone else), the blob its OLD image points at is deleted.
+ *
+ * Which records are its business: only REMOVE. Overwrites (MODIFY) and deletes through the
+ * library are settled by the change log: the writer records the replaced blob as `old` before
+ * its commit, deletes it after, and the sweeper finishes that if the writer dies. A REMOVE
+ * carries no log entry: a TTL deletion happens outside any writer (its record shows
+ * `userIdentity = { type: "Service", principalId: "dynamodb.amazonaws.com" }`), and without
+ * this consumer its blob would be paid for forever.
+ *
+ * The rule, per REMOVE record whose old image names a blob `b` for key `k`:
+ *   1. `b` must pass the sweeper's namespace guard ({@link checkBlobKey}: under the configured
+ *      prefix, exactly a blob key of `k`); anything else is logged, counted, never deleted.
+ *   2. Read HV for `k` consistently. If the current item points at `b`, keep it (cannot happen
+ *      while blob keys are never reused; checked anyway, because a wrong delete loses data).
+ *   3. Otherwise delete `b` (absent is fine).
+ * That is safe in any order and any number of times: a blob key is never reused, so once an
+ * item that pointed at `b` is gone and HV does not point at `b`, nothing will ever point at it
+ * again; a key re-created since points at a new blob. So a batch delivered twice, late, or out
+ * of order does the same thing as once.
+ *
+ * Failures are reported per record (`batchItemFailures`, the record's sequence number), so the
+ * event source mapping retries from the first failed record; what cannot ever succeed (an
+ * image without a key, a blob outside the namespace) is not a failure, it is counted and
+ * logged, so it cannot block the shard.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { TierlogConfig } from '../config.js';
+import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { MULTIPART_PART_SIZE } from '../constants.js';
+import { checkBlobKey } from '../tiered/blob-keys.js';
+import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
+import { LtBucket } from '../tiered/lt-bucket.js';
+import type { SweepLogger } from './sweeper.js';
+import { WorkPool } from './work-pool.js';
+
+/** The principal DynamoDB TTL deletions carry in a stream record. */
+export const TTL_PRINCIPAL = 'dynamodb.amazonaws.com';
+
+/** An attribute value as a stream record carries it (only strings are read here). */
+export type StreamAttributeValue = { readonly S?: string } & Readonly<Record<string, unknown>>;
+
+/** A DynamoDB stream record as Lambda delivers it (the fields this reads). */
+export interface ObjectsStreamRecord {
+  readonly eventName?: string;
+  readonly userIdentity?: { readonly type?: string; readonly principalId?: string };
+  readonly dynamodb?: {
+    readonly SequenceNumber?: string;
+    readonly Keys?: Readonly<Record<string, StreamAttributeValue>>;
+    readonly OldImage?: Readonly<Record<string, StreamAttributeValue>>;
+  };
+}
+
+/** The answer Lambda reads with `ReportBatchItemFailures`. */
+export interface StreamBatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
+
+/** What one batch did. */
+export interface StreamCleanupReport {
+  readonly records: number;
+  /** REMOVE records (any origin). */
+  readonly removes: number;
+  /** REMOVE records made by DynamoDB TTL. */
+  readonly expiredRemoves: number;
+  readonly blobsDeleted: number;
+  /** Blobs refused by the namespace guard, or images that could not be read: logged, never deleted. */
+  readonly untrusted: number;
+  /** Blobs kept because HV points at them (should stay 0). */
+  readonly referenced: number;
+  /** Records reported back as failures (retried by the event source mapping). */
+  readonly failed: number;
+}
+
+/** The judgement of one record, before HV is read. */
+export type StreamRecordVerdict =
+  | { readonly kind: 'ignore'; readonly reason: 'notRemove' | 'noBlob' }
+  | { readonly kind: 'untrusted'; readonly reason: string; readonly key?: string }
+  | { readonly kind: 'candidate'; readonly key: string; readonly blob: string; readonly expired: boolean };
+
+/** Judges one record from its own content (pure). */
+export function judgeStreamRecord(record: ObjectsStreamRecord, prefix: string, attrs: Pick<HvAttributeNames, 'key' | 'blob'>): StreamRecordVerdict {
+  if (record.eventName !== 'REMOVE') return { kind: 'ignore', reason: 'notRemove' };
+  const image = record.dynamodb?.OldImage;
+  if (image === undefined) return { kind: 'untrusted', reason: 'REMOVE without an old image (is the stream view type OLD_IMAGE or NEW_AND_OLD_IMAGES?)' };
+  const key = image[attrs.key]?.S;
+  if (typeof key !== 'string') return { kind: 'untrusted', reason: `old image has no string "${attrs.key}"` };
+  const raw = image[attrs.blob];
+  if (raw === undefined || raw === null) return { kind: 'ignore', reason: 'noBlob' };
+  const blob = raw.S;
+  const check = checkBlobKey(prefix, key, blob);
+  if (!check.ok) return { kind: 'untrusted', reason: check.reason, key };
+  const expired = record.userIdentity?.type === 'Service' && record.userIdentity.principalId === TTL_PRINCIPAL;
+  return { kind: 'candidate', key, blob: blob as string, expired };
+}
+
+export interface StreamCleanupOptions {
+  /** Table, bucket and prefix (the same as the writers'). */
+  readonly config: TierlogConfig;
+  /** Default: a client from the environment. */
+  readonly dynamodb?: DynamoDBClient;
+  /** Default: a client from the environment. */
+  readonly s3?: S3Client;
+  /** HV attribute names, when the objects table has its own schema. */
+  readonly attributes?: Partial<HvAttributeNames>;
+  /** Blob deletes at once. Default 16. */
+  readonly concurrency?: number;
+  /** Structured log sink. Default: silent. */
+  readonly logger?: SweepLogger;
+}
+
+const SILENT: SweepLogger = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** Deletes the blobs of removed objects, from batches of the objects table's stream. */
+export class StreamCleanup {
+  private readonly hv: HvTable;
+  private readonly lt: LtBucket;
+  private readonly prefix: string;
+  private readonly concurrency: number;
+  private readonly logger: SweepLogger;
+
+  constructor(options: StreamCleanupOptions) {
+    this.prefix = options.config.prefix;
+    this.hv = new HvTable(options.config.objectsTable, options.dynamodb ?? createDynamoDBClient(), options.attributes);
+    this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, MULTIPART_PART_SIZE);
+    this.concurrency = options.concurrency ?? 16;
+    this.logger = options.logger ?? SILENT;
+  }
+
+  /** Handles one batch; never throws for a record's failure (it is reported instead). */
+  async handle(records: readonly ObjectsStreamRecord[]): Promise<{ response: StreamBatchResponse; report: StreamCleanupReport }> {
+    const failed = new Set<string>();
+    const fail = (record: ObjectsStreamRecord): void => {
+      const seq = record.dynamodb?.SequenceNumber;
+      if (seq !== undefined) failed.add(seq);
+    };
+    let removes = 0;
+    let expiredRemoves = 0;
+    let untrusted = 0;
+    let referenced = 0;
+    let blobsDeleted = 0;
+    const candidates: Array<{ record: ObjectsStreamRecord; key: string; blob: string }> = [];
+    for (const record of records) {
+      if (record.eventName === 'REMOVE') removes++;
+      const verdict = judgeStreamRecord(record, this.prefix, this.hv.attrs);
+      if (verdict.kind === 'untrusted') {
+        untrusted++;
+        this.logger.error('stream record not trusted: nothing deleted', {
+          reason: verdict.reason,
+          key: verdict.key,
+          sequenceNumber: record.dynamodb?.SequenceNumber,
+        });
+      } else if (verdict.kind === 'candidate') {
+        if (verdict.expired) expiredRemoves++;
+        candidates.push({ record, key: verdict.key, blob: verdict.blob });
+      }
+    }
+
+    if (candidates.length > 0) {
+      let current: Map<string, string | null> | undefined;
+      try {
+        current = await this.hv.readBlobPointers(candidates.map((c) => c.key));
+      } catch (err) {
+        this.logger.error('reading the objects table failed: batch left for a retry', { error: String(err) });
+        for (const c of candidates) fail(c.record);
+      }
+      if (current !== undefined) {
+        const pool = new WorkPool(this.concurrency);
+        for (const c of candidates) {
+          if (current.get(c.key) === c.blob) {
+            referenced++;
+            this.logger.warn('blob of a removed item is referenced again: kept', { key: c.key, blob: c.blob });
+            continue;
+          }
+          await pool.run(async () => {
+            try {
+              await this.lt.delete(c.blob);
+              blobsDeleted++;
+            } catch (err) {
+              this.logger.warn('blob delete failed: record left for a retry', { key: c.key, blob: c.blob, error: String(err) });
+              fail(c.record);
+            }
+          });
+        }
+        await pool.drain();
+      }
+    }
+
+    const report: StreamCleanupReport = {
+      records: records.length,
+      removes,
+      expiredRemoves,
+      blobsDeleted,
+      untrusted,
+      referenced,
+      failed: failed.size,
+    };
+    return { response: { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) }, report };
+  }
+}

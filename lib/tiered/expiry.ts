@@ -1,0 +1,121 @@
+/**
+ * Object expiry: the policy a write carries, the expiry it stores, and the read-side rules.
+ * Pure functions, no I/O.
+ *
+ * A policy is one of: an instant (`expiresAt`), a time to live from the write
+ * (`timeToLiveMs`), or a time to idle (`timeToIdleMs`: the object expires that long after it
+ * was last written or read). No policy: the object never expires. Overwriting an object
+ * replaces its policy (a write without one makes the object permanent again).
+ *
+ * Stored form: the expiry instant in epoch SECONDS (the unit DynamoDB TTL reads), rounded up,
+ * so an object is never treated as expired before the instant asked for; a time-to-idle object
+ * also stores its TTI (ms) so reads can move the expiry forward.
+ *
+ * Why reads must check: DynamoDB deletes an expired item "typically within two days", and until
+ * then reads still return it. So every read, `ifVersion` and delete treats an item at or past
+ * its expiry as absent ({@link isExpired}); TTL then removes the item, and the table's stream
+ * deletes its blob (lib/recovery/stream-cleanup.ts).
+ *
+ * Time to idle, debounced: refreshing the expiry on every read would turn every read into a
+ * write. A read refreshes only when less than `TTI - debounce` remains, with
+ * `debounce = min(cap, TTI / 2)`. So after any read at `t` the object lives at least until
+ * `t + TTI - debounce >= t + TTI / 2`, and an object read continuously costs at most one write
+ * per `debounce`. A FIXED debounce would be wrong: with a debounce of a day, a TTI of a day or
+ * less is never refreshed and silently becomes a time to live.
+ */
+import { ValidationError } from '../errors.js';
+
+/** The expiry a write asks for. At most one field may be set. */
+export interface ExpiryPolicy {
+  /** Expire at this instant (must be in the future). */
+  readonly expiresAt?: Date;
+  /** Expire this many milliseconds after the write. */
+  readonly timeToLiveMs?: number;
+  /** Expire this many milliseconds after the object was last written or read. */
+  readonly timeToIdleMs?: number;
+}
+
+/** What an item stores for its expiry: both unset for an object that never expires. */
+export interface StoredExpiry {
+  /** Expiry instant, epoch SECONDS (DynamoDB TTL's unit). */
+  readonly expiresAtSeconds?: number;
+  /** Time to idle in ms, for a TTI object. */
+  readonly ttiMs?: number;
+}
+
+/** Default name of the HV attribute that holds the expiry (epoch seconds): the objects table's TTL attribute. */
+export const DEFAULT_EXPIRES_AT_ATTRIBUTE = 'expiresAt';
+
+/** The longest expiry a policy may ask for: 100 years. */
+export const MAX_EXPIRY_MS = 100 * 365 * 24 * 3_600_000;
+
+/** Upper bound of the TTI debounce (the debounce is also at most half the TTI). */
+export const DEFAULT_TTI_DEBOUNCE_CAP_MS = 3_600_000;
+
+/**
+ * Validates a policy: at most one of the three fields; a valid future `expiresAt`; positive
+ * integer durations; nothing beyond {@link MAX_EXPIRY_MS}. Returns the stored form.
+ *
+ * @throws ValidationError naming the field at fault.
+ */
+export function storedExpiryOf(policy: ExpiryPolicy | undefined, now: number): StoredExpiry {
+  if (policy === undefined) return {};
+  if (typeof policy !== 'object' || policy === null) throw new ValidationError('the expiry policy must be an object', 'expiry');
+  const set = (['expiresAt', 'timeToLiveMs', 'timeToIdleMs'] as const).filter((f) => policy[f] !== undefined);
+  if (set.length > 1) throw new ValidationError(`only one of expiresAt, timeToLiveMs and timeToIdleMs may be given (got ${set.join(', ')})`, set[1]!);
+  if (policy.expiresAt !== undefined) {
+    const at = policy.expiresAt;
+    if (!(at instanceof Date) || !Number.isFinite(at.getTime())) throw new ValidationError('expiresAt must be a valid Date', 'expiresAt');
+    if (at.getTime() <= now) throw new ValidationError('expiresAt must be in the future', 'expiresAt');
+    if (at.getTime() - now > MAX_EXPIRY_MS) throw new ValidationError('expiresAt is more than 100 years away', 'expiresAt');
+    return { expiresAtSeconds: toSeconds(at.getTime()) };
+  }
+  if (policy.timeToLiveMs !== undefined) {
+    return { expiresAtSeconds: toSeconds(now + duration(policy.timeToLiveMs, 'timeToLiveMs')) };
+  }
+  if (policy.timeToIdleMs !== undefined) {
+    const tti = duration(policy.timeToIdleMs, 'timeToIdleMs');
+    return { expiresAtSeconds: toSeconds(now + tti), ttiMs: tti };
+  }
+  return {};
+}
+
+/** True when an item with this stored expiry is expired at `now` (ms): it is absent to every read. */
+export function isExpired(record: { readonly expiresAtSeconds?: number }, now: number): boolean {
+  return record.expiresAtSeconds !== undefined && now >= record.expiresAtSeconds * 1000;
+}
+
+/** The expiry instant of a stored expiry, or undefined for an object that never expires. */
+export function expiryDateOf(record: { readonly expiresAtSeconds?: number }): Date | undefined {
+  return record.expiresAtSeconds === undefined ? undefined : new Date(record.expiresAtSeconds * 1000);
+}
+
+/** The TTI debounce: `min(cap, TTI / 2)`. */
+export function ttiDebounceMs(ttiMs: number, capMs: number = DEFAULT_TTI_DEBOUNCE_CAP_MS): number {
+  return Math.min(capMs, Math.floor(ttiMs / 2));
+}
+
+/**
+ * The expiry (epoch seconds) a read at `now` should move a time-to-idle object to, or undefined
+ * when no refresh is due (not a TTI object, expired, or more than `TTI - debounce` remains).
+ */
+export function ttiRefresh(record: StoredExpiry, now: number, capMs: number = DEFAULT_TTI_DEBOUNCE_CAP_MS): number | undefined {
+  const { ttiMs, expiresAtSeconds } = record;
+  if (ttiMs === undefined || expiresAtSeconds === undefined || isExpired(record, now)) return undefined;
+  const remaining = expiresAtSeconds * 1000 - now;
+  if (remaining >= ttiMs - ttiDebounceMs(ttiMs, capMs)) return undefined;
+  const next = toSeconds(now + ttiMs);
+  return next > expiresAtSeconds ? next : undefined;
+}
+
+function duration(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new ValidationError(`${field} must be a positive integer (milliseconds)`, field);
+  }
+  if (value > MAX_EXPIRY_MS) throw new ValidationError(`${field} is more than 100 years`, field);
+  return value;
+}
+
+function toSeconds(ms: number): number {
+  return Math.ceil(ms / 1000);
+}

@@ -1,0 +1,226 @@
+/**
+ * `functions/objects-stream.ts` driven by the objects table's REAL stream on DynamoDB Local:
+ * records read with GetRecords and delivered as Lambda delivers them. DynamoDB Local runs no
+ * TTL deletions, so a test deletes the expired item itself, the way the TTL process does (a
+ * DeleteItem conditional on the expiry being past), and marks the record with TTL's identity.
+ *
+ * Checked from outside after every delivery: the blob of every removed item is gone, every
+ * blob HV references exists (nothing referenced is ever deleted), nothing outside the
+ * namespace is touched, and failures come back as `batchItemFailures` of the right records.
+ */
+import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { StreamCleanup, type StreamBatchResponse } from '../../lib/recovery/stream-cleanup.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { StreamReader, asTtlDeletion, streamEvent } from '../support/stream.js';
+import { KiB, makeWriter, randomBody, rawGetObject, rawPutObject, rawState, type Writer } from '../tiered/harness.js';
+import { captureStdout, lambdaContext, loadHandler } from './lambda.js';
+
+type Handler = (event: DynamoDBStreamEvent, context: Context) => Promise<StreamBatchResponse>;
+
+let fx: Fixture;
+let reader: StreamReader;
+let writer: Writer;
+let handler: Handler;
+let restore: () => void;
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+  writer = makeWriter(fx);
+  const loaded = await loadHandler(fx, () => import('../../functions/objects-stream.js'));
+  restore = loaded.restore;
+  handler = loaded.mod.handler as Handler;
+});
+afterAll(() => {
+  restore?.();
+  reader?.close();
+  writer?.close();
+});
+
+afterEach(async () => {
+  // Each test starts at the stream's current end.
+  await reader.read();
+});
+
+async function deliver(records: DynamoDBRecord[]): Promise<StreamBatchResponse> {
+  const { result, error } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream')));
+  if (error !== undefined) throw error;
+  return result!;
+}
+
+/** The blob HV points at for `key` (raw scan). */
+async function blobOf(key: string): Promise<string | undefined> {
+  return (await rawState(fx)).references.get(key);
+}
+
+/** Sets an expiry in the past on the item and deletes it as DynamoDB TTL does. */
+async function expireAsTtl(key: string): Promise<void> {
+  const past = Math.floor(Date.now() / 1000) - 60;
+  await fx.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: fx.config.objectsTable,
+      Key: { key: { S: key } },
+      UpdateExpression: 'SET expiresAt = :t',
+      ExpressionAttributeValues: { ':t': { N: String(past) } },
+    }),
+  );
+  await fx.dynamodb.send(
+    new DeleteItemCommand({
+      TableName: fx.config.objectsTable,
+      Key: { key: { S: key } },
+      ConditionExpression: 'expiresAt < :now',
+      ExpressionAttributeValues: { ':now': { N: String(Math.floor(Date.now() / 1000)) } },
+    }),
+  );
+}
+
+function removes(records: DynamoDBRecord[]): DynamoDBRecord[] {
+  return records.filter((r) => r.eventName === 'REMOVE');
+}
+
+async function expectNothingReferencedLost(): Promise<void> {
+  const state = await rawState(fx);
+  expect(state.lost, 'every blob HV references exists').toEqual([]);
+}
+
+describe('objects stream handler (DynamoDB Local stream)', () => {
+  test('a large object removed by TTL: its blob is deleted, and the record counts as an expiry', async () => {
+    await writer.store.put('ttl/one', randomBody(40 * KiB));
+    const blob = (await blobOf('ttl/one'))!;
+    await expireAsTtl('ttl/one');
+    const records = (await reader.read()).map((r) => (r.eventName === 'REMOVE' ? asTtlDeletion(r) : r));
+    expect(removes(records)).toHaveLength(1);
+    expect(removes(records)[0]!.dynamodb!.OldImage!.blob!.S).toBe(blob);
+
+    const { result, out } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream')));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(await rawGetObject(fx, blob)).toBeUndefined();
+    expect(out).toContain('StreamExpiredRemoves');
+    expect(out).toMatch(/"StreamBlobsDeleted":1\b/);
+  });
+
+  test('a key re-created before the batch arrives keeps its new blob; the removed one goes', async () => {
+    await writer.store.put('recreated', randomBody(40 * KiB));
+    const first = (await blobOf('recreated'))!;
+    await expireAsTtl('recreated');
+    const fresh = randomBody(50 * KiB);
+    await writer.store.put('recreated', fresh);
+    const second = (await blobOf('recreated'))!;
+    expect(second).not.toBe(first);
+
+    expect(await deliver(await reader.read())).toEqual({ batchItemFailures: [] });
+    expect(await rawGetObject(fx, first)).toBeUndefined();
+    expect(await writer.store.get('recreated')).toMatchObject({ body: fresh });
+    await expectNothingReferencedLost();
+  });
+
+  test('a batch delivered twice, and out of order, does what it does once', async () => {
+    const keys = ['dup/a', 'dup/b', 'dup/c'];
+    for (const k of keys) await writer.store.put(k, randomBody(20 * KiB));
+    const blobs = await Promise.all(keys.map((k) => blobOf(k)));
+    for (const k of keys) await expireAsTtl(k);
+    await writer.store.put('dup/b', randomBody(30 * KiB)); // re-created in between
+    const records = await reader.read();
+
+    expect(await deliver([...records].reverse())).toEqual({ batchItemFailures: [] });
+    expect(await deliver(records)).toEqual({ batchItemFailures: [] });
+    expect(await deliver([...records, ...records].reverse())).toEqual({ batchItemFailures: [] });
+    for (const b of blobs) expect(await rawGetObject(fx, b!)).toBeUndefined();
+    expect(await blobOf('dup/b')).toBeDefined();
+    await expectNothingReferencedLost();
+    expect((await rawState(fx)).unreferenced).toEqual([]);
+  });
+
+  test('inserts, overwrites and inline objects are not its business: it deletes nothing for them', async () => {
+    await writer.store.put('mod/large', randomBody(40 * KiB));
+    await writer.store.put('mod/large', randomBody(40 * KiB)); // MODIFY: the log settles the old blob
+    await writer.store.put('mod/small', 'tiny');
+    await expireAsTtl('mod/small'); // REMOVE of an inline object: no blob
+    const before = (await rawState(fx)).blobs;
+    const records = await reader.read();
+    expect(records.map((r) => r.eventName)).toEqual(expect.arrayContaining(['INSERT', 'MODIFY', 'REMOVE']));
+    expect(await deliver(records)).toEqual({ batchItemFailures: [] });
+    expect((await rawState(fx)).blobs).toEqual(before);
+  });
+
+  test('a blob an item references again is kept, even though blob keys are never reused', async () => {
+    const blob = `${fx.config.prefix}/${Buffer.from('reused').toString('base64url')}/${uuidv7()}`;
+    await rawPutObject(fx, blob, 'still referenced');
+    const item = { key: { S: 'reused' }, version: { N: '1' }, blob: { S: blob }, size: { N: '16' } };
+    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: item }));
+    await expireAsTtl('reused');
+    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: item }));
+    const records = removes(await reader.read());
+    const { result, out } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream')));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(out).toMatch(/"StreamReferencedKept":1\b/);
+    expect(await rawGetObject(fx, blob)).toBeDefined();
+    await expectNothingReferencedLost();
+  });
+
+  test('a blob outside the namespace or of another object is never deleted', async () => {
+    const foreign = `other/${uuidv7()}`;
+    const another = `${fx.config.prefix}/${Buffer.from('someone-else').toString('base64url')}/${uuidv7()}`;
+    await rawPutObject(fx, foreign, 'not ours');
+    await rawPutObject(fx, another, 'not this object');
+    for (const [key, blob] of [['ns/foreign', foreign], ['ns/another', another]] as const) {
+      await fx.dynamodb.send(
+        new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: key }, version: { N: '1' }, blob: { S: blob }, size: { N: '8' } } }),
+      );
+      await expireAsTtl(key);
+    }
+    const records = removes(await reader.read());
+    expect(records).toHaveLength(2);
+    const { result, out } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream')));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(out).toMatch(/"StreamUntrusted":2\b/);
+    expect(await rawGetObject(fx, foreign)).toBeDefined();
+    expect(await rawGetObject(fx, another)).toBeDefined();
+  });
+});
+
+describe('partial batch failures', () => {
+  test('a blob delete that fails is reported by sequence number; the retry finishes it', async () => {
+    const keys = ['fail/a', 'fail/b', 'fail/c'];
+    for (const k of keys) await writer.store.put(k, randomBody(20 * KiB));
+    const blobs = (await Promise.all(keys.map((k) => blobOf(k)))) as string[];
+    for (const k of keys) await expireAsTtl(k);
+    const records = removes(await reader.read());
+    expect(records).toHaveLength(3);
+
+    const injector = new FaultInjector().add({ kind: 'loseRequest', match: (r) => onCommand('DeleteObject')(r) && r.input.Key === blobs[1] });
+    const s3 = injector.attach(createS3Client(), 's3');
+    const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3 });
+    const first = await cleanup.handle(records);
+    expect(first.response.batchItemFailures).toEqual([{ itemIdentifier: records[1]!.dynamodb!.SequenceNumber }]);
+    expect(first.report).toMatchObject({ removes: 3, blobsDeleted: 2, failed: 1 });
+    expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
+    expect(await rawGetObject(fx, blobs[1]!)).toBeDefined();
+    s3.destroy();
+
+    // Lambda retries from the failed record on.
+    expect(await deliver(records.slice(1))).toEqual({ batchItemFailures: [] });
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
+  });
+
+  test('when the objects table cannot be read, every candidate record is reported and nothing is deleted', async () => {
+    await writer.store.put('hvfail/a', randomBody(20 * KiB));
+    const blob = (await blobOf('hvfail/a'))!;
+    await expireAsTtl('hvfail/a');
+    const records = await reader.read();
+    const injector = new FaultInjector().add({ kind: 'loseRequest', match: onCommand('BatchGetItem') });
+    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+    const cleanup = new StreamCleanup({ config: fx.config, dynamodb, s3: fx.s3 });
+    const out = await cleanup.handle(records);
+    expect(out.response.batchItemFailures).toEqual(removes(records).map((r) => ({ itemIdentifier: r.dynamodb!.SequenceNumber })));
+    expect(await rawGetObject(fx, blob)).toBeDefined();
+    dynamodb.destroy();
+    expect(await deliver(records)).toEqual({ batchItemFailures: [] });
+    expect(await rawGetObject(fx, blob)).toBeUndefined();
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * The expiry cleanup in the synthesized template: the objects table's stream (old images) and
+ * TTL on the expiry attribute; the stream function's event source mapping (REMOVE filter,
+ * bisect on error, bounded retries, partial batch failures, on-failure queue); its exact
+ * grants; the iterator-age and failure-queue alarms; its dashboard row.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Duration } from 'aws-cdk-lib';
+import { OBJECTS_STREAM_ACTIONS } from '../../infra/objects-stream.js';
+import { STREAM_METRICS } from '../../lib/recovery/stream-metrics.js';
+import { actions, cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, statementsOfRole, tierlogTemplate } from './helpers.js';
+
+afterAll(cleanOutdirs);
+
+const { stack, template } = tierlogTemplate({ prefix: 'tenant/blobs' });
+const t = stack.tierlog;
+const id = (c: { node: { defaultChild?: unknown } }) => logicalIdOf(stack, c);
+
+describe('objects table', () => {
+  it('has a stream of old images and TTL on expiresAt', () => {
+    const table = resourcesOf(template, 'AWS::DynamoDB::GlobalTable')[id(t.objectsTable)]!.Properties!;
+    expect(table['StreamSpecification']).toEqual({ StreamViewType: 'OLD_IMAGE' });
+    expect(table['TimeToLiveSpecification']).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+  });
+
+  it('the change-log table has neither', () => {
+    const table = resourcesOf(template, 'AWS::DynamoDB::GlobalTable')[id(t.changeLogTable)]!.Properties!;
+    expect(table['StreamSpecification']).toBeUndefined();
+    expect(table['TimeToLiveSpecification']).toBeUndefined();
+  });
+});
+
+describe('event source mapping', () => {
+  const [, mapping] = onlyResource(template, 'AWS::Lambda::EventSourceMapping');
+  const p = mapping.Properties!;
+
+  it('reads the objects table stream into the stream function', () => {
+    expect(p['EventSourceArn']).toEqual({ 'Fn::GetAtt': [id(t.objectsTable), 'StreamArn'] });
+    expect(p['FunctionName']).toEqual({ Ref: id(t.objectsStream.function) });
+    expect(p['StartingPosition']).toBe('TRIM_HORIZON');
+  });
+
+  it('bisects a failing batch, retries a bounded number of times, reports partial failures, then gives up to the queue', () => {
+    expect(p).toMatchObject({
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 86_400,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 100,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [id(t.objectsStream.failureQueue), 'Arn'] } } },
+    });
+  });
+
+  it('hands over REMOVE records only', () => {
+    expect(p['FilterCriteria']).toEqual({ Filters: [{ Pattern: JSON.stringify({ eventName: ['REMOVE'] }) }] });
+  });
+});
+
+describe('grants', () => {
+  const statements = statementsOfRole(template, id(t.objectsStream.role));
+  const find = (action: string) => statements.filter((s) => actions(s).includes(action));
+
+  it('reads the stream of the objects table only', () => {
+    for (const action of OBJECTS_STREAM_ACTIONS.stream) {
+      expect(find(action).map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [id(t.objectsTable), 'StreamArn'] }]);
+    }
+    expect(find('dynamodb:ListStreams').map((s) => s.Resource)).toEqual([{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(t.objectsTable), 'Arn'] }, '/stream/*']] }]);
+  });
+
+  it('reads the objects table with BatchGetItem, and nothing else on any table', () => {
+    expect(find('dynamodb:BatchGetItem').map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [id(t.objectsTable), 'Arn'] }]);
+    const dynamo = statements.flatMap((s) => actions(s)).filter((a) => a.startsWith('dynamodb:'));
+    expect(new Set(dynamo)).toEqual(new Set([...OBJECTS_STREAM_ACTIONS.stream, 'dynamodb:ListStreams', 'dynamodb:BatchGetItem']));
+  });
+
+  it('deletes objects under <prefix>/ only, and does nothing else in S3', () => {
+    const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
+    expect(s3).toHaveLength(1);
+    expect(actions(s3[0]!)).toEqual(['s3:DeleteObject']);
+    expect(JSON.stringify(s3[0]!.Resource)).toContain('/tenant/blobs/*');
+  });
+
+  it('may send to its failure queue only', () => {
+    const sqs = statements.filter((s) => actions(s).some((a) => a.startsWith('sqs:')));
+    expect(sqs.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [id(t.objectsStream.failureQueue), 'Arn'] }]);
+  });
+});
+
+describe('monitoring', () => {
+  const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
+
+  it('alarms when the function falls behind the stream (iterator age, default one hour)', () => {
+    expect(alarms[id(t.alarms.streamIteratorAge)]!.Properties).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: id(t.objectsStream.function) } }],
+      Statistic: 'Maximum',
+      Threshold: Duration.hours(1).toMilliseconds(),
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('the threshold is a property', () => {
+    const { stack: s, template: tpl } = tierlogTemplate({ streamIteratorAgeThreshold: Duration.hours(6) });
+    expect(resourcesOf(tpl, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.streamIteratorAge)]!.Properties).toMatchObject({
+      Threshold: Duration.hours(6).toMilliseconds(),
+    });
+  });
+
+  it('alarms when records were given up on', () => {
+    expect(alarms[id(t.alarms.streamFailureQueueNotEmpty)]!.Properties).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 1,
+    });
+  });
+
+  it('the dashboard has a row for the stream function', () => {
+    const [, dashboard] = onlyResource(template, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(stack.resolve(dashboard.Properties!['DashboardBody']));
+    expect(body).toContain('IteratorAge');
+    for (const name of Object.values(STREAM_METRICS)) expect(body).toContain(name);
+    expect(body).toContain('tierlog-objects-stream');
+  });
+});
