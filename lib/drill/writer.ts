@@ -35,6 +35,8 @@ export interface SimulatedWriterOptions {
   readonly leaseMarginMs?: number;
   /** Inline threshold of the store. Default the library's. */
   readonly inlineThreshold?: number;
+  /** The store answers before its settle (`TieredStore` option); `run` awaits `settled()`. Default false. */
+  readonly settleInBackground?: boolean;
 }
 
 /** Where a crash is armed: before or after the n-th request (0-based) of the next operation. */
@@ -68,6 +70,7 @@ export class SimulatedWriter {
       dynamodb,
       s3,
       ...(options.inlineThreshold !== undefined ? { inlineThreshold: options.inlineThreshold } : {}),
+      ...(options.settleInBackground !== undefined ? { settleInBackground: options.settleInBackground } : {}),
     });
   }
 
