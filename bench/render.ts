@@ -2,11 +2,12 @@
 import { round, table } from './common.js';
 import type { Results } from './results.js';
 import { OP_TYPES } from './stages/ops.js';
-import type { LatencyResult } from './stages/latency.js';
+import { LATENCY_KINDS, type LatencyResult } from './stages/latency.js';
 
 export function render(r: Results): string {
   const parts: string[] = [];
   parts.push(`tierlog bench ${r.date}  commit ${r.commit}  node ${r.node}  ${r.platform}  ${r.cpus} CPU  ${r.settings.quick ? '(quick)' : ''}`.trimEnd());
+  if (r.loadAverageAtStart !== undefined) parts.push(`load average (1, 5, 15 min) at start ${r.loadAverageAtStart.join(' ')}, at end ${r.loadAverageAtEnd?.join(' ') ?? '?'}`);
   if (r.baseline !== undefined) {
     const b = r.baseline;
     parts.push(
@@ -41,7 +42,22 @@ export function render(r: Results): string {
       [x.entries, x.instances, x.sweepSeconds, x.entriesPerSecond, x.dynamodbCallsPerEntry, x.s3CallsPerEntry, x.wcuPerEntry, x.rcuPerEntry, x.report.blobsDeleted, x.after.blobsUnderPrefix, x.after.logItems],
     ];
     parts.push(
-      `\n== Recovery (sweeper concurrency ${x.sweeperConcurrency}; setup ${x.setupSeconds} s) ==\n${table(rows)}\nDynamoDB: ${fmt(x.calls.dynamodb)}; S3: ${fmt(x.calls.s3)}`,
+      `\n== Recovery (sweeper concurrency ${x.sweeperConcurrency}; setup ${x.setupSeconds} s) ==\n${table(rows)}\nDynamoDB: ${fmt(x.calls.dynamodb)}; S3: ${fmt(x.calls.s3)}` +
+        (x.stackRatio !== undefined
+          ? `\nthe sweep's requests: ${x.requestsPerSecond}/s; the stack's small conditional writes at ${x.sweeperConcurrency} in flight, same stage: ${x.stackWritesPerSecond}/s; ratio ${x.stackRatio.toFixed(3)}`
+          : ''),
+    );
+  }
+  if (r.recoveryScaling !== undefined) {
+    const x = r.recoveryScaling;
+    const rows: Array<Array<string | number>> = [
+      ['sweepers', 'concurrency each', 'entries', 'sweep s', 'entries/s', 'requests/s', 'stack writes/s', 'ratio', 'DDB calls/entry', 'S3 calls/entry', 'clean'],
+    ];
+    for (const p of [...x.byConcurrency, ...x.bySweepers.filter((q) => q.sweepers > 1)]) {
+      rows.push([p.sweepers, p.concurrency, p.entries, p.sweepSeconds, p.entriesPerSecond, p.requestsPerSecond, p.stackWritesPerSecond, p.stackRatio.toFixed(3), p.dynamodbCallsPerEntry, p.s3CallsPerEntry, p.ok ? 'yes' : 'NO']);
+    }
+    parts.push(
+      `\n== Recovery scaling (${x.instances} dead instances x ${x.perInstance} entries per point; "stack writes/s": small conditional writes at the same number in flight, measured before each sweep; sweepers split the shards) ==\n${table(rows)}`,
     );
   }
   if (r.idle !== undefined) {
@@ -51,6 +67,18 @@ export function render(r: Results): string {
       [x.liveInstances, x.shards, x.calls.dynamodbTotal, x.queriesPerShard, x.calls.s3Total, x.calls.rcu, x.sweepMs, x.report.instancesExpired],
     ];
     parts.push(`\n== Idle sweep ==\n${table(rows)}`);
+  }
+  if (r.load !== undefined && r.loadUnlogged !== undefined) {
+    const a = r.load;
+    const b = r.loadUnlogged;
+    const rows: Array<Array<string | number>> = [
+      ['mode', 'ops/s', 'seconds', 'p50 ms', 'p99 ms', 'SDK calls', 'errors'],
+      ['logged', a.opsPerSecond, a.seconds, a.p50Ms, a.p99Ms, a.sdk.calls, Object.values(a.errors).reduce((n, v) => n + v, 0)],
+      ['unlogged', b.opsPerSecond, b.seconds, b.p50Ms, b.p99Ms, b.sdk.calls, Object.values(b.errors).reduce((n, v) => n + v, 0)],
+    ];
+    parts.push(
+      `\n== Load, logged vs unlogged (the same ${a.writers} writers x ${a.opsPerWriter} ops, seed and throttling; logged ran first) ==\n${table(rows)}\nthroughput ratio logged/unlogged ${(a.opsPerSecond / b.opsPerSecond).toFixed(3)}; unlogged invariants: lost=${b.invariants.lost} leaked=${b.invariants.leaked}`,
+    );
   }
   if (r.load !== undefined) {
     const x = r.load;
@@ -77,6 +105,25 @@ export function render(r: Results): string {
     ];
     parts.push(`\n== Upload sessions and ranged reads ==\n${table(rows)}`);
   }
+  if (r.coldStart !== undefined) {
+    const c = r.coldStart;
+    const rows: Array<Array<string | number>> = [['bundle', 'index.mjs KiB', 'gzip KiB', 'first answer ms (median)', 'ratio to bare', 'samples']];
+    for (const name of ['bare', 'objects', 'sweeper'] as const) {
+      const x = c[name];
+      rows.push([name, round(x.bytes / 1024, 1), round(x.gzipBytes / 1024, 1), x.firstAnswerMs, x.ratioToBare.toFixed(3), x.samples.join(' ')]);
+    }
+    parts.push(
+      `\n== Cold start (esbuild bundles as deployed; a fresh node process imports the bundle and answers its first request on the local stack; ms since the process started; ${c.runs} runs each, interleaved) ==\n${table(rows)}`,
+    );
+  }
+  if (r.memory !== undefined) {
+    const m = r.memory;
+    const rows: Array<Array<string | number>> = [['64 MiB', 'baseline MiB', 'peak MiB', 'growth MiB']];
+    rows.push(['put (multipart; growth beyond the 64 MiB body)', m.put.baselineMiB, m.put.peakMiB, m.put.growthMiB]);
+    rows.push(['streamed read (getStream)', m.streamedRead.baselineMiB, m.streamedRead.peakMiB, m.streamedRead.growthMiB]);
+    if (m.session !== undefined) rows.push(['upload session', m.session.baselineMiB, m.session.peakMiB, m.session.growthMiB]);
+    parts.push(`\n== Peak RSS (child processes; part size ${m.partSizeMiB} MiB) ==\n${table(rows)}`);
+  }
   const rows: Array<Array<string>> = [['target', 'wanted', 'measured', '']];
   for (const t of r.targets) rows.push([t.name, t.target, t.value, t.met ? 'met' : 'MISSED']);
   parts.push(`\n== Targets ==\n${table(rows)}\n\ntotal ${r.totalSeconds} s; ${r.ok ? 'OK' : 'FAILED'}\n`);
@@ -85,12 +132,12 @@ export function render(r: Results): string {
 
 function renderLatency(l: LatencyResult, what: string): string {
   const rows: Array<Array<string | number>> = [
-    ['1 MiB', 'logged p50', 'unlogged p50', 'ratio', 'added', 'logged p99', 'unlogged p99', 'ratio', 'logged mean', 'unlogged mean'],
+    ['1 MiB', 'until', 'logged p50', 'unlogged p50', 'ratio', 'added', 'logged p99', 'unlogged p99', 'ratio', 'logged mean', 'unlogged mean'],
   ];
-  for (const kind of ['create', 'overwrite'] as const) {
-    const x = l[kind];
+  for (const [kind, until, x] of LATENCY_KINDS.flatMap((k) => [[k, 'answer', l[k]] as const, [k, 'all done', l.done[k]] as const])) {
     rows.push([
       kind,
+      until,
       x.logged.p50Ms,
       x.unlogged.p50Ms,
       x.p50Ratio.toFixed(3),
@@ -105,7 +152,7 @@ function renderLatency(l: LatencyResult, what: string): string {
   const per = Object.entries(l.perRequestMedianMs)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
-  return `\n== Latency, ms, ${what} (${l.runs} runs per mode and kind after ${l.warmup} warm-up, interleaved) ==\n${table(rows)}\nmedian per request${l.addedPerRequestMs !== undefined ? ' (local server time, without the added delay)' : ''}: ${per}`;
+  return `\n== Latency, ms, ${what} (${l.runs} runs per mode and kind after ${l.warmup} warm-up, interleaved; "answer": until the caller has it, "all done": until the settle (old blob deleted, entry removed) is done too) ==\n${table(rows)}\nmedian per request${l.addedPerRequestMs !== undefined ? ' (local server time, without the added delay)' : ''}: ${per}`;
 }
 
 function fmt(record: Record<string, number>): string {

@@ -6,6 +6,9 @@ import type { LoadResult } from './stages/load.js';
 import type { OpsResult } from './stages/ops.js';
 import type { IdleResult, RecoveryResult } from './stages/recovery.js';
 import type { SessionsResult } from './stages/sessions.js';
+import type { RecoveryScalingResult } from './stages/recovery-scaling.js';
+import type { ColdStartResult } from './stages/coldstart.js';
+import type { MemoryResult } from './stages/memory.js';
 
 export interface Target {
   readonly name: string;
@@ -23,6 +26,9 @@ export interface Results {
   platform: string;
   cpus: number;
   cpuModel: string;
+  /** The machine's 1, 5 and 15 minute load averages when the run started and ended. */
+  loadAverageAtStart?: number[];
+  loadAverageAtEnd?: number[];
   settings: Settings;
   warmup?: { rounds: number; seconds: number };
   baseline?: BaselineResult;
@@ -30,9 +36,13 @@ export interface Results {
   latency?: LatencyResult;
   latencyModelled?: LatencyResult;
   recovery?: RecoveryResult;
+  recoveryScaling?: RecoveryScalingResult;
   idle?: IdleResult;
   load?: LoadResult;
   sessions?: SessionsResult;
+  loadUnlogged?: LoadResult;
+  coldStart?: ColdStartResult;
+  memory?: MemoryResult;
   targets: Target[];
   totalSeconds?: number;
   ok: boolean;

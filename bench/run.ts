@@ -5,10 +5,12 @@
  *
  *   --json FILE                write every figure as JSON
  *   --quick                    a smaller run (about a minute)
- *   --only a,b                 stages: baseline, ops, latency, recovery, idle, load, sessions
- *   --latency-runs N           1 MiB creates and overwrites per mode (default 200)
+ *   --only a,b                 stages: baseline, ops, latency, recovery, scaling, idle, load, coldstart, memory, sessions
+ *   --latency-runs N           1 MiB creates, overwrites and deletes per mode (default 200)
  *   --recovery-instances N     dead instances (default 1000), --entries-per-instance N (10)
  *   --sweep-concurrency N      the sweeper's concurrency in the recovery stage (library default 16)
+ *   --scaling-instances N      dead instances per point of the scaling stage (default 300; 10 entries each)
+ *   --coldstart-runs N         fresh processes per bundle in the cold-start stage (default 7)
  *   --idle-instances N         live instances for the idle sweep (default 10000)
  *   --writers N  --ops-per-writer N  --keys N  --throttle P   the load stage (100, 30, 150, 0.05)
  *   --seed N                   seed of the load stage's random choices (default 1)
@@ -19,7 +21,11 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
-import { destroyAgents, log, round } from './common.js';
+import { destroyAgents, freshConfig, log, round } from './common.js';
+import { recoveryScalingStage } from './stages/recovery-scaling.js';
+import { coldStartStage } from './stages/coldstart.js';
+import { memoryStage } from './stages/memory.js';
+import { loadavg } from 'node:os';
 import { opsStage } from './stages/ops.js';
 import { latencyStage } from './stages/latency.js';
 import { idleStage, recoveryStage } from './stages/recovery.js';
@@ -55,6 +61,7 @@ async function main(): Promise<number> {
     platform: `${process.platform} ${process.arch}`,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
+    loadAverageAtStart: loadavg().map((v) => round(v, 1)),
     settings,
     targets: [],
     ok: true,
@@ -73,7 +80,7 @@ async function main(): Promise<number> {
     results.ops = await opsStage({ iterations: settings.opsIterations, warmup: settings.opsWarmup });
   }
   if (only.has('latency')) {
-    log(`latency: ${settings.latencyRuns} x 1 MiB creates and overwrites per mode, interleaved`);
+    log(`latency: ${settings.latencyRuns} x 1 MiB creates, overwrites and deletes per mode, interleaved (answer and all done)`);
     results.latency = await latencyStage({ runs: settings.latencyRuns, warmup: settings.latencyWarmup });
     if (settings.modelDynamodbMs > 0 || settings.modelS3Ms > 0) {
       log(`latency, modelled: +${settings.modelDynamodbMs} ms per DynamoDB request, +${settings.modelS3Ms} ms per S3 request, ${settings.modelRuns} runs`);
@@ -92,27 +99,41 @@ async function main(): Promise<number> {
       ...(settings.sweepConcurrency !== undefined ? { concurrency: settings.sweepConcurrency } : {}),
     });
   }
+  if (only.has('scaling')) {
+    log(`recovery scaling: ${settings.scalingInstances * settings.entriesPerInstance} entries per point; concurrency 4/16/64, 1/2/4 sweepers`);
+    results.recoveryScaling = await recoveryScalingStage({ instances: settings.scalingInstances, perInstance: settings.entriesPerInstance });
+  }
   if (only.has('idle')) {
     log(`idle: ${settings.idleInstances} live instances, nothing expired`);
     results.idle = await idleStage({ instances: settings.idleInstances });
   }
   if (only.has('load')) {
     log(`load: ${settings.writers} writers x ${settings.opsPerWriter} ops on ${settings.keys} keys, ${settings.throttle * 100}% throttled attempts`);
-    results.load = await loadStage({
-      writers: settings.writers,
-      opsPerWriter: settings.opsPerWriter,
-      keys: settings.keys,
-      throttle: settings.throttle,
-      seed: settings.seed,
-    });
+    const load = { writers: settings.writers, opsPerWriter: settings.opsPerWriter, keys: settings.keys, throttle: settings.throttle, seed: settings.seed };
+    results.load = await loadStage({ ...load, mode: 'logged' });
+    log('load, unlogged: the same load with NoopChangeLog');
+    results.loadUnlogged = await loadStage({ ...load, mode: 'unlogged' });
+  }
+  if (only.has('coldstart')) {
+    log(`cold start: bundles, ${settings.coldStartRuns} fresh processes each`);
+    results.coldStart = await coldStartStage({ config: await freshConfig('cold'), runs: settings.coldStartRuns });
+  }
+  if (only.has('memory')) {
+    log('memory: 64 MiB put and streamed read, peak RSS in child processes');
+    results.memory = await memoryStage({ config: await freshConfig('memory') });
   }
   if (only.has('sessions')) {
     log('sessions: 64 MiB upload through a session vs SDK multipart; 1 MiB ranged reads vs S3');
     results.sessions = await sessionsStage({ runs: settings.quick ? 3 : 7, rangeRuns: settings.quick ? 20 : 100 });
   }
   results.totalSeconds = round((Date.now() - started) / 1000, 1);
+  results.loadAverageAtEnd = loadavg().map((v) => round(v, 1));
   results.targets = targets(results);
-  results.ok = (results.load?.ok ?? true) && (results.recovery?.ok ?? true);
+  results.ok =
+    (results.load?.ok ?? true) &&
+    (results.loadUnlogged?.ok ?? true) &&
+    (results.recovery?.ok ?? true) &&
+    [...(results.recoveryScaling?.byConcurrency ?? []), ...(results.recoveryScaling?.bySweepers ?? [])].every((p) => p.ok);
 
   process.stdout.write(render(results));
   if (args.json !== undefined) {

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 
-export const STAGES = ['baseline', 'ops', 'latency', 'recovery', 'idle', 'load', 'sessions'] as const;
+export const STAGES = ['baseline', 'ops', 'latency', 'recovery', 'scaling', 'idle', 'load', 'coldstart', 'memory', 'sessions'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export const { values: args } = parseArgs({
@@ -16,6 +16,8 @@ export const { values: args } = parseArgs({
     'recovery-instances': { type: 'string' },
     'entries-per-instance': { type: 'string' },
     'sweep-concurrency': { type: 'string' },
+    'scaling-instances': { type: 'string' },
+    'coldstart-runs': { type: 'string' },
     'idle-instances': { type: 'string' },
     writers: { type: 'string' },
     'ops-per-writer': { type: 'string' },
@@ -46,6 +48,8 @@ export const settings = {
   recoveryInstances: num('recovery-instances', 1000, 100),
   entriesPerInstance: num('entries-per-instance', 10, 10),
   sweepConcurrency: args['sweep-concurrency'] !== undefined ? num('sweep-concurrency', 16, 16) : undefined,
+  scalingInstances: num('scaling-instances', 300, 60),
+  coldStartRuns: num('coldstart-runs', 7, 3),
   idleInstances: num('idle-instances', 10_000, 1_000),
   writers: num('writers', 100, 100),
   opsPerWriter: num('ops-per-writer', 30, 5),

@@ -3,6 +3,7 @@
  * whether it is met. Computed from the results alone, so a saved JSON can be re-judged.
  */
 import type { Results, Target } from './results.js';
+import { LATENCY_KINDS, type LatencyPair } from './stages/latency.js';
 
 export function targets(r: Results): Target[] {
   const out: Target[] = [];
@@ -15,21 +16,35 @@ export function targets(r: Results): Target[] {
       met: create.dynamodbCalls <= 3 && create.dynamodbRoundTrips <= 2,
     });
   }
-  if (r.latency !== undefined) {
-    for (const kind of ['create', 'overwrite'] as const) {
+  for (const [where, l] of [['local', r.latency], ['modelled', r.latencyModelled]] as const) {
+    if (l === undefined) continue;
+    for (const kind of LATENCY_KINDS) {
+      const x = l[kind] as LatencyPair | undefined; // results before 2026-11-30 have no delete
+      if (x === undefined) continue;
       for (const p of ['p50', 'p99'] as const) {
-        const ratio = r.latency[kind][`${p}Ratio`];
-        out.push({ name: `1 MiB ${kind} ${p} logged/unlogged`, target: '<= 1.10', value: ratio.toFixed(3), met: ratio <= 1.1 });
+        const ratio = x[`${p}Ratio`];
+        out.push({ name: `1 MiB ${kind} ${p} logged/unlogged, answer, ${where}`, target: '<= 1.10', value: ratio.toFixed(3), met: ratio <= 1.1 });
       }
     }
   }
   if (r.recovery !== undefined) {
+    const x = r.recovery;
     out.push({
       name: 'recovery throughput',
       target: '>= 1000 entries/s',
-      value: `${r.recovery.entriesPerSecond} entries/s`,
-      met: r.recovery.entriesPerSecond >= 1000,
+      value: `${x.entriesPerSecond} entries/s`,
+      met: x.entriesPerSecond >= 1000,
     });
+    if (x.stackRatio !== undefined) {
+      out.push({
+        name: `recovery requests / stack's at ${x.sweeperConcurrency} in flight`,
+        target: '>= 0.80',
+        value: `${x.stackRatio.toFixed(3)} (${x.requestsPerSecond}/s of ${x.stackWritesPerSecond}/s)`,
+        met: x.stackRatio >= 0.8,
+      });
+    }
+    out.push({ name: 'recovery DynamoDB calls per entry', target: '<= 0.5', value: String(x.dynamodbCallsPerEntry), met: x.dynamodbCallsPerEntry <= 0.5 });
+    out.push({ name: 'recovery S3 calls per entry', target: '<= 0.01', value: String(x.s3CallsPerEntry), met: x.s3CallsPerEntry <= 0.01 });
     out.push({
       name: 'recovery leaves nothing',
       target: '0 blobs, 0 log items',
@@ -48,6 +63,42 @@ export function targets(r: Results): Target[] {
   }
   if (r.sessions !== undefined) {
     out.push({ name: '64 MiB upload session/SDK multipart', target: '<= 1.10', value: r.sessions.uploadRatio.toFixed(3), met: r.sessions.uploadRatio <= 1.1 });
+  }
+  if (r.load !== undefined && r.loadUnlogged !== undefined) {
+    const ratio = r.load.opsPerSecond / r.loadUnlogged.opsPerSecond;
+    out.push({
+      name: 'load throughput logged/unlogged',
+      target: '>= 0.90',
+      value: `${ratio.toFixed(3)} (${r.load.opsPerSecond} vs ${r.loadUnlogged.opsPerSecond} ops/s; p99 ${r.load.p99Ms} vs ${r.loadUnlogged.p99Ms} ms)`,
+      met: ratio >= 0.9,
+    });
+  }
+  if (r.coldStart !== undefined) {
+    for (const name of ['objects', 'sweeper'] as const) {
+      const x = r.coldStart[name];
+      out.push({
+        name: `cold start ${name} / bare handler`,
+        target: '<= 1.20',
+        value: `${x.ratioToBare.toFixed(3)} (${x.firstAnswerMs} vs ${r.coldStart.bare.firstAnswerMs} ms)`,
+        met: x.ratioToBare <= 1.2,
+      });
+    }
+  }
+  if (r.memory !== undefined) {
+    const bound = r.memory.bytes / 2 / 1024 / 1024;
+    out.push({
+      name: '64 MiB streamed read: RSS growth',
+      target: `<= ${bound} MiB (half the object: not buffered)`,
+      value: `${r.memory.streamedRead.growthMiB} MiB`,
+      met: r.memory.streamedRead.growthMiB <= bound,
+    });
+    const putBound = 5 * r.memory.partSizeMiB;
+    out.push({
+      name: '64 MiB put: RSS growth beyond the body',
+      target: `<= ${putBound} MiB (queue of 4 parts + 1)`,
+      value: `${r.memory.put.growthMiB} MiB`,
+      met: r.memory.put.growthMiB <= putBound,
+    });
   }
   if (r.load !== undefined) {
     const inv = r.load.invariants;

@@ -1,7 +1,13 @@
 /**
- * Latency of 1 MiB creates and overwrites, logged vs unlogged. Both stores share the same
- * clients, tables and bucket; runs alternate (logged first on even iterations, unlogged first on
- * odd ones) so drift of the servers (GC, disk cache) falls on both alike.
+ * Latency of 1 MiB creates, overwrites and deletes, logged vs unlogged. Both stores share the
+ * same clients, tables and bucket; runs alternate (logged first on even iterations, unlogged
+ * first on odd ones) so drift of the servers (GC, disk cache) falls on both alike.
+ *
+ * Both stores settle in the background (`settleInBackground`), and each operation gives two
+ * figures: `answer`, until the caller has its answer (the put or delete resolved), and `done`,
+ * until all its work is done (then `store.settled()` resolved: the replaced blob deleted, the
+ * entry removed). Work moved off the caller's path shows in `done`. The next operation starts
+ * after `done`, so settles never overlap the next measurement.
  */
 import { performance } from 'node:perf_hooks';
 import { DynamoChangeLog, NoopChangeLog, TieredStore } from '../../lib/index.js';
@@ -17,12 +23,22 @@ export interface LatencyFigures {
   readonly meanMs: number;
 }
 
+export const LATENCY_KINDS = ['create', 'overwrite', 'delete'] as const;
+export type LatencyKind = (typeof LATENCY_KINDS)[number];
+
+/** Logged and unlogged figures of one measure, with logged/unlogged ratios. */
+export type LatencyPair = Record<Mode, LatencyFigures> & { p50Ratio: number; p99Ratio: number };
+
 export interface LatencyResult {
   readonly bytes: number;
   readonly warmup: number;
   readonly runs: number;
-  readonly create: Record<Mode, LatencyFigures> & { p50Ratio: number; p99Ratio: number };
-  readonly overwrite: Record<Mode, LatencyFigures> & { p50Ratio: number; p99Ratio: number };
+  /** Until the caller has its answer. */
+  readonly create: LatencyPair;
+  readonly overwrite: LatencyPair;
+  readonly delete: LatencyPair;
+  /** Until all the operation's work (its settle included) is done. */
+  readonly done: Record<LatencyKind, LatencyPair>;
   /** Median latency of single requests during the stage, ms, by command (all modes). */
   readonly perRequestMedianMs: Record<string, number>;
   /** A modelled run: this much was added to every request attempt (a remote service's round trip). */
@@ -53,26 +69,32 @@ export async function latencyStage(options: {
   }
   const log = new DynamoChangeLog({ config, dynamodb, renewInBackground: false });
   const stores: Record<Mode, TieredStore> = {
-    logged: new TieredStore({ config, changeLog: log, dynamodb, s3 }),
-    unlogged: new TieredStore({ config, changeLog: new NoopChangeLog(), dynamodb, s3 }),
+    logged: new TieredStore({ config, changeLog: log, dynamodb, s3, settleInBackground: true }),
+    unlogged: new TieredStore({ config, changeLog: new NoopChangeLog(), dynamodb, s3, settleInBackground: true }),
   };
   const bodies: Record<Mode, Uint8Array> = { logged: randomBody(bytes), unlogged: randomBody(bytes) };
-  const times = {
-    create: { logged: [] as number[], unlogged: [] as number[] },
-    overwrite: { logged: [] as number[], unlogged: [] as number[] },
-  };
+  const series = () => Object.fromEntries(LATENCY_KINDS.map((k) => [k, { logged: [] as number[], unlogged: [] as number[] }])) as Record<LatencyKind, Record<Mode, number[]>>;
+  const answer = series();
+  const done = series();
+  const op = (store: TieredStore, kind: LatencyKind, key: string, body: Uint8Array) =>
+    kind === 'delete' ? store.delete(key) : store.put(key, body);
   const attempts: AttemptRecord[] = [];
   try {
     const total = options.warmup + options.runs;
     for (let i = 0; i < total; i++) {
       const keep = i >= options.warmup;
       const order: Mode[] = i % 2 === 0 ? ['logged', 'unlogged'] : ['unlogged', 'logged'];
-      for (const kind of ['create', 'overwrite'] as const) {
+      for (const kind of LATENCY_KINDS) {
         for (const mode of order) {
           const t0 = performance.now();
-          await stores[mode].put(`${mode}-${i}`, bodies[mode]);
-          const ms = performance.now() - t0;
-          if (keep) times[kind][mode].push(ms);
+          await op(stores[mode], kind, `${mode}-${i}`, bodies[mode]);
+          const t1 = performance.now();
+          await stores[mode].settled();
+          const t2 = performance.now();
+          if (keep) {
+            answer[kind][mode].push(t1 - t0);
+            done[kind][mode].push(t2 - t0);
+          }
         }
       }
       const taken = probe.take();
@@ -89,9 +111,9 @@ export async function latencyStage(options: {
     p99Ms: round(percentile(values, 99)),
     meanMs: round(mean(values)),
   });
-  const pair = (kind: 'create' | 'overwrite') => {
-    const logged = fig(times[kind].logged);
-    const unlogged = fig(times[kind].unlogged);
+  const pair = (times: Record<Mode, number[]>): LatencyPair => {
+    const logged = fig(times.logged);
+    const unlogged = fig(times.unlogged);
     return { logged, unlogged, p50Ratio: round(logged.p50Ms / unlogged.p50Ms, 3), p99Ratio: round(logged.p99Ms / unlogged.p99Ms, 3) };
   };
   const byCommand = new Map<string, number[]>();
@@ -104,8 +126,10 @@ export async function latencyStage(options: {
     bytes,
     warmup: options.warmup,
     runs: options.runs,
-    create: pair('create'),
-    overwrite: pair('overwrite'),
+    create: pair(answer.create),
+    overwrite: pair(answer.overwrite),
+    delete: pair(answer.delete),
+    done: { create: pair(done.create), overwrite: pair(done.overwrite), delete: pair(done.delete) },
     perRequestMedianMs: Object.fromEntries([...byCommand].map(([k, v]) => [k, round(percentile(v, 50))])),
     ...(added !== undefined ? { addedPerRequestMs: added } : {}),
   };

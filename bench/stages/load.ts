@@ -1,5 +1,6 @@
 /**
- * Load: many writer "processes" at once, each with its own DynamoChangeLog and TieredStore and
+ * Load: many writer "processes" at once (logged: each with a DynamoChangeLog; unlogged: a
+ * NoopChangeLog, the same load for comparison), each with its own DynamoChangeLog and TieredStore and
  * its own SDK clients (sharing the process's keep-alive agents) carrying a FaultInjector that
  * throttles a share of attempts. They run a fixed number of mixed operations on a small, shared
  * key space (so writes race on the same keys), then stop. One sweep past every lease follows,
@@ -11,7 +12,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { DynamoChangeLog, Sweeper, TieredStore, DEFAULT_HV_ATTRIBUTES } from '../../lib/index.js';
+import { DynamoChangeLog, NoopChangeLog, Sweeper, TieredStore, DEFAULT_HV_ATTRIBUTES } from '../../lib/index.js';
+import type { Mode } from './ops.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { KiB, PAST_EVERYTHING_MS, dynamodbClient, freshConfig, log, mean, percentile, randomBody, round, s3Client, seeded } from '../common.js';
 import { Probe } from '../instrument.js';
@@ -21,6 +23,8 @@ const OPS = ['small put', 'large put', 'delete'] as const;
 type LoadOp = (typeof OPS)[number];
 
 export interface LoadResult {
+  /** logged: each writer has a DynamoChangeLog; unlogged: a NoopChangeLog (same store code). */
+  readonly mode: Mode;
   readonly writers: number;
   readonly opsPerWriter: number;
   readonly keys: number;
@@ -74,7 +78,10 @@ export async function loadStage(options: {
   keys: number;
   throttle: number;
   seed?: number;
+  /** Default logged. */
+  mode?: Mode;
 }): Promise<LoadResult> {
+  const mode = options.mode ?? 'logged';
   const config = await freshConfig('load');
   const smallBytes = 1 * KiB;
   const largeBytes = 64 * KiB;
@@ -86,7 +93,7 @@ export async function loadStage(options: {
     // Call counter outside the retry loop, injector inside it: attempts - calls = SDK retries.
     const dynamodb = probe.attach(injector.attach(dynamodbClient(), 'dynamodb'), 'dynamodb');
     const s3 = probe.attach(injector.attach(s3Client(), 's3'), 's3');
-    const changeLog = new DynamoChangeLog({ config, dynamodb });
+    const changeLog = mode === 'logged' ? new DynamoChangeLog({ config, dynamodb }) : new NoopChangeLog();
     const store = new TieredStore({ config, changeLog, dynamodb, s3 });
     return { injector, dynamodb, s3, changeLog, store, random: seeded((options.seed ?? 1) * 104729 + w) };
   });
@@ -122,7 +129,7 @@ export async function loadStage(options: {
       }),
     );
   } finally {
-    for (const w of writers) w.changeLog.close();
+    for (const w of writers) if (w.changeLog instanceof DynamoChangeLog) w.changeLog.close();
   }
   const seconds = (performance.now() - t0) / 1000;
   const totalOps = options.writers * options.opsPerWriter;
@@ -185,6 +192,7 @@ export async function loadStage(options: {
   const all = OPS.flatMap((op) => latencies[op]);
   const calls = probe.counts.calls;
   return {
+    mode,
     writers: options.writers,
     opsPerWriter: options.opsPerWriter,
     keys: options.keys,

@@ -11,10 +11,10 @@
  * after record + remove), nothing expired; one sweep on the real clock, requests counted.
  */
 import { performance } from 'node:perf_hooks';
-import { BatchWriteItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { DynamoChangeLog, Sweeper, newBlobKey, newChangeId, type SweepReport } from '../../lib/index.js';
+import { DynamoChangeLog, Sweeper, newBlobKey, newChangeId, type SweepReport, type TierlogConfig } from '../../lib/index.js';
 import { shardOf } from '../../lib/changelog/dynamo-change-log.js';
 import { newInstanceId } from '../../lib/ids.js';
 import { CHANGELOG_ATTR } from '../../lib/schema/tables.js';
@@ -41,6 +41,12 @@ export interface RecoveryResult {
   readonly sweepSeconds: number;
   readonly entriesPerSecond: number;
   readonly sweeperConcurrency: number;
+  /** The sweep's requests (DynamoDB and S3) per second. */
+  readonly requestsPerSecond: number;
+  /** What the stack takes, measured just before the sweep: small conditional UpdateItems per second at the sweeper's concurrency. */
+  readonly stackWritesPerSecond: number;
+  /** requestsPerSecond / stackWritesPerSecond: the share of the stack's request throughput the sweep uses. */
+  readonly stackRatio: number;
   readonly report: Omit<SweepReport, 'wouldDelete'>;
   readonly calls: SweepCalls;
   readonly dynamodbCallsPerEntry: number;
@@ -65,29 +71,11 @@ export async function recoveryStage(options: { instances: number; perInstance: n
   const dynamodb = dynamodbClient();
   const s3 = s3Client();
   const entries = options.instances * options.perInstance;
-  const t0 = performance.now();
+  const concurrency = options.concurrency ?? 16;
   try {
-    // Dead writers: each records its entries (blobs uploaded), then never commits.
-    await parallel(options.instances, 24, async (i) => {
-      const writer = new DynamoChangeLog({ config, dynamodb, renewInBackground: false, entriesPerInstance: options.perInstance });
-      try {
-        await Promise.all(
-          Array.from({ length: options.perInstance }, async (_, j) => {
-            const key = `rec-${i}-${j}`;
-            const blob = newBlobKey(config.prefix, key);
-            await writer.record(newChangeId(), { id: key, new: blob });
-            await s3.send(new PutObjectCommand({ Bucket: config.bucket, Key: blob, Body: `orphan ${key}` }));
-          }),
-        );
-        if (writer.instanceIds.length !== 1) throw new Error(`writer ${i} spread over ${writer.instanceIds.length} instances`);
-      } finally {
-        writer.close();
-      }
-    });
-    const setupSeconds = (performance.now() - t0) / 1000;
-    const before = await countBlobs(s3, config.bucket, config.prefix);
-    if (before !== entries) throw new Error(`setup made ${before} blobs, expected ${entries}`);
-    log(`recovery: ${entries} orphaned entries over ${options.instances} instances written in ${round(setupSeconds, 1)} s; sweeping`);
+    const setupSeconds = await setupOrphans(config, options.instances, options.perInstance);
+    log(`recovery: ${entries} orphaned entries over ${options.instances} instances written in ${round(setupSeconds, 1)} s; measuring the stack at ${concurrency} in flight, then sweeping`);
+    const stack = await stackWritesPerSecond(config, concurrency);
 
     const probe = new Probe({ measureCapacity: true });
     const sweepDynamo = probe.attach(dynamodbClient(), 'dynamodb');
@@ -97,7 +85,7 @@ export async function recoveryStage(options: { instances: number; perInstance: n
       dynamodb: sweepDynamo,
       s3: sweepS3,
       clock: () => Date.now() + PAST_EVERYTHING_MS,
-      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      concurrency,
     });
     const s0 = performance.now();
     const report = await sweeper.sweep();
@@ -115,7 +103,10 @@ export async function recoveryStage(options: { instances: number; perInstance: n
       setupSeconds: round(setupSeconds, 1),
       sweepSeconds: round(sweepSeconds, 2),
       entriesPerSecond: round(report.entriesRecovered / sweepSeconds, 0),
-      sweeperConcurrency: options.concurrency ?? 16,
+      sweeperConcurrency: concurrency,
+      requestsPerSecond: round((calls.dynamodbTotal + calls.s3Total) / sweepSeconds, 0),
+      stackWritesPerSecond: stack,
+      stackRatio: round((calls.dynamodbTotal + calls.s3Total) / sweepSeconds / stack, 3),
       report: rest,
       calls,
       dynamodbCallsPerEntry: round(calls.dynamodbTotal / entries, 3),
@@ -128,6 +119,69 @@ export async function recoveryStage(options: { instances: number; perInstance: n
   } finally {
     dynamodb.destroy();
     s3.destroy();
+  }
+}
+
+/**
+ * `instances` dead writers (each a real DynamoChangeLog) record `perInstance` entries `{id, new}`
+ * each, upload each `new`, and never commit. Returns the setup's seconds.
+ */
+export async function setupOrphans(config: TierlogConfig, instances: number, perInstance: number): Promise<number> {
+  const dynamodb = dynamodbClient();
+  const s3 = s3Client();
+  const t0 = performance.now();
+  try {
+    await parallel(instances, 24, async (i) => {
+      const writer = new DynamoChangeLog({ config, dynamodb, renewInBackground: false, entriesPerInstance: perInstance });
+      try {
+        await Promise.all(
+          Array.from({ length: perInstance }, async (_, j) => {
+            const key = `rec-${i}-${j}`;
+            const blob = newBlobKey(config.prefix, key);
+            await writer.record(newChangeId(), { id: key, new: blob });
+            await s3.send(new PutObjectCommand({ Bucket: config.bucket, Key: blob, Body: `orphan ${key}` }));
+          }),
+        );
+        if (writer.instanceIds.length !== 1) throw new Error(`writer ${i} spread over ${writer.instanceIds.length} instances`);
+      } finally {
+        writer.close();
+      }
+    });
+    const before = await countBlobs(s3, config.bucket, config.prefix);
+    if (before !== instances * perInstance) throw new Error(`setup made ${before} blobs, expected ${instances * perInstance}`);
+    return (performance.now() - t0) / 1000;
+  } finally {
+    dynamodb.destroy();
+    s3.destroy();
+  }
+}
+
+/**
+ * The stack's own request throughput at `concurrency` in flight: small conditional UpdateItems
+ * (each creates one item of the objects table, `attribute_not_exists`), as many as 100 per slot
+ * and at least 2 000, on a fresh client. Requests per second.
+ */
+export async function stackWritesPerSecond(config: TierlogConfig, concurrency: number): Promise<number> {
+  const dynamodb = dynamodbClient();
+  const count = Math.max(2_000, 100 * concurrency);
+  const tag = newChangeId();
+  try {
+    const t0 = performance.now();
+    await parallel(count, concurrency, async (i) => {
+      await dynamodb.send(
+        new UpdateItemCommand({
+          TableName: config.objectsTable,
+          Key: { key: { S: `stack-probe/${tag}/${i}` } },
+          UpdateExpression: 'SET #v = :one',
+          ConditionExpression: 'attribute_not_exists(#k)',
+          ExpressionAttributeNames: { '#v': 'version', '#k': 'key' },
+          ExpressionAttributeValues: { ':one': { N: '1' } },
+        }),
+      );
+    });
+    return round(count / ((performance.now() - t0) / 1000), 0);
+  } finally {
+    dynamodb.destroy();
   }
 }
 

@@ -37,6 +37,8 @@ export interface SimulatedWriterOptions {
   readonly inlineThreshold?: number;
   /** The writer's clock (a skewed one for drills). Default `Date.now`. */
   readonly clock?: () => number;
+  /** The store answers before its settle (`TieredStore` option); `run` awaits `settled()`. Default false. */
+  readonly settleInBackground?: boolean;
 }
 
 /** Where a crash is armed: before or after the n-th request (0-based) of the next operation. */
@@ -72,6 +74,7 @@ export class SimulatedWriter {
       s3,
       ...(options.inlineThreshold !== undefined ? { inlineThreshold: options.inlineThreshold } : {}),
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
+      ...(options.settleInBackground !== undefined ? { settleInBackground: options.settleInBackground } : {}),
     });
   }
 

@@ -14,6 +14,8 @@
  *           commit, an overwrite writes `old` into it. Lost to another writer: CAS again;
  *   settle  delete `old`, remove the entry; or, when the write did not land, delete `new` and
  *           remove the entry; or, when its outcome is unknown, leave the entry to the sweeper.
+ *           With `settleInBackground` a landed commit's settle runs after the answer
+ *           ({@link TieredStore.settled} awaits it): the caller waits for record, upload, commit.
  *
  * Replacing a blob with an inline body, and deleting a large object, record `{old}` and commit
  * the same way. A crash anywhere leaves an entry that a sweeper settles from HV alone: delete
@@ -127,6 +129,14 @@ export interface TieredStoreOptions {
   readonly consistentReads?: boolean;
   /** Receives errors of in-process cleanup (the entry then stays for the sweeper). */
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
+  /**
+   * Answer a write as soon as its commit landed and run its settle (delete the replaced blob,
+   * remove the entry) in the background; {@link TieredStore.settled} awaits it. Default false:
+   * a write resolves after its settle. A process that may stop or freeze right after answering
+   * (a Lambda handler) must `await store.settled()` before it returns; whatever it does not
+   * finish stays in the log for the sweeper, as after a crash.
+   */
+  readonly settleInBackground?: boolean;
 }
 
 /** A put's options with its expiry computed once (at the start of the put). */
@@ -146,6 +156,9 @@ export class TieredStore {
   private readonly clock: Clock;
   private readonly maxAttempts: number;
   private readonly consistentReads: boolean;
+  private readonly settleInBackground: boolean;
+  /** Settles of committed changes still running (with `settleInBackground`). */
+  private readonly settling = new Set<Promise<void>>();
 
   constructor(options: TieredStoreOptions) {
     this.config = options.config;
@@ -159,7 +172,22 @@ export class TieredStore {
     this.clock = options.clock ?? systemClock;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.consistentReads = options.consistentReads ?? true;
+    this.settleInBackground = options.settleInBackground ?? false;
     this.context = { log: fencedLogOf(options.changeLog), hv: this.hv, lt: this.lt, onCleanupError: options.onCleanupError ?? (() => {}) };
+  }
+
+  /**
+   * Resolves once every settle running in the background (see `settleInBackground`) has
+   * finished, including settles of writes that answer while it waits. Never rejects: a settle
+   * that fails leaves its entry to the sweeper and reports to `onCleanupError`.
+   */
+  async settled(): Promise<void> {
+    while (this.settling.size > 0) await Promise.all([...this.settling]);
+  }
+
+  /** How many settles are running in the background. */
+  get pendingSettles(): number {
+    return this.settling.size;
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -352,7 +380,7 @@ export class TieredStore {
       }
       return RETRY;
     } finally {
-      await change.close();
+      await this.close(change);
     }
   }
 
@@ -401,7 +429,7 @@ export class TieredStore {
       if (refused.kind === 'conflict') this.assertVersion(key, ifVersion, this.parse(refused.current));
       return RETRY;
     } finally {
-      await change.close();
+      await this.close(change);
     }
   }
 
@@ -444,6 +472,18 @@ export class TieredStore {
 
   private change(key: string, blob?: string, old?: string): LoggedChange {
     return new LoggedChange(this.context, key, blob, old);
+  }
+
+  /**
+   * Applies the change's cleanup rule: now, or, for a landed commit with `settleInBackground`,
+   * after the answer (tracked until {@link settled}). Only a committed change is deferred: its
+   * answer is final whatever its settle does, and an unfinished settle is the sweeper's, as
+   * after a crash (`old` is deleted only because HV no longer points at it).
+   */
+  private async close(change: LoggedChange): Promise<void> {
+    if (!this.settleInBackground || change.phase !== 'committed') return change.close();
+    const settle = change.close().finally(() => this.settling.delete(settle));
+    this.settling.add(settle);
   }
 
   /** Runs `attempt` until it does not ask for a retry (a lost CAS), with backoff. */

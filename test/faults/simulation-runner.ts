@@ -64,6 +64,8 @@ export interface SimulationOptions {
   readonly crashRate: number;
   /** Chance that a write is conditional (`ifVersion` = the version its writer last saw). */
   readonly conditionalRate: number;
+  /** Writers answer before their settle (`settleInBackground`) and await `settled()` after the answer. */
+  readonly settleInBackground?: boolean;
   /** Per-request chance of each fault kind on the sweepers' clients. */
   readonly sweeperFaultRate: number;
   /** Chance that a sweep dies during it. */
@@ -162,6 +164,7 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
       leaseMarginMs: o.leaseMarginMs,
       inlineThreshold: o.inlineThreshold,
       ...(o.writerClockSkewMs?.[slot] ? { clock: ((skew: number) => () => Date.now() + skew)(o.writerClockSkewMs[slot]!) } : {}),
+      ...(o.settleInBackground === true ? { settleInBackground: true } : {}),
     });
     writer.injector.add(spyRule(fx.config, () => requests[slot]!));
     return writer;
@@ -520,9 +523,11 @@ async function execute(
   try {
     if (op.kind === 'put') {
       const result = await writer.store.put(op.key, op.body, { metadata: { tag: op.tag }, ...condition });
+      await writer.store.settled();
       return { acknowledged: true, version: result.version, ms: Date.now() - started };
     }
     const existed = await writer.store.delete(op.key, condition);
+    await writer.store.settled();
     return { acknowledged: true, existed, ms: Date.now() - started };
   } catch (err) {
     const crashedAt = writer.injector.crashedAt;

@@ -79,6 +79,18 @@ describe('random fault simulation, skewed writer clocks', () => {
   }, 120_000);
 });
 
+/** The same workloads with writers that answer before their settle (`settleInBackground`). */
+const backgroundSeeds = single !== undefined ? [single] : Array.from({ length: Number(env.TIERLOG_SIM_BG_SEEDS ?? 3) }, (_, i) => first + i);
+describe('random fault simulation, settle after the answer', () => {
+  test.each(backgroundSeeds)('seed %i', async (seed) => {
+    const fx = await freshFixture();
+    const result = await runSimulation(fx, { ...DEFAULT_SIMULATION, seed, operations, settleInBackground: true });
+    const detail = `seed ${seed} failed (settle in the background)\n${JSON.stringify(summaryOf([result]), null, 1)}\n${result.violations.join('\n')}`;
+    expect(result.violations, detail).toEqual([]);
+    expect(result.operations.acked, detail).toBeGreaterThan(0);
+  }, 120_000);
+});
+
 afterAll(() => {
   if (results.length === 0) return;
   const summary = summaryOf(results);

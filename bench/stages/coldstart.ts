@@ -1,0 +1,101 @@
+/**
+ * Cold start and bundle size: each handler (functions/objects.ts, functions/sweeper.ts) bundled
+ * with esbuild as infra/function.ts bundles it (ESM, minified, SDK and Powertools inside), next
+ * to a bare handler that only creates the SDK clients and answers with one GetItem
+ * (bench/coldstart/bare.ts). Each run is a fresh `node` process that imports the bundle and
+ * answers its first request against the local stack (objects: GET of an absent key; sweeper: a
+ * scheduled sweep of empty tables); the figure is `performance.now()` at the answer, i.e. ms
+ * since the process started (Node's own start included, alike for all). Runs are interleaved;
+ * medians are reported.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { configToEnv, type TierlogConfig } from '../../lib/index.js';
+import { percentile, round } from '../common.js';
+
+const run = promisify(execFile);
+export const BUNDLES = ['bare', 'objects', 'sweeper'] as const;
+type BundleName = (typeof BUNDLES)[number];
+
+const ENTRY: Record<BundleName, string> = {
+  bare: 'bench/coldstart/bare.ts',
+  objects: 'functions/objects.ts',
+  sweeper: 'functions/sweeper.ts',
+};
+
+const EVENT: Record<BundleName, unknown> = {
+  bare: {},
+  objects: { rawPath: '/objects/cold%2Fabsent', requestContext: { http: { method: 'GET' } }, headers: {} },
+  sweeper: {},
+};
+
+export interface BundleFigures {
+  readonly bytes: number;
+  readonly gzipBytes: number;
+  /** Median ms from process start to the first answer. */
+  readonly firstAnswerMs: number;
+  readonly samples: number[];
+  /** firstAnswerMs / the bare handler's. */
+  readonly ratioToBare: number;
+}
+
+export type ColdStartResult = Record<BundleName, BundleFigures> & { readonly runs: number };
+
+export async function coldStartStage(options: { config: TierlogConfig; runs: number }): Promise<ColdStartResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'tierlog-coldstart-'));
+  try {
+    for (const name of BUNDLES) {
+      await build({
+        entryPoints: [ENTRY[name]],
+        outfile: join(dir, name, 'index.mjs'),
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'esm',
+        minify: true,
+        keepNames: true,
+        banner: { js: "import { createRequire as __tierlogCreateRequire } from 'node:module'; const require = __tierlogCreateRequire(import.meta.url);" },
+        logLevel: 'silent',
+      });
+    }
+    const env = { ...process.env, ...configToEnv(options.config), AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1', POWERTOOLS_METRICS_DISABLED: 'true' };
+    const samples: Record<BundleName, number[]> = { bare: [], objects: [], sweeper: [] };
+    for (let i = 0; i < options.runs; i++) {
+      const order = i % 2 === 0 ? BUNDLES : [...BUNDLES].reverse();
+      for (const name of order) samples[name].push(await firstAnswer(join(dir, name), EVENT[name], env));
+    }
+    const bare = percentile(samples.bare, 50);
+    const figures = (name: BundleName): BundleFigures => {
+      const file = join(dir, name, 'index.mjs');
+      const median = percentile(samples[name], 50);
+      return {
+        bytes: statSync(file).size,
+        gzipBytes: gzipSync(readFileSync(file)).length,
+        firstAnswerMs: round(median, 1),
+        samples: samples[name].map((v) => round(v, 1)),
+        ratioToBare: round(median / bare, 3),
+      };
+    };
+    return { runs: options.runs, bare: figures('bare'), objects: figures('objects'), sweeper: figures('sweeper') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function firstAnswer(cwd: string, event: unknown, env: NodeJS.ProcessEnv): Promise<number> {
+  const script = `
+    const { performance } = await import('node:perf_hooks');
+    const m = await import('./index.mjs');
+    const context = { functionName: 'cold', functionVersion: '1', invokedFunctionArn: 'arn:aws:lambda:us-east-1:0:function:cold', memoryLimitInMB: '1024', awsRequestId: 'r', getRemainingTimeInMillis: () => 60000 };
+    const out = await m.handler(${JSON.stringify(event)}, context);
+    process.stdout.write(JSON.stringify({ ms: performance.now(), out }));
+  `;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd, env, maxBuffer: 1 << 20 });
+  const parsed = JSON.parse(stdout.slice(stdout.lastIndexOf('{"ms"'))) as { ms: number; out: { statusCode?: number } };
+  return parsed.ms;
+}
