@@ -34,7 +34,7 @@ beforeAll(() => {
     const dir = join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`);
     return { name, dir, code: readFileSync(join(dir, 'index.mjs'), 'utf8') };
   });
-}, 120_000);
+}, 400_000);
 
 describe('bundles (local esbuild)', () => {
   it('bundles the three handlers to index.mjs with a source map, and reports their sizes', () => {

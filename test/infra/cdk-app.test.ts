@@ -43,7 +43,7 @@ describe('cdk synth', () => {
     const result = spawnSync(command, [...args, 'synth', '--quiet', '--output', outdir], {
       cwd: PROJECT_ROOT,
       encoding: 'utf8',
-      timeout: 120_000,
+      timeout: 300_000,
       env: { ...process.env, FORCE_COLOR: '0' },
     });
     const output = `${result.stdout}\n${result.stderr}`;
@@ -53,5 +53,5 @@ describe('cdk synth', () => {
     expect(output).not.toMatch(/feature flags|NOTICES|AwsSolutions-|\[Warning/i);
     const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: unknown[] };
     expect(report.pluginReports).toEqual([]);
-  }, 120_000);
+  }, 360_000);
 });
