@@ -1,4 +1,11 @@
+import { readdirSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+/** Infra tests that drive the code against the local stack (the recorded-calls IAM test). */
+const INFRA_ON_STACK = ['test/infra/iam.test.ts'];
+const INFRA_OFF_STACK = readdirSync('test/infra')
+  .map((f) => `test/infra/${f}`)
+  .filter((f) => f.endsWith('.test.ts') && !INFRA_ON_STACK.includes(f));
 
 /** Tests that need nothing running (no Java, no servers): `npx vitest run --project unit`, seconds. */
 const UNIT = [
@@ -19,7 +26,7 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT } },
       // CDK assertions and synth: no servers.
-      { extends: true, test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 600_000 } },
+      { extends: true, test: { name: 'infra', include: ['test/infra/**/*.test.ts'], exclude: INFRA_ON_STACK, testTimeout: 300_000, hookTimeout: 600_000 } },
       // The packed tarball in a project outside the repository; starts its own local stack there.
       { extends: true, test: { name: 'package', include: ['test/package/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 900_000 } },
       // Against DynamoDB Local and the S3 server started by the global setup (`npm run dev` starts its own).
@@ -28,7 +35,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: [...UNIT, 'test/infra/**', 'test/package/**'],
+          exclude: [...UNIT, ...INFRA_OFF_STACK, 'test/package/**'],
+          testTimeout: 120_000,
           globalSetup: ['test/support/global-setup.ts'],
         },
       },

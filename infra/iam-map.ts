@@ -74,12 +74,11 @@ export const COMMAND_ACTIONS: Readonly<Record<'dynamodb' | 's3', Readonly<Record
     CompleteMultipartUpload: [{ action: 's3:PutObject', target: 'key' }],
     AbortMultipartUpload: [{ action: 's3:AbortMultipartUpload', target: 'key' }],
     GetObject: [{ action: 's3:GetObject', target: 'key' }],
-    // Without s3:ListBucket, S3 answers a HEAD of a missing key 403, not 404: an existence
-    // check needs the listing of the key too.
-    HeadObject: [
-      { action: 's3:GetObject', target: 'key' },
-      { action: 's3:ListBucket', target: 'keyListing' },
-    ],
+    // Without s3:ListBucket, S3 answers a HEAD of a missing key 403, not 404: no existence check
+    // relies on a HEAD (the sweeper lists the exact key); an upload session's HEAD of its
+    // assembled blob reads a key that exists.
+    HeadObject: [{ action: 's3:GetObject', target: 'key' }],
+    ListParts: [{ action: 's3:ListMultipartUploadParts', target: 'key' }],
     DeleteObject: [{ action: 's3:DeleteObject', target: 'key' }],
     DeleteObjects: [{ action: 's3:DeleteObject', target: 'deleteKeys' }],
     ListObjectsV2: [{ action: 's3:ListBucket', target: 'listPrefix' }],

@@ -49,7 +49,7 @@ const SWEEPER: readonly RolePermission[] = [
   { action: 'dynamodb:GetItem', resource: 'changeLogTable', calls: ['GetItem'] },
   { action: 'dynamodb:UpdateItem', resource: 'changeLogTable', calls: ['UpdateItem'] },
   { action: 'dynamodb:BatchGetItem', resource: 'objectsTable', calls: ['BatchGetItem'] },
-  { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObject', 'DeleteObjects'] },
+  { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObject'] },
   // Instance items without a shard: a bounded scan, one segment per sweep.
   { action: 'dynamodb:Scan', resource: 'changeLogTable', calls: ['Scan'] },
   // Expired upload sessions: their multipart uploads are aborted.
@@ -68,7 +68,10 @@ const OPERATOR_READ_ONLY: readonly RolePermission[] = [
 /** Each role's permissions (see the module doc). */
 export const ROLE_PERMISSIONS: Readonly<Record<TierlogRole, readonly RolePermission[]>> = {
   writer: [
+    // Upload sessions: each is an item of its own in the change-log table.
+    { action: 'dynamodb:DeleteItem', resource: 'changeLogTable', calls: ['DeleteItem'] },
     { action: 'dynamodb:GetItem', resource: 'changeLogTable', calls: ['GetItem'] },
+    { action: 'dynamodb:PutItem', resource: 'changeLogTable', calls: ['PutItem'] },
     { action: 'dynamodb:UpdateItem', resource: 'changeLogTable', calls: ['TransactWriteItems', 'UpdateItem'] },
     { action: 'dynamodb:GetItem', resource: 'objectsTable', calls: ['GetItem'] },
     { action: 'dynamodb:UpdateItem', resource: 'objectsTable', calls: ['TransactWriteItems', 'UpdateItem'] },
@@ -80,7 +83,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<TierlogRole, readonly RolePermiss
   ],
   sweeper: SWEEPER,
   operatorReadOnly: OPERATOR_READ_ONLY,
-  operator: union(OPERATOR_READ_ONLY, SWEEPER),
+  // `audit --delete` deletes orphans in batches.
+  operator: union(OPERATOR_READ_ONLY, SWEEPER, [{ action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObjects'] }]),
 };
 
 /** A role's actions by resource, sorted: `{ changeLogTable: ['dynamodb:GetItem', ...], ... }`. */

@@ -63,7 +63,6 @@ export async function leaveWorkForASweep(fx: Fixture, offsetMs: number, tag: str
   let crashedInstance = '';
   for (const [name, step] of [
     ['new1', s.commit],
-    ['new2', s.commit],
     ['old', s.deleteBlob],
   ] as const) {
     const injector = new FaultInjector();
@@ -71,9 +70,19 @@ export async function leaveWorkForASweep(fx: Fixture, offsetMs: number, tag: str
     if (name === 'old') await w.store.put(`${tag}/${name}`, randomBody(20 * KiB));
     injector.add({ kind: 'crashBefore', match: step });
     await w.store.put(`${tag}/${name}`, randomBody(20 * KiB)).catch(() => undefined);
+    if (name === 'new1') {
+      // A second crash before a commit on the same instance: two uploaded blobs, one batch.
+      injector.add({ kind: 'crashBefore', match: step });
+      await w.store.put(`${tag}/new2`, randomBody(20 * KiB)).catch(() => undefined);
+    }
     crashedInstance = w.log.instanceId;
     w.close();
   }
+  // An upload session abandoned by its client: expired, its multipart upload still open.
+  const abandoned = recordedWriter(fx, none, offsetMs);
+  const session = await abandoned.store.createUpload(`${tag}/session`, { size: 6 * MiB, expiresInMs: 60_000 });
+  await fetch(await abandoned.store.uploadPartUrl(session.uploadId, 1), { method: 'PUT', body: randomBody(5 * MiB) });
+  abandoned.close();
   // An entry with two blobs to delete: the overwrite's old blob delete failed in-process, then
   // another writer deleted the object. The sweep deletes both in one batch.
   const failing = new FaultInjector().add({ kind: 'loseRequest', match: s.deleteBlob });
@@ -119,6 +128,19 @@ export async function driveWriter(fx: Fixture, recorder: CommandRecorder): Promi
       await w.store.put('w/grow', 'small');
       await w.store.put('w/grow', randomBody(20 * KiB));
       await w.store.put('w/grow', 'small again');
+      // Upload sessions: create, a part through its presigned URL (the client's PUT, not a call
+      // of the writer's), list, complete; and one aborted.
+      const up = await w.store.createUpload('w/session', { size: 5 * MiB + 1, partSize: 5 * MiB });
+      const parts: { partNumber: number; etag: string }[] = [];
+      for (const [partNumber, size] of [[1, 5 * MiB], [2, 1]] as const) {
+        const answer = await fetch(await w.store.uploadPartUrl(up.uploadId, partNumber), { method: 'PUT', body: randomBody(size) });
+        parts.push({ partNumber, etag: answer.headers.get('etag') ?? '' });
+      }
+      await w.store.listUploadParts(up.uploadId);
+      await w.store.completeUpload(up.uploadId, parts);
+      await w.store.presignGet('w/session');
+      const dropped = await w.store.createUpload('w/dropped', { size: 6 * MiB });
+      await w.store.abortUpload(dropped.uploadId);
       // An unknown commit outcome is decided by a consistent read.
       w.injector.add({ kind: 'loseResponse', match: s.commit, times: 1 });
       await w.store.put('w/unknown', randomBody(20 * KiB)).catch(() => undefined);

@@ -96,7 +96,9 @@ describe('what each entry point calls', () => {
       expect.arrayContaining(['TransactWriteItems', 'UpdateItem', 'GetItem', 'PutObject', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload', 'AbortMultipartUpload', 'GetObject', 'DeleteObject']),
     );
     expect([...names(ENTRY_POINTS.objectsFunction)]).toEqual(expect.arrayContaining(['TransactWriteItems', 'PutObject', 'GetObject', 'DeleteObject']));
-    expect([...names(ENTRY_POINTS.sweeperFunction)]).toEqual(expect.arrayContaining(['Query', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'HeadObject', 'DeleteObjects']));
+    expect([...names(ENTRY_POINTS.sweeperFunction)]).toEqual(
+      expect.arrayContaining(['Query', 'Scan', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'ListObjectsV2', 'AbortMultipartUpload', 'DeleteObject']),
+    );
     expect([...names(ENTRY_POINTS.auditDelete)]).toEqual(expect.arrayContaining(['ListObjectsV2', 'BatchGetItem', 'DeleteObjects']));
     for (const e of Object.values(ENTRY_POINTS)) expect(recorder.of(e).length, e).toBeGreaterThan(0);
   });
