@@ -63,7 +63,7 @@ async function instances(fx: Fixture): Promise<string[]> {
  * The orphans here stand for uploads long past: the sweeper judges the upload window on a blob's
  * LastModified (S3's clock), so a 1 ms window puts them past it.
  */
-const PAST_UPLOADS = { TIERLOG_MAX_UPLOAD_MS: '1' };
+const PAST_UPLOADS = { TIERLOG_MAX_UPLOAD_MS: '1', TIERLOG_UNSAFE_SHORT_WINDOWS: '1' };
 
 describe('sweep', () => {
   test('--dry-run lists the blobs it would delete and changes nothing', async () => {

@@ -30,7 +30,7 @@ import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lam
  * The blobs these tests write stand for uploads long past: the sweeper judges the upload window
  * on a blob's LastModified (S3's clock), so a 1 ms window puts them past it.
  */
-const PAST_UPLOADS = { TIERLOG_MAX_UPLOAD_MS: '1' };
+const PAST_UPLOADS = { TIERLOG_MAX_UPLOAD_MS: '1', TIERLOG_UNSAFE_SHORT_WINDOWS: '1' };
 
 type Handler = (event: unknown, context: Context) => Promise<Record<string, unknown>>;
 

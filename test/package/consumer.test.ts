@@ -155,7 +155,7 @@ describe('the packed tarball, installed into a project outside the repository', 
       Outputs: Record<string, unknown>;
     };
     const functions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(2); // the sweeper and the user's writer
+    expect(functions).toHaveLength(3); // the sweeper, the objects stream and the user's writer
     const outputs = Object.keys(template.Outputs);
     for (const name of ['ChangeLogTable', 'ObjectsTable', 'Bucket', 'Prefix', 'LeaseShards', 'SweeperFunctionName']) {
       expect(

@@ -39,7 +39,7 @@ describe('upload sessions', () => {
     expect(listed.map((p) => [p.partNumber, p.etag, p.size])).toEqual(parts.map((p, i) => [p.partNumber, p.etag, i < 2 ? 5 * MiB : body.byteLength - 10 * MiB]));
 
     const result = await w.store.completeUpload(created.uploadId, parts);
-    expect(result).toEqual({ key: 's/one', version: 1, size: body.byteLength, stored: 'blob' });
+    expect(result).toEqual({ key: 's/one', version: 1, size: body.byteLength, stored: 'blob', created: true });
     const got = await w.store.get('s/one');
     expect(sameBytes(got?.body, body)).toBe(true);
     expect(got?.contentType).toBe('video/mp4');
