@@ -307,8 +307,9 @@ export class InstanceTable {
           UpdateExpression: 'SET #state = :claimed, #by = :me, #lease = :until, #seen = if_not_exists(#seen, :now)',
           // Only a header it can trust: the claim overwrites state and claimedBy, so claiming an
           // item whose state or claimant is corrupt would launder it into a valid one.
-          ConditionExpression: `${suspect ? '#state = :live AND #lease > :cutoff' : '#state IN (:live, :claimed) AND #lease < :cutoff'} AND (attribute_not_exists(#by) OR attribute_type(#by, :string))`,
-          ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy, '#lease': A.leaseUntil, '#seen': A.firstSeen },
+          // An upload session's lease is its expiry (set by the store, not a writer's lease): never suspect.
+          ConditionExpression: `${suspect ? '#state = :live AND #lease > :cutoff AND attribute_not_exists(#upload)' : '#state IN (:live, :claimed) AND #lease < :cutoff'} AND (attribute_not_exists(#by) OR attribute_type(#by, :string))`,
+          ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy, '#lease': A.leaseUntil, '#seen': A.firstSeen, ...(suspect ? { '#upload': 'upload' } : {}) },
           ExpressionAttributeValues: {
             ':claimed': 'claimed',
             ':live': 'live',

@@ -82,7 +82,9 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
     return { instanceId, ok: false, corrupt: err.message, raw };
   }
   const now = ctx.clock();
-  const judge: JudgeContext = { prefix: ctx.config.prefix, now, maxUploadMs: effectiveWindows(sweeperTuningFromEnv(ctx.env)).maxUploadMs };
+  // The upload window runs from the first claim's sighting, as the sweeper judges it (an
+  // instance no sweep has claimed yet would be first seen now).
+  const judge: JudgeContext = { prefix: ctx.config.prefix, now, maxUploadMs: effectiveWindows(sweeperTuningFromEnv(ctx.env)).maxUploadMs, firstSeen: item.firstSeen ?? now };
   const verdicts = await judgeEntries(ctx, item.entries, judge);
   const entries = item.entries.map((entry, i) => describeEntry(entry, verdicts[i]!)).sort((a, b) => a.changeId.localeCompare(b.changeId));
   return {

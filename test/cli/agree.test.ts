@@ -30,14 +30,20 @@ describe('status, inspect and sweep agree', () => {
     const after = await cliJson(fx, ['status']);
     expect(after.json.instanceIds).toEqual({ expired: [], claimed: [instanceId], stuck: [] });
     const again = await cliJson(fx, ['inspect', instanceId]);
-    expect(again.json).toMatchObject({ state: 'claimed', entries: [{ sweeper: 'deferred', reasonCode: 'uploadWindow', until: before.json.entries[0].until }] });
+    expect(again.json).toMatchObject({ state: 'claimed', entries: [{ sweeper: 'deferred', reasonCode: 'uploadWindow' }] });
+    // Due when the window from the sweep's first sighting ends, within the time between the two reads.
+    expect(Math.abs(Date.parse(again.json.entries[0].until) - Date.parse(before.json.entries[0].until))).toBeLessThan(60_000);
   });
 
   test('the upload window comes from TIERLOG_MAX_UPLOAD_MS for both: an entry due under it is due in inspect and settled by sweep', async () => {
     const fx = await freshFixture();
     const pending = blobKey(fx, 'late');
-    // Recorded 17 min ago: inside the default 20 min window, past a 16 min one.
-    const instanceId = await putRawInstance(fx, { leaseUntil: Date.now() - HOUR, entries: { [newChangeId()]: rawEntry('late', { new: pending }, 17 * MIN) } });
+    // First seen by a claim 17 min ago: inside the default 20 min window, past a 16 min one.
+    const instanceId = await putRawInstance(fx, {
+      leaseUntil: Date.now() - HOUR,
+      firstSeen: Date.now() - 17 * MIN,
+      entries: { [newChangeId()]: rawEntry('late', { new: pending }, 17 * MIN) },
+    });
     const env = { TIERLOG_MAX_UPLOAD_MS: String(16 * MIN) };
 
     expect((await cliJson(fx, ['inspect', instanceId])).json.entries[0]).toMatchObject({ sweeper: 'deferred', reasonCode: 'uploadWindow' });

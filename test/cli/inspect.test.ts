@@ -43,8 +43,8 @@ describe('inspect', () => {
       expect.stringMatching(/^shard     [0-3]$/),
       'entries   2 (counter n = 2)',
     ]);
-    // Its blob is not uploaded and the upload window (20 min) is open: the sweeper would defer it.
-    expect(out).toContain(`  ${ids.a}  object "photos/cat.jpg"  sweeper: deferred (uploadWindow until 2030-01-01T12:17:00.000Z)\n    new           ${blobA}\n    recordedAt    2030-01-01T11:57:00.000Z (3m ago)\n`);
+    // Its blob is not uploaded and the upload window (20 min from the first sighting, now: no claim yet) is open: the sweeper would defer it.
+    expect(out).toContain(`  ${ids.a}  object "photos/cat.jpg"  sweeper: deferred (uploadWindow until 2030-01-01T12:20:00.000Z)\n    new           ${blobA}\n    recordedAt    2030-01-01T11:57:00.000Z (3m ago)\n`);
     expect(out).toContain(
       `  ${ids.b}  object "doc"  sweeper: deferred (cleanupAfter until 2030-01-01T13:00:00.000Z)\n` +
         `    old           ${oldB}\n` +

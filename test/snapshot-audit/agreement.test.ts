@@ -108,9 +108,10 @@ describe.each(['CSV', 'Parquet'] as const)('snapshot audit, %s inventory', (form
     // A confirmed loss is a failure exit.
     expect(snapshot.code).toBe(1);
 
-    const listed = listing.json.unreferenced.map((u: { key: string }) => u.key).sort();
-    // The listing audit reads HV only: it also reports the two blobs that change-log entries name.
-    expect(listed).toEqual([...s.orphans, s.inFlight, s.namedByUnparseable].sort());
+    const listed = listing.json.orphans.map((u: { key: string }) => u.key).sort();
+    // Both read the change log: the blobs that entries name are in flight for both, orphans for neither.
+    expect(listed).toEqual([...s.orphans].sort());
+    expect(listing.json.inFlight.map((b: { key: string }) => b.key).sort()).toEqual([s.inFlight, s.namedByUnparseable].sort());
     expect(snapshot.json.orphans).toEqual(s.orphans);
     // The query's shape test is coarse: the key whose object segment is not canonical base64url is proposed,
     // and the re-verification's exact test reports it malformed.
@@ -121,9 +122,9 @@ describe.each(['CSV', 'Parquet'] as const)('snapshot audit, %s inventory', (form
     expect(snapshot.json.orphans).not.toContain(s.namedByUnparseable);
     for (const ref of s.referenced) expect(snapshot.json.orphans).not.toContain(ref);
 
-    expect(listing.json.tooYoung).toBe(1);
+    expect(listing.json.young).toBe(1);
     expect(snapshot.json.malformed).toEqual(s.malformed);
-    expect(listing.json.malformed.map((m: { key: string }) => m.key).sort()).toEqual(s.malformed);
+    expect(listing.json.unparseable.map((m: { key: string }) => m.key).sort()).toEqual(s.malformed);
 
     expect(snapshot.json.lost).toEqual([{ key: s.lost, objectKey: 'lost-object' }]);
     expect(snapshot.json.deleted).toBe(0);

@@ -137,7 +137,8 @@ export async function confirmLost(
     const batch = candidates.slice(i, i + DYNAMODB_BATCH_GET).filter((c) => c.key.startsWith(`${config.prefix}/`));
     const pointers = await hvPointers(options.dynamodb, config.objectsTable, batch.map((c) => c.objectKey), options.hvAttributes);
     for (const c of batch) {
-      if (pointers.get(c.objectKey) === c.key && !(await lt.exists(c.key))) confirmed.push(c);
+      // Lost only when the listing says missing: an answer it cannot decide confirms nothing.
+      if (pointers.get(c.objectKey) === c.key && (await lt.exists(c.key)).kind === 'missing') confirmed.push(c);
     }
   }
   return confirmed;
