@@ -26,7 +26,10 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT } },
       // CDK assertions and synth: no servers.
-      { extends: true, test: { name: 'infra', include: ['test/infra/**/*.test.ts'], exclude: INFRA_ON_STACK, testTimeout: 300_000, hookTimeout: 600_000 } },
+      {
+        extends: true,
+        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], exclude: INFRA_ON_STACK, testTimeout: 300_000, hookTimeout: 600_000 },
+      },
       // The packed tarball in a project outside the repository; starts its own local stack there.
       { extends: true, test: { name: 'package', include: ['test/package/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 900_000 } },
       // Against DynamoDB Local and the S3 server started by the global setup (`npm run dev` starts its own).

@@ -113,7 +113,11 @@ export function round(value: number, digits = 2): number {
 export function table(rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
   const cells = rows.map((r) => r.map((c) => String(c)));
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => [...(r[i] ?? '')].length)));
-  const line = (r: string[]) => r.map((c, i) => c + ' '.repeat(widths[i]! - [...c].length)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c + ' '.repeat(widths[i]! - [...c].length))
+      .join('  ')
+      .trimEnd();
   const out = [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  ')];
   for (const r of cells.slice(1)) out.push(line(r));
   return out.join('\n');

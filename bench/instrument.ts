@@ -79,8 +79,7 @@ export class Probe {
   attach<C extends DynamoDBClient | S3Client>(client: C, service: Service): C {
     const stack = client.middlewareStack as any;
     const callMiddleware =
-      (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
-      async (args: { input: Record<string, unknown> }) => {
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
         const command = (context.commandName ?? 'unknown').replace(/Command$/, '');
         const table = typeof args.input?.TableName === 'string' ? (args.input.TableName as string) : undefined;
         const capacity = service === 'dynamodb' && this.measureCapacity;
@@ -118,26 +117,24 @@ export class Probe {
       };
     stack.add(callMiddleware, { step: 'initialize', priority: 'low', name: `benchCalls_${service}`, override: true });
 
-    const attemptMiddleware =
-      (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
-      async (args: unknown) => {
-        const start = performance.now();
-        this.counts.attempts++;
-        if (service === 'dynamodb') this.counts.dynamodbAttempts++;
-        else this.counts.s3Attempts++;
-        try {
-          return await next(args);
-        } finally {
-          if (this.keep) {
-            this.attempts.push({
-              service,
-              command: (context.commandName ?? 'unknown').replace(/Command$/, ''),
-              start,
-              end: performance.now(),
-            });
-          }
+    const attemptMiddleware = (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: unknown) => {
+      const start = performance.now();
+      this.counts.attempts++;
+      if (service === 'dynamodb') this.counts.dynamodbAttempts++;
+      else this.counts.s3Attempts++;
+      try {
+        return await next(args);
+      } finally {
+        if (this.keep) {
+          this.attempts.push({
+            service,
+            command: (context.commandName ?? 'unknown').replace(/Command$/, ''),
+            start,
+            end: performance.now(),
+          });
         }
-      };
+      }
+    };
     stack.addRelativeTo(attemptMiddleware, {
       relation: 'after',
       toMiddleware: 'retryMiddleware',
@@ -201,7 +198,9 @@ function reportedCapacity(command: string, input: Record<string, any>, output: R
     }
   }
   if (command === 'BatchGetItem') {
-    for (const [tableName, request] of Object.entries((input.RequestItems ?? {}) as Record<string, { Keys?: unknown[]; ConsistentRead?: boolean }>)) {
+    for (const [tableName, request] of Object.entries(
+      (input.RequestItems ?? {}) as Record<string, { Keys?: unknown[]; ConsistentRead?: boolean }>,
+    )) {
       const requested = request.Keys?.length ?? 0;
       const unprocessed = (output?.UnprocessedKeys?.[tableName]?.Keys as unknown[] | undefined)?.length ?? 0;
       const returned = (output?.Responses?.[tableName] as unknown[] | undefined)?.length ?? 0;

@@ -6,8 +6,11 @@ import { LATENCY_KINDS, type LatencyResult } from './stages/latency.js';
 
 export function render(r: Results): string {
   const parts: string[] = [];
-  parts.push(`tierlog bench ${r.date}  commit ${r.commit}  node ${r.node}  ${r.platform}  ${r.cpus} CPU  ${r.settings.quick ? '(quick)' : ''}`.trimEnd());
-  if (r.loadAverageAtStart !== undefined) parts.push(`load average (1, 5, 15 min) at start ${r.loadAverageAtStart.join(' ')}, at end ${r.loadAverageAtEnd?.join(' ') ?? '?'}`);
+  parts.push(
+    `tierlog bench ${r.date}  commit ${r.commit}  node ${r.node}  ${r.platform}  ${r.cpus} CPU  ${r.settings.quick ? '(quick)' : ''}`.trimEnd(),
+  );
+  if (r.loadAverageAtStart !== undefined)
+    parts.push(`load average (1, 5, 15 min) at start ${r.loadAverageAtStart.join(' ')}, at end ${r.loadAverageAtEnd?.join(' ') ?? '?'}`);
   if (r.baseline !== undefined) {
     const b = r.baseline;
     parts.push(
@@ -22,7 +25,20 @@ export function render(r: Results): string {
     for (const op of OP_TYPES) {
       for (const mode of ['logged', 'unlogged'] as const) {
         const f = r.ops.figures[mode][op];
-        rows.push([op, mode, f.dynamodbCalls, f.s3Calls, f.dynamodbRoundTrips, f.totalRoundTrips, f.wcu, f.gsiWcu, f.rcu, f.computedUnits, f.meanMs, f.sequence]);
+        rows.push([
+          op,
+          mode,
+          f.dynamodbCalls,
+          f.s3Calls,
+          f.dynamodbRoundTrips,
+          f.totalRoundTrips,
+          f.wcu,
+          f.gsiWcu,
+          f.rcu,
+          f.computedUnits,
+          f.meanMs,
+          f.sequence,
+        ]);
       }
     }
     parts.push(
@@ -33,13 +49,42 @@ export function render(r: Results): string {
   if (r.latency !== undefined) parts.push(renderLatency(r.latency, 'measured on the local stack'));
   if (r.latencyModelled !== undefined) {
     const m = r.latencyModelled.addedPerRequestMs!;
-    parts.push(renderLatency(r.latencyModelled, `MODELLED: +${m.dynamodb} ms per DynamoDB request (TransactWriteItems +${2 * m.dynamodb}), +${m.s3} ms per S3 request, added to the local stack`));
+    parts.push(
+      renderLatency(
+        r.latencyModelled,
+        `MODELLED: +${m.dynamodb} ms per DynamoDB request (TransactWriteItems +${2 * m.dynamodb}), +${m.s3} ms per S3 request, added to the local stack`,
+      ),
+    );
   }
   if (r.recovery !== undefined) {
     const x = r.recovery;
     const rows: Array<Array<string | number>> = [
-      ['entries', 'instances', 'sweep s', 'entries/s', 'DDB calls/entry', 'S3 calls/entry', 'WCU/entry', 'RCU/entry', 'blobs deleted', 'left: blobs', 'left: log items'],
-      [x.entries, x.instances, x.sweepSeconds, x.entriesPerSecond, x.dynamodbCallsPerEntry, x.s3CallsPerEntry, x.wcuPerEntry, x.rcuPerEntry, x.report.blobsDeleted, x.after.blobsUnderPrefix, x.after.logItems],
+      [
+        'entries',
+        'instances',
+        'sweep s',
+        'entries/s',
+        'DDB calls/entry',
+        'S3 calls/entry',
+        'WCU/entry',
+        'RCU/entry',
+        'blobs deleted',
+        'left: blobs',
+        'left: log items',
+      ],
+      [
+        x.entries,
+        x.instances,
+        x.sweepSeconds,
+        x.entriesPerSecond,
+        x.dynamodbCallsPerEntry,
+        x.s3CallsPerEntry,
+        x.wcuPerEntry,
+        x.rcuPerEntry,
+        x.report.blobsDeleted,
+        x.after.blobsUnderPrefix,
+        x.after.logItems,
+      ],
     ];
     parts.push(
       `\n== Recovery (sweeper concurrency ${x.sweeperConcurrency}; setup ${x.setupSeconds} s) ==\n${table(rows)}\nDynamoDB: ${fmt(x.calls.dynamodb)}; S3: ${fmt(x.calls.s3)}` +
@@ -51,10 +96,34 @@ export function render(r: Results): string {
   if (r.recoveryScaling !== undefined) {
     const x = r.recoveryScaling;
     const rows: Array<Array<string | number>> = [
-      ['sweepers', 'concurrency each', 'entries', 'sweep s', 'entries/s', 'requests/s', 'stack writes/s', 'ratio', 'DDB calls/entry', 'S3 calls/entry', 'clean'],
+      [
+        'sweepers',
+        'concurrency each',
+        'entries',
+        'sweep s',
+        'entries/s',
+        'requests/s',
+        'stack writes/s',
+        'ratio',
+        'DDB calls/entry',
+        'S3 calls/entry',
+        'clean',
+      ],
     ];
     for (const p of [...x.byConcurrency, ...x.bySweepers.filter((q) => q.sweepers > 1)]) {
-      rows.push([p.sweepers, p.concurrency, p.entries, p.sweepSeconds, p.entriesPerSecond, p.requestsPerSecond, p.stackWritesPerSecond, p.stackRatio.toFixed(3), p.dynamodbCallsPerEntry, p.s3CallsPerEntry, p.ok ? 'yes' : 'NO']);
+      rows.push([
+        p.sweepers,
+        p.concurrency,
+        p.entries,
+        p.sweepSeconds,
+        p.entriesPerSecond,
+        p.requestsPerSecond,
+        p.stackWritesPerSecond,
+        p.stackRatio.toFixed(3),
+        p.dynamodbCallsPerEntry,
+        p.s3CallsPerEntry,
+        p.ok ? 'yes' : 'NO',
+      ]);
     }
     parts.push(
       `\n== Recovery scaling (${x.instances} dead instances x ${x.perInstance} entries per point; "stack writes/s": small conditional writes at the same number in flight, measured before each sweep; sweepers split the shards) ==\n${table(rows)}`,
@@ -64,7 +133,16 @@ export function render(r: Results): string {
     const x = r.idle;
     const rows: Array<Array<string | number>> = [
       ['live instances', 'shards', 'DDB calls', 'Query/shard', 'S3 calls', 'RCU', 'ms', 'expired found'],
-      [x.liveInstances, x.shards, x.calls.dynamodbTotal, x.queriesPerShard, x.calls.s3Total, x.calls.rcu, x.sweepMs, x.report.instancesExpired],
+      [
+        x.liveInstances,
+        x.shards,
+        x.calls.dynamodbTotal,
+        x.queriesPerShard,
+        x.calls.s3Total,
+        x.calls.rcu,
+        x.sweepMs,
+        x.report.instancesExpired,
+      ],
     ];
     parts.push(`\n== Idle sweep ==\n${table(rows)}`);
   }
@@ -107,10 +185,19 @@ export function render(r: Results): string {
   }
   if (r.coldStart !== undefined) {
     const c = r.coldStart;
-    const rows: Array<Array<string | number>> = [['bundle', 'index.mjs KiB', 'gzip KiB', 'first answer ms (median)', 'ratio to bare', 'samples']];
+    const rows: Array<Array<string | number>> = [
+      ['bundle', 'index.mjs KiB', 'gzip KiB', 'first answer ms (median)', 'ratio to bare', 'samples'],
+    ];
     for (const name of ['bare', 'objects', 'sweeper'] as const) {
       const x = c[name];
-      rows.push([name, round(x.bytes / 1024, 1), round(x.gzipBytes / 1024, 1), x.firstAnswerMs, x.ratioToBare.toFixed(3), x.samples.join(' ')]);
+      rows.push([
+        name,
+        round(x.bytes / 1024, 1),
+        round(x.gzipBytes / 1024, 1),
+        x.firstAnswerMs,
+        x.ratioToBare.toFixed(3),
+        x.samples.join(' '),
+      ]);
     }
     parts.push(
       `\n== Cold start (esbuild bundles as deployed; a fresh node process imports the bundle and answers its first request on the local stack; ms since the process started; ${c.runs} runs each, interleaved) ==\n${table(rows)}`,
@@ -132,7 +219,19 @@ export function render(r: Results): string {
 
 function renderLatency(l: LatencyResult, what: string): string {
   const rows: Array<Array<string | number>> = [
-    ['1 MiB', 'until', 'logged p50', 'unlogged p50', 'ratio', 'added', 'logged p99', 'unlogged p99', 'ratio', 'logged mean', 'unlogged mean'],
+    [
+      '1 MiB',
+      'until',
+      'logged p50',
+      'unlogged p50',
+      'ratio',
+      'added',
+      'logged p99',
+      'unlogged p99',
+      'ratio',
+      'logged mean',
+      'unlogged mean',
+    ],
   ];
   for (const [kind, until, x] of LATENCY_KINDS.flatMap((k) => [[k, 'answer', l[k]] as const, [k, 'all done', l.done[k]] as const])) {
     rows.push([

@@ -47,4 +47,3 @@ export interface Results {
   totalSeconds?: number;
   ok: boolean;
 }
-

@@ -83,7 +83,9 @@ async function main(): Promise<number> {
     log(`latency: ${settings.latencyRuns} x 1 MiB creates, overwrites and deletes per mode, interleaved (answer and all done)`);
     results.latency = await latencyStage({ runs: settings.latencyRuns, warmup: settings.latencyWarmup });
     if (settings.modelDynamodbMs > 0 || settings.modelS3Ms > 0) {
-      log(`latency, modelled: +${settings.modelDynamodbMs} ms per DynamoDB request, +${settings.modelS3Ms} ms per S3 request, ${settings.modelRuns} runs`);
+      log(
+        `latency, modelled: +${settings.modelDynamodbMs} ms per DynamoDB request, +${settings.modelS3Ms} ms per S3 request, ${settings.modelRuns} runs`,
+      );
       results.latencyModelled = await latencyStage({
         runs: settings.modelRuns,
         warmup: 5,
@@ -92,7 +94,9 @@ async function main(): Promise<number> {
     }
   }
   if (only.has('recovery')) {
-    log(`recovery: ${settings.recoveryInstances * settings.entriesPerInstance} orphaned entries over ${settings.recoveryInstances} dead instances`);
+    log(
+      `recovery: ${settings.recoveryInstances * settings.entriesPerInstance} orphaned entries over ${settings.recoveryInstances} dead instances`,
+    );
     results.recovery = await recoveryStage({
       instances: settings.recoveryInstances,
       perInstance: settings.entriesPerInstance,
@@ -100,16 +104,29 @@ async function main(): Promise<number> {
     });
   }
   if (only.has('scaling')) {
-    log(`recovery scaling: ${settings.scalingInstances * settings.entriesPerInstance} entries per point; concurrency 4/16/64, 1/2/4 sweepers`);
-    results.recoveryScaling = await recoveryScalingStage({ instances: settings.scalingInstances, perInstance: settings.entriesPerInstance });
+    log(
+      `recovery scaling: ${settings.scalingInstances * settings.entriesPerInstance} entries per point; concurrency 4/16/64, 1/2/4 sweepers`,
+    );
+    results.recoveryScaling = await recoveryScalingStage({
+      instances: settings.scalingInstances,
+      perInstance: settings.entriesPerInstance,
+    });
   }
   if (only.has('idle')) {
     log(`idle: ${settings.idleInstances} live instances, nothing expired`);
     results.idle = await idleStage({ instances: settings.idleInstances });
   }
   if (only.has('load')) {
-    log(`load: ${settings.writers} writers x ${settings.opsPerWriter} ops on ${settings.keys} keys, ${settings.throttle * 100}% throttled attempts`);
-    const load = { writers: settings.writers, opsPerWriter: settings.opsPerWriter, keys: settings.keys, throttle: settings.throttle, seed: settings.seed };
+    log(
+      `load: ${settings.writers} writers x ${settings.opsPerWriter} ops on ${settings.keys} keys, ${settings.throttle * 100}% throttled attempts`,
+    );
+    const load = {
+      writers: settings.writers,
+      opsPerWriter: settings.opsPerWriter,
+      keys: settings.keys,
+      throttle: settings.throttle,
+      seed: settings.seed,
+    };
     results.load = await loadStage({ ...load, mode: 'logged' });
     log('load, unlogged: the same load with NoopChangeLog');
     results.loadUnlogged = await loadStage({ ...load, mode: 'unlogged' });

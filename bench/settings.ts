@@ -69,5 +69,4 @@ export const only = new Set<Stage>(
       }),
 );
 
-
 export type Settings = typeof settings;

@@ -16,14 +16,22 @@ export function targets(r: Results): Target[] {
       met: create.dynamodbCalls <= 3 && create.dynamodbRoundTrips <= 2,
     });
   }
-  for (const [where, l] of [['local', r.latency], ['modelled', r.latencyModelled]] as const) {
+  for (const [where, l] of [
+    ['local', r.latency],
+    ['modelled', r.latencyModelled],
+  ] as const) {
     if (l === undefined) continue;
     for (const kind of LATENCY_KINDS) {
       const x = l[kind] as LatencyPair | undefined; // results before 2026-11-30 have no delete
       if (x === undefined) continue;
       for (const p of ['p50', 'p99'] as const) {
         const ratio = x[`${p}Ratio`];
-        out.push({ name: `1 MiB ${kind} ${p} logged/unlogged, answer, ${where}`, target: '<= 1.10', value: ratio.toFixed(3), met: ratio <= 1.1 });
+        out.push({
+          name: `1 MiB ${kind} ${p} logged/unlogged, answer, ${where}`,
+          target: '<= 1.10',
+          value: ratio.toFixed(3),
+          met: ratio <= 1.1,
+        });
       }
     }
   }
@@ -43,7 +51,12 @@ export function targets(r: Results): Target[] {
         met: x.stackRatio >= 0.8,
       });
     }
-    out.push({ name: 'recovery DynamoDB calls per entry', target: '<= 0.5', value: String(x.dynamodbCallsPerEntry), met: x.dynamodbCallsPerEntry <= 0.5 });
+    out.push({
+      name: 'recovery DynamoDB calls per entry',
+      target: '<= 0.5',
+      value: String(x.dynamodbCallsPerEntry),
+      met: x.dynamodbCallsPerEntry <= 0.5,
+    });
     out.push({ name: 'recovery S3 calls per entry', target: '<= 0.01', value: String(x.s3CallsPerEntry), met: x.s3CallsPerEntry <= 0.01 });
     out.push({
       name: 'recovery leaves nothing',
@@ -62,7 +75,12 @@ export function targets(r: Results): Target[] {
     });
   }
   if (r.sessions !== undefined) {
-    out.push({ name: '64 MiB upload session/SDK multipart', target: '<= 1.10', value: r.sessions.uploadRatio.toFixed(3), met: r.sessions.uploadRatio <= 1.1 });
+    out.push({
+      name: '64 MiB upload session/SDK multipart',
+      target: '<= 1.10',
+      value: r.sessions.uploadRatio.toFixed(3),
+      met: r.sessions.uploadRatio <= 1.1,
+    });
   }
   if (r.load !== undefined && r.loadUnlogged !== undefined) {
     const ratio = r.load.opsPerSecond / r.loadUnlogged.opsPerSecond;

@@ -42,7 +42,13 @@ try {
   process.stderr.write('starting DynamoDB Local and the S3 server... ');
   stack = await startLocalStack();
   process.stderr.write(`up in ${Date.now() - started} ms\n`);
-  const config: TierlogConfig = { changeLogTable: 'tierlog-changelog', objectsTable: 'tierlog-objects', bucket: 'tierlog-blobs', prefix: 'blobs', leaseShards: 4 };
+  const config: TierlogConfig = {
+    changeLogTable: 'tierlog-changelog',
+    objectsTable: 'tierlog-objects',
+    bucket: 'tierlog-blobs',
+    prefix: 'blobs',
+    leaseShards: 4,
+  };
   const dynamodb = createDynamoDBClient();
   const s3 = createS3Client();
   await provisionLocal(config, { dynamodb, s3 });
@@ -67,7 +73,15 @@ try {
     dynamodb,
     s3,
     sweep,
-    options: { writers: opts.writers, operations: opts.operations, seed: opts.seed, crashRate: opts.crashRate, maxBodyBytes: opts.maxBody, keys: opts.keys, invocationMs },
+    options: {
+      writers: opts.writers,
+      operations: opts.operations,
+      seed: opts.seed,
+      crashRate: opts.crashRate,
+      maxBodyBytes: opts.maxBody,
+      keys: opts.keys,
+      invocationMs,
+    },
     progress: progressLine(),
   });
   process.stderr.write('\n');

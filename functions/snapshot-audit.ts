@@ -61,8 +61,16 @@ async function plan(event: { objectsExport: ExportDescription; changeLogExport: 
     snapshotBucket: bucket,
     inventoryHivePrefix: hive,
     dt,
-    objectsExport: { arn: event.objectsExport.ExportArn, s3Prefix: event.objectsExport.S3Prefix ?? '', exportTime: time(event.objectsExport.ExportTime) },
-    changeLogExport: { arn: event.changeLogExport.ExportArn, s3Prefix: event.changeLogExport.S3Prefix ?? '', exportTime: time(event.changeLogExport.ExportTime) },
+    objectsExport: {
+      arn: event.objectsExport.ExportArn,
+      s3Prefix: event.objectsExport.S3Prefix ?? '',
+      exportTime: time(event.objectsExport.ExportTime),
+    },
+    changeLogExport: {
+      arn: event.changeLogExport.ExportArn,
+      s3Prefix: event.changeLogExport.S3Prefix ?? '',
+      exportTime: time(event.changeLogExport.ExportTime),
+    },
     prefix: config.prefix,
     olderThanMs,
     now: Date.now(),
@@ -81,7 +89,10 @@ async function batch(items: Row[]) {
     }),
     { config, dynamodb, s3, now: Date.now(), olderThanMs, delete: process.env.TIERLOG_SNAPSHOT_DELETE === 'true' },
   );
-  const confirmed = await confirmLost(lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key! })), { config, dynamodb, s3 });
+  const confirmed = await confirmLost(
+    lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key! })),
+    { config, dynamodb, s3 },
+  );
   metrics.addMetric('SnapshotOrphansConfirmed', MetricUnit.Count, report.confirmed.length);
   metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, report.deleted);
   metrics.addMetric('SnapshotOrphansKept', MetricUnit.Count, report.kept.length);
@@ -89,6 +100,7 @@ async function batch(items: Row[]) {
   metrics.publishStoredMetrics();
   if (confirmed.length > 0) logger.error('lost blobs: HV points at blobs the bucket lacks', { lost: confirmed });
   if (report.kept.length > 0) logger.info('kept at the re-verification', { kept: report.kept });
-  if (report.deleteFailures.length > 0) throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
+  if (report.deleteFailures.length > 0)
+    throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
   return { confirmed: report.confirmed.length, deleted: report.deleted, kept: report.kept.length, lost: confirmed.length };
 }

@@ -117,7 +117,9 @@ export class AuditAtScale extends Construct {
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       serverAccessLogsBucket: props.accessLogsBucket,
       serverAccessLogsPrefix: 'snapshots/',
-      lifecycleRules: [{ expiration: Duration.days(props.snapshotRetentionDays ?? 14), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      lifecycleRules: [
+        { expiration: Duration.days(props.snapshotRetentionDays ?? 14), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
       removalPolicy,
       autoDeleteObjects: false,
     });
@@ -138,7 +140,11 @@ export class AuditAtScale extends Construct {
     const databaseName = `tierlog_audit_${stack.node.addr.slice(0, 8)}`;
     this.database = new glue.CfnDatabase(this, 'Database', { catalogId: stack.account, databaseInput: { name: databaseName } });
     const table = (tid: string, name: string, input: Omit<glue.CfnTable.TableInputProperty, 'name'>) => {
-      const t = new glue.CfnTable(this, tid, { catalogId: stack.account, databaseName, tableInput: { name, tableType: 'EXTERNAL_TABLE', ...input } });
+      const t = new glue.CfnTable(this, tid, {
+        catalogId: stack.account,
+        databaseName,
+        tableInput: { name, tableType: 'EXTERNAL_TABLE', ...input },
+      });
       t.addDependency(this.database);
       return t;
     };
@@ -157,7 +163,10 @@ export class AuditAtScale extends Construct {
         serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
       },
     });
-    for (const [tid, name] of [['ObjectsExportTable', GLUE_TABLES.objects], ['ChangeLogExportTable', GLUE_TABLES.changeLog]] as const) {
+    for (const [tid, name] of [
+      ['ObjectsExportTable', GLUE_TABLES.objects],
+      ['ChangeLogExportTable', GLUE_TABLES.changeLog],
+    ] as const) {
       table(tid, name, {
         storageDescriptor: {
           columns: [{ name: 'line', type: 'string' }],
@@ -165,7 +174,10 @@ export class AuditAtScale extends Construct {
           location: `s3://${bucketName}/exports/${name}/`,
           inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
           outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-          serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe', parameters: { 'field.delim': '\u0001' } },
+          serdeInfo: {
+            serializationLibrary: 'org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe',
+            parameters: { 'field.delim': '\u0001' },
+          },
         },
       });
     }
@@ -208,16 +220,29 @@ export class AuditAtScale extends Construct {
     this.functionRole = fn.role;
     // Re-verification: scan the change log, consistent batch reads of HV, HEAD and delete under the prefix.
     fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [resources.changeLogTable.tableArn] }));
-    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [resources.objectsTable.tableArn] }));
     fn.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: [...(props.delete ? ['s3:DeleteObject'] : []), 's3:GetObject'], resources: [resources.bucket.arnForObjects(`${resources.prefix}/*`)] }),
+      new iam.PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [resources.objectsTable.tableArn] }),
     );
     fn.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [resources.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${resources.prefix}/*`] } } }),
+      new iam.PolicyStatement({
+        actions: [...(props.delete ? ['s3:DeleteObject'] : []), 's3:GetObject'],
+        resources: [resources.bucket.arnForObjects(`${resources.prefix}/*`)],
+      }),
+    );
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [resources.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${resources.prefix}/*`] } },
+      }),
     );
     // Plan: list the inventory's partitions.
     fn.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.snapshotBucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${hivePrefix}/`] } } }),
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.snapshotBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${hivePrefix}/`] } },
+      }),
     );
 
     // The state machine.
@@ -225,7 +250,13 @@ export class AuditAtScale extends Construct {
       const start = new tasks.CallAwsService(this, `Export${name}`, {
         service: 'dynamodb',
         action: 'exportTableToPointInTime',
-        parameters: { TableArn: tableArn, S3Bucket: bucketName, S3Prefix: s3Prefix, ExportFormat: 'DYNAMODB_JSON', ExportType: 'FULL_EXPORT' },
+        parameters: {
+          TableArn: tableArn,
+          S3Bucket: bucketName,
+          S3Prefix: s3Prefix,
+          ExportFormat: 'DYNAMODB_JSON',
+          ExportType: 'FULL_EXPORT',
+        },
         iamResources: [tableArn],
         iamAction: 'dynamodb:ExportTableToPointInTime',
         resultSelector: { 'ExportArn.$': '$.ExportDescription.ExportArn' },
@@ -277,9 +308,11 @@ export class AuditAtScale extends Construct {
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
         resultPath,
       });
-    const ddl = new sfn.Map(this, 'Ddl', { itemsPath: '$.plan.statements', maxConcurrency: 1, resultPath: sfn.JsonPath.DISCARD }).itemProcessor(
-      athenaTask('RunDdl', sfn.JsonPath.stringAt('$'), sfn.JsonPath.DISCARD),
-    );
+    const ddl = new sfn.Map(this, 'Ddl', {
+      itemsPath: '$.plan.statements',
+      maxConcurrency: 1,
+      resultPath: sfn.JsonPath.DISCARD,
+    }).itemProcessor(athenaTask('RunDdl', sfn.JsonPath.stringAt('$'), sfn.JsonPath.DISCARD));
     const query = athenaTask('Query', sfn.JsonPath.stringAt('$.plan.query'), '$.query');
     const reverify = new sfn.DistributedMap(this, 'ReverifyAndDelete', {
       itemReader: new sfn.S3CsvItemReader({
@@ -292,10 +325,17 @@ export class AuditAtScale extends Construct {
       toleratedFailurePercentage: 0,
       resultPath: sfn.JsonPath.DISCARD,
     }).itemProcessor(
-      new tasks.LambdaInvoke(this, 'ReverifyBatch', { lambdaFunction: fn.function, payloadResponseOnly: true, retryOnServiceExceptions: true }),
+      new tasks.LambdaInvoke(this, 'ReverifyBatch', {
+        lambdaFunction: fn.function,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: true,
+      }),
     );
 
-    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS, removalPolicy });
+    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy,
+    });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(exports.next(plan).next(ddl).next(query).next(reverify)),
       timeout: Duration.hours(24),
@@ -306,14 +346,28 @@ export class AuditAtScale extends Construct {
     const role = this.stateMachine.role;
     const on = (actions: string[], resources: string[]) => role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
     on(['s3:GetObject'], [this.snapshotBucket.arnForObjects('inventory/*')]);
-    on(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], [this.snapshotBucket.arnForObjects('exports/*'), this.snapshotBucket.arnForObjects('athena-results/*')]);
+    on(
+      ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
+      [this.snapshotBucket.arnForObjects('exports/*'), this.snapshotBucket.arnForObjects('athena-results/*')],
+    );
     on(['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], [this.snapshotBucket.bucketArn]);
     on(
-      ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition', 'glue:CreatePartition', 'glue:BatchCreatePartition'],
+      [
+        'glue:GetDatabase',
+        'glue:GetTable',
+        'glue:UpdateTable',
+        'glue:GetPartition',
+        'glue:GetPartitions',
+        'glue:BatchGetPartition',
+        'glue:CreatePartition',
+        'glue:BatchCreatePartition',
+      ],
       [
         stack.formatArn({ service: 'glue', resource: 'catalog' }),
         stack.formatArn({ service: 'glue', resource: 'database', resourceName: databaseName }),
-        ...Object.values(GLUE_TABLES).map((t) => stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${databaseName}/${t}` })),
+        ...Object.values(GLUE_TABLES).map((t) =>
+          stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${databaseName}/${t}` }),
+        ),
       ],
     );
 
@@ -343,7 +397,8 @@ export class AuditAtScale extends Construct {
       statistic: 'Sum',
       period: Duration.hours(1),
     }).createAlarm(this, 'LostBlobs', {
-      alarmDescription: 'The snapshot audit confirmed blobs that HV references and the bucket lacks (invariant 1 broken; see the function logs).',
+      alarmDescription:
+        'The snapshot audit confirmed blobs that HV references and the bucket lacks (invariant 1 broken; see the function logs).',
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -363,27 +418,53 @@ export class AuditAtScale extends Construct {
     const lid = (c: IConstruct) => Stack.of(this).resolve((c.node.defaultChild as CfnElement).logicalId) as string;
     const snapshots = lid(this.snapshotBucket);
     const role = this.stateMachine.role;
-    const prefixReason = 'Object access under one fixed prefix of the snapshots bucket (inventory, exports, Athena results are written under generated keys), exact actions.';
+    const prefixReason =
+      'Object access under one fixed prefix of the snapshots bucket (inventory, exports, Athena results are written under generated keys), exact actions.';
     const athenaReason =
-      'Added by the Step Functions Athena integration (AthenaStartQueryExecution): Athena runs the query with the caller\'s rights on the Glue catalog and on S3 objects of the tables; the workgroup enforces its own results location.';
+      "Added by the Step Functions Athena integration (AthenaStartQueryExecution): Athena runs the query with the caller's rights on the Glue catalog and on S3 objects of the tables; the workgroup enforces its own results location.";
     const acks: Array<{ construct: IConstruct; id: string; reason: string }> = [
-      ...['athena-results', 'exports', 'inventory'].map((p) => ({ construct: role, id: `AwsSolutions-IAM5[Resource::<${snapshots}.Arn>/${p}/*]`, reason: prefixReason })),
+      ...['athena-results', 'exports', 'inventory'].map((p) => ({
+        construct: role,
+        id: `AwsSolutions-IAM5[Resource::<${snapshots}.Arn>/${p}/*]`,
+        reason: prefixReason,
+      })),
       { construct: role, id: 'AwsSolutions-IAM5[Resource::*]', reason: athenaReason },
       { construct: role, id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${snapshots}>/*]`, reason: athenaReason },
-      { construct: role, id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${this.database.databaseInput && (this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name}/*]`, reason: athenaReason },
-      { construct: role, id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:userDefinedFunction/${(this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name}/*]`, reason: athenaReason },
-      { construct: role, id: `AwsSolutions-IAM5[Resource::<${lid(this.function)}.Arn>:*]`, reason: 'Added by LambdaInvoke: the qualified ARNs (versions, aliases) of the audit function only.' },
+      {
+        construct: role,
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${this.database.databaseInput && (this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name}/*]`,
+        reason: athenaReason,
+      },
+      {
+        construct: role,
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:userDefinedFunction/${(this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name}/*]`,
+        reason: athenaReason,
+      },
+      {
+        construct: role,
+        id: `AwsSolutions-IAM5[Resource::<${lid(this.function)}.Arn>:*]`,
+        reason: 'Added by LambdaInvoke: the qualified ARNs (versions, aliases) of the audit function only.',
+      },
       ...[this.props.resources.objectsTable, this.props.resources.changeLogTable].map((t) => ({
         construct: role,
         id: `AwsSolutions-IAM5[Resource::<${lid(t)}.Arn>/export/*]`,
         reason: 'DescribeExport of the exports of this one table: export ids are generated per export.',
       })),
-      { construct: this.functionRole, id: `AwsSolutions-IAM5[Resource::<${lid(this.props.resources.bucket)}.Arn>/${this.props.resources.prefix}/*]`, reason: 'Blob keys are generated per write; object access is limited to the tierlog prefix of this one bucket, with exact actions.' },
+      {
+        construct: this.functionRole,
+        id: `AwsSolutions-IAM5[Resource::<${lid(this.props.resources.bucket)}.Arn>/${this.props.resources.prefix}/*]`,
+        reason: 'Blob keys are generated per write; object access is limited to the tierlog prefix of this one bucket, with exact actions.',
+      },
     ];
     for (const child of this.stateMachine.node.children) {
       if (child.node.id === 'DistributedMapPolicy') {
         const exec = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${lid(this.stateMachine)}"}]}]}`;
-        for (const tail of ['/*:*', ':*']) acks.push({ construct: child, id: `AwsSolutions-IAM5[Resource::${exec}${tail}]`, reason: 'Added by the Distributed Map: its own child executions of this state machine only.' });
+        for (const tail of ['/*:*', ':*'])
+          acks.push({
+            construct: child,
+            id: `AwsSolutions-IAM5[Resource::${exec}${tail}]`,
+            reason: 'Added by the Distributed Map: its own child executions of this state machine only.',
+          });
       }
     }
     return acks;

@@ -37,7 +37,13 @@ export function permissionsSection(): string {
     lines.push(`#### \`${GRANT[role]}\` (${role})`, '', `Runs: ${ROLE_ENTRY_POINTS[role].join('; ')}.`, '');
     lines.push('| action | resource | needed by |', '| --- | --- | --- |');
     const sorted = [...ROLE_PERMISSIONS[role]].sort((a, b) => a.resource.localeCompare(b.resource) || a.action.localeCompare(b.action));
-    for (const p of sorted) lines.push(`| \`${p.action}\` | ${RESOURCE[p.resource]} | ${[...p.calls].sort().map((c) => `\`${c}\``).join(', ')} |`);
+    for (const p of sorted)
+      lines.push(
+        `| \`${p.action}\` | ${RESOURCE[p.resource]} | ${[...p.calls]
+          .sort()
+          .map((c) => `\`${c}\``)
+          .join(', ')} |`,
+      );
     lines.push('');
   }
   lines.push('#### How a call maps to actions', '', '| SDK call | IAM action |', '| --- | --- |');
@@ -45,8 +51,15 @@ export function permissionsSection(): string {
     for (const [command, rows] of Object.entries(COMMAND_ACTIONS[service])) {
       const actions =
         command === 'TransactWriteItems'
-          ? Object.entries(TRANSACT_ELEMENT_ACTIONS).map(([kind, action]) => `\`${action}\` per ${kind} element`).join(', ')
-          : rows.map((r) => `\`${r.action}\`${r.target === 'keyListing' ? ' (so that a missing key answers 404, not 403)' : r.target === 'deleteKeys' ? ' per key' : ''}`).join(', ');
+          ? Object.entries(TRANSACT_ELEMENT_ACTIONS)
+              .map(([kind, action]) => `\`${action}\` per ${kind} element`)
+              .join(', ')
+          : rows
+              .map(
+                (r) =>
+                  `\`${r.action}\`${r.target === 'keyListing' ? ' (so that a missing key answers 404, not 403)' : r.target === 'deleteKeys' ? ' per key' : ''}`,
+              )
+              .join(', ');
       lines.push(`| \`${command}\` | ${actions} |`);
     }
   }

@@ -108,7 +108,8 @@ export class UnmappedCommandError extends Error {
 /** The permissions `sent` needs, given the configuration it ran with. */
 export function permissionsOf(sent: SentCommand, config: TierlogConfig): Permission[] {
   const rows = COMMAND_ACTIONS[sent.service][sent.command];
-  if (rows === undefined) throw new UnmappedCommandError(`${sent.service}:${sent.command} has no row in COMMAND_ACTIONS (infra/iam-map.ts)`);
+  if (rows === undefined)
+    throw new UnmappedCommandError(`${sent.service}:${sent.command} has no row in COMMAND_ACTIONS (infra/iam-map.ts)`);
   return rows.flatMap((row) => permissionsOfRow(row, sent, config));
 }
 
@@ -118,7 +119,10 @@ function permissionsOfRow(row: CommandAction, sent: SentCommand, config: Tierlog
     case 'table':
       return [{ action: row.action, resource: tableKind(input.TableName, input.IndexName, config, sent) }];
     case 'requestItems':
-      return Object.keys(input.RequestItems ?? {}).map((table) => ({ action: row.action, resource: tableKind(table, undefined, config, sent) }));
+      return Object.keys(input.RequestItems ?? {}).map((table) => ({
+        action: row.action,
+        resource: tableKind(table, undefined, config, sent),
+      }));
     case 'transactItems':
       return (input.TransactItems as Array<Record<string, { TableName?: string }>>).flatMap((element) =>
         Object.entries(element).map(([kind, op]) => {
@@ -130,10 +134,15 @@ function permissionsOfRow(row: CommandAction, sent: SentCommand, config: Tierlog
     case 'key':
       return [{ action: row.action, resource: objectKind(input.Bucket, input.Key, config, sent) }];
     case 'deleteKeys':
-      return ((input.Delete?.Objects ?? []) as Array<{ Key?: string }>).map((o) => ({ action: row.action, resource: objectKind(input.Bucket, o.Key, config, sent) }));
+      return ((input.Delete?.Objects ?? []) as Array<{ Key?: string }>).map((o) => ({
+        action: row.action,
+        resource: objectKind(input.Bucket, o.Key, config, sent),
+      }));
     case 'listPrefix':
       if (input.Bucket !== config.bucket || typeof input.Prefix !== 'string' || !input.Prefix.startsWith(`${config.prefix}/`)) {
-        throw new UnmappedCommandError(`${sent.command} of ${input.Bucket} with Prefix ${String(input.Prefix)}: not a listing under "${config.prefix}/"`);
+        throw new UnmappedCommandError(
+          `${sent.command} of ${input.Bucket} with Prefix ${String(input.Prefix)}: not a listing under "${config.prefix}/"`,
+        );
       }
       return [{ action: row.action, resource: 'prefixListing' }];
     case 'keyListing':
@@ -143,7 +152,10 @@ function permissionsOfRow(row: CommandAction, sent: SentCommand, config: Tierlog
 }
 
 /** Every permission `commands` need, deduplicated, with the commands that need each. */
-export function requiredPermissions(commands: readonly SentCommand[], config: TierlogConfig): Map<string, { permission: Permission; commands: Set<string> }> {
+export function requiredPermissions(
+  commands: readonly SentCommand[],
+  config: TierlogConfig,
+): Map<string, { permission: Permission; commands: Set<string> }> {
   const out = new Map<string, { permission: Permission; commands: Set<string> }>();
   for (const sent of commands) {
     for (const permission of permissionsOf(sent, config)) {
@@ -167,7 +179,9 @@ function tableKind(table: unknown, index: unknown, config: TierlogConfig, sent: 
   } else if (table === config.objectsTable && index === undefined) {
     return 'objectsTable';
   }
-  throw new UnmappedCommandError(`${sent.command} on table ${String(table)}${index ? ` index ${String(index)}` : ''}: not a tierlog table or index`);
+  throw new UnmappedCommandError(
+    `${sent.command} on table ${String(table)}${index ? ` index ${String(index)}` : ''}: not a tierlog table or index`,
+  );
 }
 
 function objectKind(bucket: unknown, key: unknown, config: TierlogConfig, sent: SentCommand): ResourceKind {

@@ -32,4 +32,10 @@ export {
 } from './permissions.js';
 export { COMMAND_ACTIONS, permissionsOf, requiredPermissions, type Permission, type ResourceKind } from './iam-map.js';
 export { acknowledgeNagFindings, nagAcknowledgements, prefixObjectsFinding, type NagAcknowledgement } from './nag.js';
-export { ObjectsStreamCleanup, type ObjectsStreamCleanupProps, type ObjectsStreamAlarms, OBJECTS_STREAM_ACTIONS, OBJECTS_STREAM_SERVICE_NAME } from './objects-stream.js';
+export {
+  ObjectsStreamCleanup,
+  type ObjectsStreamCleanupProps,
+  type ObjectsStreamAlarms,
+  OBJECTS_STREAM_ACTIONS,
+  OBJECTS_STREAM_SERVICE_NAME,
+} from './objects-stream.js';

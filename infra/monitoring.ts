@@ -79,7 +79,10 @@ export class TierlogMonitoring extends Construct {
     const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)');
     const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined');
     const stuck = sweepMetric(SWEEP_METRICS.stuckInstances, cloudwatch.Stats.SUM, 'stuck instances');
-    const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM });
+    const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: PERIOD,
+      statistic: cloudwatch.Stats.MAXIMUM,
+    });
 
     this.alarms = {
       sweeperErrors: new cloudwatch.Alarm(this, 'SweeperErrors', {
@@ -108,7 +111,8 @@ export class TierlogMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.MISSING,
       }),
       entriesQuarantined: new cloudwatch.Alarm(this, 'EntriesQuarantined', {
-        alarmDescription: 'tierlog: the sweeper quarantined change-log entries it cannot trust (see "entry quarantined" in its logs; `tierlog inspect <instance>`)',
+        alarmDescription:
+          'tierlog: the sweeper quarantined change-log entries it cannot trust (see "entry quarantined" in its logs; `tierlog inspect <instance>`)',
         metric: quarantined,
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

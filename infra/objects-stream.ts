@@ -182,7 +182,8 @@ export class ObjectsStreamCleanup extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       streamFailureQueueNotEmpty: new cloudwatch.Alarm(this, 'FailureQueueNotEmpty', {
-        alarmDescription: 'tierlog: the objects-stream function gave up on stream records (see its log group and the on-failure queue); `tierlog audit` deletes the blobs they leave',
+        alarmDescription:
+          'tierlog: the objects-stream function gave up on stream records (see its log group and the on-failure queue); `tierlog audit` deletes the blobs they leave',
         metric: this.failureQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

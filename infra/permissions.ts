@@ -79,7 +79,11 @@ export const ROLE_PERMISSIONS: Readonly<Record<TierlogRole, readonly RolePermiss
     { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObject'] },
     { action: 's3:GetObject', resource: 'prefixObjects', calls: ['GetObject', 'HeadObject'] },
     { action: 's3:ListMultipartUploadParts', resource: 'prefixObjects', calls: ['ListParts'] },
-    { action: 's3:PutObject', resource: 'prefixObjects', calls: ['CompleteMultipartUpload', 'CreateMultipartUpload', 'PutObject', 'UploadPart'] },
+    {
+      action: 's3:PutObject',
+      resource: 'prefixObjects',
+      calls: ['CompleteMultipartUpload', 'CreateMultipartUpload', 'PutObject', 'UploadPart'],
+    },
   ],
   sweeper: SWEEPER,
   operatorReadOnly: OPERATOR_READ_ONLY,
@@ -133,7 +137,10 @@ export function grantOperator(grantee: iam.IGrantable, resources: TierlogResourc
   return grantRole(grantee, resources, 'operator');
 }
 
-function resourceOf(kind: ResourceKind, r: TierlogResources): { resourceArns: string[]; conditions?: Record<string, Record<string, unknown>> } {
+function resourceOf(
+  kind: ResourceKind,
+  r: TierlogResources,
+): { resourceArns: string[]; conditions?: Record<string, Record<string, unknown>> } {
   switch (kind) {
     case 'changeLogTable':
       return { resourceArns: [r.changeLogTable.tableArn] };

@@ -232,7 +232,9 @@ export class Tierlog extends Construct {
     const tableOptions = { removalPolicy, deletionProtection: removalPolicy === RemovalPolicy.RETAIN };
 
     this.changeLogTable = schemaTable(this, 'ChangeLogTable', changeLogTableSchema, tableOptions);
-    const hvNames = hvAttributeNames(props.hvAttributes !== undefined ? { ...PLACEHOLDER_CONFIG, hvAttributes: props.hvAttributes } : PLACEHOLDER_CONFIG);
+    const hvNames = hvAttributeNames(
+      props.hvAttributes !== undefined ? { ...PLACEHOLDER_CONFIG, hvAttributes: props.hvAttributes } : PLACEHOLDER_CONFIG,
+    );
     // TTL deletes expired objects; the stream's removals let the stream function delete their blobs.
     this.objectsTable =
       props.objectsTable ??
@@ -309,7 +311,9 @@ export class Tierlog extends Construct {
     if (props.auditAtScale) {
       if (this.accessLogsBucket === undefined) {
         // An S3 Inventory configuration is a property of the bucket: an imported bucket cannot get one here.
-        throw new Error('auditAtScale needs the bucket the construct creates; with your own bucket, configure its S3 Inventory yourself and run `tierlog audit --inventory`');
+        throw new Error(
+          'auditAtScale needs the bucket the construct creates; with your own bucket, configure its S3 Inventory yourself and run `tierlog audit --inventory`',
+        );
       }
       this.auditAtScale = new AuditAtScale(this, 'AuditAtScale', {
         ...(props.auditAtScale === true ? {} : props.auditAtScale),
@@ -372,7 +376,13 @@ export class Tierlog extends Construct {
 }
 
 /** Checks prefix and shard count with the library's own validation (what `loadConfig` accepts). */
-const PLACEHOLDER_CONFIG = { changeLogTable: 'placeholder', objectsTable: 'placeholder', bucket: 'placeholder', prefix: 'blobs', leaseShards: 1 };
+const PLACEHOLDER_CONFIG = {
+  changeLogTable: 'placeholder',
+  objectsTable: 'placeholder',
+  bucket: 'placeholder',
+  prefix: 'blobs',
+  leaseShards: 1,
+};
 
 function validateSettings(prefix: string, leaseShards: number, hvAttributes?: Partial<HvAttributeNames>): void {
   if (Token.isUnresolved(prefix)) throw new Error('prefix must be a literal string: it is part of IAM resource ARNs and conditions');

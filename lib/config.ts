@@ -137,7 +137,10 @@ function checkHvAttributes(overrides: unknown, setting: string): HvAttributeName
       throw new ConfigError(`${setting}: "${logical}" must be a string, got ${JSON.stringify(name) ?? typeof name}`, setting);
     }
     if (!ATTRIBUTE_NAME.test(name)) {
-      throw new ConfigError(`${setting}: "${logical}" is ${JSON.stringify(name)}, not an attribute name (1..255 of A-Z a-z 0-9 _ . -)`, setting);
+      throw new ConfigError(
+        `${setting}: "${logical}" is ${JSON.stringify(name)}, not an attribute name (1..255 of A-Z a-z 0-9 _ . -)`,
+        setting,
+      );
     }
   }
   const resolved = { ...DEFAULT_HV_ATTRIBUTES, ...(overrides as Partial<HvAttributeNames>) };
@@ -145,7 +148,10 @@ function checkHvAttributes(overrides: unknown, setting: string): HvAttributeName
   for (const [logical, name] of Object.entries(resolved)) {
     const other = owner.get(name);
     if (other !== undefined) {
-      throw new ConfigError(`${setting}: "${other}" and "${logical}" would both be attribute "${name}" (each logical name needs its own attribute)`, setting);
+      throw new ConfigError(
+        `${setting}: "${other}" and "${logical}" would both be attribute "${name}" (each logical name needs its own attribute)`,
+        setting,
+      );
     }
     owner.set(name, logical);
   }

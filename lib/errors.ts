@@ -29,10 +29,7 @@ export class ResourceMissingError extends TierlogError {
     readonly resourceName: string,
     cause?: unknown,
   ) {
-    super(
-      `${resource} "${resourceName}" does not exist (check the name, the region and AWS_ENDPOINT_URL_*)`,
-      { cause },
-    );
+    super(`${resource} "${resourceName}" does not exist (check the name, the region and AWS_ENDPOINT_URL_*)`, { cause });
   }
 }
 
@@ -79,9 +76,7 @@ export class VersionConflictError extends TierlogError {
     readonly expected: number | undefined,
     readonly actual: number | undefined,
   ) {
-    super(
-      `object "${key}" is at version ${actual ?? 'none'}, expected ${expected ?? 'none'}`,
-    );
+    super(`object "${key}" is at version ${actual ?? 'none'}, expected ${expected ?? 'none'}`);
   }
 }
 

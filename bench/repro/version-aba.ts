@@ -34,7 +34,10 @@ try {
     const s3 = s3Client();
     if (injector !== undefined) injector.attach(dynamodb, 'dynamodb');
     const changeLog = new DynamoChangeLog({ config, dynamodb, renewInBackground: false });
-    return { store: new TieredStore({ config, changeLog, dynamodb, s3 }), close: () => (changeLog.close(), dynamodb.destroy(), s3.destroy()) };
+    return {
+      store: new TieredStore({ config, changeLog, dynamodb, s3 }),
+      close: () => (changeLog.close(), dynamodb.destroy(), s3.destroy()),
+    };
   };
   const slow = new FaultInjector().add({ kind: 'delay', delayMs: 1_500, times: 1, match: onCommand('TransactWriteItems') });
   const x = writer(slow);
@@ -54,7 +57,10 @@ try {
   const ddb = dynamodbClient();
   const s3 = s3Client();
   const objects = (await scanRaw(ddb, config.objectsTable)).map((item) => unmarshall(item));
-  const entries = (await scanRaw(ddb, config.changeLogTable)).reduce((n, item) => n + Object.keys(item).filter((k) => k.startsWith('c_')).length, 0);
+  const entries = (await scanRaw(ddb, config.changeLogTable)).reduce(
+    (n, item) => n + Object.keys(item).filter((k) => k.startsWith('c_')).length,
+    0,
+  );
   const blobs = await listBlobs(s3, config.bucket, config.prefix);
   const referenced = new Set(objects.map((o) => o.blob).filter((b): b is string => typeof b === 'string'));
   const leaked = blobs.filter((b) => !referenced.has(b));

@@ -39,7 +39,9 @@ export async function baselineStage(options: { samples: number }): Promise<Basel
     const body = randomBody(MiB);
     const sequentialP50Ms: Record<string, number> = {
       PutItem: await timed(n, (i) => dynamodb.send(new PutItemCommand({ TableName: table, Item: item(`p-${i}`) }))),
-      GetItem: await timed(n, (i) => dynamodb.send(new GetItemCommand({ TableName: table, Key: { key: { S: `p-${i}` } }, ConsistentRead: true }))),
+      GetItem: await timed(n, (i) =>
+        dynamodb.send(new GetItemCommand({ TableName: table, Key: { key: { S: `p-${i}` } }, ConsistentRead: true })),
+      ),
       UpdateItem: await timed(n, (i) =>
         dynamodb.send(
           new UpdateItemCommand({
@@ -64,7 +66,9 @@ export async function baselineStage(options: { samples: number }): Promise<Basel
       's3:PutObject 1 MiB': await timed(Math.min(n, 100), (i) =>
         s3.send(new PutObjectCommand({ Bucket: config.bucket, Key: `${config.prefix}/base/${i}`, Body: body })),
       ),
-      's3:DeleteObject': await timed(Math.min(n, 100), (i) => s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: `${config.prefix}/base/${i}` }))),
+      's3:DeleteObject': await timed(Math.min(n, 100), (i) =>
+        s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: `${config.prefix}/base/${i}` })),
+      ),
     };
     const count = 20 * n;
     const t0 = performance.now();

@@ -59,11 +59,18 @@ export async function coldStartStage(options: { config: TierlogConfig; runs: num
         format: 'esm',
         minify: true,
         keepNames: true,
-        banner: { js: "import { createRequire as __tierlogCreateRequire } from 'node:module'; const require = __tierlogCreateRequire(import.meta.url);" },
+        banner: {
+          js: "import { createRequire as __tierlogCreateRequire } from 'node:module'; const require = __tierlogCreateRequire(import.meta.url);",
+        },
         logLevel: 'silent',
       });
     }
-    const env = { ...process.env, ...configToEnv(options.config), AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1', POWERTOOLS_METRICS_DISABLED: 'true' };
+    const env = {
+      ...process.env,
+      ...configToEnv(options.config),
+      AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    };
     const samples: Record<BundleName, number[]> = { bare: [], objects: [], sweeper: [] };
     for (let i = 0; i < options.runs; i++) {
       const order = i % 2 === 0 ? BUNDLES : [...BUNDLES].reverse();

@@ -73,7 +73,11 @@ export async function latencyStage(options: {
     unlogged: new TieredStore({ config, changeLog: new NoopChangeLog(), dynamodb, s3, settleInBackground: true }),
   };
   const bodies: Record<Mode, Uint8Array> = { logged: randomBody(bytes), unlogged: randomBody(bytes) };
-  const series = () => Object.fromEntries(LATENCY_KINDS.map((k) => [k, { logged: [] as number[], unlogged: [] as number[] }])) as Record<LatencyKind, Record<Mode, number[]>>;
+  const series = () =>
+    Object.fromEntries(LATENCY_KINDS.map((k) => [k, { logged: [] as number[], unlogged: [] as number[] }])) as Record<
+      LatencyKind,
+      Record<Mode, number[]>
+    >;
   const answer = series();
   const done = series();
   const op = (store: TieredStore, kind: LatencyKind, key: string, body: Uint8Array) =>

@@ -15,7 +15,19 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DynamoChangeLog, NoopChangeLog, Sweeper, TieredStore, DEFAULT_HV_ATTRIBUTES } from '../../lib/index.js';
 import type { Mode } from './ops.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
-import { KiB, PAST_EVERYTHING_MS, dynamodbClient, freshConfig, log, mean, percentile, randomBody, round, s3Client, seeded } from '../common.js';
+import {
+  KiB,
+  PAST_EVERYTHING_MS,
+  dynamodbClient,
+  freshConfig,
+  log,
+  mean,
+  percentile,
+  randomBody,
+  round,
+  s3Client,
+  seeded,
+} from '../common.js';
 import { Probe } from '../instrument.js';
 import { listBlobs, scanRaw, summarizeCalls, type SweepCalls } from './recovery.js';
 
@@ -201,10 +213,7 @@ export async function loadStage(options: {
     seconds: round(seconds, 2),
     opsPerSecond: round(totalOps / seconds, 1),
     ops: Object.fromEntries(
-      OPS.map((op) => [
-        op,
-        { ...counts[op], p50Ms: round(percentile(latencies[op], 50)), p99Ms: round(percentile(latencies[op], 99)) },
-      ]),
+      OPS.map((op) => [op, { ...counts[op], p50Ms: round(percentile(latencies[op], 50)), p99Ms: round(percentile(latencies[op], 99)) }]),
     ) as LoadResult['ops'],
     p50Ms: round(percentile(all, 50)),
     p99Ms: round(percentile(all, 99)),

@@ -34,10 +34,14 @@ export async function memoryStage(options: { config: TierlogConfig; bytes?: numb
   const bytes = options.bytes ?? 64 * MiB;
   const env = { ...process.env, ...configToEnv(options.config) };
   const child = async (mode: 'put' | 'read'): Promise<RssFigures> => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/stages/memory-child.ts', mode, 'memory/large', String(bytes)], {
-      env,
-      maxBuffer: 1 << 20,
-    });
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'bench/stages/memory-child.ts', mode, 'memory/large', String(bytes)],
+      {
+        env,
+        maxBuffer: 1 << 20,
+      },
+    );
     const r = JSON.parse(stdout.slice(stdout.lastIndexOf('{'))) as { baselineKiB: number; bodyKiB: number; peakKiB: number };
     return {
       baselineMiB: round(r.baselineKiB / 1024, 1),

@@ -68,7 +68,9 @@ async function point(instances: number, perInstance: number, sweepers: number, c
   const s0 = performance.now();
   const reports = await Promise.all(
     clients.map((c, i) =>
-      new Sweeper({ config, dynamodb: c.dynamodb, s3: c.s3, concurrency, clock: () => Date.now() + PAST_EVERYTHING_MS }).sweep({ shards: shardsOf(i) }),
+      new Sweeper({ config, dynamodb: c.dynamodb, s3: c.s3, concurrency, clock: () => Date.now() + PAST_EVERYTHING_MS }).sweep({
+        shards: shardsOf(i),
+      }),
     ),
   );
   const seconds = (performance.now() - s0) / 1000;
@@ -95,6 +97,8 @@ async function point(instances: number, perInstance: number, sweepers: number, c
     s3CallsPerEntry: round(counts.s3Calls / entries, 3),
     ok: recovered === entries && left === 0 && errors === 0,
   };
-  log(`recovery scaling: ${sweepers} sweeper(s) x ${concurrency}: ${result.entriesPerSecond} entries/s, ${result.requestsPerSecond} req/s vs stack ${stack}/s (ratio ${result.stackRatio})`);
+  log(
+    `recovery scaling: ${sweepers} sweeper(s) x ${concurrency}: ${result.entriesPerSecond} entries/s, ${result.requestsPerSecond} req/s vs stack ${stack}/s (ratio ${result.stackRatio})`,
+  );
   return result;
 }

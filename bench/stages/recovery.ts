@@ -74,7 +74,9 @@ export async function recoveryStage(options: { instances: number; perInstance: n
   const concurrency = options.concurrency ?? 16;
   try {
     const setupSeconds = await setupOrphans(config, options.instances, options.perInstance);
-    log(`recovery: ${entries} orphaned entries over ${options.instances} instances written in ${round(setupSeconds, 1)} s; measuring the stack at ${concurrency} in flight, then sweeping`);
+    log(
+      `recovery: ${entries} orphaned entries over ${options.instances} instances written in ${round(setupSeconds, 1)} s; measuring the stack at ${concurrency} in flight, then sweeping`,
+    );
     const stack = await stackWritesPerSecond(config, concurrency);
 
     const probe = new Probe({ measureCapacity: true });

@@ -50,14 +50,20 @@ export async function sessionsStage(options: { runs: number; rangeRuns: number; 
     new Promise<string>((resolve, reject) => {
       const req = request(url, { method: 'PUT', agent, headers: { 'content-length': bytes.byteLength } }, (res) => {
         res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve(String(res.headers.etag)) : reject(new Error(`part PUT: ${res.statusCode}`))));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(String(res.headers.etag)) : reject(new Error(`part PUT: ${res.statusCode}`)),
+        );
       });
       req.on('error', reject);
       req.end(bytes);
     });
   const inFlight = async (task: (i: number) => Promise<void>) => {
     let next = 0;
-    await Promise.all(Array.from({ length: 4 }, async () => { while (next < count) await task(next++); }));
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < count) await task(next++);
+      }),
+    );
   };
 
   const viaSession = async (key: string) => {
@@ -110,7 +116,9 @@ export async function sessionsStage(options: { runs: number; rangeRuns: number; 
       ranged.push(await time(async () => (await store.get('s-0', { range }))!.body));
       direct.push(
         await time(async () => {
-          const out = await s3.send(new GetObjectCommand({ Bucket: config.bucket, Key: directKey, Range: `bytes=${range.start}-${range.end}` }));
+          const out = await s3.send(
+            new GetObjectCommand({ Bucket: config.bucket, Key: directKey, Range: `bytes=${range.start}-${range.end}` }),
+          );
           return out.Body!.transformToByteArray();
         }),
       );

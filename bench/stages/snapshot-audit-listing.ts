@@ -21,7 +21,9 @@ export async function listingAuditBench(n: number): Promise<{ blobs: number; aud
   });
   const items = keys.filter((_, i) => i % 100 !== 0);
   for (let i = 0; i < items.length; i += 25) {
-    const batch = items.slice(i, i + 25).map(({ id, blob }) => ({ PutRequest: { Item: marshall({ key: id, version: 1, blob, size: 1, metadata: {}, createdAt: 0, updatedAt: 0 }) } }));
+    const batch = items.slice(i, i + 25).map(({ id, blob }) => ({
+      PutRequest: { Item: marshall({ key: id, version: 1, blob, size: 1, metadata: {}, createdAt: 0, updatedAt: 0 }) },
+    }));
     await dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [config.objectsTable]: batch } }));
   }
   const sink = { write: () => true };
@@ -31,5 +33,10 @@ export async function listingAuditBench(n: number): Promise<{ blobs: number; aud
     { olderThanMs: 2 * 3600_000, progress: false },
   );
   const auditS = (performance.now() - t) / 1000;
-  return { blobs: report.listed, auditS: +auditS.toFixed(1), blobsPerS: Math.round(report.listed / auditS), orphans: report.orphans.length };
+  return {
+    blobs: report.listed,
+    auditS: +auditS.toFixed(1),
+    blobsPerS: Math.round(report.listed / auditS),
+    orphans: report.orphans.length,
+  };
 }

@@ -166,10 +166,24 @@ if (values.listing !== undefined) {
   await query();
 } else {
   await generate();
-  const dirBytes = (p: string): number => (statSync(p).isDirectory() ? readdirSync(p).reduce((n, e) => n + dirBytes(join(p, e)), 0) : statSync(p).size);
+  const dirBytes = (p: string): number =>
+    statSync(p).isDirectory() ? readdirSync(p).reduce((n, e) => n + dirBytes(join(p, e)), 0) : statSync(p).size;
   console.log(`snapshot files: ${(dirBytes(root) / 2 ** 20).toFixed(0)} MiB`);
-  const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, '--child', '--rows', String(rows), '--dir', values.dir!, ...(values.memory ? ['--memory', values.memory] : [])], {
-    stdio: 'inherit',
-  });
+  const child = spawnSync(
+    process.execPath,
+    [
+      ...process.execArgv,
+      process.argv[1]!,
+      '--child',
+      '--rows',
+      String(rows),
+      '--dir',
+      values.dir!,
+      ...(values.memory ? ['--memory', values.memory] : []),
+    ],
+    {
+      stdio: 'inherit',
+    },
+  );
   process.exitCode = child.status ?? 1;
 }

@@ -75,7 +75,8 @@ export async function handleObjectsRequest(
     const headers = lowerCase(event.headers ?? {});
     const query = new URLSearchParams(event.rawQueryString ?? '');
     const uploadId = query.get('uploadId');
-    if (uploadId !== null || query.has('uploads')) return await sessionRequest(store, method, key, uploadId, query, event, headers, options);
+    if (uploadId !== null || query.has('uploads'))
+      return await sessionRequest(store, method, key, uploadId, query, event, headers, options);
     switch (method) {
       case 'GET':
         return await getObject(store, key, headers, options);
@@ -91,7 +92,10 @@ export async function handleObjectsRequest(
         return deleted ? { statusCode: 204 } : problem(404, 'NotFound', 'no such object');
       }
       default:
-        return { ...problem(405, 'MethodNotAllowed', `method ${method.slice(0, 20)} is not allowed`), headers: { allow: ALLOWED, 'content-type': 'application/json' } };
+        return {
+          ...problem(405, 'MethodNotAllowed', `method ${method.slice(0, 20)} is not allowed`),
+          headers: { allow: ALLOWED, 'content-type': 'application/json' },
+        };
     }
   } catch (err) {
     return errorResponse(err, options.onError);
@@ -174,7 +178,8 @@ async function sessionRequest(
     }
     case 'POST': {
       const body = jsonBody(event, false) as { parts?: unknown };
-      if (!Array.isArray(body.parts)) throw new ValidationError('body must be { "parts": [{ "partNumber": 1, "etag": "..." }, ...] }', 'parts');
+      if (!Array.isArray(body.parts))
+        throw new ValidationError('body must be { "parts": [{ "partNumber": 1, "etag": "..." }, ...] }', 'parts');
       const result = await store.completeUpload(uploadId, body.parts as never, { key });
       return {
         statusCode: result.created ? 201 : 200,
@@ -205,7 +210,8 @@ async function createSession(
     if (v !== undefined && typeof v !== 'number') throw new ValidationError(`${name} must be a number`, name);
     return v as number | undefined;
   };
-  if (body.contentType !== undefined && typeof body.contentType !== 'string') throw new ValidationError('contentType must be a string', 'contentType');
+  if (body.contentType !== undefined && typeof body.contentType !== 'string')
+    throw new ValidationError('contentType must be a string', 'contentType');
   if (body.metadata !== undefined && (typeof body.metadata !== 'object' || body.metadata === null || Array.isArray(body.metadata))) {
     throw new ValidationError('metadata must be an object of strings', 'metadata');
   }
@@ -358,7 +364,10 @@ function json(statusCode: number, value: unknown): Response {
 }
 
 function notAllowed(method: string, allow: string): Response {
-  return { ...problem(405, 'MethodNotAllowed', `method ${method.slice(0, 20)} is not allowed here`), headers: { allow, 'content-type': 'application/json' } };
+  return {
+    ...problem(405, 'MethodNotAllowed', `method ${method.slice(0, 20)} is not allowed here`),
+    headers: { allow, 'content-type': 'application/json' },
+  };
 }
 
 function problem(statusCode: number, error: string, message: string): Response {
@@ -375,7 +384,10 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
   }
   if (err instanceof InvalidPartsError) return problem(400, 'InvalidPart', err.message);
   if (err instanceof RangeNotSatisfiableError) {
-    return { ...problem(416, 'RangeNotSatisfiable', err.message), headers: { 'content-type': 'application/json', 'content-range': `bytes */${err.size}` } };
+    return {
+      ...problem(416, 'RangeNotSatisfiable', err.message),
+      headers: { 'content-type': 'application/json', 'content-range': `bytes */${err.size}` },
+    };
   }
   if (err instanceof InstanceClaimedError || err instanceof CommitOutcomeUnknownError) {
     return { ...problem(503, 'Retry', err.message), headers: { 'retry-after': '1', 'content-type': 'application/json' } };

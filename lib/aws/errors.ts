@@ -56,10 +56,7 @@ export function isDefiniteRejection(err: unknown): boolean {
  * Rethrows `err` as a {@link ResourceMissingError} or {@link AccessDeniedError} when it is one
  * of those; otherwise returns it unchanged for the caller to throw.
  */
-export function translateAwsError(
-  err: unknown,
-  context: { operation: string; table?: string; bucket?: string },
-): unknown {
+export function translateAwsError(err: unknown, context: { operation: string; table?: string; bucket?: string }): unknown {
   const name = awsErrorName(err);
   if (name === 'ResourceNotFoundException' && context.table !== undefined) {
     return new ResourceMissingError('table', context.table, err);

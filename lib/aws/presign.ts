@@ -27,11 +27,19 @@ interface HttpRequestLike {
 /** A command as the SDK builds it (any S3 command). */
 interface PresignableCommand<I extends object> {
   readonly input: I;
-  resolveMiddleware(stack: S3Client['middlewareStack'], config: S3Client['config'], options: undefined): (args: { input: I }) => Promise<unknown>;
+  resolveMiddleware(
+    stack: S3Client['middlewareStack'],
+    config: S3Client['config'],
+    options: undefined,
+  ): (args: { input: I }) => Promise<unknown>;
 }
 
 /** A URL that performs `command` for whoever holds it, for `expiresInSeconds` (1 .. 7 days). */
-export async function presignUrl<I extends object>(s3: S3Client, command: PresignableCommand<I>, expiresInSeconds: number): Promise<string> {
+export async function presignUrl<I extends object>(
+  s3: S3Client,
+  command: PresignableCommand<I>,
+  expiresInSeconds: number,
+): Promise<string> {
   const expiresIn = Math.floor(expiresInSeconds);
   if (!Number.isFinite(expiresIn) || expiresIn < 1 || expiresIn > MAX_PRESIGN_SECONDS) {
     throw new ValidationError(`a presigned URL lives 1 to ${MAX_PRESIGN_SECONDS} seconds, not ${expiresInSeconds}`, 'expiresIn');
@@ -68,7 +76,9 @@ function formatUrl(request: HttpRequestLike): string {
   const port = request.port !== undefined ? `:${request.port}` : '';
   const query = Object.entries(request.query)
     .flatMap(([name, value]) =>
-      value === null ? [encodeURIComponent(name)] : ([] as string[]).concat(value).map((v) => `${encodeURIComponent(name)}=${encodeURIComponent(v)}`),
+      value === null
+        ? [encodeURIComponent(name)]
+        : ([] as string[]).concat(value).map((v) => `${encodeURIComponent(name)}=${encodeURIComponent(v)}`),
     )
     .join('&');
   return `${request.protocol}//${request.hostname}${port}${request.path}${query.length > 0 ? `?${query}` : ''}`;

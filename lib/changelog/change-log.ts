@@ -54,10 +54,5 @@ export function cloneChange(change: Change): Change {
 
 /** True when both describe the same change. */
 export function sameChange(a: Change, b: Change): boolean {
-  return (
-    a.id === b.id &&
-    a.new === b.new &&
-    a.old === b.old &&
-    a.cleanupAfter?.getTime() === b.cleanupAfter?.getTime()
-  );
+  return a.id === b.id && a.new === b.new && a.old === b.old && a.cleanupAfter?.getTime() === b.cleanupAfter?.getTime();
 }

@@ -24,12 +24,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TierlogConfig } from '../config.js';
-import {
-  DEFAULT_ENTRIES_PER_INSTANCE,
-  DEFAULT_INVOCATION_LEASE_MARGIN_MS,
-  DEFAULT_LEASE_MS,
-  DEFAULT_MAX_SLOTS,
-} from '../constants.js';
+import { DEFAULT_ENTRIES_PER_INSTANCE, DEFAULT_INVOCATION_LEASE_MARGIN_MS, DEFAULT_LEASE_MS, DEFAULT_MAX_SLOTS } from '../constants.js';
 import { ChangeIdConflictError, CorruptItemError, TierlogError, ValidationError } from '../errors.js';
 import { type ChangeId, type Clock, newInstanceId, systemClock } from '../ids.js';
 import { createDynamoDBClient } from '../aws/clients.js';

@@ -109,7 +109,11 @@ export function decodeEntry(attributeName: string, raw: unknown): DecodedEntry {
   const parsed = storedEntrySchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, changeId, reason: `malformed entry: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown'}` };
+    return {
+      ok: false,
+      changeId,
+      reason: `malformed entry: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown'}`,
+    };
   }
   const stored = parsed.data;
   const change: Change = { id: stored.id };

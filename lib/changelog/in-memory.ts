@@ -33,9 +33,7 @@ export class InMemoryChangeLog implements ChangeLog {
 
   async scan(): Promise<Array<[ChangeId, Change]>> {
     const now = this.clock();
-    return [...this.entries]
-      .filter(([, change]) => isEligible(change, now))
-      .map(([id, change]) => [id, cloneChange(change)]);
+    return [...this.entries].filter(([, change]) => isEligible(change, now)).map(([id, change]) => [id, cloneChange(change)]);
   }
 
   /** Number of outstanding entries, eligible or not. */

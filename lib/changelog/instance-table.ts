@@ -9,14 +9,7 @@
  * "someone else got there".
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  ScanCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TierlogConfig } from '../config.js';
 import { LEASE_INDEX_NAME } from '../constants.js';
@@ -309,7 +302,13 @@ export class InstanceTable {
           // item whose state or claimant is corrupt would launder it into a valid one.
           // An upload session's lease is its expiry (set by the store, not a writer's lease): never suspect.
           ConditionExpression: `${suspect ? '#state = :live AND #lease > :cutoff AND attribute_not_exists(#upload)' : '#state IN (:live, :claimed) AND #lease < :cutoff'} AND (attribute_not_exists(#by) OR attribute_type(#by, :string))`,
-          ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy, '#lease': A.leaseUntil, '#seen': A.firstSeen, ...(suspect ? { '#upload': 'upload' } : {}) },
+          ExpressionAttributeNames: {
+            '#state': A.state,
+            '#by': A.claimedBy,
+            '#lease': A.leaseUntil,
+            '#seen': A.firstSeen,
+            ...(suspect ? { '#upload': 'upload' } : {}),
+          },
           ExpressionAttributeValues: {
             ':claimed': 'claimed',
             ':live': 'live',
@@ -420,9 +419,7 @@ export class InstanceTable {
     input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
   ): Promise<WriteResult> {
     return this.conditionalWrite(operation, () =>
-      this.doc.send(
-        new UpdateCommand({ TableName: this.tableName, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...input }),
-      ),
+      this.doc.send(new UpdateCommand({ TableName: this.tableName, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...input })),
     );
   }
 

@@ -4,7 +4,13 @@
  * report for a human or as JSON.
  */
 import { SingleBar } from 'cli-progress';
-import { audit, type AuditOptions as LibraryAuditOptions, type AuditReport, DEFAULT_AUDIT_AGE_MS, MIN_AUDIT_AGE_MS } from '../recovery/audit.js';
+import {
+  audit,
+  type AuditOptions as LibraryAuditOptions,
+  type AuditReport,
+  DEFAULT_AUDIT_AGE_MS,
+  MIN_AUDIT_AGE_MS,
+} from '../recovery/audit.js';
 import { snapshotAuditCommand } from '../recovery/snapshot-audit/cli.js';
 import {
   type CliContext,
@@ -21,7 +27,8 @@ import {
 
 export { DEFAULT_AUDIT_AGE_MS, MIN_AUDIT_AGE_MS, parseBlobKey, uuidV7Time, type AuditReport } from '../recovery/audit.js';
 
-export interface AuditCommandOptions extends Pick<LibraryAuditOptions, 'delete' | 'pageSize' | 'checkBatch' | 'deleteBatch' | 'beforeDelete'> {
+export interface AuditCommandOptions
+  extends Pick<LibraryAuditOptions, 'delete' | 'pageSize' | 'checkBatch' | 'deleteBatch' | 'beforeDelete'> {
   /** Only blobs older than this (ms) are considered. Default 24 h; at least 1 h. */
   readonly olderThanMs?: number;
   /** Show a progress bar on stderr. Default: when stderr is a TTY. */
@@ -79,16 +86,26 @@ export function formatAudit(r: AuditReport, now: number): string[] {
       `${r.inFlight.length} in flight, ${r.young} younger than ${age} (not checked), ${r.unparseable.length} unparseable`,
   ];
   if (r.orphans.length > 0) {
-    lines.push(`orphans: no object points at them, no change-log entry names them (${plural(r.orphans.length, 'blob')}, ${formatBytes(r.orphanBytes)}):`);
+    lines.push(
+      `orphans: no object points at them, no change-log entry names them (${plural(r.orphans.length, 'blob')}, ${formatBytes(r.orphanBytes)}):`,
+    );
     lines.push(
       ...columns(
-        r.orphans.map((u) => [`  ${u.key}`, formatBytes(u.size), `modified ${formatRelative(Date.parse(u.lastModified), now)}`, `object ${JSON.stringify(u.objectId)}`]),
+        r.orphans.map((u) => [
+          `  ${u.key}`,
+          formatBytes(u.size),
+          `modified ${formatRelative(Date.parse(u.lastModified), now)}`,
+          `object ${JSON.stringify(u.objectId)}`,
+        ]),
       ),
     );
   }
   if (r.inFlight.length > 0) {
-    lines.push('in flight: named by a change-log entry (a write not committed yet, or one the sweeper settles); never deleted by the audit:');
-    for (const f of r.inFlight) lines.push(`  ${f.key}  instance ${f.instanceId}${f.why === 'unreadableEntry' ? ' (an unparseable entry about its object)' : ''}`);
+    lines.push(
+      'in flight: named by a change-log entry (a write not committed yet, or one the sweeper settles); never deleted by the audit:',
+    );
+    for (const f of r.inFlight)
+      lines.push(`  ${f.key}  instance ${f.instanceId}${f.why === 'unreadableEntry' ? ' (an unparseable entry about its object)' : ''}`);
   }
   if (r.unparseable.length > 0) {
     lines.push('unparseable keys (not blob keys of this library; never deleted):');
@@ -96,11 +113,15 @@ export function formatAudit(r: AuditReport, now: number): string[] {
   }
   if (r.corruptChangeLog.length > 0) {
     lines.push(`corrupt change-log items or entries (${r.corruptChangeLog.length}; see "tierlog inspect <instance>"):`);
-    for (const c of r.corruptChangeLog) lines.push(`  ${c.instanceId}${c.changeId !== undefined ? ` entry ${c.changeId}` : ''}  ${c.reason}`);
+    for (const c of r.corruptChangeLog)
+      lines.push(`  ${c.instanceId}${c.changeId !== undefined ? ` entry ${c.changeId}` : ''}  ${c.reason}`);
   }
   if (r.delete) {
     if (r.deleteRefused !== undefined) lines.push(`deletes refused: ${r.deleteRefused}; nothing deleted`);
-    lines.push(`deleted ${plural(r.deleted, 'blob')}` + (r.keptOnRecheck.length > 0 ? `; ${r.keptOnRecheck.length} kept (referenced at the re-check)` : ''));
+    lines.push(
+      `deleted ${plural(r.deleted, 'blob')}` +
+        (r.keptOnRecheck.length > 0 ? `; ${r.keptOnRecheck.length} kept (referenced at the re-check)` : ''),
+    );
     for (const key of r.keptOnRecheck) lines.push(`  kept ${key}`);
     if (r.deleteFailures.length > 0) {
       lines.push(`${plural(r.deleteFailures.length, 'delete')} failed:`);

@@ -72,7 +72,9 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
   const table = new InstanceTable(ctx.config, ctx.dynamodb);
   const raw = await table.getRaw(instanceId);
   if (raw === undefined) {
-    throw new CommandFailedError(`instance ${JSON.stringify(instanceId)} is not in ${ctx.config.changeLogTable} (retired, drained, or never existed)`);
+    throw new CommandFailedError(
+      `instance ${JSON.stringify(instanceId)} is not in ${ctx.config.changeLogTable} (retired, drained, or never existed)`,
+    );
   }
   let item: InstanceItem;
   try {
@@ -84,7 +86,12 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
   const now = ctx.clock();
   // The upload window runs from the first claim's sighting, as the sweeper judges it (an
   // instance no sweep has claimed yet would be first seen now).
-  const judge: JudgeContext = { prefix: ctx.config.prefix, now, maxUploadMs: effectiveWindows(sweeperTuningFromEnv(ctx.env)).maxUploadMs, firstSeen: item.firstSeen ?? now };
+  const judge: JudgeContext = {
+    prefix: ctx.config.prefix,
+    now,
+    maxUploadMs: effectiveWindows(sweeperTuningFromEnv(ctx.env)).maxUploadMs,
+    firstSeen: item.firstSeen ?? now,
+  };
   const verdicts = await judgeEntries(ctx, item.entries, judge);
   const entries = item.entries.map((entry, i) => describeEntry(entry, verdicts[i]!)).sort((a, b) => a.changeId.localeCompare(b.changeId));
   return {
@@ -107,7 +114,10 @@ type Verdict = Pick<InspectedEntry, 'sweeper' | 'reason' | 'reasonCode' | 'until
 async function judgeEntries(ctx: CliContext, entries: readonly DecodedEntry[], judge: JudgeContext): Promise<Verdict[]> {
   const screened: Screened[] = entries.map((entry) => screenEntry(entry, judge));
   const objects = screened.flatMap((s) => (s.kind === 'candidate' ? [s.candidate.change.id] : []));
-  const pointers = objects.length === 0 ? new Map<string, string | null>() : await new HvTable(ctx.config.objectsTable, ctx.dynamodb, hvAttributeNames(ctx.config)).readBlobPointers(objects);
+  const pointers =
+    objects.length === 0
+      ? new Map<string, string | null>()
+      : await new HvTable(ctx.config.objectsTable, ctx.dynamodb, hvAttributeNames(ctx.config)).readBlobPointers(objects);
   const lt = new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix, MULTIPART_PART_SIZE);
   const deferred = (code: string, until: number, extra: Partial<Verdict> = {}): Verdict => ({
     sweeper: 'deferred',
@@ -150,7 +160,14 @@ function describeEntry(entry: DecodedEntry, verdict: Verdict): InspectedEntry {
 /** The human form of an inspect report. */
 export function formatInspect(r: InspectReport, now: number): string[] {
   if (!r.ok) {
-    return [`instance  ${r.instanceId}`, `CORRUPT   ${r.corrupt}`, 'the sweeper keeps it and never acts on it; raw item:', ...toJson(r.raw).split('\n').map((l) => `  ${l}`)];
+    return [
+      `instance  ${r.instanceId}`,
+      `CORRUPT   ${r.corrupt}`,
+      'the sweeper keeps it and never acts on it; raw item:',
+      ...toJson(r.raw)
+        .split('\n')
+        .map((l) => `  ${l}`),
+    ];
   }
   const ended = r.leaseRemainingMs < 0;
   const lines = [
@@ -165,7 +182,9 @@ export function formatInspect(r: InspectReport, now: number): string[] {
       lines.push(`  ${e.changeId}  CORRUPT: ${e.corrupt}`);
       continue;
     }
-    lines.push(`  ${e.changeId}  object ${JSON.stringify(e.objectId)}  sweeper: ${e.sweeper}${e.reason !== undefined ? ` (${e.reason})` : ''}`);
+    lines.push(
+      `  ${e.changeId}  object ${JSON.stringify(e.objectId)}  sweeper: ${e.sweeper}${e.reason !== undefined ? ` (${e.reason})` : ''}`,
+    );
     if (e.deletes !== undefined && e.deletes.length > 0) lines.push(`    would delete  ${e.deletes.join(', ')}`);
     if (e.new !== undefined) lines.push(`    new           ${e.new}`);
     if (e.old !== undefined) lines.push(`    old           ${e.old}`);

@@ -113,7 +113,9 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
 
   program
     .command('sweep')
-    .description('Run one sweep now, as the scheduled sweeper does: retire or claim expired instances and delete the blobs their changes left unreferenced.')
+    .description(
+      'Run one sweep now, as the scheduled sweeper does: retire or claim expired instances and delete the blobs their changes left unreferenced.',
+    )
     .option('--dry-run', 'claim nothing, delete nothing; list the blobs that would be deleted')
     .option('--shards <list>', 'sweep only these lease shards, e.g. 0,1 (default: all)')
     .action(async (opts: { dryRun?: boolean; shards?: string }, command: Command) => {
@@ -127,7 +129,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .description(
       'List the bucket under <prefix>/ and check every blob against the change log and the objects table (consistent reads). ' +
         'Reports orphans: blobs no object points at and no change-log entry names, older than the safety age (by both S3 ' +
-        'LastModified and the key\'s UUIDv7 time); blobs of writes in flight (never deleted); and keys that are not blob ' +
+        "LastModified and the key's UUIDv7 time); blobs of writes in flight (never deleted); and keys that are not blob " +
         'keys (never deleted). Progress bar on stderr when it is a terminal.',
     )
     .addOption(
@@ -139,7 +141,13 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .option('--inventory <manifest>', 'audit from snapshots: the S3 Inventory manifest.json of the bucket (with --export; DuckDB)')
     .option('--export <dir>', 'audit from snapshots: folder with DynamoDB exports of both tables (with --inventory)')
     .action(async (opts: { olderThan: number; delete?: boolean; inventory?: string; export?: string }, command: Command) => {
-      exitCode = await auditCommand(ctx(), { olderThanMs: opts.olderThan, delete: opts.delete === true, json: json(command), inventory: opts.inventory, export: opts.export });
+      exitCode = await auditCommand(ctx(), {
+        olderThanMs: opts.olderThan,
+        delete: opts.delete === true,
+        json: json(command),
+        inventory: opts.inventory,
+        export: opts.export,
+      });
     });
 
   program

@@ -95,7 +95,8 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
       // Stuck instances: a separate classification of the raw item.
       const stuck = stuckKind(raw, now, DEFAULT_LEASE_LIMITS);
       if (stuck === 'noShard') withoutShard.push(String(raw[CHANGELOG_ATTR.pk] ?? '?'));
-      else if (stuck === 'suspectLease') suspectLeases.push({ instanceId: String(raw[CHANGELOG_ATTR.pk]), leaseAheadMs: (raw[CHANGELOG_ATTR.leaseUntil] as number) - now });
+      else if (stuck === 'suspectLease')
+        suspectLeases.push({ instanceId: String(raw[CHANGELOG_ATTR.pk]), leaseAheadMs: (raw[CHANGELOG_ATTR.leaseUntil] as number) - now });
 
       let item;
       try {
@@ -177,8 +178,10 @@ export function formatStatus(r: StatusReport): string[] {
   const stuck = r.stuck.suspectLeases.length + r.stuck.withoutShard.length;
   if (stuck > 0) {
     lines.push(`stuck instances  ${stuck} (alarmed as StuckInstances)`);
-    for (const s of r.stuck.suspectLeases.slice(0, 20)) lines.push(`  ${s.instanceId}  lease ${formatDuration(s.leaseAheadMs)} ahead: a writer clock runs ahead (the sweeper claims it)`);
-    for (const id of r.stuck.withoutShard.slice(0, 20)) lines.push(`  ${id}  no shard: the lease index never shows it (see "tierlog inspect ${id}")`);
+    for (const s of r.stuck.suspectLeases.slice(0, 20))
+      lines.push(`  ${s.instanceId}  lease ${formatDuration(s.leaseAheadMs)} ahead: a writer clock runs ahead (the sweeper claims it)`);
+    for (const id of r.stuck.withoutShard.slice(0, 20))
+      lines.push(`  ${id}  no shard: the lease index never shows it (see "tierlog inspect ${id}")`);
     if (r.stuck.suspectLeases.length > 20 || r.stuck.withoutShard.length > 20) lines.push('  ... more (use --json)');
   }
   if (r.corruptItems.length > 0) {

@@ -81,7 +81,8 @@ export function formatSweep(r: SweepReport, shards?: readonly number[]): string[
   if (r.oldestExpiredAgeMs > 0) lines.push(`  oldest expired lease  ${formatDuration(r.oldestExpiredAgeMs)} ago`);
   if (r.errors > 0) lines.push(`  errors     ${r.errors} (see the messages above; the next sweep retries)`);
   if (r.stoppedEarly) lines.push('  stopped early at the deadline; run again to finish');
-  if (r.entriesQuarantined > 0) lines.push('  quarantined entries are kept and never acted on: look at them with "tierlog inspect <instance>"');
+  if (r.entriesQuarantined > 0)
+    lines.push('  quarantined entries are kept and never acted on: look at them with "tierlog inspect <instance>"');
   if (r.dryRun && r.wouldDelete.length > 0) {
     lines.push('would delete:');
     for (const key of [...r.wouldDelete].sort()) lines.push(`  ${key}`);

@@ -72,7 +72,16 @@ export async function runDrill(args: {
   const keys = Array.from({ length: options.keys }, (_, i) => `drill/object-${i.toString().padStart(3, '0')}`);
   const written = new Map<string, Set<string>>();
   const crashes: Record<string, number> = {};
-  const totals = { acknowledged: 0, failed: 0, reads: 0, wrongValues: 0, sweeps: 0, orphansDeleted: 0, entriesRecovered: 0, instancesRetired: 0 };
+  const totals = {
+    acknowledged: 0,
+    failed: 0,
+    reads: 0,
+    wrongValues: 0,
+    sweeps: 0,
+    orphansDeleted: 0,
+    entriesRecovered: 0,
+    instancesRetired: 0,
+  };
   let writersStarted = 0;
   let next = 0;
   let crashed = 0;
@@ -113,7 +122,8 @@ export async function runDrill(args: {
           continue;
         }
         const tag = `w${writersStarted}-op${index}`;
-        const operation: Operation = roll < 0.3 ? { kind: 'delete', key, tag } : { kind: 'put', key, tag, body: body(random, options.maxBodyBytes, tag) };
+        const operation: Operation =
+          roll < 0.3 ? { kind: 'delete', key, tag } : { kind: 'put', key, tag, body: body(random, options.maxBodyBytes, tag) };
         if (operation.kind === 'put') addTo(written, key, tag);
         const crash = random() < options.crashRate ? { atRequest: randomInt(random, 0, 6), after: random() < 0.5 } : undefined;
         const outcome = await writer.run(operation, crash);
@@ -177,7 +187,11 @@ export async function runDrill(args: {
 function body(random: Random, maxBytes: number, tag: string): Uint8Array {
   const roll = random();
   const size =
-    roll < 0.5 ? logUniformSize(random, 1, 8 * 1024) : roll < 0.95 ? logUniformSize(random, 8 * 1024, 1024 * 1024) : logUniformSize(random, 1024 * 1024, maxBytes);
+    roll < 0.5
+      ? logUniformSize(random, 1, 8 * 1024)
+      : roll < 0.95
+        ? logUniformSize(random, 8 * 1024, 1024 * 1024)
+        : logUniformSize(random, 1024 * 1024, maxBytes);
   const bytes = Buffer.alloc(Math.max(size, 1), tag.length % 251);
   bytes.write(tag.slice(0, bytes.length));
   return bytes;

@@ -33,11 +33,7 @@ export interface InvariantReport {
   readonly references: ReadonlyMap<string, string>;
 }
 
-export async function checkInvariants(args: {
-  config: TierlogConfig;
-  dynamodb: DynamoDBClient;
-  s3: S3Client;
-}): Promise<InvariantReport> {
+export async function checkInvariants(args: { config: TierlogConfig; dynamodb: DynamoDBClient; s3: S3Client }): Promise<InvariantReport> {
   const { config, dynamodb, s3 } = args;
   const [objects, instances, blobs] = await Promise.all([
     scanTable(dynamodb, config.objectsTable),

@@ -136,8 +136,10 @@ export class RegisterModel {
       return `read absent, allowed: ${describe(allowed)}`;
     }
     const write = this.byTag.get(observed.tag);
-    if (write === undefined || write.key !== key || write.kind !== 'put') return `read "${observed.tag}", which was never put to this key; allowed: ${describe(allowed)}`;
-    if (!observed.bodyOk || observed.size !== write.size) return `read "${observed.tag}" with a wrong body (size ${observed.size}, written ${write.size})`;
+    if (write === undefined || write.key !== key || write.kind !== 'put')
+      return `read "${observed.tag}", which was never put to this key; allowed: ${describe(allowed)}`;
+    if (!observed.bodyOk || observed.size !== write.size)
+      return `read "${observed.tag}" with a wrong body (size ${observed.size}, written ${write.size})`;
     if (allowed.includes(write)) return undefined;
     return `read "${observed.tag}" (${describe([write])}), allowed: ${describe(allowed)}`;
   }
@@ -155,8 +157,11 @@ export class RegisterModel {
         if (w.status === 'pending' || w.tag === INITIAL) continue;
         const others = this.candidates(w.key, w.start, w.end).filter((x) => x !== w);
         const matches = (x: ModelWrite, version: number) =>
-          version === 0 ? x.kind === 'delete' : x.kind === 'put' && (x.multi === true || x.versions === undefined || x.versions.has(version));
-        const fail = (why: string) => out.push(`${w.kind} ${w.tag} of ${w.key} @[${w.start},${w.end}] ${why}; states possible then: ${describe(others)}`);
+          version === 0
+            ? x.kind === 'delete'
+            : x.kind === 'put' && (x.multi === true || x.versions === undefined || x.versions.has(version));
+        const fail = (why: string) =>
+          out.push(`${w.kind} ${w.tag} of ${w.key} @[${w.start},${w.end}] ${why}; states possible then: ${describe(others)}`);
         if (w.versions !== undefined && w.versions.size > 1 && w.multi !== true) fail(`was seen at versions ${[...w.versions].join(', ')}`);
         const answered = w.versions?.size === 1 ? [...w.versions][0]! : undefined;
         if (w.status === 'acked') {
@@ -175,7 +180,8 @@ export class RegisterModel {
         }
         if (w.status === 'failed' && w.note?.startsWith('VersionConflictError') && w.ifVersion !== undefined) {
           const known = others.every((x) => x.kind === 'delete' || (x.versions !== undefined && x.multi !== true));
-          if (known && others.every((x) => matches(x, w.ifVersion!))) fail(`was refused, though every state then had version ${w.ifVersion}`);
+          if (known && others.every((x) => matches(x, w.ifVersion!)))
+            fail(`was refused, though every state then had version ${w.ifVersion}`);
         }
       }
     }

@@ -87,7 +87,10 @@ export class SimulatedWriter {
     const startedAt = Date.now();
     if (!this.alive) return { acknowledged: false, error: 'writer is dead', startedAt, endedAt: startedAt };
     this.log.bindInvocation({ getRemainingTimeInMillis: () => this.invocationMs });
-    const crashRule = crash === undefined ? undefined : { kind: crash.after ? ('crashAfter' as const) : ('crashBefore' as const), skip: crash.atRequest, times: 1 };
+    const crashRule =
+      crash === undefined
+        ? undefined
+        : { kind: crash.after ? ('crashAfter' as const) : ('crashBefore' as const), skip: crash.atRequest, times: 1 };
     if (crashRule !== undefined) this.injector.add(crashRule);
     try {
       if (operation.kind === 'put') await this.store.put(operation.key, operation.body, { metadata: { tag: operation.tag } });

@@ -30,8 +30,7 @@ export class CommandRecorder {
   /** Installs the recorder on `client` (inside the SDK's retry loop). Returns the client. */
   attach<C extends AttachableClient>(client: C, service: 'dynamodb' | 's3'): C {
     const middleware =
-      (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
-      async (args: { input: Record<string, unknown> }) => {
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
         this.commands.push({
           service,
           command: (context.commandName ?? 'unknown').replace(/Command$/, ''),

@@ -101,8 +101,7 @@ export class FaultInjector {
   /** Installs the injector on `client` (inside the SDK's retry loop). Returns the client. */
   attach<C extends AttachableClient>(client: C, service: 'dynamodb' | 's3'): C {
     const middleware =
-      (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
-      async (args: { input: Record<string, unknown> }) => {
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
         const request: RequestInfo = { service, command: context.commandName ?? 'unknown', input: args.input };
         return this.intercept(request, () => next(args));
       };

@@ -8,24 +8,22 @@ import type { S3Client } from '@aws-sdk/client-s3';
 
 /** Installs the behaviour on `s3` (inside the SDK's retry loop). Returns the client. */
 export function withoutListBucket<C extends Pick<S3Client, 'middlewareStack'>>(s3: C): C {
-  const middleware =
-    (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
-    async (args: unknown) => {
-      try {
-        return await next(args);
-      } catch (err) {
-        const name = (err as { name?: string }).name;
-        const command = context.commandName;
-        if ((command === 'GetObjectCommand' || command === 'HeadObjectCommand') && (name === 'NoSuchKey' || name === 'NotFound')) {
-          throw Object.assign(new Error('Access Denied'), {
-            name: 'AccessDenied',
-            $fault: 'client',
-            $metadata: { httpStatusCode: 403 },
-          });
-        }
-        throw err;
+  const middleware = (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: unknown) => {
+    try {
+      return await next(args);
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      const command = context.commandName;
+      if ((command === 'GetObjectCommand' || command === 'HeadObjectCommand') && (name === 'NoSuchKey' || name === 'NotFound')) {
+        throw Object.assign(new Error('Access Denied'), {
+          name: 'AccessDenied',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 403 },
+        });
       }
-    };
+      throw err;
+    }
+  };
   (s3.middlewareStack as any).addRelativeTo(middleware, {
     relation: 'after',
     toMiddleware: 'retryMiddleware',

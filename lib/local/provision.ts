@@ -49,10 +49,7 @@ export function createTableInput(schema: TableSchema, tableName: string): Create
 }
 
 /** Creates the change-log table, the objects table and the bucket where missing. */
-export async function provisionLocal(
-  config: TierlogConfig,
-  clients: { dynamodb?: DynamoDBClient; s3?: S3Client } = {},
-): Promise<void> {
+export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?: DynamoDBClient; s3?: S3Client } = {}): Promise<void> {
   const dynamodb = clients.dynamodb ?? createDynamoDBClient();
   const s3 = clients.s3 ?? createS3Client();
   try {
@@ -61,7 +58,10 @@ export async function provisionLocal(
       // The partition key follows the configured name of the key attribute.
       ensureTable(
         dynamodb,
-        createTableInput({ ...objectsTableSchema, partitionKey: { ...objectsTableSchema.partitionKey, name: hvAttributeNames(config).key } }, config.objectsTable),
+        createTableInput(
+          { ...objectsTableSchema, partitionKey: { ...objectsTableSchema.partitionKey, name: hvAttributeNames(config).key } },
+          config.objectsTable,
+        ),
       ),
       ensureBucket(s3, config.bucket),
     ]);

@@ -49,8 +49,15 @@ class FlatDeleteStore extends FilesystemStore {
   }
 
   async assertUpload(bucket, uploadId) {
-    const exists = await fs.stat(path.join(this.uploadDir(bucket, uploadId), 'key')).then(() => true, () => false);
-    if (!exists) throw new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+    const exists = await fs.stat(path.join(this.uploadDir(bucket, uploadId), 'key')).then(
+      () => true,
+      () => false,
+    );
+    if (!exists)
+      throw new S3Error(
+        'NoSuchUpload',
+        'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+      );
   }
 
   async putPart(bucket, uploadId, partNumber, content) {
@@ -61,10 +68,16 @@ class FlatDeleteStore extends FilesystemStore {
   async listParts(bucket, uploadId) {
     await this.assertUpload(bucket, uploadId);
     const dir = this.uploadDir(bucket, uploadId);
-    const names = (await fs.readdir(dir)).filter((n) => /^[0-9]+$/.test(n)).map(Number).sort((a, b) => a - b);
+    const names = (await fs.readdir(dir))
+      .filter((n) => /^[0-9]+$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b);
     return Promise.all(
       names.map(async (number) => {
-        const [stat, md5] = await Promise.all([fs.stat(path.join(dir, String(number))), fs.readFile(path.join(dir, `${number}.md5`), 'utf8')]);
+        const [stat, md5] = await Promise.all([
+          fs.stat(path.join(dir, String(number))),
+          fs.readFile(path.join(dir, `${number}.md5`), 'utf8'),
+        ]);
         return { number, size: stat.size, etag: md5.trim(), lastModified: stat.mtime };
       }),
     );
@@ -79,12 +92,14 @@ class FlatDeleteStore extends FilesystemStore {
     await this.assertUpload(bucket, uploadId);
     const stored = new Map((await this.listParts(bucket, uploadId)).map((p) => [p.number, p]));
     parts.forEach((part, i) => {
-      if (i > 0 && part.number <= parts[i - 1].number) throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order.');
+      if (i > 0 && part.number <= parts[i - 1].number)
+        throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order.');
       const found = stored.get(part.number);
       if (found === undefined || found.etag !== part.etag) {
         throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found or the ETag did not match.');
       }
-      if (i < parts.length - 1 && found.size < MIN_PART) throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size.');
+      if (i < parts.length - 1 && found.size < MIN_PART)
+        throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size.');
     });
     return super.putObjectMultipart(bucket, uploadId, parts);
   }

@@ -64,10 +64,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   process.once('exit', stopSync);
 
   try {
-    const [dynamo, s3] = await Promise.all([
-      startDynamoDbLocal(readyTimeoutMs),
-      startS3Server(dataDir, readyTimeoutMs),
-    ]);
+    const [dynamo, s3] = await Promise.all([startDynamoDbLocal(readyTimeoutMs), startS3Server(dataDir, readyTimeoutMs)]);
     children.push(dynamo.child, s3.child);
     const env = localStackEnv(dynamo.endpoint, s3.endpoint);
     if (options.exportEnv ?? true) Object.assign(process.env, env);
@@ -108,8 +105,7 @@ async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
     // The shell keeps java tied to our stdin: when this process goes (even by SIGKILL) the
     // pipe closes, `cat` returns, and java is killed.
     // (A background job's stdin is /dev/null in sh, hence the explicit fd 3.)
-    const script =
-      'exec 3<&0; java "$@" </dev/null & j=$!; { cat <&3 >/dev/null; kill $j 2>/dev/null; } & wait $j';
+    const script = 'exec 3<&0; java "$@" </dev/null & j=$!; { cat <&3 >/dev/null; kill $j 2>/dev/null; } & wait $j';
     const child = spawn(
       'sh',
       [
@@ -184,11 +180,9 @@ async function waitForDynamoDb(child: ChildProcess, endpoint: string, timeoutMs:
 }
 
 async function startS3Server(dataDir: string, readyTimeoutMs: number): Promise<Started> {
-  const child = spawn(
-    process.execPath,
-    ['--openssl-legacy-provider', join(here, 's3-server-process.mjs'), dataDir],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', join(here, 's3-server-process.mjs'), dataDir], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     let err = '';

@@ -274,7 +274,13 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         report.referenced++;
         continue;
       }
-      report.orphans.push({ key: c.key, objectId: c.objectId, size: c.size, lastModified: new Date(c.lastModified).toISOString(), ageMs: c.ageMs });
+      report.orphans.push({
+        key: c.key,
+        objectId: c.objectId,
+        size: c.size,
+        lastModified: new Date(c.lastModified).toISOString(),
+        ageMs: c.ageMs,
+      });
       report.orphanBytes += c.size;
       doomed.push(c);
     }
@@ -393,7 +399,7 @@ function texts(item: Record<string, AttributeValue>): string[] {
     else if (value.B !== undefined) out.push(Buffer.from(value.B).toString('utf8'));
     else if (value.BS !== undefined) for (const b of value.BS) out.push(Buffer.from(b).toString('utf8'));
     else if (value.L !== undefined) for (const v of value.L) visit(v);
-    else if (value.M !== undefined) for (const [name, v] of Object.entries(value.M)) (out.push(name), visit(v));
+    else if (value.M !== undefined) for (const [name, v] of Object.entries(value.M)) out.push(name), visit(v);
   };
   for (const [name, value] of Object.entries(item)) {
     out.push(name);

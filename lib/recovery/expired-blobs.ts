@@ -37,7 +37,13 @@ export type ExpiredReferenceVerdict =
   /** Expired, cleanup still due to happen (TTL, then the stream). */
   | { readonly kind: 'cleanupPending'; readonly blob: string; readonly expiredAt: number }
   /** Expired past every window: the stream event was lost (or TTL is not deleting). */
-  | { readonly kind: 'streamEventLost'; readonly blob: string; readonly expiredAt: number; readonly overdueMs: number; readonly reason: string };
+  | {
+      readonly kind: 'streamEventLost';
+      readonly blob: string;
+      readonly expiredAt: number;
+      readonly overdueMs: number;
+      readonly reason: string;
+    };
 
 export interface ExpiredReferenceOptions {
   readonly ttlDeletionLagMs?: number;
@@ -46,10 +52,17 @@ export interface ExpiredReferenceOptions {
 }
 
 /** Judges one HV item at `now` (ms). */
-export function judgeExpiredReference(item: ExpiringReference, now: number, options: ExpiredReferenceOptions = {}): ExpiredReferenceVerdict {
+export function judgeExpiredReference(
+  item: ExpiringReference,
+  now: number,
+  options: ExpiredReferenceOptions = {},
+): ExpiredReferenceVerdict {
   if (item.blob === undefined || item.expiresAtSeconds === undefined || !isExpired(item, now)) return { kind: 'notExpired' };
   const expiredAt = item.expiresAtSeconds * 1000;
-  const window = (options.ttlDeletionLagMs ?? TTL_DELETION_LAG_MS) + (options.streamRetentionMs ?? STREAM_RETENTION_MS) + (options.marginMs ?? EXPIRED_BLOB_MARGIN_MS);
+  const window =
+    (options.ttlDeletionLagMs ?? TTL_DELETION_LAG_MS) +
+    (options.streamRetentionMs ?? STREAM_RETENTION_MS) +
+    (options.marginMs ?? EXPIRED_BLOB_MARGIN_MS);
   const overdueMs = now - expiredAt - window;
   if (overdueMs <= 0) return { kind: 'cleanupPending', blob: item.blob, expiredAt };
   return {

@@ -81,10 +81,15 @@ export type StreamRecordVerdict =
   | { readonly kind: 'candidate'; readonly key: string; readonly blob: string; readonly expired: boolean };
 
 /** Judges one record from its own content (pure). */
-export function judgeStreamRecord(record: ObjectsStreamRecord, prefix: string, attrs: Pick<HvAttributeNames, 'key' | 'blob'>): StreamRecordVerdict {
+export function judgeStreamRecord(
+  record: ObjectsStreamRecord,
+  prefix: string,
+  attrs: Pick<HvAttributeNames, 'key' | 'blob'>,
+): StreamRecordVerdict {
   if (record.eventName !== 'REMOVE') return { kind: 'ignore', reason: 'notRemove' };
   const image = record.dynamodb?.OldImage;
-  if (image === undefined) return { kind: 'untrusted', reason: 'REMOVE without an old image (is the stream view type OLD_IMAGE or NEW_AND_OLD_IMAGES?)' };
+  if (image === undefined)
+    return { kind: 'untrusted', reason: 'REMOVE without an old image (is the stream view type OLD_IMAGE or NEW_AND_OLD_IMAGES?)' };
   const key = image[attrs.key]?.S;
   if (typeof key !== 'string') return { kind: 'untrusted', reason: `old image has no string "${attrs.key}"` };
   const raw = image[attrs.blob];

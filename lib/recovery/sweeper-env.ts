@@ -72,7 +72,10 @@ export function checkSweeperWindows(
     if (value === undefined) continue;
     const setting = names[option] ?? option;
     if (!Number.isInteger(value) || value < (option === 'concurrency' ? 1 : 0)) {
-      throw new ConfigError(`${setting} must be ${option === 'concurrency' ? 'a positive' : 'a non-negative'} integer, got ${String(value)}`, setting);
+      throw new ConfigError(
+        `${setting} must be ${option === 'concurrency' ? 'a positive' : 'a non-negative'} integer, got ${String(value)}`,
+        setting,
+      );
     }
     if (option === 'concurrency' || values.unsafeShortWindows === true) continue;
     const floor = SWEEPER_FLOORS[option];
@@ -99,7 +102,10 @@ export function sweeperTuningFromEnv(env: Readonly<Record<string, string | undef
     const raw = env[variable];
     if (raw === undefined || raw === '') continue;
     if (!/^[0-9]+$/.test(raw.trim())) {
-      throw new ConfigError(`${variable} must be a non-negative integer (ms${option === 'concurrency' ? ', or a count' : ''}), got "${raw}"`, variable);
+      throw new ConfigError(
+        `${variable} must be a non-negative integer (ms${option === 'concurrency' ? ', or a count' : ''}), got "${raw}"`,
+        variable,
+      );
     }
     tuning[option] = Number(raw.trim());
   }

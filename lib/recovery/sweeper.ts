@@ -254,7 +254,8 @@ export class Sweeper {
       const { ids } = await this.table.scanWithoutShard({ segment, segments, maxPages });
       report.instancesWithoutShard += ids.length;
       report.stuckInstances += ids.length;
-      if (ids.length > 0) this.logger.warn('instances without shard', { count: ids.length, instanceIds: ids.slice(0, 20), segment, segments });
+      if (ids.length > 0)
+        this.logger.warn('instances without shard', { count: ids.length, instanceIds: ids.slice(0, 20), segment, segments });
     } catch (err) {
       report.errors++;
       this.logger.error('scan for instances without shard failed', { error: describe(err) });
@@ -336,7 +337,10 @@ export class Sweeper {
     if (raw === undefined) return { kind: 'lost' };
     const parsed = parse(raw);
     if (parsed.kind === 'corrupt') return { kind: 'refused', reason: parsed.reason, entries: parsed.entries };
-    const mine = raw[CHANGELOG_ATTR.state] === 'claimed' && raw[CHANGELOG_ATTR.claimedBy] === this.sweeperId && raw[CHANGELOG_ATTR.leaseUntil] === until;
+    const mine =
+      raw[CHANGELOG_ATTR.state] === 'claimed' &&
+      raw[CHANGELOG_ATTR.claimedBy] === this.sweeperId &&
+      raw[CHANGELOG_ATTR.leaseUntil] === until;
     return mine ? { kind: 'held', parsed, claimed: true } : { kind: 'lost' };
   }
 
@@ -405,17 +409,33 @@ export class Sweeper {
         const pointer = current.get(candidate.change.id) ?? null;
         const existence = needsExistenceCheck(candidate, pointer, ctx) ? await this.lt.exists(candidate.change.new!) : undefined;
         if (existence?.kind === 'unknown') {
-          this.logger.warn('blob existence unknown: entry deferred', { instanceId, changeId: candidate.changeId, blob: candidate.change.new, reason: existence.reason });
+          this.logger.warn('blob existence unknown: entry deferred', {
+            instanceId,
+            changeId: candidate.changeId,
+            blob: candidate.change.new,
+            reason: existence.reason,
+          });
         }
         const decision = decide(candidate, pointer, ctx, existence);
         if (decision.kind === 'defer') return { kind: 'deferred', changeId: candidate.changeId, due: decision.until };
-        return { kind: 'settled', changeId: candidate.changeId, deletes: decision.deletes, ...(decision.keepUntil !== undefined ? { keepUntil: decision.keepUntil } : {}) };
+        return {
+          kind: 'settled',
+          changeId: candidate.changeId,
+          deletes: decision.deletes,
+          ...(decision.keepUntil !== undefined ? { keepUntil: decision.keepUntil } : {}),
+        };
       }),
     );
   }
 
   /** Step 5: deletes the blobs; an entry whose delete failed is kept for a retry. */
-  private async deleteBlobs(instanceId: string, judged: readonly Judged[], deletes: readonly string[], now: number, report: SweepReport): Promise<Fate[]> {
+  private async deleteBlobs(
+    instanceId: string,
+    judged: readonly Judged[],
+    deletes: readonly string[],
+    now: number,
+    report: SweepReport,
+  ): Promise<Fate[]> {
     const failed = new Set((await this.lt.deleteMany(deletes)).map((f) => f.key));
     report.blobsDeleted += deletes.length - failed.size;
     if (failed.size > 0) this.logger.warn('blob deletes failed', { instanceId, keys: [...failed] });

@@ -30,7 +30,8 @@ export function assertByteRange(range: unknown): asserts range is ByteRange {
   const r = range as Record<string, unknown>;
   const offset = (name: string) => {
     const v = r[name];
-    if (!Number.isSafeInteger(v) || (v as number) < 0) throw new ValidationError(`range.${name} must be a non-negative integer`, `range.${name}`);
+    if (!Number.isSafeInteger(v) || (v as number) < 0)
+      throw new ValidationError(`range.${name} must be a non-negative integer`, `range.${name}`);
   };
   if ('suffix' in r) {
     if ('start' in r || 'end' in r) throw new ValidationError('range takes either { start, end? } or { suffix }, not both', 'range');

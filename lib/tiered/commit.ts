@@ -50,10 +50,7 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
     if (fence !== undefined) {
       await request.hv.client.send(
         new TransactWriteCommand({
-          TransactItems: [
-            { [request.write.type]: { ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
-            fence,
-          ],
+          TransactItems: [{ [request.write.type]: { ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }, fence],
           // One token for this commit attempt, kept across the SDK's retries: a retry of a
           // transaction that already landed answers success instead of failing its condition.
           ClientRequestToken: newChangeId(),

@@ -62,7 +62,8 @@ export function storedExpiryOf(policy: ExpiryPolicy | undefined, now: number): S
   if (policy === undefined) return {};
   if (typeof policy !== 'object' || policy === null) throw new ValidationError('the expiry policy must be an object', 'expiry');
   const set = (['expiresAt', 'timeToLiveMs', 'timeToIdleMs'] as const).filter((f) => policy[f] !== undefined);
-  if (set.length > 1) throw new ValidationError(`only one of expiresAt, timeToLiveMs and timeToIdleMs may be given (got ${set.join(', ')})`, set[1]!);
+  if (set.length > 1)
+    throw new ValidationError(`only one of expiresAt, timeToLiveMs and timeToIdleMs may be given (got ${set.join(', ')})`, set[1]!);
   if (policy.expiresAt !== undefined) {
     const at = policy.expiresAt;
     if (!(at instanceof Date) || !Number.isFinite(at.getTime())) throw new ValidationError('expiresAt must be a valid Date', 'expiresAt');

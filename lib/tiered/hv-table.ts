@@ -14,11 +14,7 @@
  * Users with their own HV schema map the attribute names ({@link HvAttributeNames}).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../aws/clients.js';
 import { translateAwsError } from '../aws/errors.js';
 import { DYNAMODB_BATCH_GET } from '../constants.js';
@@ -168,7 +164,20 @@ export class HvTable {
   /** Reads one object. `withBody: false` leaves the inline body out (HEAD). */
   async read(key: string, options: { consistent?: boolean; withBody?: boolean } = {}): Promise<HvRecord | undefined> {
     const a = this.attrs;
-    const fields = [a.key, a.version, a.blob, a.size, a.contentType, a.metadata, a.createdAt, a.updatedAt, a.writeId, a.deleted, a.expiresAt, a.tti];
+    const fields = [
+      a.key,
+      a.version,
+      a.blob,
+      a.size,
+      a.contentType,
+      a.metadata,
+      a.createdAt,
+      a.updatedAt,
+      a.writeId,
+      a.deleted,
+      a.expiresAt,
+      a.tti,
+    ];
     if (options.withBody ?? true) fields.push(a.body);
     const names = Object.fromEntries(fields.map((f, i) => [`#f${i}`, f]));
     try {
@@ -348,11 +357,16 @@ export class HvTable {
     const a = this.attrs;
     // `liveAt`: an item at or past its expiry counts as absent (expiry.ts: isExpired).
     const expired = (at: number) => `${b.name('expiresAt', a.expiresAt)} <= ${b.value('liveAt', at / 1000)}`;
-    const live = (at: number) => `(attribute_not_exists(${b.name('expiresAt', a.expiresAt)}) OR ${b.name('expiresAt', a.expiresAt)} > ${b.value('liveAt', at / 1000)})`;
+    const live = (at: number) =>
+      `(attribute_not_exists(${b.name('expiresAt', a.expiresAt)}) OR ${b.name('expiresAt', a.expiresAt)} > ${b.value('liveAt', at / 1000)})`;
     switch (expected.kind) {
       case 'absent':
-        if (expected.liveAt === undefined) b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('deleted', a.deleted)}))`);
-        else b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('deleted', a.deleted)}) OR ${expired(expected.liveAt)})`);
+        if (expected.liveAt === undefined)
+          b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('deleted', a.deleted)}))`);
+        else
+          b.condition(
+            `(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('deleted', a.deleted)}) OR ${expired(expected.liveAt)})`,
+          );
         break;
       case 'missing':
         b.condition(`attribute_not_exists(${b.name('key', a.key)})`);

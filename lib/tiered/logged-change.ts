@@ -120,7 +120,13 @@ export class LoggedChange {
     const before = this.current;
     if (before !== 'recorded' && before !== 'uploaded') throw new TierlogError(`commit of change ${this.changeId} in phase ${before}`);
     const effect: FenceEffect =
-      old === undefined ? (this.blob !== undefined ? { kind: 'remove' } : { kind: 'check' }) : old === this.old ? { kind: 'check' } : { kind: 'setOld', old };
+      old === undefined
+        ? this.blob !== undefined
+          ? { kind: 'remove' }
+          : { kind: 'check' }
+        : old === this.old
+          ? { kind: 'check' }
+          : { kind: 'setOld', old };
     await this.ctx.log.prepareCommit(this.changeId, effect);
     this.current = 'committing';
     let outcome;

@@ -193,7 +193,11 @@ export class LtBucket {
         const blobs: ListedBlob[] = [];
         for (const object of page.Contents ?? []) {
           if (object.Key === undefined) continue;
-          blobs.push({ key: object.Key, size: object.Size ?? 0, ...(object.LastModified !== undefined ? { lastModified: object.LastModified.getTime() } : {}) });
+          blobs.push({
+            key: object.Key,
+            size: object.Size ?? 0,
+            ...(object.LastModified !== undefined ? { lastModified: object.LastModified.getTime() } : {}),
+          });
         }
         yield blobs;
       }
@@ -226,7 +230,11 @@ export class LtBucket {
   /** A URL that uploads part `partNumber` of the upload with a PUT, for `expiresInSeconds`. */
   async presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string> {
     this.assertOwned(key);
-    return presignUrl(this.s3, new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }), expiresInSeconds);
+    return presignUrl(
+      this.s3,
+      new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }),
+      expiresInSeconds,
+    );
   }
 
   /** The parts uploaded so far, ascending; undefined when the upload does not exist (any more). */
@@ -236,7 +244,9 @@ export class LtBucket {
     let marker: string | undefined;
     try {
       do {
-        const out = await this.s3.send(new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }));
+        const out = await this.s3.send(
+          new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
+        );
         for (const p of out.Parts ?? []) {
           parts.push({ partNumber: p.PartNumber ?? 0, etag: p.ETag ?? '', size: p.Size ?? 0 });
         }
@@ -253,7 +263,11 @@ export class LtBucket {
    * Completes the upload from `parts`. A refusal S3 states (no such upload, a part missing or with
    * another ETag, parts out of order, a part too small) is returned, not thrown: nothing was made.
    */
-  async completeMultipart(key: string, uploadId: string, parts: readonly { partNumber: number; etag: string }[]): Promise<CompleteRefusal | undefined> {
+  async completeMultipart(
+    key: string,
+    uploadId: string,
+    parts: readonly { partNumber: number; etag: string }[],
+  ): Promise<CompleteRefusal | undefined> {
     this.assertOwned(key);
     try {
       await this.s3.send(
@@ -325,7 +339,9 @@ export class LtBucket {
   private async getObject(key: string, range?: string) {
     this.assertOwned(key);
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range !== undefined ? { Range: range } : {}) }));
+      const out = await this.s3.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range !== undefined ? { Range: range } : {}) }),
+      );
       if (out.Body === undefined) throw new TierlogError(`GetObject ${key} returned no body`);
       return out.Body;
     } catch (err) {

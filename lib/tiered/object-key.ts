@@ -37,7 +37,8 @@ export function assertMetadata(metadata: unknown): void {
   }
   let bytes = 0;
   for (const [name, value] of Object.entries(metadata)) {
-    if (!METADATA_NAME.test(name)) throw new ValidationError(`metadata name "${name.slice(0, 64)}" must match ${METADATA_NAME}`, 'metadata');
+    if (!METADATA_NAME.test(name))
+      throw new ValidationError(`metadata name "${name.slice(0, 64)}" must match ${METADATA_NAME}`, 'metadata');
     if (typeof value !== 'string' || !PRINTABLE.test(value)) {
       throw new ValidationError(`metadata "${name}" must be a printable ASCII string`, 'metadata');
     }

@@ -18,9 +18,15 @@ export interface RangedBody<B> {
 }
 
 /** Reads `range` of `key`; undefined when absent. @throws RangeNotSatisfiableError, ValidationError */
-export async function readRange<B extends Uint8Array | Readable>(
-  args: { hv: HvTable; lt: LtBucket; key: string; range: ByteRange; mode: 'bytes' | 'stream'; consistent: boolean; maxAttempts: number },
-): Promise<RangedBody<B> | undefined> {
+export async function readRange<B extends Uint8Array | Readable>(args: {
+  hv: HvTable;
+  lt: LtBucket;
+  key: string;
+  range: ByteRange;
+  mode: 'bytes' | 'stream';
+  consistent: boolean;
+  maxAttempts: number;
+}): Promise<RangedBody<B> | undefined> {
   assertByteRange(args.range);
   let record = await args.hv.read(args.key, { consistent: args.consistent });
   for (let pass = 0; record !== undefined; pass++) {

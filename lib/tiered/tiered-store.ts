@@ -167,8 +167,17 @@ export class TieredStore {
     if (!Number.isInteger(this.inlineThreshold) || this.inlineThreshold < 0 || this.inlineThreshold > maxInline) {
       throw new ValidationError(`inlineThreshold must be an integer in 0..${maxInline}`, 'inlineThreshold');
     }
-    this.hv = new HvTable(options.config.objectsTable, options.dynamodb ?? createDynamoDBClient(), resolveHvAttributes(options.config, options.attributes));
-    this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, options.partSize ?? MULTIPART_PART_SIZE);
+    this.hv = new HvTable(
+      options.config.objectsTable,
+      options.dynamodb ?? createDynamoDBClient(),
+      resolveHvAttributes(options.config, options.attributes),
+    );
+    this.lt = new LtBucket(
+      options.s3 ?? createS3Client(),
+      options.config.bucket,
+      options.config.prefix,
+      options.partSize ?? MULTIPART_PART_SIZE,
+    );
     this.clock = options.clock ?? systemClock;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.consistentReads = options.consistentReads ?? true;
@@ -207,7 +216,15 @@ export class TieredStore {
   }
 
   private async readRanged<B extends Uint8Array | Readable>(key: string, range: ByteRange, mode: 'bytes' | 'stream') {
-    const read = await readRange<B>({ hv: this.hv, lt: this.lt, key, range, mode, consistent: this.consistentReads, maxAttempts: this.maxAttempts });
+    const read = await readRange<B>({
+      hv: this.hv,
+      lt: this.lt,
+      key,
+      range,
+      mode,
+      consistent: this.consistentReads,
+      maxAttempts: this.maxAttempts,
+    });
     return read === undefined ? undefined : { ...infoOf(read.record), body: read.body, range: read.range };
   }
 
@@ -335,7 +352,9 @@ export class TieredStore {
       const old = out.Attributes ?? {};
       const version = Number(old[this.hv.attrs.version] ?? 0) + 1;
       const oldExpiry = old[this.hv.attrs.expiresAt];
-      const created = old[this.hv.attrs.createdAt] === undefined || (typeof oldExpiry === 'number' && isExpired({ expiresAtSeconds: oldExpiry }, fields.now));
+      const created =
+        old[this.hv.attrs.createdAt] === undefined ||
+        (typeof oldExpiry === 'number' && isExpired({ expiresAtSeconds: oldExpiry }, fields.now));
       return { key, version, size: bytes.byteLength, stored: 'inline', created };
     } catch (err) {
       if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'put', table: this.hv.tableName });
@@ -391,7 +410,11 @@ export class TieredStore {
     // An expired object is absent to a delete: the condition refuses it (TTL removes it). `0`
     // ("only if absent") never matches an object to delete.
     const expected: Expected =
-      options.ifVersion === undefined ? { kind: 'any', liveAt: now } : options.ifVersion === 0 ? { kind: 'missing' } : conditionOf(options.ifVersion, now);
+      options.ifVersion === undefined
+        ? { kind: 'any', liveAt: now }
+        : options.ifVersion === 0
+          ? { kind: 'missing' }
+          : conditionOf(options.ifVersion, now);
     const write = this.hv.markerWrite(key, { now, writeId }, expected, true);
     try {
       await this.hv.client.send(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
@@ -453,7 +476,9 @@ export class TieredStore {
     const next = ttiRefresh(record, now);
     if (next === undefined) return record;
     try {
-      await this.hv.client.send(new UpdateCommand(this.hv.ttiRefreshWrite(record.key, record.version, record.expiresAtSeconds!, next, now).input));
+      await this.hv.client.send(
+        new UpdateCommand(this.hv.ttiRefreshWrite(record.key, record.version, record.expiresAtSeconds!, next, now).input),
+      );
       return { ...record, expiresAtSeconds: next };
     } catch {
       return record; // overwritten, deleted or expired meanwhile, or a transient error: the read stands
@@ -505,7 +530,13 @@ export class TieredStore {
    * than once, an earlier attempt may have landed (its answer lost) before the state moved on, so
    * a mismatch proves nothing: the outcome is unknown, not a conflict.
    */
-  private assertVersionAfterRetries(key: string, ifVersion: number | undefined, current: HvRecord | undefined, err: unknown, id: string): void {
+  private assertVersionAfterRetries(
+    key: string,
+    ifVersion: number | undefined,
+    current: HvRecord | undefined,
+    err: unknown,
+    id: string,
+  ): void {
     if (ifVersion === undefined || this.versionOf(current) === ifVersion) return;
     const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
     if (attempts > 1) throw new CommitOutcomeUnknownError(key, id, err);
@@ -545,7 +576,6 @@ function conditionOf(ifVersion: number | undefined, now: number): Expected {
   if (ifVersion === undefined) return { kind: 'any' };
   return ifVersion === 0 ? { kind: 'absent', liveAt: now } : { kind: 'version', version: ifVersion, liveAt: now };
 }
-
 
 function backoff(attempt: number): Promise<void> {
   const ms = Math.random() * Math.min(1_000, 10 * 2 ** attempt);

@@ -83,7 +83,11 @@ const infoSchema = z.object({
   expiresAt: z.number().int(),
 });
 
-const resultSchema = z.object({ version: z.number().int().positive(), size: z.number().int().nonnegative(), created: z.boolean().optional() });
+const resultSchema = z.object({
+  version: z.number().int().positive(),
+  size: z.number().int().nonnegative(),
+  created: z.boolean().optional(),
+});
 
 /** The session of a raw change-log item, or undefined when the item is not a well-formed session. */
 export function parseSessionItem(raw: Record<string, unknown> | undefined): SessionItem | undefined {
@@ -127,7 +131,14 @@ export class SessionTable {
       [UPLOAD_ATTR]: args.info,
     };
     await this.send('createUpload', () =>
-      this.doc.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': A.pk } })),
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': A.pk },
+        }),
+      ),
     );
   }
 
@@ -160,7 +171,13 @@ export class SessionTable {
       Key: { [A.pk]: sessionId },
       UpdateExpression: 'SET #state = :claimed, #by = :abort, #lease = :now, #closed = :aborted',
       ConditionExpression: '#state = :live AND attribute_not_exists(#res)',
-      ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy, '#lease': A.leaseUntil, '#closed': CLOSED_ATTR, '#res': RESULT_ATTR },
+      ExpressionAttributeNames: {
+        '#state': A.state,
+        '#by': A.claimedBy,
+        '#lease': A.leaseUntil,
+        '#closed': CLOSED_ATTR,
+        '#res': RESULT_ATTR,
+      },
       ExpressionAttributeValues: { ':claimed': 'claimed', ':live': 'live', ':abort': ABORT_CLAIMANT, ':now': now, ':aborted': 'aborted' },
     });
   }

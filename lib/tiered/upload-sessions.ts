@@ -174,7 +174,13 @@ export class UploadSessions {
       ...(ifVersion !== undefined ? { ifVersion } : {}),
     };
     // The change is durable before anything exists in S3.
-    await this.table.create({ sessionId, shard: shardOf(sessionId, this.o.config.leaseShards), leaseUntil: expiresAt + this.graceMs, info, now });
+    await this.table.create({
+      sessionId,
+      shard: shardOf(sessionId, this.o.config.leaseShards),
+      leaseUntil: expiresAt + this.graceMs,
+      info,
+      now,
+    });
     const s3UploadId = await this.o.lt.createMultipart(info.blob, {
       ...(info.contentType !== undefined ? { contentType: info.contentType } : {}),
       ...(info.metadata !== undefined ? { metadata: info.metadata } : {}),
@@ -187,18 +193,27 @@ export class UploadSessions {
     return { uploadId: sessionId, key, partSize, expiresAt, ...(partCount !== undefined ? { partCount } : {}) };
   }
 
-  async partUrl(uploadId: string, partNumber: number, options: PartUrlOptions = {}, expectedKey?: string): Promise<{ url: string; expiresAt: number }> {
+  async partUrl(
+    uploadId: string,
+    partNumber: number,
+    options: PartUrlOptions = {},
+    expectedKey?: string,
+  ): Promise<{ url: string; expiresAt: number }> {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {
       throw new ValidationError(`partNumber must be an integer in 1..${MAX_PARTS}`, 'partNumber');
     }
     const session = await this.open(uploadId, expectedKey);
     const { info } = session;
     if (info.size !== undefined && partNumber > Math.max(1, Math.ceil(info.size / info.partSize))) {
-      throw new ValidationError(`part ${partNumber} is past the declared size (${info.size} bytes in parts of ${info.partSize})`, 'partNumber');
+      throw new ValidationError(
+        `part ${partNumber} is past the declared size (${info.size} bytes in parts of ${info.partSize})`,
+        'partNumber',
+      );
     }
     const now = this.o.clock();
     const wanted = options.expiresInMs ?? DEFAULT_PART_URL_EXPIRES_MS;
-    if (!Number.isInteger(wanted) || wanted < 1_000) throw new ValidationError('expiresInMs must be an integer of at least 1000', 'expiresInMs');
+    if (!Number.isInteger(wanted) || wanted < 1_000)
+      throw new ValidationError('expiresInMs must be an integer of at least 1000', 'expiresInMs');
     const lifetime = Math.min(wanted, info.expiresAt - now, MAX_PRESIGN_SECONDS * 1_000);
     if (lifetime < 1_000) throw new UploadSessionClosedError(uploadId, 'expired');
     const url = await this.o.lt.presignUploadPart(info.blob, info.s3UploadId!, partNumber, lifetime / 1_000);
@@ -219,7 +234,8 @@ export class UploadSessions {
     if (session.result !== undefined) return resultOf(info, session.result);
     // A commit whose answer was lost: HV carries the session id as its write id.
     const before = await this.o.hv.read(info.key, { withBody: false });
-    if (before?.writeId === uploadId) return { key: info.key, version: before.version, size: before.size, stored: 'blob', created: before.createdAt === before.updatedAt };
+    if (before?.writeId === uploadId)
+      return { key: info.key, version: before.version, size: before.size, stored: 'blob', created: before.createdAt === before.updatedAt };
     this.assertOpen(session);
 
     const refused = await this.o.lt.completeMultipart(info.blob, info.s3UploadId!, parts);
@@ -258,7 +274,13 @@ export class UploadSessions {
         ...(info.contentType !== undefined ? { contentType: info.contentType } : {}),
         ...(info.metadata !== undefined ? { metadata: info.metadata } : {}),
       };
-      const outcome = await commitWrite({ hv: this.o.hv, write: this.o.hv.tombstoneWrite(info.key, info.blob, fields, expected), log, changeId: sessionId, effect });
+      const outcome = await commitWrite({
+        hv: this.o.hv,
+        write: this.o.hv.tombstoneWrite(info.key, info.blob, fields, expected),
+        log,
+        changeId: sessionId,
+        effect,
+      });
       switch (outcome.kind) {
         case 'committed': {
           // Either this attempt landed, or a concurrent complete of the same session did: the
@@ -269,7 +291,8 @@ export class UploadSessions {
         }
         case 'conflict': {
           const now = outcome.current === undefined ? undefined : this.o.hv.parse(outcome.current);
-          if (now?.writeId === sessionId) return { key: info.key, version: now.version, size: now.size, stored: 'blob', created: result.created ?? false };
+          if (now?.writeId === sessionId)
+            return { key: info.key, version: now.version, size: now.size, stored: 'blob', created: result.created ?? false };
           current = now;
           continue;
         }
@@ -323,7 +346,8 @@ export class UploadSessions {
   private async read(uploadId: string, expectedKey: string | undefined): Promise<SessionItem> {
     if (typeof uploadId !== 'string' || !isUuidV7(uploadId)) throw new UploadSessionNotFoundError(String(uploadId));
     const session = parseSessionItem(await this.table.getRaw(uploadId));
-    if (session === undefined || (expectedKey !== undefined && session.info.key !== expectedKey)) throw new UploadSessionNotFoundError(uploadId);
+    if (session === undefined || (expectedKey !== undefined && session.info.key !== expectedKey))
+      throw new UploadSessionNotFoundError(uploadId);
     // Never act on a blob this store would not have made for this key.
     if (!checkBlobKey(this.o.config.prefix, session.info.key, session.info.blob).ok) throw new UploadSessionNotFoundError(uploadId);
     return session;
@@ -338,7 +362,8 @@ export class UploadSessions {
 
   private assertOpen(session: SessionItem): void {
     if (session.result !== undefined) throw new UploadSessionClosedError(session.sessionId, 'completed');
-    if (session.state !== 'live') throw new UploadSessionClosedError(session.sessionId, session.closed === 'aborted' ? 'aborted' : 'expired');
+    if (session.state !== 'live')
+      throw new UploadSessionClosedError(session.sessionId, session.closed === 'aborted' ? 'aborted' : 'expired');
     if (session.info.s3UploadId === undefined) throw new UploadSessionNotFoundError(session.sessionId);
     if (this.o.clock() >= session.info.expiresAt) throw new UploadSessionClosedError(session.sessionId, 'expired');
   }
@@ -410,7 +435,8 @@ const PART_REFUSALS: Record<'InvalidPart' | 'InvalidPartOrder' | 'EntityTooSmall
 };
 
 function assertParts(parts: readonly CompletedPart[]): void {
-  if (!Array.isArray(parts) || parts.length === 0) throw new ValidationError('parts must be a non-empty array of { partNumber, etag }', 'parts');
+  if (!Array.isArray(parts) || parts.length === 0)
+    throw new ValidationError('parts must be a non-empty array of { partNumber, etag }', 'parts');
   if (parts.length > MAX_PARTS) throw new ValidationError(`at most ${MAX_PARTS} parts`, 'parts');
   parts.forEach((part, i) => {
     if (typeof part !== 'object' || part === null) throw new ValidationError(`parts[${i}] must be { partNumber, etag }`, `parts[${i}]`);

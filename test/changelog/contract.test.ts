@@ -145,7 +145,12 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
     expect((await log.scan()).map(([id]) => id)).toEqual(expected([now]));
     clock.now = at;
     expect(sorted(await log.scan())).toEqual(
-      sorted(expected([[now, { id: 'now' }], [later, { id: 'later', new: 'blobs/later/1', cleanupAfter: new Date(at) }]])),
+      sorted(
+        expected([
+          [now, { id: 'now' }],
+          [later, { id: 'later', new: 'blobs/later/1', cleanupAfter: new Date(at) }],
+        ]),
+      ),
     );
   });
 
@@ -157,7 +162,9 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
     for (const [i, id] of order.entries()) await log.record(id, { id: `obj-${i}`, new: `blobs/obj-${i}/1` });
     const got = await log.scan();
     expect(got).toHaveLength(impl.records ? 12 : 0);
-    expect(sorted(got)).toEqual(sorted(expected(order.map((id, i): [string, Change] => [id, { id: `obj-${i}`, new: `blobs/obj-${i}/1` }]))));
+    expect(sorted(got)).toEqual(
+      sorted(expected(order.map((id, i): [string, Change] => [id, { id: `obj-${i}`, new: `blobs/obj-${i}/1` }]))),
+    );
   });
 
   it.each([
@@ -168,17 +175,20 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
     ['an empty change.new', 'ok-id', { id: 'o', new: '' }, 'change.new'],
     ['an invalid cleanupAfter', 'ok-id', { id: 'o', cleanupAfter: new Date(Number.NaN) }, 'change.cleanupAfter'],
     ['a cleanupAfter that is not a Date', 'ok-id', { id: 'o', cleanupAfter: 12345 as unknown as Date }, 'change.cleanupAfter'],
-  ] as Array<[string, string, Change, string]>)('rejects %s with ValidationError and records nothing', async (_label, id, change, field) => {
-    fresh();
-    const err = await log.record(id, change).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as ValidationError).field).toBe(field);
-    clock.advance(3_600_000);
-    expect(await log.scan()).toEqual([]);
-  });
+  ] as Array<[string, string, Change, string]>)(
+    'rejects %s with ValidationError and records nothing',
+    async (_label, id, change, field) => {
+      fresh();
+      const err = await log.record(id, change).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field).toBe(field);
+      clock.advance(3_600_000);
+      expect(await log.scan()).toEqual([]);
+    },
+  );
 
   it('an entry can be recorded again after it was removed', async () => {
     fresh();

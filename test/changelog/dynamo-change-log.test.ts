@@ -56,7 +56,10 @@ interface Writer {
 }
 
 /** A writer with a client of its own (probed) and a manual clock. */
-function writer(options: Partial<DynamoChangeLogOptions> & { maxAttempts?: number; capacity?: boolean; clock?: never } = {}, clock = manualClock()): Writer {
+function writer(
+  options: Partial<DynamoChangeLogOptions> & { maxAttempts?: number; capacity?: boolean; clock?: never } = {},
+  clock = manualClock(),
+): Writer {
   const client = newClient(options.maxAttempts ?? 3);
   clients.push(client);
   const p = probe(client, { capacity: options.capacity ?? false });
@@ -276,7 +279,10 @@ describe('claims fence the writer', () => {
     const err = await objects
       .send(
         new TransactWriteCommand({
-          TransactItems: [{ Put: { TableName: fx.config.objectsTable, Item: { key, blob: 'blobs/late' } } }, log.fence(b, { kind: 'remove' })],
+          TransactItems: [
+            { Put: { TableName: fx.config.objectsTable, Item: { key, blob: 'blobs/late' } } },
+            log.fence(b, { kind: 'remove' }),
+          ],
         }),
       )
       .then(
@@ -284,7 +290,9 @@ describe('claims fence the writer', () => {
         (e: unknown) => e,
       );
     expect(err).toMatchObject({ name: 'TransactionCanceledException' });
-    expect((await objects.send(new GetCommand({ TableName: fx.config.objectsTable, Key: { key }, ConsistentRead: true }))).Item).toBeUndefined();
+    expect(
+      (await objects.send(new GetCommand({ TableName: fx.config.objectsTable, Key: { key }, ConsistentRead: true }))).Item,
+    ).toBeUndefined();
   });
 
   it('remove of an entry of a claimed instance leaves it to the sweeper and takes a new identity', async () => {
@@ -476,7 +484,11 @@ describe('background renewal', () => {
     // New changes go elsewhere.
     const fresh = newChangeId();
     await log.record(fresh, { id: 'fresh' });
-    expect(parseInstanceItem((await raw.get(abandoned))!).entries.map((e) => e.changeId).sort()).toEqual([kept, left].sort());
+    expect(
+      parseInstanceItem((await raw.get(abandoned))!)
+        .entries.map((e) => e.changeId)
+        .sort(),
+    ).toEqual([kept, left].sort());
     // While `kept` runs, the abandoned item's lease is renewed like any busy slot.
     clock.advance(LEASE / 2 + 1);
     await log.renewDueLeases();
@@ -731,7 +743,11 @@ describe('errors', () => {
     const client = newClient(1);
     clients.push(client);
     const p = probe(client);
-    const log = new DynamoChangeLog({ config: { ...fx.config, changeLogTable: 'tierlog-no-such-table' }, dynamodb: client, renewInBackground: false });
+    const log = new DynamoChangeLog({
+      config: { ...fx.config, changeLogTable: 'tierlog-no-such-table' },
+      dynamodb: client,
+      renewInBackground: false,
+    });
     logs.push(log);
     const id = newChangeId();
     await expect(log.record(id, { id: 'x' })).rejects.toBeInstanceOf(ResourceMissingError);

@@ -64,7 +64,16 @@ describe('entry codec', () => {
   });
 
   it('never throws on hostile values', () => {
-    const hostile: unknown[] = [undefined, Symbol('s'), () => 1, new Map(), new Set(['a']), Object.create(null), { v: 1n }, new Uint8Array(3)];
+    const hostile: unknown[] = [
+      undefined,
+      Symbol('s'),
+      () => 1,
+      new Map(),
+      new Set(['a']),
+      Object.create(null),
+      { v: 1n },
+      new Uint8Array(3),
+    ];
     for (const value of hostile) expect(() => decodeEntry(ATTR, value)).not.toThrow();
     for (const value of hostile) expect(decodeEntry(ATTR, value).ok).toBe(false);
   });

@@ -36,9 +36,7 @@ export class RawReader {
   constructor(private readonly table: string) {}
 
   async get(pk: string): Promise<Record<string, any> | undefined> {
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: { pk: { S: pk } }, ConsistentRead: true }),
-    );
+    const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: { S: pk } }, ConsistentRead: true }));
     return out.Item === undefined ? undefined : unmarshall(out.Item);
   }
 

@@ -32,7 +32,14 @@ afterAll(() => {
 /** Shards no writer of these tests uses (writers use 0..leaseShards-1), one per test. */
 let nextShard = 100;
 
-async function putInstance(item: { shard: number; leaseUntil: number; n?: number; state?: string; claimedBy?: string; [k: string]: unknown }): Promise<string> {
+async function putInstance(item: {
+  shard: number;
+  leaseUntil: number;
+  n?: number;
+  state?: string;
+  claimedBy?: string;
+  [k: string]: unknown;
+}): Promise<string> {
   const pk = newInstanceId();
   await raw.put({ pk, state: 'live', n: 0, ...item });
   return pk;
@@ -95,7 +102,13 @@ describe('claim', () => {
   it('returns the entries in its answer; a second claimer gets undefined', async () => {
     const a = newChangeId();
     const b = newChangeId();
-    const pk = await putInstance({ shard: nextShard++, leaseUntil: 1_000, n: 2, [`c_${a}`]: entry('obj-a', { new: 'blobs/a' }), [`c_${b}`]: entry('obj-b') });
+    const pk = await putInstance({
+      shard: nextShard++,
+      leaseUntil: 1_000,
+      n: 2,
+      [`c_${a}`]: entry('obj-a', { new: 'blobs/a' }),
+      [`c_${b}`]: entry('obj-b'),
+    });
     const claimed = await table.claim(pk, { cutoff: 2_000, claimant: 'one', until: 50_000 });
     expect(claimed).toBeDefined();
     const parsed = parseInstanceItem(claimed!);

@@ -14,7 +14,10 @@ describe('status, inspect and sweep agree', () => {
   test('an entry whose upload may still land: inspect says deferred (uploadWindow), and sweep defers it', async () => {
     const fx = await freshFixture();
     const pending = blobKey(fx, 'uploading'); // not uploaded (yet)
-    const instanceId = await putRawInstance(fx, { leaseUntil: Date.now() - HOUR, entries: { [newChangeId()]: rawEntry('uploading', { new: pending }, 5 * MIN) } });
+    const instanceId = await putRawInstance(fx, {
+      leaseUntil: Date.now() - HOUR,
+      entries: { [newChangeId()]: rawEntry('uploading', { new: pending }, 5 * MIN) },
+    });
 
     const status = await cliJson(fx, ['status']);
     expect(status.json.instanceIds).toEqual({ expired: [instanceId], claimed: [], stuck: [] });
@@ -59,7 +62,10 @@ describe('status, inspect and sweep agree', () => {
     const fx = await freshFixture();
     const landed = blobKey(fx, 'landed');
     await putBlob(fx, landed);
-    const instanceId = await putRawInstance(fx, { leaseUntil: Date.now() - HOUR, entries: { [newChangeId()]: rawEntry('landed', { new: landed }, 5 * MIN) } });
+    const instanceId = await putRawInstance(fx, {
+      leaseUntil: Date.now() - HOUR,
+      entries: { [newChangeId()]: rawEntry('landed', { new: landed }, 5 * MIN) },
+    });
     const text = await cli(fx, ['inspect', instanceId]);
     expect(text.out).toContain('sweeper: deferred (uploadWindow until');
     expect(text.out).toContain(`would delete  ${landed}`);
@@ -69,7 +75,12 @@ describe('status, inspect and sweep agree', () => {
 
   test('a claim whose sweeper did not finish is listed as stuck and can be inspected by id', async () => {
     const fx = await freshFixture();
-    const stuck = await putRawInstance(fx, { state: 'claimed', claimedBy: 'gone-sweeper', leaseUntil: Date.now() - 10 * MIN, entries: { [newChangeId()]: rawEntry('x', {}) } });
+    const stuck = await putRawInstance(fx, {
+      state: 'claimed',
+      claimedBy: 'gone-sweeper',
+      leaseUntil: Date.now() - 10 * MIN,
+      entries: { [newChangeId()]: rawEntry('x', {}) },
+    });
     const status = await cliJson(fx, ['status']);
     expect(status.json.instanceIds.stuck).toEqual([stuck]);
     const inspect = await cliJson(fx, ['inspect', stuck]);

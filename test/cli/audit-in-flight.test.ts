@@ -63,7 +63,14 @@ describe('audit and writes in flight', () => {
     const uploaded = (await blobsOf(fx, 'slow')).filter((k) => k !== first);
     expect(uploaded).toHaveLength(1);
 
-    const report = await audit({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, olderThanMs: OLDER_THAN, delete: true });
+    const report = await audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: OLDER_THAN,
+      delete: true,
+    });
     expect(report.inFlight).toEqual([{ key: uploaded[0], objectId: 'slow', instanceId: w.log.instanceId, why: 'named' }]);
     expect(report).toMatchObject({ orphans: [], deleted: 0, referenced: 1, young: 0 });
     expect(await blobsOf(fx, 'slow')).toContain(uploaded[0]);
@@ -115,7 +122,14 @@ describe('audit and writes in flight', () => {
         [newChangeId()]: { v: 7, id: 'held', at: Date.now() }, // unknown version, names no blob
       },
     });
-    const report = await audit({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, olderThanMs: OLDER_THAN, delete: true });
+    const report = await audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: OLDER_THAN,
+      delete: true,
+    });
     expect(report.inFlight.map((f) => [f.key, f.why, f.instanceId]).sort()).toEqual(
       [
         [named, 'named', instanceId],

@@ -80,12 +80,25 @@ function ctxOf(fx: Fixture, overrides: Partial<CliContext> = {}): CliContext {
 describe('blob keys', () => {
   test('parse: the object id, the UUIDv7 time; anything else is malformed with a reason', () => {
     const key = `blobs/${Buffer.from('a/b ü').toString('base64url')}/0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b`;
-    expect(parseBlobKey('blobs', key)).toEqual({ ok: true, objectId: 'a/b ü', uuid: '0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b', createdAt: 0x0190a6b23c4d });
+    expect(parseBlobKey('blobs', key)).toEqual({
+      ok: true,
+      objectId: 'a/b ü',
+      uuid: '0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b',
+      createdAt: 0x0190a6b23c4d,
+    });
     expect(uuidV7Time('0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b')).toBe(0x0190a6b23c4d);
     expect(parseBlobKey('blobs', 'blobs/Zm9v')).toMatchObject({ ok: false, reason: expect.stringContaining('shape') });
-    expect(parseBlobKey('blobs', 'blobs/Zm9vY/0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b')).toMatchObject({ ok: false, reason: expect.stringContaining('canonical') });
-    expect(parseBlobKey('blobs', 'blobs/Zm9v/0190a6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5b')).toMatchObject({ ok: false, reason: expect.stringContaining('UUIDv7') });
-    expect(parseBlobKey('blobs', `blobs/${Buffer.from('a\u0001').toString('base64url')}/0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b`)).toMatchObject({
+    expect(parseBlobKey('blobs', 'blobs/Zm9vY/0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('canonical'),
+    });
+    expect(parseBlobKey('blobs', 'blobs/Zm9v/0190a6b2-3c4d-4e5f-8a9b-0c1d2e3f4a5b')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('UUIDv7'),
+    });
+    expect(
+      parseBlobKey('blobs', `blobs/${Buffer.from('a\u0001').toString('base64url')}/0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b`),
+    ).toMatchObject({
       ok: false,
       reason: expect.stringContaining('control'),
     });
@@ -125,7 +138,9 @@ describe('audit', () => {
     const text = await cli(s.fx, ['audit', '--older-than', '90m'], { clock: ahead });
     expect(text.code).toBe(0);
     expect(text.err).toBe(''); // stderr is not a TTY: no progress bar
-    expect(text.out).toContain(`audit of s3://${s.fx.config.bucket}/blobs/ against the change log and HV (consistent reads), blobs older than 1h 30m`);
+    expect(text.out).toContain(
+      `audit of s3://${s.fx.config.bucket}/blobs/ against the change log and HV (consistent reads), blobs older than 1h 30m`,
+    );
     expect(text.out).toContain('13 keys listed: 3 referenced, 4 orphans, 0 in flight, 1 younger than 1h 30m (not checked), 5 unparseable');
     expect(text.out).toContain('orphans: no object points at them, no change-log entry names them (4 blobs, 48 B):');
     for (const key of s.orphans) expect(text.out).toMatch(new RegExp(`^  ${key}\\s+12 B\\s+modified 2h ago\\s+object "`, 'm'));

@@ -38,7 +38,11 @@ export interface CliRun {
 }
 
 /** Runs `tierlog <argv>` in-process against `fx`, with the fixture's clients and `clock`. */
-export async function cli(fx: Fixture, argv: string[], options: { clock?: () => number; env?: Record<string, string> } = {}): Promise<CliRun> {
+export async function cli(
+  fx: Fixture,
+  argv: string[],
+  options: { clock?: () => number; env?: Record<string, string> } = {},
+): Promise<CliRun> {
   const c = capture();
   const code = await runCli(argv, {
     io: c.io,
@@ -51,7 +55,11 @@ export async function cli(fx: Fixture, argv: string[], options: { clock?: () => 
 }
 
 /** Like {@link cli}, with `--json` and the parsed output. */
-export async function cliJson<T = any>(fx: Fixture, argv: string[], options: { clock?: () => number; env?: Record<string, string> } = {}): Promise<{ code: number; json: T; err: string }> {
+export async function cliJson<T = any>(
+  fx: Fixture,
+  argv: string[],
+  options: { clock?: () => number; env?: Record<string, string> } = {},
+): Promise<{ code: number; json: T; err: string }> {
   const run = await cli(fx, [...argv, '--json'], options);
   let json: T;
   try {
@@ -87,7 +95,16 @@ export async function putTombstone(fx: Fixture, objectId: string, blob: string, 
 /** Writes an instance item straight into the change-log table (entries keyed by change id). */
 export async function putRawInstance(
   fx: Fixture,
-  args: { instanceId?: string; shard?: number; leaseUntil: number; entries: Record<string, unknown>; state?: string; claimedBy?: string; n?: unknown; firstSeen?: number },
+  args: {
+    instanceId?: string;
+    shard?: number;
+    leaseUntil: number;
+    entries: Record<string, unknown>;
+    state?: string;
+    claimedBy?: string;
+    n?: unknown;
+    firstSeen?: number;
+  },
 ): Promise<string> {
   const instanceId = args.instanceId ?? uuidv7();
   const item: Record<string, unknown> = {
@@ -100,7 +117,9 @@ export async function putRawInstance(
     ...(args.firstSeen !== undefined ? { firstSeen: args.firstSeen } : {}),
   };
   for (const [changeId, entry] of Object.entries(args.entries)) item[`c_${changeId}`] = entry;
-  await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.changeLogTable, Item: marshall(item, { removeUndefinedValues: true }) }));
+  await fx.dynamodb.send(
+    new PutItemCommand({ TableName: fx.config.changeLogTable, Item: marshall(item, { removeUndefinedValues: true }) }),
+  );
   return instanceId;
 }
 

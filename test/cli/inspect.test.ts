@@ -21,7 +21,13 @@ let oldB: string;
 
 beforeAll(async () => {
   fx = await freshFixture();
-  log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, clock: () => now - 3 * MIN, leaseMs: 10 * MIN, renewInBackground: false });
+  log = new DynamoChangeLog({
+    config: fx.config,
+    dynamodb: fx.dynamodb,
+    clock: () => now - 3 * MIN,
+    leaseMs: 10 * MIN,
+    renewInBackground: false,
+  });
   blobA = newBlobKey(fx.config.prefix, 'photos/cat.jpg');
   oldB = newBlobKey(fx.config.prefix, 'doc');
   await log.record(ids.a, { id: 'photos/cat.jpg', new: blobA });
@@ -44,7 +50,9 @@ describe('inspect', () => {
       'entries   2 (counter n = 2)',
     ]);
     // Its blob is not uploaded and the upload window (20 min from the first sighting, now: no claim yet) is open: the sweeper would defer it.
-    expect(out).toContain(`  ${ids.a}  object "photos/cat.jpg"  sweeper: deferred (uploadWindow until 2030-01-01T12:20:00.000Z)\n    new           ${blobA}\n    recordedAt    2030-01-01T11:57:00.000Z (3m ago)\n`);
+    expect(out).toContain(
+      `  ${ids.a}  object "photos/cat.jpg"  sweeper: deferred (uploadWindow until 2030-01-01T12:20:00.000Z)\n    new           ${blobA}\n    recordedAt    2030-01-01T11:57:00.000Z (3m ago)\n`,
+    );
     expect(out).toContain(
       `  ${ids.b}  object "doc"  sweeper: deferred (cleanupAfter until 2030-01-01T13:00:00.000Z)\n` +
         `    old           ${oldB}\n` +
@@ -118,7 +126,9 @@ describe('inspect', () => {
   test('an instance that is not there: exit 1; no argument: exit 2', async () => {
     const missing = await cli(fx, ['inspect', 'no-such-instance']);
     expect(missing.code).toBe(1);
-    expect(missing.err).toBe(`tierlog: instance "no-such-instance" is not in ${fx.config.changeLogTable} (retired, drained, or never existed)\n`);
+    expect(missing.err).toBe(
+      `tierlog: instance "no-such-instance" is not in ${fx.config.changeLogTable} (retired, drained, or never existed)\n`,
+    );
     const usage = await cli(fx, ['inspect']);
     expect(usage.code).toBe(2);
     expect(usage.err).toContain("missing required argument 'instance'");

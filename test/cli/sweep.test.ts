@@ -46,8 +46,16 @@ async function scene(): Promise<Scene> {
     leaseUntil: ended,
     entries: { [newChangeId()]: rawEntry('orphan-1', { new: orphan1 }), [newChangeId()]: rawEntry('kept', { new: kept! }) },
   });
-  const dead2 = await putRawInstance(fx, { shard: 1, leaseUntil: ended, entries: { [newChangeId()]: rawEntry('orphan-2', { new: orphan2 }) } });
-  const live = await putRawInstance(fx, { shard: 0, leaseUntil: Date.now() + 10 * MIN, entries: { [newChangeId()]: rawEntry('in-flight', { new: liveBlob }) } });
+  const dead2 = await putRawInstance(fx, {
+    shard: 1,
+    leaseUntil: ended,
+    entries: { [newChangeId()]: rawEntry('orphan-2', { new: orphan2 }) },
+  });
+  const live = await putRawInstance(fx, {
+    shard: 0,
+    leaseUntil: Date.now() + 10 * MIN,
+    entries: { [newChangeId()]: rawEntry('in-flight', { new: liveBlob }) },
+  });
   return { fx, kept: kept!, orphan1, orphan2, liveBlob, dead1, dead2, live, writer: log.instanceId };
 }
 
@@ -91,7 +99,14 @@ describe('sweep', () => {
     const s = await scene();
     const one = await cliJson(s.fx, ['sweep', '--shards', '1'], { env: PAST_UPLOADS });
     expect(one.code).toBe(0);
-    expect(one.json).toMatchObject({ dryRun: false, shards: [1], instancesExpired: 1, instancesClaimed: 1, instancesDrained: 1, blobsDeleted: 1 });
+    expect(one.json).toMatchObject({
+      dryRun: false,
+      shards: [1],
+      instancesExpired: 1,
+      instancesClaimed: 1,
+      instancesDrained: 1,
+      blobsDeleted: 1,
+    });
     expect(await blobs(s.fx)).toEqual([s.kept, s.orphan1, s.liveBlob].sort());
     expect(await instances(s.fx)).toEqual([s.dead1, s.live, s.writer].sort());
 
@@ -111,7 +126,10 @@ describe('sweep', () => {
 
   test('quarantined entries are reported and kept; warnings go to stderr', async () => {
     const fx = await freshFixture();
-    const id = await putRawInstance(fx, { leaseUntil: Date.now() - 10 * MIN, entries: { [newChangeId()]: rawEntry('x', { old: 'elsewhere/eA/zzz' }) } });
+    const id = await putRawInstance(fx, {
+      leaseUntil: Date.now() - 10 * MIN,
+      entries: { [newChangeId()]: rawEntry('x', { old: 'elsewhere/eA/zzz' }) },
+    });
     const run = await cli(fx, ['sweep']);
     expect(run.code).toBe(0);
     expect(run.out).toContain('1 quarantined');

@@ -24,7 +24,9 @@ afterEach(() => {
 interface EntryKind {
   readonly name: string;
   /** The bad entry: its attribute name (default `c_<uuidv7>`) and stored value; blobs it names that must survive. */
-  readonly make: (g: Ground) => Promise<{ attribute?: string; value: unknown; names?: string[] }> | { attribute?: string; value: unknown; names?: string[] };
+  readonly make: (
+    g: Ground,
+  ) => Promise<{ attribute?: string; value: unknown; names?: string[] }> | { attribute?: string; value: unknown; names?: string[] };
   /** What the quarantine reason says. */
   readonly reason: RegExp;
 }
@@ -40,10 +42,18 @@ async function bait(g: Ground, objectId = 'corpus/x'): Promise<string> {
 
 const entryKinds: EntryKind[] = [
   { name: 'entry is a string', make: (g) => ({ value: g.blobOf('corpus/victim') }), reason: /malformed entry.*expected object/i },
-  { name: 'entry is a list', make: (g) => ({ value: [g.blobOf('corpus/victim'), 'outside/sentinel'], names: [g.blobOf('corpus/victim')] }), reason: /malformed entry.*expected object/i },
+  {
+    name: 'entry is a list',
+    make: (g) => ({ value: [g.blobOf('corpus/victim'), 'outside/sentinel'], names: [g.blobOf('corpus/victim')] }),
+    reason: /malformed entry.*expected object/i,
+  },
   { name: 'entry is a number', make: () => ({ value: 42 }), reason: /malformed entry.*expected object/i },
   { name: 'entry is null', make: () => ({ value: null }), reason: /malformed entry.*expected object/i },
-  { name: 'entry is a string set', make: (g) => ({ value: new Set([g.blobOf('corpus/victim')]), names: [g.blobOf('corpus/victim')] }), reason: /malformed entry/i },
+  {
+    name: 'entry is a string set',
+    make: (g) => ({ value: new Set([g.blobOf('corpus/victim')]), names: [g.blobOf('corpus/victim')] }),
+    reason: /malformed entry/i,
+  },
   {
     name: 'unknown schema version (v: 2)',
     make: async (g) => {
@@ -84,7 +94,11 @@ const entryKinds: EntryKind[] = [
     },
     reason: /malformed entry.*unrecognized key/i,
   },
-  { name: '`new` outside the prefix', make: () => ({ value: goodEntry('corpus/x', { new: 'outside/sentinel' }) }), reason: /new: .*outside prefix/ },
+  {
+    name: '`new` outside the prefix',
+    make: () => ({ value: goodEntry('corpus/x', { new: 'outside/sentinel' }) }),
+    reason: /new: .*outside prefix/,
+  },
   {
     name: '`old` under a prefix look-alike (blobs-evil/...)',
     make: (g) => ({ value: goodEntry('corpus/x', { old: [...g.sentinels.keys()].find((k) => k.startsWith(`${p(g)}-evil/`))! }) }),
@@ -109,16 +123,26 @@ const entryKinds: EntryKind[] = [
     },
     reason: /old: .*shape/,
   },
-  { name: 'percent-encoded traversal (%2e%2e)', make: (g) => ({ value: goodEntry('corpus/x', { new: `${p(g)}/%2e%2e/outside` }) }), reason: /new: .*(segment|shape)/ },
+  {
+    name: 'percent-encoded traversal (%2e%2e)',
+    make: (g) => ({ value: goodEntry('corpus/x', { new: `${p(g)}/%2e%2e/outside` }) }),
+    reason: /new: .*(segment|shape)/,
+  },
   {
     name: 'percent-encoded traversal inside the object segment',
     make: (g) => ({ value: goodEntry('corpus/x', { new: `${p(g)}/${encodeId('corpus/x')}%2f%2e%2e/${uuidv7()}` }) }),
     reason: /new: .*invalid object segment/,
   },
-  { name: "another object's blob", make: (g) => ({ value: goodEntry('corpus/x', { old: g.blobOf('corpus/victim') }), names: [g.blobOf('corpus/victim')] }), reason: /old: .*another object/ },
+  {
+    name: "another object's blob",
+    make: (g) => ({ value: goodEntry('corpus/x', { old: g.blobOf('corpus/victim') }), names: [g.blobOf('corpus/victim')] }),
+    reason: /old: .*another object/,
+  },
   {
     name: 'blob name not a UUIDv7 (v4)',
-    make: (g) => ({ value: goodEntry('corpus/x', { new: [...g.sentinels.keys()].find((k) => k.startsWith(`${p(g)}/${encodeId('corpus/x')}/`))! }) }),
+    make: (g) => ({
+      value: goodEntry('corpus/x', { new: [...g.sentinels.keys()].find((k) => k.startsWith(`${p(g)}/${encodeId('corpus/x')}/`))! }),
+    }),
     reason: /new: .*UUIDv7/,
   },
   {
@@ -139,8 +163,19 @@ const entryKinds: EntryKind[] = [
     },
     reason: /new: .*shape/,
   },
-  { name: 'blob key is the object directory itself', make: (g) => ({ value: goodEntry('corpus/x', { old: `${p(g)}/${encodeId('corpus/x')}` }) }), reason: /old: .*shape/ },
-  { name: 'blob key as a nested map', make: (g) => ({ value: goodEntry('corpus/x', { new: { S: g.blobOf('corpus/victim') } as unknown as string }), names: [g.blobOf('corpus/victim')] }), reason: /malformed entry: new/ },
+  {
+    name: 'blob key is the object directory itself',
+    make: (g) => ({ value: goodEntry('corpus/x', { old: `${p(g)}/${encodeId('corpus/x')}` }) }),
+    reason: /old: .*shape/,
+  },
+  {
+    name: 'blob key as a nested map',
+    make: (g) => ({
+      value: goodEntry('corpus/x', { new: { S: g.blobOf('corpus/victim') } as unknown as string }),
+      names: [g.blobOf('corpus/victim')],
+    }),
+    reason: /malformed entry: new/,
+  },
   { name: 'oversized object id (3 000 chars)', make: () => ({ value: goodEntry('x'.repeat(3_000), {}) }), reason: /malformed entry: id/ },
   {
     name: 'oversized blob key (100 KiB)',
@@ -252,7 +287,14 @@ describe('corrupt entries are quarantined; the good entry beside them is recover
     await putRawItem(g.fx, item);
     const before = await g.keys();
     const report = await sweeperWithLog(g.fx).sweeper.sweep();
-    expect(report).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, entriesQuarantined: 0, blobsDeleted: 0, errors: 0, instancesDrained: 1 });
+    expect(report).toMatchObject({
+      instancesClaimed: 1,
+      entriesRecovered: 1,
+      entriesQuarantined: 0,
+      blobsDeleted: 0,
+      errors: 0,
+      instancesDrained: 1,
+    });
     expect((await g.keys()).sort()).toEqual(before.sort());
     await g.expectIntact(expect);
   });
@@ -279,7 +321,10 @@ describe('corrupt item headers: the whole item is quarantined, nothing deleted',
     const blob = g.blobKey('corpus/x');
     await g.putRaw(blob, bytes(16));
     const item = deadItem(
-      { [`c_${newChangeId()}`]: goodEntry('corpus/x', { new: blob }), [`c_${newChangeId()}`]: goodEntry('corpus/victim', { old: g.blobOf('corpus/victim') }) },
+      {
+        [`c_${newChangeId()}`]: goodEntry('corpus/x', { new: blob }),
+        [`c_${newChangeId()}`]: goodEntry('corpus/victim', { old: g.blobOf('corpus/victim') }),
+      },
       kind.header(g),
     );
     await putRawItem(g.fx, item);
@@ -296,7 +341,10 @@ describe('corrupt item headers: the whole item is quarantined, nothing deleted',
     const stored = await getRawItem(g.fx, item.pk);
     expect(Object.keys(stored ?? {}).filter((k) => k.startsWith('c_'))).toHaveLength(2);
     // A second sweep does not act on it either.
-    expect(await sweeperWithLog(g.fx, { clockOffsetMs: HOUR + 5 * 60_000 }).sweeper.sweep()).toMatchObject({ blobsDeleted: 0, entriesRecovered: 0 });
+    expect(await sweeperWithLog(g.fx, { clockOffsetMs: HOUR + 5 * 60_000 }).sweeper.sweep()).toMatchObject({
+      blobsDeleted: 0,
+      entriesRecovered: 0,
+    });
     expect((await g.keys()).sort()).toEqual(before.sort());
   });
 
@@ -311,4 +359,3 @@ describe('corrupt item headers: the whole item is quarantined, nothing deleted',
     await g.expectIntact(expect);
   });
 });
-

@@ -15,7 +15,11 @@ afterEach(() => {
   for (const g of open.splice(0)) g.close();
 });
 
-function event(method: string, rawPath: string, options: { headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean } = {}): APIGatewayProxyEventV2 {
+function event(
+  method: string,
+  rawPath: string,
+  options: { headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean } = {},
+): APIGatewayProxyEventV2 {
   return {
     version: '2.0',
     routeKey: '$default',
@@ -64,8 +68,20 @@ interface BadRequest {
 const b64 = (n: number) => Buffer.alloc(n, 7).toString('base64');
 
 const bad: BadRequest[] = [
-  { name: 'missing key', event: () => event('PUT', '/objects/', { body: 'x' }), status: 400, error: 'BadRequest', message: /key is missing/ },
-  { name: 'over-long key (513 bytes)', event: () => event('PUT', `/objects/${'a'.repeat(513)}`, { body: 'x' }), status: 400, error: 'BadRequest', message: /longer than 512 bytes/ },
+  {
+    name: 'missing key',
+    event: () => event('PUT', '/objects/', { body: 'x' }),
+    status: 400,
+    error: 'BadRequest',
+    message: /key is missing/,
+  },
+  {
+    name: 'over-long key (513 bytes)',
+    event: () => event('PUT', `/objects/${'a'.repeat(513)}`, { body: 'x' }),
+    status: 400,
+    error: 'BadRequest',
+    message: /longer than 512 bytes/,
+  },
   {
     name: 'over-long key in multi-byte characters (300 × ü = 600 bytes)',
     event: () => event('PUT', `/objects/${encodeURIComponent('ü'.repeat(300))}`, { body: 'x' }),
@@ -73,12 +89,48 @@ const bad: BadRequest[] = [
     error: 'BadRequest',
     message: /longer than 512 bytes/,
   },
-  { name: 'control character (%00)', event: () => event('PUT', '/objects/a%00b', { body: 'x' }), status: 400, error: 'BadRequest', message: /control characters/ },
-  { name: 'control character (%0A newline)', event: () => event('GET', '/objects/a%0Ab'), status: 400, error: 'BadRequest', message: /control characters/ },
-  { name: 'control character (%7F DEL)', event: () => event('DELETE', '/objects/a%7F'), status: 400, error: 'BadRequest', message: /control characters/ },
-  { name: 'invalid key: a lone surrogate (%ED%A0%80)', event: () => event('PUT', '/objects/a%ED%A0%80', { body: 'x' }), status: 400, error: 'BadRequest', message: /percent-encoding/ },
-  { name: 'bad percent-encoding (%zz)', event: () => event('PUT', '/objects/a%zz', { body: 'x' }), status: 400, error: 'BadRequest', message: /percent-encoding/ },
-  { name: 'truncated percent-encoding (%E2%82)', event: () => event('HEAD', '/objects/a%E2%82'), status: 400, error: 'BadRequest', message: /percent-encoding/ },
+  {
+    name: 'control character (%00)',
+    event: () => event('PUT', '/objects/a%00b', { body: 'x' }),
+    status: 400,
+    error: 'BadRequest',
+    message: /control characters/,
+  },
+  {
+    name: 'control character (%0A newline)',
+    event: () => event('GET', '/objects/a%0Ab'),
+    status: 400,
+    error: 'BadRequest',
+    message: /control characters/,
+  },
+  {
+    name: 'control character (%7F DEL)',
+    event: () => event('DELETE', '/objects/a%7F'),
+    status: 400,
+    error: 'BadRequest',
+    message: /control characters/,
+  },
+  {
+    name: 'invalid key: a lone surrogate (%ED%A0%80)',
+    event: () => event('PUT', '/objects/a%ED%A0%80', { body: 'x' }),
+    status: 400,
+    error: 'BadRequest',
+    message: /percent-encoding/,
+  },
+  {
+    name: 'bad percent-encoding (%zz)',
+    event: () => event('PUT', '/objects/a%zz', { body: 'x' }),
+    status: 400,
+    error: 'BadRequest',
+    message: /percent-encoding/,
+  },
+  {
+    name: 'truncated percent-encoding (%E2%82)',
+    event: () => event('HEAD', '/objects/a%E2%82'),
+    status: 400,
+    error: 'BadRequest',
+    message: /percent-encoding/,
+  },
   { name: 'lone % at the end', event: () => event('DELETE', '/objects/a%'), status: 400, error: 'BadRequest', message: /percent-encoding/ },
   {
     name: 'body over the limit (base64)',
@@ -103,8 +155,20 @@ const bad: BadRequest[] = [
     error: 'BodyTooLarge',
     message: /exceeds 5242880 bytes/,
   },
-  { name: 'wrong method (POST)', event: () => event('POST', '/objects/corpus/small', { body: 'x' }), status: 405, error: 'MethodNotAllowed', message: /POST is not allowed/ },
-  { name: 'wrong method (PATCH)', event: () => event('PATCH', '/objects/corpus/small', { body: 'x' }), status: 405, error: 'MethodNotAllowed', message: /PATCH is not allowed/ },
+  {
+    name: 'wrong method (POST)',
+    event: () => event('POST', '/objects/corpus/small', { body: 'x' }),
+    status: 405,
+    error: 'MethodNotAllowed',
+    message: /POST is not allowed/,
+  },
+  {
+    name: 'wrong method (PATCH)',
+    event: () => event('PATCH', '/objects/corpus/small', { body: 'x' }),
+    status: 405,
+    error: 'MethodNotAllowed',
+    message: /PATCH is not allowed/,
+  },
   { name: 'no method', event: () => event('', '/objects/corpus/small'), status: 405, error: 'MethodNotAllowed', message: /not allowed/ },
   ...['3', '"abc"', '"0"', '"1", "2"', '*', '"1234567890123456"', '"-1"', '"1.5"', ''].map(
     (value): BadRequest => ({
@@ -115,8 +179,20 @@ const bad: BadRequest[] = [
       message: /If-Match must be one quoted version/,
     }),
   ),
-  { name: 'malformed If-Match on DELETE', event: () => event('DELETE', '/objects/corpus/large', { headers: { 'if-match': 'W/"x"' } }), status: 400, error: 'BadRequest', message: /If-Match/ },
-  { name: 'If-None-Match other than *', event: () => event('PUT', '/objects/corpus/small', { body: 'x', headers: { 'if-none-match': '"1"' } }), status: 400, error: 'BadRequest', message: /If-None-Match supports only/ },
+  {
+    name: 'malformed If-Match on DELETE',
+    event: () => event('DELETE', '/objects/corpus/large', { headers: { 'if-match': 'W/"x"' } }),
+    status: 400,
+    error: 'BadRequest',
+    message: /If-Match/,
+  },
+  {
+    name: 'If-None-Match other than *',
+    event: () => event('PUT', '/objects/corpus/small', { body: 'x', headers: { 'if-none-match': '"1"' } }),
+    status: 400,
+    error: 'BadRequest',
+    message: /If-None-Match supports only/,
+  },
   {
     name: 'If-Match with If-None-Match',
     event: () => event('PUT', '/objects/corpus/small', { body: 'x', headers: { 'if-match': '"1"', 'if-none-match': '*' } }),
@@ -162,10 +238,34 @@ const bad: BadRequest[] = [
     message: /content type/,
   },
   { name: 'path outside /objects/', event: () => event('GET', '/other/corpus/small'), status: 404, error: 'NotFound', message: /no route/ },
-  { name: 'path prefix look-alike (/objectsX/)', event: () => event('DELETE', '/objectsX/corpus/small'), status: 404, error: 'NotFound', message: /no route/ },
-  { name: 'conditional PUT on a stale version', event: () => event('PUT', '/objects/corpus/large', { body: 'x', headers: { 'if-match': '"7"' } }), status: 412, error: 'PreconditionFailed', message: /version 1, expected 7/ },
-  { name: 'conditional DELETE on a stale version', event: () => event('DELETE', '/objects/corpus/large', { headers: { 'if-match': '"9"' } }), status: 412, error: 'PreconditionFailed', message: /version 1, expected 9/ },
-  { name: 'create-only PUT on an existing object', event: () => event('PUT', '/objects/corpus/small', { body: 'x', headers: { 'if-none-match': '*' } }), status: 412, error: 'PreconditionFailed', message: /version 1, expected 0/ },
+  {
+    name: 'path prefix look-alike (/objectsX/)',
+    event: () => event('DELETE', '/objectsX/corpus/small'),
+    status: 404,
+    error: 'NotFound',
+    message: /no route/,
+  },
+  {
+    name: 'conditional PUT on a stale version',
+    event: () => event('PUT', '/objects/corpus/large', { body: 'x', headers: { 'if-match': '"7"' } }),
+    status: 412,
+    error: 'PreconditionFailed',
+    message: /version 1, expected 7/,
+  },
+  {
+    name: 'conditional DELETE on a stale version',
+    event: () => event('DELETE', '/objects/corpus/large', { headers: { 'if-match': '"9"' } }),
+    status: 412,
+    error: 'PreconditionFailed',
+    message: /version 1, expected 9/,
+  },
+  {
+    name: 'create-only PUT on an existing object',
+    event: () => event('PUT', '/objects/corpus/small', { body: 'x', headers: { 'if-none-match': '*' } }),
+    status: 412,
+    error: 'PreconditionFailed',
+    message: /version 1, expected 0/,
+  },
 ];
 
 describe('bad requests to the objects handler: a clear 4xx, nothing written', () => {
@@ -191,7 +291,10 @@ describe('keys that look like paths are only names', () => {
     const key = '../../outside/sentinel';
     const path = `/objects/${encodeURIComponent(key)}`;
     const body = Buffer.alloc(20 * 1024, 3);
-    const put = (await handleObjectsRequest(g.store, event('PUT', path, { body: body.toString('base64'), isBase64Encoded: true }))) as APIGatewayProxyStructuredResultV2;
+    const put = (await handleObjectsRequest(
+      g.store,
+      event('PUT', path, { body: body.toString('base64'), isBase64Encoded: true }),
+    )) as APIGatewayProxyStructuredResultV2;
     expect(put.statusCode, String(put.body)).toBe(201);
     const blobs = (await g.keys()).filter((k) => k.startsWith(`${g.fx.config.prefix}/${Buffer.from(key).toString('base64url')}/`));
     expect(blobs).toHaveLength(1);

@@ -32,7 +32,11 @@ async function setup(): Promise<Ground> {
 
 /** An S3 client the server refuses: a wrong access key id. */
 function refusedS3(): S3Client {
-  const s3 = new S3Client({ forcePathStyle: true, maxAttempts: 2, credentials: { accessKeyId: 'NOT-S3RVER', secretAccessKey: 'whatever' } });
+  const s3 = new S3Client({
+    forcePathStyle: true,
+    maxAttempts: 2,
+    credentials: { accessKeyId: 'NOT-S3RVER', secretAccessKey: 'whatever' },
+  });
   open.push({ close: () => s3.destroy() });
   return s3;
 }
@@ -47,7 +51,13 @@ function storeOn(g: Ground, overrides: { objectsTable?: string; changeLogTable?:
   const log = new DynamoChangeLog({ config, dynamodb: g.fx.dynamodb, renewInBackground: false });
   open.push(log);
   const cleanupErrors: unknown[] = [];
-  const store = new TieredStore({ config, changeLog: log, dynamodb: g.fx.dynamodb, s3: overrides.s3 ?? g.fx.s3, onCleanupError: (err) => cleanupErrors.push(err) });
+  const store = new TieredStore({
+    config,
+    changeLog: log,
+    dynamodb: g.fx.dynamodb,
+    s3: overrides.s3 ?? g.fx.s3,
+    onCleanupError: (err) => cleanupErrors.push(err),
+  });
   return { store, log, config, cleanupErrors };
 }
 
@@ -74,7 +84,9 @@ function httpPut(path: string, body: Uint8Array): APIGatewayProxyEventV2 {
     rawPath: path,
     rawQueryString: '',
     headers: {},
-    requestContext: { http: { method: 'PUT', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'corpus' } } as APIGatewayProxyEventV2['requestContext'],
+    requestContext: {
+      http: { method: 'PUT', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'corpus' },
+    } as APIGatewayProxyEventV2['requestContext'],
     body: Buffer.from(body).toString('base64'),
     isBase64Encoded: true,
   };
@@ -92,7 +104,10 @@ describe('a missing table: ResourceMissingError naming it', () => {
       () => store.head('corpus/small'),
       () => store.delete('corpus/small'),
     ]) {
-      const err = await call().then(() => undefined, (e: unknown) => e);
+      const err = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ResourceMissingError);
       expect(err).toMatchObject({ resource: 'table', resourceName: 'tierlog-no-such-objects' });
       expect((err as Error).message).toMatch(/table "tierlog-no-such-objects" does not exist/);
@@ -105,7 +120,10 @@ describe('a missing table: ResourceMissingError naming it', () => {
     const g = await setup();
     const { store } = storeOn(g, { changeLogTable: 'tierlog-no-such-log' });
     const before = await g.keys();
-    const err = await store.put('corpus/new', bytes(20 * 1024)).then(() => undefined, (e: unknown) => e);
+    const err = await store.put('corpus/new', bytes(20 * 1024)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ResourceMissingError);
     expect((err as Error).message).toMatch(/table "tierlog-no-such-log" does not exist/);
     expect((await g.keys()).sort(), 'no blob was uploaded').toEqual(before.sort());
@@ -144,7 +162,9 @@ describe('a missing table: ResourceMissingError naming it', () => {
     const g = await setup();
     const { store } = storeOn(g, { objectsTable: 'tierlog-no-such-objects' });
     const errors: unknown[] = [];
-    const response = (await handleObjectsRequest(store, httpPut('/objects/corpus/new', bytes(10)), { onError: (e) => errors.push(e) })) as APIGatewayProxyStructuredResultV2;
+    const response = (await handleObjectsRequest(store, httpPut('/objects/corpus/new', bytes(10)), {
+      onError: (e) => errors.push(e),
+    })) as APIGatewayProxyStructuredResultV2;
     expect(response.statusCode).toBe(500);
     expect(JSON.parse(String(response.body)).message).toMatch(/table "tierlog-no-such-objects" does not exist/);
     expect(errors[0]).toBeInstanceOf(ResourceMissingError);
@@ -156,7 +176,10 @@ describe('a missing bucket: ResourceMissingError naming it', () => {
   test('a large put fails naming the bucket; HV is unchanged; its entry is left to the sweeper and settled', async () => {
     const g = await setup();
     const { store, cleanupErrors } = storeOn(g, { bucket: 'tierlog-no-such-bucket' });
-    const err = await store.put('corpus/large', bytes(20 * 1024)).then(() => undefined, (e: unknown) => e);
+    const err = await store.put('corpus/large', bytes(20 * 1024)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ResourceMissingError);
     expect(err).toMatchObject({ resource: 'bucket', resourceName: 'tierlog-no-such-bucket' });
     expect((err as Error).message).toMatch(/bucket "tierlog-no-such-bucket" does not exist/);
@@ -211,13 +234,18 @@ describe('access denied (a key id the S3 server does not know)', () => {
       'access denied: PutObject on b (InvalidAccessKeyId HTTP 403: The AWS Access Key Id you provided does not exist in our records.) (check the credentials and the IAM policy)',
     );
     expect(translateAwsError(bare, { operation: 'HeadObject', bucket: 'b' })).toBeInstanceOf(AccessDeniedError);
-    expect((translateAwsError(dynamo, { operation: 'GetItem', table: 't' }) as Error).message).toMatch(/access denied: GetItem on t \(UnrecognizedClientException HTTP 400/);
+    expect((translateAwsError(dynamo, { operation: 'GetItem', table: 't' }) as Error).message).toMatch(
+      /access denied: GetItem on t \(UnrecognizedClientException HTTP 400/,
+    );
   });
 
   test('a large put: AccessDeniedError naming PutObject, the bucket and InvalidAccessKeyId; nothing lost; its entry is settled', async () => {
     const g = await setup();
     const { store, cleanupErrors } = storeOn(g, { s3: refusedS3() });
-    const err = await store.put('corpus/large', bytes(20 * 1024)).then(() => undefined, (e: unknown) => e);
+    const err = await store.put('corpus/large', bytes(20 * 1024)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(AccessDeniedError);
     expect((err as Error).message).toMatch(new RegExp(`access denied: PutObject on ${g.fx.config.bucket} \\(InvalidAccessKeyId HTTP 403`));
     expect(cleanupErrors[0]).toBeInstanceOf(AccessDeniedError);
@@ -228,7 +256,9 @@ describe('access denied (a key id the S3 server does not know)', () => {
   test('reading a large object: AccessDeniedError naming GetObject', async () => {
     const g = await setup();
     const { store } = storeOn(g, { s3: refusedS3() });
-    await expect(store.get('corpus/large')).rejects.toThrow(new RegExp(`access denied: GetObject on ${g.fx.config.bucket} \\(InvalidAccessKeyId`));
+    await expect(store.get('corpus/large')).rejects.toThrow(
+      new RegExp(`access denied: GetObject on ${g.fx.config.bucket} \\(InvalidAccessKeyId`),
+    );
     await g.expectIntact(expect);
   });
 
@@ -262,7 +292,11 @@ describe('access denied (a key id the S3 server does not know)', () => {
         clock: () => Date.now() + offset,
         skewMarginMs: 0,
         unsafeShortWindows: true,
-        logger: { info() {}, warn: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`), error: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`) },
+        logger: {
+          info() {},
+          warn: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`),
+          error: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`),
+        },
       });
       expect(await refused.sweep()).toMatchObject({ ...outcome, blobsDeleted: 0 });
       expect(lines.join('\n')).toMatch(new RegExp(`AccessDeniedError.*access denied: ${call} on ${g.fx.config.bucket}`));
@@ -274,7 +308,10 @@ describe('access denied (a key id the S3 server does not know)', () => {
   test('the handler answers 500 with the access-denied message', async () => {
     const g = await setup();
     const { store } = storeOn(g, { s3: refusedS3() });
-    const response = (await handleObjectsRequest(store, httpPut('/objects/corpus/new', bytes(20 * 1024)))) as APIGatewayProxyStructuredResultV2;
+    const response = (await handleObjectsRequest(
+      store,
+      httpPut('/objects/corpus/new', bytes(20 * 1024)),
+    )) as APIGatewayProxyStructuredResultV2;
     expect(response.statusCode).toBe(500);
     expect(JSON.parse(String(response.body)).message).toMatch(/access denied: PutObject .*InvalidAccessKeyId/);
     await settleAndCheck(g);

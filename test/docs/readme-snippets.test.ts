@@ -18,8 +18,11 @@ describe('README snippets', () => {
   test('there are snippets to check', () => {
     expect(snippets.length).toBeGreaterThanOrEqual(2);
   });
-  test.each(snippets.map((s, i) => [i, s.split('\n')[0]!, s] as const))('snippet %i (%s) is verbatim in an example', (_i, _first, snippet) => {
-    const holders = examples.filter((e) => e.text.includes(snippet.trim()));
-    expect(holders.map((e) => e.file)).not.toEqual([]);
-  });
+  test.each(snippets.map((s, i) => [i, s.split('\n')[0]!, s] as const))(
+    'snippet %i (%s) is verbatim in an example',
+    (_i, _first, snippet) => {
+      const holders = examples.filter((e) => e.text.includes(snippet.trim()));
+      expect(holders.map((e) => e.file)).not.toEqual([]);
+    },
+  );
 });

@@ -60,7 +60,7 @@ async function expectClean(fx: Fixture): Promise<void> {
 const large = (fill: number) => new Uint8Array(20 * 1024).fill(fill);
 
 describe('a delete whose commit loses to a concurrent put', () => {
-  test('conditional (ifVersion): a version conflict, the object keeps the put\'s value', async () => {
+  test("conditional (ifVersion): a version conflict, the object keeps the put's value", async () => {
     const fx = await freshFixture();
     const setup = writer(fx);
     await setup.put('k', large(1));

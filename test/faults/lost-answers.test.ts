@@ -49,7 +49,8 @@ describe('a conditional small write whose answer is lost', () => {
     const plain = store(fx);
     await plain.put('k', 'small');
     // A delete writes a deletion marker (an UpdateItem that sets `deleted`).
-    const marker = (r: Parameters<ReturnType<typeof hv>>[0]) => hv(fx, 'UpdateItemCommand')(r) && String(r.input.UpdateExpression).includes('#deleted = ');
+    const marker = (r: Parameters<ReturnType<typeof hv>>[0]) =>
+      hv(fx, 'UpdateItemCommand')(r) && String(r.input.UpdateExpression).includes('#deleted = ');
     const injector = new FaultInjector().add({ kind: 'loseResponse', match: marker, times: 1 });
     const result = await settle(store(fx, injector).delete('k', { ifVersion: 1 }));
     expect(await plain.get('k')).toBeUndefined();
@@ -66,7 +67,12 @@ describe('a conditional small write whose answer is lost', () => {
     const injector = new FaultInjector()
       .add({ kind: 'loseResponse', match: hv(fx, 'UpdateItemCommand'), times: 1 })
       // Before the retry goes out, another writer writes on top of the first attempt.
-      .add({ kind: 'delay', delayMs: 500, times: 1, match: (r) => hv(fx, 'UpdateItemCommand')(r) && ((other = plain.put('k', 'other')), true) });
+      .add({
+        kind: 'delay',
+        delayMs: 500,
+        times: 1,
+        match: (r) => hv(fx, 'UpdateItemCommand')(r) && ((other = plain.put('k', 'other')), true),
+      });
     const result = await settle(store(fx, injector).put('k', 'mine', { ifVersion: 1 }));
     await other;
     expect(injector.stats.injected).toMatchObject({ loseResponse: 1, delay: 1 });
@@ -91,9 +97,12 @@ describe('known limit: an unconditional small write retried after another writer
     const plain = store(fx);
     await plain.put('k', 'v1');
     let other: Promise<unknown> | undefined;
-    const injector = new FaultInjector()
-      .add({ kind: 'loseResponse', match: hv(fx, 'UpdateItemCommand'), times: 1 })
-      .add({ kind: 'delay', delayMs: 500, times: 1, match: (r) => hv(fx, 'UpdateItemCommand')(r) && ((other = plain.put('k', 'other')), true) });
+    const injector = new FaultInjector().add({ kind: 'loseResponse', match: hv(fx, 'UpdateItemCommand'), times: 1 }).add({
+      kind: 'delay',
+      delayMs: 500,
+      times: 1,
+      match: (r) => hv(fx, 'UpdateItemCommand')(r) && ((other = plain.put('k', 'other')), true),
+    });
     const mine = await store(fx, injector).put('k', 'mine');
     expect((await other) as { version: number }).toMatchObject({ version: 3 }); // on top of "mine" v2
     expect(mine.version).toBe(4); // applied a second time

@@ -98,13 +98,27 @@ export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
 
 export interface SimulationResult {
   readonly seed: number;
-  readonly operations: { puts: number; deletes: number; reads: number; acked: number; failed: number; unknown: number; crashed: number; crashedAfterAck: number; readErrors: number; conditional: number };
+  readonly operations: {
+    puts: number;
+    deletes: number;
+    reads: number;
+    acked: number;
+    failed: number;
+    unknown: number;
+    crashed: number;
+    crashedAfterAck: number;
+    readErrors: number;
+    conditional: number;
+  };
   readonly faults: Record<FaultKind, number>;
   readonly crashesByStep: Record<string, number>;
   readonly sweeperCrashes: number;
   readonly writersStarted: number;
   readonly sweeps: number;
-  readonly sweepTotals: Pick<SweepReport, 'instancesRetired' | 'instancesClaimed' | 'entriesRecovered' | 'entriesDeferred' | 'entriesQuarantined' | 'blobsDeleted' | 'errors'>;
+  readonly sweepTotals: Pick<
+    SweepReport,
+    'instancesRetired' | 'instancesClaimed' | 'entriesRecovered' | 'entriesDeferred' | 'entriesQuarantined' | 'blobsDeleted' | 'errors'
+  >;
   readonly finalRounds: number;
   /** Simulated time from quiescence until the log drained (sweeps: {@link finalRounds} rounds). */
   readonly recoveryMs: number;
@@ -123,7 +137,18 @@ const ALL_FAULTS: FaultKind[] = ['loseRequest', 'loseResponse', 'throttle', 'del
 /** Errors after which a write definitely did not take effect. */
 const DEFINITE_FAILURES = new Set(['InstanceClaimedError', 'ContentionError', 'VersionConflictError', 'ValidationError']);
 /** Commands an operation's network faults may target ('*' = any). */
-const TARGETS = ['*', '*', 'UpdateItem', 'GetItem', 'DeleteItem', 'TransactWriteItems', 'PutObject', 'DeleteObject', 'HeadObject', 'GetObject'];
+const TARGETS = [
+  '*',
+  '*',
+  'UpdateItem',
+  'GetItem',
+  'DeleteItem',
+  'TransactWriteItems',
+  'PutObject',
+  'DeleteObject',
+  'HeadObject',
+  'GetObject',
+];
 /** Calls a slow-call fault holds past the lease. */
 const SLOW_TARGETS = ['PutObject', 'TransactWriteItems', 'TransactWriteItems', 'UpdateItem'];
 
@@ -136,11 +161,30 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
   const addStats = (injector: FaultInjector) => {
     for (const kind of ALL_FAULTS) faults[kind] += injector.stats.injected[kind];
   };
-  const ops = { puts: 0, deletes: 0, reads: 0, acked: 0, failed: 0, unknown: 0, crashed: 0, crashedAfterAck: 0, readErrors: 0, conditional: 0 };
+  const ops = {
+    puts: 0,
+    deletes: 0,
+    reads: 0,
+    acked: 0,
+    failed: 0,
+    unknown: 0,
+    crashed: 0,
+    crashedAfterAck: 0,
+    readErrors: 0,
+    conditional: 0,
+  };
   const crashesByStep: Record<string, number> = {};
   const errorsByName: Record<string, number> = {};
   const violations: string[] = [];
-  const totals = { instancesRetired: 0, instancesClaimed: 0, entriesRecovered: 0, entriesDeferred: 0, entriesQuarantined: 0, blobsDeleted: 0, errors: 0 };
+  const totals = {
+    instancesRetired: 0,
+    instancesClaimed: 0,
+    entriesRecovered: 0,
+    entriesDeferred: 0,
+    entriesQuarantined: 0,
+    blobsDeleted: 0,
+    errors: 0,
+  };
   let sweeps = 0;
   let writersStarted = 0;
   let sweeperCrashes = 0;
@@ -163,7 +207,14 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
       invocationMs: o.invocationMs,
       leaseMarginMs: o.leaseMarginMs,
       inlineThreshold: o.inlineThreshold,
-      ...(o.writerClockSkewMs?.[slot] ? { clock: ((skew: number) => () => Date.now() + skew)(o.writerClockSkewMs[slot]!) } : {}),
+      ...(o.writerClockSkewMs?.[slot]
+        ? {
+            clock: (
+              (skew: number) => () =>
+                Date.now() + skew
+            )(o.writerClockSkewMs[slot]!),
+          }
+        : {}),
       ...(o.settleInBackground === true ? { settleInBackground: true } : {}),
     });
     writer.injector.add(spyRule(fx.config, () => requests[slot]!));
@@ -213,13 +264,18 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
       if (!working) break;
       // A sweep that dies at one of its requests (first rule: it counts every request).
       const crash: FaultRule | undefined =
-        random() < o.sweeperCrashRate ? { kind: random() < 0.5 ? 'crashBefore' : 'crashAfter', skip: randomInt(random, 0, 12), times: 1 } : undefined;
+        random() < o.sweeperCrashRate
+          ? { kind: random() < 0.5 ? 'crashBefore' : 'crashAfter', skip: randomInt(random, 0, 12), times: 1 }
+          : undefined;
       arm(current.injector, current.spy, crash);
       sweeperRequests = [];
       try {
         const r = await current.sweeper.sweep();
         addSweep(r);
-        if (r.instancesClaimed + r.instancesRetired + r.errors > 0) log(`${current.name} ${JSON.stringify(brief(r))} requests=[${sweeperRequests.filter((l) => !l.startsWith('hvRead')).join('; ')}]`);
+        if (r.instancesClaimed + r.instancesRetired + r.errors > 0)
+          log(
+            `${current.name} ${JSON.stringify(brief(r))} requests=[${sweeperRequests.filter((l) => !l.startsWith('hvRead')).join('; ')}]`,
+          );
       } catch (err) {
         if (!(err instanceof CrashError)) count(`sweep:${errorName(err)}`);
       }
@@ -260,16 +316,25 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
             if (value === undefined) observed = { kind: 'absent' };
             else {
               const tag = value.metadata.tag ?? '(no tag)';
-              observed = { kind: 'value', tag, size: value.body.byteLength, bodyOk: bodyMatches(tag, value.body.byteLength, value.body), version: value.version };
+              observed = {
+                kind: 'value',
+                tag,
+                size: value.body.byteLength,
+                bodyOk: bodyMatches(tag, value.body.byteLength, value.body),
+                version: value.version,
+              };
             }
             known.set(key, value?.version ?? 0);
           } catch (err) {
             ops.readErrors++;
             count(`read:${errorName(err)}`);
-            if (errorName(err) === 'BlobMissingError') violations.push(`seed ${o.seed}: read of ${key} found a lost blob: ${(err as Error).message}`);
+            if (errorName(err) === 'BlobMissingError')
+              violations.push(`seed ${o.seed}: read of ${key} found a lost blob: ${(err as Error).message}`);
           }
           model.endRead(read, observed);
-          log(`w${slot}#${index} read ${key} -> ${observed === undefined ? 'error' : observed.kind === 'absent' ? 'absent' : observed.tag} faults=[${events.join(' ')}] requests=[${requests[slot]!.join('; ')}]`);
+          log(
+            `w${slot}#${index} read ${key} -> ${observed === undefined ? 'error' : observed.kind === 'absent' ? 'absent' : observed.tag} faults=[${events.join(' ')}] requests=[${requests[slot]!.join('; ')}]`,
+          );
           continue;
         }
         const tag = `s${o.seed}w${slot}o${index}`;
@@ -294,12 +359,22 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
         if (roll < 0.33) {
           ops.deletes++;
           write = model.beginWrite(key, 'delete', tag, 0, conditional);
-          outcome = await execute(writer, { invocationMs: o.invocationMs, config: fx.config }, { kind: 'delete', key, ifVersion: conditional }, crash);
+          outcome = await execute(
+            writer,
+            { invocationMs: o.invocationMs, config: fx.config },
+            { kind: 'delete', key, ifVersion: conditional },
+            crash,
+          );
         } else {
           ops.puts++;
           const size = bodySize(random, o.inlineThreshold);
           write = model.beginWrite(key, 'put', tag, size, conditional);
-          outcome = await execute(writer, { invocationMs: o.invocationMs, config: fx.config }, { kind: 'put', key, tag, body: bodyFor(tag, size), ifVersion: conditional }, crash);
+          outcome = await execute(
+            writer,
+            { invocationMs: o.invocationMs, config: fx.config },
+            { kind: 'put', key, tag, body: bodyFor(tag, size), ifVersion: conditional },
+            crash,
+          );
         }
         if (conditional !== undefined) ops.conditional++;
         // An unconditional small write the SDK sent again may have applied twice (a known limit).
@@ -391,21 +466,27 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
     const unsettled = reports.some((r) => r.entriesDeferred + r.entriesFailed + r.errors + r.entriesQuarantined > 0);
     if (!unsettled && invariants.entries === 0 && invariants.instances === 0) break;
     if (rounds >= maxRounds) {
-      violations.push(`seed ${o.seed}: the log did not drain after ${rounds} final sweeps (${simulated} ms simulated): ${JSON.stringify(reports.map(brief))}`);
+      violations.push(
+        `seed ${o.seed}: the log did not drain after ${rounds} final sweeps (${simulated} ms simulated): ${JSON.stringify(reports.map(brief))}`,
+      );
       break;
     }
     simulated += step;
   }
 
-  if (invariants.lost.length > 0) violations.push(`seed ${o.seed}: invariant 1 (no loss): HV keys whose blob is gone: ${invariants.lost.join(', ')}`);
+  if (invariants.lost.length > 0)
+    violations.push(`seed ${o.seed}: invariant 1 (no loss): HV keys whose blob is gone: ${invariants.lost.join(', ')}`);
   if (invariants.leaked.length + invariants.pending.length > 0) {
     const described = await Promise.all([...invariants.leaked, ...invariants.pending].map((blob) => describeBlob(fx, blob)));
     violations.push(`seed ${o.seed}: invariant 2 (no leak): unreferenced blobs: ${described.join(', ')}`);
   }
   if (invariants.entries > 0 || invariants.instances > 0) {
-    violations.push(`seed ${o.seed}: invariant 3 (log drains): ${invariants.entries} entries in ${invariants.instances} instance items left`);
+    violations.push(
+      `seed ${o.seed}: invariant 3 (log drains): ${invariants.entries} entries in ${invariants.instances} instance items left`,
+    );
   }
-  if (totals.entriesQuarantined > 0) violations.push(`seed ${o.seed}: ${totals.entriesQuarantined} entries quarantined (the library wrote an entry it cannot trust)`);
+  if (totals.entriesQuarantined > 0)
+    violations.push(`seed ${o.seed}: ${totals.entriesQuarantined} entries quarantined (the library wrote an entry it cannot trust)`);
 
   // ---- the model: every read, and every final value ---------------------------------------------
   for (const v of model.violations()) violations.push(`seed ${o.seed}: ${v}`);
@@ -417,7 +498,12 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
       observed =
         value === undefined
           ? { kind: 'absent' }
-          : { kind: 'value', tag: value.metadata.tag ?? '(no tag)', size: value.body.byteLength, bodyOk: bodyMatches(value.metadata.tag ?? '', value.body.byteLength, value.body) };
+          : {
+              kind: 'value',
+              tag: value.metadata.tag ?? '(no tag)',
+              size: value.body.byteLength,
+              bodyOk: bodyMatches(value.metadata.tag ?? '', value.body.byteLength, value.body),
+            };
     } catch (err) {
       violations.push(`seed ${o.seed}: final read of ${key} failed: ${errorName(err)}: ${(err as Error).message}`);
       continue;
@@ -475,7 +561,8 @@ function stepMatcher(step: (typeof CRASH_STEPS)[number], config: TierlogConfig):
     case 'record':
       return (r) => r.command === 'UpdateItemCommand' && table(r) === config.changeLogTable && update(r).includes(':entry');
     case 'remove':
-      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.changeLogTable && update(r).includes('REMOVE #c ADD #n :minus');
+      return (r) =>
+        r.command === 'UpdateItemCommand' && table(r) === config.changeLogTable && update(r).includes('REMOVE #c ADD #n :minus');
     case 'hvRead':
       return (r) => r.command === 'GetItemCommand' && table(r) === config.objectsTable;
     case 'hvInline':
@@ -512,12 +599,15 @@ interface Executed {
 async function execute(
   writer: SimulatedWriter,
   context: { invocationMs: number; config: TierlogConfig },
-  op: { kind: 'put'; key: string; tag: string; body: Uint8Array; ifVersion?: number | undefined } | { kind: 'delete'; key: string; ifVersion?: number | undefined },
+  op:
+    | { kind: 'put'; key: string; tag: string; body: Uint8Array; ifVersion?: number | undefined }
+    | { kind: 'delete'; key: string; ifVersion?: number | undefined },
   crash: CrashPlan | undefined,
 ): Promise<Executed> {
   const started = Date.now();
   writer.log.bindInvocation({ getRemainingTimeInMillis: () => context.invocationMs });
-  const rule: FaultRule | undefined = crash === undefined ? undefined : { kind: crash.after ? 'crashAfter' : 'crashBefore', skip: crash.atRequest, times: 1 };
+  const rule: FaultRule | undefined =
+    crash === undefined ? undefined : { kind: crash.after ? 'crashAfter' : 'crashBefore', skip: crash.atRequest, times: 1 };
   if (rule !== undefined) writer.injector.add(rule);
   const condition = op.ifVersion !== undefined ? { ifVersion: op.ifVersion } : {};
   try {
@@ -531,7 +621,8 @@ async function execute(
     return { acknowledged: true, existed, ms: Date.now() - started };
   } catch (err) {
     const crashedAt = writer.injector.crashedAt;
-    if (crashedAt !== undefined) return { acknowledged: false, crashedAt: protocolStep(crashedAt, context.config), ms: Date.now() - started };
+    if (crashedAt !== undefined)
+      return { acknowledged: false, crashedAt: protocolStep(crashedAt, context.config), ms: Date.now() - started };
     return { acknowledged: false, error: errorName(err), ms: Date.now() - started };
   } finally {
     if (rule !== undefined) writer.injector.remove(rule);
@@ -564,7 +655,9 @@ function faultPlan(random: Random, faultRandom: Random, o: SimulationOptions, co
   }
   if (random() < o.outageRate) {
     // A fault that outlasts the SDK's retries (5 attempts): the error reaches the store.
-    rules.push(rule(pick(random, ['loseRequest', 'loseResponse'] as const), matchCommand(pick(random, TARGETS)), 1, randomInt(random, 4, 8)));
+    rules.push(
+      rule(pick(random, ['loseRequest', 'loseResponse'] as const), matchCommand(pick(random, TARGETS)), 1, randomInt(random, 4, 8)),
+    );
   }
   if (random() < o.faultRate) {
     const n = random() < 0.7 ? 1 : 2;
@@ -577,7 +670,12 @@ function faultPlan(random: Random, faultRandom: Random, o: SimulationOptions, co
 }
 
 /** A crash rule at the first request of one protocol step, logged like the faults. */
-function crashRule(kind: 'crashBefore' | 'crashAfter', step: (typeof CRASH_STEPS)[number], config: TierlogConfig, events: string[]): FaultRule {
+function crashRule(
+  kind: 'crashBefore' | 'crashAfter',
+  step: (typeof CRASH_STEPS)[number],
+  config: TierlogConfig,
+  events: string[],
+): FaultRule {
   const target = stepMatcher(step, config);
   let fired = false;
   return {
@@ -605,7 +703,8 @@ function spyRule(config: TierlogConfig, sink: () => string[]): FaultRule {
 function spyLine(r: RequestInfo, config: TierlogConfig): string {
   const input = r.input as Record<string, any>;
   // The middleware sees marshalled input: {S: ...} / {N: ...}.
-  const plain = (v: unknown): unknown => (typeof v === 'object' && v !== null && ('S' in v || 'N' in v) ? ((v as { S?: string; N?: string }).S ?? (v as { N?: string }).N) : v);
+  const plain = (v: unknown): unknown =>
+    typeof v === 'object' && v !== null && ('S' in v || 'N' in v) ? ((v as { S?: string; N?: string }).S ?? (v as { N?: string }).N) : v;
   const short = (v: unknown) => {
     const p = plain(v);
     return typeof p === 'string' ? p.slice(-6) : JSON.stringify(p);
@@ -620,14 +719,17 @@ function spyLine(r: RequestInfo, config: TierlogConfig): string {
       if (input.TableName === config.changeLogTable) {
         const names = input.ExpressionAttributeNames ?? {};
         const entry = input.ExpressionAttributeValues?.[':entry'];
-        if (entry !== undefined) return `record ${short(input.Key?.pk)} ${names['#c']?.slice(-6)} new=${short(entry.M?.new)} old=${short(entry.M?.old)}`;
+        if (entry !== undefined)
+          return `record ${short(input.Key?.pk)} ${names['#c']?.slice(-6)} new=${short(entry.M?.new)} old=${short(entry.M?.old)}`;
         if (names['#c'] !== undefined) return `remove ${short(input.Key?.pk)} ${names['#c'].slice(-6)}`;
         if (String(input.UpdateExpression).includes(':claimed')) return `claim ${short(input.Key?.pk)}`;
         return `log ${short(input.Key?.pk)} ${input.UpdateExpression}`;
       }
       return `${String(input.UpdateExpression).includes('#deleted = ') ? 'hvDelete' : 'hvUpdate'} ${values(input.ExpressionAttributeValues)}`;
     case 'DeleteItemCommand':
-      return input.TableName === config.changeLogTable ? `logDelete ${short(input.Key?.pk)}` : `hvDelete ${values(input.ExpressionAttributeValues)}`;
+      return input.TableName === config.changeLogTable
+        ? `logDelete ${short(input.Key?.pk)}`
+        : `hvDelete ${values(input.ExpressionAttributeValues)}`;
     case 'TransactWriteItemsCommand': {
       const [hv, fence] = (input.TransactItems ?? []) as Array<Record<string, any>>;
       const hvOp = hv?.Update ?? hv?.Delete;
@@ -670,7 +772,16 @@ function bodySize(random: Random, inline: number): number {
 }
 
 function brief(r: SweepReport) {
-  return { claimed: r.instancesClaimed, retired: r.instancesRetired, recovered: r.entriesRecovered, deleted: r.blobsDeleted, deferred: r.entriesDeferred, failed: r.entriesFailed, errors: r.errors, quarantined: r.entriesQuarantined };
+  return {
+    claimed: r.instancesClaimed,
+    retired: r.instancesRetired,
+    recovered: r.entriesRecovered,
+    deleted: r.blobsDeleted,
+    deferred: r.entriesDeferred,
+    failed: r.entriesFailed,
+    errors: r.errors,
+    quarantined: r.entriesQuarantined,
+  };
 }
 
 function errorName(err: unknown): string {

@@ -38,24 +38,28 @@ const startedAt = Date.now();
 let skipped = 0;
 
 describe('random fault simulation', () => {
-  test.each(seeds)('seed %i', async (seed) => {
-    if (single === undefined && Date.now() - startedAt > budgetMs) {
-      skipped++;
-      return;
-    }
-    const fx = await freshFixture();
-    const result = await runSimulation(fx, { ...DEFAULT_SIMULATION, seed, operations });
-    results.push(result);
-    const detail = `seed ${seed} failed (reproduce: TIERLOG_SIM_SEED=${seed} npx vitest run test/faults/simulation.test.ts)\n${JSON.stringify(summaryOf([result]), null, 1)}\n`;
-    if (result.violations.length > 0) {
-      const file = join(tmpdir(), `tierlog-sim-${seed}-${Date.now()}.log`);
-      writeFileSync(file, `${result.violations.join('\n')}\n\n${result.trace.join('\n')}\n`);
-      console.log(`seed ${seed}: trace in ${file}`);
-    }
-    expect(result.violations, detail).toEqual([]);
-    // The simulation did exercise what it claims to.
-    expect(result.operations.puts + result.operations.deletes + result.operations.reads, detail).toBeGreaterThan(0);
-  }, 120_000);
+  test.each(seeds)(
+    'seed %i',
+    async (seed) => {
+      if (single === undefined && Date.now() - startedAt > budgetMs) {
+        skipped++;
+        return;
+      }
+      const fx = await freshFixture();
+      const result = await runSimulation(fx, { ...DEFAULT_SIMULATION, seed, operations });
+      results.push(result);
+      const detail = `seed ${seed} failed (reproduce: TIERLOG_SIM_SEED=${seed} npx vitest run test/faults/simulation.test.ts)\n${JSON.stringify(summaryOf([result]), null, 1)}\n`;
+      if (result.violations.length > 0) {
+        const file = join(tmpdir(), `tierlog-sim-${seed}-${Date.now()}.log`);
+        writeFileSync(file, `${result.violations.join('\n')}\n\n${result.trace.join('\n')}\n`);
+        console.log(`seed ${seed}: trace in ${file}`);
+      }
+      expect(result.violations, detail).toEqual([]);
+      // The simulation did exercise what it claims to.
+      expect(result.operations.puts + result.operations.deletes + result.operations.reads, detail).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 });
 
 /** Writer clocks: five within the skew margin (100 ms), one 3 h ahead. */
@@ -63,32 +67,43 @@ const SKEWS = [-80, 40, 90, -30, 0, 3 * 60 * 60_000];
 const skewSeeds = single !== undefined ? [] : [101, 102, 103];
 
 describe('random fault simulation, skewed writer clocks', () => {
-  test.each(skewSeeds)('seed %i', async (seed) => {
-    const fx = await freshFixture();
-    const result = await runSimulation(fx, { ...DEFAULT_SIMULATION, seed, operations, writerClockSkewMs: SKEWS });
-    results.push(result);
-    if (result.violations.length > 0) {
-      const file = join(tmpdir(), `tierlog-sim-skew-${seed}-${Date.now()}.log`);
-      writeFileSync(file, `${result.violations.join('\n')}\n\n${result.trace.join('\n')}\n`);
-      console.log(`seed ${seed} (skewed): trace in ${file}`);
-    }
-    console.log(`skewed seed ${seed}: recovery ${result.finalRounds} rounds, ${result.recoveryMs} ms simulated; suspect leases seen ${result.suspectLeases}`);
-    expect(result.violations, `skewed seed ${seed}: ${result.violations.join('; ')}`).toEqual([]);
-    // The writer 3 h ahead was seen and claimed while it ran.
-    expect(result.suspectLeases).toBeGreaterThan(0);
-  }, 120_000);
+  test.each(skewSeeds)(
+    'seed %i',
+    async (seed) => {
+      const fx = await freshFixture();
+      const result = await runSimulation(fx, { ...DEFAULT_SIMULATION, seed, operations, writerClockSkewMs: SKEWS });
+      results.push(result);
+      if (result.violations.length > 0) {
+        const file = join(tmpdir(), `tierlog-sim-skew-${seed}-${Date.now()}.log`);
+        writeFileSync(file, `${result.violations.join('\n')}\n\n${result.trace.join('\n')}\n`);
+        console.log(`seed ${seed} (skewed): trace in ${file}`);
+      }
+      console.log(
+        `skewed seed ${seed}: recovery ${result.finalRounds} rounds, ${result.recoveryMs} ms simulated; suspect leases seen ${result.suspectLeases}`,
+      );
+      expect(result.violations, `skewed seed ${seed}: ${result.violations.join('; ')}`).toEqual([]);
+      // The writer 3 h ahead was seen and claimed while it ran.
+      expect(result.suspectLeases).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 });
 
 /** The same workloads with writers that answer before their settle (`settleInBackground`). */
-const backgroundSeeds = single !== undefined ? [single] : Array.from({ length: Number(env.TIERLOG_SIM_BG_SEEDS ?? 3) }, (_, i) => first + i);
+const backgroundSeeds =
+  single !== undefined ? [single] : Array.from({ length: Number(env.TIERLOG_SIM_BG_SEEDS ?? 3) }, (_, i) => first + i);
 describe('random fault simulation, settle after the answer', () => {
-  test.each(backgroundSeeds)('seed %i', async (seed) => {
-    const fx = await freshFixture();
-    const result = await runSimulation(fx, { ...DEFAULT_SIMULATION, seed, operations, settleInBackground: true });
-    const detail = `seed ${seed} failed (settle in the background)\n${JSON.stringify(summaryOf([result]), null, 1)}\n${result.violations.join('\n')}`;
-    expect(result.violations, detail).toEqual([]);
-    expect(result.operations.acked, detail).toBeGreaterThan(0);
-  }, 120_000);
+  test.each(backgroundSeeds)(
+    'seed %i',
+    async (seed) => {
+      const fx = await freshFixture();
+      const result = await runSimulation(fx, { ...DEFAULT_SIMULATION, seed, operations, settleInBackground: true });
+      const detail = `seed ${seed} failed (settle in the background)\n${JSON.stringify(summaryOf([result]), null, 1)}\n${result.violations.join('\n')}`;
+      expect(result.violations, detail).toEqual([]);
+      expect(result.operations.acked, detail).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 });
 
 afterAll(() => {

@@ -45,7 +45,14 @@ test('a PutObject retried after a sweep deleted its blob is caught once the uplo
   );
   await atRetry;
   await new Promise((r) => setTimeout(r, 1_200)); // the lease (1 s) is over
-  const during = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, skewMarginMs: 0, maxUploadMs: 60_000, unsafeShortWindows: true });
+  const during = new Sweeper({
+    config: fx.config,
+    dynamodb: fx.dynamodb,
+    s3: fx.s3,
+    skewMarginMs: 0,
+    maxUploadMs: 60_000,
+    unsafeShortWindows: true,
+  });
   const first = await during.sweep();
   expect(first).toMatchObject({ instancesClaimed: 1, blobsDeleted: 1, errors: 0 });
   expect(await put).toBeInstanceOf(InstanceClaimedError); // fenced...

@@ -51,7 +51,9 @@ async function overwrittenByDeadWriter(fx: Fixture, key: string): Promise<{ refe
 
 async function checkAfterSweep(fx: Fixture, key: string, s: { referenced: string; body: Uint8Array }): Promise<void> {
   expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([s.referenced]);
-  const entries = (await scanAll(fx.dynamodb, fx.config.changeLogTable)).flatMap((item) => Object.keys(item).filter((name) => name.startsWith('c_')));
+  const entries = (await scanAll(fx.dynamodb, fx.config.changeLogTable)).flatMap((item) =>
+    Object.keys(item).filter((name) => name.startsWith('c_')),
+  );
   expect(entries).toEqual([]); // the log drained (the set-up writer's live, empty instance remains)
   const reader = makeWriter(fx);
   closers.push(() => reader.close());

@@ -78,7 +78,11 @@ export function scheduledEvent(extra: Record<string, unknown> = {}): ScheduledEv
 }
 
 /** Sets `TIERLOG_*` (and `extra`) for `fx`, imports a fresh copy of the module; returns a restore function. */
-export async function loadHandler<M>(fx: Fixture, importer: () => Promise<M>, extra: Record<string, string> = {}): Promise<{ mod: M; restore: () => void }> {
+export async function loadHandler<M>(
+  fx: Fixture,
+  importer: () => Promise<M>,
+  extra: Record<string, string> = {},
+): Promise<{ mod: M; restore: () => void }> {
   const env = { ...configToEnv(fx.config), ...extra };
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);

@@ -50,7 +50,9 @@ test('a 64 MiB upload through a session, read back whole and by ranges', async (
       return { partNumber, etag: put.headers.get('etag')! };
     }),
   );
-  const listed = (await (await fetch(`${base}?uploadId=${session.uploadId}`)).json()) as { parts: Array<{ partNumber: number; size: number }> };
+  const listed = (await (await fetch(`${base}?uploadId=${session.uploadId}`)).json()) as {
+    parts: Array<{ partNumber: number; size: number }>;
+  };
   expect(listed.parts.reduce((n, p) => n + p.size, 0)).toBe(size);
 
   const done = await fetch(`${base}?uploadId=${session.uploadId}`, { method: 'POST', body: JSON.stringify({ parts: etags }) });

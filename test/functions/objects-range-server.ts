@@ -24,7 +24,9 @@ export async function serveFunction(handler: Handler): Promise<FunctionUrl> {
     void (async () => {
       const body = await readBody(req);
       if (body === undefined) {
-        res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Request must be smaller than 6291456 bytes' }));
+        res
+          .writeHead(413, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ message: 'Request must be smaller than 6291456 bytes' }));
         return;
       }
       const url = new URL(req.url ?? '/', 'http://localhost');

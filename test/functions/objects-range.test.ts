@@ -37,7 +37,8 @@ describe('byte ranges', () => {
     expect(parseRangeHeader('bytes=5-')).toEqual({ start: 5 });
     expect(parseRangeHeader('bytes=-3')).toEqual({ suffix: 3 });
     expect(parseRangeHeader('items=0-1')).toBeUndefined();
-    for (const bad of ['bytes=', 'bytes=-', 'bytes=a-b', 'bytes=5-1', 'bytes=0-1,3-4', '0-1']) expect(() => parseRangeHeader(bad)).toThrow(ValidationError);
+    for (const bad of ['bytes=', 'bytes=-', 'bytes=a-b', 'bytes=5-1', 'bytes=0-1,3-4', '0-1'])
+      expect(() => parseRangeHeader(bad)).toThrow(ValidationError);
     expect(resolveRange('k', { start: 2, end: 1000 }, 10)).toEqual({ start: 2, end: 9, size: 10 });
     expect(resolveRange('k', { suffix: 100 }, 10)).toEqual({ start: 0, end: 9, size: 10 });
     expect(() => resolveRange('k', { start: 10 }, 10)).toThrow(RangeNotSatisfiableError);
@@ -111,15 +112,45 @@ describe('session routes: every bad request is a 4xx JSON error and writes nothi
     ['create: unknown field', 'POST', '/objects/r/new', { query: 'uploads', body: '{"sise": 5}' }, 400],
     ['create: size not a number', 'POST', '/objects/r/new', { query: 'uploads', body: '{"size": "5"}' }, 400],
     ['create: part size too small', 'POST', '/objects/r/new', { query: 'uploads', body: '{"partSize": 1024}' }, 400],
-    ['create: too many parts', 'POST', '/objects/r/new', { query: 'uploads', body: JSON.stringify({ size: 10_001 * 5 * 1024 * 1024, partSize: 5 * 1024 * 1024 }) }, 400],
+    [
+      'create: too many parts',
+      'POST',
+      '/objects/r/new',
+      { query: 'uploads', body: JSON.stringify({ size: 10_001 * 5 * 1024 * 1024, partSize: 5 * 1024 * 1024 }) },
+      400,
+    ],
     ['create: bad metadata', 'POST', '/objects/r/new', { query: 'uploads', body: '{"metadata": {"A B": "x"}}' }, 400],
     ['create: If-Match on another version', 'POST', '/objects/r/blob', { query: 'uploads', headers: { 'if-match': '"9"' } }, 412],
-    ['create: If-None-Match on an existing object', 'POST', '/objects/r/blob', { query: 'uploads', headers: { 'if-none-match': '*' } }, 412],
+    [
+      'create: If-None-Match on an existing object',
+      'POST',
+      '/objects/r/blob',
+      { query: 'uploads', headers: { 'if-none-match': '*' } },
+      412,
+    ],
     ['create with GET', 'GET', '/objects/r/new', { query: 'uploads' }, 405],
     ['unknown upload id', 'GET', '/objects/r/new', { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000' }, 404],
-    ['forged upload id', 'POST', '/objects/r/new', { query: 'uploadId=..%2F..%2Fetc', body: '{"parts": [{"partNumber": 1, "etag": "x"}]}' }, 404],
-    ['complete: no parts', 'POST', '/objects/r/new', { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000', body: '{"parts": []}' }, 400],
-    ['complete: body not an object', 'POST', '/objects/r/new', { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000', body: '[1]' }, 400],
+    [
+      'forged upload id',
+      'POST',
+      '/objects/r/new',
+      { query: 'uploadId=..%2F..%2Fetc', body: '{"parts": [{"partNumber": 1, "etag": "x"}]}' },
+      404,
+    ],
+    [
+      'complete: no parts',
+      'POST',
+      '/objects/r/new',
+      { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000', body: '{"parts": []}' },
+      400,
+    ],
+    [
+      'complete: body not an object',
+      'POST',
+      '/objects/r/new',
+      { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000', body: '[1]' },
+      400,
+    ],
     ['part URL: bad part number', 'GET', '/objects/r/new', { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000&partNumber=0' }, 400],
     ['abort: unknown id', 'DELETE', '/objects/r/new', { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000' }, 404],
     ['session with PUT', 'PUT', '/objects/r/new', { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000', body: 'x' }, 405],
@@ -139,7 +170,10 @@ describe('session routes: every bad request is a 4xx JSON error and writes nothi
     expect(parts).toHaveLength(1);
     const before = await snapshot(fx);
     for (const method of ['GET', 'POST', 'DELETE']) {
-      const res = await call(method, '/objects/r/theirs', { query: `uploadId=${uploadId}`, body: '{"parts": [{"partNumber": 1, "etag": "x"}]}' });
+      const res = await call(method, '/objects/r/theirs', {
+        query: `uploadId=${uploadId}`,
+        body: '{"parts": [{"partNumber": 1, "etag": "x"}]}',
+      });
       expect(res.statusCode).toBe(404);
     }
     expect(await snapshot(fx)).toBe(before);

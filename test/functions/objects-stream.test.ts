@@ -168,9 +168,15 @@ describe('objects stream handler (DynamoDB Local stream)', () => {
     const another = `${fx.config.prefix}/${Buffer.from('someone-else').toString('base64url')}/${uuidv7()}`;
     await rawPutObject(fx, foreign, 'not ours');
     await rawPutObject(fx, another, 'not this object');
-    for (const [key, blob] of [['ns/foreign', foreign], ['ns/another', another]] as const) {
+    for (const [key, blob] of [
+      ['ns/foreign', foreign],
+      ['ns/another', another],
+    ] as const) {
       await fx.dynamodb.send(
-        new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: key }, version: { N: '1' }, blob: { S: blob }, size: { N: '8' } } }),
+        new PutItemCommand({
+          TableName: fx.config.objectsTable,
+          Item: { key: { S: key }, version: { N: '1' }, blob: { S: blob }, size: { N: '8' } },
+        }),
       );
       await expireAsTtl(key);
     }
@@ -193,7 +199,10 @@ describe('partial batch failures', () => {
     const records = removes(await reader.read());
     expect(records).toHaveLength(3);
 
-    const injector = new FaultInjector().add({ kind: 'loseRequest', match: (r) => onCommand('DeleteObject')(r) && r.input.Key === blobs[1] });
+    const injector = new FaultInjector().add({
+      kind: 'loseRequest',
+      match: (r) => onCommand('DeleteObject')(r) && r.input.Key === blobs[1],
+    });
     const s3 = injector.attach(createS3Client(), 's3');
     const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3 });
     const first = await cleanup.handle(records);

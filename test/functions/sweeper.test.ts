@@ -100,13 +100,22 @@ describe('sweeper handler', () => {
     const context = lambdaContext('tierlog-sweeper', 120_000);
     const { result, error, out } = await captureStdout(() => handler(scheduledEvent(), context));
     expect(error).toBeUndefined();
-    expect(result).toMatchObject({ instancesClaimed: 2, entriesRecovered: 2, blobsDeleted: 2, errors: 0, stoppedEarly: false, dryRun: false });
+    expect(result).toMatchObject({
+      instancesClaimed: 2,
+      entriesRecovered: 2,
+      blobsDeleted: 2,
+      errors: 0,
+      stoppedEarly: false,
+      dryRun: false,
+    });
     expect(result).not.toHaveProperty('wouldDelete');
 
     const docs = emfDocuments(out);
     expect(docs.length).toBeGreaterThanOrEqual(1);
     const names = docs.flatMap((d) => d._aws.CloudWatchMetrics.flatMap((m: any) => m.Metrics.map((x: any) => x.Name)));
-    expect(names).toEqual(expect.arrayContaining(['EntriesRecovered', 'BlobsDeleted', 'InstancesClaimed', 'EntriesQuarantined', 'SweepDuration']));
+    expect(names).toEqual(
+      expect.arrayContaining(['EntriesRecovered', 'BlobsDeleted', 'InstancesClaimed', 'EntriesQuarantined', 'SweepDuration']),
+    );
     expect(docs[0]!._aws.CloudWatchMetrics[0].Namespace).toBe('Tierlog');
     const values = Object.assign({}, ...docs);
     expect(values.EntriesRecovered).toBe(2);
@@ -182,7 +191,10 @@ describe('sweeper handler', () => {
     const fx = await freshFixture();
     const { instanceId, blob } = await rawDead(fx, 0);
     // A bucket that does not exist: every delete fails, the entry must stay.
-    const handler = await sweeperHandler({ ...fx, config: { ...fx.config, bucket: `${fx.config.bucket}-gone` } }, { TIERLOG_CLAIM_MS: '60000' });
+    const handler = await sweeperHandler(
+      { ...fx, config: { ...fx.config, bucket: `${fx.config.bucket}-gone` } },
+      { TIERLOG_CLAIM_MS: '60000' },
+    );
     const started = Date.now();
     const { error, out } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
     expect(String((error as Error)?.message)).toMatch(/sweep finished with 1 errors/);

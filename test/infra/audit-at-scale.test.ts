@@ -63,11 +63,17 @@ describe('auditAtScale', () => {
       });
       for (const name of ['objects_export', 'changelog_export']) {
         template.hasResourceProperties('AWS::Glue::Table', {
-          TableInput: Match.objectLike({ Name: name, StorageDescriptor: Match.objectLike({ Columns: [{ Name: 'line', Type: 'string' }] }) }),
+          TableInput: Match.objectLike({
+            Name: name,
+            StorageDescriptor: Match.objectLike({ Columns: [{ Name: 'line', Type: 'string' }] }),
+          }),
         });
       }
       template.hasResourceProperties('AWS::Athena::WorkGroup', {
-        WorkGroupConfiguration: Match.objectLike({ EnforceWorkGroupConfiguration: true, ResultConfiguration: Match.objectLike({ EncryptionConfiguration: { EncryptionOption: 'SSE_S3' } }) }),
+        WorkGroupConfiguration: Match.objectLike({
+          EnforceWorkGroupConfiguration: true,
+          ResultConfiguration: Match.objectLike({ EncryptionConfiguration: { EncryptionOption: 'SSE_S3' } }),
+        }),
       });
     });
 
@@ -93,7 +99,18 @@ describe('auditAtScale', () => {
       const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
       expect(fnPolicy).toBeDefined();
       const actions = (fnPolicy![1] as any).Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()).sort();
-      expect(actions).toEqual(['dynamodb:BatchGetItem', 'dynamodb:Scan', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:ListBucket'].sort());
+      expect(actions).toEqual(
+        [
+          'dynamodb:BatchGetItem',
+          'dynamodb:Scan',
+          'logs:CreateLogStream',
+          'logs:PutLogEvents',
+          's3:DeleteObject',
+          's3:GetObject',
+          's3:ListBucket',
+          's3:ListBucket',
+        ].sort(),
+      );
       const text = JSON.stringify(policies);
       expect(text).not.toContain('"dynamodb:*"');
       expect(text).not.toContain('"s3:*"');
@@ -108,7 +125,9 @@ describe('auditAtScale', () => {
 
     it('alarms: failed / timed-out / aborted runs and any confirmed lost blob', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SnapshotLostBlobs', Threshold: 1 });
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', { Metrics: Match.arrayWith([Match.objectLike({ Expression: 'f + t + a' })]) });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Metrics: Match.arrayWith([Match.objectLike({ Expression: 'f + t + a' })]),
+      });
     });
 
     it('cdk-nag AwsSolutions: no unacknowledged finding', () => {

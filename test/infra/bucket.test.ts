@@ -39,7 +39,11 @@ describe('LT bucket', () => {
 
   it('aborts incomplete multipart uploads after 1 day', () => {
     const rules = (blob.Properties!['LifecycleConfiguration'] as { Rules: unknown[] }).Rules;
-    expect(rules).toContainEqual({ Id: 'abort-incomplete-multipart', Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } });
+    expect(rules).toContainEqual({
+      Id: 'abort-incomplete-multipart',
+      Status: 'Enabled',
+      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+    });
   });
 
   it('logging works the same in an app without feature flags (bucket policy, no ACL)', () => {
@@ -80,9 +84,7 @@ describe('LT bucket', () => {
     expect(denies).toContainEqual(
       expect.objectContaining({ Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Principal: { AWS: '*' } }),
     );
-    expect(denies).toContainEqual(
-      expect.objectContaining({ Action: 's3:*', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } }),
-    );
+    expect(denies).toContainEqual(expect.objectContaining({ Action: 's3:*', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } }));
   });
 
   it('is access-logged to the log bucket, which S3 log delivery may write to', () => {
@@ -93,7 +95,10 @@ describe('LT bucket', () => {
       Action: 's3:PutObject',
       Principal: { Service: 'logging.s3.amazonaws.com' },
       Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logsId, 'Arn'] }, '/blob-bucket/*']] },
-      Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [blobId, 'Arn'] } }, StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      Condition: {
+        ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [blobId, 'Arn'] } },
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+      },
     });
     const logs = buckets[logsId]!;
     expect(logs.Properties!['LifecycleConfiguration']).toEqual({ Rules: [{ Id: 'expire-logs', Status: 'Enabled', ExpirationInDays: 90 }] });

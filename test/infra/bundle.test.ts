@@ -27,7 +27,11 @@ beforeAll(() => {
   const stack = new TierlogStack(app, 'Tierlog');
   const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Properties: Record<string, unknown> }> };
   const assembly = app.synth();
-  const functions = { sweeper: stack.tierlog.sweeperFunction, objects: stack.tierlog.objectsFunction!, 'objects-stream': stack.tierlog.objectsStream.function };
+  const functions = {
+    sweeper: stack.tierlog.sweeperFunction,
+    objects: stack.tierlog.objectsFunction!,
+    'objects-stream': stack.tierlog.objectsStream.function,
+  };
   bundles = Object.entries(functions).map(([name, fn]) => {
     const resource = template.Resources[logicalIdOf(stack, fn)]!;
     const key = (resource.Properties['Code'] as { S3Key: string }).S3Key; // <asset hash>.zip
@@ -44,7 +48,9 @@ describe('bundles (local esbuild)', () => {
       const js = statSync(join(b.dir, 'index.mjs')).size;
       const map = statSync(join(b.dir, 'index.mjs.map')).size;
       const gz = gzipSync(readFileSync(join(b.dir, 'index.mjs'))).length;
-      lines.push(`${b.name.padEnd(8)} index.mjs ${(js / 1024).toFixed(1)} KiB (gzip ${(gz / 1024).toFixed(1)} KiB), index.mjs.map ${(map / 1024).toFixed(1)} KiB`);
+      lines.push(
+        `${b.name.padEnd(8)} index.mjs ${(js / 1024).toFixed(1)} KiB (gzip ${(gz / 1024).toFixed(1)} KiB), index.mjs.map ${(map / 1024).toFixed(1)} KiB`,
+      );
       expect(js).toBeGreaterThan(10_000);
       // Lambda's limit is 50 MB zipped / 250 MB unzipped; stay far below it (cold start).
       expect(js).toBeLessThan(5 * 1024 * 1024);
@@ -56,8 +62,13 @@ describe('bundles (local esbuild)', () => {
     // The SDK's optional CRT signers (SigV4a) are required lazily inside try/catch; tierlog uses neither.
     const optional = /^@aws-sdk\/signature-v4(?:-crt|a)$/;
     for (const b of bundles) {
-      const external = [...b.code.matchAll(/(?:\bfrom|\brequire\(|\bimport\()\s*["'](@aws-(?:sdk|lambda-powertools)\/[^"']+)["']/g)].map((m) => m[1]!);
-      expect(external.filter((name) => !optional.test(name)), b.name).toEqual([]);
+      const external = [...b.code.matchAll(/(?:\bfrom|\brequire\(|\bimport\()\s*["'](@aws-(?:sdk|lambda-powertools)\/[^"']+)["']/g)].map(
+        (m) => m[1]!,
+      );
+      expect(
+        external.filter((name) => !optional.test(name)),
+        b.name,
+      ).toEqual([]);
       expect(b.code.includes(`tierlog-${b.name}`), b.name).toBe(true); // its own service name is in the bundle
     }
   });

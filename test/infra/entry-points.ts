@@ -132,7 +132,10 @@ export async function driveWriter(fx: Fixture, recorder: CommandRecorder): Promi
       // of the writer's), list, complete; and one aborted.
       const up = await w.store.createUpload('w/session', { size: 5 * MiB + 1, partSize: 5 * MiB });
       const parts: { partNumber: number; etag: string }[] = [];
-      for (const [partNumber, size] of [[1, 5 * MiB], [2, 1]] as const) {
+      for (const [partNumber, size] of [
+        [1, 5 * MiB],
+        [2, 1],
+      ] as const) {
         const answer = await fetch(await w.store.uploadPartUrl(up.uploadId, partNumber), { method: 'PUT', body: randomBody(size) });
         parts.push({ partNumber, etag: answer.headers.get('etag') ?? '' });
       }

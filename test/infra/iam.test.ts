@@ -19,7 +19,17 @@ import { ROLE_PERMISSIONS, type TierlogRole } from '../../infra/permissions.js';
 import { Tierlog } from '../../infra/tierlog.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { driveCli, driveObjectsFunction, driveSweeperFunction, driveWriter, ENTRY_POINTS } from './entry-points.js';
-import { actions, cleanOutdirs, logicalIdOf, PROJECT_ROOT, resourcesOf, type Statement, statementsOfRole, tierlogTemplate, userStack } from './helpers.js';
+import {
+  actions,
+  cleanOutdirs,
+  logicalIdOf,
+  PROJECT_ROOT,
+  resourcesOf,
+  type Statement,
+  statementsOfRole,
+  tierlogTemplate,
+  userStack,
+} from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -28,7 +38,14 @@ const ROLE_RUNS: Record<TierlogRole, string[]> = {
   writer: [ENTRY_POINTS.writer, ENTRY_POINTS.objectsFunction],
   sweeper: [ENTRY_POINTS.sweeperFunction],
   operatorReadOnly: [ENTRY_POINTS.status, ENTRY_POINTS.inspect, ENTRY_POINTS.audit],
-  operator: [ENTRY_POINTS.status, ENTRY_POINTS.inspect, ENTRY_POINTS.audit, ENTRY_POINTS.auditDelete, ENTRY_POINTS.sweepDryRun, ENTRY_POINTS.sweep],
+  operator: [
+    ENTRY_POINTS.status,
+    ENTRY_POINTS.inspect,
+    ENTRY_POINTS.audit,
+    ENTRY_POINTS.auditDelete,
+    ENTRY_POINTS.sweepDryRun,
+    ENTRY_POINTS.sweep,
+  ],
 };
 const ROLES = Object.keys(ROLE_RUNS) as TierlogRole[];
 
@@ -43,7 +60,11 @@ beforeAll(async () => {
   await driveObjectsFunction(fx, recorder);
   await driveSweeperFunction(fx, recorder);
   await driveCli(fx, recorder);
-  for (const role of ROLES) needed[role] = requiredPermissions(ROLE_RUNS[role].flatMap((e) => recorder.of(e)), fx.config);
+  for (const role of ROLES)
+    needed[role] = requiredPermissions(
+      ROLE_RUNS[role].flatMap((e) => recorder.of(e)),
+      fx.config,
+    );
 }, 240_000);
 
 // ---- template helpers -------------------------------------------------------------------------
@@ -57,7 +78,9 @@ function rows(statements: Statement[]): string[] {
   return statements
     .flatMap((s) =>
       actions(s).flatMap((a) =>
-        (Array.isArray(s.Resource) ? s.Resource : [s.Resource]).map((r) => `${s.Effect} ${a} ${JSON.stringify(r)} ${JSON.stringify(s.Condition ?? null)}`),
+        (Array.isArray(s.Resource) ? s.Resource : [s.Resource]).map(
+          (r) => `${s.Effect} ${a} ${JSON.stringify(r)} ${JSON.stringify(s.Condition ?? null)}`,
+        ),
       ),
     )
     .sort();
@@ -80,7 +103,11 @@ function recordedRows(role: TierlogRole, i: Ids, prefix = 'blobs', extra: Statem
   return rows([...[...needed[role].values()].map((n) => statementOf(n.permission, i, prefix)), ...extra]);
 }
 
-const logsRow = (logGroupId: string): Statement => ({ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: arn(logGroupId) });
+const logsRow = (logGroupId: string): Statement => ({
+  Effect: 'Allow',
+  Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+  Resource: arn(logGroupId),
+});
 const idsOf = (s: Parameters<typeof logicalIdOf>[0], t: Tierlog): Ids => ({
   changeLog: logicalIdOf(s, t.changeLogTable),
   objects: logicalIdOf(s, t.objectsTable),
@@ -93,11 +120,33 @@ describe('what each entry point calls', () => {
   it('every entry point was driven through its distinct calls', () => {
     const names = (e: string) => new Set(recorder.of(e).map((c) => c.command));
     expect([...names(ENTRY_POINTS.writer)]).toEqual(
-      expect.arrayContaining(['TransactWriteItems', 'UpdateItem', 'GetItem', 'PutObject', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload', 'AbortMultipartUpload', 'GetObject', 'DeleteObject']),
+      expect.arrayContaining([
+        'TransactWriteItems',
+        'UpdateItem',
+        'GetItem',
+        'PutObject',
+        'CreateMultipartUpload',
+        'UploadPart',
+        'CompleteMultipartUpload',
+        'AbortMultipartUpload',
+        'GetObject',
+        'DeleteObject',
+      ]),
     );
-    expect([...names(ENTRY_POINTS.objectsFunction)]).toEqual(expect.arrayContaining(['TransactWriteItems', 'PutObject', 'GetObject', 'DeleteObject']));
+    expect([...names(ENTRY_POINTS.objectsFunction)]).toEqual(
+      expect.arrayContaining(['TransactWriteItems', 'PutObject', 'GetObject', 'DeleteObject']),
+    );
     expect([...names(ENTRY_POINTS.sweeperFunction)]).toEqual(
-      expect.arrayContaining(['Query', 'Scan', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'ListObjectsV2', 'AbortMultipartUpload', 'DeleteObject']),
+      expect.arrayContaining([
+        'Query',
+        'Scan',
+        'UpdateItem',
+        'DeleteItem',
+        'BatchGetItem',
+        'ListObjectsV2',
+        'AbortMultipartUpload',
+        'DeleteObject',
+      ]),
     );
     expect([...names(ENTRY_POINTS.auditDelete)]).toEqual(expect.arrayContaining(['ListObjectsV2', 'BatchGetItem', 'DeleteObjects']));
     for (const e of Object.values(ENTRY_POINTS)) expect(recorder.of(e).length, e).toBeGreaterThan(0);
@@ -105,10 +154,19 @@ describe('what each entry point calls', () => {
 
   it('every SDK command the library constructs was sent by some entry point (none escapes the recording)', () => {
     const DOC_COMMANDS: Record<string, string> = {
-      Get: 'GetItem', Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', Query: 'Query', Scan: 'Scan',
-      BatchGet: 'BatchGetItem', BatchWrite: 'BatchWriteItem', TransactWrite: 'TransactWriteItems', TransactGet: 'TransactGetItems',
+      Get: 'GetItem',
+      Put: 'PutItem',
+      Update: 'UpdateItem',
+      Delete: 'DeleteItem',
+      Query: 'Query',
+      Scan: 'Scan',
+      BatchGet: 'BatchGetItem',
+      BatchWrite: 'BatchWriteItem',
+      TransactWrite: 'TransactWriteItems',
+      TransactGet: 'TransactGetItems',
     };
-    const sources = ['lib', 'functions'].flatMap((dir) => filesUnder(join(PROJECT_ROOT, dir)))
+    const sources = ['lib', 'functions']
+      .flatMap((dir) => filesUnder(join(PROJECT_ROOT, dir)))
       // Local provisioning and the drill's outside checks are not deployed entry points.
       .filter((f) => !/[/\\]lib[/\\](local|drill|faults)[/\\]/.test(f));
     const constructed = new Set<string>();
@@ -153,8 +211,12 @@ describe('the synthesized template grants exactly the recorded calls', () => {
   });
 
   it('the objects function: the recorded writer, plus its log group', () => {
-    const fnLogGroup = Object.keys(resourcesOf(template, 'AWS::Logs::LogGroup')).find((id) => id.includes('Objects') && !id.includes('ObjectsStream'))!;
-    expect(rows(statementsOfRole(template, logicalIdOf(stack, t.objectsFunction!.role!)))).toEqual(recordedRows('writer', ids, 'blobs', [logsRow(fnLogGroup)]));
+    const fnLogGroup = Object.keys(resourcesOf(template, 'AWS::Logs::LogGroup')).find(
+      (id) => id.includes('Objects') && !id.includes('ObjectsStream'),
+    )!;
+    expect(rows(statementsOfRole(template, logicalIdOf(stack, t.objectsFunction!.role!)))).toEqual(
+      recordedRows('writer', ids, 'blobs', [logsRow(fnLogGroup)]),
+    );
   });
 
   it('the same in an app without feature flags (statements unmerged, same permissions)', () => {
@@ -226,9 +288,11 @@ describe('least privilege in the stack', () => {
     }
   });
 
-  it('the only s3:ListBucket is the sweeper\'s, limited to the prefix', () => {
+  it("the only s3:ListBucket is the sweeper's, limited to the prefix", () => {
     const lists = allowStatements.filter((s) => actions(s).includes('s3:ListBucket'));
-    expect(lists).toEqual([{ Effect: 'Allow', Action: 's3:ListBucket', Resource: arn(ids.bucket), Condition: { StringLike: { 's3:prefix': ['blobs/*'] } } }]);
+    expect(lists).toEqual([
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: arn(ids.bucket), Condition: { StringLike: { 's3:prefix': ['blobs/*'] } } },
+    ]);
   });
 
   it('the scheduler role may only invoke the sweeper and send to its dead-letter queue', () => {
@@ -257,7 +321,9 @@ describe('a prefix IAM would read as a pattern or a variable is refused', () => 
     }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).setting).toBe(CONFIG_ENV.prefix);
-    expect((err as Error).message).toMatch(/TIERLOG_PREFIX: prefix ".*" contains "[*?${}]", which IAM reads as a wildcard or a policy variable/);
+    expect((err as Error).message).toMatch(
+      /TIERLOG_PREFIX: prefix ".*" contains "[*?${}]", which IAM reads as a wildcard or a policy variable/,
+    );
   });
 
   it.each(widening)('the construct refuses prefix %j with the same ConfigError, before any grant', (prefix) => {

@@ -89,7 +89,10 @@ describe('alarms', () => {
     const action: cloudwatch.IAlarmAction = { bind: () => ({ alarmActionArn: 'arn:aws:sns:us-east-1:111111111111:ops' }) };
     const { template: t } = tierlogTemplate({ alarmActions: [action] });
     for (const a of Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm'))) {
-      expect(a.Properties).toMatchObject({ AlarmActions: ['arn:aws:sns:us-east-1:111111111111:ops'], OKActions: ['arn:aws:sns:us-east-1:111111111111:ops'] });
+      expect(a.Properties).toMatchObject({
+        AlarmActions: ['arn:aws:sns:us-east-1:111111111111:ops'],
+        OKActions: ['arn:aws:sns:us-east-1:111111111111:ops'],
+      });
     }
   });
 });
@@ -112,7 +115,8 @@ describe('dashboard', () => {
       expect(body).toContain(`\\"${name}\\"`);
     }
     expect(body).toContain('tierlog-sweeper');
-    for (const name of ['Invocations', 'Errors', 'Throttles', 'ApproximateNumberOfMessagesVisible']) expect(body).toContain(`\\"${name}\\"`);
+    for (const name of ['Invocations', 'Errors', 'Throttles', 'ApproximateNumberOfMessagesVisible'])
+      expect(body).toContain(`\\"${name}\\"`);
     expect(body).toContain('\\"alarm\\"');
   });
 });

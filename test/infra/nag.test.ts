@@ -40,11 +40,17 @@ describe('cdk-nag AwsSolutions', () => {
     // Every finding is covered by an acknowledgement on a construct above it...
     for (const finding of found) {
       const [rule, path] = finding.split(' @ ') as [string, string];
-      expect(acks.some((a) => a.id === rule && path.startsWith(`${a.construct.node.path}/`)), finding).toBe(true);
+      expect(
+        acks.some((a) => a.id === rule && path.startsWith(`${a.construct.node.path}/`)),
+        finding,
+      ).toBe(true);
     }
     // ...and every acknowledgement covers a finding.
     for (const ack of acks) {
-      expect(found.some((f) => f.startsWith(`${ack.id} @ ${ack.construct.node.path}/`)), `${ack.id} on ${ack.construct.node.path}`).toBe(true);
+      expect(
+        found.some((f) => f.startsWith(`${ack.id} @ ${ack.construct.node.path}/`)),
+        `${ack.id} on ${ack.construct.node.path}`,
+      ).toBe(true);
     }
   });
 

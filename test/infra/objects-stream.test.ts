@@ -64,7 +64,9 @@ describe('grants', () => {
     for (const action of OBJECTS_STREAM_ACTIONS.stream) {
       expect(find(action).map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [id(t.objectsTable), 'StreamArn'] }]);
     }
-    expect(find('dynamodb:ListStreams').map((s) => s.Resource)).toEqual([{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(t.objectsTable), 'Arn'] }, '/stream/*']] }]);
+    expect(find('dynamodb:ListStreams').map((s) => s.Resource)).toEqual([
+      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(t.objectsTable), 'Arn'] }, '/stream/*']] },
+    ]);
   });
 
   it('reads the objects table with BatchGetItem, and nothing else on any table', () => {

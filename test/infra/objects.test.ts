@@ -14,9 +14,19 @@ const fnId = logicalIdOf(stack, stack.tierlog.objectsFunction!);
 describe('objects function', () => {
   it('is Node.js 24 on ARM64 with the writer configuration and Powertools names', () => {
     const fn = resourcesOf(template, 'AWS::Lambda::Function')[fnId]!;
-    expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', Timeout: 30, MemorySize: 512 });
+    expect(fn.Properties).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      Timeout: 30,
+      MemorySize: 512,
+    });
     const vars = (fn.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables;
-    expect(vars).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'tierlog-objects', POWERTOOLS_METRICS_NAMESPACE: 'Tierlog', NODE_OPTIONS: '--enable-source-maps' });
+    expect(vars).toMatchObject({
+      POWERTOOLS_SERVICE_NAME: 'tierlog-objects',
+      POWERTOOLS_METRICS_NAMESPACE: 'Tierlog',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
     for (const variable of Object.values(CONFIG_ENV)) expect(vars).toHaveProperty(variable);
     expect(fn.Properties!['ReservedConcurrentExecutions']).toBeUndefined();
   });
@@ -26,7 +36,9 @@ describe('objects function', () => {
     expect(url.Properties).toEqual({ AuthType: 'AWS_IAM', TargetFunctionArn: { 'Fn::GetAtt': [fnId, 'Arn'] } });
     // No resource-based permission opens it to anyone.
     expect(resourcesOf(template, 'AWS::Lambda::Permission')).toEqual({});
-    template.hasOutput('ObjectsFunctionUrl', { Value: { 'Fn::GetAtt': [logicalIdOf(stack, stack.tierlog.objectsFunctionUrl!), 'FunctionUrl'] } });
+    template.hasOutput('ObjectsFunctionUrl', {
+      Value: { 'Fn::GetAtt': [logicalIdOf(stack, stack.tierlog.objectsFunctionUrl!), 'FunctionUrl'] },
+    });
   });
 
   it('objectsFunctionUrlAuth NONE makes a public URL', () => {
@@ -46,7 +58,12 @@ describe('objects function', () => {
       Roles: [{ Ref: logicalIdOf(fresh, role) }],
       PolicyDocument: {
         Statement: [
-          { Action: 'lambda:InvokeFunctionUrl', Effect: 'Allow', Resource: fn, Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } } },
+          {
+            Action: 'lambda:InvokeFunctionUrl',
+            Effect: 'Allow',
+            Resource: fn,
+            Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+          },
           { Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: fn, Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': true } } },
         ],
       },

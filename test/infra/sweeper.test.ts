@@ -44,7 +44,9 @@ describe('sweeper function', () => {
   it('has bounded concurrency (reserved, 2 per schedule by default)', () => {
     expect(sweeper.Properties!['ReservedConcurrentExecutions']).toBe(2);
     const { stack: s, template: t } = tierlogTemplate({ sweeperParallelism: 2, sweeperReservedConcurrency: 3 });
-    expect(resourcesOf(t, 'AWS::Lambda::Function')[logicalIdOf(s, s.tierlog.sweeperFunction)]!.Properties!['ReservedConcurrentExecutions']).toBe(3);
+    expect(
+      resourcesOf(t, 'AWS::Lambda::Function')[logicalIdOf(s, s.tierlog.sweeperFunction)]!.Properties!['ReservedConcurrentExecutions'],
+    ).toBe(3);
   });
 
   it('is not retried by Lambda on failure (the next scheduled sweep does the work)', () => {
@@ -99,7 +101,7 @@ describe('sweep schedule', () => {
     expect(JSON.stringify(policies[0]!.Properties)).toContain('"aws:SecureTransport":"false"');
   });
 
-  it('Scheduler assumes its role only for this account\'s default schedule group', () => {
+  it("Scheduler assumes its role only for this account's default schedule group", () => {
     const role = resourcesOf(template, 'AWS::IAM::Role')[logicalIdOf(stack, stack.tierlog.sweeper.schedulerRole)]!;
     const [statement] = (role.Properties!['AssumeRolePolicyDocument'] as { Statement: Array<Record<string, unknown>> }).Statement;
     expect(statement).toMatchObject({ Principal: { Service: 'scheduler.amazonaws.com' }, Action: 'sts:AssumeRole' });
@@ -117,8 +119,14 @@ describe('fan-out', () => {
   it('splits the lease shards round-robin, each exactly once', () => {
     expect(shardsOfSchedule(0, 1, 4)).toEqual([0, 1, 2, 3]);
     expect([0, 1, 2].map((i) => shardsOfSchedule(i, 3, 4))).toEqual([[0, 3], [1], [2]]);
-    for (const [p, n] of [[2, 8], [5, 16], [16, 16]] as const) {
-      const all = Array.from({ length: p }, (_, i) => shardsOfSchedule(i, p, n)).flat().sort((a, b) => a - b);
+    for (const [p, n] of [
+      [2, 8],
+      [5, 16],
+      [16, 16],
+    ] as const) {
+      const all = Array.from({ length: p }, (_, i) => shardsOfSchedule(i, p, n))
+        .flat()
+        .sort((a, b) => a - b);
       expect(all).toEqual(Array.from({ length: n }, (_, s) => s));
     }
   });
@@ -127,7 +135,9 @@ describe('fan-out', () => {
     const { stack: s, template: t } = tierlogTemplate({ sweeperParallelism: 3 });
     const schedules = Object.values(resourcesOf(t, 'AWS::Scheduler::Schedule'));
     expect(schedules).toHaveLength(3);
-    const inputs = schedules.map((sc) => JSON.parse((sc.Properties!['Target'] as { Input: string }).Input) as unknown).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    const inputs = schedules
+      .map((sc) => JSON.parse((sc.Properties!['Target'] as { Input: string }).Input) as unknown)
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
     expect(inputs).toEqual([{ shards: [0, 3] }, { shards: [1] }, { shards: [2] }]);
     const fnId = logicalIdOf(s, s.tierlog.sweeperFunction);
     for (const sc of schedules) expect((sc.Properties!['Target'] as { Arn: unknown }).Arn).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
@@ -139,7 +149,9 @@ describe('fan-out', () => {
   it('many shards: inputs list them all, descriptions stay within Scheduler limits', () => {
     const { template: t } = tierlogTemplate({ leaseShards: 256, sweeperParallelism: 2 });
     const schedules = Object.values(resourcesOf(t, 'AWS::Scheduler::Schedule'));
-    const shards = schedules.flatMap((sc) => (JSON.parse((sc.Properties!['Target'] as { Input: string }).Input) as { shards: number[] }).shards);
+    const shards = schedules.flatMap(
+      (sc) => (JSON.parse((sc.Properties!['Target'] as { Input: string }).Input) as { shards: number[] }).shards,
+    );
     expect(shards.sort((a, b) => a - b)).toEqual(Array.from({ length: 256 }, (_, s) => s));
     for (const sc of schedules) expect((sc.Properties!['Description'] as string).length).toBeLessThanOrEqual(512);
     expect(schedules.map((sc) => sc.Properties!['Description']).sort()).toEqual([
@@ -162,7 +174,11 @@ describe('fan-out', () => {
 
   it('leaseShards and prefix reach the environment', () => {
     const { stack: s, template: t } = tierlogTemplate({ leaseShards: 16, prefix: 'tenant-a/blobs' });
-    const vars = (resourcesOf(t, 'AWS::Lambda::Function')[logicalIdOf(s, s.tierlog.sweeperFunction)]!.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    const vars = (
+      resourcesOf(t, 'AWS::Lambda::Function')[logicalIdOf(s, s.tierlog.sweeperFunction)]!.Properties!['Environment'] as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
     expect(vars).toMatchObject({ TIERLOG_LEASE_SHARDS: '16', TIERLOG_PREFIX: 'tenant-a/blobs' });
   });
 });

@@ -96,10 +96,12 @@ describe('tables from the shared schema', () => {
     const byName = (x: { AttributeName?: string }, y: { AttributeName?: string }) => x.AttributeName!.localeCompare(y.AttributeName!);
     expect([...props.AttributeDefinitions].sort(byName)).toEqual([...local.AttributeDefinitions!].sort(byName));
     expect(props.KeySchema).toEqual(local.KeySchema);
-    expect(props.GlobalSecondaryIndexes.map((i: { Projection: { NonKeyAttributes?: string[] } }) => ({
-      ...i,
-      Projection: { ...i.Projection, NonKeyAttributes: i.Projection.NonKeyAttributes ?? [] },
-    }))).toEqual(local.GlobalSecondaryIndexes);
+    expect(
+      props.GlobalSecondaryIndexes.map((i: { Projection: { NonKeyAttributes?: string[] } }) => ({
+        ...i,
+        Projection: { ...i.Projection, NonKeyAttributes: i.Projection.NonKeyAttributes ?? [] },
+      })),
+    ).toEqual(local.GlobalSecondaryIndexes);
   });
 
   it('removalPolicy DESTROY (scratch stacks) also turns deletion protection off', () => {

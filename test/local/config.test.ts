@@ -82,13 +82,7 @@ describe('loadConfig', () => {
     expect(prefix).not.toBe('');
   });
 
-  it.each([
-    ['abc'],
-    ['2.5'],
-    ['0'],
-    ['257'],
-    ['-1'],
-  ])('refuses TIERLOG_LEASE_SHARDS=%j, naming the variable', (value) => {
+  it.each([['abc'], ['2.5'], ['0'], ['257'], ['-1']])('refuses TIERLOG_LEASE_SHARDS=%j, naming the variable', (value) => {
     const err = configError({ ...base, TIERLOG_LEASE_SHARDS: value });
     expect(err.setting).toBe(CONFIG_ENV.leaseShards);
     expect(err.message).toContain(CONFIG_ENV.leaseShards);
@@ -133,7 +127,11 @@ describe('TIERLOG_HV_ATTRIBUTES', () => {
   const hv = (json: string) => ({ ...base, TIERLOG_HV_ATTRIBUTES: json });
 
   it('reads the overrides; unset or blank means the default names', () => {
-    expect(loadConfig(hv('{"blob":"ptr","body":"data","version":"ver"}')).hvAttributes).toEqual({ blob: 'ptr', body: 'data', version: 'ver' });
+    expect(loadConfig(hv('{"blob":"ptr","body":"data","version":"ver"}')).hvAttributes).toEqual({
+      blob: 'ptr',
+      body: 'data',
+      version: 'ver',
+    });
     expect(hvAttributeNames(loadConfig(hv('{"blob":"ptr"}')))).toEqual({ ...DEFAULT_HV_ATTRIBUTES, blob: 'ptr' });
     expect(loadConfig(base).hvAttributes).toBeUndefined();
     expect(loadConfig(hv('  ')).hvAttributes).toBeUndefined();
@@ -165,7 +163,14 @@ describe('TIERLOG_HV_ATTRIBUTES', () => {
   });
 
   it('configToEnv round-trips the names, and writes {} (the default names) when there are none', () => {
-    const config = validateConfig({ changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'p', leaseShards: 4, hvAttributes: { blob: 'ptr', key: 'pk' } });
+    const config = validateConfig({
+      changeLogTable: 'cl-1',
+      objectsTable: 'ob-1',
+      bucket: 'bk-1',
+      prefix: 'p',
+      leaseShards: 4,
+      hvAttributes: { blob: 'ptr', key: 'pk' },
+    });
     expect(configToEnv(config)[CONFIG_ENV.hvAttributes]).toBe('{"blob":"ptr","key":"pk"}');
     expect(loadConfig(configToEnv(config))).toEqual(config);
     expect(configToEnv(loadConfig(base))[CONFIG_ENV.hvAttributes]).toBe('{}');
@@ -173,9 +178,16 @@ describe('TIERLOG_HV_ATTRIBUTES', () => {
   });
 
   it('validateConfig checks names built in code, naming the option', () => {
-    expect(() => validateConfig({ changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'p', leaseShards: 4, hvAttributes: { blob: 'key' } })).toThrow(
-      expect.objectContaining({ name: 'ConfigError', setting: 'hvAttributes' }),
-    );
+    expect(() =>
+      validateConfig({
+        changeLogTable: 'cl-1',
+        objectsTable: 'ob-1',
+        bucket: 'bk-1',
+        prefix: 'p',
+        leaseShards: 4,
+        hvAttributes: { blob: 'key' },
+      }),
+    ).toThrow(expect.objectContaining({ name: 'ConfigError', setting: 'hvAttributes' }));
   });
 
   it('an explicit attributes option must agree with the configuration: equal is fine, different is a ConfigError', () => {
@@ -183,7 +195,9 @@ describe('TIERLOG_HV_ATTRIBUTES', () => {
     expect(resolveHvAttributes(config)).toEqual({ ...DEFAULT_HV_ATTRIBUTES, blob: 'ptr' });
     expect(resolveHvAttributes(config, { blob: 'ptr' }).blob).toBe('ptr');
     expect(resolveHvAttributes(config, { ...DEFAULT_HV_ATTRIBUTES, blob: 'ptr' }).blob).toBe('ptr');
-    expect(() => resolveHvAttributes(config, {})).toThrow(expect.objectContaining({ name: 'ConfigError', setting: 'attributes', message: expect.stringContaining('blob: "blob" vs "ptr"') }));
+    expect(() => resolveHvAttributes(config, {})).toThrow(
+      expect.objectContaining({ name: 'ConfigError', setting: 'attributes', message: expect.stringContaining('blob: "blob" vs "ptr"') }),
+    );
     expect(() => resolveHvAttributes(loadConfig(base), { blob: 'ptr' })).toThrow(ConfigError);
     expect(() => resolveHvAttributes(config, { blob: 'ptr', body: 'ptr' })).toThrow(expect.objectContaining({ setting: 'attributes' }));
   });

@@ -68,9 +68,7 @@ describe('local S3', () => {
   it('a PutObject with a streamed body round-trips byte-exact (no aws-chunked framing stored)', async () => {
     const data = randomBytes(1024 * 1024 + 13);
     const key = 'blobs/stream/put';
-    await s3.send(
-      new PutObjectCommand({ Bucket: fx.config.bucket, Key: key, Body: chunked(data), ContentLength: data.length }),
-    );
+    await s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: key, Body: chunked(data), ContentLength: data.length }));
     const head = await s3.send(new HeadObjectCommand({ Bucket: fx.config.bucket, Key: key }));
     expect(head.ContentLength).toBe(data.length);
     const back = await getBytes(key);
@@ -106,9 +104,7 @@ describe('local S3', () => {
     const seen: string[] = [];
     let ContinuationToken: string | undefined;
     do {
-      const page = await s3.send(
-        new ListObjectsV2Command({ Bucket: fx.config.bucket, Prefix: prefix, MaxKeys: 300, ContinuationToken }),
-      );
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: fx.config.bucket, Prefix: prefix, MaxKeys: 300, ContinuationToken }));
       pages.push(page.Contents?.length ?? 0);
       for (const o of page.Contents ?? []) seen.push(o.Key!);
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -141,10 +137,7 @@ describe('local S3', () => {
     const old = Array.from({ length: 20 }, (_, i) => `${prefix}old-${i}`);
     const fresh = Array.from({ length: 20 }, (_, i) => `${prefix}new-${i}`);
     await putMany(old);
-    await Promise.all([
-      ...old.map((Key) => s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key }))),
-      putMany(fresh, 8),
-    ]);
+    await Promise.all([...old.map((Key) => s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key }))), putMany(fresh, 8)]);
     expect(await listKeys(s3, fx.config.bucket, prefix)).toEqual([...fresh].sort());
   });
 

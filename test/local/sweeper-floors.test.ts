@@ -36,13 +36,16 @@ describe('sweeper window floors', () => {
     expect([MIN_MAX_UPLOAD_MS, MIN_SKEW_MARGIN_MS, MIN_CLAIM_MS]).toEqual([15 * 60_000, 5_000, 60_000]);
   });
 
-  it.each(below)('%s: %s=%d is refused from the environment, naming the variable, the floor and why', (_option, variable, value, floor, why) => {
-    const err = refusal(() => sweeperTuningFromEnv({ [variable]: String(value) }));
-    expect(err.setting).toBe(variable);
-    expect(err.message).toContain(variable);
-    expect(err.message).toContain(`floor of ${floor} ms`);
-    expect(err.message).toContain(why);
-  });
+  it.each(below)(
+    '%s: %s=%d is refused from the environment, naming the variable, the floor and why',
+    (_option, variable, value, floor, why) => {
+      const err = refusal(() => sweeperTuningFromEnv({ [variable]: String(value) }));
+      expect(err.setting).toBe(variable);
+      expect(err.message).toContain(variable);
+      expect(err.message).toContain(`floor of ${floor} ms`);
+      expect(err.message).toContain(why);
+    },
+  );
 
   it.each(below)('%s: the same value is refused as a Sweeper option, naming the option', (option, _variable, value, floor) => {
     const err = refusal(() => new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), [option]: value }));
@@ -51,14 +54,31 @@ describe('sweeper window floors', () => {
   });
 
   it('values at the floors and the defaults are accepted', () => {
-    expect(sweeperTuningFromEnv({ [SWEEPER_ENV.maxUploadMs]: String(MIN_MAX_UPLOAD_MS), [SWEEPER_ENV.skewMarginMs]: '5000', [SWEEPER_ENV.claimMs]: '60000', [SWEEPER_ENV.concurrency]: '1' })).toEqual({
+    expect(
+      sweeperTuningFromEnv({
+        [SWEEPER_ENV.maxUploadMs]: String(MIN_MAX_UPLOAD_MS),
+        [SWEEPER_ENV.skewMarginMs]: '5000',
+        [SWEEPER_ENV.claimMs]: '60000',
+        [SWEEPER_ENV.concurrency]: '1',
+      }),
+    ).toEqual({
       maxUploadMs: MIN_MAX_UPLOAD_MS,
       skewMarginMs: 5_000,
       claimMs: 60_000,
       concurrency: 1,
     });
     expect(sweeperTuningFromEnv({})).toEqual({});
-    expect(() => new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), claimMs: MIN_CLAIM_MS, skewMarginMs: MIN_SKEW_MARGIN_MS, maxUploadMs: MIN_MAX_UPLOAD_MS })).not.toThrow();
+    expect(
+      () =>
+        new Sweeper({
+          config,
+          dynamodb: createDynamoDBClient(),
+          s3: createS3Client(),
+          claimMs: MIN_CLAIM_MS,
+          skewMarginMs: MIN_SKEW_MARGIN_MS,
+          maxUploadMs: MIN_MAX_UPLOAD_MS,
+        }),
+    ).not.toThrow();
   });
 
   it.each([
@@ -72,7 +92,20 @@ describe('sweeper window floors', () => {
   });
 
   it('drills on compressed time opt out explicitly, by variable or option', () => {
-    expect(sweeperTuningFromEnv({ [SWEEPER_ENV.skewMarginMs]: '0', [UNSAFE_SHORT_WINDOWS_ENV]: '1' })).toEqual({ skewMarginMs: 0, unsafeShortWindows: true });
-    expect(() => new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), skewMarginMs: 0, maxUploadMs: 1, unsafeShortWindows: true })).not.toThrow();
+    expect(sweeperTuningFromEnv({ [SWEEPER_ENV.skewMarginMs]: '0', [UNSAFE_SHORT_WINDOWS_ENV]: '1' })).toEqual({
+      skewMarginMs: 0,
+      unsafeShortWindows: true,
+    });
+    expect(
+      () =>
+        new Sweeper({
+          config,
+          dynamodb: createDynamoDBClient(),
+          s3: createS3Client(),
+          skewMarginMs: 0,
+          maxUploadMs: 1,
+          unsafeShortWindows: true,
+        }),
+    ).not.toThrow();
   });
 });

@@ -1,6 +1,11 @@
 /** The audit backstop's rule (pure): when an expired object's blob is reported as "stream event lost". */
 import { describe, expect, test } from 'vitest';
-import { EXPIRED_BLOB_MARGIN_MS, STREAM_RETENTION_MS, TTL_DELETION_LAG_MS, judgeExpiredReference } from '../../lib/recovery/expired-blobs.js';
+import {
+  EXPIRED_BLOB_MARGIN_MS,
+  STREAM_RETENTION_MS,
+  TTL_DELETION_LAG_MS,
+  judgeExpiredReference,
+} from '../../lib/recovery/expired-blobs.js';
 
 const T = Date.UTC(2026, 10, 30) / 1000; // expiry, epoch seconds
 const WINDOW = TTL_DELETION_LAG_MS + STREAM_RETENTION_MS + EXPIRED_BLOB_MARGIN_MS;
@@ -26,6 +31,12 @@ describe('judgeExpiredReference', () => {
   });
 
   test('the windows are options', () => {
-    expect(judgeExpiredReference({ key: 'k', blob, expiresAtSeconds: T }, T * 1000 + 2, { ttlDeletionLagMs: 0, streamRetentionMs: 0, marginMs: 1 }).kind).toBe('streamEventLost');
+    expect(
+      judgeExpiredReference({ key: 'k', blob, expiresAtSeconds: T }, T * 1000 + 2, {
+        ttlDeletionLagMs: 0,
+        streamRetentionMs: 0,
+        marginMs: 1,
+      }).kind,
+    ).toBe('streamEventLost');
   });
 });

@@ -161,14 +161,18 @@ async function sessionUploads(fx: Fixture): Promise<Array<{ blob: string; s3Uplo
 }
 
 async function expectUploadGone(fx: Fixture, upload: { blob: string; s3UploadId: string }): Promise<void> {
-  const err = await fx.s3.send(new ListPartsCommand({ Bucket: fx.config.bucket, Key: upload.blob, UploadId: upload.s3UploadId })).catch((e: unknown) => e);
+  const err = await fx.s3
+    .send(new ListPartsCommand({ Bucket: fx.config.bucket, Key: upload.blob, UploadId: upload.s3UploadId }))
+    .catch((e: unknown) => e);
   expect((err as { name?: string }).name, 'no multipart upload left open').toBe('NoSuchUpload');
 }
 
 describe('session crash-point matrix', () => {
   test('covers every step of every session scenario', () => {
     expect(cases.length).toBeGreaterThanOrEqual(40);
-    console.log(`session crash-point matrix: ${cases.length} cases\n${scenarios.map((s) => `  ${s.name}: ${s.steps.join(' -> ')}`).join('\n')}`);
+    console.log(
+      `session crash-point matrix: ${cases.length} cases\n${scenarios.map((s) => `  ${s.name}: ${s.steps.join(' -> ')}`).join('\n')}`,
+    );
   });
 
   test.each(cases)('%s: %s %s', async (_scenario, _step, _kind, c) => {
@@ -192,7 +196,10 @@ describe('session crash-point matrix', () => {
     }
     expect(injector.crashedAt, 'the crash fired').toBeDefined();
     // Only the cleanup after a landed commit may fail quietly (it is left to the sweeper).
-    const afterCommit = scenario.steps.indexOf('commit') >= 0 && scenario.steps.indexOf(c.step) > scenario.steps.indexOf('commit') && c.step !== 'sessionRead';
+    const afterCommit =
+      scenario.steps.indexOf('commit') >= 0 &&
+      scenario.steps.indexOf(c.step) > scenario.steps.indexOf('commit') &&
+      c.step !== 'sessionRead';
     if (acknowledged) expect(afterCommit, 'only a write whose commit landed is acknowledged').toBe(true);
     if (acknowledged) expect(answer).toMatchObject({ version: scenario.old === undefined ? 1 : 2 });
     expect((await rawState(fx)).lost, 'invariant 1 right after the crash').toEqual([]);
@@ -257,7 +264,10 @@ describe('session races', () => {
     const setup = writer(fx);
     await setup.store.put(key, oldLarge);
     const p = await prepare(setup.store, key);
-    const [a, b] = await Promise.all([writer(fx).store.completeUpload(p.uploadId, p.parts), writer(fx).store.completeUpload(p.uploadId, p.parts)]);
+    const [a, b] = await Promise.all([
+      writer(fx).store.completeUpload(p.uploadId, p.parts),
+      writer(fx).store.completeUpload(p.uploadId, p.parts),
+    ]);
     expect(a).toEqual(b);
     expect(a.version).toBe(2);
     expect(await writer(fx).store.completeUpload(p.uploadId, p.parts)).toEqual(a);

@@ -58,7 +58,14 @@ describe('a writer whose clock runs 3 h ahead', () => {
     // the sweeper's clock: the uploaded blob goes at once, the missing one waits for its window.
     const sweeper = sweeperAt(fx, 0);
     const report = await sweeper.sweep();
-    expect(report).toMatchObject({ suspectLeases: 1, stuckInstances: 1, instancesClaimed: 1, blobsDeleted: 1, entriesDeferred: 2, errors: 0 });
+    expect(report).toMatchObject({
+      suspectLeases: 1,
+      stuckInstances: 1,
+      instancesClaimed: 1,
+      blobsDeleted: 1,
+      entriesDeferred: 2,
+      errors: 0,
+    });
     expect(await rawGetObject(fx, uploaded)).toBeUndefined();
     const claimed = (await rawInstance(fx, instanceId))!;
     expect(claimed).toMatchObject({ state: 'claimed', claimedBy: sweeper.sweeperId });
@@ -95,12 +102,20 @@ describe('an item without a shard', () => {
     await fx.dynamodb.send(
       new PutItemCommand({
         TableName: fx.config.changeLogTable,
-        Item: marshall({ pk: instanceId, state: 'live', leaseUntil: Date.now() - HOUR, n: 1, [`c_${newChangeId()}`]: { v: 1, id: 'noshard/x', new: blob, at: Date.now() - HOUR } }),
+        Item: marshall({
+          pk: instanceId,
+          state: 'live',
+          leaseUntil: Date.now() - HOUR,
+          n: 1,
+          [`c_${newChangeId()}`]: { v: 1, id: 'noshard/x', new: blob, at: Date.now() - HOUR },
+        }),
       }),
     );
     const image = await snapshot(fx);
     const lines: string[] = [];
-    const report = await sweeperAt(fx, 0, { logger: { info() {}, warn: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`), error() {} } }).sweep();
+    const report = await sweeperAt(fx, 0, {
+      logger: { info() {}, warn: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`), error() {} },
+    }).sweep();
     expect(report).toMatchObject({ instancesWithoutShard: 1, stuckInstances: 1, instancesClaimed: 0, blobsDeleted: 0, errors: 0 });
     expect(lines.join('\n')).toContain(instanceId);
     expect(await snapshot(fx)).toBe(image);

@@ -84,62 +84,66 @@ function sum(reports: SweepReport[], field: keyof SweepReport): number {
 }
 
 describe('concurrent sweepers', () => {
-  test.each([2, 3, 4])('%i sweepers over many dead instances: each entry recovered exactly once', async (n) => {
-    const fx = await freshFixture();
-    // Real writers that crash at the commit; some spread their puts over several instances.
-    const crashes = Array.from({ length: 8 }, async (_, i) => {
-      const injector = new FaultInjector().add({ kind: 'crashBefore', match: steps(fx.config).commit });
-      const w = makeWriter(fx, { injector, log: { entriesPerInstance: i % 2 === 0 ? 1 : 8 } });
-      open.push(w);
-      await Promise.allSettled(Array.from({ length: (i % 3) + 1 }, (_, j) => w.store.put(`cw/${i}/${j}`, randomBody(LARGE))));
-    });
-    // Idle writers: their instances are empty and retire.
-    const idle = Array.from({ length: 3 }, async (_, i) => {
-      const w = makeWriter(fx);
-      open.push(w);
-      await w.store.put(`idle/${i}`, randomBody(LARGE));
-    });
-    await Promise.all([...crashes, ...idle]);
-    // And many raw dead instances over every shard.
-    for (let i = 0; i < 24; i++) await deadRawInstance(fx, (i % 3) + 1, i % fx.config.leaseShards);
+  test.each([2, 3, 4])(
+    '%i sweepers over many dead instances: each entry recovered exactly once',
+    async (n) => {
+      const fx = await freshFixture();
+      // Real writers that crash at the commit; some spread their puts over several instances.
+      const crashes = Array.from({ length: 8 }, async (_, i) => {
+        const injector = new FaultInjector().add({ kind: 'crashBefore', match: steps(fx.config).commit });
+        const w = makeWriter(fx, { injector, log: { entriesPerInstance: i % 2 === 0 ? 1 : 8 } });
+        open.push(w);
+        await Promise.allSettled(Array.from({ length: (i % 3) + 1 }, (_, j) => w.store.put(`cw/${i}/${j}`, randomBody(LARGE))));
+      });
+      // Idle writers: their instances are empty and retire.
+      const idle = Array.from({ length: 3 }, async (_, i) => {
+        const w = makeWriter(fx);
+        open.push(w);
+        await w.store.put(`idle/${i}`, randomBody(LARGE));
+      });
+      await Promise.all([...crashes, ...idle]);
+      // And many raw dead instances over every shard.
+      for (let i = 0; i < 24; i++) await deadRawInstance(fx, (i % 3) + 1, i % fx.config.leaseShards);
 
-    const before = await rawState(fx);
-    const withEntries = before.instances.filter((i) => Object.keys(i).some((k) => k.startsWith('c_'))).length;
-    const empty = before.instances.length - withEntries;
-    const referenced = new Set(before.references.values());
-    const toDelete = new Set<string>();
-    for (const item of before.instances) {
-      for (const [k, v] of Object.entries(item)) {
-        if (!k.startsWith('c_')) continue;
-        const e = v as { new?: string; old?: string };
-        for (const b of [e.new, e.old]) if (b !== undefined && !referenced.has(b)) toDelete.add(b);
+      const before = await rawState(fx);
+      const withEntries = before.instances.filter((i) => Object.keys(i).some((k) => k.startsWith('c_'))).length;
+      const empty = before.instances.length - withEntries;
+      const referenced = new Set(before.references.values());
+      const toDelete = new Set<string>();
+      for (const item of before.instances) {
+        for (const [k, v] of Object.entries(item)) {
+          if (!k.startsWith('c_')) continue;
+          const e = v as { new?: string; old?: string };
+          for (const b of [e.new, e.old]) if (b !== undefined && !referenced.has(b)) toDelete.add(b);
+        }
       }
-    }
-    expect(withEntries).toBeGreaterThanOrEqual(24);
-    expect(empty).toBeGreaterThanOrEqual(3);
+      expect(withEntries).toBeGreaterThanOrEqual(24);
+      expect(empty).toBeGreaterThanOrEqual(3);
 
-    // Two rounds: past every lease, then past the upload window the first round opened by its
-    // first sighting (entries whose `new` never landed wait for it).
-    const reports: SweepReport[] = [];
-    for (const offset of [PAST_EVERYTHING_MS, PAST_EVERYTHING_MS + 26 * 60_000]) {
-      const sweepers = Array.from({ length: n }, () => sweeperAt(fx, offset, { concurrency: 4 }));
-      reports.push(...(await Promise.all(sweepers.map((s) => s.sweep()))));
-    }
-    console.log(
-      `${n} sweepers: ${before.entries} entries in ${withEntries} instances (+${empty} empty); per sweeper claimed/recovered/skipped: ${reports
-        .map((r) => `${r.instancesClaimed}/${r.entriesRecovered}/${r.instancesSkipped}`)
-        .join(' ')}`,
-    );
-    expect(sum(reports, 'errors')).toBe(0);
-    expect(sum(reports, 'entriesRecovered')).toBe(before.entries);
-    expect(sum(reports, 'instancesClaimed')).toBe(withEntries + sum(reports.slice(n), 'instancesClaimed')); // round 2 takes again only what round 1 kept
-    expect(sum(reports, 'instancesRetired')).toBe(empty);
-    expect(sum(reports, 'instancesDrained')).toBe(withEntries);
-    expect(sum(reports, 'blobsDeleted')).toBe(toDelete.size);
-    const after = await expectClean(fx, expect);
-    expect(after.instances).toEqual([]);
-    for (let i = 0; i < 3; i++) expect(after.references.has(`idle/${i}`)).toBe(true);
-  }, 180_000);
+      // Two rounds: past every lease, then past the upload window the first round opened by its
+      // first sighting (entries whose `new` never landed wait for it).
+      const reports: SweepReport[] = [];
+      for (const offset of [PAST_EVERYTHING_MS, PAST_EVERYTHING_MS + 26 * 60_000]) {
+        const sweepers = Array.from({ length: n }, () => sweeperAt(fx, offset, { concurrency: 4 }));
+        reports.push(...(await Promise.all(sweepers.map((s) => s.sweep()))));
+      }
+      console.log(
+        `${n} sweepers: ${before.entries} entries in ${withEntries} instances (+${empty} empty); per sweeper claimed/recovered/skipped: ${reports
+          .map((r) => `${r.instancesClaimed}/${r.entriesRecovered}/${r.instancesSkipped}`)
+          .join(' ')}`,
+      );
+      expect(sum(reports, 'errors')).toBe(0);
+      expect(sum(reports, 'entriesRecovered')).toBe(before.entries);
+      expect(sum(reports, 'instancesClaimed')).toBe(withEntries + sum(reports.slice(n), 'instancesClaimed')); // round 2 takes again only what round 1 kept
+      expect(sum(reports, 'instancesRetired')).toBe(empty);
+      expect(sum(reports, 'instancesDrained')).toBe(withEntries);
+      expect(sum(reports, 'blobsDeleted')).toBe(toDelete.size);
+      const after = await expectClean(fx, expect);
+      expect(after.instances).toEqual([]);
+      for (let i = 0; i < 3; i++) expect(after.references.has(`idle/${i}`)).toBe(true);
+    },
+    180_000,
+  );
 });
 
 describe('quarantine', () => {
@@ -326,7 +330,14 @@ describe('dry run', () => {
     const dry = await sweeperAt(fx, PAST_EVERYTHING_MS).sweep({ dryRun: true });
     expect(dry.dryRun).toBe(true);
     expect([...dry.wouldDelete].sort()).toEqual(expected);
-    expect(dry).toMatchObject({ blobsDeleted: 6, entriesRecovered: 6, entriesQuarantined: 1, entriesDeferred: 1, instancesClaimed: 0, errors: 0 });
+    expect(dry).toMatchObject({
+      blobsDeleted: 6,
+      entriesRecovered: 6,
+      entriesQuarantined: 1,
+      entriesDeferred: 1,
+      instancesClaimed: 0,
+      errors: 0,
+    });
     expect(await snapshot(fx), 'bucket and both tables byte-identical').toBe(image);
 
     const real = await sweepPastEverything(fx);
@@ -357,7 +368,11 @@ describe('deferral', () => {
     expect(await sweeperAtExactly(fx, HOUR).sweep()).toMatchObject({ instancesClaimed: 0, entriesRecovered: 0 });
     expect(await rawGetObject(fx, blob)).toBeDefined();
 
-    expect(await sweeperAtExactly(fx, 2 * HOUR + 60_000).sweep()).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1 });
+    expect(await sweeperAtExactly(fx, 2 * HOUR + 60_000).sweep()).toMatchObject({
+      instancesClaimed: 1,
+      entriesRecovered: 1,
+      blobsDeleted: 1,
+    });
     expect(await rawGetObject(fx, blob)).toBeUndefined();
     expect(await rawInstance(fx, instanceId)).toBeUndefined();
     await expectClean(fx, expect);

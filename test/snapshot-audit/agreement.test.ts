@@ -62,7 +62,12 @@ async function scene(): Promise<Scene> {
   const referenced = (await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).sort();
   expect(referenced).toHaveLength(3);
 
-  const orphans = [blobKey(fx, 'never-written'), blobKey(fx, 'big-1'), blobKey(fx, 'small'), blobKey(fx, 'ancient', Date.now() - 10 * HOUR)].sort();
+  const orphans = [
+    blobKey(fx, 'never-written'),
+    blobKey(fx, 'big-1'),
+    blobKey(fx, 'small'),
+    blobKey(fx, 'ancient', Date.now() - 10 * HOUR),
+  ].sort();
   // Its UUIDv7 says 1 h from now: the younger clock wins.
   const young = blobKey(fx, 'young', Date.now() + HOUR);
   // A live writer's entry names it: in flight, whatever its age.
@@ -71,13 +76,17 @@ async function scene(): Promise<Scene> {
   log.close();
   // An entry that does not parse (unknown schema version) still protects the blob it names.
   const namedByUnparseable = blobKey(fx, 'quarantined');
-  await putRawInstance(fx, { leaseUntil: Date.now() - HOUR, entries: { [newChangeId()]: { ...rawEntry('quarantined', { new: namedByUnparseable }), v: 99 } } });
+  await putRawInstance(fx, {
+    leaseUntil: Date.now() - HOUR,
+    entries: { [newChangeId()]: { ...rawEntry('quarantined', { new: namedByUnparseable }), v: 99 } },
+  });
   // HV points at a blob that was never uploaded: invariant 1 broken.
   const lost = blobKey(fx, 'lost-object');
   await putTombstone(fx, 'lost-object', lost);
   const uuid = blobKey(fx, 'x').split('/').pop()!;
   const malformed = [`${fx.config.prefix}/not/a/blob`, `${fx.config.prefix}/Zm9v/not-a-uuid`, `${fx.config.prefix}/Zm9vY/${uuid}`].sort();
-  for (const key of [...orphans, young, inFlight, namedByUnparseable, ...malformed, `other/${blobKey(fx, 'outside')}`]) await putBlob(fx, key);
+  for (const key of [...orphans, young, inFlight, namedByUnparseable, ...malformed, `other/${blobKey(fx, 'outside')}`])
+    await putBlob(fx, key);
   return { fx, referenced, orphans, lost, young, inFlight, namedByUnparseable, malformed };
 }
 
@@ -103,7 +112,9 @@ describe.each(['CSV', 'Parquet'] as const)('snapshot audit, %s inventory', (form
 
   test('agrees with the listing audit: same orphans (but for the blobs entries name), same young and malformed keys; finds the loss', async () => {
     const listing = await cliJson(s.fx, ['audit', '--older-than', '90m'], { clock: ahead });
-    const snapshot = await cliJson(s.fx, ['audit', '--older-than', '90m', '--inventory', snap.manifest, '--export', snap.exportDir], { clock: ahead });
+    const snapshot = await cliJson(s.fx, ['audit', '--older-than', '90m', '--inventory', snap.manifest, '--export', snap.exportDir], {
+      clock: ahead,
+    });
     expect(listing.code).toBe(0);
     // A confirmed loss is a failure exit.
     expect(snapshot.code).toBe(1);
@@ -132,12 +143,20 @@ describe.each(['CSV', 'Parquet'] as const)('snapshot audit, %s inventory', (form
 
   test('--delete deletes exactly the confirmed orphans; referenced, young, in-flight and malformed blobs stay', async () => {
     const before = (await listKeys(s.fx.s3, s.fx.config.bucket)).sort();
-    const run = await cliJson(s.fx, ['audit', '--older-than', '90m', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir], { clock: ahead });
+    const run = await cliJson(
+      s.fx,
+      ['audit', '--older-than', '90m', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir],
+      { clock: ahead },
+    );
     expect(run.json.deleted).toBe(s.orphans.length);
     const after = (await listKeys(s.fx.s3, s.fx.config.bucket)).sort();
     expect(after).toEqual(before.filter((k) => !s.orphans.includes(k)));
     // Run again from the same (now stale) snapshots: the gone orphans are proposed again, and deleting them is harmless.
-    const again = await cliJson(s.fx, ['audit', '--older-than', '90m', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir], { clock: ahead });
+    const again = await cliJson(
+      s.fx,
+      ['audit', '--older-than', '90m', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir],
+      { clock: ahead },
+    );
     expect(again.json.proposed.orphans).toBe(s.orphans.length + 1);
     expect((await listKeys(s.fx.s3, s.fx.config.bucket)).sort()).toEqual(after);
   });
@@ -167,7 +186,12 @@ describe('re-verification: what changed since the snapshots', () => {
       },
     });
     expect(report.proposed.orphans).toBe(s.orphans.length + 1);
-    expect(report.kept).toEqual(expect.arrayContaining([{ key: adopted, reason: 'referenced' }, { key: named, reason: 'named-by-change-log' }]));
+    expect(report.kept).toEqual(
+      expect.arrayContaining([
+        { key: adopted, reason: 'referenced' },
+        { key: named, reason: 'named-by-change-log' },
+      ]),
+    );
     expect(report.kept).toHaveLength(2);
     expect(deletedKeys.sort()).toEqual(rest.sort());
     const left = await listKeys(s.fx.s3, s.fx.config.bucket);
@@ -213,18 +237,30 @@ describe('snapshots that cannot be trusted are refused, nothing deleted', () => 
 
   test.each<[string, (snap: { manifest: string; exportDir: string }) => void | Promise<void>, RegExp]>([
     ['an inventory data file changed', (snap) => corruptFirstFile(snap.manifest), /MD5|bytes/],
-    ['the manifest edited (checksum)', (snap) => writeFileSync(snap.manifest, readFileSync(snap.manifest, 'utf8').replace('"CSV"', '"CSV" ')), /manifest.checksum/],
+    [
+      'the manifest edited (checksum)',
+      (snap) => writeFileSync(snap.manifest, readFileSync(snap.manifest, 'utf8').replace('"CSV"', '"CSV" ')),
+      /manifest.checksum/,
+    ],
     [
       'an export with an item missing',
       async (snap) => {
         // A second, newer export of the objects table whose summary claims one item more than its data holds.
-        const dir = await writeDynamoExport([], { destDir: join(snap.exportDir, 'late'), tableArn: localTableArn(s.fx.config.objectsTable), exportTime: ahead() + HOUR });
+        const dir = await writeDynamoExport([], {
+          destDir: join(snap.exportDir, 'late'),
+          tableArn: localTableArn(s.fx.config.objectsTable),
+          exportTime: ahead() + HOUR,
+        });
         const summaryPath = join(dir, 'manifest-summary.json');
         writeFileSync(summaryPath, readFileSync(summaryPath, 'utf8').replace('"itemCount":0', '"itemCount":1'));
       },
       /items/,
     ],
-    ['no export of the change log', (snap) => rmSync(join(snap.exportDir, s.fx.config.changeLogTable), { recursive: true }), /no DynamoDB export of table/],
+    [
+      'no export of the change log',
+      (snap) => rmSync(join(snap.exportDir, s.fx.config.changeLogTable), { recursive: true }),
+      /no DynamoDB export of table/,
+    ],
   ])('%s', async (_name, mutate, message) => {
     const err = await attempt(mutate);
     expect(err).toBeInstanceOf(SnapshotError);

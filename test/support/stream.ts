@@ -27,8 +27,14 @@ export class StreamReader {
   }
 
   /** Enables the table's stream (`viewType`) and opens a reader at its start. */
-  static async open(dynamodb: DynamoDBClient, table: string, viewType: 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES' = 'NEW_AND_OLD_IMAGES'): Promise<StreamReader> {
-    await dynamodb.send(new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: viewType } }));
+  static async open(
+    dynamodb: DynamoDBClient,
+    table: string,
+    viewType: 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES' = 'NEW_AND_OLD_IMAGES',
+  ): Promise<StreamReader> {
+    await dynamodb.send(
+      new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: viewType } }),
+    );
     const described = await dynamodb.send(new DescribeTableCommand({ TableName: table }));
     const arn = described.Table?.LatestStreamArn;
     if (arn === undefined) throw new Error(`table ${table} has no stream after UpdateTable`);
@@ -42,7 +48,9 @@ export class StreamReader {
     for (const shard of stream.StreamDescription?.Shards ?? []) {
       const shardId = shard.ShardId!;
       if (!this.iterators.has(shardId)) {
-        const it = await this.client.send(new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }));
+        const it = await this.client.send(
+          new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+        );
         this.iterators.set(shardId, it.ShardIterator);
       }
       let iterator = this.iterators.get(shardId);
@@ -71,7 +79,9 @@ export class StreamReader {
       awsRegion: this.region,
       eventSourceARN: this.streamArn,
       dynamodb: {
-        ...(d.ApproximateCreationDateTime !== undefined ? { ApproximateCreationDateTime: Math.floor(d.ApproximateCreationDateTime.getTime() / 1000) } : {}),
+        ...(d.ApproximateCreationDateTime !== undefined
+          ? { ApproximateCreationDateTime: Math.floor(d.ApproximateCreationDateTime.getTime() / 1000) }
+          : {}),
         ...(d.Keys !== undefined ? { Keys: jsonImage(d.Keys) } : {}),
         ...(d.NewImage !== undefined ? { NewImage: jsonImage(d.NewImage) } : {}),
         ...(d.OldImage !== undefined ? { OldImage: jsonImage(d.OldImage) } : {}),

@@ -142,33 +142,39 @@ describe('expiry and deletion markers', () => {
   test.each([
     ['small, time to live', 100, { timeToLiveMs: HOUR }],
     ['large, time to idle', 40 * KiB, { timeToIdleMs: HOUR }],
-  ])('%s: a delete leaves a marker without expiresAt or tti (TTL never removes it), and a create continues its version', async (name, size, policy) => {
-    const key = `marked/${name}`;
-    expect((await writer.store.put(key, randomBody(size), policy)).version).toBe(1);
-    expect(await writer.store.delete(key)).toBe(true);
-    const marker = (await item(key))!;
-    expect(marker).toMatchObject({ deleted: true, version: 2 });
-    expect(marker.expiresAt).toBeUndefined();
-    expect(marker.tti).toBeUndefined();
-    now += 10 * HOUR;
-    const put = await writer.store.put(key, randomBody(size), { ifVersion: 0 });
-    expect(put).toMatchObject({ version: 3, created: true });
-    await expectClean(fx, expect);
-  });
+  ])(
+    '%s: a delete leaves a marker without expiresAt or tti (TTL never removes it), and a create continues its version',
+    async (name, size, policy) => {
+      const key = `marked/${name}`;
+      expect((await writer.store.put(key, randomBody(size), policy)).version).toBe(1);
+      expect(await writer.store.delete(key)).toBe(true);
+      const marker = (await item(key))!;
+      expect(marker).toMatchObject({ deleted: true, version: 2 });
+      expect(marker.expiresAt).toBeUndefined();
+      expect(marker.tti).toBeUndefined();
+      now += 10 * HOUR;
+      const put = await writer.store.put(key, randomBody(size), { ifVersion: 0 });
+      expect(put).toMatchObject({ version: 3, created: true });
+      await expectClean(fx, expect);
+    },
+  );
 
   test.each([
     ['small', 100, 10],
     ['small', 100, 50 * KiB],
     ['large', 50 * KiB, 10],
     ['large', 50 * KiB, 50 * KiB],
-  ])('a create over an expired %s item with a body of %i bytes continues at the stored version + 1 and is reported created', async (name, size, newSize) => {
-    const key = `recreate/${name}/${newSize}`;
-    await writer.store.put(key, randomBody(size));
-    await writer.store.put(key, randomBody(size), { timeToLiveMs: SEC });
-    now += 2 * SEC;
-    const put = await writer.store.put(key, randomBody(newSize), { ifVersion: 0 });
-    expect(put).toMatchObject({ version: 3, created: true });
-    expect(await writer.store.head(key)).toMatchObject({ version: 3 });
-    await expectClean(fx, expect);
-  });
+  ])(
+    'a create over an expired %s item with a body of %i bytes continues at the stored version + 1 and is reported created',
+    async (name, size, newSize) => {
+      const key = `recreate/${name}/${newSize}`;
+      await writer.store.put(key, randomBody(size));
+      await writer.store.put(key, randomBody(size), { timeToLiveMs: SEC });
+      now += 2 * SEC;
+      const put = await writer.store.put(key, randomBody(newSize), { ifVersion: 0 });
+      expect(put).toMatchObject({ version: 3, created: true });
+      expect(await writer.store.head(key)).toMatchObject({ version: 3 });
+      await expectClean(fx, expect);
+    },
+  );
 });

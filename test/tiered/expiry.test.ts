@@ -25,12 +25,20 @@ describe('storedExpiryOf', () => {
   const accepted: Array<[string, ExpiryPolicy | undefined, ReturnType<typeof storedExpiryOf>]> = [
     ['no policy', undefined, {}],
     ['empty policy', {}, {}],
-    ['expiresAt, rounded up to the second', { expiresAt: new Date(NOW + 10 * SEC) }, { expiresAtSeconds: Math.ceil((NOW + 10 * SEC) / SEC) }],
+    [
+      'expiresAt, rounded up to the second',
+      { expiresAt: new Date(NOW + 10 * SEC) },
+      { expiresAtSeconds: Math.ceil((NOW + 10 * SEC) / SEC) },
+    ],
     ['expiresAt on a whole second', { expiresAt: new Date(Date.UTC(2027, 0, 1)) }, { expiresAtSeconds: Date.UTC(2027, 0, 1) / SEC }],
     ['timeToLiveMs', { timeToLiveMs: HOUR }, { expiresAtSeconds: Math.ceil((NOW + HOUR) / SEC) }],
     ['timeToLiveMs of 1 ms', { timeToLiveMs: 1 }, { expiresAtSeconds: Math.ceil((NOW + 1) / SEC) }],
     ['timeToIdleMs stores the TTI', { timeToIdleMs: DAY }, { expiresAtSeconds: Math.ceil((NOW + DAY) / SEC), ttiMs: DAY }],
-    ['undefined fields are not set', { expiresAt: undefined, timeToLiveMs: 5 * SEC } as ExpiryPolicy, { expiresAtSeconds: Math.ceil((NOW + 5 * SEC) / SEC) }],
+    [
+      'undefined fields are not set',
+      { expiresAt: undefined, timeToLiveMs: 5 * SEC } as ExpiryPolicy,
+      { expiresAtSeconds: Math.ceil((NOW + 5 * SEC) / SEC) },
+    ],
   ];
   test.each(accepted)('%s', (_name, policy, stored) => {
     expect(storedExpiryOf(policy, NOW)).toEqual(stored);

@@ -48,8 +48,7 @@ export class CallRecorder {
 
   attach<C extends DynamoDBClient | S3Client>(client: C, service: 'dynamodb' | 's3'): C {
     const middleware =
-      (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
-      async (args: { input: Record<string, unknown> }) => {
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
         const table = typeof args.input?.TableName === 'string' ? (args.input.TableName as string) : undefined;
         this.calls.push({ service, command: (context.commandName ?? 'unknown').replace(/Command$/, ''), ...(table ? { table } : {}) });
         return next(args);
@@ -308,7 +307,11 @@ function stableStringify(value: unknown): string {
   return JSON.stringify(value, (_k, v) => {
     if (v instanceof Uint8Array) return `b64:${Buffer.from(v).toString('base64')}`;
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]));
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, (v as Record<string, unknown>)[k]]),
+      );
     }
     return v;
   });

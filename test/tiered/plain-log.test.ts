@@ -25,13 +25,19 @@ const LARGE = 32 * KiB;
 
 /** An HV write that points the object at a blob: the plain commit. */
 const isPlainCommit = (fx: Fixture) => (r: RequestInfo) =>
-  r.command === 'UpdateItemCommand' && r.input.TableName === fx.config.objectsTable && String(r.input.UpdateExpression).includes('#blob = ');
+  r.command === 'UpdateItemCommand' &&
+  r.input.TableName === fx.config.objectsTable &&
+  String(r.input.UpdateExpression).includes('#blob = ');
 
 function plainStore(injector = new FaultInjector()) {
   const log = new InMemoryChangeLog();
   const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
   const s3 = injector.attach(createS3Client(), 's3');
-  return { log, store: new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3 }), close: () => (dynamodb.destroy(), s3.destroy()) };
+  return {
+    log,
+    store: new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3 }),
+    close: () => (dynamodb.destroy(), s3.destroy()),
+  };
 }
 
 async function expectNoLeak(): Promise<void> {

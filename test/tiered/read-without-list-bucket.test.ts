@@ -70,7 +70,10 @@ describe('a writer without s3:ListBucket reads a large object', () => {
     await fx.s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: blob }));
     const r = reader();
     try {
-      const err = await r.store.get('lost').then(() => undefined, (e: unknown) => e);
+      const err = await r.store.get('lost').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(AccessDeniedError);
       expect((err as Error).message).toMatch(/access denied: GetObject/);
       // With ListBucket (S3 answers 404), the same state is reported as a missing blob.

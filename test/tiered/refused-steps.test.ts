@@ -20,7 +20,18 @@ import { CorruptItemError } from '../../lib/errors.js';
 import { FaultInjector, type FaultRule, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
-import { KiB, expectClean, makeWriter, randomBody, rawState, rawValue, sameBytes, steps, sweepPastEverything, type Writer } from './harness.js';
+import {
+  KiB,
+  expectClean,
+  makeWriter,
+  randomBody,
+  rawState,
+  rawValue,
+  sameBytes,
+  steps,
+  sweepPastEverything,
+  type Writer,
+} from './harness.js';
 
 type StepName = keyof ReturnType<typeof steps>;
 
@@ -57,7 +68,13 @@ const paths: Path[] = [
     steps: ['hvInline', 'record', 'commit', 'deleteBlob', 'remove'],
     commitAt: 2,
   },
-  { name: 'delete', old: oldLarge, op: (s, k) => s.delete(k), steps: ['hvDelete', 'record', 'commit', 'deleteBlob', 'remove'], commitAt: 2 },
+  {
+    name: 'delete',
+    old: oldLarge,
+    op: (s, k) => s.delete(k),
+    steps: ['hvDelete', 'record', 'commit', 'deleteBlob', 'remove'],
+    commitAt: 2,
+  },
 ];
 
 function awsError(name: string, status: number): Error {
@@ -92,7 +109,9 @@ const errorClasses: Record<string, (match: (r: RequestInfo) => boolean) => Fault
 
 const cases = paths.flatMap((path) =>
   path.steps.flatMap((step, index) =>
-    Object.keys(errorClasses).map((errorClass) => [path.name, `${index + 1}.${step}`, errorClass, { path, step, index, errorClass }] as const),
+    Object.keys(errorClasses).map(
+      (errorClass) => [path.name, `${index + 1}.${step}`, errorClass, { path, step, index, errorClass }] as const,
+    ),
   ),
 );
 
@@ -124,13 +143,20 @@ async function expectSettledOrLeft(w: Writer, clock: { skew: number }, injector:
   injector.clear();
   const state = await rawState(fx);
   const named = new Set(
-    state.instances.flatMap((i) => Object.entries(i).filter(([k]) => k.startsWith('c_')).flatMap(([, e]) => [(e as any).new, (e as any).old])),
+    state.instances.flatMap((i) =>
+      Object.entries(i)
+        .filter(([k]) => k.startsWith('c_'))
+        .flatMap(([, e]) => [(e as any).new, (e as any).old]),
+    ),
   );
   expect(w.log.outstanding, 'the writer keeps no entry of the failed write').toBe(0);
   if (state.entries === 0) {
     expect(state.unreferenced, 'no entry left: no blob leaked').toEqual([]);
   } else {
-    expect(state.unreferenced.filter((b) => !named.has(b)), 'every unreferenced blob is named by an entry left').toEqual([]);
+    expect(
+      state.unreferenced.filter((b) => !named.has(b)),
+      'every unreferenced blob is named by an entry left',
+    ).toEqual([]);
     // The writer lives on and its lease falls due: the items holding the entries keep their lease.
     const before = await instancesWithEntries();
     clock.skew = 100_000; // past half of the 120 s lease
@@ -166,7 +192,10 @@ describe('a failure at any step of a logged write leaves nothing kept alive', ()
     } catch {
       // the injected error, or what it turned into
     }
-    expect(Object.values(injector.stats.injected).some((n) => n > 0), 'the fault fired').toBe(true);
+    expect(
+      Object.values(injector.stats.injected).some((n) => n > 0),
+      'the fault fired',
+    ).toBe(true);
     const value = await rawValue(fx, key);
     if (acknowledged) expect(sameBytes(value, c.path.next), 'an acknowledged write holds the new value').toBe(true);
     else if (c.index < c.path.commitAt) expect(sameBytes(value, c.path.old), 'failed before the commit: the old value').toBe(true);
@@ -188,7 +217,10 @@ describe('a failure at any step of a logged write leaves nothing kept alive', ()
       // Right before the commit, the item is rewritten by something that breaks its schema.
       before: async () => {
         await fx.dynamodb.send(
-          new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: key }, version: { S: 'seven' }, blob: { S: oldBlob } } }),
+          new PutItemCommand({
+            TableName: fx.config.objectsTable,
+            Item: { key: { S: key }, version: { S: 'seven' }, blob: { S: oldBlob } },
+          }),
         );
       },
     });

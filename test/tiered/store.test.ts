@@ -80,7 +80,9 @@ describe('calls per operation', () => {
       const item = (await scanAll(fx.dynamodb, fx.config.objectsTable)).find((i) => i.key === 'calls/small');
       expect(item?.blob).toBeUndefined();
       expect(sameBytes(item?.body as Uint8Array, body)).toBe(true);
-      expect((await listKeys(fx.s3, fx.config.bucket)).some((k) => k.includes(Buffer.from('calls/small').toString('base64url')))).toBe(false);
+      expect((await listKeys(fx.s3, fx.config.bucket)).some((k) => k.includes(Buffer.from('calls/small').toString('base64url')))).toBe(
+        false,
+      );
     } finally {
       c.close();
     }
@@ -108,9 +110,11 @@ describe('calls per operation', () => {
       const deleteAbsent = await run('delete absent', () => c.store.delete('calls/b'));
       const deleteLarge = await run('delete large', () => c.store.delete('calls/a'));
       const multipart = await run('large create multipart (9 MiB)', () => c.store.put('calls/mp', randomBody(9 * MiB)));
-      console.log(`\ncalls per operation (attempts seen by the injectors):\n${rows
-        .map((r) => `  ${r.op.padEnd(32)} dynamodb=${r.dynamodb} s3=${r.s3}  [${r.calls}]`)
-        .join('\n')}\n`);
+      console.log(
+        `\ncalls per operation (attempts seen by the injectors):\n${rows
+          .map((r) => `  ${r.op.padEnd(32)} dynamodb=${r.dynamodb} s3=${r.s3}  [${r.calls}]`)
+          .join('\n')}\n`,
+      );
 
       expect([smallPut.dynamodb, smallPut.s3]).toEqual([1, 0]);
       expect([smallOver.dynamodb, smallOver.s3]).toEqual([1, 0]);
@@ -159,7 +163,13 @@ describe('round trips', () => {
     expect(head.Metadata).toMatchObject({ owner: 'alice', 'tag-1': 'x y' });
     const g1 = await w.store.get(key);
     expect(sameBytes(g1?.body, v1)).toBe(true);
-    expect(g1).toMatchObject({ version: 1, size: LARGE, contentType: 'application/x-test', metadata: { owner: 'alice', 'tag-1': 'x y' }, stored: 'blob' });
+    expect(g1).toMatchObject({
+      version: 1,
+      size: LARGE,
+      contentType: 'application/x-test',
+      metadata: { owner: 'alice', 'tag-1': 'x y' },
+      stored: 'blob',
+    });
 
     const v2 = randomBody(LARGE + 7);
     expect(await w.store.put(key, v2)).toMatchObject({ version: 2, stored: 'blob' });
@@ -230,7 +240,10 @@ describe('round trips', () => {
     const large = randomBody(LARGE);
     await w.store.put('gs/small', small, { metadata: { a: 'b' } });
     await w.store.put('gs/large', large);
-    for (const [key, body] of [['gs/small', small], ['gs/large', large]] as const) {
+    for (const [key, body] of [
+      ['gs/small', small],
+      ['gs/large', large],
+    ] as const) {
       const s = await w.store.getStream(key);
       const chunks: Buffer[] = [];
       for await (const chunk of s!.body) chunks.push(Buffer.from(chunk));
@@ -266,7 +279,10 @@ describe('round trips', () => {
 });
 
 describe('ifVersion', () => {
-  for (const [label, size] of [['small', SMALL], ['large', LARGE]] as const) {
+  for (const [label, size] of [
+    ['small', SMALL],
+    ['large', LARGE],
+  ] as const) {
     test(`${label}: 0 = create-only, match writes, mismatch throws VersionConflictError and changes nothing`, async () => {
       const key = `ifv/${label}`;
       const v1 = randomBody(size);
@@ -393,7 +409,12 @@ describe('read of a tombstone whose blob is replaced under it', () => {
       },
       { step: 'initialize', name: 'testGate' },
     );
-    const store = new TieredStore({ config: fx.config, changeLog: new DynamoChangeLog({ config: fx.config, dynamodb, renewInBackground: false }), dynamodb, s3 });
+    const store = new TieredStore({
+      config: fx.config,
+      changeLog: new DynamoChangeLog({ config: fx.config, dynamodb, renewInBackground: false }),
+      dynamodb,
+      s3,
+    });
     return { store, recorder, arrived, release, close: () => (dynamodb.destroy(), s3.destroy()) };
   }
 

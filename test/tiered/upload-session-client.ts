@@ -19,7 +19,10 @@ export async function uploadParts(store: TieredStore, uploadId: string, body: Ui
       while (next < count) {
         const i = next++;
         const url = await store.uploadPartUrl(uploadId, i + 1);
-        parts[i] = { partNumber: i + 1, etag: await putPart(url, body.subarray(i * partSize, Math.min(body.byteLength, (i + 1) * partSize))) };
+        parts[i] = {
+          partNumber: i + 1,
+          etag: await putPart(url, body.subarray(i * partSize, Math.min(body.byteLength, (i + 1) * partSize))),
+        };
       }
     }),
   );

@@ -12,7 +12,18 @@ import {
   VersionConflictError,
 } from '../../lib/errors.js';
 import { freshFixture, type Fixture } from '../support/local.js';
-import { MiB, expectClean, makeSweeper, makeWriter, randomBody, rawState, rawValue, sameBytes, sweepPastEverything, type Writer } from './harness.js';
+import {
+  MiB,
+  expectClean,
+  makeSweeper,
+  makeWriter,
+  randomBody,
+  rawState,
+  rawValue,
+  sameBytes,
+  sweepPastEverything,
+  type Writer,
+} from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 
 let fx: Fixture;
@@ -26,7 +37,12 @@ afterAll(() => w.close());
 describe('upload sessions', () => {
   test('create, upload parts with presigned URLs, list, complete: the object reads back whole', async () => {
     const body = randomBody(11 * MiB + 123);
-    const created = await w.store.createUpload('s/one', { size: body.byteLength, partSize: 5 * MiB, contentType: 'video/mp4', metadata: { a: 'b' } });
+    const created = await w.store.createUpload('s/one', {
+      size: body.byteLength,
+      partSize: 5 * MiB,
+      contentType: 'video/mp4',
+      metadata: { a: 'b' },
+    });
     expect(created.partCount).toBe(3);
     expect(created.expiresAt).toBeGreaterThan(Date.now());
     // The change is recorded before anything exists: the session's entry names the blob.
@@ -36,7 +52,9 @@ describe('upload sessions', () => {
 
     const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
     const listed = await w.store.listUploadParts(created.uploadId);
-    expect(listed.map((p) => [p.partNumber, p.etag, p.size])).toEqual(parts.map((p, i) => [p.partNumber, p.etag, i < 2 ? 5 * MiB : body.byteLength - 10 * MiB]));
+    expect(listed.map((p) => [p.partNumber, p.etag, p.size])).toEqual(
+      parts.map((p, i) => [p.partNumber, p.etag, i < 2 ? 5 * MiB : body.byteLength - 10 * MiB]),
+    );
 
     const result = await w.store.completeUpload(created.uploadId, parts);
     expect(result).toEqual({ key: 's/one', version: 1, size: body.byteLength, stored: 'blob', created: true });
@@ -129,7 +147,9 @@ describe('upload sessions', () => {
     const late = await fetch(url, { method: 'PUT', body: new Uint8Array(10) });
     expect(late.status).toBe(404);
     expect(await late.text()).toContain('NoSuchUpload');
-    await expect(w.store.completeUpload(created.uploadId, [{ partNumber: 1, etag: '"x"' }])).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    await expect(w.store.completeUpload(created.uploadId, [{ partNumber: 1, etag: '"x"' }])).rejects.toBeInstanceOf(
+      UploadSessionNotFoundError,
+    );
     expect(await w.store.head('s/six')).toBeUndefined();
   });
 

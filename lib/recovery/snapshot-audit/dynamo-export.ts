@@ -76,11 +76,14 @@ export async function findExports<T extends string>(root: string, tables: Readon
 export async function readExport(dir: string): Promise<DynamoExport> {
   const summaryPath = join(dir, 'manifest-summary.json');
   const summary = parseSummary(summaryPath);
-  if (summary.exportType === 'INCREMENTAL_EXPORT') throw new SnapshotError('an incremental export holds changes, not the table: use a full export', summaryPath);
+  if (summary.exportType === 'INCREMENTAL_EXPORT')
+    throw new SnapshotError('an incremental export holds changes, not the table: use a full export', summaryPath);
   const filesPath = join(dir, 'manifest-files.json');
   let lines: string[];
   try {
-    lines = readFileSync(filesPath, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    lines = readFileSync(filesPath, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
   } catch (err) {
     throw new SnapshotError('cannot read manifest-files.json', filesPath, { cause: err });
   }
@@ -97,7 +100,8 @@ export async function readExport(dir: string): Promise<DynamoExport> {
     // The key is <S3Prefix>/AWSDynamoDB/<id>/data/<file>: locally, relative to this export's folder.
     const at = entry.dataFileS3Key.lastIndexOf('/data/');
     const relative = at < 0 ? '' : entry.dataFileS3Key.slice(at + 1);
-    if (relative === '' || relative.split('/').some((s) => s === '..')) throw new SnapshotError(`data file key ${entry.dataFileS3Key} is not under data/`, filesPath);
+    if (relative === '' || relative.split('/').some((s) => s === '..'))
+      throw new SnapshotError(`data file key ${entry.dataFileS3Key} is not under data/`, filesPath);
     const local = join(dir, relative);
     if (!existsSync(local)) throw new SnapshotError(`export data file ${relative} is missing`, dir);
     const md5 = await md5File(local, 'base64');
@@ -106,7 +110,8 @@ export async function readExport(dir: string): Promise<DynamoExport> {
     items += entry.itemCount;
     bytes += statSync(local).size;
   }
-  if (items !== summary.itemCount) throw new SnapshotError(`data files hold ${items} items, the summary says ${summary.itemCount}`, summaryPath);
+  if (items !== summary.itemCount)
+    throw new SnapshotError(`data files hold ${items} items, the summary says ${summary.itemCount}`, summaryPath);
   const tableName = summary.tableArn.slice(summary.tableArn.lastIndexOf('/') + 1);
   return { dir, tableName, exportTime: exportTime(summary, summaryPath), itemCount: items, files, bytes };
 }

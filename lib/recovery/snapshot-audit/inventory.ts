@@ -26,7 +26,9 @@ const manifestSchema = z.object({
   creationTimestamp: z.string().regex(/^[0-9]+$/),
   fileFormat: z.enum(['CSV', 'Parquet', 'ORC']),
   fileSchema: z.string().min(1),
-  files: z.array(z.object({ key: z.string().min(1), size: z.number().int().nonnegative(), MD5checksum: z.string().regex(/^[0-9a-f]{32}$/i) })),
+  files: z.array(
+    z.object({ key: z.string().min(1), size: z.number().int().nonnegative(), MD5checksum: z.string().regex(/^[0-9a-f]{32}$/i) }),
+  ),
 });
 
 /** The manifest.json of an S3 Inventory report. */
@@ -75,7 +77,8 @@ export async function readInventory(manifestPath: string): Promise<Inventory> {
   const csvColumns = manifest.fileFormat === 'CSV' ? manifest.fileSchema.split(',').map((c) => c.trim()) : [];
   if (manifest.fileFormat === 'CSV') {
     for (const needed of ['Key', 'LastModifiedDate']) {
-      if (!csvColumns.includes(needed)) throw new SnapshotError(`the inventory lacks the field ${needed}: add it to the inventory configuration`, path);
+      if (!csvColumns.includes(needed))
+        throw new SnapshotError(`the inventory lacks the field ${needed}: add it to the inventory configuration`, path);
     }
   } else if (!/\blast_modified_date\b/.test(manifest.fileSchema)) {
     throw new SnapshotError('the inventory lacks the field last_modified_date: add LastModifiedDate to the inventory configuration', path);
@@ -88,7 +91,8 @@ export async function readInventory(manifestPath: string): Promise<Inventory> {
     const size = statSync(local).size;
     if (size !== file.size) throw new SnapshotError(`inventory data file has ${size} bytes, the manifest says ${file.size}`, local);
     const md5 = await md5File(local);
-    if (md5 !== file.MD5checksum.toLowerCase()) throw new SnapshotError(`inventory data file fails its MD5 (${md5} vs ${file.MD5checksum})`, local);
+    if (md5 !== file.MD5checksum.toLowerCase())
+      throw new SnapshotError(`inventory data file fails its MD5 (${md5} vs ${file.MD5checksum})`, local);
     files.push(local);
     bytes += size;
   }

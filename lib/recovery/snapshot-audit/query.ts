@@ -87,9 +87,14 @@ export function snapshotAuditSql(options: SnapshotQueryOptions): string {
   const { relations, prefix } = options;
   const attrs = { key: 'key', blob: 'blob', deleted: 'deleted', ...options.hvAttributes };
   for (const [field, name] of Object.entries(attrs)) {
-    if (!ATTRIBUTE.test(name)) throw new ValidationError(`HV attribute name "${name}" must be letters, digits and _ for the snapshot query`, `hvAttributes.${field}`);
+    if (!ATTRIBUTE.test(name))
+      throw new ValidationError(
+        `HV attribute name "${name}" must be letters, digits and _ for the snapshot query`,
+        `hvAttributes.${field}`,
+      );
   }
-  if (!Number.isSafeInteger(options.cutoffMs) || options.cutoffMs < 0) throw new ValidationError('cutoffMs must be a non-negative integer', 'cutoffMs');
+  if (!Number.isSafeInteger(options.cutoffMs) || options.cutoffMs < 0)
+    throw new ValidationError('cutoffMs must be a non-negative integer', 'cutoffMs');
   const cutoff = new Date(options.cutoffMs).toISOString(); // 2024-01-02T03:04:05.678Z
   const cutoffTs = `TIMESTAMP '${cutoff.slice(0, 10)} ${cutoff.slice(11, 23)}'`;
   // The first 48 bits of a UUIDv7 are its ms time: as 12 lower-case hex digits they order as the number.
@@ -99,7 +104,9 @@ export function snapshotAuditSql(options: SnapshotQueryOptions): string {
   const prefixRe = regexEscape(prefix);
   const shape = sqlString(`^${prefixRe}/[A-Za-z0-9_-]+/${UUIDV7_RE}$`);
   // In a JSON text a `/` may be written `\/`: accept both, then normalise.
-  const named = sqlString(`${prefixRe}\\\\?/[A-Za-z0-9_-]+\\\\?/[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}`);
+  const named = sqlString(
+    `${prefixRe}\\\\?/[A-Za-z0-9_-]+\\\\?/[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}`,
+  );
   const uuidTime = (col: string) => `substr(${col}, length(${col}) - 35, 8) || substr(${col}, length(${col}) - 26, 4)`;
   const path = (attr: string, type: string) => sqlString(`$.Item.${attr}.${type}`);
 

@@ -100,7 +100,12 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
       report.kept.push({ key: c.key, reason: 'named-by-change-log' });
       return false;
     });
-    const pointers = await hvPointers(options.dynamodb, config.objectsTable, batch.map((c) => c.objectId), options.hvAttributes);
+    const pointers = await hvPointers(
+      options.dynamodb,
+      config.objectsTable,
+      batch.map((c) => c.objectId),
+      options.hvAttributes,
+    );
     const doomed: string[] = [];
     for (const c of batch) {
       if (pointers.get(c.objectId) === c.key) report.kept.push({ key: c.key, reason: 'referenced' });
@@ -135,7 +140,12 @@ export async function confirmLost(
   const confirmed: LostCandidate[] = [];
   for (let i = 0; i < candidates.length; i += DYNAMODB_BATCH_GET) {
     const batch = candidates.slice(i, i + DYNAMODB_BATCH_GET).filter((c) => c.key.startsWith(`${config.prefix}/`));
-    const pointers = await hvPointers(options.dynamodb, config.objectsTable, batch.map((c) => c.objectKey), options.hvAttributes);
+    const pointers = await hvPointers(
+      options.dynamodb,
+      config.objectsTable,
+      batch.map((c) => c.objectKey),
+      options.hvAttributes,
+    );
     for (const c of batch) {
       // Lost only when the listing says missing: an answer it cannot decide confirms nothing.
       if (pointers.get(c.objectKey) === c.key && (await lt.exists(c.key)).kind === 'missing') confirmed.push(c);
@@ -194,7 +204,12 @@ async function hvPointers(
         out = await doc.send(
           new BatchGetCommand({
             RequestItems: {
-              [table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: '#k, #b, #d', ExpressionAttributeNames: { '#k': a.key, '#b': a.blob, '#d': a.deleted } },
+              [table]: {
+                Keys: pending,
+                ConsistentRead: true,
+                ProjectionExpression: '#k, #b, #d',
+                ExpressionAttributeNames: { '#k': a.key, '#b': a.blob, '#d': a.deleted },
+              },
             },
           }),
         );

@@ -48,7 +48,10 @@ export interface SnapshotAuditReport {
   /** Blobs are old enough when older than this (ISO). */
   readonly cutoff: string;
   readonly inventory: { readonly manifest: string; readonly createdAt: string; readonly files: number; readonly bytes: number };
-  readonly exports: Record<'objects' | 'changeLog', { readonly dir: string; readonly exportTime: string; readonly items: number; readonly bytes: number }>;
+  readonly exports: Record<
+    'objects' | 'changeLog',
+    { readonly dir: string; readonly exportTime: string; readonly items: number; readonly bytes: number }
+  >;
   /** How long the query took, ms. */
   readonly queryMs: number;
   /** Proposed by the snapshots. */
@@ -95,19 +98,43 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   const queryMs = Date.now() - started;
   const proposedOrphans = findings.filter((f) => f.kind === 'orphan');
   const proposedLost = findings.filter((f) => f.kind === 'lost');
-  const clients = { config, dynamodb: options.dynamodb, s3: options.s3, ...(options.hvAttributes !== undefined ? { hvAttributes: options.hvAttributes } : {}) };
+  const clients = {
+    config,
+    dynamodb: options.dynamodb,
+    s3: options.s3,
+    ...(options.hvAttributes !== undefined ? { hvAttributes: options.hvAttributes } : {}),
+  };
   const verified = await reverifyAndDelete(
     proposedOrphans.map((f) => ({ key: f.blobKey, ...(f.lastModified !== undefined ? { lastModified: f.lastModified } : {}) })),
-    { ...clients, now: options.now, olderThanMs: options.olderThanMs, delete: options.delete ?? false, ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}) },
+    {
+      ...clients,
+      now: options.now,
+      olderThanMs: options.olderThanMs,
+      delete: options.delete ?? false,
+      ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
+    },
   );
-  const lost = await confirmLost(proposedLost.map((f) => ({ key: f.blobKey, objectKey: f.objectKey ?? '' })), clients);
-  const describe = (e: DynamoExport) => ({ dir: e.dir, exportTime: new Date(e.exportTime).toISOString(), items: e.itemCount, bytes: e.bytes });
+  const lost = await confirmLost(
+    proposedLost.map((f) => ({ key: f.blobKey, objectKey: f.objectKey ?? '' })),
+    clients,
+  );
+  const describe = (e: DynamoExport) => ({
+    dir: e.dir,
+    exportTime: new Date(e.exportTime).toISOString(),
+    items: e.itemCount,
+    bytes: e.bytes,
+  });
   return {
     bucket: config.bucket,
     prefix: config.prefix,
     olderThanMs: options.olderThanMs,
     cutoff: new Date(cutoffMs).toISOString(),
-    inventory: { manifest: inventory.manifestPath, createdAt: new Date(inventory.createdAt).toISOString(), files: inventory.files.length, bytes: inventory.bytes },
+    inventory: {
+      manifest: inventory.manifestPath,
+      createdAt: new Date(inventory.createdAt).toISOString(),
+      files: inventory.files.length,
+      bytes: inventory.bytes,
+    },
     exports: { objects: describe(exports.objects), changeLog: describe(exports.changeLog) },
     queryMs,
     proposed: { orphans: proposedOrphans.length, lost: proposedLost.length },
@@ -115,7 +142,10 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     kept: verified.kept.filter((k) => k.reason !== 'malformed'),
     lost: lost.sort((a, b) => a.key.localeCompare(b.key)),
     // The query's shape check is coarse (no canonical-base64url test); the exact one is the re-verification's.
-    malformed: [...findings.filter((f) => f.kind === 'malformed').map((f) => f.blobKey), ...verified.kept.filter((k) => k.reason === 'malformed').map((k) => k.key)].sort(),
+    malformed: [
+      ...findings.filter((f) => f.kind === 'malformed').map((f) => f.blobKey),
+      ...verified.kept.filter((k) => k.reason === 'malformed').map((k) => k.key),
+    ].sort(),
     delete: options.delete ?? false,
     deleted: verified.deleted,
     deleteFailures: verified.deleteFailures,
@@ -131,7 +161,8 @@ export function formatSnapshotAudit(r: SnapshotAuditReport): string[] {
   ];
   if (r.orphans.length > 0) lines.push('orphans:', ...r.orphans.map((k) => `  ${k}`));
   if (r.kept.length > 0) lines.push('kept at the re-verification:', ...r.kept.map((k) => `  ${k.key}  ${k.reason}`));
-  if (r.lost.length > 0) lines.push('LOST (HV points at a blob the bucket lacks):', ...r.lost.map((l) => `  ${l.key}  object ${JSON.stringify(l.objectKey)}`));
+  if (r.lost.length > 0)
+    lines.push('LOST (HV points at a blob the bucket lacks):', ...r.lost.map((l) => `  ${l.key}  object ${JSON.stringify(l.objectKey)}`));
   if (r.malformed.length > 0) lines.push('malformed keys (never deleted):', ...r.malformed.map((k) => `  ${k}`));
   if (r.delete) {
     lines.push(`deleted ${r.deleted} blobs`);

@@ -134,7 +134,9 @@ export async function writeDynamoExport(
   const fileLines: string[] = [];
   for (const w of written) {
     const path = join(options.destDir, w.rel);
-    fileLines.push(JSON.stringify({ itemCount: w.count, md5Checksum: await md5File(path, 'base64'), etag: await md5File(path), dataFileS3Key: w.rel }));
+    fileLines.push(
+      JSON.stringify({ itemCount: w.count, md5Checksum: await md5File(path, 'base64'), etag: await md5File(path), dataFileS3Key: w.rel }),
+    );
   }
   const files = fileLines.join('\n');
   const count = written.reduce((n, w) => n + w.count, 0);
@@ -196,7 +198,12 @@ export async function snapshotLiveState(options: SnapshotLocalOptions): Promise<
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token !== undefined);
-  const manifest = await writeInventory(rows, { destDir: join(options.destDir, 'inventory'), sourceBucket: options.bucket, format: options.format, createdAt: at });
+  const manifest = await writeInventory(rows, {
+    destDir: join(options.destDir, 'inventory'),
+    sourceBucket: options.bucket,
+    format: options.format,
+    createdAt: at,
+  });
   const exportDir = join(options.destDir, 'exports');
   for (const table of options.tables) {
     const items: Record<string, AttributeValue>[] = [];
@@ -206,22 +213,24 @@ export async function snapshotLiveState(options: SnapshotLocalOptions): Promise<
       items.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
-    await writeDynamoExport(
-      items.map(toExportJson),
-      { destDir: join(exportDir, table), tableArn: localTableArn(table), exportTime: at },
-    );
+    await writeDynamoExport(items.map(toExportJson), { destDir: join(exportDir, table), tableArn: localTableArn(table), exportTime: at });
   }
   return { manifest, exportDir };
 }
 
 /** DynamoDB JSON as exports write it: binary values base64, like the wire format. */
 function toExportJson(item: Record<string, AttributeValue>): Record<string, AttributeValue> {
-  return JSON.parse(JSON.stringify(item, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v))) as Record<string, AttributeValue>;
+  return JSON.parse(JSON.stringify(item, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v))) as Record<
+    string,
+    AttributeValue
+  >;
 }
 
 /** S3 Inventory's CSV key encoding: URL-encoded, a space as '+'. */
 function encodeKey(key: string): string {
-  return encodeURIComponent(key).replace(/%20/g, '+').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(key)
+    .replace(/%20/g, '+')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 async function duck(body: (run: (sql: string) => Promise<unknown>) => Promise<unknown>): Promise<void> {
