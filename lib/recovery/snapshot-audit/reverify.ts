@@ -21,7 +21,7 @@
  * Deletes go through `LtBucket.deleteMany` (the prefix guard) in batches.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { paginateScan } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -169,17 +169,13 @@ export async function namedByChangeLog(dynamodb: DynamoDBClient, table: string, 
       for (const v of Object.values(value)) visit(v);
     }
   };
-  let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
-  do {
-    let page;
-    try {
-      page = await dynamodb.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: start }));
-    } catch (err) {
-      throw translateAwsError(err, { operation: 'Scan', table });
+  try {
+    for await (const page of paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true })) {
+      for (const item of page.Items ?? []) visit(unmarshall(item, unmarshallOptions()));
     }
-    for (const item of page.Items ?? []) visit(unmarshall(item, unmarshallOptions()));
-    start = page.LastEvaluatedKey;
-  } while (start !== undefined);
+  } catch (err) {
+    throw translateAwsError(err, { operation: 'Scan', table });
+  }
   return named;
 }
 

@@ -8,8 +8,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { type AttributeValue, type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { md5File } from './inventory.js';
 import { sqlString } from './query.js';
@@ -190,14 +190,11 @@ export interface SnapshotLocalOptions {
 export async function snapshotLiveState(options: SnapshotLocalOptions): Promise<{ manifest: string; exportDir: string }> {
   const at = options.at ?? Date.now();
   const rows: InventoryRow[] = [];
-  let token: string | undefined;
-  do {
-    const page = await options.s3.send(new ListObjectsV2Command({ Bucket: options.bucket, ContinuationToken: token }));
+  for await (const page of paginateListObjectsV2({ client: options.s3 }, { Bucket: options.bucket })) {
     for (const o of page.Contents ?? []) {
       if (o.Key !== undefined) rows.push({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? at });
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token !== undefined);
+  }
   const manifest = await writeInventory(rows, {
     destDir: join(options.destDir, 'inventory'),
     sourceBucket: options.bucket,
@@ -207,12 +204,9 @@ export async function snapshotLiveState(options: SnapshotLocalOptions): Promise<
   const exportDir = join(options.destDir, 'exports');
   for (const table of options.tables) {
     const items: Record<string, AttributeValue>[] = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await options.dynamodb.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: start }));
+    for await (const page of paginateScan({ client: options.dynamodb }, { TableName: table, ConsistentRead: true })) {
       items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start !== undefined);
+    }
     await writeDynamoExport(items.map(toExportJson), { destDir: join(exportDir, table), tableArn: localTableArn(table), exportTime: at });
   }
   return { manifest, exportDir };
