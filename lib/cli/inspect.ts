@@ -3,9 +3,9 @@
  * lease, claim, counter, and each entry with what the sweeper would make of it. An item that
  * does not parse is shown raw with the reason.
  *
- * Each entry is judged exactly as the sweeper judges it, with the same code and the same
- * options: `screenEntry`, then a consistent HV read of its object, a HEAD of `new` when the
- * upload may still run, then `decide` (lib/recovery/judge.ts), with the upload window from the
+ * Each entry is judged exactly as the sweeper judges it, by the same step (`judgeEntries`,
+ * lib/recovery/judge-entries.ts: screen, a consistent HV read, the existence of `new` when the
+ * upload may still run, then the rule of judge.ts) and the same options, with the upload window from the
  * same tuning variables the sweeper reads (`TIERLOG_MAX_UPLOAD_MS`). So inspect never calls
  * "due" an entry a sweep would defer, or the other way round.
  */
@@ -15,7 +15,8 @@ import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item
 import type { DecodedEntry } from '../changelog/entry-codec.js';
 import { hvAttributeNames } from '../config.js';
 import { MULTIPART_PART_SIZE } from '../constants.js';
-import { decide, type JudgeContext, needsExistenceCheck, type Screened, screenEntry } from '../recovery/judge.js';
+import type { JudgeContext } from '../recovery/judge.js';
+import { judgeEntries } from '../recovery/judge-entries.js';
 import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { HvTable } from '../tiered/hv-table.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
@@ -92,7 +93,7 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
     maxUploadMs: effectiveWindows(sweeperTuningFromEnv(ctx.env)).maxUploadMs,
     firstSeen: item.firstSeen ?? now,
   };
-  const verdicts = await judgeEntries(ctx, item.entries, judge);
+  const verdicts = await judgeForInspect(ctx, item.entries, judge);
   const entries = item.entries.map((entry, i) => describeEntry(entry, verdicts[i]!)).sort((a, b) => a.changeId.localeCompare(b.changeId));
   return {
     instanceId: item.instanceId,
@@ -110,36 +111,26 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
 
 type Verdict = Pick<InspectedEntry, 'sweeper' | 'reason' | 'reasonCode' | 'until' | 'deletes'>;
 
-/** The sweeper's judgement of each entry, by the sweeper's steps (see the module doc). */
-async function judgeEntries(ctx: CliContext, entries: readonly DecodedEntry[], judge: JudgeContext): Promise<Verdict[]> {
-  const screened: Screened[] = entries.map((entry) => screenEntry(entry, judge));
-  const objects = screened.flatMap((s) => (s.kind === 'candidate' ? [s.candidate.change.id] : []));
-  const pointers =
-    objects.length === 0
-      ? new Map<string, string | null>()
-      : await new HvTable(ctx.config.objectsTable, ctx.dynamodb, hvAttributeNames(ctx.config)).readBlobPointers(objects);
+/** The sweeper's judgement of each entry, by the sweeper's own step (`judgeEntries`). */
+async function judgeForInspect(ctx: CliContext, entries: readonly DecodedEntry[], judge: JudgeContext): Promise<Verdict[]> {
+  const hv = new HvTable(ctx.config.objectsTable, ctx.dynamodb, hvAttributeNames(ctx.config));
   const lt = new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix, MULTIPART_PART_SIZE);
-  const deferred = (code: string, until: number, extra: Partial<Verdict> = {}): Verdict => ({
-    sweeper: 'deferred',
-    reason: `${code} until ${iso(until)}`,
-    reasonCode: code,
-    until: iso(until),
-    ...extra,
+  const judged = await judgeEntries(entries, judge, {
+    readBlobPointers: (ids) => hv.readBlobPointers(ids),
+    exists: (blob) => lt.exists(blob),
   });
-  return Promise.all(
-    screened.map(async (s): Promise<Verdict> => {
-      if (s.kind === 'quarantine') return { sweeper: 'quarantined', reason: s.reason };
-      if (s.kind === 'defer') return deferred(s.reason, s.until);
-      const pointer = pointers.get(s.candidate.change.id) ?? null;
-      const newExists = needsExistenceCheck(s.candidate, pointer, judge) ? await lt.exists(s.candidate.change.new!) : undefined;
-      const decision = decide(s.candidate, pointer, judge, newExists);
-      if (decision.kind === 'defer') return deferred(decision.reason, decision.until);
-      // Deleted now, but kept for another look when the upload window closes (counted as
-      // deferred by the sweeper).
-      if (decision.keepUntil !== undefined) return deferred('uploadWindow', decision.keepUntil, { deletes: decision.deletes });
-      return { sweeper: 'due', deletes: decision.deletes };
-    }),
-  );
+  return judged.map((j): Verdict => {
+    if (j.kind === 'quarantined') return { sweeper: 'quarantined', reason: j.reason };
+    if (j.kind === 'deferred') return deferred(j.reason, j.until);
+    // Deleted now, but kept for another look when the upload window closes (counted as
+    // deferred by the sweeper).
+    if (j.keepUntil !== undefined) return deferred('uploadWindow', j.keepUntil, { deletes: j.deletes });
+    return { sweeper: 'due', deletes: j.deletes };
+  });
+}
+
+function deferred(code: string, until: number, extra: Partial<Verdict> = {}): Verdict {
+  return { sweeper: 'deferred', reason: `${code} until ${iso(until)}`, reasonCode: code, until: iso(until), ...extra };
 }
 
 function describeEntry(entry: DecodedEntry, verdict: Verdict): InspectedEntry {
