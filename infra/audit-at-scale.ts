@@ -27,6 +27,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
 import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
+import { addAlarmActions } from './failure-handling.js';
 import { TierlogFunction } from './function.js';
 import type { TierlogResources } from './permissions.js';
 
@@ -404,12 +405,7 @@ export class AuditAtScale extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    for (const alarm of [executionsFailed, lostBlobs]) {
-      for (const action of props.alarmActions ?? []) {
-        alarm.addAlarmAction(action);
-        alarm.addOkAction(action);
-      }
-    }
+    addAlarmActions([executionsFailed, lostBlobs], props.alarmActions);
     this.alarms = { executionsFailed, lostBlobs };
   }
 

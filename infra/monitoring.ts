@@ -10,6 +10,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_QUARANTINE_RECHECK_MS } from '../lib/constants.js';
 import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
+import { addAlarmActions } from './failure-handling.js';
 import type { ObjectsStreamAlarms, ObjectsStreamCleanup } from './objects-stream.js';
 import { SWEEPER_SERVICE_NAME } from './sweeper.js';
 
@@ -133,12 +134,7 @@ export class TierlogMonitoring extends Construct {
       }),
       ...props.objectsStream.alarms,
     };
-    for (const alarm of Object.values(this.alarms)) {
-      for (const action of props.alarmActions ?? []) {
-        alarm.addAlarmAction(action);
-        alarm.addOkAction(action);
-      }
-    }
+    addAlarmActions(Object.values(this.alarms), props.alarmActions);
 
     const counts = (names: Array<keyof typeof SWEEP_METRICS>) =>
       names.map((name) => sweepMetric(SWEEP_METRICS[name], cloudwatch.Stats.SUM, SWEEP_METRICS[name]));

@@ -23,6 +23,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
+import { failureQueue } from './failure-handling.js';
 import { TierlogFunction } from './function.js';
 import type { TierlogResources } from './permissions.js';
 
@@ -147,13 +148,7 @@ export class ObjectsStreamCleanup extends Construct {
     grant(OBJECTS_STREAM_ACTIONS.objectsTable, [table.tableArn]);
     grant(OBJECTS_STREAM_ACTIONS.objects, [props.resources.bucket.arnForObjects(`${props.resources.prefix}/*`)]);
 
-    this.failureQueue = new sqs.Queue(this, 'FailureQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      // Its messages name stream records, not data: worthless once the stack is gone.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    this.failureQueue = failureQueue(this, 'FailureQueue');
 
     this.eventSourceMapping = new lambda.EventSourceMapping(this, 'Mapping', {
       target: fn.function,

@@ -4,7 +4,7 @@
  * Overlapping sweeps are safe (instances are claimed with conditional writes); reserved
  * concurrency bounds how many run at once.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -12,6 +12,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { grantSweeper, type TierlogResources } from './permissions.js';
 
@@ -125,13 +126,7 @@ export class TierlogSweeper extends Construct {
     this.logGroup = fn.logGroup;
     grantSweeper(fn.function, props.resources);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      // Undelivered sweep events are worthless once the stack is gone.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    this.deadLetterQueue = failureQueue(this, 'DeadLetterQueue');
 
     const stack = Stack.of(this);
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
