@@ -4,7 +4,7 @@
  * loop, like the FaultInjector: nothing is changed, every attempt is seen, lib-storage's
  * multipart calls and the document client's commands included (they share the client's stack).
  *
- * The IAM test maps what it records to IAM actions (`infra/iam-map.ts`) and compares that with
+ * Tests count a write path's requests with it (`names()`); the IAM test maps what it records to IAM actions (`infra/iam-map.ts`) and compares that with
  * the grants, so a call the code starts to make, or stops making, shows up as a difference.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -62,5 +62,15 @@ export class CommandRecorder {
   /** The commands recorded under `entryPoint`. */
   of(entryPoint: string): RecordedCommand[] {
     return this.commands.filter((c) => c.entryPoint === entryPoint);
+  }
+
+  /** The command names in the order sent, of one service or both. */
+  names(service?: 'dynamodb' | 's3'): string[] {
+    return this.commands.filter((c) => service === undefined || c.service === service).map((c) => c.command);
+  }
+
+  /** Forgets what was recorded. */
+  reset(): void {
+    this.commands.length = 0;
   }
 }

@@ -12,6 +12,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
 import type { TierlogConfig } from '../../lib/config.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
@@ -34,47 +35,6 @@ export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined):
   return Buffer.from(a).equals(Buffer.from(b));
 }
 
-// ---- call recording ----------------------------------------------------------------------------
-
-export interface RecordedCall {
-  readonly service: 'dynamodb' | 's3';
-  readonly command: string;
-  readonly table?: string;
-}
-
-/** Records every attempt a client sends (inside the retry loop, like the FaultInjector). */
-export class CallRecorder {
-  readonly calls: RecordedCall[] = [];
-
-  attach<C extends DynamoDBClient | S3Client>(client: C, service: 'dynamodb' | 's3'): C {
-    const middleware =
-      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
-        const table = typeof args.input?.TableName === 'string' ? (args.input.TableName as string) : undefined;
-        this.calls.push({ service, command: (context.commandName ?? 'unknown').replace(/Command$/, ''), ...(table ? { table } : {}) });
-        return next(args);
-      };
-    (client.middlewareStack as any).addRelativeTo(middleware, {
-      relation: 'after',
-      toMiddleware: 'retryMiddleware',
-      name: 'testCallRecorder',
-      override: true,
-    });
-    return client;
-  }
-
-  reset(): void {
-    this.calls.length = 0;
-  }
-
-  count(service: 'dynamodb' | 's3'): number {
-    return this.calls.filter((c) => c.service === service).length;
-  }
-
-  names(service?: 'dynamodb' | 's3'): string[] {
-    return this.calls.filter((c) => service === undefined || c.service === service).map((c) => c.command);
-  }
-}
-
 // ---- writers -----------------------------------------------------------------------------------
 
 export interface Writer {
@@ -84,7 +44,7 @@ export interface Writer {
   readonly s3: S3Client;
   /** One injector on both clients: a crash kills the whole "process". */
   readonly injector: FaultInjector;
-  readonly recorder: CallRecorder;
+  readonly recorder: CommandRecorder;
   close(): void;
 }
 
@@ -97,7 +57,7 @@ export interface WriterOptions {
 /** A writer "process": its own clients, its own change log and store. */
 export function makeWriter(fx: Fixture, options: WriterOptions = {}): Writer {
   const injector = options.injector ?? new FaultInjector();
-  const recorder = new CallRecorder();
+  const recorder = new CommandRecorder();
   const dynamodb = recorder.attach(injector.attach(createDynamoDBClient(), 'dynamodb'), 'dynamodb');
   const s3 = recorder.attach(injector.attach(createS3Client(), 's3'), 's3');
   const log = new DynamoChangeLog({ config: fx.config, dynamodb, renewInBackground: false, ...options.log });

@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { BlobMissingError, ValidationError, VersionConflictError } from '../../lib/errors.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
 import {
-  CallRecorder,
   KiB,
   MiB,
   deferred,
@@ -43,7 +43,7 @@ const LARGE = 64 * KiB;
 function countingStore(options: { partSize?: number } = {}) {
   const ddb = new FaultInjector();
   const s3i = new FaultInjector();
-  const recorder = new CallRecorder();
+  const recorder = new CommandRecorder();
   const dynamodb = recorder.attach(ddb.attach(createDynamoDBClient(), 'dynamodb'), 'dynamodb');
   const s3 = recorder.attach(s3i.attach(createS3Client(), 's3'), 's3');
   const log = new DynamoChangeLog({ config: fx.config, dynamodb, renewInBackground: false });
@@ -396,7 +396,7 @@ describe('read of a tombstone whose blob is replaced under it', () => {
     const arrived = deferred();
     const release = deferred();
     let gated = 0;
-    const recorder = new CallRecorder();
+    const recorder = new CommandRecorder();
     const dynamodb = recorder.attach(createDynamoDBClient(), 'dynamodb');
     const s3 = recorder.attach(createS3Client(), 's3');
     s3.middlewareStack.add(
