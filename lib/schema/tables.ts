@@ -58,7 +58,7 @@ export const changeLogTableSchema: TableSchema = {
   ],
 };
 
-/** Objects table ("HV"): partition key `key`. Attribute names are in `lib/tiered/hv-item.ts`. */
+/** Objects table ("HV"): partition key `key`. Attribute names: `DEFAULT_HV_ATTRIBUTES` in `lib/tiered/hv-table.ts`. */
 export const objectsTableSchema: TableSchema = {
   partitionKey: { name: 'key', type: 'S' },
   globalSecondaryIndexes: [],
