@@ -6,68 +6,14 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
-import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { auditCommand, parseBlobKey, runAudit, uuidV7Time } from '../../lib/cli/audit.js';
 import type { CliContext } from '../../lib/cli/common.js';
 import { UsageError } from '../../lib/cli/common.js';
-import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { blobKey, capture, cli, cliJson, HOUR, putBlob, putTombstone } from './helpers.js';
+import { type Fixture, listKeys } from '../support/local.js';
+import { type AuditScene, auditScene } from './audit-scene.js';
+import { capture, cli, cliJson, HOUR, putTombstone } from './helpers.js';
 
-const KiB = 1024;
 const ahead = () => Date.now() + 2 * HOUR;
-
-interface Scene {
-  fx: Fixture;
-  store: TieredStore;
-  bodies: Map<string, Uint8Array>;
-  referenced: string[];
-  orphans: string[];
-  young: string;
-  malformed: string[];
-  outside: string;
-}
-
-async function scene(): Promise<Scene> {
-  const fx = await freshFixture();
-  const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, renewInBackground: false });
-  const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb: fx.dynamodb, s3: fx.s3 });
-  const bodies = new Map<string, Uint8Array>();
-  const put = async (key: string, size: number, fill: number) => {
-    const body = new Uint8Array(size).fill(fill);
-    await store.put(key, body);
-    bodies.set(key, body);
-  };
-  await put('big-1', 20 * KiB, 1);
-  await put('big-2', 20 * KiB, 2);
-  await put('big-2', 24 * KiB, 3); // overwrite: the first blob is deleted by the store
-  await put('small', 1 * KiB, 4); // inline: no blob
-  await put('dir/ünïcode key', 30 * KiB, 5);
-  log.close();
-  const referenced = (await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).sort();
-  expect(referenced).toHaveLength(3);
-
-  const p = fx.config.prefix;
-  const orphans = [
-    blobKey(fx, 'never-written'), // no HV item at all
-    blobKey(fx, 'big-1'), // a stale blob of an object that points elsewhere
-    blobKey(fx, 'small'), // an object that is inline now
-    blobKey(fx, 'ancient', Date.now() - 10 * HOUR), // an old UUID (LastModified decides: 2 h)
-  ].sort();
-  // By LastModified 2 h old, but its UUIDv7 says 1 h: the younger clock wins, so it is young.
-  const young = blobKey(fx, 'young', Date.now() + HOUR);
-  const uuid = blobKey(fx, 'x').split('/').pop()!;
-  const malformed = [
-    `${p}/not/a/blob`,
-    `${p}/Zm9v/not-a-uuid`,
-    `${p}/!!/${uuid}`,
-    `${p}/Zm9vY/${uuid}`, // not the canonical base64url of anything
-    `${p}/Zm9v/${uuid.toUpperCase()}`,
-  ].sort();
-  const outside = `other/${blobKey(fx, 'outside')}`;
-  for (const key of [...orphans, young, ...malformed, outside]) await putBlob(fx, key);
-  return { fx, store, bodies, referenced, orphans, young, malformed, outside };
-}
 
 async function allBlobs(fx: Fixture): Promise<string[]> {
   return (await listKeys(fx.s3, fx.config.bucket)).sort();
@@ -106,9 +52,9 @@ describe('blob keys', () => {
 });
 
 describe('audit', () => {
-  let s: Scene;
+  let s: AuditScene;
   beforeAll(async () => {
-    s = await scene();
+    s = await auditScene();
   });
 
   test('reports exactly the old orphans and the malformed keys; deletes nothing', async () => {
@@ -180,7 +126,7 @@ describe('audit', () => {
 
 describe('audit --delete', () => {
   test('deletes exactly the old orphans; referenced, young, malformed and outside keys survive', async () => {
-    const s = await scene();
+    const s = await auditScene();
     const run = await cliJson(s.fx, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
     expect(run.code).toBe(0);
     expect(run.json).toMatchObject({ delete: true, deleted: 4, keptOnRecheck: [], deleteFailures: [] });
@@ -194,7 +140,7 @@ describe('audit --delete', () => {
   });
 
   test('each batch is checked against HV again right before its delete: a blob referenced by then is kept', async () => {
-    const s = await scene();
+    const s = await auditScene();
     const target = s.orphans.find((k) => k.includes(Buffer.from('never-written').toString('base64url')))!;
     // A client whose second read of "never-written" (the re-check) first finds HV pointing at the orphan.
     const dynamodb = createDynamoDBClient();

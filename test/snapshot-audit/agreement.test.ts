@@ -21,11 +21,10 @@ import { newChangeId } from '../../lib/ids.js';
 import { SnapshotError } from '../../lib/recovery/snapshot-audit/errors.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { localTableArn, snapshotLiveState, writeDynamoExport } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
-import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { blobKey, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from '../cli/helpers.js';
-import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { type AuditScene, auditScene } from '../cli/audit-scene.js';
+import { type Fixture, listKeys } from '../support/local.js';
 
-const KiB = 1024;
 const AHEAD = 2 * HOUR;
 const ahead = () => Date.now() + AHEAD;
 const dirs: string[] = [];
@@ -39,39 +38,19 @@ function tempDir(): string {
   return dir;
 }
 
-interface Scene {
-  fx: Fixture;
-  referenced: string[];
-  orphans: string[];
+interface Scene extends AuditScene {
   lost: string;
-  young: string;
   inFlight: string;
   namedByUnparseable: string;
-  malformed: string[];
 }
 
+/** The audits' common scene, plus what only the snapshot audit tells apart. */
 async function scene(): Promise<Scene> {
-  const fx = await freshFixture();
-  const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, renewInBackground: false });
-  const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb: fx.dynamodb, s3: fx.s3 });
-  await store.put('big-1', new Uint8Array(20 * KiB).fill(1));
-  await store.put('big-2', new Uint8Array(20 * KiB).fill(2));
-  await store.put('big-2', new Uint8Array(24 * KiB).fill(3));
-  await store.put('small', new Uint8Array(KiB).fill(4));
-  await store.put('dir/ünïcode key', new Uint8Array(30 * KiB).fill(5));
-  const referenced = (await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).sort();
-  expect(referenced).toHaveLength(3);
-
-  const orphans = [
-    blobKey(fx, 'never-written'),
-    blobKey(fx, 'big-1'),
-    blobKey(fx, 'small'),
-    blobKey(fx, 'ancient', Date.now() - 10 * HOUR),
-  ].sort();
-  // Its UUIDv7 says 1 h from now: the younger clock wins.
-  const young = blobKey(fx, 'young', Date.now() + HOUR);
+  const base = await auditScene();
+  const fx = base.fx;
   // A live writer's entry names it: in flight, whatever its age.
   const inFlight = blobKey(fx, 'in-flight');
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, renewInBackground: false });
   await log.record(newChangeId(), { id: 'in-flight', new: inFlight });
   log.close();
   // An entry that does not parse (unknown schema version) still protects the blob it names.
@@ -83,11 +62,8 @@ async function scene(): Promise<Scene> {
   // HV points at a blob that was never uploaded: invariant 1 broken.
   const lost = blobKey(fx, 'lost-object');
   await putTombstone(fx, 'lost-object', lost);
-  const uuid = blobKey(fx, 'x').split('/').pop()!;
-  const malformed = [`${fx.config.prefix}/not/a/blob`, `${fx.config.prefix}/Zm9v/not-a-uuid`, `${fx.config.prefix}/Zm9vY/${uuid}`].sort();
-  for (const key of [...orphans, young, inFlight, namedByUnparseable, ...malformed, `other/${blobKey(fx, 'outside')}`])
-    await putBlob(fx, key);
-  return { fx, referenced, orphans, lost, young, inFlight, namedByUnparseable, malformed };
+  for (const key of [inFlight, namedByUnparseable]) await putBlob(fx, key);
+  return { ...base, lost, inFlight, namedByUnparseable };
 }
 
 async function snapshots(fx: Fixture, format: 'CSV' | 'Parquet'): Promise<{ manifest: string; exportDir: string }> {
