@@ -6,7 +6,8 @@
  *   create:   record the session, i.e. the change `{ id: key, new: blob }`, BEFORE anything
  *             exists (one PutItem), then start the S3 multipart upload and note its id.
  *   parts:    presigned `UploadPart` URLs, valid until the session expires at the latest.
- *   complete: CompleteMultipartUpload (S3 checks the parts), then ONE TransactWriteItems = [HV
+ *   complete: ListParts (the client's list is checked against it and gives the size, before
+ *             anything is assembled), CompleteMultipartUpload, then ONE TransactWriteItems = [HV
  *             tombstone CAS, session element: live, entry present, no result yet; it records the
  *             result]. Then the replaced blob is deleted and the entry removed.
  *   abort:    claim the session (fences a complete in flight), abort the multipart upload,
@@ -261,15 +262,21 @@ export class UploadSessions {
       throw new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt');
     }
 
-    const refused = await this.o.lt.completeMultipart(info.blob, info.s3UploadId!, parts);
-    if (refused !== undefined && refused !== 'NoSuchUpload') {
-      throw new InvalidPartsError(uploadId, PART_REFUSALS[refused]);
-    }
-    // NoSuchUpload: an earlier complete assembled it (its commit did not land), or it was aborted.
-    const size = await this.o.lt.sizeOf(info.blob);
-    if (size === undefined) throw await this.closedNow(uploadId);
-    if (info.size !== undefined && size !== info.size) {
-      throw new InvalidPartsError(uploadId, `the parts make ${size} bytes, the session declared ${info.size}; abort it and start again`);
+    // The size is that of the listed parts (ListParts), checked before S3 assembles anything, so
+    // a wrong list leaves the session open; S3 then refuses to assemble another size. No HEAD.
+    const uploaded = await this.o.lt.listParts(info.blob, info.s3UploadId!);
+    let size: number;
+    if (uploaded !== undefined) {
+      size = sizeOfParts(uploadId, parts, uploaded);
+      if (info.size !== undefined && size !== info.size) {
+        throw new InvalidPartsError(uploadId, `the parts make ${size} bytes, the session declared ${info.size}`);
+      }
+      const refused = await this.o.lt.completeMultipart(info.blob, info.s3UploadId!, parts, size);
+      if (refused !== undefined && refused !== 'NoSuchUpload') throw new InvalidPartsError(uploadId, PART_REFUSALS[refused]);
+      if (refused === 'NoSuchUpload') size = await this.assembledSize(session);
+    } else {
+      // NoSuchUpload: an earlier complete assembled it (its commit did not land), or it was aborted.
+      size = await this.assembledSize(session);
     }
     return this.commit(session, size, before);
   }
@@ -390,6 +397,23 @@ export class UploadSessions {
     return session;
   }
 
+  /**
+   * The size of a blob an earlier complete assembled, confirmed by S3 (a GET of the blob whose
+   * body is not read); a blob S3 does not confirm (404, or 403 without s3:ListBucket) means the
+   * upload was aborted: nothing is committed.
+   */
+  private async assembledSize(session: SessionItem): Promise<number> {
+    const size = await this.o.lt.sizeOf(session.info.blob);
+    if (size === undefined) throw await this.closedNow(session.sessionId);
+    if (session.info.size !== undefined && size !== session.info.size) {
+      throw new InvalidPartsError(
+        session.sessionId,
+        `the parts make ${size} bytes, the session declared ${session.info.size}; abort it and start again`,
+      );
+    }
+    return size;
+  }
+
   /** A session that still takes parts. */
   private async open(uploadId: string, expectedKey: string | undefined): Promise<SessionItem> {
     const session = await this.read(uploadId, expectedKey);
@@ -470,6 +494,25 @@ const PART_REFUSALS: Record<'InvalidPart' | 'InvalidPartOrder' | 'EntityTooSmall
   InvalidPartOrder: 'parts must be listed in ascending part-number order',
   EntityTooSmall: `every part but the last must be at least ${MIN_PART_SIZE} bytes`,
 };
+
+/**
+ * The size the client's part list makes, from S3's listing of the uploaded parts; refuses what S3's
+ * CompleteMultipartUpload would refuse (a part not uploaded or with another ETag, parts out of
+ * order or repeated, a part but the last under 5 MiB) before anything is assembled.
+ */
+function sizeOfParts(uploadId: string, parts: readonly CompletedPart[], uploaded: readonly UploadedPart[]): number {
+  const byNumber = new Map(uploaded.map((p) => [p.partNumber, p]));
+  const bare = (etag: string) => etag.replace(/^"|"$/g, '');
+  let size = 0;
+  parts.forEach((part, i) => {
+    if (i > 0 && part.partNumber <= parts[i - 1]!.partNumber) throw new InvalidPartsError(uploadId, PART_REFUSALS.InvalidPartOrder);
+    const listed = byNumber.get(part.partNumber);
+    if (listed === undefined || bare(listed.etag) !== bare(part.etag)) throw new InvalidPartsError(uploadId, PART_REFUSALS.InvalidPart);
+    if (i < parts.length - 1 && listed.size < MIN_PART_SIZE) throw new InvalidPartsError(uploadId, PART_REFUSALS.EntityTooSmall);
+    size += listed.size;
+  });
+  return size;
+}
 
 function assertParts(parts: readonly CompletedPart[]): void {
   if (!Array.isArray(parts) || parts.length === 0)
