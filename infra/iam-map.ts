@@ -75,8 +75,8 @@ export const COMMAND_ACTIONS: Readonly<Record<'dynamodb' | 's3', Readonly<Record
     AbortMultipartUpload: [{ action: 's3:AbortMultipartUpload', target: 'key' }],
     GetObject: [{ action: 's3:GetObject', target: 'key' }],
     // Without s3:ListBucket, S3 answers a HEAD of a missing key 403, not 404: no existence check
-    // relies on a HEAD (the sweeper lists the exact key); an upload session's HEAD of its
-    // assembled blob reads a key that exists.
+    // relies on a HEAD or a GET's 404 (the sweeper lists the exact key; an upload session's
+    // complete sizes the blob from its listed parts, and a retried one from a GET answered 200).
     HeadObject: [{ action: 's3:GetObject', target: 'key' }],
     ListParts: [{ action: 's3:ListMultipartUploadParts', target: 'key' }],
     DeleteObject: [{ action: 's3:DeleteObject', target: 'key' }],

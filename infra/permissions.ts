@@ -77,7 +77,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<TierlogRole, readonly RolePermiss
     { action: 'dynamodb:UpdateItem', resource: 'objectsTable', calls: ['TransactWriteItems', 'UpdateItem'] },
     { action: 's3:AbortMultipartUpload', resource: 'prefixObjects', calls: ['AbortMultipartUpload'] },
     { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObject'] },
-    { action: 's3:GetObject', resource: 'prefixObjects', calls: ['GetObject', 'HeadObject'] },
+    { action: 's3:GetObject', resource: 'prefixObjects', calls: ['GetObject'] },
     { action: 's3:ListMultipartUploadParts', resource: 'prefixObjects', calls: ['ListParts'] },
     {
       action: 's3:PutObject',

@@ -13,11 +13,12 @@
  *   the bytes go from S3 to the client, no Lambda carries them.
  * - Upload sessions, for bodies above the request limit (S3's multipart API, as a client expects):
  *   `POST ?uploads` opens one (JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`,
- *   `If-Match` / `If-None-Match` as for PUT) and answers the part URLs when `size` is given;
+ *   `If-Match` / `If-None-Match` and the expiry headers as for PUT, the expiry applying to the object
+ *   from its commit) and answers the part URLs when `size` is given;
  *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
  *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`);
  *   `DELETE ?uploadId=…` aborts.
- * - Expiry on PUT, one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`,
+ * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`,
  *   `x-tierlog-ttl: <seconds>` (time to live), `x-tierlog-tti: <seconds>` (time to idle: reads
  *   move the expiry forward). None: the object never expires (a PUT replaces the policy). GET
  *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
@@ -226,6 +227,7 @@ async function createSession(
     ...(body.contentType !== undefined ? { contentType: body.contentType as string } : {}),
     ...(body.metadata !== undefined ? { metadata: body.metadata as Record<string, string> } : {}),
     ...(ifVersion !== undefined ? { ifVersion } : {}),
+    ...expiryOf(headers),
   });
   const count = Math.min(created.partCount ?? 0, options.maxPartUrls ?? 1_000);
   const parts: Array<{ partNumber: number; url: string }> = [];

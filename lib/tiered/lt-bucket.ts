@@ -12,7 +12,6 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
-  HeadObjectCommand,
   paginateListObjectsV2,
   ListPartsCommand,
   ListObjectsV2Command,
@@ -267,6 +266,8 @@ export class LtBucket {
     key: string,
     uploadId: string,
     parts: readonly { partNumber: number; etag: string }[],
+    /** The size the parts make: S3 refuses to assemble anything else (`x-amz-mp-object-size`). */
+    expectedSize?: number,
   ): Promise<CompleteRefusal | undefined> {
     this.assertOwned(key);
     try {
@@ -276,6 +277,7 @@ export class LtBucket {
           Key: key,
           UploadId: uploadId,
           MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+          ...(expectedSize !== undefined ? { MpuObjectSize: expectedSize } : {}),
         }),
       );
       return undefined;
@@ -298,15 +300,20 @@ export class LtBucket {
     }
   }
 
-  /** The blob's size in bytes, or undefined if it does not exist. */
+  /**
+   * The size of a blob S3 shows to exist (a GetObject whose body is not read: a writer's role
+   * has s3:GetObject); undefined when S3 does not confirm it: 404, or 403, which is what AWS
+   * answers for a missing key to a caller without s3:ListBucket. Undefined is never "missing".
+   */
   async sizeOf(key: string): Promise<number | undefined> {
     this.assertOwned(key);
     try {
-      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      (out.Body as Readable | undefined)?.destroy?.();
       return out.ContentLength ?? 0;
     } catch (err) {
-      if (isNoSuchKey(err)) return undefined;
-      throw translateAwsError(err, { operation: 'HeadObject', bucket: this.bucket });
+      if (isNoSuchKey(err) || awsErrorName(err) === 'AccessDenied') return undefined;
+      throw translateAwsError(err, { operation: 'GetObject', bucket: this.bucket });
     }
   }
 

@@ -45,8 +45,20 @@ export interface SessionInfo {
   readonly contentType?: string;
   readonly metadata?: Readonly<Record<string, string>>;
   readonly ifVersion?: number;
+  /** The object's expiry policy, applied at commit (see {@link StoredPolicy}). */
+  readonly expiry?: StoredPolicy;
   readonly createdAt: number;
   readonly expiresAt: number;
+}
+
+/**
+ * An object expiry policy as a session stores it until its commit (one field set): an instant
+ * (`at`, ms since the epoch), or a time to live / time to idle (ms) counted from the commit.
+ */
+export interface StoredPolicy {
+  readonly at?: number;
+  readonly ttlMs?: number;
+  readonly ttiMs?: number;
 }
 
 /** A committed session's answer. */
@@ -79,6 +91,13 @@ const infoSchema = z.object({
   contentType: z.string().optional(),
   metadata: z.record(z.string()).optional(),
   ifVersion: z.number().int().nonnegative().optional(),
+  expiry: z
+    .object({
+      at: z.number().int().optional(),
+      ttlMs: z.number().int().positive().optional(),
+      ttiMs: z.number().int().positive().optional(),
+    })
+    .optional(),
   createdAt: z.number().int(),
   expiresAt: z.number().int(),
 });

@@ -6,7 +6,8 @@
  *   create:   record the session, i.e. the change `{ id: key, new: blob }`, BEFORE anything
  *             exists (one PutItem), then start the S3 multipart upload and note its id.
  *   parts:    presigned `UploadPart` URLs, valid until the session expires at the latest.
- *   complete: CompleteMultipartUpload (S3 checks the parts), then ONE TransactWriteItems = [HV
+ *   complete: ListParts (the client's list is checked against it and gives the size, before
+ *             anything is assembled), CompleteMultipartUpload, then ONE TransactWriteItems = [HV
  *             tombstone CAS, session element: live, entry present, no result yet; it records the
  *             result]. Then the replaced blob is deleted and the entry removed.
  *   abort:    claim the session (fences a complete in flight), abort the multipart upload,
@@ -42,11 +43,19 @@ import {
 import { type Clock, isUuidV7, newInstanceId } from '../ids.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
+import { type ExpiryPolicy, isExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
 import { commitWrite } from './commit.js';
 import { type Expected, expectedOf, type HvRecord, type HvTable, liveOf } from './hv-table.js';
 import type { LtBucket, UploadedPart } from './lt-bucket.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
-import { parseSessionItem, type SessionInfo, type SessionItem, type SessionResult, SessionTable } from './upload-session-item.js';
+import {
+  parseSessionItem,
+  type SessionInfo,
+  type SessionItem,
+  type SessionResult,
+  SessionTable,
+  type StoredPolicy,
+} from './upload-session-item.js';
 import type { PutResult } from './tiered-store.js';
 
 const MiB = 1024 * 1024;
@@ -64,7 +73,13 @@ export const DEFAULT_PRESIGN_GET_EXPIRES_MS = 5 * 60_000;
 /** Default grace after expiry before the sweeper may take a session: a Lambda's longest invocation. */
 export const DEFAULT_COMPLETE_GRACE_MS = 15 * 60_000;
 
-export interface CreateUploadOptions {
+/**
+ * Besides the session's own options, the object's expiry: `expiresAt`, `timeToLiveMs` or
+ * `timeToIdleMs` (one of them, validated as put's: see lib/tiered/expiry.ts), applied to the
+ * object at commit; a time to live or idle counts from the commit. `expiresInMs` is the
+ * SESSION's lifetime, unrelated to the object's expiry.
+ */
+export interface CreateUploadOptions extends ExpiryPolicy {
   /** The object's size in bytes, when known: checked at complete, and sizes the parts. */
   readonly size?: number;
   /** Bytes per part (5 MiB .. 5 GiB; the last part may be smaller). Default 8 MiB, more when `size` needs it. */
@@ -153,8 +168,11 @@ export class UploadSessions {
     if (!Number.isInteger(expiresInMs) || expiresInMs < 1_000 || expiresInMs > MAX_PRESIGN_SECONDS * 1_000) {
       throw new ValidationError(`expiresInMs must be an integer in 1000..${MAX_PRESIGN_SECONDS * 1_000}`, 'expiresInMs');
     }
+    // Validated as put's (one policy, a future instant, positive durations) before anything is written.
+    storedExpiryOf(options, this.o.clock());
+    const expiry = storedPolicyOf(options);
     if (ifVersion !== undefined) {
-      const current = await this.o.hv.read(key, { withBody: false });
+      const current = this.liveAt(await this.o.hv.read(key, { withBody: false }), this.o.clock());
       if ((current?.version ?? 0) !== ifVersion) throw new VersionConflictError(key, ifVersion, current?.version);
     }
 
@@ -172,6 +190,7 @@ export class UploadSessions {
       ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
       ...(options.metadata !== undefined ? { metadata: { ...options.metadata } } : {}),
       ...(ifVersion !== undefined ? { ifVersion } : {}),
+      ...(expiry !== undefined ? { expiry } : {}),
     };
     // The change is durable before anything exists in S3.
     await this.table.create({
@@ -237,16 +256,27 @@ export class UploadSessions {
     if (before?.writeId === uploadId)
       return { key: info.key, version: before.version, size: before.size, stored: 'blob', created: before.createdAt === before.updatedAt };
     this.assertOpen(session);
-
-    const refused = await this.o.lt.completeMultipart(info.blob, info.s3UploadId!, parts);
-    if (refused !== undefined && refused !== 'NoSuchUpload') {
-      throw new InvalidPartsError(uploadId, PART_REFUSALS[refused]);
+    if (objectExpiryAt(info.expiry, this.o.clock()) === 'passed') {
+      // The instant the object was to expire at has passed: it can never be written.
+      await this.discard(session);
+      throw new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt');
     }
-    // NoSuchUpload: an earlier complete assembled it (its commit did not land), or it was aborted.
-    const size = await this.o.lt.sizeOf(info.blob);
-    if (size === undefined) throw await this.closedNow(uploadId);
-    if (info.size !== undefined && size !== info.size) {
-      throw new InvalidPartsError(uploadId, `the parts make ${size} bytes, the session declared ${info.size}; abort it and start again`);
+
+    // The size is that of the listed parts (ListParts), checked before S3 assembles anything, so
+    // a wrong list leaves the session open; S3 then refuses to assemble another size. No HEAD.
+    const uploaded = await this.o.lt.listParts(info.blob, info.s3UploadId!);
+    let size: number;
+    if (uploaded !== undefined) {
+      size = sizeOfParts(uploadId, parts, uploaded);
+      if (info.size !== undefined && size !== info.size) {
+        throw new InvalidPartsError(uploadId, `the parts make ${size} bytes, the session declared ${info.size}`);
+      }
+      const refused = await this.o.lt.completeMultipart(info.blob, info.s3UploadId!, parts, size);
+      if (refused !== undefined && refused !== 'NoSuchUpload') throw new InvalidPartsError(uploadId, PART_REFUSALS[refused]);
+      if (refused === 'NoSuchUpload') size = await this.assembledSize(session);
+    } else {
+      // NoSuchUpload: an earlier complete assembled it (its commit did not land), or it was aborted.
+      size = await this.assembledSize(session);
     }
     return this.commit(session, size, before);
   }
@@ -256,7 +286,9 @@ export class UploadSessions {
     const { info, sessionId } = session;
     let current = first;
     for (let attempt = 0; attempt < this.o.maxAttempts; attempt++) {
-      const live = liveOf(current);
+      const now = this.o.clock();
+      // An expired object is absent to ifVersion (its item is replaced like a live one, and its blob is `old`).
+      const live = this.liveAt(current, now);
       if (info.ifVersion !== undefined && (live?.version ?? 0) !== info.ifVersion) {
         await this.discard(session);
         throw new VersionConflictError(info.key, info.ifVersion, live?.version);
@@ -267,10 +299,16 @@ export class UploadSessions {
       const effect: FenceEffect = old !== undefined ? { kind: 'setOld', old } : { kind: 'remove' };
       const result: SessionResult = { version: (current?.version ?? 0) + 1, size, created: live === undefined };
       const log = this.sessionLog(sessionId, result);
+      const expiry = objectExpiryAt(info.expiry, now);
+      if (expiry === 'passed') {
+        await this.discard(session);
+        throw new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt');
+      }
       const fields = {
         size,
-        now: this.o.clock(),
+        now,
         writeId: sessionId,
+        expiry,
         ...(info.contentType !== undefined ? { contentType: info.contentType } : {}),
         ...(info.metadata !== undefined ? { metadata: info.metadata } : {}),
       };
@@ -342,6 +380,12 @@ export class UploadSessions {
 
   // ---- internals ---------------------------------------------------------------------------
 
+  /** The object `record` stands for at `now`: none for no item, a deletion marker or an expired item. */
+  private liveAt(record: HvRecord | undefined, now: number): HvRecord | undefined {
+    const object = liveOf(record);
+    return object !== undefined && isExpired(object, now) ? undefined : object;
+  }
+
   /** The session behind a handle, or UploadSessionNotFoundError. */
   private async read(uploadId: string, expectedKey: string | undefined): Promise<SessionItem> {
     if (typeof uploadId !== 'string' || !isUuidV7(uploadId)) throw new UploadSessionNotFoundError(String(uploadId));
@@ -351,6 +395,23 @@ export class UploadSessions {
     // Never act on a blob this store would not have made for this key.
     if (!checkBlobKey(this.o.config.prefix, session.info.key, session.info.blob).ok) throw new UploadSessionNotFoundError(uploadId);
     return session;
+  }
+
+  /**
+   * The size of a blob an earlier complete assembled, confirmed by S3 (a GET of the blob whose
+   * body is not read); a blob S3 does not confirm (404, or 403 without s3:ListBucket) means the
+   * upload was aborted: nothing is committed.
+   */
+  private async assembledSize(session: SessionItem): Promise<number> {
+    const size = await this.o.lt.sizeOf(session.info.blob);
+    if (size === undefined) throw await this.closedNow(session.sessionId);
+    if (session.info.size !== undefined && size !== session.info.size) {
+      throw new InvalidPartsError(
+        session.sessionId,
+        `the parts make ${size} bytes, the session declared ${session.info.size}; abort it and start again`,
+      );
+    }
+    return size;
   }
 
   /** A session that still takes parts. */
@@ -434,6 +495,25 @@ const PART_REFUSALS: Record<'InvalidPart' | 'InvalidPartOrder' | 'EntityTooSmall
   EntityTooSmall: `every part but the last must be at least ${MIN_PART_SIZE} bytes`,
 };
 
+/**
+ * The size the client's part list makes, from S3's listing of the uploaded parts; refuses what S3's
+ * CompleteMultipartUpload would refuse (a part not uploaded or with another ETag, parts out of
+ * order or repeated, a part but the last under 5 MiB) before anything is assembled.
+ */
+function sizeOfParts(uploadId: string, parts: readonly CompletedPart[], uploaded: readonly UploadedPart[]): number {
+  const byNumber = new Map(uploaded.map((p) => [p.partNumber, p]));
+  const bare = (etag: string) => etag.replace(/^"|"$/g, '');
+  let size = 0;
+  parts.forEach((part, i) => {
+    if (i > 0 && part.partNumber <= parts[i - 1]!.partNumber) throw new InvalidPartsError(uploadId, PART_REFUSALS.InvalidPartOrder);
+    const listed = byNumber.get(part.partNumber);
+    if (listed === undefined || bare(listed.etag) !== bare(part.etag)) throw new InvalidPartsError(uploadId, PART_REFUSALS.InvalidPart);
+    if (i < parts.length - 1 && listed.size < MIN_PART_SIZE) throw new InvalidPartsError(uploadId, PART_REFUSALS.EntityTooSmall);
+    size += listed.size;
+  });
+  return size;
+}
+
 function assertParts(parts: readonly CompletedPart[]): void {
   if (!Array.isArray(parts) || parts.length === 0)
     throw new ValidationError('parts must be a non-empty array of { partNumber, etag }', 'parts');
@@ -447,6 +527,29 @@ function assertParts(parts: readonly CompletedPart[]): void {
       throw new ValidationError(`parts[${i}].etag must be the ETag S3 answered for the part`, `parts[${i}].etag`);
     }
   });
+}
+
+/** The policy a session keeps until its commit (validated before). */
+function storedPolicyOf(policy: ExpiryPolicy): StoredPolicy | undefined {
+  if (policy.expiresAt !== undefined) return { at: policy.expiresAt.getTime() };
+  if (policy.timeToLiveMs !== undefined) return { ttlMs: policy.timeToLiveMs };
+  if (policy.timeToIdleMs !== undefined) return { ttiMs: policy.timeToIdleMs };
+  return undefined;
+}
+
+/** The expiry a commit at `now` stores; `passed` when the fixed instant is not in the future any more. */
+function objectExpiryAt(policy: StoredPolicy | undefined, now: number): StoredExpiry | 'passed' {
+  if (policy?.at !== undefined && policy.at <= now) return 'passed';
+  return storedExpiryOf(
+    policy === undefined
+      ? undefined
+      : {
+          ...(policy.at !== undefined ? { expiresAt: new Date(policy.at) } : {}),
+          ...(policy.ttlMs !== undefined ? { timeToLiveMs: policy.ttlMs } : {}),
+          ...(policy.ttiMs !== undefined ? { timeToIdleMs: policy.ttiMs } : {}),
+        },
+    now,
+  );
 }
 
 function resultOf(info: SessionInfo, result: SessionResult): PutResult {

@@ -6,7 +6,8 @@
  * references is missing (also before the sweep), no blob leaks, no change-log entry or instance
  * item is left, no multipart upload is left open, the object holds the old value or the new one
  * (new exactly when the complete or its retry succeeded), and the retried complete answers the
- * version the object has.
+ * version the object has. Every writer gets AWS's answers to a caller without s3:ListBucket (a
+ * GET of a missing key is 403): no step may rely on a 404.
  *
  * Then the races: complete against the sweeper at expiry, a double complete, an abandoned
  * session, and a client that keeps uploading parts after expiry.
@@ -15,6 +16,7 @@ import { ListPartsCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { UploadSessionClosedError } from '../../lib/errors.js';
 import { FaultInjector, type FaultKind, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { withoutListBucket } from '../../lib/faults/without-list-bucket.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import {
@@ -47,7 +49,7 @@ function sessionSteps(fx: Fixture) {
     mpCreate: (r: RequestInfo) => r.command === 'CreateMultipartUploadCommand',
     noteUploadId: (r: RequestInfo) => update(r, '#u.#s3'),
     mpComplete: (r: RequestInfo) => r.command === 'CompleteMultipartUploadCommand',
-    headBlob: (r: RequestInfo) => r.command === 'HeadObjectCommand',
+    listParts: (r: RequestInfo) => r.command === 'ListPartsCommand',
     commit: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
     deleteBlob: (r: RequestInfo) => r.command === 'DeleteObjectCommand',
     removeEntry: (r: RequestInfo) => update(r, 'REMOVE #c ADD #n :minus'),
@@ -102,7 +104,7 @@ const scenarios: Scenario[] = [
     prepare,
     op: complete,
     retry: complete,
-    steps: ['sessionRead', 'hvRead', 'mpComplete', 'headBlob', 'commit', 'sessionRead'],
+    steps: ['sessionRead', 'hvRead', 'listParts', 'mpComplete', 'commit', 'sessionRead'],
     commits: true,
   },
   {
@@ -111,7 +113,7 @@ const scenarios: Scenario[] = [
     prepare,
     op: complete,
     retry: complete,
-    steps: ['sessionRead', 'hvRead', 'mpComplete', 'headBlob', 'commit', 'sessionRead', 'deleteBlob', 'removeEntry'],
+    steps: ['sessionRead', 'hvRead', 'listParts', 'mpComplete', 'commit', 'sessionRead', 'deleteBlob', 'removeEntry'],
     commits: true,
   },
   {
@@ -146,8 +148,10 @@ afterEach(() => {
   for (const w of open.splice(0)) w.close();
 });
 
+/** A writer "process" answered as AWS answers a writer without s3:ListBucket (403 for a missing key). */
 function writer(fx: Fixture, injector?: FaultInjector): Writer {
   const w = makeWriter(fx, injector !== undefined ? { injector } : {});
+  withoutListBucket(w.s3);
   open.push(w);
   return w;
 }

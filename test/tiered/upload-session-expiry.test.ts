@@ -1,0 +1,170 @@
+/**
+ * Expiry of objects written through upload sessions, on the local servers: `createUpload` takes
+ * the same policy as put (one of `expiresAt`, `timeToLiveMs`, `timeToIdleMs`, validated the same
+ * way, nothing written when refused), the policy applies to the object at commit (a time to live
+ * or idle counts from the commit), an instant that passes before the complete aborts the
+ * session and leaves nothing, and the HTTP create route takes the PUT route's expiry headers.
+ */
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { handleObjectsRequest } from '../../lib/api/objects-http.js';
+import { UploadSessionNotFoundError, ValidationError, VersionConflictError } from '../../lib/errors.js';
+import { freshFixture, type Fixture } from '../support/local.js';
+import { httpEvent } from '../functions/lambda.js';
+import { KiB, expectClean, makeWriter, randomBody, rawState, sameBytes, sweepPastEverything, type Writer } from './harness.js';
+import { putPart, uploadParts } from './upload-session-client.js';
+
+const SEC = 1000;
+const HOUR = 3_600_000;
+let fx: Fixture;
+let w: Writer;
+// Close to the wall clock (presigned URLs are checked against it), moved on by the tests.
+let offset = 0;
+const clock = () => Date.now() + offset;
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  w = makeWriter(fx, { store: { clock } });
+});
+afterAll(() => w.close());
+
+async function item(key: string): Promise<Record<string, unknown> | undefined> {
+  return (await rawState(fx)).objects.find((o) => o.key === key);
+}
+
+/** Creates a session, uploads `body`, completes; returns the instants around the complete. */
+async function upload(key: string, body: Uint8Array, options: Parameters<Writer['store']['createUpload']>[1]) {
+  const created = await w.store.createUpload(key, options);
+  const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+  const before = clock();
+  const result = await w.store.completeUpload(created.uploadId, parts);
+  return { result, before, after: clock() };
+}
+
+describe('createUpload with an expiry policy', () => {
+  test('a time to live counts from the commit and is returned by head; past it the object is absent', async () => {
+    const body = randomBody(40 * KiB);
+    offset = 0;
+    const { result, before, after } = await upload('e/ttl', body, { timeToLiveMs: HOUR });
+    expect(result).toMatchObject({ version: 1, created: true, stored: 'blob' });
+    const stored = (await item('e/ttl'))!.expiresAt as number;
+    expect(stored).toBeGreaterThanOrEqual(Math.ceil((before + HOUR) / SEC));
+    expect(stored).toBeLessThanOrEqual(Math.ceil((after + HOUR) / SEC));
+    expect((await w.store.head('e/ttl'))!.expiresAt).toEqual(new Date(stored * SEC));
+    expect(sameBytes((await w.store.get('e/ttl'))!.body, body)).toBe(true);
+    offset = HOUR + 2 * SEC;
+    expect(await w.store.head('e/ttl')).toBeUndefined();
+    expect(await w.store.get('e/ttl')).toBeUndefined();
+    offset = 0;
+  });
+
+  test('an instant is stored to the second (rounded up); a time to idle stores its TTI', async () => {
+    const at = new Date(clock() + 2 * HOUR + 500);
+    await upload('e/at', randomBody(1000), { expiresAt: at });
+    expect((await item('e/at'))!.expiresAt).toBe(Math.ceil(at.getTime() / SEC));
+    await upload('e/tti', randomBody(1000), { timeToIdleMs: 10 * 60_000 });
+    expect((await item('e/tti'))!.tti).toBe(10 * 60_000);
+  });
+
+  test('a session without a policy over an expiring object makes it permanent (the write replaces the policy)', async () => {
+    await w.store.put('e/over', randomBody(40 * KiB), { timeToLiveMs: HOUR });
+    const body = randomBody(2000);
+    const { result } = await upload('e/over', body, {});
+    expect(result).toMatchObject({ version: 2, created: false });
+    const raw = await item('e/over');
+    expect(raw!.expiresAt).toBeUndefined();
+    expect(raw!.tti).toBeUndefined();
+    offset = 10 * HOUR;
+    expect(sameBytes((await w.store.get('e/over'))!.body, body)).toBe(true);
+    offset = 0;
+  });
+
+  test('over an expired object: ifVersion 0 holds (it is absent), the write continues its version and deletes its blob', async () => {
+    await w.store.put('e/expired', randomBody(40 * KiB), { timeToLiveMs: HOUR });
+    const oldBlob = (await item('e/expired'))!.blob as string;
+    offset = HOUR + 2 * SEC;
+    await expect(w.store.createUpload('e/expired', { ifVersion: 1 })).rejects.toBeInstanceOf(VersionConflictError);
+    const { result } = await upload('e/expired', randomBody(1000), { ifVersion: 0, timeToLiveMs: HOUR });
+    expect(result).toMatchObject({ version: 2, created: true });
+    expect((await rawState(fx)).blobs).not.toContain(oldBlob);
+    offset = 0;
+  });
+
+  test.each([
+    ['two policies', { timeToLiveMs: HOUR, timeToIdleMs: HOUR }],
+    ['a past instant', { expiresAt: new Date(Date.UTC(2020, 0, 1)) }],
+    ['an invalid instant', { expiresAt: new Date(Number.NaN) }],
+    ['a negative time to live', { timeToLiveMs: -1 }],
+    ['a fractional time to idle', { timeToIdleMs: 1.5 }],
+    ['more than 100 years', { timeToLiveMs: 101 * 365 * 24 * HOUR }],
+  ])('%s: ValidationError, nothing written (no session, no multipart upload)', async (_name, policy) => {
+    const before = await rawState(fx);
+    await expect(w.store.createUpload('e/bad', policy)).rejects.toBeInstanceOf(ValidationError);
+    const after = await rawState(fx);
+    expect(after.instances).toHaveLength(before.instances.length);
+    expect(after.blobs).toEqual(before.blobs);
+    expect(await item('e/bad')).toBeUndefined();
+    w.recorder.reset();
+    await expect(w.store.createUpload('e/bad', policy)).rejects.toBeInstanceOf(ValidationError);
+    expect(w.recorder.calls).toEqual([]); // refused before any request
+  });
+
+  test('an instant that passes before the complete: ValidationError, the session is aborted, nothing is left', async () => {
+    const created = await w.store.createUpload('e/late', { expiresAt: new Date(clock() + 60 * SEC) });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(3000), created.partSize);
+    offset = 61 * SEC;
+    await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(ValidationError);
+    expect(await item('e/late')).toBeUndefined();
+    // Aborted and gone, as after abortUpload.
+    await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    const state = await rawState(fx);
+    expect(state.instances.filter((i) => i.pk === created.uploadId)).toEqual([]);
+    expect(state.unreferenced).toEqual([]);
+    offset = 0;
+  });
+});
+
+describe('POST ?uploads with the expiry headers', () => {
+  const call = (method: string, path: string, options: { headers?: Record<string, string>; body?: string; query?: string }) => {
+    const event = httpEvent(method, path, options);
+    event.rawQueryString = options.query ?? '';
+    return handleObjectsRequest(w.store, event);
+  };
+  const json = (res: APIGatewayProxyStructuredResultV2) => JSON.parse(String(res.body));
+
+  test('x-tierlog-ttl on the create applies to the object; GET answers x-tierlog-expires-at', async () => {
+    const created = await call('POST', '/objects/e/http', { query: 'uploads', headers: { 'x-tierlog-ttl': '3600' }, body: '{"size": 10}' });
+    expect(created.statusCode).toBe(201);
+    const { uploadId, parts } = json(created);
+    const etag = await putPart(parts[0].url, randomBody(10));
+    const before = clock();
+    const done = await call('POST', '/objects/e/http', {
+      query: `uploadId=${uploadId}`,
+      body: JSON.stringify({ parts: [{ partNumber: 1, etag }] }),
+    });
+    expect(done.statusCode).toBe(201);
+    const head = await call('HEAD', '/objects/e/http', {});
+    const at = Date.parse(String(head.headers?.['x-tierlog-expires-at']));
+    expect(at).toBeGreaterThanOrEqual(before + HOUR);
+    expect(at).toBeLessThanOrEqual(clock() + HOUR + SEC);
+  });
+
+  test.each([
+    ['two expiry headers', { 'x-tierlog-ttl': '60', 'x-tierlog-tti': '60' }],
+    ['ttl not a number of seconds', { 'x-tierlog-ttl': '1.5' }],
+    ['expires-at not a date', { 'x-tierlog-expires-at': 'tomorrow' }],
+    ['expires-at in the past', { 'x-tierlog-expires-at': '2001-01-01T00:00:00Z' }],
+  ])('%s: 400, no session', async (_name, headers) => {
+    const before = await rawState(fx);
+    const res = await call('POST', '/objects/e/http-bad', { query: 'uploads', headers, body: '{"size": 10}' });
+    expect(res.statusCode).toBe(400);
+    expect(json(res).error).toBe('BadRequest');
+    expect((await rawState(fx)).instances).toHaveLength(before.instances.length);
+  });
+});
+
+test('after everything: nothing lost, nothing leaked, the log drains', async () => {
+  offset = 0;
+  await sweepPastEverything(fx);
+  await expectClean(fx, expect);
+});
