@@ -6,9 +6,12 @@
  *  2. No leak: no blob under the prefix is unreferenced (except those named by quarantined or
  *     not-yet-due entries, which are reported apart).
  *  3. The log drains: no entries left in the change log.
+ *
+ * Also the multipart uploads in progress under the prefix (an upload session's parts are paid
+ * for until the upload is completed or aborted: after the sweeps, none may be left).
  */
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import { ListMultipartUploadsCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { hvAttributeNames, type TierlogConfig } from '../config.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
@@ -29,16 +32,19 @@ export interface InvariantReport {
   readonly entries: number;
   /** Instance items left in the change log. */
   readonly instances: number;
+  /** Keys of the multipart uploads in progress under the prefix (none may be left after the sweeps). */
+  readonly uploads: string[];
   /** HV key -> blob key, for callers that check values. */
   readonly references: ReadonlyMap<string, string>;
 }
 
 export async function checkInvariants(args: { config: TierlogConfig; dynamodb: DynamoDBClient; s3: S3Client }): Promise<InvariantReport> {
   const { config, dynamodb, s3 } = args;
-  const [objects, instances, blobs] = await Promise.all([
+  const [objects, instances, blobs, uploads] = await Promise.all([
     scanTable(dynamodb, config.objectsTable),
     scanTable(dynamodb, config.changeLogTable),
     listBlobs(s3, config.bucket, `${config.prefix}/`),
+    listUploads(s3, config.bucket, `${config.prefix}/`),
   ]);
   const references = new Map<string, string>();
   const names = hvAttributeNames(config);
@@ -69,6 +75,7 @@ export async function checkInvariants(args: { config: TierlogConfig; dynamodb: D
     pending: unreferenced.filter((blob) => named.has(blob)),
     entries,
     instances: instances.length,
+    uploads,
     references,
   };
 }
@@ -76,23 +83,35 @@ export async function checkInvariants(args: { config: TierlogConfig; dynamodb: D
 /** Every item of a table, read raw (full consistent scan). */
 export async function scanTable(dynamodb: DynamoDBClient, table: string): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
-  let ExclusiveStartKey: Record<string, any> | undefined;
-  do {
-    const page = await dynamodb.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey }));
+  for await (const page of paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true })) {
     for (const item of page.Items ?? []) items.push(unmarshall(item, unmarshallOptions()));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey !== undefined);
+  }
   return items;
 }
 
 /** Every key in the bucket under `prefix` (all keys when undefined). */
 export async function listBlobs(s3: S3Client, bucket: string, prefix: string | undefined): Promise<string[]> {
   const keys: string[] = [];
-  let ContinuationToken: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken }));
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix })) {
     for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
-    ContinuationToken = page.NextContinuationToken;
-  } while (ContinuationToken !== undefined);
+  }
   return keys;
+}
+
+/**
+ * The keys of the multipart uploads in progress under `prefix`. (The SDK has no paginator for
+ * ListMultipartUploads: its pages continue from a key and upload-id marker pair.)
+ */
+export async function listUploads(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+  for (;;) {
+    const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, ...markers }));
+    for (const upload of page.Uploads ?? []) if (upload.Key !== undefined) keys.push(upload.Key);
+    if (page.IsTruncated !== true) return keys;
+    markers = {
+      ...(page.NextKeyMarker !== undefined ? { KeyMarker: page.NextKeyMarker } : {}),
+      ...(page.NextUploadIdMarker !== undefined ? { UploadIdMarker: page.NextUploadIdMarker } : {}),
+    };
+  }
 }

@@ -83,6 +83,28 @@ class FlatDeleteStore extends FilesystemStore {
     );
   }
 
+  /** The multipart uploads in progress (not completed, not aborted) whose key starts with `prefix`. */
+  async listUploads(bucket, prefix) {
+    const root = this.getResourcePath(bucket, undefined, 'uploads');
+    const ids = await fs.readdir(root).catch((err) => {
+      if (err.code === 'ENOENT') return [];
+      throw err;
+    });
+    const uploads = await Promise.all(
+      ids.map(async (id) => {
+        const dir = path.join(root, id);
+        const [key, stat] = await Promise.all([
+          fs.readFile(path.join(dir, 'key'), 'utf8').catch(() => undefined),
+          fs.stat(dir).catch(() => undefined),
+        ]);
+        return key === undefined || stat === undefined ? undefined : { id, key, initiated: stat.birthtime };
+      }),
+    );
+    return uploads
+      .filter((u) => u !== undefined && u.key.startsWith(prefix))
+      .sort((a, b) => a.key.localeCompare(b.key) || a.id.localeCompare(b.id));
+  }
+
   async abortUpload(bucket, uploadId) {
     await this.assertUpload(bucket, uploadId);
     await fs.rm(this.uploadDir(bucket, uploadId), { recursive: true, force: true });
@@ -105,8 +127,28 @@ class FlatDeleteStore extends FilesystemStore {
   }
 }
 
-/** ListParts (GET ?uploadId) and AbortMultipartUpload (DELETE ?uploadId), which s3rver lacks. */
+/**
+ * ListParts (GET ?uploadId), AbortMultipartUpload (DELETE ?uploadId) and ListMultipartUploads
+ * (GET /bucket?uploads, one page), which s3rver lacks.
+ */
 async function multipartRoutes(ctx, next) {
+  if (ctx.method === 'GET' && ctx.query.uploads !== undefined && !ctx.path.slice(1).replace(/\/$/, '').includes('/')) {
+    const bucket = ctx.path.slice(1).replace(/\/$/, '');
+    const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : '';
+    const uploads = await ctx.store.listUploads(bucket, prefix);
+    ctx.body = {
+      ListMultipartUploadsResult: {
+        Bucket: bucket,
+        KeyMarker: '',
+        UploadIdMarker: '',
+        Prefix: prefix,
+        MaxUploads: 1000,
+        IsTruncated: false,
+        Upload: uploads.map((u) => ({ Key: u.key, UploadId: u.id, Initiated: u.initiated.toISOString() })),
+      },
+    };
+    return;
+  }
   const uploadId = ctx.query.uploadId;
   if (uploadId === undefined || (ctx.method !== 'GET' && ctx.method !== 'DELETE')) return next();
   const [bucket, ...rest] = ctx.path.slice(1).split('/');

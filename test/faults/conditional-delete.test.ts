@@ -5,32 +5,15 @@
  * not happen. A conditional delete (`ifVersion`, `If-Match`) must then fail with a version
  * conflict, and an unconditional one must try again, not report success over a live object.
  */
-import { afterEach, describe, expect, test } from 'vitest';
-import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { describe, expect, test } from 'vitest';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { VersionConflictError } from '../../lib/errors.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
-import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { faultWriters } from './writers.js';
 
-const open: Array<{ close(): void }> = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-});
-
-function writer(fx: Fixture, injector?: FaultInjector): TieredStore {
-  const dynamodb = createDynamoDBClient();
-  const s3 = createS3Client();
-  if (injector !== undefined) {
-    injector.attach(dynamodb, 'dynamodb');
-    injector.attach(s3, 's3');
-  }
-  const log = new DynamoChangeLog({ config: fx.config, dynamodb, renewInBackground: false });
-  open.push({ close: () => (log.close(), dynamodb.destroy(), s3.destroy()) });
-  return new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3 });
-}
+const writer = faultWriters();
 
 /** A writer whose next commit waits until `release` is called. */
 function heldCommit(fx: Fixture) {
@@ -46,7 +29,7 @@ function heldCommit(fx: Fixture) {
       return true;
     },
   });
-  return { store: writer(fx, injector), atCommit };
+  return { store: writer(fx, { injector }), atCommit };
 }
 
 async function expectClean(fx: Fixture): Promise<void> {

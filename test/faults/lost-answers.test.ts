@@ -8,30 +8,13 @@
  * And the known limit of unconditional small writes: a retry after another writer's write applies
  * again (nothing but the write's own id guards it, and that is gone once another write is on top).
  */
-import { afterEach, describe, expect, test } from 'vitest';
-import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { describe, expect, test } from 'vitest';
 import { CommitOutcomeUnknownError, VersionConflictError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
-import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { faultWriters } from './writers.js';
 
-const open: Array<() => void> = [];
-afterEach(() => {
-  for (const close of open.splice(0)) close();
-});
-
-function store(fx: Fixture, injector?: FaultInjector): TieredStore {
-  const dynamodb = createDynamoDBClient();
-  const s3 = createS3Client();
-  if (injector !== undefined) {
-    injector.attach(dynamodb, 'dynamodb');
-    injector.attach(s3, 's3');
-  }
-  const log = new DynamoChangeLog({ config: fx.config, dynamodb, renewInBackground: false });
-  open.push(() => (log.close(), dynamodb.destroy(), s3.destroy()));
-  return new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3 });
-}
+const writer = faultWriters();
 
 const hv = (fx: Fixture, command: string) => (r: RequestInfo) => r.command === command && r.input.TableName === fx.config.objectsTable;
 
@@ -46,13 +29,13 @@ async function settle<T>(p: Promise<T>): Promise<{ value?: T; error?: unknown }>
 describe('a conditional small write whose answer is lost', () => {
   test('delete (ifVersion): the object is gone; the answer is not a version conflict', async () => {
     const fx = await freshFixture();
-    const plain = store(fx);
+    const plain = writer(fx);
     await plain.put('k', 'small');
     // A delete writes a deletion marker (an UpdateItem that sets `deleted`).
     const marker = (r: Parameters<ReturnType<typeof hv>>[0]) =>
       hv(fx, 'UpdateItemCommand')(r) && String(r.input.UpdateExpression).includes('#deleted = ');
     const injector = new FaultInjector().add({ kind: 'loseResponse', match: marker, times: 1 });
-    const result = await settle(store(fx, injector).delete('k', { ifVersion: 1 }));
+    const result = await settle(writer(fx, { injector }).delete('k', { ifVersion: 1 }));
     expect(await plain.get('k')).toBeUndefined();
     expect(result.error).not.toBeInstanceOf(VersionConflictError);
     if (result.error !== undefined) expect(result.error).toBeInstanceOf(CommitOutcomeUnknownError);
@@ -61,7 +44,7 @@ describe('a conditional small write whose answer is lost', () => {
 
   test('put (ifVersion) overtaken by another writer between its attempts: landed, so not a version conflict', async () => {
     const fx = await freshFixture();
-    const plain = store(fx);
+    const plain = writer(fx);
     await plain.put('k', 'v1');
     let other: Promise<unknown> | undefined;
     const injector = new FaultInjector()
@@ -73,7 +56,7 @@ describe('a conditional small write whose answer is lost', () => {
         times: 1,
         match: (r) => hv(fx, 'UpdateItemCommand')(r) && ((other = plain.put('k', 'other')), true),
       });
-    const result = await settle(store(fx, injector).put('k', 'mine', { ifVersion: 1 }));
+    const result = await settle(writer(fx, { injector }).put('k', 'mine', { ifVersion: 1 }));
     await other;
     expect(injector.stats.injected).toMatchObject({ loseResponse: 1, delay: 1 });
     // The first attempt made version 2 ("mine"); the other writer made version 3 on top of it.
@@ -83,10 +66,10 @@ describe('a conditional small write whose answer is lost', () => {
 
   test('without another writer the retry recognises its own write (no error)', async () => {
     const fx = await freshFixture();
-    const plain = store(fx);
+    const plain = writer(fx);
     await plain.put('k', 'v1');
     const injector = new FaultInjector().add({ kind: 'loseResponse', match: hv(fx, 'UpdateItemCommand'), times: 1 });
-    expect((await store(fx, injector).put('k', 'mine', { ifVersion: 1 })).version).toBe(2);
+    expect((await writer(fx, { injector }).put('k', 'mine', { ifVersion: 1 })).version).toBe(2);
     expect(Buffer.from((await plain.get('k'))!.body).toString()).toBe('mine');
   });
 });
@@ -94,7 +77,7 @@ describe('a conditional small write whose answer is lost', () => {
 describe('known limit: an unconditional small write retried after another writer applies again', () => {
   test('the value ends as the retried write, at a version one past the other writer', async () => {
     const fx = await freshFixture();
-    const plain = store(fx);
+    const plain = writer(fx);
     await plain.put('k', 'v1');
     let other: Promise<unknown> | undefined;
     const injector = new FaultInjector().add({ kind: 'loseResponse', match: hv(fx, 'UpdateItemCommand'), times: 1 }).add({
@@ -103,7 +86,7 @@ describe('known limit: an unconditional small write retried after another writer
       times: 1,
       match: (r) => hv(fx, 'UpdateItemCommand')(r) && ((other = plain.put('k', 'other')), true),
     });
-    const mine = await store(fx, injector).put('k', 'mine');
+    const mine = await writer(fx, { injector }).put('k', 'mine');
     expect((await other) as { version: number }).toMatchObject({ version: 3 }); // on top of "mine" v2
     expect(mine.version).toBe(4); // applied a second time
     expect(Buffer.from((await plain.get('k'))!.body).toString()).toBe('mine');

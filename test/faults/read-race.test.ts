@@ -5,36 +5,19 @@
  * BlobMissingError ("an invariant is broken"). (Found by the fault simulation, long-run seed 1013:
  * a read whose GetObject answers were lost, retried past two overwrites.)
  */
-import { afterEach, expect, test } from 'vitest';
-import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { expect, test } from 'vitest';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
-import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { type Fixture, freshFixture } from '../support/local.js';
+import { freshFixture } from '../support/local.js';
+import { faultWriters } from './writers.js';
 
-const open: Array<() => void> = [];
-afterEach(() => {
-  for (const close of open.splice(0)) close();
-});
-
-function store(fx: Fixture, injector?: FaultInjector): TieredStore {
-  const dynamodb = createDynamoDBClient();
-  const s3 = createS3Client();
-  if (injector !== undefined) {
-    injector.attach(dynamodb, 'dynamodb');
-    injector.attach(s3, 's3');
-  }
-  const log = new DynamoChangeLog({ config: fx.config, dynamodb, renewInBackground: false });
-  open.push(() => (log.close(), dynamodb.destroy(), s3.destroy()));
-  return new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3 });
-}
+const newWriter = faultWriters();
 
 const body = (fill: number) => new Uint8Array(20 * 1024).fill(fill);
 
 test.each([1, 2, 3])('a read overtaken by %i overwrites returns a value that was current during it', async (overwrites) => {
   const fx = await freshFixture();
-  const writer = store(fx);
+  const writer = newWriter(fx);
   await writer.put('k', body(0));
   let written = 0;
   const overwriting: Promise<unknown>[] = [];
@@ -50,7 +33,7 @@ test.each([1, 2, 3])('a read overtaken by %i overwrites returns a value that was
       return true;
     },
   });
-  const read = await store(fx, injector).get('k');
+  const read = await newWriter(fx, { injector }).get('k');
   await Promise.all(overwriting);
   expect(read).toBeDefined();
   expect(read!.body).toEqual(body(read!.body[0]!));

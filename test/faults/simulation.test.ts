@@ -1,5 +1,5 @@
 /**
- * Random fault simulation (see simulation-runner.ts): seeded workloads of 6 writers and 2
+ * Random fault simulation (see simulation/index.ts): seeded workloads of 6 writers and 2
  * concurrent sweepers under lost requests, lost responses, throttling, slow calls that outlive a
  * lease, and writers killed mid-operation; every read checked by a model; after quiescence and a
  * final sweep past every lease: no loss, no leak, the log drained, every final value allowed.
@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { FaultKind } from '../../lib/faults/fault-injector.js';
 import { freshFixture } from '../support/local.js';
-import { DEFAULT_SIMULATION, runSimulation, type SimulationResult } from './simulation-runner.js';
+import { DEFAULT_SIMULATION, runSimulation, type SimulationResult } from './simulation/index.js';
 
 const env = process.env;
 const long = env.TIERLOG_SIM_LONG === '1';

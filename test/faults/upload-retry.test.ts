@@ -8,20 +8,15 @@
  * The sweeper may delete the blob at once, but must keep the entry until the upload window is
  * over, and look again then.
  */
-import { afterEach, expect, test } from 'vitest';
-import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { expect, test } from 'vitest';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { InstanceClaimedError } from '../../lib/errors.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
-import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { freshFixture } from '../support/local.js';
+import { faultWriters } from './writers.js';
 
-const open: Array<() => void> = [];
-afterEach(() => {
-  for (const close of open.splice(0)) close();
-});
+const writer = faultWriters();
 
 test('a PutObject retried after a sweep deleted its blob is caught once the upload window is over', async () => {
   const fx = await freshFixture();
@@ -33,11 +28,7 @@ test('a PutObject retried after a sweep deleted its blob is caught once the uplo
     .add({ kind: 'delay', delayMs: 2_500, times: 1, match: (r) => onCommand('PutObject')(r) && (retrying(), true) })
     // Fenced, the writer deletes its blob itself, unless it dies first.
     .add({ kind: 'crashBefore', match: onCommand('DeleteObject'), times: 1 });
-  const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
-  const s3 = injector.attach(createS3Client(), 's3');
-  const log = new DynamoChangeLog({ config: fx.config, dynamodb, leaseMs: 1_000, renewInBackground: false });
-  open.push(() => (log.close(), dynamodb.destroy(), s3.destroy()));
-  const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3 });
+  const store = writer(fx, { injector, leaseMs: 1_000 });
 
   const put = store.put('k', new Uint8Array(20 * 1024).fill(1)).then(
     () => undefined,

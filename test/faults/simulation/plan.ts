@@ -1,0 +1,184 @@
+/**
+ * What each operation of the workload is, drawn from the seed: its kind (read, delete, put), its
+ * key, body size and condition, the network faults and slow calls it meets, and where its writer
+ * dies. Every draw comes from the writer slot's PRNGs in a fixed order, so a seed fixes the plan.
+ */
+import type { TierlogConfig } from '../../../lib/config.js';
+import { logUniformSize, pick, type Random, randomInt } from '../../../lib/drill/random.js';
+import type { CrashPlan } from '../../../lib/drill/writer.js';
+import type { FaultKind, FaultRule, RequestInfo } from '../../../lib/faults/fault-injector.js';
+import type { SimulationOptions } from './options.js';
+import { describeRequest } from './trace.js';
+
+export type PlannedOperation =
+  | { readonly kind: 'read'; readonly key: string; readonly faults: FaultRule[] }
+  | (PlannedWrite & { readonly kind: 'delete' })
+  | (PlannedWrite & { readonly kind: 'put'; readonly size: number });
+
+interface PlannedWrite {
+  readonly key: string;
+  /** Names the write in the model and in the body (see `bodyFor`). */
+  readonly tag: string;
+  /** `ifVersion`: the version this writer last saw. */
+  readonly ifVersion?: number | undefined;
+  /** Dies at the n-th request of the operation (a crash at a protocol step is one of `faults`). */
+  readonly crash?: CrashPlan | undefined;
+  readonly faults: FaultRule[];
+}
+
+export interface PlanContext {
+  readonly options: SimulationOptions;
+  readonly config: TierlogConfig;
+  readonly keys: readonly string[];
+  readonly tag: string;
+  /** The version of a key the writer last saw (0: absent), if it saw one. */
+  readonly seen: (key: string) => number | undefined;
+  /** Where the rules write the faults that fired. */
+  readonly events: string[];
+}
+
+/** The next operation of a writer slot (`random`: the plan; `faultRandom`: whether a fault fires). */
+export function planOperation(random: Random, faultRandom: Random, c: PlanContext): PlannedOperation {
+  const o = c.options;
+  const key = pick(random, c.keys);
+  const roll = random();
+  const faults = faultPlan(random, faultRandom, o, c.config, c.events);
+  if (roll < 0.15) return { kind: 'read', key, faults };
+  // A writer dies at the n-th request of the operation, or at its first request of one protocol
+  // step (which reaches the steps between record and commit far more often).
+  let crash: CrashPlan | undefined;
+  if (random() < o.crashRate) {
+    const after = random() < 0.5;
+    if (random() < 0.5) crash = { atRequest: randomInt(random, 0, 7), after };
+    else faults.push(crashRule(after ? 'crashAfter' : 'crashBefore', pick(random, CRASH_STEPS), c.config, c.events));
+  }
+  // A quarter of the writes are conditional, on the version this writer last saw.
+  const seen = c.seen(key);
+  const ifVersion = random() < o.conditionalRate && seen !== undefined && (roll >= 0.33 || seen > 0) ? seen : undefined;
+  if (roll < 0.33) return { kind: 'delete', key, tag: c.tag, ifVersion, crash, faults };
+  return { kind: 'put', key, tag: c.tag, size: bodySize(random, o.inlineThreshold), ifVersion, crash, faults };
+}
+
+/** Commands an operation's network faults may target ('*' = any). */
+const TARGETS = [
+  '*',
+  '*',
+  'UpdateItem',
+  'GetItem',
+  'DeleteItem',
+  'TransactWriteItems',
+  'PutObject',
+  'DeleteObject',
+  'HeadObject',
+  'GetObject',
+];
+/** Calls a slow-call fault holds past the lease. */
+const SLOW_TARGETS = ['PutObject', 'TransactWriteItems', 'TransactWriteItems', 'UpdateItem'];
+
+/**
+ * The network faults and slow calls one operation carries (possibly none). Each rule decides in
+ * its own matcher (with the fault PRNG), so a match is a firing and is written to `events`.
+ */
+function faultPlan(random: Random, faultRandom: Random, o: SimulationOptions, config: TierlogConfig, events: string[]): FaultRule[] {
+  const rules: FaultRule[] = [];
+  const rule = (kind: FaultKind, target: (r: RequestInfo) => boolean, probability: number, times: number, delayMs?: number): FaultRule => {
+    let fired = 0;
+    return {
+      kind,
+      ...(delayMs !== undefined ? { delayMs } : {}),
+      match: (r) => {
+        if (!target(r) || fired >= times || (probability < 1 && faultRandom() >= probability)) return false;
+        fired++;
+        events.push(`${kind}${delayMs !== undefined ? `(${delayMs}ms)` : ''}@${describeRequest(r, config)}`);
+        return true;
+      },
+    };
+  };
+  if (random() < o.slowRate) {
+    // Longer than the lease plus the skew margin: a concurrent sweep may claim the instance.
+    const lease = o.invocationMs + o.leaseMarginMs + o.skewMarginMs;
+    rules.push(rule('delay', matchCommand(pick(random, SLOW_TARGETS)), 1, 1, randomInt(random, lease + 200, lease + 1_200)));
+  }
+  if (random() < o.outageRate) {
+    // A fault that outlasts the SDK's retries (5 attempts): the error reaches the store.
+    rules.push(
+      rule(pick(random, ['loseRequest', 'loseResponse'] as const), matchCommand(pick(random, TARGETS)), 1, randomInt(random, 4, 8)),
+    );
+  }
+  if (random() < o.faultRate) {
+    const n = random() < 0.7 ? 1 : 2;
+    for (let i = 0; i < n; i++) {
+      const kind = pick(random, ['loseRequest', 'loseResponse', 'loseResponse', 'throttle'] as const);
+      rules.push(rule(kind, matchCommand(pick(random, TARGETS)), 0.5, randomInt(random, 1, 2)));
+    }
+  }
+  return rules;
+}
+
+const CRASH_STEPS = ['record', 'hvRead', 'upload', 'commit', 'commit', 'deleteBlob', 'remove', 'hvDelete', 'hvInline'] as const;
+type CrashStep = (typeof CRASH_STEPS)[number];
+
+/** A crash rule at the first request of one protocol step, logged like the faults. */
+function crashRule(kind: 'crashBefore' | 'crashAfter', step: CrashStep, config: TierlogConfig, events: string[]): FaultRule {
+  const target = stepMatcher(step, config);
+  let fired = false;
+  return {
+    kind,
+    match: (r) => {
+      if (fired || !target(r)) return false;
+      fired = true;
+      events.push(`${kind}@${describeRequest(r, config)}`);
+      return true;
+    },
+  };
+}
+
+/** Requests of one protocol step of a write. */
+function stepMatcher(step: CrashStep, config: TierlogConfig): (r: RequestInfo) => boolean {
+  const table = (r: RequestInfo) => r.input.TableName;
+  const update = (r: RequestInfo) => String(r.input.UpdateExpression ?? '');
+  switch (step) {
+    case 'record':
+      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.changeLogTable && update(r).includes(':entry');
+    case 'remove':
+      return (r) =>
+        r.command === 'UpdateItemCommand' && table(r) === config.changeLogTable && update(r).includes('REMOVE #c ADD #n :minus');
+    case 'hvRead':
+      return (r) => r.command === 'GetItemCommand' && table(r) === config.objectsTable;
+    case 'hvInline':
+      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.objectsTable && !update(r).includes('#deleted = ');
+    case 'hvDelete':
+      // A delete writes a deletion marker.
+      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.objectsTable && update(r).includes('#deleted = ');
+    case 'upload':
+      return (r) => r.command === 'PutObjectCommand';
+    case 'commit':
+      return (r) => r.command === 'TransactWriteItemsCommand';
+    case 'deleteBlob':
+      return (r) => r.command === 'DeleteObjectCommand';
+  }
+}
+
+function matchCommand(target: string): (r: RequestInfo) => boolean {
+  if (target === '*') return () => true;
+  const name = `${target}Command`;
+  return (r) => r.command === name;
+}
+
+/** Mostly small and mid-sized bodies; a few up to 1 MiB. */
+function bodySize(random: Random, inline: number): number {
+  const roll = random();
+  if (roll < 0.4) return logUniformSize(random, 1, inline);
+  if (roll < 0.95) return logUniformSize(random, inline + 1, 64 * 1024);
+  return logUniformSize(random, 64 * 1024, 1024 * 1024);
+}
+
+/** A 32-bit seed from several numbers. */
+export function mix(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const p of parts) {
+    h = Math.imul(h ^ (p >>> 0), 0x85ebca6b) >>> 0;
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  }
+  return (h ^ (h >>> 16)) >>> 0;
+}
