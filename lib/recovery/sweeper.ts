@@ -14,7 +14,9 @@
  *  4. **judge**: a consistent read of HV, and where the upload window may be open a listing of
  *     `new`: delete `old` unless HV points at it, delete `new` unless HV points at it; a `new` that
  *     does not exist (or whose existence is unknown) while its upload may still run is deferred.
- *  5. **delete**: the blobs, with DeleteObjects in batches.
+ *  5. **delete**: the blobs, gathered across the instances of the sweep and sent in batches of
+ *     up to 1 000 keys per DeleteObjects (delete-batcher.ts): a batch goes when full or when
+ *     nothing else runs. An instance waiting for its batch holds no slot of the work pool.
  *  6. **drop**: settled entries are dropped under the claim.
  *  7. **release**: the claim's expiry moves to when the next kept entry is due, or the item is
  *     deleted when nothing is left.
@@ -46,6 +48,7 @@ import { type Candidate, decide, type JudgeContext, needsExistenceCheck, screenE
 import { emptyReport, type SweepReport } from './report.js';
 import { DEFAULT_MAX_LEASE_MS } from './stuck.js';
 import { WorkPool } from './work-pool.js';
+import { DeleteBatcher } from './delete-batcher.js';
 import { checkSweeperWindows } from './sweeper-env.js';
 import { abortSessionUpload } from './sessions.js';
 
@@ -144,6 +147,15 @@ type Taken =
   /** The claim refused a header it cannot trust: quarantined without a claim. */
   | { readonly kind: 'refused'; readonly reason: string; readonly entries: number };
 
+/** What every instance of one sweep shares. */
+interface SweepRun {
+  readonly report: SweepReport;
+  readonly pool: WorkPool;
+  readonly batcher: DeleteBatcher;
+  /** Instances whose blobs wait for their batch (each removes itself once its settle task started). */
+  readonly waiting: Set<Promise<void>>;
+}
+
 /** One entry after screening and judging (steps 3 and 4). */
 type Judged =
   | { readonly kind: 'quarantined'; readonly changeId: string; readonly due: number }
@@ -205,7 +217,11 @@ export class Sweeper {
     const shards = this.shardsOf(options.shards);
     const cutoff = started - this.skewMarginMs;
     const horizon = suspectLeaseHorizon(started, { maxLeaseMs: this.maxLeaseMs, skewMarginMs: this.skewMarginMs });
-    const pool = new WorkPool(this.concurrency);
+    const batcher = new DeleteBatcher((keys) => this.lt.deleteMany(keys));
+    const pool = new WorkPool(this.concurrency, () => batcher.flush());
+    // Instances whose blobs wait in the batcher: each settles (in the pool) once its batch is answered.
+    const waiting = new Set<Promise<void>>();
+    const sweep: SweepRun = { report, pool, batcher, waiting };
     const pastDeadline = () => options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs;
 
     const scan = shards.includes(0) ? this.findWithoutShard(report) : Promise.resolve();
@@ -224,11 +240,16 @@ export class Sweeper {
             report.stuckInstances++;
             this.logger.warn('suspect lease', { instanceId: found.summary.instanceId, leaseAheadMs: found.summary.leaseUntil - started });
           }
-          await pool.run(() => this.processInstance(found, report));
+          await pool.run(() => this.processInstance(found, sweep));
         }
       }),
     );
     await pool.drain();
+    while (waiting.size > 0) {
+      batcher.flush();
+      await Promise.all([...waiting]);
+      await pool.drain();
+    }
     await scan;
     report.durationMs = this.clock() - started;
     this.logger.info('sweep finished', { ...report, wouldDelete: report.wouldDelete.length });
@@ -262,7 +283,8 @@ export class Sweeper {
     }
   }
 
-  private async processInstance(found: Found, report: SweepReport): Promise<void> {
+  private async processInstance(found: Found, sweep: SweepRun): Promise<void> {
+    const { report } = sweep;
     const instanceId = found.summary.instanceId;
     try {
       const taken = await this.retireOrClaim(found, report.dryRun);
@@ -291,7 +313,7 @@ export class Sweeper {
             const session = await abortSessionUpload(this.lt, this.config.prefix, taken.parsed.raw);
             if (session.kind === 'untrusted') this.logger.warn('upload session not aborted', { instanceId, reason: session.reason });
           }
-          await this.settleInstance(taken.parsed.item, report);
+          await this.settleInstance(taken.parsed.item, sweep);
       }
     } catch (err) {
       report.errors++;
@@ -350,8 +372,13 @@ export class Sweeper {
     this.logger.warn('instance quarantined', { instanceId, reason: corrupt.reason, entries: corrupt.entries });
   }
 
-  /** Steps 3 to 7 for a claimed (or, in a dry run, read) instance. */
-  private async settleInstance(item: InstanceItem, report: SweepReport): Promise<void> {
+  /**
+   * Steps 3 to 7 for a claimed (or, in a dry run, read) instance. Steps 6 and 7 run now when it
+   * has no blob to delete; otherwise its blobs go to the batcher and steps 6 and 7 run (as a new
+   * task of the pool) once their batch is answered.
+   */
+  private async settleInstance(item: InstanceItem, sweep: SweepRun): Promise<void> {
+    const { report } = sweep;
     const now = this.clock();
     const ctx: JudgeContext = { prefix: this.config.prefix, now, maxUploadMs: this.maxUploadMs, firstSeen: item.firstSeen ?? now };
     const { candidates, kept } = this.screen(item, ctx);
@@ -370,13 +397,44 @@ export class Sweeper {
       report.entriesDeferred += keep;
       return;
     }
-    const fates = await this.deleteBlobs(item.instanceId, judged, deletes, now, report);
+    if (deletes.length === 0) return this.finishInstance(item.instanceId, judged, deletes, new Set(), now, report);
+    const instanceId = item.instanceId;
+    const answered = sweep.batcher.submit(deletes).then(
+      (failed) => sweep.pool.run(() => this.finishInstance(instanceId, judged, deletes, failed, now, report)),
+      (err: unknown) => {
+        report.errors++;
+        this.logger.error('instance not settled', { instanceId, error: describe(err) });
+      },
+    );
+    const tracked: Promise<void> = answered.finally(() => sweep.waiting.delete(tracked));
+    sweep.waiting.add(tracked);
+  }
+
+  /** Steps 5 (the outcome of its deletes) to 7 for one instance; never throws. */
+  private async finishInstance(
+    instanceId: string,
+    judged: readonly Judged[],
+    deletes: readonly string[],
+    failed: ReadonlySet<string>,
+    now: number,
+    report: SweepReport,
+  ): Promise<void> {
+    try {
+      await this.dropAndRelease(instanceId, this.fatesOf(instanceId, judged, deletes, failed, now, report), report);
+    } catch (err) {
+      report.errors++;
+      this.logger.error('instance not settled', { instanceId, error: describe(err) });
+    }
+  }
+
+  /** Steps 6 and 7 from the fates of the instance's entries. */
+  private async dropAndRelease(instanceId: string, fates: readonly Fate[], report: SweepReport): Promise<void> {
     const drop = fates.filter((f) => f.kind === 'drop').map((f) => f.changeId);
     const due = fates.flatMap((f) => (f.kind === 'keep' ? [f.due] : []));
-    if (!(await this.release(item.instanceId, due, drop))) {
+    if (!(await this.release(instanceId, due, drop))) {
       // Our claim expired and another sweeper took the instance over: it redoes the same
       // (idempotent) work. Nothing is lost; our drops did not happen.
-      this.logger.warn('claim lost before settling', { instanceId: item.instanceId });
+      this.logger.warn('claim lost before settling', { instanceId });
       return;
     }
     report.entriesRecovered += drop.length;
@@ -428,15 +486,15 @@ export class Sweeper {
     );
   }
 
-  /** Step 5: deletes the blobs; an entry whose delete failed is kept for a retry. */
-  private async deleteBlobs(
+  /** Step 5's outcome: an entry whose delete failed is kept for a retry. */
+  private fatesOf(
     instanceId: string,
     judged: readonly Judged[],
     deletes: readonly string[],
+    failed: ReadonlySet<string>,
     now: number,
     report: SweepReport,
-  ): Promise<Fate[]> {
-    const failed = new Set((await this.lt.deleteMany(deletes)).map((f) => f.key));
+  ): Fate[] {
     report.blobsDeleted += deletes.length - failed.size;
     if (failed.size > 0) this.logger.warn('blob deletes failed', { instanceId, keys: [...failed] });
     return judged.map((j): Fate => {

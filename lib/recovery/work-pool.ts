@@ -2,16 +2,27 @@
  * A bounded pool of concurrent async tasks: `run` waits for a free slot, then starts the task
  * without waiting for it; `drain` waits for all. Hand-written because it is ten lines and the
  * sweeper needs "wait for a slot before listing more" (back-pressure on the index query),
- * which the usual promise-limit helpers do not give.
+ * which the usual promise-limit helpers do not give, and "tell me when nothing runs" (`onIdle`:
+ * the sweeper sends its gathered blob deletes then).
  */
 export class WorkPool {
   private readonly running = new Set<Promise<void>>();
 
-  constructor(private readonly size: number) {}
+  /**
+   * @param size tasks run at once.
+   * @param onIdle called each time the last running task ends (nothing runs any more).
+   */
+  constructor(
+    private readonly size: number,
+    private readonly onIdle?: () => void,
+  ) {}
 
   async run(task: () => Promise<void>): Promise<void> {
     while (this.running.size >= this.size) await Promise.race(this.running);
-    const promise: Promise<void> = task().finally(() => this.running.delete(promise));
+    const promise: Promise<void> = task().finally(() => {
+      this.running.delete(promise);
+      if (this.running.size === 0) this.onIdle?.();
+    });
     this.running.add(promise);
   }
 

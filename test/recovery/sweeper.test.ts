@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { newChangeId } from '../../lib/ids.js';
+import { createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -26,6 +27,7 @@ import {
   rawState,
   rawValue,
   sameBytes,
+  CallRecorder,
   snapshot,
   steps,
   sweepPastEverything,
@@ -542,6 +544,49 @@ describe('lost answers inside the sweeper (SDK retries must be idempotent)', () 
     // Its blobs are gone: the upload window runs from the first claim's sighting.
     const heir = await sweeperAt(fx, 20 * 60_000 + 31_000).sweep();
     expect(heir).toMatchObject({ instancesClaimed: 1, entriesRecovered: 3, errors: 0 });
+    await expectClean(fx, expect);
+    expect((await rawState(fx)).instances).toEqual([]);
+  });
+});
+
+describe('blob deletes gathered across instances', () => {
+  test('the blobs of many instances go in one DeleteObjects; every entry is dropped after its batch answered', async () => {
+    const fx = await freshFixture();
+    const dead = [];
+    for (let i = 0; i < 12; i++) dead.push(await deadRawInstance(fx, 3, i % fx.config.leaseShards));
+    const recorder = new CallRecorder();
+    const s3 = recorder.attach(createS3Client(), 's3');
+    open.push({ close: () => s3.destroy() });
+    const report = await sweeperAt(fx, 0, { s3, concurrency: 4 }).sweep();
+    expect(report).toMatchObject({ instancesClaimed: 12, entriesRecovered: 36, blobsDeleted: 36, errors: 0 });
+    // One request for 36 blobs of 12 instances (one per instance before), never one per blob.
+    expect(recorder.names('s3').filter((c) => c === 'DeleteObjects')).toHaveLength(1);
+    expect(recorder.names('s3').filter((c) => c === 'DeleteObject')).toHaveLength(0);
+    await expectClean(fx, expect);
+    expect((await rawState(fx)).instances).toEqual([]);
+  });
+
+  test('a batch refused as a whole: no instance drops an entry, every blob stays; a later sweep recovers all', async () => {
+    const fx = await freshFixture();
+    const dead = [];
+    for (let i = 0; i < 6; i++) dead.push(await deadRawInstance(fx, 2, i % fx.config.leaseShards));
+    const denied = Object.assign(new Error('injected: AccessDenied'), {
+      name: 'AccessDenied',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 403 },
+    });
+    const injector = new FaultInjector().add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: () => denied });
+    const refused = await sweeperAt(fx, 0, { injector, concurrency: 4 }).sweep();
+    expect(refused).toMatchObject({ instancesClaimed: 6, entriesRecovered: 0, blobsDeleted: 0, errors: 6 });
+    for (const { instanceId, blobs } of dead) {
+      for (const b of blobs) expect(await rawGetObject(fx, b), 'judged, but its delete was refused: kept').toBeDefined();
+      const item = (await rawInstance(fx, instanceId))!;
+      expect(item.state, 'still claimed (the claim expires)').toBe('claimed');
+      expect(Object.keys(item).filter((k) => k.startsWith('c_'))).toHaveLength(2);
+    }
+    // Past the claim: another sweeper takes every instance over and finishes.
+    const heir = await sweeperAt(fx, 6 * 60_000).sweep();
+    expect(heir).toMatchObject({ instancesClaimed: 6, entriesRecovered: 12, blobsDeleted: 12, errors: 0 });
     await expectClean(fx, expect);
     expect((await rawState(fx)).instances).toEqual([]);
   });
