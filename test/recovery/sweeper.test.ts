@@ -9,6 +9,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { newChangeId } from '../../lib/ids.js';
 import { createS3Client } from '../../lib/aws/clients.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -27,7 +28,6 @@ import {
   rawState,
   rawValue,
   sameBytes,
-  CallRecorder,
   snapshot,
   steps,
   sweepPastEverything,
@@ -554,7 +554,7 @@ describe('blob deletes gathered across instances', () => {
     const fx = await freshFixture();
     const dead = [];
     for (let i = 0; i < 12; i++) dead.push(await deadRawInstance(fx, 3, i % fx.config.leaseShards));
-    const recorder = new CallRecorder();
+    const recorder = new CommandRecorder();
     const s3 = recorder.attach(createS3Client(), 's3');
     open.push({ close: () => s3.destroy() });
     const report = await sweeperAt(fx, 0, { s3, concurrency: 4 }).sweep();

@@ -106,7 +106,7 @@ describe('createUpload with an expiry policy', () => {
     expect(await item('e/bad')).toBeUndefined();
     w.recorder.reset();
     await expect(w.store.createUpload('e/bad', policy)).rejects.toBeInstanceOf(ValidationError);
-    expect(w.recorder.calls).toEqual([]); // refused before any request
+    expect(w.recorder.commands).toEqual([]); // refused before any request
   });
 
   test('an instant that passes before the complete: ValidationError, the session is aborted, nothing is left', async () => {
