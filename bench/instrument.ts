@@ -58,6 +58,14 @@ export class Probe {
   /** Keep records (off: only count, for long runs). */
   keep: boolean;
   readonly counts = { calls: 0, attempts: 0, dynamodbCalls: 0, s3Calls: 0, dynamodbAttempts: 0, s3Attempts: 0 };
+  /**
+   * Logical calls by command (`UpdateItem`, `UpdateItem:changelog` when the table is the change
+   * log's, ...) and their failures by `command error`, counted even when records are not kept.
+   */
+  readonly byCommand: Record<string, number> = {};
+  readonly failuresByCommand: Record<string, number> = {};
+  /** Tables whose calls are counted apart in `byCommand` (name → label). */
+  readonly tableLabels = new Map<string, string>();
 
   constructor(options: { measureCapacity?: boolean; keep?: boolean } = {}) {
     this.measureCapacity = options.measureCapacity ?? false;
@@ -87,6 +95,8 @@ export class Probe {
         this.counts.calls++;
         if (service === 'dynamodb') this.counts.dynamodbCalls++;
         else this.counts.s3Calls++;
+        const label = table !== undefined && this.tableLabels.has(table) ? `${command}:${this.tableLabels.get(table)}` : command;
+        this.byCommand[label] = (this.byCommand[label] ?? 0) + 1;
         try {
           const out = await next(args);
           if (this.keep) {
@@ -101,6 +111,9 @@ export class Probe {
           }
           return out;
         } catch (err) {
+          const reasons = (err as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;
+          const failure = `${label} ${(err as { name?: string }).name ?? 'Error'}${reasons !== undefined ? `(${reasons.map((r) => r.Code ?? '?').join('+')})` : ''}`;
+          this.failuresByCommand[failure] = (this.failuresByCommand[failure] ?? 0) + 1;
           if (this.keep) {
             const name = (err as { name?: string }).name ?? 'Error';
             this.calls.push({

@@ -155,7 +155,11 @@ export function render(r: Results): string {
       ['unlogged', b.opsPerSecond, b.seconds, b.p50Ms, b.p99Ms, b.sdk.calls, Object.values(b.errors).reduce((n, v) => n + v, 0)],
     ];
     parts.push(
-      `\n== Load, logged vs unlogged (the same ${a.writers} writers x ${a.opsPerWriter} ops, seed and throttling; logged ran first) ==\n${table(rows)}\nthroughput ratio logged/unlogged ${(a.opsPerSecond / b.opsPerSecond).toFixed(3)}; unlogged invariants: lost=${b.invariants.lost} leaked=${b.invariants.leaked}`,
+      `\n== Load, logged vs unlogged (the same ${a.writers} writers x ${a.opsPerWriter} ops, seed and throttling; logged ran first) ==\n${table(rows)}\nthroughput ratio logged/unlogged ${(a.opsPerSecond / b.opsPerSecond).toFixed(3)}; unlogged invariants: lost=${b.invariants.lost} leaked=${b.invariants.leaked}\n` +
+        `calls by command, logged: ${fmt(a.sdk.byCommand ?? {})}\n` +
+        `calls by command, unlogged: ${fmt(b.sdk.byCommand ?? {})}\n` +
+        `failed calls, logged: ${fmt(a.sdk.failuresByCommand ?? {})}\n` +
+        `failed calls, unlogged: ${fmt(b.sdk.failuresByCommand ?? {})}`,
     );
   }
   if (r.load !== undefined) {

@@ -57,6 +57,9 @@ export interface LoadResult {
     readonly throttlesInjected: number;
     readonly dynamodbCalls: number;
     readonly s3Calls: number;
+    /** Logical calls by command (`:changelog` for the change-log table), and failures by command and error. */
+    readonly byCommand: Record<string, number>;
+    readonly failuresByCommand: Record<string, number>;
   };
   readonly sweep: {
     readonly seconds: number;
@@ -100,6 +103,7 @@ export async function loadStage(options: {
   const small = randomBody(smallBytes);
   const large = randomBody(largeBytes);
   const probe = new Probe({ keep: false });
+  probe.tableLabels.set(config.changeLogTable, 'changelog');
   const writers = Array.from({ length: options.writers }, (_, w) => {
     const injector = new FaultInjector(seeded((options.seed ?? 1) * 7919 + w)).add({ kind: 'throttle', probability: options.throttle });
     // Call counter outside the retry loop, injector inside it: attempts - calls = SDK retries.
@@ -226,6 +230,8 @@ export async function loadStage(options: {
       throttlesInjected: throttles,
       dynamodbCalls: probe.counts.dynamodbCalls,
       s3Calls: probe.counts.s3Calls,
+      byCommand: sorted(probe.byCommand),
+      failuresByCommand: sorted(probe.failuresByCommand),
     },
     sweep: {
       seconds: round(sweepSeconds, 2),
@@ -242,4 +248,8 @@ export async function loadStage(options: {
     invariants,
     ok: invariants.lost === 0 && invariants.leaked === 0 && invariants.logEntries === 0,
   };
+}
+
+function sorted(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort(([, a], [, b]) => b - a));
 }

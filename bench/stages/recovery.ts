@@ -11,8 +11,8 @@
  * after record + remove), nothing expired; one sweep on the real clock, requests counted.
  */
 import { performance } from 'node:perf_hooks';
-import { BatchWriteItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { BatchWriteItemCommand, UpdateItemCommand, paginateScan } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { DynamoChangeLog, Sweeper, newBlobKey, newChangeId, type SweepReport, type TierlogConfig } from '../../lib/index.js';
 import { shardOf } from '../../lib/changelog/dynamo-change-log.js';
@@ -263,23 +263,17 @@ export async function countBlobs(s3: ReturnType<typeof s3Client>, bucket: string
 
 export async function listBlobs(s3: ReturnType<typeof s3Client>, bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = [];
-  let ContinuationToken: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/`, ContinuationToken }));
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: `${prefix}/` })) {
     for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
-    ContinuationToken = page.NextContinuationToken;
-  } while (ContinuationToken !== undefined);
+  }
   return keys;
 }
 
 export async function scanRaw(dynamodb: ReturnType<typeof dynamodbClient>, tableName: string) {
   const items: Array<Record<string, any>> = [];
-  let ExclusiveStartKey: Record<string, any> | undefined;
-  do {
-    const page = await dynamodb.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey }));
+  for await (const page of paginateScan({ client: dynamodb }, { TableName: tableName, ConsistentRead: true })) {
     items.push(...(page.Items ?? []));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey !== undefined);
+  }
   return items;
 }
 

@@ -93,6 +93,8 @@ export class DynamoChangeLog implements FencedChangeLog {
   /** Slots that take no new entries (one of theirs was abandoned) but still have some in flight. */
   private draining: Slot[] = [];
   private readonly homes = new Map<ChangeId, Slot>();
+  /** The lease a commit that records its own entry writes, taken once it landed. */
+  private readonly leaseAtCommit = new Map<ChangeId, number>();
   private deadline: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private renewing = false;
@@ -252,10 +254,14 @@ export class DynamoChangeLog implements FencedChangeLog {
     return out;
   }
 
+  /** This log writes the entry of a change that uploads nothing inside its commit. */
+  readonly recordsAtCommit = true;
+
   /** Nothing to do: the commit itself writes the effect into the entry. */
   async prepareCommit(_changeId: ChangeId, _effect: FenceEffect): Promise<void> {}
 
   fence(changeId: ChangeId, effect: FenceEffect): TransactElement {
+    if (effect.kind === 'record') return this.recordingFence(changeId, effect.change);
     const slot = this.homes.get(changeId);
     if (slot === undefined) {
       throw new ValidationError(`change ${changeId} was not recorded by this change log`, 'changeId');
@@ -263,8 +269,47 @@ export class DynamoChangeLog implements FencedChangeLog {
     return this.table.fenceElement(slot.instanceId, changeId, effect);
   }
 
+  /**
+   * The element of a commit that records `change` itself: placed in a slot as a record would be,
+   * renewing the lease in the same element when it is due (the lease it writes is taken once the
+   * commit landed, see {@link committed}).
+   */
+  private recordingFence(changeId: ChangeId, change: Change): TransactElement {
+    assertChangeId(changeId);
+    assertChange(change);
+    const home = this.homes.get(changeId);
+    const slot = home !== undefined && !home.fenced ? home : this.pickSlot();
+    this.place(changeId, slot);
+    const now = this.clock();
+    const renewTo = this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
+    if (renewTo !== undefined) this.leaseAtCommit.set(changeId, renewTo);
+    else this.leaseAtCommit.delete(changeId);
+    return this.table.recordElement({
+      instanceId: slot.instanceId,
+      shard: slot.shard,
+      changeId,
+      entry: encodeEntry(change, now),
+      ...(renewTo !== undefined ? { renewTo } : {}),
+      mustExist: slot.created,
+    });
+  }
+
   committed(changeId: ChangeId, effect: FenceEffect): void {
     if (effect.kind === 'remove') this.forget(changeId);
+    if (effect.kind === 'record') {
+      const slot = this.homes.get(changeId);
+      const lease = this.leaseAtCommit.get(changeId);
+      this.leaseAtCommit.delete(changeId);
+      if (slot === undefined) return;
+      slot.created = true;
+      if (lease !== undefined) slot.leaseUntil = Math.max(slot.leaseUntil, lease);
+      this.ensureTimer();
+    }
+  }
+
+  withdraw(changeId: ChangeId): void {
+    this.leaseAtCommit.delete(changeId);
+    this.forget(changeId);
   }
 
   fenceLost(changeId: ChangeId): void {
@@ -273,6 +318,7 @@ export class DynamoChangeLog implements FencedChangeLog {
   }
 
   abandon(changeId: ChangeId): void {
+    this.leaseAtCommit.delete(changeId);
     const slot = this.homes.get(changeId);
     if (slot === undefined) return;
     this.forget(changeId);

@@ -18,6 +18,17 @@ export type { FenceEffect, TransactElement } from './instance-table.js';
 
 export interface FencedChangeLog extends ChangeLog {
   /**
+   * True when the log can record a change inside its commit ({@link FenceEffect} `record`): a
+   * change that uploads nothing (it replaces or deletes a blob) then sends no record before its
+   * commit, and its entry exists exactly when the commit landed.
+   */
+  readonly recordsAtCommit?: boolean;
+  /**
+   * A commit with the `record` effect did not land (refused, or never sent): nothing of the
+   * change was written, so the log forgets it without a request. Only for `recordsAtCommit` logs.
+   */
+  withdraw?(changeId: ChangeId): void;
+  /**
    * Makes the log ready for a commit of `changeId` with `effect`, before the commit is sent. A
    * log that fences writes nothing here (the commit carries the effect); one that cannot records
    * what the commit would have written (the replaced blob).

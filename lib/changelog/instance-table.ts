@@ -16,6 +16,7 @@ import { LEASE_INDEX_NAME } from '../constants.js';
 import { CHANGELOG_ATTR as A } from '../schema/tables.js';
 import { documentClient, unmarshallOptions } from '../aws/clients.js';
 import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
+import type { Change } from './change-log.js';
 import { entryAttribute, type StoredEntry } from './entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from './instance-item.js';
 
@@ -54,7 +55,13 @@ export type FenceEffect =
   /** An overwrite or delete: the replaced blob is written into the entry for the cleanup. */
   | { readonly kind: 'setOld'; readonly old: string }
   /** Nothing to change: the entry stays as recorded; the element only fences. */
-  | { readonly kind: 'check' };
+  | { readonly kind: 'check' }
+  /**
+   * The entry is written by the commit itself (a change that uploads nothing: it replaces or
+   * deletes a blob): it exists exactly when the HV write landed. Only for logs that say
+   * `recordsAtCommit`.
+   */
+  | { readonly kind: 'record'; readonly change: Change };
 
 const NAMES = {
   '#state': A.state,
@@ -110,6 +117,43 @@ export class InstanceTable {
     });
   }
 
+  /**
+   * The change-log element of a commit that records its own entry: adds entry `changeId` to a
+   * live instance (creating the item unless `mustExist`), counts it, and with `renewTo` sets the
+   * lease, all in the commit's transaction. Refused if the entry exists or the instance is claimed
+   * or gone (fenced): the HV write does not land either.
+   */
+  recordElement(args: {
+    instanceId: string;
+    shard: number;
+    changeId: string;
+    entry: StoredEntry;
+    renewTo?: number;
+    mustExist: boolean;
+  }): TransactElement {
+    const set = ['#c = :entry', '#state = if_not_exists(#state, :live)', '#shard = if_not_exists(#shard, :shard)'];
+    const names: Record<string, string> = { '#state': A.state, '#n': A.count, '#shard': A.shard, '#c': entryAttribute(args.changeId) };
+    const values: Record<string, unknown> = { ':entry': args.entry, ':live': 'live', ':one': 1, ':shard': args.shard };
+    if (args.renewTo !== undefined) {
+      set.push('#lease = :lease');
+      names['#lease'] = A.leaseUntil;
+      values[':lease'] = args.renewTo;
+    }
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: { [A.pk]: args.instanceId },
+        UpdateExpression: `SET ${set.join(', ')} ADD #n :one`,
+        ConditionExpression: args.mustExist
+          ? 'attribute_not_exists(#c) AND #state = :live'
+          : 'attribute_not_exists(#c) AND (attribute_not_exists(#state) OR #state = :live)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
   /** Removes entry `changeId` from a live instance; optionally renews the lease in the same write. */
   async removeEntry(args: { instanceId: string; changeId: string; renewTo?: number }): Promise<WriteResult> {
     const names: Record<string, string> = { '#state': A.state, '#n': A.count, '#c': entryAttribute(args.changeId) };
@@ -145,7 +189,7 @@ export class InstanceTable {
    * and applies `effect` to the entry. Put it in one `TransactWriteItems` with the HV write: if a
    * sweeper claimed the instance, the HV write does not happen either.
    */
-  fenceElement(instanceId: string, changeId: string, effect: FenceEffect): TransactElement {
+  fenceElement(instanceId: string, changeId: string, effect: Exclude<FenceEffect, { kind: 'record' }>): TransactElement {
     const names: Record<string, string> = { '#state': A.state, '#c': entryAttribute(changeId) };
     const values: Record<string, unknown> = { ':live': 'live' };
     let update: string;

@@ -18,6 +18,13 @@
  *  - committing or unknown (the commit's outcome is not known: it may have landed): touch no
  *    blob; the entry is left to the sweeper, which settles it from HV.
  *
+ * A change that uploads nothing (it replaces a blob with an inline body, or deletes it) on a log
+ * that `recordsAtCommit` sends no record: its entry `{id, old}` is written by the commit's own
+ * transaction, so it exists exactly when the HV write landed. Before the commit nothing was
+ * written, so a commit that does not land (refused, fenced, never sent) leaves nothing to clean
+ * and the log forgets the change ({@link FencedChangeLog.withdraw}); fenced, it may commit again
+ * on a live instance. An unknown outcome is left to the sweeper as above.
+ *
  * Whatever this process fails to clean (a delete or a remove that throws) is left to the sweeper
  * the same way: {@link FencedChangeLog.abandon} makes the log forget the entry and stop keeping
  * its instance alive for it, so the instance's lease can end and a sweeper can claim it. Why this
@@ -67,6 +74,12 @@ export class LoggedChange {
   private uploadBegan = false;
   /** The blob the landed commit replaced. */
   private replaced: string | undefined;
+  /**
+   * The entry is written by the commit (a change that uploads nothing, on a log that
+   * `recordsAtCommit`): nothing is recorded before it, and a commit that does not land leaves
+   * nothing to remove.
+   */
+  private recordAtCommit = false;
 
   /**
    * @param key the object (HV key).
@@ -90,6 +103,13 @@ export class LoggedChange {
    * HV), and resolves to what `alongside` resolved to.
    */
   async record<T>(alongside?: Promise<T>): Promise<T> {
+    if (this.blob === undefined && alongside === undefined && this.ctx.log.recordsAtCommit === true) {
+      // Nothing is uploaded before the commit, so nothing can be left behind before it: the
+      // entry rides in the commit's transaction and exists exactly when the commit landed.
+      this.recordAtCommit = true;
+      this.current = 'recorded';
+      return undefined as T;
+    }
     const change: Change = {
       id: this.key,
       ...(this.blob !== undefined ? { new: this.blob } : {}),
@@ -119,8 +139,9 @@ export class LoggedChange {
   async commit(write: HvWrite, old: string | undefined): Promise<RefusedCommit | undefined> {
     const before = this.current;
     if (before !== 'recorded' && before !== 'uploaded') throw new TierlogError(`commit of change ${this.changeId} in phase ${before}`);
-    const effect: FenceEffect =
-      old === undefined
+    const effect: FenceEffect = this.recordAtCommit
+      ? { kind: 'record', change: { id: this.key, ...(old !== undefined ? { old } : {}) } }
+      : old === undefined
         ? this.blob !== undefined
           ? { kind: 'remove' }
           : { kind: 'check' }
@@ -135,21 +156,33 @@ export class LoggedChange {
     } catch (err) {
       // Refused outright on its only attempt (missing table, access denied, invalid request):
       // it did not land. Anything else leaves the outcome open (the phase stays `committing`).
-      if (refusedOutright(err)) this.current = before;
+      if (refusedOutright(err)) {
+        this.current = before;
+        this.withdraw();
+      }
       throw err;
     }
     switch (outcome.kind) {
       case 'committed':
         this.current = 'committed';
         this.replaced = old;
+        this.recordAtCommit = false;
         return undefined;
       case 'conflict':
       case 'busy':
         this.current = before;
+        this.withdraw();
         return outcome;
       case 'fenced':
-        this.current = 'fenced';
         this.ctx.log.fenceLost(this.changeId);
+        if (this.recordAtCommit) {
+          // Nothing of this change was written (its entry was to land with the commit): it may
+          // commit again, on an instance of the log that is live.
+          this.current = before;
+          this.withdraw();
+          return { kind: 'busy' };
+        }
+        this.current = 'fenced';
         throw new InstanceClaimedError(this.changeId);
       case 'unknown':
         this.current = 'unknown';
@@ -178,6 +211,7 @@ export class LoggedChange {
           return;
         default:
           // recording .. uploaded: nothing landed.
+          if (this.recordAtCommit) return this.withdraw();
           if (!this.uploadBegan || (await this.deleteBlob(this.blob!))) await this.remove();
           else this.leaveToSweeper();
       }
@@ -211,6 +245,11 @@ export class LoggedChange {
       this.report(err);
       this.leaveToSweeper();
     }
+  }
+
+  /** A commit that was to record the entry did not land: nothing was written, forget the change. */
+  private withdraw(): void {
+    if (this.recordAtCommit) this.ctx.log.withdraw?.(this.changeId);
   }
 
   private leaveToSweeper(): void {

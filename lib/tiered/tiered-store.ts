@@ -17,8 +17,8 @@
  *           With `settleInBackground` a landed commit's settle runs after the answer
  *           ({@link TieredStore.settled} awaits it): the caller waits for record, upload, commit.
  *
- * Replacing a blob with an inline body, and deleting a large object, record `{old}` and commit
- * the same way. A crash anywhere leaves an entry that a sweeper settles from HV alone: delete
+ * Replacing a blob with an inline body, and deleting a large object, upload nothing: their entry
+ * `{old}` is written by the commit's own transaction (one request less before the answer). A crash anywhere leaves an entry that a sweeper settles from HV alone: delete
  * `old` unless HV points at it, delete `new` unless HV points at it.
  *
  * A delete leaves a deletion marker that keeps the version counter, so a version (and an ETag)
