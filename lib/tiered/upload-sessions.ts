@@ -40,7 +40,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
-import { type Clock, isUuidV7, newInstanceId } from '../ids.js';
+import type { Clock } from '../ids.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
 import { type ExpiryPolicy, isExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
@@ -49,6 +49,8 @@ import { type Expected, expectedOf, type HvRecord, type HvTable, liveOf } from '
 import type { LtBucket, UploadedPart } from './lt-bucket.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
 import {
+  isSessionIdShape,
+  newSessionId,
   parseSessionItem,
   type SessionInfo,
   type SessionItem,
@@ -176,7 +178,7 @@ export class UploadSessions {
       if ((current?.version ?? 0) !== ifVersion) throw new VersionConflictError(key, ifVersion, current?.version);
     }
 
-    const sessionId = newInstanceId();
+    const sessionId = newSessionId();
     const now = this.o.clock();
     const expiresAt = now + expiresInMs;
     const info: SessionInfo = {
@@ -388,7 +390,7 @@ export class UploadSessions {
 
   /** The session behind a handle, or UploadSessionNotFoundError. */
   private async read(uploadId: string, expectedKey: string | undefined): Promise<SessionItem> {
-    if (typeof uploadId !== 'string' || !isUuidV7(uploadId)) throw new UploadSessionNotFoundError(String(uploadId));
+    if (typeof uploadId !== 'string' || !isSessionIdShape(uploadId)) throw new UploadSessionNotFoundError(String(uploadId));
     const session = parseSessionItem(await this.table.getRaw(uploadId));
     if (session === undefined || (expectedKey !== undefined && session.info.key !== expectedKey))
       throw new UploadSessionNotFoundError(uploadId);
