@@ -372,10 +372,11 @@ export class UploadSessions {
     if (!Number.isInteger(lifetime) || lifetime < 1_000 || lifetime > MAX_PRESIGN_SECONDS * 1_000) {
       throw new ValidationError(`expiresInMs must be an integer in 1000..${MAX_PRESIGN_SECONDS * 1_000}`, 'expiresInMs');
     }
-    const record = await this.o.hv.read(key, { withBody: false });
+    const now = this.o.clock();
+    // A deletion marker and an expired item are absent, as to every read.
+    const record = this.liveAt(await this.o.hv.read(key, { withBody: false }), now);
     if (record === undefined) return undefined;
     if (record.blob === undefined) throw new ValidationError(`object "${key}" is stored inline: read it with get()`, 'key');
-    const now = this.o.clock();
     const url = await this.o.lt.presignGet(record.blob, lifetime / 1_000);
     return { url, expiresAt: now + Math.floor(lifetime / 1_000) * 1_000, version: record.version, size: record.size };
   }
