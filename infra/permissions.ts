@@ -87,8 +87,12 @@ export const ROLE_PERMISSIONS: Readonly<Record<TierlogRole, readonly RolePermiss
   ],
   sweeper: SWEEPER,
   operatorReadOnly: OPERATOR_READ_ONLY,
-  // `audit --delete` deletes orphans in batches.
-  operator: union(OPERATOR_READ_ONLY, SWEEPER, [{ action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObjects'] }]),
+  // `audit --delete` deletes orphans in batches, and removes items of objects expired long ago
+  // as TTL would (their stream event was lost) before deleting their blobs.
+  operator: union(OPERATOR_READ_ONLY, SWEEPER, [
+    { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObjects'] },
+    { action: 'dynamodb:DeleteItem', resource: 'objectsTable', calls: ['DeleteItem'] },
+  ]),
 };
 
 /** A role's actions by resource, sorted: `{ changeLogTable: ['dynamodb:GetItem', ...], ... }`. */

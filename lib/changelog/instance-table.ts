@@ -13,7 +13,7 @@ import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand, S
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TierlogConfig } from '../config.js';
 import { LEASE_INDEX_NAME } from '../constants.js';
-import { CHANGELOG_ATTR as A } from '../schema/tables.js';
+import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
 import { documentClient, unmarshallOptions } from '../aws/clients.js';
 import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
 import type { Change } from './change-log.js';
@@ -249,7 +249,8 @@ export class InstanceTable {
   /**
    * Live instances of `shard` whose lease ends after `horizon` (suspect leases), page by page.
    * One index query per shard; when there are none it reads nothing but the query itself.
-   * Claimed instances (whose lease is a sweeper's due time, e.g. a far `cleanupAfter`) are
+   * Claimed instances (whose lease is a sweeper's due time, e.g. a far `cleanupAfter`) and
+   * upload sessions (whose lease is their expiry: `pk` starts with {@link SESSION_ID_PREFIX}) are
    * filtered out.
    */
   async *listSuspect(shard: number, horizon: number, pageSize = 100): AsyncGenerator<InstanceSummary[]> {
@@ -261,9 +262,9 @@ export class InstanceTable {
             TableName: this.tableName,
             IndexName: LEASE_INDEX_NAME,
             KeyConditionExpression: '#shard = :shard AND #lease > :horizon',
-            FilterExpression: '#state = :live',
-            ExpressionAttributeNames: { '#shard': A.shard, '#lease': A.leaseUntil, '#state': A.state },
-            ExpressionAttributeValues: { ':shard': shard, ':horizon': horizon, ':live': 'live' },
+            FilterExpression: '#state = :live AND NOT begins_with(#pk, :session)',
+            ExpressionAttributeNames: { '#shard': A.shard, '#lease': A.leaseUntil, '#state': A.state, '#pk': A.pk },
+            ExpressionAttributeValues: { ':shard': shard, ':horizon': horizon, ':live': 'live', ':session': SESSION_ID_PREFIX },
             Limit: pageSize,
             ExclusiveStartKey,
           }),

@@ -83,7 +83,8 @@ export function formatAudit(r: AuditReport, now: number): string[] {
   const lines = [
     `audit of s3://${r.bucket}/${r.prefix}/ against the change log and HV (consistent reads), blobs older than ${age}`,
     `  ${plural(r.listed, 'key')} listed: ${r.referenced} referenced, ${r.orphans.length} ${r.orphans.length === 1 ? 'orphan' : 'orphans'}, ` +
-      `${r.inFlight.length} in flight, ${r.young} younger than ${age} (not checked), ${r.unparseable.length} unparseable`,
+      `${r.inFlight.length} in flight, ${r.young} younger than ${age} (not checked), ${r.unparseable.length} unparseable` +
+      (r.expired.length > 0 ? `, ${r.expired.length} of expired objects (stream event lost)` : ''),
   ];
   if (r.orphans.length > 0) {
     lines.push(
@@ -107,6 +108,13 @@ export function formatAudit(r: AuditReport, now: number): string[] {
     for (const f of r.inFlight)
       lines.push(`  ${f.key}  instance ${f.instanceId}${f.why === 'unreadableEntry' ? ' (an unparseable entry about its object)' : ''}`);
   }
+  if (r.expired.length > 0) {
+    lines.push(
+      'expired, stream event lost: objects expired past TTL lag + stream retention still point at these blobs (TTL off or behind, or the stream consumer lost the event):',
+    );
+    for (const e of r.expired)
+      lines.push(`  ${e.key}  expired ${formatRelative(Date.parse(e.expiredAt), now)}  object ${JSON.stringify(e.objectId)}`);
+  }
   if (r.unparseable.length > 0) {
     lines.push('unparseable keys (not blob keys of this library; never deleted):');
     for (const m of r.unparseable) lines.push(`  ${m.key}  ${m.reason}`);
@@ -120,6 +128,7 @@ export function formatAudit(r: AuditReport, now: number): string[] {
     if (r.deleteRefused !== undefined) lines.push(`deletes refused: ${r.deleteRefused}; nothing deleted`);
     lines.push(
       `deleted ${plural(r.deleted, 'blob')}` +
+        (r.expiredRemoved > 0 ? ` (${plural(r.expiredRemoved, 'expired item')} removed first, as TTL would)` : '') +
         (r.keptOnRecheck.length > 0 ? `; ${r.keptOnRecheck.length} kept (referenced at the re-check)` : ''),
     );
     for (const key of r.keptOnRecheck) lines.push(`  kept ${key}`);
@@ -127,8 +136,8 @@ export function formatAudit(r: AuditReport, now: number): string[] {
       lines.push(`${plural(r.deleteFailures.length, 'delete')} failed:`);
       for (const f of r.deleteFailures) lines.push(`  ${f.key}  ${f.code}: ${f.message}`);
     }
-  } else if (r.orphans.length > 0) {
-    lines.push('nothing deleted: run with --delete to delete the orphans');
+  } else if (r.orphans.length > 0 || r.expired.length > 0) {
+    lines.push('nothing deleted: run with --delete to delete the orphans and the blobs of expired objects');
   }
   return lines;
 }

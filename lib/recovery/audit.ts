@@ -24,6 +24,16 @@
  * it is unreferenced for good) or was abandoned (it never commits: its instance is fenced).
  * Each delete batch is checked against HV once more right before it is sent.
  *
+ * Blobs of expired objects (the backstop of expiry, see `expired-blobs.ts`): a blob HV points
+ * at, whose item expired longer ago than TTL's lag plus the stream's retention, will never be
+ * deleted by the objects table's stream: it is reported as "expired, stream event lost". With
+ * `delete`, under the same rules as an orphan (old enough, named by no change-log item) and
+ * only while the item is still exactly the expired state read, the audit removes the item as
+ * TTL would (a conditional DeleteItem: same blob, version and expiry, expired now), then
+ * deletes the blob after the same re-check as an orphan's. A blob an unexpired item points at
+ * is never touched: an expired item never becomes live again (a read's refresh requires it
+ * unexpired; a write replaces its blob, and blob keys are never reused).
+ *
  * Change-log items that cannot be trusted: an entry that does not parse but has a readable
  * object id holds every blob of that object (reported as in flight). An entry with no readable
  * object id, or an item that cannot be read at all, refuses every delete of the run
@@ -43,7 +53,8 @@ import { decodeEntry, isEntryAttribute } from '../changelog/entry-codec.js';
 import { parseInstanceItem } from '../changelog/instance-item.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
-import { HvTable } from '../tiered/hv-table.js';
+import { type BlobReference, HvTable } from '../tiered/hv-table.js';
+import { judgeExpiredReference } from './expired-blobs.js';
 import { type DeleteFailure, type ListedBlob, LtBucket } from '../tiered/lt-bucket.js';
 import { assertObjectKey } from '../tiered/object-key.js';
 
@@ -110,6 +121,19 @@ export interface InFlightBlob {
   readonly why: 'named' | 'unreadableEntry';
 }
 
+/** A blob HV points at whose object expired so long ago that its stream event was evidently lost. */
+export interface ExpiredBlob {
+  readonly key: string;
+  readonly objectId: string;
+  readonly size: number;
+  /** ISO time the object expired. */
+  readonly expiredAt: string;
+  /** How far past expiry + TTL lag + stream retention + margin, ms. */
+  readonly overdueMs: number;
+  /** Always "expired, stream event lost" (with the object), for the report. */
+  readonly reason: string;
+}
+
 /** A change-log item or entry the audit could not parse (reported; see the module doc). */
 export interface CorruptChangeLogItem {
   readonly instanceId: string;
@@ -139,6 +163,12 @@ export interface AuditReport {
   orphanBytes: number;
   /** Checked: HV does not point at them, but a change-log item does (a write in flight). */
   readonly inFlight: InFlightBlob[];
+  /** Checked: HV points at them from an object that expired long ago (expired, stream event lost). */
+  readonly expired: ExpiredBlob[];
+  /** Checked: HV points at them from an expired object whose cleanup (TTL, then the stream) is still due. */
+  expiredPending: number;
+  /** Items of expired objects removed as TTL would, with `delete` (their blobs are counted in `deleted`). */
+  expiredRemoved: number;
   /** Keys that are not blob keys of this library: reported, never deleted. */
   readonly unparseable: Array<{ readonly key: string; readonly reason: string }>;
   /** Change-log items or entries that do not parse (from the last scan). */
@@ -236,6 +266,9 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     orphans: [],
     orphanBytes: 0,
     inFlight: [],
+    expired: [],
+    expiredPending: 0,
+    expiredRemoved: 0,
     unparseable: [],
     corruptChangeLog: [],
     deleted: 0,
@@ -266,12 +299,30 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       else if (heldBy !== undefined) report.inFlight.push({ key: c.key, objectId: c.objectId, instanceId: heldBy, why: 'unreadableEntry' });
       else unprotected.push(c);
     }
-    const pointers = await hv.readBlobPointers(unprotected.map((c) => c.objectId));
+    const pointers = await hv.readBlobReferences(unprotected.map((c) => c.objectId));
     report.checked += batch.length;
     const doomed: Candidate[] = [];
+    const expired: Array<{ candidate: Candidate; ref: Required<BlobReference> & { blob: string } }> = [];
     for (const c of unprotected) {
-      if (pointers.get(c.objectId) === c.key) {
+      const ref = pointers.get(c.objectId);
+      if (ref?.blob === c.key) {
         report.referenced++;
+        const verdict = judgeExpiredReference(
+          { key: c.objectId, blob: c.key, ...(ref.expiresAtSeconds !== undefined ? { expiresAtSeconds: ref.expiresAtSeconds } : {}) },
+          now,
+        );
+        if (verdict.kind === 'cleanupPending') report.expiredPending++;
+        if (verdict.kind !== 'streamEventLost') continue;
+        report.expired.push({
+          key: c.key,
+          objectId: c.objectId,
+          size: c.size,
+          expiredAt: new Date(verdict.expiredAt).toISOString(),
+          overdueMs: verdict.overdueMs,
+          reason: `expired, stream event lost: ${verdict.reason}`,
+        });
+        if (ref.version !== undefined && ref.expiresAtSeconds !== undefined)
+          expired.push({ candidate: c, ref: { blob: c.key, version: ref.version, expiresAtSeconds: ref.expiresAtSeconds } });
         continue;
       }
       report.orphans.push({
@@ -285,6 +336,15 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       doomed.push(c);
     }
     if (report.delete && report.deleteRefused === undefined) {
+      // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
+      for (const { candidate, ref } of expired) {
+        if (await hv.removeExpired(candidate.objectId, ref, clock())) {
+          report.expiredRemoved++;
+          doomed.push(candidate);
+        } else {
+          report.keptOnRecheck.push(candidate.key);
+        }
+      }
       for (let i = 0; i < doomed.length; i += deleteBatch) await deleteChecked(doomed.slice(i, i + deleteBatch));
     }
     progress();

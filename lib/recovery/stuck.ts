@@ -3,7 +3,9 @@
  *
  *  - `suspectLease`: a live instance whose lease ends further ahead than any writer can take
  *    (`now + maxLeaseMs + skewMargin`): its writer's clock runs ahead, or the item is corrupt.
- *    The sweeper finds these by a lease-index query and claims them (see judge.ts).
+ *    The sweeper finds these by a lease-index query and claims them (see judge.ts). An upload
+ *    session's lease is its expiry (up to days ahead): its `pk` prefix keeps it out of the query
+ *    and of this classification, so it is never counted nor claimed as stuck.
  *  - `noShard`: an item without a `shard`, which the lease index never shows. The sweeper finds
  *    these by a bounded scan and only reports them.
  *
@@ -12,6 +14,7 @@
  */
 import { DEFAULT_INVOCATION_LEASE_MARGIN_MS, DEFAULT_SKEW_MARGIN_MS } from '../constants.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
+import { isSessionPk } from '../tiered/upload-session-item.js';
 import { isSuspectLease } from './judge.js';
 
 export type StuckKind = 'suspectLease' | 'noShard';
@@ -35,6 +38,8 @@ export const DEFAULT_LEASE_LIMITS: LeaseLimits = { maxLeaseMs: DEFAULT_MAX_LEASE
 export function stuckKind(raw: Record<string, unknown>, now: number, limits: LeaseLimits): StuckKind | undefined {
   if (raw[CHANGELOG_ATTR.shard] === undefined) return 'noShard';
   const lease = raw[CHANGELOG_ATTR.leaseUntil];
+  // An upload session's lease is its expiry, days ahead by design: never suspect.
+  if (isSessionPk(raw[CHANGELOG_ATTR.pk])) return undefined;
   if (raw[CHANGELOG_ATTR.state] === 'live' && typeof lease === 'number' && isSuspectLease(lease, now, limits)) return 'suspectLease';
   return undefined;
 }

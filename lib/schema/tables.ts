@@ -39,6 +39,13 @@ export const CHANGELOG_ATTR = {
 } as const;
 
 /**
+ * Prefix of an upload session's `pk` (then a UUIDv7): a session is an instance whose lease is
+ * its expiry, days ahead, so the lease index's query for suspect leases (which sees `pk`) leaves
+ * it out by its id, before any claim is tried.
+ */
+export const SESSION_ID_PREFIX = 'upload-';
+
+/**
  * Change-log table: one item per writer instance, and the lease index a sweep queries to find
  * expired instances without reading live ones. The index carries `state` and `claimedBy`, which
  * writers never change, and NOT the entry counter `n`, which every record and remove changes: a

@@ -14,9 +14,9 @@
  * Users with their own HV schema map the attribute names ({@link HvAttributeNames}).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../aws/clients.js';
-import { translateAwsError } from '../aws/errors.js';
+import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
 import { DYNAMODB_BATCH_GET } from '../constants.js';
 import { CorruptItemError } from '../errors.js';
 import { DEFAULT_EXPIRES_AT_ATTRIBUTE, type StoredExpiry } from './expiry.js';
@@ -93,6 +93,14 @@ export interface HvRecord {
 /** The object a record stands for: undefined for no item and for a deletion marker. */
 export function liveOf(record: HvRecord | undefined): HvRecord | undefined {
   return record === undefined || record.deleted === true ? undefined : record;
+}
+
+/** What an item says about the blob it points at (`blob: null`: none, the object is inline or absent). */
+export interface BlobReference {
+  readonly blob: string | null;
+  readonly version?: number;
+  /** Expiry, epoch seconds, of an item that points at a blob and expires. */
+  readonly expiresAtSeconds?: number;
 }
 
 /** What a write stores besides the body or blob. */
@@ -201,8 +209,17 @@ export class HvTable {
    * inline or absent). Throws if a batch keeps coming back unprocessed.
    */
   async readBlobPointers(keys: readonly string[]): Promise<Map<string, string | null>> {
+    const references = await this.readBlobReferences(keys);
+    return new Map([...references].map(([key, ref]) => [key, ref.blob]));
+  }
+
+  /**
+   * As {@link readBlobPointers}, with the version and expiry of each item that points at a blob
+   * (what the audit needs to tell a blob of an expired object, and to remove that item as TTL would).
+   */
+  async readBlobReferences(keys: readonly string[]): Promise<Map<string, BlobReference>> {
     const a = this.attrs;
-    const result = new Map<string, string | null>();
+    const result = new Map<string, BlobReference>();
     const unique = [...new Set(keys)];
     for (let i = 0; i < unique.length; i += DYNAMODB_BATCH_GET) {
       let pending: Record<string, unknown>[] = unique.slice(i, i + DYNAMODB_BATCH_GET).map((k) => ({ [a.key]: k }));
@@ -217,8 +234,8 @@ export class HvTable {
                 [this.tableName]: {
                   Keys: pending,
                   ConsistentRead: true,
-                  ProjectionExpression: '#k, #b',
-                  ExpressionAttributeNames: { '#k': a.key, '#b': a.blob },
+                  ProjectionExpression: '#k, #b, #v, #e',
+                  ExpressionAttributeNames: { '#k': a.key, '#b': a.blob, '#v': a.version, '#e': a.expiresAt },
                 },
               },
             }),
@@ -228,13 +245,43 @@ export class HvTable {
         }
         for (const item of out.Responses?.[this.tableName] ?? []) {
           const blob = item[a.blob];
-          result.set(String(item[a.key]), typeof blob === 'string' ? blob : null);
+          const version = item[a.version];
+          const expiresAt = item[a.expiresAt];
+          result.set(String(item[a.key]), {
+            blob: typeof blob === 'string' ? blob : null,
+            ...(typeof blob === 'string' && typeof version === 'number' ? { version } : {}),
+            ...(typeof blob === 'string' && typeof expiresAt === 'number' ? { expiresAtSeconds: expiresAt } : {}),
+          });
         }
         pending = (out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
       }
     }
-    for (const k of unique) if (!result.has(k)) result.set(k, null);
+    for (const k of unique) if (!result.has(k)) result.set(k, { blob: null });
     return result;
+  }
+
+  /**
+   * Removes an expired item as DynamoDB's TTL would: only if it is still exactly `ref` (same
+   * blob, version and expiry) and expired at `now` (ms). False when the item changed (then it
+   * is not removed). The removal shows in the table's stream like a TTL deletion.
+   */
+  async removeExpired(key: string, ref: Required<BlobReference> & { blob: string }, now: number): Promise<boolean> {
+    const a = this.attrs;
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { [a.key]: key },
+          ConditionExpression: '#b = :b AND #v = :v AND #e = :e AND #e <= :now AND attribute_not_exists(#d)',
+          ExpressionAttributeNames: { '#b': a.blob, '#v': a.version, '#e': a.expiresAt, '#d': a.deleted },
+          ExpressionAttributeValues: { ':b': ref.blob, ':v': ref.version, ':e': ref.expiresAtSeconds, ':now': now / 1000 },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return false;
+      throw translateAwsError(err, { operation: 'DeleteItem', table: this.tableName });
+    }
   }
 
   /** Writes an inline body (removing any tombstone), under `expected`; `requireNoBlob` refuses to replace a blob. */

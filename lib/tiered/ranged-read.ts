@@ -1,7 +1,8 @@
 /**
  * Ranged reads of an object, inline or blob alike: HV says where the body is and how large it
  * is, the range is resolved against that size, and only those bytes are read (a slice of the
- * inline body, or an S3 ranged GET of the blob). A blob replaced between the two reads is
+ * inline body, or an S3 ranged GET of the blob). A deletion marker and an expired item are
+ * absent, as to every read. A blob replaced between the two reads is
  * followed to its successor, as a whole read does.
  */
 import type { Readable } from 'node:stream';
@@ -26,9 +27,11 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
   mode: 'bytes' | 'stream';
   consistent: boolean;
   maxAttempts: number;
+  /** The object a record stands for now: undefined for a deletion marker or an expired item (absent). */
+  live: (record: HvRecord | undefined) => HvRecord | undefined;
 }): Promise<RangedBody<B> | undefined> {
   assertByteRange(args.range);
-  let record = await args.hv.read(args.key, { consistent: args.consistent });
+  let record = args.live(await args.hv.read(args.key, { consistent: args.consistent }));
   for (let pass = 0; record !== undefined; pass++) {
     const range = resolveRange(args.key, args.range, record.size);
     if (record.blob === undefined) {
@@ -42,7 +45,7 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
         : await args.lt.getRangeBytes(record.blob, range.start, range.end);
     if (body !== undefined) return { record, range, body: body as B };
     const previous = record.blob;
-    record = await args.hv.read(args.key, { consistent: true });
+    record = args.live(await args.hv.read(args.key, { consistent: true }));
     if (record?.blob === previous) throw new BlobMissingError(args.key, previous);
     if (pass + 1 >= args.maxAttempts && record?.blob !== undefined) throw new ContentionError(args.key, args.maxAttempts);
   }

@@ -224,6 +224,7 @@ export class TieredStore {
       mode,
       consistent: this.consistentReads,
       maxAttempts: this.maxAttempts,
+      live: (record) => this.live(record),
     });
     return read === undefined ? undefined : { ...infoOf(read.record), body: read.body, range: read.range };
   }

@@ -20,7 +20,8 @@ import { z } from 'zod';
 import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
 import { entryAttribute, encodeEntry } from '../changelog/entry-codec.js';
 import type { FenceEffect, TransactElement } from '../changelog/instance-table.js';
-import { CHANGELOG_ATTR as A } from '../schema/tables.js';
+import { isUuidV7, newInstanceId } from '../ids.js';
+import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
 
 /** Attribute of the session description on its item. */
 export const UPLOAD_ATTR = 'upload';
@@ -32,6 +33,21 @@ export const CLOSED_ATTR = 'closed';
 export const ABORT_CLAIMANT = 'abort';
 /** Version of the `upload` attribute's format. */
 export const UPLOAD_SCHEMA_VERSION = 1;
+
+/** A new session id: {@link SESSION_ID_PREFIX} and a UUIDv7, told apart from writer instances by its id alone. */
+export function newSessionId(): string {
+  return `${SESSION_ID_PREFIX}${newInstanceId()}`;
+}
+
+/** True for a string shaped like a session id (a bare UUIDv7 names a session made before the prefix). */
+export function isSessionIdShape(id: string): boolean {
+  return isUuidV7(id.startsWith(SESSION_ID_PREFIX) ? id.slice(SESSION_ID_PREFIX.length) : id);
+}
+
+/** True when a change-log item's `pk` is a session's: never a suspect lease (its lease is its expiry). */
+export function isSessionPk(pk: unknown): boolean {
+  return typeof pk === 'string' && pk.startsWith(SESSION_ID_PREFIX);
+}
 
 /** What a session is, as stored. */
 export interface SessionInfo {

@@ -40,7 +40,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
-import { type Clock, isUuidV7, newInstanceId } from '../ids.js';
+import type { Clock } from '../ids.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
 import { type ExpiryPolicy, isExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
@@ -49,6 +49,8 @@ import { type Expected, expectedOf, type HvRecord, type HvTable, liveOf } from '
 import type { LtBucket, UploadedPart } from './lt-bucket.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
 import {
+  isSessionIdShape,
+  newSessionId,
   parseSessionItem,
   type SessionInfo,
   type SessionItem,
@@ -176,7 +178,7 @@ export class UploadSessions {
       if ((current?.version ?? 0) !== ifVersion) throw new VersionConflictError(key, ifVersion, current?.version);
     }
 
-    const sessionId = newInstanceId();
+    const sessionId = newSessionId();
     const now = this.o.clock();
     const expiresAt = now + expiresInMs;
     const info: SessionInfo = {
@@ -370,10 +372,11 @@ export class UploadSessions {
     if (!Number.isInteger(lifetime) || lifetime < 1_000 || lifetime > MAX_PRESIGN_SECONDS * 1_000) {
       throw new ValidationError(`expiresInMs must be an integer in 1000..${MAX_PRESIGN_SECONDS * 1_000}`, 'expiresInMs');
     }
-    const record = await this.o.hv.read(key, { withBody: false });
+    const now = this.o.clock();
+    // A deletion marker and an expired item are absent, as to every read.
+    const record = this.liveAt(await this.o.hv.read(key, { withBody: false }), now);
     if (record === undefined) return undefined;
     if (record.blob === undefined) throw new ValidationError(`object "${key}" is stored inline: read it with get()`, 'key');
-    const now = this.o.clock();
     const url = await this.o.lt.presignGet(record.blob, lifetime / 1_000);
     return { url, expiresAt: now + Math.floor(lifetime / 1_000) * 1_000, version: record.version, size: record.size };
   }
@@ -388,7 +391,7 @@ export class UploadSessions {
 
   /** The session behind a handle, or UploadSessionNotFoundError. */
   private async read(uploadId: string, expectedKey: string | undefined): Promise<SessionItem> {
-    if (typeof uploadId !== 'string' || !isUuidV7(uploadId)) throw new UploadSessionNotFoundError(String(uploadId));
+    if (typeof uploadId !== 'string' || !isSessionIdShape(uploadId)) throw new UploadSessionNotFoundError(String(uploadId));
     const session = parseSessionItem(await this.table.getRaw(uploadId));
     if (session === undefined || (expectedKey !== undefined && session.info.key !== expectedKey))
       throw new UploadSessionNotFoundError(uploadId);

@@ -82,6 +82,32 @@ describe('byte ranges', () => {
     expect(await w.store.presignGet('r/absent')).toBeUndefined();
   });
 
+  test('a deleted or expired object is absent to ranged reads and presignGet, as to every read', async () => {
+    await w.store.put('r/deleted-inline', inline);
+    await w.store.put('r/deleted-blob', blob);
+    await w.store.delete('r/deleted-inline');
+    await w.store.delete('r/deleted-blob');
+    await w.store.put('r/expiring-inline', inline, { timeToLiveMs: 3_600_000 });
+    await w.store.put('r/expiring-blob', blob, { timeToLiveMs: 3_600_000 });
+    const later = makeWriter(fx, { store: { clock: () => Date.now() + 2 * 3_600_000 } });
+    try {
+      for (const key of ['r/deleted-inline', 'r/deleted-blob']) {
+        expect(await w.store.get(key, { range: { start: 0, end: 9 } })).toBeUndefined();
+        expect(await w.store.getStream(key, { range: { suffix: 5 } })).toBeUndefined();
+      }
+      expect(await w.store.presignGet('r/deleted-blob')).toBeUndefined();
+      for (const key of ['r/expiring-inline', 'r/expiring-blob']) {
+        expect(await w.store.get(key, { range: { start: 0, end: 9 } })).toBeDefined();
+        expect(await later.store.get(key, { range: { start: 0, end: 9 } })).toBeUndefined();
+        expect(await later.store.getStream(key, { range: { suffix: 5 } })).toBeUndefined();
+      }
+      expect(await later.store.presignGet('r/expiring-blob')).toBeUndefined();
+    } finally {
+      later.close();
+    }
+    expect((await call('GET', '/objects/r/deleted-blob', { headers: { range: 'bytes=0-9' } })).statusCode).toBe(404);
+  });
+
   test('HTTP: Range answers 206 with Content-Range; 416 when unsatisfiable; large answers redirect', async () => {
     const res = await call('GET', '/objects/r/blob', { headers: { range: 'bytes=1000-1999' } });
     expect(res.statusCode).toBe(206);

@@ -11,6 +11,8 @@ import {
   ValidationError,
   VersionConflictError,
 } from '../../lib/errors.js';
+import { collectStatus } from '../../lib/cli/status.js';
+import { SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import {
   MiB,
@@ -176,6 +178,25 @@ describe('upload sessions', () => {
     } finally {
       clocked.close();
     }
+  });
+
+  test('a session days from its expiry is no suspect lease: never counted stuck, never claimed; status lists no stuck item', async () => {
+    const body = randomBody(3000);
+    const created = await w.store.createUpload('s/long', { expiresInMs: 7 * 24 * 3_600_000 });
+    expect(created.uploadId.startsWith(SESSION_ID_PREFIX)).toBe(true);
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const s = makeSweeper(fx, 0);
+    try {
+      const report = await s.sweeper.sweep();
+      expect(report).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesClaimed: 0, errors: 0 });
+    } finally {
+      s.close();
+    }
+    const io = { stdout: { write: () => true }, stderr: { write: () => true } };
+    const status = await collectStatus({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now(), io } as never);
+    expect(status.stuck.suspectLeases).toEqual([]);
+    expect((await w.store.completeUpload(created.uploadId, parts)).version).toBe(1);
+    expect(sameBytes((await w.store.get('s/long'))?.body, body)).toBe(true);
   });
 
   test('after everything: nothing lost, nothing leaked, the log drains', async () => {

@@ -1,0 +1,119 @@
+/**
+ * The audit's backstop for expiry, against the real local servers: a large object that expired
+ * longer ago than TTL's lag plus the stream's retention still points at its blob (TTL never
+ * removed it, or the stream event was lost). `tierlog audit` names it "expired, stream event
+ * lost"; one whose cleanup is still due, a live expiring object and a permanent one are not
+ * named. With `--delete` the audit removes the expired item as TTL would, then deletes its blob;
+ * an object overwritten between the check and the removal (no longer the expired state read)
+ * is never touched.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { describe, expect, test } from 'vitest';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { runAudit } from '../../lib/cli/audit.js';
+import type { CliContext } from '../../lib/cli/common.js';
+import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
+import { makeWriter, randomBody } from '../tiered/harness.js';
+import { capture, cli, cliJson, HOUR } from './helpers.js';
+
+const KiB = 1024;
+/** The audit runs 2 h ahead, so blobs written now are old enough for --older-than 1h. */
+const ahead = () => Date.now() + 2 * HOUR;
+
+interface Scene {
+  readonly fx: Fixture;
+  /** Blob of each object, by key. */
+  readonly blobs: Map<string, string>;
+}
+
+/** Objects written by writers whose clocks run behind: expired long ago, recently, not yet, never. */
+async function scene(): Promise<Scene> {
+  const fx = await freshFixture();
+  const at = async (offsetMs: number, key: string, policy: { timeToLiveMs?: number }) => {
+    const w = makeWriter(fx, { store: { clock: () => Date.now() + offsetMs } });
+    try {
+      await w.store.put(key, randomBody(20 * KiB), policy);
+    } finally {
+      w.close();
+    }
+  };
+  await at(-80 * HOUR, 'exp/lost', { timeToLiveMs: HOUR }); // expired ~81 h before the audit: past 48 h + 24 h + 1 h
+  await at(-80 * HOUR, 'exp/lost-too', { timeToLiveMs: HOUR });
+  await at(-10 * HOUR, 'exp/pending', { timeToLiveMs: HOUR }); // expired ~11 h before: TTL and the stream may still come
+  await at(0, 'exp/live', { timeToLiveMs: 100 * HOUR });
+  await at(0, 'perm', {});
+  const items = await scanAll(fx.dynamodb, fx.config.objectsTable);
+  const blobs = new Map(items.map((i) => [String(i.key), String(i.blob)]));
+  return { fx, blobs };
+}
+
+function ctxOf(fx: Fixture, overrides: Partial<CliContext> = {}): CliContext {
+  return { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, io: capture().io, env: {}, ...overrides };
+}
+
+async function allBlobs(fx: Fixture): Promise<string[]> {
+  return (await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).sort();
+}
+
+describe('audit: blobs of expired objects', () => {
+  test('names the blobs of objects expired past every window "expired, stream event lost", and deletes nothing', async () => {
+    const s = await scene();
+    const before = await allBlobs(s.fx);
+    const run = await cliJson(s.fx, ['audit', '--older-than', '1h'], { clock: ahead });
+    expect(run.code).toBe(0);
+    expect(run.json.expired.map((e: { key: string }) => e.key).sort()).toEqual(
+      [s.blobs.get('exp/lost'), s.blobs.get('exp/lost-too')].sort(),
+    );
+    expect(run.json.expired[0].reason).toMatch(/^expired, stream event lost/);
+    expect(run.json).toMatchObject({ referenced: 5, expiredPending: 1, expiredRemoved: 0, orphans: [], deleted: 0 });
+    expect(await allBlobs(s.fx)).toEqual(before);
+
+    const text = await cli(s.fx, ['audit', '--older-than', '1h'], { clock: ahead });
+    expect(text.out).toContain('2 of expired objects (stream event lost)');
+    expect(text.out).toContain('expired, stream event lost:');
+    expect(text.out).toContain(s.blobs.get('exp/lost')!);
+    expect(text.out).toContain('run with --delete to delete the orphans and the blobs of expired objects');
+  });
+
+  test('--delete removes the expired items as TTL would, then their blobs; everything else stays', async () => {
+    const s = await scene();
+    const run = await cliJson(s.fx, ['audit', '--older-than', '1h', '--delete'], { clock: ahead });
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ expiredRemoved: 2, deleted: 2, keptOnRecheck: [], deleteFailures: [] });
+    const keys = (await scanAll(s.fx.dynamodb, s.fx.config.objectsTable)).map((i) => String(i.key)).sort();
+    expect(keys).toEqual(['exp/live', 'exp/pending', 'perm']);
+    expect(await allBlobs(s.fx)).toEqual([s.blobs.get('exp/pending'), s.blobs.get('exp/live'), s.blobs.get('perm')].sort());
+    // Nothing left to do.
+    const again = await cliJson(s.fx, ['audit', '--older-than', '1h', '--delete'], { clock: ahead });
+    expect(again.json).toMatchObject({ expired: [], orphans: [], deleted: 0 });
+  });
+
+  test('an expired object overwritten between the check and the removal is kept: its new blob is never touched', async () => {
+    const s = await scene();
+    const writer = makeWriter(s.fx);
+    const body = randomBody(20 * KiB);
+    // A client whose removal of "exp/lost" is preceded by a new write of that key.
+    const dynamodb: DynamoDBClient = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'DeleteItemCommand' && JSON.stringify(args.input).includes('exp/lost"')) {
+          await writer.store.put('exp/lost', body);
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'testOverwrite' },
+    );
+    try {
+      const report = await runAudit(ctxOf(s.fx, { dynamodb }), { olderThanMs: HOUR, delete: true });
+      expect(report.expired).toHaveLength(2);
+      expect(report.expiredRemoved).toBe(1);
+      expect(report.keptOnRecheck).toEqual([s.blobs.get('exp/lost')]);
+      expect((await writer.store.get('exp/lost'))?.body).toEqual(body);
+      const item = (await scanAll(s.fx.dynamodb, s.fx.config.objectsTable)).find((i) => i.key === 'exp/lost');
+      expect(await allBlobs(s.fx)).toContain(String(item!.blob));
+    } finally {
+      dynamodb.destroy();
+      writer.close();
+    }
+  });
+});
