@@ -44,7 +44,8 @@ import { type InstanceSummary, InstanceTable } from '../changelog/instance-table
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
-import { type Candidate, decide, type JudgeContext, needsExistenceCheck, screenEntry, suspectLeaseHorizon } from './judge.js';
+import { type JudgeContext, suspectLeaseHorizon } from './judge.js';
+import { judgeEntries } from './judge-entries.js';
 import { emptyReport, type SweepReport } from './report.js';
 import { DEFAULT_MAX_LEASE_MS } from './stuck.js';
 import { WorkPool } from './work-pool.js';
@@ -381,8 +382,7 @@ export class Sweeper {
     const { report } = sweep;
     const now = this.clock();
     const ctx: JudgeContext = { prefix: this.config.prefix, now, maxUploadMs: this.maxUploadMs, firstSeen: item.firstSeen ?? now };
-    const { candidates, kept } = this.screen(item, ctx);
-    const judged = [...kept, ...(await this.judge(item.instanceId, candidates, ctx))];
+    const judged = await this.judge(item, ctx);
     for (const j of judged) {
       if (j.kind === 'quarantined') report.entriesQuarantined++;
       else if (j.kind === 'deferred') report.entriesDeferred++;
@@ -441,49 +441,33 @@ export class Sweeper {
     if (due.length === 0) report.instancesDrained++;
   }
 
-  /** Step 3: quarantine what cannot be trusted, defer what is not due; the rest are candidates. */
-  private screen(item: InstanceItem, ctx: JudgeContext): { candidates: Candidate[]; kept: Judged[] } {
-    const candidates: Candidate[] = [];
-    const kept: Judged[] = [];
-    for (const entry of item.entries) {
-      const screened = screenEntry(entry, ctx);
-      if (screened.kind === 'quarantine') {
-        kept.push({ kind: 'quarantined', changeId: screened.changeId, due: ctx.now + this.quarantineRecheckMs });
-        this.logger.warn('entry quarantined', { instanceId: item.instanceId, changeId: screened.changeId, reason: screened.reason });
-      } else if (screened.kind === 'defer') {
-        kept.push({ kind: 'deferred', changeId: screened.changeId, due: screened.until });
-      } else {
-        candidates.push(screened.candidate);
-      }
-    }
-    return { candidates, kept };
-  }
-
-  /** Step 4: a consistent read of HV, the existence of `new` where the upload window may be open, and the rule. */
-  private async judge(instanceId: string, candidates: readonly Candidate[], ctx: JudgeContext): Promise<Judged[]> {
-    const current = await this.hv.readBlobPointers(candidates.map((c) => c.change.id));
-    return Promise.all(
-      candidates.map(async (candidate): Promise<Judged> => {
-        const pointer = current.get(candidate.change.id) ?? null;
-        const existence = needsExistenceCheck(candidate, pointer, ctx) ? await this.lt.exists(candidate.change.new!) : undefined;
-        if (existence?.kind === 'unknown') {
-          this.logger.warn('blob existence unknown: entry deferred', {
-            instanceId,
-            changeId: candidate.changeId,
-            blob: candidate.change.new,
-            reason: existence.reason,
-          });
-        }
-        const decision = decide(candidate, pointer, ctx, existence);
-        if (decision.kind === 'defer') return { kind: 'deferred', changeId: candidate.changeId, due: decision.until };
-        return {
-          kind: 'settled',
+  /**
+   * Steps 3 and 4 (`judgeEntries`, shared with `tierlog inspect`): quarantine what cannot be
+   * trusted, defer what is not due; for the rest, a consistent read of HV, the existence of `new`
+   * where the upload window may be open, and the rule.
+   */
+  private async judge(item: InstanceItem, ctx: JudgeContext): Promise<Judged[]> {
+    const { instanceId } = item;
+    const judged = await judgeEntries(
+      item.entries,
+      ctx,
+      { readBlobPointers: (ids) => this.hv.readBlobPointers(ids), exists: (blob) => this.lt.exists(blob) },
+      (candidate, reason) =>
+        this.logger.warn('blob existence unknown: entry deferred', {
+          instanceId,
           changeId: candidate.changeId,
-          deletes: decision.deletes,
-          ...(decision.keepUntil !== undefined ? { keepUntil: decision.keepUntil } : {}),
-        };
-      }),
+          blob: candidate.change.new,
+          reason,
+        }),
     );
+    return judged.map((j): Judged => {
+      if (j.kind === 'quarantined') {
+        this.logger.warn('entry quarantined', { instanceId, changeId: j.changeId, reason: j.reason });
+        return { kind: 'quarantined', changeId: j.changeId, due: ctx.now + this.quarantineRecheckMs };
+      }
+      if (j.kind === 'deferred') return { kind: 'deferred', changeId: j.changeId, due: j.until };
+      return j;
+    });
   }
 
   /** Step 5's outcome: an entry whose delete failed is kept for a retry. */
