@@ -71,6 +71,21 @@ export function translateAwsError(err: unknown, context: { operation: string; ta
   return err;
 }
 
+/**
+ * Runs one AWS call and translates what it throws ({@link translateAwsError}): the one wrapper
+ * the table and bucket classes put around calls that need no error handling of their own.
+ */
+export async function withAwsErrors<T>(
+  context: { operation: string; table?: string; bucket?: string },
+  call: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw translateAwsError(err, context);
+  }
+}
+
 /** Error names of a request refused for its credentials or permissions (S3, DynamoDB, STS). */
 const ACCESS_DENIED = new Set([
   'AccessDeniedException',

@@ -15,7 +15,7 @@ import type { TierlogConfig } from '../config.js';
 import { LEASE_INDEX_NAME } from '../constants.js';
 import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
 import { documentClient, unmarshallOptions } from '../aws/clients.js';
-import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
+import { isConditionalCheckFailed, translateAwsError, withAwsErrors } from '../aws/errors.js';
 import type { Change } from './change-log.js';
 import { entryAttribute, type StoredEntry } from './entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from './instance-item.js';
@@ -478,12 +478,8 @@ export class InstanceTable {
     }
   }
 
-  private async send<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      throw translateAwsError(err, { operation, table: this.tableName });
-    }
+  private send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return withAwsErrors({ operation, table: this.tableName }, call);
   }
 }
 

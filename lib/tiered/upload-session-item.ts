@@ -17,7 +17,7 @@
  */
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
+import { isConditionalCheckFailed, translateAwsError, withAwsErrors } from '../aws/errors.js';
 import { entryAttribute, encodeEntry } from '../changelog/entry-codec.js';
 import type { FenceEffect, TransactElement } from '../changelog/instance-table.js';
 import { isUuidV7, newInstanceId } from '../ids.js';
@@ -289,11 +289,7 @@ export class SessionTable {
     }
   }
 
-  private async send<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      throw translateAwsError(err, { operation, table: this.tableName });
-    }
+  private send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return withAwsErrors({ operation, table: this.tableName }, call);
   }
 }
