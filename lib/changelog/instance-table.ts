@@ -9,7 +9,7 @@
  * "someone else got there".
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, paginateQuery, paginateScan, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TierlogConfig } from '../config.js';
 import { LEASE_INDEX_NAME } from '../constants.js';
@@ -226,24 +226,17 @@ export class InstanceTable {
 
   /** Instances of `shard` whose lease ended before `cutoff`, oldest first, page by page. */
   async *listExpired(shard: number, cutoff: number, pageSize = 100): AsyncGenerator<InstanceSummary[]> {
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.send('listExpired', () =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: LEASE_INDEX_NAME,
-            KeyConditionExpression: '#shard = :shard AND #lease < :cutoff',
-            ExpressionAttributeNames: { '#shard': A.shard, '#lease': A.leaseUntil },
-            ExpressionAttributeValues: { ':shard': shard, ':cutoff': cutoff },
-            Limit: pageSize,
-            ExclusiveStartKey,
-          }),
-        ),
-      );
-      yield (page.Items ?? []).map(toSummary);
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey !== undefined);
+    const pages = paginateQuery(
+      { client: this.doc, pageSize },
+      {
+        TableName: this.tableName,
+        IndexName: LEASE_INDEX_NAME,
+        KeyConditionExpression: '#shard = :shard AND #lease < :cutoff',
+        ExpressionAttributeNames: { '#shard': A.shard, '#lease': A.leaseUntil },
+        ExpressionAttributeValues: { ':shard': shard, ':cutoff': cutoff },
+      },
+    );
+    for await (const page of this.pages('listExpired', pages)) yield (page.Items ?? []).map(toSummary);
   }
 
   /**
@@ -254,25 +247,18 @@ export class InstanceTable {
    * filtered out.
    */
   async *listSuspect(shard: number, horizon: number, pageSize = 100): AsyncGenerator<InstanceSummary[]> {
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.send('listSuspect', () =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: LEASE_INDEX_NAME,
-            KeyConditionExpression: '#shard = :shard AND #lease > :horizon',
-            FilterExpression: '#state = :live AND NOT begins_with(#pk, :session)',
-            ExpressionAttributeNames: { '#shard': A.shard, '#lease': A.leaseUntil, '#state': A.state, '#pk': A.pk },
-            ExpressionAttributeValues: { ':shard': shard, ':horizon': horizon, ':live': 'live', ':session': SESSION_ID_PREFIX },
-            Limit: pageSize,
-            ExclusiveStartKey,
-          }),
-        ),
-      );
-      yield (page.Items ?? []).map(toSummary);
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey !== undefined);
+    const pages = paginateQuery(
+      { client: this.doc, pageSize },
+      {
+        TableName: this.tableName,
+        IndexName: LEASE_INDEX_NAME,
+        KeyConditionExpression: '#shard = :shard AND #lease > :horizon',
+        FilterExpression: '#state = :live AND NOT begins_with(#pk, :session)',
+        ExpressionAttributeNames: { '#shard': A.shard, '#lease': A.leaseUntil, '#state': A.state, '#pk': A.pk },
+        ExpressionAttributeValues: { ':shard': shard, ':horizon': horizon, ':live': 'live', ':session': SESSION_ID_PREFIX },
+      },
+    );
+    for await (const page of this.pages('listSuspect', pages)) yield (page.Items ?? []).map(toSummary);
   }
 
   /**
@@ -284,26 +270,23 @@ export class InstanceTable {
    */
   async scanWithoutShard(args: { segment: number; segments: number; maxPages: number }): Promise<{ ids: string[]; complete: boolean }> {
     const ids: string[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    let pages = 0;
-    do {
-      if (pages++ >= args.maxPages) return { ids, complete: false };
-      const page = await this.send('scanWithoutShard', () =>
-        this.doc.send(
-          new ScanCommand({
-            TableName: this.tableName,
-            Segment: args.segment,
-            TotalSegments: args.segments,
-            FilterExpression: 'attribute_not_exists(#shard)',
-            ProjectionExpression: '#pk',
-            ExpressionAttributeNames: { '#shard': A.shard, '#pk': A.pk },
-            ExclusiveStartKey,
-          }),
-        ),
-      );
+    const pages = paginateScan(
+      { client: this.doc },
+      {
+        TableName: this.tableName,
+        Segment: args.segment,
+        TotalSegments: args.segments,
+        FilterExpression: 'attribute_not_exists(#shard)',
+        ProjectionExpression: '#pk',
+        ExpressionAttributeNames: { '#shard': A.shard, '#pk': A.pk },
+      },
+    );
+    let read = 0;
+    for await (const page of this.pages('scanWithoutShard', pages)) {
       for (const item of page.Items ?? []) ids.push(String(item[A.pk]));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey !== undefined);
+      // Stop at the bound without asking for the next page.
+      if (++read >= args.maxPages && page.LastEvaluatedKey !== undefined) return { ids, complete: false };
+    }
     return { ids, complete: true };
   }
 
@@ -447,14 +430,8 @@ export class InstanceTable {
 
   /** Every instance item, raw, page by page (operator tools only: reads the whole table). */
   async *scanAll(pageSize = 200): AsyncGenerator<Record<string, unknown>[]> {
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.send('scan', () =>
-        this.doc.send(new ScanCommand({ TableName: this.tableName, ConsistentRead: true, Limit: pageSize, ExclusiveStartKey })),
-      );
-      yield page.Items ?? [];
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey !== undefined);
+    const pages = paginateScan({ client: this.doc, pageSize }, { TableName: this.tableName, ConsistentRead: true });
+    for await (const page of this.pages('scan', pages)) yield page.Items ?? [];
   }
 
   // ---- plumbing ----------------------------------------------------------------------------
@@ -475,6 +452,16 @@ export class InstanceTable {
     } catch (err) {
       if (isConditionalCheckFailed(err)) return { applied: false, item: oldItemOf(err) };
       throw translateAwsError(err, { operation, table: this.tableName });
+    }
+  }
+
+  /** The pages of an SDK paginator, each request's errors translated. */
+  private async *pages<P>(operation: string, paginator: AsyncIterable<P>): AsyncGenerator<P> {
+    const pages = paginator[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await this.send(operation, () => pages.next());
+      if (next.done === true) return;
+      yield next.value;
     }
   }
 
