@@ -13,7 +13,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   paginateListObjectsV2,
-  ListPartsCommand,
+  paginateListParts,
   ListObjectsV2Command,
   type S3Client,
   UploadPartCommand,
@@ -240,17 +240,12 @@ export class LtBucket {
   async listParts(key: string, uploadId: string): Promise<UploadedPart[] | undefined> {
     this.assertOwned(key);
     const parts: UploadedPart[] = [];
-    let marker: string | undefined;
     try {
-      do {
-        const out = await this.s3.send(
-          new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
-        );
+      for await (const out of paginateListParts({ client: this.s3 }, { Bucket: this.bucket, Key: key, UploadId: uploadId })) {
         for (const p of out.Parts ?? []) {
           parts.push({ partNumber: p.PartNumber ?? 0, etag: p.ETag ?? '', size: p.Size ?? 0 });
         }
-        marker = out.IsTruncated ? out.NextPartNumberMarker : undefined;
-      } while (marker !== undefined);
+      }
     } catch (err) {
       if (awsErrorName(err) === 'NoSuchUpload') return undefined;
       throw translateAwsError(err, { operation: 'ListParts', bucket: this.bucket });
