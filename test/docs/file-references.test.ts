@@ -2,7 +2,7 @@
  * Every repository path the documentation and the code's comments name exists: a reader who
  * follows `lib/recovery/judge.ts` from DESIGN.md, or a module doc's "see infra/nag.ts", finds
  * the file. Paths are taken from tracked Markdown and TypeScript files (the changelog excepted:
- * it names what existed at each release); globs and template paths are skipped, and an import
+ * it names what existed at each release); globs and template paths (`*`, `${}`, `<date>`) are skipped, and an import
  * path `x.js` counts when `x.ts` exists.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { expect, test } from 'vitest';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 /** Outputs of commands the docs tell users to run, not files in the repository. */
 const GENERATED = new Set(['docs/api', 'bench/results.json']);
-const PATH = /(?<![\w./-])((?:lib|test|infra|bench|bin|functions|docs|examples|scripts|\.ci)\/[A-Za-z0-9_./*${}-]+)/g;
+const PATH = /(?<![\w./-])((?:lib|test|infra|bench|bin|functions|docs|examples|scripts|\.ci)\/[A-Za-z0-9_./*${}<>-]+)/g;
 
 function tracked(): string[] {
   return execFileSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' })
@@ -37,7 +37,7 @@ test('every file path named in docs and comments exists', () => {
       .forEach((line, i) => {
         for (const m of line.matchAll(PATH)) {
           const path = m[1]!.replace(/[.,:;]+$/, '').replace(/\/$/, '');
-          if (/[*${}]/.test(path) || GENERATED.has(path) || exists(path)) continue;
+          if (/[*${}<]/.test(path) || GENERATED.has(path) || exists(path)) continue;
           missing.push(`${file}:${i + 1}: ${path}`);
         }
       });
