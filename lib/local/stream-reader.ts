@@ -1,7 +1,9 @@
 /**
- * The objects table's REAL stream on DynamoDB Local: turn it on (UpdateTable), read it
- * (DescribeStream, GetShardIterator, GetRecords) and hand its records over in the shape Lambda
- * delivers them (`DynamoDBStreamEvent`: lower-case `userIdentity`, binary as base64).
+ * A table's REAL stream on DynamoDB Local (the objects table's, for the stream handler): turn it
+ * on (UpdateTable), read it (DescribeStream, GetShardIterator, GetRecords) and hand its records
+ * over in the shape Lambda delivers them (`DynamoDBStreamEvent`: lower-case `userIdentity`,
+ * binary as base64). Used by the tests and the drill; needs the dev dependency
+ * `@aws-sdk/client-dynamodb-streams`.
  */
 import { DescribeTableCommand, type DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -13,9 +15,11 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 
+/** Reads a table's stream from its start, shard by shard, as Lambda's event source mapping would. */
 export class StreamReader {
   private readonly client: DynamoDBStreamsClient;
   private readonly iterators = new Map<string, string | undefined>();
+  private readonly lastSequence = new Map<string, string>();
 
   private constructor(
     readonly streamArn: string,
@@ -47,22 +51,51 @@ export class StreamReader {
     const stream = await this.client.send(new DescribeStreamCommand({ StreamArn: this.streamArn }));
     for (const shard of stream.StreamDescription?.Shards ?? []) {
       const shardId = shard.ShardId!;
-      if (!this.iterators.has(shardId)) {
-        const it = await this.client.send(
-          new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
-        );
-        this.iterators.set(shardId, it.ShardIterator);
-      }
+      if (!this.iterators.has(shardId)) this.iterators.set(shardId, await this.iterator(shardId));
       let iterator = this.iterators.get(shardId);
       while (iterator !== undefined) {
-        const out = await this.client.send(new GetRecordsCommand({ ShardIterator: iterator }));
-        for (const r of out.Records ?? []) records.push(this.toLambda(r));
+        let out: Awaited<ReturnType<typeof this.next>>;
+        try {
+          out = await this.next(iterator);
+        } catch (err) {
+          // DynamoDB Local may refuse an iterator it handed out (trimmed or expired): continue
+          // after the last record read, as a consumer does after a restart.
+          const name = (err as Error).name;
+          if (name !== 'TrimmedDataAccessException' && name !== 'ExpiredIteratorException') throw err;
+          iterator = await this.iterator(shardId);
+          this.iterators.set(shardId, iterator);
+          if (iterator === undefined) break;
+          out = await this.next(iterator);
+        }
+        for (const r of out.Records ?? []) {
+          records.push(this.toLambda(r));
+          if (r.dynamodb?.SequenceNumber !== undefined) this.lastSequence.set(shardId, r.dynamodb.SequenceNumber);
+        }
         iterator = out.NextShardIterator;
         this.iterators.set(shardId, iterator);
         if ((out.Records ?? []).length === 0) break;
       }
     }
     return records;
+  }
+
+  private next(iterator: string) {
+    return this.client.send(new GetRecordsCommand({ ShardIterator: iterator }));
+  }
+
+  /** An iterator after the last record read from the shard (from its start when none was read). */
+  private async iterator(shardId: string): Promise<string | undefined> {
+    const after = this.lastSequence.get(shardId);
+    const it = await this.client.send(
+      new GetShardIteratorCommand({
+        StreamArn: this.streamArn,
+        ShardId: shardId,
+        ...(after !== undefined
+          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }
+          : { ShardIteratorType: 'TRIM_HORIZON' }),
+      }),
+    );
+    return it.ShardIterator;
   }
 
   close(): void {
