@@ -2,14 +2,15 @@
  * `npm start`: the drill on the embedded local stack (DynamoDB Local + S3 server, started and
  * stopped here). See lib/drill/drill.ts for what it does. Exits 1 if an invariant fails.
  *
- *   npm start -- --writers 8 --operations 400 --seed 42 --crash-rate 0.15 [--keep] [--json]
+ *   npm start -- --writers 8 --operations 400 --seed 42 --crash-rate 0.15 --expiring-rate 0.2 [--keep] [--json]
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
 import { provisionLocal } from '../lib/local/provision.js';
 import { configToEnv, type TierlogConfig } from '../lib/config.js';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
-import { runDrill, type DrillReport } from '../lib/drill/drill.js';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { type DrillExpiryReport, runDrill, type DrillReport } from '../lib/drill/drill.js';
 import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../lib/recovery/sweeper-env.js';
 
 const program = new Command('drill')
@@ -20,6 +21,7 @@ const program = new Command('drill')
   .option('--crash-rate <p>', 'chance that a writer dies during an operation', fraction, 0.15)
   .option('--max-body <bytes>', 'largest body', int, 6 * 1024 * 1024)
   .option('--keys <n>', 'distinct object keys', int, 40)
+  .option('--expiring-rate <p>', 'chance that a put expires (0.5 to 3 s after it)', fraction, 0.2)
   .option('--keep', 'keep the local stack up afterwards, for exploring with the CLI')
   .option('--json', 'print the report as JSON')
   .parse();
@@ -31,6 +33,7 @@ const opts = program.opts<{
   crashRate: number;
   maxBody: number;
   keys: number;
+  expiringRate: number;
   keep?: boolean;
   json?: boolean;
 }>();
@@ -65,14 +68,19 @@ try {
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
   const { handler } = await import('../functions/sweeper.js');
-  const context = lambdaContext();
+  const context = lambdaContext('tierlog-sweeper-drill');
   const sweep = () => handler({ source: 'tierlog.drill' }, context);
+  // The real objects-stream Lambda handler, fed from the objects table's stream.
+  const stream = await import('../functions/objects-stream.js');
+  const streamContext = lambdaContext('tierlog-objects-stream-drill');
+  const deliverStream = (records: DynamoDBRecord[]) => stream.handler({ Records: records }, streamContext);
 
   const report = await runDrill({
     config,
     dynamodb,
     s3,
     sweep,
+    deliverStream,
     options: {
       writers: opts.writers,
       operations: opts.operations,
@@ -80,6 +88,7 @@ try {
       crashRate: opts.crashRate,
       maxBodyBytes: opts.maxBody,
       keys: opts.keys,
+      expiringRate: opts.expiringRate,
       invocationMs,
     },
     progress: progressLine(),
@@ -118,9 +127,20 @@ function format(r: DrillReport): string {
     `  leaked: ${r.leaked}`,
     `  entries left: ${r.entriesLeft}`,
     `  wrong values: ${r.wrongValues}`,
+    ...(r.expiry !== undefined ? formatExpiry(r.expiry) : []),
     `  time: ${(r.durationMs / 1000).toFixed(1)} s`,
     r.ok ? 'OK: every invariant holds' : 'FAILED: an invariant does not hold',
   ].join('\n');
+}
+
+function formatExpiry(e: DrillExpiryReport): string[] {
+  const s = e.stream;
+  return [
+    `  expiring puts     ${e.expiringPuts}; TTL deletions ${s.ttlDeletions}; stream: ${s.removes} removes in ${s.batches} batch deliveries (${s.duplicates} again, ${s.reordered} out of order, ${s.retried} retried), ${s.expiredBlobs} expired blobs checked gone`,
+    `  scenarios         overwritten as it expired ${e.scenarios.overwrittenAsExpiring}, expired during a session ${e.scenarios.expiredDuringSession}, re-created right after expiry ${e.scenarios.recreatedAfterExpiry}`,
+    `  expired served: ${e.expiredServed}`,
+    `  expiry violations: ${e.violations.length}${e.violations.length > 0 ? ` (${e.violations.join('; ')})` : ''}`,
+  ];
 }
 
 function progressLine(): (done: number, total: number, crashes: number) => void {
@@ -138,14 +158,14 @@ function progressLine(): (done: number, total: number, crashes: number) => void 
   };
 }
 
-function lambdaContext() {
+function lambdaContext(functionName: string) {
   return {
-    functionName: 'tierlog-sweeper-drill',
+    functionName,
     functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:tierlog-sweeper-drill',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
     memoryLimitInMB: '512',
     awsRequestId: 'drill',
-    logGroupName: '/aws/lambda/tierlog-sweeper-drill',
+    logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'drill',
     callbackWaitsForEmptyEventLoop: false,
     getRemainingTimeInMillis: () => 60_000,

@@ -8,6 +8,13 @@
  * sweeper handler runs during the workload and, at the end, past every lease. Then the
  * invariants are checked from outside: every blob HV references exists, no unreferenced blob
  * under the prefix, the log drained, and every object holds a value that was written to it.
+ *
+ * Some puts expire (`timeToLiveMs`, `expiresAt`, `timeToIdleMs`). DynamoDB Local runs no TTL, so
+ * the drill deletes expired items as TTL does and delivers the objects table's real stream to
+ * the real stream handler, batches twice and out of order (lib/drill/expiry.ts); three expiry
+ * scenarios run at the end (lib/drill/expiry-scenarios.ts). Invariants added: no read serves a
+ * value past its expiry, no blob of an expired object outlives its stream event, nothing
+ * referenced is deleted.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -15,7 +22,12 @@ import type { TierlogConfig } from '../config.js';
 import type { SweepReport } from '../recovery/report.js';
 import { TieredStore } from '../tiered/tiered-store.js';
 import { NoopChangeLog } from '../changelog/noop.js';
-import { checkInvariants } from './invariants.js';
+import { hvAttributeNames } from '../config.js';
+import { StreamReader } from '../local/stream-reader.js';
+import type { ExpiryPolicy } from '../tiered/expiry.js';
+import { type DeliverBatch, type ExpiryCounts, ExpiryDriver } from './expiry.js';
+import { type ExpiryScenarioReport, runExpiryScenarios } from './expiry-scenarios.js';
+import { checkInvariants, scanTable } from './invariants.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
 import { type Operation, SimulatedWriter } from './writer.js';
 
@@ -33,6 +45,8 @@ export interface DrillOptions {
   readonly keys: number;
   /** Remaining time of each simulated invocation (the lease follows it), ms. */
   readonly invocationMs: number;
+  /** Chance that a put expires (0.5 to 3 s after it). Default 0. */
+  readonly expiringRate?: number;
 }
 
 /** Runs one sweep (the real Lambda handler, in the drill). */
@@ -54,8 +68,20 @@ export interface DrillReport {
   readonly leaked: number;
   readonly entriesLeft: number;
   readonly wrongValues: number;
+  /** Expiring objects (absent when the drill ran without a stream handler). */
+  readonly expiry?: DrillExpiryReport;
   readonly durationMs: number;
   readonly ok: boolean;
+}
+
+export interface DrillExpiryReport {
+  readonly expiringPuts: number;
+  /** Reads that returned a value past its expiry (must be 0). */
+  readonly expiredServed: number;
+  readonly stream: ExpiryCounts;
+  readonly scenarios: Omit<ExpiryScenarioReport, 'failures'>;
+  /** Broken expiry invariants and failed scenarios (must be empty). */
+  readonly violations: string[];
 }
 
 export async function runDrill(args: {
@@ -64,6 +90,8 @@ export async function runDrill(args: {
   s3: S3Client;
   options: DrillOptions;
   sweep: SweepFn;
+  /** The objects table's stream handler (the real Lambda handler, in the drill); enables expiry. */
+  deliverStream?: DeliverBatch;
   progress?: (done: number, total: number, crashes: number) => void;
 }): Promise<DrillReport> {
   const { config, options } = args;
@@ -85,6 +113,8 @@ export async function runDrill(args: {
   let writersStarted = 0;
   let next = 0;
   let crashed = 0;
+  const expiry = args.deliverStream === undefined ? undefined : await startExpiry(args, args.deliverStream, options.seed);
+  const expiringRate = expiry === undefined ? 0 : (options.expiringRate ?? 0);
 
   const newWriter = () => {
     writersStarted++;
@@ -115,15 +145,21 @@ export async function runDrill(args: {
         const roll = random();
         if (roll < 0.1) {
           totals.reads++;
+          const startedAt = Date.now();
           const value = await reader.get(key);
           const tag = value?.metadata.tag;
           if (tag !== undefined && !written.get(key)?.has(tag)) totals.wrongValues++;
+          if (expiry !== undefined && servedExpired(value, startedAt)) expiry.served++;
           args.progress?.(index + 1, options.operations, crashed);
           continue;
         }
         const tag = `w${writersStarted}-op${index}`;
+        const policy = roll >= 0.3 && random() < expiringRate ? expiryPolicy(random) : undefined;
+        if (policy !== undefined && expiry !== undefined) expiry.puts++;
         const operation: Operation =
-          roll < 0.3 ? { kind: 'delete', key, tag } : { kind: 'put', key, tag, body: body(random, options.maxBodyBytes, tag) };
+          roll < 0.3
+            ? { kind: 'delete', key, tag }
+            : { kind: 'put', key, tag, body: body(random, options.maxBodyBytes, tag), ...(policy !== undefined ? { expiry: policy } : {}) };
         if (operation.kind === 'put') addTo(written, key, tag);
         const crash = random() < options.crashRate ? { atRequest: randomInt(random, 0, 6), after: random() < 0.5 } : undefined;
         const outcome = await writer.run(operation, crash);
@@ -142,6 +178,9 @@ export async function runDrill(args: {
   );
   working = false;
   await background;
+  await expiry?.stop();
+  // The expiry scenarios finish and what is stored expires while the last sweeps run.
+  const finishing = expiry?.finish();
 
   // Past every lease: the last invocation's deadline plus margin, and the upload window.
   let report;
@@ -154,14 +193,25 @@ export async function runDrill(args: {
   }
   report ??= await checkInvariants(args);
 
-  // Every object holds a value that was written to it.
+  // Every object holds a value that was written to it, and none is served past its expiry.
   for (const key of keys) {
+    const startedAt = Date.now();
     const value = await reader.get(key);
     const tag = value?.metadata.tag;
     if (value !== undefined && (tag === undefined || !written.get(key)?.has(tag) || !bodyMatches(value.body, tag))) totals.wrongValues++;
+    if (expiry !== undefined && servedExpired(value, startedAt)) expiry.served++;
   }
 
-  const ok = report.lost.length === 0 && report.leaked.length === 0 && report.entries === 0 && totals.wrongValues === 0;
+  const expiryReport = await finishing;
+  if (expiryReport !== undefined) report = await checkInvariants(args);
+
+  const ok =
+    report.lost.length === 0 &&
+    report.leaked.length === 0 &&
+    report.uploads.length === 0 &&
+    report.entries === 0 &&
+    totals.wrongValues === 0 &&
+    (expiryReport === undefined || (expiryReport.violations.length === 0 && expiryReport.expiredServed === 0));
   return {
     seed: options.seed,
     operations: options.operations,
@@ -175,12 +225,66 @@ export async function runDrill(args: {
     entriesRecovered: totals.entriesRecovered,
     instancesRetired: totals.instancesRetired,
     lost: report.lost.length,
-    leaked: report.leaked.length + report.pending.length,
+    leaked: report.leaked.length + report.pending.length + report.uploads.length,
     entriesLeft: report.entries,
     wrongValues: totals.wrongValues,
+    ...(expiryReport !== undefined ? { expiry: expiryReport } : {}),
     durationMs: Date.now() - started,
     ok,
   };
+}
+
+/** TTL and the stream beside the workload, and what they found (see {@link DrillExpiryReport}). */
+async function startExpiry(args: { config: TierlogConfig; dynamodb: DynamoDBClient; s3: S3Client }, deliver: DeliverBatch, seed: number) {
+  const reader = await StreamReader.open(args.dynamodb, args.config.objectsTable);
+  const violations: string[] = [];
+  const driver = new ExpiryDriver({ ...args, reader, deliver, random: seededRandom(seed * 31 + 7), violation: (v) => violations.push(v) });
+  let working = true;
+  const loop = (async () => {
+    while (working) {
+      await sleep(2_000);
+      if (working) await driver.pass();
+    }
+  })();
+  // The scenarios run beside the workload, on keys of their own.
+  const scenarioWriter = new SimulatedWriter({ config: args.config, random: seededRandom(seed), invocationMs: 2_000 });
+  const scenarios = runExpiryScenarios(scenarioWriter.store, driver, 'drill/expiry').finally(() => scenarioWriter.close());
+  const state = {
+    puts: 0,
+    served: 0,
+    async stop() {
+      working = false;
+      await loop;
+    },
+    /** Once the scenarios are done and every stored expiry is past: one last pass. */
+    async finish(): Promise<DrillExpiryReport> {
+      try {
+        const { failures, ...reached } = await scenarios;
+        violations.push(...failures);
+        const names = hvAttributeNames(args.config);
+        const items = await scanTable(args.dynamodb, args.config.objectsTable);
+        const latest = Math.max(0, ...items.map((item) => Number(item[names.expiresAt] ?? 0)));
+        await sleep(Math.min(10_000, (latest + 1) * 1_000 + 100 - Date.now()));
+        await driver.pass();
+        return { expiringPuts: state.puts, expiredServed: state.served, stream: driver.counts, scenarios: reached, violations };
+      } finally {
+        reader.close();
+      }
+    },
+  };
+  return state;
+}
+
+/** A read answered a value whose expiry was already past when the read started. */
+function servedExpired(value: { expiresAt?: Date } | undefined, startedAt: number): boolean {
+  return value?.expiresAt !== undefined && value.expiresAt.getTime() <= startedAt;
+}
+
+/** An expiry 0.5 to 3 s ahead: a time to live, an instant, or a time to idle. */
+function expiryPolicy(random: Random): ExpiryPolicy {
+  const ms = randomInt(random, 500, 3_000);
+  const roll = random();
+  return roll < 0.4 ? { timeToLiveMs: ms } : roll < 0.7 ? { expiresAt: new Date(Date.now() + ms) } : { timeToIdleMs: ms };
 }
 
 /** A body of a random size that starts with its tag, so a read can be traced to its write. */
@@ -209,5 +313,5 @@ function addTo(map: Map<string, Set<string>>, key: string, value: string): void 
 }
 
 function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }

@@ -19,6 +19,18 @@
  * known: a read that returned a write which later turned out to have definitely failed is caught.
  *
  * Bodies are derived from their tag ({@link bodyFor}), so a read is checked byte for byte.
+ *
+ * Expiry (a put's `expiresAt`, `timeToLiveMs` or `timeToIdleMs`) is an instant on the wall
+ * clock, so every write and read also carries its wall-clock interval. The store keeps the expiry
+ * in whole seconds rounded up and computes it from its clock at the start of the put, so a put's
+ * expiry lies in a known window: from {@link earliestExpiry} (its start plus the TTL; a TTI only
+ * ever moves it later) to {@link latestExpiry} (its end plus the TTL; for a TTI, the end of the
+ * last read of its value that may have refreshed it, plus the TTI). Then:
+ *  - no expired object is ever served: a read that returned a value started before the value's
+ *    latest expiry, and the expiry it reported is inside the window and after the read's start;
+ *  - a read, a delete's "absent" and an `ifVersion: 0` may see an expiring value as absent once
+ *    its earliest expiry is past, and a put over it may answer version 1 (TTL removed the item,
+ *    versions restart) as well as one past its version.
  */
 
 export type WriteKind = 'put' | 'delete';
@@ -46,17 +58,40 @@ export interface ModelWrite {
   ifVersion?: number;
   /** An acknowledged delete's answer: true when there was an object to delete. */
   existed?: boolean;
+  /** Wall clock (ms) at the call and at the answer. */
+  readonly wallStart: number;
+  wallEnd: number;
+  /** The put's expiry policy, if it has one. */
+  readonly expiry?: ModelExpiry;
 }
+
+/** A put's expiry policy, as the model needs it. */
+export type ModelExpiry =
+  | { readonly kind: 'at'; readonly at: number }
+  | { readonly kind: 'ttl'; readonly ms: number }
+  | { readonly kind: 'tti'; readonly ms: number };
 
 /** What a read saw: the tag of the value (from its metadata), or absent. */
 export type Observed =
   | { readonly kind: 'absent' }
-  | { readonly kind: 'value'; readonly tag: string; readonly bodyOk: boolean; readonly size: number; readonly version?: number };
+  | {
+      readonly kind: 'value';
+      readonly tag: string;
+      readonly bodyOk: boolean;
+      readonly size: number;
+      readonly version?: number;
+      /** The expiry the read reported (ms; absent: never). Checked only when `expiryKnown`. */
+      readonly expiresAt?: number;
+      /** The read reported the object's expiry (reads through `get`/`head` do). */
+      readonly expiryKnown?: boolean;
+    };
 
 interface ModelRead {
   readonly key: string;
   readonly start: number;
   end: number;
+  readonly wallStart: number;
+  wallEnd: number;
   observed?: Observed;
   readonly label: string;
 }
@@ -74,9 +109,20 @@ export class RegisterModel {
     return ++this.clock;
   }
 
-  beginWrite(key: string, kind: WriteKind, tag: string, size = 0, ifVersion?: number): ModelWrite {
+  beginWrite(key: string, kind: WriteKind, tag: string, size = 0, ifVersion?: number, expiry?: ModelExpiry): ModelWrite {
     if (this.byTag.has(tag)) throw new Error(`tag ${tag} used twice`);
-    const write: ModelWrite = { key, tag, kind, size, start: this.tick(), end: Number.POSITIVE_INFINITY, status: 'pending' };
+    const write: ModelWrite = {
+      key,
+      tag,
+      kind,
+      size,
+      start: this.tick(),
+      end: Number.POSITIVE_INFINITY,
+      status: 'pending',
+      wallStart: Date.now(),
+      wallEnd: Number.POSITIVE_INFINITY,
+      ...(expiry !== undefined ? { expiry } : {}),
+    };
     if (ifVersion !== undefined) write.ifVersion = ifVersion;
     this.history(key).push(write);
     this.byTag.set(tag, write);
@@ -90,6 +136,7 @@ export class RegisterModel {
     answer: { version?: number; existed?: boolean; multi?: boolean } = {},
   ): void {
     write.end = this.tick();
+    write.wallEnd = Date.now();
     write.status = status;
     if (note !== undefined) write.note = note;
     if (answer.version !== undefined) this.learnVersion(write, answer.version);
@@ -98,13 +145,21 @@ export class RegisterModel {
   }
 
   beginRead(key: string, label: string): ModelRead {
-    const read: ModelRead = { key, start: this.tick(), end: Number.POSITIVE_INFINITY, label };
+    const read: ModelRead = {
+      key,
+      start: this.tick(),
+      end: Number.POSITIVE_INFINITY,
+      wallStart: Date.now(),
+      wallEnd: Number.POSITIVE_INFINITY,
+      label,
+    };
     this.reads.push(read);
     return read;
   }
 
   endRead(read: ModelRead, observed: Observed | undefined): void {
     read.end = this.tick();
+    read.wallEnd = Date.now();
     if (observed === undefined) return;
     read.observed = observed;
     if (observed.kind === 'value' && observed.version !== undefined) {
@@ -128,11 +183,21 @@ export class RegisterModel {
     );
   }
 
-  /** Why `observed` is not an allowed result of a read of `key` over `[start, end]`, or undefined. */
-  explain(key: string, start: number, end: number, observed: Observed): string | undefined {
+  /**
+   * Why `observed` is not an allowed result of a read of `key` over `[start, end]` (wall clock
+   * `[wallStart, wallEnd]`), or undefined. `self`: the read, not counted as a refresh of its own.
+   */
+  explain(
+    key: string,
+    start: number,
+    end: number,
+    observed: Observed,
+    wall: { start: number; end: number } = { start: Date.now(), end: Date.now() },
+    self?: ModelRead,
+  ): string | undefined {
     const allowed = this.candidates(key, start, end);
     if (observed.kind === 'absent') {
-      if (allowed.some((w) => w.kind === 'delete')) return undefined;
+      if (allowed.some((w) => w.kind === 'delete' || mayHaveExpired(w, wall.end))) return undefined;
       return `read absent, allowed: ${describe(allowed)}`;
     }
     const write = this.byTag.get(observed.tag);
@@ -140,8 +205,79 @@ export class RegisterModel {
       return `read "${observed.tag}", which was never put to this key; allowed: ${describe(allowed)}`;
     if (!observed.bodyOk || observed.size !== write.size)
       return `read "${observed.tag}" with a wrong body (size ${observed.size}, written ${write.size})`;
-    if (allowed.includes(write)) return undefined;
-    return `read "${observed.tag}" (${describe([write])}), allowed: ${describe(allowed)}`;
+    if (!allowed.includes(write)) return `read "${observed.tag}" (${describe([write])}), allowed: ${describe(allowed)}`;
+    return this.explainExpiry(write, observed, wall, self);
+  }
+
+  /** Why a read that returned `write`'s value served it expired, or reported a wrong expiry. */
+  private explainExpiry(write: ModelWrite, observed: Observed & { kind: 'value' }, wall: { start: number; end: number }, self?: ModelRead) {
+    const latest = this.latestExpiry(write, wall.end, self);
+    if (wall.start >= latest)
+      return `served "${write.tag}" expired: the read started at ${iso(wall.start)}, the value expired at ${iso(latest)} at the latest`;
+    if (observed.expiryKnown !== true) return undefined;
+    const reported = observed.expiresAt;
+    if (write.expiry === undefined)
+      return reported === undefined ? undefined : `read "${write.tag}" with an expiry (${iso(reported)}) it was not given`;
+    if (reported === undefined) return `read "${write.tag}" without its expiry`;
+    if (reported <= wall.start) return `served "${write.tag}" with an expiry (${iso(reported)}) before the read started`;
+    const upper = write.expiry.kind === 'tti' ? ceilSecond(wall.end + write.expiry.ms) : latest;
+    if (reported < earliestExpiry(write) || reported > upper)
+      return `read "${write.tag}" with expiry ${iso(reported)}, outside ${iso(earliestExpiry(write))}..${iso(upper)}`;
+    return undefined;
+  }
+
+  /**
+   * The latest instant `write`'s value may expire, as seen by a read ending at `before`: for a
+   * time to idle, each read of the value that started before then may have refreshed it.
+   */
+  private latestExpiry(write: ModelWrite, before: number, self?: ModelRead): number {
+    const e = write.expiry;
+    if (e === undefined) return Number.POSITIVE_INFINITY;
+    if (e.kind !== 'tti') return latestFixedExpiry(write, e);
+    let touched = write.wallEnd;
+    for (const r of this.reads) {
+      if (r === self || r.key !== write.key || r.wallStart >= before) continue;
+      if (r.observed === undefined ? true : r.observed.kind === 'value' && r.observed.tag === write.tag) {
+        touched = Math.max(touched, r.wallEnd);
+      }
+    }
+    return ceilSecond(touched + e.ms);
+  }
+
+  /**
+   * Acknowledged writes (of those `which` selects) over a value that expired while they ran
+   * (`during`), or before (`before`): a key expiring while it is overwritten.
+   */
+  overExpiry(which: (w: ModelWrite) => boolean = () => true): { during: number; before: number } {
+    const n = { during: 0, before: 0 };
+    for (const w of this.acknowledged()) {
+      if (!which(w)) continue;
+      const expiring = this.candidates(w.key, w.start, w.end).filter((x) => x !== w && mayHaveExpired(x, w.wallEnd));
+      if (expiring.some((x) => earliestExpiry(x) >= w.wallStart)) n.during++;
+      else if (expiring.length > 0) n.before++;
+    }
+    return n;
+  }
+
+  /**
+   * Acknowledged puts that found their key absent because its value had expired (every state
+   * they could replace was a deletion or an expired value, one at least expired) within
+   * `withinMs` before the put: a key re-created right after its expiry.
+   */
+  recreatedAfterExpiry(withinMs = 2_000): number {
+    let n = 0;
+    for (const w of this.acknowledged()) {
+      if (w.kind !== 'put') continue;
+      const others = this.candidates(w.key, w.start, w.end).filter((x) => x !== w);
+      const expired = others.filter((x) => mayHaveExpired(x, w.wallStart));
+      if (expired.length === 0 || !others.every((x) => x.kind === 'delete' || expired.includes(x))) continue;
+      if (expired.some((x) => w.wallStart - earliestExpiry(x) <= withinMs)) n++;
+    }
+    return n;
+  }
+
+  private *acknowledged(): Generator<ModelWrite> {
+    for (const history of this.writes.values()) for (const w of history) if (w.status === 'acked' && w.tag !== INITIAL) yield w;
   }
 
   /**
@@ -156,9 +292,12 @@ export class RegisterModel {
       for (const w of history) {
         if (w.status === 'pending' || w.tag === INITIAL) continue;
         const others = this.candidates(w.key, w.start, w.end).filter((x) => x !== w);
+        // A value that may have expired during the write was absent to it (version 0), or, once
+        // TTL removed the item, made the key's versions restart.
+        const expired = (x: ModelWrite) => mayHaveExpired(x, w.wallEnd);
         const matches = (x: ModelWrite, version: number) =>
           version === 0
-            ? x.kind === 'delete'
+            ? x.kind === 'delete' || expired(x)
             : x.kind === 'put' && (x.multi === true || x.versions === undefined || x.versions.has(version));
         const fail = (why: string) =>
           out.push(`${w.kind} ${w.tag} of ${w.key} @[${w.start},${w.end}] ${why}; states possible then: ${describe(others)}`);
@@ -167,11 +306,12 @@ export class RegisterModel {
         if (w.status === 'acked') {
           // A delete leaves a marker that keeps counting: a put over it answers a version the
           // model did not learn (any version past 1).
-          const replaces = (x: ModelWrite) => matches(x, answered! - 1) || (x.kind === 'delete' && answered! > 1);
+          const replaces = (x: ModelWrite) =>
+            matches(x, answered! - 1) || (x.kind === 'delete' && answered! > 1) || (expired(x) && answered === 1);
           if (w.kind === 'put' && answered !== undefined && w.multi !== true && !others.some(replaces)) {
             fail(`answered version ${answered}, but no state it could replace had version ${answered - 1}`);
           }
-          if (w.kind === 'delete' && w.existed !== undefined && !others.some((x) => (w.existed ? x.kind === 'put' : x.kind === 'delete'))) {
+          if (w.kind === 'delete' && w.existed !== undefined && !others.some((x) => (w.existed ? x.kind === 'put' : matches(x, 0)))) {
             fail(`answered ${w.existed ? 'deleted' : 'absent'}, which no state then was`);
           }
           if (w.ifVersion !== undefined && !others.some((x) => matches(x, w.ifVersion!))) {
@@ -180,23 +320,23 @@ export class RegisterModel {
         }
         if (w.status === 'failed' && w.note?.startsWith('VersionConflictError') && w.ifVersion !== undefined) {
           const known = others.every((x) => x.kind === 'delete' || (x.versions !== undefined && x.multi !== true));
-          if (known && others.every((x) => matches(x, w.ifVersion!)))
+          if (known && others.every((x) => matches(x, w.ifVersion!) && (w.ifVersion === 0 || !expired(x))))
             fail(`was refused, though every state then had version ${w.ifVersion}`);
         }
       }
     }
     for (const read of this.reads) {
       if (read.observed === undefined) continue;
-      const why = this.explain(read.key, read.start, read.end, read.observed);
+      const why = this.explain(read.key, read.start, read.end, read.observed, { start: read.wallStart, end: read.wallEnd }, read);
       if (why !== undefined) out.push(`${read.label} of ${read.key} @[${read.start},${read.end}]: ${why}`);
     }
     return out;
   }
 
   /** Checks the value a key holds after every write ended. */
-  checkFinal(key: string, observed: Observed): string | undefined {
+  checkFinal(key: string, observed: Observed, wall?: { start: number; end: number }): string | undefined {
     const now = this.tick();
-    const why = this.explain(key, now, now + 1, observed);
+    const why = this.explain(key, now, now + 1, observed, wall);
     return why === undefined ? undefined : `final value of ${key}: ${why}`;
   }
 
@@ -208,11 +348,47 @@ export class RegisterModel {
   private history(key: string): ModelWrite[] {
     let list = this.writes.get(key);
     if (list === undefined) {
-      const initial: ModelWrite = { key, tag: INITIAL, kind: 'delete', size: 0, start: 0, end: 0, status: 'acked' };
+      const initial: ModelWrite = {
+        key,
+        tag: INITIAL,
+        kind: 'delete',
+        size: 0,
+        start: 0,
+        end: 0,
+        status: 'acked',
+        wallStart: 0,
+        wallEnd: 0,
+      };
       this.writes.set(key, (list = [initial]));
     }
     return list;
   }
+}
+
+/** The store keeps an expiry in whole seconds, rounded up. */
+function ceilSecond(ms: number): number {
+  return Math.ceil(ms / 1_000) * 1_000;
+}
+
+/** The earliest instant a put's value may expire (a TTI refresh only moves it later). */
+export function earliestExpiry(w: ModelWrite): number {
+  const e = w.expiry;
+  if (e === undefined) return Number.POSITIVE_INFINITY;
+  return e.kind === 'at' ? ceilSecond(e.at) : ceilSecond(w.wallStart + e.ms);
+}
+
+/** The latest instant a put with a fixed expiry (an instant or a TTL) expires. */
+function latestFixedExpiry(w: ModelWrite, e: ModelExpiry): number {
+  return e.kind === 'at' ? ceilSecond(e.at) : ceilSecond(w.wallEnd + e.ms);
+}
+
+/** True when the value of put `w` may have expired by `at` (wall clock). */
+function mayHaveExpired(w: ModelWrite, at: number): boolean {
+  return w.kind === 'put' && w.expiry !== undefined && earliestExpiry(w) <= at;
+}
+
+function iso(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : 'never';
 }
 
 function describe(writes: readonly ModelWrite[]): string {
@@ -220,7 +396,7 @@ function describe(writes: readonly ModelWrite[]): string {
   return writes
     .map(
       (w) =>
-        `${w.kind} ${w.tag}${w.versions !== undefined ? ` v${[...w.versions].join('/')}` : ''}${w.multi ? ' (may have applied twice)' : ''}${w.ifVersion !== undefined ? ` if v${w.ifVersion}` : ''} [${w.start},${Number.isFinite(w.end) ? w.end : '…'}] ${w.status}${w.note ? ` (${w.note})` : ''}`,
+        `${w.kind} ${w.tag}${w.versions !== undefined ? ` v${[...w.versions].join('/')}` : ''}${w.multi ? ' (may have applied twice)' : ''}${w.ifVersion !== undefined ? ` if v${w.ifVersion}` : ''}${w.expiry !== undefined ? ` expires ${w.expiry.kind}` : ''} [${w.start},${Number.isFinite(w.end) ? w.end : '…'}] ${w.status}${w.note ? ` (${w.note})` : ''}`,
     )
     .join('; ');
 }

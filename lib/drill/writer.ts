@@ -8,11 +8,12 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import type { TierlogConfig } from '../config.js';
 import { DynamoChangeLog } from '../changelog/dynamo-change-log.js';
 import { CrashError, FaultInjector, type RequestInfo } from '../faults/fault-injector.js';
+import type { ExpiryPolicy } from '../tiered/expiry.js';
 import { TieredStore } from '../tiered/tiered-store.js';
 import type { Random } from './random.js';
 
 export type Operation =
-  | { readonly kind: 'put'; readonly key: string; readonly body: Uint8Array; readonly tag: string }
+  | { readonly kind: 'put'; readonly key: string; readonly body: Uint8Array; readonly tag: string; readonly expiry?: ExpiryPolicy }
   | { readonly kind: 'delete'; readonly key: string; readonly tag: string };
 
 export interface OperationOutcome {
@@ -93,7 +94,8 @@ export class SimulatedWriter {
         : { kind: crash.after ? ('crashAfter' as const) : ('crashBefore' as const), skip: crash.atRequest, times: 1 };
     if (crashRule !== undefined) this.injector.add(crashRule);
     try {
-      if (operation.kind === 'put') await this.store.put(operation.key, operation.body, { metadata: { tag: operation.tag } });
+      if (operation.kind === 'put')
+        await this.store.put(operation.key, operation.body, { metadata: { tag: operation.tag }, ...operation.expiry });
       else await this.store.delete(operation.key);
       return { acknowledged: true, startedAt, endedAt: Date.now() };
     } catch (err) {
@@ -123,13 +125,16 @@ export function protocolStep(request: RequestInfo, config: TierlogConfig): strin
       if (input.TableName === config.changeLogTable) {
         if (input.UpdateExpression?.includes(':entry')) return 'record';
         if (input.UpdateExpression?.includes('REMOVE')) return 'remove';
+        if (input.UpdateExpression?.includes('#s3')) return 'session-start';
         return 'renew';
       }
       return 'hv-inline-write';
     case 'GetItemCommand':
-      return 'hv-read';
+      return input.TableName === config.changeLogTable ? 'session-read' : 'hv-read';
+    case 'PutItemCommand':
+      return input.TableName === config.changeLogTable ? 'session-create' : 'PutItem';
     case 'DeleteItemCommand':
-      return 'hv-delete';
+      return input.TableName === config.changeLogTable ? 'session-delete' : 'hv-delete';
     case 'TransactWriteItemsCommand':
       return 'commit';
     case 'PutObjectCommand':
@@ -137,6 +142,8 @@ export function protocolStep(request: RequestInfo, config: TierlogConfig): strin
     case 'UploadPartCommand':
     case 'CompleteMultipartUploadCommand':
       return 'upload';
+    case 'AbortMultipartUploadCommand':
+      return 'upload-abort';
     case 'DeleteObjectCommand':
     case 'DeleteObjectsCommand':
       return 'delete-old-blob';

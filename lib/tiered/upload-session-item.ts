@@ -165,16 +165,21 @@ export class SessionTable {
       [entryAttribute(args.sessionId)]: encodeEntry({ id: args.info.key, new: args.info.blob }, args.now),
       [UPLOAD_ATTR]: args.info,
     };
-    await this.send('createUpload', () =>
-      this.doc.send(
+    try {
+      await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
           Item: item,
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': A.pk },
         }),
-      ),
-    );
+      );
+    } catch (err) {
+      // The id is fresh (made by this process): an item under it can only be this create's own
+      // earlier attempt, whose answer was lost and which the SDK sent again.
+      if (isConditionalCheckFailed(err)) return;
+      throw translateAwsError(err, { operation: 'createUpload', table: this.tableName });
+    }
   }
 
   /** Records S3's upload id on a live session; false when the session is no longer live. */

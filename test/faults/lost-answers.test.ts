@@ -5,6 +5,9 @@
  * written) would be false when the first attempt landed. (Found by the fault simulation's model,
  * seed 1: a conditional delete answered VersionConflictError and the object was gone.)
  *
+ * The same for the PutItem that creates an upload session (its id is fresh: an item under it is
+ * its own first attempt).
+ *
  * And the known limit of unconditional small writes: a retry after another writer's write applies
  * again (nothing but the write's own id guards it, and that is gone once another write is on top).
  */
@@ -90,5 +93,22 @@ describe('known limit: an unconditional small write retried after another writer
     expect((await other) as { version: number }).toMatchObject({ version: 3 }); // on top of "mine" v2
     expect(mine.version).toBe(4); // applied a second time
     expect(Buffer.from((await plain.get('k'))!.body).toString()).toBe('mine');
+  });
+});
+
+describe('an upload session whose create lost its answer', () => {
+  test('the SDK sends the PutItem again: the session is created once and completes', async () => {
+    const fx = await freshFixture();
+    const log = (r: RequestInfo) => r.command === 'PutItemCommand' && r.input.TableName === fx.config.changeLogTable;
+    const injector = new FaultInjector().add({ kind: 'loseResponse', match: log, times: 1 });
+    const store = writer(fx, { injector });
+    const created = await store.createUpload('k', { size: 5 });
+    expect(injector.stats.injected.loseResponse).toBe(1);
+    const url = await store.uploadPartUrl(created.uploadId, 1);
+    const put = await fetch(url, { method: 'PUT', body: new Uint8Array([1, 2, 3, 4, 5]) });
+    expect(put.status).toBe(200);
+    const result = await store.completeUpload(created.uploadId, [{ partNumber: 1, etag: put.headers.get('etag')! }]);
+    expect(result).toMatchObject({ version: 1, size: 5 });
+    expect((await writer(fx).get('k'))?.body).toEqual(new Uint8Array([1, 2, 3, 4, 5]));
   });
 });

@@ -4,18 +4,29 @@
  * {@link RegisterModel}; a writer that died is replaced by a fresh one (a new execution
  * environment), as Lambda would.
  */
-import { bodyFor, bodyMatches, type Observed, type RegisterModel } from '../../../lib/drill/model.js';
+import { bodyFor, bodyMatches, type ModelExpiry, type ModelWrite, type Observed, type RegisterModel } from '../../../lib/drill/model.js';
 import { seededRandom } from '../../../lib/drill/random.js';
 import { type CrashPlan, protocolStep, SimulatedWriter } from '../../../lib/drill/writer.js';
 import type { FaultRule } from '../../../lib/faults/fault-injector.js';
 import type { Fixture } from '../../support/local.js';
 import type { SimulationOptions } from './options.js';
-import { mix, type PlannedOperation, planOperation } from './plan.js';
+import { mix, type PlannedExpiry, type PlannedOperation, planOperation } from './plan.js';
+import type { ExpiryPolicy } from '../../../lib/tiered/expiry.js';
+import type { PutResult } from '../../../lib/tiered/tiered-store.js';
+import { type CallOutcome, runSession } from './sessions.js';
 import { errorName, type SimulationStats } from './stats.js';
 import { spyRule } from './trace.js';
 
 /** Errors after which a write definitely did not take effect. */
-const DEFINITE_FAILURES = new Set(['InstanceClaimedError', 'ContentionError', 'VersionConflictError', 'ValidationError']);
+const DEFINITE_FAILURES = new Set([
+  'InstanceClaimedError',
+  'ContentionError',
+  'VersionConflictError',
+  'ValidationError',
+  // A complete: the parts were refused, or the session was closed (the commit is fenced).
+  'InvalidPartsError',
+  'UploadSessionClosedError',
+]);
 
 interface Workload {
   readonly fx: Fixture;
@@ -33,8 +44,12 @@ export async function runWorkload(w: Workload): Promise<void> {
 /** One writer slot: its operations in order, a fresh writer after each death. */
 async function writerSlot(w: Workload, slot: number): Promise<void> {
   const { options: o, stats } = w;
-  const random = seededRandom(mix(o.seed, slot, 0));
-  const faultRandom = seededRandom(mix(o.seed, slot, 1));
+  const randoms = {
+    plan: seededRandom(mix(o.seed, slot, 0)),
+    faults: seededRandom(mix(o.seed, slot, 1)),
+    sessions: seededRandom(mix(o.seed, slot, 2)),
+    expiry: seededRandom(mix(o.seed, slot, 3)),
+  };
   const requests: string[] = [];
   let writer = startWriter(w, slot, requests);
   /** The version of each key this writer last saw (0: absent). */
@@ -43,7 +58,7 @@ async function writerSlot(w: Workload, slot: number): Promise<void> {
   for (let index = 0; index < perWriter; index++) {
     const events: string[] = [];
     requests.length = 0;
-    const op = planOperation(random, faultRandom, {
+    const op = planOperation(randoms, {
       options: o,
       config: w.fx.config,
       keys: w.keys,
@@ -55,8 +70,10 @@ async function writerSlot(w: Workload, slot: number): Promise<void> {
     let reportedCrash = false;
     try {
       const label = `w${slot}#${index}`;
-      if (op.kind === 'read') await readOperation(w, writer, op.key, known, { label, events, requests });
-      else reportedCrash = await writeOperation(w, writer, op, known, { label, events, requests });
+      const l = { label, events, requests };
+      if (op.kind === 'read') await readOperation(w, writer, op.key, known, l);
+      else if (op.kind === 'session') reportedCrash = await sessionOperation(w, writer, op, known, l);
+      else reportedCrash = await writeOperation(w, writer, op, known, l);
     } finally {
       for (const rule of op.faults) writer.injector.remove(rule);
     }
@@ -110,6 +127,7 @@ async function readOperation(w: Workload, writer: SimulatedWriter, key: string, 
   try {
     const value = await writer.store.get(key);
     observed = observe(value);
+    if (value?.expiresAt !== undefined) stats.operations.expiringReads++;
     known.set(key, value?.version ?? 0);
   } catch (err) {
     stats.operations.readErrors++;
@@ -123,20 +141,28 @@ async function readOperation(w: Workload, writer: SimulatedWriter, key: string, 
 
 /** What a read returned, for the model. */
 export function observe(
-  value: { metadata: Readonly<Record<string, string>>; body: Uint8Array; version: number } | undefined,
+  value: { metadata: Readonly<Record<string, string>>; body: Uint8Array; version: number; expiresAt?: Date } | undefined,
   withVersion = true,
 ): Observed {
   if (value === undefined) return { kind: 'absent' };
   const tag = value.metadata.tag ?? '(no tag)';
   const size = value.body.byteLength;
-  return { kind: 'value', tag, size, bodyOk: bodyMatches(tag, size, value.body), ...(withVersion ? { version: value.version } : {}) };
+  return {
+    kind: 'value',
+    tag,
+    size,
+    bodyOk: bodyMatches(tag, size, value.body),
+    ...(withVersion ? { version: value.version } : {}),
+    expiryKnown: true,
+    ...(value.expiresAt !== undefined ? { expiresAt: value.expiresAt.getTime() } : {}),
+  };
 }
 
 /** Runs one put or delete and records its answer in the model; true when the writer died in it. */
 async function writeOperation(
   w: Workload,
   writer: SimulatedWriter,
-  op: Exclude<PlannedOperation, { kind: 'read' }>,
+  op: Extract<PlannedOperation, { kind: 'put' | 'delete' }>,
   known: Map<string, number>,
   l: OperationLog,
 ): Promise<boolean> {
@@ -146,8 +172,10 @@ async function writeOperation(
   const size = op.kind === 'put' ? op.size : 0;
   if (op.kind === 'put') ops.puts++;
   else ops.deletes++;
-  const write = model.beginWrite(op.key, op.kind, op.tag, size, op.ifVersion);
-  const outcome = await execute(writer, op, o.invocationMs, w.fx);
+  const policy = op.kind === 'put' ? expiryPolicy(op.expiry) : undefined;
+  if (policy !== undefined) ops.expiringPuts++;
+  const write = model.beginWrite(op.key, op.kind, op.tag, size, op.ifVersion, policy?.model);
+  const outcome = await execute(writer, op, policy?.options ?? {}, o.invocationMs, w.fx);
   if (op.ifVersion !== undefined) ops.conditional++;
   // An unconditional small write the SDK sent again may have applied twice (a known limit).
   const multi = op.ifVersion === undefined && l.requests.filter((r) => r.startsWith('hvUpdate')).length > 1;
@@ -179,6 +207,80 @@ async function writeOperation(
   return outcome.crashedAt !== undefined;
 }
 
+/**
+ * Runs one upload session (sessions.ts); from its creation to its last complete it is one write
+ * of the model. True when the writer died in it.
+ */
+async function sessionOperation(
+  w: Workload,
+  writer: SimulatedWriter,
+  op: Extract<PlannedOperation, { kind: 'session' }>,
+  known: Map<string, number>,
+  l: OperationLog,
+): Promise<boolean> {
+  const { model, stats } = w;
+  const ops = stats.operations;
+  const started = Date.now();
+  ops.sessions++;
+  stats.sessionTags.push(op.tag);
+  if (op.ifVersion !== undefined) ops.conditional++;
+  writer.log.bindInvocation({ getRemainingTimeInMillis: () => w.options.invocationMs });
+  const rule = crashAt(op.crash);
+  if (rule !== undefined) writer.injector.add(rule);
+  // The session is one write of the model, from its creation to its last complete.
+  const completing = op.ending !== 'abort' && op.ending !== 'abandon';
+  const write = completing ? model.beginWrite(op.key, 'put', op.tag, op.size, op.ifVersion) : undefined;
+  const outcome = await runSession(writer, op).finally(() => rule !== undefined && writer.injector.remove(rule));
+  ops.partsRefused += outcome.partsRefused;
+  const unrecorded = l.requests.filter((r) => r === 'CreateMultipartUpload').length - (outcome.created === true ? 1 : 0);
+  if (unrecorded > 0) stats.unrecordedUploads.set(op.key, (stats.unrecordedUploads.get(op.key) ?? 0) + unrecorded);
+  if (outcome.wrong !== undefined) stats.violation(`session ${op.tag} of ${op.key}: ${outcome.wrong}`);
+  if (outcome.error !== undefined) stats.countError(`session:${outcome.error}`);
+  if (outcome.crashedAt !== undefined) {
+    ops.crashed++;
+    stats.countCrash(outcome.crashedAt);
+  }
+  const answers = outcome.completes.flatMap((c) => ('ok' in c ? [c.ok.version] : []));
+  if (answers.length > 1) ops.completedTwice++;
+  if (new Set(answers).size > 1) stats.violation(`session ${op.tag} of ${op.key}: its completes answered versions ${answers.join(', ')}`);
+  const status = write === undefined ? 'none' : endSessionWrite(w, write, outcome.completes);
+  if (status === 'acked') known.set(op.key, answers[0]!);
+  else if (write !== undefined) known.delete(op.key);
+  if (outcome.ended === 'completed') ops.sessionsCompleted++;
+  if (outcome.ended === 'aborted') ops.sessionsAborted++;
+  if (outcome.ended === 'abandoned' || outcome.ended === 'crashed' || outcome.ended === 'failed') ops.sessionsAbandoned++;
+  if (outcome.ended === 'expired') ops.sessionsExpired++;
+  const completes = outcome.completes.map((c) => ('ok' in c ? `v${c.ok.version}` : 'error' in c ? c.error : `crashed at ${c.crashedAt}`));
+  stats.log(
+    `${l.label} session ${op.key} ${op.tag} size=${op.size} ${op.ending}${op.ifVersion !== undefined ? ` if v${op.ifVersion}` : ''} -> ${outcome.ended}${outcome.crashedAt !== undefined ? ` at ${outcome.crashedAt}` : ''}${outcome.error !== undefined ? ` (${outcome.error})` : ''} completes=[${completes.join(', ')}] ${Date.now() - started}ms faults=[${l.events.join(' ')}] requests=[${l.requests.join('; ')}]`,
+  );
+  return outcome.crashedAt !== undefined;
+}
+
+/** The model's verdict on a session's completes: acknowledged if one answered, else unknown or failed. */
+function endSessionWrite(w: Workload, write: ModelWrite, completes: readonly CallOutcome[]): ModelWrite['status'] {
+  const ops = w.stats.operations;
+  const answered = completes.find((c): c is { ok: PutResult } => 'ok' in c);
+  if (answered !== undefined) {
+    ops.acked++;
+    w.model.endWrite(write, 'acked', undefined, { version: answered.ok.version });
+    return 'acked';
+  }
+  if (completes.length === 0) {
+    // Never completed (it failed or died before): nothing can have been committed.
+    ops.failed++;
+    w.model.endWrite(write, 'failed', 'no complete');
+    return 'failed';
+  }
+  const notes = completes.map((c) => ('error' in c ? c.error : 'crashedAt' in c ? `crashed at ${c.crashedAt}` : 'ok'));
+  for (const c of completes) if ('error' in c) w.stats.countError(c.error);
+  const definite = completes.every((c) => 'error' in c && DEFINITE_FAILURES.has(c.error));
+  if (definite) ops.failed++;
+  else ops.unknown++;
+  w.model.endWrite(write, definite ? 'failed' : 'unknown', notes.join(', '));
+  return write.status;
+}
+
 interface Executed {
   readonly acknowledged: boolean;
   /** Version the put answered. */
@@ -198,7 +300,8 @@ interface Executed {
  */
 async function execute(
   writer: SimulatedWriter,
-  op: Exclude<PlannedOperation, { kind: 'read' }>,
+  op: Extract<PlannedOperation, { kind: 'put' | 'delete' }>,
+  expiry: ExpiryPolicy,
   invocationMs: number,
   fx: Fixture,
 ): Promise<Executed> {
@@ -209,7 +312,7 @@ async function execute(
   const condition = op.ifVersion !== undefined ? { ifVersion: op.ifVersion } : {};
   try {
     if (op.kind === 'put') {
-      const result = await writer.store.put(op.key, bodyFor(op.tag, op.size), { metadata: { tag: op.tag }, ...condition });
+      const result = await writer.store.put(op.key, bodyFor(op.tag, op.size), { metadata: { tag: op.tag }, ...condition, ...expiry });
       await writer.store.settled();
       return { acknowledged: true, version: result.version, ms: Date.now() - started };
     }
@@ -222,6 +325,21 @@ async function execute(
     return { acknowledged: false, error: errorName(err), ms: Date.now() - started };
   } finally {
     if (rule !== undefined) writer.injector.remove(rule);
+  }
+}
+
+/** A planned expiry as the put's options and as the model's record (an instant fixed now). */
+function expiryPolicy(planned: PlannedExpiry | undefined): { options: ExpiryPolicy; model: ModelExpiry } | undefined {
+  if (planned === undefined) return undefined;
+  switch (planned.kind) {
+    case 'ttl':
+      return { options: { timeToLiveMs: planned.ms }, model: { kind: 'ttl', ms: planned.ms } };
+    case 'tti':
+      return { options: { timeToIdleMs: planned.ms }, model: { kind: 'tti', ms: planned.ms } };
+    case 'at': {
+      const at = Date.now() + planned.inMs;
+      return { options: { expiresAt: new Date(at) }, model: { kind: 'at', at } };
+    }
   }
 }
 

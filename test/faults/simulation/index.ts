@@ -12,17 +12,25 @@
  *    as `writerClockSkewMs` says) run the plan; a dead writer is replaced by a fresh one. Two
  *    sweepers with a short skew margin and upload window sweep concurrently, with faults and
  *    crashes of their own, so claims race live writers.
+ *    Some puts go through upload sessions (sessions.ts: parts PUT with `fetch` to presigned
+ *    URLs; completed once or twice, after a wrong or missing part, aborted, abandoned, or left
+ *    to expire), and some carry an expiry: TTL and the objects table's stream then run beside
+ *    the workload (expiry.ts), delivering batches twice, late and out of order.
  *  - quiesce (quiesce.ts): sweepers on a simulated clock sweep until nothing is deferred and
- *    the log is drained; the rounds and the simulated time are reported.
- *  - verify (verify.ts): the invariants from raw reads (no loss, no leak, the log drained), and
- *    a {@link RegisterModel} check of every answer, every read, and every key's final value.
+ *    the log is drained (jumping past the sessions' leases); the rounds and the simulated time
+ *    are reported. Then TTL and the stream once more.
+ *  - verify (verify.ts): the invariants from raw reads (no loss, no leak: no unreferenced blob
+ *    and no multipart upload in progress, the log drained), and a {@link RegisterModel} check of
+ *    every answer, every read (no expired object served), and every key's final value.
  *
  * A failing seed writes its trace (every operation with the faults that fired and the requests
  * each attempt sent, every sweep that did something) to a file named in the failure.
  */
+import { checkInvariants } from '../../../lib/drill/invariants.js';
 import { RegisterModel } from '../../../lib/drill/model.js';
 import type { Fixture } from '../../support/local.js';
 import { runWorkload } from './execute.js';
+import { startExpiry } from './expiry.js';
 import type { SimulationOptions, SimulationResult } from './options.js';
 import { quiesce } from './quiesce.js';
 import { SimulationStats } from './stats.js';
@@ -37,13 +45,22 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
   const model = new RegisterModel();
   const keys = Array.from({ length: options.keys }, (_, i) => `sim/k${i}${i % 3 === 0 ? '/nested/ü' : ''}`);
 
+  const expiring = (options.expiringRate ?? 0) > 0 && options.writerClockSkewMs === undefined;
+  const expiry = expiring ? await startExpiry(fx, options, stats) : undefined;
   const sweepers = startSweepers(fx, options, stats);
   await runWorkload({ fx, options, model, keys, stats });
   await sweepers.stop();
+  await expiry?.stop();
 
-  const { invariants, rounds, simulatedMs } = await quiesce(fx, options, stats);
+  const quiesced = await quiesce(fx, options, stats);
+  // What expired since: TTL and the stream once more, then the invariants again.
+  await expiry?.finish();
+  const invariants = expiry === undefined ? quiesced.invariants : await checkInvariants(fx);
+  const { rounds, simulatedMs } = quiesced;
   await verifyInvariants(fx, invariants, stats);
   await verifyModel(fx, model, keys, stats);
+  const sessions = new Set(stats.sessionTags);
+  const overExpiry = model.overExpiry();
 
   return {
     seed: options.seed,
@@ -66,6 +83,14 @@ export async function runSimulation(fx: Fixture, options: SimulationOptions): Pr
       pending: invariants.pending,
       entries: invariants.entries,
       instances: invariants.instances,
+      uploads: invariants.uploads,
+    },
+    ...(stats.expiry !== undefined ? { expiry: stats.expiry } : {}),
+    scenarios: {
+      expiredDuringWrite: overExpiry.during,
+      writtenOverExpired: overExpiry.before,
+      expiredDuringSession: model.overExpiry((w) => sessions.has(w.tag)).during,
+      recreatedAfterExpiry: model.recreatedAfterExpiry(),
     },
     violations: stats.violations,
     trace: stats.trace,

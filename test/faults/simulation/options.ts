@@ -1,4 +1,5 @@
 /** What one fault simulation runs (its options) and what it reports (its result). */
+import type { ExpiryCounts } from '../../../lib/drill/expiry.js';
 import type { InvariantReport } from '../../../lib/drill/invariants.js';
 import type { FaultKind } from '../../../lib/faults/fault-injector.js';
 import type { SweepReport } from '../../../lib/recovery/report.js';
@@ -38,6 +39,16 @@ export interface SimulationOptions {
   readonly writerClockSkewMs?: readonly number[];
   /** Simulated time between the recovery sweeps after quiescence. */
   readonly recoveryStepMs?: number;
+  /** Chance that a put goes through an upload session instead (see `SessionEnding`). Default 0. */
+  readonly sessionRate?: number;
+  /** Lifetime of a session (but those planned to expire: 3 s). Default 5 s. */
+  readonly sessionExpiresMs?: number;
+  /**
+   * Chance that a put carries an expiry (`timeToLiveMs`, `expiresAt` or `timeToIdleMs`, 0.3 to
+   * 3 s); TTL and the objects table's stream then run beside the workload. Not with skewed writer
+   * clocks (the model judges expiry on the true clock). Default 0.
+   */
+  readonly expiringRate?: number;
 }
 
 export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
@@ -58,6 +69,9 @@ export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
   conditionalRate: 0.25,
   sweeperFaultRate: 0.02,
   sweeperCrashRate: 0.05,
+  sessionRate: 0.15,
+  sessionExpiresMs: 5_000,
+  expiringRate: 0.25,
 };
 
 /** The sweep counters the simulation adds up. */
@@ -78,6 +92,22 @@ export type OperationCounts = {
   crashedAfterAck: number;
   readErrors: number;
   conditional: number;
+  /** Upload sessions, by how they ended. */
+  sessions: number;
+  sessionsCompleted: number;
+  sessionsAborted: number;
+  sessionsAbandoned: number;
+  sessionsExpired: number;
+  /** Completes refused for a wrong or missing part. */
+  partsRefused: number;
+  /** Second completes of a committed session (each must answer the first's version). */
+  completedTwice: number;
+  /** Multipart uploads no session recorded, left to the bucket's lifecycle rule (see verify.ts). */
+  uploadsLeftToLifecycle: number;
+  /** Puts with an expiry. */
+  expiringPuts: number;
+  /** Reads that returned an expiring value (each checked: never served past its expiry). */
+  expiringReads: number;
 };
 
 export interface SimulationResult {
@@ -95,7 +125,21 @@ export interface SimulationResult {
   /** Stuck instances the sweeps reported (suspect leases). */
   readonly suspectLeases: number;
   readonly errorsByName: Record<string, number>;
-  readonly invariants: Pick<InvariantReport, 'objects' | 'blobs' | 'lost' | 'leaked' | 'pending' | 'entries' | 'instances'>;
+  readonly invariants: Pick<InvariantReport, 'objects' | 'blobs' | 'lost' | 'leaked' | 'pending' | 'entries' | 'instances' | 'uploads'>;
+  /** TTL and the stream (absent when nothing expires in the run). */
+  readonly expiry?: ExpiryCounts;
+  /** Scenarios the run reached (from the model). */
+  readonly scenarios: {
+    /** Acknowledged writes over a value that expired while they ran (a key expiring while it is overwritten). */
+    readonly expiredDuringWrite: number;
+    /** Acknowledged writes over a value that had expired before them. */
+    readonly writtenOverExpired: number;
+    /** Sessions that committed over a value that expired while the session was open. */
+    readonly expiredDuringSession: number;
+    /** Puts that re-created a key within 2 s after its value expired. */
+    readonly recreatedAfterExpiry: number;
+  };
+
   /** What happened, line by line (for a failing seed). */
   readonly trace: string[];
   /** Everything that went wrong; empty when the seed passed. */

@@ -1,7 +1,9 @@
 /**
- * What each operation of the workload is, drawn from the seed: its kind (read, delete, put), its
- * key, body size and condition, the network faults and slow calls it meets, and where its writer
- * dies. Every draw comes from the writer slot's PRNGs in a fixed order, so a seed fixes the plan.
+ * What each operation of the workload is, drawn from the seed: its kind (read, delete, put, or a
+ * put through an upload session), its key, body size and condition, the network faults and slow
+ * calls it meets, and where its writer dies. Every draw comes from the writer slot's PRNGs in a
+ * fixed order, so a seed fixes the plan; what turns a put into a session is drawn from a PRNG of
+ * its own, so the rest of a seed's plan does not depend on the session rate.
  */
 import type { TierlogConfig } from '../../../lib/config.js';
 import { logUniformSize, pick, type Random, randomInt } from '../../../lib/drill/random.js';
@@ -13,7 +15,61 @@ import { describeRequest } from './trace.js';
 export type PlannedOperation =
   | { readonly kind: 'read'; readonly key: string; readonly faults: FaultRule[] }
   | (PlannedWrite & { readonly kind: 'delete' })
-  | (PlannedWrite & { readonly kind: 'put'; readonly size: number });
+  | (PlannedWrite & { readonly kind: 'put'; readonly size: number; readonly expiry?: PlannedExpiry | undefined })
+  | (PlannedWrite & {
+      readonly kind: 'session';
+      readonly size: number;
+      readonly ending: SessionEnding;
+      readonly expiresInMs: number;
+      /** The client PUTs each part twice (it lost the first answer). */
+      readonly partPutTwice: boolean;
+    });
+
+/** A put's expiry: a time to live, an instant (`inMs` from the call), or a time to idle. */
+export type PlannedExpiry =
+  | { readonly kind: 'ttl'; readonly ms: number }
+  | { readonly kind: 'at'; readonly inMs: number }
+  | { readonly kind: 'tti'; readonly ms: number };
+
+/** The PRNGs of a writer slot, one per concern, so that adding one does not shift the others. */
+export interface PlanRandoms {
+  /** The operations: kind, key, size, condition, faults, crash point. */
+  readonly plan: Random;
+  /** Whether a planned fault fires at a request. */
+  readonly faults: Random;
+  /** Whether a put goes through an upload session, and how that session goes. */
+  readonly sessions: Random;
+  /** Whether a put expires, and when. */
+  readonly expiry: Random;
+}
+
+/**
+ * How the client ends an upload session: complete it (once, twice, or after a refused complete
+ * with a wrong or a missing part), abort it, abandon it, or let it expire and keep going (a part
+ * URL, a part PUT and a complete after the expiry, all refused).
+ */
+export type SessionEnding =
+  | 'complete'
+  | 'completeTwice'
+  | 'wrongPartThenComplete'
+  | 'missingPartThenAbort'
+  | 'abort'
+  | 'abandon'
+  | 'expire';
+
+const SESSION_ENDINGS: readonly SessionEnding[] = [
+  'complete',
+  'complete',
+  'completeTwice',
+  'wrongPartThenComplete',
+  'missingPartThenAbort',
+  'abort',
+  'abandon',
+  'expire',
+];
+
+/** Parts of a session: 5 MiB (S3's least) but the last. */
+export const SESSION_PART_SIZE = 5 * 1024 * 1024;
 
 interface PlannedWrite {
   readonly key: string;
@@ -37,8 +93,9 @@ export interface PlanContext {
   readonly events: string[];
 }
 
-/** The next operation of a writer slot (`random`: the plan; `faultRandom`: whether a fault fires). */
-export function planOperation(random: Random, faultRandom: Random, c: PlanContext): PlannedOperation {
+/** The next operation of a writer slot. */
+export function planOperation(randoms: PlanRandoms, c: PlanContext): PlannedOperation {
+  const { plan: random, faults: faultRandom, sessions: sessionRandom } = randoms;
   const o = c.options;
   const key = pick(random, c.keys);
   const roll = random();
@@ -47,16 +104,83 @@ export function planOperation(random: Random, faultRandom: Random, c: PlanContex
   // A writer dies at the n-th request of the operation, or at its first request of one protocol
   // step (which reaches the steps between record and commit far more often).
   let crash: CrashPlan | undefined;
+  let stepCrash: { kind: 'crashBefore' | 'crashAfter'; step: CrashStep } | undefined;
   if (random() < o.crashRate) {
     const after = random() < 0.5;
     if (random() < 0.5) crash = { atRequest: randomInt(random, 0, 7), after };
-    else faults.push(crashRule(after ? 'crashAfter' : 'crashBefore', pick(random, CRASH_STEPS), c.config, c.events));
+    else stepCrash = { kind: after ? 'crashAfter' : 'crashBefore', step: pick(random, CRASH_STEPS) };
   }
   // A quarter of the writes are conditional, on the version this writer last saw.
   const seen = c.seen(key);
   const ifVersion = random() < o.conditionalRate && seen !== undefined && (roll >= 0.33 || seen > 0) ? seen : undefined;
-  if (roll < 0.33) return { kind: 'delete', key, tag: c.tag, ifVersion, crash, faults };
-  return { kind: 'put', key, tag: c.tag, size: bodySize(random, o.inlineThreshold), ifVersion, crash, faults };
+  const withCrash = (step: CrashStep | undefined) => {
+    if (stepCrash !== undefined) faults.push(crashRule(stepCrash.kind, step ?? stepCrash.step, c.config, c.events));
+    return faults;
+  };
+  if (roll < 0.33) return { kind: 'delete', key, tag: c.tag, ifVersion, crash, faults: withCrash(undefined) };
+  const size = bodySize(random, o.inlineThreshold);
+  if (!(sessionRandom() < (o.sessionRate ?? 0))) {
+    const expiry = planExpiry(randoms.expiry, o);
+    return { kind: 'put', key, tag: c.tag, size, ifVersion, crash, faults: withCrash(undefined), expiry };
+  }
+  // An upload session: sometimes two parts; its crash at one of the session's own steps.
+  const ending = pick(sessionRandom, SESSION_ENDINGS);
+  const sessionSize = sessionRandom() < 0.1 ? SESSION_PART_SIZE + size : size;
+  const sessionStep = pick(sessionRandom, SESSION_CRASH_STEPS);
+  const partPutTwice = sessionRandom() < 0.2;
+  faults.push(...sessionFaults(sessionRandom, faultRandom, o, c));
+  return {
+    kind: 'session',
+    key,
+    tag: c.tag,
+    size: sessionSize,
+    ending,
+    expiresInMs: ending === 'expire' ? 3_000 : (o.sessionExpiresMs ?? 5_000),
+    partPutTwice,
+    ifVersion,
+    crash,
+    faults: withCrash(sessionStep),
+  };
+}
+
+/** An expiry 0.3 to 3 s after the put, as a TTL, an instant or a TTI (none with skewed clocks). */
+function planExpiry(random: Random, o: SimulationOptions): PlannedExpiry | undefined {
+  if (o.writerClockSkewMs !== undefined || !(random() < (o.expiringRate ?? 0))) return undefined;
+  const ms = randomInt(random, 300, 3_000);
+  const roll = random();
+  return roll < 0.4 ? { kind: 'ttl', ms } : roll < 0.7 ? { kind: 'at', inMs: ms } : { kind: 'tti', ms };
+}
+
+/** Commands of a session's steps a network fault may target. */
+const SESSION_TARGETS = [
+  'PutItem',
+  'GetItem',
+  'CreateMultipartUpload',
+  'CompleteMultipartUpload',
+  'AbortMultipartUpload',
+  'HeadObject',
+  'TransactWriteItems',
+  'DeleteItem',
+] as const;
+
+/** Network faults at a session's own steps (in addition to the operation's). */
+function sessionFaults(random: Random, faultRandom: Random, o: SimulationOptions, c: PlanContext): FaultRule[] {
+  if (!(random() < o.faultRate)) return [];
+  const kind = pick(random, ['loseRequest', 'loseResponse', 'loseResponse', 'throttle'] as const);
+  const target = matchCommand(pick(random, SESSION_TARGETS));
+  const times = randomInt(random, 1, 2);
+  let fired = 0;
+  return [
+    {
+      kind,
+      match: (r) => {
+        if (!target(r) || fired >= times || faultRandom() >= 0.5) return false;
+        fired++;
+        c.events.push(`${kind}@${describeRequest(r, c.config)}`);
+        return true;
+      },
+    },
+  ];
 }
 
 /** Commands an operation's network faults may target ('*' = any). */
@@ -116,7 +240,18 @@ function faultPlan(random: Random, faultRandom: Random, o: SimulationOptions, co
 }
 
 const CRASH_STEPS = ['record', 'hvRead', 'upload', 'commit', 'commit', 'deleteBlob', 'remove', 'hvDelete', 'hvInline'] as const;
-type CrashStep = (typeof CRASH_STEPS)[number];
+/** The steps of an upload session a writer may die at. */
+const SESSION_CRASH_STEPS = [
+  'sessionCreate',
+  'uploadStart',
+  'sessionRead',
+  'uploadComplete',
+  'commit',
+  'commit',
+  'uploadAbort',
+  'deleteBlob',
+] as const;
+type CrashStep = (typeof CRASH_STEPS)[number] | (typeof SESSION_CRASH_STEPS)[number];
 
 /** A crash rule at the first request of one protocol step, logged like the faults. */
 function crashRule(kind: 'crashBefore' | 'crashAfter', step: CrashStep, config: TierlogConfig, events: string[]): FaultRule {
@@ -156,6 +291,16 @@ function stepMatcher(step: CrashStep, config: TierlogConfig): (r: RequestInfo) =
       return (r) => r.command === 'TransactWriteItemsCommand';
     case 'deleteBlob':
       return (r) => r.command === 'DeleteObjectCommand';
+    case 'sessionCreate':
+      return (r) => r.command === 'PutItemCommand' && table(r) === config.changeLogTable;
+    case 'sessionRead':
+      return (r) => r.command === 'GetItemCommand' && table(r) === config.changeLogTable;
+    case 'uploadStart':
+      return (r) => r.command === 'CreateMultipartUploadCommand';
+    case 'uploadComplete':
+      return (r) => r.command === 'CompleteMultipartUploadCommand';
+    case 'uploadAbort':
+      return (r) => r.command === 'AbortMultipartUploadCommand';
   }
 }
 

@@ -1,4 +1,5 @@
 /** The counters, the trace and the violations of one simulation run, filled by every phase. */
+import type { ExpiryCounts } from '../../../lib/drill/expiry.js';
 import type { FaultInjector, FaultKind } from '../../../lib/faults/fault-injector.js';
 import type { SweepReport } from '../../../lib/recovery/report.js';
 import type { OperationCounts, SweepTotals } from './options.js';
@@ -18,6 +19,16 @@ export class SimulationStats {
     crashedAfterAck: 0,
     readErrors: 0,
     conditional: 0,
+    sessions: 0,
+    sessionsCompleted: 0,
+    sessionsAborted: 0,
+    sessionsAbandoned: 0,
+    sessionsExpired: 0,
+    partsRefused: 0,
+    completedTwice: 0,
+    uploadsLeftToLifecycle: 0,
+    expiringPuts: 0,
+    expiringReads: 0,
   };
   readonly faults = Object.fromEntries(ALL_FAULTS.map((k) => [k, 0])) as Record<FaultKind, number>;
   readonly crashesByStep: Record<string, number> = {};
@@ -37,6 +48,15 @@ export class SimulationStats {
   suspectLeases = 0;
   readonly trace: string[] = [];
   readonly violations: string[] = [];
+  /** TTL and the objects table's stream (when objects expire in this run). */
+  expiry?: ExpiryCounts;
+  /** The tags of the upload sessions (the model's writes that are sessions). */
+  readonly sessionTags: string[] = [];
+  /**
+   * Per object key: multipart uploads S3 may hold that no session recorded (a CreateMultipartUpload
+   * sent again after its answer was lost, or a writer that died before the session noted the id).
+   */
+  readonly unrecordedUploads = new Map<string, number>();
 
   constructor(readonly seed: number) {}
 

@@ -1,0 +1,71 @@
+/**
+ * Three expiry scenarios the drill always runs (the random workload reaches them only by
+ * chance), each with a fresh key and checked from outside by the {@link ExpiryDriver}:
+ *  - overwritten as it expires: a put lands at the expiry instant of the value it replaces;
+ *  - expiring during a session: the value expires while an upload session for its key is open,
+ *    and the session completes over it;
+ *  - re-created right after expiry: TTL removes the item, the key is written again at once, and
+ *    the REMOVE reaches the stream handler after that (twice, the second time late).
+ * Each must leave the right value (or absence) readable, and the expired blob deleted.
+ */
+import { bodyFor, bodyMatches } from './model.js';
+import type { ExpiryDriver } from './expiry.js';
+import type { TieredStore } from '../tiered/tiered-store.js';
+
+export interface ExpiryScenarioReport {
+  readonly overwrittenAsExpiring: number;
+  readonly expiredDuringSession: number;
+  readonly recreatedAfterExpiry: number;
+  /** What went wrong (empty when all held). */
+  readonly failures: string[];
+}
+
+export async function runExpiryScenarios(store: TieredStore, driver: ExpiryDriver, prefix: string): Promise<ExpiryScenarioReport> {
+  const failures: string[] = [];
+  const expect = (ok: boolean, what: string) => {
+    if (!ok) failures.push(what);
+  };
+  const holds = async (key: string, tag: string, size: number) => {
+    const value = await store.get(key);
+    expect(value?.metadata.tag === tag && bodyMatches(tag, size, value.body), `${key} holds "${tag}" (read ${value?.metadata.tag})`);
+  };
+
+  // Overwritten as it expires.
+  const a = `${prefix}/overwritten`;
+  const expiresAt = new Date(Math.ceil((Date.now() + 1_000) / 1_000) * 1_000);
+  await store.put(a, bodyFor('a1', 20_000), { metadata: { tag: 'a1' }, expiresAt });
+  await sleep(expiresAt.getTime() - Date.now());
+  await store.put(a, bodyFor('a2', 30_000), { metadata: { tag: 'a2' } });
+  await holds(a, 'a2', 30_000);
+
+  // Expiring during a session.
+  const b = `${prefix}/session`;
+  await store.put(b, bodyFor('b1', 20_000), { metadata: { tag: 'b1' }, timeToLiveMs: 500 });
+  const session = await store.createUpload(b, { size: 40_000, metadata: { tag: 'b2' }, expiresInMs: 60_000 });
+  const url = await store.uploadPartUrl(session.uploadId, 1);
+  const part = await fetch(url, { method: 'PUT', body: bodyFor('b2', 40_000) });
+  expect(part.status === 200, `the part PUT of ${b} answered ${part.status}`);
+  await sleep(1_100);
+  expect((await store.head(b)) === undefined, `${b} is absent once expired, before the session completes`);
+  await store.completeUpload(session.uploadId, [{ partNumber: 1, etag: part.headers.get('etag') ?? '' }]);
+  await holds(b, 'b2', 40_000);
+
+  // Re-created right after expiry: TTL removes it, the key is written again, then the stream runs.
+  const c = `${prefix}/recreated`;
+  await store.put(c, bodyFor('c1', 20_000), { metadata: { tag: 'c1' }, timeToLiveMs: 300 });
+  const expiry = (await store.head(c))?.expiresAt?.getTime() ?? Date.now();
+  await sleep(expiry + 1_050 - Date.now()); // TTL deletes an item once its expiry (seconds) is below the current second
+  await driver.expireAsTtl();
+  expect((await store.head(c)) === undefined, `${c} is absent once expired`);
+  const again = await store.put(c, bodyFor('c2', 25_000), { metadata: { tag: 'c2' } });
+  expect(again.version === 1, `${c} starts again at version 1 after TTL removed it (got ${again.version})`);
+  await driver.deliverStream();
+  await driver.deliverStream();
+  await holds(c, 'c2', 25_000);
+
+  return { overwrittenAsExpiring: 1, expiredDuringSession: 1, recreatedAfterExpiry: 1, failures };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
