@@ -22,6 +22,15 @@ export interface BlobBucketProps {
    */
   readonly accessLogsExpiration?: Duration;
   /**
+   * Origins (e.g. `https://app.example.com`) of browser clients that upload parts to presigned
+   * URLs and read through presigned GETs: the bucket then answers CORS for `PUT`, `GET` and
+   * `HEAD` from them and exposes `ETag` (which a complete needs), `Content-Range` and
+   * `Content-Length`. None: no CORS rule (clients other than browsers need none).
+   *
+   * @default none
+   */
+  readonly corsAllowedOrigins?: readonly string[];
+  /**
    * What happens to both buckets when they leave the stack.
    *
    * @default RemovalPolicy.RETAIN
@@ -70,6 +79,19 @@ export class BlobBucket extends Construct {
         },
         { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
+      ...(props.corsAllowedOrigins !== undefined && props.corsAllowedOrigins.length > 0
+        ? {
+            cors: [
+              {
+                allowedOrigins: [...props.corsAllowedOrigins],
+                allowedMethods: [s3.HttpMethods.PUT, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+                allowedHeaders: ['*'],
+                exposedHeaders: ['ETag', 'Content-Range', 'Content-Length'],
+                maxAge: 3600,
+              },
+            ],
+          }
+        : {}),
     });
 
     // Server access logging, delivered under a bucket policy (no ACLs, so the log bucket stays

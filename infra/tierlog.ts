@@ -122,6 +122,13 @@ export interface TierlogProps extends TierlogFunctionOptions {
    */
   readonly noncurrentVersionExpiration?: Duration;
   /**
+   * Origins of browser clients of upload sessions and presigned GETs: the bucket answers CORS
+   * for them and exposes `ETag` (see `BlobBucketProps.corsAllowedOrigins`). Ignored with `bucket`.
+   *
+   * @default none
+   */
+  readonly corsAllowedOrigins?: readonly string[];
+  /**
    * Alarm when the oldest expired writer instance found by a sweep is older than this.
    *
    * @default Duration.minutes(15)
@@ -250,6 +257,7 @@ export class Tierlog extends Construct {
       const blobs = new BlobBucket(this, 'Blobs', {
         removalPolicy,
         ...(props.noncurrentVersionExpiration ? { noncurrentVersionExpiration: props.noncurrentVersionExpiration } : {}),
+        ...(props.corsAllowedOrigins ? { corsAllowedOrigins: props.corsAllowedOrigins } : {}),
       });
       this.bucket = blobs.bucket;
       this.accessLogsBucket = blobs.accessLogsBucket;

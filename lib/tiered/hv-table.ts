@@ -72,13 +72,20 @@ export const DEFAULT_HV_ATTRIBUTES: HvAttributeNames = {
  * (`deleted`) has neither and stands for "absent" at its `version`.
  */
 export interface HvRecord {
+  /** The object key. */
   readonly key: string;
+  /** +1 on every write; a deletion marker keeps counting (the ETag over HTTP). */
   readonly version: number;
+  /** Body size in bytes. */
   readonly size: number;
   readonly contentType?: string;
+  /** User metadata: lower-case names, printable ASCII values. */
   readonly metadata: Readonly<Record<string, string>>;
+  /** When this incarnation was created, ms since the epoch (writer's clock). */
   readonly createdAt: number;
+  /** When it was last written, ms since the epoch (writer's clock). */
   readonly updatedAt: number;
+  /** Id of the last write (decides a write whose outcome is unknown). */
   readonly writeId?: string;
   readonly body?: Uint8Array;
   readonly blob?: string;

@@ -27,14 +27,11 @@ export interface DeleteOptions {
   readonly ifVersion?: number;
 }
 
-export interface ObjectInfo {
-  readonly key: string;
-  readonly version: number;
-  readonly size: number;
-  readonly contentType?: string;
-  readonly metadata: Readonly<Record<string, string>>;
-  readonly createdAt: number;
-  readonly updatedAt: number;
+/** The fields of an HV record that describe the object to its users. */
+export type DescribedFields = 'key' | 'version' | 'size' | 'contentType' | 'metadata' | 'createdAt' | 'updatedAt';
+
+/** An object's description: its record's public fields ({@link HvRecord}), where its body lives, its expiry. */
+export interface ObjectInfo extends Pick<HvRecord, DescribedFields> {
   /** Where the body lives. */
   readonly stored: 'inline' | 'blob';
   /** When the object expires (absent: never). Second resolution. */
@@ -76,14 +73,15 @@ export interface PutResult {
 
 /** The description of a live object's record. */
 export function infoOf(record: HvRecord): ObjectInfo {
+  const { key, version, size, contentType, metadata, createdAt, updatedAt } = record;
   return {
-    key: record.key,
-    version: record.version,
-    size: record.size,
-    ...(record.contentType !== undefined ? { contentType: record.contentType } : {}),
-    metadata: record.metadata,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
+    key,
+    version,
+    size,
+    ...(contentType !== undefined ? { contentType } : {}),
+    metadata,
+    createdAt,
+    updatedAt,
     stored: record.blob !== undefined ? 'blob' : 'inline',
     ...(record.expiresAtSeconds !== undefined ? { expiresAt: expiryDateOf(record)! } : {}),
   };

@@ -65,6 +65,23 @@ describe('LT bucket', () => {
     expect(JSON.stringify(b.Properties!['LifecycleConfiguration'])).toContain('"NoncurrentDays":30');
   });
 
+  it('has no CORS rule unless browser origins are given; then PUT, GET, HEAD from them, ETag exposed', () => {
+    expect(blob.Properties!['CorsConfiguration']).toBeUndefined();
+    const { template: t, stack: s } = tierlogTemplate({ corsAllowedOrigins: ['https://app.example.com'] });
+    const b = resourcesOf(t, 'AWS::S3::Bucket')[logicalIdOf(s, s.tierlog.bucket)]!;
+    expect(b.Properties!['CorsConfiguration']).toEqual({
+      CorsRules: [
+        {
+          AllowedOrigins: ['https://app.example.com'],
+          AllowedMethods: ['PUT', 'GET', 'HEAD'],
+          AllowedHeaders: ['*'],
+          ExposedHeaders: ['ETag', 'Content-Range', 'Content-Length'],
+          MaxAge: 3600,
+        },
+      ],
+    });
+  });
+
   it.each([
     ['blob', () => blobId],
     ['access-log', () => logsId],
