@@ -5,6 +5,7 @@
  *
  *   npx tsx infra/iam-docs.ts           # rewrite the section in place
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { COMMAND_ACTIONS, type ResourceKind, TRANSACT_ELEMENT_ACTIONS } from './iam-map.js';
@@ -75,6 +76,19 @@ export function withCurrentSection(text: string): string {
   return text.slice(0, begin) + permissionsSection() + text.slice(end + END.length);
 }
 
+/**
+ * The text with its Markdown tables' padding taken out: Biome pads the tables of the committed
+ * file (`biome format`), the generator does not; the content is what must agree.
+ */
+export function withoutTablePadding(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => (line.startsWith('|') ? line.replace(/ *\| */g, '|').replace(/-{3,}/g, '---') : line))
+    .join('\n');
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   writeFileSync(DEPLOY_DOC, withCurrentSection(readFileSync(DEPLOY_DOC, 'utf8')));
+  // Padded as `biome ci` wants the committed file.
+  execFileSync('npx', ['biome', 'format', '--write', DEPLOY_DOC], { stdio: 'inherit' });
 }

@@ -49,7 +49,7 @@ const SWEEPER: readonly RolePermission[] = [
   { action: 'dynamodb:GetItem', resource: 'changeLogTable', calls: ['GetItem'] },
   { action: 'dynamodb:UpdateItem', resource: 'changeLogTable', calls: ['UpdateItem'] },
   { action: 'dynamodb:BatchGetItem', resource: 'objectsTable', calls: ['BatchGetItem'] },
-  { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObject'] },
+  { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObjects'] },
   // Instance items without a shard: a bounded scan, one segment per sweep.
   { action: 'dynamodb:Scan', resource: 'changeLogTable', calls: ['Scan'] },
   // Expired upload sessions: their multipart uploads are aborted.

@@ -20,6 +20,7 @@ import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { unmarshallOptions } from '../aws/clients.js';
 import { newChangeId } from '../ids.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionCanceled, translateAwsError } from '../aws/errors.js';
+import { ResourceMissingError } from '../errors.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 
 export type CommitOutcome =
@@ -45,8 +46,10 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
   // Every HV write (a delete's marker too) carries its id: the item shows whether it landed.
   const landed = (current: Record<string, unknown> | undefined) =>
     current !== undefined && current[request.hv.attrs.writeId] === request.changeId;
+  let logTable: string | undefined;
   try {
     const fence = request.log.fence(request.changeId, request.effect);
+    logTable = fence?.Update.TableName;
     if (fence !== undefined) {
       await request.hv.client.send(
         new TransactWriteCommand({
@@ -62,7 +65,7 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
     request.log.committed(request.changeId, request.effect);
     return { kind: 'committed' };
   } catch (err) {
-    const outcome = await classify(err, request, landed);
+    const outcome = await classify(err, request, landed, logTable);
     if (outcome.kind === 'committed') request.log.committed(request.changeId, request.effect);
     return outcome;
   }
@@ -72,6 +75,8 @@ async function classify(
   err: unknown,
   request: CommitRequest,
   landed: (current: Record<string, unknown> | undefined) => boolean,
+  /** The change-log table, when the commit was a transaction. */
+  logTable?: string,
 ): Promise<CommitOutcome> {
   if (isConditionalCheckFailed(err)) {
     const current = itemOf((err as { Item?: unknown }).Item);
@@ -94,9 +99,24 @@ async function classify(
     return { kind: 'unknown', error: err };
   }
   const translated = translateAwsError(err, { operation: 'commit', table: request.hv.tableName });
+  if (translated instanceof ResourceMissingError && logTable !== undefined && (await hvTableExists(request))) {
+    // A transaction's "not found" does not say which table: the objects table answers, so it
+    // is the change log's that is missing.
+    throw translateAwsError(err, { operation: 'commit', table: logTable });
+  }
   if (translated !== err) throw translated;
   if (awsErrorName(err) === 'ValidationException') throw err;
   return decideByRead(request, landed, err);
+}
+
+/** True when a read of the objects table is answered (the table exists). */
+async function hvTableExists(request: CommitRequest): Promise<boolean> {
+  try {
+    await request.hv.read(String(request.write.input.Key[request.hv.attrs.key]), { withBody: false });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function decideByRead(

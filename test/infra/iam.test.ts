@@ -145,7 +145,7 @@ describe('what each entry point calls', () => {
         'BatchGetItem',
         'ListObjectsV2',
         'AbortMultipartUpload',
-        'DeleteObject',
+        'DeleteObjects',
       ]),
     );
     expect([...names(ENTRY_POINTS.auditDelete)]).toEqual(expect.arrayContaining(['ListObjectsV2', 'BatchGetItem', 'DeleteObjects']));
