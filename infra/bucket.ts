@@ -5,6 +5,10 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { MAX_PRESIGN_SECONDS } from '../lib/aws/presign.js';
+
+/** Days after which the bucket aborts an incomplete multipart upload: the longest session + 1. */
+export const ABORT_INCOMPLETE_MULTIPART_DAYS = MAX_PRESIGN_SECONDS / 86_400 + 1;
 
 /** Properties of {@link BlobBucket}. */
 export interface BlobBucketProps {
@@ -77,7 +81,10 @@ export class BlobBucket extends Construct {
           noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(7),
           expiredObjectDeleteMarker: true,
         },
-        { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // Past the longest upload session (7 days, the longest a presigned part URL lives): the
+        // sweeper aborts a session's upload at its expiry; this rule catches the uploads no
+        // session names (a CreateMultipartUpload whose answer was lost, a writer that died first).
+        { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: Duration.days(ABORT_INCOMPLETE_MULTIPART_DAYS) },
       ],
       ...(props.corsAllowedOrigins !== undefined && props.corsAllowedOrigins.length > 0
         ? {

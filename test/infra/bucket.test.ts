@@ -37,12 +37,12 @@ describe('LT bucket', () => {
     });
   });
 
-  it('aborts incomplete multipart uploads after 1 day', () => {
+  it('aborts incomplete multipart uploads after 8 days, past the longest upload session (7 days)', () => {
     const rules = (blob.Properties!['LifecycleConfiguration'] as { Rules: unknown[] }).Rules;
     expect(rules).toContainEqual({
       Id: 'abort-incomplete-multipart',
       Status: 'Enabled',
-      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 8 },
     });
   });
 
