@@ -32,7 +32,7 @@ const long = env.TIERLOG_SIM_LONG === '1';
 const single = env.TIERLOG_SIM_SEED !== undefined && env.TIERLOG_SIM_SEED !== '' ? Number(env.TIERLOG_SIM_SEED) : undefined;
 const count = Number(env.TIERLOG_SIM_SEEDS ?? (long ? 200 : 10));
 const first = Number(env.TIERLOG_SIM_FROM ?? (long ? 1_000 : 1));
-const budgetMs = Number(env.TIERLOG_SIM_BUDGET_MS ?? (long ? 60 * 60_000 : 80_000));
+const budgetMs = Number(env.TIERLOG_SIM_BUDGET_MS ?? (long ? 60 * 60_000 : 150_000));
 const operations = Number(env.TIERLOG_SIM_OPS ?? DEFAULT_SIMULATION.operations);
 
 const seeds = single !== undefined ? [single] : Array.from({ length: count }, (_, i) => first + i);
