@@ -13,94 +13,12 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { FaultInjector, type FaultKind, type RequestInfo } from '../../lib/faults/fault-injector.js';
-import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { freshFixture } from '../support/local.js';
-import {
-  KiB,
-  MiB,
-  expectClean,
-  makeWriter,
-  randomBody,
-  rawState,
-  rawValue,
-  sameBytes,
-  steps,
-  sweepPastEverything,
-  type Writer,
-} from '../tiered/harness.js';
+import { type StepName, WRITE_PATHS, type WritePath } from '../tiered/write-paths.js';
+import { expectClean, makeWriter, rawState, rawValue, sameBytes, steps, sweepPastEverything, type Writer } from '../tiered/harness.js';
 
-type StepName = keyof ReturnType<typeof steps>;
-
-interface Scenario {
-  readonly name: string;
-  /** The value before the operation (undefined: absent). */
-  readonly old?: Uint8Array;
-  /** The value after it (undefined: deleted). */
-  readonly next?: Uint8Array;
-  readonly op: (store: TieredStore, key: string) => Promise<unknown>;
-  /** The requests the operation issues, in protocol order. */
-  readonly steps: readonly StepName[];
-  /** Index in `steps` of the commit (the point from which the new value is the value). */
-  readonly commitAt: number;
-  readonly partSize?: number;
-}
-
-const LARGE = 48 * KiB;
-const SMALL = 512;
-const oldLarge = randomBody(LARGE);
-const newLarge = randomBody(LARGE + 1);
-const oldSmall = randomBody(SMALL);
-const newSmall = randomBody(SMALL + 1);
-const multipartBody = randomBody(6 * MiB);
-
-const scenarios: Scenario[] = [
-  {
-    name: 'create',
-    next: newLarge,
-    op: (s, k) => s.put(k, newLarge, { metadata: { gen: 'new' } }),
-    steps: ['record', 'hvRead', 'upload', 'commit'],
-    commitAt: 3,
-  },
-  {
-    name: 'overwrite',
-    old: oldLarge,
-    next: newLarge,
-    op: (s, k) => s.put(k, newLarge),
-    steps: ['record', 'hvRead', 'upload', 'commit', 'deleteBlob', 'remove'],
-    commitAt: 3,
-  },
-  {
-    name: 'delete',
-    old: oldLarge,
-    op: (s, k) => s.delete(k),
-    steps: ['hvDelete', 'commit', 'deleteBlob', 'remove'],
-    commitAt: 1,
-  },
-  {
-    name: 'small-over-large',
-    old: oldLarge,
-    next: newSmall,
-    op: (s, k) => s.put(k, newSmall),
-    steps: ['hvInline', 'commit', 'deleteBlob', 'remove'],
-    commitAt: 1,
-  },
-  {
-    name: 'large-over-small',
-    old: oldSmall,
-    next: newLarge,
-    op: (s, k) => s.put(k, newLarge),
-    steps: ['record', 'hvRead', 'upload', 'commit'],
-    commitAt: 3,
-  },
-  {
-    name: 'multipart create',
-    next: multipartBody,
-    op: (s, k) => s.put(k, multipartBody),
-    steps: ['mpCreate', 'mpPart', 'mpComplete'],
-    commitAt: 99, // every crash here is before the commit
-    partSize: 5 * MiB,
-  },
-];
+type Scenario = WritePath;
+const scenarios = WRITE_PATHS;
 
 interface Case {
   readonly scenario: Scenario;

@@ -32,50 +32,11 @@ import {
   sweepPastEverything,
   type Writer,
 } from './harness.js';
-
-type StepName = keyof ReturnType<typeof steps>;
-
-interface Path {
-  readonly name: string;
-  readonly old?: Uint8Array;
-  readonly next?: Uint8Array;
-  readonly op: (store: TieredStore, key: string) => Promise<unknown>;
-  readonly steps: readonly StepName[];
-  /** Index in `steps` of the commit: a failure before it leaves the old value for sure. */
-  readonly commitAt: number;
-}
+import { newLarge, newSmall, oldLarge, writePaths } from './write-paths.js';
 
 const LARGE = 40 * KiB;
-const oldLarge = randomBody(LARGE);
-const newLarge = randomBody(LARGE + 1);
-const newSmall = randomBody(300);
 
-const paths: Path[] = [
-  { name: 'create', next: newLarge, op: (s, k) => s.put(k, newLarge), steps: ['record', 'hvRead', 'upload', 'commit'], commitAt: 3 },
-  {
-    name: 'overwrite',
-    old: oldLarge,
-    next: newLarge,
-    op: (s, k) => s.put(k, newLarge),
-    steps: ['record', 'hvRead', 'upload', 'commit', 'deleteBlob', 'remove'],
-    commitAt: 3,
-  },
-  {
-    name: 'small-over-large',
-    old: oldLarge,
-    next: newSmall,
-    op: (s, k) => s.put(k, newSmall),
-    steps: ['hvInline', 'commit', 'deleteBlob', 'remove'],
-    commitAt: 1,
-  },
-  {
-    name: 'delete',
-    old: oldLarge,
-    op: (s, k) => s.delete(k),
-    steps: ['hvDelete', 'commit', 'deleteBlob', 'remove'],
-    commitAt: 1,
-  },
-];
+const paths = writePaths('create', 'overwrite', 'small-over-large', 'delete');
 
 function awsError(name: string, status: number): Error {
   return Object.assign(new Error(`injected: ${name}`), { name, $fault: 'client', $metadata: { httpStatusCode: status } });
