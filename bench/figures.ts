@@ -18,6 +18,7 @@ export function figuresPage(results: Results, source: string): string {
   const met = results.targets.filter((t) => t.met).length;
   const load = (l?: number[]) => (l === undefined ? 'unknown' : l.join(' / '));
   const cell = (s: string) => s.replace(/\|/g, '\\|');
+  const st = results.settings;
   return [
     '# tierlog: measured figures',
     '',
@@ -26,6 +27,7 @@ export function figuresPage(results: Results, source: string): string {
     '',
     `- run: ${results.date}, commit ${results.commit}, Node ${results.node}, ${results.platform}, ${results.cpus} × ${results.cpuModel}`,
     `- load average (1 / 5 / 15 min) at the start ${load(results.loadAverageAtStart)}, at the end ${load(results.loadAverageAtEnd)}`,
+    `- sizes: latency ${st.latencyRuns} runs per mode and kind; recovery ${st.recoveryInstances} dead instances × ${st.entriesPerInstance} entries at concurrency ${st.sweepConcurrency ?? 16}; scaling ${st.scalingInstances} instances per point; load ${st.writers} writers × ${st.opsPerWriter} ops on ${st.keys} keys`,
     `- ${results.totalSeconds ?? '?'} s in all; correctness checks ${results.ok ? 'passed' : 'FAILED'}`,
     '',
     'Absolute times are those of the local stack (DynamoDB Local and an S3 server on loopback on a',
