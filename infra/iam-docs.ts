@@ -22,6 +22,7 @@ const RESOURCE: Record<ResourceKind, string> = {
   objectsTable: 'objects table',
   prefixObjects: '`<bucket>/<prefix>/*`',
   prefixListing: 'bucket, if `s3:prefix` is like `<prefix>/*`',
+  bucket: 'bucket (this action takes no `s3:prefix` condition)',
 };
 
 const GRANT: Record<TierlogRole, string> = {

@@ -24,7 +24,7 @@ import { LEASE_INDEX_NAME } from '../lib/constants.js';
  * `<prefix>/` (`<bucket>/<prefix>/*`), and listings of the bucket under `<prefix>/` (the bucket
  * ARN, with `s3:prefix` like `<prefix>/*`).
  */
-export type ResourceKind = 'changeLogTable' | 'leaseIndex' | 'objectsTable' | 'prefixObjects' | 'prefixListing';
+export type ResourceKind = 'changeLogTable' | 'leaseIndex' | 'objectsTable' | 'prefixObjects' | 'prefixListing' | 'bucket';
 
 /** One action on one resource. */
 export interface Permission {
@@ -47,7 +47,9 @@ type Target =
   /** `Bucket` + `Prefix` (the `s3:prefix` condition key). */
   | 'listPrefix'
   /** `Bucket` + `Key` as the `s3:prefix` of a listing (see HeadObject). */
-  | 'keyListing';
+  | 'keyListing'
+  /** `Bucket` + a `Prefix` under the configured prefix, granted on the bucket (no condition key). */
+  | 'bucketListing';
 
 export interface CommandAction {
   readonly action: string;
@@ -82,6 +84,8 @@ export const COMMAND_ACTIONS: Readonly<Record<'dynamodb' | 's3', Readonly<Record
     DeleteObject: [{ action: 's3:DeleteObject', target: 'key' }],
     DeleteObjects: [{ action: 's3:DeleteObject', target: 'deleteKeys' }],
     ListObjectsV2: [{ action: 's3:ListBucket', target: 'listPrefix' }],
+    // s3:ListBucketMultipartUploads takes no s3:prefix condition: granted on the bucket.
+    ListMultipartUploads: [{ action: 's3:ListBucketMultipartUploads', target: 'bucketListing' }],
   },
 };
 
@@ -148,6 +152,13 @@ function permissionsOfRow(row: CommandAction, sent: SentCommand, config: Tierlog
     case 'keyListing':
       objectKind(input.Bucket, input.Key, config, sent);
       return [{ action: row.action, resource: 'prefixListing' }];
+    case 'bucketListing':
+      if (input.Bucket !== config.bucket || typeof input.Prefix !== 'string' || !input.Prefix.startsWith(`${config.prefix}/`)) {
+        throw new UnmappedCommandError(
+          `${sent.command} of ${input.Bucket} with Prefix ${String(input.Prefix)}: not a listing under "${config.prefix}/"`,
+        );
+      }
+      return [{ action: row.action, resource: 'bucket' }];
   }
 }
 

@@ -52,8 +52,9 @@ const SWEEPER: readonly RolePermission[] = [
   { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObjects'] },
   // Instance items without a shard: a bounded scan, one segment per sweep.
   { action: 'dynamodb:Scan', resource: 'changeLogTable', calls: ['Scan'] },
-  // Expired upload sessions: their multipart uploads are aborted.
+  // Expired upload sessions: their multipart uploads are aborted, the ones they never noted too.
   { action: 's3:AbortMultipartUpload', resource: 'prefixObjects', calls: ['AbortMultipartUpload'] },
+  { action: 's3:ListBucketMultipartUploads', resource: 'bucket', calls: ['ListMultipartUploads'] },
   // The existence check lists the exact key (right whether S3 answers a HEAD 403 or 404).
   { action: 's3:ListBucket', resource: 'prefixListing', calls: ['ListObjectsV2'] },
 ];
@@ -156,6 +157,8 @@ function resourceOf(
       return { resourceArns: [r.bucket.arnForObjects(`${r.prefix}/*`)] };
     case 'prefixListing':
       return { resourceArns: [r.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${r.prefix}/*`] } } };
+    case 'bucket':
+      return { resourceArns: [r.bucket.bucketArn] };
   }
 }
 

@@ -3,12 +3,14 @@
  * other (its lease is its expiry plus a grace), so the sweeper claims it, judges its entry and
  * drains it the usual way; but its multipart upload lives on in S3 (parts a client may still be
  * sending) until someone aborts it. Once the claim is held (no complete can commit any more),
- * this aborts it: a client still uploading parts gets NoSuchUpload, and the parts are freed.
+ * this aborts it, and every other upload under the session's blob key (see `uploadsOfSession`):
+ * a client still uploading parts gets NoSuchUpload, and the parts are freed.
  *
  * Never act on what cannot be trusted: the upload is aborted only when the session names a blob
  * this library makes for its key under the configured prefix. Aborting a completed or already
  * aborted upload is a no-op (NoSuchUpload).
  */
+import { AccessDeniedError } from '../errors.js';
 import type { LtBucket } from '../tiered/lt-bucket.js';
 import { UPLOAD_ATTR, parseSessionItem } from '../tiered/upload-session-item.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
@@ -25,6 +27,26 @@ export async function abortSessionUpload(lt: LtBucket, prefix: string, raw: Reco
   if (session === undefined) return { kind: 'untrusted', reason: 'malformed upload session' };
   const check = checkBlobKey(prefix, session.info.key, session.info.blob);
   if (!check.ok) return { kind: 'untrusted', reason: check.reason };
-  if (session.info.s3UploadId === undefined) return { kind: 'none' };
-  return { kind: 'aborted', existed: await lt.abortMultipart(session.info.blob, session.info.s3UploadId) };
+  const ids = new Set(await uploadsOfSession(lt, session.info.blob));
+  if (session.info.s3UploadId !== undefined) ids.add(session.info.s3UploadId);
+  if (ids.size === 0) return { kind: 'none' };
+  let existed = false;
+  for (const id of ids) existed = (await lt.abortMultipart(session.info.blob, id)) || existed;
+  return { kind: 'aborted', existed };
+}
+
+/**
+ * Every multipart upload in progress under the session's blob key. The key is the session's own
+ * (a fresh UUIDv7), so each upload under it is the session's: the one it noted, and any it never
+ * noted (a CreateMultipartUpload whose answer was lost and which the SDK sent again, a writer that
+ * died before noting the id). Without the listing grant, only the noted upload is known; the
+ * bucket's lifecycle rule frees the rest.
+ */
+async function uploadsOfSession(lt: LtBucket, blob: string): Promise<string[]> {
+  try {
+    return await lt.multipartUploadIds(blob);
+  } catch (err) {
+    if (err instanceof AccessDeniedError) return [];
+    throw err;
+  }
 }

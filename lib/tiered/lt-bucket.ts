@@ -13,6 +13,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   paginateListObjectsV2,
+  ListMultipartUploadsCommand,
   paginateListParts,
   ListObjectsV2Command,
   type S3Client,
@@ -292,6 +293,28 @@ export class LtBucket {
     } catch (err) {
       if (awsErrorName(err) === 'NoSuchUpload') return false;
       throw translateAwsError(err, { operation: 'AbortMultipartUpload', bucket: this.bucket });
+    }
+  }
+
+  /**
+   * The ids of the multipart uploads in progress for exactly `key` (ListMultipartUploads with
+   * `Prefix` = the key). Paged by hand: the SDK has no paginator for this command.
+   */
+  async multipartUploadIds(key: string): Promise<string[]> {
+    this.assertOwned(key);
+    const ids: string[] = [];
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    try {
+      for (;;) {
+        const out = await this.s3.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker, UploadIdMarker }));
+        for (const u of out.Uploads ?? []) if (u.Key === key && u.UploadId !== undefined) ids.push(u.UploadId);
+        if (out.IsTruncated !== true || (out.NextKeyMarker === undefined && out.NextUploadIdMarker === undefined)) return ids;
+        KeyMarker = out.NextKeyMarker;
+        UploadIdMarker = out.NextUploadIdMarker;
+      }
+    } catch (err) {
+      throw translateAwsError(err, { operation: 'ListMultipartUploads', bucket: this.bucket });
     }
   }
 

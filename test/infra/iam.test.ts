@@ -94,6 +94,7 @@ function statementOf(p: Permission, i: Ids, prefix: string): Statement {
     objectsTable: { Resource: arn(i.objects) },
     prefixObjects: { Resource: join2(arn(i.bucket), `/${prefix}/*`) },
     prefixListing: { Resource: arn(i.bucket), Condition: { StringLike: { 's3:prefix': [`${prefix}/*`] } } },
+    bucket: { Resource: arn(i.bucket) },
   };
   return { Effect: 'Allow', Action: p.action, ...where[p.resource] };
 }

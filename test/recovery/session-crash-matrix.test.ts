@@ -12,7 +12,7 @@
  * Then the races: complete against the sweeper at expiry, a double complete, an abandoned
  * session, and a client that keeps uploading parts after expiry.
  */
-import { ListPartsCommand } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { UploadSessionClosedError } from '../../lib/errors.js';
 import { FaultInjector, type FaultKind, type RequestInfo } from '../../lib/faults/fault-injector.js';
@@ -290,6 +290,24 @@ describe('session races', () => {
     const [upload] = await sessionUploads(fx);
     await sweepPastEverything(fx);
     await expectUploadGone(fx, upload!);
+    const after = await expectClean(fx, expect);
+    expect(after.instances).toEqual([]);
+  });
+
+  test.each([
+    ['its answer was lost (the SDK sent it again: two uploads, one noted)', 'loseResponse'],
+    ['the writer died right after it (an upload nothing noted)', 'crashAfter'],
+  ] as const)('a session whose CreateMultipartUpload %s: the sweeper aborts every upload under its blob key', async (_what, kind) => {
+    const fx = await freshFixture();
+    const steps = sessionSteps(fx);
+    const setup = writer(fx, new FaultInjector().add({ kind, match: steps.mpCreate, times: 1 }));
+    const created = await setup.store.createUpload('race/unnoted', SESSION).catch(() => undefined);
+    const listed = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: `${fx.config.prefix}/` }));
+    const uploads = listed.Uploads ?? [];
+    expect(uploads.length, 'an upload no session item names').toBeGreaterThan(kind === 'loseResponse' ? 1 : 0);
+    if (kind === 'loseResponse') expect(created).toBeDefined();
+    await sweepPastEverything(fx);
+    for (const u of uploads) await expectUploadGone(fx, { blob: u.Key!, s3UploadId: u.UploadId! });
     const after = await expectClean(fx, expect);
     expect(after.instances).toEqual([]);
   });
