@@ -3,53 +3,24 @@
  * with fetch as a client would (curl-equivalent requests), the sweeper running on its timer,
  * the printed environment good for the CLI, and Ctrl-C (SIGINT) stopping everything.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DevProcess, startDev } from './dev-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = createRequire(import.meta.url).resolve('tsx/cli');
 
-let child: ChildProcess;
-let output = '';
+let dev: DevProcess;
 let url: string;
 let env: Record<string, string>;
 
-/** Resolves once `pattern` appears in the service's output. */
-function waitFor(pattern: RegExp, timeoutMs = 120_000): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    const check = (): boolean => {
-      const m = output.match(pattern);
-      if (m) resolve(m);
-      return m !== null;
-    };
-    if (check()) return;
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${output}`)), timeoutMs);
-    const listener = (): void => {
-      if (check()) {
-        clearTimeout(timer);
-        child.stdout?.off('data', listener);
-      }
-    };
-    child.stdout?.on('data', listener);
-  });
-}
-
 beforeAll(async () => {
-  child = spawn(process.execPath, [TSX, 'bin/dev.ts', '--port', '0', '--sweep-interval', '1s'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  url = (await waitFor(/objects API\s+(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-  await waitFor(/Ctrl-C stops everything/);
-  env = Object.fromEntries([...output.matchAll(/export (\w+)=(\S*)/g)].map((m) => [m[1]!, m[2]!]));
+  dev = await startDev();
+  ({ url, env } = dev);
 }, 180_000);
 
 afterAll(() => {
-  if (child.exitCode === null) child.kill('SIGKILL');
+  if (dev.child.exitCode === null) dev.child.kill('SIGKILL');
 });
 
 describe('npm run dev', () => {
@@ -101,9 +72,7 @@ describe('npm run dev', () => {
   }, 60_000);
 
   it('stops everything on Ctrl-C and exits 0', async () => {
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    expect(await dev.stop()).toBe(0);
     await expect(fetch(`${url}/objects/greeting`)).rejects.toThrow();
     await expect(fetch(`${env['AWS_ENDPOINT_URL_S3']}/`)).rejects.toThrow();
   }, 60_000);

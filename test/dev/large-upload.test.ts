@@ -8,62 +8,28 @@
  * outside: the object's item points at the one blob under the prefix (no orphan), and the
  * session's multipart upload is gone.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, ListPartsCommand, S3Client } from '@aws-sdk/client-s3';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DevProcess, startDev } from './dev-process.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = createRequire(import.meta.url).resolve('tsx/cli');
 const MiB = 1024 * 1024;
 const SIZE = 64 * MiB;
 const KEY = 'videos/large one.bin';
 
-let child: ChildProcess;
-let output = '';
+let dev: DevProcess;
 let url: string;
 let env: Record<string, string>;
 
-function waitFor(pattern: RegExp, timeoutMs = 120_000): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    const check = (): boolean => {
-      const m = output.match(pattern);
-      if (m) resolve(m);
-      return m !== null;
-    };
-    if (check()) return;
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${output}`)), timeoutMs);
-    const listener = (): void => {
-      if (check()) {
-        clearTimeout(timer);
-        child.stdout?.off('data', listener);
-      }
-    };
-    child.stdout?.on('data', listener);
-  });
-}
-
 beforeAll(async () => {
-  child = spawn(process.execPath, [TSX, 'bin/dev.ts', '--port', '0', '--sweep-interval', '1s', '--quiet'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  url = (await waitFor(/objects API\s+(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-  await waitFor(/Ctrl-C stops everything/);
-  env = Object.fromEntries([...output.matchAll(/export (\w+)=(\S*)/g)].map((m) => [m[1]!, m[2]!]));
+  dev = await startDev(['--quiet']);
+  ({ url, env } = dev);
 }, 180_000);
 
 afterAll(async () => {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGINT');
-  await exited;
+  await dev.stop();
 });
 
 /** Bytes of part `index` (0-based) of `partSize`: a keyed stream, regenerated on demand. */
