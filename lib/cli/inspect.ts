@@ -14,12 +14,10 @@ import { InstanceTable } from '../changelog/instance-table.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
 import type { DecodedEntry } from '../changelog/entry-codec.js';
 import { hvAttributeNames } from '../config.js';
-import { MULTIPART_PART_SIZE } from '../constants.js';
 import type { JudgeContext } from '../recovery/judge.js';
 import { judgeEntries } from '../recovery/judge-entries.js';
 import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { HvTable } from '../tiered/hv-table.js';
-import { LtBucket } from '../tiered/lt-bucket.js';
 import { type CliContext, CommandFailedError, EXIT, formatInstant, formatRelative, iso, printJson, println, toJson } from './common.js';
 
 export interface InspectedEntry {
@@ -114,23 +112,16 @@ type Verdict = Pick<InspectedEntry, 'sweeper' | 'reason' | 'reasonCode' | 'until
 /** The sweeper's judgement of each entry, by the sweeper's own step (`judgeEntries`). */
 async function judgeForInspect(ctx: CliContext, entries: readonly DecodedEntry[], judge: JudgeContext): Promise<Verdict[]> {
   const hv = new HvTable(ctx.config.objectsTable, ctx.dynamodb, hvAttributeNames(ctx.config));
-  const lt = new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix, MULTIPART_PART_SIZE);
-  const judged = await judgeEntries(entries, judge, {
-    readBlobPointers: (ids) => hv.readBlobPointers(ids),
-    exists: (blob) => lt.exists(blob),
-  });
+  const judged = await judgeEntries(entries, judge, { readBlobPointers: (ids) => hv.readBlobPointers(ids) });
   return judged.map((j): Verdict => {
     if (j.kind === 'quarantined') return { sweeper: 'quarantined', reason: j.reason };
     if (j.kind === 'deferred') return deferred(j.reason, j.until);
-    // Deleted now, but kept for another look when the upload window closes (counted as
-    // deferred by the sweeper).
-    if (j.keepUntil !== undefined) return deferred('uploadWindow', j.keepUntil, { deletes: j.deletes });
     return { sweeper: 'due', deletes: j.deletes };
   });
 }
 
-function deferred(code: string, until: number, extra: Partial<Verdict> = {}): Verdict {
-  return { sweeper: 'deferred', reason: `${code} until ${iso(until)}`, reasonCode: code, until: iso(until), ...extra };
+function deferred(code: string, until: number): Verdict {
+  return { sweeper: 'deferred', reason: `${code} until ${iso(until)}`, reasonCode: code, until: iso(until) };
 }
 
 function describeEntry(entry: DecodedEntry, verdict: Verdict): InspectedEntry {

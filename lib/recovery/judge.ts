@@ -13,20 +13,21 @@
  * used to delete anything.
  *
  * The upload window, on a clock the sweeper trusts. A fenced writer's upload may still be
- * running and land `new` after the sweeper looked; the entry must outlive the longest upload
- * (`maxUploadMs`) after it was recorded. The entry's own `recordedAt` comes from the writer's
- * clock, which may run hours off: a clock behind would close the window early (the upload lands
- * after the entry was dropped: a leak), a clock ahead would hold the entry for hours. So the
- * window is never judged on it. The window is surely over once `maxUploadMs` has passed since an
- * instant known to come after the recording:
- *  - `firstSeen`: when a sweeper first claimed the instance (its own clock, written with the
- *    claim). A claimed instance takes no new entries, so every entry in it was recorded before.
- *  - `LastModified` of `new`, when it exists (S3's clock): the upload began after the entry was
- *    recorded.
- * While the window may be open, `new` unreferenced by HV is looked up: missing means deferred to
- * the window's end; present means deleted now and the entry kept until the window's end (the
- * upload may write it again); an existence the check could not decide (a 403, an error) means
- * deferred, never a delete.
+ * running and land `new` after the sweeper looked; an upload ends at most `maxUploadMs` after its
+ * entry was recorded. The entry's own `recordedAt` comes from the writer's clock, which may run
+ * hours off: a clock behind would close the window early (the upload lands after the entry was
+ * dropped: a leak), a clock ahead would hold the entry for hours. So the window is judged on
+ * `firstSeen` instead: when a sweeper first claimed the instance (its own clock, written with
+ * the claim). A claimed instance takes no new entries, so every entry in it was recorded before
+ * `firstSeen`, and every upload of them is over by `firstSeen + maxUploadMs`.
+ *
+ * An instance is judged once, after that instant. The first sighting only fences (the claim)
+ * and defers every entry to the window's end; the claim itself holds the instance until then, so
+ * a first sighting costs no other request. After the window nothing can land any more, so what
+ * exists is final and the rule needs no look at the bucket: no existence check, no `LastModified`,
+ * no delete made twice because an upload might write the blob again. Recovery comes one upload
+ * window later than it could; a blob nothing references costs storage for those minutes and
+ * nothing else.
  *
  * Leases from a clock that runs ahead. A writer's lease ends at most `maxLeaseMs` after its
  * clock's now; a live lease ending later than `now + maxLeaseMs + skewMargin` on the sweeper's
@@ -41,7 +42,6 @@
 import type { Change } from '../changelog/change-log.js';
 import type { DecodedEntry } from '../changelog/entry-codec.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
-import type { BlobExistence } from '../tiered/lt-bucket.js';
 import { assertObjectKey } from '../tiered/object-key.js';
 
 /** An entry that passed screening and is due now. */
@@ -57,13 +57,7 @@ export type Screened =
   | { readonly kind: 'defer'; readonly changeId: string; readonly until: number; readonly reason: string }
   | { readonly kind: 'candidate'; readonly candidate: Candidate };
 
-export type Decision =
-  /** `keepUntil`: delete now, but keep the entry for another look then (an upload may still run). */
-  | { readonly kind: 'settle'; readonly deletes: readonly string[]; readonly keepUntil?: number }
-  | { readonly kind: 'defer'; readonly until: number; readonly reason: string };
-
-/** Whether `new` exists, as a check that may not be able to tell (`unknown`: never a reason to delete). */
-export type Existence = BlobExistence;
+export type Decision = { readonly kind: 'settle'; readonly deletes: readonly string[] };
 
 export interface JudgeContext {
   readonly prefix: string;
@@ -93,7 +87,10 @@ export function suspectLeaseHorizon(now: number, limits: { maxLeaseMs: number; s
   return now + limits.maxLeaseMs + limits.skewMarginMs;
 }
 
-/** Screens an entry: quarantine what cannot be trusted, defer what is not due. */
+/**
+ * Screens an entry: quarantine what cannot be trusted; defer what is not due (its `cleanupAfter`
+ * lies ahead, or the instance's upload window is still open).
+ */
 export function screenEntry(entry: DecodedEntry, ctx: JudgeContext): Screened {
   if (!entry.ok) return { kind: 'quarantine', changeId: entry.changeId, reason: entry.reason };
   const { change, changeId } = entry;
@@ -112,42 +109,19 @@ export function screenEntry(entry: DecodedEntry, ctx: JudgeContext): Screened {
     return { kind: 'quarantine', changeId, reason: 'new and old name the same blob' };
   }
   const due = change.cleanupAfter?.getTime();
-  if (due !== undefined && due > ctx.now) return { kind: 'defer', changeId, until: due, reason: 'cleanupAfter' };
+  if (due !== undefined && due > ctx.now) return { kind: 'defer', changeId, until: Math.max(due, uploadWindowEnd(ctx)), reason: 'cleanupAfter' };
+  if (ctx.now < uploadWindowEnd(ctx)) return { kind: 'defer', changeId, until: uploadWindowEnd(ctx), reason: 'uploadWindow' };
   return { kind: 'candidate', candidate: { changeId, change, recordedAt: entry.recordedAt } };
 }
 
 /**
- * True when deciding needs to know whether `new` exists: HV does not point at it and the
- * upload that writes it may still be running.
+ * Decides a due candidate from `current`, the blob HV points at (consistent read, after the
+ * fence), or null: delete `old` unless it is current, delete `new` unless it is current.
  */
-export function needsExistenceCheck(candidate: Candidate, current: string | null, ctx: JudgeContext): boolean {
-  const blob = candidate.change.new;
-  return blob !== undefined && blob !== current && ctx.now < uploadWindowEnd(ctx);
-}
-
-/**
- * Decides a candidate from `current` (the blob HV points at, or null) and, when
- * {@link needsExistenceCheck} said so, whether `new` exists (absent: not known, so deferred).
- */
-export function decide(candidate: Candidate, current: string | null, ctx: JudgeContext, existence?: Existence): Decision {
+export function decide(candidate: Candidate, current: string | null): Decision {
   const { change } = candidate;
   const deletes: string[] = [];
   if (change.old !== undefined && change.old !== current) deletes.push(change.old);
-  if (change.new !== undefined && change.new !== current) {
-    if (needsExistenceCheck(candidate, current, ctx)) {
-      const until = uploadWindowEnd(ctx);
-      const known = existence ?? { kind: 'unknown', reason: 'not checked' };
-      // The upload may still land: look again when the longest upload is over.
-      if (known.kind === 'missing') return { kind: 'defer', until, reason: 'uploadWindow' };
-      // Never delete on an existence nobody could decide; by the window's end no check is needed.
-      if (known.kind === 'unknown') return { kind: 'defer', until, reason: `existenceUnknown: ${known.reason}` };
-      // It exists, yet the upload may still be running and write it again (an SDK retry of an
-      // attempt whose answer was lost, a stalled part): delete it now, and look again when the
-      // window is over, unless its LastModified shows the window over already.
-      deletes.push(change.new);
-      return known.lastModified + ctx.maxUploadMs <= ctx.now ? { kind: 'settle', deletes } : { kind: 'settle', deletes, keepUntil: until };
-    }
-    deletes.push(change.new);
-  }
+  if (change.new !== undefined && change.new !== current) deletes.push(change.new);
   return { kind: 'settle', deletes };
 }

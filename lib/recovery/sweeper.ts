@@ -8,15 +8,19 @@
  *     read. A bounded scan reports items without a `shard`, which the index never shows.
  *  2. **retire or claim**: an empty expired one is retired with one conditional delete. Any other
  *     is claimed: a conditional update that takes it only if its lease (or an earlier claim) has
- *     ended, or is suspect; returns its entries; fences its writer; writes `firstSeen` once.
- *     Losing the condition means someone else has it: skip.
- *  3. **screen**: quarantine what cannot be trusted, defer what is not due.
- *  4. **judge**: a consistent read of HV, and where the upload window may be open a listing of
- *     `new`: delete `old` unless HV points at it, delete `new` unless HV points at it; a `new` that
- *     does not exist (or whose existence is unknown) while its upload may still run is deferred.
+ *     ended, or is suspect; returns its entries; fences its writer; writes `firstSeen` once. A
+ *     first claim holds the instance until its upload window closes (`firstSeen + maxUploadMs`,
+ *     see judge.ts), so the first sighting needs no other write. Losing the condition means
+ *     someone else has it: skip.
+ *  3. **screen**: quarantine what cannot be trusted, defer what is not due: every entry while the
+ *     upload window is open, so a first sighting reads nothing more.
+ *  4. **judge**: a consistent read of HV for the due entries, gathered across the instances of the
+ *     sweep (up to 100 keys per BatchGetItem): delete `old` unless HV points at it, delete `new`
+ *     unless HV points at it.
  *  5. **delete**: the blobs, gathered across the instances of the sweep and sent in batches of
- *     up to 1 000 keys per DeleteObjects (delete-batcher.ts): a batch goes when full or when
- *     nothing else runs. An instance waiting for its batch holds no slot of the work pool.
+ *     up to 1 000 keys per DeleteObjects. Reads and deletes are batched by key-batcher.ts: a batch
+ *     goes when full or when nothing else runs, and an instance waiting for one holds no slot of
+ *     the work pool.
  *  6. **drop**: settled entries are dropped under the claim.
  *  7. **release**: the claim's expiry moves to when the next kept entry is due, or the item is
  *     deleted when nothing is left.
@@ -35,6 +39,7 @@ import {
   DEFAULT_SKEW_MARGIN_MS,
   MULTIPART_PART_SIZE,
 } from '../constants.js';
+import { DYNAMODB_BATCH_GET, S3_DELETE_BATCH } from '../constants.js';
 import { CorruptItemError, ValidationError } from '../errors.js';
 import { type Clock, newInstanceId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
@@ -42,14 +47,14 @@ import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
 import { type InstanceSummary, InstanceTable } from '../changelog/instance-table.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
-import { LtBucket } from '../tiered/lt-bucket.js';
+import { type DeleteFailure, LtBucket } from '../tiered/lt-bucket.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type JudgeContext, suspectLeaseHorizon } from './judge.js';
-import { judgeEntries } from './judge-entries.js';
+import { type EntryJudgement, judgeEntries } from './judge-entries.js';
 import { emptyReport, type SweepReport } from './report.js';
 import { DEFAULT_MAX_LEASE_MS } from './stuck.js';
 import { WorkPool } from './work-pool.js';
-import { DeleteBatcher } from './delete-batcher.js';
+import { KeyBatcher } from './key-batcher.js';
 import { checkSweeperWindows } from './sweeper-env.js';
 import { abortSessionUpload } from './sessions.js';
 
@@ -152,8 +157,11 @@ type Taken =
 interface SweepRun {
   readonly report: SweepReport;
   readonly pool: WorkPool;
-  readonly batcher: DeleteBatcher;
-  /** Instances whose blobs wait for their batch (each removes itself once its settle task started). */
+  /** Consistent reads of HV blob pointers (step 4), shared by the sweep's instances. */
+  readonly pointers: KeyBatcher<string | null>;
+  /** Blob deletes (step 5): each answer is a key whose delete failed. */
+  readonly deletes: KeyBatcher<DeleteFailure>;
+  /** Instances waiting for a batch (each removes itself once its next task started in the pool). */
   readonly waiting: Set<Promise<void>>;
 }
 
@@ -161,8 +169,8 @@ interface SweepRun {
 type Judged =
   | { readonly kind: 'quarantined'; readonly changeId: string; readonly due: number }
   | { readonly kind: 'deferred'; readonly changeId: string; readonly due: number }
-  /** Its blobs to delete; `keepUntil`: kept for another look then. */
-  | { readonly kind: 'settled'; readonly changeId: string; readonly deletes: readonly string[]; readonly keepUntil?: number };
+  /** Its blobs to delete, then the entry is dropped. */
+  | { readonly kind: 'settled'; readonly changeId: string; readonly deletes: readonly string[] };
 
 /** What the drop step does with one entry (after step 5). */
 type Fate =
@@ -218,11 +226,19 @@ export class Sweeper {
     const shards = this.shardsOf(options.shards);
     const cutoff = started - this.skewMarginMs;
     const horizon = suspectLeaseHorizon(started, { maxLeaseMs: this.maxLeaseMs, skewMarginMs: this.skewMarginMs });
-    const batcher = new DeleteBatcher((keys) => this.lt.deleteMany(keys));
-    const pool = new WorkPool(this.concurrency, () => batcher.flush());
-    // Instances whose blobs wait in the batcher: each settles (in the pool) once its batch is answered.
+    const pointers = new KeyBatcher<string | null>((ids) => this.hv.readBlobPointers(ids), DYNAMODB_BATCH_GET);
+    const deletes = new KeyBatcher<DeleteFailure>(
+      async (keys) => new Map((await this.lt.deleteMany(keys)).map((failure) => [failure.key, failure])),
+      S3_DELETE_BATCH,
+    );
+    const flush = () => {
+      pointers.flush();
+      deletes.flush();
+    };
+    const pool = new WorkPool(this.concurrency, flush);
+    // Instances waiting in a batcher: each goes on (in the pool) once its batch is answered.
     const waiting = new Set<Promise<void>>();
-    const sweep: SweepRun = { report, pool, batcher, waiting };
+    const sweep: SweepRun = { report, pool, pointers, deletes, waiting };
     const pastDeadline = () => options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs;
 
     const scan = shards.includes(0) ? this.findWithoutShard(report) : Promise.resolve();
@@ -247,7 +263,7 @@ export class Sweeper {
     );
     await pool.drain();
     while (waiting.size > 0) {
-      batcher.flush();
+      flush();
       await Promise.all([...waiting]);
       await pool.drain();
     }
@@ -338,7 +354,9 @@ export class Sweeper {
       return { kind: 'retired' };
     }
     const now = this.clock();
-    const until = now + this.claimMs;
+    // A first claim (the instance is still live) holds it until its upload window closes, when
+    // its entries are first due; a later one for the claim's own length.
+    const until = now + (found.summary.state === 'live' ? Math.max(this.claimMs, this.maxUploadMs) : this.claimMs);
     const raw = await this.table.claim(instanceId, {
       cutoff: via.kind === 'expired' ? via.cutoff : now,
       ...(via.kind === 'suspect' ? { suspectAbove: via.horizon } : {}),
@@ -374,15 +392,24 @@ export class Sweeper {
   }
 
   /**
-   * Steps 3 to 7 for a claimed (or, in a dry run, read) instance. Steps 6 and 7 run now when it
-   * has no blob to delete; otherwise its blobs go to the batcher and steps 6 and 7 run (as a new
-   * task of the pool) once their batch is answered.
+   * Steps 3 to 7 for a claimed (or, in a dry run, read) instance. The instance leaves the pool
+   * while its HV reads wait for their batch and again while its blobs wait for theirs; each time
+   * it comes back (as a new task of the pool) once the batch was answered.
    */
   private async settleInstance(item: InstanceItem, sweep: SweepRun): Promise<void> {
-    const { report } = sweep;
     const now = this.clock();
     const ctx: JudgeContext = { prefix: this.config.prefix, now, maxUploadMs: this.maxUploadMs, firstSeen: item.firstSeen ?? now };
-    const judged = await this.judge(item, ctx);
+    this.whenAnswered(
+      item.instanceId,
+      sweep,
+      judgeEntries(item.entries, ctx, { readBlobPointers: (ids) => sweep.pointers.submit(ids) }),
+      (judged) => this.deleteJudged(item, judged.map((j) => this.judged(item.instanceId, j, ctx)), now, sweep),
+    );
+  }
+
+  /** Step 5 for one judged instance: its blobs go to the delete batcher, or steps 6 and 7 run now. */
+  private async deleteJudged(item: InstanceItem, judged: readonly Judged[], now: number, sweep: SweepRun): Promise<void> {
+    const { report } = sweep;
     for (const j of judged) {
       if (j.kind === 'quarantined') report.entriesQuarantined++;
       else if (j.kind === 'deferred') report.entriesDeferred++;
@@ -392,45 +419,59 @@ export class Sweeper {
     if (report.dryRun) {
       report.wouldDelete.push(...deletes);
       report.blobsDeleted += deletes.length;
-      const keep = settled.filter((s) => s.keepUntil !== undefined).length;
-      report.entriesRecovered += settled.length - keep;
-      report.entriesDeferred += keep;
+      report.entriesRecovered += settled.length;
       return;
     }
-    if (deletes.length === 0) return this.finishInstance(item.instanceId, judged, deletes, new Set(), now, report);
-    const instanceId = item.instanceId;
-    const answered = sweep.batcher.submit(deletes).then(
-      (failed) => sweep.pool.run(() => this.finishInstance(instanceId, judged, deletes, failed, now, report)),
+    if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Set(), now, report);
+    this.whenAnswered(item.instanceId, sweep, sweep.deletes.submit(deletes), (failed) =>
+      this.finishInstance(item, judged, deletes, new Set(failed.keys()), now, report),
+    );
+  }
+
+  /**
+   * Runs `next` as a task of the pool once `answer` (a batched request) resolves; the instance
+   * holds no slot meanwhile, and the sweep waits for it before it ends. A failed request leaves
+   * the instance as it is (claimed, entries kept): counted and logged, retried by a later sweep.
+   */
+  private whenAnswered<T>(instanceId: string, sweep: SweepRun, answer: Promise<T>, next: (value: T) => Promise<void>): void {
+    const continued = answer.then(
+      (value) => sweep.pool.run(() => next(value)),
       (err: unknown) => {
-        report.errors++;
+        sweep.report.errors++;
         this.logger.error('instance not settled', { instanceId, error: describe(err) });
       },
     );
-    const tracked: Promise<void> = answered.finally(() => sweep.waiting.delete(tracked));
+    const tracked: Promise<void> = continued.finally(() => sweep.waiting.delete(tracked));
     sweep.waiting.add(tracked);
   }
 
   /** Steps 5 (the outcome of its deletes) to 7 for one instance; never throws. */
   private async finishInstance(
-    instanceId: string,
+    item: InstanceItem,
     judged: readonly Judged[],
     deletes: readonly string[],
     failed: ReadonlySet<string>,
     now: number,
     report: SweepReport,
   ): Promise<void> {
+    const { instanceId } = item;
     try {
-      await this.dropAndRelease(instanceId, this.fatesOf(instanceId, judged, deletes, failed, now, report), report);
+      await this.dropAndRelease(item, this.fatesOf(instanceId, judged, deletes, failed, now, report), report);
     } catch (err) {
       report.errors++;
       this.logger.error('instance not settled', { instanceId, error: describe(err) });
     }
   }
 
-  /** Steps 6 and 7 from the fates of the instance's entries. */
-  private async dropAndRelease(instanceId: string, fates: readonly Fate[], report: SweepReport): Promise<void> {
+  /**
+   * Steps 6 and 7 from the fates of the instance's entries. Nothing is written when nothing is
+   * dropped and the claim already holds the instance until its next due entry (a first sighting).
+   */
+  private async dropAndRelease(item: InstanceItem, fates: readonly Fate[], report: SweepReport): Promise<void> {
+    const { instanceId } = item;
     const drop = fates.filter((f) => f.kind === 'drop').map((f) => f.changeId);
     const due = fates.flatMap((f) => (f.kind === 'keep' ? [f.due] : []));
+    if (drop.length === 0 && due.length > 0 && Math.min(...due) === item.leaseUntil) return;
     if (!(await this.release(instanceId, due, drop))) {
       // Our claim expired and another sweeper took the instance over: it redoes the same
       // (idempotent) work. Nothing is lost; our drops did not happen.
@@ -441,33 +482,14 @@ export class Sweeper {
     if (due.length === 0) report.instancesDrained++;
   }
 
-  /**
-   * Steps 3 and 4 (`judgeEntries`, shared with `tierlog inspect`): quarantine what cannot be
-   * trusted, defer what is not due; for the rest, a consistent read of HV, the existence of `new`
-   * where the upload window may be open, and the rule.
-   */
-  private async judge(item: InstanceItem, ctx: JudgeContext): Promise<Judged[]> {
-    const { instanceId } = item;
-    const judged = await judgeEntries(
-      item.entries,
-      ctx,
-      { readBlobPointers: (ids) => this.hv.readBlobPointers(ids), exists: (blob) => this.lt.exists(blob) },
-      (candidate, reason) =>
-        this.logger.warn('blob existence unknown: entry deferred', {
-          instanceId,
-          changeId: candidate.changeId,
-          blob: candidate.change.new,
-          reason,
-        }),
-    );
-    return judged.map((j): Judged => {
-      if (j.kind === 'quarantined') {
-        this.logger.warn('entry quarantined', { instanceId, changeId: j.changeId, reason: j.reason });
-        return { kind: 'quarantined', changeId: j.changeId, due: ctx.now + this.quarantineRecheckMs };
-      }
-      if (j.kind === 'deferred') return { kind: 'deferred', changeId: j.changeId, due: j.until };
-      return j;
-    });
+  /** Steps 3 and 4's verdict on one entry (`judgeEntries`, shared with `tierlog inspect`), as the sweeper keeps it. */
+  private judged(instanceId: string, j: EntryJudgement, ctx: JudgeContext): Judged {
+    if (j.kind === 'quarantined') {
+      this.logger.warn('entry quarantined', { instanceId, changeId: j.changeId, reason: j.reason });
+      return { kind: 'quarantined', changeId: j.changeId, due: ctx.now + this.quarantineRecheckMs };
+    }
+    if (j.kind === 'deferred') return { kind: 'deferred', changeId: j.changeId, due: j.until };
+    return j;
   }
 
   /** Step 5's outcome: an entry whose delete failed is kept for a retry. */
@@ -486,10 +508,6 @@ export class Sweeper {
       if (j.deletes.some((key) => failed.has(key))) {
         report.entriesFailed++;
         return { kind: 'keep', changeId: j.changeId, due: now + this.retryFailedMs, why: 'failed' };
-      }
-      if (j.keepUntil !== undefined) {
-        report.entriesDeferred++;
-        return { kind: 'keep', changeId: j.changeId, due: j.keepUntil, why: 'deferred' };
       }
       return { kind: 'drop', changeId: j.changeId };
     });

@@ -1,9 +1,9 @@
 /**
- * The judge's rule as a table: (old, new, current, time since first sighting, existence of `new`)
- * -> delete / defer / keep. Pure functions: no local stack.
+ * The judge's rule as a table: (old, new, current, time since first sighting, cleanupAfter)
+ * -> delete / defer. Pure functions: no local stack.
  */
 import { describe, expect, test } from 'vitest';
-import { decide, type Existence, isSuspectLease, type JudgeContext, needsExistenceCheck, screenEntry } from '../../lib/recovery/judge.js';
+import { decide, isSuspectLease, type JudgeContext, screenEntry } from '../../lib/recovery/judge.js';
 import type { DecodedEntry } from '../../lib/changelog/entry-codec.js';
 
 const MIN = 60_000;
@@ -16,28 +16,22 @@ const OLD = `${dir}/0190a000-0000-7000-8000-000000000001`;
 const NEW = `${dir}/0190a000-0000-7000-8000-000000000002`;
 const OTHER = `${dir}/0190a000-0000-7000-8000-000000000003`;
 
-const exists = (agoMs: number): Existence => ({ kind: 'exists', lastModified: NOW - agoMs });
-const missing: Existence = { kind: 'missing' };
-const unknown: Existence = { kind: 'unknown', reason: 'AccessDeniedError: 403' };
-
 interface Row {
   readonly name: string;
   readonly old?: string;
   readonly new?: string;
   readonly current: string | null;
-  /** Time since the sweeper first saw the instance. */
-  readonly seenAgoMs: number;
-  readonly existence?: Existence;
+  /** Time since the sweeper first saw the instance (undefined: this is the first look). */
+  readonly seenAgoMs?: number;
+  /** The entry's cleanupAfter, relative to now. */
+  readonly cleanupInMs?: number;
   /** The writer's recordedAt, relative to now: never changes the outcome. */
   readonly recordedAgoMs?: number;
-  readonly expect:
-    | { readonly delete: readonly string[] }
-    | { readonly delete: readonly string[]; readonly keepUntil: number }
-    | { readonly defer: number };
+  readonly expect: { readonly delete: readonly string[] } | { readonly defer: number; readonly reason: string };
 }
 
 const rows: Row[] = [
-  // Window over (first sighting long ago): no existence check; the rule alone.
+  // Window over (first sighting long ago): the rule alone.
   { name: 'create died before commit', new: NEW, current: null, seenAgoMs: WINDOW, expect: { delete: [NEW] } },
   { name: 'create committed', new: NEW, current: NEW, seenAgoMs: WINDOW, expect: { delete: [] } },
   { name: 'overwrite died before commit', old: OLD, new: NEW, current: OLD, seenAgoMs: WINDOW, expect: { delete: [NEW] } },
@@ -45,50 +39,38 @@ const rows: Row[] = [
   { name: 'overwritten again since', old: OLD, new: NEW, current: OTHER, seenAgoMs: WINDOW, expect: { delete: [OLD, NEW] } },
   { name: 'delete committed', old: OLD, current: null, seenAgoMs: WINDOW, expect: { delete: [OLD] } },
   { name: 'delete not committed', old: OLD, current: OLD, seenAgoMs: WINDOW, expect: { delete: [] } },
-  // Window open (first seen now): `new` unreferenced needs its existence.
+  // Window open: every entry waits for its end, whatever HV says, uploads or not.
+  { name: 'first look: deferred to the window end', new: NEW, current: null, expect: { defer: NOW + WINDOW, reason: 'uploadWindow' } },
   {
-    name: 'new missing: defer to the window end',
-    new: NEW,
-    current: null,
-    seenAgoMs: 0,
-    existence: missing,
-    expect: { defer: NOW + WINDOW },
-  },
-  {
-    name: 'new missing, old garbage: nothing yet',
+    name: 'first look, nothing uploaded: deferred too',
     old: OLD,
-    new: NEW,
-    current: OTHER,
-    seenAgoMs: 0,
-    existence: missing,
-    expect: { defer: NOW + WINDOW },
+    current: null,
+    expect: { defer: NOW + WINDOW, reason: 'uploadWindow' },
   },
   {
-    name: 'existence unknown (403): defer, never delete',
+    name: 'one ms before the window end: deferred',
     new: NEW,
     current: null,
-    seenAgoMs: 5 * MIN,
-    existence: unknown,
-    expect: { defer: NOW + 15 * MIN },
+    seenAgoMs: WINDOW - 1,
+    expect: { defer: NOW + 1, reason: 'uploadWindow' },
   },
-  { name: 'existence not given: treated as unknown', new: NEW, current: null, seenAgoMs: 0, expect: { defer: NOW + WINDOW } },
+  // cleanupAfter ahead: due at the later of it and the window end.
   {
-    name: 'new exists, fresh: delete and keep to the window end',
-    new: NEW,
+    name: 'cleanupAfter beyond the window',
+    old: OLD,
     current: null,
-    seenAgoMs: 5 * MIN,
-    existence: exists(MIN),
-    expect: { delete: [NEW], keepUntil: NOW + 15 * MIN },
+    seenAgoMs: WINDOW,
+    cleanupInMs: 60 * MIN,
+    expect: { defer: NOW + 60 * MIN, reason: 'cleanupAfter' },
   },
   {
-    name: 'new exists, LastModified past the window: delete, drop',
-    new: NEW,
+    name: 'cleanupAfter inside the window',
+    old: OLD,
     current: null,
-    seenAgoMs: 0,
-    existence: exists(WINDOW),
-    expect: { delete: [NEW] },
+    cleanupInMs: MIN,
+    expect: { defer: NOW + WINDOW, reason: 'cleanupAfter' },
   },
-  { name: 'new current: no check, nothing of new deleted', old: OLD, new: NEW, current: NEW, seenAgoMs: 0, expect: { delete: [OLD] } },
+  { name: 'cleanupAfter passed', old: OLD, current: null, seenAgoMs: WINDOW, cleanupInMs: -MIN, expect: { delete: [OLD] } },
   // The writer's clock does not move the window, whichever way it is off.
   {
     name: 'writer clock 3 h behind: window still open',
@@ -96,8 +78,7 @@ const rows: Row[] = [
     current: null,
     seenAgoMs: 0,
     recordedAgoMs: 3 * 60 * MIN,
-    existence: missing,
-    expect: { defer: NOW + WINDOW },
+    expect: { defer: NOW + WINDOW, reason: 'uploadWindow' },
   },
   {
     name: 'writer clock 3 h ahead: window closes on time',
@@ -109,34 +90,40 @@ const rows: Row[] = [
   },
 ];
 
-describe('judge: decide', () => {
+describe('judge: screen and decide', () => {
   test.each(rows.map((r) => [r.name, r] as const))('%s', (_name, row) => {
-    const ctx: JudgeContext = { prefix: PREFIX, now: NOW, maxUploadMs: WINDOW, firstSeen: NOW - row.seenAgoMs };
+    const ctx: JudgeContext = {
+      prefix: PREFIX,
+      now: NOW,
+      maxUploadMs: WINDOW,
+      ...(row.seenAgoMs !== undefined ? { firstSeen: NOW - row.seenAgoMs } : {}),
+    };
     const entry: DecodedEntry = {
       ok: true,
       changeId: 'c1',
-      change: { id: ID, ...(row.old !== undefined ? { old: row.old } : {}), ...(row.new !== undefined ? { new: row.new } : {}) },
+      change: {
+        id: ID,
+        ...(row.old !== undefined ? { old: row.old } : {}),
+        ...(row.new !== undefined ? { new: row.new } : {}),
+        ...(row.cleanupInMs !== undefined ? { cleanupAfter: new Date(NOW + row.cleanupInMs) } : {}),
+      },
       recordedAt: NOW - (row.recordedAgoMs ?? 0),
     };
     const screened = screenEntry(entry, ctx);
-    if (screened.kind !== 'candidate') throw new Error(`not a candidate: ${JSON.stringify(screened)}`);
-    const candidate = screened.candidate;
-    const checks = needsExistenceCheck(candidate, row.current, ctx);
-    expect(checks).toBe(row.existence !== undefined || ('defer' in row.expect && row.existence === undefined));
-    const decision = decide(candidate, row.current, ctx, checks ? row.existence : undefined);
     if ('defer' in row.expect) {
-      expect(decision).toMatchObject({ kind: 'defer', until: row.expect.defer });
-    } else if ('keepUntil' in row.expect) {
-      expect(decision).toEqual({ kind: 'settle', deletes: row.expect.delete, keepUntil: row.expect.keepUntil });
-    } else {
-      expect(decision).toEqual({ kind: 'settle', deletes: row.expect.delete });
+      expect(screened).toEqual({ kind: 'defer', changeId: 'c1', until: row.expect.defer, reason: row.expect.reason });
+      return;
     }
+    if (screened.kind !== 'candidate') throw new Error(`not a candidate: ${JSON.stringify(screened)}`);
+    expect(decide(screened.candidate, row.current)).toEqual({ kind: 'settle', deletes: row.expect.delete });
   });
 
-  test('without a first sighting the window opens now', () => {
-    const ctx: JudgeContext = { prefix: PREFIX, now: NOW, maxUploadMs: WINDOW };
-    const candidate = { changeId: 'c', change: { id: ID, new: NEW }, recordedAt: NOW - 60 * MIN };
-    expect(decide(candidate, null, ctx, missing)).toMatchObject({ kind: 'defer', until: NOW + WINDOW });
+  test('an entry naming a blob outside the prefix is quarantined, in the window or not', () => {
+    for (const firstSeen of [NOW, NOW - WINDOW]) {
+      const ctx: JudgeContext = { prefix: PREFIX, now: NOW, maxUploadMs: WINDOW, firstSeen };
+      const entry: DecodedEntry = { ok: true, changeId: 'c', change: { id: ID, new: 'elsewhere/x' }, recordedAt: NOW };
+      expect(screenEntry(entry, ctx)).toMatchObject({ kind: 'quarantine', changeId: 'c' });
+    }
   });
 });
 
