@@ -87,7 +87,16 @@ export function render(r: Results): string {
       ],
     ];
     parts.push(
-      `\n== Recovery (sweeper concurrency ${x.sweeperConcurrency}; setup ${x.setupSeconds} s) ==\n${table(rows)}\nDynamoDB: ${fmt(x.calls.dynamodb)}; S3: ${fmt(x.calls.s3)}` +
+      `\n== Recovery (two sweeps: fence at first sighting, judge past the upload window; sweeper concurrency ${x.sweeperConcurrency}; setup ${x.setupSeconds} s) ==\n${table(rows)}\nDynamoDB: ${fmt(x.calls.dynamodb)}; S3: ${fmt(x.calls.s3)}` +
+        (x.passes !== undefined
+          ? `\n${table([
+              ['sweep', 's', 'DDB calls', 'S3 calls', 'entries deferred', 'entries recovered'],
+              ...(['fence', 'judge'] as const).map((k) => {
+                const p = x.passes![k];
+                return [k, p.seconds, p.dynamodbCalls, p.s3Calls, p.entriesDeferred, p.entriesRecovered];
+              }),
+            ])}`
+          : '') +
         (x.stackRatio !== undefined
           ? `\nthe sweep's requests: ${x.requestsPerSecond}/s; the stack's small conditional writes at ${x.sweeperConcurrency} in flight, same stage: ${x.stackWritesPerSecond}/s; ratio ${x.stackRatio.toFixed(3)}`
           : ''),

@@ -55,8 +55,6 @@ const SWEEPER: readonly RolePermission[] = [
   // Expired upload sessions: their multipart uploads are aborted, the ones they never noted too.
   { action: 's3:AbortMultipartUpload', resource: 'prefixObjects', calls: ['AbortMultipartUpload'] },
   { action: 's3:ListBucketMultipartUploads', resource: 'bucket', calls: ['ListMultipartUploads'] },
-  // The existence check lists the exact key (right whether S3 answers a HEAD 403 or 404).
-  { action: 's3:ListBucket', resource: 'prefixListing', calls: ['ListObjectsV2'] },
 ];
 
 const OPERATOR_READ_ONLY: readonly RolePermission[] = [

@@ -2,15 +2,14 @@
  * How recovery scales: with the sweeper's concurrency (one sweeper at 4, 16 and 64 instances in
  * flight), and with 1, 2 and 4 sweepers at concurrency 16 splitting the lease shards between
  * them (`sweep({ shards })`, as the fan-out does). Each point has its own fresh tables, the same
- * orphaned entries as the recovery stage (smaller: `instances` x `perInstance`), and its own
+ * orphaned entries as the recovery stage (smaller: `instances` x `perInstance`), recovered in the
+ * same two sweeps (fence, then judge past the upload window; times and requests of both), and its own
  * yardstick: the stack's small conditional writes per second at the same number of requests in
  * flight (the sweepers' concurrencies added up), measured just before the sweep.
  */
-import { performance } from 'node:perf_hooks';
-import { Sweeper } from '../../lib/index.js';
-import { PAST_EVERYTHING_MS, dynamodbClient, freshConfig, log, round, s3Client } from '../common.js';
+import { dynamodbClient, freshConfig, log, round, s3Client } from '../common.js';
 import { Probe } from '../instrument.js';
-import { countBlobs, setupOrphans, stackWritesPerSecond } from './recovery.js';
+import { countBlobs, recoverInTwoSweeps, setupOrphans, stackWritesPerSecond } from './recovery.js';
 
 export interface ScalingPoint {
   readonly sweepers: number;
@@ -65,21 +64,19 @@ async function point(instances: number, perInstance: number, sweepers: number, c
   }));
   // Shard i goes to sweeper i mod n.
   const shardsOf = (i: number) => Array.from({ length: config.leaseShards }, (_, s) => s).filter((s) => s % sweepers === i);
-  const s0 = performance.now();
-  const reports = await Promise.all(
-    clients.map((c, i) =>
-      new Sweeper({ config, dynamodb: c.dynamodb, s3: c.s3, concurrency, clock: () => Date.now() + PAST_EVERYTHING_MS }).sweep({
-        shards: shardsOf(i),
-      }),
-    ),
+  const { report, fence, judge } = await recoverInTwoSweeps(
+    config,
+    clients.map((c, i) => ({ ...c, shards: shardsOf(i) })),
+    concurrency,
+    probe,
   );
-  const seconds = (performance.now() - s0) / 1000;
+  const seconds = fence.seconds + judge.seconds;
   for (const c of clients) {
     c.dynamodb.destroy();
     c.s3.destroy();
   }
-  const recovered = reports.reduce((n, r) => n + r.entriesRecovered, 0);
-  const errors = reports.reduce((n, r) => n + r.errors, 0);
+  const recovered = report.entriesRecovered;
+  const errors = report.errors;
   const s3 = s3Client();
   const left = await countBlobs(s3, config.bucket, config.prefix).finally(() => s3.destroy());
   const counts = probe.counts;

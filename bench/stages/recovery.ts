@@ -3,9 +3,12 @@
  *
  * Recovery: `instances` dead writers (each a real DynamoChangeLog) each record `perInstance`
  * entries `{id, new}` whose `new` blob exists in S3, and never commit: the state a crash between
- * upload and commit leaves. A Sweeper whose clock is past lease + skew margin + upload window
- * then recovers them all; the sweep is timed and its requests counted. Afterwards, from outside:
- * the bucket holds nothing under the prefix and the change-log table is empty.
+ * upload and commit leaves. Recovery takes two sweeps, as it does in service: the first, on a
+ * clock past every lease, finds and fences the dead instances (it judges nothing while their
+ * upload window is open); the second, on a clock past that window, judges, deletes and drops.
+ * Both are timed and their requests counted, and the figures are for both together.
+ * Afterwards, from outside: the bucket holds nothing under the prefix and the change-log table
+ * is empty.
  *
  * Idle: `idleInstances` live instance items (leases in the future, as a writer leaves them
  * after record + remove), nothing expired; one sweep on the real clock, requests counted.
@@ -14,7 +17,10 @@ import { performance } from 'node:perf_hooks';
 import { BatchWriteItemCommand, UpdateItemCommand, paginateScan } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { DynamoChangeLog, Sweeper, newBlobKey, newChangeId, type SweepReport, type TierlogConfig } from '../../lib/index.js';
+import { DEFAULT_MAX_UPLOAD_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
 import { shardOf } from '../../lib/changelog/dynamo-change-log.js';
 import { newInstanceId } from '../../lib/ids.js';
 import { CHANGELOG_ATTR } from '../../lib/schema/tables.js';
@@ -48,6 +54,8 @@ export interface RecoveryResult {
   /** requestsPerSecond / stackWritesPerSecond: the share of the stack's request throughput the sweep uses. */
   readonly stackRatio: number;
   readonly report: Omit<SweepReport, 'wouldDelete'>;
+  /** The two sweeps on their own: the fencing one (first sighting) and the judging one. */
+  readonly passes: { readonly fence: PassFigures; readonly judge: PassFigures };
   readonly calls: SweepCalls;
   readonly dynamodbCallsPerEntry: number;
   readonly s3CallsPerEntry: number;
@@ -55,6 +63,14 @@ export interface RecoveryResult {
   readonly rcuPerEntry: number;
   readonly after: { readonly blobsUnderPrefix: number; readonly logItems: number; readonly logEntries: number };
   readonly ok: boolean;
+}
+
+export interface PassFigures {
+  readonly seconds: number;
+  readonly dynamodbCalls: number;
+  readonly s3Calls: number;
+  readonly entriesDeferred: number;
+  readonly entriesRecovered: number;
 }
 
 export interface IdleResult {
@@ -82,16 +98,9 @@ export async function recoveryStage(options: { instances: number; perInstance: n
     const probe = new Probe({ measureCapacity: true });
     const sweepDynamo = probe.attach(dynamodbClient(), 'dynamodb');
     const sweepS3 = probe.attach(s3Client(), 's3');
-    const sweeper = new Sweeper({
-      config,
-      dynamodb: sweepDynamo,
-      s3: sweepS3,
-      clock: () => Date.now() + PAST_EVERYTHING_MS,
-      concurrency,
-    });
-    const s0 = performance.now();
-    const report = await sweeper.sweep();
-    const sweepSeconds = (performance.now() - s0) / 1000;
+    const recovery = await recoverInTwoSweeps(config, [{ dynamodb: sweepDynamo, s3: sweepS3 }], concurrency, probe);
+    const sweepSeconds = recovery.fence.seconds + recovery.judge.seconds;
+    const report = recovery.report;
     sweepDynamo.destroy();
     sweepS3.destroy();
     const calls = { ...summarizeCalls(probe.calls), requestMs: attemptLatency(probe.attempts) };
@@ -110,6 +119,7 @@ export async function recoveryStage(options: { instances: number; perInstance: n
       stackWritesPerSecond: stack,
       stackRatio: round((calls.dynamodbTotal + calls.s3Total) / sweepSeconds / stack, 3),
       report: rest,
+      passes: { fence: recovery.fence, judge: recovery.judge },
       calls,
       dynamodbCallsPerEntry: round(calls.dynamodbTotal / entries, 3),
       s3CallsPerEntry: round(calls.s3Total / entries, 3),
@@ -122,6 +132,67 @@ export async function recoveryStage(options: { instances: number; perInstance: n
     dynamodb.destroy();
     s3.destroy();
   }
+}
+
+/** The clients of one sweeper, and the lease shards it sweeps (default: all). */
+export interface SweeperClients {
+  readonly dynamodb: DynamoDBClient;
+  readonly s3: S3Client;
+  readonly shards?: readonly number[];
+}
+
+/** What two sweeps recovered together, and each on its own. */
+export interface TwoSweeps {
+  /** The counts of every sweeper's two sweeps, summed. */
+  readonly report: SweepReport;
+  readonly fence: PassFigures;
+  readonly judge: PassFigures;
+}
+
+/**
+ * Recovery as it runs in service, in two sweeps by the same sweepers (running side by side when
+ * there are several): one on a clock past every lease (the first sighting: it fences and judges
+ * nothing while the upload window is open), then one on a clock past the upload window the first
+ * one opened. `probe` counts the requests of the clients given; each pass's count is its share.
+ */
+export async function recoverInTwoSweeps(
+  config: TierlogConfig,
+  sweepers: readonly SweeperClients[],
+  concurrency: number,
+  probe: { readonly counts: { dynamodbCalls: number; s3Calls: number } },
+): Promise<TwoSweeps> {
+  const pass = async (offsetMs: number): Promise<{ figures: PassFigures; reports: SweepReport[] }> => {
+    const before = { ...probe.counts };
+    const t0 = performance.now();
+    const reports = await Promise.all(
+      sweepers.map((c) =>
+        new Sweeper({ config, dynamodb: c.dynamodb, s3: c.s3, concurrency, clock: () => Date.now() + offsetMs }).sweep(
+          c.shards !== undefined ? { shards: c.shards } : {},
+        ),
+      ),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const sum = (f: (r: SweepReport) => number) => reports.reduce((n, r) => n + f(r), 0);
+    const figures: PassFigures = {
+      seconds: round(seconds, 2),
+      dynamodbCalls: probe.counts.dynamodbCalls - before.dynamodbCalls,
+      s3Calls: probe.counts.s3Calls - before.s3Calls,
+      entriesDeferred: sum((r) => r.entriesDeferred),
+      entriesRecovered: sum((r) => r.entriesRecovered),
+    };
+    return { figures, reports };
+  };
+  const fence = await pass(PAST_EVERYTHING_MS);
+  // Past the window the first sweep opened (firstSeen + maxUploadMs) and the skew margin.
+  const judge = await pass(PAST_EVERYTHING_MS + DEFAULT_MAX_UPLOAD_MS + DEFAULT_SKEW_MARGIN_MS + 60_000);
+  const all = [...fence.reports, ...judge.reports];
+  const report = { ...all[0]!, wouldDelete: [] as string[] };
+  for (const key of Object.keys(report) as (keyof SweepReport)[]) {
+    if (typeof report[key] === 'number') (report as Record<string, unknown>)[key] = all.reduce((n, r) => n + (r[key] as number), 0);
+  }
+  report.stoppedEarly = all.some((r) => r.stoppedEarly);
+  report.oldestExpiredAgeMs = Math.max(...all.map((r) => r.oldestExpiredAgeMs));
+  return { report, fence: fence.figures, judge: judge.figures };
 }
 
 /**

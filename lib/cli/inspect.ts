@@ -4,8 +4,8 @@
  * does not parse is shown raw with the reason.
  *
  * Each entry is judged exactly as the sweeper judges it, by the same step (`judgeEntries`,
- * lib/recovery/judge-entries.ts: screen, a consistent HV read, the existence of `new` when the
- * upload may still run, then the rule of judge.ts) and the same options, with the upload window from the
+ * lib/recovery/judge-entries.ts: screen, which defers every entry while the upload window is
+ * open, then a consistent HV read and the rule of judge.ts) and the same options, with the upload window from the
  * same tuning variables the sweeper reads (`TIERLOG_MAX_UPLOAD_MS`). So inspect never calls
  * "due" an entry a sweep would defer, or the other way round.
  */

@@ -109,7 +109,8 @@ export function screenEntry(entry: DecodedEntry, ctx: JudgeContext): Screened {
     return { kind: 'quarantine', changeId, reason: 'new and old name the same blob' };
   }
   const due = change.cleanupAfter?.getTime();
-  if (due !== undefined && due > ctx.now) return { kind: 'defer', changeId, until: Math.max(due, uploadWindowEnd(ctx)), reason: 'cleanupAfter' };
+  if (due !== undefined && due > ctx.now)
+    return { kind: 'defer', changeId, until: Math.max(due, uploadWindowEnd(ctx)), reason: 'cleanupAfter' };
   if (ctx.now < uploadWindowEnd(ctx)) return { kind: 'defer', changeId, until: uploadWindowEnd(ctx), reason: 'uploadWindow' };
   return { kind: 'candidate', candidate: { changeId, change, recordedAt: entry.recordedAt } };
 }

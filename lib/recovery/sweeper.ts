@@ -403,7 +403,13 @@ export class Sweeper {
       item.instanceId,
       sweep,
       judgeEntries(item.entries, ctx, { readBlobPointers: (ids) => sweep.pointers.submit(ids) }),
-      (judged) => this.deleteJudged(item, judged.map((j) => this.judged(item.instanceId, j, ctx)), now, sweep),
+      (judged) =>
+        this.deleteJudged(
+          item,
+          judged.map((j) => this.judged(item.instanceId, j, ctx)),
+          now,
+          sweep,
+        ),
     );
   }
 
