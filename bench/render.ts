@@ -141,8 +141,9 @@ export function render(r: Results): string {
   if (r.idle !== undefined) {
     const x = r.idle;
     const rows: Array<Array<string | number>> = [
-      ['live instances', 'shards', 'DDB calls', 'Query/shard', 'S3 calls', 'RCU', 'ms', 'expired found'],
+      ['sweep', 'live instances', 'shards', 'DDB calls', 'Query/shard', 'S3 calls', 'RCU', 'ms', 'expired found'],
       [
+        'every minute',
         x.liveInstances,
         x.shards,
         x.calls.dynamodbTotal,
@@ -153,7 +154,21 @@ export function render(r: Results): string {
         x.report.instancesExpired,
       ],
     ];
-    parts.push(`\n== Idle sweep ==\n${table(rows)}`);
+    const h = x.housekeeping;
+    if (h !== undefined) {
+      rows.push([
+        'housekeeping',
+        x.liveInstances,
+        x.shards,
+        h.calls.dynamodbTotal,
+        h.queriesPerShard,
+        h.calls.s3Total,
+        h.calls.rcu,
+        h.sweepMs,
+        '',
+      ]);
+    }
+    parts.push(`\n== Idle sweep (the construct runs the housekeeping one every 10 minutes) ==\n${table(rows)}`);
   }
   if (r.load !== undefined && r.loadUnlogged !== undefined) {
     const a = r.load;

@@ -68,7 +68,7 @@ export function targets(r: Results): Target[] {
   if (r.idle !== undefined) {
     const other = r.idle.calls.dynamodbTotal - (r.idle.calls.dynamodb.Query ?? 0) + r.idle.calls.s3Total;
     out.push({
-      name: 'idle sweep',
+      name: 'idle sweep (every minute)',
       target: '<= 1 Query per shard',
       value: `${r.idle.queriesPerShard} per shard, ${other} other calls`,
       met: r.idle.queriesPerShard <= 1 && other === 0,

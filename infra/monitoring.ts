@@ -57,8 +57,9 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
   /**
    * A sweep found stuck instances: a live lease further ahead than any writer can take (a writer
    * clock that runs ahead; the sweeper claims them) or an item without a `shard` (never found by
-   * the lease index; see "stuck" in `tierlog status`). The scan for the latter reads one segment
-   * of the table per sweep, so the alarm looks back an hour.
+   * the lease index; see "stuck" in `tierlog status`). Housekeeping sweeps look for both (every 10
+   * minutes by default), and the scan for the latter reads one segment of the table each, so the
+   * alarm looks back an hour.
    */
   readonly stuckInstances: cloudwatch.Alarm;
 }

@@ -1,6 +1,9 @@
 /**
  * The sweeper: the `functions/sweeper.ts` Lambda, invoked by EventBridge Scheduler schedules
- * (one per fan-out group of lease shards) with a retry policy and a dead-letter queue.
+ * with a retry policy and a dead-letter queue. Each fan-out group of lease shards has two: the
+ * sweep (every minute by default, `{"housekeeping": false}`: one lease-index query per shard when
+ * idle) and the housekeeping sweep (every 10 minutes by default, `{"housekeeping": true}`: the
+ * same sweep plus the checks for suspect leases and items without a shard, rare faults).
  * Overlapping sweeps are safe (instances are claimed with conditional writes); reserved
  * concurrency bounds how many run at once.
  */
@@ -33,6 +36,14 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
    * @default ScheduleExpression.rate(Duration.minutes(1))
    */
   readonly schedule?: scheduler.ScheduleExpression;
+  /**
+   * When each housekeeping sweep runs: a sweep that also finds live leases further ahead than
+   * any writer takes (claimed as suspect) and items without a shard (reported). The longest such
+   * an instance waits to be found is this interval.
+   *
+   * @default ScheduleExpression.rate(Duration.minutes(10))
+   */
+  readonly housekeepingSchedule?: scheduler.ScheduleExpression;
   /**
    * Number of schedules, each sweeping its own subset of the lease shards (shard `s` goes to
    * schedule `s % parallelism`), so a sweep spreads over that many concurrent invocations.
@@ -90,8 +101,10 @@ export class TierlogSweeper extends Construct {
   public readonly logGroup: logs.ILogGroup;
   /** The role EventBridge Scheduler assumes to invoke the function. */
   public readonly schedulerRole: iam.IRole;
-  /** The schedules, one per fan-out group. */
+  /** The sweep schedules, one per fan-out group. */
   public readonly schedules: readonly scheduler.Schedule[];
+  /** The housekeeping schedules, one per fan-out group. */
+  public readonly housekeepingSchedules: readonly scheduler.Schedule[];
   /** Where Scheduler puts events it could not deliver. */
   public readonly deadLetterQueue: sqs.Queue;
   /** The number of schedules. */
@@ -141,30 +154,34 @@ export class TierlogSweeper extends Construct {
       }),
     });
 
-    const schedule = props.schedule ?? scheduler.ScheduleExpression.rate(Duration.minutes(1));
-    const schedules: scheduler.Schedule[] = [];
-    for (let i = 0; i < parallelism; i++) {
-      const shards = shardsOfSchedule(i, parallelism, props.leaseShards);
-      const target = new targets.LambdaInvoke(this.function, {
-        role: this.schedulerRole,
-        deadLetterQueue: this.deadLetterQueue,
-        retryAttempts: props.retryAttempts ?? 3,
-        maxEventAge: props.maxEventAge ?? Duration.minutes(5),
-        ...(parallelism > 1 ? { input: scheduler.ScheduleTargetInput.fromObject({ shards }) } : {}),
-      });
-      schedules.push(
-        new scheduler.Schedule(this, parallelism > 1 ? `Schedule${i}` : 'Schedule', {
-          schedule,
+    const groupSchedules = (kind: 'sweep' | 'housekeeping', expression: scheduler.ScheduleExpression): scheduler.Schedule[] =>
+      Array.from({ length: parallelism }, (_, i) => {
+        const shards = shardsOfSchedule(i, parallelism, props.leaseShards);
+        const housekeeping = kind === 'housekeeping';
+        const target = new targets.LambdaInvoke(this.function, {
+          role: this.schedulerRole,
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: props.retryAttempts ?? 3,
+          maxEventAge: props.maxEventAge ?? Duration.minutes(5),
+          input: scheduler.ScheduleTargetInput.fromObject({ ...(parallelism > 1 ? { shards } : {}), housekeeping }),
+        });
+        const name = housekeeping ? 'Housekeeping' : 'Schedule';
+        const what = housekeeping ? 'tierlog housekeeping sweep (suspect leases, items without a shard)' : 'tierlog sweep';
+        return new scheduler.Schedule(this, parallelism > 1 ? `${name}${i}` : name, {
+          schedule: expression,
           target,
           // (Scheduler allows 512 characters: name the rule, not the list.)
           description:
             parallelism > 1
-              ? `tierlog sweep of lease shards s with s % ${parallelism} = ${i} (${shards.length} of ${props.leaseShards})`
-              : 'tierlog sweep of all lease shards',
+              ? `${what} of lease shards s with s % ${parallelism} = ${i} (${shards.length} of ${props.leaseShards})`
+              : `${what} of all lease shards`,
           timeWindow: scheduler.TimeWindow.off(),
-        }),
-      );
-    }
-    this.schedules = schedules;
+        });
+      });
+    this.schedules = groupSchedules('sweep', props.schedule ?? scheduler.ScheduleExpression.rate(Duration.minutes(1)));
+    this.housekeepingSchedules = groupSchedules(
+      'housekeeping',
+      props.housekeepingSchedule ?? scheduler.ScheduleExpression.rate(Duration.minutes(10)),
+    );
   }
 }

@@ -87,6 +87,14 @@ export interface TierlogProps extends TierlogFunctionOptions {
    */
   readonly sweepSchedule?: scheduler.ScheduleExpression;
   /**
+   * When the sweeper's housekeeping sweep runs: the sweep plus the checks for live leases
+   * further ahead than any writer takes and for items without a shard (rare faults; the every-
+   * minute sweep skips them, so an idle sweep costs one lease-index query per shard).
+   *
+   * @default scheduler.ScheduleExpression.rate(Duration.minutes(10))
+   */
+  readonly sweepHousekeepingSchedule?: scheduler.ScheduleExpression;
+  /**
    * Fan-out: the number of schedules, each sweeping its own subset of the lease shards (event
    * `{"shards":[...]}`), so a large backlog is swept by that many functions at once.
    * 1..`leaseShards`.
@@ -280,6 +288,7 @@ export class Tierlog extends Construct {
       leaseShards: this.leaseShards,
       ...functionOptions,
       ...(props.sweepSchedule ? { schedule: props.sweepSchedule } : {}),
+      ...(props.sweepHousekeepingSchedule ? { housekeepingSchedule: props.sweepHousekeepingSchedule } : {}),
       ...(props.sweeperParallelism !== undefined ? { parallelism: props.sweeperParallelism } : {}),
       ...(props.sweeperReservedConcurrency !== undefined ? { reservedConcurrency: props.sweeperReservedConcurrency } : {}),
       ...(props.sweeperTimeout ? { timeout: props.sweeperTimeout } : {}),

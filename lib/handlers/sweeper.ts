@@ -18,7 +18,7 @@ import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 /** What a sweep invocation returns (the report without the dry run's blob list). */
 export type SweepSummary = Omit<SweepReport, 'wouldDelete'>;
 
-/** A Lambda handler for the schedule's event (`{}` or `{"shards":[...], "dryRun": true}`). */
+/** A Lambda handler for the schedule's event (`{}`, or `{"shards":[...], "housekeeping": false, "dryRun": true}`). */
 export type SweeperHandler = (
   event: unknown,
   context: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Context>,
@@ -59,9 +59,9 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
   });
   return async (event, context) => {
     if ('functionName' in context) logger.addContext(context as Context);
-    const { shards, dryRun } = parseSweepEvent(event);
+    const { shards, dryRun, housekeeping } = parseSweepEvent(event);
     const deadline = Date.now() + context.getRemainingTimeInMillis();
-    const report = await sweeper.sweep({ deadline, dryRun, ...(shards !== undefined ? { shards } : {}) });
+    const report = await sweeper.sweep({ deadline, dryRun, housekeeping, ...(shards !== undefined ? { shards } : {}) });
     addSweepMetrics({ addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) }, report);
     metrics.publishStoredMetrics();
     if (report.errors > 0) {

@@ -1,6 +1,6 @@
 /**
  * `functions/sweeper.ts` with a scheduled event and a Lambda context, on the local servers: it
- * returns the report, prints EMF metrics to stdout, honours `{shards}`, `{dryRun}` and the
+ * returns the report, prints EMF metrics to stdout, honours `{shards}`, `{dryRun}`, `{housekeeping}` and the
  * invocation's remaining time, rejects malformed input, and fails the invocation on errors.
  */
 import type { Context } from 'aws-lambda';
@@ -27,8 +27,8 @@ import {
 import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
 /**
- * The blobs these tests write stand for uploads long past: the sweeper judges the upload window
- * on a blob's LastModified (S3's clock), so a 1 ms window puts them past it.
+ * A 1 ms upload window: it has closed by the time the sweep that first claims an instance judges
+ * it, so one sweep fences and recovers (with real windows that takes two sweeps).
  */
 const PAST_UPLOADS = { TIERLOG_MAX_UPLOAD_MS: '1', TIERLOG_UNSAFE_SHORT_WINDOWS: '1' };
 
@@ -147,16 +147,48 @@ describe('sweeper handler', () => {
     expect(await rawInstance(fx, one.instanceId)).toMatchObject({ state: 'live' });
   });
 
-  test('dryRun event: reports, changes nothing', async () => {
+  test('{housekeeping:false} skips the checks for stuck instances; the default event runs them', async () => {
+    const fx = await freshFixture();
+    // A live lease 3 h ahead (a writer clock that runs ahead): only the housekeeping query sees it.
+    const suspect = await putRawInstance(fx, { shard: 0, leaseUntil: Date.now() + 3 * 60 * 60_000, entries: {} });
+    const handler = await sweeperHandler(fx);
+    const ordinary = await captureStdout(() => handler(scheduledEvent({ housekeeping: false }), lambdaContext('tierlog-sweeper')));
+    expect(ordinary.error).toBeUndefined();
+    expect(ordinary.result).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesClaimed: 0 });
+    expect(await rawInstance(fx, suspect)).toMatchObject({ state: 'live' });
+    const full = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+    expect(full.error).toBeUndefined();
+    expect(full.result).toMatchObject({ suspectLeases: 1, stuckInstances: 1, instancesClaimed: 1 });
+  });
+
+  test('dryRun event: reports what this sweep would do, changes nothing', async () => {
     const fx = await freshFixture();
     await rawDead(fx, 2);
-    const image = await snapshot(fx);
-    const handler = await sweeperHandler(fx, PAST_UPLOADS);
-    const { result, error, out } = await captureStdout(() => handler(scheduledEvent({ dryRun: true }), lambdaContext('tierlog-sweeper')));
-    expect(error).toBeUndefined();
-    expect(result).toMatchObject({ dryRun: true, blobsDeleted: 1, entriesRecovered: 1, instancesClaimed: 0 });
-    expect(out).toContain('wouldDelete');
-    expect(await snapshot(fx)).toBe(image);
+    // One-second windows: the first sighting defers; past the window a sweep would delete.
+    const handler = await sweeperHandler(fx, {
+      TIERLOG_MAX_UPLOAD_MS: '1000',
+      TIERLOG_CLAIM_MS: '1000',
+      TIERLOG_SKEW_MARGIN_MS: '100',
+      TIERLOG_UNSAFE_SHORT_WINDOWS: '1',
+    });
+    const dry = async () => {
+      const image = await snapshot(fx);
+      const { result, error, out } = await captureStdout(() => handler(scheduledEvent({ dryRun: true }), lambdaContext('tierlog-sweeper')));
+      expect(error).toBeUndefined();
+      expect(await snapshot(fx)).toBe(image);
+      return { result, out };
+    };
+    // Never claimed: a sweep now would only fence it.
+    expect((await dry()).result).toMatchObject({ dryRun: true, blobsDeleted: 0, entriesDeferred: 1, instancesClaimed: 0 });
+    expect((await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')))).result).toMatchObject({
+      instancesClaimed: 1,
+      entriesDeferred: 1,
+      blobsDeleted: 0,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    const past = await dry();
+    expect(past.result).toMatchObject({ dryRun: true, blobsDeleted: 1, entriesRecovered: 1, instancesClaimed: 0 });
+    expect(past.out).toContain('wouldDelete');
   });
 
   test.each([
@@ -166,6 +198,7 @@ describe('sweeper handler', () => {
     ['shards fractional', { shards: [0.5] }],
     ['shard out of range', { shards: [99] }],
     ['dryRun not a boolean', { dryRun: 'yes' }],
+    ['housekeeping not a boolean', { housekeeping: 1 }],
   ])('malformed event (%s) is an error and changes nothing', async (_name, extra) => {
     const fx = await freshFixture();
     await rawDead(fx, 0);
@@ -193,7 +226,7 @@ describe('sweeper handler', () => {
     // A bucket that does not exist: every delete fails, the entry must stay.
     const handler = await sweeperHandler(
       { ...fx, config: { ...fx.config, bucket: `${fx.config.bucket}-gone` } },
-      { TIERLOG_CLAIM_MS: '60000' },
+      { ...PAST_UPLOADS, TIERLOG_CLAIM_MS: '60000' },
     );
     const started = Date.now();
     const { error, out } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));

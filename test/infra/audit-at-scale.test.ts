@@ -91,7 +91,7 @@ describe('auditAtScale', () => {
       ]) {
         expect(json, piece).toContain(piece);
       }
-      template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+      template.resourceCountIs('AWS::Scheduler::Schedule', 3); // the sweep, its housekeeping, the audit
     });
 
     it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, get/delete under the prefix', () => {

@@ -51,8 +51,7 @@ function recordedWriter(fx: Fixture, recorder: CommandRecorder, offsetMs = 0, in
  * Leaves change-log state for a sweep, written by writers whose clocks are `offsetMs` from now:
  * an idle instance (retired), crashes before the commit (a `new` blob to delete) and before the
  * old blob's delete (an `old` blob), an entry with two blobs to delete, and, for an entry five
- * minutes old, a crash before the upload (a sweep on the wall clock checks whether the blob
- * exists). Not recorded.
+ * minutes old, a crash before the upload. Not recorded.
  */
 export async function leaveWorkForASweep(fx: Fixture, offsetMs: number, tag: string): Promise<string> {
   const none = new CommandRecorder();
@@ -163,7 +162,7 @@ export async function driveWriter(fx: Fixture, recorder: CommandRecorder): Promi
 }
 
 /** Loads `importer`'s handler with the client factories wrapped to carry `recorder`. */
-async function recordedHandler<M>(fx: Fixture, recorder: CommandRecorder, importer: () => Promise<M>) {
+async function recordedHandler<M>(fx: Fixture, recorder: CommandRecorder, importer: () => Promise<M>, env: Record<string, string> = {}) {
   vi.doMock('../../lib/aws/clients.js', async (importOriginal) => {
     const real = await importOriginal<typeof import('../../lib/aws/clients.js')>();
     return {
@@ -173,7 +172,7 @@ async function recordedHandler<M>(fx: Fixture, recorder: CommandRecorder, import
     };
   });
   try {
-    return await loadHandler(fx, importer, { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true' });
+    return await loadHandler(fx, importer, { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true', ...env });
   } finally {
     vi.doUnmock('../../lib/aws/clients.js');
   }
@@ -206,10 +205,16 @@ export async function driveObjectsFunction(fx: Fixture, recorder: CommandRecorde
 /** `functions/sweeper.ts` on work left by writers whose clocks ran 3 hours behind. */
 export async function driveSweeperFunction(fx: Fixture, recorder: CommandRecorder): Promise<void> {
   await leaveWorkForASweep(fx, -3 * HOUR, 'sf');
-  const { mod, restore } = await recordedHandler(fx, recorder, () => import('../../functions/sweeper.js'));
+  // A 1 ms upload window (it has closed when the sweep that claims an instance judges it), so
+  // sweeps on the wall clock fence and judge: every call of the function is recorded.
+  const { mod, restore } = await recordedHandler(fx, recorder, () => import('../../functions/sweeper.js'), {
+    TIERLOG_MAX_UPLOAD_MS: '1',
+    TIERLOG_UNSAFE_SHORT_WINDOWS: '1',
+  });
   try {
     await recorder.during(ENTRY_POINTS.sweeperFunction, async () => {
       await mod.handler(scheduledEvent({ dryRun: true }), lambdaContext('tierlog-sweeper')).catch(() => undefined);
+      await mod.handler(scheduledEvent({ housekeeping: false }), lambdaContext('tierlog-sweeper')).catch(() => undefined);
       await mod.handler(scheduledEvent(), lambdaContext('tierlog-sweeper')).catch(() => undefined);
     });
   } finally {
@@ -237,7 +242,11 @@ export async function driveCli(fx: Fixture, recorder: CommandRecorder): Promise<
     await recorder.during(ENTRY_POINTS.inspect, () => run(['inspect', instance]));
     await recorder.during(ENTRY_POINTS.audit, () => run(['audit'], 48 * HOUR));
     await recorder.during(ENTRY_POINTS.sweepDryRun, () => run(['sweep', '--dry-run']));
-    await recorder.during(ENTRY_POINTS.sweep, () => run(['sweep']));
+    // The first sweep fences; the second, past the upload window it opened, judges and deletes.
+    await recorder.during(ENTRY_POINTS.sweep, async () => {
+      await run(['sweep']);
+      await run(['sweep'], 22 * 60_000);
+    });
     await recorder.during(ENTRY_POINTS.auditDelete, () => run(['audit', '--delete'], 48 * HOUR));
   } finally {
     dynamodb.destroy();

@@ -74,9 +74,18 @@ describe('sweeper function', () => {
   });
 });
 
+/** The schedules of a template, with their parsed input, sweeps first. */
+function schedulesOf(t: typeof template) {
+  return Object.values(resourcesOf(t, 'AWS::Scheduler::Schedule'))
+    .map((sc) => ({ sc, input: JSON.parse((sc.Properties!['Target'] as { Input: string }).Input) as Record<string, unknown> }))
+    .sort((a, b) => JSON.stringify(a.input).localeCompare(JSON.stringify(b.input)));
+}
+
 describe('sweep schedule', () => {
-  it('runs every minute, invokes the sweeper with a retry policy and a dead-letter queue, no input', () => {
-    const [, schedule] = onlyResource(template, 'AWS::Scheduler::Schedule');
+  it('sweeps every minute without housekeeping, with a retry policy and a dead-letter queue', () => {
+    const all = schedulesOf(template);
+    expect(all.map((s) => s.input)).toEqual([{ housekeeping: false }, { housekeeping: true }]);
+    const schedule = all[0]!.sc;
     expect(schedule.Properties).toMatchObject({
       ScheduleExpression: 'rate(1 minute)',
       State: 'ENABLED',
@@ -88,7 +97,14 @@ describe('sweep schedule', () => {
         RoleArn: { 'Fn::GetAtt': [logicalIdOf(stack, stack.tierlog.sweeper.schedulerRole), 'Arn'] },
       },
     });
-    expect((schedule.Properties!['Target'] as Record<string, unknown>)['Input']).toBeUndefined();
+  });
+
+  it('a housekeeping sweep every 10 minutes, with the same target settings', () => {
+    const [sweep, housekeeping] = schedulesOf(template);
+    expect(housekeeping!.sc.Properties!['ScheduleExpression']).toBe('rate(10 minutes)');
+    const { Input: _a, ...sweepTarget } = sweep!.sc.Properties!['Target'] as Record<string, unknown>;
+    const { Input: _b, ...housekeepingTarget } = housekeeping!.sc.Properties!['Target'] as Record<string, unknown>;
+    expect(housekeepingTarget).toEqual(sweepTarget);
   });
 
   it('the dead-letter queue is encrypted, TLS-only, keeps 14 days', () => {
@@ -109,9 +125,12 @@ describe('sweep schedule', () => {
     expect(JSON.stringify(statement!['Condition'])).toContain(':schedule-group/default');
   });
 
-  it('takes the schedule expression from props', () => {
-    const { template: t } = tierlogTemplate({ sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(5)) });
-    expect(onlyResource(t, 'AWS::Scheduler::Schedule')[1].Properties!['ScheduleExpression']).toBe('rate(5 minutes)');
+  it('takes the schedule expressions from props', () => {
+    const { template: t } = tierlogTemplate({
+      sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(5)),
+      sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.hours(1)),
+    });
+    expect(schedulesOf(t).map((s) => s.sc.Properties!['ScheduleExpression'])).toEqual(['rate(5 minutes)', 'rate(1 hour)']);
   });
 });
 
@@ -131,14 +150,18 @@ describe('fan-out', () => {
     }
   });
 
-  it('sweeperParallelism N makes N schedules, each with {"shards":[...]} as input', () => {
+  it('sweeperParallelism N makes N sweep and N housekeeping schedules, each with {"shards":[...]} as input', () => {
     const { stack: s, template: t } = tierlogTemplate({ sweeperParallelism: 3 });
     const schedules = Object.values(resourcesOf(t, 'AWS::Scheduler::Schedule'));
-    expect(schedules).toHaveLength(3);
-    const inputs = schedules
-      .map((sc) => JSON.parse((sc.Properties!['Target'] as { Input: string }).Input) as unknown)
-      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-    expect(inputs).toEqual([{ shards: [0, 3] }, { shards: [1] }, { shards: [2] }]);
+    expect(schedules).toHaveLength(6);
+    expect(schedulesOf(t).map((x) => x.input)).toEqual([
+      { shards: [0, 3], housekeeping: false },
+      { shards: [0, 3], housekeeping: true },
+      { shards: [1], housekeeping: false },
+      { shards: [1], housekeeping: true },
+      { shards: [2], housekeeping: false },
+      { shards: [2], housekeeping: true },
+    ]);
     const fnId = logicalIdOf(s, s.tierlog.sweeperFunction);
     for (const sc of schedules) expect((sc.Properties!['Target'] as { Arn: unknown }).Arn).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
     // One scheduler role serves all schedules; concurrency bound scales with the fan-out.
@@ -149,12 +172,16 @@ describe('fan-out', () => {
   it('many shards: inputs list them all, descriptions stay within Scheduler limits', () => {
     const { template: t } = tierlogTemplate({ leaseShards: 256, sweeperParallelism: 2 });
     const schedules = Object.values(resourcesOf(t, 'AWS::Scheduler::Schedule'));
-    const shards = schedules.flatMap(
-      (sc) => (JSON.parse((sc.Properties!['Target'] as { Input: string }).Input) as { shards: number[] }).shards,
-    );
-    expect(shards.sort((a, b) => a - b)).toEqual(Array.from({ length: 256 }, (_, s) => s));
+    for (const housekeeping of [false, true]) {
+      const shards = schedulesOf(t)
+        .filter((x) => x.input.housekeeping === housekeeping)
+        .flatMap((x) => x.input.shards as number[]);
+      expect(shards.sort((a, b) => a - b)).toEqual(Array.from({ length: 256 }, (_, s) => s));
+    }
     for (const sc of schedules) expect((sc.Properties!['Description'] as string).length).toBeLessThanOrEqual(512);
     expect(schedules.map((sc) => sc.Properties!['Description']).sort()).toEqual([
+      'tierlog housekeeping sweep (suspect leases, items without a shard) of lease shards s with s % 2 = 0 (128 of 256)',
+      'tierlog housekeeping sweep (suspect leases, items without a shard) of lease shards s with s % 2 = 1 (128 of 256)',
       'tierlog sweep of lease shards s with s % 2 = 0 (128 of 256)',
       'tierlog sweep of lease shards s with s % 2 = 1 (128 of 256)',
     ]);

@@ -1,0 +1,85 @@
+/**
+ * Housekeeping against the real local servers: an ordinary sweep (`housekeeping: false`, what
+ * the construct's every-minute schedule sends) asks the lease index one query per shard and
+ * nothing else, so suspect leases and items without a shard wait; a housekeeping sweep (the
+ * default, and the construct's every-10-minutes schedule) finds both. Requests are counted by a
+ * recorder on the sweeper's own clients; states are read from outside.
+ */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { v7 as uuidv7 } from 'uuid';
+import { afterEach, describe, expect, test } from 'vitest';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
+import { newChangeId } from '../../lib/ids.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { makeSweeper, makeWriter, putRawInstance, rawInstance, snapshot } from '../tiered/harness.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+/** A sweeper on the wall clock whose requests `recorder` sees. */
+function recordedSweeper(fx: Fixture, recorder: CommandRecorder) {
+  const dynamodb = recorder.attach(createDynamoDBClient(), 'dynamodb');
+  const s3 = recorder.attach(createS3Client(), 's3');
+  const s = makeSweeper(fx, 0, { dynamodb, s3, shardlessScan: { segments: 1, maxPages: 10 } });
+  open.push(s, { close: () => (dynamodb.destroy(), s3.destroy()) });
+  return s.sweeper;
+}
+
+/** Live idle instances (as writers leave them), a writer whose clock runs 3 h ahead, and an item without a shard. */
+async function tableWithStuckInstances(fx: Fixture): Promise<{ suspect: string; shardless: string }> {
+  for (let shard = 0; shard < fx.config.leaseShards; shard++) {
+    await putRawInstance(fx, { shard, leaseUntil: Date.now() + 2 * MIN, entries: {} });
+  }
+  const ahead = makeWriter(fx, { log: { clock: () => Date.now() + 3 * HOUR } });
+  open.push(ahead);
+  const objectId = 'ahead/a';
+  await ahead.log.record(newChangeId(), {
+    id: objectId,
+    new: `${fx.config.prefix}/${Buffer.from(objectId).toString('base64url')}/${uuidv7()}`,
+  });
+  const shardless = uuidv7();
+  await fx.dynamodb.send(
+    new PutItemCommand({
+      TableName: fx.config.changeLogTable,
+      Item: marshall({ pk: shardless, state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
+    }),
+  );
+  return { suspect: ahead.log.instanceId, shardless };
+}
+
+describe('housekeeping', () => {
+  test('an ordinary sweep makes one lease-index query per shard and nothing else; a housekeeping sweep finds what it left', async () => {
+    const fx = await freshFixture();
+    const { suspect } = await tableWithStuckInstances(fx);
+    const image = await snapshot(fx);
+
+    const recorder = new CommandRecorder();
+    const ordinary = await recordedSweeper(fx, recorder).sweep({ housekeeping: false });
+    expect(ordinary).toMatchObject({ suspectLeases: 0, instancesWithoutShard: 0, stuckInstances: 0, instancesClaimed: 0, errors: 0 });
+    expect(recorder.commands.map((c) => c.command)).toEqual(Array(fx.config.leaseShards).fill('Query'));
+    // Each one the expiry query (`leaseUntil < cutoff`), never the one for suspect leases.
+    for (const c of recorder.commands) expect(String(c.input.KeyConditionExpression)).toMatch(/<\s*:cutoff/);
+    expect(await snapshot(fx)).toBe(image);
+
+    const full = await recordedSweeper(fx, new CommandRecorder()).sweep();
+    expect(full).toMatchObject({ suspectLeases: 1, instancesWithoutShard: 1, stuckInstances: 2, instancesClaimed: 1, errors: 0 });
+    expect(await rawInstance(fx, suspect)).toMatchObject({ state: 'claimed' });
+  });
+
+  test('a fan-out housekeeping sweep scans only where shard 0 is swept, and queries suspect leases on its own shards', async () => {
+    const fx = await freshFixture();
+    await tableWithStuckInstances(fx);
+    const recorder = new CommandRecorder();
+    const report = await recordedSweeper(fx, recorder).sweep({ shards: [1, 2], dryRun: true });
+    expect(report.instancesWithoutShard).toBe(0);
+    const names = recorder.commands.map((c) => c.command);
+    expect(names.filter((n) => n === 'Scan')).toHaveLength(0);
+    expect(names.filter((n) => n === 'Query')).toHaveLength(4); // expiry and suspect queries of shards 1 and 2
+  });
+});
