@@ -48,6 +48,11 @@ export class KeyBatcher<T> {
     return this.pendingKeys.size;
   }
 
+  /** Keys wait for a batch, or a request is unanswered: more answers are on their way. */
+  get busy(): boolean {
+    return this.pendingKeys.size > 0 || this.inFlight.size > 0;
+  }
+
   /** Requests sent so far. */
   get batches(): number {
     return this.sent;

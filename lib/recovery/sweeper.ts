@@ -245,7 +245,12 @@ export class Sweeper {
       pointers.flush();
       deletes.flush();
     };
-    const pool = new WorkPool(this.concurrency, flush);
+    // Idle: send the reads; send the deletes too unless reads are still unanswered (their
+    // instances will bring more deletes, and the pool goes idle again once they have).
+    const pool = new WorkPool(this.concurrency, () => {
+      pointers.flush();
+      if (!pointers.busy) deletes.flush();
+    });
     // Instances waiting in a batcher: each goes on (in the pool) once its batch is answered.
     const waiting = new Set<Promise<void>>();
     const sweep: SweepRun = { report, pool, pointers, deletes, waiting };

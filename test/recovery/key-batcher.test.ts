@@ -75,6 +75,23 @@ describe('KeyBatcher', () => {
     await expect(b).rejects.toThrow('refused');
   });
 
+  test('busy while keys wait or a request is unanswered', async () => {
+    let answer: () => void = () => {};
+    const batcher = new KeyBatcher(
+      (keys) => new Promise<ReadonlyMap<string, string>>((resolve) => (answer = () => resolve(new Map(keys.map((k) => [k, k]))))),
+      1000,
+    );
+    expect(batcher.busy).toBe(false);
+    const a = batcher.submit(['a']);
+    expect(batcher.busy).toBe(true); // waiting
+    batcher.flush();
+    expect(batcher.busy).toBe(true); // in flight
+    answer();
+    await a;
+    await batcher.settled();
+    expect(batcher.busy).toBe(false);
+  });
+
   test('an empty submission sends nothing', async () => {
     const { batches, request } = recording();
     const batcher = new KeyBatcher(request, 1000);
