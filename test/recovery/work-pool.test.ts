@@ -5,7 +5,7 @@
 import { describe, expect, test } from 'vitest';
 import { WorkPool } from '../../lib/recovery/work-pool.js';
 
-const tick = () => new Promise((resolve) => setImmediate(resolve));
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('WorkPool', () => {
   test('runs at most size tasks at once; idle once, when the last of a queue of tasks ended', async () => {
@@ -45,5 +45,19 @@ describe('WorkPool', () => {
     await pool.run(tick);
     await pool.drain();
     expect(idle).toBe(2);
+  });
+
+  test('a task that rejects frees its slot; drain rethrows the failure', async () => {
+    const pool = new WorkPool(1);
+    await pool.run(async () => {
+      throw new Error('task failed');
+    });
+    let ran = false;
+    await pool.run(async () => {
+      ran = true;
+    });
+    await expect(pool.drain()).rejects.toThrow('task failed');
+    expect(ran).toBe(true);
+    expect(() => new WorkPool(0)).toThrow(RangeError);
   });
 });
