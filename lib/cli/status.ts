@@ -125,7 +125,8 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
       }
       for (const entry of item.entries) {
         outstanding++;
-        const screened = screenEntry(entry, judge);
+        // The upload window runs from the instance's first claim, as the sweeper judges it.
+        const screened = screenEntry(entry, { ...judge, firstSeen: item.firstSeen ?? now });
         if (screened.kind === 'quarantine') quarantined++;
         else if (screened.kind === 'defer') notYetDue++;
       }
