@@ -394,7 +394,18 @@ function stableStringify(value: unknown): string {
 /** Writes an instance item straight into the change-log table (as a dead writer would have left it). */
 export async function putRawInstance(
   fx: Fixture,
-  args: { instanceId?: string; shard?: number; leaseUntil: number; entries: Record<string, unknown>; state?: string; n?: unknown },
+  args: {
+    instanceId?: string;
+    shard?: number;
+    leaseUntil: number;
+    entries: Record<string, unknown>;
+    state?: string;
+    n?: unknown;
+    /** With `state: 'claimed'`: the sweeper that claimed it. */
+    claimedBy?: string;
+    /** When a sweeper first claimed it (its upload window runs from there). */
+    firstSeen?: number;
+  },
 ): Promise<string> {
   const instanceId = args.instanceId ?? uuidv7();
   const item: Record<string, unknown> = {
@@ -403,6 +414,8 @@ export async function putRawInstance(
     leaseUntil: args.leaseUntil,
     shard: args.shard ?? 0,
     n: args.n ?? Object.keys(args.entries).length,
+    ...(args.claimedBy !== undefined ? { claimedBy: args.claimedBy } : {}),
+    ...(args.firstSeen !== undefined ? { firstSeen: args.firstSeen } : {}),
   };
   for (const [changeId, entry] of Object.entries(args.entries)) item[`c_${changeId}`] = entry;
   await fx.dynamodb.send(
