@@ -2,7 +2,8 @@
  * Drives every entry point of tierlog against the local stack with a {@link CommandRecorder} on
  * its clients, through the paths that make distinct calls: inline and blob writes, multipart
  * uploads and their abort, overwrites, deletes, refused and lost commits, reads; sweeps that
- * retire, claim, defer (existence check), recover and delete in batches; each CLI command. The
+ * retire, claim (a first sighting, which defers), judge, recover and delete in batches; each CLI
+ * command. The
  * Lambda handlers are loaded fresh with the real client factories wrapped to carry the recorder.
  *
  * The IAM test maps what is recorded to IAM actions: a new call on any of these paths shows up
@@ -18,7 +19,7 @@ import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { blobKey, putBlob } from '../cli/helpers.js';
 import { httpEvent, lambdaContext, loadHandler, scheduledEvent } from '../functions/lambda.js';
 import type { Fixture } from '../support/local.js';
-import { KiB, MiB, makeWriter, randomBody, steps } from '../tiered/harness.js';
+import { KiB, MiB, PAST_WINDOW_MS, makeWriter, randomBody, steps } from '../tiered/harness.js';
 
 /** The entry points, as recorded. */
 export const ENTRY_POINTS = {
@@ -51,8 +52,7 @@ function recordedWriter(fx: Fixture, recorder: CommandRecorder, offsetMs = 0, in
  * Leaves change-log state for a sweep, written by writers whose clocks are `offsetMs` from now:
  * an idle instance (retired), crashes before the commit (a `new` blob to delete) and before the
  * old blob's delete (an `old` blob), an entry with two blobs to delete, and, for an entry five
- * minutes old, a crash before the upload (a sweep on the wall clock checks whether the blob
- * exists). Not recorded.
+ * minutes old, a crash before the upload. Not recorded.
  */
 export async function leaveWorkForASweep(fx: Fixture, offsetMs: number, tag: string): Promise<string> {
   const none = new CommandRecorder();
@@ -163,7 +163,7 @@ export async function driveWriter(fx: Fixture, recorder: CommandRecorder): Promi
 }
 
 /** Loads `importer`'s handler with the client factories wrapped to carry `recorder`. */
-async function recordedHandler<M>(fx: Fixture, recorder: CommandRecorder, importer: () => Promise<M>) {
+async function recordedHandler<M>(fx: Fixture, recorder: CommandRecorder, importer: () => Promise<M>, env: Record<string, string> = {}) {
   vi.doMock('../../lib/aws/clients.js', async (importOriginal) => {
     const real = await importOriginal<typeof import('../../lib/aws/clients.js')>();
     return {
@@ -173,7 +173,7 @@ async function recordedHandler<M>(fx: Fixture, recorder: CommandRecorder, import
     };
   });
   try {
-    return await loadHandler(fx, importer, { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true' });
+    return await loadHandler(fx, importer, { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true', ...env });
   } finally {
     vi.doUnmock('../../lib/aws/clients.js');
   }
@@ -203,10 +203,17 @@ export async function driveObjectsFunction(fx: Fixture, recorder: CommandRecorde
   }
 }
 
-/** `functions/sweeper.ts` on work left by writers whose clocks ran 3 hours behind. */
+/**
+ * `functions/sweeper.ts` on work left by writers whose clocks ran 3 hours behind. Its clock is the
+ * wall clock, so it runs with a 1 ms upload window (unsafe, for tests): the window each first
+ * sighting opens has closed when the same invocation judges the instance, a round trip later.
+ */
 export async function driveSweeperFunction(fx: Fixture, recorder: CommandRecorder): Promise<void> {
   await leaveWorkForASweep(fx, -3 * HOUR, 'sf');
-  const { mod, restore } = await recordedHandler(fx, recorder, () => import('../../functions/sweeper.js'));
+  const { mod, restore } = await recordedHandler(fx, recorder, () => import('../../functions/sweeper.js'), {
+    TIERLOG_MAX_UPLOAD_MS: '1',
+    TIERLOG_UNSAFE_SHORT_WINDOWS: '1',
+  });
   try {
     await recorder.during(ENTRY_POINTS.sweeperFunction, async () => {
       await mod.handler(scheduledEvent({ dryRun: true }), lambdaContext('tierlog-sweeper')).catch(() => undefined);
@@ -236,8 +243,10 @@ export async function driveCli(fx: Fixture, recorder: CommandRecorder): Promise<
     await recorder.during(ENTRY_POINTS.status, () => run(['status']));
     await recorder.during(ENTRY_POINTS.inspect, () => run(['inspect', instance]));
     await recorder.during(ENTRY_POINTS.audit, () => run(['audit'], 48 * HOUR));
-    await recorder.during(ENTRY_POINTS.sweepDryRun, () => run(['sweep', '--dry-run']));
+    // The first sighting fences; past the upload window it opened, a dry run and a sweep judge.
     await recorder.during(ENTRY_POINTS.sweep, () => run(['sweep']));
+    await recorder.during(ENTRY_POINTS.sweepDryRun, () => run(['sweep', '--dry-run'], PAST_WINDOW_MS));
+    await recorder.during(ENTRY_POINTS.sweep, () => run(['sweep'], PAST_WINDOW_MS));
     await recorder.during(ENTRY_POINTS.auditDelete, () => run(['audit', '--delete'], 48 * HOUR));
   } finally {
     dynamodb.destroy();

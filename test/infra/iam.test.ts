@@ -144,7 +144,7 @@ describe('what each entry point calls', () => {
         'UpdateItem',
         'DeleteItem',
         'BatchGetItem',
-        'ListObjectsV2',
+        'ListMultipartUploads',
         'AbortMultipartUpload',
         'DeleteObjects',
       ]),
