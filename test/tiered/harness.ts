@@ -110,9 +110,9 @@ export function makeSweeper(fx: Fixture, offsetMs: number, options: SweeperAtOpt
 }
 
 /**
- * Recovery of everything outstanding: a sweep past every lease, then one past the upload window
- * that the first one opened by its first sighting (an entry whose `new` is missing waits for it).
- * Returns the two reports' counts summed.
+ * Recovery of everything outstanding: a sweep past every lease (the first sighting of an
+ * instance only fences it and defers its entries), then one past the upload window that
+ * sighting opened (it judges and recovers). Returns the two reports' counts summed.
  */
 export async function sweepPastEverything(fx: Fixture, options: Partial<Omit<SweeperOptions, 'config'>> = {}) {
   const window = (options.maxUploadMs ?? DEFAULT_MAX_UPLOAD_MS) + (options.claimMs ?? DEFAULT_CLAIM_MS) + 60_000;
