@@ -82,6 +82,23 @@ describe('status, inspect and sweep agree', () => {
     expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([]);
   });
 
+  // KNOWN BUG (lib/cli/status.ts, collectStatus): status screens entries without the instance's
+  // `firstSeen`, so every entry's upload window looks open (it would open now) and every valid
+  // entry counts as not yet due, forever. Turn this back into `test` once status passes
+  // `firstSeen: item.firstSeen ?? now` as the sweeper and inspect do.
+  test.fails('an entry whose upload window closed: due in inspect, and not counted as not yet due by status', async () => {
+    const fx = await freshFixture();
+    const instanceId = await putRawInstance(fx, {
+      state: 'claimed',
+      claimedBy: 'gone-sweeper',
+      firstSeen: Date.now() - HOUR,
+      leaseUntil: Date.now() - 30 * MIN,
+      entries: { [newChangeId()]: rawEntry('closed', { new: blobKey(fx, 'closed') }) },
+    });
+    expect((await cliJson(fx, ['inspect', instanceId])).json.entries[0]).toMatchObject({ sweeper: 'due' });
+    expect((await cliJson(fx, ['status'])).json.entries).toMatchObject({ outstanding: 1, notYetDue: 0 });
+  });
+
   test('a claim whose sweeper did not finish is listed as stuck and can be inspected by id', async () => {
     const fx = await freshFixture();
     const stuck = await putRawInstance(fx, {
