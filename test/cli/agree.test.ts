@@ -58,7 +58,7 @@ describe('status, inspect and sweep agree', () => {
     expect((await cliJson(fx, ['status'])).json.instances.total).toBe(0);
   });
 
-  test('a blob that exists inside the upload window: deleted now and kept for another look, by both', async () => {
+  test('a blob that exists inside the upload window: kept until the window closes, then deleted, by both', async () => {
     const fx = await freshFixture();
     const landed = blobKey(fx, 'landed');
     await putBlob(fx, landed);
@@ -66,11 +66,37 @@ describe('status, inspect and sweep agree', () => {
       leaseUntil: Date.now() - HOUR,
       entries: { [newChangeId()]: rawEntry('landed', { new: landed }, 5 * MIN) },
     });
+    // Never claimed: the window would open at the sweep's first sighting, so nothing is due yet.
     const text = await cli(fx, ['inspect', instanceId]);
     expect(text.out).toContain('sweeper: deferred (uploadWindow until');
-    expect(text.out).toContain(`would delete  ${landed}`);
-    expect((await cliJson(fx, ['sweep'])).json).toMatchObject({ entriesDeferred: 1, blobsDeleted: 1 });
+    expect(text.out).not.toContain('would delete');
+    expect((await cliJson(fx, ['sweep'])).json).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, blobsDeleted: 0 });
+    expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([landed]);
+
+    // Once the window from that sighting closed: due in inspect, deleted by sweep.
+    const later = { clock: () => Date.now() + 21 * MIN };
+    const due = await cli(fx, ['inspect', instanceId], later);
+    expect(due.out).toContain('sweeper: due');
+    expect(due.out).toContain(`would delete  ${landed}`);
+    expect((await cliJson(fx, ['sweep'], later)).json).toMatchObject({ entriesRecovered: 1, entriesDeferred: 0, blobsDeleted: 1 });
     expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([]);
+  });
+
+  // KNOWN BUG (lib/cli/status.ts, collectStatus): status screens entries without the instance's
+  // `firstSeen`, so every entry's upload window looks open (it would open now) and every valid
+  // entry counts as not yet due, forever. Turn this back into `test` once status passes
+  // `firstSeen: item.firstSeen ?? now` as the sweeper and inspect do.
+  test.fails('an entry whose upload window closed: due in inspect, and not counted as not yet due by status', async () => {
+    const fx = await freshFixture();
+    const instanceId = await putRawInstance(fx, {
+      state: 'claimed',
+      claimedBy: 'gone-sweeper',
+      firstSeen: Date.now() - HOUR,
+      leaseUntil: Date.now() - 30 * MIN,
+      entries: { [newChangeId()]: rawEntry('closed', { new: blobKey(fx, 'closed') }) },
+    });
+    expect((await cliJson(fx, ['inspect', instanceId])).json.entries[0]).toMatchObject({ sweeper: 'due' });
+    expect((await cliJson(fx, ['status'])).json.entries).toMatchObject({ outstanding: 1, notYetDue: 0 });
   });
 
   test('a claim whose sweeper did not finish is listed as stuck and can be inspected by id', async () => {

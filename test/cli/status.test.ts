@@ -64,8 +64,10 @@ describe('status', () => {
     expect(json).toMatchObject({
       table: fx.config.changeLogTable,
       instances: { total: 5, live: 1, expired: 2, claimed: 1, claimsExpired: 0 },
-      // 2 + 1 + 0 + 2 + 1 (the corrupt item's entry)
-      entries: { outstanding: 6, quarantined: 2, notYetDue: 1 },
+      // 2 + 1 + 0 + 2 + 1 (the corrupt item's entry). Not yet due: b (cleanupAfter) and a, c, e,
+      // whose upload windows are open (a and c never claimed: a window opens at the first
+      // sighting; e claimed just now).
+      entries: { outstanding: 6, quarantined: 2, notYetDue: 4 },
       oldestExpiredAgeMs: 50 * MIN,
       oldestExpiredInstance: ids.old,
     });
@@ -85,7 +87,7 @@ describe('status', () => {
     expect(code).toBe(0);
     expect(out).toContain(`change log  ${fx.config.changeLogTable}  (full table scan`);
     expect(out).toContain('instances   5: 1 live, 2 expired, 1 claimed');
-    expect(out).toContain('entries     6 outstanding (2 quarantined, 1 not yet due)');
+    expect(out).toContain('entries     6 outstanding (2 quarantined, 4 not yet due)');
     expect(out).toContain(`oldest expired  50m ago (instance ${ids.old})`);
     expect(out).toContain('corrupt items  1');
     expect(out).toContain(ids.corrupt);

@@ -68,31 +68,46 @@ async function instances(fx: Fixture): Promise<string[]> {
 }
 
 /**
- * The orphans here stand for uploads long past: the sweeper judges the upload window on a blob's
- * LastModified (S3's clock), so a 1 ms window puts them past it.
+ * A 1 ms upload window (unsafe, for tests): the window a sweep opens when it claims an instance
+ * has closed by the time it judges it (a round trip later), so one sweep fences and recovers.
  */
 const PAST_UPLOADS = { TIERLOG_MAX_UPLOAD_MS: '1', TIERLOG_UNSAFE_SHORT_WINDOWS: '1' };
 
 describe('sweep', () => {
   test('--dry-run lists the blobs it would delete and changes nothing', async () => {
     const s = await scene();
-    const before = { blobs: await blobs(s.fx), instances: await instances(s.fx) };
+    // Never claimed: a sweep would only fence them, so a dry run deletes nothing.
+    const blind = await cli(s.fx, ['sweep', '--dry-run']);
+    expect(blind.code).toBe(0);
+    expect(blind.out).toContain('entries    0 would be recovered, 3 deferred, 0 quarantined, 0 failed');
+    expect(blind.out).toContain('blobs      0 would be deleted');
 
-    const text = await cli(s.fx, ['sweep', '--dry-run'], { env: PAST_UPLOADS });
+    // A real sweep fences them; once the upload window it opened closed, a dry run lists what the
+    // next sweep deletes. By then the live instance's lease (10 min) and the writer's have ended
+    // too: the one never claimed, its entry is deferred; the writer's is empty.
+    expect((await cliJson(s.fx, ['sweep'])).json).toMatchObject({ instancesClaimed: 2, entriesDeferred: 3, blobsDeleted: 0 });
+    const before = { blobs: await blobs(s.fx), instances: await instances(s.fx) };
+    const later = { clock: () => Date.now() + 21 * MIN };
+
+    const text = await cli(s.fx, ['sweep', '--dry-run'], later);
     expect(text.code).toBe(0);
-    expect(text.out).toContain('sweep (dry run: nothing claimed, nothing deleted) over all shards: 2 expired instances');
-    expect(text.out).toContain('entries    3 would be recovered, 0 deferred, 0 quarantined, 0 failed');
+    expect(text.out).toContain('sweep (dry run: nothing claimed, nothing deleted) over all shards: 4 expired instances');
+    expect(text.out).toContain('entries    3 would be recovered, 1 deferred, 0 quarantined, 0 failed');
     expect(text.out).toContain('blobs      2 would be deleted');
     expect(text.out).toContain(`would delete:\n  ${[s.orphan1, s.orphan2].sort().join('\n  ')}\n`);
     expect(text.out).not.toContain(s.kept);
 
-    const { code, json } = await cliJson(s.fx, ['sweep', '--dry-run'], { env: PAST_UPLOADS });
+    const { code, json } = await cliJson(s.fx, ['sweep', '--dry-run'], later);
     expect(code).toBe(0);
-    expect(json).toMatchObject({ dryRun: true, instancesExpired: 2, instancesClaimed: 0, blobsDeleted: 2, shards: null });
+    expect(json).toMatchObject({ dryRun: true, instancesExpired: 4, instancesClaimed: 0, blobsDeleted: 2, shards: null });
     expect([...json.wouldDelete].sort()).toEqual([s.orphan1, s.orphan2].sort());
 
     expect(await blobs(s.fx)).toEqual(before.blobs);
     expect(await instances(s.fx)).toEqual(before.instances);
+
+    // The real sweep then deletes exactly those.
+    expect((await cliJson(s.fx, ['sweep'], later)).json).toMatchObject({ entriesRecovered: 3, blobsDeleted: 2 });
+    expect(await blobs(s.fx)).toEqual([s.kept, s.liveBlob].sort());
   });
 
   test('--shards sweeps only those shards; a full sweep deletes exactly the orphans and drains the dead instances', async () => {

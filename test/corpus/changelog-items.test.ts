@@ -1,6 +1,7 @@
 /**
  * Bad-input corpus, part 1: corrupt change-log items written straight into the table with a lease
- * that ended ten minutes ago, then a real sweep.
+ * that ended ten minutes ago, then real sweeps: the first sighting (fences, counts what it cannot
+ * trust, defers the rest) and the sweep one upload window later that judges.
  *
  * Entry-level corruption: the bad entry sits beside a good one in the same item. The bad entry
  * must be quarantined (counted, logged with a reason, kept in the item, never used to delete
@@ -14,7 +15,19 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { NumberValue } from '@aws-sdk/lib-dynamodb';
 import { newChangeId } from '../../lib/ids.js';
-import { bytes, deadItem, getRawItem, encodeId, type Ground, goodEntry, ground, HOUR, putRawItem, sweeperWithLog } from './helpers.js';
+import {
+  bytes,
+  deadItem,
+  getRawItem,
+  encodeId,
+  type Ground,
+  goodEntry,
+  ground,
+  HOUR,
+  PAST_WINDOW_MS,
+  putRawItem,
+  sweeperWithLog,
+} from './helpers.js';
 
 const open: Ground[] = [];
 afterEach(() => {
@@ -253,7 +266,19 @@ describe('corrupt entries are quarantined; the good entry beside them is recover
     await putRawItem(g.fx, item);
     const before = await g.keys();
 
-    const { sweeper, warnings } = sweeperWithLog(g.fx);
+    // The first sighting counts the bad entry, defers the good one, deletes nothing.
+    const fence = sweeperWithLog(g.fx);
+    expect(await fence.sweeper.sweep()).toMatchObject({
+      instancesClaimed: 1,
+      entriesQuarantined: 1,
+      entriesDeferred: 1,
+      entriesRecovered: 0,
+      blobsDeleted: 0,
+      errors: 0,
+    });
+    expect((await g.keys()).sort()).toEqual([...before].sort());
+
+    const { sweeper, warnings } = sweeperWithLog(g.fx, { clockOffsetMs: PAST_WINDOW_MS });
     const report = await sweeper.sweep();
     expect(report).toMatchObject({ instancesClaimed: 1, entriesQuarantined: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
     // Exactly the good entry's garbage is gone.
@@ -273,7 +298,7 @@ describe('corrupt entries are quarantined; the good entry beside them is recover
     expect(stored![`c_${goodId}`]).toBeUndefined();
 
     // Looked at again after the recheck: counted again, still never acted on.
-    const later = sweeperWithLog(g.fx, { clockOffsetMs: HOUR + 5 * 60_000 });
+    const later = sweeperWithLog(g.fx, { clockOffsetMs: PAST_WINDOW_MS + HOUR + 5 * 60_000 });
     expect(await later.sweeper.sweep()).toMatchObject({ instancesClaimed: 1, entriesQuarantined: 1, blobsDeleted: 0, errors: 0 });
     for (const name of bad.names ?? []) expect(await g.getRaw(name)).toBeDefined();
     await g.expectIntact(expect);
@@ -286,7 +311,8 @@ describe('corrupt entries are quarantined; the good entry beside them is recover
     const item = deadItem({ [`c_${newChangeId()}`]: goodEntry('corpus/large', { old: live }) });
     await putRawItem(g.fx, item);
     const before = await g.keys();
-    const report = await sweeperWithLog(g.fx).sweeper.sweep();
+    expect(await sweeperWithLog(g.fx).sweeper.sweep()).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, blobsDeleted: 0 });
+    const report = await sweeperWithLog(g.fx, { clockOffsetMs: PAST_WINDOW_MS }).sweeper.sweep();
     expect(report).toMatchObject({
       instancesClaimed: 1,
       entriesRecovered: 1,

@@ -18,6 +18,8 @@ import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
 
 export const HOUR = 60 * 60_000;
+/** From a first sighting to past the upload window it opened (the default 20 min window, and a minute). */
+export { PAST_WINDOW_MS } from '../tiered/harness.js';
 
 export interface Ground {
   readonly fx: Fixture;
@@ -156,9 +158,9 @@ export function goodEntry(objectId: string, fields: { new?: string; old?: string
 }
 
 /**
- * A sweeper on the fixture that records what it logs. Its clock runs 21 minutes past
- * `clockOffsetMs`: the blobs the corpus writes now stand for uploads past the upload window
- * (which the sweeper judges on their LastModified).
+ * A sweeper on the fixture that records what it logs; its clock runs `clockOffsetMs` (default 0)
+ * ahead of the wall clock. A dead instance takes two sweeps: the first sighting fences it and
+ * defers its entries, a sweep {@link PAST_WINDOW_MS} later judges them.
  */
 export function sweeperWithLog(fx: Fixture, options: { clockOffsetMs?: number } = {}) {
   const lines: Array<{ level: string; message: string; attributes?: Record<string, unknown> }> = [];
@@ -172,7 +174,7 @@ export function sweeperWithLog(fx: Fixture, options: { clockOffsetMs?: number } 
     dynamodb: fx.dynamodb,
     s3: fx.s3,
     logger,
-    clock: () => Date.now() + 21 * 60_000 + (options.clockOffsetMs ?? 0),
+    clock: () => Date.now() + (options.clockOffsetMs ?? 0),
   });
   return { sweeper, lines, warnings: () => lines.filter((l) => l.level !== 'info') };
 }

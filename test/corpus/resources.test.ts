@@ -17,7 +17,7 @@ import { checkInvariants } from '../../lib/drill/invariants.js';
 import { AccessDeniedError, ResourceMissingError } from '../../lib/errors.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { bytes, type Ground, ground, HOUR, sweeperWithLog } from './helpers.js';
+import { bytes, type Ground, ground, HOUR, PAST_WINDOW_MS, sweeperWithLog } from './helpers.js';
 
 const open: Array<{ close(): void }> = [];
 afterEach(() => {
@@ -144,14 +144,19 @@ describe('a missing table: ResourceMissingError naming it', () => {
     await crashing.store.put('corpus/orphan', bytes(20 * 1024)).catch(() => undefined);
     const before = await g.keys();
     const lines: string[] = [];
-    const wrong = new Sweeper({
-      config: { ...g.fx.config, objectsTable: 'tierlog-no-such-objects' },
-      dynamodb: g.fx.dynamodb,
-      s3: g.fx.s3,
-      clock: () => Date.now() + 3 * HOUR,
-      logger: { info() {}, warn() {}, error: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`) },
-    });
-    const report = await wrong.sweep();
+    const wrongAt = (offset: number) =>
+      new Sweeper({
+        config: { ...g.fx.config, objectsTable: 'tierlog-no-such-objects' },
+        dynamodb: g.fx.dynamodb,
+        s3: g.fx.s3,
+        clock: () => Date.now() + offset,
+        logger: { info() {}, warn() {}, error: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`) },
+      });
+    // Its first sighting reads no object: it only fences and defers.
+    expect(await wrongAt(3 * HOUR).sweep()).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, errors: 0 });
+    expect(lines).toEqual([]);
+    // Past the upload window it opened, the judging read fails.
+    const report = await wrongAt(3 * HOUR + PAST_WINDOW_MS).sweep();
     expect(report).toMatchObject({ errors: 1, blobsDeleted: 0 });
     expect(lines.join('\n')).toMatch(/ResourceMissingError.*table \\?"tierlog-no-such-objects\\?" does not exist/);
     expect((await g.keys()).sort()).toEqual(before.sort());
@@ -201,14 +206,19 @@ describe('a missing bucket: ResourceMissingError naming it', () => {
     const crashing = storeOn(g, { s3: refusedS3() });
     await crashing.store.put('corpus/orphan', bytes(20 * 1024)).catch(() => undefined);
     const lines: string[] = [];
-    const wrong = new Sweeper({
-      config: { ...g.fx.config, bucket: 'tierlog-no-such-bucket' },
-      dynamodb: g.fx.dynamodb,
-      s3: g.fx.s3,
-      clock: () => Date.now() + 3 * HOUR,
-      logger: { info() {}, warn() {}, error: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`) },
-    });
-    expect(await wrong.sweep()).toMatchObject({ errors: 1, blobsDeleted: 0 });
+    const wrongAt = (offset: number) =>
+      new Sweeper({
+        config: { ...g.fx.config, bucket: 'tierlog-no-such-bucket' },
+        dynamodb: g.fx.dynamodb,
+        s3: g.fx.s3,
+        clock: () => Date.now() + offset,
+        logger: { info() {}, warn() {}, error: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`) },
+      });
+    // Its first sighting sends nothing to the bucket: it only fences and defers.
+    expect(await wrongAt(3 * HOUR).sweep()).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, errors: 0 });
+    expect(lines).toEqual([]);
+    // Past the upload window it opened, the delete fails.
+    expect(await wrongAt(3 * HOUR + PAST_WINDOW_MS).sweep()).toMatchObject({ errors: 1, blobsDeleted: 0 });
     expect(lines.join('\n')).toMatch(/bucket \\?"tierlog-no-such-bucket\\?" does not exist/);
     expect((await checkInvariants(g.fx)).entries).toBe(1);
     await settleAndCheck(g);
@@ -274,15 +284,16 @@ describe('access denied (a key id the S3 server does not know)', () => {
     expect(await g.getRaw(blob), 'the sweeper deleted it').toBeUndefined();
   });
 
-  test('a sweeper with refused credentials never deletes: existence unknown inside the upload window (deferred), AccessDeniedError past it; a sweeper with access settles later', async () => {
+  test('a sweeper with refused credentials never deletes: its first sighting sends S3 nothing (deferred), past the upload window AccessDeniedError; a sweeper with access settles later', async () => {
     const g = await setup();
     const crashing = storeOn(g, { s3: refusedS3() });
     await crashing.store.put('corpus/orphan', bytes(20 * 1024)).catch(() => undefined);
     const orphan = (await g.keys()).length;
-    for (const [offset, call, outcome] of [
-      // Inside the upload window: does the blob exist yet? A refused listing decides nothing: deferred.
-      [5 * 60_000, 'ListObjectsV2', { errors: 0, entriesDeferred: 1 }],
-      [3 * HOUR, 'DeleteObject', { errors: 1 }], // past it: delete
+    for (const [offset, outcome, logged] of [
+      // The first sighting only fences: no S3 call to refuse.
+      [5 * 60_000, { errors: 0, entriesDeferred: 1 }, undefined],
+      // Past the upload window it opened: the delete is refused.
+      [3 * HOUR, { errors: 1 }, 'DeleteObject'],
     ] as const) {
       const lines: string[] = [];
       const refused = new Sweeper({
@@ -299,7 +310,8 @@ describe('access denied (a key id the S3 server does not know)', () => {
         },
       });
       expect(await refused.sweep()).toMatchObject({ ...outcome, blobsDeleted: 0 });
-      expect(lines.join('\n')).toMatch(new RegExp(`AccessDeniedError.*access denied: ${call} on ${g.fx.config.bucket}`));
+      if (logged === undefined) expect(lines).toEqual([]);
+      else expect(lines.join('\n')).toMatch(new RegExp(`AccessDeniedError.*access denied: ${logged} on ${g.fx.config.bucket}`));
       expect((await g.keys()).length).toBe(orphan);
     }
     await settleAndCheck(g);

@@ -1,12 +1,12 @@
 /**
  * An upload is not over when its blob exists: an SDK retry of a PutObject whose answer was lost
- * writes the blob again. A sweeper that claims the writer inside the upload window, finds the
- * blob, deletes it and drops the entry, is then overtaken by the retry; if the writer dies before
- * its own cleanup (its commit is fenced), nothing names the blob any more: a leak. (Found by the
- * fault simulation, seed 1003 of the long run.)
+ * writes the blob again. A sweeper that claimed the writer inside the upload window and deleted
+ * the blob and dropped the entry then would be overtaken by the retry; if the writer dies before
+ * its own cleanup (its commit is fenced), nothing would name the blob any more: a leak. (Found by
+ * the fault simulation, seed 1003 of the long run.)
  *
- * The sweeper may delete the blob at once, but must keep the entry until the upload window is
- * over, and look again then.
+ * So the sweeper's first sighting only fences: it deletes nothing and keeps the entry until the
+ * upload window is over, and judges it then.
  */
 import { expect, test } from 'vitest';
 import { checkInvariants } from '../../lib/drill/invariants.js';
@@ -18,7 +18,7 @@ import { faultWriters } from './writers.js';
 
 const writer = faultWriters();
 
-test('a PutObject retried after a sweep deleted its blob is caught once the upload window is over', async () => {
+test('a PutObject retried after a sweep fenced its writer is caught once the upload window is over', async () => {
   const fx = await freshFixture();
   let retrying!: () => void;
   const atRetry = new Promise<void>((r) => (retrying = r));
@@ -45,12 +45,12 @@ test('a PutObject retried after a sweep deleted its blob is caught once the uplo
     unsafeShortWindows: true,
   });
   const first = await during.sweep();
-  expect(first).toMatchObject({ instancesClaimed: 1, blobsDeleted: 1, errors: 0 });
+  expect(first).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, entriesRecovered: 0, blobsDeleted: 0, errors: 0 });
   expect(await put).toBeInstanceOf(InstanceClaimedError); // fenced...
   expect(injector.crashedAt?.command, '...and dead before its cleanup').toBe('DeleteObjectCommand');
 
   const mid = await checkInvariants(fx);
-  expect(mid.blobs, 'the retried upload wrote the blob again').toBe(1);
+  expect(mid.blobs, 'the blob the retried upload wrote again').toBe(1);
   expect(mid.entries, 'its entry is kept until the upload window is over').toBe(1);
 
   const later = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now() + 3 * 60 * 60_000 });

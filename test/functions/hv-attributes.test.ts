@@ -11,7 +11,7 @@ import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, test } from 'vitest';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
-import { KiB, makeWriter, randomBody, sameBytes, steps } from '../tiered/harness.js';
+import { KiB, PAST_WINDOW_MS, makeWriter, randomBody, sameBytes, steps } from '../tiered/harness.js';
 import { cli, cliJson } from '../cli/helpers.js';
 import { captureStdout, httpEvent, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
@@ -70,7 +70,12 @@ describe('custom HV attribute names from the environment', () => {
   test('the sweeper handler deletes the replaced blob and keeps the referenced one; then audit --delete keeps it too', async () => {
     const fx = await freshFixture({ hvAttributes: NAMES });
     const s = await overwrittenByDeadWriter(fx, 'custom/handler');
-    const { mod, restore } = await loadHandler(fx, () => import('../../functions/sweeper.js'));
+    // A 1 ms upload window (unsafe, for tests): the invocation's first sighting of the dead
+    // writer's instance has closed its window by the time it judges it, so one invocation recovers.
+    const { mod, restore } = await loadHandler(fx, () => import('../../functions/sweeper.js'), {
+      TIERLOG_MAX_UPLOAD_MS: '1',
+      TIERLOG_UNSAFE_SHORT_WINDOWS: '1',
+    });
     restores.push(restore);
     expect(process.env.TIERLOG_HV_ATTRIBUTES).toBe(JSON.stringify(NAMES));
     const handler = mod.handler as (event: unknown, context: Context) => Promise<Record<string, unknown>>;
@@ -82,7 +87,9 @@ describe('custom HV attribute names from the environment', () => {
   test('tierlog sweep deletes the replaced blob and keeps the referenced one; then audit --delete keeps it too', async () => {
     const fx = await freshFixture({ hvAttributes: NAMES });
     const s = await overwrittenByDeadWriter(fx, 'custom/cli');
-    const run = await cliJson(fx, ['sweep']);
+    // The first sighting fences; past the upload window it opened, the next sweep recovers.
+    expect((await cliJson(fx, ['sweep'])).json).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, blobsDeleted: 0, errors: 0 });
+    const run = await cliJson(fx, ['sweep'], { clock: () => Date.now() + PAST_WINDOW_MS });
     expect(run.code).toBe(0);
     expect(run.json).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
     await checkAfterSweep(fx, 'custom/cli', s);

@@ -27,8 +27,9 @@ import {
 import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
 /**
- * A 1 ms upload window: it has closed by the time the sweep that first claims an instance judges
- * it, so one sweep fences and recovers (with real windows that takes two sweeps).
+ * A 1 ms upload window (unsafe, for tests): the window an invocation opens when it claims an
+ * instance has closed by the time it judges it (a round trip later), so one invocation fences and
+ * recovers.
  */
 const PAST_UPLOADS = { TIERLOG_MAX_UPLOAD_MS: '1', TIERLOG_UNSAFE_SHORT_WINDOWS: '1' };
 
@@ -47,7 +48,7 @@ async function sweeperHandler(fx: Fixture, env: Record<string, string> = {}): Pr
   return mod.handler as Handler;
 }
 
-/** A writer whose clock runs 3 h behind, dying at its commit: its lease is long over (its upload window is judged on S3's clock). */
+/** A writer whose clock runs 3 h behind, dying at its commit: its lease is long over. */
 async function deadWriter(fx: Fixture, key: string, kind: 'crashBefore' | 'crashAfter', old?: Uint8Array): Promise<{ instanceId: string }> {
   if (old !== undefined) {
     const setup = makeWriter(fx);
@@ -66,13 +67,19 @@ function blobKey(fx: Fixture, objectId: string): string {
   return `${fx.config.prefix}/${Buffer.from(objectId).toString('base64url')}/${uuidv7()}`;
 }
 
-async function rawDead(fx: Fixture, shard: number): Promise<{ instanceId: string; blob: string }> {
+/**
+ * A raw dead instance whose entry names an orphan blob. `fenced`: a sweeper claimed it an hour ago
+ * (so its upload window is over) and died, its claim long expired.
+ */
+async function rawDead(fx: Fixture, shard: number, options: { fenced?: boolean } = {}): Promise<{ instanceId: string; blob: string }> {
   const blob = blobKey(fx, `raw/${shard}`);
   await rawPutObject(fx, blob, 'orphan');
+  const hourAgo = Date.now() - 60 * 60_000;
   const instanceId = await putRawInstance(fx, {
     shard,
-    leaseUntil: Date.now() - 60 * 60_000,
-    entries: { [newChangeId()]: { v: 1, id: `raw/${shard}`, new: blob, at: Date.now() - 60 * 60_000 } },
+    leaseUntil: hourAgo,
+    entries: { [newChangeId()]: { v: 1, id: `raw/${shard}`, new: blob, at: hourAgo } },
+    ...(options.fenced === true ? { state: 'claimed', claimedBy: 'dead-sweeper', firstSeen: hourAgo } : {}),
   });
   return { instanceId, blob };
 }
@@ -222,7 +229,8 @@ describe('sweeper handler', () => {
 
   test('tuning from the environment; a sweep with errors fails the invocation and keeps the entry', async () => {
     const fx = await freshFixture();
-    const { instanceId, blob } = await rawDead(fx, 0);
+    // Fenced by an earlier sweep, so this one judges it and deletes.
+    const { instanceId, blob } = await rawDead(fx, 0, { fenced: true });
     // A bucket that does not exist: every delete fails, the entry must stay.
     const handler = await sweeperHandler(
       { ...fx, config: { ...fx.config, bucket: `${fx.config.bucket}-gone` } },

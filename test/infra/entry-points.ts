@@ -2,7 +2,8 @@
  * Drives every entry point of tierlog against the local stack with a {@link CommandRecorder} on
  * its clients, through the paths that make distinct calls: inline and blob writes, multipart
  * uploads and their abort, overwrites, deletes, refused and lost commits, reads; sweeps that
- * retire, claim, defer (existence check), recover and delete in batches; each CLI command. The
+ * retire, claim (a first sighting, which defers), judge, recover and delete in batches; each CLI
+ * command. The
  * Lambda handlers are loaded fresh with the real client factories wrapped to carry the recorder.
  *
  * The IAM test maps what is recorded to IAM actions: a new call on any of these paths shows up
@@ -18,7 +19,7 @@ import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { blobKey, putBlob } from '../cli/helpers.js';
 import { httpEvent, lambdaContext, loadHandler, scheduledEvent } from '../functions/lambda.js';
 import type { Fixture } from '../support/local.js';
-import { KiB, MiB, makeWriter, randomBody, steps } from '../tiered/harness.js';
+import { KiB, MiB, PAST_WINDOW_MS, makeWriter, randomBody, steps } from '../tiered/harness.js';
 
 /** The entry points, as recorded. */
 export const ENTRY_POINTS = {
@@ -202,11 +203,13 @@ export async function driveObjectsFunction(fx: Fixture, recorder: CommandRecorde
   }
 }
 
-/** `functions/sweeper.ts` on work left by writers whose clocks ran 3 hours behind. */
+/**
+ * `functions/sweeper.ts` on work left by writers whose clocks ran 3 hours behind. Its clock is the
+ * wall clock, so it runs with a 1 ms upload window (unsafe, for tests): the window each first
+ * sighting opens has closed when the same invocation judges the instance, a round trip later.
+ */
 export async function driveSweeperFunction(fx: Fixture, recorder: CommandRecorder): Promise<void> {
   await leaveWorkForASweep(fx, -3 * HOUR, 'sf');
-  // A 1 ms upload window (it has closed when the sweep that claims an instance judges it), so
-  // sweeps on the wall clock fence and judge: every call of the function is recorded.
   const { mod, restore } = await recordedHandler(fx, recorder, () => import('../../functions/sweeper.js'), {
     TIERLOG_MAX_UPLOAD_MS: '1',
     TIERLOG_UNSAFE_SHORT_WINDOWS: '1',
@@ -241,12 +244,10 @@ export async function driveCli(fx: Fixture, recorder: CommandRecorder): Promise<
     await recorder.during(ENTRY_POINTS.status, () => run(['status']));
     await recorder.during(ENTRY_POINTS.inspect, () => run(['inspect', instance]));
     await recorder.during(ENTRY_POINTS.audit, () => run(['audit'], 48 * HOUR));
-    await recorder.during(ENTRY_POINTS.sweepDryRun, () => run(['sweep', '--dry-run']));
-    // The first sweep fences; the second, past the upload window it opened, judges and deletes.
-    await recorder.during(ENTRY_POINTS.sweep, async () => {
-      await run(['sweep']);
-      await run(['sweep'], 22 * 60_000);
-    });
+    // The first sighting fences; past the upload window it opened, a dry run and a sweep judge.
+    await recorder.during(ENTRY_POINTS.sweep, () => run(['sweep']));
+    await recorder.during(ENTRY_POINTS.sweepDryRun, () => run(['sweep', '--dry-run'], PAST_WINDOW_MS));
+    await recorder.during(ENTRY_POINTS.sweep, () => run(['sweep'], PAST_WINDOW_MS));
     await recorder.during(ENTRY_POINTS.auditDelete, () => run(['audit', '--delete'], 48 * HOUR));
   } finally {
     dynamodb.destroy();

@@ -138,7 +138,16 @@ describe('what each entry point calls', () => {
       expect.arrayContaining(['TransactWriteItems', 'PutObject', 'GetObject', 'DeleteObject']),
     );
     expect([...names(ENTRY_POINTS.sweeperFunction)]).toEqual(
-      expect.arrayContaining(['Query', 'Scan', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'AbortMultipartUpload', 'DeleteObjects']),
+      expect.arrayContaining([
+        'Query',
+        'Scan',
+        'UpdateItem',
+        'DeleteItem',
+        'BatchGetItem',
+        'ListMultipartUploads',
+        'AbortMultipartUpload',
+        'DeleteObjects',
+      ]),
     );
     expect([...names(ENTRY_POINTS.auditDelete)]).toEqual(expect.arrayContaining(['ListObjectsV2', 'BatchGetItem', 'DeleteObjects']));
     for (const e of Object.values(ENTRY_POINTS)) expect(recorder.of(e).length, e).toBeGreaterThan(0);

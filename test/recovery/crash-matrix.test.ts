@@ -83,8 +83,8 @@ describe('crash-point matrix', () => {
     const report = await sweepPastEverything(fx);
     expect(report.errors).toBe(0);
     expect(report.entriesQuarantined).toBe(0);
-    // Entries whose `new` is missing wait for the upload window after the first sighting; the
-    // second pass recovers them: every entry is recovered, none left deferred (drained below).
+    // The first pass only fences and defers; the second, past the upload window the first
+    // opened, recovers: every entry is recovered, none left deferred (drained below).
     expect(report.entriesRecovered).toBe(before.entries);
     const after = await expectClean(fx, expect);
     expect(after.instances, 'the change log is drained: no instance items left').toEqual([]);

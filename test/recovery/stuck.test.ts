@@ -1,18 +1,30 @@
 /**
  * Stuck instances against the real local servers: a writer whose clock runs hours ahead (its
  * lease lies beyond any writer's reach) and an item without a shard (never in the lease index).
- * The sweeper claims the first and recovers its entries on its own clock, reports the second
- * and leaves it alone; `tierlog status` lists both.
+ * The sweeper claims the first at once and recovers its entries one upload window later on its
+ * own clock, reports the second and leaves it alone; `tierlog status` lists both.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { collectStatus, formatStatus } from '../../lib/cli/status.js';
+import { DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import { newChangeId } from '../../lib/ids.js';
 import { addSweepMetrics, SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { expectClean, makeSweeper, makeWriter, rawGetObject, rawInstance, rawPutObject, snapshot } from '../tiered/harness.js';
+import {
+  expectClean,
+  expectFencedOnly,
+  makeSweeper,
+  makeWriter,
+  rawGetObject,
+  rawInstance,
+  rawPutObject,
+  recordedSweep,
+  type SweeperAtOptions,
+  snapshot,
+} from '../tiered/harness.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -25,8 +37,11 @@ function blobKey(fx: Fixture, objectId: string): string {
   return `${fx.config.prefix}/${Buffer.from(objectId, 'utf8').toString('base64url')}/${uuidv7()}`;
 }
 
-function sweeperAt(fx: Fixture, offsetMs: number, options: Parameters<typeof makeSweeper>[2] = {}) {
-  const s = makeSweeper(fx, offsetMs, { shardlessScan: { segments: 1, maxPages: 10 }, ...options });
+/** Every sweep here scans the whole table for items without a shard. */
+const SCAN = { shardlessScan: { segments: 1, maxPages: 10 } } as const;
+
+function sweeperAt(fx: Fixture, offsetMs: number, options: SweeperAtOptions = {}) {
+  const s = makeSweeper(fx, offsetMs, { ...SCAN, ...options });
   open.push(s);
   return s.sweeper;
 }
@@ -54,23 +69,19 @@ describe('a writer whose clock runs 3 h ahead', () => {
     expect(status.stuck.suspectLeases[0]!.leaseAheadMs).toBeGreaterThan(2 * HOUR);
     expect(formatStatus(status).join('\n')).toMatch(/stuck instances {2}1/);
 
-    // A sweep now: the lease is hours ahead, yet the instance is claimed (fenced) and judged on
-    // the sweeper's clock: the uploaded blob goes at once, the missing one waits for its window.
-    const sweeper = sweeperAt(fx, 0);
-    const report = await sweeper.sweep();
-    expect(report).toMatchObject({
-      suspectLeases: 1,
-      stuckInstances: 1,
-      instancesClaimed: 1,
-      blobsDeleted: 1,
-      entriesDeferred: 2,
-      errors: 0,
-    });
-    expect(await rawGetObject(fx, uploaded)).toBeUndefined();
+    // A sweep now: the lease is hours ahead, yet the instance is claimed (fenced), and held until
+    // the upload window closes on the sweeper's clock; nothing is judged at this first sighting.
+    const fence = await recordedSweep(fx, 0, SCAN);
+    expect(fence.report).toMatchObject({ suspectLeases: 1, stuckInstances: 1 });
+    expectFencedOnly(fx.config, fence.report, fence.commands, { claimed: 1, deferred: 2 }, expect);
+    expect(await rawGetObject(fx, uploaded)).toBeDefined();
     const claimed = (await rawInstance(fx, instanceId))!;
-    expect(claimed).toMatchObject({ state: 'claimed', claimedBy: sweeper.sweeperId });
-    expect(claimed.leaseUntil).toBe((claimed.firstSeen as number) + 20 * MIN);
+    expect(claimed).toMatchObject({ state: 'claimed', claimedBy: fence.sweeperId });
+    expect(claimed.leaseUntil).toBe((claimed.firstSeen as number) + DEFAULT_MAX_UPLOAD_MS);
     expect(claimed.firstSeen as number).toBeLessThan(Date.now() + MIN); // the sweeper's clock, not the writer's
+
+    // Inside the window (past the claim's own 5 min): no longer suspect, and left alone.
+    expect(await sweeperAt(fx, 10 * MIN).sweep()).toMatchObject({ suspectLeases: 0, instancesClaimed: 0 });
 
     // Fenced: its claimed instance takes no more records; the writer goes on under a new instance
     // (whose lease is as far ahead: suspect too, and claimed by the next sweep).
@@ -79,6 +90,7 @@ describe('a writer whose clock runs 3 h ahead', () => {
     const later = await sweeperAt(fx, 21 * MIN).sweep();
     expect(later).toMatchObject({ suspectLeases: 1, instancesClaimed: 2, entriesRecovered: 2, errors: 0 });
     expect(await rawInstance(fx, instanceId)).toBeUndefined();
+    expect(await rawGetObject(fx, uploaded)).toBeUndefined();
     await expectClean(fx, expect);
   });
 

@@ -14,14 +14,17 @@ import { type Fixture, freshFixture } from '../support/local.js';
 import {
   KiB,
   PAST_EVERYTHING_MS,
+  PAST_WINDOW_MS,
   deferred,
   expectClean,
+  expectFencedOnly,
   makeSweeper,
   makeWriter,
   randomBody,
   rawInstance,
   rawState,
   rawValue,
+  recordedSweep,
   sameBytes,
   steps,
   sweepPastEverything,
@@ -373,20 +376,24 @@ describe('an entry left to the sweeper by a writer that lives on', () => {
     await w.store.put('lives-on/b', randomBody(LARGE));
     await w.store.put('lives-on/a', randomBody(LARGE));
 
-    // A sweeper 160 s on: past the abandoned instance's lease (120 s) and skew margin (30 s).
-    // Inside the upload window it deletes the blob and keeps the entry for another look.
-    const { sweeper, close } = makeSweeper(fx, 160_000);
-    try {
-      const report = await sweeper.sweep();
-      expect(report).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, blobsDeleted: 1, errors: 0 });
-    } finally {
-      close();
-    }
+    // A sweeper 160 s on: past the abandoned instance's lease (120 s) and skew margin (30 s),
+    // which the writes above did not renew. Its first sighting fences it and defers the entry.
+    const fence = await recordedSweep(fx, 160_000);
+    expectFencedOnly(fx.config, fence.report, fence.commands, { claimed: 1, deferred: 1 }, expect);
+    const fenced = await rawState(fx);
+    expect(fenced.lost).toEqual([]);
+    expect(fenced.entries).toBe(1);
+    expect(fenced.unreferenced).toHaveLength(1); // the first put's blob, until the window closes
+
+    // Past the upload window that sighting opened: recovered, while the writer's own instance
+    // (its lease ended too, its entries settled) is retired.
+    const judge = await recordedSweep(fx, 160_000 + PAST_WINDOW_MS);
+    expect(judge.report).toMatchObject({ instancesClaimed: 1, instancesRetired: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
     const after = await rawState(fx);
     expect(after.lost).toEqual([]);
     expect(after.unreferenced).toEqual([]);
-    expect(after.entries).toBe(1);
-    expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 1, errors: 0 });
-    expect((await rawState(fx)).entries).toBe(0);
+    expect(after.entries).toBe(0);
+    expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 0, errors: 0 });
+    await expectClean(fx, expect);
   });
 });

@@ -12,7 +12,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
 import type { TierlogConfig } from '../../lib/config.js';
-import { CommandRecorder } from '../../lib/faults/command-recorder.js';
+import { CommandRecorder, type RecordedCommand } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
@@ -25,6 +25,12 @@ export const MiB = 1024 * 1024;
 
 /** Far enough past every writer lease (2 min) + skew margin (30 s) + upload window (20 min). */
 export const PAST_EVERYTHING_MS = 3 * 60 * 60_000;
+
+/**
+ * From a sweep that first sighted an instance to one past the upload window that sighting opened
+ * (default window, 20 min), with a minute for the time the first sweep took.
+ */
+export const PAST_WINDOW_MS = DEFAULT_MAX_UPLOAD_MS + 60_000;
 
 export function randomBody(size: number): Uint8Array {
   return new Uint8Array(randomBytes(size));
@@ -77,18 +83,21 @@ export function makeWriter(fx: Fixture, options: WriterOptions = {}): Writer {
   };
 }
 
+/** A sweeper's options, plus an injector and a recorder put on its clients. */
+export type SweeperAtOptions = Partial<Omit<SweeperOptions, 'config'>> & { injector?: FaultInjector; recorder?: CommandRecorder };
+
 /** A sweeper with its own clean clients and a clock `offsetMs` ahead of the wall clock. */
-export function makeSweeper(
-  fx: Fixture,
-  offsetMs: number,
-  options: Partial<Omit<SweeperOptions, 'config'>> & { injector?: FaultInjector } = {},
-): { sweeper: Sweeper; close(): void } {
-  const { injector, ...rest } = options;
+export function makeSweeper(fx: Fixture, offsetMs: number, options: SweeperAtOptions = {}): { sweeper: Sweeper; close(): void } {
+  const { injector, recorder, ...rest } = options;
   const dynamodb = rest.dynamodb ?? createDynamoDBClient();
   const s3 = rest.s3 ?? createS3Client();
   if (injector !== undefined) {
     injector.attach(dynamodb, 'dynamodb');
     injector.attach(s3, 's3');
+  }
+  if (recorder !== undefined) {
+    recorder.attach(dynamodb, 'dynamodb');
+    recorder.attach(s3, 's3');
   }
   const sweeper = new Sweeper({ config: fx.config, clock: () => Date.now() + offsetMs, ...rest, dynamodb, s3 });
   return {
@@ -100,11 +109,10 @@ export function makeSweeper(
   };
 }
 
-/** One sweep far past every lease and upload window; closes its clients. */
 /**
- * Recovery of everything outstanding: a sweep past every lease, then one past the upload window
- * that the first one opened by its first sighting (an entry whose `new` is missing waits for it).
- * Returns the two reports' counts summed.
+ * Recovery of everything outstanding: a sweep past every lease (the first sighting of an
+ * instance only fences it and defers its entries), then one past the upload window that
+ * sighting opened (it judges and recovers). Returns the two reports' counts summed.
  */
 export async function sweepPastEverything(fx: Fixture, options: Partial<Omit<SweeperOptions, 'config'>> = {}) {
   const window = (options.maxUploadMs ?? DEFAULT_MAX_UPLOAD_MS) + (options.claimMs ?? DEFAULT_CLAIM_MS) + 60_000;
@@ -121,6 +129,110 @@ export async function sweepPastEverything(fx: Fixture, options: Partial<Omit<Swe
   const sum: Record<string, unknown> = { ...last };
   for (const [k, v] of Object.entries(first)) if (typeof v === 'number') sum[k] = v + (last[k as keyof SweepReport] as number);
   return { ...(sum as unknown as SweepReport), wouldDelete: [...first.wouldDelete, ...last.wouldDelete] };
+}
+
+/** The two sweeps that recover a dead instance, and the commands each sent. */
+export interface FencedThenJudged {
+  /** The first sighting: claims (fences) the instances and defers every entry. */
+  readonly fence: SweepReport;
+  /** One upload window later: judges, deletes, drops. */
+  readonly judge: SweepReport;
+  readonly fenceCommands: readonly RecordedCommand[];
+  readonly judgeCommands: readonly RecordedCommand[];
+}
+
+/** What one recorded sweep did. */
+export interface RecordedSweep {
+  readonly report: SweepReport;
+  /** Every command the sweeper's clients sent. */
+  readonly commands: readonly RecordedCommand[];
+  readonly sweeperId: string;
+}
+
+/** One sweep at `offsetMs` by a sweeper with its own recorded clients; closes them. */
+export async function recordedSweep(
+  fx: Fixture,
+  offsetMs: number,
+  options: Omit<SweeperAtOptions, 'recorder'> = {},
+): Promise<RecordedSweep> {
+  const recorder = new CommandRecorder();
+  const { sweeper, close } = makeSweeper(fx, offsetMs, { ...options, recorder });
+  try {
+    return { report: await sweeper.sweep(), commands: recorder.commands, sweeperId: sweeper.sweeperId };
+  } finally {
+    close();
+  }
+}
+
+/**
+ * A sweep at `offsetMs` (the first sighting: it only fences), then one at `offsetMs +
+ * PAST_WINDOW_MS` (past the upload window the first opened: it judges), each by a sweeper with
+ * its own recorded clients; `judgeOptions` (default `options`) configures the second.
+ */
+export async function fenceThenSweep(
+  fx: Fixture,
+  offsetMs: number,
+  options: Omit<SweeperAtOptions, 'recorder'> = {},
+  judgeOptions: Omit<SweeperAtOptions, 'recorder'> = options,
+): Promise<FencedThenJudged> {
+  const fence = await recordedSweep(fx, offsetMs, options);
+  const judge = await recordedSweep(fx, offsetMs + PAST_WINDOW_MS, judgeOptions);
+  return { fence: fence.report, judge: judge.report, fenceCommands: fence.commands, judgeCommands: judge.commands };
+}
+
+/** The commands on the objects table (HV): BatchGetItem names it in `RequestItems`, the rest in `TableName`. */
+export function hvCommands(config: TierlogConfig, commands: readonly RecordedCommand[]): RecordedCommand[] {
+  return commands.filter(
+    (c) =>
+      c.service === 'dynamodb' &&
+      (c.input.TableName === config.objectsTable ||
+        Object.keys((c.input.RequestItems as object | undefined) ?? {}).includes(config.objectsTable)),
+  );
+}
+
+/**
+ * The writes under a claim a sweep sent to the change-log table: settles (drop entries, move the
+ * claim's expiry) and deletes of claimed items. Claims and retires are not among them.
+ */
+export function releaseWrites(config: TierlogConfig, commands: readonly RecordedCommand[]): RecordedCommand[] {
+  return commands.filter(
+    (c) =>
+      c.service === 'dynamodb' &&
+      c.input.TableName === config.changeLogTable &&
+      String(c.input.ConditionExpression ?? '').startsWith('#state = :claimed AND #by = :me'),
+  );
+}
+
+/**
+ * A first sighting did only that: it claimed `claimed` instances and deferred `deferred` entries
+ * (quarantined `quarantined`), deleted nothing, sent nothing to S3, read nothing from HV, and
+ * wrote nothing under its claims, but for `released` instances (default 0) whose entries are all
+ * due later than the upload window (a claim holds an instance until the window closes).
+ */
+export function expectFencedOnly(
+  config: TierlogConfig,
+  report: SweepReport,
+  commands: readonly RecordedCommand[],
+  expected: { claimed: number; deferred: number; quarantined?: number; released?: number },
+  expect: (v: unknown, m?: string) => any,
+): void {
+  expect(report).toMatchObject({
+    instancesClaimed: expected.claimed,
+    entriesDeferred: expected.deferred,
+    entriesQuarantined: expected.quarantined ?? 0,
+    entriesRecovered: 0,
+    blobsDeleted: 0,
+    errors: 0,
+  });
+  expect(
+    commands.filter((c) => c.service === 's3').map((c) => c.command),
+    'a first sighting sends nothing to S3',
+  ).toEqual([]);
+  expect(
+    hvCommands(config, commands).map((c) => c.command),
+    'a first sighting reads nothing from HV',
+  ).toEqual([]);
+  expect(releaseWrites(config, commands).length, 'a first sighting writes nothing under its claims').toBe(expected.released ?? 0);
 }
 
 // ---- fault matchers ----------------------------------------------------------------------------
@@ -282,7 +394,18 @@ function stableStringify(value: unknown): string {
 /** Writes an instance item straight into the change-log table (as a dead writer would have left it). */
 export async function putRawInstance(
   fx: Fixture,
-  args: { instanceId?: string; shard?: number; leaseUntil: number; entries: Record<string, unknown>; state?: string; n?: unknown },
+  args: {
+    instanceId?: string;
+    shard?: number;
+    leaseUntil: number;
+    entries: Record<string, unknown>;
+    state?: string;
+    n?: unknown;
+    /** With `state: 'claimed'`: the sweeper that claimed it. */
+    claimedBy?: string;
+    /** When a sweeper first claimed it (its upload window runs from there). */
+    firstSeen?: number;
+  },
 ): Promise<string> {
   const instanceId = args.instanceId ?? uuidv7();
   const item: Record<string, unknown> = {
@@ -291,6 +414,8 @@ export async function putRawInstance(
     leaseUntil: args.leaseUntil,
     shard: args.shard ?? 0,
     n: args.n ?? Object.keys(args.entries).length,
+    ...(args.claimedBy !== undefined ? { claimedBy: args.claimedBy } : {}),
+    ...(args.firstSeen !== undefined ? { firstSeen: args.firstSeen } : {}),
   };
   for (const [changeId, entry] of Object.entries(args.entries)) item[`c_${changeId}`] = entry;
   await fx.dynamodb.send(
