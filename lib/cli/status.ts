@@ -38,7 +38,7 @@ export interface StatusReport {
     readonly outstanding: number;
     /** Entries the sweeper cannot trust (do not parse, or name blobs it would not touch). */
     readonly quarantined: number;
-    /** Entries whose `cleanupAfter` is still ahead. */
+    /** Entries the sweeper would defer now: their upload window is open, or their `cleanupAfter` ahead. */
     readonly notYetDue: number;
   };
   /**

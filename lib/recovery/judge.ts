@@ -35,9 +35,10 @@
  * *suspect*. A suspect instance is claimed as if its lease had ended. That is safe: the claim
  * fences the writer whatever its clock says (its records and its commit require the instance
  * live), exactly as for a writer that outlived its lease, and the upload window of its entries is
- * judged on `firstSeen` and `LastModified` above, never on the writer's times. A live writer
- * whose clock runs ahead loses the writes in flight at the claim (they fail with a definite
- * error and take a new instance), which is the price of not leaving its dead entries for hours.
+ * judged on `firstSeen` above, never on the writer's times. A live writer whose clock runs ahead
+ * loses the writes in flight at the claim (they fail with a definite error and take a new
+ * instance), which is the price of not leaving its dead entries for hours. Suspect leases are
+ * looked for by housekeeping sweeps (the sweeper's `housekeeping` option).
  */
 import type { Change } from '../changelog/change-log.js';
 import type { DecodedEntry } from '../changelog/entry-codec.js';

@@ -82,11 +82,8 @@ describe('status, inspect and sweep agree', () => {
     expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([]);
   });
 
-  // KNOWN BUG (lib/cli/status.ts, collectStatus): status screens entries without the instance's
-  // `firstSeen`, so every entry's upload window looks open (it would open now) and every valid
-  // entry counts as not yet due, forever. Turn this back into `test` once status passes
-  // `firstSeen: item.firstSeen ?? now` as the sweeper and inspect do.
-  test.fails('an entry whose upload window closed: due in inspect, and not counted as not yet due by status', async () => {
+  // Status screens each entry with its instance's `firstSeen`, as the sweeper and inspect do.
+  test('an entry whose upload window closed: due in inspect, and not counted as not yet due by status', async () => {
     const fx = await freshFixture();
     const instanceId = await putRawInstance(fx, {
       state: 'claimed',

@@ -633,13 +633,9 @@ describe('reads and deletes gathered across instances', () => {
     expect((await rawState(fx)).instances).toEqual([]);
   });
 
-  // KNOWN BUG (lib/recovery/work-pool.ts): the pool calls `onIdle` (the batchers' flush) each time
-  // its running tasks reach 0, even while other tasks wait for a slot. When one BatchGetItem
-  // answers 12 instances, their continuations enter 4 at a time and the deletes go in
-  // ceil(12 / 4) = 3 DeleteObjects instead of one (key-batcher.ts: a batch goes when full or
-  // when nothing else runs). Turn this back into `test` once the pool's idle signal waits for
-  // its queue too.
-  test.fails('the blobs of 12 instances judged together go in one DeleteObjects, whatever the pool size', async () => {
+  // When one BatchGetItem answers 12 instances, their continuations enter the pool 4 at a time;
+  // the pool is idle (the batchers' flush) only once none runs and none waits for a slot.
+  test('the blobs of 12 instances judged together go in one DeleteObjects, whatever the pool size', async () => {
     const { s3 } = await judgeTwelve();
     expect(s3.filter((c) => c === 'DeleteObjects')).toHaveLength(1);
   });
