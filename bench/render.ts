@@ -99,6 +99,13 @@ export function render(r: Results): string {
           : '') +
         (x.stackRatio !== undefined
           ? `\nthe sweep's requests: ${x.requestsPerSecond}/s; the stack's small conditional writes at ${x.sweeperConcurrency} in flight, same stage: ${x.stackWritesPerSecond}/s; ratio ${x.stackRatio.toFixed(3)}`
+          : '') +
+        (x.requestsInFlight !== undefined
+          ? `\nrequests in flight during the sweeps, on average: ${x.requestsInFlight} of ${x.sweeperConcurrency}; a small write of the yardstick took ${round((1000 * x.sweeperConcurrency) / x.stackWritesPerSecond, 1)} ms, the sweep's requests (p50 ms): ${Object.entries(
+              x.calls.requestMs ?? {},
+            )
+              .map(([command, r]) => `${command} ${r.p50Ms}`)
+              .join(', ')}`
           : ''),
     );
   }

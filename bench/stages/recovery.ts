@@ -53,6 +53,12 @@ export interface RecoveryResult {
   readonly stackWritesPerSecond: number;
   /** requestsPerSecond / stackWritesPerSecond: the share of the stack's request throughput the sweep uses. */
   readonly stackRatio: number;
+  /**
+   * The sweep's requests in flight on average (their summed durations over the sweep's time):
+   * how much of its concurrency it kept busy. With `stackRatio` it tells a sweep that leaves
+   * slots idle from one whose requests cost the servers more than the yardstick's small writes.
+   */
+  readonly requestsInFlight?: number;
   readonly report: Omit<SweepReport, 'wouldDelete'>;
   /** The two sweeps on their own: the fencing one (first sighting) and the judging one. */
   readonly passes: { readonly fence: PassFigures; readonly judge: PassFigures };
@@ -107,6 +113,7 @@ export async function recoveryStage(options: { instances: number; perInstance: n
     sweepDynamo.destroy();
     sweepS3.destroy();
     const calls = { ...summarizeCalls(probe.calls), requestMs: attemptLatency(probe.attempts) };
+    const busyMs = probe.attempts.reduce((sum, a) => sum + (a.end - a.start), 0);
 
     const blobsUnderPrefix = await countBlobs(s3, config.bucket, config.prefix);
     const logState = await scanLog(dynamodb, config.changeLogTable);
@@ -121,6 +128,7 @@ export async function recoveryStage(options: { instances: number; perInstance: n
       requestsPerSecond: round((calls.dynamodbTotal + calls.s3Total) / sweepSeconds, 0),
       stackWritesPerSecond: stack,
       stackRatio: round((calls.dynamodbTotal + calls.s3Total) / sweepSeconds / stack, 3),
+      requestsInFlight: round(busyMs / (sweepSeconds * 1000), 1),
       report: rest,
       passes: { fence: recovery.fence, judge: recovery.judge },
       calls,
