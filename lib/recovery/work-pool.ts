@@ -57,7 +57,10 @@ export class WorkPool {
 
   private release(): void {
     const next = this.waiting.shift();
-    if (next !== undefined) return next();
+    if (next !== undefined) {
+      next();
+      return;
+    }
     if (--this.active > 0) return;
     this.onIdle?.();
     for (const resolve of this.drained.splice(0)) resolve();
