@@ -1,7 +1,8 @@
 /**
  * Sweepers that run WHILE the workload runs, as the scheduled Lambda does: each sweeps at random
  * intervals with faults of its own (lost requests and answers, throttling) and sometimes dies at
- * one of its requests (a fresh sweeper takes its place), so claims race live writers.
+ * one of its requests (a fresh sweeper takes its place), so claims race live writers. As deployed,
+ * most sweeps skip housekeeping; one in five looks for suspect leases and items without a shard.
  */
 import { createDynamoDBClient, createS3Client } from '../../../lib/aws/clients.js';
 import { randomInt, seededRandom } from '../../../lib/drill/random.js';
@@ -72,8 +73,10 @@ async function sweeperLoop(fx: Fixture, o: SimulationOptions, stats: SimulationS
     for (const kind of ['loseRequest', 'loseResponse', 'throttle'] as const)
       current.injector.add({ kind, probability: o.sweeperFaultRate });
     requests = [];
+    // As deployed: most sweeps skip housekeeping (the every-minute schedule), one in five runs it.
+    const housekeeping = random() < 0.2;
     try {
-      const r = await current.sweeper.sweep();
+      const r = await current.sweeper.sweep({ housekeeping });
       stats.addSweep(r);
       if (r.instancesClaimed + r.instancesRetired + r.errors > 0)
         stats.log(
