@@ -92,36 +92,8 @@ export async function putTombstone(fx: Fixture, objectId: string, blob: string, 
   );
 }
 
-/** Writes an instance item straight into the change-log table (entries keyed by change id). */
-export async function putRawInstance(
-  fx: Fixture,
-  args: {
-    instanceId?: string;
-    shard?: number;
-    leaseUntil: number;
-    entries: Record<string, unknown>;
-    state?: string;
-    claimedBy?: string;
-    n?: unknown;
-    firstSeen?: number;
-  },
-): Promise<string> {
-  const instanceId = args.instanceId ?? uuidv7();
-  const item: Record<string, unknown> = {
-    pk: instanceId,
-    state: args.state ?? 'live',
-    leaseUntil: args.leaseUntil,
-    shard: args.shard ?? 0,
-    n: args.n ?? Object.keys(args.entries).length,
-    ...(args.claimedBy !== undefined ? { claimedBy: args.claimedBy } : {}),
-    ...(args.firstSeen !== undefined ? { firstSeen: args.firstSeen } : {}),
-  };
-  for (const [changeId, entry] of Object.entries(args.entries)) item[`c_${changeId}`] = entry;
-  await fx.dynamodb.send(
-    new PutItemCommand({ TableName: fx.config.changeLogTable, Item: marshall(item, { removeUndefinedValues: true }) }),
-  );
-  return instanceId;
-}
+/** Writes an instance item straight into the change-log table (one implementation, the harness's). */
+export { putRawInstance } from '../tiered/harness.js';
 
 /** A valid stored entry (schema v1) recorded `agoMs` ago. */
 export function rawEntry(objectId: string, fields: { new?: string; old?: string; ca?: number }, agoMs = HOUR): Record<string, unknown> {

@@ -77,6 +77,18 @@ async function settleAndCheck(g: Ground): Promise<void> {
   await g.expectIntact(expect);
 }
 
+/** A sweeper whose configuration names a missing resource, at `offset` ms ahead; its errors go to `lines`. */
+function misconfiguredSweeper(g: Ground, wrong: { objectsTable?: string; bucket?: string }, lines: string[]) {
+  return (offset: number) =>
+    new Sweeper({
+      config: { ...g.fx.config, ...wrong },
+      dynamodb: g.fx.dynamodb,
+      s3: g.fx.s3,
+      clock: () => Date.now() + offset,
+      logger: { info() {}, warn() {}, error: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`) },
+    });
+}
+
 function httpPut(path: string, body: Uint8Array): APIGatewayProxyEventV2 {
   return {
     version: '2.0',
@@ -144,14 +156,7 @@ describe('a missing table: ResourceMissingError naming it', () => {
     await crashing.store.put('corpus/orphan', bytes(20 * 1024)).catch(() => undefined);
     const before = await g.keys();
     const lines: string[] = [];
-    const wrongAt = (offset: number) =>
-      new Sweeper({
-        config: { ...g.fx.config, objectsTable: 'tierlog-no-such-objects' },
-        dynamodb: g.fx.dynamodb,
-        s3: g.fx.s3,
-        clock: () => Date.now() + offset,
-        logger: { info() {}, warn() {}, error: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`) },
-      });
+    const wrongAt = misconfiguredSweeper(g, { objectsTable: 'tierlog-no-such-objects' }, lines);
     // Its first sighting reads no object: it only fences and defers.
     expect(await wrongAt(3 * HOUR).sweep()).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, errors: 0 });
     expect(lines).toEqual([]);
@@ -206,14 +211,7 @@ describe('a missing bucket: ResourceMissingError naming it', () => {
     const crashing = storeOn(g, { s3: refusedS3() });
     await crashing.store.put('corpus/orphan', bytes(20 * 1024)).catch(() => undefined);
     const lines: string[] = [];
-    const wrongAt = (offset: number) =>
-      new Sweeper({
-        config: { ...g.fx.config, bucket: 'tierlog-no-such-bucket' },
-        dynamodb: g.fx.dynamodb,
-        s3: g.fx.s3,
-        clock: () => Date.now() + offset,
-        logger: { info() {}, warn() {}, error: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`) },
-      });
+    const wrongAt = misconfiguredSweeper(g, { bucket: 'tierlog-no-such-bucket' }, lines);
     // Its first sighting sends nothing to the bucket: it only fences and defers.
     expect(await wrongAt(3 * HOUR).sweep()).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, errors: 0 });
     expect(lines).toEqual([]);
