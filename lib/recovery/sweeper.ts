@@ -38,9 +38,10 @@ import {
   DEFAULT_MAX_UPLOAD_MS,
   DEFAULT_QUARANTINE_RECHECK_MS,
   DEFAULT_SKEW_MARGIN_MS,
+  DYNAMODB_BATCH_GET,
   MULTIPART_PART_SIZE,
+  S3_DELETE_BATCH,
 } from '../constants.js';
-import { DYNAMODB_BATCH_GET, S3_DELETE_BATCH } from '../constants.js';
 import { CorruptItemError, ValidationError } from '../errors.js';
 import { type Clock, newInstanceId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
@@ -347,7 +348,7 @@ export class Sweeper {
             const session = await abortSessionUpload(this.lt, this.config.prefix, taken.parsed.raw);
             if (session.kind === 'untrusted') this.logger.warn('upload session not aborted', { instanceId, reason: session.reason });
           }
-          await this.settleInstance(taken.parsed.item, sweep);
+          this.settleInstance(taken.parsed.item, sweep);
       }
     } catch (err) {
       report.errors++;
@@ -413,7 +414,7 @@ export class Sweeper {
    * while its HV reads wait for their batch and again while its blobs wait for theirs; each time
    * it comes back (as a new task of the pool) once the batch was answered.
    */
-  private async settleInstance(item: InstanceItem, sweep: SweepRun): Promise<void> {
+  private settleInstance(item: InstanceItem, sweep: SweepRun): void {
     const now = this.clock();
     const ctx: JudgeContext = { prefix: this.config.prefix, now, maxUploadMs: this.maxUploadMs, firstSeen: item.firstSeen ?? now };
     this.whenAnswered(
