@@ -1,13 +1,17 @@
 /**
- * Expiry cleanup: the `functions/objects-stream.ts` Lambda on the objects table's stream. When
- * DynamoDB TTL (or anyone) removes an item, the function deletes the blob its old image points
- * at, so an expired large object leaves nothing behind in the bucket.
+ * Blob cleanup from the objects table's stream: the `functions/objects-stream.ts` Lambda. When
+ * DynamoDB TTL (or anyone) removes an item, or a write makes it point elsewhere, the function
+ * deletes the blob its old image points at unless the item still does: an expired large object
+ * leaves nothing behind in the bucket, and neither does an overwrite or a delete whose writer died
+ * before deleting the blob it replaced (the stack's writers run with
+ * `replacedBlobCleanup: 'stream'`).
  *
- * The event source mapping hands over REMOVE records only (an event filter: the other records
- * cost no invocation), bisects a failing batch, retries a bounded number of times, reports
- * partial batch failures, and sends what it gives up on to an on-failure SQS queue (the audit
- * then finds those blobs). Alarms: iterator age (the consumer falls behind; past the stream's
- * 24 h retention records are lost) and a non-empty on-failure queue.
+ * The event source mapping hands over REMOVE and MODIFY records of items that pointed at a blob
+ * (an event filter: the other records cost no invocation), bisects a failing batch, retries a
+ * bounded number of times, reports partial batch failures, and sends what it gives up on to an
+ * on-failure SQS queue (the audit then finds those blobs). Alarms: iterator age (the consumer
+ * falls behind; past the stream's 24 h retention records are lost) and a non-empty on-failure
+ * queue.
  *
  * Grants, least privilege: read of this table's stream, BatchGetItem on the objects table (the
  * consistent re-read that keeps a referenced blob), s3:DeleteObject under `<prefix>/*`.
@@ -45,6 +49,13 @@ export interface ObjectsStreamCleanupProps {
   readonly resources: TierlogResources;
   /** The function's configuration variables (what `loadConfig` reads). */
   readonly environment: Record<string, string>;
+  /**
+   * The objects table's blob attribute (`hvAttributes.blob`): the event filter passes only
+   * records whose old image has one.
+   *
+   * @default 'blob'
+   */
+  readonly blobAttribute?: string;
   /**
    * Records per invocation.
    *
@@ -162,8 +173,14 @@ export class ObjectsStreamCleanup extends Construct {
       maxRecordAge: Duration.hours(24),
       reportBatchItemFailures: true,
       onFailure: new SqsDlq(this.failureQueue),
-      // Only removals are this function's business (overwrites are settled by the change log).
-      filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('REMOVE') })],
+      // Removals and modifications of items that pointed at a blob: an expired item, and an
+      // overwrite or delete whose writer could not delete the replaced blob. Nothing else.
+      filters: [
+        lambda.FilterCriteria.filter({
+          eventName: lambda.FilterRule.or('REMOVE', 'MODIFY'),
+          dynamodb: { OldImage: { [props.blobAttribute ?? 'blob']: { S: lambda.FilterRule.exists() } } },
+        }),
+      ],
     });
 
     this.iteratorAgeThreshold = props.iteratorAgeThreshold ?? Duration.hours(1);
@@ -212,9 +229,9 @@ export class ObjectsStreamCleanup extends Construct {
         width: 8,
       }),
       new cloudwatch.GraphWidget({
-        title: 'Objects stream: removals and blobs deleted',
-        left: [count('removes'), count('expiredRemoves'), count('blobsDeleted')],
-        right: [count('untrusted'), count('referenced'), count('failed')],
+        title: 'Objects stream: removals, replacements and blobs deleted',
+        left: [count('removes'), count('expiredRemoves'), count('replaced'), count('blobsDeleted')],
+        right: [count('unchanged'), count('untrusted'), count('referenced'), count('failed')],
         width: 8,
       }),
       new cloudwatch.GraphWidget({

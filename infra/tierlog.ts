@@ -213,8 +213,9 @@ export class Tierlog extends Construct {
   /** Scheduler's dead-letter queue for undeliverable sweep events. */
   public readonly deadLetterQueue: sqs.IQueue;
   /**
-   * Expiry cleanup: the function on the objects table's stream that deletes the blob of every
-   * removed item (DynamoDB TTL turns expired objects into removals), its on-failure queue.
+   * The function on the objects table's stream that deletes the blob an item stopped pointing at:
+   * removed (DynamoDB TTL turns expired objects into removals) or replaced by a writer that could
+   * not delete it; its on-failure queue.
    */
   public readonly objectsStream: ObjectsStreamCleanup;
   /** The reference objects function, unless `objectsFunction: false`. */
@@ -228,8 +229,9 @@ export class Tierlog extends Construct {
   /**
    * The environment variables `loadConfig` reads (`TIERLOG_CHANGELOG_TABLE`,
    * `TIERLOG_OBJECTS_TABLE`, `TIERLOG_BUCKET`, `TIERLOG_PREFIX`, `TIERLOG_LEASE_SHARDS`,
-   * `TIERLOG_HV_ATTRIBUTES`): give
-   * them to your writer functions. Nothing secret.
+   * `TIERLOG_HV_ATTRIBUTES`, and `TIERLOG_REPLACED_BLOB_CLEANUP=stream`, since the stack's
+   * stream function deletes what a dead writer replaced): give them to your writer functions.
+   * Nothing secret.
    */
   public readonly writerEnvironment: Readonly<Record<string, string>>;
   /** The audit at scale, when `auditAtScale` is set. */
@@ -279,6 +281,8 @@ export class Tierlog extends Construct {
       prefix: this.prefix,
       leaseShards: this.leaseShards,
       ...(props.hvAttributes !== undefined ? { hvAttributes: { ...props.hvAttributes } } : {}),
+      // The stack runs the objects-stream function: it deletes what a dead writer replaced.
+      replacedBlobCleanup: 'stream',
     });
 
     const functionOptions = functionOptionsOf({ ...props, removalPolicy });
@@ -300,6 +304,7 @@ export class Tierlog extends Construct {
     this.objectsStream = new ObjectsStreamCleanup(this, 'ObjectsStream', {
       resources: this.resources,
       environment: { ...this.writerEnvironment },
+      blobAttribute: hvNames.blob,
       ...functionOptions,
       ...(props.streamIteratorAgeThreshold ? { iteratorAgeThreshold: props.streamIteratorAgeThreshold } : {}),
     });

@@ -16,7 +16,14 @@ export const CONFIG_ENV = {
   prefix: 'TIERLOG_PREFIX',
   leaseShards: 'TIERLOG_LEASE_SHARDS',
   hvAttributes: 'TIERLOG_HV_ATTRIBUTES',
+  replacedBlobCleanup: 'TIERLOG_REPLACED_BLOB_CLEANUP',
 } as const;
+
+/** Who deletes a blob an object stopped pointing at when its writer could not: see {@link TierlogConfig.replacedBlobCleanup}. */
+export type ReplacedBlobCleanup = 'log' | 'stream';
+
+/** The values of {@link TierlogConfig.replacedBlobCleanup}. */
+export const REPLACED_BLOB_CLEANUPS: readonly ReplacedBlobCleanup[] = ['log', 'stream'];
 
 export interface TierlogConfig {
   /** The change-log table (one item per writer instance). `TIERLOG_CHANGELOG_TABLE`. */
@@ -42,6 +49,23 @@ export interface TierlogConfig {
    * the audit and the CLI must agree: a reader with other names sees "no blob" everywhere.
    */
   readonly hvAttributes?: Readonly<Partial<HvAttributeNames>>;
+  /**
+   * Who deletes the blob an overwrite or a delete replaced, when the writer could not (it died
+   * after its commit, or its delete failed). `TIERLOG_REPLACED_BLOB_CLEANUP`, default `log`.
+   *
+   *  - `log`: the writer records the replaced blob in its change-log entry at the commit, and the
+   *    sweeper deletes it after the writer's death. Needs nothing beyond the two tables.
+   *  - `stream`: the objects table's stream does. Its function (`functions/objects-stream.ts`,
+   *    deployed by the construct, which sets this value) deletes the blob of the old image of
+   *    every change that stopped pointing at it. The writer's log then covers only uploads not yet
+   *    committed: a delete or an inline replacement of a blob writes no entry and no transaction
+   *    (one conditional write, as without a log), and an overwrite's commit removes its entry.
+   *    Set it only where that function runs on the objects table's stream: without it, a writer
+   *    that dies between its commit and its delete leaves the replaced blob to `tierlog audit`.
+   *
+   * Writers read it; the sweeper handles entries of either kind, so writers may switch at any time.
+   */
+  readonly replacedBlobCleanup?: ReplacedBlobCleanup;
 }
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
@@ -67,6 +91,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     prefix: env[CONFIG_ENV.prefix] ?? DEFAULT_PREFIX,
     leaseShards: parseShards(env[CONFIG_ENV.leaseShards]),
     ...parseHvAttributes(env[CONFIG_ENV.hvAttributes]),
+    ...parseReplacedBlobCleanup(env[CONFIG_ENV.replacedBlobCleanup]),
   };
   try {
     return validateConfig(config);
@@ -112,6 +137,12 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
     throw new ConfigError(`leaseShards must be an integer in 1..256, got ${config.leaseShards}`, 'leaseShards');
   }
   if (config.hvAttributes !== undefined) checkHvAttributes(config.hvAttributes, 'hvAttributes');
+  if (config.replacedBlobCleanup !== undefined && !REPLACED_BLOB_CLEANUPS.includes(config.replacedBlobCleanup)) {
+    throw new ConfigError(
+      `replacedBlobCleanup must be one of ${REPLACED_BLOB_CLEANUPS.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(config.replacedBlobCleanup)}`,
+      'replacedBlobCleanup',
+    );
+  }
   return config;
 }
 
@@ -172,6 +203,16 @@ function parseHvAttributes(raw: string | undefined): { hvAttributes?: Partial<Hv
   return { hvAttributes: { ...(parsed as Partial<HvAttributeNames>) } };
 }
 
+function parseReplacedBlobCleanup(raw: string | undefined): { replacedBlobCleanup?: ReplacedBlobCleanup } {
+  if (raw === undefined || raw.trim() === '') return {};
+  return { replacedBlobCleanup: raw.trim() as ReplacedBlobCleanup };
+}
+
+/** Who deletes a replaced blob the writer could not: the configuration's choice, `log` by default. */
+export function replacedBlobCleanupOf(config: TierlogConfig): ReplacedBlobCleanup {
+  return config.replacedBlobCleanup ?? 'log';
+}
+
 /** The objects-table attribute names `config` gives: the defaults with its overrides. */
 export function hvAttributeNames(config: TierlogConfig): HvAttributeNames {
   return { ...DEFAULT_HV_ATTRIBUTES, ...config.hvAttributes };
@@ -228,5 +269,6 @@ export function configToEnv(config: TierlogConfig): Record<string, string> {
     [CONFIG_ENV.leaseShards]: String(config.leaseShards),
     // Always set, `{}` for the default names, so every component is told the names explicitly.
     [CONFIG_ENV.hvAttributes]: JSON.stringify(config.hvAttributes ?? {}),
+    ...(config.replacedBlobCleanup !== undefined ? { [CONFIG_ENV.replacedBlobCleanup]: config.replacedBlobCleanup } : {}),
   };
 }

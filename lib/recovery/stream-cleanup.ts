@@ -1,15 +1,19 @@
 /**
- * Blob cleanup from the objects table's stream: when an item is removed (by DynamoDB TTL after
- * it expired, or by anyone else), the blob its OLD image points at is deleted.
+ * Blob cleanup from the objects table's stream: when an item stops pointing at a blob (it is
+ * removed, by DynamoDB TTL after it expired or by anyone else, or it is modified to point
+ * elsewhere), the blob its OLD image points at is deleted.
  *
- * Which records are its business: only REMOVE. Overwrites (MODIFY) and deletes through the
- * library are settled by the change log: the writer records the replaced blob as `old` before
- * its commit, deletes it after, and the sweeper finishes that if the writer dies. A REMOVE
- * carries no log entry: a TTL deletion happens outside any writer (its record shows
- * `userIdentity = { type: "Service", principalId: "dynamodb.amazonaws.com" }`), and without
- * this consumer its blob would be paid for forever.
+ * Which records are its business: REMOVE, and MODIFY. A REMOVE carries no log entry: a TTL
+ * deletion happens outside any writer (its record shows `userIdentity = { type: "Service",
+ * principalId: "dynamodb.amazonaws.com" }`), and without this consumer its blob would be paid for
+ * forever. A MODIFY is an overwrite or a delete through the library: its writer deletes the
+ * replaced blob itself right after its commit, and with `replacedBlobCleanup: 'stream'` this
+ * consumer is what deletes it when the writer could not (it died after the commit, or its delete
+ * failed); with `log`, the writer's change-log entry names it for the sweeper, and this is a
+ * second, harmless delete. A MODIFY that kept the blob (a time-to-idle refresh) is seen as such
+ * from the new image when the stream carries it, else from HV below.
  *
- * The rule, per REMOVE record whose old image names a blob `b` for key `k`:
+ * The rule, per REMOVE or MODIFY record whose old image names a blob `b` for key `k`:
  *   1. `b` must pass the sweeper's namespace guard ({@link checkBlobKey}: under the configured
  *      prefix, exactly a blob key of `k`); anything else is logged, counted, never deleted.
  *   2. Read HV for `k` consistently. If the current item points at `b`, keep it (cannot happen
@@ -50,6 +54,8 @@ export interface ObjectsStreamRecord {
     readonly SequenceNumber?: string;
     readonly Keys?: Readonly<Record<string, StreamAttributeValue>>;
     readonly OldImage?: Readonly<Record<string, StreamAttributeValue>>;
+    /** Only with the view type NEW_AND_OLD_IMAGES. */
+    readonly NewImage?: Readonly<Record<string, StreamAttributeValue>>;
   };
 }
 
@@ -65,10 +71,14 @@ export interface StreamCleanupReport {
   readonly removes: number;
   /** REMOVE records made by DynamoDB TTL. */
   readonly expiredRemoves: number;
+  /** MODIFY records whose old image names a blob (an overwrite, a delete, a refresh). */
+  readonly replaced: number;
+  /** Blobs of MODIFY records kept because the item still points at them (a refresh). */
+  readonly unchanged: number;
   readonly blobsDeleted: number;
   /** Blobs refused by the namespace guard, or images that could not be read: logged, never deleted. */
   readonly untrusted: number;
-  /** Blobs kept because HV points at them (should stay 0). */
+  /** Blobs of REMOVE records kept because HV points at them (should stay 0). */
   readonly referenced: number;
   /** Records reported back as failures (retried by the event source mapping). */
   readonly failed: number;
@@ -76,9 +86,16 @@ export interface StreamCleanupReport {
 
 /** The judgement of one record, before HV is read. */
 export type StreamRecordVerdict =
-  | { readonly kind: 'ignore'; readonly reason: 'notRemove' | 'noBlob' }
+  | { readonly kind: 'ignore'; readonly reason: 'insert' | 'noBlob' | 'sameBlob' }
   | { readonly kind: 'untrusted'; readonly reason: string; readonly key?: string }
-  | { readonly kind: 'candidate'; readonly key: string; readonly blob: string; readonly expired: boolean };
+  | {
+      readonly kind: 'candidate';
+      readonly key: string;
+      readonly blob: string;
+      readonly expired: boolean;
+      /** The record is a MODIFY: the item may still point at the blob (a refresh). */
+      readonly modified: boolean;
+    };
 
 /** Judges one record from its own content (pure). */
 export function judgeStreamRecord(
@@ -86,10 +103,14 @@ export function judgeStreamRecord(
   prefix: string,
   attrs: Pick<HvAttributeNames, 'key' | 'blob'>,
 ): StreamRecordVerdict {
-  if (record.eventName !== 'REMOVE') return { kind: 'ignore', reason: 'notRemove' };
+  const modified = record.eventName === 'MODIFY';
+  if (record.eventName !== 'REMOVE' && !modified) return { kind: 'ignore', reason: 'insert' };
   const image = record.dynamodb?.OldImage;
   if (image === undefined)
-    return { kind: 'untrusted', reason: 'REMOVE without an old image (is the stream view type OLD_IMAGE or NEW_AND_OLD_IMAGES?)' };
+    return {
+      kind: 'untrusted',
+      reason: `${record.eventName} without an old image (is the stream view type OLD_IMAGE or NEW_AND_OLD_IMAGES?)`,
+    };
   const key = image[attrs.key]?.S;
   if (typeof key !== 'string') return { kind: 'untrusted', reason: `old image has no string "${attrs.key}"` };
   const raw = image[attrs.blob];
@@ -97,8 +118,9 @@ export function judgeStreamRecord(
   const blob = raw.S;
   const check = checkBlobKey(prefix, key, blob);
   if (!check.ok) return { kind: 'untrusted', reason: check.reason, key };
+  if (modified && record.dynamodb?.NewImage?.[attrs.blob]?.S === blob) return { kind: 'ignore', reason: 'sameBlob' };
   const expired = record.userIdentity?.type === 'Service' && record.userIdentity.principalId === TTL_PRINCIPAL;
-  return { kind: 'candidate', key, blob: blob as string, expired };
+  return { kind: 'candidate', key, blob: blob as string, expired, modified };
 }
 
 export interface StreamCleanupOptions {
@@ -143,10 +165,12 @@ export class StreamCleanup {
     };
     let removes = 0;
     let expiredRemoves = 0;
+    let replaced = 0;
+    let unchanged = 0;
     let untrusted = 0;
     let referenced = 0;
     let blobsDeleted = 0;
-    const candidates: Array<{ record: ObjectsStreamRecord; key: string; blob: string }> = [];
+    const candidates: Array<{ record: ObjectsStreamRecord; key: string; blob: string; modified: boolean }> = [];
     for (const record of records) {
       if (record.eventName === 'REMOVE') removes++;
       const verdict = judgeStreamRecord(record, this.prefix, this.hv.attrs);
@@ -159,7 +183,8 @@ export class StreamCleanup {
         });
       } else if (verdict.kind === 'candidate') {
         if (verdict.expired) expiredRemoves++;
-        candidates.push({ record, key: verdict.key, blob: verdict.blob });
+        if (verdict.modified) replaced++;
+        candidates.push({ record, key: verdict.key, blob: verdict.blob, modified: verdict.modified });
       }
     }
 
@@ -175,6 +200,10 @@ export class StreamCleanup {
         const pool = new WorkPool(this.concurrency);
         for (const c of candidates) {
           if (current.get(c.key) === c.blob) {
+            if (c.modified) {
+              unchanged++;
+              continue;
+            }
             referenced++;
             this.logger.warn('blob of a removed item is referenced again: kept', { key: c.key, blob: c.blob });
             continue;
@@ -197,6 +226,8 @@ export class StreamCleanup {
       records: records.length,
       removes,
       expiredRemoves,
+      replaced,
+      unchanged,
       blobsDeleted,
       untrusted,
       referenced,

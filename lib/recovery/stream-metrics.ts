@@ -9,6 +9,8 @@ import { addReportMetrics, type MetricSink } from './metric-sink.js';
 export const STREAM_METRICS = {
   removes: 'StreamRemoves',
   expiredRemoves: 'StreamExpiredRemoves',
+  replaced: 'StreamReplaced',
+  unchanged: 'StreamUnchangedKept',
   blobsDeleted: 'StreamBlobsDeleted',
   untrusted: 'StreamUntrusted',
   referenced: 'StreamReferencedKept',

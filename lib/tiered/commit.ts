@@ -4,8 +4,9 @@
  * The HV write and the change-log element ({@link FencedChangeLog.fence}) go in ONE
  * `TransactWriteItems`: the write lands only if the writer's instance is still live, so a
  * sweeper that claimed it (and may be deleting its blobs) can never be overtaken by a commit.
- * A log that cannot fence (a plain log behind its adapter) gives no element: the HV write is
- * then a plain conditional write.
+ * A log that cannot fence (a plain log behind its adapter) gives no element, and a change that is
+ * not logged (it uploads nothing, and the stream cleans what it replaces) has no log: the HV write
+ * is then a plain conditional write.
  *
  * The outcome is one of: landed; refused because HV moved on (a definite CAS loss, after which
  * this write can never land: its expected version is gone); refused because the instance was
@@ -36,9 +37,10 @@ export type CommitOutcome =
 export interface CommitRequest {
   readonly hv: HvTable;
   readonly write: HvWrite;
-  readonly log: FencedChangeLog;
   readonly changeId: string;
-  readonly effect: FenceEffect;
+  /** The change's log and what the commit does to its entry; absent for a change not logged. */
+  readonly log?: FencedChangeLog;
+  readonly effect?: FenceEffect;
 }
 
 /** Runs the commit and classifies its outcome; never throws for a refusal, only for bad config. */
@@ -48,7 +50,8 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
     current !== undefined && current[request.hv.attrs.writeId] === request.changeId;
   let logTable: string | undefined;
   try {
-    const fence = request.log.fence(request.changeId, request.effect);
+    const fence =
+      request.log !== undefined && request.effect !== undefined ? request.log.fence(request.changeId, request.effect) : undefined;
     logTable = fence?.Update.TableName;
     if (fence !== undefined) {
       await request.hv.client.send(
@@ -62,13 +65,17 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
     } else {
       await request.hv.client.send(new UpdateCommand({ ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
     }
-    request.log.committed(request.changeId, request.effect);
+    tellCommitted(request);
     return { kind: 'committed' };
   } catch (err) {
     const outcome = await classify(err, request, landed, logTable);
-    if (outcome.kind === 'committed') request.log.committed(request.changeId, request.effect);
+    if (outcome.kind === 'committed') tellCommitted(request);
     return outcome;
   }
+}
+
+function tellCommitted(request: CommitRequest): void {
+  if (request.log !== undefined && request.effect !== undefined) request.log.committed(request.changeId, request.effect);
 }
 
 async function classify(

@@ -25,6 +25,14 @@
  * and the log forgets the change ({@link FencedChangeLog.withdraw}); fenced, it may commit again
  * on a live instance. An unknown outcome is left to the sweeper as above.
  *
+ * When the objects table's stream cleans replaced blobs (`replacedBlobCleanup: 'stream'`), the log
+ * covers only what is not committed yet: the entry never names `old`, an overwrite's commit
+ * removes its entry as a create's does, and a change that uploads nothing is not logged at all
+ * (its commit is the HV conditional write alone: it references no new blob, so there is nothing
+ * to fence). After a landed commit the writer still deletes `old` at once; if it cannot (it dies,
+ * or the delete fails), the stream's function deletes it, because the commit's stream record
+ * shows `old` in its old image and HV no longer points at it.
+ *
  * Whatever this process fails to clean (a delete or a remove that throws) is left to the sweeper
  * the same way: {@link FencedChangeLog.abandon} makes the log forget the entry and stop keeping
  * its instance alive for it, so the instance's lease can end and a sweeper can claim it. Why this
@@ -35,6 +43,7 @@
  * result) is what its caller sees.
  */
 import type { Change } from '../changelog/change-log.js';
+import type { ReplacedBlobCleanup } from '../config.js';
 import type { FenceEffect, FencedChangeLog } from '../changelog/fenced.js';
 import { CommitOutcomeUnknownError, InstanceClaimedError, TierlogError } from '../errors.js';
 import { isDefiniteRejection } from '../aws/errors.js';
@@ -59,6 +68,8 @@ export interface ChangeContext {
   readonly log: FencedChangeLog;
   readonly hv: HvTable;
   readonly lt: LtBucket;
+  /** Who deletes a replaced blob the writer could not (the configuration's `replacedBlobCleanup`). */
+  readonly replacedBlobCleanup: ReplacedBlobCleanup;
   readonly onCleanupError: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
 }
 
@@ -80,6 +91,11 @@ export class LoggedChange {
    * nothing to remove.
    */
   private recordAtCommit = false;
+  /**
+   * The change is not logged at all: it uploads nothing and the stream cleans the blob it
+   * replaces. Its commit is the HV write alone, and nothing of it is left to clean.
+   */
+  private unlogged = false;
 
   /**
    * @param key the object (HV key).
@@ -103,6 +119,11 @@ export class LoggedChange {
    * HV), and resolves to what `alongside` resolved to.
    */
   async record<T>(alongside?: Promise<T>): Promise<T> {
+    if (this.blob === undefined && alongside === undefined && this.streamCleans) {
+      this.unlogged = true;
+      this.current = 'recorded';
+      return undefined as T;
+    }
     if (this.blob === undefined && alongside === undefined && this.ctx.log.recordsAtCommit === true) {
       // Nothing is uploaded before the commit, so nothing can be left behind before it: the
       // entry rides in the commit's transaction and exists exactly when the commit landed.
@@ -113,7 +134,7 @@ export class LoggedChange {
     const change: Change = {
       id: this.key,
       ...(this.blob !== undefined ? { new: this.blob } : {}),
-      ...(this.old !== undefined ? { old: this.old } : {}),
+      ...(this.old !== undefined && !this.streamCleans ? { old: this.old } : {}),
     };
     const [recorded, read] = await Promise.allSettled([this.ctx.log.record(this.changeId, change), alongside]);
     if (recorded.status === 'rejected') throw recorded.reason;
@@ -139,20 +160,17 @@ export class LoggedChange {
   async commit(write: HvWrite, old: string | undefined): Promise<RefusedCommit | undefined> {
     const before = this.current;
     if (before !== 'recorded' && before !== 'uploaded') throw new TierlogError(`commit of change ${this.changeId} in phase ${before}`);
-    const effect: FenceEffect = this.recordAtCommit
-      ? { kind: 'record', change: { id: this.key, ...(old !== undefined ? { old } : {}) } }
-      : old === undefined
-        ? this.blob !== undefined
-          ? { kind: 'remove' }
-          : { kind: 'check' }
-        : old === this.old
-          ? { kind: 'check' }
-          : { kind: 'setOld', old };
-    await this.ctx.log.prepareCommit(this.changeId, effect);
+    const effect = this.effectOf(old);
+    if (effect !== undefined) await this.ctx.log.prepareCommit(this.changeId, effect);
     this.current = 'committing';
     let outcome;
     try {
-      outcome = await commitWrite({ hv: this.ctx.hv, write, log: this.ctx.log, changeId: this.changeId, effect });
+      outcome = await commitWrite({
+        hv: this.ctx.hv,
+        write,
+        changeId: this.changeId,
+        ...(effect !== undefined ? { log: this.ctx.log, effect } : {}),
+      });
     } catch (err) {
       // Refused outright on its only attempt (missing table, access denied, invalid request):
       // it did not land. Anything else leaves the outcome open (the phase stays `committing`).
@@ -196,9 +214,15 @@ export class LoggedChange {
     if (phase === 'settled') return;
     this.current = 'settled';
     try {
+      if (this.unlogged) {
+        // Nothing of it is logged. Landed: delete `old` now (the stream's function does if this
+        // fails). Anything else: `old` is still referenced, or the stream deletes it if it landed.
+        if (phase === 'committed' && this.replaced !== undefined) await this.deleteBlob(this.replaced);
+        return;
+      }
       switch (phase) {
         case 'committed':
-          if (this.replaced === undefined || (await this.deleteBlob(this.replaced))) await this.remove();
+          if (this.replaced === undefined || (await this.deleteBlob(this.replaced)) || this.streamCleans) await this.remove();
           else this.leaveToSweeper();
           return;
         case 'fenced':
@@ -220,6 +244,23 @@ export class LoggedChange {
       this.report(err);
       this.leaveToSweeper();
     }
+  }
+
+  /** True when the objects table's stream deletes a replaced blob the writer could not. */
+  private get streamCleans(): boolean {
+    return this.ctx.replacedBlobCleanup === 'stream';
+  }
+
+  /**
+   * What the commit does to the change's entry: write it (recorded at commit), remove it (a
+   * create, or an overwrite whose `old` the stream cleans), name `old` in it, or only require it.
+   * Undefined for an unlogged change: its commit has no change-log element.
+   */
+  private effectOf(old: string | undefined): FenceEffect | undefined {
+    if (this.unlogged) return undefined;
+    if (this.recordAtCommit) return { kind: 'record', change: { id: this.key, ...(old !== undefined ? { old } : {}) } };
+    if (old === undefined || this.streamCleans) return this.blob !== undefined ? { kind: 'remove' } : { kind: 'check' };
+    return old === this.old ? { kind: 'check' } : { kind: 'setOld', old };
   }
 
   private advance(from: ChangePhase, to: ChangePhase): void {

@@ -40,7 +40,7 @@ import { Readable as ReadableStream } from 'node:stream';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { resolveHvAttributes, type TierlogConfig } from '../config.js';
+import { replacedBlobCleanupOf, resolveHvAttributes, type TierlogConfig } from '../config.js';
 import type { ChangeLog } from '../changelog/change-log.js';
 import { oldItemOf } from '../changelog/instance-table.js';
 import { DEFAULT_INLINE_THRESHOLD, DYNAMODB_ITEM_LIMIT, INLINE_OVERHEAD_RESERVE, MULTIPART_PART_SIZE } from '../constants.js';
@@ -182,7 +182,13 @@ export class TieredStore {
     this.maxAttempts = options.maxAttempts ?? 5;
     this.consistentReads = options.consistentReads ?? true;
     this.settleInBackground = options.settleInBackground ?? false;
-    this.context = { log: fencedLogOf(options.changeLog), hv: this.hv, lt: this.lt, onCleanupError: options.onCleanupError ?? (() => {}) };
+    this.context = {
+      log: fencedLogOf(options.changeLog),
+      hv: this.hv,
+      lt: this.lt,
+      replacedBlobCleanup: replacedBlobCleanupOf(options.config),
+      onCleanupError: options.onCleanupError ?? (() => {}),
+    };
   }
 
   /**

@@ -1,12 +1,14 @@
 /**
  * The expiry cleanup in the synthesized template: the objects table's stream (old images) and
- * TTL on the expiry attribute; the stream function's event source mapping (REMOVE filter,
+ * TTL on the expiry attribute; the stream function's event source mapping (REMOVE and MODIFY of
+ * items with a blob,
  * bisect on error, bounded retries, partial batch failures, on-failure queue); its exact
  * grants; the iterator-age and failure-queue alarms; its dashboard row.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
 import { OBJECTS_STREAM_ACTIONS } from '../../infra/objects-stream.js';
+import { CONFIG_ENV } from '../../lib/config.js';
 import { STREAM_METRICS } from '../../lib/recovery/stream-metrics.js';
 import { actions, cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, statementsOfRole, tierlogTemplate } from './helpers.js';
 
@@ -51,8 +53,23 @@ describe('event source mapping', () => {
     });
   });
 
-  it('hands over REMOVE records only', () => {
-    expect(p['FilterCriteria']).toEqual({ Filters: [{ Pattern: JSON.stringify({ eventName: ['REMOVE'] }) }] });
+  it('hands over REMOVE and MODIFY records of items that pointed at a blob, and nothing else', () => {
+    expect(p['FilterCriteria']).toEqual({
+      Filters: [
+        { Pattern: JSON.stringify({ eventName: ['REMOVE', 'MODIFY'], dynamodb: { OldImage: { blob: { S: [{ exists: true }] } } } }) },
+      ],
+    });
+  });
+
+  it("filters on the configured blob attribute, and tells the stack's writers that the stream cleans replaced blobs", () => {
+    const renamed = tierlogTemplate({ hvAttributes: { blob: 'ptr' }, objectsFunction: false });
+    const [, other] = onlyResource(renamed.template, 'AWS::Lambda::EventSourceMapping');
+    expect(JSON.parse((other.Properties!['FilterCriteria'] as { Filters: Array<{ Pattern: string }> }).Filters[0]!.Pattern)).toEqual({
+      eventName: ['REMOVE', 'MODIFY'],
+      dynamodb: { OldImage: { ptr: { S: [{ exists: true }] } } },
+    });
+    expect(renamed.stack.tierlog.writerEnvironment[CONFIG_ENV.replacedBlobCleanup]).toBe('stream');
+    expect(t.writerEnvironment[CONFIG_ENV.replacedBlobCleanup]).toBe('stream');
   });
 });
 
