@@ -57,6 +57,9 @@ Environment:
   ${CONFIG_ENV.prefix}            blob key prefix (default "blobs")
   ${CONFIG_ENV.leaseShards}      lease-index shards (default 4; as the writers)
   ${CONFIG_ENV.hvAttributes}     objects-table attribute names, JSON, e.g. {"blob":"ptr"} (as the writers)
+  ${CONFIG_ENV.replacedBlobCleanup}
+                             "log" (default) or "stream": who deletes a blob a dead writer
+                             replaced (read by writers; checked by every command)
   ${Object.values(SWEEPER_ENV).join(', ')}
                              sweeper tuning for "sweep" and "inspect" (as the sweeper Lambda;
                              values below the safe floors are refused)

@@ -136,9 +136,9 @@ describe('objects stream handler (DynamoDB Local stream)', () => {
     expect((await rawState(fx)).unreferenced).toEqual([]);
   });
 
-  test('inserts, overwrites and inline objects are not its business: it deletes nothing for them', async () => {
+  test('inserts and inline objects are not its business, and an overwrite its writer settled changes nothing', async () => {
     await writer.store.put('mod/large', randomBody(40 * KiB));
-    await writer.store.put('mod/large', randomBody(40 * KiB)); // MODIFY: the log settles the old blob
+    await writer.store.put('mod/large', randomBody(40 * KiB)); // MODIFY: the writer already deleted the old blob
     await writer.store.put('mod/small', 'tiny');
     await expireAsTtl('mod/small'); // REMOVE of an inline object: no blob
     const before = (await rawState(fx)).blobs;
@@ -187,6 +187,74 @@ describe('objects stream handler (DynamoDB Local stream)', () => {
     expect(out).toMatch(/"StreamUntrusted":2\b/);
     expect(await rawGetObject(fx, foreign)).toBeDefined();
     expect(await rawGetObject(fx, another)).toBeDefined();
+  });
+});
+
+describe("replaced blobs (writers with replacedBlobCleanup: 'stream')", () => {
+  /** A stream-mode writer that dies at its first DeleteObject: right after its commit landed. */
+  function writerDyingBeforeItsDelete(): Writer {
+    const injector = new FaultInjector().add({ kind: 'crashBefore', match: onCommand('DeleteObjectCommand'), times: 1 });
+    const dying = makeWriter({ ...fx, config: { ...fx.config, replacedBlobCleanup: 'stream' } }, { injector });
+    return dying;
+  }
+
+  test.each([
+    ['an overwrite', (w: Writer, key: string) => w.store.put(key, randomBody(30 * KiB))],
+    ['a delete', (w: Writer, key: string) => w.store.delete(key)],
+    ['an inline put over a blob', (w: Writer, key: string) => w.store.put(key, 'small now')],
+  ] as const)('%s whose writer died after its commit: the MODIFY record deletes the old blob, nothing else', async (label, op) => {
+    const key = `replaced/${label.replaceAll(' ', '-')}`;
+    await writer.store.put(key, randomBody(40 * KiB));
+    const old = (await blobOf(key))!;
+    const dying = writerDyingBeforeItsDelete();
+    try {
+      await op(dying, key).catch(() => undefined);
+      expect(dying.injector.crashedAt?.command).toBe('DeleteObjectCommand');
+    } finally {
+      dying.close();
+    }
+    const current = await blobOf(key);
+    expect(current).not.toBe(old);
+    expect(await rawGetObject(fx, old), 'the dead writer left old behind').toBeDefined();
+    const state = await rawState(fx);
+    expect(state.entries, 'and no change-log entry names it').toBe(0);
+
+    const records = await reader.read();
+    expect(records.filter((r) => r.eventName === 'MODIFY').map((r) => r.dynamodb?.OldImage?.['blob']?.S)).toContain(old);
+    const { result, out } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream')));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(out).toMatch(/"StreamReplaced":[1-9]/);
+    expect(await rawGetObject(fx, old)).toBeUndefined();
+    await expectNothingReferencedLost();
+    if (current !== undefined) expect(await rawGetObject(fx, current), 'the new blob stays').toBeDefined();
+  });
+
+  test('a MODIFY that kept its blob (a refresh) deletes nothing and counts as unchanged', async () => {
+    await writer.store.put('replaced/kept', randomBody(40 * KiB));
+    const blob = (await blobOf('replaced/kept'))!;
+    await reader.read();
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.objectsTable,
+        Key: { key: { S: 'replaced/kept' } },
+        UpdateExpression: 'SET updatedAt = :t',
+        ExpressionAttributeValues: { ':t': { N: String(Date.now()) } },
+      }),
+    );
+    const records = await reader.read();
+    expect(records.map((r) => r.eventName)).toEqual(['MODIFY']);
+    // With new images (NEW_AND_OLD_IMAGES) the record shows the blob kept: nothing is read.
+    const seen = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream')));
+    expect(seen.result).toEqual({ batchItemFailures: [] });
+    expect(seen.out).toMatch(/"StreamReplaced":0\b/);
+    // With old images only (the construct's view type) HV is read, and still points at it.
+    const oldOnly = records.map((r) => ({ ...r, dynamodb: { ...r.dynamodb, NewImage: undefined } }));
+    const { result, out } = await captureStdout(() => handler(streamEvent(oldOnly), lambdaContext('tierlog-objects-stream')));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(out).toMatch(/"StreamReplaced":1\b/);
+    expect(out).toMatch(/"StreamUnchangedKept":1\b/);
+    expect(out).toMatch(/"StreamBlobsDeleted":0\b/);
+    expect(await rawGetObject(fx, blob)).toBeDefined();
   });
 });
 

@@ -123,6 +123,30 @@ describe('loadConfig', () => {
   });
 });
 
+describe('TIERLOG_REPLACED_BLOB_CLEANUP', () => {
+  it('is unset by default (the log cleans), and reads "log" or "stream"', () => {
+    expect(loadConfig(base).replacedBlobCleanup).toBeUndefined();
+    expect(loadConfig({ ...base, TIERLOG_REPLACED_BLOB_CLEANUP: 'stream' }).replacedBlobCleanup).toBe('stream');
+    expect(loadConfig({ ...base, TIERLOG_REPLACED_BLOB_CLEANUP: ' log ' }).replacedBlobCleanup).toBe('log');
+    expect(loadConfig({ ...base, TIERLOG_REPLACED_BLOB_CLEANUP: '' }).replacedBlobCleanup).toBeUndefined();
+  });
+
+  it.each(['Stream', 'sweeper', 'none', 'true'])('"%s" is a ConfigError naming the variable', (value) => {
+    const err = configError({ ...base, TIERLOG_REPLACED_BLOB_CLEANUP: value });
+    expect(err.setting).toBe('TIERLOG_REPLACED_BLOB_CLEANUP');
+    expect(err.message).toContain('"log", "stream"');
+  });
+
+  it('validateConfig refuses an unknown value set in code; configToEnv carries a set value through loadConfig', () => {
+    const config = loadConfig(base);
+    expect(() => validateConfig({ ...config, replacedBlobCleanup: 'both' as never })).toThrow(ConfigError);
+    const streamed = { ...config, replacedBlobCleanup: 'stream' as const };
+    expect(configToEnv(streamed)[CONFIG_ENV.replacedBlobCleanup]).toBe('stream');
+    expect(loadConfig(configToEnv(streamed))).toEqual(streamed);
+    expect(configToEnv(config)[CONFIG_ENV.replacedBlobCleanup]).toBeUndefined();
+  });
+});
+
 describe('TIERLOG_HV_ATTRIBUTES', () => {
   const hv = (json: string) => ({ ...base, TIERLOG_HV_ATTRIBUTES: json });
 

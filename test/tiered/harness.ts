@@ -251,6 +251,12 @@ function writesMarker(request: RequestInfo): boolean {
   return /#deleted = /.test(updateExpressionOf(request));
 }
 
+/** The small path's first HV write: its condition refuses to replace a blob. */
+function refusesBlob(request: RequestInfo): boolean {
+  const condition = request.input.ConditionExpression;
+  return typeof condition === 'string' && condition.includes('attribute_not_exists(#blob)');
+}
+
 /** The protocol steps of the write paths, as request matchers for a config. */
 export function steps(config: TierlogConfig) {
   const isLog = (r: RequestInfo) => tableOf(r) === config.changeLogTable;
@@ -259,9 +265,15 @@ export function steps(config: TierlogConfig) {
     record: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isLog(r) && updateExpressionOf(r).includes(':entry'),
     remove: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isLog(r) && updateExpressionOf(r).includes('REMOVE #c ADD #n :minus'),
     hvRead: (r: RequestInfo) => r.command === 'GetItemCommand' && isHv(r),
-    hvInline: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isHv(r) && !writesMarker(r),
-    /** The delete's first write: a deletion marker (an UpdateItem that sets `deleted`). */
-    hvDelete: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isHv(r) && writesMarker(r),
+    /** The small put's write, which refuses to replace a blob. */
+    hvInline: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isHv(r) && !writesMarker(r) && refusesBlob(r),
+    /** The delete's first write: a deletion marker (an UpdateItem that sets `deleted`) that refuses to replace a blob. */
+    hvDelete: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isHv(r) && writesMarker(r) && refusesBlob(r),
+    /**
+     * The commit of a change that is not logged (`replacedBlobCleanup: 'stream'`: it replaces a
+     * blob with an inline body or a marker): a plain HV write against the state read.
+     */
+    hvCommit: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isHv(r) && !refusesBlob(r),
     commit: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
     upload: (r: RequestInfo) => r.command === 'PutObjectCommand',
     mpCreate: (r: RequestInfo) => r.command === 'CreateMultipartUploadCommand',

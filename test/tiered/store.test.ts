@@ -10,6 +10,7 @@ import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { BlobMissingError, ValidationError, VersionConflictError } from '../../lib/errors.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import type { TierlogConfig } from '../../lib/config.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
 import {
@@ -40,14 +41,16 @@ const SMALL = 1 * KiB;
 const LARGE = 64 * KiB;
 
 /** A store whose two clients carry separate injectors, to count calls per service. */
-function countingStore(options: { partSize?: number } = {}) {
+function countingStore(options: { partSize?: number; config?: Partial<TierlogConfig> } = {}) {
+  const { config: overrides, ...storeOptions } = options;
+  const config = { ...fx.config, ...overrides };
   const ddb = new FaultInjector();
   const s3i = new FaultInjector();
   const recorder = new CommandRecorder();
   const dynamodb = recorder.attach(ddb.attach(createDynamoDBClient(), 'dynamodb'), 'dynamodb');
   const s3 = recorder.attach(s3i.attach(createS3Client(), 's3'), 's3');
-  const log = new DynamoChangeLog({ config: fx.config, dynamodb, renewInBackground: false });
-  const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3, ...options });
+  const log = new DynamoChangeLog({ config, dynamodb, renewInBackground: false });
+  const store = new TieredStore({ config, changeLog: log, dynamodb, s3, ...storeOptions });
   return {
     store,
     recorder,
@@ -145,6 +148,40 @@ describe('calls per operation', () => {
       expect(multipart.s3).toBe(4);
       await c.store.delete('calls/mp');
       await c.store.delete('calls/small');
+      await expectClean(fx, expect);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe("calls per operation when the stream cleans replaced blobs (replacedBlobCleanup: 'stream')", () => {
+  test('a large delete or small-over-large is the unlogged path; an overwrite removes its entry at the commit', async () => {
+    const c = countingStore({ config: { replacedBlobCleanup: 'stream' } });
+    try {
+      await c.store.put('stream-calls/a', randomBody(LARGE));
+      await c.store.put('stream-calls/b', randomBody(LARGE));
+      const largeCreate = await c.measure(() => c.store.put('stream-calls/c', randomBody(LARGE)));
+      const overwrite = await c.measure(() => c.store.put('stream-calls/a', randomBody(LARGE)));
+      const smallOverLarge = await c.measure(() => c.store.put('stream-calls/b', randomBody(SMALL)));
+      const deleteLarge = await c.measure(() => c.store.delete('stream-calls/a'));
+      // A create is the same in both modes.
+      expect(largeCreate.names.slice(2)).toEqual(['PutObject', 'TransactWriteItems']);
+      // Overwrite: no remove after deleting old (the commit removed the entry, which never named old).
+      expect([overwrite.dynamodb, overwrite.s3]).toEqual([3, 2]);
+      expect(overwrite.names.slice(0, 2).sort()).toEqual(['GetItem', 'UpdateItem']);
+      expect(overwrite.names.slice(2)).toEqual(['PutObject', 'TransactWriteItems', 'DeleteObject']);
+      // Replacing a blob without uploading one: the refused small write, then a plain conditional
+      // write (no transaction, no change-log request), then the delete of old: as without a log.
+      expect(smallOverLarge.names).toEqual(['UpdateItem', 'UpdateItem', 'DeleteObject']);
+      expect(deleteLarge.names).toEqual(['UpdateItem', 'UpdateItem', 'DeleteObject']);
+      const tables = c.recorder.commands.map((r) => r.input.TableName).filter((t) => t !== undefined);
+      expect(tables, 'the delete never touched the change log').not.toContain(fx.config.changeLogTable);
+      const state = await rawState(fx);
+      expect(state.references.has('stream-calls/a')).toBe(false);
+      expect(state.unreferenced).toEqual([]);
+      await c.store.delete('stream-calls/b');
+      await c.store.delete('stream-calls/c');
       await expectClean(fx, expect);
     } finally {
       c.close();

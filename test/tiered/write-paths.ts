@@ -84,6 +84,25 @@ export const WRITE_PATHS: readonly WritePath[] = [
   },
 ];
 
+/**
+ * The same paths when the objects table's stream cleans replaced blobs
+ * (`replacedBlobCleanup: 'stream'`): the entry never names `old`, so an overwrite's commit removes
+ * it (nothing is removed after the delete of `old`), and a change that uploads nothing is not
+ * logged at all: its commit is a second HV write, after the first one refused to replace a blob.
+ */
+export const STREAM_WRITE_PATHS: readonly WritePath[] = WRITE_PATHS.map((path) => {
+  switch (path.name) {
+    case 'overwrite':
+      return { ...path, steps: ['record', 'hvRead', 'upload', 'commit', 'deleteBlob'] };
+    case 'delete':
+      return { ...path, steps: ['hvDelete', 'hvCommit', 'deleteBlob'] };
+    case 'small-over-large':
+      return { ...path, steps: ['hvInline', 'hvCommit', 'deleteBlob'] };
+    default:
+      return path;
+  }
+});
+
 /** The paths by name. */
 export function writePaths(...names: readonly string[]): WritePath[] {
   return names.map((name) => {
