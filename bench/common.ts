@@ -6,7 +6,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { provisionLocal, type TierlogConfig } from '../lib/index.js';
+import { provisionLocal, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/index.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
@@ -40,6 +40,12 @@ export function s3Client(): S3Client {
   });
 }
 
+/**
+ * What every stage's configuration carries beyond its tables: the logged writers'
+ * `replacedBlobCleanup` (bench/run.ts sets it from `--replaced-blob-cleanup`).
+ */
+export const benchConfig: { replacedBlobCleanup: ReplacedBlobCleanup } = { replacedBlobCleanup: 'stream' };
+
 let counter = 0;
 const runTag = randomBytes(3).toString('hex');
 
@@ -52,6 +58,7 @@ export async function freshConfig(stage: string, prefix = 'blobs'): Promise<Tier
     bucket: `bench-${n}`.toLowerCase(),
     prefix,
     leaseShards: 4,
+    replacedBlobCleanup: benchConfig.replacedBlobCleanup,
   };
   const dynamodb = dynamodbClient();
   const s3 = s3Client();

@@ -9,6 +9,9 @@ export function render(r: Results): string {
   parts.push(
     `tierlog bench ${r.date}  commit ${r.commit}  node ${r.node}  ${r.platform}  ${r.cpus} CPU  ${r.settings.quick ? '(quick)' : ''}`.trimEnd(),
   );
+  parts.push(
+    `logged writers: replacedBlobCleanup = ${r.settings.replacedBlobCleanup ?? 'log'}${r.settings.replacedBlobCleanup === 'stream' ? " (as the construct deploys them: the objects table's stream cleans a blob a dead writer replaced)" : ''}`,
+  );
   if (r.loadAverageAtStart !== undefined)
     parts.push(`load average (1, 5, 15 min) at start ${r.loadAverageAtStart.join(' ')}, at end ${r.loadAverageAtEnd?.join(' ') ?? '?'}`);
   if (r.baseline !== undefined) {
@@ -45,6 +48,17 @@ export function render(r: Results): string {
       `\n== Requests and capacity per operation (mean of ${r.ops.iterations}; small ${r.ops.smallBytes / 1024} KiB, large ${r.ops.largeBytes / 1024} KiB; RT = sequential round trips; capacity as DynamoDB Local reports it, "computed" = units of refused conditional writes added from AWS's rules) ==\n` +
         table(rows),
     );
+    const sc = r.ops.streamCleanup;
+    if (sc !== undefined) {
+      const per = (n: number) => (sc.replaced > 0 ? (n / sc.replaced).toFixed(3) : '-');
+      parts.push(
+        `the objects-stream function on the logged run's stream: ${sc.records} records, ${sc.delivered} through the event filter in ${sc.invocations} invocation(s), ${sc.replaced} replaced blobs; ` +
+          `${sc.dynamodbCalls} DynamoDB calls (${per(sc.dynamodbCalls)} per replaced blob), ${sc.s3Calls} S3 calls (${per(sc.s3Calls)}; the writers had deleted them: S3 does not charge DELETE requests), ` +
+          `${sc.blobsDeleted} blobs deleted; ${Object.entries(sc.commands)
+            .map(([c, n]) => `${c} ${n}`)
+            .join(', ')}`,
+      );
+    }
   }
   if (r.latency !== undefined) parts.push(renderLatency(r.latency, 'measured on the local stack'));
   if (r.latencyModelled !== undefined) {

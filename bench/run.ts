@@ -21,7 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
-import { destroyAgents, freshConfig, log, round } from './common.js';
+import { benchConfig, destroyAgents, freshConfig, log, round } from './common.js';
 import { recoveryScalingStage } from './stages/recovery-scaling.js';
 import { coldStartStage } from './stages/coldstart.js';
 import { memoryStage } from './stages/memory.js';
@@ -66,6 +66,7 @@ async function main(): Promise<number> {
     targets: [],
     ok: true,
   };
+  benchConfig.replacedBlobCleanup = settings.replacedBlobCleanup;
   log('starting the local stack (DynamoDB Local + s3rver)');
   stack = await startLocalStack();
   log(`DynamoDB ${stack.dynamodbEndpoint}, S3 ${stack.s3Endpoint}; warming up (${settings.warmupRounds} rounds)`);

@@ -26,6 +26,7 @@ export const { values: args } = parseArgs({
     seed: { type: 'string' },
     'model-dynamodb-ms': { type: 'string' },
     'model-s3-ms': { type: 'string' },
+    'replaced-blob-cleanup': { type: 'string' },
   },
   strict: true,
 });
@@ -36,6 +37,13 @@ function num(name: keyof typeof args, full: number, quick: number): number {
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got ${String(raw)}`);
   return n;
+}
+
+/** Who cleans a replaced blob for the logged writers: `stream` (as the construct deploys them) unless told. */
+function replacedBlobCleanup(): 'log' | 'stream' {
+  const raw = args['replaced-blob-cleanup'] ?? 'stream';
+  if (raw !== 'log' && raw !== 'stream') throw new Error(`--replaced-blob-cleanup must be "log" or "stream", got ${raw}`);
+  return raw;
 }
 
 export const settings = {
@@ -59,6 +67,7 @@ export const settings = {
   modelRuns: args.quick ? 20 : 100,
   modelDynamodbMs: num('model-dynamodb-ms', 4, 4),
   modelS3Ms: num('model-s3-ms', 25, 25),
+  replacedBlobCleanup: replacedBlobCleanup(),
 };
 export const only = new Set<Stage>(
   args.only === undefined

@@ -17,7 +17,16 @@ export { newChangeId, systemClock } from './ids.js';
 export { InMemoryChangeLog } from './changelog/in-memory.js';
 export { NoopChangeLog } from './changelog/noop.js';
 export { DynamoChangeLog, type DynamoChangeLogOptions } from './changelog/dynamo-change-log.js';
-export { loadConfig, validateConfig, configToEnv, CONFIG_ENV, hvAttributeNames, type TierlogConfig } from './config.js';
+export {
+  loadConfig,
+  validateConfig,
+  configToEnv,
+  CONFIG_ENV,
+  hvAttributeNames,
+  REPLACED_BLOB_CLEANUPS,
+  type ReplacedBlobCleanup,
+  type TierlogConfig,
+} from './config.js';
 export * from './errors.js';
 export {
   TieredStore,

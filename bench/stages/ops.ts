@@ -4,7 +4,9 @@
  * requests are exactly the records gathered while it ran.
  */
 import { performance } from 'node:perf_hooks';
-import { DynamoChangeLog, NoopChangeLog, TieredStore, type ChangeLog } from '../../lib/index.js';
+import { DynamoChangeLog, NoopChangeLog, TieredStore, type ChangeLog, hvAttributeNames, type TierlogConfig } from '../../lib/index.js';
+import { StreamReader } from '../../lib/local/stream-reader.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { KiB, dynamodbClient, freshConfig, mean, randomBody, round, s3Client } from '../common.js';
 import { type AttemptRecord, type CallRecord, Probe, addCapacity, emptyCapacity, roundTrips, sequence } from '../instrument.js';
 
@@ -49,6 +51,27 @@ export interface OpsResult {
   readonly largeBytes: number;
   readonly smallBytes: number;
   readonly figures: Record<Mode, Record<OpType, OpFigures>>;
+  /** With `replacedBlobCleanup: 'stream'`: what the objects-stream function did for the logged run's records. */
+  readonly streamCleanup?: StreamCleanupCost;
+}
+
+/**
+ * The objects-stream function's work for one stage's stream: the records the construct's event
+ * filter passes (REMOVE or MODIFY of an item that pointed at a blob) delivered in batches of 100,
+ * as the event source mapping does, and the requests they cost.
+ */
+export interface StreamCleanupCost {
+  readonly records: number;
+  /** Records the event filter passes. */
+  readonly delivered: number;
+  readonly invocations: number;
+  /** MODIFY records whose old image names a blob (overwrites and deletes of large objects). */
+  readonly replaced: number;
+  readonly blobsDeleted: number;
+  readonly dynamodbCalls: number;
+  readonly s3Calls: number;
+  /** Calls by command. */
+  readonly commands: Record<string, number>;
 }
 
 interface Sample {
@@ -61,6 +84,7 @@ export async function opsStage(options: { iterations: number; warmup: number }):
   const smallBytes = 1 * KiB;
   const largeBytes = 64 * KiB;
   const figures = {} as Record<Mode, Record<OpType, OpFigures>>;
+  let streamCleanup: StreamCleanupCost | undefined;
   for (const mode of ['logged', 'unlogged'] as const) {
     const config = await freshConfig(`ops-${mode}`);
     const probe = new Probe({ measureCapacity: true });
@@ -71,6 +95,8 @@ export async function opsStage(options: { iterations: number; warmup: number }):
     const log = newLog();
     const store = new TieredStore({ config, changeLog: log, dynamodb, s3 });
     const logs: ChangeLog[] = [log];
+    const streamed = mode === 'logged' && config.replacedBlobCleanup === 'stream';
+    const reader = streamed ? await StreamReader.open(dynamodb, config.objectsTable, 'OLD_IMAGE') : undefined;
     const samples = new Map<OpType, Sample[]>(OP_TYPES.map((t) => [t, []]));
     const small = randomBody(smallBytes);
     const large = randomBody(largeBytes);
@@ -100,14 +126,58 @@ export async function opsStage(options: { iterations: number; warmup: number }):
         await measure('large delete', keep, () => store.delete(`d-${i}`));
         await measure('small delete', keep, () => store.delete(`l-${i}`));
       }
+      if (reader !== undefined) streamCleanup = await streamCleanupCost(config, reader);
     } finally {
+      reader?.close();
       for (const l of logs) if (l instanceof DynamoChangeLog) l.close();
       dynamodb.destroy();
       s3.destroy();
     }
     figures[mode] = Object.fromEntries(OP_TYPES.map((t) => [t, summarize(samples.get(t)!)])) as Record<OpType, OpFigures>;
   }
-  return { iterations: options.iterations, largeBytes, smallBytes, figures };
+  return { iterations: options.iterations, largeBytes, smallBytes, figures, ...(streamCleanup !== undefined ? { streamCleanup } : {}) };
+}
+
+/** Runs the stream's records through the objects-stream function's cleanup, as deployed (filter, batches of 100). */
+async function streamCleanupCost(config: TierlogConfig, reader: StreamReader): Promise<StreamCleanupCost> {
+  const records = await reader.read();
+  const delivered = records.filter(
+    (r) => (r.eventName === 'REMOVE' || r.eventName === 'MODIFY') && r.dynamodb?.OldImage?.[hvAttributeNames(config).blob]?.S !== undefined,
+  );
+  const probe = new Probe();
+  const dynamodb = probe.attach(dynamodbClient(), 'dynamodb');
+  const s3 = probe.attach(s3Client(), 's3');
+  const cleanup = new StreamCleanup({ config, dynamodb, s3 });
+  let replaced = 0;
+  let blobsDeleted = 0;
+  let invocations = 0;
+  try {
+    for (let i = 0; i < delivered.length; i += 100) {
+      const { report } = await cleanup.handle(delivered.slice(i, i + 100));
+      invocations++;
+      replaced += report.replaced;
+      blobsDeleted += report.blobsDeleted;
+    }
+  } finally {
+    dynamodb.destroy();
+    s3.destroy();
+  }
+  const { calls } = probe.take();
+  const commands: Record<string, number> = {};
+  for (const c of calls) {
+    const name = `${c.service === 's3' ? 's3:' : ''}${c.command}`;
+    commands[name] = (commands[name] ?? 0) + 1;
+  }
+  return {
+    records: records.length,
+    delivered: delivered.length,
+    invocations,
+    replaced,
+    blobsDeleted,
+    dynamodbCalls: calls.filter((c) => c.service === 'dynamodb').length,
+    s3Calls: calls.filter((c) => c.service === 's3').length,
+    commands,
+  };
 }
 
 function summarize(samples: Sample[]): OpFigures {
