@@ -18,8 +18,14 @@
  *           ({@link TieredStore.settled} awaits it): the caller waits for record, upload, commit.
  *
  * Replacing a blob with an inline body, and deleting a large object, upload nothing: their entry
- * `{old}` is written by the commit's own transaction (one request less before the answer). A crash anywhere leaves an entry that a sweeper settles from HV alone: delete
- * `old` unless HV points at it, delete `new` unless HV points at it.
+ * `{old}` is written by the commit's own transaction (one request less before the answer). A
+ * crash anywhere leaves an entry that a sweeper settles from HV alone: delete `old` unless HV
+ * points at it, delete `new` unless HV points at it.
+ *
+ * With `config.replacedBlobCleanup: 'stream'` the objects table's stream function deletes `old`
+ * when the writer could not (the commit's MODIFY record names it), so no entry names `old`: an
+ * overwrite's commit removes its entry, and a change that uploads nothing is a plain conditional
+ * HV write with no entry and no transaction (see {@link LoggedChange}).
  *
  * A delete leaves a deletion marker that keeps the version counter, so a version (and an ETag)
  * names one state of one incarnation of a key: an `ifVersion` taken before a delete never matches
