@@ -13,13 +13,19 @@
  *    on, a renewal tick ran, it wrote again) the instance items holding them keep their lease;
  *  - a sweep past the lease then settles everything: no loss, no leak, the log drains;
  *  - the value is the old one unless the commit may have landed (the new one if acknowledged).
+ *
+ * The table runs again with `replacedBlobCleanup: 'stream'` (the paths of STREAM_WRITE_PATHS),
+ * the objects table's stream delivered to the stream function's cleanup before the checks: no
+ * entry ever names a replaced blob, and what a failed delete left is the stream's.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { CorruptItemError } from '../../lib/errors.js';
 import { FaultInjector, type FaultRule, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
+import { StreamReader } from '../support/stream.js';
 import {
   KiB,
   expectClean,
@@ -32,11 +38,12 @@ import {
   sweepPastEverything,
   type Writer,
 } from './harness.js';
-import { newLarge, newSmall, oldLarge, writePaths } from './write-paths.js';
+import { STREAM_WRITE_PATHS, type WritePath, newLarge, newSmall, oldLarge, writePaths } from './write-paths.js';
 
 const LARGE = 40 * KiB;
 
 const paths = writePaths('create', 'overwrite', 'small-over-large', 'delete');
+const streamPaths = STREAM_WRITE_PATHS.filter((p) => paths.some((q) => q.name === p.name));
 
 function awsError(name: string, status: number): Error {
   return Object.assign(new Error(`injected: ${name}`), { name, $fault: 'client', $metadata: { httpStatusCode: status } });
@@ -68,41 +75,62 @@ const errorClasses: Record<string, (match: (r: RequestInfo) => boolean) => Fault
   'answer lost (applied)': (match) => ({ kind: 'loseResponse', match }),
 };
 
-const cases = paths.flatMap((path) =>
-  path.steps.flatMap((step, index) =>
-    Object.keys(errorClasses).map(
-      (errorClass) => [path.name, `${index + 1}.${step}`, errorClass, { path, step, index, errorClass }] as const,
+function casesOf(table: readonly WritePath[]) {
+  return table.flatMap((path) =>
+    path.steps.flatMap((step, index) =>
+      Object.keys(errorClasses).map(
+        (errorClass) => [path.name, `${index + 1}.${step}`, errorClass, { path, step, index, errorClass }] as const,
+      ),
     ),
-  ),
-);
+  );
+}
+const cases = casesOf(paths);
+const streamCases = casesOf(streamPaths);
 
 let fx: Fixture;
+/** The fixture of the stream-mode block (`replacedBlobCleanup: 'stream'`), with its objects table's stream. */
+let streamFx: Fixture;
+let reader: StreamReader;
 beforeAll(async () => {
   fx = await freshFixture();
+  streamFx = await freshFixture({ replacedBlobCleanup: 'stream' });
+  reader = await StreamReader.open(streamFx.dynamodb, streamFx.config.objectsTable);
 });
 const open: Writer[] = [];
 afterEach(() => {
   for (const w of open.splice(0)) w.close();
 });
-afterAll(() => undefined);
+afterAll(() => reader?.close());
 
 /** A writer whose change-log clock the test moves (to make its lease due for renewal). */
-function writer(injector?: FaultInjector) {
+function writer(injector?: FaultInjector, fixture: Fixture = fx) {
   const clock = { skew: 0 };
-  const w = makeWriter(fx, { ...(injector ? { injector } : {}), log: { clock: () => Date.now() + clock.skew } });
+  const w = makeWriter(fixture, { ...(injector ? { injector } : {}), log: { clock: () => Date.now() + clock.skew } });
   open.push(w);
   return { w, clock };
 }
 
-async function instancesWithEntries(): Promise<Map<string, unknown>> {
-  const items = await scanAll(fx.dynamodb, fx.config.changeLogTable);
+async function instancesWithEntries(fixture: Fixture): Promise<Map<string, unknown>> {
+  const items = await scanAll(fixture.dynamodb, fixture.config.changeLogTable);
   return new Map(items.filter((i) => Object.keys(i).some((k) => k.startsWith('c_'))).map((i) => [String(i.pk), i.leaseUntil]));
 }
 
-/** The assertions of the module doc, after `op` returned or threw. */
-async function expectSettledOrLeft(w: Writer, clock: { skew: number }, injector: FaultInjector): Promise<void> {
+/** Hands what the stream holds to the stream function's cleanup (stream mode: it deletes what a writer replaced and could not delete). */
+async function deliverStream(): Promise<void> {
+  const { response } = await new StreamCleanup({ config: streamFx.config, dynamodb: streamFx.dynamodb, s3: streamFx.s3 }).handle(
+    await reader.read(),
+  );
+  expect(response.batchItemFailures).toEqual([]);
+}
+
+/**
+ * The assertions of the module doc, after `op` returned or threw. In stream mode the stream is
+ * delivered first: a replaced blob the writer failed to delete is the stream's, not an entry's.
+ */
+async function expectSettledOrLeft(w: Writer, clock: { skew: number }, injector: FaultInjector, fixture: Fixture = fx): Promise<void> {
   injector.clear();
-  const state = await rawState(fx);
+  if (fixture === streamFx) await deliverStream();
+  const state = await rawState(fixture);
   const named = new Set(
     state.instances.flatMap((i) =>
       Object.entries(i)
@@ -119,19 +147,20 @@ async function expectSettledOrLeft(w: Writer, clock: { skew: number }, injector:
       'every unreferenced blob is named by an entry left',
     ).toEqual([]);
     // The writer lives on and its lease falls due: the items holding the entries keep their lease.
-    const before = await instancesWithEntries();
+    const before = await instancesWithEntries(fixture);
     clock.skew = 100_000; // past half of the 120 s lease
     await w.log.renewDueLeases();
     await w.store.put(`after/${Date.now()}`, randomBody(LARGE));
     await w.store.put(`after/${Date.now()}-2`, randomBody(LARGE), { ifVersion: 0 });
     await w.log.renewDueLeases();
-    const after = await instancesWithEntries();
+    const after = await instancesWithEntries(fixture);
     expect(after, 'the entries left are not kept alive by the writer').toEqual(before);
   }
-  const report = await sweepPastEverything(fx);
+  const report = await sweepPastEverything(fixture);
   expect(report.errors).toBe(0);
   expect(report.entriesQuarantined).toBe(0);
-  const clean = await expectClean(fx, expect);
+  if (fixture === streamFx) await deliverStream();
+  const clean = await expectClean(fixture, expect);
   expect(clean.instances, 'the change log is drained').toEqual([]);
 }
 
@@ -242,5 +271,46 @@ describe('a failure at any step of a logged write leaves nothing kept alive', ()
     expect(state.unreferenced).toEqual([]);
     await expectSettledOrLeft(w, clock, injector);
     expect(sameBytes(await rawValue(fx, key), oldLarge)).toBe(true);
+  });
+});
+
+describe("the same, when the stream cleans replaced blobs (replacedBlobCleanup: 'stream')", () => {
+  test('covers every step of every path with every error class', () => {
+    expect(streamCases.length).toBe(15 * 6);
+  });
+
+  test.each(streamCases)('%s: %s, %s', async (_p, _s, _e, c) => {
+    const key = `refused-stream/${c.path.name}/${c.step}/${c.errorClass}`;
+    if (c.path.old !== undefined) await writer(undefined, streamFx).w.store.put(key, c.path.old);
+    const injector = new FaultInjector().add(errorClasses[c.errorClass]!(steps(streamFx.config)[c.step]));
+    const { w, clock } = writer(injector, streamFx);
+
+    let acknowledged = false;
+    try {
+      await c.path.op(w.store, key);
+      acknowledged = true;
+    } catch {
+      // the injected error, or what it turned into
+    }
+    expect(
+      Object.values(injector.stats.injected).some((n) => n > 0),
+      'the fault fired',
+    ).toBe(true);
+    const value = await rawValue(streamFx, key);
+    if (acknowledged) expect(sameBytes(value, c.path.next), 'an acknowledged write holds the new value').toBe(true);
+    else if (c.index < c.path.commitAt) expect(sameBytes(value, c.path.old), 'failed before the commit: the old value').toBe(true);
+    else expect(sameBytes(value, c.path.old) || sameBytes(value, c.path.next)).toBe(true);
+    const entries = (await rawState(streamFx)).instances.flatMap((i) =>
+      Object.entries(i)
+        .filter(([k]) => k.startsWith('c_'))
+        .map(([, e]) => e as { old?: string }),
+    );
+    expect(
+      entries.filter((e) => e.old !== undefined),
+      'no entry names a replaced blob',
+    ).toEqual([]);
+
+    await expectSettledOrLeft(w, clock, injector, streamFx);
+    expect(sameBytes(await rawValue(streamFx, key), value), 'the cleanup changed no value').toBe(true);
   });
 });
