@@ -122,8 +122,8 @@ export function planOperation(randoms: PlanRandoms, c: PlanContext): PlannedOper
     if (stepCrash !== undefined) faults.push(crashRule(stepCrash.kind, step ?? stepCrash.step, c.config, c.events));
     return faults;
   };
-  // When the stream cleans replaced blobs, a put or a delete may also die right before deleting
-  // the blob it replaced (its commit landed): the blob is then the stream's alone.
+  // When the stream cleans replaced blobs, a write may also die right before deleting the blob
+  // it replaced (its commit landed): for a put or a delete, the blob is then the stream's alone.
   if (o.replacedBlobCleanup === 'stream' && randoms.leftovers() < o.crashRate)
     faults.push(crashRule('crashBefore', 'deleteBlob', c.config, c.events));
   if (roll < 0.33) return { kind: 'delete', key, tag: c.tag, ifVersion, crash, faults: withCrash(undefined) };
