@@ -2,12 +2,13 @@
  * `npm start`: the drill on the embedded local stack (DynamoDB Local + S3 server, started and
  * stopped here). See lib/drill/drill.ts for what it does. Exits 1 if an invariant fails.
  *
- *   npm start -- --writers 8 --operations 400 --seed 42 --crash-rate 0.15 --expiring-rate 0.2 [--keep] [--json]
+ *   npm start -- --writers 8 --operations 400 --seed 42 --crash-rate 0.15 --expiring-rate 0.2 \
+ *     [--replaced-blob-cleanup stream|log] [--keep] [--json]
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
 import { provisionLocal } from '../lib/local/provision.js';
-import { configToEnv, type TierlogConfig } from '../lib/config.js';
+import { configToEnv, REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/config.js';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { type DrillExpiryReport, runDrill, type DrillReport } from '../lib/drill/drill.js';
@@ -22,6 +23,12 @@ const program = new Command('drill')
   .option('--max-body <bytes>', 'largest body', int, 6 * 1024 * 1024)
   .option('--keys <n>', 'distinct object keys', int, 40)
   .option('--expiring-rate <p>', 'chance that a put expires (0.5 to 3 s after it)', fraction, 0.2)
+  .option(
+    '--replaced-blob-cleanup <who>',
+    "who deletes a blob a dead writer replaced: 'stream' (the objects-stream handler, as the construct deploys) or 'log' (the sweeper)",
+    cleanup,
+    'stream',
+  )
   .option('--keep', 'keep the local stack up afterwards, for exploring with the CLI')
   .option('--json', 'print the report as JSON')
   .parse();
@@ -34,6 +41,7 @@ const opts = program.opts<{
   maxBody: number;
   keys: number;
   expiringRate: number;
+  replacedBlobCleanup: ReplacedBlobCleanup;
   keep?: boolean;
   json?: boolean;
 }>();
@@ -51,6 +59,7 @@ try {
     bucket: 'tierlog-blobs',
     prefix: 'blobs',
     leaseShards: 4,
+    replacedBlobCleanup: opts.replacedBlobCleanup,
   };
   const dynamodb = createDynamoDBClient();
   const s3 = createS3Client();
@@ -137,6 +146,7 @@ function formatExpiry(e: DrillExpiryReport): string[] {
   const s = e.stream;
   return [
     `  expiring puts     ${e.expiringPuts}; TTL deletions ${s.ttlDeletions}; stream: ${s.removes} removes in ${s.batches} batch deliveries (${s.duplicates} again, ${s.reordered} out of order, ${s.retried} retried), ${s.expiredBlobs} expired blobs checked gone`,
+    `  replaced blobs    ${s.replaced} checked gone after their stream event, ${s.replacedCleaned} deleted by the stream (left by their writer)`,
     `  scenarios         overwritten as it expired ${e.scenarios.overwrittenAsExpiring}, expired during a session ${e.scenarios.expiredDuringSession}, re-created right after expiry ${e.scenarios.recreatedAfterExpiry}`,
     `  expired served: ${e.expiredServed}`,
     `  expiry violations: ${e.violations.length}${e.violations.length > 0 ? ` (${e.violations.join('; ')})` : ''}`,
@@ -179,6 +189,12 @@ function int(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a non-negative integer');
   return n;
+}
+
+function cleanup(value: string): ReplacedBlobCleanup {
+  if (!REPLACED_BLOB_CLEANUPS.includes(value as ReplacedBlobCleanup))
+    throw new InvalidArgumentError(`one of ${REPLACED_BLOB_CLEANUPS.join(', ')}`);
+  return value as ReplacedBlobCleanup;
 }
 
 function fraction(value: string): number {

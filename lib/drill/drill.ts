@@ -15,6 +15,12 @@
  * scenarios run at the end (lib/drill/expiry-scenarios.ts). Invariants added: no read serves a
  * value past its expiry, no blob of an expired object outlives its stream event, nothing
  * referenced is deleted.
+ *
+ * With `replacedBlobCleanup: 'stream'` (what the construct deploys) the writers name no replaced
+ * blob in the log: the blob a writer replaced and could not delete (it died after its commit) is
+ * the stream handler's, which then sees every MODIFY record too. The drill requires the stream
+ * handler then, checks that no replaced blob outlives its stream event, and reports how many
+ * the handler deleted; the final invariants are checked after the stream's last delivery.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -22,7 +28,8 @@ import type { TierlogConfig } from '../config.js';
 import type { SweepReport } from '../recovery/report.js';
 import { TieredStore } from '../tiered/tiered-store.js';
 import { NoopChangeLog } from '../changelog/noop.js';
-import { hvAttributeNames } from '../config.js';
+import { hvAttributeNames, replacedBlobCleanupOf } from '../config.js';
+import { ValidationError } from '../errors.js';
 import { StreamReader } from '../local/stream-reader.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
 import { type DeliverBatch, type ExpiryCounts, ExpiryDriver } from './expiry.js';
@@ -90,11 +97,19 @@ export async function runDrill(args: {
   s3: S3Client;
   options: DrillOptions;
   sweep: SweepFn;
-  /** The objects table's stream handler (the real Lambda handler, in the drill); enables expiry. */
+  /**
+   * The objects table's stream handler (the real Lambda handler, in the drill); enables expiry.
+   * Required when the writers leave replaced blobs to the stream (`replacedBlobCleanup: 'stream'`).
+   */
   deliverStream?: DeliverBatch;
   progress?: (done: number, total: number, crashes: number) => void;
 }): Promise<DrillReport> {
   const { config, options } = args;
+  if (replacedBlobCleanupOf(config) === 'stream' && args.deliverStream === undefined)
+    throw new ValidationError(
+      "replacedBlobCleanup 'stream' leaves the blobs of dead writers to the objects table's stream: the drill needs deliverStream",
+      'deliverStream',
+    );
   const started = Date.now();
   const random = seededRandom(options.seed);
   const keys = Array.from({ length: options.keys }, (_, i) => `drill/object-${i.toString().padStart(3, '0')}`);

@@ -8,6 +8,11 @@
  *  - no blob of an expired object outlives its stream event: the blob of every REMOVE the
  *    handler accepted is gone (unless HV references it, which counts as a violation too:
  *    blob keys are never reused);
+ *  - no replaced blob outlives its stream event: the blob of every MODIFY the handler accepted
+ *    whose new image no longer names it (an overwrite, a delete, an inline body over a blob) is
+ *    gone, whoever deleted it: its writer right after the commit, or the handler when the writer
+ *    died or failed first (`replacedBlobCleanup: 'stream'` leaves it to the handler alone). A
+ *    MODIFY that keeps its blob (a time-to-idle refresh) is not judged;
  *  - nothing referenced is deleted: for every key of the batch, the blob HV points at exists.
  */
 import { DeleteItemCommand, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
@@ -31,6 +36,13 @@ export interface ExpiryCounts {
   removes: number;
   /** REMOVEs whose old image named a blob (each must be gone after its delivery). */
   expiredBlobs: number;
+  /** MODIFYs whose old image named a blob their new image does not (each must be gone after its delivery). */
+  replaced: number;
+  /**
+   * Of those, blobs still there when their record was delivered and gone after: the handler
+   * deleted them (their writer died or failed before deleting them, or had not yet).
+   */
+  replacedCleaned: number;
   batches: number;
   /** Batches delivered again (at once, or a pass later). */
   duplicates: number;
@@ -63,6 +75,8 @@ export class ExpiryDriver {
     ttlDeletions: 0,
     removes: 0,
     expiredBlobs: 0,
+    replaced: 0,
+    replacedCleaned: 0,
     batches: 0,
     duplicates: 0,
     reordered: 0,
@@ -145,6 +159,12 @@ export class ExpiryDriver {
 
   /** Delivers one batch (retrying from its first failed record) and checks what it did. */
   private async deliverChecked(batch: DynamoDBRecord[]): Promise<void> {
+    // The replaced blobs there before the delivery: those gone after it, the handler deleted.
+    const present = new Set<string>();
+    for (const record of batch) {
+      const blob = this.replacedBlob(record);
+      if (blob !== undefined && (await this.exists(blob))) present.add(blob);
+    }
     let pending = batch;
     for (let attempt = 1; pending.length > 0; attempt++) {
       this.counts.batches++;
@@ -152,7 +172,7 @@ export class ExpiryDriver {
       const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
       const first = pending.findIndex((r) => failed.has(r.dynamodb?.SequenceNumber ?? ''));
       const done = first < 0 ? pending : pending.slice(0, first);
-      await this.check(done);
+      await this.check(done, present);
       if (first < 0) return;
       if (attempt >= (this.o.maxAttempts ?? 5)) {
         this.counts.givenUp += pending.length - first;
@@ -164,12 +184,19 @@ export class ExpiryDriver {
   }
 
   /** The invariants after `records` were handled (see the module doc). */
-  private async check(records: readonly DynamoDBRecord[]): Promise<void> {
+  private async check(records: readonly DynamoDBRecord[], present: ReadonlySet<string>): Promise<void> {
     const keys = new Set<string>();
     for (const record of records) {
       const image = record.dynamodb?.OldImage;
       const key = record.dynamodb?.Keys?.[this.names.key]?.S;
       if (key !== undefined) keys.add(key);
+      const replaced = this.replacedBlob(record);
+      if (replaced !== undefined) {
+        this.counts.replaced++;
+        if (await this.exists(replaced))
+          this.o.violation(`the blob ${replaced} that ${key} replaced outlived its stream event (${record.dynamodb?.SequenceNumber})`);
+        else if (present.has(replaced)) this.counts.replacedCleaned++;
+      }
       if (record.eventName !== 'REMOVE') continue;
       this.counts.removes++;
       const blob = image?.[this.names.blob]?.S;
@@ -185,6 +212,19 @@ export class ExpiryDriver {
       // reads. Only a blob HV still points at after it was found gone is a loss.
       if ((await this.currentBlob(key)) === blob) this.o.violation(`the blob ${blob} that ${key} references is gone after a stream batch`);
     }
+  }
+
+  /**
+   * The blob a MODIFY record shows its item stopped pointing at: named by its old image, not by
+   * its new image. None without a new image (the view type OLD_IMAGE): a refresh that kept the
+   * blob cannot be told from a replacement then.
+   */
+  private replacedBlob(record: DynamoDBRecord): string | undefined {
+    if (record.eventName !== 'MODIFY') return undefined;
+    const blob = record.dynamodb?.OldImage?.[this.names.blob]?.S;
+    const next = record.dynamodb?.NewImage;
+    if (blob === undefined || next === undefined || next[this.names.blob]?.S === blob) return undefined;
+    return blob;
   }
 
   private async currentBlob(key: string): Promise<string | undefined> {

@@ -117,6 +117,20 @@ export class SimulatedWriter {
   }
 }
 
+/**
+ * True for the commit of a change that is not logged: a plain HV UpdateItem that expects the blob
+ * it replaces (a delete of a blob, or an inline body over one, with `replacedBlobCleanup: 'stream'`;
+ * otherwise that commit is a transaction with the change log).
+ */
+export function isUnloggedCommit(request: RequestInfo, config: TierlogConfig): boolean {
+  const input = request.input as { TableName?: string; ExpressionAttributeValues?: Record<string, unknown> };
+  return (
+    request.command === 'UpdateItemCommand' &&
+    input.TableName === config.objectsTable &&
+    input.ExpressionAttributeValues?.[':expectedBlob'] !== undefined
+  );
+}
+
 /** The protocol step a request belongs to, for crash reports. */
 export function protocolStep(request: RequestInfo, config: TierlogConfig): string {
   const input = request.input as { TableName?: string; UpdateExpression?: string };
@@ -128,7 +142,7 @@ export function protocolStep(request: RequestInfo, config: TierlogConfig): strin
         if (input.UpdateExpression?.includes('#s3')) return 'session-start';
         return 'renew';
       }
-      return 'hv-inline-write';
+      return isUnloggedCommit(request, config) ? 'hv-commit' : 'hv-inline-write';
     case 'GetItemCommand':
       return input.TableName === config.changeLogTable ? 'session-read' : 'hv-read';
     case 'PutItemCommand':

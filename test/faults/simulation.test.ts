@@ -10,7 +10,10 @@
  *   TIERLOG_SIM_SEED=<n> npx vitest run test/faults    one seed (reproduce a failure)
  *   TIERLOG_SIM_LONG=1 npx vitest run test/faults      200 seeds from 1000, at most 1 h
  *
- * Three more seeds run with skewed writer clocks (five within the skew margin, one 3 h ahead).
+ * Three more seeds run with skewed writer clocks (five within the skew margin, one 3 h ahead),
+ * TIERLOG_SIM_BG_SEEDS (3) with writers that settle after their answer, and
+ * TIERLOG_SIM_STREAM_SEEDS (3) with replaced blobs cleaned by the objects table's stream
+ * (`replacedBlobCleanup: 'stream'`, the last of them settling in the background too).
  *
  * Also: TIERLOG_SIM_SEEDS=<count>, TIERLOG_SIM_FROM=<first seed>, TIERLOG_SIM_BUDGET_MS=<ms> (seeds
  * past it are skipped and counted), TIERLOG_SIM_OPS=<operations per seed>, TIERLOG_SIM_TRACE=1
@@ -63,6 +66,8 @@ describe('random fault simulation', () => {
       expect(result.operations.sessions, detail).toBeGreaterThan(0);
       expect(result.operations.expiringPuts, detail).toBeGreaterThan(0);
       expect(result.expiry?.batches, detail).toBeGreaterThan(0);
+      // The writers name the blobs they replace in the log (the spy that checks the stream mode sees them).
+      expect(result.operations.writesNamingOld, detail).toBeGreaterThan(0);
     },
     120_000,
   );
@@ -107,6 +112,48 @@ describe('random fault simulation, settle after the answer', () => {
       const detail = `seed ${seed} failed (settle in the background)\n${JSON.stringify(summaryOf([result]), null, 1)}\n${result.violations.join('\n')}`;
       expect(result.violations, detail).toEqual([]);
       expect(result.operations.acked, detail).toBeGreaterThan(0);
+    },
+    120_000,
+  );
+});
+
+/**
+ * The same workloads with `replacedBlobCleanup: 'stream'` (what the construct deploys): no write
+ * names the blob it replaces in the log, and the objects table's stream (beside the workload and
+ * once after quiescence) deletes what a writer that died could not. The last seed also settles
+ * in the background.
+ */
+const streamSeeds =
+  single !== undefined ? [single] : Array.from({ length: Number(env.TIERLOG_SIM_STREAM_SEEDS ?? 3) }, (_, i) => first + i);
+describe('random fault simulation, replaced blobs cleaned by the stream', () => {
+  test.each(streamSeeds.map((seed, i) => ({ seed, background: single === undefined && i === streamSeeds.length - 1 })))(
+    'seed $seed (settle in the background: $background)',
+    async ({ seed, background }) => {
+      const fx = await freshFixture();
+      const result = await runSimulation(fx, {
+        ...DEFAULT_SIMULATION,
+        seed,
+        operations,
+        replacedBlobCleanup: 'stream',
+        ...(background ? { settleInBackground: true } : {}),
+      });
+      const detail = `seed ${seed} failed (replaced blobs cleaned by the stream${background ? ', settle in the background' : ''}; reproduce: TIERLOG_SIM_SEED=${seed} npx vitest run test/faults/simulation.test.ts -t stream)\n${JSON.stringify(summaryOf([result]), null, 1)}\n${result.violations.join('\n')}`;
+      if (result.violations.length > 0 || env.TIERLOG_SIM_TRACE === '1') {
+        const file = join(tmpdir(), `tierlog-sim-stream-${seed}-${Date.now()}.log`);
+        writeFileSync(file, `${result.violations.join('\n')}\n\n${result.trace.join('\n')}\n`);
+        console.log(`seed ${seed} (stream): trace in ${file}`);
+      }
+      const e = result.expiry;
+      console.log(
+        `stream seed ${seed}: ${e?.replaced} replaced blobs judged, ${e?.replacedCleaned} deleted by the stream; crashes ${JSON.stringify(result.crashesByStep)}`,
+      );
+      expect(result.violations, detail).toEqual([]);
+      expect(result.operations.acked, detail).toBeGreaterThan(0);
+      // No put or delete named the blob it replaces in the log (each one would be a violation too).
+      expect(result.operations.writesNamingOld, detail).toBe(0);
+      // The stream saw the replacements, and deleted blobs their writers had left.
+      expect(e?.replaced, detail).toBeGreaterThan(0);
+      expect(e?.replacedCleaned, detail).toBeGreaterThan(0);
     },
     120_000,
   );

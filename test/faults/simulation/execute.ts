@@ -15,7 +15,7 @@ import type { ExpiryPolicy } from '../../../lib/tiered/expiry.js';
 import type { PutResult } from '../../../lib/tiered/tiered-store.js';
 import { type CallOutcome, runSession } from './sessions.js';
 import { errorName, type SimulationStats } from './stats.js';
-import { spyRule } from './trace.js';
+import { namesOld, spyRule } from './trace.js';
 
 /** Errors after which a write definitely did not take effect. */
 const DEFINITE_FAILURES = new Set([
@@ -49,15 +49,20 @@ async function writerSlot(w: Workload, slot: number): Promise<void> {
     faults: seededRandom(mix(o.seed, slot, 1)),
     sessions: seededRandom(mix(o.seed, slot, 2)),
     expiry: seededRandom(mix(o.seed, slot, 3)),
+    leftovers: seededRandom(mix(o.seed, slot, 4)),
   };
   const requests: string[] = [];
-  let writer = startWriter(w, slot, requests);
+  /** Requests of the current operation that wrote `old` into a change-log entry. */
+  let namedOld = 0;
+  const spies = { requests: () => requests, namedOld: () => namedOld++ };
+  let writer = startWriter(w, slot, spies);
   /** The version of each key this writer last saw (0: absent). */
   const known = new Map<string, number>();
   const perWriter = Math.ceil(o.operations / o.writers);
   for (let index = 0; index < perWriter; index++) {
     const events: string[] = [];
     requests.length = 0;
+    namedOld = 0;
     const op = planOperation(randoms, {
       options: o,
       config: w.fx.config,
@@ -77,6 +82,7 @@ async function writerSlot(w: Workload, slot: number): Promise<void> {
     } finally {
       for (const rule of op.faults) writer.injector.remove(rule);
     }
+    if (namedOld > 0) countNamedOld(w, op, `w${slot}#${index}`);
     const diedAt = writer.injector.crashedAt;
     if (diedAt === undefined) continue;
     if (!reportedCrash) {
@@ -87,19 +93,43 @@ async function writerSlot(w: Workload, slot: number): Promise<void> {
     }
     stats.addFaults(writer.injector);
     writer.close();
-    writer = startWriter(w, slot, requests);
+    writer = startWriter(w, slot, spies);
   }
   stats.addFaults(writer.injector);
   writer.close();
 }
 
-/** A fresh writer for `slot` (its clock skewed as the options say), its requests spied into `requests`. */
-function startWriter(w: Workload, slot: number, requests: string[]): SimulatedWriter {
+/**
+ * An operation wrote a replaced blob into a change-log entry: counted; a violation for a put or a
+ * delete when the stream cleans replaced blobs (its writer ignored `replacedBlobCleanup`).
+ */
+function countNamedOld(w: Workload, op: PlannedOperation, label: string): void {
+  const ops = w.stats.operations;
+  if (op.kind === 'session') {
+    ops.sessionsNamingOld++;
+    return;
+  }
+  if (op.kind === 'read') return;
+  ops.writesNamingOld++;
+  if (w.options.replacedBlobCleanup === 'stream')
+    w.stats.violation(
+      `${label} ${op.kind} ${op.key} ${op.tag} wrote the blob it replaces into its change-log entry with replacedBlobCleanup 'stream'`,
+    );
+}
+
+/** What the spies of a writer write to: each request's line, and each request that names `old` in an entry. */
+interface WriterSpies {
+  readonly requests: () => string[];
+  readonly namedOld: () => void;
+}
+
+/** A fresh writer for `slot` (its clock skewed as the options say), its requests spied into `spies`. */
+function startWriter(w: Workload, slot: number, spies: WriterSpies): SimulatedWriter {
   const { options: o, stats } = w;
   stats.writersStarted++;
   const skew = o.writerClockSkewMs?.[slot];
   const writer = new SimulatedWriter({
-    config: w.fx.config,
+    config: o.replacedBlobCleanup === undefined ? w.fx.config : { ...w.fx.config, replacedBlobCleanup: o.replacedBlobCleanup },
     random: seededRandom(mix(o.seed, 1_000 + slot, stats.writersStarted)),
     invocationMs: o.invocationMs,
     leaseMarginMs: o.leaseMarginMs,
@@ -107,7 +137,14 @@ function startWriter(w: Workload, slot: number, requests: string[]): SimulatedWr
     ...(skew ? { clock: () => Date.now() + skew } : {}),
     ...(o.settleInBackground === true ? { settleInBackground: true } : {}),
   });
-  writer.injector.add(spyRule(w.fx.config, () => requests));
+  writer.injector.add(spyRule(w.fx.config, spies.requests));
+  writer.injector.add({
+    kind: 'loseRequest',
+    match: (r) => {
+      if (namesOld(r, w.fx.config)) spies.namedOld();
+      return false;
+    },
+  });
   return writer;
 }
 

@@ -1,4 +1,5 @@
 /** What one fault simulation runs (its options) and what it reports (its result). */
+import type { ReplacedBlobCleanup } from '../../../lib/config.js';
 import type { ExpiryCounts } from '../../../lib/drill/expiry.js';
 import type { InvariantReport } from '../../../lib/drill/invariants.js';
 import type { FaultKind } from '../../../lib/faults/fault-injector.js';
@@ -49,6 +50,14 @@ export interface SimulationOptions {
    * clocks (the model judges expiry on the true clock). Default 0.
    */
   readonly expiringRate?: number;
+  /**
+   * The writers' `replacedBlobCleanup` (lib/config.ts). With `'stream'` their change-log entries
+   * never name a replaced blob, and the blob a writer could not delete after its commit (it died,
+   * or the delete failed) is left to the objects table's stream: the stream then runs beside the
+   * workload and once more after quiescence (as with `expiringRate`), whatever `expiringRate` is.
+   * Default: the configuration's (`'log'`).
+   */
+  readonly replacedBlobCleanup?: ReplacedBlobCleanup;
 }
 
 export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
@@ -108,6 +117,10 @@ export type OperationCounts = {
   expiringPuts: number;
   /** Reads that returned an expiring value (each checked: never served past its expiry). */
   expiringReads: number;
+  /** Puts and deletes that wrote a replaced blob (`old`) into a change-log entry (none with `replacedBlobCleanup: 'stream'`). */
+  writesNamingOld: number;
+  /** Session completes that did (a session's commit names `old` in its item whatever the mode). */
+  sessionsNamingOld: number;
 };
 
 export interface SimulationResult {
@@ -126,7 +139,7 @@ export interface SimulationResult {
   readonly suspectLeases: number;
   readonly errorsByName: Record<string, number>;
   readonly invariants: Pick<InvariantReport, 'objects' | 'blobs' | 'lost' | 'leaked' | 'pending' | 'entries' | 'instances' | 'uploads'>;
-  /** TTL and the stream (absent when nothing expires in the run). */
+  /** TTL and the stream (absent when neither expiry nor `replacedBlobCleanup: 'stream'` runs them). */
   readonly expiry?: ExpiryCounts;
   /** Scenarios the run reached (from the model). */
   readonly scenarios: {

@@ -7,7 +7,7 @@
  */
 import type { TierlogConfig } from '../../../lib/config.js';
 import { logUniformSize, pick, type Random, randomInt } from '../../../lib/drill/random.js';
-import type { CrashPlan } from '../../../lib/drill/writer.js';
+import { type CrashPlan, isUnloggedCommit } from '../../../lib/drill/writer.js';
 import type { FaultKind, FaultRule, RequestInfo } from '../../../lib/faults/fault-injector.js';
 import type { SimulationOptions } from './options.js';
 import { describeRequest } from './trace.js';
@@ -41,6 +41,8 @@ export interface PlanRandoms {
   readonly sessions: Random;
   /** Whether a put expires, and when. */
   readonly expiry: Random;
+  /** Whether a writer dies right before deleting the blob it replaced (`replacedBlobCleanup: 'stream'`). */
+  readonly leftovers: Random;
 }
 
 /**
@@ -108,7 +110,10 @@ export function planOperation(randoms: PlanRandoms, c: PlanContext): PlannedOper
   if (random() < o.crashRate) {
     const after = random() < 0.5;
     if (random() < 0.5) crash = { atRequest: randomInt(random, 0, 7), after };
-    else stepCrash = { kind: after ? 'crashAfter' : 'crashBefore', step: pick(random, CRASH_STEPS) };
+    else {
+      const steps = o.replacedBlobCleanup === 'stream' ? STREAM_CRASH_STEPS : CRASH_STEPS;
+      stepCrash = { kind: after ? 'crashAfter' : 'crashBefore', step: pick(random, steps) };
+    }
   }
   // A quarter of the writes are conditional, on the version this writer last saw.
   const seen = c.seen(key);
@@ -117,6 +122,10 @@ export function planOperation(randoms: PlanRandoms, c: PlanContext): PlannedOper
     if (stepCrash !== undefined) faults.push(crashRule(stepCrash.kind, step ?? stepCrash.step, c.config, c.events));
     return faults;
   };
+  // When the stream cleans replaced blobs, a write may also die right before deleting the blob
+  // it replaced (its commit landed): for a put or a delete, the blob is then the stream's alone.
+  if (o.replacedBlobCleanup === 'stream' && randoms.leftovers() < o.crashRate)
+    faults.push(crashRule('crashBefore', 'deleteBlob', c.config, c.events));
   if (roll < 0.33) return { kind: 'delete', key, tag: c.tag, ifVersion, crash, faults: withCrash(undefined) };
   const size = bodySize(random, o.inlineThreshold);
   if (!(sessionRandom() < (o.sessionRate ?? 0))) {
@@ -240,6 +249,12 @@ function faultPlan(random: Random, faultRandom: Random, o: SimulationOptions, co
 }
 
 const CRASH_STEPS = ['record', 'hvRead', 'upload', 'commit', 'commit', 'deleteBlob', 'remove', 'hvDelete', 'hvInline'] as const;
+/**
+ * With `replacedBlobCleanup: 'stream'`: a landed commit removes its entry (no 'remove' after it),
+ * and a delete of a blob or an inline body over one commits with a plain HV write ('hvCommit');
+ * dying right after it, or before 'deleteBlob', leaves the replaced blob to the stream alone.
+ */
+const STREAM_CRASH_STEPS = ['record', 'hvRead', 'upload', 'commit', 'commit', 'deleteBlob', 'hvCommit', 'hvDelete', 'hvInline'] as const;
 /** The steps of an upload session a writer may die at. */
 const SESSION_CRASH_STEPS = [
   'sessionCreate',
@@ -251,7 +266,7 @@ const SESSION_CRASH_STEPS = [
   'uploadAbort',
   'deleteBlob',
 ] as const;
-type CrashStep = (typeof CRASH_STEPS)[number] | (typeof SESSION_CRASH_STEPS)[number];
+type CrashStep = (typeof CRASH_STEPS)[number] | (typeof STREAM_CRASH_STEPS)[number] | (typeof SESSION_CRASH_STEPS)[number];
 
 /** A crash rule at the first request of one protocol step, logged like the faults. */
 function crashRule(kind: 'crashBefore' | 'crashAfter', step: CrashStep, config: TierlogConfig, events: string[]): FaultRule {
@@ -282,6 +297,8 @@ function stepMatcher(step: CrashStep, config: TierlogConfig): (r: RequestInfo) =
       return (r) => r.command === 'GetItemCommand' && table(r) === config.objectsTable;
     case 'hvInline':
       return (r) => r.command === 'UpdateItemCommand' && table(r) === config.objectsTable && !update(r).includes('#deleted = ');
+    case 'hvCommit':
+      return (r) => r.command === 'UpdateItemCommand' && isUnloggedCommit(r, config);
     case 'hvDelete':
       // A delete writes a deletion marker.
       return (r) => r.command === 'UpdateItemCommand' && table(r) === config.objectsTable && update(r).includes('#deleted = ');

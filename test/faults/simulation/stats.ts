@@ -29,6 +29,8 @@ export class SimulationStats {
     uploadsLeftToLifecycle: 0,
     expiringPuts: 0,
     expiringReads: 0,
+    writesNamingOld: 0,
+    sessionsNamingOld: 0,
   };
   readonly faults = Object.fromEntries(ALL_FAULTS.map((k) => [k, 0])) as Record<FaultKind, number>;
   readonly crashesByStep: Record<string, number> = {};
