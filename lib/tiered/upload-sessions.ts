@@ -27,7 +27,7 @@
  *    an id that names no session of this store for this key is refused
  *    ({@link UploadSessionNotFoundError}).
  */
-import type { TierlogConfig } from '../config.js';
+import { replacedBlobCleanupOf, type TierlogConfig } from '../config.js';
 import type { ChangeLog } from '../changelog/change-log.js';
 import type { FencedChangeLog, FenceEffect } from '../changelog/fenced.js';
 import { shardOf } from '../changelog/dynamo-change-log.js';
@@ -298,7 +298,9 @@ export class UploadSessions {
       const old = current?.blob;
       // The CAS expects exactly the state read: no item, a deletion marker, or a version with its blob.
       const expected: Expected = expectedOf(current);
-      const effect: FenceEffect = old !== undefined ? { kind: 'setOld', old } : { kind: 'remove' };
+      // The entry names `old` unless the objects table's stream cleans replaced blobs; then the
+      // commit removes it, as a create's does, and the commit's MODIFY record names `old`.
+      const effect: FenceEffect = old !== undefined && !this.streamCleans ? { kind: 'setOld', old } : { kind: 'remove' };
       const result: SessionResult = { version: (current?.version ?? 0) + 1, size, created: live === undefined };
       const log = this.sessionLog(sessionId, result);
       const expiry = objectExpiryAt(info.expiry, now);
@@ -459,7 +461,8 @@ export class UploadSessions {
   /** After the commit: delete the replaced blob, then the entry (both left to the sweeper on failure). */
   private async finish(session: SessionItem, old: string | undefined): Promise<void> {
     if (old === undefined || old === session.info.blob) return;
-    if (!(await this.tryDelete(session.info.key, session.sessionId, old))) return;
+    // Not deleted: the entry (log) or the stream deletes it. Stream mode: no entry to remove.
+    if (!(await this.tryDelete(session.info.key, session.sessionId, old)) || this.streamCleans) return;
     try {
       await this.table.removeEntry(session.sessionId);
     } catch (err) {
@@ -472,6 +475,11 @@ export class UploadSessions {
    * finishes from there if this process dies), abort the multipart upload, delete the blob unless
    * HV points at it, delete the session.
    */
+  /** True when the objects table's stream deletes a replaced blob the writer could not (`replacedBlobCleanup`). */
+  private get streamCleans(): boolean {
+    return replacedBlobCleanupOf(this.o.config) === 'stream';
+  }
+
   private async discard(session: SessionItem): Promise<void> {
     const { info, sessionId } = session;
     if (session.state === 'live' && !(await this.table.claimForAbort(sessionId, this.o.clock()))) return;

@@ -151,6 +151,7 @@ describe('random fault simulation, replaced blobs cleaned by the stream', () => 
       expect(result.operations.acked, detail).toBeGreaterThan(0);
       // No put or delete named the blob it replaces in the log (each one would be a violation too).
       expect(result.operations.writesNamingOld, detail).toBe(0);
+      expect(result.operations.sessionsNamingOld, detail).toBe(0);
       // The stream saw the replacements, and deleted blobs their writers had left.
       expect(e?.replaced, detail).toBeGreaterThan(0);
       expect(e?.replacedCleaned, detail).toBeGreaterThan(0);

@@ -27,6 +27,9 @@ import {
   type Writer,
 } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
+import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
+import { StreamReader } from '../support/stream.js';
 
 let fx: Fixture;
 let w: Writer;
@@ -88,6 +91,43 @@ describe('upload sessions', () => {
     const state = await rawState(fx);
     expect(state.lost).toEqual([]);
     expect(state.unreferenced).toEqual([]);
+  });
+
+  test("with replacedBlobCleanup 'stream' a complete over a blob names no old in its entry; a writer dying before the delete leaves old to the stream", async () => {
+    const sfx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const reader = await StreamReader.open(sfx.dynamodb, sfx.config.objectsTable);
+    const setup = makeWriter(sfx);
+    const injector = new FaultInjector().add({ kind: 'crashBefore', match: onCommand('DeleteObjectCommand'), times: 1 });
+    const dying = makeWriter(sfx, { injector });
+    try {
+      await setup.store.put('s/stream', randomBody(20_000));
+      const old = (await rawState(sfx)).references.get('s/stream')!;
+      const body = randomBody(64 * 1024);
+      const created = await dying.store.createUpload('s/stream');
+      const parts = await uploadParts(dying.store, created.uploadId, body, created.partSize);
+      await dying.store.completeUpload(created.uploadId, parts).catch(() => undefined);
+      expect(injector.crashedAt?.command, 'died right before deleting old').toBe('DeleteObjectCommand');
+      expect(sameBytes(await rawValue(sfx, 's/stream'), body), 'the complete landed').toBe(true);
+      const state = await rawState(sfx);
+      expect(state.blobs).toContain(old);
+      const olds = state.instances.flatMap((i) =>
+        Object.entries(i)
+          .filter(([k]) => k.startsWith('c_'))
+          .map(([, e]) => (e as { old?: string }).old)
+          .filter((o) => o !== undefined),
+      );
+      expect(olds, 'no entry names the replaced blob').toEqual([]);
+      await new StreamCleanup({ config: sfx.config, dynamodb: sfx.dynamodb, s3: sfx.s3 }).handle(await reader.read());
+      expect((await rawState(sfx)).blobs, 'the stream deleted old').not.toContain(old);
+      const after = await rawState(sfx);
+      expect(after.lost).toEqual([]);
+      expect(after.unreferenced, 'nothing leaked').toEqual([]);
+      expect(after.entries, "the commit removed the session's entry").toBe(0);
+    } finally {
+      reader.close();
+      setup.close();
+      dying.close();
+    }
   });
 
   test('forged, altered, foreign and malformed ids are refused with a clear error', async () => {

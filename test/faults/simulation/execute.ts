@@ -105,12 +105,9 @@ async function writerSlot(w: Workload, slot: number): Promise<void> {
  */
 function countNamedOld(w: Workload, op: PlannedOperation, label: string): void {
   const ops = w.stats.operations;
-  if (op.kind === 'session') {
-    ops.sessionsNamingOld++;
-    return;
-  }
   if (op.kind === 'read') return;
-  ops.writesNamingOld++;
+  if (op.kind === 'session') ops.sessionsNamingOld++;
+  else ops.writesNamingOld++;
   if (w.options.replacedBlobCleanup === 'stream')
     w.stats.violation(
       `${label} ${op.kind} ${op.key} ${op.tag} wrote the blob it replaces into its change-log entry with replacedBlobCleanup 'stream'`,
