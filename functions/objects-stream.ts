@@ -1,6 +1,7 @@
 /**
- * DynamoDB Streams consumer of the objects table: deletes the blob of every removed item (TTL
- * expiry included), through the sweeper's namespace guard. Reports partial batch failures, so
+ * DynamoDB Streams consumer of the objects table: deletes the blob an item stopped pointing at
+ * (removed, TTL expiry included, or replaced by a writer that could not delete it), through the
+ * sweeper's namespace guard. Reports partial batch failures, so
  * the event source mapping (ReportBatchItemFailures) retries from the first failed record;
  * everything it does is idempotent. See lib/recovery/stream-cleanup.ts for the rule.
  */

@@ -34,9 +34,9 @@ export interface TierlogProps extends TierlogFunctionOptions {
   /**
    * Your own objects table ("HV") instead of a new one: partition key `key` (a string), or the
    * attribute names your writers configure. The construct grants on it and points its functions
-   * at it; it neither changes nor deletes it. Expiry needs its stream (`OLD_IMAGE` or
-   * `NEW_AND_OLD_IMAGES`, so `tableStreamArn` is set: the expiry cleanup reads it) and TTL on the
-   * `expiresAt` attribute.
+   * at it; it neither changes nor deletes it. It needs its stream (`OLD_IMAGE` or
+   * `NEW_AND_OLD_IMAGES`, so `tableStreamArn` is set: the stream function reads it, for expiry and
+   * for the blobs dead writers replaced) and TTL on the `expiresAt` attribute.
    *
    * @default - a new table from the objects schema
    */
