@@ -13,6 +13,7 @@ const UNIT = [
   'test/cli/format.test.ts',
   'test/local/config.test.ts',
   'test/local/sweeper-floors.test.ts',
+  'test/recovery/stream-judge.test.ts',
   'test/docs/**/*.test.ts',
 ];
 

@@ -1,0 +1,67 @@
+/**
+ * `judgeStreamRecord`, the stream function's decision from a record's own content (pure): which
+ * records are candidates for a delete (a REMOVE or a MODIFY whose old image names a blob of that
+ * object under the prefix), which are ignored (an INSERT, an image without a blob, a MODIFY that
+ * kept its blob per its new image), and which are never trusted (no old image, no key, a blob
+ * outside the namespace or of another object). A candidate is still only deleted if a consistent
+ * HV read shows the item does not point at it (test/functions/objects-stream.test.ts).
+ */
+import { describe, expect, test } from 'vitest';
+import { type ObjectsStreamRecord, TTL_PRINCIPAL, judgeStreamRecord } from '../../lib/recovery/stream-cleanup.js';
+import { newBlobKey } from '../../lib/tiered/blob-keys.js';
+
+const PREFIX = 'tenant/blobs';
+const ATTRS = { key: 'key', blob: 'blob' } as const;
+const KEY = 'photos/cat.jpg';
+const BLOB = newBlobKey(PREFIX, KEY);
+const OTHER = newBlobKey(PREFIX, KEY);
+
+/** An item image; `key: null` leaves the key out. */
+const image = (blob?: string, key: string | null = KEY) => ({
+  ...(key !== null ? { key: { S: key } } : {}),
+  ...(blob !== undefined ? { blob: { S: blob } } : {}),
+});
+const record = (
+  eventName: string,
+  old: ReturnType<typeof image> | undefined,
+  extra: Partial<ObjectsStreamRecord> & { newImage?: ReturnType<typeof image> } = {},
+): ObjectsStreamRecord => ({
+  eventName,
+  ...(extra.userIdentity !== undefined ? { userIdentity: extra.userIdentity } : {}),
+  dynamodb: {
+    SequenceNumber: '1',
+    ...(old !== undefined ? { OldImage: old } : {}),
+    ...(extra.newImage !== undefined ? { NewImage: extra.newImage } : {}),
+  },
+});
+const ttl = { type: 'Service', principalId: TTL_PRINCIPAL };
+
+describe('judgeStreamRecord', () => {
+  test.each([
+    ['a REMOVE by TTL', record('REMOVE', image(BLOB), { userIdentity: ttl }), { kind: 'candidate', expired: true, modified: false }],
+    ['a REMOVE by anyone else', record('REMOVE', image(BLOB)), { kind: 'candidate', expired: false, modified: false }],
+    ['a MODIFY (overwrite or delete), old images only', record('MODIFY', image(BLOB)), { kind: 'candidate', modified: true }],
+    [
+      'a MODIFY that points elsewhere now',
+      record('MODIFY', image(BLOB), { newImage: image(OTHER) }),
+      { kind: 'candidate', modified: true },
+    ],
+    ['a MODIFY to a deletion marker', record('MODIFY', image(BLOB), { newImage: image(undefined) }), { kind: 'candidate', modified: true }],
+    [
+      'a MODIFY that kept its blob (a refresh)',
+      record('MODIFY', image(BLOB), { newImage: image(BLOB) }),
+      { kind: 'ignore', reason: 'sameBlob' },
+    ],
+    ['an INSERT', record('INSERT', undefined, { newImage: image(BLOB) }), { kind: 'ignore', reason: 'insert' }],
+    ['a MODIFY of an inline object', record('MODIFY', image(undefined)), { kind: 'ignore', reason: 'noBlob' }],
+    ['a REMOVE of an inline object', record('REMOVE', image(undefined)), { kind: 'ignore', reason: 'noBlob' }],
+    ['a MODIFY without an old image (KEYS_ONLY or NEW_IMAGE stream)', record('MODIFY', undefined), { kind: 'untrusted' }],
+    ['a REMOVE without a key', record('REMOVE', image(BLOB, null)), { kind: 'untrusted' }],
+    ['a blob outside the prefix', record('MODIFY', image('elsewhere/x')), { kind: 'untrusted', key: KEY }],
+    ['a blob of another object', record('REMOVE', image(newBlobKey(PREFIX, 'photos/dog.jpg'))), { kind: 'untrusted', key: KEY }],
+  ] as const)('%s', (_label, input, expected) => {
+    const verdict = judgeStreamRecord(input, PREFIX, ATTRS);
+    expect(verdict).toMatchObject(expected);
+    if (verdict.kind === 'candidate') expect(verdict).toMatchObject({ key: KEY, blob: BLOB });
+  });
+});
