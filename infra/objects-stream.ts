@@ -6,8 +6,8 @@
  * before deleting the blob it replaced (the stack's writers run with
  * `replacedBlobCleanup: 'stream'`).
  *
- * The event source mapping hands over REMOVE and MODIFY records of items that pointed at a blob
- * (an event filter: the other records cost no invocation), bisects a failing batch, retries a
+ * The event source mapping hands over every REMOVE record and the MODIFY records of items that
+ * pointed at a blob (an event filter: the other records cost no invocation), bisects a failing batch, retries a
  * bounded number of times, reports partial batch failures, and sends what it gives up on to an
  * on-failure SQS queue (the audit then finds those blobs). Alarms: iterator age (the consumer
  * falls behind; past the stream's 24 h retention records are lost) and a non-empty on-failure
@@ -50,8 +50,8 @@ export interface ObjectsStreamCleanupProps {
   /** The function's configuration variables (what `loadConfig` reads). */
   readonly environment: Record<string, string>;
   /**
-   * The objects table's blob attribute (`hvAttributes.blob`): the event filter passes only
-   * records whose old image has one.
+   * The objects table's blob attribute (`hvAttributes.blob`): the event filter passes a MODIFY
+   * record only when its old image has one.
    *
    * @default 'blob'
    */
@@ -173,11 +173,14 @@ export class ObjectsStreamCleanup extends Construct {
       maxRecordAge: Duration.hours(24),
       reportBatchItemFailures: true,
       onFailure: new SqsDlq(this.failureQueue),
-      // Removals and modifications of items that pointed at a blob: an expired item, and an
-      // overwrite or delete whose writer could not delete the replaced blob. Nothing else.
+      // Every removal (an expired item; one without an old image, from a stream of the wrong view
+      // type, then shows as untrusted instead of vanishing), and the modifications of items that
+      // pointed at a blob (an overwrite or delete whose writer could not delete the replaced
+      // blob). Creates and changes of inline objects invoke nothing.
       filters: [
+        lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('REMOVE') }),
         lambda.FilterCriteria.filter({
-          eventName: lambda.FilterRule.or('REMOVE', 'MODIFY'),
+          eventName: lambda.FilterRule.isEqual('MODIFY'),
           dynamodb: { OldImage: { [props.blobAttribute ?? 'blob']: { S: lambda.FilterRule.exists() } } },
         }),
       ],

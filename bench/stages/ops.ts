@@ -57,7 +57,7 @@ export interface OpsResult {
 
 /**
  * The objects-stream function's work for one stage's stream: the records the construct's event
- * filter passes (REMOVE or MODIFY of an item that pointed at a blob) delivered in batches of 100,
+ * filter passes (every REMOVE, and MODIFY of an item that pointed at a blob) delivered in batches of 100,
  * as the event source mapping does, and the requests they cost.
  */
 export interface StreamCleanupCost {
@@ -144,7 +144,7 @@ export async function opsStage(options: { iterations: number; warmup: number }):
 async function streamCleanupCost(config: TierlogConfig, reader: StreamReader): Promise<StreamCleanupCost> {
   const records = await reader.read();
   const delivered = records.filter(
-    (r) => (r.eventName === 'REMOVE' || r.eventName === 'MODIFY') && r.dynamodb?.OldImage?.[hvAttributeNames(config).blob]?.S !== undefined,
+    (r) => r.eventName === 'REMOVE' || (r.eventName === 'MODIFY' && r.dynamodb?.OldImage?.[hvAttributeNames(config).blob]?.S !== undefined),
   );
   const probe = new Probe();
   const dynamodb = probe.attach(dynamodbClient(), 'dynamodb');

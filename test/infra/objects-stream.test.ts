@@ -53,10 +53,11 @@ describe('event source mapping', () => {
     });
   });
 
-  it('hands over REMOVE and MODIFY records of items that pointed at a blob, and nothing else', () => {
+  it('hands over every REMOVE, and the MODIFY records of items that pointed at a blob; nothing else', () => {
     expect(p['FilterCriteria']).toEqual({
       Filters: [
-        { Pattern: JSON.stringify({ eventName: ['REMOVE', 'MODIFY'], dynamodb: { OldImage: { blob: { S: [{ exists: true }] } } } }) },
+        { Pattern: JSON.stringify({ eventName: ['REMOVE'] }) },
+        { Pattern: JSON.stringify({ eventName: ['MODIFY'], dynamodb: { OldImage: { blob: { S: [{ exists: true }] } } } }) },
       ],
     });
   });
@@ -64,8 +65,8 @@ describe('event source mapping', () => {
   it("filters on the configured blob attribute, and tells the stack's writers that the stream cleans replaced blobs", () => {
     const renamed = tierlogTemplate({ hvAttributes: { blob: 'ptr' }, objectsFunction: false });
     const [, other] = onlyResource(renamed.template, 'AWS::Lambda::EventSourceMapping');
-    expect(JSON.parse((other.Properties!['FilterCriteria'] as { Filters: Array<{ Pattern: string }> }).Filters[0]!.Pattern)).toEqual({
-      eventName: ['REMOVE', 'MODIFY'],
+    expect(JSON.parse((other.Properties!['FilterCriteria'] as { Filters: Array<{ Pattern: string }> }).Filters[1]!.Pattern)).toEqual({
+      eventName: ['MODIFY'],
       dynamodb: { OldImage: { ptr: { S: [{ exists: true }] } } },
     });
     expect(renamed.stack.tierlog.writerEnvironment[CONFIG_ENV.replacedBlobCleanup]).toBe('stream');
