@@ -5,7 +5,8 @@
  * servers: at the moment of each commit the log names `new` and `old`; afterwards it is empty and
  * nothing leaked; a CAS lost to another writer commits again and cleans both blobs it replaced.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import type { TierlogConfig } from '../../lib/config.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { InMemoryChangeLog } from '../../lib/changelog/in-memory.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
@@ -29,13 +30,13 @@ const isPlainCommit = (fx: Fixture) => (r: RequestInfo) =>
   r.input.TableName === fx.config.objectsTable &&
   String(r.input.UpdateExpression).includes('#blob = ');
 
-function plainStore(injector = new FaultInjector()) {
+function plainStore(injector = new FaultInjector(), config: TierlogConfig = fx.config) {
   const log = new InMemoryChangeLog();
   const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
   const s3 = injector.attach(createS3Client(), 's3');
   return {
     log,
-    store: new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3 }),
+    store: new TieredStore({ config, changeLog: log, dynamodb, s3 }),
     close: () => (dynamodb.destroy(), s3.destroy()),
   };
 }
@@ -108,6 +109,46 @@ describe('a plain change log behind the adapter', () => {
       expect(await s.store.put(key, mine)).toMatchObject({ version: 3 });
       expect(sameBytes(await rawValue(fx, key), mine)).toBe(true);
       expect(s.log.size).toBe(0);
+      await expectNoLeak();
+    } finally {
+      s.close();
+    }
+  });
+});
+
+describe("a plain change log with replacedBlobCleanup: 'stream'", () => {
+  test('the log names only new at each commit; a large delete and a small body over a blob record nothing; it drains', async () => {
+    const key = 'plain/stream';
+    const seen: Array<Array<{ new?: string; old?: string }>> = [];
+    let log!: InMemoryChangeLog;
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      match: (r) => r.command === 'UpdateItemCommand' && r.input.TableName === fx.config.objectsTable,
+      before: async () => {
+        seen.push((await log.scan()).map(([, c]) => ({ ...(c.new ? { new: c.new } : {}), ...(c.old ? { old: c.old } : {}) })));
+      },
+    });
+    const s = plainStore(injector, { ...fx.config, replacedBlobCleanup: 'stream' });
+    log = s.log;
+    const record = vi.spyOn(log, 'record');
+    try {
+      await s.store.put(key, randomBody(LARGE));
+      const blob1 = (await rawState(fx)).references.get(key)!;
+      await s.store.put(key, randomBody(LARGE));
+      const blob2 = (await rawState(fx)).references.get(key)!;
+      // At the overwrite's commit the log names the new blob only, never the one it replaces.
+      expect(seen.at(-1)).toEqual([{ new: blob2 }]);
+      expect(seen.flat().some((c) => c.old !== undefined)).toBe(false);
+      expect(blob1).not.toBe(blob2);
+      const recordsBefore = record.mock.calls.length;
+      expect(await s.store.put(key, 'small now')).toMatchObject({ stored: 'inline' });
+      await s.store.put(key, randomBody(LARGE));
+      const recordsForLarge = record.mock.calls.length;
+      expect(await s.store.delete(key)).toBe(true);
+      expect(record.mock.calls.length - recordsForLarge, 'a large delete records nothing').toBe(0);
+      expect(recordsForLarge - recordsBefore, 'only the large put recorded').toBe(1);
+      expect(log.size).toBe(0);
       await expectNoLeak();
     } finally {
       s.close();
