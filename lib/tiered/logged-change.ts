@@ -86,16 +86,14 @@ export class LoggedChange {
   /** The blob the landed commit replaced. */
   private replaced: string | undefined;
   /**
-   * The entry is written by the commit (a change that uploads nothing, on a log that
-   * `recordsAtCommit`): nothing is recorded before it, and a commit that does not land leaves
-   * nothing to remove.
+   * Who writes the change's entry:
+   *  - `record`: {@link LoggedChange.record}, before anything is uploaded;
+   *  - `commit`: the commit's transaction (a change that uploads nothing, on a log that
+   *    `recordsAtCommit`): a commit that does not land leaves nothing to remove;
+   *  - `nobody`: the change is not logged (it uploads nothing and the stream cleans the blob it
+   *    replaces): its commit is the HV write alone, and nothing of it is left to clean.
    */
-  private recordAtCommit = false;
-  /**
-   * The change is not logged at all: it uploads nothing and the stream cleans the blob it
-   * replaces. Its commit is the HV write alone, and nothing of it is left to clean.
-   */
-  private unlogged = false;
+  private entryBy: 'record' | 'commit' | 'nobody' = 'record';
 
   /**
    * @param key the object (HV key).
@@ -119,15 +117,14 @@ export class LoggedChange {
    * HV), and resolves to what `alongside` resolved to.
    */
   async record<T>(alongside?: Promise<T>): Promise<T> {
-    if (this.blob === undefined && alongside === undefined && this.streamCleans) {
-      this.unlogged = true;
-      this.current = 'recorded';
-      return undefined as T;
-    }
-    if (this.blob === undefined && alongside === undefined && this.ctx.log.recordsAtCommit === true) {
+    if (this.blob === undefined && alongside === undefined) {
       // Nothing is uploaded before the commit, so nothing can be left behind before it: the
-      // entry rides in the commit's transaction and exists exactly when the commit landed.
-      this.recordAtCommit = true;
+      // entry rides in the commit's transaction and exists exactly when the commit landed, or,
+      // when the stream cleans what the change replaces, there is none.
+      if (this.streamCleans) this.entryBy = 'nobody';
+      else if (this.ctx.log.recordsAtCommit === true) this.entryBy = 'commit';
+    }
+    if (this.entryBy !== 'record') {
       this.current = 'recorded';
       return undefined as T;
     }
@@ -184,7 +181,6 @@ export class LoggedChange {
       case 'committed':
         this.current = 'committed';
         this.replaced = old;
-        this.recordAtCommit = false;
         return undefined;
       case 'conflict':
       case 'busy':
@@ -193,7 +189,7 @@ export class LoggedChange {
         return outcome;
       case 'fenced':
         this.ctx.log.fenceLost(this.changeId);
-        if (this.recordAtCommit) {
+        if (this.entryBy === 'commit') {
           // Nothing of this change was written (its entry was to land with the commit): it may
           // commit again, on an instance of the log that is live.
           this.current = before;
@@ -214,7 +210,7 @@ export class LoggedChange {
     if (phase === 'settled') return;
     this.current = 'settled';
     try {
-      if (this.unlogged) {
+      if (this.entryBy === 'nobody') {
         // Nothing of it is logged. Landed: delete `old` now (the stream's function does if this
         // fails). Anything else: `old` is still referenced, or the stream deletes it if it landed.
         if (phase === 'committed' && this.replaced !== undefined) await this.deleteBlob(this.replaced);
@@ -235,7 +231,7 @@ export class LoggedChange {
           return;
         default:
           // recording .. uploaded: nothing landed.
-          if (this.recordAtCommit) return this.withdraw();
+          if (this.entryBy === 'commit') return this.withdraw();
           if (!this.uploadBegan || (await this.deleteBlob(this.blob!))) await this.remove();
           else this.leaveToSweeper();
       }
@@ -257,8 +253,8 @@ export class LoggedChange {
    * Undefined for an unlogged change: its commit has no change-log element.
    */
   private effectOf(old: string | undefined): FenceEffect | undefined {
-    if (this.unlogged) return undefined;
-    if (this.recordAtCommit) return { kind: 'record', change: { id: this.key, ...(old !== undefined ? { old } : {}) } };
+    if (this.entryBy === 'nobody') return undefined;
+    if (this.entryBy === 'commit') return { kind: 'record', change: { id: this.key, ...(old !== undefined ? { old } : {}) } };
     if (old === undefined || this.streamCleans) return this.blob !== undefined ? { kind: 'remove' } : { kind: 'check' };
     return old === this.old ? { kind: 'check' } : { kind: 'setOld', old };
   }
@@ -290,7 +286,7 @@ export class LoggedChange {
 
   /** A commit that was to record the entry did not land: nothing was written, forget the change. */
   private withdraw(): void {
-    if (this.recordAtCommit) this.ctx.log.withdraw?.(this.changeId);
+    if (this.entryBy === 'commit') this.ctx.log.withdraw?.(this.changeId);
   }
 
   private leaveToSweeper(): void {
