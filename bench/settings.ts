@@ -3,6 +3,7 @@
  * defaults; every size can be set on its own (see the head of bench/run.ts).
  */
 import { parseArgs } from 'node:util';
+import { REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup } from '../lib/config.js';
 
 export const STAGES = ['baseline', 'ops', 'latency', 'recovery', 'scaling', 'idle', 'load', 'coldstart', 'memory', 'sessions'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -40,10 +41,12 @@ function num(name: keyof typeof args, full: number, quick: number): number {
 }
 
 /** Who cleans a replaced blob for the logged writers: `stream` (as the construct deploys them) unless told. */
-function replacedBlobCleanup(): 'log' | 'stream' {
+function replacedBlobCleanup(): ReplacedBlobCleanup {
   const raw = args['replaced-blob-cleanup'] ?? 'stream';
-  if (raw !== 'log' && raw !== 'stream') throw new Error(`--replaced-blob-cleanup must be "log" or "stream", got ${raw}`);
-  return raw;
+  if (!(REPLACED_BLOB_CLEANUPS as readonly string[]).includes(raw)) {
+    throw new Error(`--replaced-blob-cleanup must be one of ${REPLACED_BLOB_CLEANUPS.join(', ')}, got ${raw}`);
+  }
+  return raw as ReplacedBlobCleanup;
 }
 
 export const settings = {

@@ -9,6 +9,7 @@ import { StreamReader } from '../../lib/local/stream-reader.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { KiB, dynamodbClient, freshConfig, mean, randomBody, round, s3Client } from '../common.js';
 import { type AttemptRecord, type CallRecord, Probe, addCapacity, emptyCapacity, roundTrips, sequence } from '../instrument.js';
+import { summarizeCalls } from './recovery.js';
 
 export type Mode = 'logged' | 'unlogged';
 
@@ -164,21 +165,16 @@ async function streamCleanupCost(config: TierlogConfig, reader: StreamReader): P
     dynamodb.destroy();
     s3.destroy();
   }
-  const { calls } = probe.take();
-  const commands: Record<string, number> = {};
-  for (const c of calls) {
-    const name = `${c.service === 's3' ? 's3:' : ''}${c.command}`;
-    commands[name] = (commands[name] ?? 0) + 1;
-  }
+  const calls = summarizeCalls(probe.take().calls);
   return {
     records: records.length,
     delivered: delivered.length,
     invocations,
     replaced,
     blobsDeleted,
-    dynamodbCalls: calls.filter((c) => c.service === 'dynamodb').length,
-    s3Calls: calls.filter((c) => c.service === 's3').length,
-    commands,
+    dynamodbCalls: calls.dynamodbTotal,
+    s3Calls: calls.s3Total,
+    commands: { ...calls.dynamodb, ...Object.fromEntries(Object.entries(calls.s3).map(([c, n]) => [`s3:${c}`, n])) },
   };
 }
 
