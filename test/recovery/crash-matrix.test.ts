@@ -12,28 +12,14 @@
  *   (after), and an acknowledged write always holds the new one.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { FaultInjector, type FaultKind, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { freshFixture } from '../support/local.js';
-import { type StepName, WRITE_PATHS, type WritePath } from '../tiered/write-paths.js';
+import { WRITE_PATHS } from '../tiered/write-paths.js';
 import { expectClean, makeWriter, rawState, rawValue, sameBytes, steps, sweepPastEverything, type Writer } from '../tiered/harness.js';
+import { type CrashCase as Case, crashAt, crashCases } from './crash-case.js';
 
-type Scenario = WritePath;
 const scenarios = WRITE_PATHS;
-
-interface Case {
-  readonly scenario: Scenario;
-  readonly step: StepName;
-  readonly index: number;
-  readonly kind: FaultKind;
-}
-
-const cases: Array<[string, string, string, Case]> = scenarios.flatMap((scenario) =>
-  scenario.steps.flatMap((step, index) =>
-    (['crashBefore', 'crashAfter'] as const).map(
-      (kind) => [scenario.name, `${index + 1}.${step}`, kind, { scenario, step, index, kind }] as [string, string, string, Case],
-    ),
-  ),
-);
+const cases = crashCases(scenarios);
 
 const open: Writer[] = [];
 afterEach(() => {
@@ -47,33 +33,9 @@ describe('crash-point matrix', () => {
   });
 
   test.each(cases)('%s: %s %s', async (_scenario, _step, _kind, c) => {
-    const { scenario } = c;
     const fx = await freshFixture();
-    const key = `crash/${scenario.name}`;
-    if (scenario.old !== undefined) {
-      const setup = makeWriter(fx);
-      open.push(setup);
-      await setup.store.put(key, scenario.old, { metadata: { gen: 'old' } });
-    }
-    const match = steps(fx.config)[c.step];
-    const injector = new FaultInjector().add({ kind: c.kind, match, times: 1 });
-    const writer = makeWriter(fx, { injector, ...(scenario.partSize ? { store: { partSize: scenario.partSize } } : {}) });
-    open.push(writer);
-
-    let acknowledged = false;
-    try {
-      await scenario.op(writer.store, key);
-      acknowledged = true;
-    } catch {
-      // the crash, or what the crash turned into
-    }
-    // The crash point was reached, at the intended step.
-    expect(injector.crashedAt, 'the crash fired').toBeDefined();
-    expect(match(injector.crashedAt as RequestInfo)).toBe(true);
-
-    const committed = c.index > scenario.commitAt || (c.index === scenario.commitAt && c.kind === 'crashAfter');
-    const expected = committed ? scenario.next : scenario.old;
-    if (acknowledged) expect(committed, 'an acknowledged write committed').toBe(true);
+    const key = `crash/${c.scenario.name}`;
+    const { expected } = await crashAt(fx, c, key, open);
 
     // No loss at any moment: before the sweep too.
     const before = await rawState(fx);

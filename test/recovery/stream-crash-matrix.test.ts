@@ -18,27 +18,13 @@
  */
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterEach, describe, expect, test } from 'vitest';
-import { FaultInjector, type FaultKind, type RequestInfo } from '../../lib/faults/fault-injector.js';
-import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { StreamReader } from '../support/stream.js';
-import { type StepName, STREAM_WRITE_PATHS, type WritePath } from '../tiered/write-paths.js';
-import { expectClean, makeWriter, rawState, rawValue, sameBytes, steps, sweepPastEverything, type Writer } from '../tiered/harness.js';
+import { STREAM_WRITE_PATHS } from '../tiered/write-paths.js';
+import { deliverStream, expectClean, rawState, rawValue, sameBytes, sweepPastEverything, type Writer } from '../tiered/harness.js';
+import { crashAt, crashCases } from './crash-case.js';
 
-interface Case {
-  readonly scenario: WritePath;
-  readonly step: StepName;
-  readonly index: number;
-  readonly kind: FaultKind;
-}
-
-const cases: Array<[string, string, string, Case]> = STREAM_WRITE_PATHS.flatMap((scenario) =>
-  scenario.steps.flatMap((step, index) =>
-    (['crashBefore', 'crashAfter'] as const).map(
-      (kind) => [scenario.name, `${index + 1}.${step}`, kind, { scenario, step, index, kind }] as [string, string, string, Case],
-    ),
-  ),
-);
+const cases = crashCases(STREAM_WRITE_PATHS);
 
 const open: Writer[] = [];
 const readers: StreamReader[] = [];
@@ -48,22 +34,11 @@ afterEach(() => {
 });
 
 /** Delivers what the stream holds to the stream function's cleanup, as Lambda would; returns the records. */
-async function deliverStream(fx: Fixture, reader: StreamReader): Promise<DynamoDBRecord[]> {
-  const records = await reader.read();
-  const { response, report } = await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 }).handle(records);
+async function deliverAll(fx: Fixture, reader: StreamReader): Promise<DynamoDBRecord[]> {
+  const { records, response, report } = await deliverStream(fx, reader);
   expect(response.batchItemFailures).toEqual([]);
   expect(report.untrusted).toBe(0);
   return records;
-}
-
-/** The `old` fields of every change-log entry (raw scan): none in stream mode. */
-function oldsInEntries(instances: readonly Record<string, unknown>[]): unknown[] {
-  return instances.flatMap((item) =>
-    Object.entries(item)
-      .filter(([name]) => name.startsWith('c_'))
-      .map(([, entry]) => (entry as { old?: unknown }).old)
-      .filter((old) => old !== undefined),
-  );
 }
 
 describe('crash-point matrix, replaced blobs cleaned by the stream', () => {
@@ -80,43 +55,19 @@ describe('crash-point matrix, replaced blobs cleaned by the stream', () => {
     const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
     readers.push(reader);
     const key = `crash-stream/${scenario.name}`;
-    let oldBlob: string | undefined;
-    if (scenario.old !== undefined) {
-      const setup = makeWriter(fx);
-      open.push(setup);
-      await setup.store.put(key, scenario.old, { metadata: { gen: 'old' } });
-      oldBlob = (await rawState(fx)).references.get(key);
-    }
-    const match = steps(fx.config)[c.step];
-    const injector = new FaultInjector().add({ kind: c.kind, match, times: 1 });
-    const writer = makeWriter(fx, { injector, ...(scenario.partSize ? { store: { partSize: scenario.partSize } } : {}) });
-    open.push(writer);
-
-    let acknowledged = false;
-    try {
-      await scenario.op(writer.store, key);
-      acknowledged = true;
-    } catch {
-      // the crash, or what the crash turned into
-    }
-    expect(injector.crashedAt, 'the crash fired').toBeDefined();
-    expect(match(injector.crashedAt as RequestInfo)).toBe(true);
-
-    const committed = c.index > scenario.commitAt || (c.index === scenario.commitAt && c.kind === 'crashAfter');
-    const expected = committed ? scenario.next : scenario.old;
-    if (acknowledged) expect(committed, 'an acknowledged write committed').toBe(true);
+    const { committed, expected, oldBlob } = await crashAt(fx, c, key, open);
 
     const before = await rawState(fx);
     expect(before.lost, 'invariant 1 before any cleanup').toEqual([]);
     expect(sameBytes(await rawValue(fx, key), expected), 'value before any cleanup').toBe(true);
-    expect(oldsInEntries(before.instances), 'no entry names a replaced blob').toEqual([]);
+    expect(before.olds, 'no entry names a replaced blob').toEqual([]);
     if (scenario.steps[0] === 'hvDelete' || scenario.steps[0] === 'hvInline') {
       expect(before.entries, 'a change that uploads nothing is not logged').toBe(0);
     }
     // A landed commit whose writer died before deleting `old`: only the stream can clean it.
     const oldLeftToStream = committed && oldBlob !== undefined && before.blobs.includes(oldBlob);
 
-    const records = await deliverStream(fx, reader);
+    const records = await deliverAll(fx, reader);
     if (oldLeftToStream) {
       expect(records.some((r) => r.eventName === 'MODIFY' && r.dynamodb?.OldImage?.['blob']?.S === oldBlob)).toBe(true);
       expect((await rawState(fx)).blobs, 'the stream deleted old').not.toContain(oldBlob);
@@ -125,7 +76,7 @@ describe('crash-point matrix, replaced blobs cleaned by the stream', () => {
     expect(report.errors).toBe(0);
     expect(report.entriesQuarantined).toBe(0);
     expect(report.entriesRecovered).toBe(before.entries);
-    await deliverStream(fx, reader);
+    await deliverAll(fx, reader);
 
     const after = await expectClean(fx, expect);
     expect(after.instances, 'the change log is drained').toEqual([]);

@@ -17,6 +17,8 @@ import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { Sweeper, type SweeperOptions } from '../../lib/recovery/sweeper.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
+import type { StreamReader } from '../../lib/local/stream-reader.js';
 import { TieredStore, type TieredStoreOptions } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, listKeys, scanAll } from '../support/local.js';
 
@@ -284,6 +286,15 @@ export function steps(config: TierlogConfig) {
   };
 }
 
+// ---- the objects table's stream -----------------------------------------------------------------
+
+/** Hands what `reader` has not yet read of the objects table's stream to the stream function's cleanup, as Lambda would. */
+export async function deliverStream(fx: Fixture, reader: StreamReader) {
+  const records = await reader.read();
+  const { response, report } = await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 }).handle(records);
+  return { records, response, report };
+}
+
 // ---- raw state and invariants ------------------------------------------------------------------
 
 export interface RawState {
@@ -294,6 +305,8 @@ export interface RawState {
   readonly references: Map<string, string>;
   /** Number of `c_` entries over all instance items. */
   readonly entries: number;
+  /** The replaced blobs (`old`) those entries name. */
+  readonly olds: string[];
   /** HV keys whose blob does not exist (invariant 1). */
   readonly lost: string[];
   /** Blobs under the prefix no HV item references (invariant 2, after a sweep). */
@@ -309,8 +322,13 @@ export async function rawState(fx: Fixture): Promise<RawState> {
   ]);
   const references = new Map<string, string>();
   for (const item of objects) if (typeof item.blob === 'string') references.set(String(item.key), item.blob);
-  let entries = 0;
-  for (const item of instances) entries += Object.keys(item).filter((k) => k.startsWith('c_')).length;
+  const entryValues = instances.flatMap((item) =>
+    Object.entries(item)
+      .filter(([name]) => name.startsWith('c_'))
+      .map(([, entry]) => entry as { old?: unknown }),
+  );
+  const entries = entryValues.length;
+  const olds = entryValues.flatMap((e) => (typeof e.old === 'string' ? [e.old] : []));
   const existing = new Set(blobs);
   const referenced = new Set(references.values());
   return {
@@ -319,6 +337,7 @@ export async function rawState(fx: Fixture): Promise<RawState> {
     blobs,
     references,
     entries,
+    olds,
     lost: [...references].filter(([, blob]) => !existing.has(blob)).map(([key]) => key),
     unreferenced: blobs.filter((b) => !referenced.has(b)),
   };

@@ -30,12 +30,29 @@ const isPlainCommit = (fx: Fixture) => (r: RequestInfo) =>
   r.input.TableName === fx.config.objectsTable &&
   String(r.input.UpdateExpression).includes('#blob = ');
 
-function plainStore(injector = new FaultInjector(), config: TierlogConfig = fx.config) {
+/**
+ * A store on an InMemoryChangeLog, its clients behind `injector`. With `snapshotAt`, the log's
+ * entries (`new`, `old`) are copied into `seen` right before each request it matches.
+ */
+function plainStore(options: { injector?: FaultInjector; config?: TierlogConfig; snapshotAt?: (r: RequestInfo) => boolean } = {}) {
+  const { injector = new FaultInjector(), config = fx.config, snapshotAt } = options;
   const log = new InMemoryChangeLog();
+  const seen: Array<Array<{ new?: string; old?: string }>> = [];
+  if (snapshotAt !== undefined) {
+    injector.add({
+      kind: 'delay',
+      delayMs: 0,
+      match: snapshotAt,
+      before: async () => {
+        seen.push((await log.scan()).map(([, c]) => ({ ...(c.new ? { new: c.new } : {}), ...(c.old ? { old: c.old } : {}) })));
+      },
+    });
+  }
   const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
   const s3 = injector.attach(createS3Client(), 's3');
   return {
     log,
+    seen,
     store: new TieredStore({ config, changeLog: log, dynamodb, s3 }),
     close: () => (dynamodb.destroy(), s3.destroy()),
   };
@@ -50,18 +67,8 @@ async function expectNoLeak(): Promise<void> {
 describe('a plain change log behind the adapter', () => {
   test('create, overwrite, small-over-large, delete: the log names new and old at each commit, and drains', async () => {
     const key = 'plain/rt';
-    const seen: Array<Array<{ new?: string; old?: string }>> = [];
-    let log!: InMemoryChangeLog;
-    const injector = new FaultInjector().add({
-      kind: 'delay',
-      delayMs: 0,
-      match: isPlainCommit(fx),
-      before: async () => {
-        seen.push((await log.scan()).map(([, c]) => ({ ...(c.new ? { new: c.new } : {}), ...(c.old ? { old: c.old } : {}) })));
-      },
-    });
-    const s = plainStore(injector);
-    log = s.log;
+    const s = plainStore({ snapshotAt: isPlainCommit(fx) });
+    const { log, seen } = s;
     try {
       const v1 = randomBody(LARGE);
       expect(await s.store.put(key, v1)).toMatchObject({ version: 1, created: true, stored: 'blob' });
@@ -103,7 +110,7 @@ describe('a plain change log behind the adapter', () => {
         await other.store.put(key, randomBody(LARGE));
       },
     });
-    const s = plainStore(injector);
+    const s = plainStore({ injector });
     try {
       const mine = randomBody(LARGE);
       expect(await s.store.put(key, mine)).toMatchObject({ version: 3 });
@@ -119,18 +126,11 @@ describe('a plain change log behind the adapter', () => {
 describe("a plain change log with replacedBlobCleanup: 'stream'", () => {
   test('the log names only new at each commit; a large delete and a small body over a blob record nothing; it drains', async () => {
     const key = 'plain/stream';
-    const seen: Array<Array<{ new?: string; old?: string }>> = [];
-    let log!: InMemoryChangeLog;
-    const injector = new FaultInjector().add({
-      kind: 'delay',
-      delayMs: 0,
-      match: (r) => r.command === 'UpdateItemCommand' && r.input.TableName === fx.config.objectsTable,
-      before: async () => {
-        seen.push((await log.scan()).map(([, c]) => ({ ...(c.new ? { new: c.new } : {}), ...(c.old ? { old: c.old } : {}) })));
-      },
+    const s = plainStore({
+      config: { ...fx.config, replacedBlobCleanup: 'stream' },
+      snapshotAt: (r) => r.command === 'UpdateItemCommand' && r.input.TableName === fx.config.objectsTable,
     });
-    const s = plainStore(injector, { ...fx.config, replacedBlobCleanup: 'stream' });
-    log = s.log;
+    const { log, seen } = s;
     const record = vi.spyOn(log, 'record');
     try {
       await s.store.put(key, randomBody(LARGE));

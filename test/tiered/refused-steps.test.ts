@@ -22,12 +22,12 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { CorruptItemError } from '../../lib/errors.js';
 import { FaultInjector, type FaultRule, type RequestInfo } from '../../lib/faults/fault-injector.js';
-import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { StreamReader } from '../support/stream.js';
 import {
   KiB,
+  deliverStream,
   expectClean,
   makeWriter,
   randomBody,
@@ -115,11 +115,39 @@ async function instancesWithEntries(fixture: Fixture): Promise<Map<string, unkno
   return new Map(items.filter((i) => Object.keys(i).some((k) => k.startsWith('c_'))).map((i) => [String(i.pk), i.leaseUntil]));
 }
 
+type RefusedCase = (typeof cases)[number][3];
+
+/**
+ * Stores the path's old value under `key` in `fixture`, runs the path in a writer whose requests
+ * of the case's step fail with the case's error class, checks that the fault fired and what the
+ * object holds (the new value if acknowledged, the old one if it failed before the commit, one of
+ * the two otherwise), and returns the writer, its clock and injector, and that value.
+ */
+async function failAt(c: RefusedCase, key: string, fixture: Fixture) {
+  if (c.path.old !== undefined) await writer(undefined, fixture).w.store.put(key, c.path.old);
+  const injector = new FaultInjector().add(errorClasses[c.errorClass]!(steps(fixture.config)[c.step]));
+  const { w, clock } = writer(injector, fixture);
+  let acknowledged = false;
+  try {
+    await c.path.op(w.store, key);
+    acknowledged = true;
+  } catch {
+    // the injected error, or what it turned into
+  }
+  expect(
+    Object.values(injector.stats.injected).some((n) => n > 0),
+    'the fault fired',
+  ).toBe(true);
+  const value = await rawValue(fixture, key);
+  if (acknowledged) expect(sameBytes(value, c.path.next), 'an acknowledged write holds the new value').toBe(true);
+  else if (c.index < c.path.commitAt) expect(sameBytes(value, c.path.old), 'failed before the commit: the old value').toBe(true);
+  else expect(sameBytes(value, c.path.old) || sameBytes(value, c.path.next)).toBe(true);
+  return { w, clock, injector, value };
+}
+
 /** Hands what the stream holds to the stream function's cleanup (stream mode: it deletes what a writer replaced and could not delete). */
-async function deliverStream(): Promise<void> {
-  const { response } = await new StreamCleanup({ config: streamFx.config, dynamodb: streamFx.dynamodb, s3: streamFx.s3 }).handle(
-    await reader.read(),
-  );
+async function deliverStreamOfStreamFx(): Promise<void> {
+  const { response } = await deliverStream(streamFx, reader);
   expect(response.batchItemFailures).toEqual([]);
 }
 
@@ -129,7 +157,7 @@ async function deliverStream(): Promise<void> {
  */
 async function expectSettledOrLeft(w: Writer, clock: { skew: number }, injector: FaultInjector, fixture: Fixture = fx): Promise<void> {
   injector.clear();
-  if (fixture === streamFx) await deliverStream();
+  if (fixture === streamFx) await deliverStreamOfStreamFx();
   const state = await rawState(fixture);
   const named = new Set(
     state.instances.flatMap((i) =>
@@ -159,7 +187,7 @@ async function expectSettledOrLeft(w: Writer, clock: { skew: number }, injector:
   const report = await sweepPastEverything(fixture);
   expect(report.errors).toBe(0);
   expect(report.entriesQuarantined).toBe(0);
-  if (fixture === streamFx) await deliverStream();
+  if (fixture === streamFx) await deliverStreamOfStreamFx();
   const clean = await expectClean(fixture, expect);
   expect(clean.instances, 'the change log is drained').toEqual([]);
 }
@@ -171,26 +199,7 @@ describe('a failure at any step of a logged write leaves nothing kept alive', ()
 
   test.each(cases)('%s: %s, %s', async (_p, _s, _e, c) => {
     const key = `refused/${c.path.name}/${c.step}/${c.errorClass}`;
-    if (c.path.old !== undefined) await writer().w.store.put(key, c.path.old);
-    const injector = new FaultInjector().add(errorClasses[c.errorClass]!(steps(fx.config)[c.step]));
-    const { w, clock } = writer(injector);
-
-    let acknowledged = false;
-    try {
-      await c.path.op(w.store, key);
-      acknowledged = true;
-    } catch {
-      // the injected error, or what it turned into
-    }
-    expect(
-      Object.values(injector.stats.injected).some((n) => n > 0),
-      'the fault fired',
-    ).toBe(true);
-    const value = await rawValue(fx, key);
-    if (acknowledged) expect(sameBytes(value, c.path.next), 'an acknowledged write holds the new value').toBe(true);
-    else if (c.index < c.path.commitAt) expect(sameBytes(value, c.path.old), 'failed before the commit: the old value').toBe(true);
-    else expect(sameBytes(value, c.path.old) || sameBytes(value, c.path.next)).toBe(true);
-
+    const { w, clock, injector, value } = await failAt(c, key, fx);
     await expectSettledOrLeft(w, clock, injector);
     expect(sameBytes(await rawValue(fx, key), value), 'the sweep changed no value').toBe(true);
   });
@@ -281,34 +290,8 @@ describe("the same, when the stream cleans replaced blobs (replacedBlobCleanup: 
 
   test.each(streamCases)('%s: %s, %s', async (_p, _s, _e, c) => {
     const key = `refused-stream/${c.path.name}/${c.step}/${c.errorClass}`;
-    if (c.path.old !== undefined) await writer(undefined, streamFx).w.store.put(key, c.path.old);
-    const injector = new FaultInjector().add(errorClasses[c.errorClass]!(steps(streamFx.config)[c.step]));
-    const { w, clock } = writer(injector, streamFx);
-
-    let acknowledged = false;
-    try {
-      await c.path.op(w.store, key);
-      acknowledged = true;
-    } catch {
-      // the injected error, or what it turned into
-    }
-    expect(
-      Object.values(injector.stats.injected).some((n) => n > 0),
-      'the fault fired',
-    ).toBe(true);
-    const value = await rawValue(streamFx, key);
-    if (acknowledged) expect(sameBytes(value, c.path.next), 'an acknowledged write holds the new value').toBe(true);
-    else if (c.index < c.path.commitAt) expect(sameBytes(value, c.path.old), 'failed before the commit: the old value').toBe(true);
-    else expect(sameBytes(value, c.path.old) || sameBytes(value, c.path.next)).toBe(true);
-    const entries = (await rawState(streamFx)).instances.flatMap((i) =>
-      Object.entries(i)
-        .filter(([k]) => k.startsWith('c_'))
-        .map(([, e]) => e as { old?: string }),
-    );
-    expect(
-      entries.filter((e) => e.old !== undefined),
-      'no entry names a replaced blob',
-    ).toEqual([]);
+    const { w, clock, injector, value } = await failAt(c, key, streamFx);
+    expect((await rawState(streamFx)).olds, 'no entry names a replaced blob').toEqual([]);
 
     await expectSettledOrLeft(w, clock, injector, streamFx);
     expect(sameBytes(await rawValue(streamFx, key), value), 'the cleanup changed no value').toBe(true);

@@ -16,6 +16,7 @@ import { SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import {
   MiB,
+  deliverStream,
   expectClean,
   makeSweeper,
   makeWriter,
@@ -28,7 +29,6 @@ import {
 } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
-import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { StreamReader } from '../support/stream.js';
 
 let fx: Fixture;
@@ -110,14 +110,8 @@ describe('upload sessions', () => {
       expect(sameBytes(await rawValue(sfx, 's/stream'), body), 'the complete landed').toBe(true);
       const state = await rawState(sfx);
       expect(state.blobs).toContain(old);
-      const olds = state.instances.flatMap((i) =>
-        Object.entries(i)
-          .filter(([k]) => k.startsWith('c_'))
-          .map(([, e]) => (e as { old?: string }).old)
-          .filter((o) => o !== undefined),
-      );
-      expect(olds, 'no entry names the replaced blob').toEqual([]);
-      await new StreamCleanup({ config: sfx.config, dynamodb: sfx.dynamodb, s3: sfx.s3 }).handle(await reader.read());
+      expect(state.olds, 'no entry names the replaced blob').toEqual([]);
+      await deliverStream(sfx, reader);
       expect((await rawState(sfx)).blobs, 'the stream deleted old').not.toContain(old);
       const after = await rawState(sfx);
       expect(after.lost).toEqual([]);
