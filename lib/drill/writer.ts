@@ -7,7 +7,8 @@
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import type { TierlogConfig } from '../config.js';
 import { DynamoChangeLog } from '../changelog/dynamo-change-log.js';
-import { CrashError, FaultInjector, type RequestInfo } from '../faults/fault-injector.js';
+import { CrashError, FaultInjector } from '../faults/fault-injector.js';
+import { type ProtocolStep, protocolStepOf } from '../faults/protocol-steps.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
 import { TieredStore } from '../tiered/tiered-store.js';
 import type { Random } from './random.js';
@@ -20,7 +21,7 @@ export interface OperationOutcome {
   /** The store acknowledged the operation. */
   readonly acknowledged: boolean;
   /** The protocol step at which the writer died, if it did. */
-  readonly crashedAt?: string;
+  readonly crashedAt?: ProtocolStep;
   /** The error the store reported (other than a crash), if any. */
   readonly error?: string;
   readonly startedAt: number;
@@ -102,7 +103,7 @@ export class SimulatedWriter {
       const crashedAt = this.injector.crashedAt;
       if (crashedAt !== undefined || err instanceof CrashError) {
         this.alive = false;
-        return { acknowledged: false, crashedAt: protocolStep(crashedAt!, this.options.config), startedAt, endedAt: Date.now() };
+        return { acknowledged: false, crashedAt: protocolStepOf(crashedAt!, this.options.config), startedAt, endedAt: Date.now() };
       }
       return { acknowledged: false, error: `${(err as Error).name}: ${(err as Error).message}`, startedAt, endedAt: Date.now() };
     } finally {
@@ -114,54 +115,5 @@ export class SimulatedWriter {
   close(): void {
     this.alive = false;
     this.log.close();
-  }
-}
-
-/**
- * True for the commit of a change that is not logged: a plain HV UpdateItem that expects the blob
- * it replaces (a delete of a blob, or an inline body over one, with `replacedBlobCleanup: 'stream'`;
- * otherwise that commit is a transaction with the change log).
- */
-export function isUnloggedCommit(request: RequestInfo, config: TierlogConfig): boolean {
-  const input = request.input as { TableName?: string; ExpressionAttributeValues?: Record<string, unknown> };
-  return (
-    request.command === 'UpdateItemCommand' &&
-    input.TableName === config.objectsTable &&
-    input.ExpressionAttributeValues?.[':expectedBlob'] !== undefined
-  );
-}
-
-/** The protocol step a request belongs to, for crash reports. */
-export function protocolStep(request: RequestInfo, config: TierlogConfig): string {
-  const input = request.input as { TableName?: string; UpdateExpression?: string };
-  switch (request.command) {
-    case 'UpdateItemCommand':
-      if (input.TableName === config.changeLogTable) {
-        if (input.UpdateExpression?.includes(':entry')) return 'record';
-        if (input.UpdateExpression?.includes('REMOVE')) return 'remove';
-        if (input.UpdateExpression?.includes('#s3')) return 'session-start';
-        return 'renew';
-      }
-      return isUnloggedCommit(request, config) ? 'hv-commit' : 'hv-inline-write';
-    case 'GetItemCommand':
-      return input.TableName === config.changeLogTable ? 'session-read' : 'hv-read';
-    case 'PutItemCommand':
-      return input.TableName === config.changeLogTable ? 'session-create' : 'PutItem';
-    case 'DeleteItemCommand':
-      return input.TableName === config.changeLogTable ? 'session-delete' : 'hv-delete';
-    case 'TransactWriteItemsCommand':
-      return 'commit';
-    case 'PutObjectCommand':
-    case 'CreateMultipartUploadCommand':
-    case 'UploadPartCommand':
-    case 'CompleteMultipartUploadCommand':
-      return 'upload';
-    case 'AbortMultipartUploadCommand':
-      return 'upload-abort';
-    case 'DeleteObjectCommand':
-    case 'DeleteObjectsCommand':
-      return 'delete-old-blob';
-    default:
-      return request.command.replace(/Command$/, '');
   }
 }

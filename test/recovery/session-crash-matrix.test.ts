@@ -16,6 +16,7 @@ import { ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s
 import { afterEach, describe, expect, test } from 'vitest';
 import { UploadSessionClosedError } from '../../lib/errors.js';
 import { FaultInjector, type FaultKind, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { atStep, type ProtocolStep } from '../../lib/faults/protocol-steps.js';
 import { withoutListBucket } from '../../lib/faults/without-list-bucket.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
@@ -30,8 +31,6 @@ import {
   rawValue,
   sameBytes,
   sweepPastEverything,
-  tableOf,
-  updateExpressionOf,
   type Writer,
 } from '../tiered/harness.js';
 import { putPart, uploadParts } from '../tiered/upload-session-client.js';
@@ -39,23 +38,21 @@ import { putPart, uploadParts } from '../tiered/upload-session-client.js';
 type Parts = Array<{ partNumber: number; etag: string }>;
 
 function sessionSteps(fx: Fixture) {
-  const isLog = (r: RequestInfo) => tableOf(r) === fx.config.changeLogTable;
-  const isHv = (r: RequestInfo) => tableOf(r) === fx.config.objectsTable;
-  const update = (r: RequestInfo, text: string) => r.command === 'UpdateItemCommand' && isLog(r) && updateExpressionOf(r).includes(text);
+  const at = (step: ProtocolStep) => atStep(step, fx.config);
   return {
-    sessionPut: (r: RequestInfo) => r.command === 'PutItemCommand' && isLog(r),
-    sessionRead: (r: RequestInfo) => r.command === 'GetItemCommand' && isLog(r),
-    hvRead: (r: RequestInfo) => r.command === 'GetItemCommand' && isHv(r),
-    mpCreate: (r: RequestInfo) => r.command === 'CreateMultipartUploadCommand',
-    noteUploadId: (r: RequestInfo) => update(r, '#u.#s3'),
-    mpComplete: (r: RequestInfo) => r.command === 'CompleteMultipartUploadCommand',
-    listParts: (r: RequestInfo) => r.command === 'ListPartsCommand',
-    commit: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
-    deleteBlob: (r: RequestInfo) => r.command === 'DeleteObjectCommand',
-    removeEntry: (r: RequestInfo) => update(r, 'REMOVE #c ADD #n :minus'),
-    claimForAbort: (r: RequestInfo) => update(r, ':aborted'),
-    mpAbort: (r: RequestInfo) => r.command === 'AbortMultipartUploadCommand',
-    deleteSession: (r: RequestInfo) => r.command === 'DeleteItemCommand' && isLog(r),
+    sessionPut: at('session-create'),
+    sessionRead: at('session-read'),
+    hvRead: at('hv-read'),
+    mpCreate: at('mp-create'),
+    noteUploadId: at('session-note-upload'),
+    mpComplete: at('mp-complete'),
+    listParts: at('mp-list-parts'),
+    commit: at('commit'),
+    deleteBlob: at('delete-blob'),
+    removeEntry: at('remove'),
+    claimForAbort: at('session-abort-claim'),
+    mpAbort: at('mp-abort'),
+    deleteSession: at('session-delete'),
   };
 }
 type StepName = keyof ReturnType<typeof sessionSteps>;

@@ -14,6 +14,7 @@ import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelo
 import type { TierlogConfig } from '../../lib/config.js';
 import { CommandRecorder, type RecordedCommand } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { Sweeper, type SweeperOptions } from '../../lib/recovery/sweeper.js';
@@ -239,50 +240,28 @@ export function expectFencedOnly(
 
 // ---- fault matchers ----------------------------------------------------------------------------
 
-export function tableOf(request: RequestInfo): string | undefined {
-  const name = request.input.TableName;
-  return typeof name === 'string' ? name : undefined;
-}
-
-export function updateExpressionOf(request: RequestInfo): string {
-  const expr = request.input.UpdateExpression;
-  return typeof expr === 'string' ? expr : '';
-}
-
-function writesMarker(request: RequestInfo): boolean {
-  return /#deleted = /.test(updateExpressionOf(request));
-}
-
-/** The small path's first HV write: its condition refuses to replace a blob. */
-function refusesBlob(request: RequestInfo): boolean {
-  const condition = request.input.ConditionExpression;
-  return typeof condition === 'string' && condition.includes('attribute_not_exists(#blob)');
-}
-
-/** The protocol steps of the write paths, as request matchers for a config. */
+/** The protocol steps of the write paths, as request matchers for a config (lib/faults/protocol-steps.ts). */
 export function steps(config: TierlogConfig) {
-  const isLog = (r: RequestInfo) => tableOf(r) === config.changeLogTable;
-  const isHv = (r: RequestInfo) => tableOf(r) === config.objectsTable;
   return {
-    record: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isLog(r) && updateExpressionOf(r).includes(':entry'),
-    remove: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isLog(r) && updateExpressionOf(r).includes('REMOVE #c ADD #n :minus'),
-    hvRead: (r: RequestInfo) => r.command === 'GetItemCommand' && isHv(r),
+    record: atStep('record', config),
+    remove: atStep('remove', config),
+    hvRead: atStep('hv-read', config),
     /** The small put's write, which refuses to replace a blob. */
-    hvInline: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isHv(r) && !writesMarker(r) && refusesBlob(r),
+    hvInline: atStep('hv-inline', config),
     /** The delete's first write: a deletion marker (an UpdateItem that sets `deleted`) that refuses to replace a blob. */
-    hvDelete: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isHv(r) && writesMarker(r) && refusesBlob(r),
+    hvDelete: atStep('hv-delete', config),
     /**
      * The commit of a change that is not logged (`replacedBlobCleanup: 'stream'`: it replaces a
      * blob with an inline body or a marker): a plain HV write against the state read.
      */
-    hvCommit: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isHv(r) && !refusesBlob(r),
-    commit: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
-    upload: (r: RequestInfo) => r.command === 'PutObjectCommand',
-    mpCreate: (r: RequestInfo) => r.command === 'CreateMultipartUploadCommand',
-    mpPart: (r: RequestInfo) => r.command === 'UploadPartCommand',
-    mpComplete: (r: RequestInfo) => r.command === 'CompleteMultipartUploadCommand',
-    deleteBlob: (r: RequestInfo) => r.command === 'DeleteObjectCommand',
-    claim: (r: RequestInfo) => r.command === 'UpdateItemCommand' && isLog(r) && updateExpressionOf(r).includes('#state = :claimed'),
+    hvCommit: atStep('hv-commit', config),
+    commit: atStep('commit', config),
+    upload: atStep('upload', config),
+    mpCreate: atStep('mp-create', config),
+    mpPart: atStep('mp-part', config),
+    mpComplete: atStep('mp-complete', config),
+    deleteBlob: atStep('delete-blob', config),
+    claim: atStep('claim', config),
   };
 }
 

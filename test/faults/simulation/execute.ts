@@ -6,7 +6,8 @@
  */
 import { bodyFor, bodyMatches, type ModelExpiry, type ModelWrite, type Observed, type RegisterModel } from '../../../lib/drill/model.js';
 import { seededRandom } from '../../../lib/drill/random.js';
-import { type CrashPlan, protocolStep, SimulatedWriter } from '../../../lib/drill/writer.js';
+import { type CrashPlan, SimulatedWriter } from '../../../lib/drill/writer.js';
+import { protocolStepOf } from '../../../lib/faults/protocol-steps.js';
 import type { FaultRule } from '../../../lib/faults/fault-injector.js';
 import type { Fixture } from '../../support/local.js';
 import type { SimulationOptions } from './options.js';
@@ -88,7 +89,7 @@ async function writerSlot(w: Workload, slot: number): Promise<void> {
     if (!reportedCrash) {
       // Died where the store swallows errors (cleanup after a landed commit): the operation was
       // acknowledged, but the "process" is gone all the same.
-      stats.countCrash(protocolStep(diedAt, w.fx.config));
+      stats.countCrash(protocolStepOf(diedAt, w.fx.config));
       stats.operations.crashedAfterAck++;
     }
     stats.addFaults(writer.injector);
@@ -355,7 +356,7 @@ async function execute(
     return { acknowledged: true, existed, ms: Date.now() - started };
   } catch (err) {
     const crashedAt = writer.injector.crashedAt;
-    if (crashedAt !== undefined) return { acknowledged: false, crashedAt: protocolStep(crashedAt, fx.config), ms: Date.now() - started };
+    if (crashedAt !== undefined) return { acknowledged: false, crashedAt: protocolStepOf(crashedAt, fx.config), ms: Date.now() - started };
     return { acknowledged: false, error: errorName(err), ms: Date.now() - started };
   } finally {
     if (rule !== undefined) writer.injector.remove(rule);

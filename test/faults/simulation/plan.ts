@@ -7,7 +7,8 @@
  */
 import type { TierlogConfig } from '../../../lib/config.js';
 import { logUniformSize, pick, type Random, randomInt } from '../../../lib/drill/random.js';
-import { type CrashPlan, isUnloggedCommit } from '../../../lib/drill/writer.js';
+import type { CrashPlan } from '../../../lib/drill/writer.js';
+import { atStep, type ProtocolStep } from '../../../lib/faults/protocol-steps.js';
 import type { FaultKind, FaultRule, RequestInfo } from '../../../lib/faults/fault-injector.js';
 import type { SimulationOptions } from './options.js';
 import { describeRequest } from './trace.js';
@@ -283,42 +284,27 @@ function crashRule(kind: 'crashBefore' | 'crashAfter', step: CrashStep, config: 
   };
 }
 
+/** The protocol step (lib/faults/protocol-steps.ts) each crash step of the plan aims at. */
+const PROTOCOL_STEP: Record<CrashStep, ProtocolStep> = {
+  record: 'record',
+  remove: 'remove',
+  hvRead: 'hv-read',
+  hvInline: 'hv-inline',
+  hvCommit: 'hv-commit',
+  hvDelete: 'hv-delete',
+  upload: 'upload',
+  commit: 'commit',
+  deleteBlob: 'delete-blob',
+  sessionCreate: 'session-create',
+  sessionRead: 'session-read',
+  uploadStart: 'mp-create',
+  uploadComplete: 'mp-complete',
+  uploadAbort: 'mp-abort',
+};
+
 /** Requests of one protocol step of a write. */
 function stepMatcher(step: CrashStep, config: TierlogConfig): (r: RequestInfo) => boolean {
-  const table = (r: RequestInfo) => r.input.TableName;
-  const update = (r: RequestInfo) => String(r.input.UpdateExpression ?? '');
-  switch (step) {
-    case 'record':
-      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.changeLogTable && update(r).includes(':entry');
-    case 'remove':
-      return (r) =>
-        r.command === 'UpdateItemCommand' && table(r) === config.changeLogTable && update(r).includes('REMOVE #c ADD #n :minus');
-    case 'hvRead':
-      return (r) => r.command === 'GetItemCommand' && table(r) === config.objectsTable;
-    case 'hvInline':
-      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.objectsTable && !update(r).includes('#deleted = ');
-    case 'hvCommit':
-      return (r) => r.command === 'UpdateItemCommand' && isUnloggedCommit(r, config);
-    case 'hvDelete':
-      // A delete writes a deletion marker.
-      return (r) => r.command === 'UpdateItemCommand' && table(r) === config.objectsTable && update(r).includes('#deleted = ');
-    case 'upload':
-      return (r) => r.command === 'PutObjectCommand';
-    case 'commit':
-      return (r) => r.command === 'TransactWriteItemsCommand';
-    case 'deleteBlob':
-      return (r) => r.command === 'DeleteObjectCommand';
-    case 'sessionCreate':
-      return (r) => r.command === 'PutItemCommand' && table(r) === config.changeLogTable;
-    case 'sessionRead':
-      return (r) => r.command === 'GetItemCommand' && table(r) === config.changeLogTable;
-    case 'uploadStart':
-      return (r) => r.command === 'CreateMultipartUploadCommand';
-    case 'uploadComplete':
-      return (r) => r.command === 'CompleteMultipartUploadCommand';
-    case 'uploadAbort':
-      return (r) => r.command === 'AbortMultipartUploadCommand';
-  }
+  return atStep(PROTOCOL_STEP[step], config);
 }
 
 function matchCommand(target: string): (r: RequestInfo) => boolean {

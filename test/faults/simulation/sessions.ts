@@ -9,7 +9,8 @@
  * session must answer the first one's version (no double work).
  */
 import { bodyFor } from '../../../lib/drill/model.js';
-import { protocolStep, type SimulatedWriter } from '../../../lib/drill/writer.js';
+import type { SimulatedWriter } from '../../../lib/drill/writer.js';
+import { protocolStepOf } from '../../../lib/faults/protocol-steps.js';
 import type { PutResult } from '../../../lib/tiered/tiered-store.js';
 import type { PlannedOperation } from './plan.js';
 import { SESSION_PART_SIZE } from './plan.js';
@@ -71,7 +72,7 @@ class SessionRun {
   /** Where the writer died, if it did. */
   private crashed(): Ended | undefined {
     const at = this.writer.injector.crashedAt;
-    return at === undefined ? undefined : { ended: 'crashed', crashedAt: protocolStep(at, this.writer.store.config) };
+    return at === undefined ? undefined : { ended: 'crashed', crashedAt: protocolStepOf(at, this.writer.store.config) };
   }
 
   private async createAndUpload(): Promise<void> {

@@ -1,0 +1,128 @@
+/**
+ * The protocol step a request belongs to, named from the request alone: the one classifier of
+ * the requests tierlog sends, shared by the drill's crash reports, the crash matrices, the
+ * refused-steps tables and the fault simulation, so a change to a request's shape is made here
+ * once and every tool that aims a fault at a step follows it.
+ *
+ * A request is recognised by its command, its table, and the placeholders of its expressions.
+ * The placeholders are the builders' own aliases (`#deleted`, `#blob`, `:entry`, `:expectedBlob`,
+ * ...), never attribute names, so renamed HV attributes (`hvAttributes`) classify the same. The
+ * shapes come from `lib/changelog/instance-table.ts` (the change log's writes and the sweeper's
+ * claim), `lib/tiered/hv-table.ts` (HV writes) and `lib/tiered/upload-session-item.ts` (upload
+ * sessions).
+ */
+import type { TierlogConfig } from '../config.js';
+import type { RequestInfo } from './fault-injector.js';
+
+export type ProtocolStep =
+  /** Change log: the UpdateItem that adds an entry to a writer's instance item. */
+  | 'record'
+  /** Change log: the UpdateItem that removes an entry (an instance's or an upload session's). */
+  | 'remove'
+  /** Change log: a sweeper's claim of an instance item. */
+  | 'claim'
+  /** Change log: a sweeper's drop of settled entries and new claim expiry, under its claim. */
+  | 'settle'
+  /** Change log: any other UpdateItem of a writer (a lease renewal). */
+  | 'renew'
+  /** Change log: an upload session created (PutItem). */
+  | 'session-create'
+  /** Change log: an upload session read (GetItem). */
+  | 'session-read'
+  /** Change log: the multipart upload's id noted on its session. */
+  | 'session-note-upload'
+  /** Change log: an abort's claim of its session (fences a complete in flight). */
+  | 'session-abort-claim'
+  /** Change log: an upload session deleted (DeleteItem). */
+  | 'session-delete'
+  /** HV: the read of an object (GetItem). */
+  | 'hv-read'
+  /** HV: a small body's write, which refuses to replace a blob. */
+  | 'hv-inline'
+  /** HV: a delete's deletion marker, which refuses to replace a blob. */
+  | 'hv-delete'
+  /** HV: the commit of a change that is not logged: a write that expects the blob it replaces. */
+  | 'hv-commit'
+  /** HV: any other UpdateItem (a time-to-idle refresh). */
+  | 'hv-write'
+  /** HV: an item removed (DeleteItem: an expired item removed as TTL would). */
+  | 'hv-remove'
+  /** The fenced commit: TransactWriteItems across HV and the change log. */
+  | 'commit'
+  /** LT: a blob uploaded in one request. */
+  | 'upload'
+  | 'mp-create'
+  | 'mp-part'
+  | 'mp-list-parts'
+  | 'mp-complete'
+  | 'mp-abort'
+  /** LT: one blob deleted. */
+  | 'delete-blob'
+  /** LT: blobs deleted in a batch (the sweeper). */
+  | 'delete-blobs'
+  /** Anything else (named by its command). */
+  | 'other';
+
+/** The step `request` belongs to, for a store or sweeper configured with `config`. */
+export function protocolStepOf(request: RequestInfo, config: Pick<TierlogConfig, 'changeLogTable' | 'objectsTable'>): ProtocolStep {
+  const input = request.input;
+  const table = typeof input.TableName === 'string' ? input.TableName : undefined;
+  const update = typeof input.UpdateExpression === 'string' ? input.UpdateExpression : '';
+  const condition = typeof input.ConditionExpression === 'string' ? input.ConditionExpression : '';
+  const values = (input.ExpressionAttributeValues ?? {}) as Record<string, unknown>;
+  switch (request.command) {
+    case 'UpdateItemCommand':
+      if (table === config.changeLogTable) {
+        if (update.includes(':entry')) return 'record';
+        if (update.includes('REMOVE #c ADD #n :minus')) return 'remove';
+        if (update.includes(':aborted')) return 'session-abort-claim';
+        if (update.includes('#state = :claimed')) return 'claim';
+        if (condition.includes('#by = :me')) return 'settle';
+        if (update.includes('#u.#s3')) return 'session-note-upload';
+        return 'renew';
+      }
+      if (table === config.objectsTable) {
+        const refusesBlob = condition.includes('attribute_not_exists(#blob)');
+        if (refusesBlob) return update.includes('#deleted = ') ? 'hv-delete' : 'hv-inline';
+        if (values[':expectedBlob'] !== undefined) return 'hv-commit';
+        return 'hv-write';
+      }
+      return 'other';
+    case 'GetItemCommand':
+      if (table === config.changeLogTable) return 'session-read';
+      return table === config.objectsTable ? 'hv-read' : 'other';
+    case 'PutItemCommand':
+      return table === config.changeLogTable ? 'session-create' : 'other';
+    case 'DeleteItemCommand':
+      if (table === config.changeLogTable) return 'session-delete';
+      return table === config.objectsTable ? 'hv-remove' : 'other';
+    case 'TransactWriteItemsCommand':
+      return 'commit';
+    case 'PutObjectCommand':
+      return 'upload';
+    case 'CreateMultipartUploadCommand':
+      return 'mp-create';
+    case 'UploadPartCommand':
+      return 'mp-part';
+    case 'ListPartsCommand':
+      return 'mp-list-parts';
+    case 'CompleteMultipartUploadCommand':
+      return 'mp-complete';
+    case 'AbortMultipartUploadCommand':
+      return 'mp-abort';
+    case 'DeleteObjectCommand':
+      return 'delete-blob';
+    case 'DeleteObjectsCommand':
+      return 'delete-blobs';
+    default:
+      return 'other';
+  }
+}
+
+/** A request matcher (a fault rule's `match`) for the requests of `step`. */
+export function atStep(
+  step: ProtocolStep,
+  config: Pick<TierlogConfig, 'changeLogTable' | 'objectsTable'>,
+): (request: RequestInfo) => boolean {
+  return (request) => protocolStepOf(request, config) === step;
+}
