@@ -120,6 +120,13 @@ export function render(r: Results): string {
             )
               .map(([command, r]) => `${command} ${r.p50Ms}`)
               .join(', ')}`
+          : '') +
+        (x.replay !== undefined && x.replayRatio !== undefined
+          ? `\nthe same ${x.replay.requests} requests replayed from a bare SDK client at ${x.sweeperConcurrency} in flight, from the same start: ${x.replay.requestsPerSecond}/s; the sweep's share of it ${x.replayRatio.toFixed(3)} (replay refused: ${
+              Object.entries(x.replay.refused)
+                .map(([k, n]) => `${k} ${n}`)
+                .join(', ') || 'none'
+            })`
           : ''),
     );
   }

@@ -51,6 +51,14 @@ export function targets(r: Results): Target[] {
         met: x.stackRatio >= 0.8,
       });
     }
+    if (x.replayRatio !== undefined && x.replay !== undefined) {
+      out.push({
+        name: `recovery requests / the same requests replayed bare at ${x.sweeperConcurrency}`,
+        target: '>= 0.80',
+        value: `${x.replayRatio.toFixed(3)} (${x.requestsPerSecond}/s of ${x.replay.requestsPerSecond}/s)`,
+        met: x.replayRatio >= 0.8,
+      });
+    }
     out.push({
       name: 'recovery DynamoDB calls per entry',
       target: '<= 0.5',

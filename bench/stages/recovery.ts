@@ -26,6 +26,8 @@ import { newInstanceId } from '../../lib/ids.js';
 import { CHANGELOG_ATTR } from '../../lib/schema/tables.js';
 import { PAST_EVERYTHING_MS, dynamodbClient, freshConfig, log, parallel, round, s3Client } from '../common.js';
 import { Probe, addCapacity, attemptLatency, emptyCapacity, type CallRecord } from '../instrument.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
+import { type ReplayResult, replayCommands } from './recovery-replay.js';
 
 export interface SweepCalls {
   readonly dynamodb: Record<string, number>;
@@ -59,6 +61,10 @@ export interface RecoveryResult {
    * slots idle from one whose requests cost the servers more than the yardstick's small writes.
    */
   readonly requestsInFlight?: number;
+  /** The sweep's own requests sent again from a bare client, same concurrency, same start (recovery-replay.ts). */
+  readonly replay?: ReplayResult;
+  /** requestsPerSecond / replay.requestsPerSecond: the share of the stack's throughput for recovery's own requests the sweep gets. */
+  readonly replayRatio?: number;
   readonly report: Omit<SweepReport, 'wouldDelete'>;
   /** The two sweeps on their own: the fencing one (first sighting) and the judging one. */
   readonly passes: { readonly fence: PassFigures; readonly judge: PassFigures };
@@ -102,12 +108,14 @@ export async function recoveryStage(options: { instances: number; perInstance: n
     log(
       `recovery: ${entries} orphaned entries over ${options.instances} instances written in ${round(setupSeconds, 1)} s; measuring the stack at ${concurrency} in flight, then sweeping`,
     );
+    const snapshot = await snapshotOrphans(config);
     const stack = await stackWritesPerSecond(config, concurrency);
 
     const probe = new Probe({ measureCapacity: true });
-    const sweepDynamo = probe.attach(dynamodbClient(), 'dynamodb');
-    const sweepS3 = probe.attach(s3Client(), 's3');
-    const recovery = await recoverInTwoSweeps(config, [{ dynamodb: sweepDynamo, s3: sweepS3 }], concurrency, probe);
+    const recorder = new CommandRecorder();
+    const sweepDynamo = recorder.attach(probe.attach(dynamodbClient(), 'dynamodb'), 'dynamodb');
+    const sweepS3 = recorder.attach(probe.attach(s3Client(), 's3'), 's3');
+    const recovery = await recoverInTwoSweeps(config, [{ dynamodb: sweepDynamo, s3: sweepS3 }], concurrency, probe, recorder);
     const sweepSeconds = recovery.fence.seconds + recovery.judge.seconds;
     const report = recovery.report;
     sweepDynamo.destroy();
@@ -117,6 +125,13 @@ export async function recoveryStage(options: { instances: number; perInstance: n
 
     const blobsUnderPrefix = await countBlobs(s3, config.bucket, config.prefix);
     const logState = await scanLog(dynamodb, config.changeLogTable);
+    // The stack's throughput for the sweep's own requests (recovery-replay.ts), from the same start.
+    await restoreOrphans(config, snapshot);
+    const replay = await replayCommands([recorder.of('fence'), recorder.of('judge')], concurrency);
+    const requestsPerSecond = (calls.dynamodbTotal + calls.s3Total) / sweepSeconds;
+    log(
+      `recovery: the sweep's ${replay.requests} requests replayed from a bare client at ${concurrency} in flight: ${replay.requestsPerSecond}/s (the sweep: ${round(requestsPerSecond, 0)}/s)`,
+    );
     const { wouldDelete: _, ...rest } = report;
     return {
       instances: options.instances,
@@ -125,9 +140,11 @@ export async function recoveryStage(options: { instances: number; perInstance: n
       sweepSeconds: round(sweepSeconds, 2),
       entriesPerSecond: round(report.entriesRecovered / sweepSeconds, 0),
       sweeperConcurrency: concurrency,
-      requestsPerSecond: round((calls.dynamodbTotal + calls.s3Total) / sweepSeconds, 0),
+      requestsPerSecond: round(requestsPerSecond, 0),
       stackWritesPerSecond: stack,
-      stackRatio: round((calls.dynamodbTotal + calls.s3Total) / sweepSeconds / stack, 3),
+      stackRatio: round(requestsPerSecond / stack, 3),
+      replay,
+      replayRatio: round(requestsPerSecond / replay.requestsPerSecond, 3),
       requestsInFlight: round(busyMs / (sweepSeconds * 1000), 1),
       report: rest,
       passes: { fence: recovery.fence, judge: recovery.judge },
@@ -165,23 +182,28 @@ export interface TwoSweeps {
  * there are several): one on a clock past every lease (the first sighting: it fences and judges
  * nothing while the upload window is open), then one on a clock past the upload window the first
  * one opened. `probe` counts the requests of the clients given; each pass's count is its share.
+ * `recorder`, if given and attached to the same clients, records each pass's requests under its
+ * name (`fence`, `judge`).
  */
 export async function recoverInTwoSweeps(
   config: TierlogConfig,
   sweepers: readonly SweeperClients[],
   concurrency: number,
   probe: { readonly counts: { dynamodbCalls: number; s3Calls: number } },
+  recorder?: CommandRecorder,
 ): Promise<TwoSweeps> {
-  const pass = async (offsetMs: number): Promise<{ figures: PassFigures; reports: SweepReport[] }> => {
+  const pass = async (name: 'fence' | 'judge', offsetMs: number): Promise<{ figures: PassFigures; reports: SweepReport[] }> => {
     const before = { ...probe.counts };
     const t0 = performance.now();
-    const reports = await Promise.all(
-      sweepers.map((c) =>
-        new Sweeper({ config, dynamodb: c.dynamodb, s3: c.s3, concurrency, clock: () => Date.now() + offsetMs }).sweep(
-          c.shards !== undefined ? { shards: c.shards } : {},
+    const sweeps = () =>
+      Promise.all(
+        sweepers.map((c) =>
+          new Sweeper({ config, dynamodb: c.dynamodb, s3: c.s3, concurrency, clock: () => Date.now() + offsetMs }).sweep(
+            c.shards !== undefined ? { shards: c.shards } : {},
+          ),
         ),
-      ),
-    );
+      );
+    const reports = recorder !== undefined ? await recorder.during(name, sweeps) : await sweeps();
     const seconds = (performance.now() - t0) / 1000;
     const sum = (f: (r: SweepReport) => number) => reports.reduce((n, r) => n + f(r), 0);
     const figures: PassFigures = {
@@ -193,9 +215,9 @@ export async function recoverInTwoSweeps(
     };
     return { figures, reports };
   };
-  const fence = await pass(PAST_EVERYTHING_MS);
+  const fence = await pass('fence', PAST_EVERYTHING_MS);
   // Past the window the first sweep opened (firstSeen + maxUploadMs) and the skew margin.
-  const judge = await pass(PAST_EVERYTHING_MS + DEFAULT_MAX_UPLOAD_MS + DEFAULT_SKEW_MARGIN_MS + 60_000);
+  const judge = await pass('judge', PAST_EVERYTHING_MS + DEFAULT_MAX_UPLOAD_MS + DEFAULT_SKEW_MARGIN_MS + 60_000);
   const all = [...fence.reports, ...judge.reports];
   const report = { ...all[0]!, wouldDelete: [] as string[] };
   for (const key of Object.keys(report) as (keyof SweepReport)[]) {
@@ -234,6 +256,47 @@ export async function setupOrphans(config: TierlogConfig, instances: number, per
     const before = await countBlobs(s3, config.bucket, config.prefix);
     if (before !== instances * perInstance) throw new Error(`setup made ${before} blobs, expected ${instances * perInstance}`);
     return (performance.now() - t0) / 1000;
+  } finally {
+    dynamodb.destroy();
+    s3.destroy();
+  }
+}
+
+/** What the sweep started from: the change-log items as stored, and the blobs' keys. */
+export interface OrphanSnapshot {
+  readonly items: ReadonlyArray<Record<string, unknown>>;
+  readonly blobs: readonly string[];
+}
+
+/** Reads the change-log items (as stored) and the blob keys under the prefix. */
+export async function snapshotOrphans(config: TierlogConfig): Promise<OrphanSnapshot> {
+  const dynamodb = dynamodbClient();
+  const s3 = s3Client();
+  try {
+    return { items: await scanRaw(dynamodb, config.changeLogTable), blobs: await listBlobs(s3, config.bucket, config.prefix) };
+  } finally {
+    dynamodb.destroy();
+    s3.destroy();
+  }
+}
+
+/** Writes the snapshot's items and blobs back (blobs with small bodies, as the setup's). */
+export async function restoreOrphans(config: TierlogConfig, snapshot: OrphanSnapshot): Promise<void> {
+  const dynamodb = dynamodbClient();
+  const s3 = s3Client();
+  try {
+    await parallel(Math.ceil(snapshot.items.length / 25), 8, async (b) => {
+      let pending = snapshot.items.slice(b * 25, b * 25 + 25).map((item) => ({ PutRequest: { Item: item as Record<string, any> } }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 10) throw new Error('BatchWriteItem left items unprocessed');
+        const out = await dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [config.changeLogTable]: pending } }));
+        pending = (out.UnprocessedItems?.[config.changeLogTable] as typeof pending | undefined) ?? [];
+      }
+    });
+    await parallel(snapshot.blobs.length, 16, async (i) => {
+      const key = snapshot.blobs[i]!;
+      await s3.send(new PutObjectCommand({ Bucket: config.bucket, Key: key, Body: `orphan ${key}` }));
+    });
   } finally {
     dynamodb.destroy();
     s3.destroy();
