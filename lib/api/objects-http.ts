@@ -23,7 +23,9 @@
  *   move the expiry forward). None: the object never expires (a PUT replaces the policy). GET
  *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
  *   object is 404.
- * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written.
+ * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written. A server-side failure
+ *   (configuration, permissions, a missing table, a corrupt item, a bug) is a 500 whose message
+ *   says nothing of the deployment; the error itself goes to `onError`.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import {
@@ -32,7 +34,6 @@ import {
   InstanceClaimedError,
   InvalidPartsError,
   RangeNotSatisfiableError,
-  TierlogError,
   UploadSessionClosedError,
   UploadSessionNotFoundError,
   ValidationError,
@@ -50,7 +51,7 @@ export interface ObjectsApiOptions {
   readonly redirectExpiresInMs?: number;
   /** Most part URLs a session's create answers (more: `GET ?uploadId=…&partNumber=n`). Default 1 000. */
   readonly maxPartUrls?: number;
-  /** Receives unexpected errors (answered as 500). */
+  /** Receives unexpected errors (answered as a 500 that does not repeat them). */
   readonly onError?: (err: unknown) => void;
 }
 
@@ -394,7 +395,9 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
   if (err instanceof InstanceClaimedError || err instanceof CommitOutcomeUnknownError) {
     return { ...problem(503, 'Retry', err.message), headers: { 'retry-after': '1', 'content-type': 'application/json' } };
   }
+  // Everything else is the server's fault (ConfigError, ResourceMissingError, AccessDeniedError,
+  // CorruptItemError, BlobMissingError, ChangeIdConflictError, a bug, an AWS error): its message
+  // names tables, blob keys, roles and account ids, so it goes to the log, never to the client.
   onError?.(err);
-  const message = err instanceof TierlogError ? err.message : 'internal error';
-  return problem(500, 'InternalError', message);
+  return problem(500, 'InternalError', 'internal error (logged on the server)');
 }

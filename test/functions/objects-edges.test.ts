@@ -1,0 +1,206 @@
+/**
+ * The objects HTTP API (`handleObjectsRequest`) at its edges, on the local servers: what every
+ * error becomes (a deliberate status, and a 500 that tells the client nothing of the deployment),
+ * preconditions that must never be dropped, and GET answers that must fit a buffered Lambda
+ * response however the object changes while it is read. AWS behaviour the emulators lack is
+ * injected with the fault injector; the state is checked from outside.
+ */
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { handleObjectsRequest, type ObjectsApiOptions } from '../../lib/api/objects-http.js';
+import * as errors from '../../lib/errors.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { makeWriter, steps, type Writer } from '../tiered/harness.js';
+import { httpEvent } from './lambda.js';
+
+let fx: Fixture;
+const open: Writer[] = [];
+
+beforeAll(async () => {
+  fx = await freshFixture();
+});
+afterAll(() => {
+  for (const w of open.splice(0)) w.close();
+});
+
+function writer(injector?: FaultInjector): Writer {
+  const w = makeWriter(fx, injector !== undefined ? { injector } : {});
+  open.push(w);
+  return w;
+}
+
+function call(
+  w: Writer,
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean } = {},
+  api: ObjectsApiOptions = {},
+): Promise<APIGatewayProxyStructuredResultV2> {
+  return handleObjectsRequest(w.store, httpEvent(method, path, options), api);
+}
+
+function bodyOf(res: APIGatewayProxyStructuredResultV2): { error?: string; message?: string } {
+  return JSON.parse(String(res.body));
+}
+
+// ---- errors --------------------------------------------------------------------------------------
+
+/** What a deployment must not tell an HTTP client: account, roles, tables, blob keys, AWS's own words. */
+const SECRET = 'secret-internals-123456789012';
+const awsDenial = Object.assign(
+  new Error(`User: arn:aws:sts::${SECRET}:assumed-role/writer is not authorized to perform: dynamodb:GetItem`),
+  {
+    name: 'AccessDeniedException',
+    $metadata: { httpStatusCode: 400 },
+  },
+);
+
+/** Every TierlogError class, the error it is injected as, and the answer it must get. */
+const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: string; logged: boolean }> = [
+  {
+    name: 'ValidationError',
+    error: new errors.ValidationError('range.start must be a non-negative integer', 'range'),
+    status: 400,
+    code: 'BadRequest',
+    logged: false,
+  },
+  {
+    name: 'VersionConflictError',
+    error: new errors.VersionConflictError('k', 2, 3),
+    status: 412,
+    code: 'PreconditionFailed',
+    logged: false,
+  },
+  { name: 'ContentionError', error: new errors.ContentionError('k', 5), status: 409, code: 'Conflict', logged: false },
+  {
+    name: 'UploadSessionNotFoundError',
+    error: new errors.UploadSessionNotFoundError('upload-x'),
+    status: 404,
+    code: 'NoSuchUpload',
+    logged: false,
+  },
+  {
+    name: 'UploadSessionClosedError',
+    error: new errors.UploadSessionClosedError('upload-x', 'completed'),
+    status: 409,
+    code: 'UploadCompleted',
+    logged: false,
+  },
+  {
+    name: 'UploadSessionClosedError',
+    error: new errors.UploadSessionClosedError('upload-x', 'expired'),
+    status: 410,
+    code: 'UploadClosed',
+    logged: false,
+  },
+  {
+    name: 'InvalidPartsError',
+    error: new errors.InvalidPartsError('upload-x', 'part 2 is missing'),
+    status: 400,
+    code: 'InvalidPart',
+    logged: false,
+  },
+  {
+    name: 'RangeNotSatisfiableError',
+    error: new errors.RangeNotSatisfiableError('k', 10),
+    status: 416,
+    code: 'RangeNotSatisfiable',
+    logged: false,
+  },
+  {
+    name: 'InstanceClaimedError',
+    error: new errors.InstanceClaimedError('0190d7a2-1c3b-7000-8000-000000000000'),
+    status: 503,
+    code: 'Retry',
+    logged: false,
+  },
+  {
+    name: 'CommitOutcomeUnknownError',
+    error: new errors.CommitOutcomeUnknownError('k', '0190d7a2-1c3b-7000-8000-000000000000', awsDenial),
+    status: 503,
+    code: 'Retry',
+    logged: false,
+  },
+  // Server-side faults: a 500 whose body names nothing of the deployment; the error goes to onError.
+  {
+    name: 'AccessDeniedError',
+    error: new errors.AccessDeniedError('GetItem', `objects-${SECRET}`, awsDenial),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  {
+    name: 'ResourceMissingError',
+    error: new errors.ResourceMissingError('table', `objects-${SECRET}`),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  {
+    name: 'ConfigError',
+    error: new errors.ConfigError(`prefix "${SECRET}" is invalid`, 'TIERLOG_PREFIX'),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  {
+    name: 'CorruptItemError',
+    error: new errors.CorruptItemError('item lacks a string key', `objects table objects-${SECRET}`),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  {
+    name: 'BlobMissingError',
+    error: new errors.BlobMissingError('k', `blobs/${SECRET}/0190d7a2-1c3b-7000-8000-000000000000`),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  { name: 'ChangeIdConflictError', error: new errors.ChangeIdConflictError(SECRET), status: 500, code: 'InternalError', logged: true },
+  {
+    name: 'TierlogError',
+    error: new errors.TierlogError(`commit of change ${SECRET} in phase settled`),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  {
+    name: 'Error',
+    error: Object.assign(new Error(`socket hang up ${SECRET}`), { name: 'Error' }),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+];
+
+describe('every error is a deliberate status; a 500 leaks nothing', () => {
+  test('the table names every TierlogError class lib/errors.ts exports', () => {
+    const classes = Object.entries(errors)
+      .filter(
+        ([, value]) => typeof value === 'function' && (value === errors.TierlogError || value.prototype instanceof errors.TierlogError),
+      )
+      .map(([name]) => name)
+      .sort();
+    expect([...new Set(ERROR_TABLE.map((row) => row.name))].filter((n) => n !== 'Error').sort()).toEqual(classes);
+  });
+
+  test.each(ERROR_TABLE.map((row) => [`${row.name} (${row.error.message.slice(0, 40)})`, row] as const))('%s', async (_name, row) => {
+    // The objects table's read of a GET fails with the error, as the store would throw it.
+    const injector = new FaultInjector().add({ kind: 'fail', match: steps(fx.config).hvRead, times: 1, error: () => row.error });
+    const w = writer(injector);
+    const logged: unknown[] = [];
+    const res = await call(w, 'GET', '/objects/errors/k', {}, { onError: (err) => logged.push(err) });
+    expect(res.statusCode).toBe(row.status);
+    expect(res.headers?.['content-type']).toBe('application/json');
+    const body = bodyOf(res);
+    expect(body.error).toBe(row.code);
+    expect(typeof body.message).toBe('string');
+    expect(JSON.stringify(res)).not.toContain(SECRET);
+    expect(JSON.stringify(res)).not.toContain('arn:aws');
+    expect(logged).toEqual(row.logged ? [row.error] : []);
+    if (row.status === 503) expect(res.headers?.['retry-after']).toBe('1');
+    if (row.status === 416) expect(res.headers?.['content-range']).toBe('bytes */10');
+  });
+});
