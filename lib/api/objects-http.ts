@@ -5,7 +5,9 @@
  * - Keys are the percent-decoded path after `/objects/` (they may contain `/`).
  * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped.
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
- *   `If-None-Match: *` makes a PUT create-only; a lost condition is 412.
+ *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
+ *   condition is 412. Any other `If-None-Match` on a write, or both headers at once, is 400: a
+ *   precondition is never ignored.
  * - `x-amz-meta-*` request headers become user metadata and come back on GET and HEAD.
  * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
  *   does not overlap the object). A GET whose answer would exceed the buffered response limit
@@ -89,7 +91,8 @@ export async function handleObjectsRequest(
       case 'PUT':
         return await putObject(store, key, event, headers, options.maxBodyBytes ?? DEFAULT_MAX_BODY);
       case 'DELETE': {
-        const ifVersion = ifMatchOf(headers);
+        // Both precondition headers count: `If-None-Match: *` ("only if absent") refuses to delete an object.
+        const ifVersion = conditionOf(headers);
         const deleted = await store.delete(key, ifVersion !== undefined ? { ifVersion } : {});
         return deleted ? { statusCode: 204 } : problem(404, 'NotFound', 'no such object');
       }

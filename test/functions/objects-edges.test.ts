@@ -11,7 +11,7 @@ import { handleObjectsRequest, type ObjectsApiOptions } from '../../lib/api/obje
 import * as errors from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { makeWriter, steps, type Writer } from '../tiered/harness.js';
+import { KiB, makeWriter, randomBody, snapshot, steps, type Writer } from '../tiered/harness.js';
 import { httpEvent } from './lambda.js';
 
 let fx: Fixture;
@@ -202,5 +202,36 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     expect(logged).toEqual(row.logged ? [row.error] : []);
     if (row.status === 503) expect(res.headers?.['retry-after']).toBe('1');
     if (row.status === 416) expect(res.headers?.['content-range']).toBe('bytes */10');
+  });
+});
+
+// ---- preconditions -------------------------------------------------------------------------------
+
+describe('a precondition is never dropped', () => {
+  test.each([
+    ['If-None-Match: * on an existing object', { 'if-none-match': '*' }, 412],
+    ['If-None-Match: "1" (not supported)', { 'if-none-match': '"1"' }, 400],
+    ['If-None-Match: W/"1" (not supported)', { 'if-none-match': 'W/"1"' }, 400],
+    ['If-Match with If-None-Match', { 'if-match': '"1"', 'if-none-match': '*' }, 400],
+  ] as const)('DELETE with %s is refused and deletes nothing', async (_name, headers, status) => {
+    const w = writer();
+    for (const body of [randomBody(10), randomBody(40 * KiB)]) {
+      const put = await call(w, 'PUT', '/objects/pre/kept', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+      expect(put.statusCode).toBeLessThan(300);
+      const before = await snapshot(fx);
+      const res = await call(w, 'DELETE', '/objects/pre/kept', { headers });
+      expect(res.statusCode).toBe(status);
+      expect(bodyOf(res).error).toBeDefined();
+      expect(await snapshot(fx)).toBe(before);
+      expect((await w.store.get('pre/kept'))?.body).toEqual(body);
+    }
+  });
+
+  test('DELETE with If-None-Match: * of an absent object is 404 and writes nothing', async () => {
+    const w = writer();
+    const before = await snapshot(fx);
+    const res = await call(w, 'DELETE', '/objects/pre/absent', { headers: { 'if-none-match': '*' } });
+    expect(res.statusCode).toBe(404);
+    expect(await snapshot(fx)).toBe(before);
   });
 });
