@@ -9,7 +9,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest, type ObjectsApiOptions } from '../../lib/api/objects-http.js';
 import * as errors from '../../lib/errors.js';
-import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, makeWriter, randomBody, snapshot, steps, type Writer } from '../tiered/harness.js';
 import { httpEvent } from './lambda.js';
@@ -233,5 +233,53 @@ describe('a precondition is never dropped', () => {
     const res = await call(w, 'DELETE', '/objects/pre/absent', { headers: { 'if-none-match': '*' } });
     expect(res.statusCode).toBe(404);
     expect(await snapshot(fx)).toBe(before);
+  });
+});
+
+// ---- the buffered response limit ------------------------------------------------------------------
+
+describe('a GET answer always fits the buffered response', () => {
+  const LIMIT = 64 * KiB;
+
+  test.each([
+    ['whole object', undefined],
+    ['Range: bytes=0-', 'bytes=0-'],
+    ['Range: bytes=-100000', 'bytes=-100000'],
+  ] as const)('%s: an object that grows past the limit while it is read is answered by a redirect', async (name, range) => {
+    const key = `grow/${name.replace(/[^a-z0-9]+/gi, '-')}`;
+    const other = writer();
+    await other.store.put(key, randomBody(20 * KiB));
+    const big = randomBody(300 * KiB);
+    // Another writer replaces the object (and deletes the blob first read) right before its bytes are fetched.
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      match: onCommand('GetObject'),
+      times: 1,
+      before: async () => {
+        await other.store.put(key, big);
+      },
+    });
+    const w = writer(injector);
+    const res = await call(w, 'GET', `/objects/${key}`, range !== undefined ? { headers: { range } } : {}, { maxResponseBytes: LIMIT });
+    expect(injector.stats.injected.delay).toBe(1);
+    expect(res.body === undefined ? 0 : Buffer.from(String(res.body), 'base64').byteLength).toBeLessThanOrEqual(LIMIT);
+    expect(res.statusCode).toBe(307);
+    expect(res.headers?.etag).toBe('"2"');
+    const fetched = await fetch(String(res.headers?.location));
+    expect(new Uint8Array(await fetched.arrayBuffer())).toEqual(big);
+  });
+
+  test('an inline object is answered in the body even above a limit set below the inline threshold', async () => {
+    const w = writer();
+    const body = randomBody(5 * KiB);
+    await w.store.put('small/inline', body);
+    const res = await call(w, 'GET', '/objects/small/inline', {}, { maxResponseBytes: KiB });
+    expect(res.statusCode).toBe(200);
+    expect(new Uint8Array(Buffer.from(String(res.body), 'base64'))).toEqual(body);
+    const ranged = await call(w, 'GET', '/objects/small/inline', { headers: { range: 'bytes=0-2047' } }, { maxResponseBytes: KiB });
+    expect(ranged.statusCode).toBe(206);
+    expect(ranged.headers?.['content-range']).toBe(`bytes 0-2047/${5 * KiB}`);
+    expect(new Uint8Array(Buffer.from(String(ranged.body), 'base64'))).toEqual(body.subarray(0, 2048));
   });
 });
