@@ -53,8 +53,8 @@ export interface ObjectsApiOptions {
   readonly maxBodyBytes?: number;
   /**
    * Largest blob body (or range of one) returned by GET; a larger one is a 307 to S3. A buffered
-   * Lambda response carries 6 MB, and the body travels base64 (4/3): keep it at most about 4.4 MiB.
-   * Default 4 MiB.
+   * Lambda response carries 6 MB, and the body travels base64 (4/3): at most
+   * {@link MAX_BUFFERED_RESPONSE_BYTES} there (the Lambda handler refuses more). Default 4 MiB.
    */
   readonly maxResponseBytes?: number;
   /** Lifetime of the presigned URL a GET of a large object redirects to. Default 60 000 ms. */
@@ -66,6 +66,13 @@ export interface ObjectsApiOptions {
 }
 
 type Response = APIGatewayProxyStructuredResultV2;
+
+/**
+ * The largest `maxResponseBytes` a buffered Lambda response carries: 6 MB (6 291 456 bytes) of
+ * JSON, less 16 KiB for the status, the headers (metadata included) and the envelope, of which the
+ * body takes 4/3 as base64: 4 706 304 bytes (about 4.49 MiB).
+ */
+export const MAX_BUFFERED_RESPONSE_BYTES = ((6 * 1024 * 1024 - 16 * 1024) / 4) * 3;
 
 const ROUTE = '/objects/';
 const ALLOWED = 'GET, HEAD, PUT, DELETE';

@@ -7,7 +7,8 @@
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { handleObjectsRequest, type ObjectsApiOptions } from '../../lib/api/objects-http.js';
+import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../../lib/api/objects-http.js';
+import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import * as errors from '../../lib/errors.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -238,6 +239,9 @@ describe('a precondition is never dropped', () => {
 
 // ---- the buffered response limit ------------------------------------------------------------------
 
+/** What a buffered Lambda response (Function URL) carries at most: 6 MB. */
+const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
 describe('a GET answer always fits the buffered response', () => {
   const LIMIT = 64 * KiB;
 
@@ -268,6 +272,20 @@ describe('a GET answer always fits the buffered response', () => {
     expect(res.headers?.etag).toBe('"2"');
     const fetched = await fetch(String(res.headers?.location));
     expect(new Uint8Array(await fetched.arrayBuffer())).toEqual(big);
+  });
+
+  test('at the default limit the whole Lambda answer (base64 body, headers, 2 KB of metadata) stays within 6 MB', async () => {
+    const w = writer();
+    const metadata = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`m${String(i).padStart(2, '0')}`, 'v'.repeat(120)]));
+    await w.store.put('limit/default', randomBody(4 * 1024 * KiB), { metadata, contentType: `application/x-${'c'.repeat(200)}` });
+    const res = await call(w, 'GET', '/objects/limit/default');
+    expect(res.statusCode).toBe(200);
+    expect(Buffer.byteLength(JSON.stringify(res))).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+  });
+
+  test.each([5 * 1024 * KiB, 6 * 1024 * KiB, 0, 1.5])('the Lambda handler refuses maxResponseBytes %d', (maxResponseBytes) => {
+    expect(() => createObjectsHandler({ config: fx.config, maxResponseBytes })).toThrow(errors.ConfigError);
+    expect(() => createObjectsHandler({ config: fx.config, maxResponseBytes: MAX_BUFFERED_RESPONSE_BYTES })).not.toThrow();
   });
 
   test('an inline object is answered in the body even above a limit set below the inline threshold', async () => {
