@@ -49,7 +49,12 @@ import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-r
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 
 export interface ObjectsApiOptions {
-  /** Largest accepted body, decoded, in bytes. Default 5 MiB (a Lambda request carries 6 MB). */
+  /**
+   * Largest accepted body, decoded, in bytes; larger is a 413. Default 5 MiB. Behind a Function
+   * URL the request payload is 6 MB and a binary body arrives base64 (4/3), so Lambda itself
+   * answers 413 to a binary body above about 4.4 MiB before this handler runs; a larger body
+   * goes through an upload session.
+   */
   readonly maxBodyBytes?: number;
   /**
    * Largest blob body (or range of one) returned by GET; a larger one is a 307 to S3. A buffered
