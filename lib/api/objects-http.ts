@@ -29,7 +29,9 @@
  *   object is 404.
  * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written. A server-side failure
  *   (configuration, permissions, a missing table, a corrupt item, a bug) is a 500 whose message
- *   says nothing of the deployment; the error itself goes to `onError`.
+ *   says nothing of the deployment; the error itself goes to `onError`. A request fenced by a
+ *   sweeper, a commit whose outcome is unknown, and AWS throttling after the SDK's retries are a
+ *   503 with `Retry-After`.
  */
 import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -45,6 +47,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
+import { isThrottling } from '../aws/errors.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 
@@ -449,6 +452,13 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
   }
   if (err instanceof InstanceClaimedError || err instanceof CommitOutcomeUnknownError) {
     return { ...problem(503, 'Retry', err.message), headers: { 'retry-after': '1', 'content-type': 'application/json' } };
+  }
+  // AWS throttled the request (after the SDK's retries): the client may retry it, later.
+  if (isThrottling(err)) {
+    return {
+      ...problem(503, 'SlowDown', 'the service is busy: retry later'),
+      headers: { 'retry-after': '1', 'content-type': 'application/json' },
+    };
   }
   // Everything else is the server's fault (ConfigError, ResourceMissingError, AccessDeniedError,
   // CorruptItemError, BlobMissingError, ChangeIdConflictError, a bug, an AWS error): its message

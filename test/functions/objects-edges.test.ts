@@ -177,6 +177,24 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
 ];
 
 describe('every error is a deliberate status; a 500 leaks nothing', () => {
+  test.each([
+    ['DynamoDB', 'hvRead'],
+    ['S3', 'getBlob'],
+  ] as const)('%s throttling after the SDK retries is a 503 with Retry-After, not logged as a failure', async (_service, step) => {
+    const setup = writer();
+    await setup.store.put('errors/throttled', randomBody(20 * KiB));
+    const match = step === 'hvRead' ? steps(fx.config).hvRead : onCommand('GetObject');
+    const injector = new FaultInjector().add({ kind: 'throttle', match });
+    const w = writer(injector);
+    const logged: unknown[] = [];
+    const res = await call(w, 'GET', '/objects/errors/throttled', {}, { onError: (err) => logged.push(err) });
+    expect(injector.stats.injected.throttle).toBeGreaterThan(1);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['retry-after']).toBe('1');
+    expect(bodyOf(res).error).toBe('SlowDown');
+    expect(logged).toEqual([]);
+  });
+
   test('the table names every TierlogError class lib/errors.ts exports', () => {
     const classes = Object.entries(errors)
       .filter(
