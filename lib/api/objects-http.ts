@@ -5,12 +5,16 @@
  * - Keys are the percent-decoded path after `/objects/` (they may contain `/`).
  * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped.
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
- *   `If-None-Match: *` makes a PUT create-only; a lost condition is 412.
+ *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
+ *   condition is 412. Any other `If-None-Match` on a write, or both headers at once, is 400: a
+ *   precondition is never ignored.
  * - `x-amz-meta-*` request headers become user metadata and come back on GET and HEAD.
  * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
  *   does not overlap the object). A GET whose answer would exceed the buffered response limit
  *   answers `307` to a short-lived presigned S3 URL instead (Range headers follow the redirect):
- *   the bytes go from S3 to the client, no Lambda carries them.
+ *   the bytes go from S3 to the client, no Lambda carries them. The limit applies to the object
+ *   as read by the one read that answers, so an object replaced meanwhile cannot overflow it; an
+ *   inline object (at most the inline threshold) is always answered in the body.
  * - Upload sessions, for bodies above the request limit (S3's multipart API, as a client expects):
  *   `POST ?uploads` opens one (JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`,
  *   `If-Match` / `If-None-Match` and the expiry headers as for PUT, the expiry applying to the object
@@ -23,8 +27,13 @@
  *   move the expiry forward). None: the object never expires (a PUT replaces the policy). GET
  *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
  *   object is 404.
- * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written.
+ * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written. A server-side failure
+ *   (configuration, permissions, a missing table, a corrupt item, a bug) is a 500 whose message
+ *   says nothing of the deployment; the error itself goes to `onError`. A request fenced by a
+ *   sweeper, a commit whose outcome is unknown, and AWS throttling after the SDK's retries are a
+ *   503 with `Retry-After`.
  */
+import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import {
   CommitOutcomeUnknownError,
@@ -38,29 +47,48 @@ import {
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
-import { type ByteRange, contentRange, parseRangeHeader, resolveRange } from '../tiered/byte-range.js';
+import { isThrottling } from '../aws/errors.js';
+import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 
 export interface ObjectsApiOptions {
-  /** Largest accepted body, decoded, in bytes. Default 5 MiB (a Lambda request carries 6 MB). */
+  /**
+   * Largest accepted body, decoded, in bytes; larger is a 413. Default 5 MiB. Behind a Function
+   * URL the request payload is 6 MB and a binary body arrives base64 (4/3), so Lambda itself
+   * answers 413 to a binary body above about 4.4 MiB before this handler runs; a larger body
+   * goes through an upload session.
+   */
   readonly maxBodyBytes?: number;
-  /** Largest body returned by GET (a buffered Lambda response carries 6 MB). Default 4 MiB. */
+  /**
+   * Largest blob body (or range of one) returned by GET; a larger one is a 307 to S3. A buffered
+   * Lambda response carries 6 MB, and the body travels base64 (4/3): at most
+   * {@link MAX_BUFFERED_RESPONSE_BYTES} there (the Lambda handler refuses more). Default 4 MiB.
+   */
   readonly maxResponseBytes?: number;
   /** Lifetime of the presigned URL a GET of a large object redirects to. Default 60 000 ms. */
   readonly redirectExpiresInMs?: number;
   /** Most part URLs a session's create answers (more: `GET ?uploadId=…&partNumber=n`). Default 1 000. */
   readonly maxPartUrls?: number;
-  /** Receives unexpected errors (answered as 500). */
+  /** Receives unexpected errors (answered as a 500 that does not repeat them). */
   readonly onError?: (err: unknown) => void;
 }
 
 type Response = APIGatewayProxyStructuredResultV2;
+
+/**
+ * The largest `maxResponseBytes` a buffered Lambda response carries: 6 MB (6 291 456 bytes) of
+ * JSON, less 16 KiB for the status, the headers (metadata included) and the envelope, of which the
+ * body takes 4/3 as base64: 4 706 304 bytes (about 4.49 MiB).
+ */
+export const MAX_BUFFERED_RESPONSE_BYTES = ((6 * 1024 * 1024 - 16 * 1024) / 4) * 3;
 
 const ROUTE = '/objects/';
 const ALLOWED = 'GET, HEAD, PUT, DELETE';
 const MAX_JSON_BODY = 1024 * 1024;
 const DEFAULT_MAX_BODY = 5 * 1024 * 1024;
 const DEFAULT_MAX_RESPONSE = 4 * 1024 * 1024;
+/** Reads of a GET whose object keeps changing between inline and blob before it gives up (409). */
+const REDIRECT_ATTEMPTS = 3;
 const ETAG = /^\s*(?:W\/)?"([1-9][0-9]{0,14})"\s*$/;
 
 /** Answers one request. Never throws: every failure is an HTTP status. */
@@ -88,7 +116,8 @@ export async function handleObjectsRequest(
       case 'PUT':
         return await putObject(store, key, event, headers, options.maxBodyBytes ?? DEFAULT_MAX_BODY);
       case 'DELETE': {
-        const ifVersion = ifMatchOf(headers);
+        // Both precondition headers count: `If-None-Match: *` ("only if absent") refuses to delete an object.
+        const ifVersion = conditionOf(headers);
         const deleted = await store.delete(key, ifVersion !== undefined ? { ifVersion } : {});
         return deleted ? { statusCode: 204 } : problem(404, 'NotFound', 'no such object');
       }
@@ -118,31 +147,61 @@ function keyOf(rawPath: string): string | undefined {
 async function getObject(store: TieredStore, key: string, headers: Record<string, string>, options: ObjectsApiOptions): Promise<Response> {
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE;
   const range: ByteRange | undefined = headers.range !== undefined ? parseRangeHeader(headers.range) : undefined;
-  const info = await store.head(key);
-  if (info === undefined) return problem(404, 'NotFound', 'no such object');
-  const length = range === undefined ? info.size : rangeLength(key, range, info.size);
-  if (length > maxResponseBytes) return redirectToBlob(store, key, options);
-  const object = await store.get(key, range !== undefined ? { range } : {});
-  if (object === undefined) return problem(404, 'NotFound', 'no such object');
-  const body = Buffer.from(object.body).toString('base64');
-  if (object.range === undefined) return { statusCode: 200, headers: infoHeaders(object), body, isBase64Encoded: true };
-  return {
-    statusCode: 206,
-    headers: { ...infoHeaders(object), 'content-length': String(object.body.byteLength), 'content-range': contentRange(object.range) },
-    body,
-    isBase64Encoded: true,
-  };
+  // One read decides: the size checked against the limit is the size of the bytes answered, so an
+  // object replaced while it is read never makes an answer larger than a buffered response carries.
+  for (let attempt = 1; ; attempt++) {
+    const object = await store.getStream(key, range !== undefined ? { range } : {});
+    if (object === undefined) return problem(404, 'NotFound', 'no such object');
+    const length = object.range === undefined ? object.size : object.range.end - object.range.start + 1;
+    // An inline body (at most the inline threshold, < 400 KiB) always fits; a blob's bytes above the limit go through S3.
+    if (object.stored === 'blob' && length > maxResponseBytes) {
+      object.body.destroy();
+      const redirect = await redirectToBlob(store, key, options);
+      if (redirect !== undefined) return redirect;
+      // Replaced by an inline body since it was read: read again.
+      if (attempt >= REDIRECT_ATTEMPTS) throw new ContentionError(key, attempt);
+      continue;
+    }
+    const bytes = await readAtMost(object.body, Math.max(length, maxResponseBytes));
+    const body = bytes.toString('base64');
+    if (object.range === undefined) return { statusCode: 200, headers: infoHeaders(object), body, isBase64Encoded: true };
+    return {
+      statusCode: 206,
+      headers: { ...infoHeaders(object), 'content-length': String(bytes.byteLength), 'content-range': contentRange(object.range) },
+      body,
+      isBase64Encoded: true,
+    };
+  }
 }
 
-/** Bytes a range selects of an object of `size` bytes. @throws RangeNotSatisfiableError */
-function rangeLength(key: string, range: ByteRange, size: number): number {
-  const resolved = resolveRange(key, range, size);
-  return resolved.end - resolved.start + 1;
+/** The whole stream, refusing (with a 500) more than `limit` bytes: a blob larger than its item says. */
+async function readAtMost(stream: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    const buffer = Buffer.from(chunk as Uint8Array);
+    total += buffer.byteLength;
+    if (total > limit) {
+      stream.destroy();
+      throw new TierlogError(`the body read is larger than the ${limit} bytes its item declares`);
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
-/** Too large for a buffered response: send the client to S3 with a short-lived URL. */
-async function redirectToBlob(store: TieredStore, key: string, options: ObjectsApiOptions): Promise<Response> {
-  const presigned = await store.presignGet(key, { expiresInMs: options.redirectExpiresInMs ?? 60_000 });
+/**
+ * Too large for a buffered response: send the client to S3 with a short-lived URL. Undefined
+ * when the object is inline by now (replaced since it was read).
+ */
+async function redirectToBlob(store: TieredStore, key: string, options: ObjectsApiOptions): Promise<Response | undefined> {
+  let presigned: Awaited<ReturnType<TieredStore['presignGet']>>;
+  try {
+    presigned = await store.presignGet(key, { expiresInMs: options.redirectExpiresInMs ?? 60_000 });
+  } catch (err) {
+    if (err instanceof ValidationError && err.field === 'key') return undefined;
+    throw err;
+  }
   if (presigned === undefined) return problem(404, 'NotFound', 'no such object');
   return {
     statusCode: 307,
@@ -394,7 +453,16 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
   if (err instanceof InstanceClaimedError || err instanceof CommitOutcomeUnknownError) {
     return { ...problem(503, 'Retry', err.message), headers: { 'retry-after': '1', 'content-type': 'application/json' } };
   }
+  // AWS throttled the request (after the SDK's retries): the client may retry it, later.
+  if (isThrottling(err)) {
+    return {
+      ...problem(503, 'SlowDown', 'the service is busy: retry later'),
+      headers: { 'retry-after': '1', 'content-type': 'application/json' },
+    };
+  }
+  // Everything else is the server's fault (ConfigError, ResourceMissingError, AccessDeniedError,
+  // CorruptItemError, BlobMissingError, ChangeIdConflictError, a bug, an AWS error): its message
+  // names tables, blob keys, roles and account ids, so it goes to the log, never to the client.
   onError?.(err);
-  const message = err instanceof TierlogError ? err.message : 'internal error';
-  return problem(500, 'InternalError', message);
+  return problem(500, 'InternalError', 'internal error (logged on the server)');
 }

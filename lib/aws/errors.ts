@@ -40,6 +40,17 @@ export function isNoSuchKey(err: unknown): boolean {
 }
 
 /**
+ * True when AWS refused the request for load (throttling, S3's SlowDown, DynamoDB's provisioned
+ * throughput), after the SDK's own retries: nothing was applied, and the same request may succeed
+ * later.
+ */
+export function isThrottling(err: unknown): boolean {
+  const e = asAws(err);
+  const retryable = e.$retryable as { throttling?: unknown } | undefined;
+  return retryable?.throttling === true || /Throttl|SlowDown|RequestLimitExceeded|ProvisionedThroughputExceeded/.test(e.name ?? '');
+}
+
+/**
  * True when the service answered with a definite rejection (a 4xx other than throttling): the
  * request was not applied. Anything else (no answer, 5xx, throttling after all retries, a
  * timeout) leaves the outcome unknown.

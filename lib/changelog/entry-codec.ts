@@ -12,6 +12,8 @@ import { ValidationError } from '../errors.js';
 /** Change ids this log accepts: UUIDs and other short url-safe ids. */
 const CHANGE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const MAX_FIELD = 2048;
+/** The last instant a JavaScript Date holds, ms since the epoch. */
+const MAX_DATE_MS = 8.64e15;
 
 /** The stored form of one entry. */
 export interface StoredEntry {
@@ -29,7 +31,8 @@ const storedEntrySchema = z
     id: z.string().min(1).max(MAX_FIELD),
     new: z.string().min(1).max(MAX_FIELD).optional(),
     old: z.string().min(1).max(MAX_FIELD).optional(),
-    ca: z.number().int().nonnegative().optional(),
+    // A cleanupAfter no Date can hold would read as "none" and make the entry due at once.
+    ca: z.number().int().nonnegative().max(MAX_DATE_MS).optional(),
     at: z.number().int().nonnegative(),
   })
   .strict();

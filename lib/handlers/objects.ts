@@ -7,7 +7,8 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { handleObjectsRequest, type ObjectsApiOptions } from '../api/objects-http.js';
+import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../api/objects-http.js';
+import { ConfigError } from '../errors.js';
 import { OBJECTS_SERVICE_NAME } from './names.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { DynamoChangeLog } from '../changelog/dynamo-change-log.js';
@@ -33,8 +34,20 @@ export interface ObjectsHandlerOptions extends Pick<ObjectsApiOptions, 'maxBodyB
   readonly logger?: Logger;
 }
 
-/** Builds the store (once) and returns the handler. */
+/**
+ * Builds the store (once) and returns the handler.
+ *
+ * @throws ConfigError when `maxResponseBytes` is not an integer in 1..{@link MAX_BUFFERED_RESPONSE_BYTES}:
+ *   a larger answer does not fit a buffered Lambda response, and Lambda would fail it with no body.
+ */
 export function createObjectsHandler(options: ObjectsHandlerOptions = {}): ObjectsHandler {
+  const max = options.maxResponseBytes;
+  if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > MAX_BUFFERED_RESPONSE_BYTES)) {
+    throw new ConfigError(
+      `maxResponseBytes must be an integer in 1..${MAX_BUFFERED_RESPONSE_BYTES} (a buffered Lambda response carries 6 MB, the body as base64)`,
+      'maxResponseBytes',
+    );
+  }
   const logger = options.logger ?? new Logger({ serviceName: OBJECTS_SERVICE_NAME });
   const config = options.config ?? loadConfig();
   const dynamodb = createDynamoDBClient();

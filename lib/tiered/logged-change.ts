@@ -12,7 +12,9 @@
  *  - not committed (recording .. uploaded; a commit refused for its condition, or refused
  *    outright on its first attempt): the write did not land and never will (its expected state
  *    is gone, or it was never sent). Delete `new` if an upload began, then remove the entry.
- *  - committed: delete `old` (the blob the commit replaced), then remove the entry.
+ *  - committed: delete `old` (the blob the commit replaced), then remove the entry. `old` is read
+ *    from HV, so it is deleted only when it is exactly a blob key of this object (the sweeper's
+ *    namespace guard); anything else is reported and its entry left to the sweeper (quarantined).
  *  - fenced (the instance was claimed): `new` can never be referenced; delete it now (the sweeper
  *    that holds the entry would too); the entry is the sweeper's.
  *  - committing or unknown (the commit's outcome is not known: it may have landed): touch no
@@ -45,9 +47,10 @@
 import type { Change } from '../changelog/change-log.js';
 import type { ReplacedBlobCleanup } from '../config.js';
 import type { FenceEffect, FencedChangeLog } from '../changelog/fenced.js';
-import { CommitOutcomeUnknownError, InstanceClaimedError, TierlogError } from '../errors.js';
+import { CommitOutcomeUnknownError, CorruptItemError, InstanceClaimedError, TierlogError } from '../errors.js';
 import { isDefiniteRejection } from '../aws/errors.js';
 import { newChangeId } from '../ids.js';
+import { checkBlobKey } from './blob-keys.js';
 import { commitWrite } from './commit.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 import type { LtBucket, UploadOptions } from './lt-bucket.js';
@@ -213,12 +216,12 @@ export class LoggedChange {
       if (this.entryBy === 'nobody') {
         // Nothing of it is logged. Landed: delete `old` now (the stream's function does if this
         // fails). Anything else: `old` is still referenced, or the stream deletes it if it landed.
-        if (phase === 'committed' && this.replaced !== undefined) await this.deleteBlob(this.replaced);
+        if (phase === 'committed' && this.replaced !== undefined) await this.deleteReplaced(this.replaced);
         return;
       }
       switch (phase) {
         case 'committed':
-          if (this.replaced === undefined || (await this.deleteBlob(this.replaced)) || this.streamCleans) await this.remove();
+          if (this.replaced === undefined || (await this.deleteReplaced(this.replaced)) || this.streamCleans) await this.remove();
           else this.leaveToSweeper();
           return;
         case 'fenced':
@@ -262,6 +265,20 @@ export class LoggedChange {
   private advance(from: ChangePhase, to: ChangePhase): void {
     if (this.current !== from) throw new TierlogError(`change ${this.changeId}: ${to} in phase ${this.current}`);
     this.current = to;
+  }
+
+  /**
+   * Deletes the blob the landed commit replaced, read from HV: only when it is exactly a blob key
+   * this library makes for this object (the sweeper's namespace guard). An item that names
+   * another object's blob (copied, or corrupt) must not make this write delete what the other
+   * object references: the refusal is reported and, in `log` mode, the entry naming it is left
+   * to the sweeper, which quarantines it.
+   */
+  private async deleteReplaced(blob: string): Promise<boolean> {
+    const check = checkBlobKey(this.ctx.lt.prefix, this.key, blob);
+    if (check.ok) return this.deleteBlob(blob);
+    this.report(new CorruptItemError(`the blob it pointed at was not deleted: ${check.reason}`, `objects item "${this.key}"`), blob);
+    return false;
   }
 
   private async deleteBlob(blob: string): Promise<boolean> {

@@ -34,6 +34,7 @@ import { shardOf } from '../changelog/dynamo-change-log.js';
 import {
   CommitOutcomeUnknownError,
   ContentionError,
+  CorruptItemError,
   InvalidPartsError,
   UploadSessionClosedError,
   UploadSessionNotFoundError,
@@ -461,6 +462,14 @@ export class UploadSessions {
   /** After the commit: delete the replaced blob, then the entry (both left to the sweeper on failure). */
   private async finish(session: SessionItem, old: string | undefined): Promise<void> {
     if (old === undefined || old === session.info.blob) return;
+    // `old` comes from HV: never delete a blob that is not exactly one of this object's (the
+    // sweeper's namespace guard); its entry (log mode) is left to the sweeper, which quarantines it.
+    const check = checkBlobKey(this.o.config.prefix, session.info.key, old);
+    if (!check.ok) {
+      const refused = new CorruptItemError(`the blob it pointed at was not deleted: ${check.reason}`, `objects item "${session.info.key}"`);
+      this.o.onCleanupError?.(refused, { key: session.info.key, changeId: session.sessionId, blob: old });
+      return;
+    }
     // Not deleted: the entry (log) or the stream deletes it. Stream mode: no entry to remove.
     if (!(await this.tryDelete(session.info.key, session.sessionId, old)) || this.streamCleans) return;
     try {

@@ -47,6 +47,7 @@ describe('entry codec', () => {
     ['a numeric blob', { v: 1, id: 'o', new: 7, at: 1 }, /malformed.*new/],
     ['an empty old blob', { v: 1, id: 'o', old: '', at: 1 }, /malformed.*old/],
     ['a negative cleanupAfter', { v: 1, id: 'o', ca: -5, at: 1 }, /malformed.*ca/],
+    ['a cleanupAfter past the last Date', { v: 1, id: 'o', ca: 8.64e15 + 1, at: 1 }, /malformed.*ca/],
     ['a fractional recorded-at', { v: 1, id: 'o', at: 1.5 }, /malformed.*at/],
     ['an extra field', { v: 1, id: 'o', at: 1, extra: 'x' }, /malformed/],
     ['a blob key over the size cap', { v: 1, id: 'o', new: 'x'.repeat(5000), at: 1 }, /malformed.*new/],

@@ -4,12 +4,16 @@
  * the blob it replaced; its entry names both blobs. A reader with the default names would see
  * "no blob" for the object and delete the blob HV references. The sweeper handler
  * (functions/sweeper.ts), `tierlog sweep` and `tierlog audit --delete`, each given only the
- * environment, delete the replaced blob and keep the referenced one. The objects handler writes
- * under the configured names.
+ * environment, delete the replaced blob and keep the referenced one; so does the objects-stream
+ * handler, from the overwrite's stream record. The objects handler writes under the configured
+ * names.
  */
-import type { Context } from 'aws-lambda';
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterEach, describe, expect, test } from 'vitest';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
+import { StreamReader, asTtlDeletion, streamEvent } from '../support/stream.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
 import { KiB, PAST_WINDOW_MS, makeWriter, randomBody, sameBytes, steps } from '../tiered/harness.js';
 import { cli, cliJson } from '../cli/helpers.js';
@@ -93,6 +97,36 @@ describe('custom HV attribute names from the environment', () => {
     expect(run.code).toBe(0);
     expect(run.json).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
     await checkAfterSweep(fx, 'custom/cli', s);
+  });
+
+  test('the objects-stream handler deletes the blob a dead writer replaced, and the blob of an item TTL removed', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES });
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    closers.push(() => reader.close());
+    const s = await overwrittenByDeadWriter(fx, 'custom/stream');
+    const { mod, restore } = await loadHandler(fx, () => import('../../functions/objects-stream.js'), { POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    restores.push(restore);
+    const handler = mod.handler as (event: DynamoDBStreamEvent, context: Context) => Promise<{ batchItemFailures: unknown[] }>;
+    const deliver = async (records: DynamoDBRecord[]) =>
+      (await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream')))).result;
+
+    // The overwrite's MODIFY names the replaced blob under "ptr": it goes, the referenced one stays.
+    expect(await deliver(await reader.read())).toEqual({ batchItemFailures: [] });
+    expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([s.referenced]);
+
+    // TTL removes the item: its REMOVE names the referenced blob under "ptr": it goes too.
+    await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: 'custom/stream' } } }));
+    const records = (await reader.read()).map((r) => (r.eventName === 'REMOVE' ? asTtlDeletion(r) : r));
+    expect(records.map((r) => r.eventName)).toEqual(['REMOVE']);
+    expect(await deliver(records)).toEqual({ batchItemFailures: [] });
+    expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([]);
+  });
+
+  test('a StreamCleanup given attributes that disagree with the configuration is refused', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES });
+    expect(() => new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, attributes: { blob: 'blob' } })).toThrow(
+      /attributes disagree with the configuration/,
+    );
   });
 
   test('the objects handler writes under the configured names', async () => {

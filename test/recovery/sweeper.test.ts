@@ -217,6 +217,15 @@ describe('quarantine', () => {
       },
     },
     {
+      // Past the last instant a Date holds (8.64e15 ms): read as "no cleanupAfter", it was due at once.
+      name: 'cleanupAfter past any date',
+      make: async (fx) => {
+        const blob = blobKey(fx, 'q/x');
+        await rawPutObject(fx, blob, 'kept');
+        return { entry: entry('q/x', { new: blob, ca: 8.64e15 + 1 }), keep: [blob] };
+      },
+    },
+    {
       name: 'invalid object id',
       make: async (fx) => {
         const blob = blobKey(fx, 'q/x');

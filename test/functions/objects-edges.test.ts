@@ -1,0 +1,321 @@
+/**
+ * The objects HTTP API (`handleObjectsRequest`) at its edges, on the local servers: what every
+ * error becomes (a deliberate status, and a 500 that tells the client nothing of the deployment),
+ * preconditions that must never be dropped, and GET answers that must fit a buffered Lambda
+ * response however the object changes while it is read. AWS behaviour the emulators lack is
+ * injected with the fault injector; the state is checked from outside.
+ */
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../../lib/api/objects-http.js';
+import { createObjectsHandler } from '../../lib/handlers/objects.js';
+import * as errors from '../../lib/errors.js';
+import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { KiB, makeWriter, randomBody, snapshot, steps, type Writer } from '../tiered/harness.js';
+import { httpEvent } from './lambda.js';
+
+let fx: Fixture;
+const open: Writer[] = [];
+
+beforeAll(async () => {
+  fx = await freshFixture();
+});
+afterAll(() => {
+  for (const w of open.splice(0)) w.close();
+});
+
+function writer(injector?: FaultInjector): Writer {
+  const w = makeWriter(fx, injector !== undefined ? { injector } : {});
+  open.push(w);
+  return w;
+}
+
+function call(
+  w: Writer,
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean } = {},
+  api: ObjectsApiOptions = {},
+): Promise<APIGatewayProxyStructuredResultV2> {
+  return handleObjectsRequest(w.store, httpEvent(method, path, options), api);
+}
+
+function bodyOf(res: APIGatewayProxyStructuredResultV2): { error?: string; message?: string } {
+  return JSON.parse(String(res.body));
+}
+
+// ---- errors --------------------------------------------------------------------------------------
+
+/** What a deployment must not tell an HTTP client: account, roles, tables, blob keys, AWS's own words. */
+const SECRET = 'secret-internals-123456789012';
+const awsDenial = Object.assign(
+  new Error(`User: arn:aws:sts::${SECRET}:assumed-role/writer is not authorized to perform: dynamodb:GetItem`),
+  {
+    name: 'AccessDeniedException',
+    $metadata: { httpStatusCode: 400 },
+  },
+);
+
+/** Every TierlogError class, the error it is injected as, and the answer it must get. */
+const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: string; logged: boolean }> = [
+  {
+    name: 'ValidationError',
+    error: new errors.ValidationError('range.start must be a non-negative integer', 'range'),
+    status: 400,
+    code: 'BadRequest',
+    logged: false,
+  },
+  {
+    name: 'VersionConflictError',
+    error: new errors.VersionConflictError('k', 2, 3),
+    status: 412,
+    code: 'PreconditionFailed',
+    logged: false,
+  },
+  { name: 'ContentionError', error: new errors.ContentionError('k', 5), status: 409, code: 'Conflict', logged: false },
+  {
+    name: 'UploadSessionNotFoundError',
+    error: new errors.UploadSessionNotFoundError('upload-x'),
+    status: 404,
+    code: 'NoSuchUpload',
+    logged: false,
+  },
+  {
+    name: 'UploadSessionClosedError',
+    error: new errors.UploadSessionClosedError('upload-x', 'completed'),
+    status: 409,
+    code: 'UploadCompleted',
+    logged: false,
+  },
+  {
+    name: 'UploadSessionClosedError',
+    error: new errors.UploadSessionClosedError('upload-x', 'expired'),
+    status: 410,
+    code: 'UploadClosed',
+    logged: false,
+  },
+  {
+    name: 'InvalidPartsError',
+    error: new errors.InvalidPartsError('upload-x', 'part 2 is missing'),
+    status: 400,
+    code: 'InvalidPart',
+    logged: false,
+  },
+  {
+    name: 'RangeNotSatisfiableError',
+    error: new errors.RangeNotSatisfiableError('k', 10),
+    status: 416,
+    code: 'RangeNotSatisfiable',
+    logged: false,
+  },
+  {
+    name: 'InstanceClaimedError',
+    error: new errors.InstanceClaimedError('0190d7a2-1c3b-7000-8000-000000000000'),
+    status: 503,
+    code: 'Retry',
+    logged: false,
+  },
+  {
+    name: 'CommitOutcomeUnknownError',
+    error: new errors.CommitOutcomeUnknownError('k', '0190d7a2-1c3b-7000-8000-000000000000', awsDenial),
+    status: 503,
+    code: 'Retry',
+    logged: false,
+  },
+  // Server-side faults: a 500 whose body names nothing of the deployment; the error goes to onError.
+  {
+    name: 'AccessDeniedError',
+    error: new errors.AccessDeniedError('GetItem', `objects-${SECRET}`, awsDenial),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  {
+    name: 'ResourceMissingError',
+    error: new errors.ResourceMissingError('table', `objects-${SECRET}`),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  {
+    name: 'ConfigError',
+    error: new errors.ConfigError(`prefix "${SECRET}" is invalid`, 'TIERLOG_PREFIX'),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  {
+    name: 'CorruptItemError',
+    error: new errors.CorruptItemError('item lacks a string key', `objects table objects-${SECRET}`),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  {
+    name: 'BlobMissingError',
+    error: new errors.BlobMissingError('k', `blobs/${SECRET}/0190d7a2-1c3b-7000-8000-000000000000`),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  { name: 'ChangeIdConflictError', error: new errors.ChangeIdConflictError(SECRET), status: 500, code: 'InternalError', logged: true },
+  {
+    name: 'TierlogError',
+    error: new errors.TierlogError(`commit of change ${SECRET} in phase settled`),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  {
+    name: 'Error',
+    error: Object.assign(new Error(`socket hang up ${SECRET}`), { name: 'Error' }),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+];
+
+describe('every error is a deliberate status; a 500 leaks nothing', () => {
+  test.each([
+    ['DynamoDB', 'hvRead'],
+    ['S3', 'getBlob'],
+  ] as const)('%s throttling after the SDK retries is a 503 with Retry-After, not logged as a failure', async (_service, step) => {
+    const setup = writer();
+    await setup.store.put('errors/throttled', randomBody(20 * KiB));
+    const match = step === 'hvRead' ? steps(fx.config).hvRead : onCommand('GetObject');
+    const injector = new FaultInjector().add({ kind: 'throttle', match });
+    const w = writer(injector);
+    const logged: unknown[] = [];
+    const res = await call(w, 'GET', '/objects/errors/throttled', {}, { onError: (err) => logged.push(err) });
+    expect(injector.stats.injected.throttle).toBeGreaterThan(1);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['retry-after']).toBe('1');
+    expect(bodyOf(res).error).toBe('SlowDown');
+    expect(logged).toEqual([]);
+  });
+
+  test('the table names every TierlogError class lib/errors.ts exports', () => {
+    const classes = Object.entries(errors)
+      .filter(
+        ([, value]) => typeof value === 'function' && (value === errors.TierlogError || value.prototype instanceof errors.TierlogError),
+      )
+      .map(([name]) => name)
+      .sort();
+    expect([...new Set(ERROR_TABLE.map((row) => row.name))].filter((n) => n !== 'Error').sort()).toEqual(classes);
+  });
+
+  test.each(ERROR_TABLE.map((row) => [`${row.name} (${row.error.message.slice(0, 40)})`, row] as const))('%s', async (_name, row) => {
+    // The objects table's read of a GET fails with the error, as the store would throw it.
+    const injector = new FaultInjector().add({ kind: 'fail', match: steps(fx.config).hvRead, times: 1, error: () => row.error });
+    const w = writer(injector);
+    const logged: unknown[] = [];
+    const res = await call(w, 'GET', '/objects/errors/k', {}, { onError: (err) => logged.push(err) });
+    expect(res.statusCode).toBe(row.status);
+    expect(res.headers?.['content-type']).toBe('application/json');
+    const body = bodyOf(res);
+    expect(body.error).toBe(row.code);
+    expect(typeof body.message).toBe('string');
+    expect(JSON.stringify(res)).not.toContain(SECRET);
+    expect(JSON.stringify(res)).not.toContain('arn:aws');
+    expect(logged).toEqual(row.logged ? [row.error] : []);
+    if (row.status === 503) expect(res.headers?.['retry-after']).toBe('1');
+    if (row.status === 416) expect(res.headers?.['content-range']).toBe('bytes */10');
+  });
+});
+
+// ---- preconditions -------------------------------------------------------------------------------
+
+describe('a precondition is never dropped', () => {
+  test.each([
+    ['If-None-Match: * on an existing object', { 'if-none-match': '*' }, 412],
+    ['If-None-Match: "1" (not supported)', { 'if-none-match': '"1"' }, 400],
+    ['If-None-Match: W/"1" (not supported)', { 'if-none-match': 'W/"1"' }, 400],
+    ['If-Match with If-None-Match', { 'if-match': '"1"', 'if-none-match': '*' }, 400],
+  ] as const)('DELETE with %s is refused and deletes nothing', async (_name, headers, status) => {
+    const w = writer();
+    for (const body of [randomBody(10), randomBody(40 * KiB)]) {
+      const put = await call(w, 'PUT', '/objects/pre/kept', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+      expect(put.statusCode).toBeLessThan(300);
+      const before = await snapshot(fx);
+      const res = await call(w, 'DELETE', '/objects/pre/kept', { headers });
+      expect(res.statusCode).toBe(status);
+      expect(bodyOf(res).error).toBeDefined();
+      expect(await snapshot(fx)).toBe(before);
+      expect((await w.store.get('pre/kept'))?.body).toEqual(body);
+    }
+  });
+
+  test('DELETE with If-None-Match: * of an absent object is 404 and writes nothing', async () => {
+    const w = writer();
+    const before = await snapshot(fx);
+    const res = await call(w, 'DELETE', '/objects/pre/absent', { headers: { 'if-none-match': '*' } });
+    expect(res.statusCode).toBe(404);
+    expect(await snapshot(fx)).toBe(before);
+  });
+});
+
+// ---- the buffered response limit ------------------------------------------------------------------
+
+/** What a buffered Lambda response (Function URL) carries at most: 6 MB. */
+const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+describe('a GET answer always fits the buffered response', () => {
+  const LIMIT = 64 * KiB;
+
+  test.each([
+    ['whole object', undefined],
+    ['Range: bytes=0-', 'bytes=0-'],
+    ['Range: bytes=-100000', 'bytes=-100000'],
+  ] as const)('%s: an object that grows past the limit while it is read is answered by a redirect', async (name, range) => {
+    const key = `grow/${name.replace(/[^a-z0-9]+/gi, '-')}`;
+    const other = writer();
+    await other.store.put(key, randomBody(20 * KiB));
+    const big = randomBody(300 * KiB);
+    // Another writer replaces the object (and deletes the blob first read) right before its bytes are fetched.
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      match: onCommand('GetObject'),
+      times: 1,
+      before: async () => {
+        await other.store.put(key, big);
+      },
+    });
+    const w = writer(injector);
+    const res = await call(w, 'GET', `/objects/${key}`, range !== undefined ? { headers: { range } } : {}, { maxResponseBytes: LIMIT });
+    expect(injector.stats.injected.delay).toBe(1);
+    expect(res.body === undefined ? 0 : Buffer.from(String(res.body), 'base64').byteLength).toBeLessThanOrEqual(LIMIT);
+    expect(res.statusCode).toBe(307);
+    expect(res.headers?.etag).toBe('"2"');
+    const fetched = await fetch(String(res.headers?.location));
+    expect(new Uint8Array(await fetched.arrayBuffer())).toEqual(big);
+  });
+
+  test('at the default limit the whole Lambda answer (base64 body, headers, 2 KB of metadata) stays within 6 MB', async () => {
+    const w = writer();
+    const metadata = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`m${String(i).padStart(2, '0')}`, 'v'.repeat(120)]));
+    await w.store.put('limit/default', randomBody(4 * 1024 * KiB), { metadata, contentType: `application/x-${'c'.repeat(200)}` });
+    const res = await call(w, 'GET', '/objects/limit/default');
+    expect(res.statusCode).toBe(200);
+    expect(Buffer.byteLength(JSON.stringify(res))).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+  });
+
+  test.each([5 * 1024 * KiB, 6 * 1024 * KiB, 0, 1.5])('the Lambda handler refuses maxResponseBytes %d', (maxResponseBytes) => {
+    expect(() => createObjectsHandler({ config: fx.config, maxResponseBytes })).toThrow(errors.ConfigError);
+    expect(() => createObjectsHandler({ config: fx.config, maxResponseBytes: MAX_BUFFERED_RESPONSE_BYTES })).not.toThrow();
+  });
+
+  test('an inline object is answered in the body even above a limit set below the inline threshold', async () => {
+    const w = writer();
+    const body = randomBody(5 * KiB);
+    await w.store.put('small/inline', body);
+    const res = await call(w, 'GET', '/objects/small/inline', {}, { maxResponseBytes: KiB });
+    expect(res.statusCode).toBe(200);
+    expect(new Uint8Array(Buffer.from(String(res.body), 'base64'))).toEqual(body);
+    const ranged = await call(w, 'GET', '/objects/small/inline', { headers: { range: 'bytes=0-2047' } }, { maxResponseBytes: KiB });
+    expect(ranged.statusCode).toBe(206);
+    expect(ranged.headers?.['content-range']).toBe(`bytes 0-2047/${5 * KiB}`);
+    expect(new Uint8Array(Buffer.from(String(ranged.body), 'base64'))).toEqual(body.subarray(0, 2048));
+  });
+});
