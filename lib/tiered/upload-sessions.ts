@@ -479,16 +479,16 @@ export class UploadSessions {
     }
   }
 
-  /**
-   * Ends an uncommitted session for good: claim it (fences a complete in flight; a sweeper
-   * finishes from there if this process dies), abort the multipart upload, delete the blob unless
-   * HV points at it, delete the session.
-   */
   /** True when the objects table's stream deletes a replaced blob the writer could not (`replacedBlobCleanup`). */
   private get streamCleans(): boolean {
     return replacedBlobCleanupOf(this.o.config) === 'stream';
   }
 
+  /**
+   * Ends an uncommitted session for good: claim it (fences a complete in flight; a sweeper
+   * finishes from there if this process dies), abort the multipart upload, delete the blob unless
+   * HV points at it, delete the session.
+   */
   private async discard(session: SessionItem): Promise<void> {
     const { info, sessionId } = session;
     if (session.state === 'live' && !(await this.table.claimForAbort(sessionId, this.o.clock()))) return;
