@@ -2,7 +2,12 @@
  * HTTP semantics of the reference storage writer: `PUT | GET | HEAD | DELETE /objects/{key}` over
  * a Lambda Function URL or an API Gateway HTTP API (payload format 2.0), on a {@link TieredStore}.
  *
- * - Keys are the percent-decoded path after `/objects/` (they may contain `/`).
+ * - Keys are the percent-decoded path after `/objects/` (they may contain `/`); a `?`, `#` or `%`
+ *   in a key is sent percent-encoded. A PUT or DELETE with a query string (other than the upload
+ *   session routes below) is 400: it may be the rest of a key whose `?` was not encoded, and
+ *   writing the key cut there would change another object. A Function URL (what the construct
+ *   deploys) passes the path as the client encoded it. An HTTP API is reported to pass it decoded
+ *   (not checked here on AWS): behind one, keys with `%`, `?` or `#` are not carried intact.
  * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped.
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
@@ -106,6 +111,11 @@ export async function handleObjectsRequest(
     const uploadId = query.get('uploadId');
     if (uploadId !== null || query.has('uploads'))
       return await sessionRequest(store, method, key, uploadId, query, event, headers, options);
+    // A write names its object by the path alone. A query string on one is refused, not ignored:
+    // it may be the rest of a key whose `?` reached the service unencoded (or decoded by a proxy),
+    // and writing the truncated key would change another object.
+    if ((method === 'PUT' || method === 'DELETE') && (event.rawQueryString ?? '') !== '')
+      return problem(400, 'ValidationError', 'a PUT or DELETE of an object takes no query string (percent-encode ?, # and % in a key)');
     switch (method) {
       case 'GET':
         return await getObject(store, key, headers, options);

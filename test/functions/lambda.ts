@@ -30,14 +30,14 @@ export function lambdaContext(functionName: string, remainingMs = 60_000): Conte
 export function httpEvent(
   method: string,
   rawPath: string,
-  options: { headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean } = {},
+  options: { headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean; query?: string } = {},
 ): APIGatewayProxyEventV2 {
   const now = new Date();
   return {
     version: '2.0',
     routeKey: '$default',
     rawPath,
-    rawQueryString: '',
+    rawQueryString: options.query ?? '',
     headers: {
       host: 'abcdefghij.lambda-url.eu-west-1.on.aws',
       'user-agent': 'vitest',

@@ -35,7 +35,7 @@ function call(
   w: Writer,
   method: string,
   path: string,
-  options: { headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean } = {},
+  options: { headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean; query?: string } = {},
   api: ObjectsApiOptions = {},
 ): Promise<APIGatewayProxyStructuredResultV2> {
   return handleObjectsRequest(w.store, httpEvent(method, path, options), api);
@@ -252,6 +252,47 @@ describe('a precondition is never dropped', () => {
     const res = await call(w, 'DELETE', '/objects/pre/absent', { headers: { 'if-none-match': '*' } });
     expect(res.statusCode).toBe(404);
     expect(await snapshot(fx)).toBe(before);
+  });
+});
+
+// ---- the key is the path alone ----------------------------------------------------------------------
+
+describe('a write names its object by the path alone', () => {
+  test.each([
+    ['PUT', 'y'],
+    ['PUT', 'x=1'],
+    ['DELETE', 'y'],
+  ] as const)('%s /objects/q/a?%s (a key whose ? arrived unencoded) is refused and writes nothing', async (method, query) => {
+    const w = writer();
+    const body = randomBody(10);
+    const put = await call(w, 'PUT', '/objects/q/a', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+    expect(put.statusCode).toBeLessThan(300);
+    const before = await snapshot(fx);
+    const res = await call(w, method, '/objects/q/a', {
+      query,
+      ...(method === 'PUT' ? { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true } : {}),
+    });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res).message).toContain('query string');
+    expect(await snapshot(fx)).toBe(before);
+    expect((await w.store.get('q/a'))?.body).toEqual(body);
+  });
+
+  test('a percent-encoded ? is part of the key', async () => {
+    const w = writer();
+    const body = randomBody(10);
+    const put = await call(w, 'PUT', '/objects/q/a%3Fy', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+    expect(put.statusCode).toBeLessThan(300);
+    expect((await w.store.get('q/a?y'))?.body).toEqual(body);
+  });
+
+  test('a GET ignores a query string (a cache buster)', async () => {
+    const w = writer();
+    const body = randomBody(10);
+    await call(w, 'PUT', '/objects/q/read', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+    const res = await call(w, 'GET', '/objects/q/read', { query: 't=123' });
+    expect(res.statusCode).toBe(200);
+    expect(Buffer.from(String(res.body), 'base64')).toEqual(Buffer.from(body));
   });
 });
 
