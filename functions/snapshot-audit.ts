@@ -15,6 +15,7 @@ import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import { loadConfig } from '../lib/config.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { newestDt, planAthenaRun } from '../lib/recovery/snapshot-audit/athena-plan.js';
+import { snapshotHvAttributesOf } from '../lib/recovery/snapshot-audit/query.js';
 import { confirmLost, reverifyAndDelete } from '../lib/recovery/snapshot-audit/reverify.js';
 
 const SERVICE = 'tierlog-snapshot-audit';
@@ -72,6 +73,7 @@ async function plan(event: { objectsExport: ExportDescription; changeLogExport: 
       exportTime: time(event.changeLogExport.ExportTime),
     },
     prefix: config.prefix,
+    hvAttributes: snapshotHvAttributesOf(config),
     olderThanMs,
     now: Date.now(),
   });

@@ -32,7 +32,7 @@ import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../
 import { isUuidV7 } from '../../ids.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
 import { type DeleteFailure, LtBucket } from '../../tiered/lt-bucket.js';
-import type { SnapshotHvAttributes } from './query.js';
+import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
 
 /** A candidate orphan, as the query proposed it. */
 export interface OrphanCandidate {
@@ -56,6 +56,10 @@ export interface ReverifyOptions {
   readonly delete?: boolean;
   /** Candidates per HV read + delete batch. Default 1000 (one DeleteObjects request). */
   readonly batchSize?: number;
+  /**
+   * HV attribute names: the configuration's (`config.hvAttributes`). Kept for compatibility; must
+   * agree with the configuration (a `ConfigError` otherwise).
+   */
   readonly hvAttributes?: SnapshotHvAttributes;
   /** Called right before each delete batch (tests). */
   readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
@@ -73,6 +77,7 @@ export interface ReverifyReport {
 /** Re-verifies candidates live and (with `delete`) deletes the confirmed ones. */
 export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], options: ReverifyOptions): Promise<ReverifyReport> {
   const { config } = options;
+  const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const report: ReverifyReport = { checked: candidates.length, confirmed: [], deleted: 0, kept: [], deleteFailures: [] };
   const parsed: Array<{ key: string; objectId: string }> = [];
   for (const c of candidates) {
@@ -104,7 +109,7 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
       options.dynamodb,
       config.objectsTable,
       batch.map((c) => c.objectId),
-      options.hvAttributes,
+      attrs,
     );
     const doomed: string[] = [];
     for (const c of batch) {
@@ -136,6 +141,7 @@ export async function confirmLost(
   options: Pick<ReverifyOptions, 'config' | 'dynamodb' | 's3' | 'hvAttributes'>,
 ): Promise<LostCandidate[]> {
   const { config } = options;
+  const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const confirmed: LostCandidate[] = [];
   for (let i = 0; i < candidates.length; i += DYNAMODB_BATCH_GET) {
@@ -144,7 +150,7 @@ export async function confirmLost(
       options.dynamodb,
       config.objectsTable,
       batch.map((c) => c.objectKey),
-      options.hvAttributes,
+      attrs,
     );
     for (const c of batch) {
       // Lost only when the listing says missing: an answer it cannot decide confirms nothing.
@@ -184,9 +190,8 @@ async function hvPointers(
   dynamodb: DynamoDBClient,
   table: string,
   objectIds: readonly string[],
-  attrs: SnapshotHvAttributes = {},
+  a: Required<SnapshotHvAttributes>,
 ): Promise<Map<string, string | null>> {
-  const a = { key: 'key', blob: 'blob', deleted: 'deleted', ...attrs };
   const doc = documentClient(dynamodb);
   const result = new Map<string, string | null>();
   const unique = [...new Set(objectIds)];
