@@ -31,7 +31,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { TierlogConfig } from '../config.js';
+import { resolveHvAttributes, type TierlogConfig } from '../config.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { MULTIPART_PART_SIZE } from '../constants.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
@@ -124,13 +124,16 @@ export function judgeStreamRecord(
 }
 
 export interface StreamCleanupOptions {
-  /** Table, bucket and prefix (the same as the writers'). */
+  /** Table, bucket, prefix and HV attribute names (the same as the writers'). */
   readonly config: TierlogConfig;
   /** Default: a client from the environment. */
   readonly dynamodb?: DynamoDBClient;
   /** Default: a client from the environment. */
   readonly s3?: S3Client;
-  /** HV attribute names, when the objects table has its own schema. */
+  /**
+   * HV attribute names. Set them in the configuration (`config.hvAttributes`); this option is
+   * kept for compatibility and must agree with it (a `ConfigError` otherwise).
+   */
   readonly attributes?: Partial<HvAttributeNames>;
   /** Blob deletes at once. Default 16. */
   readonly concurrency?: number;
@@ -150,7 +153,11 @@ export class StreamCleanup {
 
   constructor(options: StreamCleanupOptions) {
     this.prefix = options.config.prefix;
-    this.hv = new HvTable(options.config.objectsTable, options.dynamodb ?? createDynamoDBClient(), options.attributes);
+    this.hv = new HvTable(
+      options.config.objectsTable,
+      options.dynamodb ?? createDynamoDBClient(),
+      resolveHvAttributes(options.config, options.attributes),
+    );
     this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, MULTIPART_PART_SIZE);
     this.concurrency = options.concurrency ?? 16;
     this.logger = options.logger ?? SILENT;

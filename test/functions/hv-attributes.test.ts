@@ -5,17 +5,19 @@
  * "no blob" for the object and delete the blob HV references. The sweeper handler
  * (functions/sweeper.ts), `tierlog sweep` and `tierlog audit --delete`, each given only the
  * environment, delete the replaced blob and keep the referenced one. The objects handler writes
- * under the configured names. The snapshot audit (`tierlog audit --inventory --export --delete`
+ * under the configured names. The objects-stream function reads the old images and HV under the
+ * configured names, so it deletes what a dead writer replaced and what a removal left. The snapshot audit (`tierlog audit --inventory --export --delete`
  * and the snapshot-audit function) reads the snapshots and HV under the configured names, so it
  * never takes a referenced blob for an orphan.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, test } from 'vitest';
+import { StreamReader, streamEvent } from '../support/stream.js';
 import { snapshotLiveState } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
@@ -221,5 +223,39 @@ describe('custom HV attribute names from the environment', () => {
         hvAttributes: { blob: 'blob' },
       }),
     ).rejects.toThrow(/disagree with the configuration/);
+  });
+
+  test('the objects-stream function deletes the blob a dead stream-mode writer replaced and the blob of a removed item', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES, replacedBlobCleanup: 'stream' });
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    closers.push(() => reader.close());
+    const setup = makeWriter(fx);
+    closers.push(() => setup.close());
+    await setup.store.put('custom/replaced', randomBody(20 * KiB));
+    await setup.store.put('custom/removed', randomBody(20 * KiB));
+    const [replaced, removed] = await Promise.all(
+      ['custom/replaced', 'custom/removed'].map(async (key) =>
+        String((await scanAll(fx.dynamodb, fx.config.objectsTable)).find((i) => i.key === key)!.ptr),
+      ),
+    );
+    // A stream-mode writer overwrites and dies before deleting the blob it replaced.
+    const injector = new FaultInjector().add({ kind: 'crashBefore', match: steps(fx.config).deleteBlob });
+    const w = makeWriter(fx, { injector });
+    closers.push(() => w.close());
+    await w.store.put('custom/replaced', randomBody(30 * KiB)).catch(() => undefined);
+    expect(injector.crashedAt?.command).toBe('DeleteObjectCommand');
+    const current = String((await scanAll(fx.dynamodb, fx.config.objectsTable)).find((i) => i.key === 'custom/replaced')!.ptr);
+    // Another object's item is removed (as TTL or an operator would).
+    await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: 'custom/removed' } } }));
+    expect((await listKeys(fx.s3, fx.config.bucket)).sort()).toEqual([replaced, removed, current].sort());
+
+    const { mod, restore } = await loadHandler(fx, () => import('../../functions/objects-stream.js'), { POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    restores.push(restore);
+    const handler = mod.handler as (event: unknown, context: Context) => Promise<{ batchItemFailures: unknown[] }>;
+    const { result } = await captureStdout(() =>
+      reader.read().then((records) => handler(streamEvent(records), lambdaContext('tierlog-objects-stream'))),
+    );
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([current]);
   });
 });
