@@ -23,7 +23,7 @@
  *    items stay small (a write costs the item's size) and commits rarely contend on one item.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { TierlogConfig } from '../config.js';
+import { type TierlogConfig, validateConfig } from '../config.js';
 import { DEFAULT_ENTRIES_PER_INSTANCE, DEFAULT_INVOCATION_LEASE_MARGIN_MS, DEFAULT_LEASE_MS, DEFAULT_MAX_SLOTS } from '../constants.js';
 import { ChangeIdConflictError, CorruptItemError, TierlogError, ValidationError } from '../errors.js';
 import { type ChangeId, type Clock, newInstanceId, systemClock } from '../ids.js';
@@ -100,6 +100,7 @@ export class DynamoChangeLog implements FencedChangeLog {
   private renewing = false;
 
   constructor(options: DynamoChangeLogOptions) {
+    validateConfig(options.config);
     this.tableName = options.config.changeLogTable;
     this.ownsClient = options.dynamodb === undefined ? createDynamoDBClient() : undefined;
     this.table = new InstanceTable(options.config, options.dynamodb ?? this.ownsClient!);

@@ -31,7 +31,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { resolveHvAttributes, type TierlogConfig } from '../config.js';
+import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { MULTIPART_PART_SIZE } from '../constants.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
@@ -152,6 +152,7 @@ export class StreamCleanup {
   private readonly logger: SweepLogger;
 
   constructor(options: StreamCleanupOptions) {
+    validateConfig(options.config);
     this.prefix = options.config.prefix;
     this.hv = new HvTable(
       options.config.objectsTable,

@@ -32,7 +32,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { resolveHvAttributes, type TierlogConfig } from '../config.js';
+import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import {
   DEFAULT_CLAIM_MS,
   DEFAULT_MAX_UPLOAD_MS,
@@ -209,8 +209,8 @@ export class Sweeper {
   private readonly logger: SweepLogger;
 
   constructor(options: SweeperOptions) {
+    this.config = validateConfig(options.config);
     checkSweeperWindows(options);
-    this.config = options.config;
     const dynamodb = options.dynamodb ?? createDynamoDBClient();
     this.table = new InstanceTable(options.config, dynamodb);
     this.hv = new HvTable(options.config.objectsTable, dynamodb, resolveHvAttributes(options.config, options.attributes));

@@ -27,7 +27,7 @@ import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { documentClient, unmarshallOptions } from '../../aws/clients.js';
 import { translateAwsError } from '../../aws/errors.js';
-import type { TierlogConfig } from '../../config.js';
+import { type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
 import { isUuidV7 } from '../../ids.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
@@ -76,7 +76,7 @@ export interface ReverifyReport {
 
 /** Re-verifies candidates live and (with `delete`) deletes the confirmed ones. */
 export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], options: ReverifyOptions): Promise<ReverifyReport> {
-  const { config } = options;
+  const config = validateConfig(options.config);
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const report: ReverifyReport = { checked: candidates.length, confirmed: [], deleted: 0, kept: [], deleteFailures: [] };
   const parsed: Array<{ key: string; objectId: string }> = [];
@@ -140,7 +140,7 @@ export async function confirmLost(
   candidates: readonly LostCandidate[],
   options: Pick<ReverifyOptions, 'config' | 'dynamodb' | 's3' | 'hvAttributes'>,
 ): Promise<LostCandidate[]> {
-  const { config } = options;
+  const config = validateConfig(options.config);
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const confirmed: LostCandidate[] = [];

@@ -9,7 +9,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { TierlogConfig } from '../../config.js';
+import { type TierlogConfig, validateConfig } from '../../config.js';
 import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
 import { SnapshotError } from './errors.js';
@@ -75,7 +75,7 @@ export interface SnapshotAuditReport {
 
 /** Runs the snapshot audit. @throws SnapshotError on a snapshot that cannot be trusted. */
 export async function snapshotAudit(options: SnapshotAuditOptions): Promise<SnapshotAuditReport> {
-  const { config } = options;
+  const config = validateConfig(options.config);
   if (!Number.isFinite(options.olderThanMs) || options.olderThanMs < MIN_SNAPSHOT_AUDIT_AGE_MS) {
     throw new RangeError('the safety age must be at least 1h');
   }
