@@ -29,7 +29,9 @@ import { documentClient, unmarshallOptions } from '../../aws/clients.js';
 import { translateAwsError } from '../../aws/errors.js';
 import { type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
+import { ValidationError } from '../../errors.js';
 import { isUuidV7 } from '../../ids.js';
+import { MIN_AUDIT_AGE_MS } from '../audit.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
 import { type DeleteFailure, LtBucket } from '../../tiered/lt-bucket.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
@@ -50,7 +52,7 @@ export interface ReverifyOptions {
   readonly s3: S3Client;
   /** Now (ms). */
   readonly now: number;
-  /** Safety age (ms): a candidate younger than this by either clock is kept. */
+  /** Safety age (ms): a candidate younger than this by either clock is kept. At least 1 h. */
   readonly olderThanMs: number;
   /** Delete the confirmed orphans. Default false: only confirm. */
   readonly delete?: boolean;
@@ -74,9 +76,16 @@ export interface ReverifyReport {
   readonly deleteFailures: DeleteFailure[];
 }
 
-/** Re-verifies candidates live and (with `delete`) deletes the confirmed ones. */
+/**
+ * Re-verifies candidates live and (with `delete`) deletes the confirmed ones.
+ *
+ * @throws ConfigError on an invalid configuration; ValidationError when `olderThanMs` is under 1 h.
+ */
 export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], options: ReverifyOptions): Promise<ReverifyReport> {
   const config = validateConfig(options.config);
+  if (!Number.isFinite(options.olderThanMs) || options.olderThanMs < MIN_AUDIT_AGE_MS) {
+    throw new ValidationError(`olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${options.olderThanMs}`, 'olderThanMs');
+  }
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const report: ReverifyReport = { checked: candidates.length, confirmed: [], deleted: 0, kept: [], deleteFailures: [] };
   const parsed: Array<{ key: string; objectId: string }> = [];
