@@ -15,20 +15,18 @@ import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import { loadConfig } from '../lib/config.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { newestDt, planAthenaRun } from '../lib/recovery/snapshot-audit/athena-plan.js';
+import { requiredVariable, SNAPSHOT_AUDIT_ENV, snapshotAuditSettingsFromEnv } from '../lib/recovery/snapshot-audit/function-env.js';
+import { snapshotHvAttributesOf } from '../lib/recovery/snapshot-audit/query.js';
 import { confirmLost, reverifyAndDelete } from '../lib/recovery/snapshot-audit/reverify.js';
 
 const SERVICE = 'tierlog-snapshot-audit';
 const logger = new Logger({ serviceName: SERVICE });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE });
 const config = loadConfig();
+const { olderThanMs, delete: deleteConfirmed } = snapshotAuditSettingsFromEnv();
 const dynamodb = createDynamoDBClient();
 const s3 = createS3Client();
-const env = (name: string): string => {
-  const v = process.env[name];
-  if (v === undefined || v === '') throw new Error(`environment variable ${name} is not set`);
-  return v;
-};
-const olderThanMs = Number(env('TIERLOG_SNAPSHOT_OLDER_THAN_MS'));
+const env = (name: string): string => requiredVariable(process.env, name);
 
 interface ExportDescription {
   readonly ExportArn: string;
@@ -50,14 +48,14 @@ export const handler = async (event: Event): Promise<unknown> => {
 };
 
 async function plan(event: { objectsExport: ExportDescription; changeLogExport: ExportDescription }) {
-  const bucket = env('TIERLOG_SNAPSHOT_BUCKET');
-  const hive = env('TIERLOG_SNAPSHOT_INVENTORY_HIVE_PREFIX');
+  const bucket = env(SNAPSHOT_AUDIT_ENV.bucket);
+  const hive = env(SNAPSHOT_AUDIT_ENV.inventoryHivePrefix);
   const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${hive}/`, Delimiter: '/' }));
   const dt = newestDt((out.CommonPrefixes ?? []).map((p) => p.Prefix ?? ''));
   if (dt === undefined) throw new Error(`no inventory under s3://${bucket}/${hive}/ yet (the first report arrives within 48 h)`);
   const time = (t: string | number) => (typeof t === 'number' ? t * (t < 1e11 ? 1000 : 1) : Date.parse(t));
   const result = planAthenaRun({
-    database: env('TIERLOG_SNAPSHOT_DATABASE'),
+    database: env(SNAPSHOT_AUDIT_ENV.database),
     snapshotBucket: bucket,
     inventoryHivePrefix: hive,
     dt,
@@ -72,6 +70,7 @@ async function plan(event: { objectsExport: ExportDescription; changeLogExport: 
       exportTime: time(event.changeLogExport.ExportTime),
     },
     prefix: config.prefix,
+    hvAttributes: snapshotHvAttributesOf(config),
     olderThanMs,
     now: Date.now(),
   });
@@ -87,7 +86,7 @@ async function batch(items: Row[]) {
       const lm = Date.parse(`${(r.last_modified ?? '').replace(' ', 'T')}Z`);
       return { key: r.blob_key!, ...(Number.isFinite(lm) ? { lastModified: lm } : {}) };
     }),
-    { config, dynamodb, s3, now: Date.now(), olderThanMs, delete: process.env.TIERLOG_SNAPSHOT_DELETE === 'true' },
+    { config, dynamodb, s3, now: Date.now(), olderThanMs, delete: deleteConfirmed },
   );
   const confirmed = await confirmLost(
     lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key! })),

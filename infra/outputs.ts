@@ -6,7 +6,8 @@ import type { Tierlog } from './tierlog.js';
 
 /**
  * Adds, in `scope`, one output per configuration variable `loadConfig` reads (named after the
- * option: `ChangeLogTable`, `ObjectsTable`, `Bucket`, `Prefix`, `LeaseShards`), and
+ * option: `ChangeLogTable`, `ObjectsTable`, `Bucket`, `Prefix`, `LeaseShards`, `HvAttributes`,
+ * `ReplacedBlobCleanup`), and
  * `ObjectsFunctionUrl`, `SweeperFunctionName`, `DashboardName`.
  */
 export function addTierlogOutputs(scope: Construct, tierlog: Tierlog): void {

@@ -18,6 +18,16 @@ export const DEFAULT_LEASE_MS = 120_000;
 /** Added to a Lambda invocation's deadline so the lease outlives the invocation that holds it. */
 export const DEFAULT_INVOCATION_LEASE_MARGIN_MS = 30_000;
 
+/** The longest a Lambda invocation runs: 15 minutes. */
+export const LAMBDA_MAX_INVOCATION_MS = 15 * 60_000;
+
+/**
+ * The longest lease a writer takes: a Lambda invocation plus the invocation lease margin. The
+ * sweeper takes a live lease further ahead for a clock that runs ahead (suspect) and claims it,
+ * so `DynamoChangeLog` refuses a `leaseMs` or an invocation margin that would reach further.
+ */
+export const MAX_WRITER_LEASE_MS = LAMBDA_MAX_INVOCATION_MS + DEFAULT_INVOCATION_LEASE_MARGIN_MS;
+
 /** Outstanding entries one instance item holds before a process opens another slot. */
 export const DEFAULT_ENTRIES_PER_INSTANCE = 8;
 

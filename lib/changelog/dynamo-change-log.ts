@@ -23,8 +23,15 @@
  *    items stay small (a write costs the item's size) and commits rarely contend on one item.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { TierlogConfig } from '../config.js';
-import { DEFAULT_ENTRIES_PER_INSTANCE, DEFAULT_INVOCATION_LEASE_MARGIN_MS, DEFAULT_LEASE_MS, DEFAULT_MAX_SLOTS } from '../constants.js';
+import { type TierlogConfig, validateConfig } from '../config.js';
+import {
+  DEFAULT_ENTRIES_PER_INSTANCE,
+  DEFAULT_INVOCATION_LEASE_MARGIN_MS,
+  DEFAULT_LEASE_MS,
+  DEFAULT_MAX_SLOTS,
+  LAMBDA_MAX_INVOCATION_MS,
+  MAX_WRITER_LEASE_MS,
+} from '../constants.js';
 import { ChangeIdConflictError, CorruptItemError, TierlogError, ValidationError } from '../errors.js';
 import { type ChangeId, type Clock, newInstanceId, systemClock } from '../ids.js';
 import { createDynamoDBClient } from '../aws/clients.js';
@@ -41,7 +48,10 @@ export interface DynamoChangeLogOptions {
   readonly config: TierlogConfig;
   /** Client to use. Default: one from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`). */
   readonly dynamodb?: DynamoDBClient;
-  /** Lease length in ms; renewed when less than half remains. Default 120 000. */
+  /**
+   * Lease length in ms; renewed when less than half remains. Default 120 000; at most
+   * {@link MAX_WRITER_LEASE_MS} (930 000): a sweeper claims a live lease further ahead as suspect.
+   */
   readonly leaseMs?: number;
   /** Milliseconds since the epoch. Default `Date.now`. */
   readonly clock?: Clock;
@@ -49,7 +59,10 @@ export interface DynamoChangeLogOptions {
   readonly entriesPerInstance?: number;
   /** Most slots (instance items) one process holds. Default 64. */
   readonly maxSlots?: number;
-  /** Added to an invocation's deadline to make the lease. Default 30 000. */
+  /**
+   * Added to an invocation's deadline to make the lease. Default 30 000, which is also the most:
+   * a 15-minute invocation's lease must stay within {@link MAX_WRITER_LEASE_MS}.
+   */
   readonly invocationLeaseMarginMs?: number;
   /**
    * Renew leases on a timer while entries are outstanding. Default: true, except inside Lambda
@@ -100,6 +113,7 @@ export class DynamoChangeLog implements FencedChangeLog {
   private renewing = false;
 
   constructor(options: DynamoChangeLogOptions) {
+    validateConfig(options.config);
     this.tableName = options.config.changeLogTable;
     this.ownsClient = options.dynamodb === undefined ? createDynamoDBClient() : undefined;
     this.table = new InstanceTable(options.config, options.dynamodb ?? this.ownsClient!);
@@ -107,7 +121,19 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.leaseMs = positive(options.leaseMs ?? DEFAULT_LEASE_MS, 'leaseMs');
     this.cap = positive(options.entriesPerInstance ?? DEFAULT_ENTRIES_PER_INSTANCE, 'entriesPerInstance');
     this.maxSlots = positive(options.maxSlots ?? DEFAULT_MAX_SLOTS, 'maxSlots');
+    if (this.leaseMs > MAX_WRITER_LEASE_MS) {
+      throw new ValidationError(
+        `leaseMs must be at most ${MAX_WRITER_LEASE_MS}: a sweeper claims a live lease further ahead as suspect (a clock running ahead)`,
+        'leaseMs',
+      );
+    }
     this.margin = options.invocationLeaseMarginMs ?? DEFAULT_INVOCATION_LEASE_MARGIN_MS;
+    if (!Number.isFinite(this.margin) || this.margin < 0 || LAMBDA_MAX_INVOCATION_MS + this.margin > MAX_WRITER_LEASE_MS) {
+      throw new ValidationError(
+        `invocationLeaseMarginMs must be in 0..${MAX_WRITER_LEASE_MS - LAMBDA_MAX_INVOCATION_MS}: a longer one makes the lease of a 15-minute invocation suspect to the sweeper`,
+        'invocationLeaseMarginMs',
+      );
+    }
     this.shards = options.config.leaseShards;
     this.renewInBackground = options.renewInBackground ?? process.env.AWS_LAMBDA_FUNCTION_NAME === undefined;
     this.onBackgroundError = options.onBackgroundError ?? (() => {});

@@ -61,7 +61,7 @@ Environment:
                              "log" (default) or "stream": who deletes a blob a dead writer
                              replaced (read by writers; checked by every command)
   ${Object.values(SWEEPER_ENV).join(', ')}
-                             sweeper tuning for "sweep" and "inspect" (as the sweeper Lambda;
+                             sweeper tuning for "sweep", "inspect" and "status" (as the sweeper Lambda;
                              values below the safe floors are refused)
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...
                              the AWS SDK's own settings (point these at a local stack to use one)

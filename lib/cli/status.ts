@@ -73,7 +73,10 @@ export const STATUS_ID_LIMIT = 100;
 export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
   const table = new InstanceTable(ctx.config, ctx.dynamodb);
   const now = ctx.clock();
-  const judge = { prefix: ctx.config.prefix, now, maxUploadMs: effectiveWindows(sweeperTuningFromEnv(ctx.env)).maxUploadMs };
+  const windows = effectiveWindows(sweeperTuningFromEnv(ctx.env));
+  const judge = { prefix: ctx.config.prefix, now, maxUploadMs: windows.maxUploadMs };
+  // A lease is suspect by the sweeper's own limits: its skew margin comes from the same variable.
+  const leaseLimits = { ...DEFAULT_LEASE_LIMITS, skewMarginMs: windows.skewMarginMs };
   const ids = { expired: [] as Array<[number, string]>, claimed: [] as Array<[number, string]>, stuck: [] as Array<[number, string]> };
   let total = 0;
   let live = 0;
@@ -93,7 +96,7 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
     for (const raw of page) {
       total++;
       // Stuck instances: a separate classification of the raw item.
-      const stuck = stuckKind(raw, now, DEFAULT_LEASE_LIMITS);
+      const stuck = stuckKind(raw, now, leaseLimits);
       if (stuck === 'noShard') withoutShard.push(String(raw[CHANGELOG_ATTR.pk] ?? '?'));
       else if (stuck === 'suspectLease')
         suspectLeases.push({ instanceId: String(raw[CHANGELOG_ATTR.pk]), leaseAheadMs: (raw[CHANGELOG_ATTR.leaseUntil] as number) - now });

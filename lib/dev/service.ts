@@ -6,7 +6,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type TierlogConfig, configToEnv, validateConfig } from '../config.js';
+import { type TierlogConfig, configToEnv, replacedBlobCleanupOf, validateConfig } from '../config.js';
+import { ConfigError } from '../errors.js';
 import { createObjectsHandler } from '../handlers/objects.js';
 import { OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME } from '../handlers/names.js';
 import { createSweeperHandler, type SweepSummary } from '../handlers/sweeper.js';
@@ -29,7 +30,9 @@ export interface DevServiceOptions {
    */
   readonly sweepIntervalMs?: number;
   /**
-   * Table, bucket and prefix names.
+   * Table, bucket and prefix names. `replacedBlobCleanup: 'stream'` is refused: the service runs
+   * no function on the objects table's stream, so nothing would delete what a writer replaced
+   * and could not delete.
    *
    * @default tables `tierlog-changelog` and `tierlog-objects`, bucket `tierlog-blobs`, prefix `blobs`, 4 lease shards
    */
@@ -68,6 +71,12 @@ const DEFAULT_CONFIG: TierlogConfig = {
 /** Starts the local stack, the objects API and the sweeper timer. */
 export async function startDevService(options: DevServiceOptions = {}): Promise<DevService> {
   const config = validateConfig(options.config ?? DEFAULT_CONFIG);
+  if (replacedBlobCleanupOf(config) === 'stream') {
+    throw new ConfigError(
+      'replacedBlobCleanup "stream" needs the objects-stream function on the objects table\'s stream, which the dev service does not run: use "log" (the default)',
+      'replacedBlobCleanup',
+    );
+  }
   // Local: no EMF metric lines on stdout.
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';

@@ -33,9 +33,9 @@ export interface SweeperHandlerOptions {
    */
   readonly config?: TierlogConfig;
   /**
-   * Sweeper options beyond the configuration (clients, clock, tuning).
-   *
-   * @default the tuning in the environment (`TIERLOG_CLAIM_MS`, ...)
+   * Sweeper options beyond the configuration (clients, clock, tuning). The tuning in the
+   * environment (`TIERLOG_CLAIM_MS`, ...) is read and checked in any case; an option given here
+   * takes precedence over its variable.
    */
   readonly sweeper?: Omit<SweeperOptions, 'config' | 'logger'>;
   /** @default new Logger({ serviceName: 'tierlog-sweeper' }) */
@@ -50,7 +50,8 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
   const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SWEEPER_SERVICE_NAME });
   const sweeper = new Sweeper({
     config: options.config ?? loadConfig(),
-    ...(options.sweeper ?? sweeperTuningFromEnv()),
+    ...sweeperTuningFromEnv(),
+    ...definedOnly(options.sweeper ?? {}),
     logger: {
       info: (message, attributes = {}) => logger.info(message, attributes),
       warn: (message, attributes = {}) => logger.warn(message, attributes),
@@ -72,4 +73,9 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
     if (dryRun) logger.info('dry run: blobs that would be deleted', { wouldDelete });
     return summary;
   };
+}
+
+/** `options` without the fields set to `undefined` (which would hide the environment's value). */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

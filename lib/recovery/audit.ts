@@ -43,7 +43,7 @@
 import { type AttributeValue, type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { hvAttributeNames, type TierlogConfig } from '../config.js';
+import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { CorruptItemError, ValidationError } from '../errors.js';
 import { type Clock, isUuidV7, systemClock } from '../ids.js';
@@ -238,10 +238,12 @@ interface Protection {
 /**
  * Audits the bucket; with `delete`, deletes the orphans. Resolves to the report.
  *
+ * @throws ConfigError when the configuration is invalid (as `validateConfig`).
  * @throws ValidationError when `olderThanMs` is under 1 h.
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   const { config, olderThanMs } = options;
+  validateConfig(config);
   if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
     throw new ValidationError(`olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${olderThanMs}`, 'olderThanMs');
   }

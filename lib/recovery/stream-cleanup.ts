@@ -31,7 +31,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { resolveHvAttributes, type TierlogConfig } from '../config.js';
+import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { MULTIPART_PART_SIZE } from '../constants.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
@@ -124,7 +124,7 @@ export function judgeStreamRecord(
 }
 
 export interface StreamCleanupOptions {
-  /** Table, bucket and prefix (the same as the writers'). */
+  /** Table, bucket, prefix and HV attribute names (the same as the writers'). */
   readonly config: TierlogConfig;
   /** Default: a client from the environment. */
   readonly dynamodb?: DynamoDBClient;
@@ -153,6 +153,7 @@ export class StreamCleanup {
   private readonly logger: SweepLogger;
 
   constructor(options: StreamCleanupOptions) {
+    validateConfig(options.config);
     this.prefix = options.config.prefix;
     // The configuration's names (TIERLOG_HV_ATTRIBUTES), as every component reads them: under other
     // names an image shows no blob and nothing would ever be cleaned.

@@ -12,7 +12,7 @@
  * `tierlog status` classifies every item it scans with {@link stuckKind}; the sweeper reports
  * the count as the `StuckInstances` metric.
  */
-import { DEFAULT_INVOCATION_LEASE_MARGIN_MS, DEFAULT_SKEW_MARGIN_MS } from '../constants.js';
+import { DEFAULT_SKEW_MARGIN_MS, MAX_WRITER_LEASE_MS } from '../constants.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { isSessionPk } from '../tiered/upload-session-item.js';
 import { isSuspectLease } from './judge.js';
@@ -26,10 +26,11 @@ export interface LeaseLimits {
 }
 
 /**
- * The longest lease a writer takes by default: a Lambda invocation (15 minutes at most) plus the
- * invocation lease margin. A long-running writer's lease (`leaseMs`) is shorter by default.
+ * The longest lease a writer takes: a Lambda invocation (15 minutes at most) plus the invocation
+ * lease margin ({@link MAX_WRITER_LEASE_MS}; `DynamoChangeLog` refuses longer ones). A
+ * long-running writer's lease (`leaseMs`) is shorter by default.
  */
-export const DEFAULT_MAX_LEASE_MS = 15 * 60_000 + DEFAULT_INVOCATION_LEASE_MARGIN_MS;
+export const DEFAULT_MAX_LEASE_MS = MAX_WRITER_LEASE_MS;
 
 /** The sweeper's default limits. */
 export const DEFAULT_LEASE_LIMITS: LeaseLimits = { maxLeaseMs: DEFAULT_MAX_LEASE_MS, skewMarginMs: DEFAULT_SKEW_MARGIN_MS };

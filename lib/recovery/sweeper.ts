@@ -32,17 +32,18 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { resolveHvAttributes, type TierlogConfig } from '../config.js';
+import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import {
   DEFAULT_CLAIM_MS,
   DEFAULT_MAX_UPLOAD_MS,
   DEFAULT_QUARANTINE_RECHECK_MS,
   DEFAULT_SKEW_MARGIN_MS,
   DYNAMODB_BATCH_GET,
+  MAX_WRITER_LEASE_MS,
   MULTIPART_PART_SIZE,
   S3_DELETE_BATCH,
 } from '../constants.js';
-import { CorruptItemError, ValidationError } from '../errors.js';
+import { ConfigError, CorruptItemError, ValidationError } from '../errors.js';
 import { type Clock, newInstanceId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
@@ -85,7 +86,9 @@ export interface SweeperOptions {
   /**
    * Longest lease any writer takes (its `leaseMs`, or a Lambda invocation's 15 minutes plus the
    * invocation lease margin). A live lease ending later than `now + maxLeaseMs + skewMarginMs` is
-   * suspect and claimed as if expired. Default {@link DEFAULT_MAX_LEASE_MS} (930 000).
+   * suspect and claimed as if expired. Default {@link DEFAULT_MAX_LEASE_MS} (930 000), which is
+   * also its floor (no writer takes a longer lease; a shorter value would claim live writers),
+   * unless `unsafeShortWindows`.
    */
   readonly maxLeaseMs?: number;
   /** Longest an upload may run after its entry was recorded. Default 1 200 000 (20 min). */
@@ -209,8 +212,9 @@ export class Sweeper {
   private readonly logger: SweepLogger;
 
   constructor(options: SweeperOptions) {
+    this.config = validateConfig(options.config);
     checkSweeperWindows(options);
-    this.config = options.config;
+    checkSweeperDurations(options);
     const dynamodb = options.dynamodb ?? createDynamoDBClient();
     this.table = new InstanceTable(options.config, dynamodb);
     this.hv = new HvTable(options.config.objectsTable, dynamodb, resolveHvAttributes(options.config, options.attributes));
@@ -556,6 +560,28 @@ export class Sweeper {
       }
     }
     return [...new Set(requested)];
+  }
+}
+
+/**
+ * The durations beside the windows: non-negative integers, and `maxLeaseMs` not below the longest
+ * lease a writer takes (a live writer's lease would look suspect and be claimed), unless
+ * `unsafeShortWindows` (drills whose writers run on compressed time).
+ *
+ * @throws ConfigError naming the option.
+ */
+function checkSweeperDurations(options: SweeperOptions): void {
+  for (const option of ['maxLeaseMs', 'quarantineRecheckMs', 'retryFailedMs', 'deadlineMarginMs'] as const) {
+    const value = options[option];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+      throw new ConfigError(`${option} must be a non-negative integer, got ${String(value)}`, option);
+    }
+  }
+  if (options.maxLeaseMs !== undefined && options.maxLeaseMs < MAX_WRITER_LEASE_MS && options.unsafeShortWindows !== true) {
+    throw new ConfigError(
+      `maxLeaseMs is ${options.maxLeaseMs} ms, below the longest lease a writer takes (${MAX_WRITER_LEASE_MS} ms): live writers would be claimed as suspect`,
+      'maxLeaseMs',
+    );
   }
 }
 

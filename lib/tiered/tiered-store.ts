@@ -46,7 +46,7 @@ import { Readable as ReadableStream } from 'node:stream';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { replacedBlobCleanupOf, resolveHvAttributes, type TierlogConfig } from '../config.js';
+import { replacedBlobCleanupOf, resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import type { ChangeLog } from '../changelog/change-log.js';
 import { oldItemOf } from '../changelog/instance-table.js';
 import { DEFAULT_INLINE_THRESHOLD, DYNAMODB_ITEM_LIMIT, INLINE_OVERHEAD_RESERVE, MULTIPART_PART_SIZE } from '../constants.js';
@@ -167,7 +167,7 @@ export class TieredStore {
   private readonly settling = new Set<Promise<void>>();
 
   constructor(options: TieredStoreOptions) {
-    this.config = options.config;
+    this.config = validateConfig(options.config);
     this.inlineThreshold = options.inlineThreshold ?? DEFAULT_INLINE_THRESHOLD;
     const maxInline = DYNAMODB_ITEM_LIMIT - INLINE_OVERHEAD_RESERVE;
     if (!Number.isInteger(this.inlineThreshold) || this.inlineThreshold < 0 || this.inlineThreshold > maxInline) {

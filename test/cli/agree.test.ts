@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
+import { DEFAULT_MAX_LEASE_MS } from '../../lib/recovery/stuck.js';
 import { freshFixture, listKeys } from '../support/local.js';
 import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, rawEntry } from './helpers.js';
 
@@ -56,6 +57,23 @@ describe('status, inspect and sweep agree', () => {
     const sweep = await cli(fx, ['sweep', '--json'], { env });
     expect(JSON.parse(sweep.out)).toMatchObject({ entriesRecovered: 1, entriesDeferred: 0 });
     expect((await cliJson(fx, ['status'])).json.instances.total).toBe(0);
+  });
+
+  test('a suspect lease is judged with TIERLOG_SKEW_MARGIN_MS by both: within its reach, status does not list it and sweep leaves it', async () => {
+    const fx = await freshFixture();
+    // A live lease 45 s past the longest a writer takes: beyond the default 30 s skew margin, within a 60 s one.
+    const instanceId = await putRawInstance(fx, {
+      leaseUntil: Date.now() + DEFAULT_MAX_LEASE_MS + 45_000,
+      entries: { [newChangeId()]: rawEntry('ahead', { new: blobKey(fx, 'ahead') }) },
+    });
+    const env = { TIERLOG_SKEW_MARGIN_MS: '60000' };
+    const status = await cliJson(fx, ['status'], { env });
+    expect(status.json.stuck.suspectLeases).toEqual([]);
+    expect((await cliJson(fx, ['sweep'], { env })).json).toMatchObject({ instancesClaimed: 0, stuckInstances: 0 });
+    // With the default margin both call it suspect: status lists it, and sweep claims it.
+    const byDefault = await cliJson(fx, ['status']);
+    expect(byDefault.json.stuck.suspectLeases).toEqual([expect.objectContaining({ instanceId })]);
+    expect((await cliJson(fx, ['sweep'])).json).toMatchObject({ instancesClaimed: 1 });
   });
 
   test('a blob that exists inside the upload window: kept until the window closes, then deleted, by both', async () => {

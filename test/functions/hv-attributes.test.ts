@@ -4,19 +4,27 @@
  * the blob it replaced; its entry names both blobs. A reader with the default names would see
  * "no blob" for the object and delete the blob HV references. The sweeper handler
  * (functions/sweeper.ts), `tierlog sweep` and `tierlog audit --delete`, each given only the
- * environment, delete the replaced blob and keep the referenced one; so does the objects-stream
- * handler, from the overwrite's stream record. The objects handler writes under the configured
- * names.
+ * environment, delete the replaced blob and keep the referenced one. The objects handler writes
+ * under the configured names. The objects-stream function reads the old images and HV under the
+ * configured names, so it deletes what a dead writer replaced and what a removal (TTL's included)
+ * left. The snapshot audit (`tierlog audit --inventory --export --delete` and the snapshot-audit
+ * function) reads the snapshots and HV under the configured names, so it never takes a
+ * referenced blob for an orphan.
  */
-import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterEach, describe, expect, test } from 'vitest';
+import { snapshotLiveState } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { StreamReader, asTtlDeletion, streamEvent } from '../support/stream.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
 import { KiB, PAST_WINDOW_MS, makeWriter, randomBody, sameBytes, steps } from '../tiered/harness.js';
-import { cli, cliJson } from '../cli/helpers.js';
+import { blobKey, cli, cliJson, putBlob } from '../cli/helpers.js';
 import { captureStdout, httpEvent, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
 const NAMES = { blob: 'ptr', body: 'data', version: 'ver' };
@@ -152,5 +160,134 @@ describe('custom HV attribute names from the environment', () => {
     const run = await cli(fx, ['sweep'], { env: { TIERLOG_HV_ATTRIBUTES: '{"blob":"body"}' } });
     expect(run.code).toBe(2);
     expect(run.err).toContain('TIERLOG_HV_ATTRIBUTES');
+  });
+
+  /** An object whose tombstone (under the configured names) points at a blob 3 h old, and an orphan as old. */
+  async function oldTombstoneAndOrphan(fx: Fixture): Promise<{ referenced: string; orphan: string }> {
+    const at = Date.now() - 3 * HOUR;
+    const referenced = blobKey(fx, 'custom/old', at);
+    const orphan = blobKey(fx, 'custom/gone', at);
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ key: 'custom/old', ver: 1, ptr: referenced, size: 12, metadata: {}, createdAt: at, updatedAt: at, writeId: 'w' }),
+      }),
+    );
+    await putBlob(fx, referenced);
+    await putBlob(fx, orphan);
+    return { referenced, orphan };
+  }
+
+  test('tierlog audit --inventory --export --delete deletes the orphan and keeps the referenced blob', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES });
+    const { referenced, orphan } = await oldTombstoneAndOrphan(fx);
+    const dir = mkdtempSync(join(tmpdir(), 'tierlog-hv-names-'));
+    closers.push(() => rmSync(dir, { recursive: true, force: true }));
+    // The snapshots and the CLI's clock 2 h ahead: the blobs written now are 2 h old too.
+    const ahead = () => Date.now() + 2 * HOUR;
+    const snap = await snapshotLiveState({
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      bucket: fx.config.bucket,
+      tables: [fx.config.objectsTable, fx.config.changeLogTable],
+      destDir: dir,
+      format: 'CSV',
+      at: ahead(),
+    });
+    const run = await cliJson(fx, ['audit', '--older-than', '90m', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir], {
+      clock: ahead,
+    });
+    expect(run.json).toMatchObject({ proposed: { orphans: 1, lost: 0 }, orphans: [orphan], deleted: 1, lost: [] });
+    expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([referenced]);
+  });
+
+  test('the snapshot-audit function plans its query on the configured names and keeps a referenced blob proposed as an orphan', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES });
+    const { referenced, orphan } = await oldTombstoneAndOrphan(fx);
+    await putBlob(fx, 'inventory/hive/dt=2026-01-01-00-00/symlink.txt');
+    const { mod, restore } = await loadHandler(fx, () => import('../../functions/snapshot-audit.js'), {
+      TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(HOUR),
+      TIERLOG_SNAPSHOT_DELETE: 'true',
+      TIERLOG_SNAPSHOT_BUCKET: fx.config.bucket,
+      TIERLOG_SNAPSHOT_INVENTORY_HIVE_PREFIX: 'inventory/hive',
+      TIERLOG_SNAPSHOT_DATABASE: 'tierlog_audit',
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    });
+    restores.push(restore);
+    const handler = mod.handler as (event: unknown) => Promise<Record<string, unknown>>;
+    const exportOf = (table: string) => ({
+      ExportArn: `arn:aws:dynamodb:us-east-1:123456789012:table/${table}/export/01767225600000-0123abcd`,
+      S3Prefix: 'exports',
+      ExportTime: Date.now() - HOUR,
+    });
+    const { result: plan } = await captureStdout(() =>
+      handler({ action: 'plan', objectsExport: exportOf(fx.config.objectsTable), changeLogExport: exportOf(fx.config.changeLogTable) }),
+    );
+    const query = String((plan as { query: string }).query);
+    expect(query).toContain('$.Item.ptr.S');
+    expect(query).not.toContain('$.Item.blob.S');
+
+    // A proposal that calls the referenced blob an orphan (a query on other names would): kept.
+    const lastModified = new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
+    const { result } = await captureStdout(() =>
+      handler({
+        Items: [
+          { kind: 'orphan', blob_key: referenced, last_modified: lastModified },
+          { kind: 'orphan', blob_key: orphan, last_modified: lastModified },
+        ],
+      }),
+    );
+    expect(result).toEqual({ confirmed: 1, deleted: 1, kept: 1, lost: 0 });
+    expect(await listKeys(fx.s3, fx.config.bucket)).toEqual(expect.arrayContaining([referenced]));
+    expect(await listKeys(fx.s3, fx.config.bucket)).not.toContain(orphan);
+  });
+
+  test('a snapshot audit given names that disagree with the configuration is refused', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES });
+    const { reverifyAndDelete } = await import('../../lib/recovery/snapshot-audit/reverify.js');
+    await expect(
+      reverifyAndDelete([], {
+        config: fx.config,
+        dynamodb: fx.dynamodb,
+        s3: fx.s3,
+        now: Date.now(),
+        olderThanMs: HOUR,
+        hvAttributes: { blob: 'blob' },
+      }),
+    ).rejects.toThrow(/disagree with the configuration/);
+  });
+
+  test('the objects-stream function deletes the blob a dead stream-mode writer replaced and the blob of a removed item', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES, replacedBlobCleanup: 'stream' });
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    closers.push(() => reader.close());
+    const setup = makeWriter(fx);
+    closers.push(() => setup.close());
+    await setup.store.put('custom/replaced', randomBody(20 * KiB));
+    await setup.store.put('custom/removed', randomBody(20 * KiB));
+    const [replaced, removed] = await Promise.all(
+      ['custom/replaced', 'custom/removed'].map(async (key) =>
+        String((await scanAll(fx.dynamodb, fx.config.objectsTable)).find((i) => i.key === key)!.ptr),
+      ),
+    );
+    // A stream-mode writer overwrites and dies before deleting the blob it replaced.
+    const injector = new FaultInjector().add({ kind: 'crashBefore', match: steps(fx.config).deleteBlob });
+    const w = makeWriter(fx, { injector });
+    closers.push(() => w.close());
+    await w.store.put('custom/replaced', randomBody(30 * KiB)).catch(() => undefined);
+    expect(injector.crashedAt?.command).toBe('DeleteObjectCommand');
+    const current = String((await scanAll(fx.dynamodb, fx.config.objectsTable)).find((i) => i.key === 'custom/replaced')!.ptr);
+    // Another object's item is removed (as TTL or an operator would).
+    await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: 'custom/removed' } } }));
+    expect((await listKeys(fx.s3, fx.config.bucket)).sort()).toEqual([replaced, removed, current].sort());
+
+    const { mod, restore } = await loadHandler(fx, () => import('../../functions/objects-stream.js'), { POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    restores.push(restore);
+    const handler = mod.handler as (event: unknown, context: Context) => Promise<{ batchItemFailures: unknown[] }>;
+    const { result } = await captureStdout(() =>
+      reader.read().then((records) => handler(streamEvent(records), lambdaContext('tierlog-objects-stream'))),
+    );
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([current]);
   });
 });

@@ -249,6 +249,26 @@ describe('sweeper handler', () => {
     expect(await rawGetObject(fx, blob)).toBeDefined();
   });
 
+  test('a handler built with its own clients still takes the tuning from the environment', async () => {
+    const fx = await freshFixture();
+    await deadWriter(fx, 'sw/own-clients', 'crashBefore');
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), PAST_UPLOADS);
+    restores.push(restore);
+    const handler = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3 } });
+    const { result, error } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+    expect(error).toBeUndefined();
+    // TIERLOG_MAX_UPLOAD_MS=1 reached the sweeper: the invocation that fences the writer also recovers.
+    expect(result).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1, entriesDeferred: 0 });
+    await expectClean(fx, expect);
+    // And a malformed variable is refused, clients or not.
+    process.env.TIERLOG_SWEEP_CONCURRENCY = '0';
+    try {
+      expect(() => mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3 } })).toThrow(/TIERLOG_SWEEP_CONCURRENCY/);
+    } finally {
+      delete process.env.TIERLOG_SWEEP_CONCURRENCY;
+    }
+  });
+
   test('malformed tuning in the environment fails at load', async () => {
     const fx = await freshFixture();
     await expect(sweeperHandler(fx, { TIERLOG_SWEEP_CONCURRENCY: '0' })).rejects.toThrow(/TIERLOG_SWEEP_CONCURRENCY/);

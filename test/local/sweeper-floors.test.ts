@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
-import { MIN_CLAIM_MS, MIN_MAX_UPLOAD_MS, MIN_SKEW_MARGIN_MS } from '../../lib/constants.js';
+import { MAX_WRITER_LEASE_MS, MIN_CLAIM_MS, MIN_MAX_UPLOAD_MS, MIN_SKEW_MARGIN_MS } from '../../lib/constants.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv, UNSAFE_SHORT_WINDOWS_ENV } from '../../lib/recovery/sweeper-env.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
@@ -107,5 +107,25 @@ describe('sweeper window floors', () => {
           unsafeShortWindows: true,
         }),
     ).not.toThrow();
+  });
+
+  it('maxLeaseMs below the longest writer lease is refused (live writers would be claimed as suspect); drills opt out', () => {
+    const sweeper = (options: Record<string, unknown>) => () =>
+      new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), ...options });
+    const err = refusal(sweeper({ maxLeaseMs: 60_000 }));
+    expect(err.setting).toBe('maxLeaseMs');
+    expect(err.message).toContain(`${MAX_WRITER_LEASE_MS} ms`);
+    expect(sweeper({ maxLeaseMs: MAX_WRITER_LEASE_MS })).not.toThrow();
+    expect(sweeper({ maxLeaseMs: 60_000, unsafeShortWindows: true })).not.toThrow();
+  });
+
+  it.each([
+    ['maxLeaseMs', Number.NaN],
+    ['retryFailedMs', -1],
+    ['quarantineRecheckMs', Number.NaN],
+    ['deadlineMarginMs', 1.5],
+  ])('%s=%d is not a duration: a ConfigError naming it', (option, value) => {
+    const err = refusal(() => new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), [option]: value }));
+    expect(err.setting).toBe(option);
   });
 });

@@ -8,8 +8,10 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { collectStatus, formatStatus } from '../../lib/cli/status.js';
-import { DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
+import { DEFAULT_MAX_UPLOAD_MS, MAX_WRITER_LEASE_MS } from '../../lib/constants.js';
+import { ValidationError } from '../../lib/errors.js';
 import { newChangeId } from '../../lib/ids.js';
 import { addSweepMetrics, SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -99,6 +101,29 @@ describe('a writer whose clock runs 3 h ahead', () => {
     const w = makeWriter(fx, { log: { clock: () => Date.now() + 10 * MIN } });
     open.push(w);
     await w.log.record(newChangeId(), { id: 'near/a', new: blobKey(fx, 'near/a') });
+    const image = await snapshot(fx);
+    expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesClaimed: 0 });
+    expect(await snapshot(fx)).toBe(image);
+  });
+});
+
+describe('the longest writer lease', () => {
+  test('a writer lease the sweeper would take for a clock running ahead is refused; the longest accepted is left alone', async () => {
+    const fx = await freshFixture();
+    const options = { config: fx.config, dynamodb: fx.dynamodb, renewInBackground: false };
+    // 20 min (a service with long uploads, say): every housekeeping sweep would claim the live writer as suspect.
+    expect(() => new DynamoChangeLog({ ...options, leaseMs: 20 * MIN })).toThrow(ValidationError);
+    expect(() => new DynamoChangeLog({ ...options, leaseMs: MAX_WRITER_LEASE_MS + 1 })).toThrow(/leaseMs must be at most/);
+    // A 15-minute invocation plus a 60 s margin reaches as far.
+    expect(() => new DynamoChangeLog({ ...options, invocationLeaseMarginMs: 60_000 })).toThrow(/invocationLeaseMarginMs/);
+
+    const longest = new DynamoChangeLog({ ...options, leaseMs: MAX_WRITER_LEASE_MS });
+    open.push(longest);
+    await longest.record(newChangeId(), { id: 'long/a', new: blobKey(fx, 'long/a') });
+    const lambda = new DynamoChangeLog(options);
+    open.push(lambda);
+    lambda.bindInvocation({ getRemainingTimeInMillis: () => 15 * MIN });
+    await lambda.record(newChangeId(), { id: 'long/b', new: blobKey(fx, 'long/b') });
     const image = await snapshot(fx);
     expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesClaimed: 0 });
     expect(await snapshot(fx)).toBe(image);

@@ -38,7 +38,8 @@
  * both). Everything else (`regexp_extract_all`, `CROSS JOIN UNNEST … AS t(x)`, `substr`,
  * `TIMESTAMP '…'` literals, `NOT EXISTS`) is common to both.
  */
-import { ValidationError } from '../../errors.js';
+import { hvAttributeNames, type TierlogConfig } from '../../config.js';
+import { ConfigError, ValidationError } from '../../errors.js';
 
 /** The relations the query reads: table names, or parenthesised subqueries. */
 export interface SnapshotRelations {
@@ -55,6 +56,32 @@ export interface SnapshotHvAttributes {
   readonly blob?: string;
   /** Deletion marker flag (BOOL): an item with it `true` references no blob. Default `deleted`. */
   readonly deleted?: string;
+}
+
+/**
+ * The names the snapshot audit reads: the configuration's (`TIERLOG_HV_ATTRIBUTES`), as every
+ * other component. An explicit `hvAttributes` (names not given are the defaults) must name the
+ * same attributes: one that disagrees is refused, never preferred, because a reader with other
+ * names than the writers sees "no blob" for every object and would take referenced blobs for
+ * orphans.
+ *
+ * @throws ConfigError when `explicit` disagrees with the configuration.
+ */
+export function snapshotHvAttributesOf(config: TierlogConfig, explicit?: SnapshotHvAttributes): Required<SnapshotHvAttributes> {
+  const names = hvAttributeNames(config);
+  const configured = { key: names.key, blob: names.blob, deleted: names.deleted };
+  if (explicit === undefined) return configured;
+  const given = { key: 'key', blob: 'blob', deleted: 'deleted', ...explicit };
+  const differ = (Object.keys(configured) as Array<keyof typeof configured>).filter((k) => given[k] !== configured[k]);
+  if (differ.length > 0) {
+    throw new ConfigError(
+      `hvAttributes disagree with the configuration (TIERLOG_HV_ATTRIBUTES) on ${differ
+        .map((k) => `${k}: "${given[k]}" vs "${configured[k]}"`)
+        .join(', ')}; set the names once, in the configuration`,
+      'hvAttributes',
+    );
+  }
+  return configured;
 }
 
 export interface SnapshotQueryOptions {

@@ -27,12 +27,14 @@ import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { documentClient, unmarshallOptions } from '../../aws/clients.js';
 import { translateAwsError } from '../../aws/errors.js';
-import type { TierlogConfig } from '../../config.js';
+import { type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
+import { ValidationError } from '../../errors.js';
 import { isUuidV7 } from '../../ids.js';
+import { MIN_AUDIT_AGE_MS } from '../audit.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
 import { type DeleteFailure, LtBucket } from '../../tiered/lt-bucket.js';
-import type { SnapshotHvAttributes } from './query.js';
+import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
 
 /** A candidate orphan, as the query proposed it. */
 export interface OrphanCandidate {
@@ -50,12 +52,16 @@ export interface ReverifyOptions {
   readonly s3: S3Client;
   /** Now (ms). */
   readonly now: number;
-  /** Safety age (ms): a candidate younger than this by either clock is kept. */
+  /** Safety age (ms): a candidate younger than this by either clock is kept. At least 1 h. */
   readonly olderThanMs: number;
   /** Delete the confirmed orphans. Default false: only confirm. */
   readonly delete?: boolean;
   /** Candidates per HV read + delete batch. Default 1000 (one DeleteObjects request). */
   readonly batchSize?: number;
+  /**
+   * HV attribute names: the configuration's (`config.hvAttributes`). Kept for compatibility; must
+   * agree with the configuration (a `ConfigError` otherwise).
+   */
   readonly hvAttributes?: SnapshotHvAttributes;
   /** Called right before each delete batch (tests). */
   readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
@@ -70,9 +76,17 @@ export interface ReverifyReport {
   readonly deleteFailures: DeleteFailure[];
 }
 
-/** Re-verifies candidates live and (with `delete`) deletes the confirmed ones. */
+/**
+ * Re-verifies candidates live and (with `delete`) deletes the confirmed ones.
+ *
+ * @throws ConfigError on an invalid configuration; ValidationError when `olderThanMs` is under 1 h.
+ */
 export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], options: ReverifyOptions): Promise<ReverifyReport> {
-  const { config } = options;
+  const config = validateConfig(options.config);
+  if (!Number.isFinite(options.olderThanMs) || options.olderThanMs < MIN_AUDIT_AGE_MS) {
+    throw new ValidationError(`olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${options.olderThanMs}`, 'olderThanMs');
+  }
+  const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const report: ReverifyReport = { checked: candidates.length, confirmed: [], deleted: 0, kept: [], deleteFailures: [] };
   const parsed: Array<{ key: string; objectId: string }> = [];
   for (const c of candidates) {
@@ -104,7 +118,7 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
       options.dynamodb,
       config.objectsTable,
       batch.map((c) => c.objectId),
-      options.hvAttributes,
+      attrs,
     );
     const doomed: string[] = [];
     for (const c of batch) {
@@ -135,7 +149,8 @@ export async function confirmLost(
   candidates: readonly LostCandidate[],
   options: Pick<ReverifyOptions, 'config' | 'dynamodb' | 's3' | 'hvAttributes'>,
 ): Promise<LostCandidate[]> {
-  const { config } = options;
+  const config = validateConfig(options.config);
+  const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const confirmed: LostCandidate[] = [];
   for (let i = 0; i < candidates.length; i += DYNAMODB_BATCH_GET) {
@@ -144,7 +159,7 @@ export async function confirmLost(
       options.dynamodb,
       config.objectsTable,
       batch.map((c) => c.objectKey),
-      options.hvAttributes,
+      attrs,
     );
     for (const c of batch) {
       // Lost only when the listing says missing: an answer it cannot decide confirms nothing.
@@ -184,9 +199,8 @@ async function hvPointers(
   dynamodb: DynamoDBClient,
   table: string,
   objectIds: readonly string[],
-  attrs: SnapshotHvAttributes = {},
+  a: Required<SnapshotHvAttributes>,
 ): Promise<Map<string, string | null>> {
-  const a = { key: 'key', blob: 'blob', deleted: 'deleted', ...attrs };
   const doc = documentClient(dynamodb);
   const result = new Map<string, string | null>();
   const unique = [...new Set(objectIds)];

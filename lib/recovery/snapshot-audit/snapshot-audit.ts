@@ -9,13 +9,13 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { TierlogConfig } from '../../config.js';
+import { type TierlogConfig, validateConfig } from '../../config.js';
 import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
 import { SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
-import type { SnapshotHvAttributes } from './query.js';
+import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
 import { confirmLost, type KeptReason, type LostCandidate, reverifyAndDelete } from './reverify.js';
 
 /** The smallest safety age the snapshot audit accepts (as the listing audit). */
@@ -35,6 +35,10 @@ export interface SnapshotAuditOptions {
   readonly now: number;
   /** Delete the confirmed orphans. Default false. */
   readonly delete?: boolean;
+  /**
+   * HV attribute names: the configuration's (`config.hvAttributes`). Kept for compatibility; must
+   * agree with the configuration (a `ConfigError` otherwise).
+   */
   readonly hvAttributes?: SnapshotHvAttributes;
   /** DuckDB memory limit, e.g. `'4GB'`. */
   readonly memoryLimit?: string;
@@ -71,10 +75,11 @@ export interface SnapshotAuditReport {
 
 /** Runs the snapshot audit. @throws SnapshotError on a snapshot that cannot be trusted. */
 export async function snapshotAudit(options: SnapshotAuditOptions): Promise<SnapshotAuditReport> {
-  const { config } = options;
+  const config = validateConfig(options.config);
   if (!Number.isFinite(options.olderThanMs) || options.olderThanMs < MIN_SNAPSHOT_AUDIT_AGE_MS) {
     throw new RangeError('the safety age must be at least 1h');
   }
+  const hvAttributes = snapshotHvAttributesOf(config, options.hvAttributes);
   const inventory: Inventory = await readInventory(options.inventory);
   if (inventory.sourceBucket !== config.bucket) {
     throw new SnapshotError(`the inventory is of bucket "${inventory.sourceBucket}", not "${config.bucket}"`, inventory.manifestPath);
@@ -92,7 +97,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     changeLog: exports.changeLog,
     prefix: config.prefix,
     cutoffMs,
-    ...(options.hvAttributes !== undefined ? { hvAttributes: options.hvAttributes } : {}),
+    hvAttributes,
     ...(options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {}),
   });
   const queryMs = Date.now() - started;
@@ -102,7 +107,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     config,
     dynamodb: options.dynamodb,
     s3: options.s3,
-    ...(options.hvAttributes !== undefined ? { hvAttributes: options.hvAttributes } : {}),
+    hvAttributes,
   };
   const verified = await reverifyAndDelete(
     proposedOrphans.map((f) => ({ key: f.blobKey, ...(f.lastModified !== undefined ? { lastModified: f.lastModified } : {}) })),

@@ -1,0 +1,57 @@
+/**
+ * The settings of the snapshot audit's Lambda (`functions/snapshot-audit.ts`), from the variables
+ * the construct sets (`infra/audit-at-scale.ts`). Each is checked as `loadConfig` checks the
+ * configuration: a value that is missing or malformed is a {@link ConfigError} naming the
+ * variable, never read as a default. A safety age under the audit's floor is refused, so a typo
+ * cannot make the function delete younger blobs than the listing audit would.
+ */
+import { ConfigError } from '../../errors.js';
+import { MIN_AUDIT_AGE_MS } from '../audit.js';
+
+/** Names of the variables the snapshot audit's Lambda reads (beyond `loadConfig`'s). */
+export const SNAPSHOT_AUDIT_ENV = {
+  olderThanMs: 'TIERLOG_SNAPSHOT_OLDER_THAN_MS',
+  delete: 'TIERLOG_SNAPSHOT_DELETE',
+  bucket: 'TIERLOG_SNAPSHOT_BUCKET',
+  inventoryHivePrefix: 'TIERLOG_SNAPSHOT_INVENTORY_HIVE_PREFIX',
+  database: 'TIERLOG_SNAPSHOT_DATABASE',
+} as const;
+
+/** What every action of the function needs. */
+export interface SnapshotAuditSettings {
+  /** Safety age, ms: at least 1 h. `TIERLOG_SNAPSHOT_OLDER_THAN_MS` (required). */
+  readonly olderThanMs: number;
+  /** Delete the confirmed orphans. `TIERLOG_SNAPSHOT_DELETE`, `true` or `false` (default). */
+  readonly delete: boolean;
+}
+
+/**
+ * The safety age and the delete switch from `env`.
+ *
+ * @throws ConfigError naming the variable at fault.
+ */
+export function snapshotAuditSettingsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): SnapshotAuditSettings {
+  const ageVar = SNAPSHOT_AUDIT_ENV.olderThanMs;
+  const age = requiredVariable(env, ageVar);
+  const olderThanMs = /^[0-9]+$/.test(age) ? Number(age) : Number.NaN;
+  if (!Number.isSafeInteger(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
+    throw new ConfigError(`${ageVar} must be an integer of ms, at least ${MIN_AUDIT_AGE_MS} (1 h), got "${age}"`, ageVar);
+  }
+  const deleteVar = SNAPSHOT_AUDIT_ENV.delete;
+  const raw = (env[deleteVar] ?? '').trim();
+  if (raw !== '' && raw !== 'true' && raw !== 'false') {
+    throw new ConfigError(`${deleteVar} must be "true" or "false" when set, got "${raw}"`, deleteVar);
+  }
+  return { olderThanMs, delete: raw === 'true' };
+}
+
+/**
+ * The value of a variable that must be set.
+ *
+ * @throws ConfigError naming it when it is unset or blank.
+ */
+export function requiredVariable(env: Readonly<Record<string, string | undefined>>, name: string): string {
+  const value = env[name]?.trim();
+  if (value === undefined || value === '') throw new ConfigError(`environment variable ${name} is not set`, name);
+  return value;
+}

@@ -1,0 +1,76 @@
+/**
+ * A configuration built in code gets the same validation as one read from the environment, at
+ * every entry point of the library that writes, sweeps or deletes: an invalid value is a
+ * ConfigError naming the option before anything is sent, never a component that quietly does
+ * something else (a fractional shard count, for instance, makes writers put instances on shards
+ * no sweep queries; an empty prefix moves the namespace guard).
+ */
+import { describe, expect, it } from 'vitest';
+import type { TierlogConfig } from '../../lib/config.js';
+import { InMemoryChangeLog } from '../../lib/changelog/in-memory.js';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { ConfigError } from '../../lib/errors.js';
+import { createObjectsHandler } from '../../lib/handlers/objects.js';
+import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
+import { audit } from '../../lib/recovery/audit.js';
+import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
+import { Sweeper } from '../../lib/recovery/sweeper.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+
+const valid: TierlogConfig = { changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'blobs', leaseShards: 4 };
+const HOUR = 3_600_000;
+const dynamodb = createDynamoDBClient();
+const s3 = createS3Client();
+
+/** Each entry point, started with `config`; resolves when it accepted it. */
+const entryPoints: Array<[string, (config: TierlogConfig) => unknown]> = [
+  ['TieredStore', (config) => new TieredStore({ config, changeLog: new InMemoryChangeLog(), dynamodb, s3 })],
+  ['DynamoChangeLog', (config) => new DynamoChangeLog({ config, dynamodb, renewInBackground: false }).close()],
+  ['Sweeper', (config) => new Sweeper({ config, dynamodb, s3 })],
+  ['StreamCleanup', (config) => new StreamCleanup({ config, dynamodb, s3 })],
+  ['createSweeperHandler', (config) => createSweeperHandler({ config, sweeper: { dynamodb, s3 } })],
+  ['createObjectsHandler', (config) => createObjectsHandler({ config })],
+  // Given nothing to do, the audits resolve without a request once the configuration is accepted.
+  ['audit', (config) => audit({ config, dynamodb, s3, olderThanMs: HOUR, delete: true }).catch(rethrowConfig)],
+  ['reverifyAndDelete', (config) => reverifyAndDelete([], { config, dynamodb, s3, now: Date.now(), olderThanMs: HOUR, delete: true })],
+];
+
+/** Only a ConfigError matters here: the accepted configurations name tables that do not exist. */
+function rethrowConfig(err: unknown): void {
+  if (err instanceof ConfigError) throw err;
+}
+
+const invalid: Array<[string, Partial<TierlogConfig>, string]> = [
+  ['a fractional shard count', { leaseShards: 2.5 }, 'leaseShards'],
+  ['no shards', { leaseShards: 0 }, 'leaseShards'],
+  ['more shards than the index takes', { leaseShards: 100_000 }, 'leaseShards'],
+  ['a NaN shard count', { leaseShards: Number.NaN }, 'leaseShards'],
+  ['an empty prefix', { prefix: '' }, 'prefix'],
+  ['a prefix with a trailing slash', { prefix: 'blobs/' }, 'prefix'],
+  ['a prefix with an IAM wildcard', { prefix: 'blobs*' }, 'prefix'],
+  ['a table name DynamoDB refuses', { changeLogTable: 'a b' }, 'changeLogTable'],
+  ['a bucket name S3 refuses', { bucket: 'Bad_Bucket' }, 'bucket'],
+  ['two logical names on one attribute', { hvAttributes: { blob: 'body' } }, 'hvAttributes'],
+];
+
+describe('a configuration built in code is validated at every entry point', () => {
+  describe.each(entryPoints)('%s', (_name, start) => {
+    it.each(invalid)('refuses %s with a ConfigError naming the option', async (_what, override, setting) => {
+      let error: unknown;
+      try {
+        await start({ ...valid, ...override });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).setting).toBe(setting);
+    });
+
+    it('accepts a valid configuration', async () => {
+      // Throws (or rejects) on a refusal; what it returns (a handler, a report) does not matter here.
+      await start(valid);
+    });
+  });
+});
