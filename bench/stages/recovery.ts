@@ -61,7 +61,7 @@ export interface RecoveryResult {
    * slots idle from one whose requests cost the servers more than the yardstick's small writes.
    */
   readonly requestsInFlight?: number;
-  /** The sweep's own requests sent again from a bare client, same concurrency, same start (recovery-replay.ts). */
+  /** The sweep's own requests sent again from a bare client, same concurrency, same start (recovery-replay.ts): the faster of two replays. */
   readonly replay?: ReplayResult;
   /** requestsPerSecond / replay.requestsPerSecond: the share of the stack's throughput for recovery's own requests the sweep gets. */
   readonly replayRatio?: number;
@@ -97,6 +97,9 @@ export interface IdleResult {
   readonly housekeeping?: { readonly sweepMs: number; readonly calls: SweepCalls; readonly queriesPerShard: number };
 }
 
+/** Replays of the sweep's requests; the fastest is the stack's throughput for them. */
+const REPLAYS = 2;
+
 export async function recoveryStage(options: { instances: number; perInstance: number; concurrency?: number }): Promise<RecoveryResult> {
   const config = await freshConfig('recovery');
   const dynamodb = dynamodbClient();
@@ -126,11 +129,17 @@ export async function recoveryStage(options: { instances: number; perInstance: n
     const blobsUnderPrefix = await countBlobs(s3, config.bucket, config.prefix);
     const logState = await scanLog(dynamodb, config.changeLogTable);
     // The stack's throughput for the sweep's own requests (recovery-replay.ts), from the same start.
-    await restoreOrphans(config, snapshot);
-    const replay = await replayCommands([recorder.of('fence'), recorder.of('judge')], concurrency);
+    // Twice, each from the restored start, and the faster counts: a capacity is the best the stack
+    // did, and one replay alone moves by a fifth between runs on a shared machine.
+    const replays: ReplayResult[] = [];
+    for (let i = 0; i < REPLAYS; i++) {
+      await restoreOrphans(config, snapshot);
+      replays.push(await replayCommands([recorder.of('fence'), recorder.of('judge')], concurrency));
+    }
+    const replay = replays.reduce((best, r) => (r.requestsPerSecond > best.requestsPerSecond ? r : best));
     const requestsPerSecond = (calls.dynamodbTotal + calls.s3Total) / sweepSeconds;
     log(
-      `recovery: the sweep's ${replay.requests} requests replayed from a bare client at ${concurrency} in flight: ${replay.requestsPerSecond}/s (the sweep: ${round(requestsPerSecond, 0)}/s)`,
+      `recovery: the sweep's ${replay.requests} requests replayed from a bare client at ${concurrency} in flight: ${replays.map((r) => `${r.requestsPerSecond}/s`).join(', ')} (the sweep: ${round(requestsPerSecond, 0)}/s)`,
     );
     const { wouldDelete: _, ...rest } = report;
     return {
