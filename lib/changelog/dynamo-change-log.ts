@@ -163,8 +163,19 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.setInvocationDeadline(this.clock() + context.getRemainingTimeInMillis());
   }
 
-  /** As {@link bindInvocation}, with the deadline in ms since the epoch; undefined unbinds. */
+  /**
+   * As {@link bindInvocation}, with the deadline in ms since the epoch; undefined unbinds. A
+   * deadline more than a Lambda invocation (15 minutes) ahead is a {@link ValidationError}: the
+   * lease it makes would lie further ahead than any writer takes, and a sweeper would claim the
+   * live writer as suspect (a clock running ahead).
+   */
   setInvocationDeadline(deadline: number | undefined): void {
+    if (deadline !== undefined && (!Number.isFinite(deadline) || deadline - this.clock() > LAMBDA_MAX_INVOCATION_MS)) {
+      throw new ValidationError(
+        `an invocation deadline must be finite and at most ${LAMBDA_MAX_INVOCATION_MS} ms ahead (a Lambda invocation's longest); got ${deadline}`,
+        'deadline',
+      );
+    }
     this.deadline = deadline;
   }
 

@@ -124,6 +124,9 @@ describe('the longest writer lease', () => {
     open.push(lambda);
     lambda.bindInvocation({ getRemainingTimeInMillis: () => 15 * MIN });
     await lambda.record(newChangeId(), { id: 'long/b', new: blobKey(fx, 'long/b') });
+    // A deadline further ahead than an invocation lasts would make the same suspect lease.
+    expect(() => lambda.setInvocationDeadline(Date.now() + 20 * MIN)).toThrow(/invocation deadline/);
+    expect(() => lambda.bindInvocation({ getRemainingTimeInMillis: () => Number.POSITIVE_INFINITY })).toThrow(ValidationError);
     const image = await snapshot(fx);
     expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesClaimed: 0 });
     expect(await snapshot(fx)).toBe(image);
