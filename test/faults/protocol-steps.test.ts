@@ -1,0 +1,87 @@
+/**
+ * The one classifier of protocol steps (lib/faults/protocol-steps.ts), on the requests the write
+ * paths really send, recorded on the local servers: each path's requests classify as the protocol
+ * in docs/DESIGN.md names its steps, in both replaced-blob modes, under the default HV attribute
+ * names and under renamed ones (the classifier reads placeholders, never attribute names). If a
+ * request's shape changes, this fails before a crash matrix silently aims at the wrong request.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import type { ReplacedBlobCleanup } from '../../lib/config.js';
+import { protocolStepOf } from '../../lib/faults/protocol-steps.js';
+import { freshFixture } from '../support/local.js';
+import { KiB, makeWriter, randomBody, type Writer } from '../tiered/harness.js';
+
+const open: Writer[] = [];
+afterEach(() => {
+  for (const w of open.splice(0)) w.close();
+});
+
+/** The read and the record run in parallel: their order is not part of the protocol. */
+const READ_AND_RECORD = ['hv-read', 'record'];
+
+const PATHS: ReadonlyArray<{
+  readonly name: string;
+  readonly before?: 'small' | 'large';
+  readonly op: (w: Writer, key: string) => Promise<unknown>;
+  readonly steps: Record<ReplacedBlobCleanup, readonly string[]>;
+}> = [
+  { name: 'small put', op: (w, k) => w.store.put(k, randomBody(10)), steps: { log: ['hv-inline'], stream: ['hv-inline'] } },
+  {
+    name: 'large create',
+    op: (w, k) => w.store.put(k, randomBody(40 * KiB)),
+    steps: { log: [...READ_AND_RECORD, 'upload', 'commit'], stream: [...READ_AND_RECORD, 'upload', 'commit'] },
+  },
+  {
+    name: 'large overwrite',
+    before: 'large',
+    op: (w, k) => w.store.put(k, randomBody(40 * KiB)),
+    steps: {
+      log: [...READ_AND_RECORD, 'upload', 'commit', 'delete-blob', 'remove'],
+      stream: [...READ_AND_RECORD, 'upload', 'commit', 'delete-blob'],
+    },
+  },
+  {
+    name: 'small over large',
+    before: 'large',
+    op: (w, k) => w.store.put(k, randomBody(10)),
+    steps: { log: ['hv-inline', 'commit', 'delete-blob', 'remove'], stream: ['hv-inline', 'hv-commit', 'delete-blob'] },
+  },
+  {
+    name: 'delete of a large object',
+    before: 'large',
+    op: (w, k) => w.store.delete(k),
+    steps: { log: ['hv-delete', 'commit', 'delete-blob', 'remove'], stream: ['hv-delete', 'hv-commit', 'delete-blob'] },
+  },
+  {
+    name: 'delete of a small object',
+    before: 'small',
+    op: (w, k) => w.store.delete(k),
+    steps: { log: ['hv-delete'], stream: ['hv-delete'] },
+  },
+];
+
+describe.each([
+  ['default attribute names', undefined],
+  ['renamed attributes', { blob: 'ptr', body: 'data', version: 'ver', deleted: 'gone' }],
+] as const)('%s', (_label, hvAttributes) => {
+  test.each(PATHS.flatMap((p) => (['log', 'stream'] as const).map((mode) => [`${p.name} (${mode})`, p, mode] as const)))(
+    '%s',
+    async (_name, path, mode) => {
+      const fx = await freshFixture({ ...(hvAttributes !== undefined ? { hvAttributes } : {}), replacedBlobCleanup: mode });
+      const w = makeWriter(fx);
+      open.push(w);
+      const key = `steps/${path.name.replace(/ /g, '-')}`;
+      if (path.before !== undefined) await w.store.put(key, randomBody(path.before === 'large' ? 40 * KiB : 10));
+      w.recorder.reset();
+      await path.op(w, key);
+      await w.store.settled();
+      const steps = w.recorder.commands.map((c) =>
+        protocolStepOf({ service: c.service, command: `${c.command}Command`, input: c.input }, fx.config),
+      );
+      const expected = path.steps[mode];
+      const head = READ_AND_RECORD.every((s, i) => expected[i] === s) ? 2 : 0;
+      expect([...steps.slice(0, head)].sort(), 'the parallel read and record').toEqual(expected.slice(0, head));
+      expect(steps.slice(head)).toEqual(expected.slice(head));
+    },
+  );
+});
