@@ -78,6 +78,18 @@ export const MIN_SKEW_MARGIN_MS = 5_000;
  */
 export const MIN_CLAIM_MS = 60_000;
 
+/**
+ * Ceilings of the same windows: a value above one stops the sweeper collecting for that long,
+ * and no alarm shows it (an instance not yet past the skew margin is not counted as expired, an
+ * entry in its upload window is deferred, a claimed one is not looked at). So a typo such as
+ * `TIERLOG_SKEW_MARGIN_MS=3600000000` is refused rather than silently disabling recovery.
+ * Skew margin and claim: 1 hour. Upload window: 1 day (an upload of a 5 TB object through one
+ * process takes hours; upload sessions have their own lease).
+ */
+export const MAX_SKEW_MARGIN_MS = 60 * 60_000;
+export const MAX_CLAIM_MS = 60 * 60_000;
+export const MAX_MAX_UPLOAD_MS = 24 * 60 * 60_000;
+
 /** How often a quarantined entry is looked at again (and counted again, which keeps the alarm up). */
 export const DEFAULT_QUARANTINE_RECHECK_MS = 60 * 60_000;
 

@@ -8,7 +8,14 @@
 export { Sweeper, type SweeperOptions, type SweepOptions, type SweepLogger } from './recovery/sweeper.js';
 export type { SweepReport } from './recovery/report.js';
 export { parseSweepEvent, type SweepEventOptions } from './recovery/sweep-event.js';
-export { sweeperTuningFromEnv, checkSweeperWindows, SWEEPER_ENV, SWEEPER_FLOORS, type SweeperTuning } from './recovery/sweeper-env.js';
+export {
+  sweeperTuningFromEnv,
+  checkSweeperWindows,
+  SWEEPER_ENV,
+  SWEEPER_FLOORS,
+  SWEEPER_CEILINGS,
+  type SweeperTuning,
+} from './recovery/sweeper-env.js';
 export {
   audit,
   type AuditOptions,

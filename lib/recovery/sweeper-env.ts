@@ -17,6 +17,9 @@ import {
   DEFAULT_CLAIM_MS,
   DEFAULT_MAX_UPLOAD_MS,
   DEFAULT_SKEW_MARGIN_MS,
+  MAX_CLAIM_MS,
+  MAX_MAX_UPLOAD_MS,
+  MAX_SKEW_MARGIN_MS,
   MIN_CLAIM_MS,
   MIN_MAX_UPLOAD_MS,
   MIN_SKEW_MARGIN_MS,
@@ -41,6 +44,16 @@ interface Floor {
   readonly why: string;
 }
 
+/**
+ * The ceiling of each window (`lib/constants.ts`), applied even to drills: above it the sweeper
+ * stops collecting for that long, silently.
+ */
+export const SWEEPER_CEILINGS: Readonly<Record<'claimMs' | 'skewMarginMs' | 'maxUploadMs', number>> = {
+  claimMs: MAX_CLAIM_MS,
+  skewMarginMs: MAX_SKEW_MARGIN_MS,
+  maxUploadMs: MAX_MAX_UPLOAD_MS,
+};
+
 /** The floor of each window. */
 export const SWEEPER_FLOORS: Readonly<Record<'claimMs' | 'skewMarginMs' | 'maxUploadMs', Floor>> = {
   maxUploadMs: {
@@ -58,10 +71,10 @@ export const SWEEPER_FLOORS: Readonly<Record<'claimMs' | 'skewMarginMs' | 'maxUp
 };
 
 /**
- * Refuses windows below their floors (unless `unsafeShortWindows`). `names` maps an option to
- * the setting the error names (a variable, or the option itself).
+ * Refuses windows below their floors (unless `unsafeShortWindows`) and above their ceilings.
+ * `names` maps an option to the setting the error names (a variable, or the option itself).
  *
- * @throws ConfigError naming the setting, the floor and why.
+ * @throws ConfigError naming the setting, the floor or ceiling, and why.
  */
 export function checkSweeperWindows(
   values: Pick<SweeperOptions, 'claimMs' | 'skewMarginMs' | 'maxUploadMs' | 'concurrency' | 'unsafeShortWindows'>,
@@ -77,7 +90,14 @@ export function checkSweeperWindows(
         setting,
       );
     }
-    if (option === 'concurrency' || values.unsafeShortWindows === true) continue;
+    if (option === 'concurrency') continue;
+    if (value > SWEEPER_CEILINGS[option]) {
+      throw new ConfigError(
+        `${setting} is ${value} ms, above its ceiling of ${SWEEPER_CEILINGS[option]} ms: the sweeper would stop collecting for that long, and no alarm would show it (default ${DEFAULTS[option]} ms)`,
+        setting,
+      );
+    }
+    if (values.unsafeShortWindows === true) continue;
     const floor = SWEEPER_FLOORS[option];
     if (value < floor.min) {
       throw new ConfigError(

@@ -5,7 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
-import { MAX_WRITER_LEASE_MS, MIN_CLAIM_MS, MIN_MAX_UPLOAD_MS, MIN_SKEW_MARGIN_MS } from '../../lib/constants.js';
+import {
+  MAX_CLAIM_MS,
+  MAX_MAX_UPLOAD_MS,
+  MAX_SKEW_MARGIN_MS,
+  MAX_WRITER_LEASE_MS,
+  MIN_CLAIM_MS,
+  MIN_MAX_UPLOAD_MS,
+  MIN_SKEW_MARGIN_MS,
+} from '../../lib/constants.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv, UNSAFE_SHORT_WINDOWS_ENV } from '../../lib/recovery/sweeper-env.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
@@ -108,6 +116,24 @@ describe('sweeper window floors', () => {
         }),
     ).not.toThrow();
   });
+
+  it.each([
+    ['skewMarginMs', SWEEPER_ENV.skewMarginMs, MAX_SKEW_MARGIN_MS],
+    ['claimMs', SWEEPER_ENV.claimMs, MAX_CLAIM_MS],
+    ['maxUploadMs', SWEEPER_ENV.maxUploadMs, MAX_MAX_UPLOAD_MS],
+  ] as const)(
+    '%s above its ceiling stops recovery silently: refused from %s and as an option, even for a drill',
+    (option, variable, ceiling) => {
+      // A typo of three zeros too many: the sweeper would find, claim or judge nothing for years.
+      const err = refusal(() => sweeperTuningFromEnv({ [variable]: String(ceiling * 1000), [UNSAFE_SHORT_WINDOWS_ENV]: '1' }));
+      expect(err.setting).toBe(variable);
+      expect(err.message).toContain(`ceiling of ${ceiling} ms`);
+      const sweeper = (value: number) => () =>
+        new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), [option]: value });
+      expect(refusal(sweeper(ceiling + 1)).setting).toBe(option);
+      expect(sweeper(ceiling)).not.toThrow();
+    },
+  );
 
   it('maxLeaseMs below the longest writer lease is refused (live writers would be claimed as suspect); drills opt out', () => {
     const sweeper = (options: Record<string, unknown>) => () =>
