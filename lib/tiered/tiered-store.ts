@@ -36,7 +36,8 @@
  * and to delete (conditions carry `liveAt`) while DynamoDB has not yet removed it. A write over
  * an expired item CASes on the item as stored, continues at its version + 1, and names its blob
  * as `old` (deleted at settle). A deletion marker never carries an expiry. Reads of a
- * time-to-idle object move its expiry on (debounced, conditional, never failing the read).
+ * time-to-idle object (whole, ranged or presigned) move its expiry on (debounced, conditional,
+ * never failing the read); a presigned GET never lives past the object's expiry.
  *
  * The change log is wrapped once, at construction ({@link fencedLogOf}): a log that cannot fence
  * gets the same path, with a plain conditional write as its commit.
@@ -238,12 +239,16 @@ export class TieredStore {
       maxAttempts: this.maxAttempts,
       live: (record) => this.live(record),
     });
-    return read === undefined ? undefined : { ...infoOf(read.record), body: read.body, range: read.range };
+    // A ranged read is a read: it moves a time-to-idle object's expiry on, as a whole read does.
+    return read === undefined ? undefined : { ...infoOf(await this.touch(read.record)), body: read.body, range: read.range };
   }
 
-  /** A short-lived URL that GETs a large object's current blob (ranges too); undefined when absent. */
+  /**
+   * A short-lived URL that GETs a large object's current blob (ranges too); undefined when absent.
+   * A read: it refreshes a time-to-idle object, and the URL never lives past the object's expiry.
+   */
   async presignGet(key: string, options: { expiresInMs?: number } = {}): Promise<PresignedGet | undefined> {
-    return this.uploads.presignGet(key, options);
+    return this.uploads.presignGet(key, options, (record) => this.touch(record));
   }
 
   // ---- upload sessions (lib/tiered/upload-sessions.ts) ---------------------------------------

@@ -368,19 +368,31 @@ export class UploadSessions {
     await this.discard({ ...session, state: 'claimed' });
   }
 
-  /** Presigned GET of a large object's current blob; undefined when absent. */
-  async presignGet(key: string, options: { expiresInMs?: number } = {}): Promise<PresignedGet | undefined> {
+  /**
+   * Presigned GET of a large object's current blob; undefined when absent. It is a read: `read`
+   * (the store's time-to-idle refresh) runs on the record first, and the URL never lives past the
+   * object's expiry (an object with less than a second left is absent to it).
+   */
+  async presignGet(
+    key: string,
+    options: { expiresInMs?: number } = {},
+    read: (record: HvRecord) => Promise<HvRecord> = (record) => Promise.resolve(record),
+  ): Promise<PresignedGet | undefined> {
     assertObjectKey(key);
-    const lifetime = options.expiresInMs ?? DEFAULT_PRESIGN_GET_EXPIRES_MS;
-    if (!Number.isInteger(lifetime) || lifetime < 1_000 || lifetime > MAX_PRESIGN_SECONDS * 1_000) {
+    const wanted = options.expiresInMs ?? DEFAULT_PRESIGN_GET_EXPIRES_MS;
+    if (!Number.isInteger(wanted) || wanted < 1_000 || wanted > MAX_PRESIGN_SECONDS * 1_000) {
       throw new ValidationError(`expiresInMs must be an integer in 1000..${MAX_PRESIGN_SECONDS * 1_000}`, 'expiresInMs');
     }
     const now = this.o.clock();
     // A deletion marker and an expired item are absent, as to every read.
-    const record = this.liveAt(await this.o.hv.read(key, { withBody: false }), now);
-    if (record === undefined) return undefined;
-    if (record.blob === undefined) throw new ValidationError(`object "${key}" is stored inline: read it with get()`, 'key');
-    const url = await this.o.lt.presignGet(record.blob, lifetime / 1_000);
+    const live = this.liveAt(await this.o.hv.read(key, { withBody: false }), now);
+    if (live === undefined) return undefined;
+    if (live.blob === undefined) throw new ValidationError(`object "${key}" is stored inline: read it with get()`, 'key');
+    const record = await read(live);
+    // Whoever holds the URL reads the blob without asking HV again: it must die with the object.
+    const lifetime = record.expiresAtSeconds === undefined ? wanted : Math.min(wanted, record.expiresAtSeconds * 1_000 - now);
+    if (lifetime < 1_000) return undefined;
+    const url = await this.o.lt.presignGet(record.blob!, lifetime / 1_000);
     return { url, expiresAt: now + Math.floor(lifetime / 1_000) * 1_000, version: record.version, size: record.size };
   }
 

@@ -138,6 +138,42 @@ describe('time to idle', () => {
   });
 });
 
+describe('reads that refresh and never outlive the expiry', () => {
+  const tti = 10 * 60_000; // debounce = 5 min (half of it)
+
+  test.each([
+    ['a ranged get', (key: string) => writer.store.get(key, { range: { start: 0, end: 9 } })],
+    [
+      'a ranged getStream',
+      async (key: string) => {
+        const read = await writer.store.getStream(key, { range: { start: 0, end: 9 } });
+        read?.body.destroy();
+        return read;
+      },
+    ],
+    ['a presigned GET', (key: string) => writer.store.presignGet(key)],
+  ])('%s of a time-to-idle object is a read: it moves the expiry forward', async (name, read) => {
+    const key = `idle-read/${name}`;
+    await writer.store.put(key, randomBody(40 * KiB), { timeToIdleMs: tti });
+    now += 6 * 60_000; // 4 min remain < 5 min: a read is due to refresh
+    expect(await read(key)).toBeDefined();
+    expect((await item(key))!.expiresAt).toBe((now + tti) / SEC);
+    now += 6 * 60_000; // past the first expiry, not past the refreshed one
+    expect(await writer.store.head(key)).toBeDefined();
+  });
+
+  test("a presigned GET never lives past the object's expiry; with under a second left the object is absent to it", async () => {
+    await writer.store.put('short/url', randomBody(40 * KiB), { timeToLiveMs: 90 * SEC });
+    const presigned = (await writer.store.presignGet('short/url', { expiresInMs: 5 * 60_000 }))!;
+    expect(presigned.expiresAt).toBeLessThanOrEqual(now + 90 * SEC);
+    expect(Number(new URL(presigned.url).searchParams.get('X-Amz-Expires'))).toBeLessThanOrEqual(90);
+    now += 90 * SEC - 500;
+    expect(await writer.store.head('short/url')).toBeDefined();
+    expect(await writer.store.presignGet('short/url')).toBeUndefined();
+    now += SEC;
+  });
+});
+
 describe('expiry and deletion markers', () => {
   test.each([
     ['small, time to live', 100, { timeToLiveMs: HOUR }],
