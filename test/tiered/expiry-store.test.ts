@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ValidationError, VersionConflictError } from '../../lib/errors.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { onCommand } from '../../lib/faults/fault-injector.js';
 import { KiB, expectClean, makeWriter, randomBody, rawState, type Writer } from './harness.js';
 
 const SEC = 1000;
@@ -171,6 +172,37 @@ describe('reads that refresh and never outlive the expiry', () => {
     expect(await writer.store.head('short/url')).toBeDefined();
     expect(await writer.store.presignGet('short/url')).toBeUndefined();
     now += SEC;
+  });
+});
+
+describe('an expiry that passes while the put runs', () => {
+  test.each([
+    ['an instant', () => ({ expiresAt: new Date(now + 2 * SEC) })],
+    ['a time to live', () => ({ timeToLiveMs: 2 * SEC })],
+  ])('%s that passes during the upload: ValidationError, the old value stays, nothing is left', async (name, policy) => {
+    const key = `passes/${name}`;
+    const old = randomBody(40 * KiB);
+    await writer.store.put(key, old);
+    // The upload is slow: the clock passes the expiry the put was given before it can commit.
+    const slow = {
+      kind: 'delay' as const,
+      delayMs: 0,
+      times: 1,
+      match: onCommand('PutObjectCommand'),
+      before: async () => {
+        now += 3 * SEC;
+      },
+    };
+    writer.injector.add(slow);
+    try {
+      await expect(writer.store.put(key, randomBody(40 * KiB), policy())).rejects.toBeInstanceOf(ValidationError);
+    } finally {
+      writer.injector.remove(slow);
+    }
+    const got = await writer.store.get(key);
+    expect(got!.body).toEqual(old);
+    expect(got!.version).toBe(1);
+    await expectClean(fx, expect);
   });
 });
 
