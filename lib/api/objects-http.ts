@@ -300,7 +300,8 @@ async function createSession(
   });
   const count = Math.min(created.partCount ?? 0, options.maxPartUrls ?? 1_000);
   const parts: Array<{ partNumber: number; url: string }> = [];
-  // The URLs live as long as the session: a slow client still holds valid ones for its last parts.
+  // The URLs live as long as the session (or the signer's temporary credentials, if they expire
+  // first: a client refused asks again with `GET ?uploadId=…&partNumber=n`).
   const expiresInMsOfUrls = Math.max(1_000, created.expiresAt - Date.now());
   for (let partNumber = 1; partNumber <= count; partNumber++) {
     parts.push({ partNumber, url: await store.uploadPartUrl(created.uploadId, partNumber, { key, expiresInMs: expiresInMsOfUrls }) });

@@ -10,7 +10,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { ValidationError } from '../errors.js';
+import { AccessDeniedError, ValidationError } from '../errors.js';
 
 /** S3's limit on a SigV4 presigned URL's lifetime. */
 export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
@@ -34,18 +34,38 @@ interface PresignableCommand<I extends object> {
   ): (args: { input: I }) => Promise<unknown>;
 }
 
-/** A URL that performs `command` for whoever holds it, for `expiresInSeconds` (1 .. 7 days). */
+/** A presigned URL and how long it really lives. */
+export interface PresignedUrl {
+  readonly url: string;
+  /**
+   * Seconds from signing until S3 refuses the URL: the lifetime asked for, or less when the
+   * signer's credentials are temporary and expire first (the URL dies with them).
+   */
+  readonly expiresInSeconds: number;
+}
+
+/**
+ * A URL that performs `command` for whoever holds it, for `expiresInSeconds` (1 .. 7 days), or
+ * until the signer's temporary credentials expire if that comes first (see the answer's
+ * `expiresInSeconds`). @throws AccessDeniedError when the credentials have less than a second left.
+ */
 export async function presignUrl<I extends object>(
   s3: S3Client,
   command: PresignableCommand<I>,
   expiresInSeconds: number,
-): Promise<string> {
-  const expiresIn = Math.floor(expiresInSeconds);
-  if (!Number.isFinite(expiresIn) || expiresIn < 1 || expiresIn > MAX_PRESIGN_SECONDS) {
+): Promise<PresignedUrl> {
+  const wanted = Math.floor(expiresInSeconds);
+  if (!Number.isFinite(wanted) || wanted < 1 || wanted > MAX_PRESIGN_SECONDS) {
     throw new ValidationError(`a presigned URL lives 1 to ${MAX_PRESIGN_SECONDS} seconds, not ${expiresInSeconds}`, 'expiresIn');
   }
   const stack = s3.middlewareStack.clone();
   const config = s3.config as S3Client['config'] & { sha256: ConstructorParameters<typeof SignatureV4>[0]['sha256'] };
+  // One identity signs and bounds the lifetime: S3 refuses a URL once the credentials that signed
+  // it have expired, whatever its X-Amz-Expires says.
+  const credentials = await config.credentials();
+  const left = credentials.expiration === undefined ? wanted : Math.floor((credentials.expiration.getTime() - Date.now()) / 1_000);
+  const expiresIn = Math.min(wanted, left);
+  if (expiresIn < 1) throw new AccessDeniedError('presign', "the signer's credentials (expired)");
   stack.addRelativeTo(
     (() => async (args: { request: HttpRequestLike }) => {
       const request = args.request;
@@ -55,7 +75,7 @@ export async function presignUrl<I extends object>(
         if (name.toLowerCase() !== 'host') delete request.headers[name];
       }
       const signer = new SignatureV4({
-        credentials: config.credentials,
+        credentials,
         region: config.region,
         service: 's3',
         sha256: config.sha256,
@@ -69,7 +89,7 @@ export async function presignUrl<I extends object>(
   );
   const handler = command.resolveMiddleware(stack, s3.config, undefined);
   const out = (await handler({ input: command.input })) as { output: { presigned: HttpRequestLike } };
-  return formatUrl(out.output.presigned);
+  return { url: formatUrl(out.output.presigned), expiresInSeconds: expiresIn };
 }
 
 function formatUrl(request: HttpRequestLike): string {

@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { awsErrorName, isNoSuchKey, translateAwsError } from '../aws/errors.js';
-import { presignUrl } from '../aws/presign.js';
+import { type PresignedUrl, presignUrl } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { ResourceMissingError, TierlogError, ValidationError } from '../errors.js';
 
@@ -227,8 +227,8 @@ export class LtBucket {
     }
   }
 
-  /** A URL that uploads part `partNumber` of the upload with a PUT, for `expiresInSeconds`. */
-  async presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string> {
+  /** A URL that uploads part `partNumber` of the upload with a PUT, for `expiresInSeconds` at most (see {@link PresignedUrl}). */
+  async presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<PresignedUrl> {
     this.assertOwned(key);
     return presignUrl(
       this.s3,
@@ -348,8 +348,8 @@ export class LtBucket {
     return (await this.getObject(key, `bytes=${start}-${end}`)) as unknown as Readable | undefined;
   }
 
-  /** A URL that GETs the blob (Range requests included) for `expiresInSeconds`. */
-  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+  /** A URL that GETs the blob (Range requests included) for `expiresInSeconds` at most (see {@link PresignedUrl}). */
+  async presignGet(key: string, expiresInSeconds: number): Promise<PresignedUrl> {
     this.assertOwned(key);
     return presignUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), expiresInSeconds);
   }

@@ -32,11 +32,13 @@
  * the object re-created after it. Reads treat a marker as absent.
  *
  * Expiry (lib/tiered/expiry.ts): a put may set `expiresAt`, `timeToLiveMs` or `timeToIdleMs`,
- * stored as the TTL attribute. An item at or past its expiry is absent to reads, to `ifVersion`
+ * stored as the TTL attribute, fixed at the put's start (a put whose expiry has passed by its
+ * commit is refused: ValidationError, nothing written). An item at or past its expiry is absent to reads, to `ifVersion`
  * and to delete (conditions carry `liveAt`) while DynamoDB has not yet removed it. A write over
  * an expired item CASes on the item as stored, continues at its version + 1, and names its blob
  * as `old` (deleted at settle). A deletion marker never carries an expiry. Reads of a
- * time-to-idle object move its expiry on (debounced, conditional, never failing the read).
+ * time-to-idle object (whole, ranged or presigned) move its expiry on (debounced, conditional,
+ * never failing the read); a presigned GET never lives past the object's expiry.
  *
  * The change log is wrapped once, at construction ({@link fencedLogOf}): a log that cannot fence
  * gets the same path, with a plain conditional write as its commit.
@@ -238,12 +240,16 @@ export class TieredStore {
       maxAttempts: this.maxAttempts,
       live: (record) => this.live(record),
     });
-    return read === undefined ? undefined : { ...infoOf(read.record), body: read.body, range: read.range };
+    // A ranged read is a read: it moves a time-to-idle object's expiry on, as a whole read does.
+    return read === undefined ? undefined : { ...infoOf(await this.touch(read.record)), body: read.body, range: read.range };
   }
 
-  /** A short-lived URL that GETs a large object's current blob (ranges too); undefined when absent. */
+  /**
+   * A short-lived URL that GETs a large object's current blob (ranges too); undefined when absent.
+   * A read: it refreshes a time-to-idle object, and the URL never lives past the object's expiry.
+   */
   async presignGet(key: string, options: { expiresInMs?: number } = {}): Promise<PresignedGet | undefined> {
-    return this.uploads.presignGet(key, options);
+    return this.uploads.presignGet(key, options, (record) => this.touch(record));
   }
 
   // ---- upload sessions (lib/tiered/upload-sessions.ts) ---------------------------------------
@@ -563,10 +569,20 @@ export class TieredStore {
     }
   }
 
+  /**
+   * What a write of this put stores, at its commit. @throws ValidationError when the put's expiry
+   * (fixed at its start) has passed by then: the object would be absent the moment it landed, and
+   * the value it replaces lost for nothing (an upload session refuses the same at its complete).
+   */
   private fields(bytes: Uint8Array, options: PutPlan, writeId: string): HvWriteFields {
+    const now = this.clock();
+    if (isExpired(options.expiry, now)) {
+      const field = options.expiresAt !== undefined ? 'expiresAt' : options.timeToLiveMs !== undefined ? 'timeToLiveMs' : 'timeToIdleMs';
+      throw new ValidationError(`the object's expiry passed before the put could commit it; nothing was written`, field);
+    }
     return {
       size: bytes.byteLength,
-      now: this.clock(),
+      now,
       writeId,
       expiry: options.expiry,
       ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),

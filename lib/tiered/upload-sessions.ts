@@ -5,7 +5,8 @@
  *
  *   create:   record the session, i.e. the change `{ id: key, new: blob }`, BEFORE anything
  *             exists (one PutItem), then start the S3 multipart upload and note its id.
- *   parts:    presigned `UploadPart` URLs, valid until the session expires at the latest.
+ *   parts:    presigned `UploadPart` URLs, valid until the session expires at the latest (and no
+ *             longer than the signer's temporary credentials: see lib/aws/presign.ts).
  *   complete: ListParts (the client's list is checked against it and gives the size, before
  *             anything is assembled), CompleteMultipartUpload, then ONE TransactWriteItems = [HV
  *             tombstone CAS, session element: live, entry present, no result yet; it records the
@@ -108,7 +109,7 @@ export interface CreatedUpload {
 }
 
 export interface PartUrlOptions {
-  /** Lifetime of the URL in ms; never past the session's expiry. Default 1 h. */
+  /** Lifetime of the URL in ms; never past the session's expiry, nor the signer's credentials'. Default 1 h. */
   readonly expiresInMs?: number;
 }
 
@@ -238,8 +239,8 @@ export class UploadSessions {
       throw new ValidationError('expiresInMs must be an integer of at least 1000', 'expiresInMs');
     const lifetime = Math.min(wanted, info.expiresAt - now, MAX_PRESIGN_SECONDS * 1_000);
     if (lifetime < 1_000) throw new UploadSessionClosedError(uploadId, 'expired');
-    const url = await this.o.lt.presignUploadPart(info.blob, info.s3UploadId!, partNumber, lifetime / 1_000);
-    return { url, expiresAt: now + Math.floor(lifetime / 1_000) * 1_000 };
+    const { url, expiresInSeconds } = await this.o.lt.presignUploadPart(info.blob, info.s3UploadId!, partNumber, lifetime / 1_000);
+    return { url, expiresAt: now + expiresInSeconds * 1_000 };
   }
 
   async listParts(uploadId: string, expectedKey?: string): Promise<UploadedPart[]> {
@@ -368,20 +369,32 @@ export class UploadSessions {
     await this.discard({ ...session, state: 'claimed' });
   }
 
-  /** Presigned GET of a large object's current blob; undefined when absent. */
-  async presignGet(key: string, options: { expiresInMs?: number } = {}): Promise<PresignedGet | undefined> {
+  /**
+   * Presigned GET of a large object's current blob; undefined when absent. It is a read: `read`
+   * (the store's time-to-idle refresh) runs on the record first, and the URL never lives past the
+   * object's expiry (an object with less than a second left is absent to it).
+   */
+  async presignGet(
+    key: string,
+    options: { expiresInMs?: number } = {},
+    read: (record: HvRecord) => Promise<HvRecord> = (record) => Promise.resolve(record),
+  ): Promise<PresignedGet | undefined> {
     assertObjectKey(key);
-    const lifetime = options.expiresInMs ?? DEFAULT_PRESIGN_GET_EXPIRES_MS;
-    if (!Number.isInteger(lifetime) || lifetime < 1_000 || lifetime > MAX_PRESIGN_SECONDS * 1_000) {
+    const wanted = options.expiresInMs ?? DEFAULT_PRESIGN_GET_EXPIRES_MS;
+    if (!Number.isInteger(wanted) || wanted < 1_000 || wanted > MAX_PRESIGN_SECONDS * 1_000) {
       throw new ValidationError(`expiresInMs must be an integer in 1000..${MAX_PRESIGN_SECONDS * 1_000}`, 'expiresInMs');
     }
     const now = this.o.clock();
     // A deletion marker and an expired item are absent, as to every read.
-    const record = this.liveAt(await this.o.hv.read(key, { withBody: false }), now);
-    if (record === undefined) return undefined;
-    if (record.blob === undefined) throw new ValidationError(`object "${key}" is stored inline: read it with get()`, 'key');
-    const url = await this.o.lt.presignGet(record.blob, lifetime / 1_000);
-    return { url, expiresAt: now + Math.floor(lifetime / 1_000) * 1_000, version: record.version, size: record.size };
+    const live = this.liveAt(await this.o.hv.read(key, { withBody: false }), now);
+    if (live === undefined) return undefined;
+    if (live.blob === undefined) throw new ValidationError(`object "${key}" is stored inline: read it with get()`, 'key');
+    const record = await read(live);
+    // Whoever holds the URL reads the blob without asking HV again: it must die with the object.
+    const lifetime = record.expiresAtSeconds === undefined ? wanted : Math.min(wanted, record.expiresAtSeconds * 1_000 - now);
+    if (lifetime < 1_000) return undefined;
+    const { url, expiresInSeconds } = await this.o.lt.presignGet(record.blob!, lifetime / 1_000);
+    return { url, expiresAt: now + expiresInSeconds * 1_000, version: record.version, size: record.size };
   }
 
   // ---- internals ---------------------------------------------------------------------------

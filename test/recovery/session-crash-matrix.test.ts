@@ -9,12 +9,13 @@
  * version the object has. Every writer gets AWS's answers to a caller without s3:ListBucket (a
  * GET of a missing key is 403): no step may rely on a 404.
  *
- * Then the races: complete against the sweeper at expiry, a double complete, an abandoned
- * session, and a client that keeps uploading parts after expiry.
+ * Then the races: complete against the sweeper at expiry, an abort against a complete held after
+ * its assembly, a complete retried after the sweeper took its session, a double complete, an
+ * abandoned session, and a client that keeps uploading parts after expiry.
  */
 import { ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, test } from 'vitest';
-import { UploadSessionClosedError } from '../../lib/errors.js';
+import { UploadSessionClosedError, UploadSessionNotFoundError } from '../../lib/errors.js';
 import { FaultInjector, type FaultKind, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { atStep, type ProtocolStep } from '../../lib/faults/protocol-steps.js';
 import { withoutListBucket } from '../../lib/faults/without-list-bucket.js';
@@ -23,8 +24,10 @@ import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import {
   KiB,
   MiB,
+  PAST_EVERYTHING_MS,
   deferred,
   expectClean,
+  makeSweeper,
   makeWriter,
   randomBody,
   rawState,
@@ -256,6 +259,64 @@ describe('session races', () => {
     expect((outcome as { e: unknown }).e).toBeInstanceOf(UploadSessionClosedError);
     expect(await rawValue(fx, key)).toBeUndefined();
     await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+  });
+
+  test('abort racing a complete held after its assembly: the abort fences the commit, the assembled blob is deleted, the old value stays', async () => {
+    const fx = await freshFixture();
+    const key = 'race/abort';
+    const setup = writer(fx);
+    await setup.store.put(key, oldLarge);
+    const p = await prepare(setup.store, key);
+    const reached = deferred();
+    const release = deferred();
+    const w = writer(fx);
+    (w.dynamodb.middlewareStack as any).add(
+      (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+        if (context.commandName === 'TransactWriteItemsCommand') {
+          reached.resolve();
+          await release.promise;
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'holdCommit' },
+    );
+    const completing = w.store.completeUpload(p.uploadId, p.parts).then(
+      (r) => ({ ok: true as const, r }),
+      (e: unknown) => ({ ok: false as const, e }),
+    );
+    await reached.promise; // assembled, commit not sent
+    await writer(fx).store.abortUpload(p.uploadId);
+    release.resolve();
+    const outcome = await completing;
+    expect(outcome.ok).toBe(false);
+    expect((outcome as { e: unknown }).e).toBeInstanceOf(UploadSessionClosedError);
+    expect(sameBytes(await rawValue(fx, key), oldLarge)).toBe(true);
+    // Nothing to sweep: the abort and the fenced complete cleaned up everything between them.
+    await expectClean(fx, expect);
+  });
+
+  test('a complete retried after the sweeper took the session (its commit never landed) is refused and commits nothing', async () => {
+    const fx = await freshFixture();
+    const key = 'race/late-retry';
+    const setup = writer(fx);
+    await setup.store.put(key, oldLarge);
+    const p = await prepare(setup.store, key);
+    // The complete assembles, then its process dies at the commit.
+    const dying = writer(fx, new FaultInjector().add({ kind: 'crashBefore', match: (r) => r.command === 'TransactWriteItemsCommand' }));
+    await expect(dying.store.completeUpload(p.uploadId, p.parts)).rejects.toThrow();
+    // The first sighting claims the session; a retry then is refused (it can never commit).
+    const { sweeper, close } = makeSweeper(fx, PAST_EVERYTHING_MS);
+    try {
+      expect((await sweeper.sweep()).instancesClaimed).toBeGreaterThanOrEqual(1);
+    } finally {
+      close();
+    }
+    await expect(writer(fx).store.completeUpload(p.uploadId, p.parts)).rejects.toBeInstanceOf(UploadSessionClosedError);
+    // Drained: the session is gone, a retry names no session; the assembled blob is deleted.
+    await sweepPastEverything(fx);
+    await expect(writer(fx).store.completeUpload(p.uploadId, p.parts)).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    expect(sameBytes(await rawValue(fx, key), oldLarge)).toBe(true);
     await expectClean(fx, expect);
   });
 

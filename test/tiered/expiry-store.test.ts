@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ValidationError, VersionConflictError } from '../../lib/errors.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { onCommand } from '../../lib/faults/fault-injector.js';
 import { KiB, expectClean, makeWriter, randomBody, rawState, type Writer } from './harness.js';
 
 const SEC = 1000;
@@ -135,6 +136,73 @@ describe('time to idle', () => {
     now += tti;
     expect(await writer.store.get('idle')).toBeUndefined();
     expect((await item('idle'))!.expiresAt as number).toBeLessThanOrEqual(now / SEC);
+  });
+});
+
+describe('reads that refresh and never outlive the expiry', () => {
+  const tti = 10 * 60_000; // debounce = 5 min (half of it)
+
+  test.each([
+    ['a ranged get', (key: string) => writer.store.get(key, { range: { start: 0, end: 9 } })],
+    [
+      'a ranged getStream',
+      async (key: string) => {
+        const read = await writer.store.getStream(key, { range: { start: 0, end: 9 } });
+        read?.body.destroy();
+        return read;
+      },
+    ],
+    ['a presigned GET', (key: string) => writer.store.presignGet(key)],
+  ])('%s of a time-to-idle object is a read: it moves the expiry forward', async (name, read) => {
+    const key = `idle-read/${name}`;
+    await writer.store.put(key, randomBody(40 * KiB), { timeToIdleMs: tti });
+    now += 6 * 60_000; // 4 min remain < 5 min: a read is due to refresh
+    expect(await read(key)).toBeDefined();
+    expect((await item(key))!.expiresAt).toBe((now + tti) / SEC);
+    now += 6 * 60_000; // past the first expiry, not past the refreshed one
+    expect(await writer.store.head(key)).toBeDefined();
+  });
+
+  test("a presigned GET never lives past the object's expiry; with under a second left the object is absent to it", async () => {
+    await writer.store.put('short/url', randomBody(40 * KiB), { timeToLiveMs: 90 * SEC });
+    const presigned = (await writer.store.presignGet('short/url', { expiresInMs: 5 * 60_000 }))!;
+    expect(presigned.expiresAt).toBeLessThanOrEqual(now + 90 * SEC);
+    expect(Number(new URL(presigned.url).searchParams.get('X-Amz-Expires'))).toBeLessThanOrEqual(90);
+    now += 90 * SEC - 500;
+    expect(await writer.store.head('short/url')).toBeDefined();
+    expect(await writer.store.presignGet('short/url')).toBeUndefined();
+    now += SEC;
+  });
+});
+
+describe('an expiry that passes while the put runs', () => {
+  test.each([
+    ['an instant', () => ({ expiresAt: new Date(now + 2 * SEC) })],
+    ['a time to live', () => ({ timeToLiveMs: 2 * SEC })],
+  ])('%s that passes during the upload: ValidationError, the old value stays, nothing is left', async (name, policy) => {
+    const key = `passes/${name}`;
+    const old = randomBody(40 * KiB);
+    await writer.store.put(key, old);
+    // The upload is slow: the clock passes the expiry the put was given before it can commit.
+    const slow = {
+      kind: 'delay' as const,
+      delayMs: 0,
+      times: 1,
+      match: onCommand('PutObjectCommand'),
+      before: async () => {
+        now += 3 * SEC;
+      },
+    };
+    writer.injector.add(slow);
+    try {
+      await expect(writer.store.put(key, randomBody(40 * KiB), policy())).rejects.toBeInstanceOf(ValidationError);
+    } finally {
+      writer.injector.remove(slow);
+    }
+    const got = await writer.store.get(key);
+    expect(got!.body).toEqual(old);
+    expect(got!.version).toBe(1);
+    await expectClean(fx, expect);
   });
 });
 

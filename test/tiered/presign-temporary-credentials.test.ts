@@ -1,0 +1,67 @@
+/**
+ * Presigned URLs signed with temporary credentials (a Lambda role's, an assumed role's): S3
+ * refuses such a URL once the credentials that signed it have expired, whatever its
+ * X-Amz-Expires says. The emulator never checks, so the credentials' expiry is injected on the
+ * writer's S3 client: every URL (part upload, GET) and every `expiresAt` the store answers must
+ * end no later than the credentials do; credentials already expired sign nothing.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { AccessDeniedError } from '../../lib/errors.js';
+import { freshFixture, type Fixture } from '../support/local.js';
+import { KiB, MiB, expectClean, makeWriter, randomBody, sweepPastEverything, type Writer } from './harness.js';
+import { putPart } from './upload-session-client.js';
+
+let fx: Fixture;
+const open: Writer[] = [];
+
+/** A writer whose S3 client signs with credentials that expire at `at` (wall clock: S3 judges a URL on its own clock). */
+function writerWithCredentialsExpiringAt(at: number): Writer {
+  const w = makeWriter(fx);
+  open.push(w);
+  // The SDK memoizes what this provider answers, refreshing it within 5 minutes of its expiry.
+  const config = w.s3.config;
+  const base = config.credentials;
+  config.credentials = async () => ({ ...(await base()), sessionToken: 'temporary', expiration: new Date(at) });
+  return w;
+}
+
+beforeAll(async () => {
+  fx = await freshFixture();
+});
+afterAll(async () => {
+  for (const w of open) w.close();
+  await sweepPastEverything(fx);
+  await expectClean(fx, expect);
+});
+
+const expiresParam = (url: string) => Number(new URL(url).searchParams.get('X-Amz-Expires'));
+
+describe('presigned URLs with temporary credentials', () => {
+  test('a part URL asked for an hour lives only as long as the credentials that sign it', async () => {
+    const w = writerWithCredentialsExpiringAt(Date.now() + 10 * 60_000);
+    const created = await w.store.createUpload('temp/part', { size: 5 * MiB });
+    const url = await w.store.uploadPartUrl(created.uploadId, 1, { expiresInMs: 3_600_000 });
+    expect(expiresParam(url)).toBeLessThanOrEqual(600);
+    expect(expiresParam(url)).toBeGreaterThan(590);
+    // Still a working URL while the credentials live.
+    const etag = await putPart(url, randomBody(5 * MiB));
+    expect((await w.store.completeUpload(created.uploadId, [{ partNumber: 1, etag }])).version).toBe(1);
+  });
+
+  test("a presigned GET's expiresAt is no later than the credentials' expiry", async () => {
+    const credentialsExpireAt = Date.now() + 2 * 60_000;
+    const w = writerWithCredentialsExpiringAt(credentialsExpireAt);
+    await w.store.put('temp/get', randomBody(64 * KiB));
+    const presigned = (await w.store.presignGet('temp/get', { expiresInMs: 3_600_000 }))!;
+    expect(presigned.expiresAt).toBeLessThanOrEqual(credentialsExpireAt);
+    expect(expiresParam(presigned.url)).toBeLessThanOrEqual(120);
+  });
+
+  test('expired credentials sign nothing: a clear AccessDeniedError', async () => {
+    const other = makeWriter(fx);
+    open.push(other);
+    await other.store.put('temp/expired', randomBody(64 * KiB));
+    const w = writerWithCredentialsExpiringAt(Date.now() - 1_000);
+    await expect(w.store.presignGet('temp/expired')).rejects.toBeInstanceOf(AccessDeniedError);
+  });
+});
