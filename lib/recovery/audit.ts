@@ -40,23 +40,21 @@
  * (`deleteRefused`): the audit still reports, and deletes nothing, until an operator looked at
  * the item (`tierlog inspect`). Nothing read from a corrupt item ever drives a delete.
  */
-import { type AttributeValue, type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
-import { CorruptItemError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import { type Clock, isUuidV7, systemClock } from '../ids.js';
-import { createDynamoDBClient, createS3Client, unmarshallOptions } from '../aws/clients.js';
-import { translateAwsError } from '../aws/errors.js';
-import { decodeEntry, isEntryAttribute } from '../changelog/entry-codec.js';
-import { parseInstanceItem } from '../changelog/instance-item.js';
-import { CHANGELOG_ATTR } from '../schema/tables.js';
+import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { type CorruptChangeLogItem, protectorOf, readChangeLogProtection } from './change-log-protection.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
 import { type BlobReference, HvTable } from '../tiered/hv-table.js';
 import { judgeExpiredReference } from './expired-blobs.js';
 import { type DeleteFailure, type ListedBlob, LtBucket } from '../tiered/lt-bucket.js';
 import { assertObjectKey } from '../tiered/object-key.js';
+
+export type { CorruptChangeLogItem } from './change-log-protection.js';
 
 /** The smallest safety age the audit accepts: 1 hour. */
 export const MIN_AUDIT_AGE_MS = 60 * 60_000;
@@ -131,14 +129,6 @@ export interface ExpiredBlob {
   /** How far past expiry + TTL lag + stream retention + margin, ms. */
   readonly overdueMs: number;
   /** Always "expired, stream event lost" (with the object), for the report. */
-  readonly reason: string;
-}
-
-/** A change-log item or entry the audit could not parse (reported; see the module doc). */
-export interface CorruptChangeLogItem {
-  readonly instanceId: string;
-  /** The entry, when one entry is at fault; absent when the item itself is. */
-  readonly changeId?: string;
   readonly reason: string;
 }
 
@@ -224,17 +214,6 @@ interface Candidate {
   readonly ageMs: number;
 }
 
-/** What the change log protects, from one full scan. */
-interface Protection {
-  /** UUID (lower case) -> the instance item it appears in. */
-  readonly uuids: Map<string, string>;
-  /** Object id -> the instance item holding an unparseable entry about it. */
-  readonly objects: Map<string, string>;
-  readonly corrupt: CorruptChangeLogItem[];
-  /** Why no delete may happen, when an item could not be read well enough to know. */
-  readonly refuse?: string;
-}
-
 /**
  * Audits the bucket; with `delete`, deletes the orphans. Resolves to the report.
  *
@@ -290,15 +269,13 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const check = async (batch: Candidate[]): Promise<void> => {
     if (batch.length === 0) return;
     // Order: every blob of `batch` was listed before this scan starts; HV is read after it.
-    const protection = await scanChangeLog(dynamodb, config.changeLogTable);
+    const protection = await readChangeLogProtection(dynamodb, config.changeLogTable);
     report.corruptChangeLog.splice(0, report.corruptChangeLog.length, ...protection.corrupt);
     if (protection.refuse !== undefined && report.delete) report.deleteRefused ??= protection.refuse;
     const unprotected: Candidate[] = [];
     for (const c of batch) {
-      const namedBy = protection.uuids.get(c.uuid);
-      const heldBy = protection.objects.get(c.objectId);
-      if (namedBy !== undefined) report.inFlight.push({ key: c.key, objectId: c.objectId, instanceId: namedBy, why: 'named' });
-      else if (heldBy !== undefined) report.inFlight.push({ key: c.key, objectId: c.objectId, instanceId: heldBy, why: 'unreadableEntry' });
+      const protector = protectorOf(protection, c.objectId, c.uuid);
+      if (protector !== undefined) report.inFlight.push({ key: c.key, objectId: c.objectId, ...protector });
       else unprotected.push(c);
     }
     const pointers = await hv.readBlobReferences(unprotected.map((c) => c.objectId));
@@ -405,67 +382,4 @@ function classify(blob: ListedBlob, prefix: string, now: number, olderThanMs: nu
     return undefined;
   }
   return { key: blob.key, objectId: parsed.objectId, uuid: parsed.uuid, size: blob.size, lastModified: blob.lastModified, ageMs };
-}
-
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
-
-/** One full, consistent scan of the change-log table, raw (nothing is lost to unmarshalling). */
-async function scanChangeLog(dynamodb: DynamoDBClient, table: string): Promise<Protection> {
-  const uuids = new Map<string, string>();
-  const objects = new Map<string, string>();
-  const corrupt: CorruptChangeLogItem[] = [];
-  let refuse: string | undefined;
-  try {
-    for await (const page of paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true })) {
-      for (const raw of page.Items ?? []) {
-        const instanceId = raw[CHANGELOG_ATTR.pk]?.S ?? '?';
-        for (const text of texts(raw)) for (const match of text.matchAll(UUID)) uuids.set(match[0].toLowerCase(), instanceId);
-        let item: Record<string, unknown>;
-        try {
-          item = unmarshall(raw, unmarshallOptions());
-        } catch (err) {
-          corrupt.push({ instanceId, reason: `item cannot be read: ${(err as Error).message}` });
-          refuse ??= `change-log item ${instanceId} cannot be read`;
-          continue;
-        }
-        try {
-          parseInstanceItem(item);
-        } catch (err) {
-          if (!(err instanceof CorruptItemError)) throw err;
-          corrupt.push({ instanceId, reason: err.message });
-        }
-        for (const [name, value] of Object.entries(item)) {
-          if (!isEntryAttribute(name)) continue;
-          const entry = decodeEntry(name, value);
-          if (entry.ok) continue;
-          corrupt.push({ instanceId, changeId: entry.changeId, reason: entry.reason });
-          const objectId = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
-          if (typeof objectId === 'string') objects.set(objectId, instanceId);
-          else refuse ??= `entry ${entry.changeId} of change-log item ${instanceId} does not parse and names no object`;
-        }
-      }
-    }
-  } catch (err) {
-    throw translateAwsError(err, { operation: 'Scan', table });
-  }
-  return { uuids, objects, corrupt, ...(refuse !== undefined ? { refuse } : {}) };
-}
-
-/** Every attribute name and every string (binaries decoded as UTF-8) in a raw item, nested included. */
-function texts(item: Record<string, AttributeValue>): string[] {
-  const out: string[] = [];
-  const visit = (value: AttributeValue | undefined): void => {
-    if (value === undefined) return;
-    if (value.S !== undefined) out.push(value.S);
-    else if (value.SS !== undefined) out.push(...value.SS);
-    else if (value.B !== undefined) out.push(Buffer.from(value.B).toString('utf8'));
-    else if (value.BS !== undefined) for (const b of value.BS) out.push(Buffer.from(b).toString('utf8'));
-    else if (value.L !== undefined) for (const v of value.L) visit(v);
-    else if (value.M !== undefined) for (const [name, v] of Object.entries(value.M)) out.push(name), visit(v);
-  };
-  for (const [name, value] of Object.entries(item)) {
-    out.push(name);
-    visit(value);
-  }
-  return out;
 }
