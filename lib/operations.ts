@@ -11,6 +11,7 @@ export { parseSweepEvent, type SweepEventOptions } from './recovery/sweep-event.
 export { sweeperTuningFromEnv, checkSweeperWindows, SWEEPER_ENV, SWEEPER_FLOORS, type SweeperTuning } from './recovery/sweeper-env.js';
 export {
   audit,
+  AuditIncompleteError,
   type AuditOptions,
   type AuditReport,
   type AuditProgress,

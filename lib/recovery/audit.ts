@@ -44,7 +44,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
-import { ValidationError } from '../errors.js';
+import { TierlogError, ValidationError } from '../errors.js';
 import { type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { type CorruptChangeLogItem, protectorOf, readChangeLogProtection } from './change-log-protection.js';
@@ -173,6 +173,27 @@ export interface AuditReport {
   readonly deleteFailures: DeleteFailure[];
 }
 
+/**
+ * The audit stopped on an error after it had changed something (deleted a blob, removed an
+ * expired item, or had a delete refused): {@link report} says what it did until then. An error
+ * before any change is thrown as it is.
+ */
+export class AuditIncompleteError extends TierlogError {
+  constructor(
+    /** The report up to the error (`deleted`, `expiredRemoved`, `deleteFailures` are exact). */
+    readonly report: AuditReport,
+    cause: unknown,
+  ) {
+    super(
+      `audit stopped after ${report.listed} keys listed, ${report.checked} checked, ${report.deleted} blobs deleted` +
+        (report.expiredRemoved > 0 ? `, ${report.expiredRemoved} expired items removed` : '') +
+        (report.deleteFailures.length > 0 ? `, ${report.deleteFailures.length} deletes failed` : '') +
+        `: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+}
+
 export type ParsedBlobKey =
   | { readonly ok: true; readonly objectId: string; readonly uuid: string; readonly createdAt: number }
   | { readonly ok: false; readonly reason: string };
@@ -219,6 +240,7 @@ interface Candidate {
  *
  * @throws ConfigError when the configuration is invalid (as `validateConfig`).
  * @throws ValidationError when `olderThanMs` is under 1 h.
+ * @throws AuditIncompleteError when an error stops it after it changed something (with the report so far).
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   const { config, olderThanMs } = options;
@@ -346,20 +368,26 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   };
 
   let pending: Candidate[] = [];
-  for await (const page of lt.list(options.pageSize !== undefined ? { pageSize: options.pageSize } : {})) {
-    report.listed += page.length;
-    for (const blob of page) {
-      const candidate = classify(blob, config.prefix, now, olderThanMs, report);
-      if (candidate !== undefined) pending.push(candidate);
+  try {
+    for await (const page of lt.list(options.pageSize !== undefined ? { pageSize: options.pageSize } : {})) {
+      report.listed += page.length;
+      for (const blob of page) {
+        const candidate = classify(blob, config.prefix, now, olderThanMs, report);
+        if (candidate !== undefined) pending.push(candidate);
+      }
+      if (pending.length >= checkBatch) {
+        await check(pending);
+        pending = [];
+      } else {
+        progress();
+      }
     }
-    if (pending.length >= checkBatch) {
-      await check(pending);
-      pending = [];
-    } else {
-      progress();
-    }
+    await check(pending);
+  } catch (err) {
+    // What was done must not be lost with the error.
+    if (report.deleted > 0 || report.expiredRemoved > 0 || report.deleteFailures.length > 0) throw new AuditIncompleteError(report, err);
+    throw err;
   }
-  await check(pending);
   progress();
   return report;
 }
