@@ -5,7 +5,8 @@
  *    Athena DDL and the audit query ({@link planAthenaRun});
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
- *    confirms proposed losses live. Metrics `SnapshotOrphansDeleted`, `SnapshotOrphansKept`,
+ *    confirms proposed losses live; the batch fails when deletes failed or were refused (a
+ *    change-log item that cannot be read). Metrics `SnapshotOrphansDeleted`, `SnapshotOrphansKept`,
  *    `SnapshotLostBlobs` (alarmed).
  */
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -101,5 +102,8 @@ async function batch(items: Row[]) {
   if (report.kept.length > 0) logger.info('kept at the re-verification', { kept: report.kept });
   if (report.deleteFailures.length > 0)
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
+  // As the CLI: a change-log item that cannot be read refused the deletes, and that needs a look (tierlog audit).
+  if (deleteConfirmed && report.kept.some((k) => k.reason === 'change-log-unreadable'))
+    throw new Error('deletes refused: a change-log item or entry cannot be read (run "tierlog audit" to name it)');
   return { confirmed: report.confirmed.length, deleted: report.deleted, kept: report.kept.length, lost: confirmed.length };
 }
