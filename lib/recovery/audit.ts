@@ -180,7 +180,7 @@ export interface AuditReport {
  */
 export class AuditIncompleteError extends TierlogError {
   constructor(
-    /** The report up to the error (`deleted`, `expiredRemoved`, `deleteFailures` are exact). */
+    /** The report up to the error (`deleted` counts the deletes S3 confirmed). */
     readonly report: AuditReport,
     cause: unknown,
   ) {
