@@ -32,7 +32,9 @@
  * TTL would (a conditional DeleteItem: same blob, version and expiry, expired now), then
  * deletes the blob after the same re-check as an orphan's. A blob an unexpired item points at
  * is never touched: an expired item never becomes live again (a read's refresh requires it
- * unexpired; a write replaces its blob, and blob keys are never reused).
+ * unexpired; a write replaces its blob, and blob keys are never reused). "Expired" is judged by
+ * the earlier of the audit's clock and S3's, so an operator's clock running ahead (days, a
+ * wrong year) cannot make a live object look expired.
  *
  * Change-log items that cannot be trusted: an entry that does not parse but has a readable
  * object id holds every blob of that object (reported as in flight). An entry with no readable
@@ -68,7 +70,10 @@ export interface AuditOptions {
   readonly dynamodb?: DynamoDBClient;
   /** Default: a client from the environment. */
   readonly s3?: S3Client;
-  /** Milliseconds since the epoch. Default `Date.now`. */
+  /**
+   * Milliseconds since the epoch. Default `Date.now`. Expiry is judged by the earlier of this
+   * clock and S3's (as the SDK measures it), so a clock running ahead never removes a live object.
+   */
   readonly clock?: Clock;
   /** Safety age: only blobs older than this (ms) by both clocks are considered. At least 1 h. */
   readonly olderThanMs: number;
@@ -256,6 +261,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const deleteBatch = Math.min(S3_DELETE_BATCH, Math.max(1, options.deleteBatch ?? S3_DELETE_BATCH));
   const checkBatch = Math.max(1, options.checkBatch ?? 10_000);
   const now = clock();
+  // Expiry is judged by the earlier of the audit's clock and S3's (the SDK measures the server's
+  // clock from each response's Date header when they differ by more than 5 minutes): a clock
+  // running ahead must never take a live object for one that expired long ago and remove it.
+  const expiryNow = (): number => Math.min(clock(), Date.now() + serverClockOffset(s3));
   const report: AuditReport = {
     bucket: config.bucket,
     prefix: config.prefix,
@@ -310,7 +319,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         report.referenced++;
         const verdict = judgeExpiredReference(
           { key: c.objectId, blob: c.key, ...(ref.expiresAtSeconds !== undefined ? { expiresAtSeconds: ref.expiresAtSeconds } : {}) },
-          now,
+          expiryNow(),
         );
         if (verdict.kind === 'cleanupPending') report.expiredPending++;
         if (verdict.kind !== 'streamEventLost') continue;
@@ -339,7 +348,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     if (report.delete && report.deleteRefused === undefined) {
       // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
       for (const { candidate, ref } of expired) {
-        if (await hv.removeExpired(candidate.objectId, ref, clock())) {
+        if (await hv.removeExpired(candidate.objectId, ref, expiryNow())) {
           report.expiredRemoved++;
           doomed.push(candidate);
         } else {
@@ -390,6 +399,12 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   }
   progress();
   return report;
+}
+
+/** How far S3's clock is from this machine's, ms, as the SDK last measured it (0 when unknown). */
+function serverClockOffset(s3: S3Client): number {
+  const offset = (s3.config as { systemClockOffset?: unknown }).systemClockOffset;
+  return typeof offset === 'number' && Number.isFinite(offset) ? offset : 0;
 }
 
 /** A candidate when the key parses and is old enough; otherwise counted in `report`. */
