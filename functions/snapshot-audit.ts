@@ -82,16 +82,17 @@ async function plan(event: { objectsExport: ExportDescription; changeLogExport: 
 async function batch(items: Row[]) {
   const orphans = items.filter((r) => r.kind === 'orphan' && typeof r.blob_key === 'string');
   const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string' && typeof r.object_key === 'string');
+  // Read only, so first: an error there fails the batch before it deleted anything.
+  const confirmed = await confirmLost(
+    lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key! })),
+    { config, dynamodb, s3 },
+  );
   const report = await reverifyAndDelete(
     orphans.map((r) => {
       const lm = Date.parse(`${(r.last_modified ?? '').replace(' ', 'T')}Z`);
       return { key: r.blob_key!, ...(Number.isFinite(lm) ? { lastModified: lm } : {}) };
     }),
     { config, dynamodb, s3, now: Date.now(), olderThanMs, delete: deleteConfirmed },
-  );
-  const confirmed = await confirmLost(
-    lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key! })),
-    { config, dynamodb, s3 },
   );
   metrics.addMetric('SnapshotOrphansConfirmed', MetricUnit.Count, report.confirmed.length);
   metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, report.deleted);
