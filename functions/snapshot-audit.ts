@@ -104,7 +104,7 @@ async function batch(items: Row[]) {
   if (report.deleteFailures.length > 0)
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
   // As the CLI: a change-log item that cannot be read refused the deletes, and that needs a look (tierlog audit).
-  if (deleteConfirmed && report.kept.some((k) => k.reason === 'change-log-unreadable'))
-    throw new Error('deletes refused: a change-log item or entry cannot be read (run "tierlog audit" to name it)');
+  if (deleteConfirmed && report.kept.some((k) => k.reason === 'change-log-unreadable' || k.reason === 'objects-table-unrecognised'))
+    throw new Error('deletes refused: a change-log or objects-table item cannot be read (run "tierlog audit" to name it)');
   return { confirmed: report.confirmed.length, deleted: report.deleted, kept: report.kept.length, lost: confirmed.length };
 }

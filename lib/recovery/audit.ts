@@ -36,6 +36,10 @@
  * the earlier of the audit's clock and S3's, so an operator's clock running ahead (days, a
  * wrong year) cannot make a live object look expired.
  *
+ * An objects-table item the audit does not understand (none of the configured attributes that
+ * say what it is: `TIERLOG_HV_ATTRIBUTES` not as the writers') also refuses every delete of the
+ * run (`hv-shape.ts`).
+ *
  * Change-log items that cannot be trusted: an entry that does not parse but has a readable
  * object id holds every blob of that object (reported as in flight). An entry with no readable
  * object id, or an item that cannot be read at all, refuses every delete of the run
@@ -50,6 +54,7 @@ import { TierlogError, ValidationError } from '../errors.js';
 import { type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { type CorruptChangeLogItem, protectorOf, readChangeLogProtection } from './change-log-protection.js';
+import { unrecognisedHvItem } from './hv-shape.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
 import { type BlobReference, HvTable } from '../tiered/hv-table.js';
 import { judgeExpiredReference } from './expired-blobs.js';
@@ -344,6 +349,16 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       });
       report.orphanBytes += c.size;
       doomed.push(c);
+    }
+    if (report.delete && report.deleteRefused === undefined && doomed.length > 0) {
+      // HV read with names that are not the writers' makes every blob look unreferenced.
+      const why = await unrecognisedHvItem(
+        dynamodb,
+        config.objectsTable,
+        hvAttributeNames(config),
+        doomed.map((c) => c.objectId),
+      );
+      if (why !== undefined) report.deleteRefused = why;
     }
     if (report.delete && report.deleteRefused === undefined) {
       // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.

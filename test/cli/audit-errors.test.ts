@@ -65,12 +65,12 @@ describe('audit --delete under failures', () => {
       await orphans(fx, 4);
       const dynamodb = createDynamoDBClient();
       closers.push(() => dynamodb.destroy());
-      // Per page of 2: BatchGetItem (check), BatchGetItem (re-check), DeleteObjects. The third read fails.
+      // Per page of 2: BatchGetItem (check, the items' shape, the re-check), DeleteObjects. The fourth read fails.
       new FaultInjector()
         .add({
           kind: 'fail',
           match: (r) => r.command === 'BatchGetItemCommand',
-          skip: 2,
+          skip: 3,
           error: () =>
             Object.assign(new Error('User is not authorized to perform: dynamodb:BatchGetItem'), { name: 'AccessDeniedException' }),
         })

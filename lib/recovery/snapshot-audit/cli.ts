@@ -33,6 +33,7 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
   if (options.json) printJson(ctx.io, report);
   else println(ctx.io.stdout, ...formatSnapshotAudit(report));
   // As the listing audit: a change log that cannot be read refuses the deletes, and that needs a look.
-  const refused = report.delete && report.kept.some((k) => k.reason === 'change-log-unreadable');
+  const refused =
+    report.delete && report.kept.some((k) => k.reason === 'change-log-unreadable' || k.reason === 'objects-table-unrecognised');
   return report.lost.length > 0 || report.deleteFailures.length > 0 || refused ? EXIT.failure : EXIT.ok;
 }

@@ -13,7 +13,9 @@
  *     is kept (`named-by-change-log`); an item or entry that cannot be read well enough to know
  *     keeps every candidate (`change-log-unreadable`);
  *  4. a consistent read of HV, made after that scan, does not point at it (an item flagged as a
- *     deletion marker points at nothing) (else: `referenced`).
+ *     deletion marker points at nothing) (else: `referenced`); with `delete`, an objects-table
+ *     item it does not understand (`../hv-shape.ts`: attribute names not the writers') keeps
+ *     every candidate from there on (`objects-table-unrecognised`).
  *
  * Why that is safe: a writer records its entry before it uploads a blob and removes it only after
  * HV points at the blob or the blob is gone, and no writer ever points HV at a blob it did not
@@ -28,12 +30,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../aws/clients.js';
 import { translateAwsError } from '../../aws/errors.js';
-import { type TierlogConfig, validateConfig } from '../../config.js';
+import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
 import { ValidationError } from '../../errors.js';
 import { isUuidV7 } from '../../ids.js';
 import { MIN_AUDIT_AGE_MS } from '../audit.js';
 import { protectorOf, readChangeLogProtection } from '../change-log-protection.js';
+import { unrecognisedHvItem } from '../hv-shape.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
 import { type DeleteFailure, LtBucket } from '../../tiered/lt-bucket.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
@@ -46,7 +49,14 @@ export interface OrphanCandidate {
 }
 
 /** Why a candidate was kept. */
-export type KeptReason = 'malformed' | 'too-young' | 'named-by-change-log' | 'change-log-unreadable' | 'referenced';
+export type KeptReason =
+  | 'malformed'
+  | 'too-young'
+  | 'named-by-change-log'
+  | 'change-log-unreadable'
+  | 'referenced'
+  /** An objects-table item that is not understood (`../hv-shape.ts`): every delete refused. */
+  | 'objects-table-unrecognised';
 
 export interface ReverifyOptions {
   readonly config: TierlogConfig;
@@ -128,9 +138,19 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
       attrs,
     );
     const doomed: string[] = [];
+    const doomedObjects: string[] = [];
     for (const c of batch) {
       if (pointers.get(c.objectId) === c.key) report.kept.push({ key: c.key, reason: 'referenced' });
-      else doomed.push(c.key);
+      else doomed.push(c.key), doomedObjects.push(c.objectId);
+    }
+    if (options.delete && doomed.length > 0) {
+      // HV read with names that are not the writers' makes every blob look unreferenced.
+      const why = await unrecognisedHvItem(options.dynamodb, config.objectsTable, hvAttributeNames(config), doomedObjects);
+      if (why !== undefined) {
+        const rest = [...doomed, ...parsed.slice(i + batchSize).map((c) => c.key)];
+        for (const key of rest) report.kept.push({ key, reason: 'objects-table-unrecognised' });
+        return report;
+      }
     }
     report.confirmed.push(...doomed);
     if (!options.delete || doomed.length === 0) continue;
