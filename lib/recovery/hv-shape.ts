@@ -10,7 +10,7 @@
  * projection).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../aws/clients.js';
 import { translateAwsError } from '../aws/errors.js';
 import { DYNAMODB_BATCH_GET } from '../constants.js';
@@ -52,18 +52,47 @@ export async function unrecognisedHvItem(
         throw translateAwsError(err, { operation: 'BatchGetItem', table });
       }
       for (const item of out.Responses?.[table] ?? []) {
-        const blob = item[a.blob];
-        if (typeof blob === 'string' || item[a.body] !== undefined || item[a.deleted] === true) {
-          if (blob === undefined || typeof blob === 'string') continue;
-        }
-        return (
-          `objects-table item ${JSON.stringify(String(item[a.key]))} has no attribute the configuration names ` +
-          `(blob "${a.blob}" as a string, body "${a.body}", deleted "${a.deleted}"): ` +
-          "TIERLOG_HV_ATTRIBUTES must be the writers' (or the table is not theirs)"
-        );
+        const why = notUnderstood(item, a);
+        if (why !== undefined) return why;
       }
       pending = (out.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined) ?? [];
     }
   }
   return undefined;
+}
+
+/**
+ * A sample of the objects table (one Scan page of `limit` items), checked as above: why the
+ * first item not understood is not, or undefined. Commands that act on HV's word (`tierlog
+ * sweep`) run it first, so attribute names that are not the writers' stop them before anything.
+ */
+export async function sampleHvItems(
+  dynamodb: DynamoDBClient,
+  table: string,
+  a: Pick<HvAttributeNames, 'key' | 'blob' | 'body' | 'deleted'>,
+  limit = 25,
+): Promise<string | undefined> {
+  let out;
+  try {
+    out = await documentClient(dynamodb).send(new ScanCommand({ TableName: table, Limit: limit }));
+  } catch (err) {
+    throw translateAwsError(err, { operation: 'Scan', table });
+  }
+  for (const item of out.Items ?? []) {
+    const why = notUnderstood(item, a);
+    if (why !== undefined) return why;
+  }
+  return undefined;
+}
+
+function notUnderstood(item: Record<string, unknown>, a: Pick<HvAttributeNames, 'key' | 'blob' | 'body' | 'deleted'>): string | undefined {
+  const blob = item[a.blob];
+  const says = typeof blob === 'string' || item[a.body] !== undefined || item[a.deleted] === true;
+  if (typeof item[a.key] === 'string' && says && (blob === undefined || typeof blob === 'string')) return undefined;
+  const key = item[a.key] === undefined ? `(no "${a.key}" attribute)` : JSON.stringify(String(item[a.key]));
+  return (
+    `objects-table item ${key} has none of the attributes the configuration names ` +
+    `(key "${a.key}", blob "${a.blob}" as a string, body "${a.body}", deleted "${a.deleted}"): ` +
+    "TIERLOG_HV_ATTRIBUTES must be the writers' (or the table is not theirs)"
+  );
 }

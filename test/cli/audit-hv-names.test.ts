@@ -3,13 +3,14 @@
  * `TIERLOG_HV_ATTRIBUTES`) reads every item as pointing at nothing, so every referenced blob
  * would look like an orphan. Both audits (the listing one and the snapshot re-verification)
  * notice an item they do not understand and delete nothing; the listing audit's `--delete`
- * exits 1 naming the setting.
+ * exits 1 naming the setting. `tierlog sweep` (which deletes a blob unless HV points at it)
+ * refuses to start, exit 2 naming the setting.
  */
 import { describe, expect, test } from 'vitest';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
 import { KiB, makeWriter, randomBody } from '../tiered/harness.js';
-import { cliJson, HOUR } from './helpers.js';
+import { cli, cliJson, HOUR } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
 
@@ -47,5 +48,16 @@ describe('audits with the objects-table attribute names forgotten', () => {
     );
     expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: blobs.map((key) => ({ key, reason: 'objects-table-unrecognised' })) });
     expect(await listKeys(fx.s3, fx.config.bucket)).toEqual(blobs);
+  });
+
+  test('sweep (and its dry run) refuses to start, exit 2 naming TIERLOG_HV_ATTRIBUTES', async () => {
+    const { fx, plain } = await scene();
+    for (const argv of [['sweep'], ['sweep', '--dry-run']]) {
+      const run = await cli({ ...fx, config: plain }, argv);
+      expect(run.code).toBe(2);
+      expect(run.out).toBe('');
+      expect(run.err).toMatch(/^tierlog: configuration: objects-table item .* TIERLOG_HV_ATTRIBUTES/);
+    }
+    expect((await cli(fx, ['sweep'])).code).toBe(0);
   });
 });
