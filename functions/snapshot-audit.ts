@@ -5,7 +5,8 @@
  *    Athena DDL and the audit query ({@link planAthenaRun});
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
- *    confirms proposed losses live. Metrics `SnapshotOrphansDeleted`, `SnapshotOrphansKept`,
+ *    confirms proposed losses live; the batch fails when deletes failed or were refused (a
+ *    change-log item that cannot be read). Metrics `SnapshotOrphansDeleted`, `SnapshotOrphansKept`,
  *    `SnapshotLostBlobs` (alarmed).
  */
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -81,16 +82,17 @@ async function plan(event: { objectsExport: ExportDescription; changeLogExport: 
 async function batch(items: Row[]) {
   const orphans = items.filter((r) => r.kind === 'orphan' && typeof r.blob_key === 'string');
   const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string' && typeof r.object_key === 'string');
+  // Read only, so first: an error there fails the batch before it deleted anything.
+  const confirmed = await confirmLost(
+    lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key! })),
+    { config, dynamodb, s3 },
+  );
   const report = await reverifyAndDelete(
     orphans.map((r) => {
       const lm = Date.parse(`${(r.last_modified ?? '').replace(' ', 'T')}Z`);
       return { key: r.blob_key!, ...(Number.isFinite(lm) ? { lastModified: lm } : {}) };
     }),
     { config, dynamodb, s3, now: Date.now(), olderThanMs, delete: deleteConfirmed },
-  );
-  const confirmed = await confirmLost(
-    lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key! })),
-    { config, dynamodb, s3 },
   );
   metrics.addMetric('SnapshotOrphansConfirmed', MetricUnit.Count, report.confirmed.length);
   metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, report.deleted);
@@ -101,5 +103,8 @@ async function batch(items: Row[]) {
   if (report.kept.length > 0) logger.info('kept at the re-verification', { kept: report.kept });
   if (report.deleteFailures.length > 0)
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
+  // As the CLI: a change-log item that cannot be read refused the deletes, and that needs a look (tierlog audit).
+  if (deleteConfirmed && report.kept.some((k) => k.reason === 'change-log-unreadable' || k.reason === 'objects-table-unrecognised'))
+    throw new Error('deletes refused: a change-log or objects-table item cannot be read (run "tierlog audit" to name it)');
   return { confirmed: report.confirmed.length, deleted: report.deleted, kept: report.kept.length, lost: confirmed.length };
 }

@@ -91,6 +91,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<TierlogRole, readonly RolePermiss
   operator: union(OPERATOR_READ_ONLY, SWEEPER, [
     { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObjects'] },
     { action: 'dynamodb:DeleteItem', resource: 'objectsTable', calls: ['DeleteItem'] },
+    // `tierlog sweep` first reads one page of the objects table to check its attribute names.
+    { action: 'dynamodb:Scan', resource: 'objectsTable', calls: ['Scan'] },
   ]),
 };
 

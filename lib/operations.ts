@@ -18,6 +18,7 @@ export {
 } from './recovery/sweeper-env.js';
 export {
   audit,
+  AuditIncompleteError,
   type AuditOptions,
   type AuditReport,
   type AuditProgress,

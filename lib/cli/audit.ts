@@ -6,6 +6,7 @@
 import { SingleBar } from 'cli-progress';
 import {
   audit,
+  AuditIncompleteError,
   type AuditOptions as LibraryAuditOptions,
   type AuditReport,
   DEFAULT_AUDIT_AGE_MS,
@@ -151,7 +152,17 @@ export async function auditCommand(
   if (options.inventory !== undefined || options.export !== undefined) {
     return snapshotAuditCommand(ctx, { ...options, olderThanMs: options.olderThanMs ?? DEFAULT_AUDIT_AGE_MS });
   }
-  const report = await runAudit(ctx, options);
+  let report: AuditReport;
+  try {
+    report = await runAudit(ctx, options);
+  } catch (err) {
+    // Stopped after deleting: print what it did (stdout), then the error (stderr, exit 1).
+    if (err instanceof AuditIncompleteError) {
+      if (options.json) printJson(ctx.io, err.report);
+      else println(ctx.io.stdout, ...formatAudit(err.report, ctx.clock()));
+    }
+    throw err;
+  }
   if (options.json) printJson(ctx.io, report);
   else println(ctx.io.stdout, ...formatAudit(report, ctx.clock()));
   return report.deleteFailures.length > 0 || report.deleteRefused !== undefined ? EXIT.failure : EXIT.ok;

@@ -3,8 +3,12 @@
  * tuning variables: `TIERLOG_CLAIM_MS`, `TIERLOG_SKEW_MARGIN_MS`, `TIERLOG_MAX_UPLOAD_MS`,
  * `TIERLOG_SWEEP_CONCURRENCY`), and its report. A dry run claims nothing, deletes nothing and
  * lists the blobs it would delete. Exit code 1 when the sweep had errors or failed deletes (all
- * is idempotent: run it again).
+ * is idempotent: run it again); 2 when a sample of the objects table is not understood with the
+ * configured attribute names (`TIERLOG_HV_ATTRIBUTES` not the writers'), before anything.
  */
+import { CONFIG_ENV, hvAttributeNames } from '../config.js';
+import { ConfigError } from '../errors.js';
+import { sampleHvItems } from '../recovery/hv-shape.js';
 import { Sweeper, type SweepLogger } from '../recovery/sweeper.js';
 import type { SweepReport } from '../recovery/report.js';
 import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
@@ -52,6 +56,9 @@ export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {
       }
     }
   }
+  // The sweeper deletes a blob unless HV points at it: HV must be read with the writers' names.
+  const why = await sampleHvItems(ctx.dynamodb, ctx.config.objectsTable, hvAttributeNames(ctx.config));
+  if (why !== undefined) throw new ConfigError(why, CONFIG_ENV.hvAttributes);
   const sweeper = new Sweeper({
     config: ctx.config,
     dynamodb: ctx.dynamodb,

@@ -32,7 +32,13 @@
  * TTL would (a conditional DeleteItem: same blob, version and expiry, expired now), then
  * deletes the blob after the same re-check as an orphan's. A blob an unexpired item points at
  * is never touched: an expired item never becomes live again (a read's refresh requires it
- * unexpired; a write replaces its blob, and blob keys are never reused).
+ * unexpired; a write replaces its blob, and blob keys are never reused). "Expired" is judged by
+ * the earlier of the audit's clock and S3's, so an operator's clock running ahead (days, a
+ * wrong year) cannot make a live object look expired.
+ *
+ * An objects-table item the audit does not understand (none of the configured attributes that
+ * say what it is: `TIERLOG_HV_ATTRIBUTES` not as the writers') also refuses every delete of the
+ * run (`hv-shape.ts`).
  *
  * Change-log items that cannot be trusted: an entry that does not parse but has a readable
  * object id holds every blob of that object (reported as in flight). An entry with no readable
@@ -40,23 +46,22 @@
  * (`deleteRefused`): the audit still reports, and deletes nothing, until an operator looked at
  * the item (`tierlog inspect`). Nothing read from a corrupt item ever drives a delete.
  */
-import { type AttributeValue, type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
-import { CorruptItemError, ValidationError } from '../errors.js';
+import { TierlogError, ValidationError } from '../errors.js';
 import { type Clock, isUuidV7, systemClock } from '../ids.js';
-import { createDynamoDBClient, createS3Client, unmarshallOptions } from '../aws/clients.js';
-import { translateAwsError } from '../aws/errors.js';
-import { decodeEntry, isEntryAttribute } from '../changelog/entry-codec.js';
-import { parseInstanceItem } from '../changelog/instance-item.js';
-import { CHANGELOG_ATTR } from '../schema/tables.js';
+import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { type CorruptChangeLogItem, protectorOf, readChangeLogProtection } from './change-log-protection.js';
+import { unrecognisedHvItem } from './hv-shape.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
 import { type BlobReference, HvTable } from '../tiered/hv-table.js';
 import { judgeExpiredReference } from './expired-blobs.js';
 import { type DeleteFailure, type ListedBlob, LtBucket } from '../tiered/lt-bucket.js';
 import { assertObjectKey } from '../tiered/object-key.js';
+
+export type { CorruptChangeLogItem } from './change-log-protection.js';
 
 /** The smallest safety age the audit accepts: 1 hour. */
 export const MIN_AUDIT_AGE_MS = 60 * 60_000;
@@ -70,7 +75,10 @@ export interface AuditOptions {
   readonly dynamodb?: DynamoDBClient;
   /** Default: a client from the environment. */
   readonly s3?: S3Client;
-  /** Milliseconds since the epoch. Default `Date.now`. */
+  /**
+   * Milliseconds since the epoch. Default `Date.now`. Expiry is judged by the earlier of this
+   * clock and S3's (as the SDK measures it), so a clock running ahead never removes a live object.
+   */
   readonly clock?: Clock;
   /** Safety age: only blobs older than this (ms) by both clocks are considered. At least 1 h. */
   readonly olderThanMs: number;
@@ -134,14 +142,6 @@ export interface ExpiredBlob {
   readonly reason: string;
 }
 
-/** A change-log item or entry the audit could not parse (reported; see the module doc). */
-export interface CorruptChangeLogItem {
-  readonly instanceId: string;
-  /** The entry, when one entry is at fault; absent when the item itself is. */
-  readonly changeId?: string;
-  readonly reason: string;
-}
-
 export interface AuditReport {
   readonly bucket: string;
   readonly prefix: string;
@@ -181,6 +181,27 @@ export interface AuditReport {
   readonly keptOnRecheck: string[];
   /** Deletes S3 refused. */
   readonly deleteFailures: DeleteFailure[];
+}
+
+/**
+ * The audit stopped on an error after it had changed something (deleted a blob, removed an
+ * expired item, or had a delete refused): {@link report} says what it did until then. An error
+ * before any change is thrown as it is.
+ */
+export class AuditIncompleteError extends TierlogError {
+  constructor(
+    /** The report up to the error (`deleted` counts the deletes S3 confirmed). */
+    readonly report: AuditReport,
+    cause: unknown,
+  ) {
+    super(
+      `audit stopped after ${report.listed} keys listed, ${report.checked} checked, ${report.deleted} blobs deleted` +
+        (report.expiredRemoved > 0 ? `, ${report.expiredRemoved} expired items removed` : '') +
+        (report.deleteFailures.length > 0 ? `, ${report.deleteFailures.length} deletes failed` : '') +
+        `: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
 }
 
 export type ParsedBlobKey =
@@ -224,22 +245,12 @@ interface Candidate {
   readonly ageMs: number;
 }
 
-/** What the change log protects, from one full scan. */
-interface Protection {
-  /** UUID (lower case) -> the instance item it appears in. */
-  readonly uuids: Map<string, string>;
-  /** Object id -> the instance item holding an unparseable entry about it. */
-  readonly objects: Map<string, string>;
-  readonly corrupt: CorruptChangeLogItem[];
-  /** Why no delete may happen, when an item could not be read well enough to know. */
-  readonly refuse?: string;
-}
-
 /**
  * Audits the bucket; with `delete`, deletes the orphans. Resolves to the report.
  *
  * @throws ConfigError when the configuration is invalid (as `validateConfig`).
  * @throws ValidationError when `olderThanMs` is under 1 h.
+ * @throws AuditIncompleteError when an error stops it after it changed something (with the report so far).
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   const { config, olderThanMs } = options;
@@ -255,6 +266,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const deleteBatch = Math.min(S3_DELETE_BATCH, Math.max(1, options.deleteBatch ?? S3_DELETE_BATCH));
   const checkBatch = Math.max(1, options.checkBatch ?? 10_000);
   const now = clock();
+  // Expiry is judged by the earlier of the audit's clock and S3's (the SDK measures the server's
+  // clock from each response's Date header when they differ by more than 5 minutes): a clock
+  // running ahead must never take a live object for one that expired long ago and remove it.
+  const expiryNow = (): number => Math.min(clock(), Date.now() + serverClockOffset(s3));
   const report: AuditReport = {
     bucket: config.bucket,
     prefix: config.prefix,
@@ -290,15 +305,13 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const check = async (batch: Candidate[]): Promise<void> => {
     if (batch.length === 0) return;
     // Order: every blob of `batch` was listed before this scan starts; HV is read after it.
-    const protection = await scanChangeLog(dynamodb, config.changeLogTable);
+    const protection = await readChangeLogProtection(dynamodb, config.changeLogTable);
     report.corruptChangeLog.splice(0, report.corruptChangeLog.length, ...protection.corrupt);
     if (protection.refuse !== undefined && report.delete) report.deleteRefused ??= protection.refuse;
     const unprotected: Candidate[] = [];
     for (const c of batch) {
-      const namedBy = protection.uuids.get(c.uuid);
-      const heldBy = protection.objects.get(c.objectId);
-      if (namedBy !== undefined) report.inFlight.push({ key: c.key, objectId: c.objectId, instanceId: namedBy, why: 'named' });
-      else if (heldBy !== undefined) report.inFlight.push({ key: c.key, objectId: c.objectId, instanceId: heldBy, why: 'unreadableEntry' });
+      const protector = protectorOf(protection, c.objectId, c.uuid);
+      if (protector !== undefined) report.inFlight.push({ key: c.key, objectId: c.objectId, ...protector });
       else unprotected.push(c);
     }
     const pointers = await hv.readBlobReferences(unprotected.map((c) => c.objectId));
@@ -311,7 +324,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         report.referenced++;
         const verdict = judgeExpiredReference(
           { key: c.objectId, blob: c.key, ...(ref.expiresAtSeconds !== undefined ? { expiresAtSeconds: ref.expiresAtSeconds } : {}) },
-          now,
+          expiryNow(),
         );
         if (verdict.kind === 'cleanupPending') report.expiredPending++;
         if (verdict.kind !== 'streamEventLost') continue;
@@ -337,10 +350,20 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       report.orphanBytes += c.size;
       doomed.push(c);
     }
+    if (report.delete && report.deleteRefused === undefined && doomed.length > 0) {
+      // HV read with names that are not the writers' makes every blob look unreferenced.
+      const why = await unrecognisedHvItem(
+        dynamodb,
+        config.objectsTable,
+        hvAttributeNames(config),
+        doomed.map((c) => c.objectId),
+      );
+      if (why !== undefined) report.deleteRefused = why;
+    }
     if (report.delete && report.deleteRefused === undefined) {
       // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
       for (const { candidate, ref } of expired) {
-        if (await hv.removeExpired(candidate.objectId, ref, clock())) {
+        if (await hv.removeExpired(candidate.objectId, ref, expiryNow())) {
           report.expiredRemoved++;
           doomed.push(candidate);
         } else {
@@ -369,22 +392,34 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   };
 
   let pending: Candidate[] = [];
-  for await (const page of lt.list(options.pageSize !== undefined ? { pageSize: options.pageSize } : {})) {
-    report.listed += page.length;
-    for (const blob of page) {
-      const candidate = classify(blob, config.prefix, now, olderThanMs, report);
-      if (candidate !== undefined) pending.push(candidate);
+  try {
+    for await (const page of lt.list(options.pageSize !== undefined ? { pageSize: options.pageSize } : {})) {
+      report.listed += page.length;
+      for (const blob of page) {
+        const candidate = classify(blob, config.prefix, now, olderThanMs, report);
+        if (candidate !== undefined) pending.push(candidate);
+      }
+      if (pending.length >= checkBatch) {
+        await check(pending);
+        pending = [];
+      } else {
+        progress();
+      }
     }
-    if (pending.length >= checkBatch) {
-      await check(pending);
-      pending = [];
-    } else {
-      progress();
-    }
+    await check(pending);
+  } catch (err) {
+    // What was done must not be lost with the error.
+    if (report.deleted > 0 || report.expiredRemoved > 0 || report.deleteFailures.length > 0) throw new AuditIncompleteError(report, err);
+    throw err;
   }
-  await check(pending);
   progress();
   return report;
+}
+
+/** How far S3's clock is from this machine's, ms, as the SDK last measured it (0 when unknown). */
+function serverClockOffset(s3: S3Client): number {
+  const offset = (s3.config as { systemClockOffset?: unknown }).systemClockOffset;
+  return typeof offset === 'number' && Number.isFinite(offset) ? offset : 0;
 }
 
 /** A candidate when the key parses and is old enough; otherwise counted in `report`. */
@@ -405,67 +440,4 @@ function classify(blob: ListedBlob, prefix: string, now: number, olderThanMs: nu
     return undefined;
   }
   return { key: blob.key, objectId: parsed.objectId, uuid: parsed.uuid, size: blob.size, lastModified: blob.lastModified, ageMs };
-}
-
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
-
-/** One full, consistent scan of the change-log table, raw (nothing is lost to unmarshalling). */
-async function scanChangeLog(dynamodb: DynamoDBClient, table: string): Promise<Protection> {
-  const uuids = new Map<string, string>();
-  const objects = new Map<string, string>();
-  const corrupt: CorruptChangeLogItem[] = [];
-  let refuse: string | undefined;
-  try {
-    for await (const page of paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true })) {
-      for (const raw of page.Items ?? []) {
-        const instanceId = raw[CHANGELOG_ATTR.pk]?.S ?? '?';
-        for (const text of texts(raw)) for (const match of text.matchAll(UUID)) uuids.set(match[0].toLowerCase(), instanceId);
-        let item: Record<string, unknown>;
-        try {
-          item = unmarshall(raw, unmarshallOptions());
-        } catch (err) {
-          corrupt.push({ instanceId, reason: `item cannot be read: ${(err as Error).message}` });
-          refuse ??= `change-log item ${instanceId} cannot be read`;
-          continue;
-        }
-        try {
-          parseInstanceItem(item);
-        } catch (err) {
-          if (!(err instanceof CorruptItemError)) throw err;
-          corrupt.push({ instanceId, reason: err.message });
-        }
-        for (const [name, value] of Object.entries(item)) {
-          if (!isEntryAttribute(name)) continue;
-          const entry = decodeEntry(name, value);
-          if (entry.ok) continue;
-          corrupt.push({ instanceId, changeId: entry.changeId, reason: entry.reason });
-          const objectId = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
-          if (typeof objectId === 'string') objects.set(objectId, instanceId);
-          else refuse ??= `entry ${entry.changeId} of change-log item ${instanceId} does not parse and names no object`;
-        }
-      }
-    }
-  } catch (err) {
-    throw translateAwsError(err, { operation: 'Scan', table });
-  }
-  return { uuids, objects, corrupt, ...(refuse !== undefined ? { refuse } : {}) };
-}
-
-/** Every attribute name and every string (binaries decoded as UTF-8) in a raw item, nested included. */
-function texts(item: Record<string, AttributeValue>): string[] {
-  const out: string[] = [];
-  const visit = (value: AttributeValue | undefined): void => {
-    if (value === undefined) return;
-    if (value.S !== undefined) out.push(value.S);
-    else if (value.SS !== undefined) out.push(...value.SS);
-    else if (value.B !== undefined) out.push(Buffer.from(value.B).toString('utf8'));
-    else if (value.BS !== undefined) for (const b of value.BS) out.push(Buffer.from(b).toString('utf8'));
-    else if (value.L !== undefined) for (const v of value.L) visit(v);
-    else if (value.M !== undefined) for (const [name, v] of Object.entries(value.M)) out.push(name), visit(v);
-  };
-  for (const [name, value] of Object.entries(item)) {
-    out.push(name);
-    visit(value);
-  }
-  return out;
 }

@@ -5,11 +5,11 @@
  * lost"; one whose cleanup is still due, a live expiring object and a permanent one are not
  * named. With `--delete` the audit removes the expired item as TTL would, then deletes its blob;
  * an object overwritten between the check and the removal (no longer the expired state read)
- * is never touched.
+ * is never touched, nor is a live object when the audit's clock runs far ahead of S3's.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
-import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { runAudit } from '../../lib/cli/audit.js';
 import type { CliContext } from '../../lib/cli/common.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
@@ -86,6 +86,45 @@ describe('audit: blobs of expired objects', () => {
     // Nothing left to do.
     const again = await cliJson(s.fx, ['audit', '--older-than', '1h', '--delete'], { clock: ahead });
     expect(again.json).toMatchObject({ expired: [], orphans: [], deleted: 0 });
+  });
+
+  test('an operator clock a year ahead (S3 says otherwise) takes no live object for an expired one', async () => {
+    const s = await scene();
+    const yearAhead = () => Date.now() + 365 * 24 * HOUR;
+    const run = await cliJson(s.fx, ['audit', '--older-than', '1h', '--delete'], { clock: yearAhead });
+    expect(run.code).toBe(0);
+    // By S3's clock only the two long-expired objects are past every window.
+    expect(run.json).toMatchObject({ expiredRemoved: 2, expiredPending: 1, deleted: 2 });
+    const keys = (await scanAll(s.fx.dynamodb, s.fx.config.objectsTable)).map((i) => String(i.key)).sort();
+    expect(keys).toEqual(['exp/live', 'exp/pending', 'perm']);
+    expect(await allBlobs(s.fx)).toEqual([s.blobs.get('exp/pending'), s.blobs.get('exp/live'), s.blobs.get('perm')].sort());
+  });
+
+  test("expiry is judged by S3's clock when it is behind the audit's (as the SDK measures it from the Date header)", async () => {
+    const s = await scene();
+    // This machine's clock a year ahead of S3's, seen from here: S3's Date header says a year ago.
+    const s3 = createS3Client();
+    s3.middlewareStack.add(
+      (next: (args: any) => Promise<any>) => async (args: any) => {
+        const out = await next(args);
+        if (out.response?.headers !== undefined) out.response.headers.date = new Date(Date.now() - 365 * 24 * HOUR).toUTCString();
+        return out;
+      },
+      { step: 'deserialize', name: 'serverYearBehind' },
+    );
+    try {
+      const report = await runAudit(ctxOf(s.fx, { s3 }), { olderThanMs: HOUR, delete: true });
+      expect(report).toMatchObject({ referenced: 5, expired: [], expiredRemoved: 0, expiredPending: 0 });
+      expect((await scanAll(s.fx.dynamodb, s.fx.config.objectsTable)).map((i) => String(i.key)).sort()).toEqual([
+        'exp/live',
+        'exp/lost',
+        'exp/lost-too',
+        'exp/pending',
+        'perm',
+      ]);
+    } finally {
+      s3.destroy();
+    }
   });
 
   test('an expired object overwritten between the check and the removal is kept: its new blob is never touched', async () => {

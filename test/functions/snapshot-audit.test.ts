@@ -8,8 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type ConfigError, ValidationError } from '../../lib/errors.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { type Fixture, testConfig } from '../support/local.js';
-import { loadHandler } from './lambda.js';
+import { type Fixture, freshFixture, listKeys, testConfig } from '../support/local.js';
+import { blobKey, putBlob, putRawInstance } from '../cli/helpers.js';
+import { captureStdout, loadHandler } from './lambda.js';
 
 const HOUR = 3_600_000;
 const fx = { config: testConfig() } as Fixture;
@@ -66,5 +67,26 @@ describe('snapshot-audit function settings', () => {
     const options = { config: fx.config, dynamodb: createDynamoDBClient(), s3: createS3Client(), now: Date.now(), delete: true };
     await expect(reverifyAndDelete([], { ...options, olderThanMs: HOUR - 1 })).rejects.toBeInstanceOf(ValidationError);
     await expect(reverifyAndDelete([], { ...options, olderThanMs: Number.NaN })).rejects.toBeInstanceOf(ValidationError);
+  });
+});
+
+describe('snapshot-audit function batches', () => {
+  it('a change-log entry that cannot be read: the batch deletes nothing and fails (deletes refused)', async () => {
+    const live = await freshFixture();
+    const orphan = blobKey(live, 'obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    await putRawInstance(live, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
+    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
+      ...settings,
+      TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(HOUR),
+      TIERLOG_SNAPSHOT_DELETE: 'true',
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    });
+    restores.push(restore);
+    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
+    const lastModified = new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: lastModified }] }));
+    expect((run.error as Error).message).toMatch(/deletes refused/);
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
   });
 });

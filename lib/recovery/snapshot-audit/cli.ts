@@ -1,7 +1,7 @@
 /**
  * `tierlog audit --inventory <manifest.json> --export <dir> [--older-than 24h] [--delete]`: the
  * snapshot audit for mid-size buckets, run locally with DuckDB. Exit code 1 when a loss is
- * confirmed or a delete failed.
+ * confirmed, a delete failed, or deletes were refused (a change-log item that cannot be read).
  */
 import { EXIT, type CliContext, printJson, println, UsageError } from '../../cli/common.js';
 import { formatSnapshotAudit, MIN_SNAPSHOT_AUDIT_AGE_MS, snapshotAudit } from './snapshot-audit.js';
@@ -32,5 +32,8 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
   });
   if (options.json) printJson(ctx.io, report);
   else println(ctx.io.stdout, ...formatSnapshotAudit(report));
-  return report.lost.length > 0 || report.deleteFailures.length > 0 ? EXIT.failure : EXIT.ok;
+  // As the listing audit: a change log that cannot be read refuses the deletes, and that needs a look.
+  const refused =
+    report.delete && report.kept.some((k) => k.reason === 'change-log-unreadable' || k.reason === 'objects-table-unrecognised');
+  return report.lost.length > 0 || report.deleteFailures.length > 0 || refused ? EXIT.failure : EXIT.ok;
 }

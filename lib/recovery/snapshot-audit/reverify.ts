@@ -4,13 +4,18 @@
  * list was fixed:
  *
  *  1. its key is exactly a blob key of this library under the prefix (else: `malformed`);
- *  2. it is older than the safety age by the time in its UUIDv7 and by its LastModified
- *     (else: `too-young`);
- *  3. no change-log item names it: the change log is scanned (consistent) and every blob-shaped
- *     string in any item (entries live, claimed, quarantined or unparseable alike) protects its
- *     blob (else: `named-by-change-log`);
+ *  2. it is older than the safety age by the time in its UUIDv7 and by its LastModified; an
+ *     unknown LastModified counts as young (else: `too-young`);
+ *  3. no change-log item protects it, by the listing audit's own rule
+ *     (`../change-log-protection.ts`): the change log is scanned (consistent); a blob whose UUID
+ *     appears anywhere in any item (attribute names, strings, binaries, nested; entries live,
+ *     claimed, quarantined or unparseable alike), or whose object an unparseable entry is about,
+ *     is kept (`named-by-change-log`); an item or entry that cannot be read well enough to know
+ *     keeps every candidate (`change-log-unreadable`);
  *  4. a consistent read of HV, made after that scan, does not point at it (an item flagged as a
- *     deletion marker points at nothing) (else: `referenced`).
+ *     deletion marker points at nothing) (else: `referenced`); with `delete`, an objects-table
+ *     item it does not understand (`../hv-shape.ts`: attribute names not the writers') keeps
+ *     every candidate from there on (`objects-table-unrecognised`).
  *
  * Why that is safe: a writer records its entry before it uploads a blob and removes it only after
  * HV points at the blob or the blob is gone, and no writer ever points HV at a blob it did not
@@ -21,17 +26,17 @@
  * Deletes go through `LtBucket.deleteMany` (the prefix guard) in batches.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { paginateScan } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { documentClient, unmarshallOptions } from '../../aws/clients.js';
+import { documentClient } from '../../aws/clients.js';
 import { translateAwsError } from '../../aws/errors.js';
-import { type TierlogConfig, validateConfig } from '../../config.js';
+import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
 import { ValidationError } from '../../errors.js';
 import { isUuidV7 } from '../../ids.js';
 import { MIN_AUDIT_AGE_MS } from '../audit.js';
+import { protectorOf, readChangeLogProtection } from '../change-log-protection.js';
+import { unrecognisedHvItem } from '../hv-shape.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
 import { type DeleteFailure, LtBucket } from '../../tiered/lt-bucket.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
@@ -44,7 +49,14 @@ export interface OrphanCandidate {
 }
 
 /** Why a candidate was kept. */
-export type KeptReason = 'malformed' | 'too-young' | 'named-by-change-log' | 'referenced';
+export type KeptReason =
+  | 'malformed'
+  | 'too-young'
+  | 'named-by-change-log'
+  | 'change-log-unreadable'
+  | 'referenced'
+  /** An objects-table item that is not understood (`../hv-shape.ts`): every delete refused. */
+  | 'objects-table-unrecognised';
 
 export interface ReverifyOptions {
   readonly config: TierlogConfig;
@@ -88,29 +100,34 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   }
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const report: ReverifyReport = { checked: candidates.length, confirmed: [], deleted: 0, kept: [], deleteFailures: [] };
-  const parsed: Array<{ key: string; objectId: string }> = [];
+  const parsed: Array<{ key: string; objectId: string; uuid: string }> = [];
   for (const c of candidates) {
     const p = parseBlobKeyStrict(config.prefix, c.key);
     if (p === undefined) {
       report.kept.push({ key: c.key, reason: 'malformed' });
       continue;
     }
-    const ageMs = Math.min(options.now - p.createdAt, c.lastModified === undefined ? Infinity : options.now - c.lastModified);
+    // Unknown LastModified: young (the UUIDv7 time alone is the writer's clock; never delete on a guess).
+    const ageMs = c.lastModified === undefined ? Number.NaN : Math.min(options.now - p.createdAt, options.now - c.lastModified);
     if (!(ageMs >= options.olderThanMs)) {
       report.kept.push({ key: c.key, reason: 'too-young' });
       continue;
     }
-    parsed.push({ key: c.key, objectId: p.objectId });
+    parsed.push({ key: c.key, objectId: p.objectId, uuid: p.uuid });
   }
   if (parsed.length === 0) return report;
 
   // The change log first, then HV: see the header.
-  const named = await namedByChangeLog(options.dynamodb, config.changeLogTable, config.prefix);
+  const protection = await readChangeLogProtection(options.dynamodb, config.changeLogTable);
+  if (protection.refuse !== undefined) {
+    for (const c of parsed) report.kept.push({ key: c.key, reason: 'change-log-unreadable' });
+    return report;
+  }
   const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const batchSize = Math.max(1, Math.min(options.batchSize ?? S3_DELETE_BATCH, S3_DELETE_BATCH));
   for (let i = 0; i < parsed.length; i += batchSize) {
     const batch = parsed.slice(i, i + batchSize).filter((c) => {
-      if (!named.has(c.key)) return true;
+      if (protectorOf(protection, c.objectId, c.uuid) === undefined) return true;
       report.kept.push({ key: c.key, reason: 'named-by-change-log' });
       return false;
     });
@@ -121,9 +138,19 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
       attrs,
     );
     const doomed: string[] = [];
+    const doomedObjects: string[] = [];
     for (const c of batch) {
       if (pointers.get(c.objectId) === c.key) report.kept.push({ key: c.key, reason: 'referenced' });
-      else doomed.push(c.key);
+      else doomed.push(c.key), doomedObjects.push(c.objectId);
+    }
+    if (options.delete && doomed.length > 0) {
+      // HV read with names that are not the writers' makes every blob look unreferenced.
+      const why = await unrecognisedHvItem(options.dynamodb, config.objectsTable, hvAttributeNames(config), doomedObjects);
+      if (why !== undefined) {
+        const rest = [...doomed, ...parsed.slice(i + batchSize).map((c) => c.key)];
+        for (const key of rest) report.kept.push({ key, reason: 'objects-table-unrecognised' });
+        return report;
+      }
     }
     report.confirmed.push(...doomed);
     if (!options.delete || doomed.length === 0) continue;
@@ -169,31 +196,6 @@ export async function confirmLost(
   return confirmed;
 }
 
-/** Every blob-key string named anywhere in any change-log item (consistent scan). */
-export async function namedByChangeLog(dynamodb: DynamoDBClient, table: string, prefix: string): Promise<Set<string>> {
-  const named = new Set<string>();
-  const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const shape = new RegExp(`${escaped}/[A-Za-z0-9_-]+/[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}`, 'g');
-  const visit = (value: unknown): void => {
-    if (typeof value === 'string') {
-      named.add(value);
-      for (const m of value.matchAll(shape)) named.add(m[0]);
-    } else if (Array.isArray(value) || value instanceof Set) {
-      for (const v of value) visit(v);
-    } else if (typeof value === 'object' && value !== null && !(value instanceof Uint8Array)) {
-      for (const v of Object.values(value)) visit(v);
-    }
-  };
-  try {
-    for await (const page of paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true })) {
-      for (const item of page.Items ?? []) visit(unmarshall(item, unmarshallOptions()));
-    }
-  } catch (err) {
-    throw translateAwsError(err, { operation: 'Scan', table });
-  }
-  return named;
-}
-
 /** The blob each object points at (consistent BatchGetItem); none for a deletion marker or no item. */
 async function hvPointers(
   dynamodb: DynamoDBClient,
@@ -237,7 +239,7 @@ async function hvPointers(
 }
 
 /** `<prefix>/<canonical base64url object id>/<lower-case uuidv7>`, or undefined. */
-export function parseBlobKeyStrict(prefix: string, key: string): { objectId: string; createdAt: number } | undefined {
+export function parseBlobKeyStrict(prefix: string, key: string): { objectId: string; uuid: string; createdAt: number } | undefined {
   if (!key.startsWith(`${prefix}/`)) return undefined;
   const parts = key.slice(prefix.length + 1).split('/');
   if (parts.length !== 2) return undefined;
@@ -245,5 +247,5 @@ export function parseBlobKeyStrict(prefix: string, key: string): { objectId: str
   if (!/^[A-Za-z0-9_-]+$/.test(segment) || !isUuidV7(uuid)) return undefined;
   const objectId = Buffer.from(segment, 'base64url').toString('utf8');
   if (encodeObjectId(objectId) !== segment || !checkBlobKey(prefix, objectId, key).ok) return undefined;
-  return { objectId, createdAt: parseInt(uuid.slice(0, 8) + uuid.slice(9, 13), 16) };
+  return { objectId, uuid, createdAt: parseInt(uuid.slice(0, 8) + uuid.slice(9, 13), 16) };
 }

@@ -109,6 +109,11 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     s3: options.s3,
     hvAttributes,
   };
+  // Read only, so first: an error here stops the audit before it deleted anything.
+  const lost = await confirmLost(
+    proposedLost.map((f) => ({ key: f.blobKey, objectKey: f.objectKey ?? '' })),
+    clients,
+  );
   const verified = await reverifyAndDelete(
     proposedOrphans.map((f) => ({ key: f.blobKey, ...(f.lastModified !== undefined ? { lastModified: f.lastModified } : {}) })),
     {
@@ -118,10 +123,6 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
       delete: options.delete ?? false,
       ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
     },
-  );
-  const lost = await confirmLost(
-    proposedLost.map((f) => ({ key: f.blobKey, objectKey: f.objectKey ?? '' })),
-    clients,
   );
   const describe = (e: DynamoExport) => ({
     dir: e.dir,

@@ -1,0 +1,117 @@
+/**
+ * What the change log protects from an audit's delete, from one full consistent scan of the
+ * change-log table, read raw (nothing is lost to unmarshalling). Shared by the listing audit
+ * (`audit.ts`) and the snapshot audit's live re-verification (`snapshot-audit/reverify.ts`), so
+ * both protect exactly the same blobs.
+ *
+ * A write records its entry before it uploads and removes it only in (or after) its commit, so
+ * a blob whose write may still commit is named by an item. To be conservative, "names" means:
+ * the blob's UUID appears anywhere in an item, in any attribute name or value (strings,
+ * binaries decoded as UTF-8, sets, nested), whether the entry parses or not. An entry that does
+ * not parse but has a readable object id holds every blob of that object. An entry with no
+ * readable object id, or an item that cannot be read at all, sets `refuse`: the caller deletes
+ * nothing. Nothing read from a corrupt item ever drives a delete.
+ */
+import { type AttributeValue, type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { unmarshallOptions } from '../aws/clients.js';
+import { translateAwsError } from '../aws/errors.js';
+import { decodeEntry, isEntryAttribute } from '../changelog/entry-codec.js';
+import { parseInstanceItem } from '../changelog/instance-item.js';
+import { CorruptItemError } from '../errors.js';
+import { CHANGELOG_ATTR } from '../schema/tables.js';
+
+/** A change-log item or entry an audit could not parse (reported; see the module doc). */
+export interface CorruptChangeLogItem {
+  readonly instanceId: string;
+  /** The entry, when one entry is at fault; absent when the item itself is. */
+  readonly changeId?: string;
+  readonly reason: string;
+}
+
+/** What the change log protects, from one full scan. */
+export interface ChangeLogProtection {
+  /** UUID (lower case) -> the instance item it appears in. */
+  readonly uuids: Map<string, string>;
+  /** Object id -> the instance item holding an unparseable entry about it. */
+  readonly objects: Map<string, string>;
+  readonly corrupt: CorruptChangeLogItem[];
+  /** Why no delete may happen, when an item could not be read well enough to know. */
+  readonly refuse?: string;
+}
+
+/** The instance item that protects the blob `uuid` of object `objectId`, or undefined. */
+export function protectorOf(
+  protection: ChangeLogProtection,
+  objectId: string,
+  uuid: string,
+): { readonly instanceId: string; readonly why: 'named' | 'unreadableEntry' } | undefined {
+  const namedBy = protection.uuids.get(uuid.toLowerCase());
+  if (namedBy !== undefined) return { instanceId: namedBy, why: 'named' };
+  const heldBy = protection.objects.get(objectId);
+  if (heldBy !== undefined) return { instanceId: heldBy, why: 'unreadableEntry' };
+  return undefined;
+}
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/** One full, consistent scan of the change-log table, raw (nothing is lost to unmarshalling). */
+export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: string): Promise<ChangeLogProtection> {
+  const uuids = new Map<string, string>();
+  const objects = new Map<string, string>();
+  const corrupt: CorruptChangeLogItem[] = [];
+  let refuse: string | undefined;
+  try {
+    for await (const page of paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true })) {
+      for (const raw of page.Items ?? []) {
+        const instanceId = raw[CHANGELOG_ATTR.pk]?.S ?? '?';
+        for (const text of texts(raw)) for (const match of text.matchAll(UUID)) uuids.set(match[0].toLowerCase(), instanceId);
+        let item: Record<string, unknown>;
+        try {
+          item = unmarshall(raw, unmarshallOptions());
+        } catch (err) {
+          corrupt.push({ instanceId, reason: `item cannot be read: ${(err as Error).message}` });
+          refuse ??= `change-log item ${instanceId} cannot be read`;
+          continue;
+        }
+        try {
+          parseInstanceItem(item);
+        } catch (err) {
+          if (!(err instanceof CorruptItemError)) throw err;
+          corrupt.push({ instanceId, reason: err.message });
+        }
+        for (const [name, value] of Object.entries(item)) {
+          if (!isEntryAttribute(name)) continue;
+          const entry = decodeEntry(name, value);
+          if (entry.ok) continue;
+          corrupt.push({ instanceId, changeId: entry.changeId, reason: entry.reason });
+          const objectId = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
+          if (typeof objectId === 'string') objects.set(objectId, instanceId);
+          else refuse ??= `entry ${entry.changeId} of change-log item ${instanceId} does not parse and names no object`;
+        }
+      }
+    }
+  } catch (err) {
+    throw translateAwsError(err, { operation: 'Scan', table });
+  }
+  return { uuids, objects, corrupt, ...(refuse !== undefined ? { refuse } : {}) };
+}
+
+/** Every attribute name and every string (binaries decoded as UTF-8) in a raw item, nested included. */
+function texts(item: Record<string, AttributeValue>): string[] {
+  const out: string[] = [];
+  const visit = (value: AttributeValue | undefined): void => {
+    if (value === undefined) return;
+    if (value.S !== undefined) out.push(value.S);
+    else if (value.SS !== undefined) out.push(...value.SS);
+    else if (value.B !== undefined) out.push(Buffer.from(value.B).toString('utf8'));
+    else if (value.BS !== undefined) for (const b of value.BS) out.push(Buffer.from(b).toString('utf8'));
+    else if (value.L !== undefined) for (const v of value.L) visit(v);
+    else if (value.M !== undefined) for (const [name, v] of Object.entries(value.M)) out.push(name), visit(v);
+  };
+  for (const [name, value] of Object.entries(item)) {
+    out.push(name);
+    visit(value);
+  }
+  return out;
+}

@@ -1,0 +1,92 @@
+/**
+ * What `tierlog audit --delete` reports when S3 or DynamoDB fail it, with the failures AWS gives
+ * and the emulators do not (injected with lib/faults/fault-injector.ts or a response middleware):
+ *
+ *  - DeleteObjects answers 200 with per-key Errors: those keys are reported as failed deletes,
+ *    not counted as deleted, and the exit code is 1; the other keys are gone.
+ *  - An error stops the audit after a delete batch went through: the report of what it did until
+ *    then is printed (JSON on stdout with --json), the error goes to stderr, exit 1, and the
+ *    deleted count is exactly what left the bucket.
+ */
+import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, test } from 'vitest';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { auditCommand } from '../../lib/cli/audit.js';
+import { reportError } from '../../lib/cli/program.js';
+import { AuditIncompleteError } from '../../lib/recovery/audit.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { blobKey, capture, cliJson, HOUR, putBlob } from './helpers.js';
+
+const ahead = () => Date.now() + 2 * HOUR;
+const closers: Array<() => void> = [];
+afterEach(() => {
+  for (const c of closers.splice(0)) c();
+});
+
+async function orphans(fx: Fixture, n: number): Promise<string[]> {
+  const keys: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const key = blobKey(fx, `gone-${i}`);
+    await putBlob(fx, key);
+    keys.push(key);
+  }
+  return keys.sort();
+}
+
+describe('audit --delete under failures', () => {
+  test('DeleteObjects answers 200 with an Error for one key: it is a failed delete (exit 1), not a deleted one', async () => {
+    const fx = await freshFixture();
+    const keys = await orphans(fx, 3);
+    const refused = keys[1]!;
+    const s3 = createS3Client();
+    closers.push(() => s3.destroy());
+    // S3 leaves the key in place and names it in Errors (e.g. AccessDenied by a bucket policy).
+    s3.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName !== 'DeleteObjectsCommand') return next(args);
+        const objects = args.input.Delete.Objects.filter((o: { Key: string }) => o.Key !== refused);
+        const out = await next({ ...args, input: { ...args.input, Delete: { ...args.input.Delete, Objects: objects } } });
+        out.output.Errors = [{ Key: refused, Code: 'AccessDenied', Message: 'Access Denied' }];
+        return out;
+      },
+      { step: 'initialize', name: 'perKeyDeleteError' },
+    );
+    const run = await cliJson({ ...fx, s3 }, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ deleted: 2, deleteFailures: [{ key: refused, code: 'AccessDenied', message: 'Access Denied' }] });
+    expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual([refused]);
+  });
+
+  test.each([true, false])(
+    'an error after a delete batch: the report so far is printed (--json %s), the error goes to stderr, exit 1',
+    async (json) => {
+      const fx = await freshFixture();
+      await orphans(fx, 4);
+      const dynamodb = createDynamoDBClient();
+      closers.push(() => dynamodb.destroy());
+      // Per page of 2: BatchGetItem (check, the items' shape, the re-check), DeleteObjects. The fourth read fails.
+      new FaultInjector()
+        .add({
+          kind: 'fail',
+          match: (r) => r.command === 'BatchGetItemCommand',
+          skip: 3,
+          error: () =>
+            Object.assign(new Error('User is not authorized to perform: dynamodb:BatchGetItem'), { name: 'AccessDeniedException' }),
+        })
+        .attach(dynamodb, 'dynamodb');
+      const c = capture();
+      const ctx = { config: fx.config, dynamodb, s3: fx.s3, clock: ahead, io: c.io, env: {} };
+      const err = await auditCommand(ctx, { delete: true, olderThanMs: 90 * 60_000, json, pageSize: 2, checkBatch: 2 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(AuditIncompleteError);
+      expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toHaveLength(2);
+      expect(reportError(err, c.io)).toBe(1);
+      expect(c.err()).toMatch(/^tierlog: audit stopped after 4 keys listed, 2 checked, 2 blobs deleted: access denied: BatchGetItem/);
+      if (json) expect(JSON.parse(c.out())).toMatchObject({ delete: true, checked: 2, deleted: 2, deleteFailures: [] });
+      else expect(c.out()).toContain('deleted 2 blobs');
+    },
+  );
+});

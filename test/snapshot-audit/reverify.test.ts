@@ -1,0 +1,87 @@
+/**
+ * The live re-verification between a snapshot's proposal and a delete (`reverifyAndDelete`, used
+ * by `tierlog audit --inventory … --export …` and the snapshot-audit Lambda) protects at least
+ * what the listing audit protects: a candidate whose LastModified is unknown is young; a blob
+ * named by a change-log item in any form (a binary, an attribute name, an entry that does not
+ * parse) is kept; an entry about an object that does not parse holds every blob of that object;
+ * an item the audit cannot read refuses every delete. Each scene: an old, unreferenced blob in
+ * the bucket, one change-log item, then the re-verification with `delete`.
+ */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { describe, expect, test } from 'vitest';
+import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { blobKey, HOUR, putBlob, putRawInstance } from '../cli/helpers.js';
+
+const OLD = Date.now() - 3 * HOUR;
+
+async function scene(): Promise<{ fx: Fixture; key: string }> {
+  const fx = await freshFixture();
+  const key = blobKey(fx, 'obj', OLD);
+  await putBlob(fx, key);
+  return { fx, key };
+}
+
+async function reverify(fx: Fixture, key: string, lastModified: number | 'unknown' = OLD) {
+  return reverifyAndDelete([{ key, ...(lastModified !== 'unknown' ? { lastModified } : {}) }], {
+    config: fx.config,
+    dynamodb: fx.dynamodb,
+    s3: fx.s3,
+    now: Date.now(),
+    olderThanMs: HOUR,
+    delete: true,
+  });
+}
+
+const exists = async (fx: Fixture, key: string) => (await listKeys(fx.s3, fx.config.bucket, key)).includes(key);
+
+describe('snapshot re-verification: what it protects', () => {
+  test('control: an old blob nothing names and HV does not point at is deleted', async () => {
+    const { fx, key } = await scene();
+    const report = await reverify(fx, key);
+    expect(report).toMatchObject({ confirmed: [key], deleted: 1, kept: [] });
+    expect(await exists(fx, key)).toBe(false);
+  });
+
+  test('an unknown LastModified counts as young (the UUIDv7 time alone is the writer clock)', async () => {
+    const { fx, key } = await scene();
+    const report = await reverify(fx, key, 'unknown');
+    expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'too-young' }] });
+    expect(await exists(fx, key)).toBe(true);
+  });
+
+  const uuidOf = (key: string) => key.slice(key.lastIndexOf('/') + 1);
+  test.each([
+    ['an entry naming the blob in a binary attribute', (key: string) => ({ x: { v: 1, id: 'obj', at: OLD, new: Buffer.from(key) } })],
+    ['an entry of an unknown version naming only the UUID', (key: string) => ({ x: { v: 9, id: 'obj', at: OLD, blob: uuidOf(key) } })],
+    ['an entry of an unknown version about the object, naming no blob', () => ({ x: { v: 9, id: 'obj', at: OLD } })],
+  ])('%s: kept, not deleted', async (_name, entries) => {
+    const { fx, key } = await scene();
+    await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: entries(key) });
+    const report = await reverify(fx, key);
+    expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'named-by-change-log' }] });
+    expect(await exists(fx, key)).toBe(true);
+  });
+
+  test('an entry that does not parse and names no object refuses every delete', async () => {
+    const { fx, key } = await scene();
+    await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
+    const report = await reverify(fx, key);
+    expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'change-log-unreadable' }] });
+    expect(await exists(fx, key)).toBe(true);
+  });
+
+  test('a change-log attribute name carrying the UUID protects the blob', async () => {
+    const { fx, key } = await scene();
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: marshall({ pk: 'odd', [`note_${uuidOf(key)}`]: 1 }),
+      }),
+    );
+    const report = await reverify(fx, key);
+    expect(report.deleted).toBe(0);
+    expect(await exists(fx, key)).toBe(true);
+  });
+});
