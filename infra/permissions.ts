@@ -89,7 +89,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<TierlogRole, readonly RolePermiss
   // `audit --delete` deletes orphans in batches, and removes items of objects expired long ago
   // as TTL would (their stream event was lost) before deleting their blobs.
   operator: union(OPERATOR_READ_ONLY, SWEEPER, [
-    { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObjects'] },
+    // A batch of one key is a DeleteObject.
+    { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObject', 'DeleteObjects'] },
     { action: 'dynamodb:DeleteItem', resource: 'objectsTable', calls: ['DeleteItem'] },
     // `tierlog sweep` first reads one page of the objects table to check its attribute names.
     { action: 'dynamodb:Scan', resource: 'objectsTable', calls: ['Scan'] },

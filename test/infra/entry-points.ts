@@ -250,6 +250,10 @@ export async function driveCli(fx: Fixture, recorder: CommandRecorder): Promise<
     await recorder.during(ENTRY_POINTS.sweepDryRun, () => run(['sweep', '--dry-run'], PAST_WINDOW_MS));
     await recorder.during(ENTRY_POINTS.sweep, () => run(['sweep'], PAST_WINDOW_MS));
     await recorder.during(ENTRY_POINTS.auditDelete, () => run(['audit', '--delete'], 48 * HOUR));
+    // One orphan alone: a batch of one key is a DeleteObject, not a DeleteObjects. Without it,
+    // whether the operator's runs send a DeleteObject would depend on how the sweep's batches fell.
+    await putBlob(fx, blobKey(fx, 'orphan-alone'));
+    await recorder.during(ENTRY_POINTS.auditDelete, () => run(['audit', '--delete'], 48 * HOUR));
   } finally {
     dynamodb.destroy();
     s3.destroy();
