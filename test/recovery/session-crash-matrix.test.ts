@@ -226,6 +226,27 @@ describe('session crash-point matrix', () => {
   });
 });
 
+/** A complete by `w` that holds right before its commit (after the assembly) until `release`. */
+function completeHeldAtCommit(w: Writer, p: Prepared) {
+  const reached = deferred();
+  const release = deferred();
+  (w.dynamodb.middlewareStack as any).add(
+    (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+      if (context.commandName === 'TransactWriteItemsCommand') {
+        reached.resolve();
+        await release.promise;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'holdCommit' },
+  );
+  const completing = w.store.completeUpload(p.uploadId, p.parts).then(
+    (r) => ({ ok: true as const, r }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
+  return { reached, release, completing };
+}
+
 describe('session races', () => {
   test('complete racing the sweeper at expiry: the claim fences the commit; nothing lost, nothing leaked', async () => {
     const fx = await freshFixture();
@@ -233,23 +254,7 @@ describe('session races', () => {
     const setup = writer(fx);
     const p = await prepare(setup.store, key);
     // Hold the complete right before its commit, let the sweeper take the session, then release.
-    const reached = deferred();
-    const release = deferred();
-    const w = writer(fx);
-    (w.dynamodb.middlewareStack as any).add(
-      (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
-        if (context.commandName === 'TransactWriteItemsCommand') {
-          reached.resolve();
-          await release.promise;
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'holdCommit' },
-    );
-    const completing = w.store.completeUpload(p.uploadId, p.parts).then(
-      (r) => ({ ok: true as const, r }),
-      (e: unknown) => ({ ok: false as const, e }),
-    );
+    const { reached, release, completing } = completeHeldAtCommit(writer(fx), p);
     await reached.promise;
     const report = await sweepPastEverything(fx);
     expect(report.instancesClaimed).toBeGreaterThanOrEqual(1);
@@ -268,23 +273,7 @@ describe('session races', () => {
     const setup = writer(fx);
     await setup.store.put(key, oldLarge);
     const p = await prepare(setup.store, key);
-    const reached = deferred();
-    const release = deferred();
-    const w = writer(fx);
-    (w.dynamodb.middlewareStack as any).add(
-      (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
-        if (context.commandName === 'TransactWriteItemsCommand') {
-          reached.resolve();
-          await release.promise;
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'holdCommit' },
-    );
-    const completing = w.store.completeUpload(p.uploadId, p.parts).then(
-      (r) => ({ ok: true as const, r }),
-      (e: unknown) => ({ ok: false as const, e }),
-    );
+    const { reached, release, completing } = completeHeldAtCommit(writer(fx), p);
     await reached.promise; // assembled, commit not sent
     await writer(fx).store.abortUpload(p.uploadId);
     release.resolve();
