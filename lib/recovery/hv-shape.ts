@@ -10,10 +10,11 @@
  * projection).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetConsistent } from '../aws/batch-get.js';
+import { BatchGetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../aws/clients.js';
 import { translateAwsError } from '../aws/errors.js';
+import { DYNAMODB_BATCH_GET } from '../constants.js';
+import { TierlogError } from '../errors.js';
 import type { HvAttributeNames } from '../tiered/hv-table.js';
 
 /**
@@ -26,11 +27,38 @@ export async function unrecognisedHvItem(
   a: Pick<HvAttributeNames, 'key' | 'blob' | 'body' | 'deleted'>,
   objectIds: readonly string[],
 ): Promise<string | undefined> {
-  let why: string | undefined;
-  await batchGetConsistent(documentClient(dynamodb), table, a.key, objectIds, [a.key, a.blob, a.body, a.deleted], (item) => {
-    why ??= notUnderstood(item, a);
-  });
-  return why;
+  const doc = documentClient(dynamodb);
+  const unique = [...new Set(objectIds)];
+  for (let i = 0; i < unique.length; i += DYNAMODB_BATCH_GET) {
+    let pending: Record<string, unknown>[] = unique.slice(i, i + DYNAMODB_BATCH_GET).map((k) => ({ [a.key]: k }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 8) throw new TierlogError(`BatchGetItem on ${table} left ${pending.length} keys unprocessed`);
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1_000, 25 * 2 ** attempt) * Math.random()));
+      let out;
+      try {
+        out = await doc.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [table]: {
+                Keys: pending,
+                ConsistentRead: true,
+                ProjectionExpression: '#k, #b, #y, #d',
+                ExpressionAttributeNames: { '#k': a.key, '#b': a.blob, '#y': a.body, '#d': a.deleted },
+              },
+            },
+          }),
+        );
+      } catch (err) {
+        throw translateAwsError(err, { operation: 'BatchGetItem', table });
+      }
+      for (const item of out.Responses?.[table] ?? []) {
+        const why = notUnderstood(item, a);
+        if (why !== undefined) return why;
+      }
+      pending = (out.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+    }
+  }
+  return undefined;
 }
 
 /**

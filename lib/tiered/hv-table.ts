@@ -14,10 +14,10 @@
  * Users with their own HV schema map the attribute names ({@link HvAttributeNames}).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGetConsistent } from '../aws/batch-get.js';
+import { BatchGetCommand, DeleteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../aws/clients.js';
 import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
+import { DYNAMODB_BATCH_GET } from '../constants.js';
 import { CorruptItemError } from '../errors.js';
 import { DEFAULT_EXPIRES_AT_ATTRIBUTE, type StoredExpiry } from './expiry.js';
 
@@ -227,17 +227,43 @@ export class HvTable {
   async readBlobReferences(keys: readonly string[]): Promise<Map<string, BlobReference>> {
     const a = this.attrs;
     const result = new Map<string, BlobReference>();
-    await batchGetConsistent(this.doc, this.tableName, a.key, keys, [a.key, a.blob, a.version, a.expiresAt], (item) => {
-      const blob = item[a.blob];
-      const version = item[a.version];
-      const expiresAt = item[a.expiresAt];
-      result.set(String(item[a.key]), {
-        blob: typeof blob === 'string' ? blob : null,
-        ...(typeof blob === 'string' && typeof version === 'number' ? { version } : {}),
-        ...(typeof blob === 'string' && typeof expiresAt === 'number' ? { expiresAtSeconds: expiresAt } : {}),
-      });
-    });
-    for (const k of keys) if (!result.has(k)) result.set(k, { blob: null });
+    const unique = [...new Set(keys)];
+    for (let i = 0; i < unique.length; i += DYNAMODB_BATCH_GET) {
+      let pending: Record<string, unknown>[] = unique.slice(i, i + DYNAMODB_BATCH_GET).map((k) => ({ [a.key]: k }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`BatchGetItem on ${this.tableName} left ${pending.length} keys unprocessed`);
+        if (attempt > 0) await sleep(Math.min(1_000, 25 * 2 ** attempt) * Math.random());
+        let out;
+        try {
+          out = await this.doc.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.tableName]: {
+                  Keys: pending,
+                  ConsistentRead: true,
+                  ProjectionExpression: '#k, #b, #v, #e',
+                  ExpressionAttributeNames: { '#k': a.key, '#b': a.blob, '#v': a.version, '#e': a.expiresAt },
+                },
+              },
+            }),
+          );
+        } catch (err) {
+          throw translateAwsError(err, { operation: 'BatchGetItem', table: this.tableName });
+        }
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          const blob = item[a.blob];
+          const version = item[a.version];
+          const expiresAt = item[a.expiresAt];
+          result.set(String(item[a.key]), {
+            blob: typeof blob === 'string' ? blob : null,
+            ...(typeof blob === 'string' && typeof version === 'number' ? { version } : {}),
+            ...(typeof blob === 'string' && typeof expiresAt === 'number' ? { expiresAtSeconds: expiresAt } : {}),
+          });
+        }
+        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+      }
+    }
+    for (const k of unique) if (!result.has(k)) result.set(k, { blob: null });
     return result;
   }
 
@@ -478,4 +504,8 @@ class ExpressionBuilder {
 
 function isStringMap(value: unknown): value is Record<string, string> {
   return typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
