@@ -55,6 +55,7 @@ import { type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { type CorruptChangeLogItem, protectorOf, readChangeLogProtection } from './change-log-protection.js';
 import { unrecognisedHvItem } from './hv-shape.js';
+import { isUnrecognised } from '../tiered/hv-item-shape.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
 import { type BlobReference, HvTable } from '../tiered/hv-table.js';
 import { judgeExpiredReference } from './expired-blobs.js';
@@ -381,7 +382,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     const again = await hv.readBlobPointers(batch.map((c) => c.objectId));
     const keys: string[] = [];
     for (const c of batch) {
-      if (again.get(c.objectId) === c.key) report.keptOnRecheck.push(c.key);
+      const pointer = again.get(c.objectId);
+      if (pointer === c.key || isUnrecognised(pointer)) report.keptOnRecheck.push(c.key);
       else keys.push(c.key);
     }
     if (keys.length === 0) return;

@@ -6,14 +6,16 @@
  * which is every entry while the instance's upload window is open), read the current blob
  * pointer of every due entry's object in one consistent read, and apply the rule (`decide`). The
  * rule and why it is safe are in `judge.ts`; this file only gathers the facts the rule needs, and
- * reads nothing when nothing is due.
+ * reads nothing when nothing is due. An object whose item is not understood under the configured
+ * names (hv-item-shape.ts) gives no answer: its entries are quarantined, never judged.
  */
 import type { DecodedEntry } from '../changelog/entry-codec.js';
+import { type HvPointer, isUnrecognised } from '../tiered/hv-item-shape.js';
 import { decide, type JudgeContext, screenEntry } from './judge.js';
 
 /** What the sweeper makes of one entry now. */
 export type EntryJudgement =
-  /** Kept and never acted on (corrupt, or naming a blob outside the namespace). */
+  /** Kept and never acted on (corrupt, naming a blob outside the namespace, or its object's item not understood). */
   | { readonly kind: 'quarantined'; readonly changeId: string; readonly reason: string }
   /** Kept for a later pass, due again at `until`; `reason` is the judge's code. */
   | { readonly kind: 'deferred'; readonly changeId: string; readonly until: number; readonly reason: string }
@@ -23,7 +25,7 @@ export type EntryJudgement =
 /** Where the facts come from: the objects table. */
 export interface JudgeSources {
   /** Consistent reads of each object's current blob (`null`: inline, a marker, or no item). */
-  readBlobPointers(objectIds: readonly string[]): Promise<ReadonlyMap<string, string | null>>;
+  readBlobPointers(objectIds: readonly string[]): Promise<ReadonlyMap<string, HvPointer>>;
 }
 
 /** Judges `entries` in their order. */
@@ -31,12 +33,14 @@ export async function judgeEntries(entries: readonly DecodedEntry[], ctx: JudgeC
   const screened = entries.map((entry) => screenEntry(entry, ctx));
   const candidates = screened.flatMap((s) => (s.kind === 'candidate' ? [s.candidate] : []));
   const pointers =
-    candidates.length === 0 ? new Map<string, string | null>() : await sources.readBlobPointers(candidates.map((c) => c.change.id));
+    candidates.length === 0 ? new Map<string, HvPointer>() : await sources.readBlobPointers(candidates.map((c) => c.change.id));
   return screened.map((s): EntryJudgement => {
     if (s.kind === 'quarantine') return { kind: 'quarantined', changeId: s.changeId, reason: s.reason };
     if (s.kind === 'defer') return { kind: 'deferred', changeId: s.changeId, until: s.until, reason: s.reason };
     const { candidate } = s;
-    const decision = decide(candidate, pointers.get(candidate.change.id) ?? null);
+    const pointer = pointers.get(candidate.change.id) ?? null;
+    if (isUnrecognised(pointer)) return { kind: 'quarantined', changeId: candidate.changeId, reason: pointer.unrecognised };
+    const decision = decide(candidate, pointer);
     return { kind: 'settled', changeId: candidate.changeId, deletes: decision.deletes };
   });
 }

@@ -17,7 +17,9 @@
  *   1. `b` must pass the sweeper's namespace guard ({@link checkBlobKey}: under the configured
  *      prefix, exactly a blob key of `k`); anything else is logged, counted, never deleted.
  *   2. Read HV for `k` consistently. If the current item points at `b`, keep it (cannot happen
- *      while blob keys are never reused; checked anyway, because a wrong delete loses data).
+ *      while blob keys are never reused; checked anyway, because a wrong delete loses data). If
+ *      the current item is not understood under the configured names (hv-item-shape.ts), keep
+ *      `b` too: logged and counted, as an untrusted record.
  *   3. Otherwise delete `b` (absent is fine).
  * That is safe in any order and any number of times: a blob key is never reused, so once an
  * item that pointed at `b` is gone and HV does not point at `b`, nothing will ever point at it
@@ -36,6 +38,7 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { MULTIPART_PART_SIZE } from '../constants.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
+import { type HvPointer, isUnrecognised } from '../tiered/hv-item-shape.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
 import type { SweepLogger } from './sweeper.js';
 import { WorkPool } from './work-pool.js';
@@ -200,7 +203,7 @@ export class StreamCleanup {
     }
 
     if (candidates.length > 0) {
-      let current: Map<string, string | null> | undefined;
+      let current: Map<string, HvPointer> | undefined;
       try {
         current = await this.hv.readBlobPointers(candidates.map((c) => c.key));
       } catch (err) {
@@ -210,7 +213,17 @@ export class StreamCleanup {
       if (current !== undefined) {
         const pool = new WorkPool(this.concurrency);
         for (const c of candidates) {
-          if (current.get(c.key) === c.blob) {
+          const pointer = current.get(c.key);
+          if (isUnrecognised(pointer)) {
+            untrusted++;
+            this.logger.error('objects-table item not understood: nothing deleted', {
+              key: c.key,
+              blob: c.blob,
+              reason: pointer.unrecognised,
+            });
+            continue;
+          }
+          if (pointer === c.blob) {
             if (c.modified) {
               unchanged++;
               continue;

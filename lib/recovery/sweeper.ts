@@ -17,7 +17,8 @@
  *     upload window is open, so a first sighting reads nothing more.
  *  4. **judge**: a consistent read of HV for the due entries, gathered across the instances of the
  *     sweep (up to 100 keys per BatchGetItem): delete `old` unless HV points at it, delete `new`
- *     unless HV points at it.
+ *     unless HV points at it. An entry whose object's item is not understood under the configured
+ *     attribute names is quarantined instead (hv-item-shape.ts).
  *  5. **delete**: the blobs, gathered across the instances of the sweep and sent in batches of
  *     up to 1 000 keys per DeleteObjects. Reads and deletes are batched by key-batcher.ts: a batch
  *     goes when full or when nothing else runs, and an instance waiting for one holds no slot of
@@ -50,6 +51,7 @@ import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
 import { type InstanceSummary, InstanceTable } from '../changelog/instance-table.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
+import type { HvPointer } from '../tiered/hv-item-shape.js';
 import { type DeleteFailure, LtBucket } from '../tiered/lt-bucket.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type JudgeContext, suspectLeaseHorizon } from './judge.js';
@@ -172,7 +174,7 @@ interface SweepRun {
   readonly report: SweepReport;
   readonly pool: WorkPool;
   /** Consistent reads of HV blob pointers (step 4), shared by the sweep's instances. */
-  readonly pointers: KeyBatcher<string | null>;
+  readonly pointers: KeyBatcher<HvPointer>;
   /** Blob deletes (step 5): each answer is a key whose delete failed. */
   readonly deletes: KeyBatcher<DeleteFailure>;
   /** Instances waiting for a batch (each removes itself once its next task started in the pool). */
@@ -241,7 +243,7 @@ export class Sweeper {
     const shards = this.shardsOf(options.shards);
     const cutoff = started - this.skewMarginMs;
     const horizon = suspectLeaseHorizon(started, { maxLeaseMs: this.maxLeaseMs, skewMarginMs: this.skewMarginMs });
-    const pointers = new KeyBatcher<string | null>((ids) => this.hv.readBlobPointers(ids), DYNAMODB_BATCH_GET);
+    const pointers = new KeyBatcher<HvPointer>((ids) => this.hv.readBlobPointers(ids), DYNAMODB_BATCH_GET);
     const deletes = new KeyBatcher<DeleteFailure>(
       async (keys) => new Map((await this.lt.deleteMany(keys)).map((failure) => [failure.key, failure])),
       S3_DELETE_BATCH,

@@ -14,12 +14,13 @@
  * Users with their own HV schema map the attribute names ({@link HvAttributeNames}).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DeleteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetConsistent } from '../aws/batch-get.js';
 import { documentClient } from '../aws/clients.js';
 import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
-import { DYNAMODB_BATCH_GET } from '../constants.js';
 import { CorruptItemError } from '../errors.js';
 import { DEFAULT_EXPIRES_AT_ATTRIBUTE, type StoredExpiry } from './expiry.js';
+import { type HvPointer, unrecognisedHvItemReason } from './hv-item-shape.js';
 
 /** Attribute names of an HV item. */
 export interface HvAttributeNames {
@@ -212,58 +213,54 @@ export class HvTable {
   }
 
   /**
-   * The blob each key points at, by consistent reads in batches (`null`: no blob, the object is
-   * inline or absent). Throws if a batch keeps coming back unprocessed.
+   * What each key points at now, by consistent reads in batches: its blob, `null` (inline, a
+   * deletion marker, or no item), or an item not understood under the configured names
+   * (hv-item-shape.ts), which nobody may take for "no blob". Bodies are read only for the items
+   * that name neither a blob nor a marker. Throws if a batch keeps coming back unprocessed.
    */
-  async readBlobPointers(keys: readonly string[]): Promise<Map<string, string | null>> {
-    const references = await this.readBlobReferences(keys);
-    return new Map([...references].map(([key, ref]) => [key, ref.blob]));
+  async readBlobPointers(keys: readonly string[]): Promise<Map<string, HvPointer>> {
+    const a = this.attrs;
+    const result = new Map<string, HvPointer>();
+    const unsure: string[] = [];
+    await batchGetConsistent(this.doc, this.tableName, a.key, keys, { '#k': a.key, '#b': a.blob, '#d': a.deleted }, (item) => {
+      const blob = item[a.blob];
+      if (typeof blob === 'string') result.set(String(item[a.key]), blob);
+      else if (blob === undefined && item[a.deleted] === true) result.set(String(item[a.key]), null);
+      else unsure.push(String(item[a.key]));
+    });
+    if (unsure.length > 0) {
+      const names = { '#k': a.key, '#b': a.blob, '#y': a.body, '#d': a.deleted };
+      await batchGetConsistent(this.doc, this.tableName, a.key, unsure, names, (item) => {
+        const why = unrecognisedHvItemReason(item, a);
+        const blob = item[a.blob];
+        result.set(String(item[a.key]), why !== undefined ? { unrecognised: why } : typeof blob === 'string' ? blob : null);
+      });
+    }
+    for (const k of keys) if (!result.has(k)) result.set(k, null);
+    return result;
   }
 
   /**
-   * As {@link readBlobPointers}, with the version and expiry of each item that points at a blob
-   * (what the audit needs to tell a blob of an expired object, and to remove that item as TTL would).
+   * The blob each key points at, with the version and expiry of each item that points at one
+   * (what the audit needs to tell a blob of an expired object, and to remove that item as TTL
+   * would); `{ blob: null }` for no blob. The audit checks the items' shape separately, for the
+   * objects whose blobs it is about to call orphans.
    */
   async readBlobReferences(keys: readonly string[]): Promise<Map<string, BlobReference>> {
     const a = this.attrs;
     const result = new Map<string, BlobReference>();
-    const unique = [...new Set(keys)];
-    for (let i = 0; i < unique.length; i += DYNAMODB_BATCH_GET) {
-      let pending: Record<string, unknown>[] = unique.slice(i, i + DYNAMODB_BATCH_GET).map((k) => ({ [a.key]: k }));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 8) throw new Error(`BatchGetItem on ${this.tableName} left ${pending.length} keys unprocessed`);
-        if (attempt > 0) await sleep(Math.min(1_000, 25 * 2 ** attempt) * Math.random());
-        let out;
-        try {
-          out = await this.doc.send(
-            new BatchGetCommand({
-              RequestItems: {
-                [this.tableName]: {
-                  Keys: pending,
-                  ConsistentRead: true,
-                  ProjectionExpression: '#k, #b, #v, #e',
-                  ExpressionAttributeNames: { '#k': a.key, '#b': a.blob, '#v': a.version, '#e': a.expiresAt },
-                },
-              },
-            }),
-          );
-        } catch (err) {
-          throw translateAwsError(err, { operation: 'BatchGetItem', table: this.tableName });
-        }
-        for (const item of out.Responses?.[this.tableName] ?? []) {
-          const blob = item[a.blob];
-          const version = item[a.version];
-          const expiresAt = item[a.expiresAt];
-          result.set(String(item[a.key]), {
-            blob: typeof blob === 'string' ? blob : null,
-            ...(typeof blob === 'string' && typeof version === 'number' ? { version } : {}),
-            ...(typeof blob === 'string' && typeof expiresAt === 'number' ? { expiresAtSeconds: expiresAt } : {}),
-          });
-        }
-        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-      }
-    }
-    for (const k of unique) if (!result.has(k)) result.set(k, { blob: null });
+    const names = { '#k': a.key, '#b': a.blob, '#v': a.version, '#e': a.expiresAt };
+    await batchGetConsistent(this.doc, this.tableName, a.key, keys, names, (item) => {
+      const blob = item[a.blob];
+      const version = item[a.version];
+      const expiresAt = item[a.expiresAt];
+      result.set(String(item[a.key]), {
+        blob: typeof blob === 'string' ? blob : null,
+        ...(typeof blob === 'string' && typeof version === 'number' ? { version } : {}),
+        ...(typeof blob === 'string' && typeof expiresAt === 'number' ? { expiresAtSeconds: expiresAt } : {}),
+      });
+    });
+    for (const k of keys) if (!result.has(k)) result.set(k, { blob: null });
     return result;
   }
 
@@ -504,8 +501,4 @@ class ExpressionBuilder {
 
 function isStringMap(value: unknown): value is Record<string, string> {
   return typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -23,7 +23,7 @@ import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { StreamReader, asTtlDeletion, streamEvent } from '../support/stream.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
-import { KiB, PAST_WINDOW_MS, makeWriter, randomBody, sameBytes, steps } from '../tiered/harness.js';
+import { KiB, PAST_WINDOW_MS, makeSweeper, makeWriter, randomBody, sameBytes, steps } from '../tiered/harness.js';
 import { blobKey, cli, cliJson, putBlob } from '../cli/helpers.js';
 import { captureStdout, httpEvent, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
@@ -291,3 +291,68 @@ describe('custom HV attribute names from the environment', () => {
     expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([current]);
   });
 });
+
+describe('attribute names forgotten where blobs are deleted: nothing referenced goes', () => {
+  /** The same tables and bucket, read under the default names (TIERLOG_HV_ATTRIBUTES unset). */
+  function forgotten(fx: Fixture): Fixture {
+    const { hvAttributes: _, ...config } = fx.config;
+    return { ...fx, config };
+  }
+
+  test('the sweeper handler quarantines the entry and deletes neither blob; with the names, a later sweep recovers it', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES });
+    const s = await overwrittenByDeadWriter(fx, 'custom/forgotten');
+    const { mod, restore } = await loadHandler(forgotten(fx), () => import('../../functions/sweeper.js'), {
+      TIERLOG_MAX_UPLOAD_MS: '1',
+      TIERLOG_UNSAFE_SHORT_WINDOWS: '1',
+    });
+    restores.push(restore);
+    expect(JSON.parse(process.env.TIERLOG_HV_ATTRIBUTES ?? '{}')).toEqual({}); // the default names
+    const handler = mod.handler as (event: unknown, context: Context) => Promise<Record<string, unknown>>;
+    const { result } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+    // The entry names the referenced blob as `new`: read under "blob", HV would point at nothing.
+    expect(result).toMatchObject({ entriesQuarantined: 1, entriesRecovered: 0, blobsDeleted: 0 });
+    expect((await listKeys(fx.s3, fx.config.bucket)).sort()).toEqual([s.referenced, s.replaced].sort());
+
+    // Under the writers' names, once the quarantine's recheck is due: recovered as it should be.
+    const sweep = makeSweeperAt(fx, PAST_WINDOW_MS + 2 * HOUR);
+    expect(await sweep()).toMatchObject({ entriesQuarantined: 0, entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    await checkAfterSweep(fx, 'custom/forgotten', s);
+  });
+
+  test("an object now inline under the writers' names is quarantined too (its body is not where the defaults look)", async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES });
+    const s = await overwrittenByDeadWriter(fx, 'custom/inline');
+    const w = makeWriter(fx);
+    closers.push(() => w.close());
+    await w.store.put('custom/inline', new Uint8Array([1, 2, 3])); // small: inline under "data", deletes `referenced`
+    const sweep = makeSweeperAt(forgotten(fx), PAST_WINDOW_MS);
+    await makeSweeperAt(forgotten(fx), 0)();
+    expect(await sweep()).toMatchObject({ entriesQuarantined: 1, entriesRecovered: 0, blobsDeleted: 0 });
+    expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([s.replaced]);
+  });
+
+  test('the objects-stream function leaves a replaced blob when the current item is not understood', async () => {
+    const fx = await freshFixture({ hvAttributes: NAMES });
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    closers.push(() => reader.close());
+    const s = await overwrittenByDeadWriter(fx, 'custom/foreign');
+    const records = await reader.read();
+    // Something else rewrote the item in its own shape before the record was delivered.
+    await fx.dynamodb.send(
+      new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall({ key: 'custom/foreign', ver: 9, location: s.replaced }) }),
+    );
+    const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
+    const { response, report } = await cleanup.handle(records);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(report).toMatchObject({ blobsDeleted: 0, untrusted: 1 });
+    expect((await listKeys(fx.s3, fx.config.bucket)).sort()).toEqual([s.referenced, s.replaced].sort());
+  });
+});
+
+/** One sweep at `offsetMs` past now, by a Sweeper on `fx`'s configuration (closed after the test). */
+function makeSweeperAt(fx: Fixture, offsetMs: number): () => Promise<Record<string, unknown>> {
+  const { sweeper, close } = makeSweeper(fx, offsetMs);
+  closers.push(close);
+  return async () => ({ ...(await sweeper.sweep()) });
+}

@@ -27,7 +27,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetConsistent } from '../../aws/batch-get.js';
 import { documentClient } from '../../aws/clients.js';
 import { translateAwsError } from '../../aws/errors.js';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
@@ -203,38 +203,11 @@ async function hvPointers(
   objectIds: readonly string[],
   a: Required<SnapshotHvAttributes>,
 ): Promise<Map<string, string | null>> {
-  const doc = documentClient(dynamodb);
   const result = new Map<string, string | null>();
-  const unique = [...new Set(objectIds)];
-  for (let i = 0; i < unique.length; i += DYNAMODB_BATCH_GET) {
-    let pending: Record<string, unknown>[] = unique.slice(i, i + DYNAMODB_BATCH_GET).map((k) => ({ [a.key]: k }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 8) throw new Error(`BatchGetItem on ${table} left ${pending.length} keys unprocessed`);
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1_000, 25 * 2 ** attempt) * Math.random()));
-      let out;
-      try {
-        out = await doc.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [table]: {
-                Keys: pending,
-                ConsistentRead: true,
-                ProjectionExpression: '#k, #b, #d',
-                ExpressionAttributeNames: { '#k': a.key, '#b': a.blob, '#d': a.deleted },
-              },
-            },
-          }),
-        );
-      } catch (err) {
-        throw translateAwsError(err, { operation: 'BatchGetItem', table });
-      }
-      for (const item of out.Responses?.[table] ?? []) {
-        const blob = item[a.blob];
-        result.set(String(item[a.key]), typeof blob === 'string' && item[a.deleted] !== true ? blob : null);
-      }
-      pending = (out.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-    }
-  }
+  await batchGetConsistent(documentClient(dynamodb), table, a.key, objectIds, { '#k': a.key, '#b': a.blob, '#d': a.deleted }, (item) => {
+    const blob = item[a.blob];
+    result.set(String(item[a.key]), typeof blob === 'string' && item[a.deleted] !== true ? blob : null);
+  });
   return result;
 }
 
