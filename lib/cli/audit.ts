@@ -29,7 +29,7 @@ import {
 export { DEFAULT_AUDIT_AGE_MS, MIN_AUDIT_AGE_MS, parseBlobKey, uuidV7Time, type AuditReport } from '../recovery/audit.js';
 
 export interface AuditCommandOptions
-  extends Pick<LibraryAuditOptions, 'delete' | 'pageSize' | 'checkBatch' | 'deleteBatch' | 'beforeDelete'> {
+  extends Pick<LibraryAuditOptions, 'delete' | 'pageSize' | 'checkBatch' | 'deleteBatch' | 'beforeDelete' | 'signal'> {
   /** Only blobs older than this (ms) are considered. Default 24 h; at least 1 h. */
   readonly olderThanMs?: number;
   /** Show a progress bar on stderr. Default: when stderr is a TTY. */
@@ -68,6 +68,7 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
       ...(options.checkBatch !== undefined ? { checkBatch: options.checkBatch } : {}),
       ...(options.deleteBatch !== undefined ? { deleteBatch: options.deleteBatch } : {}),
       ...(options.beforeDelete !== undefined ? { beforeDelete: options.beforeDelete } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
       onProgress: (p) => {
         bar?.setTotal(p.listed);
         bar?.update(p.listed, { orphans: p.orphans, inFlight: p.inFlight, unparseable: p.unparseable });

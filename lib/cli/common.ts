@@ -18,6 +18,8 @@ export const EXIT = {
   failure: 1,
   /** Bad arguments or configuration: nothing was done. */
   usage: 2,
+  /** Stopped by Ctrl-C (SIGINT), at a safe point; what was done is reported. 128 + SIGINT, as a shell reports it. */
+  interrupted: 130,
 } as const;
 
 /** A stream the CLI writes to (`process.stdout` fits). */
@@ -42,6 +44,15 @@ export interface CliContext {
   readonly io: CliIO;
   /** The environment (sweeper tuning variables are read from it). */
   readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The operator interrupted the command (Ctrl-C): it stopped at its next safe point. */
+export class InterruptedError extends Error {
+  readonly exitCode = EXIT.interrupted;
+  constructor() {
+    super('interrupted: stopped at a safe point');
+    this.name = 'InterruptedError';
+  }
 }
 
 /** The command was used wrongly (bad option value, refused setting): exit code 2. */

@@ -4,7 +4,10 @@
  * capturing sink and injected clients.
  *
  * Exit codes: 0 ok; 1 the command failed (AWS error, missing table or bucket, sweep errors,
- * failed deletes); 2 usage (bad arguments or options, a refused setting, invalid configuration).
+ * failed deletes); 2 usage (bad arguments or options, a refused setting, invalid configuration);
+ * 130 interrupted: Ctrl-C stops `audit` (listing the bucket) at its next safe point (the end of
+ * the round of checks and deletes under way) and it reports what it did; a second Ctrl-C quits at
+ * once. The other commands quit at the first: a sweep is idempotent, and the next one finishes it.
  */
 import { createRequire } from 'node:module';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -16,7 +19,7 @@ import { type Clock, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { SWEEPER_ENV } from '../recovery/sweeper-env.js';
 import { auditCommand, DEFAULT_AUDIT_AGE_MS } from './audit.js';
-import { type CliContext, type CliIO, EXIT, parseDuration, UsageError } from './common.js';
+import { type CliContext, type CliIO, EXIT, InterruptedError, parseDuration, UsageError } from './common.js';
 import { inspectCommand } from './inspect.js';
 import { statusCommand } from './status.js';
 import { parseShards, sweepCommand } from './sweep.js';
@@ -31,6 +34,11 @@ export interface RunCliOptions {
   /** Default: a client from the environment (closed when the command ends). */
   readonly s3?: S3Client;
   readonly clock?: Clock;
+  /**
+   * Interrupts `audit` (as Ctrl-C does). Default: SIGINT, while an audit runs, when `io` is the
+   * process's own; none otherwise.
+   */
+  readonly signal?: AbortSignal;
 }
 
 const VERSION = packageVersion();
@@ -66,7 +74,7 @@ Environment:
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...
                              the AWS SDK's own settings (point these at a local stack to use one)
 
-Exit codes: 0 ok, 1 failure, 2 usage or configuration error.`;
+Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 130 interrupted (audit: at a safe point).`;
 
 /** Runs the CLI on `argv` (arguments after the program name); resolves to the exit code. */
 export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
@@ -144,13 +152,17 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .option('--inventory <manifest>', 'audit from snapshots: the S3 Inventory manifest.json of the bucket (with --export; DuckDB)')
     .option('--export <dir>', 'audit from snapshots: folder with DynamoDB exports of both tables (with --inventory)')
     .action(async (opts: { olderThan: number; delete?: boolean; inventory?: string; export?: string }, command: Command) => {
-      exitCode = await auditCommand(ctx(), {
-        olderThanMs: opts.olderThan,
-        delete: opts.delete === true,
-        json: json(command),
-        inventory: opts.inventory,
-        export: opts.export,
-      });
+      const run = (signal?: AbortSignal) =>
+        auditCommand(ctx(), {
+          olderThanMs: opts.olderThan,
+          delete: opts.delete === true,
+          json: json(command),
+          inventory: opts.inventory,
+          export: opts.export,
+          ...(signal !== undefined ? { signal } : {}),
+        });
+      // The snapshot audit (--inventory/--export) is not interruptible: Ctrl-C quits it at once.
+      exitCode = opts.inventory === undefined && opts.export === undefined ? await interruptible(options, io, run) : await run();
     });
 
   program
@@ -168,6 +180,27 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     return reportError(err, io);
   } finally {
     for (const client of owned) client.destroy();
+  }
+}
+
+/**
+ * Runs `run` with the caller's signal, or, for the real process, with one SIGINT aborts for the
+ * duration (a second SIGINT exits at once).
+ */
+async function interruptible<T>(options: RunCliOptions, io: CliIO, run: (signal?: AbortSignal) => Promise<T>): Promise<T> {
+  if (options.signal !== undefined) return run(options.signal);
+  if (options.io !== undefined) return run();
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    io.stderr.write('tierlog: interrupted: stopping at the next safe point (Ctrl-C again to quit at once)\n');
+    controller.abort(new InterruptedError());
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await run(controller.signal);
+  } finally {
+    process.off('SIGINT', onSigint);
   }
 }
 
@@ -189,6 +222,10 @@ export function reportError(err: unknown, io: CliIO): number {
   if (err instanceof UsageError) {
     say(err.message);
     return EXIT.usage;
+  }
+  if (err instanceof InterruptedError || (err instanceof Error && err.cause instanceof InterruptedError)) {
+    say(err.message);
+    return EXIT.interrupted;
   }
   if (err instanceof ConfigError) {
     say(`configuration: ${err.message} (tierlog --help lists the variables)`);

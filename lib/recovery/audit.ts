@@ -98,6 +98,13 @@ export interface AuditOptions {
   readonly deleteBatch?: number;
   /** Called right before each delete request with its keys (tests, logs). */
   readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
+  /**
+   * Stops the audit at its next safe point: before the next listing page or the next round of
+   * checks, never inside a round, so an expired object's item is never removed without its blob.
+   * It then throws {@link AuditIncompleteError} with what it did, or the signal's reason when it
+   * changed nothing. The CLI aborts it on Ctrl-C.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface AuditProgress {
@@ -305,6 +312,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
 
   const check = async (batch: Candidate[]): Promise<void> => {
     if (batch.length === 0) return;
+    options.signal?.throwIfAborted();
     // Order: every blob of `batch` was listed before this scan starts; HV is read after it.
     const protection = await readChangeLogProtection(dynamodb, config.changeLogTable);
     report.corruptChangeLog.splice(0, report.corruptChangeLog.length, ...protection.corrupt);
@@ -396,6 +404,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   let pending: Candidate[] = [];
   try {
     for await (const page of lt.list(options.pageSize !== undefined ? { pageSize: options.pageSize } : {})) {
+      options.signal?.throwIfAborted();
       report.listed += page.length;
       for (const blob of page) {
         const candidate = classify(blob, config.prefix, now, olderThanMs, report);

@@ -7,11 +7,14 @@
  *  - An error stops the audit after a delete batch went through: the report of what it did until
  *    then is printed (JSON on stdout with --json), the error goes to stderr, exit 1, and the
  *    deleted count is exactly what left the bucket.
+ *  - Ctrl-C (the CLI's abort signal) stops the audit at the end of the round of checks and deletes
+ *    under way: it prints what it did and exits 130; the orphans of later rounds stay.
  */
 import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { auditCommand } from '../../lib/cli/audit.js';
+import { InterruptedError } from '../../lib/cli/common.js';
 import { reportError } from '../../lib/cli/program.js';
 import { AuditIncompleteError } from '../../lib/recovery/audit.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
@@ -89,4 +92,56 @@ describe('audit --delete under failures', () => {
       else expect(c.out()).toContain('deleted 2 blobs');
     },
   );
+
+  test.each([true, false])(
+    'Ctrl-C during a delete round (--json %s): the round finishes, the next never starts, the report is printed, exit 130',
+    async (json) => {
+      const fx = await freshFixture();
+      const keys = await orphans(fx, 6);
+      const interrupt = new AbortController();
+      const deletes: string[][] = [];
+      const c = capture();
+      const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, io: c.io, env: {} };
+      const err = await auditCommand(ctx, {
+        delete: true,
+        olderThanMs: 90 * 60_000,
+        json,
+        pageSize: 2,
+        checkBatch: 2,
+        deleteBatch: 1,
+        signal: interrupt.signal,
+        beforeDelete: (batch) => {
+          deletes.push([...batch]);
+          interrupt.abort(new InterruptedError()); // in the first round, before its first delete request
+        },
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(AuditIncompleteError);
+      // The first round (2 orphans, one delete request each) ran to its end; nothing after it.
+      expect(deletes).toEqual([[keys[0]], [keys[1]]]);
+      expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual(keys.slice(2));
+      expect(reportError(err, c.io)).toBe(130);
+      expect(c.err()).toMatch(/^tierlog: audit stopped after 2 keys listed, 2 checked, 2 blobs deleted: interrupted/);
+      if (json) expect(JSON.parse(c.out())).toMatchObject({ delete: true, checked: 2, deleted: 2, deleteFailures: [] });
+      else expect(c.out()).toContain('deleted 2 blobs');
+    },
+  );
+
+  test('Ctrl-C before anything was deleted: nothing is, exit 130', async () => {
+    const fx = await freshFixture();
+    const keys = await orphans(fx, 2);
+    const interrupt = new AbortController();
+    interrupt.abort(new InterruptedError());
+    const c = capture();
+    const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, io: c.io, env: {} };
+    const err = await auditCommand(ctx, { delete: true, olderThanMs: 90 * 60_000, signal: interrupt.signal }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect(reportError(err, c.io)).toBe(130);
+    expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual(keys);
+  });
 });
