@@ -3,6 +3,7 @@ import { round, table } from './common.js';
 import type { Results } from './results.js';
 import { OP_TYPES } from './stages/ops.js';
 import { LATENCY_KINDS, type LatencyResult } from './stages/latency.js';
+import type { LoadResult } from './stages/load.js';
 
 export function render(r: Results): string {
   const parts: string[] = [];
@@ -211,7 +212,8 @@ export function render(r: Results): string {
         `calls by command, logged: ${fmt(a.sdk.byCommand ?? {})}\n` +
         `calls by command, unlogged: ${fmt(b.sdk.byCommand ?? {})}\n` +
         `failed calls, logged: ${fmt(a.sdk.failuresByCommand ?? {})}\n` +
-        `failed calls, unlogged: ${fmt(b.sdk.failuresByCommand ?? {})}`,
+        `failed calls, unlogged: ${fmt(b.sdk.failuresByCommand ?? {})}` +
+        cpuLine(a, b),
     );
   }
   if (r.load !== undefined) {
@@ -314,4 +316,21 @@ function fmt(record: Record<string, number>): string {
   return Object.entries(record)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
+}
+
+/** Where the load's CPU went, per operation, in each mode (when the bench could read it). */
+function cpuLine(a: LoadResult, b: LoadResult): string {
+  const x = a.cpuMsPerOp;
+  const y = b.cpuMsPerOp;
+  if (x === undefined || y === undefined) return '';
+  const pair = (name: string, p: number | undefined, q: number | undefined) =>
+    p === undefined || q === undefined ? [] : [`${name} ${p} vs ${q} (${(p / q).toFixed(2)}x)`];
+  const total = (c: NonNullable<LoadResult['cpuMsPerOp']>) => round(c.client + (c.dynamodb ?? 0) + (c.s3 ?? 0), 2);
+  const parts = [
+    ...pair('this process (writers, SDK)', x.client, y.client),
+    ...pair('DynamoDB Local', x.dynamodb, y.dynamodb),
+    ...pair('S3 server', x.s3, y.s3),
+    ...pair('all', total(x), total(y)),
+  ];
+  return `\nCPU ms per operation, logged vs unlogged: ${parts.join('; ')}`;
 }

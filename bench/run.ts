@@ -22,6 +22,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
 import { benchConfig, destroyAgents, freshConfig, log, round } from './common.js';
+import { cpuMeter } from './cpu.js';
 import { recoveryScalingStage } from './stages/recovery-scaling.js';
 import { coldStartStage } from './stages/coldstart.js';
 import { memoryStage } from './stages/memory.js';
@@ -128,9 +129,10 @@ async function main(): Promise<number> {
       throttle: settings.throttle,
       seed: settings.seed,
     };
-    results.load = await loadStage({ ...load, mode: 'logged' });
+    const cpu = cpuMeter(stack);
+    results.load = await loadStage({ ...load, mode: 'logged', cpu });
     log('load, unlogged: the same load with NoopChangeLog');
-    results.loadUnlogged = await loadStage({ ...load, mode: 'unlogged' });
+    results.loadUnlogged = await loadStage({ ...load, mode: 'unlogged', cpu });
   }
   if (only.has('coldstart')) {
     log(`cold start: bundles, ${settings.coldStartRuns} fresh processes each`);

@@ -30,6 +30,7 @@ import {
 } from '../common.js';
 import { Probe } from '../instrument.js';
 import { listBlobs, scanRaw, summarizeCalls, type SweepCalls } from './recovery.js';
+import { type CpuSample, cpuSpent } from '../cpu.js';
 
 const OPS = ['small put', 'large put', 'delete'] as const;
 type LoadOp = (typeof OPS)[number];
@@ -49,6 +50,11 @@ export interface LoadResult {
   readonly p99Ms: number;
   readonly meanMs: number;
   readonly errors: Record<string, number>;
+  /**
+   * CPU ms per operation while the ops ran, of this process (the writers and their SDK clients)
+   * and of each server; absent where /proc is not.
+   */
+  readonly cpuMsPerOp?: { readonly client: number; readonly dynamodb?: number; readonly s3?: number };
   /** Logical SDK calls (outside the retry loop) and attempts (inside it; FaultInjector's count). */
   readonly sdk: {
     readonly calls: number;
@@ -95,6 +101,8 @@ export async function loadStage(options: {
   seed?: number;
   /** Default logged. */
   mode?: Mode;
+  /** Samples the CPU of this process and the servers (bench/cpu.ts); the ops' share is reported. */
+  cpu?: () => CpuSample;
 }): Promise<LoadResult> {
   const mode = options.mode ?? 'logged';
   const config = await freshConfig('load');
@@ -121,6 +129,7 @@ export async function loadStage(options: {
     delete: { count: 0, ok: 0 },
   };
   const errors: Record<string, number> = {};
+  const cpu0 = options.cpu?.();
   const t0 = performance.now();
   try {
     await Promise.all(
@@ -148,6 +157,7 @@ export async function loadStage(options: {
     for (const w of writers) if (w.changeLog instanceof DynamoChangeLog) w.changeLog.close();
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpu0 !== undefined && options.cpu !== undefined ? cpuSpent(cpu0, options.cpu()) : undefined;
   const totalOps = options.writers * options.opsPerWriter;
   const attempts = writers.reduce((n, w) => n + w.injector.stats.requests, 0);
   const throttles = writers.reduce((n, w) => n + w.injector.stats.injected.throttle, 0);
@@ -223,6 +233,7 @@ export async function loadStage(options: {
     p99Ms: round(percentile(all, 99)),
     meanMs: round(mean(all)),
     errors,
+    ...(cpu !== undefined ? { cpuMsPerOp: perOp(cpu, totalOps) } : {}),
     sdk: {
       calls,
       attempts,
@@ -252,4 +263,13 @@ export async function loadStage(options: {
 
 function sorted(counts: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).sort(([, a], [, b]) => b - a));
+}
+
+function perOp(cpu: CpuSample, ops: number): NonNullable<LoadResult['cpuMsPerOp']> {
+  const ms = (seconds: number) => round((seconds * 1000) / ops, 2);
+  return {
+    client: ms(cpu.client),
+    ...(cpu.dynamodb !== undefined ? { dynamodb: ms(cpu.dynamodb) } : {}),
+    ...(cpu.s3 !== undefined ? { s3: ms(cpu.s3) } : {}),
+  };
 }

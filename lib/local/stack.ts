@@ -27,6 +27,11 @@ export interface LocalStack {
   readonly s3Endpoint: string;
   /** The SDK variables that point a process at this stack. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * The process id of each server's child process (DynamoDB Local's is a shell whose child is
+   * the JVM), for diagnostics: the bench accounts the CPU the servers spend.
+   */
+  readonly pids: { readonly dynamodb: number | undefined; readonly s3: number | undefined };
   /** Stops both servers and removes their data. Idempotent. */
   stop(): Promise<void>;
 }
@@ -68,7 +73,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     children.push(dynamo.child, s3.child);
     const env = localStackEnv(dynamo.endpoint, s3.endpoint);
     if (options.exportEnv ?? true) Object.assign(process.env, env);
-    return { dynamodbEndpoint: dynamo.endpoint, s3Endpoint: s3.endpoint, env, stop };
+    return {
+      dynamodbEndpoint: dynamo.endpoint,
+      s3Endpoint: s3.endpoint,
+      env,
+      pids: { dynamodb: dynamo.child.pid, s3: s3.child.pid },
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
