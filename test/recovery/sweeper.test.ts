@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { newChangeId } from '../../lib/ids.js';
+import { createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
@@ -671,6 +672,50 @@ describe('reads and deletes gathered across instances', () => {
     // Past the claim of the refused sweep: another sweeper takes every instance over and finishes.
     const heir = await sweeperAt(fx, PAST_WINDOW_MS + 6 * MIN).sweep();
     expect(heir).toMatchObject({ instancesClaimed: 6, entriesRecovered: 12, blobsDeleted: 12, errors: 0 });
+    await expectClean(fx, expect);
+    expect((await rawState(fx)).instances).toEqual([]);
+  });
+
+  test('DeleteObjects refuses some keys in its answer (200 with Errors): only their entries are kept, retried after retryFailedMs', async () => {
+    const fx = await freshFixture();
+    const dead = [];
+    for (let i = 0; i < 3; i++) dead.push(await deadRawInstance(fx, 2, i % fx.config.leaseShards));
+    const refused = new Set([dead[0]!.blobs[1]!, dead[2]!.blobs[0]!]);
+    // S3 answers 200 and names each key it left in place (e.g. AccessDenied by a bucket policy,
+    // InternalError for one key); the local server never does.
+    const s3 = createS3Client();
+    open.push({ close: () => s3.destroy() });
+    s3.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName !== 'DeleteObjectsCommand') return next(args);
+        const objects = args.input.Delete.Objects.filter((o: { Key: string }) => !refused.has(o.Key));
+        const out = await next({ ...args, input: { ...args.input, Delete: { ...args.input.Delete, Objects: objects } } });
+        out.output.Errors = [...refused].map((Key) => ({ Key, Code: 'InternalError', Message: 'We encountered an internal error.' }));
+        return out;
+      },
+      { step: 'initialize', name: 'perKeyDeleteErrors' },
+    );
+    const { judge } = await fenceThenSweep(fx, 0, {}, { s3 });
+    expect(judge).toMatchObject({ instancesClaimed: 3, entriesRecovered: 4, entriesFailed: 2, blobsDeleted: 4, errors: 0 });
+    expect((await allKeys(fx)).sort()).toEqual([...refused].sort());
+    for (const { instanceId, blobs } of dead) {
+      const item = await rawInstance(fx, instanceId);
+      const kept = blobs.filter((b) => refused.has(b)).length;
+      if (kept === 0) expect(item, 'nothing failed: the item is gone').toBeUndefined();
+      else
+        expect(
+          Object.keys(item!).filter((k) => k.startsWith('c_')),
+          'the refused entries stay',
+        ).toHaveLength(kept);
+    }
+    // Before retryFailedMs (60 s) nothing is looked at again; after it, the kept entries are recovered.
+    expect(await sweeperAt(fx, PAST_WINDOW_MS + 30_000).sweep()).toMatchObject({ instancesClaimed: 0, blobsDeleted: 0 });
+    expect(await sweeperAt(fx, PAST_WINDOW_MS + 2 * MIN).sweep()).toMatchObject({
+      instancesClaimed: 2,
+      entriesRecovered: 2,
+      blobsDeleted: 2,
+      errors: 0,
+    });
     await expectClean(fx, expect);
     expect((await rawState(fx)).instances).toEqual([]);
   });
