@@ -9,8 +9,8 @@
  * Use: `const change = new LoggedChange(...)`, then `try { record, upload, commit } finally {
  * await change.close() }`. `close` applies the rule to the phase reached:
  *
- *  - not committed (recording .. uploaded; a commit refused for its condition, or refused
- *    outright on its first attempt): the write did not land and never will (its expected state
+ *  - not committed (recording .. uploaded; a commit refused for its condition, cancelled for a
+ *    reason it would meet again, or refused outright on its first attempt): the write did not land and never will (its expected state
  *    is gone, or it was never sent). Delete `new` if an upload began, then remove the entry.
  *  - committed: delete `old` (the blob the commit replaced), then remove the entry. `old` is read
  *    from HV, so it is deleted only when it is exactly a blob key of this object (the sweeper's
@@ -190,6 +190,11 @@ export class LoggedChange {
         this.current = before;
         this.withdraw();
         return outcome;
+      case 'refused':
+        // Cancelled for a reason it would meet again: it did not land and never will.
+        this.current = before;
+        this.withdraw();
+        throw outcome.error;
       case 'fenced':
         this.ctx.log.fenceLost(this.changeId);
         if (this.entryBy === 'commit') {
