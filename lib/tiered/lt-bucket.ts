@@ -71,7 +71,14 @@ export class LtBucket {
     private readonly partSize: number = MULTIPART_PART_SIZE,
   ) {}
 
-  /** Uploads `body` to `key` (multipart above one part; parts are aborted on error). */
+  /**
+   * Uploads `body` to `key` (multipart above one part; parts are aborted on error).
+   *
+   * A CompleteMultipartUpload whose answer was lost after it landed is retried by the SDK, and S3
+   * answers the retry NoSuchUpload (the upload is gone: completed). The key is new and written by
+   * this upload alone, so a blob there of the body's size is this upload's: it succeeded. A
+   * blob S3 does not confirm (404, or 403 without s3:ListBucket) leaves the error as it was.
+   */
   async upload(key: string, body: Uint8Array, options: UploadOptions = {}): Promise<void> {
     this.assertOwned(key);
     const upload = new Upload({
@@ -91,6 +98,7 @@ export class LtBucket {
     try {
       await upload.done();
     } catch (err) {
+      if (awsErrorName(err) === 'NoSuchUpload' && (await this.sizeOf(key).catch(() => undefined)) === body.byteLength) return;
       throw translateAwsError(err, { operation: 'PutObject', bucket: this.bucket });
     }
   }
