@@ -70,7 +70,9 @@ test('a CompleteMultipartUpload answered 200 with an error in its body: the put 
   const key = 'multipart/complete-200-error';
   const w = writer(new FaultInjector());
   let answered = 0;
-  const handler = w.s3.config.requestHandler as { handle: (request: any, options?: any) => Promise<{ response: unknown }> };
+  const handler = w.s3.config.requestHandler as {
+    handle: (request: { method: string; query?: Record<string, unknown> }, options?: unknown) => Promise<{ response: unknown }>;
+  };
   const send = handler.handle.bind(handler);
   handler.handle = async (request, options) => {
     // CompleteMultipartUpload: a POST with an uploadId (CreateMultipartUpload's POST has `uploads`).
