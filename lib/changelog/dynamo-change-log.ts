@@ -69,7 +69,7 @@ export interface DynamoChangeLogOptions {
    * (`AWS_LAMBDA_FUNCTION_NAME` set), where the lease follows the invocation deadline instead.
    */
   readonly renewInBackground?: boolean;
-  /** Receives errors of background renewals (which are retried on the next tick). */
+  /** Receives errors of background renewals (which are retried on the next tick). An error it throws is ignored. */
   readonly onBackgroundError?: (err: unknown) => void;
 }
 
@@ -423,11 +423,24 @@ export class DynamoChangeLog implements FencedChangeLog {
 
   private ensureTimer(): void {
     if (!this.renewInBackground || this.timer !== undefined) return;
-    this.timer = setInterval(() => void this.renewDueLeases(), Math.max(1_000, this.leaseMs / 4));
+    // Nothing awaits a tick: whatever escapes it is reported, never an unhandled rejection.
+    this.timer = setInterval(
+      () => void this.renewDueLeases().catch((err) => this.reportBackground(err)),
+      Math.max(1_000, this.leaseMs / 4),
+    );
     this.timer.unref();
   }
 
-  /** One tick of the background renewal: extends leases that are past half, stops when idle. */
+  /** Hands an error of the background renewal to `onBackgroundError`; a reporter that throws changes nothing. */
+  private reportBackground(err: unknown): void {
+    try {
+      this.onBackgroundError(err);
+    } catch {
+      // The renewal is retried on the next tick either way.
+    }
+  }
+
+  /** One tick of the background renewal: extends leases that are past half, stops when idle. Never rejects for a failed renewal. */
   async renewDueLeases(): Promise<void> {
     if (this.renewing) return;
     this.renewing = true;
@@ -450,7 +463,7 @@ export class DynamoChangeLog implements FencedChangeLog {
               if (result.applied) slot.leaseUntil = lease;
               else this.markFenced(slot);
             } catch (err) {
-              this.onBackgroundError(err);
+              this.reportBackground(err);
             }
           }),
       );
