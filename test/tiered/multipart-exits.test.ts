@@ -11,7 +11,9 @@
  * log and leaves nothing.
  */
 import { Readable } from 'node:stream';
+import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeAll, expect, test } from 'vitest';
+import { AccessDeniedError } from '../../lib/errors.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -63,6 +65,31 @@ test('S3 throttles every attempt of a part (503 SlowDown): the upload is aborted
   const error = await w.store.put(key, BODY).catch((e: unknown) => e);
   expect((error as { name?: string }).name).toBe('SlowDown');
   expect(await rawValue(fx, key)).toBeUndefined();
+  await expectKnownState(w);
+});
+
+test('a part refused (access denied) and its abort throttled: the put fails with the error of the part, not of the abort', async () => {
+  const key = 'multipart/part-denied-abort-throttled';
+  const injector = new FaultInjector()
+    .add({
+      kind: 'fail',
+      match: onCommand('UploadPart'),
+      skip: 1,
+      error: () =>
+        Object.assign(new Error('injected: denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } }),
+    })
+    .add({ kind: 'throttle', match: onCommand('AbortMultipartUpload') });
+  const w = writer(injector);
+  const error = await w.store.put(key, BODY).catch((e: unknown) => e);
+  expect(error, 'the cause a caller can act on').toBeInstanceOf(AccessDeniedError);
+  expect(await rawValue(fx, key)).toBeUndefined();
+  const now = await checkInvariants(fx);
+  expect(now.lost).toEqual([]);
+  expect(now.leaked).toEqual([]);
+  // The abort never got through: the bucket's lifecycle rule ends that upload. End it here.
+  for (const { Key, UploadId } of (await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket }))).Uploads ?? []) {
+    await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key, UploadId }));
+  }
   await expectKnownState(w);
 });
 
