@@ -33,6 +33,15 @@ export function isTransactionCanceled(err: unknown): boolean {
   return awsErrorName(err) === 'TransactionCanceledException';
 }
 
+/**
+ * DynamoDB refused a plain write (PutItem, UpdateItem, DeleteItem) because an ongoing
+ * TransactWriteItems includes the item: nothing was applied, and the same write may be sent
+ * again once the transaction is over. The SDK does not retry it.
+ */
+export function isTransactionConflict(err: unknown): boolean {
+  return awsErrorName(err) === 'TransactionConflictException';
+}
+
 /** S3 "no such object" as HeadObject (`NotFound`) and GetObject (`NoSuchKey`) report it. */
 export function isNoSuchKey(err: unknown): boolean {
   const name = awsErrorName(err);

@@ -15,7 +15,7 @@ import type { TierlogConfig } from '../config.js';
 import { LEASE_INDEX_NAME } from '../constants.js';
 import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
 import { documentClient, unmarshallOptions } from '../aws/clients.js';
-import { isConditionalCheckFailed, translateAwsError, withAwsErrors } from '../aws/errors.js';
+import { isConditionalCheckFailed, isTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
 import type { Change } from './change-log.js';
 import { entryAttribute, type StoredEntry } from './entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from './instance-item.js';
@@ -62,6 +62,9 @@ export type FenceEffect =
    * `recordsAtCommit`.
    */
   | { readonly kind: 'record'; readonly change: Change };
+
+/** Sends of a conditional write refused because a transaction held its item, before the refusal is thrown. */
+const CONFLICT_ATTEMPTS = 8;
 
 const NAMES = {
   '#state': A.state,
@@ -445,13 +448,25 @@ export class InstanceTable {
     );
   }
 
+  /**
+   * Sends a conditional write. One refused because a transaction holds the item (the fenced
+   * commit of another change of the same instance, a few milliseconds) is sent again, with
+   * backoff: it was not applied, and each write here tells "already done" from its failed
+   * condition, so sending it again is safe.
+   */
   private async conditionalWrite(operation: string, write: () => Promise<unknown>): Promise<WriteResult> {
-    try {
-      await write();
-      return { applied: true };
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) return { applied: false, item: oldItemOf(err) };
-      throw translateAwsError(err, { operation, table: this.tableName });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await write();
+        return { applied: true };
+      } catch (err) {
+        if (isConditionalCheckFailed(err)) return { applied: false, item: oldItemOf(err) };
+        if (isTransactionConflict(err) && attempt < CONFLICT_ATTEMPTS) {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1_000, 25 * 2 ** attempt)));
+          continue;
+        }
+        throw translateAwsError(err, { operation, table: this.tableName });
+      }
     }
   }
 
