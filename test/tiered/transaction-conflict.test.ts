@@ -12,7 +12,18 @@ import { afterEach, beforeAll, expect, test } from 'vitest';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { KiB, makeWriter, randomBody, rawState, rawValue, sameBytes, steps, type Writer } from './harness.js';
+import {
+  KiB,
+  makeSweeper,
+  makeWriter,
+  PAST_EVERYTHING_MS,
+  randomBody,
+  rawState,
+  rawValue,
+  sameBytes,
+  steps,
+  type Writer,
+} from './harness.js';
 
 const LARGE = randomBody(40 * KiB);
 const SMALL = randomBody(300);
@@ -70,4 +81,38 @@ test.each(cases)('%s meets an ongoing transaction: the write lands, nothing is l
     state.instances.flatMap((i) => Object.entries(i).filter(([n, e]) => n.startsWith('c_') && (e as { id?: unknown }).id === key)),
     'no entry left',
   ).toEqual([]);
+});
+
+test("a sweeper's claim meets a writer's commit on the instance item: it claims again, without an error", async () => {
+  const own = await freshFixture();
+  // A writer dies after its record: its instance holds one entry.
+  const dead = makeWriter(own, { injector: new FaultInjector().add({ kind: 'crashBefore', match: steps(own.config).upload }) });
+  open.push(dead);
+  await expect(dead.store.put('conflict/claimed', LARGE)).rejects.toThrow();
+  const injector = new FaultInjector().add({ kind: 'fail', times: 1, match: steps(own.config).claim, error: conflict });
+  const { sweeper, close } = makeSweeper(own, PAST_EVERYTHING_MS, { injector });
+  try {
+    expect(await sweeper.sweep()).toMatchObject({ instancesClaimed: 1, errors: 0 });
+  } finally {
+    close();
+  }
+  expect(injector.stats.injected.fail).toBe(1);
+  expect((await rawState(own)).instances.map((i) => i.state)).toEqual(['claimed']);
+});
+
+test("an abort meets a complete's commit on the session: it claims the session again and aborts", async () => {
+  const w = makeWriter(fx);
+  open.push(w);
+  const created = await w.store.createUpload('conflict/session');
+  const injector = new FaultInjector().add({
+    kind: 'fail',
+    times: 1,
+    match: (r: RequestInfo) => r.command === 'UpdateItemCommand' && r.input.TableName === fx.config.changeLogTable,
+    error: conflict,
+  });
+  const aborter = makeWriter(fx, { injector });
+  open.push(aborter);
+  await aborter.store.abortUpload(created.uploadId);
+  expect(injector.stats.injected.fail).toBe(1);
+  expect((await rawState(fx)).instances.filter((i) => i.pk === created.uploadId)).toEqual([]);
 });
