@@ -14,9 +14,10 @@
  *    a sweeper, nothing kept alive).
  *
  * An upload session's complete follows the same rule: transient reasons commit, a refusal leaves
- * the session open (nothing committed) for the client to abort.
+ * the session open (nothing committed) for the client to abort. And a real refusal: an objects
+ * item that the write would take past 400 KB (DynamoDB Local answers ValidationException).
  */
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { CommitOutcomeUnknownError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
@@ -150,6 +151,32 @@ describe('an upload session complete cancelled', () => {
     expect((error as { name?: string }).name).toBe('TransactionCanceledException');
     expect(await rawValue(fx, key)).toBeUndefined();
     await writer().store.abortUpload(created.uploadId);
+    expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
+  });
+});
+
+describe('an objects item that would pass 400 KB (DynamoDB Local refuses it for real)', () => {
+  test('a small body over a large one, on an item carrying 120 KB of attributes of its own: refused, the old value stays, nothing left', async () => {
+    const key = 'cancel/item-too-large';
+    const old = randomBody(48 * 1024);
+    const w = makeWriter(fx, { store: { inlineThreshold: 384 * 1024 } });
+    open.push(w);
+    await w.store.put(key, old);
+    // The user's own attribute on the objects item (an HV schema of their own).
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.objectsTable,
+        Key: { key: { S: key } },
+        UpdateExpression: 'SET #x = :x',
+        ExpressionAttributeNames: { '#x': 'userData' },
+        ExpressionAttributeValues: { ':x': { S: 'x'.repeat(120 * 1024) } },
+      }),
+    );
+    const error = await w.store.put(key, randomBody(300 * 1024)).catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(CommitOutcomeUnknownError);
+    expect((error as { name?: string }).name).toMatch(/^(ValidationException|TransactionCanceledException)$/);
+    expect(sameBytes(await rawValue(fx, key), old), 'the old value stays').toBe(true);
+    expect(w.log.outstanding).toBe(0);
     expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
   });
 });
