@@ -16,6 +16,7 @@ import { afterEach, beforeAll, expect, test } from 'vitest';
 import { AccessDeniedError } from '../../lib/errors.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { withoutListBucket } from '../../lib/faults/without-list-bucket.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { expectClean, MiB, makeWriter, randomBody, rawValue, sameBytes, sweepPastEverything, type Writer } from './harness.js';
 
@@ -56,6 +57,28 @@ test('a CompleteMultipartUpload that landed, its answer lost (the retry answered
   expect(sameBytes(await rawValue(fx, key), BODY), 'the value is the new one').toBe(true);
   await expectKnownState(w);
   expect(sameBytes(await rawValue(fx, key), BODY), 'the sweep took nothing').toBe(true);
+});
+
+test('a CompleteMultipartUpload answered NoSuchUpload for an upload that is gone without landing, the writer without s3:ListBucket: the put fails, nothing is left', async () => {
+  const key = 'multipart/complete-upload-gone';
+  // Someone (the bucket's lifecycle rule, an operator) aborts the upload right before its complete.
+  const injector = new FaultInjector().add({
+    kind: 'delay',
+    delayMs: 0,
+    times: 1,
+    match: onCommand('CompleteMultipartUpload'),
+    before: async (r) => {
+      await fx.s3.send(
+        new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: String(r.input.Key), UploadId: String(r.input.UploadId) }),
+      );
+    },
+  });
+  const w = writer(injector);
+  withoutListBucket(w.s3); // the GET that would confirm the blob is answered 403, as AWS does for a missing key
+  const error = await w.store.put(key, BODY).catch((e: unknown) => e);
+  expect((error as { name?: string }).name, 'not taken for a landed upload').toBe('NoSuchUpload');
+  expect(await rawValue(fx, key)).toBeUndefined();
+  await expectKnownState(w);
 });
 
 test('S3 throttles every attempt of a part (503 SlowDown): the upload is aborted, the put fails, nothing is left', async () => {
