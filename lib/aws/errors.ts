@@ -33,6 +33,32 @@ export function isTransactionCanceled(err: unknown): boolean {
   return awsErrorName(err) === 'TransactionCanceledException';
 }
 
+/**
+ * DynamoDB refused a plain write (PutItem, UpdateItem, DeleteItem) because an ongoing
+ * TransactWriteItems includes the item: nothing was applied, and the same write may be sent
+ * again once the transaction is over. The SDK does not retry it.
+ */
+export function isTransactionConflict(err: unknown): boolean {
+  return awsErrorName(err) === 'TransactionConflictException';
+}
+
+/**
+ * Runs `call`, sending it again (up to `attempts` times in all, with jittered backoff) while
+ * DynamoDB refuses it with TransactionConflictException: a transaction holds the item for a few
+ * milliseconds. Only for writes whose repetition is safe (conditional writes that tell "already
+ * done" from their failed condition).
+ */
+export async function retryOnTransactionConflict<T>(call: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isTransactionConflict(err) || attempt >= attempts) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1_000, 25 * 2 ** attempt)));
+    }
+  }
+}
+
 /** S3 "no such object" as HeadObject (`NotFound`) and GetObject (`NoSuchKey`) report it. */
 export function isNoSuchKey(err: unknown): boolean {
   const name = awsErrorName(err);

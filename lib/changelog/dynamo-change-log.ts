@@ -55,9 +55,13 @@ export interface DynamoChangeLogOptions {
   readonly leaseMs?: number;
   /** Milliseconds since the epoch. Default `Date.now`. */
   readonly clock?: Clock;
-  /** Outstanding entries per instance item before another slot is opened. Default 8. */
+  /** Outstanding entries per instance item before another slot is opened. Default 8; at most {@link MAX_ENTRIES_PER_ITEM} count. */
   readonly entriesPerInstance?: number;
-  /** Most slots (instance items) one process holds. Default 64. */
+  /**
+   * Most slots (instance items) one process holds while they take entries: past it, slots fill
+   * beyond `entriesPerInstance`, up to {@link MAX_ENTRIES_PER_ITEM} each, and then another opens
+   * anyway (an item holds 400 KB at most). Default 64.
+   */
   readonly maxSlots?: number;
   /**
    * Added to an invocation's deadline to make the lease. Default 30 000, which is also the most:
@@ -69,7 +73,7 @@ export interface DynamoChangeLogOptions {
    * (`AWS_LAMBDA_FUNCTION_NAME` set), where the lease follows the invocation deadline instead.
    */
   readonly renewInBackground?: boolean;
-  /** Receives errors of background renewals (which are retried on the next tick). */
+  /** Receives errors of background renewals (which are retried on the next tick). An error it throws is ignored. */
   readonly onBackgroundError?: (err: unknown) => void;
 }
 
@@ -88,6 +92,13 @@ interface Slot {
 }
 
 const MAX_RECORD_ATTEMPTS = 6;
+
+/**
+ * Most entries one instance item takes, whatever `entriesPerInstance` and `maxSlots` say. An entry
+ * takes up to about 6.3 KB (an id, `new` and `old` of 2,048 characters, a change id of 128), so
+ * 48 of them stay well within DynamoDB's 400 KB item limit.
+ */
+const MAX_ENTRIES_PER_ITEM = 48;
 
 export class DynamoChangeLog implements FencedChangeLog {
   /** The change-log table's name. */
@@ -380,16 +391,21 @@ export class DynamoChangeLog implements FencedChangeLog {
     return { instanceId, shard: shardOf(instanceId, this.shards), leaseUntil: 0, entries: new Set(), fenced: false, created: false };
   }
 
-  /** The first live slot with room; a new one while under the cap; else the least loaded. */
+  /**
+   * The first live slot with room; a new one while under the cap; else the least loaded, unless
+   * it holds {@link MAX_ENTRIES_PER_ITEM} already: then a new one past `maxSlots`, since a fuller
+   * item could pass DynamoDB's 400 KB and refuse every record.
+   */
   private pickSlot(): Slot {
-    const open = this.slots.find((slot) => slot.entries.size < this.cap);
+    const open = this.slots.find((slot) => slot.entries.size < Math.min(this.cap, MAX_ENTRIES_PER_ITEM));
     if (open !== undefined) return open;
-    if (this.slots.length < this.maxSlots) {
+    const least = this.slots.reduce((a, b) => (b.entries.size < a.entries.size ? b : a));
+    if (this.slots.length < this.maxSlots || least.entries.size >= MAX_ENTRIES_PER_ITEM) {
       const slot = this.newSlot();
       this.slots.push(slot);
       return slot;
     }
-    return this.slots.reduce((a, b) => (b.entries.size < a.entries.size ? b : a));
+    return least;
   }
 
   private place(id: ChangeId, slot: Slot): void {
@@ -423,11 +439,24 @@ export class DynamoChangeLog implements FencedChangeLog {
 
   private ensureTimer(): void {
     if (!this.renewInBackground || this.timer !== undefined) return;
-    this.timer = setInterval(() => void this.renewDueLeases(), Math.max(1_000, this.leaseMs / 4));
+    // Nothing awaits a tick: whatever escapes it is reported, never an unhandled rejection.
+    this.timer = setInterval(
+      () => void this.renewDueLeases().catch((err) => this.reportBackground(err)),
+      Math.max(1_000, this.leaseMs / 4),
+    );
     this.timer.unref();
   }
 
-  /** One tick of the background renewal: extends leases that are past half, stops when idle. */
+  /** Hands an error of the background renewal to `onBackgroundError`; a reporter that throws changes nothing. */
+  private reportBackground(err: unknown): void {
+    try {
+      this.onBackgroundError(err);
+    } catch {
+      // The renewal is retried on the next tick either way.
+    }
+  }
+
+  /** One tick of the background renewal: extends leases that are past half, stops when idle. Never rejects for a failed renewal. */
   async renewDueLeases(): Promise<void> {
     if (this.renewing) return;
     this.renewing = true;
@@ -450,7 +479,7 @@ export class DynamoChangeLog implements FencedChangeLog {
               if (result.applied) slot.leaseUntil = lease;
               else this.markFenced(slot);
             } catch (err) {
-              this.onBackgroundError(err);
+              this.reportBackground(err);
             }
           }),
       );

@@ -15,7 +15,7 @@ import type { TierlogConfig } from '../config.js';
 import { LEASE_INDEX_NAME } from '../constants.js';
 import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
 import { documentClient, unmarshallOptions } from '../aws/clients.js';
-import { isConditionalCheckFailed, translateAwsError, withAwsErrors } from '../aws/errors.js';
+import { isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
 import type { Change } from './change-log.js';
 import { entryAttribute, type StoredEntry } from './entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from './instance-item.js';
@@ -321,33 +321,36 @@ export class InstanceTable {
   ): Promise<Record<string, unknown> | undefined> {
     const suspect = args.suspectAbove !== undefined;
     try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { [A.pk]: instanceId },
-          UpdateExpression: 'SET #state = :claimed, #by = :me, #lease = :until, #seen = if_not_exists(#seen, :now)',
-          // Only a header it can trust: the claim overwrites state and claimedBy, so claiming an
-          // item whose state or claimant is corrupt would launder it into a valid one.
-          // An upload session's lease is its expiry (set by the store, not a writer's lease): never suspect.
-          ConditionExpression: `${suspect ? '#state = :live AND #lease > :cutoff AND attribute_not_exists(#upload)' : '#state IN (:live, :claimed) AND #lease < :cutoff'} AND (attribute_not_exists(#by) OR attribute_type(#by, :string))`,
-          ExpressionAttributeNames: {
-            '#state': A.state,
-            '#by': A.claimedBy,
-            '#lease': A.leaseUntil,
-            '#seen': A.firstSeen,
-            ...(suspect ? { '#upload': 'upload' } : {}),
-          },
-          ExpressionAttributeValues: {
-            ':claimed': 'claimed',
-            ':live': 'live',
-            ':string': 'S',
-            ':me': args.claimant,
-            ':until': args.until,
-            ':cutoff': suspect ? args.suspectAbove : args.cutoff,
-            ':now': Math.floor(args.now ?? Date.now()),
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
+      // A writer's commit on the item (a transaction) refuses the claim for a moment: claim again.
+      const out = await retryOnTransactionConflict(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { [A.pk]: instanceId },
+            UpdateExpression: 'SET #state = :claimed, #by = :me, #lease = :until, #seen = if_not_exists(#seen, :now)',
+            // Only a header it can trust: the claim overwrites state and claimedBy, so claiming an
+            // item whose state or claimant is corrupt would launder it into a valid one.
+            // An upload session's lease is its expiry (set by the store, not a writer's lease): never suspect.
+            ConditionExpression: `${suspect ? '#state = :live AND #lease > :cutoff AND attribute_not_exists(#upload)' : '#state IN (:live, :claimed) AND #lease < :cutoff'} AND (attribute_not_exists(#by) OR attribute_type(#by, :string))`,
+            ExpressionAttributeNames: {
+              '#state': A.state,
+              '#by': A.claimedBy,
+              '#lease': A.leaseUntil,
+              '#seen': A.firstSeen,
+              ...(suspect ? { '#upload': 'upload' } : {}),
+            },
+            ExpressionAttributeValues: {
+              ':claimed': 'claimed',
+              ':live': 'live',
+              ':string': 'S',
+              ':me': args.claimant,
+              ':until': args.until,
+              ':cutoff': suspect ? args.suspectAbove : args.cutoff,
+              ':now': Math.floor(args.now ?? Date.now()),
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
       );
       return out.Attributes;
     } catch (err) {
@@ -445,9 +448,15 @@ export class InstanceTable {
     );
   }
 
+  /**
+   * Sends a conditional write. One refused because a transaction holds the item (the fenced
+   * commit of another change of the same instance, a few milliseconds) is sent again, with
+   * backoff: it was not applied, and each write here tells "already done" from its failed
+   * condition, so sending it again is safe.
+   */
   private async conditionalWrite(operation: string, write: () => Promise<unknown>): Promise<WriteResult> {
     try {
-      await write();
+      await retryOnTransactionConflict(write);
       return { applied: true };
     } catch (err) {
       if (isConditionalCheckFailed(err)) return { applied: false, item: oldItemOf(err) };

@@ -10,9 +10,18 @@
  *
  * The outcome is one of: landed; refused because HV moved on (a definite CAS loss, after which
  * this write can never land: its expected version is gone); refused because the instance was
- * claimed (fenced: can never land either); or unknown. An error that leaves the outcome open is
- * decided by a consistent HV read: the item carries this write's id or it does not. Treating a
- * landed commit as lost would delete the blob it just made live.
+ * claimed (fenced: can never land either); busy; refused outright; or unknown. An error that
+ * leaves the outcome open is decided by a consistent HV read: the item carries this write's id or
+ * it does not. Treating a landed commit as lost would delete the blob it just made live.
+ *
+ * A cancelled transaction is an answer, whatever attempt of the SDK's gave it: the transaction did
+ * not apply (a retry of one that had applied answers success, by its idempotency token). Its
+ * reasons tell what next: a failed condition is decided above; a conflict with another
+ * transaction or throttling (`TransactionConflict`, `ThrottlingError`,
+ * `ProvisionedThroughputExceeded`) is `busy`, try again; a `ValidationError` (an item grown past
+ * 400 KB, on AWS; DynamoDB Local answers a plain ValidationException) or
+ * `ItemCollectionSizeLimitExceeded` would be refused again: `refused`, the caller cleans up as for
+ * any write that did not land.
  */
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -30,8 +39,10 @@ export type CommitOutcome =
   | { readonly kind: 'conflict'; readonly current: Record<string, unknown> | undefined }
   /** The writer's instance was claimed by a sweeper; the write did not and will not land. */
   | { readonly kind: 'fenced' }
-  /** Another transaction held an item; nothing landed, try again. */
+  /** Another transaction held an item, or DynamoDB throttled the transaction; nothing landed, try again. */
   | { readonly kind: 'busy' }
+  /** Cancelled for a reason the same request meets again (validation, item collection size); nothing landed. */
+  | { readonly kind: 'refused'; readonly error: unknown }
   | { readonly kind: 'unknown'; readonly error: unknown };
 
 export interface CommitRequest {
@@ -43,7 +54,7 @@ export interface CommitRequest {
   readonly effect?: FenceEffect;
 }
 
-/** Runs the commit and classifies its outcome; never throws for a refusal, only for bad config. */
+/** Runs the commit and classifies its outcome; throws only for bad config and a request refused before it was judged (ValidationException). */
 export async function commitWrite(request: CommitRequest): Promise<CommitOutcome> {
   // Every HV write (a delete's marker too) carries its id: the item shows whether it landed.
   const landed = (current: Record<string, unknown> | undefined) =>
@@ -102,7 +113,8 @@ async function classify(
       // Live but the entry is gone: an earlier attempt of this commit removed it. Did it land?
       return decideByRead(request, landed, err);
     }
-    if (reasons.some((r) => r.Code === 'TransactionConflict')) return { kind: 'busy' };
+    if (reasons.some((r) => r.Code !== undefined && REFUSED.has(r.Code))) return { kind: 'refused', error: err };
+    if (reasons.some((r) => r.Code !== undefined && BUSY.has(r.Code))) return { kind: 'busy' };
     return { kind: 'unknown', error: err };
   }
   const translated = translateAwsError(err, { operation: 'commit', table: request.hv.tableName });
@@ -115,6 +127,11 @@ async function classify(
   if (awsErrorName(err) === 'ValidationException') throw err;
   return decideByRead(request, landed, err);
 }
+
+/** Cancellation reasons after which the same transaction may land if tried again. */
+const BUSY = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
+/** Cancellation reasons the same transaction meets again. */
+const REFUSED = new Set(['ValidationError', 'ItemCollectionSizeLimitExceeded']);
 
 /** True when a read of the objects table is answered (the table exists). */
 async function hvTableExists(request: CommitRequest): Promise<boolean> {

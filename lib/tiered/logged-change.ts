@@ -9,9 +9,12 @@
  * Use: `const change = new LoggedChange(...)`, then `try { record, upload, commit } finally {
  * await change.close() }`. `close` applies the rule to the phase reached:
  *
- *  - not committed (recording .. uploaded; a commit refused for its condition, or refused
- *    outright on its first attempt): the write did not land and never will (its expected state
- *    is gone, or it was never sent). Delete `new` if an upload began, then remove the entry.
+ *  - not committed (recording .. uploaded; a commit refused for its condition, cancelled for a
+ *    reason it would meet again, or refused outright on its first attempt): the write did not
+ *    land and never will (its expected state is gone, or it was never sent). Delete `new` if an
+ *    upload began, then remove the entry. But an upload that failed without a definite refusal
+ *    may still land after that delete (a request S3 applies after the writer gave up on it): its
+ *    entry is left to the sweeper, which judges it once the upload window is over.
  *  - committed: delete `old` (the blob the commit replaced), then remove the entry. `old` is read
  *    from HV, so it is deleted only when it is exactly a blob key of this object (the sweeper's
  *    namespace guard); anything else is reported and its entry left to the sweeper (quarantined).
@@ -86,6 +89,11 @@ export class LoggedChange {
   private current: ChangePhase = 'recording';
   /** An upload of `blob` began (it may exist even if the upload failed). */
   private uploadBegan = false;
+  /**
+   * The upload is over for good: it succeeded, or S3 refused it outright on its only attempt. An
+   * upload that failed otherwise (no answer, a 5xx, throttling after retries) may still land later.
+   */
+  private uploadOver = false;
   /** The blob the landed commit replaced. */
   private replaced: string | undefined;
   /**
@@ -147,7 +155,13 @@ export class LoggedChange {
   async upload(bytes: Uint8Array, options: UploadOptions): Promise<void> {
     this.advance('recorded', 'uploading');
     this.uploadBegan = true;
-    await this.ctx.lt.upload(this.blob!, bytes, options);
+    try {
+      await this.ctx.lt.upload(this.blob!, bytes, options);
+    } catch (err) {
+      this.uploadOver = refusedOutright(err);
+      throw err;
+    }
+    this.uploadOver = true;
     this.current = 'uploaded';
   }
 
@@ -190,6 +204,11 @@ export class LoggedChange {
         this.current = before;
         this.withdraw();
         return outcome;
+      case 'refused':
+        // Cancelled for a reason it would meet again: it did not land and never will.
+        this.current = before;
+        this.withdraw();
+        throw outcome.error;
       case 'fenced':
         this.ctx.log.fenceLost(this.changeId);
         if (this.entryBy === 'commit') {
@@ -233,9 +252,11 @@ export class LoggedChange {
           this.leaveToSweeper();
           return;
         default:
-          // recording .. uploaded: nothing landed.
+          // recording .. uploaded: nothing landed. An upload that may still land keeps its
+          // entry (for the sweeper, past the upload window): a blob landing after the delete
+          // would otherwise be named by nothing.
           if (this.entryBy === 'commit') return this.withdraw();
-          if (!this.uploadBegan || (await this.deleteBlob(this.blob!))) await this.remove();
+          if (!this.uploadBegan || ((await this.deleteBlob(this.blob!)) && this.uploadOver)) await this.remove();
           else this.leaveToSweeper();
       }
     } catch (err) {

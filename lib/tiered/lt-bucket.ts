@@ -71,7 +71,15 @@ export class LtBucket {
     private readonly partSize: number = MULTIPART_PART_SIZE,
   ) {}
 
-  /** Uploads `body` to `key` (multipart above one part; parts are aborted on error). */
+  /**
+   * Uploads `body` to `key` (multipart above one part; parts are aborted on error, and the error
+   * thrown is the upload's own, whatever the abort answered).
+   *
+   * A CompleteMultipartUpload whose answer was lost after it landed is retried by the SDK, and S3
+   * answers the retry NoSuchUpload (the upload is gone: completed). The key is new and written by
+   * this upload alone, so a blob there of the body's size is this upload's: it succeeded. A
+   * blob S3 does not confirm (404, or 403 without s3:ListBucket) leaves the error as it was.
+   */
   async upload(key: string, body: Uint8Array, options: UploadOptions = {}): Promise<void> {
     this.assertOwned(key);
     const upload = new Upload({
@@ -86,11 +94,16 @@ export class LtBucket {
       },
       partSize: Math.max(5 * 1024 * 1024, this.partSize),
       queueSize: 4,
-      leavePartsOnError: false,
+      // The parts are aborted below: lib-storage's own abort throws its failure in place of the
+      // upload's error (a SlowDown of the abort would hide an access denied of a part).
+      leavePartsOnError: true,
     });
     try {
       await upload.done();
     } catch (err) {
+      if (awsErrorName(err) === 'NoSuchUpload' && (await this.sizeOf(key).catch(() => undefined)) === body.byteLength) return;
+      // An abort that fails leaves the parts to the bucket's AbortIncompleteMultipartUpload rule.
+      if (upload.uploadId !== undefined) await this.abortMultipart(key, upload.uploadId).catch(() => undefined);
       throw translateAwsError(err, { operation: 'PutObject', bucket: this.bucket });
     }
   }

@@ -62,7 +62,7 @@ import {
 } from '../errors.js';
 import { type Clock, newChangeId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
-import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
+import { isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
 import { newBlobKey } from './blob-keys.js';
 import {
   type Expected,
@@ -376,6 +376,8 @@ export class TieredStore {
         (typeof oldExpiry === 'number' && isExpired({ expiresAtSeconds: oldExpiry }, fields.now));
       return { key, version, size: bytes.byteLength, stored: 'inline', created };
     } catch (err) {
+      // Another writer's commit of this key holds the item: nothing was applied; try again.
+      if (refusedForTransaction(err)) return RETRY;
       if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'put', table: this.hv.tableName });
       // The item as stored: live, expired (absent to the condition, but its blob is replaced
       // through the log like a live one's) or a deletion marker.
@@ -439,6 +441,7 @@ export class TieredStore {
       await this.hv.client.send(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
       return true;
     } catch (err) {
+      if (refusedForTransaction(err)) return RETRY;
       if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'delete', table: this.hv.tableName });
       const current = this.parse(oldItemOf(err));
       if (current?.writeId === writeId) return true; // an SDK retry of a delete that had landed
@@ -589,6 +592,15 @@ export class TieredStore {
       ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
     };
   }
+}
+
+/**
+ * A write refused on its only attempt because a transaction (another writer's commit of the key)
+ * held the item: nothing was applied. After several attempts an earlier one may have landed, so
+ * it is left to the caller as an error.
+ */
+function refusedForTransaction(err: unknown): boolean {
+  return isTransactionConflict(err) && ((err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1) <= 1;
 }
 
 function assertIfVersion(ifVersion: number | undefined): void {

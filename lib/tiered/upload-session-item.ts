@@ -17,7 +17,7 @@
  */
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { isConditionalCheckFailed, translateAwsError, withAwsErrors } from '../aws/errors.js';
+import { isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
 import { entryAttribute, encodeEntry } from '../changelog/entry-codec.js';
 import type { FenceEffect, TransactElement } from '../changelog/instance-table.js';
 import { isUuidV7, newInstanceId } from '../ids.js';
@@ -286,7 +286,8 @@ export class SessionTable {
 
   private async conditional(operation: string, input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>): Promise<boolean> {
     try {
-      await this.doc.send(new UpdateCommand({ TableName: this.tableName, ...input }));
+      // A complete's commit (a transaction) holding the session refuses the write for a moment.
+      await retryOnTransactionConflict(() => this.doc.send(new UpdateCommand({ TableName: this.tableName, ...input })));
       return true;
     } catch (err) {
       if (isConditionalCheckFailed(err)) return false;

@@ -351,6 +351,10 @@ export class UploadSessions {
           await this.tryDelete(info.key, sessionId, info.blob);
           throw new UploadSessionClosedError(sessionId, again?.closed === 'aborted' ? 'aborted' : 'expired');
         }
+        case 'refused':
+          // Cancelled for a reason it would meet again: nothing committed; the session stays open
+          // (the client aborts it, or the sweeper takes it at expiry).
+          throw outcome.error;
         default:
           // Unknown: a retried complete decides it from HV; the sweeper settles it after expiry.
           throw new CommitOutcomeUnknownError(info.key, sessionId, outcome.error);

@@ -1,0 +1,182 @@
+/**
+ * A commit's TransactWriteItems cancelled for a reason other than a failed condition. A
+ * cancellation is an answer: the transaction (its idempotency token) did not apply. Table: write
+ * path × cancellation reason × the element it names (the objects item or the change-log item),
+ * injected once at the commit (lib/faults/fault-injector.ts; DynamoDB Local never cancels for
+ * these, and answers an oversized item with a plain ValidationException where AWS cancels the
+ * transaction with a `ValidationError` reason).
+ *
+ *  - `TransactionConflict`, `ThrottlingError`, `ProvisionedThroughputExceeded`: transient; the
+ *    write commits again and lands, and nothing is left behind without a sweep.
+ *  - `ValidationError`, `ItemCollectionSizeLimitExceeded`: the same request would be refused
+ *    again. The write fails with the cancellation itself, never as "outcome unknown"; the old
+ *    value stays, and the writer cleans up at once: its blob deleted, no entry left (nothing for
+ *    a sweeper, nothing kept alive).
+ *
+ * An upload session's complete follows the same rule: transient reasons commit, a refusal leaves
+ * the session open (nothing committed) for the client to abort. And a real refusal: an objects
+ * item that the write would take past 400 KB (DynamoDB Local answers ValidationException).
+ */
+import { TransactionCanceledException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { CommitOutcomeUnknownError } from '../../lib/errors.js';
+import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { MiB, makeWriter, randomBody, rawState, rawValue, sameBytes, steps, type Writer } from './harness.js';
+import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
+import { writePaths } from './write-paths.js';
+import { uploadParts } from './upload-session-client.js';
+
+const TRANSIENT = ['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded'] as const;
+const REFUSED = ['ValidationError', 'ItemCollectionSizeLimitExceeded'] as const;
+const paths = writePaths('create', 'overwrite', 'small-over-large', 'delete');
+const elements = ['objects item', 'change-log item'] as const;
+
+/** The exception AWS answers a cancelled transaction with, `code` naming element `at` (0: HV, 1: log). */
+function cancelled(code: string, at: 0 | 1): TransactionCanceledException {
+  const reasons = [{ Code: 'None' }, { Code: 'None' }] as Array<{ Code: string; Message?: string }>;
+  reasons[at] = { Code: code, Message: `injected: ${code}` };
+  return new TransactionCanceledException({
+    message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
+    $metadata: { httpStatusCode: 400 },
+    CancellationReasons: reasons,
+  });
+}
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await freshFixture();
+});
+const open: Writer[] = [];
+afterEach(() => {
+  for (const w of open.splice(0)) w.close();
+});
+
+function writer(injector?: FaultInjector): Writer {
+  const w = makeWriter(fx, injector ? { injector } : {});
+  open.push(w);
+  return w;
+}
+
+/** What is left of `key`: its blobs no HV item references, the entries naming it, and a lost blob. */
+async function leftOf(key: string) {
+  const state = await rawState(fx);
+  const own = `${fx.config.prefix}/${encodeObjectId(key)}/`;
+  const entries = state.instances.flatMap((i) =>
+    Object.entries(i).filter(([name, entry]) => name.startsWith('c_') && (entry as { id?: unknown }).id === key),
+  );
+  return {
+    lost: state.lost.filter((k) => k === key),
+    unreferenced: state.unreferenced.filter((b) => b.startsWith(own)),
+    entries: entries.length,
+  };
+}
+
+/** Runs `path` with its first commit cancelled for `code` at element `at`; returns what it threw. */
+async function cancelOnce(path: (typeof paths)[number], key: string, code: string, at: 0 | 1) {
+  if (path.old !== undefined) await writer().store.put(key, path.old);
+  const injector = new FaultInjector().add({ kind: 'fail', times: 1, match: steps(fx.config).commit, error: () => cancelled(code, at) });
+  const w = writer(injector);
+  let error: unknown;
+  try {
+    await path.op(w.store, key);
+  } catch (err) {
+    error = err;
+  }
+  expect(injector.stats.injected.fail, 'the commit was cancelled').toBe(1);
+  return { w, error };
+}
+
+describe('a commit cancelled for a transient reason commits again', () => {
+  const cases = paths.flatMap((p) => TRANSIENT.flatMap((code) => elements.map((el, i) => [p.name, code, el, p, i as 0 | 1] as const)));
+  test.each(cases)('%s: %s on the %s', async (_n, code, _el, path, at) => {
+    const key = `cancel/transient/${path.name}/${code}/${at}`;
+    const { w, error } = await cancelOnce(path, key, code, at);
+    expect(error, 'the write succeeded').toBeUndefined();
+    expect(sameBytes(await rawValue(fx, key), path.next), 'the new value').toBe(true);
+    expect(w.log.outstanding).toBe(0);
+    expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
+  });
+});
+
+describe('a commit cancelled for a refusal fails at once and cleans up', () => {
+  const cases = paths.flatMap((p) => REFUSED.flatMap((code) => elements.map((el, i) => [p.name, code, el, p, i as 0 | 1] as const)));
+  test.each(cases)('%s: %s on the %s', async (_n, code, _el, path, at) => {
+    const key = `cancel/refused/${path.name}/${code}/${at}`;
+    const { w, error } = await cancelOnce(path, key, code, at);
+    expect(error, 'not an unknown outcome: the cancellation is the answer').not.toBeInstanceOf(CommitOutcomeUnknownError);
+    expect((error as { name?: string }).name).toBe('TransactionCanceledException');
+    expect(sameBytes(await rawValue(fx, key), path.old), 'the old value stays').toBe(true);
+    expect(w.log.outstanding, 'the writer keeps no entry').toBe(0);
+    // The uploaded blob is deleted at once, and no entry is left for a sweeper.
+    expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
+  });
+});
+
+describe('an upload session complete cancelled', () => {
+  async function session(key: string) {
+    const w = writer();
+    const body = randomBody(5 * MiB + 10);
+    const created = await w.store.createUpload(key, { size: body.byteLength, partSize: 5 * MiB });
+    const parts = await uploadParts(w.store, created.uploadId, body, 5 * MiB);
+    return { body, created, parts };
+  }
+
+  test('for throttling: it commits again', async () => {
+    const key = 'cancel/session/throttled';
+    const { body, created, parts } = await session(key);
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      times: 1,
+      match: (r: RequestInfo) => steps(fx.config).commit(r),
+      error: () => cancelled('ThrottlingError', 0),
+    });
+    const w = writer(injector);
+    await expect(w.store.completeUpload(created.uploadId, parts)).resolves.toMatchObject({ version: 1, size: body.byteLength });
+    expect(injector.stats.injected.fail).toBe(1);
+    expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
+  });
+
+  test('for a refusal: nothing committed, the session stays open and its abort leaves nothing', async () => {
+    const key = 'cancel/session/refused';
+    const { created, parts } = await session(key);
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: steps(fx.config).commit,
+      error: () => cancelled('ValidationError', 0),
+    });
+    const w = writer(injector);
+    const error = await w.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(CommitOutcomeUnknownError);
+    expect((error as { name?: string }).name).toBe('TransactionCanceledException');
+    expect(await rawValue(fx, key)).toBeUndefined();
+    await writer().store.abortUpload(created.uploadId);
+    expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
+  });
+});
+
+describe('an objects item that would pass 400 KB (DynamoDB Local refuses it for real)', () => {
+  test('a small body over a large one, on an item carrying 120 KB of attributes of its own: refused, the old value stays, nothing left', async () => {
+    const key = 'cancel/item-too-large';
+    const old = randomBody(48 * 1024);
+    const w = makeWriter(fx, { store: { inlineThreshold: 384 * 1024 } });
+    open.push(w);
+    await w.store.put(key, old);
+    // The user's own attribute on the objects item (an HV schema of their own).
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.objectsTable,
+        Key: { key: { S: key } },
+        UpdateExpression: 'SET #x = :x',
+        ExpressionAttributeNames: { '#x': 'userData' },
+        ExpressionAttributeValues: { ':x': { S: 'x'.repeat(120 * 1024) } },
+      }),
+    );
+    const error = await w.store.put(key, randomBody(300 * 1024)).catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(CommitOutcomeUnknownError);
+    expect((error as { name?: string }).name).toMatch(/^(ValidationException|TransactionCanceledException)$/);
+    expect(sameBytes(await rawValue(fx, key), old), 'the old value stays').toBe(true);
+    expect(w.log.outstanding).toBe(0);
+    expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
+  });
+});
