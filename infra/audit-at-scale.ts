@@ -28,6 +28,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { addAlarmActions } from './failure-handling.js';
+import { nagArn } from './nag.js';
 import { TierlogFunction } from './function.js';
 import type { TierlogResources } from './permissions.js';
 
@@ -443,7 +444,7 @@ export class AuditAtScale extends Construct {
       },
       ...[this.props.resources.objectsTable, this.props.resources.changeLogTable].map((t) => ({
         construct: role,
-        id: `AwsSolutions-IAM5[Resource::<${lid(t)}.Arn>/export/*]`,
+        id: `AwsSolutions-IAM5[Resource::${nagArn(t, t.tableArn)}/export/*]`,
         reason: 'DescribeExport of the exports of this one table: export ids are generated per export.',
       })),
       {
