@@ -24,6 +24,7 @@ import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction } from './objects-function.js';
 import { ObjectsStreamCleanup } from './objects-stream.js';
+import { checkOwnObjectsTable } from './own-objects-table.js';
 import { addTierlogOutputs } from './outputs.js';
 import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
 import { TierlogSweeper } from './sweeper.js';
@@ -32,11 +33,17 @@ import { schemaTable } from './tables.js';
 /** Properties of {@link Tierlog}. All optional. */
 export interface TierlogProps extends TierlogFunctionOptions {
   /**
-   * Your own objects table ("HV") instead of a new one: partition key `key` (a string), or the
-   * attribute names your writers configure. The construct grants on it and points its functions
-   * at it; it neither changes nor deletes it. It needs its stream (`OLD_IMAGE` or
-   * `NEW_AND_OLD_IMAGES`, so `tableStreamArn` is set: the stream function reads it, for expiry and
-   * for the blobs dead writers replaced) and TTL on the `expiresAt` attribute.
+   * Your own objects table ("HV") instead of a new one. The construct grants on it and points its
+   * functions at it; it neither changes nor deletes it. It needs:
+   *  - its partition key, a string, named `hvAttributes.key` (default `key`), and no sort key;
+   *  - its stream, `OLD_IMAGE` or `NEW_AND_OLD_IMAGES` (so `tableStreamArn` is set: the stream
+   *    function deletes the blob an old image names, for expiry and for the blobs dead writers
+   *    replaced);
+   *  - TTL on `hvAttributes.expiresAt` (default `expiresAt`).
+   * A table defined in this app is checked and refused (an `Error` naming each problem) when it
+   * lacks one of these; an imported one (`TableV2.fromTableAttributes` with `tableStreamArn`)
+   * cannot be read, so check it yourself: with another stream view type every blob of an
+   * expired or replaced object leaks.
    *
    * @default - a new table from the objects schema
    */
@@ -261,6 +268,7 @@ export class Tierlog extends Construct {
         { ...objectsTableSchema, partitionKey: { ...objectsTableSchema.partitionKey, name: hvNames.key } },
         { ...tableOptions, dynamoStream: dynamodb.StreamViewType.OLD_IMAGE, timeToLiveAttribute: hvNames.expiresAt },
       );
+    if (props.objectsTable !== undefined) checkOwnObjectsTable(props.objectsTable, hvNames);
     if (props.bucket !== undefined) {
       this.bucket = props.bucket;
     } else {

@@ -54,3 +54,48 @@ describe('imported objects table and bucket', () => {
     expect(findings(app)).toEqual([]);
   });
 });
+
+describe('an objects table defined in the app', () => {
+  type TableSettings = Partial<dynamodb.TablePropsV2>;
+  const base: TableSettings = {
+    partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+    dynamoStream: dynamodb.StreamViewType.OLD_IMAGE,
+    timeToLiveAttribute: 'expiresAt',
+  };
+  const build = (table: TableSettings, props: TierlogProps = {}) => {
+    const { stack } = userStack();
+    const objectsTable = new dynamodb.TableV2(stack, 'MyObjects', { ...base, ...table } as dynamodb.TablePropsV2);
+    return () => new Tierlog(stack, 'Storage', { objectsTable, ...props });
+  };
+
+  it.each<[string, TableSettings, TierlogProps, RegExp]>([
+    // Every record would be judged untrusted: the blobs of expired and replaced objects leak.
+    ['a stream of new images', { dynamoStream: dynamodb.StreamViewType.NEW_IMAGE }, {}, /old images .*not NEW_IMAGE/],
+    ['a stream of keys only', { dynamoStream: dynamodb.StreamViewType.KEYS_ONLY }, {}, /old images .*not KEYS_ONLY/],
+    // Expired objects would never be removed, nor their blobs deleted.
+    ['TTL on another attribute', { timeToLiveAttribute: 'ttl' }, {}, /TTL must be on "expiresAt" .*not "ttl"/],
+    ['no TTL', { timeToLiveAttribute: undefined }, {}, /TTL must be on "expiresAt" .*not off/],
+    ['TTL not on the configured expiry attribute', {}, { hvAttributes: { expiresAt: 'ttl' } }, /TTL must be on "ttl"/],
+    [
+      'another partition key',
+      { partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING } },
+      {},
+      /partition key "key" .*not HASH "id"/,
+    ],
+    ['a number key', { partitionKey: { name: 'key', type: dynamodb.AttributeType.NUMBER } }, {}, /type N/],
+    ['a sort key', { sortKey: { name: 'v', type: dynamodb.AttributeType.NUMBER } }, {}, /HASH "key" \+ RANGE "v"/],
+  ])('with %s is refused, naming the problem', (_name, table, props, message) => {
+    expect(build(table, props)).toThrow(message);
+  });
+
+  it('with the stream, TTL and key it needs (under the configured names) is taken', () => {
+    expect(build({}, {})).not.toThrow();
+    expect(build({ dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES }, {})).not.toThrow();
+    expect(
+      build(
+        { partitionKey: { name: 'k', type: dynamodb.AttributeType.STRING }, timeToLiveAttribute: 'ttl' },
+        { hvAttributes: { key: 'k', expiresAt: 'ttl' } },
+      ),
+    ).not.toThrow();
+  });
+});
