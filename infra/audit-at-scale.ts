@@ -27,6 +27,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
 import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
+import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions } from './failure-handling.js';
 import { nagArn } from './nag.js';
 import { TierlogFunction } from './function.js';
@@ -76,7 +77,7 @@ export interface AuditAtScaleOptions {
 export interface AuditAtScaleProps extends AuditAtScaleOptions {
   readonly resources: TierlogResources;
   /** The bucket the blob bucket's access logs go to (the snapshots bucket logs there too). */
-  readonly accessLogsBucket: s3.IBucket;
+  readonly accessLogsBucket: s3.Bucket;
   /** The configuration variables (what `loadConfig` reads). */
   readonly environment: Record<string, string>;
   readonly removalPolicy?: RemovalPolicy;
@@ -117,14 +118,13 @@ export class AuditAtScale extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: props.accessLogsBucket,
-      serverAccessLogsPrefix: 'snapshots/',
       lifecycleRules: [
         { expiration: Duration.days(props.snapshotRetentionDays ?? 14), abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       removalPolicy,
       autoDeleteObjects: false,
     });
+    deliverAccessLogs(this.snapshotBucket, props.accessLogsBucket, 'snapshots/');
     const bucketName = this.snapshotBucket.bucketName;
     const blobBucket = resources.bucket as s3.Bucket;
     blobBucket.addInventory({

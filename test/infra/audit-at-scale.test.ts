@@ -7,15 +7,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { App } from 'aws-cdk-lib';
+import type { App, CfnElement } from 'aws-cdk-lib';
 import { TierlogStack } from '../../infra/stack.js';
 import type { TierlogProps } from '../../infra/tierlog.js';
 import { cleanOutdirs, newApp } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
-function build(props: TierlogProps): { app: App; template: Template; stack: TierlogStack } {
-  const app = newApp();
+function build(props: TierlogProps, flags = true): { app: App; template: Template; stack: TierlogStack } {
+  const app = newApp({ flags });
   const stack = new TierlogStack(app, 'Tierlog', { tierlog: props });
   return { app, stack, template: Template.fromStack(stack) };
 }
@@ -133,5 +133,30 @@ describe('auditAtScale', () => {
     it('cdk-nag AwsSolutions: no unacknowledged finding', () => {
       expect(findings(app)).toEqual([]);
     });
+  });
+
+  it('in an app without feature flags (an older cdk.json): builds, the snapshots bucket logs under a bucket policy, nag-clean', () => {
+    // Without @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy, `serverAccessLogsBucket` falls back
+    // to an ACL, which an owner-enforced log bucket refuses at synth.
+    const { app, stack, template } = build({ auditAtScale: true }, false);
+    const snapshots = stack.resolve((stack.tierlog.auditAtScale!.snapshotBucket.node.defaultChild as CfnElement).logicalId) as string;
+    const logs = stack.resolve((stack.tierlog.accessLogsBucket!.node.defaultChild as CfnElement).logicalId) as string;
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { DestinationBucketName: { Ref: logs }, LogFilePrefix: 'snapshots/' },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logs },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Action: 's3:PutObject',
+            Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [snapshots, 'Arn'] } }, StringEquals: Match.anyValue() },
+          }),
+        ]),
+      },
+    });
+    expect(JSON.stringify(template.findResources('AWS::S3::Bucket'))).not.toContain('AccessControl');
+    expect(findings(app)).toEqual([]);
   });
 });
