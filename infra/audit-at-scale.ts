@@ -220,17 +220,18 @@ export class AuditAtScale extends Construct {
     });
     this.function = fn.function;
     this.functionRole = fn.role;
-    // Re-verification: scan the change log, consistent batch reads of HV, HEAD and delete under the prefix.
+    // Re-verification: scan the change log, consistent batch reads of HV, existence by a listing
+    // of the exact key (ListObjectsV2, prefix-scoped below), and deletes under the prefix. It never
+    // reads a blob, so it has no s3:GetObject; report-only, it has no object access at all.
     fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [resources.changeLogTable.tableArn] }));
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [resources.objectsTable.tableArn] }),
     );
-    fn.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: [...(props.delete ? ['s3:DeleteObject'] : []), 's3:GetObject'],
-        resources: [resources.bucket.arnForObjects(`${resources.prefix}/*`)],
-      }),
-    );
+    if (props.delete) {
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [resources.bucket.arnForObjects(`${resources.prefix}/*`)] }),
+      );
+    }
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
@@ -447,12 +448,14 @@ export class AuditAtScale extends Construct {
         id: `AwsSolutions-IAM5[Resource::${nagArn(t, t.tableArn)}/export/*]`,
         reason: 'DescribeExport of the exports of this one table: export ids are generated per export.',
       })),
-      {
+    ];
+    if (this.props.delete) {
+      acks.push({
         construct: this.functionRole,
         id: `AwsSolutions-IAM5[Resource::<${lid(this.props.resources.bucket)}.Arn>/${this.props.resources.prefix}/*]`,
-        reason: 'Blob keys are generated per write; object access is limited to the tierlog prefix of this one bucket, with exact actions.',
-      },
-    ];
+        reason: 'Blob keys are generated per write; the deletes are limited to the tierlog prefix of this one bucket.',
+      });
+    }
     for (const child of this.stateMachine.node.children) {
       if (child.node.id === 'DistributedMapPolicy') {
         const exec = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${lid(this.stateMachine)}"}]}]}`;

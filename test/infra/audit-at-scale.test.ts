@@ -94,7 +94,7 @@ describe('auditAtScale', () => {
       template.resourceCountIs('AWS::Scheduler::Schedule', 3); // the sweep, its housekeeping, the audit
     });
 
-    it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, get/delete under the prefix', () => {
+    it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, listing and delete under the prefix (no blob read)', () => {
       const policies = template.findResources('AWS::IAM::Policy');
       const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
       expect(fnPolicy).toBeDefined();
@@ -106,7 +106,6 @@ describe('auditAtScale', () => {
           'logs:CreateLogStream',
           'logs:PutLogEvents',
           's3:DeleteObject',
-          's3:GetObject',
           's3:ListBucket',
           's3:ListBucket',
         ].sort(),
@@ -116,11 +115,13 @@ describe('auditAtScale', () => {
       expect(text).not.toContain('"s3:*"');
     });
 
-    it('report-only (delete: false, the default): the Lambda cannot delete', () => {
-      const { template: t } = build({ auditAtScale: true });
+    it('report-only (delete: false, the default): the Lambda cannot delete, nor read any object; nag-clean', () => {
+      const { app: a, template: t } = build({ auditAtScale: true });
       const policies = t.findResources('AWS::IAM::Policy');
       const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
       expect(JSON.stringify(fnPolicy)).not.toContain('s3:DeleteObject');
+      expect(JSON.stringify(fnPolicy)).not.toContain('s3:GetObject');
+      expect(findings(a)).toEqual([]);
     });
 
     it('alarms: failed / timed-out / aborted runs and any confirmed lost blob', () => {
