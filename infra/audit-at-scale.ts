@@ -374,7 +374,18 @@ export class AuditAtScale extends Construct {
       ],
     );
 
-    this.schedulerRole = new iam.Role(this, 'SchedulerRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
+    // Only this account's schedules (the default group) may assume it: no confused deputy.
+    this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      description: 'EventBridge Scheduler: start the tierlog snapshot audit',
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: {
+          StringEquals: {
+            'aws:SourceAccount': stack.account,
+            'aws:SourceArn': stack.formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: 'default' }),
+          },
+        },
+      }),
+    });
     new scheduler.Schedule(this, 'Schedule', {
       schedule: props.schedule ?? scheduler.ScheduleExpression.cron({ hour: '6', minute: '0' }),
       target: new schedulerTargets.StepFunctionsStartExecution(this.stateMachine, { role: this.schedulerRole, retryAttempts: 2 }),

@@ -115,6 +115,16 @@ describe('auditAtScale', () => {
       expect(text).not.toContain('"s3:*"');
     });
 
+    it("Scheduler assumes the audit's role only for this account's default schedule group", () => {
+      const roles = template.findResources('AWS::IAM::Role');
+      const role = Object.entries(roles).find(([id]) => id.includes('AuditAtScaleSchedulerRole'));
+      expect(role).toBeDefined();
+      const statement = (role![1] as any).Properties.AssumeRolePolicyDocument.Statement[0];
+      expect(statement.Principal).toEqual({ Service: 'scheduler.amazonaws.com' });
+      expect(statement.Condition.StringEquals['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
+      expect(JSON.stringify(statement.Condition.StringEquals['aws:SourceArn'])).toContain(':schedule-group/default');
+    });
+
     it('report-only (delete: false, the default): the Lambda cannot delete, nor read any object; nag-clean', () => {
       const { app: a, template: t } = build({ auditAtScale: true });
       const policies = t.findResources('AWS::IAM::Policy');
