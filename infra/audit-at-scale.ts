@@ -117,6 +117,7 @@ export class AuditAtScale extends Construct {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
+      minimumTLSVersion: 1.2,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [
         { expiration: Duration.days(props.snapshotRetentionDays ?? 14), abortIncompleteMultipartUploadAfter: Duration.days(1) },

@@ -115,6 +115,31 @@ describe('auditAtScale', () => {
       expect(text).not.toContain('"s3:*"');
     });
 
+    it('the snapshots bucket (table exports: every item of both tables) is private, SSE-S3 and TLS 1.2+ only, as the blob bucket', () => {
+      const { stack } = build({ auditAtScale: true });
+      const snapshots = stack.resolve((stack.tierlog.auditAtScale!.snapshotBucket.node.defaultChild as CfnElement).logicalId) as string;
+      const t = Template.fromStack(stack);
+      expect(t.findResources('AWS::S3::Bucket')[snapshots]!.Properties).toMatchObject({
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      });
+      t.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: snapshots },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+            Match.objectLike({ Effect: 'Deny', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } }),
+          ]),
+        },
+      });
+    });
+
     it("Scheduler assumes the audit's role only for this account's default schedule group", () => {
       const roles = template.findResources('AWS::IAM::Role');
       const role = Object.entries(roles).find(([id]) => id.includes('AuditAtScaleSchedulerRole'));
