@@ -60,6 +60,15 @@ describe('sweeper function', () => {
     expect(resourcesOf(template, 'AWS::Logs::LogGroup')[groupId]!.Properties).toEqual({ RetentionInDays: 90 });
   });
 
+  it('refuses a runtime the handlers cannot run on (another language, Node.js before 22), for every function', () => {
+    for (const runtime of [lambda.Runtime.NODEJS_20_X, lambda.Runtime.NODEJS_18_X, lambda.Runtime.PYTHON_3_12]) {
+      expect(() => tierlogTemplate({ runtime }), runtime.name).toThrow(
+        `runtime must be Node.js 22 or later (nodejs22.x, nodejs24.x, ...), got ${runtime.name}`,
+      );
+    }
+    expect(() => tierlogTemplate({ runtime: lambda.Runtime.NODEJS_LATEST })).not.toThrow();
+  });
+
   it('takes runtime, timeout and memory from props', () => {
     const { stack: s, template: t } = tierlogTemplate({
       runtime: lambda.Runtime.NODEJS_22_X,
