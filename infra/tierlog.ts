@@ -117,8 +117,10 @@ export interface TierlogProps extends TierlogFunctionOptions {
    */
   readonly sweeperReservedConcurrency?: number;
   /**
-   * Sweeper timeout. A sweep stops taking new work shortly before it; claims it leaves behind
-   * expire and are taken over by a later sweep.
+   * Sweeper timeout, 1 to 15 minutes. A sweep stops taking new work 10 s before it; claims it
+   * leaves behind expire and are taken over by a later sweep. Shorter is refused: with 10 s or
+   * less a sweep never takes any work, and one killed mid-settle holds its instance until its
+   * claim expires.
    *
    * @default Duration.minutes(5)
    */

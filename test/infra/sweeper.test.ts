@@ -69,6 +69,12 @@ describe('sweeper function', () => {
     expect(() => tierlogTemplate({ runtime: lambda.Runtime.NODEJS_LATEST })).not.toThrow();
   });
 
+  it('refuses a timeout under one minute (at 10 s or less a sweep never takes any work)', () => {
+    expect(() => tierlogTemplate({ sweeperTimeout: Duration.seconds(59) })).toThrow(/sweeperTimeout must be at least 60 s, got 59 seconds/);
+    expect(() => tierlogTemplate({ sweeperTimeout: Duration.seconds(10) })).toThrow(/sweeperTimeout must be at least 60 s/);
+    expect(() => tierlogTemplate({ sweeperTimeout: Duration.minutes(1) })).not.toThrow();
+  });
+
   it('takes runtime, timeout and memory from props', () => {
     const { stack: s, template: t } = tierlogTemplate({
       runtime: lambda.Runtime.NODEJS_22_X,
