@@ -133,14 +133,16 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly sweeperMemorySize?: number;
   /**
    * How long an overwritten or deleted blob stays recoverable as a noncurrent version in the
-   * bucket (the undo window for a wrong delete). Expired delete markers are removed.
+   * bucket (the undo window for a wrong delete). Expired delete markers are removed. A setting of
+   * the bucket the construct creates: refused with `bucket` (set your bucket's lifecycle instead).
    *
    * @default Duration.days(7)
    */
   readonly noncurrentVersionExpiration?: Duration;
   /**
    * Origins of browser clients of upload sessions and presigned GETs: the bucket answers CORS
-   * for them and exposes `ETag` (see `BlobBucketProps.corsAllowedOrigins`). Ignored with `bucket`.
+   * for them and exposes `ETag` (see `BlobBucketProps.corsAllowedOrigins`). A setting of the
+   * bucket the construct creates: refused with `bucket` (add the rule to your bucket instead).
    *
    * @default none
    */
@@ -272,6 +274,13 @@ export class Tierlog extends Construct {
       );
     if (props.objectsTable !== undefined) checkOwnObjectsTable(props.objectsTable, hvNames);
     if (props.bucket !== undefined) {
+      // Settings of the bucket the construct creates: silently dropped, they would promise an undo
+      // window or a CORS rule the user's bucket does not have.
+      for (const setting of ['noncurrentVersionExpiration', 'corsAllowedOrigins'] as const) {
+        if (props[setting] !== undefined) {
+          throw new Error(`${setting} configures the bucket the construct creates; with your own bucket, set it on that bucket`);
+        }
+      }
       this.bucket = props.bucket;
     } else {
       const blobs = new BlobBucket(this, 'Blobs', {

@@ -4,7 +4,7 @@
  * construct's acknowledgements, and every function is pointed at them.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { App } from 'aws-cdk-lib';
+import { type App, Duration } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -47,6 +47,15 @@ describe('imported objects table and bucket', () => {
       expect(vars[CONFIG_ENV.bucket]).toBe('my-blobs');
     }
     expect(onlyResource(template, 'AWS::Lambda::EventSourceMapping')[1].Properties!['EventSourceArn']).toBe(STREAM_ARN);
+  });
+
+  it("refuses the settings of the bucket the construct creates (an undo window or CORS rule the user's bucket may not have)", () => {
+    expect(() => withImported({ noncurrentVersionExpiration: Duration.days(30) })).toThrow(
+      /noncurrentVersionExpiration configures the bucket the construct creates/,
+    );
+    expect(() => withImported({ corsAllowedOrigins: ['https://app.example.com'] })).toThrow(
+      /corsAllowedOrigins configures the bucket the construct creates/,
+    );
   });
 
   it('with auditAtScale (the bucket the construct creates): the table exports are acknowledged on the imported ARN', () => {
