@@ -58,8 +58,9 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly bucket?: s3.IBucket;
   /**
    * Add stack outputs named after the variables `loadConfig` reads (`ChangeLogTable`,
-   * `ObjectsTable`, `Bucket`, `Prefix`, `LeaseShards`), the objects function's URL, the
-   * sweeper's name and the dashboard's, for writers and the CLI.
+   * `ObjectsTable`, `Bucket`, `Prefix`, `LeaseShards`, `HvAttributes`, `ReplacedBlobCleanup`),
+   * the objects function's URL, the sweeper's name and the dashboard's, for writers and the CLI.
+   * (`TierlogStack` adds them itself.)
    *
    * @default false
    */
