@@ -54,7 +54,9 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
    */
   readonly parallelism?: number;
   /**
-   * Reserved concurrency of the function: the most sweeps that run at once.
+   * Reserved concurrency of the function: the most sweeps that run at once. At least
+   * `parallelism`, one slot per fan-out group (fewer would leave groups throttled, their shards
+   * unswept and unmeasured, while sweeps run long).
    *
    * @default 2 × parallelism (each schedule may overlap its previous, slow run once)
    */
@@ -122,8 +124,13 @@ export class TierlogSweeper extends Construct {
     }
     this.parallelism = parallelism;
     const reserved = props.reservedConcurrency ?? 2 * parallelism;
-    if (!Number.isInteger(reserved) || reserved < 1) {
-      throw new Error(`sweeperReservedConcurrency must be a positive integer, got ${reserved}`);
+    if (!Number.isInteger(reserved) || reserved < parallelism) {
+      // Fewer slots than fan-out groups: while sweeps run long (a backlog), the groups left
+      // without one are throttled until their events expire, and their shards are neither swept
+      // nor measured by the oldest-expired alarm.
+      throw new Error(
+        `sweeperReservedConcurrency must be an integer of at least sweeperParallelism (${parallelism}): each fan-out group needs a slot, got ${reserved}`,
+      );
     }
 
     const timeout = props.timeout ?? Duration.minutes(5);

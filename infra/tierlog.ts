@@ -112,7 +112,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly sweeperParallelism?: number;
   /**
    * Reserved concurrency of the sweeper: the most sweeps running at once (they are safe to
-   * overlap; this bounds the load on the tables).
+   * overlap; this bounds the load on the tables). At least `sweeperParallelism`: each fan-out
+   * group needs a slot.
    *
    * @default 2 × sweeperParallelism
    */

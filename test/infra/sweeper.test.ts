@@ -49,6 +49,14 @@ describe('sweeper function', () => {
     ).toBe(3);
   });
 
+  it('refuses fewer reserved slots than fan-out groups (a group without one is throttled, its shards unswept and unmeasured)', () => {
+    expect(() => tierlogTemplate({ sweeperParallelism: 4, sweeperReservedConcurrency: 3 })).toThrow(
+      /sweeperReservedConcurrency must be an integer of at least sweeperParallelism \(4\)/,
+    );
+    expect(() => tierlogTemplate({ sweeperReservedConcurrency: 0 })).toThrow(/at least sweeperParallelism \(1\)/);
+    expect(() => tierlogTemplate({ sweeperParallelism: 4, sweeperReservedConcurrency: 4 })).not.toThrow();
+  });
+
   it('is not retried by Lambda on failure (the next scheduled sweep does the work)', () => {
     const [, config] = onlyResource(template, 'AWS::Lambda::EventInvokeConfig');
     expect(config.Properties).toMatchObject({ FunctionName: { Ref: sweeperId }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 300 });
