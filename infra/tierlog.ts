@@ -157,7 +157,7 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly oldestExpiredAgeThreshold?: Duration;
   /**
    * Alarm when the objects-stream function (expiry cleanup) is this far behind the objects
-   * table's stream (records are lost after 24 h).
+   * table's stream (records are lost after 24 h). Under 24 hours.
    *
    * @default Duration.hours(1)
    */
