@@ -140,7 +140,9 @@ export class AuditAtScale extends Construct {
     const hivePrefix = `inventory/${blobBucket.bucketName}/${INVENTORY_ID}/hive`;
 
     // Glue: the inventory (Parquet through S3's symlink files) and the two exports (text lines).
-    const databaseName = `tierlog_audit_${stack.node.addr.slice(0, 8)}`;
+    // Named after this construct, not the stack: two Tierlogs in one stack get their own.
+    const unique = this.node.addr.slice(0, 8);
+    const databaseName = `tierlog_audit_${unique}`;
     this.database = new glue.CfnDatabase(this, 'Database', { catalogId: stack.account, databaseInput: { name: databaseName } });
     const table = (tid: string, name: string, input: Omit<glue.CfnTable.TableInputProperty, 'name'>) => {
       const t = new glue.CfnTable(this, tid, {
@@ -186,7 +188,7 @@ export class AuditAtScale extends Construct {
     }
 
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
-      name: `tierlog-audit-${stack.node.addr.slice(0, 8)}`,
+      name: `tierlog-audit-${unique}`,
       recursiveDeleteOption: removalPolicy !== RemovalPolicy.RETAIN,
       workGroupConfiguration: {
         enforceWorkGroupConfiguration: true,

@@ -9,8 +9,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { App, CfnElement } from 'aws-cdk-lib';
 import { TierlogStack } from '../../infra/stack.js';
-import type { TierlogProps } from '../../infra/tierlog.js';
-import { cleanOutdirs, newApp } from './helpers.js';
+import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
+import { cleanOutdirs, newApp, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -169,6 +169,25 @@ describe('auditAtScale', () => {
     it('cdk-nag AwsSolutions: no unacknowledged finding', () => {
       expect(findings(app)).toEqual([]);
     });
+  });
+
+  it('two Tierlogs with auditAtScale in one stack: each its own Glue database and Athena workgroup (names are account-wide)', () => {
+    const { stack } = userStack();
+    const a = new Tierlog(stack, 'A', { auditAtScale: true });
+    const b = new Tierlog(stack, 'B', { auditAtScale: true });
+    const t = Template.fromStack(stack);
+    const databases = Object.values(t.findResources('AWS::Glue::Database')).map((d: any) => d.Properties.DatabaseInput.Name);
+    const workGroups = Object.values(t.findResources('AWS::Athena::WorkGroup')).map((w: any) => w.Properties.Name);
+    expect(new Set(databases).size).toBe(2);
+    expect(new Set(workGroups).size).toBe(2);
+    // Each function plans against its own database.
+    const env = (x: Tierlog) =>
+      (
+        Object.entries(t.findResources('AWS::Lambda::Function')).find(
+          ([id]) => id === stack.resolve((x.auditAtScale!.function.node.defaultChild as CfnElement).logicalId),
+        )![1] as any
+      ).Properties.Environment.Variables.TIERLOG_SNAPSHOT_DATABASE;
+    expect(new Set([env(a), env(b)])).toEqual(new Set(databases));
   });
 
   it('in an app without feature flags (an older cdk.json): builds, the snapshots bucket logs under a bucket policy, nag-clean', () => {
