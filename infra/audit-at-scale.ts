@@ -10,7 +10,8 @@
  *    workgroup with its results under the snapshots bucket) → a Distributed Map over the result
  *    that re-verifies every row live and deletes confirmed orphans in batches (the Lambda's guarded
  *    path; nothing is deleted on the snapshots' word alone);
- *  - alarms: execution failed / timed out / aborted, and any confirmed lost blob.
+ *  - alarms: execution failed / timed out / aborted, any confirmed lost blob, and a scheduled
+ *    run Scheduler could not start (its dead-letter queue not empty: no run, so no failed run).
  */
 import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
@@ -22,13 +23,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
 import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { deliverAccessLogs } from './bucket.js';
-import { addAlarmActions } from './failure-handling.js';
+import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
 import { TierlogFunction } from './function.js';
 import type { TierlogResources } from './permissions.js';
@@ -100,7 +102,14 @@ export class AuditAtScale extends Construct {
   public readonly function: lambda.IFunction;
   public readonly functionRole: iam.Role;
   public readonly schedulerRole: iam.Role;
-  public readonly alarms: { readonly executionsFailed: cloudwatch.Alarm; readonly lostBlobs: cloudwatch.Alarm };
+  /** Where Scheduler puts the runs it could not start. */
+  public readonly deadLetterQueue: sqs.Queue;
+  public readonly alarms: {
+    readonly executionsFailed: cloudwatch.Alarm;
+    readonly lostBlobs: cloudwatch.Alarm;
+    /** A scheduled run could not be started: the audit did not run at all. */
+    readonly runsNotStarted: cloudwatch.Alarm;
+  };
 
   private readonly props: AuditAtScaleProps;
 
@@ -377,6 +386,7 @@ export class AuditAtScale extends Construct {
       ],
     );
 
+    this.deadLetterQueue = failureQueue(this, 'DeadLetterQueue');
     // Only this account's schedules (the default group) may assume it: no confused deputy.
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
       description: 'EventBridge Scheduler: start the tierlog snapshot audit',
@@ -391,7 +401,11 @@ export class AuditAtScale extends Construct {
     });
     new scheduler.Schedule(this, 'Schedule', {
       schedule: props.schedule ?? scheduler.ScheduleExpression.cron({ hour: '6', minute: '0' }),
-      target: new schedulerTargets.StepFunctionsStartExecution(this.stateMachine, { role: this.schedulerRole, retryAttempts: 2 }),
+      target: new schedulerTargets.StepFunctionsStartExecution(this.stateMachine, {
+        role: this.schedulerRole,
+        retryAttempts: 2,
+        deadLetterQueue: this.deadLetterQueue,
+      }),
       description: 'tierlog audit from snapshots',
     });
 
@@ -421,8 +435,17 @@ export class AuditAtScale extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    addAlarmActions([executionsFailed, lostBlobs], props.alarmActions);
-    this.alarms = { executionsFailed, lostBlobs };
+    const runsNotStarted = new cloudwatch.Alarm(this, 'RunsNotStarted', {
+      alarmDescription:
+        'EventBridge Scheduler could not start a tierlog snapshot-audit run (see its dead-letter queue): the audit did not run.',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    addAlarmActions([executionsFailed, lostBlobs, runsNotStarted], props.alarmActions);
+    this.alarms = { executionsFailed, lostBlobs, runsNotStarted };
   }
 
   /** The cdk-nag AwsSolutions findings of this part, each with its reason. */
@@ -441,6 +464,13 @@ export class AuditAtScale extends Construct {
         reason: prefixReason,
       })),
       { construct: role, id: 'AwsSolutions-IAM5[Resource::*]', reason: athenaReason },
+      {
+        construct: this.deadLetterQueue,
+        id: 'AwsSolutions-SQS3',
+        reason:
+          "This queue IS a dead-letter queue: the audit schedule's DeadLetterConfig, which cdk-nag does not recognise as one. " +
+          'It is watched by the RunsNotStarted alarm.',
+      },
       { construct: role, id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${snapshots}>/*]`, reason: athenaReason },
       {
         construct: role,

@@ -159,6 +159,22 @@ describe('auditAtScale', () => {
       expect(findings(a)).toEqual([]);
     });
 
+    it('a run Scheduler cannot start goes to a dead-letter queue, and that alarms (no run, so no failed run to alarm on)', () => {
+      const { stack } = build({ auditAtScale: true });
+      const t = Template.fromStack(stack);
+      const audit = stack.tierlog.auditAtScale!;
+      const lid = (c: { node: { defaultChild?: unknown } }) => stack.resolve((c.node.defaultChild as CfnElement).logicalId) as string;
+      const schedules = Object.values(t.findResources('AWS::Scheduler::Schedule')) as any[];
+      const auditSchedule = schedules.find((sc) => JSON.stringify(sc.Properties.Target.Arn).includes(lid(audit.stateMachine)));
+      expect(auditSchedule.Properties.Target.DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': [lid(audit.deadLetterQueue), 'Arn'] } });
+      expect((t.findResources('AWS::CloudWatch::Alarm')[lid(audit.alarms.runsNotStarted)] as any).Properties).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [lid(audit.deadLetterQueue), 'QueueName'] } }],
+        Threshold: 1,
+      });
+    });
+
     it('alarms: failed / timed-out / aborted runs and any confirmed lost blob', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SnapshotLostBlobs', Threshold: 1 });
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
