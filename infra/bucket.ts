@@ -101,25 +101,31 @@ export class BlobBucket extends Construct {
         : {}),
     });
 
-    // Server access logging, delivered under a bucket policy (no ACLs, so the log bucket stays
-    // owner-enforced). Set here rather than through `serverAccessLogsBucket`, which does this
-    // only under the feature flag `@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy` and falls back
-    // to ACLs (and fails against BUCKET_OWNER_ENFORCED) in apps without it.
-    const logPrefix = 'blob-bucket/';
-    (this.bucket.node.defaultChild as s3.CfnBucket).loggingConfiguration = {
-      destinationBucketName: this.accessLogsBucket.bucketName,
-      logFilePrefix: logPrefix,
-    };
-    this.accessLogsBucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
-        actions: ['s3:PutObject'],
-        resources: [this.accessLogsBucket.arnForObjects(`${logPrefix}*`)],
-        conditions: {
-          ArnLike: { 'aws:SourceArn': this.bucket.bucketArn },
-          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
-        },
-      }),
-    );
+    deliverAccessLogs(this.bucket, this.accessLogsBucket, 'blob-bucket/');
   }
+}
+
+/**
+ * Sends `source`'s server access logs to `logs` under `prefix`, delivered under a bucket policy
+ * (no ACLs, so the log bucket stays owner-enforced). Set on the resource rather than through
+ * `serverAccessLogsBucket`, which does this only under the feature flag
+ * `@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy` and falls back to ACLs (and fails against
+ * BUCKET_OWNER_ENFORCED) in apps without it.
+ */
+export function deliverAccessLogs(source: s3.Bucket, logs: s3.Bucket, prefix: string): void {
+  (source.node.defaultChild as s3.CfnBucket).loggingConfiguration = {
+    destinationBucketName: logs.bucketName,
+    logFilePrefix: prefix,
+  };
+  logs.addToResourcePolicy(
+    new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+      actions: ['s3:PutObject'],
+      resources: [logs.arnForObjects(`${prefix}*`)],
+      conditions: {
+        ArnLike: { 'aws:SourceArn': source.bucketArn },
+        StringEquals: { 'aws:SourceAccount': Stack.of(source).account },
+      },
+    }),
+  );
 }

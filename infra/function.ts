@@ -14,7 +14,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
-import { BUNDLE_BANNER, type HandlerName } from './bundling.js';
+import { BUNDLE_BANNER, BUNDLE_TARGET, type HandlerName } from './bundling.js';
 
 /** The package root (where `functions/` lives), from this file's location. */
 const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -37,7 +37,8 @@ export function prebuiltHandler(name: HandlerName): string | undefined {
  */
 export interface TierlogFunctionOptions {
   /**
-   * Lambda runtime (Node.js 22 or later).
+   * Lambda runtime: Node.js 22 or later (the handlers are bundled for Node.js 22); any other is
+   * refused with an `Error`.
    *
    * @default lambda.Runtime.NODEJS_24_X
    */
@@ -62,6 +63,24 @@ export interface TierlogFunctionOptions {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The oldest Node.js major the handlers run on (their bundles target it: `BUNDLE_TARGET`). */
+export const MIN_NODEJS_MAJOR = Number(BUNDLE_TARGET.replace('node', ''));
+
+/**
+ * Refuses a runtime the handlers cannot run on: another language, or Node.js before
+ * {@link MIN_NODEJS_MAJOR} (the bundles' target; Node.js 20 is past its end of life).
+ *
+ * @throws Error naming the runtime.
+ */
+export function checkRuntime(runtime: lambda.Runtime): void {
+  const major = /^nodejs(\d+)\.x$/.exec(runtime.name)?.[1];
+  if (runtime.family !== lambda.RuntimeFamily.NODEJS || major === undefined || Number(major) < MIN_NODEJS_MAJOR) {
+    throw new Error(
+      `runtime must be Node.js ${MIN_NODEJS_MAJOR} or later (nodejs${MIN_NODEJS_MAJOR}.x, nodejs24.x, ...), got ${runtime.name}`,
+    );
+  }
 }
 
 /** The {@link TierlogFunctionOptions} set in `props` (unset ones left out, so defaults apply). */
@@ -120,6 +139,8 @@ export class TierlogFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: TierlogFunctionProps) {
     super(scope, id);
+    const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
+    checkRuntime(runtime);
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -137,7 +158,7 @@ export class TierlogFunction extends Construct {
     );
 
     const common = {
-      runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
+      runtime,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(30),

@@ -25,7 +25,7 @@ export interface NagAcknowledgement {
  */
 export function prefixObjectsFinding(tierlog: Tierlog): { id: string; reason: string } {
   return {
-    id: `AwsSolutions-IAM5[Resource::${nagArn(tierlog.bucket)}/${tierlog.prefix}/*]`,
+    id: `AwsSolutions-IAM5[Resource::${nagArn(tierlog.bucket, tierlog.bucket.bucketArn)}/${tierlog.prefix}/*]`,
     reason:
       'Blob keys are generated per write (<prefix>/<object id>/<uuidv7>), so object access cannot name them; ' +
       'it is limited to the tierlog prefix of this one bucket, with exact actions.',
@@ -58,7 +58,7 @@ export function nagAcknowledgements(tierlog: Tierlog): NagAcknowledgement[] {
     { construct: stream.role, ...prefixObjects },
     {
       construct: stream.role,
-      id: `AwsSolutions-IAM5[Resource::<${logicalId(tierlog.objectsTable)}.Arn>/stream/*]`,
+      id: `AwsSolutions-IAM5[Resource::${nagArn(tierlog.objectsTable, tierlog.objectsTable.tableArn)}/stream/*]`,
       reason:
         "dynamodb:ListStreams, which the stream event source mapping needs, on the objects table's own streams (the resource AWS documents for it); " +
         'it lists stream ARNs, no data.',
@@ -82,10 +82,13 @@ export function acknowledgeNagFindings(tierlog: Tierlog): void {
   }
 }
 
-/** A bucket's ARN as cdk-nag prints it: `<Logical.Arn>` for one of this app, the resolved ARN for an imported one. */
-function nagArn(bucket: Tierlog['bucket']): string {
-  if (bucket.node.defaultChild !== undefined) return `<${logicalId(bucket)}.Arn>`;
-  return renderNag(Stack.of(bucket).resolve(bucket.bucketArn));
+/**
+ * The ARN of a bucket or table as cdk-nag prints it: `<Logical.Arn>` for one of this app, the
+ * resolved ARN for an imported one (`objectsTable` / `bucket` of your own, which has no resource).
+ */
+export function nagArn(resource: IConstruct, arn: string): string {
+  if (resource.node.defaultChild !== undefined) return `<${logicalId(resource)}.Arn>`;
+  return renderNag(Stack.of(resource).resolve(arn));
 }
 
 function renderNag(value: unknown): string {

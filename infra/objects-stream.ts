@@ -71,7 +71,8 @@ export interface ObjectsStreamCleanupProps {
   readonly retryAttempts?: number;
   /**
    * Alarm when the oldest record the function gets is older than this. The stream keeps
-   * records 24 hours; the alarm leaves time to act.
+   * records 24 hours; the alarm leaves time to act. Under 24 hours (refused otherwise: the
+   * records, and the blobs they name, would be lost before it fired).
    *
    * @default Duration.hours(1)
    */
@@ -113,6 +114,9 @@ export interface ObjectsStreamAlarms {
 }
 
 const PERIOD = Duration.minutes(5);
+
+/** How long a DynamoDB stream keeps a record. */
+const STREAM_RETENTION = Duration.hours(24);
 
 /** The stream function, its event source mapping, on-failure queue and alarms. */
 export class ObjectsStreamCleanup extends Construct {
@@ -170,7 +174,7 @@ export class ObjectsStreamCleanup extends Construct {
       bisectBatchOnError: true,
       retryAttempts: props.retryAttempts ?? 10,
       // The stream keeps records 24 h; a record older than that is gone anyway.
-      maxRecordAge: Duration.hours(24),
+      maxRecordAge: STREAM_RETENTION,
       reportBatchItemFailures: true,
       onFailure: new SqsDlq(this.failureQueue),
       // Every removal (an expired item; one without an old image, from a stream of the wrong view
@@ -187,6 +191,11 @@ export class ObjectsStreamCleanup extends Construct {
     });
 
     this.iteratorAgeThreshold = props.iteratorAgeThreshold ?? Duration.hours(1);
+    if (!this.iteratorAgeThreshold.isUnresolved() && this.iteratorAgeThreshold.toMilliseconds() >= STREAM_RETENTION.toMilliseconds()) {
+      throw new Error(
+        `streamIteratorAgeThreshold must be under ${STREAM_RETENTION.toHumanString()}, got ${this.iteratorAgeThreshold.toHumanString()}: the stream keeps records ${STREAM_RETENTION.toHumanString()}, so the alarm would fire only after they (and the blobs they name) were lost`,
+      );
+    }
     this.alarms = {
       streamIteratorAge: new cloudwatch.Alarm(this, 'IteratorAge', {
         alarmDescription: `tierlog: the objects-stream function is more than ${this.iteratorAgeThreshold.toHumanString()} behind the objects table's stream (records are lost after 24 h; the audit then finds their blobs)`,

@@ -15,6 +15,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { MIN_CLAIM_MS } from '../lib/constants.js';
 import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { grantSweeper, type TierlogResources } from './permissions.js';
@@ -53,13 +54,18 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
    */
   readonly parallelism?: number;
   /**
-   * Reserved concurrency of the function: the most sweeps that run at once.
+   * Reserved concurrency of the function: the most sweeps that run at once. At least
+   * `parallelism`, one slot per fan-out group (fewer would leave groups throttled, their shards
+   * unswept and unmeasured, while sweeps run long).
    *
    * @default 2 × parallelism (each schedule may overlap its previous, slow run once)
    */
   readonly reservedConcurrency?: number;
   /**
-   * Function timeout; a sweep stops taking new work shortly before it.
+   * Function timeout; a sweep stops taking new work 10 s before it. At least 1 minute
+   * (`MIN_CLAIM_MS`, the time settling one instance may take): with 10 s or less a sweep never
+   * takes any work, and one killed while it settles an instance holds it until its claim expires
+   * (5 minutes), so a shorter timeout mostly waits. Lambda allows at most 15 minutes.
    *
    * @default Duration.minutes(5)
    */
@@ -118,15 +124,27 @@ export class TierlogSweeper extends Construct {
     }
     this.parallelism = parallelism;
     const reserved = props.reservedConcurrency ?? 2 * parallelism;
-    if (!Number.isInteger(reserved) || reserved < 1) {
-      throw new Error(`sweeperReservedConcurrency must be a positive integer, got ${reserved}`);
+    if (!Number.isInteger(reserved) || reserved < parallelism) {
+      // Fewer slots than fan-out groups: while sweeps run long (a backlog), the groups left
+      // without one are throttled until their events expire, and their shards are neither swept
+      // nor measured by the oldest-expired alarm.
+      throw new Error(
+        `sweeperReservedConcurrency must be an integer of at least sweeperParallelism (${parallelism}): each fan-out group needs a slot, got ${reserved}`,
+      );
+    }
+
+    const timeout = props.timeout ?? Duration.minutes(5);
+    if (!timeout.isUnresolved() && timeout.toMilliseconds() < MIN_CLAIM_MS) {
+      throw new Error(
+        `sweeperTimeout must be at least ${MIN_CLAIM_MS / 1000} s, got ${timeout.toHumanString()}: a sweep stops taking work 10 s before its deadline (with 10 s or less it never sweeps), and one killed while it settles an instance holds it until its claim expires`,
+      );
     }
 
     const fn = new TierlogFunction(this, 'Sweeper', {
       handler: 'sweeper',
       serviceName: SWEEPER_SERVICE_NAME,
       environment: props.environment,
-      timeout: props.timeout ?? Duration.minutes(5),
+      timeout,
       memorySize: props.memorySize ?? 512,
       reservedConcurrentExecutions: reserved,
       // A failed or throttled sweep is not retried by Lambda: the next scheduled one does its work.

@@ -24,6 +24,7 @@ import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction } from './objects-function.js';
 import { ObjectsStreamCleanup } from './objects-stream.js';
+import { checkOwnObjectsTable } from './own-objects-table.js';
 import { addTierlogOutputs } from './outputs.js';
 import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
 import { TierlogSweeper } from './sweeper.js';
@@ -32,11 +33,17 @@ import { schemaTable } from './tables.js';
 /** Properties of {@link Tierlog}. All optional. */
 export interface TierlogProps extends TierlogFunctionOptions {
   /**
-   * Your own objects table ("HV") instead of a new one: partition key `key` (a string), or the
-   * attribute names your writers configure. The construct grants on it and points its functions
-   * at it; it neither changes nor deletes it. It needs its stream (`OLD_IMAGE` or
-   * `NEW_AND_OLD_IMAGES`, so `tableStreamArn` is set: the stream function reads it, for expiry and
-   * for the blobs dead writers replaced) and TTL on the `expiresAt` attribute.
+   * Your own objects table ("HV") instead of a new one. The construct grants on it and points its
+   * functions at it; it neither changes nor deletes it. It needs:
+   *  - its partition key, a string, named `hvAttributes.key` (default `key`), and no sort key;
+   *  - its stream, `OLD_IMAGE` or `NEW_AND_OLD_IMAGES` (so `tableStreamArn` is set: the stream
+   *    function deletes the blob an old image names, for expiry and for the blobs dead writers
+   *    replaced);
+   *  - TTL on `hvAttributes.expiresAt` (default `expiresAt`).
+   * A table defined in this app is checked and refused (an `Error` naming each problem) when it
+   * lacks one of these; an imported one (`TableV2.fromTableAttributes` with `tableStreamArn`)
+   * cannot be read, so check it yourself: with another stream view type every blob of an
+   * expired or replaced object leaks.
    *
    * @default - a new table from the objects schema
    */
@@ -51,8 +58,9 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly bucket?: s3.IBucket;
   /**
    * Add stack outputs named after the variables `loadConfig` reads (`ChangeLogTable`,
-   * `ObjectsTable`, `Bucket`, `Prefix`, `LeaseShards`), the objects function's URL, the
-   * sweeper's name and the dashboard's, for writers and the CLI.
+   * `ObjectsTable`, `Bucket`, `Prefix`, `LeaseShards`, `HvAttributes`, `ReplacedBlobCleanup`),
+   * the objects function's URL, the sweeper's name and the dashboard's, for writers and the CLI.
+   * (`TierlogStack` adds them itself.)
    *
    * @default false
    */
@@ -104,14 +112,17 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly sweeperParallelism?: number;
   /**
    * Reserved concurrency of the sweeper: the most sweeps running at once (they are safe to
-   * overlap; this bounds the load on the tables).
+   * overlap; this bounds the load on the tables). At least `sweeperParallelism`: each fan-out
+   * group needs a slot.
    *
    * @default 2 × sweeperParallelism
    */
   readonly sweeperReservedConcurrency?: number;
   /**
-   * Sweeper timeout. A sweep stops taking new work shortly before it; claims it leaves behind
-   * expire and are taken over by a later sweep.
+   * Sweeper timeout, 1 to 15 minutes. A sweep stops taking new work 10 s before it; claims it
+   * leaves behind expire and are taken over by a later sweep. Shorter is refused: with 10 s or
+   * less a sweep never takes any work, and one killed mid-settle holds its instance until its
+   * claim expires.
    *
    * @default Duration.minutes(5)
    */
@@ -124,14 +135,16 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly sweeperMemorySize?: number;
   /**
    * How long an overwritten or deleted blob stays recoverable as a noncurrent version in the
-   * bucket (the undo window for a wrong delete). Expired delete markers are removed.
+   * bucket (the undo window for a wrong delete). Expired delete markers are removed. A setting of
+   * the bucket the construct creates: refused with `bucket` (set your bucket's lifecycle instead).
    *
    * @default Duration.days(7)
    */
   readonly noncurrentVersionExpiration?: Duration;
   /**
    * Origins of browser clients of upload sessions and presigned GETs: the bucket answers CORS
-   * for them and exposes `ETag` (see `BlobBucketProps.corsAllowedOrigins`). Ignored with `bucket`.
+   * for them and exposes `ETag` (see `BlobBucketProps.corsAllowedOrigins`). A setting of the
+   * bucket the construct creates: refused with `bucket` (add the rule to your bucket instead).
    *
    * @default none
    */
@@ -144,7 +157,7 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly oldestExpiredAgeThreshold?: Duration;
   /**
    * Alarm when the objects-stream function (expiry cleanup) is this far behind the objects
-   * table's stream (records are lost after 24 h).
+   * table's stream (records are lost after 24 h). Under 24 hours.
    *
    * @default Duration.hours(1)
    */
@@ -261,7 +274,15 @@ export class Tierlog extends Construct {
         { ...objectsTableSchema, partitionKey: { ...objectsTableSchema.partitionKey, name: hvNames.key } },
         { ...tableOptions, dynamoStream: dynamodb.StreamViewType.OLD_IMAGE, timeToLiveAttribute: hvNames.expiresAt },
       );
+    if (props.objectsTable !== undefined) checkOwnObjectsTable(props.objectsTable, hvNames);
     if (props.bucket !== undefined) {
+      // Settings of the bucket the construct creates: silently dropped, they would promise an undo
+      // window or a CORS rule the user's bucket does not have.
+      for (const setting of ['noncurrentVersionExpiration', 'corsAllowedOrigins'] as const) {
+        if (props[setting] !== undefined) {
+          throw new Error(`${setting} configures the bucket the construct creates; with your own bucket, set it on that bucket`);
+        }
+      }
       this.bucket = props.bucket;
     } else {
       const blobs = new BlobBucket(this, 'Blobs', {

@@ -7,15 +7,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { App } from 'aws-cdk-lib';
+import type { App, CfnElement } from 'aws-cdk-lib';
 import { TierlogStack } from '../../infra/stack.js';
-import type { TierlogProps } from '../../infra/tierlog.js';
-import { cleanOutdirs, newApp } from './helpers.js';
+import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
+import { cleanOutdirs, newApp, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
-function build(props: TierlogProps): { app: App; template: Template; stack: TierlogStack } {
-  const app = newApp();
+function build(props: TierlogProps, flags = true): { app: App; template: Template; stack: TierlogStack } {
+  const app = newApp({ flags });
   const stack = new TierlogStack(app, 'Tierlog', { tierlog: props });
   return { app, stack, template: Template.fromStack(stack) };
 }
@@ -94,7 +94,7 @@ describe('auditAtScale', () => {
       template.resourceCountIs('AWS::Scheduler::Schedule', 3); // the sweep, its housekeeping, the audit
     });
 
-    it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, get/delete under the prefix', () => {
+    it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, listing and delete under the prefix (no blob read)', () => {
       const policies = template.findResources('AWS::IAM::Policy');
       const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
       expect(fnPolicy).toBeDefined();
@@ -106,7 +106,6 @@ describe('auditAtScale', () => {
           'logs:CreateLogStream',
           'logs:PutLogEvents',
           's3:DeleteObject',
-          's3:GetObject',
           's3:ListBucket',
           's3:ListBucket',
         ].sort(),
@@ -116,11 +115,64 @@ describe('auditAtScale', () => {
       expect(text).not.toContain('"s3:*"');
     });
 
-    it('report-only (delete: false, the default): the Lambda cannot delete', () => {
-      const { template: t } = build({ auditAtScale: true });
+    it('the snapshots bucket (table exports: every item of both tables) is private, SSE-S3 and TLS 1.2+ only, as the blob bucket', () => {
+      const { stack } = build({ auditAtScale: true });
+      const snapshots = stack.resolve((stack.tierlog.auditAtScale!.snapshotBucket.node.defaultChild as CfnElement).logicalId) as string;
+      const t = Template.fromStack(stack);
+      expect(t.findResources('AWS::S3::Bucket')[snapshots]!.Properties).toMatchObject({
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      });
+      t.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: snapshots },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+            Match.objectLike({ Effect: 'Deny', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } }),
+          ]),
+        },
+      });
+    });
+
+    it("Scheduler assumes the audit's role only for this account's default schedule group", () => {
+      const roles = template.findResources('AWS::IAM::Role');
+      const role = Object.entries(roles).find(([id]) => id.includes('AuditAtScaleSchedulerRole'));
+      expect(role).toBeDefined();
+      const statement = (role![1] as any).Properties.AssumeRolePolicyDocument.Statement[0];
+      expect(statement.Principal).toEqual({ Service: 'scheduler.amazonaws.com' });
+      expect(statement.Condition.StringEquals['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
+      expect(JSON.stringify(statement.Condition.StringEquals['aws:SourceArn'])).toContain(':schedule-group/default');
+    });
+
+    it('report-only (delete: false, the default): the Lambda cannot delete, nor read any object; nag-clean', () => {
+      const { app: a, template: t } = build({ auditAtScale: true });
       const policies = t.findResources('AWS::IAM::Policy');
       const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
       expect(JSON.stringify(fnPolicy)).not.toContain('s3:DeleteObject');
+      expect(JSON.stringify(fnPolicy)).not.toContain('s3:GetObject');
+      expect(findings(a)).toEqual([]);
+    });
+
+    it('a run Scheduler cannot start goes to a dead-letter queue, and that alarms (no run, so no failed run to alarm on)', () => {
+      const { stack } = build({ auditAtScale: true });
+      const t = Template.fromStack(stack);
+      const audit = stack.tierlog.auditAtScale!;
+      const lid = (c: { node: { defaultChild?: unknown } }) => stack.resolve((c.node.defaultChild as CfnElement).logicalId) as string;
+      const schedules = Object.values(t.findResources('AWS::Scheduler::Schedule')) as any[];
+      const auditSchedule = schedules.find((sc) => JSON.stringify(sc.Properties.Target.Arn).includes(lid(audit.stateMachine)));
+      expect(auditSchedule.Properties.Target.DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': [lid(audit.deadLetterQueue), 'Arn'] } });
+      expect((t.findResources('AWS::CloudWatch::Alarm')[lid(audit.alarms.runsNotStarted)] as any).Properties).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [lid(audit.deadLetterQueue), 'QueueName'] } }],
+        Threshold: 1,
+      });
     });
 
     it('alarms: failed / timed-out / aborted runs and any confirmed lost blob', () => {
@@ -133,5 +185,49 @@ describe('auditAtScale', () => {
     it('cdk-nag AwsSolutions: no unacknowledged finding', () => {
       expect(findings(app)).toEqual([]);
     });
+  });
+
+  it('two Tierlogs with auditAtScale in one stack: each its own Glue database and Athena workgroup (names are account-wide)', () => {
+    const { stack } = userStack();
+    const a = new Tierlog(stack, 'A', { auditAtScale: true });
+    const b = new Tierlog(stack, 'B', { auditAtScale: true });
+    const t = Template.fromStack(stack);
+    const databases = Object.values(t.findResources('AWS::Glue::Database')).map((d: any) => d.Properties.DatabaseInput.Name);
+    const workGroups = Object.values(t.findResources('AWS::Athena::WorkGroup')).map((w: any) => w.Properties.Name);
+    expect(new Set(databases).size).toBe(2);
+    expect(new Set(workGroups).size).toBe(2);
+    // Each function plans against its own database.
+    const env = (x: Tierlog) =>
+      (
+        Object.entries(t.findResources('AWS::Lambda::Function')).find(
+          ([id]) => id === stack.resolve((x.auditAtScale!.function.node.defaultChild as CfnElement).logicalId),
+        )![1] as any
+      ).Properties.Environment.Variables.TIERLOG_SNAPSHOT_DATABASE;
+    expect(new Set([env(a), env(b)])).toEqual(new Set(databases));
+  });
+
+  it('in an app without feature flags (an older cdk.json): builds, the snapshots bucket logs under a bucket policy, nag-clean', () => {
+    // Without @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy, `serverAccessLogsBucket` falls back
+    // to an ACL, which an owner-enforced log bucket refuses at synth.
+    const { app, stack, template } = build({ auditAtScale: true }, false);
+    const snapshots = stack.resolve((stack.tierlog.auditAtScale!.snapshotBucket.node.defaultChild as CfnElement).logicalId) as string;
+    const logs = stack.resolve((stack.tierlog.accessLogsBucket!.node.defaultChild as CfnElement).logicalId) as string;
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { DestinationBucketName: { Ref: logs }, LogFilePrefix: 'snapshots/' },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logs },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Action: 's3:PutObject',
+            Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [snapshots, 'Arn'] } }, StringEquals: Match.anyValue() },
+          }),
+        ]),
+      },
+    });
+    expect(JSON.stringify(template.findResources('AWS::S3::Bucket'))).not.toContain('AccessControl');
+    expect(findings(app)).toEqual([]);
   });
 });

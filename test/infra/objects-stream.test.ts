@@ -127,6 +127,14 @@ describe('monitoring', () => {
     });
   });
 
+  it('refuses a threshold of 24 h or more (the stream would have dropped the records, and their blobs leaked, before the alarm)', () => {
+    expect(() => tierlogTemplate({ streamIteratorAgeThreshold: Duration.hours(24) })).toThrow(
+      /streamIteratorAgeThreshold must be under 1 day, got 1 day/,
+    );
+    expect(() => tierlogTemplate({ streamIteratorAgeThreshold: Duration.days(2) })).toThrow(/must be under 1 day/);
+    expect(() => tierlogTemplate({ streamIteratorAgeThreshold: Duration.hours(23) })).not.toThrow();
+  });
+
   it('alarms when records were given up on', () => {
     expect(alarms[id(t.alarms.streamFailureQueueNotEmpty)]!.Properties).toMatchObject({
       Namespace: 'AWS/SQS',

@@ -49,6 +49,14 @@ describe('sweeper function', () => {
     ).toBe(3);
   });
 
+  it('refuses fewer reserved slots than fan-out groups (a group without one is throttled, its shards unswept and unmeasured)', () => {
+    expect(() => tierlogTemplate({ sweeperParallelism: 4, sweeperReservedConcurrency: 3 })).toThrow(
+      /sweeperReservedConcurrency must be an integer of at least sweeperParallelism \(4\)/,
+    );
+    expect(() => tierlogTemplate({ sweeperReservedConcurrency: 0 })).toThrow(/at least sweeperParallelism \(1\)/);
+    expect(() => tierlogTemplate({ sweeperParallelism: 4, sweeperReservedConcurrency: 4 })).not.toThrow();
+  });
+
   it('is not retried by Lambda on failure (the next scheduled sweep does the work)', () => {
     const [, config] = onlyResource(template, 'AWS::Lambda::EventInvokeConfig');
     expect(config.Properties).toMatchObject({ FunctionName: { Ref: sweeperId }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 300 });
@@ -58,6 +66,21 @@ describe('sweeper function', () => {
     const groupId = logicalIdOf(stack, stack.tierlog.sweeper.logGroup);
     expect(sweeper.Properties!['LoggingConfig']).toEqual({ LogGroup: { Ref: groupId } });
     expect(resourcesOf(template, 'AWS::Logs::LogGroup')[groupId]!.Properties).toEqual({ RetentionInDays: 90 });
+  });
+
+  it('refuses a runtime the handlers cannot run on (another language, Node.js before 22), for every function', () => {
+    for (const runtime of [lambda.Runtime.NODEJS_20_X, lambda.Runtime.NODEJS_18_X, lambda.Runtime.PYTHON_3_12]) {
+      expect(() => tierlogTemplate({ runtime }), runtime.name).toThrow(
+        `runtime must be Node.js 22 or later (nodejs22.x, nodejs24.x, ...), got ${runtime.name}`,
+      );
+    }
+    expect(() => tierlogTemplate({ runtime: lambda.Runtime.NODEJS_LATEST })).not.toThrow();
+  });
+
+  it('refuses a timeout under one minute (at 10 s or less a sweep never takes any work)', () => {
+    expect(() => tierlogTemplate({ sweeperTimeout: Duration.seconds(59) })).toThrow(/sweeperTimeout must be at least 60 s, got 59 seconds/);
+    expect(() => tierlogTemplate({ sweeperTimeout: Duration.seconds(10) })).toThrow(/sweeperTimeout must be at least 60 s/);
+    expect(() => tierlogTemplate({ sweeperTimeout: Duration.minutes(1) })).not.toThrow();
   });
 
   it('takes runtime, timeout and memory from props', () => {

@@ -1,0 +1,77 @@
+/**
+ * Checks an objects table of the user's (`TierlogProps.objectsTable`) against what tierlog needs
+ * of it, when the table is a resource of this app (a `TableV2` or `Table` defined in CDK) and its
+ * settings can be read. An imported table (`fromTableAttributes`, `fromTableName`) has none to
+ * read, and is taken as documented.
+ *
+ * The rule, and why each part is refused rather than warned about:
+ *  - its stream carries old images (`OLD_IMAGE` or `NEW_AND_OLD_IMAGES`): the stream function
+ *    deletes the blob an item's OLD image names. With `KEYS_ONLY` or `NEW_IMAGE` every record is
+ *    judged untrusted, nothing is deleted, and the blobs of expired objects and those a dead
+ *    writer replaced leak (the construct tells the writers that the stream cleans them up);
+ *  - TTL is on the configured expiry attribute (`hvAttributes.expiresAt`): otherwise expired
+ *    objects are never removed, and neither their items nor their blobs are ever deleted;
+ *  - its partition key is the configured key attribute (`hvAttributes.key`), a string, and it
+ *    has no sort key: every read and write addresses an item by that key alone.
+ */
+import { Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type { HvAttributeNames } from '../lib/tiered/hv-table.js';
+
+/** The stream view types that carry the old image. */
+const OLD_IMAGE_VIEWS: readonly string[] = ['OLD_IMAGE', 'NEW_AND_OLD_IMAGES'];
+
+interface ReadableTableProps {
+  readonly keySchema?: Array<{ attributeName: string; keyType: string }>;
+  readonly attributeDefinitions?: Array<{ attributeName: string; attributeType: string }>;
+  readonly streamSpecification?: { streamViewType?: string };
+  readonly timeToLiveSpecification?: { attributeName?: string; enabled?: boolean };
+}
+
+/**
+ * What is wrong with `table` as tierlog's objects table under the attribute names `names`: one
+ * sentence per problem; empty when nothing is, or when the table cannot be read (imported).
+ */
+export function ownObjectsTableProblems(table: dynamodb.ITableV2, names: Pick<HvAttributeNames, 'key' | 'expiresAt'>): string[] {
+  const resource = table.node.defaultChild as { cfnResourceType?: string } | undefined;
+  const type = resource?.cfnResourceType;
+  if (type !== 'AWS::DynamoDB::GlobalTable' && type !== 'AWS::DynamoDB::Table') return [];
+  const stack = Stack.of(table);
+  const read = <T>(value: T): T => stack.resolve(value) as T;
+  const props = resource as unknown as ReadableTableProps;
+  const problems: string[] = [];
+
+  const view = read(props.streamSpecification)?.streamViewType;
+  if (view === undefined || !OLD_IMAGE_VIEWS.includes(view)) {
+    problems.push(
+      `its stream must carry old images (OLD_IMAGE or NEW_AND_OLD_IMAGES), not ${view ?? 'none'}: the stream function deletes the blob an item's old image names`,
+    );
+  }
+  const ttl = read(props.timeToLiveSpecification);
+  if (ttl?.attributeName !== names.expiresAt || ttl.enabled === false) {
+    problems.push(
+      `TTL must be on "${names.expiresAt}" (hvAttributes.expiresAt), not ${ttl?.attributeName === undefined || ttl.enabled === false ? 'off' : `"${ttl.attributeName}"`}: otherwise expired objects and their blobs are never removed`,
+    );
+  }
+  const keys = read(props.keySchema) ?? [];
+  const hash = keys.find((k) => k.keyType === 'HASH');
+  const hashType = read(props.attributeDefinitions)?.find((d) => d.attributeName === hash?.attributeName)?.attributeType;
+  if (hash?.attributeName !== names.key || hashType !== 'S' || keys.length !== 1) {
+    problems.push(
+      `its key must be the string partition key "${names.key}" (hvAttributes.key) alone, not ${keys.map((k) => `${k.keyType} "${k.attributeName}"`).join(' + ') || 'none'}${hashType !== undefined && hashType !== 'S' ? ` (type ${hashType})` : ''}`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * Refuses an objects table of this app that tierlog cannot work with (see the module doc).
+ *
+ * @throws Error naming every problem.
+ */
+export function checkOwnObjectsTable(table: dynamodb.ITableV2, names: Pick<HvAttributeNames, 'key' | 'expiresAt'>): void {
+  const problems = ownObjectsTableProblems(table, names);
+  if (problems.length > 0) {
+    throw new Error(`objectsTable ${table.node.path} cannot be tierlog's objects table: ${problems.join('; ')}`);
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The construct with an objects table and a bucket of the user's (`objectsTable`, `bucket`):
+ * imported ones (the only kind an existing table or bucket can be) build, cdk-nag clean with the
+ * construct's acknowledgements, and every function is pointed at them.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { type App, Duration } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
+import { CONFIG_ENV } from '../../lib/config.js';
+import { cleanOutdirs, onlyResource, resourcesOf, userStack } from './helpers.js';
+
+afterAll(cleanOutdirs);
+
+const STREAM_ARN = 'arn:aws:dynamodb:eu-west-1:123456789012:table/my-objects/stream/2026-01-01T00:00:00.000';
+
+function findings(app: App): string[] {
+  const report = new AwsSolutionsChecks().validateScope(app);
+  return report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} @ ${r.constructPath}`)).sort();
+}
+
+/** A user's stack with an imported objects table (with its stream) and, unless `importBucket: false`, an imported bucket. */
+function withImported(props: TierlogProps = {}, options: { importBucket?: boolean } = {}) {
+  const { app, stack } = userStack();
+  const objectsTable = dynamodb.TableV2.fromTableAttributes(stack, 'MyObjects', { tableName: 'my-objects', tableStreamArn: STREAM_ARN });
+  const bucket = (options.importBucket ?? true) ? s3.Bucket.fromBucketName(stack, 'MyBlobs', 'my-blobs') : undefined;
+  const tierlog = new Tierlog(stack, 'Storage', { objectsTable, ...(bucket ? { bucket } : {}), ...props });
+  return { app, stack, tierlog, template: Template.fromStack(stack) };
+}
+
+describe('imported objects table and bucket', () => {
+  it('build, with no unacknowledged cdk-nag finding (the stream grant acknowledged on the imported ARN)', () => {
+    const { app } = withImported();
+    expect(findings(app)).toEqual([]);
+  });
+
+  it('every function gets the imported names, and the stream function reads the given stream', () => {
+    const { template } = withImported();
+    const functions = Object.values(resourcesOf(template, 'AWS::Lambda::Function'));
+    expect(functions).toHaveLength(3);
+    for (const fn of functions) {
+      const vars = (fn.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables;
+      expect(vars[CONFIG_ENV.objectsTable]).toBe('my-objects');
+      expect(vars[CONFIG_ENV.bucket]).toBe('my-blobs');
+    }
+    expect(onlyResource(template, 'AWS::Lambda::EventSourceMapping')[1].Properties!['EventSourceArn']).toBe(STREAM_ARN);
+  });
+
+  it("refuses the settings of the bucket the construct creates (an undo window or CORS rule the user's bucket may not have)", () => {
+    expect(() => withImported({ noncurrentVersionExpiration: Duration.days(30) })).toThrow(
+      /noncurrentVersionExpiration configures the bucket the construct creates/,
+    );
+    expect(() => withImported({ corsAllowedOrigins: ['https://app.example.com'] })).toThrow(
+      /corsAllowedOrigins configures the bucket the construct creates/,
+    );
+  });
+
+  it('with auditAtScale (the bucket the construct creates): the table exports are acknowledged on the imported ARN', () => {
+    const { app } = withImported({ auditAtScale: true }, { importBucket: false });
+    expect(findings(app)).toEqual([]);
+  });
+});
+
+describe('an objects table defined in the app', () => {
+  type TableSettings = Partial<dynamodb.TablePropsV2>;
+  const base: TableSettings = {
+    partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+    dynamoStream: dynamodb.StreamViewType.OLD_IMAGE,
+    timeToLiveAttribute: 'expiresAt',
+  };
+  const build = (table: TableSettings, props: TierlogProps = {}) => {
+    const { stack } = userStack();
+    const objectsTable = new dynamodb.TableV2(stack, 'MyObjects', { ...base, ...table } as dynamodb.TablePropsV2);
+    return () => new Tierlog(stack, 'Storage', { objectsTable, ...props });
+  };
+
+  it.each<[string, TableSettings, TierlogProps, RegExp]>([
+    // Every record would be judged untrusted: the blobs of expired and replaced objects leak.
+    ['a stream of new images', { dynamoStream: dynamodb.StreamViewType.NEW_IMAGE }, {}, /old images .*not NEW_IMAGE/],
+    ['a stream of keys only', { dynamoStream: dynamodb.StreamViewType.KEYS_ONLY }, {}, /old images .*not KEYS_ONLY/],
+    // Expired objects would never be removed, nor their blobs deleted.
+    ['TTL on another attribute', { timeToLiveAttribute: 'ttl' }, {}, /TTL must be on "expiresAt" .*not "ttl"/],
+    ['no TTL', { timeToLiveAttribute: undefined }, {}, /TTL must be on "expiresAt" .*not off/],
+    ['TTL not on the configured expiry attribute', {}, { hvAttributes: { expiresAt: 'ttl' } }, /TTL must be on "ttl"/],
+    [
+      'another partition key',
+      { partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING } },
+      {},
+      /partition key "key" .*not HASH "id"/,
+    ],
+    ['a number key', { partitionKey: { name: 'key', type: dynamodb.AttributeType.NUMBER } }, {}, /type N/],
+    ['a sort key', { sortKey: { name: 'v', type: dynamodb.AttributeType.NUMBER } }, {}, /HASH "key" \+ RANGE "v"/],
+  ])('with %s is refused, naming the problem', (_name, table, props, message) => {
+    expect(build(table, props)).toThrow(message);
+  });
+
+  it('with the stream, TTL and key it needs (under the configured names) is taken', () => {
+    expect(build({}, {})).not.toThrow();
+    expect(build({ dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES }, {})).not.toThrow();
+    expect(
+      build(
+        { partitionKey: { name: 'k', type: dynamodb.AttributeType.STRING }, timeToLiveAttribute: 'ttl' },
+        { hvAttributes: { key: 'k', expiresAt: 'ttl' } },
+      ),
+    ).not.toThrow();
+  });
+});
