@@ -21,16 +21,17 @@ test.each([1, 2, 3])('a read overtaken by %i overwrites returns a value that was
   await writer.put('k', body(0));
   let written = 0;
   const overwriting: Promise<unknown>[] = [];
-  // Each GetObject of the reader waits while another writer replaces the object (deleting the
-  // blob the reader is about to fetch).
+  // Each GetObject of the reader waits until another writer has replaced the object (and
+  // deleted the blob the reader is about to fetch).
   const injector = new FaultInjector().add({
     kind: 'delay',
-    delayMs: 600,
+    delayMs: 0,
     times: overwrites,
-    match: (r) => {
-      if (!onCommand('GetObject')(r)) return false;
-      overwriting.push(writer.put('k', body(++written)));
-      return true;
+    match: onCommand('GetObject'),
+    before: async () => {
+      const overwrite = writer.put('k', body(++written));
+      overwriting.push(overwrite);
+      await overwrite;
     },
   });
   const read = await newWriter(fx, { injector }).get('k');
