@@ -15,21 +15,23 @@ import { faultWriters } from './writers.js';
 
 const writer = faultWriters();
 
-/** A writer whose next commit waits until `release` is called. */
+/** A writer whose next commit waits, once it was reached, until `release` is called. */
 function heldCommit(fx: Fixture) {
   let reached!: () => void;
+  let release!: () => void;
   const atCommit = new Promise<void>((r) => (reached = r));
+  const released = new Promise<void>((r) => (release = r));
   const injector = new FaultInjector().add({
     kind: 'delay',
-    delayMs: 1_000,
+    delayMs: 0,
     times: 1,
-    match: (r) => {
-      if (!onCommand('TransactWriteItems')(r)) return false;
+    match: onCommand('TransactWriteItems'),
+    before: async () => {
       reached();
-      return true;
+      await released;
     },
   });
-  return { store: writer(fx, { injector }), atCommit };
+  return { store: writer(fx, { injector }), atCommit, release };
 }
 
 async function expectClean(fx: Fixture): Promise<void> {
@@ -54,6 +56,7 @@ describe('a delete whose commit loses to a concurrent put', () => {
     );
     await d.atCommit;
     const put = await writer(fx).put('k', large(2));
+    d.release();
     expect(put.version).toBe(2);
     const result = await deleting;
     expect(result.ok, 'a conditional delete on version 1 cannot succeed: the object is at version 2 and still there').toBe(false);
@@ -72,6 +75,7 @@ describe('a delete whose commit loses to a concurrent put', () => {
     const deleting = d.store.delete('k');
     await d.atCommit;
     await writer(fx).put('k', large(2));
+    d.release();
     expect(await deleting).toBe(true);
     expect(await setup.get('k'), 'a delete that reports success leaves the object absent').toBeUndefined();
     await expectClean(fx);

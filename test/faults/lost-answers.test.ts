@@ -55,9 +55,13 @@ describe('a conditional small write whose answer is lost', () => {
       // Before the retry goes out, another writer writes on top of the first attempt.
       .add({
         kind: 'delay',
-        delayMs: 500,
+        delayMs: 0,
         times: 1,
-        match: (r) => hv(fx, 'UpdateItemCommand')(r) && ((other = plain.put('k', 'other')), true),
+        match: hv(fx, 'UpdateItemCommand'),
+        before: async () => {
+          other = plain.put('k', 'other');
+          await other;
+        },
       });
     const result = await settle(writer(fx, { injector }).put('k', 'mine', { ifVersion: 1 }));
     await other;
@@ -85,9 +89,13 @@ describe('known limit: an unconditional small write retried after another writer
     let other: Promise<unknown> | undefined;
     const injector = new FaultInjector().add({ kind: 'loseResponse', match: hv(fx, 'UpdateItemCommand'), times: 1 }).add({
       kind: 'delay',
-      delayMs: 500,
+      delayMs: 0,
       times: 1,
-      match: (r) => hv(fx, 'UpdateItemCommand')(r) && ((other = plain.put('k', 'other')), true),
+      match: hv(fx, 'UpdateItemCommand'),
+      before: async () => {
+        other = plain.put('k', 'other');
+        await other;
+      },
     });
     const mine = await writer(fx, { injector }).put('k', 'mine');
     expect((await other) as { version: number }).toMatchObject({ version: 3 }); // on top of "mine" v2

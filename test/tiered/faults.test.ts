@@ -59,15 +59,17 @@ describe('fenced-commit race: the instance is claimed while the upload is in fli
     const old = randomBody(LARGE);
     await writer(fx).store.put(key, old);
     const uploading = deferred();
+    const released = deferred();
     const s = steps(fx.config);
+    // The upload is held until the test has swept; then it goes on (and its commit is fenced).
     const injector = new FaultInjector().add({
       kind: 'delay',
-      delayMs: 4_000,
+      delayMs: 0,
       times: 1,
-      match: (r: RequestInfo) => {
-        if (!s.upload(r)) return false;
+      match: s.upload,
+      before: async () => {
         uploading.resolve();
-        return true;
+        await released.promise;
       },
     });
     for (const rule of extraRules(s)) injector.add(rule);
@@ -77,11 +79,11 @@ describe('fenced-commit race: the instance is claimed while the upload is in fli
     await uploading.promise;
     const [entry] = (await rawState(fx)).instances.filter((i) => i.pk === w.log.instanceId);
     expect(entry, 'the entry is durable before the upload starts').toBeDefined();
-    return { fx, key, old, next, w, put, injector, instanceId: w.log.instanceId };
+    return { fx, key, old, next, w, put, injector, instanceId: w.log.instanceId, release: () => released.resolve() };
   }
 
   test('sweeper past the upload window settles the entry; the commit is fenced; nothing leaks', async () => {
-    const { fx, key, old, next, w, put, instanceId } = await setup();
+    const { fx, key, old, next, w, put, instanceId, release } = await setup();
     // The first pass finds the blob missing and defers to the window's end after its first
     // sighting; the second, past it, settles.
     const report = await sweepPastEverything(fx);
@@ -90,6 +92,7 @@ describe('fenced-commit race: the instance is claimed while the upload is in fli
     expect((await rawState(fx)).blobs).toHaveLength(1);
     expect(await rawInstance(fx, instanceId)).toBeUndefined();
 
+    release();
     const result = await put;
     expect(result.ok).toBe(false);
     expect((result as { error: unknown }).error).toBeInstanceOf(InstanceClaimedError);
@@ -108,7 +111,7 @@ describe('fenced-commit race: the instance is claimed while the upload is in fli
   });
 
   test('sweeper inside the upload window defers the entry; the commit is fenced; a later sweep drains it', async () => {
-    const { fx, key, old, put, instanceId } = await setup();
+    const { fx, key, old, put, instanceId, release } = await setup();
     const early = makeSweeper(fx, 10 * 60_000); // past lease (2 min) + skew, inside the 20 min window
     open.push(early);
     const report = await early.sweeper.sweep();
@@ -118,6 +121,7 @@ describe('fenced-commit race: the instance is claimed while the upload is in fli
     // Deferred to the end of the upload window, which runs from the sweeper's first sighting.
     expect(claimed!.leaseUntil).toBe((claimed!.firstSeen as number) + 20 * 60_000);
 
+    release();
     const result = await put;
     expect((result as { error: unknown }).error).toBeInstanceOf(InstanceClaimedError);
     expect(sameBytes(await rawValue(fx, key), old)).toBe(true);
@@ -133,10 +137,13 @@ describe('fenced-commit race: the instance is claimed while the upload is in fli
   });
 
   test('late upload: the writer dies after being fenced, its blob lands after the sweep looked; the next pass deletes it', async () => {
-    const { fx, key, old, put, injector, instanceId } = await setup((s) => [{ kind: 'crashBefore', match: s.deleteBlob, times: 1 }]);
+    const { fx, key, old, put, injector, instanceId, release } = await setup((s) => [
+      { kind: 'crashBefore', match: s.deleteBlob, times: 1 },
+    ]);
     const early = makeSweeper(fx, 10 * 60_000);
     open.push(early);
     expect(await early.sweeper.sweep()).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+    release();
     await put; // upload lands, commit fenced, in-process delete of the blob crashes
     expect(injector.crashedAt?.command).toBe('DeleteObjectCommand');
     const mid = await rawState(fx);
@@ -293,12 +300,17 @@ describe('fenced commit on the paths that replace a blob without uploading (dele
       await writer(fx).store.put(key, old);
       const oldBlob = (await rawState(fx)).references.get(key)!;
       const committing = deferred();
+      const released = deferred();
       let held = false;
       const injector = new FaultInjector().add({
         kind: 'delay',
-        delayMs: 3_000,
+        delayMs: 0,
         times: 1,
-        match: (r: RequestInfo) => held && steps(fx.config).commit(r) && (committing.resolve(), true),
+        match: (r: RequestInfo) => held && steps(fx.config).commit(r),
+        before: async () => {
+          committing.resolve();
+          await released.promise;
+        },
       });
       const w = writer(fx, injector);
       // The writer's instance item exists (an earlier write), empty once that write settled.
@@ -310,6 +322,7 @@ describe('fenced commit on the paths that replace a blob without uploading (dele
       const report = await sweepPastEverything(fx);
       expect(report).toMatchObject({ instancesClaimed: 0, entriesRecovered: 0, blobsDeleted: 0, errors: 0 });
       expect(report.instancesRetired).toBeGreaterThanOrEqual(1);
+      released.resolve();
       const r = await result;
       expect((r as { error?: unknown }).error).toBeUndefined();
       expect(w.log.instanceIds).not.toContain(instance);
