@@ -24,6 +24,7 @@ import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction } from './objects-function.js';
 import { ObjectsStreamCleanup } from './objects-stream.js';
+import { validateOwnBucket } from './own-bucket.js';
 import { checkOwnObjectsTable } from './own-objects-table.js';
 import { addTierlogOutputs } from './outputs.js';
 import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
@@ -52,6 +53,10 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * Your own bucket ("LT") for the blobs instead of a new one. It should be versioned, with a
    * noncurrent-version expiry and an abort rule for incomplete multipart uploads (see
    * README "What it creates"); the construct grants on `<prefix>/` only and changes nothing else.
+   * A bucket defined in this app is refused at synth (naming each problem) when no enabled
+   * lifecycle rule over `<prefix>/` aborts incomplete multipart uploads, or, versioned, expires
+   * noncurrent versions: without them, uploads nothing names and every deleted blob are kept
+   * for ever. An imported bucket cannot be read: check it yourself.
    *
    * @default - a new versioned bucket with access logging
    */
@@ -283,6 +288,7 @@ export class Tierlog extends Construct {
           throw new Error(`${setting} configures the bucket the construct creates; with your own bucket, set it on that bucket`);
         }
       }
+      validateOwnBucket(this, props.bucket, this.prefix);
       this.bucket = props.bucket;
     } else {
       const blobs = new BlobBucket(this, 'Blobs', {
