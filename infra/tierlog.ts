@@ -40,7 +40,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    *  - its stream, `OLD_IMAGE` or `NEW_AND_OLD_IMAGES` (so `tableStreamArn` is set: the stream
    *    function deletes the blob an old image names, for expiry and for the blobs dead writers
    *    replaced);
-   *  - TTL on `hvAttributes.expiresAt` (default `expiresAt`).
+   *  - TTL on `hvAttributes.expiresAt` (default `expiresAt`);
+   *  - with `auditAtScale`, point-in-time recovery (its runs export the table).
    * A table defined in this app is checked and refused (an `Error` naming each problem) when it
    * lacks one of these; an imported one (`TableV2.fromTableAttributes` with `tableStreamArn`)
    * cannot be read, so check it yourself: with another stream view type every blob of an
@@ -279,7 +280,11 @@ export class Tierlog extends Construct {
         { ...objectsTableSchema, partitionKey: { ...objectsTableSchema.partitionKey, name: hvNames.key } },
         { ...tableOptions, dynamoStream: dynamodb.StreamViewType.OLD_IMAGE, timeToLiveAttribute: hvNames.expiresAt },
       );
-    if (props.objectsTable !== undefined) checkOwnObjectsTable(props.objectsTable, hvNames);
+    if (props.objectsTable !== undefined) {
+      checkOwnObjectsTable(props.objectsTable, hvNames, {
+        pointInTimeRecovery: props.auditAtScale !== undefined && props.auditAtScale !== false,
+      });
+    }
     if (props.bucket !== undefined) {
       // Settings of the bucket the construct creates: silently dropped, they would promise an undo
       // window or a CORS rule the user's bucket does not have.

@@ -97,6 +97,13 @@ describe('an objects table defined in the app', () => {
     expect(build(table, props)).toThrow(message);
   });
 
+  it('with auditAtScale, without point-in-time recovery is refused (every run would fail to export it)', () => {
+    expect(build({}, { auditAtScale: true })).toThrow(
+      /auditAtScale exports it with ExportTableToPointInTime, which needs point-in-time recovery/,
+    );
+    expect(build({ pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }, { auditAtScale: true })).not.toThrow();
+  });
+
   it('with the stream, TTL and key it needs (under the configured names) is taken', () => {
     expect(build({}, {})).not.toThrow();
     expect(build({ dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES }, {})).not.toThrow();
