@@ -12,7 +12,9 @@
  *  - TTL is on the configured expiry attribute (`hvAttributes.expiresAt`): otherwise expired
  *    objects are never removed, and neither their items nor their blobs are ever deleted;
  *  - its partition key is the configured key attribute (`hvAttributes.key`), a string, and it
- *    has no sort key: every read and write addresses an item by that key alone.
+ *    has no sort key: every read and write addresses an item by that key alone;
+ *  - with the audit at scale, point-in-time recovery: its runs export the table with
+ *    `ExportTableToPointInTime`, which needs it (every run would fail).
  */
 import { Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -21,7 +23,13 @@ import type { HvAttributeNames } from '../lib/tiered/hv-table.js';
 /** The stream view types that carry the old image. */
 const OLD_IMAGE_VIEWS: readonly string[] = ['OLD_IMAGE', 'NEW_AND_OLD_IMAGES'];
 
+type Pitr = { pointInTimeRecoveryEnabled?: boolean } | undefined;
+
 interface ReadableTableProps {
+  /** `AWS::DynamoDB::Table`. */
+  readonly pointInTimeRecoverySpecification?: Pitr;
+  /** `AWS::DynamoDB::GlobalTable` (`TableV2`): per replica. */
+  readonly replicas?: Array<{ pointInTimeRecoverySpecification?: Pitr }>;
   readonly keySchema?: Array<{ attributeName: string; keyType: string }>;
   readonly attributeDefinitions?: Array<{ attributeName: string; attributeType: string }>;
   readonly streamSpecification?: { streamViewType?: string };
@@ -32,7 +40,11 @@ interface ReadableTableProps {
  * What is wrong with `table` as tierlog's objects table under the attribute names `names`: one
  * sentence per problem; empty when nothing is, or when the table cannot be read (imported).
  */
-export function ownObjectsTableProblems(table: dynamodb.ITableV2, names: Pick<HvAttributeNames, 'key' | 'expiresAt'>): string[] {
+export function ownObjectsTableProblems(
+  table: dynamodb.ITableV2,
+  names: Pick<HvAttributeNames, 'key' | 'expiresAt'>,
+  options: { readonly pointInTimeRecovery?: boolean } = {},
+): string[] {
   const resource = table.node.defaultChild as { cfnResourceType?: string } | undefined;
   const type = resource?.cfnResourceType;
   if (type !== 'AWS::DynamoDB::GlobalTable' && type !== 'AWS::DynamoDB::Table') return [];
@@ -61,6 +73,15 @@ export function ownObjectsTableProblems(table: dynamodb.ITableV2, names: Pick<Hv
       `its key must be the string partition key "${names.key}" (hvAttributes.key) alone, not ${keys.map((k) => `${k.keyType} "${k.attributeName}"`).join(' + ') || 'none'}${hashType !== undefined && hashType !== 'S' ? ` (type ${hashType})` : ''}`,
     );
   }
+  if (options.pointInTimeRecovery) {
+    const specs: Pitr[] =
+      type === 'AWS::DynamoDB::Table'
+        ? [read(props.pointInTimeRecoverySpecification)]
+        : (read(props.replicas) ?? [{}]).map((r) => r.pointInTimeRecoverySpecification);
+    if (!specs.every((p) => p?.pointInTimeRecoveryEnabled === true)) {
+      problems.push('auditAtScale exports it with ExportTableToPointInTime, which needs point-in-time recovery: turn it on');
+    }
+  }
   return problems;
 }
 
@@ -69,8 +90,12 @@ export function ownObjectsTableProblems(table: dynamodb.ITableV2, names: Pick<Hv
  *
  * @throws Error naming every problem.
  */
-export function checkOwnObjectsTable(table: dynamodb.ITableV2, names: Pick<HvAttributeNames, 'key' | 'expiresAt'>): void {
-  const problems = ownObjectsTableProblems(table, names);
+export function checkOwnObjectsTable(
+  table: dynamodb.ITableV2,
+  names: Pick<HvAttributeNames, 'key' | 'expiresAt'>,
+  options: { readonly pointInTimeRecovery?: boolean } = {},
+): void {
+  const problems = ownObjectsTableProblems(table, names, options);
   if (problems.length > 0) {
     throw new Error(`objectsTable ${table.node.path} cannot be tierlog's objects table: ${problems.join('; ')}`);
   }

@@ -24,6 +24,7 @@ import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction } from './objects-function.js';
 import { ObjectsStreamCleanup } from './objects-stream.js';
+import { validateOwnBucket } from './own-bucket.js';
 import { checkOwnObjectsTable } from './own-objects-table.js';
 import { addTierlogOutputs } from './outputs.js';
 import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
@@ -39,7 +40,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    *  - its stream, `OLD_IMAGE` or `NEW_AND_OLD_IMAGES` (so `tableStreamArn` is set: the stream
    *    function deletes the blob an old image names, for expiry and for the blobs dead writers
    *    replaced);
-   *  - TTL on `hvAttributes.expiresAt` (default `expiresAt`).
+   *  - TTL on `hvAttributes.expiresAt` (default `expiresAt`);
+   *  - with `auditAtScale`, point-in-time recovery (its runs export the table).
    * A table defined in this app is checked and refused (an `Error` naming each problem) when it
    * lacks one of these; an imported one (`TableV2.fromTableAttributes` with `tableStreamArn`)
    * cannot be read, so check it yourself: with another stream view type every blob of an
@@ -52,6 +54,10 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * Your own bucket ("LT") for the blobs instead of a new one. It should be versioned, with a
    * noncurrent-version expiry and an abort rule for incomplete multipart uploads (see
    * README "What it creates"); the construct grants on `<prefix>/` only and changes nothing else.
+   * A bucket defined in this app is refused at synth (naming each problem) when no enabled
+   * lifecycle rule over `<prefix>/` aborts incomplete multipart uploads, or, versioned, expires
+   * noncurrent versions: without them, uploads nothing names and every deleted blob are kept
+   * for ever. An imported bucket cannot be read: check it yourself.
    *
    * @default - a new versioned bucket with access logging
    */
@@ -274,7 +280,11 @@ export class Tierlog extends Construct {
         { ...objectsTableSchema, partitionKey: { ...objectsTableSchema.partitionKey, name: hvNames.key } },
         { ...tableOptions, dynamoStream: dynamodb.StreamViewType.OLD_IMAGE, timeToLiveAttribute: hvNames.expiresAt },
       );
-    if (props.objectsTable !== undefined) checkOwnObjectsTable(props.objectsTable, hvNames);
+    if (props.objectsTable !== undefined) {
+      checkOwnObjectsTable(props.objectsTable, hvNames, {
+        pointInTimeRecovery: props.auditAtScale !== undefined && props.auditAtScale !== false,
+      });
+    }
     if (props.bucket !== undefined) {
       // Settings of the bucket the construct creates: silently dropped, they would promise an undo
       // window or a CORS rule the user's bucket does not have.
@@ -283,6 +293,7 @@ export class Tierlog extends Construct {
           throw new Error(`${setting} configures the bucket the construct creates; with your own bucket, set it on that bucket`);
         }
       }
+      validateOwnBucket(this, props.bucket, this.prefix);
       this.bucket = props.bucket;
     } else {
       const blobs = new BlobBucket(this, 'Blobs', {

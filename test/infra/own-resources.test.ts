@@ -97,6 +97,13 @@ describe('an objects table defined in the app', () => {
     expect(build(table, props)).toThrow(message);
   });
 
+  it('with auditAtScale, without point-in-time recovery is refused (every run would fail to export it)', () => {
+    expect(build({}, { auditAtScale: true })).toThrow(
+      /auditAtScale exports it with ExportTableToPointInTime, which needs point-in-time recovery/,
+    );
+    expect(build({ pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }, { auditAtScale: true })).not.toThrow();
+  });
+
   it('with the stream, TTL and key it needs (under the configured names) is taken', () => {
     expect(build({}, {})).not.toThrow();
     expect(build({ dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES }, {})).not.toThrow();
@@ -106,5 +113,69 @@ describe('an objects table defined in the app', () => {
         { hvAttributes: { key: 'k', expiresAt: 'ttl' } },
       ),
     ).not.toThrow();
+  });
+});
+
+describe('a bucket defined in the app', () => {
+  const build = (props: s3.BucketProps, prefix = 'blobs') => {
+    const { stack } = userStack();
+    const bucket = new s3.Bucket(stack, 'MyBlobs', props);
+    new Tierlog(stack, 'Storage', { bucket, prefix });
+    return () => Template.fromStack(stack);
+  };
+  const abort = { abortIncompleteMultipartUploadAfter: Duration.days(8) };
+  const noncurrent = { noncurrentVersionExpiration: Duration.days(7) };
+
+  it.each<[string, s3.BucketProps, RegExp]>([
+    // An upload no entry or session names is found by nothing: its parts are billed for ever.
+    [
+      'no abort rule for incomplete uploads',
+      { lifecycleRules: [] },
+      /no lifecycle rule over "blobs\/" aborts incomplete multipart uploads/,
+    ],
+    // Every blob tierlog deletes stays as a noncurrent version.
+    [
+      'versioned, without a noncurrent-version expiry',
+      { versioned: true, lifecycleRules: [abort] },
+      /versioned, and no lifecycle rule over "blobs\/" expires noncurrent versions/,
+    ],
+    [
+      'its rules on another prefix',
+      { versioned: true, lifecycleRules: [{ prefix: 'other/', ...abort, ...noncurrent }] },
+      /aborts incomplete[\s\S]*expires noncurrent/,
+    ],
+    [
+      'its rules on tagged objects only',
+      { lifecycleRules: [{ tagFilters: { keep: 'no' }, ...abort }] },
+      /aborts incomplete multipart uploads/,
+    ],
+    ['its rules disabled', { lifecycleRules: [{ enabled: false, ...abort }] }, /aborts incomplete multipart uploads/],
+  ])('with %s is refused, naming the problem', (_name, props, message) => {
+    expect(build(props)).toThrow(message);
+  });
+
+  it('rules added after the construct count (the check runs at synth)', () => {
+    const { stack } = userStack();
+    const bucket = new s3.Bucket(stack, 'MyBlobs', { versioned: true });
+    new Tierlog(stack, 'Storage', { bucket });
+    bucket.addLifecycleRule({ ...abort, ...noncurrent });
+    expect(() => Template.fromStack(stack)).not.toThrow();
+  });
+
+  it('with the rules over the prefix (or the whole bucket) is taken; versioning is advised, not required', () => {
+    expect(build({ versioned: true, lifecycleRules: [{ ...abort, ...noncurrent }] })).not.toThrow();
+    expect(
+      build(
+        {
+          versioned: true,
+          lifecycleRules: [
+            { prefix: 'tenant/', ...abort },
+            { prefix: 'tenant/media/', ...noncurrent },
+          ],
+        },
+        'tenant/media',
+      ),
+    ).not.toThrow();
+    expect(build({ lifecycleRules: [abort] })).not.toThrow();
   });
 });

@@ -1,0 +1,76 @@
+/**
+ * Checks a bucket of the user's (`TierlogProps.bucket`) against the lifecycle tierlog relies on,
+ * at synth, when the bucket is a resource of this app (an `s3.Bucket` defined in CDK) and its
+ * settings can be read. An imported bucket (`fromBucketName`, ...) has none to read, and is taken as documented.
+ *
+ * The rule: an enabled lifecycle rule that covers every key under `<prefix>/` (no tag or size
+ * filter, a prefix that `<prefix>/` starts with) must
+ *  - abort incomplete multipart uploads: the sweeper aborts the uploads of expired sessions, but
+ *    an upload no entry or session names (a CreateMultipartUpload whose answer was lost, a writer
+ *    that died first) is found by nothing else, and its parts are billed for ever;
+ *  - on a versioned bucket, expire noncurrent versions: every blob tierlog deletes stays as a
+ *    noncurrent version, so without it the bucket keeps every blob ever written.
+ * Versioning itself is not required (it is the undo window for a wrong delete), only advised.
+ */
+import { Stack } from 'aws-cdk-lib';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { IConstruct } from 'constructs';
+
+interface LifecycleRule {
+  readonly status?: string;
+  readonly prefix?: string;
+  readonly filter?: unknown;
+  readonly tagFilters?: unknown[];
+  readonly objectSizeGreaterThan?: unknown;
+  readonly objectSizeLessThan?: unknown;
+  readonly abortIncompleteMultipartUpload?: unknown;
+  readonly noncurrentVersionExpiration?: unknown;
+  readonly noncurrentVersionExpirationInDays?: unknown;
+}
+
+/** Whether `rule` applies to every key under `keyPrefix`. */
+function covers(rule: LifecycleRule, keyPrefix: string): boolean {
+  if (rule.status !== 'Enabled') return false;
+  if ((rule.tagFilters?.length ?? 0) > 0 || rule.objectSizeGreaterThan !== undefined || rule.objectSizeLessThan !== undefined) return false;
+  const filter = (rule.filter ?? {}) as Record<string, unknown>;
+  if (Object.keys(filter).some((k) => k !== 'prefix')) return false;
+  const rulePrefix = (rule.prefix ?? filter['prefix'] ?? '') as string;
+  return keyPrefix.startsWith(rulePrefix);
+}
+
+/**
+ * What is wrong with `bucket` as tierlog's bucket for blobs under `prefix`: one sentence per
+ * problem; empty when nothing is, or when the bucket cannot be read (imported).
+ */
+export function ownBucketProblems(bucket: s3.IBucket, prefix: string): string[] {
+  const resource = bucket.node.defaultChild as { cfnResourceType?: string } | undefined;
+  if (resource?.cfnResourceType !== 'AWS::S3::Bucket') return [];
+  const cfn = resource as unknown as s3.CfnBucket;
+  const stack = Stack.of(bucket);
+  const rules = ((stack.resolve(cfn.lifecycleConfiguration) as { rules?: LifecycleRule[] } | undefined)?.rules ?? []).filter((r) =>
+    covers(r, `${prefix}/`),
+  );
+  const versioned = (stack.resolve(cfn.versioningConfiguration) as { status?: string } | undefined)?.status === 'Enabled';
+  const problems: string[] = [];
+  if (!rules.some((r) => r.abortIncompleteMultipartUpload !== undefined)) {
+    problems.push(
+      `no lifecycle rule over "${prefix}/" aborts incomplete multipart uploads: an upload nothing names would be billed for ever`,
+    );
+  }
+  if (versioned && !rules.some((r) => r.noncurrentVersionExpiration !== undefined || r.noncurrentVersionExpirationInDays !== undefined)) {
+    problems.push(
+      `it is versioned, and no lifecycle rule over "${prefix}/" expires noncurrent versions: every blob tierlog deletes would be kept for ever`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * Refuses, at synth, a bucket of this app that lacks the lifecycle tierlog relies on (see the
+ * module doc): a validation on `scope`, so lifecycle rules added after the construct count.
+ */
+export function validateOwnBucket(scope: IConstruct, bucket: s3.IBucket, prefix: string): void {
+  scope.node.addValidation({
+    validate: () => ownBucketProblems(bucket, prefix).map((p) => `bucket ${bucket.node.path} cannot hold tierlog's blobs: ${p}`),
+  });
+}
