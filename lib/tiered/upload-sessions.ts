@@ -484,7 +484,7 @@ export class UploadSessions {
     const check = checkBlobKey(this.o.config.prefix, session.info.key, old);
     if (!check.ok) {
       const refused = new CorruptItemError(`the blob it pointed at was not deleted: ${check.reason}`, `objects item "${session.info.key}"`);
-      this.o.onCleanupError?.(refused, { key: session.info.key, changeId: session.sessionId, blob: old });
+      this.report(refused, { key: session.info.key, changeId: session.sessionId, blob: old });
       return;
     }
     // Not deleted: the entry (log) or the stream deletes it. Stream mode: no entry to remove.
@@ -492,7 +492,7 @@ export class UploadSessions {
     try {
       await this.table.removeEntry(session.sessionId);
     } catch (err) {
-      this.o.onCleanupError?.(err, { key: session.info.key, changeId: session.sessionId });
+      this.report(err, { key: session.info.key, changeId: session.sessionId });
     }
   }
 
@@ -515,12 +515,21 @@ export class UploadSessions {
     await this.table.deleteAborted(sessionId);
   }
 
+  /** Hands a cleanup error to `onCleanupError`: user code, whose own error changes no answer. */
+  private report(err: unknown, context: { key: string; changeId: string; blob?: string }): void {
+    try {
+      this.o.onCleanupError?.(err, context);
+    } catch {
+      // What was not cleaned stays for the sweeper either way.
+    }
+  }
+
   private async tryDelete(key: string, changeId: string, blob: string): Promise<boolean> {
     try {
       await this.o.lt.delete(blob);
       return true;
     } catch (err) {
-      this.o.onCleanupError?.(err, { key, changeId, blob });
+      this.report(err, { key, changeId, blob });
       return false;
     }
   }
