@@ -161,8 +161,9 @@ export class LtBucket {
   }
 
   /**
-   * Deletes blobs with DeleteObjects, 1 000 a request; returns the keys S3 refused. If a batch
-   * request fails as a whole, its keys are deleted one by one.
+   * Deletes blobs with DeleteObjects, 1 000 a request; returns the keys S3 refused (all of a
+   * batch's keys when an error in its answer names none). If a batch request fails as a whole,
+   * its keys are deleted one by one.
    */
   async deleteMany(keys: readonly string[]): Promise<DeleteFailure[]> {
     for (const key of keys) this.assertOwned(key);
@@ -180,9 +181,14 @@ export class LtBucket {
             Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
           }),
         );
-        for (const error of out.Errors ?? []) {
-          failures.push({ key: error.Key ?? '?', code: error.Code ?? 'Unknown', message: error.Message ?? '' });
+        const errors = out.Errors ?? [];
+        if (errors.some((error) => error.Key === undefined)) {
+          // An error that names no key could be any of them: none of the batch counts as deleted.
+          const { Code = 'Unknown', Message = '' } = errors.find((error) => error.Key === undefined)!;
+          for (const key of batch) failures.push({ key, code: Code, message: Message });
+          continue;
         }
+        for (const error of errors) failures.push({ key: error.Key!, code: error.Code ?? 'Unknown', message: error.Message ?? '' });
       } catch (err) {
         const translated = translateAwsError(err, { operation: 'DeleteObjects', bucket: this.bucket });
         if (translated !== err) throw translated;

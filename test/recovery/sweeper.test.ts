@@ -719,4 +719,29 @@ describe('reads and deletes gathered across instances', () => {
     await expectClean(fx, expect);
     expect((await rawState(fx)).instances).toEqual([]);
   });
+
+  test('an error in the DeleteObjects answer that names no key: no entry of the batch is dropped, a later sweep recovers them', async () => {
+    const fx = await freshFixture();
+    const dead = [];
+    for (let i = 0; i < 2; i++) dead.push(await deadRawInstance(fx, 2, i % fx.config.leaseShards));
+    const s3 = createS3Client();
+    open.push({ close: () => s3.destroy() });
+    let refuse = true;
+    s3.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName !== 'DeleteObjectsCommand' || !refuse) return next(args);
+        refuse = false;
+        return {
+          output: { Errors: [{ Code: 'InternalError', Message: 'We encountered an internal error.' }], $metadata: {} },
+          response: {},
+        };
+      },
+      { step: 'initialize', name: 'keylessDeleteError' },
+    );
+    const { judge } = await fenceThenSweep(fx, 0, {}, { s3 });
+    expect(judge).toMatchObject({ instancesClaimed: 2, entriesRecovered: 0, entriesFailed: 4, blobsDeleted: 0, errors: 0 });
+    expect((await allKeys(fx)).sort()).toEqual(dead.flatMap((d) => d.blobs).sort());
+    expect(await sweeperAt(fx, PAST_WINDOW_MS + 2 * MIN).sweep()).toMatchObject({ entriesRecovered: 4, blobsDeleted: 4, errors: 0 });
+    await expectClean(fx, expect);
+  });
 });
