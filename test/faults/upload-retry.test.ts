@@ -21,11 +21,23 @@ const writer = faultWriters();
 test('a PutObject retried after a sweep fenced its writer is caught once the upload window is over', async () => {
   const fx = await freshFixture();
   let retrying!: () => void;
+  let release!: () => void;
   const atRetry = new Promise<void>((r) => (retrying = r));
+  const released = new Promise<void>((r) => (release = r));
   const injector = new FaultInjector()
-    // Attempt 1 lands, its answer is lost; attempt 2 stalls past the lease, then lands again.
+    // Attempt 1 lands, its answer is lost; attempt 2 stalls past the lease (until the test has
+    // swept), then lands again.
     .add({ kind: 'loseResponse', match: onCommand('PutObject'), times: 1 })
-    .add({ kind: 'delay', delayMs: 2_500, times: 1, match: (r) => onCommand('PutObject')(r) && (retrying(), true) })
+    .add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: onCommand('PutObject'),
+      before: async () => {
+        retrying();
+        await released;
+      },
+    })
     // Fenced, the writer deletes its blob itself, unless it dies first.
     .add({ kind: 'crashBefore', match: onCommand('DeleteObject'), times: 1 });
   const store = writer(fx, { injector, leaseMs: 1_000 });
@@ -35,17 +47,19 @@ test('a PutObject retried after a sweep fenced its writer is caught once the upl
     (e: unknown) => e,
   );
   await atRetry;
-  await new Promise((r) => setTimeout(r, 1_200)); // the lease (1 s) is over
+  // A sweeper 10 s on: the writer's lease (1 s) is over.
   const during = new Sweeper({
     config: fx.config,
     dynamodb: fx.dynamodb,
     s3: fx.s3,
+    clock: () => Date.now() + 10_000,
     skewMarginMs: 0,
     maxUploadMs: 60_000,
     unsafeShortWindows: true,
   });
   const first = await during.sweep();
   expect(first).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, entriesRecovered: 0, blobsDeleted: 0, errors: 0 });
+  release();
   expect(await put).toBeInstanceOf(InstanceClaimedError); // fenced...
   expect(injector.crashedAt?.command, '...and dead before its cleanup').toBe('DeleteObjectCommand');
 
