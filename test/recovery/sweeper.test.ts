@@ -726,11 +726,10 @@ describe('reads and deletes gathered across instances', () => {
     for (let i = 0; i < 2; i++) dead.push(await deadRawInstance(fx, 2, i % fx.config.leaseShards));
     const s3 = createS3Client();
     open.push({ close: () => s3.destroy() });
-    let refuse = true;
+    // Every DeleteObjects of the judging sweep (one per batch, however the batches fall).
     s3.middlewareStack.add(
       (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
-        if (context.commandName !== 'DeleteObjectsCommand' || !refuse) return next(args);
-        refuse = false;
+        if (context.commandName !== 'DeleteObjectsCommand') return next(args);
         return {
           output: { Errors: [{ Code: 'InternalError', Message: 'We encountered an internal error.' }], $metadata: {} },
           response: {},
