@@ -10,7 +10,6 @@
  *  - Ctrl-C (the CLI's abort signal) stops the audit at the end of the round of checks and deletes
  *    under way: it prints what it did and exits 130; the orphans of later rounds stay.
  */
-import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { auditCommand } from '../../lib/cli/audit.js';

@@ -16,7 +16,7 @@
 import { ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { UploadSessionClosedError, UploadSessionNotFoundError } from '../../lib/errors.js';
-import { FaultInjector, type FaultKind, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, type FaultKind } from '../../lib/faults/fault-injector.js';
 import { atStep, type ProtocolStep } from '../../lib/faults/protocol-steps.js';
 import { withoutListBucket } from '../../lib/faults/without-list-bucket.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';

@@ -4,20 +4,29 @@
  * the reporter does, and what it could not clean stays for the sweeper. Both the store's own
  * writes and an upload session's complete.
  */
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { beforeEach, expect, test } from 'vitest';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { expectClean, KiB, MiB, makeWriter, randomBody, rawValue, sameBytes, steps, sweepPastEverything, type Writer } from './harness.js';
+import {
+  expectClean,
+  KiB,
+  MiB,
+  makeWriter,
+  randomBody,
+  rawValue,
+  sameBytes,
+  steps,
+  sweepPastEverything,
+  type Writer,
+  writersClosedAfterEach,
+} from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 
 let fx: Fixture;
 beforeEach(async () => {
   fx = await freshFixture();
 });
-const open: Writer[] = [];
-afterEach(() => {
-  for (const w of open.splice(0)) w.close();
-});
+const open = writersClosedAfterEach();
 
 /** A writer whose delete of blobs is refused and whose cleanup reporter throws. */
 function failingCleanup(): { w: Writer; reported: unknown[] } {

@@ -18,11 +18,11 @@
  * item that the write would take past 400 KB (DynamoDB Local answers ValidationException).
  */
 import { TransactionCanceledException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { CommitOutcomeUnknownError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { MiB, makeWriter, randomBody, rawState, rawValue, sameBytes, steps, type Writer } from './harness.js';
+import { MiB, makeWriter, randomBody, rawState, rawValue, sameBytes, steps, type Writer, writersClosedAfterEach } from './harness.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { writePaths } from './write-paths.js';
 import { uploadParts } from './upload-session-client.js';
@@ -47,10 +47,7 @@ let fx: Fixture;
 beforeAll(async () => {
   fx = await freshFixture();
 });
-const open: Writer[] = [];
-afterEach(() => {
-  for (const w of open.splice(0)) w.close();
-});
+const open = writersClosedAfterEach();
 
 function writer(injector?: FaultInjector): Writer {
   const w = makeWriter(fx, injector ? { injector } : {});

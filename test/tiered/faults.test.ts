@@ -13,7 +13,6 @@ import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   KiB,
-  PAST_EVERYTHING_MS,
   PAST_WINDOW_MS,
   deferred,
   expectClean,

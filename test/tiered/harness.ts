@@ -5,15 +5,16 @@
  * and a raw listing / GetObject of the bucket, no tierlog code in the way.
  */
 import { randomBytes } from 'node:crypto';
-import { DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { type DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
+import { afterEach } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
 import type { TierlogConfig } from '../../lib/config.js';
 import { CommandRecorder, type RecordedCommand } from '../../lib/faults/command-recorder.js';
-import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
@@ -55,6 +56,15 @@ export interface Writer {
   readonly injector: FaultInjector;
   readonly recorder: CommandRecorder;
   close(): void;
+}
+
+/** A list whose writers are closed after each test of the file that calls this (at its top level). */
+export function writersClosedAfterEach(): Writer[] {
+  const open: Writer[] = [];
+  afterEach(() => {
+    for (const w of open.splice(0)) w.close();
+  });
+  return open;
 }
 
 export interface WriterOptions {

@@ -8,19 +8,26 @@
  * A definite refusal on the only attempt (access denied) cannot land later: its entry is removed.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { beforeEach, expect, test } from 'vitest';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { expectClean, KiB, makeWriter, randomBody, rawState, rawValue, steps, sweepPastEverything, type Writer } from './harness.js';
+import {
+  expectClean,
+  KiB,
+  makeWriter,
+  randomBody,
+  rawState,
+  rawValue,
+  steps,
+  sweepPastEverything,
+  writersClosedAfterEach,
+} from './harness.js';
 
 let fx: Fixture;
 beforeEach(async () => {
   fx = await freshFixture();
 });
-const open: Writer[] = [];
-afterEach(() => {
-  for (const w of open.splice(0)) w.close();
-});
+const open = writersClosedAfterEach();
 
 test('a PutObject that never answered lands after the writer gave up: its entry is left to the sweeper, which deletes it', async () => {
   const key = 'late/put';

@@ -12,23 +12,30 @@
  */
 import { Readable } from 'node:stream';
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
-import { afterEach, beforeAll, expect, test } from 'vitest';
+import { beforeAll, expect, test } from 'vitest';
 import { AccessDeniedError } from '../../lib/errors.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { withoutListBucket } from '../../lib/faults/without-list-bucket.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { expectClean, MiB, makeWriter, randomBody, rawValue, sameBytes, sweepPastEverything, type Writer } from './harness.js';
+import {
+  expectClean,
+  MiB,
+  makeWriter,
+  randomBody,
+  rawValue,
+  sameBytes,
+  sweepPastEverything,
+  type Writer,
+  writersClosedAfterEach,
+} from './harness.js';
 
 const BODY = randomBody(11 * MiB);
 let fx: Fixture;
 beforeAll(async () => {
   fx = await freshFixture();
 });
-const open: Writer[] = [];
-afterEach(() => {
-  for (const w of open.splice(0)) w.close();
-});
+const open = writersClosedAfterEach();
 
 function writer(injector: FaultInjector): Writer {
   const w = makeWriter(fx, { injector, store: { partSize: 5 * MiB } });

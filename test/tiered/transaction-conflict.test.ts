@@ -8,7 +8,7 @@
  * injected once at each such step. Each write goes on and lands; nothing is left behind, and the
  * writer keeps its instance (nothing abandoned to the sweeper).
  */
-import { afterEach, beforeAll, expect, test } from 'vitest';
+import { beforeAll, expect, test } from 'vitest';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -22,7 +22,7 @@ import {
   rawValue,
   sameBytes,
   steps,
-  type Writer,
+  writersClosedAfterEach,
 } from './harness.js';
 
 const LARGE = randomBody(40 * KiB);
@@ -32,10 +32,7 @@ let fx: Fixture;
 beforeAll(async () => {
   fx = await freshFixture();
 });
-const open: Writer[] = [];
-afterEach(() => {
-  for (const w of open.splice(0)) w.close();
-});
+const open = writersClosedAfterEach();
 
 function conflict(): Error {
   return Object.assign(new Error('injected: Transaction is ongoing for the item'), {
