@@ -9,6 +9,7 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DYNAMODB_BATCH_GET } from '../constants.js';
 import { TierlogError } from '../errors.js';
+import { sleepBackoff } from './backoff.js';
 import { translateAwsError } from './errors.js';
 
 /** Sends of one batch's unprocessed keys before giving up. */
@@ -36,7 +37,7 @@ export async function batchGetConsistent(
       if (attempt > MAX_UNPROCESSED_RETRIES) {
         throw new TierlogError(`BatchGetItem on ${table} left ${pending.length} keys unprocessed after ${MAX_UNPROCESSED_RETRIES} retries`);
       }
-      if (attempt > 0) await backoff(attempt);
+      if (attempt > 0) await sleepBackoff(attempt, 25);
       let out;
       try {
         out = await doc.send(
@@ -53,9 +54,4 @@ export async function batchGetConsistent(
       pending = (out.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined) ?? [];
     }
   }
-}
-
-/** Full jitter, 50 ms doubling up to 1 s. */
-function backoff(attempt: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 25 * 2 ** attempt) * Math.random()));
 }

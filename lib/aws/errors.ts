@@ -4,6 +4,7 @@
  * protocols branch on.
  */
 import { AccessDeniedError, ResourceMissingError } from '../errors.js';
+import { sleepBackoff } from './backoff.js';
 
 interface AwsErrorLike {
   name?: string;
@@ -54,7 +55,7 @@ export async function retryOnTransactionConflict<T>(call: () => Promise<T>, atte
       return await call();
     } catch (err) {
       if (!isTransactionConflict(err) || attempt >= attempts) throw err;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1_000, 25 * 2 ** attempt)));
+      await sleepBackoff(attempt, 25);
     }
   }
 }

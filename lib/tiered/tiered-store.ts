@@ -63,6 +63,7 @@ import {
 import { type Clock, newChangeId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
+import { sleepBackoff } from '../aws/backoff.js';
 import { newBlobKey } from './blob-keys.js';
 import {
   type Expected,
@@ -416,7 +417,7 @@ export class TieredStore {
           current = this.parse(refused.current);
           this.assertVersion(key, options.ifVersion, current);
         }
-        await backoff(attempt);
+        await sleepBackoff(attempt, 10);
       }
       return RETRY;
     } finally {
@@ -538,7 +539,7 @@ export class TieredStore {
     for (let n = 0; n < this.maxAttempts; n++) {
       const result = await attempt();
       if (result !== RETRY) return result;
-      await backoff(n);
+      await sleepBackoff(n, 10);
     }
     throw new ContentionError(key, this.maxAttempts);
   }
@@ -616,9 +617,4 @@ function assertIfVersion(ifVersion: number | undefined): void {
 function conditionOf(ifVersion: number | undefined, now: number): Expected {
   if (ifVersion === undefined) return { kind: 'any' };
   return ifVersion === 0 ? { kind: 'absent', liveAt: now } : { kind: 'version', version: ifVersion, liveAt: now };
-}
-
-function backoff(attempt: number): Promise<void> {
-  const ms = Math.random() * Math.min(1_000, 10 * 2 ** attempt);
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
