@@ -5,16 +5,13 @@
  * names and under renamed ones (the classifier reads placeholders, never attribute names). If a
  * request's shape changes, this fails before a crash matrix silently aims at the wrong request.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { ReplacedBlobCleanup } from '../../lib/config.js';
 import { protocolStepOf } from '../../lib/faults/protocol-steps.js';
 import { freshFixture } from '../support/local.js';
-import { KiB, makeWriter, randomBody, type Writer } from '../tiered/harness.js';
+import { KiB, makeWriter, writersClosedAfterEach, randomBody, type Writer } from '../tiered/harness.js';
 
-const open: Writer[] = [];
-afterEach(() => {
-  for (const w of open.splice(0)) w.close();
-});
+const open = writersClosedAfterEach();
 
 /** The read and the record run in parallel: their order is not part of the protocol. */
 const READ_AND_RECORD = ['hv-read', 'record'];

@@ -14,7 +14,7 @@
  * abandoned session, and a client that keeps uploading parts after expiry.
  */
 import { ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { UploadSessionClosedError, UploadSessionNotFoundError } from '../../lib/errors.js';
 import { FaultInjector, type FaultKind } from '../../lib/faults/fault-injector.js';
 import { atStep, type ProtocolStep } from '../../lib/faults/protocol-steps.js';
@@ -29,6 +29,7 @@ import {
   expectClean,
   makeSweeper,
   makeWriter,
+  writersClosedAfterEach,
   randomBody,
   rawState,
   rawValue,
@@ -143,10 +144,7 @@ const cases: Array<[string, string, string, Case]> = scenarios.flatMap((scenario
   }),
 );
 
-const open: Writer[] = [];
-afterEach(() => {
-  for (const w of open.splice(0)) w.close();
-});
+const open = writersClosedAfterEach();
 
 /** A writer "process" answered as AWS answers a writer without s3:ListBucket (403 for a missing key). */
 function writer(fx: Fixture, injector?: FaultInjector): Writer {

@@ -19,7 +19,7 @@
  * entry ever names a replaced blob, and what a failed delete left is the stream's.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CorruptItemError } from '../../lib/errors.js';
 import { FaultInjector, type FaultRule, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
@@ -30,6 +30,7 @@ import {
   deliverStream,
   expectClean,
   makeWriter,
+  writersClosedAfterEach,
   randomBody,
   rawState,
   rawValue,
@@ -96,10 +97,7 @@ beforeAll(async () => {
   streamFx = await freshFixture({ replacedBlobCleanup: 'stream' });
   reader = await StreamReader.open(streamFx.dynamodb, streamFx.config.objectsTable);
 });
-const open: Writer[] = [];
-afterEach(() => {
-  for (const w of open.splice(0)) w.close();
-});
+const open = writersClosedAfterEach();
 afterAll(() => reader?.close());
 
 /** A writer whose change-log clock the test moves (to make its lease due for renewal). */

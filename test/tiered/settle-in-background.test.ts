@@ -5,15 +5,12 @@
  * not timings.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { VersionConflictError } from '../../lib/errors.js';
 import { freshFixture } from '../support/local.js';
-import { KiB, deferred, makeWriter, randomBody, rawState, rawValue, sameBytes, type Writer } from './harness.js';
+import { KiB, deferred, makeWriter, writersClosedAfterEach, randomBody, rawState, rawValue, sameBytes } from './harness.js';
 
-const open: Writer[] = [];
-afterEach(() => {
-  for (const w of open.splice(0)) w.close();
-});
+const open = writersClosedAfterEach();
 
 /** Holds every DeleteObject of `s3` until the returned gate is opened. */
 function gateDeletes(s3: S3Client): { open(): void; reached: Promise<void> } {
