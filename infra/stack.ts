@@ -7,7 +7,8 @@ import { Tierlog, type TierlogProps } from './tierlog.js';
 /** Properties of {@link TierlogStack}. */
 export interface TierlogStackProps extends StackProps {
   /**
-   * Properties of the tierlog construct.
+   * Properties of the tierlog construct. The stack adds the outputs itself, at its top level, so
+   * the construct's `outputs` is not used here (set to true, it would output everything twice).
    *
    * @default - the construct's defaults
    */
@@ -21,7 +22,7 @@ export class TierlogStack extends Stack {
 
   constructor(scope: Construct, id: string, props: TierlogStackProps = {}) {
     super(scope, id, { description: 'tierlog: durable change log and garbage collector for DynamoDB + S3 tiered storage', ...props });
-    this.tierlog = new Tierlog(this, 'Tierlog', props.tierlog);
+    this.tierlog = new Tierlog(this, 'Tierlog', { ...props.tierlog, outputs: false });
 
     addTierlogOutputs(this, this.tierlog);
   }

@@ -8,12 +8,13 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { CONFIG_ENV, loadConfig } from '../../lib/config.js';
 import { sweeperTuningFromEnv } from '../../lib/recovery/sweeper-env.js';
 import { snapshotAuditSettingsFromEnv } from '../../lib/recovery/snapshot-audit/function-env.js';
 import type { HvAttributeNames } from '../../lib/tiered/hv-table.js';
-import type { TierlogProps } from '../../infra/tierlog.js';
-import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate } from './helpers.js';
+import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
+import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -110,13 +111,29 @@ describe('every function reads the configuration the props give', () => {
     for (const [option, variable] of Object.entries(CONFIG_ENV)) {
       const id = option.charAt(0).toUpperCase() + option.slice(1);
       const matching = Object.entries(outputs).filter(([k]) => k === id || k.startsWith(`TierlogOutputs${id}`));
-      expect(matching.length, id).toBeGreaterThan(0);
+      expect(
+        matching.map(([k]) => k),
+        `one output for ${id}`,
+      ).toHaveLength(1);
       for (const [, output] of matching) {
         if (env[variable] !== undefined) expect(deployed(output.Value), id).toBe(env[variable]);
         env[variable] = deployed(output.Value);
       }
     }
     expect(loadConfig(env)).toEqual(expected);
+  });
+
+  it("the construct in a user's stack outputs each setting once, as the stack does", () => {
+    const { stack: user } = userStack();
+    new Tierlog(user, 'Storage', { outputs: true });
+    const ids = Object.keys(Template.fromStack(user).toJSON().Outputs as Record<string, unknown>);
+    for (const option of Object.keys(CONFIG_ENV)) {
+      const id = option.charAt(0).toUpperCase() + option.slice(1);
+      expect(
+        ids.filter((k) => k.startsWith(`StorageOutputs${id}`)),
+        id,
+      ).toHaveLength(1);
+    }
   });
 });
 
