@@ -132,7 +132,7 @@ export class AuditAtScale extends Construct {
         { expiration: Duration.days(props.snapshotRetentionDays ?? 14), abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       removalPolicy,
-      autoDeleteObjects: false,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
     });
     deliverAccessLogs(this.snapshotBucket, props.accessLogsBucket, 'snapshots/');
     const bucketName = this.snapshotBucket.bucketName;

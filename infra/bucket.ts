@@ -35,7 +35,8 @@ export interface BlobBucketProps {
    */
   readonly corsAllowedOrigins?: readonly string[];
   /**
-   * What happens to both buckets when they leave the stack.
+   * What happens to both buckets when they leave the stack. With `DESTROY` they are emptied
+   * first (every object and version), by CDK's auto-delete custom resource.
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -62,6 +63,9 @@ export class BlobBucket extends Construct {
       minimumTLSVersion: 1.2,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       removalPolicy,
+      // A bucket that still holds objects (or versions) cannot be deleted: with DESTROY, CDK's
+      // custom resource empties it first, so `cdk destroy` of a scratch stack completes.
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
     } satisfies s3.BucketProps;
 
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {

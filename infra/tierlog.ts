@@ -182,8 +182,9 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly objectsFunctionUrlAuth?: lambda.FunctionUrlAuthType;
   /**
    * Removal policy of the tables, buckets and log groups. Anything but `RETAIN` also
-   * turns the tables' deletion protection off (for scratch stacks only: the change log and
-   * the objects are your data).
+   * turns the tables' deletion protection off, and `DESTROY` empties the buckets this construct
+   * made before deleting them (for scratch stacks only: the change log and the objects are your
+   * data; a bucket you pass in is never emptied).
    *
    * @default RemovalPolicy.RETAIN
    */

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
 import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate } from './helpers.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -26,6 +26,7 @@ const variants: Array<[string, TierlogProps]> = [
   ['defaults', {}],
   ['fan-out, own prefix, no objects function', { sweeperParallelism: 4, prefix: 'tenant/blobs', objectsFunction: false }],
   ['public objects URL', { objectsFunctionUrlAuth: lambda.FunctionUrlAuthType.NONE }],
+  ['scratch: DESTROY (buckets emptied by a custom resource)', { removalPolicy: RemovalPolicy.DESTROY }],
 ];
 
 describe('cdk-nag AwsSolutions', () => {

@@ -111,4 +111,17 @@ describe('tables from the shared schema', () => {
       expect(table.Properties!['Replicas']).toEqual([expect.objectContaining({ DeletionProtectionEnabled: false })]);
     }
   });
+
+  it('removalPolicy DESTROY empties the buckets before deleting them; RETAIN leaves them and their objects', () => {
+    const { template: scratch } = tierlogTemplate({ removalPolicy: RemovalPolicy.DESTROY, auditAtScale: {} });
+    const buckets = Object.keys(resourcesOf(scratch, 'AWS::S3::Bucket'));
+    expect(buckets.length).toBe(3); // blobs, access logs, snapshots
+    const emptied = Object.values(resourcesOf(scratch, 'Custom::S3AutoDeleteObjects')).map(
+      (r) => (r.Properties!['BucketName'] as { Ref: string }).Ref,
+    );
+    expect(emptied.sort()).toEqual(buckets.sort());
+    const { template: kept } = tierlogTemplate({ auditAtScale: {} });
+    expect(Object.keys(resourcesOf(kept, 'Custom::S3AutoDeleteObjects'))).toEqual([]);
+    for (const bucket of Object.values(resourcesOf(kept, 'AWS::S3::Bucket'))) expect(bucket.DeletionPolicy).toBe('Retain');
+  });
 });
