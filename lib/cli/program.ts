@@ -5,9 +5,9 @@
  *
  * Exit codes: 0 ok; 1 the command failed (AWS error, missing table or bucket, sweep errors,
  * failed deletes); 2 usage (bad arguments or options, a refused setting, invalid configuration);
- * 130 interrupted: Ctrl-C stops `audit` (listing the bucket) at its next safe point (the end of
- * the round of checks and deletes under way) and it reports what it did; a second Ctrl-C quits at
- * once. The other commands quit at the first: a sweep is idempotent, and the next one finishes it.
+ * 130 interrupted: Ctrl-C stops `audit` at its next safe point (listing the bucket: the end of
+ * the round of checks and deletes under way; from snapshots: the end of the re-verification batch
+ * under way) and it reports what it did; a second Ctrl-C quits at once. The other commands quit at the first: a sweep is idempotent, and the next one finishes it.
  */
 import { createRequire } from 'node:module';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -161,8 +161,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
           export: opts.export,
           ...(signal !== undefined ? { signal } : {}),
         });
-      // The snapshot audit (--inventory/--export) is not interruptible: Ctrl-C quits it at once.
-      exitCode = opts.inventory === undefined && opts.export === undefined ? await interruptible(options, io, run) : await run();
+      exitCode = await interruptible(options, io, run);
     });
 
   program

@@ -1,7 +1,9 @@
 /**
  * The snapshot audit never deletes and then loses the report of it to an error: the proposed
  * losses are confirmed live (read only) before any proposed orphan is re-verified and deleted,
- * so a failing read there stops the audit with nothing deleted.
+ * so a failing read there stops the audit with nothing deleted; an error or Ctrl-C (the CLI's
+ * abort signal) after a delete batch stops it between two batches, and what it deleted is
+ * reported (`SnapshotAuditIncompleteError`, printed by the CLI before the error).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,14 +12,61 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
+import { SnapshotAuditIncompleteError } from '../../lib/recovery/snapshot-audit/errors.js';
+import { auditCommand } from '../../lib/cli/audit.js';
+import { InterruptedError } from '../../lib/cli/common.js';
+import { reportError } from '../../lib/cli/program.js';
 import { snapshotLiveState } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
-import { freshFixture, listKeys } from '../support/local.js';
+import { type Fixture, freshFixture, listKeys } from '../support/local.js';
 import { blobKey, HOUR, putBlob, putTombstone } from '../cli/helpers.js';
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+/** `count` old orphans in the bucket and snapshots of the live state taken 2 h later. */
+async function snapshotOfOrphans(fx: Fixture, count: number) {
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = blobKey(fx, `orphan-${i}`);
+    await putBlob(fx, key);
+    keys.push(key);
+  }
+  keys.sort();
+  const destDir = mkdtempSync(join(tmpdir(), 'tierlog-snapshot-'));
+  dirs.push(destDir);
+  const now = Date.now() + 2 * HOUR;
+  const snap = await snapshotLiveState({
+    dynamodb: fx.dynamodb,
+    s3: fx.s3,
+    bucket: fx.config.bucket,
+    tables: [fx.config.objectsTable, fx.config.changeLogTable],
+    destDir,
+    format: 'CSV',
+    at: now,
+  });
+  return { keys, now, inventory: snap.manifest, exportDir: snap.exportDir };
+}
+
+/** The rejection of `promise` (fails the test if it resolves). */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => expect.fail('expected a rejection'),
+    (e: unknown) => e,
+  );
+}
+
+/** Stdout and stderr of a CLI run. */
+function capture() {
+  let out = '';
+  let err = '';
+  return {
+    io: { stdout: { write: (s: string) => ((out += s), true) }, stderr: { write: (s: string) => ((err += s), true) } },
+    out: () => out,
+    err: () => err,
+  };
+}
 
 describe('snapshot audit under failures', () => {
   test('a failing live read of a proposed loss stops the audit before any orphan is deleted', async () => {
@@ -62,5 +111,81 @@ describe('snapshot audit under failures', () => {
     } finally {
       dynamodb.destroy();
     }
+  });
+
+  test('an error after a delete batch: the audit stops there and reports what it deleted', async () => {
+    const fx = await freshFixture();
+    const snap = await snapshotOfOrphans(fx, 3);
+    const dynamodb = createDynamoDBClient();
+    // Per batch of one: BatchGetItem (HV pointers), BatchGetItem (the items' shape), DeleteObjects. The third read fails.
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'BatchGetItemCommand',
+        skip: 2,
+        error: () => Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }),
+      })
+      .attach(dynamodb, 'dynamodb');
+    try {
+      const err = await rejectionOf(
+        snapshotAudit({ config: fx.config, dynamodb, s3: fx.s3, ...snap, olderThanMs: HOUR, delete: true, batchSize: 1 }),
+      );
+      expect(err).toBeInstanceOf(SnapshotAuditIncompleteError);
+      const { report } = err as SnapshotAuditIncompleteError;
+      expect(report).toMatchObject({ deleted: 1, orphans: [snap.keys[0]], deleteFailures: [] });
+      expect((err as Error).message).toMatch(/^snapshot audit stopped after 1 blobs deleted: access denied/);
+      expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual(snap.keys.slice(1));
+    } finally {
+      dynamodb.destroy();
+    }
+  });
+
+  test.each([true, false])(
+    'Ctrl-C during a delete batch (--json %s): the batch finishes, the next never starts, the report is printed, exit 130',
+    async (json) => {
+      const fx = await freshFixture();
+      const snap = await snapshotOfOrphans(fx, 3);
+      const interrupt = new AbortController();
+      const deletes: string[][] = [];
+      const c = capture();
+      const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => snap.now, io: c.io, env: {} };
+      const err = await rejectionOf(
+        auditCommand(ctx, {
+          inventory: snap.inventory,
+          export: snap.exportDir,
+          olderThanMs: HOUR,
+          delete: true,
+          json,
+          deleteBatch: 1,
+          signal: interrupt.signal,
+          beforeDelete: (keys) => {
+            deletes.push([...keys]);
+            interrupt.abort(new InterruptedError()); // before the first batch's delete request
+          },
+        }),
+      );
+      expect(err).toBeInstanceOf(SnapshotAuditIncompleteError);
+      expect(deletes).toEqual([[snap.keys[0]]]);
+      expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual(snap.keys.slice(1));
+      expect(reportError(err, c.io)).toBe(130);
+      expect(c.err()).toMatch(/^tierlog: snapshot audit stopped after 1 blobs deleted: interrupted/);
+      if (json) expect(JSON.parse(c.out())).toMatchObject({ delete: true, deleted: 1, orphans: [snap.keys[0]], deleteFailures: [] });
+      else expect(c.out()).toContain('deleted 1 blobs');
+    },
+  );
+
+  test('Ctrl-C before anything was deleted: nothing is, exit 130', async () => {
+    const fx = await freshFixture();
+    const snap = await snapshotOfOrphans(fx, 2);
+    const interrupt = new AbortController();
+    interrupt.abort(new InterruptedError());
+    const c = capture();
+    const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => snap.now, io: c.io, env: {} };
+    const err = await rejectionOf(
+      auditCommand(ctx, { inventory: snap.inventory, export: snap.exportDir, olderThanMs: HOUR, delete: true, signal: interrupt.signal }),
+    );
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect(reportError(err, c.io)).toBe(130);
+    expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual(snap.keys);
   });
 });

@@ -4,7 +4,8 @@
  * confirmed, a delete failed, or deletes were refused (a change-log item that cannot be read).
  */
 import { EXIT, type CliContext, printJson, println, UsageError } from '../../cli/common.js';
-import { formatSnapshotAudit, MIN_SNAPSHOT_AUDIT_AGE_MS, snapshotAudit } from './snapshot-audit.js';
+import { SnapshotAuditIncompleteError } from './errors.js';
+import { formatSnapshotAudit, MIN_SNAPSHOT_AUDIT_AGE_MS, type SnapshotAuditReport, snapshotAudit } from './snapshot-audit.js';
 
 export interface SnapshotAuditCliOptions {
   readonly inventory?: string;
@@ -12,6 +13,12 @@ export interface SnapshotAuditCliOptions {
   readonly olderThanMs: number;
   readonly delete?: boolean;
   readonly json?: boolean;
+  /** Stops the audit at its next safe point (Ctrl-C): see `SnapshotAuditOptions.signal`. */
+  readonly signal?: AbortSignal;
+  /** Proposed orphans per re-verification batch (`SnapshotAuditOptions.batchSize`). Default 1 000. */
+  readonly deleteBatch?: number;
+  /** Called right before each delete request with its keys (tests, logs). */
+  readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
 }
 
 /** Runs the snapshot audit for the CLI; returns the exit code. */
@@ -20,18 +27,31 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
     throw new UsageError('--inventory <manifest.json> and --export <dir> go together');
   }
   if (options.olderThanMs < MIN_SNAPSHOT_AUDIT_AGE_MS) throw new UsageError('--older-than must be at least 1h');
-  const report = await snapshotAudit({
-    config: ctx.config,
-    dynamodb: ctx.dynamodb,
-    s3: ctx.s3,
-    inventory: options.inventory,
-    exportDir: options.export,
-    olderThanMs: options.olderThanMs,
-    now: ctx.clock(),
-    delete: options.delete ?? false,
-  });
-  if (options.json) printJson(ctx.io, report);
-  else println(ctx.io.stdout, ...formatSnapshotAudit(report));
+  const print = (report: SnapshotAuditReport) => {
+    if (options.json) printJson(ctx.io, report);
+    else println(ctx.io.stdout, ...formatSnapshotAudit(report));
+  };
+  let report: SnapshotAuditReport;
+  try {
+    report = await snapshotAudit({
+      config: ctx.config,
+      dynamodb: ctx.dynamodb,
+      s3: ctx.s3,
+      inventory: options.inventory,
+      exportDir: options.export,
+      olderThanMs: options.olderThanMs,
+      now: ctx.clock(),
+      delete: options.delete ?? false,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.deleteBatch !== undefined ? { batchSize: options.deleteBatch } : {}),
+      ...(options.beforeDelete !== undefined ? { beforeDelete: options.beforeDelete } : {}),
+    });
+  } catch (err) {
+    // Stopped after deleting: print what it did (stdout), then the error (stderr; exit 130 or 1).
+    if (err instanceof SnapshotAuditIncompleteError) print(err.report);
+    throw err;
+  }
+  print(report);
   // As the listing audit: a change log that cannot be read refuses the deletes, and that needs a look.
   const refused =
     report.delete && report.kept.some((k) => k.reason === 'change-log-unreadable' || k.reason === 'objects-table-unrecognised');

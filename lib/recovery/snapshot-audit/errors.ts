@@ -4,6 +4,7 @@
  * format. Nothing is proposed, let alone deleted, from such a snapshot.
  */
 import { TierlogError } from '../../errors.js';
+import type { SnapshotAuditReport } from './snapshot-audit.js';
 
 /** A snapshot (S3 Inventory report or DynamoDB export) is unreadable, incomplete or not what it says. */
 export class SnapshotError extends TierlogError {
@@ -14,5 +15,23 @@ export class SnapshotError extends TierlogError {
     options?: { cause?: unknown },
   ) {
     super(`${message} (${path})`, options);
+  }
+}
+
+/**
+ * A snapshot audit stopped (an error, or its signal) after it had deleted blobs: `report` says what
+ * it did up to there (`deleted` counts the deletes S3 confirmed), `cause` why it stopped.
+ */
+export class SnapshotAuditIncompleteError extends TierlogError {
+  constructor(
+    readonly report: SnapshotAuditReport,
+    cause: unknown,
+  ) {
+    super(
+      `snapshot audit stopped after ${report.deleted} blobs deleted` +
+        (report.deleteFailures.length > 0 ? `, ${report.deleteFailures.length} deletes failed` : '') +
+        `: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
   }
 }

@@ -32,10 +32,10 @@ import { documentClient } from '../../aws/clients.js';
 import { translateAwsError } from '../../aws/errors.js';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
-import { ValidationError } from '../../errors.js';
+import { TierlogError, ValidationError } from '../../errors.js';
 import { isUuidV7 } from '../../ids.js';
 import { MIN_AUDIT_AGE_MS } from '../audit.js';
-import { protectorOf, readChangeLogProtection } from '../change-log-protection.js';
+import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { unrecognisedHvItem } from '../hv-shape.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
 import { type DeleteFailure, LtBucket } from '../../tiered/lt-bucket.js';
@@ -77,6 +77,12 @@ export interface ReverifyOptions {
   readonly hvAttributes?: SnapshotHvAttributes;
   /** Called right before each delete batch (tests). */
   readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
+  /**
+   * Stops at the next batch, never inside one (a batch's read and its delete go together). What
+   * was done is then thrown as a {@link ReverifyIncompleteError} if anything was deleted, else the
+   * signal's reason. The CLI aborts it on Ctrl-C.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface ReverifyReport {
@@ -89,9 +95,30 @@ export interface ReverifyReport {
 }
 
 /**
+ * The re-verification stopped (an error, or its signal) after it had deleted blobs: `report` says
+ * what it did up to there, `cause` why it stopped. Stopped before any delete, it throws the cause
+ * itself, since it changed nothing.
+ */
+export class ReverifyIncompleteError extends TierlogError {
+  constructor(
+    /** The report up to the stop (`deleted` counts the deletes S3 confirmed). */
+    readonly report: ReverifyReport,
+    cause: unknown,
+  ) {
+    super(
+      `re-verification stopped after ${report.deleted} blobs deleted` +
+        (report.deleteFailures.length > 0 ? `, ${report.deleteFailures.length} deletes failed` : '') +
+        `: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/**
  * Re-verifies candidates live and (with `delete`) deletes the confirmed ones.
  *
- * @throws ConfigError on an invalid configuration; ValidationError when `olderThanMs` is under 1 h.
+ * @throws ConfigError on an invalid configuration; ValidationError when `olderThanMs` is under 1 h;
+ *   {@link ReverifyIncompleteError} when it stopped after deleting.
  */
 export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], options: ReverifyOptions): Promise<ReverifyReport> {
   const config = validateConfig(options.config);
@@ -123,9 +150,25 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
     for (const c of parsed) report.kept.push({ key: c.key, reason: 'change-log-unreadable' });
     return report;
   }
+  try {
+    return await reverifyBatches(parsed, protection, config, attrs, options, report);
+  } catch (err) {
+    throw report.deleted > 0 || report.deleteFailures.length > 0 ? new ReverifyIncompleteError(report, err) : err;
+  }
+}
+
+async function reverifyBatches(
+  parsed: ReadonlyArray<{ key: string; objectId: string; uuid: string }>,
+  protection: ChangeLogProtection,
+  config: TierlogConfig,
+  attrs: Required<SnapshotHvAttributes>,
+  options: ReverifyOptions,
+  report: ReverifyReport,
+): Promise<ReverifyReport> {
   const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const batchSize = Math.max(1, Math.min(options.batchSize ?? S3_DELETE_BATCH, S3_DELETE_BATCH));
   for (let i = 0; i < parsed.length; i += batchSize) {
+    options.signal?.throwIfAborted();
     const batch = parsed.slice(i, i + batchSize).filter((c) => {
       if (protectorOf(protection, c.objectId, c.uuid) === undefined) return true;
       report.kept.push({ key: c.key, reason: 'named-by-change-log' });

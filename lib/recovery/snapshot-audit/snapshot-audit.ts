@@ -12,11 +12,18 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { type TierlogConfig, validateConfig } from '../../config.js';
 import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
-import { SnapshotError } from './errors.js';
+import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
-import { confirmLost, type KeptReason, type LostCandidate, reverifyAndDelete } from './reverify.js';
+import {
+  confirmLost,
+  type KeptReason,
+  type LostCandidate,
+  ReverifyIncompleteError,
+  type ReverifyReport,
+  reverifyAndDelete,
+} from './reverify.js';
 
 /** The smallest safety age the snapshot audit accepts (as the listing audit). */
 export const MIN_SNAPSHOT_AUDIT_AGE_MS = 60 * 60_000;
@@ -42,7 +49,16 @@ export interface SnapshotAuditOptions {
   readonly hvAttributes?: SnapshotHvAttributes;
   /** DuckDB memory limit, e.g. `'4GB'`. */
   readonly memoryLimit?: string;
+  /** Proposed orphans per re-verification batch (one HV read, one DeleteObjects). Default 1 000. */
+  readonly batchSize?: number;
   readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
+  /**
+   * Stops the audit at its next safe point: after the query, after the losses are confirmed, or
+   * between two re-verification batches (never inside one). It then throws
+   * {@link SnapshotAuditIncompleteError} with what it did, or the signal's reason when it deleted
+   * nothing. The CLI aborts it on Ctrl-C.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface SnapshotAuditReport {
@@ -73,7 +89,12 @@ export interface SnapshotAuditReport {
   readonly deleteFailures: DeleteFailure[];
 }
 
-/** Runs the snapshot audit. @throws SnapshotError on a snapshot that cannot be trusted. */
+/**
+ * Runs the snapshot audit.
+ *
+ * @throws SnapshotError on a snapshot that cannot be trusted; {@link SnapshotAuditIncompleteError}
+ *   when it stopped (an error, or its signal) after deleting.
+ */
 export async function snapshotAudit(options: SnapshotAuditOptions): Promise<SnapshotAuditReport> {
   const config = validateConfig(options.config);
   if (!Number.isFinite(options.olderThanMs) || options.olderThanMs < MIN_SNAPSHOT_AUDIT_AGE_MS) {
@@ -109,28 +130,20 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     s3: options.s3,
     hvAttributes,
   };
+  options.signal?.throwIfAborted();
   // Read only, so first: an error here stops the audit before it deleted anything.
   const lost = await confirmLost(
     proposedLost.map((f) => ({ key: f.blobKey, objectKey: f.objectKey ?? '' })),
     clients,
   );
-  const verified = await reverifyAndDelete(
-    proposedOrphans.map((f) => ({ key: f.blobKey, ...(f.lastModified !== undefined ? { lastModified: f.lastModified } : {}) })),
-    {
-      ...clients,
-      now: options.now,
-      olderThanMs: options.olderThanMs,
-      delete: options.delete ?? false,
-      ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
-    },
-  );
+  options.signal?.throwIfAborted();
   const describe = (e: DynamoExport) => ({
     dir: e.dir,
     exportTime: new Date(e.exportTime).toISOString(),
     items: e.itemCount,
     bytes: e.bytes,
   });
-  return {
+  const reportOf = (verified: ReverifyReport): SnapshotAuditReport => ({
     bucket: config.bucket,
     prefix: config.prefix,
     olderThanMs: options.olderThanMs,
@@ -155,7 +168,26 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     delete: options.delete ?? false,
     deleted: verified.deleted,
     deleteFailures: verified.deleteFailures,
-  };
+  });
+  try {
+    return reportOf(
+      await reverifyAndDelete(
+        proposedOrphans.map((f) => ({ key: f.blobKey, ...(f.lastModified !== undefined ? { lastModified: f.lastModified } : {}) })),
+        {
+          ...clients,
+          now: options.now,
+          olderThanMs: options.olderThanMs,
+          delete: options.delete ?? false,
+          ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
+          ...(options.signal !== undefined ? { signal: options.signal } : {}),
+          ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+        },
+      ),
+    );
+  } catch (err) {
+    if (err instanceof ReverifyIncompleteError) throw new SnapshotAuditIncompleteError(reportOf(err.report), err.cause);
+    throw err;
+  }
 }
 
 /** The human form of a snapshot audit report. */
