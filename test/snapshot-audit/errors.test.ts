@@ -18,22 +18,15 @@ import { InterruptedError } from '../../lib/cli/common.js';
 import { reportError } from '../../lib/cli/program.js';
 import { snapshotLiveState } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { blobKey, HOUR, putBlob, putTombstone } from '../cli/helpers.js';
+import { blobKey, capture, HOUR, putBlob, putTombstone } from '../cli/helpers.js';
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** `count` old orphans in the bucket and snapshots of the live state taken 2 h later. */
-async function snapshotOfOrphans(fx: Fixture, count: number) {
-  const keys: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const key = blobKey(fx, `orphan-${i}`);
-    await putBlob(fx, key);
-    keys.push(key);
-  }
-  keys.sort();
+/** Snapshots of the live state, taken 2 h from now. */
+async function snapshotNow(fx: Fixture) {
   const destDir = mkdtempSync(join(tmpdir(), 'tierlog-snapshot-'));
   dirs.push(destDir);
   const now = Date.now() + 2 * HOUR;
@@ -46,7 +39,19 @@ async function snapshotOfOrphans(fx: Fixture, count: number) {
     format: 'CSV',
     at: now,
   });
-  return { keys, now, inventory: snap.manifest, exportDir: snap.exportDir };
+  return { now, inventory: snap.manifest, exportDir: snap.exportDir };
+}
+
+/** `count` old orphans in the bucket (sorted keys) and snapshots of that state. */
+async function snapshotOfOrphans(fx: Fixture, count: number) {
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = blobKey(fx, `orphan-${i}`);
+    await putBlob(fx, key);
+    keys.push(key);
+  }
+  keys.sort();
+  return { keys, ...(await snapshotNow(fx)) };
 }
 
 /** The rejection of `promise` (fails the test if it resolves). */
@@ -57,35 +62,13 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
-/** Stdout and stderr of a CLI run. */
-function capture() {
-  let out = '';
-  let err = '';
-  return {
-    io: { stdout: { write: (s: string) => ((out += s), true) }, stderr: { write: (s: string) => ((err += s), true) } },
-    out: () => out,
-    err: () => err,
-  };
-}
-
 describe('snapshot audit under failures', () => {
   test('a failing live read of a proposed loss stops the audit before any orphan is deleted', async () => {
     const fx = await freshFixture();
     const orphan = blobKey(fx, 'gone');
     await putBlob(fx, orphan);
     await putTombstone(fx, 'lost-object', blobKey(fx, 'lost-object'));
-    const destDir = mkdtempSync(join(tmpdir(), 'tierlog-snapshot-'));
-    dirs.push(destDir);
-    const now = Date.now() + 2 * HOUR;
-    const snap = await snapshotLiveState({
-      dynamodb: fx.dynamodb,
-      s3: fx.s3,
-      bucket: fx.config.bucket,
-      tables: [fx.config.objectsTable, fx.config.changeLogTable],
-      destDir,
-      format: 'CSV',
-      at: now,
-    });
+    const snap = await snapshotNow(fx);
     const dynamodb = createDynamoDBClient();
     new FaultInjector()
       .add({
@@ -100,10 +83,8 @@ describe('snapshot audit under failures', () => {
           config: fx.config,
           dynamodb,
           s3: fx.s3,
-          inventory: snap.manifest,
-          exportDir: snap.exportDir,
+          ...snap,
           olderThanMs: HOUR,
-          now,
           delete: true,
         }),
       ).rejects.toThrow(/access denied/);
