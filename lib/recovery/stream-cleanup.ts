@@ -27,9 +27,11 @@
  * of order does the same thing as once.
  *
  * Failures are reported per record (`batchItemFailures`, the record's sequence number), so the
- * event source mapping retries from the first failed record; what cannot ever succeed (an
- * image without a key, a blob outside the namespace) is not a failure, it is counted and
- * logged, so it cannot block the shard.
+ * event source mapping retries from the first failed record (Lambda takes the lowest sequence
+ * number reported); a failed record without a sequence number fails the whole batch (an empty
+ * identifier), since leaving it out would mark it done. What cannot ever succeed (an image
+ * without a key, a blob outside the namespace) is not a failure, it is counted and logged, so it
+ * cannot block the shard.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -173,9 +175,11 @@ export class StreamCleanup {
   /** Handles one batch; never throws for a record's failure (it is reported instead). */
   async handle(records: readonly ObjectsStreamRecord[]): Promise<{ response: StreamBatchResponse; report: StreamCleanupReport }> {
     const failed = new Set<string>();
+    let unnamed = 0;
     const fail = (record: ObjectsStreamRecord): void => {
       const seq = record.dynamodb?.SequenceNumber;
-      if (seq !== undefined) failed.add(seq);
+      if (typeof seq === 'string' && seq.length > 0) failed.add(seq);
+      else unnamed++;
     };
     let removes = 0;
     let expiredRemoves = 0;
@@ -255,8 +259,14 @@ export class StreamCleanup {
       blobsDeleted,
       untrusted,
       referenced,
-      failed: failed.size,
+      failed: failed.size + unnamed,
     };
+    if (unnamed > 0) {
+      // A failed record Lambda cannot be told about by its sequence number: fail the whole batch
+      // (an empty identifier), which is delivered again; leaving it out would mark it done.
+      this.logger.error('a failed record carries no sequence number: the whole batch is reported failed', { unnamed });
+      return { response: { batchItemFailures: [{ itemIdentifier: '' }] }, report };
+    }
     return { response: { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) }, report };
   }
 }

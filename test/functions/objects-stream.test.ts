@@ -285,6 +285,34 @@ describe('partial batch failures', () => {
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
   });
 
+  test('a failed record that carries no sequence number fails the whole batch (it cannot be named, and must not pass as done)', async () => {
+    const keys = ['noseq/a', 'noseq/b'];
+    for (const k of keys) await writer.store.put(k, randomBody(20 * KiB));
+    const blobs = (await Promise.all(keys.map((k) => blobOf(k)))) as string[];
+    for (const k of keys) await expireAsTtl(k);
+    const records = removes(await reader.read());
+    // A truncated record: its image is whole, its sequence number is missing.
+    const truncated = records.map((r, i) => (i === 1 ? { ...r, dynamodb: { ...r.dynamodb, SequenceNumber: undefined } } : r));
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r) => onCommand('DeleteObject')(r) && r.input.Key === blobs[1],
+      error: () =>
+        Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } }),
+    });
+    const s3 = injector.attach(createS3Client(), 's3');
+    try {
+      const out = await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3 }).handle(truncated);
+      // An empty identifier is Lambda's "the whole batch failed": it is delivered again.
+      expect(out.response.batchItemFailures).toEqual([{ itemIdentifier: '' }]);
+      expect(out.report).toMatchObject({ blobsDeleted: 1, failed: 1 });
+    } finally {
+      s3.destroy();
+    }
+    expect(await rawGetObject(fx, blobs[1]!)).toBeDefined();
+    expect(await deliver(records)).toEqual({ batchItemFailures: [] });
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
+  });
+
   test('when the objects table cannot be read, every candidate record is reported and nothing is deleted', async () => {
     await writer.store.put('hvfail/a', randomBody(20 * KiB));
     const blob = (await blobOf('hvfail/a'))!;
