@@ -10,7 +10,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
-import { type ObjectsStreamRecord, StreamCleanup, type StreamBatchResponse } from '../lib/recovery/stream-cleanup.js';
+import { parseStreamEvent, StreamCleanup, type StreamBatchResponse } from '../lib/recovery/stream-cleanup.js';
 import { addStreamMetrics } from '../lib/recovery/stream-metrics.js';
 
 const logger = new Logger({ serviceName: 'tierlog-objects-stream' });
@@ -26,7 +26,8 @@ const cleanup = new StreamCleanup({
 
 export const handler = async (event: DynamoDBStreamEvent, context: Context): Promise<StreamBatchResponse> => {
   logger.addContext(context);
-  const records = (Array.isArray(event?.Records) ? event.Records : []) as ObjectsStreamRecord[];
+  // Not a stream batch: a ValidationError fails the invocation before anything is judged.
+  const records = parseStreamEvent(event);
   const { response, report } = await cleanup.handle(records);
   addStreamMetrics({ addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) }, report);
   metrics.publishStoredMetrics();

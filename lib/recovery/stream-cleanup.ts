@@ -38,6 +38,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { MULTIPART_PART_SIZE } from '../constants.js';
+import { ValidationError } from '../errors.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
 import { type HvPointer, isUnrecognised } from '../tiered/hv-item-shape.js';
@@ -101,6 +102,29 @@ export type StreamRecordVerdict =
       /** The record is a MODIFY: the item may still point at the blob (a refresh). */
       readonly modified: boolean;
     };
+
+/**
+ * The records of a DynamoDB stream batch as Lambda's event source mapping delivers it
+ * (`{ Records: [...] }`, every record `eventSource: "aws:dynamodb"`). Anything else (no event, no
+ * `Records` array, an SQS message of an on-failure queue wired back to the function) is refused
+ * whole, before any record is judged: answered "done", its records would be taken as handled.
+ *
+ * @throws ValidationError naming what is wrong.
+ */
+export function parseStreamEvent(event: unknown): ObjectsStreamRecord[] {
+  const records = typeof event === 'object' && event !== null ? (event as { Records?: unknown }).Records : undefined;
+  if (!Array.isArray(records)) throw new ValidationError('not a DynamoDB stream event: expected { Records: [...] }', 'Records');
+  records.forEach((record, i) => {
+    const source = typeof record === 'object' && record !== null ? (record as { eventSource?: unknown }).eventSource : undefined;
+    if (source !== 'aws:dynamodb') {
+      throw new ValidationError(
+        `Records[${i}] is not a DynamoDB stream record (eventSource ${JSON.stringify(source) ?? 'missing'}, expected "aws:dynamodb")`,
+        `Records[${i}].eventSource`,
+      );
+    }
+  });
+  return records as ObjectsStreamRecord[];
+}
 
 /** Judges one record from its own content (pure). */
 export function judgeStreamRecord(

@@ -329,3 +329,23 @@ describe('partial batch failures', () => {
     expect(await rawGetObject(fx, blob)).toBeUndefined();
   });
 });
+
+describe('events that are not a DynamoDB stream batch', () => {
+  test.each([
+    ['no event', null],
+    ['no Records', {}],
+    ['Records not an array', { Records: 'x' }],
+    [
+      'an SQS message (an on-failure queue wired back to the function)',
+      { Records: [{ eventSource: 'aws:sqs', messageId: '1', body: '{}' }] },
+    ],
+    ['a record that is not an object', { Records: [42] }],
+  ])('%s: a ValidationError, nothing deleted, nothing answered as done', async (_what, event) => {
+    await writer.store.put('not-a-batch/a', randomBody(20 * KiB));
+    const blob = (await blobOf('not-a-batch/a'))!;
+    const { result, error } = await captureStdout(() => handler(event as never, lambdaContext('tierlog-objects-stream')));
+    expect(result).toBeUndefined();
+    expect(error).toMatchObject({ name: 'ValidationError' }); // a fresh module copy: compare by name
+    expect(await rawGetObject(fx, blob)).toBeDefined();
+  });
+});
