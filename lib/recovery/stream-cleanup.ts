@@ -132,9 +132,14 @@ export function judgeStreamRecord(
   prefix: string,
   attrs: Pick<HvAttributeNames, 'key' | 'blob'>,
 ): StreamRecordVerdict {
+  // A record cut short (no object, a null image) is judged like one without an old image: it
+  // never drives a delete, and it does not fail the batch it came in.
+  if (typeof record !== 'object' || record === null) return { kind: 'untrusted', reason: 'the record is not an object' };
   const modified = record.eventName === 'MODIFY';
   if (record.eventName !== 'REMOVE' && !modified) return { kind: 'ignore', reason: 'insert' };
   const image = record.dynamodb?.OldImage;
+  if (image !== undefined && (typeof image !== 'object' || image === null))
+    return { kind: 'untrusted', reason: `${record.eventName} with an old image that is not an object (a truncated record)` };
   if (image === undefined)
     return {
       kind: 'untrusted',
@@ -214,14 +219,14 @@ export class StreamCleanup {
     let blobsDeleted = 0;
     const candidates: Array<{ record: ObjectsStreamRecord; key: string; blob: string; modified: boolean }> = [];
     for (const record of records) {
-      if (record.eventName === 'REMOVE') removes++;
+      if (record?.eventName === 'REMOVE') removes++;
       const verdict = judgeStreamRecord(record, this.prefix, this.hv.attrs);
       if (verdict.kind === 'untrusted') {
         untrusted++;
         this.logger.error('stream record not trusted: nothing deleted', {
           reason: verdict.reason,
           key: verdict.key,
-          sequenceNumber: record.dynamodb?.SequenceNumber,
+          sequenceNumber: record?.dynamodb?.SequenceNumber,
         });
       } else if (verdict.kind === 'candidate') {
         if (verdict.expired) expiredRemoves++;

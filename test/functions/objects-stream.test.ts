@@ -285,6 +285,18 @@ describe('partial batch failures', () => {
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
   });
 
+  test('a truncated record (old image null) is counted untrusted; the records around it are cleaned, nothing fails', async () => {
+    await writer.store.put('truncated/a', randomBody(20 * KiB));
+    const blob = (await blobOf('truncated/a'))!;
+    await expireAsTtl('truncated/a');
+    const [good] = removes(await reader.read());
+    const truncated = { ...good!, dynamodb: { ...good!.dynamodb, OldImage: null } } as unknown as DynamoDBRecord;
+    const out = await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 }).handle([truncated, good!]);
+    expect(out.response).toEqual({ batchItemFailures: [] });
+    expect(out.report).toMatchObject({ records: 2, untrusted: 1, blobsDeleted: 1 });
+    expect(await rawGetObject(fx, blob)).toBeUndefined();
+  });
+
   test('a failed record that carries no sequence number fails the whole batch (it cannot be named, and must not pass as done)', async () => {
     const keys = ['noseq/a', 'noseq/b'];
     for (const k of keys) await writer.store.put(k, randomBody(20 * KiB));
