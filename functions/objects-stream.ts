@@ -3,7 +3,8 @@
  * (removed, TTL expiry included, or replaced by a writer that could not delete it), through the
  * sweeper's namespace guard. Reports partial batch failures, so
  * the event source mapping (ReportBatchItemFailures) retries from the first failed record;
- * everything it does is idempotent. See lib/recovery/stream-cleanup.ts for the rule.
+ * everything it does is idempotent. It answers before the invocation's deadline, reporting the
+ * records it did not finish. See lib/recovery/stream-cleanup.ts for the rule.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -28,7 +29,8 @@ export const handler = async (event: DynamoDBStreamEvent, context: Context): Pro
   logger.addContext(context);
   // Not a stream batch: a ValidationError fails the invocation before anything is judged.
   const records = parseStreamEvent(event);
-  const { response, report } = await cleanup.handle(records);
+  // Answer before the invocation ends: what is unfinished then is reported, not timed out.
+  const { response, report } = await cleanup.handle(records, { deadline: Date.now() + context.getRemainingTimeInMillis() });
   addStreamMetrics({ addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) }, report);
   metrics.publishStoredMetrics();
   logger.info('stream batch', { ...report });

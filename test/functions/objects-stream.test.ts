@@ -17,7 +17,7 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { StreamCleanup, type StreamBatchResponse } from '../../lib/recovery/stream-cleanup.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { StreamReader, asTtlDeletion, streamEvent } from '../support/stream.js';
-import { KiB, makeWriter, randomBody, rawGetObject, rawPutObject, rawState, type Writer } from '../tiered/harness.js';
+import { KiB, deferred, makeWriter, randomBody, rawGetObject, rawPutObject, rawState, type Writer } from '../tiered/harness.js';
 import { captureStdout, lambdaContext, loadHandler } from './lambda.js';
 
 type Handler = (event: DynamoDBStreamEvent, context: Context) => Promise<StreamBatchResponse>;
@@ -359,5 +359,59 @@ describe('events that are not a DynamoDB stream batch', () => {
     expect(result).toBeUndefined();
     expect(error).toMatchObject({ name: 'ValidationError' }); // a fresh module copy: compare by name
     expect(await rawGetObject(fx, blob)).toBeDefined();
+  });
+});
+
+describe("the invocation's deadline", () => {
+  /** Three large objects removed by TTL; their blobs and REMOVE records. */
+  async function threeRemoved(prefix: string): Promise<{ blobs: string[]; records: DynamoDBRecord[] }> {
+    const keys = [0, 1, 2].map((i) => `${prefix}/${i}`);
+    for (const k of keys) await writer.store.put(k, randomBody(20 * KiB));
+    const blobs = (await Promise.all(keys.map((k) => blobOf(k)))) as string[];
+    for (const k of keys) await expireAsTtl(k);
+    return { blobs, records: removes(await reader.read()) };
+  }
+
+  test('too little time left: nothing is read or deleted, every candidate is reported for the retry', async () => {
+    const { blobs, records } = await threeRemoved('deadline/none');
+    const { result, error } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream', 500)));
+    expect(error).toBeUndefined();
+    expect(result!.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(records.map((r) => r.dynamodb!.SequenceNumber).sort());
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
+    // The retry, with time, finishes them.
+    expect(await deliver(records)).toEqual({ batchItemFailures: [] });
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
+  });
+
+  test('a delete still unanswered near the deadline: the batch answers in time, that record reported, the others done', async () => {
+    const { blobs, records } = await threeRemoved('deadline/held');
+    const held = deferred();
+    const reached = deferred();
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r) => onCommand('DeleteObject')(r) && r.input.Key === blobs[1],
+      before: async () => {
+        reached.resolve();
+        await held.promise;
+      },
+    });
+    const s3 = injector.attach(createS3Client(), 's3');
+    try {
+      const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3, deadlineMarginMs: 1_000 });
+      // The answer must come before the deadline although one delete never answers.
+      const out = await cleanup.handle(records, { deadline: Date.now() + 3_000 });
+      await reached.promise;
+      expect(out.response.batchItemFailures).toEqual([{ itemIdentifier: records[1]!.dynamodb!.SequenceNumber }]);
+      expect(out.report).toMatchObject({ blobsDeleted: 2, failed: 1, unfinished: 1 });
+      expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
+      expect(await rawGetObject(fx, blobs[2]!)).toBeUndefined();
+    } finally {
+      held.resolve();
+    }
+    expect(await deliver(records.slice(1))).toEqual({ batchItemFailures: [] });
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
+    s3.destroy();
   });
 });
