@@ -227,6 +227,25 @@ describe('sweeper handler', () => {
     expect(await snapshot(fx)).toBe(image);
   });
 
+  test("the deadline is taken on the sweeper's own clock: a clock option far from the wall clock neither stops the sweep at once nor lets it run past the invocation", async () => {
+    const fx = await freshFixture();
+    await rawDead(fx, 0);
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
+    restores.push(restore);
+    // A sweeper on a clock two hours ahead (a drill's compressed time, a test's clock): 60 s left
+    // is 60 s on its clock too.
+    const ahead = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now() + 2 * 60 * 60_000 } });
+    const { result, error } = await captureStdout(() => ahead(scheduledEvent(), lambdaContext('tierlog-sweeper', 60_000)));
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ stoppedEarly: false, instancesClaimed: 1 });
+    // And one two hours behind still stops with too little time left.
+    await rawDead(fx, 1);
+    const behind = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now() - 2 * 60 * 60_000 } });
+    const late = await captureStdout(() => behind(scheduledEvent(), lambdaContext('tierlog-sweeper', 5_000)));
+    expect(late.error).toBeUndefined();
+    expect(late.result).toMatchObject({ stoppedEarly: true, instancesClaimed: 0 });
+  });
+
   test('tuning from the environment; a sweep with errors fails the invocation and keeps the entry', async () => {
     const fx = await freshFixture();
     // Fenced by an earlier sweep, so this one judges it and deletes.
