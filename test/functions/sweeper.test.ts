@@ -206,6 +206,12 @@ describe('sweeper handler', () => {
     ['shard out of range', { shards: [99] }],
     ['dryRun not a boolean', { dryRun: 'yes' }],
     ['housekeeping not a boolean', { housekeeping: 1 }],
+    // A misspelt option is not "anything else": a dry run asked for as `dryrun` would sweep for real.
+    ['dryRun misspelt', { dryrun: true }],
+    ['dryRun in snake case', { dry_run: true }],
+    ['dryRun capitalised', { DryRun: true }],
+    ['shards misspelt', { shard: [0] }],
+    ['housekeeping misspelt', { houseKeeping: false }],
   ])('malformed event (%s) is an error and changes nothing', async (_name, extra) => {
     const fx = await freshFixture();
     await rawDead(fx, 0);
@@ -213,6 +219,21 @@ describe('sweeper handler', () => {
     const handler = await sweeperHandler(fx);
     const { error } = await captureStdout(() => handler(scheduledEvent(extra), lambdaContext('tierlog-sweeper')));
     expect(error).toMatchObject({ name: 'ValidationError' }); // a fresh module copy: compare by name
+    expect(await snapshot(fx)).toBe(image);
+  });
+
+  test.each([
+    ['a JSON string (an input encoded twice)', JSON.stringify({ dryRun: true })],
+    ['an array', [{ dryRun: true }]],
+    ['a number', 42],
+    ['a boolean', true],
+  ])('an event that is not an object (%s) is an error and changes nothing', async (_name, event) => {
+    const fx = await freshFixture();
+    await rawDead(fx, 0);
+    const image = await snapshot(fx);
+    const handler = await sweeperHandler(fx);
+    const { error } = await captureStdout(() => handler(event, lambdaContext('tierlog-sweeper')));
+    expect(error).toMatchObject({ name: 'ValidationError' });
     expect(await snapshot(fx)).toBe(image);
   });
 
