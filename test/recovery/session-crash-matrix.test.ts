@@ -357,6 +357,23 @@ describe('session races', () => {
     },
   );
 
+  test("a complete held at its commit over an absent object, while another writer creates it and the client's retry commits over that: both answer the same (created: false)", async () => {
+    const fx = await freshFixture();
+    const key = 'race/retried-created';
+    const setup = writer(fx);
+    const p = await prepare(setup.store, key);
+    const { reached, release, completing } = completeHeldAtCommit(writer(fx), p);
+    await reached.promise; // it read the object as absent
+    await setup.store.put(key, oldLarge);
+    const retried = await writer(fx).store.completeUpload(p.uploadId, p.parts);
+    expect(retried).toMatchObject({ version: 2, created: false });
+    release.resolve();
+    expect(await completing).toEqual({ ok: true, r: retried });
+    expect(sameBytes(await rawValue(fx, key), sessionBody)).toBe(true);
+    await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+  });
+
   test('an abandoned session: the sweeper aborts its upload, deletes its parts, drains its entry', async () => {
     const fx = await freshFixture();
     const setup = writer(fx);
