@@ -10,8 +10,8 @@
  * pointed at a blob (an event filter: the other records cost no invocation), bisects a failing batch, retries a
  * bounded number of times, reports partial batch failures, and sends what it gives up on to an
  * on-failure SQS queue (the audit then finds those blobs). Alarms: iterator age (the consumer
- * falls behind; past the stream's 24 h retention records are lost) and a non-empty on-failure
- * queue.
+ * falls behind; past the stream's 24 h retention records are lost), a non-empty on-failure
+ * queue, and any untrusted record (a blob kept that nothing will delete).
  *
  * Grants, least privilege: read of this table's stream, BatchGetItem on the objects table (the
  * consistent re-read that keeps a referenced blob), s3:DeleteObject under `<prefix>/*`.
@@ -111,6 +111,12 @@ export interface ObjectsStreamAlarms {
   readonly streamIteratorAge: cloudwatch.Alarm;
   /** Records were given up on (their blobs stay until the audit deletes them). */
   readonly streamFailureQueueNotEmpty: cloudwatch.Alarm;
+  /**
+   * The function kept a blob it could not trust a record or an item about (no old image, a blob
+   * outside the namespace or of another object, an item not understood under the configured
+   * names): the stream's counterpart of the sweeper's quarantine.
+   */
+  readonly streamUntrusted: cloudwatch.Alarm;
 }
 
 const PERIOD = Duration.minutes(5);
@@ -209,6 +215,21 @@ export class ObjectsStreamCleanup extends Construct {
         alarmDescription:
           'tierlog: the objects-stream function gave up on stream records (see its log group and the on-failure queue); `tierlog audit` deletes the blobs they leave',
         metric: this.failureQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      streamUntrusted: new cloudwatch.Alarm(this, 'Untrusted', {
+        alarmDescription:
+          'tierlog: the objects-stream function kept blobs of records or items it cannot trust (see "not trusted" / "not understood" in its logs): a stream without old images, a blob outside the namespace, or an objects table read under other attribute names',
+        metric: new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: STREAM_METRICS.untrusted,
+          dimensionsMap: { service: OBJECTS_STREAM_SERVICE_NAME },
+          statistic: cloudwatch.Stats.SUM,
+          period: PERIOD,
+        }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,

@@ -9,6 +9,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { SWEEPER_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
+import { systemClock } from '../ids.js';
 import type { SweepReport } from '../recovery/report.js';
 import { parseSweepEvent } from '../recovery/sweep-event.js';
 import { addSweepMetrics, METRICS_NAMESPACE } from '../recovery/sweep-metrics.js';
@@ -48,6 +49,7 @@ export interface SweeperHandlerOptions {
 export function createSweeperHandler(options: SweeperHandlerOptions = {}): SweeperHandler {
   const logger = options.logger ?? new Logger({ serviceName: SWEEPER_SERVICE_NAME });
   const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SWEEPER_SERVICE_NAME });
+  const clock = options.sweeper?.clock ?? systemClock;
   const sweeper = new Sweeper({
     config: options.config ?? loadConfig(),
     ...sweeperTuningFromEnv(),
@@ -61,7 +63,8 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
   return async (event, context) => {
     if ('functionName' in context) logger.addContext(context as Context);
     const { shards, dryRun, housekeeping } = parseSweepEvent(event);
-    const deadline = Date.now() + context.getRemainingTimeInMillis();
+    // On the sweeper's own clock, the one it judges the deadline on.
+    const deadline = clock() + context.getRemainingTimeInMillis();
     const report = await sweeper.sweep({ deadline, dryRun, housekeeping, ...(shards !== undefined ? { shards } : {}) });
     addSweepMetrics({ addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) }, report);
     metrics.publishStoredMetrics();

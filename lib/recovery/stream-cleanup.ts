@@ -27,15 +27,24 @@
  * of order does the same thing as once.
  *
  * Failures are reported per record (`batchItemFailures`, the record's sequence number), so the
- * event source mapping retries from the first failed record; what cannot ever succeed (an
- * image without a key, a blob outside the namespace) is not a failure, it is counted and
- * logged, so it cannot block the shard.
+ * event source mapping retries from the first failed record (Lambda takes the lowest sequence
+ * number reported); a failed record without a sequence number fails the whole batch (an empty
+ * identifier), since leaving it out would mark it done. What cannot ever succeed (an image
+ * without a key, a blob outside the namespace) is not a failure, it is counted and logged, so it
+ * cannot block the shard.
+ *
+ * A batch answers before the invocation's deadline: no read or delete starts in its last
+ * seconds, and what is unfinished then (a delete S3 has not answered, throttled or slow) is
+ * reported like a failure. A batch that timed out would be retried whole, and its finished
+ * records would use up its retries with it.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { MULTIPART_PART_SIZE } from '../constants.js';
+import { ConfigError, ValidationError } from '../errors.js';
+import { type Clock, systemClock } from '../ids.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
 import { type HvPointer, isUnrecognised } from '../tiered/hv-item-shape.js';
@@ -85,6 +94,8 @@ export interface StreamCleanupReport {
   readonly referenced: number;
   /** Records reported back as failures (retried by the event source mapping). */
   readonly failed: number;
+  /** Of the failures, records still unfinished when the invocation's deadline came. */
+  readonly unfinished: number;
 }
 
 /** The judgement of one record, before HV is read. */
@@ -100,15 +111,43 @@ export type StreamRecordVerdict =
       readonly modified: boolean;
     };
 
+/**
+ * The records of a DynamoDB stream batch as Lambda's event source mapping delivers it
+ * (`{ Records: [...] }`, every record `eventSource: "aws:dynamodb"`). Anything else (no event, no
+ * `Records` array, an SQS message of an on-failure queue wired back to the function) is refused
+ * whole, before any record is judged: answered "done", its records would be taken as handled.
+ *
+ * @throws ValidationError naming what is wrong.
+ */
+export function parseStreamEvent(event: unknown): ObjectsStreamRecord[] {
+  const records = typeof event === 'object' && event !== null ? (event as { Records?: unknown }).Records : undefined;
+  if (!Array.isArray(records)) throw new ValidationError('not a DynamoDB stream event: expected { Records: [...] }', 'Records');
+  records.forEach((record, i) => {
+    const source = typeof record === 'object' && record !== null ? (record as { eventSource?: unknown }).eventSource : undefined;
+    if (source !== 'aws:dynamodb') {
+      throw new ValidationError(
+        `Records[${i}] is not a DynamoDB stream record (eventSource ${JSON.stringify(source) ?? 'missing'}, expected "aws:dynamodb")`,
+        `Records[${i}].eventSource`,
+      );
+    }
+  });
+  return records as ObjectsStreamRecord[];
+}
+
 /** Judges one record from its own content (pure). */
 export function judgeStreamRecord(
   record: ObjectsStreamRecord,
   prefix: string,
   attrs: Pick<HvAttributeNames, 'key' | 'blob'>,
 ): StreamRecordVerdict {
+  // A record cut short (no object, a null image) is judged like one without an old image: it
+  // never drives a delete, and it does not fail the batch it came in.
+  if (typeof record !== 'object' || record === null) return { kind: 'untrusted', reason: 'the record is not an object' };
   const modified = record.eventName === 'MODIFY';
   if (record.eventName !== 'REMOVE' && !modified) return { kind: 'ignore', reason: 'insert' };
   const image = record.dynamodb?.OldImage;
+  if (image !== undefined && (typeof image !== 'object' || image === null))
+    return { kind: 'untrusted', reason: `${record.eventName} with an old image that is not an object (a truncated record)` };
   if (image === undefined)
     return {
       kind: 'untrusted',
@@ -141,8 +180,27 @@ export interface StreamCleanupOptions {
   readonly attributes?: Partial<HvAttributeNames>;
   /** Blob deletes at once. Default 16. */
   readonly concurrency?: number;
+  /**
+   * With a {@link StreamHandleOptions.deadline}: no read or delete starts once less than this
+   * remains, and the batch answers when a fifth of it remains, whatever is still unanswered
+   * (those records are reported as failures). Default 5 000.
+   */
+  readonly deadlineMarginMs?: number;
+  /** ms since the epoch, the clock the deadline is on. Default `Date.now`. */
+  readonly clock?: Clock;
   /** Structured log sink. Default: silent. */
   readonly logger?: SweepLogger;
+}
+
+/** Options of {@link StreamCleanup.handle}. */
+export interface StreamHandleOptions {
+  /**
+   * The instant (ms since the epoch, on the cleanup's clock) the invocation ends: the Lambda
+   * context's remaining time from now. A batch that runs out of time reports the records it did
+   * not finish, so the event source mapping retries those (and what follows them) instead of
+   * the whole batch timing out. Default: no deadline.
+   */
+  readonly deadline?: number;
 }
 
 const SILENT: SweepLogger = { info: () => {}, warn: () => {}, error: () => {} };
@@ -153,6 +211,8 @@ export class StreamCleanup {
   private readonly lt: LtBucket;
   private readonly prefix: string;
   private readonly concurrency: number;
+  private readonly deadlineMarginMs: number;
+  private readonly clock: Clock;
   private readonly logger: SweepLogger;
 
   constructor(options: StreamCleanupOptions) {
@@ -167,16 +227,31 @@ export class StreamCleanup {
     );
     this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, MULTIPART_PART_SIZE);
     this.concurrency = options.concurrency ?? 16;
+    this.deadlineMarginMs = options.deadlineMarginMs ?? 5_000;
+    if (!Number.isInteger(this.deadlineMarginMs) || this.deadlineMarginMs < 0) {
+      throw new ConfigError('deadlineMarginMs must be a non-negative integer', 'deadlineMarginMs');
+    }
+    this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? SILENT;
   }
 
-  /** Handles one batch; never throws for a record's failure (it is reported instead). */
-  async handle(records: readonly ObjectsStreamRecord[]): Promise<{ response: StreamBatchResponse; report: StreamCleanupReport }> {
+  /**
+   * Handles one batch; never throws for a record's failure (it is reported instead). With a
+   * `deadline`, it answers before it: the records it did not finish are reported.
+   */
+  async handle(
+    records: readonly ObjectsStreamRecord[],
+    options: StreamHandleOptions = {},
+  ): Promise<{ response: StreamBatchResponse; report: StreamCleanupReport }> {
     const failed = new Set<string>();
+    let unnamed = 0;
     const fail = (record: ObjectsStreamRecord): void => {
       const seq = record.dynamodb?.SequenceNumber;
-      if (seq !== undefined) failed.add(seq);
+      if (typeof seq === 'string' && seq.length > 0) failed.add(seq);
+      else unnamed++;
     };
+    const { deadline } = options;
+    const stopStarting = () => deadline !== undefined && this.clock() >= deadline - this.deadlineMarginMs;
     let removes = 0;
     let expiredRemoves = 0;
     let replaced = 0;
@@ -184,16 +259,16 @@ export class StreamCleanup {
     let untrusted = 0;
     let referenced = 0;
     let blobsDeleted = 0;
-    const candidates: Array<{ record: ObjectsStreamRecord; key: string; blob: string; modified: boolean }> = [];
+    const candidates: Candidate[] = [];
     for (const record of records) {
-      if (record.eventName === 'REMOVE') removes++;
+      if (record?.eventName === 'REMOVE') removes++;
       const verdict = judgeStreamRecord(record, this.prefix, this.hv.attrs);
       if (verdict.kind === 'untrusted') {
         untrusted++;
         this.logger.error('stream record not trusted: nothing deleted', {
           reason: verdict.reason,
           key: verdict.key,
-          sequenceNumber: record.dynamodb?.SequenceNumber,
+          sequenceNumber: record?.dynamodb?.SequenceNumber,
         });
       } else if (verdict.kind === 'candidate') {
         if (verdict.expired) expiredRemoves++;
@@ -202,49 +277,61 @@ export class StreamCleanup {
       }
     }
 
-    if (candidates.length > 0) {
-      let current: Map<string, HvPointer> | undefined;
+    // A candidate leaves `pending` once settled (deleted, or kept for a reason a retry would meet
+    // again); whatever is still pending at the end is reported for a retry.
+    const pending = new Set(candidates);
+    const work = async (): Promise<void> => {
+      if (candidates.length === 0 || stopStarting()) return;
+      let current: Map<string, HvPointer>;
       try {
         current = await this.hv.readBlobPointers(candidates.map((c) => c.key));
       } catch (err) {
         this.logger.error('reading the objects table failed: batch left for a retry', { error: String(err) });
-        for (const c of candidates) fail(c.record);
+        return;
       }
-      if (current !== undefined) {
-        const pool = new WorkPool(this.concurrency);
-        for (const c of candidates) {
-          const pointer = current.get(c.key);
-          if (isUnrecognised(pointer)) {
-            untrusted++;
-            this.logger.error('objects-table item not understood: nothing deleted', {
-              key: c.key,
-              blob: c.blob,
-              reason: pointer.unrecognised,
-            });
-            continue;
-          }
-          if (pointer === c.blob) {
-            if (c.modified) {
-              unchanged++;
-              continue;
-            }
-            referenced++;
-            this.logger.warn('blob of a removed item is referenced again: kept', { key: c.key, blob: c.blob });
-            continue;
-          }
-          await pool.run(async () => {
-            try {
-              await this.lt.delete(c.blob);
-              blobsDeleted++;
-            } catch (err) {
-              this.logger.warn('blob delete failed: record left for a retry', { key: c.key, blob: c.blob, error: String(err) });
-              fail(c.record);
-            }
+      const pool = new WorkPool(this.concurrency);
+      for (const c of candidates) {
+        const pointer = current.get(c.key);
+        if (isUnrecognised(pointer)) {
+          untrusted++;
+          pending.delete(c);
+          this.logger.error('objects-table item not understood: nothing deleted', {
+            key: c.key,
+            blob: c.blob,
+            reason: pointer.unrecognised,
           });
+          continue;
         }
-        await pool.drain();
+        if (pointer === c.blob) {
+          pending.delete(c);
+          if (c.modified) {
+            unchanged++;
+            continue;
+          }
+          referenced++;
+          this.logger.warn('blob of a removed item is referenced again: kept', { key: c.key, blob: c.blob });
+          continue;
+        }
+        if (stopStarting()) break;
+        await pool.run(async () => {
+          try {
+            await this.lt.delete(c.blob);
+            blobsDeleted++;
+            pending.delete(c);
+          } catch (err) {
+            this.logger.warn('blob delete failed: record left for a retry', { key: c.key, blob: c.blob, error: String(err) });
+          }
+        });
       }
-    }
+      await pool.drain();
+    };
+    const done = work().catch((err: unknown) => {
+      this.logger.error('batch stopped by an error: unfinished records left for a retry', { error: String(err) });
+    });
+    const finished = await this.beforeDeadline(done, deadline);
+    const unfinished = finished ? 0 : pending.size;
+    if (!finished) this.logger.warn("the invocation's deadline came: unfinished records left for a retry", { unfinished });
+    for (const c of pending) fail(c.record);
 
     const report: StreamCleanupReport = {
       records: records.length,
@@ -255,8 +342,43 @@ export class StreamCleanup {
       blobsDeleted,
       untrusted,
       referenced,
-      failed: failed.size,
+      failed: failed.size + unnamed,
+      unfinished,
     };
+    if (unnamed > 0) {
+      // A failed record Lambda cannot be told about by its sequence number: fail the whole batch
+      // (an empty identifier), which is delivered again; leaving it out would mark it done.
+      this.logger.error('a failed record carries no sequence number: the whole batch is reported failed', { unnamed });
+      return { response: { batchItemFailures: [{ itemIdentifier: '' }] }, report };
+    }
     return { response: { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) }, report };
   }
+
+  /**
+   * Waits for `work` until a fifth of the margin is left before `deadline`; true when it finished.
+   * Requests still in flight then go on unanswered: every one of them is idempotent.
+   */
+  private async beforeDeadline(work: Promise<void>, deadline: number | undefined): Promise<boolean> {
+    if (deadline === undefined) {
+      await work;
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(0, deadline - this.deadlineMarginMs / 5 - this.clock()));
+    });
+    try {
+      return await Promise.race([work.then(() => true as const), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** A record whose old image names a blob that may be deleted, once HV is read. */
+interface Candidate {
+  readonly record: ObjectsStreamRecord;
+  readonly key: string;
+  readonly blob: string;
+  readonly modified: boolean;
 }

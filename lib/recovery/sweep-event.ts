@@ -3,8 +3,10 @@
  * `{ "shards": [..] }` (this schedule's share of the lease shards, for fan-out),
  * `{ "housekeeping": false }` (skip the checks for suspect leases and items without a shard: the
  * construct's frequent schedule sends it, its housekeeping schedule sends `true`) and
- * `{ "dryRun": true }`. Anything else in the event is ignored; a malformed field is an error,
- * never a guess.
+ * `{ "dryRun": true }`. Anything else in the event is ignored (a scheduled event's own fields);
+ * a malformed field is an error, never a guess, and so is a field that is one of these misspelt
+ * (`dryrun`, `dry_run`, `shard`: ignored, a dry run would sweep for real) and an event that is
+ * not an object (a JSON string, an input encoded twice, would run a full sweep).
  */
 import { ValidationError } from '../errors.js';
 
@@ -15,8 +17,22 @@ export interface SweepEventOptions {
   readonly housekeeping: boolean;
 }
 
+/** The event's options, and the forms of them that are refused as misspellings (lower case, letters only). */
+const OPTIONS = ['shards', 'dryRun', 'housekeeping'] as const;
+const LOOKALIKES = new Map<string, string>([...OPTIONS.map((o) => [o.toLowerCase(), o] as const), ['shard', 'shards']]);
+
 export function parseSweepEvent(event: unknown): SweepEventOptions {
-  if (typeof event !== 'object' || event === null) return { dryRun: false, housekeeping: true };
+  if (event === undefined || event === null) return { dryRun: false, housekeeping: true };
+  if (typeof event !== 'object' || Array.isArray(event)) {
+    throw new ValidationError(
+      `the event must be a JSON object (e.g. {"dryRun": true}), not ${Array.isArray(event) ? 'an array' : `a ${typeof event}`}`,
+      'event',
+    );
+  }
+  for (const name of Object.keys(event)) {
+    const meant = LOOKALIKES.get(name.toLowerCase().replace(/[^a-z]/g, ''));
+    if (meant !== undefined && meant !== name) throw new ValidationError(`unknown field "${name}": did you mean "${meant}"?`, name);
+  }
   const { shards, dryRun, housekeeping } = event as { shards?: unknown; dryRun?: unknown; housekeeping?: unknown };
   if (dryRun !== undefined && typeof dryRun !== 'boolean') throw new ValidationError('dryRun must be a boolean', 'dryRun');
   if (housekeeping !== undefined && typeof housekeeping !== 'boolean') {

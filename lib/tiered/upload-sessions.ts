@@ -23,7 +23,10 @@
  *    the blob unless HV points at it.
  *  - A client may retry complete: the committed result is stored on the session, and HV carries
  *    the session id as its write id, so a retry answers the same version and never deletes the
- *    blob. A commit whose outcome is unknown is decided the same way on the retry.
+ *    blob. A commit whose outcome is unknown is decided the same way on the retry. Two completes
+ *    of one session at once (a client that gave up waiting and retried) commit once, and both
+ *    answer that commit: one that lost reads the stored result before it refuses anything
+ *    (ifVersion, expiry) or calls its outcome unknown, even once HV has moved on past it.
  *  - The id a client holds is only a handle: the session is read from the change-log table, and
  *    an id that names no session of this store for this key is refused
  *    ({@link UploadSessionNotFoundError}).
@@ -262,8 +265,10 @@ export class UploadSessions {
     this.assertOpen(session);
     if (objectExpiryAt(info.expiry, this.o.clock()) === 'passed') {
       // The instant the object was to expire at has passed: it can never be written.
-      await this.discard(session);
-      throw new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt');
+      return this.refuse(
+        session,
+        new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt'),
+      );
     }
 
     // The size is that of the listed parts (ListParts), checked before S3 assembles anything, so
@@ -294,8 +299,7 @@ export class UploadSessions {
       // An expired object is absent to ifVersion (its item is replaced like a live one, and its blob is `old`).
       const live = this.liveAt(current, now);
       if (info.ifVersion !== undefined && (live?.version ?? 0) !== info.ifVersion) {
-        await this.discard(session);
-        throw new VersionConflictError(info.key, info.ifVersion, live?.version);
+        return this.refuse(session, new VersionConflictError(info.key, info.ifVersion, live?.version));
       }
       const old = current?.blob;
       // The CAS expects exactly the state read: no item, a deletion marker, or a version with its blob.
@@ -307,8 +311,10 @@ export class UploadSessions {
       const log = this.sessionLog(sessionId, result);
       const expiry = objectExpiryAt(info.expiry, now);
       if (expiry === 'passed') {
-        await this.discard(session);
-        throw new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt');
+        return this.refuse(
+          session,
+          new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt'),
+        );
       }
       const fields = {
         size,
@@ -355,9 +361,14 @@ export class UploadSessions {
           // Cancelled for a reason it would meet again: nothing committed; the session stays open
           // (the client aborts it, or the sweeper takes it at expiry).
           throw outcome.error;
-        default:
+        default: {
+          // The fence failed on a live session: a concurrent complete of it (the client's retry)
+          // committed, and HV has moved on since. Its stored result is the answer.
+          const answered = await this.storedResult(sessionId).catch(() => undefined);
+          if (answered !== undefined) return resultOf(info, answered);
           // Unknown: a retried complete decides it from HV; the sweeper settles it after expiry.
           throw new CommitOutcomeUnknownError(info.key, sessionId, outcome.error);
+        }
       }
     }
     throw new ContentionError(info.key, this.o.maxAttempts);
@@ -504,15 +515,34 @@ export class UploadSessions {
   /**
    * Ends an uncommitted session for good: claim it (fences a complete in flight; a sweeper
    * finishes from there if this process dies), abort the multipart upload, delete the blob unless
-   * HV points at it, delete the session.
+   * HV points at it, delete the session. False when the claim was refused (the session committed
+   * meanwhile, or a sweeper or an abort took it): nothing was done.
    */
-  private async discard(session: SessionItem): Promise<void> {
+  private async discard(session: SessionItem): Promise<boolean> {
     const { info, sessionId } = session;
-    if (session.state === 'live' && !(await this.table.claimForAbort(sessionId, this.o.clock()))) return;
+    if (session.state === 'live' && !(await this.table.claimForAbort(sessionId, this.o.clock()))) return false;
     if (info.s3UploadId !== undefined) await this.o.lt.abortMultipart(info.blob, info.s3UploadId);
     const current = await this.o.hv.read(info.key, { withBody: false });
     if (current?.blob !== info.blob) await this.o.lt.delete(info.blob);
     await this.table.deleteAborted(sessionId);
+    return true;
+  }
+
+  /**
+   * A complete that cannot commit: ends the session and throws `error`, unless a concurrent
+   * complete of the same session (the client's retry) committed it first; then that one's answer.
+   */
+  private async refuse(session: SessionItem, error: Error): Promise<PutResult> {
+    if (!(await this.discard(session))) {
+      const answered = await this.storedResult(session.sessionId);
+      if (answered !== undefined) return resultOf(session.info, answered);
+    }
+    throw error;
+  }
+
+  /** The result a committed session stores (consistent read), or undefined. */
+  private async storedResult(sessionId: string): Promise<SessionResult | undefined> {
+    return parseSessionItem(await this.table.getRaw(sessionId))?.result;
   }
 
   /** Hands a cleanup error to `onCleanupError`: user code, whose own error changes no answer. */

@@ -17,7 +17,7 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { StreamCleanup, type StreamBatchResponse } from '../../lib/recovery/stream-cleanup.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { StreamReader, asTtlDeletion, streamEvent } from '../support/stream.js';
-import { KiB, makeWriter, randomBody, rawGetObject, rawPutObject, rawState, type Writer } from '../tiered/harness.js';
+import { KiB, deferred, makeWriter, randomBody, rawGetObject, rawPutObject, rawState, type Writer } from '../tiered/harness.js';
 import { captureStdout, lambdaContext, loadHandler } from './lambda.js';
 
 type Handler = (event: DynamoDBStreamEvent, context: Context) => Promise<StreamBatchResponse>;
@@ -285,6 +285,46 @@ describe('partial batch failures', () => {
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
   });
 
+  test('a truncated record (old image null) is counted untrusted; the records around it are cleaned, nothing fails', async () => {
+    await writer.store.put('truncated/a', randomBody(20 * KiB));
+    const blob = (await blobOf('truncated/a'))!;
+    await expireAsTtl('truncated/a');
+    const [good] = removes(await reader.read());
+    const truncated = { ...good!, dynamodb: { ...good!.dynamodb, OldImage: null } } as unknown as DynamoDBRecord;
+    const out = await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 }).handle([truncated, good!]);
+    expect(out.response).toEqual({ batchItemFailures: [] });
+    expect(out.report).toMatchObject({ records: 2, untrusted: 1, blobsDeleted: 1 });
+    expect(await rawGetObject(fx, blob)).toBeUndefined();
+  });
+
+  test('a failed record that carries no sequence number fails the whole batch (it cannot be named, and must not pass as done)', async () => {
+    const keys = ['noseq/a', 'noseq/b'];
+    for (const k of keys) await writer.store.put(k, randomBody(20 * KiB));
+    const blobs = (await Promise.all(keys.map((k) => blobOf(k)))) as string[];
+    for (const k of keys) await expireAsTtl(k);
+    const records = removes(await reader.read());
+    // A truncated record: its image is whole, its sequence number is missing.
+    const truncated = records.map((r, i) => (i === 1 ? { ...r, dynamodb: { ...r.dynamodb, SequenceNumber: undefined } } : r));
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r) => onCommand('DeleteObject')(r) && r.input.Key === blobs[1],
+      error: () =>
+        Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } }),
+    });
+    const s3 = injector.attach(createS3Client(), 's3');
+    try {
+      const out = await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3 }).handle(truncated);
+      // An empty identifier is Lambda's "the whole batch failed": it is delivered again.
+      expect(out.response.batchItemFailures).toEqual([{ itemIdentifier: '' }]);
+      expect(out.report).toMatchObject({ blobsDeleted: 1, failed: 1 });
+    } finally {
+      s3.destroy();
+    }
+    expect(await rawGetObject(fx, blobs[1]!)).toBeDefined();
+    expect(await deliver(records)).toEqual({ batchItemFailures: [] });
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
+  });
+
   test('when the objects table cannot be read, every candidate record is reported and nothing is deleted', async () => {
     await writer.store.put('hvfail/a', randomBody(20 * KiB));
     const blob = (await blobOf('hvfail/a'))!;
@@ -299,5 +339,80 @@ describe('partial batch failures', () => {
     dynamodb.destroy();
     expect(await deliver(records)).toEqual({ batchItemFailures: [] });
     expect(await rawGetObject(fx, blob)).toBeUndefined();
+  });
+});
+
+describe('events that are not a DynamoDB stream batch', () => {
+  test.each([
+    ['no event', null],
+    ['no Records', {}],
+    ['Records not an array', { Records: 'x' }],
+    [
+      'an SQS message (an on-failure queue wired back to the function)',
+      { Records: [{ eventSource: 'aws:sqs', messageId: '1', body: '{}' }] },
+    ],
+    ['a record that is not an object', { Records: [42] }],
+  ])('%s: a ValidationError, nothing deleted, nothing answered as done', async (_what, event) => {
+    await writer.store.put('not-a-batch/a', randomBody(20 * KiB));
+    const blob = (await blobOf('not-a-batch/a'))!;
+    const { result, error } = await captureStdout(() => handler(event as never, lambdaContext('tierlog-objects-stream')));
+    expect(result).toBeUndefined();
+    expect(error).toMatchObject({ name: 'ValidationError' }); // a fresh module copy: compare by name
+    expect(await rawGetObject(fx, blob)).toBeDefined();
+  });
+});
+
+describe("the invocation's deadline", () => {
+  /** Three large objects removed by TTL; their blobs and REMOVE records. */
+  async function threeRemoved(prefix: string): Promise<{ blobs: string[]; records: DynamoDBRecord[] }> {
+    const keys = [0, 1, 2].map((i) => `${prefix}/${i}`);
+    for (const k of keys) await writer.store.put(k, randomBody(20 * KiB));
+    const blobs = (await Promise.all(keys.map((k) => blobOf(k)))) as string[];
+    for (const k of keys) await expireAsTtl(k);
+    return { blobs, records: removes(await reader.read()) };
+  }
+
+  test('too little time left: nothing is read or deleted, every candidate is reported for the retry', async () => {
+    const { blobs, records } = await threeRemoved('deadline/none');
+    const { result, error } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream', 500)));
+    expect(error).toBeUndefined();
+    expect(result!.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(records.map((r) => r.dynamodb!.SequenceNumber).sort());
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
+    // The retry, with time, finishes them.
+    expect(await deliver(records)).toEqual({ batchItemFailures: [] });
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
+  });
+
+  test('a delete still unanswered near the deadline: the batch answers in time, that record reported, the others done', async () => {
+    const { blobs, records } = await threeRemoved('deadline/held');
+    const held = deferred();
+    const reached = deferred();
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r) => onCommand('DeleteObject')(r) && r.input.Key === blobs[1],
+      before: async () => {
+        reached.resolve();
+        await held.promise;
+      },
+    });
+    const s3 = injector.attach(createS3Client(), 's3');
+    try {
+      const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3, deadlineMarginMs: 2_000 });
+      // The answer must come before the deadline although one delete never answers (the
+      // read and the other deletes start long before the last 2 s, however loaded the machine).
+      const out = await cleanup.handle(records, { deadline: Date.now() + 10_000 });
+      await reached.promise;
+      expect(out.response.batchItemFailures).toEqual([{ itemIdentifier: records[1]!.dynamodb!.SequenceNumber }]);
+      expect(out.report).toMatchObject({ blobsDeleted: 2, failed: 1, unfinished: 1 });
+      expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
+      expect(await rawGetObject(fx, blobs[2]!)).toBeUndefined();
+    } finally {
+      held.resolve();
+    }
+    expect(await deliver(records.slice(1))).toEqual({ batchItemFailures: [] });
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
+    s3.destroy();
   });
 });

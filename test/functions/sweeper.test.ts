@@ -206,6 +206,12 @@ describe('sweeper handler', () => {
     ['shard out of range', { shards: [99] }],
     ['dryRun not a boolean', { dryRun: 'yes' }],
     ['housekeeping not a boolean', { housekeeping: 1 }],
+    // A misspelt option is not "anything else": a dry run asked for as `dryrun` would sweep for real.
+    ['dryRun misspelt', { dryrun: true }],
+    ['dryRun in snake case', { dry_run: true }],
+    ['dryRun capitalised', { DryRun: true }],
+    ['shards misspelt', { shard: [0] }],
+    ['housekeeping misspelt', { houseKeeping: false }],
   ])('malformed event (%s) is an error and changes nothing', async (_name, extra) => {
     const fx = await freshFixture();
     await rawDead(fx, 0);
@@ -213,6 +219,21 @@ describe('sweeper handler', () => {
     const handler = await sweeperHandler(fx);
     const { error } = await captureStdout(() => handler(scheduledEvent(extra), lambdaContext('tierlog-sweeper')));
     expect(error).toMatchObject({ name: 'ValidationError' }); // a fresh module copy: compare by name
+    expect(await snapshot(fx)).toBe(image);
+  });
+
+  test.each([
+    ['a JSON string (an input encoded twice)', JSON.stringify({ dryRun: true })],
+    ['an array', [{ dryRun: true }]],
+    ['a number', 42],
+    ['a boolean', true],
+  ])('an event that is not an object (%s) is an error and changes nothing', async (_name, event) => {
+    const fx = await freshFixture();
+    await rawDead(fx, 0);
+    const image = await snapshot(fx);
+    const handler = await sweeperHandler(fx);
+    const { error } = await captureStdout(() => handler(event, lambdaContext('tierlog-sweeper')));
+    expect(error).toMatchObject({ name: 'ValidationError' });
     expect(await snapshot(fx)).toBe(image);
   });
 
@@ -225,6 +246,25 @@ describe('sweeper handler', () => {
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ stoppedEarly: true, instancesClaimed: 0 });
     expect(await snapshot(fx)).toBe(image);
+  });
+
+  test("the deadline is taken on the sweeper's own clock: a clock option far from the wall clock neither stops the sweep at once nor lets it run past the invocation", async () => {
+    const fx = await freshFixture();
+    await rawDead(fx, 0);
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
+    restores.push(restore);
+    // A sweeper on a clock two hours ahead (a drill's compressed time, a test's clock): 60 s left
+    // is 60 s on its clock too.
+    const ahead = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now() + 2 * 60 * 60_000 } });
+    const { result, error } = await captureStdout(() => ahead(scheduledEvent(), lambdaContext('tierlog-sweeper', 60_000)));
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ stoppedEarly: false, instancesClaimed: 1 });
+    // And one two hours behind still stops with too little time left.
+    await rawDead(fx, 1);
+    const behind = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now() - 2 * 60 * 60_000 } });
+    const late = await captureStdout(() => behind(scheduledEvent(), lambdaContext('tierlog-sweeper', 5_000)));
+    expect(late.error).toBeUndefined();
+    expect(late.result).toMatchObject({ stoppedEarly: true, instancesClaimed: 0 });
   });
 
   test('tuning from the environment; a sweep with errors fails the invocation and keeps the entry', async () => {

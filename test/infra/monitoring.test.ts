@@ -20,8 +20,8 @@ const sweeperMetric = (metricName: string, stat: string) => [
 ];
 
 describe('alarms', () => {
-  it('are the five sweeper alarms and the two of the objects stream', () => {
-    expect(Object.keys(alarms)).toHaveLength(7);
+  it('are the five sweeper alarms and the three of the objects stream', () => {
+    expect(Object.keys(alarms)).toHaveLength(8);
   });
 
   it('sweeper errors: Lambda Errors of the sweeper in 2 of 3 five-minute periods', () => {

@@ -3,7 +3,7 @@
  * TTL on the expiry attribute; the stream function's event source mapping (REMOVE and MODIFY of
  * items with a blob,
  * bisect on error, bounded retries, partial batch failures, on-failure queue); its exact
- * grants; the iterator-age and failure-queue alarms; its dashboard row.
+ * grants; the iterator-age, failure-queue and untrusted-record alarms; its dashboard row.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
@@ -140,6 +140,18 @@ describe('monitoring', () => {
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',
       Threshold: 1,
+    });
+  });
+
+  it('alarms on any untrusted record: its blob was kept (a stream without old images, a blob outside the namespace, an item not understood) and is paid for until someone looks', () => {
+    expect(alarms[id(t.alarms.streamUntrusted)]!.Properties).toMatchObject({
+      Namespace: 'Tierlog',
+      MetricName: STREAM_METRICS.untrusted,
+      Dimensions: [{ Name: 'service', Value: 'tierlog-objects-stream' }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
     });
   });
 

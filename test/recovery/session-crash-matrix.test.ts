@@ -327,6 +327,51 @@ describe('session races', () => {
     expect(sameBytes(await rawValue(fx, key), sessionBody)).toBe(true);
   });
 
+  test.each([
+    ['without ifVersion', undefined],
+    ['with ifVersion', 1],
+  ] as const)(
+    "a complete held at its commit while the client's retry commits and another writer overwrites (%s): it answers the retry's version, not an error",
+    async (_what, ifVersion) => {
+      const fx = await freshFixture();
+      const key = `race/retried-${ifVersion ?? 'any'}`;
+      const setup = writer(fx);
+      await setup.store.put(key, oldLarge);
+      const created = await setup.store.createUpload(key, { ...SESSION, ...(ifVersion !== undefined ? { ifVersion } : {}) });
+      const p = { uploadId: created.uploadId, parts: await uploadParts(setup.store, created.uploadId, sessionBody, created.partSize) };
+      const { reached, release, completing } = completeHeldAtCommit(writer(fx), p);
+      await reached.promise; // assembled, its commit not sent: the client gave up waiting and retried
+      const retried = await writer(fx).store.completeUpload(p.uploadId, p.parts);
+      expect(retried.version).toBe(2);
+      const newer = randomBody(40 * KiB);
+      await setup.store.put(key, newer);
+      release.resolve();
+      // The session completed once: every complete of it answers that, as a later retry does.
+      expect(await completing).toEqual({ ok: true, r: retried });
+      expect(await writer(fx).store.completeUpload(p.uploadId, p.parts)).toEqual(retried);
+      expect(sameBytes(await rawValue(fx, key), newer)).toBe(true);
+      await sweepPastEverything(fx);
+      await expectClean(fx, expect);
+    },
+  );
+
+  test("a complete held at its commit over an absent object, while another writer creates it and the client's retry commits over that: both answer the same (created: false)", async () => {
+    const fx = await freshFixture();
+    const key = 'race/retried-created';
+    const setup = writer(fx);
+    const p = await prepare(setup.store, key);
+    const { reached, release, completing } = completeHeldAtCommit(writer(fx), p);
+    await reached.promise; // it read the object as absent
+    await setup.store.put(key, oldLarge);
+    const retried = await writer(fx).store.completeUpload(p.uploadId, p.parts);
+    expect(retried).toMatchObject({ version: 2, created: false });
+    release.resolve();
+    expect(await completing).toEqual({ ok: true, r: retried });
+    expect(sameBytes(await rawValue(fx, key), sessionBody)).toBe(true);
+    await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+  });
+
   test('an abandoned session: the sweeper aborts its upload, deletes its parts, drains its entry', async () => {
     const fx = await freshFixture();
     const setup = writer(fx);

@@ -59,6 +59,17 @@ describe('judgeStreamRecord', () => {
     ['a REMOVE without a key', record('REMOVE', image(BLOB, null)), { kind: 'untrusted' }],
     ['a blob outside the prefix', record('MODIFY', image('elsewhere/x')), { kind: 'untrusted', key: KEY }],
     ['a blob of another object', record('REMOVE', image(newBlobKey(PREFIX, 'photos/dog.jpg'))), { kind: 'untrusted', key: KEY }],
+    [
+      'a REMOVE whose old image is null (a truncated record)',
+      { eventName: 'REMOVE', dynamodb: { SequenceNumber: '1', OldImage: null } } as unknown as ObjectsStreamRecord,
+      { kind: 'untrusted' },
+    ],
+    [
+      'a MODIFY whose old image is not an object',
+      { eventName: 'MODIFY', dynamodb: { SequenceNumber: '1', OldImage: 'truncated' } } as unknown as ObjectsStreamRecord,
+      { kind: 'untrusted' },
+    ],
+    ['a record that is not an object', null as unknown as ObjectsStreamRecord, { kind: 'untrusted' }],
   ] as const)('%s', (_label, input, expected) => {
     const verdict = judgeStreamRecord(input, PREFIX, ATTRS);
     expect(verdict).toMatchObject(expected);
