@@ -14,7 +14,11 @@
  *  - its partition key is the configured key attribute (`hvAttributes.key`), a string, and it
  *    has no sort key: every read and write addresses an item by that key alone;
  *  - with the audit at scale, point-in-time recovery: its runs export the table with
- *    `ExportTableToPointInTime`, which needs it (every run would fail).
+ *    `ExportTableToPointInTime`, which needs it (every run would fail);
+ *  - one region (a `TableV2` with no replica besides its own): a consistent read and a
+ *    conditional write hold within one region only, so a writer in another region could point an
+ *    item at a blob that a sweeper's consistent read here does not see yet, and the sweeper would
+ *    delete it; the protocol, like the change log, is single-region.
  */
 import { Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -29,7 +33,7 @@ interface ReadableTableProps {
   /** `AWS::DynamoDB::Table`. */
   readonly pointInTimeRecoverySpecification?: Pitr;
   /** `AWS::DynamoDB::GlobalTable` (`TableV2`): per replica. */
-  readonly replicas?: Array<{ pointInTimeRecoverySpecification?: Pitr }>;
+  readonly replicas?: Array<{ region?: string; pointInTimeRecoverySpecification?: Pitr }>;
   readonly keySchema?: Array<{ attributeName: string; keyType: string }>;
   readonly attributeDefinitions?: Array<{ attributeName: string; attributeType: string }>;
   readonly streamSpecification?: { streamViewType?: string };
@@ -71,6 +75,12 @@ export function ownObjectsTableProblems(
   if (hash?.attributeName !== names.key || hashType !== 'S' || keys.length !== 1) {
     problems.push(
       `its key must be the string partition key "${names.key}" (hvAttributes.key) alone, not ${keys.map((k) => `${k.keyType} "${k.attributeName}"`).join(' + ') || 'none'}${hashType !== undefined && hashType !== 'S' ? ` (type ${hashType})` : ''}`,
+    );
+  }
+  const replicas = type === 'AWS::DynamoDB::GlobalTable' ? (read(props.replicas) ?? []) : [];
+  if (replicas.length > 1) {
+    problems.push(
+      `it must live in one region, not ${replicas.length} (${replicas.map((r) => r.region ?? '?').join(', ')}): consistent reads and conditional writes hold within one region, and a sweeper would take a blob a write in another region references for garbage`,
     );
   }
   if (options.pointInTimeRecovery) {

@@ -4,14 +4,14 @@
  * construct's acknowledgements, and every function is pointed at them.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { type App, Duration } from 'aws-cdk-lib';
+import { type App, Duration, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { CONFIG_ENV } from '../../lib/config.js';
-import { cleanOutdirs, onlyResource, resourcesOf, userStack } from './helpers.js';
+import { cleanOutdirs, newApp, onlyResource, resourcesOf, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -95,6 +95,16 @@ describe('an objects table defined in the app', () => {
     ['a sort key', { sortKey: { name: 'v', type: dynamodb.AttributeType.NUMBER } }, {}, /HASH "key" \+ RANGE "v"/],
   ])('with %s is refused, naming the problem', (_name, table, props, message) => {
     expect(build(table, props)).toThrow(message);
+  });
+
+  it('with a replica in another region is refused (consistent reads and conditional writes hold within one region)', () => {
+    const inRegion = (replicas: dynamodb.ReplicaTableProps[]) => () => {
+      const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+      const objectsTable = new dynamodb.TableV2(stack, 'MyObjects', { ...base, replicas } as dynamodb.TablePropsV2);
+      return new Tierlog(stack, 'Storage', { objectsTable });
+    };
+    expect(inRegion([{ region: 'us-east-1' }])).toThrow(/must live in one region, not 2 \(.*us-east-1.*\)/);
+    expect(inRegion([])).not.toThrow();
   });
 
   it('with auditAtScale, without point-in-time recovery is refused (every run would fail to export it)', () => {
