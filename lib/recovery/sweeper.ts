@@ -480,8 +480,19 @@ export class Sweeper {
     }
     if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Set(), now, report);
     const abandoned = at.session ? [] : settled.flatMap((s) => (s.abandonedNew !== undefined ? [s.abandonedNew] : []));
-    const answered = Promise.all([sweep.deletes.submit(deletes), sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd)]);
-    this.whenAnswered(item.instanceId, sweep, answered, ([failed]) =>
+    // The aborts never fail; they are awaited whatever the deletes answer, so none outlives the sweep.
+    const aborted = sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd);
+    const answered = sweep.deletes.submit(deletes).then(
+      async (failed) => {
+        await aborted;
+        return failed;
+      },
+      async (err: unknown) => {
+        await aborted;
+        throw err;
+      },
+    );
+    this.whenAnswered(item.instanceId, sweep, answered, (failed) =>
       this.finishInstance(item, judged, deletes, new Set(failed.keys()), now, report),
     );
   }
