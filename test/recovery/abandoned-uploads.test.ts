@@ -9,7 +9,7 @@
  * Then what must never be aborted (a live writer's upload, an upload under a blob HV
  * references), what a failing listing or abort does (logged, counted, the log still drains, the
  * parts left to the bucket's lifecycle rule), and the cost: one listing per judging sweep that
- * judged a `new` blob garbage, none otherwise.
+ * judged a `new` blob garbage, none otherwise, and when a sweep's shared listing is sent again.
  */
 import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -38,7 +38,11 @@ import {
   waitFor,
   writersClosedAfterEach,
 } from '../tiered/harness.js';
-import type { RecordedCommand } from '../../lib/faults/command-recorder.js';
+import { CommandRecorder, type RecordedCommand } from '../../lib/faults/command-recorder.js';
+import { AbandonedUploads } from '../../lib/recovery/abandoned-uploads.js';
+import { emptyReport } from '../../lib/recovery/report.js';
+import { newBlobKey } from '../../lib/tiered/blob-keys.js';
+import { LtBucket } from '../../lib/tiered/lt-bucket.js';
 
 const open = writersClosedAfterEach();
 const clients: Array<{ destroy(): void }> = [];
@@ -284,5 +288,41 @@ describe('cost', () => {
     expect(logger.lines.filter((l) => l.level === 'warn' && /upload listing truncated/.test(l.message))).toHaveLength(1);
     expect(await uploadsInProgress(fx)).toContain(blob);
     expect((await rawState(fx)).instances).toEqual([]);
+  });
+});
+
+describe('the listing a sweep shares', () => {
+  test("serves an instance only if it started after the instance's window ended; else one more listing is sent", async () => {
+    const fx = await freshFixture();
+    const recorder = new CommandRecorder();
+    const s3 = recorder.attach(createS3Client(), 's3');
+    clients.push(s3);
+    const lt = new LtBucket(s3, fx.config.bucket, fx.config.prefix);
+    let now = 1_000;
+    const report = emptyReport(false);
+    const uploads = new AbandonedUploads(lt, () => now, report, keptLogger());
+    const start = async (object: string) => {
+      const key = newBlobKey(fx.config.prefix, object);
+      await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key }));
+      return key;
+    };
+    const listings = () => recorder.commands.filter((c) => c.command === 'ListMultipartUploads').length;
+
+    const first = await start('mpu/first');
+    await uploads.abort('i1', [first], 900);
+    expect([listings(), report.abandonedUploadsAborted]).toEqual([1, 1]);
+    // Created after that listing started: an instance whose window ended before it was started
+    // cannot own such an upload, and is served by the same listing (which does not show it).
+    const late = await start('mpu/late');
+    now = 2_000;
+    await uploads.abort('i2', [late], 1_000);
+    expect([listings(), report.abandonedUploadsAborted]).toEqual([1, 1]);
+    // An instance whose window ended after the listing started gets a listing of its own.
+    await uploads.abort('i3', [late], 1_500);
+    expect([listings(), report.abandonedUploadsAborted]).toEqual([2, 2]);
+    expect(await uploadsInProgress(fx)).toEqual([]);
+    // Nothing to abort: nothing sent.
+    await uploads.abort('i4', [], 5_000);
+    expect(listings()).toBe(2);
   });
 });
