@@ -84,7 +84,9 @@ export const COMMAND_ACTIONS: Readonly<Record<'dynamodb' | 's3', Readonly<Record
     DeleteObject: [{ action: 's3:DeleteObject', target: 'key' }],
     DeleteObjects: [{ action: 's3:DeleteObject', target: 'deleteKeys' }],
     ListObjectsV2: [{ action: 's3:ListBucket', target: 'listPrefix' }],
-    // s3:ListBucketMultipartUploads takes no s3:prefix condition: granted on the bucket.
+    // s3:ListBucketMultipartUploads takes no s3:prefix condition: granted on the bucket. The
+    // sweeper lists under an upload session's blob key, and under `<prefix>/` for dead writers'
+    // uploads; both prefixes must lie under the configured one.
     ListMultipartUploads: [{ action: 's3:ListBucketMultipartUploads', target: 'bucketListing' }],
   },
 };

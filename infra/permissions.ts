@@ -52,7 +52,9 @@ const SWEEPER: readonly RolePermission[] = [
   { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObjects'] },
   // Instance items without a shard: a bounded scan, one segment per sweep.
   { action: 'dynamodb:Scan', resource: 'changeLogTable', calls: ['Scan'] },
-  // Expired upload sessions: their multipart uploads are aborted, the ones they never noted too.
+  // Multipart uploads left in progress: an expired upload session's (the ones it never noted
+  // too: a listing under its blob key), and a dead writer's under a never-committed blob the sweep
+  // judged garbage (one listing under `<prefix>/` per judging sweep that judged one).
   { action: 's3:AbortMultipartUpload', resource: 'prefixObjects', calls: ['AbortMultipartUpload'] },
   { action: 's3:ListBucketMultipartUploads', resource: 'bucket', calls: ['ListMultipartUploads'] },
 ];

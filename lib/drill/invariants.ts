@@ -7,8 +7,9 @@
  *     not-yet-due entries, which are reported apart).
  *  3. The log drains: no entries left in the change log.
  *
- * Also the multipart uploads in progress under the prefix (an upload session's parts are paid
- * for until the upload is completed or aborted: after the sweeps, none may be left).
+ * Also the multipart uploads in progress under the prefix (their parts are paid for until the
+ * upload is completed or aborted: the sweeper aborts an expired session's uploads and those of a
+ * writer that died mid-upload, so after the sweeps none may be left).
  */
 import { type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { ListMultipartUploadsCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';

@@ -19,8 +19,12 @@ export type EntryJudgement =
   | { readonly kind: 'quarantined'; readonly changeId: string; readonly reason: string }
   /** Kept for a later pass, due again at `until`; `reason` is the judge's code. */
   | { readonly kind: 'deferred'; readonly changeId: string; readonly until: number; readonly reason: string }
-  /** Due: delete `deletes`, then drop the entry. */
-  | { readonly kind: 'settled'; readonly changeId: string; readonly deletes: readonly string[] };
+  /**
+   * Due: delete `deletes`, then drop the entry. `abandonedNew`: the entry's `new` when it is among
+   * them (never committed, or no longer current): the key whose multipart uploads in progress the
+   * sweeper aborts (abandoned-uploads.ts).
+   */
+  | { readonly kind: 'settled'; readonly changeId: string; readonly deletes: readonly string[]; readonly abandonedNew?: string };
 
 /** Where the facts come from: the objects table. */
 export interface JudgeSources {
@@ -41,6 +45,8 @@ export async function judgeEntries(entries: readonly DecodedEntry[], ctx: JudgeC
     const pointer = pointers.get(candidate.change.id) ?? null;
     if (isUnrecognised(pointer)) return { kind: 'quarantined', changeId: candidate.changeId, reason: pointer.unrecognised };
     const decision = decide(candidate, pointer);
-    return { kind: 'settled', changeId: candidate.changeId, deletes: decision.deletes };
+    const { new: blob } = candidate.change;
+    const abandonedNew = blob !== undefined && decision.deletes.includes(blob) ? { abandonedNew: blob } : {};
+    return { kind: 'settled', changeId: candidate.changeId, deletes: decision.deletes, ...abandonedNew };
   });
 }

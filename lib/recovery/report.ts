@@ -22,6 +22,18 @@ export interface SweepReport {
   errors: number;
   /** Blobs deleted (or, in a dry run, that would be). */
   blobsDeleted: number;
+  /**
+   * Multipart uploads in progress of never-committed blobs judged garbage (writers that died
+   * mid-upload), aborted: their parts freed (see abandoned-uploads.ts).
+   */
+  abandonedUploadsAborted: number;
+  /**
+   * Listings or aborts of those uploads that failed (access denied, throttling): logged, the
+   * entries dropped all the same, the parts left to the bucket's lifecycle rule.
+   */
+  abandonedUploadErrors: number;
+  /** Listings of those uploads cut at their page bound: the uploads past it are left to the lifecycle rule. */
+  abandonedUploadListingsTruncated: number;
   /** In a dry run: the blobs that would be deleted. */
   wouldDelete: string[];
   /**
@@ -58,6 +70,9 @@ export function emptyReport(dryRun: boolean): SweepReport {
     entriesFailed: 0,
     errors: 0,
     blobsDeleted: 0,
+    abandonedUploadsAborted: 0,
+    abandonedUploadErrors: 0,
+    abandonedUploadListingsTruncated: 0,
     wouldDelete: [],
     stuckInstances: 0,
     suspectLeases: 0,

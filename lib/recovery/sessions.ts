@@ -20,9 +20,17 @@ export type SessionStep =
   | { readonly kind: 'aborted'; readonly existed: boolean }
   | { readonly kind: 'untrusted'; readonly reason: string };
 
+/**
+ * True for an upload session's item: its uploads are this step's, never the sweeper's step for
+ * dead writers' uploads (abandoned-uploads.ts).
+ */
+export function isUploadSession(raw: Record<string, unknown>): boolean {
+  return raw[UPLOAD_ATTR] !== undefined;
+}
+
 /** Aborts the multipart upload of a claimed session item (nothing for other items). */
 export async function abortSessionUpload(lt: LtBucket, prefix: string, raw: Record<string, unknown>): Promise<SessionStep> {
-  if (raw[UPLOAD_ATTR] === undefined) return { kind: 'none' };
+  if (!isUploadSession(raw)) return { kind: 'none' };
   const session = parseSessionItem(raw);
   if (session === undefined) return { kind: 'untrusted', reason: 'malformed upload session' };
   const check = checkBlobKey(prefix, session.info.key, session.info.blob);

@@ -22,7 +22,9 @@
  *  5. **delete**: the blobs, gathered across the instances of the sweep and sent in batches of
  *     up to 1 000 keys per DeleteObjects. Reads and deletes are batched by key-batcher.ts: a batch
  *     goes when full or when nothing else runs, and an instance waiting for one holds no slot of
- *     the work pool.
+ *     the work pool. Beside the deletes, the multipart uploads in progress of the never-committed
+ *     blobs judged garbage are aborted (one listing per sweep, abandoned-uploads.ts); a failure
+ *     there is counted and never keeps an entry.
  *  6. **drop**: settled entries are dropped under the claim.
  *  7. **release**: the claim's expiry moves to when the next kept entry is due, or the item is
  *     deleted when nothing is left.
@@ -54,14 +56,15 @@ import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
 import type { HvPointer } from '../tiered/hv-item-shape.js';
 import { type DeleteFailure, LtBucket } from '../tiered/lt-bucket.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
-import { type JudgeContext, suspectLeaseHorizon } from './judge.js';
+import { type JudgeContext, suspectLeaseHorizon, uploadWindowEnd } from './judge.js';
 import { type EntryJudgement, judgeEntries } from './judge-entries.js';
 import { emptyReport, type SweepReport } from './report.js';
 import { DEFAULT_MAX_LEASE_MS } from './stuck.js';
 import { WorkPool } from './work-pool.js';
 import { KeyBatcher } from './key-batcher.js';
 import { checkSweeperWindows } from './sweeper-env.js';
-import { abortSessionUpload } from './sessions.js';
+import { abortSessionUpload, isUploadSession } from './sessions.js';
+import { AbandonedUploads, DEFAULT_UPLOAD_LISTING_PAGES } from './abandoned-uploads.js';
 
 /** Where the sweeper logs; Powertools' `Logger` fits. */
 export interface SweepLogger {
@@ -105,6 +108,13 @@ export interface SweeperOptions {
    * time; with real writers short windows make leaks possible. Default false.
    */
   readonly unsafeShortWindows?: boolean;
+  /**
+   * Pages (of 1 000 uploads) the sweep's one listing of the multipart uploads in progress under
+   * the prefix reads at most, to find the uploads of dead writers' never-committed blobs
+   * (abandoned-uploads.ts); uploads past it are left to the bucket's lifecycle rule (logged,
+   * counted in `abandonedUploadListingsTruncated`). Default 10.
+   */
+  readonly maxUploadListingPages?: number;
   /** Instances processed at once. Default 16. */
   readonly concurrency?: number;
   /** Stop taking new instances this long before the deadline. Default 10 000. */
@@ -179,14 +189,16 @@ interface SweepRun {
   readonly deletes: KeyBatcher<DeleteFailure>;
   /** Instances waiting for a batch (each removes itself once its next task started in the pool). */
   readonly waiting: Set<Promise<void>>;
+  /** Aborts of dead writers' multipart uploads (step 5), one listing shared by the sweep's instances. */
+  readonly uploads: AbandonedUploads;
 }
 
 /** One entry after screening and judging (steps 3 and 4). */
 type Judged =
   | { readonly kind: 'quarantined'; readonly changeId: string; readonly due: number }
   | { readonly kind: 'deferred'; readonly changeId: string; readonly due: number }
-  /** Its blobs to delete, then the entry is dropped. */
-  | { readonly kind: 'settled'; readonly changeId: string; readonly deletes: readonly string[] };
+  /** Its blobs to delete (and the uploads of `abandonedNew` to abort), then the entry is dropped. */
+  | { readonly kind: 'settled'; readonly changeId: string; readonly deletes: readonly string[]; readonly abandonedNew?: string };
 
 /** What the drop step does with one entry (after step 5). */
 type Fate =
@@ -208,6 +220,7 @@ export class Sweeper {
   private readonly quarantineRecheckMs: number;
   private readonly retryFailedMs: number;
   private readonly concurrency: number;
+  private readonly maxUploadListingPages: number;
   private readonly deadlineMarginMs: number;
   private readonly shardlessScan: { readonly segments: number; readonly maxPages: number } | false;
   private readonly random: () => number;
@@ -230,6 +243,7 @@ export class Sweeper {
     this.quarantineRecheckMs = options.quarantineRecheckMs ?? DEFAULT_QUARANTINE_RECHECK_MS;
     this.retryFailedMs = options.retryFailedMs ?? 60_000;
     this.concurrency = options.concurrency ?? 16;
+    this.maxUploadListingPages = options.maxUploadListingPages ?? DEFAULT_UPLOAD_LISTING_PAGES;
     this.deadlineMarginMs = options.deadlineMarginMs ?? 10_000;
     this.shardlessScan = options.shardlessScan ?? { segments: 8, maxPages: 4 };
     this.random = options.random ?? Math.random;
@@ -260,7 +274,8 @@ export class Sweeper {
     });
     // Instances waiting in a batcher: each goes on (in the pool) once its batch is answered.
     const waiting = new Set<Promise<void>>();
-    const sweep: SweepRun = { report, pool, pointers, deletes, waiting };
+    const uploads = new AbandonedUploads(this.lt, this.clock, report, this.logger, this.maxUploadListingPages);
+    const sweep: SweepRun = { report, pool, pointers, deletes, waiting, uploads };
     const pastDeadline = () => options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs;
 
     const housekeeping = options.housekeeping ?? true;
@@ -354,7 +369,7 @@ export class Sweeper {
             const session = await abortSessionUpload(this.lt, this.config.prefix, taken.parsed.raw);
             if (session.kind === 'untrusted') this.logger.warn('upload session not aborted', { instanceId, reason: session.reason });
           }
-          this.settleInstance(taken.parsed.item, sweep);
+          this.settleInstance(taken.parsed.item, isUploadSession(taken.parsed.raw), sweep);
       }
     } catch (err) {
       report.errors++;
@@ -418,9 +433,10 @@ export class Sweeper {
   /**
    * Steps 3 to 7 for a claimed (or, in a dry run, read) instance. The instance leaves the pool
    * while its HV reads wait for their batch and again while its blobs wait for theirs; each time
-   * it comes back (as a new task of the pool) once the batch was answered.
+   * it comes back (as a new task of the pool) once the batch was answered. An upload session's
+   * uploads are its own step's (sessions.ts): none of its blobs goes to the abandoned uploads.
    */
-  private settleInstance(item: InstanceItem, sweep: SweepRun): void {
+  private settleInstance(item: InstanceItem, session: boolean, sweep: SweepRun): void {
     const now = this.clock();
     const ctx: JudgeContext = { prefix: this.config.prefix, now, maxUploadMs: this.maxUploadMs, firstSeen: item.firstSeen ?? now };
     this.whenAnswered(
@@ -431,14 +447,24 @@ export class Sweeper {
         this.deleteJudged(
           item,
           judged.map((j) => this.judged(item.instanceId, j, ctx)),
-          now,
+          { now, windowEnd: uploadWindowEnd(ctx), session },
           sweep,
         ),
     );
   }
 
-  /** Step 5 for one judged instance: its blobs go to the delete batcher, or steps 6 and 7 run now. */
-  private async deleteJudged(item: InstanceItem, judged: readonly Judged[], now: number, sweep: SweepRun): Promise<void> {
+  /**
+   * Step 5 for one judged instance: its blobs go to the delete batcher, and the uploads in progress
+   * of its abandoned `new` blobs are aborted (unless it is an upload session); steps 6 and 7 run
+   * once both are done (an abort that failed keeps nothing), or now when nothing is to delete.
+   */
+  private async deleteJudged(
+    item: InstanceItem,
+    judged: readonly Judged[],
+    at: { readonly now: number; readonly windowEnd: number; readonly session: boolean },
+    sweep: SweepRun,
+  ): Promise<void> {
+    const { now } = at;
     const { report } = sweep;
     for (const j of judged) {
       if (j.kind === 'quarantined') report.entriesQuarantined++;
@@ -453,7 +479,20 @@ export class Sweeper {
       return;
     }
     if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Set(), now, report);
-    this.whenAnswered(item.instanceId, sweep, sweep.deletes.submit(deletes), (failed) =>
+    const abandoned = at.session ? [] : settled.flatMap((s) => (s.abandonedNew !== undefined ? [s.abandonedNew] : []));
+    // The aborts never fail; they are awaited whatever the deletes answer, so none outlives the sweep.
+    const aborted = sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd);
+    const answered = sweep.deletes.submit(deletes).then(
+      async (failed) => {
+        await aborted;
+        return failed;
+      },
+      async (err: unknown) => {
+        await aborted;
+        throw err;
+      },
+    );
+    this.whenAnswered(item.instanceId, sweep, answered, (failed) =>
       this.finishInstance(item, judged, deletes, new Set(failed.keys()), now, report),
     );
   }
@@ -573,6 +612,10 @@ export class Sweeper {
  * @throws ConfigError naming the option.
  */
 function checkSweeperDurations(options: SweeperOptions): void {
+  const pages = options.maxUploadListingPages;
+  if (pages !== undefined && (!Number.isSafeInteger(pages) || pages < 1)) {
+    throw new ConfigError(`maxUploadListingPages must be a positive integer, got ${String(pages)}`, 'maxUploadListingPages');
+  }
   for (const option of ['maxLeaseMs', 'quarantineRecheckMs', 'retryFailedMs', 'deadlineMarginMs'] as const) {
     const value = options[option];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {

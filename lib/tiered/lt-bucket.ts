@@ -55,6 +55,14 @@ export interface DeleteFailure {
   readonly message: string;
 }
 
+/** The multipart uploads in progress under the prefix, as far as a bounded listing read. */
+export interface MultipartListing {
+  /** Key → the ids of its uploads in progress. */
+  readonly uploads: ReadonlyMap<string, readonly string[]>;
+  /** The listing stopped at its page bound: S3 holds more uploads than it read. */
+  readonly truncated: boolean;
+}
+
 /** One key of a listing. */
 export interface ListedBlob {
   readonly key: string;
@@ -317,18 +325,52 @@ export class LtBucket {
 
   /**
    * The ids of the multipart uploads in progress for exactly `key` (ListMultipartUploads with
-   * `Prefix` = the key). Paged by hand: the SDK has no paginator for this command.
+   * `Prefix` = the key, every page).
    */
   async multipartUploadIds(key: string): Promise<string[]> {
     this.assertOwned(key);
     const ids: string[] = [];
+    await this.listMultipart(key, Number.POSITIVE_INFINITY, (u) => {
+      if (u.key === key) ids.push(u.uploadId);
+    });
+    return ids;
+  }
+
+  /**
+   * The multipart uploads in progress under `<prefix>/` (ListMultipartUploads with that `Prefix`,
+   * 1 000 uploads a page), key → upload ids, reading at most `maxPages` pages; `truncated`: S3 had
+   * more.
+   */
+  async multipartUploadsUnderPrefix(maxPages: number): Promise<MultipartListing> {
+    const uploads = new Map<string, string[]>();
+    const truncated = await this.listMultipart(`${this.prefix}/`, maxPages, (u) => {
+      const ids = uploads.get(u.key);
+      if (ids === undefined) uploads.set(u.key, [u.uploadId]);
+      else ids.push(u.uploadId);
+    });
+    return { uploads, truncated };
+  }
+
+  /**
+   * Pages of ListMultipartUploads under `prefix`, each upload handed to `each`; true when it
+   * stopped at `maxPages` with more to read. Paged by hand: the SDK has no paginator for this
+   * command (its pages continue from a key and upload-id marker pair).
+   */
+  private async listMultipart(
+    prefix: string,
+    maxPages: number,
+    each: (upload: { key: string; uploadId: string }) => void,
+  ): Promise<boolean> {
     let KeyMarker: string | undefined;
     let UploadIdMarker: string | undefined;
     try {
-      for (;;) {
-        const out = await this.s3.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker, UploadIdMarker }));
-        for (const u of out.Uploads ?? []) if (u.Key === key && u.UploadId !== undefined) ids.push(u.UploadId);
-        if (out.IsTruncated !== true || (out.NextKeyMarker === undefined && out.NextUploadIdMarker === undefined)) return ids;
+      for (let page = 1; ; page++) {
+        const out = await this.s3.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker, UploadIdMarker }));
+        for (const u of out.Uploads ?? []) {
+          if (u.Key !== undefined && u.UploadId !== undefined && u.Key.startsWith(prefix)) each({ key: u.Key, uploadId: u.UploadId });
+        }
+        if (out.IsTruncated !== true || (out.NextKeyMarker === undefined && out.NextUploadIdMarker === undefined)) return false;
+        if (page >= maxPages) return true;
         KeyMarker = out.NextKeyMarker;
         UploadIdMarker = out.NextUploadIdMarker;
       }

@@ -149,6 +149,11 @@ describe('what each entry point calls', () => {
         'DeleteObjects',
       ]),
     );
+    // Both listings of multipart uploads: under an upload session's blob key, and under the prefix
+    // (a dead writer's never-committed blob judged garbage).
+    const listings = recorder.of(ENTRY_POINTS.sweeperFunction).filter((c) => c.command === 'ListMultipartUploads');
+    expect(listings.map((c) => c.input.Prefix)).toEqual(expect.arrayContaining([`${fx.config.prefix}/`]));
+    expect(listings.some((c) => c.input.Prefix !== `${fx.config.prefix}/`)).toBe(true);
     expect([...names(ENTRY_POINTS.auditDelete)]).toEqual(expect.arrayContaining(['ListObjectsV2', 'BatchGetItem', 'DeleteObjects']));
     for (const e of Object.values(ENTRY_POINTS)) expect(recorder.of(e).length, e).toBeGreaterThan(0);
   });

@@ -8,11 +8,14 @@
  *   1. every blob HV references exists (also checked BEFORE the sweep: no loss at any moment);
  *   2. no unreferenced blob under the prefix;
  *   3. no change-log entries (and no instance items) left;
+ *   4. no multipart upload left in progress under the prefix (a writer that died mid-upload has
+ *      its upload aborted by the sweeper);
  *   and the object holds exactly the old value (crash before the commit landed) or the new one
  *   (after), and an acknowledged write always holds the new one.
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { listUploads } from '../../lib/drill/invariants.js';
 import { freshFixture } from '../support/local.js';
 import { WRITE_PATHS } from '../tiered/write-paths.js';
 import { expectClean, makeWriter, rawState, rawValue, sameBytes, steps, sweepPastEverything, type Writer } from '../tiered/harness.js';
@@ -50,6 +53,7 @@ describe('crash-point matrix', () => {
     expect(report.entriesRecovered).toBe(before.entries);
     const after = await expectClean(fx, expect);
     expect(after.instances, 'the change log is drained: no instance items left').toEqual([]);
+    expect(await listUploads(fx.s3, fx.config.bucket, `${fx.config.prefix}/`), 'no multipart upload left in progress').toEqual([]);
     expect(sameBytes(await rawValue(fx, key), expected), 'value after the sweep').toBe(true);
     // A blob that HV does not point at was deleted by the sweeper, never one it does point at.
     expect(after.blobs.length).toBe(after.references.size);

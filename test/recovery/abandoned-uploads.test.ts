@@ -1,0 +1,328 @@
+/**
+ * The multipart uploads of writers that died mid-upload (lib/recovery/abandoned-uploads.ts). A
+ * writer "process" puts an 11 MiB body (parts of 5 MiB) and dies at a step of its multipart
+ * upload (its clients share one FaultInjector: nothing of it reaches S3 afterwards, not even
+ * lib-storage's own abort). Then the sweeps past its lease and the upload window. Checked from
+ * outside (ListMultipartUploads, raw scans): no upload left in progress under the prefix, no
+ * blob, the log drained.
+ *
+ * Then what must never be aborted (a live writer's upload, an upload under a blob HV
+ * references), what a failing listing or abort does (logged, counted, the log still drains, the
+ * parts left to the bucket's lifecycle rule), and the cost: one listing per judging sweep that
+ * judged a `new` blob garbage, none otherwise, and when a sweep's shared listing is sent again.
+ */
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, test } from 'vitest';
+import { FaultInjector, type FaultKind, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { withPagedListings } from '../../lib/faults/paged-listings.js';
+import { createS3Client } from '../../lib/aws/clients.js';
+import type { SweepLogger } from '../../lib/recovery/sweeper.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import {
+  KiB,
+  MiB,
+  PAST_EVERYTHING_MS,
+  PAST_WINDOW_MS,
+  deferred,
+  expectClean,
+  expectFencedOnly,
+  fenceThenSweep,
+  makeWriter,
+  randomBody,
+  rawState,
+  rawValue,
+  recordedSweep,
+  sameBytes,
+  steps,
+  sweepPastEverything,
+  waitFor,
+  writersClosedAfterEach,
+} from '../tiered/harness.js';
+import { CommandRecorder, type RecordedCommand } from '../../lib/faults/command-recorder.js';
+import { AbandonedUploads } from '../../lib/recovery/abandoned-uploads.js';
+import { emptyReport } from '../../lib/recovery/report.js';
+import { newBlobKey } from '../../lib/tiered/blob-keys.js';
+import { LtBucket } from '../../lib/tiered/lt-bucket.js';
+
+const open = writersClosedAfterEach();
+const clients: Array<{ destroy(): void }> = [];
+afterEach(() => {
+  for (const c of clients.splice(0)) c.destroy();
+});
+
+const PART = 5 * MiB;
+const BODY = 11 * MiB;
+
+/** The keys of the multipart uploads in progress under the prefix, from outside. */
+async function uploadsInProgress(fx: Fixture): Promise<string[]> {
+  const out = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: `${fx.config.prefix}/` }));
+  return (out.Uploads ?? []).map((u) => u.Key!).sort();
+}
+
+/** A writer that puts `BODY` to `key` in parts of 5 MiB and dies at `step` (`kind`); returns the blob key its entry names. */
+async function dieMidUpload(fx: Fixture, key: string, step: 'mpCreate' | 'mpPart' | 'mpComplete', kind: FaultKind): Promise<string> {
+  const match = steps(fx.config)[step];
+  const injector = new FaultInjector().add({ kind, match, times: 1 });
+  const writer = makeWriter(fx, { injector, store: { partSize: PART } });
+  open.push(writer);
+  await expect(writer.store.put(key, randomBody(BODY))).rejects.toThrow();
+  expect(match(injector.crashedAt as RequestInfo), 'the crash fired at the step').toBe(true);
+  const blob = (await rawState(fx)).instances.flatMap((item) =>
+    Object.entries(item).flatMap(([name, entry]) => (name.startsWith('c_') ? [(entry as { new?: string }).new!] : [])),
+  );
+  expect(blob).toHaveLength(1);
+  return blob[0]!;
+}
+
+/** A logger that keeps what it was told. */
+function keptLogger(): SweepLogger & { lines: Array<{ level: string; message: string; attributes?: Record<string, unknown> }> } {
+  const lines: Array<{ level: string; message: string; attributes?: Record<string, unknown> }> = [];
+  const at = (level: string) => (message: string, attributes?: Record<string, unknown>) =>
+    void lines.push({ level, message, ...(attributes !== undefined ? { attributes } : {}) });
+  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+const s3Commands = (commands: readonly RecordedCommand[]) => commands.filter((c) => c.service === 's3');
+const prefixListings = (fx: Fixture, commands: readonly RecordedCommand[]) =>
+  s3Commands(commands).filter((c) => c.command === 'ListMultipartUploads' && c.input.Prefix === `${fx.config.prefix}/`);
+
+describe('a writer that dies mid-multipart: the sweeper aborts its upload', () => {
+  const cases: Array<[string, 'mpCreate' | 'mpPart' | 'mpComplete', FaultKind]> = [
+    ['after CreateMultipartUpload, before any part', 'mpCreate', 'crashAfter'],
+    ['before its first part', 'mpPart', 'crashBefore'],
+    ['after its first part', 'mpPart', 'crashAfter'],
+    ['before CompleteMultipartUpload (every part sent)', 'mpComplete', 'crashBefore'],
+  ];
+
+  test.each(cases)('dies %s: no upload in progress, no blob, the log drained', async (_name, step, kind) => {
+    const fx = await freshFixture();
+    const blob = await dieMidUpload(fx, 'mpu/dead', step, kind);
+    expect(await uploadsInProgress(fx), 'the dead writer left its upload in progress').toEqual([blob]);
+
+    const report = await sweepPastEverything(fx);
+    expect(report).toMatchObject({ entriesRecovered: 1, abandonedUploadsAborted: 1, abandonedUploadErrors: 0, errors: 0 });
+    expect(await uploadsInProgress(fx), 'no multipart upload in progress under the prefix').toEqual([]);
+    const after = await expectClean(fx, expect);
+    expect(after.blobs).toEqual([]);
+    expect(after.instances, 'the change log is drained').toEqual([]);
+  });
+});
+
+describe('what is never aborted', () => {
+  test("a live writer's upload in progress during the judging sweep is left alone, and its put then succeeds", async () => {
+    const fx = await freshFixture();
+    const dead = await dieMidUpload(fx, 'mpu/dead', 'mpPart', 'crashAfter');
+    const fence = await recordedSweep(fx, PAST_EVERYTHING_MS);
+    expectFencedOnly(fx.config, fence.report, fence.commands, { claimed: 1, deferred: 1 }, expect);
+
+    // A writer on the judging sweep's clock (its lease is live there) whose parts are held.
+    const judgeAt = PAST_EVERYTHING_MS + PAST_WINDOW_MS;
+    const hold = deferred();
+    const injector = new FaultInjector().add({ kind: 'delay', delayMs: 0, match: steps(fx.config).mpPart, before: () => hold.promise });
+    const live = makeWriter(fx, { injector, log: { clock: () => Date.now() + judgeAt }, store: { partSize: PART } });
+    open.push(live);
+    const body = randomBody(BODY);
+    const put = live.store.put('mpu/live', body);
+    await waitFor(async () => (await uploadsInProgress(fx)).length === 2, 10_000, "the live writer's upload");
+    const liveUpload = (await uploadsInProgress(fx)).find((k) => k !== dead)!;
+
+    const judge = await recordedSweep(fx, judgeAt);
+    expect(judge.report).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, abandonedUploadsAborted: 1, errors: 0 });
+    expect(prefixListings(fx, judge.commands)).toHaveLength(1);
+    expect(
+      s3Commands(judge.commands)
+        .filter((c) => c.command === 'AbortMultipartUpload')
+        .map((c) => c.input.Key),
+    ).toEqual([dead]);
+    expect(await uploadsInProgress(fx), "only the live writer's upload is left").toEqual([liveUpload]);
+
+    hold.resolve();
+    await put;
+    expect(sameBytes(await rawValue(fx, 'mpu/live'), body), 'the live put landed').toBe(true);
+    expect(await uploadsInProgress(fx)).toEqual([]);
+    await expectClean(fx, expect);
+  });
+
+  test('an upload under a blob HV references (the change committed) is not aborted; the dead one beside it is', async () => {
+    const fx = await freshFixture();
+    const s = steps(fx.config);
+    // An overwrite that dies after its commit: its entry names `new`, which HV now references.
+    const setup = makeWriter(fx);
+    open.push(setup);
+    await setup.store.put('mpu/committed', randomBody(40 * KiB));
+    const committed = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashBefore', match: s.deleteBlob }) });
+    open.push(committed);
+    const value = randomBody(40 * KiB);
+    await committed.store.put('mpu/committed', value).catch(() => undefined);
+    const referenced = (await rawState(fx)).references.get('mpu/committed')!;
+    // An upload in progress under that key (no writer makes one after its upload: the rule must hold anyway).
+    const stray = await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: referenced }));
+    const dead = await dieMidUploadBeside(fx);
+
+    const report = await sweepPastEverything(fx);
+    expect(report).toMatchObject({ entriesRecovered: 2, abandonedUploadsAborted: 1, errors: 0 });
+    expect(await uploadsInProgress(fx), 'the upload under the referenced blob stays').toEqual([referenced]);
+    expect(await uploadsInProgress(fx)).not.toContain(dead);
+    expect(sameBytes(await rawValue(fx, 'mpu/committed'), value)).toBe(true);
+    await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: referenced, UploadId: stray.UploadId! }));
+    await expectClean(fx, expect);
+  });
+
+  test("an expired upload session's blob goes to the session's own step: the judging sweep sends no listing of the prefix", async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    await w.store.createUpload('mpu/session', { expiresInMs: 60_000, partSize: PART });
+    const { judge, judgeCommands } = await fenceThenSweep(fx, PAST_EVERYTHING_MS);
+    expect(judge).toMatchObject({ entriesRecovered: 1, abandonedUploadsAborted: 0, errors: 0 });
+    expect(prefixListings(fx, judgeCommands)).toEqual([]);
+    expect(await uploadsInProgress(fx)).toEqual([]);
+    await expectClean(fx, expect);
+  });
+});
+
+/** A second writer, dying mid-upload of another key, for tests that need a garbage `new` beside their own state. */
+async function dieMidUploadBeside(fx: Fixture): Promise<string> {
+  const match = steps(fx.config).mpComplete;
+  const writer = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashBefore', match }), store: { partSize: PART } });
+  open.push(writer);
+  await expect(writer.store.put('mpu/beside', randomBody(BODY))).rejects.toThrow();
+  const uploads = await uploadsInProgress(fx);
+  const dead = uploads.find((k) => k.startsWith(`${fx.config.prefix}/${Buffer.from('mpu/beside').toString('base64url')}/`));
+  expect(dead).toBeDefined();
+  return dead!;
+}
+
+describe('a listing or an abort that fails never keeps an entry', () => {
+  const denied = () =>
+    Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } });
+  const slowDown = () => Object.assign(new Error('Slow Down'), { name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 } });
+  // The command refused, the error it answers, and the name the sweeper logs (translated at the edge).
+  const failures: Array<[string, string, () => Error, string]> = [
+    [
+      'ListMultipartUploads answers AccessDenied (no s3:ListBucketMultipartUploads)',
+      'ListMultipartUploadsCommand',
+      denied,
+      'AccessDeniedError',
+    ],
+    ['AbortMultipartUpload is throttled past the SDK retries', 'AbortMultipartUploadCommand', slowDown, 'SlowDown'],
+  ];
+
+  test.each(failures)(
+    '%s: logged, counted, the log drains, the parts are left to the lifecycle rule',
+    async (_name, command, error, logged) => {
+      const fx = await freshFixture();
+      const blob = await dieMidUpload(fx, 'mpu/denied', 'mpComplete', 'crashBefore');
+      const logger = keptLogger();
+      const injector = new FaultInjector().add({ kind: 'fail', match: (r) => r.command === command, error });
+      const { fence, judge } = await fenceThenSweep(fx, PAST_EVERYTHING_MS, {}, { injector, logger });
+      expect(fence.abandonedUploadErrors).toBe(0);
+      expect(judge).toMatchObject({ entriesRecovered: 1, abandonedUploadsAborted: 0, abandonedUploadErrors: 1, errors: 0 });
+      const warned = logger.lines.filter((l) => l.level === 'warn' && /left to the bucket lifecycle rule/.test(l.message));
+      expect(warned).toHaveLength(1);
+      expect(warned[0]!.attributes?.error).toMatchObject({ name: logged });
+      expect(await uploadsInProgress(fx), 'left to the lifecycle rule').toEqual([blob]);
+      const after = await expectClean(fx, expect);
+      expect(after.instances, 'the log drained all the same').toEqual([]);
+    },
+  );
+});
+
+describe('cost', () => {
+  test('one listing for a judging sweep of many dead writers, an abort per upload found; none for a first sighting or an idle sweep', async () => {
+    const fx = await freshFixture();
+    const s = steps(fx.config);
+    // Two writers dead mid-upload, three dead before the commit of a one-part body.
+    const dead = [await dieMidUpload(fx, 'mpu/a', 'mpPart', 'crashAfter'), await dieMidUploadBeside(fx)];
+    for (let i = 0; i < 3; i++) {
+      const w = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashBefore', match: s.commit }) });
+      open.push(w);
+      await w.store.put(`mpu/small-${i}`, randomBody(40 * KiB)).catch(() => undefined);
+    }
+    const fence = await recordedSweep(fx, PAST_EVERYTHING_MS, { concurrency: 2 });
+    expectFencedOnly(fx.config, fence.report, fence.commands, { claimed: 5, deferred: 5 }, expect);
+
+    const judge = await recordedSweep(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS, { concurrency: 2 });
+    expect(judge.report).toMatchObject({ instancesClaimed: 5, entriesRecovered: 5, abandonedUploadsAborted: 2, errors: 0 });
+    expect(prefixListings(fx, judge.commands), 'one listing of the prefix for the whole sweep').toHaveLength(1);
+    const aborts = s3Commands(judge.commands).filter((c) => c.command === 'AbortMultipartUpload');
+    expect(aborts.map((c) => c.input.Key).sort()).toEqual([...dead].sort());
+    expect(await uploadsInProgress(fx)).toEqual([]);
+    await expectClean(fx, expect);
+
+    const idle = await recordedSweep(fx, PAST_EVERYTHING_MS + 2 * PAST_WINDOW_MS);
+    expect(s3Commands(idle.commands), 'an idle sweep sends S3 nothing').toEqual([]);
+  });
+
+  test('a judging sweep that finds no `new` blob garbage (a committed overwrite leaves only `old`) lists nothing', async () => {
+    const fx = await freshFixture();
+    const setup = makeWriter(fx);
+    open.push(setup);
+    await setup.store.put('mpu/over', randomBody(40 * KiB));
+    const w = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashBefore', match: steps(fx.config).deleteBlob }) });
+    open.push(w);
+    await w.store.put('mpu/over', randomBody(40 * KiB)).catch(() => undefined);
+    const { judge, judgeCommands } = await fenceThenSweep(fx, PAST_EVERYTHING_MS);
+    expect(judge).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    expect(s3Commands(judgeCommands).map((c) => c.command)).toEqual([expect.stringMatching(/^DeleteObjects?$/)]);
+  });
+
+  test('a listing cut at its page bound is logged and counted; the entries drain, the uploads past it are left to the lifecycle rule', async () => {
+    const fx = await freshFixture();
+    const blob = await dieMidUpload(fx, 'mpu/far', 'mpCreate', 'crashAfter');
+    // Two uploads that sort before every blob key, outside any entry: the dead one is on page 3 of 1.
+    for (const name of ['!first', '!second']) {
+      await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: `${fx.config.prefix}/${name}` }));
+    }
+    const logger = keptLogger();
+    const s3 = withPagedListings(createS3Client(), 1);
+    clients.push(s3);
+    const { judge } = await fenceThenSweep(fx, PAST_EVERYTHING_MS, {}, { s3, logger, maxUploadListingPages: 1 });
+    expect(judge).toMatchObject({
+      entriesRecovered: 1,
+      abandonedUploadsAborted: 0,
+      abandonedUploadListingsTruncated: 1,
+      abandonedUploadErrors: 0,
+      errors: 0,
+    });
+    expect(logger.lines.filter((l) => l.level === 'warn' && /upload listing truncated/.test(l.message))).toHaveLength(1);
+    expect(await uploadsInProgress(fx)).toContain(blob);
+    expect((await rawState(fx)).instances).toEqual([]);
+  });
+});
+
+describe('the listing a sweep shares', () => {
+  test("serves an instance only if it started after the instance's window ended; else one more listing is sent", async () => {
+    const fx = await freshFixture();
+    const recorder = new CommandRecorder();
+    const s3 = recorder.attach(createS3Client(), 's3');
+    clients.push(s3);
+    const lt = new LtBucket(s3, fx.config.bucket, fx.config.prefix);
+    let now = 1_000;
+    const report = emptyReport(false);
+    const uploads = new AbandonedUploads(lt, () => now, report, keptLogger());
+    const start = async (object: string) => {
+      const key = newBlobKey(fx.config.prefix, object);
+      await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key }));
+      return key;
+    };
+    const listings = () => recorder.commands.filter((c) => c.command === 'ListMultipartUploads').length;
+
+    const first = await start('mpu/first');
+    await uploads.abort('i1', [first], 900);
+    expect([listings(), report.abandonedUploadsAborted]).toEqual([1, 1]);
+    // Created after that listing started: an instance whose window ended before it was started
+    // cannot own such an upload, and is served by the same listing (which does not show it).
+    const late = await start('mpu/late');
+    now = 2_000;
+    await uploads.abort('i2', [late], 1_000);
+    expect([listings(), report.abandonedUploadsAborted]).toEqual([1, 1]);
+    // An instance whose window ended after the listing started gets a listing of its own.
+    await uploads.abort('i3', [late], 1_500);
+    expect([listings(), report.abandonedUploadsAborted]).toEqual([2, 2]);
+    expect(await uploadsInProgress(fx)).toEqual([]);
+    // Nothing to abort: nothing sent.
+    await uploads.abort('i4', [], 5_000);
+    expect(listings()).toBe(2);
+  });
+});
