@@ -85,6 +85,16 @@ export function formatSweep(r: SweepReport, shards?: readonly number[]): string[
     `  entries    ${r.entriesRecovered} ${r.dryRun ? 'would be recovered' : 'recovered'}, ${r.entriesDeferred} deferred, ${r.entriesQuarantined} quarantined, ${r.entriesFailed} failed`,
     `  blobs      ${r.blobsDeleted} ${r.dryRun ? 'would be deleted' : 'deleted'}`,
   );
+  if (r.abandonedUploadsAborted > 0 || r.abandonedUploadErrors > 0 || r.abandonedUploadListingsTruncated > 0) {
+    lines.push(
+      `  uploads    ${r.abandonedUploadsAborted} multipart uploads of dead writers aborted` +
+        (r.abandonedUploadErrors > 0 ? `, ${r.abandonedUploadErrors} listings or aborts failed` : '') +
+        (r.abandonedUploadListingsTruncated > 0 ? ', the listing cut at its bound' : '') +
+        (r.abandonedUploadErrors > 0 || r.abandonedUploadListingsTruncated > 0
+          ? " (their parts are left to the bucket's AbortIncompleteMultipartUpload rule)"
+          : ''),
+    );
+  }
   if (r.oldestExpiredAgeMs > 0) lines.push(`  oldest expired lease  ${formatDuration(r.oldestExpiredAgeMs)} ago`);
   if (r.errors > 0) lines.push(`  errors     ${r.errors} (see the messages above; the next sweep retries)`);
   if (r.stoppedEarly) lines.push('  stopped early at the deadline; run again to finish');

@@ -3,6 +3,7 @@
  * whose entries name a real orphan blob and a blob HV references, a live instance, two shards.
  */
 import { afterEach, describe, expect, test } from 'vitest';
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { newChangeId } from '../../lib/ids.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
@@ -137,6 +138,22 @@ describe('sweep', () => {
     // Nothing left to do.
     const again = await cliJson(s.fx, ['sweep'], { env: PAST_UPLOADS });
     expect(again.json).toMatchObject({ instancesExpired: 0, blobsDeleted: 0 });
+  });
+
+  test("a dead writer's multipart upload in progress is aborted and reported", async () => {
+    const fx = await freshFixture();
+    const key = blobKey(fx, 'big');
+    await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key }));
+    await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: Date.now() - 10 * MIN,
+      entries: { [newChangeId()]: rawEntry('big', { new: key }) },
+    });
+    const run = await cli(fx, ['sweep'], { env: PAST_UPLOADS });
+    expect(run.code).toBe(0);
+    expect(run.out).toContain('uploads    1 multipart uploads of dead writers aborted');
+    const left = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: `${fx.config.prefix}/` }));
+    expect(left.Uploads ?? []).toEqual([]);
   });
 
   test('quarantined entries are reported and kept; warnings go to stderr', async () => {
