@@ -227,6 +227,10 @@ export class StreamCleanup {
     );
     this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, MULTIPART_PART_SIZE);
     this.concurrency = options.concurrency ?? 16;
+    // Refused here, not at the first batch: a pool of no slots would fail every batch it is given.
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+      throw new ConfigError('concurrency must be a positive integer', 'concurrency');
+    }
     this.deadlineMarginMs = options.deadlineMarginMs ?? 5_000;
     if (!Number.isInteger(this.deadlineMarginMs) || this.deadlineMarginMs < 0) {
       throw new ConfigError('deadlineMarginMs must be a non-negative integer', 'deadlineMarginMs');

@@ -15,6 +15,7 @@ import {
   MIN_SKEW_MARGIN_MS,
 } from '../../lib/constants.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv, UNSAFE_SHORT_WINDOWS_ENV } from '../../lib/recovery/sweeper-env.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 
@@ -153,5 +154,10 @@ describe('sweeper window floors', () => {
   ])('%s=%d is not a duration: a ConfigError naming it', (option, value) => {
     const err = refusal(() => new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), [option]: value }));
     expect(err.setting).toBe(option);
+  });
+
+  it.each([0, -1, 2.5, Number.NaN])('the stream cleanup refuses concurrency %d when built, naming it (not at every batch)', (value) => {
+    const err = refusal(() => new StreamCleanup({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), concurrency: value }));
+    expect(err.setting).toBe('concurrency');
   });
 });
