@@ -112,6 +112,9 @@ export function render(r: Results): string {
               }),
             ])}`
           : '') +
+        (x.sweepRunsSeconds !== undefined
+          ? `\nthe recovery ran ${x.sweepRunsSeconds.length} times from the same start (${x.sweepRunsSeconds.join(' s, ')} s); the figures are the fastest run's`
+          : '') +
         (x.stackRatio !== undefined
           ? `\nthe sweep's requests: ${x.requestsPerSecond}/s; the stack's small conditional writes at ${x.sweeperConcurrency} in flight, same stage: ${x.stackWritesPerSecond}/s; ratio ${x.stackRatio.toFixed(3)}`
           : '') +
