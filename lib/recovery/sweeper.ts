@@ -590,7 +590,7 @@ export class Sweeper {
   private whenAnswered<T>(instanceId: string, sweep: SweepRun, answer: Promise<T>, next: (value: T) => Promise<void>): void {
     const continued = answer.then(
       // Cut off: the answer is not acted on; the instance stays claimed with its entries.
-      (value) => (sweep.stopped ? undefined : sweep.pool.run(() => next(value))),
+      (value) => (sweep.stopped ? undefined : sweep.pool.run(() => (sweep.stopped ? Promise.resolve() : next(value)))),
       (err: unknown) => {
         if (sweep.stopped) return;
         sweep.report.errors++;
