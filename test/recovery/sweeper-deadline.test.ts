@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { newChangeId } from '../../lib/ids.js';
+import { ConfigError } from '../../lib/errors.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { freshFixture, type Fixture } from '../support/local.js';
@@ -123,4 +124,11 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
       await expectClean(fx, expect);
     },
   );
+
+  test('answerMarginMs must be a non-negative integer', async () => {
+    const fx = await freshFixture();
+    for (const answerMarginMs of [-1, 1.5, Number.NaN]) {
+      expect(() => makeSweeper(fx, 0, { answerMarginMs })).toThrow(ConfigError);
+    }
+  });
 });
