@@ -1,7 +1,8 @@
 /**
  * The scheduled sweeper handler as a factory: `functions/sweeper.ts` is
  * `createSweeperHandler()`. One sweep of the change log per invocation, until shortly before the
- * invocation's deadline; structured logs and EMF metrics through Powertools. Overlapping runs
+ * invocation's deadline (a sweep still waiting on requests then returns, `stoppedEarly`, so the
+ * report is logged and its metrics published); structured logs and EMF metrics through Powertools. Overlapping runs
  * are safe: instances are claimed one by one with conditional writes.
  */
 import { Logger } from '@aws-lambda-powertools/logger';

@@ -54,6 +54,7 @@ interface Listing {
 export class AbandonedUploads {
   private listing: Listing | undefined;
   private failed = false;
+  private stopped = false;
 
   constructor(
     private readonly lt: LtBucket,
@@ -68,11 +69,12 @@ export class AbandonedUploads {
    * sweep judged garbage for `instanceId`, whose upload window ended at `windowEnd`. Never throws.
    */
   async abort(instanceId: string, keys: readonly string[], windowEnd: number): Promise<void> {
-    if (keys.length === 0) return;
+    if (keys.length === 0 || this.stopped) return;
     const listing = await this.listingAfter(windowEnd);
     if (listing === undefined) return;
     for (const key of keys) {
       for (const uploadId of listing.uploads.get(key) ?? []) {
+        if (this.stopped) return;
         try {
           if (await this.lt.abortMultipart(key, uploadId)) this.report.abandonedUploadsAborted++;
         } catch (err) {
@@ -86,6 +88,14 @@ export class AbandonedUploads {
         }
       }
     }
+  }
+
+  /**
+   * The sweep was cut off at its deadline: no listing or abort is sent any more (the ones left
+   * are the next sweep's, or the lifecycle rule's).
+   */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** A listing that started at or after `instant`: the current one, or a new one. Undefined: none (failed). */

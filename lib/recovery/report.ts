@@ -52,7 +52,10 @@ export interface SweepReport {
   oldestExpiredAgeMs: number;
   /** Wall time of the sweep, ms. */
   durationMs: number;
-  /** The deadline stopped the sweep before every expired instance was taken. */
+  /**
+   * The deadline stopped the sweep before every expired instance was taken, or cut it off while
+   * requests were unanswered (their work is not counted; its instances stay claimed for a later sweep).
+   */
   stoppedEarly: boolean;
   dryRun: boolean;
 }

@@ -30,8 +30,11 @@
  *     deleted when nothing is left.
  *
  * Every step is idempotent, so a sweep that dies halfway is finished by the next one once its
- * claim expires. The sweep stops taking work before its deadline. A dry run claims nothing,
- * deletes nothing, and reports what it would delete.
+ * claim expires. The sweep stops taking work before its deadline (`deadlineMarginMs`), and stops
+ * waiting at the deadline minus `answerMarginMs`: it then returns its report (`stoppedEarly`),
+ * counting only what an answer confirmed, and starts nothing more for the work it cut off (each
+ * such instance stays claimed with its entries: see DESIGN.md, Recovery). A dry run claims
+ * nothing, deletes nothing, and reports what it would delete.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -120,6 +123,11 @@ export interface SweeperOptions {
   /** Stop taking new instances this long before the deadline. Default 10 000. */
   readonly deadlineMarginMs?: number;
   /**
+   * Stop waiting for requests this long before the deadline and return the report (time to
+   * publish it and answer). Default {@link DEFAULT_ANSWER_MARGIN_MS}.
+   */
+  readonly answerMarginMs?: number;
+  /**
    * The bounded scan for instance items without a `shard`: each sweep that covers shard 0 reads
    * one randomly chosen segment of `segments` (at most `maxPages` pages of 1 MB), so successive
    * sweeps cover the whole table. `false`: no scan. Default `{ segments: 8, maxPages: 4 }`.
@@ -153,6 +161,12 @@ export interface SweepOptions {
    */
   readonly housekeeping?: boolean;
 }
+
+/** Default {@link SweeperOptions.answerMarginMs}: 2 s to publish the report and return. */
+export const DEFAULT_ANSWER_MARGIN_MS = 2_000;
+
+/** How often a sweep waiting for requests looks at its clock for the deadline, at most (ms). */
+const DEADLINE_POLL_MS = 500;
 
 const silent: SweepLogger = { info() {}, warn() {}, error() {} };
 
@@ -191,6 +205,8 @@ interface SweepRun {
   readonly waiting: Set<Promise<void>>;
   /** Aborts of dead writers' multipart uploads (step 5), one listing shared by the sweep's instances. */
   readonly uploads: AbandonedUploads;
+  /** The deadline cut the sweep off: nothing more is started (no request, no count). */
+  stopped: boolean;
 }
 
 /** One entry after screening and judging (steps 3 and 4). */
@@ -222,6 +238,7 @@ export class Sweeper {
   private readonly concurrency: number;
   private readonly maxUploadListingPages: number;
   private readonly deadlineMarginMs: number;
+  private readonly answerMarginMs: number;
   private readonly shardlessScan: { readonly segments: number; readonly maxPages: number } | false;
   private readonly random: () => number;
   private readonly logger: SweepLogger;
@@ -245,6 +262,7 @@ export class Sweeper {
     this.concurrency = options.concurrency ?? 16;
     this.maxUploadListingPages = options.maxUploadListingPages ?? DEFAULT_UPLOAD_LISTING_PAGES;
     this.deadlineMarginMs = options.deadlineMarginMs ?? 10_000;
+    this.answerMarginMs = options.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS;
     this.shardlessScan = options.shardlessScan ?? { segments: 8, maxPages: 4 };
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? silent;
@@ -263,6 +281,7 @@ export class Sweeper {
       S3_DELETE_BATCH,
     );
     const flush = () => {
+      if (sweep.stopped) return;
       pointers.flush();
       deletes.flush();
     };
@@ -275,14 +294,78 @@ export class Sweeper {
     // Instances waiting in a batcher: each goes on (in the pool) once its batch is answered.
     const waiting = new Set<Promise<void>>();
     const uploads = new AbandonedUploads(this.lt, this.clock, report, this.logger, this.maxUploadListingPages);
-    const sweep: SweepRun = { report, pool, pointers, deletes, waiting, uploads };
+    const sweep: SweepRun = { report, pool, pointers, deletes, waiting, uploads, stopped: false };
     const pastDeadline = () => options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs;
 
     const housekeeping = options.housekeeping ?? true;
-    const scan = housekeeping && shards.includes(0) ? this.findWithoutShard(report) : Promise.resolve();
+    const work = this.runSweep(sweep, { shards, cutoff, started, horizon: housekeeping ? horizon : undefined, pastDeadline, flush });
+    const timer = options.deadline === undefined ? undefined : this.deadlineTimer(options.deadline - this.answerMarginMs);
+    const outcome = await (timer === undefined
+      ? work.then(() => 'done' as const)
+      : Promise.race([work.then(() => 'done' as const), timer.reached.then(() => 'deadline' as const)]).finally(() => timer.cancel()));
+    if (outcome === 'deadline') {
+      // Cut off: what is still in flight is left to finish or not (both safe: DESIGN.md, Recovery).
+      sweep.stopped = true;
+      uploads.stop();
+      work.catch((err: unknown) => this.logger.error('sweep failed after its deadline', { error: describe(err) }));
+      report.stoppedEarly = true;
+      this.logger.warn('sweep cut off at its deadline: requests still in flight are not counted', {
+        instancesWaiting: waiting.size,
+        readsWaiting: pointers.busy,
+        deletesWaiting: deletes.busy,
+      });
+    }
+    report.durationMs = this.clock() - started;
+    // A copy: answers that arrive after a cut-off change nothing the caller holds.
+    const final: SweepReport = { ...report, wouldDelete: [...report.wouldDelete] };
+    this.logger.info('sweep finished', { ...final, wouldDelete: final.wouldDelete.length });
+    return final;
+  }
+
+  /**
+   * Resolves once the clock reaches `stopAt` (looked at every {@link DEADLINE_POLL_MS} at most, so
+   * a clock that jumps is noticed too); `cancel` ends it without resolving.
+   */
+  private deadlineTimer(stopAt: number): { readonly reached: Promise<void>; cancel(): void } {
+    let timeout: ReturnType<typeof setTimeout> | undefined;
+    let cancelled = false;
+    const reached = new Promise<void>((resolve) => {
+      const check = () => {
+        if (cancelled) return;
+        const left = stopAt - this.clock();
+        if (left <= 0) return resolve();
+        timeout = setTimeout(check, Math.min(left, DEADLINE_POLL_MS));
+      };
+      check();
+    });
+    return {
+      reached,
+      cancel() {
+        cancelled = true;
+        if (timeout !== undefined) clearTimeout(timeout);
+      },
+    };
+  }
+
+  /** Steps 1 to 7 for every instance found, until the work is done or the deadline stops taking more. */
+  private async runSweep(
+    sweep: SweepRun,
+    at: {
+      readonly shards: readonly number[];
+      readonly cutoff: number;
+      readonly started: number;
+      readonly horizon: number | undefined;
+      readonly pastDeadline: () => boolean;
+      readonly flush: () => void;
+    },
+  ): Promise<void> {
+    const { report, pool, waiting } = sweep;
+    const { shards, cutoff, started, horizon, pastDeadline, flush } = at;
+    const scan = horizon !== undefined && shards.includes(0) ? this.findWithoutShard(report) : Promise.resolve();
     await Promise.all(
       shards.map(async (shard) => {
-        for await (const found of this.find(shard, cutoff, housekeeping ? horizon : undefined)) {
+        for await (const found of this.find(shard, cutoff, horizon)) {
+          if (sweep.stopped) return;
           if (pastDeadline()) {
             report.stoppedEarly = true;
             return;
@@ -300,15 +383,12 @@ export class Sweeper {
       }),
     );
     await pool.drain();
-    while (waiting.size > 0) {
+    while (waiting.size > 0 && !sweep.stopped) {
       flush();
       await Promise.all([...waiting]);
       await pool.drain();
     }
     await scan;
-    report.durationMs = this.clock() - started;
-    this.logger.info('sweep finished', { ...report, wouldDelete: report.wouldDelete.length });
-    return report;
   }
 
   /** Step 1: the expired instances of a shard, then (with a `horizon`: housekeeping) its suspect ones, page by page. */
@@ -342,8 +422,11 @@ export class Sweeper {
   private async processInstance(found: Found, sweep: SweepRun): Promise<void> {
     const { report } = sweep;
     const instanceId = found.summary.instanceId;
+    if (sweep.stopped) return;
     try {
-      const taken = await this.retireOrClaim(found, report.dryRun);
+      const taken = await this.retireOrClaim(found, report.dryRun, sweep);
+      // Cut off while claiming: the instance stays as the answer left it (claimed, entries intact).
+      if (sweep.stopped) return;
       switch (taken.kind) {
         case 'retired':
           report.instancesRetired++;
@@ -369,6 +452,7 @@ export class Sweeper {
             const session = await abortSessionUpload(this.lt, this.config.prefix, taken.parsed.raw);
             if (session.kind === 'untrusted') this.logger.warn('upload session not aborted', { instanceId, reason: session.reason });
           }
+          if (sweep.stopped) return;
           this.settleInstance(taken.parsed.item, isUploadSession(taken.parsed.raw), sweep);
       }
     } catch (err) {
@@ -382,7 +466,7 @@ export class Sweeper {
    * outstanding: one conditional delete (n = 0) retires them. If the condition fails, claim and
    * read. A claimed or suspect instance is always claimed, never retired on its counter.
    */
-  private async retireOrClaim(found: Found, dryRun: boolean): Promise<Taken> {
+  private async retireOrClaim(found: Found, dryRun: boolean, sweep: SweepRun): Promise<Taken> {
     const instanceId = found.summary.instanceId;
     if (dryRun) {
       const raw = await this.table.getRaw(instanceId);
@@ -392,6 +476,7 @@ export class Sweeper {
     if (via.kind === 'expired' && found.summary.state !== 'claimed' && (await this.table.retire(instanceId, via.cutoff))) {
       return { kind: 'retired' };
     }
+    if (sweep.stopped) return { kind: 'gone' };
     const now = this.clock();
     // A first claim (the instance is still live) holds it until its upload window closes, when
     // its entries are first due; a later one for the claim's own length.
@@ -504,8 +589,10 @@ export class Sweeper {
    */
   private whenAnswered<T>(instanceId: string, sweep: SweepRun, answer: Promise<T>, next: (value: T) => Promise<void>): void {
     const continued = answer.then(
-      (value) => sweep.pool.run(() => next(value)),
+      // Cut off: the answer is not acted on; the instance stays claimed with its entries.
+      (value) => (sweep.stopped ? undefined : sweep.pool.run(() => (sweep.stopped ? Promise.resolve() : next(value)))),
       (err: unknown) => {
+        if (sweep.stopped) return;
         sweep.report.errors++;
         this.logger.error('instance not settled', { instanceId, error: describe(err) });
       },
@@ -616,7 +703,7 @@ function checkSweeperDurations(options: SweeperOptions): void {
   if (pages !== undefined && (!Number.isSafeInteger(pages) || pages < 1)) {
     throw new ConfigError(`maxUploadListingPages must be a positive integer, got ${String(pages)}`, 'maxUploadListingPages');
   }
-  for (const option of ['maxLeaseMs', 'quarantineRecheckMs', 'retryFailedMs', 'deadlineMarginMs'] as const) {
+  for (const option of ['maxLeaseMs', 'quarantineRecheckMs', 'retryFailedMs', 'deadlineMarginMs', 'answerMarginMs'] as const) {
     const value = options[option];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
       throw new ConfigError(`${option} must be a non-negative integer, got ${String(value)}`, option);

@@ -494,8 +494,16 @@ describe('deadline', () => {
     let claims = 0;
     const isClaim = steps(fx.config).claim;
     const injector = new FaultInjector().add({ kind: 'delay', delayMs: 0, match: (r) => (isClaim(r) && claims++, false) });
-    const sweeper = sweeperAt(fx, 0, { injector, concurrency: 1, deadlineMarginMs: 0, clock: () => base + 400 * claims });
-    const report = await sweeper.sweep({ deadline: base + 1_000 });
+    // It stops taking instances at base + 1 s; it would stop waiting for answers only at the
+    // deadline itself, which its clock never reaches (6 claims).
+    const sweeper = sweeperAt(fx, 0, {
+      injector,
+      concurrency: 1,
+      deadlineMarginMs: 3_000,
+      answerMarginMs: 0,
+      clock: () => base + 400 * claims,
+    });
+    const report = await sweeper.sweep({ deadline: base + 4_000 });
     expect(report.stoppedEarly).toBe(true);
     expect(report.instancesClaimed).toBeGreaterThanOrEqual(1);
     expect(report.instancesClaimed).toBeLessThan(6);

@@ -1,0 +1,134 @@
+/**
+ * The sweep's exit at its deadline while it still waits on requests: a DeleteObjects or a
+ * BatchGetItem held (by the fault injector's `before` hook, until the test releases it) while the
+ * sweeper's clock jumps past the deadline. The sweep returns its report (`stoppedEarly`), counts
+ * nothing an answer did not confirm, leaves the instance claimed with its entries, acts on no
+ * late answer, and a later sweep (past the claim) recovers everything.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { v7 as uuidv7 } from 'uuid';
+import { newChangeId } from '../../lib/ids.js';
+import { ConfigError } from '../../lib/errors.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { freshFixture, type Fixture } from '../support/local.js';
+import {
+  PAST_WINDOW_MS,
+  deferred,
+  expectClean,
+  makeSweeper,
+  putRawInstance,
+  randomBody,
+  rawGetObject,
+  rawInstance,
+  rawPutObject,
+  rawState,
+  sweepPastEverything,
+} from '../tiered/harness.js';
+
+const MIN = 60_000;
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+/** A dead instance with `count` entries, each naming a real, unreferenced `new` blob. */
+async function deadInstance(fx: Fixture, count: number): Promise<{ instanceId: string; blobs: string[] }> {
+  const entries: Record<string, unknown> = {};
+  const blobs: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = `dead/${uuidv7()}`;
+    const blob = `${fx.config.prefix}/${Buffer.from(id, 'utf8').toString('base64url')}/${uuidv7()}`;
+    await rawPutObject(fx, blob, randomBody(64));
+    blobs.push(blob);
+    entries[newChangeId()] = { v: 1, id, at: Date.now() - 60 * MIN, new: blob };
+  }
+  const instanceId = await putRawInstance(fx, { shard: 0, leaseUntil: Date.now() - 10 * MIN, entries });
+  return { instanceId, blobs };
+}
+
+const held = [
+  { request: 'DeleteObjects', service: 's3' },
+  { request: 'BatchGetItem', service: 'dynamodb' },
+] as const;
+
+describe('a sweep cut off at its deadline while a request is unanswered', () => {
+  test.each(held)(
+    '$request held past the deadline: stoppedEarly, nothing unconfirmed counted, the instance kept claimed; a later sweep recovers all',
+    async ({ request, service }) => {
+      const fx = await freshFixture();
+      const { instanceId, blobs } = await deadInstance(fx, 3);
+      // The first sighting fences the instance and opens its upload window.
+      const fence = makeSweeper(fx, 0);
+      open.push(fence);
+      expect(await fence.sweeper.sweep()).toMatchObject({ instancesClaimed: 1, entriesDeferred: 3 });
+
+      // Past the window, the judging sweep: its clock jumps 10 minutes (past the deadline) when the
+      // held request is sent, and the request waits until the test releases it.
+      let jump = 0;
+      const sent = deferred();
+      const release = deferred();
+      const injector = new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: onCommand(request),
+        before: async () => {
+          jump = 10 * MIN;
+          sent.resolve();
+          await release.promise;
+        },
+      });
+      // Told when the held request has its answer (after the sweep returned).
+      const answered = deferred();
+      const dynamodb = createDynamoDBClient();
+      const s3 = createS3Client();
+      open.push({ close: () => (dynamodb.destroy(), s3.destroy()) });
+      const whenAnswered = (next: any, context: any) => async (args: any) => {
+        const result = await next(args);
+        if (context.commandName === `${request}Command`) answered.resolve();
+        return result;
+      };
+      if (service === 's3') s3.middlewareStack.add(whenAnswered, { step: 'initialize', name: 'testAnswered' });
+      else dynamodb.middlewareStack.add(whenAnswered, { step: 'initialize', name: 'testAnswered' });
+      const base = Date.now() + PAST_WINDOW_MS;
+      const judging = makeSweeper(fx, 0, { injector, dynamodb, s3, clock: () => Date.now() + PAST_WINDOW_MS + jump });
+      open.push(judging);
+      const report = await judging.sweeper.sweep({ deadline: base + 5 * MIN });
+      await sent.promise;
+
+      expect(report).toMatchObject({
+        stoppedEarly: true,
+        instancesClaimed: 1,
+        blobsDeleted: 0,
+        entriesRecovered: 0,
+        instancesDrained: 0,
+        errors: 0,
+      });
+      const claimed = await rawInstance(fx, instanceId);
+      expect(claimed).toMatchObject({ state: 'claimed', claimedBy: judging.sweeper.sweeperId });
+      expect((await rawState(fx)).entries, 'every entry kept').toBe(3);
+      for (const b of blobs) expect(await rawGetObject(fx, b), 'nothing deleted before the answer').toBeDefined();
+
+      // The held request answers after the sweep returned: its answer is acted on by nobody.
+      release.resolve();
+      await answered.promise;
+      if (request === 'DeleteObjects') for (const b of blobs) expect(await rawGetObject(fx, b), 'the late delete landed').toBeUndefined();
+      const after = await rawInstance(fx, instanceId);
+      expect(after, 'a late answer drops nothing, releases nothing').toEqual(claimed);
+      expect(report.blobsDeleted, 'the report returned is not changed by late answers').toBe(0);
+
+      // Past the claim, the next sweep finishes (deleting a blob already gone is success).
+      const rest = await sweepPastEverything(fx);
+      expect(rest).toMatchObject({ entriesRecovered: 3, errors: 0 });
+      await expectClean(fx, expect);
+    },
+  );
+
+  test('answerMarginMs must be a non-negative integer', async () => {
+    const fx = await freshFixture();
+    for (const answerMarginMs of [-1, 1.5, Number.NaN]) {
+      expect(() => makeSweeper(fx, 0, { answerMarginMs })).toThrow(ConfigError);
+    }
+  });
+});
