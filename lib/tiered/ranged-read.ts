@@ -3,11 +3,13 @@
  * is, the range is resolved against that size, and only those bytes are read (a slice of the
  * inline body, or an S3 ranged GET of the blob). A deletion marker and an expired item are
  * absent, as to every read. A blob replaced between the two reads is
- * followed to its successor, as a whole read does.
+ * followed to its successor, as a whole read does: a 404, or a 403 (what S3 answers a writer
+ * without s3:ListBucket for a missing key) when a consistent re-read shows HV moved on; a 403 on
+ * a blob HV still points at is surfaced as AccessDeniedError.
  */
 import type { Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';
-import { BlobMissingError, ContentionError } from '../errors.js';
+import { AccessDeniedError, BlobMissingError, ContentionError } from '../errors.js';
 import { assertByteRange, type ByteRange, type ResolvedRange, resolveRange } from './byte-range.js';
 import type { HvRecord, HvTable } from './hv-table.js';
 import type { LtBucket } from './lt-bucket.js';
@@ -39,14 +41,19 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
       const body = (args.mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)]) : bytes) as B;
       return { record, range, body };
     }
-    const body =
-      args.mode === 'stream'
-        ? await args.lt.getRangeStream(record.blob, range.start, range.end)
-        : await args.lt.getRangeBytes(record.blob, range.start, range.end);
+    let refused: AccessDeniedError | undefined;
+    const body = await (args.mode === 'stream'
+      ? args.lt.getRangeStream(record.blob, range.start, range.end)
+      : args.lt.getRangeBytes(record.blob, range.start, range.end)
+    ).catch((err: unknown) => {
+      if (!(err instanceof AccessDeniedError)) throw err;
+      refused = err;
+      return undefined;
+    });
     if (body !== undefined) return { record, range, body: body as B };
     const previous = record.blob;
     record = args.live(await args.hv.read(args.key, { consistent: true }));
-    if (record?.blob === previous) throw new BlobMissingError(args.key, previous);
+    if (record?.blob === previous) throw refused ?? new BlobMissingError(args.key, previous);
     if (pass + 1 >= args.maxAttempts && record?.blob !== undefined) throw new ContentionError(args.key, args.maxAttempts);
   }
   return undefined;

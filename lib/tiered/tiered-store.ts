@@ -100,6 +100,8 @@ import {
   type CompletedPart,
   type CreatedUpload,
   type CreateUploadOptions,
+  MAX_PART_SIZE,
+  MIN_PART_SIZE,
   type PartUrlOptions,
   type PresignedGet,
   UploadSessions,
@@ -130,7 +132,7 @@ export interface TieredStoreOptions {
    * compatibility and must agree with the configuration (a `ConfigError` otherwise).
    */
   readonly attributes?: Partial<HvAttributeNames>;
-  /** Multipart part size for uploads. Default 8 MiB (minimum 5 MiB). */
+  /** Multipart part size for uploads: an integer from 5 MiB to 5 GiB (S3's bounds; a ValidationError otherwise). Default 8 MiB. */
   readonly partSize?: number;
   /** Attempts of a write without `ifVersion` that loses its CAS to other writers. Default 5. */
   readonly maxAttempts?: number;
@@ -181,12 +183,11 @@ export class TieredStore {
       options.dynamodb ?? createDynamoDBClient(),
       resolveHvAttributes(options.config, options.attributes),
     );
-    this.lt = new LtBucket(
-      options.s3 ?? createS3Client(),
-      options.config.bucket,
-      options.config.prefix,
-      options.partSize ?? MULTIPART_PART_SIZE,
-    );
+    const partSize = options.partSize ?? MULTIPART_PART_SIZE;
+    if (!Number.isInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
+      throw new ValidationError(`partSize must be an integer in ${MIN_PART_SIZE}..${MAX_PART_SIZE}`, 'partSize');
+    }
+    this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, partSize);
     this.clock = options.clock ?? systemClock;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.consistentReads = options.consistentReads ?? true;

@@ -83,4 +83,39 @@ describe('a writer without s3:ListBucket reads a large object', () => {
       r.close();
     }
   });
+
+  test('ranged read replaced between the HV read and the GET: the 403 is followed to the new blob', async () => {
+    const first = randomBody(20 * KiB);
+    const second = randomBody(20 * KiB);
+    await writer.store.put('race-range', first);
+    const r = reader(async () => void (await writer.store.put('race-range', second)));
+    try {
+      const got = await r.store.get('race-range', { range: { start: 100, end: 199 } });
+      expect(sameBytes(got?.body, second.subarray(100, 200))).toBe(true);
+      const streamed = reader(async () => void (await writer.store.put('race-range', first)));
+      try {
+        const s = await streamed.store.getStream('race-range', { range: { suffix: 50 } });
+        const chunks: Buffer[] = [];
+        for await (const c of s!.body) chunks.push(c as Buffer);
+        expect(sameBytes(new Uint8Array(Buffer.concat(chunks)), first.subarray(first.byteLength - 50))).toBe(true);
+      } finally {
+        streamed.close();
+      }
+    } finally {
+      r.close();
+    }
+  });
+
+  test('ranged read of a blob S3 refuses while HV still points at it: AccessDeniedError', async () => {
+    await writer.store.put('lost-range', randomBody(20 * KiB));
+    const blob = await blobOf('lost-range');
+    await fx.s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: blob }));
+    const r = reader();
+    try {
+      await expect(r.store.get('lost-range', { range: { start: 0, end: 9 } })).rejects.toBeInstanceOf(AccessDeniedError);
+      await expect(writer.store.get('lost-range', { range: { start: 0, end: 9 } })).rejects.toBeInstanceOf(BlobMissingError);
+    } finally {
+      r.close();
+    }
+  });
 });

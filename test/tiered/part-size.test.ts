@@ -1,0 +1,57 @@
+/**
+ * The store's multipart part size is checked where it is given, as an upload session's is: S3
+ * takes parts of 5 MiB to 5 GiB. A value outside (or not an integer) is a ValidationError naming
+ * `partSize`, not a silent clamp or an upload S3 refuses later.
+ */
+import { beforeAll, describe, expect, test } from 'vitest';
+import { InMemoryChangeLog } from '../../lib/changelog/in-memory.js';
+import { ValidationError } from '../../lib/errors.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { MAX_PART_SIZE, MIN_PART_SIZE } from '../../lib/tiered/upload-sessions.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await freshFixture();
+});
+
+describe('TieredStore partSize', () => {
+  test.each([
+    ['below 5 MiB', 1024],
+    ['above 5 GiB', MAX_PART_SIZE + 1],
+    ['not an integer', MIN_PART_SIZE + 0.5],
+    ['NaN', Number.NaN],
+  ])('%s: ValidationError naming partSize', (_name, partSize) => {
+    let err: unknown;
+    try {
+      new TieredStore({ config: fx.config, changeLog: new InMemoryChangeLog(), dynamodb: fx.dynamodb, s3: fx.s3, partSize });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe('partSize');
+  });
+
+  test('5 MiB and 5 GiB are accepted', () => {
+    expect(
+      () =>
+        new TieredStore({
+          config: fx.config,
+          changeLog: new InMemoryChangeLog(),
+          dynamodb: fx.dynamodb,
+          s3: fx.s3,
+          partSize: MIN_PART_SIZE,
+        }),
+    ).not.toThrow();
+    expect(
+      () =>
+        new TieredStore({
+          config: fx.config,
+          changeLog: new InMemoryChangeLog(),
+          dynamodb: fx.dynamodb,
+          s3: fx.s3,
+          partSize: MAX_PART_SIZE,
+        }),
+    ).not.toThrow();
+  });
+});
