@@ -211,7 +211,7 @@ export function render(r: Results): string {
       ['unlogged', b.opsPerSecond, b.seconds, b.p50Ms, b.p99Ms, b.sdk.calls, Object.values(b.errors).reduce((n, v) => n + v, 0)],
     ];
     parts.push(
-      `\n== Load, logged vs unlogged (the same ${a.writers} writers x ${a.opsPerWriter} ops, seed and throttling; logged ran first) ==\n${table(rows)}\nthroughput ratio logged/unlogged ${(a.opsPerSecond / b.opsPerSecond).toFixed(3)}; unlogged invariants: lost=${b.invariants.lost} leaked=${b.invariants.leaked}\n` +
+      `\n== Load, logged vs unlogged (the same ${a.writers} writers x ${a.opsPerWriter} ops, seed and throttling; ${loadOrder(r.loadRuns)}) ==\n${table(rows)}\nthroughput ratio logged/unlogged ${(a.opsPerSecond / b.opsPerSecond).toFixed(3)}; unlogged invariants: lost=${b.invariants.lost} leaked=${b.invariants.leaked}\n` +
         `calls by command, logged: ${fmt(a.sdk.byCommand ?? {})}\n` +
         `calls by command, unlogged: ${fmt(b.sdk.byCommand ?? {})}\n` +
         `failed calls, logged: ${fmt(a.sdk.failuresByCommand ?? {})}\n` +
@@ -336,4 +336,10 @@ function cpuLine(a: LoadResult, b: LoadResult): string {
     ...pair('all', total(x), total(y)),
   ];
   return `\nCPU ms per operation, logged vs unlogged: ${parts.join('; ')}`;
+}
+
+/** How the load's runs were ordered and which counted. */
+function loadOrder(runs: Results['loadRuns']): string {
+  if (runs === undefined) return 'logged ran first';
+  return `runs in the order ${runs.order.join(', ')}, the faster of each mode counts; ops/s logged ${runs.logged.join(', ')}, unlogged ${runs.unlogged.join(', ')}`;
 }

@@ -41,6 +41,8 @@ export interface Results {
   load?: LoadResult;
   sessions?: SessionsResult;
   loadUnlogged?: LoadResult;
+  /** Every load run's throughput (ops/s) by mode, and the order they ran in; `load`/`loadUnlogged` are the fastest of each. */
+  loadRuns?: { order: string[]; logged: number[]; unlogged: number[] };
   coldStart?: ColdStartResult;
   memory?: MemoryResult;
   targets: Target[];

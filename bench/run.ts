@@ -30,7 +30,8 @@ import { loadavg } from 'node:os';
 import { opsStage } from './stages/ops.js';
 import { latencyStage } from './stages/latency.js';
 import { idleStage, recoveryStage } from './stages/recovery.js';
-import { loadStage } from './stages/load.js';
+import { type LoadResult, loadStage } from './stages/load.js';
+import type { Mode } from './stages/ops.js';
 import { warmupStage } from './stages/warmup.js';
 import { baselineStage } from './stages/baseline.js';
 import { sessionsStage } from './stages/sessions.js';
@@ -53,6 +54,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 
 async function main(): Promise<number> {
   const started = Date.now();
+  let loadOk = true;
   const now = new Date();
   const results: Results = {
     date: now.toISOString().slice(0, 10),
@@ -130,9 +132,21 @@ async function main(): Promise<number> {
       seed: settings.seed,
     };
     const cpu = cpuMeter(stack);
-    results.load = await loadStage({ ...load, mode: 'logged', cpu });
-    log('load, unlogged: the same load with NoopChangeLog');
-    results.loadUnlogged = await loadStage({ ...load, mode: 'unlogged', cpu });
+    // Each mode twice, in the order logged, unlogged, unlogged, logged, so a drift of the
+    // machine over the stage (warm-up, a neighbour) weighs on both alike; the faster run of each counts.
+    const runs: Record<Mode, LoadResult[]> = { logged: [], unlogged: [] };
+    for (const mode of LOAD_ORDER) {
+      log(`load, ${mode}${mode === 'unlogged' ? ': the same load with NoopChangeLog' : ''}`);
+      runs[mode].push(await loadStage({ ...load, mode, cpu }));
+    }
+    results.load = fastest(runs.logged);
+    results.loadUnlogged = fastest(runs.unlogged);
+    results.loadRuns = {
+      order: [...LOAD_ORDER],
+      logged: runs.logged.map((run) => run.opsPerSecond),
+      unlogged: runs.unlogged.map((run) => run.opsPerSecond),
+    };
+    loadOk = [...runs.logged, ...runs.unlogged].every((run) => run.ok);
   }
   if (only.has('coldstart')) {
     log(`cold start: bundles, ${settings.coldStartRuns} fresh processes each`);
@@ -150,8 +164,7 @@ async function main(): Promise<number> {
   results.loadAverageAtEnd = loadavg().map((v) => round(v, 1));
   results.targets = targets(results);
   results.ok =
-    (results.load?.ok ?? true) &&
-    (results.loadUnlogged?.ok ?? true) &&
+    loadOk &&
     (results.recovery?.ok ?? true) &&
     [...(results.recoveryScaling?.byConcurrency ?? []), ...(results.recoveryScaling?.bySweepers ?? [])].every((p) => p.ok);
 
@@ -161,6 +174,14 @@ async function main(): Promise<number> {
     log(`wrote ${args.json}`);
   }
   return results.ok ? 0 : 1;
+}
+
+/** The load stage's order: each mode twice, ABBA. */
+const LOAD_ORDER: readonly Mode[] = ['logged', 'unlogged', 'unlogged', 'logged'];
+
+/** The run with the highest throughput. */
+function fastest(runs: readonly LoadResult[]): LoadResult {
+  return runs.reduce((best, run) => (run.opsPerSecond > best.opsPerSecond ? run : best));
 }
 
 function gitCommit(): string {
