@@ -24,6 +24,7 @@ import { awsErrorName, isNoSuchKey, translateAwsError } from '../aws/errors.js';
 import { type PresignedUrl, presignUrl } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { ResourceMissingError, TierlogError, ValidationError } from '../errors.js';
+import { assertPartSize } from './part-size.js';
 
 export interface UploadOptions {
   readonly contentType?: string;
@@ -77,7 +78,9 @@ export class LtBucket {
     readonly bucket: string,
     readonly prefix: string,
     private readonly partSize: number = MULTIPART_PART_SIZE,
-  ) {}
+  ) {
+    assertPartSize(partSize);
+  }
 
   /**
    * Uploads `body` to `key` (multipart above one part; parts are aborted on error, and the error
@@ -100,7 +103,7 @@ export class LtBucket {
         ...(options.contentType !== undefined ? { ContentType: options.contentType } : {}),
         ...(options.metadata !== undefined ? { Metadata: { ...options.metadata } } : {}),
       },
-      partSize: Math.max(5 * 1024 * 1024, this.partSize),
+      partSize: this.partSize,
       queueSize: 4,
       // The parts are aborted below: lib-storage's own abort throws its failure in place of the
       // upload's error (a SlowDown of the abort would hide an access denied of a part).

@@ -100,8 +100,6 @@ import {
   type CompletedPart,
   type CreatedUpload,
   type CreateUploadOptions,
-  MAX_PART_SIZE,
-  MIN_PART_SIZE,
   type PartUrlOptions,
   type PresignedGet,
   UploadSessions,
@@ -183,11 +181,12 @@ export class TieredStore {
       options.dynamodb ?? createDynamoDBClient(),
       resolveHvAttributes(options.config, options.attributes),
     );
-    const partSize = options.partSize ?? MULTIPART_PART_SIZE;
-    if (!Number.isInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
-      throw new ValidationError(`partSize must be an integer in ${MIN_PART_SIZE}..${MAX_PART_SIZE}`, 'partSize');
-    }
-    this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, partSize);
+    this.lt = new LtBucket(
+      options.s3 ?? createS3Client(),
+      options.config.bucket,
+      options.config.prefix,
+      options.partSize ?? MULTIPART_PART_SIZE,
+    );
     this.clock = options.clock ?? systemClock;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.consistentReads = options.consistentReads ?? true;

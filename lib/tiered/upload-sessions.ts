@@ -47,6 +47,7 @@ import {
 } from '../errors.js';
 import type { Clock } from '../ids.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
+import { MAX_PARTS, MIN_PART_SIZE, assertPartSize } from './part-size.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
 import { type ExpiryPolicy, isExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
 import { commitWrite } from './commit.js';
@@ -66,10 +67,7 @@ import {
 import type { PutResult } from './tiered-store.js';
 
 const MiB = 1024 * 1024;
-/** S3's multipart limits. */
-export const MIN_PART_SIZE = 5 * MiB;
-export const MAX_PART_SIZE = 5 * 1024 * MiB;
-export const MAX_PARTS = 10_000;
+export { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from './part-size.js';
 export const MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB;
 /** Default session lifetime: 24 hours. */
 export const DEFAULT_SESSION_EXPIRES_MS = 24 * 3600_000;
@@ -164,9 +162,7 @@ export class UploadSessions {
       throw new ValidationError('ifVersion must be a non-negative integer', 'ifVersion');
     }
     const partSize = options.partSize ?? Math.max(8 * MiB, Math.ceil((size ?? 0) / MAX_PARTS / MiB) * MiB);
-    if (!Number.isInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
-      throw new ValidationError(`partSize must be an integer in ${MIN_PART_SIZE}..${MAX_PART_SIZE}`, 'partSize');
-    }
+    assertPartSize(partSize);
     const partCount = size === undefined ? undefined : Math.max(1, Math.ceil(size / partSize));
     if (partCount !== undefined && partCount > MAX_PARTS) {
       throw new ValidationError(`${size} bytes in parts of ${partSize} need ${partCount} parts; S3 takes at most ${MAX_PARTS}`, 'partSize');

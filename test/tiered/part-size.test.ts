@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { InMemoryChangeLog } from '../../lib/changelog/in-memory.js';
 import { ValidationError } from '../../lib/errors.js';
+import { LtBucket } from '../../lib/tiered/lt-bucket.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { MAX_PART_SIZE, MIN_PART_SIZE } from '../../lib/tiered/upload-sessions.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -53,5 +54,20 @@ describe('TieredStore partSize', () => {
           partSize: MAX_PART_SIZE,
         }),
     ).not.toThrow();
+  });
+});
+
+describe('LtBucket partSize (built directly, as the internals entry allows)', () => {
+  test.each([
+    ['below 5 MiB', 1024],
+    ['above 5 GiB', MAX_PART_SIZE + 1],
+  ])('%s: ValidationError naming partSize, not a silent raise to 5 MiB', (_name, partSize) => {
+    expect(() => new LtBucket(fx.s3, fx.config.bucket, fx.config.prefix, partSize)).toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'partSize' }),
+    );
+  });
+
+  test('5 MiB is accepted', () => {
+    expect(() => new LtBucket(fx.s3, fx.config.bucket, fx.config.prefix, MIN_PART_SIZE)).not.toThrow();
   });
 });

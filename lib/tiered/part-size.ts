@@ -1,0 +1,22 @@
+/**
+ * S3's multipart limits, and the one check of a part size every entry that takes one applies
+ * (`TieredStore`, `LtBucket`, an upload session): S3 refuses a part under 5 MiB (but the last)
+ * and over 5 GiB, so a size outside that range is refused when configured, not after a
+ * gigabyte has gone up.
+ */
+import { ValidationError } from '../errors.js';
+
+const MiB = 1024 * 1024;
+/** The smallest part S3 takes (every part but the last). */
+export const MIN_PART_SIZE = 5 * MiB;
+/** The largest part S3 takes. */
+export const MAX_PART_SIZE = 5 * 1024 * MiB;
+/** The most parts one upload may have. */
+export const MAX_PARTS = 10_000;
+
+/** @throws ValidationError (field `partSize`) unless `partSize` is an integer in 5 MiB..5 GiB. */
+export function assertPartSize(partSize: number): void {
+  if (!Number.isInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
+    throw new ValidationError(`partSize must be an integer in ${MIN_PART_SIZE}..${MAX_PART_SIZE}`, 'partSize');
+  }
+}
