@@ -67,7 +67,8 @@ export const settings = {
   keys: num('keys', 150, 100),
   throttle: num('throttle', 0.05, 0.05),
   seed: num('seed', 1, 1),
-  modelRuns: args.quick ? 20 : 100,
+  // As many rounds as the local run: a p99 of 100 samples is one of the two slowest, noise alone.
+  modelRuns: num('latency-runs', 200, 30),
   modelDynamodbMs: num('model-dynamodb-ms', 4, 4),
   modelS3Ms: num('model-s3-ms', 25, 25),
   replacedBlobCleanup: replacedBlobCleanup(),
