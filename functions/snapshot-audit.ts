@@ -18,7 +18,7 @@ import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { newestDt, planAthenaRun } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { requiredVariable, SNAPSHOT_AUDIT_ENV, snapshotAuditSettingsFromEnv } from '../lib/recovery/snapshot-audit/function-env.js';
 import { snapshotHvAttributesOf } from '../lib/recovery/snapshot-audit/query.js';
-import { confirmLost, reverifyAndDelete } from '../lib/recovery/snapshot-audit/reverify.js';
+import { confirmLost, deletesRefused, reverifyAndDelete } from '../lib/recovery/snapshot-audit/reverify.js';
 
 const SERVICE = 'tierlog-snapshot-audit';
 const logger = new Logger({ serviceName: SERVICE });
@@ -103,8 +103,11 @@ async function batch(items: Row[]) {
   if (report.kept.length > 0) logger.info('kept at the re-verification', { kept: report.kept });
   if (report.deleteFailures.length > 0)
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
-  // As the CLI: a change-log item that cannot be read refused the deletes, and that needs a look (tierlog audit).
-  if (deleteConfirmed && report.kept.some((k) => k.reason === 'change-log-unreadable' || k.reason === 'objects-table-unrecognised'))
-    throw new Error('deletes refused: a change-log or objects-table item cannot be read (run "tierlog audit" to name it)');
+  // As the CLI: an item that cannot be read, or a table that is not this bucket's store, refused
+  // the deletes, and that needs a look (tierlog audit).
+  if (deleteConfirmed && deletesRefused(report))
+    throw new Error(
+      `deletes refused: ${report.refusal ?? 'a change-log or objects-table item cannot be read (run "tierlog audit" to name it)'}`,
+    );
   return { confirmed: report.confirmed.length, deleted: report.deleted, kept: report.kept.length, lost: confirmed.length };
 }

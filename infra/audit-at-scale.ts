@@ -243,6 +243,8 @@ export class AuditAtScale extends Construct {
       fn.role.addToPrincipalPolicy(
         new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [resources.bucket.arnForObjects(`${resources.prefix}/*`)] }),
       );
+      // Before its first delete: a sample of the objects table's pointers shows it is this bucket's store.
+      fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [resources.objectsTable.tableArn] }));
     }
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({

@@ -94,7 +94,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<TierlogRole, readonly RolePermiss
     // A batch of one key is a DeleteObject.
     { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObject', 'DeleteObjects'] },
     { action: 'dynamodb:DeleteItem', resource: 'objectsTable', calls: ['DeleteItem'] },
-    // `tierlog sweep` first reads one page of the objects table to check its attribute names.
+    // `tierlog sweep` first reads one page of the objects table to check its attribute names;
+    // `audit --delete` samples its pointers to check it is the bucket's store (store-binding.ts).
     { action: 'dynamodb:Scan', resource: 'objectsTable', calls: ['Scan'] },
   ]),
 };

@@ -29,7 +29,7 @@ import {
 export { DEFAULT_AUDIT_AGE_MS, MIN_AUDIT_AGE_MS, parseBlobKey, uuidV7Time, type AuditReport } from '../recovery/audit.js';
 
 export interface AuditCommandOptions
-  extends Pick<LibraryAuditOptions, 'delete' | 'pageSize' | 'checkBatch' | 'deleteBatch' | 'beforeDelete' | 'signal'> {
+  extends Pick<LibraryAuditOptions, 'delete' | 'pageSize' | 'checkBatch' | 'deleteBatch' | 'beforeDelete' | 'signal' | 'emptyStoreOk'> {
   /** Only blobs older than this (ms) are considered. Default 24 h; at least 1 h. */
   readonly olderThanMs?: number;
   /** Show a progress bar on stderr. Default: when stderr is a TTY. */
@@ -69,6 +69,7 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
       ...(options.deleteBatch !== undefined ? { deleteBatch: options.deleteBatch } : {}),
       ...(options.beforeDelete !== undefined ? { beforeDelete: options.beforeDelete } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.emptyStoreOk !== undefined ? { emptyStoreOk: options.emptyStoreOk } : {}),
       onProgress: (p) => {
         bar?.setTotal(p.listed);
         bar?.update(p.listed, { orphans: p.orphans, inFlight: p.inFlight, unparseable: p.unparseable });

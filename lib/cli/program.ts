@@ -149,20 +149,32 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
         .argParser(durationArg),
     )
     .option('--delete', 'delete the orphans found (each batch is re-checked against the objects table first)')
+    .option(
+      '--empty-store-ok',
+      'with --delete: the store holds no large object, so delete even though the objects table points at no blob ' +
+        "(without it such a table refuses every delete, as it may be another deployment's; never overrides a table " +
+        'that points at blobs missing from this bucket)',
+    )
     .option('--inventory <manifest>', 'audit from snapshots: the S3 Inventory manifest.json of the bucket (with --export; DuckDB)')
     .option('--export <dir>', 'audit from snapshots: folder with DynamoDB exports of both tables (with --inventory)')
-    .action(async (opts: { olderThan: number; delete?: boolean; inventory?: string; export?: string }, command: Command) => {
-      const run = (signal?: AbortSignal) =>
-        auditCommand(ctx(), {
-          olderThanMs: opts.olderThan,
-          delete: opts.delete === true,
-          json: json(command),
-          inventory: opts.inventory,
-          export: opts.export,
-          ...(signal !== undefined ? { signal } : {}),
-        });
-      exitCode = await interruptible(options, io, run);
-    });
+    .action(
+      async (
+        opts: { olderThan: number; delete?: boolean; emptyStoreOk?: boolean; inventory?: string; export?: string },
+        command: Command,
+      ) => {
+        const run = (signal?: AbortSignal) =>
+          auditCommand(ctx(), {
+            olderThanMs: opts.olderThan,
+            delete: opts.delete === true,
+            emptyStoreOk: opts.emptyStoreOk === true,
+            json: json(command),
+            inventory: opts.inventory,
+            export: opts.export,
+            ...(signal !== undefined ? { signal } : {}),
+          });
+        exitCode = await interruptible(options, io, run);
+      },
+    );
 
   program
     .command('inspect')

@@ -40,6 +40,12 @@
  * say what it is: `TIERLOG_HV_ATTRIBUTES` not as the writers') also refuses every delete of the
  * run (`hv-shape.ts`).
  *
+ * An objects table that is not this bucket's store (another deployment's, a variable from the
+ * wrong shell) makes every blob look an orphan. With `delete`, until the run has seen a listed
+ * blob that HV points at, a sample of the table's pointers must show one in this bucket
+ * (`store-binding.ts`), or every delete of the run is refused (`deleteRefused`). A store that
+ * truly holds no large object is confirmed with `emptyStoreOk`.
+ *
  * Change-log items that cannot be trusted: an entry that does not parse but has a readable
  * object id holds every blob of that object (reported as in flight). An entry with no readable
  * object id, or an item that cannot be read at all, refuses every delete of the run
@@ -55,6 +61,7 @@ import { type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { type CorruptChangeLogItem, protectorOf, readChangeLogProtection } from './change-log-protection.js';
 import { unrecognisedHvItem } from './hv-shape.js';
+import { bindingRefusal, checkStoreBinding, type StoreBinding } from './store-binding.js';
 import { isUnrecognised } from '../tiered/hv-item-shape.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
 import { type BlobReference, HvTable } from '../tiered/hv-table.js';
@@ -98,6 +105,13 @@ export interface AuditOptions {
   readonly deleteBatch?: number;
   /** Called right before each delete request with its keys (tests, logs). */
   readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
+  /**
+   * The store holds no large object, so every blob under the prefix is garbage: lets `delete`
+   * proceed when the objects table points at no blob at all. Without it, such a table refuses
+   * every delete, since it may be another deployment's (`store-binding.ts`). It never overrides a
+   * table that points at blobs that are not in this bucket. Default false.
+   */
+  readonly emptyStoreOk?: boolean;
   /**
    * Stops the audit at its next safe point: before the next listing page or the next round of
    * checks, never inside a round, so an expired object's item is never removed without its blob.
@@ -310,6 +324,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       deleted: report.deleted,
     });
 
+  let binding: StoreBinding | undefined;
   const check = async (batch: Candidate[]): Promise<void> => {
     if (batch.length === 0) return;
     options.signal?.throwIfAborted();
@@ -368,6 +383,15 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         doomed.map((c) => c.objectId),
       );
       if (why !== undefined) report.deleteRefused = why;
+    }
+    if (report.delete && report.deleteRefused === undefined && (doomed.length > 0 || expired.length > 0)) {
+      // A blob of this listing that HV points at proves the table is this bucket's store; until
+      // the run has seen one, a sample of the table's pointers must (store-binding.ts).
+      if (report.referenced === 0) {
+        binding ??= await checkStoreBinding({ dynamodb, hv, lt });
+        const refusal = bindingRefusal(binding, options.emptyStoreOk ?? false);
+        if (refusal !== undefined) report.deleteRefused = refusal;
+      }
     }
     if (report.delete && report.deleteRefused === undefined) {
       // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.

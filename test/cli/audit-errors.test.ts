@@ -54,7 +54,7 @@ describe('audit --delete under failures', () => {
       },
       { step: 'initialize', name: 'perKeyDeleteError' },
     );
-    const run = await cliJson({ ...fx, s3 }, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+    const run = await cliJson({ ...fx, s3 }, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
     expect(run.code).toBe(1);
     expect(run.json).toMatchObject({ deleted: 2, deleteFailures: [{ key: refused, code: 'AccessDenied', message: 'Access Denied' }] });
     expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual([refused]);
@@ -79,7 +79,14 @@ describe('audit --delete under failures', () => {
         .attach(dynamodb, 'dynamodb');
       const c = capture();
       const ctx = { config: fx.config, dynamodb, s3: fx.s3, clock: ahead, io: c.io, env: {} };
-      const err = await auditCommand(ctx, { delete: true, olderThanMs: 90 * 60_000, json, pageSize: 2, checkBatch: 2 }).then(
+      const err = await auditCommand(ctx, {
+        delete: true,
+        emptyStoreOk: true,
+        olderThanMs: 90 * 60_000,
+        json,
+        pageSize: 2,
+        checkBatch: 2,
+      }).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -103,6 +110,7 @@ describe('audit --delete under failures', () => {
       const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, io: c.io, env: {} };
       const err = await auditCommand(ctx, {
         delete: true,
+        emptyStoreOk: true,
         olderThanMs: 90 * 60_000,
         json,
         pageSize: 2,
@@ -135,7 +143,7 @@ describe('audit --delete under failures', () => {
     interrupt.abort(new InterruptedError());
     const c = capture();
     const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, io: c.io, env: {} };
-    const err = await auditCommand(ctx, { delete: true, olderThanMs: 90 * 60_000, signal: interrupt.signal }).then(
+    const err = await auditCommand(ctx, { delete: true, emptyStoreOk: true, olderThanMs: 90 * 60_000, signal: interrupt.signal }).then(
       () => undefined,
       (e: unknown) => e,
     );

@@ -70,6 +70,7 @@ describe('audit and writes in flight', () => {
       clock: ahead,
       olderThanMs: OLDER_THAN,
       delete: true,
+      emptyStoreOk: true,
     });
     expect(report.inFlight).toEqual([{ key: uploaded[0], objectId: 'slow', instanceId: w.log.instanceId, why: 'named' }]);
     expect(report).toMatchObject({ orphans: [], deleted: 0, referenced: 1, young: 0 });
@@ -93,7 +94,7 @@ describe('audit and writes in flight', () => {
     expect(items).toHaveLength(1);
     const instanceId = String(items[0]!.pk);
 
-    const held = await cliJson(fx, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+    const held = await cliJson(fx, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
     expect(held.code).toBe(0);
     expect(held.json).toMatchObject({ inFlight: [{ key: blob, instanceId, why: 'named' }], orphans: [], deleted: 0 });
     const text = await cli(fx, ['audit', '--older-than', '90m'], { clock: ahead });
@@ -103,7 +104,15 @@ describe('audit and writes in flight', () => {
 
     // The entry is gone (its item deleted) and HV never pointed at the blob: an orphan now.
     await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.changeLogTable, Key: marshall({ pk: instanceId }) }));
-    const gone = await audit({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, olderThanMs: OLDER_THAN, delete: true });
+    const gone = await audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: OLDER_THAN,
+      delete: true,
+      emptyStoreOk: true,
+    });
     expect(gone).toMatchObject({ inFlight: [], deleted: 1 });
     expect(gone.orphans.map((o) => o.key)).toEqual([blob]);
     expect(await blobsOf(fx, 'dead')).toEqual([]);
@@ -129,6 +138,7 @@ describe('audit and writes in flight', () => {
       clock: ahead,
       olderThanMs: OLDER_THAN,
       delete: true,
+      emptyStoreOk: true,
     });
     expect(report.inFlight.map((f) => [f.key, f.why, f.instanceId]).sort()).toEqual(
       [
@@ -148,12 +158,12 @@ describe('audit and writes in flight', () => {
     const orphan = blobKey(fx, 'free');
     await putBlob(fx, orphan);
     const instanceId = await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { [newChangeId()]: 'not an entry' } });
-    const run = await cliJson(fx, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+    const run = await cliJson(fx, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
     expect(run.code).toBe(1);
     expect(run.json).toMatchObject({ deleted: 0, deleteRefused: expect.stringContaining(instanceId), corruptChangeLog: [{ instanceId }] });
     expect(run.json.orphans.map((o: { key: string }) => o.key)).toEqual([orphan]);
     expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([orphan]);
-    const text = await cli(fx, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+    const text = await cli(fx, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
     expect(text.out).toContain('deletes refused:');
   });
 });

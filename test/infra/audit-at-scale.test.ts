@@ -25,6 +25,18 @@ function findings(app: App): string[] {
   return report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} @ ${r.constructPath}`)).sort();
 }
 
+/** The resources a policy allows dynamodb:Scan on, sorted. */
+function scanned(policy: unknown): unknown[] {
+  const statements = (policy as any).Properties.PolicyDocument.Statement as any[];
+  return statements
+    .filter((st) => [st.Action].flat().includes('dynamodb:Scan'))
+    .flatMap((st) => [st.Resource].flat())
+    .sort(byJson);
+}
+
+const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+const objectsTableArn = (stack: TierlogStack) => stack.resolve(stack.tierlog.objectsTable.tableArn);
+
 describe('auditAtScale', () => {
   it('is off by default: no state machine, no inventory, no Glue, no Athena', () => {
     const { template } = build({});
@@ -35,7 +47,7 @@ describe('auditAtScale', () => {
   });
 
   describe('on', () => {
-    const { app, template } = build({ auditAtScale: { delete: true } });
+    const { app, template, stack } = build({ auditAtScale: { delete: true } });
 
     it('a daily Parquet inventory of the current versions under <prefix>/, with size and last-modified', () => {
       template.hasResourceProperties('AWS::S3::Bucket', {
@@ -110,6 +122,8 @@ describe('auditAtScale', () => {
           's3:ListBucket',
         ].sort(),
       );
+      // The change log, and (deleting) the objects table: its pointers are sampled before the first delete.
+      expect(scanned(fnPolicy![1])).toEqual([stack.resolve(stack.tierlog.changeLogTable.tableArn), objectsTableArn(stack)].sort(byJson));
       const text = JSON.stringify(policies);
       expect(text).not.toContain('"dynamodb:*"');
       expect(text).not.toContain('"s3:*"');
@@ -151,11 +165,12 @@ describe('auditAtScale', () => {
     });
 
     it('report-only (delete: false, the default): the Lambda cannot delete, nor read any object; nag-clean', () => {
-      const { app: a, template: t } = build({ auditAtScale: true });
+      const { app: a, template: t, stack: s } = build({ auditAtScale: true });
       const policies = t.findResources('AWS::IAM::Policy');
       const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
       expect(JSON.stringify(fnPolicy)).not.toContain('s3:DeleteObject');
       expect(JSON.stringify(fnPolicy)).not.toContain('s3:GetObject');
+      expect(scanned(fnPolicy![1])).toEqual([s.resolve(s.tierlog.changeLogTable.tableArn)]);
       expect(findings(a)).toEqual([]);
     });
 

@@ -86,6 +86,7 @@ describe('snapshot audit under failures', () => {
           ...snap,
           olderThanMs: HOUR,
           delete: true,
+          emptyStoreOk: true,
         }),
       ).rejects.toThrow(/access denied/);
       expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual([orphan]);
@@ -109,7 +110,16 @@ describe('snapshot audit under failures', () => {
       .attach(dynamodb, 'dynamodb');
     try {
       const err = await rejectionOf(
-        snapshotAudit({ config: fx.config, dynamodb, s3: fx.s3, ...snap, olderThanMs: HOUR, delete: true, batchSize: 1 }),
+        snapshotAudit({
+          config: fx.config,
+          dynamodb,
+          s3: fx.s3,
+          ...snap,
+          olderThanMs: HOUR,
+          delete: true,
+          emptyStoreOk: true,
+          batchSize: 1,
+        }),
       );
       expect(err).toBeInstanceOf(SnapshotAuditIncompleteError);
       const { report } = err as SnapshotAuditIncompleteError;
@@ -136,6 +146,7 @@ describe('snapshot audit under failures', () => {
           export: snap.exportDir,
           olderThanMs: HOUR,
           delete: true,
+          emptyStoreOk: true,
           json,
           deleteBatch: 1,
           signal: interrupt.signal,
@@ -163,7 +174,14 @@ describe('snapshot audit under failures', () => {
     const c = capture();
     const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => snap.now, io: c.io, env: {} };
     const err = await rejectionOf(
-      auditCommand(ctx, { inventory: snap.inventory, export: snap.exportDir, olderThanMs: HOUR, delete: true, signal: interrupt.signal }),
+      auditCommand(ctx, {
+        inventory: snap.inventory,
+        export: snap.exportDir,
+        olderThanMs: HOUR,
+        delete: true,
+        emptyStoreOk: true,
+        signal: interrupt.signal,
+      }),
     );
     expect(err).toBeInstanceOf(InterruptedError);
     expect(reportError(err, c.io)).toBe(130);

@@ -31,6 +31,7 @@ async function reverify(fx: Fixture, key: string, lastModified: number | 'unknow
     now: Date.now(),
     olderThanMs: HOUR,
     delete: true,
+    emptyStoreOk: true,
   });
 }
 

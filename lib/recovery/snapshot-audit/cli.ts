@@ -1,10 +1,12 @@
 /**
  * `tierlog audit --inventory <manifest.json> --export <dir> [--older-than 24h] [--delete]`: the
  * snapshot audit for mid-size buckets, run locally with DuckDB. Exit code 1 when a loss is
- * confirmed, a delete failed, or deletes were refused (a change-log item that cannot be read).
+ * confirmed, a delete failed, or deletes were refused (an item that cannot be read, or an objects
+ * table that is not this bucket's store).
  */
 import { EXIT, type CliContext, printJson, println, UsageError } from '../../cli/common.js';
 import { SnapshotAuditIncompleteError } from './errors.js';
+import { deletesRefused } from './reverify.js';
 import { formatSnapshotAudit, MIN_SNAPSHOT_AUDIT_AGE_MS, type SnapshotAuditReport, snapshotAudit } from './snapshot-audit.js';
 
 export interface SnapshotAuditCliOptions {
@@ -19,6 +21,8 @@ export interface SnapshotAuditCliOptions {
   readonly deleteBatch?: number;
   /** Called right before each delete request with its keys (tests, logs). */
   readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
+  /** `--empty-store-ok`: see `SnapshotAuditOptions.emptyStoreOk`. */
+  readonly emptyStoreOk?: boolean;
 }
 
 /** Runs the snapshot audit for the CLI; returns the exit code. */
@@ -45,6 +49,7 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
       ...(options.deleteBatch !== undefined ? { batchSize: options.deleteBatch } : {}),
       ...(options.beforeDelete !== undefined ? { beforeDelete: options.beforeDelete } : {}),
+      ...(options.emptyStoreOk !== undefined ? { emptyStoreOk: options.emptyStoreOk } : {}),
     });
   } catch (err) {
     // Stopped after deleting: print what it did (stdout), then the error (stderr; exit 130 or 1).
@@ -52,8 +57,8 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
     throw err;
   }
   print(report);
-  // As the listing audit: a change log that cannot be read refuses the deletes, and that needs a look.
-  const refused =
-    report.delete && report.kept.some((k) => k.reason === 'change-log-unreadable' || k.reason === 'objects-table-unrecognised');
+  // As the listing audit: an item that cannot be read, or a table that is not this bucket's store,
+  // refuses the deletes, and that needs a look.
+  const refused = report.delete && deletesRefused(report);
   return report.lost.length > 0 || report.deleteFailures.length > 0 || refused ? EXIT.failure : EXIT.ok;
 }

@@ -37,6 +37,8 @@ import { isUuidV7 } from '../../ids.js';
 import { MIN_AUDIT_AGE_MS } from '../audit.js';
 import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { unrecognisedHvItem } from '../hv-shape.js';
+import { bindingRefusal, checkStoreBinding } from '../store-binding.js';
+import { HvTable } from '../../tiered/hv-table.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
 import { type DeleteFailure, LtBucket } from '../../tiered/lt-bucket.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
@@ -56,7 +58,12 @@ export type KeptReason =
   | 'change-log-unreadable'
   | 'referenced'
   /** An objects-table item that is not understood (`../hv-shape.ts`): every delete refused. */
-  | 'objects-table-unrecognised';
+  | 'objects-table-unrecognised'
+  /**
+   * The objects table does not show itself the store of this bucket (`../store-binding.ts`: it
+   * may be another deployment's, and then every blob looks an orphan): every delete refused.
+   */
+  | 'store-unbound';
 
 export interface ReverifyOptions {
   readonly config: TierlogConfig;
@@ -78,6 +85,12 @@ export interface ReverifyOptions {
   /** Called right before each delete batch (tests). */
   readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
   /**
+   * The store holds no large object: with `delete`, go ahead when the objects table points at no
+   * blob at all (never when it points at blobs that are not in this bucket). Default false:
+   * refused, as such a table may be another deployment's (`../store-binding.ts`).
+   */
+  readonly emptyStoreOk?: boolean;
+  /**
    * Stops at the next batch, never inside one (a batch's read and its delete go together). What
    * was done is then thrown as a {@link ReverifyIncompleteError} if anything was deleted, else the
    * signal's reason. The CLI aborts it on Ctrl-C.
@@ -92,6 +105,8 @@ export interface ReverifyReport {
   deleted: number;
   readonly kept: Array<{ readonly key: string; readonly reason: KeptReason }>;
   readonly deleteFailures: DeleteFailure[];
+  /** Why every delete was refused (`store-unbound`), when it was. */
+  refusal?: string;
 }
 
 /**
@@ -167,6 +182,7 @@ async function reverifyBatches(
 ): Promise<ReverifyReport> {
   const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const batchSize = Math.max(1, Math.min(options.batchSize ?? S3_DELETE_BATCH, S3_DELETE_BATCH));
+  let bound = false;
   for (let i = 0; i < parsed.length; i += batchSize) {
     options.signal?.throwIfAborted();
     const batch = parsed.slice(i, i + batchSize).filter((c) => {
@@ -195,6 +211,17 @@ async function reverifyBatches(
         return report;
       }
     }
+    if (options.delete && doomed.length > 0 && !bound) {
+      // Before the first delete: is the objects table this bucket's store at all?
+      const refusal = await storeBindingRefusal(options, config, lt);
+      if (refusal !== undefined) {
+        report.refusal = refusal;
+        const rest = [...doomed, ...parsed.slice(i + batchSize).map((c) => c.key)];
+        for (const key of rest) report.kept.push({ key, reason: 'store-unbound' });
+        return report;
+      }
+      bound = true;
+    }
     report.confirmed.push(...doomed);
     if (!options.delete || doomed.length === 0) continue;
     await options.beforeDelete?.(doomed);
@@ -203,6 +230,27 @@ async function reverifyBatches(
     report.deleted += doomed.length - failures.length;
   }
   return report;
+}
+
+/**
+ * Whether the re-verification refused deletes for a reason that needs an operator's look: a
+ * change-log or objects-table item it cannot read, or an objects table that is not this
+ * bucket's store (then `report.refusal` says why). Exit code 1 in the CLI, an error in the Lambda.
+ */
+export function deletesRefused(report: Pick<ReverifyReport, 'kept'>): boolean {
+  return report.kept.some(
+    (k) => k.reason === 'change-log-unreadable' || k.reason === 'objects-table-unrecognised' || k.reason === 'store-unbound',
+  );
+}
+
+/** Why deletes are refused for the store `config` names (`../store-binding.ts`), or undefined. */
+export async function storeBindingRefusal(
+  options: Pick<ReverifyOptions, 'dynamodb' | 'emptyStoreOk'>,
+  config: TierlogConfig,
+  lt: LtBucket,
+): Promise<string | undefined> {
+  const hv = new HvTable(config.objectsTable, options.dynamodb, hvAttributeNames(config));
+  return bindingRefusal(await checkStoreBinding({ dynamodb: options.dynamodb, hv, lt }), options.emptyStoreOk ?? false);
 }
 
 /** A candidate lost blob: HV item `objectKey` references `key`, the inventory lacks it. */

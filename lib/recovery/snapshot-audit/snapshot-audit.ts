@@ -52,6 +52,8 @@ export interface SnapshotAuditOptions {
   /** Proposed orphans per re-verification batch (one HV read, one DeleteObjects). Default 1 000. */
   readonly batchSize?: number;
   readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
+  /** The store holds no large object: see `ReverifyOptions.emptyStoreOk`. Default false. */
+  readonly emptyStoreOk?: boolean;
   /**
    * Stops the audit at its next safe point: after the query, after the losses are confirmed, or
    * between two re-verification batches (never inside one). It then throws
@@ -87,6 +89,8 @@ export interface SnapshotAuditReport {
   readonly delete: boolean;
   readonly deleted: number;
   readonly deleteFailures: DeleteFailure[];
+  /** Why every delete was refused: the objects table does not show itself this bucket's store. */
+  readonly deleteRefused?: string;
 }
 
 /**
@@ -168,6 +172,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     delete: options.delete ?? false,
     deleted: verified.deleted,
     deleteFailures: verified.deleteFailures,
+    ...(verified.refusal !== undefined ? { deleteRefused: verified.refusal } : {}),
   });
   try {
     return reportOf(
@@ -181,6 +186,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
           ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
           ...(options.signal !== undefined ? { signal: options.signal } : {}),
           ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+          ...(options.emptyStoreOk !== undefined ? { emptyStoreOk: options.emptyStoreOk } : {}),
         },
       ),
     );
@@ -203,6 +209,7 @@ export function formatSnapshotAudit(r: SnapshotAuditReport): string[] {
     lines.push('LOST (HV points at a blob the bucket lacks):', ...r.lost.map((l) => `  ${l.key}  object ${JSON.stringify(l.objectKey)}`));
   if (r.malformed.length > 0) lines.push('malformed keys (never deleted):', ...r.malformed.map((k) => `  ${k}`));
   if (r.delete) {
+    if (r.deleteRefused !== undefined) lines.push(`deletes refused: ${r.deleteRefused}`);
     lines.push(`deleted ${r.deleted} blobs`);
     for (const f of r.deleteFailures) lines.push(`  ${f.key}  ${f.code}: ${f.message}`);
   } else if (r.orphans.length > 0) {

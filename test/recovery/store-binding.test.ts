@@ -1,0 +1,179 @@
+/**
+ * The audits delete a blob because the objects table does not point at it, so a run given the
+ * objects table of another store (a staging table beside the production bucket) would take every
+ * blob for an orphan. Each scene: a "production" store (a bucket with a live large object and an
+ * old orphan, its objects table pointing at the live one) and the table the audit is given, then
+ * `tierlog audit --delete` (listing) and the snapshot re-verification with `delete`; checked from
+ * outside by listing the bucket.
+ *
+ *  - the table of another store (points at blobs that are not in this bucket): nothing deleted,
+ *    exit 1, `--empty-store-ok` does not override it;
+ *  - an empty table: nothing deleted unless `--empty-store-ok` says the store holds no large object;
+ *  - the right table: the orphan deleted, the live blob kept, also when the orphan is checked
+ *    (checkBatch 1) before the run has seen a blob the table points at (a sample of the table's
+ *    pointers decides then: one Scan page per segment).
+ */
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { describe, expect, test } from 'vitest';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { audit } from '../../lib/recovery/audit.js';
+import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { BINDING_SEGMENTS, judgeStoreBinding, type SampleFinding } from '../../lib/recovery/store-binding.js';
+import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { blobKey, cliJson, HOUR, putBlob, putTombstone } from '../cli/helpers.js';
+
+const OLD = Date.now() - 3 * HOUR;
+const ahead = () => Date.now() + 2 * HOUR;
+
+/** A store with a live large object and an old orphan; the orphan's object id sorts first in the listing. */
+async function production(): Promise<{ fx: Fixture; live: string; orphan: string }> {
+  const fx = await freshFixture();
+  const orphan = blobKey(fx, 'a-orphan', OLD); // base64url "YS1…" sorts before "ei1…"
+  const live = blobKey(fx, 'z-live', OLD);
+  await putBlob(fx, orphan);
+  await putBlob(fx, live, 'live bytes');
+  await putTombstone(fx, 'z-live', live);
+  return { fx, live, orphan };
+}
+
+/** Another store's objects table: it points at a blob of its own bucket. */
+async function otherStoresTable(): Promise<string> {
+  const other = await freshFixture();
+  const blob = blobKey(other, 'z-live', OLD);
+  await putBlob(other, blob);
+  await putTombstone(other, 'z-live', blob);
+  return other.config.objectsTable;
+}
+
+/** An objects table with no item. */
+async function emptyTable(fx: Fixture): Promise<string> {
+  const name = `${fx.config.objectsTable}-empty`;
+  await fx.dynamodb.send(
+    new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: [{ AttributeName: 'key', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  return name;
+}
+
+const keysOf = (fx: Fixture) => listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
+const withTable = (fx: Fixture, objectsTable: string): Fixture => ({ ...fx, config: { ...fx.config, objectsTable } });
+
+async function listingAudit(fx: Fixture, extra: string[] = []) {
+  return cliJson(fx, ['audit', '--older-than', '90m', '--delete', ...extra], { clock: ahead });
+}
+
+async function reverify(fx: Fixture, keys: string[], emptyStoreOk = false) {
+  return reverifyAndDelete(
+    keys.map((key) => ({ key, lastModified: OLD })),
+    { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, now: Date.now(), olderThanMs: HOUR, delete: true, emptyStoreOk },
+  );
+}
+
+describe("the audits refuse to delete through an objects table that is not the bucket's store", () => {
+  test("another store's table: the listing audit deletes nothing and says why (exit 1), even with --empty-store-ok", async () => {
+    const { fx, live, orphan } = await production();
+    const wrong = withTable(fx, await otherStoresTable());
+    for (const extra of [[], ['--empty-store-ok']]) {
+      const run = await listingAudit(wrong, extra);
+      expect(run.code).toBe(1);
+      expect(run.json.deleted).toBe(0);
+      expect(run.json.deleteRefused).toMatch(/points at blobs that are not in s3:\/\//);
+    }
+    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+  });
+
+  test("another store's table: the snapshot re-verification keeps every candidate as store-unbound", async () => {
+    const { fx, live, orphan } = await production();
+    const report = await reverify(withTable(fx, await otherStoresTable()), [orphan, live], true);
+    expect(report.deleted).toBe(0);
+    expect(report.kept.map((k) => k.reason)).toEqual(['store-unbound', 'store-unbound']);
+    expect(report.refusal).toMatch(/points at blobs that are not in/);
+    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+  });
+
+  test('an empty table: refused, unless --empty-store-ok states the store holds no large object', async () => {
+    const fx = await freshFixture();
+    const orphan = blobKey(fx, 'a-orphan', OLD);
+    await putBlob(fx, orphan);
+    const empty = withTable(fx, await emptyTable(fx));
+    const refused = await listingAudit(empty);
+    expect(refused.code).toBe(1);
+    expect(refused.json.deleteRefused).toMatch(/points at no blob/);
+    expect(await keysOf(fx)).toEqual([orphan]);
+    expect((await reverify(empty, [orphan])).kept).toEqual([{ key: orphan, reason: 'store-unbound' }]);
+    expect(await keysOf(fx)).toEqual([orphan]);
+
+    const confirmed = await listingAudit(empty, ['--empty-store-ok']);
+    expect(confirmed.code).toBe(0);
+    expect(confirmed.json.deleted).toBe(1);
+    expect(await keysOf(fx)).toEqual([]);
+  });
+
+  test.each([
+    ['in one round: a listed blob it points at binds it', {}, 0],
+    ['the orphan checked alone first: the sample binds it', { pageSize: 1, checkBatch: 1 }, BINDING_SEGMENTS],
+  ])('the right table, %s; the orphan is deleted, the live blob kept', async (_name, batching, objectsScans) => {
+    const { fx, live } = await production();
+    const dynamodb = createDynamoDBClient();
+    const scans: string[] = [];
+    dynamodb.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName === 'ScanCommand') scans.push(args.input.TableName);
+        return next(args);
+      },
+      { step: 'initialize', name: 'countScans' },
+    );
+    try {
+      const report = await audit({
+        config: fx.config,
+        dynamodb,
+        s3: fx.s3,
+        clock: ahead,
+        olderThanMs: 90 * 60_000,
+        delete: true,
+        ...batching,
+      });
+      expect(report.deleteRefused).toBeUndefined();
+      expect(report.deleted).toBe(1);
+      expect(scans.filter((t) => t === fx.config.objectsTable)).toHaveLength(objectsScans);
+    } finally {
+      dynamodb.destroy();
+    }
+    expect(await keysOf(fx)).toEqual([live]);
+  });
+
+  test('the right table, snapshot re-verification: the sample binds it, the orphan is deleted', async () => {
+    const { fx, live, orphan } = await production();
+    const report = await reverify(fx, [orphan]);
+    expect(report.refusal).toBeUndefined();
+    expect(report.deleted).toBe(1);
+    expect(await keysOf(fx)).toEqual([live]);
+  });
+});
+
+describe('judgeStoreBinding', () => {
+  const scope = { table: 'objects', bucket: 'b', prefix: 'p', scanned: 10 };
+  const here: SampleFinding = { kind: 'here', objectKey: 'k', blob: 'p/x/y' };
+  const missing = (confirmed: boolean): SampleFinding => ({
+    kind: 'notHere',
+    objectKey: 'k',
+    blob: 'p/x/y',
+    why: 'no such blob',
+    confirmed,
+  });
+  const unknown: SampleFinding = { kind: 'unknown', objectKey: 'k', blob: 'p/x/y', why: 'AccessDenied' };
+
+  test.each<[string, SampleFinding[], string]>([
+    ['one blob here binds, whatever else the sample shows', [missing(true), unknown, here], 'bound'],
+    ['no item points at a blob', [], 'noReferences'],
+    ['a confirmed pointer to a blob not here', [missing(true), missing(false)], 'unbound'],
+    ['a pointer that moved during the check is not evidence', [missing(false)], 'undecided'],
+    ['a lookup S3 did not answer', [missing(true), unknown], 'undecided'],
+  ])('%s: %s', (_name, findings, kind) => {
+    expect(judgeStoreBinding(findings, scope).kind).toBe(kind);
+  });
+});
