@@ -115,16 +115,21 @@ export interface SweeperOptions {
    * Pages (of 1 000 uploads) the sweep's one listing of the multipart uploads in progress under
    * the prefix reads at most, to find the uploads of dead writers' never-committed blobs
    * (abandoned-uploads.ts); uploads past it are left to the bucket's lifecycle rule (logged,
-   * counted in `abandonedUploadListingsTruncated`). Default 10.
+   * counted in `abandonedUploadListingsTruncated`). 1..100 (`MAX_UPLOAD_LISTING_PAGES`).
+   * Default 10; `TIERLOG_UPLOAD_LISTING_PAGES` in the environment.
    */
   readonly maxUploadListingPages?: number;
-  /** Instances processed at once. Default 16. */
+  /** Instances processed at once. Default 16; `TIERLOG_SWEEP_CONCURRENCY`. */
   readonly concurrency?: number;
-  /** Stop taking new instances this long before the deadline. Default 10 000. */
+  /**
+   * Stop taking new instances this long before the deadline. At most 15 minutes. Default
+   * 10 000; `TIERLOG_DEADLINE_MARGIN_MS`.
+   */
   readonly deadlineMarginMs?: number;
   /**
    * Stop waiting for requests this long before the deadline and return the report (time to
-   * publish it and answer). Default {@link DEFAULT_ANSWER_MARGIN_MS}.
+   * publish it and answer). At most 15 minutes. Default {@link DEFAULT_ANSWER_MARGIN_MS};
+   * `TIERLOG_ANSWER_MARGIN_MS`.
    */
   readonly answerMarginMs?: number;
   /**
@@ -699,11 +704,7 @@ export class Sweeper {
  * @throws ConfigError naming the option.
  */
 function checkSweeperDurations(options: SweeperOptions): void {
-  const pages = options.maxUploadListingPages;
-  if (pages !== undefined && (!Number.isSafeInteger(pages) || pages < 1)) {
-    throw new ConfigError(`maxUploadListingPages must be a positive integer, got ${String(pages)}`, 'maxUploadListingPages');
-  }
-  for (const option of ['maxLeaseMs', 'quarantineRecheckMs', 'retryFailedMs', 'deadlineMarginMs', 'answerMarginMs'] as const) {
+  for (const option of ['maxLeaseMs', 'quarantineRecheckMs', 'retryFailedMs'] as const) {
     const value = options[option];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
       throw new ConfigError(`${option} must be a non-negative integer, got ${String(value)}`, option);
