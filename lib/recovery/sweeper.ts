@@ -40,7 +40,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import {
+  DEFAULT_ANSWER_MARGIN_MS,
   DEFAULT_CLAIM_MS,
+  DEFAULT_DEADLINE_MARGIN_MS,
   DEFAULT_MAX_UPLOAD_MS,
   DEFAULT_QUARANTINE_RECHECK_MS,
   DEFAULT_SKEW_MARGIN_MS,
@@ -167,8 +169,8 @@ export interface SweepOptions {
   readonly housekeeping?: boolean;
 }
 
-/** Default {@link SweeperOptions.answerMarginMs}: 2 s to publish the report and return. */
-export const DEFAULT_ANSWER_MARGIN_MS = 2_000;
+/** Default {@link SweeperOptions.answerMarginMs} (2 s) and {@link SweeperOptions.deadlineMarginMs} (10 s). */
+export { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS } from '../constants.js';
 
 /** How often a sweep waiting for requests looks at its clock for the deadline, at most (ms). */
 const DEADLINE_POLL_MS = 500;
@@ -266,7 +268,7 @@ export class Sweeper {
     this.retryFailedMs = options.retryFailedMs ?? 60_000;
     this.concurrency = options.concurrency ?? 16;
     this.maxUploadListingPages = options.maxUploadListingPages ?? DEFAULT_UPLOAD_LISTING_PAGES;
-    this.deadlineMarginMs = options.deadlineMarginMs ?? 10_000;
+    this.deadlineMarginMs = options.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
     this.answerMarginMs = options.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS;
     this.shardlessScan = options.shardlessScan ?? { segments: 8, maxPages: 4 };
     this.random = options.random ?? Math.random;
