@@ -7,7 +7,14 @@
  */
 export { Tierlog, type TierlogProps } from './tierlog.js';
 export { TierlogStack, type TierlogStackProps } from './stack.js';
-export { TierlogSweeper, type TierlogSweeperProps, SWEEPER_SERVICE_NAME, shardsOfSchedule } from './sweeper.js';
+export {
+  TierlogSweeper,
+  type TierlogSweeperProps,
+  type SweeperTuningProps,
+  SWEEPER_SERVICE_NAME,
+  shardsOfSchedule,
+  sweeperTuningOf,
+} from './sweeper.js';
 export { ObjectsFunction, type ObjectsFunctionProps, OBJECTS_SERVICE_NAME } from './objects-function.js';
 export { TierlogMonitoring, type TierlogMonitoringProps, type TierlogAlarms, sweepMetric } from './monitoring.js';
 export { BlobBucket, type BlobBucketProps } from './bucket.js';

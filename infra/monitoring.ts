@@ -62,6 +62,13 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * alarm looks back an hour.
    */
   readonly stuckInstances: cloudwatch.Alarm;
+  /**
+   * A sweep could not list or abort the multipart uploads of dead writers (an S3 error past the
+   * SDK's retries, or a missing `s3:ListBucketMultipartUploads` / `s3:AbortMultipartUpload`
+   * right): their parts are left to the bucket's AbortIncompleteMultipartUpload rule, and stored
+   * (and billed) until it runs. Nothing is lost; the alarm says the sweeper cannot clean them.
+   */
+  readonly abandonedUploadErrors: cloudwatch.Alarm;
 }
 
 const PERIOD = Duration.minutes(5);
@@ -81,6 +88,7 @@ export class TierlogMonitoring extends Construct {
     const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)');
     const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined');
     const stuck = sweepMetric(SWEEP_METRICS.stuckInstances, cloudwatch.Stats.SUM, 'stuck instances');
+    const uploadErrors = sweepMetric(SWEEP_METRICS.abandonedUploadErrors, cloudwatch.Stats.SUM, 'abandoned upload errors');
     const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
       period: PERIOD,
       statistic: cloudwatch.Stats.MAXIMUM,
@@ -133,6 +141,16 @@ export class TierlogMonitoring extends Construct {
         datapointsToAlarm: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
+      abandonedUploadErrors: new cloudwatch.Alarm(this, 'AbandonedUploadErrors', {
+        alarmDescription:
+          'tierlog: the sweeper could not list or abort dead writers\' multipart uploads; their parts wait for the bucket\'s lifecycle rule (see "abandoned upload" / "abandoned uploads not listed" in the sweeper logs; check s3:ListBucketMultipartUploads and s3:AbortMultipartUpload)',
+        metric: uploadErrors,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        // Listings happen only in sweeps that judge dead writers' new blobs: any failure counts.
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
       ...props.objectsStream.alarms,
     };
     addAlarmActions(Object.values(this.alarms), props.alarmActions);
@@ -155,7 +173,11 @@ export class TierlogMonitoring extends Construct {
             left: counts(['entriesRecovered', 'entriesDeferred', 'entriesQuarantined', 'entriesFailed']),
             width: 8,
           }),
-          new cloudwatch.GraphWidget({ title: 'Blobs deleted', left: counts(['blobsDeleted']), width: 8 }),
+          new cloudwatch.GraphWidget({
+            title: 'Blobs deleted, abandoned uploads',
+            left: counts(['blobsDeleted', 'abandonedUploadsAborted', 'abandonedUploadErrors', 'abandonedUploadListingsTruncated']),
+            width: 8,
+          }),
         ],
         [
           new cloudwatch.GraphWidget({
@@ -178,7 +200,7 @@ export class TierlogMonitoring extends Construct {
               fn.metricInvocations({ period: PERIOD, statistic: cloudwatch.Stats.SUM }),
               fn.metricErrors({ period: PERIOD, statistic: cloudwatch.Stats.SUM }),
               fn.metricThrottles({ period: PERIOD, statistic: cloudwatch.Stats.SUM }),
-              ...counts(['errors']),
+              ...counts(['errors', 'stoppedEarly']),
             ],
             right: [dlqDepth],
             width: 8,

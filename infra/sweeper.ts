@@ -15,7 +15,8 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { MIN_CLAIM_MS } from '../lib/constants.js';
+import { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS, MIN_CLAIM_MS } from '../lib/constants.js';
+import { type SweeperTuning, sweeperTuningToEnv } from '../lib/recovery/sweeper-env.js';
 import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { grantSweeper, type TierlogResources } from './permissions.js';
@@ -23,12 +24,102 @@ import { grantSweeper, type TierlogResources } from './permissions.js';
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 
+/**
+ * The sweeper's tuning, written to its function's environment (`SWEEPER_ENV`, the variables
+ * `tierlog sweep` reads too) and checked at synth as the sweeper checks it (a `ConfigError`
+ * naming the prop). All optional: unset ones keep the library's defaults.
+ */
+export interface SweeperTuningProps {
+  /**
+   * How long a claim lasts before another sweeper may take over (`TIERLOG_CLAIM_MS`). 1 minute
+   * to 1 hour.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly claim?: Duration;
+  /**
+   * Only leases that ended this long ago count as expired: the clock skew allowed between
+   * writers and the sweeper (`TIERLOG_SKEW_MARGIN_MS`). 5 s to 1 hour.
+   *
+   * @default Duration.seconds(30)
+   */
+  readonly skewMargin?: Duration;
+  /**
+   * Longest an upload may run after its entry was recorded (`TIERLOG_MAX_UPLOAD_MS`). 15 minutes
+   * to 1 day.
+   *
+   * @default Duration.minutes(20)
+   */
+  readonly maxUpload?: Duration;
+  /**
+   * Instances one sweep processes at once (`TIERLOG_SWEEP_CONCURRENCY`).
+   *
+   * @default 16
+   */
+  readonly concurrency?: number;
+  /**
+   * Pages (of 1 000 uploads) of the judging sweep's one listing of multipart uploads in progress
+   * (`TIERLOG_UPLOAD_LISTING_PAGES`); uploads past it are left to the bucket's lifecycle rule.
+   * 1..100.
+   *
+   * @default 10
+   */
+  readonly maxUploadListingPages?: number;
+  /**
+   * A sweep stops taking new instances this long before the function's timeout
+   * (`TIERLOG_DEADLINE_MARGIN_MS`). Below the timeout.
+   *
+   * @default Duration.seconds(10)
+   */
+  readonly deadlineMargin?: Duration;
+  /**
+   * A sweep stops waiting for requests this long before the timeout and answers with its report
+   * (`stoppedEarly`, metric `StoppedEarly`), leaving time to publish its metrics
+   * (`TIERLOG_ANSWER_MARGIN_MS`). Below the timeout.
+   *
+   * @default Duration.seconds(2)
+   */
+  readonly answerMargin?: Duration;
+}
+
+/** The prop each tuning option comes from, as errors name it. */
+const TUNING_PROPS = {
+  claimMs: 'sweeperTuning.claim',
+  skewMarginMs: 'sweeperTuning.skewMargin',
+  maxUploadMs: 'sweeperTuning.maxUpload',
+  concurrency: 'sweeperTuning.concurrency',
+  maxUploadListingPages: 'sweeperTuning.maxUploadListingPages',
+  deadlineMarginMs: 'sweeperTuning.deadlineMargin',
+  answerMarginMs: 'sweeperTuning.answerMargin',
+} as const;
+
+/** The sweeper options `tuning` sets (durations in ms), unset ones left out. */
+export function sweeperTuningOf(tuning: SweeperTuningProps = {}): Partial<Omit<SweeperTuning, 'unsafeShortWindows'>> {
+  const ms = (d: Duration | undefined) => d?.toMilliseconds();
+  const options = {
+    claimMs: ms(tuning.claim),
+    skewMarginMs: ms(tuning.skewMargin),
+    maxUploadMs: ms(tuning.maxUpload),
+    concurrency: tuning.concurrency,
+    maxUploadListingPages: tuning.maxUploadListingPages,
+    deadlineMarginMs: ms(tuning.deadlineMargin),
+    answerMarginMs: ms(tuning.answerMargin),
+  };
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+}
+
 /** Properties of {@link TierlogSweeper}. */
 export interface TierlogSweeperProps extends TierlogFunctionOptions {
   /** The tables, bucket and prefix to sweep. */
   readonly resources: TierlogResources;
   /** The function's configuration variables (what `loadConfig` reads). */
   readonly environment: Record<string, string>;
+  /**
+   * The sweeper's tuning, added to its environment.
+   *
+   * @default - the library's defaults
+   */
+  readonly tuning?: SweeperTuningProps;
   /** Number of lease shards (`TIERLOG_LEASE_SHARDS`); fan-out splits them between schedules. */
   readonly leaseShards: number;
   /**
@@ -62,7 +153,7 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
    */
   readonly reservedConcurrency?: number;
   /**
-   * Function timeout; a sweep stops taking new work 10 s before it. At least 1 minute
+   * Function timeout; a sweep stops taking new work `tuning.deadlineMargin` (10 s) before it. At least 1 minute
    * (`MIN_CLAIM_MS`, the time settling one instance may take): with 10 s or less a sweep never
    * takes any work, and one killed while it settles an instance holds it until its claim expires
    * (5 minutes), so a shorter timeout mostly waits. Lambda allows at most 15 minutes.
@@ -140,10 +231,26 @@ export class TierlogSweeper extends Construct {
       );
     }
 
+    const tuning = sweeperTuningOf(props.tuning);
+    const tuningEnv = sweeperTuningToEnv(tuning, TUNING_PROPS);
+    if (!timeout.isUnresolved()) {
+      const margins = {
+        deadlineMarginMs: tuning.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,
+        answerMarginMs: tuning.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS,
+      };
+      for (const [option, margin] of Object.entries(margins) as Array<[keyof typeof margins, number]>) {
+        if (margin >= timeout.toMilliseconds()) {
+          throw new Error(
+            `${TUNING_PROPS[option]} (${margin} ms) must be below sweeperTimeout (${timeout.toHumanString()}): every sweep would stop before doing anything`,
+          );
+        }
+      }
+    }
+
     const fn = new TierlogFunction(this, 'Sweeper', {
       handler: 'sweeper',
       serviceName: SWEEPER_SERVICE_NAME,
-      environment: props.environment,
+      environment: { ...props.environment, ...tuningEnv },
       timeout,
       memorySize: props.memorySize ?? 512,
       reservedConcurrentExecutions: reserved,

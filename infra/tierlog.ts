@@ -28,7 +28,7 @@ import { validateOwnBucket } from './own-bucket.js';
 import { checkOwnObjectsTable } from './own-objects-table.js';
 import { addTierlogOutputs } from './outputs.js';
 import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
-import { TierlogSweeper } from './sweeper.js';
+import { type SweeperTuningProps, TierlogSweeper } from './sweeper.js';
 import { schemaTable } from './tables.js';
 
 /** Properties of {@link Tierlog}. All optional. */
@@ -125,7 +125,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    */
   readonly sweeperReservedConcurrency?: number;
   /**
-   * Sweeper timeout, 1 to 15 minutes. A sweep stops taking new work 10 s before it; claims it
+   * Sweeper timeout, 1 to 15 minutes. A sweep stops taking new work 10 s
+   * (`sweeperTuning.deadlineMargin`) before it; claims it
    * leaves behind expire and are taken over by a later sweep. Shorter is refused: with 10 s or
    * less a sweep never takes any work, and one killed mid-settle holds its instance until its
    * claim expires.
@@ -133,6 +134,14 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * @default Duration.minutes(5)
    */
   readonly sweeperTimeout?: Duration;
+  /**
+   * The sweeper's tuning (claim, skew margin, upload window, concurrency, upload listing bound,
+   * deadline margins), passed to its function as the `TIERLOG_*` variables `tierlog sweep` reads
+   * too, and checked at synth as the sweeper checks it.
+   *
+   * @default - the library's defaults (see `SweeperTuningProps`)
+   */
+  readonly sweeperTuning?: SweeperTuningProps;
   /**
    * Sweeper memory (MB); CPU and network scale with it.
    *
@@ -330,6 +339,7 @@ export class Tierlog extends Construct {
       ...(props.sweeperReservedConcurrency !== undefined ? { reservedConcurrency: props.sweeperReservedConcurrency } : {}),
       ...(props.sweeperTimeout ? { timeout: props.sweeperTimeout } : {}),
       ...(props.sweeperMemorySize !== undefined ? { memorySize: props.sweeperMemorySize } : {}),
+      ...(props.sweeperTuning !== undefined ? { tuning: props.sweeperTuning } : {}),
     });
     this.sweeperFunction = this.sweeper.function;
     this.deadLetterQueue = this.sweeper.deadLetterQueue;

@@ -90,6 +90,12 @@ export const MAX_SKEW_MARGIN_MS = 60 * 60_000;
 export const MAX_CLAIM_MS = 60 * 60_000;
 export const MAX_MAX_UPLOAD_MS = 24 * 60 * 60_000;
 
+/** How long before its deadline a sweep stops taking new instances (`Sweeper` `deadlineMarginMs`). */
+export const DEFAULT_DEADLINE_MARGIN_MS = 10_000;
+
+/** How long before its deadline a sweep stops waiting and answers (`Sweeper` `answerMarginMs`): time to publish the report. */
+export const DEFAULT_ANSWER_MARGIN_MS = 2_000;
+
 /** How often a quarantined entry is looked at again (and counted again, which keeps the alarm up). */
 export const DEFAULT_QUARANTINE_RECHECK_MS = 60 * 60_000;
 

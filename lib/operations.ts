@@ -14,6 +14,9 @@ export {
   SWEEPER_ENV,
   SWEEPER_FLOORS,
   SWEEPER_CEILINGS,
+  sweeperTuningToEnv,
+  MAX_UPLOAD_LISTING_PAGES,
+  MAX_SWEEP_MARGIN_MS,
   type SweeperTuning,
 } from './recovery/sweeper-env.js';
 export {

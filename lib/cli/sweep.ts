@@ -1,7 +1,8 @@
 /**
  * `tierlog sweep [--dry-run] [--shards 0,1]`: one sweep, as the scheduled Lambda runs it (same
- * tuning variables: `TIERLOG_CLAIM_MS`, `TIERLOG_SKEW_MARGIN_MS`, `TIERLOG_MAX_UPLOAD_MS`,
- * `TIERLOG_SWEEP_CONCURRENCY`), and its report. A dry run claims nothing, deletes nothing and
+ * tuning variables, `SWEEPER_ENV`: `TIERLOG_CLAIM_MS`, `TIERLOG_SKEW_MARGIN_MS`,
+ * `TIERLOG_MAX_UPLOAD_MS`, `TIERLOG_SWEEP_CONCURRENCY`, `TIERLOG_UPLOAD_LISTING_PAGES`; the
+ * deadline margins too, which do nothing here: a sweep from the CLI has no deadline), and its report. A dry run claims nothing, deletes nothing and
  * lists the blobs it would delete. Exit code 1 when the sweep had errors or failed deletes (all
  * is idempotent: run it again); 2 when a sample of the objects table is not understood with the
  * configured attribute names (`TIERLOG_HV_ATTRIBUTES` not the writers'), before anything.

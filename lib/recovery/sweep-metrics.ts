@@ -23,10 +23,17 @@ export const SWEEP_METRICS = {
   sweepDuration: 'SweepDuration',
   oldestExpiredAge: 'OldestExpiredAge',
   stuckInstances: 'StuckInstances',
+  /** 1 when the deadline cut the sweep short (`stoppedEarly`), else 0. */
+  stoppedEarly: 'StoppedEarly',
 } as const;
 
 /** Adds one data point per metric for `report`. */
 export function addSweepMetrics(sink: MetricSink, report: SweepReport): void {
-  const figures = { ...report, sweepDuration: report.durationMs, oldestExpiredAge: report.oldestExpiredAgeMs };
+  const figures = {
+    ...report,
+    sweepDuration: report.durationMs,
+    oldestExpiredAge: report.oldestExpiredAgeMs,
+    stoppedEarly: report.stoppedEarly ? 1 : 0,
+  };
   addReportMetrics(sink, SWEEP_METRICS, figures, ['sweepDuration', 'oldestExpiredAge']);
 }

@@ -1,6 +1,8 @@
 /**
- * Tuning of the sweeper from its environment, and the floors every entry point applies to it.
- * All optional; the defaults are the constants in `lib/constants.ts`.
+ * Tuning of the sweeper from its environment ({@link SWEEPER_ENV}: the windows, the concurrency,
+ * the upload listing's bound and the deadline margins), and the floors and ranges every entry
+ * point applies to it. All optional; the defaults are the `Sweeper`'s. The construct writes the
+ * same variables from its `sweeperTuning` prop ({@link sweeperTuningToEnv}).
  *
  * A window below its floor makes leaks (or double work) possible, so it is refused with a
  * {@link ConfigError} naming the setting, the floor and why: the variable when it came from the
@@ -15,6 +17,7 @@
 import { ConfigError } from '../errors.js';
 import {
   DEFAULT_CLAIM_MS,
+  LAMBDA_MAX_INVOCATION_MS,
   DEFAULT_MAX_UPLOAD_MS,
   DEFAULT_SKEW_MARGIN_MS,
   MAX_CLAIM_MS,
@@ -26,17 +29,35 @@ import {
 } from '../constants.js';
 import type { SweeperOptions } from './sweeper.js';
 
+/** The variable of each sweeper option settable from the environment. */
 export const SWEEPER_ENV = {
   claimMs: 'TIERLOG_CLAIM_MS',
   skewMarginMs: 'TIERLOG_SKEW_MARGIN_MS',
   maxUploadMs: 'TIERLOG_MAX_UPLOAD_MS',
   concurrency: 'TIERLOG_SWEEP_CONCURRENCY',
+  maxUploadListingPages: 'TIERLOG_UPLOAD_LISTING_PAGES',
+  deadlineMarginMs: 'TIERLOG_DEADLINE_MARGIN_MS',
+  answerMarginMs: 'TIERLOG_ANSWER_MARGIN_MS',
 } as const;
+
+/**
+ * The most pages (of 1 000 uploads) {@link SweeperOptions.maxUploadListingPages} may be: the one
+ * listing runs inside a sweep, one request a page, and what is past it is the bucket lifecycle
+ * rule's anyway.
+ */
+export const MAX_UPLOAD_LISTING_PAGES = 100;
+
+/**
+ * The most {@link SweeperOptions.deadlineMarginMs} and {@link SweeperOptions.answerMarginMs} may
+ * be: a Lambda invocation's limit; with a larger margin a sweep under a deadline does nothing.
+ */
+export const MAX_SWEEP_MARGIN_MS = LAMBDA_MAX_INVOCATION_MS;
 
 /** Opt-out of the floors, for drills whose writers run on compressed time: `1` or `true`. */
 export const UNSAFE_SHORT_WINDOWS_ENV = 'TIERLOG_UNSAFE_SHORT_WINDOWS';
 
-export type SweeperTuning = Pick<SweeperOptions, 'claimMs' | 'skewMarginMs' | 'maxUploadMs' | 'concurrency' | 'unsafeShortWindows'>;
+/** The sweeper options the environment sets. */
+export type SweeperTuning = Pick<SweeperOptions, keyof typeof SWEEPER_ENV | 'unsafeShortWindows'>;
 
 /** A floor and why it is there. */
 interface Floor {
@@ -71,26 +92,40 @@ export const SWEEPER_FLOORS: Readonly<Record<'claimMs' | 'skewMarginMs' | 'maxUp
 };
 
 /**
- * Refuses windows below their floors (unless `unsafeShortWindows`) and above their ceilings.
- * `names` maps an option to the setting the error names (a variable, or the option itself).
+ * Refuses windows below their floors (unless `unsafeShortWindows`) and above their ceilings, and
+ * the counts and margins outside their ranges (`concurrency` ≥ 1, `maxUploadListingPages`
+ * 1..{@link MAX_UPLOAD_LISTING_PAGES}, the margins 0..{@link MAX_SWEEP_MARGIN_MS}). `names` maps
+ * an option to the setting the error names (a variable, or the option itself).
  *
- * @throws ConfigError naming the setting, the floor or ceiling, and why.
+ * @throws ConfigError naming the setting, the floor, ceiling or range, and why.
  */
-export function checkSweeperWindows(
-  values: Pick<SweeperOptions, 'claimMs' | 'skewMarginMs' | 'maxUploadMs' | 'concurrency' | 'unsafeShortWindows'>,
-  names: Partial<Record<keyof typeof SWEEPER_FLOORS | 'concurrency', string>> = {},
-): void {
-  for (const option of ['claimMs', 'skewMarginMs', 'maxUploadMs', 'concurrency'] as const) {
+export function checkSweeperWindows(values: Partial<SweeperTuning>, names: Partial<Record<keyof typeof SWEEPER_ENV, string>> = {}): void {
+  for (const option of Object.keys(SWEEPER_ENV) as Array<keyof typeof SWEEPER_ENV>) {
     const value = values[option];
     if (value === undefined) continue;
     const setting = names[option] ?? option;
-    if (!Number.isInteger(value) || value < (option === 'concurrency' ? 1 : 0)) {
-      throw new ConfigError(
-        `${setting} must be ${option === 'concurrency' ? 'a positive' : 'a non-negative'} integer, got ${String(value)}`,
-        setting,
-      );
+    if (option === 'concurrency' || option === 'maxUploadListingPages') {
+      const max = option === 'maxUploadListingPages' ? MAX_UPLOAD_LISTING_PAGES : Number.MAX_SAFE_INTEGER;
+      if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+        throw new ConfigError(
+          `${setting} must be a positive integer${option === 'maxUploadListingPages' ? ` of at most ${max} (pages of 1 000 uploads; default 10)` : ''}, got ${String(value)}`,
+          setting,
+        );
+      }
+      continue;
     }
-    if (option === 'concurrency') continue;
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new ConfigError(`${setting} must be a non-negative integer (ms), got ${String(value)}`, setting);
+    }
+    if (option === 'deadlineMarginMs' || option === 'answerMarginMs') {
+      if (value > MAX_SWEEP_MARGIN_MS) {
+        throw new ConfigError(
+          `${setting} is ${value} ms, above ${MAX_SWEEP_MARGIN_MS} ms (a Lambda invocation's limit): a sweep under a deadline would do nothing`,
+          setting,
+        );
+      }
+      continue;
+    }
     if (value > SWEEPER_CEILINGS[option]) {
       throw new ConfigError(
         `${setting} is ${value} ms, above its ceiling of ${SWEEPER_CEILINGS[option]} ms: the sweeper would stop collecting for that long, and no alarm would show it (default ${DEFAULTS[option]} ms)`,
@@ -122,10 +157,8 @@ export function sweeperTuningFromEnv(env: Readonly<Record<string, string | undef
     const raw = env[variable];
     if (raw === undefined || raw === '') continue;
     if (!/^[0-9]+$/.test(raw.trim())) {
-      throw new ConfigError(
-        `${variable} must be a non-negative integer (ms${option === 'concurrency' ? ', or a count' : ''}), got "${raw}"`,
-        variable,
-      );
+      const unit = option === 'concurrency' || option === 'maxUploadListingPages' ? 'a count' : 'ms';
+      throw new ConfigError(`${variable} must be a non-negative integer (${unit}), got "${raw}"`, variable);
     }
     tuning[option] = Number(raw.trim());
   }
@@ -138,6 +171,26 @@ export function sweeperTuningFromEnv(env: Readonly<Record<string, string | undef
   }
   checkSweeperWindows(tuning, SWEEPER_ENV);
   return tuning;
+}
+
+/**
+ * The environment that sets `tuning` (what {@link sweeperTuningFromEnv} reads back), checked as
+ * the sweeper checks it; `names` maps an option to the setting an error names. For deployments
+ * (the construct's `sweeperTuning`); the drills' opt-out is not one of them.
+ *
+ * @throws ConfigError as {@link checkSweeperWindows}.
+ */
+export function sweeperTuningToEnv(
+  tuning: Partial<Omit<SweeperTuning, 'unsafeShortWindows'>>,
+  names: Partial<Record<keyof typeof SWEEPER_ENV, string>> = {},
+): Record<string, string> {
+  checkSweeperWindows(tuning, names);
+  const env: Record<string, string> = {};
+  for (const [option, variable] of Object.entries(SWEEPER_ENV) as Array<[keyof typeof SWEEPER_ENV, string]>) {
+    const value = tuning[option];
+    if (value !== undefined) env[variable] = String(value);
+  }
+  return env;
 }
 
 /** The windows a sweeper built from `tuning` judges with (defaults filled in). */

@@ -40,7 +40,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import {
+  DEFAULT_ANSWER_MARGIN_MS,
   DEFAULT_CLAIM_MS,
+  DEFAULT_DEADLINE_MARGIN_MS,
   DEFAULT_MAX_UPLOAD_MS,
   DEFAULT_QUARANTINE_RECHECK_MS,
   DEFAULT_SKEW_MARGIN_MS,
@@ -115,16 +117,21 @@ export interface SweeperOptions {
    * Pages (of 1 000 uploads) the sweep's one listing of the multipart uploads in progress under
    * the prefix reads at most, to find the uploads of dead writers' never-committed blobs
    * (abandoned-uploads.ts); uploads past it are left to the bucket's lifecycle rule (logged,
-   * counted in `abandonedUploadListingsTruncated`). Default 10.
+   * counted in `abandonedUploadListingsTruncated`). 1..100 (`MAX_UPLOAD_LISTING_PAGES`).
+   * Default 10; `TIERLOG_UPLOAD_LISTING_PAGES` in the environment.
    */
   readonly maxUploadListingPages?: number;
-  /** Instances processed at once. Default 16. */
+  /** Instances processed at once. Default 16; `TIERLOG_SWEEP_CONCURRENCY`. */
   readonly concurrency?: number;
-  /** Stop taking new instances this long before the deadline. Default 10 000. */
+  /**
+   * Stop taking new instances this long before the deadline. At most 15 minutes. Default
+   * 10 000; `TIERLOG_DEADLINE_MARGIN_MS`.
+   */
   readonly deadlineMarginMs?: number;
   /**
    * Stop waiting for requests this long before the deadline and return the report (time to
-   * publish it and answer). Default {@link DEFAULT_ANSWER_MARGIN_MS}.
+   * publish it and answer). At most 15 minutes. Default {@link DEFAULT_ANSWER_MARGIN_MS};
+   * `TIERLOG_ANSWER_MARGIN_MS`.
    */
   readonly answerMarginMs?: number;
   /**
@@ -162,8 +169,8 @@ export interface SweepOptions {
   readonly housekeeping?: boolean;
 }
 
-/** Default {@link SweeperOptions.answerMarginMs}: 2 s to publish the report and return. */
-export const DEFAULT_ANSWER_MARGIN_MS = 2_000;
+/** Default {@link SweeperOptions.answerMarginMs} (2 s) and {@link SweeperOptions.deadlineMarginMs} (10 s). */
+export { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS } from '../constants.js';
 
 /** How often a sweep waiting for requests looks at its clock for the deadline, at most (ms). */
 const DEADLINE_POLL_MS = 500;
@@ -261,7 +268,7 @@ export class Sweeper {
     this.retryFailedMs = options.retryFailedMs ?? 60_000;
     this.concurrency = options.concurrency ?? 16;
     this.maxUploadListingPages = options.maxUploadListingPages ?? DEFAULT_UPLOAD_LISTING_PAGES;
-    this.deadlineMarginMs = options.deadlineMarginMs ?? 10_000;
+    this.deadlineMarginMs = options.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
     this.answerMarginMs = options.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS;
     this.shardlessScan = options.shardlessScan ?? { segments: 8, maxPages: 4 };
     this.random = options.random ?? Math.random;
@@ -699,11 +706,7 @@ export class Sweeper {
  * @throws ConfigError naming the option.
  */
 function checkSweeperDurations(options: SweeperOptions): void {
-  const pages = options.maxUploadListingPages;
-  if (pages !== undefined && (!Number.isSafeInteger(pages) || pages < 1)) {
-    throw new ConfigError(`maxUploadListingPages must be a positive integer, got ${String(pages)}`, 'maxUploadListingPages');
-  }
-  for (const option of ['maxLeaseMs', 'quarantineRecheckMs', 'retryFailedMs', 'deadlineMarginMs', 'answerMarginMs'] as const) {
+  for (const option of ['maxLeaseMs', 'quarantineRecheckMs', 'retryFailedMs'] as const) {
     const value = options[option];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
       throw new ConfigError(`${option} must be a non-negative integer, got ${String(value)}`, option);

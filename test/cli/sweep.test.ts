@@ -6,6 +6,8 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { newChangeId } from '../../lib/ids.js';
+import { createS3Client } from '../../lib/aws/clients.js';
+import { withPagedListings } from '../../lib/faults/paged-listings.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
 import { blobKey, cli, cliJson, putBlob, putRawInstance, rawEntry } from './helpers.js';
@@ -154,6 +156,24 @@ describe('sweep', () => {
     expect(run.out).toContain('uploads    1 multipart uploads of dead writers aborted');
     const left = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: `${fx.config.prefix}/` }));
     expect(left.Uploads ?? []).toEqual([]);
+  });
+
+  test('TIERLOG_UPLOAD_LISTING_PAGES bounds the listing: cut at its bound, reported, the upload past it left to the lifecycle rule', async () => {
+    const fx = await freshFixture();
+    const key = blobKey(fx, 'big');
+    await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key }));
+    // Two uploads that sort before the dead writer's: with one upload a page, it is on page 3.
+    for (const name of ['!first', '!second']) {
+      await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: `${fx.config.prefix}/${name}` }));
+    }
+    await putRawInstance(fx, { shard: 0, leaseUntil: Date.now() - 10 * MIN, entries: { [newChangeId()]: rawEntry('big', { new: key }) } });
+    const s3 = withPagedListings(createS3Client(), 1);
+    open.push({ close: () => s3.destroy() });
+    const run = await cli({ ...fx, s3 }, ['sweep'], { env: { ...PAST_UPLOADS, TIERLOG_UPLOAD_LISTING_PAGES: '2' } });
+    expect(run.code).toBe(0);
+    expect(run.out).toContain('the listing cut at its bound');
+    const left = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: `${fx.config.prefix}/` }));
+    expect((left.Uploads ?? []).map((u) => u.Key)).toContain(key);
   });
 
   test('quarantined entries are reported and kept; warnings go to stderr', async () => {

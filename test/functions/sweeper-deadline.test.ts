@@ -2,7 +2,8 @@
  * The sweeper handler at its invocation's deadline while a request is unanswered: a blob delete
  * held (until the test releases it) while the sweeper's clock reaches the deadline. The handler
  * returns before the context's deadline, with `stoppedEarly`, nothing unconfirmed counted, and
- * its EMF metrics printed; the instance stays claimed with its entry.
+ * its EMF metrics printed (`StoppedEarly` 1); the instance stays claimed with its entry. The
+ * answer margin comes from the handler's options or from `TIERLOG_ANSWER_MARGIN_MS`.
  */
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -19,67 +20,74 @@ afterEach(() => {
 });
 
 describe('sweeper handler at its deadline', () => {
-  test('a blob delete unanswered at the deadline: the handler returns in time, stoppedEarly, metrics printed, the instance kept claimed', async () => {
-    const fx = await freshFixture();
-    // Fenced an hour ago by a sweeper that died: this invocation judges it and deletes its blob.
-    const hourAgo = Date.now() - 60 * 60_000;
-    const id = `raw/${uuidv7()}`;
-    const blob = `${fx.config.prefix}/${Buffer.from(id).toString('base64url')}/${uuidv7()}`;
-    await rawPutObject(fx, blob, 'orphan');
-    const instanceId = await putRawInstance(fx, {
-      shard: 0,
-      leaseUntil: hourAgo,
-      state: 'claimed',
-      claimedBy: 'dead-sweeper',
-      firstSeen: hourAgo,
-      entries: { [newChangeId()]: { v: 1, id, new: blob, at: hourAgo } },
-    });
+  test.each([
+    ['the option answerMarginMs', 2_000, { answerMarginMs: 2_000 }, {}],
+    ['TIERLOG_ANSWER_MARGIN_MS', 7_000, {}, { TIERLOG_ANSWER_MARGIN_MS: '7000' }],
+  ])(
+    'a blob delete unanswered at the deadline (margin from %s): the handler returns in time, stoppedEarly, metrics printed, the instance kept claimed',
+    async (_from, marginMs, option, env) => {
+      const fx = await freshFixture();
+      // Fenced an hour ago by a sweeper that died: this invocation judges it and deletes its blob.
+      const hourAgo = Date.now() - 60 * 60_000;
+      const id = `raw/${uuidv7()}`;
+      const blob = `${fx.config.prefix}/${Buffer.from(id).toString('base64url')}/${uuidv7()}`;
+      await rawPutObject(fx, blob, 'orphan');
+      const instanceId = await putRawInstance(fx, {
+        shard: 0,
+        leaseUntil: hourAgo,
+        state: 'claimed',
+        claimedBy: 'dead-sweeper',
+        firstSeen: hourAgo,
+        entries: { [newChangeId()]: { v: 1, id, new: blob, at: hourAgo } },
+      });
 
-    // The sweeper's clock stands still until the DeleteObjects is sent, then reaches the instant
-    // the sweep must stop waiting (2 s before the invocation's deadline); the request is held.
-    const t0 = Date.now();
-    const remainingMs = 120_000;
-    let now = t0;
-    const release = deferred();
-    const injector = new FaultInjector().add({
-      kind: 'delay',
-      delayMs: 0,
-      times: 1,
-      match: onCommand('DeleteObjects', 'DeleteObject'),
-      before: async () => {
-        now = t0 + remainingMs - 2_000;
-        await release.promise;
-      },
-    });
-    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
-    const s3 = injector.attach(createS3Client(), 's3');
-    restores.push(() => {
-      dynamodb.destroy();
-      s3.destroy();
-    });
-    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
-    restores.push(restore);
-    const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3, clock: () => now, answerMarginMs: 2_000 } });
-    const context = { ...lambdaContext('tierlog-sweeper'), getRemainingTimeInMillis: () => t0 + remainingMs - now };
+      // The sweeper's clock stands still until the DeleteObjects is sent, then reaches the instant
+      // the sweep must stop waiting (the answer margin before the invocation's deadline); the
+      // request is held, so a sweep that waited longer would never answer.
+      const t0 = Date.now();
+      const remainingMs = 120_000;
+      let now = t0;
+      const release = deferred();
+      const injector = new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: onCommand('DeleteObjects', 'DeleteObject'),
+        before: async () => {
+          now = t0 + remainingMs - marginMs;
+          await release.promise;
+        },
+      });
+      const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+      const s3 = injector.attach(createS3Client(), 's3');
+      restores.push(() => {
+        dynamodb.destroy();
+        s3.destroy();
+      });
+      const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), env);
+      restores.push(restore);
+      const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3, clock: () => now, ...option } });
+      const context = { ...lambdaContext('tierlog-sweeper'), getRemainingTimeInMillis: () => t0 + remainingMs - now };
 
-    const { result, error, out } = await captureStdout(() => handler(scheduledEvent(), context));
-    expect(error).toBeUndefined();
-    expect(context.getRemainingTimeInMillis(), 'returned before the deadline').toBeGreaterThan(0);
-    expect(result).toMatchObject({ stoppedEarly: true, instancesClaimed: 1, blobsDeleted: 0, entriesRecovered: 0, errors: 0 });
-    const metrics = out
-      .split('\n')
-      .filter((l) => l.trim().startsWith('{'))
-      .map((l) => JSON.parse(l))
-      .filter((d) => d._aws?.CloudWatchMetrics !== undefined);
-    const values = Object.assign({}, ...metrics);
-    expect(values).toMatchObject({ InstancesClaimed: 1, BlobsDeleted: 0, EntriesRecovered: 0 });
-    expect(values.SweepDuration).toBeDefined();
+      const { result, error, out } = await captureStdout(() => handler(scheduledEvent(), context));
+      expect(error).toBeUndefined();
+      expect(context.getRemainingTimeInMillis(), 'returned before the deadline').toBeGreaterThan(0);
+      expect(result).toMatchObject({ stoppedEarly: true, instancesClaimed: 1, blobsDeleted: 0, entriesRecovered: 0, errors: 0 });
+      const metrics = out
+        .split('\n')
+        .filter((l) => l.trim().startsWith('{'))
+        .map((l) => JSON.parse(l))
+        .filter((d) => d._aws?.CloudWatchMetrics !== undefined);
+      const values = Object.assign({}, ...metrics);
+      expect(values).toMatchObject({ InstancesClaimed: 1, BlobsDeleted: 0, EntriesRecovered: 0, StoppedEarly: 1 });
+      expect(values.SweepDuration).toBeDefined();
 
-    const item = await rawInstance(fx, instanceId);
-    expect(item).toMatchObject({ state: 'claimed' });
-    expect(item!.claimedBy).not.toBe('dead-sweeper');
-    expect(Object.keys(item!).filter((k) => k.startsWith('c_'))).toHaveLength(1);
-    expect(await rawGetObject(fx, blob)).toBeDefined();
-    release.resolve();
-  });
+      const item = await rawInstance(fx, instanceId);
+      expect(item).toMatchObject({ state: 'claimed' });
+      expect(item!.claimedBy).not.toBe('dead-sweeper');
+      expect(Object.keys(item!).filter((k) => k.startsWith('c_'))).toHaveLength(1);
+      expect(await rawGetObject(fx, blob)).toBeDefined();
+      release.resolve();
+    },
+  );
 });

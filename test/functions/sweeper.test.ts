@@ -127,6 +127,7 @@ describe('sweeper handler', () => {
     const values = Object.assign({}, ...docs);
     expect(values.EntriesRecovered).toBe(2);
     expect(values.BlobsDeleted).toBe(2);
+    expect(values.StoppedEarly).toBe(0);
     // Powertools logs carry the Lambda context.
     expect(out).toContain(context.awsRequestId);
 

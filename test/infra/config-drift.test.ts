@@ -1,7 +1,7 @@
 /**
  * No configuration drift: with every option that reaches a function set to a non-default value,
  * each function of the stack (sweeper, objects-stream, objects, snapshot audit) is parsed with the
- * library's own parsers (`loadConfig`, `sweeperTuningFromEnv`, `snapshotAuditSettingsFromEnv`) and
+ * library's own parsers (the sweeper's tuning, `sweeperTuning`, included) (`loadConfig`, `sweeperTuningFromEnv`, `snapshotAuditSettingsFromEnv`) and
  * must read exactly the configuration the props give, as must the outputs for the CLI; and the
  * resources keyed by the same settings (table key and TTL, stream filter, inventory prefix, IAM
  * resources) name the same values.
@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CONFIG_ENV, loadConfig } from '../../lib/config.js';
-import { sweeperTuningFromEnv } from '../../lib/recovery/sweeper-env.js';
+import { SWEEPER_ENV, sweeperTuningFromEnv } from '../../lib/recovery/sweeper-env.js';
 import { snapshotAuditSettingsFromEnv } from '../../lib/recovery/snapshot-audit/function-env.js';
 import type { HvAttributeNames } from '../../lib/tiered/hv-table.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
@@ -40,6 +40,16 @@ const PROPS: TierlogProps = {
   leaseShards: 9,
   hvAttributes: HV_ATTRIBUTES,
   sweeperParallelism: 3,
+  // Every option of the sweeper's tuning, none at its default.
+  sweeperTuning: {
+    claim: Duration.minutes(7),
+    skewMargin: Duration.seconds(45),
+    maxUpload: Duration.minutes(25),
+    concurrency: 9,
+    maxUploadListingPages: 20,
+    deadlineMargin: Duration.seconds(20),
+    answerMargin: Duration.seconds(4),
+  },
   auditAtScale: { delete: true, olderThan: Duration.hours(3) },
   outputs: true,
 };
@@ -95,9 +105,35 @@ describe('every function reads the configuration the props give', () => {
     expect(loadConfig(env)).toEqual(expected);
   });
 
-  it("the sweeper's tuning parses (the library's defaults: the construct sets none)", () => {
+  it("the sweeper's tuning parses to the props', every option of SWEEPER_ENV", () => {
     const env = functions.find((f) => f.id === logicalIdOf(stack, t.sweeperFunction))!.env;
+    const tuning = {
+      claimMs: 7 * 60_000,
+      skewMarginMs: 45_000,
+      maxUploadMs: 25 * 60_000,
+      concurrency: 9,
+      maxUploadListingPages: 20,
+      deadlineMarginMs: 20_000,
+      answerMarginMs: 4_000,
+    };
+    expect(Object.keys(tuning).sort()).toEqual(Object.keys(SWEEPER_ENV).sort());
+    expect(sweeperTuningFromEnv(env)).toEqual(tuning);
+  });
+
+  it("without sweeperTuning the sweeper's environment sets none (the library's defaults)", () => {
+    const { stack: plain, template: plainTemplate } = tierlogTemplate();
+    const fn = resourcesOf(plainTemplate, 'AWS::Lambda::Function')[logicalIdOf(plain, plain.tierlog.sweeperFunction)]!;
+    const env = deployedEnv((fn.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables);
     expect(sweeperTuningFromEnv(env)).toEqual({});
+  });
+
+  it('only the sweeper gets the tuning', () => {
+    for (const f of functions.filter((f) => f.id !== logicalIdOf(stack, t.sweeperFunction))) {
+      expect(
+        Object.keys(f.env).filter((k) => (Object.values(SWEEPER_ENV) as string[]).includes(k)),
+        f.id,
+      ).toEqual([]);
+    }
   });
 
   it("the snapshot audit's settings are the props'", () => {

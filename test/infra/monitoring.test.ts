@@ -20,8 +20,8 @@ const sweeperMetric = (metricName: string, stat: string) => [
 ];
 
 describe('alarms', () => {
-  it('are the five sweeper alarms and the three of the objects stream', () => {
-    expect(Object.keys(alarms)).toHaveLength(8);
+  it('are the six sweeper alarms and the three of the objects stream', () => {
+    expect(Object.keys(alarms)).toHaveLength(9);
   });
 
   it('sweeper errors: Lambda Errors of the sweeper in 2 of 3 five-minute periods', () => {
@@ -85,6 +85,17 @@ describe('alarms', () => {
     expect((p['EvaluationPeriods'] as number) * 300).toBeGreaterThanOrEqual(3600);
   });
 
+  it("any failed listing or abort of dead writers' multipart uploads (parts left to the lifecycle rule)", () => {
+    expect(alarm('abandonedUploadErrors')).toMatchObject({
+      Metrics: sweeperMetric(SWEEP_METRICS.abandonedUploadErrors, 'Sum'),
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(alarm('abandonedUploadErrors')['AlarmDescription']).toContain('s3:ListBucketMultipartUploads');
+  });
+
   it('alarmActions go on every alarm, for ALARM and OK', () => {
     const action: cloudwatch.IAlarmAction = { bind: () => ({ alarmActionArn: 'arn:aws:sns:us-east-1:111111111111:ops' }) };
     const { template: t } = tierlogTemplate({ alarmActions: [action] });
@@ -111,6 +122,10 @@ describe('dashboard', () => {
       'SweepDuration',
       'OldestExpiredAge',
       'StuckInstances',
+      'AbandonedUploadsAborted',
+      'AbandonedUploadErrors',
+      'AbandonedUploadListingsTruncated',
+      'StoppedEarly',
     ]) {
       expect(body).toContain(`\\"${name}\\"`);
     }

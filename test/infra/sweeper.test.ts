@@ -83,6 +83,18 @@ describe('sweeper function', () => {
     expect(() => tierlogTemplate({ sweeperTimeout: Duration.minutes(1) })).not.toThrow();
   });
 
+  it.each([
+    [{ maxUploadListingPages: 0 }, 'sweeperTuning.maxUploadListingPages'],
+    [{ maxUploadListingPages: 101 }, 'sweeperTuning.maxUploadListingPages'],
+    [{ claim: Duration.seconds(10) }, 'sweeperTuning.claim'],
+    [{ maxUpload: Duration.days(2) }, 'sweeperTuning.maxUpload'],
+    [{ concurrency: 0 }, 'sweeperTuning.concurrency'],
+    [{ answerMargin: Duration.minutes(5) }, 'sweeperTuning.answerMargin'],
+    [{ deadlineMargin: Duration.minutes(6) }, 'sweeperTuning.deadlineMargin'],
+  ])('refuses sweeperTuning %o at synth, naming the prop (the sweeper would refuse it, or never sweep)', (tuning, prop) => {
+    expect(() => tierlogTemplate({ sweeperTuning: tuning })).toThrow(prop);
+  });
+
   it('takes runtime, timeout and memory from props', () => {
     const { stack: s, template: t } = tierlogTemplate({
       runtime: lambda.Runtime.NODEJS_22_X,

@@ -16,7 +16,14 @@ import {
 } from '../../lib/constants.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
-import { SWEEPER_ENV, sweeperTuningFromEnv, UNSAFE_SHORT_WINDOWS_ENV } from '../../lib/recovery/sweeper-env.js';
+import {
+  MAX_SWEEP_MARGIN_MS,
+  MAX_UPLOAD_LISTING_PAGES,
+  SWEEPER_ENV,
+  sweeperTuningFromEnv,
+  sweeperTuningToEnv,
+  UNSAFE_SHORT_WINDOWS_ENV,
+} from '../../lib/recovery/sweeper-env.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 
 const config = { changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'blobs', leaseShards: 4 };
@@ -159,5 +166,70 @@ describe('sweeper window floors', () => {
   it.each([0, -1, 2.5, Number.NaN])('the stream cleanup refuses concurrency %d when built, naming it (not at every batch)', (value) => {
     const err = refusal(() => new StreamCleanup({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), concurrency: value }));
     expect(err.setting).toBe('concurrency');
+  });
+});
+
+describe("the upload listing's bound and the deadline margins, from the environment", () => {
+  const sweeper = (options: Record<string, unknown>) => () =>
+    new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), ...options });
+
+  it('TIERLOG_UPLOAD_LISTING_PAGES, TIERLOG_DEADLINE_MARGIN_MS and TIERLOG_ANSWER_MARGIN_MS set the options', () => {
+    expect(
+      sweeperTuningFromEnv({
+        TIERLOG_UPLOAD_LISTING_PAGES: '25',
+        TIERLOG_DEADLINE_MARGIN_MS: '30000',
+        TIERLOG_ANSWER_MARGIN_MS: '5000',
+      }),
+    ).toEqual({ maxUploadListingPages: 25, deadlineMarginMs: 30_000, answerMarginMs: 5_000 });
+    expect(sweeperTuningFromEnv({ TIERLOG_ANSWER_MARGIN_MS: '0', TIERLOG_UPLOAD_LISTING_PAGES: String(MAX_UPLOAD_LISTING_PAGES) })).toEqual(
+      {
+        answerMarginMs: 0,
+        maxUploadListingPages: MAX_UPLOAD_LISTING_PAGES,
+      },
+    );
+  });
+
+  it.each([
+    ['TIERLOG_UPLOAD_LISTING_PAGES', 'ten', 'a non-negative integer'],
+    ['TIERLOG_UPLOAD_LISTING_PAGES', '0', 'a positive integer'],
+    ['TIERLOG_UPLOAD_LISTING_PAGES', String(MAX_UPLOAD_LISTING_PAGES + 1), `at most ${MAX_UPLOAD_LISTING_PAGES}`],
+    ['TIERLOG_DEADLINE_MARGIN_MS', '1.5', 'a non-negative integer'],
+    ['TIERLOG_DEADLINE_MARGIN_MS', String(MAX_SWEEP_MARGIN_MS + 1), 'would do nothing'],
+    ['TIERLOG_ANSWER_MARGIN_MS', '-1', 'a non-negative integer'],
+    ['TIERLOG_ANSWER_MARGIN_MS', String(MAX_SWEEP_MARGIN_MS + 1), 'would do nothing'],
+  ])('%s=%s is refused, naming the variable', (variable, raw, why) => {
+    const err = refusal(() => sweeperTuningFromEnv({ [variable]: raw }));
+    expect(err.setting).toBe(variable);
+    expect(err.message).toContain(variable);
+    expect(err.message).toContain(why);
+  });
+
+  it.each([
+    ['maxUploadListingPages', MAX_UPLOAD_LISTING_PAGES],
+    ['deadlineMarginMs', MAX_SWEEP_MARGIN_MS],
+    ['answerMarginMs', MAX_SWEEP_MARGIN_MS],
+  ] as const)('%s: the same range as a Sweeper option, naming the option', (option, max) => {
+    expect(refusal(sweeper({ [option]: max + 1 })).setting).toBe(option);
+    expect(refusal(sweeper({ [option]: -1 })).setting).toBe(option);
+    expect(sweeper({ [option]: max })).not.toThrow();
+  });
+
+  it('sweeperTuningToEnv writes what sweeperTuningFromEnv reads back, every option, and refuses what the sweeper refuses', () => {
+    const tuning = {
+      claimMs: 120_000,
+      skewMarginMs: 10_000,
+      maxUploadMs: 30 * 60_000,
+      concurrency: 8,
+      maxUploadListingPages: 20,
+      deadlineMarginMs: 20_000,
+      answerMarginMs: 4_000,
+    };
+    expect(Object.keys(tuning).sort()).toEqual(Object.keys(SWEEPER_ENV).sort());
+    expect(sweeperTuningFromEnv(sweeperTuningToEnv(tuning))).toEqual(tuning);
+    const err = refusal(() =>
+      sweeperTuningToEnv({ maxUploadListingPages: 0 }, { maxUploadListingPages: 'sweeperTuning.maxUploadListingPages' }),
+    );
+    expect(err.setting).toBe('sweeperTuning.maxUploadListingPages');
+    expect(refusal(() => sweeperTuningToEnv({ claimMs: 1_000 })).message).toContain('floor');
   });
 });
