@@ -5,11 +5,17 @@
  * deadline margins too, which do nothing here: a sweep from the CLI has no deadline), and its report. A dry run claims nothing, deletes nothing and
  * lists the blobs it would delete. Exit code 1 when the sweep had errors or failed deletes (all
  * is idempotent: run it again); 2 when a sample of the objects table is not understood with the
- * configured attribute names (`TIERLOG_HV_ATTRIBUTES` not the writers'), before anything.
+ * configured attribute names (`TIERLOG_HV_ATTRIBUTES` not the writers'), or shows a table that is
+ * not this bucket's store (it points at blobs that are not here: `TIERLOG_OBJECTS_TABLE` of another
+ * deployment), before anything. A table that points at no blob is no evidence either way (a new
+ * store) and does not stop a sweep, which deletes only blobs its own change log names.
  */
 import { CONFIG_ENV, hvAttributeNames } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { sampleHvItems } from '../recovery/hv-shape.js';
+import { checkStoreBinding } from '../recovery/store-binding.js';
+import { HvTable } from '../tiered/hv-table.js';
+import { LtBucket } from '../tiered/lt-bucket.js';
 import { Sweeper, type SweepLogger } from '../recovery/sweeper.js';
 import type { SweepReport } from '../recovery/report.js';
 import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
@@ -60,6 +66,14 @@ export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {
   // The sweeper deletes a blob unless HV points at it: HV must be read with the writers' names.
   const why = await sampleHvItems(ctx.dynamodb, ctx.config.objectsTable, hvAttributeNames(ctx.config));
   if (why !== undefined) throw new ConfigError(why, CONFIG_ENV.hvAttributes);
+  // ... and be this bucket's store: another deployment's table points at none of the blobs a dead
+  // writer's entries name, so the sweep would delete those that were committed (store-binding.ts).
+  const binding = await checkStoreBinding({
+    dynamodb: ctx.dynamodb,
+    hv: new HvTable(ctx.config.objectsTable, ctx.dynamodb, hvAttributeNames(ctx.config)),
+    lt: new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix),
+  });
+  if (binding.kind === 'unbound') throw new ConfigError(`${CONFIG_ENV.objectsTable}: ${binding.reason}`, CONFIG_ENV.objectsTable);
   const sweeper = new Sweeper({
     config: ctx.config,
     dynamodb: ctx.dynamodb,

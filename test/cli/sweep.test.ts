@@ -10,7 +10,7 @@ import { createS3Client } from '../../lib/aws/clients.js';
 import { withPagedListings } from '../../lib/faults/paged-listings.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
-import { blobKey, cli, cliJson, putBlob, putRawInstance, rawEntry } from './helpers.js';
+import { blobKey, cli, cliJson, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
 const MIN = 60_000;
 const open: Array<{ close(): void }> = [];
@@ -188,6 +188,23 @@ describe('sweep', () => {
     expect(run.out).toContain('tierlog inspect <instance>');
     expect(run.err).toMatch(/^warning: entry quarantined \{.*"instanceId":"[^"]+".*\}$/m);
     expect(await instances(fx)).toEqual([id]);
+  });
+
+  test("another store's objects table (TIERLOG_OBJECTS_TABLE of another deployment): exit 2 before anything, the committed blob a dead entry names is kept", async () => {
+    const s = await scene();
+    const other = await freshFixture();
+    const otherBlob = blobKey(other, 'elsewhere');
+    await putBlob(other, otherBlob);
+    await putTombstone(other, 'elsewhere', otherBlob);
+    const wrong = { ...s.fx, config: { ...s.fx.config, objectsTable: other.config.objectsTable } };
+    for (const argv of [['sweep'], ['sweep', '--dry-run']]) {
+      const run = await cli(wrong, argv, { env: PAST_UPLOADS });
+      expect(run.code).toBe(2);
+      expect(run.err).toContain('TIERLOG_OBJECTS_TABLE');
+      expect(run.err).toContain('points at blobs that are not in');
+    }
+    expect(await blobs(s.fx)).toEqual([s.kept, s.orphan1, s.orphan2, s.liveBlob].sort());
+    expect(await instances(s.fx)).toEqual([s.dead1, s.dead2, s.live, s.writer].sort());
   });
 
   test('shards that do not exist or do not parse are usage errors (exit 2)', async () => {
