@@ -16,14 +16,7 @@ import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
-import {
-  confirmLost,
-  type KeptReason,
-  type LostCandidate,
-  ReverifyIncompleteError,
-  type ReverifyReport,
-  reverifyAndDelete,
-} from './reverify.js';
+import { confirmLost, type KeptReason, type LostCandidate, type ReverifyReport, reverifyAndDelete } from './reverify.js';
 
 /** The smallest safety age the snapshot audit accepts (as the listing audit). */
 export const MIN_SNAPSHOT_AUDIT_AGE_MS = 60 * 60_000;
@@ -169,25 +162,21 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     deleted: verified.deleted,
     deleteFailures: verified.deleteFailures,
   });
-  try {
-    return reportOf(
-      await reverifyAndDelete(
-        proposedOrphans.map((f) => ({ key: f.blobKey, ...(f.lastModified !== undefined ? { lastModified: f.lastModified } : {}) })),
-        {
-          ...clients,
-          now: options.now,
-          olderThanMs: options.olderThanMs,
-          delete: options.delete ?? false,
-          ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
-          ...(options.signal !== undefined ? { signal: options.signal } : {}),
-          ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
-        },
-      ),
-    );
-  } catch (err) {
-    if (err instanceof ReverifyIncompleteError) throw new SnapshotAuditIncompleteError(reportOf(err.report), err.cause);
-    throw err;
-  }
+  const verified = await reverifyAndDelete(
+    proposedOrphans.map((f) => ({ key: f.blobKey, ...(f.lastModified !== undefined ? { lastModified: f.lastModified } : {}) })),
+    {
+      ...clients,
+      now: options.now,
+      olderThanMs: options.olderThanMs,
+      delete: options.delete ?? false,
+      ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+      // Stopped after deleting: the error carries the whole audit's report, not the re-verification's.
+      incomplete: (done, cause) => new SnapshotAuditIncompleteError(reportOf(done), cause),
+    },
+  );
+  return reportOf(verified);
 }
 
 /** The human form of a snapshot audit report. */
