@@ -12,6 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { type TierlogConfig, validateConfig } from '../../config.js';
 import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
+import { ValidationError } from '../../errors.js';
 import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
@@ -85,13 +86,17 @@ export interface SnapshotAuditReport {
 /**
  * Runs the snapshot audit.
  *
- * @throws SnapshotError on a snapshot that cannot be trusted; {@link SnapshotAuditIncompleteError}
+ * @throws ValidationError when `olderThanMs` is under 1 h; SnapshotError on a snapshot that cannot
+ *   be trusted; {@link SnapshotAuditIncompleteError}
  *   when it stopped (an error, or its signal) after deleting.
  */
 export async function snapshotAudit(options: SnapshotAuditOptions): Promise<SnapshotAuditReport> {
   const config = validateConfig(options.config);
   if (!Number.isFinite(options.olderThanMs) || options.olderThanMs < MIN_SNAPSHOT_AUDIT_AGE_MS) {
-    throw new RangeError('the safety age must be at least 1h');
+    throw new ValidationError(
+      `the safety age must be at least 1h (olderThanMs ${MIN_SNAPSHOT_AUDIT_AGE_MS}), got ${options.olderThanMs}`,
+      'olderThanMs',
+    );
   }
   const hvAttributes = snapshotHvAttributesOf(config, options.hvAttributes);
   const inventory: Inventory = await readInventory(options.inventory);
