@@ -23,15 +23,13 @@ async function scene(): Promise<{ fx: Fixture; key: string }> {
   return { fx, key };
 }
 
+/** Re-verification with `delete`, a 1 h safety age, now. */
+function deleting(fx: Fixture) {
+  return { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, now: Date.now(), olderThanMs: HOUR, delete: true };
+}
+
 async function reverify(fx: Fixture, key: string, lastModified: number | 'unknown' = OLD) {
-  return reverifyAndDelete([{ key, ...(lastModified !== 'unknown' ? { lastModified } : {}) }], {
-    config: fx.config,
-    dynamodb: fx.dynamodb,
-    s3: fx.s3,
-    now: Date.now(),
-    olderThanMs: HOUR,
-    delete: true,
-  });
+  return reverifyAndDelete([{ key, ...(lastModified !== 'unknown' ? { lastModified } : {}) }], deleting(fx));
 }
 
 const exists = async (fx: Fixture, key: string) => (await listKeys(fx.s3, fx.config.bucket, key)).includes(key);
@@ -95,12 +93,7 @@ describe('snapshot re-verification stopped after a delete', () => {
     const stopped = await reverifyAndDelete(
       keys.map((key) => ({ key, lastModified: OLD })),
       {
-        config: fx.config,
-        dynamodb: fx.dynamodb,
-        s3: fx.s3,
-        now: Date.now(),
-        olderThanMs: HOUR,
-        delete: true,
+        ...deleting(fx),
         batchSize: 1,
         beforeDelete: () => {
           if (++batches === 2) throw new Error('boom');
