@@ -163,6 +163,31 @@ export class RangeNotSatisfiableError extends TierlogError {
   }
 }
 
+/** What a deleting operation had done when it stopped: the counts its incomplete error reports. */
+export interface DeletesDone {
+  /** Deletes S3 confirmed. */
+  readonly deleted: number;
+  /** Deletes S3 refused. */
+  readonly deleteFailures: readonly unknown[];
+}
+
+/**
+ * The message of the error a deleting operation (audit, snapshot audit, re-verification) throws
+ * when it stopped after it changed something:
+ * `<operation> stopped after [<before>, ]<N> blobs deleted[, <after>][, <M> deletes failed]: <cause>`.
+ * The failures are named only when there are some.
+ */
+export function stoppedAfterMessage(
+  operation: string,
+  done: DeletesDone,
+  cause: unknown,
+  counts: { readonly before?: readonly string[]; readonly after?: readonly string[] } = {},
+): string {
+  const parts = [...(counts.before ?? []), `${done.deleted} blobs deleted`, ...(counts.after ?? [])];
+  if (done.deleteFailures.length > 0) parts.push(`${done.deleteFailures.length} deletes failed`);
+  return `${operation} stopped after ${parts.join(', ')}: ${cause instanceof Error ? cause.message : String(cause)}`;
+}
+
 /** ` (<service error> HTTP <status>: <message>)` of an AWS SDK error, or empty. */
 function causeDetail(cause: unknown): string {
   if (typeof cause !== 'object' || cause === null) return '';

@@ -26,8 +26,10 @@
  *   from its commit) and answers the part URLs when `size` is given;
  *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
  *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`);
- *   `DELETE ?uploadId=…` aborts.
- * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`,
+ *   `DELETE ?uploadId=…` aborts. A query that names `uploadId` or `partNumber` twice, or both
+ *   `uploads` and `uploadId`, is 400.
+ * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`
+ *   (nothing else: a bare number is not taken for a year),
  *   `x-tierlog-ttl: <seconds>` (time to live), `x-tierlog-tti: <seconds>` (time to idle: reads
  *   move the expiry forward). None: the object never expires (a PUT replaces the policy). GET
  *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
@@ -108,7 +110,13 @@ export async function handleObjectsRequest(
     if (key === undefined) return problem(404, 'NotFound', `no route for ${String(event.rawPath).slice(0, 200)}`);
     const headers = lowerCase(event.headers ?? {});
     const query = new URLSearchParams(event.rawQueryString ?? '');
-    const uploadId = query.get('uploadId');
+    const uploadIds = query.getAll('uploadId');
+    // One session route at a time, one session: an ambiguous query is refused, never guessed at.
+    if (uploadIds.length > 1 || query.getAll('partNumber').length > 1)
+      throw new ValidationError('uploadId and partNumber may each be given once', 'uploadId');
+    if (uploadIds.length > 0 && query.has('uploads'))
+      throw new ValidationError('?uploads (create a session) and ?uploadId= (use one) cannot be combined', 'uploadId');
+    const uploadId = uploadIds[0] ?? null;
     if (uploadId !== null || query.has('uploads'))
       return await sessionRequest(store, method, key, uploadId, query, event, headers, options);
     // A write names its object by the path alone. A query string on one is refused, not ignored:
@@ -313,7 +321,7 @@ async function createSession(
 function jsonBody(event: APIGatewayProxyEventV2, emptyAllowed: boolean): Record<string, unknown> {
   const raw = event.body ?? '';
   if (raw.length > MAX_JSON_BODY * 2) throw new ValidationError(`body exceeds ${MAX_JSON_BODY} bytes`, 'body');
-  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  const text = event.isBase64Encoded ? base64Body(raw).toString('utf8') : raw;
   if (text.trim() === '' && emptyAllowed) return {};
   let value: unknown;
   try {
@@ -336,13 +344,7 @@ async function putObject(
   // Reject before decoding: base64 is 4/3 of the bytes it carries.
   const approx = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw, 'utf8');
   if (approx > maxBodyBytes + 3) return problem(413, 'BodyTooLarge', `body exceeds ${maxBodyBytes} bytes`);
-  let body: Buffer;
-  if (event.isBase64Encoded) {
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(raw) || raw.length % 4 !== 0) throw new ValidationError('body is not valid base64', 'body');
-    body = Buffer.from(raw, 'base64');
-  } else {
-    body = Buffer.from(raw, 'utf8');
-  }
+  const body = event.isBase64Encoded ? base64Body(raw) : Buffer.from(raw, 'utf8');
   if (body.byteLength > maxBodyBytes) return problem(413, 'BodyTooLarge', `body exceeds ${maxBodyBytes} bytes`);
 
   const ifVersion = conditionOf(headers);
@@ -362,6 +364,12 @@ async function putObject(
     headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
     body: JSON.stringify(result),
   };
+}
+
+/** A body Lambda says is base64, decoded; anything else than padded base64 is refused (Node would skip it silently). */
+function base64Body(raw: string): Buffer {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(raw) || raw.length % 4 !== 0) throw new ValidationError('body is not valid base64', 'body');
+  return Buffer.from(raw, 'base64');
 }
 
 /** `If-Match: "<version>"` or `If-None-Match: *` as an ifVersion (0: only if absent). */
@@ -386,7 +394,7 @@ function expiryOf(headers: Record<string, string>): Pick<PutOptions, 'expiresAt'
     return Number(value.trim()) * 1000;
   };
   const at = headers['x-tierlog-expires-at'];
-  const expiresAt = at === undefined ? undefined : new Date(at);
+  const expiresAt = at === undefined ? undefined : instantOf(at.trim());
   if (expiresAt !== undefined && Number.isNaN(expiresAt.getTime())) {
     throw new ValidationError('x-tierlog-expires-at must be an ISO 8601 or HTTP date', 'x-tierlog-expires-at');
   }
@@ -397,6 +405,21 @@ function expiryOf(headers: Record<string, string>): Pick<PutOptions, 'expiresAt'
     ...(ttl !== undefined ? { timeToLiveMs: ttl } : {}),
     ...(tti !== undefined ? { timeToIdleMs: tti } : {}),
   };
+}
+
+/**
+ * ISO 8601 (`2030-01-01`, `2030-01-01T12:00:00Z`, with an offset) or an HTTP date (IMF-fixdate,
+ * RFC 850, asctime); anything else is an invalid date. `Date` alone would take a bare number for
+ * a year (`3600`: the year 3600) and free forms (`1/2/2030`) by the host's conventions.
+ */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
+const HTTP_DATE = [
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Z][a-z]+day, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/,
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/,
+];
+function instantOf(text: string): Date {
+  return ISO_DATE.test(text) || HTTP_DATE.some((re) => re.test(text)) ? new Date(text) : new Date(Number.NaN);
 }
 
 function ifMatchOf(headers: Record<string, string>): number | undefined {

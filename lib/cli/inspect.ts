@@ -7,18 +7,32 @@
  * lib/recovery/judge-entries.ts: screen, which defers every entry while the upload window is
  * open, then a consistent HV read and the rule of judge.ts) and the same options, with the upload window from the
  * same tuning variables the sweeper reads (`TIERLOG_MAX_UPLOAD_MS`). So inspect never calls
- * "due" an entry a sweep would defer, or the other way round.
+ * "due" an entry a sweep would defer, or the other way round. As `tierlog sweep`, it refuses
+ * (exit 2) when an item of an entry's object does not read with the configured attribute names:
+ * HV would seem to point at nothing, and every blob would look due.
  */
-import { CorruptItemError } from '../errors.js';
+import { ConfigError, CorruptItemError } from '../errors.js';
 import { InstanceTable } from '../changelog/instance-table.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
 import type { DecodedEntry } from '../changelog/entry-codec.js';
-import { hvAttributeNames } from '../config.js';
+import { CONFIG_ENV, hvAttributeNames } from '../config.js';
+import { unrecognisedHvItem } from '../recovery/hv-shape.js';
 import type { JudgeContext } from '../recovery/judge.js';
 import { judgeEntries } from '../recovery/judge-entries.js';
 import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { HvTable } from '../tiered/hv-table.js';
-import { type CliContext, CommandFailedError, EXIT, formatInstant, formatRelative, iso, printJson, println, toJson } from './common.js';
+import {
+  type CliContext,
+  CommandFailedError,
+  EXIT,
+  formatInstant,
+  formatRelative,
+  iso,
+  printJson,
+  println,
+  toJson,
+  UsageError,
+} from './common.js';
 
 export interface InspectedEntry {
   readonly changeId: string;
@@ -66,8 +80,22 @@ export type InspectReport =
       readonly raw: Record<string, unknown>;
     };
 
-/** Reads and describes one instance. @throws CommandFailedError when it does not exist. */
+/** The most bytes of a DynamoDB partition key: no instance id is longer. */
+const MAX_INSTANCE_ID_BYTES = 2048;
+
+/**
+ * Reads and describes one instance.
+ *
+ * @throws UsageError on an id no item can have (empty, over 2048 bytes); CommandFailedError when
+ *   it does not exist; ConfigError when the objects table holds an item of an entry's object that
+ *   the configured attribute names do not read (`TIERLOG_HV_ATTRIBUTES` not the writers'), as
+ *   `tierlog sweep` refuses to start on one.
+ */
 export async function runInspect(ctx: CliContext, instanceId: string): Promise<InspectReport> {
+  const bytes = Buffer.byteLength(instanceId, 'utf8');
+  if (bytes === 0 || bytes > MAX_INSTANCE_ID_BYTES) {
+    throw new UsageError(`invalid instance id: ${bytes === 0 ? 'it is empty' : `${bytes} bytes, more than ${MAX_INSTANCE_ID_BYTES}`}`);
+  }
   const table = new InstanceTable(ctx.config, ctx.dynamodb);
   const raw = await table.getRaw(instanceId);
   if (raw === undefined) {
@@ -111,7 +139,12 @@ type Verdict = Pick<InspectedEntry, 'sweeper' | 'reason' | 'reasonCode' | 'until
 
 /** The sweeper's judgement of each entry, by the sweeper's own step (`judgeEntries`). */
 async function judgeForInspect(ctx: CliContext, entries: readonly DecodedEntry[], judge: JudgeContext): Promise<Verdict[]> {
-  const hv = new HvTable(ctx.config.objectsTable, ctx.dynamodb, hvAttributeNames(ctx.config));
+  const names = hvAttributeNames(ctx.config);
+  // Read with names that are not the writers', HV points at nothing: every blob would look due.
+  const objectIds = [...new Set(entries.flatMap((e) => (e.ok ? [e.change.id] : [])))];
+  const why = await unrecognisedHvItem(ctx.dynamodb, ctx.config.objectsTable, names, objectIds);
+  if (why !== undefined) throw new ConfigError(why, CONFIG_ENV.hvAttributes);
+  const hv = new HvTable(ctx.config.objectsTable, ctx.dynamodb, names);
   const judged = await judgeEntries(entries, judge, { readBlobPointers: (ids) => hv.readBlobPointers(ids) });
   return judged.map((j): Verdict => {
     if (j.kind === 'quarantined') return { sweeper: 'quarantined', reason: j.reason };

@@ -56,7 +56,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
-import { TierlogError, ValidationError } from '../errors.js';
+import { stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
 import { type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { type CorruptChangeLogItem, protectorOf, readChangeLogProtection } from './change-log-protection.js';
@@ -217,10 +217,10 @@ export class AuditIncompleteError extends TierlogError {
     cause: unknown,
   ) {
     super(
-      `audit stopped after ${report.listed} keys listed, ${report.checked} checked, ${report.deleted} blobs deleted` +
-        (report.expiredRemoved > 0 ? `, ${report.expiredRemoved} expired items removed` : '') +
-        (report.deleteFailures.length > 0 ? `, ${report.deleteFailures.length} deletes failed` : '') +
-        `: ${cause instanceof Error ? cause.message : String(cause)}`,
+      stoppedAfterMessage('audit', report, cause, {
+        before: [`${report.listed} keys listed`, `${report.checked} checked`],
+        after: report.expiredRemoved > 0 ? [`${report.expiredRemoved} expired items removed`] : [],
+      }),
       { cause },
     );
   }

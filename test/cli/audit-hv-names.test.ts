@@ -4,12 +4,23 @@
  * would look like an orphan. Both audits (the listing one and the snapshot re-verification)
  * notice an item they do not understand and delete nothing; the listing audit's `--delete`
  * exits 1 naming the setting. `tierlog sweep` (which deletes a blob unless HV points at it)
- * refuses to start, exit 2 naming the setting.
+ * refuses to start, exit 2 naming the setting; so does `tierlog inspect`, which would call the
+ * referenced blob garbage.
  */
 import { describe, expect, test } from 'vitest';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { KiB, makeWriter, randomBody } from '../tiered/harness.js';
+import {
+  KiB,
+  PAST_EVERYTHING_MS,
+  PAST_WINDOW_MS,
+  deadWriterPut,
+  makeSweeper,
+  makeWriter,
+  randomBody,
+  rawState,
+  steps,
+} from '../tiered/harness.js';
 import { cli, cliJson, HOUR } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
@@ -59,5 +70,30 @@ describe('audits with the objects-table attribute names forgotten', () => {
       expect(run.err).toMatch(/^tierlog: configuration: objects-table item .* TIERLOG_HV_ATTRIBUTES/);
     }
     expect((await cli(fx, ['sweep'])).code).toBe(0);
+  });
+
+  test('inspect refuses to judge, exit 2 naming TIERLOG_HV_ATTRIBUTES, where it would call the referenced blob garbage', async () => {
+    const { fx, plain } = await scene();
+    // An overwrite that died after its commit: its `new` blob is what HV points at now.
+    const open: Array<{ close(): void }> = [];
+    try {
+      await deadWriterPut(fx, open, 'large', steps(fx.config).deleteBlob, { body: randomBody(20 * KiB) });
+      const instance = (await rawState(fx)).instances.find((i) => Object.keys(i).some((k) => k.startsWith('c_')))!.pk as string;
+      // A sweep claims it (its upload window opens); inspect looks past that window, when it is due.
+      const fence = makeSweeper(fx, PAST_EVERYTHING_MS);
+      open.push(fence);
+      expect(await fence.sweeper.sweep()).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+      const due = () => Date.now() + PAST_EVERYTHING_MS + PAST_WINDOW_MS;
+      const wrong = await cli({ ...fx, config: plain }, ['inspect', instance], { clock: due });
+      expect(wrong.code).toBe(2);
+      expect(wrong.out).toBe('');
+      expect(wrong.err).toMatch(/^tierlog: configuration: objects-table item .* TIERLOG_HV_ATTRIBUTES/);
+      const right = await cliJson(fx, ['inspect', instance], { clock: due });
+      expect(right.code).toBe(0);
+      expect(right.json.entries).toHaveLength(1);
+      expect(right.json.entries[0]).toMatchObject({ sweeper: 'due', deletes: [right.json.entries[0].old] });
+    } finally {
+      for (const o of open) o.close();
+    }
   });
 });

@@ -133,4 +133,14 @@ describe('inspect', () => {
     expect(usage.code).toBe(2);
     expect(usage.err).toContain("missing required argument 'instance'");
   });
+
+  test.each([
+    ['empty', ''],
+    ['over 2048 bytes', 'é'.repeat(1025)],
+  ])('an instance id no item can have (%s): exit 2 naming the argument, not an AWS error', async (_name, id) => {
+    const run = await cli(fx, ['inspect', id]);
+    expect(run.code).toBe(2);
+    expect(run.out).toBe('');
+    expect(run.err).toMatch(/^tierlog: invalid instance id: /);
+  });
 });

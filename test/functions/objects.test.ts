@@ -196,6 +196,16 @@ describe('bad requests write nothing', () => {
     ['ttl not a number of seconds', 400, () => put('/objects/x', randomBody(10), { 'x-tierlog-ttl': '1.5' })],
     ['expires-at not a date', 400, () => put('/objects/x', randomBody(10), { 'x-tierlog-expires-at': 'tomorrow' })],
     ['expires-at in the past', 400, () => put('/objects/x', randomBody(10), { 'x-tierlog-expires-at': '2001-01-01T00:00:00Z' })],
+    // A number is not a date (seconds meant as a TTL would otherwise be read as a year: 2100-01-01).
+    ['expires-at a bare number', 400, () => put('/objects/x', randomBody(10), { 'x-tierlog-expires-at': '2100' })],
+    ['expires-at in a free form', 400, () => put('/objects/x', randomBody(10), { 'x-tierlog-expires-at': '1/1/2100' })],
+    [
+      'session create with a body that is not base64',
+      400,
+      () => call('POST', '/objects/x', { query: 'uploads', body: '!!!!', isBase64Encoded: true }),
+    ],
+    ['session route with both uploads and uploadId', 400, () => call('GET', '/objects/x', { query: 'uploads&uploadId=u' })],
+    ['uploadId given twice', 400, () => call('DELETE', '/objects/x', { query: 'uploadId=a&uploadId=b' })],
   ];
 
   test.each(cases)('%s -> %i', async (_name, status, send) => {

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ConfigError, ValidationError } from '../../lib/errors.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { type Fixture, freshFixture, listKeys, testConfig } from '../support/local.js';
 import { blobKey, putBlob, putRawInstance } from '../cli/helpers.js';
@@ -67,6 +68,15 @@ describe('snapshot-audit function settings', () => {
     const options = { config: fx.config, dynamodb: createDynamoDBClient(), s3: createS3Client(), now: Date.now(), delete: true };
     await expect(reverifyAndDelete([], { ...options, olderThanMs: HOUR - 1 })).rejects.toBeInstanceOf(ValidationError);
     await expect(reverifyAndDelete([], { ...options, olderThanMs: Number.NaN })).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it('the snapshot audit refuses a safety age under 1 h with the same typed error, before it reads a snapshot', async () => {
+    const options = { config: fx.config, dynamodb: createDynamoDBClient(), s3: createS3Client(), now: Date.now() };
+    for (const olderThanMs of [HOUR - 1, Number.NaN]) {
+      const refused = snapshotAudit({ ...options, inventory: '/nonexistent/manifest.json', exportDir: '/nonexistent', olderThanMs });
+      await expect(refused).rejects.toBeInstanceOf(ValidationError);
+      await expect(refused).rejects.toMatchObject({ field: 'olderThanMs' });
+    }
   });
 });
 

@@ -5,13 +5,11 @@
  * its EMF metrics printed (`StoppedEarly` 1); the instance stays claimed with its entry. The
  * answer margin comes from the handler's options or from `TIERLOG_ANSWER_MARGIN_MS`.
  */
-import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, test } from 'vitest';
-import { newChangeId } from '../../lib/ids.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { freshFixture } from '../support/local.js';
-import { deferred, putRawInstance, rawGetObject, rawInstance, rawPutObject } from '../tiered/harness.js';
+import { deferred, putDeadInstance, rawGetObject, rawInstance } from '../tiered/harness.js';
 import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
 const restores: Array<() => void> = [];
@@ -28,18 +26,8 @@ describe('sweeper handler at its deadline', () => {
     async (_from, marginMs, option, env) => {
       const fx = await freshFixture();
       // Fenced an hour ago by a sweeper that died: this invocation judges it and deletes its blob.
-      const hourAgo = Date.now() - 60 * 60_000;
-      const id = `raw/${uuidv7()}`;
-      const blob = `${fx.config.prefix}/${Buffer.from(id).toString('base64url')}/${uuidv7()}`;
-      await rawPutObject(fx, blob, 'orphan');
-      const instanceId = await putRawInstance(fx, {
-        shard: 0,
-        leaseUntil: hourAgo,
-        state: 'claimed',
-        claimedBy: 'dead-sweeper',
-        firstSeen: hourAgo,
-        entries: { [newChangeId()]: { v: 1, id, new: blob, at: hourAgo } },
-      });
+      const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
+      const blob = blobs[0]!;
 
       // The sweeper's clock stands still until the DeleteObjects is sent, then reaches the instant
       // the sweep must stop waiting (the answer margin before the invocation's deadline); the

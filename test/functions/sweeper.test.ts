@@ -4,20 +4,17 @@
  * invocation's remaining time, rejects malformed input, and fails the invocation on errors.
  */
 import type { Context } from 'aws-lambda';
-import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, test } from 'vitest';
-import { newChangeId } from '../../lib/ids.js';
-import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   KiB,
   expectClean,
-  makeWriter,
+  deadWriterPut,
+  putDeadInstance,
   putRawInstance,
   randomBody,
   rawGetObject,
   rawInstance,
-  rawPutObject,
   rawState,
   rawValue,
   sameBytes,
@@ -36,10 +33,10 @@ const PAST_UPLOADS = { TIERLOG_MAX_UPLOAD_MS: '1', TIERLOG_UNSAFE_SHORT_WINDOWS:
 type Handler = (event: unknown, context: Context) => Promise<Record<string, unknown>>;
 
 const restores: Array<() => void> = [];
-const closers: Array<() => void> = [];
+const writers: Array<{ close(): void }> = [];
 afterEach(() => {
   for (const r of restores.splice(0)) r();
-  for (const c of closers.splice(0)) c();
+  for (const w of writers.splice(0)) w.close();
 });
 
 async function sweeperHandler(fx: Fixture, env: Record<string, string> = {}): Promise<Handler> {
@@ -48,40 +45,13 @@ async function sweeperHandler(fx: Fixture, env: Record<string, string> = {}): Pr
   return mod.handler as Handler;
 }
 
-/** A writer whose clock runs 3 h behind, dying at its commit: its lease is long over. */
-async function deadWriter(fx: Fixture, key: string, kind: 'crashBefore' | 'crashAfter', old?: Uint8Array): Promise<{ instanceId: string }> {
-  if (old !== undefined) {
-    const setup = makeWriter(fx);
-    closers.push(() => setup.close());
-    await setup.store.put(key, old);
-  }
-  const injector = new FaultInjector().add({ kind, match: steps(fx.config).commit });
-  const w = makeWriter(fx, { injector, log: { clock: () => Date.now() - 3 * 60 * 60_000 } });
-  closers.push(() => w.close());
-  await w.store.put(key, randomBody(40 * KiB)).catch(() => undefined);
-  expect(injector.crashedAt).toBeDefined();
-  return { instanceId: w.log.instanceId };
-}
-
-function blobKey(fx: Fixture, objectId: string): string {
-  return `${fx.config.prefix}/${Buffer.from(objectId).toString('base64url')}/${uuidv7()}`;
-}
-
-/**
- * A raw dead instance whose entry names an orphan blob. `fenced`: a sweeper claimed it an hour ago
- * (so its upload window is over) and died, its claim long expired.
- */
-async function rawDead(fx: Fixture, shard: number, options: { fenced?: boolean } = {}): Promise<{ instanceId: string; blob: string }> {
-  const blob = blobKey(fx, `raw/${shard}`);
-  await rawPutObject(fx, blob, 'orphan');
-  const hourAgo = Date.now() - 60 * 60_000;
-  const instanceId = await putRawInstance(fx, {
-    shard,
-    leaseUntil: hourAgo,
-    entries: { [newChangeId()]: { v: 1, id: `raw/${shard}`, new: blob, at: hourAgo } },
-    ...(options.fenced === true ? { state: 'claimed', claimedBy: 'dead-sweeper', firstSeen: hourAgo } : {}),
+/** A writer whose clock runs 3 h behind (its lease long over), dying at its commit: `crashAfter`, the commit landed. */
+function deadWriter(fx: Fixture, key: string, kind: 'crashBefore' | 'crashAfter', old?: Uint8Array) {
+  return deadWriterPut(fx, writers, key, steps(fx.config).commit, {
+    kind,
+    ...(old !== undefined ? { old } : {}),
+    writer: { log: { clock: () => Date.now() - 3 * 60 * 60_000 } },
   });
-  return { instanceId, blob };
 }
 
 /** The EMF documents in captured stdout. */
@@ -143,15 +113,15 @@ describe('sweeper handler', () => {
 
   test('{shards:[0]} sweeps only shard 0', async () => {
     const fx = await freshFixture();
-    const zero = await rawDead(fx, 0);
-    const one = await rawDead(fx, 1);
+    const zero = await putDeadInstance(fx, { shard: 0 });
+    const one = await putDeadInstance(fx, { shard: 1 });
     const handler = await sweeperHandler(fx, PAST_UPLOADS);
     const { result, error } = await captureStdout(() => handler(scheduledEvent({ shards: [0] }), lambdaContext('tierlog-sweeper')));
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1 });
-    expect(await rawGetObject(fx, zero.blob)).toBeUndefined();
+    expect(await rawGetObject(fx, zero.blobs[0]!)).toBeUndefined();
     expect(await rawInstance(fx, zero.instanceId)).toBeUndefined();
-    expect(await rawGetObject(fx, one.blob)).toBeDefined();
+    expect(await rawGetObject(fx, one.blobs[0]!)).toBeDefined();
     expect(await rawInstance(fx, one.instanceId)).toMatchObject({ state: 'live' });
   });
 
@@ -171,7 +141,7 @@ describe('sweeper handler', () => {
 
   test('dryRun event: reports what this sweep would do, changes nothing', async () => {
     const fx = await freshFixture();
-    await rawDead(fx, 2);
+    await putDeadInstance(fx, { shard: 2 });
     // One-second windows: the first sighting defers; past the window a sweep would delete.
     const handler = await sweeperHandler(fx, {
       TIERLOG_MAX_UPLOAD_MS: '1000',
@@ -215,7 +185,7 @@ describe('sweeper handler', () => {
     ['housekeeping misspelt', { houseKeeping: false }],
   ])('malformed event (%s) is an error and changes nothing', async (_name, extra) => {
     const fx = await freshFixture();
-    await rawDead(fx, 0);
+    await putDeadInstance(fx, { shard: 0 });
     const image = await snapshot(fx);
     const handler = await sweeperHandler(fx);
     const { error } = await captureStdout(() => handler(scheduledEvent(extra), lambdaContext('tierlog-sweeper')));
@@ -230,7 +200,7 @@ describe('sweeper handler', () => {
     ['a boolean', true],
   ])('an event that is not an object (%s) is an error and changes nothing', async (_name, event) => {
     const fx = await freshFixture();
-    await rawDead(fx, 0);
+    await putDeadInstance(fx, { shard: 0 });
     const image = await snapshot(fx);
     const handler = await sweeperHandler(fx);
     const { error } = await captureStdout(() => handler(event, lambdaContext('tierlog-sweeper')));
@@ -240,7 +210,7 @@ describe('sweeper handler', () => {
 
   test('the invocation deadline is honoured: too little time left, nothing is taken', async () => {
     const fx = await freshFixture();
-    await rawDead(fx, 0);
+    await putDeadInstance(fx, { shard: 0 });
     const image = await snapshot(fx);
     const handler = await sweeperHandler(fx);
     const { result, error } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper', 5_000)));
@@ -251,7 +221,7 @@ describe('sweeper handler', () => {
 
   test("the deadline is taken on the sweeper's own clock: a clock option far from the wall clock neither stops the sweep at once nor lets it run past the invocation", async () => {
     const fx = await freshFixture();
-    await rawDead(fx, 0);
+    await putDeadInstance(fx, { shard: 0 });
     const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
     restores.push(restore);
     // A sweeper on a clock two hours ahead (a drill's compressed time, a test's clock): 60 s left
@@ -261,7 +231,7 @@ describe('sweeper handler', () => {
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ stoppedEarly: false, instancesClaimed: 1 });
     // And one two hours behind still stops with too little time left.
-    await rawDead(fx, 1);
+    await putDeadInstance(fx, { shard: 1 });
     const behind = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now() - 2 * 60 * 60_000 } });
     const late = await captureStdout(() => behind(scheduledEvent(), lambdaContext('tierlog-sweeper', 5_000)));
     expect(late.error).toBeUndefined();
@@ -271,7 +241,7 @@ describe('sweeper handler', () => {
   test('tuning from the environment; a sweep with errors fails the invocation and keeps the entry', async () => {
     const fx = await freshFixture();
     // Fenced by an earlier sweep, so this one judges it and deletes.
-    const { instanceId, blob } = await rawDead(fx, 0, { fenced: true });
+    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
     // A bucket that does not exist: every delete fails, the entry must stay.
     const handler = await sweeperHandler(
       { ...fx, config: { ...fx.config, bucket: `${fx.config.bucket}-gone` } },
@@ -287,7 +257,7 @@ describe('sweeper handler', () => {
     // TIERLOG_CLAIM_MS reached the sweeper: the claim lasts one minute.
     expect((item!.leaseUntil as number) - started).toBeGreaterThan(50_000);
     expect((item!.leaseUntil as number) - started).toBeLessThan(70_000);
-    expect(await rawGetObject(fx, blob)).toBeDefined();
+    expect(await rawGetObject(fx, blobs[0]!)).toBeDefined();
   });
 
   test('a handler built with its own clients still takes the tuning from the environment', async () => {

@@ -27,6 +27,7 @@ import {
   expectClean,
   expectFencedOnly,
   fenceThenSweep,
+  deadWriterPut,
   makeWriter,
   randomBody,
   rawState,
@@ -145,15 +146,9 @@ describe('what is never aborted', () => {
 
   test('an upload under a blob HV references (the change committed) is not aborted; the dead one beside it is', async () => {
     const fx = await freshFixture();
-    const s = steps(fx.config);
     // An overwrite that dies after its commit: its entry names `new`, which HV now references.
-    const setup = makeWriter(fx);
-    open.push(setup);
-    await setup.store.put('mpu/committed', randomBody(40 * KiB));
-    const committed = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashBefore', match: s.deleteBlob }) });
-    open.push(committed);
     const value = randomBody(40 * KiB);
-    await committed.store.put('mpu/committed', value).catch(() => undefined);
+    await deadWriterPut(fx, open, 'mpu/committed', steps(fx.config).deleteBlob, { old: randomBody(40 * KiB), body: value });
     const referenced = (await rawState(fx)).references.get('mpu/committed')!;
     // An upload in progress under that key (no writer makes one after its upload: the rule must hold anyway).
     const stray = await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: referenced }));
@@ -234,11 +229,7 @@ describe('cost', () => {
     const s = steps(fx.config);
     // Two writers dead mid-upload, three dead before the commit of a one-part body.
     const dead = [await dieMidUpload(fx, 'mpu/a', 'mpPart', 'crashAfter'), await dieMidUploadBeside(fx)];
-    for (let i = 0; i < 3; i++) {
-      const w = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashBefore', match: s.commit }) });
-      open.push(w);
-      await w.store.put(`mpu/small-${i}`, randomBody(40 * KiB)).catch(() => undefined);
-    }
+    for (let i = 0; i < 3; i++) await deadWriterPut(fx, open, `mpu/small-${i}`, s.commit);
     const fence = await recordedSweep(fx, PAST_EVERYTHING_MS, { concurrency: 2 });
     expectFencedOnly(fx.config, fence.report, fence.commands, { claimed: 5, deferred: 5 }, expect);
 
@@ -256,12 +247,7 @@ describe('cost', () => {
 
   test('a judging sweep that finds no `new` blob garbage (a committed overwrite leaves only `old`) lists nothing', async () => {
     const fx = await freshFixture();
-    const setup = makeWriter(fx);
-    open.push(setup);
-    await setup.store.put('mpu/over', randomBody(40 * KiB));
-    const w = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashBefore', match: steps(fx.config).deleteBlob }) });
-    open.push(w);
-    await w.store.put('mpu/over', randomBody(40 * KiB)).catch(() => undefined);
+    await deadWriterPut(fx, open, 'mpu/over', steps(fx.config).deleteBlob, { old: randomBody(40 * KiB) });
     const { judge, judgeCommands } = await fenceThenSweep(fx, PAST_EVERYTHING_MS);
     expect(judge).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
     expect(s3Commands(judgeCommands).map((c) => c.command)).toEqual([expect.stringMatching(/^DeleteObjects?$/)]);

@@ -11,7 +11,6 @@
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createS3Client } from '../../lib/aws/clients.js';
-import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   KiB,
@@ -20,6 +19,7 @@ import {
   PAST_WINDOW_MS,
   expectClean,
   expectFencedOnly,
+  deadWriterPut,
   makeWriter,
   randomBody,
   rawState,
@@ -71,16 +71,10 @@ describe('the sweeper without s3:ListBucket and HeadObject', () => {
   test("dead writers' orphans (a create and an overwrite) are recovered; the sweeps send S3 nothing but deletes and one listing of uploads", async () => {
     const fx = await freshFixture();
     const s = steps(fx.config);
-    const setup = makeWriter(fx);
-    open.push(setup);
-    await setup.store.put('nl/over', randomBody(40 * KiB));
     // An overwrite that dies after its commit (old orphaned), a create that dies before it (new orphaned).
-    const overwrite = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashBefore', match: s.deleteBlob }) });
-    const create = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashBefore', match: s.commit }) });
-    open.push(overwrite, create);
     const body = randomBody(40 * KiB);
-    await overwrite.store.put('nl/over', body).catch(() => undefined);
-    await create.store.put('nl/new', randomBody(40 * KiB)).catch(() => undefined);
+    await deadWriterPut(fx, open, 'nl/over', s.deleteBlob, { old: randomBody(40 * KiB), body });
+    await deadWriterPut(fx, open, 'nl/new', s.commit);
     const before = await rawState(fx);
     expect(before.unreferenced).toHaveLength(2);
     expect(before.entries).toBe(2);

@@ -6,22 +6,18 @@
  * late answer, and a later sweep (past the claim) recovers everything.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { v7 as uuidv7 } from 'uuid';
-import { newChangeId } from '../../lib/ids.js';
 import { ConfigError } from '../../lib/errors.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
-import { freshFixture, type Fixture } from '../support/local.js';
+import { freshFixture } from '../support/local.js';
 import {
   PAST_WINDOW_MS,
   deferred,
   expectClean,
   makeSweeper,
-  putRawInstance,
-  randomBody,
+  putDeadInstance,
   rawGetObject,
   rawInstance,
-  rawPutObject,
   rawState,
   sweepPastEverything,
 } from '../tiered/harness.js';
@@ -31,21 +27,6 @@ const open: Array<{ close(): void }> = [];
 afterEach(() => {
   for (const o of open.splice(0)) o.close();
 });
-
-/** A dead instance with `count` entries, each naming a real, unreferenced `new` blob. */
-async function deadInstance(fx: Fixture, count: number): Promise<{ instanceId: string; blobs: string[] }> {
-  const entries: Record<string, unknown> = {};
-  const blobs: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const id = `dead/${uuidv7()}`;
-    const blob = `${fx.config.prefix}/${Buffer.from(id, 'utf8').toString('base64url')}/${uuidv7()}`;
-    await rawPutObject(fx, blob, randomBody(64));
-    blobs.push(blob);
-    entries[newChangeId()] = { v: 1, id, at: Date.now() - 60 * MIN, new: blob };
-  }
-  const instanceId = await putRawInstance(fx, { shard: 0, leaseUntil: Date.now() - 10 * MIN, entries });
-  return { instanceId, blobs };
-}
 
 const held = [
   { request: 'DeleteObjects', service: 's3' },
@@ -57,7 +38,7 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     '$request held past the deadline: stoppedEarly, nothing unconfirmed counted, the instance kept claimed; a later sweep recovers all',
     async ({ request, service }) => {
       const fx = await freshFixture();
-      const { instanceId, blobs } = await deadInstance(fx, 3);
+      const { instanceId, blobs } = await putDeadInstance(fx, { count: 3 });
       // The first sighting fences the instance and opens its upload window.
       const fence = makeSweeper(fx, 0);
       open.push(fence);

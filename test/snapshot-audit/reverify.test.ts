@@ -10,7 +10,7 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, test } from 'vitest';
-import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
 import { blobKey, HOUR, putBlob, putRawInstance } from '../cli/helpers.js';
 
@@ -23,16 +23,13 @@ async function scene(): Promise<{ fx: Fixture; key: string }> {
   return { fx, key };
 }
 
+/** Re-verification with `delete`, a 1 h safety age, now; the scenes' stores hold no large object (no live blob). */
+function deleting(fx: Fixture) {
+  return { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, now: Date.now(), olderThanMs: HOUR, delete: true, emptyStoreOk: true };
+}
+
 async function reverify(fx: Fixture, key: string, lastModified: number | 'unknown' = OLD) {
-  return reverifyAndDelete([{ key, ...(lastModified !== 'unknown' ? { lastModified } : {}) }], {
-    config: fx.config,
-    dynamodb: fx.dynamodb,
-    s3: fx.s3,
-    now: Date.now(),
-    olderThanMs: HOUR,
-    delete: true,
-    emptyStoreOk: true,
-  });
+  return reverifyAndDelete([{ key, ...(lastModified !== 'unknown' ? { lastModified } : {}) }], deleting(fx));
 }
 
 const exists = async (fx: Fixture, key: string) => (await listKeys(fx.s3, fx.config.bucket, key)).includes(key);
@@ -84,5 +81,32 @@ describe('snapshot re-verification: what it protects', () => {
     const report = await reverify(fx, key);
     expect(report.deleted).toBe(0);
     expect(await exists(fx, key)).toBe(true);
+  });
+});
+
+describe('snapshot re-verification stopped after a delete', () => {
+  test('an error before the second batch: a ReverifyIncompleteError with the report so far; the next blob stays', async () => {
+    const fx = await freshFixture();
+    const keys = [blobKey(fx, 'a', OLD), blobKey(fx, 'b', OLD)].sort();
+    for (const key of keys) await putBlob(fx, key);
+    let batches = 0;
+    const stopped = await reverifyAndDelete(
+      keys.map((key) => ({ key, lastModified: OLD })),
+      {
+        ...deleting(fx),
+        batchSize: 1,
+        beforeDelete: () => {
+          if (++batches === 2) throw new Error('boom');
+        },
+      },
+    ).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(stopped).toBeInstanceOf(ReverifyIncompleteError);
+    expect((stopped as ReverifyIncompleteError).message).toBe('re-verification stopped after 1 blobs deleted: boom');
+    expect((stopped as ReverifyIncompleteError).report).toMatchObject({ deleted: 1, deleteFailures: [] });
+    expect(await exists(fx, keys[0]!)).toBe(false);
+    expect(await exists(fx, keys[1]!)).toBe(true);
   });
 });

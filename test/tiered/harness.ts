@@ -14,7 +14,7 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
 import type { TierlogConfig } from '../../lib/config.js';
 import { CommandRecorder, type RecordedCommand } from '../../lib/faults/command-recorder.js';
-import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
@@ -22,6 +22,7 @@ import { Sweeper, type SweeperOptions } from '../../lib/recovery/sweeper.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import type { StreamReader } from '../../lib/local/stream-reader.js';
 import { TieredStore, type TieredStoreOptions } from '../../lib/tiered/tiered-store.js';
+import { newChangeId } from '../../lib/ids.js';
 import { type Fixture, listKeys, scanAll } from '../support/local.js';
 
 export const KiB = 1024;
@@ -94,6 +95,45 @@ export function makeWriter(fx: Fixture, options: WriterOptions = {}): Writer {
       s3.destroy();
     },
   };
+}
+
+/** How {@link deadWriterPut}'s writer dies and what it puts. */
+export interface DeadPutOptions {
+  /** Put to the key first by a healthy writer: the dying put is then an overwrite. */
+  readonly old?: Uint8Array;
+  /** The dying put's body. Default 40 KiB of random bytes (one PutObject). */
+  readonly body?: Uint8Array;
+  /** Default `crashBefore`: the request at the step never reaches the servers. */
+  readonly kind?: 'crashBefore' | 'crashAfter';
+  /** The dying writer's options (its clock, part size, ...). */
+  readonly writer?: Omit<WriterOptions, 'injector'>;
+}
+
+/**
+ * A writer "process" that dies at `step` of a put of `key` (a matcher of {@link steps}): it
+ * leaves its instance with the entry and the blob, its lease running out. Every writer it makes
+ * is pushed to `open` (closed by the caller). Returns the dead writer.
+ *
+ * @throws when the crash did not fire (the put went another way than the test meant).
+ */
+export async function deadWriterPut(
+  fx: Fixture,
+  open: Array<{ close(): void }>,
+  key: string,
+  step: (request: RequestInfo) => boolean,
+  options: DeadPutOptions = {},
+): Promise<Writer> {
+  if (options.old !== undefined) {
+    const setup = makeWriter(fx);
+    open.push(setup);
+    await setup.store.put(key, options.old);
+  }
+  const injector = new FaultInjector().add({ kind: options.kind ?? 'crashBefore', match: step });
+  const writer = makeWriter(fx, { ...options.writer, injector });
+  open.push(writer);
+  await writer.store.put(key, options.body ?? randomBody(40 * KiB)).catch(() => undefined);
+  if (injector.crashedAt === undefined) throw new Error(`the writer's put of "${key}" did not crash at the step`);
+  return writer;
 }
 
 /** A sweeper's options, plus an injector and a recorder put on its clients. */
@@ -442,6 +482,52 @@ export async function putRawInstance(
     new PutItemCommand({ TableName: fx.config.changeLogTable, Item: marshall(item, { removeUndefinedValues: true }) }),
   );
   return instanceId;
+}
+
+/** A blob key of `objectId`, built from the documented layout (`<prefix>/<base64url id>/<uuidv7>`), not by the library. */
+export function rawBlobKey(fx: Fixture, objectId: string): string {
+  return `${fx.config.prefix}/${Buffer.from(objectId, 'utf8').toString('base64url')}/${uuidv7()}`;
+}
+
+/** What {@link putDeadInstance} writes. */
+export interface DeadInstanceOptions {
+  /** Entries, each naming its own blob. Default 1. */
+  readonly count?: number;
+  /** Default 0. */
+  readonly shard?: number;
+  /** The object id of entry `i`. Default `dead/<uuidv7>`. */
+  readonly objectId?: (i: number) => string;
+  /** When its lease ran out, and when its entries were written. Default an hour ago. */
+  readonly since?: number;
+  /**
+   * A sweeper claimed it at `since` and died, its claim long over: a sweep judges it at once (its
+   * upload window is over) instead of fencing it first.
+   */
+  readonly fenced?: boolean;
+}
+
+/**
+ * A dead writer as the change-log table holds it, written raw: an instance whose lease ran out,
+ * with `count` entries each naming a real `new` blob that nothing references (garbage).
+ */
+export async function putDeadInstance(fx: Fixture, options: DeadInstanceOptions = {}): Promise<{ instanceId: string; blobs: string[] }> {
+  const since = options.since ?? Date.now() - 60 * 60_000;
+  const entries: Record<string, unknown> = {};
+  const blobs: string[] = [];
+  for (let i = 0; i < (options.count ?? 1); i++) {
+    const id = options.objectId?.(i) ?? `dead/${uuidv7()}`;
+    const blob = rawBlobKey(fx, id);
+    await rawPutObject(fx, blob, randomBody(64));
+    blobs.push(blob);
+    entries[newChangeId()] = { v: 1, id, at: since, new: blob };
+  }
+  const instanceId = await putRawInstance(fx, {
+    shard: options.shard ?? 0,
+    leaseUntil: since,
+    entries,
+    ...(options.fenced === true ? { state: 'claimed', claimedBy: 'dead-sweeper', firstSeen: since } : {}),
+  });
+  return { instanceId, blobs };
 }
 
 export async function rawInstance(fx: Fixture, instanceId: string): Promise<Record<string, unknown> | undefined> {

@@ -3,7 +3,7 @@
  * that does not parse, a data file that is missing or fails its checksum, an export of the wrong
  * format. Nothing is proposed, let alone deleted, from such a snapshot.
  */
-import { TierlogError } from '../../errors.js';
+import { stoppedAfterMessage, TierlogError } from '../../errors.js';
 import type { SnapshotAuditReport } from './snapshot-audit.js';
 
 /** A snapshot (S3 Inventory report or DynamoDB export) is unreadable, incomplete or not what it says. */
@@ -27,11 +27,6 @@ export class SnapshotAuditIncompleteError extends TierlogError {
     readonly report: SnapshotAuditReport,
     cause: unknown,
   ) {
-    super(
-      `snapshot audit stopped after ${report.deleted} blobs deleted` +
-        (report.deleteFailures.length > 0 ? `, ${report.deleteFailures.length} deletes failed` : '') +
-        `: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
+    super(stoppedAfterMessage('snapshot audit', report, cause), { cause });
   }
 }

@@ -32,7 +32,7 @@ import { documentClient } from '../../aws/clients.js';
 import { translateAwsError } from '../../aws/errors.js';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
-import { TierlogError, ValidationError } from '../../errors.js';
+import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
 import { isUuidV7 } from '../../ids.js';
 import { MIN_AUDIT_AGE_MS } from '../audit.js';
 import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
@@ -96,6 +96,12 @@ export interface ReverifyOptions {
    * signal's reason. The CLI aborts it on Ctrl-C.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Builds the error thrown when it stops after deleting, from the report so far and the cause.
+   * Default: a {@link ReverifyIncompleteError}. A caller with a larger report (the snapshot audit)
+   * passes its own, so that the error carries that report.
+   */
+  readonly incomplete?: (report: ReverifyReport, cause: unknown) => Error;
 }
 
 export interface ReverifyReport {
@@ -120,12 +126,7 @@ export class ReverifyIncompleteError extends TierlogError {
     readonly report: ReverifyReport,
     cause: unknown,
   ) {
-    super(
-      `re-verification stopped after ${report.deleted} blobs deleted` +
-        (report.deleteFailures.length > 0 ? `, ${report.deleteFailures.length} deletes failed` : '') +
-        `: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
+    super(stoppedAfterMessage('re-verification', report, cause), { cause });
   }
 }
 
@@ -133,7 +134,7 @@ export class ReverifyIncompleteError extends TierlogError {
  * Re-verifies candidates live and (with `delete`) deletes the confirmed ones.
  *
  * @throws ConfigError on an invalid configuration; ValidationError when `olderThanMs` is under 1 h;
- *   {@link ReverifyIncompleteError} when it stopped after deleting.
+ *   {@link ReverifyIncompleteError} (or the `incomplete` option's error) when it stopped after deleting.
  */
 export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], options: ReverifyOptions): Promise<ReverifyReport> {
   const config = validateConfig(options.config);
@@ -168,7 +169,8 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   try {
     return await reverifyBatches(parsed, protection, config, attrs, options, report);
   } catch (err) {
-    throw report.deleted > 0 || report.deleteFailures.length > 0 ? new ReverifyIncompleteError(report, err) : err;
+    if (report.deleted === 0 && report.deleteFailures.length === 0) throw err;
+    throw options.incomplete !== undefined ? options.incomplete(report, err) : new ReverifyIncompleteError(report, err);
   }
 }
 

@@ -12,18 +12,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { type TierlogConfig, validateConfig } from '../../config.js';
 import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
+import { ValidationError } from '../../errors.js';
 import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
-import {
-  confirmLost,
-  type KeptReason,
-  type LostCandidate,
-  ReverifyIncompleteError,
-  type ReverifyReport,
-  reverifyAndDelete,
-} from './reverify.js';
+import { confirmLost, type KeptReason, type LostCandidate, type ReverifyReport, reverifyAndDelete } from './reverify.js';
 
 /** The smallest safety age the snapshot audit accepts (as the listing audit). */
 export const MIN_SNAPSHOT_AUDIT_AGE_MS = 60 * 60_000;
@@ -96,13 +90,17 @@ export interface SnapshotAuditReport {
 /**
  * Runs the snapshot audit.
  *
- * @throws SnapshotError on a snapshot that cannot be trusted; {@link SnapshotAuditIncompleteError}
+ * @throws ValidationError when `olderThanMs` is under 1 h; SnapshotError on a snapshot that cannot
+ *   be trusted; {@link SnapshotAuditIncompleteError}
  *   when it stopped (an error, or its signal) after deleting.
  */
 export async function snapshotAudit(options: SnapshotAuditOptions): Promise<SnapshotAuditReport> {
   const config = validateConfig(options.config);
   if (!Number.isFinite(options.olderThanMs) || options.olderThanMs < MIN_SNAPSHOT_AUDIT_AGE_MS) {
-    throw new RangeError('the safety age must be at least 1h');
+    throw new ValidationError(
+      `the safety age must be at least 1h (olderThanMs ${MIN_SNAPSHOT_AUDIT_AGE_MS}), got ${options.olderThanMs}`,
+      'olderThanMs',
+    );
   }
   const hvAttributes = snapshotHvAttributesOf(config, options.hvAttributes);
   const inventory: Inventory = await readInventory(options.inventory);
@@ -174,26 +172,22 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     deleteFailures: verified.deleteFailures,
     ...(verified.refusal !== undefined ? { deleteRefused: verified.refusal } : {}),
   });
-  try {
-    return reportOf(
-      await reverifyAndDelete(
-        proposedOrphans.map((f) => ({ key: f.blobKey, ...(f.lastModified !== undefined ? { lastModified: f.lastModified } : {}) })),
-        {
-          ...clients,
-          now: options.now,
-          olderThanMs: options.olderThanMs,
-          delete: options.delete ?? false,
-          ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
-          ...(options.signal !== undefined ? { signal: options.signal } : {}),
-          ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
-          ...(options.emptyStoreOk !== undefined ? { emptyStoreOk: options.emptyStoreOk } : {}),
-        },
-      ),
-    );
-  } catch (err) {
-    if (err instanceof ReverifyIncompleteError) throw new SnapshotAuditIncompleteError(reportOf(err.report), err.cause);
-    throw err;
-  }
+  const verified = await reverifyAndDelete(
+    proposedOrphans.map((f) => ({ key: f.blobKey, ...(f.lastModified !== undefined ? { lastModified: f.lastModified } : {}) })),
+    {
+      ...clients,
+      now: options.now,
+      olderThanMs: options.olderThanMs,
+      delete: options.delete ?? false,
+      ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+      ...(options.emptyStoreOk !== undefined ? { emptyStoreOk: options.emptyStoreOk } : {}),
+      // Stopped after deleting: the error carries the whole audit's report, not the re-verification's.
+      incomplete: (done, cause) => new SnapshotAuditIncompleteError(reportOf(done), cause),
+    },
+  );
+  return reportOf(verified);
 }
 
 /** The human form of a snapshot audit report. */
