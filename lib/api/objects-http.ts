@@ -20,6 +20,12 @@
  *   the bytes go from S3 to the client, no Lambda carries them. The limit applies to the object
  *   as read by the one read that answers, so an object replaced meanwhile cannot overflow it; an
  *   inline object (at most the inline threshold) is always answered in the body.
+ * - `If-Range: "<version>"` with a Range (a resumed download): the range only while the object is
+ *   still that version, else the whole object, 200, so a client never splices bytes of two
+ *   versions. A date, a weak tag or anything else never matches (a version can change within the
+ *   second a date names). When the whole object would be a redirect, the client's Range would
+ *   follow it to S3, so a validator that does not match is answered 412 instead: ask again
+ *   without Range.
  * - Upload sessions, for bodies above the request limit (S3's multipart API, as a client expects):
  *   `POST ?uploads` opens one (JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`,
  *   `If-Match` / `If-None-Match` and the expiry headers as for PUT, the expiry applying to the object
@@ -164,17 +170,38 @@ function keyOf(rawPath: string): string | undefined {
 
 async function getObject(store: TieredStore, key: string, headers: Record<string, string>, options: ObjectsApiOptions): Promise<Response> {
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE;
-  const range: ByteRange | undefined = headers.range !== undefined ? parseRangeHeader(headers.range) : undefined;
+  let range: ByteRange | undefined = headers.range !== undefined ? parseRangeHeader(headers.range) : undefined;
+  // Without a Range, If-Range means nothing (RFC 9110 13.1.5).
+  const ifRange = range !== undefined ? headers['if-range'] : undefined;
   // One read decides: the size checked against the limit is the size of the bytes answered, so an
   // object replaced while it is read never makes an answer larger than a buffered response carries.
   for (let attempt = 1; ; attempt++) {
-    const object = await store.getStream(key, range !== undefined ? { range } : {});
+    let object: Awaited<ReturnType<TieredStore['getStream']>>;
+    try {
+      object = await store.getStream(key, range !== undefined ? { range } : {});
+    } catch (err) {
+      // Past the end of the current version: of the version If-Range names too only if it is that one.
+      if (!(err instanceof RangeNotSatisfiableError && ifRange !== undefined && range !== undefined)) throw err;
+      const now = await store.head(key);
+      if (now === undefined) return problem(404, 'NotFound', 'no such object');
+      if (ifRangeMatches(ifRange, now.version)) throw err;
+      range = undefined;
+      attempt--;
+      continue;
+    }
     if (object === undefined) return problem(404, 'NotFound', 'no such object');
+    if (range !== undefined && ifRange !== undefined && !ifRangeMatches(ifRange, object.version)) {
+      // Another version than the client holds part of: the whole object, read afresh.
+      object.body.destroy();
+      range = undefined;
+      attempt--;
+      continue;
+    }
     const length = object.range === undefined ? object.size : object.range.end - object.range.start + 1;
     // An inline body (at most the inline threshold, < 400 KiB) always fits; a blob's bytes above the limit go through S3.
     if (object.stored === 'blob' && length > maxResponseBytes) {
       object.body.destroy();
-      const redirect = await redirectToBlob(store, key, options);
+      const redirect = await redirectToBlob(store, key, options, ifRange);
       if (redirect !== undefined) return redirect;
       // Replaced by an inline body since it was read: read again.
       if (attempt >= REDIRECT_ATTEMPTS) throw new ContentionError(key, attempt);
@@ -212,7 +239,12 @@ async function readAtMost(stream: Readable, limit: number): Promise<Buffer> {
  * Too large for a buffered response: send the client to S3 with a short-lived URL. Undefined
  * when the object is inline by now (replaced since it was read).
  */
-async function redirectToBlob(store: TieredStore, key: string, options: ObjectsApiOptions): Promise<Response | undefined> {
+async function redirectToBlob(
+  store: TieredStore,
+  key: string,
+  options: ObjectsApiOptions,
+  ifRange: string | undefined,
+): Promise<Response | undefined> {
   let presigned: Awaited<ReturnType<TieredStore['presignGet']>>;
   try {
     presigned = await store.presignGet(key, { expiresInMs: options.redirectExpiresInMs ?? 60_000 });
@@ -221,6 +253,17 @@ async function redirectToBlob(store: TieredStore, key: string, options: ObjectsA
     throw err;
   }
   if (presigned === undefined) return problem(404, 'NotFound', 'no such object');
+  // The client's Range follows the redirect, and S3 would answer it from this version's blob.
+  if (ifRange !== undefined && !ifRangeMatches(ifRange, presigned.version)) {
+    return {
+      ...problem(
+        412,
+        'PreconditionFailed',
+        `the object is now version ${presigned.version}, not the one If-Range names: request it again without Range`,
+      ),
+      headers: { 'content-type': 'application/json', etag: etagOf(presigned.version) },
+    };
+  }
   return {
     statusCode: 307,
     headers: { location: presigned.url, etag: etagOf(presigned.version), 'cache-control': 'no-store', 'x-tierlog-stored': 'blob' },
@@ -442,6 +485,11 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
   for (const [name, value] of Object.entries(info.metadata)) headers[`x-amz-meta-${name}`] = value;
   if (info.expiresAt !== undefined) headers['x-tierlog-expires-at'] = info.expiresAt.toISOString();
   return headers;
+}
+
+/** Whether `If-Range` is exactly the strong tag of `version` (a date or a weak tag never is). */
+function ifRangeMatches(value: string, version: number): boolean {
+  return value.trim() === etagOf(version);
 }
 
 function etagOf(version: number): string {

@@ -207,3 +207,78 @@ describe('session routes: every bad request is a 4xx JSON error and writes nothi
     expect((await call('DELETE', '/objects/r/mine', { query: `uploadId=${uploadId}` })).statusCode).toBe(404);
   });
 });
+
+describe('If-Range (a resumed download): the range only of the version the client holds part of', () => {
+  /** A blob object at `key` (30 KiB: under the 64 KiB buffered limit), then its ETag. */
+  async function resumable(key: string, body: Uint8Array): Promise<string> {
+    await w.store.put(key, body);
+    const head = await call('GET', `/objects/${key}`, { headers: { range: 'bytes=0-0' } });
+    return String(head.headers?.etag);
+  }
+
+  test('the same version: 206 with the range; replaced since: 200 with the whole new version, never a splice', async () => {
+    const first = randomBody(30 * KiB);
+    const etag = await resumable('ir/doc', first);
+    const same = await call('GET', '/objects/ir/doc', { headers: { range: 'bytes=100-199', 'if-range': etag } });
+    expect(same.statusCode).toBe(206);
+    expect(sameBytes(bodyOf(same), first.subarray(100, 200))).toBe(true);
+
+    const second = randomBody(30 * KiB);
+    await w.store.put('ir/doc', second);
+    const stale = await call('GET', '/objects/ir/doc', { headers: { range: 'bytes=100-199', 'if-range': etag } });
+    expect(stale.statusCode).toBe(200);
+    expect(stale.headers?.['content-range']).toBeUndefined();
+    expect(stale.headers?.etag).not.toBe(etag);
+    expect(sameBytes(bodyOf(stale), second)).toBe(true);
+  });
+
+  test.each([
+    ['a weak tag', (etag: string) => `W/${etag}`],
+    ['a date', () => new Date(Date.now() + 60_000).toUTCString()],
+    ['garbage', () => 'not-a-validator'],
+  ])('%s never matches: 200 with the whole object', async (_name, validator) => {
+    const body = randomBody(30 * KiB);
+    const etag = await resumable(`ir/${_name.replace(/ /g, '-')}`, body);
+    const res = await call('GET', `/objects/ir/${_name.replace(/ /g, '-')}`, {
+      headers: { range: 'bytes=0-9', 'if-range': validator(etag) },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(sameBytes(bodyOf(res), body)).toBe(true);
+  });
+
+  test('a range past the end of the new, shorter version: 200 with it (416 only when If-Range names the current version)', async () => {
+    const etag = await resumable('ir/shrunk', randomBody(30 * KiB));
+    const shorter = randomBody(10 * KiB);
+    await w.store.put('ir/shrunk', shorter);
+    const stale = await call('GET', '/objects/ir/shrunk', { headers: { range: 'bytes=20000-', 'if-range': etag } });
+    expect(stale.statusCode).toBe(200);
+    expect(sameBytes(bodyOf(stale), shorter)).toBe(true);
+    const current = String(stale.headers?.etag);
+    const unsatisfiable = await call('GET', '/objects/ir/shrunk', { headers: { range: 'bytes=20000-', 'if-range': current } });
+    expect(unsatisfiable.statusCode).toBe(416);
+  });
+
+  test('a range that is redirected to S3: 307 for the same version, 412 once replaced (the Range would follow the redirect)', async () => {
+    const first = randomBody(300 * KiB);
+    const etag = await resumable('ir/big', first);
+    const same = await call('GET', '/objects/ir/big', { headers: { range: 'bytes=0-99999', 'if-range': etag } });
+    expect(same.statusCode).toBe(307);
+    const fromS3 = await fetch(String(same.headers?.location), { headers: { range: 'bytes=0-99999' } });
+    expect(fromS3.status).toBe(206);
+    expect(sameBytes(new Uint8Array(await fromS3.arrayBuffer()), first.subarray(0, 100_000))).toBe(true);
+
+    await w.store.put('ir/big', randomBody(300 * KiB));
+    const stale = await call('GET', '/objects/ir/big', { headers: { range: 'bytes=0-99999', 'if-range': etag } });
+    expect(stale.statusCode).toBe(412);
+    expect(stale.headers?.etag).not.toBe(etag);
+    expect(stale.headers?.location).toBeUndefined();
+  });
+
+  test('without a Range, If-Range is ignored', async () => {
+    const body = randomBody(30 * KiB);
+    await resumable('ir/plain', body);
+    const res = await call('GET', '/objects/ir/plain', { headers: { 'if-range': '"999"' } });
+    expect(res.statusCode).toBe(200);
+    expect(sameBytes(bodyOf(res), body)).toBe(true);
+  });
+});
