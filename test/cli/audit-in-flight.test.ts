@@ -23,6 +23,10 @@ afterEach(() => {
   for (const c of closers.splice(0)) c();
 });
 
+/** `audit --delete` past the safety age; the scenes' stores hold no live large object. */
+const auditDeleting = (fx: Fixture) =>
+  audit({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, olderThanMs: OLDER_THAN, delete: true, emptyStoreOk: true });
+
 async function blobsOf(fx: Fixture, objectId: string): Promise<string[]> {
   return listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/${Buffer.from(objectId).toString('base64url')}/`);
 }
@@ -63,15 +67,7 @@ describe('audit and writes in flight', () => {
     const uploaded = (await blobsOf(fx, 'slow')).filter((k) => k !== first);
     expect(uploaded).toHaveLength(1);
 
-    const report = await audit({
-      config: fx.config,
-      dynamodb: fx.dynamodb,
-      s3: fx.s3,
-      clock: ahead,
-      olderThanMs: OLDER_THAN,
-      delete: true,
-      emptyStoreOk: true,
-    });
+    const report = await auditDeleting(fx);
     expect(report.inFlight).toEqual([{ key: uploaded[0], objectId: 'slow', instanceId: w.log.instanceId, why: 'named' }]);
     expect(report).toMatchObject({ orphans: [], deleted: 0, referenced: 1, young: 0 });
     expect(await blobsOf(fx, 'slow')).toContain(uploaded[0]);
@@ -104,15 +100,7 @@ describe('audit and writes in flight', () => {
 
     // The entry is gone (its item deleted) and HV never pointed at the blob: an orphan now.
     await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.changeLogTable, Key: marshall({ pk: instanceId }) }));
-    const gone = await audit({
-      config: fx.config,
-      dynamodb: fx.dynamodb,
-      s3: fx.s3,
-      clock: ahead,
-      olderThanMs: OLDER_THAN,
-      delete: true,
-      emptyStoreOk: true,
-    });
+    const gone = await auditDeleting(fx);
     expect(gone).toMatchObject({ inFlight: [], deleted: 1 });
     expect(gone.orphans.map((o) => o.key)).toEqual([blob]);
     expect(await blobsOf(fx, 'dead')).toEqual([]);
@@ -131,15 +119,7 @@ describe('audit and writes in flight', () => {
         [newChangeId()]: { v: 7, id: 'held', at: Date.now() }, // unknown version, names no blob
       },
     });
-    const report = await audit({
-      config: fx.config,
-      dynamodb: fx.dynamodb,
-      s3: fx.s3,
-      clock: ahead,
-      olderThanMs: OLDER_THAN,
-      delete: true,
-      emptyStoreOk: true,
-    });
+    const report = await auditDeleting(fx);
     expect(report.inFlight.map((f) => [f.key, f.why, f.instanceId]).sort()).toEqual(
       [
         [named, 'named', instanceId],

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
@@ -54,6 +55,11 @@ async function snapshotOfOrphans(fx: Fixture, count: number) {
   return { keys, ...(await snapshotNow(fx)) };
 }
 
+/** The snapshot audit with `delete`, on clients of the test's; the scenes' stores hold only orphans. */
+function deleting(fx: Fixture, dynamodb: DynamoDBClient, snap: { inventory: string; exportDir: string; now: number }) {
+  return { config: fx.config, dynamodb, s3: fx.s3, ...snap, olderThanMs: HOUR, delete: true, emptyStoreOk: true };
+}
+
 /** The rejection of `promise` (fails the test if it resolves). */
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -78,17 +84,7 @@ describe('snapshot audit under failures', () => {
       })
       .attach(dynamodb, 'dynamodb');
     try {
-      await expect(
-        snapshotAudit({
-          config: fx.config,
-          dynamodb,
-          s3: fx.s3,
-          ...snap,
-          olderThanMs: HOUR,
-          delete: true,
-          emptyStoreOk: true,
-        }),
-      ).rejects.toThrow(/access denied/);
+      await expect(snapshotAudit(deleting(fx, dynamodb, snap))).rejects.toThrow(/access denied/);
       expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual([orphan]);
     } finally {
       dynamodb.destroy();
@@ -109,18 +105,7 @@ describe('snapshot audit under failures', () => {
       })
       .attach(dynamodb, 'dynamodb');
     try {
-      const err = await rejectionOf(
-        snapshotAudit({
-          config: fx.config,
-          dynamodb,
-          s3: fx.s3,
-          ...snap,
-          olderThanMs: HOUR,
-          delete: true,
-          emptyStoreOk: true,
-          batchSize: 1,
-        }),
-      );
+      const err = await rejectionOf(snapshotAudit({ ...deleting(fx, dynamodb, snap), batchSize: 1 }));
       expect(err).toBeInstanceOf(SnapshotAuditIncompleteError);
       const { report } = err as SnapshotAuditIncompleteError;
       expect(report).toMatchObject({ deleted: 1, orphans: [snap.keys[0]], deleteFailures: [] });
