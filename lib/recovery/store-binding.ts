@@ -12,8 +12,9 @@
  * points at none of them.
  *
  * The rule ({@link judgeStoreBinding}, pure), over a sample of the items that point at a blob
- * (one Scan page from each of a few parallel segments, so the sample is not one corner of the
- * table), each blob looked up by a listing (strongly consistent, allowed by the prefix-scoped grant):
+ * (a few from each of four parallel scan segments, reading up to three pages of each until one
+ * yields such an item, so the sample is not one corner of the table), each blob looked up by a
+ * listing (strongly consistent, allowed by the prefix-scoped grant):
  *
  *  - one sampled blob is here: `bound`, deletes go ahead;
  *  - the sampled items point at blobs, and none is here (under another prefix, or missing), each
