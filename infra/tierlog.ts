@@ -22,7 +22,7 @@ import { BlobBucket } from './bucket.js';
 import { TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
-import { ObjectsFunction } from './objects-function.js';
+import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
 import { ObjectsStreamCleanup } from './objects-stream.js';
 import { validateOwnBucket } from './own-bucket.js';
 import { checkOwnObjectsTable } from './own-objects-table.js';
@@ -142,6 +142,15 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * @default - the library's defaults (see `SweeperTuningProps`)
    */
   readonly sweeperTuning?: SweeperTuningProps;
+  /**
+   * The objects function's store tuning (the inline threshold), passed to it as
+   * `TIERLOG_INLINE_THRESHOLD` and checked at synth as the store checks it. Not in
+   * {@link Tierlog.writerEnvironment}: writers of one store may differ (see `ObjectsTuningProps`).
+   * Refused with `objectsFunction: false`.
+   *
+   * @default - the library's defaults (see `ObjectsTuningProps`)
+   */
+  readonly objectsTuning?: ObjectsTuningProps;
   /**
    * Sweeper memory (MB); CPU and network scale with it.
    *
@@ -352,10 +361,14 @@ export class Tierlog extends Construct {
       ...(props.streamIteratorAgeThreshold ? { iteratorAgeThreshold: props.streamIteratorAgeThreshold } : {}),
     });
 
+    if (props.objectsFunction === false && props.objectsTuning !== undefined) {
+      throw new Error("objectsTuning configures the objects function; with objectsFunction: false, set your own writers' store options");
+    }
     if (props.objectsFunction ?? true) {
       this.objects = new ObjectsFunction(this, 'ObjectsApi', {
         resources: this.resources,
         environment: { ...this.writerEnvironment },
+        ...(props.objectsTuning !== undefined ? { tuning: props.objectsTuning } : {}),
         authType: props.objectsFunctionUrlAuth ?? lambda.FunctionUrlAuthType.AWS_IAM,
         ...functionOptions,
       });

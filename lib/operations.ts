@@ -20,6 +20,14 @@ export {
   type SweeperTuning,
 } from './recovery/sweeper-env.js';
 export {
+  writerTuningFromEnv,
+  writerTuningToEnv,
+  checkWriterTuning,
+  WRITER_ENV,
+  MAX_INLINE_THRESHOLD,
+  type WriterTuning,
+} from './tiered/writer-env.js';
+export {
   audit,
   AuditIncompleteError,
   type AuditOptions,
