@@ -42,6 +42,7 @@ export { acknowledgeNagFindings, nagAcknowledgements, prefixObjectsFinding, type
 export {
   ObjectsStreamCleanup,
   type ObjectsStreamCleanupProps,
+  type ObjectsStreamTuningProps,
   type ObjectsStreamAlarms,
   OBJECTS_STREAM_ACTIONS,
   OBJECTS_STREAM_SERVICE_NAME,

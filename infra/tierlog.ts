@@ -23,7 +23,7 @@ import { TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
-import { ObjectsStreamCleanup } from './objects-stream.js';
+import { ObjectsStreamCleanup, type ObjectsStreamTuningProps } from './objects-stream.js';
 import { validateOwnBucket } from './own-bucket.js';
 import { checkOwnObjectsTable } from './own-objects-table.js';
 import { addTierlogOutputs } from './outputs.js';
@@ -151,6 +151,14 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * @default - the library's defaults (see `ObjectsTuningProps`)
    */
   readonly objectsTuning?: ObjectsTuningProps;
+  /**
+   * The objects-stream function's tuning (blob deletes at once, deadline margin), passed to it as
+   * `TIERLOG_STREAM_CONCURRENCY` and `TIERLOG_STREAM_DEADLINE_MARGIN_MS` and checked at synth as
+   * `StreamCleanup` checks it; the margin must be below the function's 1 minute timeout.
+   *
+   * @default - the library's defaults (see `ObjectsStreamTuningProps`)
+   */
+  readonly objectsStreamTuning?: ObjectsStreamTuningProps;
   /**
    * Sweeper memory (MB); CPU and network scale with it.
    *
@@ -359,6 +367,7 @@ export class Tierlog extends Construct {
       blobAttribute: hvNames.blob,
       ...functionOptions,
       ...(props.streamIteratorAgeThreshold ? { iteratorAgeThreshold: props.streamIteratorAgeThreshold } : {}),
+      ...(props.objectsStreamTuning !== undefined ? { tuning: props.objectsStreamTuning } : {}),
     });
 
     if (props.objectsFunction === false && props.objectsTuning !== undefined) {

@@ -28,6 +28,14 @@ export {
   type WriterTuning,
 } from './tiered/writer-env.js';
 export {
+  streamTuningFromEnv,
+  streamTuningToEnv,
+  checkStreamTuning,
+  STREAM_ENV,
+  MAX_STREAM_MARGIN_MS,
+  type StreamTuning,
+} from './recovery/stream-env.js';
+export {
   audit,
   AuditIncompleteError,
   type AuditOptions,
