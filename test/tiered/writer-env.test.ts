@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_INLINE_THRESHOLD } from '../../lib/constants.js';
 import { ConfigError, ValidationError } from '../../lib/errors.js';
+import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import {
   checkWriterTuning,
@@ -72,5 +73,26 @@ describe('one range for the environment, the option and the store', () => {
     expect(() => checkWriterTuning({ inlineThreshold: value })).not.toThrow();
     expect(writerTuningFromEnv(writerTuningToEnv({ inlineThreshold: value }))).toEqual({ inlineThreshold: value });
     expect(writerTuningToEnv({})).toEqual({});
+  });
+});
+
+describe('createObjectsHandler', () => {
+  it('refuses an inlineThreshold option out of range with a ConfigError naming the option', () => {
+    expect(refusal(() => createObjectsHandler({ config: CONFIG, inlineThreshold: MAX_INLINE_THRESHOLD + 1 })).setting).toBe(
+      'inlineThreshold',
+    );
+  });
+
+  it('reads TIERLOG_INLINE_THRESHOLD when the option is not given, and refuses it naming the variable', () => {
+    const saved = process.env[VAR];
+    try {
+      process.env[VAR] = 'lots';
+      expect(refusal(() => createObjectsHandler({ config: CONFIG })).setting).toBe(VAR);
+      // The option, when given, is the setting: the variable is not read.
+      expect(() => createObjectsHandler({ config: CONFIG, inlineThreshold: 1024 })).not.toThrow();
+    } finally {
+      if (saved === undefined) delete process.env[VAR];
+      else process.env[VAR] = saved;
+    }
   });
 });
