@@ -4,7 +4,8 @@
  * sweeper's namespace guard. Reports partial batch failures, so
  * the event source mapping (ReportBatchItemFailures) retries from the first failed record;
  * everything it does is idempotent. It answers before the invocation's deadline, reporting the
- * records it did not finish. See lib/recovery/stream-cleanup.ts for the rule.
+ * records it did not finish. See lib/recovery/stream-cleanup.ts for the rule, and
+ * lib/recovery/stream-env.ts for its tuning variables.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -12,12 +13,15 @@ import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { parseStreamEvent, StreamCleanup, type StreamBatchResponse } from '../lib/recovery/stream-cleanup.js';
+import { streamTuningFromEnv } from '../lib/recovery/stream-env.js';
 import { addStreamMetrics } from '../lib/recovery/stream-metrics.js';
 
 const logger = new Logger({ serviceName: 'tierlog-objects-stream' });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'tierlog-objects-stream' });
 const cleanup = new StreamCleanup({
   config: loadConfig(),
+  // TIERLOG_STREAM_CONCURRENCY, TIERLOG_STREAM_DEADLINE_MARGIN_MS: out of range fails the init.
+  ...streamTuningFromEnv(),
   logger: {
     info: (message, attributes = {}) => logger.info(message, attributes),
     warn: (message, attributes = {}) => logger.warn(message, attributes),

@@ -15,7 +15,7 @@ export {
   shardsOfSchedule,
   sweeperTuningOf,
 } from './sweeper.js';
-export { ObjectsFunction, type ObjectsFunctionProps, OBJECTS_SERVICE_NAME } from './objects-function.js';
+export { ObjectsFunction, type ObjectsFunctionProps, type ObjectsTuningProps, OBJECTS_SERVICE_NAME } from './objects-function.js';
 export { TierlogMonitoring, type TierlogMonitoringProps, type TierlogAlarms, sweepMetric } from './monitoring.js';
 export { BlobBucket, type BlobBucketProps } from './bucket.js';
 export { TierlogFunction, type TierlogFunctionProps, type TierlogFunctionOptions, functionOptionsOf } from './function.js';
@@ -42,6 +42,7 @@ export { acknowledgeNagFindings, nagAcknowledgements, prefixObjectsFinding, type
 export {
   ObjectsStreamCleanup,
   type ObjectsStreamCleanupProps,
+  type ObjectsStreamTuningProps,
   type ObjectsStreamAlarms,
   OBJECTS_STREAM_ACTIONS,
   OBJECTS_STREAM_SERVICE_NAME,

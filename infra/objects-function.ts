@@ -9,9 +9,36 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { grantWriter, type TierlogResources } from './permissions.js';
+import { writerTuningToEnv } from '../lib/tiered/writer-env.js';
 
 export { OBJECTS_SERVICE_NAME } from '../lib/handlers/names.js';
 import { OBJECTS_SERVICE_NAME } from '../lib/handlers/names.js';
+
+/**
+ * The objects function's store tuning, written to its environment (`WRITER_ENV`, the variables
+ * `writerTuningFromEnv` reads) and checked at synth as the store checks it (a `ConfigError`
+ * naming the prop). Unset, the library's defaults hold.
+ *
+ * Not part of `writerEnvironment`: your own writers choose their own store options, and they need
+ * not agree with the objects function's. Writers of one store may use different inline thresholds:
+ * the threshold only decides where a new body goes, and every reader reads an inline body and a
+ * blob alike. To make yours match, give them the same `TIERLOG_INLINE_THRESHOLD` and build their
+ * store with `writerTuningFromEnv()`.
+ */
+export interface ObjectsTuningProps {
+  /**
+   * Bodies up to this many bytes are stored inline in the objects table, larger ones as blobs in
+   * the bucket (`TIERLOG_INLINE_THRESHOLD`). An integer in 0..393216 (384 KiB: DynamoDB's item
+   * limit less room for the other attributes); 0 puts every non-empty body in the bucket. A larger
+   * threshold saves S3 requests for mid-sized bodies and costs DynamoDB write and storage units.
+   *
+   * @default 8192 (8 KiB)
+   */
+  readonly inlineThreshold?: number;
+}
+
+/** The prop each tuning option comes from, as errors name it. */
+const TUNING_PROPS = { inlineThreshold: 'objectsTuning.inlineThreshold' } as const;
 
 /** Properties of {@link ObjectsFunction}. */
 export interface ObjectsFunctionProps extends TierlogFunctionOptions {
@@ -27,6 +54,12 @@ export interface ObjectsFunctionProps extends TierlogFunctionOptions {
    * @default lambda.FunctionUrlAuthType.AWS_IAM
    */
   readonly authType?: lambda.FunctionUrlAuthType;
+  /**
+   * The store's tuning, added to its environment.
+   *
+   * @default - the library's defaults (see {@link ObjectsTuningProps})
+   */
+  readonly tuning?: ObjectsTuningProps;
   /**
    * @default Duration.seconds(30)
    */
@@ -50,10 +83,11 @@ export class ObjectsFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ObjectsFunctionProps) {
     super(scope, id);
+    const tuningEnv = writerTuningToEnv({ ...props.tuning }, TUNING_PROPS);
     const fn = new TierlogFunction(this, 'Objects', {
       handler: 'objects',
       serviceName: OBJECTS_SERVICE_NAME,
-      environment: props.environment,
+      environment: { ...props.environment, ...tuningEnv },
       ...(props.timeout ? { timeout: props.timeout } : {}),
       ...(props.memorySize !== undefined ? { memorySize: props.memorySize } : {}),
       ...functionOptionsOf(props),

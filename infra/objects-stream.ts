@@ -27,6 +27,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
+import { streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue } from './failure-handling.js';
 import { TierlogFunction } from './function.js';
 import type { TierlogResources } from './permissions.js';
@@ -41,6 +42,35 @@ export const OBJECTS_STREAM_ACTIONS = {
   listStreams: ['dynamodb:ListStreams'],
   objectsTable: ['dynamodb:BatchGetItem'],
   objects: ['s3:DeleteObject'],
+} as const;
+
+/**
+ * The stream function's tuning, written to its environment (`STREAM_ENV`, the variables
+ * `streamTuningFromEnv` reads) and checked at synth as `StreamCleanup` checks it (a
+ * `ConfigError` naming the prop). Unset, the library's defaults hold.
+ */
+export interface ObjectsStreamTuningProps {
+  /**
+   * Blob deletes at once, within a batch (`TIERLOG_STREAM_CONCURRENCY`). A positive integer.
+   *
+   * @default 16
+   */
+  readonly concurrency?: number;
+  /**
+   * No read or delete starts once less than this remains before the function's timeout, and the
+   * batch answers when a fifth of it remains, reporting what it did not finish for the retry
+   * (`TIERLOG_STREAM_DEADLINE_MARGIN_MS`). Below the function's timeout (1 minute; refused
+   * otherwise: no batch would ever delete anything).
+   *
+   * @default Duration.seconds(5)
+   */
+  readonly deadlineMargin?: Duration;
+}
+
+/** The prop each tuning option comes from, as errors name it. */
+const TUNING_PROPS = {
+  concurrency: 'objectsStreamTuning.concurrency',
+  deadlineMarginMs: 'objectsStreamTuning.deadlineMargin',
 } as const;
 
 /** Properties of {@link ObjectsStreamCleanup}. */
@@ -81,6 +111,12 @@ export interface ObjectsStreamCleanupProps {
    * @default Duration.minutes(1)
    */
   readonly timeout?: Duration;
+  /**
+   * The function's tuning, added to its environment.
+   *
+   * @default - the library's defaults (see {@link ObjectsStreamTuningProps})
+   */
+  readonly tuning?: ObjectsStreamTuningProps;
   /**
    * @default 256
    */
@@ -146,11 +182,25 @@ export class ObjectsStreamCleanup extends Construct {
     const streamArn = table.tableStreamArn;
     if (streamArn === undefined) throw new Error('the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)');
     const timeout = props.timeout ?? Duration.minutes(1);
+    const margin = props.tuning?.deadlineMargin;
+    if (margin?.isUnresolved()) throw new Error(`${TUNING_PROPS.deadlineMarginMs} must be a literal duration`);
+    const tuningEnv = streamTuningToEnv(
+      {
+        ...(props.tuning?.concurrency !== undefined ? { concurrency: props.tuning.concurrency } : {}),
+        ...(margin !== undefined ? { deadlineMarginMs: margin.toMilliseconds() } : {}),
+      },
+      TUNING_PROPS,
+    );
+    if (margin !== undefined && !timeout.isUnresolved() && margin.toMilliseconds() >= timeout.toMilliseconds()) {
+      throw new Error(
+        `${TUNING_PROPS.deadlineMarginMs} (${margin.toHumanString()}) must be below the function's timeout (${timeout.toHumanString()}): no batch would ever delete anything`,
+      );
+    }
 
     const fn = new TierlogFunction(this, 'Function', {
       handler: 'objects-stream',
       serviceName: OBJECTS_STREAM_SERVICE_NAME,
-      environment: props.environment,
+      environment: { ...props.environment, ...tuningEnv },
       timeout,
       memorySize: props.memorySize ?? 256,
       ...(props.runtime ? { runtime: props.runtime } : {}),

@@ -22,8 +22,8 @@ import { BlobBucket } from './bucket.js';
 import { TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
-import { ObjectsFunction } from './objects-function.js';
-import { ObjectsStreamCleanup } from './objects-stream.js';
+import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
+import { ObjectsStreamCleanup, type ObjectsStreamTuningProps } from './objects-stream.js';
 import { validateOwnBucket } from './own-bucket.js';
 import { checkOwnObjectsTable } from './own-objects-table.js';
 import { addTierlogOutputs } from './outputs.js';
@@ -142,6 +142,23 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * @default - the library's defaults (see `SweeperTuningProps`)
    */
   readonly sweeperTuning?: SweeperTuningProps;
+  /**
+   * The objects function's store tuning (the inline threshold), passed to it as
+   * `TIERLOG_INLINE_THRESHOLD` and checked at synth as the store checks it. Not in
+   * {@link Tierlog.writerEnvironment}: writers of one store may differ (see `ObjectsTuningProps`).
+   * Refused with `objectsFunction: false`.
+   *
+   * @default - the library's defaults (see `ObjectsTuningProps`)
+   */
+  readonly objectsTuning?: ObjectsTuningProps;
+  /**
+   * The objects-stream function's tuning (blob deletes at once, deadline margin), passed to it as
+   * `TIERLOG_STREAM_CONCURRENCY` and `TIERLOG_STREAM_DEADLINE_MARGIN_MS` and checked at synth as
+   * `StreamCleanup` checks it; the margin must be below the function's 1 minute timeout.
+   *
+   * @default - the library's defaults (see `ObjectsStreamTuningProps`)
+   */
+  readonly objectsStreamTuning?: ObjectsStreamTuningProps;
   /**
    * Sweeper memory (MB); CPU and network scale with it.
    *
@@ -350,12 +367,17 @@ export class Tierlog extends Construct {
       blobAttribute: hvNames.blob,
       ...functionOptions,
       ...(props.streamIteratorAgeThreshold ? { iteratorAgeThreshold: props.streamIteratorAgeThreshold } : {}),
+      ...(props.objectsStreamTuning !== undefined ? { tuning: props.objectsStreamTuning } : {}),
     });
 
+    if (props.objectsFunction === false && props.objectsTuning !== undefined) {
+      throw new Error("objectsTuning configures the objects function; with objectsFunction: false, set your own writers' store options");
+    }
     if (props.objectsFunction ?? true) {
       this.objects = new ObjectsFunction(this, 'ObjectsApi', {
         resources: this.resources,
         environment: { ...this.writerEnvironment },
+        ...(props.objectsTuning !== undefined ? { tuning: props.objectsTuning } : {}),
         authType: props.objectsFunctionUrlAuth ?? lambda.FunctionUrlAuthType.AWS_IAM,
         ...functionOptions,
       });

@@ -20,6 +20,22 @@ export {
   type SweeperTuning,
 } from './recovery/sweeper-env.js';
 export {
+  writerTuningFromEnv,
+  writerTuningToEnv,
+  checkWriterTuning,
+  WRITER_ENV,
+  MAX_INLINE_THRESHOLD,
+  type WriterTuning,
+} from './tiered/writer-env.js';
+export {
+  streamTuningFromEnv,
+  streamTuningToEnv,
+  checkStreamTuning,
+  STREAM_ENV,
+  MAX_STREAM_MARGIN_MS,
+  type StreamTuning,
+} from './recovery/stream-env.js';
+export {
   audit,
   AuditIncompleteError,
   type AuditOptions,

@@ -14,6 +14,7 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { DynamoChangeLog } from '../changelog/dynamo-change-log.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { TieredStore } from '../tiered/tiered-store.js';
+import { checkWriterTuning, type WriterTuning, writerTuningFromEnv } from '../tiered/writer-env.js';
 
 /** A Lambda handler for Function URL / HTTP API v2 events. */
 export type ObjectsHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -32,13 +33,21 @@ export interface ObjectsHandlerOptions extends Pick<ObjectsApiOptions, 'maxBodyB
    * @default new Logger({ serviceName: 'tierlog-objects' })
    */
   readonly logger?: Logger;
+  /**
+   * Bodies up to this many bytes are stored inline in the objects table (`TieredStore`'s
+   * `inlineThreshold`: an integer in 0..384 KiB).
+   *
+   * @default `TIERLOG_INLINE_THRESHOLD` ({@link writerTuningFromEnv}), else 8 KiB
+   */
+  readonly inlineThreshold?: number;
 }
 
 /**
  * Builds the store (once) and returns the handler.
  *
  * @throws ConfigError when `maxResponseBytes` is not an integer in 1..{@link MAX_BUFFERED_RESPONSE_BYTES}:
- *   a larger answer does not fit a buffered Lambda response, and Lambda would fail it with no body.
+ *   a larger answer does not fit a buffered Lambda response, and Lambda would fail it with no body;
+ *   when `inlineThreshold` or `TIERLOG_INLINE_THRESHOLD` is out of range (naming the one at fault).
  */
 export function createObjectsHandler(options: ObjectsHandlerOptions = {}): ObjectsHandler {
   const max = options.maxResponseBytes;
@@ -48,6 +57,8 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
       'maxResponseBytes',
     );
   }
+  const tuning: WriterTuning = options.inlineThreshold !== undefined ? { inlineThreshold: options.inlineThreshold } : writerTuningFromEnv();
+  checkWriterTuning(tuning);
   const logger = options.logger ?? new Logger({ serviceName: OBJECTS_SERVICE_NAME });
   const config = options.config ?? loadConfig();
   const dynamodb = createDynamoDBClient();
@@ -57,6 +68,7 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     changeLog,
     dynamodb,
     s3: createS3Client(),
+    ...tuning,
     onCleanupError: (err, context) => logger.warn('cleanup left for the sweeper', { ...context, error: String(err) }),
   });
   const apiOptions: ObjectsApiOptions = {

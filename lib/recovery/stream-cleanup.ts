@@ -43,7 +43,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { MULTIPART_PART_SIZE } from '../constants.js';
-import { ConfigError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import { type Clock, systemClock } from '../ids.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
@@ -51,6 +51,7 @@ import { type HvPointer, isUnrecognised } from '../tiered/hv-item-shape.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
 import type { SweepLogger } from './sweeper.js';
 import { WorkPool } from './work-pool.js';
+import { checkStreamTuning } from './stream-env.js';
 
 /** The principal DynamoDB TTL deletions carry in a stream record. */
 export const TTL_PRINCIPAL = 'dynamodb.amazonaws.com';
@@ -178,12 +179,13 @@ export interface StreamCleanupOptions {
    * `ConfigError` otherwise).
    */
   readonly attributes?: Partial<HvAttributeNames>;
-  /** Blob deletes at once. Default 16. */
+  /** Blob deletes at once: a positive integer (`TIERLOG_STREAM_CONCURRENCY`). Default 16. */
   readonly concurrency?: number;
   /**
    * With a {@link StreamHandleOptions.deadline}: no read or delete starts once less than this
    * remains, and the batch answers when a fifth of it remains, whatever is still unanswered
-   * (those records are reported as failures). Default 5 000.
+   * (those records are reported as failures). 0..15 min (`TIERLOG_STREAM_DEADLINE_MARGIN_MS`).
+   * Default 5 000.
    */
   readonly deadlineMarginMs?: number;
   /** ms since the epoch, the clock the deadline is on. Default `Date.now`. */
@@ -226,15 +228,10 @@ export class StreamCleanup {
       resolveHvAttributes(options.config, options.attributes),
     );
     this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, MULTIPART_PART_SIZE);
-    this.concurrency = options.concurrency ?? 16;
     // Refused here, not at the first batch: a pool of no slots would fail every batch it is given.
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
-      throw new ConfigError('concurrency must be a positive integer', 'concurrency');
-    }
+    checkStreamTuning(options);
+    this.concurrency = options.concurrency ?? 16;
     this.deadlineMarginMs = options.deadlineMarginMs ?? 5_000;
-    if (!Number.isInteger(this.deadlineMarginMs) || this.deadlineMarginMs < 0) {
-      throw new ConfigError('deadlineMarginMs must be a non-negative integer', 'deadlineMarginMs');
-    }
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? SILENT;
   }

@@ -51,7 +51,8 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { replacedBlobCleanupOf, resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import type { ChangeLog } from '../changelog/change-log.js';
 import { oldItemOf } from '../changelog/instance-table.js';
-import { DEFAULT_INLINE_THRESHOLD, DYNAMODB_ITEM_LIMIT, INLINE_OVERHEAD_RESERVE, MULTIPART_PART_SIZE } from '../constants.js';
+import { DEFAULT_INLINE_THRESHOLD, MULTIPART_PART_SIZE } from '../constants.js';
+import { isInlineThreshold, MAX_INLINE_THRESHOLD } from './writer-env.js';
 import {
   AccessDeniedError,
   BlobMissingError,
@@ -120,6 +121,7 @@ export interface TieredStoreOptions {
   /**
    * Bodies up to this many bytes are stored inline in HV. Default 8 KiB (see the README's
    * "inline threshold"); at most 384 KiB (the item limit less room for the other attributes).
+   * A writer may read it from `TIERLOG_INLINE_THRESHOLD` with `writerTuningFromEnv`.
    */
   readonly inlineThreshold?: number;
   /** Milliseconds since the epoch. Default `Date.now`. */
@@ -172,9 +174,8 @@ export class TieredStore {
   constructor(options: TieredStoreOptions) {
     this.config = validateConfig(options.config);
     this.inlineThreshold = options.inlineThreshold ?? DEFAULT_INLINE_THRESHOLD;
-    const maxInline = DYNAMODB_ITEM_LIMIT - INLINE_OVERHEAD_RESERVE;
-    if (!Number.isInteger(this.inlineThreshold) || this.inlineThreshold < 0 || this.inlineThreshold > maxInline) {
-      throw new ValidationError(`inlineThreshold must be an integer in 0..${maxInline}`, 'inlineThreshold');
+    if (!isInlineThreshold(this.inlineThreshold)) {
+      throw new ValidationError(`inlineThreshold must be an integer in 0..${MAX_INLINE_THRESHOLD}`, 'inlineThreshold');
     }
     this.hv = new HvTable(
       options.config.objectsTable,

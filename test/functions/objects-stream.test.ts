@@ -415,4 +415,45 @@ describe("the invocation's deadline", () => {
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
     s3.destroy();
   });
+  test('TIERLOG_STREAM_DEADLINE_MARGIN_MS is the margin the function keeps: 40 s of 30 s left starts nothing, the default margin finishes the batch', async () => {
+    const { blobs, records } = await threeRemoved('deadline/env');
+    const saved = { ...process.env };
+    let tuned: Handler;
+    try {
+      const loaded = await loadHandler(fx, () => import('../../functions/objects-stream.js'), {
+        TIERLOG_STREAM_DEADLINE_MARGIN_MS: '40000',
+      });
+      tuned = loaded.mod.handler as Handler;
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+    const late = await captureStdout(() => tuned(streamEvent(records), lambdaContext('tierlog-objects-stream', 30_000)));
+    expect(late.error).toBeUndefined();
+    expect(late.result!.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
+      records.map((r) => r.dynamodb!.SequenceNumber).sort(),
+    );
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
+    // The function built without the variable (margin 5 s) has time for the same batch.
+    const { result } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream', 30_000)));
+    expect(result).toEqual({ batchItemFailures: [] });
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
+  });
+
+  test.each([
+    ['TIERLOG_STREAM_CONCURRENCY', '0'],
+    ['TIERLOG_STREAM_DEADLINE_MARGIN_MS', '5s'],
+  ])('%s=%j: the function fails to initialise with a ConfigError naming the variable', async (variable, raw) => {
+    const saved = { ...process.env };
+    let error: unknown;
+    try {
+      await loadHandler(fx, () => import('../../functions/objects-stream.js'), { [variable]: raw });
+    } catch (err) {
+      error = err;
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+    expect(error).toMatchObject({ name: 'ConfigError', setting: variable }); // a fresh module copy: compare by name
+  });
 });

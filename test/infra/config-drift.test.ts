@@ -1,7 +1,10 @@
 /**
  * No configuration drift: with every option that reaches a function set to a non-default value,
  * each function of the stack (sweeper, objects-stream, objects, snapshot audit) is parsed with the
- * library's own parsers (the sweeper's tuning, `sweeperTuning`, included) (`loadConfig`, `sweeperTuningFromEnv`, `snapshotAuditSettingsFromEnv`) and
+ * library's own parsers (the sweeper's tuning, `sweeperTuning`, and the objects function's,
+ * `objectsTuning`, and the objects-stream function's, `objectsStreamTuning`, included)
+ * (`loadConfig`, `sweeperTuningFromEnv`, `writerTuningFromEnv`, `streamTuningFromEnv`,
+ * `snapshotAuditSettingsFromEnv`) and
  * must read exactly the configuration the props give, as must the outputs for the CLI; and the
  * resources keyed by the same settings (table key and TTL, stream filter, inventory prefix, IAM
  * resources) name the same values.
@@ -11,6 +14,8 @@ import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CONFIG_ENV, loadConfig } from '../../lib/config.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv } from '../../lib/recovery/sweeper-env.js';
+import { WRITER_ENV, writerTuningFromEnv } from '../../lib/tiered/writer-env.js';
+import { STREAM_ENV, streamTuningFromEnv } from '../../lib/recovery/stream-env.js';
 import { snapshotAuditSettingsFromEnv } from '../../lib/recovery/snapshot-audit/function-env.js';
 import type { HvAttributeNames } from '../../lib/tiered/hv-table.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
@@ -50,6 +55,10 @@ const PROPS: TierlogProps = {
     deadlineMargin: Duration.seconds(20),
     answerMargin: Duration.seconds(4),
   },
+  // Every option of the objects function's tuning, none at its default.
+  objectsTuning: { inlineThreshold: 32_768 },
+  // Every option of the objects-stream function's tuning, none at its default.
+  objectsStreamTuning: { concurrency: 6, deadlineMargin: Duration.seconds(9) },
   auditAtScale: { delete: true, olderThan: Duration.hours(3) },
   outputs: true,
 };
@@ -131,6 +140,52 @@ describe('every function reads the configuration the props give', () => {
     for (const f of functions.filter((f) => f.id !== logicalIdOf(stack, t.sweeperFunction))) {
       expect(
         Object.keys(f.env).filter((k) => (Object.values(SWEEPER_ENV) as string[]).includes(k)),
+        f.id,
+      ).toEqual([]);
+    }
+  });
+
+  it("the objects function's tuning parses to the props', every option of WRITER_ENV", () => {
+    const env = functions.find((f) => f.id === logicalIdOf(stack, t.objectsFunction!))!.env;
+    const tuning = { inlineThreshold: 32_768 };
+    expect(Object.keys(tuning).sort()).toEqual(Object.keys(WRITER_ENV).sort());
+    expect(writerTuningFromEnv(env)).toEqual(tuning);
+  });
+
+  it("without objectsTuning the objects function's environment sets none (the library's defaults)", () => {
+    const { stack: plain, template: plainTemplate } = tierlogTemplate();
+    const fn = resourcesOf(plainTemplate, 'AWS::Lambda::Function')[logicalIdOf(plain, plain.tierlog.objectsFunction!)]!;
+    const env = deployedEnv((fn.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables);
+    expect(writerTuningFromEnv(env)).toEqual({});
+  });
+
+  it('only the objects function gets its tuning', () => {
+    for (const f of functions.filter((f) => f.id !== logicalIdOf(stack, t.objectsFunction!))) {
+      expect(
+        Object.keys(f.env).filter((k) => (Object.values(WRITER_ENV) as string[]).includes(k)),
+        f.id,
+      ).toEqual([]);
+    }
+  });
+
+  it("the objects-stream function's tuning parses to the props', every option of STREAM_ENV", () => {
+    const env = functions.find((f) => f.id === logicalIdOf(stack, t.objectsStream.function))!.env;
+    const tuning = { concurrency: 6, deadlineMarginMs: 9_000 };
+    expect(Object.keys(tuning).sort()).toEqual(Object.keys(STREAM_ENV).sort());
+    expect(streamTuningFromEnv(env)).toEqual(tuning);
+  });
+
+  it("without objectsStreamTuning the objects-stream function's environment sets none (the library's defaults)", () => {
+    const { stack: plain, template: plainTemplate } = tierlogTemplate();
+    const fn = resourcesOf(plainTemplate, 'AWS::Lambda::Function')[logicalIdOf(plain, plain.tierlog.objectsStream.function)]!;
+    const env = deployedEnv((fn.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables);
+    expect(streamTuningFromEnv(env)).toEqual({});
+  });
+
+  it('only the objects-stream function gets its tuning', () => {
+    for (const f of functions.filter((f) => f.id !== logicalIdOf(stack, t.objectsStream.function))) {
+      expect(
+        Object.keys(f.env).filter((k) => (Object.values(STREAM_ENV) as string[]).includes(k)),
         f.id,
       ).toEqual([]);
     }

@@ -163,3 +163,41 @@ describe('monitoring', () => {
     expect(body).toContain('tierlog-objects-stream');
   });
 });
+
+describe('objectsStreamTuning', () => {
+  const envOf = (s: typeof stack, tpl: typeof template) =>
+    (
+      resourcesOf(tpl, 'AWS::Lambda::Function')[logicalIdOf(s, s.tierlog.objectsStream.function)]!.Properties!['Environment'] as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+
+  it('unset: the stream function gets neither variable (the library keeps 16 and 5 s)', () => {
+    const env = envOf(stack, template);
+    expect(env).not.toHaveProperty('TIERLOG_STREAM_CONCURRENCY');
+    expect(env).not.toHaveProperty('TIERLOG_STREAM_DEADLINE_MARGIN_MS');
+  });
+
+  it('reaches the stream function as TIERLOG_STREAM_CONCURRENCY and TIERLOG_STREAM_DEADLINE_MARGIN_MS', () => {
+    const { stack: s, template: tpl } = tierlogTemplate({ objectsStreamTuning: { concurrency: 4, deadlineMargin: Duration.seconds(12) } });
+    expect(envOf(s, tpl)).toMatchObject({ TIERLOG_STREAM_CONCURRENCY: '4', TIERLOG_STREAM_DEADLINE_MARGIN_MS: '12000' });
+  });
+
+  it.each([
+    [{ concurrency: 0 }, /objectsStreamTuning\.concurrency must be a positive integer/],
+    [{ concurrency: 2.5 }, /objectsStreamTuning\.concurrency must be a positive integer/],
+    // The function's timeout is 1 minute: with a margin at or above it no batch deletes anything.
+    [
+      { deadlineMargin: Duration.minutes(1) },
+      /objectsStreamTuning\.deadlineMargin \(1 minute\) must be below the function's timeout \(1 minute\)/,
+    ],
+    [{ deadlineMargin: Duration.seconds(90) }, /objectsStreamTuning\.deadlineMargin .* must be below the function's timeout/],
+  ])('refuses %o at synth, naming the prop', (tuning, message) => {
+    expect(() => tierlogTemplate({ objectsStreamTuning: tuning })).toThrow(message);
+  });
+
+  it('takes a margin just below the timeout', () => {
+    const { stack: s, template: tpl } = tierlogTemplate({ objectsStreamTuning: { deadlineMargin: Duration.seconds(59) } });
+    expect(envOf(s, tpl)['TIERLOG_STREAM_DEADLINE_MARGIN_MS']).toBe('59000');
+  });
+});

@@ -80,3 +80,48 @@ describe('objects function', () => {
     expect(() => s.tierlog.grantInvokeObjectsUrl(new iam.AccountRootPrincipal())).toThrow(/no objects function/);
   });
 });
+
+describe('objectsTuning', () => {
+  const envOf = (s: typeof stack, t: typeof template) =>
+    (
+      resourcesOf(t, 'AWS::Lambda::Function')[logicalIdOf(s, s.tierlog.objectsFunction!)]!.Properties!['Environment'] as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+
+  it('unset: the objects function gets no TIERLOG_INLINE_THRESHOLD (the store keeps 8 KiB)', () => {
+    expect(envOf(stack, template)).not.toHaveProperty('TIERLOG_INLINE_THRESHOLD');
+  });
+
+  it('inlineThreshold reaches the objects function as TIERLOG_INLINE_THRESHOLD, and only it', () => {
+    const { stack: s, template: t } = tierlogTemplate({ objectsTuning: { inlineThreshold: 65_536 } });
+    expect(envOf(s, t)).toMatchObject({ TIERLOG_INLINE_THRESHOLD: '65536' });
+    expect(s.tierlog.writerEnvironment).not.toHaveProperty('TIERLOG_INLINE_THRESHOLD');
+    for (const [id, fn] of Object.entries(resourcesOf(t, 'AWS::Lambda::Function'))) {
+      if (id === logicalIdOf(s, s.tierlog.objectsFunction!)) continue;
+      expect((fn.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables, id).not.toHaveProperty(
+        'TIERLOG_INLINE_THRESHOLD',
+      );
+    }
+  });
+
+  it.each([-1, 1.5, 393_217, Number.NaN])(
+    'refuses inlineThreshold %d at synth, naming the prop (the function would fail to start)',
+    (value) => {
+      expect(() => tierlogTemplate({ objectsTuning: { inlineThreshold: value } })).toThrow(
+        /objectsTuning\.inlineThreshold must be an integer in 0\.\.393216/,
+      );
+    },
+  );
+
+  it.each([0, 393_216])('takes inlineThreshold %d (the ends of the range)', (value) => {
+    const { stack: s, template: t } = tierlogTemplate({ objectsTuning: { inlineThreshold: value } });
+    expect(envOf(s, t)['TIERLOG_INLINE_THRESHOLD']).toBe(String(value));
+  });
+
+  it('refuses objectsTuning with objectsFunction: false (it would configure nothing)', () => {
+    expect(() => tierlogTemplate({ objectsFunction: false, objectsTuning: { inlineThreshold: 1024 } })).toThrow(
+      /objectsTuning configures the objects function/,
+    );
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * Tuning of the objects-stream function from its environment ({@link STREAM_ENV}): the blob
+ * deletes at once and the deadline margin. Optional; unset, `StreamCleanup`'s defaults hold
+ * (16, 5 s). The construct writes the same variables from its `objectsStreamTuning` prop
+ * ({@link streamTuningToEnv}).
+ *
+ * One rule for every entry point ({@link checkStreamTuning}, which `StreamCleanup` applies to its
+ * options too): `concurrency` a positive integer (a pool of no slots would fail every batch),
+ * `deadlineMarginMs` an integer in 0..{@link MAX_STREAM_MARGIN_MS} (with a larger one a batch
+ * under a deadline does nothing). A value out of range is a {@link ConfigError} naming the setting
+ * (the variable, the option or the prop), never replaced by the default.
+ */
+import { LAMBDA_MAX_INVOCATION_MS } from '../constants.js';
+import { ConfigError } from '../errors.js';
+
+/** The variable of each stream cleanup option settable from the environment. */
+export const STREAM_ENV = {
+  concurrency: 'TIERLOG_STREAM_CONCURRENCY',
+  deadlineMarginMs: 'TIERLOG_STREAM_DEADLINE_MARGIN_MS',
+} as const;
+
+/** The most `deadlineMarginMs` may be: a Lambda invocation's limit. */
+export const MAX_STREAM_MARGIN_MS = LAMBDA_MAX_INVOCATION_MS;
+
+/** The `StreamCleanup` options the environment sets. */
+export interface StreamTuning {
+  /** Blob deletes at once. */
+  readonly concurrency?: number;
+  /** No read or delete starts once less than this remains before the deadline (ms). */
+  readonly deadlineMarginMs?: number;
+}
+
+/**
+ * Refuses a `concurrency` that is not a positive integer and a `deadlineMarginMs` outside
+ * 0..{@link MAX_STREAM_MARGIN_MS}. `names` maps an option to the setting the error names.
+ *
+ * @throws ConfigError naming the setting and the range.
+ */
+export function checkStreamTuning(values: StreamTuning, names: Partial<Record<keyof typeof STREAM_ENV, string>> = {}): void {
+  const { concurrency, deadlineMarginMs } = values;
+  if (concurrency !== undefined && (!Number.isSafeInteger(concurrency) || concurrency < 1)) {
+    const setting = names.concurrency ?? 'concurrency';
+    throw new ConfigError(`${setting} must be a positive integer (default 16), got ${String(concurrency)}`, setting);
+  }
+  if (
+    deadlineMarginMs !== undefined &&
+    (!Number.isSafeInteger(deadlineMarginMs) || deadlineMarginMs < 0 || deadlineMarginMs > MAX_STREAM_MARGIN_MS)
+  ) {
+    const setting = names.deadlineMarginMs ?? 'deadlineMarginMs';
+    throw new ConfigError(
+      `${setting} must be an integer in 0..${MAX_STREAM_MARGIN_MS} (ms, at most a Lambda invocation's limit; default 5000), got ${String(deadlineMarginMs)}`,
+      setting,
+    );
+  }
+}
+
+/**
+ * The tuning set in `env`, checked.
+ *
+ * @throws ConfigError naming the variable, on a value that is not a decimal integer or is out of range.
+ */
+export function streamTuningFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): StreamTuning {
+  const tuning: { -readonly [K in keyof StreamTuning]?: StreamTuning[K] } = {};
+  for (const [option, variable] of Object.entries(STREAM_ENV) as Array<[keyof typeof STREAM_ENV, string]>) {
+    const raw = env[variable];
+    if (raw === undefined || raw === '') continue;
+    if (!/^[0-9]+$/.test(raw.trim())) {
+      throw new ConfigError(
+        `${variable} must be a non-negative integer (${option === 'concurrency' ? 'a count' : 'ms'}), got "${raw}"`,
+        variable,
+      );
+    }
+    tuning[option] = Number(raw.trim());
+  }
+  checkStreamTuning(tuning, STREAM_ENV);
+  return tuning;
+}
+
+/**
+ * The environment that sets `tuning` (what {@link streamTuningFromEnv} reads back), checked as
+ * `StreamCleanup` checks it; `names` maps an option to the setting an error names.
+ *
+ * @throws ConfigError as {@link checkStreamTuning}.
+ */
+export function streamTuningToEnv(
+  tuning: StreamTuning,
+  names: Partial<Record<keyof typeof STREAM_ENV, string>> = {},
+): Record<string, string> {
+  checkStreamTuning(tuning, names);
+  const env: Record<string, string> = {};
+  for (const [option, variable] of Object.entries(STREAM_ENV) as Array<[keyof typeof STREAM_ENV, string]>) {
+    const value = tuning[option];
+    if (value !== undefined) env[variable] = String(value);
+  }
+  return env;
+}

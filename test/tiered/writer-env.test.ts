@@ -1,0 +1,98 @@
+/**
+ * The writer's tuning from its environment (`TIERLOG_INLINE_THRESHOLD`): parsed, range-checked as
+ * `TieredStore` checks its option, refused with a ConfigError naming the variable (never replaced
+ * by the default), and written back by `writerTuningToEnv` as the construct does.
+ */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_INLINE_THRESHOLD } from '../../lib/constants.js';
+import { ConfigError, ValidationError } from '../../lib/errors.js';
+import { createObjectsHandler } from '../../lib/handlers/objects.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import {
+  checkWriterTuning,
+  MAX_INLINE_THRESHOLD,
+  WRITER_ENV,
+  writerTuningFromEnv,
+  writerTuningToEnv,
+} from '../../lib/tiered/writer-env.js';
+
+const VAR = 'TIERLOG_INLINE_THRESHOLD';
+const CONFIG = { changeLogTable: 'changes', objectsTable: 'objects', bucket: 'blobs-bucket', prefix: 'blobs', leaseShards: 4 };
+
+function refusal(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('not refused');
+}
+
+describe('writerTuningFromEnv', () => {
+  it('unset or empty: nothing set (the store keeps its 8 KiB default)', () => {
+    expect(writerTuningFromEnv({})).toEqual({});
+    expect(writerTuningFromEnv({ [VAR]: '' })).toEqual({});
+    expect(DEFAULT_INLINE_THRESHOLD).toBe(8192);
+  });
+
+  it.each([
+    ['0', 0],
+    ['65536', 65_536],
+    [' 1024 ', 1024],
+    [String(MAX_INLINE_THRESHOLD), MAX_INLINE_THRESHOLD],
+  ])('reads %j as %d', (raw, value) => {
+    expect(writerTuningFromEnv({ [VAR]: raw })).toEqual({ inlineThreshold: value });
+  });
+
+  it.each(['-1', '1.5', '8k', '0x100', '1e4', 'abc', String(MAX_INLINE_THRESHOLD + 1), '400000', '99999999999999999999'])(
+    'refuses %j with a ConfigError naming the variable',
+    (raw) => {
+      const err = refusal(() => writerTuningFromEnv({ [VAR]: raw }));
+      expect(err.setting).toBe(VAR);
+      expect(err.message).toContain(VAR);
+      expect(err.message).toContain(String(MAX_INLINE_THRESHOLD));
+    },
+  );
+
+  it('the variable is the one WRITER_ENV names', () => {
+    expect(WRITER_ENV).toEqual({ inlineThreshold: VAR });
+  });
+});
+
+describe('one range for the environment, the option and the store', () => {
+  it.each([-1, 0.5, MAX_INLINE_THRESHOLD + 1, Number.NaN])('%d: refused by the check, the store and writerTuningToEnv', (value) => {
+    expect(refusal(() => checkWriterTuning({ inlineThreshold: value })).setting).toBe('inlineThreshold');
+    expect(refusal(() => writerTuningToEnv({ inlineThreshold: value }, { inlineThreshold: 'objectsTuning.inlineThreshold' })).setting).toBe(
+      'objectsTuning.inlineThreshold',
+    );
+    expect(() => new TieredStore({ config: CONFIG, changeLog: undefined as never, inlineThreshold: value })).toThrow(ValidationError);
+  });
+
+  it.each([0, 8192, MAX_INLINE_THRESHOLD])('%d: taken by all three, and written as it is read back', (value) => {
+    expect(() => checkWriterTuning({ inlineThreshold: value })).not.toThrow();
+    expect(writerTuningFromEnv(writerTuningToEnv({ inlineThreshold: value }))).toEqual({ inlineThreshold: value });
+    expect(writerTuningToEnv({})).toEqual({});
+  });
+});
+
+describe('createObjectsHandler', () => {
+  it('refuses an inlineThreshold option out of range with a ConfigError naming the option', () => {
+    expect(refusal(() => createObjectsHandler({ config: CONFIG, inlineThreshold: MAX_INLINE_THRESHOLD + 1 })).setting).toBe(
+      'inlineThreshold',
+    );
+  });
+
+  it('reads TIERLOG_INLINE_THRESHOLD when the option is not given, and refuses it naming the variable', () => {
+    const saved = process.env[VAR];
+    try {
+      process.env[VAR] = 'lots';
+      expect(refusal(() => createObjectsHandler({ config: CONFIG })).setting).toBe(VAR);
+      // The option, when given, is the setting: the variable is not read.
+      expect(() => createObjectsHandler({ config: CONFIG, inlineThreshold: 1024 })).not.toThrow();
+    } finally {
+      if (saved === undefined) delete process.env[VAR];
+      else process.env[VAR] = saved;
+    }
+  });
+});
