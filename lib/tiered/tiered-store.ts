@@ -94,7 +94,7 @@ import {
 import { fencedLogOf } from './plain-log-adapter.js';
 
 export type { DeleteOptions, GetOptions, GetResult, ObjectInfo, PutOptions, PutResult, SessionScope, StreamResult } from './object-info.js';
-import type { ByteRange, ResolvedRange } from './byte-range.js';
+import type { ByteRange } from './byte-range.js';
 import { readRange } from './ranged-read.js';
 import type { UploadedPart } from './lt-bucket.js';
 import {
