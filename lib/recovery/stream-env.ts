@@ -11,6 +11,7 @@
  * (the variable, the option or the prop), never replaced by the default.
  */
 import { LAMBDA_MAX_INVOCATION_MS } from '../constants.js';
+import { integersFromEnv, integersToEnv } from '../env-integers.js';
 import { ConfigError } from '../errors.js';
 
 /** The variable of each stream cleanup option settable from the environment. */
@@ -60,18 +61,7 @@ export function checkStreamTuning(values: StreamTuning, names: Partial<Record<ke
  * @throws ConfigError naming the variable, on a value that is not a decimal integer or is out of range.
  */
 export function streamTuningFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): StreamTuning {
-  const tuning: { -readonly [K in keyof StreamTuning]?: StreamTuning[K] } = {};
-  for (const [option, variable] of Object.entries(STREAM_ENV) as Array<[keyof typeof STREAM_ENV, string]>) {
-    const raw = env[variable];
-    if (raw === undefined || raw === '') continue;
-    if (!/^[0-9]+$/.test(raw.trim())) {
-      throw new ConfigError(
-        `${variable} must be a non-negative integer (${option === 'concurrency' ? 'a count' : 'ms'}), got "${raw}"`,
-        variable,
-      );
-    }
-    tuning[option] = Number(raw.trim());
-  }
+  const tuning: StreamTuning = integersFromEnv(env, STREAM_ENV, (option) => (option === 'concurrency' ? 'a count' : 'ms'));
   checkStreamTuning(tuning, STREAM_ENV);
   return tuning;
 }
@@ -87,10 +77,5 @@ export function streamTuningToEnv(
   names: Partial<Record<keyof typeof STREAM_ENV, string>> = {},
 ): Record<string, string> {
   checkStreamTuning(tuning, names);
-  const env: Record<string, string> = {};
-  for (const [option, variable] of Object.entries(STREAM_ENV) as Array<[keyof typeof STREAM_ENV, string]>) {
-    const value = tuning[option];
-    if (value !== undefined) env[variable] = String(value);
-  }
-  return env;
+  return integersToEnv(STREAM_ENV, tuning);
 }

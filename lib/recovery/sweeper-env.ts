@@ -14,6 +14,7 @@
  * may opt out: `TIERLOG_UNSAFE_SHORT_WINDOWS=1`, or `unsafeShortWindows: true`. Never with real
  * writers.
  */
+import { integersFromEnv, integersToEnv } from '../env-integers.js';
 import { ConfigError } from '../errors.js';
 import {
   DEFAULT_CLAIM_MS,
@@ -152,16 +153,9 @@ const DEFAULTS = { claimMs: DEFAULT_CLAIM_MS, skewMarginMs: DEFAULT_SKEW_MARGIN_
  * @throws ConfigError on a value that is not an integer, or is below its floor.
  */
 export function sweeperTuningFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): SweeperTuning {
-  const tuning: { -readonly [K in keyof SweeperTuning]?: SweeperTuning[K] } = {};
-  for (const [option, variable] of Object.entries(SWEEPER_ENV) as Array<[keyof typeof SWEEPER_ENV, string]>) {
-    const raw = env[variable];
-    if (raw === undefined || raw === '') continue;
-    if (!/^[0-9]+$/.test(raw.trim())) {
-      const unit = option === 'concurrency' || option === 'maxUploadListingPages' ? 'a count' : 'ms';
-      throw new ConfigError(`${variable} must be a non-negative integer (${unit}), got "${raw}"`, variable);
-    }
-    tuning[option] = Number(raw.trim());
-  }
+  const tuning: { -readonly [K in keyof SweeperTuning]?: SweeperTuning[K] } = integersFromEnv(env, SWEEPER_ENV, (option) =>
+    option === 'concurrency' || option === 'maxUploadListingPages' ? 'a count' : 'ms',
+  );
   const unsafe = env[UNSAFE_SHORT_WINDOWS_ENV];
   if (unsafe !== undefined && unsafe !== '') {
     if (unsafe !== '1' && unsafe !== 'true') {
@@ -185,12 +179,7 @@ export function sweeperTuningToEnv(
   names: Partial<Record<keyof typeof SWEEPER_ENV, string>> = {},
 ): Record<string, string> {
   checkSweeperWindows(tuning, names);
-  const env: Record<string, string> = {};
-  for (const [option, variable] of Object.entries(SWEEPER_ENV) as Array<[keyof typeof SWEEPER_ENV, string]>) {
-    const value = tuning[option];
-    if (value !== undefined) env[variable] = String(value);
-  }
-  return env;
+  return integersToEnv(SWEEPER_ENV, tuning);
 }
 
 /** The windows a sweeper built from `tuning` judges with (defaults filled in). */

@@ -18,6 +18,7 @@
  * smallest part is 5 MiB, so a store's part size never splits one of its PUTs.
  */
 import { DYNAMODB_ITEM_LIMIT, DEFAULT_INLINE_THRESHOLD, INLINE_OVERHEAD_RESERVE } from '../constants.js';
+import { integersFromEnv, integersToEnv } from '../env-integers.js';
 import { ConfigError } from '../errors.js';
 
 /** The variable of each writer option settable from the environment. */
@@ -61,15 +62,7 @@ export function checkWriterTuning(values: WriterTuning, names: Partial<Record<ke
  * @throws ConfigError naming the variable, on a value that is not a decimal integer or is out of range.
  */
 export function writerTuningFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): WriterTuning {
-  const raw = env[WRITER_ENV.inlineThreshold];
-  if (raw === undefined || raw === '') return {};
-  if (!/^[0-9]+$/.test(raw.trim())) {
-    throw new ConfigError(
-      `${WRITER_ENV.inlineThreshold} must be a non-negative integer (bytes, at most ${MAX_INLINE_THRESHOLD}), got "${raw}"`,
-      WRITER_ENV.inlineThreshold,
-    );
-  }
-  const tuning: WriterTuning = { inlineThreshold: Number(raw.trim()) };
+  const tuning: WriterTuning = integersFromEnv(env, WRITER_ENV, () => `bytes, at most ${MAX_INLINE_THRESHOLD}`);
   checkWriterTuning(tuning, WRITER_ENV);
   return tuning;
 }
@@ -85,5 +78,5 @@ export function writerTuningToEnv(
   names: Partial<Record<keyof typeof WRITER_ENV, string>> = {},
 ): Record<string, string> {
   checkWriterTuning(tuning, names);
-  return tuning.inlineThreshold !== undefined ? { [WRITER_ENV.inlineThreshold]: String(tuning.inlineThreshold) } : {};
+  return integersToEnv(WRITER_ENV, tuning);
 }
