@@ -3,7 +3,7 @@
  * (a missing table, a missing bucket, access denied), and recognises the error kinds the
  * protocols branch on.
  */
-import { AccessDeniedError, ResourceMissingError } from '../errors.js';
+import { AccessDeniedError, ResourceMissingError, TierlogError } from '../errors.js';
 import { sleepBackoff } from './backoff.js';
 
 interface AwsErrorLike {
@@ -88,6 +88,17 @@ export function isDefiniteRejection(err: unknown): boolean {
   if (status === undefined || status >= 500) return false;
   if (/Throttl|RequestLimitExceeded|ProvisionedThroughputExceeded|TransactionInProgress/.test(name)) return false;
   return status >= 400;
+}
+
+/**
+ * True when a request was sent once and refused definitely ({@link isDefiniteRejection}), so it was
+ * not applied. A request the SDK retried is never that sure: an earlier attempt whose answer was
+ * lost may have been applied. Sees through a tierlog error that wraps the AWS one.
+ */
+export function refusedOutright(err: unknown): boolean {
+  const raw = err instanceof TierlogError && err.cause !== undefined ? err.cause : err;
+  const attempts = (raw as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+  return attempts <= 1 && isDefiniteRejection(raw);
 }
 
 /**

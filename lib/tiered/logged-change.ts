@@ -51,7 +51,7 @@ import type { Change } from '../changelog/change-log.js';
 import type { ReplacedBlobCleanup } from '../config.js';
 import type { FenceEffect, FencedChangeLog } from '../changelog/fenced.js';
 import { CommitOutcomeUnknownError, CorruptItemError, InstanceClaimedError, TierlogError } from '../errors.js';
-import { isDefiniteRejection } from '../aws/errors.js';
+import { refusedOutright } from '../aws/errors.js';
 import { newChangeId } from '../ids.js';
 import { checkBlobKey } from './blob-keys.js';
 import { commitWrite } from './commit.js';
@@ -342,11 +342,4 @@ export class LoggedChange {
       // A failing reporter changes nothing.
     }
   }
-}
-
-/** A definite refusal of a request that was sent once: it was not applied. */
-function refusedOutright(err: unknown): boolean {
-  const raw = err instanceof TierlogError && err.cause !== undefined ? err.cause : err;
-  const attempts = (raw as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
-  return attempts <= 1 && isDefiniteRejection(raw);
 }

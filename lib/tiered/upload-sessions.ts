@@ -4,7 +4,8 @@
  * committed with the same fenced commit as any large put.
  *
  *   create:   record the session, i.e. the change `{ id: key, new: blob }`, BEFORE anything
- *             exists (one PutItem), then start the S3 multipart upload and note its id.
+ *             exists (one PutItem), then start the S3 multipart upload and note its id (a start
+ *             S3 refused outright ends the session at once: nothing exists to clean).
  *   parts:    presigned `UploadPart` URLs, valid until the session expires at the latest (and no
  *             longer than the signer's temporary credentials: see lib/aws/presign.ts).
  *   complete: ListParts (the client's list is checked against it and gives the size, before
@@ -47,6 +48,7 @@ import {
 } from '../errors.js';
 import type { Clock } from '../ids.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
+import { refusedOutright } from '../aws/errors.js';
 import { MAX_PARTS, MIN_PART_SIZE, assertPartSize } from './part-size.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
 import { type ExpiryPolicy, isExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
@@ -203,10 +205,16 @@ export class UploadSessions {
       info,
       now,
     });
-    const s3UploadId = await this.o.lt.createMultipart(info.blob, {
-      ...(info.contentType !== undefined ? { contentType: info.contentType } : {}),
-      ...(info.metadata !== undefined ? { metadata: info.metadata } : {}),
-    });
+    let s3UploadId: string;
+    try {
+      s3UploadId = await this.o.lt.createMultipart(info.blob, {
+        ...(info.contentType !== undefined ? { contentType: info.contentType } : {}),
+        ...(info.metadata !== undefined ? { metadata: info.metadata } : {}),
+      });
+    } catch (err) {
+      await this.endUnstarted(sessionId, info, err);
+      throw err;
+    }
     if (!(await this.table.setS3UploadId(sessionId, s3UploadId))) {
       // Taken over already (a clock far behind the sweeper's): nothing may be uploaded to it.
       await this.o.lt.abortMultipart(info.blob, s3UploadId);
@@ -522,6 +530,22 @@ export class UploadSessions {
     if (current?.blob !== info.blob) await this.o.lt.delete(info.blob);
     await this.table.deleteAborted(sessionId);
     return true;
+  }
+
+  /**
+   * A session whose multipart upload could not start. Refused outright (sent once, a 4xx: a
+   * missing bucket, a denied key), S3 holds nothing of it, so the session is ended now instead of
+   * waiting a day for its expiry and the sweeper. Any other failure may have started an upload
+   * whose id was lost: the session stays, and the sweeper aborts every upload under its blob key
+   * once it expires. Failing to end it changes nothing either: the sweeper takes it then.
+   */
+  private async endUnstarted(sessionId: string, info: SessionInfo, err: unknown): Promise<void> {
+    if (!refusedOutright(err)) return;
+    try {
+      if (await this.table.claimForAbort(sessionId, this.o.clock())) await this.table.deleteAborted(sessionId);
+    } catch (cleanup) {
+      this.report(cleanup, { key: info.key, changeId: sessionId, blob: info.blob });
+    }
   }
 
   /**
