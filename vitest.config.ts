@@ -15,6 +15,7 @@ const UNIT = [
   'test/local/sweeper-floors.test.ts',
   'test/recovery/stream-judge.test.ts',
   'test/docs/**/*.test.ts',
+  'test/bench/**/*.test.ts',
 ];
 
 export default defineConfig({

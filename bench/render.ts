@@ -1,5 +1,5 @@
 /** Renders one run's results as the text tables `npm run bench` prints. */
-import { round, table } from './common.js';
+import { round, table, withInterval } from './common.js';
 import type { Results } from './results.js';
 import { OP_TYPES } from './stages/ops.js';
 import { LATENCY_KINDS, type LatencyResult } from './stages/latency.js';
@@ -300,11 +300,11 @@ function renderLatency(l: LatencyResult, what: string): string {
       until,
       x.logged.p50Ms,
       x.unlogged.p50Ms,
-      x.p50Ratio.toFixed(3),
+      withInterval(x.p50Ratio, x.p50RatioInterval),
       `+${round(x.logged.p50Ms - x.unlogged.p50Ms)}`,
       x.logged.p99Ms,
       x.unlogged.p99Ms,
-      x.p99Ratio.toFixed(3),
+      withInterval(x.p99Ratio, x.p99RatioInterval),
       x.logged.meanMs,
       x.unlogged.meanMs,
     ]);
@@ -312,7 +312,7 @@ function renderLatency(l: LatencyResult, what: string): string {
   const per = Object.entries(l.perRequestMedianMs)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
-  return `\n== Latency, ms, ${what} (${l.runs} runs per mode and kind after ${l.warmup} warm-up, interleaved; "answer": until the caller has it, "all done": until the settle (old blob deleted, entry removed) is done too) ==\n${table(rows)}\nmedian per request${l.addedPerRequestMs !== undefined ? ' (local server time, without the added delay)' : ''}: ${per}`;
+  return `\n== Latency, ms, ${what} (${l.runs} runs per mode and kind after ${l.warmup} warm-up, interleaved; "answer": until the caller has it, "all done": until the settle (old blob deleted, entry removed) is done too${l.create.p50RatioInterval !== undefined ? "; a ratio's 95% interval, by a paired bootstrap of the runs, in parentheses" : ''}) ==\n${table(rows)}\nmedian per request${l.addedPerRequestMs !== undefined ? ' (local server time, without the added delay)' : ''}: ${per}`;
 }
 
 function fmt(record: Record<string, number>): string {

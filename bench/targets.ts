@@ -4,6 +4,7 @@
  */
 import type { Results, Target } from './results.js';
 import { LATENCY_KINDS, type LatencyPair } from './stages/latency.js';
+import { withInterval } from './common.js';
 
 export function targets(r: Results): Target[] {
   const out: Target[] = [];
@@ -29,7 +30,7 @@ export function targets(r: Results): Target[] {
         out.push({
           name: `1 MiB ${kind} ${p} logged/unlogged, answer, ${where}`,
           target: '<= 1.10',
-          value: ratio.toFixed(3),
+          value: withInterval(ratio, x[`${p}RatioInterval`]),
           met: ratio <= 1.1,
         });
       }

@@ -11,7 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { DynamoChangeLog, NoopChangeLog, TieredStore } from '../../lib/index.js';
-import { MiB, dynamodbClient, freshConfig, mean, percentile, randomBody, round, s3Client } from '../common.js';
+import { MiB, dynamodbClient, freshConfig, mean, pairedRatioInterval, percentile, randomBody, round, s3Client } from '../common.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { type AttemptRecord, Probe } from '../instrument.js';
 import type { Mode } from './ops.js';
@@ -26,8 +26,16 @@ export interface LatencyFigures {
 export const LATENCY_KINDS = ['create', 'overwrite', 'delete'] as const;
 export type LatencyKind = (typeof LATENCY_KINDS)[number];
 
-/** Logged and unlogged figures of one measure, with logged/unlogged ratios. */
-export type LatencyPair = Record<Mode, LatencyFigures> & { p50Ratio: number; p99Ratio: number };
+/**
+ * Logged and unlogged figures of one measure, with logged/unlogged ratios and their 95% paired
+ * bootstrap intervals (`pairedRatioInterval`; absent in results before 2026-12-01).
+ */
+export type LatencyPair = Record<Mode, LatencyFigures> & {
+  p50Ratio: number;
+  p99Ratio: number;
+  p50RatioInterval?: [number, number];
+  p99RatioInterval?: [number, number];
+};
 
 export interface LatencyResult {
   readonly bytes: number;
@@ -118,7 +126,16 @@ export async function latencyStage(options: {
   const pair = (times: Record<Mode, number[]>): LatencyPair => {
     const logged = fig(times.logged);
     const unlogged = fig(times.unlogged);
-    return { logged, unlogged, p50Ratio: round(logged.p50Ms / unlogged.p50Ms, 3), p99Ratio: round(logged.p99Ms / unlogged.p99Ms, 3) };
+    const interval = (p: number): [number, number] =>
+      pairedRatioInterval(times.logged, times.unlogged, (v) => percentile(v, p)).map((x) => round(x, 3)) as [number, number];
+    return {
+      logged,
+      unlogged,
+      p50Ratio: round(logged.p50Ms / unlogged.p50Ms, 3),
+      p99Ratio: round(logged.p99Ms / unlogged.p99Ms, 3),
+      p50RatioInterval: interval(50),
+      p99RatioInterval: interval(99),
+    };
   };
   const byCommand = new Map<string, number[]>();
   for (const a of attempts) {
