@@ -3,7 +3,7 @@
  * (a missing table, a missing bucket, access denied), and recognises the error kinds the
  * protocols branch on.
  */
-import { AccessDeniedError, ResourceMissingError, TierlogError } from '../errors.js';
+import { AccessDeniedError, ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
 import { sleepBackoff } from './backoff.js';
 
 interface AwsErrorLike {
@@ -99,6 +99,18 @@ export function refusedOutright(err: unknown): boolean {
   const raw = err instanceof TierlogError && err.cause !== undefined ? err.cause : err;
   const attempts = (raw as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
   return attempts <= 1 && isDefiniteRejection(raw);
+}
+
+/**
+ * The SDK's refusal to send anything for want of its own configuration, as a {@link ConfigError}
+ * naming what to set; undefined for any other error. The SDK says only "Region is missing" when
+ * neither `AWS_REGION` nor a profile gives one (a Lambda always has it; a shell may not).
+ */
+export function sdkConfigurationError(err: unknown): ConfigError | undefined {
+  if (err instanceof Error && err.message === 'Region is missing') {
+    return new ConfigError('no AWS region: set AWS_REGION, or AWS_PROFILE naming a profile that has a region', 'AWS_REGION');
+  }
+  return undefined;
 }
 
 /**

@@ -17,6 +17,7 @@ import { CONFIG_ENV, loadConfig } from '../config.js';
 import { ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
 import { type Clock, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { sdkConfigurationError } from '../aws/errors.js';
 import { SWEEPER_ENV } from '../recovery/sweeper-env.js';
 import { auditCommand, DEFAULT_AUDIT_AGE_MS } from './audit.js';
 import { type CliContext, type CliIO, EXIT, InterruptedError, parseDuration, UsageError } from './common.js';
@@ -238,8 +239,9 @@ export function reportError(err: unknown, io: CliIO): number {
     say(err.message);
     return EXIT.interrupted;
   }
-  if (err instanceof ConfigError) {
-    say(`configuration: ${err.message} (tierlog --help lists the variables)`);
+  const config = err instanceof ConfigError ? err : sdkConfigurationError(err);
+  if (config !== undefined) {
+    say(`configuration: ${config.message} (tierlog --help lists the variables)`);
     return EXIT.usage;
   }
   if (err instanceof ResourceMissingError || err instanceof TierlogError) {

@@ -64,6 +64,15 @@ describe('bin/tierlog.js', () => {
     const missing = await run(['status'], { TIERLOG_CHANGELOG_TABLE: 'no-such-table' });
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('table "no-such-table" does not exist');
+    // No region anywhere (no variable, no profile): a configuration error naming what to set.
+    const noRegion = await run(['status'], {
+      AWS_REGION: undefined,
+      AWS_DEFAULT_REGION: undefined,
+      AWS_PROFILE: undefined,
+      AWS_CONFIG_FILE: '/nonexistent/tierlog-test-config',
+    });
+    expect(noRegion.code).toBe(2);
+    expect(noRegion.err).toContain('tierlog: configuration: no AWS region: set AWS_REGION');
     const help = await run(['--help'], { TIERLOG_BUCKET: undefined });
     expect(help.code).toBe(0);
     expect(help.out).toContain('Usage: tierlog');
