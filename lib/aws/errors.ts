@@ -115,7 +115,8 @@ export function sdkConfigurationError(err: unknown): ConfigError | undefined {
 
 /**
  * Rethrows `err` as a {@link ResourceMissingError} or {@link AccessDeniedError} when it is one
- * of those; otherwise returns it unchanged for the caller to throw.
+ * of those, or as a {@link ConfigError} when the table is not keyed or indexed as tierlog's;
+ * otherwise returns it unchanged for the caller to throw.
  */
 export function translateAwsError(err: unknown, context: { operation: string; table?: string; bucket?: string }): unknown {
   const name = awsErrorName(err);
@@ -124,6 +125,14 @@ export function translateAwsError(err: unknown, context: { operation: string; ta
   }
   if (name === 'NoSuchBucket' && context.bucket !== undefined) {
     return new ResourceMissingError('bucket', context.bucket, err);
+  }
+  // The table exists but is not keyed or indexed as the one tierlog means: a variable naming
+  // another table (the change log's for the objects', or the reverse).
+  if (name === 'ValidationException' && context.table !== undefined && SCHEMA_MISMATCH.test(messageOf(err))) {
+    return new ConfigError(
+      `table "${context.table}" does not have the key or index tierlog uses for it (DynamoDB: ${messageOf(err)}): the setting that names it names another table`,
+      context.table,
+    );
   }
   // A 403 is always an authorization failure (a HEAD answers it without a body, so without a name).
   if ((name !== undefined && ACCESS_DENIED.has(name)) || httpStatus(err) === 403) {
@@ -145,6 +154,13 @@ export async function withAwsErrors<T>(
   } catch (err) {
     throw translateAwsError(err, context);
   }
+}
+
+/** DynamoDB's answers to a request whose key or index the table does not have. */
+const SCHEMA_MISMATCH = /does not have the specified index|key element does not match the schema|required keys was not given a value/i;
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** Error names of a request refused for its credentials or permissions (S3, DynamoDB, STS). */

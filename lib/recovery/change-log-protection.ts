@@ -9,8 +9,9 @@
  * the blob's UUID appears anywhere in an item, in any attribute name or value (strings,
  * binaries decoded as UTF-8, sets, nested), whether the entry parses or not. An entry that does
  * not parse but has a readable object id holds every blob of that object. An entry with no
- * readable object id, or an item that cannot be read at all, sets `refuse`: the caller deletes
- * nothing. Nothing read from a corrupt item ever drives a delete.
+ * readable object id, an item that cannot be read at all, or one without the table's key `pk`
+ * (the table is not a change log: the objects table named by mistake, say) sets `refuse`: the
+ * caller deletes nothing. Nothing read from a corrupt item ever drives a delete.
  */
 import { type AttributeValue, type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -65,6 +66,12 @@ export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: s
     for await (const page of paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true })) {
       for (const raw of page.Items ?? []) {
         const instanceId = raw[CHANGELOG_ATTR.pk]?.S ?? '?';
+        // Every change-log item is keyed by a string `pk`: an item without one is not a change
+        // log's, so the table named may be another (the objects table, say), and what is in
+        // flight cannot be known from it.
+        if (raw[CHANGELOG_ATTR.pk]?.S === undefined) {
+          refuse ??= `table ${table} holds an item without a string "${CHANGELOG_ATTR.pk}": it is not a change-log table (TIERLOG_CHANGELOG_TABLE)`;
+        }
         for (const text of texts(raw)) for (const match of text.matchAll(UUID)) uuids.set(match[0].toLowerCase(), instanceId);
         let item: Record<string, unknown>;
         try {

@@ -1,0 +1,81 @@
+/**
+ * One table named for the other: `TIERLOG_CHANGELOG_TABLE` set to the objects table, or
+ * `TIERLOG_OBJECTS_TABLE` set to the change log (a variable from the wrong line of a script).
+ * Nothing may be deleted on what such a table says, and the operator is told which table is wrong:
+ *
+ *  - the audits read what is in flight from the change log; read from the objects table, nothing
+ *    looks in flight, so a write about to commit would lose its blob: every delete is refused;
+ *  - `tierlog sweep` and `tierlog inspect` need the change log's key and lease index: a
+ *    configuration error (exit 2) naming the table, not DynamoDB's bare ValidationException.
+ */
+import { describe, expect, test } from 'vitest';
+import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { newChangeId } from '../../lib/ids.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
+
+const OLD = Date.now() - 3 * HOUR;
+const ahead = () => Date.now() + 2 * HOUR;
+
+/** A store with a live large object and an old orphan. */
+async function store(): Promise<{ fx: Fixture; live: string; orphan: string }> {
+  const fx = await freshFixture();
+  const orphan = blobKey(fx, 'a-orphan', OLD);
+  const live = blobKey(fx, 'z-live', OLD);
+  await putBlob(fx, orphan);
+  await putBlob(fx, live, 'live bytes');
+  await putTombstone(fx, 'z-live', live);
+  return { fx, live, orphan };
+}
+
+const keysOf = (fx: Fixture) => listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
+const logIsObjects = (fx: Fixture): Fixture => ({ ...fx, config: { ...fx.config, changeLogTable: fx.config.objectsTable } });
+const objectsIsLog = (fx: Fixture): Fixture => ({ ...fx, config: { ...fx.config, objectsTable: fx.config.changeLogTable } });
+
+describe('one table named for the other', () => {
+  test('the objects table as the change log: the listing audit deletes nothing and says which table (exit 1)', async () => {
+    const { fx, live, orphan } = await store();
+    const run = await cliJson(logIsObjects(fx), ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+    expect(run.code).toBe(1);
+    expect(run.json.deleted).toBe(0);
+    expect(run.json.deleteRefused).toMatch(new RegExp(`table ${fx.config.objectsTable} .*not a change-log table`));
+    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+    // The same store, rightly named: the orphan goes, the live blob stays.
+    const right = await cliJson(fx, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+    expect(right.json.deleted).toBe(1);
+    expect(await keysOf(fx)).toEqual([live]);
+  });
+
+  test('the objects table as the change log: the snapshot re-verification keeps every candidate', async () => {
+    const { fx, live, orphan } = await store();
+    const report = await reverifyAndDelete(
+      [orphan, live].map((key) => ({ key, lastModified: OLD })),
+      { config: logIsObjects(fx).config, dynamodb: fx.dynamodb, s3: fx.s3, now: Date.now(), olderThanMs: HOUR, delete: true },
+    );
+    expect(report.deleted).toBe(0);
+    expect(report.kept.map((k) => k.reason)).toEqual(['change-log-unreadable', 'change-log-unreadable']);
+    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+  });
+
+  test('sweep and inspect on the objects table as the change log: a configuration error naming it (exit 2)', async () => {
+    const { fx } = await store();
+    const wrong = logIsObjects(fx);
+    for (const argv of [['sweep'], ['sweep', '--dry-run'], ['inspect', 'some-instance']]) {
+      const run = await cli(wrong, argv);
+      expect(run.code, argv.join(' ')).toBe(2);
+      expect(run.err).toMatch(
+        new RegExp(`^tierlog: configuration: table "${fx.config.objectsTable}" does not have the key or index tierlog uses`),
+      );
+    }
+  });
+
+  test("the change log as the objects table: the sweep of a dead writer's entry refuses before any delete (exit 2)", async () => {
+    const { fx, live, orphan } = await store();
+    // A writer that died after uploading `orphan` for "a-orphan", long ago: a sweep judges it.
+    await putRawInstance(fx, { leaseUntil: Date.now() - 2 * HOUR, entries: { [newChangeId()]: rawEntry('a-orphan', { new: orphan }) } });
+    const run = await cli(objectsIsLog(fx), ['sweep']);
+    expect(run.code).toBe(2);
+    expect(run.err).toMatch(/^tierlog: configuration: /);
+    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+  });
+});
