@@ -20,7 +20,8 @@
  *    at most `L + 1000` writes in all (one second of burst granted), and its last version is at
  *    most `1000·a + L + 999`.
  *  - B can only be created after A's item was removed, and only TTL (or the audit, which removes
- *    an item exactly as TTL would) removes one: after A's expiry, which every write sets strictly
+ *    an item exactly as TTL would; tierlog deletes no HV item otherwise, a delete leaves a
+ *    marker) removes one: after A's expiry, which every write sets strictly
  *    after its own instant (an expiry is in the future), so after `a + L + 1`, plus the removal's
  *    lag (DynamoDB's TTL: typically minutes to two days). B's first version is then at least
  *    `1000·(a + L + 1 + lag)`, above A's last by `999·L + 1 + 1000·lag` at least.
@@ -46,11 +47,11 @@ export const VERSIONS_PER_MS = 1_000;
 
 /**
  * The version of an item written where none exists: the writer's clock (`nowMs`, ms since the
- * epoch) × 1,000. See the module header for why it exceeds every version of an earlier
- * incarnation of the key.
+ * epoch) × 1,000, and never below 1 (0 means "absent" to `ifVersion`). See the module header for
+ * why it exceeds every version of an earlier incarnation of the key.
  */
 export function firstVersion(nowMs: number): number {
-  return Math.floor(nowMs) * VERSIONS_PER_MS;
+  return Math.max(1, Math.floor(nowMs) * VERSIONS_PER_MS);
 }
 
 /**

@@ -209,6 +209,8 @@ describe('the rule (pure)', () => {
     expect(nextVersion(undefined, t)).toBe(firstVersion(t));
     expect(nextVersion(41, t)).toBe(42);
     expect(nextVersion(firstVersion(t), t - MINUTE)).toBe(firstVersion(t) + 1);
+    // 0 means "absent" to ifVersion: a clock at the epoch still gives a version.
+    expect(firstVersion(0)).toBe(1);
   });
 
   test('a version stays an exact JavaScript integer (and an ETag of at most 16 digits) until 2255', () => {
