@@ -102,7 +102,8 @@ const DEFAULT_MAX_BODY = 5 * 1024 * 1024;
 const DEFAULT_MAX_RESPONSE = 4 * 1024 * 1024;
 /** Reads of a GET whose object keeps changing between inline and blob before it gives up (409). */
 const REDIRECT_ATTEMPTS = 3;
-const ETAG = /^\s*(?:W\/)?"([1-9][0-9]{0,14})"\s*$/;
+/** A version as a quoted tag: up to 16 digits (a version is below 2^53, lib/tiered/versions.ts). */
+const ETAG = /^\s*(?:W\/)?"([1-9][0-9]{0,15})"\s*$/;
 
 /** Answers one request. Never throws: every failure is an HTTP status. */
 export async function handleObjectsRequest(
@@ -469,8 +470,9 @@ function ifMatchOf(headers: Record<string, string>): number | undefined {
   const value = headers['if-match'];
   if (value === undefined) return undefined;
   const match = ETAG.exec(value);
-  if (match === null) throw new ValidationError('If-Match must be one quoted version, e.g. "3"', 'If-Match');
-  return Number(match[1]);
+  const version = match === null ? Number.NaN : Number(match[1]);
+  if (!Number.isSafeInteger(version)) throw new ValidationError('If-Match must be one quoted version, e.g. "3"', 'If-Match');
+  return version;
 }
 
 function infoHeaders(info: ObjectInfo): Record<string, string> {

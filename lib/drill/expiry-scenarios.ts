@@ -4,8 +4,9 @@
  *  - overwritten as it expires: a put lands at the expiry instant of the value it replaces;
  *  - expiring during a session: the value expires while an upload session for its key is open,
  *    and the session completes over it;
- *  - re-created right after expiry: TTL removes the item, the key is written again at once, and
- *    the REMOVE reaches the stream handler after that (twice, the second time late).
+ *  - re-created right after expiry: TTL removes the item, the key is written again at once (at a
+ *    version above the removed one's, which a condition can no longer match), and the REMOVE
+ *    reaches the stream handler after that (twice, the second time late).
  * Each must leave the right value (or absence) readable, and the expired blob deleted.
  */
 import { bodyFor, bodyMatches } from './model.js';
@@ -52,13 +53,19 @@ export async function runExpiryScenarios(store: TieredStore, driver: ExpiryDrive
 
   // Re-created right after expiry: TTL removes it, the key is written again, then the stream runs.
   const c = `${prefix}/recreated`;
-  await store.put(c, bodyFor('c1', 20_000), { metadata: { tag: 'c1' }, timeToLiveMs: 300 });
+  const removed = await store.put(c, bodyFor('c1', 20_000), { metadata: { tag: 'c1' }, timeToLiveMs: 300 });
   const expiry = (await store.head(c))?.expiresAt?.getTime() ?? Date.now();
   await sleep(expiry + 1_050 - Date.now()); // TTL deletes an item once its expiry (seconds) is below the current second
   await driver.expireAsTtl();
   expect((await store.head(c)) === undefined, `${c} is absent once expired`);
   const again = await store.put(c, bodyFor('c2', 25_000), { metadata: { tag: 'c2' } });
-  expect(again.version === 1, `${c} starts again at version 1 after TTL removed it (got ${again.version})`);
+  // Versions never restart: the new item starts above the removed one, so its version matches nothing it had.
+  expect(again.version > removed.version, `${c} starts above version ${removed.version} after TTL removed it (got ${again.version})`);
+  const stale = await store.delete(c, { ifVersion: removed.version }).then(
+    () => 'deleted',
+    (err: unknown) => (err as Error).name,
+  );
+  expect(stale === 'VersionConflictError', `a delete of ${c} with the removed item's version is refused (got ${stale})`);
   await driver.deliverStream();
   await driver.deliverStream();
   await holds(c, 'c2', 25_000);

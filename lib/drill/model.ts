@@ -29,9 +29,11 @@
  *  - no expired object is ever served: a read that returned a value started before the value's
  *    latest expiry, and the expiry it reported is inside the window and after the read's start;
  *  - a read, a delete's "absent" and an `ifVersion: 0` may see an expiring value as absent once
- *    its earliest expiry is past, and a put over it may answer version 1 (TTL removed the item,
- *    versions restart) as well as one past its version.
+ *    its earliest expiry is past, and a put over it may answer one past its version or, once TTL
+ *    removed the item, a first version (lib/tiered/versions.ts) above every version it was seen
+ *    at: versions never restart.
  */
+import { VERSIONS_PER_MS } from '../tiered/versions.js';
 
 export type WriteKind = 'put' | 'delete';
 export type WriteStatus = 'pending' | 'acked' | 'failed' | 'unknown';
@@ -283,7 +285,7 @@ export class RegisterModel {
   /**
    * Every read that returned something the model does not allow, and every acknowledged answer
    * no state during the write could give: a put's new version is one more than the version it
-   * replaced (1 over absent); a delete that found an object (or none) met one; a conditional
+   * replaced (over no item, a first version: lib/tiered/versions.ts); a delete that found an object (or none) met one; a conditional
    * write met its version, and a refused one met another.
    */
   violations(): string[] {
@@ -292,8 +294,8 @@ export class RegisterModel {
       for (const w of history) {
         if (w.status === 'pending' || w.tag === INITIAL) continue;
         const others = this.candidates(w.key, w.start, w.end).filter((x) => x !== w);
-        // A value that may have expired during the write was absent to it (version 0), or, once
-        // TTL removed the item, made the key's versions restart.
+        // A value that may have expired during the write was absent to it (version 0); once TTL
+        // removed its item, a put starts at a first version above every version it was seen at.
         const expired = (x: ModelWrite) => mayHaveExpired(x, w.wallEnd);
         const matches = (x: ModelWrite, version: number) =>
           version === 0
@@ -305,9 +307,11 @@ export class RegisterModel {
         const answered = w.versions?.size === 1 ? [...w.versions][0]! : undefined;
         if (w.status === 'acked') {
           // A delete leaves a marker that keeps counting: a put over it answers a version the
-          // model did not learn (any version past 1).
+          // model did not learn (any version past 1; over no item at all, a first version).
           const replaces = (x: ModelWrite) =>
-            matches(x, answered! - 1) || (x.kind === 'delete' && answered! > 1) || (expired(x) && answered === 1);
+            matches(x, answered! - 1) ||
+            (x.kind === 'delete' && answered! > 1) ||
+            (expired(x) && isFirstVersion(answered!) && [...(x.versions ?? [])].every((v) => v < answered!));
           if (w.kind === 'put' && answered !== undefined && w.multi !== true && !others.some(replaces)) {
             fail(`answered version ${answered}, but no state it could replace had version ${answered - 1}`);
           }
@@ -363,6 +367,11 @@ export class RegisterModel {
     }
     return list;
   }
+}
+
+/** Whether `version` can be the first version of an item (the writer's clock in ms × 1000). */
+function isFirstVersion(version: number): boolean {
+  return version > 0 && version % VERSIONS_PER_MS === 0;
 }
 
 /** The store keeps an expiry in whole seconds, rounded up. */

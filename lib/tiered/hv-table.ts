@@ -1,7 +1,8 @@
 /**
  * The objects table ("HV"): one item per object key, holding either the body inline or a
- * tombstone, i.e. the key of the blob in LT. Every write sets `version` (+1) for compare-and-swap
- * and `writeId` (the id of the write), so a write whose outcome is unknown is decided by one
+ * tombstone, i.e. the key of the blob in LT. Every write sets `version` for compare-and-swap
+ * (+1; where no item exists, a first version drawn from the writer's clock: versions.ts) and
+ * `writeId` (the id of the write), so a write whose outcome is unknown is decided by one
  * consistent read: the item carries our `writeId` or it does not.
  *
  * A delete does not remove the item: it turns it into a small *deletion marker* (`deleted` set,
@@ -9,7 +10,9 @@
  * and delete treats a marker as absent, and a create over a marker continues at its version + 1,
  * so a version names one state of one incarnation of a key: a condition taken from a deleted
  * incarnation can never match the object re-created under the same key. A marker costs one
- * small item (about 100 bytes) per deleted key; it references no blob.
+ * small item (about 100 bytes) per deleted key; it references no blob. An expired object's item
+ * is removed by TTL, counter and all; the key's next item starts above every version the removed
+ * one could have reached (versions.ts), so a condition taken from it never matches either.
  *
  * Users with their own HV schema map the attribute names ({@link HvAttributeNames}).
  */
@@ -21,12 +24,13 @@ import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
 import { CorruptItemError } from '../errors.js';
 import { DEFAULT_EXPIRES_AT_ATTRIBUTE, type StoredExpiry } from './expiry.js';
 import { type HvPointer, unrecognisedHvItemReason } from './hv-item-shape.js';
+import { firstVersion } from './versions.js';
 
 /** Attribute names of an HV item. */
 export interface HvAttributeNames {
   /** Partition key. Default `key`. */
   readonly key: string;
-  /** Version number, +1 on every write. Default `version`. */
+  /** Version number, +1 on every write (a new item's from the clock: versions.ts). Default `version`. */
   readonly version: string;
   /** Inline body (binary). Default `body`. */
   readonly body: string;
@@ -75,7 +79,7 @@ export const DEFAULT_HV_ATTRIBUTES: HvAttributeNames = {
 export interface HvRecord {
   /** The object key. */
   readonly key: string;
-  /** +1 on every write; a deletion marker keeps counting (the ETag over HTTP). */
+  /** +1 on every write (a new item's from the clock: versions.ts); a marker keeps counting. The ETag over HTTP. */
   readonly version: number;
   /** Body size in bytes. */
   readonly size: number;
@@ -329,7 +333,7 @@ export class HvTable {
     b.set('deleted', a.deleted, true);
     b.set('writeId', a.writeId, fields.writeId);
     b.set('updatedAt', a.updatedAt, fields.now);
-    // A marker never carries an expiry: TTL would delete it and the version counter would restart.
+    // A marker never carries an expiry: TTL never removes it, so the deleted key's counter stays.
     for (const gone of [a.body, a.blob, a.size, a.contentType, a.metadata, a.createdAt, a.expiresAt, a.tti]) b.remove(gone);
     return b.update(key);
   }
@@ -387,7 +391,10 @@ export class HvTable {
 
   private setCommon(b: ExpressionBuilder, fields: HvWriteFields): void {
     const a = this.attrs;
-    b.raw(`${b.name('version', a.version)} = if_not_exists(${b.name('version', a.version)}, ${b.value('zero', 0)}) + ${b.value('one', 1)}`);
+    // No item: the first version is drawn from the writer's clock (versions.ts), so it exceeds
+    // every version an incarnation of the key that TTL removed could have reached.
+    const before = b.value('beforeFirst', firstVersion(fields.now) - 1);
+    b.raw(`${b.name('version', a.version)} = if_not_exists(${b.name('version', a.version)}, ${before}) + ${b.value('one', 1)}`);
     b.set('size', a.size, fields.size);
     b.set('metadata', a.metadata, { ...(fields.metadata ?? {}) });
     b.set('updatedAt', a.updatedAt, fields.now);

@@ -17,7 +17,8 @@ export interface PutOptions extends ExpiryPolicy {
   readonly metadata?: Readonly<Record<string, string>>;
   /**
    * Write only if the stored version is this one; `0` means "only if absent" (never written, or
-   * deleted, or expired). Versions never restart: one taken before a delete never matches after it.
+   * deleted, or expired). Versions never restart: one taken before a delete, or before TTL removed
+   * an expired object, never matches after it (lib/tiered/versions.ts). A safe integer.
    */
   readonly ifVersion?: number;
 }
@@ -63,7 +64,10 @@ export interface StreamResult extends ObjectInfo {
 
 export interface PutResult {
   readonly key: string;
-  /** One past the version of the state it replaced (a deletion marker keeps counting). */
+  /**
+   * One past the version of the state it replaced (a deletion marker keeps counting); where no
+   * item existed, a first version drawn from the writer's clock (lib/tiered/versions.ts).
+   */
   readonly version: number;
   readonly size: number;
   readonly stored: 'inline' | 'blob';

@@ -29,7 +29,9 @@
  *
  * A delete leaves a deletion marker that keeps the version counter, so a version (and an ETag)
  * names one state of one incarnation of a key: an `ifVersion` taken before a delete never matches
- * the object re-created after it. Reads treat a marker as absent.
+ * the object re-created after it. Reads treat a marker as absent. A write where no item exists
+ * (never written, or removed by TTL) starts at a version drawn from its clock (versions.ts), above
+ * every version an earlier incarnation of the key could have reached.
  *
  * Expiry (lib/tiered/expiry.ts): a put may set `expiresAt`, `timeToLiveMs` or `timeToIdleMs`,
  * stored as the TTL attribute, fixed at the put's start (a put whose expiry has passed by its
@@ -92,6 +94,7 @@ import {
   type StreamResult,
 } from './object-info.js';
 import { fencedLogOf } from './plain-log-adapter.js';
+import { nextVersion } from './versions.js';
 
 export type { DeleteOptions, GetOptions, GetResult, ObjectInfo, PutOptions, PutResult, SessionScope, StreamResult } from './object-info.js';
 import type { ByteRange } from './byte-range.js';
@@ -371,7 +374,8 @@ export class TieredStore {
         new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
       );
       const old = out.Attributes ?? {};
-      const version = Number(old[this.hv.attrs.version] ?? 0) + 1;
+      const previous = old[this.hv.attrs.version];
+      const version = nextVersion(previous === undefined ? undefined : Number(previous), fields.now);
       const oldExpiry = old[this.hv.attrs.expiresAt];
       const created =
         old[this.hv.attrs.createdAt] === undefined ||
@@ -393,7 +397,8 @@ export class TieredStore {
       const replaced = await this.replaceBlob(key, physical, options.ifVersion, (id, expected) =>
         this.hv.inlineWrite(key, bytes, this.fields(bytes, options, id), expected, false),
       );
-      return replaced === RETRY ? RETRY : this.resultOf(key, bytes, 'inline', physical);
+      // `physical` is an item (it has a blob), so the write stored its version + 1 whatever its clock.
+      return replaced === RETRY ? RETRY : this.resultOf(key, bytes, 'inline', physical, fields.now);
     }
   }
 
@@ -412,7 +417,7 @@ export class TieredStore {
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
         const write = this.hv.tombstoneWrite(key, change.blob!, fields, expectedOf(current));
         const refused = await change.commit(write, current?.blob);
-        if (refused === undefined) return this.resultOf(key, bytes, 'blob', current);
+        if (refused === undefined) return this.resultOf(key, bytes, 'blob', current, fields.now);
         if (refused.kind === 'conflict') {
           // Another writer got there first: CAS again against what is there now, same blob.
           current = this.parse(refused.current);
@@ -514,9 +519,10 @@ export class TieredStore {
     return this.live(record)?.version ?? 0;
   }
 
-  /** The answer of a put that replaced `replaced` (the item as stored its CAS expected). */
-  private resultOf(key: string, bytes: Uint8Array, stored: 'inline' | 'blob', replaced: HvRecord | undefined): PutResult {
-    return { key, version: (replaced?.version ?? 0) + 1, size: bytes.byteLength, stored, created: this.live(replaced) === undefined };
+  /** The answer of a put that replaced `replaced` (the item as stored its CAS expected), written at `now`. */
+  private resultOf(key: string, bytes: Uint8Array, stored: 'inline' | 'blob', replaced: HvRecord | undefined, now: number): PutResult {
+    const version = nextVersion(replaced?.version, now);
+    return { key, version, size: bytes.byteLength, stored, created: this.live(replaced) === undefined };
   }
 
   private change(key: string, blob?: string, old?: string): LoggedChange {
@@ -605,9 +611,10 @@ function refusedForTransaction(err: unknown): boolean {
   return isTransactionConflict(err) && ((err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1) <= 1;
 }
 
+/** A version is a non-negative integer JavaScript holds exactly (versions.ts: below 2^53 until 2255). */
 function assertIfVersion(ifVersion: number | undefined): void {
-  if (ifVersion !== undefined && (!Number.isInteger(ifVersion) || ifVersion < 0)) {
-    throw new ValidationError('ifVersion must be a non-negative integer', 'ifVersion');
+  if (ifVersion !== undefined && (!Number.isSafeInteger(ifVersion) || ifVersion < 0)) {
+    throw new ValidationError('ifVersion must be a non-negative safe integer', 'ifVersion');
   }
 }
 

@@ -53,6 +53,7 @@ import { MAX_PARTS, MIN_PART_SIZE, assertPartSize } from './part-size.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
 import { type ExpiryPolicy, isExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
 import { commitWrite } from './commit.js';
+import { nextVersion } from './versions.js';
 import { type Expected, expectedOf, type HvRecord, type HvTable, liveOf } from './hv-table.js';
 import type { LtBucket, UploadedPart } from './lt-bucket.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
@@ -160,8 +161,8 @@ export class UploadSessions {
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0 || size > MAX_OBJECT_SIZE)) {
       throw new ValidationError(`size must be an integer in 0..${MAX_OBJECT_SIZE}`, 'size');
     }
-    if (ifVersion !== undefined && (!Number.isInteger(ifVersion) || ifVersion < 0)) {
-      throw new ValidationError('ifVersion must be a non-negative integer', 'ifVersion');
+    if (ifVersion !== undefined && (!Number.isSafeInteger(ifVersion) || ifVersion < 0)) {
+      throw new ValidationError('ifVersion must be a non-negative safe integer', 'ifVersion');
     }
     const partSize = options.partSize ?? Math.max(8 * MiB, Math.ceil((size ?? 0) / MAX_PARTS / MiB) * MiB);
     assertPartSize(partSize);
@@ -311,7 +312,8 @@ export class UploadSessions {
       // The entry names `old` unless the objects table's stream cleans replaced blobs; then the
       // commit removes it, as a create's does, and the commit's MODIFY record names `old`.
       const effect: FenceEffect = old !== undefined && !this.streamCleans ? { kind: 'setOld', old } : { kind: 'remove' };
-      const result: SessionResult = { version: (current?.version ?? 0) + 1, size, created: live === undefined };
+      // What the write below stores: no item, a version from `now` (versions.ts); else the item's + 1.
+      const result: SessionResult = { version: nextVersion(current?.version, now), size, created: live === undefined };
       const log = this.sessionLog(sessionId, result);
       const expiry = objectExpiryAt(info.expiry, now);
       if (expiry === 'passed') {

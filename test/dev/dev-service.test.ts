@@ -28,7 +28,8 @@ describe('npm run dev', () => {
     const small = await fetch(`${url}/objects/greeting`, { method: 'PUT', body: 'hello', headers: { 'content-type': 'text/plain' } });
     expect(small.status).toBe(201); // created
     const etag = small.headers.get('etag');
-    expect(etag).toBe('"1"');
+    const { version } = (await small.json()) as { version: number };
+    expect(etag).toBe(`"${version}"`);
 
     const large = new Uint8Array(100_000).map((_, i) => i % 251);
     expect((await fetch(`${url}/objects/photos/1`, { method: 'PUT', body: large })).status).toBe(201);
@@ -42,6 +43,10 @@ describe('npm run dev', () => {
     expect(head.headers.get('content-length') ?? head.headers.get('x-object-size')).not.toBeNull();
 
     expect((await fetch(`${url}/objects/greeting`, { method: 'PUT', body: 'x', headers: { 'if-match': '"7"' } })).status).toBe(412);
+    const conditional = await fetch(`${url}/objects/greeting`, { method: 'PUT', body: 'hello again', headers: { 'if-match': etag! } });
+    expect(conditional.status).toBe(200);
+    expect(conditional.headers.get('etag')).toBe(`"${version + 1}"`);
+    expect((await fetch(`${url}/objects/greeting`, { method: 'PUT', body: 'x', headers: { 'if-match': etag! } })).status).toBe(412);
     expect((await fetch(`${url}/objects/greeting`, { method: 'DELETE' })).status).toBeLessThan(300);
     expect((await fetch(`${url}/objects/greeting`)).status).toBe(404);
     expect((await fetch(`${url}/nothing-here`)).status).toBe(404);

@@ -22,6 +22,8 @@ const KEY = 'videos/large one.bin';
 let dev: DevProcess;
 let url: string;
 let env: Record<string, string>;
+/** The version the complete answered. */
+let version: number;
 
 beforeAll(async () => {
   dev = await startDev(['--quiet']);
@@ -95,8 +97,11 @@ describe('a 64 MiB object through npm run dev', () => {
       body: JSON.stringify({ parts }),
     });
     expect(done.status).toBe(201);
-    expect(await done.json()).toMatchObject({ key: KEY, size: SIZE, stored: 'blob', created: true });
+    const completed = (await done.json()) as { version: number };
+    expect(completed).toMatchObject({ key: KEY, size: SIZE, stored: 'blob', created: true });
+    version = completed.version;
     const etag = done.headers.get('etag');
+    expect(etag).toBe(`"${version}"`);
 
     const head = await fetch(objectUrl(), { method: 'HEAD' });
     expect(head.status).toBe(200);
@@ -146,7 +151,7 @@ describe('a 64 MiB object through npm run dev', () => {
         ((await dynamodb.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? []).map((i) => unmarshall(i));
       const objects = await scan(env.TIERLOG_OBJECTS_TABLE!);
       const item = objects.find((o) => o.key === KEY)!;
-      expect(item).toMatchObject({ size: SIZE, version: 1 });
+      expect(item).toMatchObject({ size: SIZE, version });
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: env.TIERLOG_BUCKET, Prefix: `${env.TIERLOG_PREFIX}/` }));
       expect((listed.Contents ?? []).map((c) => c.Key)).toEqual([item.blob]);
       const sessions = (await scan(env.TIERLOG_CHANGELOG_TABLE!)).filter((i) => i.upload?.key === KEY);

@@ -48,21 +48,21 @@ describe('a delete whose commit loses to a concurrent put', () => {
   test("conditional (ifVersion): a version conflict, the object keeps the put's value", async () => {
     const fx = await freshFixture();
     const setup = writer(fx);
-    await setup.put('k', large(1));
+    const { version } = await setup.put('k', large(1));
     const d = heldCommit(fx);
-    const deleting = d.store.delete('k', { ifVersion: 1 }).then(
+    const deleting = d.store.delete('k', { ifVersion: version }).then(
       (v) => ({ ok: true as const, v }),
       (e: unknown) => ({ ok: false as const, e }),
     );
     await d.atCommit;
     const put = await writer(fx).put('k', large(2));
     d.release();
-    expect(put.version).toBe(2);
+    expect(put.version).toBe(version + 1);
     const result = await deleting;
-    expect(result.ok, 'a conditional delete on version 1 cannot succeed: the object is at version 2 and still there').toBe(false);
+    expect(result.ok, 'a conditional delete on the first version cannot succeed: the object is at the next and still there').toBe(false);
     expect((result as { e: unknown }).e).toBeInstanceOf(VersionConflictError);
     const now = await setup.get('k');
-    expect(now?.version).toBe(2);
+    expect(now?.version).toBe(version + 1);
     expect(now?.body).toEqual(large(2));
     await expectClean(fx);
   });

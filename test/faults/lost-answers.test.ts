@@ -33,12 +33,12 @@ describe('a conditional small write whose answer is lost', () => {
   test('delete (ifVersion): the object is gone; the answer is not a version conflict', async () => {
     const fx = await freshFixture();
     const plain = writer(fx);
-    await plain.put('k', 'small');
+    const { version } = await plain.put('k', 'small');
     // A delete writes a deletion marker (an UpdateItem that sets `deleted`).
     const marker = (r: Parameters<ReturnType<typeof hv>>[0]) =>
       hv(fx, 'UpdateItemCommand')(r) && String(r.input.UpdateExpression).includes('#deleted = ');
     const injector = new FaultInjector().add({ kind: 'loseResponse', match: marker, times: 1 });
-    const result = await settle(writer(fx, { injector }).delete('k', { ifVersion: 1 }));
+    const result = await settle(writer(fx, { injector }).delete('k', { ifVersion: version }));
     expect(await plain.get('k')).toBeUndefined();
     expect(result.error).not.toBeInstanceOf(VersionConflictError);
     if (result.error !== undefined) expect(result.error).toBeInstanceOf(CommitOutcomeUnknownError);
@@ -48,7 +48,7 @@ describe('a conditional small write whose answer is lost', () => {
   test('put (ifVersion) overtaken by another writer between its attempts: landed, so not a version conflict', async () => {
     const fx = await freshFixture();
     const plain = writer(fx);
-    await plain.put('k', 'v1');
+    const { version } = await plain.put('k', 'v1');
     let other: Promise<unknown> | undefined;
     const injector = new FaultInjector()
       .add({ kind: 'loseResponse', match: hv(fx, 'UpdateItemCommand'), times: 1 })
@@ -63,20 +63,20 @@ describe('a conditional small write whose answer is lost', () => {
           await other;
         },
       });
-    const result = await settle(writer(fx, { injector }).put('k', 'mine', { ifVersion: 1 }));
+    const result = await settle(writer(fx, { injector }).put('k', 'mine', { ifVersion: version }));
     await other;
     expect(injector.stats.injected).toMatchObject({ loseResponse: 1, delay: 1 });
-    // The first attempt made version 2 ("mine"); the other writer made version 3 on top of it.
-    expect((await plain.get('k'))?.version).toBe(3);
+    // The first attempt made the next version ("mine"); the other writer made one more on top of it.
+    expect((await plain.get('k'))?.version).toBe(version + 2);
     expect(result.error).toBeInstanceOf(CommitOutcomeUnknownError);
   });
 
   test('without another writer the retry recognises its own write (no error)', async () => {
     const fx = await freshFixture();
     const plain = writer(fx);
-    await plain.put('k', 'v1');
+    const { version } = await plain.put('k', 'v1');
     const injector = new FaultInjector().add({ kind: 'loseResponse', match: hv(fx, 'UpdateItemCommand'), times: 1 });
-    expect((await writer(fx, { injector }).put('k', 'mine', { ifVersion: 1 })).version).toBe(2);
+    expect((await writer(fx, { injector }).put('k', 'mine', { ifVersion: version })).version).toBe(version + 1);
     expect(Buffer.from((await plain.get('k'))!.body).toString()).toBe('mine');
   });
 });
@@ -85,7 +85,7 @@ describe('known limit: an unconditional small write retried after another writer
   test('the value ends as the retried write, at a version one past the other writer', async () => {
     const fx = await freshFixture();
     const plain = writer(fx);
-    await plain.put('k', 'v1');
+    const { version } = await plain.put('k', 'v1');
     let other: Promise<unknown> | undefined;
     const injector = new FaultInjector().add({ kind: 'loseResponse', match: hv(fx, 'UpdateItemCommand'), times: 1 }).add({
       kind: 'delay',
@@ -98,8 +98,8 @@ describe('known limit: an unconditional small write retried after another writer
       },
     });
     const mine = await writer(fx, { injector }).put('k', 'mine');
-    expect((await other) as { version: number }).toMatchObject({ version: 3 }); // on top of "mine" v2
-    expect(mine.version).toBe(4); // applied a second time
+    expect((await other) as { version: number }).toMatchObject({ version: version + 2 }); // on top of "mine"
+    expect(mine.version).toBe(version + 3); // applied a second time
     expect(Buffer.from((await plain.get('k'))!.body).toString()).toBe('mine');
   });
 });
@@ -116,7 +116,7 @@ describe('an upload session whose create lost its answer', () => {
     const put = await fetch(url, { method: 'PUT', body: new Uint8Array([1, 2, 3, 4, 5]) });
     expect(put.status).toBe(200);
     const result = await store.completeUpload(created.uploadId, [{ partNumber: 1, etag: put.headers.get('etag')! }]);
-    expect(result).toMatchObject({ version: 1, size: 5 });
-    expect((await writer(fx).get('k'))?.body).toEqual(new Uint8Array([1, 2, 3, 4, 5]));
+    expect(result).toMatchObject({ size: 5, created: true });
+    expect(await writer(fx).get('k')).toMatchObject({ version: result.version, body: new Uint8Array([1, 2, 3, 4, 5]) });
   });
 });

@@ -311,7 +311,7 @@ describe('a GET answer always fits the buffered response', () => {
   ] as const)('%s: an object that grows past the limit while it is read is answered by a redirect', async (name, range) => {
     const key = `grow/${name.replace(/[^a-z0-9]+/gi, '-')}`;
     const other = writer();
-    await other.store.put(key, randomBody(20 * KiB));
+    const { version } = await other.store.put(key, randomBody(20 * KiB));
     const big = randomBody(300 * KiB);
     // Another writer replaces the object (and deletes the blob first read) right before its bytes are fetched.
     const injector = new FaultInjector().add({
@@ -328,7 +328,7 @@ describe('a GET answer always fits the buffered response', () => {
     expect(injector.stats.injected.delay).toBe(1);
     expect(res.body === undefined ? 0 : Buffer.from(String(res.body), 'base64').byteLength).toBeLessThanOrEqual(LIMIT);
     expect(res.statusCode).toBe(307);
-    expect(res.headers?.etag).toBe('"2"');
+    expect(res.headers?.etag).toBe(`"${version + 1}"`);
     const fetched = await fetch(String(res.headers?.location));
     expect(new Uint8Array(await fetched.arrayBuffer())).toEqual(big);
   });

@@ -5,7 +5,18 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
-import { KiB, MiB, expectClean, randomBody, rawGetObject, rawState, rawValue, sameBytes, snapshot } from '../tiered/harness.js';
+import {
+  KiB,
+  MiB,
+  expectClean,
+  isFirstVersionBetween,
+  randomBody,
+  rawGetObject,
+  rawState,
+  rawValue,
+  sameBytes,
+  snapshot,
+} from '../tiered/harness.js';
 import { httpEvent, lambdaContext, loadHandler } from './lambda.js';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -37,10 +48,14 @@ function json(res: APIGatewayProxyStructuredResultV2): Record<string, unknown> {
 describe('PUT / GET / HEAD / DELETE', () => {
   test('small PUT with a base64 body is stored inline; GET returns it base64 with its ETag', async () => {
     const body = randomBody(300);
+    const before = Date.now();
     const res = await put('/objects/small', body, { 'content-type': 'text/plain' });
     expect(res.statusCode).toBe(201);
-    expect(res.headers).toMatchObject({ etag: '"1"', 'x-tierlog-stored': 'inline' });
-    expect(json(res)).toMatchObject({ key: 'small', version: 1, size: 300, stored: 'inline' });
+    const { version } = json(res) as { version: number };
+    // A new key's version comes from the writer's clock (lib/tiered/versions.ts): 16 digits in the ETag.
+    expect(isFirstVersionBetween(version, before, Date.now()), `${version} is a first version`).toBe(true);
+    expect(res.headers).toMatchObject({ etag: `"${version}"`, 'x-tierlog-stored': 'inline' });
+    expect(json(res)).toMatchObject({ key: 'small', version, size: 300, stored: 'inline' });
     const item = (await scanAll(fx.dynamodb, fx.config.objectsTable)).find((i) => i.key === 'small');
     expect(sameBytes(item?.body as Uint8Array, body)).toBe(true);
 
@@ -48,7 +63,7 @@ describe('PUT / GET / HEAD / DELETE', () => {
     expect(got.statusCode).toBe(200);
     expect(got.isBase64Encoded).toBe(true);
     expect(sameBytes(Buffer.from(String(got.body), 'base64'), body)).toBe(true);
-    expect(got.headers).toMatchObject({ etag: '"1"', 'content-type': 'text/plain', 'content-length': '300' });
+    expect(got.headers).toMatchObject({ etag: `"${version}"`, 'content-type': 'text/plain', 'content-length': '300' });
   });
 
   test('large PUT goes to a blob with content type and x-amz-meta-*; GET and HEAD return them', async () => {
@@ -59,7 +74,8 @@ describe('PUT / GET / HEAD / DELETE', () => {
       'X-Amz-Meta-Color': 'blue',
     });
     expect(res.statusCode).toBe(201);
-    expect(res.headers).toMatchObject({ etag: '"1"', 'x-tierlog-stored': 'blob' });
+    const etag = `"${(json(res) as { version: number }).version}"`;
+    expect(res.headers).toMatchObject({ etag, 'x-tierlog-stored': 'blob' });
     const state = await rawState(fx);
     const blob = state.references.get('dir/big file.bin');
     expect(blob).toBeDefined();
@@ -69,7 +85,7 @@ describe('PUT / GET / HEAD / DELETE', () => {
     expect(got.statusCode).toBe(200);
     expect(sameBytes(Buffer.from(String(got.body), 'base64'), body)).toBe(true);
     expect(got.headers).toMatchObject({
-      etag: '"1"',
+      etag,
       'content-type': 'application/x-big',
       'content-length': String(200 * KiB),
       'x-amz-meta-owner': 'alice',
@@ -79,7 +95,7 @@ describe('PUT / GET / HEAD / DELETE', () => {
     const head = await call('HEAD', '/objects/dir%2Fbig%20file.bin');
     expect(head.statusCode).toBe(200);
     expect(head.body).toBeUndefined();
-    expect(head.headers).toMatchObject({ etag: '"1"', 'content-length': String(200 * KiB), 'x-amz-meta-owner': 'alice' });
+    expect(head.headers).toMatchObject({ etag, 'content-length': String(200 * KiB), 'x-amz-meta-owner': 'alice' });
     expect((await call('HEAD', '/objects/nope')).statusCode).toBe(404);
     expect((await call('GET', '/objects/nope')).statusCode).toBe(404);
     await expectClean(fx, expect);
@@ -104,10 +120,11 @@ describe('PUT / GET / HEAD / DELETE', () => {
 
   test('GET of an object over the response limit redirects to a short-lived presigned URL', async () => {
     const body = randomBody(4 * MiB + 1);
-    expect((await put('/objects/huge', body)).statusCode).toBe(201);
+    const created = await put('/objects/huge', body);
+    expect(created.statusCode).toBe(201);
     const got = await call('GET', '/objects/huge');
     expect(got.statusCode).toBe(307);
-    expect(got.headers?.etag).toBe('"1"');
+    expect(got.headers?.etag).toBe(created.headers?.etag);
     const fetched = await fetch(String(got.headers?.location));
     expect(fetched.status).toBe(200);
     expect(sameBytes(new Uint8Array(await fetched.arrayBuffer()), body)).toBe(true);
@@ -116,24 +133,24 @@ describe('PUT / GET / HEAD / DELETE', () => {
 });
 
 describe('conditional requests', () => {
-  test('If-Match: match writes (ETag "2"), mismatch is 412 and changes nothing', async () => {
+  test('If-Match: match writes (the next ETag), mismatch is 412 and changes nothing', async () => {
     const v1 = randomBody(64 * KiB);
-    await put('/objects/cond', v1);
+    const { version } = json(await put('/objects/cond', v1)) as { version: number };
     const v2 = randomBody(64 * KiB);
-    const ok = await put('/objects/cond', v2, { 'if-match': '"1"' });
+    const ok = await put('/objects/cond', v2, { 'if-match': `"${version}"` });
     expect(ok.statusCode).toBe(200);
-    expect(ok.headers?.etag).toBe('"2"');
+    expect(ok.headers?.etag).toBe(`"${version + 1}"`);
     const before = await snapshot(fx);
-    const stale = await put('/objects/cond', randomBody(64 * KiB), { 'if-match': '"1"' });
+    const stale = await put('/objects/cond', randomBody(64 * KiB), { 'if-match': `"${version}"` });
     expect(stale.statusCode).toBe(412);
     expect(json(stale).error).toBe('PreconditionFailed');
-    const staleSmall = await put('/objects/cond', randomBody(10), { 'If-Match': 'W/"1"' });
+    const staleSmall = await put('/objects/cond', randomBody(10), { 'If-Match': `W/"${version}"` });
     expect(staleSmall.statusCode).toBe(412);
     const staleDelete = await call('DELETE', '/objects/cond', { headers: { 'if-match': '"7"' } });
     expect(staleDelete.statusCode).toBe(412);
     expect(await snapshot(fx)).toBe(before);
     expect(sameBytes(await rawValue(fx, 'cond'), v2)).toBe(true);
-    expect((await call('DELETE', '/objects/cond', { headers: { 'if-match': '"2"' } })).statusCode).toBe(204);
+    expect((await call('DELETE', '/objects/cond', { headers: { 'if-match': `"${version + 1}"` } })).statusCode).toBe(204);
     await expectClean(fx, expect);
   });
 
@@ -183,6 +200,8 @@ describe('bad requests write nothing', () => {
     ['control character in key', 400, () => put('/objects/a%01b', randomBody(10))],
     ['bad If-Match', 400, () => put('/objects/x', randomBody(10), { 'if-match': 'abc' })],
     ['If-Match "0"', 400, () => put('/objects/x', randomBody(10), { 'if-match': '"0"' })],
+    ['If-Match beyond 2^53', 400, () => put('/objects/x', randomBody(10), { 'if-match': '"9007199254740993"' })],
+    ['If-Match of 17 digits', 400, () => put('/objects/x', randomBody(10), { 'if-match': '"10000000000000000"' })],
     ['If-None-Match other than *', 400, () => put('/objects/x', randomBody(10), { 'if-none-match': '"3"' })],
     ['If-Match with If-None-Match', 400, () => put('/objects/x', randomBody(10), { 'if-match': '"1"', 'if-none-match': '*' })],
     ['bad base64', 400, () => call('PUT', '/objects/x', { body: '!!!!', isBase64Encoded: true })],

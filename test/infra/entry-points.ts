@@ -107,8 +107,8 @@ export async function driveWriter(fx: Fixture, recorder: CommandRecorder): Promi
     const s = steps(fx.config);
     const w = recordedWriter(fx, recorder);
     try {
-      await w.store.put('w/small', 'inline');
-      await w.store.put('w/small', 'inline again', { ifVersion: 1 });
+      const { version } = await w.store.put('w/small', 'inline');
+      await w.store.put('w/small', 'inline again', { ifVersion: version });
       await w.store.put('w/small', 'refused', { ifVersion: 99 }).catch(() => undefined);
       await w.store.put('w/large', randomBody(20 * KiB));
       await w.store.put('w/large', randomBody(20 * KiB)); // overwrite: old blob deleted

@@ -27,6 +27,7 @@ import {
   PAST_EVERYTHING_MS,
   deferred,
   expectClean,
+  isFirstVersionBetween,
   makeSweeper,
   makeWriter,
   writersClosedAfterEach,
@@ -71,7 +72,8 @@ interface Scenario {
   readonly old?: Uint8Array;
   /** Opens the session and uploads its parts with a clean process (none for `create`). */
   readonly prepare?: (store: TieredStore, key: string) => Promise<Prepared>;
-  readonly op: (store: TieredStore, key: string, p: Prepared | undefined) => Promise<unknown>;
+  /** `oldVersion`: the version of `old` as written (none without `old`). */
+  readonly op: (store: TieredStore, key: string, p: Prepared | undefined, oldVersion?: number) => Promise<unknown>;
   /** The same request again, by the client, on a fresh process. */
   readonly retry?: (store: TieredStore, key: string, p: Prepared | undefined) => Promise<unknown>;
   readonly steps: readonly StepName[];
@@ -95,7 +97,7 @@ const scenarios: Scenario[] = [
   {
     name: 'create with ifVersion',
     old: oldLarge,
-    op: (s, k) => s.createUpload(k, { ...SESSION, ifVersion: 1 }),
+    op: (s, k, _p, oldVersion) => s.createUpload(k, { ...SESSION, ifVersion: oldVersion! }),
     steps: ['hvRead', 'sessionPut', 'mpCreate', 'noteUploadId'],
     commits: false,
   },
@@ -182,8 +184,15 @@ describe('session crash-point matrix', () => {
     const fx = await freshFixture();
     const key = `crash/${scenario.name}`;
     const setup = writer(fx);
-    if (scenario.old !== undefined) await setup.store.put(key, scenario.old);
+    const oldVersion = scenario.old !== undefined ? (await setup.store.put(key, scenario.old)).version : undefined;
     const prepared = scenario.prepare !== undefined ? await scenario.prepare(setup.store, key) : undefined;
+    // A commit answers one past the old value's version, or, over no item, a version from the clock at its commit.
+    const since = Date.now();
+    const expectCommitted = (result: unknown) => {
+      const { version } = result as { version: number };
+      if (oldVersion !== undefined) expect(version).toBe(oldVersion + 1);
+      else expect(isFirstVersionBetween(version, since, Date.now()), `${version} is a first version`).toBe(true);
+    };
 
     const match = sessionSteps(fx)[c.step];
     const injector = new FaultInjector().add({ kind: c.kind, match, skip: c.occurrence, times: 1 });
@@ -191,7 +200,7 @@ describe('session crash-point matrix', () => {
     let acknowledged = false;
     let answer: unknown;
     try {
-      answer = await scenario.op(crashing.store, key, prepared);
+      answer = await scenario.op(crashing.store, key, prepared, oldVersion);
       acknowledged = true;
     } catch {
       // the crash
@@ -203,13 +212,17 @@ describe('session crash-point matrix', () => {
       scenario.steps.indexOf(c.step) > scenario.steps.indexOf('commit') &&
       c.step !== 'sessionRead';
     if (acknowledged) expect(afterCommit, 'only a write whose commit landed is acknowledged').toBe(true);
-    if (acknowledged) expect(answer).toMatchObject({ version: scenario.old === undefined ? 1 : 2 });
+    if (acknowledged) expectCommitted(answer);
     expect((await rawState(fx)).lost, 'invariant 1 right after the crash').toEqual([]);
 
     if (scenario.retry !== undefined) answer = await scenario.retry(writer(fx).store, key, prepared);
     const expected = scenario.commits ? sessionBody : scenario.old;
     expect(sameBytes(await rawValue(fx, key), expected), 'value before the sweep').toBe(true);
-    if (scenario.commits) expect(answer).toMatchObject({ version: scenario.old === undefined ? 1 : 2, size: sessionBody.byteLength });
+    if (scenario.commits) {
+      expect(answer).toMatchObject({ size: sessionBody.byteLength, created: scenario.old === undefined });
+      expectCommitted(answer);
+      expect((await rawState(fx)).objects.find((o) => o.key === key)?.version).toBe((answer as { version: number }).version);
+    }
 
     const uploads = await sessionUploads(fx);
     const before = await rawState(fx);
@@ -311,16 +324,16 @@ describe('session races', () => {
     const fx = await freshFixture();
     const key = 'race/double';
     const setup = writer(fx);
-    await setup.store.put(key, oldLarge);
+    const { version } = await setup.store.put(key, oldLarge);
     const p = await prepare(setup.store, key);
     const [a, b] = await Promise.all([
       writer(fx).store.completeUpload(p.uploadId, p.parts),
       writer(fx).store.completeUpload(p.uploadId, p.parts),
     ]);
     expect(a).toEqual(b);
-    expect(a.version).toBe(2);
+    expect(a.version).toBe(version + 1);
     expect(await writer(fx).store.completeUpload(p.uploadId, p.parts)).toEqual(a);
-    expect((await setup.store.head(key))?.version).toBe(2);
+    expect((await setup.store.head(key))?.version).toBe(version + 1);
     expect(sameBytes(await rawValue(fx, key), sessionBody)).toBe(true);
     await sweepPastEverything(fx);
     await expectClean(fx, expect);
@@ -328,21 +341,21 @@ describe('session races', () => {
   });
 
   test.each([
-    ['without ifVersion', undefined],
-    ['with ifVersion', 1],
+    ['without ifVersion', false],
+    ['with ifVersion', true],
   ] as const)(
     "a complete held at its commit while the client's retry commits and another writer overwrites (%s): it answers the retry's version, not an error",
-    async (_what, ifVersion) => {
+    async (_what, conditional) => {
       const fx = await freshFixture();
-      const key = `race/retried-${ifVersion ?? 'any'}`;
+      const key = `race/retried-${conditional ? 'if' : 'any'}`;
       const setup = writer(fx);
-      await setup.store.put(key, oldLarge);
-      const created = await setup.store.createUpload(key, { ...SESSION, ...(ifVersion !== undefined ? { ifVersion } : {}) });
+      const { version } = await setup.store.put(key, oldLarge);
+      const created = await setup.store.createUpload(key, { ...SESSION, ...(conditional ? { ifVersion: version } : {}) });
       const p = { uploadId: created.uploadId, parts: await uploadParts(setup.store, created.uploadId, sessionBody, created.partSize) };
       const { reached, release, completing } = completeHeldAtCommit(writer(fx), p);
       await reached.promise; // assembled, its commit not sent: the client gave up waiting and retried
       const retried = await writer(fx).store.completeUpload(p.uploadId, p.parts);
-      expect(retried.version).toBe(2);
+      expect(retried.version).toBe(version + 1);
       const newer = randomBody(40 * KiB);
       await setup.store.put(key, newer);
       release.resolve();
@@ -362,9 +375,9 @@ describe('session races', () => {
     const p = await prepare(setup.store, key);
     const { reached, release, completing } = completeHeldAtCommit(writer(fx), p);
     await reached.promise; // it read the object as absent
-    await setup.store.put(key, oldLarge);
+    const { version } = await setup.store.put(key, oldLarge);
     const retried = await writer(fx).store.completeUpload(p.uploadId, p.parts);
-    expect(retried).toMatchObject({ version: 2, created: false });
+    expect(retried).toMatchObject({ version: version + 1, created: false });
     release.resolve();
     expect(await completing).toEqual({ ok: true, r: retried });
     expect(sameBytes(await rawValue(fx, key), sessionBody)).toBe(true);

@@ -22,7 +22,18 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { CommitOutcomeUnknownError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { MiB, makeWriter, randomBody, rawState, rawValue, sameBytes, steps, type Writer, writersClosedAfterEach } from './harness.js';
+import {
+  MiB,
+  isFirstVersionBetween,
+  makeWriter,
+  randomBody,
+  rawState,
+  rawValue,
+  sameBytes,
+  steps,
+  type Writer,
+  writersClosedAfterEach,
+} from './harness.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { writePaths } from './write-paths.js';
 import { uploadParts } from './upload-session-client.js';
@@ -129,7 +140,10 @@ describe('an upload session complete cancelled', () => {
       error: () => cancelled('ThrottlingError', 0),
     });
     const w = writer(injector);
-    await expect(w.store.completeUpload(created.uploadId, parts)).resolves.toMatchObject({ version: 1, size: body.byteLength });
+    const before = Date.now();
+    const result = await w.store.completeUpload(created.uploadId, parts);
+    expect(result).toMatchObject({ size: body.byteLength, created: true });
+    expect(isFirstVersionBetween(result.version, before, Date.now()), `${result.version} is a first version`).toBe(true);
     expect(injector.stats.injected.fail).toBe(1);
     expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
   });

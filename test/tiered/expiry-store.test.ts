@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ValidationError, VersionConflictError } from '../../lib/errors.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { onCommand } from '../../lib/faults/fault-injector.js';
+import { firstVersion } from '../../lib/tiered/versions.js';
 import { KiB, expectClean, makeWriter, randomBody, rawState, type Writer } from './harness.js';
 
 const SEC = 1000;
@@ -34,10 +35,12 @@ describe.each([
   ['large (blob)', 40 * KiB],
 ])('%s object with a time to live', (_name, size) => {
   const key = `ttl/${size}`;
+  let version = 0;
 
   test('stores the expiry in epoch seconds and returns it from get, getStream and head', async () => {
     const put = await writer.store.put(key, randomBody(size), { timeToLiveMs: HOUR });
-    expect(put.version).toBe(1);
+    expect(put.version).toBe(firstVersion(now)); // no item: a version from the clock (lib/tiered/versions.ts)
+    version = put.version;
     const expiresAt = new Date(now + HOUR);
     expect((await item(key))!.expiresAt).toBe((now + HOUR) / SEC);
     expect((await writer.store.get(key))!.expiresAt).toEqual(expiresAt);
@@ -54,9 +57,10 @@ describe.each([
     expect(await writer.store.getStream(key)).toBeUndefined();
     expect(await writer.store.head(key)).toBeUndefined();
     expect(await writer.store.delete(key)).toBe(false);
-    await expect(writer.store.delete(key, { ifVersion: 1 })).rejects.toBeInstanceOf(VersionConflictError);
-    await expect(writer.store.put(key, 'x', { ifVersion: 1 })).rejects.toBeInstanceOf(VersionConflictError);
-    await expect(writer.store.put(key, randomBody(40 * KiB), { ifVersion: 1 })).rejects.toBeInstanceOf(VersionConflictError);
+    expect((await item(key))!.version).toBe(version);
+    await expect(writer.store.delete(key, { ifVersion: version })).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(writer.store.put(key, 'x', { ifVersion: version })).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(writer.store.put(key, randomBody(40 * KiB), { ifVersion: version })).rejects.toBeInstanceOf(VersionConflictError);
     expect(await item(key)).toBeDefined(); // refused, not removed: TTL removes it (and the stream its blob)
     const state = await rawState(fx);
     expect(state.lost).toEqual([]);
@@ -67,8 +71,9 @@ describe.each([
     ['large', 50 * KiB],
   ])('a create (ifVersion 0) over it with a %s body succeeds, permanent, and the expired blob is gone', async (_n, newSize) => {
     const body = randomBody(newSize);
+    const stored = (await item(key))!.version as number;
     const put = await writer.store.put(key, body, { ifVersion: 0 });
-    expect(put.version).toBeGreaterThan(1); // continues after the expired incarnation's version
+    expect(put).toMatchObject({ version: stored + 1, created: true }); // continues after the expired incarnation's version
     const got = await writer.store.get(key);
     expect(got!.body).toEqual(body);
     expect(got!.expiresAt).toBeUndefined();
@@ -117,7 +122,7 @@ describe('policies', () => {
 describe('time to idle', () => {
   test('reads move the expiry forward, debounced: no write while more than TTI - debounce remains', async () => {
     const tti = 10 * 60_000; // debounce = 5 min (half of it)
-    await writer.store.put('idle', randomBody(40 * KiB), { timeToIdleMs: tti });
+    const { version } = await writer.store.put('idle', randomBody(40 * KiB), { timeToIdleMs: tti });
     const first = (await item('idle'))!.expiresAt as number;
     now += 4 * 60_000;
     expect(await writer.store.get('idle')).toBeDefined();
@@ -126,7 +131,7 @@ describe('time to idle', () => {
     const read = await writer.store.head('idle');
     expect(read!.expiresAt).toEqual(new Date(now + tti));
     expect((await item('idle'))!.expiresAt).toBe((now + tti) / SEC);
-    expect((await item('idle'))!.version).toBe(1); // a refresh is not a new version
+    expect((await item('idle'))!.version).toBe(version); // a refresh is not a new version
     // Kept alive by reads far past the first expiry...
     for (let i = 0; i < 5; i++) {
       now += 6 * 60_000;
@@ -182,7 +187,7 @@ describe('an expiry that passes while the put runs', () => {
   ])('%s that passes during the upload: ValidationError, the old value stays, nothing is left', async (name, policy) => {
     const key = `passes/${name}`;
     const old = randomBody(40 * KiB);
-    await writer.store.put(key, old);
+    const { version } = await writer.store.put(key, old);
     // The upload is slow: the clock passes the expiry the put was given before it can commit.
     const slow = {
       kind: 'delay' as const,
@@ -201,7 +206,7 @@ describe('an expiry that passes while the put runs', () => {
     }
     const got = await writer.store.get(key);
     expect(got!.body).toEqual(old);
-    expect(got!.version).toBe(1);
+    expect(got!.version).toBe(version);
     await expectClean(fx, expect);
   });
 });
@@ -214,15 +219,17 @@ describe('expiry and deletion markers', () => {
     '%s: a delete leaves a marker without expiresAt or tti (TTL never removes it), and a create continues its version',
     async (name, size, policy) => {
       const key = `marked/${name}`;
-      expect((await writer.store.put(key, randomBody(size), policy)).version).toBe(1);
+      const { version } = await writer.store.put(key, randomBody(size), policy);
+      expect(version).toBe(firstVersion(now));
       expect(await writer.store.delete(key)).toBe(true);
       const marker = (await item(key))!;
-      expect(marker).toMatchObject({ deleted: true, version: 2 });
+      expect(marker).toMatchObject({ deleted: true, version: version + 1 });
       expect(marker.expiresAt).toBeUndefined();
       expect(marker.tti).toBeUndefined();
       now += 10 * HOUR;
       const put = await writer.store.put(key, randomBody(size), { ifVersion: 0 });
-      expect(put).toMatchObject({ version: 3, created: true });
+      // The marker kept the counter: not a version from the clock, 10 hours on.
+      expect(put).toMatchObject({ version: version + 2, created: true });
       await expectClean(fx, expect);
     },
   );
@@ -236,12 +243,13 @@ describe('expiry and deletion markers', () => {
     'a create over an expired %s item with a body of %i bytes continues at the stored version + 1 and is reported created',
     async (name, size, newSize) => {
       const key = `recreate/${name}/${newSize}`;
-      await writer.store.put(key, randomBody(size));
+      const { version } = await writer.store.put(key, randomBody(size));
       await writer.store.put(key, randomBody(size), { timeToLiveMs: SEC });
       now += 2 * SEC;
+      // The expired item is still there (TTL has not removed it): its counter goes on.
       const put = await writer.store.put(key, randomBody(newSize), { ifVersion: 0 });
-      expect(put).toMatchObject({ version: 3, created: true });
-      expect(await writer.store.head(key)).toMatchObject({ version: 3 });
+      expect(put).toMatchObject({ version: version + 2, created: true });
+      expect(await writer.store.head(key)).toMatchObject({ version: version + 2 });
       await expectClean(fx, expect);
     },
   );

@@ -22,6 +22,7 @@ import { Sweeper, type SweeperOptions } from '../../lib/recovery/sweeper.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import type { StreamReader } from '../../lib/local/stream-reader.js';
 import { TieredStore, type TieredStoreOptions } from '../../lib/tiered/tiered-store.js';
+import { firstVersion, VERSIONS_PER_MS } from '../../lib/tiered/versions.js';
 import { newChangeId } from '../../lib/ids.js';
 import { type Fixture, listKeys, scanAll } from '../support/local.js';
 
@@ -44,6 +45,14 @@ export function randomBody(size: number): Uint8Array {
 export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return Buffer.from(a).equals(Buffer.from(b));
+}
+
+/**
+ * Whether `version` is the first version of an item written where none existed, by a writer on
+ * the wall clock between `before` and `after` (ms): that clock × 1000 (lib/tiered/versions.ts).
+ */
+export function isFirstVersionBetween(version: number, before: number, after: number): boolean {
+  return version % VERSIONS_PER_MS === 0 && version >= firstVersion(before) && version <= firstVersion(after);
 }
 
 // ---- writers -----------------------------------------------------------------------------------

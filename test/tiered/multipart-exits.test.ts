@@ -20,6 +20,7 @@ import { withoutListBucket } from '../../lib/faults/without-list-bucket.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   expectClean,
+  isFirstVersionBetween,
   MiB,
   makeWriter,
   randomBody,
@@ -59,7 +60,10 @@ test('a CompleteMultipartUpload that landed, its answer lost (the retry answered
   const key = 'multipart/complete-answer-lost';
   const injector = new FaultInjector().add({ kind: 'loseResponse', times: 1, match: onCommand('CompleteMultipartUpload') });
   const w = writer(injector);
-  await expect(w.store.put(key, BODY)).resolves.toMatchObject({ version: 1, size: BODY.byteLength, stored: 'blob' });
+  const before = Date.now();
+  const put = await w.store.put(key, BODY);
+  expect(put).toMatchObject({ size: BODY.byteLength, stored: 'blob', created: true });
+  expect(isFirstVersionBetween(put.version, before, Date.now()), `${put.version} is a first version`).toBe(true);
   expect(injector.stats.injected.loseResponse).toBe(1);
   expect(sameBytes(await rawValue(fx, key), BODY), 'the value is the new one').toBe(true);
   await expectKnownState(w);

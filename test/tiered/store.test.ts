@@ -12,6 +12,7 @@ import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import type { TierlogConfig } from '../../lib/config.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { firstVersion } from '../../lib/tiered/versions.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
 import {
   KiB,
@@ -75,8 +76,12 @@ describe('calls per operation', () => {
     const c = countingStore();
     try {
       const body = randomBody(SMALL);
+      const before = Date.now();
       const m = await c.measure(() => c.store.put('calls/small', body));
-      expect(m.result).toMatchObject({ version: 1, stored: 'inline', size: SMALL });
+      expect(m.result).toMatchObject({ stored: 'inline', size: SMALL, created: true });
+      // A key with no item starts at a version drawn from the writer's clock (lib/tiered/versions.ts).
+      expect(m.result.version).toBeGreaterThanOrEqual(firstVersion(before));
+      expect(m.result.version).toBeLessThanOrEqual(firstVersion(Date.now()));
       expect(m.dynamodb).toBe(1);
       expect(m.s3).toBe(0);
       expect(m.names).toEqual(['UpdateItem']);
@@ -194,7 +199,8 @@ describe('round trips', () => {
     const key = 'rt/object with spaces/ünïcode';
     const v1 = randomBody(LARGE);
     const r1 = await w.store.put(key, v1, { contentType: 'application/x-test', metadata: { owner: 'alice', 'tag-1': 'x y' } });
-    expect(r1).toEqual({ key, version: 1, size: LARGE, stored: 'blob', created: true });
+    expect(r1).toEqual({ key, version: expect.any(Number), size: LARGE, stored: 'blob', created: true });
+    const v = r1.version;
     const blob1 = (await rawState(fx)).references.get(key)!;
     expect(blob1.startsWith(`${fx.config.prefix}/`)).toBe(true);
     const head = await fx.s3.send(new HeadObjectCommand({ Bucket: fx.config.bucket, Key: blob1 }));
@@ -203,7 +209,7 @@ describe('round trips', () => {
     const g1 = await w.store.get(key);
     expect(sameBytes(g1?.body, v1)).toBe(true);
     expect(g1).toMatchObject({
-      version: 1,
+      version: v,
       size: LARGE,
       contentType: 'application/x-test',
       metadata: { owner: 'alice', 'tag-1': 'x y' },
@@ -211,7 +217,7 @@ describe('round trips', () => {
     });
 
     const v2 = randomBody(LARGE + 7);
-    expect(await w.store.put(key, v2)).toMatchObject({ version: 2, stored: 'blob' });
+    expect(await w.store.put(key, v2)).toMatchObject({ version: v + 1, stored: 'blob', created: false });
     let state = await expectClean(fx, expect);
     const blob2 = state.references.get(key)!;
     expect(blob2).not.toBe(blob1);
@@ -222,15 +228,15 @@ describe('round trips', () => {
     expect(g2?.metadata).toEqual({});
 
     const v3 = randomBody(SMALL);
-    expect(await w.store.put(key, v3, { contentType: 'text/plain' })).toMatchObject({ version: 3, stored: 'inline' });
+    expect(await w.store.put(key, v3, { contentType: 'text/plain' })).toMatchObject({ version: v + 2, stored: 'inline' });
     state = await expectClean(fx, expect);
     expect(state.references.has(key)).toBe(false);
     expect(state.blobs).not.toContain(blob2);
     expect(sameBytes(await rawValue(fx, key), v3)).toBe(true);
-    expect(await w.store.get(key)).toMatchObject({ version: 3, stored: 'inline', contentType: 'text/plain' });
+    expect(await w.store.get(key)).toMatchObject({ version: v + 2, stored: 'inline', contentType: 'text/plain' });
 
     const v4 = randomBody(LARGE * 2);
-    expect(await w.store.put(key, v4)).toMatchObject({ version: 4, stored: 'blob' });
+    expect(await w.store.put(key, v4)).toMatchObject({ version: v + 3, stored: 'blob' });
     state = await expectClean(fx, expect);
     const item = state.objects.find((i) => i.key === key)!;
     expect(item.body).toBeUndefined();
@@ -239,7 +245,7 @@ describe('round trips', () => {
     expect(await w.store.delete(key)).toBe(true);
     state = await expectClean(fx, expect);
     // What stays is a deletion marker: the version counter, no body, no blob.
-    expect(state.objects.find((i) => i.key === key)).toEqual(expect.objectContaining({ key, version: 5, deleted: true }));
+    expect(state.objects.find((i) => i.key === key)).toEqual(expect.objectContaining({ key, version: v + 4, deleted: true }));
     expect(state.references.has(key)).toBe(false);
     expect(state.blobs.filter((b) => [blob1, blob2].includes(b) || b.includes(Buffer.from(key).toString('base64url')))).toEqual([]);
     expect(await w.store.get(key)).toBeUndefined();
@@ -249,15 +255,12 @@ describe('round trips', () => {
   test('multipart (> 8 MiB) round-trips byte-exact through get and getStream', async () => {
     const key = 'rt/multipart';
     const body = randomBody(9 * MiB + 123);
-    expect(await w.store.put(key, body, { contentType: 'application/octet-stream', metadata: { part: 'many' } })).toMatchObject({
-      version: 1,
-      size: body.byteLength,
-      stored: 'blob',
-    });
+    const put = await w.store.put(key, body, { contentType: 'application/octet-stream', metadata: { part: 'many' } });
+    expect(put).toMatchObject({ size: body.byteLength, stored: 'blob', created: true });
     expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
     const got = await w.store.get(key);
     expect(sameBytes(got?.body, body)).toBe(true);
-    expect(got?.metadata).toEqual({ part: 'many' });
+    expect(got).toMatchObject({ version: put.version, metadata: { part: 'many' } });
     const streamed = await w.store.getStream(key);
     const chunks: Buffer[] = [];
     for await (const chunk of streamed!.body) chunks.push(Buffer.from(chunk));
@@ -277,8 +280,10 @@ describe('round trips', () => {
   test('getStream and head of small and large objects', async () => {
     const small = randomBody(SMALL);
     const large = randomBody(LARGE);
-    await w.store.put('gs/small', small, { metadata: { a: 'b' } });
-    await w.store.put('gs/large', large);
+    const versions = {
+      'gs/small': (await w.store.put('gs/small', small, { metadata: { a: 'b' } })).version,
+      'gs/large': (await w.store.put('gs/large', large)).version,
+    };
     for (const [key, body] of [
       ['gs/small', small],
       ['gs/large', large],
@@ -288,7 +293,7 @@ describe('round trips', () => {
       for await (const chunk of s!.body) chunks.push(Buffer.from(chunk));
       expect(Buffer.concat(chunks).equals(Buffer.from(body))).toBe(true);
       const h = await w.store.head(key);
-      expect(h).toMatchObject({ key, version: 1, size: body.byteLength });
+      expect(h).toMatchObject({ key, version: versions[key], size: body.byteLength });
       expect(h).not.toHaveProperty('body');
     }
     expect((await w.store.head('gs/small'))?.metadata).toEqual({ a: 'b' });
@@ -299,15 +304,15 @@ describe('round trips', () => {
 
   test('concurrent large overwrites of one key: last writer wins, nothing leaks', async () => {
     const key = 'race/overwrite';
-    await w.store.put(key, randomBody(LARGE));
+    const { version: v } = await w.store.put(key, randomBody(LARGE));
     const other = makeWriter(fx);
     try {
       const a = randomBody(LARGE);
       const b = randomBody(LARGE);
       const [ra, rb] = await Promise.all([w.store.put(key, a), other.store.put(key, b)]);
-      expect([ra.version, rb.version].sort()).toEqual([2, 3]);
+      expect([ra.version - v, rb.version - v].sort()).toEqual([1, 2]);
       const final = await rawValue(fx, key);
-      const winner = ra.version === 3 ? a : b;
+      const winner = ra.version === v + 2 ? a : b;
       expect(sameBytes(final, winner)).toBe(true);
       await expectClean(fx, expect);
       await w.store.delete(key);
@@ -325,16 +330,17 @@ describe('ifVersion', () => {
     test(`${label}: 0 = create-only, match writes, mismatch throws VersionConflictError and changes nothing`, async () => {
       const key = `ifv/${label}`;
       const v1 = randomBody(size);
-      expect(await w.store.put(key, v1, { ifVersion: 0 })).toMatchObject({ version: 1 });
+      const { version: v } = await w.store.put(key, v1, { ifVersion: 0 });
 
       const before = await rawState(fx);
       await expect(w.store.put(key, randomBody(size), { ifVersion: 0 })).rejects.toBeInstanceOf(VersionConflictError);
       await expect(w.store.put(key, randomBody(size), { ifVersion: 7 })).rejects.toMatchObject({
         name: 'VersionConflictError',
         expected: 7,
-        actual: 1,
+        actual: v,
       });
-      await expect(w.store.delete(key, { ifVersion: 2 })).rejects.toBeInstanceOf(VersionConflictError);
+      await expect(w.store.put(key, randomBody(size), { ifVersion: v - 1 })).rejects.toBeInstanceOf(VersionConflictError);
+      await expect(w.store.delete(key, { ifVersion: v + 1 })).rejects.toBeInstanceOf(VersionConflictError);
       const after = await rawState(fx);
       expect(after.objects).toEqual(before.objects);
       expect(after.blobs).toEqual(before.blobs);
@@ -342,9 +348,9 @@ describe('ifVersion', () => {
       expect(sameBytes(await rawValue(fx, key), v1)).toBe(true);
 
       const v2 = randomBody(size);
-      expect(await w.store.put(key, v2, { ifVersion: 1 })).toMatchObject({ version: 2 });
+      expect(await w.store.put(key, v2, { ifVersion: v })).toMatchObject({ version: v + 1 });
       expect(sameBytes(await rawValue(fx, key), v2)).toBe(true);
-      expect(await w.store.delete(key, { ifVersion: 2 })).toBe(true);
+      expect(await w.store.delete(key, { ifVersion: v + 1 })).toBe(true);
       expect(await rawValue(fx, key)).toBeUndefined();
       await expectClean(fx, expect);
     });
@@ -359,12 +365,12 @@ describe('ifVersion', () => {
 
   test('two writers with the same ifVersion: exactly one wins', async () => {
     const key = 'ifv/race';
-    await w.store.put(key, randomBody(LARGE));
+    const { version: v } = await w.store.put(key, randomBody(LARGE));
     const other = makeWriter(fx);
     try {
       const a = randomBody(LARGE);
       const b = randomBody(LARGE);
-      const results = await Promise.allSettled([w.store.put(key, a, { ifVersion: 1 }), other.store.put(key, b, { ifVersion: 1 })]);
+      const results = await Promise.allSettled([w.store.put(key, a, { ifVersion: v }), other.store.put(key, b, { ifVersion: v })]);
       const ok = results.filter((r) => r.status === 'fulfilled');
       const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
       expect(ok).toHaveLength(1);
@@ -397,6 +403,7 @@ describe('validation writes nothing', () => {
     ['content type non-printable', { contentType: 'text/\u0000' }],
     ['ifVersion negative', { ifVersion: -1 }],
     ['ifVersion fractional', { ifVersion: 1.5 }],
+    ['ifVersion beyond 2^53', { ifVersion: 2 ** 53 }],
   ];
 
   test.each(badKeys)('bad key (%s): ValidationError, no request sent', async (_label, key) => {
@@ -460,7 +467,7 @@ describe('read of a tombstone whose blob is replaced under it', () => {
   for (const mode of ['get', 'getStream'] as const) {
     test(`${mode}: re-reads HV once and returns the new value`, async () => {
       const key = `reread/${mode}`;
-      await w.store.put(key, randomBody(LARGE));
+      const { version: v } = await w.store.put(key, randomBody(LARGE));
       const reader = gatedReader();
       try {
         const pending = reader.store[mode](key);
@@ -477,7 +484,7 @@ describe('read of a tombstone whose blob is replaced under it', () => {
           bytes = Buffer.concat(chunks);
         }
         expect(sameBytes(bytes, newer)).toBe(true);
-        expect(result?.version).toBe(2);
+        expect(result?.version).toBe(v + 1);
         expect(reader.recorder.names('dynamodb')).toEqual(['GetItem', 'GetItem']);
         expect(reader.recorder.names('s3')).toEqual(['GetObject', 'GetObject']);
         await w.store.delete(key);

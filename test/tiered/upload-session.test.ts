@@ -18,6 +18,7 @@ import {
   MiB,
   deliverStream,
   expectClean,
+  isFirstVersionBetween,
   makeSweeper,
   makeWriter,
   randomBody,
@@ -61,8 +62,10 @@ describe('upload sessions', () => {
       parts.map((p, i) => [p.partNumber, p.etag, i < 2 ? 5 * MiB : body.byteLength - 10 * MiB]),
     );
 
+    const before = Date.now();
     const result = await w.store.completeUpload(created.uploadId, parts);
-    expect(result).toEqual({ key: 's/one', version: 1, size: body.byteLength, stored: 'blob', created: true });
+    expect(result).toEqual({ key: 's/one', version: expect.any(Number), size: body.byteLength, stored: 'blob', created: true });
+    expect(isFirstVersionBetween(result.version, before, Date.now()), `${result.version} is a first version`).toBe(true);
     const got = await w.store.get('s/one');
     expect(sameBytes(got?.body, body)).toBe(true);
     expect(got?.contentType).toBe('video/mp4');
@@ -70,21 +73,21 @@ describe('upload sessions', () => {
 
     // A retried complete answers the same result: no second version, the blob stays.
     expect(await w.store.completeUpload(created.uploadId, parts)).toEqual(result);
-    expect((await w.store.head('s/one'))?.version).toBe(1);
+    expect((await w.store.head('s/one'))?.version).toBe(result.version);
     await expect(w.store.uploadPartUrl(created.uploadId, 1)).rejects.toBeInstanceOf(UploadSessionClosedError);
     await expect(w.store.abortUpload(created.uploadId)).rejects.toThrow(/completed/);
     expect(sameBytes(await rawValue(fx, 's/one'), body)).toBe(true);
   });
 
   test('overwrite through a session deletes the replaced blob; ifVersion is honoured at commit', async () => {
-    await w.store.put('s/two', randomBody(20_000));
+    const { version } = await w.store.put('s/two', randomBody(20_000));
     const body = randomBody(64 * 1024);
     await expect(w.store.createUpload('s/two', { ifVersion: 7 })).rejects.toBeInstanceOf(VersionConflictError);
-    const stale = await w.store.createUpload('s/two', { ifVersion: 1 });
-    const fresh = await w.store.createUpload('s/two', { ifVersion: 1 });
+    const stale = await w.store.createUpload('s/two', { ifVersion: version });
+    const fresh = await w.store.createUpload('s/two', { ifVersion: version });
     const freshParts = await uploadParts(w.store, fresh.uploadId, body, fresh.partSize);
-    expect((await w.store.completeUpload(fresh.uploadId, freshParts)).version).toBe(2);
-    // The other session was made for version 1: its commit is refused, and it leaves nothing.
+    expect((await w.store.completeUpload(fresh.uploadId, freshParts)).version).toBe(version + 1);
+    // The other session was made for the replaced version: its commit is refused, and it leaves nothing.
     const staleParts = await uploadParts(w.store, stale.uploadId, randomBody(1000), stale.partSize);
     await expect(w.store.completeUpload(stale.uploadId, staleParts)).rejects.toBeInstanceOf(VersionConflictError);
     expect(sameBytes((await w.store.get('s/two'))?.body, body)).toBe(true);
@@ -229,8 +232,11 @@ describe('upload sessions', () => {
     const io = { stdout: { write: () => true }, stderr: { write: () => true } };
     const status = await collectStatus({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now(), io } as never);
     expect(status.stuck.suspectLeases).toEqual([]);
-    expect((await w.store.completeUpload(created.uploadId, parts)).version).toBe(1);
-    expect(sameBytes((await w.store.get('s/long'))?.body, body)).toBe(true);
+    const completed = await w.store.completeUpload(created.uploadId, parts);
+    expect(completed).toMatchObject({ created: true, size: body.byteLength });
+    const got = await w.store.get('s/long');
+    expect(got?.version).toBe(completed.version);
+    expect(sameBytes(got?.body, body)).toBe(true);
   });
 
   test('after everything: nothing lost, nothing leaked, the log drains', async () => {
