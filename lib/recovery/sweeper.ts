@@ -31,8 +31,8 @@
  *
  * Every step is idempotent, so a sweep that dies halfway is finished by the next one once its
  * claim expires. The sweep stops taking work before its deadline (`deadlineMarginMs`) or once its
- * `signal` is aborted (it then settles the instances under way and returns its report,
- * `stoppedEarly`), and stops waiting at the deadline minus `answerMarginMs`: it then returns its report (`stoppedEarly`),
+ * `signal` is aborted (it settles the instances under way and returns its report, `stoppedEarly`).
+ * It stops waiting at the deadline minus `answerMarginMs`: it then returns its report (`stoppedEarly`),
  * counting only what an answer confirmed, and starts nothing more for the work it cut off (each
  * such instance stays claimed with its entries: see DESIGN.md, Recovery). A dry run claims
  * nothing, deletes nothing, and reports what it would delete.

@@ -9,6 +9,7 @@ import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { newChangeId } from '../../lib/ids.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { InterruptedError } from '../../lib/cli/common.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { withPagedListings } from '../../lib/faults/paged-listings.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
@@ -222,6 +223,37 @@ describe('sweep', () => {
     const tuning = await cli(fx, ['sweep'], { env: { TIERLOG_CLAIM_MS: 'soon' } });
     expect(tuning.code).toBe(2);
     expect(tuning.err).toContain('TIERLOG_CLAIM_MS');
+  });
+});
+
+describe("the sweeper's tuning variables in the CLI", () => {
+  test.each([
+    ['TIERLOG_SHARDLESS_SCAN_SEGMENTS', '1000000'],
+    ['TIERLOG_SHARDLESS_SCAN_PAGES', '0'],
+    ['TIERLOG_QUARANTINE_RECHECK_MS', '86400000'],
+    ['TIERLOG_RETRY_FAILED_MS', 'soon'],
+  ])('%s=%s is refused by sweep, status and inspect before anything (exit 2, the variable named)', async (variable, value) => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { fenced: true });
+    const before = await rawState(fx);
+    for (const argv of [['sweep'], ['status'], ['inspect', instanceId]]) {
+      const run = await cli(fx, argv, { env: { [variable]: value } });
+      expect(run.code, argv[0]).toBe(2);
+      expect(run.err, argv[0]).toMatch(new RegExp(`^tierlog: configuration: ${variable} `));
+    }
+    expect(await rawState(fx)).toEqual(before);
+  });
+
+  test('TIERLOG_SHARDLESS_SCAN_SEGMENTS=0: tierlog sweep sends no Scan of the change log; by default it sends one', async () => {
+    const fx = await freshFixture();
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(createDynamoDBClient(), 'dynamodb');
+    open.push({ close: () => dynamodb.destroy() });
+    const scans = () => recorder.commands.filter((c) => c.command === 'Scan' && c.input['TableName'] === fx.config.changeLogTable);
+    expect((await cli({ ...fx, dynamodb }, ['sweep'], { env: { TIERLOG_SHARDLESS_SCAN_SEGMENTS: '0' } })).code).toBe(0);
+    expect(scans()).toEqual([]);
+    expect((await cli({ ...fx, dynamodb }, ['sweep'])).code).toBe(0);
+    expect(scans()).toHaveLength(1);
   });
 });
 
