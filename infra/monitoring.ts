@@ -30,6 +30,15 @@ export interface TierlogMonitoringProps {
    */
   readonly oldestExpiredAgeThreshold?: Duration;
   /**
+   * How often the sweeper counts quarantined entries again (its `quarantineRecheckMs`, the
+   * construct's `sweeperTuning.quarantineRecheck`): the quarantine alarm looks back one recheck
+   * and 15 minutes, so it stays up while they are there. At most 12 hours (the sweeper's
+   * ceiling), which keeps that within the one day an alarm can evaluate.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly quarantineRecheck?: Duration;
+  /**
    * Actions of every alarm (on ALARM and back to OK), e.g. an SNS topic.
    *
    * @default - none
@@ -50,8 +59,9 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
   /** The oldest expired instance a sweep found is older than the threshold. */
   readonly oldestExpiredAge: cloudwatch.Alarm;
   /**
-   * A sweep quarantined an entry. Quarantined entries are counted again each recheck (hourly),
-   * and the alarm looks back further than that, so it stays up until they are dealt with.
+   * A sweep quarantined an entry. Quarantined entries are counted again each recheck (hourly by
+   * default, `sweeperTuning.quarantineRecheck`), and the alarm looks back further than that, so
+   * it stays up until they are dealt with.
    */
   readonly entriesQuarantined: cloudwatch.Alarm;
   /**
@@ -84,6 +94,7 @@ export class TierlogMonitoring extends Construct {
     super(scope, id);
     const fn = props.sweeperFunction;
     const threshold = props.oldestExpiredAgeThreshold ?? Duration.minutes(15);
+    const recheckMs = props.quarantineRecheck?.toMilliseconds() ?? DEFAULT_QUARANTINE_RECHECK_MS;
 
     const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)');
     const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined');
@@ -127,7 +138,7 @@ export class TierlogMonitoring extends Construct {
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         // Any data point in a window longer than the recheck interval (plus a sweep period).
-        evaluationPeriods: Math.ceil(DEFAULT_QUARANTINE_RECHECK_MS / PERIOD.toMilliseconds()) + 3,
+        evaluationPeriods: Math.ceil(recheckMs / PERIOD.toMilliseconds()) + 3,
         datapointsToAlarm: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),

@@ -16,7 +16,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS, MIN_CLAIM_MS } from '../lib/constants.js';
-import { type SweeperTuning, sweeperTuningToEnv } from '../lib/recovery/sweeper-env.js';
+import { type SweeperSetting, type SweeperTuning, sweeperTuningToEnv } from '../lib/recovery/sweeper-env.js';
 import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { grantSweeper, type TierlogResources } from './permissions.js';
@@ -80,6 +80,29 @@ export interface SweeperTuningProps {
    * @default Duration.seconds(2)
    */
   readonly answerMargin?: Duration;
+  /**
+   * How often entries the sweeper quarantined are looked at (and counted, which keeps the
+   * `EntriesQuarantined` alarm up) again (`TIERLOG_QUARANTINE_RECHECK_MS`); the alarm looks back
+   * one recheck and 15 minutes. 1 minute to 12 hours.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly quarantineRecheck?: Duration;
+  /**
+   * When an entry whose blob delete failed is retried (`TIERLOG_RETRY_FAILED_MS`). 5 s to 1 hour.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly retryFailed?: Duration;
+  /**
+   * The housekeeping sweep's bounded scan for change-log items without a shard: one segment of
+   * `segments` chosen at random (1..100), at most `maxPages` pages of 1 MB (1..100)
+   * (`TIERLOG_SHARDLESS_SCAN_SEGMENTS`, `TIERLOG_SHARDLESS_SCAN_PAGES`); `false`: no scan
+   * (`TIERLOG_SHARDLESS_SCAN_SEGMENTS=0`). A larger table needs more pages, not more segments.
+   *
+   * @default { segments: 8, maxPages: 4 }
+   */
+  readonly shardlessScan?: { readonly segments: number; readonly maxPages: number } | false;
 }
 
 /** The prop each tuning option comes from, as errors name it. */
@@ -91,7 +114,11 @@ const TUNING_PROPS = {
   maxUploadListingPages: 'sweeperTuning.maxUploadListingPages',
   deadlineMarginMs: 'sweeperTuning.deadlineMargin',
   answerMarginMs: 'sweeperTuning.answerMargin',
-} as const;
+  quarantineRecheckMs: 'sweeperTuning.quarantineRecheck',
+  retryFailedMs: 'sweeperTuning.retryFailed',
+  shardlessScanSegments: 'sweeperTuning.shardlessScan.segments',
+  shardlessScanPages: 'sweeperTuning.shardlessScan.maxPages',
+} as const satisfies Record<SweeperSetting, string>;
 
 /** The sweeper options `tuning` sets (durations in ms), unset ones left out. */
 export function sweeperTuningOf(tuning: SweeperTuningProps = {}): Partial<Omit<SweeperTuning, 'unsafeShortWindows'>> {
@@ -104,6 +131,9 @@ export function sweeperTuningOf(tuning: SweeperTuningProps = {}): Partial<Omit<S
     maxUploadListingPages: tuning.maxUploadListingPages,
     deadlineMarginMs: ms(tuning.deadlineMargin),
     answerMarginMs: ms(tuning.answerMargin),
+    quarantineRecheckMs: ms(tuning.quarantineRecheck),
+    retryFailedMs: ms(tuning.retryFailed),
+    shardlessScan: tuning.shardlessScan,
   };
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
 }

@@ -135,8 +135,9 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly sweeperTimeout?: Duration;
   /**
    * The sweeper's tuning (claim, skew margin, upload window, concurrency, upload listing bound,
-   * deadline margins), passed to its function as the `TIERLOG_*` variables `tierlog sweep` reads
-   * too, and checked at synth as the sweeper checks it.
+   * deadline margins, quarantine recheck, retry of failed deletes, the scan for items without a
+   * shard), passed to its function as the `TIERLOG_*` variables `tierlog sweep` reads too, and
+   * checked at synth as the sweeper checks it. The quarantine alarm follows its recheck.
    *
    * @default - the library's defaults (see `SweeperTuningProps`)
    */
@@ -389,6 +390,7 @@ export class Tierlog extends Construct {
       deadLetterQueue: this.deadLetterQueue,
       objectsStream: this.objectsStream,
       ...(props.oldestExpiredAgeThreshold ? { oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold } : {}),
+      ...(props.sweeperTuning?.quarantineRecheck ? { quarantineRecheck: props.sweeperTuning.quarantineRecheck } : {}),
       ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
     });
     this.alarms = monitoring.alarms;

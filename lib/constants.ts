@@ -99,6 +99,50 @@ export const DEFAULT_ANSWER_MARGIN_MS = 2_000;
 /** How often a quarantined entry is looked at again (and counted again, which keeps the alarm up). */
 export const DEFAULT_QUARANTINE_RECHECK_MS = 60 * 60_000;
 
+/**
+ * Quarantine recheck: 1 minute to 12 hours. Each recheck claims the instance again and logs and
+ * counts its entries again; below a minute (the schedule's interval) every sweep would, for
+ * nothing an operator has fixed yet. Above 12 hours a fix (e.g. the writers' attribute names set
+ * right) waits that long to take effect, and the quarantine alarm, which looks back one recheck
+ * and 15 minutes, would reach past the one day a CloudWatch alarm can evaluate.
+ */
+export const MIN_QUARANTINE_RECHECK_MS = 60_000;
+export const MAX_QUARANTINE_RECHECK_MS = 12 * 60 * 60_000;
+
+/** When an entry whose blob delete failed is retried. */
+export const DEFAULT_RETRY_FAILED_MS = 60_000;
+
+/**
+ * Retry of a failed delete: 5 s to 1 hour. The SDK has retried the request with backoff already;
+ * sooner than every few seconds the sweep adds load to an S3 that throttles or fails. Above an
+ * hour a blob whose delete failed once (a throttled batch, a brief outage) stays stored, and its
+ * entry in the log, that long, with no alarm after the first failure.
+ */
+export const MIN_RETRY_FAILED_MS = 5_000;
+export const MAX_RETRY_FAILED_MS = 60 * 60_000;
+
+/**
+ * The bounded scan for instance items without a shard: one of 8 segments a housekeeping sweep, at
+ * most 4 pages of 1 MB.
+ */
+export const DEFAULT_SHARDLESS_SCAN = { segments: 8, maxPages: 4 } as const;
+
+/**
+ * Segments of that scan: at most 100, far below DynamoDB's 1 000 000. A sweep reads one segment
+ * chosen at random, so covering the whole table takes `segments × (ln(segments) + 0.58)`
+ * housekeeping sweeps on average: some 520 at 100 (3.6 days at one every 10 minutes); with thousands of
+ * segments an item without a shard would go unreported for weeks. A larger table needs more
+ * pages a sweep, not more segments.
+ */
+export const MAX_SHARDLESS_SCAN_SEGMENTS = 100;
+
+/**
+ * Pages (of 1 MB read, 128 read units eventually consistent) of that scan a sweep reads at most:
+ * 100, one request after the other inside one sweep (some seconds); the rest of the table is
+ * read by the next sweeps.
+ */
+export const MAX_SHARDLESS_SCAN_PAGES = 100;
+
 /** Default S3 key prefix of the blobs. */
 export const DEFAULT_PREFIX = 'blobs';
 

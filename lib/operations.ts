@@ -17,7 +17,10 @@ export {
   sweeperTuningToEnv,
   MAX_UPLOAD_LISTING_PAGES,
   MAX_SWEEP_MARGIN_MS,
+  MAX_SHARDLESS_SCAN_SEGMENTS,
+  MAX_SHARDLESS_SCAN_PAGES,
   type SweeperTuning,
+  type SweeperSetting,
 } from './recovery/sweeper-env.js';
 export {
   writerTuningFromEnv,

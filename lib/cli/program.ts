@@ -7,7 +7,9 @@
  * failed deletes); 2 usage (bad arguments or options, a refused setting, invalid configuration);
  * 130 interrupted: Ctrl-C stops `audit` at its next safe point (listing the bucket: the end of
  * the round of checks and deletes under way; from snapshots: the end of the re-verification batch
- * under way) and it reports what it did; a second Ctrl-C quits at once. The other commands quit at the first: a sweep is idempotent, and the next one finishes it.
+ * under way) and `sweep` from taking new instances (those under way are settled), and each
+ * reports what it did; a second Ctrl-C quits at once (safe too: every sweep step is idempotent,
+ * and the next sweep finishes the work). `status` and `inspect`, which only read, quit at the first.
  */
 import { createRequire } from 'node:module';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -36,8 +38,8 @@ export interface RunCliOptions {
   readonly s3?: S3Client;
   readonly clock?: Clock;
   /**
-   * Interrupts `audit` (as Ctrl-C does). Default: SIGINT, while an audit runs, when `io` is the
-   * process's own; none otherwise.
+   * Interrupts `audit` and `sweep` (as Ctrl-C does). Default: SIGINT, while one runs, when `io`
+   * is the process's own; none otherwise.
    */
   readonly signal?: AbortSignal;
 }
@@ -69,13 +71,28 @@ Environment:
   ${CONFIG_ENV.replacedBlobCleanup}
                              "log" (default) or "stream": who deletes a blob a dead writer
                              replaced (read by writers; checked by every command)
-  ${Object.values(SWEEPER_ENV).join(', ')}
+${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
                              sweeper tuning for "sweep", "inspect" and "status" (as the sweeper Lambda;
-                             values below the safe floors are refused)
+                             values outside their ranges are refused, the variable named;
+                             TIERLOG_SHARDLESS_SCAN_SEGMENTS=0: no scan for items without a shard)
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...
                              the AWS SDK's own settings (point these at a local stack to use one)
 
-Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 130 interrupted (audit: at a safe point).`;
+Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 130 interrupted (audit, sweep: at a safe point).`;
+
+/** `text` (words separated by ", ") in lines of at most `width`, each indented by `indent`. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines.map((l) => `${' '.repeat(indent)}${l}`).join('\n');
+}
 
 /** Runs the CLI on `argv` (arguments after the program name); resolves to the exit code. */
 export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
@@ -133,7 +150,14 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .action(async (opts: { dryRun?: boolean; shards?: string }, command: Command) => {
       const c = ctx();
       const shards = opts.shards === undefined ? undefined : parseShards(opts.shards, c.config.leaseShards);
-      exitCode = await sweepCommand(c, { dryRun: opts.dryRun === true, json: json(command), ...(shards !== undefined ? { shards } : {}) });
+      const run = (signal?: AbortSignal) =>
+        sweepCommand(c, {
+          dryRun: opts.dryRun === true,
+          json: json(command),
+          ...(shards !== undefined ? { shards } : {}),
+          ...(signal !== undefined ? { signal } : {}),
+        });
+      exitCode = await interruptible(options, io, run);
     });
 
   program

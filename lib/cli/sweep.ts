@@ -1,9 +1,13 @@
 /**
  * `tierlog sweep [--dry-run] [--shards 0,1]`: one sweep, as the scheduled Lambda runs it (same
  * tuning variables, `SWEEPER_ENV`: `TIERLOG_CLAIM_MS`, `TIERLOG_SKEW_MARGIN_MS`,
- * `TIERLOG_MAX_UPLOAD_MS`, `TIERLOG_SWEEP_CONCURRENCY`, `TIERLOG_UPLOAD_LISTING_PAGES`; the
- * deadline margins too, which do nothing here: a sweep from the CLI has no deadline), and its report. A dry run claims nothing, deletes nothing and
- * lists the blobs it would delete. Exit code 1 when the sweep had errors or failed deletes (all
+ * `TIERLOG_MAX_UPLOAD_MS`, `TIERLOG_SWEEP_CONCURRENCY`, `TIERLOG_UPLOAD_LISTING_PAGES`,
+ * `TIERLOG_QUARANTINE_RECHECK_MS`, `TIERLOG_RETRY_FAILED_MS`, `TIERLOG_SHARDLESS_SCAN_SEGMENTS`,
+ * `TIERLOG_SHARDLESS_SCAN_PAGES`; the deadline margins too, which do nothing here: a sweep from
+ * the CLI has no deadline), and its report. A dry run claims nothing, deletes nothing and lists
+ * the blobs it would delete. Ctrl-C (the `signal`) stops the sweep from taking new instances: it
+ * settles those under way and prints its report, exit code 130 (the next sweep finishes the
+ * work). Exit code 1 when the sweep had errors or failed deletes (all
  * is idempotent: run it again); 2 when a sample of the objects table is not understood with the
  * configured attribute names (`TIERLOG_HV_ATTRIBUTES` not the writers'), or shows a table that is
  * not this bucket's store (it points at blobs that are not here: `TIERLOG_OBJECTS_TABLE` of another
@@ -26,6 +30,8 @@ export interface SweepCommandOptions {
   /** Lease shards to sweep; default all. */
   readonly shards?: readonly number[];
   readonly json?: boolean;
+  /** Once aborted (Ctrl-C), the sweep takes no new instance and reports (`sweep({ signal })`). */
+  readonly signal?: AbortSignal;
 }
 
 /** Parses `--shards 0,1,3` against the configured shard count. @throws UsageError */
@@ -82,11 +88,15 @@ export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {
     ...sweeperTuningFromEnv(ctx.env),
     logger: stderrLogger(ctx.io.stderr),
   });
-  return sweeper.sweep({ dryRun: options.dryRun ?? false, ...(options.shards !== undefined ? { shards: options.shards } : {}) });
+  return sweeper.sweep({
+    dryRun: options.dryRun ?? false,
+    ...(options.shards !== undefined ? { shards: options.shards } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+  });
 }
 
-/** The human form of a sweep report. */
-export function formatSweep(r: SweepReport, shards?: readonly number[]): string[] {
+/** The human form of a sweep report; `interrupted`: Ctrl-C stopped it (not a deadline). */
+export function formatSweep(r: SweepReport, shards?: readonly number[], interrupted = false): string[] {
   const scope = shards === undefined ? 'all shards' : `${plural(shards.length, 'shard')} (${shards.join(', ')})`;
   const lines = [
     `sweep${r.dryRun ? ' (dry run: nothing claimed, nothing deleted)' : ''} over ${scope}: ${plural(r.instancesExpired, 'expired instance')} in ${formatDuration(r.durationMs)}`,
@@ -112,7 +122,12 @@ export function formatSweep(r: SweepReport, shards?: readonly number[]): string[
   }
   if (r.oldestExpiredAgeMs > 0) lines.push(`  oldest expired lease  ${formatDuration(r.oldestExpiredAgeMs)} ago`);
   if (r.errors > 0) lines.push(`  errors     ${r.errors} (see the messages above; the next sweep retries)`);
-  if (r.stoppedEarly) lines.push('  stopped early at the deadline; run again to finish');
+  if (r.stoppedEarly)
+    lines.push(
+      interrupted
+        ? '  stopped early: interrupted, took no new instance after it; run again to finish'
+        : '  stopped early at the deadline; run again to finish',
+    );
   if (r.entriesQuarantined > 0)
     lines.push('  quarantined entries are kept and never acted on: look at them with "tierlog inspect <instance>"');
   if (r.dryRun && r.wouldDelete.length > 0) {
@@ -122,10 +137,16 @@ export function formatSweep(r: SweepReport, shards?: readonly number[]): string[
   return lines;
 }
 
-/** Runs `sweep`; returns the exit code. */
+/**
+ * Runs `sweep`; returns the exit code: {@link EXIT.interrupted} when the signal stopped it with
+ * work left (whatever else the report says: it is printed either way), else 1 on errors or failed
+ * deletes, else 0.
+ */
 export async function sweepCommand(ctx: CliContext, options: SweepCommandOptions = {}): Promise<number> {
   const report = await runSweep(ctx, options);
-  if (options.json) printJson(ctx.io, { ...report, shards: options.shards ?? null });
-  else println(ctx.io.stdout, ...formatSweep(report, options.shards));
+  const interrupted = options.signal?.aborted === true && report.stoppedEarly;
+  if (options.json) printJson(ctx.io, { ...report, shards: options.shards ?? null, interrupted });
+  else println(ctx.io.stdout, ...formatSweep(report, options.shards, interrupted));
+  if (interrupted) return EXIT.interrupted;
   return report.errors > 0 || report.entriesFailed > 0 ? EXIT.failure : EXIT.ok;
 }

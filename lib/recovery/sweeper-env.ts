@@ -1,6 +1,7 @@
 /**
  * Tuning of the sweeper from its environment ({@link SWEEPER_ENV}: the windows, the concurrency,
- * the upload listing's bound and the deadline margins), and the floors and ranges every entry
+ * the upload listing's bound, the deadline margins, the quarantine recheck, the retry of failed
+ * deletes and the bounded scan for items without a shard), and the floors and ranges every entry
  * point applies to it. All optional; the defaults are the `Sweeper`'s. The construct writes the
  * same variables from its `sweeperTuning` prop ({@link sweeperTuningToEnv}).
  *
@@ -18,19 +19,32 @@ import { integersFromEnv, integersToEnv } from '../env-integers.js';
 import { ConfigError } from '../errors.js';
 import {
   DEFAULT_CLAIM_MS,
-  LAMBDA_MAX_INVOCATION_MS,
   DEFAULT_MAX_UPLOAD_MS,
+  DEFAULT_QUARANTINE_RECHECK_MS,
+  DEFAULT_RETRY_FAILED_MS,
+  DEFAULT_SHARDLESS_SCAN,
   DEFAULT_SKEW_MARGIN_MS,
+  LAMBDA_MAX_INVOCATION_MS,
   MAX_CLAIM_MS,
   MAX_MAX_UPLOAD_MS,
+  MAX_QUARANTINE_RECHECK_MS,
+  MAX_RETRY_FAILED_MS,
+  MAX_SHARDLESS_SCAN_PAGES,
+  MAX_SHARDLESS_SCAN_SEGMENTS,
   MAX_SKEW_MARGIN_MS,
   MIN_CLAIM_MS,
   MIN_MAX_UPLOAD_MS,
+  MIN_QUARANTINE_RECHECK_MS,
+  MIN_RETRY_FAILED_MS,
   MIN_SKEW_MARGIN_MS,
 } from '../constants.js';
 import type { SweeperOptions } from './sweeper.js';
 
-/** The variable of each sweeper option settable from the environment. */
+/**
+ * The variable of each sweeper setting the environment sets: an option's, and for the option
+ * `shardlessScan` one for each of its parts (`TIERLOG_SHARDLESS_SCAN_SEGMENTS=0`: no scan; a part
+ * left unset keeps its default).
+ */
 export const SWEEPER_ENV = {
   claimMs: 'TIERLOG_CLAIM_MS',
   skewMarginMs: 'TIERLOG_SKEW_MARGIN_MS',
@@ -39,7 +53,22 @@ export const SWEEPER_ENV = {
   maxUploadListingPages: 'TIERLOG_UPLOAD_LISTING_PAGES',
   deadlineMarginMs: 'TIERLOG_DEADLINE_MARGIN_MS',
   answerMarginMs: 'TIERLOG_ANSWER_MARGIN_MS',
+  quarantineRecheckMs: 'TIERLOG_QUARANTINE_RECHECK_MS',
+  retryFailedMs: 'TIERLOG_RETRY_FAILED_MS',
+  /** `shardlessScan.segments`, 0 for `shardlessScan: false`. */
+  shardlessScanSegments: 'TIERLOG_SHARDLESS_SCAN_SEGMENTS',
+  /** `shardlessScan.maxPages`. */
+  shardlessScanPages: 'TIERLOG_SHARDLESS_SCAN_PAGES',
 } as const;
+
+/** A setting of {@link SWEEPER_ENV}. */
+export type SweeperSetting = keyof typeof SWEEPER_ENV;
+
+/** The settings that are the two parts of the option `shardlessScan`. */
+type ScanSetting = 'shardlessScanSegments' | 'shardlessScanPages';
+
+/** The settings that are sweeper options of their own (integers). */
+type IntegerOption = Exclude<SweeperSetting, ScanSetting>;
 
 /**
  * The most pages (of 1 000 uploads) {@link SweeperOptions.maxUploadListingPages} may be: the one
@@ -57,8 +86,17 @@ export const MAX_SWEEP_MARGIN_MS = LAMBDA_MAX_INVOCATION_MS;
 /** Opt-out of the floors, for drills whose writers run on compressed time: `1` or `true`. */
 export const UNSAFE_SHORT_WINDOWS_ENV = 'TIERLOG_UNSAFE_SHORT_WINDOWS';
 
+/**
+ * The most segments and pages of {@link SweeperOptions.shardlessScan} (`lib/constants.ts` says
+ * why a sweep caps the segments far below DynamoDB's 1 000 000).
+ */
+export { MAX_SHARDLESS_SCAN_PAGES, MAX_SHARDLESS_SCAN_SEGMENTS } from '../constants.js';
+
 /** The sweeper options the environment sets. */
-export type SweeperTuning = Pick<SweeperOptions, keyof typeof SWEEPER_ENV | 'unsafeShortWindows'>;
+export type SweeperTuning = Pick<SweeperOptions, IntegerOption | 'shardlessScan' | 'unsafeShortWindows'>;
+
+/** The windows and durations with a floor and a ceiling. */
+type Window = 'claimMs' | 'skewMarginMs' | 'maxUploadMs' | 'quarantineRecheckMs' | 'retryFailedMs';
 
 /** A floor and why it is there. */
 interface Floor {
@@ -67,17 +105,30 @@ interface Floor {
 }
 
 /**
- * The ceiling of each window (`lib/constants.ts`), applied even to drills: above it the sweeper
- * stops collecting for that long, silently.
+ * The ceiling of each window and duration (`lib/constants.ts`), applied even to drills: above it
+ * the sweeper stops collecting (or looking again) for that long, silently.
  */
-export const SWEEPER_CEILINGS: Readonly<Record<'claimMs' | 'skewMarginMs' | 'maxUploadMs', number>> = {
+export const SWEEPER_CEILINGS: Readonly<Record<Window, number>> = {
   claimMs: MAX_CLAIM_MS,
   skewMarginMs: MAX_SKEW_MARGIN_MS,
   maxUploadMs: MAX_MAX_UPLOAD_MS,
+  quarantineRecheckMs: MAX_QUARANTINE_RECHECK_MS,
+  retryFailedMs: MAX_RETRY_FAILED_MS,
 };
 
-/** The floor of each window. */
-export const SWEEPER_FLOORS: Readonly<Record<'claimMs' | 'skewMarginMs' | 'maxUploadMs', Floor>> = {
+/** What a value above each ceiling does. */
+const ABOVE_CEILING: Readonly<Record<Window, string>> = {
+  claimMs: 'the sweeper would stop collecting for that long, and no alarm would show it',
+  skewMarginMs: 'the sweeper would stop collecting for that long, and no alarm would show it',
+  maxUploadMs: 'the sweeper would stop collecting for that long, and no alarm would show it',
+  quarantineRecheckMs:
+    "a fix would wait that long to take effect, and the quarantine alarm (one recheck and 15 minutes back) would outreach CloudWatch's one day",
+  retryFailedMs:
+    'a blob whose delete failed once would stay stored, and its entry in the log, that long, with no alarm after the first failure',
+};
+
+/** The floor of each window and duration. */
+export const SWEEPER_FLOORS: Readonly<Record<Window, Floor>> = {
   maxUploadMs: {
     min: MIN_MAX_UPLOAD_MS,
     why: 'an upload may run as long as a Lambda invocation (15 min); a blob uploaded after its entry was given up on is never collected',
@@ -90,18 +141,30 @@ export const SWEEPER_FLOORS: Readonly<Record<'claimMs' | 'skewMarginMs' | 'maxUp
     min: MIN_CLAIM_MS,
     why: 'a claim that expires while its sweeper settles the instance lets a second sweeper work it at the same time',
   },
+  quarantineRecheckMs: {
+    min: MIN_QUARANTINE_RECHECK_MS,
+    why: 'each recheck claims the instance again and logs and counts its entries again; every sweep would, for nothing fixed yet',
+  },
+  retryFailedMs: {
+    min: MIN_RETRY_FAILED_MS,
+    why: 'the SDK has retried the delete already; retrying sooner adds load to an S3 that throttles or fails',
+  },
 };
 
 /**
- * Refuses windows below their floors (unless `unsafeShortWindows`) and above their ceilings, and
- * the counts and margins outside their ranges (`concurrency` ≥ 1, `maxUploadListingPages`
- * 1..{@link MAX_UPLOAD_LISTING_PAGES}, the margins 0..{@link MAX_SWEEP_MARGIN_MS}). `names` maps
- * an option to the setting the error names (a variable, or the option itself).
+ * Refuses windows and durations below their floors (unless `unsafeShortWindows`) and above their
+ * ceilings, and the counts and margins outside their ranges (`concurrency` ≥ 1,
+ * `maxUploadListingPages` 1..{@link MAX_UPLOAD_LISTING_PAGES}, the margins
+ * 0..{@link MAX_SWEEP_MARGIN_MS}, `shardlessScan` `false` or segments
+ * 1..{@link MAX_SHARDLESS_SCAN_SEGMENTS} and pages 1..{@link MAX_SHARDLESS_SCAN_PAGES}). `names`
+ * maps a setting to what the error names (a variable, a prop); by default the option itself
+ * (`shardlessScan.segments` for a part).
  *
  * @throws ConfigError naming the setting, the floor, ceiling or range, and why.
  */
-export function checkSweeperWindows(values: Partial<SweeperTuning>, names: Partial<Record<keyof typeof SWEEPER_ENV, string>> = {}): void {
-  for (const option of Object.keys(SWEEPER_ENV) as Array<keyof typeof SWEEPER_ENV>) {
+export function checkSweeperWindows(values: Partial<SweeperTuning>, names: Partial<Record<SweeperSetting, string>> = {}): void {
+  for (const option of Object.keys(SWEEPER_ENV) as SweeperSetting[]) {
+    if (option === 'shardlessScanSegments' || option === 'shardlessScanPages') continue;
     const value = values[option];
     if (value === undefined) continue;
     const setting = names[option] ?? option;
@@ -127,35 +190,88 @@ export function checkSweeperWindows(values: Partial<SweeperTuning>, names: Parti
       }
       continue;
     }
-    if (value > SWEEPER_CEILINGS[option]) {
-      throw new ConfigError(
-        `${setting} is ${value} ms, above its ceiling of ${SWEEPER_CEILINGS[option]} ms: the sweeper would stop collecting for that long, and no alarm would show it (default ${DEFAULTS[option]} ms)`,
-        setting,
-      );
-    }
-    if (values.unsafeShortWindows === true) continue;
-    const floor = SWEEPER_FLOORS[option];
-    if (value < floor.min) {
-      throw new ConfigError(
-        `${setting} is ${value} ms, below its floor of ${floor.min} ms: ${floor.why} ` +
-          `(default ${DEFAULTS[option]} ms; drills on compressed time may set ${UNSAFE_SHORT_WINDOWS_ENV}=1)`,
-        setting,
-      );
-    }
+    checkWindow(option, value, setting, values.unsafeShortWindows === true);
+  }
+  checkShardlessScan(values.shardlessScan, names);
+}
+
+/** A window or duration within its ceiling and (unless `unsafe`) above its floor. */
+function checkWindow(option: Window, value: number, setting: string, unsafe: boolean): void {
+  if (value > SWEEPER_CEILINGS[option]) {
+    throw new ConfigError(
+      `${setting} is ${value} ms, above its ceiling of ${SWEEPER_CEILINGS[option]} ms: ${ABOVE_CEILING[option]} (default ${DEFAULTS[option]} ms)`,
+      setting,
+    );
+  }
+  if (unsafe) return;
+  const floor = SWEEPER_FLOORS[option];
+  if (value < floor.min) {
+    throw new ConfigError(
+      `${setting} is ${value} ms, below its floor of ${floor.min} ms: ${floor.why} ` +
+        `(default ${DEFAULTS[option]} ms; drills on compressed time may set ${UNSAFE_SHORT_WINDOWS_ENV}=1)`,
+      setting,
+    );
   }
 }
 
-const DEFAULTS = { claimMs: DEFAULT_CLAIM_MS, skewMarginMs: DEFAULT_SKEW_MARGIN_MS, maxUploadMs: DEFAULT_MAX_UPLOAD_MS } as const;
+/** `false`, or whole segments and pages within their ranges. */
+function checkShardlessScan(scan: SweeperTuning['shardlessScan'], names: Partial<Record<SweeperSetting, string>>): void {
+  if (scan === undefined || scan === false) return;
+  if (typeof scan !== 'object' || scan === null) {
+    const setting = names.shardlessScanSegments ?? 'shardlessScan';
+    throw new ConfigError(`${setting} must be false or { segments, maxPages }, got ${String(scan)}`, setting);
+  }
+  const parts = [
+    ['shardlessScanSegments', 'segments', scan.segments, MAX_SHARDLESS_SCAN_SEGMENTS, 'segments of the table, one read a sweep'],
+    ['shardlessScanPages', 'maxPages', scan.maxPages, MAX_SHARDLESS_SCAN_PAGES, 'pages of 1 MB a sweep'],
+  ] as const;
+  for (const [part, field, value, max, what] of parts) {
+    if (Number.isSafeInteger(value) && value >= 1 && value <= max) continue;
+    const setting = names[part] ?? `shardlessScan.${field}`;
+    const off = part === 'shardlessScanSegments' ? `; no scan: false, or ${SWEEPER_ENV[part]}=0` : '';
+    throw new ConfigError(
+      `${setting} must be an integer from 1 to ${max} (${what}; default ${DEFAULT_SHARDLESS_SCAN[field]}${off}), got ${String(value)}`,
+      setting,
+    );
+  }
+}
+
+const DEFAULTS: Readonly<Record<Window, number>> = {
+  claimMs: DEFAULT_CLAIM_MS,
+  skewMarginMs: DEFAULT_SKEW_MARGIN_MS,
+  maxUploadMs: DEFAULT_MAX_UPLOAD_MS,
+  quarantineRecheckMs: DEFAULT_QUARANTINE_RECHECK_MS,
+  retryFailedMs: DEFAULT_RETRY_FAILED_MS,
+};
+
+type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * The tuning set in `env`, checked against the floors.
+ * The tuning set in `env`, checked against the floors and ranges. `shardlessScan` is `false`
+ * when `TIERLOG_SHARDLESS_SCAN_SEGMENTS` is 0; with either part set, the other keeps its default.
  *
- * @throws ConfigError on a value that is not an integer, or is below its floor.
+ * @throws ConfigError naming the variable, on a value that is not an integer or is out of its range.
  */
-export function sweeperTuningFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): SweeperTuning {
-  const tuning: { -readonly [K in keyof SweeperTuning]?: SweeperTuning[K] } = integersFromEnv(env, SWEEPER_ENV, (option) =>
-    option === 'concurrency' || option === 'maxUploadListingPages' ? 'a count' : 'ms',
+export function sweeperTuningFromEnv(env: Env = process.env): SweeperTuning {
+  const {
+    shardlessScanSegments: segments,
+    shardlessScanPages: maxPages,
+    ...options
+  } = integersFromEnv(env, SWEEPER_ENV, (setting) =>
+    setting === 'concurrency' ||
+    setting === 'maxUploadListingPages' ||
+    setting === 'shardlessScanSegments' ||
+    setting === 'shardlessScanPages'
+      ? 'a count'
+      : 'ms',
   );
+  const tuning: { -readonly [K in keyof SweeperTuning]?: SweeperTuning[K] } = options;
+  if (segments !== undefined || maxPages !== undefined) {
+    // Pages are checked even when the scan is off, so a bad value is never carried silently.
+    const pages = maxPages ?? DEFAULT_SHARDLESS_SCAN.maxPages;
+    checkShardlessScan({ segments: segments || 1, maxPages: pages }, SWEEPER_ENV);
+    tuning.shardlessScan = segments === 0 ? false : { segments: segments ?? DEFAULT_SHARDLESS_SCAN.segments, maxPages: pages };
+  }
   const unsafe = env[UNSAFE_SHORT_WINDOWS_ENV];
   if (unsafe !== undefined && unsafe !== '') {
     if (unsafe !== '1' && unsafe !== 'true') {
@@ -169,17 +285,24 @@ export function sweeperTuningFromEnv(env: Readonly<Record<string, string | undef
 
 /**
  * The environment that sets `tuning` (what {@link sweeperTuningFromEnv} reads back), checked as
- * the sweeper checks it; `names` maps an option to the setting an error names. For deployments
- * (the construct's `sweeperTuning`); the drills' opt-out is not one of them.
+ * the sweeper checks it; `names` maps a setting to what an error names. For deployments (the
+ * construct's `sweeperTuning`); the drills' opt-out is not one of them.
  *
  * @throws ConfigError as {@link checkSweeperWindows}.
  */
 export function sweeperTuningToEnv(
   tuning: Partial<Omit<SweeperTuning, 'unsafeShortWindows'>>,
-  names: Partial<Record<keyof typeof SWEEPER_ENV, string>> = {},
+  names: Partial<Record<SweeperSetting, string>> = {},
 ): Record<string, string> {
   checkSweeperWindows(tuning, names);
-  return integersToEnv(SWEEPER_ENV, tuning);
+  const { shardlessScan, ...options } = tuning;
+  const scan =
+    shardlessScan === undefined
+      ? {}
+      : shardlessScan === false
+        ? { shardlessScanSegments: 0 }
+        : { shardlessScanSegments: shardlessScan.segments, shardlessScanPages: shardlessScan.maxPages };
+  return integersToEnv(SWEEPER_ENV, { ...options, ...scan });
 }
 
 /** The windows a sweeper built from `tuning` judges with (defaults filled in). */

@@ -30,8 +30,9 @@
  *     deleted when nothing is left.
  *
  * Every step is idempotent, so a sweep that dies halfway is finished by the next one once its
- * claim expires. The sweep stops taking work before its deadline (`deadlineMarginMs`), and stops
- * waiting at the deadline minus `answerMarginMs`: it then returns its report (`stoppedEarly`),
+ * claim expires. The sweep stops taking work before its deadline (`deadlineMarginMs`) or once its
+ * `signal` is aborted (it settles the instances under way and returns its report, `stoppedEarly`).
+ * It stops waiting at the deadline minus `answerMarginMs`: it then returns its report (`stoppedEarly`),
  * counting only what an answer confirmed, and starts nothing more for the work it cut off (each
  * such instance stays claimed with its entries: see DESIGN.md, Recovery). A dry run claims
  * nothing, deletes nothing, and reports what it would delete.
@@ -45,6 +46,8 @@ import {
   DEFAULT_DEADLINE_MARGIN_MS,
   DEFAULT_MAX_UPLOAD_MS,
   DEFAULT_QUARANTINE_RECHECK_MS,
+  DEFAULT_RETRY_FAILED_MS,
+  DEFAULT_SHARDLESS_SCAN,
   DEFAULT_SKEW_MARGIN_MS,
   DYNAMODB_BATCH_GET,
   MAX_WRITER_LEASE_MS,
@@ -103,9 +106,15 @@ export interface SweeperOptions {
   readonly maxLeaseMs?: number;
   /** Longest an upload may run after its entry was recorded. Default 1 200 000 (20 min). */
   readonly maxUploadMs?: number;
-  /** When quarantined entries are looked at (and counted) again. Default 3 600 000. */
+  /**
+   * When quarantined entries are looked at (and counted) again. 1 minute to 12 hours (below the
+   * floor only with `unsafeShortWindows`). Default 3 600 000; `TIERLOG_QUARANTINE_RECHECK_MS`.
+   */
   readonly quarantineRecheckMs?: number;
-  /** When an entry whose blob delete failed is retried. Default 60 000. */
+  /**
+   * When an entry whose blob delete failed is retried. 5 s to 1 hour (below the floor only with
+   * `unsafeShortWindows`). Default 60 000; `TIERLOG_RETRY_FAILED_MS`.
+   */
   readonly retryFailedMs?: number;
   /**
    * Accept windows below their floors (`SWEEPER_FLOORS`: claim 60 s, skew margin 5 s, upload
@@ -135,9 +144,11 @@ export interface SweeperOptions {
    */
   readonly answerMarginMs?: number;
   /**
-   * The bounded scan for instance items without a `shard`: each sweep that covers shard 0 reads
-   * one randomly chosen segment of `segments` (at most `maxPages` pages of 1 MB), so successive
-   * sweeps cover the whole table. `false`: no scan. Default `{ segments: 8, maxPages: 4 }`.
+   * The bounded scan for instance items without a `shard`: each housekeeping sweep that covers
+   * shard 0 reads one randomly chosen segment of `segments` (at most `maxPages` pages of 1 MB),
+   * so successive sweeps cover the whole table. Segments 1..100 (`MAX_SHARDLESS_SCAN_SEGMENTS`),
+   * pages 1..100. `false`: no scan. Default `{ segments: 8, maxPages: 4 }`;
+   * `TIERLOG_SHARDLESS_SCAN_SEGMENTS` (0: no scan) and `TIERLOG_SHARDLESS_SCAN_PAGES`.
    */
   readonly shardlessScan?: { readonly segments: number; readonly maxPages: number } | false;
   /** Uniform in [0, 1): picks the scan segment. Default `Math.random`. */
@@ -154,6 +165,12 @@ export interface SweeperOptions {
 export interface SweepOptions {
   /** Stop taking work before this instant (ms since the epoch). Default: no deadline. */
   readonly deadline?: number;
+  /**
+   * Once aborted, the sweep takes no new instance, as at its deadline: the instances under way
+   * are settled, and the report comes back with `stoppedEarly` (if anything was left). What it
+   * did not take, the next sweep does (`tierlog sweep` aborts it on Ctrl-C). Default: none.
+   */
+  readonly signal?: AbortSignal;
   /** Report what would be deleted; claim nothing, delete nothing. Default false. */
   readonly dryRun?: boolean;
   /** Sweep only these lease shards (fan-out). Default: all. */
@@ -265,12 +282,12 @@ export class Sweeper {
     this.maxLeaseMs = options.maxLeaseMs ?? DEFAULT_MAX_LEASE_MS;
     this.maxUploadMs = options.maxUploadMs ?? DEFAULT_MAX_UPLOAD_MS;
     this.quarantineRecheckMs = options.quarantineRecheckMs ?? DEFAULT_QUARANTINE_RECHECK_MS;
-    this.retryFailedMs = options.retryFailedMs ?? 60_000;
+    this.retryFailedMs = options.retryFailedMs ?? DEFAULT_RETRY_FAILED_MS;
     this.concurrency = options.concurrency ?? 16;
     this.maxUploadListingPages = options.maxUploadListingPages ?? DEFAULT_UPLOAD_LISTING_PAGES;
     this.deadlineMarginMs = options.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
     this.answerMarginMs = options.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS;
-    this.shardlessScan = options.shardlessScan ?? { segments: 8, maxPages: 4 };
+    this.shardlessScan = options.shardlessScan ?? DEFAULT_SHARDLESS_SCAN;
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? silent;
   }
@@ -302,7 +319,8 @@ export class Sweeper {
     const waiting = new Set<Promise<void>>();
     const uploads = new AbandonedUploads(this.lt, this.clock, report, this.logger, this.maxUploadListingPages);
     const sweep: SweepRun = { report, pool, pointers, deletes, waiting, uploads, stopped: false };
-    const pastDeadline = () => options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs;
+    const pastDeadline = () =>
+      options.signal?.aborted === true || (options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs);
 
     const housekeeping = options.housekeeping ?? true;
     const work = this.runSweep(sweep, { shards, cutoff, started, horizon: housekeeping ? horizon : undefined, pastDeadline, flush });
@@ -385,7 +403,11 @@ export class Sweeper {
             report.stuckInstances++;
             this.logger.warn('suspect lease', { instanceId: found.summary.instanceId, leaseAheadMs: found.summary.leaseUntil - started });
           }
-          await pool.run(() => this.processInstance(found, sweep));
+          // Looked at again once a slot is free: the wait may have outlasted the deadline or the signal.
+          await pool.run(async () => {
+            if (pastDeadline()) report.stoppedEarly = true;
+            else await this.processInstance(found, sweep);
+          });
         }
       }),
     );
@@ -699,18 +721,17 @@ export class Sweeper {
 }
 
 /**
- * The durations beside the windows: non-negative integers, and `maxLeaseMs` not below the longest
- * lease a writer takes (a live writer's lease would look suspect and be claimed), unless
- * `unsafeShortWindows` (drills whose writers run on compressed time).
+ * `maxLeaseMs` (the one duration not set from the environment, so not checked with the others by
+ * `checkSweeperWindows`): a non-negative integer, not below the longest lease a writer takes (a
+ * live writer's lease would look suspect and be claimed), unless `unsafeShortWindows` (drills
+ * whose writers run on compressed time).
  *
  * @throws ConfigError naming the option.
  */
 function checkSweeperDurations(options: SweeperOptions): void {
-  for (const option of ['maxLeaseMs', 'quarantineRecheckMs', 'retryFailedMs'] as const) {
-    const value = options[option];
-    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
-      throw new ConfigError(`${option} must be a non-negative integer, got ${String(value)}`, option);
-    }
+  const value = options.maxLeaseMs;
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+    throw new ConfigError(`maxLeaseMs must be a non-negative integer, got ${String(value)}`, 'maxLeaseMs');
   }
   if (options.maxLeaseMs !== undefined && options.maxLeaseMs < MAX_WRITER_LEASE_MS && options.unsafeShortWindows !== true) {
     throw new ConfigError(

@@ -37,12 +37,15 @@ export interface CliRun {
   readonly err: string;
 }
 
+/** What {@link cli} runs with beside the fixture: a clock, more variables, an interrupt (Ctrl-C). */
+export interface CliOptions {
+  readonly clock?: () => number;
+  readonly env?: Record<string, string>;
+  readonly signal?: AbortSignal;
+}
+
 /** Runs `tierlog <argv>` in-process against `fx`, with the fixture's clients and `clock`. */
-export async function cli(
-  fx: Fixture,
-  argv: string[],
-  options: { clock?: () => number; env?: Record<string, string> } = {},
-): Promise<CliRun> {
+export async function cli(fx: Fixture, argv: string[], options: CliOptions = {}): Promise<CliRun> {
   const c = capture();
   const code = await runCli(argv, {
     io: c.io,
@@ -50,6 +53,7 @@ export async function cli(
     dynamodb: fx.dynamodb,
     s3: fx.s3,
     ...(options.clock !== undefined ? { clock: options.clock } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
   });
   return { code, out: c.out(), err: c.err() };
 }
@@ -58,7 +62,7 @@ export async function cli(
 export async function cliJson<T = any>(
   fx: Fixture,
   argv: string[],
-  options: { clock?: () => number; env?: Record<string, string> } = {},
+  options: CliOptions = {},
 ): Promise<{ code: number; json: T; err: string }> {
   const run = await cli(fx, [...argv, '--json'], options);
   let json: T;

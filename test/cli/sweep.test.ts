@@ -1,15 +1,20 @@
 /**
  * `tierlog sweep` against the real local servers: dead instances (written raw, leases long over)
- * whose entries name a real orphan blob and a blob HV references, a live instance, two shards.
+ * whose entries name a real orphan blob and a blob HV references, a live instance, two shards;
+ * and Ctrl-C (the CLI's abort signal) mid-sweep.
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { newChangeId } from '../../lib/ids.js';
-import { createS3Client } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { InterruptedError } from '../../lib/cli/common.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { withPagedListings } from '../../lib/faults/paged-listings.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
+import { expectClean, putDeadInstance, rawState } from '../tiered/harness.js';
 import { blobKey, cli, cliJson, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
 const MIN = 60_000;
@@ -218,5 +223,110 @@ describe('sweep', () => {
     const tuning = await cli(fx, ['sweep'], { env: { TIERLOG_CLAIM_MS: 'soon' } });
     expect(tuning.code).toBe(2);
     expect(tuning.err).toContain('TIERLOG_CLAIM_MS');
+  });
+});
+
+describe("the sweeper's tuning variables in the CLI", () => {
+  test.each([
+    ['TIERLOG_SHARDLESS_SCAN_SEGMENTS', '1000000'],
+    ['TIERLOG_SHARDLESS_SCAN_PAGES', '0'],
+    ['TIERLOG_QUARANTINE_RECHECK_MS', '86400000'],
+    ['TIERLOG_RETRY_FAILED_MS', 'soon'],
+  ])('%s=%s is refused by sweep, status and inspect before anything (exit 2, the variable named)', async (variable, value) => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { fenced: true });
+    const before = await rawState(fx);
+    for (const argv of [['sweep'], ['status'], ['inspect', instanceId]]) {
+      const run = await cli(fx, argv, { env: { [variable]: value } });
+      expect(run.code, argv[0]).toBe(2);
+      expect(run.err, argv[0]).toMatch(new RegExp(`^tierlog: configuration: ${variable} `));
+    }
+    expect(await rawState(fx)).toEqual(before);
+  });
+
+  test('TIERLOG_SHARDLESS_SCAN_SEGMENTS=0: tierlog sweep sends no Scan of the change log; by default it sends one', async () => {
+    const fx = await freshFixture();
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(createDynamoDBClient(), 'dynamodb');
+    open.push({ close: () => dynamodb.destroy() });
+    const scans = () => recorder.commands.filter((c) => c.command === 'Scan' && c.input['TableName'] === fx.config.changeLogTable);
+    expect((await cli({ ...fx, dynamodb }, ['sweep'], { env: { TIERLOG_SHARDLESS_SCAN_SEGMENTS: '0' } })).code).toBe(0);
+    expect(scans()).toEqual([]);
+    expect((await cli({ ...fx, dynamodb }, ['sweep'])).code).toBe(0);
+    expect(scans()).toHaveLength(1);
+  });
+});
+
+describe('sweep interrupted (Ctrl-C)', () => {
+  test.each([false, true])(
+    'mid-sweep (--json %s): no new instance is taken, the one under way is settled, the report is printed, exit 130; the next sweep drains the log',
+    async (asJson) => {
+      const fx = await freshFixture();
+      // Three dead writers' instances (fenced by an earlier sweep, their upload windows closed), two blobs each.
+      const dead = [];
+      for (let i = 0; i < 3; i++) dead.push(await putDeadInstance(fx, { fenced: true, count: 2 }));
+      const interrupt = new AbortController();
+      // Ctrl-C as the first instance is claimed: one instance at a time, so the others are not taken yet.
+      const dynamodb = new FaultInjector()
+        .add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: (r) => r.command === 'UpdateItemCommand',
+          before: async () => interrupt.abort(new InterruptedError()),
+        })
+        .attach(createDynamoDBClient(), 'dynamodb');
+      open.push({ close: () => dynamodb.destroy() });
+      const env = { TIERLOG_SWEEP_CONCURRENCY: '1' };
+      const run = await cli({ ...fx, dynamodb }, ['sweep', ...(asJson ? ['--json'] : [])], { env, signal: interrupt.signal });
+      expect(run.code).toBe(130);
+      const settled = { instancesClaimed: 1, instancesDrained: 1, entriesRecovered: 2, blobsDeleted: 2, errors: 0 };
+      if (asJson) expect(JSON.parse(run.out)).toMatchObject({ ...settled, stoppedEarly: true, interrupted: true });
+      else {
+        expect(run.out).toContain('instances  0 retired, 1 claimed, 1 drained, 0 skipped');
+        expect(run.out).toContain('blobs      2 deleted');
+        expect(run.out).toContain('stopped early: interrupted, took no new instance after it; run again to finish');
+      }
+      // The instance under way is gone with its blobs; the two not taken are as they were.
+      const state = await rawState(fx);
+      expect(state.instances).toHaveLength(2);
+      expect(state.entries).toBe(4);
+      expect(state.blobs).toHaveLength(4);
+
+      const next = await cliJson(fx, ['sweep'], { env });
+      expect(next.code).toBe(0);
+      expect(next.json).toMatchObject({
+        instancesClaimed: 2,
+        instancesDrained: 2,
+        blobsDeleted: 4,
+        stoppedEarly: false,
+        interrupted: false,
+      });
+      await expectClean(fx, expect);
+      expect((await rawState(fx)).instances).toEqual([]);
+      expect(dead.flatMap((d) => d.blobs).filter((b) => state.blobs.includes(b))).toHaveLength(4);
+    },
+  );
+
+  test('an interrupt that comes after the last instance was taken: the sweep finishes, exit 0', async () => {
+    const fx = await freshFixture();
+    await putDeadInstance(fx, { fenced: true, count: 2 });
+    const interrupt = new AbortController();
+    // Ctrl-C as the blobs are deleted: nothing was left to take.
+    const s3 = new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r) => r.command === 'DeleteObjectsCommand',
+        before: async () => interrupt.abort(new InterruptedError()),
+      })
+      .attach(createS3Client(), 's3');
+    open.push({ close: () => s3.destroy() });
+    const run = await cliJson({ ...fx, s3 }, ['sweep'], { signal: interrupt.signal });
+    expect(interrupt.signal.aborted).toBe(true);
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ instancesDrained: 1, blobsDeleted: 2, stoppedEarly: false, interrupted: false });
+    await expectClean(fx, expect);
   });
 });

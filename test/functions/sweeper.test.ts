@@ -3,7 +3,10 @@
  * returns the report, prints EMF metrics to stdout, honours `{shards}`, `{dryRun}`, `{housekeeping}` and the
  * invocation's remaining time, rejects malformed input, and fails the invocation on errors.
  */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context } from 'aws-lambda';
+import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
@@ -22,6 +25,8 @@ import {
   steps,
 } from '../tiered/harness.js';
 import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 
 /**
  * A 1 ms upload window (unsafe, for tests): the window an invocation opens when it claims an
@@ -280,8 +285,91 @@ describe('sweeper handler', () => {
     }
   });
 
-  test('malformed tuning in the environment fails at load', async () => {
+  test('TIERLOG_RETRY_FAILED_MS: an entry whose blob delete failed is not taken again before it', async () => {
     const fx = await freshFixture();
-    await expect(sweeperHandler(fx, { TIERLOG_SWEEP_CONCURRENCY: '0' })).rejects.toThrow(/TIERLOG_SWEEP_CONCURRENCY/);
+    // Fenced by an earlier sweep, so this one judges it and deletes (two blobs: one DeleteObjects).
+    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true, count: 2 });
+    // S3 answers 200 and names every key it left in place (the local server never does).
+    const s3 = createS3Client();
+    writers.push({ close: () => s3.destroy() });
+    s3.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName !== 'DeleteObjectsCommand') return next(args);
+        const keys: Array<{ Key: string }> = args.input.Delete.Objects;
+        return {
+          output: {
+            $metadata: {},
+            Errors: keys.map(({ Key }) => ({ Key, Code: 'InternalError', Message: 'We encountered an internal error.' })),
+          },
+        };
+      },
+      { step: 'initialize', name: 'everyKeyRefused' },
+    );
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), { TIERLOG_RETRY_FAILED_MS: '600000' });
+    restores.push(restore);
+    const started = Date.now();
+    const handler = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3 } });
+    const first = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+    expect(first.error).toBeUndefined();
+    expect(first.result).toMatchObject({ instancesClaimed: 1, entriesFailed: 2, blobsDeleted: 0 });
+    // The claim is held until the retry, 10 minutes on (the default is one minute).
+    const item = await rawInstance(fx, instanceId);
+    expect(item).toMatchObject({ state: 'claimed' });
+    expect((item!.leaseUntil as number) - started).toBeGreaterThan(590_000);
+    expect((item!.leaseUntil as number) - started).toBeLessThan(610_000);
+    // Five minutes on (past the default retry), no sweep takes it; eleven minutes on, one does.
+    const at = (aheadMs: number) =>
+      mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now() + aheadMs } });
+    const early = await captureStdout(() => at(5 * 60_000)(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+    expect(early.result).toMatchObject({ instancesClaimed: 0, blobsDeleted: 0 });
+    const due = await captureStdout(() => at(11 * 60_000)(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+    expect(due.result).toMatchObject({ instancesClaimed: 1, entriesRecovered: 2, blobsDeleted: 2 });
+    for (const blob of blobs) expect(await rawGetObject(fx, blob)).toBeUndefined();
+    await expectClean(fx, expect);
+  });
+
+  test.each([
+    ['0', 0, 0],
+    ['1', 1, 1],
+  ])(
+    'TIERLOG_SHARDLESS_SCAN_SEGMENTS=%s: a housekeeping invocation sends %i Scan requests and finds %i items without a shard',
+    async (segments, scans, found) => {
+      const fx = await freshFixture();
+      // An item without a shard: the lease index never shows it, only the bounded scan finds it.
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk: uuidv7(), state: 'live', leaseUntil: Date.now() - 60 * 60_000, n: 0 }),
+        }),
+      );
+      const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), {
+        TIERLOG_SHARDLESS_SCAN_SEGMENTS: segments,
+        TIERLOG_SHARDLESS_SCAN_PAGES: '2',
+      });
+      restores.push(restore);
+      const recorder = new CommandRecorder();
+      const dynamodb = recorder.attach(createDynamoDBClient(), 'dynamodb');
+      writers.push({ close: () => dynamodb.destroy() });
+      const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3: fx.s3 } });
+      const { result, error } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+      expect(error).toBeUndefined();
+      expect(result).toMatchObject({ instancesWithoutShard: found, stuckInstances: found, errors: 0 });
+      const sent = recorder.commands.filter((c) => c.command === 'Scan');
+      expect(sent).toHaveLength(scans);
+      for (const scan of sent) expect(scan.input).toMatchObject({ Segment: 0, TotalSegments: 1 });
+    },
+  );
+
+  test.each([
+    ['TIERLOG_SWEEP_CONCURRENCY', '0'],
+    ['TIERLOG_SHARDLESS_SCAN_SEGMENTS', '1000000'],
+    ['TIERLOG_SHARDLESS_SCAN_PAGES', '0'],
+    ['TIERLOG_QUARANTINE_RECHECK_MS', '1000'],
+    ['TIERLOG_RETRY_FAILED_MS', '1 minute'],
+  ])('malformed tuning in the environment fails at load: %s=%s, the variable named', async (variable, value) => {
+    const fx = await freshFixture();
+    // A module that fails to load returns no restore: the variable is put back here.
+    restores.push(() => delete process.env[variable]);
+    await expect(sweeperHandler(fx, { [variable]: value })).rejects.toThrow(new RegExp(`^${variable} `));
   });
 });

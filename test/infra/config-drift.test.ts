@@ -20,6 +20,7 @@ import { snapshotAuditSettingsFromEnv } from '../../lib/recovery/snapshot-audit/
 import type { HvAttributeNames } from '../../lib/tiered/hv-table.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
+import { EVERY_SWEEPER_OPTION } from '../support/sweeper-tuning.js';
 
 afterAll(cleanOutdirs);
 
@@ -47,13 +48,16 @@ const PROPS: TierlogProps = {
   sweeperParallelism: 3,
   // Every option of the sweeper's tuning, none at its default.
   sweeperTuning: {
-    claim: Duration.minutes(7),
-    skewMargin: Duration.seconds(45),
-    maxUpload: Duration.minutes(25),
-    concurrency: 9,
-    maxUploadListingPages: 20,
-    deadlineMargin: Duration.seconds(20),
-    answerMargin: Duration.seconds(4),
+    claim: Duration.millis(EVERY_SWEEPER_OPTION.claimMs),
+    skewMargin: Duration.millis(EVERY_SWEEPER_OPTION.skewMarginMs),
+    maxUpload: Duration.millis(EVERY_SWEEPER_OPTION.maxUploadMs),
+    concurrency: EVERY_SWEEPER_OPTION.concurrency,
+    maxUploadListingPages: EVERY_SWEEPER_OPTION.maxUploadListingPages,
+    deadlineMargin: Duration.millis(EVERY_SWEEPER_OPTION.deadlineMarginMs),
+    answerMargin: Duration.millis(EVERY_SWEEPER_OPTION.answerMarginMs),
+    quarantineRecheck: Duration.millis(EVERY_SWEEPER_OPTION.quarantineRecheckMs),
+    retryFailed: Duration.millis(EVERY_SWEEPER_OPTION.retryFailedMs),
+    shardlessScan: EVERY_SWEEPER_OPTION.shardlessScan,
   },
   // Every option of the objects function's tuning, none at its default.
   objectsTuning: { inlineThreshold: 32_768 },
@@ -114,19 +118,14 @@ describe('every function reads the configuration the props give', () => {
     expect(loadConfig(env)).toEqual(expected);
   });
 
-  it("the sweeper's tuning parses to the props', every option of SWEEPER_ENV", () => {
+  it("the sweeper's tuning parses to the props', every variable of SWEEPER_ENV", () => {
     const env = functions.find((f) => f.id === logicalIdOf(stack, t.sweeperFunction))!.env;
-    const tuning = {
-      claimMs: 7 * 60_000,
-      skewMarginMs: 45_000,
-      maxUploadMs: 25 * 60_000,
-      concurrency: 9,
-      maxUploadListingPages: 20,
-      deadlineMarginMs: 20_000,
-      answerMarginMs: 4_000,
-    };
-    expect(Object.keys(tuning).sort()).toEqual(Object.keys(SWEEPER_ENV).sort());
-    expect(sweeperTuningFromEnv(env)).toEqual(tuning);
+    expect(
+      Object.keys(env)
+        .filter((k) => (Object.values(SWEEPER_ENV) as string[]).includes(k))
+        .sort(),
+    ).toEqual(Object.values(SWEEPER_ENV).sort());
+    expect(sweeperTuningFromEnv(env)).toEqual(EVERY_SWEEPER_OPTION);
   });
 
   it("without sweeperTuning the sweeper's environment sets none (the library's defaults)", () => {

@@ -91,6 +91,13 @@ describe('sweeper function', () => {
     [{ concurrency: 0 }, 'sweeperTuning.concurrency'],
     [{ answerMargin: Duration.minutes(5) }, 'sweeperTuning.answerMargin'],
     [{ deadlineMargin: Duration.minutes(6) }, 'sweeperTuning.deadlineMargin'],
+    [{ quarantineRecheck: Duration.seconds(30) }, 'sweeperTuning.quarantineRecheck'],
+    [{ quarantineRecheck: Duration.hours(13) }, 'sweeperTuning.quarantineRecheck'],
+    [{ retryFailed: Duration.seconds(1) }, 'sweeperTuning.retryFailed'],
+    [{ retryFailed: Duration.hours(2) }, 'sweeperTuning.retryFailed'],
+    [{ shardlessScan: { segments: 0, maxPages: 4 } }, 'sweeperTuning.shardlessScan.segments'],
+    [{ shardlessScan: { segments: 1_000_000, maxPages: 4 } }, 'sweeperTuning.shardlessScan.segments'],
+    [{ shardlessScan: { segments: 8, maxPages: 101 } }, 'sweeperTuning.shardlessScan.maxPages'],
   ])('refuses sweeperTuning %o at synth, naming the prop (the sweeper would refuse it, or never sweep)', (tuning, prop) => {
     expect(() => tierlogTemplate({ sweeperTuning: tuning })).toThrow(prop);
   });
@@ -232,6 +239,41 @@ describe('fan-out', () => {
 
   it.each(['', '/blobs', 'blobs/', 'a/../b'])('rejects prefix %j', (prefix) => {
     expect(() => tierlogTemplate({ prefix })).toThrow(/prefix/);
+  });
+
+  it('the quarantine recheck, the retry of failed deletes and the shardless scan reach the environment; the quarantine alarm follows the recheck', () => {
+    const envOf = (props: Parameters<typeof tierlogTemplate>[0]) => {
+      const { stack: s, template: t } = tierlogTemplate(props);
+      const fn = resourcesOf(t, 'AWS::Lambda::Function')[logicalIdOf(s, s.tierlog.sweeperFunction)]!;
+      const quarantine = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.entriesQuarantined)]!;
+      return {
+        vars: (fn.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables,
+        // Five-minute periods.
+        lookBackMs: (quarantine.Properties!['EvaluationPeriods'] as number) * 300_000,
+      };
+    };
+    const tuned = envOf({
+      sweeperTuning: {
+        quarantineRecheck: Duration.hours(6),
+        retryFailed: Duration.minutes(5),
+        shardlessScan: { segments: 32, maxPages: 10 },
+      },
+    });
+    expect(tuned.vars).toMatchObject({
+      TIERLOG_QUARANTINE_RECHECK_MS: '21600000',
+      TIERLOG_RETRY_FAILED_MS: '300000',
+      TIERLOG_SHARDLESS_SCAN_SEGMENTS: '32',
+      TIERLOG_SHARDLESS_SCAN_PAGES: '10',
+    });
+    expect(tuned.lookBackMs).toBeGreaterThan(6 * 3_600_000);
+    expect(tuned.lookBackMs).toBeLessThanOrEqual(86_400_000);
+    const off = envOf({ sweeperTuning: { shardlessScan: false } });
+    expect(off.vars).toMatchObject({ TIERLOG_SHARDLESS_SCAN_SEGMENTS: '0' });
+    expect(off.vars).not.toHaveProperty('TIERLOG_SHARDLESS_SCAN_PAGES');
+    // At the ceiling, the alarm still looks back past one recheck, within CloudWatch's one day.
+    const longest = envOf({ sweeperTuning: { quarantineRecheck: Duration.hours(12) } });
+    expect(longest.lookBackMs).toBeGreaterThan(12 * 3_600_000);
+    expect(longest.lookBackMs).toBeLessThanOrEqual(86_400_000);
   });
 
   it('leaseShards and prefix reach the environment', () => {

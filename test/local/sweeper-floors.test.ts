@@ -8,10 +8,16 @@ import { ConfigError } from '../../lib/errors.js';
 import {
   MAX_CLAIM_MS,
   MAX_MAX_UPLOAD_MS,
+  MAX_QUARANTINE_RECHECK_MS,
+  MAX_RETRY_FAILED_MS,
+  MAX_SHARDLESS_SCAN_PAGES,
+  MAX_SHARDLESS_SCAN_SEGMENTS,
   MAX_SKEW_MARGIN_MS,
   MAX_WRITER_LEASE_MS,
   MIN_CLAIM_MS,
   MIN_MAX_UPLOAD_MS,
+  MIN_QUARANTINE_RECHECK_MS,
+  MIN_RETRY_FAILED_MS,
   MIN_SKEW_MARGIN_MS,
 } from '../../lib/constants.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
@@ -25,6 +31,7 @@ import {
   UNSAFE_SHORT_WINDOWS_ENV,
 } from '../../lib/recovery/sweeper-env.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { EVERY_SWEEPER_OPTION } from '../support/sweeper-tuning.js';
 
 const config = { changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'blobs', leaseShards: 4 };
 
@@ -45,11 +52,19 @@ const below = [
   ['skewMarginMs', SWEEPER_ENV.skewMarginMs, 4_999, MIN_SKEW_MARGIN_MS, 'clock lags'],
   ['claimMs', SWEEPER_ENV.claimMs, 0, MIN_CLAIM_MS, 'second sweeper'],
   ['claimMs', SWEEPER_ENV.claimMs, 59_999, MIN_CLAIM_MS, 'second sweeper'],
+  ['quarantineRecheckMs', SWEEPER_ENV.quarantineRecheckMs, 59_999, MIN_QUARANTINE_RECHECK_MS, 'every sweep would'],
+  ['retryFailedMs', SWEEPER_ENV.retryFailedMs, 0, MIN_RETRY_FAILED_MS, 'throttles or fails'],
 ] as const;
 
 describe('sweeper window floors', () => {
-  it('the floors: upload window 15 min (a Lambda invocation), skew margin 5 s, claim 60 s', () => {
-    expect([MIN_MAX_UPLOAD_MS, MIN_SKEW_MARGIN_MS, MIN_CLAIM_MS]).toEqual([15 * 60_000, 5_000, 60_000]);
+  it('the floors: upload window 15 min (a Lambda invocation), skew margin 5 s, claim 60 s, quarantine recheck 1 min, retry 5 s', () => {
+    expect([MIN_MAX_UPLOAD_MS, MIN_SKEW_MARGIN_MS, MIN_CLAIM_MS, MIN_QUARANTINE_RECHECK_MS, MIN_RETRY_FAILED_MS]).toEqual([
+      15 * 60_000,
+      5_000,
+      60_000,
+      60_000,
+      5_000,
+    ]);
   });
 
   it.each(below)(
@@ -129,6 +144,8 @@ describe('sweeper window floors', () => {
     ['skewMarginMs', SWEEPER_ENV.skewMarginMs, MAX_SKEW_MARGIN_MS],
     ['claimMs', SWEEPER_ENV.claimMs, MAX_CLAIM_MS],
     ['maxUploadMs', SWEEPER_ENV.maxUploadMs, MAX_MAX_UPLOAD_MS],
+    ['quarantineRecheckMs', SWEEPER_ENV.quarantineRecheckMs, MAX_QUARANTINE_RECHECK_MS],
+    ['retryFailedMs', SWEEPER_ENV.retryFailedMs, MAX_RETRY_FAILED_MS],
   ] as const)(
     '%s above its ceiling stops recovery silently: refused from %s and as an option, even for a drill',
     (option, variable, ceiling) => {
@@ -214,22 +231,88 @@ describe("the upload listing's bound and the deadline margins, from the environm
     expect(sweeper({ [option]: max })).not.toThrow();
   });
 
-  it('sweeperTuningToEnv writes what sweeperTuningFromEnv reads back, every option, and refuses what the sweeper refuses', () => {
-    const tuning = {
-      claimMs: 120_000,
-      skewMarginMs: 10_000,
-      maxUploadMs: 30 * 60_000,
-      concurrency: 8,
-      maxUploadListingPages: 20,
-      deadlineMarginMs: 20_000,
-      answerMarginMs: 4_000,
-    };
-    expect(Object.keys(tuning).sort()).toEqual(Object.keys(SWEEPER_ENV).sort());
-    expect(sweeperTuningFromEnv(sweeperTuningToEnv(tuning))).toEqual(tuning);
+  it('sweeperTuningToEnv writes what sweeperTuningFromEnv reads back, every variable, and refuses what the sweeper refuses', () => {
+    const env = sweeperTuningToEnv(EVERY_SWEEPER_OPTION);
+    expect(Object.keys(env).sort()).toEqual(Object.values(SWEEPER_ENV).sort());
+    expect(sweeperTuningFromEnv(env)).toEqual(EVERY_SWEEPER_OPTION);
+    expect(sweeperTuningToEnv({ shardlessScan: false })).toEqual({ TIERLOG_SHARDLESS_SCAN_SEGMENTS: '0' });
+    expect(sweeperTuningFromEnv(sweeperTuningToEnv({ shardlessScan: false }))).toEqual({ shardlessScan: false });
     const err = refusal(() =>
       sweeperTuningToEnv({ maxUploadListingPages: 0 }, { maxUploadListingPages: 'sweeperTuning.maxUploadListingPages' }),
     );
     expect(err.setting).toBe('sweeperTuning.maxUploadListingPages');
     expect(refusal(() => sweeperTuningToEnv({ claimMs: 1_000 })).message).toContain('floor');
+  });
+});
+
+describe('the quarantine recheck, the retry of failed deletes and the scan for items without a shard, from the environment', () => {
+  const sweeper = (options: Record<string, unknown>) => () =>
+    new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), ...options });
+
+  it('TIERLOG_QUARANTINE_RECHECK_MS and TIERLOG_RETRY_FAILED_MS set the options', () => {
+    expect(sweeperTuningFromEnv({ TIERLOG_QUARANTINE_RECHECK_MS: '7200000', TIERLOG_RETRY_FAILED_MS: '120000' })).toEqual({
+      quarantineRecheckMs: 7_200_000,
+      retryFailedMs: 120_000,
+    });
+  });
+
+  it.each([
+    [{ TIERLOG_SHARDLESS_SCAN_SEGMENTS: '0' }, false],
+    // Pages are checked, and carry nothing, while the scan is off.
+    [{ TIERLOG_SHARDLESS_SCAN_SEGMENTS: '0', TIERLOG_SHARDLESS_SCAN_PAGES: '9' }, false],
+    [{ TIERLOG_SHARDLESS_SCAN_SEGMENTS: '20' }, { segments: 20, maxPages: 4 }],
+    [{ TIERLOG_SHARDLESS_SCAN_PAGES: '10' }, { segments: 8, maxPages: 10 }],
+    [
+      {
+        TIERLOG_SHARDLESS_SCAN_SEGMENTS: String(MAX_SHARDLESS_SCAN_SEGMENTS),
+        TIERLOG_SHARDLESS_SCAN_PAGES: String(MAX_SHARDLESS_SCAN_PAGES),
+      },
+      { segments: MAX_SHARDLESS_SCAN_SEGMENTS, maxPages: MAX_SHARDLESS_SCAN_PAGES },
+    ],
+    [
+      { TIERLOG_SHARDLESS_SCAN_SEGMENTS: '1', TIERLOG_SHARDLESS_SCAN_PAGES: '1' },
+      { segments: 1, maxPages: 1 },
+    ],
+  ])('%o sets shardlessScan to %o (a part left unset keeps its default)', (env, scan) => {
+    expect(sweeperTuningFromEnv(env)).toEqual({ shardlessScan: scan });
+  });
+
+  it('the scan caps its segments far below DynamoDB parallel Scan limit of 1 000 000', () => {
+    expect([MAX_SHARDLESS_SCAN_SEGMENTS, MAX_SHARDLESS_SCAN_PAGES]).toEqual([100, 100]);
+  });
+
+  it.each([
+    ['TIERLOG_QUARANTINE_RECHECK_MS', 'hourly', 'a non-negative integer'],
+    ['TIERLOG_RETRY_FAILED_MS', '-5', 'a non-negative integer'],
+    ['TIERLOG_SHARDLESS_SCAN_SEGMENTS', 'off', 'a non-negative integer'],
+    ['TIERLOG_SHARDLESS_SCAN_SEGMENTS', String(MAX_SHARDLESS_SCAN_SEGMENTS + 1), `from 1 to ${MAX_SHARDLESS_SCAN_SEGMENTS}`],
+    ['TIERLOG_SHARDLESS_SCAN_SEGMENTS', '1000000', 'TIERLOG_SHARDLESS_SCAN_SEGMENTS=0'],
+    ['TIERLOG_SHARDLESS_SCAN_PAGES', '0', `from 1 to ${MAX_SHARDLESS_SCAN_PAGES}`],
+    ['TIERLOG_SHARDLESS_SCAN_PAGES', String(MAX_SHARDLESS_SCAN_PAGES + 1), 'pages of 1 MB'],
+  ])('%s=%s is refused, naming the variable', (variable, raw, why) => {
+    const err = refusal(() => sweeperTuningFromEnv({ [variable]: raw }));
+    expect(err.setting).toBe(variable);
+    expect(err.message).toContain(variable);
+    expect(err.message).toContain(why);
+  });
+
+  it('bad pages are refused while the scan is off too', () => {
+    const err = refusal(() => sweeperTuningFromEnv({ TIERLOG_SHARDLESS_SCAN_SEGMENTS: '0', TIERLOG_SHARDLESS_SCAN_PAGES: '0' }));
+    expect(err.setting).toBe('TIERLOG_SHARDLESS_SCAN_PAGES');
+  });
+
+  it.each([
+    [{ segments: 0, maxPages: 4 }, 'shardlessScan.segments'],
+    [{ segments: 1_000_000, maxPages: 4 }, 'shardlessScan.segments'],
+    [{ segments: 2.5, maxPages: 4 }, 'shardlessScan.segments'],
+    [{ segments: 8, maxPages: 0 }, 'shardlessScan.maxPages'],
+    [{ segments: 8, maxPages: MAX_SHARDLESS_SCAN_PAGES + 1 }, 'shardlessScan.maxPages'],
+  ])('shardlessScan %o is refused as a Sweeper option, naming %s', (scan, setting) => {
+    expect(refusal(sweeper({ shardlessScan: scan })).setting).toBe(setting);
+  });
+
+  it('shardlessScan false and its bounds are accepted as Sweeper options', () => {
+    expect(sweeper({ shardlessScan: false })).not.toThrow();
+    expect(sweeper({ shardlessScan: { segments: MAX_SHARDLESS_SCAN_SEGMENTS, maxPages: MAX_SHARDLESS_SCAN_PAGES } })).not.toThrow();
   });
 });

@@ -3,7 +3,8 @@
  * BatchGetItem held (by the fault injector's `before` hook, until the test releases it) while the
  * sweeper's clock jumps past the deadline. The sweep returns its report (`stoppedEarly`), counts
  * nothing an answer did not confirm, leaves the instance claimed with its entries, acts on no
- * late answer, and a later sweep (past the claim) recovers everything.
+ * late answer, and a later sweep (past the claim) recovers everything. A sweep whose abort
+ * signal fired takes nothing more, the same way.
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
@@ -111,5 +112,28 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     for (const answerMarginMs of [-1, 1.5, Number.NaN]) {
       expect(() => makeSweeper(fx, 0, { answerMarginMs })).toThrow(ConfigError);
     }
+  });
+});
+
+describe('a sweep whose signal is aborted', () => {
+  test('before it takes anything: no instance is taken, nothing changes, the report says stoppedEarly; the next sweep recovers all', async () => {
+    const fx = await freshFixture();
+    // Fenced by an earlier sweep, its upload window closed: a sweep would judge and delete at once.
+    await putDeadInstance(fx, { count: 2, fenced: true });
+    const before = await rawState(fx);
+    const s = makeSweeper(fx, 0);
+    open.push(s);
+    expect(await s.sweeper.sweep({ signal: AbortSignal.abort() })).toMatchObject({
+      stoppedEarly: true,
+      instancesExpired: 0,
+      instancesClaimed: 0,
+      entriesRecovered: 0,
+      blobsDeleted: 0,
+    });
+    const after = await rawState(fx);
+    expect(after.instances).toEqual(before.instances);
+    expect(after.blobs).toEqual(before.blobs);
+    expect(await s.sweeper.sweep()).toMatchObject({ stoppedEarly: false, instancesClaimed: 1, entriesRecovered: 2, blobsDeleted: 2 });
+    await expectClean(fx, expect);
   });
 });
