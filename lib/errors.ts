@@ -17,8 +17,9 @@ export class ConfigError extends TierlogError {
     message: string,
     /** The setting (environment variable or option) at fault. */
     readonly setting: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

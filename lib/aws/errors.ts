@@ -108,7 +108,9 @@ export function refusedOutright(err: unknown): boolean {
  */
 export function sdkConfigurationError(err: unknown): ConfigError | undefined {
   if (err instanceof Error && err.message === 'Region is missing') {
-    return new ConfigError('no AWS region: set AWS_REGION, or AWS_PROFILE naming a profile that has a region', 'AWS_REGION');
+    return new ConfigError('no AWS region: set AWS_REGION, or AWS_PROFILE naming a profile that has a region', 'AWS_REGION', {
+      cause: err,
+    });
   }
   return undefined;
 }
@@ -132,6 +134,7 @@ export function translateAwsError(err: unknown, context: { operation: string; ta
     return new ConfigError(
       `table "${context.table}" does not have the key or index tierlog uses for it (DynamoDB: ${messageOf(err)}): the setting that names it names another table`,
       context.table,
+      { cause: err },
     );
   }
   // A 403 is always an authorization failure (a HEAD answers it without a body, so without a name).
