@@ -5,7 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, Context, ScheduledEvent } from 'aws-lambda';
 import { vi } from 'vitest';
+import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { configToEnv } from '../../lib/config.js';
+import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import type { Fixture } from '../support/local.js';
 
 export function lambdaContext(functionName: string, remainingMs = 60_000): Context {
@@ -59,6 +61,22 @@ export function httpEvent(
     ...(options.body !== undefined ? { body: options.body } : {}),
     isBase64Encoded: options.isBase64Encoded ?? false,
   };
+}
+
+/** `method /objects/<key>` answered by the objects API over `store`, with a binary body sent base64 as Lambda does. */
+export function objectsRequest(
+  store: TieredStore,
+  method: string,
+  key: string,
+  init: { body?: Uint8Array; headers?: Record<string, string> } = {},
+): ReturnType<typeof handleObjectsRequest> {
+  return handleObjectsRequest(
+    store,
+    httpEvent(method, `/objects/${key}`, {
+      ...(init.headers !== undefined ? { headers: init.headers } : {}),
+      ...(init.body !== undefined ? { body: Buffer.from(init.body).toString('base64'), isBase64Encoded: true } : {}),
+    }),
+  );
 }
 
 /** An EventBridge scheduled event, with extra fields (e.g. `shards`) merged in. */

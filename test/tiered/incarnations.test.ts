@@ -7,9 +7,8 @@
  * hold.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { VersionConflictError } from '../../lib/errors.js';
-import { httpEvent } from '../functions/lambda.js';
+import { objectsRequest } from '../functions/lambda.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { KiB, expectClean, makeWriter, randomBody, rawValue, sameBytes, sweepPastEverything, type Writer } from './harness.js';
 
@@ -97,15 +96,7 @@ describe('versions across a delete (library)', () => {
 });
 
 describe('ETags across a delete (HTTP)', () => {
-  function event(method: string, key: string, init: { body?: Uint8Array; headers?: Record<string, string> } = {}) {
-    return handleObjectsRequest(
-      w.store,
-      httpEvent(method, `/objects/${key}`, {
-        ...(init.headers !== undefined ? { headers: init.headers } : {}),
-        ...(init.body !== undefined ? { body: Buffer.from(init.body).toString('base64'), isBase64Encoded: true } : {}),
-      }),
-    );
-  }
+  const event = (method: string, key: string, init?: Parameters<typeof objectsRequest>[3]) => objectsRequest(w.store, method, key, init);
 
   for (const [label, size] of sizes) {
     test(`${label}: If-Match with the ETag of a deleted object is 412 on the re-created one`, async () => {

@@ -13,10 +13,9 @@
  */
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { VersionConflictError } from '../../lib/errors.js';
 import { firstVersion, nextVersion, VERSIONS_PER_MS } from '../../lib/tiered/versions.js';
-import { httpEvent } from '../functions/lambda.js';
+import { objectsRequest } from '../functions/lambda.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, makeWriter, randomBody, rawState, rawValue, sameBytes, type Writer } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
@@ -140,15 +139,7 @@ test('re-created through an upload session: the complete starts above the remove
 });
 
 describe('HTTP: an ETag taken before TTL removed the object', () => {
-  function event(method: string, key: string, init: { body?: Uint8Array; headers?: Record<string, string> } = {}) {
-    return handleObjectsRequest(
-      w.store,
-      httpEvent(method, `/objects/${key}`, {
-        ...(init.headers !== undefined ? { headers: init.headers } : {}),
-        ...(init.body !== undefined ? { body: Buffer.from(init.body).toString('base64'), isBase64Encoded: true } : {}),
-      }),
-    );
-  }
+  const event = (method: string, key: string, init?: Parameters<typeof objectsRequest>[3]) => objectsRequest(w.store, method, key, init);
 
   test.each([
     ['inline', 100],
