@@ -27,6 +27,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
+import { LEASE_INDEX_NAME } from '../lib/constants.js';
 import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { deliverAccessLogs } from './bucket.js';
@@ -232,10 +233,17 @@ export class AuditAtScale extends Construct {
     });
     this.function = fn.function;
     this.functionRole = fn.role;
-    // Re-verification: scan the change log, consistent batch reads of HV, existence by a listing
-    // of the exact key (ListObjectsV2, prefix-scoped below), and deletes under the prefix. It never
-    // reads a blob, so it has no s3:GetObject; report-only, it has no object access at all.
-    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [resources.changeLogTable.tableArn] }));
+    // Re-verification: scan the change log (and, when it is empty, read one count of its lease
+    // index: an empty table without it is not a change log), consistent batch reads of HV,
+    // existence by a listing of the exact key (ListObjectsV2, prefix-scoped below), and deletes
+    // under the prefix. It never reads a blob, so it has no s3:GetObject; report-only, it has no
+    // object access at all.
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Scan'],
+        resources: [resources.changeLogTable.tableArn, `${resources.changeLogTable.tableArn}/index/${LEASE_INDEX_NAME}`],
+      }),
+    );
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [resources.objectsTable.tableArn] }),
     );

@@ -11,15 +11,18 @@
  * not parse but has a readable object id holds every blob of that object. An entry with no
  * readable object id, an item that cannot be read at all, or one without the table's key `pk`
  * (the table is not a change log: the objects table named by mistake, say) sets `refuse`: the
- * caller deletes nothing. Nothing read from a corrupt item ever drives a delete.
+ * caller deletes nothing. A table that holds no item at all is checked for the change log's lease
+ * index, so an empty table of another kind is refused too. Nothing read from a corrupt item ever
+ * drives a delete.
  */
-import { type AttributeValue, type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, paginateScan, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { unmarshallOptions } from '../aws/clients.js';
 import { translateAwsError } from '../aws/errors.js';
 import { decodeEntry, isEntryAttribute } from '../changelog/entry-codec.js';
 import { parseInstanceItem } from '../changelog/instance-item.js';
-import { CorruptItemError } from '../errors.js';
+import { AccessDeniedError, CorruptItemError } from '../errors.js';
+import { LEASE_INDEX_NAME } from '../constants.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 
 /** A change-log item or entry an audit could not parse (reported; see the module doc). */
@@ -101,8 +104,30 @@ export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: s
   } catch (err) {
     throw translateAwsError(err, { operation: 'Scan', table });
   }
+  if (uuids.size === 0 && corrupt.length === 0 && refuse === undefined) await assertChangeLogShape(dynamodb, table);
   return { uuids, objects, corrupt, ...(refuse !== undefined ? { refuse } : {}) };
 }
+
+/**
+ * An empty scan says nothing about which table it read: an empty table of another kind would
+ * show nothing in flight. One read of the change log's lease index (at most one item) tells: a
+ * table without it is refused with a `ConfigError` naming it (`translateAwsError`). A caller not
+ * allowed to read the index (an operator's role granted the table alone) learns nothing from it
+ * and goes on; the construct grants it to the at-scale audit Lambda.
+ */
+async function assertChangeLogShape(dynamodb: DynamoDBClient, table: string): Promise<void> {
+  if (shapeKnown.has(table)) return;
+  try {
+    await dynamodb.send(new ScanCommand({ TableName: table, IndexName: LEASE_INDEX_NAME, Limit: 1, Select: 'COUNT' }));
+  } catch (err) {
+    const translated = translateAwsError(err, { operation: 'Scan', table });
+    if (!(translated instanceof AccessDeniedError)) throw translated;
+  }
+  shapeKnown.add(table);
+}
+
+/** Tables whose lease index was read (or cannot be): a table's indexes do not change under a run. */
+const shapeKnown = new Set<string>();
 
 /** Every attribute name and every string (binaries decoded as UTF-8) in a raw item, nested included. */
 function texts(item: Record<string, AttributeValue>): string[] {

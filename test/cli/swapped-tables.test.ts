@@ -8,6 +8,7 @@
  *  - `tierlog sweep` and `tierlog inspect` need the change log's key and lease index: a
  *    configuration error (exit 2) naming the table, not DynamoDB's bare ValidationException.
  */
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
@@ -54,6 +55,25 @@ describe('one table named for the other', () => {
     );
     expect(report.deleted).toBe(0);
     expect(report.kept.map((k) => k.reason)).toEqual(['change-log-unreadable', 'change-log-unreadable']);
+    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+  });
+
+  test('an empty table of another kind as the change log: the audit stops before any delete, naming it (exit 2)', async () => {
+    const { fx, live, orphan } = await store();
+    const empty = `${fx.config.objectsTable}-empty`;
+    await fx.dynamodb.send(
+      new CreateTableCommand({
+        TableName: empty,
+        AttributeDefinitions: [{ AttributeName: 'key', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const run = await cli({ ...fx, config: { ...fx.config, changeLogTable: empty } }, ['audit', '--older-than', '90m', '--delete'], {
+      clock: ahead,
+    });
+    expect(run.code).toBe(2);
+    expect(run.err).toMatch(new RegExp(`^tierlog: configuration: table "${empty}" does not have the key or index tierlog uses`));
     expect(await keysOf(fx)).toEqual([orphan, live].sort());
   });
 
