@@ -20,7 +20,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { awsErrorName, isNoSuchKey, translateAwsError } from '../aws/errors.js';
+import { awsErrorName, isDefiniteRejection, isNoSuchKey, translateAwsError } from '../aws/errors.js';
 import { type PresignedUrl, presignUrl } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { ResourceMissingError, TierlogError, ValidationError } from '../errors.js';
@@ -172,9 +172,11 @@ export class LtBucket {
   }
 
   /**
-   * Deletes blobs with DeleteObjects, 1 000 a request; returns the keys S3 refused (all of a
-   * batch's keys when an error in its answer names none). If a batch request fails as a whole,
-   * its keys are deleted one by one.
+   * Deletes blobs with DeleteObjects, 1 000 a request (a lone key with DeleteObject); returns the
+   * keys S3 refused (all of a batch's keys when an error in its answer names none). If a batch
+   * request fails as a whole for a reason other than a missing bucket or access denied, its keys
+   * are deleted one by one. Throws when the bucket is missing, when S3 refuses a whole batch as
+   * access denied, and when a request's outcome is unknown.
    */
   async deleteMany(keys: readonly string[]): Promise<DeleteFailure[]> {
     for (const key of keys) this.assertOwned(key);
@@ -182,7 +184,7 @@ export class LtBucket {
     for (let i = 0; i < keys.length; i += S3_DELETE_BATCH) {
       const batch = keys.slice(i, i + S3_DELETE_BATCH);
       if (batch.length === 1) {
-        await this.delete(batch[0]!);
+        await this.deleteOneOfMany(batch[0]!, failures);
         continue;
       }
       try {
@@ -203,10 +205,27 @@ export class LtBucket {
       } catch (err) {
         const translated = translateAwsError(err, { operation: 'DeleteObjects', bucket: this.bucket });
         if (translated !== err) throw translated;
-        for (const key of batch) await this.delete(key);
+        for (const key of batch) await this.deleteOneOfMany(key, failures);
       }
     }
     return failures;
+  }
+
+  /**
+   * One key of {@link deleteMany} in its own DeleteObject. S3's refusal of the key (a 4xx answer,
+   * such as AccessDenied from a bucket policy) is added to `failures`, as DeleteObjects names a key
+   * it refused in its answer, so a caller sees the same outcome whether the key went alone or in a
+   * batch. A missing bucket, and a request whose outcome is unknown (no answer, 5xx or throttling
+   * after the SDK's retries), throw.
+   */
+  private async deleteOneOfMany(key: string, failures: DeleteFailure[]): Promise<void> {
+    try {
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      const translated = translateAwsError(err, { operation: 'DeleteObject', bucket: this.bucket });
+      if (translated instanceof ResourceMissingError || !isDefiniteRejection(err)) throw translated;
+      failures.push({ key, code: awsErrorName(err) ?? 'Unknown', message: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   /**

@@ -3,7 +3,8 @@
  * and the emulators do not (injected with lib/faults/fault-injector.ts or a response middleware):
  *
  *  - DeleteObjects answers 200 with per-key Errors: those keys are reported as failed deletes,
- *    not counted as deleted, and the exit code is 1; the other keys are gone.
+ *    not counted as deleted, and the exit code is 1; the other keys are gone. A lone key's
+ *    DeleteObject refused with a 403 is reported the same way.
  *  - An error stops the audit after a delete batch went through: the report of what it did until
  *    then is printed (JSON on stdout with --json), the error goes to stderr, exit 1, and the
  *    deleted count is exactly what left the bucket.
@@ -57,6 +58,24 @@ describe('audit --delete under failures', () => {
     const run = await cliJson({ ...fx, s3 }, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
     expect(run.code).toBe(1);
     expect(run.json).toMatchObject({ deleted: 2, deleteFailures: [{ key: refused, code: 'AccessDenied', message: 'Access Denied' }] });
+    expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual([refused]);
+  });
+
+  test('a lone orphan whose DeleteObject S3 refuses (403): the same failed delete (exit 1) as in a batch, not a stopped audit', async () => {
+    const fx = await freshFixture();
+    const [refused] = await orphans(fx, 1);
+    const s3 = createS3Client();
+    closers.push(() => s3.destroy());
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteObjectCommand',
+        error: () => Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } }),
+      })
+      .attach(s3, 's3');
+    const run = await cliJson({ ...fx, s3 }, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ deleted: 0, deleteFailures: [{ key: refused, code: 'AccessDenied', message: 'Access Denied' }] });
     expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual([refused]);
   });
 

@@ -734,4 +734,39 @@ describe('reads and deletes gathered across instances', () => {
     expect(await sweeperAt(fx, PAST_WINDOW_MS + 2 * MIN).sweep()).toMatchObject({ entriesRecovered: 4, blobsDeleted: 4, errors: 0 });
     await expectClean(fx, expect);
   });
+
+  // A key deleted on its own (a batch of one, or each key of a batch DeleteObjects could not
+  // take) and refused by S3 is that key's failure, exactly as when DeleteObjects names it.
+  const accessDenied = () =>
+    Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } });
+  const notImplemented = () =>
+    Object.assign(new Error('A header you provided implies functionality that is not implemented'), {
+      name: 'NotImplemented',
+      $fault: 'server',
+      $metadata: { httpStatusCode: 501 },
+    });
+  test.each([
+    { scene: 'a lone key (DeleteObject) refused', instances: 1, perInstance: 1, batchFails: false },
+    { scene: 'one key of a batch DeleteObjects could not take, deleted one by one, refused', instances: 2, perInstance: 2, batchFails: true },
+  ])('$scene with 403: only its entry is kept, retried after retryFailedMs', async ({ instances, perInstance, batchFails }) => {
+    const fx = await freshFixture();
+    const dead = [];
+    for (let i = 0; i < instances; i++) dead.push(await putDeadInstance(fx, { count: perInstance, shard: i % fx.config.leaseShards }));
+    const refused = dead[0]!.blobs[0]!;
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r) => r.command === 'DeleteObjectCommand' && r.input.Key === refused,
+      error: accessDenied,
+    });
+    if (batchFails) injector.add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: notImplemented });
+    const all = instances * perInstance;
+    const { judge } = await fenceThenSweep(fx, 0, {}, { injector });
+    expect(judge).toMatchObject({ instancesClaimed: instances, entriesRecovered: all - 1, entriesFailed: 1, blobsDeleted: all - 1, errors: 0 });
+    expect(await allKeys(fx)).toEqual([refused]);
+    expect(Object.keys((await rawInstance(fx, dead[0]!.instanceId))!).filter((k) => k.startsWith('c_'))).toHaveLength(1);
+    // Kept, not lost: after retryFailedMs (60 s) a sweep with S3 answering deletes the blob.
+    expect(await sweeperAt(fx, PAST_WINDOW_MS + 2 * MIN).sweep()).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    await expectClean(fx, expect);
+    expect((await rawState(fx)).instances).toEqual([]);
+  });
 });
