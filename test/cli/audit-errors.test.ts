@@ -70,7 +70,8 @@ describe('audit --delete under failures', () => {
       .add({
         kind: 'fail',
         match: (r) => r.command === 'DeleteObjectCommand',
-        error: () => Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } }),
+        error: () =>
+          Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } }),
       })
       .attach(s3, 's3');
     const run = await cliJson({ ...fx, s3 }, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });

@@ -747,7 +747,12 @@ describe('reads and deletes gathered across instances', () => {
     });
   test.each([
     { scene: 'a lone key (DeleteObject) refused', instances: 1, perInstance: 1, batchFails: false },
-    { scene: 'one key of a batch DeleteObjects could not take, deleted one by one, refused', instances: 2, perInstance: 2, batchFails: true },
+    {
+      scene: 'one key of a batch DeleteObjects could not take, deleted one by one, refused',
+      instances: 2,
+      perInstance: 2,
+      batchFails: true,
+    },
   ])('$scene with 403: only its entry is kept, retried after retryFailedMs', async ({ instances, perInstance, batchFails }) => {
     const fx = await freshFixture();
     const dead = [];
@@ -761,7 +766,13 @@ describe('reads and deletes gathered across instances', () => {
     if (batchFails) injector.add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: notImplemented });
     const all = instances * perInstance;
     const { judge } = await fenceThenSweep(fx, 0, {}, { injector });
-    expect(judge).toMatchObject({ instancesClaimed: instances, entriesRecovered: all - 1, entriesFailed: 1, blobsDeleted: all - 1, errors: 0 });
+    expect(judge).toMatchObject({
+      instancesClaimed: instances,
+      entriesRecovered: all - 1,
+      entriesFailed: 1,
+      blobsDeleted: all - 1,
+      errors: 0,
+    });
     expect(await allKeys(fx)).toEqual([refused]);
     expect(Object.keys((await rawInstance(fx, dead[0]!.instanceId))!).filter((k) => k.startsWith('c_'))).toHaveLength(1);
     // Kept, not lost: after retryFailedMs (60 s) a sweep with S3 answering deletes the blob.
