@@ -4,6 +4,7 @@
  * business: the AWS SDK reads `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3` and
  * `AWS_REGION` itself, so there is no code path of its own for local runs.
  */
+import { checkIntegerIn } from './env-integers.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from './constants.js';
 import { DEFAULT_HV_ATTRIBUTES, type HvAttributeNames } from './tiered/hv-table.js';
@@ -133,9 +134,7 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
       'prefix',
     );
   }
-  if (!Number.isInteger(config.leaseShards) || config.leaseShards < 1 || config.leaseShards > 256) {
-    throw new ConfigError(`leaseShards must be an integer in 1..256, got ${config.leaseShards}`, 'leaseShards');
-  }
+  checkIntegerIn('leaseShards', config.leaseShards, { min: 1, max: 256 }, 'must be an integer in 1..256');
   if (config.hvAttributes !== undefined) checkHvAttributes(config.hvAttributes, 'hvAttributes');
   if (config.replacedBlobCleanup !== undefined && !REPLACED_BLOB_CLEANUPS.includes(config.replacedBlobCleanup)) {
     throw new ConfigError(

@@ -5,6 +5,7 @@
  * variable, never read as a default. A safety age under the audit's floor is refused, so a typo
  * cannot make the function delete younger blobs than the listing audit would.
  */
+import { isIntegerIn } from '../../env-integers.js';
 import { ConfigError } from '../../errors.js';
 import { MIN_AUDIT_AGE_MS } from '../audit.js';
 
@@ -34,7 +35,7 @@ export function snapshotAuditSettingsFromEnv(env: Readonly<Record<string, string
   const ageVar = SNAPSHOT_AUDIT_ENV.olderThanMs;
   const age = requiredVariable(env, ageVar);
   const olderThanMs = /^[0-9]+$/.test(age) ? Number(age) : Number.NaN;
-  if (!Number.isSafeInteger(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
+  if (!isIntegerIn(olderThanMs, MIN_AUDIT_AGE_MS)) {
     throw new ConfigError(`${ageVar} must be an integer of ms, at least ${MIN_AUDIT_AGE_MS} (1 h), got "${age}"`, ageVar);
   }
   const deleteVar = SNAPSHOT_AUDIT_ENV.delete;
