@@ -86,9 +86,9 @@ const IAM_SPECIAL = /[*?${}]/;
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): TierlogConfig {
   const config: TierlogConfig = {
-    changeLogTable: required(env, CONFIG_ENV.changeLogTable),
-    objectsTable: required(env, CONFIG_ENV.objectsTable),
-    bucket: required(env, CONFIG_ENV.bucket),
+    changeLogTable: requiredVariable(env, CONFIG_ENV.changeLogTable),
+    objectsTable: requiredVariable(env, CONFIG_ENV.objectsTable),
+    bucket: requiredVariable(env, CONFIG_ENV.bucket),
     prefix: env[CONFIG_ENV.prefix] ?? DEFAULT_PREFIX,
     leaseShards: parseShards(env[CONFIG_ENV.leaseShards]),
     ...parseHvAttributes(env[CONFIG_ENV.hvAttributes]),
@@ -241,12 +241,15 @@ export function resolveHvAttributes(config: TierlogConfig, explicit?: Partial<Hv
   return configured;
 }
 
-function required(env: Record<string, string | undefined>, name: string): string {
-  const value = env[name];
-  if (value === undefined || value.trim() === '') {
-    throw new ConfigError(`environment variable ${name} is not set`, name);
-  }
-  return value.trim();
+/**
+ * The value of a variable that must be set, trimmed (the functions' own required variables too).
+ *
+ * @throws ConfigError naming it when it is unset or blank.
+ */
+export function requiredVariable(env: Readonly<Record<string, string | undefined>>, name: string): string {
+  const value = env[name]?.trim();
+  if (value === undefined || value === '') throw new ConfigError(`environment variable ${name} is not set`, name);
+  return value;
 }
 
 function parseShards(raw: string | undefined): number {
