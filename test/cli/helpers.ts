@@ -10,7 +10,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { configToEnv } from '../../lib/config.js';
 import type { CliIO } from '../../lib/cli/common.js';
 import { runCli } from '../../lib/cli/program.js';
-import type { Fixture } from '../support/local.js';
+import { type Fixture, freshFixture } from '../support/local.js';
 
 export const HOUR = 60 * 60_000;
 
@@ -94,6 +94,21 @@ export async function putTombstone(fx: Fixture, objectId: string, blob: string, 
       Item: marshall({ key: objectId, version, blob, size: 12, metadata: {}, createdAt: now, updatedAt: now, writeId: uuidv7() }),
     }),
   );
+}
+
+/**
+ * A fresh store with a live large object ("z-live", its tombstone pointing at its blob) and an
+ * orphan ("a-orphan", whose key sorts first in the listing: base64url "YS1…" before "ei1…"), both
+ * blobs stamped `msecs` in their UUIDv7.
+ */
+export async function storeWithOrphan(msecs: number): Promise<{ fx: Fixture; live: string; orphan: string }> {
+  const fx = await freshFixture();
+  const orphan = blobKey(fx, 'a-orphan', msecs);
+  const live = blobKey(fx, 'z-live', msecs);
+  await putBlob(fx, orphan);
+  await putBlob(fx, live, 'live bytes');
+  await putTombstone(fx, 'z-live', live);
+  return { fx, live, orphan };
 }
 
 /** Writes an instance item straight into the change-log table (one implementation, the harness's). */

@@ -8,26 +8,17 @@
  *  - `tierlog sweep` and `tierlog inspect` need the change log's key and lease index: a
  *    configuration error (exit 2) naming the table, not DynamoDB's bare ValidationException.
  */
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
-import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { emptyTable, type Fixture, listKeys } from '../support/local.js';
 import { newChangeId } from '../../lib/ids.js';
-import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
+import { cli, cliJson, HOUR, putRawInstance, rawEntry, storeWithOrphan } from './helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
 const ahead = () => Date.now() + 2 * HOUR;
 
 /** A store with a live large object and an old orphan. */
-async function store(): Promise<{ fx: Fixture; live: string; orphan: string }> {
-  const fx = await freshFixture();
-  const orphan = blobKey(fx, 'a-orphan', OLD);
-  const live = blobKey(fx, 'z-live', OLD);
-  await putBlob(fx, orphan);
-  await putBlob(fx, live, 'live bytes');
-  await putTombstone(fx, 'z-live', live);
-  return { fx, live, orphan };
-}
+const store = () => storeWithOrphan(OLD);
 
 const keysOf = (fx: Fixture) => listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
 const logIsObjects = (fx: Fixture): Fixture => ({ ...fx, config: { ...fx.config, changeLogTable: fx.config.objectsTable } });
@@ -60,15 +51,7 @@ describe('one table named for the other', () => {
 
   test('an empty table of another kind as the change log: the audit stops before any delete, naming it (exit 2)', async () => {
     const { fx, live, orphan } = await store();
-    const empty = `${fx.config.objectsTable}-empty`;
-    await fx.dynamodb.send(
-      new CreateTableCommand({
-        TableName: empty,
-        AttributeDefinitions: [{ AttributeName: 'key', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    const empty = await emptyTable(fx);
     const run = await cli({ ...fx, config: { ...fx.config, changeLogTable: empty } }, ['audit', '--older-than', '90m', '--delete'], {
       clock: ahead,
     });

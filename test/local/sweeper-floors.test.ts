@@ -4,7 +4,6 @@
  * and the CLI) and from the Sweeper's options alike. Drills opt out explicitly.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../lib/errors.js';
 import {
   MAX_CLAIM_MS,
   MAX_MAX_UPLOAD_MS,
@@ -32,18 +31,9 @@ import {
 } from '../../lib/recovery/sweeper-env.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { EVERY_SWEEPER_OPTION } from '../support/sweeper-tuning.js';
+import { refusal } from '../support/refusal.js';
 
 const config = { changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'blobs', leaseShards: 4 };
-
-function refusal(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('accepted');
-}
 
 const below = [
   ['maxUploadMs', SWEEPER_ENV.maxUploadMs, 0, MIN_MAX_UPLOAD_MS, 'Lambda invocation'],

@@ -13,28 +13,19 @@
  *    (checkBatch 1) before the run has seen a blob the table points at (a sample of the table's
  *    pointers decides then: one Scan page per segment).
  */
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { audit } from '../../lib/recovery/audit.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { BINDING_SEGMENTS, judgeStoreBinding, type SampleFinding } from '../../lib/recovery/store-binding.js';
-import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { blobKey, cliJson, HOUR, putBlob, putTombstone } from '../cli/helpers.js';
+import { emptyTable, type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { blobKey, cliJson, HOUR, putBlob, putTombstone, storeWithOrphan } from '../cli/helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
 const ahead = () => Date.now() + 2 * HOUR;
 
 /** A store with a live large object and an old orphan; the orphan's object id sorts first in the listing. */
-async function production(): Promise<{ fx: Fixture; live: string; orphan: string }> {
-  const fx = await freshFixture();
-  const orphan = blobKey(fx, 'a-orphan', OLD); // base64url "YS1…" sorts before "ei1…"
-  const live = blobKey(fx, 'z-live', OLD);
-  await putBlob(fx, orphan);
-  await putBlob(fx, live, 'live bytes');
-  await putTombstone(fx, 'z-live', live);
-  return { fx, live, orphan };
-}
+const production = () => storeWithOrphan(OLD);
 
 /** Another store's objects table: it points at a blob of its own bucket. */
 async function otherStoresTable(): Promise<string> {
@@ -43,20 +34,6 @@ async function otherStoresTable(): Promise<string> {
   await putBlob(other, blob);
   await putTombstone(other, 'z-live', blob);
   return other.config.objectsTable;
-}
-
-/** An objects table with no item. */
-async function emptyTable(fx: Fixture): Promise<string> {
-  const name = `${fx.config.objectsTable}-empty`;
-  await fx.dynamodb.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: 'key', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  return name;
 }
 
 const keysOf = (fx: Fixture) => listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
