@@ -8,6 +8,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { configToEnv } from '../../lib/config.js';
+import { auditCommand } from '../../lib/cli/audit.js';
 import type { CliIO } from '../../lib/cli/common.js';
 import { runCli } from '../../lib/cli/program.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -72,6 +73,36 @@ export async function cliJson<T = any>(
     throw new Error(`not JSON (exit ${run.code}): ${run.out}\nstderr: ${run.err}`);
   }
   return { code: run.code, json, err: run.err };
+}
+
+/**
+ * `tierlog audit` called in-process (`auditCommand`, so a test can pass its hooks and signal) on
+ * the fixture's clients and `clock`, its output captured: the error it stopped with (undefined
+ * when it did not) and the output, for `reportError` to print.
+ */
+export async function auditStop(
+  fx: Fixture,
+  clock: () => number,
+  options: Parameters<typeof auditCommand>[1],
+): Promise<{ err: unknown; c: Captured }> {
+  const c = capture();
+  const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock, io: c.io, env: {} };
+  const err = await auditCommand(ctx, options).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return { err, c };
+}
+
+/** `count` orphans put straight to the bucket (objects `<name>-<i>`, blobs of now): their keys, sorted. */
+export async function putOrphans(fx: Fixture, count: number, name = 'orphan'): Promise<string[]> {
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = blobKey(fx, `${name}-${i}`);
+    await putBlob(fx, key);
+    keys.push(key);
+  }
+  return keys.sort();
 }
 
 /** A blob key of the documented layout; `msecs` sets the time in its UUIDv7. */

@@ -18,7 +18,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { StreamReader, asTtlDeletion, streamEvent } from '../support/stream.js';
-import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
+import { type Fixture, freshFixture, listKeys, prefixKeys, scanAll } from '../support/local.js';
 import { KiB, PAST_WINDOW_MS, makeSweeper, makeWriter, randomBody, sameBytes, steps } from '../tiered/harness.js';
 import { blobKey, cli, cliJson, putBlob } from '../cli/helpers.js';
 import { snapshotsRemovedAfterAll } from '../snapshot-audit/snapshots.js';
@@ -40,7 +40,7 @@ async function overwrittenByDeadWriter(fx: Fixture, key: string): Promise<{ refe
   const setup = makeWriter(fx);
   closers.push(() => setup.close());
   await setup.store.put(key, randomBody(20 * KiB));
-  const [replaced] = await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
+  const [replaced] = await prefixKeys(fx);
 
   const injector = new FaultInjector().add({ kind: 'crashBefore', match: steps(fx.config).deleteBlob });
   const w = makeWriter(fx, { injector, log: { clock: () => Date.now() - 3 * HOUR } });

@@ -18,7 +18,7 @@ import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { audit } from '../../lib/recovery/audit.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { BINDING_SEGMENTS, judgeStoreBinding, type SampleFinding } from '../../lib/recovery/store-binding.js';
-import { emptyTable, type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { blobKey, cliJson, HOUR, putBlob, putTombstone, storeWithOrphan } from '../cli/helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
@@ -36,7 +36,6 @@ async function otherStoresTable(): Promise<string> {
   return other.config.objectsTable;
 }
 
-const keysOf = (fx: Fixture) => listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
 const withTable = (fx: Fixture, objectsTable: string): Fixture => ({ ...fx, config: { ...fx.config, objectsTable } });
 
 async function listingAudit(fx: Fixture, extra: string[] = []) {
@@ -60,7 +59,7 @@ describe("the audits refuse to delete through an objects table that is not the b
       expect(run.json.deleted).toBe(0);
       expect(run.json.deleteRefused).toMatch(/points at blobs that are not in s3:\/\//);
     }
-    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 
   test("another store's table: the snapshot re-verification keeps every candidate as store-unbound", async () => {
@@ -69,7 +68,7 @@ describe("the audits refuse to delete through an objects table that is not the b
     expect(report.deleted).toBe(0);
     expect(report.kept.map((k) => k.reason)).toEqual(['store-unbound', 'store-unbound']);
     expect(report.refusal).toMatch(/points at blobs that are not in/);
-    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 
   test('an empty table: refused, unless --empty-store-ok states the store holds no large object', async () => {
@@ -80,14 +79,14 @@ describe("the audits refuse to delete through an objects table that is not the b
     const refused = await listingAudit(empty);
     expect(refused.code).toBe(1);
     expect(refused.json.deleteRefused).toMatch(/points at no blob/);
-    expect(await keysOf(fx)).toEqual([orphan]);
+    expect(await prefixKeys(fx)).toEqual([orphan]);
     expect((await reverify(empty, [orphan])).kept).toEqual([{ key: orphan, reason: 'store-unbound' }]);
-    expect(await keysOf(fx)).toEqual([orphan]);
+    expect(await prefixKeys(fx)).toEqual([orphan]);
 
     const confirmed = await listingAudit(empty, ['--empty-store-ok']);
     expect(confirmed.code).toBe(0);
     expect(confirmed.json.deleted).toBe(1);
-    expect(await keysOf(fx)).toEqual([]);
+    expect(await prefixKeys(fx)).toEqual([]);
   });
 
   test.each([
@@ -120,7 +119,7 @@ describe("the audits refuse to delete through an objects table that is not the b
     } finally {
       dynamodb.destroy();
     }
-    expect(await keysOf(fx)).toEqual([live]);
+    expect(await prefixKeys(fx)).toEqual([live]);
   });
 
   test('the right table, snapshot re-verification: the sample binds it, the orphan is deleted', async () => {
@@ -128,7 +127,7 @@ describe("the audits refuse to delete through an objects table that is not the b
     const report = await reverify(fx, [orphan]);
     expect(report.refusal).toBeUndefined();
     expect(report.deleted).toBe(1);
-    expect(await keysOf(fx)).toEqual([live]);
+    expect(await prefixKeys(fx)).toEqual([live]);
   });
 });
 

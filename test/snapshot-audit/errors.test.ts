@@ -11,11 +11,11 @@ import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { SnapshotAuditIncompleteError } from '../../lib/recovery/snapshot-audit/errors.js';
-import { type AuditCommandOptions, auditCommand } from '../../lib/cli/audit.js';
+import type { AuditCommandOptions } from '../../lib/cli/audit.js';
 import { InterruptedError } from '../../lib/cli/common.js';
 import { reportError } from '../../lib/cli/program.js';
-import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { blobKey, capture, HOUR, putBlob, putTombstone } from '../cli/helpers.js';
+import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
+import { auditStop, blobKey, HOUR, putBlob, putOrphans, putTombstone } from '../cli/helpers.js';
 import { snapshotsRemovedAfterAll } from './snapshots.js';
 
 const snapshotsAt = snapshotsRemovedAfterAll();
@@ -29,13 +29,7 @@ async function snapshotNow(fx: Fixture) {
 
 /** `count` old orphans in the bucket (sorted keys) and snapshots of that state. */
 async function snapshotOfOrphans(fx: Fixture, count: number) {
-  const keys: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const key = blobKey(fx, `orphan-${i}`);
-    await putBlob(fx, key);
-    keys.push(key);
-  }
-  keys.sort();
+  const keys = await putOrphans(fx, count);
   return { keys, ...(await snapshotNow(fx)) };
 }
 
@@ -59,27 +53,14 @@ const accessDenied = () => Object.assign(new Error('not authorized'), { name: 'A
  * `tierlog audit --inventory --export --delete` from `snap` (safety age 1 h, the store declared
  * to hold only orphans) with `options`, its output captured: the error it stops with.
  */
-async function cliAuditStop(
+function cliAuditStop(
   fx: Fixture,
   snap: { inventory: string; exportDir: string; now: number },
   options: AuditCommandOptions & { json?: boolean },
 ) {
-  const c = capture();
-  const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => snap.now, io: c.io, env: {} };
-  const err = await rejectionOf(
-    auditCommand(ctx, {
-      inventory: snap.inventory,
-      export: snap.exportDir,
-      olderThanMs: HOUR,
-      delete: true,
-      emptyStoreOk: true,
-      ...options,
-    }),
-  );
-  return { err, c };
+  const from = { inventory: snap.inventory, export: snap.exportDir };
+  return auditStop(fx, () => snap.now, { ...from, olderThanMs: HOUR, delete: true, emptyStoreOk: true, ...options });
 }
-
-const keysOf = (fx: Fixture) => listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
 
 describe('snapshot audit under failures', () => {
   test('a failing live read of a proposed loss stops the audit before any orphan is deleted', async () => {
@@ -98,7 +79,7 @@ describe('snapshot audit under failures', () => {
       .attach(dynamodb, 'dynamodb');
     try {
       await expect(snapshotAudit(deleting(fx, dynamodb, snap))).rejects.toThrow(/access denied/);
-      expect(await keysOf(fx)).toEqual([orphan]);
+      expect(await prefixKeys(fx)).toEqual([orphan]);
     } finally {
       dynamodb.destroy();
     }
@@ -123,7 +104,7 @@ describe('snapshot audit under failures', () => {
       const { report } = err as SnapshotAuditIncompleteError;
       expect(report).toMatchObject({ deleted: 1, orphans: [snap.keys[0]], deleteFailures: [] });
       expect((err as Error).message).toMatch(/^snapshot audit stopped after 1 blobs deleted: access denied/);
-      expect(await keysOf(fx)).toEqual(snap.keys.slice(1));
+      expect(await prefixKeys(fx)).toEqual(snap.keys.slice(1));
     } finally {
       dynamodb.destroy();
     }
@@ -147,7 +128,7 @@ describe('snapshot audit under failures', () => {
       });
       expect(err).toBeInstanceOf(SnapshotAuditIncompleteError);
       expect(deletes).toEqual([[snap.keys[0]]]);
-      expect(await keysOf(fx)).toEqual(snap.keys.slice(1));
+      expect(await prefixKeys(fx)).toEqual(snap.keys.slice(1));
       expect(reportError(err, c.io)).toBe(130);
       expect(c.err()).toMatch(/^tierlog: snapshot audit stopped after 1 blobs deleted: interrupted/);
       if (json) expect(JSON.parse(c.out())).toMatchObject({ delete: true, deleted: 1, orphans: [snap.keys[0]], deleteFailures: [] });
@@ -163,6 +144,6 @@ describe('snapshot audit under failures', () => {
     const { err, c } = await cliAuditStop(fx, snap, { signal: interrupt.signal });
     expect(err).toBeInstanceOf(InterruptedError);
     expect(reportError(err, c.io)).toBe(130);
-    expect(await keysOf(fx)).toEqual(snap.keys);
+    expect(await prefixKeys(fx)).toEqual(snap.keys);
   });
 });

@@ -63,3 +63,6 @@ export const scanAll = scanTable;
 
 /** Every key in the bucket (under `prefix` when given). */
 export const listKeys = (s3: S3Client, bucket: string, prefix?: string): Promise<string[]> => listBlobs(s3, bucket, prefix);
+
+/** Every key under the fixture's prefix (`<prefix>/`), in the bucket's listing order. */
+export const prefixKeys = (fx: Fixture): Promise<string[]> => listBlobs(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
