@@ -75,6 +75,19 @@ function claimAt(instanceId: string, now: number, claimant = 'sweeper-1') {
 
 const isUpdate = (command: string) => command === 'UpdateItem';
 
+/** A writer whose instance `old` holds entries `a` and `b` and was claimed by sweeper-1 once its lease ran out. */
+async function claimedWithTwoEntries(): Promise<Writer & { a: string; b: string; old: string }> {
+  const w = writer();
+  const a = newChangeId();
+  const b = newChangeId();
+  await w.log.record(a, { id: 'a' });
+  await w.log.record(b, { id: 'b' });
+  const old = w.log.instanceId;
+  w.clock.advance(LEASE + SKEW + 1);
+  expect(await claimAt(old, w.clock.now)).toBeDefined();
+  return { ...w, a, b, old };
+}
+
 /**
  * An objects-table write of `key` in one transaction with the fence of `changeId`: undefined when
  * it commits, else the error.
@@ -306,14 +319,7 @@ describe('claims fence the writer', () => {
   });
 
   it('remove of an entry of a claimed instance leaves it to the sweeper and takes a new identity', async () => {
-    const { log, clock, probe: p } = writer();
-    const a = newChangeId();
-    const b = newChangeId();
-    await log.record(a, { id: 'a' });
-    await log.record(b, { id: 'b' });
-    const old = log.instanceId;
-    clock.advance(LEASE + SKEW + 1);
-    expect(await claimAt(old, clock.now)).toBeDefined();
+    const { log, probe: p, a, b, old } = await claimedWithTwoEntries();
     p.clear();
     await log.remove(a);
     expect(log.instanceId).not.toBe(old);
@@ -602,14 +608,7 @@ describe('retirement', () => {
   });
 
   it('remove never re-creates an item a sweeper drained and deleted', async () => {
-    const { log, clock } = writer();
-    const a = newChangeId();
-    const b = newChangeId();
-    await log.record(a, { id: 'a' });
-    await log.record(b, { id: 'b' });
-    const old = log.instanceId;
-    clock.advance(LEASE + SKEW + 1);
-    expect(await claimAt(old, clock.now)).toBeDefined();
+    const { log, clock, a, b, old } = await claimedWithTwoEntries();
     expect(await sweeper.settle(old, { claimant: 'sweeper-1', drop: [a, b], leaseUntil: clock.now + CLAIM_MS })).toBe(true);
     expect(await sweeper.deleteClaimed(old, 'sweeper-1')).toBe(true);
     await expect(log.remove(a)).resolves.toBeUndefined();
