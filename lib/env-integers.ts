@@ -14,7 +14,7 @@ import { ConfigError } from './errors.js';
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Whether `value` is a safe integer in `min..max` (a non-number is not). */
-export function isIntegerIn(value: unknown, min: number, max: number = Number.MAX_SAFE_INTEGER): value is number {
+export function isIntegerIn(value: unknown, min: number, max: number = Number.MAX_SAFE_INTEGER): boolean {
   return Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max;
 }
 
