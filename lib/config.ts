@@ -4,6 +4,7 @@
  * business: the AWS SDK reads `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3` and
  * `AWS_REGION` itself, so there is no code path of its own for local runs.
  */
+import { checkIntegerIn } from './env-integers.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from './constants.js';
 import { DEFAULT_HV_ATTRIBUTES, type HvAttributeNames } from './tiered/hv-table.js';
@@ -85,9 +86,9 @@ const IAM_SPECIAL = /[*?${}]/;
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): TierlogConfig {
   const config: TierlogConfig = {
-    changeLogTable: required(env, CONFIG_ENV.changeLogTable),
-    objectsTable: required(env, CONFIG_ENV.objectsTable),
-    bucket: required(env, CONFIG_ENV.bucket),
+    changeLogTable: requiredVariable(env, CONFIG_ENV.changeLogTable),
+    objectsTable: requiredVariable(env, CONFIG_ENV.objectsTable),
+    bucket: requiredVariable(env, CONFIG_ENV.bucket),
     prefix: env[CONFIG_ENV.prefix] ?? DEFAULT_PREFIX,
     leaseShards: parseShards(env[CONFIG_ENV.leaseShards]),
     ...parseHvAttributes(env[CONFIG_ENV.hvAttributes]),
@@ -133,9 +134,7 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
       'prefix',
     );
   }
-  if (!Number.isInteger(config.leaseShards) || config.leaseShards < 1 || config.leaseShards > 256) {
-    throw new ConfigError(`leaseShards must be an integer in 1..256, got ${config.leaseShards}`, 'leaseShards');
-  }
+  checkIntegerIn('leaseShards', config.leaseShards, { min: 1, max: 256 }, 'must be an integer in 1..256');
   if (config.hvAttributes !== undefined) checkHvAttributes(config.hvAttributes, 'hvAttributes');
   if (config.replacedBlobCleanup !== undefined && !REPLACED_BLOB_CLEANUPS.includes(config.replacedBlobCleanup)) {
     throw new ConfigError(
@@ -242,12 +241,15 @@ export function resolveHvAttributes(config: TierlogConfig, explicit?: Partial<Hv
   return configured;
 }
 
-function required(env: Record<string, string | undefined>, name: string): string {
-  const value = env[name];
-  if (value === undefined || value.trim() === '') {
-    throw new ConfigError(`environment variable ${name} is not set`, name);
-  }
-  return value.trim();
+/**
+ * The value of a variable that must be set, trimmed (the functions' own required variables too).
+ *
+ * @throws ConfigError naming it when it is unset or blank.
+ */
+export function requiredVariable(env: Readonly<Record<string, string | undefined>>, name: string): string {
+  const value = env[name]?.trim();
+  if (value === undefined || value === '') throw new ConfigError(`environment variable ${name} is not set`, name);
+  return value;
 }
 
 function parseShards(raw: string | undefined): number {

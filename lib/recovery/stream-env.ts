@@ -11,8 +11,7 @@
  * (the variable, the option or the prop), never replaced by the default.
  */
 import { LAMBDA_MAX_INVOCATION_MS } from '../constants.js';
-import { integersFromEnv, integersToEnv } from '../env-integers.js';
-import { ConfigError } from '../errors.js';
+import { checkIntegerIn, integersFromEnv, integersToEnv } from '../env-integers.js';
 
 /** The variable of each stream cleanup option settable from the environment. */
 export const STREAM_ENV = {
@@ -39,18 +38,15 @@ export interface StreamTuning {
  */
 export function checkStreamTuning(values: StreamTuning, names: Partial<Record<keyof typeof STREAM_ENV, string>> = {}): void {
   const { concurrency, deadlineMarginMs } = values;
-  if (concurrency !== undefined && (!Number.isSafeInteger(concurrency) || concurrency < 1)) {
-    const setting = names.concurrency ?? 'concurrency';
-    throw new ConfigError(`${setting} must be a positive integer (default 16), got ${String(concurrency)}`, setting);
+  if (concurrency !== undefined) {
+    checkIntegerIn(names.concurrency ?? 'concurrency', concurrency, { min: 1 }, 'must be a positive integer (default 16)');
   }
-  if (
-    deadlineMarginMs !== undefined &&
-    (!Number.isSafeInteger(deadlineMarginMs) || deadlineMarginMs < 0 || deadlineMarginMs > MAX_STREAM_MARGIN_MS)
-  ) {
-    const setting = names.deadlineMarginMs ?? 'deadlineMarginMs';
-    throw new ConfigError(
-      `${setting} must be an integer in 0..${MAX_STREAM_MARGIN_MS} (ms, at most a Lambda invocation's limit; default 5000), got ${String(deadlineMarginMs)}`,
-      setting,
+  if (deadlineMarginMs !== undefined) {
+    checkIntegerIn(
+      names.deadlineMarginMs ?? 'deadlineMarginMs',
+      deadlineMarginMs,
+      { min: 0, max: MAX_STREAM_MARGIN_MS },
+      `must be an integer in 0..${MAX_STREAM_MARGIN_MS} (ms, at most a Lambda invocation's limit; default 5000)`,
     );
   }
 }

@@ -15,7 +15,7 @@
  * may opt out: `TIERLOG_UNSAFE_SHORT_WINDOWS=1`, or `unsafeShortWindows: true`. Never with real
  * writers.
  */
-import { integersFromEnv, integersToEnv } from '../env-integers.js';
+import { checkIntegerIn, integersFromEnv, integersToEnv } from '../env-integers.js';
 import { ConfigError } from '../errors.js';
 import {
   DEFAULT_CLAIM_MS,
@@ -168,19 +168,20 @@ export function checkSweeperWindows(values: Partial<SweeperTuning>, names: Parti
     const value = values[option];
     if (value === undefined) continue;
     const setting = names[option] ?? option;
-    if (option === 'concurrency' || option === 'maxUploadListingPages') {
-      const max = option === 'maxUploadListingPages' ? MAX_UPLOAD_LISTING_PAGES : Number.MAX_SAFE_INTEGER;
-      if (!Number.isSafeInteger(value) || value < 1 || value > max) {
-        throw new ConfigError(
-          `${setting} must be a positive integer${option === 'maxUploadListingPages' ? ` of at most ${max} (pages of 1 000 uploads; default 10)` : ''}, got ${String(value)}`,
-          setting,
-        );
-      }
+    if (option === 'concurrency') {
+      checkIntegerIn(setting, value, { min: 1 }, 'must be a positive integer');
       continue;
     }
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new ConfigError(`${setting} must be a non-negative integer (ms), got ${String(value)}`, setting);
+    if (option === 'maxUploadListingPages') {
+      checkIntegerIn(
+        setting,
+        value,
+        { min: 1, max: MAX_UPLOAD_LISTING_PAGES },
+        `must be a positive integer of at most ${MAX_UPLOAD_LISTING_PAGES} (pages of 1 000 uploads; default 10)`,
+      );
+      continue;
     }
+    checkIntegerIn(setting, value, { min: 0 }, 'must be a non-negative integer (ms)');
     if (option === 'deadlineMarginMs' || option === 'answerMarginMs') {
       if (value > MAX_SWEEP_MARGIN_MS) {
         throw new ConfigError(
@@ -226,12 +227,12 @@ function checkShardlessScan(scan: SweeperTuning['shardlessScan'], names: Partial
     ['shardlessScanPages', 'maxPages', scan.maxPages, MAX_SHARDLESS_SCAN_PAGES, 'pages of 1 MB a sweep'],
   ] as const;
   for (const [part, field, value, max, what] of parts) {
-    if (Number.isSafeInteger(value) && value >= 1 && value <= max) continue;
-    const setting = names[part] ?? `shardlessScan.${field}`;
     const off = part === 'shardlessScanSegments' ? `; no scan: false, or ${SWEEPER_ENV[part]}=0` : '';
-    throw new ConfigError(
-      `${setting} must be an integer from 1 to ${max} (${what}; default ${DEFAULT_SHARDLESS_SCAN[field]}${off}), got ${String(value)}`,
-      setting,
+    checkIntegerIn(
+      names[part] ?? `shardlessScan.${field}`,
+      value,
+      { min: 1, max },
+      `must be an integer from 1 to ${max} (${what}; default ${DEFAULT_SHARDLESS_SCAN[field]}${off})`,
     );
   }
 }

@@ -54,6 +54,7 @@ import {
   MULTIPART_PART_SIZE,
   S3_DELETE_BATCH,
 } from '../constants.js';
+import { checkIntegerIn } from '../env-integers.js';
 import { ConfigError, CorruptItemError, ValidationError } from '../errors.js';
 import { type Clock, newInstanceId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
@@ -730,9 +731,7 @@ export class Sweeper {
  */
 function checkSweeperDurations(options: SweeperOptions): void {
   const value = options.maxLeaseMs;
-  if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
-    throw new ConfigError(`maxLeaseMs must be a non-negative integer, got ${String(value)}`, 'maxLeaseMs');
-  }
+  if (value !== undefined) checkIntegerIn('maxLeaseMs', value, { min: 0 }, 'must be a non-negative integer');
   if (options.maxLeaseMs !== undefined && options.maxLeaseMs < MAX_WRITER_LEASE_MS && options.unsafeShortWindows !== true) {
     throw new ConfigError(
       `maxLeaseMs is ${options.maxLeaseMs} ms, below the longest lease a writer takes (${MAX_WRITER_LEASE_MS} ms): live writers would be claimed as suspect`,

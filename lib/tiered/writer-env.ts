@@ -18,8 +18,7 @@
  * smallest part is 5 MiB, so a store's part size never splits one of its PUTs.
  */
 import { DYNAMODB_ITEM_LIMIT, DEFAULT_INLINE_THRESHOLD, INLINE_OVERHEAD_RESERVE } from '../constants.js';
-import { integersFromEnv, integersToEnv } from '../env-integers.js';
-import { ConfigError } from '../errors.js';
+import { checkIntegerIn, integersFromEnv, integersToEnv, isIntegerIn } from '../env-integers.js';
 
 /** The variable of each writer option settable from the environment. */
 export const WRITER_ENV = {
@@ -37,7 +36,7 @@ export interface WriterTuning {
 
 /** Whether `value` is an inline threshold a store takes: an integer in 0..{@link MAX_INLINE_THRESHOLD}. */
 export function isInlineThreshold(value: number): boolean {
-  return Number.isSafeInteger(value) && value >= 0 && value <= MAX_INLINE_THRESHOLD;
+  return isIntegerIn(value, 0, MAX_INLINE_THRESHOLD);
 }
 
 /**
@@ -48,11 +47,12 @@ export function isInlineThreshold(value: number): boolean {
  */
 export function checkWriterTuning(values: WriterTuning, names: Partial<Record<keyof typeof WRITER_ENV, string>> = {}): void {
   const value = values.inlineThreshold;
-  if (value === undefined || isInlineThreshold(value)) return;
-  const setting = names.inlineThreshold ?? 'inlineThreshold';
-  throw new ConfigError(
-    `${setting} must be an integer in 0..${MAX_INLINE_THRESHOLD} (bytes; a larger body does not fit a DynamoDB item with its attributes; default ${DEFAULT_INLINE_THRESHOLD}), got ${String(value)}`,
-    setting,
+  if (value === undefined) return;
+  checkIntegerIn(
+    names.inlineThreshold ?? 'inlineThreshold',
+    value,
+    { min: 0, max: MAX_INLINE_THRESHOLD },
+    `must be an integer in 0..${MAX_INLINE_THRESHOLD} (bytes; a larger body does not fit a DynamoDB item with its attributes; default ${DEFAULT_INLINE_THRESHOLD})`,
   );
 }
 

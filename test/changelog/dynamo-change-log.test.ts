@@ -75,6 +75,44 @@ function claimAt(instanceId: string, now: number, claimant = 'sweeper-1') {
 
 const isUpdate = (command: string) => command === 'UpdateItem';
 
+/** A writer whose instance `old` holds entries `a` and `b` and was claimed by sweeper-1 once its lease ran out. */
+async function claimedWithTwoEntries(): Promise<Writer & { a: string; b: string; old: string }> {
+  const w = writer();
+  const a = newChangeId();
+  const b = newChangeId();
+  await w.log.record(a, { id: 'a' });
+  await w.log.record(b, { id: 'b' });
+  const old = w.log.instanceId;
+  w.clock.advance(LEASE + SKEW + 1);
+  expect(await claimAt(old, w.clock.now)).toBeDefined();
+  return { ...w, a, b, old };
+}
+
+/**
+ * An objects-table write of `key` in one transaction with the fence of `changeId`: undefined when
+ * it commits, else the error.
+ */
+async function commit(log: DynamoChangeLog, changeId: string, effect: FenceEffect, key: string): Promise<unknown> {
+  return objects
+    .send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: fx.config.objectsTable, Item: { key, version: 1, blob: 'blobs/new' } } },
+          log.fence(changeId, effect),
+        ],
+      }),
+    )
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+}
+
+/** The objects table's item of `key`, read raw. */
+async function objectItem(key: string) {
+  return (await objects.send(new GetCommand({ TableName: fx.config.objectsTable, Key: { key }, ConsistentRead: true }))).Item;
+}
+
 describe('durability', () => {
   it('a resolved record is visible to a second client: entry c_<id> {v,id,new,old,ca,at} and the header', async () => {
     const { log, clock } = writer();
@@ -276,34 +314,12 @@ describe('claims fence the writer', () => {
     const claimed = await claimAt(log.instanceId, clock.now + LEASE + SKEW);
     expect(RawReader.entryIds(claimed)).toEqual([a, b].sort());
     const key = `late-${b}`;
-    const err = await objects
-      .send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: fx.config.objectsTable, Item: { key, blob: 'blobs/late' } } },
-            log.fence(b, { kind: 'remove' }),
-          ],
-        }),
-      )
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    expect(err).toMatchObject({ name: 'TransactionCanceledException' });
-    expect(
-      (await objects.send(new GetCommand({ TableName: fx.config.objectsTable, Key: { key }, ConsistentRead: true }))).Item,
-    ).toBeUndefined();
+    expect(await commit(log, b, { kind: 'remove' }, key)).toMatchObject({ name: 'TransactionCanceledException' });
+    expect(await objectItem(key)).toBeUndefined();
   });
 
   it('remove of an entry of a claimed instance leaves it to the sweeper and takes a new identity', async () => {
-    const { log, clock, probe: p } = writer();
-    const a = newChangeId();
-    const b = newChangeId();
-    await log.record(a, { id: 'a' });
-    await log.record(b, { id: 'b' });
-    const old = log.instanceId;
-    clock.advance(LEASE + SKEW + 1);
-    expect(await claimAt(old, clock.now)).toBeDefined();
+    const { log, probe: p, a, b, old } = await claimedWithTwoEntries();
     p.clear();
     await log.remove(a);
     expect(log.instanceId).not.toBe(old);
@@ -592,14 +608,7 @@ describe('retirement', () => {
   });
 
   it('remove never re-creates an item a sweeper drained and deleted', async () => {
-    const { log, clock } = writer();
-    const a = newChangeId();
-    const b = newChangeId();
-    await log.record(a, { id: 'a' });
-    await log.record(b, { id: 'b' });
-    const old = log.instanceId;
-    clock.advance(LEASE + SKEW + 1);
-    expect(await claimAt(old, clock.now)).toBeDefined();
+    const { log, clock, a, b, old } = await claimedWithTwoEntries();
     expect(await sweeper.settle(old, { claimant: 'sweeper-1', drop: [a, b], leaseUntil: clock.now + CLAIM_MS })).toBe(true);
     expect(await sweeper.deleteClaimed(old, 'sweeper-1')).toBe(true);
     await expect(log.remove(a)).resolves.toBeUndefined();
@@ -615,26 +624,6 @@ describe('fenced commit', () => {
     ['setOld', { kind: 'setOld', old: 'blobs/replaced' }],
     ['check', { kind: 'check' }],
   ];
-
-  async function commit(log: DynamoChangeLog, changeId: string, effect: FenceEffect, key: string): Promise<unknown> {
-    return objects
-      .send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: fx.config.objectsTable, Item: { key, version: 1, blob: 'blobs/new' } } },
-            log.fence(changeId, effect),
-          ],
-        }),
-      )
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-  }
-
-  async function objectItem(key: string) {
-    return (await objects.send(new GetCommand({ TableName: fx.config.objectsTable, Key: { key }, ConsistentRead: true }))).Item;
-  }
 
   it.each(effects)('%s: commits with the objects-table write while the instance is live', async (kind, effect) => {
     const { log } = writer();

@@ -13,29 +13,22 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { auditCommand } from '../../lib/cli/audit.js';
 import { InterruptedError } from '../../lib/cli/common.js';
 import { reportError } from '../../lib/cli/program.js';
 import { AuditIncompleteError } from '../../lib/recovery/audit.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
-import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { blobKey, capture, cliJson, HOUR, putBlob } from './helpers.js';
+import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
+import { auditStop, cliJson, HOUR, putOrphans } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
+/** `--delete --empty-store-ok --older-than 90m`: the scenes' stores hold only orphans. */
+const DELETE_ORPHANS = { delete: true, emptyStoreOk: true, olderThanMs: 90 * 60_000 };
 const closers: Array<() => void> = [];
 afterEach(() => {
   for (const c of closers.splice(0)) c();
 });
 
-async function orphans(fx: Fixture, n: number): Promise<string[]> {
-  const keys: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const key = blobKey(fx, `gone-${i}`);
-    await putBlob(fx, key);
-    keys.push(key);
-  }
-  return keys.sort();
-}
+const orphans = (fx: Fixture, n: number): Promise<string[]> => putOrphans(fx, n, 'gone');
 
 describe('audit --delete under failures', () => {
   test('DeleteObjects answers 200 with an Error for one key: it is a failed delete (exit 1), not a deleted one', async () => {
@@ -58,7 +51,7 @@ describe('audit --delete under failures', () => {
     const run = await cliJson({ ...fx, s3 }, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
     expect(run.code).toBe(1);
     expect(run.json).toMatchObject({ deleted: 2, deleteFailures: [{ key: refused, code: 'AccessDenied', message: 'Access Denied' }] });
-    expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual([refused]);
+    expect(await prefixKeys(fx)).toEqual([refused]);
   });
 
   test('a lone orphan whose DeleteObject S3 refuses (403): the same failed delete (exit 1) as in a batch, not a stopped audit', async () => {
@@ -97,21 +90,9 @@ describe('audit --delete under failures', () => {
             Object.assign(new Error('User is not authorized to perform: dynamodb:BatchGetItem'), { name: 'AccessDeniedException' }),
         })
         .attach(dynamodb, 'dynamodb');
-      const c = capture();
-      const ctx = { config: fx.config, dynamodb, s3: fx.s3, clock: ahead, io: c.io, env: {} };
-      const err = await auditCommand(ctx, {
-        delete: true,
-        emptyStoreOk: true,
-        olderThanMs: 90 * 60_000,
-        json,
-        pageSize: 2,
-        checkBatch: 2,
-      }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const { err, c } = await auditStop({ ...fx, dynamodb }, ahead, { ...DELETE_ORPHANS, json, pageSize: 2, checkBatch: 2 });
       expect(err).toBeInstanceOf(AuditIncompleteError);
-      expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toHaveLength(2);
+      expect(await prefixKeys(fx)).toHaveLength(2);
       expect(reportError(err, c.io)).toBe(1);
       expect(c.err()).toMatch(/^tierlog: audit stopped after 4 keys listed, 2 checked, 2 blobs deleted: access denied: BatchGetItem/);
       if (json) expect(JSON.parse(c.out())).toMatchObject({ delete: true, checked: 2, deleted: 2, deleteFailures: [] });
@@ -126,12 +107,8 @@ describe('audit --delete under failures', () => {
       const keys = await orphans(fx, 6);
       const interrupt = new AbortController();
       const deletes: string[][] = [];
-      const c = capture();
-      const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, io: c.io, env: {} };
-      const err = await auditCommand(ctx, {
-        delete: true,
-        emptyStoreOk: true,
-        olderThanMs: 90 * 60_000,
+      const { err, c } = await auditStop(fx, ahead, {
+        ...DELETE_ORPHANS,
         json,
         pageSize: 2,
         checkBatch: 2,
@@ -141,14 +118,11 @@ describe('audit --delete under failures', () => {
           deletes.push([...batch]);
           interrupt.abort(new InterruptedError()); // in the first round, before its first delete request
         },
-      }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      });
       expect(err).toBeInstanceOf(AuditIncompleteError);
       // The first round (2 orphans, one delete request each) ran to its end; nothing after it.
       expect(deletes).toEqual([[keys[0]], [keys[1]]]);
-      expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual(keys.slice(2));
+      expect(await prefixKeys(fx)).toEqual(keys.slice(2));
       expect(reportError(err, c.io)).toBe(130);
       expect(c.err()).toMatch(/^tierlog: audit stopped after 2 keys listed, 2 checked, 2 blobs deleted: interrupted/);
       if (json) expect(JSON.parse(c.out())).toMatchObject({ delete: true, checked: 2, deleted: 2, deleteFailures: [] });
@@ -161,14 +135,9 @@ describe('audit --delete under failures', () => {
     const keys = await orphans(fx, 2);
     const interrupt = new AbortController();
     interrupt.abort(new InterruptedError());
-    const c = capture();
-    const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, io: c.io, env: {} };
-    const err = await auditCommand(ctx, { delete: true, emptyStoreOk: true, olderThanMs: 90 * 60_000, signal: interrupt.signal }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const { err, c } = await auditStop(fx, ahead, { ...DELETE_ORPHANS, signal: interrupt.signal });
     expect(err).toBeInstanceOf(InterruptedError);
     expect(reportError(err, c.io)).toBe(130);
-    expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual(keys);
+    expect(await prefixKeys(fx)).toEqual(keys);
   });
 });

@@ -12,7 +12,7 @@ import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { runAudit } from '../../lib/cli/audit.js';
 import type { CliContext } from '../../lib/cli/common.js';
-import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
+import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
 import { makeWriter, randomBody } from '../tiered/harness.js';
 import { capture, cli, cliJson, HOUR } from './helpers.js';
 
@@ -52,7 +52,7 @@ function ctxOf(fx: Fixture, overrides: Partial<CliContext> = {}): CliContext {
 }
 
 async function allBlobs(fx: Fixture): Promise<string[]> {
-  return (await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).sort();
+  return (await prefixKeys(fx)).sort();
 }
 
 describe('audit: blobs of expired objects', () => {

@@ -7,7 +7,7 @@
 import { expect } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { blobKey, HOUR, putBlob } from './helpers.js';
 
 const KiB = 1024;
@@ -48,7 +48,7 @@ export async function auditScene(): Promise<AuditScene> {
   await put('small', 1 * KiB, 4); // inline: no blob
   await put('dir/ünïcode key', 30 * KiB, 5);
   log.close();
-  const referenced = (await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).sort();
+  const referenced = (await prefixKeys(fx)).sort();
   expect(referenced).toHaveLength(3);
 
   const p = fx.config.prefix;

@@ -8,9 +8,10 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { configToEnv } from '../../lib/config.js';
+import { auditCommand } from '../../lib/cli/audit.js';
 import type { CliIO } from '../../lib/cli/common.js';
 import { runCli } from '../../lib/cli/program.js';
-import type { Fixture } from '../support/local.js';
+import { type Fixture, freshFixture } from '../support/local.js';
 
 export const HOUR = 60 * 60_000;
 
@@ -74,6 +75,36 @@ export async function cliJson<T = any>(
   return { code: run.code, json, err: run.err };
 }
 
+/**
+ * `tierlog audit` called in-process (`auditCommand`, so a test can pass its hooks and signal) on
+ * the fixture's clients and `clock`, its output captured: the error it stopped with (undefined
+ * when it did not) and the output, for `reportError` to print.
+ */
+export async function auditStop(
+  fx: Fixture,
+  clock: () => number,
+  options: Parameters<typeof auditCommand>[1],
+): Promise<{ err: unknown; c: Captured }> {
+  const c = capture();
+  const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock, io: c.io, env: {} };
+  const err = await auditCommand(ctx, options).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return { err, c };
+}
+
+/** `count` orphans put straight to the bucket (objects `<name>-<i>`, blobs of now): their keys, sorted. */
+export async function putOrphans(fx: Fixture, count: number, name = 'orphan'): Promise<string[]> {
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = blobKey(fx, `${name}-${i}`);
+    await putBlob(fx, key);
+    keys.push(key);
+  }
+  return keys.sort();
+}
+
 /** A blob key of the documented layout; `msecs` sets the time in its UUIDv7. */
 export function blobKey(fx: Fixture, objectId: string, msecs?: number): string {
   const uuid = msecs === undefined ? uuidv7() : uuidv7({ msecs });
@@ -94,6 +125,21 @@ export async function putTombstone(fx: Fixture, objectId: string, blob: string, 
       Item: marshall({ key: objectId, version, blob, size: 12, metadata: {}, createdAt: now, updatedAt: now, writeId: uuidv7() }),
     }),
   );
+}
+
+/**
+ * A fresh store with a live large object ("z-live", its tombstone pointing at its blob) and an
+ * orphan ("a-orphan", whose key sorts first in the listing: base64url "YS1…" before "ei1…"), both
+ * blobs stamped `msecs` in their UUIDv7.
+ */
+export async function storeWithOrphan(msecs: number): Promise<{ fx: Fixture; live: string; orphan: string }> {
+  const fx = await freshFixture();
+  const orphan = blobKey(fx, 'a-orphan', msecs);
+  const live = blobKey(fx, 'z-live', msecs);
+  await putBlob(fx, orphan);
+  await putBlob(fx, live, 'live bytes');
+  await putTombstone(fx, 'z-live', live);
+  return { fx, live, orphan };
 }
 
 /** Writes an instance item straight into the change-log table (one implementation, the harness's). */

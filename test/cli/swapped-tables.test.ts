@@ -8,28 +8,18 @@
  *  - `tierlog sweep` and `tierlog inspect` need the change log's key and lease index: a
  *    configuration error (exit 2) naming the table, not DynamoDB's bare ValidationException.
  */
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
-import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { emptyTable, type Fixture, prefixKeys } from '../support/local.js';
 import { newChangeId } from '../../lib/ids.js';
-import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
+import { cli, cliJson, HOUR, putRawInstance, rawEntry, storeWithOrphan } from './helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
 const ahead = () => Date.now() + 2 * HOUR;
 
 /** A store with a live large object and an old orphan. */
-async function store(): Promise<{ fx: Fixture; live: string; orphan: string }> {
-  const fx = await freshFixture();
-  const orphan = blobKey(fx, 'a-orphan', OLD);
-  const live = blobKey(fx, 'z-live', OLD);
-  await putBlob(fx, orphan);
-  await putBlob(fx, live, 'live bytes');
-  await putTombstone(fx, 'z-live', live);
-  return { fx, live, orphan };
-}
+const store = () => storeWithOrphan(OLD);
 
-const keysOf = (fx: Fixture) => listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
 const logIsObjects = (fx: Fixture): Fixture => ({ ...fx, config: { ...fx.config, changeLogTable: fx.config.objectsTable } });
 const objectsIsLog = (fx: Fixture): Fixture => ({ ...fx, config: { ...fx.config, objectsTable: fx.config.changeLogTable } });
 
@@ -40,11 +30,11 @@ describe('one table named for the other', () => {
     expect(run.code).toBe(1);
     expect(run.json.deleted).toBe(0);
     expect(run.json.deleteRefused).toMatch(new RegExp(`table ${fx.config.objectsTable} .*not a change-log table`));
-    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
     // The same store, rightly named: the orphan goes, the live blob stays.
     const right = await cliJson(fx, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
     expect(right.json.deleted).toBe(1);
-    expect(await keysOf(fx)).toEqual([live]);
+    expect(await prefixKeys(fx)).toEqual([live]);
   });
 
   test('the objects table as the change log: the snapshot re-verification keeps every candidate', async () => {
@@ -55,26 +45,18 @@ describe('one table named for the other', () => {
     );
     expect(report.deleted).toBe(0);
     expect(report.kept.map((k) => k.reason)).toEqual(['change-log-unreadable', 'change-log-unreadable']);
-    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 
   test('an empty table of another kind as the change log: the audit stops before any delete, naming it (exit 2)', async () => {
     const { fx, live, orphan } = await store();
-    const empty = `${fx.config.objectsTable}-empty`;
-    await fx.dynamodb.send(
-      new CreateTableCommand({
-        TableName: empty,
-        AttributeDefinitions: [{ AttributeName: 'key', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    const empty = await emptyTable(fx);
     const run = await cli({ ...fx, config: { ...fx.config, changeLogTable: empty } }, ['audit', '--older-than', '90m', '--delete'], {
       clock: ahead,
     });
     expect(run.code).toBe(2);
     expect(run.err).toMatch(new RegExp(`^tierlog: configuration: table "${empty}" does not have the key or index tierlog uses`));
-    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 
   test('sweep and inspect on the objects table as the change log: a configuration error naming it (exit 2)', async () => {
@@ -96,6 +78,6 @@ describe('one table named for the other', () => {
     const run = await cli(objectsIsLog(fx), ['sweep']);
     expect(run.code).toBe(2);
     expect(run.err).toMatch(/^tierlog: configuration: /);
-    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 });

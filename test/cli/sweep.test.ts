@@ -13,7 +13,7 @@ import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { withPagedListings } from '../../lib/faults/paged-listings.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
+import { type Fixture, freshFixture, listKeys, prefixKeys, scanAll } from '../support/local.js';
 import { expectClean, putDeadInstance, rawState } from '../tiered/harness.js';
 import { blobKey, cli, cliJson, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
@@ -43,7 +43,7 @@ async function scene(): Promise<Scene> {
   open.push(log);
   const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb: fx.dynamodb, s3: fx.s3 });
   await store.put('kept', new Uint8Array(20 * 1024).fill(7));
-  const [kept] = await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
+  const [kept] = await prefixKeys(fx);
   const orphan1 = blobKey(fx, 'orphan-1');
   const orphan2 = blobKey(fx, 'orphan-2');
   const liveBlob = blobKey(fx, 'in-flight');

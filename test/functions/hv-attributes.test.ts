@@ -11,25 +11,23 @@
  * function) reads the snapshots and HV under the configured names, so it never takes a
  * referenced blob for an orphan.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterEach, describe, expect, test } from 'vitest';
-import { snapshotLiveState } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { StreamReader, asTtlDeletion, streamEvent } from '../support/stream.js';
-import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
+import { type Fixture, freshFixture, listKeys, prefixKeys, scanAll } from '../support/local.js';
 import { KiB, PAST_WINDOW_MS, makeSweeper, makeWriter, randomBody, sameBytes, steps } from '../tiered/harness.js';
 import { blobKey, cli, cliJson, putBlob } from '../cli/helpers.js';
+import { snapshotsRemovedAfterAll } from '../snapshot-audit/snapshots.js';
 import { captureStdout, httpEvent, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
 const NAMES = { blob: 'ptr', body: 'data', version: 'ver' };
 const HOUR = 60 * 60_000;
 
+const snapshotsAt = snapshotsRemovedAfterAll();
 const restores: Array<() => void> = [];
 const closers: Array<() => void> = [];
 afterEach(() => {
@@ -42,7 +40,7 @@ async function overwrittenByDeadWriter(fx: Fixture, key: string): Promise<{ refe
   const setup = makeWriter(fx);
   closers.push(() => setup.close());
   await setup.store.put(key, randomBody(20 * KiB));
-  const [replaced] = await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
+  const [replaced] = await prefixKeys(fx);
 
   const injector = new FaultInjector().add({ kind: 'crashBefore', match: steps(fx.config).deleteBlob });
   const w = makeWriter(fx, { injector, log: { clock: () => Date.now() - 3 * HOUR } });
@@ -182,19 +180,9 @@ describe('custom HV attribute names from the environment', () => {
   test('tierlog audit --inventory --export --delete deletes the orphan and keeps the referenced blob', async () => {
     const fx = await freshFixture({ hvAttributes: NAMES });
     const { referenced, orphan } = await oldTombstoneAndOrphan(fx);
-    const dir = mkdtempSync(join(tmpdir(), 'tierlog-hv-names-'));
-    closers.push(() => rmSync(dir, { recursive: true, force: true }));
     // The snapshots and the CLI's clock 2 h ahead: the blobs written now are 2 h old too.
     const ahead = () => Date.now() + 2 * HOUR;
-    const snap = await snapshotLiveState({
-      dynamodb: fx.dynamodb,
-      s3: fx.s3,
-      bucket: fx.config.bucket,
-      tables: [fx.config.objectsTable, fx.config.changeLogTable],
-      destDir: dir,
-      format: 'CSV',
-      at: ahead(),
-    });
+    const snap = await snapshotsAt(fx, ahead());
     const run = await cliJson(fx, ['audit', '--older-than', '90m', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir], {
       clock: ahead,
     });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { CONFIG_ENV, configToEnv, hvAttributeNames, loadConfig, resolveHvAttributes, validateConfig } from '../../lib/config.js';
 import { DEFAULT_HV_ATTRIBUTES } from '../../lib/tiered/hv-table.js';
 import { ConfigError } from '../../lib/errors.js';
+import { refusal } from '../support/refusal.js';
 
 const base = {
   TIERLOG_CHANGELOG_TABLE: 'tierlog-changelog',
@@ -13,15 +14,8 @@ const base = {
   TIERLOG_BUCKET: 'tierlog-blobs',
 };
 
-function configError(env: Record<string, string | undefined>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('loadConfig accepted the environment');
-}
+/** The ConfigError `loadConfig` refuses `env` with. */
+const configError = (env: Record<string, string | undefined>): ConfigError => refusal(() => loadConfig(env));
 
 describe('loadConfig', () => {
   it('reads the three required variables and fills the defaults (prefix "blobs", 4 lease shards)', () => {

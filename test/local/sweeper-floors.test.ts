@@ -4,7 +4,6 @@
  * and the CLI) and from the Sweeper's options alike. Drills opt out explicitly.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../lib/errors.js';
 import {
   MAX_CLAIM_MS,
   MAX_MAX_UPLOAD_MS,
@@ -32,18 +31,13 @@ import {
 } from '../../lib/recovery/sweeper-env.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { EVERY_SWEEPER_OPTION } from '../support/sweeper-tuning.js';
+import { refusal } from '../support/refusal.js';
 
 const config = { changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'blobs', leaseShards: 4 };
 
-function refusal(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('accepted');
-}
+/** Builds a sweeper with `options` (a call for `refusal` or `not.toThrow`). */
+const sweeper = (options: Record<string, unknown>) => () =>
+  new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), ...options });
 
 const below = [
   ['maxUploadMs', SWEEPER_ENV.maxUploadMs, 0, MIN_MAX_UPLOAD_MS, 'Lambda invocation'],
@@ -79,7 +73,7 @@ describe('sweeper window floors', () => {
   );
 
   it.each(below)('%s: the same value is refused as a Sweeper option, naming the option', (option, _variable, value, floor) => {
-    const err = refusal(() => new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), [option]: value }));
+    const err = refusal(sweeper({ [option]: value }));
     expect(err.setting).toBe(option);
     expect(err.message).toContain(`floor of ${floor} ms`);
   });
@@ -99,17 +93,7 @@ describe('sweeper window floors', () => {
       concurrency: 1,
     });
     expect(sweeperTuningFromEnv({})).toEqual({});
-    expect(
-      () =>
-        new Sweeper({
-          config,
-          dynamodb: createDynamoDBClient(),
-          s3: createS3Client(),
-          claimMs: MIN_CLAIM_MS,
-          skewMarginMs: MIN_SKEW_MARGIN_MS,
-          maxUploadMs: MIN_MAX_UPLOAD_MS,
-        }),
-    ).not.toThrow();
+    expect(sweeper({ claimMs: MIN_CLAIM_MS, skewMarginMs: MIN_SKEW_MARGIN_MS, maxUploadMs: MIN_MAX_UPLOAD_MS })).not.toThrow();
   });
 
   it.each([
@@ -127,17 +111,7 @@ describe('sweeper window floors', () => {
       skewMarginMs: 0,
       unsafeShortWindows: true,
     });
-    expect(
-      () =>
-        new Sweeper({
-          config,
-          dynamodb: createDynamoDBClient(),
-          s3: createS3Client(),
-          skewMarginMs: 0,
-          maxUploadMs: 1,
-          unsafeShortWindows: true,
-        }),
-    ).not.toThrow();
+    expect(sweeper({ skewMarginMs: 0, maxUploadMs: 1, unsafeShortWindows: true })).not.toThrow();
   });
 
   it.each([
@@ -153,16 +127,12 @@ describe('sweeper window floors', () => {
       const err = refusal(() => sweeperTuningFromEnv({ [variable]: String(ceiling * 1000), [UNSAFE_SHORT_WINDOWS_ENV]: '1' }));
       expect(err.setting).toBe(variable);
       expect(err.message).toContain(`ceiling of ${ceiling} ms`);
-      const sweeper = (value: number) => () =>
-        new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), [option]: value });
-      expect(refusal(sweeper(ceiling + 1)).setting).toBe(option);
-      expect(sweeper(ceiling)).not.toThrow();
+      expect(refusal(sweeper({ [option]: ceiling + 1 })).setting).toBe(option);
+      expect(sweeper({ [option]: ceiling })).not.toThrow();
     },
   );
 
   it('maxLeaseMs below the longest writer lease is refused (live writers would be claimed as suspect); drills opt out', () => {
-    const sweeper = (options: Record<string, unknown>) => () =>
-      new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), ...options });
     const err = refusal(sweeper({ maxLeaseMs: 60_000 }));
     expect(err.setting).toBe('maxLeaseMs');
     expect(err.message).toContain(`${MAX_WRITER_LEASE_MS} ms`);
@@ -176,7 +146,7 @@ describe('sweeper window floors', () => {
     ['quarantineRecheckMs', Number.NaN],
     ['deadlineMarginMs', 1.5],
   ])('%s=%d is not a duration: a ConfigError naming it', (option, value) => {
-    const err = refusal(() => new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), [option]: value }));
+    const err = refusal(sweeper({ [option]: value }));
     expect(err.setting).toBe(option);
   });
 
@@ -187,9 +157,6 @@ describe('sweeper window floors', () => {
 });
 
 describe("the upload listing's bound and the deadline margins, from the environment", () => {
-  const sweeper = (options: Record<string, unknown>) => () =>
-    new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), ...options });
-
   it('TIERLOG_UPLOAD_LISTING_PAGES, TIERLOG_DEADLINE_MARGIN_MS and TIERLOG_ANSWER_MARGIN_MS set the options', () => {
     expect(
       sweeperTuningFromEnv({
@@ -246,9 +213,6 @@ describe("the upload listing's bound and the deadline margins, from the environm
 });
 
 describe('the quarantine recheck, the retry of failed deletes and the scan for items without a shard, from the environment', () => {
-  const sweeper = (options: Record<string, unknown>) => () =>
-    new Sweeper({ config, dynamodb: createDynamoDBClient(), s3: createS3Client(), ...options });
-
   it('TIERLOG_QUARANTINE_RECHECK_MS and TIERLOG_RETRY_FAILED_MS set the options', () => {
     expect(sweeperTuningFromEnv({ TIERLOG_QUARANTINE_RECHECK_MS: '7200000', TIERLOG_RETRY_FAILED_MS: '120000' })).toEqual({
       quarantineRecheckMs: 7_200_000,

@@ -13,28 +13,19 @@
  *    (checkBatch 1) before the run has seen a blob the table points at (a sample of the table's
  *    pointers decides then: one Scan page per segment).
  */
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { audit } from '../../lib/recovery/audit.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { BINDING_SEGMENTS, judgeStoreBinding, type SampleFinding } from '../../lib/recovery/store-binding.js';
-import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { blobKey, cliJson, HOUR, putBlob, putTombstone } from '../cli/helpers.js';
+import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
+import { blobKey, cliJson, HOUR, putBlob, putTombstone, storeWithOrphan } from '../cli/helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
 const ahead = () => Date.now() + 2 * HOUR;
 
 /** A store with a live large object and an old orphan; the orphan's object id sorts first in the listing. */
-async function production(): Promise<{ fx: Fixture; live: string; orphan: string }> {
-  const fx = await freshFixture();
-  const orphan = blobKey(fx, 'a-orphan', OLD); // base64url "YS1…" sorts before "ei1…"
-  const live = blobKey(fx, 'z-live', OLD);
-  await putBlob(fx, orphan);
-  await putBlob(fx, live, 'live bytes');
-  await putTombstone(fx, 'z-live', live);
-  return { fx, live, orphan };
-}
+const production = () => storeWithOrphan(OLD);
 
 /** Another store's objects table: it points at a blob of its own bucket. */
 async function otherStoresTable(): Promise<string> {
@@ -45,21 +36,6 @@ async function otherStoresTable(): Promise<string> {
   return other.config.objectsTable;
 }
 
-/** An objects table with no item. */
-async function emptyTable(fx: Fixture): Promise<string> {
-  const name = `${fx.config.objectsTable}-empty`;
-  await fx.dynamodb.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: 'key', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  return name;
-}
-
-const keysOf = (fx: Fixture) => listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);
 const withTable = (fx: Fixture, objectsTable: string): Fixture => ({ ...fx, config: { ...fx.config, objectsTable } });
 
 async function listingAudit(fx: Fixture, extra: string[] = []) {
@@ -83,7 +59,7 @@ describe("the audits refuse to delete through an objects table that is not the b
       expect(run.json.deleted).toBe(0);
       expect(run.json.deleteRefused).toMatch(/points at blobs that are not in s3:\/\//);
     }
-    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 
   test("another store's table: the snapshot re-verification keeps every candidate as store-unbound", async () => {
@@ -92,7 +68,7 @@ describe("the audits refuse to delete through an objects table that is not the b
     expect(report.deleted).toBe(0);
     expect(report.kept.map((k) => k.reason)).toEqual(['store-unbound', 'store-unbound']);
     expect(report.refusal).toMatch(/points at blobs that are not in/);
-    expect(await keysOf(fx)).toEqual([orphan, live].sort());
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 
   test('an empty table: refused, unless --empty-store-ok states the store holds no large object', async () => {
@@ -103,14 +79,14 @@ describe("the audits refuse to delete through an objects table that is not the b
     const refused = await listingAudit(empty);
     expect(refused.code).toBe(1);
     expect(refused.json.deleteRefused).toMatch(/points at no blob/);
-    expect(await keysOf(fx)).toEqual([orphan]);
+    expect(await prefixKeys(fx)).toEqual([orphan]);
     expect((await reverify(empty, [orphan])).kept).toEqual([{ key: orphan, reason: 'store-unbound' }]);
-    expect(await keysOf(fx)).toEqual([orphan]);
+    expect(await prefixKeys(fx)).toEqual([orphan]);
 
     const confirmed = await listingAudit(empty, ['--empty-store-ok']);
     expect(confirmed.code).toBe(0);
     expect(confirmed.json.deleted).toBe(1);
-    expect(await keysOf(fx)).toEqual([]);
+    expect(await prefixKeys(fx)).toEqual([]);
   });
 
   test.each([
@@ -143,7 +119,7 @@ describe("the audits refuse to delete through an objects table that is not the b
     } finally {
       dynamodb.destroy();
     }
-    expect(await keysOf(fx)).toEqual([live]);
+    expect(await prefixKeys(fx)).toEqual([live]);
   });
 
   test('the right table, snapshot re-verification: the sample binds it, the orphan is deleted', async () => {
@@ -151,7 +127,7 @@ describe("the audits refuse to delete through an objects table that is not the b
     const report = await reverify(fx, [orphan]);
     expect(report.refusal).toBeUndefined();
     expect(report.deleted).toBe(1);
-    expect(await keysOf(fx)).toEqual([live]);
+    expect(await prefixKeys(fx)).toEqual([live]);
   });
 });
 

@@ -5,7 +5,6 @@
  * written back by `streamTuningToEnv` as the construct does.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../lib/errors.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import {
   checkStreamTuning,
@@ -14,20 +13,11 @@ import {
   streamTuningFromEnv,
   streamTuningToEnv,
 } from '../../lib/recovery/stream-env.js';
+import { refusal } from '../support/refusal.js';
 
 const CONFIG = { changeLogTable: 'changes', objectsTable: 'objects', bucket: 'blobs-bucket', prefix: 'blobs', leaseShards: 4 };
 const CONCURRENCY = 'TIERLOG_STREAM_CONCURRENCY';
 const MARGIN = 'TIERLOG_STREAM_DEADLINE_MARGIN_MS';
-
-function refusal(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('not refused');
-}
 
 describe('streamTuningFromEnv', () => {
   it('the variables are the ones STREAM_ENV names', () => {

@@ -12,31 +12,22 @@
  * audit cannot see; it deletes only confirmed orphans; and what changed since the snapshots is
  * caught by the re-verification.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { newChangeId } from '../../lib/ids.js';
 import { SnapshotError } from '../../lib/recovery/snapshot-audit/errors.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
-import { localTableArn, snapshotLiveState, writeDynamoExport } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
+import { localTableArn, writeDynamoExport } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
 import { blobKey, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from '../cli/helpers.js';
 import { type AuditScene, auditScene } from '../cli/audit-scene.js';
 import { type Fixture, listKeys } from '../support/local.js';
+import { type Snapshots, snapshotsRemovedAfterAll } from './snapshots.js';
 
 const AHEAD = 2 * HOUR;
 const ahead = () => Date.now() + AHEAD;
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tierlog-snapshot-'));
-  dirs.push(dir);
-  return dir;
-}
+const snapshotsAt = snapshotsRemovedAfterAll();
 
 interface Scene extends AuditScene {
   lost: string;
@@ -66,21 +57,21 @@ async function scene(): Promise<Scene> {
   return { ...base, lost, inFlight, namedByUnparseable };
 }
 
-async function snapshots(fx: Fixture, format: 'CSV' | 'Parquet'): Promise<{ manifest: string; exportDir: string }> {
-  return snapshotLiveState({
-    dynamodb: fx.dynamodb,
-    s3: fx.s3,
-    bucket: fx.config.bucket,
-    tables: [fx.config.objectsTable, fx.config.changeLogTable],
-    destDir: tempDir(),
-    format,
-    at: ahead(),
-  });
-}
+/** Snapshots of the fixture, stamped 2 h ahead. */
+const snapshots = (fx: Fixture, format: 'CSV' | 'Parquet'): Promise<Snapshots> => snapshotsAt(fx, ahead(), format);
+
+/** The snapshot audit of `fx` from `snap` (the options every run here shares). */
+const auditOf = (fx: Fixture, snap: Snapshots) => ({
+  config: fx.config,
+  dynamodb: fx.dynamodb,
+  s3: fx.s3,
+  inventory: snap.manifest,
+  exportDir: snap.exportDir,
+});
 
 describe.each(['CSV', 'Parquet'] as const)('snapshot audit, %s inventory', (format) => {
   let s: Scene;
-  let snap: { manifest: string; exportDir: string };
+  let snap: Snapshots;
   beforeAll(async () => {
     s = await scene();
     snap = await snapshots(s.fx, format);
@@ -149,11 +140,7 @@ describe('re-verification: what changed since the snapshots', () => {
     await putBlob(s.fx, s.lost);
     let deletedKeys: string[] = [];
     const report = await snapshotAudit({
-      config: s.fx.config,
-      dynamodb: s.fx.dynamodb,
-      s3: s.fx.s3,
-      inventory: snap.manifest,
-      exportDir: snap.exportDir,
+      ...auditOf(s.fx, snap),
       olderThanMs: 90 * 60_000,
       now: ahead(),
       delete: true,
@@ -178,7 +165,7 @@ describe('re-verification: what changed since the snapshots', () => {
   test('a safety age under 1 h is refused; a blob younger than the safety age NOW is kept even if the snapshots call it old', async () => {
     const s = await scene();
     const snap = await snapshots(s.fx, 'CSV');
-    const base = { config: s.fx.config, dynamodb: s.fx.dynamodb, s3: s.fx.s3, inventory: snap.manifest, exportDir: snap.exportDir };
+    const base = auditOf(s.fx, snap);
     await expect(snapshotAudit({ ...base, olderThanMs: 30 * 60_000, now: ahead() })).rejects.toThrow(/at least 1h/);
     // Now is the real time, 2 h before the snapshots' stamp: the cutoff is 90 min before now, nothing is old enough.
     const report = await snapshotAudit({ ...base, olderThanMs: 90 * 60_000, now: Date.now() });
@@ -193,25 +180,18 @@ describe('snapshots that cannot be trusted are refused, nothing deleted', () => 
     s = await scene();
   });
 
-  async function attempt(mutate: (snap: { manifest: string; exportDir: string }) => void | Promise<void>): Promise<unknown> {
+  async function attempt(mutate: (snap: Snapshots) => void | Promise<void>): Promise<unknown> {
     const snap = await snapshots(s.fx, 'CSV');
     await mutate(snap);
     const before = await listKeys(s.fx.s3, s.fx.config.bucket);
-    const err = await snapshotAudit({
-      config: s.fx.config,
-      dynamodb: s.fx.dynamodb,
-      s3: s.fx.s3,
-      inventory: snap.manifest,
-      exportDir: snap.exportDir,
-      olderThanMs: 90 * 60_000,
-      now: ahead(),
-      delete: true,
-    }).catch((e: unknown) => e);
+    const err = await snapshotAudit({ ...auditOf(s.fx, snap), olderThanMs: 90 * 60_000, now: ahead(), delete: true }).catch(
+      (e: unknown) => e,
+    );
     expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual(before);
     return err;
   }
 
-  test.each<[string, (snap: { manifest: string; exportDir: string }) => void | Promise<void>, RegExp]>([
+  test.each<[string, (snap: Snapshots) => void | Promise<void>, RegExp]>([
     ['an inventory data file changed', (snap) => corruptFirstFile(snap.manifest), /MD5|bytes/],
     [
       'the manifest edited (checksum)',

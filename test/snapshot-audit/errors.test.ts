@@ -5,53 +5,31 @@
  * abort signal) after a delete batch stops it between two batches, and what it deleted is
  * reported (`SnapshotAuditIncompleteError`, printed by the CLI before the error).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { SnapshotAuditIncompleteError } from '../../lib/recovery/snapshot-audit/errors.js';
-import { auditCommand } from '../../lib/cli/audit.js';
+import type { AuditCommandOptions } from '../../lib/cli/audit.js';
 import { InterruptedError } from '../../lib/cli/common.js';
 import { reportError } from '../../lib/cli/program.js';
-import { snapshotLiveState } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
-import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { blobKey, capture, HOUR, putBlob, putTombstone } from '../cli/helpers.js';
+import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
+import { auditStop, blobKey, HOUR, putBlob, putOrphans, putTombstone } from '../cli/helpers.js';
+import { snapshotsRemovedAfterAll } from './snapshots.js';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const snapshotsAt = snapshotsRemovedAfterAll();
 
 /** Snapshots of the live state, taken 2 h from now. */
 async function snapshotNow(fx: Fixture) {
-  const destDir = mkdtempSync(join(tmpdir(), 'tierlog-snapshot-'));
-  dirs.push(destDir);
   const now = Date.now() + 2 * HOUR;
-  const snap = await snapshotLiveState({
-    dynamodb: fx.dynamodb,
-    s3: fx.s3,
-    bucket: fx.config.bucket,
-    tables: [fx.config.objectsTable, fx.config.changeLogTable],
-    destDir,
-    format: 'CSV',
-    at: now,
-  });
+  const snap = await snapshotsAt(fx, now);
   return { now, inventory: snap.manifest, exportDir: snap.exportDir };
 }
 
 /** `count` old orphans in the bucket (sorted keys) and snapshots of that state. */
 async function snapshotOfOrphans(fx: Fixture, count: number) {
-  const keys: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const key = blobKey(fx, `orphan-${i}`);
-    await putBlob(fx, key);
-    keys.push(key);
-  }
-  keys.sort();
+  const keys = await putOrphans(fx, count);
   return { keys, ...(await snapshotNow(fx)) };
 }
 
@@ -68,6 +46,22 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
+/** What the tests' DynamoDB refuses a read with: a denied permission. */
+const accessDenied = () => Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' });
+
+/**
+ * `tierlog audit --inventory --export --delete` from `snap` (safety age 1 h, the store declared
+ * to hold only orphans) with `options`, its output captured: the error it stops with.
+ */
+function cliAuditStop(
+  fx: Fixture,
+  snap: { inventory: string; exportDir: string; now: number },
+  options: AuditCommandOptions & { json?: boolean },
+) {
+  const from = { inventory: snap.inventory, export: snap.exportDir };
+  return auditStop(fx, () => snap.now, { ...from, olderThanMs: HOUR, delete: true, emptyStoreOk: true, ...options });
+}
+
 describe('snapshot audit under failures', () => {
   test('a failing live read of a proposed loss stops the audit before any orphan is deleted', async () => {
     const fx = await freshFixture();
@@ -80,12 +74,12 @@ describe('snapshot audit under failures', () => {
       .add({
         kind: 'fail',
         match: (r) => r.command === 'BatchGetItemCommand' && JSON.stringify(r.input).includes('lost-object'),
-        error: () => Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }),
+        error: accessDenied,
       })
       .attach(dynamodb, 'dynamodb');
     try {
       await expect(snapshotAudit(deleting(fx, dynamodb, snap))).rejects.toThrow(/access denied/);
-      expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual([orphan]);
+      expect(await prefixKeys(fx)).toEqual([orphan]);
     } finally {
       dynamodb.destroy();
     }
@@ -101,7 +95,7 @@ describe('snapshot audit under failures', () => {
         kind: 'fail',
         match: (r) => r.command === 'BatchGetItemCommand',
         skip: 2,
-        error: () => Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }),
+        error: accessDenied,
       })
       .attach(dynamodb, 'dynamodb');
     try {
@@ -110,7 +104,7 @@ describe('snapshot audit under failures', () => {
       const { report } = err as SnapshotAuditIncompleteError;
       expect(report).toMatchObject({ deleted: 1, orphans: [snap.keys[0]], deleteFailures: [] });
       expect((err as Error).message).toMatch(/^snapshot audit stopped after 1 blobs deleted: access denied/);
-      expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual(snap.keys.slice(1));
+      expect(await prefixKeys(fx)).toEqual(snap.keys.slice(1));
     } finally {
       dynamodb.destroy();
     }
@@ -123,27 +117,18 @@ describe('snapshot audit under failures', () => {
       const snap = await snapshotOfOrphans(fx, 3);
       const interrupt = new AbortController();
       const deletes: string[][] = [];
-      const c = capture();
-      const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => snap.now, io: c.io, env: {} };
-      const err = await rejectionOf(
-        auditCommand(ctx, {
-          inventory: snap.inventory,
-          export: snap.exportDir,
-          olderThanMs: HOUR,
-          delete: true,
-          emptyStoreOk: true,
-          json,
-          deleteBatch: 1,
-          signal: interrupt.signal,
-          beforeDelete: (keys) => {
-            deletes.push([...keys]);
-            interrupt.abort(new InterruptedError()); // before the first batch's delete request
-          },
-        }),
-      );
+      const { err, c } = await cliAuditStop(fx, snap, {
+        json,
+        deleteBatch: 1,
+        signal: interrupt.signal,
+        beforeDelete: (keys) => {
+          deletes.push([...keys]);
+          interrupt.abort(new InterruptedError()); // before the first batch's delete request
+        },
+      });
       expect(err).toBeInstanceOf(SnapshotAuditIncompleteError);
       expect(deletes).toEqual([[snap.keys[0]]]);
-      expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual(snap.keys.slice(1));
+      expect(await prefixKeys(fx)).toEqual(snap.keys.slice(1));
       expect(reportError(err, c.io)).toBe(130);
       expect(c.err()).toMatch(/^tierlog: snapshot audit stopped after 1 blobs deleted: interrupted/);
       if (json) expect(JSON.parse(c.out())).toMatchObject({ delete: true, deleted: 1, orphans: [snap.keys[0]], deleteFailures: [] });
@@ -156,20 +141,9 @@ describe('snapshot audit under failures', () => {
     const snap = await snapshotOfOrphans(fx, 2);
     const interrupt = new AbortController();
     interrupt.abort(new InterruptedError());
-    const c = capture();
-    const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => snap.now, io: c.io, env: {} };
-    const err = await rejectionOf(
-      auditCommand(ctx, {
-        inventory: snap.inventory,
-        export: snap.exportDir,
-        olderThanMs: HOUR,
-        delete: true,
-        emptyStoreOk: true,
-        signal: interrupt.signal,
-      }),
-    );
+    const { err, c } = await cliAuditStop(fx, snap, { signal: interrupt.signal });
     expect(err).toBeInstanceOf(InterruptedError);
     expect(reportError(err, c.io)).toBe(130);
-    expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual(snap.keys);
+    expect(await prefixKeys(fx)).toEqual(snap.keys);
   });
 });

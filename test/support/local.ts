@@ -4,7 +4,7 @@
  * check the invariants from outside the library.
  */
 import { randomBytes } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { TierlogConfig } from '../../lib/config.js';
 import { provisionLocal } from '../../lib/local/provision.js';
@@ -41,8 +41,28 @@ export async function freshFixture(overrides: Partial<TierlogConfig> = {}): Prom
   return { config, dynamodb, s3 };
 }
 
+/**
+ * A table beside the fixture's, `<objects table>-empty`, with the objects table's key (`key`) and
+ * no index and no item: an empty objects table, or a table of another kind named as the change log.
+ */
+export async function emptyTable(fx: Fixture): Promise<string> {
+  const name = `${fx.config.objectsTable}-empty`;
+  await fx.dynamodb.send(
+    new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: [{ AttributeName: 'key', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  return name;
+}
+
 /** Every item of a table, read raw (full scan, consistent). */
 export const scanAll = scanTable;
 
 /** Every key in the bucket (under `prefix` when given). */
 export const listKeys = (s3: S3Client, bucket: string, prefix?: string): Promise<string[]> => listBlobs(s3, bucket, prefix);
+
+/** Every key under the fixture's prefix (`<prefix>/`), in the bucket's listing order. */
+export const prefixKeys = (fx: Fixture): Promise<string[]> => listBlobs(fx.s3, fx.config.bucket, `${fx.config.prefix}/`);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_INLINE_THRESHOLD } from '../../lib/constants.js';
-import { ConfigError, ValidationError } from '../../lib/errors.js';
+import { ValidationError } from '../../lib/errors.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import {
@@ -15,19 +15,10 @@ import {
   writerTuningFromEnv,
   writerTuningToEnv,
 } from '../../lib/tiered/writer-env.js';
+import { refusal } from '../support/refusal.js';
 
 const VAR = 'TIERLOG_INLINE_THRESHOLD';
 const CONFIG = { changeLogTable: 'changes', objectsTable: 'objects', bucket: 'blobs-bucket', prefix: 'blobs', leaseShards: 4 };
-
-function refusal(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('not refused');
-}
 
 describe('writerTuningFromEnv', () => {
   it('unset or empty: nothing set (the store keeps its 8 KiB default)', () => {

@@ -5,8 +5,13 @@
  * variable, never read as a default. A safety age under the audit's floor is refused, so a typo
  * cannot make the function delete younger blobs than the listing audit would.
  */
+import { requiredVariable } from '../../config.js';
+import { isIntegerIn } from '../../env-integers.js';
 import { ConfigError } from '../../errors.js';
 import { MIN_AUDIT_AGE_MS } from '../audit.js';
+
+/** The value of a variable that must be set (`loadConfig`'s rule), for the function's own variables. */
+export { requiredVariable } from '../../config.js';
 
 /** Names of the variables the snapshot audit's Lambda reads (beyond `loadConfig`'s). */
 export const SNAPSHOT_AUDIT_ENV = {
@@ -34,7 +39,7 @@ export function snapshotAuditSettingsFromEnv(env: Readonly<Record<string, string
   const ageVar = SNAPSHOT_AUDIT_ENV.olderThanMs;
   const age = requiredVariable(env, ageVar);
   const olderThanMs = /^[0-9]+$/.test(age) ? Number(age) : Number.NaN;
-  if (!Number.isSafeInteger(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
+  if (!isIntegerIn(olderThanMs, MIN_AUDIT_AGE_MS)) {
     throw new ConfigError(`${ageVar} must be an integer of ms, at least ${MIN_AUDIT_AGE_MS} (1 h), got "${age}"`, ageVar);
   }
   const deleteVar = SNAPSHOT_AUDIT_ENV.delete;
@@ -43,15 +48,4 @@ export function snapshotAuditSettingsFromEnv(env: Readonly<Record<string, string
     throw new ConfigError(`${deleteVar} must be "true" or "false" when set, got "${raw}"`, deleteVar);
   }
   return { olderThanMs, delete: raw === 'true' };
-}
-
-/**
- * The value of a variable that must be set.
- *
- * @throws ConfigError naming it when it is unset or blank.
- */
-export function requiredVariable(env: Readonly<Record<string, string | undefined>>, name: string): string {
-  const value = env[name]?.trim();
-  if (value === undefined || value === '') throw new ConfigError(`environment variable ${name} is not set`, name);
-  return value;
 }
