@@ -5,6 +5,7 @@
  * still goes to the real server; only a "no such key" answer is replaced.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import { s3AccessDenied } from './s3-answers.js';
 
 /** Installs the behaviour on `s3` (inside the SDK's retry loop). Returns the client. */
 export function withoutListBucket<C extends Pick<S3Client, 'middlewareStack'>>(s3: C): C {
@@ -15,11 +16,7 @@ export function withoutListBucket<C extends Pick<S3Client, 'middlewareStack'>>(s
       const name = (err as { name?: string }).name;
       const command = context.commandName;
       if ((command === 'GetObjectCommand' || command === 'HeadObjectCommand') && (name === 'NoSuchKey' || name === 'NotFound')) {
-        throw Object.assign(new Error('Access Denied'), {
-          name: 'AccessDenied',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 403 },
-        });
+        throw s3AccessDenied();
       }
       throw err;
     }

@@ -17,6 +17,7 @@ import { InterruptedError } from '../../lib/cli/common.js';
 import { reportError } from '../../lib/cli/program.js';
 import { AuditIncompleteError } from '../../lib/recovery/audit.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { auditStop, cliJson, HOUR, putOrphans } from './helpers.js';
 
@@ -63,14 +64,13 @@ describe('audit --delete under failures', () => {
       .add({
         kind: 'fail',
         match: (r) => r.command === 'DeleteObjectCommand',
-        error: () =>
-          Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } }),
+        error: s3AccessDenied,
       })
       .attach(s3, 's3');
     const run = await cliJson({ ...fx, s3 }, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
     expect(run.code).toBe(1);
     expect(run.json).toMatchObject({ deleted: 0, deleteFailures: [{ key: refused, code: 'AccessDenied', message: 'Access Denied' }] });
-    expect(await listKeys(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual([refused]);
+    expect(await prefixKeys(fx)).toEqual([refused]);
   });
 
   test.each([true, false])(

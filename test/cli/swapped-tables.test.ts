@@ -65,8 +65,9 @@ describe('one table named for the other', () => {
     for (const argv of [['sweep'], ['sweep', '--dry-run'], ['inspect', 'some-instance']]) {
       const run = await cli(wrong, argv);
       expect(run.code, argv.join(' ')).toBe(2);
+      // The sweep's scan for shardless instances may warn first (it reads the objects table's items): the error is a line of its own.
       expect(run.err).toMatch(
-        new RegExp(`^tierlog: configuration: table "${fx.config.objectsTable}" does not have the key or index tierlog uses`),
+        new RegExp(`^tierlog: configuration: table "${fx.config.objectsTable}" does not have the key or index tierlog uses`, 'm'),
       );
     }
   });
@@ -77,7 +78,7 @@ describe('one table named for the other', () => {
     await putRawInstance(fx, { leaseUntil: Date.now() - 2 * HOUR, entries: { [newChangeId()]: rawEntry('a-orphan', { new: orphan }) } });
     const run = await cli(objectsIsLog(fx), ['sweep']);
     expect(run.code).toBe(2);
-    expect(run.err).toMatch(/^tierlog: configuration: /);
+    expect(run.err).toMatch(/^tierlog: configuration: /m);
     expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 });

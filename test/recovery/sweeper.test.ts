@@ -10,6 +10,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -737,8 +738,6 @@ describe('reads and deletes gathered across instances', () => {
 
   // A key deleted on its own (a batch of one, or each key of a batch DeleteObjects could not
   // take) and refused by S3 is that key's failure, exactly as when DeleteObjects names it.
-  const accessDenied = () =>
-    Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } });
   const notImplemented = () =>
     Object.assign(new Error('A header you provided implies functionality that is not implemented'), {
       name: 'NotImplemented',
@@ -761,7 +760,7 @@ describe('reads and deletes gathered across instances', () => {
     const injector = new FaultInjector().add({
       kind: 'fail',
       match: (r) => r.command === 'DeleteObjectCommand' && r.input.Key === refused,
-      error: accessDenied,
+      error: s3AccessDenied,
     });
     if (batchFails) injector.add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: notImplemented });
     const all = instances * perInstance;

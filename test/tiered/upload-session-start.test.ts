@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AccessDeniedError } from '../../lib/errors.js';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import { expectClean, makeWriter, rawState, sweepPastEverything, type Writer } from './harness.js';
@@ -43,8 +44,6 @@ async function uploadsUnder(key: string): Promise<string[]> {
   return (out.Uploads ?? []).filter((u) => u.Key === key).map((u) => u.UploadId ?? '');
 }
 
-const accessDenied = () =>
-  Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } });
 const internalError = () =>
   Object.assign(new Error('We encountered an internal error. Please try again.'), {
     name: 'InternalError',
@@ -54,7 +53,9 @@ const internalError = () =>
 
 describe('an upload session whose multipart upload does not start', () => {
   test('refused outright (403): the error reaches the caller and the session is gone at once', async () => {
-    const w = writerWith(new FaultInjector().add({ kind: 'fail', match: onCommand('CreateMultipartUploadCommand'), error: accessDenied }));
+    const w = writerWith(
+      new FaultInjector().add({ kind: 'fail', match: onCommand('CreateMultipartUploadCommand'), error: s3AccessDenied }),
+    );
     await expect(w.store.createUpload('start/denied', { size: 1000, expiresInMs: 1_000 })).rejects.toBeInstanceOf(AccessDeniedError);
     // Sent once: nothing in S3 to clean, so nothing is left for a sweeper a day later.
     expect(w.recorder.names('s3').filter((n) => n === 'CreateMultipartUpload')).toHaveLength(1);
@@ -89,7 +90,7 @@ describe('an upload session whose multipart upload does not start', () => {
 
   test('a start retried after a refusal makes one new session; the refused one is gone', async () => {
     const w = writerWith(
-      new FaultInjector().add({ kind: 'fail', match: onCommand('CreateMultipartUploadCommand'), error: accessDenied, times: 1 }),
+      new FaultInjector().add({ kind: 'fail', match: onCommand('CreateMultipartUploadCommand'), error: s3AccessDenied, times: 1 }),
     );
     await expect(w.store.createUpload('start/again', { expiresInMs: 1_000 })).rejects.toBeInstanceOf(AccessDeniedError);
     const created = await w.store.createUpload('start/again');
