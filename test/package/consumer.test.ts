@@ -237,7 +237,7 @@ describe('the packed tarball in CommonJS projects (a `cdk init` app, a require s
 
     // The stack uses tierlog/cdk as README.md shows; entries.ts reaches the types of every entry.
     writeFileSync(
-      join(app, 'lib/cdkapp-stack.ts'),
+      join(app, 'lib', 'cdkapp-stack.ts'),
       `import * as cdk from 'aws-cdk-lib/core';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -261,7 +261,7 @@ export class ${STACK} extends cdk.Stack {
 `,
     );
     writeFileSync(
-      join(app, 'lib/entries.ts'),
+      join(app, 'lib', 'entries.ts'),
       `import { type TierlogConfig, TieredStore, loadConfig } from 'tierlog';
 import { Sweeper, createSweeperHandler } from 'tierlog/operations';
 import { startLocalStack } from 'tierlog/testing';
@@ -294,9 +294,10 @@ export const entries = [TieredStore, Sweeper, createSweeperHandler, startLocalSt
 
   it('synthesizes the stack that uses tierlog/cdk, running the app as cdk.json does (tsx)', async () => {
     const cdkJson = JSON.parse(readFileSync(join(app, 'cdk.json'), 'utf8')) as { app: string };
-    expect(cdkJson.app).toContain('tsx bin/cdkapp.ts');
+    const entry = join('bin', 'cdkapp.ts'); // the template's, named after the folder
+    expect(cdkJson.app).toContain(`tsx ${entry}`);
     const outdir = join(app, 'cdk.out');
-    await sh(process.execPath, [join(app, 'node_modules/tsx/dist/cli.mjs'), 'bin/cdkapp.ts'], app, { CDK_OUTDIR: outdir });
+    await sh(process.execPath, [join(app, 'node_modules/tsx/dist/cli.mjs'), entry], app, { CDK_OUTDIR: outdir });
     expectSynthesized(outdir);
   });
 
