@@ -178,13 +178,15 @@ describe('the packed tarball, installed into a project outside the repository', 
 });
 
 /**
- * The most common consumer is CommonJS: an app from `cdk init app --language typescript` (no
- * "type": "module"; its tsconfig NodeNext, or `module: commonjs` with node10 resolution and no
- * skipLibCheck in templates before 2025) and a plain script doing `require('tierlog')`. tierlog is
- * ESM only: CommonJS reaches it through require(esm) (Node.js 20.19+), which fails if a module
- * in dist/ uses top-level await, and TypeScript resolves its subpath types under node10 only
- * through `typesVersions` (node10 ignores `exports`), and its declarations only when the types
- * they import (`aws-lambda`) are dependencies.
+ * The most common consumers are CommonJS (no "type": "module"): an app from `cdk init app
+ * --language typescript` and a script doing `require('tierlog')`. tierlog is ESM only, so they
+ * load it with require(esm) (Node.js 20.19+; it throws ERR_REQUIRE_ASYNC_MODULE if a module in
+ * dist/ uses top-level await). TypeScript finds its types with the template's NodeNext tsconfig
+ * through `exports`; older templates (`module: commonjs`, so node10 resolution, and no
+ * skipLibCheck) ignore `exports` and read the subpaths from `typesVersions`, and check the
+ * declarations, whose `aws-lambda` imports need `@types/aws-lambda` as a dependency. The
+ * template's jest test is not run (jest and TypeScript 7 are not in the npm cache here; README.md
+ * says how jest loads tierlog).
  */
 describe('the packed tarball in CommonJS projects (a `cdk init` app, a require script)', () => {
   const STACK = 'CdkappStack';
@@ -209,8 +211,7 @@ describe('the packed tarball in CommonJS projects (a `cdk init` app, a require s
       devDependencies: object;
     };
     expect(pkg.type).toBeUndefined(); // CommonJS
-    // The template's dependencies at the versions tested here (its jest and `typescript` 7 are not
-    // in the npm cache; no jest test is run).
+    // The template's dependencies at the versions tested here, less jest.
     pkg.dependencies = { tierlog: `file:${tarball}`, 'aws-cdk-lib': tested('aws-cdk-lib'), constructs: tested('constructs') };
     pkg.devDependencies = Object.fromEntries(['typescript', 'tsx', '@types/node'].map((d) => [d, tested(d)]));
     writeFileSync(join(app, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
