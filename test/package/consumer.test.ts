@@ -176,3 +176,165 @@ describe('the packed tarball, installed into a project outside the repository', 
     expect(await sh(join(project, 'node_modules/.bin/tierlog'), ['--help'], project)).toContain('audit');
   });
 });
+
+/**
+ * The most common consumers are CommonJS (no "type": "module"): an app from `cdk init app
+ * --language typescript` and a script doing `require('tierlog')`. tierlog is ESM only, so they
+ * load it with require(esm) (Node.js 20.19+; it throws ERR_REQUIRE_ASYNC_MODULE if a module in
+ * dist/ uses top-level await). TypeScript finds its types with the template's NodeNext tsconfig
+ * through `exports`; older templates (`module: commonjs`, so node10 resolution, and no
+ * skipLibCheck) ignore `exports` and read the subpaths from `typesVersions`, and check the
+ * declarations, whose `aws-lambda` imports need `@types/aws-lambda` as a dependency. The
+ * template's jest test is not run (jest and TypeScript 7 are not in the npm cache here; README.md
+ * says how jest loads tierlog).
+ */
+describe('the packed tarball in CommonJS projects (a `cdk init` app, a require script)', () => {
+  const STACK = 'CdkappStack';
+  let app: string;
+  const tsc = (...args: string[]) => sh(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), ...args], app);
+
+  beforeAll(async () => {
+    app = join(work, 'cdkapp');
+    mkdirSync(app);
+    // The template as the CLI generates it (offline), not a copy of it.
+    await sh(
+      process.execPath,
+      [join(ROOT, 'node_modules/aws-cdk/bin/cdk'), 'init', 'app', '--language', 'typescript', '--generate-only'],
+      app,
+      {
+        CDK_DISABLE_CLI_TELEMETRY: 'true',
+      },
+    );
+    const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as {
+      type?: string;
+      dependencies: object;
+      devDependencies: object;
+    };
+    expect(pkg.type).toBeUndefined(); // CommonJS
+    // The template's dependencies at the versions tested here, less jest.
+    pkg.dependencies = { tierlog: `file:${tarball}`, 'aws-cdk-lib': tested('aws-cdk-lib'), constructs: tested('constructs') };
+    pkg.devDependencies = Object.fromEntries(['typescript', 'tsx', '@types/node'].map((d) => [d, tested(d)]));
+    writeFileSync(join(app, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+    const tsconfig = JSON.parse(readFileSync(join(app, 'tsconfig.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
+    tsconfig.compilerOptions['types'] = ['node']; // as generated, less jest
+    writeFileSync(join(app, 'tsconfig.json'), `${JSON.stringify(tsconfig, null, 2)}\n`);
+    rmSync(join(app, 'test'), { recursive: true });
+    rmSync(join(app, 'jest.config.js'));
+    // Older templates: `module: commonjs` (node10 resolution), no skipLibCheck; emits CommonJS.
+    const node10 = {
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'commonjs',
+        lib: ['es2022'],
+        strict: true,
+        experimentalDecorators: true,
+        strictPropertyInitialization: false,
+        typeRoots: ['./node_modules/@types'],
+        outDir: 'js',
+      },
+      exclude: ['node_modules', 'cdk.out', 'js'],
+    };
+    writeFileSync(join(app, 'tsconfig.node10.json'), `${JSON.stringify(node10, null, 2)}\n`);
+
+    // The stack uses tierlog/cdk as README.md shows; entries.ts reaches the types of every entry.
+    writeFileSync(
+      join(app, 'lib', 'cdkapp-stack.ts'),
+      `import * as cdk from 'aws-cdk-lib/core';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import { Tierlog } from 'tierlog/cdk';
+
+export class ${STACK} extends cdk.Stack {
+  constructor(scope: Construct, id: string, props?: cdk.StackProps) {
+    super(scope, id, props);
+    const tierlog = new Tierlog(this, 'Tierlog', { prefix: 'media', objectsFunction: false, outputs: true });
+    const writer = new lambda.Function(this, 'Writer', {
+      code: lambda.Code.fromInline('exports.handler = async () => {};'),
+      handler: 'index.handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      environment: { ...tierlog.writerEnvironment },
+    });
+    tierlog.grantWriter(writer);
+    tierlog.grantOperatorReadOnly(new iam.Role(this, 'Readers', { assumedBy: new iam.AccountRootPrincipal() }));
+  }
+}
+`,
+    );
+    writeFileSync(
+      join(app, 'lib', 'entries.ts'),
+      `import { type TierlogConfig, TieredStore, loadConfig } from 'tierlog';
+import { Sweeper, createSweeperHandler } from 'tierlog/operations';
+import { startLocalStack } from 'tierlog/testing';
+import { InstanceTable } from 'tierlog/internals';
+import { Tierlog } from 'tierlog/cdk';
+
+export const config: TierlogConfig = loadConfig({ TIERLOG_CHANGELOG_TABLE: 'log', TIERLOG_OBJECTS_TABLE: 'objects', TIERLOG_BUCKET: 'bucket' });
+export const entries = [TieredStore, Sweeper, createSweeperHandler, startLocalStack, InstanceTable, Tierlog];
+`,
+    );
+    await sh(NPM, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], app);
+  }, 600_000);
+
+  /** The synthesized stack in `outdir`: the construct's tables and functions, the prebuilt sweeper. */
+  function expectSynthesized(outdir: string): void {
+    const template = JSON.parse(readFileSync(join(outdir, `${STACK}.template.json`), 'utf8')) as {
+      Resources: Record<string, { Type: string }>;
+    };
+    const types = Object.values(template.Resources).map((r) => r.Type);
+    expect(types.filter((t) => t === 'AWS::DynamoDB::GlobalTable')).toHaveLength(2);
+    expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(3); // sweeper, objects stream, writer
+    expect(readdirSync(outdir).some((d) => d.startsWith('asset.') && existsSync(join(outdir, d, 'index.mjs.map')))).toBe(true);
+  }
+
+  it('type-checks a `cdk init` app (CommonJS, the template tsconfig) using every entry, with tsc', async () => {
+    const tsconfig = JSON.parse(readFileSync(join(app, 'tsconfig.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
+    expect(tsconfig.compilerOptions).toMatchObject({ module: 'NodeNext', moduleResolution: 'NodeNext', noEmit: true });
+    await tsc('-p', '.');
+  });
+
+  it('synthesizes the stack that uses tierlog/cdk, running the app as cdk.json does (tsx)', async () => {
+    const cdkJson = JSON.parse(readFileSync(join(app, 'cdk.json'), 'utf8')) as { app: string };
+    const entry = join('bin', 'cdkapp.ts'); // the template's, named after the folder
+    expect(cdkJson.app).toContain(`tsx ${entry}`);
+    const outdir = join(app, 'cdk.out');
+    await sh(process.execPath, [join(app, 'node_modules/tsx/dist/cli.mjs'), entry], app, { CDK_OUTDIR: outdir });
+    expectSynthesized(outdir);
+  });
+
+  it('compiles it under an older template (module commonjs, node10 resolution, no skipLibCheck) and synthesizes the CommonJS output with node', async () => {
+    await tsc('-p', 'tsconfig.node10.json');
+    expect(readFileSync(join(app, 'js/lib/cdkapp-stack.js'), 'utf8')).toContain('require("tierlog/cdk")');
+    const outdir = join(app, 'cdk.out.node10');
+    await sh(process.execPath, ['js/bin/cdkapp.js'], app, { CDK_OUTDIR: outdir });
+    expectSynthesized(outdir);
+  });
+
+  it('lets a CommonJS script require every entry and use the root API', async () => {
+    writeFileSync(
+      join(app, 'check.js'),
+      `'use strict';
+const assert = require('node:assert/strict');
+const tierlog = require('tierlog');
+const env = { TIERLOG_CHANGELOG_TABLE: 'log', TIERLOG_OBJECTS_TABLE: 'objects', TIERLOG_BUCKET: 'bucket', TIERLOG_LEASE_SHARDS: '8' };
+const config = tierlog.loadConfig(env);
+assert.equal(config.leaseShards, 8);
+assert.equal(config.prefix, 'blobs');
+assert.throws(
+  () => tierlog.loadConfig({ ...env, TIERLOG_LEASE_SHARDS: 'many' }),
+  (err) => err instanceof tierlog.ConfigError && err instanceof tierlog.TierlogError && err.setting === 'TIERLOG_LEASE_SHARDS',
+);
+assert.notEqual(tierlog.newChangeId(), tierlog.newChangeId());
+const keys = {};
+for (const entry of ['tierlog/cdk', 'tierlog/operations', 'tierlog/testing', 'tierlog/internals']) keys[entry] = Object.keys(require(entry));
+console.log(JSON.stringify({ version: require('tierlog/package.json').version, keys }));
+`,
+    );
+    const out = JSON.parse(await sh(process.execPath, ['check.js'], app)) as { version: string; keys: Record<string, string[]> };
+    expect(out.version).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+    expect(out.keys['tierlog/cdk']).toContain('Tierlog');
+    expect(out.keys['tierlog/operations']).toContain('createSweeperHandler');
+    expect(out.keys['tierlog/testing']).toContain('startLocalStack');
+    expect(out.keys['tierlog/internals']).toContain('InstanceTable');
+  });
+});
