@@ -135,7 +135,7 @@ async function main(): Promise<number> {
       // A stack of its own, warmed up as the first: the stages before leave DynamoDB Local holding
       // their tables (the idle stage alone 10 000 instances) in one JVM, and a throughput must not
       // depend on which stages ran first (`--only load` measures the same as a full run).
-      log('load: a fresh local stack (the earlier stages\' tables stay with the old one)');
+      log("load: a fresh local stack (the earlier stages' tables stay with the old one)");
       await stack.stop();
       stack = await startLocalStack();
       await warmupStage({ rounds: settings.warmupRounds });
