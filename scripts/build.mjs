@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `npm run build` (and `prepack`): a complete dist/.
 //   dist/lib, dist/infra, dist/bin   tsc output: ESM, declarations, source maps with their sources
+//                                    (tsconfig.build.json; not the drill of `npm start` and its stream
+//                                    reader, which the repository alone runs: no entry reaches them)
 //   dist/lib/local/*.mjs             plain-JS files the library starts as child processes
 //   dist/handlers/<name>/index.mjs   the Lambda handlers, bundled (the construct deploys these)
 import { execFileSync } from 'node:child_process';

@@ -93,6 +93,32 @@ describe('the packed tarball, installed into a project outside the repository', 
     expect(existsSync(join(project, 'node_modules/tsx'))).toBe(false);
   });
 
+  it('imports, in every shipped module, only its dependencies, its peers and Node built-ins', () => {
+    const installed = join(project, 'node_modules/tierlog');
+    const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      peerDependencies: Record<string, string>;
+    };
+    const declared = new Set([...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies)]);
+    const undeclared: string[] = [];
+    const scan = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) scan(path);
+        else if (/\.m?js$/.test(entry.name) && !path.includes(`${join('dist', 'handlers')}`)) {
+          // Static and dynamic imports of a bare specifier (the handlers are bundles: nothing to resolve).
+          for (const m of readFileSync(path, 'utf8').matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"]([^'"./][^'"]*)['"]/g)) {
+            const specifier = m[1]!;
+            const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
+            if (!specifier.startsWith('node:') && !declared.has(name)) undeclared.push(`${path.slice(installed.length + 1)}: ${specifier}`);
+          }
+        }
+      }
+    };
+    scan(join(installed, 'dist'));
+    expect(undeclared).toEqual([]);
+  });
+
   it('exposes the entries and keeps internals out of the root', async () => {
     const out = await sh(
       process.execPath,
