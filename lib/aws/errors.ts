@@ -166,11 +166,16 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Error names of a request refused for its credentials or permissions (S3, DynamoDB, STS). */
-const ACCESS_DENIED = new Set([
-  'AccessDeniedException',
-  'AccessDenied',
-  'Forbidden',
+/**
+ * True when AWS refused the request's credentials themselves (an unknown key id, a bad signature,
+ * an expired token), not what they may do: every request signed with them is refused alike.
+ */
+export function isCredentialRefusal(err: unknown): boolean {
+  return CREDENTIALS_REFUSED.has(awsErrorName(err) ?? '');
+}
+
+/** Error names of a request refused for its credentials, whatever it asked (S3, DynamoDB, STS). */
+const CREDENTIALS_REFUSED = new Set([
   'InvalidAccessKeyId',
   'SignatureDoesNotMatch',
   'UnrecognizedClientException',
@@ -181,3 +186,6 @@ const ACCESS_DENIED = new Set([
   'ExpiredTokenException',
   'InvalidToken',
 ]);
+
+/** Error names of a request refused for its credentials or permissions (S3, DynamoDB, STS). */
+const ACCESS_DENIED = new Set(['AccessDeniedException', 'AccessDenied', 'Forbidden', ...CREDENTIALS_REFUSED]);

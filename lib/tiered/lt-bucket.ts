@@ -20,7 +20,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { awsErrorName, isDefiniteRejection, isNoSuchKey, translateAwsError } from '../aws/errors.js';
+import { awsErrorName, isCredentialRefusal, isDefiniteRejection, isNoSuchKey, translateAwsError } from '../aws/errors.js';
 import { type PresignedUrl, presignUrl } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { ResourceMissingError, TierlogError, ValidationError } from '../errors.js';
@@ -175,8 +175,8 @@ export class LtBucket {
    * Deletes blobs with DeleteObjects, 1 000 a request (a lone key with DeleteObject); returns the
    * keys S3 refused (all of a batch's keys when an error in its answer names none). If a batch
    * request fails as a whole for a reason other than a missing bucket or access denied, its keys
-   * are deleted one by one. Throws when the bucket is missing, when S3 refuses a whole batch as
-   * access denied, and when a request's outcome is unknown.
+   * are deleted one by one. Throws when the bucket is missing, when S3 refuses a whole request
+   * (refused credentials, for one), and when a request's outcome is unknown.
    */
   async deleteMany(keys: readonly string[]): Promise<DeleteFailure[]> {
     for (const key of keys) this.assertOwned(key);
@@ -212,18 +212,20 @@ export class LtBucket {
   }
 
   /**
-   * One key of {@link deleteMany} in its own DeleteObject. S3's refusal of the key (a 4xx answer,
-   * such as AccessDenied from a bucket policy) is added to `failures`, as DeleteObjects names a key
-   * it refused in its answer, so a caller sees the same outcome whether the key went alone or in a
-   * batch. A missing bucket, and a request whose outcome is unknown (no answer, 5xx or throttling
-   * after the SDK's retries), throw.
+   * One key of {@link deleteMany} in its own DeleteObject, with the outcome the key would have had
+   * in a batch. S3's refusal of the key (a 4xx answer, such as AccessDenied from a bucket policy or
+   * a role without `s3:DeleteObject`) is added to `failures`, as DeleteObjects names such a key in
+   * its answer. What DeleteObjects would have failed as a whole throws: a missing bucket, refused
+   * credentials (an unknown key id, an expired token), and an outcome S3 never gave (no answer,
+   * 5xx or throttling after the SDK's retries).
    */
   private async deleteOneOfMany(key: string, failures: DeleteFailure[]): Promise<void> {
     try {
       await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {
       const translated = translateAwsError(err, { operation: 'DeleteObject', bucket: this.bucket });
-      if (translated instanceof ResourceMissingError || !isDefiniteRejection(err)) throw translated;
+      const refusedKey = isDefiniteRejection(err) && !isCredentialRefusal(err) && !(translated instanceof ResourceMissingError);
+      if (!refusedKey) throw translated;
       failures.push({ key, code: awsErrorName(err) ?? 'Unknown', message: err instanceof Error ? err.message : String(err) });
     }
   }
