@@ -779,4 +779,28 @@ describe('reads and deletes gathered across instances', () => {
     await expectClean(fx, expect);
     expect((await rawState(fx)).instances).toEqual([]);
   });
+
+  test("a lone key's delete refused for the credentials themselves (InvalidAccessKeyId): an error of the sweep, as a refused DeleteObjects is, not a failed entry", async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { count: 1, shard: 0 });
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r) => r.command === 'DeleteObjectCommand',
+      error: () =>
+        Object.assign(new Error('The AWS Access Key Id you provided does not exist in our records.'), {
+          name: 'InvalidAccessKeyId',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 403 },
+        }),
+    });
+    const { judge } = await fenceThenSweep(fx, 0, {}, { injector });
+    // Counted as an error (what the sweeper's error alarm watches), the instance kept with its claim.
+    expect(judge).toMatchObject({ instancesClaimed: 1, entriesRecovered: 0, entriesFailed: 0, blobsDeleted: 0, errors: 1 });
+    expect(await allKeys(fx)).toEqual(blobs);
+    expect(Object.keys((await rawInstance(fx, instanceId))!).filter((k) => k.startsWith('c_'))).toHaveLength(1);
+    // Past that claim, a sweeper whose credentials S3 takes recovers the entry.
+    expect(await sweeperAt(fx, PAST_WINDOW_MS + 6 * MIN).sweep()).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    await expectClean(fx, expect);
+    expect((await rawState(fx)).instances).toEqual([]);
+  });
 });
