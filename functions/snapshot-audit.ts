@@ -13,10 +13,10 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
-import { loadConfig } from '../lib/config.js';
+import { loadConfig, requiredVariable } from '../lib/config.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { newestDt, planAthenaRun } from '../lib/recovery/snapshot-audit/athena-plan.js';
-import { requiredVariable, SNAPSHOT_AUDIT_ENV, snapshotAuditSettingsFromEnv } from '../lib/recovery/snapshot-audit/function-env.js';
+import { SNAPSHOT_AUDIT_ENV, snapshotAuditSettingsFromEnv } from '../lib/recovery/snapshot-audit/function-env.js';
 import { snapshotHvAttributesOf } from '../lib/recovery/snapshot-audit/query.js';
 import { confirmLost, deletesRefused, reverifyAndDelete } from '../lib/recovery/snapshot-audit/reverify.js';
 

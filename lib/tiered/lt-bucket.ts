@@ -184,7 +184,8 @@ export class LtBucket {
     for (let i = 0; i < keys.length; i += S3_DELETE_BATCH) {
       const batch = keys.slice(i, i + S3_DELETE_BATCH);
       if (batch.length === 1) {
-        await this.deleteOneOfMany(batch[0]!, failures);
+        const failure = await this.deleteAlone(batch[0]!);
+        if (failure !== undefined) failures.push(failure);
         continue;
       }
       try {
@@ -205,7 +206,10 @@ export class LtBucket {
       } catch (err) {
         const translated = translateAwsError(err, { operation: 'DeleteObjects', bucket: this.bucket });
         if (translated !== err) throw translated;
-        for (const key of batch) await this.deleteOneOfMany(key, failures);
+        for (const key of batch) {
+          const failure = await this.deleteAlone(key);
+          if (failure !== undefined) failures.push(failure);
+        }
       }
     }
     return failures;
@@ -214,19 +218,20 @@ export class LtBucket {
   /**
    * One key of {@link deleteMany} in its own DeleteObject, with the outcome the key would have had
    * in a batch. S3's refusal of the key (a 4xx answer, such as AccessDenied from a bucket policy or
-   * a role without `s3:DeleteObject`) is added to `failures`, as DeleteObjects names such a key in
-   * its answer. What DeleteObjects would have failed as a whole throws: a missing bucket, refused
+   * a role without `s3:DeleteObject`) is returned as its failure, as DeleteObjects names such a key
+   * in its answer. What DeleteObjects would have failed as a whole throws: a missing bucket, refused
    * credentials (an unknown key id, an expired token), and an outcome S3 never gave (no answer,
    * 5xx or throttling after the SDK's retries).
    */
-  private async deleteOneOfMany(key: string, failures: DeleteFailure[]): Promise<void> {
+  private async deleteAlone(key: string): Promise<DeleteFailure | undefined> {
     try {
       await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      return undefined;
     } catch (err) {
       const translated = translateAwsError(err, { operation: 'DeleteObject', bucket: this.bucket });
       const refusedKey = isDefiniteRejection(err) && !isCredentialRefusal(err) && !(translated instanceof ResourceMissingError);
       if (!refusedKey) throw translated;
-      failures.push({ key, code: awsErrorName(err) ?? 'Unknown', message: err instanceof Error ? err.message : String(err) });
+      return { key, code: awsErrorName(err) ?? 'Unknown', message: err instanceof Error ? err.message : String(err) };
     }
   }
 

@@ -543,6 +543,11 @@ export async function rawInstance(fx: Fixture, instanceId: string): Promise<Reco
   return (await scanAll(fx.dynamodb, fx.config.changeLogTable)).find((i) => i.pk === instanceId);
 }
 
+/** The entry attributes (`c_<changeId>`) of a raw instance item; none when it is gone. */
+export function entryNames(item: Record<string, unknown> | undefined): string[] {
+  return Object.keys(item ?? {}).filter((k) => k.startsWith('c_'));
+}
+
 /** Waits until `predicate` holds (polling), or fails after `timeoutMs`. */
 export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -10,9 +10,6 @@ import { isIntegerIn } from '../../env-integers.js';
 import { ConfigError } from '../../errors.js';
 import { MIN_AUDIT_AGE_MS } from '../audit.js';
 
-/** The value of a variable that must be set (`loadConfig`'s rule), for the function's own variables. */
-export { requiredVariable } from '../../config.js';
-
 /** Names of the variables the snapshot audit's Lambda reads (beyond `loadConfig`'s). */
 export const SNAPSHOT_AUDIT_ENV = {
   olderThanMs: 'TIERLOG_SNAPSHOT_OLDER_THAN_MS',
