@@ -13,7 +13,16 @@
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412. Any other `If-None-Match` on a write, or both headers at once, is 400: a
  *   precondition is never ignored.
- * - `x-amz-meta-*` request headers become user metadata and come back on GET and HEAD.
+ * - GET and HEAD evaluate `If-Match` (strong comparison; false: 412) and `If-None-Match` (weak
+  comparison; a match: 304) against the version they answer, in RFC 9110's order
+  (lib/api/preconditions.ts), so a download in several ranges with `If-Match` gets 412 once the
+  object is replaced, never bytes of two versions. `If-Unmodified-Since` without `If-Match` is 400
+  and `If-Modified-Since` is not evaluated: a date cannot name a version. A GET answered by a
+  redirect is judged on the version the URL serves; the client's headers then follow the
+  redirect to S3, which compares them with its own ETag (not the version), so an `If-Match` that
+  held here is refused there (412): read an object above the response limit with `If-Match` by
+  presigned URL (`presignGet`), or without it.
+- `x-amz-meta-*` request headers become user metadata and come back on GET and HEAD.
  * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
  *   does not overlap the object). A GET whose answer would exceed the buffered response limit
  *   answers `307` to a short-lived presigned S3 URL instead (Range headers follow the redirect):
@@ -62,6 +71,7 @@ import {
 } from '../errors.js';
 import { isThrottling } from '../aws/errors.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
+import { evaluateRead, type ReadPreconditions, readPreconditionsOf } from './preconditions.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 
 export interface ObjectsApiOptions {
@@ -135,8 +145,12 @@ export async function handleObjectsRequest(
       case 'GET':
         return await getObject(store, key, headers, options);
       case 'HEAD': {
+        const preconditions = readPreconditionsOf(headers);
         const info = await store.head(key);
-        return info === undefined ? { statusCode: 404 } : { statusCode: 200, headers: infoHeaders(info) };
+        if (info === undefined) return { statusCode: 404 };
+        const verdict = evaluateRead(preconditions, info.version);
+        if (verdict !== 'proceed') return { ...preconditionAnswer(verdict, info), body: '' };
+        return { statusCode: 200, headers: infoHeaders(info) };
       }
       case 'PUT':
         return await putObject(store, key, event, headers, options.maxBodyBytes ?? DEFAULT_MAX_BODY);
@@ -171,6 +185,8 @@ function keyOf(rawPath: string): string | undefined {
 
 async function getObject(store: TieredStore, key: string, headers: Record<string, string>, options: ObjectsApiOptions): Promise<Response> {
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE;
+  // Judged on the version each read returns, the one answered (lib/api/preconditions.ts).
+  const preconditions = readPreconditionsOf(headers);
   let range: ByteRange | undefined = headers.range !== undefined ? parseRangeHeader(headers.range) : undefined;
   // Without a Range, If-Range means nothing (RFC 9110 13.1.5).
   const ifRange = range !== undefined ? headers['if-range'] : undefined;
@@ -191,6 +207,11 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       continue;
     }
     if (object === undefined) return problem(404, 'NotFound', 'no such object');
+    const verdict = evaluateRead(preconditions, object.version);
+    if (verdict !== 'proceed') {
+      object.body.destroy();
+      return preconditionAnswer(verdict, object);
+    }
     if (range !== undefined && ifRange !== undefined && !ifRangeMatches(ifRange, object.version)) {
       // Another version than the client holds part of: the whole object, read afresh.
       object.body.destroy();
@@ -202,7 +223,7 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
     // An inline body (at most the inline threshold, < 400 KiB) always fits; a blob's bytes above the limit go through S3.
     if (object.stored === 'blob' && length > maxResponseBytes) {
       object.body.destroy();
-      const redirect = await redirectToBlob(store, key, options, ifRange);
+      const redirect = await redirectToBlob(store, key, options, ifRange, preconditions);
       if (redirect !== undefined) return redirect;
       // Replaced by an inline body since it was read: read again.
       if (attempt >= REDIRECT_ATTEMPTS) throw new ContentionError(key, attempt);
@@ -245,6 +266,7 @@ async function redirectToBlob(
   key: string,
   options: ObjectsApiOptions,
   ifRange: string | undefined,
+  preconditions: ReadPreconditions,
 ): Promise<Response | undefined> {
   let presigned: Awaited<ReturnType<TieredStore['presignGet']>>;
   try {
@@ -254,6 +276,9 @@ async function redirectToBlob(
     throw err;
   }
   if (presigned === undefined) return problem(404, 'NotFound', 'no such object');
+  // The URL serves this version: the preconditions are judged on it, as on any read.
+  const verdict = evaluateRead(preconditions, presigned.version);
+  if (verdict !== 'proceed') return preconditionAnswer(verdict, { version: presigned.version });
   // The client's Range follows the redirect, and S3 would answer it from this version's blob.
   if (ifRange !== undefined && !ifRangeMatches(ifRange, presigned.version)) {
     return {
@@ -487,6 +512,23 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
   for (const [name, value] of Object.entries(info.metadata)) headers[`x-amz-meta-${name}`] = value;
   if (info.expiresAt !== undefined) headers['x-tierlog-expires-at'] = info.expiresAt.toISOString();
   return headers;
+}
+
+/**
+ * The answer of a read whose preconditions did not let it proceed: 304 (If-None-Match matched)
+ * with the validators a 200 would carry (RFC 9110 §15.4.5), or 412 (If-Match did not) with the
+ * current ETag, so the client knows what it would get.
+ */
+function preconditionAnswer(
+  verdict: 'not-modified' | 'failed',
+  info: Pick<ObjectInfo, 'version'> & Partial<Pick<ObjectInfo, 'updatedAt' | 'expiresAt'>>,
+): Response {
+  const validators: Record<string, string> = { etag: etagOf(info.version) };
+  if (info.updatedAt !== undefined) validators['last-modified'] = new Date(info.updatedAt).toUTCString();
+  if (info.expiresAt !== undefined) validators['x-tierlog-expires-at'] = info.expiresAt.toISOString();
+  if (verdict === 'not-modified') return { statusCode: 304, headers: validators };
+  const failed = problem(412, 'PreconditionFailed', `the object is version ${info.version}, which If-Match does not name`);
+  return { ...failed, headers: { ...failed.headers, ...validators } };
 }
 
 /** Whether `If-Range` is exactly the strong tag of `version` (a date or a weak tag never is). */
