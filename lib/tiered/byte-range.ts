@@ -73,17 +73,23 @@ export function parseRangeHeader(value: string): ByteRange | undefined {
     throw new ValidationError('Range must look like bytes=0-1023, bytes=1024- or bytes=-1024', 'Range');
   }
   const [, first, last] = match as unknown as [string, string, string];
-  const number = (digits: string) => {
-    const n = Number(digits);
-    if (!Number.isSafeInteger(n)) throw new ValidationError('Range offsets must be integers below 2^53', 'Range');
-    return n;
-  };
-  if (first === '') return { suffix: number(last) };
-  const start = number(first);
-  if (last === '') return { start };
-  const end = number(last);
-  if (end < start) throw new ValidationError('Range: the last byte is before the first', 'Range');
-  return { start, end };
+  if (first === '') return { suffix: offsetOf(last) };
+  if (last === '') return { start: offsetOf(first) };
+  // Compared as numerals: two offsets beyond 2^53 are both clamped to one number.
+  if (BigInt(last) < BigInt(first)) throw new ValidationError('Range: the last byte is before the first', 'Range');
+  return { start: offsetOf(first), end: offsetOf(last) };
+}
+
+/**
+ * A `Range` numeral as an offset. A value beyond `Number.MAX_SAFE_INTEGER` is still a valid
+ * range (RFC 9110 §14.1.1: recipients "MUST anticipate potentially large decimal numerals"), and
+ * no object reaches 2^53 bytes, so it is clamped there with the same meaning: a last byte past
+ * the end is the end, a suffix longer than the object is all of it, a first byte past the end is
+ * unsatisfiable.
+ */
+function offsetOf(digits: string): number {
+  const n = Number(digits);
+  return Number.isSafeInteger(n) ? n : Number.MAX_SAFE_INTEGER;
 }
 
 /** The `Content-Range` value of a resolved range: `bytes start-end/size`. */
