@@ -5,7 +5,11 @@
  * A range is `{ start, end? }` (inclusive, `end` defaulting to the last byte, and clamped to it as
  * HTTP does) or `{ suffix: n }` (the last n bytes, the whole object when it is shorter). A range
  * that starts at or past the end, or a suffix of 0, overlaps nothing: it is refused with
- * {@link RangeNotSatisfiableError}, never answered with an empty body.
+ * {@link RangeNotSatisfiableError}, never answered with an empty body. A suffix of an EMPTY object
+ * is the exception HTTP makes (RFC 9110 §14.1.2: "When a selected representation has zero length,
+ * the only satisfiable form of range-spec in a GET request is a suffix-range with a non-zero
+ * suffix-length"): satisfiable, with no byte to name, so the range is ignored (§14.2 allows it
+ * for an empty representation) and the whole, empty, object is the answer.
  */
 import { RangeNotSatisfiableError, ValidationError } from '../errors.js';
 
@@ -46,10 +50,14 @@ export function assertByteRange(range: unknown): asserts range is ByteRange {
   }
 }
 
-/** Resolves `range` against an object of `size` bytes. @throws RangeNotSatisfiableError */
-export function resolveRange(key: string, range: ByteRange, size: number): ResolvedRange {
+/**
+ * Resolves `range` against an object of `size` bytes; undefined for a non-zero suffix of an empty
+ * object (satisfiable, answered by the whole object). @throws RangeNotSatisfiableError
+ */
+export function resolveRange(key: string, range: ByteRange, size: number): ResolvedRange | undefined {
   if ('suffix' in range) {
-    if (range.suffix === 0 || size === 0) throw new RangeNotSatisfiableError(key, size);
+    if (range.suffix === 0) throw new RangeNotSatisfiableError(key, size);
+    if (size === 0) return undefined;
     return { start: Math.max(0, size - range.suffix), end: size - 1, size };
   }
   if (range.start >= size) throw new RangeNotSatisfiableError(key, size);

@@ -52,13 +52,19 @@ export interface SessionScope {
 
 export interface GetResult extends ObjectInfo {
   readonly body: Uint8Array;
-  /** The bytes `body` holds, when a range was asked for (`size` stays the whole object's). */
+  /**
+   * The bytes `body` holds, when a range was asked for (`size` stays the whole object's); absent
+   * for a suffix of an empty object, which HTTP answers with the whole (empty) object.
+   */
   readonly range?: ResolvedRange;
 }
 
 export interface StreamResult extends ObjectInfo {
   readonly body: Readable;
-  /** The bytes `body` holds, when a range was asked for (`size` stays the whole object's). */
+  /**
+   * The bytes `body` holds, when a range was asked for (`size` stays the whole object's); absent
+   * for a suffix of an empty object, which HTTP answers with the whole (empty) object.
+   */
   readonly range?: ResolvedRange;
 }
 

@@ -16,7 +16,8 @@ import type { LtBucket } from './lt-bucket.js';
 
 export interface RangedBody<B> {
   readonly record: HvRecord;
-  readonly range: ResolvedRange;
+  /** Undefined when the range is answered by the whole object (a suffix of an empty one, byte-range.ts). */
+  readonly range: ResolvedRange | undefined;
   readonly body: B;
 }
 
@@ -36,8 +37,10 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
   let record = args.live(await args.hv.read(args.key, { consistent: args.consistent }));
   for (let pass = 0; record !== undefined; pass++) {
     const range = resolveRange(args.key, args.range, record.size);
-    if (record.blob === undefined) {
-      const bytes = (record.body ?? new Uint8Array(0)).subarray(range.start, range.end + 1);
+    if (range === undefined || record.blob === undefined) {
+      // Inline, or the whole of an empty object (nothing to fetch from S3).
+      const whole = record.blob === undefined ? (record.body ?? new Uint8Array(0)) : new Uint8Array(0);
+      const bytes = range === undefined ? whole : whole.subarray(range.start, range.end + 1);
       const body = (args.mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)]) : bytes) as B;
       return { record, range, body };
     }

@@ -246,7 +246,8 @@ export class TieredStore {
       live: (record) => this.live(record),
     });
     // A ranged read is a read: it moves a time-to-idle object's expiry on, as a whole read does.
-    return read === undefined ? undefined : { ...infoOf(await this.touch(read.record)), body: read.body, range: read.range };
+    if (read === undefined) return undefined;
+    return { ...infoOf(await this.touch(read.record)), body: read.body, ...(read.range !== undefined ? { range: read.range } : {}) };
   }
 
   /**

@@ -66,6 +66,24 @@ describe('byte ranges', () => {
     expect((await call('GET', '/objects/r/blob', { headers: { range: `bytes=${huge}1-${huge}` } })).statusCode).toBe(400);
   });
 
+  test('an empty object: a suffix range is satisfiable (RFC 9110 14.1.2) and answered whole; bytes=0- is 416', async () => {
+    await w.store.put('r/empty', new Uint8Array(0));
+    for (const read of [w.store.get.bind(w.store), w.store.getStream.bind(w.store)]) {
+      const got = await read('r/empty', { range: { suffix: 5 } });
+      expect(got?.size).toBe(0);
+      expect(got?.range).toBeUndefined();
+      await expect(read('r/empty', { range: { start: 0 } })).rejects.toBeInstanceOf(RangeNotSatisfiableError);
+    }
+    const suffix = await call('GET', '/objects/r/empty', { headers: { range: 'bytes=-1024' } });
+    expect(suffix.statusCode).toBe(200);
+    expect(suffix.headers?.['content-length']).toBe('0');
+    expect(suffix.headers?.['content-range']).toBeUndefined();
+    expect(bodyOf(suffix).byteLength).toBe(0);
+    const first = await call('GET', '/objects/r/empty', { headers: { range: 'bytes=0-' } });
+    expect(first.statusCode).toBe(416);
+    expect(first.headers?.['content-range']).toBe('bytes */0');
+  });
+
   test.each([
     ['inline', 'r/inline', inline],
     ['blob', 'r/blob', blob],
