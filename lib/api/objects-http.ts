@@ -44,7 +44,7 @@
  *   `DELETE ?uploadId=…` aborts. A query that names `uploadId` or `partNumber` twice, or both
  *   `uploads` and `uploadId`, is 400.
  * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`
- *   (nothing else: a bare number is not taken for a year),
+ *   (nothing else: a bare number is not taken for a year, and an ISO time of day names its zone),
  *   `x-tierlog-ttl: <seconds>` (time to live), `x-tierlog-tti: <seconds>` (time to idle: reads
  *   move the expiry forward). None: the object never expires (a PUT replaces the policy). GET
  *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
@@ -477,11 +477,13 @@ function expiryOf(headers: Record<string, string>): Pick<PutOptions, 'expiresAt'
 }
 
 /**
- * ISO 8601 (`2030-01-01`, `2030-01-01T12:00:00Z`, with an offset) or an HTTP date (IMF-fixdate,
- * RFC 850, asctime); anything else is an invalid date. `Date` alone would take a bare number for
- * a year (`3600`: the year 3600) and free forms (`1/2/2030`) by the host's conventions.
+ * ISO 8601 (`2030-01-01`, midnight UTC; `2030-01-01T12:00:00Z` or with an offset) or an HTTP date
+ * (IMF-fixdate, RFC 850, asctime); anything else is an invalid date. `Date` alone would take a
+ * bare number for a year (`3600`: the year 3600), free forms (`1/2/2030`) by the host's
+ * conventions, and a time of day without `Z` or an offset in the host's time zone (one header,
+ * another instant on a developer's machine than on Lambda), so a time must name its zone.
  */
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/i;
 const HTTP_DATE = [
   /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/,
   /^[A-Z][a-z]+day, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/,

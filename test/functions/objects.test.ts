@@ -218,6 +218,8 @@ describe('bad requests write nothing', () => {
     // A number is not a date (seconds meant as a TTL would otherwise be read as a year: 2100-01-01).
     ['expires-at a bare number', 400, () => put('/objects/x', randomBody(10), { 'x-tierlog-expires-at': '2100' })],
     ['expires-at in a free form', 400, () => put('/objects/x', randomBody(10), { 'x-tierlog-expires-at': '1/1/2100' })],
+    // A time of day with no zone is the host's local time to JavaScript: another instant on every host.
+    ['expires-at a time without a zone', 400, () => put('/objects/x', randomBody(10), { 'x-tierlog-expires-at': '2100-01-01T12:00:00' })],
     [
       'session create with a body that is not base64',
       400,
