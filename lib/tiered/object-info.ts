@@ -60,6 +60,11 @@ export interface GetResult extends ObjectInfo {
 }
 
 export interface StreamResult extends ObjectInfo {
+  /**
+   * The body. A blob's is S3's response stream: read it to its end, or `destroy()` it when you
+   * stop early (a client that went away); left unread, it holds one of the S3 client's pooled
+   * sockets until the connection times out.
+   */
   readonly body: Readable;
   /**
    * The bytes `body` holds, when a range was asked for (`size` stays the whole object's); absent
