@@ -412,10 +412,13 @@ export class UploadSessions {
     if (live.blob === undefined) throw new ValidationError(`object "${key}" is stored inline: read it with get()`, 'key');
     const record = await read(live);
     // Whoever holds the URL reads the blob without asking HV again: it must die with the object.
-    const lifetime = record.expiresAtSeconds === undefined ? wanted : Math.min(wanted, record.expiresAtSeconds * 1_000 - now);
+    // Its lifetime runs from its signing, so it is counted from now, after the reads (a slow or
+    // retried read would otherwise stretch it past the expiry by as long as the reads took).
+    const signedAt = this.o.clock();
+    const lifetime = record.expiresAtSeconds === undefined ? wanted : Math.min(wanted, record.expiresAtSeconds * 1_000 - signedAt);
     if (lifetime < 1_000) return undefined;
     const { url, expiresInSeconds } = await this.o.lt.presignGet(record.blob!, lifetime / 1_000);
-    return { url, expiresAt: now + expiresInSeconds * 1_000, version: record.version, size: record.size };
+    return { url, expiresAt: signedAt + expiresInSeconds * 1_000, version: record.version, size: record.size };
   }
 
   // ---- internals ---------------------------------------------------------------------------
