@@ -14,15 +14,15 @@
  *   condition is 412. Any other `If-None-Match` on a write, or both headers at once, is 400: a
  *   precondition is never ignored.
  * - GET and HEAD evaluate `If-Match` (strong comparison; false: 412) and `If-None-Match` (weak
-  comparison; a match: 304) against the version they answer, in RFC 9110's order
-  (lib/api/preconditions.ts), so a download in several ranges with `If-Match` gets 412 once the
-  object is replaced, never bytes of two versions. `If-Unmodified-Since` without `If-Match` is 400
-  and `If-Modified-Since` is not evaluated: a date cannot name a version. A GET answered by a
-  redirect is judged on the version the URL serves; the client's headers then follow the
-  redirect to S3, which compares them with its own ETag (not the version), so an `If-Match` that
-  held here is refused there (412): read an object above the response limit with `If-Match` by
-  presigned URL (`presignGet`), or without it.
-- `x-amz-meta-*` request headers become user metadata and come back on GET and HEAD.
+ *   comparison; a match: 304) against the version they answer, in RFC 9110's order
+ *   (lib/api/preconditions.ts), so a download in several ranges with `If-Match` gets 412 once the
+ *   object is replaced, never bytes of two versions. `If-Unmodified-Since` without `If-Match` is 400
+ *   and `If-Modified-Since` is not evaluated: a date cannot name a version. A GET answered by a
+ *   redirect is judged on the version the URL serves; the client's headers then follow the
+ *   redirect to S3, which compares `If-Match` with its own ETag (not the version; GetObject
+ *   answers 412 to a tag it does not hold), so an `If-Match` that held here is refused there: read
+ *   an object above the response limit with `If-Match` by presigned URL (`presignGet`), or without it.
+ * - `x-amz-meta-*` request headers become user metadata and come back on GET and HEAD.
  * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
  *   does not overlap the object). A GET whose answer would exceed the buffered response limit
  *   answers `307` to a short-lived presigned S3 URL instead (Range headers follow the redirect):
@@ -34,7 +34,10 @@
  *   versions. A date, a weak tag or anything else never matches (a version can change within the
  *   second a date names). When the whole object would be a redirect, the client's Range would
  *   follow it to S3, so a validator that does not match is answered 412 instead: ask again
- *   without Range.
+ *   without Range. One that matches is redirected, and the client's If-Range goes to S3 with its
+ *   Range; S3 compares it with its own ETag (an MD5, never the version), and is reported to answer
+ *   the whole object then (not checked on AWS; s3rver ignores If-Range): a resumed download of an
+ *   object above the limit may restart from its first byte, never splice.
  * - Upload sessions, for bodies above the request limit (S3's multipart API, as a client expects):
  *   `POST ?uploads` opens one (JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`,
  *   `If-Match` / `If-None-Match` and the expiry headers as for PUT, the expiry applying to the object
