@@ -62,6 +62,7 @@ import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import {
   CommitOutcomeUnknownError,
+  ConfigError,
   ContentionError,
   InstanceClaimedError,
   InvalidPartsError,
@@ -73,6 +74,7 @@ import {
   VersionConflictError,
 } from '../errors.js';
 import { isThrottling } from '../aws/errors.js';
+import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
 import { evaluateRead, type ReadPreconditions, readPreconditionsOf } from './preconditions.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
@@ -91,7 +93,11 @@ export interface ObjectsApiOptions {
    * {@link MAX_BUFFERED_RESPONSE_BYTES} there (the Lambda handler refuses more). Default 4 MiB.
    */
   readonly maxResponseBytes?: number;
-  /** Lifetime of the presigned URL a GET of a large object redirects to. Default 60 000 ms. */
+  /**
+   * Lifetime of the presigned URL a GET of a large object redirects to: an integer from 1 000 ms
+   * to 7 days (a presigned URL's bounds; outside them every redirect is a 500 whose
+   * ConfigError goes to `onError`). Default 60 000 ms.
+   */
   readonly redirectExpiresInMs?: number;
   /** Most part URLs a session's create answers (more: `GET ?uploadId=…&partNumber=n`). Default 1 000. */
   readonly maxPartUrls?: number;
@@ -271,9 +277,14 @@ async function redirectToBlob(
   ifRange: string | undefined,
   preconditions: ReadPreconditions,
 ): Promise<Response | undefined> {
+  // The deployment's setting, not the request's: out of bounds, it is the server's fault (500), not a 400.
+  const expiresInMs = options.redirectExpiresInMs ?? 60_000;
+  if (!Number.isInteger(expiresInMs) || expiresInMs < 1_000 || expiresInMs > MAX_PRESIGN_SECONDS * 1_000) {
+    throw new ConfigError(`redirectExpiresInMs must be an integer in 1000..${MAX_PRESIGN_SECONDS * 1_000}`, 'redirectExpiresInMs');
+  }
   let presigned: Awaited<ReturnType<TieredStore['presignGet']>>;
   try {
-    presigned = await store.presignGet(key, { expiresInMs: options.redirectExpiresInMs ?? 60_000 });
+    presigned = await store.presignGet(key, { expiresInMs });
   } catch (err) {
     if (err instanceof ValidationError && err.field === 'key') return undefined;
     throw err;

@@ -347,6 +347,30 @@ describe('a GET answer always fits the buffered response', () => {
     expect(() => createObjectsHandler({ config: fx.config, maxResponseBytes: MAX_BUFFERED_RESPONSE_BYTES })).not.toThrow();
   });
 
+  test.each([500, 8 * 24 * 3_600_000, 1.5])(
+    'redirectExpiresInMs %d (no presigned URL lives so) is a server fault, 500 and logged, not a 400 blaming the client',
+    async (redirectExpiresInMs) => {
+      const w = writer();
+      await w.store.put('limit/redirect-lifetime', randomBody(100 * KiB));
+      const logged: unknown[] = [];
+      const res = await call(
+        w,
+        'GET',
+        '/objects/limit/redirect-lifetime',
+        {},
+        {
+          maxResponseBytes: LIMIT,
+          redirectExpiresInMs,
+          onError: (err) => logged.push(err),
+        },
+      );
+      expect(res.statusCode).toBe(500);
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toBeInstanceOf(errors.ConfigError);
+      expect((logged[0] as errors.ConfigError).message).toContain('redirectExpiresInMs');
+    },
+  );
+
   test('an inline object is answered in the body even above a limit set below the inline threshold', async () => {
     const w = writer();
     const body = randomBody(5 * KiB);
