@@ -13,7 +13,7 @@
  *      object replaced by a writer whose clock runs behind would look unmodified. Ignoring it
  *      would hand the client the very splice it asked to be protected from. Use `If-Match`.
  *   3. `If-None-Match`: weak comparison, `*` matches any object. True (a match): 304.
- *   4. `If-Modified-Since`: not evaluated (the object is answered as if it were absent). For the
+ *   4. `If-Modified-Since`: not evaluated (answered as if the header were absent). For the
  *      same reason as 2 a 304 on a date could keep a stale copy in a cache; answering the bytes
  *      is always correct, only less economical. A cache that holds the ETag sends If-None-Match,
  *      which takes precedence anyway.
@@ -26,7 +26,7 @@
 import { ValidationError } from '../errors.js';
 
 /** One entity tag of a list: its opaque part (without quotes) and whether it was weak. */
-interface EntityTag {
+export interface EntityTag {
   readonly weak: boolean;
   readonly opaque: string;
 }
