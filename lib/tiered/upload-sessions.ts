@@ -51,7 +51,7 @@ import {
 import type { Clock } from '../ids.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { refusedOutright } from '../aws/errors.js';
-import { MAX_PARTS, MIN_PART_SIZE, assertPartSize } from './part-size.js';
+import { MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, assertPartSize } from './part-size.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
 import { type ExpiryPolicy, isExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
 import { commitWrite } from './commit.js';
@@ -72,8 +72,7 @@ import {
 import type { PutResult } from './tiered-store.js';
 
 const MiB = 1024 * 1024;
-export { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from './part-size.js';
-export const MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB;
+export { MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from './part-size.js';
 /** Default session lifetime: 24 hours. */
 export const DEFAULT_SESSION_EXPIRES_MS = 24 * 3600_000;
 /** Default lifetime of a presigned part URL (never past the session's expiry): 1 hour. */
