@@ -223,11 +223,15 @@ export class SessionTable {
     });
   }
 
-  /** Deletes a session this process aborted (its claim is still the abort's). */
+  /**
+   * Deletes a session this process aborted (its claim is still the abort's). A complete that read
+   * the session live before the claim may still send its (fenced) commit: its transaction refuses
+   * the delete for a moment, which is sent again.
+   */
   async deleteAborted(sessionId: string): Promise<void> {
     await this.send('abortUpload', () =>
-      this.doc
-        .send(
+      retryOnTransactionConflict(() =>
+        this.doc.send(
           new DeleteCommand({
             TableName: this.tableName,
             Key: { [A.pk]: sessionId },
@@ -235,11 +239,11 @@ export class SessionTable {
             ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy },
             ExpressionAttributeValues: { ':claimed': 'claimed', ':abort': ABORT_CLAIMANT },
           }),
-        )
-        .catch((err) => {
-          // Gone or taken over by a sweeper: it finishes the same (idempotent) work.
-          if (!isConditionalCheckFailed(err)) throw err;
-        }),
+        ),
+      ).catch((err) => {
+        // Gone or taken over by a sweeper: it finishes the same (idempotent) work.
+        if (!isConditionalCheckFailed(err)) throw err;
+      }),
     );
   }
 
