@@ -60,6 +60,7 @@ import { type Expected, expectedOf, type HvRecord, type HvTable, liveOf } from '
 import type { LtBucket, UploadedPart } from './lt-bucket.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
 import {
+  ABORT_CLAIMANT,
   isSessionIdShape,
   newSessionId,
   parseSessionItem,
@@ -391,10 +392,7 @@ export class UploadSessions {
     const session = await this.read(uploadId, expectedKey);
     if (session.result !== undefined) throw new UploadSessionClosedError(uploadId, 'completed');
     if (session.state === 'claimed' && session.closed !== 'aborted') throw new UploadSessionClosedError(uploadId, 'expired');
-    if (session.state === 'live' && !(await this.table.claimForAbort(uploadId, this.o.clock()))) {
-      throw await this.closedNow(uploadId);
-    }
-    await this.discard({ ...session, state: 'claimed' });
+    if (!(await this.discard(session))) throw await this.closedNow(uploadId);
   }
 
   /**
@@ -532,11 +530,18 @@ export class UploadSessions {
    * Ends an uncommitted session for good: claim it (fences a complete in flight; a sweeper
    * finishes from there if this process dies), abort the multipart upload, delete the blob unless
    * HV points at it, delete the session. False when the claim was refused (the session committed
-   * meanwhile, or a sweeper or an abort took it): nothing was done.
+   * meanwhile, or a sweeper took it): nothing was done.
+   *
+   * A claim refused because the session is claimed for an abort already goes on: the claim was
+   * this one's, its answer lost and the request sent again by the SDK, or a concurrent abort's;
+   * either way the session is an abort's, and every step below may be done twice.
    */
   private async discard(session: SessionItem): Promise<boolean> {
     const { info, sessionId } = session;
-    if (session.state === 'live' && !(await this.table.claimForAbort(sessionId, this.o.clock()))) return false;
+    if (session.state === 'live' && !(await this.table.claimForAbort(sessionId, this.o.clock()))) {
+      const now = parseSessionItem(await this.table.getRaw(sessionId));
+      if (now?.result !== undefined || now?.claimedBy !== ABORT_CLAIMANT) return false;
+    }
     if (info.s3UploadId !== undefined) await this.o.lt.abortMultipart(info.blob, info.s3UploadId);
     const current = await this.o.hv.read(info.key, { withBody: false });
     if (current?.blob !== info.blob) await this.o.lt.delete(info.blob);
