@@ -13,6 +13,12 @@ export const MIN_PART_SIZE = 5 * MiB;
 export const MAX_PART_SIZE = 5 * 1024 * MiB;
 /** The most parts one upload may have. */
 export const MAX_PARTS = 10_000;
+/**
+ * The largest object S3 assembles: 10,000 parts of 5 GiB, 48.8 TiB (AWS raised it from 5 TiB in
+ * December 2025; "Amazon S3 multipart upload limits" in the S3 user guide). Any list of valid parts
+ * makes at most this, so it bounds a declared size, never a completed upload.
+ */
+export const MAX_OBJECT_SIZE = MAX_PARTS * MAX_PART_SIZE;
 
 /** @throws ValidationError (field `partSize`) unless `partSize` is an integer in 5 MiB..5 GiB. */
 export function assertPartSize(partSize: number): void {

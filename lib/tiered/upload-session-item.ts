@@ -9,7 +9,8 @@
  * abandoned session exactly like a dead writer: it claims it once the lease ended (which fences a
  * late complete), deletes `new` unless HV points at it, and drops the entry. Besides the header
  * the item carries `upload` (what the session is: key, blob, S3 upload id, options, expiry) and,
- * once committed, `result` (what the complete answered, for a retried complete).
+ * once committed, `result` (what the complete answered, for a retried complete; once no entry is
+ * left to clean, the lease moves to a day after the commit so the answer outlives the session).
  *
  * Writes are single-item conditional writes; the commit's element goes into the same
  * `TransactWriteItems` as the HV write (see `commit.ts`), so a session the sweeper or an abort
@@ -222,11 +223,15 @@ export class SessionTable {
     });
   }
 
-  /** Deletes a session this process aborted (its claim is still the abort's). */
+  /**
+   * Deletes a session this process aborted (its claim is still the abort's). A complete that read
+   * the session live before the claim may still send its (fenced) commit: its transaction refuses
+   * the delete for a moment, which is sent again.
+   */
   async deleteAborted(sessionId: string): Promise<void> {
     await this.send('abortUpload', () =>
-      this.doc
-        .send(
+      retryOnTransactionConflict(() =>
+        this.doc.send(
           new DeleteCommand({
             TableName: this.tableName,
             Key: { [A.pk]: sessionId },
@@ -234,22 +239,26 @@ export class SessionTable {
             ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy },
             ExpressionAttributeValues: { ':claimed': 'claimed', ':abort': ABORT_CLAIMANT },
           }),
-        )
-        .catch((err) => {
-          // Gone or taken over by a sweeper: it finishes the same (idempotent) work.
-          if (!isConditionalCheckFailed(err)) throw err;
-        }),
+        ),
+      ).catch((err) => {
+        // Gone or taken over by a sweeper: it finishes the same (idempotent) work.
+        if (!isConditionalCheckFailed(err)) throw err;
+      }),
     );
   }
 
-  /** Removes the entry of a committed overwrite once its replaced blob is deleted. */
-  async removeEntry(sessionId: string): Promise<boolean> {
+  /**
+   * Removes the entry of a committed overwrite once its replaced blob is deleted, and moves the
+   * lease to `keepUntil`: with nothing left to clean, the item only keeps the answer for a retried
+   * complete (see {@link SessionTable.fenceElement}).
+   */
+  async removeEntry(sessionId: string, keepUntil: number): Promise<boolean> {
     return this.conditional('completeUpload', {
       Key: { [A.pk]: sessionId },
-      UpdateExpression: 'REMOVE #c ADD #n :minus',
+      UpdateExpression: 'SET #lease = :keep REMOVE #c ADD #n :minus',
       ConditionExpression: 'attribute_exists(#c) AND #state = :live',
-      ExpressionAttributeNames: { '#c': entryAttribute(sessionId), '#n': A.count, '#state': A.state },
-      ExpressionAttributeValues: { ':minus': -1, ':live': 'live' },
+      ExpressionAttributeNames: { '#c': entryAttribute(sessionId), '#n': A.count, '#state': A.state, '#lease': A.leaseUntil },
+      ExpressionAttributeValues: { ':minus': -1, ':live': 'live', ':keep': keepUntil },
     });
   }
 
@@ -257,15 +266,23 @@ export class SessionTable {
    * The session's element of the fenced commit: requires the session live, its entry present and
    * no result yet; records `result`, and applies `effect` to the entry (a create removes it, an
    * overwrite writes the replaced blob into it).
+   *
+   * A commit that removes the entry also moves the lease to `keepUntil` (a day after the commit:
+   * the sweeper retires the item, and with it the answer of a retried complete, only then, however
+   * soon the session itself expires). An overwrite's entry still names a blob to delete, so its
+   * lease stays until `removeEntry` (a writer that dies before leaves it to the sweeper at the
+   * session's own lease).
    */
-  fenceElement(sessionId: string, effect: FenceEffect, result: SessionResult): TransactElement {
+  fenceElement(sessionId: string, effect: FenceEffect, result: SessionResult, keepUntil: number): TransactElement {
     const names: Record<string, string> = { '#state': A.state, '#c': entryAttribute(sessionId), '#res': RESULT_ATTR };
     const values: Record<string, unknown> = { ':live': 'live', ':res': result };
     let update = 'SET #res = :res';
     if (effect.kind === 'remove') {
-      update += ' REMOVE #c ADD #n :minus';
+      update += ', #lease = :keep REMOVE #c ADD #n :minus';
       names['#n'] = A.count;
+      names['#lease'] = A.leaseUntil;
       values[':minus'] = -1;
+      values[':keep'] = keepUntil;
     } else if (effect.kind === 'setOld') {
       update += ', #c.#old = :old';
       names['#old'] = 'old';

@@ -24,7 +24,9 @@
  *    the blob unless HV points at it.
  *  - A client may retry complete: the committed result is stored on the session, and HV carries
  *    the session id as its write id, so a retry answers the same version and never deletes the
- *    blob. A commit whose outcome is unknown is decided the same way on the retry. Two completes
+ *    blob. The item keeps the result for {@link COMPLETE_ANSWER_KEPT_MS} after the commit (its
+ *    lease is moved there once no entry is left to clean), not only until the session's expiry:
+ *    a retry after a lost answer must not be told the session does not exist. A commit whose outcome is unknown is decided the same way on the retry. Two completes
  *    of one session at once (a client that gave up waiting and retried) commit once, and both
  *    answer that commit: one that lost reads the stored result before it refuses anything
  *    (ifVersion, expiry) or calls its outcome unknown, even once HV has moved on past it.
@@ -49,7 +51,7 @@ import {
 import type { Clock } from '../ids.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { refusedOutright } from '../aws/errors.js';
-import { MAX_PARTS, MIN_PART_SIZE, assertPartSize } from './part-size.js';
+import { MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, assertPartSize } from './part-size.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
 import { type ExpiryPolicy, isExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
 import { commitWrite } from './commit.js';
@@ -58,6 +60,7 @@ import { type Expected, expectedOf, type HvRecord, type HvTable, liveOf } from '
 import type { LtBucket, UploadedPart } from './lt-bucket.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
 import {
+  ABORT_CLAIMANT,
   isSessionIdShape,
   newSessionId,
   parseSessionItem,
@@ -70,8 +73,7 @@ import {
 import type { PutResult } from './tiered-store.js';
 
 const MiB = 1024 * 1024;
-export { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from './part-size.js';
-export const MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB;
+export { MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from './part-size.js';
 /** Default session lifetime: 24 hours. */
 export const DEFAULT_SESSION_EXPIRES_MS = 24 * 3600_000;
 /** Default lifetime of a presigned part URL (never past the session's expiry): 1 hour. */
@@ -80,6 +82,11 @@ export const DEFAULT_PART_URL_EXPIRES_MS = 3600_000;
 export const DEFAULT_PRESIGN_GET_EXPIRES_MS = 5 * 60_000;
 /** Default grace after expiry before the sweeper may take a session: a Lambda's longest invocation. */
 export const DEFAULT_COMPLETE_GRACE_MS = 15 * 60_000;
+/**
+ * How long a committed session keeps its answer for a retried complete, from the commit: 24 hours
+ * (objectstore's window), however soon the session itself expires.
+ */
+export const COMPLETE_ANSWER_KEPT_MS = 24 * 3600_000;
 
 /**
  * Besides the session's own options, the object's expiry: `expiresAt`, `timeToLiveMs` or
@@ -314,7 +321,8 @@ export class UploadSessions {
       const effect: FenceEffect = old !== undefined && !this.streamCleans ? { kind: 'setOld', old } : { kind: 'remove' };
       // What the write below stores: no item, a version from `now` (versions.ts); else the item's + 1.
       const result: SessionResult = { version: nextVersion(current?.version, now), size, created: live === undefined };
-      const log = this.sessionLog(sessionId, result);
+      const keepUntil = Math.max(session.leaseUntil, now + COMPLETE_ANSWER_KEPT_MS);
+      const log = this.sessionLog(sessionId, result, keepUntil);
       const expiry = objectExpiryAt(info.expiry, now);
       if (expiry === 'passed') {
         return this.refuse(
@@ -342,7 +350,7 @@ export class UploadSessions {
           // Either this attempt landed, or a concurrent complete of the same session did: the
           // stored result is the answer (it was written in the same transaction).
           const stored = parseSessionItem(await this.table.getRaw(sessionId))?.result;
-          await this.finish(session, old);
+          await this.finish(session, old, keepUntil);
           return resultOf(info, stored ?? result);
         }
         case 'conflict': {
@@ -384,10 +392,7 @@ export class UploadSessions {
     const session = await this.read(uploadId, expectedKey);
     if (session.result !== undefined) throw new UploadSessionClosedError(uploadId, 'completed');
     if (session.state === 'claimed' && session.closed !== 'aborted') throw new UploadSessionClosedError(uploadId, 'expired');
-    if (session.state === 'live' && !(await this.table.claimForAbort(uploadId, this.o.clock()))) {
-      throw await this.closedNow(uploadId);
-    }
-    await this.discard({ ...session, state: 'claimed' });
+    if (!(await this.discard(session))) throw await this.closedNow(uploadId);
   }
 
   /**
@@ -481,13 +486,13 @@ export class UploadSessions {
   }
 
   /** The change-log face of one session for `commitWrite`: only the fence is used. */
-  private sessionLog(sessionId: string, result: SessionResult): FencedChangeLog {
+  private sessionLog(sessionId: string, result: SessionResult, keepUntil: number): FencedChangeLog {
     const unsupported = () => Promise.reject(new ValidationError('an upload session records nothing else', 'changeId'));
     const log: FencedChangeLog & ChangeLog = {
       record: unsupported,
       remove: unsupported,
       scan: () => Promise.resolve([]),
-      fence: (_changeId, effect) => this.table.fenceElement(sessionId, effect, result),
+      fence: (_changeId, effect) => this.table.fenceElement(sessionId, effect, result, keepUntil),
       prepareCommit: () => Promise.resolve(),
       committed: () => {},
       fenceLost: () => {},
@@ -496,8 +501,11 @@ export class UploadSessions {
     return log;
   }
 
-  /** After the commit: delete the replaced blob, then the entry (both left to the sweeper on failure). */
-  private async finish(session: SessionItem, old: string | undefined): Promise<void> {
+  /**
+   * After the commit: delete the replaced blob, then the entry, moving the lease to `keepUntil`
+   * (both left to the sweeper on failure, at the session's own lease).
+   */
+  private async finish(session: SessionItem, old: string | undefined, keepUntil: number): Promise<void> {
     if (old === undefined || old === session.info.blob) return;
     // `old` comes from HV: never delete a blob that is not exactly one of this object's (the
     // sweeper's namespace guard); its entry (log mode) is left to the sweeper, which quarantines it.
@@ -510,7 +518,7 @@ export class UploadSessions {
     // Not deleted: the entry (log) or the stream deletes it. Stream mode: no entry to remove.
     if (!(await this.tryDelete(session.info.key, session.sessionId, old)) || this.streamCleans) return;
     try {
-      await this.table.removeEntry(session.sessionId);
+      await this.table.removeEntry(session.sessionId, keepUntil);
     } catch (err) {
       this.report(err, { key: session.info.key, changeId: session.sessionId });
     }
@@ -525,11 +533,18 @@ export class UploadSessions {
    * Ends an uncommitted session for good: claim it (fences a complete in flight; a sweeper
    * finishes from there if this process dies), abort the multipart upload, delete the blob unless
    * HV points at it, delete the session. False when the claim was refused (the session committed
-   * meanwhile, or a sweeper or an abort took it): nothing was done.
+   * meanwhile, or a sweeper took it): nothing was done.
+   *
+   * A claim refused because the session is claimed for an abort already goes on: the claim was
+   * this one's, its answer lost and the request sent again by the SDK, or a concurrent abort's;
+   * either way the session is an abort's, and every step below may be done twice.
    */
   private async discard(session: SessionItem): Promise<boolean> {
     const { info, sessionId } = session;
-    if (session.state === 'live' && !(await this.table.claimForAbort(sessionId, this.o.clock()))) return false;
+    if (session.state === 'live' && !(await this.table.claimForAbort(sessionId, this.o.clock()))) {
+      const now = parseSessionItem(await this.table.getRaw(sessionId));
+      if (now?.result !== undefined || now?.claimedBy !== ABORT_CLAIMANT) return false;
+    }
     if (info.s3UploadId !== undefined) await this.o.lt.abortMultipart(info.blob, info.s3UploadId);
     const current = await this.o.hv.read(info.key, { withBody: false });
     if (current?.blob !== info.blob) await this.o.lt.delete(info.blob);

@@ -6,7 +6,8 @@
  * seed 1: a conditional delete answered VersionConflictError and the object was gone.)
  *
  * The same for the PutItem that creates an upload session (its id is fresh: an item under it is
- * its own first attempt).
+ * its own first attempt), and for an abort's claim of its session (a claim that finds the session
+ * claimed for an abort is the abort's own, or another abort's: either way the abort's work goes on).
  *
  * And the known limit of unconditional small writes: a retry after another writer's write applies
  * again (nothing but the write's own id guards it, and that is gone once another write is on top).
@@ -14,7 +15,9 @@
 import { describe, expect, test } from 'vitest';
 import { CommitOutcomeUnknownError, VersionConflictError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { rawState } from '../tiered/harness.js';
 import { faultWriters } from './writers.js';
 
 const writer = faultWriters();
@@ -118,5 +121,23 @@ describe('an upload session whose create lost its answer', () => {
     const result = await store.completeUpload(created.uploadId, [{ partNumber: 1, etag: put.headers.get('etag')! }]);
     expect(result).toMatchObject({ size: 5, created: true });
     expect(await writer(fx).get('k')).toMatchObject({ version: result.version, body: new Uint8Array([1, 2, 3, 4, 5]) });
+  });
+});
+
+describe('an abort whose claim of its session lost its answer', () => {
+  test('the SDK sends the claim again and finds it done: the abort answers, and its parts, blob and session are gone', async () => {
+    const fx = await freshFixture();
+    const store = writer(fx);
+    const created = await store.createUpload('k', { size: 5 });
+    const url = await store.uploadPartUrl(created.uploadId, 1);
+    expect((await fetch(url, { method: 'PUT', body: new Uint8Array([1, 2, 3, 4, 5]) })).status).toBe(200);
+    const injector = new FaultInjector().add({ kind: 'loseResponse', match: atStep('session-abort-claim', fx.config), times: 1 });
+    await writer(fx, { injector }).abortUpload(created.uploadId);
+    expect(injector.stats.injected.loseResponse).toBe(1);
+    // Done by the abort itself, not left for a sweeper: a client still uploading gets NoSuchUpload.
+    expect((await fetch(url, { method: 'PUT', body: new Uint8Array([1]) })).status).toBe(404);
+    const state = await rawState(fx);
+    expect(state.instances.filter((i) => i.pk === created.uploadId)).toEqual([]);
+    expect(state.blobs).toEqual([]);
   });
 });

@@ -4,7 +4,8 @@
  * issues, in protocol order. The client then retries the step on a fresh process (as it would
  * after a 5xx), and a sweeper far past every lease runs. Checked from outside: no blob HV
  * references is missing (also before the sweep), no blob leaks, no change-log entry or instance
- * item is left, no multipart upload is left open, the object holds the old value or the new one
+ * item is left (a committed session's, kept a day for a retried complete, once a sweep a day later
+ * retired it), no multipart upload is left open, the object holds the old value or the new one
  * (new exactly when the complete or its retry succeeded), and the retried complete answers the
  * version the object has. Every writer gets AWS's answers to a caller without s3:ListBucket (a
  * GET of a missing key is 403): no step may rely on a 404.
@@ -20,6 +21,7 @@ import { FaultInjector, type FaultKind } from '../../lib/faults/fault-injector.j
 import { atStep, type ProtocolStep } from '../../lib/faults/protocol-steps.js';
 import { withoutListBucket } from '../../lib/faults/without-list-bucket.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { COMPLETE_ANSWER_KEPT_MS } from '../../lib/tiered/upload-sessions.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import {
   KiB,
@@ -230,6 +232,14 @@ describe('session crash-point matrix', () => {
     const report = await sweepPastEverything(fx);
     expect(report.errors).toBe(0);
     expect(report.entriesQuarantined).toBe(0);
+    await expectClean(fx, expect);
+    // A committed session keeps its answer for a retried complete a day after the commit, then a sweep retires it.
+    const late = makeSweeper(fx, COMPLETE_ANSWER_KEPT_MS + PAST_EVERYTHING_MS);
+    try {
+      expect((await late.sweeper.sweep()).errors).toBe(0);
+    } finally {
+      late.close();
+    }
     const after = await expectClean(fx, expect);
     expect(after.instances, 'no instance or session items left').toEqual([]);
     expect(sameBytes(await rawValue(fx, key), expected), 'value after the sweep').toBe(true);

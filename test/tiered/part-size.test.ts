@@ -8,7 +8,7 @@ import { InMemoryChangeLog } from '../../lib/changelog/in-memory.js';
 import { ValidationError } from '../../lib/errors.js';
 import { LtBucket } from '../../lib/tiered/lt-bucket.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { MAX_PART_SIZE, MIN_PART_SIZE } from '../../lib/tiered/upload-sessions.js';
+import { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from '../../lib/tiered/upload-sessions.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 
 let fx: Fixture;
@@ -58,5 +58,30 @@ describe('LtBucket partSize (built directly, as the internals entry allows)', ()
 
   test('5 MiB is accepted', () => {
     expect(() => new LtBucket(fx.s3, fx.config.bucket, fx.config.prefix, MIN_PART_SIZE)).not.toThrow();
+  });
+});
+
+describe("an upload session's declared size", () => {
+  // S3's largest object is 10,000 parts of 5 GiB, 48.8 TiB (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html;
+  // 5 TiB before December 2025): a size S3 would assemble gets a part size that fits 10,000 parts.
+  test.each([
+    ['6 TiB', 6 * 1024 ** 4],
+    ['10,000 parts of 5 GiB', MAX_PARTS * MAX_PART_SIZE],
+  ])('%s is accepted, in at most 10,000 parts of at most 5 GiB', async (_name, size) => {
+    const store = storeWith(MIN_PART_SIZE);
+    const created = await store.createUpload('part-size/huge', { size });
+    try {
+      expect(created.partSize).toBeLessThanOrEqual(MAX_PART_SIZE);
+      expect(created.partCount).toBeLessThanOrEqual(MAX_PARTS);
+      expect(created.partCount! * created.partSize).toBeGreaterThanOrEqual(size);
+    } finally {
+      await store.abortUpload(created.uploadId);
+    }
+  });
+
+  test('one byte more than S3 assembles is a ValidationError naming size', async () => {
+    await expect(storeWith(MIN_PART_SIZE).createUpload('part-size/huge', { size: MAX_PARTS * MAX_PART_SIZE + 1 })).rejects.toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'size' }),
+    );
   });
 });

@@ -113,3 +113,20 @@ test("an abort meets a complete's commit on the session: it claims the session a
   expect(injector.stats.injected.fail).toBe(1);
   expect((await rawState(fx)).instances.filter((i) => i.pk === created.uploadId)).toEqual([]);
 });
+
+test("an abort's delete of its session meets a complete's commit still in flight: the abort answers, the session is gone", async () => {
+  const w = makeWriter(fx);
+  open.push(w);
+  const created = await w.store.createUpload('conflict/session-delete');
+  const injector = new FaultInjector().add({
+    kind: 'fail',
+    times: 1,
+    match: (r: RequestInfo) => r.command === 'DeleteItemCommand' && r.input.TableName === fx.config.changeLogTable,
+    error: conflict,
+  });
+  const aborter = makeWriter(fx, { injector });
+  open.push(aborter);
+  await aborter.store.abortUpload(created.uploadId);
+  expect(injector.stats.injected.fail).toBe(1);
+  expect((await rawState(fx)).instances.filter((i) => i.pk === created.uploadId)).toEqual([]);
+});

@@ -13,6 +13,7 @@ import {
 } from '../../lib/errors.js';
 import { collectStatus } from '../../lib/cli/status.js';
 import { SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
+import { DEFAULT_COMPLETE_GRACE_MS } from '../../lib/tiered/upload-sessions.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import {
   MiB,
@@ -216,6 +217,46 @@ describe('upload sessions', () => {
       clocked.close();
     }
   });
+
+  test.each([
+    ['a create', false],
+    ['an overwrite', true],
+  ])(
+    '%s: a complete retried after its answer was lost answers the same for a day after the commit, though the session expired and was swept',
+    async (_what, overwrite) => {
+      const key = `s/retried-${overwrite ? 'over' : 'new'}`;
+      // A fixture of its own: the sweeps a day ahead would take this file's other writers too.
+      const own = await freshFixture();
+      let now = Date.now();
+      const clocked = makeWriter(own, { store: { clock: () => now } });
+      try {
+        if (overwrite) await clocked.store.put(key, randomBody(20_000));
+        const created = await clocked.store.createUpload(key, { expiresInMs: 60_000 });
+        const parts = await uploadParts(clocked.store, created.uploadId, randomBody(3000), created.partSize);
+        const result = await clocked.store.completeUpload(created.uploadId, parts, { key });
+        // The session's lease (expiry + grace) and the sweeper's margins are past: a sweep runs.
+        const s = makeSweeper(own, 60_000 + DEFAULT_COMPLETE_GRACE_MS + 10 * 60_000);
+        try {
+          expect((await s.sweeper.sweep()).errors).toBe(0);
+        } finally {
+          s.close();
+        }
+        now += 23 * 3_600_000;
+        expect(await clocked.store.completeUpload(created.uploadId, parts, { key })).toEqual(result);
+        // A day after the commit the sweeper retires it: nothing is kept for ever.
+        const later = makeSweeper(own, 25 * 3_600_000);
+        try {
+          await later.sweeper.sweep();
+        } finally {
+          later.close();
+        }
+        await expect(clocked.store.completeUpload(created.uploadId, parts, { key })).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+        expect((await clocked.store.head(key))?.version).toBe(result.version);
+      } finally {
+        clocked.close();
+      }
+    },
+  );
 
   test('a session days from its expiry is no suspect lease: never counted stuck, never claimed; status lists no stuck item', async () => {
     const body = randomBody(3000);
