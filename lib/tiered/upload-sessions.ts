@@ -252,8 +252,13 @@ export class UploadSessions {
     const wanted = options.expiresInMs ?? DEFAULT_PART_URL_EXPIRES_MS;
     if (!Number.isInteger(wanted) || wanted < 1_000)
       throw new ValidationError('expiresInMs must be an integer of at least 1000', 'expiresInMs');
-    const lifetime = Math.min(wanted, info.expiresAt - now, MAX_PRESIGN_SECONDS * 1_000);
-    if (lifetime < 1_000) throw new UploadSessionClosedError(uploadId, 'expired');
+    // Never past the session's expiry, but at least the second a presigned URL needs: a session
+    // of the shortest lifetime (1 s) could otherwise never sign its first URL. A part sent in
+    // that last second is harmless: complete refuses an expired session, and the sweeper aborts
+    // its upload.
+    const remaining = info.expiresAt - now;
+    if (remaining <= 0) throw new UploadSessionClosedError(uploadId, 'expired');
+    const lifetime = Math.max(1_000, Math.min(wanted, remaining, MAX_PRESIGN_SECONDS * 1_000));
     const { url, expiresInSeconds } = await this.o.lt.presignUploadPart(info.blob, info.s3UploadId!, partNumber, lifetime / 1_000);
     return { url, expiresAt: now + expiresInSeconds * 1_000 };
   }

@@ -218,6 +218,25 @@ describe('upload sessions', () => {
     }
   });
 
+  test('the shortest session (1 s) signs its part URLs, never much past its expiry, and refuses them once it expired', async () => {
+    let now = Date.now();
+    const clocked = makeWriter(fx, { store: { clock: () => now } });
+    try {
+      const created = await clocked.store.createUpload('s/short', { size: 3000, expiresInMs: 1_000 });
+      now += 5; // the create took a moment: less than the second a presigned URL needs is left
+      const url = await clocked.store.uploadPartUrl(created.uploadId, 1);
+      // Signed for the one second a presigned URL lasts at least: under a second past the expiry.
+      expect(new URL(url).searchParams.get('X-Amz-Expires')).toBe('1');
+      const part = await fetch(url, { method: 'PUT', body: randomBody(3000) });
+      expect(part.status).toBe(200);
+      now = created.expiresAt;
+      await expect(clocked.store.uploadPartUrl(created.uploadId, 1)).rejects.toBeInstanceOf(UploadSessionClosedError);
+      await clocked.store.abortUpload(created.uploadId);
+    } finally {
+      clocked.close();
+    }
+  });
+
   test.each([
     ['a create', false],
     ['an overwrite', true],
