@@ -11,8 +11,9 @@
  * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped.
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
- *   condition is 412. Any other `If-None-Match` on a write, or both headers at once, is 400: a
- *   precondition is never ignored.
+ *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). Any
+ *   other `If-None-Match` on a write, both headers at once, or `If-Unmodified-Since` without
+ *   `If-Match`, is 400: a precondition is never ignored.
  * - GET and HEAD evaluate `If-Match` (strong comparison; false: 412) and `If-None-Match` (weak
  *   comparison; a match: 304) against the version they answer, in RFC 9110's order
  *   (lib/api/preconditions.ts), so a download in several ranges with `If-Match` gets 412 once the
@@ -76,7 +77,7 @@ import {
 import { isThrottling } from '../aws/errors.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
-import { evaluateRead, type ReadPreconditions, readPreconditionsOf } from './preconditions.js';
+import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOnlyCondition } from './preconditions.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 
 export interface ObjectsApiOptions {
@@ -455,8 +456,13 @@ function base64Body(raw: string): Buffer {
   return Buffer.from(raw, 'base64');
 }
 
-/** `If-Match: "<version>"` or `If-None-Match: *` as an ifVersion (0: only if absent). */
+/**
+ * A write's preconditions, `If-Match: "<version>"` or `If-None-Match: *`, as an ifVersion (0: only
+ * if absent). None is ignored: a weak tag in `If-Match` never matches (§13.1.1 compares strongly:
+ * 412), and `If-Unmodified-Since` without `If-Match` is refused (400), as on a read.
+ */
 function conditionOf(headers: Record<string, string>): number | undefined {
+  refuseDateOnlyCondition(headers);
   const ifMatch = ifMatchOf(headers);
   const ifNoneMatch = headers['if-none-match'];
   if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
@@ -513,6 +519,7 @@ function ifMatchOf(headers: Record<string, string>): number | undefined {
   const match = ETAG.exec(value);
   const version = match === null ? Number.NaN : Number(match[1]);
   if (!Number.isSafeInteger(version)) throw new ValidationError('If-Match must be one quoted version, e.g. "3"', 'If-Match');
+  if (value.trim().startsWith('W/')) throw new WeakIfMatchError();
   return version;
 }
 
@@ -577,8 +584,16 @@ function problem(statusCode: number, error: string, message: string): Response {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error, message }) };
 }
 
+/** A write's `If-Match` named a weak tag, which never matches (RFC 9110 §13.1.1): 412. */
+class WeakIfMatchError extends Error {
+  constructor() {
+    super('If-Match compares strong tags only (RFC 9110 13.1.1), so a weak tag never matches: send the ETag as given, e.g. "3"');
+  }
+}
+
 function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefined): Response {
   if (err instanceof ValidationError) return problem(400, 'BadRequest', err.message);
+  if (err instanceof WeakIfMatchError) return problem(412, 'PreconditionFailed', err.message);
   if (err instanceof VersionConflictError) return problem(412, 'PreconditionFailed', err.message);
   if (err instanceof ContentionError) return problem(409, 'Conflict', err.message);
   if (err instanceof UploadSessionNotFoundError) return problem(404, 'NoSuchUpload', err.message);

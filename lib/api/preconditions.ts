@@ -52,13 +52,22 @@ const ENTITY_TAG = /^(W\/)?"([\x21\x23-\x7E\x80-\xFF]*)"/;
 export function readPreconditionsOf(headers: Readonly<Record<string, string>>): ReadPreconditions {
   const ifMatch = headers['if-match'] !== undefined ? entityTags(headers['if-match'], 'If-Match') : undefined;
   const ifNoneMatch = headers['if-none-match'] !== undefined ? entityTags(headers['if-none-match'], 'If-None-Match') : undefined;
-  if (ifMatch === undefined && headers['if-unmodified-since'] !== undefined) {
+  refuseDateOnlyCondition(headers);
+  return { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
+}
+
+/**
+ * Refuses `If-Unmodified-Since` without `If-Match` (with it, §13.2.2 ignores the date), on reads
+ * and writes alike: a date cannot name a version (rule 2 above), and a precondition is never ignored.
+ * @throws ValidationError
+ */
+export function refuseDateOnlyCondition(headers: Readonly<Record<string, string>>): void {
+  if (headers['if-match'] === undefined && headers['if-unmodified-since'] !== undefined) {
     throw new ValidationError(
       'If-Unmodified-Since is not evaluated (a date cannot name a version): send If-Match with the ETag',
       'If-Unmodified-Since',
     );
   }
-  return { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
 }
 
 /** The verdict of `preconditions` on a read that found `version` (§13.2.2, steps 1 and 3). */

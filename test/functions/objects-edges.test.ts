@@ -246,6 +246,27 @@ describe('a precondition is never dropped', () => {
     }
   });
 
+  test.each([
+    ['If-Match with the weak tag of the current version', (etag: string) => ({ 'if-match': `W/${etag}` }), 412],
+    ['If-Unmodified-Since without If-Match', () => ({ 'if-unmodified-since': 'Tue, 01 Dec 2099 00:00:00 GMT' }), 400],
+  ] as const)('PUT and DELETE with %s are refused and change nothing', async (_name, headersOf, status) => {
+    const w = writer();
+    for (const body of [randomBody(10), randomBody(40 * KiB)]) {
+      const put = await call(w, 'PUT', '/objects/pre/weak', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+      const headers = headersOf(put.headers?.etag as string);
+      const before = await snapshot(fx);
+      const over = await call(w, 'PUT', '/objects/pre/weak', {
+        body: Buffer.from(randomBody(40 * KiB)).toString('base64'),
+        isBase64Encoded: true,
+        headers,
+      });
+      const del = await call(w, 'DELETE', '/objects/pre/weak', { headers });
+      expect([over.statusCode, del.statusCode]).toEqual([status, status]);
+      expect(await snapshot(fx)).toBe(before);
+      expect((await w.store.get('pre/weak'))?.body).toEqual(body);
+    }
+  });
+
   test('DELETE with If-None-Match: * of an absent object is 404 and writes nothing', async () => {
     const w = writer();
     const before = await snapshot(fx);
