@@ -59,7 +59,7 @@ export {
 } from './handlers/sweeper.js';
 export { SWEEPER_SERVICE_NAME, OBJECTS_SERVICE_NAME } from './handlers/names.js';
 export { createObjectsHandler, type ObjectsHandler, type ObjectsHandlerOptions } from './handlers/objects.js';
-export { handleObjectsRequest, type ObjectsApiOptions } from './api/objects-http.js';
+export { checkObjectsApiOptions, handleObjectsRequest, type ObjectsApiOptions } from './api/objects-http.js';
 export type { CliContext } from './cli/common.js';
 export { runAudit, type AuditCommandOptions } from './cli/audit.js';
 export { runCli, type RunCliOptions } from './cli/program.js';

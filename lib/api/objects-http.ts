@@ -77,6 +77,7 @@ import {
 import { isThrottling } from '../aws/errors.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
+import { MAX_PARTS } from '../tiered/part-size.js';
 import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOnlyCondition } from './preconditions.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 
@@ -120,10 +121,29 @@ const ALLOWED = 'GET, HEAD, PUT, DELETE';
 const MAX_JSON_BODY = 1024 * 1024;
 const DEFAULT_MAX_BODY = 5 * 1024 * 1024;
 const DEFAULT_MAX_RESPONSE = 4 * 1024 * 1024;
+const DEFAULT_REDIRECT_EXPIRES_MS = 60_000;
 /** Reads of a GET whose object keeps changing between inline and blob before it gives up (409). */
 const REDIRECT_ATTEMPTS = 3;
 /** A version as a quoted tag: up to 16 digits (a version is below 2^53, lib/tiered/versions.ts). */
 const ETAG = /^\s*(?:W\/)?"([1-9][0-9]{0,15})"\s*$/;
+
+/**
+ * Checks the numeric options, each a deployment's setting: {@link handleObjectsRequest} answers a
+ * 500 (to `onError`) for every request while one is out of bounds, and `createObjectsHandler`
+ * refuses it at construction. Unchecked, a NaN limit would turn off the check it names.
+ * @throws ConfigError naming the option
+ */
+export function checkObjectsApiOptions(options: ObjectsApiOptions): void {
+  const check = (name: keyof ObjectsApiOptions, value: number | undefined, min: number, max: number, unit: string) => {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < min || value > max)) {
+      throw new ConfigError(`${name} must be an integer in ${min}..${max} (${unit})`, name);
+    }
+  };
+  check('maxBodyBytes', options.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER, 'bytes');
+  check('maxResponseBytes', options.maxResponseBytes, 1, Number.MAX_SAFE_INTEGER, 'bytes');
+  check('redirectExpiresInMs', options.redirectExpiresInMs, 1_000, MAX_PRESIGN_SECONDS * 1_000, 'ms: a presigned URL lasts 1 s to 7 days');
+  check('maxPartUrls', options.maxPartUrls, 0, MAX_PARTS, 'part URLs');
+}
 
 /** Answers one request. Never throws: every failure is an HTTP status. */
 export async function handleObjectsRequest(
@@ -132,6 +152,8 @@ export async function handleObjectsRequest(
   options: ObjectsApiOptions = {},
 ): Promise<Response> {
   try {
+    // The deployment's settings, not the request's: out of bounds, the server's fault (500), not a 400.
+    checkObjectsApiOptions(options);
     const method = (event.requestContext?.http?.method ?? '').toUpperCase();
     const key = keyOf(event.rawPath ?? '');
     if (key === undefined) return problem(404, 'NotFound', `no route for ${String(event.rawPath).slice(0, 200)}`);
@@ -278,11 +300,7 @@ async function redirectToBlob(
   ifRange: string | undefined,
   preconditions: ReadPreconditions,
 ): Promise<Response | undefined> {
-  // The deployment's setting, not the request's: out of bounds, it is the server's fault (500), not a 400.
-  const expiresInMs = options.redirectExpiresInMs ?? 60_000;
-  if (!Number.isInteger(expiresInMs) || expiresInMs < 1_000 || expiresInMs > MAX_PRESIGN_SECONDS * 1_000) {
-    throw new ConfigError(`redirectExpiresInMs must be an integer in 1000..${MAX_PRESIGN_SECONDS * 1_000}`, 'redirectExpiresInMs');
-  }
+  const expiresInMs = options.redirectExpiresInMs ?? DEFAULT_REDIRECT_EXPIRES_MS;
   let presigned: Awaited<ReturnType<TieredStore['presignGet']>>;
   try {
     presigned = await store.presignGet(key, { expiresInMs });

@@ -7,7 +7,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../api/objects-http.js';
+import { checkObjectsApiOptions, handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../api/objects-http.js';
 import { ConfigError } from '../errors.js';
 import { OBJECTS_SERVICE_NAME } from './names.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
@@ -45,11 +45,13 @@ export interface ObjectsHandlerOptions extends Pick<ObjectsApiOptions, 'maxBodyB
 /**
  * Builds the store (once) and returns the handler.
  *
- * @throws ConfigError when `maxResponseBytes` is not an integer in 1..{@link MAX_BUFFERED_RESPONSE_BYTES}:
+ * @throws ConfigError when `maxBodyBytes` is not a positive integer ({@link checkObjectsApiOptions}), or
+ *   `maxResponseBytes` not an integer in 1..{@link MAX_BUFFERED_RESPONSE_BYTES}:
  *   a larger answer does not fit a buffered Lambda response, and Lambda would fail it with no body;
  *   when `inlineThreshold` or `TIERLOG_INLINE_THRESHOLD` is out of range (naming the one at fault).
  */
 export function createObjectsHandler(options: ObjectsHandlerOptions = {}): ObjectsHandler {
+  checkObjectsApiOptions(options);
   const max = options.maxResponseBytes;
   if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > MAX_BUFFERED_RESPONSE_BYTES)) {
     throw new ConfigError(

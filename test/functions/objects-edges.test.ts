@@ -12,6 +12,7 @@ import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import * as errors from '../../lib/errors.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, snapshot, steps, type Writer } from '../tiered/harness.js';
 import { httpEvent } from './lambda.js';
 
@@ -367,6 +368,32 @@ describe('a GET answer always fits the buffered response', () => {
     expect(() => createObjectsHandler({ config: fx.config, maxResponseBytes })).toThrow(errors.ConfigError);
     expect(() => createObjectsHandler({ config: fx.config, maxResponseBytes: MAX_BUFFERED_RESPONSE_BYTES })).not.toThrow();
   });
+
+  test.each([
+    ['maxBodyBytes', Number.NaN, 'PUT'],
+    ['maxBodyBytes', 0, 'PUT'],
+    ['maxResponseBytes', Number.NaN, 'GET'],
+    ['maxResponseBytes', -1, 'GET'],
+    ['maxResponseBytes', 1.5, 'GET'],
+    ['maxPartUrls', Number.NaN, 'POST'],
+    ['maxPartUrls', 10_001, 'POST'],
+  ] as const)(
+    '%s %d is refused by both entry points: the handler at construction, the request function with a 500, logged',
+    async (name, value, method) => {
+      // The Lambda handler takes the two byte limits; the rest are the request function's alone.
+      if (name !== 'maxPartUrls') expect(refusal(() => createObjectsHandler({ config: fx.config, [name]: value })).setting).toBe(name);
+      const w = writer();
+      await w.store.put('limit/option', randomBody(100 * KiB));
+      const before = await snapshot(fx);
+      const logged: unknown[] = [];
+      const request =
+        method === 'POST' ? { query: 'uploads', body: JSON.stringify({ size: 20 * 1024 * KiB }) } : method === 'PUT' ? { body: 'x' } : {};
+      const res = await call(w, method, '/objects/limit/option', request, { [name]: value, onError: (err) => logged.push(err) });
+      expect(res.statusCode).toBe(500);
+      expect((logged[0] as errors.ConfigError).setting).toBe(name);
+      expect(await snapshot(fx)).toBe(before);
+    },
+  );
 
   test.each([500, 8 * 24 * 3_600_000, 1.5])(
     'redirectExpiresInMs %d (no presigned URL lives so) is a server fault, 500 and logged, not a 400 blaming the client',
