@@ -10,12 +10,14 @@ import type { TieredStore } from 'tierlog';
 export type UploadPart = (url: string, partNumber: number) => Promise<string>;
 
 export async function uploadLarge(store: TieredStore, key: string, size: number, uploadPart: UploadPart): Promise<number> {
-  const { uploadId, partSize } = await store.createUpload(key, { size, contentType: 'video/mp4', ifVersion: 0 });
+  // A declared size gives the part count (an empty body is one empty part).
+  const { uploadId, partCount = 1 } = await store.createUpload(key, { size, contentType: 'video/mp4', ifVersion: 0 });
   const parts: { partNumber: number; etag: string }[] = [];
   try {
-    for (let partNumber = 1; (partNumber - 1) * partSize < size; partNumber++) {
-      const url = await store.uploadPartUrl(uploadId, partNumber); // client: PUT the part there
-      parts.push({ partNumber, etag: await uploadPart(url, partNumber) });
+    const partNumbers = Array.from({ length: partCount }, (_, i) => i + 1);
+    const urls = await store.uploadPartUrls(uploadId, partNumbers); // one read of the session; or uploadPartUrl(id, n)
+    for (const [i, url] of urls.entries()) {
+      parts.push({ partNumber: i + 1, etag: await uploadPart(url, i + 1) }); // client: PUT the part there
     }
     await store.listUploadParts(uploadId); // [{ partNumber, etag, size }], e.g. to resume
     const { version } = await store.completeUpload(uploadId, parts); // idempotent under retries

@@ -409,13 +409,12 @@ async function createSession(
     ...expiryOf(headers),
   });
   const count = Math.min(created.partCount ?? 0, options.maxPartUrls ?? 1_000);
-  const parts: Array<{ partNumber: number; url: string }> = [];
   // The URLs live as long as the session (or the signer's temporary credentials, if they expire
-  // first: a client refused asks again with `GET ?uploadId=…&partNumber=n`).
+  // first: a client refused asks again with `GET ?uploadId=…&partNumber=n`). One read of the session signs them all.
   const expiresInMsOfUrls = Math.max(1_000, created.expiresAt - Date.now());
-  for (let partNumber = 1; partNumber <= count; partNumber++) {
-    parts.push({ partNumber, url: await store.uploadPartUrl(created.uploadId, partNumber, { key, expiresInMs: expiresInMsOfUrls }) });
-  }
+  const partNumbers = Array.from({ length: count }, (_, i) => i + 1);
+  const urls = count > 0 ? await store.uploadPartUrls(created.uploadId, partNumbers, { key, expiresInMs: expiresInMsOfUrls }) : [];
+  const parts = partNumbers.map((partNumber, i) => ({ partNumber, url: urls[i]! }));
   return json(201, { ...created, ...(created.partCount !== undefined ? { parts } : {}) });
 }
 

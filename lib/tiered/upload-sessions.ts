@@ -237,21 +237,35 @@ export class UploadSessions {
     options: PartUrlOptions = {},
     expectedKey?: string,
   ): Promise<{ url: string; expiresAt: number }> {
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {
-      throw new ValidationError(`partNumber must be an integer in 1..${MAX_PARTS}`, 'partNumber');
+    return (await this.partUrls(uploadId, [partNumber], options, expectedKey))[0]!;
+  }
+
+  /**
+   * Presigned URLs for the parts `partNumbers`, in their order, from ONE read of the session (a
+   * create that answers a thousand URLs costs one read, not a thousand); signing is local.
+   */
+  async partUrls(
+    uploadId: string,
+    partNumbers: readonly number[],
+    options: PartUrlOptions = {},
+    expectedKey?: string,
+  ): Promise<Array<{ url: string; expiresAt: number }>> {
+    for (const partNumber of partNumbers) {
+      if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {
+        throw new ValidationError(`partNumber must be an integer in 1..${MAX_PARTS}`, 'partNumber');
+      }
     }
-    const session = await this.open(uploadId, expectedKey);
-    const { info } = session;
-    if (info.size !== undefined && partNumber > Math.max(1, Math.ceil(info.size / info.partSize))) {
-      throw new ValidationError(
-        `part ${partNumber} is past the declared size (${info.size} bytes in parts of ${info.partSize})`,
-        'partNumber',
-      );
-    }
-    const now = this.o.clock();
     const wanted = options.expiresInMs ?? DEFAULT_PART_URL_EXPIRES_MS;
     if (!Number.isInteger(wanted) || wanted < 1_000)
       throw new ValidationError('expiresInMs must be an integer of at least 1000', 'expiresInMs');
+    const session = await this.open(uploadId, expectedKey);
+    const { info } = session;
+    const declaredParts = info.size !== undefined ? Math.max(1, Math.ceil(info.size / info.partSize)) : MAX_PARTS;
+    const past = partNumbers.find((n) => n > declaredParts);
+    if (past !== undefined) {
+      throw new ValidationError(`part ${past} is past the declared size (${info.size} bytes in parts of ${info.partSize})`, 'partNumber');
+    }
+    const now = this.o.clock();
     // Never past the session's expiry, but at least the second a presigned URL needs: a session
     // of the shortest lifetime (1 s) could otherwise never sign its first URL. A part sent in
     // that last second is harmless: complete refuses an expired session, and the sweeper aborts
@@ -259,8 +273,12 @@ export class UploadSessions {
     const remaining = info.expiresAt - now;
     if (remaining <= 0) throw new UploadSessionClosedError(uploadId, 'expired');
     const lifetime = Math.max(1_000, Math.min(wanted, remaining, MAX_PRESIGN_SECONDS * 1_000));
-    const { url, expiresInSeconds } = await this.o.lt.presignUploadPart(info.blob, info.s3UploadId!, partNumber, lifetime / 1_000);
-    return { url, expiresAt: now + expiresInSeconds * 1_000 };
+    const urls: Array<{ url: string; expiresAt: number }> = [];
+    for (const partNumber of partNumbers) {
+      const { url, expiresInSeconds } = await this.o.lt.presignUploadPart(info.blob, info.s3UploadId!, partNumber, lifetime / 1_000);
+      urls.push({ url, expiresAt: now + expiresInSeconds * 1_000 });
+    }
+    return urls;
   }
 
   async listParts(uploadId: string, expectedKey?: string): Promise<UploadedPart[]> {

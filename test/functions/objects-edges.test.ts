@@ -369,6 +369,23 @@ describe('a GET answer always fits the buffered response', () => {
     expect(() => createObjectsHandler({ config: fx.config, maxResponseBytes: MAX_BUFFERED_RESPONSE_BYTES })).not.toThrow();
   });
 
+  test("a session's create answers its part URLs from one read of the session, however many parts", async () => {
+    const w = writer();
+    const mark = w.recorder.commands.length;
+    const res = await call(w, 'POST', '/objects/limit/many-parts', {
+      query: 'uploads',
+      body: JSON.stringify({ size: 300 * 5 * 1024 * KiB }),
+    });
+    expect(res.statusCode).toBe(201);
+    const created = JSON.parse(String(res.body)) as { partCount: number; parts: Array<{ partNumber: number; url: string }> };
+    expect(created.partCount).toBeGreaterThan(100);
+    expect(created.parts.map((p) => p.partNumber)).toEqual(Array.from({ length: created.partCount }, (_, i) => i + 1));
+    expect(created.parts.map((p) => new URL(p.url).searchParams.get('partNumber'))).toEqual(created.parts.map((p) => String(p.partNumber)));
+    // The create's own requests and one read of the session: not one read per URL.
+    const dynamodbCalls = w.recorder.commands.slice(mark).filter((c) => c.service === 'dynamodb');
+    expect(dynamodbCalls.length, dynamodbCalls.map((c) => c.command).join(' ')).toBeLessThanOrEqual(4);
+  });
+
   test.each([
     ['maxBodyBytes', Number.NaN, 'PUT'],
     ['maxBodyBytes', 0, 'PUT'],

@@ -218,6 +218,17 @@ describe('upload sessions', () => {
     }
   });
 
+  test('uploadPartUrls signs many parts in the order asked, and refuses the whole list for one part it cannot have', async () => {
+    const created = await w.store.createUpload('s/many', { size: 3 * 5 * MiB, partSize: 5 * MiB });
+    const urls = await w.store.uploadPartUrls(created.uploadId, [3, 1, 2]);
+    expect(urls.map((u) => new URL(u).searchParams.get('partNumber'))).toEqual(['3', '1', '2']);
+    await expect(w.store.uploadPartUrls(created.uploadId, [1, 0])).rejects.toBeInstanceOf(ValidationError);
+    await expect(w.store.uploadPartUrls(created.uploadId, [1, 4])).rejects.toThrow(/past the declared size/);
+    expect(await w.store.uploadPartUrls(created.uploadId, [])).toEqual([]);
+    await w.store.abortUpload(created.uploadId);
+    await expect(w.store.uploadPartUrls(created.uploadId, [1])).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+  });
+
   test('the shortest session (1 s) signs its part URLs, never much past its expiry, and refuses them once it expired', async () => {
     let now = Date.now();
     const clocked = makeWriter(fx, { store: { clock: () => now } });
