@@ -1,5 +1,5 @@
 /** Renders one run's results as the text tables `npm run bench` prints. */
-import { round, table, withInterval } from './common.js';
+import { MiB, round, table, withInterval } from './common.js';
 import type { Results } from './results.js';
 import { OP_TYPES } from './stages/ops.js';
 import { LATENCY_KINDS, type LatencyResult } from './stages/latency.js';
@@ -266,10 +266,21 @@ export function render(r: Results): string {
   }
   if (r.memory !== undefined) {
     const m = r.memory;
-    const rows: Array<Array<string | number>> = [['64 MiB', 'baseline MiB', 'peak MiB', 'growth MiB']];
-    rows.push(['put (multipart; growth beyond the 64 MiB body)', m.put.baselineMiB, m.put.peakMiB, m.put.growthMiB]);
-    rows.push(['streamed read (getStream)', m.streamedRead.baselineMiB, m.streamedRead.peakMiB, m.streamedRead.growthMiB]);
-    if (m.session !== undefined) rows.push(['upload session', m.session.baselineMiB, m.session.peakMiB, m.session.growthMiB]);
+    const small = `${m.bytes / MiB} MiB`;
+    const large = `${(m.largeBytes ?? 0) / MiB} MiB`;
+    const rows: Array<Array<string | number>> = [['operation', 'baseline MiB', 'peak MiB', 'growth MiB']];
+    rows.push([`${small} put (multipart; growth beyond the body)`, m.put.baselineMiB, m.put.peakMiB, m.put.growthMiB]);
+    rows.push([`${small} streamed read (getStream)`, m.streamedRead.baselineMiB, m.streamedRead.peakMiB, m.streamedRead.growthMiB]);
+    for (const [size, x] of [
+      [small, m.smallSession],
+      [large, m.session],
+    ] as const) {
+      if (x !== undefined) rows.push([`${size} upload session (writer and client)`, x.baselineMiB, x.peakMiB, x.growthMiB]);
+    }
+    if (m.largeStreamedRead !== undefined) {
+      const r = m.largeStreamedRead;
+      rows.push([`${large} streamed read (getStream)`, r.baselineMiB, r.peakMiB, r.growthMiB]);
+    }
     parts.push(`\n== Peak RSS (child processes; part size ${m.partSizeMiB} MiB) ==\n${table(rows)}`);
   }
   const rows: Array<Array<string>> = [['target', 'wanted', 'measured', '']];

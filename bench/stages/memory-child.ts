@@ -1,14 +1,32 @@
 /**
- * Child process of the memory stage (bench/stages/memory.ts): one operation on a 64 MiB object
+ * Child process of the memory stage (bench/stages/memory.ts): one operation on a large object
  * through TieredStore against the local stack, then prints its RSS figures as JSON.
  *
- *   put     a multipart put of a 64 MiB buffer (lib-storage, 8 MiB parts)
- *   read    a streamed read (getStream) of the object `put` wrote, consumed and discarded
+ *   put      a multipart put of a buffer (lib-storage, 8 MiB parts)
+ *   read     a streamed read (getStream) of the object at `key`, consumed and discarded
+ *   session  an upload session, both sides in this process: the writer creates it, signs the
+ *            part URLs and completes it; the client makes each 8 MiB part when it sends it and
+ *            PUTs it to its URL (node:http), so no side ever holds the object
  *
  * Arguments: mode, key, bytes. Environment: the local stack's and the config's (configToEnv).
  */
 import { NoopChangeLog, DynamoChangeLog, TieredStore, loadConfig } from '../../lib/index.js';
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+
+/** The client's PUT of one part to its presigned URL (node:http: less of its own garbage than fetch); its ETag. */
+function putPart(url: string, body: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'PUT', headers: { 'content-length': body.byteLength } }, (res) => {
+      res.resume();
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(String(res.headers.etag ?? '')) : reject(new Error(`part: HTTP ${res.statusCode}`)),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 const [mode, key, size] = process.argv.slice(2) as [string, string, string];
 const bytes = Number(size);
@@ -18,7 +36,20 @@ const store = new TieredStore({ config, changeLog: mode === 'put' ? log : new No
 const kib = () => process.resourceUsage().maxRSS;
 const baselineKiB = kib();
 let bodyKiB = 0;
-if (mode === 'put') {
+if (mode === 'session') {
+  const created = await store.createUpload(key, { size: bytes });
+  const count = created.partCount ?? 1;
+  const urls = await store.uploadPartUrls(
+    created.uploadId,
+    Array.from({ length: count }, (_, i) => i + 1),
+  );
+  const parts: Array<{ partNumber: number; etag: string }> = [];
+  for (const [i, url] of urls.entries()) {
+    const part = randomBytes(Math.min(created.partSize, bytes - i * created.partSize));
+    parts.push({ partNumber: i + 1, etag: await putPart(url, part) });
+  }
+  await store.completeUpload(created.uploadId, parts);
+} else if (mode === 'put') {
   const body = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i += 65_536) body.set(randomBytes(Math.min(65_536, bytes - i)), i);
   bodyKiB = kib() - baselineKiB;

@@ -1,12 +1,11 @@
 /**
  * Peak memory of large transfers, each in a fresh child process (bench/stages/memory-child.ts):
  * a 64 MiB multipart put (the caller's buffer is itself 64 MiB; the figure of interest is what
- * the put adds on top of it) and a 64 MiB streamed read, whose growth must be bounded by the part
- * size, not the object size. `maxRSS` from process.resourceUsage(); "growth" is the peak less the
- * RSS after the imports and clients (and, for the put, less the body).
- *
- * Hook: an upload session (streamed upload in parts) reports here as `session` when the store
- * offers one; until then it is absent.
+ * the put adds on top of it), a 64 MiB streamed read, upload sessions of 64 MiB and of four
+ * times as much (writer and client in one process, parts made as they are sent) and a streamed
+ * read of the larger object. A read's and a session's growth must be bounded by the part size,
+ * not the object size: the larger object shows it (at most one part more). `maxRSS` from process.resourceUsage(); "growth" is the
+ * peak less the RSS after the imports and clients (and, for the put, less the body).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -27,21 +26,25 @@ export interface MemoryResult {
   readonly partSizeMiB: number;
   readonly put: RssFigures;
   readonly streamedRead: RssFigures;
-  readonly session?: RssFigures;
+  /** The larger object: {@link largeBytes}. */
+  readonly largeBytes: number;
+  /** An upload session of `bytes`, writer and client in one process. */
+  readonly smallSession: RssFigures;
+  /** An upload session of `largeBytes`, writer and client in one process. */
+  readonly session: RssFigures;
+  /** A streamed read of the object the session wrote. */
+  readonly largeStreamedRead: RssFigures;
 }
 
 export async function memoryStage(options: { config: TierlogConfig; bytes?: number }): Promise<MemoryResult> {
   const bytes = options.bytes ?? 64 * MiB;
   const env = { ...process.env, ...configToEnv(options.config) };
-  const child = async (mode: 'put' | 'read'): Promise<RssFigures> => {
-    const { stdout } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'bench/stages/memory-child.ts', mode, 'memory/large', String(bytes)],
-      {
-        env,
-        maxBuffer: 1 << 20,
-      },
-    );
+  const largeBytes = 4 * bytes;
+  const child = async (mode: 'put' | 'read' | 'session', key: string, size: number): Promise<RssFigures> => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/stages/memory-child.ts', mode, key, String(size)], {
+      env,
+      maxBuffer: 1 << 20,
+    });
     const r = JSON.parse(stdout.slice(stdout.lastIndexOf('{'))) as { baselineKiB: number; bodyKiB: number; peakKiB: number };
     return {
       baselineMiB: round(r.baselineKiB / 1024, 1),
@@ -49,7 +52,10 @@ export async function memoryStage(options: { config: TierlogConfig; bytes?: numb
       growthMiB: round((r.peakKiB - r.baselineKiB - r.bodyKiB) / 1024, 1),
     };
   };
-  const put = await child('put');
-  const streamedRead = await child('read');
-  return { bytes, partSizeMiB: 8, put, streamedRead };
+  const put = await child('put', 'memory/large', bytes);
+  const streamedRead = await child('read', 'memory/large', bytes);
+  const smallSession = await child('session', 'memory/session', bytes);
+  const session = await child('session', 'memory/larger', largeBytes);
+  const largeStreamedRead = await child('read', 'memory/larger', largeBytes);
+  return { bytes, partSizeMiB: 8, put, streamedRead, largeBytes, smallSession, session, largeStreamedRead };
 }
