@@ -11,10 +11,13 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { blobKey, HOUR, putBlob, putRawInstance } from '../cli/helpers.js';
+import { blobKey, cliJson, HOUR, putBlob, putRawInstance } from '../cli/helpers.js';
+import { snapshotsRemovedAfterAll } from './snapshots.js';
 
 const OLD = Date.now() - 3 * HOUR;
+const snapshotsAt = snapshotsRemovedAfterAll();
 
 async function scene(): Promise<{ fx: Fixture; key: string }> {
   const fx = await freshFixture();
@@ -81,6 +84,29 @@ describe('snapshot re-verification: what it protects', () => {
     const report = await reverify(fx, key);
     expect(report.deleted).toBe(0);
     expect(await exists(fx, key)).toBe(true);
+  });
+});
+
+describe('snapshot re-verification: what HV points at', () => {
+  test('an item that names the blob and also carries the deletion flag (no writer leaves one): referenced, as the listing audit reads it', async () => {
+    const { fx, key } = await scene();
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ key: 'obj', version: 2, blob: key, deleted: true, size: 12, createdAt: OLD, updatedAt: OLD }),
+      }),
+    );
+    // The listing audit (HvTable.readBlobPointers, as the sweeper and the stream function) reads a pointer.
+    const listing = await cliJson(fx, ['audit', '--older-than', '1h'], { clock: () => Date.now() + 2 * HOUR });
+    expect(listing.json).toMatchObject({ referenced: 1, orphans: [] });
+    const report = await reverify(fx, key);
+    expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'referenced' }] });
+    expect(await exists(fx, key)).toBe(true);
+    // The snapshots' query reads it so too: not proposed.
+    const now = Date.now() + 2 * HOUR;
+    const snap = await snapshotsAt(fx, now);
+    const audit = await snapshotAudit({ ...deleting(fx), inventory: snap.manifest, exportDir: snap.exportDir, now });
+    expect(audit).toMatchObject({ proposed: { orphans: 0, lost: 0 }, orphans: [], kept: [], deleted: 0 });
   });
 });
 

@@ -27,7 +27,9 @@
  * The protection rule is textual, and so conservative: any substring of a change-log item that
  * has the blob-key shape protects that blob, whatever attribute holds it and whether the entry
  * parses (live, claimed, quarantined or unparseable entries alike). An HV item references the
- * blob named by its blob attribute unless it is a deletion marker (deleted flag `true`).
+ * blob named by its blob attribute, as every other reader of HV reads it (`HvTable.readBlobPointers`:
+ * the sweeper, the stream function, the listing audit): a deletion marker names none, and an item
+ * that names one while flagged deleted (no writer leaves one) still references it.
  *
  * The cutoff is the safety age before the OLDER of the snapshots: a blob uploaded after an export
  * was taken is then never a candidate, whatever that export says about it.
@@ -54,7 +56,10 @@ export interface SnapshotHvAttributes {
   readonly key?: string;
   /** Tombstone: the blob key. Default `blob`. */
   readonly blob?: string;
-  /** Deletion marker flag (BOOL): an item with it `true` references no blob. Default `deleted`. */
+  /**
+   * Deletion marker flag. Default `deleted`. Checked against the configuration; not read: a marker
+   * names no blob, and an item that names one is a reference whatever its flag.
+   */
   readonly deleted?: string;
 }
 
@@ -149,13 +154,12 @@ blobs AS (
 ),
 items AS (
   SELECT json_extract_scalar(line, ${path(attrs.blob, 'S')}) AS blob_key,
-         json_extract_scalar(line, ${path(attrs.key, 'S')}) AS object_key,
-         json_extract_scalar(line, ${path(attrs.deleted, 'BOOL')}) AS deleted
+         json_extract_scalar(line, ${path(attrs.key, 'S')}) AS object_key
   FROM ${relations.objects}
 ),
 refs AS (
   SELECT blob_key, object_key FROM items
-  WHERE blob_key IS NOT NULL AND coalesce(deleted, 'false') <> 'true'
+  WHERE blob_key IS NOT NULL
 ),
 named AS (
   SELECT DISTINCT replace(t.k, '\\/', '/') AS blob_key

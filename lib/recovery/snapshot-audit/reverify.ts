@@ -12,8 +12,9 @@
  *     claimed, quarantined or unparseable alike), or whose object an unparseable entry is about,
  *     is kept (`named-by-change-log`); an item or entry that cannot be read well enough to know
  *     keeps every candidate (`change-log-unreadable`);
- *  4. a consistent read of HV, made after that scan, does not point at it (an item flagged as a
- *     deletion marker points at nothing) (else: `referenced`); with `delete`, an objects-table
+ *  4. a consistent read of HV, made after that scan, does not point at it (an item points at the
+ *     blob its blob attribute names, whatever its deletion flag: as `HvTable.readBlobPointers`
+ *     reads it for the sweeper and the listing audit) (else: `referenced`); with `delete`, an objects-table
  *     item it does not understand (`../hv-shape.ts`: attribute names not the writers') keeps
  *     every candidate from there on (`objects-table-unrecognised`).
  *
@@ -289,7 +290,11 @@ export async function confirmLost(
   return confirmed;
 }
 
-/** The blob each object points at (consistent BatchGetItem); none for a deletion marker or no item. */
+/**
+ * The blob each object points at (consistent BatchGetItem): the string its blob attribute holds,
+ * whatever its deletion flag (a marker holds none; an item flagged deleted that still names a blob,
+ * which no writer leaves, points at it, as `HvTable.readBlobPointers` reads it); none for no item.
+ */
 async function hvPointers(
   dynamodb: DynamoDBClient,
   table: string,
@@ -297,9 +302,9 @@ async function hvPointers(
   a: Required<SnapshotHvAttributes>,
 ): Promise<Map<string, string | null>> {
   const result = new Map<string, string | null>();
-  await batchGetConsistent(documentClient(dynamodb), table, a.key, objectIds, { '#k': a.key, '#b': a.blob, '#d': a.deleted }, (item) => {
+  await batchGetConsistent(documentClient(dynamodb), table, a.key, objectIds, { '#k': a.key, '#b': a.blob }, (item) => {
     const blob = item[a.blob];
-    result.set(String(item[a.key]), typeof blob === 'string' && item[a.deleted] !== true ? blob : null);
+    result.set(String(item[a.key]), typeof blob === 'string' ? blob : null);
   });
   return result;
 }
