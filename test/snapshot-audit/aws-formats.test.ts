@@ -8,6 +8,8 @@
  *    incremental export's summary states `exportFromTime` / `exportToTime`, not `exportTime`).
  *    The audit reads the newest FULL export in DynamoDB JSON of each table, and an export it
  *    cannot use beside it is passed over, never a reason to fail.
+ *  - An empty partition's data file may be empty ("For partitions that are empty, your export
+ *    request will create an empty file"), zero bytes and not a gzip stream: no items.
  *  - A Parquet inventory has the columns of the fields its configuration asks for: `size` only
  *    with the optional field Size. Without it the audit still runs (sizes unknown), as Athena does
  *    over the same files (a column a Parquet file lacks reads as NULL).
@@ -101,6 +103,30 @@ describe('export folders holding exports the audit cannot use', () => {
     expect(err).toBeInstanceOf(SnapshotError);
     expect((err as Error).message).toMatch(new RegExp(`no full export of table "${table}" in DynamoDB JSON.*ION`));
     expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual(expect.arrayContaining([...s.orphans, s.live]));
+  });
+});
+
+describe('export data files as DynamoDB writes them', () => {
+  test("an empty partition's data file, zero bytes: read as no items", async () => {
+    const s = await scene();
+    // "The export creates at least 1 file per partition. For partitions that are empty, your export
+    // request will create an empty file." (DynamoDB developer guide, table export output format)
+    const exports = join(s.exportDir, s.fx.config.objectsTable, 'AWSDynamoDB');
+    const dir = join(exports, readdirSync(exports)[0]!);
+    const emptyKey = `AWSDynamoDB/${readdirSync(exports)[0]!}/data/0123456789abcdef.json.gz`;
+    writeFileSync(join(dir, 'data', '0123456789abcdef.json.gz'), '');
+    const filesPath = join(dir, 'manifest-files.json');
+    const line = {
+      itemCount: 0,
+      md5Checksum: createHash('md5').update('').digest('base64'),
+      etag: createHash('md5').update('').digest('hex'),
+      dataFileS3Key: emptyKey,
+    };
+    writeFileSync(filesPath, `${readFileSync(filesPath, 'utf8')}${JSON.stringify(line)}\n`);
+
+    const report = await auditOf(s.fx, s);
+    expect(report.orphans).toEqual(s.orphans);
+    expect(report.exports.objects.items).toBe(1);
   });
 });
 

@@ -11,6 +11,10 @@
  * summary's `tableArn`. Each data file must exist, match its MD5, and the item counts must add
  * up: an export with an item missing would make its blobs look like orphans.
  *
+ * "For partitions that are empty, your export request will create an empty file" (DynamoDB
+ * developer guide): a data file of zero bytes is taken for no items (its manifest line must say
+ * 0) and not read, as it is not a gzip stream.
+ *
  * A folder of exports (a copy of the exports bucket) may also hold exports the audit cannot read:
  * incremental exports (`exportType` `INCREMENTAL_EXPORT`: changes over a window, their summary
  * states `exportFromTime` / `exportToTime` and no `exportTime`) and exports in Amazon Ion
@@ -51,7 +55,7 @@ export interface DynamoExport {
   /** The point in time the export reflects (ms). */
   readonly exportTime: number;
   readonly itemCount: number;
-  /** Data files, absolute paths. */
+  /** Data files, absolute paths (an empty one, zero bytes, left out: nothing to read). */
   readonly files: readonly string[];
   readonly bytes: number;
 }
@@ -138,9 +142,13 @@ export async function readExport(dir: string): Promise<DynamoExport> {
     if (!existsSync(local)) throw new SnapshotError(`export data file ${relative} is missing`, dir);
     const md5 = await md5File(local, 'base64');
     if (md5 !== entry.md5Checksum) throw new SnapshotError(`export data file fails its MD5 (${md5} vs ${entry.md5Checksum})`, local);
-    files.push(local);
+    const size = statSync(local).size;
+    // An empty partition's file may be empty, not even a gzip stream: it holds no item, and is not read.
+    if (size === 0 && entry.itemCount !== 0)
+      throw new SnapshotError(`export data file is empty, the manifest says ${entry.itemCount} items`, local);
+    if (size > 0) files.push(local);
     items += entry.itemCount;
-    bytes += statSync(local).size;
+    bytes += size;
   }
   if (items !== summary.itemCount)
     throw new SnapshotError(`data files hold ${items} items, the summary says ${summary.itemCount}`, summaryPath);
