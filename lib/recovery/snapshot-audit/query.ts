@@ -114,10 +114,16 @@ const ATTRIBUTE = /^[A-Za-z0-9_]{1,255}$/;
 /** A UUIDv7 in the canonical lower-case form the library writes. */
 const UUIDV7_RE = '[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}';
 
-/** The SQL text. @throws ValidationError on an attribute name or cutoff it cannot embed safely. */
-export function snapshotAuditSql(options: SnapshotQueryOptions): string {
-  const { relations, prefix } = options;
-  const attrs = { key: 'key', blob: 'blob', deleted: 'deleted', ...options.hvAttributes };
+/**
+ * Checks that the query can read the HV attributes `names` from an export: it names them in
+ * JSON paths (`$.Item.<name>.S`) that Athena and DuckDB read alike only for letters, digits and
+ * `_`, narrower than what the configuration takes (`.` and `-` too). The construct calls it at
+ * synthesis with `auditAtScale`, so such a deployment fails there, not at every run's plan.
+ *
+ * @throws ValidationError naming the first attribute it cannot read (`hvAttributes.<field>`).
+ */
+export function checkSnapshotHvAttributes(names: SnapshotHvAttributes): void {
+  const attrs = { key: 'key', blob: 'blob', deleted: 'deleted', ...names };
   for (const [field, name] of Object.entries(attrs)) {
     if (!ATTRIBUTE.test(name))
       throw new ValidationError(
@@ -125,6 +131,13 @@ export function snapshotAuditSql(options: SnapshotQueryOptions): string {
         `hvAttributes.${field}`,
       );
   }
+}
+
+/** The SQL text. @throws ValidationError on an attribute name or cutoff it cannot embed safely. */
+export function snapshotAuditSql(options: SnapshotQueryOptions): string {
+  const { relations, prefix } = options;
+  const attrs = { key: 'key', blob: 'blob', deleted: 'deleted', ...options.hvAttributes };
+  checkSnapshotHvAttributes(attrs);
   if (!Number.isSafeInteger(options.cutoffMs) || options.cutoffMs < 0)
     throw new ValidationError('cutoffMs must be a non-negative integer', 'cutoffMs');
   const cutoff = new Date(options.cutoffMs).toISOString(); // 2024-01-02T03:04:05.678Z
