@@ -10,7 +10,11 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, test } from 'vitest';
-import { ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { createS3Client } from '../../lib/aws/clients.js';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { confirmLost, ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
 import { blobKey, cliJson, HOUR, putBlob, putRawInstance } from '../cli/helpers.js';
@@ -107,6 +111,38 @@ describe('snapshot re-verification: what HV points at', () => {
     const snap = await snapshotsAt(fx, now);
     const audit = await snapshotAudit({ ...deleting(fx), inventory: snap.manifest, exportDir: snap.exportDir, now });
     expect(audit).toMatchObject({ proposed: { orphans: 0, lost: 0 }, orphans: [], kept: [], deleted: 0 });
+  });
+});
+
+describe('confirming a proposed loss live', () => {
+  test('an overwrite between the HV read and the listing (the old blob deleted by its writer): no loss, as HV no longer points at it', async () => {
+    const fx = await freshFixture();
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, renewInBackground: false });
+    const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb: fx.dynamodb, s3: fx.s3 });
+    const s3 = createS3Client();
+    try {
+      await store.put('obj', new Uint8Array(20 * 1024).fill(1));
+      const [old] = await listKeys(fx.s3, fx.config.bucket);
+      // The listing of the proposed blob runs right after an overwrite that committed and deleted it.
+      new FaultInjector()
+        .add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: (r) => r.command === 'ListObjectsV2Command' && r.input.Prefix === old,
+          before: async () => {
+            await store.put('obj', new Uint8Array(20 * 1024).fill(2));
+          },
+        })
+        .attach(s3, 's3');
+      expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([old]);
+      const confirmed = await confirmLost([{ key: old!, objectKey: 'obj' }], { config: fx.config, dynamodb: fx.dynamodb, s3 });
+      expect(await listKeys(fx.s3, fx.config.bucket)).not.toContain(old);
+      expect(confirmed).toEqual([]);
+    } finally {
+      log.close();
+      s3.destroy();
+    }
   });
 });
 

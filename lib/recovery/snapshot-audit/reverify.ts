@@ -263,8 +263,15 @@ export interface LostCandidate {
 }
 
 /**
- * Confirms candidate losses live: HV (consistent) still points at the blob AND the bucket has no
- * such object. Returns the confirmed ones; the others were resolved since the snapshots.
+ * Confirms candidate losses live: the bucket has no such object AND HV, read (consistent) after
+ * that listing, still points at the blob. Returns the confirmed ones; the others were resolved
+ * since the snapshots.
+ *
+ * The order matters: an overwrite that commits and then deletes the old blob between an HV read
+ * and the listing would make a blob that HV no longer points at look lost. Read after the listing,
+ * HV still pointing at the blob means it pointed there all along (no writer points HV at a blob it
+ * did not just upload, and the snapshots saw HV point at this one), so the blob was missing while
+ * referenced.
  */
 export async function confirmLost(
   candidates: readonly LostCandidate[],
@@ -276,16 +283,19 @@ export async function confirmLost(
   const confirmed: LostCandidate[] = [];
   for (let i = 0; i < candidates.length; i += DYNAMODB_BATCH_GET) {
     const batch = candidates.slice(i, i + DYNAMODB_BATCH_GET).filter((c) => c.key.startsWith(`${config.prefix}/`));
+    const missing: LostCandidate[] = [];
+    for (const c of batch) {
+      // Lost only when the listing says missing: an answer it cannot decide confirms nothing.
+      if ((await lt.exists(c.key)).kind === 'missing') missing.push(c);
+    }
+    if (missing.length === 0) continue;
     const pointers = await hvPointers(
       options.dynamodb,
       config.objectsTable,
-      batch.map((c) => c.objectKey),
+      missing.map((c) => c.objectKey),
       attrs,
     );
-    for (const c of batch) {
-      // Lost only when the listing says missing: an answer it cannot decide confirms nothing.
-      if (pointers.get(c.objectKey) === c.key && (await lt.exists(c.key)).kind === 'missing') confirmed.push(c);
-    }
+    for (const c of missing) if (pointers.get(c.objectKey) === c.key) confirmed.push(c);
   }
   return confirmed;
 }
