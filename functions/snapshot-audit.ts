@@ -1,15 +1,15 @@
 /**
  * The snapshot audit's Lambda, two actions of the state machine (`infra/audit-at-scale.ts`):
  *
- *  - `plan`: after both exports completed: finds the newest inventory partition and returns the
- *    Athena DDL and the audit query ({@link planAthenaRun});
+ *  - `plan`: after both exports completed: finds the newest inventory partition (listing every page
+ *    of them) and returns the Athena DDL and the audit query ({@link planAthenaRun});
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
  *    confirms proposed losses live; the batch fails when deletes failed or were refused (a
  *    change-log item that cannot be read). Metrics `SnapshotOrphansDeleted`, `SnapshotOrphansKept`,
  *    `SnapshotLostBlobs` (alarmed).
  */
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
@@ -51,8 +51,13 @@ export const handler = async (event: Event): Promise<unknown> => {
 async function plan(event: { objectsExport: ExportDescription; changeLogExport: ExportDescription }) {
   const bucket = env(SNAPSHOT_AUDIT_ENV.bucket);
   const hive = env(SNAPSHOT_AUDIT_ENV.inventoryHivePrefix);
-  const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${hive}/`, Delimiter: '/' }));
-  const dt = newestDt((out.CommonPrefixes ?? []).map((p) => p.Prefix ?? ''));
+  // Every page: S3 answers at most 1 000 partitions a page, the oldest first (past ~3 years of
+  // retention, the first page alone would hold only old ones).
+  const partitions: string[] = [];
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: `${hive}/`, Delimiter: '/' })) {
+    for (const p of page.CommonPrefixes ?? []) partitions.push(p.Prefix ?? '');
+  }
+  const dt = newestDt(partitions);
   if (dt === undefined) throw new Error(`no inventory under s3://${bucket}/${hive}/ yet (the first report arrives within 48 h)`);
   const time = (t: string | number) => (typeof t === 'number' ? t * (t < 1e11 ? 1000 : 1) : Date.parse(t));
   const result = planAthenaRun({

@@ -15,6 +15,8 @@ import { Construct } from 'constructs';
 import { configToEnv, hvAttributeNames, validateConfig } from '../lib/config.js';
 import type { HvAttributeNames } from '../lib/tiered/hv-table.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from '../lib/constants.js';
+import { ValidationError } from '../lib/errors.js';
+import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.js';
 import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
 import { AuditAtScale, type AuditAtScaleOptions } from './audit-at-scale.js';
 import { BlobBucket } from './bucket.js';
@@ -397,6 +399,13 @@ export class Tierlog extends Construct {
     this.dashboard = monitoring.dashboard;
 
     if (props.auditAtScale) {
+      try {
+        // Its query reads these names from the exports: one it cannot read would fail every run at its plan.
+        checkSnapshotHvAttributes({ key: hvNames.key, blob: hvNames.blob, deleted: hvNames.deleted });
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        throw new Error(`auditAtScale cannot read ${err.field} from the table exports: ${err.message}`);
+      }
       if (this.accessLogsBucket === undefined) {
         // An S3 Inventory configuration is a property of the bucket: an imported bucket cannot get one here.
         throw new Error(

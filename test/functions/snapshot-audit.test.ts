@@ -4,10 +4,11 @@
  * a ConfigError naming the variable, never a default (a NaN safety age used to make every
  * candidate "too young", silently; a small one deletes younger blobs than any other audit).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ConfigError, ValidationError } from '../../lib/errors.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { type Fixture, freshFixture, listKeys, testConfig } from '../support/local.js';
 import { blobKey, putBlob, putRawInstance } from '../cli/helpers.js';
@@ -98,5 +99,66 @@ describe('snapshot-audit function batches', () => {
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: lastModified }] }));
     expect((run.error as Error).message).toMatch(/deletes refused/);
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
+  });
+});
+
+describe('snapshot-audit function plan', () => {
+  it('reads the newest inventory partition when there are more than 1 000 (a retention of about 3 years): not the 1 000th', async () => {
+    const live = await freshFixture();
+    // One partition a day, as the daily inventory leaves them under hive/ (only the folder names matter here).
+    const day = Date.UTC(2023, 0, 1);
+    const dts = Array.from({ length: 1_005 }, (_, i) => new Date(day + i * 24 * HOUR).toISOString().slice(0, 16).replace(/[T:]/g, '-'));
+    const s3 = createS3Client();
+    try {
+      for (let i = 0; i < dts.length; i += 50) {
+        await Promise.all(
+          dts
+            .slice(i, i + 50)
+            .map((dt) =>
+              s3.send(new PutObjectCommand({ Bucket: live.config.bucket, Key: `inventory/hive/dt=${dt}/symlink.txt`, Body: '' })),
+            ),
+        );
+      }
+    } finally {
+      s3.destroy();
+    }
+    // S3 answers at most 1 000 keys and common prefixes a page ("Returns some or all (up to 1,000) of the
+    // objects in a bucket", ListObjectsV2; common prefixes count against it) and a continuation token for
+    // the rest; the local server answers every common prefix at once. Paged here as S3 pages.
+    const send = S3Client.prototype.send as (this: S3Client, command: unknown) => Promise<any>;
+    const paged = vi.spyOn(S3Client.prototype, 'send').mockImplementation(async function (this: S3Client, command: any) {
+      if (!(command instanceof ListObjectsV2Command) || command.input.Delimiter === undefined) return send.call(this, command);
+      const { ContinuationToken, ...input } = command.input;
+      const after = ContinuationToken !== undefined ? Buffer.from(ContinuationToken, 'base64').toString('utf8') : undefined;
+      const out = await send.call(this, new ListObjectsV2Command(input));
+      const prefixes = ((out.CommonPrefixes ?? []) as Array<{ Prefix: string }>).filter((p) => after === undefined || p.Prefix > after);
+      const page = prefixes.slice(0, 1_000);
+      const truncated = prefixes.length > page.length;
+      return {
+        ...out,
+        CommonPrefixes: page,
+        IsTruncated: truncated,
+        ...(truncated ? { NextContinuationToken: Buffer.from(page.at(-1)!.Prefix).toString('base64') } : {}),
+      };
+    });
+    restores.push(() => paged.mockRestore());
+    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
+      ...settings,
+      TIERLOG_SNAPSHOT_BUCKET: live.config.bucket,
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    });
+    restores.push(restore);
+    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
+    const exported = (table: string) => ({
+      ExportArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/export/01700000000000-0123abcd`,
+      S3Prefix: `exports/${table}`,
+      ExportTime: new Date(day + 1_010 * 24 * HOUR).toISOString(),
+    });
+    const run = await captureStdout(() =>
+      handler({ action: 'plan', objectsExport: exported('objects'), changeLogExport: exported('changelog') }),
+    );
+    expect(run.error).toBeUndefined();
+    const plan = run.result as { statements: string[] };
+    expect(plan.statements[2]).toContain(`dt = '${dts.at(-1)}'`);
   });
 });

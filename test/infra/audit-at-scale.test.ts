@@ -208,6 +208,15 @@ describe('auditAtScale', () => {
     });
   });
 
+  it('refuses objects-table attribute names its query cannot read from the exports (only letters, digits, _): each run would fail at its plan', () => {
+    // Valid names for the writers (TIERLOG_HV_ATTRIBUTES takes . and -), not for the snapshot query's JSON paths.
+    expect(() => build({ auditAtScale: true, hvAttributes: { blob: 'blob-ref' } })).toThrow(/auditAtScale.*hvAttributes\.blob.*"blob-ref"/);
+    expect(() => build({ auditAtScale: true, hvAttributes: { deleted: 'is.deleted' } })).toThrow(/hvAttributes\.deleted/);
+    // Without the audit at scale they are fine; with names the query reads, so is the audit.
+    expect(() => build({ hvAttributes: { blob: 'blob-ref' } })).not.toThrow();
+    expect(() => build({ auditAtScale: true, hvAttributes: { blob: 'blob_ref', body: 'data-body' } })).not.toThrow();
+  });
+
   it('two Tierlogs with auditAtScale in one stack: each its own Glue database and Athena workgroup (names are account-wide)', () => {
     const { stack } = userStack();
     const a = new Tierlog(stack, 'A', { auditAtScale: true });

@@ -10,11 +10,18 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, test } from 'vitest';
-import { ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { createS3Client } from '../../lib/aws/clients.js';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { confirmLost, ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { blobKey, HOUR, putBlob, putRawInstance } from '../cli/helpers.js';
+import { blobKey, cliJson, HOUR, putBlob, putRawInstance } from '../cli/helpers.js';
+import { snapshotsRemovedAfterAll } from './snapshots.js';
 
 const OLD = Date.now() - 3 * HOUR;
+const snapshotsAt = snapshotsRemovedAfterAll();
 
 async function scene(): Promise<{ fx: Fixture; key: string }> {
   const fx = await freshFixture();
@@ -81,6 +88,61 @@ describe('snapshot re-verification: what it protects', () => {
     const report = await reverify(fx, key);
     expect(report.deleted).toBe(0);
     expect(await exists(fx, key)).toBe(true);
+  });
+});
+
+describe('snapshot re-verification: what HV points at', () => {
+  test('an item that names the blob and also carries the deletion flag (no writer leaves one): referenced, as the listing audit reads it', async () => {
+    const { fx, key } = await scene();
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ key: 'obj', version: 2, blob: key, deleted: true, size: 12, createdAt: OLD, updatedAt: OLD }),
+      }),
+    );
+    // The listing audit (HvTable.readBlobPointers, as the sweeper and the stream function) reads a pointer.
+    const listing = await cliJson(fx, ['audit', '--older-than', '1h'], { clock: () => Date.now() + 2 * HOUR });
+    expect(listing.json).toMatchObject({ referenced: 1, orphans: [] });
+    const report = await reverify(fx, key);
+    expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'referenced' }] });
+    expect(await exists(fx, key)).toBe(true);
+    // The snapshots' query reads it so too: not proposed.
+    const now = Date.now() + 2 * HOUR;
+    const snap = await snapshotsAt(fx, now);
+    const audit = await snapshotAudit({ ...deleting(fx), inventory: snap.manifest, exportDir: snap.exportDir, now });
+    expect(audit).toMatchObject({ proposed: { orphans: 0, lost: 0 }, orphans: [], kept: [], deleted: 0 });
+  });
+});
+
+describe('confirming a proposed loss live', () => {
+  test('an overwrite between the HV read and the listing (the old blob deleted by its writer): no loss, as HV no longer points at it', async () => {
+    const fx = await freshFixture();
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, renewInBackground: false });
+    const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb: fx.dynamodb, s3: fx.s3 });
+    const s3 = createS3Client();
+    try {
+      await store.put('obj', new Uint8Array(20 * 1024).fill(1));
+      const [old] = await listKeys(fx.s3, fx.config.bucket);
+      // The listing of the proposed blob runs right after an overwrite that committed and deleted it.
+      new FaultInjector()
+        .add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: (r) => r.command === 'ListObjectsV2Command' && r.input.Prefix === old,
+          before: async () => {
+            await store.put('obj', new Uint8Array(20 * 1024).fill(2));
+          },
+        })
+        .attach(s3, 's3');
+      expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([old]);
+      const confirmed = await confirmLost([{ key: old!, objectKey: 'obj' }], { config: fx.config, dynamodb: fx.dynamodb, s3 });
+      expect(await listKeys(fx.s3, fx.config.bucket)).not.toContain(old);
+      expect(confirmed).toEqual([]);
+    } finally {
+      log.close();
+      s3.destroy();
+    }
   });
 });
 

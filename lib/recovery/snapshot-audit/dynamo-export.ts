@@ -10,6 +10,17 @@
  * {@link findExports} finds every export under a folder and tells the tables apart by the
  * summary's `tableArn`. Each data file must exist, match its MD5, and the item counts must add
  * up: an export with an item missing would make its blobs look like orphans.
+ *
+ * "For partitions that are empty, your export request will create an empty file" (DynamoDB
+ * developer guide): a data file of zero bytes is taken for no items (its manifest line must say
+ * 0) and not read, as it is not a gzip stream.
+ *
+ * A folder of exports (a copy of the exports bucket) may also hold exports the audit cannot read:
+ * incremental exports (`exportType` `INCREMENTAL_EXPORT`: changes over a window, their summary
+ * states `exportFromTime` / `exportToTime` and no `exportTime`) and exports in Amazon Ion
+ * (`outputFormat` `ION`). {@link findExports} passes them over and reads the newest full export in
+ * DynamoDB JSON of each table; the cutoff follows the export it read, so an older one is as safe.
+ * A table with no such export is refused, naming what was found instead.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -44,7 +55,7 @@ export interface DynamoExport {
   /** The point in time the export reflects (ms). */
   readonly exportTime: number;
   readonly itemCount: number;
-  /** Data files, absolute paths. */
+  /** Data files, absolute paths (an empty one, zero bytes, left out: nothing to read). */
   readonly files: readonly string[];
   readonly bytes: number;
 }
@@ -57,19 +68,44 @@ export interface DynamoExport {
 export async function findExports<T extends string>(root: string, tables: Readonly<Record<T, string>>): Promise<Record<T, DynamoExport>> {
   const base = resolve(root);
   if (!existsSync(base)) throw new SnapshotError('export folder does not exist', base);
-  const summaries = findFiles(base, 'manifest-summary.json', 8);
+  const summaries = findFiles(base, 'manifest-summary.json', 8).map(kindOfSummary);
   const found = {} as Record<T, DynamoExport>;
   for (const [role, tableName] of Object.entries(tables) as Array<[T, string]>) {
-    const mine: Array<{ path: string; time: number }> = [];
-    for (const path of summaries) {
-      const summary = parseSummary(path);
-      if (summary.tableArn.endsWith(`:table/${tableName}`)) mine.push({ path, time: exportTime(summary, path) });
+    const exportsOfTable = summaries.filter((s) => s.tableArn.endsWith(`:table/${tableName}`));
+    if (exportsOfTable.length === 0) throw new SnapshotError(`no DynamoDB export of table "${tableName}" found`, base);
+    const full = exportsOfTable
+      .filter((s) => s.unusable === undefined)
+      .map((s) => ({ path: s.path, time: exportTime(parseSummary(s.path), s.path) }));
+    if (full.length === 0) {
+      const kinds = [...new Set(exportsOfTable.map((s) => s.unusable))].join(', ');
+      throw new SnapshotError(
+        `no full export of table "${tableName}" in DynamoDB JSON found (only: ${kinds}): export the table in full, as DYNAMODB_JSON`,
+        base,
+      );
     }
-    if (mine.length === 0) throw new SnapshotError(`no DynamoDB export of table "${tableName}" found`, base);
-    mine.sort((a, b) => b.time - a.time);
-    found[role] = await readExport(dirname(mine[0]!.path));
+    full.sort((a, b) => b.time - a.time);
+    found[role] = await readExport(dirname(full[0]!.path));
   }
   return found;
+}
+
+/**
+ * The table of the export whose summary is `path`, and why the audit cannot read that export
+ * (an incremental export, or another format than DynamoDB JSON), if it cannot. Only what tells
+ * them apart is read here; a summary without a table ARN is not an export summary (refused).
+ */
+function kindOfSummary(path: string): { path: string; tableArn: string; unusable?: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new SnapshotError(`not a DynamoDB export summary: ${(err as Error).message.slice(0, 300)}`, path, { cause: err });
+  }
+  const { tableArn, outputFormat, exportType } = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  if (typeof tableArn !== 'string') throw new SnapshotError('not a DynamoDB export summary: no tableArn', path);
+  if (exportType === 'INCREMENTAL_EXPORT') return { path, tableArn, unusable: 'an incremental export' };
+  if (outputFormat !== 'DYNAMODB_JSON') return { path, tableArn, unusable: `an export in ${String(outputFormat)}` };
+  return { path, tableArn };
 }
 
 /** Reads and verifies the export whose `manifest-summary.json` is in `dir`. @throws SnapshotError */
@@ -106,9 +142,13 @@ export async function readExport(dir: string): Promise<DynamoExport> {
     if (!existsSync(local)) throw new SnapshotError(`export data file ${relative} is missing`, dir);
     const md5 = await md5File(local, 'base64');
     if (md5 !== entry.md5Checksum) throw new SnapshotError(`export data file fails its MD5 (${md5} vs ${entry.md5Checksum})`, local);
-    files.push(local);
+    const size = statSync(local).size;
+    // An empty partition's file may be empty, not even a gzip stream: it holds no item, and is not read.
+    if (size === 0 && entry.itemCount !== 0)
+      throw new SnapshotError(`export data file is empty, the manifest says ${entry.itemCount} items`, local);
+    if (size > 0) files.push(local);
     items += entry.itemCount;
-    bytes += statSync(local).size;
+    bytes += size;
   }
   if (items !== summary.itemCount)
     throw new SnapshotError(`data files hold ${items} items, the summary says ${summary.itemCount}`, summaryPath);

@@ -9,7 +9,7 @@
  * would make blobs look lost, and one with a corrupt file cannot be read at all.
  *
  * Formats: CSV (gzip, no header, columns per `fileSchema`, keys URL-encoded) and Parquet (columns
- * `key`, `size`, `last_modified_date`, …). ORC is refused. Inventories of all versions are reduced
+ * `key`, `last_modified_date`, `size` when the configuration has Size, …). ORC is refused. Inventories of all versions are reduced
  * to the current, non-delete-marker rows.
  */
 import { createHash } from 'node:crypto';
@@ -117,9 +117,12 @@ export function inventoryRelation(inventory: Inventory): string {
     return `(SELECT CAST(NULL AS varchar) AS "key", CAST(NULL AS bigint) AS "size", CAST(NULL AS timestamp) AS last_modified_date WHERE false)`;
   }
   if (inventory.format === 'Parquet') {
-    const hasVersions = /\bis_latest\b/.test(readSchemaHint(inventory));
+    const schema = readSchemaHint(inventory);
+    const hasVersions = /\bis_latest\b/.test(schema);
+    // `size` is there only when the configuration asks for Size: else NULL, as Athena reads a column a file lacks.
+    const size = /\bsize\b/.test(schema) ? 'CAST("size" AS bigint)' : 'CAST(NULL AS bigint)';
     return (
-      `(SELECT "key", CAST("size" AS bigint) AS "size", CAST(last_modified_date AS timestamp) AS last_modified_date ` +
+      `(SELECT "key", ${size} AS "size", CAST(last_modified_date AS timestamp) AS last_modified_date ` +
       `FROM read_parquet(${files})${hasVersions ? ' WHERE is_latest AND NOT coalesce(is_delete_marker, false)' : ''})`
     );
   }

@@ -27,7 +27,9 @@
  * The protection rule is textual, and so conservative: any substring of a change-log item that
  * has the blob-key shape protects that blob, whatever attribute holds it and whether the entry
  * parses (live, claimed, quarantined or unparseable entries alike). An HV item references the
- * blob named by its blob attribute unless it is a deletion marker (deleted flag `true`).
+ * blob named by its blob attribute, as every other reader of HV reads it (`HvTable.readBlobPointers`:
+ * the sweeper, the stream function, the listing audit): a deletion marker names none, and an item
+ * that names one while flagged deleted (no writer leaves one) still references it.
  *
  * The cutoff is the safety age before the OLDER of the snapshots: a blob uploaded after an export
  * was taken is then never a candidate, whatever that export says about it.
@@ -54,7 +56,10 @@ export interface SnapshotHvAttributes {
   readonly key?: string;
   /** Tombstone: the blob key. Default `blob`. */
   readonly blob?: string;
-  /** Deletion marker flag (BOOL): an item with it `true` references no blob. Default `deleted`. */
+  /**
+   * Deletion marker flag. Default `deleted`. Checked against the configuration; not read: a marker
+   * names no blob, and an item that names one is a reference whatever its flag.
+   */
   readonly deleted?: string;
 }
 
@@ -109,10 +114,16 @@ const ATTRIBUTE = /^[A-Za-z0-9_]{1,255}$/;
 /** A UUIDv7 in the canonical lower-case form the library writes. */
 const UUIDV7_RE = '[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}';
 
-/** The SQL text. @throws ValidationError on an attribute name or cutoff it cannot embed safely. */
-export function snapshotAuditSql(options: SnapshotQueryOptions): string {
-  const { relations, prefix } = options;
-  const attrs = { key: 'key', blob: 'blob', deleted: 'deleted', ...options.hvAttributes };
+/**
+ * Checks that the query can read the HV attributes `names` from an export: it names them in
+ * JSON paths (`$.Item.<name>.S`) that Athena and DuckDB read alike only for letters, digits and
+ * `_`, narrower than what the configuration takes (`.` and `-` too). The construct calls it at
+ * synthesis with `auditAtScale`, so such a deployment fails there, not at every run's plan.
+ *
+ * @throws ValidationError naming the first attribute it cannot read (`hvAttributes.<field>`).
+ */
+export function checkSnapshotHvAttributes(names: SnapshotHvAttributes): void {
+  const attrs = { key: 'key', blob: 'blob', deleted: 'deleted', ...names };
   for (const [field, name] of Object.entries(attrs)) {
     if (!ATTRIBUTE.test(name))
       throw new ValidationError(
@@ -120,6 +131,13 @@ export function snapshotAuditSql(options: SnapshotQueryOptions): string {
         `hvAttributes.${field}`,
       );
   }
+}
+
+/** The SQL text. @throws ValidationError on an attribute name or cutoff it cannot embed safely. */
+export function snapshotAuditSql(options: SnapshotQueryOptions): string {
+  const { relations, prefix } = options;
+  const attrs = { key: 'key', blob: 'blob', deleted: 'deleted', ...options.hvAttributes };
+  checkSnapshotHvAttributes(attrs);
   if (!Number.isSafeInteger(options.cutoffMs) || options.cutoffMs < 0)
     throw new ValidationError('cutoffMs must be a non-negative integer', 'cutoffMs');
   const cutoff = new Date(options.cutoffMs).toISOString(); // 2024-01-02T03:04:05.678Z
@@ -149,13 +167,12 @@ blobs AS (
 ),
 items AS (
   SELECT json_extract_scalar(line, ${path(attrs.blob, 'S')}) AS blob_key,
-         json_extract_scalar(line, ${path(attrs.key, 'S')}) AS object_key,
-         json_extract_scalar(line, ${path(attrs.deleted, 'BOOL')}) AS deleted
+         json_extract_scalar(line, ${path(attrs.key, 'S')}) AS object_key
   FROM ${relations.objects}
 ),
 refs AS (
   SELECT blob_key, object_key FROM items
-  WHERE blob_key IS NOT NULL AND coalesce(deleted, 'false') <> 'true'
+  WHERE blob_key IS NOT NULL
 ),
 named AS (
   SELECT DISTINCT replace(t.k, '\\/', '/') AS blob_key

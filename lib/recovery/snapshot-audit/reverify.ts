@@ -12,8 +12,9 @@
  *     claimed, quarantined or unparseable alike), or whose object an unparseable entry is about,
  *     is kept (`named-by-change-log`); an item or entry that cannot be read well enough to know
  *     keeps every candidate (`change-log-unreadable`);
- *  4. a consistent read of HV, made after that scan, does not point at it (an item flagged as a
- *     deletion marker points at nothing) (else: `referenced`); with `delete`, an objects-table
+ *  4. a consistent read of HV, made after that scan, does not point at it (an item points at the
+ *     blob its blob attribute names, whatever its deletion flag: as `HvTable.readBlobPointers`
+ *     reads it for the sweeper and the listing audit) (else: `referenced`); with `delete`, an objects-table
  *     item it does not understand (`../hv-shape.ts`: attribute names not the writers') keeps
  *     every candidate from there on (`objects-table-unrecognised`).
  *
@@ -262,8 +263,15 @@ export interface LostCandidate {
 }
 
 /**
- * Confirms candidate losses live: HV (consistent) still points at the blob AND the bucket has no
- * such object. Returns the confirmed ones; the others were resolved since the snapshots.
+ * Confirms candidate losses live: the bucket has no such object AND HV, read (consistent) after
+ * that listing, still points at the blob. Returns the confirmed ones; the others were resolved
+ * since the snapshots.
+ *
+ * The order matters: an overwrite that commits and then deletes the old blob between an HV read
+ * and the listing would make a blob that HV no longer points at look lost. Read after the listing,
+ * HV still pointing at the blob means it pointed there all along (no writer points HV at a blob it
+ * did not just upload, and the snapshots saw HV point at this one), so the blob was missing while
+ * referenced.
  */
 export async function confirmLost(
   candidates: readonly LostCandidate[],
@@ -275,21 +283,28 @@ export async function confirmLost(
   const confirmed: LostCandidate[] = [];
   for (let i = 0; i < candidates.length; i += DYNAMODB_BATCH_GET) {
     const batch = candidates.slice(i, i + DYNAMODB_BATCH_GET).filter((c) => c.key.startsWith(`${config.prefix}/`));
+    const missing: LostCandidate[] = [];
+    for (const c of batch) {
+      // Lost only when the listing says missing: an answer it cannot decide confirms nothing.
+      if ((await lt.exists(c.key)).kind === 'missing') missing.push(c);
+    }
+    if (missing.length === 0) continue;
     const pointers = await hvPointers(
       options.dynamodb,
       config.objectsTable,
-      batch.map((c) => c.objectKey),
+      missing.map((c) => c.objectKey),
       attrs,
     );
-    for (const c of batch) {
-      // Lost only when the listing says missing: an answer it cannot decide confirms nothing.
-      if (pointers.get(c.objectKey) === c.key && (await lt.exists(c.key)).kind === 'missing') confirmed.push(c);
-    }
+    for (const c of missing) if (pointers.get(c.objectKey) === c.key) confirmed.push(c);
   }
   return confirmed;
 }
 
-/** The blob each object points at (consistent BatchGetItem); none for a deletion marker or no item. */
+/**
+ * The blob each object points at (consistent BatchGetItem): the string its blob attribute holds,
+ * whatever its deletion flag (a marker holds none; an item flagged deleted that still names a blob,
+ * which no writer leaves, points at it, as `HvTable.readBlobPointers` reads it); none for no item.
+ */
 async function hvPointers(
   dynamodb: DynamoDBClient,
   table: string,
@@ -297,9 +312,9 @@ async function hvPointers(
   a: Required<SnapshotHvAttributes>,
 ): Promise<Map<string, string | null>> {
   const result = new Map<string, string | null>();
-  await batchGetConsistent(documentClient(dynamodb), table, a.key, objectIds, { '#k': a.key, '#b': a.blob, '#d': a.deleted }, (item) => {
+  await batchGetConsistent(documentClient(dynamodb), table, a.key, objectIds, { '#k': a.key, '#b': a.blob }, (item) => {
     const blob = item[a.blob];
-    result.set(String(item[a.key]), typeof blob === 'string' && item[a.deleted] !== true ? blob : null);
+    result.set(String(item[a.key]), typeof blob === 'string' ? blob : null);
   });
   return result;
 }
