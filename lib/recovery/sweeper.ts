@@ -317,8 +317,11 @@ export class Sweeper {
       deletes.flush();
     };
     // Idle: send the reads; send the deletes too unless reads are still unanswered (their
-    // instances will bring more deletes, and the pool goes idle again once they have).
+    // instances will bring more deletes, and the pool goes idle again once they have). Not once
+    // the deadline cut the sweep off: a task that ends after it (a late answer) sends nothing
+    // that was gathered and not yet sent.
     const pool = new WorkPool(this.concurrency, () => {
+      if (sweep.stopped) return;
       pointers.flush();
       if (!pointers.busy) deletes.flush();
     });
