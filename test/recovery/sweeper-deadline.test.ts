@@ -22,6 +22,7 @@ import {
   rawInstance,
   rawState,
   sweepPastEverything,
+  waitFor,
 } from '../tiered/harness.js';
 
 const MIN = 60_000;
@@ -113,13 +114,19 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     // Both fenced by a sweeper that died, so this sweep judges them at once: A in shard 0, B in shard 1.
     const a = await putDeadInstance(fx, { fenced: true, shard: 0 });
     const b = await putDeadInstance(fx, { fenced: true, shard: 1 });
-    // B is found once A's reads were sent (shard 1's query is slow), and its claim is held; A's
-    // reads answer while B's claim runs, so A's delete waits in the batch for the pool to go idle.
+    // B is found once A's reads were sent (shard 1's query waits for them), and its claim is held;
+    // A's reads answer while B's claim runs, so A's delete waits in the batch for the pool to go idle.
+    const aReadSent = deferred();
     const bClaimSent = deferred();
     const releaseB = deferred();
     const shardOf = (input: Record<string, unknown>) => (input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N;
     const injector = new FaultInjector()
-      .add({ kind: 'delay', delayMs: 150, match: (r) => r.command === 'QueryCommand' && shardOf(r.input) === '1' })
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: (r) => r.command === 'QueryCommand' && shardOf(r.input) === '1',
+        before: () => aReadSent.promise,
+      })
       .add({
         kind: 'delay',
         delayMs: 0,
@@ -129,7 +136,7 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
           await releaseB.promise;
         },
       })
-      .add({ kind: 'delay', delayMs: 300, match: onCommand('BatchGetItem') });
+      .add({ kind: 'delay', delayMs: 300, match: onCommand('BatchGetItem'), before: async () => aReadSent.resolve() });
     const recorder = new CommandRecorder();
     const dynamodb = recorder.attach(injector.attach(createDynamoDBClient(), 'dynamodb'), 'dynamodb');
     const s3 = recorder.attach(createS3Client(), 's3');
@@ -139,9 +146,10 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     const sweep = judging.sweeper.sweep({ deadline: Date.now() + 5 * MIN, housekeeping: false });
 
     await bClaimSent.promise;
-    // A's read answered and its delete was gathered (B's claim keeps the pool busy): the deadline comes.
-    await new Promise((resolve) => setTimeout(resolve, 800));
-    expect(recorder.names()).toContain('BatchGetItem');
+    // A's read answered and its delete was gathered (beside it, the listing of A's abandoned
+    // uploads is sent; B's claim keeps the pool busy): then the deadline comes.
+    await waitFor(() => recorder.names().includes('ListMultipartUploads'), 10_000, "A's judgement");
+    await new Promise((resolve) => setTimeout(resolve, 100));
     jump = 10 * MIN;
     const report = await sweep;
     expect(report).toMatchObject({ stoppedEarly: true, blobsDeleted: 0, entriesRecovered: 0 });
