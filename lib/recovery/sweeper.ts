@@ -407,6 +407,8 @@ export class Sweeper {
         try {
           await this.takeShard(shard, sweep, { cutoff, started, horizon, pastDeadline });
         } catch (error) {
+          // Counted too: a sweep the deadline cuts off first returns its report, not this failure.
+          report.errors++;
           failure ??= { error };
           this.logger.error('finding instances failed: shard left for the next sweep', { shard, error: describe(error) });
         }
