@@ -315,6 +315,9 @@ export class StreamCleanup {
         }
         if (stopStarting()) break;
         await pool.run(async () => {
+          // Looked at again once the slot is free: the wait may have outlasted the deadline, and
+          // the answer (in Lambda, the invocation: this would start in a later one, or never).
+          if (stopStarting()) return;
           try {
             await this.lt.delete(c.blob);
             blobsDeleted++;

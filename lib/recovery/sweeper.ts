@@ -293,7 +293,13 @@ export class Sweeper {
     this.logger = options.logger ?? silent;
   }
 
-  /** One sweep over the expired (and suspect) instances of the given shards. */
+  /**
+   * One sweep over the expired (and suspect) instances of the given shards.
+   *
+   * @throws the first failure of a lease-index query (e.g. `ResourceMissingError` naming the
+   *   table), once everything the sweep started, in every shard, has finished or the deadline cut
+   *   it off: nothing it started runs on after it rejected.
+   */
   async sweep(options: SweepOptions = {}): Promise<SweepReport> {
     const started = this.clock();
     const report = emptyReport(options.dryRun ?? false);
@@ -311,8 +317,11 @@ export class Sweeper {
       deletes.flush();
     };
     // Idle: send the reads; send the deletes too unless reads are still unanswered (their
-    // instances will bring more deletes, and the pool goes idle again once they have).
+    // instances will bring more deletes, and the pool goes idle again once they have). Not once
+    // the deadline cut the sweep off: a task that ends after it (a late answer) sends nothing
+    // that was gathered and not yet sent.
     const pool = new WorkPool(this.concurrency, () => {
+      if (sweep.stopped) return;
       pointers.flush();
       if (!pointers.busy) deletes.flush();
     });
@@ -388,27 +397,20 @@ export class Sweeper {
     const { report, pool, waiting } = sweep;
     const { shards, cutoff, started, horizon, pastDeadline, flush } = at;
     const scan = horizon !== undefined && shards.includes(0) ? this.findWithoutShard(report) : Promise.resolve();
+    // A lease-index query that fails ends its shard's finding only. The sweep still finishes what
+    // it took, in that shard and the others, before it rejects with that failure: a sweep that
+    // rejected at once would leave its claims, deletes and drops running after its caller (a
+    // Lambda handler) returned, to go on in a later invocation or never.
+    let failure: { readonly error: unknown } | undefined;
     await Promise.all(
       shards.map(async (shard) => {
-        for await (const found of this.find(shard, cutoff, horizon)) {
-          if (sweep.stopped) return;
-          if (pastDeadline()) {
-            report.stoppedEarly = true;
-            return;
-          }
-          if (found.via.kind === 'expired') {
-            report.instancesExpired++;
-            report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, started - found.summary.leaseUntil);
-          } else {
-            report.suspectLeases++;
-            report.stuckInstances++;
-            this.logger.warn('suspect lease', { instanceId: found.summary.instanceId, leaseAheadMs: found.summary.leaseUntil - started });
-          }
-          // Looked at again once a slot is free: the wait may have outlasted the deadline or the signal.
-          await pool.run(async () => {
-            if (pastDeadline()) report.stoppedEarly = true;
-            else await this.processInstance(found, sweep);
-          });
+        try {
+          await this.takeShard(shard, sweep, { cutoff, started, horizon, pastDeadline });
+        } catch (error) {
+          // Counted too: a sweep the deadline cuts off first returns its report, not this failure.
+          report.errors++;
+          failure ??= { error };
+          this.logger.error('finding instances failed: shard left for the next sweep', { shard, error: describe(error) });
         }
       }),
     );
@@ -419,6 +421,46 @@ export class Sweeper {
       await pool.drain();
     }
     await scan;
+    if (failure !== undefined) throw failure.error;
+  }
+
+  /**
+   * Step 1 for one shard: each instance found goes to the work pool (which runs the steps after),
+   * until the deadline or the signal. Rejects when a lease-index query fails; the instances
+   * already handed to the pool go on there.
+   */
+  private async takeShard(
+    shard: number,
+    sweep: SweepRun,
+    at: {
+      readonly cutoff: number;
+      readonly started: number;
+      readonly horizon: number | undefined;
+      readonly pastDeadline: () => boolean;
+    },
+  ): Promise<void> {
+    const { report, pool } = sweep;
+    const { cutoff, started, horizon, pastDeadline } = at;
+    for await (const found of this.find(shard, cutoff, horizon)) {
+      if (sweep.stopped) return;
+      if (pastDeadline()) {
+        report.stoppedEarly = true;
+        return;
+      }
+      if (found.via.kind === 'expired') {
+        report.instancesExpired++;
+        report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, started - found.summary.leaseUntil);
+      } else {
+        report.suspectLeases++;
+        report.stuckInstances++;
+        this.logger.warn('suspect lease', { instanceId: found.summary.instanceId, leaseAheadMs: found.summary.leaseUntil - started });
+      }
+      // Looked at again once a slot is free: the wait may have outlasted the deadline or the signal.
+      await pool.run(async () => {
+        if (pastDeadline()) report.stoppedEarly = true;
+        else await this.processInstance(found, sweep);
+      });
+    }
   }
 
   /** Step 1: the expired instances of a shard, then (with a `horizon`: housekeeping) its suspect ones, page by page. */

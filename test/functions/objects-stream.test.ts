@@ -415,6 +415,41 @@ describe("the invocation's deadline", () => {
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
     s3.destroy();
   });
+  test('a delete waiting for a free slot when the batch answered never starts after the answer (in Lambda: in a later invocation)', async () => {
+    const { blobs, records } = await threeRemoved('deadline/queued');
+    const held = deferred();
+    const reached = deferred();
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r) => onCommand('DeleteObject')(r) && r.input.Key === blobs[0],
+      before: async () => {
+        reached.resolve();
+        await held.promise;
+      },
+    });
+    const s3 = injector.attach(createS3Client(), 's3');
+    try {
+      // One delete at a time: the first is held, the second waits for its slot through the deadline.
+      const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3, concurrency: 1, deadlineMarginMs: 2_000 });
+      const out = await cleanup.handle(records, { deadline: Date.now() + 3_000 });
+      await reached.promise;
+      expect(out.report).toMatchObject({ blobsDeleted: 0, failed: 3, unfinished: 3 });
+      // The held delete answers after the batch answered: the delete waiting for its slot must not start then.
+      held.resolve();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await rawGetObject(fx, blobs[1]!), 'no delete started after the answer').toBeDefined();
+      expect(await rawGetObject(fx, blobs[2]!)).toBeDefined();
+    } finally {
+      held.resolve();
+      s3.destroy();
+    }
+    // The retry of the reported records finishes them.
+    expect(await deliver(records)).toEqual({ batchItemFailures: [] });
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
+  });
+
   test('TIERLOG_STREAM_DEADLINE_MARGIN_MS is the margin the function keeps: 40 s of 30 s left starts nothing, the default margin finishes the batch', async () => {
     const { blobs, records } = await threeRemoved('deadline/env');
     const saved = { ...process.env };

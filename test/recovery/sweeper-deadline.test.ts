@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { freshFixture } from '../support/local.js';
 import {
@@ -21,6 +22,7 @@ import {
   rawInstance,
   rawState,
   sweepPastEverything,
+  waitFor,
 } from '../tiered/harness.js';
 
 const MIN = 60_000;
@@ -106,6 +108,65 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
       await expectClean(fx, expect);
     },
   );
+
+  test('blob deletes gathered but not yet sent at the deadline are never sent: the sweep starts nothing after it returned', async () => {
+    const fx = await freshFixture();
+    // Both fenced by a sweeper that died, so this sweep judges them at once: A in shard 0, B in shard 1.
+    const a = await putDeadInstance(fx, { fenced: true, shard: 0 });
+    const b = await putDeadInstance(fx, { fenced: true, shard: 1 });
+    // B is found once A's reads were sent (shard 1's query waits for them), and its claim is held;
+    // A's reads answer while B's claim runs, so A's delete waits in the batch for the pool to go idle.
+    const aReadSent = deferred();
+    const bClaimSent = deferred();
+    const releaseB = deferred();
+    const shardOf = (input: Record<string, unknown>) => (input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N;
+    const injector = new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: (r) => r.command === 'QueryCommand' && shardOf(r.input) === '1',
+        before: () => aReadSent.promise,
+      })
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: (r) => r.command === 'UpdateItemCommand' && (r.input.Key as Record<string, { S?: string }>).pk?.S === b.instanceId,
+        before: async () => {
+          bClaimSent.resolve();
+          await releaseB.promise;
+        },
+      })
+      .add({ kind: 'delay', delayMs: 300, match: onCommand('BatchGetItem'), before: async () => aReadSent.resolve() });
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(injector.attach(createDynamoDBClient(), 'dynamodb'), 'dynamodb');
+    const s3 = recorder.attach(createS3Client(), 's3');
+    let jump = 0;
+    const judging = makeSweeper(fx, 0, { dynamodb, s3, clock: () => Date.now() + jump });
+    open.push(judging, { close: () => (dynamodb.destroy(), s3.destroy()) });
+    const sweep = judging.sweeper.sweep({ deadline: Date.now() + 5 * MIN, housekeeping: false });
+
+    await bClaimSent.promise;
+    // A's read answered and its delete was gathered (beside it, the listing of A's abandoned
+    // uploads is sent; B's claim keeps the pool busy): then the deadline comes.
+    await waitFor(() => recorder.names().includes('ListMultipartUploads'), 10_000, "A's judgement");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    jump = 10 * MIN;
+    const report = await sweep;
+    expect(report).toMatchObject({ stoppedEarly: true, blobsDeleted: 0, entriesRecovered: 0 });
+    const sentBeforeReturn = recorder.commands.length;
+
+    // B's claim answers after the sweep returned (in Lambda: in a later invocation, or never).
+    releaseB.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(recorder.names().slice(sentBeforeReturn), 'requests started after the sweep returned').toEqual([]);
+    expect(await rawGetObject(fx, a.blobs[0]!), 'A kept its blob and its entry for the next sweep').toBeDefined();
+    expect((await rawInstance(fx, a.instanceId))?.state).toBe('claimed');
+
+    // Past the claims, the next sweep finishes both.
+    const rest = await sweepPastEverything(fx);
+    expect(rest).toMatchObject({ entriesRecovered: 2, errors: 0 });
+    await expectClean(fx, expect);
+  });
 
   test('answerMarginMs must be a non-negative integer', async () => {
     const fx = await freshFixture();
