@@ -27,7 +27,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
-import { streamTuningToEnv } from '../lib/recovery/stream-env.js';
+import { DEFAULT_STREAM_MARGIN_MS, streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue } from './failure-handling.js';
 import { TierlogFunction } from './function.js';
 import type { TierlogResources } from './permissions.js';
@@ -191,9 +191,13 @@ export class ObjectsStreamCleanup extends Construct {
       },
       TUNING_PROPS,
     );
-    if (margin !== undefined && !timeout.isUnresolved() && margin.toMilliseconds() >= timeout.toMilliseconds()) {
+    // The margin the function will use (the library's default when none is set) must leave the
+    // batch some time: at or above the timeout, no batch would ever delete anything.
+    const marginUsed = margin ?? Duration.millis(DEFAULT_STREAM_MARGIN_MS);
+    if (!timeout.isUnresolved() && marginUsed.toMilliseconds() >= timeout.toMilliseconds()) {
+      const named = margin !== undefined ? TUNING_PROPS.deadlineMarginMs : `the default ${TUNING_PROPS.deadlineMarginMs}`;
       throw new Error(
-        `${TUNING_PROPS.deadlineMarginMs} (${margin.toHumanString()}) must be below the function's timeout (${timeout.toHumanString()}): no batch would ever delete anything`,
+        `${named} (${marginUsed.toHumanString()}) must be below the function's timeout (${timeout.toHumanString()}): no batch would ever delete anything`,
       );
     }
 

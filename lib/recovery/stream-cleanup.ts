@@ -51,7 +51,7 @@ import { type HvPointer, isUnrecognised } from '../tiered/hv-item-shape.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
 import type { SweepLogger } from './sweeper.js';
 import { WorkPool } from './work-pool.js';
-import { checkStreamTuning } from './stream-env.js';
+import { checkStreamTuning, DEFAULT_STREAM_MARGIN_MS } from './stream-env.js';
 
 /** The principal DynamoDB TTL deletions carry in a stream record. */
 export const TTL_PRINCIPAL = 'dynamodb.amazonaws.com';
@@ -231,7 +231,7 @@ export class StreamCleanup {
     // Refused here, not at the first batch: a pool of no slots would fail every batch it is given.
     checkStreamTuning(options);
     this.concurrency = options.concurrency ?? 16;
-    this.deadlineMarginMs = options.deadlineMarginMs ?? 5_000;
+    this.deadlineMarginMs = options.deadlineMarginMs ?? DEFAULT_STREAM_MARGIN_MS;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? SILENT;
   }

@@ -19,6 +19,9 @@ export const STREAM_ENV = {
   deadlineMarginMs: 'TIERLOG_STREAM_DEADLINE_MARGIN_MS',
 } as const;
 
+/** The default `deadlineMarginMs`: no read or delete starts in a batch's last 5 seconds. */
+export const DEFAULT_STREAM_MARGIN_MS = 5_000;
+
 /** The most `deadlineMarginMs` may be: a Lambda invocation's limit. */
 export const MAX_STREAM_MARGIN_MS = LAMBDA_MAX_INVOCATION_MS;
 

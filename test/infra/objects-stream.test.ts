@@ -7,10 +7,12 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
-import { OBJECTS_STREAM_ACTIONS } from '../../infra/objects-stream.js';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { OBJECTS_STREAM_ACTIONS, ObjectsStreamCleanup } from '../../infra/objects-stream.js';
 import { CONFIG_ENV } from '../../lib/config.js';
 import { STREAM_METRICS } from '../../lib/recovery/stream-metrics.js';
-import { actions, cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, statementsOfRole, tierlogTemplate } from './helpers.js';
+import { actions, cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, statementsOfRole, tierlogTemplate, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -194,6 +196,24 @@ describe('objectsStreamTuning', () => {
     [{ deadlineMargin: Duration.seconds(90) }, /objectsStreamTuning\.deadlineMargin .* must be below the function's timeout/],
   ])('refuses %o at synth, naming the prop', (tuning, message) => {
     expect(() => tierlogTemplate({ objectsStreamTuning: tuning })).toThrow(message);
+  });
+
+  it('refuses, used on its own, a timeout the default margin (5 s) would leave no batch time in', () => {
+    const { stack } = userStack();
+    const table = (id: string, stream?: dynamodb.StreamViewType) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+        ...(stream ? { dynamoStream: stream } : {}),
+      });
+    const resources = {
+      changeLogTable: table('Log'),
+      objectsTable: table('Objects', dynamodb.StreamViewType.NEW_AND_OLD_IMAGES),
+      bucket: new s3.Bucket(stack, 'Bucket'),
+      prefix: 'blobs',
+    };
+    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {}, timeout: Duration.seconds(5) })).toThrow(
+      /the default objectsStreamTuning\.deadlineMargin \(5 seconds\) must be below the function's timeout \(5 seconds\)/,
+    );
   });
 
   it('takes a margin just below the timeout', () => {
