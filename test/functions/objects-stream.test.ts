@@ -383,21 +383,26 @@ describe("the invocation's deadline", () => {
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
   });
 
-  test('a delete still unanswered near the deadline: the batch answers in time, that record reported, the others done', async () => {
-    const { blobs, records } = await threeRemoved('deadline/held');
+  /** An S3 client whose first DeleteObject of `key` is held until `held` resolves; `reached` once it arrives. */
+  function holdingDelete(key: string) {
     const held = deferred();
     const reached = deferred();
     const injector = new FaultInjector().add({
       kind: 'delay',
       delayMs: 0,
       times: 1,
-      match: (r) => onCommand('DeleteObject')(r) && r.input.Key === blobs[1],
+      match: (r) => onCommand('DeleteObject')(r) && r.input.Key === key,
       before: async () => {
         reached.resolve();
         await held.promise;
       },
     });
-    const s3 = injector.attach(createS3Client(), 's3');
+    return { s3: injector.attach(createS3Client(), 's3'), held, reached };
+  }
+
+  test('a delete still unanswered near the deadline: the batch answers in time, that record reported, the others done', async () => {
+    const { blobs, records } = await threeRemoved('deadline/held');
+    const { s3, held, reached } = holdingDelete(blobs[1]!);
     try {
       const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3, deadlineMarginMs: 2_000 });
       // The answer must come before the deadline although one delete never answers (the
@@ -417,19 +422,7 @@ describe("the invocation's deadline", () => {
   });
   test('a delete waiting for a free slot when the batch answered never starts after the answer (in Lambda: in a later invocation)', async () => {
     const { blobs, records } = await threeRemoved('deadline/queued');
-    const held = deferred();
-    const reached = deferred();
-    const injector = new FaultInjector().add({
-      kind: 'delay',
-      delayMs: 0,
-      times: 1,
-      match: (r) => onCommand('DeleteObject')(r) && r.input.Key === blobs[0],
-      before: async () => {
-        reached.resolve();
-        await held.promise;
-      },
-    });
-    const s3 = injector.attach(createS3Client(), 's3');
+    const { s3, held, reached } = holdingDelete(blobs[0]!);
     try {
       // One delete at a time: the first is held, the second waits for its slot through the deadline.
       const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3, concurrency: 1, deadlineMarginMs: 2_000 });

@@ -97,31 +97,17 @@ test("a sweeper's claim meets a writer's commit on the instance item: it claims 
   expect((await rawState(own)).instances.map((i) => i.state)).toEqual(['claimed']);
 });
 
-test("an abort meets a complete's commit on the session: it claims the session again and aborts", async () => {
+test.each([
+  ['its claim of the session', 'UpdateItemCommand', 'session'],
+  ['its delete of the session (the commit still in flight)', 'DeleteItemCommand', 'session-delete'],
+])("an abort whose %s meets a complete's commit sends it again: the abort answers, the session is gone", async (_what, command, key) => {
   const w = makeWriter(fx);
   open.push(w);
-  const created = await w.store.createUpload('conflict/session');
+  const created = await w.store.createUpload(`conflict/${key}`);
   const injector = new FaultInjector().add({
     kind: 'fail',
     times: 1,
-    match: (r: RequestInfo) => r.command === 'UpdateItemCommand' && r.input.TableName === fx.config.changeLogTable,
-    error: conflict,
-  });
-  const aborter = makeWriter(fx, { injector });
-  open.push(aborter);
-  await aborter.store.abortUpload(created.uploadId);
-  expect(injector.stats.injected.fail).toBe(1);
-  expect((await rawState(fx)).instances.filter((i) => i.pk === created.uploadId)).toEqual([]);
-});
-
-test("an abort's delete of its session meets a complete's commit still in flight: the abort answers, the session is gone", async () => {
-  const w = makeWriter(fx);
-  open.push(w);
-  const created = await w.store.createUpload('conflict/session-delete');
-  const injector = new FaultInjector().add({
-    kind: 'fail',
-    times: 1,
-    match: (r: RequestInfo) => r.command === 'DeleteItemCommand' && r.input.TableName === fx.config.changeLogTable,
+    match: (r: RequestInfo) => r.command === command && r.input.TableName === fx.config.changeLogTable,
     error: conflict,
   });
   const aborter = makeWriter(fx, { injector });
