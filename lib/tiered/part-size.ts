@@ -20,6 +20,11 @@ export const MAX_PARTS = 10_000;
  */
 export const MAX_OBJECT_SIZE = MAX_PARTS * MAX_PART_SIZE;
 
+/** The parts an object of `size` bytes takes in parts of `partSize`: at least one (an empty body is one empty part). */
+export function partCountOf(size: number, partSize: number): number {
+  return Math.max(1, Math.ceil(size / partSize));
+}
+
 /** @throws ValidationError (field `partSize`) unless `partSize` is an integer in 5 MiB..5 GiB. */
 export function assertPartSize(partSize: number): void {
   if (!Number.isInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {

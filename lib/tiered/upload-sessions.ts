@@ -26,10 +26,11 @@
  *    the session id as its write id, so a retry answers the same version and never deletes the
  *    blob. The item keeps the result for {@link COMPLETE_ANSWER_KEPT_MS} after the commit (its
  *    lease is moved there once no entry is left to clean), not only until the session's expiry:
- *    a retry after a lost answer must not be told the session does not exist. A commit whose outcome is unknown is decided the same way on the retry. Two completes
- *    of one session at once (a client that gave up waiting and retried) commit once, and both
- *    answer that commit: one that lost reads the stored result before it refuses anything
- *    (ifVersion, expiry) or calls its outcome unknown, even once HV has moved on past it.
+ *    a retry after a lost answer must not be told the session does not exist. A commit whose
+ *    outcome is unknown is decided the same way on the retry. Two completes of one session at
+ *    once (a client that gave up waiting and retried) commit once, and both answer that commit:
+ *    one that lost reads the stored result before it refuses anything (ifVersion, expiry) or
+ *    calls its outcome unknown, even once HV has moved on past it.
  *  - The id a client holds is only a handle: the session is read from the change-log table, and
  *    an id that names no session of this store for this key is refused
  *    ({@link UploadSessionNotFoundError}).
@@ -51,7 +52,7 @@ import {
 import type { Clock } from '../ids.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { refusedOutright } from '../aws/errors.js';
-import { MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, assertPartSize } from './part-size.js';
+import { MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, assertPartSize, partCountOf } from './part-size.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
 import { type ExpiryPolicy, isExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
 import { commitWrite } from './commit.js';
@@ -173,7 +174,7 @@ export class UploadSessions {
     }
     const partSize = options.partSize ?? Math.max(8 * MiB, Math.ceil((size ?? 0) / MAX_PARTS / MiB) * MiB);
     assertPartSize(partSize);
-    const partCount = size === undefined ? undefined : Math.max(1, Math.ceil(size / partSize));
+    const partCount = size === undefined ? undefined : partCountOf(size, partSize);
     if (partCount !== undefined && partCount > MAX_PARTS) {
       throw new ValidationError(`${size} bytes in parts of ${partSize} need ${partCount} parts; S3 takes at most ${MAX_PARTS}`, 'partSize');
     }
@@ -260,7 +261,7 @@ export class UploadSessions {
       throw new ValidationError('expiresInMs must be an integer of at least 1000', 'expiresInMs');
     const session = await this.open(uploadId, expectedKey);
     const { info } = session;
-    const declaredParts = info.size !== undefined ? Math.max(1, Math.ceil(info.size / info.partSize)) : MAX_PARTS;
+    const declaredParts = info.size !== undefined ? partCountOf(info.size, info.partSize) : MAX_PARTS;
     const past = partNumbers.find((n) => n > declaredParts);
     if (past !== undefined) {
       throw new ValidationError(`part ${past} is past the declared size (${info.size} bytes in parts of ${info.partSize})`, 'partNumber');
