@@ -166,3 +166,26 @@ export const S3_DELETE_BATCH = 1000;
 
 /** BatchGetItem accepts at most this many keys per request. */
 export const DYNAMODB_BATCH_GET = 100;
+
+/**
+ * How long tierlog's default clients wait for a TCP connection (queueing for a socket included),
+ * in ms. The SDK sets no limit: a connection the network drops silently would wait for the
+ * operating system's own (about two minutes on Linux), most of a Lambda function's time.
+ */
+export const CLIENT_CONNECTION_TIMEOUT_MS = 5_000;
+
+/**
+ * How long tierlog's default DynamoDB client lets a connected request's socket sit idle (neither
+ * side sending) before it gives the request up, in ms. DynamoDB answers in milliseconds; the SDK
+ * sets no limit, so a request whose answer the network lost would wait for the function's
+ * timeout. A timed-out request is one the SDK sends again, with the same ClientRequestToken for
+ * a transaction.
+ */
+export const DYNAMODB_SOCKET_TIMEOUT_MS = 10_000;
+
+/**
+ * The same for the default S3 client, in ms: longer, because S3 may take seconds to answer a
+ * DeleteObjects of 1,000 keys. Idle time, not the request's: a large part upload that keeps
+ * sending is never cut.
+ */
+export const S3_SOCKET_TIMEOUT_MS = 30_000;

@@ -40,7 +40,7 @@ export {
 } from './tiered/tiered-store.js';
 export { DEFAULT_HV_ATTRIBUTES, type HvAttributeNames } from './tiered/hv-table.js';
 export { newBlobKey } from './tiered/blob-keys.js';
-export { createDynamoDBClient, createS3Client } from './aws/clients.js';
+export { createDynamoDBClient, createS3Client, type ClientTimeouts } from './aws/clients.js';
 // The design's contract names these at the root too; their home entries are
 // `tierlog/testing` (provisionLocal) and `tierlog/operations` (Sweeper).
 export { provisionLocal } from './local/provision.js';

@@ -2,29 +2,78 @@
  * Default AWS clients. Region, credentials and endpoints come from the SDK's own configuration
  * chain (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, ...); retries are the
  * SDK's standard mode (exponential backoff with jitter, `AWS_MAX_ATTEMPTS`, default 3 here 5).
+ *
+ * Timeouts: the SDK sets none by default, so a request whose connection the network dropped
+ * silently waits until the Lambda function times out, and a sweep or a stream batch never gets
+ * to its own deadline. These clients give up a connection that does not open in
+ * {@link CLIENT_CONNECTION_TIMEOUT_MS} and a request whose socket sits idle (nothing sent either
+ * way) for {@link DYNAMODB_SOCKET_TIMEOUT_MS} or {@link S3_SOCKET_TIMEOUT_MS}. The SDK takes the
+ * `TimeoutError` for a transient error and sends the request again; one whose retries are spent
+ * leaves its outcome unknown (`isDefiniteRejection` is false for it), as any lost answer does.
+ * Idle time, not the request's whole time, so a large upload that keeps sending is never cut.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { ConfigError } from '../errors.js';
+import { CLIENT_CONNECTION_TIMEOUT_MS, DYNAMODB_SOCKET_TIMEOUT_MS, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
 
 const DEFAULT_MAX_ATTEMPTS = 5;
 
-/** A DynamoDB client from the environment, with standard retries. */
-export function createDynamoDBClient(): DynamoDBClient {
-  return new DynamoDBClient({ maxAttempts: maxAttempts(), retryMode: 'standard' });
+/** How long a default client waits; each defaults to the constant it names. */
+export interface ClientTimeouts {
+  /**
+   * Longest wait for a connection to open, queueing for a socket included, in ms.
+   * @default CLIENT_CONNECTION_TIMEOUT_MS (5 s)
+   */
+  readonly connectionTimeoutMs?: number;
+  /**
+   * Longest time a connected request's socket may sit idle before the request is given up, in ms.
+   * @default DYNAMODB_SOCKET_TIMEOUT_MS (10 s) for DynamoDB, S3_SOCKET_TIMEOUT_MS (30 s) for S3
+   */
+  readonly socketTimeoutMs?: number;
+}
+
+/** A DynamoDB client from the environment, with standard retries and timeouts. */
+export function createDynamoDBClient(timeouts: ClientTimeouts = {}): DynamoDBClient {
+  return new DynamoDBClient({
+    maxAttempts: maxAttempts(),
+    retryMode: 'standard',
+    requestHandler: requestHandlerOptions(timeouts, DYNAMODB_SOCKET_TIMEOUT_MS),
+  });
 }
 
 /**
- * An S3 client from the environment. Path-style addressing when an endpoint override is set
- * (local servers do not serve virtual-hosted buckets).
+ * An S3 client from the environment, with standard retries and timeouts. Path-style addressing
+ * when an endpoint override is set (local servers do not serve virtual-hosted buckets).
  */
-export function createS3Client(): S3Client {
+export function createS3Client(timeouts: ClientTimeouts = {}): S3Client {
   const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
   return new S3Client({
     maxAttempts: maxAttempts(),
     retryMode: 'standard',
     forcePathStyle: endpoint !== undefined,
+    requestHandler: requestHandlerOptions(timeouts, S3_SOCKET_TIMEOUT_MS),
   });
+}
+
+/** The options of the SDK's Node request handler for `timeouts` (its keep-alive agent kept). */
+function requestHandlerOptions(
+  timeouts: ClientTimeouts,
+  defaultSocketTimeoutMs: number,
+): { connectionTimeout: number; socketTimeout: number } {
+  return {
+    connectionTimeout: positiveMs(timeouts.connectionTimeoutMs, CLIENT_CONNECTION_TIMEOUT_MS, 'connectionTimeoutMs'),
+    socketTimeout: positiveMs(timeouts.socketTimeoutMs, defaultSocketTimeoutMs, 'socketTimeoutMs'),
+  };
+}
+
+function positiveMs(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new ConfigError(`${name} must be a positive whole number of milliseconds, got ${value}`, name);
+  }
+  return value;
 }
 
 /**

@@ -1,0 +1,120 @@
+/**
+ * The default clients give up a request the network lost instead of waiting for the Lambda
+ * function's timeout: a server that accepts the connection and never answers stands for it.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { CLIENT_CONNECTION_TIMEOUT_MS, DYNAMODB_SOCKET_TIMEOUT_MS, S3_SOCKET_TIMEOUT_MS } from '../../lib/constants.js';
+import { ConfigError } from '../../lib/errors.js';
+
+/** A TCP server that takes every connection and request and answers nothing. */
+let silent: Server;
+let silentUrl: string;
+const sockets: Socket[] = [];
+let requestsSeen = 0;
+
+beforeAll(async () => {
+  silent = createServer((socket) => {
+    sockets.push(socket);
+    socket.on('data', (chunk) => {
+      if (/^(GET|POST|PUT|DELETE|HEAD) /.test(chunk.toString('latin1'))) requestsSeen++;
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const address = silent.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  silentUrl = `http://127.0.0.1:${address.port}`;
+});
+
+afterAll(async () => {
+  for (const socket of sockets) socket.destroy();
+  await new Promise<void>((resolve) => silent.close(() => resolve()));
+});
+
+/** `promise`'s rejection, or a failure naming the wait when it is still pending after `ms`. */
+async function rejectionWithin(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms: no timeout`)), ms);
+  });
+  try {
+    await Promise.race([promise, hung]);
+  } catch (err) {
+    return err;
+  } finally {
+    clearTimeout(timer);
+  }
+  throw new Error('the request succeeded against a server that answers nothing');
+}
+
+describe('the default clients time out a request nobody answers', () => {
+  it.each([
+    {
+      service: 'DynamoDB',
+      variable: 'AWS_ENDPOINT_URL_DYNAMODB',
+      send: () => {
+        const client = createDynamoDBClient({ socketTimeoutMs: 300 });
+        return { client, sent: client.send(new GetItemCommand({ TableName: 't', Key: { pk: { S: 'k' } } })) };
+      },
+    },
+    {
+      service: 'S3',
+      variable: 'AWS_ENDPOINT_URL_S3',
+      send: () => {
+        const client = createS3Client({ socketTimeoutMs: 300 });
+        return { client, sent: client.send(new GetObjectCommand({ Bucket: 'b', Key: 'k' })) };
+      },
+    },
+  ])('$service: TimeoutError after the SDK sent it again, not a wait for the function timeout', async ({ variable, send }) => {
+    vi.stubEnv(variable, silentUrl);
+    vi.stubEnv('AWS_MAX_ATTEMPTS', '2');
+    const before = requestsSeen;
+    const { client, sent } = send();
+    try {
+      const err = await rejectionWithin(sent, 15_000);
+      expect((err as Error).name).toBe('TimeoutError');
+      // The SDK took the timeout for a transient error and sent the request a second time.
+      expect(requestsSeen - before).toBe(2);
+    } finally {
+      client.destroy();
+      vi.unstubAllEnvs();
+    }
+  });
+});
+
+/** The options the client's Node request handler resolved (on its first request). */
+function handlerOptions(client: { config: { requestHandler: unknown } }): Record<string, unknown> {
+  return (client.config.requestHandler as { httpHandlerConfigs(): Record<string, unknown> }).httpHandlerConfigs();
+}
+
+describe('timeouts of the default clients', () => {
+  it('are the documented defaults when none is given', async () => {
+    const dynamodb = createDynamoDBClient();
+    const s3 = createS3Client();
+    try {
+      // The handler resolves its options on its first request; the local stack answers it.
+      await dynamodb.send(new GetItemCommand({ TableName: 'no-such-table', Key: { pk: { S: 'k' } } })).catch(() => undefined);
+      await s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'k' })).catch(() => undefined);
+      expect(handlerOptions(dynamodb)).toMatchObject({
+        connectionTimeout: CLIENT_CONNECTION_TIMEOUT_MS,
+        socketTimeout: DYNAMODB_SOCKET_TIMEOUT_MS,
+      });
+      expect(handlerOptions(s3)).toMatchObject({
+        connectionTimeout: CLIENT_CONNECTION_TIMEOUT_MS,
+        socketTimeout: S3_SOCKET_TIMEOUT_MS,
+      });
+    } finally {
+      dynamodb.destroy();
+      s3.destroy();
+    }
+  });
+
+  it.each([0, -1, 1.5, Number.NaN])('refuse %s ms with a ConfigError naming the option', (bad) => {
+    expect(() => createDynamoDBClient({ socketTimeoutMs: bad })).toThrow(ConfigError);
+    expect(() => createS3Client({ connectionTimeoutMs: bad })).toThrow(/connectionTimeoutMs must be a positive whole number/);
+  });
+});
