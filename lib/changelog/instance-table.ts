@@ -266,9 +266,14 @@ export class InstanceTable {
    * of a parallel scan (`segment` of `segments`), at most `maxPages` pages of 1 MB. A bounded scan:
    * each sweep reads a slice of the table, and successive sweeps cover all of it. Eventually
    * consistent (half the read cost); what it finds is only reported. `complete` is false when the
-   * page bound stopped it.
+   * page bound stopped it, or `stop` (asked before each next page) said so.
    */
-  async scanWithoutShard(args: { segment: number; segments: number; maxPages: number }): Promise<{ ids: string[]; complete: boolean }> {
+  async scanWithoutShard(args: {
+    segment: number;
+    segments: number;
+    maxPages: number;
+    stop?: () => boolean;
+  }): Promise<{ ids: string[]; complete: boolean }> {
     const ids: string[] = [];
     const pages = paginateScan(
       { client: this.doc },
@@ -284,8 +289,8 @@ export class InstanceTable {
     let read = 0;
     for await (const page of this.pages('scanWithoutShard', pages)) {
       for (const item of page.Items ?? []) ids.push(String(item[A.pk]));
-      // Stop at the bound without asking for the next page.
-      if (++read >= args.maxPages && page.LastEvaluatedKey !== undefined) return { ids, complete: false };
+      // Stop at the bound, or when told, without asking for the next page.
+      if ((++read >= args.maxPages || args.stop?.() === true) && page.LastEvaluatedKey !== undefined) return { ids, complete: false };
     }
     return { ids, complete: true };
   }

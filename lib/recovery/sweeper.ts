@@ -396,7 +396,7 @@ export class Sweeper {
   ): Promise<void> {
     const { report, pool, waiting } = sweep;
     const { shards, cutoff, started, horizon, pastDeadline, flush } = at;
-    const scan = horizon !== undefined && shards.includes(0) ? this.findWithoutShard(report) : Promise.resolve();
+    const scan = horizon !== undefined && shards.includes(0) ? this.findWithoutShard(sweep) : Promise.resolve();
     // A lease-index query that fails ends its shard's finding only. The sweep still finishes what
     // it took, in that shard and the others, before it rejects with that failure: a sweep that
     // rejected at once would leave its claims, deletes and drops running after its caller (a
@@ -474,19 +474,25 @@ export class Sweeper {
     }
   }
 
-  /** Step 1, beside the index: one bounded segment of a scan for items without a shard (reported only). */
-  private async findWithoutShard(report: SweepReport): Promise<void> {
+  /**
+   * Step 1, beside the index: one bounded segment of a scan for items without a shard (reported
+   * only). It asks for no page more once the sweep is cut off: a sweep starts nothing after it answered.
+   */
+  private async findWithoutShard(sweep: SweepRun): Promise<void> {
     if (this.shardlessScan === false) return;
+    const { report } = sweep;
     const { segments, maxPages } = this.shardlessScan;
     const segment = Math.min(segments - 1, Math.floor(this.random() * segments));
     try {
-      const { ids } = await this.table.scanWithoutShard({ segment, segments, maxPages });
+      const { ids } = await this.table.scanWithoutShard({ segment, segments, maxPages, stop: () => sweep.stopped });
+      // Cut off meanwhile: the report was returned, and stays as it was.
+      if (sweep.stopped) return;
       report.instancesWithoutShard += ids.length;
       report.stuckInstances += ids.length;
       if (ids.length > 0)
         this.logger.warn('instances without shard', { count: ids.length, instanceIds: ids.slice(0, 20), segment, segments });
     } catch (err) {
-      report.errors++;
+      if (!sweep.stopped) report.errors++;
       this.logger.error('scan for instances without shard failed', { error: describe(err) });
     }
   }

@@ -6,6 +6,8 @@
  * late answer, and a later sweep (past the claim) recovers everything. A sweep whose abort
  * signal fired takes nothing more, the same way.
  */
+import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
@@ -26,6 +28,21 @@ import {
 } from '../tiered/harness.js';
 
 const MIN = 60_000;
+
+/**
+ * `client`, its Scans answered one item a page: AWS ends a page at 1 MB, which DynamoDB Local
+ * does not (items of 390 KB come back three to a page), so `Limit` stands for it.
+ */
+function onePerScanPage<C extends DynamoDBClient>(client: C): C {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'ScanCommand') (args.input as { Limit?: number }).Limit = 1;
+      return next(args);
+    },
+    { step: 'initialize', name: 'onePerScanPage' },
+  );
+  return client;
+}
 const open: Array<{ close(): void }> = [];
 afterEach(() => {
   for (const o of open.splice(0)) o.close();
@@ -166,6 +183,57 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     const rest = await sweepPastEverything(fx);
     expect(rest).toMatchObject({ entriesRecovered: 2, errors: 0 });
     await expectClean(fx, expect);
+  });
+
+  test('the scan for items without a shard asks for no page more once the sweep returned, and changes no report returned', async () => {
+    const fx = await freshFixture();
+    for (let i = 0; i < 3; i++) {
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk: `shardless-${i}`, state: 'live', leaseUntil: Date.now() - 60 * MIN, n: 0 }),
+        }),
+      );
+    }
+    // The first page is held while the sweeper's clock jumps past the deadline.
+    const sent = deferred();
+    const release = deferred();
+    let jump = 0;
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: onCommand('Scan'),
+      before: async () => {
+        jump = 10 * MIN;
+        sent.resolve();
+        await release.promise;
+      },
+    });
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(injector.attach(onePerScanPage(createDynamoDBClient()), 'dynamodb'), 'dynamodb');
+    const s3 = createS3Client();
+    const s = makeSweeper(fx, 0, { dynamodb, s3, clock: () => Date.now() + jump, shardlessScan: { segments: 1, maxPages: 10 } });
+    open.push(s, { close: () => (dynamodb.destroy(), s3.destroy()) });
+    const sweep = s.sweeper.sweep({ deadline: Date.now() + 5 * MIN });
+    await sent.promise;
+    const report = await sweep;
+    expect(report.stoppedEarly).toBe(true);
+    const sentBeforeReturn = recorder.commands.length;
+
+    // The first page answers after the sweep returned: it names a next page, which is not asked for.
+    release.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(recorder.names().slice(sentBeforeReturn), 'requests started after the sweep returned').toEqual([]);
+    expect(report.instancesWithoutShard, 'the report returned is not changed by a late answer').toBe(0);
+
+    // Not cut off, the same scan reads every page and finds all three.
+    const pages = new CommandRecorder();
+    const client = pages.attach(onePerScanPage(createDynamoDBClient()), 'dynamodb');
+    const whole = makeSweeper(fx, 0, { dynamodb: client, shardlessScan: { segments: 1, maxPages: 10 } });
+    open.push(whole, { close: () => client.destroy() });
+    expect(await whole.sweeper.sweep()).toMatchObject({ instancesWithoutShard: 3, stoppedEarly: false });
+    expect(pages.names().filter((n) => n === 'Scan').length).toBeGreaterThanOrEqual(3);
   });
 
   test('answerMarginMs must be a non-negative integer', async () => {
