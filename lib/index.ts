@@ -36,6 +36,7 @@ export {
   type DeleteOptions,
   type GetResult,
   type StreamResult,
+  type UrlResult,
   type ObjectInfo,
 } from './tiered/tiered-store.js';
 export { DEFAULT_HV_ATTRIBUTES, type HvAttributeNames } from './tiered/hv-table.js';

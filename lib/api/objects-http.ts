@@ -27,9 +27,11 @@
  * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
  *   does not overlap the object). A GET whose answer would exceed the buffered response limit
  *   answers `307` to a short-lived presigned S3 URL instead (Range headers follow the redirect):
- *   the bytes go from S3 to the client, no Lambda carries them. The limit applies to the object
- *   as read by the one read that answers, so an object replaced meanwhile cannot overflow it; an
- *   inline object (at most the inline threshold) is always answered in the body.
+ *   the bytes go from S3 to the client, no Lambda carries them. One read of HV decides the 307
+ *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`). The
+ *   limit applies to the object as read by the one read that answers, so an object replaced
+ *   meanwhile cannot overflow it; an inline object (at most the inline threshold) is always
+ *   answered in the body.
  * - `If-Range: "<version>"` with a Range (a resumed download): the range only while the object is
  *   still that version, else the whole object, 200, so a client never splices bytes of two
  *   versions. A date, a weak tag or anything else never matches (a version can change within the
@@ -224,10 +226,12 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
   const ifRange = range !== undefined ? headers['if-range'] : undefined;
   // One read decides: the size checked against the limit is the size of the bytes answered, so an
   // object replaced while it is read never makes an answer larger than a buffered response carries.
+  const expiresInMs = options.redirectExpiresInMs ?? DEFAULT_REDIRECT_EXPIRES_MS;
   for (let attempt = 1; ; attempt++) {
-    let object: Awaited<ReturnType<TieredStore['getStream']>>;
+    let object: Awaited<ReturnType<TieredStore['getStreamOrUrl']>>;
     try {
-      object = await store.getStream(key, range !== undefined ? { range } : {});
+      // A blob whose bytes exceed the limit comes back as a URL, from the same read of HV.
+      object = await store.getStreamOrUrl(key, { ...(range !== undefined ? { range } : {}), maxBytes: maxResponseBytes, expiresInMs });
     } catch (err) {
       // Past the end of the current version: of the version If-Range names too only if it is that one.
       if (!(err instanceof RangeNotSatisfiableError && ifRange !== undefined && range !== undefined)) throw err;
@@ -239,6 +243,17 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       continue;
     }
     if (object === undefined) return problem(404, 'NotFound', 'no such object');
+    if ('url' in object) {
+      // A URL of this version: if the client holds part of another, the whole object, read afresh.
+      if (range !== undefined && ifRange !== undefined && !ifRangeMatches(ifRange, object.version)) {
+        const verdict = evaluateRead(preconditions, object.version);
+        if (verdict !== 'proceed') return preconditionAnswer(verdict, object);
+        range = undefined;
+        attempt--;
+        continue;
+      }
+      return redirectAnswer(object, ifRange, preconditions, object);
+    }
     const verdict = evaluateRead(preconditions, object.version);
     if (verdict !== 'proceed') {
       object.body.destroy();
@@ -252,10 +267,11 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       continue;
     }
     const length = object.range === undefined ? object.size : object.range.end - object.range.start + 1;
-    // An inline body (at most the inline threshold, < 400 KiB) always fits; a blob's bytes above the limit go through S3.
+    // An inline body (at most the inline threshold, < 400 KiB) always fits. A blob above the limit
+    // came as a URL; this one was replaced by a larger one while it was read: go through S3.
     if (object.stored === 'blob' && length > maxResponseBytes) {
       object.body.destroy();
-      const redirect = await redirectToBlob(store, key, options, ifRange, preconditions);
+      const redirect = await redirectToBlob(store, key, expiresInMs, ifRange, preconditions);
       if (redirect !== undefined) return redirect;
       // Replaced by an inline body since it was read: read again.
       if (attempt >= REDIRECT_ATTEMPTS) throw new ContentionError(key, attempt);
@@ -296,11 +312,10 @@ async function readAtMost(stream: Readable, limit: number): Promise<Buffer> {
 async function redirectToBlob(
   store: TieredStore,
   key: string,
-  options: ObjectsApiOptions,
+  expiresInMs: number,
   ifRange: string | undefined,
   preconditions: ReadPreconditions,
 ): Promise<Response | undefined> {
-  const expiresInMs = options.redirectExpiresInMs ?? DEFAULT_REDIRECT_EXPIRES_MS;
   let presigned: Awaited<ReturnType<TieredStore['presignGet']>>;
   try {
     presigned = await store.presignGet(key, { expiresInMs });
@@ -309,23 +324,36 @@ async function redirectToBlob(
     throw err;
   }
   if (presigned === undefined) return problem(404, 'NotFound', 'no such object');
+  return redirectAnswer(presigned, ifRange, preconditions);
+}
+
+/**
+ * The answer to a GET that the presigned URL `signed` serves (its version's blob): 307, unless
+ * a precondition says otherwise. `info` gives the validators a 304 or 412 carries.
+ */
+function redirectAnswer(
+  signed: { readonly url: string; readonly version: number },
+  ifRange: string | undefined,
+  preconditions: ReadPreconditions,
+  info: Parameters<typeof preconditionAnswer>[1] = { version: signed.version },
+): Response {
   // The URL serves this version: the preconditions are judged on it, as on any read.
-  const verdict = evaluateRead(preconditions, presigned.version);
-  if (verdict !== 'proceed') return preconditionAnswer(verdict, { version: presigned.version });
+  const verdict = evaluateRead(preconditions, signed.version);
+  if (verdict !== 'proceed') return preconditionAnswer(verdict, info);
   // The client's Range follows the redirect, and S3 would answer it from this version's blob.
-  if (ifRange !== undefined && !ifRangeMatches(ifRange, presigned.version)) {
+  if (ifRange !== undefined && !ifRangeMatches(ifRange, signed.version)) {
     return {
       ...problem(
         412,
         'PreconditionFailed',
-        `the object is now version ${presigned.version}, not the one If-Range names: request it again without Range`,
+        `the object is now version ${signed.version}, not the one If-Range names: request it again without Range`,
       ),
-      headers: { 'content-type': 'application/json', etag: etagOf(presigned.version) },
+      headers: { 'content-type': 'application/json', etag: etagOf(signed.version) },
     };
   }
   return {
     statusCode: 307,
-    headers: { location: presigned.url, etag: etagOf(presigned.version), 'cache-control': 'no-store', 'x-tierlog-stored': 'blob' },
+    headers: { location: signed.url, etag: etagOf(signed.version), 'cache-control': 'no-store', 'x-tierlog-stored': 'blob' },
   };
 }
 

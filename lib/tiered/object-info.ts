@@ -73,6 +73,19 @@ export interface StreamResult extends ObjectInfo {
   readonly range?: ResolvedRange;
 }
 
+/**
+ * A large object answered by URL ({@link TieredStore.getStreamOrUrl}): its bytes are fetched from
+ * S3 by whoever holds the URL. Tell it from a {@link StreamResult} with `'url' in result`.
+ */
+export interface UrlResult extends ObjectInfo {
+  /** A presigned GET of the object's blob, this version's (a Range header works on it). */
+  readonly url: string;
+  /** When the URL stops working, in ms since the epoch: never after the object expires. */
+  readonly urlExpiresAt: number;
+  /** The bytes asked for, resolved against this version, when a range was asked for. */
+  readonly range?: ResolvedRange;
+}
+
 export interface PutResult {
   readonly key: string;
   /**

@@ -32,9 +32,11 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
   maxAttempts: number;
   /** The object a record stands for now: undefined for a deletion marker or an expired item (absent). */
   live: (record: HvRecord | undefined) => HvRecord | undefined;
+  /** The live record of `key` the caller has just read, instead of a first read of HV. */
+  first?: HvRecord;
 }): Promise<RangedBody<B> | undefined> {
   assertByteRange(args.range);
-  let record = args.live(await args.hv.read(args.key, { consistent: args.consistent }));
+  let record = args.first ?? args.live(await args.hv.read(args.key, { consistent: args.consistent }));
   for (let pass = 0; record !== undefined; pass++) {
     const range = resolveRange(args.key, args.range, record.size);
     if (range === undefined || record.blob === undefined) {

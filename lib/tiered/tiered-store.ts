@@ -92,12 +92,23 @@ import {
   type PutResult,
   type SessionScope,
   type StreamResult,
+  type UrlResult,
 } from './object-info.js';
 import { fencedLogOf } from './plain-log-adapter.js';
 import { nextVersion } from './versions.js';
 
-export type { DeleteOptions, GetOptions, GetResult, ObjectInfo, PutOptions, PutResult, SessionScope, StreamResult } from './object-info.js';
-import type { ByteRange } from './byte-range.js';
+export type {
+  DeleteOptions,
+  GetOptions,
+  GetResult,
+  ObjectInfo,
+  PutOptions,
+  PutResult,
+  SessionScope,
+  StreamResult,
+  UrlResult,
+} from './object-info.js';
+import { assertByteRange, type ByteRange, resolveRange } from './byte-range.js';
 import { readRange } from './ranged-read.js';
 import type { UploadedPart } from './lt-bucket.js';
 import {
@@ -105,6 +116,7 @@ import {
   type CreatedUpload,
   type CreateUploadOptions,
   type PartUrlOptions,
+  checkPresignGetLifetime,
   type PresignedGet,
   UploadSessions,
 } from './upload-sessions.js';
@@ -234,8 +246,45 @@ export class TieredStore {
     return this.readBody(key, 'stream', (blob) => this.lt.getStream(blob));
   }
 
-  private async readRanged<B extends Uint8Array | Readable>(key: string, range: ByteRange, mode: 'bytes' | 'stream') {
+  /**
+   * A read for a server that sends large answers elsewhere (the objects API's 307): the object's
+   * body as a stream when the bytes to answer (the range, or the whole object) are at most
+   * `maxBytes`, else, for a blob, a presigned URL of it ({@link presignGet}'s, `expiresInMs`
+   * long at most). One read of HV decides, and the blob is not opened for bytes the caller will
+   * not send: a large object's redirect costs one DynamoDB read, not two and an S3 GET.
+   * An inline object is always a stream. A stream whose blob was replaced while it was read
+   * follows the pointer, as {@link getStream} does, so its size may exceed `maxBytes`: check it.
+   * @throws RangeNotSatisfiableError, ValidationError (`maxBytes`, `expiresInMs`, the key)
+   */
+  async getStreamOrUrl(
+    key: string,
+    options: GetOptions & { readonly maxBytes: number; readonly expiresInMs?: number },
+  ): Promise<StreamResult | UrlResult | undefined> {
+    assertObjectKey(key);
+    if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 0) {
+      throw new ValidationError(`maxBytes must be a non-negative integer, got ${options.maxBytes}`, 'maxBytes');
+    }
+    const wanted = checkPresignGetLifetime(options.expiresInMs);
+    if (options.range !== undefined) assertByteRange(options.range);
+    const first = this.live(await this.hv.read(key, { consistent: this.consistentReads }));
+    if (first === undefined) return undefined;
+    if (first.blob !== undefined) {
+      const range = options.range === undefined ? undefined : resolveRange(key, options.range, first.size);
+      const length = range === undefined ? first.size : range.end - range.start + 1;
+      if (length > options.maxBytes) {
+        const signed = await this.uploads.presignLive(first, first.blob, wanted, (record) => this.touch(record));
+        if (signed === undefined) return undefined; // less than a second of its life left
+        const { url, expiresAt } = signed.presigned;
+        return { ...infoOf(signed.record), url, urlExpiresAt: expiresAt, ...(range !== undefined ? { range } : {}) };
+      }
+    }
+    if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream', first);
+    return this.readBody(key, 'stream', (blob) => this.lt.getStream(blob), first);
+  }
+
+  private async readRanged<B extends Uint8Array | Readable>(key: string, range: ByteRange, mode: 'bytes' | 'stream', first?: HvRecord) {
     const read = await readRange<B>({
+      first,
       hv: this.hv,
       lt: this.lt,
       key,
@@ -322,8 +371,9 @@ export class TieredStore {
     key: string,
     mode: B extends Readable ? 'stream' : 'bytes',
     fetchBlob: (blob: string) => Promise<B | undefined>,
+    first?: HvRecord,
   ): Promise<(ObjectInfo & { body: B }) | undefined> {
-    let record = this.live(await this.hv.read(key, { consistent: this.consistentReads }));
+    let record = first ?? this.live(await this.hv.read(key, { consistent: this.consistentReads }));
     for (let pass = 0; record !== undefined; pass++) {
       if (record.blob === undefined) {
         const bytes = record.body ?? new Uint8Array(0);

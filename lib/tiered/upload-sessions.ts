@@ -131,6 +131,18 @@ export interface CompletedPart {
   readonly etag: string;
 }
 
+/**
+ * The lifetime asked of a presigned GET, checked: an integer of ms within a presigned URL's
+ * bounds (1 s to 7 days), {@link DEFAULT_PRESIGN_GET_EXPIRES_MS} when not given.
+ */
+export function checkPresignGetLifetime(expiresInMs: number | undefined): number {
+  const wanted = expiresInMs ?? DEFAULT_PRESIGN_GET_EXPIRES_MS;
+  if (!Number.isInteger(wanted) || wanted < 1_000 || wanted > MAX_PRESIGN_SECONDS * 1_000) {
+    throw new ValidationError(`expiresInMs must be an integer in 1000..${MAX_PRESIGN_SECONDS * 1_000}`, 'expiresInMs');
+  }
+  return wanted;
+}
+
 export interface PresignedGet {
   readonly url: string;
   /** ms since the epoch. */
@@ -430,15 +442,25 @@ export class UploadSessions {
     read: (record: HvRecord) => Promise<HvRecord> = (record) => Promise.resolve(record),
   ): Promise<PresignedGet | undefined> {
     assertObjectKey(key);
-    const wanted = options.expiresInMs ?? DEFAULT_PRESIGN_GET_EXPIRES_MS;
-    if (!Number.isInteger(wanted) || wanted < 1_000 || wanted > MAX_PRESIGN_SECONDS * 1_000) {
-      throw new ValidationError(`expiresInMs must be an integer in 1000..${MAX_PRESIGN_SECONDS * 1_000}`, 'expiresInMs');
-    }
-    const now = this.o.clock();
+    const wanted = checkPresignGetLifetime(options.expiresInMs);
     // A deletion marker and an expired item are absent, as to every read.
-    const live = this.liveAt(await this.o.hv.read(key, { withBody: false }), now);
+    const live = this.liveAt(await this.o.hv.read(key, { withBody: false }), this.o.clock());
     if (live === undefined) return undefined;
     if (live.blob === undefined) throw new ValidationError(`object "${key}" is stored inline: read it with get()`, 'key');
+    return (await this.presignLive(live, live.blob, wanted, read))?.presigned;
+  }
+
+  /**
+   * The URL of `blob`, the blob of `live`, a record of a live large object just read: `read` (the
+   * store's time-to-idle refresh) runs on it first, and the URL never outlives the object.
+   * Undefined when less than the second a URL needs is left of its life.
+   */
+  async presignLive(
+    live: HvRecord,
+    blob: string,
+    wanted: number,
+    read: (record: HvRecord) => Promise<HvRecord>,
+  ): Promise<{ readonly presigned: PresignedGet; readonly record: HvRecord } | undefined> {
     const record = await read(live);
     // Whoever holds the URL reads the blob without asking HV again: it must die with the object.
     // Its lifetime runs from its signing, so it is counted from now, after the reads (a slow or
@@ -446,8 +468,8 @@ export class UploadSessions {
     const signedAt = this.o.clock();
     const lifetime = record.expiresAtSeconds === undefined ? wanted : Math.min(wanted, record.expiresAtSeconds * 1_000 - signedAt);
     if (lifetime < 1_000) return undefined;
-    const { url, expiresInSeconds } = await this.o.lt.presignGet(record.blob!, lifetime / 1_000);
-    return { url, expiresAt: signedAt + expiresInSeconds * 1_000, version: record.version, size: record.size };
+    const { url, expiresInSeconds } = await this.o.lt.presignGet(blob, lifetime / 1_000);
+    return { presigned: { url, expiresAt: signedAt + expiresInSeconds * 1_000, version: record.version, size: record.size }, record };
   }
 
   // ---- internals ---------------------------------------------------------------------------

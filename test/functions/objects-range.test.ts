@@ -321,3 +321,86 @@ describe('If-Range (a resumed download): the range only of the version the clien
     expect(sameBytes(bodyOf(res), body)).toBe(true);
   });
 });
+
+describe('what a GET of a large object costs', () => {
+  // The requests the store's clients sent: seen where the request goes out (a presigned URL is
+  // built through the S3 client's middleware too, but never sent).
+  const sent: string[] = [];
+  beforeAll(() => {
+    for (const client of [w.dynamodb, w.s3] as const) {
+      (client.middlewareStack as { add: (m: unknown, o: unknown) => void }).add(
+        (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+          sent.push(String(context.commandName).replace(/Command$/, ''));
+          return next(args);
+        },
+        { step: 'deserialize', name: 'testSent' },
+      );
+    }
+  });
+  async function requestsOf(headers: Record<string, string>) {
+    sent.length = 0;
+    const res = await call('GET', '/objects/r/blob', { headers });
+    return { res, sent: [...sent] };
+  }
+
+  test.each([
+    { what: 'the whole object', headers: {}, status: 307 },
+    { what: 'a range above the limit', headers: { range: 'bytes=0-99999' }, status: 307 },
+    { what: 'If-None-Match of its version', headers: { 'if-none-match': '"*version*"' }, status: 304 },
+    { what: 'If-Match of another version', headers: { 'if-match': '"999999"' }, status: 412 },
+  ])('$what: one DynamoDB read decides ($status), no S3 GET opened and dropped', async ({ headers, status }) => {
+    const version = (await w.store.head('r/blob'))!.version;
+    const filled = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.replace('*version*', String(version))]));
+    const { res, sent } = await requestsOf(filled);
+    expect(res.statusCode).toBe(status);
+    expect(sent).toEqual(['GetItem']);
+    if (status === 307) {
+      const fromS3 = await fetch(String(res.headers?.location), { headers: filled.range !== undefined ? { range: filled.range } : {} });
+      const bytes = new Uint8Array(await fromS3.arrayBuffer());
+      expect(sameBytes(bytes, filled.range !== undefined ? blob.subarray(0, 100_000) : blob)).toBe(true);
+    } else {
+      expect(res.headers?.etag).toBe(`"${version}"`);
+    }
+  });
+
+  test('a range within the limit is answered in the body from one DynamoDB read and one S3 GET', async () => {
+    const { res, sent } = await requestsOf({ range: 'bytes=1000-1999' });
+    expect(res.statusCode).toBe(206);
+    expect(sameBytes(bodyOf(res), blob.subarray(1000, 2000))).toBe(true);
+    expect(sent).toEqual(['GetItem', 'GetObject']);
+  });
+});
+
+describe('TieredStore.getStreamOrUrl', () => {
+  test('a stream up to maxBytes, a URL above it for a blob, always a stream for an inline object; bad options refused', async () => {
+    const whole = await w.store.getStreamOrUrl('r/blob', { maxBytes: blob.byteLength });
+    expect(whole !== undefined && !('url' in whole)).toBe(true);
+    if (whole !== undefined && !('url' in whole)) expect(sameBytes(new Uint8Array(await streamBytes(whole.body)), blob)).toBe(true);
+
+    const ranged = await w.store.getStreamOrUrl('r/blob', { maxBytes: 99, range: { start: 0, end: 99 } });
+    expect(ranged !== undefined && 'url' in ranged).toBe(true);
+    if (ranged !== undefined && 'url' in ranged) {
+      expect(ranged).toMatchObject({ stored: 'blob', size: blob.byteLength, range: { start: 0, end: 99, size: blob.byteLength } });
+      const fromS3 = await fetch(ranged.url, { headers: { range: 'bytes=0-99' } });
+      expect(sameBytes(new Uint8Array(await fromS3.arrayBuffer()), blob.subarray(0, 100))).toBe(true);
+    }
+
+    const small = await w.store.getStreamOrUrl('r/inline', { maxBytes: 0 });
+    expect(small !== undefined && !('url' in small)).toBe(true);
+    if (small !== undefined && !('url' in small)) small.body.destroy();
+    expect(await w.store.getStreamOrUrl('r/absent', { maxBytes: 0 })).toBeUndefined();
+
+    for (const maxBytes of [-1, 1.5, Number.NaN])
+      await expect(w.store.getStreamOrUrl('r/blob', { maxBytes })).rejects.toThrow(ValidationError);
+    await expect(w.store.getStreamOrUrl('r/blob', { maxBytes: 0, expiresInMs: 10 })).rejects.toThrow(ValidationError);
+    await expect(w.store.getStreamOrUrl('r/blob', { maxBytes: 0, range: { start: blob.byteLength } })).rejects.toThrow(
+      RangeNotSatisfiableError,
+    );
+  });
+});
+
+async function streamBytes(body: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks);
+}

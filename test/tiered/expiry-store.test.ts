@@ -158,6 +158,7 @@ describe('reads that refresh and never outlive the expiry', () => {
       },
     ],
     ['a presigned GET', (key: string) => writer.store.presignGet(key)],
+    ['a GET answered by URL', (key: string) => writer.store.getStreamOrUrl(key, { maxBytes: 0 })],
   ])('%s of a time-to-idle object is a read: it moves the expiry forward', async (name, read) => {
     const key = `idle-read/${name}`;
     await writer.store.put(key, randomBody(40 * KiB), { timeToIdleMs: tti });
@@ -176,6 +177,19 @@ describe('reads that refresh and never outlive the expiry', () => {
     now += 90 * SEC - 500;
     expect(await writer.store.head('short/url')).toBeDefined();
     expect(await writer.store.presignGet('short/url')).toBeUndefined();
+    now += SEC;
+  });
+
+  test("a GET answered by URL: the URL never lives past the object's expiry; with under a second left, absent", async () => {
+    await writer.store.put('short/by-url', randomBody(40 * KiB), { timeToLiveMs: 90 * SEC });
+    const read = await writer.store.getStreamOrUrl('short/by-url', { maxBytes: 1024, expiresInMs: 5 * 60_000 });
+    expect(read !== undefined && 'url' in read).toBe(true);
+    if (read === undefined || !('url' in read)) return;
+    expect(read.urlExpiresAt).toBeLessThanOrEqual(now + 90 * SEC);
+    expect(Number(new URL(read.url).searchParams.get('X-Amz-Expires'))).toBeLessThanOrEqual(90);
+    expect(Math.abs(read.expiresAt!.getTime() - (now + 90 * SEC)), 'the object info carries its expiry (second resolution)').toBeLessThan(SEC);
+    now = read.expiresAt!.getTime() - 500;
+    expect(await writer.store.getStreamOrUrl('short/by-url', { maxBytes: 1024 })).toBeUndefined();
     now += SEC;
   });
 });
