@@ -7,7 +7,8 @@
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
  *    confirms proposed losses live; the batch fails when deletes failed or were refused (a
  *    change-log item that cannot be read). Metrics `SnapshotOrphansDeleted`, `SnapshotOrphansKept`,
- *    `SnapshotLostBlobs` (alarmed).
+ *    `SnapshotLostBlobs` (alarmed); the plan's `SnapshotInventoryAge` (seconds, alarmed past
+ *    three days: the daily inventory stopped arriving).
  */
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -15,7 +16,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import { loadConfig, requiredVariable } from '../lib/config.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
-import { newestDt, planAthenaRun } from '../lib/recovery/snapshot-audit/athena-plan.js';
+import { dtTime, INVENTORY_STALE_SECONDS, newestDt, planAthenaRun } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { SNAPSHOT_AUDIT_ENV, snapshotAuditSettingsFromEnv } from '../lib/recovery/snapshot-audit/function-env.js';
 import { snapshotHvAttributesOf } from '../lib/recovery/snapshot-audit/query.js';
 import { confirmLost, deletesRefused, reverifyAndDelete } from '../lib/recovery/snapshot-audit/reverify.js';
@@ -59,6 +60,14 @@ async function plan(event: { objectsExport: ExportDescription; changeLogExport: 
   }
   const dt = newestDt(partitions);
   if (dt === undefined) throw new Error(`no inventory under s3://${bucket}/${hive}/ yet (the first report arrives within 48 h)`);
+  // An inventory that stopped arriving (its configuration removed, the bucket policy changed)
+  // leaves this run on the last one it finds: safe (every candidate is re-verified live), but
+  // blind to every orphan since. Its age is a metric, alarmed by the construct (InventoryStale).
+  const inventoryAgeSeconds = Math.max(0, Math.round((Date.now() - dtTime(dt)) / 1_000));
+  metrics.addMetric('SnapshotInventoryAge', MetricUnit.Seconds, inventoryAgeSeconds);
+  metrics.publishStoredMetrics();
+  if (inventoryAgeSeconds > INVENTORY_STALE_SECONDS)
+    logger.warn('the newest inventory is stale: orphans since it are not seen', { dt, inventoryAgeSeconds });
   const time = (t: string | number) => (typeof t === 'number' ? t * (t < 1e11 ? 1000 : 1) : Date.parse(t));
   const result = planAthenaRun({
     database: env(SNAPSHOT_AUDIT_ENV.database),

@@ -30,6 +30,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { LEASE_INDEX_NAME } from '../lib/constants.js';
 import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
+import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
@@ -110,6 +111,8 @@ export class AuditAtScale extends Construct {
     readonly lostBlobs: cloudwatch.Alarm;
     /** A scheduled run could not be started: the audit did not run at all. */
     readonly runsNotStarted: cloudwatch.Alarm;
+    /** The newest inventory a run found is over three days old: the audit runs blind to new orphans. */
+    readonly inventoryStale: cloudwatch.Alarm;
   };
 
   private readonly props: AuditAtScaleProps;
@@ -454,8 +457,22 @@ export class AuditAtScale extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    addAlarmActions([executionsFailed, lostBlobs, runsNotStarted], props.alarmActions);
-    this.alarms = { executionsFailed, lostBlobs, runsNotStarted };
+    const inventoryStale = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'SnapshotInventoryAge',
+      dimensionsMap: { service: 'tierlog-snapshot-audit' },
+      statistic: 'Maximum',
+      period: Duration.hours(1),
+    }).createAlarm(this, 'InventoryStale', {
+      alarmDescription:
+        'The newest S3 Inventory report a snapshot-audit run found is over three days old: reports stopped arriving (inventory configuration, snapshot bucket policy), and the audit no longer sees new orphans.',
+      threshold: INVENTORY_STALE_SECONDS,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    addAlarmActions([executionsFailed, lostBlobs, runsNotStarted, inventoryStale], props.alarmActions);
+    this.alarms = { executionsFailed, lostBlobs, runsNotStarted, inventoryStale };
   }
 
   /** The cdk-nag AwsSolutions findings of this part, each with its reason. */

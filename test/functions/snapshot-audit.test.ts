@@ -103,6 +103,47 @@ describe('snapshot-audit function batches', () => {
 });
 
 describe('snapshot-audit function plan', () => {
+  it.each([
+    { what: 'a fresh inventory', ageHours: 20 },
+    { what: 'an inventory that stopped arriving', ageHours: 5 * 24 },
+  ])('publishes the age of the newest inventory it plans on ($what: $ageHours h)', async ({ ageHours }) => {
+    const live = await freshFixture();
+    const newest = Date.now() - ageHours * HOUR;
+    const s3 = createS3Client();
+    try {
+      for (const time of [newest - 24 * HOUR, newest]) {
+        const dt = new Date(time).toISOString().slice(0, 16).replace(/[T:]/g, '-');
+        await s3.send(new PutObjectCommand({ Bucket: live.config.bucket, Key: `inventory/hive/dt=${dt}/symlink.txt`, Body: '' }));
+      }
+    } finally {
+      s3.destroy();
+    }
+    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
+      ...settings,
+      TIERLOG_SNAPSHOT_BUCKET: live.config.bucket,
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    });
+    restores.push(restore);
+    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
+    const exported = (table: string) => ({
+      ExportArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/export/01700000000000-0123abcd`,
+      S3Prefix: `exports/${table}`,
+      ExportTime: new Date().toISOString(),
+    });
+    const run = await captureStdout(() =>
+      handler({ action: 'plan', objectsExport: exported('objects'), changeLogExport: exported('changelog') }),
+    );
+    expect(run.error).toBeUndefined();
+    const ages = run.out
+      .split('\n')
+      .filter((line) => line.includes('SnapshotInventoryAge'))
+      .map((line) => JSON.parse(line) as { SnapshotInventoryAge: number; _aws: { CloudWatchMetrics: Array<{ Metrics: unknown[] }> } });
+    expect(ages).toHaveLength(1);
+    expect(ages[0]!._aws.CloudWatchMetrics[0]!.Metrics).toEqual([{ Name: 'SnapshotInventoryAge', Unit: 'Seconds' }]);
+    // The partition name has minute resolution.
+    expect(Math.abs(ages[0]!.SnapshotInventoryAge - ageHours * 3600)).toBeLessThanOrEqual(120);
+  });
+
   it('reads the newest inventory partition when there are more than 1 000 (a retention of about 3 years): not the 1 000th', async () => {
     const live = await freshFixture();
     // One partition a day, as the daily inventory leaves them under hive/ (only the folder names matter here).

@@ -11,6 +11,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { App, CfnElement } from 'aws-cdk-lib';
 import { TierlogStack } from '../../infra/stack.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
+import { METRICS_NAMESPACE } from '../../lib/recovery/metric-sink.js';
 import { cleanOutdirs, newApp, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
@@ -196,8 +197,16 @@ describe('auditAtScale', () => {
       });
     });
 
-    it('alarms: failed / timed-out / aborted runs and any confirmed lost blob', () => {
+    it('alarms: failed / timed-out / aborted runs, any confirmed lost blob, an inventory over three days old', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SnapshotLostBlobs', Threshold: 1 });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'SnapshotInventoryAge',
+        Namespace: METRICS_NAMESPACE,
+        Dimensions: [{ Name: 'service', Value: 'tierlog-snapshot-audit' }],
+        Statistic: 'Maximum',
+        Threshold: 3 * 24 * 3600,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Metrics: Match.arrayWith([Match.objectLike({ Expression: 'f + t + a' })]),
       });

@@ -43,6 +43,13 @@ export interface AthenaPlan {
 const DT = /^[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}$/;
 const EXPORT_ID = /\/export\/([0-9]{14}-[0-9a-f]{8})$/;
 
+/**
+ * Age (s) past which the newest inventory partition counts as stale: three days. The construct's
+ * inventory is daily, and S3 delivers a report within 48 h of its time; older, reports stopped
+ * arriving, and an audit on the last one sees no orphan made since.
+ */
+export const INVENTORY_STALE_SECONDS = 3 * 24 * 3_600;
+
 /** The inventory time a `dt` partition name stands for (ms, UTC). */
 export function dtTime(dt: string): number {
   if (!DT.test(dt)) throw new Error(`not an inventory partition name: ${dt}`);
