@@ -64,10 +64,14 @@ export function resolveRange(key: string, range: ByteRange, size: number): Resol
   return { start: range.start, end: Math.min(range.end ?? size - 1, size - 1), size };
 }
 
+/** One range of a `bytes=` list: `a-b`, `a-` or `-n`. */
+const RANGE_SPEC = /^(\d+-\d*|-\d+)$/;
+
 /**
  * Parses an HTTP `Range` header value: one `bytes=` range (`a-b`, `a-`, `-n`). Undefined for a
- * unit other than bytes (which HTTP says to ignore). @throws ValidationError for a malformed or
- * multi-range value.
+ * unit other than bytes (which a server must ignore, RFC 9110 §14.2) and for several ranges
+ * (`bytes=0-99,200-299`): a server that does not send multipart/byteranges may only ignore
+ * those, answering the whole object. @throws ValidationError for a malformed value.
  */
 export function parseRangeHeader(value: string): ByteRange | undefined {
   const trimmed = value.trim();
@@ -75,7 +79,14 @@ export function parseRangeHeader(value: string): ByteRange | undefined {
   if (unit === null) throw new ValidationError('Range must look like bytes=0-1023, bytes=1024- or bytes=-1024', 'Range');
   if (unit[1]!.toLowerCase() !== 'bytes') return undefined;
   const spec = trimmed.slice(unit[0].length).trim();
-  if (spec.includes(',')) throw new ValidationError('Range: only one byte range per request is served', 'Range');
+  if (spec.includes(',')) {
+    const ranges = spec.split(',').map((r) => r.trim());
+    // RFC 9110 allows empty list elements (`bytes=0-1, ,5-6`); at least one range must be there.
+    if (ranges.some((r) => r !== '' && !RANGE_SPEC.test(r)) || ranges.every((r) => r === '')) {
+      throw new ValidationError('Range must look like bytes=0-1023, bytes=1024- or bytes=-1024', 'Range');
+    }
+    return undefined;
+  }
   const match = /^(\d*)-(\d*)$/.exec(spec);
   if (match === null || (match[1] === '' && match[2] === '')) {
     throw new ValidationError('Range must look like bytes=0-1023, bytes=1024- or bytes=-1024', 'Range');
