@@ -6,6 +6,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { DYNAMODB_SOCKET_TIMEOUT_MS, S3_SOCKET_TIMEOUT_MS } from '../lib/constants.js';
 import { provisionLocal, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/index.js';
 
 export const KiB = 1024;
@@ -25,9 +26,13 @@ export function destroyAgents(): void {
   agents.s3.destroy();
 }
 
-/** A DynamoDB client as `createDynamoDBClient()` makes it (standard retries, 5 attempts), on the shared agent. */
+/** A DynamoDB client as `createDynamoDBClient()` makes it (standard retries, 5 attempts, idle timeout), on the shared agent. */
 export function dynamodbClient(): DynamoDBClient {
-  return new DynamoDBClient({ maxAttempts: 5, retryMode: 'standard', requestHandler: { httpAgent: agents.dynamodb } });
+  return new DynamoDBClient({
+    maxAttempts: 5,
+    retryMode: 'standard',
+    requestHandler: { httpAgent: agents.dynamodb, socketTimeout: DYNAMODB_SOCKET_TIMEOUT_MS },
+  });
 }
 
 /** An S3 client as `createS3Client()` makes it for a local endpoint, on the shared agent. */
@@ -36,7 +41,7 @@ export function s3Client(): S3Client {
     maxAttempts: 5,
     retryMode: 'standard',
     forcePathStyle: true,
-    requestHandler: { httpAgent: agents.s3 },
+    requestHandler: { httpAgent: agents.s3, socketTimeout: S3_SOCKET_TIMEOUT_MS },
   });
 }
 

@@ -168,13 +168,6 @@ export const S3_DELETE_BATCH = 1000;
 export const DYNAMODB_BATCH_GET = 100;
 
 /**
- * How long tierlog's default clients wait for a TCP connection (queueing for a socket included),
- * in ms. The SDK sets no limit: a connection the network drops silently would wait for the
- * operating system's own (about two minutes on Linux), most of a Lambda function's time.
- */
-export const CLIENT_CONNECTION_TIMEOUT_MS = 5_000;
-
-/**
  * How long tierlog's default DynamoDB client lets a connected request's socket sit idle (neither
  * side sending) before it gives the request up, in ms. DynamoDB answers in milliseconds; the SDK
  * sets no limit, so a request whose answer the network lost would wait for the function's

@@ -3,28 +3,34 @@
  * chain (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, ...); retries are the
  * SDK's standard mode (exponential backoff with jitter, `AWS_MAX_ATTEMPTS`, default 3 here 5).
  *
- * Timeouts: the SDK sets none by default, so a request whose connection the network dropped
- * silently waits until the Lambda function times out, and a sweep or a stream batch never gets
- * to its own deadline. These clients give up a connection that does not open in
- * {@link CLIENT_CONNECTION_TIMEOUT_MS} and a request whose socket sits idle (nothing sent either
- * way) for {@link DYNAMODB_SOCKET_TIMEOUT_MS} or {@link S3_SOCKET_TIMEOUT_MS}. The SDK takes the
- * `TimeoutError` for a transient error and sends the request again; one whose retries are spent
- * leaves its outcome unknown (`isDefiniteRejection` is false for it), as any lost answer does.
- * Idle time, not the request's whole time, so a large upload that keeps sending is never cut.
+ * Timeouts: the SDK sets none by default, so a request whose answer never comes (a keep-alive
+ * socket that a NAT dropped while the Lambda environment was frozen, a response lost on the way)
+ * waits until the function times out, and a sweep or a stream batch never gets to its own
+ * deadline. These clients give up a request whose socket sits idle (nothing sent either way) for
+ * {@link DYNAMODB_SOCKET_TIMEOUT_MS} or {@link S3_SOCKET_TIMEOUT_MS}; idle time, so a large
+ * upload that keeps sending is never cut. The SDK takes the `TimeoutError` for a transient error
+ * and sends the request again; one whose retries are spent leaves its outcome unknown
+ * (`isDefiniteRejection` is false for it), as any lost answer does.
+ *
+ * No connection timeout by default: the SDK's counts the time a request waits for a free socket
+ * of the client's pool (50), so a client busy with large uploads would time out the requests
+ * queued behind them. A connection that never opens is bounded by the operating system's own
+ * limit (about two minutes on Linux); `connectionTimeoutMs` sets one for a client that never queues.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError } from '../errors.js';
-import { CLIENT_CONNECTION_TIMEOUT_MS, DYNAMODB_SOCKET_TIMEOUT_MS, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
+import { DYNAMODB_SOCKET_TIMEOUT_MS, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
 
 const DEFAULT_MAX_ATTEMPTS = 5;
 
 /** How long a default client waits; each defaults to the constant it names. */
 export interface ClientTimeouts {
   /**
-   * Longest wait for a connection to open, queueing for a socket included, in ms.
-   * @default CLIENT_CONNECTION_TIMEOUT_MS (5 s)
+   * Longest wait for a connection to open, in ms. The SDK counts the time a request waits for a
+   * free socket of the client's pool too: set it only for a client that never queues.
+   * @default none (the operating system's limit)
    */
   readonly connectionTimeoutMs?: number;
   /**
@@ -61,14 +67,15 @@ export function createS3Client(timeouts: ClientTimeouts = {}): S3Client {
 function requestHandlerOptions(
   timeouts: ClientTimeouts,
   defaultSocketTimeoutMs: number,
-): { connectionTimeout: number; socketTimeout: number } {
+): { connectionTimeout?: number; socketTimeout: number } {
+  const connectionTimeout = positiveMs(timeouts.connectionTimeoutMs, undefined, 'connectionTimeoutMs');
   return {
-    connectionTimeout: positiveMs(timeouts.connectionTimeoutMs, CLIENT_CONNECTION_TIMEOUT_MS, 'connectionTimeoutMs'),
+    ...(connectionTimeout !== undefined ? { connectionTimeout } : {}),
     socketTimeout: positiveMs(timeouts.socketTimeoutMs, defaultSocketTimeoutMs, 'socketTimeoutMs'),
   };
 }
 
-function positiveMs(value: number | undefined, fallback: number, name: string): number {
+function positiveMs<F extends number | undefined>(value: number | undefined, fallback: F, name: string): number | F {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value <= 0) {
     throw new ConfigError(`${name} must be a positive whole number of milliseconds, got ${value}`, name);

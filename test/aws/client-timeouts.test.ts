@@ -7,7 +7,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { CLIENT_CONNECTION_TIMEOUT_MS, DYNAMODB_SOCKET_TIMEOUT_MS, S3_SOCKET_TIMEOUT_MS } from '../../lib/constants.js';
+import { DYNAMODB_SOCKET_TIMEOUT_MS, S3_SOCKET_TIMEOUT_MS } from '../../lib/constants.js';
 import { ConfigError } from '../../lib/errors.js';
 
 /** A TCP server that takes every connection and request and answers nothing. */
@@ -99,14 +99,18 @@ describe('timeouts of the default clients', () => {
       // The handler resolves its options on its first request; the local stack answers it.
       await dynamodb.send(new GetItemCommand({ TableName: 'no-such-table', Key: { pk: { S: 'k' } } })).catch(() => undefined);
       await s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'k' })).catch(() => undefined);
-      expect(handlerOptions(dynamodb)).toMatchObject({
-        connectionTimeout: CLIENT_CONNECTION_TIMEOUT_MS,
-        socketTimeout: DYNAMODB_SOCKET_TIMEOUT_MS,
-      });
-      expect(handlerOptions(s3)).toMatchObject({
-        connectionTimeout: CLIENT_CONNECTION_TIMEOUT_MS,
-        socketTimeout: S3_SOCKET_TIMEOUT_MS,
-      });
+      expect(handlerOptions(dynamodb)).toMatchObject({ socketTimeout: DYNAMODB_SOCKET_TIMEOUT_MS });
+      expect(handlerOptions(s3)).toMatchObject({ socketTimeout: S3_SOCKET_TIMEOUT_MS });
+      // None: the SDK's would count a request's wait for a free socket of the pool (behind large uploads).
+      expect(handlerOptions(dynamodb).connectionTimeout).toBeUndefined();
+      expect(handlerOptions(s3).connectionTimeout).toBeUndefined();
+      const opted = createDynamoDBClient({ connectionTimeoutMs: 2_000 });
+      try {
+        await opted.send(new GetItemCommand({ TableName: 'no-such-table', Key: { pk: { S: 'k' } } })).catch(() => undefined);
+        expect(handlerOptions(opted)).toMatchObject({ connectionTimeout: 2_000, socketTimeout: DYNAMODB_SOCKET_TIMEOUT_MS });
+      } finally {
+        opted.destroy();
+      }
     } finally {
       dynamodb.destroy();
       s3.destroy();
