@@ -16,6 +16,7 @@ import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { ValidationError } from '../../lib/errors.js';
 import { newChangeId } from '../../lib/ids.js';
 import { freshFixture } from '../support/local.js';
+import { allKeys, putRawInstance, rawBlobKey, rawInstance, rawPutObject, randomBody, sweepPastEverything } from '../tiered/harness.js';
 
 const logs: DynamoChangeLog[] = [];
 afterEach(() => {
@@ -84,4 +85,38 @@ test('fields are bounded in UTF-8 bytes: multi-byte fields within 2,048 bytes al
   const perItem = items.map((item) => Object.keys(item).filter((name) => name.startsWith('c_')).length);
   expect(perItem.reduce((a, b) => a + b, 0)).toBe(80);
   expect(Math.max(...perItem)).toBeLessThanOrEqual(48);
+});
+
+test('a sweep settles an item of more entries than one request can drop (written before the cap), in one pass', async () => {
+  // 200 garbage entries and one the sweeper keeps (quarantined): its settle dropped 200 entries in
+  // one UpdateItem whose condition (one attribute_exists each) passed DynamoDB's 4 KB expression
+  // limit. Every sweep claimed it, deleted the 200 blobs again, and failed with a ValidationException.
+  const fx = await freshFixture();
+  const since = Date.now() - 60 * 60_000;
+  const entries: Record<string, unknown> = {};
+  for (let i = 0; i < 200; i++) {
+    const id = `old-writer/${i}`;
+    const blob = rawBlobKey(fx, id);
+    await rawPutObject(fx, blob, randomBody(8));
+    entries[newChangeId()] = { v: 1, id, at: since, new: blob };
+  }
+  const kept = newChangeId();
+  entries[kept] = { v: 2, id: 'from-a-later-version', at: since };
+  const instanceId = await putRawInstance(fx, {
+    leaseUntil: since,
+    entries,
+    state: 'claimed',
+    claimedBy: 'dead-sweeper',
+    firstSeen: since,
+  });
+
+  const report = await sweepPastEverything(fx);
+  expect(report.errors).toBe(0);
+  expect(report.entriesRecovered).toBe(200);
+  expect(report.entriesQuarantined).toBe(1);
+  expect(report.blobsDeleted).toBe(200);
+  expect(await allKeys(fx)).toEqual([]);
+  const item = await rawInstance(fx, instanceId);
+  expect(Object.keys(item ?? {}).filter((name) => name.startsWith('c_'))).toEqual([`c_${kept}`]);
+  expect(item?.n).toBe(1);
 });
