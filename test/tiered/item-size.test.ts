@@ -6,6 +6,7 @@
  * written over a deletion marker too. The threshold's reserve (16 KiB) is what makes that hold.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { DEFAULT_HV_ATTRIBUTES } from '../../lib/tiered/hv-table.js';
 import { freshFixture } from '../support/local.js';
 import { KiB, makeWriter, randomBody, rawValue, sameBytes, type Writer } from './harness.js';
 
@@ -35,5 +36,24 @@ test.each([
     expect(result).toMatchObject({ stored: 'inline', size: 384 * KiB });
     expect(sameBytes(await rawValue(fx, KEY), body)).toBe(true);
     if (round === 1) expect(await w.store.delete(KEY)).toBe(true);
+  }
+});
+
+test('it fits with the longest attribute names a configuration takes too (255 characters each, 3 KB of names)', async () => {
+  const logical = Object.keys(DEFAULT_HV_ATTRIBUTES);
+  const hvAttributes = Object.fromEntries(
+    logical.map((name, i) => [name, `${name}${'_'.repeat(253 - name.length)}${String(i).padStart(2, '0')}`]),
+  );
+  const named = await freshFixture({ hvAttributes });
+  const writer = makeWriter(named, { store: { inlineThreshold: 384 * KiB } });
+  try {
+    for (const metadata of [manyShort, oneLong]) {
+      const body = randomBody(384 * KiB);
+      const result = await writer.store.put('😀'.repeat(128), body, { metadata, contentType: 't'.repeat(255), timeToIdleMs: 3_600_000 });
+      expect(result).toMatchObject({ stored: 'inline', size: 384 * KiB });
+      expect(sameBytes((await writer.store.get('😀'.repeat(128)))?.body, body)).toBe(true);
+    }
+  } finally {
+    writer.close();
   }
 });
