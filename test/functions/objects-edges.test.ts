@@ -5,6 +5,8 @@
  * response however the object changes while it is read. AWS behaviour the emulators lack is
  * injected with the fault injector; the state is checked from outside.
  */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../../lib/api/objects-http.js';
@@ -194,6 +196,29 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     expect(res.headers?.['retry-after']).toBe('1');
     expect(bodyOf(res).error).toBe('SlowDown');
     expect(logged).toEqual([]);
+  });
+
+  test('an item pointing outside the prefix (another prefix, corrupt) is a 500 naming nothing, not a 400 showing the key', async () => {
+    // Before: LtBucket refused the key with a ValidationError, answered as the client's fault (400)
+    // with the blob key and the configured prefix in its message.
+    const w = writer();
+    const blob = `${SECRET}/b2s/01a23232-c51c-71ae-aa7c-20eff8a2902c`;
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ key: 'errors/elsewhere', version: 5, blob, size: 10, createdAt: 1, updatedAt: 1, writeId: 'w', metadata: {} }),
+      }),
+    );
+    await expect(w.store.get('errors/elsewhere')).rejects.toBeInstanceOf(errors.CorruptItemError);
+    for (const maxResponseBytes of [1, undefined]) {
+      const logged: unknown[] = [];
+      const api = { onError: (err: unknown) => logged.push(err), ...(maxResponseBytes !== undefined ? { maxResponseBytes } : {}) };
+      const res = await call(w, 'GET', '/objects/errors/elsewhere', {}, api);
+      expect(res.statusCode).toBe(500);
+      expect(JSON.stringify(res)).not.toContain(SECRET);
+      expect(JSON.stringify(res)).not.toContain(fx.config.prefix);
+      expect(logged[0]).toBeInstanceOf(errors.CorruptItemError);
+    }
   });
 
   test('the table names every TierlogError class lib/errors.ts exports', () => {
