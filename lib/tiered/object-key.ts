@@ -15,8 +15,8 @@ const MAX_METADATA_BYTES = 2048;
  * CreateMultipartUpload). S3 limits a PUT's header section to 8 KB, and each entry costs more there
  * than its name and value: the line `x-amz-meta-<name>: <value>` and its CRLF, and `x-amz-meta-<name>;`
  * in the signature's SignedHeaders, 27 bytes + 2 × name + value. Many short entries within 2 KB
- * take far more (1,000 of them, 31 KB: refused by the local S3 server, which allows 16 KB, with a
- * 431, as by S3). The other half of the 8 KB is left to the SDK's own headers (signature, a
+ * take far more: 1,000 of them take 31 KB, which even the local S3 server (16 KB of headers)
+ * refuses with a 431 (S3 itself was not tried). The other half of the 8 KB is left to the SDK's own headers (signature, a
  * session token of about 1 KB, content type). An inline object is held to it too: whether a put's
  * metadata is taken must not depend on the size of its body.
  */
