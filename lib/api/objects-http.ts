@@ -45,7 +45,7 @@
  * - Upload sessions, for bodies above the request limit (S3's multipart API, as a client expects):
  *   `POST ?uploads` opens one (JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`,
  *   `If-Match` / `If-None-Match` and the expiry headers as for PUT, the expiry applying to the object
- *   from its commit) and answers the part URLs when `size` is given;
+ *   from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
  *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
  *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`);
  *   `DELETE ?uploadId=…` aborts. A query that names `uploadId` or `partNumber` twice, or both
@@ -104,7 +104,11 @@ export interface ObjectsApiOptions {
    * ConfigError goes to `onError`). Default 60 000 ms.
    */
   readonly redirectExpiresInMs?: number;
-  /** Most part URLs a session's create answers (more: `GET ?uploadId=…&partNumber=n`). Default 1 000. */
+  /**
+   * Most part URLs a session's create answers (more: `GET ?uploadId=…&partNumber=n`). Default 1 000.
+   * Fewer when that many would not fit a buffered Lambda response (6 MB; a URL takes 1 to 4 KB):
+   * the create answers the first ones that fit.
+   */
   readonly maxPartUrls?: number;
   /** Receives unexpected errors (answered as a 500 that does not repeat them). */
   readonly onError?: (err: unknown) => void;
@@ -118,6 +122,8 @@ type Response = APIGatewayProxyStructuredResultV2;
  * body takes 4/3 as base64: 4 706 304 bytes (about 4.49 MiB).
  */
 export const MAX_BUFFERED_RESPONSE_BYTES = ((6 * 1024 * 1024 - 16 * 1024) / 4) * 3;
+/** The body a buffered Lambda response carries, as the runtime serializes it: 6 MB less 16 KiB for the status, headers and envelope. */
+const MAX_BUFFERED_RESPONSE_PAYLOAD = 6 * 1024 * 1024 - 16 * 1024;
 
 const ROUTE = '/objects/';
 const ALLOWED = 'GET, HEAD, PUT, DELETE';
@@ -443,8 +449,32 @@ async function createSession(
   const expiresInMsOfUrls = Math.max(1_000, created.expiresAt - Date.now());
   const partNumbers = Array.from({ length: count }, (_, i) => i + 1);
   const urls = count > 0 ? await store.uploadPartUrls(created.uploadId, partNumbers, { key, expiresInMs: expiresInMsOfUrls }) : [];
-  const parts = partNumbers.map((partNumber, i) => ({ partNumber, url: urls[i]! }));
+  const parts = fitting(
+    created,
+    partNumbers.map((partNumber, i) => ({ partNumber, url: urls[i]! })),
+  );
   return json(201, { ...created, ...(created.partCount !== undefined ? { parts } : {}) });
+}
+
+/**
+ * The first of `parts` that fit a buffered Lambda response beside `created`. A part URL takes 1 to
+ * 4 KB (the blob key, S3's upload id, a session token), so 1,000 of them may take 4 MB and the
+ * 10,000 `maxPartUrls` allows 40: Lambda fails an answer past its 6 MB payload, the client gets a
+ * 502 without its session id, and the session and its multipart upload stay until the sweeper takes
+ * them a day later. Cut here, the client asks for the rest with `GET ?uploadId=…&partNumber=n`, as
+ * for parts past `maxPartUrls`. Counted as the runtime sends it: the body is a string in the
+ * response's JSON, so each quote in it takes a byte more.
+ */
+function fitting<T>(created: object, parts: readonly T[]): T[] {
+  const escaped = (value: unknown) => Buffer.byteLength(JSON.stringify(JSON.stringify(value)), 'utf8');
+  let total = escaped({ ...created, parts: [] });
+  let n = 0;
+  for (const part of parts) {
+    total += escaped(part) - 2 + 1; // without the string's own quotes, with a comma
+    if (total > MAX_BUFFERED_RESPONSE_PAYLOAD) break;
+    n++;
+  }
+  return parts.slice(0, n);
 }
 
 /** The JSON object in the request body (`{}` when empty and allowed). */

@@ -95,7 +95,7 @@ const MAX_RECORD_ATTEMPTS = 6;
 
 /**
  * Most entries one instance item takes, whatever `entriesPerInstance` and `maxSlots` say. An entry
- * takes up to about 6.3 KB (an id, `new` and `old` of 2,048 characters, a change id of 128), so
+ * takes up to about 6.3 KB (an id, `new` and `old` of 2,048 UTF-8 bytes each, `assertChange`; a change id of 128), so
  * 48 of them stay well within DynamoDB's 400 KB item limit.
  */
 const MAX_ENTRIES_PER_ITEM = 48;

@@ -11,6 +11,18 @@ import { ValidationError } from '../errors.js';
 
 /** Change ids this log accepts: UUIDs and other short url-safe ids. */
 const CHANGE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+/**
+ * Longest `id`, `new` and `old` a record takes, in UTF-8 bytes (what DynamoDB counts toward its
+ * 400 KB item limit, not JavaScript's UTF-16 length: 2,048 characters of `€` are 6 KB). An entry
+ * then takes at most about 6.3 KB, which is what bounds an instance item of 48 entries
+ * (`dynamo-change-log.ts`) well within the item limit.
+ */
+export const MAX_ENTRY_FIELD_BYTES = 2048;
+/**
+ * What a stored field may be when read: 2,048 characters, the bound records checked before they
+ * counted bytes. Reading stays that lenient, so an entry an earlier version recorded is settled,
+ * never quarantined for its length.
+ */
 const MAX_FIELD = 2048;
 /** The last instant a JavaScript Date holds, ms since the epoch. */
 const MAX_DATE_MS = 8.64e15;
@@ -76,13 +88,19 @@ export function assertChangeId(changeId: string): void {
 /** Throws {@link ValidationError} unless `change` can be recorded. */
 export function assertChange(change: Change): void {
   if (typeof change !== 'object' || change === null) throw new ValidationError('change must be an object', 'change');
-  if (typeof change.id !== 'string' || change.id.length === 0 || change.id.length > MAX_FIELD) {
-    throw new ValidationError('change.id must be a non-empty string', 'change.id');
+  if (typeof change.id !== 'string' || change.id.length === 0 || !fitsField(change.id)) {
+    throw new ValidationError(
+      `change.id must be a non-empty, well-formed string of at most ${MAX_ENTRY_FIELD_BYTES} UTF-8 bytes`,
+      'change.id',
+    );
   }
   for (const field of ['new', 'old'] as const) {
     const value = change[field];
-    if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > MAX_FIELD)) {
-      throw new ValidationError(`change.${field} must be a non-empty string when set`, `change.${field}`);
+    if (value !== undefined && (typeof value !== 'string' || value.length === 0 || !fitsField(value))) {
+      throw new ValidationError(
+        `change.${field} must be a non-empty, well-formed string of at most ${MAX_ENTRY_FIELD_BYTES} UTF-8 bytes when set`,
+        `change.${field}`,
+      );
     }
   }
   if (change.cleanupAfter !== undefined) {
@@ -90,6 +108,14 @@ export function assertChange(change: Change): void {
       throw new ValidationError('change.cleanupAfter must be a valid Date', 'change.cleanupAfter');
     }
   }
+}
+
+/**
+ * Whether `value` is well-formed Unicode (a lone surrogate has no UTF-8 form: the sweeper would
+ * quarantine the entry as an invalid object id) of at most {@link MAX_ENTRY_FIELD_BYTES} UTF-8 bytes.
+ */
+function fitsField(value: string): boolean {
+  return value.length <= MAX_ENTRY_FIELD_BYTES && value.isWellFormed() && Buffer.byteLength(value, 'utf8') <= MAX_ENTRY_FIELD_BYTES;
 }
 
 /** The stored form of `change`, recorded at `recordedAt`. */

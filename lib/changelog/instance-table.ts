@@ -63,6 +63,12 @@ export type FenceEffect =
    */
   | { readonly kind: 'record'; readonly change: Change };
 
+/**
+ * Entries one settle request drops: its condition takes ` AND attribute_exists(#cNN)` (27 bytes)
+ * per entry, 48 of them about 1.3 KB of DynamoDB's 4 KB expression limit.
+ */
+const SETTLE_BATCH = 48;
+
 const NAMES = {
   '#state': A.state,
   '#lease': A.leaseUntil,
@@ -366,9 +372,23 @@ export class InstanceTable {
 
   /**
    * Under `claimant`'s claim: drops the finished entries and sets the lease (the claim's expiry)
-   * to `leaseUntil`, when the next pass is due.
+   * to `leaseUntil`, when the next pass is due. False: the claim was lost (entries dropped by an
+   * earlier request of this call stay dropped: each was finished).
+   *
+   * At most {@link SETTLE_BATCH} entries a request: each dropped entry adds an `attribute_exists`
+   * to the condition, and DynamoDB refuses an expression past 4 KB (about 145 of them). An item
+   * with more entries (a writer before the 48-entry cap, or one not of this library) would
+   * otherwise fail its settle with a ValidationException on every sweep, and its entries, blobs
+   * deleted again each time, would never leave the log.
    */
   async settle(instanceId: string, args: { claimant: string; drop: readonly string[]; leaseUntil: number }): Promise<boolean> {
+    for (let i = 0; i === 0 || i < args.drop.length; i += SETTLE_BATCH) {
+      if (!(await this.settleBatch(instanceId, { ...args, drop: args.drop.slice(i, i + SETTLE_BATCH) }))) return false;
+    }
+    return true;
+  }
+
+  private async settleBatch(instanceId: string, args: { claimant: string; drop: readonly string[]; leaseUntil: number }): Promise<boolean> {
     const names: Record<string, string> = { '#state': A.state, '#by': A.claimedBy, '#lease': A.leaseUntil };
     const removes = args.drop.map((changeId, i) => {
       names[`#c${i}`] = entryAttribute(changeId);

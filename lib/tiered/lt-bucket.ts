@@ -23,7 +23,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { awsErrorName, isCredentialRefusal, isDefiniteRejection, isNoSuchKey, translateAwsError } from '../aws/errors.js';
 import { type PresignedUrl, presignUrl } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
-import { ResourceMissingError, TierlogError, ValidationError } from '../errors.js';
+import { CorruptItemError, ResourceMissingError, TierlogError } from '../errors.js';
 import { assertPartSize } from './part-size.js';
 
 export interface UploadOptions {
@@ -444,10 +444,19 @@ export class LtBucket {
     return presignUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), expiresInSeconds);
   }
 
-  /** Throws unless `key` lies under `<prefix>/`: the last guard before any S3 write or delete. */
+  /**
+   * Throws unless `key` lies under `<prefix>/`: the last guard before any S3 read, write or delete.
+   * No caller's input is a blob key (the store makes them, or reads them from HV), so a key outside
+   * is a fault of the data or of the deployment (an item written under another prefix, a prefix
+   * changed, a corrupt item): a {@link CorruptItemError}, which the objects API answers as a 500
+   * that names nothing, never a 400 that blames the client and shows it the key and the prefix.
+   */
   assertOwned(key: string): void {
     if (typeof key !== 'string' || !key.startsWith(`${this.prefix}/`) || key.split('/').some((s) => s === '..' || s === '.')) {
-      throw new ValidationError(`blob key "${String(key).slice(0, 200)}" is outside "${this.prefix}/"`, 'blob');
+      throw new CorruptItemError(
+        `outside "${this.prefix}/": not a blob of this store (written under another prefix, or corrupt); not touched`,
+        `blob key "${String(key).slice(0, 200)}"`,
+      );
     }
   }
 

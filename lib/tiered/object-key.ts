@@ -10,6 +10,19 @@ const METADATA_NAME = /^[a-z0-9][a-z0-9-]{0,127}$/;
 const PRINTABLE = /^[\u0020-\u007e]*$/;
 /** S3 allows 2 KB of user metadata (names and values, as sent). */
 const MAX_METADATA_BYTES = 2048;
+/**
+ * Most bytes the metadata may add to the headers of the S3 request that carries it (PutObject,
+ * CreateMultipartUpload). S3 limits a PUT's header section to 8 KB, and each entry costs more there
+ * than its name and value: the line `x-amz-meta-<name>: <value>` and its CRLF, and `x-amz-meta-<name>;`
+ * in the signature's SignedHeaders, 27 bytes + 2 × name + value. Many short entries within 2 KB
+ * take far more: 1,000 of them take 31 KB, which even the local S3 server (16 KB of headers)
+ * refuses with a 431 (S3 itself was not tried). The other half of the 8 KB is left to the SDK's own headers (signature, a
+ * session token of about 1 KB, content type). An inline object is held to it too: whether a put's
+ * metadata is taken must not depend on the size of its body.
+ */
+export const MAX_METADATA_HEADER_BYTES = 4096;
+/** The bytes one entry adds to a signed S3 request's headers (see {@link MAX_METADATA_HEADER_BYTES}). */
+const headerCost = (name: string, value: string) => 2 * 'x-amz-meta-'.length + 5 + 2 * name.length + value.length;
 
 /** Throws unless `key` is a non-empty, well-formed string of at most 512 UTF-8 bytes without control characters. */
 export function assertObjectKey(key: unknown): asserts key is string {
@@ -29,13 +42,14 @@ export function assertContentType(contentType: unknown): void {
   }
 }
 
-/** Throws unless `metadata` is a map of lower-case names to printable ASCII values within 2 KB. */
+/** Throws unless `metadata` is a map of lower-case names to printable ASCII values within 2 KB, and within {@link MAX_METADATA_HEADER_BYTES} as S3 headers. */
 export function assertMetadata(metadata: unknown): void {
   if (metadata === undefined) return;
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
     throw new ValidationError('metadata must be an object of strings', 'metadata');
   }
   let bytes = 0;
+  let headerBytes = 0;
   for (const [name, value] of Object.entries(metadata)) {
     if (!METADATA_NAME.test(name))
       throw new ValidationError(`metadata name "${name.slice(0, 64)}" must match ${METADATA_NAME}`, 'metadata');
@@ -43,6 +57,13 @@ export function assertMetadata(metadata: unknown): void {
       throw new ValidationError(`metadata "${name}" must be a printable ASCII string`, 'metadata');
     }
     bytes += name.length + value.length;
+    headerBytes += headerCost(name, value);
   }
   if (bytes > MAX_METADATA_BYTES) throw new ValidationError(`metadata exceeds ${MAX_METADATA_BYTES} bytes`, 'metadata');
+  if (headerBytes > MAX_METADATA_HEADER_BYTES) {
+    throw new ValidationError(
+      `metadata takes ${headerBytes} bytes of S3 request headers (27 + 2 × name + value an entry), more than ${MAX_METADATA_HEADER_BYTES}: use fewer entries`,
+      'metadata',
+    );
+  }
 }

@@ -100,6 +100,9 @@ describe('entry codec', () => {
     expect(field(null)).toBe('change');
     expect(field({ id: 3 })).toBe('change.id');
     expect(field({ id: 'x'.repeat(2049) })).toBe('change.id');
+    expect(field({ id: '€'.repeat(683) }), '2,049 bytes of UTF-8').toBe('change.id');
+    expect(field({ id: '€'.repeat(682) }), '2,046 bytes').toBeUndefined();
+    expect(field({ id: 'o', new: 'blobs/\ud800' }), 'a lone surrogate').toBe('change.new');
     expect(field({ id: 'o', old: 5 })).toBe('change.old');
     expect(field({ id: 'o', cleanupAfter: '2024-01-01' })).toBe('change.cleanupAfter');
   });

@@ -231,6 +231,17 @@ const bad: BadRequest[] = [
     message: /metadata exceeds/,
   },
   {
+    name: 'metadata of 200 short entries (within 2 KB, past what S3 request headers carry)',
+    event: () =>
+      event('PUT', '/objects/corpus/small', {
+        body: 'x',
+        headers: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-amz-meta-${i.toString(36).padStart(2, '0')}`, ''])),
+      }),
+    status: 400,
+    error: 'BadRequest',
+    message: /S3 request headers/,
+  },
+  {
     name: 'content type with a control character',
     event: () => event('PUT', '/objects/corpus/small', { body: 'x', headers: { 'content-type': 'text/plain\u0001' } }),
     status: 400,

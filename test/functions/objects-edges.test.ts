@@ -5,6 +5,8 @@
  * response however the object changes while it is read. AWS behaviour the emulators lack is
  * injected with the fault injector; the state is checked from outside.
  */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../../lib/api/objects-http.js';
@@ -196,6 +198,29 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     expect(logged).toEqual([]);
   });
 
+  test('an item pointing outside the prefix (another prefix, corrupt) is a 500 naming nothing, not a 400 showing the key', async () => {
+    // Before: LtBucket refused the key with a ValidationError, answered as the client's fault (400)
+    // with the blob key and the configured prefix in its message.
+    const w = writer();
+    const blob = `${SECRET}/b2s/01a23232-c51c-71ae-aa7c-20eff8a2902c`;
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ key: 'errors/elsewhere', version: 5, blob, size: 10, createdAt: 1, updatedAt: 1, writeId: 'w', metadata: {} }),
+      }),
+    );
+    await expect(w.store.get('errors/elsewhere')).rejects.toBeInstanceOf(errors.CorruptItemError);
+    for (const maxResponseBytes of [1, undefined]) {
+      const logged: unknown[] = [];
+      const api = { onError: (err: unknown) => logged.push(err), ...(maxResponseBytes !== undefined ? { maxResponseBytes } : {}) };
+      const res = await call(w, 'GET', '/objects/errors/elsewhere', {}, api);
+      expect(res.statusCode).toBe(500);
+      expect(JSON.stringify(res)).not.toContain(SECRET);
+      expect(JSON.stringify(res)).not.toContain(fx.config.prefix);
+      expect(logged[0]).toBeInstanceOf(errors.CorruptItemError);
+    }
+  });
+
   test('the table names every TierlogError class lib/errors.ts exports', () => {
     const classes = Object.entries(errors)
       .filter(
@@ -384,6 +409,35 @@ describe('a GET answer always fits the buffered response', () => {
     // The create's own requests and one read of the session: not one read per URL.
     const dynamodbCalls = w.recorder.commands.slice(mark).filter((c) => c.service === 'dynamodb');
     expect(dynamodbCalls.length, dynamodbCalls.map((c) => c.command).join(' ')).toBeLessThanOrEqual(4);
+  });
+
+  test("a session's create answers no more part URLs than a 6 MB response holds; the rest are asked for one by one", async () => {
+    // 10,000 URLs of a long key take 11 MB here (40 MB on AWS, with a session token): Lambda failed
+    // that answer with a 502 and no session id, and the session and its upload stayed a day.
+    const w = writer();
+    const key = `limit/${'k'.repeat(500)}`;
+    const res = await call(
+      w,
+      'POST',
+      `/objects/${key}`,
+      { query: 'uploads', body: JSON.stringify({ size: 10_000 * 5 * 1024 * KiB, partSize: 5 * 1024 * KiB }) },
+      { maxPartUrls: 10_000 },
+    );
+    expect(res.statusCode).toBe(201);
+    expect(Buffer.byteLength(JSON.stringify(res)), 'the whole Lambda answer').toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+    const created = JSON.parse(String(res.body)) as {
+      uploadId: string;
+      partCount: number;
+      parts: Array<{ partNumber: number; url: string }>;
+    };
+    expect(created.partCount).toBe(10_000);
+    expect(created.parts.length).toBeGreaterThan(1_000);
+    expect(created.parts.length).toBeLessThan(10_000);
+    expect(created.parts.map((p) => p.partNumber)).toEqual(Array.from({ length: created.parts.length }, (_, i) => i + 1));
+    const next = created.parts.length + 1;
+    const more = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${created.uploadId}&partNumber=${next}` });
+    expect(more.statusCode).toBe(200);
+    expect(new URL((JSON.parse(String(more.body)) as { url: string }).url).searchParams.get('partNumber')).toBe(String(next));
   });
 
   test.each([

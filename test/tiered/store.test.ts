@@ -399,6 +399,8 @@ describe('validation writes nothing', () => {
     ['metadata non-string value', { metadata: { owner: 1 } }],
     ['metadata non-printable value', { metadata: { owner: 'a\nb' } }],
     ['metadata over 2 KB', { metadata: { big: 'x'.repeat(2100) } }],
+    // 400 bytes of names, 6 KB of S3 request headers: taken inline, refused by S3 (a 431) for a blob.
+    ['metadata of 200 short entries', { metadata: shortEntries(200) }],
     ['metadata an array', { metadata: ['x'] }],
     ['content type non-printable', { contentType: 'text/\u0000' }],
     ['ifVersion negative', { ifVersion: -1 }],
@@ -426,6 +428,28 @@ describe('validation writes nothing', () => {
       await expect(w.store.put('valid/key', randomBody(size), options as never)).rejects.toBeInstanceOf(ValidationError);
     }
     expect(w.injector.stats.requests).toBe(requests);
+    expect(await snapshot(fx)).toBe(before);
+  });
+
+  test('metadata is taken or refused alike inline, as a blob and by an upload session: S3 headers bound the entries', async () => {
+    // 132 entries of a 2-character name cost 4,092 bytes of headers (27 + 2 × 2 each): the most taken.
+    const most = shortEntries(132);
+    for (const size of [SMALL, LARGE]) {
+      const put = await w.store.put(`metadata/most-${size}`, randomBody(size), { metadata: most });
+      expect((await w.store.head(put.key))?.metadata).toEqual(most);
+    }
+    const session = await w.store.createUpload('metadata/most-session', { metadata: most });
+    await w.store.abortUpload(session.uploadId);
+
+    const before = await snapshot(fx);
+    const one = shortEntries(133);
+    for (const size of [SMALL, LARGE]) {
+      await expect(w.store.put('metadata/one-more', randomBody(size), { metadata: one })).rejects.toMatchObject({
+        name: 'ValidationError',
+        field: 'metadata',
+      });
+    }
+    await expect(w.store.createUpload('metadata/one-more', { metadata: one })).rejects.toMatchObject({ field: 'metadata' });
     expect(await snapshot(fx)).toBe(before);
   });
 
@@ -542,3 +566,10 @@ describe('read of a tombstone whose blob is replaced under it', () => {
     }
   });
 });
+
+/** `count` metadata entries of distinct 2-character names and empty values. */
+function shortEntries(count: number): Record<string, string> {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const names = [...alphabet].flatMap((a) => [...alphabet].map((b) => a + b));
+  return Object.fromEntries(names.slice(0, count).map((name) => [name, '']));
+}
