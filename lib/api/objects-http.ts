@@ -480,8 +480,11 @@ function fitting<T>(created: object, parts: readonly T[]): T[] {
 /** The JSON object in the request body (`{}` when empty and allowed). */
 function jsonBody(event: APIGatewayProxyEventV2, emptyAllowed: boolean): Record<string, unknown> {
   const raw = event.body ?? '';
-  if (raw.length > MAX_JSON_BODY * 2) throw new ValidationError(`body exceeds ${MAX_JSON_BODY} bytes`, 'body');
+  const tooLarge = () => new ValidationError(`body exceeds ${MAX_JSON_BODY} bytes`, 'body');
+  // Base64 takes 4/3 of the bytes: what cannot fit is refused before it is decoded.
+  if (raw.length > (event.isBase64Encoded ? Math.ceil(MAX_JSON_BODY / 3) * 4 : MAX_JSON_BODY)) throw tooLarge();
   const text = event.isBase64Encoded ? base64Body(raw).toString('utf8') : raw;
+  if (Buffer.byteLength(text, 'utf8') > MAX_JSON_BODY) throw tooLarge();
   if (text.trim() === '' && emptyAllowed) return {};
   let value: unknown;
   try {

@@ -394,6 +394,31 @@ describe('a GET answer always fits the buffered response', () => {
     expect(() => createObjectsHandler({ config: fx.config, maxResponseBytes: MAX_BUFFERED_RESPONSE_BYTES })).not.toThrow();
   });
 
+  test.each([false, true])(
+    'a JSON body is refused past 1 MiB of bytes, as its message says, and taken up to it (base64: %s)',
+    async (isBase64Encoded) => {
+      const w = writer();
+      const MiB = 1024 * KiB;
+      const json = (bytes: number) => {
+        const core = JSON.stringify({ size: 10 });
+        return `${core}${' '.repeat(bytes - core.length)}`;
+      };
+      const send = (text: string) =>
+        call(w, 'POST', '/objects/limit/json-body', {
+          query: 'uploads',
+          body: isBase64Encoded ? Buffer.from(text).toString('base64') : text,
+          isBase64Encoded,
+        });
+      expect((await send(json(MiB))).statusCode).toBe(201);
+      const over = await send(json(MiB + 1));
+      expect(over.statusCode).toBe(400);
+      expect(bodyOf(over).message).toMatch(/body exceeds 1048576 bytes/);
+      // Counted in bytes, not characters: 600 KiB of two-byte characters is 1.2 MB.
+      const wide = await send(`{"size": 10, "x": "${'é'.repeat(600 * KiB)}"}`);
+      expect(wide.statusCode).toBe(400);
+    },
+  );
+
   test("a session's create answers its part URLs from one read of the session, however many parts", async () => {
     const w = writer();
     const mark = w.recorder.commands.length;
