@@ -103,6 +103,23 @@ describe('snapshot-audit function batches', () => {
 });
 
 describe('snapshot-audit function plan', () => {
+  /** The function's plan, on `live`'s bucket as the snapshot bucket, for exports made at `exportTime`. */
+  async function runPlan(live: Fixture, exportTime: number) {
+    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
+      ...settings,
+      TIERLOG_SNAPSHOT_BUCKET: live.config.bucket,
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    });
+    restores.push(restore);
+    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
+    const exported = (table: string) => ({
+      ExportArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/export/01700000000000-0123abcd`,
+      S3Prefix: `exports/${table}`,
+      ExportTime: new Date(exportTime).toISOString(),
+    });
+    return captureStdout(() => handler({ action: 'plan', objectsExport: exported('objects'), changeLogExport: exported('changelog') }));
+  }
+
   it.each([
     { what: 'a fresh inventory', ageHours: 20 },
     { what: 'an inventory that stopped arriving', ageHours: 5 * 24 },
@@ -118,21 +135,7 @@ describe('snapshot-audit function plan', () => {
     } finally {
       s3.destroy();
     }
-    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
-      ...settings,
-      TIERLOG_SNAPSHOT_BUCKET: live.config.bucket,
-      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
-    });
-    restores.push(restore);
-    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
-    const exported = (table: string) => ({
-      ExportArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/export/01700000000000-0123abcd`,
-      S3Prefix: `exports/${table}`,
-      ExportTime: new Date().toISOString(),
-    });
-    const run = await captureStdout(() =>
-      handler({ action: 'plan', objectsExport: exported('objects'), changeLogExport: exported('changelog') }),
-    );
+    const run = await runPlan(live, Date.now());
     expect(run.error).toBeUndefined();
     const ages = run.out
       .split('\n')
@@ -183,21 +186,7 @@ describe('snapshot-audit function plan', () => {
       };
     });
     restores.push(() => paged.mockRestore());
-    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
-      ...settings,
-      TIERLOG_SNAPSHOT_BUCKET: live.config.bucket,
-      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
-    });
-    restores.push(restore);
-    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
-    const exported = (table: string) => ({
-      ExportArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/export/01700000000000-0123abcd`,
-      S3Prefix: `exports/${table}`,
-      ExportTime: new Date(day + 1_010 * 24 * HOUR).toISOString(),
-    });
-    const run = await captureStdout(() =>
-      handler({ action: 'plan', objectsExport: exported('objects'), changeLogExport: exported('changelog') }),
-    );
+    const run = await runPlan(live, day + 1_010 * 24 * HOUR);
     expect(run.error).toBeUndefined();
     const plan = run.result as { statements: string[] };
     expect(plan.statements[2]).toContain(`dt = '${dts.at(-1)}'`);
