@@ -4,9 +4,11 @@
  * client's middleware stack (a clone, so concurrent calls do not interfere) up to the point
  * where it would be signed; it is presigned there instead of sent.
  *
- * Only `host` is signed: the holder of the URL may send any body and content type, which is what
- * a browser or `curl` uploading a part does. A URL carries the signer's permissions at use time
- * and lives at most 7 days (less with temporary credentials: it dies with them).
+ * Only `host` is signed, and the headers the caller names (`signedHeaders`): the holder of the URL
+ * may send any content type, which is what a browser or `curl` uploading a part does. A signed
+ * `content-length` holds the body to exactly that many bytes: S3 refuses a request whose signed
+ * headers differ from the signature's (SignatureDoesNotMatch). A URL carries the signer's
+ * permissions at use time and lives at most 7 days (less with temporary credentials: it dies with them).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -53,6 +55,7 @@ export async function presignUrl<I extends object>(
   s3: S3Client,
   command: PresignableCommand<I>,
   expiresInSeconds: number,
+  signedHeaders: Readonly<Record<string, string>> = {},
 ): Promise<PresignedUrl> {
   const wanted = Math.floor(expiresInSeconds);
   if (!Number.isFinite(wanted) || wanted < 1 || wanted > MAX_PRESIGN_SECONDS) {
@@ -74,6 +77,7 @@ export async function presignUrl<I extends object>(
       for (const name of Object.keys(request.headers)) {
         if (name.toLowerCase() !== 'host') delete request.headers[name];
       }
+      for (const [name, value] of Object.entries(signedHeaders)) request.headers[name.toLowerCase()] = value;
       const signer = new SignatureV4({
         credentials,
         region: config.region,

@@ -283,13 +283,24 @@ export class LtBucket {
     }
   }
 
-  /** A URL that uploads part `partNumber` of the upload with a PUT, for `expiresInSeconds` at most (see {@link PresignedUrl}). */
-  async presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<PresignedUrl> {
+  /**
+   * A URL that uploads part `partNumber` of the upload with a PUT, for `expiresInSeconds` at most
+   * (see {@link PresignedUrl}); of exactly `contentLength` bytes when given (signed: S3 refuses
+   * another length).
+   */
+  async presignUploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    expiresInSeconds: number,
+    contentLength?: number,
+  ): Promise<PresignedUrl> {
     this.assertOwned(key);
     return presignUrl(
       this.s3,
       new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }),
       expiresInSeconds,
+      contentLength !== undefined ? { 'content-length': String(contentLength) } : {},
     );
   }
 

@@ -25,6 +25,15 @@ export function partCountOf(size: number, partSize: number): number {
   return Math.max(1, Math.ceil(size / partSize));
 }
 
+/**
+ * The bytes of part `partNumber` (1-based, at most {@link partCountOf}) of an object of `size`
+ * bytes in parts of `partSize`: `partSize` but for the last, which takes the rest (0 for the one
+ * part of an empty object).
+ */
+export function partLengthOf(size: number, partSize: number, partNumber: number): number {
+  return Math.max(0, Math.min(partSize, size - (partNumber - 1) * partSize));
+}
+
 /** @throws ValidationError (field `partSize`) unless `partSize` is an integer in 5 MiB..5 GiB. */
 export function assertPartSize(partSize: number): void {
   if (!Number.isInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {

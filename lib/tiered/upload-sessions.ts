@@ -52,7 +52,7 @@ import {
 import type { Clock } from '../ids.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { refusedOutright } from '../aws/errors.js';
-import { MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, assertPartSize, partCountOf } from './part-size.js';
+import { MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, assertPartSize, partCountOf, partLengthOf } from './part-size.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
 import { type ExpiryPolicy, isExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
 import { commitWrite } from './commit.js';
@@ -288,7 +288,15 @@ export class UploadSessions {
     const lifetime = Math.max(1_000, Math.min(wanted, remaining, MAX_PRESIGN_SECONDS * 1_000));
     const urls: Array<{ url: string; expiresAt: number }> = [];
     for (const partNumber of partNumbers) {
-      const { url, expiresInSeconds } = await this.o.lt.presignUploadPart(info.blob, info.s3UploadId!, partNumber, lifetime / 1_000);
+      // A declared size fixes each part's: signed, so a holder of the URL cannot store more.
+      const length = info.size !== undefined ? partLengthOf(info.size, info.partSize, partNumber) : undefined;
+      const { url, expiresInSeconds } = await this.o.lt.presignUploadPart(
+        info.blob,
+        info.s3UploadId!,
+        partNumber,
+        lifetime / 1_000,
+        length,
+      );
       urls.push({ url, expiresAt: now + expiresInSeconds * 1_000 });
     }
     return urls;
