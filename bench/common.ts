@@ -6,7 +6,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DYNAMODB_SOCKET_TIMEOUT_MS, S3_SOCKET_TIMEOUT_MS } from '../lib/constants.js';
+import { DYNAMODB_SOCKET_TIMEOUT_MS } from '../lib/constants.js';
 import { provisionLocal, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/index.js';
 
 export const KiB = 1024;
@@ -41,7 +41,7 @@ export function s3Client(): S3Client {
     maxAttempts: 5,
     retryMode: 'standard',
     forcePathStyle: true,
-    requestHandler: { httpAgent: agents.s3, socketTimeout: S3_SOCKET_TIMEOUT_MS },
+    requestHandler: { httpAgent: agents.s3 },
   });
 }
 

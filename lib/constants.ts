@@ -177,8 +177,10 @@ export const DYNAMODB_BATCH_GET = 100;
 export const DYNAMODB_SOCKET_TIMEOUT_MS = 10_000;
 
 /**
- * The same for the default S3 client, in ms: longer, because S3 may take seconds to answer a
- * DeleteObjects of 1,000 keys. Idle time, not the request's: a large part upload that keeps
- * sending is never cut.
+ * The same for the S3 client of the objects API's function, in ms: longer, because S3 may take
+ * seconds to answer. Not a default of `createS3Client`: a stream a caller reads at its own pace
+ * (`getStream`, paused while the caller's buffers are full) sits idle too, and would be cut; the
+ * objects API reads every body it answers at once. Idle time: an upload that keeps sending is
+ * never cut.
  */
 export const S3_SOCKET_TIMEOUT_MS = 30_000;

@@ -5,23 +5,23 @@
  *
  * Timeouts: the SDK sets none by default, so a request whose answer never comes (a keep-alive
  * socket that a NAT dropped while the Lambda environment was frozen, a response lost on the way)
- * waits until the function times out, and a sweep or a stream batch never gets to its own
- * deadline. These clients give up a request whose socket sits idle (nothing sent either way) for
- * {@link DYNAMODB_SOCKET_TIMEOUT_MS} or {@link S3_SOCKET_TIMEOUT_MS}; idle time, so a large
- * upload that keeps sending is never cut. The SDK takes the `TimeoutError` for a transient error
- * and sends the request again; one whose retries are spent leaves its outcome unknown
- * (`isDefiniteRejection` is false for it), as any lost answer does.
+ * waits until the function times out. The DynamoDB client gives up a request whose socket sits
+ * idle (nothing sent either way) for {@link DYNAMODB_SOCKET_TIMEOUT_MS}. The SDK takes the
+ * `TimeoutError` for a transient error and sends the request again; one whose retries are spent
+ * leaves its outcome unknown (`isDefiniteRejection` is false for it), as any lost answer does.
  *
- * No connection timeout by default: the SDK's counts the time a request waits for a free socket
- * of the client's pool (50), so a client busy with large uploads would time out the requests
- * queued behind them. A connection that never opens is bounded by the operating system's own
- * limit (about two minutes on Linux); `connectionTimeoutMs` sets one for a client that never queues.
+ * The S3 client has no idle timeout unless asked (`socketTimeoutMs`; the objects API's function
+ * sets `S3_SOCKET_TIMEOUT_MS`): a body streamed to a caller who reads it at its own pace
+ * sits idle while the caller's buffers are full, and would be cut. The sweeper and the stream
+ * function stop waiting at their own deadlines. Neither client has a connection timeout unless
+ * asked: the SDK's counts the time a request waits for a free socket of the client's pool (50),
+ * so a client busy with large uploads would time out the requests queued behind them.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError } from '../errors.js';
-import { DYNAMODB_SOCKET_TIMEOUT_MS, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
+import { DYNAMODB_SOCKET_TIMEOUT_MS } from '../constants.js';
 
 const DEFAULT_MAX_ATTEMPTS = 5;
 
@@ -35,7 +35,9 @@ export interface ClientTimeouts {
   readonly connectionTimeoutMs?: number;
   /**
    * Longest time a connected request's socket may sit idle before the request is given up, in ms.
-   * @default DYNAMODB_SOCKET_TIMEOUT_MS (10 s) for DynamoDB, S3_SOCKET_TIMEOUT_MS (30 s) for S3
+   * For S3, a streamed body its reader pauses is idle too: set it only for a client whose bodies
+   * are read at once.
+   * @default DYNAMODB_SOCKET_TIMEOUT_MS (10 s) for DynamoDB, none for S3
    */
   readonly socketTimeoutMs?: number;
 }
@@ -59,19 +61,20 @@ export function createS3Client(timeouts: ClientTimeouts = {}): S3Client {
     maxAttempts: maxAttempts(),
     retryMode: 'standard',
     forcePathStyle: endpoint !== undefined,
-    requestHandler: requestHandlerOptions(timeouts, S3_SOCKET_TIMEOUT_MS),
+    requestHandler: requestHandlerOptions(timeouts, undefined),
   });
 }
 
 /** The options of the SDK's Node request handler for `timeouts` (its keep-alive agent kept). */
 function requestHandlerOptions(
   timeouts: ClientTimeouts,
-  defaultSocketTimeoutMs: number,
-): { connectionTimeout?: number; socketTimeout: number } {
+  defaultSocketTimeoutMs: number | undefined,
+): { connectionTimeout?: number; socketTimeout?: number } {
   const connectionTimeout = positiveMs(timeouts.connectionTimeoutMs, undefined, 'connectionTimeoutMs');
+  const socketTimeout = positiveMs(timeouts.socketTimeoutMs, defaultSocketTimeoutMs, 'socketTimeoutMs');
   return {
     ...(connectionTimeout !== undefined ? { connectionTimeout } : {}),
-    socketTimeout: positiveMs(timeouts.socketTimeoutMs, defaultSocketTimeoutMs, 'socketTimeoutMs'),
+    ...(socketTimeout !== undefined ? { socketTimeout } : {}),
   };
 }
 

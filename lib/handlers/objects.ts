@@ -11,6 +11,7 @@ import { checkObjectsApiOptions, handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYT
 import { ConfigError } from '../errors.js';
 import { OBJECTS_SERVICE_NAME } from './names.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { S3_SOCKET_TIMEOUT_MS } from '../constants.js';
 import { DynamoChangeLog } from '../changelog/dynamo-change-log.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { TieredStore } from '../tiered/tiered-store.js';
@@ -69,7 +70,9 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     config,
     changeLog,
     dynamodb,
-    s3: createS3Client(),
+    // Every body this function answers is read at once (never streamed to a slow reader), so an
+    // idle S3 socket is a lost answer: given up and sent again, not waited on until the timeout.
+    s3: createS3Client({ socketTimeoutMs: S3_SOCKET_TIMEOUT_MS }),
     ...tuning,
     onCleanupError: (err, context) => logger.warn('cleanup left for the sweeper', { ...context, error: String(err) }),
   });

@@ -4,10 +4,14 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DYNAMODB_SOCKET_TIMEOUT_MS, S3_SOCKET_TIMEOUT_MS } from '../../lib/constants.js';
+import { createObjectsHandler } from '../../lib/handlers/objects.js';
+import { freshFixture } from '../support/local.js';
+import { makeWriter, randomBody } from '../tiered/harness.js';
+import { httpEvent, lambdaContext } from '../functions/lambda.js';
 import { ConfigError } from '../../lib/errors.js';
 
 /** A TCP server that takes every connection and request and answers nothing. */
@@ -86,6 +90,9 @@ describe('the default clients time out a request nobody answers', () => {
   });
 });
 
+/** A logger that says nothing (the handler's errors are asserted on its answers). */
+const quietLogger = { addContext: () => undefined, error: () => undefined, warn: () => undefined, info: () => undefined } as never;
+
 /** The options the client's Node request handler resolved (on its first request). */
 function handlerOptions(client: { config: { requestHandler: unknown } }): Record<string, unknown> {
   return (client.config.requestHandler as { httpHandlerConfigs(): Record<string, unknown> }).httpHandlerConfigs();
@@ -100,7 +107,8 @@ describe('timeouts of the default clients', () => {
       await dynamodb.send(new GetItemCommand({ TableName: 'no-such-table', Key: { pk: { S: 'k' } } })).catch(() => undefined);
       await s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'k' })).catch(() => undefined);
       expect(handlerOptions(dynamodb)).toMatchObject({ socketTimeout: DYNAMODB_SOCKET_TIMEOUT_MS });
-      expect(handlerOptions(s3)).toMatchObject({ socketTimeout: S3_SOCKET_TIMEOUT_MS });
+      // None for S3 unless asked: a body its reader pauses (a stream piped to a slow client) is idle too.
+      expect(handlerOptions(s3).socketTimeout).toBeUndefined();
       // None: the SDK's would count a request's wait for a free socket of the pool (behind large uploads).
       expect(handlerOptions(dynamodb).connectionTimeout).toBeUndefined();
       expect(handlerOptions(s3).connectionTimeout).toBeUndefined();
@@ -120,5 +128,32 @@ describe('timeouts of the default clients', () => {
   it.each([0, -1, 1.5, Number.NaN])('refuse %s ms with a ConfigError naming the option', (bad) => {
     expect(() => createDynamoDBClient({ socketTimeoutMs: bad })).toThrow(ConfigError);
     expect(() => createS3Client({ connectionTimeoutMs: bad })).toThrow(/connectionTimeoutMs must be a positive whole number/);
+  });
+});
+
+describe("the objects API function's S3 client", () => {
+  it('gives up an idle socket after S3_SOCKET_TIMEOUT_MS: every body it answers is read at once', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    try {
+      await w.store.put('timeouts/blob', randomBody(40 * 1024));
+    } finally {
+      w.close();
+    }
+    const used = new Set<S3Client>();
+    const send = S3Client.prototype.send;
+    const spy = vi.spyOn(S3Client.prototype, 'send').mockImplementation(function (this: S3Client, ...args: unknown[]) {
+      used.add(this);
+      return (send as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    } as never);
+    try {
+      const handler = createObjectsHandler({ config: fx.config, logger: quietLogger });
+      const res = await handler(httpEvent('GET', '/objects/timeouts/blob'), lambdaContext('tierlog-objects'));
+      expect((res as { statusCode: number }).statusCode).toBe(200);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(used.size).toBe(1);
+    expect(handlerOptions([...used][0]!)).toMatchObject({ socketTimeout: S3_SOCKET_TIMEOUT_MS });
   });
 });
