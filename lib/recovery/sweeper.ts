@@ -441,7 +441,7 @@ export class Sweeper {
   ): Promise<void> {
     const { report, pool } = sweep;
     const { cutoff, started, horizon, pastDeadline } = at;
-    for await (const found of this.find(shard, cutoff, horizon)) {
+    for await (const found of this.find(shard, cutoff, horizon, () => sweep.stopped)) {
       if (sweep.stopped) return;
       if (pastDeadline()) {
         report.stoppedEarly = true;
@@ -463,13 +463,19 @@ export class Sweeper {
     }
   }
 
-  /** Step 1: the expired instances of a shard, then (with a `horizon`: housekeeping) its suspect ones, page by page. */
-  private async *find(shard: number, cutoff: number, horizon: number | undefined): AsyncGenerator<Found> {
+  /**
+   * Step 1: the expired instances of a shard, then (with a `horizon`: housekeeping) its suspect
+   * ones, page by page. No page more once `stopped` says so: a page the filter left empty (the
+   * suspect query's) would otherwise be followed by the next without the caller asking.
+   */
+  private async *find(shard: number, cutoff: number, horizon: number | undefined, stopped: () => boolean): AsyncGenerator<Found> {
     for await (const page of this.table.listExpired(shard, cutoff)) {
+      if (stopped()) return;
       for (const summary of page) yield { summary, via: { kind: 'expired', cutoff } };
     }
-    if (horizon === undefined) return;
+    if (horizon === undefined || stopped()) return;
     for await (const page of this.table.listSuspect(shard, horizon)) {
+      if (stopped()) return;
       for (const summary of page) yield { summary, via: { kind: 'suspect', horizon } };
     }
   }

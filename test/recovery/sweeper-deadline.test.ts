@@ -20,6 +20,7 @@ import {
   expectClean,
   makeSweeper,
   putDeadInstance,
+  putRawInstance,
   rawGetObject,
   rawInstance,
   rawState,
@@ -30,16 +31,16 @@ import {
 const MIN = 60_000;
 
 /**
- * `client`, its Scans answered one item a page: AWS ends a page at 1 MB, which DynamoDB Local
- * does not (items of 390 KB come back three to a page), so `Limit` stands for it.
+ * `client`, its `command`s (a Scan, a Query) answered one item a page: AWS ends a page at 1 MB,
+ * which DynamoDB Local does not (items of 390 KB come back three to a page), so `Limit` stands for it.
  */
-function onePerScanPage<C extends DynamoDBClient>(client: C): C {
+function onePerPage<C extends DynamoDBClient>(client: C, command: 'ScanCommand' | 'QueryCommand'): C {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (context.commandName === 'ScanCommand') (args.input as { Limit?: number }).Limit = 1;
+      if (context.commandName === command) (args.input as { Limit?: number }).Limit = 1;
       return next(args);
     },
-    { step: 'initialize', name: 'onePerScanPage' },
+    { step: 'initialize', name: `onePerPage${command}` },
   );
   return client;
 }
@@ -211,7 +212,7 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
       },
     });
     const recorder = new CommandRecorder();
-    const dynamodb = recorder.attach(injector.attach(onePerScanPage(createDynamoDBClient()), 'dynamodb'), 'dynamodb');
+    const dynamodb = recorder.attach(injector.attach(onePerPage(createDynamoDBClient(), 'ScanCommand'), 'dynamodb'), 'dynamodb');
     const s3 = createS3Client();
     const s = makeSweeper(fx, 0, { dynamodb, s3, clock: () => Date.now() + jump, shardlessScan: { segments: 1, maxPages: 10 } });
     open.push(s, { close: () => (dynamodb.destroy(), s3.destroy()) });
@@ -229,11 +230,63 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
 
     // Not cut off, the same scan reads every page and finds all three.
     const pages = new CommandRecorder();
-    const client = pages.attach(onePerScanPage(createDynamoDBClient()), 'dynamodb');
+    const client = pages.attach(onePerPage(createDynamoDBClient(), 'ScanCommand'), 'dynamodb');
     const whole = makeSweeper(fx, 0, { dynamodb: client, shardlessScan: { segments: 1, maxPages: 10 } });
     open.push(whole, { close: () => client.destroy() });
     expect(await whole.sweeper.sweep()).toMatchObject({ instancesWithoutShard: 3, stoppedEarly: false });
     expect(pages.names().filter((n) => n === 'Scan').length).toBeGreaterThanOrEqual(3);
+  });
+
+  test("the suspect-lease query's pages the filter left empty are not followed once the sweep returned", async () => {
+    const fx = await freshFixture();
+    // Leases far ahead, but claimed: the suspect query reads them and its filter (live only) drops
+    // them, so with one item a page each page comes back empty, naming the next.
+    for (let i = 0; i < 3; i++) {
+      await putRawInstance(fx, { shard: 0, leaseUntil: Date.now() + 10 * 60 * MIN, entries: {}, state: 'claimed', claimedBy: 'another' });
+    }
+    const sent = deferred();
+    const release = deferred();
+    let jump = 0;
+    // Shard 0's, whose pages name a next one.
+    const isSuspectQuery = (r: { command: string; input: Record<string, unknown> }) => {
+      const values = r.input.ExpressionAttributeValues as Record<string, { N?: string }>;
+      return r.command === 'QueryCommand' && ':horizon' in values && values[':shard']?.N === '0';
+    };
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: isSuspectQuery,
+      before: async () => {
+        jump = 10 * MIN;
+        sent.resolve();
+        await release.promise;
+      },
+    });
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(injector.attach(onePerPage(createDynamoDBClient(), 'QueryCommand'), 'dynamodb'), 'dynamodb');
+    const s3 = createS3Client();
+    const s = makeSweeper(fx, 0, { dynamodb, s3, clock: () => Date.now() + jump, shardlessScan: false });
+    open.push(s, { close: () => (dynamodb.destroy(), s3.destroy()) });
+    const sweep = s.sweeper.sweep({ deadline: Date.now() + 5 * MIN });
+    await sent.promise;
+    const report = await sweep;
+    expect(report.stoppedEarly).toBe(true);
+    const sentBeforeReturn = recorder.commands.length;
+
+    release.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(recorder.names().slice(sentBeforeReturn), 'requests started after the sweep returned').toEqual([]);
+
+    // Not cut off, the same query pages through all of them (and finds none suspect).
+    const pages = new CommandRecorder();
+    const client = pages.attach(onePerPage(createDynamoDBClient(), 'QueryCommand'), 'dynamodb');
+    const whole = makeSweeper(fx, 0, { dynamodb: client, shardlessScan: false });
+    open.push(whole, { close: () => client.destroy() });
+    expect(await whole.sweeper.sweep()).toMatchObject({ suspectLeases: 0, stoppedEarly: false, errors: 0 });
+    expect(
+      pages.commands.filter((c) => c.command === 'Query' && ':horizon' in (c.input.ExpressionAttributeValues as object)).length,
+    ).toBeGreaterThanOrEqual(3);
   });
 
   test('answerMarginMs must be a non-negative integer', async () => {
