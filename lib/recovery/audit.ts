@@ -66,7 +66,7 @@ import { isUnrecognised } from '../tiered/hv-item-shape.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
 import { type BlobReference, HvTable } from '../tiered/hv-table.js';
 import { judgeExpiredReference } from './expired-blobs.js';
-import { type DeleteFailure, type ListedBlob, LtBucket } from '../tiered/lt-bucket.js';
+import { type DeleteFailure, DeleteManyIncompleteError, type ListedBlob, LtBucket } from '../tiered/lt-bucket.js';
 import { assertObjectKey } from '../tiered/object-key.js';
 
 export type { CorruptChangeLogItem } from './change-log-protection.js';
@@ -420,7 +420,16 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     }
     if (keys.length === 0) return;
     await options.beforeDelete?.(keys);
-    const failures = await lt.deleteMany(keys);
+    let failures: DeleteFailure[];
+    try {
+      failures = await lt.deleteMany(keys);
+    } catch (err) {
+      // Stopped after S3 answered some of the deletes: those count (the error then says what was done).
+      if (!(err instanceof DeleteManyIncompleteError)) throw err;
+      report.deleteFailures.push(...err.failures);
+      report.deleted += err.deleted;
+      throw err.cause;
+    }
     report.deleteFailures.push(...failures);
     report.deleted += keys.length - failures.length;
   };
