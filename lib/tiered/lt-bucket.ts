@@ -68,10 +68,9 @@ export class DeleteManyIncompleteError extends TierlogError {
     readonly failures: readonly DeleteFailure[],
     cause: unknown,
   ) {
-    super(
-      `${deleted} blobs deleted, ${failures.length} refused, then: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
+    super(`${deleted} blobs deleted, ${failures.length} refused, then: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
   }
 }
 
