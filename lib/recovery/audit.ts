@@ -399,6 +399,12 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         if (await hv.removeExpired(candidate.objectId, ref, expiryNow())) {
           report.expiredRemoved++;
           doomed.push(candidate);
+        } else if ((await hv.readBlobReferences([candidate.objectId])).get(candidate.objectId)?.blob === null) {
+          // Refused because the item points at no blob any more: it is gone (the SDK's retry of a
+          // removal that landed with its answer lost, or TTL got there first) or was rewritten
+          // without one. Nothing points at the blob (keys are never reused): an orphan, deleted
+          // after the same re-check. Not counted as removed by the audit: no answer confirmed that.
+          doomed.push(candidate);
         } else {
           report.keptOnRecheck.push(candidate.key);
         }
