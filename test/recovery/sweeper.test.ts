@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
-import { createS3Client } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
@@ -847,5 +847,44 @@ describe("a shard's lease-index query that fails after the SDK's retries", () =>
     } finally {
       s.close();
     }
+  });
+});
+
+describe('BatchGetItem leaving every key unprocessed, past its retries (a throttled objects table)', () => {
+  test('the sweep deletes nothing on a read it never got: the live blob of a committed entry stays, the entry is kept, the error counted', async () => {
+    const fx = await freshFixture();
+    // An overwrite that committed and died: its entry names the new blob (HV points at it) and the old one.
+    await deadWriterPut(fx, open, 'unprocessed/committed', steps(fx.config).commit, {
+      kind: 'crashAfter',
+      old: randomBody(40 * 1024),
+      writer: { log: { clock: () => Date.now() - 3 * HOUR } },
+    });
+    const live = (await rawState(fx)).references.get('unprocessed/committed');
+    expect(live, 'the commit landed: HV points at the blob').toBeDefined();
+    const dynamodb = createDynamoDBClient();
+    let batches = 0;
+    dynamodb.middlewareStack.add(
+      // biome-ignore lint/suspicious/noExplicitAny: a test middleware sees any command
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName !== 'BatchGetItemCommand') return next(args);
+        batches++;
+        return { output: { Responses: {}, UnprocessedKeys: args.input.RequestItems, $metadata: {} }, response: {} };
+      },
+      { step: 'initialize', name: 'testAllUnprocessed' },
+    );
+    try {
+      const { fence, judge } = await fenceThenSweep(fx, 0, {}, { dynamodb });
+      expect(fence).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, errors: 0 });
+      expect(batches, 'the first try and its 8 retries').toBe(9);
+      expect(judge).toMatchObject({ entriesRecovered: 0, blobsDeleted: 0 });
+      expect(judge.errors).toBeGreaterThan(0);
+    } finally {
+      dynamodb.destroy();
+    }
+    expect(await rawGetObject(fx, live!), 'the blob HV references').toBeDefined();
+    expect((await rawState(fx)).entries, 'the entry is kept for a later sweep').toBe(1);
+    // Once the table answers, a later sweep settles the entry: the old blob goes, the live one stays.
+    expect(await sweeperAt(fx, DEFAULT_MAX_UPLOAD_MS + HOUR).sweep()).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    expect(await rawGetObject(fx, live!)).toBeDefined();
   });
 });
