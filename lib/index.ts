@@ -48,5 +48,5 @@ export { provisionLocal } from './local/provision.js';
 export type { ByteRange, ResolvedRange } from './tiered/byte-range.js';
 export type { CompletedPart, CreatedUpload, CreateUploadOptions, PartUrlOptions, PresignedGet } from './tiered/upload-sessions.js';
 export type { UploadedPart } from './tiered/lt-bucket.js';
-export { Sweeper, type SweeperOptions, type SweepOptions, type SweepLogger } from './recovery/sweeper.js';
+export { SweepIncompleteError, Sweeper, type SweeperOptions, type SweepOptions, type SweepLogger } from './recovery/sweeper.js';
 export type { SweepReport } from './recovery/report.js';

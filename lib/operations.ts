@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-export { Sweeper, type SweeperOptions, type SweepOptions, type SweepLogger } from './recovery/sweeper.js';
+export { SweepIncompleteError, Sweeper, type SweeperOptions, type SweepOptions, type SweepLogger } from './recovery/sweeper.js';
 export type { SweepReport } from './recovery/report.js';
 export { parseSweepEvent, type SweepEventOptions } from './recovery/sweep-event.js';
 export {

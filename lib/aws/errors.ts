@@ -69,12 +69,33 @@ export function isNoSuchKey(err: unknown): boolean {
 /**
  * True when AWS refused the request for load (throttling, S3's SlowDown, DynamoDB's provisioned
  * throughput), after the SDK's own retries: nothing was applied, and the same request may succeed
- * later.
+ * later. A transaction DynamoDB cancelled only for throttling (every reason that is not `None` is
+ * `ThrottlingError` or `ProvisionedThroughputExceeded`; the SDK never retries a cancellation) is
+ * one too.
  */
 export function isThrottling(err: unknown): boolean {
   const e = asAws(err);
   const retryable = e.$retryable as { throttling?: unknown } | undefined;
-  return retryable?.throttling === true || /Throttl|SlowDown|RequestLimitExceeded|ProvisionedThroughputExceeded/.test(e.name ?? '');
+  return (
+    retryable?.throttling === true ||
+    /Throttl|SlowDown|RequestLimitExceeded|ProvisionedThroughputExceeded/.test(e.name ?? '') ||
+    isThrottledTransaction(err)
+  );
+}
+
+/** Cancellation reasons of a transaction refused for load: nothing applied, it may land later. */
+const THROTTLED_REASONS = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded']);
+
+/**
+ * A TransactionCanceledException whose every reason that is not `None` is a throttling one (at
+ * least one): the transaction was refused for load alone.
+ */
+export function isThrottledTransaction(err: unknown): boolean {
+  if (!isTransactionCanceled(err)) return false;
+  const codes = ((err as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [])
+    .map((r) => r.Code ?? 'None')
+    .filter((code) => code !== 'None');
+  return codes.length > 0 && codes.every((code) => THROTTLED_REASONS.has(code));
 }
 
 /**

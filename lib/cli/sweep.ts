@@ -20,7 +20,7 @@ import { sampleHvItems } from '../recovery/hv-shape.js';
 import { checkStoreBinding } from '../recovery/store-binding.js';
 import { HvTable } from '../tiered/hv-table.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
-import { Sweeper, type SweepLogger } from '../recovery/sweeper.js';
+import { SweepIncompleteError, Sweeper, type SweepLogger } from '../recovery/sweeper.js';
 import type { SweepReport } from '../recovery/report.js';
 import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { type CliContext, type CliOutput, EXIT, formatDuration, plural, printJson, println, UsageError } from './common.js';
@@ -143,7 +143,17 @@ export function formatSweep(r: SweepReport, shards?: readonly number[], interrup
  * deletes, else 0.
  */
 export async function sweepCommand(ctx: CliContext, options: SweepCommandOptions = {}): Promise<number> {
-  const report = await runSweep(ctx, options);
+  let report: SweepReport;
+  try {
+    report = await runSweep(ctx, options);
+  } catch (err) {
+    if (!(err instanceof SweepIncompleteError)) throw err;
+    // A shard's lease-index query failed after the others were swept: print what they did
+    // (stdout), then the query's error (stderr, with its own exit code).
+    if (options.json) printJson(ctx.io, { ...err.report, shards: options.shards ?? null, interrupted: false });
+    else println(ctx.io.stdout, ...formatSweep(err.report, options.shards));
+    throw err.cause;
+  }
   const interrupted = options.signal?.aborted === true && report.stoppedEarly;
   if (options.json) printJson(ctx.io, { ...report, shards: options.shards ?? null, interrupted });
   else println(ctx.io.stdout, ...formatSweep(report, options.shards, interrupted));

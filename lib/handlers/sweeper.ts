@@ -14,7 +14,7 @@ import { systemClock } from '../ids.js';
 import type { SweepReport } from '../recovery/report.js';
 import { parseSweepEvent } from '../recovery/sweep-event.js';
 import { addSweepMetrics, METRICS_NAMESPACE } from '../recovery/sweep-metrics.js';
-import { Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
+import { SweepIncompleteError, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
 import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 
 /** What a sweep invocation returns (the report without the dry run's blob list). */
@@ -46,7 +46,11 @@ export interface SweeperHandlerOptions {
   readonly metrics?: Metrics;
 }
 
-/** Builds the sweeper (once) and returns the handler. An invocation with errors throws, after publishing its metrics. */
+/**
+ * Builds the sweeper (once) and returns the handler. An invocation with errors throws, after
+ * publishing its metrics; one whose lease-index query failed in a shard throws that error, after
+ * publishing the metrics of what the sweep did in the others ({@link SweepIncompleteError}).
+ */
 export function createSweeperHandler(options: SweeperHandlerOptions = {}): SweeperHandler {
   const logger = options.logger ?? new Logger({ serviceName: SWEEPER_SERVICE_NAME });
   const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SWEEPER_SERVICE_NAME });
@@ -66,9 +70,22 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
     const { shards, dryRun, housekeeping } = parseSweepEvent(event);
     // On the sweeper's own clock, the one it judges the deadline on.
     const deadline = clock() + context.getRemainingTimeInMillis();
-    const report = await sweeper.sweep({ deadline, dryRun, housekeeping, ...(shards !== undefined ? { shards } : {}) });
-    addSweepMetrics({ addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) }, report);
-    metrics.publishStoredMetrics();
+    const publish = (report: SweepReport) => {
+      addSweepMetrics({ addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) }, report);
+      metrics.publishStoredMetrics();
+    };
+    let report: SweepReport;
+    try {
+      report = await sweeper.sweep({ deadline, dryRun, housekeeping, ...(shards !== undefined ? { shards } : {}) });
+    } catch (err) {
+      if (!(err instanceof SweepIncompleteError)) throw err;
+      // A shard's lease-index query failed after the others were swept: what they did is
+      // published (the alarms see it), then the invocation fails with the query's error.
+      publish(err.report);
+      logger.error(err.message, { errors: err.report.errors });
+      throw err.cause;
+    }
+    publish(report);
     if (report.errors > 0) {
       // Fail the invocation so the errors alarm sees it; the next sweep retries (all idempotent).
       throw new Error(`sweep finished with ${report.errors} errors (see logs)`);

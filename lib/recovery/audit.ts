@@ -66,7 +66,7 @@ import { isUnrecognised } from '../tiered/hv-item-shape.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
 import { type BlobReference, HvTable } from '../tiered/hv-table.js';
 import { judgeExpiredReference } from './expired-blobs.js';
-import { type DeleteFailure, type ListedBlob, LtBucket } from '../tiered/lt-bucket.js';
+import { type DeleteFailure, DeleteManyIncompleteError, type ListedBlob, LtBucket } from '../tiered/lt-bucket.js';
 import { assertObjectKey } from '../tiered/object-key.js';
 
 export type { CorruptChangeLogItem } from './change-log-protection.js';
@@ -399,6 +399,12 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         if (await hv.removeExpired(candidate.objectId, ref, expiryNow())) {
           report.expiredRemoved++;
           doomed.push(candidate);
+        } else if ((await hv.readBlobReferences([candidate.objectId])).get(candidate.objectId)?.blob === null) {
+          // Refused because the item points at no blob any more: it is gone (the SDK's retry of a
+          // removal that landed with its answer lost, or TTL got there first) or was rewritten
+          // without one. Nothing points at the blob (keys are never reused): an orphan, deleted
+          // after the same re-check. Not counted as removed by the audit: no answer confirmed that.
+          doomed.push(candidate);
         } else {
           report.keptOnRecheck.push(candidate.key);
         }
@@ -420,7 +426,16 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     }
     if (keys.length === 0) return;
     await options.beforeDelete?.(keys);
-    const failures = await lt.deleteMany(keys);
+    let failures: DeleteFailure[];
+    try {
+      failures = await lt.deleteMany(keys);
+    } catch (err) {
+      // Stopped after S3 answered some of the deletes: those count (the error then says what was done).
+      if (!(err instanceof DeleteManyIncompleteError)) throw err;
+      report.deleteFailures.push(...err.failures);
+      report.deleted += err.deleted;
+      throw err.cause;
+    }
     report.deleteFailures.push(...failures);
     report.deleted += keys.length - failures.length;
   };

@@ -18,7 +18,7 @@
 import { type AttributeValue, type DynamoDBClient, paginateScan, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { unmarshallOptions } from '../aws/clients.js';
-import { translateAwsError } from '../aws/errors.js';
+import { isCredentialRefusal, translateAwsError } from '../aws/errors.js';
 import { decodeEntry, isEntryAttribute } from '../changelog/entry-codec.js';
 import { parseInstanceItem } from '../changelog/instance-item.js';
 import { AccessDeniedError, CorruptItemError } from '../errors.js';
@@ -113,7 +113,8 @@ export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: s
  * show nothing in flight. One read of the change log's lease index (at most one item) tells: a
  * table without it is refused with a `ConfigError` naming it (`translateAwsError`). A caller not
  * allowed to read the index (an operator's role granted the table alone) learns nothing from it
- * and goes on; the construct grants it to the at-scale audit Lambda.
+ * and goes on; the construct grants it to the at-scale audit Lambda. Credentials refused as such
+ * (an expired token) are no such answer: that error is thrown, and nothing is deleted.
  */
 async function assertChangeLogShape(dynamodb: DynamoDBClient, table: string): Promise<void> {
   if (shapeKnown.has(table)) return;
@@ -121,7 +122,9 @@ async function assertChangeLogShape(dynamodb: DynamoDBClient, table: string): Pr
     await dynamodb.send(new ScanCommand({ TableName: table, IndexName: LEASE_INDEX_NAME, Limit: 1, Select: 'COUNT' }));
   } catch (err) {
     const translated = translateAwsError(err, { operation: 'Scan', table });
-    if (!(translated instanceof AccessDeniedError)) throw translated;
+    // Only a refusal of this action is "not allowed to read the index". Refused credentials (an
+    // expired token, say) say nothing about the table: the check is not done, so stop.
+    if (!(translated instanceof AccessDeniedError) || isCredentialRefusal(err)) throw translated;
   }
   shapeKnown.add(table);
 }

@@ -55,7 +55,7 @@ import {
   S3_DELETE_BATCH,
 } from '../constants.js';
 import { checkIntegerIn } from '../env-integers.js';
-import { ConfigError, CorruptItemError, ValidationError } from '../errors.js';
+import { ConfigError, CorruptItemError, TierlogError, ValidationError } from '../errors.js';
 import { type Clock, newInstanceId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
@@ -297,8 +297,11 @@ export class Sweeper {
    * One sweep over the expired (and suspect) instances of the given shards.
    *
    * @throws the first failure of a lease-index query (e.g. `ResourceMissingError` naming the
-   *   table), once everything the sweep started, in every shard, has finished or the deadline cut
-   *   it off: nothing it started runs on after it rejected.
+   *   table), once everything the sweep started, in every shard, has finished: nothing it started
+   *   runs on after it rejected. A sweep that did or found anything before (another shard's
+   *   instances, stuck ones) throws it as the `cause` of a {@link SweepIncompleteError}, whose
+   *   `report` says what that was: the failure of one shard does not hide the others' work from
+   *   the metrics. A deadline that comes first returns the report, as ever.
    */
   async sweep(options: SweepOptions = {}): Promise<SweepReport> {
     const started = this.clock();
@@ -336,13 +339,18 @@ export class Sweeper {
     const work = this.runSweep(sweep, { shards, cutoff, started, horizon: housekeeping ? horizon : undefined, pastDeadline, flush });
     const timer = options.deadline === undefined ? undefined : this.deadlineTimer(options.deadline - this.answerMarginMs);
     const outcome = await (timer === undefined
-      ? work.then(() => 'done' as const)
-      : Promise.race([work.then(() => 'done' as const), timer.reached.then(() => 'deadline' as const)]).finally(() => timer.cancel()));
+      ? work
+      : Promise.race([work, timer.reached.then(() => 'deadline' as const)]).finally(() => timer.cancel()));
     if (outcome === 'deadline') {
       // Cut off: what is still in flight is left to finish or not (both safe: DESIGN.md, Recovery).
       sweep.stopped = true;
       uploads.stop();
-      work.catch((err: unknown) => this.logger.error('sweep failed after its deadline', { error: describe(err) }));
+      work.then(
+        (done) => {
+          if (done.failure !== undefined) this.logger.error('sweep failed after its deadline', { error: describe(done.failure.error) });
+        },
+        (err: unknown) => this.logger.error('sweep failed after its deadline', { error: describe(err) }),
+      );
       report.stoppedEarly = true;
       this.logger.warn('sweep cut off at its deadline: requests still in flight are not counted', {
         instancesWaiting: waiting.size,
@@ -354,6 +362,12 @@ export class Sweeper {
     // A copy: answers that arrive after a cut-off change nothing the caller holds.
     const final: SweepReport = { ...report, wouldDelete: [...report.wouldDelete] };
     this.logger.info('sweep finished', { ...final, wouldDelete: final.wouldDelete.length });
+    if (outcome !== 'deadline' && outcome.failure !== undefined) {
+      // A lease-index query failed: the sweep rejects, but what it did and found in the other
+      // shards is not lost with the error (the handler publishes it, the CLI prints it).
+      const { error } = outcome.failure;
+      throw showsNothing(final) ? error : new SweepIncompleteError(final, error);
+    }
     return final;
   }
 
@@ -382,7 +396,11 @@ export class Sweeper {
     };
   }
 
-  /** Steps 1 to 7 for every instance found, until the work is done or the deadline stops taking more. */
+  /**
+   * Steps 1 to 7 for every instance found, until the work is done or the deadline stops taking
+   * more. Resolves (once everything it started has finished) to the first failure of a
+   * lease-index query, if any.
+   */
   private async runSweep(
     sweep: SweepRun,
     at: {
@@ -393,7 +411,7 @@ export class Sweeper {
       readonly pastDeadline: () => boolean;
       readonly flush: () => void;
     },
-  ): Promise<void> {
+  ): Promise<{ readonly failure?: { readonly error: unknown } }> {
     const { report, pool, waiting } = sweep;
     const { shards, cutoff, started, horizon, pastDeadline, flush } = at;
     const scan = horizon !== undefined && shards.includes(0) ? this.findWithoutShard(sweep) : Promise.resolve();
@@ -421,7 +439,7 @@ export class Sweeper {
       await pool.drain();
     }
     await scan;
-    if (failure !== undefined) throw failure.error;
+    return failure === undefined ? {} : { failure };
   }
 
   /**
@@ -773,6 +791,33 @@ export class Sweeper {
     }
     return [...new Set(requested)];
   }
+}
+
+/**
+ * A sweep rejected for a lease-index query that failed (its `cause`), after it did or found
+ * something in the other shards: {@link report} says what (its `errors` count the failed
+ * queries). The sweeper handler publishes the report's metrics before it fails the invocation
+ * with the cause; `tierlog sweep` prints it.
+ */
+export class SweepIncompleteError extends TierlogError {
+  constructor(
+    /** What the sweep did and found, as its report would have said. */
+    readonly report: SweepReport,
+    cause: unknown,
+  ) {
+    super(
+      `sweep stopped after ${report.instancesRetired} instances retired, ${report.instancesClaimed} claimed, ` +
+        `${report.entriesRecovered} entries recovered, ${report.blobsDeleted} blobs deleted: ` +
+        `${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/** True when `report` holds nothing but errors: the sweep did and found nothing. */
+function showsNothing(report: SweepReport): boolean {
+  const { errors: _errors, durationMs: _duration, dryRun: _dryRun, wouldDelete, stoppedEarly, ...counts } = report;
+  return wouldDelete.length === 0 && !stoppedEarly && Object.values(counts).every((n) => n === 0);
 }
 
 /**

@@ -29,7 +29,7 @@ import type { FenceEffect, FencedChangeLog } from '../changelog/fenced.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { unmarshallOptions } from '../aws/clients.js';
 import { newChangeId } from '../ids.js';
-import { awsErrorName, isConditionalCheckFailed, isTransactionCanceled, translateAwsError } from '../aws/errors.js';
+import { awsErrorName, isConditionalCheckFailed, isThrottledTransaction, isTransactionCanceled, translateAwsError } from '../aws/errors.js';
 import { ResourceMissingError } from '../errors.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 
@@ -39,8 +39,12 @@ export type CommitOutcome =
   | { readonly kind: 'conflict'; readonly current: Record<string, unknown> | undefined }
   /** The writer's instance was claimed by a sweeper; the write did not and will not land. */
   | { readonly kind: 'fenced' }
-  /** Another transaction held an item, or DynamoDB throttled the transaction; nothing landed, try again. */
-  | { readonly kind: 'busy' }
+  /**
+   * Another transaction held an item, or DynamoDB throttled the transaction; nothing landed, try
+   * again. `throttled`: the cancellation, when it was for load alone (a longer wait; thrown as it
+   * is when the attempts run out, so the caller sees throttling, not contention).
+   */
+  | { readonly kind: 'busy'; readonly throttled?: unknown }
   /** Cancelled for a reason the same request meets again (validation, item collection size); nothing landed. */
   | { readonly kind: 'refused'; readonly error: unknown }
   | { readonly kind: 'unknown'; readonly error: unknown };
@@ -114,7 +118,9 @@ async function classify(
       return decideByRead(request, landed, err);
     }
     if (reasons.some((r) => r.Code !== undefined && REFUSED.has(r.Code))) return { kind: 'refused', error: err };
-    if (reasons.some((r) => r.Code !== undefined && BUSY.has(r.Code))) return { kind: 'busy' };
+    if (reasons.some((r) => r.Code !== undefined && BUSY.has(r.Code))) {
+      return isThrottledTransaction(err) ? { kind: 'busy', throttled: err } : { kind: 'busy' };
+    }
     return { kind: 'unknown', error: err };
   }
   const translated = translateAwsError(err, { operation: 'commit', table: request.hv.tableName });

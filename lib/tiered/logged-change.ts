@@ -82,7 +82,8 @@ export interface ChangeContext {
 /** A commit that did not land but may be tried again: HV moved on (`conflict`) or was busy. */
 export type RefusedCommit =
   | { readonly kind: 'conflict'; readonly current: Record<string, unknown> | undefined }
-  | { readonly kind: 'busy' };
+  /** `throttled`: the cancellation, when the transaction was refused for load alone. */
+  | { readonly kind: 'busy'; readonly throttled?: unknown };
 
 export class LoggedChange {
   readonly changeId = newChangeId();

@@ -56,6 +56,24 @@ export interface DeleteFailure {
   readonly message: string;
 }
 
+/**
+ * {@link LtBucket.deleteMany} stopped on an error (its `cause`) after S3 had answered some of its
+ * deletes: what those answers said, so a caller that counts its deletes loses none of them.
+ */
+export class DeleteManyIncompleteError extends TierlogError {
+  constructor(
+    /** Deletes S3 confirmed before the error. */
+    readonly deleted: number,
+    /** Keys S3 refused before the error. */
+    readonly failures: readonly DeleteFailure[],
+    cause: unknown,
+  ) {
+    super(`${deleted} blobs deleted, ${failures.length} refused, then: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+  }
+}
+
 /** The multipart uploads in progress under the prefix, as far as a bounded listing read. */
 export interface MultipartListing {
   /** Key → the ids of its uploads in progress. */
@@ -176,16 +194,30 @@ export class LtBucket {
    * keys S3 refused (all of a batch's keys when an error in its answer names none). If a batch
    * request fails as a whole for a reason other than a missing bucket or access denied, its keys
    * are deleted one by one. Throws when the bucket is missing, when S3 refuses a whole request
-   * (refused credentials, for one), and when a request's outcome is unknown.
+   * (refused credentials, for one), and when a request's outcome is unknown: as it is when S3 had
+   * answered none of the deletes before, else as the cause of a {@link DeleteManyIncompleteError}
+   * that says what the answers were.
    */
   async deleteMany(keys: readonly string[]): Promise<DeleteFailure[]> {
     for (const key of keys) this.assertOwned(key);
     const failures: DeleteFailure[] = [];
+    let deleted = 0;
+    try {
+      await this.deleteInBatches(keys, failures, () => deleted++);
+    } catch (err) {
+      throw deleted > 0 || failures.length > 0 ? new DeleteManyIncompleteError(deleted, [...failures], err) : err;
+    }
+    return failures;
+  }
+
+  /** {@link deleteMany}'s requests: each key S3 refused goes to `failures`, each it deleted to `onDeleted`. */
+  private async deleteInBatches(keys: readonly string[], failures: DeleteFailure[], onDeleted: () => void): Promise<void> {
     for (let i = 0; i < keys.length; i += S3_DELETE_BATCH) {
       const batch = keys.slice(i, i + S3_DELETE_BATCH);
       if (batch.length === 1) {
         const failure = await this.deleteAlone(batch[0]!);
         if (failure !== undefined) failures.push(failure);
+        else onDeleted();
         continue;
       }
       try {
@@ -202,17 +234,22 @@ export class LtBucket {
           for (const key of batch) failures.push({ key, code: Code, message: Message });
           continue;
         }
-        for (const error of errors) failures.push({ key: error.Key!, code: error.Code ?? 'Unknown', message: error.Message ?? '' });
+        const refused = new Set<string>();
+        for (const error of errors) {
+          refused.add(error.Key!);
+          failures.push({ key: error.Key!, code: error.Code ?? 'Unknown', message: error.Message ?? '' });
+        }
+        for (const key of batch) if (!refused.has(key)) onDeleted();
       } catch (err) {
         const translated = translateAwsError(err, { operation: 'DeleteObjects', bucket: this.bucket });
         if (translated !== err) throw translated;
         for (const key of batch) {
           const failure = await this.deleteAlone(key);
           if (failure !== undefined) failures.push(failure);
+          else onDeleted();
         }
       }
     }
-    return failures;
   }
 
   /**

@@ -173,6 +173,21 @@ interface PutPlan extends PutOptions {
 const RETRY = Symbol('retry');
 type Attempt<T> = T | typeof RETRY;
 
+/**
+ * A commit DynamoDB cancelled for load alone (`error`, the cancellation): {@link TieredStore}'s
+ * retry loop tries again, after a longer wait than for a lost CAS, and throws `error` once its
+ * attempts run out: the caller learns the table is throttled (retry later), not that other
+ * writers won.
+ */
+class ThrottledCommit extends Error {
+  constructor(readonly error: unknown) {
+    super('commit throttled');
+  }
+}
+
+/** The base of the backoff after a throttled commit, ms (a lost CAS waits from 10 ms). */
+const THROTTLED_BACKOFF_MS = 50;
+
 export class TieredStore {
   readonly config: TierlogConfig;
   readonly inlineThreshold: number;
@@ -473,6 +488,7 @@ export class TieredStore {
         ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
       });
       const fields = this.fields(bytes, options, change.changeId);
+      let throttled: unknown;
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
         const write = this.hv.tombstoneWrite(key, change.blob!, fields, expectedOf(current));
         const refused = await change.commit(write, current?.blob);
@@ -482,8 +498,11 @@ export class TieredStore {
           current = this.parse(refused.current);
           this.assertVersion(key, options.ifVersion, current);
         }
-        await sleepBackoff(attempt, 10);
+        throttled = refused.kind === 'busy' ? refused.throttled : undefined;
+        await sleepBackoff(attempt, throttled !== undefined ? THROTTLED_BACKOFF_MS : 10);
       }
+      // Throttled to the last: uploading the body again for another round would only add load.
+      if (throttled !== undefined) throw throttled;
       return RETRY;
     } finally {
       await this.close(change);
@@ -538,6 +557,7 @@ export class TieredStore {
       const refused = await change.commit(write(change.changeId, expectedOf(current)), current.blob);
       if (refused === undefined) return;
       if (refused.kind === 'conflict') this.assertVersion(key, ifVersion, this.parse(refused.current));
+      if (refused.kind === 'busy' && refused.throttled !== undefined) throw new ThrottledCommit(refused.throttled);
       return RETRY;
     } finally {
       await this.close(change);
@@ -602,11 +622,22 @@ export class TieredStore {
 
   /** Runs `attempt` until it does not ask for a retry (a lost CAS), with backoff. */
   private async retrying<T>(key: string, attempt: () => Promise<Attempt<T>>): Promise<T> {
+    let throttled: ThrottledCommit | undefined;
     for (let n = 0; n < this.maxAttempts; n++) {
-      const result = await attempt();
+      let result: Attempt<T>;
+      try {
+        result = await attempt();
+        throttled = undefined;
+      } catch (err) {
+        if (!(err instanceof ThrottledCommit)) throw err;
+        throttled = err;
+        result = RETRY;
+      }
       if (result !== RETRY) return result;
-      await sleepBackoff(n, 10);
+      await sleepBackoff(n, throttled !== undefined ? THROTTLED_BACKOFF_MS : 10);
     }
+    // Refused for load to the last: the caller retries later (the objects API answers 503).
+    if (throttled !== undefined) throw throttled.error;
     throw new ContentionError(key, this.maxAttempts);
   }
 

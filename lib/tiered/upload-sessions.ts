@@ -350,7 +350,10 @@ export class UploadSessions {
   private async commit(session: SessionItem, size: number, first: HvRecord | undefined): Promise<PutResult> {
     const { info, sessionId } = session;
     let current = first;
+    // The cancellation, when the last commit was refused for load alone.
+    let throttled: unknown;
     for (let attempt = 0; attempt < this.o.maxAttempts; attempt++) {
+      throttled = undefined;
       const now = this.o.clock();
       // An expired object is absent to ifVersion (its item is replaced like a live one, and its blob is `old`).
       const live = this.liveAt(current, now);
@@ -405,7 +408,8 @@ export class UploadSessions {
           continue;
         }
         case 'busy':
-          await new Promise((r) => setTimeout(r, Math.random() * Math.min(1_000, 10 * 2 ** attempt)));
+          throttled = outcome.throttled;
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(1_000, (throttled !== undefined ? 50 : 10) * 2 ** attempt)));
           current = await this.o.hv.read(info.key, { withBody: false });
           continue;
         case 'fenced': {
@@ -429,6 +433,8 @@ export class UploadSessions {
         }
       }
     }
+    // Refused for load to the last: nothing committed, the session stays open for a retry later.
+    if (throttled !== undefined) throw throttled;
     throw new ContentionError(info.key, this.o.maxAttempts);
   }
 

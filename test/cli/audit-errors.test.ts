@@ -100,6 +100,30 @@ describe('audit --delete under failures', () => {
     },
   );
 
+  test('DeleteObjects fails as a whole and a one-by-one delete then fails too: the deletes S3 confirmed are counted, the audit stops with its report (exit 1)', async () => {
+    const fx = await freshFixture();
+    const keys = await orphans(fx, 3);
+    const s3 = createS3Client();
+    closers.push(() => s3.destroy());
+    const answer = (name: string, status: number) => () =>
+      Object.assign(new Error(`injected: ${name}`), { name, $fault: 'server', $metadata: { httpStatusCode: status } });
+    new FaultInjector()
+      // Every attempt of the batch answered 500 (not applied): its keys are deleted one by one.
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: answer('InternalError', 500) })
+      // The first key's DeleteObject goes through; every attempt of the second is throttled.
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand', skip: 1, error: answer('SlowDown', 503) })
+      .attach(s3, 's3');
+    const { err, c } = await auditStop({ ...fx, s3 }, ahead, { ...DELETE_ORPHANS, json: true });
+    const left = await prefixKeys(fx);
+    expect(left, 'the first key was deleted').toEqual(keys.slice(1));
+    // Not the bare SlowDown: the audit had deleted a blob, and says so.
+    expect(err).toBeInstanceOf(AuditIncompleteError);
+    expect((err as AuditIncompleteError).report).toMatchObject({ deleted: 1 });
+    expect(reportError(err, c.io)).toBe(1);
+    expect(c.err()).toMatch(/^tierlog: audit stopped after 3 keys listed, 3 checked, 1 blobs deleted: injected: SlowDown/);
+    expect(JSON.parse(c.out())).toMatchObject({ delete: true, deleted: 1 });
+  });
+
   test.each([true, false])(
     'Ctrl-C during a delete round (--json %s): the round finishes, the next never starts, the report is printed, exit 130',
     async (json) => {

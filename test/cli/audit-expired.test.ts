@@ -12,6 +12,7 @@ import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { runAudit } from '../../lib/cli/audit.js';
 import type { CliContext } from '../../lib/cli/common.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
 import { makeWriter, randomBody } from '../tiered/harness.js';
 import { capture, cli, cliJson, HOUR } from './helpers.js';
@@ -86,6 +87,30 @@ describe('audit: blobs of expired objects', () => {
     // Nothing left to do.
     const again = await cliJson(s.fx, ['audit', '--older-than', '1h', '--delete'], { clock: ahead });
     expect(again.json).toMatchObject({ expired: [], orphans: [], deleted: 0 });
+  });
+
+  test("--delete: a removal whose answer is lost (the SDK's retry fails its condition: the item is gone) still deletes the blob", async () => {
+    const s = await scene();
+    const dynamodb = createDynamoDBClient();
+    // The first removal lands, its answer is lost; the SDK sends it again and the condition fails.
+    new FaultInjector()
+      .add({
+        kind: 'loseResponse',
+        times: 1,
+        match: (r) => r.command === 'DeleteItemCommand' && r.input.TableName === s.fx.config.objectsTable,
+      })
+      .attach(dynamodb, 'dynamodb');
+    try {
+      const report = await runAudit(ctxOf(s.fx, { dynamodb }), { olderThanMs: HOUR, delete: true });
+      // Not "kept on recheck": the item no longer points at the blob, which nothing else references.
+      expect(report).toMatchObject({ deleted: 2, keptOnRecheck: [], deleteFailures: [] });
+      expect(report.expiredRemoved, 'only the removals an answer confirmed').toBe(1);
+    } finally {
+      dynamodb.destroy();
+    }
+    const keys = (await scanAll(s.fx.dynamodb, s.fx.config.objectsTable)).map((i) => String(i.key)).sort();
+    expect(keys).toEqual(['exp/live', 'exp/pending', 'perm']);
+    expect(await allBlobs(s.fx)).toEqual([s.blobs.get('exp/pending'), s.blobs.get('exp/live'), s.blobs.get('perm')].sort());
   });
 
   test('an operator clock a year ahead (S3 says otherwise) takes no live object for an expired one', async () => {

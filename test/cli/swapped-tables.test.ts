@@ -9,6 +9,8 @@
  *    configuration error (exit 2) naming the table, not DynamoDB's bare ValidationException.
  */
 import { describe, expect, test } from 'vitest';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { emptyTable, type Fixture, prefixKeys } from '../support/local.js';
 import { newChangeId } from '../../lib/ids.js';
@@ -56,6 +58,39 @@ describe('one table named for the other', () => {
     });
     expect(run.code).toBe(2);
     expect(run.err).toMatch(new RegExp(`^tierlog: configuration: table "${empty}" does not have the key or index tierlog uses`));
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
+  });
+
+  test("an empty table of another kind as the change log, its index check refused for expired credentials: not taken for a role without the index's grant; nothing deleted", async () => {
+    const { fx, live, orphan } = await store();
+    const empty = await emptyTable(fx);
+    const dynamodb = createDynamoDBClient();
+    // The credentials expire between the scan and the index check: that says nothing about the table.
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'ScanCommand' && r.input.IndexName !== undefined,
+        error: () =>
+          Object.assign(new Error('The security token included in the request is expired'), {
+            name: 'ExpiredTokenException',
+            $fault: 'client',
+            $metadata: { httpStatusCode: 400 },
+          }),
+      })
+      .attach(dynamodb, 'dynamodb');
+    try {
+      const run = await cli(
+        { ...fx, dynamodb, config: { ...fx.config, changeLogTable: empty } },
+        ['audit', '--older-than', '90m', '--delete'],
+        {
+          clock: ahead,
+        },
+      );
+      expect(run.code).toBe(1);
+      expect(run.err).toMatch(/access denied: Scan .*ExpiredTokenException/);
+    } finally {
+      dynamodb.destroy();
+    }
     expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 

@@ -330,3 +330,32 @@ describe('sweep interrupted (Ctrl-C)', () => {
     await expectClean(fx, expect);
   });
 });
+
+describe("tierlog sweep when a shard's lease-index query fails", () => {
+  test('the report of what the other shards did is printed (--json), then the error; exit 1', async () => {
+    const fx = await freshFixture();
+    const { blobs } = await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const dynamodb = createDynamoDBClient();
+    open.push({ close: () => dynamodb.destroy() });
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) =>
+          r.command === 'QueryCommand' &&
+          r.input.IndexName !== undefined &&
+          (r.input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0',
+        error: () =>
+          Object.assign(new Error('injected: service unavailable'), {
+            name: 'InternalServerError',
+            $fault: 'server',
+            $metadata: { httpStatusCode: 500 },
+          }),
+      })
+      .attach(dynamodb, 'dynamodb');
+    const run = await cliJson({ ...fx, dynamodb }, ['sweep']);
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 1 });
+    expect(run.err).toMatch(/tierlog: InternalServerError: injected: service unavailable/);
+    expect(await prefixKeys(fx)).not.toContain(blobs[0]);
+  });
+});

@@ -397,6 +397,46 @@ describe('sweeper handler', () => {
     expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
   });
 
+  test("a shard's lease-index query throttled past the SDK's retries: the invocation fails, and the metrics of what the other shards did are published", async () => {
+    const fx = await freshFixture();
+    // Fenced by an earlier sweep, in shard 1: this invocation judges it and deletes its blob.
+    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const isShard0Query = (input: Record<string, unknown>) =>
+      input.IndexName !== undefined && (input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0';
+    // Every attempt of shard 0's query is throttled, as a hot index partition is: the SDK's
+    // retries run out and the query fails with ProvisionedThroughputExceededException.
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r) => r.command === 'QueryCommand' && isShard0Query(r.input),
+      error: () =>
+        Object.assign(new Error('injected: The level of configured provisioned throughput for the index was exceeded'), {
+          name: 'ProvisionedThroughputExceededException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+          $retryable: { throttling: true },
+        }),
+    });
+    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+    const s3 = createS3Client();
+    writers.push({ close: () => (dynamodb.destroy(), s3.destroy()) });
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
+    restores.push(restore);
+    const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3 } });
+
+    const { error, out } = await captureStdout(() => handler(scheduledEvent({ housekeeping: false }), lambdaContext('tierlog-sweeper')));
+    expect(injector.stats.injected.fail, "the SDK's retries were spent").toBeGreaterThan(1);
+    // The invocation fails with the query's own error, as before...
+    expect(error).toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+    // ... after shard 1 was swept in full ...
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+    expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
+    // ... and what that sweep did and found is published: the alarms on quarantined entries, stuck
+    // instances and the backlog's age see every sweep, not only those where every shard answered.
+    const values = Object.assign({}, ...emfDocuments(out));
+    expect(values).toMatchObject({ InstancesClaimed: 1, EntriesRecovered: 1, BlobsDeleted: 1, SweepErrors: 1 });
+    expect(values.OldestExpiredAge).toBeGreaterThan(0);
+  });
+
   test.each([
     ['TIERLOG_SWEEP_CONCURRENCY', '0'],
     ['TIERLOG_SHARDLESS_SCAN_SEGMENTS', '1000000'],

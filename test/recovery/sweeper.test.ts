@@ -8,11 +8,12 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
-import { createS3Client } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
+import { SweepIncompleteError } from '../../lib/recovery/sweeper.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   KiB,
@@ -799,5 +800,91 @@ describe('reads and deletes gathered across instances', () => {
     expect(await sweeperAt(fx, PAST_WINDOW_MS + 6 * MIN).sweep()).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
     await expectClean(fx, expect);
     expect((await rawState(fx)).instances).toEqual([]);
+  });
+});
+
+describe("a shard's lease-index query that fails after the SDK's retries", () => {
+  const throttled = () =>
+    Object.assign(new Error('injected: throughput exceeded'), {
+      name: 'ProvisionedThroughputExceededException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400 },
+      $retryable: { throttling: true },
+    });
+  const shardQuery = (shard: number) => (r: { command: string; input: Record<string, unknown> }) =>
+    r.command === 'QueryCommand' &&
+    r.input.IndexName !== undefined &&
+    (r.input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === String(shard);
+
+  test('the sweep rejects with SweepIncompleteError: its cause is the failure, its report what the other shards did', async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const injector = new FaultInjector().add({ kind: 'fail', match: shardQuery(0), error: throttled });
+    const s = makeSweeper(fx, 0, { injector });
+    let error: unknown;
+    try {
+      await s.sweeper.sweep({ housekeeping: false });
+    } catch (err) {
+      error = err;
+    } finally {
+      s.close();
+    }
+    expect(error).toBeInstanceOf(SweepIncompleteError);
+    const incomplete = error as SweepIncompleteError;
+    expect((incomplete.cause as Error).name).toBe('ProvisionedThroughputExceededException');
+    expect(incomplete.report).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 1 });
+    expect(incomplete.message).toMatch(/^sweep stopped after 0 instances retired, 1 claimed, 1 entries recovered, 1 blobs deleted: /);
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+    expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
+  });
+
+  test('a sweep that did and found nothing else rejects with the failure itself', async () => {
+    const fx = await freshFixture();
+    const injector = new FaultInjector().add({ kind: 'fail', match: shardQuery(0), error: throttled });
+    const s = makeSweeper(fx, 0, { injector });
+    try {
+      await expect(s.sweeper.sweep({ housekeeping: false })).rejects.toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+    } finally {
+      s.close();
+    }
+  });
+});
+
+describe('BatchGetItem leaving every key unprocessed, past its retries (a throttled objects table)', () => {
+  test('the sweep deletes nothing on a read it never got: the live blob of a committed entry stays, the entry is kept, the error counted', async () => {
+    const fx = await freshFixture();
+    // An overwrite that committed and died: its entry names the new blob (HV points at it) and the old one.
+    await deadWriterPut(fx, open, 'unprocessed/committed', steps(fx.config).commit, {
+      kind: 'crashAfter',
+      old: randomBody(40 * 1024),
+      writer: { log: { clock: () => Date.now() - 3 * HOUR } },
+    });
+    const live = (await rawState(fx)).references.get('unprocessed/committed');
+    expect(live, 'the commit landed: HV points at the blob').toBeDefined();
+    const dynamodb = createDynamoDBClient();
+    let batches = 0;
+    dynamodb.middlewareStack.add(
+      // biome-ignore lint/suspicious/noExplicitAny: a test middleware sees any command
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName !== 'BatchGetItemCommand') return next(args);
+        batches++;
+        return { output: { Responses: {}, UnprocessedKeys: args.input.RequestItems, $metadata: {} }, response: {} };
+      },
+      { step: 'initialize', name: 'testAllUnprocessed' },
+    );
+    try {
+      const { fence, judge } = await fenceThenSweep(fx, 0, {}, { dynamodb });
+      expect(fence).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, errors: 0 });
+      expect(batches, 'the first try and its 8 retries').toBe(9);
+      expect(judge).toMatchObject({ entriesRecovered: 0, blobsDeleted: 0 });
+      expect(judge.errors).toBeGreaterThan(0);
+    } finally {
+      dynamodb.destroy();
+    }
+    expect(await rawGetObject(fx, live!), 'the blob HV references').toBeDefined();
+    expect((await rawState(fx)).entries, 'the entry is kept for a later sweep').toBe(1);
+    // Once the table answers, a later sweep settles the entry: the old blob goes, the live one stays.
+    expect(await sweeperAt(fx, DEFAULT_MAX_UPLOAD_MS + HOUR).sweep()).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    expect(await rawGetObject(fx, live!)).toBeDefined();
   });
 });

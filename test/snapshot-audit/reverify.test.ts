@@ -171,4 +171,29 @@ describe('snapshot re-verification stopped after a delete', () => {
     expect(await exists(fx, keys[0]!)).toBe(false);
     expect(await exists(fx, keys[1]!)).toBe(true);
   });
+
+  test('a DeleteObjects that fails as a whole, then a one-by-one delete that fails: the delete S3 confirmed is counted, not lost with the error', async () => {
+    const fx = await freshFixture();
+    const keys = [blobKey(fx, 'a', OLD), blobKey(fx, 'b', OLD), blobKey(fx, 'c', OLD)].sort();
+    for (const key of keys) await putBlob(fx, key);
+    const s3 = createS3Client();
+    const answer = (name: string, status: number) => () =>
+      Object.assign(new Error(`injected: ${name}`), { name, $fault: 'server', $metadata: { httpStatusCode: status } });
+    new FaultInjector()
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: answer('InternalError', 500) })
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand', skip: 1, error: answer('SlowDown', 503) })
+      .attach(s3, 's3');
+    const stopped = await reverifyAndDelete(
+      keys.map((key) => ({ key, lastModified: OLD })),
+      { ...deleting(fx), s3 },
+    ).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    s3.destroy();
+    expect(await exists(fx, keys[0]!), 'the first key was deleted').toBe(false);
+    expect(stopped).toBeInstanceOf(ReverifyIncompleteError);
+    expect((stopped as ReverifyIncompleteError).message).toBe('re-verification stopped after 1 blobs deleted: injected: SlowDown');
+    expect((stopped as ReverifyIncompleteError).report).toMatchObject({ deleted: 1, deleteFailures: [] });
+  });
 });

@@ -19,7 +19,8 @@
  */
 import { TransactionCanceledException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { CommitOutcomeUnknownError } from '../../lib/errors.js';
+import { CommitOutcomeUnknownError, ContentionError } from '../../lib/errors.js';
+import { isThrottling } from '../../lib/aws/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
@@ -166,6 +167,32 @@ describe('an upload session complete cancelled', () => {
   });
 });
 
+describe('an upload session complete throttled on every attempt', () => {
+  test('it fails as throttled, not as contention: nothing committed, the session stays open and completes later', async () => {
+    const key = 'cancel/session/throttled-always';
+    const w0 = writer();
+    const body = randomBody(5 * MiB + 10);
+    const created = await w0.store.createUpload(key, { size: body.byteLength, partSize: 5 * MiB });
+    const parts = await uploadParts(w0.store, created.uploadId, body, 5 * MiB);
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: steps(fx.config).commit,
+      error: () => cancelled('ThrottlingError', 1),
+    });
+    const error = await writer(injector)
+      .store.completeUpload(created.uploadId, parts)
+      .catch((e: unknown) => e);
+    expect(injector.stats.injected.fail).toBeGreaterThan(1);
+    expect(error).not.toBeInstanceOf(ContentionError);
+    expect(isThrottling(error)).toBe(true);
+    expect(await rawValue(fx, key)).toBeUndefined();
+    // Once the table has capacity again, the client's retry completes the session.
+    const result = await writer().store.completeUpload(created.uploadId, parts);
+    expect(result).toMatchObject({ size: body.byteLength, created: true });
+    expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
+  });
+});
+
 describe('an objects item that would pass 400 KB (DynamoDB Local refuses it for real)', () => {
   test('a small body over a large one, on an item carrying 120 KB of attributes of its own: refused, the old value stays, nothing left', async () => {
     const key = 'cancel/item-too-large';
@@ -190,4 +217,41 @@ describe('an objects item that would pass 400 KB (DynamoDB Local refuses it for 
     expect(w.log.outstanding).toBe(0);
     expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
   });
+});
+
+describe('a commit throttled on every attempt (a table throttled for longer than the write retries)', () => {
+  const cases = paths.flatMap((p) =>
+    (['ThrottlingError', 'ProvisionedThroughputExceeded'] as const).map((code) => [p.name, code, p] as const),
+  );
+  test.each(cases)(
+    '%s, %s: the body goes up once, the write fails as throttled (retry later), not as lost to other writers; nothing left',
+    async (_n, code, path) => {
+      const key = `cancel/throttled-always/${path.name}/${code}`;
+      if (path.old !== undefined) await writer().store.put(key, path.old);
+      const uploads: string[] = [];
+      const injector = new FaultInjector().add({ kind: 'fail', match: steps(fx.config).commit, error: () => cancelled(code, 0) }).add({
+        kind: 'delay',
+        delayMs: 0,
+        match: (r) => r.command === 'PutObjectCommand' || r.command === 'CreateMultipartUploadCommand',
+        before: async (r) => void uploads.push(r.command),
+      });
+      const w = writer(injector);
+      let error: unknown;
+      try {
+        await path.op(w.store, key);
+      } catch (err) {
+        error = err;
+      }
+      expect(injector.stats.injected.fail, 'the commit was tried more than once').toBeGreaterThan(1);
+      expect(error).toBeDefined();
+      // Throttling is not contention: the objects API answers it 503 SlowDown (retry later), not 409.
+      expect(error).not.toBeInstanceOf(ContentionError);
+      expect(isThrottling(error), `${(error as Error).name} is recognised as throttling`).toBe(true);
+      // The body is not uploaded again for each round of commits: that only adds load.
+      expect(uploads.length, 'uploads of the body').toBeLessThanOrEqual(1);
+      expect(sameBytes(await rawValue(fx, key), path.old), 'the old value stays').toBe(true);
+      expect(w.log.outstanding).toBe(0);
+      expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
+    },
+  );
 });

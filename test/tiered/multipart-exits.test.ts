@@ -11,7 +11,7 @@
  * log and leaves nothing.
  */
 import { Readable } from 'node:stream';
-import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
 import { beforeAll, expect, test } from 'vitest';
 import { AccessDeniedError } from '../../lib/errors.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
@@ -153,5 +153,30 @@ test('a CompleteMultipartUpload answered 200 with an error in its body: the put 
   expect(answered, 'the complete was answered 200 with an error').toBeGreaterThan(0);
   expect((error as { name?: string }).name).toBe('InternalError');
   expect(await rawValue(fx, key)).toBeUndefined();
+  await expectKnownState(w);
+});
+
+test('known limit: a CreateMultipartUpload that landed, its answer lost (the SDK made a second upload): the put succeeds; the first upload, with no part, is left to the lifecycle rule', async () => {
+  const key = 'multipart/create-answer-lost';
+  const injector = new FaultInjector().add({ kind: 'loseResponse', times: 1, match: onCommand('CreateMultipartUpload') });
+  const w = writer(injector);
+  const put = await w.store.put(key, BODY);
+  expect(put).toMatchObject({ size: BODY.byteLength, stored: 'blob', created: true });
+  expect(injector.stats.injected.loseResponse).toBe(1);
+  expect(sameBytes(await rawValue(fx, key), BODY), 'the value is the new one').toBe(true);
+  expect(w.log.outstanding).toBe(0);
+  const now = await checkInvariants(fx);
+  expect(now.lost).toEqual([]);
+  expect(now.leaked).toEqual([]);
+  // The upload whose id was lost: under the committed blob's key, never given a part (lib-storage
+  // sends every part to the second one), so it holds no storage; no entry names it any more, so
+  // no sweep lists it: the bucket's AbortIncompleteMultipartUpload rule ends it.
+  const listed = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: `${fx.config.prefix}/` }));
+  expect((listed.Uploads ?? []).map((u) => u.Key)).toEqual(now.uploads);
+  expect(now.uploads).toHaveLength(1);
+  const stray = listed.Uploads![0]!;
+  const parts = await fx.s3.send(new ListPartsCommand({ Bucket: fx.config.bucket, Key: stray.Key, UploadId: stray.UploadId }));
+  expect(parts.Parts ?? [], 'it holds no part').toEqual([]);
+  await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: stray.Key, UploadId: stray.UploadId }));
   await expectKnownState(w);
 });

@@ -41,7 +41,7 @@ import { unrecognisedHvItem } from '../hv-shape.js';
 import { bindingRefusal, checkStoreBinding } from '../store-binding.js';
 import { HvTable } from '../../tiered/hv-table.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
-import { type DeleteFailure, LtBucket } from '../../tiered/lt-bucket.js';
+import { type DeleteFailure, DeleteManyIncompleteError, LtBucket } from '../../tiered/lt-bucket.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
 
 /** A candidate orphan, as the query proposed it. */
@@ -228,7 +228,16 @@ async function reverifyBatches(
     report.confirmed.push(...doomed);
     if (!options.delete || doomed.length === 0) continue;
     await options.beforeDelete?.(doomed);
-    const failures = await lt.deleteMany(doomed);
+    let failures: DeleteFailure[];
+    try {
+      failures = await lt.deleteMany(doomed);
+    } catch (err) {
+      // Stopped after S3 answered some of the deletes: those count (the error then says what was done).
+      if (!(err instanceof DeleteManyIncompleteError)) throw err;
+      report.deleteFailures.push(...err.failures);
+      report.deleted += err.deleted;
+      throw err.cause;
+    }
     report.deleteFailures.push(...failures);
     report.deleted += doomed.length - failures.length;
   }
