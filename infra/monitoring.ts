@@ -39,6 +39,18 @@ export interface TierlogMonitoringProps {
    */
   readonly quarantineRecheck?: Duration;
   /**
+   * Alarm when no sweep has published its metrics for this long: the schedules are disabled or
+   * deleted, every invocation is throttled or dropped (Lambda drops a sweep event after 5
+   * minutes), or every one fails before it publishes (a bad environment at init, a timeout: those
+   * raise the errors alarm as well). A sweep that finished publishes a `SweepDuration` data point,
+   * errors or not. At least 15 minutes (three five-minute periods) and at most one day; pass at
+   * least twice the sweep schedules' shortest interval (the {@link Tierlog} construct passes
+   * `sweeperSilenceOf(...)` of its schedules).
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly sweeperSilence?: Duration;
+  /**
    * Actions of every alarm (on ALARM and back to OK), e.g. an SNS topic.
    *
    * @default - none
@@ -54,6 +66,11 @@ export interface TierlogMonitoringProps {
 export interface TierlogAlarms extends ObjectsStreamAlarms {
   /** A sweep invocation failed (2 of the last 3 five-minute periods had errors). */
   readonly sweeperErrors: cloudwatch.Alarm;
+  /**
+   * No sweep finished (published its metrics) for `sweeperSilence`: the sweeper is not running.
+   * Missing data is breaching here: it is what this alarm is about.
+   */
+  readonly sweeperNotRunning: cloudwatch.Alarm;
   /** Scheduler could not deliver a sweep event: it is in the dead-letter queue. */
   readonly deadLetterQueueNotEmpty: cloudwatch.Alarm;
   /** The oldest expired instance a sweep found is older than the threshold. */
@@ -83,6 +100,26 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
 
 const PERIOD = Duration.minutes(5);
 
+/** Bounds of {@link TierlogMonitoringProps.sweeperSilence}: three periods, and the day an alarm can look back. */
+const MIN_SWEEPER_SILENCE = Duration.minutes(15);
+const MAX_SWEEPER_SILENCE = Duration.days(1);
+
+/**
+ * The `sweeperSilence` for sweeps on these schedules: three times the shortest `rate(...)`
+ * interval (two missed sweeps are not an incident), within 15 minutes and one day; one day when
+ * none is a rate (a cron or `at` expression: its interval is not read here).
+ */
+export function sweeperSilenceOf(expressions: readonly string[]): Duration {
+  const units: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+  const intervals = expressions.flatMap((e) => {
+    const m = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(e);
+    return m ? [Number(m[1]) * units[m[2]!]!] : [];
+  });
+  if (intervals.length === 0) return MAX_SWEEPER_SILENCE;
+  const ms = Math.min(Math.max(3 * Math.min(...intervals), MIN_SWEEPER_SILENCE.toMilliseconds()), MAX_SWEEPER_SILENCE.toMilliseconds());
+  return Duration.millis(ms);
+}
+
 /** Alarms and a dashboard for the sweeper. */
 export class TierlogMonitoring extends Construct {
   /** The alarms. */
@@ -95,11 +132,23 @@ export class TierlogMonitoring extends Construct {
     const fn = props.sweeperFunction;
     const threshold = props.oldestExpiredAgeThreshold ?? Duration.minutes(15);
     const recheckMs = props.quarantineRecheck?.toMilliseconds() ?? DEFAULT_QUARANTINE_RECHECK_MS;
+    const silence = props.sweeperSilence ?? MIN_SWEEPER_SILENCE;
+    if (
+      !silence.isUnresolved() &&
+      (silence.toMilliseconds() < MIN_SWEEPER_SILENCE.toMilliseconds() || silence.toMilliseconds() > MAX_SWEEPER_SILENCE.toMilliseconds())
+    ) {
+      throw new Error(
+        `sweeperSilence must be between ${MIN_SWEEPER_SILENCE.toHumanString()} and ${MAX_SWEEPER_SILENCE.toHumanString()}, got ${silence.toHumanString()}`,
+      );
+    }
+    const silencePeriods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
 
     const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)');
     const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined');
     const stuck = sweepMetric(SWEEP_METRICS.stuckInstances, cloudwatch.Stats.SUM, 'stuck instances');
     const uploadErrors = sweepMetric(SWEEP_METRICS.abandonedUploadErrors, cloudwatch.Stats.SUM, 'abandoned upload errors');
+    // Every sweep that finishes publishes one SweepDuration data point: their count is the heartbeat.
+    const sweeps = sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.SAMPLE_COUNT, 'sweeps');
     const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
       period: PERIOD,
       statistic: cloudwatch.Stats.MAXIMUM,
@@ -114,6 +163,16 @@ export class TierlogMonitoring extends Construct {
         evaluationPeriods: 3,
         datapointsToAlarm: 2,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      sweeperNotRunning: new cloudwatch.Alarm(this, 'SweeperNotRunning', {
+        alarmDescription: `tierlog: no sweep finished for ${silence.toHumanString()}: the sweeper is not running (schedules disabled or deleted, invocations throttled or dropped, or failing before they publish; see its Invocations, Throttles and Errors, and its log group)`,
+        metric: sweeps,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: silencePeriods,
+        datapointsToAlarm: silencePeriods,
+        // No data is no sweep: the case this alarm is for.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       }),
       deadLetterQueueNotEmpty: new cloudwatch.Alarm(this, 'DeadLetterQueueNotEmpty', {
         alarmDescription: 'tierlog: EventBridge Scheduler could not invoke the sweeper; events are in the dead-letter queue',
