@@ -8,7 +8,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_QUARANTINE_RECHECK_MS } from '../lib/constants.js';
+import { DEFAULT_QUARANTINE_RECHECK_MS, DEFAULT_RETRY_FAILED_MS } from '../lib/constants.js';
 import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
 import { addAlarmActions } from './failure-handling.js';
 import type { ObjectsStreamAlarms, ObjectsStreamCleanup } from './objects-stream.js';
@@ -51,6 +51,15 @@ export interface TierlogMonitoringProps {
    */
   readonly sweeperSilence?: Duration;
   /**
+   * How long the sweeper waits before it retries an entry whose blob deletes failed (its
+   * `retryFailedMs`, the construct's `sweeperTuning.retryFailed`): the failing-deletes alarm's
+   * period is that and 2 minutes (a sweep's lag), rounded up to 5 minutes, so that deletes that
+   * fail at every retry breach every period.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly retryFailed?: Duration;
+  /**
    * Actions of every alarm (on ALARM and back to OK), e.g. an SNS topic.
    *
    * @default - none
@@ -81,6 +90,14 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * it stays up until they are dealt with.
    */
   readonly entriesQuarantined: cloudwatch.Alarm;
+  /**
+   * Blob deletes fail at every retry, for three periods in a row (`EntriesFailed` in each): a
+   * missing `s3:DeleteObject` right, a bucket or key policy that refuses it, an object lock. Those
+   * entries are kept and retried, not counted as sweep errors, and their blobs stay (the change
+   * log names them, so the audit keeps them too): without this alarm, garbage would pile up
+   * unseen. A failure that a retry clears does not breach three periods.
+   */
+  readonly entriesFailing: cloudwatch.Alarm;
   /**
    * A sweep found stuck instances: a live lease further ahead than any writer can take (a writer
    * clock that runs ahead; the sweeper claims them) or an item without a `shard` (never found by
@@ -141,6 +158,10 @@ export class TierlogMonitoring extends Construct {
         `sweeperSilence must be between ${MIN_SWEEPER_SILENCE.toHumanString()} and ${MAX_SWEEPER_SILENCE.toHumanString()}, got ${silence.toHumanString()}`,
       );
     }
+    // Deletes failing at each retry show up in every period of this length (a retry comes due,
+    // then the next sweep, up to a minute later, and its own run time, takes it).
+    const retryMs = props.retryFailed?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
+    const failingPeriod = Duration.minutes(5 * Math.ceil((retryMs + 120_000) / PERIOD.toMilliseconds()));
     const silencePeriods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
 
     const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)');
@@ -199,6 +220,15 @@ export class TierlogMonitoring extends Construct {
         // Any data point in a window longer than the recheck interval (plus a sweep period).
         evaluationPeriods: Math.ceil(recheckMs / PERIOD.toMilliseconds()) + 3,
         datapointsToAlarm: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      entriesFailing: new cloudwatch.Alarm(this, 'EntriesFailing', {
+        alarmDescription: `tierlog: the sweeper's blob deletes fail at every retry (EntriesFailed in 3 periods of ${failingPeriod.toHumanString()} in a row): see "blob deletes failed" in its logs; check s3:DeleteObject on the blob bucket (role, bucket policy, object lock). The entries are kept and their blobs stay`,
+        metric: sweepMetric(SWEEP_METRICS.entriesFailed, cloudwatch.Stats.SUM, 'entries failed').with({ period: failingPeriod }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       stuckInstances: new cloudwatch.Alarm(this, 'StuckInstances', {

@@ -393,6 +393,7 @@ export class Tierlog extends Construct {
       objectsStream: this.objectsStream,
       ...(props.oldestExpiredAgeThreshold ? { oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold } : {}),
       ...(props.sweeperTuning?.quarantineRecheck ? { quarantineRecheck: props.sweeperTuning.quarantineRecheck } : {}),
+      ...(props.sweeperTuning?.retryFailed ? { retryFailed: props.sweeperTuning.retryFailed } : {}),
       sweeperSilence: sweeperSilenceOf(
         [...this.sweeper.schedules, ...this.sweeper.housekeepingSchedules]
           .map((s) => s.node.defaultChild as scheduler.CfnSchedule)

@@ -22,9 +22,33 @@ const sweeperMetric = (metricName: string, stat: string) => [
 ];
 
 describe('alarms', () => {
-  it('are the seven sweeper alarms and the three of the objects stream', () => {
-    expect(Object.keys(alarms)).toHaveLength(10);
+  it('are the eight sweeper alarms and the three of the objects stream', () => {
+    expect(Object.keys(alarms)).toHaveLength(11);
   });
+
+  it('blob deletes failing at every retry: EntriesFailed in 3 five-minute periods in a row (the default 1-minute retry)', () => {
+    expect(alarm('entriesFailing')).toMatchObject({
+      Metrics: sweeperMetric(SWEEP_METRICS.entriesFailed, 'Sum'),
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(alarm('entriesFailing')['AlarmDescription']).toContain('s3:DeleteObject');
+  });
+
+  it.each([
+    { what: '5 minutes', retry: Duration.minutes(5), period: 600 },
+    { what: '1 hour', retry: Duration.hours(1), period: 3900 },
+  ])(
+    'blob deletes failing: the period follows sweeperTuning.retryFailed ($what: each retry lands in every period)',
+    ({ retry, period }) => {
+      const { stack: s, template: t } = tierlogTemplate({ sweeperTuning: { retryFailed: retry } });
+      const a = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.entriesFailing)]!;
+      expect((a.Properties!['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period).toBe(period);
+    },
+  );
 
   it('sweeper not running: no sweep finished (no SweepDuration data point) in three five-minute periods; missing data breaches', () => {
     expect(alarm('sweeperNotRunning')).toMatchObject({
