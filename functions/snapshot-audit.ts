@@ -6,9 +6,11 @@
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
  *    confirms proposed losses live; the batch fails when deletes failed or were refused (a
- *    change-log item that cannot be read). Metrics `SnapshotOrphansDeleted`, `SnapshotOrphansKept`,
- *    `SnapshotLostBlobs` (alarmed); the plan's `SnapshotInventoryAge` (seconds, alarmed past
- *    three days: the daily inventory stopped arriving).
+ *    change-log item that cannot be read). Metrics `SnapshotOrphansConfirmed`,
+ *    `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotLostBlobs` (alarmed; published
+ *    before the re-verification, so a batch that fails there still reports its lost blobs); the
+ *    plan's `SnapshotInventoryAge` (seconds, alarmed past three days: the daily inventory stopped
+ *    arriving).
  */
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -19,7 +21,13 @@ import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { dtTime, INVENTORY_STALE_SECONDS, newestDt, planAthenaRun } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { SNAPSHOT_AUDIT_ENV, snapshotAuditSettingsFromEnv } from '../lib/recovery/snapshot-audit/function-env.js';
 import { snapshotHvAttributesOf } from '../lib/recovery/snapshot-audit/query.js';
-import { confirmLost, deletesRefused, reverifyAndDelete } from '../lib/recovery/snapshot-audit/reverify.js';
+import {
+  confirmLost,
+  deletesRefused,
+  ReverifyIncompleteError,
+  type ReverifyReport,
+  reverifyAndDelete,
+} from '../lib/recovery/snapshot-audit/reverify.js';
 
 const SERVICE = 'tierlog-snapshot-audit';
 const logger = new Logger({ serviceName: SERVICE });
@@ -101,19 +109,32 @@ async function batch(items: Row[]) {
     lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key! })),
     { config, dynamodb, s3 },
   );
-  const report = await reverifyAndDelete(
-    orphans.map((r) => {
-      const lm = Date.parse(`${(r.last_modified ?? '').replace(' ', 'T')}Z`);
-      return { key: r.blob_key!, ...(Number.isFinite(lm) ? { lastModified: lm } : {}) };
-    }),
-    { config, dynamodb, s3, now: Date.now(), olderThanMs, delete: deleteConfirmed },
-  );
-  metrics.addMetric('SnapshotOrphansConfirmed', MetricUnit.Count, report.confirmed.length);
-  metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, report.deleted);
-  metrics.addMetric('SnapshotOrphansKept', MetricUnit.Count, report.kept.length);
+  // Published and logged at once: an error in the re-verification below fails the batch, and
+  // must not take with it the one figure that says invariant 1 is broken (LostBlobs alarm).
   metrics.addMetric('SnapshotLostBlobs', MetricUnit.Count, confirmed.length);
   metrics.publishStoredMetrics();
   if (confirmed.length > 0) logger.error('lost blobs: HV points at blobs the bucket lacks', { lost: confirmed });
+  let report: ReverifyReport;
+  try {
+    report = await reverifyAndDelete(
+      orphans.map((r) => {
+        const lm = Date.parse(`${(r.last_modified ?? '').replace(' ', 'T')}Z`);
+        return { key: r.blob_key!, ...(Number.isFinite(lm) ? { lastModified: lm } : {}) };
+      }),
+      { config, dynamodb, s3, now: Date.now(), olderThanMs, delete: deleteConfirmed },
+    );
+  } catch (err) {
+    // Stopped after deleting: what it deleted is counted all the same.
+    if (err instanceof ReverifyIncompleteError) {
+      metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, err.report.deleted);
+      metrics.publishStoredMetrics();
+    }
+    throw err;
+  }
+  metrics.addMetric('SnapshotOrphansConfirmed', MetricUnit.Count, report.confirmed.length);
+  metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, report.deleted);
+  metrics.addMetric('SnapshotOrphansKept', MetricUnit.Count, report.kept.length);
+  metrics.publishStoredMetrics();
   if (report.kept.length > 0) logger.info('kept at the re-verification', { kept: report.kept });
   if (report.deleteFailures.length > 0)
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);

@@ -422,8 +422,11 @@ export class AuditAtScale extends Construct {
       description: 'tierlog audit from snapshots',
     });
 
+    // Step Functions publishes each of the three only when it counts one: an hour with a failed
+    // run and no timed-out one has no `t`, and CloudWatch answers no data for `f + t + a` there
+    // (the alarm would never fire). Each gap counts as 0.
     const failedRuns = new cloudwatch.MathExpression({
-      expression: 'f + t + a',
+      expression: 'FILL(f, 0) + FILL(t, 0) + FILL(a, 0)',
       usingMetrics: { f: this.stateMachine.metricFailed(), t: this.stateMachine.metricTimedOut(), a: this.stateMachine.metricAborted() },
       period: Duration.hours(1),
     });

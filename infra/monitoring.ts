@@ -8,7 +8,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_QUARANTINE_RECHECK_MS } from '../lib/constants.js';
+import { DEFAULT_QUARANTINE_RECHECK_MS, DEFAULT_RETRY_FAILED_MS } from '../lib/constants.js';
 import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
 import { addAlarmActions } from './failure-handling.js';
 import type { ObjectsStreamAlarms, ObjectsStreamCleanup } from './objects-stream.js';
@@ -39,6 +39,27 @@ export interface TierlogMonitoringProps {
    */
   readonly quarantineRecheck?: Duration;
   /**
+   * Alarm when no sweep has published its metrics for this long: the schedules are disabled or
+   * deleted, every invocation is throttled or dropped (Lambda drops a sweep event after 5
+   * minutes), or every one fails before it publishes (a bad environment at init, a timeout: those
+   * raise the errors alarm as well). A sweep that finished publishes a `SweepDuration` data point,
+   * errors or not. At least 15 minutes (three five-minute periods) and at most one day; pass at
+   * least twice the sweep schedules' shortest interval (the {@link Tierlog} construct passes
+   * `sweeperSilenceOf(...)` of its schedules).
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly sweeperSilence?: Duration;
+  /**
+   * How long the sweeper waits before it retries an entry whose blob deletes failed (its
+   * `retryFailedMs`, the construct's `sweeperTuning.retryFailed`): the failing-deletes alarm's
+   * period is that and 2 minutes (a sweep's lag), rounded up to 5 minutes, so that deletes that
+   * fail at every retry breach every period.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly retryFailed?: Duration;
+  /**
    * Actions of every alarm (on ALARM and back to OK), e.g. an SNS topic.
    *
    * @default - none
@@ -54,6 +75,11 @@ export interface TierlogMonitoringProps {
 export interface TierlogAlarms extends ObjectsStreamAlarms {
   /** A sweep invocation failed (2 of the last 3 five-minute periods had errors). */
   readonly sweeperErrors: cloudwatch.Alarm;
+  /**
+   * No sweep finished (published its metrics) for `sweeperSilence`: the sweeper is not running.
+   * Missing data is breaching here: it is what this alarm is about.
+   */
+  readonly sweeperNotRunning: cloudwatch.Alarm;
   /** Scheduler could not deliver a sweep event: it is in the dead-letter queue. */
   readonly deadLetterQueueNotEmpty: cloudwatch.Alarm;
   /** The oldest expired instance a sweep found is older than the threshold. */
@@ -64,6 +90,14 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * it stays up until they are dealt with.
    */
   readonly entriesQuarantined: cloudwatch.Alarm;
+  /**
+   * Blob deletes fail at every retry, for three periods in a row (`EntriesFailed` in each): a
+   * missing `s3:DeleteObject` right, a bucket or key policy that refuses it, an object lock. Those
+   * entries are kept and retried, not counted as sweep errors, and their blobs stay (the change
+   * log names them, so the audit keeps them too): without this alarm, garbage would pile up
+   * unseen. A failure that a retry clears does not breach three periods.
+   */
+  readonly entriesFailing: cloudwatch.Alarm;
   /**
    * A sweep found stuck instances: a live lease further ahead than any writer can take (a writer
    * clock that runs ahead; the sweeper claims them) or an item without a `shard` (never found by
@@ -83,6 +117,26 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
 
 const PERIOD = Duration.minutes(5);
 
+/** Bounds of {@link TierlogMonitoringProps.sweeperSilence}: three periods, and the day an alarm can look back. */
+const MIN_SWEEPER_SILENCE = Duration.minutes(15);
+const MAX_SWEEPER_SILENCE = Duration.days(1);
+
+/**
+ * The `sweeperSilence` for sweeps on these schedules: three times the shortest `rate(...)`
+ * interval (two missed sweeps are not an incident), within 15 minutes and one day; one day when
+ * none is a rate (a cron or `at` expression: its interval is not read here).
+ */
+export function sweeperSilenceOf(expressions: readonly string[]): Duration {
+  const units: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+  const intervals = expressions.flatMap((e) => {
+    const m = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(e);
+    return m ? [Number(m[1]) * units[m[2]!]!] : [];
+  });
+  if (intervals.length === 0) return MAX_SWEEPER_SILENCE;
+  const ms = Math.min(Math.max(3 * Math.min(...intervals), MIN_SWEEPER_SILENCE.toMilliseconds()), MAX_SWEEPER_SILENCE.toMilliseconds());
+  return Duration.millis(ms);
+}
+
 /** Alarms and a dashboard for the sweeper. */
 export class TierlogMonitoring extends Construct {
   /** The alarms. */
@@ -95,11 +149,27 @@ export class TierlogMonitoring extends Construct {
     const fn = props.sweeperFunction;
     const threshold = props.oldestExpiredAgeThreshold ?? Duration.minutes(15);
     const recheckMs = props.quarantineRecheck?.toMilliseconds() ?? DEFAULT_QUARANTINE_RECHECK_MS;
+    const silence = props.sweeperSilence ?? MIN_SWEEPER_SILENCE;
+    if (
+      !silence.isUnresolved() &&
+      (silence.toMilliseconds() < MIN_SWEEPER_SILENCE.toMilliseconds() || silence.toMilliseconds() > MAX_SWEEPER_SILENCE.toMilliseconds())
+    ) {
+      throw new Error(
+        `sweeperSilence must be between ${MIN_SWEEPER_SILENCE.toHumanString()} and ${MAX_SWEEPER_SILENCE.toHumanString()}, got ${silence.toHumanString()}`,
+      );
+    }
+    // Deletes failing at each retry show up in every period of this length (a retry comes due,
+    // then the next sweep, up to a minute later, and its own run time, takes it).
+    const retryMs = props.retryFailed?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
+    const failingPeriod = Duration.minutes(5 * Math.ceil((retryMs + 120_000) / PERIOD.toMilliseconds()));
+    const silencePeriods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
 
     const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)');
     const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined');
     const stuck = sweepMetric(SWEEP_METRICS.stuckInstances, cloudwatch.Stats.SUM, 'stuck instances');
     const uploadErrors = sweepMetric(SWEEP_METRICS.abandonedUploadErrors, cloudwatch.Stats.SUM, 'abandoned upload errors');
+    // Every sweep that finishes publishes one SweepDuration data point: their count is the heartbeat.
+    const sweeps = sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.SAMPLE_COUNT, 'sweeps');
     const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
       period: PERIOD,
       statistic: cloudwatch.Stats.MAXIMUM,
@@ -114,6 +184,16 @@ export class TierlogMonitoring extends Construct {
         evaluationPeriods: 3,
         datapointsToAlarm: 2,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      sweeperNotRunning: new cloudwatch.Alarm(this, 'SweeperNotRunning', {
+        alarmDescription: `tierlog: no sweep finished for ${silence.toHumanString()}: the sweeper is not running (schedules disabled or deleted, invocations throttled or dropped, or failing before they publish; see its Invocations, Throttles and Errors, and its log group)`,
+        metric: sweeps,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: silencePeriods,
+        datapointsToAlarm: silencePeriods,
+        // No data is no sweep: the case this alarm is for.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       }),
       deadLetterQueueNotEmpty: new cloudwatch.Alarm(this, 'DeadLetterQueueNotEmpty', {
         alarmDescription: 'tierlog: EventBridge Scheduler could not invoke the sweeper; events are in the dead-letter queue',
@@ -140,6 +220,15 @@ export class TierlogMonitoring extends Construct {
         // Any data point in a window longer than the recheck interval (plus a sweep period).
         evaluationPeriods: Math.ceil(recheckMs / PERIOD.toMilliseconds()) + 3,
         datapointsToAlarm: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      entriesFailing: new cloudwatch.Alarm(this, 'EntriesFailing', {
+        alarmDescription: `tierlog: the sweeper's blob deletes fail at every retry (EntriesFailed in 3 periods of ${failingPeriod.toHumanString()} in a row): see "blob deletes failed" in its logs; check s3:DeleteObject on the blob bucket (role, bucket policy, object lock). The entries are kept and their blobs stay`,
+        metric: sweepMetric(SWEEP_METRICS.entriesFailed, cloudwatch.Stats.SUM, 'entries failed').with({ period: failingPeriod }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       stuckInstances: new cloudwatch.Alarm(this, 'StuckInstances', {

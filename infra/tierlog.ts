@@ -20,7 +20,7 @@ import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.
 import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
 import { AuditAtScale, type AuditAtScaleOptions } from './audit-at-scale.js';
 import { BlobBucket } from './bucket.js';
-import { TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
+import { sweeperSilenceOf, TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
@@ -393,6 +393,12 @@ export class Tierlog extends Construct {
       objectsStream: this.objectsStream,
       ...(props.oldestExpiredAgeThreshold ? { oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold } : {}),
       ...(props.sweeperTuning?.quarantineRecheck ? { quarantineRecheck: props.sweeperTuning.quarantineRecheck } : {}),
+      ...(props.sweeperTuning?.retryFailed ? { retryFailed: props.sweeperTuning.retryFailed } : {}),
+      sweeperSilence: sweeperSilenceOf(
+        [...this.sweeper.schedules, ...this.sweeper.housekeepingSchedules]
+          .map((s) => s.node.defaultChild as scheduler.CfnSchedule)
+          .map((c) => c.scheduleExpression),
+      ),
       ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
     });
     this.alarms = monitoring.alarms;

@@ -11,7 +11,7 @@ import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { type Fixture, freshFixture, listKeys, testConfig } from '../support/local.js';
-import { blobKey, putBlob, putRawInstance } from '../cli/helpers.js';
+import { blobKey, putBlob, putRawInstance, putTombstone } from '../cli/helpers.js';
 import { captureStdout, loadHandler } from './lambda.js';
 
 const HOUR = 3_600_000;
@@ -99,6 +99,43 @@ describe('snapshot-audit function batches', () => {
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: lastModified }] }));
     expect((run.error as Error).message).toMatch(/deletes refused/);
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
+  });
+});
+
+describe('snapshot-audit function batches: metrics on the error path', () => {
+  it('a confirmed lost blob is published (SnapshotLostBlobs) even when the re-verification then fails the batch', async () => {
+    const live = await freshFixture();
+    // HV points at a blob the bucket lacks: lost.
+    const lostKey = blobKey(live, 'lost-obj', Date.now() - 3 * HOUR);
+    await putTombstone(live, 'lost-obj', lostKey);
+    const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    // The re-verification reads the change log first: a table that is not there fails it.
+    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
+      ...settings,
+      TIERLOG_CHANGELOG_TABLE: `${live.config.changeLogTable}-missing`,
+      TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(HOUR),
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    });
+    restores.push(restore);
+    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
+    const lastModified = new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
+    const run = await captureStdout(() =>
+      handler({
+        Items: [
+          { kind: 'lost', blob_key: lostKey, object_key: 'lost-obj' },
+          { kind: 'orphan', blob_key: orphan, last_modified: lastModified },
+        ],
+      }),
+    );
+    expect(run.error).toBeDefined();
+    const lostFigures = run.out
+      .split('\n')
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((doc) => 'SnapshotLostBlobs' in doc)
+      .map((doc) => [doc.service, doc.SnapshotLostBlobs]);
+    expect(lostFigures).toEqual([['tierlog-snapshot-audit', 1]]);
   });
 });
 

@@ -208,7 +208,7 @@ describe('auditAtScale', () => {
         ComparisonOperator: 'GreaterThanThreshold',
       });
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Metrics: Match.arrayWith([Match.objectLike({ Expression: 'f + t + a' })]),
+        Metrics: Match.arrayWith([Match.objectLike({ Expression: 'FILL(f, 0) + FILL(t, 0) + FILL(a, 0)' })]),
       });
     });
 

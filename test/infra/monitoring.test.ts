@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import { sweeperSilenceOf } from '../../infra/monitoring.js';
 import { SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
 import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate } from './helpers.js';
 
@@ -20,8 +22,65 @@ const sweeperMetric = (metricName: string, stat: string) => [
 ];
 
 describe('alarms', () => {
-  it('are the six sweeper alarms and the three of the objects stream', () => {
-    expect(Object.keys(alarms)).toHaveLength(9);
+  it('are the eight sweeper alarms and the three of the objects stream', () => {
+    expect(Object.keys(alarms)).toHaveLength(11);
+  });
+
+  it('blob deletes failing at every retry: EntriesFailed in 3 five-minute periods in a row (the default 1-minute retry)', () => {
+    expect(alarm('entriesFailing')).toMatchObject({
+      Metrics: sweeperMetric(SWEEP_METRICS.entriesFailed, 'Sum'),
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(alarm('entriesFailing')['AlarmDescription']).toContain('s3:DeleteObject');
+  });
+
+  it.each([
+    { what: '5 minutes', retry: Duration.minutes(5), period: 600 },
+    { what: '1 hour', retry: Duration.hours(1), period: 3900 },
+  ])(
+    'blob deletes failing: the period follows sweeperTuning.retryFailed ($what: each retry lands in every period)',
+    ({ retry, period }) => {
+      const { stack: s, template: t } = tierlogTemplate({ sweeperTuning: { retryFailed: retry } });
+      const a = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.entriesFailing)]!;
+      expect((a.Properties!['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period).toBe(period);
+    },
+  );
+
+  it('sweeper not running: no sweep finished (no SweepDuration data point) in three five-minute periods; missing data breaches', () => {
+    expect(alarm('sweeperNotRunning')).toMatchObject({
+      Metrics: sweeperMetric(SWEEP_METRICS.sweepDuration, 'SampleCount'),
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it.each([
+    { what: 'a sweep every 20 minutes (housekeeping every 10)', sweep: 'rate(20 minutes)', housekeeping: undefined, periods: 6 },
+    { what: 'both hourly', sweep: 'rate(1 hour)', housekeeping: 'rate(1 hour)', periods: 36 },
+    { what: 'both cron', sweep: 'cron(0 * * * ? *)', housekeeping: 'cron(30 * * * ? *)', periods: 288 },
+  ])(
+    'sweeper not running: its window follows the schedules ($what: three of the shortest interval, at most a day)',
+    ({ sweep, housekeeping, periods }) => {
+      const { stack: s, template: t } = tierlogTemplate({
+        sweepSchedule: scheduler.ScheduleExpression.expression(sweep),
+        ...(housekeeping ? { sweepHousekeepingSchedule: scheduler.ScheduleExpression.expression(housekeeping) } : {}),
+      });
+      const a = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.sweeperNotRunning)]!;
+      expect(a.Properties).toMatchObject({ EvaluationPeriods: periods, DatapointsToAlarm: periods });
+    },
+  );
+
+  it('sweeperSilenceOf reads rate expressions only', () => {
+    expect(sweeperSilenceOf(['rate(1 minute)', 'rate(10 minutes)']).toMinutes()).toBe(15);
+    expect(sweeperSilenceOf(['rate(2 days)']).toHours()).toBe(24);
+    expect(sweeperSilenceOf(['at(2030-01-01T00:00:00)']).toHours()).toBe(24);
   });
 
   it('sweeper errors: Lambda Errors of the sweeper in 2 of 3 five-minute periods', () => {

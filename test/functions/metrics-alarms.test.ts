@@ -1,0 +1,229 @@
+/**
+ * Alarms and dashboard widgets against the metrics the functions really print. An alarm on a
+ * metric that is never emitted under its exact namespace, name and dimension set (Powertools adds
+ * `service`) stays OK forever; a typo, a renamed constant or a dimension added on one side would
+ * pass every test of either side alone. Here the functions run against the local stack (the
+ * sweeper on an empty change log, the stream function on one removal, the snapshot audit's plan
+ * and an empty batch), their EMF output is parsed, and every `Tierlog` metric of every alarm and
+ * of the dashboard in the synthesized template must be one of them (namespace, name, exact
+ * dimensions, and the unit when the alarm sets one).
+ *
+ * It also checks two alarm semantics a template test of one alarm does not: a metric-math alarm
+ * adds sparse metrics only after filling their gaps (CloudWatch answers no data for `f + t + a`
+ * at a period where one of them has none, and Step Functions publishes a failure count only when
+ * there is one), and something notices a sweeper that stopped running at all.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
+import { createS3Client } from '../../lib/aws/clients.js';
+import { METRICS_NAMESPACE } from '../../lib/recovery/metric-sink.js';
+import { freshFixture } from '../support/local.js';
+import { cleanOutdirs, resourcesOf, tierlogTemplate } from '../infra/helpers.js';
+import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
+
+afterAll(cleanOutdirs);
+const restores: Array<() => void> = [];
+afterEach(() => {
+  for (const r of restores.splice(0)) r();
+});
+
+interface EmittedMetric {
+  namespace: string;
+  name: string;
+  unit: string;
+  dimensions: Record<string, string>;
+}
+
+/** The metrics of every EMF document in `out` (one per line). */
+function emfMetrics(out: string): EmittedMetric[] {
+  const metrics: EmittedMetric[] = [];
+  for (const line of out.split('\n')) {
+    if (!line.includes('"_aws"')) continue;
+    const doc = JSON.parse(line) as Record<string, unknown> & {
+      _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> };
+    };
+    for (const directive of doc._aws.CloudWatchMetrics) {
+      for (const set of directive.Dimensions) {
+        const dimensions = Object.fromEntries(set.map((d) => [d, String(doc[d])]));
+        for (const m of directive.Metrics) metrics.push({ namespace: directive.Namespace, name: m.Name, unit: m.Unit, dimensions });
+      }
+    }
+  }
+  return metrics;
+}
+
+const keyOf = (namespace: string, name: string, dimensions: Record<string, string>) =>
+  `${namespace} ${name} ${JSON.stringify(Object.entries(dimensions).sort(([a], [b]) => a.localeCompare(b)))}`;
+
+/** What the four functions print, run once each against the local stack. */
+async function emittedByTheFunctions(): Promise<EmittedMetric[]> {
+  const fx = await freshFixture();
+  const quiet = { POWERTOOLS_LOG_LEVEL: 'CRITICAL' };
+  const out: string[] = [];
+
+  const sweeper = await loadHandler(fx, () => import('../../functions/sweeper.js'), quiet);
+  restores.push(sweeper.restore);
+  const swept = await captureStdout(() => sweeper.mod.handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+  expect(swept.error).toBeUndefined();
+  out.push(swept.out);
+
+  const stream = await loadHandler(fx, () => import('../../functions/objects-stream.js'), quiet);
+  restores.push(stream.restore);
+  const removal = {
+    Records: [
+      {
+        eventID: '1',
+        eventName: 'REMOVE',
+        eventSource: 'aws:dynamodb',
+        eventVersion: '1.1',
+        awsRegion: 'eu-west-1',
+        dynamodb: {
+          Keys: { key: { S: 'a' } },
+          OldImage: { key: { S: 'a' }, body: { B: 'AA==' } },
+          SequenceNumber: '1',
+          StreamViewType: 'OLD_IMAGE',
+        },
+      },
+    ],
+  } as unknown as DynamoDBStreamEvent;
+  const streamed = await captureStdout(() => stream.mod.handler(removal, lambdaContext('tierlog-objects-stream') as Context));
+  expect(streamed.error).toBeUndefined();
+  out.push(streamed.out);
+
+  const s3 = createS3Client();
+  try {
+    const dt = new Date(Date.now() - 3_600_000).toISOString().slice(0, 16).replace(/[T:]/g, '-');
+    await s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: `inventory/hive/dt=${dt}/symlink.txt`, Body: '' }));
+  } finally {
+    s3.destroy();
+  }
+  const audit = await loadHandler(fx, () => import('../../functions/snapshot-audit.js'), {
+    ...quiet,
+    TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(24 * 3_600_000),
+    TIERLOG_SNAPSHOT_DELETE: 'false',
+    TIERLOG_SNAPSHOT_BUCKET: fx.config.bucket,
+    TIERLOG_SNAPSHOT_INVENTORY_HIVE_PREFIX: 'inventory/hive',
+    TIERLOG_SNAPSHOT_DATABASE: 'tierlog_audit',
+  });
+  restores.push(audit.restore);
+  const exported = (table: string) => ({
+    ExportArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/export/01700000000000-0123abcd`,
+    S3Prefix: `exports/${table}`,
+    ExportTime: new Date().toISOString(),
+  });
+  const planned = await captureStdout(() =>
+    audit.mod.handler({ action: 'plan', objectsExport: exported('objects'), changeLogExport: exported('changelog') }),
+  );
+  expect(planned.error).toBeUndefined();
+  out.push(planned.out);
+  const batch = await captureStdout(() => audit.mod.handler({ Items: [] }));
+  expect(batch.error).toBeUndefined();
+  out.push(batch.out);
+
+  return out.flatMap(emfMetrics);
+}
+
+interface AlarmedMetric {
+  where: string;
+  namespace: string;
+  name: string;
+  dimensions: Record<string, string>;
+  unit?: string;
+}
+
+type Json = Record<string, any>;
+
+/** The metrics one alarm evaluates (single metric, or each MetricStat of its Metrics). */
+function alarmMetrics(id: string, props: Json): AlarmedMetric[] {
+  const dims = (ds: Array<{ Name: string; Value: unknown }> | undefined) =>
+    Object.fromEntries((ds ?? []).map((d) => [d.Name, typeof d.Value === 'string' ? d.Value : JSON.stringify(d.Value)]));
+  if (props.MetricName !== undefined) {
+    return [
+      {
+        where: `alarm ${id}`,
+        namespace: props.Namespace,
+        name: props.MetricName,
+        dimensions: dims(props.Dimensions),
+        ...(props.Unit ? { unit: props.Unit } : {}),
+      },
+    ];
+  }
+  return (props.Metrics as Json[])
+    .filter((m) => m.MetricStat !== undefined)
+    .map((m) => ({
+      where: `alarm ${id} (${m.Id})`,
+      namespace: m.MetricStat.Metric.Namespace,
+      name: m.MetricStat.Metric.MetricName,
+      dimensions: dims(m.MetricStat.Metric.Dimensions),
+      ...(m.MetricStat.Unit ? { unit: m.MetricStat.Unit } : {}),
+    }));
+}
+
+/** The metrics of a dashboard's graph widgets (its body is a Fn::Join; tokens become "?"). */
+function dashboardMetrics(id: string, props: Json): AlarmedMetric[] {
+  const body = props.DashboardBody as Json | string;
+  const text = typeof body === 'string' ? body : (body['Fn::Join'][1] as unknown[]).map((p) => (typeof p === 'string' ? p : '?')).join('');
+  const widgets = (JSON.parse(text) as { widgets: Array<{ properties: { metrics?: unknown[][] } }> }).widgets;
+  const found: AlarmedMetric[] = [];
+  for (const w of widgets) {
+    for (const row of w.properties.metrics ?? []) {
+      // [namespace, name, dim1, value1, ..., {options}]; a "." repeats the row before's field (CDK never writes them).
+      const fields = row.filter((f): f is string => typeof f === 'string');
+      const [namespace, name, ...rest] = fields;
+      const dimensions: Record<string, string> = {};
+      for (let i = 0; i + 1 < rest.length; i += 2) dimensions[rest[i]!] = rest[i + 1]!;
+      found.push({ where: `dashboard ${id}`, namespace: namespace!, name: name!, dimensions });
+    }
+  }
+  return found;
+}
+
+describe('alarms and dashboard against the metrics the functions emit', () => {
+  const { template } = tierlogTemplate({ auditAtScale: true });
+  const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
+  const watched = [
+    ...Object.entries(alarms).flatMap(([id, r]) => alarmMetrics(id, r.Properties as Json)),
+    ...Object.entries(resourcesOf(template, 'AWS::CloudWatch::Dashboard')).flatMap(([id, r]) => dashboardMetrics(id, r.Properties as Json)),
+  ].filter((m) => m.namespace === METRICS_NAMESPACE);
+
+  it('every Tierlog metric an alarm or the dashboard watches is one a function emits (name, namespace, exact dimensions, unit)', async () => {
+    const emitted = await emittedByTheFunctions();
+    const byKey = new Map(emitted.map((m) => [keyOf(m.namespace, m.name, m.dimensions), m]));
+    // The watched list is not empty, and covers each function's alarms.
+    expect(watched.length).toBeGreaterThan(20);
+    const missing = watched
+      .filter((w) => {
+        const m = byKey.get(keyOf(w.namespace, w.name, w.dimensions));
+        return m === undefined || (w.unit !== undefined && w.unit !== m.unit);
+      })
+      .map((w) => `${w.where}: ${keyOf(w.namespace, w.name, w.dimensions)}${w.unit ? ` ${w.unit}` : ''}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('every metric-math alarm fills the gaps of each metric it combines', () => {
+    const unfilled: string[] = [];
+    for (const [id, r] of Object.entries(alarms)) {
+      const metrics = ((r.Properties as Json).Metrics ?? []) as Json[];
+      const stats = metrics.filter((m) => m.MetricStat !== undefined).map((m) => m.Id as string);
+      for (const expr of metrics.filter((m) => m.Expression !== undefined)) {
+        if (stats.length < 2) continue;
+        for (const s of stats) {
+          if (!new RegExp(`FILL\\(\\s*${s}\\s*,`).test(expr.Expression as string)) unfilled.push(`${id}: ${s} in ${expr.Expression}`);
+        }
+      }
+    }
+    expect(unfilled).toEqual([]);
+  });
+
+  it('a sweeper that stops running is noticed: an alarm on a metric every sweep emits treats missing data as breaching', () => {
+    const onEverySweep = Object.entries(alarms).filter(([id, r]) => {
+      const p = r.Properties as Json;
+      return (
+        p.TreatMissingData === 'breaching' &&
+        alarmMetrics(id, p).some((m) => m.namespace === METRICS_NAMESPACE && m.dimensions.service === 'tierlog-sweeper')
+      );
+    });
+    expect(onEverySweep.map(([id]) => id)).toHaveLength(1);
+  });
+});
