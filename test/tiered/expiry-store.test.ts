@@ -187,7 +187,9 @@ describe('reads that refresh and never outlive the expiry', () => {
     if (read === undefined || !('url' in read)) return;
     expect(read.urlExpiresAt).toBeLessThanOrEqual(now + 90 * SEC);
     expect(Number(new URL(read.url).searchParams.get('X-Amz-Expires'))).toBeLessThanOrEqual(90);
-    expect(Math.abs(read.expiresAt!.getTime() - (now + 90 * SEC)), 'the object info carries its expiry (second resolution)').toBeLessThan(SEC);
+    expect(Math.abs(read.expiresAt!.getTime() - (now + 90 * SEC)), 'the object info carries its expiry (second resolution)').toBeLessThan(
+      SEC,
+    );
     now = read.expiresAt!.getTime() - 500;
     expect(await writer.store.getStreamOrUrl('short/by-url', { maxBytes: 1024 })).toBeUndefined();
     now += SEC;

@@ -30,7 +30,6 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { batchGetConsistent } from '../../aws/batch-get.js';
 import { documentClient } from '../../aws/clients.js';
-import { translateAwsError } from '../../aws/errors.js';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
