@@ -472,7 +472,9 @@ export class AuditAtScale extends Construct {
       threshold: INVENTORY_STALE_SECONDS,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      // Every run's plan publishes the age: between runs, the last run's verdict stands (missing
+      // data neither clears a stale inventory an hour after the run nor raises a fresh one).
+      treatMissingData: cloudwatch.TreatMissingData.IGNORE,
     });
     addAlarmActions([executionsFailed, lostBlobs, runsNotStarted, inventoryStale], props.alarmActions);
     this.alarms = { executionsFailed, lostBlobs, runsNotStarted, inventoryStale };
