@@ -71,6 +71,9 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
     // On the sweeper's own clock, the one it judges the deadline on.
     const deadline = clock() + context.getRemainingTimeInMillis();
     const publish = (report: SweepReport) => {
+      // A dry run acts on nothing: its counts (blobs it would delete, instances it would claim)
+      // would show on the dashboard and in the alarms as done. It is logged, not published.
+      if (report.dryRun) return;
       addSweepMetrics({ addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) }, report);
       metrics.publishStoredMetrics();
     };

@@ -173,6 +173,8 @@ describe('sweeper handler', () => {
     const past = await dry();
     expect(past.result).toMatchObject({ dryRun: true, blobsDeleted: 1, entriesRecovered: 1, instancesClaimed: 0 });
     expect(past.out).toContain('wouldDelete');
+    // It published nothing: its would-be deletes are not BlobsDeleted on the dashboard.
+    expect(emfDocuments(past.out)).toEqual([]);
   });
 
   test.each([
