@@ -113,6 +113,11 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * (and billed) until it runs. Nothing is lost; the alarm says the sweeper cannot clean them.
    */
   readonly abandonedUploadErrors: cloudwatch.Alarm;
+  /**
+   * The objects API's Function URL answered 5xx (`Url5xxCount`, `ObjectsFunction.alarms`): absent
+   * with `objectsFunction: false`. Set by the {@link Tierlog} construct, not by this one.
+   */
+  readonly objectsServerErrors?: cloudwatch.Alarm;
 }
 
 const PERIOD = Duration.minutes(5);

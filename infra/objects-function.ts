@@ -2,12 +2,14 @@
  * The reference storage writer: `functions/objects.ts` (`PUT | GET | HEAD | DELETE
  * /objects/{key}`) behind a Function URL, with the writer grants.
  */
-import type { Duration } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
+import { addAlarmActions } from './failure-handling.js';
 import { grantWriter, type TierlogResources } from './permissions.js';
 import { writerTuningToEnv } from '../lib/tiered/writer-env.js';
 
@@ -61,6 +63,20 @@ export interface ObjectsFunctionProps extends TierlogFunctionOptions {
    */
   readonly tuning?: ObjectsTuningProps;
   /**
+   * Alarm when the Function URL answers at least this many 5xx in five minutes (`Url5xxCount`):
+   * the function answers its own failures (a missing grant, a table that is not there, throttling
+   * past the retries: 500 and 503) as responses, which Lambda's `Errors` never counts.
+   *
+   * @default 5
+   */
+  readonly serverErrorsThreshold?: number;
+  /**
+   * Actions of its alarm (on ALARM and back to OK), e.g. an SNS topic.
+   *
+   * @default - none
+   */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+  /**
    * @default Duration.seconds(30)
    */
   readonly timeout?: Duration;
@@ -80,6 +96,8 @@ export class ObjectsFunction extends Construct {
   public readonly logGroup: logs.ILogGroup;
   /** Its Function URL. */
   public readonly url: lambda.FunctionUrl;
+  /** Its alarm: the URL answers 5xx (`serverErrorsThreshold` in five minutes). */
+  public readonly alarms: { readonly serverErrors: cloudwatch.Alarm };
 
   constructor(scope: Construct, id: string, props: ObjectsFunctionProps) {
     super(scope, id);
@@ -97,6 +115,28 @@ export class ObjectsFunction extends Construct {
     this.logGroup = fn.logGroup;
     grantWriter(fn.function, props.resources);
     this.url = fn.function.addFunctionUrl({ authType: props.authType ?? lambda.FunctionUrlAuthType.AWS_IAM });
+    const threshold = props.serverErrorsThreshold ?? 5;
+    if (!Number.isInteger(threshold) || threshold < 1)
+      throw new Error(`serverErrorsThreshold must be a positive integer, got ${threshold}`);
+    // Lambda publishes the URL's metrics under the function's name (its $LATEST and aliases), and
+    // only for periods with requests: no data is no 5xx.
+    const serverErrors = new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'Url5xxCount',
+      dimensionsMap: { FunctionName: fn.function.functionName },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+    });
+    this.alarms = {
+      serverErrors: serverErrors.createAlarm(this, 'ServerErrors', {
+        alarmDescription: `tierlog: the objects API answered ${threshold} or more 5xx in five minutes (see the objects function's log group: each is logged with its error)`,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    };
+    addAlarmActions(Object.values(this.alarms), props.alarmActions);
   }
 
   /** Lets `grantee` call the Function URL (`lambda:InvokeFunctionUrl`, and `lambda:InvokeFunction` only via the URL). */

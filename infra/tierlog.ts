@@ -382,6 +382,7 @@ export class Tierlog extends Construct {
         ...(props.objectsTuning !== undefined ? { tuning: props.objectsTuning } : {}),
         authType: props.objectsFunctionUrlAuth ?? lambda.FunctionUrlAuthType.AWS_IAM,
         ...functionOptions,
+        ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
       });
       this.objectsFunction = this.objects.function;
       this.objectsFunctionUrl = this.objects.url;
@@ -401,7 +402,10 @@ export class Tierlog extends Construct {
       ),
       ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
     });
-    this.alarms = monitoring.alarms;
+    this.alarms = {
+      ...monitoring.alarms,
+      ...(this.objects !== undefined ? { objectsServerErrors: this.objects.alarms.serverErrors } : {}),
+    };
     this.dashboard = monitoring.dashboard;
 
     if (props.auditAtScale) {

@@ -10,7 +10,7 @@ afterAll(cleanOutdirs);
 
 const { stack, template } = tierlogTemplate();
 const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
-const alarm = (name: keyof typeof stack.tierlog.alarms) => alarms[logicalIdOf(stack, stack.tierlog.alarms[name])]!.Properties!;
+const alarm = (name: keyof typeof stack.tierlog.alarms) => alarms[logicalIdOf(stack, stack.tierlog.alarms[name]!)]!.Properties!;
 const sweeperMetric = (metricName: string, stat: string) => [
   expect.objectContaining({
     MetricStat: {
@@ -22,8 +22,21 @@ const sweeperMetric = (metricName: string, stat: string) => [
 ];
 
 describe('alarms', () => {
-  it('are the eight sweeper alarms and the three of the objects stream', () => {
-    expect(Object.keys(alarms)).toHaveLength(11);
+  it("are the eight sweeper alarms, the three of the objects stream and the objects API's", () => {
+    expect(Object.keys(alarms)).toHaveLength(12);
+  });
+
+  it("the objects API's 5xx: Url5xxCount of its Function URL, 5 in five minutes (its errors are answers, never Lambda Errors)", () => {
+    expect(alarm('objectsServerErrors')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Url5xxCount',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalIdOf(stack, stack.tierlog.objectsFunction!) } }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 5,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
   });
 
   it('blob deletes failing at every retry: EntriesFailed in 3 five-minute periods in a row (the default 1-minute retry)', () => {
