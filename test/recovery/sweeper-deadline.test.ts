@@ -12,8 +12,10 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
-import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
-import { freshFixture } from '../support/local.js';
+import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import type { SweepReport } from '../../lib/recovery/report.js';
+import type { SweeperOptions } from '../../lib/recovery/sweeper.js';
+import { type Fixture, freshFixture } from '../support/local.js';
 import {
   PAST_WINDOW_MS,
   deferred,
@@ -53,6 +55,50 @@ const held = [
   { request: 'DeleteObjects', service: 's3' },
   { request: 'BatchGetItem', service: 'dynamodb' },
 ] as const;
+
+/**
+ * A sweep whose first request matching `held` is held while the sweeper's clock jumps past the
+ * deadline, its `pageCommand`s answered one item a page. Resolves once the sweep has returned,
+ * with its report and the requests sent after the held one was let go (a second later).
+ */
+async function sweepHeldPastDeadline(
+  fx: Fixture,
+  held: (r: RequestInfo) => boolean,
+  pageCommand: 'ScanCommand' | 'QueryCommand',
+  shardlessScan: SweeperOptions['shardlessScan'],
+): Promise<{ report: SweepReport; sentAfterReturn(): Promise<string[]> }> {
+  const sent = deferred();
+  const release = deferred();
+  let jump = 0;
+  const injector = new FaultInjector().add({
+    kind: 'delay',
+    delayMs: 0,
+    times: 1,
+    match: held,
+    before: async () => {
+      jump = 10 * MIN;
+      sent.resolve();
+      await release.promise;
+    },
+  });
+  const recorder = new CommandRecorder();
+  const dynamodb = recorder.attach(injector.attach(onePerPage(createDynamoDBClient(), pageCommand), 'dynamodb'), 'dynamodb');
+  const s3 = createS3Client();
+  const s = makeSweeper(fx, 0, { dynamodb, s3, clock: () => Date.now() + jump, shardlessScan });
+  open.push(s, { close: () => (dynamodb.destroy(), s3.destroy()) });
+  const sweep = s.sweeper.sweep({ deadline: Date.now() + 5 * MIN });
+  await sent.promise;
+  const report = await sweep;
+  const sentBeforeReturn = recorder.commands.length;
+  return {
+    report,
+    async sentAfterReturn() {
+      release.resolve();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      return recorder.names().slice(sentBeforeReturn);
+    },
+  };
+}
 
 describe('a sweep cut off at its deadline while a request is unanswered', () => {
   test.each(held)(
@@ -197,35 +243,10 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
       );
     }
     // The first page is held while the sweeper's clock jumps past the deadline.
-    const sent = deferred();
-    const release = deferred();
-    let jump = 0;
-    const injector = new FaultInjector().add({
-      kind: 'delay',
-      delayMs: 0,
-      times: 1,
-      match: onCommand('Scan'),
-      before: async () => {
-        jump = 10 * MIN;
-        sent.resolve();
-        await release.promise;
-      },
-    });
-    const recorder = new CommandRecorder();
-    const dynamodb = recorder.attach(injector.attach(onePerPage(createDynamoDBClient(), 'ScanCommand'), 'dynamodb'), 'dynamodb');
-    const s3 = createS3Client();
-    const s = makeSweeper(fx, 0, { dynamodb, s3, clock: () => Date.now() + jump, shardlessScan: { segments: 1, maxPages: 10 } });
-    open.push(s, { close: () => (dynamodb.destroy(), s3.destroy()) });
-    const sweep = s.sweeper.sweep({ deadline: Date.now() + 5 * MIN });
-    await sent.promise;
-    const report = await sweep;
+    const { report, sentAfterReturn } = await sweepHeldPastDeadline(fx, onCommand('Scan'), 'ScanCommand', { segments: 1, maxPages: 10 });
     expect(report.stoppedEarly).toBe(true);
-    const sentBeforeReturn = recorder.commands.length;
-
     // The first page answers after the sweep returned: it names a next page, which is not asked for.
-    release.resolve();
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(recorder.names().slice(sentBeforeReturn), 'requests started after the sweep returned').toEqual([]);
+    expect(await sentAfterReturn(), 'requests started after the sweep returned').toEqual([]);
     expect(report.instancesWithoutShard, 'the report returned is not changed by a late answer').toBe(0);
 
     // Not cut off, the same scan reads every page and finds all three.
@@ -244,39 +265,14 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     for (let i = 0; i < 3; i++) {
       await putRawInstance(fx, { shard: 0, leaseUntil: Date.now() + 10 * 60 * MIN, entries: {}, state: 'claimed', claimedBy: 'another' });
     }
-    const sent = deferred();
-    const release = deferred();
-    let jump = 0;
     // Shard 0's, whose pages name a next one.
-    const isSuspectQuery = (r: { command: string; input: Record<string, unknown> }) => {
+    const isSuspectQuery = (r: RequestInfo) => {
       const values = r.input.ExpressionAttributeValues as Record<string, { N?: string }>;
       return r.command === 'QueryCommand' && ':horizon' in values && values[':shard']?.N === '0';
     };
-    const injector = new FaultInjector().add({
-      kind: 'delay',
-      delayMs: 0,
-      times: 1,
-      match: isSuspectQuery,
-      before: async () => {
-        jump = 10 * MIN;
-        sent.resolve();
-        await release.promise;
-      },
-    });
-    const recorder = new CommandRecorder();
-    const dynamodb = recorder.attach(injector.attach(onePerPage(createDynamoDBClient(), 'QueryCommand'), 'dynamodb'), 'dynamodb');
-    const s3 = createS3Client();
-    const s = makeSweeper(fx, 0, { dynamodb, s3, clock: () => Date.now() + jump, shardlessScan: false });
-    open.push(s, { close: () => (dynamodb.destroy(), s3.destroy()) });
-    const sweep = s.sweeper.sweep({ deadline: Date.now() + 5 * MIN });
-    await sent.promise;
-    const report = await sweep;
+    const { report, sentAfterReturn } = await sweepHeldPastDeadline(fx, isSuspectQuery, 'QueryCommand', false);
     expect(report.stoppedEarly).toBe(true);
-    const sentBeforeReturn = recorder.commands.length;
-
-    release.resolve();
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(recorder.names().slice(sentBeforeReturn), 'requests started after the sweep returned').toEqual([]);
+    expect(await sentAfterReturn(), 'requests started after the sweep returned').toEqual([]);
 
     // Not cut off, the same query pages through all of them (and finds none suspect).
     const pages = new CommandRecorder();
