@@ -16,9 +16,9 @@ const MAX_METADATA_BYTES = 2048;
  * than its name and value: the line `x-amz-meta-<name>: <value>` and its CRLF, and `x-amz-meta-<name>;`
  * in the signature's SignedHeaders, 27 bytes + 2 × name + value. Many short entries within 2 KB
  * take far more: 1,000 of them take 31 KB, which even the local S3 server (16 KB of headers)
- * refuses with a 431 (S3 itself was not tried). The other half of the 8 KB is left to the SDK's own headers (signature, a
- * session token of about 1 KB, content type). An inline object is held to it too: whether a put's
- * metadata is taken must not depend on the size of its body.
+ * refuses with a 431 (S3 itself was not tried). The other half of the 8 KB is left to the SDK's
+ * own headers (signature, a session token of about 1 KB, content type). An inline object is held
+ * to it too: whether a put's metadata is taken must not depend on the size of its body.
  */
 export const MAX_METADATA_HEADER_BYTES = 4096;
 /** The bytes one entry adds to a signed S3 request's headers (see {@link MAX_METADATA_HEADER_BYTES}). */
