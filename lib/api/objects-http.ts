@@ -26,9 +26,10 @@
  * - `x-amz-meta-*` request headers become user metadata and come back on GET and HEAD.
  * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
  *   does not overlap the object). Several ranges, or another unit, are ignored: the whole object
- *   (RFC 9110 §14.2; no multipart/byteranges answer). A malformed range is 400. A GET whose answer would exceed the buffered response limit
- *   answers `307` to a short-lived presigned S3 URL instead (Range headers follow the redirect):
- *   the bytes go from S3 to the client, no Lambda carries them. One read of HV decides the 307
+ *   (RFC 9110 §14.2; no multipart/byteranges answer). A malformed range is 400. A GET whose
+ *   answer would exceed the buffered response limit answers `307` to a short-lived presigned S3
+ *   URL instead (Range headers follow the redirect): the bytes go from S3 to the client, no
+ *   Lambda carries them. One read of HV decides the 307
  *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`). The
  *   limit applies to the object as read by the one read that answers, so an object replaced
  *   meanwhile cannot overflow it; an inline object (at most the inline threshold) is always
