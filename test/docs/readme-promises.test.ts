@@ -1,0 +1,227 @@
+/**
+ * What the README promises a user who installed the package, checked against the code: the
+ * `TIERLOG_*` variables the code reads are the ones the README lists (and no other), each entry
+ * point exports what its row of the README's table names, every error class and every
+ * "`X` options" the README names can be imported from some entry point, and the defaults the
+ * README states are the ones the code applies (read from a constructed `Sweeper` and
+ * `StreamCleanup`, not restated from the constants). A user reads the README, not lib/: a
+ * name that moved, or a default that changed, would otherwise go on being promised.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+import type { TierlogConfig } from '../../lib/config.js';
+import {
+  DEFAULT_ANSWER_MARGIN_MS,
+  DEFAULT_CLAIM_MS,
+  DEFAULT_DEADLINE_MARGIN_MS,
+  DEFAULT_INLINE_THRESHOLD,
+  DEFAULT_LEASE_SHARDS,
+  DEFAULT_MAX_UPLOAD_MS,
+  DEFAULT_PREFIX,
+  DEFAULT_QUARANTINE_RECHECK_MS,
+  DEFAULT_RETRY_FAILED_MS,
+  DEFAULT_SKEW_MARGIN_MS,
+  DYNAMODB_SOCKET_TIMEOUT_MS,
+  MAX_CLAIM_MS,
+  MAX_MAX_UPLOAD_MS,
+  MAX_OBJECT_KEY_BYTES,
+  MAX_QUARANTINE_RECHECK_MS,
+  MAX_RETRY_FAILED_MS,
+  MAX_SHARDLESS_SCAN_PAGES,
+  MAX_SHARDLESS_SCAN_SEGMENTS,
+  MAX_SKEW_MARGIN_MS,
+  MAX_WRITER_LEASE_MS,
+  MIN_CLAIM_MS,
+  MIN_MAX_UPLOAD_MS,
+  MIN_QUARANTINE_RECHECK_MS,
+  MIN_RETRY_FAILED_MS,
+  MIN_SKEW_MARGIN_MS,
+  MULTIPART_PART_SIZE,
+} from '../../lib/constants.js';
+import { MIN_AUDIT_AGE_MS } from '../../lib/recovery/audit.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
+import { MAX_STREAM_MARGIN_MS } from '../../lib/recovery/stream-env.js';
+import { Sweeper } from '../../lib/recovery/sweeper.js';
+import { MAX_UPLOAD_LISTING_PAGES } from '../../lib/recovery/sweeper-env.js';
+import { MAX_INLINE_THRESHOLD } from '../../lib/tiered/writer-env.js';
+import { DEFAULT_COMPLETE_GRACE_MS, DEFAULT_SESSION_EXPIRES_MS } from '../../lib/tiered/upload-sessions.js';
+import { MAX_PRESIGN_SECONDS } from '../../lib/aws/presign.js';
+import { ABORT_INCOMPLETE_MULTIPART_DAYS } from '../../infra/bucket.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+/** The README as one line: its sentences wrap anywhere. */
+const flat = readme.replace(/\s*\n\s*/g, ' ');
+
+/** Each package entry point (package.json "exports") and its source. */
+const ENTRIES: Readonly<Record<string, string>> = {
+  tierlog: 'lib/index.ts',
+  'tierlog/cdk': 'infra/index.ts',
+  'tierlog/operations': 'lib/operations.ts',
+  'tierlog/testing': 'lib/testing.ts',
+  'tierlog/internals': 'lib/internals.ts',
+};
+
+async function exportsOf(entry: string): Promise<{ runtime: Set<string>; source: string }> {
+  const file = ENTRIES[entry]!;
+  const module = (await import(join(root, file))) as Record<string, unknown>;
+  return { runtime: new Set(Object.keys(module)), source: readFileSync(join(root, file), 'utf8') };
+}
+
+/** A name an entry exports: at runtime, or as a type (`export type { X }`, `type X` in an export list). */
+function exportsName(e: { runtime: Set<string>; source: string }, name: string): boolean {
+  if (e.runtime.has(name)) return true;
+  return new RegExp(`export type \\{[^}]*\\b${name}\\b`).test(e.source) || new RegExp(`\\btype ${name}\\b`).test(e.source);
+}
+
+function sources(dir: string): string[] {
+  return readdirSync(join(root, dir)).flatMap((f) => {
+    const path = `${dir}/${f}`;
+    if (statSync(join(root, path)).isDirectory()) return sources(path);
+    return f.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/**
+ * Variables the construct sets for a function of its own and nobody else: the snapshot audit's
+ * (`infra/audit-at-scale.ts` writes them from the `auditAtScale` prop).
+ */
+const CONSTRUCT_ONLY = /^TIERLOG_SNAPSHOT_/;
+
+describe('README: environment variables', () => {
+  const read = new Set(
+    [...sources('lib'), ...sources('functions')].flatMap((f) =>
+      [...readFileSync(join(root, f), 'utf8').matchAll(/'(TIERLOG_[A-Z0-9_]+)'/g)].map((m) => m[1]!),
+    ),
+  );
+  const named = new Set([...readme.matchAll(/\b(TIERLOG_[A-Z0-9_]+)/g)].map((m) => m[1]!));
+
+  test('every TIERLOG_* variable the code reads is in the README', () => {
+    expect(read.size).toBeGreaterThan(15);
+    const missing = [...read].filter((v) => !CONSTRUCT_ONLY.test(v) && !named.has(v));
+    expect(missing).toEqual([]);
+  });
+
+  test('every TIERLOG_* variable the README names is read by the code', () => {
+    // `TIERLOG_STREAM_*` is a family: it must match some variable.
+    const stale = [...named].filter((v) => (v.endsWith('_') ? ![...read].some((r) => r.startsWith(v)) : !read.has(v)));
+    expect(stale).toEqual([]);
+  });
+});
+
+describe('README: entry points', () => {
+  const rows = [...readme.matchAll(/^\| `(tierlog[a-z/]*)` +\| (.*)\|$/gm)].map((m) => ({ entry: m[1]!, what: m[2]! }));
+
+  test('the table lists every entry of package.json', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    const entries = Object.keys(pkg.exports)
+      .filter((k) => k !== './package.json')
+      .map((k) => (k === '.' ? 'tierlog' : `tierlog/${k.slice(2)}`));
+    expect(rows.map((r) => r.entry).sort()).toEqual(entries.sort());
+    expect(Object.keys(ENTRIES).sort()).toEqual(entries.sort());
+  });
+
+  test.each(rows.map((r) => [r.entry, r.what] as const))('%s exports what its row names', async (entry, what) => {
+    const e = await exportsOf(entry);
+    const names = [...what.matchAll(/`([A-Za-z_$][\w$]*)`/g)].map((m) => m[1]!);
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.filter((n) => !exportsName(e, n))).toEqual([]);
+  });
+});
+
+describe('README: names a user imports', () => {
+  /** Error codes of AWS services the README quotes, not tierlog classes. */
+  const AWS_CODES = new Set(['InternalError']);
+
+  test('every error class and every "`X` options" the README names is exported by an entry point', async () => {
+    const all = await Promise.all(Object.keys(ENTRIES).map(exportsOf));
+    const errors = [...flat.matchAll(/`(\w+Error)`/g)].map((m) => m[1]!).filter((n) => !AWS_CODES.has(n));
+    const options = [...flat.matchAll(/`([A-Z]\w+)` options/g)].map((m) => m[1]!);
+    expect(errors.length).toBeGreaterThan(10);
+    expect(options).toContain('Sweeper');
+    const unexported = [...new Set([...errors, ...options])].filter((n) => !all.some((e) => e.runtime.has(n)));
+    expect(unexported).toEqual([]);
+  });
+});
+
+/** A duration as the README writes it: `10 s`, `1 min`, `1 h`, `1 day`, `8 KiB`... */
+function ms(value: number): string {
+  if (value % 86_400_000 === 0) return `${value / 86_400_000} day${value === 86_400_000 ? '' : 's'}`;
+  if (value % 3_600_000 === 0) return `${value / 3_600_000} h`;
+  if (value % 60_000 === 0) return `${value / 60_000} min`;
+  return `${value / 1000} s`;
+}
+
+describe('README: the defaults and limits it states', () => {
+  const config: TierlogConfig = { changeLogTable: 'changelog', objectsTable: 'objects', bucket: 'bucket', prefix: 'blobs', leaseShards: 4 };
+
+  test("the construct's sweeperTuning row is the Sweeper's defaults", () => {
+    const row = /\| `sweeperTuning` +\| (.*)\|/.exec(readme)![1]!;
+    const s = new Sweeper({ config }) as unknown as Record<string, unknown>;
+    const scan = s.shardlessScan as { segments: number; maxPages: number };
+    for (const [name, value] of [
+      ['claim', ms(s.claimMs as number)],
+      ['skewMargin', ms(s.skewMarginMs as number)],
+      ['maxUpload', ms(s.maxUploadMs as number)],
+      ['concurrency', String(s.concurrency)],
+      ['maxUploadListingPages', String(s.maxUploadListingPages)],
+      ['deadlineMargin', ms(s.deadlineMarginMs as number)],
+      ['answerMargin', ms(s.answerMarginMs as number)],
+      ['quarantineRecheck', ms(s.quarantineRecheckMs as number)],
+      ['retryFailed', ms(s.retryFailedMs as number)],
+      ['shardlessScan', `\`{ segments: ${scan.segments}, maxPages: ${scan.maxPages} }\``],
+    ]) {
+      expect(row, name).toContain(`\`${name}\` ${value}`);
+    }
+  });
+
+  test("the objects-stream tuning is StreamCleanup's defaults", () => {
+    const s = new StreamCleanup({ config }) as unknown as Record<string, number>;
+    const row = /\| `objectsStreamTuning` +\| (.*)\|/.exec(readme)![1]!;
+    expect(row).toContain(`\`concurrency\` ${s.concurrency}, \`deadlineMargin\` ${ms(s.deadlineMarginMs!)}`);
+    expect(flat).toContain(`\`TIERLOG_STREAM_CONCURRENCY\`, blob deletes at once, default ${s.concurrency};`);
+    expect(flat).toContain(
+      `\`TIERLOG_STREAM_DEADLINE_MARGIN_MS\`, default ${ms(s.deadlineMarginMs!)}, at most ${ms(MAX_STREAM_MARGIN_MS)})`,
+    );
+  });
+
+  const kib = (b: number) => `${b / 1024} KiB`;
+  const mib = (b: number) => `${b / 1024 / 1024} MiB`;
+  test.each([
+    ['inline threshold', `The inline threshold (default ${kib(DEFAULT_INLINE_THRESHOLD)})`],
+    ['inline threshold range', `\`TIERLOG_INLINE_THRESHOLD\` (bytes, 0..${kib(MAX_INLINE_THRESHOLD)})`],
+    ['multipart', `multipart above ${mib(MULTIPART_PART_SIZE)}`],
+    ['key length', `a key of 1 to ${MAX_OBJECT_KEY_BYTES} UTF-8 bytes`],
+    ['DynamoDB idle timeout', `socket sits idle ${ms(DYNAMODB_SOCKET_TIMEOUT_MS)}`],
+    ['prefix', `| \`prefix\` | \`'${DEFAULT_PREFIX}'\``],
+    ['lease shards', `| \`leaseShards\` | \`${DEFAULT_LEASE_SHARDS}\``],
+    ['upload listing pages', `\`TIERLOG_UPLOAD_LISTING_PAGES\` (1..${MAX_UPLOAD_LISTING_PAGES}, default 10)`],
+    ['deadline margin', `\`TIERLOG_DEADLINE_MARGIN_MS\` (default ${ms(DEFAULT_DEADLINE_MARGIN_MS)})`],
+    ['answer margin', `\`TIERLOG_ANSWER_MARGIN_MS\` (default ${ms(DEFAULT_ANSWER_MARGIN_MS)}; both at most 15 min)`],
+    [
+      'quarantine recheck',
+      `counted again: ${ms(MIN_QUARANTINE_RECHECK_MS)} to ${ms(MAX_QUARANTINE_RECHECK_MS)}, default ${ms(DEFAULT_QUARANTINE_RECHECK_MS)})`,
+    ],
+    ['retry failed', `is retried: ${ms(MIN_RETRY_FAILED_MS)} to ${ms(MAX_RETRY_FAILED_MS)}, default ${ms(DEFAULT_RETRY_FAILED_MS)})`],
+    ['shardless segments', `one segment of 1..${MAX_SHARDLESS_SCAN_SEGMENTS}, default 8, at most 1..${MAX_SHARDLESS_SCAN_PAGES} pages`],
+    [
+      'floors',
+      `upload window ≥ ${ms(MIN_MAX_UPLOAD_MS)} (a Lambda invocation's limit), skew margin ≥ ${ms(MIN_SKEW_MARGIN_MS)}, claim ≥ ${MIN_CLAIM_MS / 1000} s`,
+    ],
+    ['max lease', `\`maxLeaseMs\` ≥ ${MAX_WRITER_LEASE_MS / 1000} s`],
+    ['ceilings', `skew margin and claim ${ms(Math.max(MAX_SKEW_MARGIN_MS, MAX_CLAIM_MS))}, upload window ${ms(MAX_MAX_UPLOAD_MS)})`],
+    ['skew margin', `\`skewMarginMs\` (${ms(DEFAULT_SKEW_MARGIN_MS)})`],
+    ['upload window', `\`maxUploadMs\` (${ms(DEFAULT_MAX_UPLOAD_MS)}, longer than any Lambda invocation)`],
+    ['claim', `\`claim\` ${ms(DEFAULT_CLAIM_MS)}`],
+    [
+      'session',
+      `whose lease is its expiry (default ${DEFAULT_SESSION_EXPIRES_MS / 3_600_000} h) plus a ${ms(DEFAULT_COMPLETE_GRACE_MS)} grace`,
+    ],
+    ['longest session', `after ${ABORT_INCOMPLETE_MULTIPART_DAYS} days, past the longest session (${ms(MAX_PRESIGN_SECONDS * 1000)},`],
+    ['audit age', `older than the safety age (at least ${ms(MIN_AUDIT_AGE_MS)})`],
+  ])('%s', (_name, phrase) => {
+    expect(flat.replace(/ +\|/g, ' |').replace(/\| +/g, '| ')).toContain(phrase.replace(/ +\|/g, ' |').replace(/\| +/g, '| '));
+  });
+});
