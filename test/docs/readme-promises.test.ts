@@ -225,3 +225,24 @@ describe('README: the defaults and limits it states', () => {
     expect(flat.replace(/ +\|/g, ' |').replace(/\| +/g, '| ')).toContain(phrase.replace(/ +\|/g, ' |').replace(/\| +/g, '| '));
   });
 });
+
+describe('README: the commands it names', () => {
+  /** Flags of other programs the README quotes: curl, node, cdk. */
+  const FOREIGN = new Set(['--data-binary', '--experimental-vm-modules', '--language', '--help']);
+  const CLIS = ['bin/drill.ts', 'bin/dev.ts', ...sources('lib/cli'), 'lib/recovery/snapshot-audit/cli.ts'];
+
+  test('every --flag the README names is declared by npm start, npm run dev or the tierlog CLI', () => {
+    const declared = new Set(
+      CLIS.flatMap((f) => [...readFileSync(join(root, f), 'utf8').matchAll(/'(--[a-z][a-z0-9-]*)(?: [<[][^']*)?'/g)].map((m) => m[1]!)),
+    );
+    const flags = new Set([...readme.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
+    expect(flags.size).toBeGreaterThan(10);
+    expect([...flags].filter((f) => !FOREIGN.has(f) && !declared.has(f))).toEqual([]);
+  });
+
+  test('npm start prints the report lines the README quotes', () => {
+    const drill = readFileSync(join(root, 'bin/drill.ts'), 'utf8');
+    for (const line of ['lost: ${r.lost}', 'leaked: ${r.leaked}', "'OK: every invariant holds'"]) expect(drill).toContain(line);
+    expect(flat).toContain('`lost: 0`, `leaked: 0`, ... ending in `OK: every invariant holds`');
+  });
+});
