@@ -246,3 +246,11 @@ describe('README: the commands it names', () => {
     expect(flat).toContain('`lost: 0`, `leaked: 0`, ... ending in `OK: every invariant holds`');
   });
 });
+
+test("every Node.js version the README asks for is package.json's engines", () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } };
+  const floor = /^>=(\d+\.\d+)$/.exec(pkg.engines.node)![1]!;
+  const asked = [...flat.matchAll(/Node(?:\.js)? (?:>= ?)?(20[.\d]*)\+?/g)].map((m) => m[1]!);
+  expect(asked.length).toBeGreaterThanOrEqual(2);
+  expect(asked.filter((v) => v !== floor)).toEqual([]);
+});
