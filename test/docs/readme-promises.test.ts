@@ -254,3 +254,27 @@ test("every Node.js version the README asks for is package.json's engines", () =
   expect(asked.length).toBeGreaterThanOrEqual(2);
   expect(asked.filter((v) => v !== floor)).toEqual([]);
 });
+
+test("every construct prop the README's defaults table names is a prop, and each tuning row's names are the tuning props'", () => {
+  const propsSource = ['infra/tierlog.ts', 'infra/function.ts'].map((f) => readFileSync(join(root, f), 'utf8')).join('\n');
+  const isProp = (source: string, name: string) => new RegExp(`readonly ${name}\\?:`).test(source);
+  const table = readme.slice(readme.indexOf('The defaults (see `TierlogProps`'), readme.indexOf('Writers and the sweeper must agree'));
+  const rows = [...table.matchAll(/^\| `(\w+)`(?:, `(\w+)`)? +\| (.*)\|$/gm)];
+  expect(rows.length).toBeGreaterThan(20);
+  const props = rows.flatMap((r) => [r[1]!, ...(r[2] ? [r[2]] : [])]);
+  expect(props.filter((p) => !isProp(propsSource, p))).toEqual([]);
+  for (const [prop, file] of [
+    ['sweeperTuning', 'infra/sweeper.ts'],
+    ['objectsStreamTuning', 'infra/objects-stream.ts'],
+    ['objectsTuning', 'infra/objects-function.ts'],
+  ] as const) {
+    const what = rows.find((r) => r[1] === prop)![3]!;
+    const names = [...what.matchAll(/`(\w+)` (?:\d|`)/g)].map((m) => m[1]!);
+    expect(names.length, prop).toBeGreaterThan(0);
+    const source = readFileSync(join(root, file), 'utf8');
+    expect(
+      names.filter((n) => !isProp(source, n)),
+      prop,
+    ).toEqual([]);
+  }
+});
