@@ -278,3 +278,10 @@ test("every construct prop the README's defaults table names is a prop, and each
     ).toEqual([]);
   }
 });
+
+test('the logical attribute names the README lists for TIERLOG_HV_ATTRIBUTES are DEFAULT_HV_ATTRIBUTES', async () => {
+  const { DEFAULT_HV_ATTRIBUTES } = await import('../../lib/tiered/hv-table.js');
+  const listed = /JSON object of attribute names by logical name \(([^)]*)\)/.exec(flat)![1]!;
+  const names = [...listed.matchAll(/`(\w+)`/g)].map((m) => m[1]!);
+  expect(names).toEqual(Object.keys(DEFAULT_HV_ATTRIBUTES));
+});
