@@ -285,3 +285,19 @@ test('the logical attribute names the README lists for TIERLOG_HV_ATTRIBUTES are
   const names = [...listed.matchAll(/`(\w+)`/g)].map((m) => m[1]!);
   expect(names).toEqual(Object.keys(DEFAULT_HV_ATTRIBUTES));
 });
+
+test("the default clients' retries are the README's (AWS_MAX_ATTEMPTS default)", async () => {
+  const { createDynamoDBClient, createS3Client } = await import('../../lib/aws/clients.js');
+  const saved = process.env.AWS_MAX_ATTEMPTS;
+  delete process.env.AWS_MAX_ATTEMPTS;
+  try {
+    const clients = [createDynamoDBClient(), createS3Client()];
+    for (const client of clients) {
+      const attempts = await (client.config.maxAttempts as () => Promise<number>)();
+      expect(flat).toContain(`standard retries (\`AWS_MAX_ATTEMPTS\`, default ${attempts})`);
+      client.destroy();
+    }
+  } finally {
+    if (saved !== undefined) process.env.AWS_MAX_ATTEMPTS = saved;
+  }
+});
