@@ -17,7 +17,7 @@ import { InterruptedError } from '../../lib/cli/common.js';
 import { reportError } from '../../lib/cli/program.js';
 import { AuditIncompleteError } from '../../lib/recovery/audit.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
-import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
+import { batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { auditStop, cliJson, HOUR, putOrphans } from './helpers.js';
 
@@ -105,14 +105,10 @@ describe('audit --delete under failures', () => {
     const keys = await orphans(fx, 3);
     const s3 = createS3Client();
     closers.push(() => s3.destroy());
-    const answer = (name: string, status: number) => () =>
-      Object.assign(new Error(`injected: ${name}`), { name, $fault: 'server', $metadata: { httpStatusCode: status } });
-    new FaultInjector()
-      // Every attempt of the batch answered 500 (not applied): its keys are deleted one by one.
-      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: answer('InternalError', 500) })
-      // The first key's DeleteObject goes through; every attempt of the second is throttled.
-      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand', skip: 1, error: answer('SlowDown', 503) })
-      .attach(s3, 's3');
+    // The batch fails whole (500): its keys are deleted one by one; the first goes through, the second is throttled.
+    const injector = new FaultInjector();
+    for (const rule of batchDeleteThenSecondKeyFailing()) injector.add(rule);
+    injector.attach(s3, 's3');
     const { err, c } = await auditStop({ ...fx, s3 }, ahead, { ...DELETE_ORPHANS, json: true });
     const left = await prefixKeys(fx);
     expect(left, 'the first key was deleted').toEqual(keys.slice(1));

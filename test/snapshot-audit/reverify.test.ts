@@ -13,6 +13,7 @@ import { describe, expect, test } from 'vitest';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { batchDeleteThenSecondKeyFailing } from '../../lib/faults/s3-answers.js';
 import { confirmLost, ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
@@ -177,12 +178,9 @@ describe('snapshot re-verification stopped after a delete', () => {
     const keys = [blobKey(fx, 'a', OLD), blobKey(fx, 'b', OLD), blobKey(fx, 'c', OLD)].sort();
     for (const key of keys) await putBlob(fx, key);
     const s3 = createS3Client();
-    const answer = (name: string, status: number) => () =>
-      Object.assign(new Error(`injected: ${name}`), { name, $fault: 'server', $metadata: { httpStatusCode: status } });
-    new FaultInjector()
-      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: answer('InternalError', 500) })
-      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand', skip: 1, error: answer('SlowDown', 503) })
-      .attach(s3, 's3');
+    const injector = new FaultInjector();
+    for (const rule of batchDeleteThenSecondKeyFailing()) injector.add(rule);
+    injector.attach(s3, 's3');
     const stopped = await reverifyAndDelete(
       keys.map((key) => ({ key, lastModified: OLD })),
       { ...deleting(fx), s3 },
