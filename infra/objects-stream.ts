@@ -33,7 +33,8 @@ import { TierlogFunction } from './function.js';
 import type { TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
-export const OBJECTS_STREAM_SERVICE_NAME = 'tierlog-objects-stream';
+export { OBJECTS_STREAM_SERVICE_NAME } from '../lib/handlers/names.js';
+import { OBJECTS_STREAM_SERVICE_NAME } from '../lib/handlers/names.js';
 
 /** Actions of the stream function (besides the stream read). */
 export const OBJECTS_STREAM_ACTIONS = {

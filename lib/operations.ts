@@ -57,8 +57,14 @@ export {
   type SweeperHandlerOptions,
   type SweepSummary,
 } from './handlers/sweeper.js';
-export { SWEEPER_SERVICE_NAME, OBJECTS_SERVICE_NAME } from './handlers/names.js';
+export { SWEEPER_SERVICE_NAME, OBJECTS_SERVICE_NAME, OBJECTS_STREAM_SERVICE_NAME } from './handlers/names.js';
 export { createObjectsHandler, type ObjectsHandler, type ObjectsHandlerOptions } from './handlers/objects.js';
+export {
+  createObjectsStreamHandler,
+  type ObjectsStreamHandler,
+  type ObjectsStreamHandlerOptions,
+} from './handlers/objects-stream.js';
+export type { StreamBatchResponse, StreamCleanupOptions } from './recovery/stream-cleanup.js';
 export { checkObjectsApiOptions, handleObjectsRequest, type ObjectsApiOptions } from './api/objects-http.js';
 export type { CliContext } from './cli/common.js';
 export { runAudit, type AuditCommandOptions } from './cli/audit.js';

@@ -5,3 +5,6 @@ export const SWEEPER_SERVICE_NAME = 'tierlog-sweeper';
 
 /** Service name of the objects function. */
 export const OBJECTS_SERVICE_NAME = 'tierlog-objects';
+
+/** Service name of the objects table's stream consumer. */
+export const OBJECTS_STREAM_SERVICE_NAME = 'tierlog-objects-stream';

@@ -8,6 +8,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import { definedOnly } from './defined-only.js';
 import { SWEEPER_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { systemClock } from '../ids.js';
@@ -97,9 +98,4 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
     if (dryRun) logger.info('dry run: blobs that would be deleted', { wouldDelete });
     return summary;
   };
-}
-
-/** `options` without the fields set to `undefined` (which would hide the environment's value). */
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -19,6 +19,8 @@ import { type Fixture, freshFixture } from '../support/local.js';
 import { StreamReader, asTtlDeletion, streamEvent } from '../support/stream.js';
 import { KiB, deferred, makeWriter, randomBody, rawGetObject, rawPutObject, rawState, type Writer } from '../tiered/harness.js';
 import { captureStdout, lambdaContext, loadHandler } from './lambda.js';
+import { createObjectsStreamHandler } from '../../lib/operations.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 
 type Handler = (event: DynamoDBStreamEvent, context: Context) => Promise<StreamBatchResponse>;
 
@@ -187,6 +189,34 @@ describe('objects stream handler (DynamoDB Local stream)', () => {
     expect(out).toMatch(/"StreamUntrusted":2\b/);
     expect(await rawGetObject(fx, foreign)).toBeDefined();
     expect(await rawGetObject(fx, another)).toBeDefined();
+  });
+});
+
+describe('createObjectsStreamHandler (tierlog/operations): the same consumer, for a deployment without the construct', () => {
+  test('a configuration and clients given as options: a removed large object loses its blob, the metrics are published', async () => {
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(createDynamoDBClient(), 'dynamodb');
+    const s3 = recorder.attach(createS3Client(), 's3');
+    try {
+      const own = createObjectsStreamHandler({ config: fx.config, cleanup: { dynamodb, s3, concurrency: 2 } });
+      await writer.store.put('factory/one', randomBody(40 * KiB));
+      const blob = (await blobOf('factory/one'))!;
+      await writer.store.delete('factory/one');
+      const records = await reader.read();
+      const { result, out } = await captureStdout(() => own(streamEvent(records), lambdaContext('my-stream-consumer')));
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(await rawGetObject(fx, blob)).toBeUndefined();
+      expect(out).toMatch(/"service":"tierlog-objects-stream"/);
+      // Through the clients it was given.
+      expect(recorder.names('s3').length).toBeGreaterThan(0);
+    } finally {
+      dynamodb.destroy();
+      s3.destroy();
+    }
+  });
+
+  test('a tuning option out of range fails at construction, naming it', () => {
+    expect(() => createObjectsStreamHandler({ config: fx.config, cleanup: { concurrency: 0 } })).toThrow(/concurrency/);
   });
 });
 

@@ -1,0 +1,80 @@
+/**
+ * The objects table's stream consumer as a factory: `functions/objects-stream.ts` is
+ * `createObjectsStreamHandler()`. It deletes the blob an item stopped pointing at (removed, TTL
+ * expiry included, or replaced by a writer that could not delete it), through the sweeper's
+ * namespace guard (the rule is in lib/recovery/stream-cleanup.ts). It reports partial batch
+ * failures, so the event source mapping (ReportBatchItemFailures) retries from the first failed
+ * record; everything it does is idempotent. It answers before the invocation's deadline,
+ * reporting the records it did not finish. Structured logs and EMF metrics through Powertools.
+ *
+ * For a deployment without the construct that sets `replacedBlobCleanup: 'stream'`: map the
+ * objects table's stream (NEW_AND_OLD_IMAGES) to a function exporting this handler, with
+ * ReportBatchItemFailures and the tuning variables of lib/recovery/stream-env.ts.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
+import { definedOnly } from './defined-only.js';
+import { OBJECTS_STREAM_SERVICE_NAME } from './names.js';
+import { loadConfig, type TierlogConfig } from '../config.js';
+import { METRICS_NAMESPACE } from '../recovery/sweep-metrics.js';
+import { parseStreamEvent, StreamCleanup, type StreamBatchResponse, type StreamCleanupOptions } from '../recovery/stream-cleanup.js';
+import { streamTuningFromEnv } from '../recovery/stream-env.js';
+import { addStreamMetrics } from '../recovery/stream-metrics.js';
+
+/** A Lambda handler for the objects table's stream batches. */
+export type ObjectsStreamHandler = (
+  event: DynamoDBStreamEvent,
+  context: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Context>,
+) => Promise<StreamBatchResponse>;
+
+/** Options of {@link createObjectsStreamHandler}. All optional. */
+export interface ObjectsStreamHandlerOptions {
+  /**
+   * The configuration.
+   *
+   * @default loadConfig() (the `TIERLOG_*` variables)
+   */
+  readonly config?: TierlogConfig;
+  /**
+   * Cleanup options beyond the configuration (clients, clock, tuning). The tuning in the
+   * environment (`TIERLOG_STREAM_CONCURRENCY`, `TIERLOG_STREAM_DEADLINE_MARGIN_MS`) is read and
+   * checked in any case; an option given here takes precedence over its variable.
+   */
+  readonly cleanup?: Omit<StreamCleanupOptions, 'config' | 'logger'>;
+  /** @default new Logger({ serviceName: 'tierlog-objects-stream' }) */
+  readonly logger?: Logger;
+  /** @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-objects-stream' }) */
+  readonly metrics?: Metrics;
+}
+
+/**
+ * Builds the cleanup (once: its configuration and tuning are checked here, so a bad variable
+ * fails the function's init) and returns the handler. A batch that is not a stream batch fails
+ * the invocation before anything is judged.
+ */
+export function createObjectsStreamHandler(options: ObjectsStreamHandlerOptions = {}): ObjectsStreamHandler {
+  const logger = options.logger ?? new Logger({ serviceName: OBJECTS_STREAM_SERVICE_NAME });
+  const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: OBJECTS_STREAM_SERVICE_NAME });
+  const clock = options.cleanup?.clock ?? Date.now;
+  const cleanup = new StreamCleanup({
+    config: options.config ?? loadConfig(),
+    ...streamTuningFromEnv(),
+    ...definedOnly(options.cleanup ?? {}),
+    logger: {
+      info: (message, attributes = {}) => logger.info(message, attributes),
+      warn: (message, attributes = {}) => logger.warn(message, attributes),
+      error: (message, attributes = {}) => logger.error(message, attributes),
+    },
+  });
+  return async (event, context) => {
+    if ('functionName' in context) logger.addContext(context as Context);
+    const records = parseStreamEvent(event);
+    // Answer before the invocation ends: what is unfinished then is reported, not timed out.
+    const { response, report } = await cleanup.handle(records, { deadline: clock() + context.getRemainingTimeInMillis() });
+    addStreamMetrics({ addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) }, report);
+    metrics.publishStoredMetrics();
+    logger.info('stream batch', { ...report });
+    return response;
+  };
+}
