@@ -11,13 +11,12 @@
  * objects table's stream (NEW_AND_OLD_IMAGES) to a function exporting this handler, with
  * ReportBatchItemFailures and the tuning variables of lib/recovery/stream-env.ts.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
-import { definedOnly } from './defined-only.js';
+import { definedOnly, handlerTelemetry } from './factory-support.js';
 import { OBJECTS_STREAM_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
-import { METRICS_NAMESPACE } from '../recovery/sweep-metrics.js';
 import { parseStreamEvent, StreamCleanup, type StreamBatchResponse, type StreamCleanupOptions } from '../recovery/stream-cleanup.js';
 import { streamTuningFromEnv } from '../recovery/stream-env.js';
 import { addStreamMetrics } from '../recovery/stream-metrics.js';
@@ -54,25 +53,20 @@ export interface ObjectsStreamHandlerOptions {
  * the invocation before anything is judged.
  */
 export function createObjectsStreamHandler(options: ObjectsStreamHandlerOptions = {}): ObjectsStreamHandler {
-  const logger = options.logger ?? new Logger({ serviceName: OBJECTS_STREAM_SERVICE_NAME });
-  const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: OBJECTS_STREAM_SERVICE_NAME });
+  const { logger, metrics, log, metricSink } = handlerTelemetry(OBJECTS_STREAM_SERVICE_NAME, options);
   const clock = options.cleanup?.clock ?? Date.now;
   const cleanup = new StreamCleanup({
     config: options.config ?? loadConfig(),
     ...streamTuningFromEnv(),
     ...definedOnly(options.cleanup ?? {}),
-    logger: {
-      info: (message, attributes = {}) => logger.info(message, attributes),
-      warn: (message, attributes = {}) => logger.warn(message, attributes),
-      error: (message, attributes = {}) => logger.error(message, attributes),
-    },
+    logger: log,
   });
   return async (event, context) => {
     if ('functionName' in context) logger.addContext(context as Context);
     const records = parseStreamEvent(event);
     // Answer before the invocation ends: what is unfinished then is reported, not timed out.
     const { response, report } = await cleanup.handle(records, { deadline: clock() + context.getRemainingTimeInMillis() });
-    addStreamMetrics({ addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) }, report);
+    addStreamMetrics(metricSink, report);
     metrics.publishStoredMetrics();
     logger.info('stream batch', { ...report });
     return response;

@@ -5,16 +5,16 @@
  * report is logged and its metrics published); structured logs and EMF metrics through Powertools. Overlapping runs
  * are safe: instances are claimed one by one with conditional writes.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { definedOnly } from './defined-only.js';
+import { definedOnly, handlerTelemetry } from './factory-support.js';
 import { SWEEPER_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { systemClock } from '../ids.js';
 import type { SweepReport } from '../recovery/report.js';
 import { parseSweepEvent } from '../recovery/sweep-event.js';
-import { addSweepMetrics, METRICS_NAMESPACE } from '../recovery/sweep-metrics.js';
+import { addSweepMetrics } from '../recovery/sweep-metrics.js';
 import { SweepIncompleteError, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
 import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 
@@ -53,18 +53,13 @@ export interface SweeperHandlerOptions {
  * publishing the metrics of what the sweep did in the others ({@link SweepIncompleteError}).
  */
 export function createSweeperHandler(options: SweeperHandlerOptions = {}): SweeperHandler {
-  const logger = options.logger ?? new Logger({ serviceName: SWEEPER_SERVICE_NAME });
-  const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SWEEPER_SERVICE_NAME });
+  const { logger, metrics, log, metricSink } = handlerTelemetry(SWEEPER_SERVICE_NAME, options);
   const clock = options.sweeper?.clock ?? systemClock;
   const sweeper = new Sweeper({
     config: options.config ?? loadConfig(),
     ...sweeperTuningFromEnv(),
     ...definedOnly(options.sweeper ?? {}),
-    logger: {
-      info: (message, attributes = {}) => logger.info(message, attributes),
-      warn: (message, attributes = {}) => logger.warn(message, attributes),
-      error: (message, attributes = {}) => logger.error(message, attributes),
-    },
+    logger: log,
   });
   return async (event, context) => {
     if ('functionName' in context) logger.addContext(context as Context);
@@ -75,7 +70,7 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
       // A dry run acts on nothing: its counts (blobs it would delete, instances it would claim)
       // would show on the dashboard and in the alarms as done. It is logged, not published.
       if (report.dryRun) return;
-      addSweepMetrics({ addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) }, report);
+      addSweepMetrics(metricSink, report);
       metrics.publishStoredMetrics();
     };
     let report: SweepReport;
