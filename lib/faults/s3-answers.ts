@@ -1,18 +1,21 @@
 /**
- * S3's refusals as the SDK throws them after an answer, for fault rules and client middlewares
- * that make a real request fail the way AWS answers it (the local S3 server never refuses a
- * caller).
+ * AWS's refusals as the SDK throws them after an answer (a named error with its `$fault` and HTTP
+ * status), for fault rules and client middlewares that make a real request fail the way AWS
+ * answers it (the local servers never refuse a caller, throttle, or fail).
  */
 import type { FaultRule } from './fault-injector.js';
 
 /** 403 `AccessDenied`: a bucket policy, a missing grant, or a missing key without `s3:ListBucket`. */
 export function s3AccessDenied(): Error {
-  return Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } });
+  return awsServiceError('AccessDenied', 403, 'Access Denied');
 }
 
-/** A server-side S3 error (`InternalError` 500, `SlowDown` 503): the request was not applied. */
-export function s3ServerError(name: string, status: number): Error {
-  return Object.assign(new Error(`injected: ${name}`), { name, $fault: 'server', $metadata: { httpStatusCode: status } });
+/**
+ * An AWS service error as the SDK throws it: `name` (`InternalError`, `SlowDown`,
+ * `ExpiredTokenException`, ...), the HTTP `status` AWS answered, its `$fault` from that status.
+ */
+export function awsServiceError(name: string, status: number, message = `injected: ${name}`): Error {
+  return Object.assign(new Error(message), { name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
 }
 
 /**
@@ -22,7 +25,7 @@ export function s3ServerError(name: string, status: number): Error {
  */
 export function batchDeleteThenSecondKeyFailing(): FaultRule[] {
   return [
-    { kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: () => s3ServerError('InternalError', 500) },
-    { kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand', skip: 1, error: () => s3ServerError('SlowDown', 503) },
+    { kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: () => awsServiceError('InternalError', 500) },
+    { kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand', skip: 1, error: () => awsServiceError('SlowDown', 503) },
   ];
 }

@@ -11,6 +11,7 @@
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { emptyTable, type Fixture, prefixKeys } from '../support/local.js';
 import { newChangeId } from '../../lib/ids.js';
@@ -70,12 +71,7 @@ describe('one table named for the other', () => {
       .add({
         kind: 'fail',
         match: (r) => r.command === 'ScanCommand' && r.input.IndexName !== undefined,
-        error: () =>
-          Object.assign(new Error('The security token included in the request is expired'), {
-            name: 'ExpiredTokenException',
-            $fault: 'client',
-            $metadata: { httpStatusCode: 400 },
-          }),
+        error: () => awsServiceError('ExpiredTokenException', 400, 'The security token included in the request is expired'),
       })
       .attach(dynamodb, 'dynamodb');
     try {

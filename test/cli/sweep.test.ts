@@ -11,6 +11,7 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { InterruptedError } from '../../lib/cli/common.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { withPagedListings } from '../../lib/faults/paged-listings.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, listKeys, prefixKeys, scanAll } from '../support/local.js';
@@ -344,12 +345,7 @@ describe("tierlog sweep when a shard's lease-index query fails", () => {
           r.command === 'QueryCommand' &&
           r.input.IndexName !== undefined &&
           (r.input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0',
-        error: () =>
-          Object.assign(new Error('injected: service unavailable'), {
-            name: 'InternalServerError',
-            $fault: 'server',
-            $metadata: { httpStatusCode: 500 },
-          }),
+        error: () => awsServiceError('InternalServerError', 500, 'injected: service unavailable'),
       })
       .attach(dynamodb, 'dynamodb');
     const run = await cliJson({ ...fx, dynamodb }, ['sweep']);

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
-import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
+import { awsServiceError, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { SweepIncompleteError } from '../../lib/recovery/sweeper.js';
@@ -737,11 +737,7 @@ describe('reads and deletes gathered across instances', () => {
   // A key deleted on its own (a batch of one, or each key of a batch DeleteObjects could not
   // take) and refused by S3 is that key's failure, exactly as when DeleteObjects names it.
   const notImplemented = () =>
-    Object.assign(new Error('A header you provided implies functionality that is not implemented'), {
-      name: 'NotImplemented',
-      $fault: 'server',
-      $metadata: { httpStatusCode: 501 },
-    });
+    awsServiceError('NotImplemented', 501, 'A header you provided implies functionality that is not implemented');
   test.each([
     { scene: 'a lone key (DeleteObject) refused', instances: 1, perInstance: 1, batchFails: false },
     {

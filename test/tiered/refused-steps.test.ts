@@ -22,6 +22,7 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CorruptItemError } from '../../lib/errors.js';
 import { FaultInjector, type FaultRule, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { StreamReader } from '../support/stream.js';
@@ -46,31 +47,27 @@ const LARGE = 40 * KiB;
 const paths = writePaths('create', 'overwrite', 'small-over-large', 'delete');
 const streamPaths = STREAM_WRITE_PATHS.filter((p) => paths.some((q) => q.name === p.name));
 
-function awsError(name: string, status: number): Error {
-  return Object.assign(new Error(`injected: ${name}`), { name, $fault: 'client', $metadata: { httpStatusCode: status } });
-}
-
 /** How each class of error is injected at the matched request (every attempt of it). */
 const errorClasses: Record<string, (match: (r: RequestInfo) => boolean) => FaultRule> = {
   'access denied': (match) => ({
     kind: 'fail',
     match,
-    error: (r) => (r.service === 's3' ? awsError('AccessDenied', 403) : awsError('AccessDeniedException', 400)),
+    error: (r) => (r.service === 's3' ? awsServiceError('AccessDenied', 403) : awsServiceError('AccessDeniedException', 400)),
   }),
   'expired credentials': (match) => ({
     kind: 'fail',
     match,
-    error: (r) => awsError(r.service === 's3' ? 'ExpiredToken' : 'ExpiredTokenException', 400),
+    error: (r) => awsServiceError(r.service === 's3' ? 'ExpiredToken' : 'ExpiredTokenException', 400),
   }),
   'missing table or bucket': (match) => ({
     kind: 'fail',
     match,
-    error: (r) => (r.service === 's3' ? awsError('NoSuchBucket', 404) : awsError('ResourceNotFoundException', 400)),
+    error: (r) => (r.service === 's3' ? awsServiceError('NoSuchBucket', 404) : awsServiceError('ResourceNotFoundException', 400)),
   }),
   validation: (match) => ({
     kind: 'fail',
     match,
-    error: (r) => awsError(r.service === 's3' ? 'InvalidArgument' : 'ValidationException', 400),
+    error: (r) => awsServiceError(r.service === 's3' ? 'InvalidArgument' : 'ValidationException', 400),
   }),
   'no answer (not applied)': (match) => ({ kind: 'loseRequest', match }),
   'answer lost (applied)': (match) => ({ kind: 'loseResponse', match }),
