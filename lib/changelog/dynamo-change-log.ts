@@ -40,6 +40,7 @@ import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type Change, isEligible, sameChange } from './change-log.js';
 import { assertChange, assertChangeId, decodeEntry, encodeEntry, entryAttribute } from './entry-codec.js';
 import type { FencedChangeLog } from './fenced.js';
+import { checkChangeNames } from '../tiered/blob-keys.js';
 import { type FenceEffect, InstanceTable, type TransactElement } from './instance-table.js';
 import { parseInstanceItem } from './instance-item.js';
 
@@ -103,6 +104,8 @@ const MAX_ENTRIES_PER_ITEM = 48;
 export class DynamoChangeLog implements FencedChangeLog {
   /** The change-log table's name. */
   readonly tableName: string;
+  /** The blob prefix of the configuration: every blob an entry names is a key under it. */
+  private readonly prefix: string;
   private readonly table: InstanceTable;
   private readonly clock: Clock;
   private readonly leaseMs: number;
@@ -126,6 +129,7 @@ export class DynamoChangeLog implements FencedChangeLog {
   constructor(options: DynamoChangeLogOptions) {
     validateConfig(options.config);
     this.tableName = options.config.changeLogTable;
+    this.prefix = options.config.prefix;
     this.ownsClient = options.dynamodb === undefined ? createDynamoDBClient() : undefined;
     this.table = new InstanceTable(options.config, options.dynamodb ?? this.ownsClient!);
     this.clock = options.clock ?? systemClock;
@@ -190,9 +194,15 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.deadline = deadline;
   }
 
+  /**
+   * Records `change` under `id`, durable when it resolves (the `ChangeLog` contract). Throws {@link ValidationError}
+   * before any write for a change the sweeper would quarantine: an object id it cannot use, or a
+   * blob that is not exactly a key of that object under the configured prefix (make blob keys with
+   * `newBlobKey(prefix, objectId)`).
+   */
   async record(id: ChangeId, change: Change): Promise<void> {
     assertChangeId(id);
-    assertChange(change);
+    this.assertSettleable(change);
     const home = this.homes.get(id);
     const slot = home !== undefined && !home.fenced ? home : this.pickSlot();
     this.place(id, slot);
@@ -206,6 +216,19 @@ export class DynamoChangeLog implements FencedChangeLog {
         this.forget(id);
       }
       throw err;
+    }
+  }
+
+  /**
+   * Refuses a change the sweeper reading this log would quarantine (an object id it cannot use, a
+   * blob that is not exactly a key of that object under the configured prefix, `new` = `old`):
+   * such an entry would never be settled, and its blob would be kept forever.
+   */
+  private assertSettleable(change: Change): void {
+    assertChange(change);
+    const names = checkChangeNames(this.prefix, change);
+    if (!names.ok) {
+      throw new ValidationError(`change cannot be recorded: the sweeper would quarantine it, never settle it (${names.reason})`, 'change');
     }
   }
 
@@ -324,7 +347,7 @@ export class DynamoChangeLog implements FencedChangeLog {
    */
   private recordingFence(changeId: ChangeId, change: Change): TransactElement {
     assertChangeId(changeId);
-    assertChange(change);
+    this.assertSettleable(change);
     const home = this.homes.get(changeId);
     const slot = home !== undefined && !home.fenced ? home : this.pickSlot();
     this.place(changeId, slot);

@@ -42,8 +42,7 @@
  */
 import type { Change } from '../changelog/change-log.js';
 import type { DecodedEntry } from '../changelog/entry-codec.js';
-import { checkBlobKey } from '../tiered/blob-keys.js';
-import { assertObjectKey } from '../tiered/object-key.js';
+import { checkChangeNames } from '../tiered/blob-keys.js';
 
 /** An entry that passed screening and is due now. */
 export interface Candidate {
@@ -95,20 +94,8 @@ export function suspectLeaseHorizon(now: number, limits: { maxLeaseMs: number; s
 export function screenEntry(entry: DecodedEntry, ctx: JudgeContext): Screened {
   if (!entry.ok) return { kind: 'quarantine', changeId: entry.changeId, reason: entry.reason };
   const { change, changeId } = entry;
-  try {
-    assertObjectKey(change.id);
-  } catch (err) {
-    return { kind: 'quarantine', changeId, reason: `invalid object id: ${(err as Error).message}` };
-  }
-  for (const field of ['new', 'old'] as const) {
-    const blob = change[field];
-    if (blob === undefined) continue;
-    const check = checkBlobKey(ctx.prefix, change.id, blob);
-    if (!check.ok) return { kind: 'quarantine', changeId, reason: `${field}: ${check.reason}` };
-  }
-  if (change.new !== undefined && change.new === change.old) {
-    return { kind: 'quarantine', changeId, reason: 'new and old name the same blob' };
-  }
+  const names = checkChangeNames(ctx.prefix, change);
+  if (!names.ok) return { kind: 'quarantine', changeId, reason: names.reason };
   const due = change.cleanupAfter?.getTime();
   if (due !== undefined && due > ctx.now)
     return { kind: 'defer', changeId, until: Math.max(due, uploadWindowEnd(ctx)), reason: 'cleanupAfter' };

@@ -9,6 +9,7 @@
  */
 import { v7 as uuidv7 } from 'uuid';
 import { isUuidV7 } from '../ids.js';
+import { assertObjectKey } from './object-key.js';
 
 /** The url-safe form of an object id (base64url of its UTF-8 bytes). */
 export function encodeObjectId(objectId: string): string {
@@ -40,6 +41,32 @@ export function checkBlobKey(prefix: string, objectId: string, key: unknown): Bl
   if (objectPart !== encodeObjectId(objectId)) {
     return { ok: false, reason: `blob key "${truncate(key)}" belongs to another object than "${truncate(objectId)}"` };
   }
+  return { ok: true };
+}
+
+/**
+ * Accepts the names of a change (its object id and blobs) only if the sweeper can act on them: a
+ * valid object id, each blob exactly a key of that object under `prefix`, and `new` not `old`.
+ * The sweeper quarantines an entry this refuses (lib/recovery/judge.ts), and the change log
+ * refuses to record one (lib/changelog/dynamo-change-log.ts): an entry nobody will ever settle is
+ * a clear error at the writer, not a blob kept forever.
+ */
+export function checkChangeNames(
+  prefix: string,
+  change: { readonly id: string; readonly new?: string; readonly old?: string },
+): BlobKeyCheck {
+  try {
+    assertObjectKey(change.id);
+  } catch (err) {
+    return { ok: false, reason: `invalid object id: ${(err as Error).message}` };
+  }
+  for (const field of ['new', 'old'] as const) {
+    const blob = change[field];
+    if (blob === undefined) continue;
+    const check = checkBlobKey(prefix, change.id, blob);
+    if (!check.ok) return { ok: false, reason: `${field}: ${check.reason}` };
+  }
+  if (change.new !== undefined && change.new === change.old) return { ok: false, reason: 'new and old name the same blob' };
   return { ok: true };
 }
 

@@ -10,7 +10,7 @@ import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { newChangeId } from '../../lib/ids.js';
 import { freshFixture } from '../support/local.js';
-import { manualClock } from './helpers.js';
+import { blobOf, manualClock } from './helpers.js';
 
 const LEASE = 120_000;
 const closers: Array<() => void> = [];
@@ -39,7 +39,7 @@ test('a renewal tick whose onBackgroundError throws settles quietly; the next ti
     log.close();
     dynamodb.destroy();
   });
-  await log.record(newChangeId(), { id: 'k', new: 'blobs/aw/x' });
+  await log.record(newChangeId(), { id: 'k', new: blobOf('k') });
   clock.advance(LEASE / 2 + 1); // the lease is due for renewal
   const denied = Object.assign(new Error('injected: denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } });
   const rule = { kind: 'fail' as const, match: onCommand('UpdateItem'), error: () => denied };

@@ -11,7 +11,7 @@ import { NoopChangeLog } from '../../lib/changelog/noop.js';
 import { ChangeIdConflictError, ValidationError } from '../../lib/errors.js';
 import { newChangeId } from '../../lib/ids.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { type ManualClock, manualClock } from './helpers.js';
+import { blobOf, type ManualClock, manualClock } from './helpers.js';
 
 interface Implementation {
   readonly name: string;
@@ -73,7 +73,7 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
   it('record then scan returns the entry, with every field', async () => {
     fresh();
     const id = newChangeId();
-    const change: Change = { id: 'objects/a', new: 'blobs/a/1', old: 'blobs/a/0' };
+    const change: Change = { id: 'objects/a', new: blobOf('objects/a', 1), old: blobOf('objects/a', 0) };
     await log.record(id, change);
     expect(await log.scan()).toEqual(expected([[id, change]]));
   });
@@ -81,10 +81,10 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
   it('the scanned entry is a copy: mutating the input after record changes nothing', async () => {
     fresh();
     const id = newChangeId();
-    const change: Change = { id: 'objects/copy', new: 'blobs/copy/1' };
+    const change: Change = { id: 'objects/copy', new: blobOf('objects/copy') };
     await log.record(id, change);
     change.new = 'blobs/copy/tampered';
-    expect(await log.scan()).toEqual(expected([[id, { id: 'objects/copy', new: 'blobs/copy/1' }]]));
+    expect(await log.scan()).toEqual(expected([[id, { id: 'objects/copy', new: blobOf('objects/copy') }]]));
   });
 
   it('remove then the entry is gone', async () => {
@@ -92,7 +92,7 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
     const keep = newChangeId();
     const drop = newChangeId();
     await log.record(keep, { id: 'k' });
-    await log.record(drop, { id: 'd', new: 'blobs/d/1' });
+    await log.record(drop, { id: 'd', new: blobOf('d') });
     await log.remove(drop);
     expect(await log.scan()).toEqual(expected([[keep, { id: 'k' }]]));
   });
@@ -117,7 +117,7 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
   it('record of the same id and the same change twice is idempotent', async () => {
     fresh();
     const id = newChangeId();
-    const change: Change = { id: 'same', new: 'blobs/same/1', cleanupAfter: new Date(clock.now - 1) };
+    const change: Change = { id: 'same', new: blobOf('same'), cleanupAfter: new Date(clock.now - 1) };
     await log.record(id, change);
     await log.record(id, { ...change, cleanupAfter: new Date(clock.now - 1) });
     expect(await log.scan()).toEqual(expected([[id, change]]));
@@ -126,11 +126,11 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
   it('record of the same id with a different change throws ChangeIdConflictError and keeps the first', async () => {
     fresh();
     const id = newChangeId();
-    await log.record(id, { id: 'x', new: 'blobs/x/1' });
-    const second = log.record(id, { id: 'x', new: 'blobs/x/2' });
+    await log.record(id, { id: 'x', new: blobOf('x', 1) });
+    const second = log.record(id, { id: 'x', new: blobOf('x', 2) });
     if (impl.records) await expect(second).rejects.toBeInstanceOf(ChangeIdConflictError);
     else await expect(second).resolves.toBeUndefined();
-    expect(await log.scan()).toEqual(expected([[id, { id: 'x', new: 'blobs/x/1' }]]));
+    expect(await log.scan()).toEqual(expected([[id, { id: 'x', new: blobOf('x', 1) }]]));
   });
 
   it('cleanupAfter in the future is excluded from scan until the clock passes it', async () => {
@@ -138,7 +138,7 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
     const later = newChangeId();
     const now = newChangeId();
     const at = clock.now + 60_000;
-    await log.record(later, { id: 'later', new: 'blobs/later/1', cleanupAfter: new Date(at) });
+    await log.record(later, { id: 'later', new: blobOf('later'), cleanupAfter: new Date(at) });
     await log.record(now, { id: 'now' });
     expect(await log.scan()).toEqual(expected([[now, { id: 'now' }]]));
     clock.now = at - 1;
@@ -148,7 +148,7 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
       sorted(
         expected([
           [now, { id: 'now' }],
-          [later, { id: 'later', new: 'blobs/later/1', cleanupAfter: new Date(at) }],
+          [later, { id: 'later', new: blobOf('later'), cleanupAfter: new Date(at) }],
         ]),
       ),
     );
@@ -159,11 +159,11 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
     const ids = Array.from({ length: 12 }, () => newChangeId());
     // Recorded in a shuffled order, so an implementation that sorts or keeps order is not favoured.
     const order = [...ids].reverse();
-    for (const [i, id] of order.entries()) await log.record(id, { id: `obj-${i}`, new: `blobs/obj-${i}/1` });
+    for (const [i, id] of order.entries()) await log.record(id, { id: `obj-${i}`, new: blobOf(`obj-${i}`) });
     const got = await log.scan();
     expect(got).toHaveLength(impl.records ? 12 : 0);
     expect(sorted(got)).toEqual(
-      sorted(expected(order.map((id, i): [string, Change] => [id, { id: `obj-${i}`, new: `blobs/obj-${i}/1` }]))),
+      sorted(expected(order.map((id, i): [string, Change] => [id, { id: `obj-${i}`, new: blobOf(`obj-${i}`) }]))),
     );
   });
 
@@ -193,10 +193,10 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
   it('an entry can be recorded again after it was removed', async () => {
     fresh();
     const id = newChangeId();
-    await log.record(id, { id: 'again', new: 'blobs/again/1' });
+    await log.record(id, { id: 'again', new: blobOf('again', 1) });
     await log.remove(id);
-    await log.record(id, { id: 'again', new: 'blobs/again/2' });
-    expect(await log.scan()).toEqual(expected([[id, { id: 'again', new: 'blobs/again/2' }]]));
+    await log.record(id, { id: 'again', new: blobOf('again', 2) });
+    expect(await log.scan()).toEqual(expected([[id, { id: 'again', new: blobOf('again', 2) }]]));
   });
 
   it('two logs do not see each other’s entries', async () => {

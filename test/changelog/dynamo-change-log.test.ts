@@ -14,7 +14,7 @@ import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
 import { ResourceMissingError, ValidationError } from '../../lib/errors.js';
 import { newChangeId } from '../../lib/ids.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { gsiUnits, type ManualClock, manualClock, newClient, type Probe, probe, RawReader } from './helpers.js';
+import { blobOf, gsiUnits, type ManualClock, manualClock, newClient, type Probe, probe, RawReader } from './helpers.js';
 
 const LEASE = 120_000;
 const SKEW = 30_000;
@@ -97,7 +97,7 @@ async function commit(log: DynamoChangeLog, changeId: string, effect: FenceEffec
     .send(
       new TransactWriteCommand({
         TransactItems: [
-          { Put: { TableName: fx.config.objectsTable, Item: { key, version: 1, blob: 'blobs/new' } } },
+          { Put: { TableName: fx.config.objectsTable, Item: { key, version: 1, blob: blobOf('obj', 1) } } },
           log.fence(changeId, effect),
         ],
       }),
@@ -118,10 +118,22 @@ describe('durability', () => {
     const { log, clock } = writer();
     const id = newChangeId();
     const ca = clock.now + 5_000;
-    await log.record(id, { id: 'photos/cat.jpg', new: 'blobs/new-blob', old: 'blobs/old-blob', cleanupAfter: new Date(ca) });
+    await log.record(id, {
+      id: 'photos/cat.jpg',
+      new: blobOf('photos/cat.jpg', 1),
+      old: blobOf('photos/cat.jpg', 0),
+      cleanupAfter: new Date(ca),
+    });
     const item = await raw.get(log.instanceId);
     expect(item).toBeDefined();
-    expect(item![`c_${id}`]).toEqual({ v: 1, id: 'photos/cat.jpg', new: 'blobs/new-blob', old: 'blobs/old-blob', ca, at: clock.now });
+    expect(item![`c_${id}`]).toEqual({
+      v: 1,
+      id: 'photos/cat.jpg',
+      new: blobOf('photos/cat.jpg', 1),
+      old: blobOf('photos/cat.jpg', 0),
+      ca,
+      at: clock.now,
+    });
     expect(item).toMatchObject({ pk: log.instanceId, state: 'live', n: 1, leaseUntil: clock.now + LEASE });
     expect(item!.shard).toBe(shardOf(log.instanceId, fx.config.leaseShards));
     expect(item!.shard).toBeGreaterThanOrEqual(0);
@@ -142,7 +154,7 @@ describe('durability', () => {
   it('each record and each remove is exactly one UpdateItem', async () => {
     const { log, probe: p } = writer();
     const a = newChangeId();
-    await log.record(a, { id: 'a', new: 'blobs/a' });
+    await log.record(a, { id: 'a', new: blobOf('a') });
     await log.remove(a);
     expect(p.attempts.map((x) => x.command)).toEqual(['UpdateItem', 'UpdateItem']);
   });
@@ -153,7 +165,7 @@ describe('idempotency under lost responses', () => {
     const { log, probe: p } = writer();
     const id = newChangeId();
     p.loseNextResponse(isUpdate);
-    await expect(log.record(id, { id: 'obj', new: 'blobs/obj/1' })).resolves.toBeUndefined();
+    await expect(log.record(id, { id: 'obj', new: blobOf('obj', 1) })).resolves.toBeUndefined();
     const updates = p.of('UpdateItem');
     expect(updates).toHaveLength(2);
     expect(updates[0]!.lost).toBe(true);
@@ -182,8 +194,8 @@ describe('idempotency under lost responses', () => {
     const { log, probe: p } = writer({ maxAttempts: 1 });
     const id = newChangeId();
     p.loseNextResponse(isUpdate);
-    await expect(log.record(id, { id: 'obj', new: 'blobs/obj/2' })).rejects.toMatchObject({ name: 'TimeoutError' });
-    await expect(log.record(id, { id: 'obj', new: 'blobs/obj/2' })).resolves.toBeUndefined();
+    await expect(log.record(id, { id: 'obj', new: blobOf('obj', 2) })).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(log.record(id, { id: 'obj', new: blobOf('obj', 2) })).resolves.toBeUndefined();
     expect(p.of('UpdateItem')).toHaveLength(2);
     const item = await raw.get(log.instanceId);
     expect(item!.n).toBe(1);
@@ -195,10 +207,10 @@ describe('idempotency under lost responses', () => {
     const { log, probe: p } = writer({ maxAttempts: 1 });
     const id = newChangeId();
     p.loseNextResponse(isUpdate);
-    await expect(log.record(id, { id: 'obj', new: 'blobs/obj/a' })).rejects.toMatchObject({ name: 'TimeoutError' });
-    await expect(log.record(id, { id: 'obj', new: 'blobs/obj/b' })).rejects.toMatchObject({ name: 'ChangeIdConflictError' });
+    await expect(log.record(id, { id: 'obj', new: blobOf('obj', 10) })).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(log.record(id, { id: 'obj', new: blobOf('obj', 11) })).rejects.toMatchObject({ name: 'ChangeIdConflictError' });
     const item = await raw.get(log.instanceId);
-    expect(item![`c_${id}`].new).toBe('blobs/obj/a');
+    expect(item![`c_${id}`].new).toBe(blobOf('obj', 10));
     expect(item!.n).toBe(1);
   });
 
@@ -248,14 +260,14 @@ describe('claims fence the writer', () => {
   it('a record after a claim lands on a NEW instance id, durable there; the claimed item keeps only its old entries', async () => {
     const { log, clock } = writer();
     const a = newChangeId();
-    await log.record(a, { id: 'a', new: 'blobs/a' });
+    await log.record(a, { id: 'a', new: blobOf('a') });
     const old = log.instanceId;
     clock.advance(LEASE + SKEW + 1);
     const claimed = await claimAt(old, clock.now);
     expect(RawReader.entryIds(claimed)).toEqual([a]);
 
     const b = newChangeId();
-    await log.record(b, { id: 'b', new: 'blobs/b' });
+    await log.record(b, { id: 'b', new: blobOf('b') });
     expect(log.instanceId).not.toBe(old);
     expect(log.instanceIds).not.toContain(old);
     const fresh = await raw.get(log.instanceId);
@@ -310,7 +322,7 @@ describe('claims fence the writer', () => {
     const b = newChangeId();
     await log.record(a, { id: 'a' });
     clock.advance(1_000);
-    await log.record(b, { id: 'late-writer', new: 'blobs/late' });
+    await log.record(b, { id: 'late-writer', new: blobOf('late-writer') });
     const claimed = await claimAt(log.instanceId, clock.now + LEASE + SKEW);
     expect(RawReader.entryIds(claimed)).toEqual([a, b].sort());
     const key = `late-${b}`;
@@ -447,12 +459,12 @@ describe('lease renewal', () => {
       });
     };
     const ids = Array.from({ length: 4 }, () => newChangeId());
-    await measure('record, first on a new instance (creates, lease write)', () => log.record(ids[0]!, { id: 'o0', new: 'blobs/o0/1' }));
+    await measure('record, first on a new instance (creates, lease write)', () => log.record(ids[0]!, { id: 'o0', new: blobOf('o0') }));
     clock.advance(1_000);
-    await measure('record, lease fresh (no lease write)', () => log.record(ids[1]!, { id: 'o1', new: 'blobs/o1/1' }));
+    await measure('record, lease fresh (no lease write)', () => log.record(ids[1]!, { id: 'o1', new: blobOf('o1') }));
     await measure('remove, lease fresh (no lease write)', () => log.remove(ids[1]!));
     clock.advance(LEASE / 2 + 1);
-    await measure('record, lease past half (renews)', () => log.record(ids[2]!, { id: 'o2', new: 'blobs/o2/1' }));
+    await measure('record, lease past half (renews)', () => log.record(ids[2]!, { id: 'o2', new: blobOf('o2') }));
     clock.advance(LEASE / 2 + 1);
     await measure('remove, others outstanding, past half (renews)', () => log.remove(ids[2]!));
     await measure('remove, last entry (never renews)', () => log.remove(ids[0]!));
@@ -492,7 +504,7 @@ describe('background renewal', () => {
     const kept = newChangeId();
     const left = newChangeId();
     await log.record(kept, { id: 'kept' });
-    await log.record(left, { id: 'left', new: 'blobs/x' });
+    await log.record(left, { id: 'left', new: blobOf('left') });
     const abandoned = log.instanceId;
     log.abandon(left);
     expect(log.outstanding).toBe(1);
@@ -621,7 +633,7 @@ describe('retirement', () => {
 describe('fenced commit', () => {
   const effects: Array<[string, FenceEffect]> = [
     ['remove', { kind: 'remove' }],
-    ['setOld', { kind: 'setOld', old: 'blobs/replaced' }],
+    ['setOld', { kind: 'setOld', old: blobOf('obj', 0) }],
     ['check', { kind: 'check' }],
   ];
 
@@ -629,7 +641,7 @@ describe('fenced commit', () => {
     const { log } = writer();
     const id = newChangeId();
     const other = newChangeId();
-    await log.record(id, { id: 'obj', new: 'blobs/new' });
+    await log.record(id, { id: 'obj', new: blobOf('obj', 1) });
     await log.record(other, { id: 'other' });
     const key = `fenced-live-${kind}-${id}`;
     expect(await commit(log, id, effect, key)).toBeUndefined();
@@ -642,7 +654,11 @@ describe('fenced commit', () => {
       expect(log.outstanding).toBe(1);
     } else {
       expect(item!.n).toBe(2);
-      expect(item![`c_${id}`]).toMatchObject({ id: 'obj', new: 'blobs/new', ...(effect.kind === 'setOld' ? { old: effect.old } : {}) });
+      expect(item![`c_${id}`]).toMatchObject({
+        id: 'obj',
+        new: blobOf('obj', 1),
+        ...(effect.kind === 'setOld' ? { old: effect.old } : {}),
+      });
       if (effect.kind === 'check') expect(item![`c_${id}`].old).toBeUndefined();
       expect(log.outstanding).toBe(2);
     }
@@ -651,7 +667,7 @@ describe('fenced commit', () => {
   it.each(effects)('%s: after a claim the transaction is cancelled and the objects-table write did not happen', async (kind, effect) => {
     const { log, clock } = writer();
     const id = newChangeId();
-    await log.record(id, { id: 'obj', new: 'blobs/new' });
+    await log.record(id, { id: 'obj', new: blobOf('obj', 1) });
     const old = log.instanceId;
     clock.advance(LEASE + SKEW + 1);
     expect(await claimAt(old, clock.now)).toBeDefined();
@@ -662,7 +678,7 @@ describe('fenced commit', () => {
     expect(reasons?.map((r) => r.Code)).toEqual(['None', 'ConditionalCheckFailed']);
     expect(await objectItem(key)).toBeUndefined();
     const claimed = await raw.get(old);
-    expect(claimed![`c_${id}`]).toEqual({ v: 1, id: 'obj', new: 'blobs/new', at: expect.any(Number) });
+    expect(claimed![`c_${id}`]).toEqual({ v: 1, id: 'obj', new: blobOf('obj', 1), at: expect.any(Number) });
     expect(claimed).toMatchObject({ state: 'claimed', n: 1 });
     log.fenceLost(id);
     expect(log.instanceId).not.toBe(old);
@@ -678,7 +694,7 @@ describe('slots', () => {
   it('50 parallel records: all durable, spread over slots of at most entriesPerInstance (8) entries', async () => {
     const { log } = writer();
     const ids = Array.from({ length: 50 }, () => newChangeId());
-    await Promise.all(ids.map((id, i) => log.record(id, { id: `parallel-${i}`, new: `blobs/p/${i}` })));
+    await Promise.all(ids.map((id, i) => log.record(id, { id: `parallel-${i}`, new: blobOf(`parallel-${i}`) })));
     expect(log.instanceIds.length).toBeGreaterThan(1);
     expect(new Set(log.instanceIds).size).toBe(log.instanceIds.length);
     const items = await Promise.all(log.instanceIds.map((id) => raw.get(id)));

@@ -8,13 +8,16 @@
  *
  * The fields are bounded in UTF-8 bytes, what DynamoDB counts: 2,048 characters of `€` are 6 KB,
  * and 22 entries of three such fields passed 400 KB (every record after them on that item was
- * refused by DynamoDB with a bare ValidationException, for good).
+ * refused by DynamoDB with a bare ValidationException, for good). A record now also refuses names
+ * the sweeper would quarantine, which keeps real entries smaller still (an object id is at most 512
+ * bytes, and its blobs are named after it); the byte bounds stay, the first check of every record.
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, expect, test } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { ValidationError } from '../../lib/errors.js';
 import { newChangeId } from '../../lib/ids.js';
+import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { freshFixture } from '../support/local.js';
 import { allKeys, putRawInstance, rawBlobKey, rawInstance, rawPutObject, randomBody, sweepPastEverything } from '../tiered/harness.js';
 
@@ -27,11 +30,11 @@ test('80 large changes in flight on one slot: every record lands, no item holds 
   const fx = await freshFixture();
   const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, maxSlots: 1, renewInBackground: false });
   logs.push(log);
-  const changes = Array.from({ length: 80 }, (_, i) => ({
-    id: `${'k'.repeat(2040)}${String(i).padStart(8, '0')}`,
-    new: `blobs/${'n'.repeat(2030)}${i}`,
-    old: `blobs/${'o'.repeat(2030)}${i}`,
-  }));
+  // The largest entries the log takes: an object id of 512 bytes, its blobs named as the store names them.
+  const changes = Array.from({ length: 80 }, (_, i) => {
+    const id = `${'k'.repeat(504)}${String(i).padStart(8, '0')}`;
+    return { id, new: newBlobKey(fx.config.prefix, id), old: newBlobKey(fx.config.prefix, id) };
+  });
   const results = await Promise.allSettled(changes.map((change) => log.record(newChangeId(), change)));
   expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
   expect(log.outstanding).toBe(80);
@@ -45,7 +48,7 @@ test('80 large changes in flight on one slot: every record lands, no item holds 
   expect(Math.max(...perItem)).toBeLessThanOrEqual(48);
 });
 
-test('fields are bounded in UTF-8 bytes: multi-byte fields within 2,048 bytes all land, longer ones are refused before any write', async () => {
+test('fields are bounded in UTF-8 bytes, and names the sweeper would quarantine are refused, before any write; the longest valid multi-byte entries all land', async () => {
   const fx = await freshFixture();
   const log = new DynamoChangeLog({
     config: fx.config,
@@ -61,6 +64,11 @@ test('fields are bounded in UTF-8 bytes: multi-byte fields within 2,048 bytes al
     ['change.new', { id: 'o', new: `blobs/${'€'.repeat(700)}` }],
     ['change.old', { id: 'o', old: `blobs/${'😀'.repeat(520)}` }],
     ['change.id', { id: 'lone \ud800 surrogate' }],
+    // Within the bounds, but names the sweeper would quarantine and never settle.
+    ['change', { id: 'o', new: `${fx.config.prefix}/${'€'.repeat(600)}` }],
+    ['change', { id: 'o', old: 'elsewhere/bw/01900000-0000-7000-8000-000000000001' }],
+    ['change', { id: 'o', new: newBlobKey(fx.config.prefix, 'another object') }],
+    ['change', { id: 'o\u0000', new: newBlobKey(fx.config.prefix, 'o\u0000') }],
   ] as const) {
     const refused = await log.record(newChangeId(), change).then(
       () => undefined,
@@ -72,12 +80,11 @@ test('fields are bounded in UTF-8 bytes: multi-byte fields within 2,048 bytes al
   expect(log.outstanding).toBe(0);
   expect((await fx.dynamodb.send(new ScanCommand({ TableName: fx.config.changeLogTable }))).Items ?? []).toEqual([]);
 
-  // 682 × 3 bytes + 2 = 2,048 bytes each: 80 of them in flight, every record lands.
-  const changes = Array.from({ length: 80 }, (_, i) => ({
-    id: `${'€'.repeat(680)}${String(i).padStart(8, '0')}`,
-    new: `blobs/${'€'.repeat(678)}${String(i).padStart(4, '0')}`,
-    old: `blobs/${'ü'.repeat(1019)}${String(i).padStart(4, '0')}`,
-  }));
+  // 168 × 3 bytes + 8 = 512 bytes, the longest object id: 80 of them in flight, every record lands.
+  const changes = Array.from({ length: 80 }, (_, i) => {
+    const id = `${'€'.repeat(168)}${String(i).padStart(8, '0')}`;
+    return { id, new: newBlobKey(fx.config.prefix, id), old: newBlobKey(fx.config.prefix, id) };
+  });
   for (const change of changes) for (const value of Object.values(change)) expect(Buffer.byteLength(value)).toBeLessThanOrEqual(2048);
   const results = await Promise.allSettled(changes.map((change) => log.record(newChangeId(), change)));
   expect(results.filter((r) => r.status === 'rejected')).toEqual([]);

@@ -154,3 +154,11 @@ function normalise(command: string): string {
 export function gsiUnits(consumed: ConsumedCapacityLike | undefined): number {
   return Object.values(consumed?.GlobalSecondaryIndexes ?? {}).reduce((sum, i) => sum + (i.CapacityUnits ?? 0), 0);
 }
+
+/**
+ * A blob key of `objectId` under `prefix` (the fixtures' `blobs`), the same for the same `n`: the
+ * shape the change log takes, since it refuses an entry the sweeper would quarantine.
+ */
+export function blobOf(objectId: string, n = 1, prefix = 'blobs'): string {
+  return `${prefix}/${Buffer.from(objectId, 'utf8').toString('base64url')}/01900000-0000-7000-8000-${n.toString(16).padStart(12, '0')}`;
+}

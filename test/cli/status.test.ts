@@ -3,6 +3,8 @@
  * writers on injected clocks (live, expired), one claimed through `InstanceTable.claim`, and a
  * corrupt item written raw.
  */
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { InstanceTable } from '../../lib/changelog/instance-table.js';
@@ -42,11 +44,20 @@ beforeAll(async () => {
   await old.record(change, { id: 'd', new: newBlobKey(p, 'd') });
   await old.remove(change);
   ids.old = old.instanceId;
-  // Claimed by a sweeper until now + 5 min; one entry names a blob outside the prefix.
+  // Claimed by a sweeper until now + 5 min; one entry names a blob outside the prefix (written raw:
+  // the log refuses to record what the sweeper would quarantine).
   const claimed = writer(now - 20 * MIN, 2 * MIN);
   await claimed.record(newChangeId(), { id: 'e', new: newBlobKey(p, 'e') });
-  await claimed.record(newChangeId(), { id: 'f', old: 'elsewhere/ZgA/not-ours' });
   ids.claimed = claimed.instanceId;
+  await fx.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: fx.config.changeLogTable,
+      Key: { pk: { S: ids.claimed } },
+      UpdateExpression: 'SET #entry = :entry, #n = #n + :one',
+      ExpressionAttributeNames: { '#entry': `c_${newChangeId()}`, '#n': 'n' },
+      ExpressionAttributeValues: marshall({ ':entry': rawEntry('f', { old: 'elsewhere/ZgA/not-ours' }, 20 * MIN), ':one': 1 }),
+    }),
+  );
   const table = new InstanceTable(fx.config, fx.dynamodb);
   expect(await table.claim(ids.claimed, { cutoff: now, claimant: 'sweeper-1', until: now + 5 * MIN })).toBeDefined();
   // Corrupt: an unknown state, with one entry.
