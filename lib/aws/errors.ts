@@ -195,17 +195,30 @@ export function isCredentialRefusal(err: unknown): boolean {
   return CREDENTIALS_REFUSED.has(awsErrorName(err) ?? '');
 }
 
-/** Error names of a request refused for its credentials, whatever it asked (S3, DynamoDB, STS). */
+/**
+ * Error names of a request refused for its credentials or its signature, whatever it asked (S3,
+ * DynamoDB, STS): every request signed alike is refused alike. A signature whose scope names
+ * another region (`AuthorizationHeaderMalformed`) or whose time is too far off (`RequestTimeTooSkewed`,
+ * `RequestExpired`, still refused after the SDK corrected its clock offset) included.
+ */
 const CREDENTIALS_REFUSED = new Set([
   'InvalidAccessKeyId',
   'SignatureDoesNotMatch',
   'UnrecognizedClientException',
   'InvalidClientTokenId',
   'InvalidSignatureException',
+  'IncompleteSignature',
+  'IncompleteSignatureException',
+  'AuthorizationHeaderMalformed',
+  'MissingAuthenticationToken',
   'MissingAuthenticationTokenException',
   'ExpiredToken',
   'ExpiredTokenException',
   'InvalidToken',
+  'InvalidSecurity',
+  'TokenRefreshRequired',
+  'RequestTimeTooSkewed',
+  'RequestExpired',
 ]);
 
 /** Error names of a request refused for its credentials or permissions (S3, DynamoDB, STS). */
