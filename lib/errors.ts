@@ -96,6 +96,23 @@ export class CommitOutcomeUnknownError extends TierlogError {
   }
 }
 
+/**
+ * DynamoDB cancelled a write's commit for a reason the same request meets again: `ValidationError`
+ * (on AWS, an item that would pass 400 KB) or `ItemCollectionSizeLimitExceeded` (an item
+ * collection past 10 GB). Nothing was written and the write's own blob was deleted; retrying the
+ * same write is refused the same way. `cause` is the `TransactionCanceledException`.
+ */
+export class CommitRefusedError extends TierlogError {
+  constructor(
+    readonly key: string,
+    /** The cancellation reasons DynamoDB gave, one per element that was not `None`. */
+    readonly reasons: readonly string[],
+    cause?: unknown,
+  ) {
+    super(`the commit of "${key}" was refused by DynamoDB (${reasons.join(', ')}) and would be again: nothing was written`, { cause });
+  }
+}
+
 /** A stored item could not be parsed; it is reported, never acted on. */
 export class CorruptItemError extends TierlogError {
   constructor(

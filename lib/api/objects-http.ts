@@ -67,6 +67,7 @@ import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import {
   CommitOutcomeUnknownError,
+  CommitRefusedError,
   ConfigError,
   ContentionError,
   InstanceClaimedError,
@@ -681,6 +682,10 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
     return err.reason === 'completed' ? problem(409, 'UploadCompleted', err.message) : problem(410, 'UploadClosed', err.message);
   }
   if (err instanceof InvalidPartsError) return problem(400, 'InvalidPart', err.message);
+  // The object's item would pass DynamoDB's 400 KB: the same request is refused again.
+  if (err instanceof CommitRefusedError && err.reasons.every((reason) => reason.startsWith('Validation'))) {
+    return problem(400, 'InvalidRequest', err.message);
+  }
   if (err instanceof RangeNotSatisfiableError) {
     return {
       ...problem(416, 'RangeNotSatisfiable', err.message),

@@ -20,8 +20,8 @@
  * transaction or throttling (`TransactionConflict`, `ThrottlingError`,
  * `ProvisionedThroughputExceeded`) is `busy`, try again; a `ValidationError` (an item grown past
  * 400 KB, on AWS; DynamoDB Local answers a plain ValidationException) or
- * `ItemCollectionSizeLimitExceeded` would be refused again: `refused`, the caller cleans up as for
- * any write that did not land.
+ * `ItemCollectionSizeLimitExceeded` would be refused again: `refused`, a {@link CommitRefusedError}
+ * (its cause the cancellation); the caller cleans up as for any write that did not land.
  */
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -30,7 +30,7 @@ import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { unmarshallOptions } from '../aws/clients.js';
 import { newChangeId } from '../ids.js';
 import { awsErrorName, isConditionalCheckFailed, isThrottledTransaction, isTransactionCanceled, translateAwsError } from '../aws/errors.js';
-import { ResourceMissingError } from '../errors.js';
+import { CommitRefusedError, ResourceMissingError } from '../errors.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 
 export type CommitOutcome =
@@ -46,7 +46,7 @@ export type CommitOutcome =
    */
   | { readonly kind: 'busy'; readonly throttled?: unknown }
   /** Cancelled for a reason the same request meets again (validation, item collection size); nothing landed. */
-  | { readonly kind: 'refused'; readonly error: unknown }
+  | { readonly kind: 'refused'; readonly error: CommitRefusedError }
   | { readonly kind: 'unknown'; readonly error: unknown };
 
 export interface CommitRequest {
@@ -117,7 +117,11 @@ async function classify(
       // Live but the entry is gone: an earlier attempt of this commit removed it. Did it land?
       return decideByRead(request, landed, err);
     }
-    if (reasons.some((r) => r.Code !== undefined && REFUSED.has(r.Code))) return { kind: 'refused', error: err };
+    if (reasons.some((r) => r.Code !== undefined && REFUSED.has(r.Code))) {
+      const key = String(request.write.input.Key[request.hv.attrs.key]);
+      const codes = reasons.map((r) => r.Code ?? 'None').filter((code) => code !== 'None');
+      return { kind: 'refused', error: new CommitRefusedError(key, codes, err) };
+    }
     if (reasons.some((r) => r.Code !== undefined && BUSY.has(r.Code))) {
       return isThrottledTransaction(err) ? { kind: 'busy', throttled: err } : { kind: 'busy' };
     }
@@ -130,7 +134,10 @@ async function classify(
     throw translateAwsError(err, { operation: 'commit', table: logTable });
   }
   if (translated !== err) throw translated;
-  if (awsErrorName(err) === 'ValidationException') throw err;
+  // Refused for the request itself (on DynamoDB Local, an item past 400 KB): refused again if sent again.
+  if (awsErrorName(err) === 'ValidationException') {
+    throw new CommitRefusedError(String(request.write.input.Key[request.hv.attrs.key]), ['ValidationException'], err);
+  }
   return decideByRead(request, landed, err);
 }
 

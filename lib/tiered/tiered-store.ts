@@ -59,13 +59,14 @@ import {
   AccessDeniedError,
   BlobMissingError,
   CommitOutcomeUnknownError,
+  CommitRefusedError,
   ContentionError,
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
 import { type Clock, newChangeId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
-import { isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
+import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
 import { sleepBackoff } from '../aws/backoff.js';
 import { newBlobKey } from './blob-keys.js';
 import {
@@ -458,6 +459,8 @@ export class TieredStore {
     } catch (err) {
       // Another writer's commit of this key holds the item: nothing was applied; try again.
       if (refusedForTransaction(err)) return RETRY;
+      // Refused for the request itself (an item past 400 KB): refused again if sent again.
+      if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
       if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'put', table: this.hv.tableName });
       // The item as stored: live, expired (absent to the condition, but its blob is replaced
       // through the log like a live one's) or a deletion marker.

@@ -126,6 +126,29 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     code: 'Retry',
     logged: false,
   },
+  // A write DynamoDB refuses for the request itself (an item past 400 KB): the same request is refused again.
+  {
+    name: 'CommitRefusedError (ValidationError)',
+    error: new errors.CommitRefusedError('k', ['ValidationError'], new Error(SECRET)),
+    status: 400,
+    code: 'InvalidRequest',
+    logged: false,
+  },
+  {
+    name: 'CommitRefusedError (ValidationException)',
+    error: new errors.CommitRefusedError('k', ['ValidationException'], new Error(SECRET)),
+    status: 400,
+    code: 'InvalidRequest',
+    logged: false,
+  },
+  // An item collection past 10 GB: the deployment's limit, not the request's.
+  {
+    name: 'CommitRefusedError (ItemCollectionSizeLimitExceeded)',
+    error: new errors.CommitRefusedError(SECRET, ['ItemCollectionSizeLimitExceeded'], new Error(SECRET)),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
   // A commit DynamoDB cancelled for load alone, to the last attempt: the table is throttled, retry later.
   {
     name: 'TransactionCanceledException (ThrottlingError)',
@@ -240,7 +263,9 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
       )
       .map(([name]) => name)
       .sort();
-    const tierlogRows = ERROR_TABLE.map((row) => row.name).filter((n) => n !== 'Error' && !n.startsWith('TransactionCanceledException'));
+    const tierlogRows = ERROR_TABLE.map((row) => row.name.replace(/ \(.*\)$/, '')).filter(
+      (n) => n !== 'Error' && n !== 'TransactionCanceledException',
+    );
     expect([...new Set(tierlogRows)].sort()).toEqual(classes);
   });
 

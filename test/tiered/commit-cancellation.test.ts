@@ -19,7 +19,7 @@
  */
 import { TransactionCanceledException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { CommitOutcomeUnknownError, ContentionError } from '../../lib/errors.js';
+import { CommitOutcomeUnknownError, CommitRefusedError, ContentionError } from '../../lib/errors.js';
 import { isThrottling } from '../../lib/aws/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -113,8 +113,8 @@ describe('a commit cancelled for a refusal fails at once and cleans up', () => {
   test.each(cases)('%s: %s on the %s', async (_n, code, _el, path, at) => {
     const key = `cancel/refused/${path.name}/${code}/${at}`;
     const { w, error } = await cancelOnce(path, key, code, at);
-    expect(error, 'not an unknown outcome: the cancellation is the answer').not.toBeInstanceOf(CommitOutcomeUnknownError);
-    expect((error as { name?: string }).name).toBe('TransactionCanceledException');
+    expect(error, 'the cancellation is the answer: a typed refusal, not an unknown outcome').toBeInstanceOf(CommitRefusedError);
+    expect(error).toMatchObject({ key, reasons: [code], cause: { name: 'TransactionCanceledException' } });
     expect(sameBytes(await rawValue(fx, key), path.old), 'the old value stays').toBe(true);
     expect(w.log.outstanding, 'the writer keeps no entry').toBe(0);
     // The uploaded blob is deleted at once, and no entry is left for a sweeper.
@@ -159,8 +159,8 @@ describe('an upload session complete cancelled', () => {
     });
     const w = writer(injector);
     const error = await w.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
-    expect(error).not.toBeInstanceOf(CommitOutcomeUnknownError);
-    expect((error as { name?: string }).name).toBe('TransactionCanceledException');
+    expect(error).toBeInstanceOf(CommitRefusedError);
+    expect(error).toMatchObject({ key, reasons: ['ValidationError'], cause: { name: 'TransactionCanceledException' } });
     expect(await rawValue(fx, key)).toBeUndefined();
     await writer().store.abortUpload(created.uploadId);
     expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
@@ -211,8 +211,9 @@ describe('an objects item that would pass 400 KB (DynamoDB Local refuses it for 
       }),
     );
     const error = await w.store.put(key, randomBody(300 * 1024)).catch((e: unknown) => e);
-    expect(error).not.toBeInstanceOf(CommitOutcomeUnknownError);
-    expect((error as { name?: string }).name).toMatch(/^(ValidationException|TransactionCanceledException)$/);
+    expect(error).toBeInstanceOf(CommitRefusedError);
+    expect((error as CommitRefusedError).key).toBe(key);
+    expect((error as CommitRefusedError).reasons).toEqual([expect.stringMatching(/^Validation(Exception|Error)$/)]);
     expect(sameBytes(await rawValue(fx, key), old), 'the old value stays').toBe(true);
     expect(w.log.outstanding).toBe(0);
     expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
