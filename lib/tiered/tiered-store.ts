@@ -234,11 +234,33 @@ export class TieredStore {
 
   /**
    * Resolves once every settle running in the background (see `settleInBackground`) has
-   * finished, including settles of writes that answer while it waits. Never rejects: a settle
-   * that fails leaves its entry to the sweeper and reports to `onCleanupError`.
+   * finished, including settles of writes that answer while it waits: true. Never rejects: a
+   * settle that fails leaves its entry to the sweeper and reports to `onCleanupError`.
+   *
+   * `timeoutMs` bounds the wait (a Lambda handler passes what its invocation has left, less a
+   * margin, so that a slow delete cannot run it into its timeout): it resolves false when the time
+   * is up with settles still running ({@link TieredStore.pendingSettles}). They go on running; what
+   * a frozen or stopped process does not finish stays in the log for the sweeper, as after a crash.
    */
-  async settled(): Promise<void> {
-    while (this.settling.size > 0) await Promise.all([...this.settling]);
+  async settled(options: { readonly timeoutMs?: number } = {}): Promise<boolean> {
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+      throw new ValidationError(`timeoutMs must be a finite number of ms, 0 or more; got ${timeoutMs}`, 'timeoutMs');
+    }
+    const all = (async () => {
+      while (this.settling.size > 0) await Promise.all([...this.settling]);
+      return true;
+    })();
+    if (timeoutMs === undefined) return all;
+    let timer: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([all, timeUp]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** How many settles are running in the background. */

@@ -63,6 +63,29 @@ describe('settle in the background', () => {
     expect(after.lost).toEqual([]);
   });
 
+  test('settled({ timeoutMs }) resolves false when the time is up with a settle still held, and true once it is done', async () => {
+    const fx = await freshFixture();
+    const writer = makeWriter(fx, { store: { settleInBackground: true } });
+    open.push(writer);
+    await writer.store.put('k', oldBody);
+    const oldBlob = (await rawState(fx)).references.get('k')!;
+    const gate = gateDeletes(writer.s3);
+    await writer.store.put('k', newBody);
+    await gate.reached;
+    // The held delete would keep a handler waiting until its own timeout: the bound answers instead.
+    expect(await writer.store.settled({ timeoutMs: 50 })).toBe(false);
+    expect(writer.store.pendingSettles, 'still running, not dropped').toBe(1);
+    expect((await rawState(fx)).blobs).toContain(oldBlob);
+    await expect(writer.store.settled({ timeoutMs: -1 })).rejects.toMatchObject({ name: 'ValidationError', field: 'timeoutMs' });
+    gate.open();
+    expect(await writer.store.settled({ timeoutMs: 60_000 })).toBe(true);
+    const after = await rawState(fx);
+    expect(after.blobs).not.toContain(oldBlob);
+    expect(after.entries).toBe(0);
+    expect(after.lost).toEqual([]);
+    expect(await writer.store.settled({ timeoutMs: 0 }), 'nothing pending: true at once').toBe(true);
+  });
+
   test('a delete answers before its settle', async () => {
     const fx = await freshFixture();
     const writer = makeWriter(fx, { store: { settleInBackground: true } });
