@@ -176,6 +176,12 @@ if (!directory) {
   process.exit(2);
 }
 
+// One request's error that escapes s3rver (a stream a client aborted, say) must not end the server
+// for every request after it: it is written to stderr (the stack reports it if the process still
+// goes) and the server goes on serving from its directory.
+process.on('uncaughtException', (err) => console.error('s3 server: uncaught exception:', err?.stack ?? err));
+process.on('unhandledRejection', (err) => console.error('s3 server: unhandled rejection:', err?.stack ?? err));
+
 const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
 server.store = server.context.store = new FlatDeleteStore(directory);
 // Before the router (the last middleware), after the XML encoder.

@@ -41,7 +41,16 @@ export interface LocalStackOptions {
   readonly exportEnv?: boolean;
   /** How long to wait for both servers to answer. Default 60 s. */
   readonly readyTimeoutMs?: number;
+  /**
+   * Called when a server exits before `stop()`: every request after that point fails to connect,
+   * and the line written here (by default to this process's stderr) says which server went, with
+   * its exit code and the end of its own stderr (a JVM's out-of-memory error, a stack trace).
+   */
+  readonly onUnexpectedExit?: (message: string) => void;
 }
+
+/** How much of a server's stderr is kept for the message of an unexpected exit. */
+const STDERR_TAIL_BYTES = 4096;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -71,6 +80,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     const [dynamo, s3] = await Promise.all([startDynamoDbLocal(readyTimeoutMs), startS3Server(dataDir, readyTimeoutMs)]);
     children.push(dynamo.child, s3.child);
+    const report = options.onUnexpectedExit ?? ((message: string) => process.stderr.write(`${message}\n`));
+    watchExit('DynamoDB Local', dynamo.child, () => stopped, report);
+    watchExit('S3 server', s3.child, () => stopped, report);
     const env = localStackEnv(dynamo.endpoint, s3.endpoint);
     if (options.exportEnv ?? true) Object.assign(process.env, env);
     return {
@@ -217,6 +229,23 @@ async function startS3Server(dataDir: string, readyTimeoutMs: number): Promise<S
     });
   });
   return { child, endpoint: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * Reports a server that exits while the stack is in use (not by `stop()`), with the end of its
+ * stderr: without it, a test run shows only connection errors from then on.
+ */
+function watchExit(name: string, child: ChildProcess, stopping: () => boolean, report: (message: string) => void): void {
+  let tail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-STDERR_TAIL_BYTES);
+  });
+  child.once('exit', (code, signal) => {
+    if (stopping()) return;
+    report(
+      `tierlog local stack: ${name} exited while in use (${signal !== null ? `signal ${signal}` : `code ${code}`}); its stderr ends with: ${tail.trim() || '(nothing)'}`,
+    );
+  });
 }
 
 function endChild(child: ChildProcess): Promise<void> {

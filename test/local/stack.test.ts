@@ -38,6 +38,20 @@ describe('startLocalStack', () => {
     s3.destroy();
   });
 
+  it('a server that exits while in use is reported, with its exit and the end of its stderr; stop() reports nothing', async () => {
+    const reports: string[] = [];
+    const stack = await startLocalStack({ exportEnv: false, onUnexpectedExit: (message) => reports.push(message) });
+    try {
+      process.kill(stack.pids.s3!, 'SIGKILL');
+      for (let i = 0; i < 100 && reports.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(reports).toEqual([expect.stringMatching(/^tierlog local stack: S3 server exited while in use \(signal SIGKILL\)/)]);
+    } finally {
+      await stack.stop();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(reports, 'the DynamoDB Local that stop() ended is not reported').toHaveLength(1);
+  });
+
   it('localStackEnv points the SDK at the endpoints with the checksum settings s3rver needs', () => {
     const env = localStackEnv('http://127.0.0.1:1', 'http://127.0.0.1:2');
     expect(env).toMatchObject({
