@@ -70,17 +70,46 @@ export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGateway
   };
 }
 
-/** A request listener for `http.createServer` that runs `handler` as a Function URL would. */
+/**
+ * The most a buffered (synchronous) invocation carries each way: the event Lambda builds for a
+ * request (its body base64-encoded) and the result the handler returns, each as JSON. Lambda
+ * refuses a larger request before the function runs, and fails a larger response as a function
+ * error (a Function URL answers 502). The local adapter holds both to it, so a client or a handler
+ * that works here does not meet the limit for the first time on AWS.
+ */
+export const LAMBDA_BUFFERED_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+/** A request listener for `http.createServer` that runs `handler` as a Function URL would, within Lambda's payload limits. */
 export function functionUrlListener(
   handler: FunctionUrlHandler,
   options: { functionName: string; timeoutMs?: number; onError?: (err: unknown) => void },
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let received = 0;
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      // Past the limit as raw bytes, the event is too: keep draining, stop keeping.
+      if (received <= LAMBDA_BUFFERED_PAYLOAD_BYTES) chunks.push(chunk);
+    });
     req.on('end', () => {
-      handler(functionUrlEvent(req, Buffer.concat(chunks)), localContext(options.functionName, options.timeoutMs ?? 30_000))
+      const event = received <= LAMBDA_BUFFERED_PAYLOAD_BYTES ? functionUrlEvent(req, Buffer.concat(chunks)) : undefined;
+      if (event === undefined || Buffer.byteLength(JSON.stringify(event)) > LAMBDA_BUFFERED_PAYLOAD_BYTES) {
+        res.writeHead(413, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            Message: `Request must be smaller than ${LAMBDA_BUFFERED_PAYLOAD_BYTES} bytes for the InvokeFunction operation`,
+          }),
+        );
+        return;
+      }
+      handler(event, localContext(options.functionName, options.timeoutMs ?? 30_000))
         .then((result) => {
+          if (Buffer.byteLength(JSON.stringify(result)) > LAMBDA_BUFFERED_PAYLOAD_BYTES) {
+            throw new Error(
+              `the response (${Buffer.byteLength(JSON.stringify(result))} bytes as JSON) exceeds Lambda's ${LAMBDA_BUFFERED_PAYLOAD_BYTES}`,
+            );
+          }
           res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string> | undefined);
           const body = result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
           res.end(req.method === 'HEAD' ? undefined : body);
