@@ -24,15 +24,21 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import type { ChangeLog } from '../../lib/changelog/change-log.js';
 import type { ReplacedBlobCleanup } from '../../lib/config.js';
 import { CommitOutcomeUnknownError } from '../../lib/errors.js';
-import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { StreamReader } from '../support/stream.js';
+import { uploadParts } from '../tiered/upload-session-client.js';
 import {
+  deadWriterPut,
   expectClean,
   KiB,
+  makeSweeper,
   makeWriter,
+  PAST_EVERYTHING_MS,
+  PAST_WINDOW_MS,
   randomBody,
   rawState,
   rawValue,
@@ -140,5 +146,161 @@ describe("a commit whose answer was lost, overtaken by another writer's overwrit
     if (c.mode === 'stream') await deliverTwice(fx, reader);
     await expectClean(fx, expect);
     expect(sameBytes(await rawValue(fx, key), THEIRS)).toBe(true);
+  });
+});
+
+/**
+ * Races that hold: each row runs one interleaving of several actors on one key and returns the
+ * value the key must end with. Then, from outside: nothing lost right after the race; the stream
+ * delivered twice (the second time reversed: late, repeated, out of order), a sweep past every
+ * lease and window (past every session's kept answer, for the session row), the stream again;
+ * then nothing lost, nothing leaked, no entry left, and the value is the last acknowledged one.
+ */
+describe('races that hold', () => {
+  type Race = (fx: Fixture, reader: StreamReader) => Promise<Uint8Array | undefined>;
+  const DAY = 24 * 3600_000;
+
+  /** A sweep by a sweeper `offsetMs` ahead, with `injector` on its clients. */
+  async function sweepAt(fx: Fixture, offsetMs: number, injector?: FaultInjector) {
+    const { sweeper, close } = makeSweeper(fx, offsetMs, injector !== undefined ? { injector } : {});
+    try {
+      return await sweeper.sweep();
+    } finally {
+      close();
+    }
+  }
+
+  /**
+   * A writer died after its commit landed, before deleting `old` (log mode: its entry names `new`
+   * and `old`) or before its commit (stream mode: its entry names `new`). The judging sweep's HV
+   * read is preceded by another writer's overwrite of the key; its delete of the judged blobs is
+   * delayed, and meanwhile a third writer overwrites the key again (and the stream is delivered).
+   */
+  const sweeperJudgesWhileWritersCommit =
+    (mode: ReplacedBlobCleanup): Race =>
+    async (fx, reader) => {
+      const key = 'race/judged';
+      await deadWriterPut(fx, open, key, steps(fx.config)[mode === 'log' ? 'deleteBlob' : 'commit'], { old: OLD });
+      const b = makeWriter(fx);
+      const c = makeWriter(fx);
+      open.push(b, c);
+      expect(await sweepAt(fx, PAST_EVERYTHING_MS), 'the first sighting fences').toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+      const injector = new FaultInjector()
+        .add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: onCommand('BatchGetItem'),
+          before: async () => void (await b.store.put(key, THEIRS)),
+        })
+        .add({
+          kind: 'delay',
+          delayMs: 200,
+          times: 1,
+          // One key goes in a DeleteObject, more in a DeleteObjects.
+          match: (r) => atStep('delete-blobs', fx.config)(r) || atStep('delete-blob', fx.config)(r),
+          before: async () => {
+            await c.store.put(key, mode === 'log' ? MINE : SMALL);
+            if (mode === 'stream') await deliverTwice(fx, reader);
+          },
+        });
+      const judged = await sweepAt(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS, injector);
+      expect(injector.stats.injected.delay, 'both actors went at their points').toBe(2);
+      expect(judged).toMatchObject({ entriesRecovered: 1, errors: 0 });
+      return mode === 'log' ? MINE : SMALL;
+    };
+
+  const cases: Array<[string, ReplacedBlobCleanup, Race]> = [
+    [
+      "the sweeper judges a dead writer's entry while two writers overwrite the key (log mode)",
+      'log',
+      sweeperJudgesWhileWritersCommit('log'),
+    ],
+    [
+      "the sweeper judges a dead writer's entry while a writer overwrites and the stream deletes (stream mode)",
+      'stream',
+      sweeperJudgesWhileWritersCommit('stream'),
+    ],
+    [
+      "an upload session's complete overtaken, at its commit, by a large put and a delete: it commits over the marker",
+      'log',
+      async (fx) => {
+        const key = 'race/session';
+        const other = makeWriter(fx);
+        open.push(other);
+        await other.store.put(key, OLD);
+        const w = makeWriter(fx);
+        open.push(w);
+        const created = await w.store.createUpload(key);
+        const body = randomBody(64 * KiB);
+        const parts = await uploadParts(w.store, created.uploadId, body, 64 * KiB);
+        const injector = new FaultInjector().add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: atStep('commit', fx.config),
+          before: async () => {
+            await other.store.put(key, THEIRS);
+            expect(await other.store.delete(key)).toBe(true);
+          },
+        });
+        const completer = makeWriter(fx, { injector });
+        open.push(completer);
+        const result = await completer.store.completeUpload(created.uploadId, parts);
+        expect(injector.stats.injected.delay).toBe(1);
+        expect(result).toMatchObject({ created: true, size: body.byteLength });
+        // Its retry answers the same, from the session's stored result.
+        expect(await w.store.completeUpload(created.uploadId, parts)).toEqual(result);
+        return body;
+      },
+    ],
+    [
+      'a large overwrite overtaken, at its commit, by a small put and a delete (stream mode: neither is logged)',
+      'stream',
+      async (fx) => {
+        const key = 'race/small';
+        const other = makeWriter(fx);
+        open.push(other);
+        await other.store.put(key, OLD);
+        const injector = new FaultInjector().add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: atStep('commit', fx.config),
+          before: async () => {
+            await other.store.put(key, SMALL);
+            expect(await other.store.delete(key)).toBe(true);
+          },
+        });
+        const w = makeWriter(fx, { injector });
+        open.push(w);
+        expect(await w.store.put(key, MINE)).toMatchObject({ created: true });
+        expect(injector.stats.injected.delay).toBe(1);
+        return MINE;
+      },
+    ],
+  ];
+
+  test.each(cases)('%s', async (_name, mode, race) => {
+    const fx = await freshFixture({ replacedBlobCleanup: mode });
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    open.push(reader);
+    const expected = await race(fx, reader);
+    const before = await rawState(fx);
+    expect(before.lost, 'no HV item references a missing blob, right after the race').toEqual([]);
+    const objectKey = String(before.objects[0]?.key);
+    expect(before.objects.length).toBe(1);
+    expect(sameBytes(await rawValue(fx, objectKey), expected), 'the last acknowledged write').toBe(true);
+
+    await deliverTwice(fx, reader);
+    // Past every lease and upload window, and past a completed session's kept answer.
+    for (const offset of [PAST_EVERYTHING_MS, 2 * DAY, 2 * DAY + PAST_WINDOW_MS]) expect((await sweepAt(fx, offset)).errors).toBe(0);
+    await deliverTwice(fx, reader);
+    const after = await expectClean(fx, expect);
+    expect(
+      after.instances.filter((i) => String(i.pk).startsWith('upload-')),
+      'the session is retired',
+    ).toEqual([]);
+    expect(sameBytes(await rawValue(fx, objectKey), expected), 'the last acknowledged write, after the cleanup').toBe(true);
   });
 });
