@@ -19,6 +19,7 @@
  * (and, on a plain log, removed the entry naming the blob it replaced: leaked). The fenced commit
  * is a transaction with an idempotency token: its retry answers the first attempt's success.
  */
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { ChangeLog } from '../../lib/changelog/change-log.js';
@@ -29,7 +30,7 @@ import { atStep } from '../../lib/faults/protocol-steps.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { StreamReader } from '../support/stream.js';
+import { asTtlDeletion, StreamReader } from '../support/stream.js';
 import { uploadParts } from '../tiered/upload-session-client.js';
 import {
   deadWriterPut,
@@ -71,9 +72,12 @@ async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok:
   }
 }
 
-/** Hands every stream record so far to the stream function's cleanup, then the same records again in reverse order. */
+/**
+ * Hands every stream record so far to the stream function's cleanup, then the same records again
+ * in reverse order. A REMOVE is delivered as TTL's (the only remover here is the TTL emulation).
+ */
 async function deliverTwice(fx: Fixture, reader: StreamReader): Promise<DynamoDBRecord[]> {
-  const records = await reader.read();
+  const records = (await reader.read()).map((r) => (r.eventName === 'REMOVE' ? asTtlDeletion(r) : r));
   const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
   for (const batch of [records, [...records].reverse()]) {
     const { response, report } = await cleanup.handle(batch);
@@ -271,6 +275,31 @@ describe('races that hold', () => {
             await other.store.put(key, SMALL);
             expect(await other.store.delete(key)).toBe(true);
           },
+        });
+        const w = makeWriter(fx, { injector });
+        open.push(w);
+        expect(await w.store.put(key, MINE)).toMatchObject({ created: true });
+        expect(injector.stats.injected.delay).toBe(1);
+        return MINE;
+      },
+    ],
+    [
+      'a large overwrite of an expired object whose item TTL removes right before its commit: it commits as a create',
+      'log',
+      async (fx) => {
+        const key = 'race/expired';
+        // Its clock ten minutes behind: the object it puts has expired a minute ago by the wall clock.
+        const other = makeWriter(fx, { store: { clock: () => Date.now() - 10 * 60_000 } });
+        open.push(other);
+        await other.store.put(key, OLD, { timeToLiveMs: 9 * 60_000 });
+        const injector = new FaultInjector().add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: atStep('commit', fx.config),
+          // TTL removes the expired item (DynamoDB Local runs no TTL: deleted as TTL deletes it).
+          before: async () =>
+            void (await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: key } } }))),
         });
         const w = makeWriter(fx, { injector });
         open.push(w);
