@@ -116,3 +116,31 @@ test.each([
   expect(injector.stats.injected.fail).toBe(1);
   expect((await rawState(fx)).instances.filter((i) => i.pk === created.uploadId)).toEqual([]);
 });
+
+/**
+ * With `replacedBlobCleanup: 'stream'` a change that uploads nothing commits with a plain HV write
+ * (no transaction): it meets another writer's commit of the key as a small write does, and is
+ * tried again. (Answered "unknown" before: the error was decided by a read, which cannot tell.)
+ */
+test.each([
+  ['small over large', SMALL],
+  ['large delete', undefined],
+])('stream mode, %s: its plain commit meets an ongoing transaction: the write lands, nothing is left', async (name, next) => {
+  const own = await freshFixture({ replacedBlobCleanup: 'stream' });
+  const key = `conflict/stream/${name}`;
+  const setup = makeWriter(own);
+  open.push(setup);
+  await setup.store.put(key, LARGE);
+  const oldBlob = (await rawState(own)).references.get(key);
+  const injector = new FaultInjector().add({ kind: 'fail', times: 1, match: steps(own.config).hvCommit, error: conflict });
+  const w = makeWriter(own, { injector });
+  open.push(w);
+  if (next === undefined) expect(await w.store.delete(key)).toBe(true);
+  else await w.store.put(key, next);
+  expect(injector.stats.injected.fail, 'the conflict was met').toBe(1);
+  expect(sameBytes(await rawValue(own, key), next), 'the write landed').toBe(true);
+  const state = await rawState(own);
+  expect(state.blobs, 'the replaced blob was deleted by the writer').not.toContain(oldBlob);
+  expect(state.unreferenced).toEqual([]);
+  expect(state.entries).toBe(0);
+});

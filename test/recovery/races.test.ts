@@ -1,0 +1,335 @@
+/**
+ * Races between actors on ONE key, combined with lost answers and retries. Each interleaving is
+ * made exact with a fault rule's `before` hook (the other actor acts at that request of the first
+ * one) on the real local stack; the invariants are checked from outside (raw scans of both tables
+ * and a listing of the bucket), before any cleanup and after the stream's delivery (twice, the
+ * second time in reverse order) and a sweep past every lease and upload window:
+ *
+ *   - no HV item references a missing blob (at every moment checked, not only at the end);
+ *   - no blob is left unreferenced, no entry left in the change log;
+ *   - the value read is that of the last acknowledged write;
+ *   - a writer whose outcome was unknown is told so (CommitOutcomeUnknownError), never "version
+ *     conflict" (nothing written) for a write that landed.
+ *
+ * A commit whose answer was lost, with another writer's overwrite landing before the SDK's retry,
+ * was the defect found here: a plain commit (a change log that cannot fence, or a stream-mode
+ * change that uploads nothing) took the retry's failed condition for a lost CAS. A large put then
+ * committed its blob again over the other writer's, which had already deleted that blob as its
+ * `old` (lost object); a conditional delete answered VersionConflictError though it had landed
+ * (and, on a plain log, removed the entry naming the blob it replaced: leaked). The fenced commit
+ * is a transaction with an idempotency token: its retry answers the first attempt's success.
+ */
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { DynamoDBRecord } from 'aws-lambda';
+import type { ChangeLog } from '../../lib/changelog/change-log.js';
+import type { ReplacedBlobCleanup } from '../../lib/config.js';
+import { CommitOutcomeUnknownError } from '../../lib/errors.js';
+import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { asTtlDeletion, StreamReader } from '../support/stream.js';
+import { uploadParts } from '../tiered/upload-session-client.js';
+import {
+  deadWriterPut,
+  expectClean,
+  KiB,
+  makeSweeper,
+  makeWriter,
+  PAST_EVERYTHING_MS,
+  PAST_WINDOW_MS,
+  randomBody,
+  rawState,
+  rawValue,
+  sameBytes,
+  steps,
+  sweepPastEverything,
+  type Writer,
+} from '../tiered/harness.js';
+
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+const OLD = randomBody(40 * KiB);
+const MINE = randomBody(40 * KiB + 1);
+const THEIRS = randomBody(40 * KiB + 2);
+const SMALL = randomBody(300);
+
+/** A writer's DynamoChangeLog seen as a plain ChangeLog: the store adapts it (no fence); its entries stay sweepable. */
+function plainFace(w: Writer): ChangeLog {
+  return { record: (id, change) => w.log.record(id, change), remove: (id) => w.log.remove(id), scan: () => w.log.scan() };
+}
+
+async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await p };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/**
+ * Hands every stream record so far to the stream function's cleanup, then the same records again
+ * in reverse order. A REMOVE is delivered as TTL's (the only remover here is the TTL emulation).
+ */
+async function deliverTwice(fx: Fixture, reader: StreamReader): Promise<DynamoDBRecord[]> {
+  const records = (await reader.read()).map((r) => (r.eventName === 'REMOVE' ? asTtlDeletion(r) : r));
+  const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
+  for (const batch of [records, [...records].reverse()]) {
+    const { response, report } = await cleanup.handle(batch);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(report.untrusted).toBe(0);
+  }
+  return records;
+}
+
+describe("a commit whose answer was lost, overtaken by another writer's overwrite before the SDK's retry", () => {
+  type Case = {
+    readonly mode: ReplacedBlobCleanup;
+    /** The writer's change log: `fenced` (DynamoChangeLog: a transaction with a token) or `plain` (adapted: a plain conditional write). */
+    readonly log: 'fenced' | 'plain';
+    /** The step whose answer is lost. */
+    readonly step: 'commit' | 'hvCommit';
+    readonly op: (s: TieredStore, key: string, version: number) => Promise<unknown>;
+    /** The answer the writer must get: its success, or "unknown" (it may have landed). */
+    readonly answer: 'ok' | 'unknown';
+  };
+  const put = (s: TieredStore, key: string) => s.put(key, MINE);
+  const deleteIf = (s: TieredStore, key: string, version: number) => s.delete(key, { ifVersion: version });
+  const putIf = (s: TieredStore, key: string, version: number) => s.put(key, MINE, { ifVersion: version });
+  const putSmall = (s: TieredStore, key: string) => s.put(key, SMALL);
+  const cases: Array<[string, Case]> = [
+    ['large overwrite, log mode: the token answers the retry', { mode: 'log', log: 'fenced', step: 'commit', op: put, answer: 'ok' }],
+    ['large overwrite, stream mode: the token answers the retry', { mode: 'stream', log: 'fenced', step: 'commit', op: put, answer: 'ok' }],
+    ['large delete (ifVersion), log mode', { mode: 'log', log: 'fenced', step: 'commit', op: deleteIf, answer: 'ok' }],
+    ['large overwrite, plain change log', { mode: 'log', log: 'plain', step: 'hvCommit', op: put, answer: 'unknown' }],
+    ['large overwrite (ifVersion), plain change log', { mode: 'log', log: 'plain', step: 'hvCommit', op: putIf, answer: 'unknown' }],
+    ['large delete (ifVersion), plain change log', { mode: 'log', log: 'plain', step: 'hvCommit', op: deleteIf, answer: 'unknown' }],
+    ['large delete (ifVersion), stream mode', { mode: 'stream', log: 'fenced', step: 'hvCommit', op: deleteIf, answer: 'unknown' }],
+    ['small over large, stream mode', { mode: 'stream', log: 'fenced', step: 'hvCommit', op: putSmall, answer: 'unknown' }],
+  ];
+
+  test.each(cases)('%s', async (_name, c) => {
+    const fx = await freshFixture({ replacedBlobCleanup: c.mode });
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    open.push(reader);
+    const key = 'race/lost-answer';
+    const other = makeWriter(fx);
+    open.push(other);
+    const { version } = await other.store.put(key, OLD);
+
+    const match = steps(fx.config)[c.step];
+    const injector = new FaultInjector()
+      // The first attempt lands; its answer is lost.
+      .add({ kind: 'loseResponse', match, times: 1 })
+      // Before the SDK sends it again, the other writer overwrites the key (and deletes what it replaced).
+      .add({ kind: 'delay', delayMs: 0, match, times: 1, before: async () => void (await other.store.put(key, THEIRS)) });
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const store =
+      c.log === 'fenced' ? w.store : new TieredStore({ config: fx.config, changeLog: plainFace(w), dynamodb: w.dynamodb, s3: w.s3 });
+    const result = await outcome(c.op(store, key, version));
+    expect(injector.stats.injected, 'the answer was lost, and the other writer went between').toMatchObject({ loseResponse: 1, delay: 1 });
+
+    const before = await rawState(fx);
+    expect(before.lost, 'no HV item references a missing blob').toEqual([]);
+    // The first attempt landed before the other writer's overwrite: the last write is theirs.
+    expect(sameBytes(await rawValue(fx, key), THEIRS), "the other writer's value, the last one written").toBe(true);
+    if (c.answer === 'ok') expect(result.ok, String((result as { error?: unknown }).error)).toBe(true);
+    else expect((result as { error?: unknown }).error, 'told "unknown", never "failed"').toBeInstanceOf(CommitOutcomeUnknownError);
+
+    w.close();
+    other.close();
+    if (c.mode === 'stream') await deliverTwice(fx, reader);
+    const report = await sweepPastEverything(fx);
+    expect(report.errors).toBe(0);
+    if (c.mode === 'stream') await deliverTwice(fx, reader);
+    await expectClean(fx, expect);
+    expect(sameBytes(await rawValue(fx, key), THEIRS)).toBe(true);
+  });
+});
+
+/**
+ * Races that hold: each row runs one interleaving of several actors on one key and returns the
+ * value the key must end with. Then, from outside: nothing lost right after the race; the stream
+ * delivered twice (the second time reversed: late, repeated, out of order), a sweep past every
+ * lease and window (past every session's kept answer, for the session row), the stream again;
+ * then nothing lost, nothing leaked, no entry left, and the value is the last acknowledged one.
+ */
+describe('races that hold', () => {
+  type Race = (fx: Fixture, reader: StreamReader) => Promise<Uint8Array | undefined>;
+  const DAY = 24 * 3600_000;
+
+  /** A sweep by a sweeper `offsetMs` ahead, with `injector` on its clients. */
+  async function sweepAt(fx: Fixture, offsetMs: number, injector?: FaultInjector) {
+    const { sweeper, close } = makeSweeper(fx, offsetMs, injector !== undefined ? { injector } : {});
+    try {
+      return await sweeper.sweep();
+    } finally {
+      close();
+    }
+  }
+
+  /**
+   * A writer died after its commit landed, before deleting `old` (log mode: its entry names `new`
+   * and `old`) or before its commit (stream mode: its entry names `new`). The judging sweep's HV
+   * read is preceded by another writer's overwrite of the key; its delete of the judged blobs is
+   * delayed, and meanwhile a third writer overwrites the key again (and the stream is delivered).
+   */
+  const sweeperJudgesWhileWritersCommit =
+    (mode: ReplacedBlobCleanup): Race =>
+    async (fx, reader) => {
+      const key = 'race/judged';
+      await deadWriterPut(fx, open, key, steps(fx.config)[mode === 'log' ? 'deleteBlob' : 'commit'], { old: OLD });
+      const b = makeWriter(fx);
+      const c = makeWriter(fx);
+      open.push(b, c);
+      expect(await sweepAt(fx, PAST_EVERYTHING_MS), 'the first sighting fences').toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+      const injector = new FaultInjector()
+        .add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: onCommand('BatchGetItem'),
+          before: async () => void (await b.store.put(key, THEIRS)),
+        })
+        .add({
+          kind: 'delay',
+          delayMs: 200,
+          times: 1,
+          // One key goes in a DeleteObject, more in a DeleteObjects.
+          match: (r) => atStep('delete-blobs', fx.config)(r) || atStep('delete-blob', fx.config)(r),
+          before: async () => {
+            await c.store.put(key, mode === 'log' ? MINE : SMALL);
+            if (mode === 'stream') await deliverTwice(fx, reader);
+          },
+        });
+      const judged = await sweepAt(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS, injector);
+      expect(injector.stats.injected.delay, 'both actors went at their points').toBe(2);
+      expect(judged).toMatchObject({ entriesRecovered: 1, errors: 0 });
+      return mode === 'log' ? MINE : SMALL;
+    };
+
+  const cases: Array<[string, ReplacedBlobCleanup, Race]> = [
+    [
+      "the sweeper judges a dead writer's entry while two writers overwrite the key (log mode)",
+      'log',
+      sweeperJudgesWhileWritersCommit('log'),
+    ],
+    [
+      "the sweeper judges a dead writer's entry while a writer overwrites and the stream deletes (stream mode)",
+      'stream',
+      sweeperJudgesWhileWritersCommit('stream'),
+    ],
+    [
+      "an upload session's complete overtaken, at its commit, by a large put and a delete: it commits over the marker",
+      'log',
+      async (fx) => {
+        const key = 'race/session';
+        const other = makeWriter(fx);
+        open.push(other);
+        await other.store.put(key, OLD);
+        const w = makeWriter(fx);
+        open.push(w);
+        const created = await w.store.createUpload(key);
+        const body = randomBody(64 * KiB);
+        const parts = await uploadParts(w.store, created.uploadId, body, 64 * KiB);
+        const injector = new FaultInjector().add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: atStep('commit', fx.config),
+          before: async () => {
+            await other.store.put(key, THEIRS);
+            expect(await other.store.delete(key)).toBe(true);
+          },
+        });
+        const completer = makeWriter(fx, { injector });
+        open.push(completer);
+        const result = await completer.store.completeUpload(created.uploadId, parts);
+        expect(injector.stats.injected.delay).toBe(1);
+        expect(result).toMatchObject({ created: true, size: body.byteLength });
+        // Its retry answers the same, from the session's stored result.
+        expect(await w.store.completeUpload(created.uploadId, parts)).toEqual(result);
+        return body;
+      },
+    ],
+    [
+      'a large overwrite overtaken, at its commit, by a small put and a delete (stream mode: neither is logged)',
+      'stream',
+      async (fx) => {
+        const key = 'race/small';
+        const other = makeWriter(fx);
+        open.push(other);
+        await other.store.put(key, OLD);
+        const injector = new FaultInjector().add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: atStep('commit', fx.config),
+          before: async () => {
+            await other.store.put(key, SMALL);
+            expect(await other.store.delete(key)).toBe(true);
+          },
+        });
+        const w = makeWriter(fx, { injector });
+        open.push(w);
+        expect(await w.store.put(key, MINE)).toMatchObject({ created: true });
+        expect(injector.stats.injected.delay).toBe(1);
+        return MINE;
+      },
+    ],
+    [
+      'a large overwrite of an expired object whose item TTL removes right before its commit: it commits as a create',
+      'log',
+      async (fx) => {
+        const key = 'race/expired';
+        // Its clock ten minutes behind: the object it puts has expired a minute ago by the wall clock.
+        const other = makeWriter(fx, { store: { clock: () => Date.now() - 10 * 60_000 } });
+        open.push(other);
+        await other.store.put(key, OLD, { timeToLiveMs: 9 * 60_000 });
+        const injector = new FaultInjector().add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: atStep('commit', fx.config),
+          // TTL removes the expired item (DynamoDB Local runs no TTL: deleted as TTL deletes it).
+          before: async () =>
+            void (await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: key } } }))),
+        });
+        const w = makeWriter(fx, { injector });
+        open.push(w);
+        expect(await w.store.put(key, MINE)).toMatchObject({ created: true });
+        expect(injector.stats.injected.delay).toBe(1);
+        return MINE;
+      },
+    ],
+  ];
+
+  test.each(cases)('%s', async (_name, mode, race) => {
+    const fx = await freshFixture({ replacedBlobCleanup: mode });
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    open.push(reader);
+    const expected = await race(fx, reader);
+    const before = await rawState(fx);
+    expect(before.lost, 'no HV item references a missing blob, right after the race').toEqual([]);
+    const objectKey = String(before.objects[0]?.key);
+    expect(before.objects.length).toBe(1);
+    expect(sameBytes(await rawValue(fx, objectKey), expected), 'the last acknowledged write').toBe(true);
+
+    await deliverTwice(fx, reader);
+    // Past every lease and upload window, and past a completed session's kept answer.
+    for (const offset of [PAST_EVERYTHING_MS, 2 * DAY, 2 * DAY + PAST_WINDOW_MS]) expect((await sweepAt(fx, offset)).errors).toBe(0);
+    await deliverTwice(fx, reader);
+    const after = await expectClean(fx, expect);
+    expect(
+      after.instances.filter((i) => String(i.pk).startsWith('upload-')),
+      'the session is retired',
+    ).toEqual([]);
+    expect(sameBytes(await rawValue(fx, objectKey), expected), 'the last acknowledged write, after the cleanup').toBe(true);
+  });
+});
