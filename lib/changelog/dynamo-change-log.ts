@@ -196,9 +196,11 @@ export class DynamoChangeLog implements FencedChangeLog {
 
   /**
    * Records `change` under `id`, durable when it resolves (the `ChangeLog` contract). Throws {@link ValidationError}
-   * before any write for a change the sweeper would quarantine: an object id it cannot use, or a
-   * blob that is not exactly a key of that object under the configured prefix (make blob keys with
-   * `newBlobKey(prefix, objectId)`).
+   * before any write for a change the sweeper would quarantine for what the writer chose: an
+   * object id it cannot use, or a `new` that is not exactly a key of that object under the
+   * configured prefix (make blob keys with `newBlobKey(prefix, objectId)`). An `old` is recorded as
+   * read from the objects item: one that names another object's blob is quarantined by the
+   * sweeper, which is how it is reported, and never deleted.
    */
   async record(id: ChangeId, change: Change): Promise<void> {
     assertChangeId(id);
@@ -220,13 +222,14 @@ export class DynamoChangeLog implements FencedChangeLog {
   }
 
   /**
-   * Refuses a change the sweeper reading this log would quarantine (an object id it cannot use, a
-   * blob that is not exactly a key of that object under the configured prefix, `new` = `old`):
-   * such an entry would never be settled, and its blob would be kept forever.
+   * Refuses a change the sweeper reading this log would quarantine for what its writer chose (an
+   * object id it cannot use, a `new` that is not exactly a key of that object under the configured
+   * prefix, `new` = `old`): such an entry would never be settled, and its blob would be kept
+   * forever. An `old` is taken as read from the objects item (see `checkChangeNames`).
    */
   private assertSettleable(change: Change): void {
     assertChange(change);
-    const names = checkChangeNames(this.prefix, change);
+    const names = checkChangeNames(this.prefix, change, ['new']);
     if (!names.ok) {
       throw new ValidationError(`change cannot be recorded: the sweeper would quarantine it, never settle it (${names.reason})`, 'change');
     }

@@ -45,22 +45,25 @@ export function checkBlobKey(prefix: string, objectId: string, key: unknown): Bl
 }
 
 /**
- * Accepts the names of a change (its object id and blobs) only if the sweeper can act on them: a
- * valid object id, each blob exactly a key of that object under `prefix`, and `new` not `old`.
- * The sweeper quarantines an entry this refuses (lib/recovery/judge.ts), and the change log
- * refuses to record one (lib/changelog/dynamo-change-log.ts): an entry nobody will ever settle is
- * a clear error at the writer, not a blob kept forever.
+ * Accepts the names of a change (its object id and the blobs in `fields`) only if the sweeper can
+ * act on them: a valid object id, each blob exactly a key of that object under `prefix`, and `new`
+ * not `old`. The sweeper quarantines an entry this refuses (lib/recovery/judge.ts, all fields).
+ * The change log refuses to record a `new` it refuses (lib/changelog/dynamo-change-log.ts): the
+ * writer chose that blob, and an entry nobody will settle would keep it forever. An `old` is read
+ * from the objects item, which may name another object's blob (an item copied to rename an
+ * object): it is recorded, and its quarantine is how the sweeper reports it, never deleting it.
  */
 export function checkChangeNames(
   prefix: string,
   change: { readonly id: string; readonly new?: string; readonly old?: string },
+  fields: ReadonlyArray<'new' | 'old'> = ['new', 'old'],
 ): BlobKeyCheck {
   try {
     assertObjectKey(change.id);
   } catch (err) {
     return { ok: false, reason: `invalid object id: ${(err as Error).message}` };
   }
-  for (const field of ['new', 'old'] as const) {
+  for (const field of fields) {
     const blob = change[field];
     if (blob === undefined) continue;
     const check = checkBlobKey(prefix, change.id, blob);
