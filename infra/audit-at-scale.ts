@@ -35,7 +35,7 @@ import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
 import { TierlogFunction } from './function.js';
-import type { TierlogResources } from './permissions.js';
+import { grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
 export interface AuditAtScaleOptions {
@@ -257,6 +257,11 @@ export class AuditAtScale extends Construct {
       // Before its first delete: a sample of the objects table's pointers shows it is this bucket's store.
       fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [resources.objectsTable.tableArn] }));
     }
+    // An objects table of the user's under a customer managed key is read through it.
+    grantKeyFor(fn.role, resources.objectsTable.encryptionKey, 'dynamodb', [
+      'dynamodb:BatchGetItem',
+      ...(props.delete ? ['dynamodb:Scan'] : []),
+    ]);
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],

@@ -30,7 +30,7 @@ import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
 import { DEFAULT_STREAM_MARGIN_MS, streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue } from './failure-handling.js';
 import { TierlogFunction } from './function.js';
-import type { TierlogResources } from './permissions.js';
+import { grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
 export { OBJECTS_STREAM_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -223,6 +223,8 @@ export class ObjectsStreamCleanup extends Construct {
     grant(OBJECTS_STREAM_ACTIONS.listStreams, [`${table.tableArn}/stream/*`]);
     grant(OBJECTS_STREAM_ACTIONS.objectsTable, [table.tableArn]);
     grant(OBJECTS_STREAM_ACTIONS.objects, [props.resources.bucket.arnForObjects(`${props.resources.prefix}/*`)]);
+    // A table of the user's under a customer managed key: its stream and items are read through it.
+    grantKeyFor(fn.role, table.encryptionKey, 'dynamodb', [...OBJECTS_STREAM_ACTIONS.stream, ...OBJECTS_STREAM_ACTIONS.objectsTable]);
 
     this.failureQueue = failureQueue(this, 'FailureQueue');
 

@@ -58,7 +58,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * A bucket defined in this app is refused at synth (naming each problem) when no enabled
    * lifecycle rule over `<prefix>/` aborts incomplete multipart uploads, or, versioned, expires
    * noncurrent versions: without them, uploads nothing names and every deleted blob are kept
-   * for ever. An imported bucket cannot be read: check it yourself.
+   * for ever. An imported bucket cannot be read: check it yourself. Under a customer managed KMS
+   * key (its `encryptionKey`), each role gets the key actions its S3 actions need on that key.
    *
    * @default - a new versioned bucket with access logging
    */
