@@ -58,13 +58,14 @@ export interface AuditAtScaleOptions {
    */
   readonly delete?: boolean;
   /**
-   * Re-verify/delete batches the Distributed Map runs at once.
+   * Re-verify/delete batches the Distributed Map runs at once. A positive integer (Step Functions
+   * reads 0 as no limit).
    *
    * @default 4
    */
   readonly maxConcurrency?: number;
   /**
-   * Days the snapshots (inventories, exports, query results) are kept.
+   * Days the snapshots (inventories, exports, query results) are kept. A positive integer.
    *
    * @default 14
    */
@@ -125,6 +126,16 @@ export class AuditAtScale extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const olderThan = props.olderThan ?? Duration.hours(24);
     if (olderThan.toMilliseconds() < 3_600_000) throw new Error('auditAtScale.olderThan must be at least 1 hour');
+    // Step Functions reads a Distributed Map's MaxConcurrency 0 as "no limit" (up to 10 000 child
+    // runs at once against the tables, the bucket and Lambda); S3 lifecycle takes whole days >= 1.
+    for (const [option, value] of [
+      ['maxConcurrency', props.maxConcurrency],
+      ['snapshotRetentionDays', props.snapshotRetentionDays],
+    ] as const) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+        throw new Error(`auditAtScale.${option} must be a positive integer, got ${value}`);
+      }
+    }
 
     this.snapshotBucket = new s3.Bucket(this, 'Snapshots', {
       encryption: s3.BucketEncryption.S3_MANAGED,

@@ -124,6 +124,9 @@ const PERIOD = Duration.minutes(5);
 
 /** Bounds of {@link TierlogMonitoringProps.sweeperSilence}: three periods, and the day an alarm can look back. */
 const MIN_SWEEPER_SILENCE = Duration.minutes(15);
+
+/** The lowest `oldestExpiredAgeThreshold`: the skew margin plus a sweep interval, rounded up. */
+const MIN_OLDEST_EXPIRED_AGE_THRESHOLD = Duration.minutes(2);
 const MAX_SWEEPER_SILENCE = Duration.days(1);
 
 /**
@@ -153,6 +156,14 @@ export class TierlogMonitoring extends Construct {
     super(scope, id);
     const fn = props.sweeperFunction;
     const threshold = props.oldestExpiredAgeThreshold ?? Duration.minutes(15);
+    if (!threshold.isUnresolved() && threshold.toMilliseconds() < MIN_OLDEST_EXPIRED_AGE_THRESHOLD.toMilliseconds()) {
+      // A dead writer's instance is first seen a skew margin (30 s) after its lease ended, by a
+      // sweep up to a minute later: a lower threshold (0 most of all) fires on every routine
+      // writer exit, not on a sweeper that falls behind.
+      throw new Error(
+        `oldestExpiredAgeThreshold must be at least ${MIN_OLDEST_EXPIRED_AGE_THRESHOLD.toHumanString()}, got ${threshold.toHumanString()}: every instance a sweep finds is that old, so the alarm would fire on every dead writer`,
+      );
+    }
     const recheckMs = props.quarantineRecheck?.toMilliseconds() ?? DEFAULT_QUARANTINE_RECHECK_MS;
     const silence = props.sweeperSilence ?? MIN_SWEEPER_SILENCE;
     if (

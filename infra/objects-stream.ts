@@ -259,6 +259,17 @@ export class ObjectsStreamCleanup extends Construct {
         `streamIteratorAgeThreshold must be under ${STREAM_RETENTION.toHumanString()}, got ${this.iteratorAgeThreshold.toHumanString()}: the stream keeps records ${STREAM_RETENTION.toHumanString()}, so the alarm would fire only after they (and the blobs they name) were lost`,
       );
     }
+    if (
+      !this.iteratorAgeThreshold.isUnresolved() &&
+      !timeout.isUnresolved() &&
+      this.iteratorAgeThreshold.toMilliseconds() < timeout.toMilliseconds()
+    ) {
+      // A batch retried once is older than the timeout: a lower threshold (0 most of all: every
+      // record is older than that) raises the alarm on routine retries, and it is ignored.
+      throw new Error(
+        `streamIteratorAgeThreshold must be at least the stream function's timeout (${timeout.toHumanString()}), got ${this.iteratorAgeThreshold.toHumanString()}: a batch retried once is older than that, so the alarm would fire on every retry`,
+      );
+    }
     this.alarms = {
       streamIteratorAge: new cloudwatch.Alarm(this, 'IteratorAge', {
         alarmDescription: `tierlog: the objects-stream function is more than ${this.iteratorAgeThreshold.toHumanString()} behind the objects table's stream (records are lost after 24 h; the audit then finds their blobs)`,
