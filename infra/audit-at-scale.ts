@@ -34,7 +34,7 @@ import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-p
 import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
-import { TierlogFunction } from './function.js';
+import { metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
 import { grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
@@ -90,6 +90,13 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
   readonly bundleAwsSdk?: boolean;
   readonly logRetention?: logs.RetentionDays;
   readonly alarmActions?: cloudwatch.IAlarmAction[];
+  /**
+   * The deployment the function's metrics are told apart by (`TIERLOG_METRICS_DEPLOYMENT`, their
+   * `deployment` dimension; see `lib/handlers/names.ts`). The {@link Tierlog} construct sets it.
+   *
+   * @default - none: the metrics carry `service` only
+   */
+  readonly metricsDeployment?: string;
 }
 
 const INVENTORY_ID = 'tierlog-audit';
@@ -237,6 +244,7 @@ export class AuditAtScale extends Construct {
         TIERLOG_SNAPSHOT_DATABASE: databaseName,
         TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(olderThan.toMilliseconds()),
         TIERLOG_SNAPSHOT_DELETE: String(props.delete ?? false),
+        ...metricsDeploymentEnv(props.metricsDeployment),
       },
       timeout: Duration.minutes(5),
       memorySize: 1024,
@@ -456,7 +464,7 @@ export class AuditAtScale extends Construct {
     const lostBlobs = new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: 'SnapshotLostBlobs',
-      dimensionsMap: { service: 'tierlog-snapshot-audit' },
+      dimensionsMap: tierlogDimensions('tierlog-snapshot-audit', props.metricsDeployment),
       statistic: 'Sum',
       period: Duration.hours(1),
     }).createAlarm(this, 'LostBlobs', {
@@ -479,7 +487,7 @@ export class AuditAtScale extends Construct {
     const inventoryStale = new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: 'SnapshotInventoryAge',
-      dimensionsMap: { service: 'tierlog-snapshot-audit' },
+      dimensionsMap: tierlogDimensions('tierlog-snapshot-audit', props.metricsDeployment),
       statistic: 'Maximum',
       period: Duration.hours(1),
     }).createAlarm(this, 'InventoryStale', {

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { DEFAULT_QUARANTINE_RECHECK_MS, DEFAULT_RETRY_FAILED_MS } from '../lib/constants.js';
 import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
 import { addAlarmActions } from './failure-handling.js';
+import { tierlogDimensions } from './function.js';
 import type { ObjectsStreamAlarms, ObjectsStreamCleanup } from './objects-stream.js';
 import { SWEEPER_SERVICE_NAME } from './sweeper.js';
 
@@ -69,6 +70,13 @@ export interface TierlogMonitoringProps {
    * @default - a name CloudFormation generates
    */
   readonly dashboardName?: string;
+  /**
+   * The sweeper's `metricsDeployment` (`TierlogSweeperProps`): its metrics carry it as their
+   * `deployment` dimension, and the alarms and the dashboard watch those. Set both or neither.
+   *
+   * @default - none: the metrics of `service` only
+   */
+  readonly metricsDeployment?: string;
 }
 
 /** The alarms of {@link TierlogMonitoring}. */
@@ -155,6 +163,7 @@ export class TierlogMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: TierlogMonitoringProps) {
     super(scope, id);
     const fn = props.sweeperFunction;
+    const deployment = props.metricsDeployment;
     const threshold = props.oldestExpiredAgeThreshold ?? Duration.minutes(15);
     if (!threshold.isUnresolved() && threshold.toMilliseconds() < MIN_OLDEST_EXPIRED_AGE_THRESHOLD.toMilliseconds()) {
       // A dead writer's instance is first seen a skew margin (30 s) after its lease ended, by a
@@ -180,12 +189,12 @@ export class TierlogMonitoring extends Construct {
     const failingPeriod = Duration.minutes(5 * Math.ceil((retryMs + 120_000) / PERIOD.toMilliseconds()));
     const silencePeriods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
 
-    const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)');
-    const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined');
-    const stuck = sweepMetric(SWEEP_METRICS.stuckInstances, cloudwatch.Stats.SUM, 'stuck instances');
-    const uploadErrors = sweepMetric(SWEEP_METRICS.abandonedUploadErrors, cloudwatch.Stats.SUM, 'abandoned upload errors');
+    const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)', deployment);
+    const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined', deployment);
+    const stuck = sweepMetric(SWEEP_METRICS.stuckInstances, cloudwatch.Stats.SUM, 'stuck instances', deployment);
+    const uploadErrors = sweepMetric(SWEEP_METRICS.abandonedUploadErrors, cloudwatch.Stats.SUM, 'abandoned upload errors', deployment);
     // Every sweep that finishes publishes one SweepDuration data point: their count is the heartbeat.
-    const sweeps = sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.SAMPLE_COUNT, 'sweeps');
+    const sweeps = sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.SAMPLE_COUNT, 'sweeps', deployment);
     const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
       period: PERIOD,
       statistic: cloudwatch.Stats.MAXIMUM,
@@ -240,7 +249,9 @@ export class TierlogMonitoring extends Construct {
       }),
       entriesFailing: new cloudwatch.Alarm(this, 'EntriesFailing', {
         alarmDescription: `tierlog: the sweeper's blob deletes fail at every retry (EntriesFailed in 3 periods of ${failingPeriod.toHumanString()} in a row): see "blob deletes failed" in its logs; check s3:DeleteObject on the blob bucket (role, bucket policy, object lock). The entries are kept and their blobs stay`,
-        metric: sweepMetric(SWEEP_METRICS.entriesFailed, cloudwatch.Stats.SUM, 'entries failed').with({ period: failingPeriod }),
+        metric: sweepMetric(SWEEP_METRICS.entriesFailed, cloudwatch.Stats.SUM, 'entries failed', deployment).with({
+          period: failingPeriod,
+        }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 3,
@@ -272,7 +283,7 @@ export class TierlogMonitoring extends Construct {
     addAlarmActions(Object.values(this.alarms), props.alarmActions);
 
     const counts = (names: Array<keyof typeof SWEEP_METRICS>) =>
-      names.map((name) => sweepMetric(SWEEP_METRICS[name], cloudwatch.Stats.SUM, SWEEP_METRICS[name]));
+      names.map((name) => sweepMetric(SWEEP_METRICS[name], cloudwatch.Stats.SUM, SWEEP_METRICS[name], deployment));
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       ...(props.dashboardName !== undefined ? { dashboardName: props.dashboardName } : {}),
       defaultInterval: Duration.hours(3),
@@ -305,8 +316,8 @@ export class TierlogMonitoring extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Sweep duration (ms)',
             left: [
-              sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.AVERAGE, 'average'),
-              sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.MAXIMUM, 'maximum'),
+              sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.AVERAGE, 'average', deployment),
+              sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.MAXIMUM, 'maximum', deployment),
             ],
             width: 8,
           }),
@@ -328,12 +339,12 @@ export class TierlogMonitoring extends Construct {
   }
 }
 
-/** A sweeper metric as Powertools publishes it. */
-export function sweepMetric(metricName: string, statistic: string, label: string): cloudwatch.Metric {
+/** A sweeper metric as Powertools publishes it (in `deployment`, when the sweeper has one). */
+export function sweepMetric(metricName: string, statistic: string, label: string, deployment?: string): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace: METRICS_NAMESPACE,
     metricName,
-    dimensionsMap: { service: SWEEPER_SERVICE_NAME },
+    dimensionsMap: tierlogDimensions(SWEEPER_SERVICE_NAME, deployment),
     statistic,
     period: PERIOD,
     label,

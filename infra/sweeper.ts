@@ -23,6 +23,7 @@ import { grantSweeper, type TierlogResources } from './permissions.js';
 
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
+import { metricsDeploymentEnv } from './function.js';
 
 /**
  * The sweeper's tuning, written to its function's environment (`SWEEPER_ENV`, the variables
@@ -209,6 +210,13 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
    * @default Duration.minutes(5)
    */
   readonly maxEventAge?: Duration;
+  /**
+   * The deployment the function's metrics are told apart by (`TIERLOG_METRICS_DEPLOYMENT`, their
+   * `deployment` dimension; see `lib/handlers/names.ts`). The {@link Tierlog} construct sets it.
+   *
+   * @default - none: the metrics carry `service` only
+   */
+  readonly metricsDeployment?: string;
 }
 
 /** The lease shards schedule `index` of `parallelism` sweeps. */
@@ -280,7 +288,7 @@ export class TierlogSweeper extends Construct {
     const fn = new TierlogFunction(this, 'Sweeper', {
       handler: 'sweeper',
       serviceName: SWEEPER_SERVICE_NAME,
-      environment: { ...props.environment, ...tuningEnv },
+      environment: { ...props.environment, ...tuningEnv, ...metricsDeploymentEnv(props.metricsDeployment) },
       timeout,
       memorySize: props.memorySize ?? 512,
       reservedConcurrentExecutions: reserved,

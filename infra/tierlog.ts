@@ -3,7 +3,7 @@
  * the change-log and objects tables, the LT bucket, the scheduled sweeper, the reference objects
  * function, alarms and a dashboard; `grantWriter` / `writerEnvironment` for your own writers.
  */
-import { type Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -292,6 +292,12 @@ export class Tierlog extends Construct {
    * Nothing secret.
    */
   public readonly writerEnvironment: Readonly<Record<string, string>>;
+  /**
+   * The `deployment` dimension of every metric this construct's functions publish, and that its
+   * alarms and dashboard watch (`TIERLOG_METRICS_DEPLOYMENT`): `<stack name>/<construct path>`,
+   * so that deployments in one account and region do not answer each other's alarms.
+   */
+  public readonly metricsDeployment: string;
   /** The audit at scale, when `auditAtScale` is set. */
   public readonly auditAtScale?: AuditAtScale;
 
@@ -359,7 +365,13 @@ export class Tierlog extends Construct {
     });
 
     const functionOptions = functionOptionsOf({ ...props, removalPolicy });
+    // Tells this deployment's metrics from those of every other tierlog in the account and region
+    // (a stack name is unique there; the path, within the stack): each alarm watches its own.
+    const stack = Stack.of(this);
+    const metricsDeployment = `${stack.stackName}/${this.node.path.slice(stack.node.path.length + 1)}`;
+    this.metricsDeployment = metricsDeployment;
     this.sweeper = new TierlogSweeper(this, 'Sweeper', {
+      metricsDeployment,
       resources: this.resources,
       environment: { ...this.writerEnvironment },
       leaseShards: this.leaseShards,
@@ -376,6 +388,7 @@ export class Tierlog extends Construct {
     this.deadLetterQueue = this.sweeper.deadLetterQueue;
 
     this.objectsStream = new ObjectsStreamCleanup(this, 'ObjectsStream', {
+      metricsDeployment,
       resources: this.resources,
       environment: { ...this.writerEnvironment },
       blobAttribute: hvNames.blob,
@@ -405,6 +418,7 @@ export class Tierlog extends Construct {
     }
 
     const monitoring = new TierlogMonitoring(this, 'Monitoring', {
+      metricsDeployment,
       sweeperFunction: this.sweeperFunction,
       deadLetterQueue: this.deadLetterQueue,
       objectsStream: this.objectsStream,
@@ -439,6 +453,7 @@ export class Tierlog extends Construct {
         );
       }
       this.auditAtScale = new AuditAtScale(this, 'AuditAtScale', {
+        metricsDeployment,
         ...(props.auditAtScale === true ? {} : props.auditAtScale),
         resources: this.resources,
         accessLogsBucket: this.accessLogsBucket,

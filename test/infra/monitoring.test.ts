@@ -14,7 +14,14 @@ const alarm = (name: keyof typeof stack.tierlog.alarms) => alarms[logicalIdOf(st
 const sweeperMetric = (metricName: string, stat: string) => [
   expect.objectContaining({
     MetricStat: {
-      Metric: { Namespace: 'Tierlog', MetricName: metricName, Dimensions: [{ Name: 'service', Value: 'tierlog-sweeper' }] },
+      Metric: {
+        Namespace: 'Tierlog',
+        MetricName: metricName,
+        Dimensions: [
+          { Name: 'deployment', Value: 'Tierlog/Tierlog' },
+          { Name: 'service', Value: 'tierlog-sweeper' },
+        ],
+      },
       Period: 300,
       Stat: stat,
     },
