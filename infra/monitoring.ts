@@ -45,8 +45,8 @@ export interface TierlogMonitoringProps {
    * minutes), or every one fails before it publishes (a bad environment at init, a timeout: those
    * raise the errors alarm as well). A sweep that finished publishes a `SweepDuration` data point,
    * errors or not. At least 15 minutes (three five-minute periods) and at most one day; pass at
-   * least twice the sweep schedules' shortest interval (the {@link Tierlog} construct passes
-   * `sweeperSilenceOf(...)` of its schedules).
+   * least twice the sweep schedules' shortest interval, and more than the sweeper's timeout (the
+   * {@link Tierlog} construct passes `sweeperSilenceOf(...)` of its schedules and timeout).
    *
    * @default Duration.minutes(15)
    */
@@ -140,16 +140,24 @@ const MAX_SWEEPER_SILENCE = Duration.days(1);
 /**
  * The `sweeperSilence` for sweeps on these schedules: three times the shortest `rate(...)`
  * interval (two missed sweeps are not an incident), within 15 minutes and one day; one day when
- * none is a rate (a cron or `at` expression: its interval is not read here).
+ * none is a rate (a cron or `at` expression: its interval is not read here). With the sweeper's
+ * `timeout`, at least that and two periods (10 minutes): a sweep publishes when it finishes, and
+ * under a backlog every sweep runs to its deadline, so sweeps that run 15 minutes with one slot
+ * publish 15 minutes (and a throttled event's retry) apart, which three empty periods would take
+ * for a sweeper that stopped.
  */
-export function sweeperSilenceOf(expressions: readonly string[]): Duration {
+export function sweeperSilenceOf(expressions: readonly string[], timeout?: Duration): Duration {
   const units: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
   const intervals = expressions.flatMap((e) => {
     const m = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(e);
     return m ? [Number(m[1]) * units[m[2]!]!] : [];
   });
   if (intervals.length === 0) return MAX_SWEEPER_SILENCE;
-  const ms = Math.min(Math.max(3 * Math.min(...intervals), MIN_SWEEPER_SILENCE.toMilliseconds()), MAX_SWEEPER_SILENCE.toMilliseconds());
+  const longestSweep = timeout !== undefined && !timeout.isUnresolved() ? timeout.toMilliseconds() + 2 * PERIOD.toMilliseconds() : 0;
+  const ms = Math.min(
+    Math.max(3 * Math.min(...intervals), longestSweep, MIN_SWEEPER_SILENCE.toMilliseconds()),
+    MAX_SWEEPER_SILENCE.toMilliseconds(),
+  );
   return Duration.millis(ms);
 }
 

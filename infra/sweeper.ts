@@ -244,6 +244,8 @@ export class TierlogSweeper extends Construct {
   public readonly deadLetterQueue: sqs.Queue;
   /** The number of schedules. */
   public readonly parallelism: number;
+  /** The function's timeout: the longest a sweep runs. */
+  public readonly timeout: Duration;
 
   constructor(scope: Construct, id: string, props: TierlogSweeperProps) {
     super(scope, id);
@@ -263,6 +265,7 @@ export class TierlogSweeper extends Construct {
     }
 
     const timeout = props.timeout ?? Duration.minutes(5);
+    this.timeout = timeout;
     if (!timeout.isUnresolved() && timeout.toMilliseconds() < MIN_CLAIM_MS) {
       throw new Error(
         `sweeperTimeout must be at least ${MIN_CLAIM_MS / 1000} s, got ${timeout.toHumanString()}: a sweep stops taking work 10 s before its deadline (with 10 s or less it never sweeps), and one killed while it settles an instance holds it until its claim expires`,

@@ -429,6 +429,7 @@ export class Tierlog extends Construct {
         [...this.sweeper.schedules, ...this.sweeper.housekeepingSchedules]
           .map((s) => s.node.defaultChild as scheduler.CfnSchedule)
           .map((c) => c.scheduleExpression),
+        this.sweeper.timeout,
       ),
       ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
     });
