@@ -34,8 +34,8 @@ import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-p
 import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
-import { TierlogFunction } from './function.js';
-import type { TierlogResources } from './permissions.js';
+import { metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
+import { grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
 export interface AuditAtScaleOptions {
@@ -58,13 +58,14 @@ export interface AuditAtScaleOptions {
    */
   readonly delete?: boolean;
   /**
-   * Re-verify/delete batches the Distributed Map runs at once.
+   * Re-verify/delete batches the Distributed Map runs at once. A positive integer (Step Functions
+   * reads 0 as no limit).
    *
    * @default 4
    */
   readonly maxConcurrency?: number;
   /**
-   * Days the snapshots (inventories, exports, query results) are kept.
+   * Days the snapshots (inventories, exports, query results) are kept. A positive integer.
    *
    * @default 14
    */
@@ -89,6 +90,13 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
   readonly bundleAwsSdk?: boolean;
   readonly logRetention?: logs.RetentionDays;
   readonly alarmActions?: cloudwatch.IAlarmAction[];
+  /**
+   * The deployment the function's metrics are told apart by (`TIERLOG_METRICS_DEPLOYMENT`, their
+   * `deployment` dimension; see `lib/handlers/names.ts`). The {@link Tierlog} construct sets it.
+   *
+   * @default - none: the metrics carry `service` only
+   */
+  readonly metricsDeployment?: string;
 }
 
 const INVENTORY_ID = 'tierlog-audit';
@@ -125,6 +133,16 @@ export class AuditAtScale extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const olderThan = props.olderThan ?? Duration.hours(24);
     if (olderThan.toMilliseconds() < 3_600_000) throw new Error('auditAtScale.olderThan must be at least 1 hour');
+    // Step Functions reads a Distributed Map's MaxConcurrency 0 as "no limit" (up to 10 000 child
+    // runs at once against the tables, the bucket and Lambda); S3 lifecycle takes whole days >= 1.
+    for (const [option, value] of [
+      ['maxConcurrency', props.maxConcurrency],
+      ['snapshotRetentionDays', props.snapshotRetentionDays],
+    ] as const) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+        throw new Error(`auditAtScale.${option} must be a positive integer, got ${value}`);
+      }
+    }
 
     this.snapshotBucket = new s3.Bucket(this, 'Snapshots', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -226,6 +244,7 @@ export class AuditAtScale extends Construct {
         TIERLOG_SNAPSHOT_DATABASE: databaseName,
         TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(olderThan.toMilliseconds()),
         TIERLOG_SNAPSHOT_DELETE: String(props.delete ?? false),
+        ...metricsDeploymentEnv(props.metricsDeployment),
       },
       timeout: Duration.minutes(5),
       memorySize: 1024,
@@ -257,6 +276,11 @@ export class AuditAtScale extends Construct {
       // Before its first delete: a sample of the objects table's pointers shows it is this bucket's store.
       fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [resources.objectsTable.tableArn] }));
     }
+    // An objects table of the user's under a customer managed key is read through it.
+    grantKeyFor(fn.role, resources.objectsTable.encryptionKey, 'dynamodb', [
+      'dynamodb:BatchGetItem',
+      ...(props.delete ? ['dynamodb:Scan'] : []),
+    ]);
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
@@ -440,7 +464,7 @@ export class AuditAtScale extends Construct {
     const lostBlobs = new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: 'SnapshotLostBlobs',
-      dimensionsMap: { service: 'tierlog-snapshot-audit' },
+      dimensionsMap: tierlogDimensions('tierlog-snapshot-audit', props.metricsDeployment),
       statistic: 'Sum',
       period: Duration.hours(1),
     }).createAlarm(this, 'LostBlobs', {
@@ -463,7 +487,7 @@ export class AuditAtScale extends Construct {
     const inventoryStale = new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: 'SnapshotInventoryAge',
-      dimensionsMap: { service: 'tierlog-snapshot-audit' },
+      dimensionsMap: tierlogDimensions('tierlog-snapshot-audit', props.metricsDeployment),
       statistic: 'Maximum',
       period: Duration.hours(1),
     }).createAlarm(this, 'InventoryStale', {

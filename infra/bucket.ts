@@ -57,6 +57,11 @@ export class BlobBucket extends Construct {
   constructor(scope: Construct, id: string, props: BlobBucketProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const undoWindow = props.noncurrentVersionExpiration ?? Duration.days(7);
+    // S3 counts lifecycle ages in whole days, at least one: 0 or a fraction fails the deploy.
+    if (!undoWindow.isUnresolved() && !isWholeDays(undoWindow)) {
+      throw new Error(`noncurrentVersionExpiration must be a whole number of days, at least 1, got ${undoWindow.toHumanString()}`);
+    }
     const secure = {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
@@ -82,7 +87,7 @@ export class BlobBucket extends Construct {
       lifecycleRules: [
         {
           id: 'undo-window',
-          noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(7),
+          noncurrentVersionExpiration: undoWindow,
           expiredObjectDeleteMarker: true,
         },
         // Past the longest upload session (7 days, the longest a presigned part URL lives): the
@@ -107,6 +112,12 @@ export class BlobBucket extends Construct {
 
     deliverAccessLogs(this.bucket, this.accessLogsBucket, 'blob-bucket/');
   }
+}
+
+/** Whether `d` is a whole number of days, at least one (what S3 lifecycle rules take). */
+function isWholeDays(d: Duration): boolean {
+  const days = d.toDays({ integral: false });
+  return days >= 1 && Number.isInteger(days);
 }
 
 /**

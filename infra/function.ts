@@ -13,6 +13,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { METRICS_DEPLOYMENT_DIMENSION, METRICS_DEPLOYMENT_ENV } from '../lib/handlers/names.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { BUNDLE_BANNER, BUNDLE_TARGET, type HandlerName } from './bundling.js';
 
@@ -63,6 +64,16 @@ export interface TierlogFunctionOptions {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The function variable that sets its metrics' `deployment` dimension; none when `deployment` is undefined. */
+export function metricsDeploymentEnv(deployment: string | undefined): Record<string, string> {
+  return deployment !== undefined ? { [METRICS_DEPLOYMENT_ENV]: deployment } : {};
+}
+
+/** The dimensions of a tierlog metric of `service`, in `deployment` when set (what the handlers publish). */
+export function tierlogDimensions(service: string, deployment: string | undefined): Record<string, string> {
+  return { service, ...(deployment !== undefined ? { [METRICS_DEPLOYMENT_DIMENSION]: deployment } : {}) };
 }
 
 /** The oldest Node.js major the handlers run on (their bundles target it: `BUNDLE_TARGET`). */

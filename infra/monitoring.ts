@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { DEFAULT_QUARANTINE_RECHECK_MS, DEFAULT_RETRY_FAILED_MS } from '../lib/constants.js';
 import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
 import { addAlarmActions } from './failure-handling.js';
+import { tierlogDimensions } from './function.js';
 import type { ObjectsStreamAlarms, ObjectsStreamCleanup } from './objects-stream.js';
 import { SWEEPER_SERVICE_NAME } from './sweeper.js';
 
@@ -44,8 +45,8 @@ export interface TierlogMonitoringProps {
    * minutes), or every one fails before it publishes (a bad environment at init, a timeout: those
    * raise the errors alarm as well). A sweep that finished publishes a `SweepDuration` data point,
    * errors or not. At least 15 minutes (three five-minute periods) and at most one day; pass at
-   * least twice the sweep schedules' shortest interval (the {@link Tierlog} construct passes
-   * `sweeperSilenceOf(...)` of its schedules).
+   * least twice the sweep schedules' shortest interval, and more than the sweeper's timeout (the
+   * {@link Tierlog} construct passes `sweeperSilenceOf(...)` of its schedules and timeout).
    *
    * @default Duration.minutes(15)
    */
@@ -69,6 +70,13 @@ export interface TierlogMonitoringProps {
    * @default - a name CloudFormation generates
    */
   readonly dashboardName?: string;
+  /**
+   * The sweeper's `metricsDeployment` (`TierlogSweeperProps`): its metrics carry it as their
+   * `deployment` dimension, and the alarms and the dashboard watch those. Set both or neither.
+   *
+   * @default - none: the metrics of `service` only
+   */
+  readonly metricsDeployment?: string;
 }
 
 /** The alarms of {@link TierlogMonitoring}. */
@@ -124,21 +132,32 @@ const PERIOD = Duration.minutes(5);
 
 /** Bounds of {@link TierlogMonitoringProps.sweeperSilence}: three periods, and the day an alarm can look back. */
 const MIN_SWEEPER_SILENCE = Duration.minutes(15);
+
+/** The lowest `oldestExpiredAgeThreshold`: the skew margin plus a sweep interval, rounded up. */
+const MIN_OLDEST_EXPIRED_AGE_THRESHOLD = Duration.minutes(2);
 const MAX_SWEEPER_SILENCE = Duration.days(1);
 
 /**
  * The `sweeperSilence` for sweeps on these schedules: three times the shortest `rate(...)`
  * interval (two missed sweeps are not an incident), within 15 minutes and one day; one day when
- * none is a rate (a cron or `at` expression: its interval is not read here).
+ * none is a rate (a cron or `at` expression: its interval is not read here). With the sweeper's
+ * `timeout`, at least that and two periods (10 minutes): a sweep publishes when it finishes, and
+ * under a backlog every sweep runs to its deadline, so sweeps that run 15 minutes with one slot
+ * publish 15 minutes (and a throttled event's retry) apart, which three empty periods would take
+ * for a sweeper that stopped.
  */
-export function sweeperSilenceOf(expressions: readonly string[]): Duration {
+export function sweeperSilenceOf(expressions: readonly string[], timeout?: Duration): Duration {
   const units: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
   const intervals = expressions.flatMap((e) => {
     const m = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(e);
     return m ? [Number(m[1]) * units[m[2]!]!] : [];
   });
   if (intervals.length === 0) return MAX_SWEEPER_SILENCE;
-  const ms = Math.min(Math.max(3 * Math.min(...intervals), MIN_SWEEPER_SILENCE.toMilliseconds()), MAX_SWEEPER_SILENCE.toMilliseconds());
+  const longestSweep = timeout !== undefined && !timeout.isUnresolved() ? timeout.toMilliseconds() + 2 * PERIOD.toMilliseconds() : 0;
+  const ms = Math.min(
+    Math.max(3 * Math.min(...intervals), longestSweep, MIN_SWEEPER_SILENCE.toMilliseconds()),
+    MAX_SWEEPER_SILENCE.toMilliseconds(),
+  );
   return Duration.millis(ms);
 }
 
@@ -152,7 +171,16 @@ export class TierlogMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: TierlogMonitoringProps) {
     super(scope, id);
     const fn = props.sweeperFunction;
+    const deployment = props.metricsDeployment;
     const threshold = props.oldestExpiredAgeThreshold ?? Duration.minutes(15);
+    if (!threshold.isUnresolved() && threshold.toMilliseconds() < MIN_OLDEST_EXPIRED_AGE_THRESHOLD.toMilliseconds()) {
+      // A dead writer's instance is first seen a skew margin (30 s) after its lease ended, by a
+      // sweep up to a minute later: a lower threshold (0 most of all) fires on every routine
+      // writer exit, not on a sweeper that falls behind.
+      throw new Error(
+        `oldestExpiredAgeThreshold must be at least ${MIN_OLDEST_EXPIRED_AGE_THRESHOLD.toHumanString()}, got ${threshold.toHumanString()}: every instance a sweep finds is that old, so the alarm would fire on every dead writer`,
+      );
+    }
     const recheckMs = props.quarantineRecheck?.toMilliseconds() ?? DEFAULT_QUARANTINE_RECHECK_MS;
     const silence = props.sweeperSilence ?? MIN_SWEEPER_SILENCE;
     if (
@@ -169,12 +197,12 @@ export class TierlogMonitoring extends Construct {
     const failingPeriod = Duration.minutes(5 * Math.ceil((retryMs + 120_000) / PERIOD.toMilliseconds()));
     const silencePeriods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
 
-    const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)');
-    const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined');
-    const stuck = sweepMetric(SWEEP_METRICS.stuckInstances, cloudwatch.Stats.SUM, 'stuck instances');
-    const uploadErrors = sweepMetric(SWEEP_METRICS.abandonedUploadErrors, cloudwatch.Stats.SUM, 'abandoned upload errors');
+    const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)', deployment);
+    const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined', deployment);
+    const stuck = sweepMetric(SWEEP_METRICS.stuckInstances, cloudwatch.Stats.SUM, 'stuck instances', deployment);
+    const uploadErrors = sweepMetric(SWEEP_METRICS.abandonedUploadErrors, cloudwatch.Stats.SUM, 'abandoned upload errors', deployment);
     // Every sweep that finishes publishes one SweepDuration data point: their count is the heartbeat.
-    const sweeps = sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.SAMPLE_COUNT, 'sweeps');
+    const sweeps = sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.SAMPLE_COUNT, 'sweeps', deployment);
     const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
       period: PERIOD,
       statistic: cloudwatch.Stats.MAXIMUM,
@@ -229,7 +257,9 @@ export class TierlogMonitoring extends Construct {
       }),
       entriesFailing: new cloudwatch.Alarm(this, 'EntriesFailing', {
         alarmDescription: `tierlog: the sweeper's blob deletes fail at every retry (EntriesFailed in 3 periods of ${failingPeriod.toHumanString()} in a row): see "blob deletes failed" in its logs; check s3:DeleteObject on the blob bucket (role, bucket policy, object lock). The entries are kept and their blobs stay`,
-        metric: sweepMetric(SWEEP_METRICS.entriesFailed, cloudwatch.Stats.SUM, 'entries failed').with({ period: failingPeriod }),
+        metric: sweepMetric(SWEEP_METRICS.entriesFailed, cloudwatch.Stats.SUM, 'entries failed', deployment).with({
+          period: failingPeriod,
+        }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 3,
@@ -261,7 +291,7 @@ export class TierlogMonitoring extends Construct {
     addAlarmActions(Object.values(this.alarms), props.alarmActions);
 
     const counts = (names: Array<keyof typeof SWEEP_METRICS>) =>
-      names.map((name) => sweepMetric(SWEEP_METRICS[name], cloudwatch.Stats.SUM, SWEEP_METRICS[name]));
+      names.map((name) => sweepMetric(SWEEP_METRICS[name], cloudwatch.Stats.SUM, SWEEP_METRICS[name], deployment));
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       ...(props.dashboardName !== undefined ? { dashboardName: props.dashboardName } : {}),
       defaultInterval: Duration.hours(3),
@@ -294,8 +324,8 @@ export class TierlogMonitoring extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Sweep duration (ms)',
             left: [
-              sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.AVERAGE, 'average'),
-              sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.MAXIMUM, 'maximum'),
+              sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.AVERAGE, 'average', deployment),
+              sweepMetric(SWEEP_METRICS.sweepDuration, cloudwatch.Stats.MAXIMUM, 'maximum', deployment),
             ],
             width: 8,
           }),
@@ -317,12 +347,12 @@ export class TierlogMonitoring extends Construct {
   }
 }
 
-/** A sweeper metric as Powertools publishes it. */
-export function sweepMetric(metricName: string, statistic: string, label: string): cloudwatch.Metric {
+/** A sweeper metric as Powertools publishes it (in `deployment`, when the sweeper has one). */
+export function sweepMetric(metricName: string, statistic: string, label: string, deployment?: string): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace: METRICS_NAMESPACE,
     metricName,
-    dimensionsMap: { service: SWEEPER_SERVICE_NAME },
+    dimensionsMap: tierlogDimensions(SWEEPER_SERVICE_NAME, deployment),
     statistic,
     period: PERIOD,
     label,

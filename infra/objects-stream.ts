@@ -29,8 +29,8 @@ import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
 import { DEFAULT_STREAM_MARGIN_MS, streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue } from './failure-handling.js';
-import { TierlogFunction } from './function.js';
-import type { TierlogResources } from './permissions.js';
+import { metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
+import { grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
 export { OBJECTS_STREAM_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -135,6 +135,13 @@ export interface ObjectsStreamCleanupProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * The deployment the function's metrics are told apart by (`TIERLOG_METRICS_DEPLOYMENT`, their
+   * `deployment` dimension; see `lib/handlers/names.ts`). The {@link Tierlog} construct sets it.
+   *
+   * @default - none: the metrics carry `service` only
+   */
+  readonly metricsDeployment?: string;
+  /**
    * Removal policy of the log group (the on-failure queue is kept 14 days and deleted with the stack).
    *
    * @default RemovalPolicy.RETAIN
@@ -176,9 +183,11 @@ export class ObjectsStreamCleanup extends Construct {
   /** Its alarms. */
   public readonly alarms: ObjectsStreamAlarms;
   private readonly iteratorAgeThreshold: Duration;
+  private readonly metricsDeployment: string | undefined;
 
   constructor(scope: Construct, id: string, props: ObjectsStreamCleanupProps) {
     super(scope, id);
+    this.metricsDeployment = props.metricsDeployment;
     const table = props.resources.objectsTable as dynamodb.ITableV2;
     const streamArn = table.tableStreamArn;
     if (streamArn === undefined) throw new Error('the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)');
@@ -205,7 +214,7 @@ export class ObjectsStreamCleanup extends Construct {
     const fn = new TierlogFunction(this, 'Function', {
       handler: 'objects-stream',
       serviceName: OBJECTS_STREAM_SERVICE_NAME,
-      environment: { ...props.environment, ...tuningEnv },
+      environment: { ...props.environment, ...tuningEnv, ...metricsDeploymentEnv(props.metricsDeployment) },
       timeout,
       memorySize: props.memorySize ?? 256,
       ...(props.runtime ? { runtime: props.runtime } : {}),
@@ -223,6 +232,8 @@ export class ObjectsStreamCleanup extends Construct {
     grant(OBJECTS_STREAM_ACTIONS.listStreams, [`${table.tableArn}/stream/*`]);
     grant(OBJECTS_STREAM_ACTIONS.objectsTable, [table.tableArn]);
     grant(OBJECTS_STREAM_ACTIONS.objects, [props.resources.bucket.arnForObjects(`${props.resources.prefix}/*`)]);
+    // A table of the user's under a customer managed key: its stream and items are read through it.
+    grantKeyFor(fn.role, table.encryptionKey, 'dynamodb', [...OBJECTS_STREAM_ACTIONS.stream, ...OBJECTS_STREAM_ACTIONS.objectsTable]);
 
     this.failureQueue = failureQueue(this, 'FailureQueue');
 
@@ -257,6 +268,17 @@ export class ObjectsStreamCleanup extends Construct {
         `streamIteratorAgeThreshold must be under ${STREAM_RETENTION.toHumanString()}, got ${this.iteratorAgeThreshold.toHumanString()}: the stream keeps records ${STREAM_RETENTION.toHumanString()}, so the alarm would fire only after they (and the blobs they name) were lost`,
       );
     }
+    if (
+      !this.iteratorAgeThreshold.isUnresolved() &&
+      !timeout.isUnresolved() &&
+      this.iteratorAgeThreshold.toMilliseconds() < timeout.toMilliseconds()
+    ) {
+      // A batch retried once is older than the timeout: a lower threshold (0 most of all: every
+      // record is older than that) raises the alarm on routine retries, and it is ignored.
+      throw new Error(
+        `streamIteratorAgeThreshold must be at least the stream function's timeout (${timeout.toHumanString()}), got ${this.iteratorAgeThreshold.toHumanString()}: a batch retried once is older than that, so the alarm would fire on every retry`,
+      );
+    }
     this.alarms = {
       streamIteratorAge: new cloudwatch.Alarm(this, 'IteratorAge', {
         alarmDescription: `tierlog: the objects-stream function is more than ${this.iteratorAgeThreshold.toHumanString()} behind the objects table's stream (records are lost after 24 h; the audit then finds their blobs)`,
@@ -281,7 +303,7 @@ export class ObjectsStreamCleanup extends Construct {
         metric: new cloudwatch.Metric({
           namespace: METRICS_NAMESPACE,
           metricName: STREAM_METRICS.untrusted,
-          dimensionsMap: { service: OBJECTS_STREAM_SERVICE_NAME },
+          dimensionsMap: tierlogDimensions(OBJECTS_STREAM_SERVICE_NAME, this.metricsDeployment),
           statistic: cloudwatch.Stats.SUM,
           period: PERIOD,
         }),
@@ -304,7 +326,7 @@ export class ObjectsStreamCleanup extends Construct {
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName: STREAM_METRICS[name],
-        dimensionsMap: { service: OBJECTS_STREAM_SERVICE_NAME },
+        dimensionsMap: tierlogDimensions(OBJECTS_STREAM_SERVICE_NAME, this.metricsDeployment),
         statistic: cloudwatch.Stats.SUM,
         period: PERIOD,
         label: STREAM_METRICS[name],

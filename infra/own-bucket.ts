@@ -12,9 +12,10 @@
  *    noncurrent version, so without it the bucket keeps every blob ever written.
  * Versioning itself is not required (it is the undo window for a wrong delete), only advised.
  */
-import { Stack } from 'aws-cdk-lib';
+import { Annotations, Aspects, Stack } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
+import { ABORT_INCOMPLETE_MULTIPART_DAYS } from './bucket.js';
 
 interface LifecycleRule {
   readonly status?: string;
@@ -23,7 +24,7 @@ interface LifecycleRule {
   readonly tagFilters?: unknown[];
   readonly objectSizeGreaterThan?: unknown;
   readonly objectSizeLessThan?: unknown;
-  readonly abortIncompleteMultipartUpload?: unknown;
+  readonly abortIncompleteMultipartUpload?: { readonly daysAfterInitiation?: unknown };
   readonly noncurrentVersionExpiration?: unknown;
   readonly noncurrentVersionExpirationInDays?: unknown;
 }
@@ -36,6 +37,32 @@ function covers(rule: LifecycleRule, keyPrefix: string): boolean {
   if (Object.keys(filter).some((k) => k !== 'prefix')) return false;
   const rulePrefix = (rule.prefix ?? filter['prefix'] ?? '') as string;
   return keyPrefix.startsWith(rulePrefix);
+}
+
+/** The lifecycle rules of `bucket` (a bucket of this app) that cover every key under `keyPrefix`; undefined when it cannot be read. */
+function coveringRules(bucket: s3.IBucket, keyPrefix: string): LifecycleRule[] | undefined {
+  const resource = bucket.node.defaultChild as { cfnResourceType?: string } | undefined;
+  if (resource?.cfnResourceType !== 'AWS::S3::Bucket') return undefined;
+  const cfn = resource as unknown as s3.CfnBucket;
+  return ((Stack.of(bucket).resolve(cfn.lifecycleConfiguration) as { rules?: LifecycleRule[] } | undefined)?.rules ?? []).filter((r) =>
+    covers(r, keyPrefix),
+  );
+}
+
+/**
+ * Why `bucket`'s abort rule may cut upload sessions short: its shortest abort of incomplete
+ * multipart uploads over `<prefix>/`, when shorter than the longest session (7 days) and a day;
+ * undefined otherwise, or when it cannot be read. Not a refusal: sessions shorter than the rule
+ * (`expiresInMs`) are fine, and the user knows their clients (README, "Upload sessions").
+ */
+export function ownBucketAbortWarning(bucket: s3.IBucket, prefix: string): string | undefined {
+  const days = (coveringRules(bucket, `${prefix}/`) ?? [])
+    .map((r) => r.abortIncompleteMultipartUpload?.daysAfterInitiation)
+    .filter((d): d is number => typeof d === 'number');
+  if (days.length === 0) return undefined;
+  const shortest = Math.min(...days);
+  if (shortest >= ABORT_INCOMPLETE_MULTIPART_DAYS) return undefined;
+  return `bucket ${bucket.node.path} aborts incomplete multipart uploads under "${prefix}/" after ${shortest} day(s): an upload session (up to 7 days; the objects function's clients choose expiresInMs) that runs longer loses its upload, and its complete fails. Keep sessions shorter, or make the rule at least ${ABORT_INCOMPLETE_MULTIPART_DAYS} days`;
 }
 
 /**
@@ -72,5 +99,13 @@ export function ownBucketProblems(bucket: s3.IBucket, prefix: string): string[] 
 export function validateOwnBucket(scope: IConstruct, bucket: s3.IBucket, prefix: string): void {
   scope.node.addValidation({
     validate: () => ownBucketProblems(bucket, prefix).map((p) => `bucket ${bucket.node.path} cannot hold tierlog's blobs: ${p}`),
+  });
+  // A warning, read when the app synthesizes (rules added after the construct count too).
+  Aspects.of(scope).add({
+    visit: (node) => {
+      if (node !== scope) return;
+      const warning = ownBucketAbortWarning(bucket, prefix);
+      if (warning !== undefined) Annotations.of(scope).addWarningV2('tierlog:abortRuleShorterThanSessions', warning);
+    },
   });
 }

@@ -12,6 +12,7 @@
  */
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { LEASE_INDEX_NAME } from '../lib/constants.js';
 import type { ResourceKind } from './iam-map.js';
@@ -118,11 +119,101 @@ export function leaseIndexArn(resources: TierlogResources): string {
   return `${resources.changeLogTable.tableArn}/index/${LEASE_INDEX_NAME}`;
 }
 
-/** Grants `role`'s permissions ({@link ROLE_PERMISSIONS}) on `resources`: one statement per resource. */
+/**
+ * What a customer managed KMS key of the bucket or of a table needs granted besides the S3 or
+ * DynamoDB action (a bucket or table of the user's: the construct's own use S3- and DynamoDB-owned
+ * keys). Without it every such request is refused on AWS, while the local stack, which checks no
+ * IAM, never shows it.
+ *  - S3 (SSE-KMS): `PutObject` (and the multipart calls it authorises) generates a data key, and a
+ *    multipart upload decrypts it again for each part and the complete: `kms:GenerateDataKey` and
+ *    `kms:Decrypt`; `GetObject` decrypts: `kms:Decrypt`. Deletes, aborts and listings need none.
+ *  - DynamoDB: reading decrypts the table key (`kms:Decrypt`, `kms:DescribeKey`); writing also
+ *    encrypts (what CDK's own table grants add, without their wildcards).
+ * Each key grant is limited to requests the service makes on the caller's behalf (`kms:ViaService`).
+ */
+export const KMS_ACTIONS_FOR: Readonly<Record<string, readonly string[]>> = {
+  's3:PutObject': ['kms:Decrypt', 'kms:GenerateDataKey'],
+  's3:GetObject': ['kms:Decrypt'],
+  'dynamodb:BatchGetItem': ['kms:Decrypt', 'kms:DescribeKey'],
+  'dynamodb:GetItem': ['kms:Decrypt', 'kms:DescribeKey'],
+  'dynamodb:Query': ['kms:Decrypt', 'kms:DescribeKey'],
+  'dynamodb:Scan': ['kms:Decrypt', 'kms:DescribeKey'],
+  'dynamodb:GetRecords': ['kms:Decrypt', 'kms:DescribeKey'],
+  ...Object.fromEntries(
+    ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'].map((a) => [
+      a,
+      [
+        'kms:Decrypt',
+        'kms:DescribeKey',
+        'kms:Encrypt',
+        'kms:GenerateDataKey',
+        'kms:GenerateDataKeyWithoutPlaintext',
+        'kms:ReEncryptFrom',
+        'kms:ReEncryptTo',
+      ],
+    ]),
+  ),
+};
+
+/**
+ * Grants `grantee` the KMS actions ({@link KMS_ACTIONS_FOR}) that `actions` need on `key` (none
+ * when `key` is undefined, or when they need none), through `service` only (`s3` or `dynamodb`).
+ */
+export function grantKeyFor(
+  grantee: iam.IGrantable,
+  key: kms.IKey | undefined,
+  service: 's3' | 'dynamodb',
+  actions: readonly string[],
+): iam.Grant | undefined {
+  if (key === undefined) return undefined;
+  const kmsActions = [...new Set(actions.flatMap((a) => KMS_ACTIONS_FOR[a] ?? []))].sort();
+  if (kmsActions.length === 0) return undefined;
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: kmsActions,
+    resourceArns: [key.keyArn],
+    conditions: { StringEquals: { 'kms:ViaService': `${service}.${key.env.region}.amazonaws.com` } },
+  });
+}
+
+/** The customer managed key of each resource kind, and the service that uses it. */
+function keyOf(kind: ResourceKind, r: TierlogResources): { key: kms.IKey | undefined; service: 's3' | 'dynamodb' } {
+  switch (kind) {
+    case 'changeLogTable':
+    case 'leaseIndex':
+      return { key: r.changeLogTable.encryptionKey, service: 'dynamodb' };
+    case 'objectsTable':
+      return { key: r.objectsTable.encryptionKey, service: 'dynamodb' };
+    case 'prefixObjects':
+    case 'prefixListing':
+    case 'bucket':
+      return { key: r.bucket.encryptionKey, service: 's3' };
+  }
+}
+
+/**
+ * Grants `role`'s permissions ({@link ROLE_PERMISSIONS}) on `resources`: one statement per
+ * resource, and one per customer managed key of theirs that the actions need ({@link grantKeyFor}).
+ */
 export function grantRole(grantee: iam.IGrantable, resources: TierlogResources, role: TierlogRole): iam.Grant {
-  const grants = Object.entries(actionsByResource(role)).map(([kind, actions]) =>
-    iam.Grant.addToPrincipal({ grantee, actions: actions!, ...resourceOf(kind as ResourceKind, resources) }),
-  );
+  const byResource = Object.entries(actionsByResource(role)) as Array<[ResourceKind, string[]]>;
+  const grants = byResource.map(([kind, actions]) => iam.Grant.addToPrincipal({ grantee, actions, ...resourceOf(kind, resources) }));
+  // One key may serve several resources of a service (both tables): their actions in one grant.
+  const keyActions = new Map<string, { key: kms.IKey; service: 's3' | 'dynamodb'; actions: string[] }>();
+  const keyIds = new Map<kms.IKey, number>();
+  for (const [kind, actions] of byResource) {
+    const { key, service } = keyOf(kind, resources);
+    if (key === undefined) continue;
+    if (!keyIds.has(key)) keyIds.set(key, keyIds.size);
+    const id = `${keyIds.get(key)} ${service}`;
+    const entry = keyActions.get(id) ?? { key, service, actions: [] };
+    entry.actions.push(...actions);
+    keyActions.set(id, entry);
+  }
+  for (const { key, service, actions } of keyActions.values()) {
+    const grant = grantKeyFor(grantee, key, service, actions);
+    if (grant !== undefined) grants.push(grant);
+  }
   return grants.reduce((all, grant) => all.combine(grant));
 }
 

@@ -23,6 +23,7 @@ import { grantSweeper, type TierlogResources } from './permissions.js';
 
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
+import { metricsDeploymentEnv } from './function.js';
 
 /**
  * The sweeper's tuning, written to its function's environment (`SWEEPER_ENV`, the variables
@@ -209,6 +210,13 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
    * @default Duration.minutes(5)
    */
   readonly maxEventAge?: Duration;
+  /**
+   * The deployment the function's metrics are told apart by (`TIERLOG_METRICS_DEPLOYMENT`, their
+   * `deployment` dimension; see `lib/handlers/names.ts`). The {@link Tierlog} construct sets it.
+   *
+   * @default - none: the metrics carry `service` only
+   */
+  readonly metricsDeployment?: string;
 }
 
 /** The lease shards schedule `index` of `parallelism` sweeps. */
@@ -236,6 +244,8 @@ export class TierlogSweeper extends Construct {
   public readonly deadLetterQueue: sqs.Queue;
   /** The number of schedules. */
   public readonly parallelism: number;
+  /** The function's timeout: the longest a sweep runs. */
+  public readonly timeout: Duration;
 
   constructor(scope: Construct, id: string, props: TierlogSweeperProps) {
     super(scope, id);
@@ -255,6 +265,7 @@ export class TierlogSweeper extends Construct {
     }
 
     const timeout = props.timeout ?? Duration.minutes(5);
+    this.timeout = timeout;
     if (!timeout.isUnresolved() && timeout.toMilliseconds() < MIN_CLAIM_MS) {
       throw new Error(
         `sweeperTimeout must be at least ${MIN_CLAIM_MS / 1000} s, got ${timeout.toHumanString()}: a sweep stops taking work 10 s before its deadline (with 10 s or less it never sweeps), and one killed while it settles an instance holds it until its claim expires`,
@@ -280,7 +291,7 @@ export class TierlogSweeper extends Construct {
     const fn = new TierlogFunction(this, 'Sweeper', {
       handler: 'sweeper',
       serviceName: SWEEPER_SERVICE_NAME,
-      environment: { ...props.environment, ...tuningEnv },
+      environment: { ...props.environment, ...tuningEnv, ...metricsDeploymentEnv(props.metricsDeployment) },
       timeout,
       memorySize: props.memorySize ?? 512,
       reservedConcurrentExecutions: reserved,

@@ -3,7 +3,7 @@
  * the change-log and objects tables, the LT bucket, the scheduled sweeper, the reference objects
  * function, alarms and a dashboard; `grantWriter` / `writerEnvironment` for your own writers.
  */
-import { type Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -27,6 +27,7 @@ import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js'
 import { ObjectsStreamCleanup, type ObjectsStreamTuningProps } from './objects-stream.js';
 import { validateOwnBucket } from './own-bucket.js';
 import { checkOwnObjectsTable } from './own-objects-table.js';
+import { requireSameEnvironment } from './same-environment.js';
 import { addTierlogOutputs } from './outputs.js';
 import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
 import { type SweeperTuningProps, TierlogSweeper } from './sweeper.js';
@@ -43,6 +44,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    *    replaced);
    *  - TTL on `hvAttributes.expiresAt` (default `expiresAt`);
    *  - with `auditAtScale`, point-in-time recovery (its runs export the table).
+   * It must be in the stack's region and account (the functions address it by name in their
+   * own): refused at synth, or at deploy by a CloudFormation rule in an environment-agnostic stack.
    * A table defined in this app is checked and refused (an `Error` naming each problem) when it
    * lacks one of these; an imported one (`TableV2.fromTableAttributes` with `tableStreamArn`)
    * cannot be read, so check it yourself: with another stream view type every blob of an
@@ -58,7 +61,9 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * A bucket defined in this app is refused at synth (naming each problem) when no enabled
    * lifecycle rule over `<prefix>/` aborts incomplete multipart uploads, or, versioned, expires
    * noncurrent versions: without them, uploads nothing names and every deleted blob are kept
-   * for ever. An imported bucket cannot be read: check it yourself.
+   * for ever. An imported bucket cannot be read: check it yourself. In another region or account
+   * than the stack it is refused, as `objectsTable` is. Under a customer managed KMS
+   * key (its `encryptionKey`), each role gets the key actions its S3 actions need on that key.
    *
    * @default - a new versioned bucket with access logging
    */
@@ -169,8 +174,9 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly sweeperMemorySize?: number;
   /**
    * How long an overwritten or deleted blob stays recoverable as a noncurrent version in the
-   * bucket (the undo window for a wrong delete). Expired delete markers are removed. A setting of
-   * the bucket the construct creates: refused with `bucket` (set your bucket's lifecycle instead).
+   * bucket (the undo window for a wrong delete). Expired delete markers are removed. Whole days,
+   * at least 1 (what S3 lifecycle takes). A setting of the bucket the construct creates: refused
+   * with `bucket` (set your bucket's lifecycle instead).
    *
    * @default Duration.days(7)
    */
@@ -184,14 +190,17 @@ export interface TierlogProps extends TierlogFunctionOptions {
    */
   readonly corsAllowedOrigins?: readonly string[];
   /**
-   * Alarm when the oldest expired writer instance found by a sweep is older than this.
+   * Alarm when the oldest expired writer instance found by a sweep is older than this. At least
+   * 2 minutes: a dead writer's instance is found a skew margin after its lease ended, by a sweep
+   * up to a minute later, so a lower threshold fires on every routine writer exit.
    *
    * @default Duration.minutes(15)
    */
   readonly oldestExpiredAgeThreshold?: Duration;
   /**
    * Alarm when the objects-stream function (expiry cleanup) is this far behind the objects
-   * table's stream (records are lost after 24 h). Under 24 hours.
+   * table's stream (records are lost after 24 h). From the function's 1 minute timeout (a batch
+   * retried once is older than that) to under 24 hours.
    *
    * @default Duration.hours(1)
    */
@@ -203,7 +212,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    */
   readonly objectsFunction?: boolean;
   /**
-   * Authentication of the objects function's URL. `NONE` makes it public.
+   * Authentication of the objects function's URL. `NONE` makes it public. Refused with
+   * `objectsFunction: false`.
    *
    * @default lambda.FunctionUrlAuthType.AWS_IAM
    */
@@ -282,6 +292,12 @@ export class Tierlog extends Construct {
    * Nothing secret.
    */
   public readonly writerEnvironment: Readonly<Record<string, string>>;
+  /**
+   * The `deployment` dimension of every metric this construct's functions publish, and that its
+   * alarms and dashboard watch (`TIERLOG_METRICS_DEPLOYMENT`): `<stack name>/<construct path>`,
+   * so that deployments in one account and region do not answer each other's alarms.
+   */
+  public readonly metricsDeployment: string;
   /** The audit at scale, when `auditAtScale` is set. */
   public readonly auditAtScale?: AuditAtScale;
 
@@ -310,6 +326,7 @@ export class Tierlog extends Construct {
         { ...tableOptions, dynamoStream: dynamodb.StreamViewType.OLD_IMAGE, timeToLiveAttribute: hvNames.expiresAt },
       );
     if (props.objectsTable !== undefined) {
+      requireSameEnvironment(this, 'objectsTable', props.objectsTable);
       checkOwnObjectsTable(props.objectsTable, hvNames, {
         pointInTimeRecovery: props.auditAtScale !== undefined && props.auditAtScale !== false,
       });
@@ -322,6 +339,7 @@ export class Tierlog extends Construct {
           throw new Error(`${setting} configures the bucket the construct creates; with your own bucket, set it on that bucket`);
         }
       }
+      requireSameEnvironment(this, 'bucket', props.bucket);
       validateOwnBucket(this, props.bucket, this.prefix);
       this.bucket = props.bucket;
     } else {
@@ -347,7 +365,13 @@ export class Tierlog extends Construct {
     });
 
     const functionOptions = functionOptionsOf({ ...props, removalPolicy });
+    // Tells this deployment's metrics from those of every other tierlog in the account and region
+    // (a stack name is unique there; the path, within the stack): each alarm watches its own.
+    const stack = Stack.of(this);
+    const metricsDeployment = `${stack.stackName}/${this.node.path.slice(stack.node.path.length + 1)}`;
+    this.metricsDeployment = metricsDeployment;
     this.sweeper = new TierlogSweeper(this, 'Sweeper', {
+      metricsDeployment,
       resources: this.resources,
       environment: { ...this.writerEnvironment },
       leaseShards: this.leaseShards,
@@ -364,6 +388,7 @@ export class Tierlog extends Construct {
     this.deadLetterQueue = this.sweeper.deadLetterQueue;
 
     this.objectsStream = new ObjectsStreamCleanup(this, 'ObjectsStream', {
+      metricsDeployment,
       resources: this.resources,
       environment: { ...this.writerEnvironment },
       blobAttribute: hvNames.blob,
@@ -374,6 +399,10 @@ export class Tierlog extends Construct {
 
     if (props.objectsFunction === false && props.objectsTuning !== undefined) {
       throw new Error("objectsTuning configures the objects function; with objectsFunction: false, set your own writers' store options");
+    }
+    if (props.objectsFunction === false && props.objectsFunctionUrlAuth !== undefined) {
+      // Silently dropped, it would read as the auth of a URL that does not exist.
+      throw new Error("objectsFunctionUrlAuth configures the objects function's URL; with objectsFunction: false there is none");
     }
     if (props.objectsFunction ?? true) {
       this.objects = new ObjectsFunction(this, 'ObjectsApi', {
@@ -389,6 +418,7 @@ export class Tierlog extends Construct {
     }
 
     const monitoring = new TierlogMonitoring(this, 'Monitoring', {
+      metricsDeployment,
       sweeperFunction: this.sweeperFunction,
       deadLetterQueue: this.deadLetterQueue,
       objectsStream: this.objectsStream,
@@ -399,6 +429,7 @@ export class Tierlog extends Construct {
         [...this.sweeper.schedules, ...this.sweeper.housekeepingSchedules]
           .map((s) => s.node.defaultChild as scheduler.CfnSchedule)
           .map((c) => c.scheduleExpression),
+        this.sweeper.timeout,
       ),
       ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
     });
@@ -423,6 +454,7 @@ export class Tierlog extends Construct {
         );
       }
       this.auditAtScale = new AuditAtScale(this, 'AuditAtScale', {
+        metricsDeployment,
         ...(props.auditAtScale === true ? {} : props.auditAtScale),
         resources: this.resources,
         accessLogsBucket: this.accessLogsBucket,

@@ -7,6 +7,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRICS_NAMESPACE, type MetricSink } from '../recovery/metric-sink.js';
 import type { SweepLogger } from '../recovery/sweeper.js';
+import { metricsDeploymentDimensions } from './names.js';
 
 /** A handler's Powertools logger and metrics, and the sinks the recovery code writes to. */
 export interface HandlerTelemetry {
@@ -18,10 +19,14 @@ export interface HandlerTelemetry {
   readonly metricSink: MetricSink;
 }
 
-/** The given logger and metrics, or new ones of service `serviceName` in the `Tierlog` namespace. */
+/**
+ * The given logger and metrics, or new ones of service `serviceName` in the `Tierlog` namespace
+ * (with the `deployment` dimension when `TIERLOG_METRICS_DEPLOYMENT` is set: see `names.ts`).
+ */
 export function handlerTelemetry(serviceName: string, options: { readonly logger?: Logger; readonly metrics?: Metrics }): HandlerTelemetry {
   const logger = options.logger ?? new Logger({ serviceName });
-  const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
+  const metrics =
+    options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName, defaultDimensions: metricsDeploymentDimensions() });
   return {
     logger,
     metrics,

@@ -17,6 +17,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { createS3Client } from '../../lib/aws/clients.js';
+import { METRICS_DEPLOYMENT_ENV } from '../../lib/handlers/names.js';
 import { METRICS_NAMESPACE } from '../../lib/recovery/metric-sink.js';
 import { freshFixture } from '../support/local.js';
 import { cleanOutdirs, resourcesOf, tierlogTemplate } from '../infra/helpers.js';
@@ -57,9 +58,10 @@ const keyOf = (namespace: string, name: string, dimensions: Record<string, strin
   `${namespace} ${name} ${JSON.stringify(Object.entries(dimensions).sort(([a], [b]) => a.localeCompare(b)))}`;
 
 /** What the four functions print, run once each against the local stack. */
-async function emittedByTheFunctions(): Promise<EmittedMetric[]> {
+async function emittedByTheFunctions(deployment: string): Promise<EmittedMetric[]> {
   const fx = await freshFixture();
-  const quiet = { POWERTOOLS_LOG_LEVEL: 'CRITICAL' };
+  // As the construct sets it on each function: the `deployment` dimension of their metrics.
+  const quiet = { POWERTOOLS_LOG_LEVEL: 'CRITICAL', [METRICS_DEPLOYMENT_ENV]: deployment };
   const out: string[] = [];
 
   const sweeper = await loadHandler(fx, () => import('../../functions/sweeper.js'), quiet);
@@ -179,6 +181,20 @@ function dashboardMetrics(id: string, props: Json): AlarmedMetric[] {
   return found;
 }
 
+/** The `TIERLOG_METRICS_DEPLOYMENT` every function of the template that has one runs with (one value). */
+function deploymentOf(template: ReturnType<typeof tierlogTemplate>['template']): string {
+  const values = new Set(
+    Object.values(resourcesOf(template, 'AWS::Lambda::Function'))
+      .map(
+        (fn) =>
+          (fn.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables?.[METRICS_DEPLOYMENT_ENV],
+      )
+      .filter((v) => v !== undefined),
+  );
+  expect(values.size).toBe(1);
+  return [...values][0] as string;
+}
+
 describe('alarms and dashboard against the metrics the functions emit', () => {
   const { template } = tierlogTemplate({ auditAtScale: true });
   const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
@@ -188,7 +204,7 @@ describe('alarms and dashboard against the metrics the functions emit', () => {
   ].filter((m) => m.namespace === METRICS_NAMESPACE);
 
   it('every Tierlog metric an alarm or the dashboard watches is one a function emits (name, namespace, exact dimensions, unit)', async () => {
-    const emitted = await emittedByTheFunctions();
+    const emitted = await emittedByTheFunctions(deploymentOf(template));
     const byKey = new Map(emitted.map((m) => [keyOf(m.namespace, m.name, m.dimensions), m]));
     // The watched list is not empty, and covers each function's alarms.
     expect(watched.length).toBeGreaterThan(20);

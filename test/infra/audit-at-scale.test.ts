@@ -202,7 +202,10 @@ describe('auditAtScale', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: 'SnapshotInventoryAge',
         Namespace: METRICS_NAMESPACE,
-        Dimensions: [{ Name: 'service', Value: 'tierlog-snapshot-audit' }],
+        Dimensions: [
+          { Name: 'deployment', Value: stack.tierlog.metricsDeployment },
+          { Name: 'service', Value: 'tierlog-snapshot-audit' },
+        ],
         Statistic: 'Maximum',
         Threshold: 3 * 24 * 3600,
         ComparisonOperator: 'GreaterThanThreshold',

@@ -14,7 +14,14 @@ const alarm = (name: keyof typeof stack.tierlog.alarms) => alarms[logicalIdOf(st
 const sweeperMetric = (metricName: string, stat: string) => [
   expect.objectContaining({
     MetricStat: {
-      Metric: { Namespace: 'Tierlog', MetricName: metricName, Dimensions: [{ Name: 'service', Value: 'tierlog-sweeper' }] },
+      Metric: {
+        Namespace: 'Tierlog',
+        MetricName: metricName,
+        Dimensions: [
+          { Name: 'deployment', Value: 'Tierlog/Tierlog' },
+          { Name: 'service', Value: 'tierlog-sweeper' },
+        ],
+      },
       Period: 300,
       Stat: stat,
     },
@@ -90,10 +97,23 @@ describe('alarms', () => {
     },
   );
 
+  it('sweeper not running, with sweeps of 15 minutes in one slot: silent longer than a sweep runs (its timeout and two periods), not 15 minutes', () => {
+    // Under a backlog every sweep runs to its deadline and publishes when it ends: 15 minutes (and
+    // a throttled event's retry) apart, which three empty five-minute periods would take for a
+    // sweeper that stopped.
+    const { stack: s, template: t } = tierlogTemplate({ sweeperTimeout: Duration.minutes(15), sweeperReservedConcurrency: 1 });
+    const props = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.sweeperNotRunning)]!.Properties!;
+    expect(props).toMatchObject({ EvaluationPeriods: 5, DatapointsToAlarm: 5 });
+  });
+
   it('sweeperSilenceOf reads rate expressions only', () => {
     expect(sweeperSilenceOf(['rate(1 minute)', 'rate(10 minutes)']).toMinutes()).toBe(15);
     expect(sweeperSilenceOf(['rate(2 days)']).toHours()).toBe(24);
     expect(sweeperSilenceOf(['at(2030-01-01T00:00:00)']).toHours()).toBe(24);
+    // A sweep runs up to its timeout before it publishes: at least that and two periods.
+    expect(sweeperSilenceOf(['rate(1 minute)'], Duration.minutes(5)).toMinutes()).toBe(15);
+    expect(sweeperSilenceOf(['rate(1 minute)'], Duration.minutes(15)).toMinutes()).toBe(25);
+    expect(sweeperSilenceOf(['rate(30 minutes)'], Duration.minutes(15)).toMinutes()).toBe(90);
   });
 
   it('sweeper errors: Lambda Errors of the sweeper in 2 of 3 five-minute periods', () => {

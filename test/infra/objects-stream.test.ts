@@ -149,7 +149,10 @@ describe('monitoring', () => {
     expect(alarms[id(t.alarms.streamUntrusted)]!.Properties).toMatchObject({
       Namespace: 'Tierlog',
       MetricName: STREAM_METRICS.untrusted,
-      Dimensions: [{ Name: 'service', Value: 'tierlog-objects-stream' }],
+      Dimensions: [
+        { Name: 'deployment', Value: 'Tierlog/Tierlog' },
+        { Name: 'service', Value: 'tierlog-objects-stream' },
+      ],
       Statistic: 'Sum',
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type App, Duration, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { CONFIG_ENV } from '../../lib/config.js';
@@ -187,5 +187,21 @@ describe('a bucket defined in the app', () => {
       ),
     ).not.toThrow();
     expect(build({ lifecycleRules: [abort] })).not.toThrow();
+  });
+  it('an abort rule shorter than the longest upload session (7 days) is taken with a synth warning naming it', () => {
+    const warnings = (abortAfter: number) => {
+      const { stack } = userStack();
+      const bucket = new s3.Bucket(stack, 'MyBlobs', {
+        lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(abortAfter) }],
+      });
+      new Tierlog(stack, 'Storage', { bucket });
+      return Annotations.fromStack(stack)
+        .findWarning('*', Match.stringLikeRegexp('aborts incomplete multipart uploads'))
+        .map((w) => String(w.entry.data));
+    };
+    expect(warnings(1)).toEqual([
+      expect.stringMatching(/MyBlobs aborts incomplete multipart uploads under "blobs\/" after 1 day\(s\).*at least 8 days/),
+    ]);
+    expect(warnings(8)).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { METRICS_DEPLOYMENT_ENV } from '../../lib/handlers/names.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -27,12 +28,19 @@ describe('sweeper function', () => {
   it('has the tierlog configuration, Powertools names and source maps in its environment', () => {
     const vars = (sweeper.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables;
     expect(Object.keys(vars).sort()).toEqual(
-      [...Object.values(CONFIG_ENV), 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'NODE_OPTIONS'].sort(),
+      [
+        ...Object.values(CONFIG_ENV),
+        'POWERTOOLS_SERVICE_NAME',
+        'POWERTOOLS_METRICS_NAMESPACE',
+        'NODE_OPTIONS',
+        METRICS_DEPLOYMENT_ENV,
+      ].sort(),
     );
     expect(vars).toMatchObject({
       POWERTOOLS_SERVICE_NAME: 'tierlog-sweeper',
       POWERTOOLS_METRICS_NAMESPACE: 'Tierlog',
       NODE_OPTIONS: '--enable-source-maps',
+      [METRICS_DEPLOYMENT_ENV]: 'Tierlog/Tierlog',
       TIERLOG_PREFIX: 'blobs',
       TIERLOG_LEASE_SHARDS: '4',
       TIERLOG_CHANGELOG_TABLE: { Ref: logicalIdOf(stack, stack.tierlog.changeLogTable) },

@@ -1,0 +1,94 @@
+/**
+ * Two tierlog deployments in one account and region (here two `Tierlog`s in one stack; two stacks
+ * are the same case) publish into one CloudWatch namespace. Each alarm and dashboard metric must
+ * watch only its own deployment's data: otherwise one deployment's sweeps keep the other's
+ * `SweeperNotRunning` alarm quiet (a dead sweeper unnoticed), and one's quarantined entries, stuck
+ * instances, lost blobs... raise the other's alarms. The functions carry their deployment in
+ * `TIERLOG_METRICS_DEPLOYMENT`, which the handlers publish as the `deployment` dimension
+ * (test/functions/metrics-alarms.test.ts checks that side against what they really print).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Template } from 'aws-cdk-lib/assertions';
+import { METRICS_DEPLOYMENT_ENV } from '../../lib/handlers/names.js';
+import { METRICS_NAMESPACE } from '../../lib/recovery/metric-sink.js';
+import { Tierlog } from '../../infra/tierlog.js';
+import { cleanOutdirs, logicalIdOf, resourcesOf, userStack } from './helpers.js';
+
+afterAll(cleanOutdirs);
+
+type Json = Record<string, any>;
+
+/** Each Tierlog-namespace metric an alarm watches, as `{ alarm, dimensions }`. */
+function watchedDimensions(template: Template): Array<{ alarm: string; dimensions: Record<string, unknown> }> {
+  const out: Array<{ alarm: string; dimensions: Record<string, unknown> }> = [];
+  for (const [id, alarm] of Object.entries(resourcesOf(template, 'AWS::CloudWatch::Alarm'))) {
+    const p = alarm.Properties as Json;
+    const metrics: Json[] =
+      p['MetricName'] !== undefined ? [p] : (p['Metrics'] as Json[]).filter((m) => m['MetricStat']).map((m) => m['MetricStat']['Metric']);
+    for (const m of metrics) {
+      if (m['Namespace'] !== METRICS_NAMESPACE) continue;
+      out.push({
+        alarm: id,
+        dimensions: Object.fromEntries((m['Dimensions'] as Array<{ Name: string; Value: unknown }>).map((d) => [d.Name, d.Value])),
+      });
+    }
+  }
+  return out;
+}
+
+describe('two deployments in one account and region', () => {
+  const { stack } = userStack();
+  const a = new Tierlog(stack, 'A', { auditAtScale: true });
+  const b = new Tierlog(stack, 'B', { prefix: 'other' });
+  const template = Template.fromStack(stack);
+  const watched = watchedDimensions(template);
+  const ofConstruct = (t: Tierlog) => watched.filter((w) => w.alarm.startsWith(t.node.id));
+
+  it('have different deployments', () => {
+    expect(a.metricsDeployment).toBe('UserStack/A');
+    expect(b.metricsDeployment).not.toBe(a.metricsDeployment);
+  });
+
+  it("every alarm on a tierlog metric watches its own deployment's only", () => {
+    for (const t of [a, b]) {
+      const own = ofConstruct(t);
+      // sweeper (6), stream (1), audit (2, on A).
+      expect(own.length).toBeGreaterThanOrEqual(7);
+      for (const w of own) expect(w.dimensions, w.alarm).toStrictEqual({ service: expect.any(String), deployment: t.metricsDeployment });
+    }
+  });
+
+  it("no metric one deployment's alarms watch is one the other's watch", () => {
+    const keys = (t: Tierlog) => new Set(ofConstruct(t).map((w) => JSON.stringify(w.dimensions)));
+    const shared = [...keys(a)].filter((k) => keys(b).has(k));
+    expect(shared).toEqual([]);
+  });
+
+  it('the dashboard of each watches its own deployment', () => {
+    const dashboards = Object.entries(resourcesOf(template, 'AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(2);
+    for (const t of [a, b]) {
+      const [, dashboard] = dashboards.find(([id]) => id.startsWith(t.node.id))!;
+      const body = (dashboard.Properties as Json)['DashboardBody'] as Json;
+      const text = (body['Fn::Join'][1] as unknown[]).map((p) => (typeof p === 'string' ? p : '?')).join('');
+      const rows = (JSON.parse(text) as { widgets: Array<{ properties: { metrics?: unknown[][] } }> }).widgets
+        .flatMap((w) => w.properties.metrics ?? [])
+        .filter((row) => row[0] === METRICS_NAMESPACE);
+      expect(rows.length).toBeGreaterThan(15);
+      for (const row of rows) expect(row.slice(2, 4), String(row[1])).toEqual(['deployment', t.metricsDeployment]);
+    }
+  });
+
+  it("each function that publishes metrics runs with its deployment's variable", () => {
+    const fns = resourcesOf(template, 'AWS::Lambda::Function');
+    const envOf = (id: string) =>
+      (fns[id]!.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables[METRICS_DEPLOYMENT_ENV];
+    for (const t of [a, b]) {
+      const publishers = [t.sweeperFunction, t.objectsStream.function, ...(t.auditAtScale ? [t.auditAtScale.function] : [])];
+      for (const fn of publishers) {
+        expect(envOf(logicalIdOf(stack, fn)), fn.node.path).toEqual(expect.any(String));
+        expect(envOf(logicalIdOf(stack, fn)), fn.node.path).toBe(t.metricsDeployment);
+      }
+    }
+  });
+});

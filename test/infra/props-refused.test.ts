@@ -1,0 +1,171 @@
+/**
+ * Props that would deploy something broken, or fail only at deploy, are refused at synth with an
+ * error naming the prop:
+ *  - an objects table or a bucket of the user's in another region or account than the stack (the
+ *    functions address them by name in their own; the protocol is single-region): an Error when
+ *    both are known, a CloudFormation rule when the stack's own region or account is not;
+ *  - an alarm threshold every routine event crosses (0, or below what one sweep interval or one
+ *    stream retry takes), which keeps the alarm up for nothing;
+ *  - an undo window S3 lifecycle cannot express (0 days or a fraction: refused at deploy);
+ *  - an audit Distributed Map concurrency of 0 (Step Functions: no limit) or a snapshot retention
+ *    of 0 days;
+ *  - the objects function's URL auth without the objects function (silently dropped before).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
+import { cleanOutdirs, newApp, tierlogTemplate } from './helpers.js';
+
+afterAll(cleanOutdirs);
+
+const HERE = { account: '123456789012', region: 'eu-west-1' };
+
+function tableAt(stack: Stack, account: string, region: string): dynamodb.ITableV2 {
+  const arn = `arn:aws:dynamodb:${region}:${account}:table/my-objects`;
+  return dynamodb.TableV2.fromTableAttributes(stack, 'MyObjects', {
+    tableArn: arn,
+    tableStreamArn: `${arn}/stream/2026-01-01T00:00:00.000`,
+  });
+}
+
+/** The template's CloudFormation rules but CDK's own bootstrap check. */
+function ourRules(template: Template): Record<string, { Assertions: Array<{ Assert: unknown; AssertDescription: string }> }> {
+  const rules = (template.toJSON()['Rules'] ?? {}) as Record<string, { Assertions: Array<{ Assert: unknown; AssertDescription: string }> }>;
+  return Object.fromEntries(Object.entries(rules).filter(([id]) => id !== 'CheckBootstrapVersion'));
+}
+
+/** A Tierlog in a stack at `env` (environment-agnostic when undefined), with the resources `own` gives. */
+function build(env: { account: string; region: string } | undefined, own: (stack: Stack) => TierlogProps) {
+  const stack = new Stack(newApp(), 'UserStack', env ? { env } : {});
+  new Tierlog(stack, 'Storage', own(stack));
+  return { stack, template: Template.fromStack(stack) };
+}
+
+describe('an objects table or bucket of the user in another region or account', () => {
+  const cases: Array<[string, (stack: Stack) => TierlogProps, RegExp]> = [
+    [
+      'a table in another region',
+      (s) => ({ objectsTable: tableAt(s, HERE.account, 'us-east-1') }),
+      /objectsTable .* is in region us-east-1, the stack in eu-west-1/,
+    ],
+    [
+      'a table in another account',
+      (s) => ({ objectsTable: tableAt(s, '999999999999', HERE.region) }),
+      /objectsTable .* is in account 999999999999, the stack in 123456789012/,
+    ],
+    [
+      'a bucket in another region',
+      (s) => ({ bucket: s3.Bucket.fromBucketAttributes(s, 'MyBlobs', { bucketName: 'my-blobs', region: 'us-east-1' }) }),
+      /bucket .* is in region us-east-1, the stack in eu-west-1/,
+    ],
+    [
+      'a bucket in another account',
+      (s) => ({ bucket: s3.Bucket.fromBucketAttributes(s, 'MyBlobs', { bucketName: 'my-blobs', account: '999999999999' }) }),
+      /bucket .* is in account 999999999999, the stack in 123456789012/,
+    ],
+  ];
+  for (const [what, own, error] of cases) {
+    it(`refuses ${what} at synth`, () => {
+      expect(() => build(HERE, own)).toThrow(error);
+    });
+  }
+
+  it('takes a table and a bucket of the stack own region and account', () => {
+    expect(() =>
+      build(HERE, (s) => ({
+        objectsTable: tableAt(s, HERE.account, HERE.region),
+        bucket: s3.Bucket.fromBucketAttributes(s, 'MyBlobs', { bucketName: 'my-blobs', region: HERE.region, account: HERE.account }),
+      })),
+    ).not.toThrow();
+  });
+
+  it('in an environment-agnostic stack: a CloudFormation rule refuses the deploy in another region or account', () => {
+    const { template } = build(undefined, (s) => ({ objectsTable: tableAt(s, '999999999999', 'us-east-1') }));
+    const rules = Object.values(ourRules(template));
+    const assertions = rules.flatMap((r) => r.Assertions);
+    expect(assertions.map((a) => a.Assert)).toEqual(
+      expect.arrayContaining([
+        { 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] },
+        { 'Fn::Equals': [{ Ref: 'AWS::AccountId' }, '999999999999'] },
+      ]),
+    );
+    expect(assertions.every((a) => /objectsTable .*MyObjects is in (region|account)/.test(a.AssertDescription))).toBe(true);
+  });
+
+  it('adds no rule when the table and bucket are addressed in the stack own environment (imported by name)', () => {
+    const { template } = build(undefined, (s) => ({
+      objectsTable: dynamodb.TableV2.fromTableAttributes(s, 'MyObjects', {
+        tableName: 'my-objects',
+        tableStreamArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/my-objects/stream/x',
+      }),
+      bucket: s3.Bucket.fromBucketName(s, 'MyBlobs', 'my-blobs'),
+    }));
+    expect(ourRules(template)).toEqual({});
+  });
+});
+
+describe('thresholds and settings that cannot work', () => {
+  const refused: Array<[string, TierlogProps, RegExp]> = [
+    [
+      'oldestExpiredAgeThreshold 0',
+      { oldestExpiredAgeThreshold: Duration.seconds(0) },
+      /oldestExpiredAgeThreshold must be at least 2 minutes, got 0 seconds/,
+    ],
+    ['oldestExpiredAgeThreshold 30 s', { oldestExpiredAgeThreshold: Duration.seconds(30) }, /oldestExpiredAgeThreshold must be at least/],
+    [
+      'streamIteratorAgeThreshold 0',
+      { streamIteratorAgeThreshold: Duration.seconds(0) },
+      /streamIteratorAgeThreshold must be at least the stream function's timeout \(1 minute\), got 0 seconds/,
+    ],
+    [
+      'noncurrentVersionExpiration 0',
+      { noncurrentVersionExpiration: Duration.days(0) },
+      /noncurrentVersionExpiration must be a whole number of days, at least 1, got 0 days/,
+    ],
+    [
+      'noncurrentVersionExpiration 36 h',
+      { noncurrentVersionExpiration: Duration.hours(36) },
+      /noncurrentVersionExpiration must be a whole number of days/,
+    ],
+    [
+      'auditAtScale.maxConcurrency 0',
+      { auditAtScale: { maxConcurrency: 0 } },
+      /auditAtScale.maxConcurrency must be a positive integer, got 0/,
+    ],
+    [
+      'auditAtScale.maxConcurrency 2.5',
+      { auditAtScale: { maxConcurrency: 2.5 } },
+      /auditAtScale.maxConcurrency must be a positive integer/,
+    ],
+    [
+      'auditAtScale.snapshotRetentionDays 0',
+      { auditAtScale: { snapshotRetentionDays: 0 } },
+      /auditAtScale.snapshotRetentionDays must be a positive integer, got 0/,
+    ],
+    [
+      'objectsFunctionUrlAuth without the objects function',
+      { objectsFunction: false, objectsFunctionUrlAuth: lambda.FunctionUrlAuthType.NONE },
+      /objectsFunctionUrlAuth configures the objects function's URL; with objectsFunction: false there is none/,
+    ],
+  ];
+  for (const [what, props, error] of refused) {
+    it(`refuses ${what}`, () => {
+      expect(() => tierlogTemplate(props)).toThrow(error);
+    });
+  }
+
+  it('takes the lowest settings that work', () => {
+    expect(() =>
+      tierlogTemplate({
+        oldestExpiredAgeThreshold: Duration.minutes(2),
+        streamIteratorAgeThreshold: Duration.minutes(1),
+        noncurrentVersionExpiration: Duration.days(1),
+        auditAtScale: { maxConcurrency: 1, snapshotRetentionDays: 1 },
+      }),
+    ).not.toThrow();
+  });
+});
