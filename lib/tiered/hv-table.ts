@@ -124,6 +124,11 @@ export interface HvWriteFields {
   readonly writeId: string;
   /** The expiry this write sets; none: the object never expires (a write replaces the policy). */
   readonly expiry?: StoredExpiry;
+  /**
+   * The write's CAS expects an item expired at `now` (TTL has not removed it yet): the write
+   * creates the object, so `createdAt` is `now`, not the expired object's.
+   */
+  readonly overExpired?: boolean;
 }
 
 /**
@@ -398,7 +403,10 @@ export class HvTable {
     b.set('size', a.size, fields.size);
     b.set('metadata', a.metadata, { ...(fields.metadata ?? {}) });
     b.set('updatedAt', a.updatedAt, fields.now);
-    b.raw(`${b.name('createdAt', a.createdAt)} = if_not_exists(${b.name('createdAt', a.createdAt)}, ${b.value('updatedAt', fields.now)})`);
+    // A new object's creation: no item, a deletion marker (which keeps no `createdAt`), or an
+    // expired item, whose `createdAt` is the expired object's and must not carry over.
+    if (fields.overExpired === true) b.set('createdAt', a.createdAt, fields.now);
+    else b.raw(`${b.name('createdAt', a.createdAt)} = if_not_exists(${b.name('createdAt', a.createdAt)}, ${b.value('updatedAt', fields.now)})`);
     b.set('writeId', a.writeId, fields.writeId);
     if (fields.contentType !== undefined) b.set('contentType', a.contentType, fields.contentType);
     else b.remove(a.contentType);
