@@ -406,7 +406,10 @@ export class HvTable {
     // A new object's creation: no item, a deletion marker (which keeps no `createdAt`), or an
     // expired item, whose `createdAt` is the expired object's and must not carry over.
     if (fields.overExpired === true) b.set('createdAt', a.createdAt, fields.now);
-    else b.raw(`${b.name('createdAt', a.createdAt)} = if_not_exists(${b.name('createdAt', a.createdAt)}, ${b.value('updatedAt', fields.now)})`);
+    else
+      b.raw(
+        `${b.name('createdAt', a.createdAt)} = if_not_exists(${b.name('createdAt', a.createdAt)}, ${b.value('updatedAt', fields.now)})`,
+      );
     b.set('writeId', a.writeId, fields.writeId);
     if (fields.contentType !== undefined) b.set('contentType', a.contentType, fields.contentType);
     else b.remove(a.contentType);

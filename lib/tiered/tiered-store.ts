@@ -540,7 +540,12 @@ export class TieredStore {
       const fields = this.fields(bytes, options, change.changeId);
       let throttled: unknown;
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-        const write = this.hv.tombstoneWrite(key, change.blob!, { ...fields, overExpired: expiredAt(current, fields.now) }, expectedOf(current));
+        const write = this.hv.tombstoneWrite(
+          key,
+          change.blob!,
+          { ...fields, overExpired: expiredAt(current, fields.now) },
+          expectedOf(current),
+        );
         const refused = await change.commit(write, current?.blob);
         if (refused === undefined) return this.resultOf(key, bytes, 'blob', current, fields.now);
         if (refused.kind === 'conflict') {

@@ -6,7 +6,7 @@
  * upload session's complete), and in the answer a retried write decides from HV.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { onCommand } from '../../lib/faults/fault-injector.js';
+import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, expectClean, makeWriter, randomBody, type Writer } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
@@ -62,7 +62,7 @@ test("an inline create over an expired item whose answer was lost: the SDK's ret
   const { version } = await w.store.put(key, 'old', { timeToLiveMs: HOUR });
   now += HOUR + 5 * SEC;
   // The body's writes of the objects table: the one that lands loses its answer; the SDK sends it again.
-  const writesBody = (r: { command: string; input: Record<string, unknown> }) =>
+  const writesBody = (r: RequestInfo) =>
     onCommand('UpdateItem')(r) && r.input.TableName === fx.config.objectsTable && String(r.input.UpdateExpression).includes('#body');
   const lose = { kind: 'loseResponse' as const, times: 2, match: writesBody };
   w.injector.add(lose);
