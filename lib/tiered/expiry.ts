@@ -49,6 +49,15 @@ export const DEFAULT_EXPIRES_AT_ATTRIBUTE = 'expiresAt';
 /** The longest expiry a policy may ask for: 100 years. */
 export const MAX_EXPIRY_MS = 100 * 365 * 24 * 3_600_000;
 
+/**
+ * How late a time-to-idle refresh may reach DynamoDB. Its condition ("not expired") is judged on
+ * the reader's `now`, sent with it, not on the instant it lands: a refresh landing after the
+ * expiry it read would make an object live again that readers in between were told is absent.
+ * So a refresh requires the item live this long after `now`, is not sent with less than that
+ * left, and is given up (no SDK retry sent) once this long has passed.
+ */
+export const TTI_REFRESH_MARGIN_MS = 5_000;
+
 /** Upper bound of the TTI debounce (the debounce is also at most half the TTI). */
 export const DEFAULT_TTI_DEBOUNCE_CAP_MS = 3_600_000;
 

@@ -345,14 +345,15 @@ export class HvTable {
 
   /**
    * Moves a time-to-idle object's expiry to `nextSeconds`, only if the item is still the state
-   * that was read (`version`, expiry `fromSeconds`) and not expired at `now` (ms): a refresh
-   * never resurrects an expired object nor undoes a newer write's policy.
+   * that was read (`version`, expiry `fromSeconds`) and still live at `liveUntil` (ms: the reader's
+   * now plus the margin a refresh may take to land, expiry.ts): a refresh never resurrects an
+   * expired object nor undoes a newer write's policy.
    */
-  ttiRefreshWrite(key: string, version: number, fromSeconds: number, nextSeconds: number, now: number): HvWrite {
+  ttiRefreshWrite(key: string, version: number, fromSeconds: number, nextSeconds: number, liveUntil: number): HvWrite {
     const a = this.attrs;
     const b = this.builder({ kind: 'version', version });
     const exp = b.name('expiresAt', a.expiresAt);
-    b.condition(`${exp} = ${b.value('fromExpiry', fromSeconds)} AND ${exp} > ${b.value('nowSeconds', now / 1000)}`);
+    b.condition(`${exp} = ${b.value('fromExpiry', fromSeconds)} AND ${exp} > ${b.value('nowSeconds', liveUntil / 1000)}`);
     b.set('expiresAt', a.expiresAt, nextSeconds);
     return b.update(key);
   }
