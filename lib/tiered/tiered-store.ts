@@ -540,6 +540,8 @@ export class TieredStore {
       const fields = this.fields(bytes, options, change.changeId);
       let throttled: unknown;
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+        // Tried again (a lost CAS, load): the expiry may have passed since `fields` checked it.
+        if (attempt > 0) this.assertExpiryAhead(options);
         const write = this.hv.tombstoneWrite(
           key,
           change.blob!,
@@ -732,11 +734,7 @@ export class TieredStore {
    * the value it replaces lost for nothing (an upload session refuses the same at its complete).
    */
   private fields(bytes: Uint8Array, options: PutPlan, writeId: string): HvWriteFields {
-    const now = this.clock();
-    if (isExpired(options.expiry, now)) {
-      const field = options.expiresAt !== undefined ? 'expiresAt' : options.timeToLiveMs !== undefined ? 'timeToLiveMs' : 'timeToIdleMs';
-      throw new ValidationError(`the object's expiry passed before the put could commit it; nothing was written`, field);
-    }
+    const now = this.assertExpiryAhead(options);
     return {
       size: bytes.byteLength,
       now,
@@ -745,6 +743,16 @@ export class TieredStore {
       ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
       ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
     };
+  }
+
+  /** The clock's now. @throws ValidationError when the put's expiry (fixed at its start) has passed. */
+  private assertExpiryAhead(options: PutPlan): number {
+    const now = this.clock();
+    if (isExpired(options.expiry, now)) {
+      const field = options.expiresAt !== undefined ? 'expiresAt' : options.timeToLiveMs !== undefined ? 'timeToLiveMs' : 'timeToIdleMs';
+      throw new ValidationError(`the object's expiry passed before the put could commit it; nothing was written`, field);
+    }
+    return now;
   }
 }
 

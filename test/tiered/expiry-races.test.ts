@@ -15,6 +15,7 @@
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { ValidationError } from '../../lib/errors.js';
 import { StreamCleanup, TTL_PRINCIPAL } from '../../lib/recovery/stream-cleanup.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, expectClean, makeWriter, randomBody, rawState, type Writer } from './harness.js';
@@ -186,4 +187,27 @@ describe('a time-to-idle refresh overtaken between its read and its write writes
     now += HOUR; // past every expiry of this case
     await expectClean(fx, expect);
   });
+});
+
+test("an expiry that passes while a large put's commit is tried again (another writer got there first): ValidationError, the other writer's value stays", async () => {
+  const key = 'commit-retried/past-expiry';
+  await w.store.put(key, 'first');
+  const overtaken = {
+    kind: 'delay' as const,
+    delayMs: 0,
+    times: 1,
+    match: onCommand('TransactWriteItems'),
+    before: async () => {
+      await other.store.put(key, 'theirs');
+      now += 3 * SEC; // past the put's expiry, fixed at its start
+    },
+  };
+  w.injector.add(overtaken);
+  try {
+    await expect(w.store.put(key, randomBody(40 * KiB), { timeToLiveMs: 2 * SEC })).rejects.toBeInstanceOf(ValidationError);
+  } finally {
+    w.injector.remove(overtaken);
+  }
+  expect(new TextDecoder().decode((await w.store.get(key))!.body)).toBe('theirs');
+  await expectClean(fx, expect);
 });
