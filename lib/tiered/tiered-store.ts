@@ -81,7 +81,7 @@ import {
 } from './hv-table.js';
 import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
-import { isExpired, type StoredExpiry, storedExpiryOf, TTI_REFRESH_MARGIN_MS, ttiRefresh } from './expiry.js';
+import { isExpired, type StoredExpiry, storedExpiryOf, ttiRefresh, ttiRefreshMarginMs } from './expiry.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
 import {
   type DeleteOptions,
@@ -641,10 +641,11 @@ export class TieredStore {
     const next = ttiRefresh(record, now);
     if (next === undefined) return record;
     // Judged where it lands, later than `now`: it must not land past the expiry it read (expiry.ts).
-    if (record.expiresAtSeconds! * 1000 - now <= TTI_REFRESH_MARGIN_MS) return record;
+    const margin = ttiRefreshMarginMs(record.ttiMs!);
+    if (record.expiresAtSeconds! * 1000 - now <= margin) return record;
     try {
-      const write = this.hv.ttiRefreshWrite(record.key, record.version, record.expiresAtSeconds!, next, now + TTI_REFRESH_MARGIN_MS);
-      await this.hv.client.send(new UpdateCommand(write.input), { abortSignal: AbortSignal.timeout(TTI_REFRESH_MARGIN_MS) });
+      const write = this.hv.ttiRefreshWrite(record.key, record.version, record.expiresAtSeconds!, next, now + margin);
+      await this.hv.client.send(new UpdateCommand(write.input), margin > 0 ? { abortSignal: AbortSignal.timeout(margin) } : {});
       return { ...record, expiresAtSeconds: next };
     } catch {
       return record; // overwritten, deleted or expired meanwhile, or a transient error: the read stands

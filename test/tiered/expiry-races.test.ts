@@ -189,6 +189,21 @@ describe('a time-to-idle refresh overtaken between its read and its write writes
   });
 });
 
+test.each([
+  ['10 s, read with 4 s left: refreshed', 10 * SEC, 4 * SEC, true],
+  ['10 s, read with 2 s left (a refresh would have under TTI / 4 to land): not', 10 * SEC, 2 * SEC, false],
+  ['1 h, read with 6 s left: refreshed', HOUR, 6 * SEC, true],
+  ['1 h, read with 5 s left (under the 5 s cap): not', HOUR, 5 * SEC, false],
+])('a time to idle of %s', async (name, ttiMs, left, refreshed) => {
+  const key = `short-tti/${name.slice(0, 30)}`;
+  await w.store.put(key, 'idle', { timeToIdleMs: ttiMs });
+  const stored = (await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt as number;
+  now = stored * SEC - left;
+  const read = await w.store.head(key);
+  expect(read!.expiresAt!.getTime() > stored * SEC).toBe(refreshed);
+  expect(((await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt as number) > stored).toBe(refreshed);
+});
+
 test("an expiry that passes while a large put's commit is tried again (another writer got there first): ValidationError, the other writer's value stays", async () => {
   const key = 'commit-retried/past-expiry';
   await w.store.put(key, 'first');
