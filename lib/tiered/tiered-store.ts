@@ -521,8 +521,11 @@ export class TieredStore {
       if (refusedForTransaction(err)) return RETRY;
       if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
       if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'put', table: this.hv.tableName });
-      // An SDK retry of this very write, which had landed; else the item moved on: start again.
-      return this.parse(oldItemOf(err))?.writeId === fields.writeId ? result : RETRY;
+      const current = this.parse(oldItemOf(err));
+      if (current?.writeId === fields.writeId) return result; // an SDK retry of this very write, which had landed
+      // The item moved on (if the SDK sent this more than once, perhaps after it landed): start again.
+      this.assertVersionAfterRetries(key, options.ifVersion, current, err, fields.writeId);
+      return RETRY;
     }
   }
 
