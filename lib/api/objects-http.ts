@@ -579,19 +579,71 @@ function expiryOf(headers: Record<string, string>): Pick<PutOptions, 'expiresAt'
 
 /**
  * ISO 8601 (`2030-01-01`, midnight UTC; `2030-01-01T12:00:00Z` or with an offset) or an HTTP date
- * (IMF-fixdate, RFC 850, asctime); anything else is an invalid date. `Date` alone would take a
- * bare number for a year (`3600`: the year 3600), free forms (`1/2/2030`) by the host's
- * conventions, and a time of day without `Z` or an offset in the host's time zone (one header,
- * another instant on a developer's machine than on Lambda), so a time must name its zone.
+ * (IMF-fixdate, RFC 850, asctime: all three GMT, RFC 9110 5.6.7); anything else is an invalid
+ * date. Read field by field, not by `Date`: `Date` would take a bare number for a year (`3600`:
+ * the year 3600), free forms (`1/2/2030`) by the host's conventions, a time of day without a
+ * zone (and so an asctime date) in the host's time zone (one header, another instant on a
+ * developer's machine than on Lambda), a day the month lacks as the next month's (`31 Apr`: 1
+ * May), a leap second as the start of its minute (59 s early), and an RFC 850 year `50`..`99` as
+ * 19xx where RFC 9110 reads the nearest year not more than 50 years ahead. A fraction of a
+ * millisecond rounds up: an object never expires before the instant asked for.
  */
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/i;
-const HTTP_DATE = [
-  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/,
-  /^[A-Z][a-z]+day, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/,
-  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/,
-];
-function instantOf(text: string): Date {
-  return ISO_DATE.test(text) || HTTP_DATE.some((re) => re.test(text)) ? new Date(text) : new Date(Number.NaN);
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:Z|([+-])(\d{2}):(\d{2})))?$/i;
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const RFC_850 = /^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const ASCTIME = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+function instantOf(text: string, now: number = Date.now()): Date {
+  const invalid = new Date(Number.NaN);
+  const n = (digits: string | undefined) => (digits === undefined ? 0 : Number(digits));
+  let m = ISO_DATE.exec(text);
+  if (m !== null) {
+    const ms = m[7] === undefined ? 0 : Math.ceil(Number(`0.${m[7]}`) * 1000);
+    const offset = m[8] === undefined ? 0 : (m[8] === '-' ? -1 : 1) * (n(m[9]) * 60 + n(m[10]));
+    if (n(m[9]) > 23 || n(m[10]) > 59 || n(m[6]) > 59) return invalid;
+    return utcOf(n(m[1]), n(m[2]), n(m[3]), n(m[4]), n(m[5]), n(m[6]), ms, offset) ?? invalid;
+  }
+  m = IMF_FIXDATE.exec(text);
+  if (m !== null) return utcOf(n(m[3]), monthOf(m[2]!), n(m[1]), n(m[4]), n(m[5]), n(m[6])) ?? invalid;
+  m = RFC_850.exec(text);
+  if (m !== null) {
+    // RFC 9110: a two-digit year more than 50 years ahead is the latest past year ending so.
+    const thisYear = new Date(now).getUTCFullYear();
+    let year = Math.floor(thisYear / 100) * 100 + n(m[3]);
+    if (year > thisYear + 50) year -= 100;
+    return utcOf(year, monthOf(m[2]!), n(m[1]), n(m[4]), n(m[5]), n(m[6])) ?? invalid;
+  }
+  m = ASCTIME.exec(text);
+  if (m !== null) return utcOf(n(m[6]), monthOf(m[1]!), Number(m[2]!.trim()), n(m[3]), n(m[4]), n(m[5])) ?? invalid;
+  return invalid;
+}
+
+function monthOf(name: string): number {
+  return MONTHS.indexOf(name) + 1;
+}
+
+/**
+ * The instant of these UTC fields (minus `offsetMinutes`), or undefined when a field is out of its
+ * range (a day the month lacks, hour 24). A second of 60 (a leap second) counts as the next
+ * minute's first: not before the instant meant.
+ */
+function utcOf(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  ms = 0,
+  offsetMinutes = 0,
+): Date | undefined {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, 0); // the last day of `month`
+  if (month < 1 || month > 12 || day < 1 || day > date.getUTCDate() || hour > 23 || minute > 59 || second > 60) return undefined;
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute - offsetMinutes, second, ms);
+  return date;
 }
 
 function ifMatchOf(headers: Record<string, string>): number | undefined {

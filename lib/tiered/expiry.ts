@@ -49,6 +49,22 @@ export const DEFAULT_EXPIRES_AT_ATTRIBUTE = 'expiresAt';
 /** The longest expiry a policy may ask for: 100 years. */
 export const MAX_EXPIRY_MS = 100 * 365 * 24 * 3_600_000;
 
+/** Upper bound of the TTI refresh margin ({@link ttiRefreshMarginMs}). */
+export const TTI_REFRESH_MARGIN_CAP_MS = 5_000;
+
+/**
+ * How late a time-to-idle refresh may reach DynamoDB: `min(cap, TTI / 4)`. Its condition ("not
+ * expired") is judged on the reader's `now`, sent with it, not on the instant it lands: a refresh
+ * landing after the expiry it read would make an object live again that readers in between were
+ * told is absent. So a refresh requires the item live this long after `now`, is not sent with
+ * less than that left, and is given up (no SDK retry sent) once this long has passed. A quarter
+ * of the TTI at most, so a refresh stays due for at least `TTI / 4` of every TTI (it is due below
+ * `TTI - debounce`, at least `TTI / 2`): a fixed margin would never refresh a TTI of 10 s.
+ */
+export function ttiRefreshMarginMs(ttiMs: number, capMs: number = TTI_REFRESH_MARGIN_CAP_MS): number {
+  return Math.min(capMs, Math.floor(ttiMs / 4));
+}
+
 /** Upper bound of the TTI debounce (the debounce is also at most half the TTI). */
 export const DEFAULT_TTI_DEBOUNCE_CAP_MS = 3_600_000;
 

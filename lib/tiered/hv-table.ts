@@ -124,6 +124,11 @@ export interface HvWriteFields {
   readonly writeId: string;
   /** The expiry this write sets; none: the object never expires (a write replaces the policy). */
   readonly expiry?: StoredExpiry;
+  /**
+   * The write's CAS expects an item expired at `now` (TTL has not removed it yet): the write
+   * creates the object, so `createdAt` is `now`, not the expired object's.
+   */
+  readonly overExpired?: boolean;
 }
 
 /**
@@ -340,14 +345,15 @@ export class HvTable {
 
   /**
    * Moves a time-to-idle object's expiry to `nextSeconds`, only if the item is still the state
-   * that was read (`version`, expiry `fromSeconds`) and not expired at `now` (ms): a refresh
-   * never resurrects an expired object nor undoes a newer write's policy.
+   * that was read (`version`, expiry `fromSeconds`) and still live at `liveUntil` (ms: the reader's
+   * now plus the margin a refresh may take to land, expiry.ts): a refresh never resurrects an
+   * expired object nor undoes a newer write's policy.
    */
-  ttiRefreshWrite(key: string, version: number, fromSeconds: number, nextSeconds: number, now: number): HvWrite {
+  ttiRefreshWrite(key: string, version: number, fromSeconds: number, nextSeconds: number, liveUntil: number): HvWrite {
     const a = this.attrs;
     const b = this.builder({ kind: 'version', version });
     const exp = b.name('expiresAt', a.expiresAt);
-    b.condition(`${exp} = ${b.value('fromExpiry', fromSeconds)} AND ${exp} > ${b.value('nowSeconds', now / 1000)}`);
+    b.condition(`${exp} = ${b.value('fromExpiry', fromSeconds)} AND ${exp} > ${b.value('nowSeconds', liveUntil / 1000)}`);
     b.set('expiresAt', a.expiresAt, nextSeconds);
     return b.update(key);
   }
@@ -398,7 +404,13 @@ export class HvTable {
     b.set('size', a.size, fields.size);
     b.set('metadata', a.metadata, { ...(fields.metadata ?? {}) });
     b.set('updatedAt', a.updatedAt, fields.now);
-    b.raw(`${b.name('createdAt', a.createdAt)} = if_not_exists(${b.name('createdAt', a.createdAt)}, ${b.value('updatedAt', fields.now)})`);
+    // A new object's creation: no item, a deletion marker (which keeps no `createdAt`), or an
+    // expired item, whose `createdAt` is the expired object's and must not carry over.
+    if (fields.overExpired === true) b.set('createdAt', a.createdAt, fields.now);
+    else
+      b.raw(
+        `${b.name('createdAt', a.createdAt)} = if_not_exists(${b.name('createdAt', a.createdAt)}, ${b.value('updatedAt', fields.now)})`,
+      );
     b.set('writeId', a.writeId, fields.writeId);
     if (fields.contentType !== undefined) b.set('contentType', a.contentType, fields.contentType);
     else b.remove(a.contentType);

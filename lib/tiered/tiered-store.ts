@@ -81,7 +81,7 @@ import {
 } from './hv-table.js';
 import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
-import { isExpired, type StoredExpiry, storedExpiryOf, ttiRefresh } from './expiry.js';
+import { isExpired, type StoredExpiry, storedExpiryOf, ttiRefresh, ttiRefreshMarginMs } from './expiry.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
 import {
   type DeleteOptions,
@@ -463,21 +463,20 @@ export class TieredStore {
   /** Small body: one conditional write that refuses to overwrite a tombstone. */
   private async tryPutInline(key: string, bytes: Uint8Array, options: PutPlan): Promise<Attempt<PutResult>> {
     const fields = this.fields(bytes, options, newChangeId());
-    const write = this.hv.inlineWrite(key, bytes, fields, conditionOf(options.ifVersion, fields.now), true);
+    // An item expired at `now` is refused even where the put would replace it (no ifVersion, or
+    // 0: absent), so that nothing of the expired object (its `createdAt`) carries over: the CAS
+    // on it, below, creates the object afresh.
+    const write = this.hv.inlineWrite(key, bytes, fields, firstConditionOf(options.ifVersion, fields.now), true);
     try {
-      // The replaced attributes come back: the version it moved on from, `createdAt` unless it
-      // replaced nothing or a deletion marker, and the expiry of an item that had one.
+      // The replaced attributes come back: the version it moved on from, and `createdAt` unless
+      // it replaced nothing or a deletion marker (an expired item was refused).
       const out = await this.hv.client.send(
         new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
       );
       const old = out.Attributes ?? {};
       const previous = old[this.hv.attrs.version];
       const version = nextVersion(previous === undefined ? undefined : Number(previous), fields.now);
-      const oldExpiry = old[this.hv.attrs.expiresAt];
-      const created =
-        old[this.hv.attrs.createdAt] === undefined ||
-        (typeof oldExpiry === 'number' && isExpired({ expiresAtSeconds: oldExpiry }, fields.now));
-      return { key, version, size: bytes.byteLength, stored: 'inline', created };
+      return { key, version, size: bytes.byteLength, stored: 'inline', created: old[this.hv.attrs.createdAt] === undefined };
     } catch (err) {
       // Another writer's commit of this key holds the item: nothing was applied; try again.
       if (refusedForTransaction(err)) return RETRY;
@@ -492,12 +491,41 @@ export class TieredStore {
         return { key, version: physical.version, size: bytes.byteLength, stored: 'inline', created: physical.createdAt === fields.now };
       }
       this.assertVersionAfterRetries(key, options.ifVersion, physical, err, fields.writeId);
-      if (physical?.blob === undefined) return RETRY;
-      const replaced = await this.replaceBlob(key, physical, options.ifVersion, (id, expected) =>
-        this.hv.inlineWrite(key, bytes, this.fields(bytes, options, id), expected, false),
-      );
+      if (physical?.blob === undefined) {
+        return expiredAt(physical, fields.now) ? this.putInlineOverExpired(key, bytes, options, physical!) : RETRY;
+      }
+      let at = fields.now;
+      const replaced = await this.replaceBlob(key, physical, options.ifVersion, (id, expected) => {
+        const replacing = this.fields(bytes, options, id);
+        at = replacing.now;
+        return this.hv.inlineWrite(key, bytes, { ...replacing, overExpired: expiredAt(physical, at) }, expected, false);
+      });
       // `physical` is an item (it has a blob), so the write stored its version + 1 whatever its clock.
-      return replaced === RETRY ? RETRY : this.resultOf(key, bytes, 'inline', physical, fields.now);
+      return replaced === RETRY ? RETRY : this.resultOf(key, bytes, 'inline', physical, at);
+    }
+  }
+
+  /**
+   * A small body over `expired`, an inline item expired now that TTL has not removed: a CAS on
+   * the item as stored that creates the object (its version continues the stored counter, its
+   * `createdAt` is this write's). RETRY when the item moved on.
+   */
+  private async putInlineOverExpired(key: string, bytes: Uint8Array, options: PutPlan, expired: HvRecord): Promise<Attempt<PutResult>> {
+    const fields = { ...this.fields(bytes, options, newChangeId()), overExpired: true };
+    const write = this.hv.inlineWrite(key, bytes, fields, expectedOf(expired), true);
+    const result: PutResult = { key, version: expired.version + 1, size: bytes.byteLength, stored: 'inline', created: true };
+    try {
+      await this.hv.client.send(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      return result;
+    } catch (err) {
+      if (refusedForTransaction(err)) return RETRY;
+      if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
+      if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'put', table: this.hv.tableName });
+      const current = this.parse(oldItemOf(err));
+      if (current?.writeId === fields.writeId) return result; // an SDK retry of this very write, which had landed
+      // The item moved on (if the SDK sent this more than once, perhaps after it landed): start again.
+      this.assertVersionAfterRetries(key, options.ifVersion, current, err, fields.writeId);
+      return RETRY;
     }
   }
 
@@ -515,7 +543,14 @@ export class TieredStore {
       const fields = this.fields(bytes, options, change.changeId);
       let throttled: unknown;
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-        const write = this.hv.tombstoneWrite(key, change.blob!, fields, expectedOf(current));
+        // Tried again (a lost CAS, load): the expiry may have passed since `fields` checked it.
+        if (attempt > 0) this.assertExpiryAhead(options);
+        const write = this.hv.tombstoneWrite(
+          key,
+          change.blob!,
+          { ...fields, overExpired: expiredAt(current, fields.now) },
+          expectedOf(current),
+        );
         const refused = await change.commit(write, current?.blob);
         if (refused === undefined) return this.resultOf(key, bytes, 'blob', current, fields.now);
         if (refused.kind === 'conflict') {
@@ -608,10 +643,12 @@ export class TieredStore {
     const now = this.clock();
     const next = ttiRefresh(record, now);
     if (next === undefined) return record;
+    // Judged where it lands, later than `now`: it must not land past the expiry it read (expiry.ts).
+    const margin = ttiRefreshMarginMs(record.ttiMs!);
+    if (record.expiresAtSeconds! * 1000 - now <= margin) return record;
     try {
-      await this.hv.client.send(
-        new UpdateCommand(this.hv.ttiRefreshWrite(record.key, record.version, record.expiresAtSeconds!, next, now).input),
-      );
+      const write = this.hv.ttiRefreshWrite(record.key, record.version, record.expiresAtSeconds!, next, now + margin);
+      await this.hv.client.send(new UpdateCommand(write.input), margin > 0 ? { abortSignal: AbortSignal.timeout(margin) } : {});
       return { ...record, expiresAtSeconds: next };
     } catch {
       return record; // overwritten, deleted or expired meanwhile, or a transient error: the read stands
@@ -626,7 +663,7 @@ export class TieredStore {
   /** The answer of a put that replaced `replaced` (the item as stored its CAS expected), written at `now`. */
   private resultOf(key: string, bytes: Uint8Array, stored: 'inline' | 'blob', replaced: HvRecord | undefined, now: number): PutResult {
     const version = nextVersion(replaced?.version, now);
-    return { key, version, size: bytes.byteLength, stored, created: this.live(replaced) === undefined };
+    return { key, version, size: bytes.byteLength, stored, created: liveOf(replaced) === undefined || expiredAt(replaced, now) };
   }
 
   private change(key: string, blob?: string, old?: string): LoggedChange {
@@ -701,11 +738,7 @@ export class TieredStore {
    * the value it replaces lost for nothing (an upload session refuses the same at its complete).
    */
   private fields(bytes: Uint8Array, options: PutPlan, writeId: string): HvWriteFields {
-    const now = this.clock();
-    if (isExpired(options.expiry, now)) {
-      const field = options.expiresAt !== undefined ? 'expiresAt' : options.timeToLiveMs !== undefined ? 'timeToLiveMs' : 'timeToIdleMs';
-      throw new ValidationError(`the object's expiry passed before the put could commit it; nothing was written`, field);
-    }
+    const now = this.assertExpiryAhead(options);
     return {
       size: bytes.byteLength,
       now,
@@ -714,6 +747,16 @@ export class TieredStore {
       ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
       ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
     };
+  }
+
+  /** The clock's now. @throws ValidationError when the put's expiry (fixed at its start) has passed. */
+  private assertExpiryAhead(options: PutPlan): number {
+    const now = this.clock();
+    if (isExpired(options.expiry, now)) {
+      const field = options.expiresAt !== undefined ? 'expiresAt' : options.timeToLiveMs !== undefined ? 'timeToLiveMs' : 'timeToIdleMs';
+      throw new ValidationError(`the object's expiry passed before the put could commit it; nothing was written`, field);
+    }
+    return now;
   }
 }
 
@@ -731,6 +774,21 @@ function assertIfVersion(ifVersion: number | undefined): void {
   if (ifVersion !== undefined && (!Number.isSafeInteger(ifVersion) || ifVersion < 0)) {
     throw new ValidationError('ifVersion must be a non-negative safe integer', 'ifVersion');
   }
+}
+
+/**
+ * The condition of an inline put's first write: {@link conditionOf}, but an item expired at
+ * `now` is refused whatever `ifVersion` says (the put then CASes on it as stored).
+ */
+function firstConditionOf(ifVersion: number | undefined, now: number): Expected {
+  if (ifVersion === undefined) return { kind: 'any', liveAt: now };
+  return ifVersion === 0 ? { kind: 'absent' } : conditionOf(ifVersion, now);
+}
+
+/** True when `record` is an object's item (not a deletion marker) expired at `now`. */
+function expiredAt(record: HvRecord | undefined, now: number): boolean {
+  const object = liveOf(record);
+  return object !== undefined && isExpired(object, now);
 }
 
 /**

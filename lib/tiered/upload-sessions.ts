@@ -382,6 +382,8 @@ export class UploadSessions {
         now,
         writeId: sessionId,
         expiry,
+        // Over an expired item the commit creates the object: its `createdAt` is not carried over.
+        overExpired: live === undefined && liveOf(current) !== undefined,
         ...(info.contentType !== undefined ? { contentType: info.contentType } : {}),
         ...(info.metadata !== undefined ? { metadata: info.metadata } : {}),
       };

@@ -189,6 +189,35 @@ describe('expiry headers', () => {
     expect((await call('HEAD', '/objects/dated')).headers?.['x-tierlog-expires-at']).toBeUndefined();
     await expectClean(fx, expect);
   });
+
+  // Read field by field on any host: all three HTTP forms are GMT (an asctime date has no zone,
+  // and JavaScript's Date takes it in the host's), a day the month lacks is no date (Date rolls
+  // it into the next month), a leap second is not its minute's start, an RFC 850 year is the
+  // nearest not more than 50 years ahead (RFC 9110), and a fraction of a ms is not dropped.
+  test.each([
+    ['asctime, on a host east of GMT', 'Wed Nov 16 08:49:37 2050', '2050-11-16T08:49:37.000Z'],
+    ['IMF-fixdate, a leap second', 'Wed, 16 Nov 2050 23:59:60 GMT', '2050-11-17T00:00:00.000Z'],
+    ['RFC 850, a two-digit year 24 years ahead', 'Wednesday, 16-Nov-50 08:49:37 GMT', '2050-11-16T08:49:37.000Z'],
+    ['ISO 8601, under a millisecond past a second', '2050-01-01T00:00:00.0001Z', '2050-01-01T00:00:01.000Z'],
+    ['IMF-fixdate, 31 April', 'Sun, 31 Apr 2050 08:00:00 GMT', 400],
+    ['ISO 8601, 29 February of a common year', '2050-02-29', 400],
+    ['ISO 8601, hour 24', '2050-01-01T24:00Z', 400],
+  ])('x-tierlog-expires-at, %s: %s -> %s', async (_name, value, expected) => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'Asia/Tokyo';
+    try {
+      const res = await put('/objects/dated-forms', randomBody(10), { 'x-tierlog-expires-at': value });
+      if (expected === 400) {
+        expect(res.statusCode).toBe(400);
+        return;
+      }
+      expect(res.statusCode).toBeLessThan(300);
+      expect((await call('HEAD', '/objects/dated-forms')).headers?.['x-tierlog-expires-at']).toBe(expected);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
 });
 
 describe('bad requests write nothing', () => {

@@ -1,0 +1,228 @@
+/**
+ * Writes and reads racing expiry, checked from the items as stored.
+ *
+ * A write over an expired item that TTL has not removed yet is a create: the object is new
+ * (`created: true`), and nothing of the expired incarnation shows in it. Its version continues
+ * the stored counter (versions.ts), but its `createdAt` is the create's, not the expired
+ * object's: on every write path (inline, large, a small write replacing an expired blob, an
+ * upload session's complete), and in the answer a retried write decides from HV.
+ *
+ * A time-to-idle refresh overtaken between its read and its write (by a delete, an overwrite, a
+ * removal as TTL's, or the expiry itself) writes nothing: it never re-creates a removed item,
+ * never touches a deletion marker, never extends a newer write's policy; and a URL handed out by
+ * that read lives no longer than the expiry it read.
+ */
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { ValidationError } from '../../lib/errors.js';
+import { StreamCleanup, TTL_PRINCIPAL } from '../../lib/recovery/stream-cleanup.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { KiB, expectClean, makeWriter, randomBody, rawState, type Writer } from './harness.js';
+import { uploadParts } from './upload-session-client.js';
+
+const SEC = 1000;
+const HOUR = 3_600_000;
+let fx: Fixture;
+let w: Writer;
+/** Another process, with its own clients (the reader's fault rules do not see its requests). */
+let other: Writer;
+let now = Date.UTC(2026, 10, 30, 12, 0, 0);
+const clock = () => now;
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  w = makeWriter(fx, { store: { clock } });
+  other = makeWriter(fx, { store: { clock } });
+});
+afterAll(() => {
+  w?.close();
+  other?.close();
+});
+
+const writes: Array<[string, number, (key: string) => Promise<{ created: boolean; version: number }>]> = [
+  ['inline over inline', 100, (key) => w.store.put(key, randomBody(100))],
+  ['inline over blob', 40 * KiB, (key) => w.store.put(key, randomBody(100))],
+  ['blob over inline', 100, (key) => w.store.put(key, randomBody(40 * KiB))],
+  ['blob over blob', 40 * KiB, (key) => w.store.put(key, randomBody(40 * KiB))],
+  ['ifVersion 0, inline', 100, (key) => w.store.put(key, randomBody(100), { ifVersion: 0 })],
+  [
+    'upload session',
+    40 * KiB,
+    async (key) => {
+      const created = await w.store.createUpload(key);
+      const parts = await uploadParts(w.store, created.uploadId, randomBody(3000), created.partSize);
+      return w.store.completeUpload(created.uploadId, parts);
+    },
+  ],
+];
+
+describe('a create over an expired item TTL has not removed', () => {
+  test.each(writes)('%s: created, at the create instant; the version continues', async (name, oldSize, write) => {
+    const key = `recreated/${name}`;
+    const first = now;
+    const { version } = await w.store.put(key, randomBody(oldSize), { timeToLiveMs: HOUR });
+    now += HOUR + 5 * SEC;
+    const recreatedAt = now;
+    const put = await write(key);
+    expect(put).toMatchObject({ created: true, version: version + 1 });
+    const head = await w.store.head(key);
+    expect(head).toMatchObject({ version: version + 1, updatedAt: recreatedAt });
+    expect(head!.createdAt, `createdAt of the expired object (${first}) carried over`).toBe(recreatedAt);
+    await expectClean(fx, expect);
+  });
+});
+
+test("an inline create over an expired item whose answer was lost: the SDK's retry answers created, and createdAt is the create's", async () => {
+  const key = 'recreated/answer-lost';
+  const { version } = await w.store.put(key, 'old', { timeToLiveMs: HOUR });
+  now += HOUR + 5 * SEC;
+  // The body's writes of the objects table: the one that lands loses its answer; the SDK sends it again.
+  const writesBody = (r: RequestInfo) =>
+    onCommand('UpdateItem')(r) && r.input.TableName === fx.config.objectsTable && String(r.input.UpdateExpression).includes('#body');
+  const lose = { kind: 'loseResponse' as const, times: 2, match: writesBody };
+  w.injector.add(lose);
+  try {
+    expect(await w.store.put(key, 'new')).toMatchObject({ version: version + 1, created: true });
+  } finally {
+    w.injector.remove(lose);
+  }
+  expect((await w.store.head(key))!.createdAt).toBe(now);
+});
+
+describe('a time-to-idle refresh overtaken between its read and its write writes nothing', () => {
+  const tti = 10 * 60_000; // debounce 5 min
+  const item = async (key: string) => (await rawState(fx)).objects.find((o) => o.key === key);
+  type Check = (after: Record<string, unknown> | undefined, before: Record<string, unknown>) => void;
+  const unchanged: Check = (after, before) => expect(after!.expiresAt).toBe(before.expiresAt);
+  // [case, ms of life left at the read (a refresh is due under 5 min), what overtakes the refresh, what is stored after]
+  const cases: Array<[string, number, (key: string) => Promise<unknown>, Check]> = [
+    [
+      'a delete',
+      4 * 60_000,
+      (key) => other.store.delete(key),
+      (after, before) => {
+        expect(after).toMatchObject({ deleted: true, version: (before.version as number) + 1 });
+        expect(after!.expiresAt).toBeUndefined();
+        expect(after!.tti).toBeUndefined();
+      },
+    ],
+    [
+      'an overwrite without a policy',
+      4 * 60_000,
+      (key) => other.store.put(key, randomBody(40 * KiB)),
+      (after) => {
+        expect(after!.expiresAt).toBeUndefined();
+        expect(after!.tti).toBeUndefined();
+      },
+    ],
+    [
+      'an overwrite with a shorter time to live',
+      4 * 60_000,
+      (key) => other.store.put(key, 'short', { timeToLiveMs: 60 * SEC }),
+      (after) => expect(after!.expiresAt).toBe(Math.ceil((now + 60 * SEC) / SEC)),
+    ],
+    [
+      "a removal as TTL's (the reader's clock behind TTL's)",
+      4 * 60_000,
+      async (key) => {
+        // TTL's removal, and its REMOVE delivered to the stream function.
+        const blob = (await item(key))!.blob as string;
+        await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: key } } }));
+        const { report } = await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 }).handle([
+          {
+            eventName: 'REMOVE',
+            userIdentity: { type: 'Service', principalId: TTL_PRINCIPAL },
+            dynamodb: { SequenceNumber: '1', OldImage: { key: { S: key }, blob: { S: blob } } },
+          },
+        ]);
+        expect(report).toMatchObject({ expiredRemoves: 1, blobsDeleted: 1 });
+      },
+      (after) => expect(after).toBeUndefined(),
+    ],
+    [
+      'the expiry, 3 s after the read: a refresh would land past it (none is sent)',
+      3 * SEC,
+      async () => {
+        now += 4 * SEC;
+      },
+      unchanged,
+    ],
+    [
+      'the expiry, while the refresh is held up past its margin (a stalled connection, SDK retries): given up',
+      5_500,
+      async () => {
+        now += 6 * SEC;
+        await new Promise((resolve) => setTimeout(resolve, 6 * SEC));
+      },
+      unchanged,
+    ],
+  ];
+
+  test.each(cases)('%s', { timeout: 60_000 }, async (name, left, overtake, check) => {
+    const key = `refresh/${name.slice(0, 40)}`;
+    await w.store.put(key, randomBody(40 * KiB), { timeToIdleMs: tti });
+    const before = (await item(key))!;
+    now = (before.expiresAt as number) * SEC - left;
+    const refresh = {
+      kind: 'delay' as const,
+      delayMs: 0,
+      times: 1,
+      match: (r: RequestInfo) =>
+        onCommand('UpdateItem')(r) && (r.input.ExpressionAttributeValues as object)[':fromExpiry' as never] !== undefined,
+      before: async () => {
+        await overtake(key);
+      },
+    };
+    w.injector.add(refresh);
+    let presigned: Awaited<ReturnType<Writer['store']['presignGet']>>;
+    try {
+      presigned = await w.store.presignGet(key, { expiresInMs: 3_600_000 });
+    } finally {
+      w.injector.remove(refresh);
+    }
+    // The URL was signed from the read, whose refresh did not land: it dies by the expiry read.
+    if (presigned !== undefined) expect(presigned.expiresAt).toBeLessThanOrEqual((before.expiresAt as number) * SEC);
+    check(await item(key), before);
+    now += HOUR; // past every expiry of this case
+    await expectClean(fx, expect);
+  });
+});
+
+test.each([
+  ['10 s, read with 4 s left: refreshed', 10 * SEC, 4 * SEC, true],
+  ['10 s, read with 2 s left (a refresh would have under TTI / 4 to land): not', 10 * SEC, 2 * SEC, false],
+  ['1 h, read with 6 s left: refreshed', HOUR, 6 * SEC, true],
+  ['1 h, read with 5 s left (under the 5 s cap): not', HOUR, 5 * SEC, false],
+])('a time to idle of %s', async (name, ttiMs, left, refreshed) => {
+  const key = `short-tti/${name.slice(0, 30)}`;
+  await w.store.put(key, 'idle', { timeToIdleMs: ttiMs });
+  const stored = (await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt as number;
+  now = stored * SEC - left;
+  const read = await w.store.head(key);
+  expect(read!.expiresAt!.getTime() > stored * SEC).toBe(refreshed);
+  expect(((await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt as number) > stored).toBe(refreshed);
+});
+
+test("an expiry that passes while a large put's commit is tried again (another writer got there first): ValidationError, the other writer's value stays", async () => {
+  const key = 'commit-retried/past-expiry';
+  await w.store.put(key, 'first');
+  const overtaken = {
+    kind: 'delay' as const,
+    delayMs: 0,
+    times: 1,
+    match: onCommand('TransactWriteItems'),
+    before: async () => {
+      await other.store.put(key, 'theirs');
+      now += 3 * SEC; // past the put's expiry, fixed at its start
+    },
+  };
+  w.injector.add(overtaken);
+  try {
+    await expect(w.store.put(key, randomBody(40 * KiB), { timeToLiveMs: 2 * SEC })).rejects.toBeInstanceOf(ValidationError);
+  } finally {
+    w.injector.remove(overtaken);
+  }
+  expect(new TextDecoder().decode((await w.store.get(key))!.body)).toBe('theirs');
+  await expectClean(fx, expect);
+});
