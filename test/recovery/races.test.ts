@@ -64,6 +64,11 @@ function plainFace(w: Writer): ChangeLog {
   return { record: (id, change) => w.log.record(id, change), remove: (id) => w.log.remove(id), scan: () => w.log.scan() };
 }
 
+/** An injector that runs `world` once, right before the first commit request is sent (a delay of 0). */
+function atCommit(fx: Fixture, world: () => Promise<void>): FaultInjector {
+  return new FaultInjector().add({ kind: 'delay', delayMs: 0, times: 1, match: atStep('commit', fx.config), before: world });
+}
+
 async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   try {
     return { ok: true, value: await p };
@@ -238,15 +243,9 @@ describe('races that hold', () => {
         const created = await w.store.createUpload(key);
         const body = randomBody(64 * KiB);
         const parts = await uploadParts(w.store, created.uploadId, body, 64 * KiB);
-        const injector = new FaultInjector().add({
-          kind: 'delay',
-          delayMs: 0,
-          times: 1,
-          match: atStep('commit', fx.config),
-          before: async () => {
-            await other.store.put(key, THEIRS);
-            expect(await other.store.delete(key)).toBe(true);
-          },
+        const injector = atCommit(fx, async () => {
+          await other.store.put(key, THEIRS);
+          expect(await other.store.delete(key)).toBe(true);
         });
         const completer = makeWriter(fx, { injector });
         open.push(completer);
@@ -266,15 +265,9 @@ describe('races that hold', () => {
         const other = makeWriter(fx);
         open.push(other);
         await other.store.put(key, OLD);
-        const injector = new FaultInjector().add({
-          kind: 'delay',
-          delayMs: 0,
-          times: 1,
-          match: atStep('commit', fx.config),
-          before: async () => {
-            await other.store.put(key, SMALL);
-            expect(await other.store.delete(key)).toBe(true);
-          },
+        const injector = atCommit(fx, async () => {
+          await other.store.put(key, SMALL);
+          expect(await other.store.delete(key)).toBe(true);
         });
         const w = makeWriter(fx, { injector });
         open.push(w);
@@ -292,14 +285,9 @@ describe('races that hold', () => {
         const other = makeWriter(fx, { store: { clock: () => Date.now() - 10 * 60_000 } });
         open.push(other);
         await other.store.put(key, OLD, { timeToLiveMs: 9 * 60_000 });
-        const injector = new FaultInjector().add({
-          kind: 'delay',
-          delayMs: 0,
-          times: 1,
-          match: atStep('commit', fx.config),
-          // TTL removes the expired item (DynamoDB Local runs no TTL: deleted as TTL deletes it).
-          before: async () =>
-            void (await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: key } } }))),
+        // TTL removes the expired item (DynamoDB Local runs no TTL: deleted as TTL deletes it).
+        const injector = atCommit(fx, async () => {
+          await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: key } } }));
         });
         const w = makeWriter(fx, { injector });
         open.push(w);
