@@ -10,6 +10,9 @@
  * under way) and `sweep` from taking new instances (those under way are settled), and each
  * reports what it did; a second Ctrl-C quits at once (safe too: every sweep step is idempotent,
  * and the next sweep finishes the work). `status` and `inspect`, which only read, quit at the first.
+ * With `--json`, stdout is one JSON document whatever happens: the command's report, or, when it
+ * stops before printing one, `{"error": {"name", "message", "exitCode"}}` (the message on stderr
+ * as well). The exit code says whether the command ran, not what it found: findings are in the report.
  */
 import { createRequire } from 'node:module';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
