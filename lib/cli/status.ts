@@ -11,7 +11,9 @@
  * sweeper's HV read finds, is in the sweeper's log), and items in a lease shard at or past
  * `TIERLOG_LEASE_SHARDS`, which no sweep configured with it ever queries.
  */
-import { CorruptItemError } from '../errors.js';
+import { ConfigError, CorruptItemError } from '../errors.js';
+import { CONFIG_ENV } from '../config.js';
+import { assertChangeLogShape } from '../recovery/change-log-protection.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { InstanceTable } from '../changelog/instance-table.js';
 import { parseInstanceItem } from '../changelog/instance-item.js';
@@ -110,6 +112,15 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
 
   for await (const page of table.scanAll()) {
     for (const raw of page) {
+      // Every change-log item is keyed by a string `pk`: an item without one says the table named
+      // is another (the objects table, the variables swapped). Counting its items as stuck,
+      // corrupt instances "?" would send the operator after instances that do not exist.
+      if (typeof raw[CHANGELOG_ATTR.pk] !== 'string') {
+        throw new ConfigError(
+          `table ${ctx.config.changeLogTable} holds an item without a string "${CHANGELOG_ATTR.pk}": it is not a change-log table (${CONFIG_ENV.changeLogTable} names another table)`,
+          CONFIG_ENV.changeLogTable,
+        );
+      }
       total++;
       // Stuck instances: a separate classification of the raw item.
       const stuck = stuckKind(raw, now, leaseLimits);
@@ -157,6 +168,9 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
     }
   }
 
+  // An empty scan says nothing about which table it read: one read of the lease index does (a
+  // table of another kind lacks it: a ConfigError naming the table), as the audit asks.
+  if (total === 0) await assertChangeLogShape(ctx.dynamodb, ctx.config.changeLogTable);
   return {
     table: ctx.config.changeLogTable,
     at: iso(now),
