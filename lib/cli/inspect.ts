@@ -14,7 +14,7 @@
 import { ConfigError, CorruptItemError } from '../errors.js';
 import { InstanceTable } from '../changelog/instance-table.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
-import type { DecodedEntry } from '../changelog/entry-codec.js';
+import { type DecodedEntry, entryAttribute } from '../changelog/entry-codec.js';
 import { CONFIG_ENV, hvAttributeNames } from '../config.js';
 import { unrecognisedHvItem } from '../recovery/hv-shape.js';
 import type { JudgeContext } from '../recovery/judge.js';
@@ -36,6 +36,11 @@ import {
 
 export interface InspectedEntry {
   readonly changeId: string;
+  /**
+   * The attribute of the change-log item that holds the entry (`c_<changeId>`): what a hand
+   * removal of a quarantined entry names (README, "When an alarm fires").
+   */
+  readonly attribute: string;
   readonly ok: boolean;
   readonly objectId?: string;
   readonly new?: string;
@@ -158,10 +163,12 @@ function deferred(code: string, until: number): Verdict {
 }
 
 function describeEntry(entry: DecodedEntry, verdict: Verdict): InspectedEntry {
-  if (!entry.ok) return { changeId: entry.changeId, ok: false, corrupt: entry.reason, ...verdict };
+  const attribute = entryAttribute(entry.changeId);
+  if (!entry.ok) return { changeId: entry.changeId, attribute, ok: false, corrupt: entry.reason, ...verdict };
   const c = entry.change;
   return {
     changeId: entry.changeId,
+    attribute,
     ok: true,
     objectId: c.id,
     ...(c.new !== undefined ? { new: c.new } : {}),
@@ -194,7 +201,7 @@ export function formatInspect(r: InspectReport, now: number): string[] {
   ];
   for (const e of r.entries) {
     if (!e.ok) {
-      lines.push(`  ${e.changeId}  CORRUPT: ${e.corrupt}`);
+      lines.push(`  ${e.changeId}  CORRUPT: ${e.corrupt}`, `    attribute     ${e.attribute}`);
       continue;
     }
     lines.push(
@@ -205,6 +212,8 @@ export function formatInspect(r: InspectReport, now: number): string[] {
     if (e.old !== undefined) lines.push(`    old           ${e.old}`);
     if (e.cleanupAfter !== undefined) lines.push(`    cleanupAfter  ${formatInstant(Date.parse(e.cleanupAfter), now)}`);
     if (e.recordedAt !== undefined) lines.push(`    recordedAt    ${formatInstant(Date.parse(e.recordedAt), now)}`);
+    // What a hand removal names, once its cause is understood (README, "When an alarm fires").
+    if (e.sweeper === 'quarantined') lines.push(`    attribute     ${e.attribute}`);
   }
   return lines;
 }

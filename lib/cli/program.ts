@@ -10,6 +10,9 @@
  * under way) and `sweep` from taking new instances (those under way are settled), and each
  * reports what it did; a second Ctrl-C quits at once (safe too: every sweep step is idempotent,
  * and the next sweep finishes the work). `status` and `inspect`, which only read, quit at the first.
+ * With `--json`, stdout is one JSON document whatever happens: the command's report, or, when it
+ * stops before printing one, `{"error": {"name", "message", "exitCode"}}` (the message on stderr
+ * as well). The exit code says whether the command ran, not what it found: findings are in the report.
  */
 import { createRequire } from 'node:module';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -22,7 +25,7 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { sdkConfigurationError } from '../aws/errors.js';
 import { SWEEPER_ENV } from '../recovery/sweeper-env.js';
 import { auditCommand, DEFAULT_AUDIT_AGE_MS } from './audit.js';
-import { type CliContext, type CliIO, EXIT, InterruptedError, parseDuration, UsageError } from './common.js';
+import { type CliContext, type CliIO, EXIT, InterruptedError, parseDuration, printJson, UsageError } from './common.js';
 import { inspectCommand } from './inspect.js';
 import { statusCommand } from './status.js';
 import { parseShards, sweepCommand } from './sweep.js';
@@ -96,7 +99,21 @@ function wrap(text: string, indent: number, width: number): string {
 
 /** Runs the CLI on `argv` (arguments after the program name); resolves to the exit code. */
 export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
-  const io: CliIO = options.io ?? { stdout: process.stdout, stderr: process.stderr };
+  const given: CliIO = options.io ?? { stdout: process.stdout, stderr: process.stderr };
+  // Whether a command printed its report: with --json, an error that stops it before then prints
+  // a JSON error instead (stdout is then one JSON document, whatever happens).
+  let printed = false;
+  const io: CliIO = {
+    stdout: {
+      write: (chunk: string) => {
+        printed = true;
+        return given.stdout.write(chunk);
+      },
+      ...(given.stdout.isTTY !== undefined ? { isTTY: given.stdout.isTTY } : {}),
+    },
+    stderr: given.stderr,
+  };
+  const jsonRequested = wantsJson(argv);
   const env = options.env ?? process.env;
   const owned: Array<{ destroy(): void }> = [];
   let context: CliContext | undefined;
@@ -187,6 +204,13 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
         opts: { olderThan: number; delete?: boolean; emptyStoreOk?: boolean; inventory?: string; export?: string },
         command: Command,
       ) => {
+        // Refused rather than ignored: without --delete it changes nothing, and an operator who
+        // typed it meant to delete (checked before the configuration, so before any request).
+        if (opts.emptyStoreOk === true && opts.delete !== true) {
+          throw new UsageError(
+            '--empty-store-ok goes with --delete (it lets the deletes of a store whose objects table points at no blob go ahead)',
+          );
+        }
         const run = (signal?: AbortSignal) =>
           auditCommand(ctx(), {
             olderThanMs: opts.olderThan,
@@ -213,7 +237,9 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (err) {
-    return reportError(err, io);
+    const code = reportError(err, io);
+    if (jsonRequested && !printed && code !== EXIT.ok) printJson(io, { error: jsonError(err, code) });
+    return code;
   } finally {
     for (const client of owned) client.destroy();
   }
@@ -246,6 +272,25 @@ function durationArg(value: string): number {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
+}
+
+/** True when `--json` is among the options (before a `--`, after which arguments are operands). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/**
+ * The error a `--json` run prints on stdout when it stops before its report, so a script that
+ * parses stdout meets a JSON document (not an empty output, which `jq` passes as nothing) and
+ * tells an error from a clean report by `error` as well as by the exit code.
+ */
+export function jsonError(err: unknown, exitCode: number): { name: string; message: string; exitCode: number } {
+  if (err instanceof Error) {
+    const message = err instanceof CommanderError ? err.message.replace(/^error: /, '') : err.message;
+    return { name: err instanceof CommanderError ? 'UsageError' : err.name, message, exitCode };
+  }
+  return { name: 'Error', message: String(err), exitCode };
 }
 
 /** Prints `err` for a human and returns its exit code. */

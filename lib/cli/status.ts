@@ -6,9 +6,14 @@
  * (lease ended, not yet claimed) and claimed (and claims past their expiry, i.e. due again),
  * outstanding entries and what the sweeper would quarantine or defer, the oldest expired lease,
  * and items that do not parse. Lists the ids of the expired, claimed and stuck instances (oldest
- * first), the ids `tierlog inspect` takes.
+ * first), the ids `tierlog inspect` takes, and those an alarm asks about: the instances holding
+ * quarantined entries (as screened: an entry quarantined for its objects item, which only the
+ * sweeper's HV read finds, is in the sweeper's log), and items in a lease shard at or past
+ * `TIERLOG_LEASE_SHARDS`, which no sweep configured with it ever queries.
  */
-import { CorruptItemError } from '../errors.js';
+import { ConfigError, CorruptItemError } from '../errors.js';
+import { CONFIG_ENV } from '../config.js';
+import { assertChangeLogShape } from '../recovery/change-log-protection.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { InstanceTable } from '../changelog/instance-table.js';
 import { parseInstanceItem } from '../changelog/instance-item.js';
@@ -50,6 +55,8 @@ export interface StatusReport {
     readonly expired: readonly string[];
     readonly claimed: readonly string[];
     readonly stuck: readonly string[];
+    /** Instances holding entries the sweeper would quarantine (EntriesQuarantined), oldest lease first. */
+    readonly quarantined: readonly string[];
   };
   /** Age of the oldest ended lease or claim, ms; null when none has ended. */
   readonly oldestExpiredAgeMs: number | null;
@@ -61,6 +68,11 @@ export interface StatusReport {
   readonly stuck: {
     readonly suspectLeases: ReadonlyArray<{ readonly instanceId: string; readonly leaseAheadMs: number }>;
     readonly withoutShard: readonly string[];
+    /**
+     * Items in a lease shard at or past `TIERLOG_LEASE_SHARDS`: a sweep with that setting never
+     * queries their shard, so never finds them (the setting is not the writers').
+     */
+    readonly outsideShards: ReadonlyArray<{ readonly instanceId: string; readonly shard: number }>;
   };
   /** Items whose instance-level fields do not parse. */
   readonly corruptItems: ReadonlyArray<{ readonly instanceId: string; readonly reason: string; readonly entries: number }>;
@@ -77,7 +89,12 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
   const judge = { prefix: ctx.config.prefix, now, maxUploadMs: windows.maxUploadMs };
   // A lease is suspect by the sweeper's own limits: its skew margin comes from the same variable.
   const leaseLimits = { ...DEFAULT_LEASE_LIMITS, skewMarginMs: windows.skewMarginMs };
-  const ids = { expired: [] as Array<[number, string]>, claimed: [] as Array<[number, string]>, stuck: [] as Array<[number, string]> };
+  const ids = {
+    expired: [] as Array<[number, string]>,
+    claimed: [] as Array<[number, string]>,
+    stuck: [] as Array<[number, string]>,
+    quarantined: [] as Array<[number, string]>,
+  };
   let total = 0;
   let live = 0;
   let expired = 0;
@@ -91,9 +108,19 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
 
   const suspectLeases: Array<{ instanceId: string; leaseAheadMs: number }> = [];
   const withoutShard: string[] = [];
+  const outsideShards: Array<{ instanceId: string; shard: number }> = [];
 
   for await (const page of table.scanAll()) {
     for (const raw of page) {
+      // Every change-log item is keyed by a string `pk`: an item without one says the table named
+      // is another (the objects table, the variables swapped). Counting its items as stuck,
+      // corrupt instances "?" would send the operator after instances that do not exist.
+      if (typeof raw[CHANGELOG_ATTR.pk] !== 'string') {
+        throw new ConfigError(
+          `table ${ctx.config.changeLogTable} holds an item without a string "${CHANGELOG_ATTR.pk}": it is not a change-log table (${CONFIG_ENV.changeLogTable} names another table)`,
+          CONFIG_ENV.changeLogTable,
+        );
+      }
       total++;
       // Stuck instances: a separate classification of the raw item.
       const stuck = stuckKind(raw, now, leaseLimits);
@@ -126,25 +153,38 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
       if (ended && (oldest === null || now - item.leaseUntil > oldest.age)) {
         oldest = { age: now - item.leaseUntil, instanceId: item.instanceId };
       }
+      if (item.shard >= ctx.config.leaseShards) outsideShards.push({ instanceId: item.instanceId, shard: item.shard });
+      let holdsQuarantined = false;
       for (const entry of item.entries) {
         outstanding++;
         // The upload window runs from the instance's first claim, as the sweeper judges it.
         const screened = screenEntry(entry, { ...judge, firstSeen: item.firstSeen ?? now });
-        if (screened.kind === 'quarantine') quarantined++;
-        else if (screened.kind === 'defer') notYetDue++;
+        if (screened.kind === 'quarantine') {
+          quarantined++;
+          holdsQuarantined = true;
+        } else if (screened.kind === 'defer') notYetDue++;
       }
+      if (holdsQuarantined) ids.quarantined.push([item.leaseUntil, item.instanceId]);
     }
   }
 
+  // An empty scan says nothing about which table it read: one read of the lease index does (a
+  // table of another kind lacks it: a ConfigError naming the table), as the audit asks.
+  if (total === 0) await assertChangeLogShape(ctx.dynamodb, ctx.config.changeLogTable);
   return {
     table: ctx.config.changeLogTable,
     at: iso(now),
     instances: { total, live, expired, claimed, claimsExpired },
     entries: { outstanding, quarantined, notYetDue },
-    instanceIds: { expired: oldestFirst(ids.expired), claimed: oldestFirst(ids.claimed), stuck: oldestFirst(ids.stuck) },
+    instanceIds: {
+      expired: oldestFirst(ids.expired),
+      claimed: oldestFirst(ids.claimed),
+      stuck: oldestFirst(ids.stuck),
+      quarantined: oldestFirst(ids.quarantined),
+    },
     oldestExpiredAgeMs: oldest?.age ?? null,
     oldestExpiredInstance: oldest?.instanceId ?? null,
-    stuck: { suspectLeases, withoutShard },
+    stuck: { suspectLeases, withoutShard, outsideShards },
     corruptItems,
   };
 }
@@ -156,8 +196,8 @@ function oldestFirst(list: Array<[number, string]>): string[] {
     .map(([, id]) => id);
 }
 
-/** The human form of a status report. */
-export function formatStatus(r: StatusReport): string[] {
+/** The human form of a status report; `leaseShards`: the configured count, which `outsideShards` exceed. */
+export function formatStatus(r: StatusReport, leaseShards?: number): string[] {
   const i = r.instances;
   const e = r.entries;
   const lines = [
@@ -178,6 +218,20 @@ export function formatStatus(r: StatusReport): string[] {
     lines.push(`${kind} instances (oldest first; "tierlog inspect <instance>"):`);
     for (const id of list.slice(0, shown)) lines.push(`  ${id}`);
     if (total > shown) lines.push(`  ... and ${total - shown} more${total > list.length ? '' : ' (use --json)'}`);
+  }
+  const held = r.instanceIds.quarantined;
+  if (held.length > 0) {
+    lines.push('instances with quarantined entries (oldest first; "tierlog inspect <instance>"):');
+    for (const id of held.slice(0, shown)) lines.push(`  ${id}`);
+    if (held.length > shown) lines.push(`  ... and ${held.length - shown} more (use --json)`);
+  }
+  const outside = r.stuck.outsideShards ?? [];
+  if (outside.length > 0) {
+    const setting = leaseShards !== undefined ? `0..${leaseShards - 1} (TIERLOG_LEASE_SHARDS is ${leaseShards})` : 'TIERLOG_LEASE_SHARDS';
+    lines.push(`items outside the configured shards  ${outside.length} (the writers use more shards than this setting)`);
+    for (const o of outside.slice(0, 20))
+      lines.push(`  ${o.instanceId}  shard ${o.shard}: outside ${setting}: no sweep with this setting finds it`);
+    if (outside.length > 20) lines.push('  ... more (use --json)');
   }
   const stuck = r.stuck.suspectLeases.length + r.stuck.withoutShard.length;
   if (stuck > 0) {
@@ -200,6 +254,6 @@ export function formatStatus(r: StatusReport): string[] {
 export async function statusCommand(ctx: CliContext, options: { json?: boolean } = {}): Promise<number> {
   const report = await collectStatus(ctx);
   if (options.json) printJson(ctx.io, report);
-  else println(ctx.io.stdout, ...formatStatus(report));
+  else println(ctx.io.stdout, ...formatStatus(report, ctx.config.leaseShards));
   return EXIT.ok;
 }

@@ -116,7 +116,7 @@ export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: s
  * and goes on; the construct grants it to the at-scale audit Lambda. Credentials refused as such
  * (an expired token) are no such answer: that error is thrown, and nothing is deleted.
  */
-async function assertChangeLogShape(dynamodb: DynamoDBClient, table: string): Promise<void> {
+export async function assertChangeLogShape(dynamodb: DynamoDBClient, table: string): Promise<void> {
   if (shapeKnown.has(table)) return;
   try {
     await dynamodb.send(new ScanCommand({ TableName: table, IndexName: LEASE_INDEX_NAME, Limit: 1, Select: 'COUNT' }));

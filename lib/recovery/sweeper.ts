@@ -665,7 +665,7 @@ export class Sweeper {
       report.entriesRecovered += settled.length;
       return;
     }
-    if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Set(), now, report);
+    if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Map(), now, report);
     const abandoned = at.session ? [] : settled.flatMap((s) => (s.abandonedNew !== undefined ? [s.abandonedNew] : []));
     // The aborts never fail; they are awaited whatever the deletes answer, so none outlives the sweep.
     const aborted = sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd);
@@ -679,9 +679,7 @@ export class Sweeper {
         throw err;
       },
     );
-    this.whenAnswered(item.instanceId, sweep, answered, (failed) =>
-      this.finishInstance(item, judged, deletes, new Set(failed.keys()), now, report),
-    );
+    this.whenAnswered(item.instanceId, sweep, answered, (failed) => this.finishInstance(item, judged, deletes, failed, now, report));
   }
 
   /**
@@ -708,7 +706,7 @@ export class Sweeper {
     item: InstanceItem,
     judged: readonly Judged[],
     deletes: readonly string[],
-    failed: ReadonlySet<string>,
+    failed: ReadonlyMap<string, DeleteFailure>,
     now: number,
     report: SweepReport,
   ): Promise<void> {
@@ -755,12 +753,17 @@ export class Sweeper {
     instanceId: string,
     judged: readonly Judged[],
     deletes: readonly string[],
-    failed: ReadonlySet<string>,
+    failed: ReadonlyMap<string, DeleteFailure>,
     now: number,
     report: SweepReport,
   ): Fate[] {
     report.blobsDeleted += deletes.length - failed.size;
-    if (failed.size > 0) this.logger.warn('blob deletes failed', { instanceId, keys: [...failed] });
+    // Each key with S3's answer for it: AccessDenied (a grant, a bucket policy), object lock, or
+    // throttling ask different things of the operator (EntriesFailing).
+    if (failed.size > 0) {
+      const errors = [...failed.values()].map(({ key, code, message }) => ({ key, code, message }));
+      this.logger.warn('blob deletes failed', { instanceId, keys: [...failed.keys()], errors });
+    }
     return judged.map((j): Fate => {
       if (j.kind !== 'settled') return { kind: 'keep', changeId: j.changeId, due: j.due, why: j.kind };
       if (j.deletes.some((key) => failed.has(key))) {

@@ -77,6 +77,7 @@ describe('inspect', () => {
     });
     expect(json.entries).toContainEqual({
       changeId: ids.b,
+      attribute: `c_${ids.b}`,
       ok: true,
       objectId: 'doc',
       old: oldB,

@@ -1,0 +1,71 @@
+/**
+ * What `tierlog status` tells an operator who answers an alarm, beyond the counts: which
+ * instances hold the entries the sweeper quarantines (EntriesQuarantined), and which items sit in
+ * a lease shard the configured `TIERLOG_LEASE_SHARDS` does not reach (no sweep with that setting
+ * ever finds them: a CLI or sweeper configured with fewer shards than the writers).
+ */
+import { describe, expect, test } from 'vitest';
+import { newChangeId } from '../../lib/ids.js';
+import { freshFixture } from '../support/local.js';
+import { blobKey, cli, cliJson, HOUR, putRawInstance, putTombstone, rawEntry } from './helpers.js';
+
+const MIN = 60_000;
+
+describe('status for the operator', () => {
+  test('lists the instances holding quarantined entries and the items outside the configured shards', async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    const quarantined = await putRawInstance(fx, {
+      leaseUntil: now - 10 * MIN,
+      entries: { [newChangeId()]: rawEntry('x', { old: 'elsewhere/eA/zzz' }), [newChangeId()]: rawEntry('y', { new: blobKey(fx, 'y') }) },
+    });
+    const clean = await putRawInstance(fx, {
+      leaseUntil: now - 10 * MIN,
+      entries: { [newChangeId()]: rawEntry('z', { new: blobKey(fx, 'z') }) },
+    });
+    const far = await putRawInstance(fx, { shard: 6, leaseUntil: now - HOUR, entries: { [newChangeId()]: rawEntry('w', {}) } });
+
+    const { code, json } = await cliJson(fx, ['status'], { clock: () => now });
+    expect(code).toBe(0);
+    expect(json.entries.quarantined).toBe(1);
+    expect(json.instanceIds.quarantined).toEqual([quarantined]);
+    expect(json.instanceIds.expired).toContain(clean);
+    expect(json.stuck.outsideShards).toEqual([{ instanceId: far, shard: 6 }]);
+
+    const text = await cli(fx, ['status'], { clock: () => now });
+    expect(text.out).toContain(`instances with quarantined entries (oldest first; "tierlog inspect <instance>"):\n  ${quarantined}\n`);
+    expect(text.out).toContain(`  ${far}  shard 6: outside 0..3 (TIERLOG_LEASE_SHARDS is 4): no sweep with this setting finds it`);
+
+    // With the writers' shard count, nothing is outside.
+    const eight = await cliJson(fx, ['status'], { clock: () => now, env: { TIERLOG_LEASE_SHARDS: '8' } });
+    expect(eight.json.stuck.outsideShards).toEqual([]);
+  });
+});
+
+describe('status on a table that is not a change log', () => {
+  test('the objects table named as the change log (swapped variables): refused, naming the variable (exit 2), not a list of stuck "?" instances', async () => {
+    const fx = await freshFixture();
+    await putTombstone(fx, 'obj', blobKey(fx, 'obj'));
+    const swapped = { TIERLOG_CHANGELOG_TABLE: fx.config.objectsTable, TIERLOG_OBJECTS_TABLE: fx.config.changeLogTable };
+    const text = await cli(fx, ['status'], { env: swapped });
+    expect(text.code).toBe(2);
+    expect(text.out).toBe('');
+    expect(text.err).toContain(`tierlog: configuration: table ${fx.config.objectsTable} holds an item without a string "pk"`);
+    expect(text.err).toContain('TIERLOG_CHANGELOG_TABLE');
+    const json = await cli(fx, ['status', '--json'], { env: swapped });
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.out).error.exitCode).toBe(2);
+  });
+
+  test('an empty table of another kind: refused by its missing lease index (exit 2), not "0 instances"', async () => {
+    const fx = await freshFixture();
+    const run = await cli(fx, ['status'], { env: { TIERLOG_CHANGELOG_TABLE: fx.config.objectsTable } });
+    expect(run.code).toBe(2);
+    expect(run.out).toBe('');
+    expect(run.err).toContain(fx.config.objectsTable);
+    // The real change log, empty, is fine.
+    const empty = await cliJson(fx, ['status']);
+    expect(empty.code).toBe(0);
+    expect(empty.json.instances.total).toBe(0);
+  });
+});
