@@ -21,7 +21,7 @@ describe('status, inspect and sweep agree', () => {
     });
 
     const status = await cliJson(fx, ['status']);
-    expect(status.json.instanceIds).toEqual({ expired: [instanceId], claimed: [], stuck: [] });
+    expect(status.json.instanceIds).toEqual({ expired: [instanceId], claimed: [], stuck: [], quarantined: [] });
     expect((await cli(fx, ['status'])).out).toContain(`expired instances (oldest first; "tierlog inspect <instance>"):\n  ${instanceId}`);
 
     const before = await cliJson(fx, ['inspect', instanceId]);
@@ -32,7 +32,7 @@ describe('status, inspect and sweep agree', () => {
 
     // Now claimed by the sweep, until the entry is due: status lists it, inspect shows the same verdict.
     const after = await cliJson(fx, ['status']);
-    expect(after.json.instanceIds).toEqual({ expired: [], claimed: [instanceId], stuck: [] });
+    expect(after.json.instanceIds).toEqual({ expired: [], claimed: [instanceId], stuck: [], quarantined: [] });
     const again = await cliJson(fx, ['inspect', instanceId]);
     expect(again.json).toMatchObject({ state: 'claimed', entries: [{ sweeper: 'deferred', reasonCode: 'uploadWindow' }] });
     // Due when the window from the sweep's first sighting ends, within the time between the two reads.
