@@ -24,12 +24,15 @@
  * (its cause the cancellation); the caller cleans up as for any write that did not land.
  *
  * A plain conditional write has no token. Refused for its condition on a retry of the SDK's (the
- * item not carrying this write's id), it may have landed on an earlier attempt whose answer was
- * lost and been overwritten since: unknown, never a CAS loss. Taken for one, a large put would
- * commit its blob again over the other writer's, which deleted that blob as the `old` it replaced
- * (HV pointing at a missing blob), and a conditional write would answer "version conflict" for a
- * write that landed. Refused on its only attempt because another writer's transaction held the
- * item (TransactionConflictException), nothing applied: `busy`.
+ * item not carrying this write's id) after an earlier attempt that may have been applied (no
+ * answer, a 5xx: lib/aws/attempts.ts), it may have landed then and been overwritten since:
+ * unknown, never a CAS loss. Taken for one, a large put would commit its blob again over the other
+ * writer's, which deleted that blob as the `old` it replaced (HV pointing at a missing blob), and a
+ * conditional write would answer "version conflict" for a write that landed. After attempts that
+ * were all refused (throttled: a 400), the refusal is a sure loss, tried again as on a first
+ * attempt: a table under load does not turn lost races into unknown outcomes. Refused because
+ * another writer's transaction held the item (TransactionConflictException), with no earlier
+ * attempt that may have applied, nothing applied: `busy`.
  */
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -46,6 +49,7 @@ import {
   translateAwsError,
 } from '../aws/errors.js';
 import { CommitRefusedError, ResourceMissingError } from '../errors.js';
+import { earlierAttemptMayHaveApplied, watchAttempts } from '../aws/attempts.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 
 export type CommitOutcome =
@@ -93,7 +97,9 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
         }),
       );
     } else {
-      await request.hv.client.send(new UpdateCommand({ ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      await request.hv.client.send(
+        watchAttempts(new UpdateCommand({ ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })),
+      );
     }
     tellCommitted(request);
     return { kind: 'committed' };
@@ -116,17 +122,17 @@ async function classify(
   logTable?: string,
 ): Promise<CommitOutcome> {
   if (isConditionalCheckFailed(err)) {
-    // A plain write (no transaction, so no idempotency token): refused on a retry of the SDK's, it
-    // may have landed on an earlier attempt whose answer was lost, and been overwritten since.
-    // That is no CAS loss: committing the same blob again would point HV back at a blob the
-    // overwriting writer deleted as its `old`.
+    // A plain write (no transaction, so no idempotency token): refused after an earlier attempt
+    // that may have been applied, it may have landed then, and been overwritten since. That is no
+    // CAS loss: committing the same blob again would point HV back at a blob the overwriting
+    // writer deleted as its `old`.
     const current = itemOf((err as { Item?: unknown }).Item);
     if (landed(current)) return { kind: 'committed' };
-    return attemptsOf(err) > 1 ? { kind: 'unknown', error: err } : { kind: 'conflict', current };
+    return earlierAttemptMayHaveApplied(err) ? { kind: 'unknown', error: err } : { kind: 'conflict', current };
   }
   // A plain write refused, on its only attempt, because another writer's commit holds the item:
   // nothing applied; try again, as after a cancellation for a conflict.
-  if (isTransactionConflict(err) && attemptsOf(err) <= 1) return { kind: 'busy' };
+  if (isTransactionConflict(err) && !earlierAttemptMayHaveApplied(err)) return { kind: 'busy' };
   if (isTransactionCanceled(err)) {
     const reasons = (err as { CancellationReasons?: Array<{ Code?: string; Item?: unknown }> }).CancellationReasons ?? [];
     const [hvReason, logReason] = reasons;
@@ -162,11 +168,6 @@ async function classify(
     throw new CommitRefusedError(String(request.write.input.Key[request.hv.attrs.key]), ['ValidationException'], err);
   }
   return decideByRead(request, landed, err);
-}
-
-/** How many times the SDK sent the request that failed with `err`. */
-function attemptsOf(err: unknown): number {
-  return (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
 }
 
 /** Cancellation reasons after which the same transaction may land if tried again. */

@@ -67,6 +67,7 @@ import {
 import { type Clock, newChangeId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
+import { earlierAttemptMayHaveApplied, watchAttempts } from '../aws/attempts.js';
 import { sleepBackoff } from '../aws/backoff.js';
 import { newBlobKey } from './blob-keys.js';
 import {
@@ -471,7 +472,7 @@ export class TieredStore {
       // The replaced attributes come back: the version it moved on from, and `createdAt` unless
       // it replaced nothing or a deletion marker (an expired item was refused).
       const out = await this.hv.client.send(
-        new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+        watchAttempts(new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })),
       );
       const old = out.Attributes ?? {};
       const previous = old[this.hv.attrs.version];
@@ -515,7 +516,7 @@ export class TieredStore {
     const write = this.hv.inlineWrite(key, bytes, fields, expectedOf(expired), true);
     const result: PutResult = { key, version: expired.version + 1, size: bytes.byteLength, stored: 'inline', created: true };
     try {
-      await this.hv.client.send(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      await this.hv.client.send(watchAttempts(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })));
       return result;
     } catch (err) {
       if (refusedForTransaction(err)) return RETRY;
@@ -583,7 +584,7 @@ export class TieredStore {
           : conditionOf(options.ifVersion, now);
     const write = this.hv.markerWrite(key, { now, writeId }, expected, true);
     try {
-      await this.hv.client.send(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      await this.hv.client.send(watchAttempts(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })));
       return true;
     } catch (err) {
       if (refusedForTransaction(err)) return RETRY;
@@ -720,8 +721,7 @@ export class TieredStore {
     id: string,
   ): void {
     if (ifVersion === undefined || this.versionOf(current) === ifVersion) return;
-    const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
-    if (attempts > 1) throw new CommitOutcomeUnknownError(key, id, err);
+    if (earlierAttemptMayHaveApplied(err)) throw new CommitOutcomeUnknownError(key, id, err);
     this.assertVersion(key, ifVersion, current);
   }
 
@@ -766,7 +766,7 @@ export class TieredStore {
  * it is left to the caller as an error.
  */
 function refusedForTransaction(err: unknown): boolean {
-  return isTransactionConflict(err) && ((err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1) <= 1;
+  return isTransactionConflict(err) && !earlierAttemptMayHaveApplied(err);
 }
 
 /** A version is a non-negative integer JavaScript holds exactly (versions.ts: below 2^53 until 2255). */

@@ -1,0 +1,62 @@
+/**
+ * What the SDK's retries hide: whether an attempt before the one that answered may have been
+ * applied. A plain conditional write has no idempotency token, so when the SDK sends it again and
+ * the retry is refused for its condition, the refusal alone cannot say whether an earlier attempt
+ * landed (and was overwritten since) or nothing ever did. Counting attempts cannot either: a first
+ * attempt refused for throttling (a 400: not applied) makes a later refusal a sure
+ * compare-and-swap loss, while one that got no answer, or a 5xx, may have landed.
+ *
+ * {@link watchAttempts} puts a middleware inside the SDK's retry loop of one command (on the
+ * command's own stack, so it sits outside any middleware of the client's, a fault injector
+ * included) that marks each attempt's error with whether an attempt before it may have been
+ * applied. {@link earlierAttemptMayHaveApplied} reads that mark; on an error of a command sent
+ * without the watcher it falls back to "sent more than once", the safe answer.
+ */
+import { httpStatus } from './errors.js';
+
+const EARLIER_MAY_HAVE_APPLIED = Symbol.for('tierlog.earlierAttemptMayHaveApplied');
+
+interface RelativeStack {
+  addRelativeTo(middleware: unknown, options: { relation: 'after'; toMiddleware: string; name: string; override: boolean }): void;
+}
+
+/** Installs the attempt watcher on `command` (see the module doc). Returns the command. */
+export function watchAttempts<C extends { middlewareStack: unknown }>(command: C): C {
+  let mayHaveApplied = false;
+  const middleware = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+    try {
+      return await next(args);
+    } catch (err) {
+      if (typeof err === 'object' && err !== null) {
+        Object.defineProperty(err, EARLIER_MAY_HAVE_APPLIED, { value: mayHaveApplied, configurable: true });
+      }
+      if (attemptMayHaveApplied(err)) mayHaveApplied = true;
+      throw err;
+    }
+  };
+  // A command of the document client applies its stack to the base command too: `override`.
+  (command.middlewareStack as RelativeStack).addRelativeTo(middleware, {
+    relation: 'after',
+    toMiddleware: 'retryMiddleware',
+    name: 'tierlogAttemptWatcher',
+    override: true,
+  });
+  return command;
+}
+
+/**
+ * True when an attempt of the request before the one that failed with `err` may have been applied:
+ * it got no answer or a 5xx. A watched command's error says so exactly ({@link watchAttempts});
+ * any other error answers true when the SDK sent the request more than once.
+ */
+export function earlierAttemptMayHaveApplied(err: unknown): boolean {
+  const mark = typeof err === 'object' && err !== null ? (err as Record<symbol, unknown>)[EARLIER_MAY_HAVE_APPLIED] : undefined;
+  if (typeof mark === 'boolean') return mark;
+  return ((err as { $metadata?: { attempts?: number } })?.$metadata?.attempts ?? 1) > 1;
+}
+
+/** An attempt that failed without an answer, or with a 5xx, may have been applied; a 4xx (throttling included) was not. */
+function attemptMayHaveApplied(err: unknown): boolean {
+  const status = httpStatus(err);
+  return status === undefined || status >= 500;
+}
