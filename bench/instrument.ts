@@ -17,6 +17,7 @@
 import { performance } from 'node:perf_hooks';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { addInsideRetryLoop } from '../lib/aws/retry-loop.js';
 
 export type Service = 'dynamodb' | 's3';
 
@@ -148,12 +149,7 @@ export class Probe {
         }
       }
     };
-    stack.addRelativeTo(attemptMiddleware, {
-      relation: 'after',
-      toMiddleware: 'retryMiddleware',
-      name: `benchAttempts_${service}`,
-      override: true,
-    });
+    addInsideRetryLoop(stack, `benchAttempts_${service}`, attemptMiddleware);
     return client;
   }
 }

@@ -13,12 +13,9 @@
  * without the watcher it falls back to "sent more than once", the safe answer.
  */
 import { httpStatus } from './errors.js';
+import { addInsideRetryLoop } from './retry-loop.js';
 
 const EARLIER_MAY_HAVE_APPLIED = Symbol.for('tierlog.earlierAttemptMayHaveApplied');
-
-interface RelativeStack {
-  addRelativeTo(middleware: unknown, options: { relation: 'after'; toMiddleware: string; name: string; override: boolean }): void;
-}
 
 /** Installs the attempt watcher on `command` (see the module doc). Returns the command. */
 export function watchAttempts<C extends { middlewareStack: unknown }>(command: C): C {
@@ -34,13 +31,7 @@ export function watchAttempts<C extends { middlewareStack: unknown }>(command: C
       throw err;
     }
   };
-  // A command of the document client applies its stack to the base command too: `override`.
-  (command.middlewareStack as RelativeStack).addRelativeTo(middleware, {
-    relation: 'after',
-    toMiddleware: 'retryMiddleware',
-    name: 'tierlogAttemptWatcher',
-    override: true,
-  });
+  addInsideRetryLoop(command.middlewareStack, 'tierlogAttemptWatcher', middleware);
   return command;
 }
 

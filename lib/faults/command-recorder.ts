@@ -9,6 +9,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { addInsideRetryLoop } from '../aws/retry-loop.js';
 
 /** One command as sent. */
 export interface RecordedCommand {
@@ -39,12 +40,7 @@ export class CommandRecorder {
         });
         return next(args);
       };
-    (client.middlewareStack as any).addRelativeTo(middleware, {
-      relation: 'after',
-      toMiddleware: 'retryMiddleware',
-      name: 'tierlogCommandRecorder',
-      override: true,
-    });
+    addInsideRetryLoop(client.middlewareStack, 'tierlogCommandRecorder', middleware);
     return client;
   }
 

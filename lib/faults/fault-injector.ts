@@ -19,6 +19,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { addInsideRetryLoop } from '../aws/retry-loop.js';
 
 export type FaultKind = 'loseRequest' | 'loseResponse' | 'throttle' | 'delay' | 'fail' | 'crashBefore' | 'crashAfter';
 
@@ -105,12 +106,7 @@ export class FaultInjector {
         const request: RequestInfo = { service, command: context.commandName ?? 'unknown', input: args.input };
         return this.intercept(request, () => next(args));
       };
-    (client.middlewareStack as any).addRelativeTo(middleware, {
-      relation: 'after',
-      toMiddleware: 'retryMiddleware',
-      name: 'tierlogFaultInjector',
-      override: true,
-    });
+    addInsideRetryLoop(client.middlewareStack, 'tierlogFaultInjector', middleware);
     return client;
   }
 

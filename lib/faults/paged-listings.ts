@@ -8,6 +8,7 @@
  * test needs a handful of parts, not a thousand.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import { addInsideRetryLoop } from '../aws/retry-loop.js';
 
 interface Part {
   readonly PartNumber?: number;
@@ -66,11 +67,6 @@ export function withPagedListings<C extends Pick<S3Client, 'middlewareStack'>>(s
       }
       return result;
     };
-  (s3.middlewareStack as any).addRelativeTo(middleware, {
-    relation: 'after',
-    toMiddleware: 'retryMiddleware',
-    name: 'tierlogPagedListings',
-    override: true,
-  });
+  addInsideRetryLoop(s3.middlewareStack, 'tierlogPagedListings', middleware);
   return s3;
 }

@@ -6,6 +6,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { s3AccessDenied } from './s3-answers.js';
+import { addInsideRetryLoop } from '../aws/retry-loop.js';
 
 /** Installs the behaviour on `s3` (inside the SDK's retry loop). Returns the client. */
 export function withoutListBucket<C extends Pick<S3Client, 'middlewareStack'>>(s3: C): C {
@@ -21,11 +22,6 @@ export function withoutListBucket<C extends Pick<S3Client, 'middlewareStack'>>(s
       throw err;
     }
   };
-  (s3.middlewareStack as any).addRelativeTo(middleware, {
-    relation: 'after',
-    toMiddleware: 'retryMiddleware',
-    name: 'tierlogWithoutListBucket',
-    override: true,
-  });
+  addInsideRetryLoop(s3.middlewareStack, 'tierlogWithoutListBucket', middleware);
   return s3;
 }

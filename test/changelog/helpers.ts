@@ -5,6 +5,7 @@
  */
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { addInsideRetryLoop } from '../../lib/aws/retry-loop.js';
 
 /** A clock the test moves by hand. */
 export interface ManualClock {
@@ -113,12 +114,7 @@ export function probe(client: DynamoDBClient, options: { capacity?: boolean } = 
       return result;
     };
   const stack = client.middlewareStack as any;
-  stack.addRelativeTo(middleware, {
-    relation: 'after',
-    toMiddleware: 'retryMiddleware',
-    name: 'testProbe',
-    override: true,
-  });
+  addInsideRetryLoop(stack, 'testProbe', middleware);
   if (options.capacity === true) {
     stack.add(
       (next: (args: any) => Promise<any>) => async (args: { input: Record<string, any> }) => {
