@@ -649,7 +649,20 @@ export class TieredStore {
     if (record.expiresAtSeconds! * 1000 - now <= margin) return record;
     try {
       const write = this.hv.ttiRefreshWrite(record.key, record.version, record.expiresAtSeconds!, next, now + margin);
-      await this.hv.client.send(new UpdateCommand(write.input), margin > 0 ? { abortSignal: AbortSignal.timeout(margin) } : {});
+      const command = new UpdateCommand(write.input);
+      // Each attempt is sent only while the margin lasts, checked right before it goes out (the last
+      // step of the SDK's pipeline, inside its retry loop): a retry, or an attempt held up before it
+      // was sent, is given up. An attempt already sent is awaited, never abandoned: one abandoned that
+      // landed would have refreshed the object while this read answers that it did not.
+      const givenUpAt = now + margin;
+      (command.middlewareStack as { add(m: unknown, o: { step: 'deserialize'; name: string; override: boolean }): void }).add(
+        (nextHandler: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+          if (this.clock() >= givenUpAt) throw new Error('time-to-idle refresh given up: it could land past the expiry it read');
+          return nextHandler(args);
+        },
+        { step: 'deserialize', name: 'tierlogRefreshDeadline', override: true },
+      );
+      await this.hv.client.send(command);
       return { ...record, expiresAtSeconds: next };
     } catch {
       return record; // overwritten, deleted or expired meanwhile, or a transient error: the read stands
