@@ -183,7 +183,8 @@ export interface SweepOptions {
   /**
    * Also look for what the lease index's expiry query cannot show: live leases further ahead
    * than any writer takes (suspect: one more query per shard) and, in the sweep that covers
-   * shard 0, items without a shard (one segment of the bounded scan). They are rare faults, so a
+   * shard 0, items without a shard or in a shard at or past `leaseShards` (one segment of the
+   * bounded scan). They are rare faults, so a
    * deployment runs this every few minutes rather than every sweep (the construct's
    * housekeeping schedule, every 10 minutes by default), which keeps an idle sweep at one query
    * per shard. Default true (a sweep run by hand checks everything).
