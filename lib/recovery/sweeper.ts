@@ -184,10 +184,9 @@ export interface SweepOptions {
    * Also look for what the lease index's expiry query cannot show: live leases further ahead
    * than any writer takes (suspect: one more query per shard) and, in the sweep that covers
    * shard 0, items without a shard or in a shard at or past `leaseShards` (one segment of the
-   * bounded scan). They are rare faults, so a
-   * deployment runs this every few minutes rather than every sweep (the construct's
-   * housekeeping schedule, every 10 minutes by default), which keeps an idle sweep at one query
-   * per shard. Default true (a sweep run by hand checks everything).
+   * bounded scan). They are rare faults, so a deployment runs this every few minutes rather than
+   * every sweep (the construct's housekeeping schedule, every 10 minutes by default), which keeps
+   * an idle sweep at one query per shard. Default true (a sweep run by hand checks everything).
    */
   readonly housekeeping?: boolean;
 }
@@ -506,9 +505,11 @@ export class Sweeper {
   /**
    * Step 1, beside the index: one bounded segment of a scan for the items its queries never show
    * (reported only): those without a shard, and those in a shard at or past `leaseShards`, which
-   * a writer with a larger `TIERLOG_LEASE_SHARDS` wrote. Those are not taken even so: with the
-   * shards split among sweepers (`sweep({ shards })`), the one that covers shard 0 owns none of
-   * them. It asks for no page more once the sweep is cut off: a sweep starts nothing after it answered.
+   * a writer with a larger `TIERLOG_LEASE_SHARDS` wrote. The latter are not swept either, though
+   * their shard is known: with the shards split among sweepers (`sweep({ shards })`), the one
+   * that covers shard 0 is not their owner. The fix is one setting for every writer and sweeper;
+   * a sweeper whose setting covers their shard then sweeps them as any other. It asks for no page
+   * more once the sweep is cut off: a sweep starts nothing after it answered.
    */
   private async findOutsideShards(sweep: SweepRun): Promise<void> {
     if (this.shardlessScan === false) return;
