@@ -268,7 +268,7 @@ export class TierlogMonitoring extends Construct {
       }),
       stuckInstances: new cloudwatch.Alarm(this, 'StuckInstances', {
         alarmDescription:
-          'tierlog: stuck change-log instances: a writer clock far ahead (suspect lease) or an item without a shard (see "suspect lease" / "instances without shard" in the sweeper logs; `tierlog status`)',
+          'tierlog: stuck change-log instances: a writer clock far ahead (suspect lease), an item without a shard, or an item in a lease shard the sweeper never queries (a writer with a larger TIERLOG_LEASE_SHARDS) (see "suspect lease" / "instances without shard" / "instances outside the lease shards" in the sweeper logs; `tierlog status`)',
         metric: stuck,
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

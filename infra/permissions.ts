@@ -51,7 +51,7 @@ const SWEEPER: readonly RolePermission[] = [
   { action: 'dynamodb:UpdateItem', resource: 'changeLogTable', calls: ['UpdateItem'] },
   { action: 'dynamodb:BatchGetItem', resource: 'objectsTable', calls: ['BatchGetItem'] },
   { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObjects'] },
-  // Instance items without a shard: a bounded scan, one segment per sweep.
+  // Instance items without a shard or in a shard past leaseShards: a bounded scan, one segment per sweep.
   { action: 'dynamodb:Scan', resource: 'changeLogTable', calls: ['Scan'] },
   // Multipart uploads left in progress: an expired upload session's (the ones it never noted
   // too: a listing under its blob key), and a dead writer's under a never-committed blob the sweep

@@ -96,7 +96,9 @@ export interface SweeperTuningProps {
    */
   readonly retryFailed?: Duration;
   /**
-   * The housekeeping sweep's bounded scan for change-log items without a shard: one segment of
+   * The housekeeping sweep's bounded scan for change-log items the lease-index queries never
+   * show: those without a shard, and those in a shard at or past the sweeper's `leaseShards` (a
+   * writer of your own configured with more), both reported as stuck, never swept. One segment of
    * `segments` chosen at random (1..100), at most `maxPages` pages of 1 MB (1..100)
    * (`TIERLOG_SHARDLESS_SCAN_SEGMENTS`, `TIERLOG_SHARDLESS_SCAN_PAGES`); `false`: no scan
    * (`TIERLOG_SHARDLESS_SCAN_SEGMENTS=0`). A larger table needs more pages, not more segments.
@@ -161,7 +163,8 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
   readonly schedule?: scheduler.ScheduleExpression;
   /**
    * When each housekeeping sweep runs: a sweep that also finds live leases further ahead than
-   * any writer takes (claimed as suspect) and items without a shard (reported). The longest such
+   * any writer takes (claimed as suspect) and items without a shard or in a shard past
+   * `leaseShards` (reported). The longest such
    * an instance waits to be found is this interval.
    *
    * @default ScheduleExpression.rate(Duration.minutes(10))

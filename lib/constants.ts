@@ -122,8 +122,8 @@ export const MIN_RETRY_FAILED_MS = 5_000;
 export const MAX_RETRY_FAILED_MS = 60 * 60_000;
 
 /**
- * The bounded scan for instance items without a shard: one of 8 segments a housekeeping sweep, at
- * most 4 pages of 1 MB.
+ * The bounded scan for instance items without a shard or in a shard at or past `leaseShards`: one
+ * of 8 segments a housekeeping sweep, at most 4 pages of 1 MB.
  */
 export const DEFAULT_SHARDLESS_SCAN = { segments: 8, maxPages: 4 } as const;
 
@@ -131,8 +131,8 @@ export const DEFAULT_SHARDLESS_SCAN = { segments: 8, maxPages: 4 } as const;
  * Segments of that scan: at most 100, far below DynamoDB's 1 000 000. A sweep reads one segment
  * chosen at random, so covering the whole table takes `segments × (ln(segments) + 0.58)`
  * housekeeping sweeps on average: some 520 at 100 (3.6 days at one every 10 minutes); with thousands of
- * segments an item without a shard would go unreported for weeks. A larger table needs more
- * pages a sweep, not more segments.
+ * segments an item without a shard (or outside the shards) would go unreported for weeks. A larger
+ * table needs more pages a sweep, not more segments.
  */
 export const MAX_SHARDLESS_SCAN_SEGMENTS = 100;
 

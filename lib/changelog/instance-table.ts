@@ -268,37 +268,49 @@ export class InstanceTable {
   }
 
   /**
-   * Ids of instance items without a `shard`, which the lease index never shows, from one segment
-   * of a parallel scan (`segment` of `segments`), at most `maxPages` pages of 1 MB. A bounded scan:
-   * each sweep reads a slice of the table, and successive sweeps cover all of it. Eventually
-   * consistent (half the read cost); what it finds is only reported. `complete` is false when the
-   * page bound stopped it, or `stop` (asked before each next page) said so.
+   * Instance items the lease-index queries of shards `0..shards-1` never show, from one segment of
+   * a parallel scan (`segment` of `segments`), at most `maxPages` pages of 1 MB: those without a
+   * `shard` (`withoutShard`, their ids), and those whose `shard` is `shards` or more
+   * (`outsideShards`: written by a writer configured with more lease shards than `shards`). One
+   * request a page finds both. A bounded scan: each sweep reads a slice of the table, and
+   * successive sweeps cover all of it. Eventually consistent (half the read cost); what it finds
+   * is only reported. `complete` is false when the page bound stopped it, or `stop` (asked before
+   * each next page) said so.
    */
-  async scanWithoutShard(args: {
+  async scanOutsideShards(args: {
     segment: number;
     segments: number;
     maxPages: number;
+    /** The lease shards queried (`TIERLOG_LEASE_SHARDS`): items in a shard at or past it are found. */
+    shards: number;
     stop?: () => boolean;
-  }): Promise<{ ids: string[]; complete: boolean }> {
-    const ids: string[] = [];
+  }): Promise<{ withoutShard: string[]; outsideShards: Array<{ instanceId: string; shard: number }>; complete: boolean }> {
+    const withoutShard: string[] = [];
+    const outsideShards: Array<{ instanceId: string; shard: number }> = [];
     const pages = paginateScan(
       { client: this.doc },
       {
         TableName: this.tableName,
         Segment: args.segment,
         TotalSegments: args.segments,
-        FilterExpression: 'attribute_not_exists(#shard)',
-        ProjectionExpression: '#pk',
+        FilterExpression: 'attribute_not_exists(#shard) OR #shard >= :shards',
+        ProjectionExpression: '#pk, #shard',
         ExpressionAttributeNames: { '#shard': A.shard, '#pk': A.pk },
+        ExpressionAttributeValues: { ':shards': args.shards },
       },
     );
     let read = 0;
-    for await (const page of this.pages('scanWithoutShard', pages)) {
-      for (const item of page.Items ?? []) ids.push(String(item[A.pk]));
+    for await (const page of this.pages('scanOutsideShards', pages)) {
+      for (const item of page.Items ?? []) {
+        const shard = item[A.shard];
+        if (shard === undefined) withoutShard.push(String(item[A.pk]));
+        else outsideShards.push({ instanceId: String(item[A.pk]), shard: Number(shard) });
+      }
       // Stop at the bound, or when told, without asking for the next page.
-      if ((++read >= args.maxPages || args.stop?.() === true) && page.LastEvaluatedKey !== undefined) return { ids, complete: false };
+      if ((++read >= args.maxPages || args.stop?.() === true) && page.LastEvaluatedKey !== undefined)
+        return { withoutShard, outsideShards, complete: false };
     }
-    return { ids, complete: true };
+    return { withoutShard, outsideShards, complete: true };
   }
 
   /** Deletes an empty live instance whose lease ended before `cutoff`, in one request. */

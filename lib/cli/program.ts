@@ -77,7 +77,8 @@ Environment:
 ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
                              sweeper tuning for "sweep", "inspect" and "status" (as the sweeper Lambda;
                              values outside their ranges are refused, the variable named;
-                             TIERLOG_SHARDLESS_SCAN_SEGMENTS=0: no scan for items without a shard)
+                             TIERLOG_SHARDLESS_SCAN_SEGMENTS=0: no scan for items without a
+                             shard or outside the lease shards)
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...
                              the AWS SDK's own settings (point these at a local stack to use one)
 

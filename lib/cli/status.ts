@@ -228,9 +228,11 @@ export function formatStatus(r: StatusReport, leaseShards?: number): string[] {
   const outside = r.stuck.outsideShards ?? [];
   if (outside.length > 0) {
     const setting = leaseShards !== undefined ? `0..${leaseShards - 1} (TIERLOG_LEASE_SHARDS is ${leaseShards})` : 'TIERLOG_LEASE_SHARDS';
-    lines.push(`items outside the configured shards  ${outside.length} (the writers use more shards than this setting)`);
+    lines.push(
+      `items outside the configured shards  ${outside.length} (the writers use more shards than this setting; a sweeper with it counts them in StuckInstances)`,
+    );
     for (const o of outside.slice(0, 20))
-      lines.push(`  ${o.instanceId}  shard ${o.shard}: outside ${setting}: no sweep with this setting finds it`);
+      lines.push(`  ${o.instanceId}  shard ${o.shard}: outside ${setting}: no sweep with this setting sweeps it`);
     if (outside.length > 20) lines.push('  ... more (use --json)');
   }
   const stuck = r.stuck.suspectLeases.length + r.stuck.withoutShard.length;

@@ -38,7 +38,8 @@ export interface SweepReport {
   wouldDelete: string[];
   /**
    * Instances the lease index alone would leave stuck: {@link suspectLeases} plus
-   * {@link instancesWithoutShard}. Alarmed on; see `tierlog status`.
+   * {@link instancesWithoutShard} plus {@link instancesOutsideShards}. Alarmed on (the
+   * `StuckInstances` metric); see `tierlog status`.
    */
   stuckInstances: number;
   /**
@@ -48,6 +49,13 @@ export interface SweepReport {
   suspectLeases: number;
   /** Instance items without a `shard`, found by the bounded scan: the lease index never shows them. Reported, never acted on. */
   instancesWithoutShard: number;
+  /**
+   * Instance items in a lease shard at or past the sweeper's `TIERLOG_LEASE_SHARDS` (their writers
+   * configured with more shards), found by the same scan: no sweep with this setting queries their
+   * shard, so their entries are never recovered. Reported (ids and shards in the warning log),
+   * never acted on: set `TIERLOG_LEASE_SHARDS` the same for every writer and sweeper.
+   */
+  instancesOutsideShards: number;
   /** Age of the oldest expired lease seen, ms (0 when none). */
   oldestExpiredAgeMs: number;
   /** Wall time of the sweep, ms. */
@@ -80,6 +88,7 @@ export function emptyReport(dryRun: boolean): SweepReport {
     stuckInstances: 0,
     suspectLeases: 0,
     instancesWithoutShard: 0,
+    instancesOutsideShards: 0,
     oldestExpiredAgeMs: 0,
     durationMs: 0,
     stoppedEarly: false,

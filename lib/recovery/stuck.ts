@@ -9,6 +9,11 @@
  *  - `noShard`: an item without a `shard`, which the lease index never shows. The sweeper finds
  *    these by a bounded scan and only reports them.
  *
+ * The same scan finds a third kind, which depends on the reader's setting rather than on the item:
+ * an item in a shard at or past `TIERLOG_LEASE_SHARDS` (its writer configured with more shards),
+ * which no sweep with that setting queries. The sweeper reports it (`instancesOutsideShards`,
+ * counted in `stuckInstances`) and leaves it alone; `tierlog status` lists it as `outsideShards`.
+ *
  * `tierlog status` classifies every item it scans with {@link stuckKind}; the sweeper reports
  * the count as the `StuckInstances` metric.
  */

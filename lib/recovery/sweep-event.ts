@@ -1,19 +1,23 @@
 /**
  * The sweeper Lambda's input: an EventBridge Scheduler (or cron rule) event, optionally carrying
  * `{ "shards": [..] }` (this schedule's share of the lease shards, for fan-out),
- * `{ "housekeeping": false }` (skip the checks for suspect leases and items without a shard: the
- * construct's frequent schedule sends it, its housekeeping schedule sends `true`) and
- * `{ "dryRun": true }`. Anything else in the event is ignored (a scheduled event's own fields);
- * a malformed field is an error, never a guess, and so is a field that is one of these misspelt
- * (`dryrun`, `dry_run`, `shard`: ignored, a dry run would sweep for real) and an event that is
- * not an object (a JSON string, an input encoded twice, would run a full sweep).
+ * `{ "housekeeping": false }` (skip the checks for suspect leases and items without a shard or
+ * outside the lease shards: the construct's frequent schedule sends it, its housekeeping
+ * schedule sends `true`) and `{ "dryRun": true }`. Anything else in the event is ignored (a
+ * scheduled event's own fields); a malformed field is an error, never a guess, and so is a field
+ * that is one of these misspelt (`dryrun`, `dry_run`, `shard`: ignored, a dry run would sweep for
+ * real) and an event that is not an object (a JSON string, an input encoded twice, would run a
+ * full sweep).
  */
 import { ValidationError } from '../errors.js';
 
 export interface SweepEventOptions {
   readonly shards?: number[];
   readonly dryRun: boolean;
-  /** Whether the sweep also looks for suspect leases and items without a shard (default true). */
+  /**
+   * Whether the sweep also looks for suspect leases and items without a shard or outside the
+   * lease shards (default true).
+   */
   readonly housekeeping: boolean;
 }
 

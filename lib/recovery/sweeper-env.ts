@@ -1,9 +1,10 @@
 /**
  * Tuning of the sweeper from its environment ({@link SWEEPER_ENV}: the windows, the concurrency,
  * the upload listing's bound, the deadline margins, the quarantine recheck, the retry of failed
- * deletes and the bounded scan for items without a shard), and the floors and ranges every entry
- * point applies to it. All optional; the defaults are the `Sweeper`'s. The construct writes the
- * same variables from its `sweeperTuning` prop ({@link sweeperTuningToEnv}).
+ * deletes and the bounded scan for items without a shard or outside the lease shards), and the
+ * floors and ranges every entry point applies to it. All optional; the defaults are the
+ * `Sweeper`'s. The construct writes the same variables from its `sweeperTuning` prop
+ * ({@link sweeperTuningToEnv}).
  *
  * A window below its floor makes leaks (or double work) possible, so it is refused with a
  * {@link ConfigError} naming the setting, the floor and why: the variable when it came from the

@@ -5,8 +5,9 @@
  *  1. **find**: instances whose lease ended before `now - skewMargin`, by a lease-index query
  *     per shard (paginated), so live instances are never read. A housekeeping sweep also finds
  *     live instances whose lease ends further ahead than any writer can take (suspect: a writer
- *     clock that runs ahead; see judge.ts), by one more query per shard, and reports items
- *     without a `shard`, which the index never shows, by a bounded scan.
+ *     clock that runs ahead; see judge.ts), by one more query per shard, and reports the items
+ *     its queries never show, by a bounded scan: those without a `shard`, and those in a shard at
+ *     or past its `leaseShards` (a writer configured with more shards than the sweeper).
  *  2. **retire or claim**: an empty expired one is retired with one conditional delete. Any other
  *     is claimed: a conditional update that takes it only if its lease (or an earlier claim) has
  *     ended, or is suspect; returns its entries; fences its writer; writes `firstSeen` once. A
@@ -145,9 +146,12 @@ export interface SweeperOptions {
    */
   readonly answerMarginMs?: number;
   /**
-   * The bounded scan for instance items without a `shard`: each housekeeping sweep that covers
+   * The bounded scan for instance items the lease-index queries never show: those without a
+   * `shard`, and those in a shard at or past `config.leaseShards` (their writers configured with
+   * more shards than this sweeper), both only reported. Each housekeeping sweep that covers
    * shard 0 reads one randomly chosen segment of `segments` (at most `maxPages` pages of 1 MB),
-   * so successive sweeps cover the whole table. Segments 1..100 (`MAX_SHARDLESS_SCAN_SEGMENTS`),
+   * so successive sweeps cover the whole table. The name, like its variables', is from when it
+   * found only items without a shard. Segments 1..100 (`MAX_SHARDLESS_SCAN_SEGMENTS`),
    * pages 1..100. `false`: no scan. Default `{ segments: 8, maxPages: 4 }`;
    * `TIERLOG_SHARDLESS_SCAN_SEGMENTS` (0: no scan) and `TIERLOG_SHARDLESS_SCAN_PAGES`.
    */
@@ -179,10 +183,10 @@ export interface SweepOptions {
   /**
    * Also look for what the lease index's expiry query cannot show: live leases further ahead
    * than any writer takes (suspect: one more query per shard) and, in the sweep that covers
-   * shard 0, items without a shard (one segment of the bounded scan). They are rare faults, so a
-   * deployment runs this every few minutes rather than every sweep (the construct's
-   * housekeeping schedule, every 10 minutes by default), which keeps an idle sweep at one query
-   * per shard. Default true (a sweep run by hand checks everything).
+   * shard 0, items without a shard or in a shard at or past `leaseShards` (one segment of the
+   * bounded scan). They are rare faults, so a deployment runs this every few minutes rather than
+   * every sweep (the construct's housekeeping schedule, every 10 minutes by default), which keeps
+   * an idle sweep at one query per shard. Default true (a sweep run by hand checks everything).
    */
   readonly housekeeping?: boolean;
 }
@@ -414,7 +418,7 @@ export class Sweeper {
   ): Promise<{ readonly failure?: { readonly error: unknown } }> {
     const { report, pool, waiting } = sweep;
     const { shards, cutoff, started, horizon, pastDeadline, flush } = at;
-    const scan = horizon !== undefined && shards.includes(0) ? this.findWithoutShard(sweep) : Promise.resolve();
+    const scan = horizon !== undefined && shards.includes(0) ? this.findOutsideShards(sweep) : Promise.resolve();
     // A lease-index query that fails ends its shard's finding only. The sweep still finishes what
     // it took, in that shard and the others, before it rejects with that failure: a sweep that
     // rejected at once would leave its claims, deletes and drops running after its caller (a
@@ -499,25 +503,43 @@ export class Sweeper {
   }
 
   /**
-   * Step 1, beside the index: one bounded segment of a scan for items without a shard (reported
-   * only). It asks for no page more once the sweep is cut off: a sweep starts nothing after it answered.
+   * Step 1, beside the index: one bounded segment of a scan for the items its queries never show
+   * (reported only): those without a shard, and those in a shard at or past `leaseShards`, which
+   * a writer with a larger `TIERLOG_LEASE_SHARDS` wrote. The latter are not swept either, though
+   * their shard is known: with the shards split among sweepers (`sweep({ shards })`), the one
+   * that covers shard 0 is not their owner. The fix is one setting for every writer and sweeper;
+   * a sweeper whose setting covers their shard then sweeps them as any other. It asks for no page
+   * more once the sweep is cut off: a sweep starts nothing after it answered.
    */
-  private async findWithoutShard(sweep: SweepRun): Promise<void> {
+  private async findOutsideShards(sweep: SweepRun): Promise<void> {
     if (this.shardlessScan === false) return;
     const { report } = sweep;
     const { segments, maxPages } = this.shardlessScan;
+    const leaseShards = this.config.leaseShards;
     const segment = Math.min(segments - 1, Math.floor(this.random() * segments));
     try {
-      const { ids } = await this.table.scanWithoutShard({ segment, segments, maxPages, stop: () => sweep.stopped });
+      const found = await this.table.scanOutsideShards({ segment, segments, maxPages, shards: leaseShards, stop: () => sweep.stopped });
       // Cut off meanwhile: the report was returned, and stays as it was.
       if (sweep.stopped) return;
-      report.instancesWithoutShard += ids.length;
-      report.stuckInstances += ids.length;
-      if (ids.length > 0)
-        this.logger.warn('instances without shard', { count: ids.length, instanceIds: ids.slice(0, 20), segment, segments });
+      const { withoutShard, outsideShards } = found;
+      report.instancesWithoutShard += withoutShard.length;
+      report.instancesOutsideShards += outsideShards.length;
+      report.stuckInstances += withoutShard.length + outsideShards.length;
+      if (withoutShard.length > 0)
+        this.logger.warn('instances without shard', {
+          count: withoutShard.length,
+          instanceIds: withoutShard.slice(0, 20),
+          segment,
+          segments,
+        });
+      if (outsideShards.length > 0)
+        this.logger.warn(
+          'instances outside the lease shards, never swept: set TIERLOG_LEASE_SHARDS the same for every writer and sweeper',
+          { count: outsideShards.length, instances: outsideShards.slice(0, 20), leaseShards, segment, segments },
+        );
     } catch (err) {
       if (!sweep.stopped) report.errors++;
-      this.logger.error('scan for instances without shard failed', { error: describe(err) });
+      this.logger.error('scan for instances outside the lease shards failed', { error: describe(err) });
     }
   }
 

@@ -2,7 +2,8 @@
  * What `tierlog status` tells an operator who answers an alarm, beyond the counts: which
  * instances hold the entries the sweeper quarantines (EntriesQuarantined), and which items sit in
  * a lease shard the configured `TIERLOG_LEASE_SHARDS` does not reach (no sweep with that setting
- * ever finds them: a CLI or sweeper configured with fewer shards than the writers).
+ * ever sweeps them: a CLI or sweeper configured with fewer shards than the writers; its
+ * housekeeping scan reports them as StuckInstances).
  */
 import { describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
@@ -34,7 +35,10 @@ describe('status for the operator', () => {
 
     const text = await cli(fx, ['status'], { clock: () => now });
     expect(text.out).toContain(`instances with quarantined entries (oldest first; "tierlog inspect <instance>"):\n  ${quarantined}\n`);
-    expect(text.out).toContain(`  ${far}  shard 6: outside 0..3 (TIERLOG_LEASE_SHARDS is 4): no sweep with this setting finds it`);
+    expect(text.out).toContain(`  ${far}  shard 6: outside 0..3 (TIERLOG_LEASE_SHARDS is 4): no sweep with this setting sweeps it`);
+    expect(text.out).toContain(
+      'items outside the configured shards  1 (the writers use more shards than this setting; a sweeper with it counts them in StuckInstances)',
+    );
 
     // With the writers' shard count, nothing is outside.
     const eight = await cliJson(fx, ['status'], { clock: () => now, env: { TIERLOG_LEASE_SHARDS: '8' } });

@@ -258,6 +258,27 @@ describe("the sweeper's tuning variables in the CLI", () => {
   });
 });
 
+describe('sweep and an item in a shard past TIERLOG_LEASE_SHARDS', () => {
+  test("counted in the report (instancesOutsideShards, stuckInstances) and named in a warning on stderr, never claimed; with the writers' 8 shards, swept", async () => {
+    const fx = await freshFixture();
+    const entry = { [newChangeId()]: rawEntry('far', { new: blobKey(fx, 'far') }) };
+    const far = await putRawInstance(fx, { shard: 6, leaseUntil: Date.now() - 10 * MIN, entries: entry });
+    const before = await rawState(fx);
+    const wholeTable = { TIERLOG_SHARDLESS_SCAN_SEGMENTS: '1' };
+
+    const run = await cliJson(fx, ['sweep'], { env: wholeTable });
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ instancesOutsideShards: 1, instancesWithoutShard: 0, stuckInstances: 1, instancesClaimed: 0 });
+    expect(run.err).toContain('warning: instances outside the lease shards, never swept: set TIERLOG_LEASE_SHARDS the same');
+    expect(run.err).toContain(`{"instanceId":"${far}","shard":6}`);
+    expect(await rawState(fx)).toEqual(before);
+
+    const eight = await cliJson(fx, ['sweep'], { env: { ...wholeTable, TIERLOG_LEASE_SHARDS: '8' } });
+    expect(eight.json).toMatchObject({ instancesOutsideShards: 0, stuckInstances: 0, instancesClaimed: 1 });
+    expect(eight.err).not.toContain(far);
+  });
+});
+
 describe('sweep interrupted (Ctrl-C)', () => {
   test.each([false, true])(
     'mid-sweep (--json %s): no new instance is taken, the one under way is settled, the report is printed, exit 130; the next sweep drains the log',

@@ -1,25 +1,28 @@
 /**
  * Stuck instances against the real local servers: a writer whose clock runs hours ahead (its
- * lease lies beyond any writer's reach) and an item without a shard (never in the lease index).
- * The sweeper claims the first at once and recovers its entries one upload window later on its
- * own clock, reports the second and leaves it alone; `tierlog status` lists both.
+ * lease lies beyond any writer's reach), an item without a shard (never in the lease index), and
+ * an item a writer with more lease shards than the sweeper put in a shard the sweeper never
+ * queries. The sweeper claims the first at once and recovers its entries one upload window later
+ * on its own clock, reports the others and leaves them alone; `tierlog status` lists them.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
-import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { DynamoChangeLog, shardOf } from '../../lib/changelog/dynamo-change-log.js';
 import { collectStatus, formatStatus } from '../../lib/cli/status.js';
 import { DEFAULT_MAX_UPLOAD_MS, MAX_WRITER_LEASE_MS } from '../../lib/constants.js';
 import { ValidationError } from '../../lib/errors.js';
 import { newChangeId } from '../../lib/ids.js';
 import { addSweepMetrics, SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
-import { type Fixture, freshFixture } from '../support/local.js';
+import { type Fixture, freshFixture, listKeys } from '../support/local.js';
 import {
   expectClean,
   expectFencedOnly,
   makeSweeper,
   makeWriter,
+  PAST_EVERYTHING_MS,
+  PAST_WINDOW_MS,
   rawGetObject,
   rawInstance,
   rawPutObject,
@@ -171,4 +174,87 @@ describe('an item without a shard', () => {
     // A fan-out sweep of other shards does not scan.
     expect(await sweeperAt(fx, 0).sweep({ shards: [1] })).toMatchObject({ instancesWithoutShard: 0 });
   });
+});
+
+/** A real writer's change log configured with `leaseShards`, whose instance lands in `shard`. */
+function writerInShard(fx: Fixture, leaseShards: number, shard: number): DynamoChangeLog {
+  for (let i = 0; i < 1000; i++) {
+    const log = new DynamoChangeLog({ config: { ...fx.config, leaseShards }, dynamodb: fx.dynamodb, renewInBackground: false });
+    if (shardOf(log.instanceId, leaseShards) === shard) return log;
+    log.close();
+  }
+  throw new Error(`no instance id in shard ${shard} of ${leaseShards}`);
+}
+
+describe("an item in a shard past the sweeper's TIERLOG_LEASE_SHARDS (a writer configured with 8, the sweeper with 4)", () => {
+  test.each([
+    { sweeperShards: 4, outside: 1, what: 'reported as stuck (outside its shards) and left alone' },
+    { sweeperShards: 8, outside: 0, what: 'in its shards: swept, not reported' },
+  ])(
+    'a sweeper with $sweeperShards shards: the shard-6 item is $what; the in-range dead writer is recovered',
+    async ({ sweeperShards, outside }) => {
+      const fx = await freshFixture();
+      // Two dead writers, each with an uploaded blob no object points at: one in shard 6 of 8, one of the sweeper's 4 shards.
+      const far = writerInShard(fx, 8, 6);
+      const near = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, renewInBackground: false });
+      open.push(far, near);
+      const farBlob = blobKey(fx, 'far/a');
+      const nearBlob = blobKey(fx, 'near/a');
+      await far.record(newChangeId(), { id: 'far/a', new: farBlob });
+      await near.record(newChangeId(), { id: 'near/a', new: nearBlob });
+      await rawPutObject(fx, farBlob, 'far');
+      await rawPutObject(fx, nearBlob, 'near');
+      const farItem = (await rawInstance(fx, far.instanceId))!;
+      expect(farItem.shard).toBe(6);
+      expect((await rawInstance(fx, near.instanceId))!.shard as number).toBeLessThan(4);
+
+      const config = { ...fx.config, leaseShards: sweeperShards };
+      const lines: string[] = [];
+      const sweepAt = async (offsetMs: number) => {
+        const s = makeSweeper({ ...fx, config }, offsetMs, {
+          ...SCAN,
+          logger: { info() {}, warn: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`), error() {} },
+        });
+        open.push(s);
+        return s.sweeper.sweep();
+      };
+
+      // Both leases long over: the first sighting claims what the sweeper's shards show, and reports the rest.
+      const fence = await sweepAt(PAST_EVERYTHING_MS);
+      expect(fence).toMatchObject({
+        instancesOutsideShards: outside,
+        instancesWithoutShard: 0,
+        stuckInstances: outside,
+        instancesClaimed: 2 - outside,
+        errors: 0,
+      });
+      const metrics: Record<string, number> = {};
+      addSweepMetrics({ addMetric: (name, _unit, value) => (metrics[name] = value) }, fence);
+      expect(metrics[SWEEP_METRICS.stuckInstances]).toBe(outside);
+
+      // One upload window later: the in-range writer's entry is recovered as any dead writer's.
+      const judge = await sweepAt(PAST_EVERYTHING_MS + PAST_WINDOW_MS);
+      expect(judge).toMatchObject({ instancesOutsideShards: outside, stuckInstances: outside, entriesRecovered: 2 - outside, errors: 0 });
+      expect(await rawInstance(fx, near.instanceId)).toBeUndefined();
+      expect(await rawGetObject(fx, nearBlob)).toBeUndefined();
+
+      const log = lines.join('\n');
+      if (outside === 1) {
+        // Reported, never acted on: not claimed, its entry and blob as the writer left them.
+        expect(await rawInstance(fx, far.instanceId)).toEqual(farItem);
+        expect(farItem).toMatchObject({ state: 'live' });
+        expect(farItem).not.toHaveProperty('claimedBy');
+        expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([farBlob]);
+        // The warning names it, its shard, the sweeper's setting and what to do.
+        expect(log).toContain(`"instanceId":"${far.instanceId}","shard":6`);
+        expect(log).toContain('"leaseShards":4');
+        expect(log).toContain('set TIERLOG_LEASE_SHARDS the same for every writer and sweeper');
+      } else {
+        // A sweeper whose shards cover it sweeps it as any other.
+        expect(await rawInstance(fx, far.instanceId)).toBeUndefined();
+        expect(log).not.toContain(far.instanceId);
+        await expectClean(fx, expect);
+      }
+    },
+  );
 });
