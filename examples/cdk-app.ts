@@ -19,7 +19,7 @@ export class MyServiceStack extends Stack {
     const tierlog = new Tierlog(this, 'Tierlog', {
       prefix: 'media', // default 'blobs'
       leaseShards: 8, // default 4
-      sweeperParallelism: 2, // default 1: two schedules, shards [0,2,4,6] and [1,3,5,7]
+      sweeperParallelism: 2, // default 1: two groups of schedules (sweep, housekeeping), shards [0,2,4,6] and [1,3,5,7]
       oldestExpiredAgeThreshold: Duration.minutes(30),
       objectsFunction: false, // you bring your own writers
       outputs: true, // TIERLOG_* values as stack outputs, for the CLI
