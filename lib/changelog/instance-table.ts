@@ -194,11 +194,18 @@ export class InstanceTable {
    * The change-log element of a fenced commit: requires the instance live and the entry present,
    * and applies `effect` to the entry. Put it in one `TransactWriteItems` with the HV write: if a
    * sweeper claimed the instance, the HV write does not happen either.
+   *
+   * It lands once: after it, the entry is gone (`remove`) or names `old` (`setOld`, which requires
+   * that it names none yet), so the same commit sent again is refused here. The transaction's
+   * token answers an SDK retry from the first attempt's outcome only for 10 minutes; a retry sent
+   * later (a writer paused between two attempts) is judged afresh, and must not land a second
+   * time over a writer that overwrote the first landing and deleted its blob.
    */
   fenceElement(instanceId: string, changeId: string, effect: Exclude<FenceEffect, { kind: 'record' }>): TransactElement {
     const names: Record<string, string> = { '#state': A.state, '#c': entryAttribute(changeId) };
     const values: Record<string, unknown> = { ':live': 'live' };
     let update: string;
+    let condition = '#state = :live AND attribute_exists(#c)';
     switch (effect.kind) {
       case 'remove':
         update = 'REMOVE #c ADD #n :minus';
@@ -209,6 +216,7 @@ export class InstanceTable {
         update = 'SET #c.#old = :old';
         names['#old'] = 'old';
         values[':old'] = effect.old;
+        condition += ' AND attribute_not_exists(#c.#old)';
         break;
       case 'check':
         // An update must change something: rewrite the state with its own value.
@@ -220,7 +228,7 @@ export class InstanceTable {
         TableName: this.tableName,
         Key: { [A.pk]: instanceId },
         UpdateExpression: update,
-        ConditionExpression: '#state = :live AND attribute_exists(#c)',
+        ConditionExpression: condition,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

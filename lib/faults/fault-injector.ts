@@ -10,6 +10,10 @@
  *  - `delay`: the attempt is held for `delayMs` first (a slow call that may outlive a lease).
  *  - `fail`: the attempt is answered with `error(request)` (e.g. an access-denied or validation
  *    answer the emulators never give), not sent.
+ *  - `expireToken`: the attempt is sent as a new transaction: its `ClientRequestToken` is replaced
+ *    by another of the same length. DynamoDB keeps a token for 10 minutes after the first request
+ *    that used it completed; an SDK retry sent later (a writer paused between two attempts) is
+ *    judged as a transaction of its own, not answered from the first one's outcome.
  *
  * A rule's `before` hook runs (awaited) when the rule fires, before its fault: a test uses it to
  * change the world at an exact point of the protocol (e.g. another writer's write).
@@ -21,7 +25,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { addInsideRetryLoop } from '../aws/retry-loop.js';
 
-export type FaultKind = 'loseRequest' | 'loseResponse' | 'throttle' | 'delay' | 'fail' | 'crashBefore' | 'crashAfter';
+export type FaultKind = 'loseRequest' | 'loseResponse' | 'throttle' | 'delay' | 'fail' | 'expireToken' | 'crashBefore' | 'crashAfter';
 
 /** What a fault rule sees of a request. */
 export interface RequestInfo {
@@ -70,7 +74,7 @@ export class FaultInjector {
   private crashed: RequestInfo | undefined;
   readonly stats: FaultStats = {
     requests: 0,
-    injected: { loseRequest: 0, loseResponse: 0, throttle: 0, delay: 0, fail: 0, crashBefore: 0, crashAfter: 0 },
+    injected: { loseRequest: 0, loseResponse: 0, throttle: 0, delay: 0, fail: 0, expireToken: 0, crashBefore: 0, crashAfter: 0 },
   };
 
   /** @param random uniform in [0, 1); pass a seeded generator for reproducible runs. */
@@ -102,15 +106,20 @@ export class FaultInjector {
   /** Installs the injector on `client` (inside the SDK's retry loop). Returns the client. */
   attach<C extends AttachableClient>(client: C, service: 'dynamodb' | 's3'): C {
     const middleware =
-      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
+      async (args: { input: Record<string, unknown>; request?: { body?: unknown } }) => {
         const request: RequestInfo = { service, command: context.commandName ?? 'unknown', input: args.input };
-        return this.intercept(request, () => next(args));
+        return this.intercept(
+          request,
+          () => next(args),
+          () => replaceToken(args.request),
+        );
       };
     addInsideRetryLoop(client.middlewareStack, 'tierlogFaultInjector', middleware);
     return client;
   }
 
-  private async intercept<T>(request: RequestInfo, send: () => Promise<T>): Promise<T> {
+  private async intercept<T>(request: RequestInfo, send: () => Promise<T>, expireToken: () => void): Promise<T> {
     if (this.crashed !== undefined) throw new CrashError(this.crashed);
     this.stats.requests++;
     const rule = this.pick(request);
@@ -129,6 +138,9 @@ export class FaultInjector {
         throw rule.error?.(request) ?? new Error(`injected failure at ${request.service}:${request.command}`);
       case 'delay':
         await new Promise((resolve) => setTimeout(resolve, rule.delayMs ?? 1_000));
+        return send();
+      case 'expireToken':
+        expireToken();
         return send();
       case 'crashBefore':
         this.crashed = request;
@@ -159,6 +171,23 @@ export class FaultInjector {
 export function onCommand(...commands: string[]): (request: RequestInfo) => boolean {
   const names = new Set(commands.map((c) => (c.endsWith('Command') ? c : `${c}Command`)));
   return (request) => names.has(request.command);
+}
+
+/**
+ * Replaces the `ClientRequestToken` in a serialized request's JSON body with a fresh token of the
+ * same length (so its Content-Length holds). The SDK's body is a string or bytes (its JSON
+ * serializer's adapter is a `Uint8Array` that is also a string); a request without a token is
+ * sent as it is.
+ */
+function replaceToken(http: { body?: unknown } | undefined): void {
+  const body = http?.body;
+  if (http === undefined || (typeof body !== 'string' && !(body instanceof Uint8Array))) return;
+  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  const replaced = text.replace(/("ClientRequestToken":")([^"]*)"/, (_all, head: string, token: string) => {
+    const fresh = Array.from({ length: token.length }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
+    return `${head}${fresh}"`;
+  });
+  if (replaced !== text) http.body = replaced;
 }
 
 function networkError(message: string): Error {

@@ -15,8 +15,12 @@
  * it does not. Treating a landed commit as lost would delete the blob it just made live.
  *
  * A cancelled transaction is an answer, whatever attempt of the SDK's gave it: the transaction did
- * not apply (a retry of one that had applied answers success, by its idempotency token). Its
- * reasons tell what next: a failed condition is decided above; a conflict with another
+ * not apply (a retry of one that had applied answers success, by its idempotency token). The token
+ * holds for 10 minutes; an SDK retry sent later (a writer paused between two attempts) is judged
+ * afresh, and its change-log half refuses a second landing (the entry is gone, or names `old`
+ * already, or exists: see `InstanceTable.fenceElement`). Refused there while HV's item is not this
+ * write's, it landed and was replaced since: unknown, never a lost CAS. Only a refusal of the HV
+ * half alone is a sure CAS loss. Its reasons tell what next: a failed condition is decided above; a conflict with another
  * transaction or throttling (`TransactionConflict`, `ThrottlingError`,
  * `ProvisionedThroughputExceeded`) is `busy`, try again; a `ValidationError` (an item grown past
  * 400 KB, on AWS; DynamoDB Local answers a plain ValidationException) or
@@ -136,16 +140,21 @@ async function classify(
   if (isTransactionCanceled(err)) {
     const reasons = (err as { CancellationReasons?: Array<{ Code?: string; Item?: unknown }> }).CancellationReasons ?? [];
     const [hvReason, logReason] = reasons;
-    if (hvReason?.Code === 'ConditionalCheckFailed') {
-      const current = itemOf(hvReason.Item);
-      return landed(current) ? { kind: 'committed' } : { kind: 'conflict', current };
-    }
+    const hvRefused = hvReason?.Code === 'ConditionalCheckFailed';
+    // The HV item as the transaction found it, when its condition failed.
+    const current = hvRefused ? itemOf(hvReason.Item) : undefined;
+    if (hvRefused && landed(current)) return { kind: 'committed' };
     if (logReason?.Code === 'ConditionalCheckFailed') {
       const instance = itemOf(logReason.Item);
       if (instance === undefined || instance[CHANGELOG_ATTR.state] !== 'live') return { kind: 'fenced' };
-      // Live but the entry is gone: an earlier attempt of this commit removed it. Did it land?
-      return decideByRead(request, landed, err);
+      // Live, but the entry is not as recorded (gone, naming `old` already, or there, for one the
+      // commit records): an earlier attempt of this commit landed, and this one was judged afresh
+      // (sent past its token's 10 minutes). It is not HV's item now (that item came with the
+      // refusal; else read it): landed, then replaced or removed since. Unknown, never a CAS loss:
+      // committing again would point HV at a blob the replacing writer may have deleted.
+      return hvRefused ? { kind: 'unknown', error: err } : decideByRead(request, landed, err);
     }
+    if (hvRefused) return { kind: 'conflict', current };
     if (reasons.some((r) => r.Code !== undefined && REFUSED.has(r.Code))) {
       const key = String(request.write.input.Key[request.hv.attrs.key]);
       const codes = reasons.map((r) => r.Code ?? 'None').filter((code) => code !== 'None');

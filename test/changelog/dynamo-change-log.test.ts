@@ -684,6 +684,26 @@ describe('fenced commit', () => {
     expect(log.instanceId).not.toBe(old);
   });
 
+  // A transaction's token answers an SDK retry from the first attempt for 10 minutes only; a retry
+  // sent later is judged afresh (here: a second command, a token of its own). A commit that makes a
+  // blob current must not land twice: the HV write of the second would go over whatever replaced
+  // the first, pointing at a blob the replacing writer deleted.
+  it.each(effects.filter(([kind]) => kind !== 'check'))(
+    '%s: the same commit sent again is refused by the change-log half',
+    async (kind, effect) => {
+      const { log } = writer();
+      const id = newChangeId();
+      await log.record(id, { id: 'obj', new: blobOf('obj', 1) });
+      const key = `fenced-twice-${kind}-${id}`;
+      expect(await commit(log, id, effect, key)).toBeUndefined();
+      const err = await commit(log, id, effect, key);
+      expect(err).toMatchObject({ name: 'TransactionCanceledException' });
+      const reasons = (err as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;
+      expect(reasons?.map((r) => r.Code)).toEqual(['None', 'ConditionalCheckFailed']);
+      expect((await raw.get(log.instanceId))?.state).toBe('live');
+    },
+  );
+
   it('fence of a change this log did not record throws ValidationError', () => {
     const { log } = writer();
     expect(() => log.fence(newChangeId(), { kind: 'check' })).toThrow(ValidationError);

@@ -17,7 +17,10 @@
  * committed its blob again over the other writer's, which had already deleted that blob as its
  * `old` (lost object); a conditional delete answered VersionConflictError though it had landed
  * (and, on a plain log, removed the entry naming the blob it replaced: leaked). The fenced commit
- * is a transaction with an idempotency token: its retry answers the first attempt's success.
+ * is a transaction with an idempotency token: its retry answers the first attempt's success, for
+ * the token's 10 minutes. A retry sent later is judged afresh (`expireToken`): in `log` mode an
+ * overwrite's commit then landed a second time over the other writer's value (lost object),
+ * until its change-log half was made to land once.
  */
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -102,6 +105,11 @@ describe("a commit whose answer was lost, overtaken by another writer's overwrit
     readonly op: (s: TieredStore, key: string, version: number) => Promise<unknown>;
     /** The answer the writer must get: its success, or "unknown" (it may have landed). */
     readonly answer: 'ok' | 'unknown';
+    /**
+     * The SDK's retry comes past the transaction token's 10 minutes (a writer paused between two
+     * attempts): DynamoDB judges it as a new transaction, not from the first one's outcome.
+     */
+    readonly pastToken?: true;
   };
   const put = (s: TieredStore, key: string) => s.put(key, MINE);
   const deleteIf = (s: TieredStore, key: string, version: number) => s.delete(key, { ifVersion: version });
@@ -116,6 +124,28 @@ describe("a commit whose answer was lost, overtaken by another writer's overwrit
     ['large delete (ifVersion), plain change log', { mode: 'log', log: 'plain', step: 'hvCommit', op: deleteIf, answer: 'unknown' }],
     ['large delete (ifVersion), stream mode', { mode: 'stream', log: 'fenced', step: 'hvCommit', op: deleteIf, answer: 'unknown' }],
     ['small over large, stream mode', { mode: 'stream', log: 'fenced', step: 'hvCommit', op: putSmall, answer: 'unknown' }],
+    // Past the token, the change-log half of the transaction refuses a second landing (its entry
+    // already names `old`, was removed, or exists): decided by the HV item the cancellation returns.
+    [
+      'large overwrite, log mode, retried past the token',
+      { mode: 'log', log: 'fenced', step: 'commit', op: put, answer: 'unknown', pastToken: true },
+    ],
+    [
+      'large overwrite (ifVersion), log mode, past the token',
+      { mode: 'log', log: 'fenced', step: 'commit', op: putIf, answer: 'unknown', pastToken: true },
+    ],
+    [
+      'large overwrite, stream mode, past the token',
+      { mode: 'stream', log: 'fenced', step: 'commit', op: put, answer: 'unknown', pastToken: true },
+    ],
+    [
+      'large delete (ifVersion), log mode, past the token',
+      { mode: 'log', log: 'fenced', step: 'commit', op: deleteIf, answer: 'unknown', pastToken: true },
+    ],
+    [
+      'small over large, log mode, past the token',
+      { mode: 'log', log: 'fenced', step: 'commit', op: putSmall, answer: 'unknown', pastToken: true },
+    ],
   ];
 
   test.each(cases)('%s', async (_name, c) => {
@@ -132,13 +162,22 @@ describe("a commit whose answer was lost, overtaken by another writer's overwrit
       // The first attempt lands; its answer is lost.
       .add({ kind: 'loseResponse', match, times: 1 })
       // Before the SDK sends it again, the other writer overwrites the key (and deletes what it replaced).
-      .add({ kind: 'delay', delayMs: 0, match, times: 1, before: async () => void (await other.store.put(key, THEIRS)) });
+      .add({
+        kind: c.pastToken ? 'expireToken' : 'delay',
+        delayMs: 0,
+        match,
+        times: 1,
+        before: async () => void (await other.store.put(key, THEIRS)),
+      });
     const w = makeWriter(fx, { injector });
     open.push(w);
     const store =
       c.log === 'fenced' ? w.store : new TieredStore({ config: fx.config, changeLog: plainFace(w), dynamodb: w.dynamodb, s3: w.s3 });
     const result = await outcome(c.op(store, key, version));
-    expect(injector.stats.injected, 'the answer was lost, and the other writer went between').toMatchObject({ loseResponse: 1, delay: 1 });
+    expect(injector.stats.injected, 'the answer was lost, and the other writer went between').toMatchObject({
+      loseResponse: 1,
+      [c.pastToken ? 'expireToken' : 'delay']: 1,
+    });
 
     const before = await rawState(fx);
     expect(before.lost, 'no HV item references a missing blob').toEqual([]);
