@@ -9,8 +9,8 @@
  * a blob after `expiry + TTL lag + stream retention + margin` is reported as "expired, stream
  * event lost" (or TTL not deleting): nothing will ever delete that blob on its own. The object
  * is already absent to every reader (expiry.ts: isExpired), so the audit may remove the item
- * the way TTL does (a DeleteItem conditional on the same version and expiry), which puts a
- * fresh REMOVE into the stream and lets the stream function delete the blob through its guard.
+ * the way TTL does (a DeleteItem conditional on the same version and expiry) and then delete the
+ * blob itself, after the same re-check as an orphan's (audit.ts).
  *
  * Younger expired items are not reported: their cleanup is still on its way.
  */

@@ -4,8 +4,8 @@
  * `body`, a `deleted` marker) is being read with the wrong names (`TIERLOG_HV_ATTRIBUTES` not as
  * the writers', or another table), or was written by something else: its blob, if it has one,
  * would look unreferenced. Whoever would delete a blob on such a read deletes nothing (never
- * delete on a guess): the sweeper quarantines the entry, the stream function leaves the record
- * for a retry, the audits refuse to delete.
+ * delete on a guess): the sweeper quarantines the entry, the stream function counts the record
+ * as untrusted and logs it (no retry: the audit lists the blob later), the audits refuse to delete.
  */
 import type { HvAttributeNames } from './hv-table.js';
 
