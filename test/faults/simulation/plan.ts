@@ -246,6 +246,12 @@ function faultPlan(random: Random, faultRandom: Random, o: SimulationOptions, co
       rules.push(rule(kind, matchCommand(pick(random, TARGETS)), 0.5, randomInt(random, 1, 2)));
     }
   }
+  if (random() < o.faultRate / 2) {
+    // A commit's answer lost, and the SDK's retry sent past the token's 10 minutes (a writer paused
+    // between two attempts): DynamoDB judges it afresh, while other writers may have gone between.
+    rules.push(rule('loseResponse', matchCommand('TransactWriteItems'), 1, 1));
+    rules.push(rule('expireToken', matchCommand('TransactWriteItems'), 1, 1));
+  }
   return rules;
 }
 
