@@ -154,7 +154,10 @@ async function classify(
       // committing again would point HV at a blob the replacing writer may have deleted.
       return hvRefused ? { kind: 'unknown', error: err } : decideByRead(request, landed, err);
     }
-    if (hvRefused) return { kind: 'conflict', current };
+    // Refused at HV alone, with the change-log half's condition met: a sure CAS loss. With that
+    // half not judged (busy: another transaction held the instance item), this may be the afresh
+    // judged retry of one that landed: busy, and the same commit is sent again until that half says.
+    if (hvRefused && !(logReason?.Code !== undefined && BUSY.has(logReason.Code))) return { kind: 'conflict', current };
     if (reasons.some((r) => r.Code !== undefined && REFUSED.has(r.Code))) {
       const key = String(request.write.input.Key[request.hv.attrs.key]);
       const codes = reasons.map((r) => r.Code ?? 'None').filter((code) => code !== 'None');

@@ -22,7 +22,7 @@
  * overwrite's commit then landed a second time over the other writer's value (lost object),
  * until its change-log half was made to land once.
  */
-import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { ChangeLog } from '../../lib/changelog/change-log.js';
@@ -195,6 +195,52 @@ describe("a commit whose answer was lost, overtaken by another writer's overwrit
     await expectClean(fx, expect);
     expect(sameBytes(await rawValue(fx, key), THEIRS)).toBe(true);
   });
+});
+
+test("past the token, the retry's change-log half held by another transaction: the same commit is sent again, then unknown", async () => {
+  // The afresh-judged retry is refused at HV (the other writer's item) while a transaction of this
+  // writer's process holds the change-log item, so that half's condition was not judged. Taken for a
+  // lost CAS, a conditional put answered VersionConflictError for a write that had landed.
+  const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+  const key = 'race/past-token-busy';
+  const other = makeWriter(fx);
+  open.push(other);
+  const { version } = await other.store.put(key, OLD);
+  let theirs: Record<string, unknown> | undefined;
+  const match = steps(fx.config).commit;
+  const injector = new FaultInjector().add({ kind: 'loseResponse', match, times: 1 }).add({
+    kind: 'fail',
+    match,
+    times: 1,
+    before: async () => {
+      await other.store.put(key, THEIRS);
+      const out = await fx.dynamodb.send(
+        new GetItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: key } }, ConsistentRead: true }),
+      );
+      theirs = out.Item;
+    },
+    error: () =>
+      new TransactionCanceledException({
+        message:
+          'Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, TransactionConflict]',
+        $metadata: { httpStatusCode: 400 },
+        CancellationReasons: [
+          { Code: 'ConditionalCheckFailed', Item: theirs as never },
+          { Code: 'TransactionConflict', Message: 'injected' },
+        ],
+      }),
+  });
+  const w = makeWriter(fx, { injector });
+  open.push(w);
+  const result = await outcome(w.store.put(key, MINE, { ifVersion: version }));
+  expect(injector.stats.injected).toMatchObject({ loseResponse: 1, fail: 1 });
+  expect((result as { error?: unknown }).error, 'told "unknown", never "version conflict"').toBeInstanceOf(CommitOutcomeUnknownError);
+  expect((await rawState(fx)).lost).toEqual([]);
+  expect(sameBytes(await rawValue(fx, key), THEIRS)).toBe(true);
+  w.close();
+  other.close();
+  expect((await sweepPastEverything(fx)).errors).toBe(0);
+  await expectClean(fx, expect);
 });
 
 describe("a plain commit throttled, then overtaken by another writer before the SDK's retry: a sure loss, tried again", () => {
