@@ -177,7 +177,9 @@ describe('a small write meets a transaction after an attempt that may have appli
     return { version, next: version + 1, created: false };
   }
   const ops: Op[] = ['put', 'put ifVersion', 'put over expired', 'put creating', 'delete'];
-  const rows: Array<[Op, First]> = ops.flatMap((op) => (['loseResponse', 'loseRequest', 'throttle'] as const).map((f): [Op, First] => [op, f]));
+  const rows: Array<[Op, First]> = ops.flatMap((op) =>
+    (['loseResponse', 'loseRequest', 'throttle'] as const).map((f): [Op, First] => [op, f]),
+  );
 
   test.each(rows)('%s, first attempt %s, the retry meets a transaction', async (op, first) => {
     const key = `conflict/uncertain/${op}/${first}`;
@@ -240,35 +242,36 @@ describe('a small write meets a transaction after an attempt that may have appli
       $metadata: { httpStatusCode: 500 },
     });
   }
-  test.each(ops.flatMap((op) => (['answer lost, then every retry lost', 'answer lost, then 5xx to the last'] as const).map((f) => [op, f] as const)))(
-    '%s, %s: it landed, so it succeeds',
-    async (op, how) => {
-      const key = `conflict/open/${op}/${how}`;
-      const before = await setUp(op, key);
-      const match = steps(fx.config)[op === 'delete' ? 'hvDelete' : 'hvInline'];
-      const skip = op === 'put over expired' ? 1 : 0;
-      const injector = new FaultInjector().add({ kind: 'loseResponse', times: 1, skip, match });
-      if (how === 'answer lost, then every retry lost') injector.add({ kind: 'loseRequest', skip, match });
-      else injector.add({ kind: 'fail', skip, match, error: serverError });
-      const w = makeWriter(fx, { injector });
-      open.push(w);
-      const next = randomBody(302);
-      const value =
-        op === 'delete'
-          ? await w.store.delete(key, { ifVersion: before.version! })
-          : await w.store.put(key, next, op === 'put ifVersion' ? { ifVersion: before.version! } : {});
-      expect(injector.stats.injected.loseResponse).toBe(1);
-      // Every retry of the SDK's failed: its error, not a later answer, ended the write.
-      expect(injector.stats.injected.loseRequest + injector.stats.injected.fail).toBeGreaterThan(0);
-      const item = (await rawState(fx)).objects.find((o) => o.key === key);
-      if (op === 'delete') {
-        expect(value).toBe(true);
-        expect(item?.deleted).toBeDefined();
-      } else {
-        expect(sameBytes(await rawValue(fx, key), next)).toBe(true);
-        expect(value).toEqual({ key, version: item?.version, size: next.byteLength, stored: 'inline', created: before.created });
-      }
-      if (before.next !== undefined) expect(item?.version).toBe(before.next);
-    },
-  );
+  test.each(
+    ops.flatMap((op) =>
+      (['answer lost, then every retry lost', 'answer lost, then 5xx to the last'] as const).map((f) => [op, f] as const),
+    ),
+  )('%s, %s: it landed, so it succeeds', async (op, how) => {
+    const key = `conflict/open/${op}/${how}`;
+    const before = await setUp(op, key);
+    const match = steps(fx.config)[op === 'delete' ? 'hvDelete' : 'hvInline'];
+    const skip = op === 'put over expired' ? 1 : 0;
+    const injector = new FaultInjector().add({ kind: 'loseResponse', times: 1, skip, match });
+    if (how === 'answer lost, then every retry lost') injector.add({ kind: 'loseRequest', skip, match });
+    else injector.add({ kind: 'fail', skip, match, error: serverError });
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const next = randomBody(302);
+    const value =
+      op === 'delete'
+        ? await w.store.delete(key, { ifVersion: before.version! })
+        : await w.store.put(key, next, op === 'put ifVersion' ? { ifVersion: before.version! } : {});
+    expect(injector.stats.injected.loseResponse).toBe(1);
+    // Every retry of the SDK's failed: its error, not a later answer, ended the write.
+    expect(injector.stats.injected.loseRequest + injector.stats.injected.fail).toBeGreaterThan(0);
+    const item = (await rawState(fx)).objects.find((o) => o.key === key);
+    if (op === 'delete') {
+      expect(value).toBe(true);
+      expect(item?.deleted).toBeDefined();
+    } else {
+      expect(sameBytes(await rawValue(fx, key), next)).toBe(true);
+      expect(value).toEqual({ key, version: item?.version, size: next.byteLength, stored: 'inline', created: before.created });
+    }
+    if (before.next !== undefined) expect(item?.version).toBe(before.next);
+  });
 });
