@@ -46,6 +46,15 @@ export function earlierAttemptMayHaveApplied(err: unknown): boolean {
   return ((err as { $metadata?: { attempts?: number } })?.$metadata?.attempts ?? 1) > 1;
 }
 
+/**
+ * True when the request that failed with `err` may have been applied: the attempt that failed got
+ * no answer or a 5xx, or one before it may have been applied ({@link earlierAttemptMayHaveApplied}).
+ * False only when every attempt that may have reached the table was refused outright (a 4xx).
+ */
+export function requestMayHaveApplied(err: unknown): boolean {
+  return attemptMayHaveApplied(err) || earlierAttemptMayHaveApplied(err);
+}
+
 /** An attempt that failed without an answer, or with a 5xx, may have been applied; a 4xx (throttling included) was not. */
 function attemptMayHaveApplied(err: unknown): boolean {
   const status = httpStatus(err);

@@ -67,7 +67,7 @@ import {
 import { type Clock, newChangeId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
-import { earlierAttemptMayHaveApplied, watchAttempts } from '../aws/attempts.js';
+import { earlierAttemptMayHaveApplied, requestMayHaveApplied, watchAttempts } from '../aws/attempts.js';
 import { sleepBackoff } from '../aws/backoff.js';
 import { newBlobKey } from './blob-keys.js';
 import {
@@ -483,7 +483,11 @@ export class TieredStore {
       if (refusedForTransaction(err)) return RETRY;
       // Refused for the request itself (an item past 400 KB): refused again if sent again.
       if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
-      if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'put', table: this.hv.tableName });
+      if (!isConditionalCheckFailed(err)) {
+        // Landed despite the error (its answer lost, then a retry refused): the write's own answer.
+        const landed = await this.decideByRead(key, err, fields.writeId, 'put');
+        return { key, version: landed.version, size: bytes.byteLength, stored: 'inline', created: landed.createdAt === fields.now };
+      }
       // The item as stored: live, expired (absent to the condition, but its blob is replaced
       // through the log like a live one's) or a deletion marker.
       const physical = this.parse(oldItemOf(err));
@@ -521,7 +525,10 @@ export class TieredStore {
     } catch (err) {
       if (refusedForTransaction(err)) return RETRY;
       if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
-      if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'put', table: this.hv.tableName });
+      if (!isConditionalCheckFailed(err)) {
+        await this.decideByRead(key, err, fields.writeId, 'put');
+        return result;
+      }
       const current = this.parse(oldItemOf(err));
       if (current?.writeId === fields.writeId) return result; // an SDK retry of this very write, which had landed
       // The item moved on (if the SDK sent this more than once, perhaps after it landed): start again.
@@ -588,7 +595,10 @@ export class TieredStore {
       return true;
     } catch (err) {
       if (refusedForTransaction(err)) return RETRY;
-      if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'delete', table: this.hv.tableName });
+      if (!isConditionalCheckFailed(err)) {
+        await this.decideByRead(key, err, writeId, 'delete'); // its deletion marker, carrying its id
+        return true;
+      }
       const current = this.parse(oldItemOf(err));
       if (current?.writeId === writeId) return true; // an SDK retry of a delete that had landed
       this.assertVersionAfterRetries(key, options.ifVersion, current, err, writeId);
@@ -738,6 +748,28 @@ export class TieredStore {
     this.assertVersion(key, ifVersion, current);
   }
 
+  /**
+   * Decides an inline write (a small put's or a delete's one conditional write, `writeId`) that
+   * failed with `err`, neither a failed condition nor a sure refusal for a transaction. A
+   * tierlog-named error (a missing table, access denied, a table keyed as another) is thrown as
+   * that, and an error of a request refused outright on every attempt (throttled to the last: a
+   * 400, nothing applied) as it is. Otherwise the write may have landed: its answer lost, or a 5xx,
+   * and perhaps then a retry refused by another writer's transaction, which says nothing of the
+   * earlier attempt. A consistent read decides, as a logged commit's unknown outcome (commit.ts):
+   * the item carrying `writeId` (a put's body, a delete's marker) is this write landed, returned;
+   * anything else is {@link CommitOutcomeUnknownError}, `err` its cause. Never sent again: landed,
+   * and overwritten since, the write would apply a second time over the newer one.
+   */
+  private async decideByRead(key: string, err: unknown, writeId: string, operation: 'put' | 'delete'): Promise<HvRecord> {
+    const translated = translateAwsError(err, { operation, table: this.hv.tableName });
+    if (translated !== err) throw translated;
+    if (!requestMayHaveApplied(err)) throw err;
+    // A read that fails leaves it open too: not carrying the id, as far as this write can tell.
+    const current = await this.hv.read(key, { consistent: true, withBody: false }).catch(() => undefined);
+    if (current?.writeId === writeId) return current;
+    throw new CommitOutcomeUnknownError(key, writeId, err);
+  }
+
   /** @throws VersionConflictError unless `current` (a marker or expired: absent, 0) is at `ifVersion`. */
   private assertVersion(key: string, ifVersion: number | undefined, current: HvRecord | undefined): void {
     if (ifVersion !== undefined && this.versionOf(current) !== ifVersion) {
@@ -774,9 +806,10 @@ export class TieredStore {
 }
 
 /**
- * A write refused on its only attempt because a transaction (another writer's commit of the key)
- * held the item: nothing was applied. After several attempts an earlier one may have landed, so
- * it is left to the caller as an error.
+ * A write refused because a transaction (another writer's commit of the key) held the item, with
+ * no attempt before it that may have been applied (every earlier one, if any, refused outright):
+ * nothing was applied, so it is tried again. After an attempt that got no answer or a 5xx, the
+ * earlier one may have landed: the write is decided by a read instead (`decideByRead`).
  */
 function refusedForTransaction(err: unknown): boolean {
   return isTransactionConflict(err) && !earlierAttemptMayHaveApplied(err);

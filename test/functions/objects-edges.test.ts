@@ -233,6 +233,54 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     expect(logged).toEqual([]);
   });
 
+  /**
+   * A small PUT or DELETE whose first attempt may have applied (its answer lost, or the request
+   * lost on the way: the writer cannot tell) and whose SDK retry meets another writer's
+   * transaction: the store decides it by a read. Landed: the write's own answer. Not: 503, retry
+   * (the outcome is unknown). Before, the raw TransactionConflictException was a logged 500.
+   */
+  test.each([
+    ['PUT', 'loseResponse', 200],
+    ['PUT', 'loseRequest', 503],
+    ['DELETE', 'loseResponse', 204],
+    ['DELETE', 'loseRequest', 503],
+  ] as const)('a small %s with If-Match, first attempt %s, its retry meeting a transaction: %d', async (method, first, status) => {
+    const key = `errors/uncertain/${method}/${first}`;
+    const setup = writer();
+    const { version } = await setup.store.put(key, randomBody(300));
+    const match = steps(fx.config)[method === 'PUT' ? 'hvInline' : 'hvDelete'];
+    const conflict = () =>
+      Object.assign(new Error(`injected: Transaction is ongoing for the item ${SECRET}`), {
+        name: 'TransactionConflictException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      });
+    const injector = new FaultInjector().add({ kind: first, times: 1, match }).add({ kind: 'fail', times: 1, match, error: conflict });
+    const w = writer(injector);
+    const logged: unknown[] = [];
+    const body = method === 'PUT' ? { body: Buffer.from(randomBody(301)).toString('base64'), isBase64Encoded: true } : {};
+    const res = await call(
+      w,
+      method,
+      `/objects/${key}`,
+      { headers: { 'if-match': `"${version}"` }, ...body },
+      { onError: (err) => logged.push(err) },
+    );
+    expect(injector.stats.injected).toMatchObject({ [first]: 1, fail: 1 });
+    expect(res.statusCode).toBe(status);
+    expect(logged).toEqual([]);
+    expect(JSON.stringify(res)).not.toContain(SECRET);
+    if (status === 503) {
+      expect(bodyOf(res).error).toBe('Retry');
+      expect(res.headers?.['retry-after']).toBe('1');
+    }
+    // From outside: the object is the write (the new version, or gone), or untouched.
+    const after = await setup.store.head(key);
+    if (status === 503) expect(after?.version).toBe(version);
+    else if (method === 'PUT') expect(after?.version).toBe(version + 1);
+    else expect(after).toBeUndefined();
+  });
+
   test('an item pointing outside the prefix (another prefix, corrupt) is a 500 naming nothing, not a 400 showing the key', async () => {
     // Before: LtBucket refused the key with a ValidationError, answered as the client's fault (400)
     // with the blob key and the configured prefix in its message.

@@ -8,7 +8,8 @@
  * injected once at each such step. Each write goes on and lands; nothing is left behind, and the
  * writer keeps its instance (nothing abandoned to the sweeper).
  */
-import { beforeAll, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { CommitOutcomeUnknownError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -143,4 +144,134 @@ test.each([
   expect(state.blobs, 'the replaced blob was deleted by the writer').not.toContain(oldBlob);
   expect(state.unreferenced).toEqual([]);
   expect(state.entries).toBe(0);
+});
+
+/**
+ * A small write whose first attempt may have applied (its answer lost, or the request lost on the
+ * way: the client cannot tell the two apart) and whose SDK retry meets another writer's
+ * transaction on the item. The retry's refusal says nothing about the first attempt, and sending
+ * the write again could apply it over a write that landed on top of it since: the outcome is
+ * decided by a consistent read of the item instead. Carrying this write's id, it landed: the
+ * answer is the landed write's. Not carrying it, the outcome is unknown
+ * (`CommitOutcomeUnknownError`, its cause the conflict): never the raw SDK error (the objects API
+ * answered it 500). An attempt refused for throttling (a 400: not applied) leaves the retry's
+ * refusal a sure one: the write is tried again and lands.
+ */
+describe('a small write meets a transaction after an attempt that may have applied', () => {
+  const HOUR = 60 * 60_000;
+  type Op = 'put' | 'put ifVersion' | 'put over expired' | 'put creating' | 'delete';
+  type First = 'loseResponse' | 'loseRequest' | 'throttle';
+  /** Sets the key up; the expected version of a landed put, its `created`. */
+  async function setUp(op: Op, key: string): Promise<{ version?: number; next?: number; created: boolean }> {
+    if (op === 'put creating') return { created: true };
+    if (op === 'put over expired') {
+      // Written two hours ago with a minute to live: expired now, and still there (no TTL here).
+      const past = makeWriter(fx, { store: { clock: () => Date.now() - 2 * HOUR } });
+      open.push(past);
+      const { version } = await past.store.put(key, SMALL, { timeToLiveMs: 60_000 });
+      return { version, next: version + 1, created: true };
+    }
+    const setup = makeWriter(fx);
+    open.push(setup);
+    const { version } = await setup.store.put(key, SMALL);
+    return { version, next: version + 1, created: false };
+  }
+  const ops: Op[] = ['put', 'put ifVersion', 'put over expired', 'put creating', 'delete'];
+  const rows: Array<[Op, First]> = ops.flatMap((op) =>
+    (['loseResponse', 'loseRequest', 'throttle'] as const).map((f): [Op, First] => [op, f]),
+  );
+
+  test.each(rows)('%s, first attempt %s, the retry meets a transaction', async (op, first) => {
+    const key = `conflict/uncertain/${op}/${first}`;
+    const before = await setUp(op, key);
+    const step = op === 'delete' ? 'hvDelete' : 'hvInline';
+    // A put over an expired item: its first write is refused (expired), its CAS on the item as stored is the one faulted.
+    const skip = op === 'put over expired' ? 1 : 0;
+    const match = steps(fx.config)[step];
+    const injector = new FaultInjector()
+      .add({ kind: first, times: 1, skip, match })
+      .add({ kind: 'fail', times: 1, skip, match, error: conflict });
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const next = randomBody(301);
+    const write =
+      op === 'delete'
+        ? w.store.delete(key, { ifVersion: before.version! })
+        : w.store.put(key, next, op === 'put ifVersion' ? { ifVersion: before.version! } : {});
+    const outcome = await write.then(
+      (value) => ({ value, error: undefined }),
+      (error: unknown) => ({ value: undefined, error }),
+    );
+    expect(injector.stats.injected, 'the first attempt was faulted, its retry met the transaction').toMatchObject({ [first]: 1, fail: 1 });
+    const item = (await rawState(fx)).objects.find((o) => o.key === key);
+    const landed = first === 'loseResponse' || first === 'throttle';
+    if (!landed) {
+      // Nothing applied, but the client cannot know the request never arrived: unknown, and the state is untouched.
+      expect(outcome.error).toBeInstanceOf(CommitOutcomeUnknownError);
+      expect(((outcome.error as Error).cause as Error).name).toBe('TransactionConflictException');
+      expect(item?.version).toBe(before.version);
+      expect(sameBytes(await rawValue(fx, key), op === 'put creating' ? undefined : SMALL)).toBe(true);
+      return;
+    }
+    expect(outcome.error, 'the write landed: success').toBeUndefined();
+    if (op === 'delete') {
+      expect(outcome.value).toBe(true);
+      expect(item?.deleted, 'its deletion marker is the item').toBeDefined();
+      expect(item?.version).toBe(before.next);
+      return;
+    }
+    expect(sameBytes(await rawValue(fx, key), next), 'the value is the write').toBe(true);
+    expect(outcome.value).toEqual({
+      key,
+      version: item?.version,
+      size: next.byteLength,
+      stored: 'inline',
+      created: before.created,
+    });
+    if (before.next !== undefined) expect(item?.version).toBe(before.next);
+  });
+
+  /**
+   * The same decision for any error that leaves the outcome open: the SDK gives up with no answer
+   * (its retries lost on the way), or with a 5xx.
+   */
+  function serverError(): Error {
+    return Object.assign(new Error('injected: Internal server error'), {
+      name: 'InternalServerError',
+      $fault: 'server',
+      $metadata: { httpStatusCode: 500 },
+    });
+  }
+  test.each(
+    ops.flatMap((op) =>
+      (['answer lost, then every retry lost', 'answer lost, then 5xx to the last'] as const).map((f) => [op, f] as const),
+    ),
+  )('%s, %s: it landed, so it succeeds', async (op, how) => {
+    const key = `conflict/open/${op}/${how}`;
+    const before = await setUp(op, key);
+    const match = steps(fx.config)[op === 'delete' ? 'hvDelete' : 'hvInline'];
+    const skip = op === 'put over expired' ? 1 : 0;
+    const injector = new FaultInjector().add({ kind: 'loseResponse', times: 1, skip, match });
+    if (how === 'answer lost, then every retry lost') injector.add({ kind: 'loseRequest', skip, match });
+    else injector.add({ kind: 'fail', skip, match, error: serverError });
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const next = randomBody(302);
+    const value =
+      op === 'delete'
+        ? await w.store.delete(key, { ifVersion: before.version! })
+        : await w.store.put(key, next, op === 'put ifVersion' ? { ifVersion: before.version! } : {});
+    expect(injector.stats.injected.loseResponse).toBe(1);
+    // Every retry of the SDK's failed: its error, not a later answer, ended the write.
+    expect(injector.stats.injected.loseRequest + injector.stats.injected.fail).toBeGreaterThan(0);
+    const item = (await rawState(fx)).objects.find((o) => o.key === key);
+    if (op === 'delete') {
+      expect(value).toBe(true);
+      expect(item?.deleted).toBeDefined();
+    } else {
+      expect(sameBytes(await rawValue(fx, key), next)).toBe(true);
+      expect(value).toEqual({ key, version: item?.version, size: next.byteLength, stored: 'inline', created: before.created });
+    }
+    if (before.next !== undefined) expect(item?.version).toBe(before.next);
+  });
 });
