@@ -93,12 +93,14 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
     logTable = fence?.Update.TableName;
     if (fence !== undefined) {
       await request.hv.client.send(
-        new TransactWriteCommand({
-          TransactItems: [{ [request.write.type]: { ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }, fence],
-          // One token for this commit attempt, kept across the SDK's retries: a retry of a
-          // transaction that already landed answers success instead of failing its condition.
-          ClientRequestToken: newChangeId(),
-        }),
+        watchAttempts(
+          new TransactWriteCommand({
+            TransactItems: [{ [request.write.type]: { ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }, fence],
+            // One token for this commit attempt, kept across the SDK's retries: a retry of a
+            // transaction that already landed answers success instead of failing its condition.
+            ClientRequestToken: newChangeId(),
+          }),
+        ),
       );
     } else {
       await request.hv.client.send(
@@ -144,9 +146,17 @@ async function classify(
     // The HV item as the transaction found it, when its condition failed.
     const current = hvRefused ? itemOf(hvReason.Item) : undefined;
     if (hvRefused && landed(current)) return { kind: 'committed' };
+    // An earlier attempt got no answer or a 5xx: it may have landed, and this one (sent past the
+    // token's 10 minutes, the writer paused between them) was judged afresh.
+    const mayHaveLanded = earlierAttemptMayHaveApplied(err);
     if (logReason?.Code === 'ConditionalCheckFailed') {
       const instance = itemOf(logReason.Item);
-      if (instance === undefined || instance[CHANGELOG_ATTR.state] !== 'live') return { kind: 'fenced' };
+      if (instance === undefined || instance[CHANGELOG_ATTR.state] !== 'live') {
+        // Claimed, or drained and deleted, since that attempt: the claim fences what comes after
+        // it, not what landed before it. "Fenced" would tell the caller "did not commit" (and a
+        // change that records its entry at commit would be written again) for a write that landed.
+        return mayHaveLanded ? { kind: 'unknown', error: err } : { kind: 'fenced' };
+      }
       // Live, but the entry is not as recorded (gone, naming `old` already, or there, for one the
       // commit records): an earlier attempt of this commit landed, and this one was judged afresh
       // (sent past its token's 10 minutes). It is not HV's item now (that item came with the
@@ -154,7 +164,11 @@ async function classify(
       // committing again would point HV at a blob the replacing writer may have deleted.
       return hvRefused ? { kind: 'unknown', error: err } : decideByRead(request, landed, err);
     }
-    if (hvRefused) return { kind: 'conflict', current };
+    // Refused by HV alone, the change-log half passing, is a sure loss when that half shows a
+    // landing (`remove`, `setOld`: the entry as recorded means no attempt landed). One that
+    // records its entry passes again once a sweeper drained and deleted the instance item it
+    // created: after an attempt that may have landed, unknown.
+    if (hvRefused) return mayHaveLanded && !showsLanding(request.effect) ? { kind: 'unknown', error: err } : { kind: 'conflict', current };
     if (reasons.some((r) => r.Code !== undefined && REFUSED.has(r.Code))) {
       const key = String(request.write.input.Key[request.hv.attrs.key]);
       const codes = reasons.map((r) => r.Code ?? 'None').filter((code) => code !== 'None');
@@ -177,6 +191,11 @@ async function classify(
     throw new CommitRefusedError(String(request.write.input.Key[request.hv.attrs.key]), ['ValidationException'], err);
   }
   return decideByRead(request, landed, err);
+}
+
+/** True when a landing of the commit changes its entry so that the same element is refused after it. */
+function showsLanding(effect: FenceEffect | undefined): boolean {
+  return effect?.kind === 'remove' || effect?.kind === 'setOld';
 }
 
 /** Cancellation reasons after which the same transaction may land if tried again. */
