@@ -125,3 +125,35 @@ describe('a writer paused between the attempts of its commit (the first landed, 
     expect(sameBytes(await rawValue(fx, key), THEIRS)).toBe(true);
   });
 });
+
+describe('a reader paused while it signs a presigned GET (its credentials resolved slowly: a refresh from STS or the container endpoint, a GC pause)', () => {
+  // S3 judges a URL by its X-Amz-Date and X-Amz-Expires on its own clock: real time here.
+  const endOf = (url: string) => {
+    const params = new URL(url).searchParams;
+    const date = params.get('X-Amz-Date')!.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z');
+    return Date.parse(date) + Number(params.get('X-Amz-Expires')) * 1_000;
+  };
+
+  test("the URL still dies with the object: its lifetime runs from before the pause, not from the signature's moment", async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    const key = 'pause/presign';
+    await w.store.put(key, MINE, { timeToLiveMs: 20_000 });
+    const expiresAt = (await w.store.head(key))!.expiresAt!.getTime();
+    // The signer's credentials answer 3 s late (presignUrl asks for them on every URL).
+    const config = w.s3.config;
+    const base = config.credentials;
+    let paused = 0;
+    config.credentials = async () => {
+      paused++;
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      return base();
+    };
+    const presigned = (await w.store.presignGet(key, { expiresInMs: 5 * 60_000 }))!;
+    expect(paused, 'the signer paused').toBe(1);
+    expect(endOf(presigned.url), "the URL ends no later than the object's expiry").toBeLessThanOrEqual(expiresAt);
+    expect(presigned.expiresAt).toBeLessThanOrEqual(expiresAt);
+    expect(endOf(presigned.url), 'the answer says when the URL ends').toBeGreaterThanOrEqual(presigned.expiresAt - 1_000);
+  });
+});
