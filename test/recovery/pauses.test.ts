@@ -15,11 +15,15 @@
  * by the fence after an attempt that may have been applied is now an unknown outcome.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { CommitOutcomeUnknownError } from '../../lib/errors.js';
+import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
+import { CommitOutcomeUnknownError, InstanceClaimedError, UploadSessionClosedError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { uploadParts } from '../tiered/upload-session-client.js';
 import {
+  deadWriterPut,
   expectClean,
   KiB,
   makeSweeper,
@@ -53,8 +57,8 @@ async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok:
 }
 
 /** A sweep by a sweeper whose clock is `offsetMs` ahead (the time the paused actor slept). */
-async function sweepAt(fx: Fixture, offsetMs: number) {
-  const { sweeper, close } = makeSweeper(fx, offsetMs);
+async function sweepAt(fx: Fixture, offsetMs: number, injector?: FaultInjector) {
+  const { sweeper, close } = makeSweeper(fx, offsetMs, injector !== undefined ? { injector } : {});
   try {
     return await sweeper.sweep();
   } finally {
@@ -155,5 +159,153 @@ describe('a reader paused while it signs a presigned GET (its credentials resolv
     expect(endOf(presigned.url), "the URL ends no later than the object's expiry").toBeLessThanOrEqual(expiresAt);
     expect(presigned.expiresAt).toBeLessThanOrEqual(expiresAt);
     expect(endOf(presigned.url), 'the answer says when the URL ends').toBeGreaterThanOrEqual(presigned.expiresAt - 1_000);
+  });
+});
+
+/**
+ * Pauses that hold: each row pauses one actor at an exact request (a rule's `before` hook), lets
+ * the others run past the bounds it leans on, resumes it, and returns the value the key must end
+ * with. Then, from outside: nothing lost right after; after sweeps past every lease, upload window
+ * and session (the kept answer of a completed one too), nothing lost, leaked or left in the log.
+ */
+describe('pauses that hold', () => {
+  const DAY = 24 * 3600_000;
+  type Pause = (fx: Fixture) => Promise<Uint8Array | undefined>;
+  const cases: Array<[string, Pause]> = [
+    [
+      "a writer paused between its upload and its commit, past its lease and the upload window: a sweeper claims, judges and deletes `new`; the writer's commit is fenced",
+      async (fx) => {
+        const key = 'pause/writer';
+        const other = makeWriter(fx);
+        open.push(other);
+        await other.store.put(key, OLD);
+        const injector = new FaultInjector().add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: steps(fx.config).commit,
+          before: async () => {
+            expect(await sweepAt(fx, PAST_EVERYTHING_MS)).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+            expect(await sweepAt(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1 });
+          },
+        });
+        const w = makeWriter(fx, { injector });
+        open.push(w);
+        await expect(w.store.put(key, MINE)).rejects.toBeInstanceOf(InstanceClaimedError);
+        expect(injector.stats.injected.delay).toBe(1);
+        return OLD;
+      },
+    ],
+    [
+      "a writer's lease renewal paused until a sweeper claimed its instance: refused, the writer takes a new identity, its write in flight is fenced",
+      async (fx) => {
+        const key = 'pause/renewal';
+        let ahead = 0;
+        const w = makeWriter(fx, { log: { clock: () => Date.now() + ahead } });
+        open.push(w);
+        w.injector
+          // While the put uploads, half its lease has passed: the renewal goes out...
+          .add({
+            kind: 'delay',
+            delayMs: 0,
+            times: 1,
+            match: steps(fx.config).upload,
+            before: async () => {
+              ahead = 61_000;
+              await w.log.renewDueLeases();
+            },
+          })
+          // ...and is held until a sweeper claimed the instance.
+          .add({
+            kind: 'delay',
+            delayMs: 0,
+            times: 1,
+            match: atStep('renew', fx.config),
+            before: async () => void expect(await sweepAt(fx, PAST_EVERYTHING_MS)).toMatchObject({ instancesClaimed: 1 }),
+          });
+        const fencedId = w.log.instanceId;
+        await expect(w.store.put(key, MINE)).rejects.toBeInstanceOf(InstanceClaimedError);
+        expect(w.injector.stats.injected.delay, 'both pauses happened').toBe(2);
+        expect(w.log.instanceId, 'a new identity').not.toBe(fencedId);
+        ahead = 0;
+        // The writer goes on, on its new instance.
+        await w.store.put(key, THEIRS);
+        return THEIRS;
+      },
+    ],
+    [
+      "a sweeper paused between its HV read and its delete, past its claim: a writer overwrites, another sweeper settles the instance; the first one's delete and drop change nothing",
+      async (fx) => {
+        const key = 'pause/sweeper';
+        // Died after its commit, before deleting `old`: the entry names `new` (current) and `old`.
+        await deadWriterPut(fx, open, key, steps(fx.config).deleteBlob, { old: OLD });
+        const b = makeWriter(fx);
+        open.push(b);
+        expect(await sweepAt(fx, PAST_EVERYTHING_MS), 'the first sighting').toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+        const judging = PAST_EVERYTHING_MS + PAST_WINDOW_MS;
+        const injector = new FaultInjector().add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: (r) => atStep('delete-blobs', fx.config)(r) || atStep('delete-blob', fx.config)(r),
+          before: async () => {
+            await b.store.put(key, THEIRS);
+            // The paused sweeper's claim has ended: another takes the instance over and settles it.
+            const takeover = await sweepAt(fx, judging + DEFAULT_CLAIM_MS + DEFAULT_SKEW_MARGIN_MS + 60_000);
+            expect(takeover).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, errors: 0 });
+          },
+        });
+        const paused = await sweepAt(fx, judging, injector);
+        expect(injector.stats.injected.delay).toBe(1);
+        // Its release finds the item gone (taken over and finished) and counts the entry as
+        // recovered: a count, no write (the release of an item held by another is refused).
+        expect(paused).toMatchObject({ errors: 0 });
+        return THEIRS;
+      },
+    ],
+    [
+      "an upload session's complete paused between CompleteMultipartUpload and its commit, past the session's expiry: the sweeper claims, judges, deletes the blob; the commit is fenced",
+      async (fx) => {
+        const key = 'pause/session';
+        const other = makeWriter(fx);
+        open.push(other);
+        await other.store.put(key, OLD);
+        const w = makeWriter(fx);
+        open.push(w);
+        const created = await w.store.createUpload(key);
+        const body = randomBody(64 * KiB);
+        const parts = await uploadParts(w.store, created.uploadId, body, 64 * KiB);
+        const injector = new FaultInjector().add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: steps(fx.config).commit,
+          before: async () => {
+            expect(await sweepAt(fx, 2 * DAY)).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+            expect(await sweepAt(fx, 2 * DAY + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1 });
+          },
+        });
+        const completer = makeWriter(fx, { injector });
+        open.push(completer);
+        const result = await outcome(completer.store.completeUpload(created.uploadId, parts));
+        expect(injector.stats.injected.delay).toBe(1);
+        expect((result as { error?: unknown }).error).toBeInstanceOf(UploadSessionClosedError);
+        // Its retry is told the same, never a success.
+        await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toThrow();
+        return OLD;
+      },
+    ],
+  ];
+
+  test.each(cases)('%s', async (_name, pause) => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+    const expected = await pause(fx);
+    const before = await rawState(fx);
+    expect(before.lost, 'no HV item references a missing blob, right after').toEqual([]);
+    const key = String(before.objects[0]?.key);
+    expect(sameBytes(await rawValue(fx, key), expected), 'the last acknowledged write').toBe(true);
+    for (const offset of [3 * DAY, 3 * DAY + PAST_WINDOW_MS]) expect((await sweepAt(fx, offset)).errors).toBe(0);
+    await expectClean(fx, expect);
+    expect(sameBytes(await rawValue(fx, key), expected), 'the last acknowledged write, after the cleanup').toBe(true);
   });
 });
