@@ -157,7 +157,9 @@ export class LoggedChange {
     this.advance('recorded', 'uploading');
     this.uploadBegan = true;
     try {
-      await this.ctx.lt.upload(this.blob!, bytes, options);
+      const { log } = this.ctx;
+      const mayProceed = log.mayUpload !== undefined ? () => log.mayUpload!(this.changeId) : undefined;
+      await this.ctx.lt.upload(this.blob!, bytes, mayProceed !== undefined ? { ...options, mayProceed } : options);
     } catch (err) {
       this.uploadOver = refusedOutright(err);
       throw err;

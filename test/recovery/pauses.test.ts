@@ -196,6 +196,38 @@ describe('pauses that hold', () => {
         return OLD;
       },
     ],
+    ...(['before its upload', "between its upload's attempts (the SDK's retry timer fires after the pause)"] as const).map(
+      (where): [string, Pause] => [
+        `a writer paused ${where}, past its lease and the upload window, dies right after: the upload is not sent (it would land a blob nothing names, the entry judged and dropped)`,
+        async (fx) => {
+          const key = 'pause/upload';
+          const other = makeWriter(fx);
+          open.push(other);
+          await other.store.put(key, OLD);
+          const upload = steps(fx.config).upload;
+          // The writer's clock: the pause passes for it too.
+          let slept = 0;
+          const injector = new FaultInjector();
+          // The first attempt goes out and is lost on its way (not applied): the SDK sends it again.
+          if (where !== 'before its upload') injector.add({ kind: 'loseRequest', times: 1, match: upload });
+          injector.add({
+            kind: 'crashAfter',
+            times: 1,
+            match: upload,
+            before: async () => {
+              expect(await sweepAt(fx, PAST_EVERYTHING_MS)).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+              expect(await sweepAt(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1 });
+              slept = PAST_EVERYTHING_MS + PAST_WINDOW_MS;
+            },
+          });
+          const w = makeWriter(fx, { injector, log: { clock: () => Date.now() + slept } });
+          open.push(w);
+          await expect(w.store.put(key, MINE)).rejects.toThrow();
+          expect(injector.crashedAt, 'the writer died at its upload').toBeDefined();
+          return OLD;
+        },
+      ],
+    ),
     [
       "a writer's lease renewal paused until a sweeper claimed its instance: refused, the writer takes a new identity, its write in flight is fenced",
       async (fx) => {
