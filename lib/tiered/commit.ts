@@ -19,8 +19,12 @@
  * holds for 10 minutes; an SDK retry sent later (a writer paused between two attempts) is judged
  * afresh, and its change-log half refuses a second landing (the entry is gone, or names `old`
  * already, or exists: see `InstanceTable.fenceElement`). Refused there while HV's item is not this
- * write's, it landed and was replaced since: unknown, never a lost CAS. Only a refusal of the HV
- * half alone is a sure CAS loss. Its reasons tell what next: a failed condition is decided above; a conflict with another
+ * write's, it landed and was replaced since: unknown, never a lost CAS. Refused there because the
+ * instance was claimed, or drained and deleted, after an attempt that got no answer or a 5xx (the
+ * SDK's attempts are watched, lib/aws/attempts.ts): unknown too, not fenced, since the claim fences
+ * what comes after it, not a landing before it. Only a refusal of the HV half alone is a sure CAS
+ * loss, and only where the change-log half shows a landing (an entry removed, or naming `old`): an
+ * element that records its entry passes again on an item a sweeper drained and deleted. Its reasons tell what next: a failed condition is decided above; a conflict with another
  * transaction or throttling (`TransactionConflict`, `ThrottlingError`,
  * `ProvisionedThroughputExceeded`) is `busy`, try again; a `ValidationError` (an item grown past
  * 400 KB, on AWS; DynamoDB Local answers a plain ValidationException) or
