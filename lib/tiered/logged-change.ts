@@ -50,7 +50,7 @@
 import type { Change } from '../changelog/change-log.js';
 import type { ReplacedBlobCleanup } from '../config.js';
 import type { FenceEffect, FencedChangeLog } from '../changelog/fenced.js';
-import { CommitOutcomeUnknownError, CorruptItemError, InstanceClaimedError, TierlogError } from '../errors.js';
+import { CommitOutcomeUnknownError, CorruptItemError, InstanceClaimedError, TierlogError, UploadNotSentError } from '../errors.js';
 import { refusedOutright } from '../aws/errors.js';
 import { newChangeId } from '../ids.js';
 import { checkBlobKey } from './blob-keys.js';
@@ -157,9 +157,13 @@ export class LoggedChange {
     this.advance('recorded', 'uploading');
     this.uploadBegan = true;
     try {
+      // No attempt goes out once the sweeper may have judged the entry (see `mayUpload`): its blob
+      // would land named by nothing. Earlier attempts may have landed: the entry stays (close).
       const { log } = this.ctx;
-      const mayProceed = log.mayUpload !== undefined ? () => log.mayUpload!(this.changeId) : undefined;
-      await this.ctx.lt.upload(this.blob!, bytes, mayProceed !== undefined ? { ...options, mayProceed } : options);
+      const beforeAttempt = () => {
+        if (log.mayUpload?.(this.changeId) === false) throw new UploadNotSentError(this.changeId);
+      };
+      await this.ctx.lt.upload(this.blob!, bytes, log.mayUpload !== undefined ? { ...options, beforeAttempt } : options);
     } catch (err) {
       this.uploadOver = refusedOutright(err);
       throw err;

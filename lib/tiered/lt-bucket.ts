@@ -30,21 +30,10 @@ export interface UploadOptions {
   readonly contentType?: string;
   readonly metadata?: Readonly<Record<string, string>>;
   /**
-   * Asked right before each attempt of each request of the upload goes out (an SDK retry, a part,
-   * the complete): false refuses it, unsent, and the upload fails with an {@link UploadNotSentError}.
+   * Called right before each attempt of each request of the upload goes out (an SDK retry, a part,
+   * the complete): what it throws fails that attempt, unsent, and the upload with it.
    */
-  readonly mayProceed?: () => boolean;
-}
-
-/**
- * An attempt of an upload was not sent: the writer's change log no longer allows it (its lease
- * and the sweeper's upload window have passed, see `FencedChangeLog.mayUpload`). Earlier attempts
- * may still have landed.
- */
-export class UploadNotSentError extends TierlogError {
-  constructor(readonly key: string) {
-    super(`upload of blob "${key}" stopped: its writer's lease and the sweeper's upload window have passed (the writer was paused?)`);
-  }
+  readonly beforeAttempt?: () => void;
 }
 
 /** One uploaded part of a multipart upload, as ListParts reports it. */
@@ -128,7 +117,7 @@ export class LtBucket {
   async upload(key: string, body: Uint8Array, options: UploadOptions = {}): Promise<void> {
     this.assertOwned(key);
     const upload = new Upload({
-      client: options.mayProceed !== undefined ? guarded(this.s3, key, options.mayProceed) : this.s3,
+      client: options.beforeAttempt !== undefined ? guarded(this.s3, options.beforeAttempt) : this.s3,
       params: {
         Bucket: this.bucket,
         Key: key,
@@ -541,22 +530,22 @@ export class LtBucket {
 
 /**
  * `s3` as lib-storage sees it, with a check on every command it sends: right before each attempt
- * goes out (the last step of the SDK's pipeline, inside its retry loop), `mayProceed` must answer
- * true, else the attempt is not sent. An attempt already sent is awaited, never abandoned.
+ * goes out (the last step of the SDK's pipeline, inside its retry loop), `beforeAttempt` runs, and
+ * what it throws fails the attempt unsent. An attempt already sent is awaited, never abandoned.
  */
-function guarded(s3: S3Client, key: string, mayProceed: () => boolean): S3Client {
+function guarded(s3: S3Client, beforeAttempt: () => void): S3Client {
   return new Proxy(s3, {
     get(target, property, receiver) {
       if (property !== 'send') return Reflect.get(target, property, receiver);
       return (command: { middlewareStack: unknown }, ...rest: unknown[]) => {
         (command.middlewareStack as { add(m: unknown, o: { step: 'deserialize'; name: string; override: boolean }): void }).add(
           (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-            if (!mayProceed()) throw new UploadNotSentError(key);
+            beforeAttempt();
             return next(args);
           },
           { step: 'deserialize', name: 'tierlogUploadDeadline', override: true },
         );
-        return (target.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
+        return Reflect.apply(target.send, target, [command, ...rest]) as Promise<unknown>;
       };
     },
   });

@@ -16,7 +16,7 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
-import { CommitOutcomeUnknownError, InstanceClaimedError, UploadSessionClosedError } from '../../lib/errors.js';
+import { CommitOutcomeUnknownError, InstanceClaimedError, UploadNotSentError, UploadSessionClosedError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
@@ -224,6 +224,17 @@ describe('pauses that hold', () => {
           open.push(w);
           await expect(w.store.put(key, MINE)).rejects.toThrow();
           expect(injector.crashedAt, 'the writer died at its upload').toBeDefined();
+          // Had it lived on, it would have been told its write did not commit.
+          const after = makeWriter(fx, { log: { clock: () => Date.now() + slept } });
+          open.push(after);
+          after.injector.add({
+            kind: 'delay',
+            delayMs: 0,
+            times: 1,
+            match: upload,
+            before: async () => void (slept += PAST_EVERYTHING_MS),
+          });
+          await expect(after.store.put(key, MINE)).rejects.toBeInstanceOf(UploadNotSentError);
           return OLD;
         },
       ],
