@@ -8,11 +8,17 @@
  * (raw scans and a listing): nothing lost right after, the caller's answer true to what landed,
  * and nothing lost, leaked or left in the log after a sweep past everything.
  *
- * Defect found here: a fenced commit that landed, whose answer was lost and whose SDK retry went
- * out past the token with the key overwritten and the writer's instance claimed (or drained and
- * deleted) meanwhile, was judged "fenced": the large put answered InstanceClaimedError ("did not
- * commit") and a conditional delete VersionConflictError, for writes that had landed. A refusal
- * by the fence after an attempt that may have been applied is now an unknown outcome.
+ * Defects found here:
+ *  - a fenced commit that landed, whose answer was lost and whose SDK retry went out past the
+ *    token with the key overwritten and the writer's instance claimed (or drained and deleted)
+ *    meanwhile, was judged "fenced": the large put answered InstanceClaimedError ("did not
+ *    commit") and a conditional delete VersionConflictError, for writes that had landed. A refusal
+ *    by the fence after an attempt that may have been applied is now an unknown outcome;
+ *  - a presigned GET was dated when signed, after its lifetime was measured: a signer waiting for
+ *    its credentials stretched it past the object's expiry. It is dated when asked for;
+ *  - a writer paused past its lease and the upload window sent its upload after the sweeper had
+ *    judged and dropped its entry: dying then, it leaked the blob (only an audit found it). No
+ *    upload attempt goes out past the lease plus the shortest window (UploadNotSentError).
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
