@@ -56,7 +56,7 @@ import {
   isTransactionConflict,
   translateAwsError,
 } from '../aws/errors.js';
-import { CommitRefusedError, ResourceMissingError } from '../errors.js';
+import { CommitRefusedError, ResourceMissingError, TierlogError } from '../errors.js';
 import { earlierAttemptMayHaveApplied, watchAttempts } from '../aws/attempts.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 
@@ -73,7 +73,7 @@ export type CommitOutcome =
    */
   | { readonly kind: 'busy'; readonly throttled?: unknown }
   /** Cancelled for a reason the same request meets again (validation, item collection size); nothing landed. */
-  | { readonly kind: 'refused'; readonly error: CommitRefusedError }
+  | { readonly kind: 'refused'; readonly error: CommitRefusedError | TierlogError }
   | { readonly kind: 'unknown'; readonly error: unknown };
 
 export interface CommitRequest {
@@ -83,6 +83,38 @@ export interface CommitRequest {
   /** The change's log and what the commit does to its entry; absent for a change not logged. */
   readonly log?: FencedChangeLog;
   readonly effect?: FenceEffect;
+  /**
+   * Called right before each attempt of the commit goes out (the SDK's retries included, which a
+   * paused writer sends late): what it throws stops the commit there, unsent. With no earlier
+   * attempt that may have landed, that is a refusal (`refused`, with what it threw); else the
+   * outcome is decided by a read. A put whose expiry passed must not land (an object expired on
+   * arrival, over the value it replaced).
+   */
+  readonly beforeAttempt?: () => void;
+}
+
+/** What `beforeAttempt` threw, as the commit's error: the attempt was not sent. */
+class NotSent extends Error {
+  constructor(readonly reason: unknown) {
+    super('commit attempt not sent');
+  }
+}
+
+/** `command`, with `beforeAttempt` run right before each of its attempts goes out (the last step inside the SDK's retry loop). */
+function guarded<C extends { middlewareStack: unknown }>(command: C, beforeAttempt: (() => void) | undefined): C {
+  if (beforeAttempt === undefined) return command;
+  (command.middlewareStack as { add(m: unknown, o: { step: 'deserialize'; name: string; override: boolean }): void }).add(
+    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      try {
+        beforeAttempt();
+      } catch (reason) {
+        throw new NotSent(reason);
+      }
+      return next(args);
+    },
+    { step: 'deserialize', name: 'tierlogCommitDeadline', override: true },
+  );
+  return command;
 }
 
 /** Runs the commit and classifies its outcome; throws only for bad config and a request refused before it was judged (ValidationException). */
@@ -98,17 +130,22 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
     if (fence !== undefined) {
       await request.hv.client.send(
         watchAttempts(
-          new TransactWriteCommand({
-            TransactItems: [{ [request.write.type]: { ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }, fence],
-            // One token for this commit attempt, kept across the SDK's retries: a retry of a
-            // transaction that already landed answers success instead of failing its condition.
-            ClientRequestToken: newChangeId(),
-          }),
+          guarded(
+            new TransactWriteCommand({
+              TransactItems: [{ [request.write.type]: { ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }, fence],
+              // One token for this commit attempt, kept across the SDK's retries: a retry of a
+              // transaction that already landed answers success instead of failing its condition.
+              ClientRequestToken: newChangeId(),
+            }),
+            request.beforeAttempt,
+          ),
         ),
       );
     } else {
       await request.hv.client.send(
-        watchAttempts(new UpdateCommand({ ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })),
+        watchAttempts(
+          guarded(new UpdateCommand({ ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }), request.beforeAttempt),
+        ),
       );
     }
     tellCommitted(request);
@@ -131,6 +168,11 @@ async function classify(
   /** The change-log table, when the commit was a transaction. */
   logTable?: string,
 ): Promise<CommitOutcome> {
+  if (err instanceof NotSent) {
+    // Stopped before an attempt went out: nothing landed unless an earlier attempt did.
+    if (earlierAttemptMayHaveApplied(err)) return decideByRead(request, landed, err.reason);
+    return { kind: 'refused', error: err.reason instanceof TierlogError ? err.reason : new TierlogError(String(err.reason)) };
+  }
   if (isConditionalCheckFailed(err)) {
     // A plain write (no transaction, so no idempotency token): refused after an earlier attempt
     // that may have been applied, it may have landed then, and been overwritten since. That is no

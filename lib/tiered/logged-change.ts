@@ -178,7 +178,7 @@ export class LoggedChange {
    * (against the state HV now has); throws {@link InstanceClaimedError} when fenced and
    * {@link CommitOutcomeUnknownError} when the outcome is unknown.
    */
-  async commit(write: HvWrite, old: string | undefined): Promise<RefusedCommit | undefined> {
+  async commit(write: HvWrite, old: string | undefined, beforeAttempt?: () => void): Promise<RefusedCommit | undefined> {
     const before = this.current;
     if (before !== 'recorded' && before !== 'uploaded') throw new TierlogError(`commit of change ${this.changeId} in phase ${before}`);
     const effect = this.effectOf(old);
@@ -191,6 +191,7 @@ export class LoggedChange {
         write,
         changeId: this.changeId,
         ...(effect !== undefined ? { log: this.ctx.log, effect } : {}),
+        ...(beforeAttempt !== undefined ? { beforeAttempt } : {}),
       });
     } catch (err) {
       // Refused outright on its only attempt (missing table, access denied, invalid request):

@@ -18,11 +18,19 @@
  *    its credentials stretched it past the object's expiry. It is dated when asked for;
  *  - a writer paused past its lease and the upload window sent its upload after the sweeper had
  *    judged and dropped its entry: dying then, it leaked the blob (only an audit found it). No
- *    upload attempt goes out past the lease plus the shortest window (UploadNotSentError).
+ *    upload attempt goes out past the lease plus the shortest window (UploadNotSentError);
+ *  - a large put's commit retried by the SDK after a pause past the put's expiry landed an object
+ *    expired on arrival over the value it replaced, answered success. No attempt goes out then.
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
-import { CommitOutcomeUnknownError, InstanceClaimedError, UploadNotSentError, UploadSessionClosedError } from '../../lib/errors.js';
+import {
+  CommitOutcomeUnknownError,
+  InstanceClaimedError,
+  UploadNotSentError,
+  UploadSessionClosedError,
+  ValidationError,
+} from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
@@ -356,5 +364,58 @@ describe('pauses that hold', () => {
     for (const offset of [3 * DAY, 3 * DAY + PAST_WINDOW_MS]) expect((await sweepAt(fx, offset)).errors).toBe(0);
     await expectClean(fx, expect);
     expect(sameBytes(await rawValue(fx, key), expected), 'the last acknowledged write, after the cleanup').toBe(true);
+  });
+});
+
+describe("a large put whose commit is retried by the SDK after a pause past the put's expiry", () => {
+  type Case = {
+    /** What became of the first attempt. */
+    readonly first: 'throttle' | 'loseRequest' | 'loseResponse';
+    /** The answer: refused (nothing written), unknown (nothing written, but it could not know), or ok (it landed before the expiry). */
+    readonly answer: 'refused' | 'unknown' | 'ok';
+  };
+  const cases: Array<[string, Case]> = [
+    [
+      'the first attempt throttled (not applied): refused, the value it would have replaced stays',
+      { first: 'throttle', answer: 'refused' },
+    ],
+    [
+      'the first attempt got no answer (it never arrived): unknown, the value it would have replaced stays',
+      { first: 'loseRequest', answer: 'unknown' },
+    ],
+    [
+      'the first attempt landed, its answer lost: the retry is not sent, and the read finds it landed',
+      { first: 'loseResponse', answer: 'ok' },
+    ],
+  ];
+
+  test.each(cases)('%s', async (_name, c) => {
+    const fx = await freshFixture();
+    const key = 'pause/expiry';
+    const other = makeWriter(fx);
+    open.push(other);
+    await other.store.put(key, OLD);
+    // The writer's clock: the pause passes for it too.
+    let slept = 0;
+    const commit = steps(fx.config).commit;
+    const injector = new FaultInjector()
+      .add({ kind: c.first, times: 1, match: commit })
+      .add({ kind: 'delay', delayMs: 0, times: 1, match: commit, before: async () => void (slept = 3_000) });
+    const w = makeWriter(fx, { injector, store: { clock: () => Date.now() + slept } });
+    open.push(w);
+    const result = await outcome(w.store.put(key, MINE, { timeToLiveMs: 2_000 }));
+    expect(injector.stats.injected.delay, 'the writer paused between the attempts').toBe(1);
+
+    expect((await rawState(fx)).lost).toEqual([]);
+    if (c.answer === 'ok') expect(result.ok, String((result as { error?: unknown }).error)).toBe(true);
+    else {
+      const expected = c.answer === 'refused' ? ValidationError : CommitOutcomeUnknownError;
+      expect((result as { error?: unknown }).error).toBeInstanceOf(expected);
+      expect(sameBytes(await rawValue(fx, key), OLD), 'the value it would have replaced stays').toBe(true);
+    }
+    w.close();
+    other.close();
+    expect((await sweepPastEverything(fx)).errors).toBe(0);
+    await expectClean(fx, expect);
   });
 });
