@@ -70,6 +70,19 @@ export class InstanceClaimedError extends TierlogError {
   }
 }
 
+/**
+ * An attempt of a write's upload was not sent: the writer's lease and the sweeper's shortest
+ * upload window had passed (the process was paused: a stopped VM, a retry timer fired late), so a
+ * sweeper may have claimed its instance and judged its entry, and a blob landing now would be
+ * named by nothing. As for {@link InstanceClaimedError}, the write did not commit: retry it.
+ */
+export class UploadNotSentError extends InstanceClaimedError {
+  constructor(changeId: string) {
+    super(changeId);
+    this.message = `the upload of change ${changeId} was stopped: the writer's lease and the sweeper's upload window had passed (was the process paused?); it did not commit`;
+  }
+}
+
 /** `ifVersion` did not match the stored version; nothing was written. */
 export class VersionConflictError extends TierlogError {
   constructor(

@@ -9,6 +9,8 @@
  * `content-length` holds the body to exactly that many bytes: S3 refuses a request whose signed
  * headers differ from the signature's (SignatureDoesNotMatch). A URL carries the signer's
  * permissions at use time and lives at most 7 days (less with temporary credentials: it dies with them).
+ * It is dated when the call starts, so its lifetime runs from the instant the caller measured it at,
+ * whatever the signing waits for (credentials, a paused process): it never ends later than asked.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -61,6 +63,11 @@ export async function presignUrl<I extends object>(
   if (!Number.isFinite(wanted) || wanted < 1 || wanted > MAX_PRESIGN_SECONDS) {
     throw new ValidationError(`a presigned URL lives 1 to ${MAX_PRESIGN_SECONDS} seconds, not ${expiresInSeconds}`, 'expiresIn');
   }
+  // The URL's lifetime runs from this call, when the caller measured it (a presigned GET's from
+  // the object's expiry), not from the moment of the signature: resolving the credentials may
+  // take seconds (a refresh from STS or the container endpoint) or the process may pause, and a
+  // URL dated then would outlive what the caller bounded it by (an expired object served).
+  const signingDate = new Date();
   const stack = s3.middlewareStack.clone();
   const config = s3.config as S3Client['config'] & { sha256: ConstructorParameters<typeof SignatureV4>[0]['sha256'] };
   // One identity signs and bounds the lifetime: S3 refuses a URL once the credentials that signed
@@ -86,7 +93,7 @@ export async function presignUrl<I extends object>(
         uriEscapePath: false,
         applyChecksum: false,
       });
-      const presigned = (await signer.presign(request as never, { expiresIn })) as unknown as HttpRequestLike;
+      const presigned = (await signer.presign(request as never, { expiresIn, signingDate })) as unknown as HttpRequestLike;
       return { response: {}, output: { $metadata: {}, presigned } };
     }) as never,
     { name: 'tierlogPresign', relation: 'before', toMiddleware: 'httpSigningMiddleware', override: true },

@@ -31,6 +31,7 @@ import {
   DEFAULT_MAX_SLOTS,
   LAMBDA_MAX_INVOCATION_MS,
   MAX_WRITER_LEASE_MS,
+  MIN_MAX_UPLOAD_MS,
 } from '../constants.js';
 import { ChangeIdConflictError, CorruptItemError, TierlogError, ValidationError } from '../errors.js';
 import { type ChangeId, type Clock, newInstanceId, systemClock } from '../ids.js';
@@ -93,6 +94,9 @@ interface Slot {
 }
 
 const MAX_RECORD_ATTEMPTS = 6;
+
+/** Time an upload attempt sent right before {@link DynamoChangeLog.mayUpload}'s bound may take to land. */
+const UPLOAD_SEND_MARGIN_MS = 60_000;
 
 /**
  * Most entries one instance item takes, whatever `entriesPerInstance` and `maxSlots` say. An entry
@@ -389,6 +393,23 @@ export class DynamoChangeLog implements FencedChangeLog {
   fenceLost(changeId: ChangeId): void {
     const slot = this.homes.get(changeId);
     if (slot !== undefined) this.markFenced(slot);
+  }
+
+  /**
+   * True while the lease this process last wrote for `changeId`'s instance, plus the shortest
+   * upload window a sweeper may use ({@link MIN_MAX_UPLOAD_MS}) less {@link UPLOAD_SEND_MARGIN_MS},
+   * lies ahead. A sweeper claims the instance only once that lease has ended (and its skew margin
+   * passed), and judges its entries no earlier than the window after that claim: an attempt sent
+   * before this bound lands while the entry still holds `new`; one sent after it (this process
+   * paused: a VM stopped, a laptop asleep, a retry timer fired late) could land after the entry
+   * was dropped, a blob nothing names (a leak only the audit finds). A live writer renews its
+   * lease long before: only a paused one, or one whose renewals kept failing (its commit would be
+   * fenced anyway), meets the bound.
+   */
+  mayUpload(changeId: ChangeId): boolean {
+    const slot = this.homes.get(changeId);
+    if (slot === undefined || slot.leaseUntil === 0) return true;
+    return this.clock() < slot.leaseUntil + MIN_MAX_UPLOAD_MS - UPLOAD_SEND_MARGIN_MS;
   }
 
   abandon(changeId: ChangeId): void {

@@ -49,6 +49,13 @@ export interface FencedChangeLog extends ChangeLog {
    * so a sweeper can claim it and settle the entry from HV.
    */
   abandon(changeId: ChangeId): void;
+  /**
+   * True while an attempt of the upload of `changeId`'s blob may still be sent: the sweeper judges
+   * a claimed instance's entries once its upload window is over, and an attempt sent later (a
+   * writer paused past its lease and that window) would land a blob nothing names any more.
+   * Asked right before each attempt goes out. Absent: no bound (a log that is never swept).
+   */
+  mayUpload?(changeId: ChangeId): boolean;
 }
 
 /** True when `log` can fence commits. */

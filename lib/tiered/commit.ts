@@ -19,8 +19,12 @@
  * holds for 10 minutes; an SDK retry sent later (a writer paused between two attempts) is judged
  * afresh, and its change-log half refuses a second landing (the entry is gone, or names `old`
  * already, or exists: see `InstanceTable.fenceElement`). Refused there while HV's item is not this
- * write's, it landed and was replaced since: unknown, never a lost CAS. Only a refusal of the HV
- * half alone is a sure CAS loss. Its reasons tell what next: a failed condition is decided above; a conflict with another
+ * write's, it landed and was replaced since: unknown, never a lost CAS. Refused there because the
+ * instance was claimed, or drained and deleted, after an attempt that got no answer or a 5xx (the
+ * SDK's attempts are watched, lib/aws/attempts.ts): unknown too, not fenced, since the claim fences
+ * what comes after it, not a landing before it. Only a refusal of the HV half alone is a sure CAS
+ * loss, and only where the change-log half shows a landing (an entry removed, or naming `old`): an
+ * element that records its entry passes again on an item a sweeper drained and deleted. Its reasons tell what next: a failed condition is decided above; a conflict with another
  * transaction or throttling (`TransactionConflict`, `ThrottlingError`,
  * `ProvisionedThroughputExceeded`) is `busy`, try again; a `ValidationError` (an item grown past
  * 400 KB, on AWS; DynamoDB Local answers a plain ValidationException) or
@@ -52,7 +56,7 @@ import {
   isTransactionConflict,
   translateAwsError,
 } from '../aws/errors.js';
-import { CommitRefusedError, ResourceMissingError } from '../errors.js';
+import { CommitRefusedError, ResourceMissingError, TierlogError } from '../errors.js';
 import { earlierAttemptMayHaveApplied, watchAttempts } from '../aws/attempts.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 
@@ -69,7 +73,7 @@ export type CommitOutcome =
    */
   | { readonly kind: 'busy'; readonly throttled?: unknown }
   /** Cancelled for a reason the same request meets again (validation, item collection size); nothing landed. */
-  | { readonly kind: 'refused'; readonly error: CommitRefusedError }
+  | { readonly kind: 'refused'; readonly error: CommitRefusedError | TierlogError }
   | { readonly kind: 'unknown'; readonly error: unknown };
 
 export interface CommitRequest {
@@ -79,6 +83,38 @@ export interface CommitRequest {
   /** The change's log and what the commit does to its entry; absent for a change not logged. */
   readonly log?: FencedChangeLog;
   readonly effect?: FenceEffect;
+  /**
+   * Called right before each attempt of the commit goes out (the SDK's retries included, which a
+   * paused writer sends late): what it throws stops the commit there, unsent. With no earlier
+   * attempt that may have landed, that is a refusal (`refused`, with what it threw); else the
+   * outcome is decided by a read. A put whose expiry passed must not land (an object expired on
+   * arrival, over the value it replaced).
+   */
+  readonly beforeAttempt?: () => void;
+}
+
+/** What `beforeAttempt` threw, as the commit's error: the attempt was not sent. */
+class NotSent extends Error {
+  constructor(readonly reason: unknown) {
+    super('commit attempt not sent');
+  }
+}
+
+/** `command`, with `beforeAttempt` run right before each of its attempts goes out (the last step inside the SDK's retry loop). */
+function guarded<C extends { middlewareStack: unknown }>(command: C, beforeAttempt: (() => void) | undefined): C {
+  if (beforeAttempt === undefined) return command;
+  (command.middlewareStack as { add(m: unknown, o: { step: 'deserialize'; name: string; override: boolean }): void }).add(
+    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      try {
+        beforeAttempt();
+      } catch (reason) {
+        throw new NotSent(reason);
+      }
+      return next(args);
+    },
+    { step: 'deserialize', name: 'tierlogCommitDeadline', override: true },
+  );
+  return command;
 }
 
 /** Runs the commit and classifies its outcome; throws only for bad config and a request refused before it was judged (ValidationException). */
@@ -93,16 +129,23 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
     logTable = fence?.Update.TableName;
     if (fence !== undefined) {
       await request.hv.client.send(
-        new TransactWriteCommand({
-          TransactItems: [{ [request.write.type]: { ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }, fence],
-          // One token for this commit attempt, kept across the SDK's retries: a retry of a
-          // transaction that already landed answers success instead of failing its condition.
-          ClientRequestToken: newChangeId(),
-        }),
+        watchAttempts(
+          guarded(
+            new TransactWriteCommand({
+              TransactItems: [{ [request.write.type]: { ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }, fence],
+              // One token for this commit attempt, kept across the SDK's retries: a retry of a
+              // transaction that already landed answers success instead of failing its condition.
+              ClientRequestToken: newChangeId(),
+            }),
+            request.beforeAttempt,
+          ),
+        ),
       );
     } else {
       await request.hv.client.send(
-        watchAttempts(new UpdateCommand({ ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })),
+        watchAttempts(
+          guarded(new UpdateCommand({ ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }), request.beforeAttempt),
+        ),
       );
     }
     tellCommitted(request);
@@ -125,6 +168,11 @@ async function classify(
   /** The change-log table, when the commit was a transaction. */
   logTable?: string,
 ): Promise<CommitOutcome> {
+  if (err instanceof NotSent) {
+    // Stopped before an attempt went out: nothing landed unless an earlier attempt did.
+    if (earlierAttemptMayHaveApplied(err)) return decideByRead(request, landed, err.reason);
+    return { kind: 'refused', error: err.reason instanceof TierlogError ? err.reason : new TierlogError(String(err.reason)) };
+  }
   if (isConditionalCheckFailed(err)) {
     // A plain write (no transaction, so no idempotency token): refused after an earlier attempt
     // that may have been applied, it may have landed then, and been overwritten since. That is no
@@ -144,9 +192,17 @@ async function classify(
     // The HV item as the transaction found it, when its condition failed.
     const current = hvRefused ? itemOf(hvReason.Item) : undefined;
     if (hvRefused && landed(current)) return { kind: 'committed' };
+    // An earlier attempt got no answer or a 5xx: it may have landed, and this one (sent past the
+    // token's 10 minutes, the writer paused between them) was judged afresh.
+    const mayHaveLanded = earlierAttemptMayHaveApplied(err);
     if (logReason?.Code === 'ConditionalCheckFailed') {
       const instance = itemOf(logReason.Item);
-      if (instance === undefined || instance[CHANGELOG_ATTR.state] !== 'live') return { kind: 'fenced' };
+      if (instance === undefined || instance[CHANGELOG_ATTR.state] !== 'live') {
+        // Claimed, or drained and deleted, since that attempt: the claim fences what comes after
+        // it, not what landed before it. "Fenced" would tell the caller "did not commit" (and a
+        // change that records its entry at commit would be written again) for a write that landed.
+        return mayHaveLanded ? { kind: 'unknown', error: err } : { kind: 'fenced' };
+      }
       // Live, but the entry is not as recorded (gone, naming `old` already, or there, for one the
       // commit records): an earlier attempt of this commit landed, and this one was judged afresh
       // (sent past its token's 10 minutes). It is not HV's item now (that item came with the
@@ -154,10 +210,17 @@ async function classify(
       // committing again would point HV at a blob the replacing writer may have deleted.
       return hvRefused ? { kind: 'unknown', error: err } : decideByRead(request, landed, err);
     }
-    // Refused at HV alone, with the change-log half's condition met: a sure CAS loss. With that
-    // half not judged (busy: another transaction held the instance item), this may be the afresh
-    // judged retry of one that landed: busy, and the same commit is sent again until that half says.
-    if (hvRefused && !(logReason?.Code !== undefined && BUSY.has(logReason.Code))) return { kind: 'conflict', current };
+    // Refused at HV with the change-log half unjudged (busy: another transaction held the instance
+    // item): this may be the afresh-judged retry of one that landed. Busy: the same commit is sent
+    // again until that half answers.
+    const logBusy = logReason?.Code !== undefined && BUSY.has(logReason.Code);
+    // Refused by HV alone, the change-log half passing, is a sure loss when that half shows a
+    // landing (`remove`, `setOld`: the entry as recorded means no attempt landed). One that
+    // records its entry passes again once a sweeper drained and deleted the instance item it
+    // created: after an attempt that may have landed, unknown.
+    if (hvRefused && !logBusy) {
+      return mayHaveLanded && !showsLanding(request.effect) ? { kind: 'unknown', error: err } : { kind: 'conflict', current };
+    }
     if (reasons.some((r) => r.Code !== undefined && REFUSED.has(r.Code))) {
       const key = String(request.write.input.Key[request.hv.attrs.key]);
       const codes = reasons.map((r) => r.Code ?? 'None').filter((code) => code !== 'None');
@@ -180,6 +243,11 @@ async function classify(
     throw new CommitRefusedError(String(request.write.input.Key[request.hv.attrs.key]), ['ValidationException'], err);
   }
   return decideByRead(request, landed, err);
+}
+
+/** True when a landing of the commit changes its entry so that the same element is refused after it. */
+function showsLanding(effect: FenceEffect | undefined): boolean {
+  return effect?.kind === 'remove' || effect?.kind === 'setOld';
 }
 
 /** Cancellation reasons after which the same transaction may land if tried again. */

@@ -50,7 +50,7 @@
 import type { Change } from '../changelog/change-log.js';
 import type { ReplacedBlobCleanup } from '../config.js';
 import type { FenceEffect, FencedChangeLog } from '../changelog/fenced.js';
-import { CommitOutcomeUnknownError, CorruptItemError, InstanceClaimedError, TierlogError } from '../errors.js';
+import { CommitOutcomeUnknownError, CorruptItemError, InstanceClaimedError, TierlogError, UploadNotSentError } from '../errors.js';
 import { refusedOutright } from '../aws/errors.js';
 import { newChangeId } from '../ids.js';
 import { checkBlobKey } from './blob-keys.js';
@@ -157,7 +157,13 @@ export class LoggedChange {
     this.advance('recorded', 'uploading');
     this.uploadBegan = true;
     try {
-      await this.ctx.lt.upload(this.blob!, bytes, options);
+      // No attempt goes out once the sweeper may have judged the entry (see `mayUpload`): its blob
+      // would land named by nothing. Earlier attempts may have landed: the entry stays (close).
+      const { log } = this.ctx;
+      const beforeAttempt = () => {
+        if (log.mayUpload?.(this.changeId) === false) throw new UploadNotSentError(this.changeId);
+      };
+      await this.ctx.lt.upload(this.blob!, bytes, log.mayUpload !== undefined ? { ...options, beforeAttempt } : options);
     } catch (err) {
       this.uploadOver = refusedOutright(err);
       throw err;
@@ -172,7 +178,7 @@ export class LoggedChange {
    * (against the state HV now has); throws {@link InstanceClaimedError} when fenced and
    * {@link CommitOutcomeUnknownError} when the outcome is unknown.
    */
-  async commit(write: HvWrite, old: string | undefined): Promise<RefusedCommit | undefined> {
+  async commit(write: HvWrite, old: string | undefined, beforeAttempt?: () => void): Promise<RefusedCommit | undefined> {
     const before = this.current;
     if (before !== 'recorded' && before !== 'uploaded') throw new TierlogError(`commit of change ${this.changeId} in phase ${before}`);
     const effect = this.effectOf(old);
@@ -185,6 +191,7 @@ export class LoggedChange {
         write,
         changeId: this.changeId,
         ...(effect !== undefined ? { log: this.ctx.log, effect } : {}),
+        ...(beforeAttempt !== undefined ? { beforeAttempt } : {}),
       });
     } catch (err) {
       // Refused outright on its only attempt (missing table, access denied, invalid request):

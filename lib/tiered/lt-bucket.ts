@@ -29,6 +29,11 @@ import { assertPartSize } from './part-size.js';
 export interface UploadOptions {
   readonly contentType?: string;
   readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * Called right before each attempt of each request of the upload goes out (an SDK retry, a part,
+   * the complete): what it throws fails that attempt, unsent, and the upload with it.
+   */
+  readonly beforeAttempt?: () => void;
 }
 
 /** One uploaded part of a multipart upload, as ListParts reports it. */
@@ -112,7 +117,7 @@ export class LtBucket {
   async upload(key: string, body: Uint8Array, options: UploadOptions = {}): Promise<void> {
     this.assertOwned(key);
     const upload = new Upload({
-      client: this.s3,
+      client: options.beforeAttempt !== undefined ? guarded(this.s3, options.beforeAttempt) : this.s3,
       params: {
         Bucket: this.bucket,
         Key: key,
@@ -521,4 +526,27 @@ export class LtBucket {
       throw translateAwsError(err, { operation: 'GetObject', bucket: this.bucket });
     }
   }
+}
+
+/**
+ * `s3` as lib-storage sees it, with a check on every command it sends: right before each attempt
+ * goes out (the last step of the SDK's pipeline, inside its retry loop), `beforeAttempt` runs, and
+ * what it throws fails the attempt unsent. An attempt already sent is awaited, never abandoned.
+ */
+function guarded(s3: S3Client, beforeAttempt: () => void): S3Client {
+  return new Proxy(s3, {
+    get(target, property, receiver) {
+      if (property !== 'send') return Reflect.get(target, property, receiver);
+      return (command: { middlewareStack: unknown }, ...rest: unknown[]) => {
+        (command.middlewareStack as { add(m: unknown, o: { step: 'deserialize'; name: string; override: boolean }): void }).add(
+          (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+            beforeAttempt();
+            return next(args);
+          },
+          { step: 'deserialize', name: 'tierlogUploadDeadline', override: true },
+        );
+        return Reflect.apply(target.send, target, [command, ...rest]) as Promise<unknown>;
+      };
+    },
+  });
 }

@@ -559,7 +559,12 @@ export class TieredStore {
           { ...fields, overExpired: expiredAt(current, fields.now) },
           expectedOf(current),
         );
-        const refused = await change.commit(write, current?.blob);
+        // No attempt of it goes out once the expiry has passed (an SDK retry of a paused writer).
+        const refused = await change.commit(
+          write,
+          current?.blob,
+          options.expiry.expiresAtSeconds !== undefined ? () => void this.assertExpiryAhead(options) : undefined,
+        );
         if (refused === undefined) return this.resultOf(key, bytes, 'blob', current, fields.now);
         if (refused.kind === 'conflict') {
           // Another writer got there first: CAS again against what is there now, same blob.

@@ -120,6 +120,13 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     logged: false,
   },
   {
+    name: 'UploadNotSentError',
+    error: new errors.UploadNotSentError('0190d7a2-1c3b-7000-8000-000000000000'),
+    status: 503,
+    code: 'Retry',
+    logged: false,
+  },
+  {
     name: 'CommitOutcomeUnknownError',
     error: new errors.CommitOutcomeUnknownError('k', '0190d7a2-1c3b-7000-8000-000000000000', awsDenial),
     status: 503,

@@ -1,0 +1,421 @@
+/**
+ * A process paused for an arbitrary time at an exact point, and resumed: its next request (an
+ * SDK retry whose timer fires after the pause, or the next step of its protocol) goes out after
+ * every bound it leaned on was outlived (its lease, a sweeper's claim, the transaction token's
+ * 10 minutes), with other actors' writes and sweeps landed meanwhile. The pause is a fault
+ * rule's `before` hook: the other actors act there, before the paused actor's request is sent; a
+ * clock ahead (sweepers) stands for the time that passed. Invariants are checked from outside
+ * (raw scans and a listing): nothing lost right after, the caller's answer true to what landed,
+ * and nothing lost, leaked or left in the log after a sweep past everything.
+ *
+ * Defects found here:
+ *  - a fenced commit that landed, whose answer was lost and whose SDK retry went out past the
+ *    token with the key overwritten and the writer's instance claimed (or drained and deleted)
+ *    meanwhile, was judged "fenced": the large put answered InstanceClaimedError ("did not
+ *    commit") and a conditional delete VersionConflictError, for writes that had landed. A refusal
+ *    by the fence after an attempt that may have been applied is now an unknown outcome;
+ *  - a presigned GET was dated when signed, after its lifetime was measured: a signer waiting for
+ *    its credentials stretched it past the object's expiry. It is dated when asked for;
+ *  - a writer paused past its lease and the upload window sent its upload after the sweeper had
+ *    judged and dropped its entry: dying then, it leaked the blob (only an audit found it). No
+ *    upload attempt goes out past the lease plus the shortest window (UploadNotSentError);
+ *  - a large put's commit retried by the SDK after a pause past the put's expiry landed an object
+ *    expired on arrival over the value it replaced, answered success. No attempt goes out then.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
+import {
+  CommitOutcomeUnknownError,
+  InstanceClaimedError,
+  UploadNotSentError,
+  UploadSessionClosedError,
+  ValidationError,
+} from '../../lib/errors.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
+import type { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { uploadParts } from '../tiered/upload-session-client.js';
+import {
+  deadWriterPut,
+  expectClean,
+  KiB,
+  makeSweeper,
+  makeWriter,
+  PAST_EVERYTHING_MS,
+  PAST_WINDOW_MS,
+  randomBody,
+  rawState,
+  rawValue,
+  sameBytes,
+  steps,
+  sweepPastEverything,
+} from '../tiered/harness.js';
+
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+const OLD = randomBody(40 * KiB);
+const MINE = randomBody(40 * KiB + 1);
+const THEIRS = randomBody(40 * KiB + 2);
+const SMALL = randomBody(300);
+
+async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await p };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** A sweep by a sweeper whose clock is `offsetMs` ahead (the time the paused actor slept). */
+async function sweepAt(fx: Fixture, offsetMs: number, injector?: FaultInjector) {
+  const { sweeper, close } = makeSweeper(fx, offsetMs, injector !== undefined ? { injector } : {});
+  try {
+    return await sweeper.sweep();
+  } finally {
+    close();
+  }
+}
+
+describe('a writer paused between the attempts of its commit (the first landed, its answer lost), its instance claimed meanwhile', () => {
+  type Case = {
+    readonly op: (s: TieredStore, key: string, version: number) => Promise<unknown>;
+    /** What the sweeps did during the pause: the first sighting (claim only), or also the judging sweep (drained, item deleted). */
+    readonly sweeps: 'claimed' | 'drained';
+  };
+  const put = (s: TieredStore, key: string) => s.put(key, MINE);
+  const putIf = (s: TieredStore, key: string, version: number) => s.put(key, MINE, { ifVersion: version });
+  const deleteIf = (s: TieredStore, key: string, version: number) => s.delete(key, { ifVersion: version });
+  const putSmall = (s: TieredStore, key: string) => s.put(key, SMALL);
+  const cases: Array<[string, Case]> = [
+    ['large overwrite, instance claimed', { op: put, sweeps: 'claimed' }],
+    ['large overwrite, instance drained', { op: put, sweeps: 'drained' }],
+    ['large overwrite (ifVersion), instance claimed', { op: putIf, sweeps: 'claimed' }],
+    ['large delete (ifVersion), instance claimed', { op: deleteIf, sweeps: 'claimed' }],
+    ['large delete (ifVersion), instance drained', { op: deleteIf, sweeps: 'drained' }],
+    ['small over large, instance claimed', { op: putSmall, sweeps: 'claimed' }],
+  ];
+
+  test.each(cases)('%s: told "unknown", never "failed"', async (_name, c) => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+    const key = 'pause/commit';
+    const other = makeWriter(fx);
+    open.push(other);
+    const { version } = await other.store.put(key, OLD);
+
+    const match = steps(fx.config).commit;
+    const injector = new FaultInjector()
+      // The first attempt lands; its answer is lost.
+      .add({ kind: 'loseResponse', match, times: 1 })
+      // The writer sleeps past the token's 10 minutes and past its lease; meanwhile another writer
+      // overwrites the key (deleting the blob it replaced) and sweepers take the writer's instance.
+      .add({
+        kind: 'expireToken',
+        match,
+        times: 1,
+        before: async () => {
+          await other.store.put(key, THEIRS);
+          expect(await sweepAt(fx, PAST_EVERYTHING_MS), 'the first sighting claims').toMatchObject({ instancesClaimed: 1 });
+          if (c.sweeps === 'drained') {
+            expect(await sweepAt(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS), 'the judging sweep').toMatchObject({ errors: 0 });
+          }
+        },
+      });
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const result = await outcome(c.op(w.store, key, version));
+    expect(injector.stats.injected, 'the answer was lost, and the world moved before the retry').toMatchObject({
+      loseResponse: 1,
+      expireToken: 1,
+    });
+
+    expect((await rawState(fx)).lost, 'no HV item references a missing blob').toEqual([]);
+    expect(sameBytes(await rawValue(fx, key), THEIRS), "the other writer's value, the last one written").toBe(true);
+    expect((result as { error?: unknown }).error, 'told "unknown", never "failed"').toBeInstanceOf(CommitOutcomeUnknownError);
+
+    w.close();
+    other.close();
+    expect((await sweepPastEverything(fx)).errors).toBe(0);
+    await expectClean(fx, expect);
+    expect(sameBytes(await rawValue(fx, key), THEIRS)).toBe(true);
+  });
+});
+
+describe('a reader paused while it signs a presigned GET (its credentials resolved slowly: a refresh from STS or the container endpoint, a GC pause)', () => {
+  // S3 judges a URL by its X-Amz-Date and X-Amz-Expires on its own clock: real time here.
+  const endOf = (url: string) => {
+    const params = new URL(url).searchParams;
+    const date = params.get('X-Amz-Date')!.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z');
+    return Date.parse(date) + Number(params.get('X-Amz-Expires')) * 1_000;
+  };
+
+  test("the URL still dies with the object: its lifetime runs from before the pause, not from the signature's moment", async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    const key = 'pause/presign';
+    await w.store.put(key, MINE, { timeToLiveMs: 20_000 });
+    const expiresAt = (await w.store.head(key))!.expiresAt!.getTime();
+    // The signer's credentials answer 3 s late (presignUrl asks for them on every URL).
+    const config = w.s3.config;
+    const base = config.credentials;
+    let paused = 0;
+    config.credentials = async () => {
+      paused++;
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      return base();
+    };
+    const presigned = (await w.store.presignGet(key, { expiresInMs: 5 * 60_000 }))!;
+    expect(paused, 'the signer paused').toBe(1);
+    expect(endOf(presigned.url), "the URL ends no later than the object's expiry").toBeLessThanOrEqual(expiresAt);
+    expect(presigned.expiresAt).toBeLessThanOrEqual(expiresAt);
+    expect(endOf(presigned.url), 'the answer says when the URL ends').toBeGreaterThanOrEqual(presigned.expiresAt - 1_000);
+  });
+});
+
+/**
+ * Pauses that hold: each row pauses one actor at an exact request (a rule's `before` hook), lets
+ * the others run past the bounds it leans on, resumes it, and returns the value the key must end
+ * with. Then, from outside: nothing lost right after; after sweeps past every lease, upload window
+ * and session (the kept answer of a completed one too), nothing lost, leaked or left in the log.
+ */
+describe('pauses that hold', () => {
+  const DAY = 24 * 3600_000;
+  type Pause = (fx: Fixture) => Promise<Uint8Array | undefined>;
+  const cases: Array<[string, Pause]> = [
+    [
+      "a writer paused between its upload and its commit, past its lease and the upload window: a sweeper claims, judges and deletes `new`; the writer's commit is fenced",
+      async (fx) => {
+        const key = 'pause/writer';
+        const other = makeWriter(fx);
+        open.push(other);
+        await other.store.put(key, OLD);
+        const injector = new FaultInjector().add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: steps(fx.config).commit,
+          before: async () => {
+            expect(await sweepAt(fx, PAST_EVERYTHING_MS)).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+            expect(await sweepAt(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1 });
+          },
+        });
+        const w = makeWriter(fx, { injector });
+        open.push(w);
+        await expect(w.store.put(key, MINE)).rejects.toBeInstanceOf(InstanceClaimedError);
+        expect(injector.stats.injected.delay).toBe(1);
+        return OLD;
+      },
+    ],
+    ...(['before its upload', "between its upload's attempts (the SDK's retry timer fires after the pause)"] as const).map(
+      (where): [string, Pause] => [
+        `a writer paused ${where}, past its lease and the upload window, dies right after: the upload is not sent (it would land a blob nothing names, the entry judged and dropped)`,
+        async (fx) => {
+          const key = 'pause/upload';
+          const other = makeWriter(fx);
+          open.push(other);
+          await other.store.put(key, OLD);
+          const upload = steps(fx.config).upload;
+          // The writer's clock: the pause passes for it too.
+          let slept = 0;
+          const injector = new FaultInjector();
+          // The first attempt goes out and is lost on its way (not applied): the SDK sends it again.
+          if (where !== 'before its upload') injector.add({ kind: 'loseRequest', times: 1, match: upload });
+          injector.add({
+            kind: 'crashAfter',
+            times: 1,
+            match: upload,
+            before: async () => {
+              expect(await sweepAt(fx, PAST_EVERYTHING_MS)).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+              expect(await sweepAt(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1 });
+              slept = PAST_EVERYTHING_MS + PAST_WINDOW_MS;
+            },
+          });
+          const w = makeWriter(fx, { injector, log: { clock: () => Date.now() + slept } });
+          open.push(w);
+          await expect(w.store.put(key, MINE)).rejects.toThrow();
+          expect(injector.crashedAt, 'the writer died at its upload').toBeDefined();
+          // Had it lived on, it would have been told its write did not commit.
+          const after = makeWriter(fx, { log: { clock: () => Date.now() + slept } });
+          open.push(after);
+          after.injector.add({
+            kind: 'delay',
+            delayMs: 0,
+            times: 1,
+            match: upload,
+            before: async () => void (slept += PAST_EVERYTHING_MS),
+          });
+          await expect(after.store.put(key, MINE)).rejects.toBeInstanceOf(UploadNotSentError);
+          return OLD;
+        },
+      ],
+    ),
+    [
+      "a writer's lease renewal paused until a sweeper claimed its instance: refused, the writer takes a new identity, its write in flight is fenced",
+      async (fx) => {
+        const key = 'pause/renewal';
+        let ahead = 0;
+        const w = makeWriter(fx, { log: { clock: () => Date.now() + ahead } });
+        open.push(w);
+        w.injector
+          // While the put uploads, half its lease has passed: the renewal goes out...
+          .add({
+            kind: 'delay',
+            delayMs: 0,
+            times: 1,
+            match: steps(fx.config).upload,
+            before: async () => {
+              ahead = 61_000;
+              await w.log.renewDueLeases();
+            },
+          })
+          // ...and is held until a sweeper claimed the instance.
+          .add({
+            kind: 'delay',
+            delayMs: 0,
+            times: 1,
+            match: atStep('renew', fx.config),
+            before: async () => void expect(await sweepAt(fx, PAST_EVERYTHING_MS)).toMatchObject({ instancesClaimed: 1 }),
+          });
+        const fencedId = w.log.instanceId;
+        await expect(w.store.put(key, MINE)).rejects.toBeInstanceOf(InstanceClaimedError);
+        expect(w.injector.stats.injected.delay, 'both pauses happened').toBe(2);
+        expect(w.log.instanceId, 'a new identity').not.toBe(fencedId);
+        ahead = 0;
+        // The writer goes on, on its new instance.
+        await w.store.put(key, THEIRS);
+        return THEIRS;
+      },
+    ],
+    [
+      "a sweeper paused between its HV read and its delete, past its claim: a writer overwrites, another sweeper settles the instance; the first one's delete and drop change nothing",
+      async (fx) => {
+        const key = 'pause/sweeper';
+        // Died after its commit, before deleting `old`: the entry names `new` (current) and `old`.
+        await deadWriterPut(fx, open, key, steps(fx.config).deleteBlob, { old: OLD });
+        const b = makeWriter(fx);
+        open.push(b);
+        expect(await sweepAt(fx, PAST_EVERYTHING_MS), 'the first sighting').toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+        const judging = PAST_EVERYTHING_MS + PAST_WINDOW_MS;
+        const injector = new FaultInjector().add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: (r) => atStep('delete-blobs', fx.config)(r) || atStep('delete-blob', fx.config)(r),
+          before: async () => {
+            await b.store.put(key, THEIRS);
+            // The paused sweeper's claim has ended: another takes the instance over and settles it.
+            const takeover = await sweepAt(fx, judging + DEFAULT_CLAIM_MS + DEFAULT_SKEW_MARGIN_MS + 60_000);
+            expect(takeover).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, errors: 0 });
+          },
+        });
+        const paused = await sweepAt(fx, judging, injector);
+        expect(injector.stats.injected.delay).toBe(1);
+        // Its release finds the item gone (taken over and finished) and counts the entry as
+        // recovered: a count, no write (the release of an item held by another is refused).
+        expect(paused).toMatchObject({ errors: 0 });
+        return THEIRS;
+      },
+    ],
+    [
+      "an upload session's complete paused between CompleteMultipartUpload and its commit, past the session's expiry: the sweeper claims, judges, deletes the blob; the commit is fenced",
+      async (fx) => {
+        const key = 'pause/session';
+        const other = makeWriter(fx);
+        open.push(other);
+        await other.store.put(key, OLD);
+        const w = makeWriter(fx);
+        open.push(w);
+        const created = await w.store.createUpload(key);
+        const body = randomBody(64 * KiB);
+        const parts = await uploadParts(w.store, created.uploadId, body, 64 * KiB);
+        const injector = new FaultInjector().add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: steps(fx.config).commit,
+          before: async () => {
+            expect(await sweepAt(fx, 2 * DAY)).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+            expect(await sweepAt(fx, 2 * DAY + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1 });
+          },
+        });
+        const completer = makeWriter(fx, { injector });
+        open.push(completer);
+        const result = await outcome(completer.store.completeUpload(created.uploadId, parts));
+        expect(injector.stats.injected.delay).toBe(1);
+        expect((result as { error?: unknown }).error).toBeInstanceOf(UploadSessionClosedError);
+        // Its retry is told the same, never a success.
+        await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toThrow();
+        return OLD;
+      },
+    ],
+  ];
+
+  test.each(cases)('%s', async (_name, pause) => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+    const expected = await pause(fx);
+    const before = await rawState(fx);
+    expect(before.lost, 'no HV item references a missing blob, right after').toEqual([]);
+    const key = String(before.objects[0]?.key);
+    expect(sameBytes(await rawValue(fx, key), expected), 'the last acknowledged write').toBe(true);
+    for (const offset of [3 * DAY, 3 * DAY + PAST_WINDOW_MS]) expect((await sweepAt(fx, offset)).errors).toBe(0);
+    await expectClean(fx, expect);
+    expect(sameBytes(await rawValue(fx, key), expected), 'the last acknowledged write, after the cleanup').toBe(true);
+  });
+});
+
+describe("a large put whose commit is retried by the SDK after a pause past the put's expiry", () => {
+  type Case = {
+    /** What became of the first attempt. */
+    readonly first: 'throttle' | 'loseRequest' | 'loseResponse';
+    /** The answer: refused (nothing written), unknown (nothing written, but it could not know), or ok (it landed before the expiry). */
+    readonly answer: 'refused' | 'unknown' | 'ok';
+  };
+  const cases: Array<[string, Case]> = [
+    [
+      'the first attempt throttled (not applied): refused, the value it would have replaced stays',
+      { first: 'throttle', answer: 'refused' },
+    ],
+    [
+      'the first attempt got no answer (it never arrived): unknown, the value it would have replaced stays',
+      { first: 'loseRequest', answer: 'unknown' },
+    ],
+    [
+      'the first attempt landed, its answer lost: the retry is not sent, and the read finds it landed',
+      { first: 'loseResponse', answer: 'ok' },
+    ],
+  ];
+
+  test.each(cases)('%s', async (_name, c) => {
+    const fx = await freshFixture();
+    const key = 'pause/expiry';
+    const other = makeWriter(fx);
+    open.push(other);
+    await other.store.put(key, OLD);
+    // The writer's clock: the pause passes for it too.
+    let slept = 0;
+    const commit = steps(fx.config).commit;
+    const injector = new FaultInjector()
+      .add({ kind: c.first, times: 1, match: commit })
+      .add({ kind: 'delay', delayMs: 0, times: 1, match: commit, before: async () => void (slept = 3_000) });
+    const w = makeWriter(fx, { injector, store: { clock: () => Date.now() + slept } });
+    open.push(w);
+    const result = await outcome(w.store.put(key, MINE, { timeToLiveMs: 2_000 }));
+    expect(injector.stats.injected.delay, 'the writer paused between the attempts').toBe(1);
+
+    expect((await rawState(fx)).lost).toEqual([]);
+    if (c.answer === 'ok') expect(result.ok, String((result as { error?: unknown }).error)).toBe(true);
+    else {
+      const expected = c.answer === 'refused' ? ValidationError : CommitOutcomeUnknownError;
+      expect((result as { error?: unknown }).error).toBeInstanceOf(expected);
+      expect(sameBytes(await rawValue(fx, key), OLD), 'the value it would have replaced stays').toBe(true);
+    }
+    w.close();
+    other.close();
+    expect((await sweepPastEverything(fx)).errors).toBe(0);
+    await expectClean(fx, expect);
+  });
+});
