@@ -14,6 +14,7 @@ const UNIT = [
   'test/local/config.test.ts',
   'test/local/sweeper-floors.test.ts',
   'test/recovery/stream-judge.test.ts',
+  'test/drill/model.test.ts',
   'test/docs/**/*.test.ts',
   'test/bench/**/*.test.ts',
 ];

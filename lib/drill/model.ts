@@ -324,8 +324,15 @@ export class RegisterModel {
         }
         if (w.status === 'failed' && w.note?.startsWith('VersionConflictError') && w.ifVersion !== undefined) {
           const known = others.every((x) => x.kind === 'delete' || (x.versions !== undefined && x.multi !== true));
-          if (known && others.every((x) => matches(x, w.ifVersion!) && (w.ifVersion === 0 || !expired(x))))
-            fail(`was refused, though every state then had version ${w.ifVersion}`);
+          // A refusal is wrong only if every state had the version asked for whenever the write
+          // looked: for version 0, deleted or expired for sure before the write started (a value
+          // that may expire during the write may have been live when it read); else that version,
+          // and not one that may have expired by the end.
+          const surelyExpired = (x: ModelWrite) =>
+            x.kind === 'put' && x.expiry !== undefined && this.latestExpiry(x, w.wallStart) <= w.wallStart;
+          const had = (x: ModelWrite) =>
+            w.ifVersion === 0 ? x.kind === 'delete' || surelyExpired(x) : matches(x, w.ifVersion!) && !expired(x);
+          if (known && others.every(had)) fail(`was refused, though every state then had version ${w.ifVersion}`);
         }
       }
     }

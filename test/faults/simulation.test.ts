@@ -109,7 +109,12 @@ describe('random fault simulation, settle after the answer', () => {
     async (seed) => {
       const fx = await freshFixture();
       const result = await runSimulation(fx, { ...DEFAULT_SIMULATION, seed, operations, settleInBackground: true });
-      const detail = `seed ${seed} failed (settle in the background)\n${JSON.stringify(summaryOf([result]), null, 1)}\n${result.violations.join('\n')}`;
+      const detail = `seed ${seed} failed (settle in the background; reproduce: TIERLOG_SIM_SEED=${seed} npx vitest run test/faults/simulation.test.ts -t "settle after")\n${JSON.stringify(summaryOf([result]), null, 1)}\n${result.violations.join('\n')}`;
+      if (result.violations.length > 0 || env.TIERLOG_SIM_TRACE === '1') {
+        const file = join(tmpdir(), `tierlog-sim-background-${seed}-${Date.now()}.log`);
+        writeFileSync(file, `${result.violations.join('\n')}\n\n${result.trace.join('\n')}\n`);
+        console.log(`seed ${seed} (background): trace in ${file}`);
+      }
       expect(result.violations, detail).toEqual([]);
       expect(result.operations.acked, detail).toBeGreaterThan(0);
     },
@@ -125,6 +130,8 @@ describe('random fault simulation, settle after the answer', () => {
  */
 const streamSeeds =
   single !== undefined ? [single] : Array.from({ length: Number(env.TIERLOG_SIM_STREAM_SEEDS ?? 3) }, (_, i) => first + i);
+/** Blobs the stream deleted that their writers had left, per stream seed. */
+const streamCleaned: number[] = [];
 describe('random fault simulation, replaced blobs cleaned by the stream', () => {
   test.each(streamSeeds.map((seed, i) => ({ seed, background: single === undefined && i === streamSeeds.length - 1 })))(
     'seed $seed (settle in the background: $background)',
@@ -152,12 +159,17 @@ describe('random fault simulation, replaced blobs cleaned by the stream', () => 
       // No put or delete named the blob it replaces in the log (each one would be a violation too).
       expect(result.operations.writesNamingOld, detail).toBe(0);
       expect(result.operations.sessionsNamingOld, detail).toBe(0);
-      // The stream saw the replacements, and deleted blobs their writers had left.
+      // The stream saw the replacements. Whether it deleted a blob a writer had left depends on
+      // where the seed's writers died: counted over the seeds, below.
       expect(e?.replaced, detail).toBeGreaterThan(0);
-      expect(e?.replacedCleaned, detail).toBeGreaterThan(0);
+      streamCleaned.push(e?.replacedCleaned ?? 0);
     },
     120_000,
   );
+  test.skipIf(single !== undefined)('the stream deleted blobs their writers had left, over the seeds', () => {
+    expect(streamCleaned.length).toBe(streamSeeds.length);
+    expect(streamCleaned.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
 });
 
 afterAll(() => {
