@@ -22,7 +22,7 @@
  *  - a large put's commit retried by the SDK after a pause past the put's expiry landed an object
  *    expired on arrival over the value it replaced, answered success. No attempt goes out then.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
 import {
   CommitOutcomeUnknownError,
@@ -50,25 +50,16 @@ import {
   sameBytes,
   steps,
   sweepPastEverything,
+  closedAfterEach,
+  outcome,
 } from '../tiered/harness.js';
 
-const open: Array<{ close(): void }> = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-});
+const open = closedAfterEach<{ close(): void }>();
 
 const OLD = randomBody(40 * KiB);
 const MINE = randomBody(40 * KiB + 1);
 const THEIRS = randomBody(40 * KiB + 2);
 const SMALL = randomBody(300);
-
-async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-  try {
-    return { ok: true, value: await p };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
 
 /** A sweep by a sweeper whose clock is `offsetMs` ahead (the time the paused actor slept). */
 async function sweepAt(fx: Fixture, offsetMs: number, injector?: FaultInjector) {

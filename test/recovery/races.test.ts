@@ -23,7 +23,7 @@
  * until its change-log half was made to land once.
  */
 import { DeleteItemCommand, GetItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { ChangeLog } from '../../lib/changelog/change-log.js';
 import type { ReplacedBlobCleanup } from '../../lib/config.js';
@@ -50,12 +50,11 @@ import {
   steps,
   sweepPastEverything,
   type Writer,
+  closedAfterEach,
+  outcome,
 } from '../tiered/harness.js';
 
-const open: Array<{ close(): void }> = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-});
+const open = closedAfterEach<{ close(): void }>();
 
 const OLD = randomBody(40 * KiB);
 const MINE = randomBody(40 * KiB + 1);
@@ -70,14 +69,6 @@ function plainFace(w: Writer): ChangeLog {
 /** An injector that runs `world` once, right before the first commit request is sent (a delay of 0). */
 function atCommit(fx: Fixture, world: () => Promise<void>): FaultInjector {
   return new FaultInjector().add({ kind: 'delay', delayMs: 0, times: 1, match: atStep('commit', fx.config), before: world });
-}
-
-async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-  try {
-    return { ok: true, value: await p };
-  } catch (error) {
-    return { ok: false, error };
-  }
 }
 
 /**

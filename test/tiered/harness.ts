@@ -70,11 +70,25 @@ export interface Writer {
 
 /** A list whose writers are closed after each test of the file that calls this (at its top level). */
 export function writersClosedAfterEach(): Writer[] {
-  const open: Writer[] = [];
+  return closedAfterEach<Writer>();
+}
+
+/** Whatever is pushed to the returned array (writers, stream readers) is closed after each test. */
+export function closedAfterEach<T extends { close(): void }>(): T[] {
+  const open: T[] = [];
   afterEach(() => {
-    for (const w of open.splice(0)) w.close();
+    for (const o of open.splice(0)) o.close();
   });
   return open;
+}
+
+/** `p` settled to its value or its error, for a test that asserts on either. */
+export async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await p };
+  } catch (error) {
+    return { ok: false, error };
+  }
 }
 
 export interface WriterOptions {
