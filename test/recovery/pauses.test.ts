@@ -52,6 +52,7 @@ import {
   sweepPastEverything,
   closedAfterEach,
   outcome,
+  writerHolding,
 } from '../tiered/harness.js';
 
 const open = closedAfterEach<{ close(): void }>();
@@ -93,9 +94,7 @@ describe('a writer paused between the attempts of its commit (the first landed, 
   test.each(cases)('%s: told "unknown", never "failed"', async (_name, c) => {
     const fx = await freshFixture({ replacedBlobCleanup: 'log' });
     const key = 'pause/commit';
-    const other = makeWriter(fx);
-    open.push(other);
-    const { version } = await other.store.put(key, OLD);
+    const { other, version } = await writerHolding(fx, open, key, OLD);
 
     const match = steps(fx.config).commit;
     const injector = new FaultInjector()
@@ -181,9 +180,7 @@ describe('pauses that hold', () => {
       "a writer paused between its upload and its commit, past its lease and the upload window: a sweeper claims, judges and deletes `new`; the writer's commit is fenced",
       async (fx) => {
         const key = 'pause/writer';
-        const other = makeWriter(fx);
-        open.push(other);
-        await other.store.put(key, OLD);
+        const { other } = await writerHolding(fx, open, key, OLD);
         const injector = new FaultInjector().add({
           kind: 'delay',
           delayMs: 0,
@@ -206,9 +203,7 @@ describe('pauses that hold', () => {
         `a writer paused ${where}, past its lease and the upload window, dies right after: the upload is not sent (it would land a blob nothing names, the entry judged and dropped)`,
         async (fx) => {
           const key = 'pause/upload';
-          const other = makeWriter(fx);
-          open.push(other);
-          await other.store.put(key, OLD);
+          const { other } = await writerHolding(fx, open, key, OLD);
           const upload = steps(fx.config).upload;
           // The writer's clock: the pause passes for it too.
           let slept = 0;
@@ -315,9 +310,7 @@ describe('pauses that hold', () => {
       "an upload session's complete paused between CompleteMultipartUpload and its commit, past the session's expiry: the sweeper claims, judges, deletes the blob; the commit is fenced",
       async (fx) => {
         const key = 'pause/session';
-        const other = makeWriter(fx);
-        open.push(other);
-        await other.store.put(key, OLD);
+        const { other } = await writerHolding(fx, open, key, OLD);
         const w = makeWriter(fx);
         open.push(w);
         const created = await w.store.createUpload(key);
@@ -383,9 +376,7 @@ describe("a large put whose commit is retried by the SDK after a pause past the 
   test.each(cases)('%s', async (_name, c) => {
     const fx = await freshFixture();
     const key = 'pause/expiry';
-    const other = makeWriter(fx);
-    open.push(other);
-    await other.store.put(key, OLD);
+    const { other } = await writerHolding(fx, open, key, OLD);
     // The writer's clock: the pause passes for it too.
     let slept = 0;
     const commit = steps(fx.config).commit;

@@ -52,6 +52,7 @@ import {
   type Writer,
   closedAfterEach,
   outcome,
+  writerHolding,
 } from '../tiered/harness.js';
 
 const open = closedAfterEach<{ close(): void }>();
@@ -84,6 +85,35 @@ async function deliverTwice(fx: Fixture, reader: StreamReader): Promise<DynamoDB
     expect(report.untrusted).toBe(0);
   }
   return records;
+}
+
+/**
+ * A fresh fixture whose objects-table stream is read from its start, and `key` holding OLD, put by
+ * another writer (who acts again at the interleaving's exact point).
+ */
+async function oneKeyScene(mode: ReplacedBlobCleanup, key: string) {
+  const fx = await freshFixture({ replacedBlobCleanup: mode });
+  const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+  open.push(reader);
+  const { other, version } = await writerHolding(fx, open, key, OLD);
+  return { fx, reader, other, version };
+}
+
+/** `w`'s store: its own (a fenced log), or one on its log seen as a plain ChangeLog. */
+function storeOf(fx: Fixture, w: Writer, log: 'fenced' | 'plain'): TieredStore {
+  return log === 'fenced' ? w.store : new TieredStore({ config: fx.config, changeLog: plainFace(w), dynamodb: w.dynamodb, s3: w.s3 });
+}
+
+/**
+ * The writers closed, the stream delivered (stream mode), a sweep past every lease and window, the
+ * stream again: no sweep error, and nothing lost, leaked or left in the log.
+ */
+async function sweptClean(fx: Fixture, reader: StreamReader, mode: ReplacedBlobCleanup, writers: readonly Writer[]): Promise<void> {
+  for (const w of writers) w.close();
+  if (mode === 'stream') await deliverTwice(fx, reader);
+  expect((await sweepPastEverything(fx)).errors).toBe(0);
+  if (mode === 'stream') await deliverTwice(fx, reader);
+  await expectClean(fx, expect);
 }
 
 describe("a commit whose answer was lost, overtaken by another writer's overwrite before the SDK's retry", () => {
@@ -140,13 +170,8 @@ describe("a commit whose answer was lost, overtaken by another writer's overwrit
   ];
 
   test.each(cases)('%s', async (_name, c) => {
-    const fx = await freshFixture({ replacedBlobCleanup: c.mode });
-    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
-    open.push(reader);
     const key = 'race/lost-answer';
-    const other = makeWriter(fx);
-    open.push(other);
-    const { version } = await other.store.put(key, OLD);
+    const { fx, reader, other, version } = await oneKeyScene(c.mode, key);
 
     const match = steps(fx.config)[c.step];
     const injector = new FaultInjector()
@@ -162,8 +187,7 @@ describe("a commit whose answer was lost, overtaken by another writer's overwrit
       });
     const w = makeWriter(fx, { injector });
     open.push(w);
-    const store =
-      c.log === 'fenced' ? w.store : new TieredStore({ config: fx.config, changeLog: plainFace(w), dynamodb: w.dynamodb, s3: w.s3 });
+    const store = storeOf(fx, w, c.log);
     const result = await outcome(c.op(store, key, version));
     expect(injector.stats.injected, 'the answer was lost, and the other writer went between').toMatchObject({
       loseResponse: 1,
@@ -177,13 +201,7 @@ describe("a commit whose answer was lost, overtaken by another writer's overwrit
     if (c.answer === 'ok') expect(result.ok, String((result as { error?: unknown }).error)).toBe(true);
     else expect((result as { error?: unknown }).error, 'told "unknown", never "failed"').toBeInstanceOf(CommitOutcomeUnknownError);
 
-    w.close();
-    other.close();
-    if (c.mode === 'stream') await deliverTwice(fx, reader);
-    const report = await sweepPastEverything(fx);
-    expect(report.errors).toBe(0);
-    if (c.mode === 'stream') await deliverTwice(fx, reader);
-    await expectClean(fx, expect);
+    await sweptClean(fx, reader, c.mode, [w, other]);
     expect(sameBytes(await rawValue(fx, key), THEIRS)).toBe(true);
   });
 });
@@ -192,11 +210,8 @@ test("past the token, the retry's change-log half held by another transaction: t
   // The afresh-judged retry is refused at HV (the other writer's item) while a transaction of this
   // writer's process holds the change-log item, so that half's condition was not judged. Taken for a
   // lost CAS, a conditional put answered VersionConflictError for a write that had landed.
-  const fx = await freshFixture({ replacedBlobCleanup: 'log' });
   const key = 'race/past-token-busy';
-  const other = makeWriter(fx);
-  open.push(other);
-  const { version } = await other.store.put(key, OLD);
+  const { fx, reader, other, version } = await oneKeyScene('log', key);
   let theirs: Record<string, unknown> | undefined;
   const match = steps(fx.config).commit;
   const injector = new FaultInjector().add({ kind: 'loseResponse', match, times: 1 }).add({
@@ -228,10 +243,7 @@ test("past the token, the retry's change-log half held by another transaction: t
   expect((result as { error?: unknown }).error, 'told "unknown", never "version conflict"').toBeInstanceOf(CommitOutcomeUnknownError);
   expect((await rawState(fx)).lost).toEqual([]);
   expect(sameBytes(await rawValue(fx, key), THEIRS)).toBe(true);
-  w.close();
-  other.close();
-  expect((await sweepPastEverything(fx)).errors).toBe(0);
-  await expectClean(fx, expect);
+  await sweptClean(fx, reader, 'log', [w, other]);
 });
 
 describe("a plain commit throttled, then overtaken by another writer before the SDK's retry: a sure loss, tried again", () => {
@@ -258,13 +270,8 @@ describe("a plain commit throttled, then overtaken by another writer before the 
   ];
 
   test.each(cases)('%s', async (_name, c) => {
-    const fx = await freshFixture({ replacedBlobCleanup: c.mode });
-    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
-    open.push(reader);
     const key = 'race/throttled';
-    const other = makeWriter(fx);
-    open.push(other);
-    const { version } = await other.store.put(key, OLD);
+    const { fx, reader, other, version } = await oneKeyScene(c.mode, key);
     const injector = new FaultInjector().add({
       kind: 'throttle',
       match: steps(fx.config).hvCommit,
@@ -273,8 +280,7 @@ describe("a plain commit throttled, then overtaken by another writer before the 
     });
     const w = makeWriter(fx, { injector });
     open.push(w);
-    const store =
-      c.log === 'fenced' ? w.store : new TieredStore({ config: fx.config, changeLog: plainFace(w), dynamodb: w.dynamodb, s3: w.s3 });
+    const store = storeOf(fx, w, c.log);
     const result = await outcome(c.op(store, key, version));
     expect(injector.stats.injected.throttle).toBe(1);
     if (c.error === undefined) expect(result.ok, String((result as { error?: unknown }).error)).toBe(true);
@@ -284,11 +290,7 @@ describe("a plain commit throttled, then overtaken by another writer before the 
     if (expected === undefined) expect(value).toBeUndefined();
     else expect(sameBytes(value, expected)).toBe(true);
 
-    w.close();
-    other.close();
-    if (c.mode === 'stream') await deliverTwice(fx, reader);
-    expect((await sweepPastEverything(fx)).errors).toBe(0);
-    await expectClean(fx, expect);
+    await sweptClean(fx, reader, c.mode, [w, other]);
   });
 });
 
@@ -369,9 +371,7 @@ describe('races that hold', () => {
       'log',
       async (fx) => {
         const key = 'race/session';
-        const other = makeWriter(fx);
-        open.push(other);
-        await other.store.put(key, OLD);
+        const { other } = await writerHolding(fx, open, key, OLD);
         const w = makeWriter(fx);
         open.push(w);
         const created = await w.store.createUpload(key);
@@ -396,9 +396,7 @@ describe('races that hold', () => {
       'stream',
       async (fx) => {
         const key = 'race/small';
-        const other = makeWriter(fx);
-        open.push(other);
-        await other.store.put(key, OLD);
+        const { other } = await writerHolding(fx, open, key, OLD);
         const injector = atCommit(fx, async () => {
           await other.store.put(key, SMALL);
           expect(await other.store.delete(key)).toBe(true);

@@ -82,6 +82,22 @@ export function closedAfterEach<T extends { close(): void }>(): T[] {
   return open;
 }
 
+/**
+ * Another writer (pushed to `open`, closed after the test) that has put `body` at `key`: the key's
+ * state before a race or a pause, and the actor that goes between at its exact point.
+ */
+export async function writerHolding(
+  fx: Fixture,
+  open: Array<{ close(): void }>,
+  key: string,
+  body: Uint8Array,
+): Promise<{ other: Writer; version: number }> {
+  const other = makeWriter(fx);
+  open.push(other);
+  const { version } = await other.store.put(key, body);
+  return { other, version };
+}
+
 /** `p` settled to its value or its error, for a test that asserts on either. */
 export async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   try {
