@@ -3,7 +3,9 @@
  * its retry middleware, inside the retry loop. The attempt watcher (attempts.ts), the fault
  * injector, the command recorder and the test doubles of S3's answers all sit there. `override`:
  * a command of the document client applies its stack to the base command too, and attaching twice
- * replaces rather than fails.
+ * replaces rather than fails. A check that must run when an attempt is about to leave (a deadline:
+ * the TTI refresh's margin, an upload's lease, a put's expiry) sits at the last step instead,
+ * after signing: {@link checkBeforeEachAttempt}.
  */
 
 /** What of a client's or a command's middleware stack this needs (the SDK's types differ by service). */
@@ -14,4 +16,27 @@ interface RelativeStack {
 /** Adds `middleware`, named `name`, to `stack` inside the SDK's retry loop (one call per attempt). */
 export function addInsideRetryLoop(stack: unknown, name: string, middleware: unknown): void {
   (stack as RelativeStack).addRelativeTo(middleware, { relation: 'after', toMiddleware: 'retryMiddleware', name, override: true });
+}
+
+/** What of a command's middleware stack {@link checkBeforeEachAttempt} needs. */
+interface StepStack {
+  add(middleware: unknown, options: { step: 'deserialize'; name: string; override: boolean }): void;
+}
+
+/**
+ * Runs `check` right before each attempt of `command` goes out: in the last step of the SDK's
+ * pipeline (deserialize, inside the retry loop, after signing), so an SDK retry, or an attempt held
+ * up before it was sent (a paused process), is checked at the moment it would leave. What `check`
+ * throws fails that attempt unsent; an attempt already sent is awaited, never abandoned (one
+ * abandoned may still land). `name` names the middleware. Returns the command.
+ */
+export function checkBeforeEachAttempt<C extends { middlewareStack: unknown }>(command: C, name: string, check: () => void): C {
+  (command.middlewareStack as StepStack).add(
+    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      check();
+      return next(args);
+    },
+    { step: 'deserialize', name, override: true },
+  );
+  return command;
 }

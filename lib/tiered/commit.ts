@@ -58,6 +58,7 @@ import {
 } from '../aws/errors.js';
 import { CommitRefusedError, ResourceMissingError, TierlogError } from '../errors.js';
 import { earlierAttemptMayHaveApplied, watchAttempts } from '../aws/attempts.js';
+import { checkBeforeEachAttempt } from '../aws/retry-loop.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 
 export type CommitOutcome =
@@ -100,21 +101,16 @@ class NotSent extends Error {
   }
 }
 
-/** `command`, with `beforeAttempt` run right before each of its attempts goes out (the last step inside the SDK's retry loop). */
+/** `command`, with `beforeAttempt` run right before each of its attempts goes out; what it throws is the commit's {@link NotSent}. */
 function guarded<C extends { middlewareStack: unknown }>(command: C, beforeAttempt: (() => void) | undefined): C {
   if (beforeAttempt === undefined) return command;
-  (command.middlewareStack as { add(m: unknown, o: { step: 'deserialize'; name: string; override: boolean }): void }).add(
-    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-      try {
-        beforeAttempt();
-      } catch (reason) {
-        throw new NotSent(reason);
-      }
-      return next(args);
-    },
-    { step: 'deserialize', name: 'tierlogCommitDeadline', override: true },
-  );
-  return command;
+  return checkBeforeEachAttempt(command, 'tierlogCommitDeadline', () => {
+    try {
+      beforeAttempt();
+    } catch (reason) {
+      throw new NotSent(reason);
+    }
+  });
 }
 
 /** Runs the commit and classifies its outcome; throws only for bad config and a request refused before it was judged (ValidationException). */

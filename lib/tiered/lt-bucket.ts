@@ -24,6 +24,7 @@ import { awsErrorName, isCredentialRefusal, isDefiniteRejection, isNoSuchKey, tr
 import { type PresignedUrl, presignUrl } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { CorruptItemError, ResourceMissingError, TierlogError } from '../errors.js';
+import { checkBeforeEachAttempt } from '../aws/retry-loop.js';
 import { assertPartSize } from './part-size.js';
 
 export interface UploadOptions {
@@ -538,13 +539,7 @@ function guarded(s3: S3Client, beforeAttempt: () => void): S3Client {
     get(target, property, receiver) {
       if (property !== 'send') return Reflect.get(target, property, receiver);
       return (command: { middlewareStack: unknown }, ...rest: unknown[]) => {
-        (command.middlewareStack as { add(m: unknown, o: { step: 'deserialize'; name: string; override: boolean }): void }).add(
-          (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-            beforeAttempt();
-            return next(args);
-          },
-          { step: 'deserialize', name: 'tierlogUploadDeadline', override: true },
-        );
+        checkBeforeEachAttempt(command, 'tierlogUploadDeadline', beforeAttempt);
         return Reflect.apply(target.send, target, [command, ...rest]) as Promise<unknown>;
       };
     },

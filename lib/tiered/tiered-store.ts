@@ -69,6 +69,7 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied, watchAttempts } from '../aws/attempts.js';
 import { sleepBackoff } from '../aws/backoff.js';
+import { checkBeforeEachAttempt } from '../aws/retry-loop.js';
 import { newBlobKey } from './blob-keys.js';
 import {
   type Expected,
@@ -670,13 +671,9 @@ export class TieredStore {
       // was sent, is given up. An attempt already sent is awaited, never abandoned: one abandoned that
       // landed would have refreshed the object while this read answers that it did not.
       const givenUpAt = now + margin;
-      (command.middlewareStack as { add(m: unknown, o: { step: 'deserialize'; name: string; override: boolean }): void }).add(
-        (nextHandler: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-          if (this.clock() >= givenUpAt) throw new Error('time-to-idle refresh given up: it could land past the expiry it read');
-          return nextHandler(args);
-        },
-        { step: 'deserialize', name: 'tierlogRefreshDeadline', override: true },
-      );
+      checkBeforeEachAttempt(command, 'tierlogRefreshDeadline', () => {
+        if (this.clock() >= givenUpAt) throw new Error('time-to-idle refresh given up: it could land past the expiry it read');
+      });
       await this.hv.client.send(command);
       return { ...record, expiresAtSeconds: next };
     } catch {
