@@ -481,13 +481,11 @@ export class TieredStore {
       return { key, version, size: bytes.byteLength, stored: 'inline', created: old[this.hv.attrs.createdAt] === undefined };
     } catch (err) {
       // Another writer's commit of this key holds the item: nothing was applied; try again.
-      if (refusedForTransaction(err)) return RETRY;
-      // Refused for the request itself (an item past 400 KB): refused again if sent again.
-      if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
-      if (!isConditionalCheckFailed(err)) {
+      const decided = await this.unlessConditionFailed(key, err, fields.writeId, 'put');
+      if (decided === RETRY) return RETRY;
+      if (decided !== undefined) {
         // Landed despite the error (its answer lost, then a retry refused): the write's own answer.
-        const landed = await this.decideByRead(key, err, fields.writeId, 'put');
-        return { key, version: landed.version, size: bytes.byteLength, stored: 'inline', created: landed.createdAt === fields.now };
+        return { key, version: decided.version, size: bytes.byteLength, stored: 'inline', created: decided.createdAt === fields.now };
       }
       // The item as stored: live, expired (absent to the condition, but its blob is replaced
       // through the log like a live one's) or a deletion marker.
@@ -524,12 +522,9 @@ export class TieredStore {
       await this.hv.client.send(watchAttempts(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })));
       return result;
     } catch (err) {
-      if (refusedForTransaction(err)) return RETRY;
-      if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
-      if (!isConditionalCheckFailed(err)) {
-        await this.decideByRead(key, err, fields.writeId, 'put');
-        return result;
-      }
+      const decided = await this.unlessConditionFailed(key, err, fields.writeId, 'put');
+      if (decided === RETRY) return RETRY;
+      if (decided !== undefined) return result;
       const current = this.parse(oldItemOf(err));
       if (current?.writeId === fields.writeId) return result; // an SDK retry of this very write, which had landed
       // The item moved on (if the SDK sent this more than once, perhaps after it landed): start again.
@@ -600,11 +595,9 @@ export class TieredStore {
       await this.hv.client.send(watchAttempts(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })));
       return true;
     } catch (err) {
-      if (refusedForTransaction(err)) return RETRY;
-      if (!isConditionalCheckFailed(err)) {
-        await this.decideByRead(key, err, writeId, 'delete'); // its deletion marker, carrying its id
-        return true;
-      }
+      const decided = await this.unlessConditionFailed(key, err, writeId, 'delete');
+      if (decided === RETRY) return RETRY;
+      if (decided !== undefined) return true; // its deletion marker, carrying its id
       const current = this.parse(oldItemOf(err));
       if (current?.writeId === writeId) return true; // an SDK retry of a delete that had landed
       this.assertVersionAfterRetries(key, options.ifVersion, current, err, writeId);
@@ -748,6 +741,24 @@ export class TieredStore {
     if (ifVersion === undefined || this.versionOf(current) === ifVersion) return;
     if (earlierAttemptMayHaveApplied(err)) throw new CommitOutcomeUnknownError(key, id, err);
     this.assertVersion(key, ifVersion, current);
+  }
+
+  /**
+   * An inline write's error, unless its condition failed (undefined: the item it returned is the
+   * caller's to judge): RETRY when a transaction held the item and nothing applied; thrown when the
+   * request itself was refused (an item past 400 KB, refused again if sent again); else decided by
+   * a read ({@link decideByRead}): the record of the write landed, or thrown as unknown.
+   */
+  private async unlessConditionFailed(
+    key: string,
+    err: unknown,
+    writeId: string,
+    operation: 'put' | 'delete',
+  ): Promise<typeof RETRY | HvRecord | undefined> {
+    if (refusedForTransaction(err)) return RETRY;
+    if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
+    if (isConditionalCheckFailed(err)) return undefined;
+    return this.decideByRead(key, err, writeId, operation);
   }
 
   /**
