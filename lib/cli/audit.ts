@@ -145,10 +145,29 @@ export function formatAudit(r: AuditReport, now: number): string[] {
   return lines;
 }
 
-/** Runs `audit`; returns the exit code (1 when a delete failed or deletes were refused). */
+/**
+ * How many of the report's findings this run left for a person: keys that are not blob keys and
+ * corrupt change-log items (never deleted), and, unless it deleted them, the orphans and the
+ * blobs of expired objects. `--exit-code` makes a run with any exit {@link EXIT.findings}.
+ */
+export function auditFindingsLeft(r: AuditReport): number {
+  const deletedThem = r.delete && r.deleteRefused === undefined;
+  return r.unparseable.length + r.corruptChangeLog.length + (deletedThem ? 0 : r.orphans.length + r.expired.length);
+}
+
+/**
+ * Runs `audit`; returns the exit code: 1 when a delete failed or deletes were refused; with
+ * `exitCode`, else 3 when it left findings ({@link auditFindingsLeft}); else 0.
+ */
 export async function auditCommand(
   ctx: CliContext,
-  options: AuditCommandOptions & { json?: boolean; inventory?: string | undefined; export?: string | undefined } = {},
+  options: AuditCommandOptions & {
+    json?: boolean;
+    inventory?: string | undefined;
+    export?: string | undefined;
+    /** `--exit-code`: exit 3 when the audit left findings for a person. */
+    exitCode?: boolean;
+  } = {},
 ): Promise<number> {
   // From snapshots (S3 Inventory + DynamoDB exports, DuckDB) instead of listing the bucket.
   if (options.inventory !== undefined || options.export !== undefined) {
@@ -167,5 +186,6 @@ export async function auditCommand(
   }
   if (options.json) printJson(ctx.io, report);
   else println(ctx.io.stdout, ...formatAudit(report, ctx.clock()));
-  return report.deleteFailures.length > 0 || report.deleteRefused !== undefined ? EXIT.failure : EXIT.ok;
+  if (report.deleteFailures.length > 0 || report.deleteRefused !== undefined) return EXIT.failure;
+  return options.exitCode === true && auditFindingsLeft(report) > 0 ? EXIT.findings : EXIT.ok;
 }

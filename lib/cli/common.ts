@@ -18,6 +18,12 @@ export const EXIT = {
   failure: 1,
   /** Bad arguments or configuration: nothing was done. */
   usage: 2,
+  /**
+   * With `audit --exit-code`: the audit ran and found what needs a person and that this run did
+   * not fix (orphans or expired objects' blobs it did not delete, keys that are not blob keys,
+   * corrupt change-log items). Without the flag such a run exits 0: its findings are in the report.
+   */
+  findings: 3,
   /** Stopped by Ctrl-C (SIGINT), at a safe point; what was done is reported. 128 + SIGINT, as a shell reports it. */
   interrupted: 130,
 } as const;

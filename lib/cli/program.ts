@@ -12,7 +12,8 @@
  * and the next sweep finishes the work). `status` and `inspect`, which only read, quit at the first.
  * With `--json`, stdout is one JSON document whatever happens: the command's report, or, when it
  * stops before printing one, `{"error": {"name", "message", "exitCode"}}` (the message on stderr
- * as well). The exit code says whether the command ran, not what it found: findings are in the report.
+ * as well). The exit code says whether the command ran, not what it found: findings are in the report,
+ * except with `audit --exit-code`, which exits 3 when the audit left findings for a person.
  */
 import { createRequire } from 'node:module';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -198,11 +199,23 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
         "(without it such a table refuses every delete, as it may be another deployment's; never overrides a table " +
         'that points at blobs missing from this bucket)',
     )
+    .option(
+      '--exit-code',
+      "exit 3 when the audit leaves findings for a person: orphans or expired objects' blobs it did not delete, keys that " +
+        'are not blob keys, corrupt change-log items (without it, findings exit 0: they are in the report)',
+    )
     .option('--inventory <manifest>', 'audit from snapshots: the S3 Inventory manifest.json of the bucket (with --export; DuckDB)')
     .option('--export <dir>', 'audit from snapshots: folder with DynamoDB exports of both tables (with --inventory)')
     .action(
       async (
-        opts: { olderThan: number; delete?: boolean; emptyStoreOk?: boolean; inventory?: string; export?: string },
+        opts: {
+          olderThan: number;
+          delete?: boolean;
+          emptyStoreOk?: boolean;
+          exitCode?: boolean;
+          inventory?: string;
+          export?: string;
+        },
         command: Command,
       ) => {
         // Refused rather than ignored: without --delete it changes nothing, and an operator who
@@ -217,6 +230,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
             olderThanMs: opts.olderThan,
             delete: opts.delete === true,
             emptyStoreOk: opts.emptyStoreOk === true,
+            exitCode: opts.exitCode === true,
             json: json(command),
             inventory: opts.inventory,
             export: opts.export,

@@ -6,12 +6,12 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
-import { auditCommand, parseBlobKey, runAudit, uuidV7Time } from '../../lib/cli/audit.js';
+import { auditCommand, auditFindingsLeft, parseBlobKey, runAudit, uuidV7Time } from '../../lib/cli/audit.js';
 import type { CliContext } from '../../lib/cli/common.js';
 import { UsageError } from '../../lib/cli/common.js';
 import { type Fixture, listKeys } from '../support/local.js';
 import { type AuditScene, auditScene } from './audit-scene.js';
-import { capture, cli, cliJson, HOUR, putTombstone } from './helpers.js';
+import { capture, cli, cliJson, HOUR, putTombstone, storeWithOrphan } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
 
@@ -101,6 +101,27 @@ describe('audit', () => {
     for (const key of [...s.referenced, s.young]) expect(text.out).not.toContain(key);
   });
 
+  test('--exit-code: 3 when the audit leaves findings (orphans not deleted, unparseable keys); 0 when it finds none', async () => {
+    const found = await cli(s.fx, ['audit', '--older-than', '90m', '--exit-code'], { clock: ahead });
+    expect(found.code).toBe(3);
+    expect(found.out).toContain('4 orphans');
+    // No orphan old enough, but keys that are not blob keys: a person must still look.
+    const unparseable = await cli(s.fx, ['audit', '--older-than', '3h', '--exit-code'], { clock: ahead });
+    expect(unparseable.out).toContain('0 orphans');
+    expect(unparseable.code).toBe(3);
+  });
+
+  test('--exit-code with --delete: 0 once the run deleted what it found; 3 before, and without the flag 0', async () => {
+    const { fx, orphan } = await storeWithOrphan(Date.now() - HOUR);
+    expect((await cli(fx, ['audit', '--older-than', '90m'], { clock: ahead })).code).toBe(0);
+    expect((await cli(fx, ['audit', '--older-than', '90m', '--exit-code'], { clock: ahead })).code).toBe(3);
+    const cleaned = await cliJson(fx, ['audit', '--older-than', '90m', '--delete', '--exit-code'], { clock: ahead });
+    expect(cleaned.json.orphans.map((u: { key: string }) => u.key)).toEqual([orphan]);
+    expect(cleaned.json.deleted).toBe(1);
+    expect(cleaned.code).toBe(0);
+    expect((await cli(fx, ['audit', '--older-than', '90m', '--exit-code'], { clock: ahead })).code).toBe(0);
+  });
+
   test('a blob is old only when both LastModified and its UUIDv7 are: an old UUID does not make a new upload old', async () => {
     const { code, json } = await cliJson(s.fx, ['audit', '--older-than', '3h'], { clock: ahead });
     expect(code).toBe(0);
@@ -140,6 +161,10 @@ describe('audit --delete', () => {
 
     const again = await cli(s.fx, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
     expect(again.code).toBe(0);
+    // The orphans this run deleted are not left for a person; the unparseable keys, which no run deletes, are.
+    const flagged = await cli(s.fx, ['audit', '--older-than', '90m', '--delete', '--exit-code'], { clock: ahead });
+    expect(flagged.code).toBe(3);
+    expect(auditFindingsLeft(run.json)).toBe(s.malformed.length);
     expect(again.out).toContain('9 keys listed: 3 referenced, 0 orphans, 0 in flight, 1 younger than 1h 30m (not checked), 5 unparseable');
     expect(again.out).toContain('deleted 0 blobs');
   });

@@ -20,7 +20,9 @@ import { newChangeId } from '../../lib/ids.js';
 import { SnapshotError } from '../../lib/recovery/snapshot-audit/errors.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { localTableArn, writeDynamoExport } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
-import { blobKey, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from '../cli/helpers.js';
+import { auditFindingsLeft } from '../../lib/cli/audit.js';
+import { snapshotFindingsLeft } from '../../lib/recovery/snapshot-audit/cli.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from '../cli/helpers.js';
 import { type AuditScene, auditScene } from '../cli/audit-scene.js';
 import { type Fixture, listKeys } from '../support/local.js';
 import { type Snapshots, snapshotsRemovedAfterAll } from './snapshots.js';
@@ -106,6 +108,21 @@ describe.each(['CSV', 'Parquet'] as const)('snapshot audit, %s inventory', (form
 
     expect(snapshot.json.lost).toEqual([{ key: s.lost, objectKey: 'lost-object' }]);
     expect(snapshot.json.deleted).toBe(0);
+
+    // --exit-code: the findings a person must look at are counted, and a loss still exits 1, not 3.
+    expect(snapshotFindingsLeft(snapshot.json)).toBe(s.orphans.length + s.malformed.length);
+    // The listing audit also counts the change-log entry it cannot read.
+    expect(listing.json.corruptChangeLog).toHaveLength(1);
+    expect(auditFindingsLeft(listing.json)).toBe(s.orphans.length + s.malformed.length + 1);
+    const flagged = await cli(
+      s.fx,
+      ['audit', '--older-than', '90m', '--exit-code', '--inventory', snap.manifest, '--export', snap.exportDir],
+      {
+        clock: ahead,
+      },
+    );
+    expect(flagged.code).toBe(1);
+    expect((await cli(s.fx, ['audit', '--older-than', '90m', '--exit-code'], { clock: ahead })).code).toBe(3);
   });
 
   test('--delete deletes exactly the confirmed orphans; referenced, young, in-flight and malformed blobs stay', async () => {
@@ -116,6 +133,8 @@ describe.each(['CSV', 'Parquet'] as const)('snapshot audit, %s inventory', (form
       { clock: ahead },
     );
     expect(run.json.deleted).toBe(s.orphans.length);
+    // Deleted, the orphans are no longer left for a person; the malformed keys are.
+    expect(snapshotFindingsLeft(run.json)).toBe(s.malformed.length);
     const after = (await listKeys(s.fx.s3, s.fx.config.bucket)).sort();
     expect(after).toEqual(before.filter((k) => !s.orphans.includes(k)));
     // Run again from the same (now stale) snapshots: the gone orphans are proposed again, and deleting them is harmless.

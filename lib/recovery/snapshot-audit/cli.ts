@@ -2,7 +2,8 @@
  * `tierlog audit --inventory <manifest.json> --export <dir> [--older-than 24h] [--delete]`: the
  * snapshot audit for mid-size buckets, run locally with DuckDB. Exit code 1 when a loss is
  * confirmed, a delete failed, or deletes were refused (an item that cannot be read, or an objects
- * table that is not this bucket's store).
+ * table that is not this bucket's store); with `--exit-code`, else 3 when it left findings for a
+ * person ({@link snapshotFindingsLeft}).
  */
 import { EXIT, type CliContext, printJson, println, UsageError } from '../../cli/common.js';
 import { SnapshotAuditIncompleteError } from './errors.js';
@@ -15,6 +16,8 @@ export interface SnapshotAuditCliOptions {
   readonly olderThanMs: number;
   readonly delete?: boolean;
   readonly json?: boolean;
+  /** `--exit-code`: exit 3 when the audit left findings for a person ({@link snapshotFindingsLeft}). */
+  readonly exitCode?: boolean;
   /** Stops the audit at its next safe point (Ctrl-C): see `SnapshotAuditOptions.signal`. */
   readonly signal?: AbortSignal;
   /** Proposed orphans per re-verification batch (`SnapshotAuditOptions.batchSize`). Default 1 000. */
@@ -60,5 +63,14 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
   // As the listing audit: an item that cannot be read, or a table that is not this bucket's store,
   // refuses the deletes, and that needs a look.
   const refused = report.delete && deletesRefused(report);
-  return report.lost.length > 0 || report.deleteFailures.length > 0 || refused ? EXIT.failure : EXIT.ok;
+  if (report.lost.length > 0 || report.deleteFailures.length > 0 || refused) return EXIT.failure;
+  return options.exitCode === true && snapshotFindingsLeft(report) > 0 ? EXIT.findings : EXIT.ok;
+}
+
+/**
+ * How many of the report's findings this run left for a person (lost blobs exit 1 in any case):
+ * keys that are not blob keys, and, unless it deleted them, the confirmed orphans.
+ */
+export function snapshotFindingsLeft(report: SnapshotAuditReport): number {
+  return report.malformed.length + (report.delete ? 0 : report.orphans.length);
 }
