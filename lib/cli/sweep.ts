@@ -121,6 +121,7 @@ export function formatSweep(r: SweepReport, shards?: readonly number[], interrup
     );
   }
   if (r.oldestExpiredAgeMs > 0) lines.push(`  oldest expired lease  ${formatDuration(r.oldestExpiredAgeMs)} ago`);
+  if (r.stuckInstances > 0) lines.push(...stuckLines(r));
   if (r.errors > 0) lines.push(`  errors     ${r.errors} (see the messages above; the next sweep retries)`);
   if (r.stoppedEarly)
     lines.push(
@@ -135,6 +136,21 @@ export function formatSweep(r: SweepReport, shards?: readonly number[], interrup
     for (const key of [...r.wouldDelete].sort()) lines.push(`  ${key}`);
   }
   return lines;
+}
+
+/**
+ * The instances the lease index alone would leave stuck, by kind, with what each means (the
+ * `StuckInstances` alarm counts them; the warnings above name their ids).
+ */
+function stuckLines(r: SweepReport): string[] {
+  const kinds = [
+    r.suspectLeases > 0 ? `${r.suspectLeases} with a lease further ahead than any writer takes (claimed as expired)` : '',
+    r.instancesWithoutShard > 0 ? `${r.instancesWithoutShard} without a shard (never swept)` : '',
+    r.instancesOutsideShards > 0
+      ? `${r.instancesOutsideShards} in a shard past TIERLOG_LEASE_SHARDS (never swept: set it the same for every writer and sweeper)`
+      : '',
+  ].filter((kind) => kind !== '');
+  return [`  stuck      ${plural(r.stuckInstances, 'instance')}: ${kinds.join('; ')}`];
 }
 
 /**

@@ -1,6 +1,8 @@
 /** The CLI's shared formatting: durations in and out, instants, JSON of anything. */
 import { describe, expect, test } from 'vitest';
 import { formatBytes, formatDuration, formatRelative, parseDuration, toJson, UsageError } from '../../lib/cli/common.js';
+import { formatSweep } from '../../lib/cli/sweep.js';
+import { emptyReport } from '../../lib/recovery/report.js';
 
 describe('durations', () => {
   test.each([
@@ -42,4 +44,20 @@ test('toJson never throws on values DynamoDB items may hold', () => {
     bin: { base64: 'AQI=' },
     set: ['a'],
   });
+});
+
+test('the human sweep report has a stuck line naming each kind only when the sweep found stuck instances', () => {
+  const quiet = formatSweep(emptyReport(false));
+  expect(quiet.join('\n')).not.toContain('stuck');
+  const stuck = formatSweep({
+    ...emptyReport(false),
+    stuckInstances: 4,
+    suspectLeases: 1,
+    instancesWithoutShard: 0,
+    instancesOutsideShards: 3,
+  });
+  expect(stuck).toContain(
+    '  stuck      4 instances: 1 with a lease further ahead than any writer takes (claimed as expired); ' +
+      '3 in a shard past TIERLOG_LEASE_SHARDS (never swept: set it the same for every writer and sweeper)',
+  );
 });

@@ -272,6 +272,8 @@ describe('sweep and an item in a shard past TIERLOG_LEASE_SHARDS', () => {
     expect(run.err).toContain('warning: instances outside the lease shards, never swept: set TIERLOG_LEASE_SHARDS the same');
     expect(run.err).toContain(`{"instanceId":"${far}","shard":6}`);
     expect(await rawState(fx)).toEqual(before);
+    const human = await cli(fx, ['sweep'], { env: wholeTable });
+    expect(human.out).toContain('  stuck      1 instance: 1 in a shard past TIERLOG_LEASE_SHARDS (never swept');
 
     const eight = await cliJson(fx, ['sweep'], { env: { ...wholeTable, TIERLOG_LEASE_SHARDS: '8' } });
     expect(eight.json).toMatchObject({ instancesOutsideShards: 0, stuckInstances: 0, instancesClaimed: 1 });
