@@ -390,8 +390,10 @@ describe("a put whose write is retried by the SDK after a pause past the put's e
     /** The key's value before: another writer's, with no expiry (`expiring`: with 1 s to live, expired to the writer). */
     readonly before: Uint8Array;
     readonly expiring?: boolean;
+    /** `replacedBlobCleanup: 'stream'`: a change that uploads nothing commits with a plain conditional write. */
+    readonly stream?: boolean;
     /** The request the writer pauses between the attempts of, and how many of its requests go out first. */
-    readonly step: 'commit' | 'hvInline';
+    readonly step: 'commit' | 'hvInline' | 'hvCommit';
     readonly skip?: number;
     /** What the put writes, with an expiry that the pause outlives. */
     readonly body: Uint8Array;
@@ -417,6 +419,10 @@ describe("a put whose write is retried by the SDK after a pause past the put's e
     [
       'a small put over a large value (its fenced commit)',
       { before: OLD, step: 'commit', body: SMALL, put: (s, key) => s.put(key, SMALL, TTL) },
+    ],
+    [
+      'a small put over a large value, the stream cleaning replaced blobs (its plain conditional commit)',
+      { before: OLD, stream: true, step: 'hvCommit', body: SMALL, put: (s, key) => s.put(key, SMALL, TTL) },
     ],
     [
       "an upload session's complete, the object's time to live counted from the commit",
@@ -450,7 +456,7 @@ describe("a put whose write is retried by the SDK after a pause past the put's e
   const cases = writes.flatMap(([write, w]) => firsts.map(([first, f]): [string, Write, First] => [`${write}; ${first}`, w, f]));
 
   test.each(cases)('%s', async (_name, w, c) => {
-    const fx = await freshFixture();
+    const fx = await freshFixture(w.stream ? { replacedBlobCleanup: 'stream' } : {});
     const key = 'pause/expiry';
     const { other } = await writerHolding(fx, open, key, w.before);
     if (w.expiring) await other.store.put(key, w.before, { timeToLiveMs: 1_000 });
