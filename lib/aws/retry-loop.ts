@@ -40,3 +40,29 @@ export function checkBeforeEachAttempt<C extends { middlewareStack: unknown }>(c
   );
   return command;
 }
+
+/** What the check of {@link guardEachAttempt} threw (`reason`): the attempt was not sent. */
+export class AttemptNotSent extends Error {
+  constructor(readonly reason: unknown) {
+    super('attempt not sent');
+  }
+}
+
+/**
+ * {@link checkBeforeEachAttempt} for a write that must not land past a deadline of its own (a
+ * put's expiry): what `check` throws fails the attempt as an {@link AttemptNotSent}, which the SDK
+ * does not retry and the caller tells from any answer of the service's. Nothing of that attempt
+ * landed; an earlier one may have (the attempt watcher, attempts.ts, marks the error as any
+ * attempt's), so the caller decides: a refusal with `reason` when none may have been applied,
+ * else a read. `check` undefined: the command as it is.
+ */
+export function guardEachAttempt<C extends { middlewareStack: unknown }>(command: C, name: string, check: (() => void) | undefined): C {
+  if (check === undefined) return command;
+  return checkBeforeEachAttempt(command, name, () => {
+    try {
+      check();
+    } catch (reason) {
+      throw new AttemptNotSent(reason);
+    }
+  });
+}

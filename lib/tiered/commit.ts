@@ -58,7 +58,7 @@ import {
 } from '../aws/errors.js';
 import { CommitRefusedError, ResourceMissingError, TierlogError } from '../errors.js';
 import { earlierAttemptMayHaveApplied, watchAttempts } from '../aws/attempts.js';
-import { checkBeforeEachAttempt } from '../aws/retry-loop.js';
+import { AttemptNotSent, guardEachAttempt } from '../aws/retry-loop.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 
 export type CommitOutcome =
@@ -94,24 +94,8 @@ export interface CommitRequest {
   readonly beforeAttempt?: () => void;
 }
 
-/** What `beforeAttempt` threw, as the commit's error: the attempt was not sent. */
-class NotSent extends Error {
-  constructor(readonly reason: unknown) {
-    super('commit attempt not sent');
-  }
-}
-
-/** `command`, with `beforeAttempt` run right before each of its attempts goes out; what it throws is the commit's {@link NotSent}. */
-function guarded<C extends { middlewareStack: unknown }>(command: C, beforeAttempt: (() => void) | undefined): C {
-  if (beforeAttempt === undefined) return command;
-  return checkBeforeEachAttempt(command, 'tierlogCommitDeadline', () => {
-    try {
-      beforeAttempt();
-    } catch (reason) {
-      throw new NotSent(reason);
-    }
-  });
-}
+/** The name of the middleware that runs `beforeAttempt` ({@link guardEachAttempt}), a small write's too. */
+export const COMMIT_DEADLINE = 'tierlogCommitDeadline';
 
 /** Runs the commit and classifies its outcome; throws only for bad config and a request refused before it was judged (ValidationException). */
 export async function commitWrite(request: CommitRequest): Promise<CommitOutcome> {
@@ -126,13 +110,14 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
     if (fence !== undefined) {
       await request.hv.client.send(
         watchAttempts(
-          guarded(
+          guardEachAttempt(
             new TransactWriteCommand({
               TransactItems: [{ [request.write.type]: { ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }, fence],
               // One token for this commit attempt, kept across the SDK's retries: a retry of a
               // transaction that already landed answers success instead of failing its condition.
               ClientRequestToken: newChangeId(),
             }),
+            COMMIT_DEADLINE,
             request.beforeAttempt,
           ),
         ),
@@ -140,7 +125,11 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
     } else {
       await request.hv.client.send(
         watchAttempts(
-          guarded(new UpdateCommand({ ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }), request.beforeAttempt),
+          guardEachAttempt(
+            new UpdateCommand({ ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+            COMMIT_DEADLINE,
+            request.beforeAttempt,
+          ),
         ),
       );
     }
@@ -164,7 +153,7 @@ async function classify(
   /** The change-log table, when the commit was a transaction. */
   logTable?: string,
 ): Promise<CommitOutcome> {
-  if (err instanceof NotSent) {
+  if (err instanceof AttemptNotSent) {
     // Stopped before an attempt went out: nothing landed unless an earlier attempt did.
     if (earlierAttemptMayHaveApplied(err)) return decideByRead(request, landed, err.reason);
     return { kind: 'refused', error: err.reason instanceof TierlogError ? err.reason : new TierlogError(String(err.reason)) };

@@ -35,7 +35,8 @@
  *
  * Expiry (lib/tiered/expiry.ts): a put may set `expiresAt`, `timeToLiveMs` or `timeToIdleMs`,
  * stored as the TTL attribute, fixed at the put's start (a put whose expiry has passed by its
- * commit is refused: ValidationError, nothing written). An item at or past its expiry is absent to reads, to `ifVersion`
+ * commit is refused: ValidationError, nothing written; no attempt of any of its writes, an SDK
+ * retry included, goes out past it: `expiryCheck`). An item at or past its expiry is absent to reads, to `ifVersion`
  * and to delete (conditions carry `liveAt`) while DynamoDB has not yet removed it. A write over
  * an expired item CASes on the item as stored, continues at its version + 1, and names its blob
  * as `old` (deleted at settle). A deletion marker never carries an expiry. Reads of a
@@ -69,7 +70,7 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied, watchAttempts } from '../aws/attempts.js';
 import { sleepBackoff } from '../aws/backoff.js';
-import { checkBeforeEachAttempt } from '../aws/retry-loop.js';
+import { AttemptNotSent, checkBeforeEachAttempt, guardEachAttempt } from '../aws/retry-loop.js';
 import { newBlobKey } from './blob-keys.js';
 import {
   type Expected,
@@ -81,6 +82,7 @@ import {
   type HvWriteFields,
   liveOf,
 } from './hv-table.js';
+import { COMMIT_DEADLINE } from './commit.js';
 import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
 import { isExpired, type StoredExpiry, storedExpiryOf, ttiRefresh, ttiRefreshMarginMs } from './expiry.js';
@@ -473,7 +475,13 @@ export class TieredStore {
       // The replaced attributes come back: the version it moved on from, and `createdAt` unless
       // it replaced nothing or a deletion marker (an expired item was refused).
       const out = await this.hv.client.send(
-        watchAttempts(new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })),
+        watchAttempts(
+          guardEachAttempt(
+            new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+            COMMIT_DEADLINE,
+            this.expiryCheck(options),
+          ),
+        ),
       );
       const old = out.Attributes ?? {};
       const previous = old[this.hv.attrs.version];
@@ -499,11 +507,17 @@ export class TieredStore {
         return expiredAt(physical, fields.now) ? this.putInlineOverExpired(key, bytes, options, physical!) : RETRY;
       }
       let at = fields.now;
-      const replaced = await this.replaceBlob(key, physical, options.ifVersion, (id, expected) => {
-        const replacing = this.fields(bytes, options, id);
-        at = replacing.now;
-        return this.hv.inlineWrite(key, bytes, { ...replacing, overExpired: expiredAt(physical, at) }, expected, false);
-      });
+      const replaced = await this.replaceBlob(
+        key,
+        physical,
+        options.ifVersion,
+        (id, expected) => {
+          const replacing = this.fields(bytes, options, id);
+          at = replacing.now;
+          return this.hv.inlineWrite(key, bytes, { ...replacing, overExpired: expiredAt(physical, at) }, expected, false);
+        },
+        this.expiryCheck(options),
+      );
       // `physical` is an item (it has a blob), so the write stored its version + 1 whatever its clock.
       return replaced === RETRY ? RETRY : this.resultOf(key, bytes, 'inline', physical, at);
     }
@@ -519,7 +533,15 @@ export class TieredStore {
     const write = this.hv.inlineWrite(key, bytes, fields, expectedOf(expired), true);
     const result: PutResult = { key, version: expired.version + 1, size: bytes.byteLength, stored: 'inline', created: true };
     try {
-      await this.hv.client.send(watchAttempts(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })));
+      await this.hv.client.send(
+        watchAttempts(
+          guardEachAttempt(
+            new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+            COMMIT_DEADLINE,
+            this.expiryCheck(options),
+          ),
+        ),
+      );
       return result;
     } catch (err) {
       const decided = await this.unlessConditionFailed(key, err, fields.writeId, 'put');
@@ -556,11 +578,7 @@ export class TieredStore {
           expectedOf(current),
         );
         // No attempt of it goes out once the expiry has passed (an SDK retry of a paused writer).
-        const refused = await change.commit(
-          write,
-          current?.blob,
-          options.expiry.expiresAtSeconds !== undefined ? () => void this.assertExpiryAhead(options) : undefined,
-        );
+        const refused = await change.commit(write, current?.blob, this.expiryCheck(options));
         if (refused === undefined) return this.resultOf(key, bytes, 'blob', current, fields.now);
         if (refused.kind === 'conflict') {
           // Another writer got there first: CAS again against what is there now, same blob.
@@ -613,18 +631,20 @@ export class TieredStore {
 
   /**
    * Replaces the blob of `current` with an inline body, or deletes it: record `{old}`, commit
-   * `write(changeId)` against `current`, settle. RETRY when the CAS was lost.
+   * `write(changeId)` against `current`, settle. RETRY when the CAS was lost. `beforeAttempt`: an
+   * inline body's {@link expiryCheck}.
    */
   private async replaceBlob(
     key: string,
     current: HvRecord,
     ifVersion: number | undefined,
     write: (writeId: string, expected: Expected) => HvWrite,
+    beforeAttempt?: () => void,
   ): Promise<Attempt<void>> {
     const change = this.change(key, undefined, current.blob);
     try {
       await change.record();
-      const refused = await change.commit(write(change.changeId, expectedOf(current)), current.blob);
+      const refused = await change.commit(write(change.changeId, expectedOf(current)), current.blob, beforeAttempt);
       if (refused === undefined) return;
       if (refused.kind === 'conflict') this.assertVersion(key, ifVersion, this.parse(refused.current));
       if (refused.kind === 'busy' && refused.throttled !== undefined) throw new ThrottledCommit(refused.throttled);
@@ -746,8 +766,10 @@ export class TieredStore {
   /**
    * An inline write's error, unless its condition failed (undefined: the item it returned is the
    * caller's to judge): RETRY when a transaction held the item and nothing applied; thrown when the
-   * request itself was refused (an item past 400 KB, refused again if sent again); else decided by
-   * a read ({@link decideByRead}): the record of the write landed, or thrown as unknown.
+   * request itself was refused (an item past 400 KB, refused again if sent again), or when an
+   * attempt was not sent (the put's expiry passed: {@link expiryCheck}) and none before it may have
+   * been applied; else decided by a read ({@link decideByRead}): the record of the write landed, or
+   * thrown as unknown.
    */
   private async unlessConditionFailed(
     key: string,
@@ -755,6 +777,11 @@ export class TieredStore {
     writeId: string,
     operation: 'put' | 'delete',
   ): Promise<typeof RETRY | HvRecord | undefined> {
+    if (err instanceof AttemptNotSent) {
+      // Stopped before an attempt went out: nothing landed unless an earlier attempt did (a commit's rule, commit.ts).
+      if (!earlierAttemptMayHaveApplied(err)) throw err.reason;
+      return this.landedOrUnknown(key, writeId, err.reason);
+    }
     if (refusedForTransaction(err)) return RETRY;
     if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
     if (isConditionalCheckFailed(err)) return undefined;
@@ -777,10 +804,15 @@ export class TieredStore {
     const translated = translateAwsError(err, { operation, table: this.hv.tableName });
     if (translated !== err) throw translated;
     if (!requestMayHaveApplied(err)) throw err;
+    return this.landedOrUnknown(key, writeId, err);
+  }
+
+  /** The item, when a consistent read shows it carries `writeId`; else {@link CommitOutcomeUnknownError}, `cause` its cause. */
+  private async landedOrUnknown(key: string, writeId: string, cause: unknown): Promise<HvRecord> {
     // A read that fails leaves it open too: not carrying the id, as far as this write can tell.
     const current = await this.hv.read(key, { consistent: true, withBody: false }).catch(() => undefined);
     if (current?.writeId === writeId) return current;
-    throw new CommitOutcomeUnknownError(key, writeId, err);
+    throw new CommitOutcomeUnknownError(key, writeId, cause);
   }
 
   /** @throws VersionConflictError unless `current` (a marker or expired: absent, 0) is at `ifVersion`. */
@@ -805,6 +837,15 @@ export class TieredStore {
       ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
       ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
     };
+  }
+
+  /**
+   * What each attempt of a put's write runs right before it goes out (an SDK retry a paused writer
+   * sends late included): {@link assertExpiryAhead}, so that no attempt lands the object past its
+   * expiry, over the value it replaces. Undefined for a put with no expiry.
+   */
+  private expiryCheck(options: PutPlan): (() => void) | undefined {
+    return options.expiry.expiresAtSeconds !== undefined ? () => void this.assertExpiryAhead(options) : undefined;
   }
 
   /** The clock's now. @throws ValidationError when the put's expiry (fixed at its start) has passed. */

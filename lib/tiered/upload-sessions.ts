@@ -393,6 +393,10 @@ export class UploadSessions {
         log,
         changeId: sessionId,
         effect,
+        // No attempt of it goes out once the expiry it stores has passed (an SDK retry of a
+        // completer paused between two): it would land an object expired on arrival, over the
+        // value it replaces. As a put's (tiered-store.ts, `expiryCheck`).
+        ...(expiry.expiresAtSeconds !== undefined ? { beforeAttempt: () => this.assertExpiryAhead(info.expiry, expiry) } : {}),
       });
       switch (outcome.kind) {
         case 'committed': {
@@ -422,8 +426,11 @@ export class UploadSessions {
           throw new UploadSessionClosedError(sessionId, again?.closed === 'aborted' ? 'aborted' : 'expired');
         }
         case 'refused':
-          // Cancelled for a reason it would meet again: nothing committed; the session stays open
-          // (the client aborts it, or the sweeper takes it at expiry).
+          // Cancelled for a reason it would meet again, or not sent past the object's expiry:
+          // nothing committed; the session stays open (the client aborts it, completes it again
+          // when its object's time to live counts from the commit, or the sweeper takes it at
+          // expiry), unless the object's expiresAt has passed: it can never complete, so it ends.
+          if (objectExpiryAt(info.expiry, this.o.clock()) === 'passed') return this.refuse(session, outcome.error);
           throw outcome.error;
         default: {
           // The fence failed on a live session: a concurrent complete of it (the client's retry)
@@ -537,6 +544,16 @@ export class UploadSessions {
       throw new UploadSessionClosedError(session.sessionId, session.closed === 'aborted' ? 'aborted' : 'expired');
     if (session.info.s3UploadId === undefined) throw new UploadSessionNotFoundError(session.sessionId);
     if (this.o.clock() >= session.info.expiresAt) throw new UploadSessionClosedError(session.sessionId, 'expired');
+  }
+
+  /**
+   * @throws ValidationError when `expiry`, what the commit stores for the object's `policy`, has
+   * passed: the object would be absent the moment it landed.
+   */
+  private assertExpiryAhead(policy: StoredPolicy | undefined, expiry: StoredExpiry): void {
+    if (!isExpired(expiry, this.o.clock())) return;
+    const field = policy?.at !== undefined ? 'expiresAt' : policy?.ttlMs !== undefined ? 'timeToLiveMs' : 'timeToIdleMs';
+    throw new ValidationError(`the object's expiry passed before the complete could commit it; nothing was written`, field);
   }
 
   /** Why a session that was open a moment ago no longer is. */

@@ -20,7 +20,10 @@
  *    judged and dropped its entry: dying then, it leaked the blob (only an audit found it). No
  *    upload attempt goes out past the lease plus the shortest window (UploadNotSentError);
  *  - a large put's commit retried by the SDK after a pause past the put's expiry landed an object
- *    expired on arrival over the value it replaced, answered success. No attempt goes out then.
+ *    expired on arrival over the value it replaced, answered success. No attempt goes out then;
+ *  - so did a small put's one write (or its CAS over an expired item, or its commit over a large
+ *    value) and an upload session's commit (past the object's expiry, whether a fixed instant or
+ *    a time to live counted from the commit). The same check now guards every attempt of them.
  */
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
@@ -33,6 +36,7 @@ import {
 } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
+import type { ExpiryPolicy } from '../../lib/tiered/expiry.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { uploadParts } from '../tiered/upload-session-client.js';
@@ -61,6 +65,7 @@ const OLD = randomBody(40 * KiB);
 const MINE = randomBody(40 * KiB + 1);
 const THEIRS = randomBody(40 * KiB + 2);
 const SMALL = randomBody(300);
+const SMALL_OLD = randomBody(200);
 
 /** A sweep by a sweeper whose clock is `offsetMs` ahead (the time the paused actor slept). */
 async function sweepAt(fx: Fixture, offsetMs: number, injector?: FaultInjector) {
@@ -336,6 +341,34 @@ describe('pauses that hold', () => {
         return OLD;
       },
     ],
+    [
+      "an upload session's commit retried by the SDK (its first attempt throttled) after a pause past the session's expiry: the sweeper claims, judges, deletes the blob meanwhile; the retry is fenced, not landed (the session's element requires it live: no deadline of the writer's needed)",
+      async (fx) => {
+        const key = 'pause/session-retry';
+        await writerHolding(fx, open, key, OLD);
+        const w = makeWriter(fx);
+        open.push(w);
+        const created = await w.store.createUpload(key);
+        const parts = await uploadParts(w.store, created.uploadId, randomBody(64 * KiB), 64 * KiB);
+        const commit = steps(fx.config).commit;
+        const injector = new FaultInjector().add({ kind: 'throttle', times: 1, match: commit }).add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: commit,
+          before: async () => {
+            expect(await sweepAt(fx, 2 * DAY)).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+            expect(await sweepAt(fx, 2 * DAY + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1 });
+          },
+        });
+        const completer = makeWriter(fx, { injector });
+        open.push(completer);
+        const result = await outcome(completer.store.completeUpload(created.uploadId, parts));
+        expect(injector.stats.injected).toMatchObject({ throttle: 1, delay: 1 });
+        expect((result as { error?: unknown }).error).toBeInstanceOf(UploadSessionClosedError);
+        return OLD;
+      },
+    ],
   ];
 
   test.each(cases)('%s', async (_name, pause) => {
@@ -351,14 +384,62 @@ describe('pauses that hold', () => {
   });
 });
 
-describe("a large put whose commit is retried by the SDK after a pause past the put's expiry", () => {
-  type Case = {
+describe("a put whose write is retried by the SDK after a pause past the put's expiry", () => {
+  const TTL = { timeToLiveMs: 2_000 };
+  type Write = {
+    /** The key's value before: another writer's, with no expiry (`expiring`: with 1 s to live, expired to the writer). */
+    readonly before: Uint8Array;
+    readonly expiring?: boolean;
+    /** `replacedBlobCleanup: 'stream'`: a change that uploads nothing commits with a plain conditional write. */
+    readonly stream?: boolean;
+    /** The request the writer pauses between the attempts of, and how many of its requests go out first. */
+    readonly step: 'commit' | 'hvInline' | 'hvCommit';
+    readonly skip?: number;
+    /** What the put writes, with an expiry that the pause outlives. */
+    readonly body: Uint8Array;
+    readonly put: (s: TieredStore, key: string, now: number) => Promise<unknown>;
+  };
+  /** An upload session of MINE, its object's expiry `policy`; the session itself lives a minute. */
+  const session =
+    (policy: (now: number) => ExpiryPolicy) =>
+    async (s: TieredStore, key: string, now: number): Promise<unknown> => {
+      const created = await s.createUpload(key, { ...policy(now), expiresInMs: 60_000 });
+      return s.completeUpload(created.uploadId, await uploadParts(s, created.uploadId, MINE, 64 * KiB));
+    };
+  const writes: Array<[string, Write]> = [
+    ['a large put (its fenced commit)', { before: OLD, step: 'commit', body: MINE, put: (s, key) => s.put(key, MINE, TTL) }],
+    [
+      'a small put (its one conditional write)',
+      { before: SMALL_OLD, step: 'hvInline', body: SMALL, put: (s, key) => s.put(key, SMALL, TTL) },
+    ],
+    [
+      'a small put over an expired small value (its CAS on the item as stored, after its first write was refused)',
+      { before: SMALL_OLD, expiring: true, step: 'hvInline', skip: 1, body: SMALL, put: (s, key) => s.put(key, SMALL, TTL) },
+    ],
+    [
+      'a small put over a large value (its fenced commit)',
+      { before: OLD, step: 'commit', body: SMALL, put: (s, key) => s.put(key, SMALL, TTL) },
+    ],
+    [
+      'a small put over a large value, the stream cleaning replaced blobs (its plain conditional commit)',
+      { before: OLD, stream: true, step: 'hvCommit', body: SMALL, put: (s, key) => s.put(key, SMALL, TTL) },
+    ],
+    [
+      "an upload session's complete, the object's time to live counted from the commit",
+      { before: OLD, step: 'commit', body: MINE, put: session(() => TTL) },
+    ],
+    [
+      "an upload session's complete, the object's expiresAt",
+      { before: OLD, step: 'commit', body: MINE, put: session((now) => ({ expiresAt: new Date(now + 2_000) })) },
+    ],
+  ];
+  type First = {
     /** What became of the first attempt. */
     readonly first: 'throttle' | 'loseRequest' | 'loseResponse';
     /** The answer: refused (nothing written), unknown (nothing written, but it could not know), or ok (it landed before the expiry). */
     readonly answer: 'refused' | 'unknown' | 'ok';
   };
-  const cases: Array<[string, Case]> = [
+  const firsts: Array<[string, First]> = [
     [
       'the first attempt throttled (not applied): refused, the value it would have replaced stays',
       { first: 'throttle', answer: 'refused' },
@@ -372,30 +453,37 @@ describe("a large put whose commit is retried by the SDK after a pause past the 
       { first: 'loseResponse', answer: 'ok' },
     ],
   ];
+  const cases = writes.flatMap(([write, w]) => firsts.map(([first, f]): [string, Write, First] => [`${write}; ${first}`, w, f]));
 
-  test.each(cases)('%s', async (_name, c) => {
-    const fx = await freshFixture();
+  test.each(cases)('%s', async (_name, w, c) => {
+    const fx = await freshFixture(w.stream ? { replacedBlobCleanup: 'stream' } : {});
     const key = 'pause/expiry';
-    const { other } = await writerHolding(fx, open, key, OLD);
-    // The writer's clock: the pause passes for it too.
+    const { other } = await writerHolding(fx, open, key, w.before);
+    if (w.expiring) await other.store.put(key, w.before, { timeToLiveMs: 1_000 });
+    // The writer's clock: the pause passes for it too (and, for an expiring value, it runs past its expiry).
+    const ahead = w.expiring ? 5_000 : 0;
     let slept = 0;
-    const commit = steps(fx.config).commit;
+    const clock = () => Date.now() + ahead + slept;
+    const match = steps(fx.config)[w.step];
+    const skip = w.skip ?? 0;
     const injector = new FaultInjector()
-      .add({ kind: c.first, times: 1, match: commit })
-      .add({ kind: 'delay', delayMs: 0, times: 1, match: commit, before: async () => void (slept = 3_000) });
-    const w = makeWriter(fx, { injector, store: { clock: () => Date.now() + slept } });
-    open.push(w);
-    const result = await outcome(w.store.put(key, MINE, { timeToLiveMs: 2_000 }));
+      .add({ kind: c.first, times: 1, skip, match })
+      .add({ kind: 'delay', delayMs: 0, times: 1, skip, match, before: async () => void (slept = 3_000) });
+    const wr = makeWriter(fx, { injector, store: { clock } });
+    open.push(wr);
+    const result = await outcome(w.put(wr.store, key, clock()));
     expect(injector.stats.injected.delay, 'the writer paused between the attempts').toBe(1);
 
     expect((await rawState(fx)).lost).toEqual([]);
-    if (c.answer === 'ok') expect(result.ok, String((result as { error?: unknown }).error)).toBe(true);
-    else {
+    if (c.answer === 'ok') {
+      expect(result.ok, String((result as { error?: unknown }).error)).toBe(true);
+      expect(sameBytes(await rawValue(fx, key), w.body), 'its value, landed before the pause').toBe(true);
+    } else {
       const expected = c.answer === 'refused' ? ValidationError : CommitOutcomeUnknownError;
       expect((result as { error?: unknown }).error).toBeInstanceOf(expected);
-      expect(sameBytes(await rawValue(fx, key), OLD), 'the value it would have replaced stays').toBe(true);
+      expect(sameBytes(await rawValue(fx, key), w.before), 'the value it would have replaced stays').toBe(true);
     }
-    w.close();
+    wr.close();
     other.close();
     expect((await sweepPastEverything(fx)).errors).toBe(0);
     await expectClean(fx, expect);
