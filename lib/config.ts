@@ -36,6 +36,9 @@ export interface TierlogConfig {
   /**
    * Key prefix of every blob, without leading or trailing `/`. tierlog never writes, and the
    * sweeper never deletes, a key outside `<prefix>/`. `TIERLOG_PREFIX`, default `blobs`.
+   * `<prefix>/` in the bucket must be this store's alone: the audit takes the blobs of another
+   * store there (another objects table) for orphans (docs/DESIGN.md, "An audit deletes only
+   * through its own store's objects table"). A nested prefix is another namespace.
    */
   readonly prefix: string;
   /**

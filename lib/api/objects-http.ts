@@ -50,7 +50,8 @@
  *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
  *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`);
  *   `DELETE ?uploadId=…` aborts. A query that names `uploadId` or `partNumber` twice, or both
- *   `uploads` and `uploadId`, is 400.
+ *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
+ *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all).
  * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`
  *   (nothing else: a bare number is not taken for a year, and an ISO time of day names its zone),
  *   `x-tierlog-ttl: <seconds>` (time to live), `x-tierlog-tti: <seconds>` (time to idle: reads
@@ -381,6 +382,17 @@ async function sessionRequest(
   if (uploadId === null) {
     if (method !== 'POST') return notAllowed(method, 'POST');
     return createSession(store, key, jsonBody(event, true), headers, options);
+  }
+  // An abort ends the whole upload and a complete commits it: they name the session by `uploadId`
+  // alone. Anything beside it is refused, not ignored: `DELETE ?uploadId=…&partNumber=2` reads as
+  // "delete part 2" (no such request), and ignoring the part number would end every part.
+  if (method === 'DELETE' || method === 'POST') {
+    const extra = [...query.keys()].find((name) => name !== 'uploadId');
+    if (extra !== undefined)
+      throw new ValidationError(
+        `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes uploadId alone, not "${extra.slice(0, 40)}"`,
+        extra.slice(0, 40),
+      );
   }
   switch (method) {
     case 'GET': {

@@ -13,7 +13,8 @@
  * second, harmless delete. A MODIFY that kept the blob (a time-to-idle refresh) is seen as such
  * from the new image when the stream carries it, else from HV below.
  *
- * The rule, per REMOVE or MODIFY record whose old image names a blob `b` for key `k`:
+ * The rule, per REMOVE or MODIFY record of the objects table's stream (a record whose
+ * `eventSourceARN` names another table is untrusted) whose old image names a blob `b` for key `k`:
  *   1. `b` must pass the sweeper's namespace guard ({@link checkBlobKey}: under the configured
  *      prefix, exactly a blob key of `k`); anything else is logged, counted, never deleted.
  *   2. Read HV for `k` consistently. If the current item points at `b`, keep it (cannot happen
@@ -62,6 +63,8 @@ export type StreamAttributeValue = { readonly S?: string } & Readonly<Record<str
 /** A DynamoDB stream record as Lambda delivers it (the fields this reads). */
 export interface ObjectsStreamRecord {
   readonly eventName?: string;
+  /** The stream's ARN, `arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>`: names the table. */
+  readonly eventSourceARN?: string;
   readonly userIdentity?: { readonly type?: string; readonly principalId?: string };
   readonly dynamodb?: {
     readonly SequenceNumber?: string;
@@ -135,15 +138,29 @@ export function parseStreamEvent(event: unknown): ObjectsStreamRecord[] {
   return records as ObjectsStreamRecord[];
 }
 
-/** Judges one record from its own content (pure). */
+/** The table a stream ARN names (`...:table/<table>/stream/<label>`), or undefined when it names none. */
+export function streamTableOf(arn: string): string | undefined {
+  return /:table\/([^/]+)\/stream\//.exec(arn)?.[1];
+}
+
+/**
+ * Judges one record from its own content (pure). `table`: the objects table; a record whose
+ * `eventSourceARN` names another table's stream (a mapping to the wrong table, another store's)
+ * is untrusted, whatever its image says. A record without one (not delivered by Lambda) is judged
+ * by its content.
+ */
 export function judgeStreamRecord(
   record: ObjectsStreamRecord,
   prefix: string,
   attrs: Pick<HvAttributeNames, 'key' | 'blob'>,
+  table?: string,
 ): StreamRecordVerdict {
   // A record cut short (no object, a null image) is judged like one without an old image: it
   // never drives a delete, and it does not fail the batch it came in.
   if (typeof record !== 'object' || record === null) return { kind: 'untrusted', reason: 'the record is not an object' };
+  const source = record.eventSourceARN;
+  if (table !== undefined && source !== undefined && (typeof source !== 'string' || streamTableOf(source) !== table))
+    return { kind: 'untrusted', reason: `a record of another stream (${String(source).slice(0, 300)}), not table "${table}"'s` };
   const modified = record.eventName === 'MODIFY';
   if (record.eventName !== 'REMOVE' && !modified) return { kind: 'ignore', reason: 'insert' };
   const image = record.dynamodb?.OldImage;
@@ -263,7 +280,7 @@ export class StreamCleanup {
     const candidates: Candidate[] = [];
     for (const record of records) {
       if (record?.eventName === 'REMOVE') removes++;
-      const verdict = judgeStreamRecord(record, this.prefix, this.hv.attrs);
+      const verdict = judgeStreamRecord(record, this.prefix, this.hv.attrs, this.hv.tableName);
       if (verdict.kind === 'untrusted') {
         untrusted++;
         this.logger.error('stream record not trusted: nothing deleted', {

@@ -436,6 +436,45 @@ describe('a write names its object by the path alone', () => {
   });
 });
 
+describe("a session's abort or complete names its session by uploadId alone", () => {
+  /**
+   * `DELETE ?uploadId=…&partNumber=2` reads as "delete part 2", which S3 has no such request for:
+   * the whole session was aborted (its upload, its parts, its item), the part number ignored. A
+   * complete with a part number, or anything else beside `uploadId`, was taken as a complete too.
+   * Refused (400), nothing ended or committed: an ambiguous request never drives a destructive one.
+   */
+  test.each([
+    ['DELETE', 'partNumber=2'],
+    ['DELETE', 'x-id=AbortMultipartUpload'],
+    ['POST', 'partNumber=1'],
+  ] as const)('%s ?uploadId=…&%s is 400; the session, its upload and its parts stay', async (method, extra) => {
+    const w = writer();
+    const key = `sessions/alone/${method}/${extra}`;
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    expect(created.statusCode).toBe(201);
+    const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: Array<{ url: string }> };
+    const sent = await fetch(parts[0]!.url, { method: 'PUT', body: Buffer.from(randomBody(10)) });
+    expect(sent.ok).toBe(true);
+    const etag = String(sent.headers.get('etag'));
+    const before = await snapshot(fx);
+    const res = await call(w, method, `/objects/${key}`, {
+      query: `uploadId=${uploadId}&${extra}`,
+      ...(method === 'POST' ? { body: JSON.stringify({ parts: [{ partNumber: 1, etag }] }) } : {}),
+    });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res).message).toContain('uploadId alone');
+    expect(await snapshot(fx)).toBe(before);
+    expect(await w.store.head(key)).toBeUndefined();
+    // Still open: its part is there, and it completes.
+    expect((await w.store.listUploadParts(uploadId, { key })).map((p) => p.partNumber)).toEqual([1]);
+    const done = await call(w, 'POST', `/objects/${key}`, {
+      query: `uploadId=${uploadId}`,
+      body: JSON.stringify({ parts: [{ partNumber: 1, etag }] }),
+    });
+    expect(done.statusCode).toBe(201);
+  });
+});
+
 // ---- the buffered response limit ------------------------------------------------------------------
 
 /** What a buffered Lambda response (Function URL) carries at most: 6 MB. */

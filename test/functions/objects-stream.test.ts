@@ -192,6 +192,34 @@ describe('objects stream handler (DynamoDB Local stream)', () => {
   });
 });
 
+describe("a record of another table's stream", () => {
+  /**
+   * A mapping to the wrong table (another store's, a restored copy of this one) delivers records
+   * whose images look like this store's: the blob passed the namespace guard and, this table not
+   * pointing at it, was deleted. The record names its table in `eventSourceARN`: one of another
+   * table is untrusted (counted, alarmed), never a delete.
+   */
+  test('deletes nothing and counts as untrusted; the same record of this table deletes the blob', async () => {
+    await writer.store.put('foreign/one', randomBody(40 * KiB));
+    const blob = (await blobOf('foreign/one'))!;
+    await expireAsTtl('foreign/one');
+    const [record] = removes(await reader.read());
+    const ours = record!.eventSourceARN!;
+    expect(ours).toContain(`:table/${fx.config.objectsTable}/stream/`);
+    const theirs = ours.replace(`:table/${fx.config.objectsTable}/`, `:table/${fx.config.objectsTable}-restored/`);
+
+    const { result, out } = await captureStdout(() =>
+      handler(streamEvent([{ ...record!, eventSourceARN: theirs }]), lambdaContext('tierlog-objects-stream')),
+    );
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(out).toMatch(/"StreamUntrusted":1\b/);
+    expect(await rawGetObject(fx, blob)).toBeDefined();
+
+    expect(await deliver([record!])).toEqual({ batchItemFailures: [] });
+    expect(await rawGetObject(fx, blob)).toBeUndefined();
+  });
+});
+
 describe('createObjectsStreamHandler (tierlog/operations): the same consumer, for a deployment without the construct', () => {
   test('a configuration and clients given as options: a removed large object loses its blob, the metrics are published', async () => {
     const recorder = new CommandRecorder();

@@ -75,4 +75,17 @@ describe('judgeStreamRecord', () => {
     expect(verdict).toMatchObject(expected);
     if (verdict.kind === 'candidate') expect(verdict).toMatchObject({ key: KEY, blob: BLOB });
   });
+
+  const TABLE = 'tierlog-objects';
+  const arn = (table: string) => `arn:aws:dynamodb:eu-west-1:123456789012:table/${table}/stream/2026-12-01T00:00:00.000`;
+  test.each([
+    ["this table's stream", arn(TABLE), { kind: 'candidate' }],
+    ["another table's stream", arn(`${TABLE}-restored`), { kind: 'untrusted' }],
+    ['a table whose name this one begins', arn(TABLE.slice(0, -1)), { kind: 'untrusted' }],
+    ['an ARN that names no table', 'arn:aws:sqs:eu-west-1:123456789012:queue', { kind: 'untrusted' }],
+    ['no eventSourceARN (not delivered by Lambda): judged by its content', undefined, { kind: 'candidate' }],
+  ] as const)('a REMOVE from %s', (_label, eventSourceARN, expected) => {
+    const input = { ...record('REMOVE', image(BLOB)), ...(eventSourceARN !== undefined ? { eventSourceARN } : {}) };
+    expect(judgeStreamRecord(input, PREFIX, ATTRS, TABLE)).toMatchObject(expected);
+  });
 });
