@@ -131,7 +131,7 @@ export function targets(r: Results): Target[] {
       });
     }
     if (r.memory.session !== undefined && r.memory.smallSession !== undefined) {
-      // The same bound: the client's fetch and its parts cost the same whatever the object's size.
+      // The same bound: the client's one part buffer and the writer's signing cost the same whatever the object's size.
       const scaled = r.memory.smallSession.growthMiB + r.memory.partSizeMiB;
       out.push({
         name: `${r.memory.largeBytes / 1024 / 1024} MiB upload session: RSS growth`,

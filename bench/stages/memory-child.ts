@@ -5,13 +5,14 @@
  *   put      a multipart put of a buffer (lib-storage, 8 MiB parts)
  *   read     a streamed read (getStream) of the object at `key`, consumed and discarded
  *   session  an upload session, both sides in this process: the writer creates it, signs the
- *            part URLs and completes it; the client makes each 8 MiB part when it sends it and
- *            PUTs it to its URL (node:http), so no side ever holds the object
+ *            part URLs and completes it; the client fills its one 8 MiB part buffer with each
+ *            part when it sends it and PUTs it to its URL (node:http), so no side ever holds
+ *            the object, as a client reading a file part by part into its buffer
  *
  * Arguments: mode, key, bytes. Environment: the local stack's and the config's (configToEnv).
  */
 import { NoopChangeLog, DynamoChangeLog, TieredStore, loadConfig } from '../../lib/index.js';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { request } from 'node:http';
 
 /** The client's PUT of one part to its presigned URL (node:http: less of its own garbage than fetch); its ETag. */
@@ -44,8 +45,12 @@ if (mode === 'session') {
     Array.from({ length: count }, (_, i) => i + 1),
   );
   const parts: Array<{ partNumber: number; etag: string }> = [];
+  // One buffer for every part, refilled for each (as a client reading a file part by part into
+  // its buffer): a fresh 8 MiB buffer a part would leave the parts sent waiting for V8's
+  // collector, and their number would grow with the object's.
+  const buffer = Buffer.allocUnsafe(created.partSize);
   for (const [i, url] of urls.entries()) {
-    const part = randomBytes(Math.min(created.partSize, bytes - i * created.partSize));
+    const part = randomFillSync(buffer.subarray(0, Math.min(created.partSize, bytes - i * created.partSize)));
     parts.push({ partNumber: i + 1, etag: await putPart(url, part) });
   }
   await store.completeUpload(created.uploadId, parts);

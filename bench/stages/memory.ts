@@ -2,7 +2,8 @@
  * Peak memory of large transfers, each in a fresh child process (bench/stages/memory-child.ts):
  * a 64 MiB multipart put (the caller's buffer is itself 64 MiB; the figure of interest is what
  * the put adds on top of it), a 64 MiB streamed read, upload sessions of 64 MiB and of four
- * times as much (writer and client in one process, parts made as they are sent) and a streamed
+ * times as much (writer and client in one process, each part written into the client's one part
+ * buffer as it is sent) and a streamed
  * read of the larger object. A read's and a session's growth must be bounded by the part size,
  * not the object size: the larger object shows it (at most one part more). `maxRSS` from process.resourceUsage(); "growth" is the
  * peak less the RSS after the imports and clients (and, for the put, less the body).

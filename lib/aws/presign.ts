@@ -11,10 +11,18 @@
  * permissions at use time and lives at most 7 days (less with temporary credentials: it dies with them).
  * It is dated when the call starts, so its lifetime runs from the instant the caller measured it at,
  * whatever the signing waits for (credentials, a paused process): it never ends later than asked.
+ *
+ * Many URLs of one operation that differ in a query parameter (the parts of a multipart upload:
+ * `PUT /<key>?partNumber=<n>&uploadId=<id>` in S3's REST API) are made by {@link presignUrls} from
+ * ONE pass of the middleware stack: the request it builds for the first is copied with that
+ * parameter changed and each copy signed. The pass is what costs (about 2 ms of CPU and 230 KiB of
+ * garbage a URL, against 0.1 ms and 25 KiB to sign), so a thousand part URLs cost one pass and a
+ * thousand signatures, not a thousand passes. A variant may only change a parameter the pass put
+ * in the query: the path, the method and every other parameter are the pass's.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { AccessDeniedError, ValidationError } from '../errors.js';
+import { AccessDeniedError, TierlogError, ValidationError } from '../errors.js';
 
 /** S3's limit on a SigV4 presigned URL's lifetime. */
 export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
@@ -59,10 +67,34 @@ export async function presignUrl<I extends object>(
   expiresInSeconds: number,
   signedHeaders: Readonly<Record<string, string>> = {},
 ): Promise<PresignedUrl> {
+  return (await presignUrls(s3, command, expiresInSeconds, [{ signedHeaders }]))[0]!;
+}
+
+/** One URL of {@link presignUrls}: the request `command` makes, with these query parameters and signed headers. */
+export interface PresignVariant {
+  /** Query parameters to change (each must be one the command's request carries). */
+  readonly query?: Readonly<Record<string, string>>;
+  /** Headers to sign besides `host` (see the head of this file). */
+  readonly signedHeaders?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The URLs of `variants`, in their order, each as {@link presignUrl} would make it for `command`
+ * with the variant's query parameters: one pass of the middleware stack, one identity, one date
+ * and one lifetime for all. @throws AccessDeniedError when the credentials have less than a
+ * second left; TierlogError when a variant names a query parameter the request does not carry.
+ */
+export async function presignUrls<I extends object>(
+  s3: S3Client,
+  command: PresignableCommand<I>,
+  expiresInSeconds: number,
+  variants: readonly PresignVariant[],
+): Promise<PresignedUrl[]> {
   const wanted = Math.floor(expiresInSeconds);
   if (!Number.isFinite(wanted) || wanted < 1 || wanted > MAX_PRESIGN_SECONDS) {
     throw new ValidationError(`a presigned URL lives 1 to ${MAX_PRESIGN_SECONDS} seconds, not ${expiresInSeconds}`, 'expiresIn');
   }
+  if (variants.length === 0) return [];
   // The URL's lifetime runs from this call, when the caller measured it (a presigned GET's from
   // the object's expiry), not from the moment of the signature: resolving the credentials may
   // take seconds (a refresh from STS or the container endpoint) or the process may pause, and a
@@ -84,7 +116,6 @@ export async function presignUrl<I extends object>(
       for (const name of Object.keys(request.headers)) {
         if (name.toLowerCase() !== 'host') delete request.headers[name];
       }
-      for (const [name, value] of Object.entries(signedHeaders)) request.headers[name.toLowerCase()] = value;
       const signer = new SignatureV4({
         credentials,
         region: config.region,
@@ -93,14 +124,26 @@ export async function presignUrl<I extends object>(
         uriEscapePath: false,
         applyChecksum: false,
       });
-      const presigned = (await signer.presign(request as never, { expiresIn, signingDate })) as unknown as HttpRequestLike;
+      const presigned: HttpRequestLike[] = [];
+      for (const variant of variants) {
+        const query = { ...request.query };
+        for (const [name, value] of Object.entries(variant.query ?? {})) {
+          if (!Object.hasOwn(query, name)) throw new TierlogError(`presign: the request has no query parameter "${name}" to vary`);
+          query[name] = value;
+        }
+        const headers = { ...request.headers };
+        for (const [name, value] of Object.entries(variant.signedHeaders ?? {})) headers[name.toLowerCase()] = value;
+        presigned.push(
+          (await signer.presign({ ...request, query, headers } as never, { expiresIn, signingDate })) as unknown as HttpRequestLike,
+        );
+      }
       return { response: {}, output: { $metadata: {}, presigned } };
     }) as never,
     { name: 'tierlogPresign', relation: 'before', toMiddleware: 'httpSigningMiddleware', override: true },
   );
   const handler = command.resolveMiddleware(stack, s3.config, undefined);
-  const out = (await handler({ input: command.input })) as { output: { presigned: HttpRequestLike } };
-  return { url: formatUrl(out.output.presigned), expiresInSeconds: expiresIn };
+  const out = (await handler({ input: command.input })) as { output: { presigned: HttpRequestLike[] } };
+  return out.output.presigned.map((request) => ({ url: formatUrl(request), expiresInSeconds: expiresIn }));
 }
 
 function formatUrl(request: HttpRequestLike): string {

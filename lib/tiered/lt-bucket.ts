@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { awsErrorName, isCredentialRefusal, isDefiniteRejection, isNoSuchKey, translateAwsError } from '../aws/errors.js';
-import { type PresignedUrl, presignUrl } from '../aws/presign.js';
+import { type PresignedUrl, presignUrl, presignUrls } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { CorruptItemError, ResourceMissingError, TierlogError } from '../errors.js';
 import { checkBeforeEachAttempt } from '../aws/retry-loop.js';
@@ -327,23 +327,27 @@ export class LtBucket {
   }
 
   /**
-   * A URL that uploads part `partNumber` of the upload with a PUT, for `expiresInSeconds` at most
-   * (see {@link PresignedUrl}); of exactly `contentLength` bytes when given (signed: S3 refuses
-   * another length).
+   * URLs that upload the `parts` of the upload with a PUT, in their order, for `expiresInSeconds`
+   * at most (see {@link PresignedUrl}); a part of exactly `contentLength` bytes when given (signed:
+   * S3 refuses another length). One pass of the SDK's middleware stack makes them all
+   * (lib/aws/presign.ts: the parts' requests differ only in `partNumber`).
    */
-  async presignUploadPart(
+  async presignUploadParts(
     key: string,
     uploadId: string,
-    partNumber: number,
+    parts: readonly { readonly partNumber: number; readonly contentLength?: number | undefined }[],
     expiresInSeconds: number,
-    contentLength?: number,
-  ): Promise<PresignedUrl> {
+  ): Promise<PresignedUrl[]> {
     this.assertOwned(key);
-    return presignUrl(
+    if (parts.length === 0) return [];
+    return presignUrls(
       this.s3,
-      new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }),
+      new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: parts[0]!.partNumber }),
       expiresInSeconds,
-      contentLength !== undefined ? { 'content-length': String(contentLength) } : {},
+      parts.map(({ partNumber, contentLength }) => ({
+        query: { partNumber: String(partNumber) },
+        signedHeaders: contentLength !== undefined ? { 'content-length': String(contentLength) } : undefined,
+      })),
     );
   }
 

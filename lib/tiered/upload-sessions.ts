@@ -255,7 +255,8 @@ export class UploadSessions {
 
   /**
    * Presigned URLs for the parts `partNumbers`, in their order, from ONE read of the session (a
-   * create that answers a thousand URLs costs one read, not a thousand); signing is local.
+   * create that answers a thousand URLs costs one read, not a thousand); signing is local, and
+   * one pass of the SDK's pipeline serves them all (lt-bucket.ts `presignUploadParts`).
    */
   async partUrls(
     uploadId: string,
@@ -286,20 +287,18 @@ export class UploadSessions {
     const remaining = info.expiresAt - now;
     if (remaining <= 0) throw new UploadSessionClosedError(uploadId, 'expired');
     const lifetime = Math.max(1_000, Math.min(wanted, remaining, MAX_PRESIGN_SECONDS * 1_000));
-    const urls: Array<{ url: string; expiresAt: number }> = [];
-    for (const partNumber of partNumbers) {
-      // A declared size fixes each part's: signed, so a holder of the URL cannot store more.
-      const length = info.size !== undefined ? partLengthOf(info.size, info.partSize, partNumber) : undefined;
-      const { url, expiresInSeconds } = await this.o.lt.presignUploadPart(
-        info.blob,
-        info.s3UploadId!,
+    // A declared size fixes each part's: signed, so a holder of the URL cannot store more. One
+    // pass of the SDK's pipeline builds their request (lt-bucket.ts); each URL costs its signature.
+    const signed = await this.o.lt.presignUploadParts(
+      info.blob,
+      info.s3UploadId!,
+      partNumbers.map((partNumber) => ({
         partNumber,
-        lifetime / 1_000,
-        length,
-      );
-      urls.push({ url, expiresAt: now + expiresInSeconds * 1_000 });
-    }
-    return urls;
+        contentLength: info.size !== undefined ? partLengthOf(info.size, info.partSize, partNumber) : undefined,
+      })),
+      lifetime / 1_000,
+    );
+    return signed.map(({ url, expiresInSeconds }) => ({ url, expiresAt: now + expiresInSeconds * 1_000 }));
   }
 
   async listParts(uploadId: string, expectedKey?: string): Promise<UploadedPart[]> {

@@ -4,8 +4,13 @@
  * the URLs cannot store more than the size declared (up to 5 GiB a part, until the session
  * expires). The local S3 server checks no signature, so S3's check is done here as SigV4 defines
  * it: the request the server receives is signed again and compared with the URL's signature.
+ * Many URLs asked at once come from one pass of the SDK's pipeline (lib/aws/presign.ts), each the
+ * URL its part would have alone.
  */
+import { UploadPartCommand } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { presignUrls } from '../../lib/aws/presign.js';
+import { TierlogError } from '../../lib/errors.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { partLengthOf } from '../../lib/tiered/part-size.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -95,5 +100,76 @@ describe("a declared size signs each part's length", () => {
     expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')).toBe('host');
     expect(await s3Accepts(url, 5 * MiB)).toBe(true);
     expect(await s3Accepts(url, 7 * MiB + 3)).toBe(true);
+  });
+});
+
+describe('many part URLs: one pass of the SDK pipeline signs them all', () => {
+  /** Runs `fn` counting the passes of `w.s3`'s middleware stack that build an UploadPart request (a presign's included). */
+  async function uploadPartPasses<T>(fn: () => Promise<T>): Promise<{ result: T; passes: number }> {
+    let passes = 0;
+    const name = 'testCountUploadPartPasses';
+    w.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'UploadPartCommand') passes++;
+        return next(args);
+      },
+      { step: 'build', name },
+    );
+    try {
+      return { result: await fn(), passes };
+    } finally {
+      w.s3.middlewareStack.remove(name);
+    }
+  }
+  /** The URL without its date and signature: what two URLs signed at different instants share. */
+  const unsigned = (url: string) => {
+    const u = new URL(url);
+    u.searchParams.delete('X-Amz-Date');
+    u.searchParams.delete('X-Amz-Signature');
+    return u.toString();
+  };
+
+  test("40 parts' URLs, asked out of order: one pass; each URL is the one asked alone, of its part and length", async () => {
+    const size = 39 * 5 * MiB + 7;
+    const created = await w.store.createUpload('len/many', { size, partSize: 5 * MiB });
+    expect(created.partCount).toBe(40);
+    const numbers = [40, ...Array.from({ length: 39 }, (_, i) => i + 1)];
+    const { result: urls, passes } = await uploadPartPasses(() => w.store.uploadPartUrls(created.uploadId, numbers));
+    expect(passes).toBe(1);
+    expect(urls).toHaveLength(40);
+    for (const [i, url] of urls.entries()) {
+      const n = numbers[i]!;
+      expect(new URL(url).searchParams.get('partNumber')).toBe(String(n));
+      expect(unsigned(url)).toBe(unsigned(await w.store.uploadPartUrl(created.uploadId, n)));
+      const length = partLengthOf(size, created.partSize, n);
+      expect(await s3Accepts(url, length), `part ${n} of its length`).toBe(true);
+      expect(await s3Accepts(url, length + 1), `part ${n}, a byte more`).toBe(false);
+    }
+    expect(new Set(urls.map((url) => new URL(url).searchParams.get('X-Amz-Signature'))).size).toBe(40);
+    await w.store.abortUpload(created.uploadId);
+  });
+
+  test('without a declared size too: one pass, each URL of its part, signing no length', async () => {
+    const created = await w.store.createUpload('len/many-open');
+    const numbers = [7, 2, 9];
+    const { result: urls, passes } = await uploadPartPasses(() => w.store.uploadPartUrls(created.uploadId, numbers));
+    expect(passes).toBe(1);
+    for (const [i, url] of urls.entries()) {
+      expect(new URL(url).searchParams.get('partNumber')).toBe(String(numbers[i]));
+      expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')).toBe('host');
+      expect(unsigned(url)).toBe(unsigned(await w.store.uploadPartUrl(created.uploadId, numbers[i]!)));
+      expect(await s3Accepts(url, 3 * MiB + i)).toBe(true);
+    }
+    await w.store.abortUpload(created.uploadId);
+  });
+
+  test('a variant may change only a query parameter the request carries: another is refused, nothing signed', async () => {
+    const command = new UploadPartCommand({ Bucket: fx.config.bucket, Key: `${fx.config.prefix}/x`, UploadId: 'u', PartNumber: 1 });
+    await expect(presignUrls(w.s3, command, 60, [{ query: { partNumber: '2' } }, { query: { uploadId: 'other' } }])).resolves.toHaveLength(
+      2,
+    );
+    await expect(
+      presignUrls(w.s3, command, 60, [{ query: { partNumber: '2' } }, { query: { 'x-amz-acl': 'public-read' } }]),
+    ).rejects.toThrow(TierlogError);
   });
 });
