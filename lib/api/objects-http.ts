@@ -8,7 +8,15 @@
  *   writing the key cut there would change another object. A Function URL (what the construct
  *   deploys) passes the path as the client encoded it. An HTTP API is reported to pass it decoded
  *   (not checked here on AWS): behind one, keys with `%`, `?` or `#` are not carried intact.
- * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped.
+ *   A key is taken as sent, byte for byte: `é` composed (NFC) and decomposed (NFD) are two keys,
+ *   as in S3, and `.` or `..` segments are part of it; a WHATWG URL client (a browser, `fetch`)
+ *   removes such segments, even percent-encoded, before it sends the path, so it reaches another
+ *   key: send a key with its `/` encoded (`%2F`, as `encodeURIComponent` does) to keep them.
+ * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped. A PUT stores the
+ *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
+ *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
+ *   bytes would come back encoded and unlabelled), a `Content-MD5` the body does not match is 400
+ *   `BadDigest`.
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). Any
@@ -23,7 +31,8 @@
  *   redirect to S3, which compares `If-Match` with its own ETag (not the version; GetObject
  *   answers 412 to a tag it does not hold), so an `If-Match` that held here is refused there: read
  *   an object above the response limit with `If-Match` by presigned URL (`presignGet`), or without it.
- * - `x-amz-meta-*` request headers become user metadata and come back on GET and HEAD.
+ * - `x-amz-meta-*` request headers (of a PUT or a session's create) become user metadata and come
+ *   back on GET and HEAD.
  * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
  *   does not overlap the object). Several ranges, or another unit, are ignored: the whole object
  *   (RFC 9110 §14.2; no multipart/byteranges answer). A malformed range is 400. A GET whose
@@ -45,17 +54,20 @@
  *   object above the limit may restart from its first byte, never splice.
  * - Upload sessions, for bodies above the request limit (S3's multipart API, as a client expects):
  *   `POST ?uploads` opens one (JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`,
- *   `If-Match` / `If-None-Match` and the expiry headers as for PUT, the expiry applying to the object
- *   from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
+ *   `If-Match` / `If-None-Match`, the expiry headers and `x-amz-meta-*` (or `metadata`, not both) as
+ *   for PUT, the expiry applying to the object from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
  *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
  *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`);
  *   `DELETE ?uploadId=…` aborts. A query that names `uploadId` or `partNumber` twice, or both
  *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
- *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all).
+ *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
+ *   a `partNumber` without `uploadId`, whatever the method (`GET ?partNumber=2`, S3's read of one
+ *   part, would get the whole object as a 200).
  * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`
  *   (nothing else: a bare number is not taken for a year, and an ISO time of day names its zone),
  *   `x-tierlog-ttl: <seconds>` (time to live), `x-tierlog-tti: <seconds>` (time to idle: reads
- *   move the expiry forward). None: the object never expires (a PUT replaces the policy). GET
+ *   move the expiry forward). None: the object never expires (a PUT replaces the policy). Another
+ *   `x-tierlog-*` header on a write is 400: a misspelt expiry would leave the object for ever. GET
  *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
  *   object is 404.
  * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written. A server-side failure
@@ -64,6 +76,7 @@
  *   sweeper, a commit whose outcome is unknown, and AWS throttling after the SDK's retries are a
  *   503 with `Retry-After`.
  */
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import {
@@ -177,6 +190,12 @@ export async function handleObjectsRequest(
       throw new ValidationError('uploadId and partNumber may each be given once', 'uploadId');
     if (uploadIds.length > 0 && query.has('uploads'))
       throw new ValidationError('?uploads (create a session) and ?uploadId= (use one) cannot be combined', 'uploadId');
+    // A part belongs to a session: `GET ?partNumber=2` (S3's read of one part) would get the whole object as a 200.
+    if (query.has('partNumber') && uploadIds.length === 0)
+      throw new ValidationError(
+        'partNumber names a part of an upload session and needs uploadId (a GET answers whole objects)',
+        'partNumber',
+      );
     const uploadId = uploadIds[0] ?? null;
     if (uploadId !== null || query.has('uploads'))
       return await sessionRequest(store, method, key, uploadId, query, event, headers, options);
@@ -444,6 +463,11 @@ async function createSession(
   if (body.metadata !== undefined && (typeof body.metadata !== 'object' || body.metadata === null || Array.isArray(body.metadata))) {
     throw new ValidationError('metadata must be an object of strings', 'metadata');
   }
+  // Metadata as headers (as S3's CreateMultipartUpload and a PUT take it) or in the body, not both: never dropped.
+  const headerMetadata = metadataOf(headers);
+  if (Object.keys(headerMetadata).length > 0 && body.metadata !== undefined)
+    throw new ValidationError('metadata goes in x-amz-meta-* headers or in the body, not both', 'metadata');
+  const metadata = body.metadata ?? (Object.keys(headerMetadata).length > 0 ? headerMetadata : undefined);
   const ifVersion = conditionOf(headers);
   const size = numberField('size');
   const partSize = numberField('partSize');
@@ -453,7 +477,7 @@ async function createSession(
     ...(partSize !== undefined ? { partSize } : {}),
     ...(expiresInMs !== undefined ? { expiresInMs } : {}),
     ...(body.contentType !== undefined ? { contentType: body.contentType as string } : {}),
-    ...(body.metadata !== undefined ? { metadata: body.metadata as Record<string, string> } : {}),
+    ...(metadata !== undefined ? { metadata: metadata as Record<string, string> } : {}),
     ...(ifVersion !== undefined ? { ifVersion } : {}),
     ...expiryOf(headers),
   });
@@ -517,18 +541,32 @@ async function putObject(
   headers: Record<string, string>,
   maxBodyBytes: number,
 ): Promise<Response> {
+  // A PUT replaces the whole object. Content-Range asks for a partial update (RFC 9110 14.5: a
+  // server without them MUST answer 400): stored as the whole object, the part would lose the rest.
+  if (headers['content-range'] !== undefined)
+    return problem(400, 'BadRequest', 'a PUT replaces the whole object: Content-Range (a partial update) is not supported');
+  // The bytes are stored and answered as sent, with no Content-Encoding: a gzip body would come
+  // back as gzip bytes labelled as the object itself. Refused (RFC 9110 15.5.16), not ignored.
+  const coding = (headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (coding !== '' && coding !== 'identity') {
+    return {
+      ...problem(415, 'UnsupportedMediaType', 'Content-Encoding is not supported: send the bytes to store, unencoded'),
+      headers: { 'content-type': 'application/json', 'accept-encoding': 'identity' },
+    };
+  }
   const raw = event.body ?? '';
   // Reject before decoding: base64 is 4/3 of the bytes it carries.
   const approx = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw, 'utf8');
   if (approx > maxBodyBytes + 3) return problem(413, 'BodyTooLarge', `body exceeds ${maxBodyBytes} bytes`);
   const body = event.isBase64Encoded ? base64Body(raw) : Buffer.from(raw, 'utf8');
   if (body.byteLength > maxBodyBytes) return problem(413, 'BodyTooLarge', `body exceeds ${maxBodyBytes} bytes`);
+  // An integrity check the client asked for is made, never skipped (S3 answers BadDigest too).
+  const md5 = headers['content-md5'];
+  if (md5 !== undefined && md5.trim() !== createHash('md5').update(body).digest('base64'))
+    return problem(400, 'BadDigest', 'Content-MD5 is not the base64 MD5 of the body: nothing was written');
 
   const ifVersion = conditionOf(headers);
-  const metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith('x-amz-meta-')) metadata[name.slice('x-amz-meta-'.length)] = value;
-  }
+  const metadata = metadataOf(headers);
   const options: PutOptions = {
     ...(headers['content-type'] !== undefined ? { contentType: headers['content-type'] } : {}),
     ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
@@ -541,6 +579,15 @@ async function putObject(
     headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
     body: JSON.stringify(result),
   };
+}
+
+/** The user metadata of the `x-amz-meta-*` request headers (names lower-case). */
+function metadataOf(headers: Record<string, string>): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith('x-amz-meta-')) metadata[name.slice('x-amz-meta-'.length)] = value;
+  }
+  return metadata;
 }
 
 /** A body Lambda says is base64, decoded; anything else than padded base64 is refused (Node would skip it silently). */
@@ -567,8 +614,22 @@ function conditionOf(headers: Record<string, string>): number | undefined {
   return ifMatch ?? (ifNoneMatch !== undefined ? 0 : undefined);
 }
 
-/** The expiry policy of the request headers (the store rejects more than one). */
+/** The request headers of a write in tierlog's namespace (`x-tierlog-stored`, a response header, means nothing on a request). */
+const WRITE_HEADERS = new Set(['x-tierlog-expires-at', 'x-tierlog-ttl', 'x-tierlog-tti', 'x-tierlog-stored']);
+
+/**
+ * The expiry policy of the request headers (the store rejects more than one). Another
+ * `x-tierlog-*` header is 400: a misspelt expiry (`x-tierlog-expires`) would write an object that
+ * never expires, and the answer would not say so.
+ */
 function expiryOf(headers: Record<string, string>): Pick<PutOptions, 'expiresAt' | 'timeToLiveMs' | 'timeToIdleMs'> {
+  for (const name of Object.keys(headers)) {
+    if (name.startsWith('x-tierlog-') && !WRITE_HEADERS.has(name))
+      throw new ValidationError(
+        `unknown header ${name.slice(0, 60)} (a write takes x-tierlog-expires-at, x-tierlog-ttl or x-tierlog-tti)`,
+        name,
+      );
+  }
   const seconds = (name: string): number | undefined => {
     const value = headers[name];
     if (value === undefined) return undefined;

@@ -5,6 +5,7 @@
  * response however the object changes while it is read. AWS behaviour the emulators lack is
  * injected with the fault injector; the state is checked from outside.
  */
+import { createHash } from 'node:crypto';
 import { PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -426,6 +427,21 @@ describe('a write names its object by the path alone', () => {
     expect((await w.store.get('q/a?y'))?.body).toEqual(body);
   });
 
+  test('a key is taken as sent: NFC and NFD are two keys; `..` segments, sent or with `/` encoded, are the same key', async () => {
+    const w = writer();
+    const [composed, decomposed] = [randomBody(10), randomBody(11)];
+    await call(w, 'PUT', '/objects/q/caf%C3%A9', { body: Buffer.from(composed).toString('base64'), isBase64Encoded: true });
+    await call(w, 'PUT', '/objects/q/cafe%CC%81', { body: Buffer.from(decomposed).toString('base64'), isBase64Encoded: true });
+    expect((await w.store.get('q/caf\u00e9'))?.body).toEqual(composed);
+    expect((await w.store.get('q/cafe\u0301'))?.body).toEqual(decomposed);
+    const dotted = randomBody(12);
+    await call(w, 'PUT', '/objects/q/a/../b', { body: Buffer.from(dotted).toString('base64'), isBase64Encoded: true });
+    expect((await w.store.get('q/a/../b'))?.body).toEqual(dotted);
+    expect(await w.store.head('q/b')).toBeUndefined();
+    const read = await call(w, 'GET', '/objects/q%2Fa%2F..%2Fb');
+    expect(Buffer.from(String(read.body), 'base64')).toEqual(Buffer.from(dotted));
+  });
+
   test('a GET ignores a query string (a cache buster)', async () => {
     const w = writer();
     const body = randomBody(10);
@@ -472,6 +488,112 @@ describe("a session's abort or complete names its session by uploadId alone", ()
       body: JSON.stringify({ parts: [{ partNumber: 1, etag }] }),
     });
     expect(done.statusCode).toBe(201);
+  });
+});
+
+// ---- what a write is asked to do is done, or refused ------------------------------------------------
+
+describe('a write does what it was asked, or nothing', () => {
+  /**
+   * Each PUT asks for something the API does not do, and each was stored as if it were a plain
+   * PUT: a Content-Range part replaced the whole object (RFC 9110 14.5: MUST be 400), a gzip body
+   * was stored and answered as gzip bytes with no Content-Encoding, a Content-MD5 that the body
+   * does not match was not checked, and a misspelt expiry header left an object that never
+   * expires. Each is refused now, and nothing is written.
+   */
+  const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest('base64');
+  test.each([
+    ['Content-Range (a partial update)', { 'content-range': 'bytes 0-9/100' }, 400, 'BadRequest'],
+    ['Content-Encoding: gzip', { 'content-encoding': 'gzip' }, 415, 'UnsupportedMediaType'],
+    ['Content-Encoding: br, gzip', { 'content-encoding': 'br, gzip' }, 415, 'UnsupportedMediaType'],
+    ['a Content-MD5 of other bytes', { 'content-md5': md5(Buffer.from('other')) }, 400, 'BadDigest'],
+    ['a Content-MD5 that is not one', { 'content-md5': 'not-an-md5' }, 400, 'BadDigest'],
+    ['x-tierlog-expires (a misspelt expiry)', { 'x-tierlog-expires': '2030-01-01' }, 400, 'BadRequest'],
+    ['x-tierlog-ttl-seconds', { 'x-tierlog-ttl-seconds': '60' }, 400, 'BadRequest'],
+  ] as const)('PUT with %s is refused; the object stays', async (_name, headers, status, code) => {
+    const w = writer();
+    for (const [i, kept] of [randomBody(10), randomBody(40 * KiB)].entries()) {
+      const key = `asked/${code}/${i}`;
+      await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from(kept).toString('base64'), isBase64Encoded: true });
+      const before = await snapshot(fx);
+      const res = await call(w, 'PUT', `/objects/${key}`, {
+        body: Buffer.from(randomBody(10)).toString('base64'),
+        isBase64Encoded: true,
+        headers,
+      });
+      expect(res.statusCode).toBe(status);
+      expect(bodyOf(res).error).toBe(code);
+      if (status === 415) expect(res.headers?.['accept-encoding']).toBe('identity');
+      expect(await snapshot(fx)).toBe(before);
+      expect((await w.store.get(key))?.body).toEqual(kept);
+    }
+  });
+
+  test.each([
+    ['Content-MD5 of the body', (b: Uint8Array) => ({ 'content-md5': md5(b) })],
+    ['Content-Encoding: identity', () => ({ 'content-encoding': 'identity' })],
+    ['x-tierlog-stored (a response header, copied back)', () => ({ 'x-tierlog-stored': 'blob' })],
+  ] as const)('PUT with %s is taken', async (_name, headersOf) => {
+    const w = writer();
+    const body = randomBody(40 * KiB);
+    const res = await call(w, 'PUT', '/objects/asked/ok', {
+      body: Buffer.from(body).toString('base64'),
+      isBase64Encoded: true,
+      headers: headersOf(body),
+    });
+    expect(res.statusCode).toBeLessThan(300);
+    expect((await w.store.get('asked/ok'))?.body).toEqual(body);
+  });
+
+  /**
+   * `GET ?partNumber=2` is S3's read of one part of a multipart object (206); without `uploadId` it
+   * names no session here, and the whole object came back as a 200. Refused, as a PUT or DELETE
+   * with it already was; so is a session's create with it.
+   */
+  test.each(['GET', 'HEAD', 'POST'] as const)('%s ?partNumber=… without uploadId is 400', async (method) => {
+    const w = writer();
+    await call(w, 'PUT', '/objects/asked/part', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    const before = await snapshot(fx);
+    const res = await call(w, method, '/objects/asked/part', {
+      query: method === 'POST' ? 'uploads&partNumber=2' : 'partNumber=2',
+      ...(method === 'POST' ? { body: JSON.stringify({ size: 10 }) } : {}),
+    });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res).message).toContain('uploadId');
+    expect(await snapshot(fx)).toBe(before);
+  });
+
+  /**
+   * A session's create took the expiry and precondition headers as a PUT does, but dropped its
+   * `x-amz-meta-*` headers (S3's CreateMultipartUpload takes metadata so): the object committed
+   * without them, 201. Taken now; with metadata in the body too, 400.
+   */
+  test("a session's create takes x-amz-meta-* headers as a PUT does; with body metadata too, 400", async () => {
+    const w = writer();
+    const key = 'asked/session-meta';
+    const created = await call(w, 'POST', `/objects/${key}`, {
+      query: 'uploads',
+      headers: { 'x-amz-meta-owner': 'bob', 'content-type': 'application/json' },
+      body: JSON.stringify({ size: 10 }),
+    });
+    expect(created.statusCode).toBe(201);
+    const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: Array<{ url: string }> };
+    const sent = await fetch(parts[0]!.url, { method: 'PUT', body: Buffer.from(randomBody(10)) });
+    const done = await call(w, 'POST', `/objects/${key}`, {
+      query: `uploadId=${uploadId}`,
+      body: JSON.stringify({ parts: [{ partNumber: 1, etag: String(sent.headers.get('etag')) }] }),
+    });
+    expect(done.statusCode).toBe(201);
+    expect((await call(w, 'HEAD', `/objects/${key}`)).headers?.['x-amz-meta-owner']).toBe('bob');
+
+    const before = await snapshot(fx);
+    const both = await call(w, 'POST', `/objects/${key}`, {
+      query: 'uploads',
+      headers: { 'x-amz-meta-owner': 'bob' },
+      body: JSON.stringify({ size: 10, metadata: { owner: 'alice' } }),
+    });
+    expect(both.statusCode).toBe(400);
+    expect(await snapshot(fx)).toBe(before);
   });
 });
 
