@@ -62,7 +62,10 @@
  *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
  *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
  *   a `partNumber` without `uploadId`, whatever the method (`GET ?partNumber=2`, S3's read of one
- *   part, would get the whole object as a 200).
+ *   part, would get the whole object as a 200). A session's condition and expiry are given at its
+ *   create: an abort or a complete with `If-Match`, `If-None-Match`, `If-Unmodified-Since` or an
+ *   `x-tierlog-*` header is 400 (`If-None-Match: *` on a complete, S3's "create only", would
+ *   otherwise commit over an object).
  * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`
  *   (nothing else: a bare number is not taken for a year, and an ISO time of day names its zone),
  *   `x-tierlog-ttl: <seconds>` (time to live), `x-tierlog-tti: <seconds>` (time to idle: reads
@@ -411,6 +414,18 @@ async function sessionRequest(
       throw new ValidationError(
         `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes uploadId alone, not "${extra.slice(0, 40)}"`,
         extra.slice(0, 40),
+      );
+    // Its condition and expiry were given at its create: here they would be ignored, and
+    // `If-None-Match: *` on a complete (S3 takes it there as "create only") would commit over an object.
+    const ignored = Object.keys(headers).find(
+      (name) =>
+        ['if-match', 'if-none-match', 'if-unmodified-since'].includes(name) ||
+        (name.startsWith('x-tierlog-') && name !== 'x-tierlog-stored'),
+    );
+    if (ignored !== undefined)
+      throw new ValidationError(
+        `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes no ${ignored.slice(0, 40)}: a session's condition and expiry are given at its create (POST ?uploads)`,
+        ignored.slice(0, 40),
       );
   }
   switch (method) {

@@ -597,6 +597,45 @@ describe('a write does what it was asked, or nothing', () => {
   });
 });
 
+describe("a session's complete or abort takes no condition it cannot evaluate", () => {
+  /**
+   * A session's condition (`If-Match`, `If-None-Match: *`) and expiry are given at its create. On
+   * the complete they were ignored: `If-None-Match: *` there (S3's CompleteMultipartUpload takes it
+   * as "create only") committed over an existing object, and an expiry header left an object
+   * that never expires. Refused (400), nothing committed or ended; the session still completes.
+   */
+  test.each([
+    ['POST', { 'if-none-match': '*' }],
+    ['POST', { 'if-match': '"1"' }],
+    ['POST', { 'if-unmodified-since': 'Tue, 01 Dec 2099 00:00:00 GMT', 'if-match': '"1"' }],
+    ['POST', { 'x-tierlog-ttl': '60' }],
+    ['DELETE', { 'if-match': '"1"' }],
+    ['DELETE', { 'if-none-match': '*' }],
+  ] as const)('%s ?uploadId=… with %o is 400; the object and the session stay', async (method, headers) => {
+    const w = writer();
+    const key = `sessions/conditions/${method}/${Object.keys(headers).join('+')}`;
+    const kept = randomBody(10);
+    await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from(kept).toString('base64'), isBase64Encoded: true });
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    expect(created.statusCode).toBe(201);
+    const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: Array<{ url: string }> };
+    const sent = await fetch(parts[0]!.url, { method: 'PUT', body: Buffer.from(randomBody(10)) });
+    const complete = { body: JSON.stringify({ parts: [{ partNumber: 1, etag: String(sent.headers.get('etag')) }] }) };
+    const before = await snapshot(fx);
+    const res = await call(w, method, `/objects/${key}`, {
+      query: `uploadId=${uploadId}`,
+      headers,
+      ...(method === 'POST' ? complete : {}),
+    });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res).message).toContain('create');
+    expect(await snapshot(fx)).toBe(before);
+    expect((await w.store.get(key))?.body).toEqual(kept);
+    const done = await call(w, 'POST', `/objects/${key}`, { query: `uploadId=${uploadId}`, ...complete });
+    expect(done.statusCode).toBe(200);
+  });
+});
+
 // ---- the buffered response limit ------------------------------------------------------------------
 
 /** What a buffered Lambda response (Function URL) carries at most: 6 MB. */
