@@ -74,7 +74,8 @@
  *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
  *   object is 404.
  * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written. A server-side failure
- *   (configuration, permissions, a missing table, a corrupt item, a bug) is a 500 whose message
+ *   (configuration, permissions, a missing table, a corrupt item, a blob whose size is not
+ *   its item's, a bug) is a 500 whose message
  *   says nothing of the deployment; the error itself goes to `onError`. A request fenced by a
  *   sweeper, a commit whose outcome is unknown, and AWS throttling after the SDK's retries are a
  *   503 with `Retry-After`.
@@ -310,6 +311,9 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       continue;
     }
     const bytes = await readAtMost(object.body, Math.max(length, maxResponseBytes));
+    // The headers declare `length` bytes: a blob of another size is never answered under them (a
+    // short body would be taken for the whole object).
+    if (bytes.byteLength !== length) throw new TierlogError(`the body read is ${bytes.byteLength} bytes, its item declares ${length}`);
     const body = bytes.toString('base64');
     if (object.range === undefined) return { statusCode: 200, headers: infoHeaders(object), body, isBase64Encoded: true };
     return {
@@ -321,7 +325,7 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
   }
 }
 
-/** The whole stream, refusing (with a 500) more than `limit` bytes: a blob larger than its item says. */
+/** The whole stream, refusing (with a 500) more than `limit` bytes, before they are all held: a blob larger than its item says. */
 async function readAtMost(stream: Readable, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;

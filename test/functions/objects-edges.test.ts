@@ -14,9 +14,9 @@ import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptio
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import * as errors from '../../lib/errors.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
-import { type Fixture, freshFixture } from '../support/local.js';
+import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
-import { KiB, makeWriter, randomBody, snapshot, steps, type Writer } from '../tiered/harness.js';
+import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
 import { httpEvent } from './lambda.js';
 
 let fx: Fixture;
@@ -633,6 +633,35 @@ describe("a session's complete or abort takes no condition it cannot evaluate", 
     expect((await w.store.get(key))?.body).toEqual(kept);
     const done = await call(w, 'POST', `/objects/${key}`, { query: `uploadId=${uploadId}`, ...complete });
     expect(done.statusCode).toBe(200);
+  });
+});
+
+describe('a GET answers the bytes its headers declare, or a 500', () => {
+  /**
+   * A blob that is not the size its item declares (written over out of band, or a store's bug)
+   * was answered 200 with the item's Content-Length (or a 206 with its Content-Range) and the
+   * blob's bytes: a shorter body, which a client takes for the whole object, or a longer one.
+   * Only a blob longer than the response limit was refused. Now any other count is a 500 (the
+   * error to onError), never bytes under headers that do not describe them.
+   */
+  test.each([
+    ['shorter', 30 * KiB, undefined],
+    ['shorter', 30 * KiB, 'bytes=0-'],
+    ['shorter', 30 * KiB, 'bytes=-35000'],
+    ['longer', 50 * KiB, undefined],
+  ] as const)('a blob %s than its item (%i bytes), Range %s: 500', async (_name, actual, range) => {
+    const w = writer();
+    const key = `declared/${actual}/${range ?? 'whole'}`;
+    await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from(randomBody(40 * KiB)).toString('base64'), isBase64Encoded: true });
+    const item = (await scanAll(fx.dynamodb, fx.config.objectsTable)).find((i) => i.key === key);
+    expect(typeof item?.blob).toBe('string');
+    await rawPutObject(fx, item!.blob as string, randomBody(actual));
+    const logged: unknown[] = [];
+    const res = await call(w, 'GET', `/objects/${key}`, range !== undefined ? { headers: { range } } : {}, {
+      onError: (e) => logged.push(e),
+    });
+    expect(res.statusCode).toBe(500);
+    expect(logged).toHaveLength(1);
   });
 });
 
