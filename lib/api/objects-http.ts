@@ -74,11 +74,10 @@
  *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
  *   object is 404.
  * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written. A server-side failure
- *   (configuration, permissions, a missing table, a corrupt item, a blob whose size is not
- *   its item's, a bug) is a 500 whose message
- *   says nothing of the deployment; the error itself goes to `onError`. A request fenced by a
- *   sweeper, a commit whose outcome is unknown, and AWS throttling after the SDK's retries are a
- *   503 with `Retry-After`.
+ *   (configuration, permissions, a missing table, a corrupt item, a blob whose size is not its
+ *   item's, a bug) is a 500 whose message says nothing of the deployment; the error itself goes
+ *   to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, and AWS
+ *   throttling after the SDK's retries are a 503 with `Retry-After`.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
