@@ -16,7 +16,8 @@
  *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
  *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
  *   bytes would come back encoded and unlabelled), a `Content-MD5` the body does not match is 400
- *   `BadDigest`.
+ *   `BadDigest`, and S3's `x-amz-copy-source*` (a copy), `x-amz-write-offset-bytes` (an append) and
+ *   `x-amz-checksum-*` (not verified here) are 400.
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). Any
@@ -563,6 +564,18 @@ async function putObject(
   // server without them MUST answer 400): stored as the whole object, the part would lose the rest.
   if (headers['content-range'] !== undefined)
     return problem(400, 'BadRequest', 'a PUT replaces the whole object: Content-Range (a partial update) is not supported');
+  // S3's PutObject reads these as a copy (`x-amz-copy-source`, an empty body), an append, or a
+  // checksum to verify: as a plain PUT the object would be replaced by the body sent, unchecked.
+  // 400, not S3's 501 NotImplemented: a client's request is no server error (nor an alarm).
+  const s3Only = Object.keys(headers).find(
+    (name) => name.startsWith('x-amz-copy-source') || name === 'x-amz-write-offset-bytes' || name.startsWith('x-amz-checksum-'),
+  );
+  if (s3Only !== undefined)
+    return problem(
+      400,
+      'BadRequest',
+      `${s3Only.slice(0, 60)} is not supported: a PUT stores its body as the whole object (integrity: Content-MD5)`,
+    );
   // The bytes are stored and answered as sent, with no Content-Encoding: a gzip body would come
   // back as gzip bytes labelled as the object itself. Refused (RFC 9110 15.5.16), not ignored.
   const coding = (headers['content-encoding'] ?? '').trim().toLowerCase();

@@ -498,8 +498,9 @@ describe('a write does what it was asked, or nothing', () => {
    * Each PUT asks for something the API does not do, and each was stored as if it were a plain
    * PUT: a Content-Range part replaced the whole object (RFC 9110 14.5: MUST be 400), a gzip body
    * was stored and answered as gzip bytes with no Content-Encoding, a Content-MD5 that the body
-   * does not match was not checked, and a misspelt expiry header left an object that never
-   * expires. Each is refused now, and nothing is written.
+   * does not match was not checked, a misspelt expiry header left an object that never
+   * expires, and S3's copy (`x-amz-copy-source`, an empty body) or append replaced the object with
+   * the body sent. Each is refused now, and nothing is written.
    */
   const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest('base64');
   test.each([
@@ -510,6 +511,9 @@ describe('a write does what it was asked, or nothing', () => {
     ['a Content-MD5 that is not one', { 'content-md5': 'not-an-md5' }, 400, 'BadDigest'],
     ['x-tierlog-expires (a misspelt expiry)', { 'x-tierlog-expires': '2030-01-01' }, 400, 'BadRequest'],
     ['x-tierlog-ttl-seconds', { 'x-tierlog-ttl-seconds': '60' }, 400, 'BadRequest'],
+    ["x-amz-copy-source (S3's copy)", { 'x-amz-copy-source': '/bucket/other' }, 400, 'BadRequest'],
+    ["x-amz-write-offset-bytes (S3's append)", { 'x-amz-write-offset-bytes': '10' }, 400, 'BadRequest'],
+    ['x-amz-checksum-sha256 (not verified here)', { 'x-amz-checksum-sha256': 'AAAA' }, 400, 'BadRequest'],
   ] as const)('PUT with %s is refused; the object stays', async (_name, headers, status, code) => {
     const w = writer();
     for (const [i, kept] of [randomBody(10), randomBody(40 * KiB)].entries()) {
@@ -533,6 +537,10 @@ describe('a write does what it was asked, or nothing', () => {
     ['Content-MD5 of the body', (b: Uint8Array) => ({ 'content-md5': md5(b) })],
     ['Content-Encoding: identity', () => ({ 'content-encoding': 'identity' })],
     ['x-tierlog-stored (a response header, copied back)', () => ({ 'x-tierlog-stored': 'blob' })],
+    [
+      'SigV4 headers (a Function URL with IAM auth)',
+      () => ({ 'x-amz-date': '20261202T000000Z', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-security-token': 't' }),
+    ],
   ] as const)('PUT with %s is taken', async (_name, headersOf) => {
     const w = writer();
     const body = randomBody(40 * KiB);
