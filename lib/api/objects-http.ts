@@ -33,7 +33,8 @@
  *   answers 412 to a tag it does not hold), so an `If-Match` that held here is refused there: read
  *   an object above the response limit with `If-Match` by presigned URL (`presignGet`), or without it.
  * - `x-amz-meta-*` request headers (of a PUT or a session's create) become user metadata and come
- *   back on GET and HEAD.
+ *   back on GET and HEAD. Their 200, 206 and 304 answers carry `Cache-Control: no-cache`: a cache
+ *   revalidates (`If-None-Match`) before it reuses one, never serves a replaced object.
  * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
  *   does not overlap the object). Several ranges, or another unit, are ignored: the whole object
  *   (RFC 9110 §14.2; no multipart/byteranges answer). A malformed range is 400. A GET whose
@@ -768,6 +769,9 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
     'last-modified': new Date(info.updatedAt).toUTCString(),
     'x-tierlog-stored': info.stored,
     'accept-ranges': 'bytes',
+    // Revalidated before reuse: with Last-Modified alone a cache may reuse the answer for a tenth
+    // of its age (RFC 9111 4.2.2), after the object was replaced (or, for a time to idle, expired).
+    'cache-control': 'no-cache',
   };
   for (const [name, value] of Object.entries(info.metadata)) headers[`x-amz-meta-${name}`] = value;
   if (info.expiresAt !== undefined) headers['x-tierlog-expires-at'] = info.expiresAt.toISOString();
@@ -786,7 +790,7 @@ function preconditionAnswer(
   const validators: Record<string, string> = { etag: etagOf(info.version) };
   if (info.updatedAt !== undefined) validators['last-modified'] = new Date(info.updatedAt).toUTCString();
   if (info.expiresAt !== undefined) validators['x-tierlog-expires-at'] = info.expiresAt.toISOString();
-  if (verdict === 'not-modified') return { statusCode: 304, headers: validators };
+  if (verdict === 'not-modified') return { statusCode: 304, headers: { ...validators, 'cache-control': 'no-cache' } };
   const failed = problem(412, 'PreconditionFailed', `the object is version ${info.version}, which If-Match does not name`);
   return { ...failed, headers: { ...failed.headers, ...validators } };
 }

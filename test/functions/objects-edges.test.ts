@@ -673,6 +673,29 @@ describe('a GET answers the bytes its headers declare, or a 500', () => {
   });
 });
 
+describe('an answer of an object is revalidated before a cache reuses it', () => {
+  /**
+   * A 200 carried `Last-Modified` and no `Cache-Control`, so a browser or a shared cache may reuse
+   * it for a tenth of its age without asking (heuristic freshness, RFC 9111 4.2.2): an object
+   * replaced since is answered stale (a day-old object for over two hours), and a time-to-idle
+   * object expires while it is read from the cache. `no-cache` keeps caching with revalidation
+   * (If-None-Match, 304), which carries it too.
+   */
+  test.each([
+    ['GET', {}, 200],
+    ['GET', { range: 'bytes=0-1' }, 206],
+    ['HEAD', {}, 200],
+    ['GET', { 'if-none-match': '*' }, 304],
+    ['HEAD', { 'if-none-match': '*' }, 304],
+  ] as const)('%s with %o: %i, Cache-Control: no-cache', async (method, headers, status) => {
+    const w = writer();
+    await call(w, 'PUT', '/objects/cached/k', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    const res = await call(w, method, '/objects/cached/k', { headers });
+    expect(res.statusCode).toBe(status);
+    expect(res.headers?.['cache-control']).toBe('no-cache');
+  });
+});
+
 // ---- the buffered response limit ------------------------------------------------------------------
 
 /** What a buffered Lambda response (Function URL) carries at most: 6 MB. */
