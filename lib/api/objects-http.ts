@@ -75,7 +75,7 @@
  *   `x-tierlog-*` header on a write is 400: a misspelt expiry would leave the object for ever. GET
  *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
  *   object is 404.
- * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written. A server-side failure
+ * - Bad input is a 4xx with a JSON `{ error, message }` (to a HEAD, its headers alone); nothing is written. A server-side failure
  *   (configuration, permissions, a missing table, a corrupt item, a blob whose size is not its
  *   item's, a bug) is a 500 whose message says nothing of the deployment; the error itself goes
  *   to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, and AWS
@@ -181,6 +181,14 @@ export async function handleObjectsRequest(
   event: APIGatewayProxyEventV2,
   options: ObjectsApiOptions = {},
 ): Promise<Response> {
+  const response = await answer(store, event, options);
+  // A HEAD answer is GET's headers with no content (RFC 9110 9.3.2), an error's too.
+  if ((event.requestContext?.http?.method ?? '').toUpperCase() !== 'HEAD' || response.body === undefined) return response;
+  const { body: _content, isBase64Encoded: _encoded, ...headOnly } = response;
+  return headOnly;
+}
+
+async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options: ObjectsApiOptions): Promise<Response> {
   try {
     // The deployment's settings, not the request's: out of bounds, the server's fault (500), not a 400.
     checkObjectsApiOptions(options);
@@ -217,7 +225,7 @@ export async function handleObjectsRequest(
         const info = await store.head(key);
         if (info === undefined) return { statusCode: 404 };
         const verdict = evaluateRead(preconditions, info.version);
-        if (verdict !== 'proceed') return { ...preconditionAnswer(verdict, info), body: '' };
+        if (verdict !== 'proceed') return preconditionAnswer(verdict, info);
         return { statusCode: 200, headers: infoHeaders(info) };
       }
       case 'PUT':
