@@ -64,7 +64,8 @@
  *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
  *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
  *   a `partNumber` without `uploadId`, whatever the method (`GET ?partNumber=2`, S3's read of one
- *   part, would get the whole object as a 200). A session's condition and expiry are given at its
+ *   part, would get the whole object as a 200; so is `versionId`, S3's read of one version: the
+ *   current one is answered, `If-Match` insists on it). A session's condition and expiry are given at its
  *   create: an abort or a complete with `If-Match`, `If-None-Match`, `If-Unmodified-Since` or an
  *   `x-tierlog-*` header is 400 (`If-None-Match: *` on a complete, S3's "create only", would
  *   otherwise commit over an object).
@@ -208,6 +209,12 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
       throw new ValidationError(
         'partNumber names a part of an upload session and needs uploadId (a GET answers whole objects)',
         'partNumber',
+      );
+    // S3's read of one version: here only the current one is answered (its ETag names it), so another is never answered for it.
+    if (query.has('versionId'))
+      throw new ValidationError(
+        'versionId is not supported: a GET answers the current version (its ETag), use If-Match to insist on one',
+        'versionId',
       );
     const uploadId = uploadIds[0] ?? null;
     if (uploadId !== null || query.has('uploads'))

@@ -572,6 +572,22 @@ describe('a write does what it was asked, or nothing', () => {
   });
 
   /**
+   * `GET ?versionId=…` is S3's read of one version; here a version is the ETag, and only the
+   * current one is answered: the current version came back as a 200 to a request for another.
+   */
+  test.each(['GET', 'HEAD'] as const)('%s ?versionId=… is 400 (only the current version is answered)', async (method) => {
+    const w = writer();
+    const put = await call(w, 'PUT', '/objects/asked/version', {
+      body: Buffer.from(randomBody(10)).toString('base64'),
+      isBase64Encoded: true,
+    });
+    const version = JSON.parse(String(put.body)).version as number;
+    await call(w, 'PUT', '/objects/asked/version', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    const res = await call(w, method, '/objects/asked/version', { query: `versionId=${version}` });
+    expect(res.statusCode).toBe(400);
+  });
+
+  /**
    * A session's create took the expiry and precondition headers as a PUT does, but dropped its
    * `x-amz-meta-*` headers (S3's CreateMultipartUpload takes metadata so): the object committed
    * without them, 201. Taken now; with metadata in the body too, 400.
