@@ -33,8 +33,9 @@
  *   answers 412 to a tag it does not hold), so an `If-Match` that held here is refused there: read
  *   an object above the response limit with `If-Match` by presigned URL (`presignGet`), or without it.
  * - `x-amz-meta-*` request headers (of a PUT or a session's create) become user metadata and come
- *   back on GET and HEAD. Their 200, 206 and 304 answers carry `Cache-Control: no-cache`: a cache
- *   revalidates (`If-None-Match`) before it reuses one, never serves a replaced object.
+ *   back on GET and HEAD. The 200, 206 and 304 answers of GET and HEAD carry `Cache-Control:
+ *   no-cache`: a cache revalidates (`If-None-Match`) before it reuses one, never serves a replaced
+ *   object.
  * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
  *   does not overlap the object). Several ranges, or another unit, are ignored: the whole object
  *   (RFC 9110 §14.2; no multipart/byteranges answer). A malformed range is 400. A GET whose
@@ -64,22 +65,23 @@
  *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
  *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
  *   a `partNumber` without `uploadId`, whatever the method (`GET ?partNumber=2`, S3's read of one
- *   part, would get the whole object as a 200; so is `versionId`, S3's read of one version: the
- *   current one is answered, `If-Match` insists on it). A session's condition and expiry are given at its
- *   create: an abort or a complete with `If-Match`, `If-None-Match`, `If-Unmodified-Since` or an
- *   `x-tierlog-*` header is 400 (`If-None-Match: *` on a complete, S3's "create only", would
- *   otherwise commit over an object).
+ *   part, would get the whole object as a 200). So is a `versionId` (S3's read of one version):
+ *   only the current version is answered, and `If-Match` insists on it. A session's condition and
+ *   expiry are given at its create: an abort or a complete with `If-Match`, `If-None-Match`,
+ *   `If-Unmodified-Since` or an `x-tierlog-*` header is 400 (`If-None-Match: *` on a complete,
+ *   S3's "create only", would otherwise commit over an object).
  * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`
  *   (nothing else: a bare number is not taken for a year, and an ISO time of day names its zone),
  *   `x-tierlog-ttl: <seconds>` (time to live), `x-tierlog-tti: <seconds>` (time to idle: reads
  *   move the expiry forward). None: the object never expires (a PUT replaces the policy). Another
- *   `x-tierlog-*` header on a write is 400: a misspelt expiry would leave the object for ever. GET
+ *   `x-tierlog-*` header on a write (but `x-tierlog-stored`, an answer's, copied back) is 400: a
+ *   misspelt expiry would leave the object for ever. GET
  *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
  *   object is 404.
- * - Bad input is a 4xx with a JSON `{ error, message }` (to a HEAD, its headers alone); nothing is written. A server-side failure
- *   (configuration, permissions, a missing table, a corrupt item, a blob whose size is not its
- *   item's, a bug) is a 500 whose message says nothing of the deployment; the error itself goes
- *   to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, and AWS
+ * - Bad input is a 4xx with a JSON `{ error, message }` (to a HEAD, its headers alone); nothing
+ *   is written. A server-side failure (configuration, permissions, a missing table, a corrupt
+ *   item, a blob whose size is not its item's, a bug) is a 500 whose message says nothing of the
+ *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, and AWS
  *   throttling after the SDK's retries are a 503 with `Retry-After`.
  */
 import { createHash } from 'node:crypto';
