@@ -212,7 +212,7 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
         'partNumber names a part of an upload session and needs uploadId (a GET answers whole objects)',
         'partNumber',
       );
-    // S3's read of one version: here only the current one is answered (its ETag names it), so another is never answered for it.
+    // S3's read of one version. Only the current one is answered here: a request for another is refused, not answered with it.
     if (query.has('versionId'))
       throw new ValidationError(
         'versionId is not supported: a GET answers the current version (its ETag), use If-Match to insist on one',
@@ -343,7 +343,7 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
   }
 }
 
-/** The whole stream, refusing (with a 500) more than `limit` bytes, before they are all held: a blob larger than its item says. */
+/** The whole stream, refusing (with a 500) more than `limit` bytes: a blob larger than its item says. */
 async function readAtMost(stream: Readable, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
