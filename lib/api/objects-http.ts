@@ -8,7 +8,16 @@
  *   writing the key cut there would change another object. A Function URL (what the construct
  *   deploys) passes the path as the client encoded it. An HTTP API is reported to pass it decoded
  *   (not checked here on AWS): behind one, keys with `%`, `?` or `#` are not carried intact.
- * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped.
+ *   A key is taken as sent, byte for byte: `é` composed (NFC) and decomposed (NFD) are two keys,
+ *   as in S3, and `.` or `..` segments are part of it; a WHATWG URL client (a browser, `fetch`)
+ *   removes such segments, even percent-encoded, before it sends the path, so it reaches another
+ *   key: send a key with its `/` encoded (`%2F`, as `encodeURIComponent` does) to keep them.
+ * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped. A PUT stores the
+ *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
+ *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
+ *   bytes would come back encoded and unlabelled), a `Content-MD5` the body does not match is 400
+ *   `BadDigest`, and S3's `x-amz-copy-source*` (a copy), `x-amz-write-offset-bytes` (an append) and
+ *   `x-amz-checksum-*` (not verified here) are 400.
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). Any
@@ -23,7 +32,10 @@
  *   redirect to S3, which compares `If-Match` with its own ETag (not the version; GetObject
  *   answers 412 to a tag it does not hold), so an `If-Match` that held here is refused there: read
  *   an object above the response limit with `If-Match` by presigned URL (`presignGet`), or without it.
- * - `x-amz-meta-*` request headers become user metadata and come back on GET and HEAD.
+ * - `x-amz-meta-*` request headers (of a PUT or a session's create) become user metadata and come
+ *   back on GET and HEAD. The 200, 206 and 304 answers of GET and HEAD carry `Cache-Control:
+ *   no-cache`: a cache revalidates (`If-None-Match`) before it reuses one, never serves a replaced
+ *   object.
  * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
  *   does not overlap the object). Several ranges, or another unit, are ignored: the whole object
  *   (RFC 9110 §14.2; no multipart/byteranges answer). A malformed range is 400. A GET whose
@@ -45,25 +57,34 @@
  *   object above the limit may restart from its first byte, never splice.
  * - Upload sessions, for bodies above the request limit (S3's multipart API, as a client expects):
  *   `POST ?uploads` opens one (JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`,
- *   `If-Match` / `If-None-Match` and the expiry headers as for PUT, the expiry applying to the object
- *   from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
+ *   `If-Match` / `If-None-Match`, the expiry headers and `x-amz-meta-*` (or `metadata`, not both) as
+ *   for PUT, the expiry applying to the object from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
  *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
  *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`);
  *   `DELETE ?uploadId=…` aborts. A query that names `uploadId` or `partNumber` twice, or both
  *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
- *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all).
+ *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
+ *   a `partNumber` without `uploadId`, whatever the method (`GET ?partNumber=2`, S3's read of one
+ *   part, would get the whole object as a 200). So is a `versionId` (S3's read of one version):
+ *   only the current version is answered, and `If-Match` insists on it. A session's condition and
+ *   expiry are given at its create: an abort or a complete with `If-Match`, `If-None-Match`,
+ *   `If-Unmodified-Since` or an `x-tierlog-*` header is 400 (`If-None-Match: *` on a complete,
+ *   S3's "create only", would otherwise commit over an object).
  * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`
  *   (nothing else: a bare number is not taken for a year, and an ISO time of day names its zone),
  *   `x-tierlog-ttl: <seconds>` (time to live), `x-tierlog-tti: <seconds>` (time to idle: reads
- *   move the expiry forward). None: the object never expires (a PUT replaces the policy). GET
+ *   move the expiry forward). None: the object never expires (a PUT replaces the policy). Another
+ *   `x-tierlog-*` header on a write (but `x-tierlog-stored`, an answer's, copied back) is 400: a
+ *   misspelt expiry would leave the object for ever. GET
  *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
  *   object is 404.
- * - Bad input is a 4xx with a JSON `{ error, message }`; nothing is written. A server-side failure
- *   (configuration, permissions, a missing table, a corrupt item, a bug) is a 500 whose message
- *   says nothing of the deployment; the error itself goes to `onError`. A request fenced by a
- *   sweeper, a commit whose outcome is unknown, and AWS throttling after the SDK's retries are a
- *   503 with `Retry-After`.
+ * - Bad input is a 4xx with a JSON `{ error, message }` (to a HEAD, its headers alone); nothing
+ *   is written. A server-side failure (configuration, permissions, a missing table, a corrupt
+ *   item, a blob whose size is not its item's, a bug) is a 500 whose message says nothing of the
+ *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, and AWS
+ *   throttling after the SDK's retries are a 503 with `Retry-After`.
  */
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import {
@@ -163,6 +184,14 @@ export async function handleObjectsRequest(
   event: APIGatewayProxyEventV2,
   options: ObjectsApiOptions = {},
 ): Promise<Response> {
+  const response = await answer(store, event, options);
+  // A HEAD answer is GET's headers with no content (RFC 9110 9.3.2), an error's too.
+  if ((event.requestContext?.http?.method ?? '').toUpperCase() !== 'HEAD' || response.body === undefined) return response;
+  const { body: _content, isBase64Encoded: _encoded, ...headOnly } = response;
+  return headOnly;
+}
+
+async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options: ObjectsApiOptions): Promise<Response> {
   try {
     // The deployment's settings, not the request's: out of bounds, the server's fault (500), not a 400.
     checkObjectsApiOptions(options);
@@ -177,6 +206,18 @@ export async function handleObjectsRequest(
       throw new ValidationError('uploadId and partNumber may each be given once', 'uploadId');
     if (uploadIds.length > 0 && query.has('uploads'))
       throw new ValidationError('?uploads (create a session) and ?uploadId= (use one) cannot be combined', 'uploadId');
+    // A part belongs to a session: `GET ?partNumber=2` (S3's read of one part) would get the whole object as a 200.
+    if (query.has('partNumber') && uploadIds.length === 0)
+      throw new ValidationError(
+        'partNumber names a part of an upload session and needs uploadId (a GET answers whole objects)',
+        'partNumber',
+      );
+    // S3's read of one version. Only the current one is answered here: a request for another is refused, not answered with it.
+    if (query.has('versionId'))
+      throw new ValidationError(
+        'versionId is not supported: a GET answers the current version (its ETag), use If-Match to insist on one',
+        'versionId',
+      );
     const uploadId = uploadIds[0] ?? null;
     if (uploadId !== null || query.has('uploads'))
       return await sessionRequest(store, method, key, uploadId, query, event, headers, options);
@@ -193,7 +234,7 @@ export async function handleObjectsRequest(
         const info = await store.head(key);
         if (info === undefined) return { statusCode: 404 };
         const verdict = evaluateRead(preconditions, info.version);
-        if (verdict !== 'proceed') return { ...preconditionAnswer(verdict, info), body: '' };
+        if (verdict !== 'proceed') return preconditionAnswer(verdict, info);
         return { statusCode: 200, headers: infoHeaders(info) };
       }
       case 'PUT':
@@ -288,6 +329,9 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       continue;
     }
     const bytes = await readAtMost(object.body, Math.max(length, maxResponseBytes));
+    // The headers declare `length` bytes: a blob of another size is never answered under them (a
+    // short body would be taken for the whole object).
+    if (bytes.byteLength !== length) throw new TierlogError(`the body read is ${bytes.byteLength} bytes, its item declares ${length}`);
     const body = bytes.toString('base64');
     if (object.range === undefined) return { statusCode: 200, headers: infoHeaders(object), body, isBase64Encoded: true };
     return {
@@ -393,6 +437,18 @@ async function sessionRequest(
         `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes uploadId alone, not "${extra.slice(0, 40)}"`,
         extra.slice(0, 40),
       );
+    // Its condition and expiry were given at its create: here they would be ignored, and
+    // `If-None-Match: *` on a complete (S3 takes it there as "create only") would commit over an object.
+    const ignored = Object.keys(headers).find(
+      (name) =>
+        ['if-match', 'if-none-match', 'if-unmodified-since'].includes(name) ||
+        (name.startsWith('x-tierlog-') && name !== 'x-tierlog-stored'),
+    );
+    if (ignored !== undefined)
+      throw new ValidationError(
+        `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes no ${ignored.slice(0, 40)}: a session's condition and expiry are given at its create (POST ?uploads)`,
+        ignored.slice(0, 40),
+      );
   }
   switch (method) {
     case 'GET': {
@@ -444,6 +500,11 @@ async function createSession(
   if (body.metadata !== undefined && (typeof body.metadata !== 'object' || body.metadata === null || Array.isArray(body.metadata))) {
     throw new ValidationError('metadata must be an object of strings', 'metadata');
   }
+  // Metadata as headers (as S3's CreateMultipartUpload and a PUT take it) or in the body, not both: never dropped.
+  const headerMetadata = metadataOf(headers);
+  if (Object.keys(headerMetadata).length > 0 && body.metadata !== undefined)
+    throw new ValidationError('metadata goes in x-amz-meta-* headers or in the body, not both', 'metadata');
+  const metadata = body.metadata ?? (Object.keys(headerMetadata).length > 0 ? headerMetadata : undefined);
   const ifVersion = conditionOf(headers);
   const size = numberField('size');
   const partSize = numberField('partSize');
@@ -453,7 +514,7 @@ async function createSession(
     ...(partSize !== undefined ? { partSize } : {}),
     ...(expiresInMs !== undefined ? { expiresInMs } : {}),
     ...(body.contentType !== undefined ? { contentType: body.contentType as string } : {}),
-    ...(body.metadata !== undefined ? { metadata: body.metadata as Record<string, string> } : {}),
+    ...(metadata !== undefined ? { metadata: metadata as Record<string, string> } : {}),
     ...(ifVersion !== undefined ? { ifVersion } : {}),
     ...expiryOf(headers),
   });
@@ -517,18 +578,44 @@ async function putObject(
   headers: Record<string, string>,
   maxBodyBytes: number,
 ): Promise<Response> {
+  // A PUT replaces the whole object. Content-Range asks for a partial update (RFC 9110 14.5: a
+  // server without them MUST answer 400): stored as the whole object, the part would lose the rest.
+  if (headers['content-range'] !== undefined)
+    return problem(400, 'BadRequest', 'a PUT replaces the whole object: Content-Range (a partial update) is not supported');
+  // S3's PutObject reads these as a copy (`x-amz-copy-source`, an empty body), an append, or a
+  // checksum to verify: as a plain PUT the object would be replaced by the body sent, unchecked.
+  // 400, not S3's 501 NotImplemented: a client's request is no server error (nor an alarm).
+  const s3Only = Object.keys(headers).find(
+    (name) => name.startsWith('x-amz-copy-source') || name === 'x-amz-write-offset-bytes' || name.startsWith('x-amz-checksum-'),
+  );
+  if (s3Only !== undefined)
+    return problem(
+      400,
+      'BadRequest',
+      `${s3Only.slice(0, 60)} is not supported: a PUT stores its body as the whole object (integrity: Content-MD5)`,
+    );
+  // The bytes are stored and answered as sent, with no Content-Encoding: a gzip body would come
+  // back as gzip bytes labelled as the object itself. Refused (RFC 9110 15.5.16), not ignored.
+  const coding = (headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (coding !== '' && coding !== 'identity') {
+    return {
+      ...problem(415, 'UnsupportedMediaType', 'Content-Encoding is not supported: send the bytes to store, unencoded'),
+      headers: { 'content-type': 'application/json', 'accept-encoding': 'identity' },
+    };
+  }
   const raw = event.body ?? '';
   // Reject before decoding: base64 is 4/3 of the bytes it carries.
   const approx = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw, 'utf8');
   if (approx > maxBodyBytes + 3) return problem(413, 'BodyTooLarge', `body exceeds ${maxBodyBytes} bytes`);
   const body = event.isBase64Encoded ? base64Body(raw) : Buffer.from(raw, 'utf8');
   if (body.byteLength > maxBodyBytes) return problem(413, 'BodyTooLarge', `body exceeds ${maxBodyBytes} bytes`);
+  // An integrity check the client asked for is made, never skipped (S3 answers BadDigest too).
+  const md5 = headers['content-md5'];
+  if (md5 !== undefined && md5.trim() !== createHash('md5').update(body).digest('base64'))
+    return problem(400, 'BadDigest', 'Content-MD5 is not the base64 MD5 of the body: nothing was written');
 
   const ifVersion = conditionOf(headers);
-  const metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith('x-amz-meta-')) metadata[name.slice('x-amz-meta-'.length)] = value;
-  }
+  const metadata = metadataOf(headers);
   const options: PutOptions = {
     ...(headers['content-type'] !== undefined ? { contentType: headers['content-type'] } : {}),
     ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
@@ -541,6 +628,15 @@ async function putObject(
     headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
     body: JSON.stringify(result),
   };
+}
+
+/** The user metadata of the `x-amz-meta-*` request headers (names lower-case). */
+function metadataOf(headers: Record<string, string>): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith('x-amz-meta-')) metadata[name.slice('x-amz-meta-'.length)] = value;
+  }
+  return metadata;
 }
 
 /** A body Lambda says is base64, decoded; anything else than padded base64 is refused (Node would skip it silently). */
@@ -567,8 +663,22 @@ function conditionOf(headers: Record<string, string>): number | undefined {
   return ifMatch ?? (ifNoneMatch !== undefined ? 0 : undefined);
 }
 
-/** The expiry policy of the request headers (the store rejects more than one). */
+/** The request headers of a write in tierlog's namespace (`x-tierlog-stored`, a response header, means nothing on a request). */
+const WRITE_HEADERS = new Set(['x-tierlog-expires-at', 'x-tierlog-ttl', 'x-tierlog-tti', 'x-tierlog-stored']);
+
+/**
+ * The expiry policy of the request headers (the store rejects more than one). Another
+ * `x-tierlog-*` header is 400: a misspelt expiry (`x-tierlog-expires`) would write an object that
+ * never expires, and the answer would not say so.
+ */
 function expiryOf(headers: Record<string, string>): Pick<PutOptions, 'expiresAt' | 'timeToLiveMs' | 'timeToIdleMs'> {
+  for (const name of Object.keys(headers)) {
+    if (name.startsWith('x-tierlog-') && !WRITE_HEADERS.has(name))
+      throw new ValidationError(
+        `unknown header ${name.slice(0, 60)} (a write takes x-tierlog-expires-at, x-tierlog-ttl or x-tierlog-tti)`,
+        name,
+      );
+  }
   const seconds = (name: string): number | undefined => {
     const value = headers[name];
     if (value === undefined) return undefined;
@@ -676,6 +786,9 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
     'last-modified': new Date(info.updatedAt).toUTCString(),
     'x-tierlog-stored': info.stored,
     'accept-ranges': 'bytes',
+    // Revalidated before reuse: with Last-Modified alone a cache may reuse the answer for a tenth
+    // of its age (RFC 9111 4.2.2), after the object was replaced (or, for a time to idle, expired).
+    'cache-control': 'no-cache',
   };
   for (const [name, value] of Object.entries(info.metadata)) headers[`x-amz-meta-${name}`] = value;
   if (info.expiresAt !== undefined) headers['x-tierlog-expires-at'] = info.expiresAt.toISOString();
@@ -694,7 +807,7 @@ function preconditionAnswer(
   const validators: Record<string, string> = { etag: etagOf(info.version) };
   if (info.updatedAt !== undefined) validators['last-modified'] = new Date(info.updatedAt).toUTCString();
   if (info.expiresAt !== undefined) validators['x-tierlog-expires-at'] = info.expiresAt.toISOString();
-  if (verdict === 'not-modified') return { statusCode: 304, headers: validators };
+  if (verdict === 'not-modified') return { statusCode: 304, headers: { ...validators, 'cache-control': 'no-cache' } };
   const failed = problem(412, 'PreconditionFailed', `the object is version ${info.version}, which If-Match does not name`);
   return { ...failed, headers: { ...failed.headers, ...validators } };
 }
