@@ -9,15 +9,25 @@
  * Never act on what cannot be trusted: the upload is aborted only when the session names a blob
  * this library makes for its key under the configured prefix. Aborting a completed or already
  * aborted upload is a no-op (NoSuchUpload).
+ *
+ * A session whose `upload` attribute cannot be read (a format this sweeper does not know, a
+ * corrupt attribute) is still drained: its entry `{ id: key, new: blob }` is judged like any
+ * other, and the item is deleted. Its uploads are then found from that entry, on the same trust
+ * as the judge's (the blob checked against the entry's key): skipping them would leave them in
+ * progress with no item left to name them, to the bucket's lifecycle rule alone. Only the
+ * noted upload id is lost with the attribute; the listing under the blob key finds it.
  */
 import { AccessDeniedError } from '../errors.js';
 import type { LtBucket } from '../tiered/lt-bucket.js';
 import { UPLOAD_ATTR, parseSessionItem } from '../tiered/upload-session-item.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
+import { decodeEntry, entryAttribute } from '../changelog/entry-codec.js';
+import { CHANGELOG_ATTR } from '../schema/tables.js';
 
 export type SessionStep =
   | { readonly kind: 'none' }
-  | { readonly kind: 'aborted'; readonly existed: boolean }
+  /** `unreadable`: why the session's `upload` attribute could not be read (its entry named the blob). */
+  | { readonly kind: 'aborted'; readonly existed: boolean; readonly unreadable?: string }
   | { readonly kind: 'untrusted'; readonly reason: string };
 
 /**
@@ -32,15 +42,28 @@ export function isUploadSession(raw: Record<string, unknown>): boolean {
 export async function abortSessionUpload(lt: LtBucket, prefix: string, raw: Record<string, unknown>): Promise<SessionStep> {
   if (!isUploadSession(raw)) return { kind: 'none' };
   const session = parseSessionItem(raw);
-  if (session === undefined) return { kind: 'untrusted', reason: 'malformed upload session' };
-  const check = checkBlobKey(prefix, session.info.key, session.info.blob);
+  const target = session !== undefined ? session.info : entryTarget(raw);
+  if (target === undefined) return { kind: 'untrusted', reason: 'malformed upload session, and no entry names its blob' };
+  const check = checkBlobKey(prefix, target.key, target.blob);
   if (!check.ok) return { kind: 'untrusted', reason: check.reason };
-  const ids = new Set(await uploadsOfSession(lt, session.info.blob));
-  if (session.info.s3UploadId !== undefined) ids.add(session.info.s3UploadId);
-  if (ids.size === 0) return { kind: 'none' };
+  const ids = new Set(await uploadsOfSession(lt, target.blob));
+  if (target.s3UploadId !== undefined) ids.add(target.s3UploadId);
+  const unreadable = session === undefined ? { unreadable: 'malformed upload session' } : {};
+  if (ids.size === 0) return session === undefined ? { kind: 'aborted', existed: false, ...unreadable } : { kind: 'none' };
   let existed = false;
-  for (const id of ids) existed = (await lt.abortMultipart(session.info.blob, id)) || existed;
-  return { kind: 'aborted', existed };
+  for (const id of ids) existed = (await lt.abortMultipart(target.blob, id)) || existed;
+  return { kind: 'aborted', existed, ...unreadable };
+}
+
+/** The key and blob of an unreadable session, from its entry (absent once committed as a create). */
+function entryTarget(raw: Record<string, unknown>): { key: string; blob: string; s3UploadId?: undefined } | undefined {
+  const pk = raw[CHANGELOG_ATTR.pk];
+  if (typeof pk !== 'string') return undefined;
+  const name = entryAttribute(pk);
+  if (raw[name] === undefined) return undefined;
+  const entry = decodeEntry(name, raw[name]);
+  if (!entry.ok || entry.change.new === undefined) return undefined;
+  return { key: entry.change.id, blob: entry.change.new };
 }
 
 /**

@@ -575,6 +575,8 @@ export class Sweeper {
             // An upload session's owner: its multipart upload is aborted before its entry is judged.
             const session = await abortSessionUpload(this.lt, this.config.prefix, taken.parsed.raw);
             if (session.kind === 'untrusted') this.logger.warn('upload session not aborted', { instanceId, reason: session.reason });
+            else if (session.kind === 'aborted' && session.unreadable !== undefined)
+              this.logger.warn('upload session unreadable: its uploads found from its entry', { instanceId, reason: session.unreadable });
           }
           if (sweep.stopped) return;
           this.settleInstance(taken.parsed.item, isUploadSession(taken.parsed.raw), sweep);

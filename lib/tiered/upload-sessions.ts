@@ -264,6 +264,7 @@ export class UploadSessions {
     options: PartUrlOptions = {},
     expectedKey?: string,
   ): Promise<Array<{ url: string; expiresAt: number }>> {
+    if (!Array.isArray(partNumbers)) throw new ValidationError('partNumbers must be an array of part numbers', 'partNumber');
     for (const partNumber of partNumbers) {
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {
         throw new ValidationError(`partNumber must be an integer in 1..${MAX_PARTS}`, 'partNumber');
@@ -712,7 +713,10 @@ function assertParts(parts: readonly CompletedPart[]): void {
   if (!Array.isArray(parts) || parts.length === 0)
     throw new ValidationError('parts must be a non-empty array of { partNumber, etag }', 'parts');
   if (parts.length > MAX_PARTS) throw new ValidationError(`at most ${MAX_PARTS} parts`, 'parts');
-  parts.forEach((part, i) => {
+  // By index, not forEach: a hole in a sparse array (skipped by forEach, and by the checks after
+  // this one) is a missing part, refused here rather than as a TypeError or S3's MalformedXML.
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
     if (typeof part !== 'object' || part === null) throw new ValidationError(`parts[${i}] must be { partNumber, etag }`, `parts[${i}]`);
     if (!Number.isInteger(part.partNumber) || part.partNumber < 1 || part.partNumber > MAX_PARTS) {
       throw new ValidationError(`parts[${i}].partNumber must be an integer in 1..${MAX_PARTS}`, `parts[${i}].partNumber`);
@@ -720,7 +724,7 @@ function assertParts(parts: readonly CompletedPart[]): void {
     if (typeof part.etag !== 'string' || part.etag.length === 0 || part.etag.length > 256) {
       throw new ValidationError(`parts[${i}].etag must be the ETag S3 answered for the part`, `parts[${i}].etag`);
     }
-  });
+  }
 }
 
 /** The policy a session keeps until its commit (validated before). */
