@@ -34,7 +34,7 @@ import {
   UploadSessionClosedError,
   ValidationError,
 } from '../../lib/errors.js';
-import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, type FaultRule } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import type { ExpiryPolicy } from '../../lib/tiered/expiry.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
@@ -66,6 +66,7 @@ const MINE = randomBody(40 * KiB + 1);
 const THEIRS = randomBody(40 * KiB + 2);
 const SMALL = randomBody(300);
 const SMALL_OLD = randomBody(200);
+const DAY = 24 * 3600_000;
 
 /** A sweep by a sweeper whose clock is `offsetMs` ahead (the time the paused actor slept). */
 async function sweepAt(fx: Fixture, offsetMs: number, injector?: FaultInjector) {
@@ -75,6 +76,23 @@ async function sweepAt(fx: Fixture, offsetMs: number, injector?: FaultInjector) 
   } finally {
     close();
   }
+}
+
+/**
+ * A pause before the next attempt matching `match` (the session's commit) during which the
+ * session, past its expiry, is swept twice: claimed, then judged (its blob deleted, its item drained).
+ */
+function sessionSweptDuring(fx: Fixture, match: FaultRule['match']): FaultRule {
+  return {
+    kind: 'delay',
+    delayMs: 0,
+    times: 1,
+    match,
+    before: async () => {
+      expect(await sweepAt(fx, 2 * DAY)).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+      expect(await sweepAt(fx, 2 * DAY + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1 });
+    },
+  };
 }
 
 describe('a writer paused between the attempts of its commit (the first landed, its answer lost), its instance claimed meanwhile', () => {
@@ -178,7 +196,6 @@ describe('a reader paused while it signs a presigned GET (its credentials resolv
  * and session (the kept answer of a completed one too), nothing lost, leaked or left in the log.
  */
 describe('pauses that hold', () => {
-  const DAY = 24 * 3600_000;
   type Pause = (fx: Fixture) => Promise<Uint8Array | undefined>;
   const cases: Array<[string, Pause]> = [
     [
@@ -321,16 +338,7 @@ describe('pauses that hold', () => {
         const created = await w.store.createUpload(key);
         const body = randomBody(64 * KiB);
         const parts = await uploadParts(w.store, created.uploadId, body, 64 * KiB);
-        const injector = new FaultInjector().add({
-          kind: 'delay',
-          delayMs: 0,
-          times: 1,
-          match: steps(fx.config).commit,
-          before: async () => {
-            expect(await sweepAt(fx, 2 * DAY)).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
-            expect(await sweepAt(fx, 2 * DAY + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1 });
-          },
-        });
+        const injector = new FaultInjector().add(sessionSweptDuring(fx, steps(fx.config).commit));
         const completer = makeWriter(fx, { injector });
         open.push(completer);
         const result = await outcome(completer.store.completeUpload(created.uploadId, parts));
@@ -351,16 +359,7 @@ describe('pauses that hold', () => {
         const created = await w.store.createUpload(key);
         const parts = await uploadParts(w.store, created.uploadId, randomBody(64 * KiB), 64 * KiB);
         const commit = steps(fx.config).commit;
-        const injector = new FaultInjector().add({ kind: 'throttle', times: 1, match: commit }).add({
-          kind: 'delay',
-          delayMs: 0,
-          times: 1,
-          match: commit,
-          before: async () => {
-            expect(await sweepAt(fx, 2 * DAY)).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
-            expect(await sweepAt(fx, 2 * DAY + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1, blobsDeleted: 1 });
-          },
-        });
+        const injector = new FaultInjector().add({ kind: 'throttle', times: 1, match: commit }).add(sessionSweptDuring(fx, commit));
         const completer = makeWriter(fx, { injector });
         open.push(completer);
         const result = await outcome(completer.store.completeUpload(created.uploadId, parts));
