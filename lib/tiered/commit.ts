@@ -94,8 +94,17 @@ export interface CommitRequest {
   readonly beforeAttempt?: () => void;
 }
 
-/** The name of the middleware that runs `beforeAttempt` ({@link guardEachAttempt}), a small write's too. */
-export const COMMIT_DEADLINE = 'tierlogCommitDeadline';
+/** The name of the middleware that runs `beforeAttempt` ({@link guardEachAttempt}). */
+const COMMIT_DEADLINE = 'tierlogCommitDeadline';
+
+/**
+ * `command` as a write that makes an object current is sent, a commit or a small write: its
+ * attempts watched (attempts.ts: may an earlier one have landed?) and `beforeAttempt` run right
+ * before each goes out ({@link guardEachAttempt}; undefined: none).
+ */
+export function guardedWrite<C extends { middlewareStack: unknown }>(command: C, beforeAttempt: (() => void) | undefined): C {
+  return watchAttempts(guardEachAttempt(command, COMMIT_DEADLINE, beforeAttempt));
+}
 
 /** Runs the commit and classifies its outcome; throws only for bad config and a request refused before it was judged (ValidationException). */
 export async function commitWrite(request: CommitRequest): Promise<CommitOutcome> {
@@ -109,28 +118,19 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
     logTable = fence?.Update.TableName;
     if (fence !== undefined) {
       await request.hv.client.send(
-        watchAttempts(
-          guardEachAttempt(
-            new TransactWriteCommand({
-              TransactItems: [{ [request.write.type]: { ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }, fence],
-              // One token for this commit attempt, kept across the SDK's retries: a retry of a
-              // transaction that already landed answers success instead of failing its condition.
-              ClientRequestToken: newChangeId(),
-            }),
-            COMMIT_DEADLINE,
-            request.beforeAttempt,
-          ),
+        guardedWrite(
+          new TransactWriteCommand({
+            TransactItems: [{ [request.write.type]: { ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }, fence],
+            // One token for this commit attempt, kept across the SDK's retries: a retry of a
+            // transaction that already landed answers success instead of failing its condition.
+            ClientRequestToken: newChangeId(),
+          }),
+          request.beforeAttempt,
         ),
       );
     } else {
       await request.hv.client.send(
-        watchAttempts(
-          guardEachAttempt(
-            new UpdateCommand({ ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
-            COMMIT_DEADLINE,
-            request.beforeAttempt,
-          ),
-        ),
+        guardedWrite(new UpdateCommand({ ...request.write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }), request.beforeAttempt),
       );
     }
     tellCommitted(request);

@@ -102,6 +102,20 @@ export function isExpired(record: { readonly expiresAtSeconds?: number }, now: n
   return record.expiresAtSeconds !== undefined && now >= record.expiresAtSeconds * 1000;
 }
 
+/** Which of a write's expiry options set its expiry (named by the error when it has passed). */
+export type ExpiryField = 'expiresAt' | 'timeToLiveMs' | 'timeToIdleMs';
+
+/**
+ * @throws ValidationError naming `field` when `expiry`, what a write stores, has passed at `now`:
+ * the object would be absent the moment it landed, over the value it replaced. `write` names the
+ * write in the message (`put`, `complete`). Run before a commit and before each of its attempts.
+ */
+export function refuseIfExpired(expiry: StoredExpiry, now: number, field: ExpiryField, write: string): void {
+  if (isExpired(expiry, now)) {
+    throw new ValidationError(`the object's expiry passed before the ${write} could commit it; nothing was written`, field);
+  }
+}
+
 /** The expiry instant of a stored expiry, or undefined for an object that never expires. */
 export function expiryDateOf(record: { readonly expiresAtSeconds?: number }): Date | undefined {
   return record.expiresAtSeconds === undefined ? undefined : new Date(record.expiresAtSeconds * 1000);

@@ -70,7 +70,7 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied, watchAttempts } from '../aws/attempts.js';
 import { sleepBackoff } from '../aws/backoff.js';
-import { AttemptNotSent, checkBeforeEachAttempt, guardEachAttempt } from '../aws/retry-loop.js';
+import { AttemptNotSent, checkBeforeEachAttempt } from '../aws/retry-loop.js';
 import { newBlobKey } from './blob-keys.js';
 import {
   type Expected,
@@ -82,10 +82,10 @@ import {
   type HvWriteFields,
   liveOf,
 } from './hv-table.js';
-import { COMMIT_DEADLINE } from './commit.js';
+import { guardedWrite } from './commit.js';
 import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
-import { isExpired, type StoredExpiry, storedExpiryOf, ttiRefresh, ttiRefreshMarginMs } from './expiry.js';
+import { isExpired, refuseIfExpired, type StoredExpiry, storedExpiryOf, ttiRefresh, ttiRefreshMarginMs } from './expiry.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
 import {
   type DeleteOptions,
@@ -477,12 +477,9 @@ export class TieredStore {
       // The replaced attributes come back: the version it moved on from, and `createdAt` unless
       // it replaced nothing or a deletion marker (an expired item was refused).
       const out = await this.hv.client.send(
-        watchAttempts(
-          guardEachAttempt(
-            new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
-            COMMIT_DEADLINE,
-            this.expiryCheck(options),
-          ),
+        guardedWrite(
+          new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+          this.expiryCheck(options),
         ),
       );
       const old = out.Attributes ?? {};
@@ -536,13 +533,7 @@ export class TieredStore {
     const result: PutResult = { key, version: expired.version + 1, size: bytes.byteLength, stored: 'inline', created: true };
     try {
       await this.hv.client.send(
-        watchAttempts(
-          guardEachAttempt(
-            new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
-            COMMIT_DEADLINE,
-            this.expiryCheck(options),
-          ),
-        ),
+        guardedWrite(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }), this.expiryCheck(options)),
       );
       return result;
     } catch (err) {
@@ -853,10 +844,8 @@ export class TieredStore {
   /** The clock's now. @throws ValidationError when the put's expiry (fixed at its start) has passed. */
   private assertExpiryAhead(options: PutPlan): number {
     const now = this.clock();
-    if (isExpired(options.expiry, now)) {
-      const field = options.expiresAt !== undefined ? 'expiresAt' : options.timeToLiveMs !== undefined ? 'timeToLiveMs' : 'timeToIdleMs';
-      throw new ValidationError(`the object's expiry passed before the put could commit it; nothing was written`, field);
-    }
+    const field = options.expiresAt !== undefined ? 'expiresAt' : options.timeToLiveMs !== undefined ? 'timeToLiveMs' : 'timeToIdleMs';
+    refuseIfExpired(options.expiry, now, field, 'put');
     return now;
   }
 }

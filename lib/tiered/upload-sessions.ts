@@ -54,7 +54,7 @@ import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { refusedOutright } from '../aws/errors.js';
 import { MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, assertPartSize, partCountOf, partLengthOf } from './part-size.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
-import { type ExpiryPolicy, isExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
+import { type ExpiryPolicy, isExpired, refuseIfExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
 import { commitWrite } from './commit.js';
 import { nextVersion } from './versions.js';
 import { type Expected, expectedOf, type HvRecord, type HvTable, liveOf } from './hv-table.js';
@@ -551,9 +551,8 @@ export class UploadSessions {
    * passed: the object would be absent the moment it landed.
    */
   private assertExpiryAhead(policy: StoredPolicy | undefined, expiry: StoredExpiry): void {
-    if (!isExpired(expiry, this.o.clock())) return;
     const field = policy?.at !== undefined ? 'expiresAt' : policy?.ttlMs !== undefined ? 'timeToLiveMs' : 'timeToIdleMs';
-    throw new ValidationError(`the object's expiry passed before the complete could commit it; nothing was written`, field);
+    refuseIfExpired(expiry, this.o.clock(), field, 'complete');
   }
 
   /** Why a session that was open a moment ago no longer is. */
