@@ -1,6 +1,8 @@
 /**
  * HTTP semantics of the reference storage writer: `PUT | GET | HEAD | DELETE /objects/{key}` over
  * a Lambda Function URL or an API Gateway HTTP API (payload format 2.0), on a {@link TieredStore}.
+ * On an HTTP API's named stage the stage's path segment is not part of the route; through a
+ * custom domain, map the API at the domain's root (a mapping path is not removed: 404).
  *
  * - Keys are the percent-decoded path after `/objects/` (they may contain `/`); a `?`, `#` or `%`
  *   in a key is sent percent-encoded. A PUT or DELETE with a query string (other than the upload
@@ -196,7 +198,7 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
     // The deployment's settings, not the request's: out of bounds, the server's fault (500), not a 400.
     checkObjectsApiOptions(options);
     const method = (event.requestContext?.http?.method ?? '').toUpperCase();
-    const key = keyOf(event.rawPath ?? '');
+    const key = keyOf(routePathOf(event));
     if (key === undefined) return problem(404, 'NotFound', `no route for ${String(event.rawPath).slice(0, 200)}`);
     const headers = lowerCase(event.headers ?? {});
     const query = new URLSearchParams(event.rawQueryString ?? '');
@@ -256,7 +258,25 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
   }
 }
 
-/** The object key in `rawPath`, percent-decoded; undefined when the path is not an object route. */
+/**
+ * The path the routes are matched on: `rawPath`, less the stage an HTTP API puts first in it.
+ * Requests to an HTTP API's default endpoint on a named stage (`https://{apiId}.execute-api.{region}.amazonaws.com/prod/objects/k`)
+ * arrive with the stage as the path's first segment (`/prod/objects/k`); the `$default` stage, a
+ * Function URL's, is not in the path. Through a custom domain the path carries no stage (the API
+ * mapping chose it), so the stage is removed only on the default endpoint, where it is always
+ * there: a key whose first segment is the stage's name is never cut. A custom domain's API
+ * mapping path stays in the path: no route matches it (404), nothing is written.
+ */
+function routePathOf(event: APIGatewayProxyEventV2): string {
+  const rawPath = event.rawPath ?? '';
+  const { stage, apiId, domainName } = event.requestContext ?? {};
+  if (stage === undefined || stage === '' || stage === '$default') return rawPath;
+  const onDefaultEndpoint = apiId !== undefined && domainName?.startsWith(`${apiId}.execute-api.`) === true;
+  const segment = `/${stage}`;
+  return onDefaultEndpoint && rawPath.startsWith(`${segment}/`) ? rawPath.slice(segment.length) : rawPath;
+}
+
+/** The object key in a route path, percent-decoded; undefined when the path is not an object route. */
 function keyOf(rawPath: string): string | undefined {
   if (!rawPath.startsWith(ROUTE)) return undefined;
   const encoded = rawPath.slice(ROUTE.length);

@@ -452,6 +452,65 @@ describe('a write names its object by the path alone', () => {
   });
 });
 
+/** `event` as an HTTP API delivers it: on `stage`, through its default endpoint or a custom domain. */
+function onHttpApi(event: ReturnType<typeof httpEvent>, stage: string, domain: 'default endpoint' | 'custom domain') {
+  const domainName = domain === 'default endpoint' ? 'a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com' : 'storage.example.com';
+  return {
+    ...event,
+    headers: { ...event.headers, host: domainName },
+    requestContext: { ...event.requestContext, apiId: 'a1b2c3d4e5', domainName, domainPrefix: domainName.split('.')[0] ?? '', stage },
+  };
+}
+
+describe("an HTTP API's stage is not part of the key", () => {
+  test('on a named stage of the default endpoint, /<stage>/objects/k is the object k, written, read and deleted', async () => {
+    const w = writer();
+    const body = randomBody(10);
+    const send = (method: string, path: string, options: Parameters<typeof httpEvent>[2] = {}) =>
+      handleObjectsRequest(w.store, onHttpApi(httpEvent(method, path, options), 'prod', 'default endpoint'));
+    const put = await send('PUT', '/prod/objects/stage/k', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+    expect(put.statusCode).toBe(201);
+    expect((await w.store.get('stage/k'))?.body).toEqual(body);
+    expect(await w.store.head('prod/objects/stage/k')).toBeUndefined();
+    const read = await send('GET', '/prod/objects/stage/k');
+    expect(Buffer.from(String(read.body), 'base64')).toEqual(Buffer.from(body));
+    expect((await send('DELETE', '/prod/objects/stage/k')).statusCode).toBe(204);
+    expect(await w.store.head('stage/k')).toBeUndefined();
+  });
+
+  test('a key whose first segment is the stage name keeps it: through a custom domain, and on $default', async () => {
+    const w = writer();
+    const [viaDomain, viaDefault] = [randomBody(10), randomBody(11)];
+    const viaCustomDomain = onHttpApi(
+      httpEvent('PUT', '/objects/objects/k', { body: Buffer.from(viaDomain).toString('base64'), isBase64Encoded: true }),
+      'objects',
+      'custom domain',
+    );
+    expect((await handleObjectsRequest(w.store, viaCustomDomain)).statusCode).toBe(201);
+    expect((await w.store.get('objects/k'))?.body).toEqual(viaDomain);
+    const onDefaultStage = onHttpApi(
+      httpEvent('PUT', '/objects/prod/objects/k', { body: Buffer.from(viaDefault).toString('base64'), isBase64Encoded: true }),
+      '$default',
+      'default endpoint',
+    );
+    expect((await handleObjectsRequest(w.store, onDefaultStage)).statusCode).toBe(201);
+    expect((await w.store.get('prod/objects/k'))?.body).toEqual(viaDefault);
+    expect(await w.store.head('k')).toBeUndefined();
+  });
+
+  test("a custom domain's mapping path is no route: 404, nothing written", async () => {
+    const w = writer();
+    const before = await snapshot(fx);
+    const mapped = onHttpApi(
+      httpEvent('PUT', '/storage/objects/k', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true }),
+      'prod',
+      'custom domain',
+    );
+    expect((await handleObjectsRequest(w.store, mapped)).statusCode).toBe(404);
+    expect(await snapshot(fx)).toBe(before);
+  });
+});
+
 describe("a session's abort or complete names its session by uploadId alone", () => {
   /**
    * `DELETE ?uploadId=…&partNumber=2` reads as "delete part 2", which S3 has no such request for:
