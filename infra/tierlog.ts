@@ -25,6 +25,7 @@ import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
 import { ObjectsStreamCleanup, type ObjectsStreamTuningProps } from './objects-stream.js';
+import { refuseSharedPrefix } from './one-store-per-prefix.js';
 import { validateOwnBucket } from './own-bucket.js';
 import { checkOwnObjectsTable } from './own-objects-table.js';
 import { requireSameEnvironment } from './same-environment.js';
@@ -80,6 +81,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
   /**
    * Key prefix of the blobs in the bucket, without leading or trailing `/`
    * (`TIERLOG_PREFIX`). Writers and the sweeper get S3 rights under `<prefix>/` only.
+   * `<prefix>/` of a bucket is one store's: another `Tierlog` of the app given the same bucket
+   * and prefix is refused at synth (an audit of either would delete the other's blobs).
    *
    * @default 'blobs'
    */
@@ -342,6 +345,7 @@ export class Tierlog extends Construct {
       requireSameEnvironment(this, 'bucket', props.bucket);
       validateOwnBucket(this, props.bucket, this.prefix);
       this.bucket = props.bucket;
+      refuseSharedPrefix(this, (node): node is Tierlog => node instanceof Tierlog);
     } else {
       const blobs = new BlobBucket(this, 'Blobs', {
         removalPolicy,

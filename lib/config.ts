@@ -38,7 +38,8 @@ export interface TierlogConfig {
    * sweeper never deletes, a key outside `<prefix>/`. `TIERLOG_PREFIX`, default `blobs`.
    * `<prefix>/` in the bucket must be this store's alone: the audit takes the blobs of another
    * store there (another objects table) for orphans (docs/DESIGN.md, "An audit deletes only
-   * through its own store's objects table"). A nested prefix is another namespace.
+   * through its own store's objects table"). A nested prefix is another namespace. The construct
+   * refuses two of its own in one app with the same bucket and prefix.
    */
   readonly prefix: string;
   /**

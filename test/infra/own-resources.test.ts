@@ -205,3 +205,36 @@ describe('a bucket defined in the app', () => {
     expect(warnings(8)).toEqual([]);
   });
 });
+
+describe('one store per bucket prefix', () => {
+  const abort = { lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(8) }] };
+
+  it('two constructs of one app under the same bucket and prefix fail synthesis, naming the other: in one stack and across stacks', () => {
+    const { app, stack } = userStack();
+    const bucket = new s3.Bucket(stack, 'MyBlobs', abort);
+    new Tierlog(stack, 'Photos', { bucket, prefix: 'media' });
+    new Tierlog(stack, 'Videos', { bucket, prefix: 'media' });
+    expect(() => Template.fromStack(stack)).toThrow(/UserStack\/Videos stores blobs under the same bucket and prefix "media\/"/);
+
+    // Another stack of the app, the bucket imported by its name; and the construct's own bucket given to a second one.
+    const other = new Stack(app, 'OtherStack');
+    new Tierlog(other, 'Archive', { bucket: s3.Bucket.fromBucketName(other, 'Same', 'shared-blobs'), prefix: 'blobs' });
+    const third = new Stack(app, 'ThirdStack');
+    new Tierlog(third, 'Archive', { bucket: s3.Bucket.fromBucketName(third, 'Same', 'shared-blobs') });
+    expect(() => Template.fromStack(other)).toThrow(/ThirdStack\/Archive stores blobs under the same bucket and prefix "blobs\/"/);
+    const { stack: single } = userStack();
+    const owner = new Tierlog(single, 'Owner', {});
+    new Tierlog(single, 'Borrower', { bucket: owner.bucket });
+    expect(() => Template.fromStack(single)).toThrow(/UserStack\/Owner stores blobs under the same bucket and prefix/);
+  });
+
+  it('another prefix, nested or not, or another bucket, is taken', () => {
+    const { stack } = userStack();
+    const bucket = new s3.Bucket(stack, 'MyBlobs', abort);
+    new Tierlog(stack, 'Photos', { bucket, prefix: 'media' });
+    new Tierlog(stack, 'Videos', { bucket, prefix: 'media/videos' });
+    new Tierlog(stack, 'Docs', { bucket: new s3.Bucket(stack, 'Other', abort), prefix: 'media' });
+    new Tierlog(stack, 'Own', { prefix: 'media' });
+    expect(() => Template.fromStack(stack)).not.toThrow();
+  });
+});
