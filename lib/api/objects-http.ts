@@ -58,7 +58,8 @@
  *   the whole object then (not checked on AWS; s3rver ignores If-Range): a resumed download of an
  *   object above the limit may restart from its first byte, never splice.
  * - Upload sessions, for bodies above the request limit (S3's multipart API, as a client expects):
- *   `POST ?uploads` opens one (JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`,
+ *   `POST ?uploads` opens one (JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`;
+ *   with no body, a `Content-Type` header other than JSON's is the object's, as S3 takes it;
  *   `If-Match` / `If-None-Match`, the expiry headers and `x-amz-meta-*` (or `metadata`, not both) as
  *   for PUT, the expiry applying to the object from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
  *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
@@ -445,7 +446,7 @@ async function sessionRequest(
 ): Promise<Response> {
   if (uploadId === null) {
     if (method !== 'POST') return notAllowed(method, 'POST');
-    return createSession(store, key, jsonBody(event, true), headers, options);
+    return createSession(store, key, jsonBody(event, true), objectTypeOfSessionCreate(event, headers), headers, options);
   }
   // An abort ends the whole upload and a complete commits it: they name the session by `uploadId`
   // alone. Anything beside it is refused, not ignored: `DELETE ?uploadId=…&partNumber=2` reads as
@@ -500,10 +501,22 @@ async function sessionRequest(
   }
 }
 
+/**
+ * The object's content type a session's create states in its `Content-Type` header, as S3's
+ * CreateMultipartUpload takes it: when the request has no body (a JSON body is what the header
+ * describes otherwise) and the header is not JSON's own type (a JSON client's default).
+ */
+function objectTypeOfSessionCreate(event: APIGatewayProxyEventV2, headers: Record<string, string>): string | undefined {
+  const type = headers['content-type'];
+  if (type === undefined || (event.body ?? '') !== '' || /^application\/json\s*(;|$)/i.test(type)) return undefined;
+  return type;
+}
+
 async function createSession(
   store: TieredStore,
   key: string,
   raw: unknown,
+  headerContentType: string | undefined,
   headers: Record<string, string>,
   options: ObjectsApiOptions,
 ): Promise<Response> {
@@ -517,6 +530,7 @@ async function createSession(
   };
   if (body.contentType !== undefined && typeof body.contentType !== 'string')
     throw new ValidationError('contentType must be a string', 'contentType');
+  const contentType = (body.contentType as string | undefined) ?? headerContentType;
   if (body.metadata !== undefined && (typeof body.metadata !== 'object' || body.metadata === null || Array.isArray(body.metadata))) {
     throw new ValidationError('metadata must be an object of strings', 'metadata');
   }
@@ -533,7 +547,7 @@ async function createSession(
     ...(size !== undefined ? { size } : {}),
     ...(partSize !== undefined ? { partSize } : {}),
     ...(expiresInMs !== undefined ? { expiresInMs } : {}),
-    ...(body.contentType !== undefined ? { contentType: body.contentType as string } : {}),
+    ...(contentType !== undefined ? { contentType } : {}),
     ...(metadata !== undefined ? { metadata: metadata as Record<string, string> } : {}),
     ...(ifVersion !== undefined ? { ifVersion } : {}),
     ...expiryOf(headers),

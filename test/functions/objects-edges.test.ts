@@ -680,6 +680,54 @@ describe('a write does what it was asked, or nothing', () => {
   });
 });
 
+describe("a session's create takes the object's content type as S3 does", () => {
+  /**
+   * S3's CreateMultipartUpload has no body and takes the object's type from `Content-Type`. Such
+   * a request was answered 201 and the type dropped: the object was served as
+   * `application/octet-stream`. With no body, the header is the object's type now; JSON's own
+   * type there (a JSON client's default) and a JSON body's header are not.
+   */
+  test.each<{ name: string; headers: Record<string, string>; body?: Record<string, string>; served: string }>([
+    { name: 'no body, Content-Type: video/mp4', headers: { 'content-type': 'video/mp4' }, served: 'video/mp4' },
+    {
+      name: 'no body, Content-Type: application/json',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      served: 'application/octet-stream',
+    },
+    {
+      name: 'a JSON body with contentType, sent as text/plain',
+      headers: { 'content-type': 'text/plain' },
+      body: { contentType: 'image/png' },
+      served: 'image/png',
+    },
+    {
+      name: 'a JSON body without contentType, sent as text/plain',
+      headers: { 'content-type': 'text/plain' },
+      body: {},
+      served: 'application/octet-stream',
+    },
+  ])('$name: the object is $served', async ({ name, headers, body, served }) => {
+    const w = writer();
+    const key = `sessions/type/${encodeURIComponent(name)}`;
+    const created = await call(w, 'POST', `/objects/${key}`, {
+      query: 'uploads',
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    expect(created.statusCode).toBe(201);
+    const { uploadId } = JSON.parse(String(created.body)) as { uploadId: string };
+    const signed = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${uploadId}&partNumber=1` });
+    const { url } = JSON.parse(String(signed.body)) as { url: string };
+    const sent = await fetch(url, { method: 'PUT', body: Buffer.from(randomBody(10)) });
+    const done = await call(w, 'POST', `/objects/${key}`, {
+      query: `uploadId=${uploadId}`,
+      body: JSON.stringify({ parts: [{ partNumber: 1, etag: String(sent.headers.get('etag')) }] }),
+    });
+    expect(done.statusCode).toBe(201);
+    expect((await call(w, 'HEAD', `/objects/${key}`)).headers?.['content-type']).toBe(served);
+  });
+});
+
 describe("a session's complete or abort takes no condition it cannot evaluate", () => {
   /**
    * A session's condition (`If-Match`, `If-None-Match: *`) and expiry are given at its create. On
