@@ -18,8 +18,10 @@
  *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
  *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
  *   bytes would come back encoded and unlabelled), a `Content-MD5` the body does not match is 400
- *   `BadDigest`, and S3's `x-amz-copy-source*` (a copy), `x-amz-write-offset-bytes` (an append) and
- *   `x-amz-checksum-*` (not verified here) are 400.
+ *   `BadDigest`, and S3's request headers but `x-amz-meta-*` and SigV4's are 400 (on a session's
+ *   create too): `x-amz-copy-source*` (a copy), `x-amz-write-offset-bytes` (an append),
+ *   `x-amz-checksum-*` (not verified here), object lock, SSE-C, tagging, another storage class or
+ *   ACL (`x-amz-storage-class: STANDARD` and `x-amz-acl: private` are what every object is).
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). Any
@@ -520,6 +522,7 @@ async function createSession(
   headers: Record<string, string>,
   options: ObjectsApiOptions,
 ): Promise<Response> {
+  refuseS3Headers(headers, "a session's commit");
   const body = raw as Record<string, unknown>;
   const allowed = new Set(['size', 'partSize', 'contentType', 'metadata', 'expiresInMs']);
   for (const name of Object.keys(body)) if (!allowed.has(name)) throw new ValidationError(`unknown field "${name.slice(0, 50)}"`, name);
@@ -616,18 +619,7 @@ async function putObject(
   // server without them MUST answer 400): stored as the whole object, the part would lose the rest.
   if (headers['content-range'] !== undefined)
     return problem(400, 'BadRequest', 'a PUT replaces the whole object: Content-Range (a partial update) is not supported');
-  // S3's PutObject reads these as a copy (`x-amz-copy-source`, an empty body), an append, or a
-  // checksum to verify: as a plain PUT the object would be replaced by the body sent, unchecked.
-  // 400, not S3's 501 NotImplemented: a client's request is no server error (nor an alarm).
-  const s3Only = Object.keys(headers).find(
-    (name) => name.startsWith('x-amz-copy-source') || name === 'x-amz-write-offset-bytes' || name.startsWith('x-amz-checksum-'),
-  );
-  if (s3Only !== undefined)
-    return problem(
-      400,
-      'BadRequest',
-      `${s3Only.slice(0, 60)} is not supported: a PUT stores its body as the whole object (integrity: Content-MD5)`,
-    );
+  refuseS3Headers(headers, 'a PUT');
   // The bytes are stored and answered as sent, with no Content-Encoding: a gzip body would come
   // back as gzip bytes labelled as the object itself. Refused (RFC 9110 15.5.16), not ignored.
   const coding = (headers['content-encoding'] ?? '').trim().toLowerCase();
@@ -662,6 +654,40 @@ async function putObject(
     headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
     body: JSON.stringify(result),
   };
+}
+
+/**
+ * S3 request headers a write takes: user metadata, SigV4's (a Function URL with IAM auth), and two
+ * that ask for what every object here is anyway. The value `null`: any value.
+ */
+const S3_HEADERS_TAKEN: ReadonlyMap<string, string | null> = new Map([
+  ['x-amz-date', null],
+  ['x-amz-content-sha256', null],
+  ['x-amz-security-token', null],
+  ['x-amz-user-agent', null],
+  ['x-amz-acl', 'private'],
+  ['x-amz-storage-class', 'STANDARD'],
+]);
+
+/**
+ * Refuses (400) an S3 request header of a write (`x-amz-*`) that is not taken here: each asks S3's
+ * PutObject or CreateMultipartUpload for something this API does not do, and the object would be
+ * stored without it: a copy (`x-amz-copy-source`, the object replaced by the empty body), an
+ * append, a checksum to verify (unchecked), an object lock or legal hold (a retention promise not
+ * kept), encryption with the client's key (stored without it), tags (no lifecycle rule would see
+ * them), another storage class or ACL. 400, not S3's 501 NotImplemented: a client's request is no
+ * server error (nor an alarm). `x-amz-meta-*` is user metadata, taken.
+ */
+function refuseS3Headers(headers: Record<string, string>, write: string): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith('x-amz-') || name.startsWith('x-amz-meta-')) continue;
+    const taken = S3_HEADERS_TAKEN.get(name);
+    if (taken === null || (taken !== undefined && value.trim() === taken)) continue;
+    throw new ValidationError(
+      `${name.slice(0, 60)}${taken !== undefined ? ` other than ${taken}` : ''} is not supported: ${write} stores its body as the whole object, as sent, with x-amz-meta-* (integrity: Content-MD5)`,
+      name.slice(0, 60),
+    );
+  }
 }
 
 /** The user metadata of the `x-amz-meta-*` request headers (names lower-case). */

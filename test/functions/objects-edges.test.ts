@@ -573,6 +573,23 @@ describe('a write does what it was asked, or nothing', () => {
     ["x-amz-copy-source (S3's copy)", { 'x-amz-copy-source': '/bucket/other' }, 400, 'BadRequest'],
     ["x-amz-write-offset-bytes (S3's append)", { 'x-amz-write-offset-bytes': '10' }, 400, 'BadRequest'],
     ['x-amz-checksum-sha256 (not verified here)', { 'x-amz-checksum-sha256': 'AAAA' }, 400, 'BadRequest'],
+    [
+      'x-amz-object-lock-mode (a retention not kept)',
+      { 'x-amz-object-lock-mode': 'COMPLIANCE', 'x-amz-object-lock-retain-until-date': '2099-01-01T00:00:00Z' },
+      400,
+      'BadRequest',
+    ],
+    ['x-amz-object-lock-legal-hold', { 'x-amz-object-lock-legal-hold': 'ON' }, 400, 'BadRequest'],
+    [
+      "x-amz-server-side-encryption-customer-* (the client's key)",
+      { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key': 'a2V5' },
+      400,
+      'BadRequest',
+    ],
+    ['x-amz-tagging', { 'x-amz-tagging': 'temp=true' }, 400, 'BadRequest'],
+    ['x-amz-storage-class: GLACIER', { 'x-amz-storage-class': 'GLACIER' }, 400, 'BadRequest'],
+    ['x-amz-acl: public-read', { 'x-amz-acl': 'public-read' }, 400, 'BadRequest'],
+    ['x-amz-website-redirect-location', { 'x-amz-website-redirect-location': '/other' }, 400, 'BadRequest'],
   ] as const)('PUT with %s is refused; the object stays', async (_name, headers, status, code) => {
     const w = writer();
     for (const [i, kept] of [randomBody(10), randomBody(40 * KiB)].entries()) {
@@ -599,6 +616,10 @@ describe('a write does what it was asked, or nothing', () => {
     [
       'SigV4 headers (a Function URL with IAM auth)',
       () => ({ 'x-amz-date': '20261202T000000Z', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-security-token': 't' }),
+    ],
+    [
+      'x-amz-acl: private, x-amz-storage-class: STANDARD (what every object is), x-amz-user-agent',
+      () => ({ 'x-amz-acl': 'private', 'x-amz-storage-class': 'STANDARD', 'x-amz-user-agent': 'aws-sdk-js' }),
     ],
   ] as const)('PUT with %s is taken', async (_name, headersOf) => {
     const w = writer();
@@ -725,6 +746,21 @@ describe("a session's create takes the object's content type as S3 does", () => 
     });
     expect(done.statusCode).toBe(201);
     expect((await call(w, 'HEAD', `/objects/${key}`)).headers?.['content-type']).toBe(served);
+  });
+});
+
+describe("a session's create takes no S3 header it does not honour", () => {
+  test.each([
+    ['x-amz-tagging', { 'x-amz-tagging': 'temp=true' }],
+    ['x-amz-object-lock-mode', { 'x-amz-object-lock-mode': 'GOVERNANCE' }],
+    ['x-amz-checksum-algorithm', { 'x-amz-checksum-algorithm': 'CRC32' }],
+  ] as const)('POST ?uploads with %s is 400; no session is opened', async (_name, headers) => {
+    const w = writer();
+    const before = await snapshot(fx);
+    const res = await call(w, 'POST', '/objects/asked/session-s3', { query: 'uploads', headers, body: JSON.stringify({ size: 10 }) });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res).message).toContain(Object.keys(headers)[0]);
+    expect(await snapshot(fx)).toBe(before);
   });
 });
 
