@@ -25,6 +25,7 @@ import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
 import { ObjectsStreamCleanup, type ObjectsStreamTuningProps } from './objects-stream.js';
+import { pointAlarmsAtRunbook } from './failure-handling.js';
 import { refuseSharedPrefix } from './one-store-per-prefix.js';
 import { validateOwnBucket } from './own-bucket.js';
 import { checkOwnObjectsTable } from './own-objects-table.js';
@@ -469,6 +470,7 @@ export class Tierlog extends Construct {
     }
 
     if (props.outputs ?? false) addTierlogOutputs(new Construct(this, 'Outputs'), this);
+    pointAlarmsAtRunbook(this);
     if (props.acknowledgeNagFindings ?? true) {
       acknowledgeNagFindings(this);
       this.auditAtScale?.acknowledgeNagFindings();

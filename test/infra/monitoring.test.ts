@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { Duration } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -225,5 +226,28 @@ describe('dashboard', () => {
     for (const name of ['Invocations', 'Errors', 'Throttles', 'ApproximateNumberOfMessagesVisible'])
       expect(body).toContain(`\\"${name}\\"`);
     expect(body).toContain('\\"alarm\\"');
+  });
+});
+
+describe('every alarm names its runbook', () => {
+  it("each description ends with the README's \"When an alarm fires\" and the alarm's row, which the README's table has (16 alarms, auditAtScale's too)", () => {
+    const { template: full } = tierlogTemplate({ auditAtScale: true });
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const runbook = readme.slice(readme.indexOf('### When an alarm fires'));
+    const rows = new Set(
+      [...runbook.slice(0, runbook.indexOf('\n\n**')).matchAll(/^\| ([^|]+)\|/gm)].flatMap((m) =>
+        [...m[1]!.matchAll(/`(\w+)`/g)].map((n) => n[1]!),
+      ),
+    );
+    const descriptions = Object.values(resourcesOf(full, 'AWS::CloudWatch::Alarm')).map((a) => String(a.Properties!['AlarmDescription']));
+    expect(descriptions).toHaveLength(16);
+    for (const description of descriptions) {
+      const row = /Runbook: the tierlog README \(node_modules\/tierlog\/README\.md\), "When an alarm fires", (\w+)\.$/.exec(
+        description,
+      )?.[1];
+      expect(row, description).toBeDefined();
+      expect(rows, `README has no row for ${row}`).toContain(row);
+      expect(description.length).toBeLessThanOrEqual(1024);
+    }
   });
 });
