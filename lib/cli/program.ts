@@ -82,6 +82,7 @@ ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
                              shard or outside the lease shards)
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...
                              the AWS SDK's own settings (point these at a local stack to use one)
+  Any other TIERLOG_* variable is ignored, with a warning on stderr naming the one it likely meant.
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 130 interrupted (audit, sweep: at a safe point).`;
 

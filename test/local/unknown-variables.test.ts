@@ -130,6 +130,12 @@ describe('every entry point warns once at its start, and starts', () => {
     expect(JSON.parse(out.join(''))).toMatchObject({ error: { exitCode: 2 } });
   });
 
+  it('tierlog --help says so', async () => {
+    const out: string[] = [];
+    await runCli(['--help'], { env: {}, io: { stdout: { write: (s: string) => out.push(s) > 0 }, stderr: { write: () => true } } });
+    expect(out.join('')).toContain('Any other TIERLOG_* variable is ignored, with a warning on stderr naming the one it likely meant.');
+  });
+
   it("the snapshot audit's function logs it at init", async () => {
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
