@@ -12,6 +12,7 @@ const UNIT = [
   'test/changelog/entry-codec.test.ts',
   'test/cli/format.test.ts',
   'test/local/config.test.ts',
+  'test/local/unknown-variables.test.ts',
   'test/local/sweeper-floors.test.ts',
   'test/recovery/stream-judge.test.ts',
   'test/drill/model.test.ts',

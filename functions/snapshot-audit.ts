@@ -17,6 +17,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import { loadConfig, requiredVariable } from '../lib/config.js';
+import { warnOfUnknownVariables } from '../lib/handlers/factory-support.js';
 import { metricsDeploymentDimensions } from '../lib/handlers/names.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { dtTime, INVENTORY_STALE_SECONDS, newestDt, planAthenaRun } from '../lib/recovery/snapshot-audit/athena-plan.js';
@@ -33,6 +34,7 @@ import {
 const SERVICE = 'tierlog-snapshot-audit';
 const logger = new Logger({ serviceName: SERVICE });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE, defaultDimensions: metricsDeploymentDimensions() });
+warnOfUnknownVariables(logger);
 const config = loadConfig();
 const { olderThanMs, delete: deleteConfirmed } = snapshotAuditSettingsFromEnv();
 const dynamodb = createDynamoDBClient();

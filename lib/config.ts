@@ -7,7 +7,12 @@
 import { checkIntegerIn } from './env-integers.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from './constants.js';
+import { METRICS_DEPLOYMENT_ENV } from './handlers/names.js';
+import { SNAPSHOT_AUDIT_ENV } from './recovery/snapshot-audit/variables.js';
+import { STREAM_ENV } from './recovery/stream-env.js';
+import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from './recovery/sweeper-env.js';
 import { DEFAULT_HV_ATTRIBUTES, type HvAttributeNames } from './tiered/hv-table.js';
+import { WRITER_ENV } from './tiered/writer-env.js';
 
 /** Names of the environment variables {@link loadConfig} reads. */
 export const CONFIG_ENV = {
@@ -84,11 +89,14 @@ const PREFIX_SEGMENT = /^[A-Za-z0-9!_.'()-]+$/;
 const IAM_SPECIAL = /[*?${}]/;
 
 /**
- * Reads the configuration from `env` (default `process.env`) and validates it.
+ * Reads the configuration from `env` (default `process.env`) and validates it. A `TIERLOG_*`
+ * variable that no entry point reads (a misspelling) is a process warning, once
+ * ({@link warnUnknownVariables}), never a refusal.
  *
  * @throws ConfigError naming the variable at fault.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): TierlogConfig {
+  warnUnknownVariables(env);
   const config: TierlogConfig = {
     changeLogTable: requiredVariable(env, CONFIG_ENV.changeLogTable),
     objectsTable: requiredVariable(env, CONFIG_ENV.objectsTable),
@@ -277,4 +285,114 @@ export function configToEnv(config: TierlogConfig): Record<string, string> {
     [CONFIG_ENV.hvAttributes]: JSON.stringify(config.hvAttributes ?? {}),
     ...(config.replacedBlobCleanup !== undefined ? { [CONFIG_ENV.replacedBlobCleanup]: config.replacedBlobCleanup } : {}),
   };
+}
+
+/**
+ * Every `TIERLOG_*` variable some entry point reads: the configuration's ({@link CONFIG_ENV}),
+ * the sweeper's tuning and its drills' opt-out, the writers' and the stream function's tuning,
+ * the metrics' deployment and the snapshot audit's (which the construct sets).
+ */
+export const TIERLOG_VARIABLES: readonly string[] = [
+  ...Object.values(CONFIG_ENV),
+  ...Object.values(SWEEPER_ENV),
+  UNSAFE_SHORT_WINDOWS_ENV,
+  ...Object.values(WRITER_ENV),
+  ...Object.values(STREAM_ENV),
+  METRICS_DEPLOYMENT_ENV,
+  ...Object.values(SNAPSHOT_AUDIT_ENV),
+];
+
+/** A variable named like tierlog's that no entry point reads, and the one it likely meant. */
+export interface UnknownVariable {
+  readonly variable: string;
+  /** The variable of {@link TIERLOG_VARIABLES} nearest to it, when one is near (a misspelling). */
+  readonly didYouMean?: string;
+  /** One line for a log: what is wrong, and what is read instead. */
+  readonly message: string;
+}
+
+/**
+ * The variables of `env` named like tierlog's (`TIERLOG_`, in any case) that no entry point reads.
+ *
+ * Each is ignored, so what it meant to set keeps its default: `TIERLOG_LEASE_SHARD=8` leaves a
+ * sweeper on 4 shards, blind to the instances of writers on 8; `TIERLOG_HV_ATTRIBUTE` leaves it
+ * on the default attribute names. That is worth a warning at every entry point's start, and
+ * never a refusal: a warning cannot stop a sweeper over a variable it does not need, or over one
+ * a newer version of tierlog reads.
+ */
+export function unknownVariables(env: Readonly<Record<string, string | undefined>>): UnknownVariable[] {
+  const known = new Set(TIERLOG_VARIABLES);
+  const unknown: UnknownVariable[] = [];
+  for (const variable of Object.keys(env).sort()) {
+    if (!variable.toUpperCase().startsWith('TIERLOG_') || known.has(variable)) continue;
+    const didYouMean = nearestVariable(variable);
+    const hint = didYouMean !== undefined ? `did you mean ${didYouMean}?` : 'README.md lists the variables';
+    unknown.push({
+      variable,
+      ...(didYouMean !== undefined ? { didYouMean } : {}),
+      message: `${variable} is not a variable tierlog reads: ignored (${hint})`,
+    });
+  }
+  return unknown;
+}
+
+/** The `code` of {@link warnUnknownVariables}'s process warning. */
+export const UNKNOWN_VARIABLE_WARNING = 'TierlogUnknownVariable';
+
+/** The variables already reported in this process, by an entry point or by {@link loadConfig}. */
+const reported = new Set<string>();
+
+/**
+ * Reports each unknown `TIERLOG_*` variable of `env` ({@link unknownVariables}) to `report`: what
+ * an entry point calls once at its start, with its own log (a handler's logger, the CLI's
+ * stderr). {@link loadConfig} then does not warn of them again.
+ */
+export function reportUnknownVariables(
+  env: Readonly<Record<string, string | undefined>>,
+  report: (message: string, detail: { variable: string; didYouMean?: string }) => void,
+): UnknownVariable[] {
+  const unknown = unknownVariables(env);
+  for (const { message, ...detail } of unknown) {
+    reported.add(detail.variable);
+    report(message, detail);
+  }
+  return unknown;
+}
+
+/**
+ * {@link loadConfig}'s warning, for a library user's process: each unknown `TIERLOG_*` variable
+ * not reported yet in this process, as a Node.js process warning (code
+ * {@link UNKNOWN_VARIABLE_WARNING}; on stderr unless the process listens for warnings itself).
+ */
+export function warnUnknownVariables(env: Readonly<Record<string, string | undefined>>): void {
+  for (const { variable, message } of unknownVariables(env)) {
+    if (reported.has(variable)) continue;
+    reported.add(variable);
+    process.emitWarning(message, { type: 'TierlogWarning', code: UNKNOWN_VARIABLE_WARNING });
+  }
+}
+
+/** The known variable nearest to `variable` (case aside), if at most a few edits away. */
+function nearestVariable(variable: string): string | undefined {
+  const name = variable.toUpperCase();
+  let best: { variable: string; distance: number } | undefined;
+  for (const known of TIERLOG_VARIABLES) {
+    const distance = editDistance(name, known);
+    if (best === undefined || distance < best.distance) best = { variable: known, distance };
+  }
+  // A wrong case, a letter or two, a plural, a word joined or split: not another setting's name.
+  return best !== undefined && best.distance <= Math.max(2, Math.floor(best.variable.length / 8)) ? best.variable : undefined;
+}
+
+/** Levenshtein distance. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }

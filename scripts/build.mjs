@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // `npm run build` (and `prepack`): a complete dist/.
 //   dist/lib, dist/infra, dist/bin   tsc output: ESM, declarations, source maps with their sources
-//                                    (tsconfig.build.json; not the drill of `npm start` and its stream
-//                                    reader, which the repository alone runs: no entry reaches them)
+//                                    (tsconfig.build.json: the package's entries, its binary and the
+//                                    handlers' sources, and the modules they import; nothing else, so
+//                                    not the drill of `npm start`, the tests' fault helpers or the
+//                                    repository's doc generators, which the repository alone runs)
 //   dist/lib/local/*.mjs             plain-JS files the library starts as child processes
 //   dist/handlers/<name>/index.mjs   the Lambda handlers, bundled (the construct deploys these)
 import { execFileSync } from 'node:child_process';

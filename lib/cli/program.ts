@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { CONFIG_ENV, loadConfig } from '../config.js';
+import { CONFIG_ENV, loadConfig, reportUnknownVariables } from '../config.js';
 import { ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
 import { type Clock, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
@@ -82,6 +82,7 @@ ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
                              shard or outside the lease shards)
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...
                              the AWS SDK's own settings (point these at a local stack to use one)
+  Any other TIERLOG_* variable is ignored, with a warning on stderr naming the one it likely meant.
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 130 interrupted (audit, sweep: at a safe point).`;
 
@@ -122,6 +123,9 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   /** Configuration and clients, made on first use (so `--help` needs neither). */
   const ctx = (): CliContext => {
     if (context !== undefined) return context;
+    // A misspelt variable keeps its setting's default: said before anything runs (stderr: --json's
+    // stdout stays one document), never refused.
+    reportUnknownVariables(env, (message) => io.stderr.write(`tierlog: warning: ${message}\n`));
     const config = loadConfig(env);
     const dynamodb = options.dynamodb ?? own(createDynamoDBClient());
     const s3 = options.s3 ?? own(createS3Client());

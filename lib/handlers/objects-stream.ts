@@ -14,7 +14,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
-import { definedOnly, handlerTelemetry } from './factory-support.js';
+import { definedOnly, handlerTelemetry, warnOfUnknownVariables } from './factory-support.js';
 import { OBJECTS_STREAM_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { parseStreamEvent, StreamCleanup, type StreamBatchResponse, type StreamCleanupOptions } from '../recovery/stream-cleanup.js';
@@ -54,6 +54,7 @@ export interface ObjectsStreamHandlerOptions {
  */
 export function createObjectsStreamHandler(options: ObjectsStreamHandlerOptions = {}): ObjectsStreamHandler {
   const { logger, metrics, log, metricSink } = handlerTelemetry(OBJECTS_STREAM_SERVICE_NAME, options);
+  warnOfUnknownVariables(logger);
   const clock = options.cleanup?.clock ?? Date.now;
   const cleanup = new StreamCleanup({
     config: options.config ?? loadConfig(),

@@ -9,6 +9,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { checkObjectsApiOptions, handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../api/objects-http.js';
 import { ConfigError } from '../errors.js';
+import { warnOfUnknownVariables } from './factory-support.js';
 import { OBJECTS_SERVICE_NAME } from './names.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { S3_SOCKET_TIMEOUT_MS } from '../constants.js';
@@ -38,7 +39,8 @@ export interface ObjectsHandlerOptions extends Pick<ObjectsApiOptions, 'maxBodyB
    * Bodies up to this many bytes are stored inline in the objects table (`TieredStore`'s
    * `inlineThreshold`: an integer in 0..384 KiB).
    *
-   * @default `TIERLOG_INLINE_THRESHOLD` ({@link writerTuningFromEnv}), else 8 KiB
+   * @default `TIERLOG_INLINE_THRESHOLD` ({@link writerTuningFromEnv}), else 8 KiB; the variable is
+   *   read and checked even when this is given, which takes precedence
    */
   readonly inlineThreshold?: number;
 }
@@ -60,9 +62,15 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
       'maxResponseBytes',
     );
   }
-  const tuning: WriterTuning = options.inlineThreshold !== undefined ? { inlineThreshold: options.inlineThreshold } : writerTuningFromEnv();
-  checkWriterTuning(tuning);
   const logger = options.logger ?? new Logger({ serviceName: OBJECTS_SERVICE_NAME });
+  warnOfUnknownVariables(logger);
+  // The variable is read and checked in any case, as the sweeper's and the stream function's
+  // tuning are: an option given takes precedence, but never hides a bad value in the environment.
+  const tuning: WriterTuning = {
+    ...writerTuningFromEnv(),
+    ...(options.inlineThreshold !== undefined ? { inlineThreshold: options.inlineThreshold } : {}),
+  };
+  checkWriterTuning(tuning);
   const config = options.config ?? loadConfig();
   const dynamodb = createDynamoDBClient();
   const changeLog = new DynamoChangeLog({ config, dynamodb, renewInBackground: false });

@@ -8,7 +8,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { definedOnly, handlerTelemetry } from './factory-support.js';
+import { definedOnly, handlerTelemetry, warnOfUnknownVariables } from './factory-support.js';
 import { SWEEPER_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { systemClock } from '../ids.js';
@@ -54,6 +54,7 @@ export interface SweeperHandlerOptions {
  */
 export function createSweeperHandler(options: SweeperHandlerOptions = {}): SweeperHandler {
   const { logger, metrics, log, metricSink } = handlerTelemetry(SWEEPER_SERVICE_NAME, options);
+  warnOfUnknownVariables(logger);
   const clock = options.sweeper?.clock ?? systemClock;
   const sweeper = new Sweeper({
     config: options.config ?? loadConfig(),

