@@ -106,6 +106,8 @@ const UPLOAD_SEND_MARGIN_MS = 60_000;
 const MAX_ENTRIES_PER_ITEM = 48;
 
 export class DynamoChangeLog implements FencedChangeLog {
+  /** The configuration it was made with (validated): a store that writes through it must have the same table, prefix and shards. */
+  readonly config: TierlogConfig;
   /** The change-log table's name. */
   readonly tableName: string;
   /** The blob prefix of the configuration: every blob an entry names is a key under it. */
@@ -131,7 +133,7 @@ export class DynamoChangeLog implements FencedChangeLog {
   private renewing = false;
 
   constructor(options: DynamoChangeLogOptions) {
-    validateConfig(options.config);
+    this.config = validateConfig(options.config);
     this.tableName = options.config.changeLogTable;
     this.prefix = options.config.prefix;
     this.ownsClient = options.dynamodb === undefined ? createDynamoDBClient() : undefined;

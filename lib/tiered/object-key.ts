@@ -67,3 +67,27 @@ export function assertMetadata(metadata: unknown): void {
     );
   }
 }
+
+/**
+ * Throws unless `options`, the options object of the store's call `call`, is an object (or left
+ * out) whose names are all in `known`. A name the call does not know is refused, never ignored:
+ * a misspelt `ifVersion` (`ifversion`, `IfVersion`) would make a conditional write overwrite
+ * whatever is there, a misspelt expiry (`ttl`, `expiresIn`) store an object that never expires,
+ * and a misspelt session scope (`Key`) let a call end another object's session. A name whose
+ * value is `undefined` carries nothing and is let through (`{ ...options, extra: undefined }`).
+ */
+export function assertOptions(options: unknown, known: readonly string[], call: string): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    const got = options === null ? 'null' : Array.isArray(options) ? 'an array' : `a ${typeof options}`;
+    throw new ValidationError(`the options of ${call} must be an object, not ${got}`, 'options');
+  }
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined || known.includes(name)) continue;
+    const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
+    throw new ValidationError(
+      `unknown option "${shown}" for ${call} (it takes ${known.length > 0 ? known.join(', ') : 'none'}): nothing was done`,
+      name.slice(0, 64),
+    );
+  }
+}

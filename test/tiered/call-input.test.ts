@@ -1,0 +1,159 @@
+/**
+ * What a caller hands the store's calls besides the key: the options object, a string body, the
+ * store's own `maxAttempts`. Bad input is a ValidationError before any request, and the state is
+ * what it was (a byte-exact snapshot of both tables and the bucket, taken from outside).
+ *
+ * Each row is a mistake that, before it was refused, went through as something else: a misspelt
+ * `ifVersion` overwrote or deleted what the condition was there to keep, a misspelt expiry stored
+ * an object that never expires, a misspelt session scope let a call end another key's session, a
+ * string body with a lone surrogate was stored with U+FFFD in its place, and `maxAttempts: 0`
+ * answered every write a ContentionError no other writer caused.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ValidationError } from '../../lib/errors.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { KiB, makeWriter, randomBody, rawValue, sameBytes, snapshot, type Writer } from './harness.js';
+
+let fx: Fixture;
+let w: Writer;
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  w = makeWriter(fx);
+});
+afterAll(() => w?.close());
+
+const SMALL = 1 * KiB;
+const LARGE = 64 * KiB;
+
+/** Runs `call` against the state `setup` left; it must be refused with a ValidationError naming `field`, nothing sent, nothing changed. */
+async function expectRefused(call: () => Promise<unknown>, field: string): Promise<void> {
+  const before = await snapshot(fx);
+  const requests = w.injector.stats.requests;
+  const err = await call().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, 'refused').toBeInstanceOf(ValidationError);
+  expect((err as ValidationError).field).toBe(field);
+  expect(w.injector.stats.requests, 'no request sent').toBe(requests);
+  expect(await snapshot(fx), 'nothing changed').toBe(before);
+}
+
+describe('an option name the call does not know is refused, never ignored', () => {
+  // Each key holds an object at a version the misspelt condition does not name.
+  const misspelt: Array<[string, Record<string, unknown>, string]> = [
+    ['ifVersion in lower case (would overwrite unconditionally)', { ifversion: 1 }, 'ifversion'],
+    ['ifVersion capitalised', { IfVersion: 1 }, 'IfVersion'],
+    ['a TTL by another name (would never expire)', { ttl: 60_000 }, 'ttl'],
+    ['expiresIn for timeToLiveMs', { expiresIn: 60_000 }, 'expiresIn'],
+    ['content_type', { content_type: 'text/plain' }, 'content_type'],
+  ];
+
+  test.each(misspelt)('put, %s: ValidationError, the object kept', async (_label, options, field) => {
+    for (const size of [SMALL, LARGE]) {
+      const key = `misspelt/put-${size}-${field}`;
+      const kept = randomBody(size);
+      await w.store.put(key, kept);
+      await expectRefused(() => w.store.put(key, randomBody(size), options as never), field);
+      expect(sameBytes(await rawValue(fx, key), kept)).toBe(true);
+    }
+  });
+
+  test('delete with a misspelt ifVersion: ValidationError, the object kept', async () => {
+    for (const size of [SMALL, LARGE]) {
+      const key = `misspelt/delete-${size}`;
+      const kept = randomBody(size);
+      await w.store.put(key, kept);
+      await expectRefused(() => w.store.delete(key, { ifversion: 1 } as never), 'ifversion');
+      expect(sameBytes(await rawValue(fx, key), kept)).toBe(true);
+    }
+  });
+
+  test('a session call with a misspelt scope (Key): ValidationError, the session stays open', async () => {
+    const { uploadId } = await w.store.createUpload('misspelt/session');
+    await expectRefused(() => w.store.abortUpload(uploadId, { Key: 'misspelt/other' } as never), 'Key');
+    await expectRefused(() => w.store.completeUpload(uploadId, [], { Key: 'misspelt/other' } as never), 'Key');
+    await expectRefused(() => w.store.listUploadParts(uploadId, { Key: 'misspelt/other' } as never), 'Key');
+    await expectRefused(() => w.store.uploadPartUrl(uploadId, 1, { expiresIn: 60_000 } as never), 'expiresIn');
+    await expect(w.store.listUploadParts(uploadId)).resolves.toEqual([]);
+    await w.store.abortUpload(uploadId);
+  });
+
+  test('createUpload with an object expiry by another name: ValidationError, no session', async () => {
+    await expectRefused(() => w.store.createUpload('misspelt/create', { ttl: 60_000 } as never), 'ttl');
+  });
+
+  test('reads: a misspelt range or lifetime is refused, not answered as the whole object', async () => {
+    await w.store.put('misspelt/read', randomBody(LARGE));
+    await expectRefused(() => w.store.get('misspelt/read', { Range: { start: 0, end: 9 } } as never), 'Range');
+    await expectRefused(() => w.store.getStream('misspelt/read', { ranges: { start: 0 } } as never), 'ranges');
+    await expectRefused(() => w.store.getStreamOrUrl('misspelt/read', { maxBytes: 10, expiresIn: 1_000 } as never), 'expiresIn');
+    await expectRefused(() => w.store.presignGet('misspelt/read', { expiresIn: 1_000 } as never), 'expiresIn');
+    await expectRefused(() => w.store.settled({ timeout: 1_000 } as never), 'timeout');
+  });
+
+  test('a name whose value is undefined is taken, known or not: it carries nothing', async () => {
+    const put = await w.store.put('misspelt/undefined', 'x', { ifVersion: undefined, extra: undefined } as never);
+    expect(put.stored).toBe('inline');
+  });
+});
+
+describe('options that are not an object', () => {
+  const notObjects: Array<[string, unknown]> = [
+    ['null', null],
+    ['a number', 5],
+    ['a string', 'text/plain'],
+    ['an array', [{ ifVersion: 1 }]],
+  ];
+
+  test.each(notObjects)('%s: ValidationError naming the options, for put, delete and createUpload', async (_label, options) => {
+    await w.store.put('not-object/kept', 'kept');
+    for (const size of [SMALL, LARGE]) {
+      await expectRefused(() => w.store.put('not-object/kept', randomBody(size), options as never), 'options');
+    }
+    await expectRefused(() => w.store.delete('not-object/kept', options as never), 'options');
+    await expectRefused(() => w.store.createUpload('not-object/kept', options as never), 'options');
+    await expectRefused(() => w.store.get('not-object/kept', options as never), 'options');
+  });
+});
+
+describe('a string body is stored as its UTF-8 bytes, or refused', () => {
+  test.each([
+    ['a lone high surrogate', 'a\ud800b'],
+    ['a lone low surrogate', 'a\udc00b'],
+    ['reversed pair', '\udc00\ud800'],
+  ])('%s: ValidationError (body), nothing written, not U+FFFD in its place', async (_label, text) => {
+    for (const size of [0, SMALL, LARGE]) {
+      await expectRefused(() => w.store.put(`string-body/${size}`, `${'x'.repeat(size)}${text}`), 'body');
+    }
+  });
+
+  test('a well-formed string (a pair, astral characters) round-trips byte-exact', async () => {
+    const text = `emoji \u{1F600} pair \ud83d\ude00 ${'é'.repeat(40 * KiB)}`;
+    await w.store.put('string-body/ok', text);
+    expect(Buffer.from((await w.store.get('string-body/ok'))!.body).toString('utf8')).toBe(text);
+  });
+});
+
+describe('maxAttempts', () => {
+  test.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])(
+    '%d: refused at construction (a ValidationError), not a ContentionError at each write',
+    (value) => {
+      let err: unknown;
+      try {
+        new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, maxAttempts: value });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field).toBe('maxAttempts');
+    },
+  );
+
+  test('1 is taken: a write makes one attempt', async () => {
+    const store = new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, maxAttempts: 1 });
+    expect((await store.put('max-attempts/one', randomBody(LARGE))).stored).toBe('blob');
+  });
+});
