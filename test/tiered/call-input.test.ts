@@ -6,7 +6,8 @@
  * Each row is a mistake that, before it was refused, went through as something else: a misspelt
  * `ifVersion` overwrote or deleted what the condition was there to keep, a misspelt expiry stored
  * an object that never expires, a misspelt session scope let a call end another key's session, a
- * string body with a lone surrogate was stored with U+FFFD in its place, and `maxAttempts: 0`
+ * string body with a lone surrogate was stored with U+FFFD in its place, metadata given as a Map
+ * was stored as `{}` (its entries are no properties), and `maxAttempts: 0`
  * answered every write a ContentionError no other writer caused.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -116,6 +117,41 @@ describe('options that are not an object', () => {
     await expectRefused(() => w.store.delete('not-object/kept', options as never), 'options');
     await expectRefused(() => w.store.createUpload('not-object/kept', options as never), 'options');
     await expectRefused(() => w.store.get('not-object/kept', options as never), 'options');
+  });
+});
+
+describe('metadata is a plain object of strings, or refused', () => {
+  class Tags {
+    owner = 'x';
+  }
+  const notPlain: Array<[string, unknown]> = [
+    // Its entries are no properties: it read as no metadata and was stored as {}, its entries lost.
+    ['a Map', new Map([['owner', 'x']])],
+    ['a Set', new Set(['owner'])],
+    ['a Date', new Date()],
+    ['a class instance', new Tags()],
+  ];
+
+  test.each(notPlain)('%s: ValidationError (metadata), nothing written, for put and createUpload', async (_label, metadata) => {
+    for (const size of [SMALL, LARGE]) {
+      await expectRefused(() => w.store.put(`metadata/${size}`, randomBody(size), { metadata } as never), 'metadata');
+    }
+    await expectRefused(() => w.store.createUpload('metadata/session', { metadata } as never), 'metadata');
+  });
+
+  test('a plain object, with or without a prototype, is taken', async () => {
+    const bare = Object.assign(Object.create(null) as Record<string, string>, { owner: 'y' });
+    for (const metadata of [{ owner: 'x' }, bare]) {
+      for (const size of [SMALL, LARGE]) {
+        await w.store.put(`metadata/plain-${size}`, randomBody(size), { metadata });
+        expect((await w.store.head(`metadata/plain-${size}`))?.metadata).toEqual({ ...metadata });
+      }
+    }
+  });
+
+  test('options that are a Map (whose entries are no properties): ValidationError, not a put without options', async () => {
+    await w.store.put('metadata/options-map', 'kept');
+    await expectRefused(() => w.store.put('metadata/options-map', 'new', new Map([['ifVersion', 1]]) as never), 'options');
   });
 });
 
