@@ -912,6 +912,7 @@ function refusedForTransaction(err: unknown): boolean {
 }
 
 /**
+ * @throws ValidationError when `log` is not a change log (none given, `{}`).
  * @throws ConfigError when `log` is a {@link DynamoChangeLog} made with another change-log table,
  * blob prefix or lease-shard count than the store's configuration. The store writes its entries
  * through the log, into the log's table, while its upload sessions live in the configuration's
@@ -921,6 +922,14 @@ function refusedForTransaction(err: unknown): boolean {
  * partitions the instances are not in. Refused at construction, before any request.
  */
 function assertLogOfThisStore(config: TierlogConfig, log: ChangeLog): void {
+  const candidate = log as Partial<ChangeLog> | undefined;
+  if (typeof candidate?.record !== 'function' || typeof candidate.remove !== 'function' || typeof candidate.scan !== 'function') {
+    // Else a TypeError at construction (none given) or at the first large write (not a log).
+    throw new ValidationError(
+      'changeLog must be a change log (record, remove, scan): a DynamoChangeLog, or NoopChangeLog for none',
+      'changeLog',
+    );
+  }
   if (!(log instanceof DynamoChangeLog)) return;
   for (const setting of ['changeLogTable', 'prefix', 'leaseShards'] as const) {
     if (log.config[setting] !== config[setting]) {

@@ -173,7 +173,7 @@ describe('a string body is stored as its UTF-8 bytes, or refused', () => {
   });
 });
 
-describe('maxAttempts', () => {
+describe("the store's own options: maxAttempts, changeLog", () => {
   test.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])(
     '%d: refused at construction (a ValidationError), not a ContentionError at each write',
     (value) => {
@@ -187,6 +187,21 @@ describe('maxAttempts', () => {
       expect((err as ValidationError).field).toBe('maxAttempts');
     },
   );
+
+  test.each([
+    ['none', undefined],
+    ['an object that is not a log', {}],
+    ['a log missing scan', { record: async () => {}, remove: async () => {} }],
+  ])('changeLog %s: a ValidationError at construction, not a TypeError (or one at the first large write)', (_label, changeLog) => {
+    let err: unknown;
+    try {
+      new TieredStore({ config: fx.config, changeLog: changeLog as never, dynamodb: w.dynamodb, s3: w.s3 });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe('changeLog');
+  });
 
   test('1 is taken: a write makes one attempt', async () => {
     const store = new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, maxAttempts: 1 });
