@@ -68,7 +68,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
-import { type Clock, newChangeId, systemClock } from '../ids.js';
+import { assertClock, type Clock, newChangeId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied, watchAttempts } from '../aws/attempts.js';
@@ -147,7 +147,7 @@ export interface TieredStoreOptions {
    * A writer may read it from `TIERLOG_INLINE_THRESHOLD` with `writerTuningFromEnv`.
    */
   readonly inlineThreshold?: number;
-  /** Milliseconds since the epoch. Default `Date.now`. */
+  /** Milliseconds since the epoch (a ValidationError at construction unless it reads 2000 to 2255: not seconds). Default `Date.now`. */
   readonly clock?: Clock;
   /**
    * HV attribute names. Set them in the configuration (`config.hvAttributes`,
@@ -250,6 +250,7 @@ export class TieredStore {
       options.partSize ?? MULTIPART_PART_SIZE,
     );
     this.clock = options.clock ?? systemClock;
+    assertClock(this.clock);
     this.maxAttempts = options.maxAttempts ?? 5;
     if (!isIntegerIn(this.maxAttempts, 1)) {
       throw new ValidationError(`maxAttempts must be an integer, 1 or more; got ${this.maxAttempts}`, 'maxAttempts');

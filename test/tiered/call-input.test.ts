@@ -11,6 +11,7 @@
  * answered every write a ContentionError no other writer caused.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { ValidationError } from '../../lib/errors.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -201,6 +202,31 @@ describe("the store's own options: maxAttempts, changeLog", () => {
     }
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as ValidationError).field).toBe('changeLog');
+  });
+
+  // A clock in seconds stored expiry instants and leases in 1970 and first versions 1,000 times too low.
+  test.each([
+    ['in seconds', () => Date.now() / 1000],
+    ['in microseconds', () => Date.now() * 1000],
+    ['NaN', () => Number.NaN],
+    ['a Date, not a number', () => new Date()],
+    ['not a function', 12345],
+  ])('a clock %s: a ValidationError (clock) from the store and the change log, at construction', (_label, clock) => {
+    const refusedBy = (make: () => unknown) => {
+      try {
+        make();
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    for (const err of [
+      refusedBy(() => new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, clock: clock as never })),
+      refusedBy(() => new DynamoChangeLog({ config: fx.config, dynamodb: w.dynamodb, renewInBackground: false, clock: clock as never })),
+    ]) {
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field).toBe('clock');
+    }
   });
 
   test('1 is taken: a write makes one attempt', async () => {
