@@ -4,6 +4,7 @@
  * ms). Entries are validated when read; an entry that does not parse, or carries a version this
  * code does not know, is reported as such (a {@link CorruptEntry}) and never guessed at.
  */
+import { types } from 'node:util';
 import { z } from 'zod';
 import type { Change } from './change-log.js';
 import { ENTRY_ATTRIBUTE_PREFIX, ENTRY_SCHEMA_VERSION } from '../constants.js';
@@ -117,7 +118,7 @@ export function assertChange(change: Change): void {
     }
   }
   if (change.cleanupAfter !== undefined) {
-    if (!(change.cleanupAfter instanceof Date) || Number.isNaN(change.cleanupAfter.getTime())) {
+    if (!types.isDate(change.cleanupAfter) || Number.isNaN(change.cleanupAfter.getTime())) {
       throw new ValidationError('change.cleanupAfter must be a valid Date', 'change.cleanupAfter');
     }
   }

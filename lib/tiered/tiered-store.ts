@@ -48,6 +48,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';
+import { types } from 'node:util';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -504,8 +505,7 @@ export class TieredStore {
         'body',
       );
     }
-    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
-    if (!(bytes instanceof Uint8Array)) throw new ValidationError('body must be a Uint8Array or a string', 'body');
+    const bytes = bytesOf(body);
     const inline = bytes.byteLength <= this.inlineThreshold;
     return this.retrying(key, () => (inline ? this.tryPutInline(key, bytes, plan) : this.tryPutBlob(key, bytes, plan)));
   }
@@ -900,6 +900,27 @@ export class TieredStore {
     refuseIfExpired(options.expiry, now, field, 'put');
     return now;
   }
+}
+
+/**
+ * The bytes of a put's body: a string's UTF-8 (well-formed: checked by the caller), or the bytes a
+ * `Uint8Array` (a `Buffer`) views, its own `byteOffset` and `byteLength` into its buffer. One of
+ * another realm (a `vm` context; Jest's sandbox, whose `Buffer` is the host's) is viewed again in
+ * this one: refused by `instanceof`, it was a "must be a Uint8Array" for a Buffer, and the SDK's
+ * upload tells bytes by `instanceof` too. Anything else (a stream, a Blob, an ArrayBuffer, another
+ * typed array) is a ValidationError naming what it got, before anything is written.
+ */
+function bytesOf(body: unknown): Uint8Array {
+  if (typeof body === 'string') return new TextEncoder().encode(body);
+  if (body instanceof Uint8Array) return body;
+  if (types.isUint8Array(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  const name = (body as { constructor?: { name?: unknown } } | null | undefined)?.constructor?.name;
+  const kind = typeof body === 'object' && typeof name === 'string' && name !== '' ? name : typeof body;
+  const got = body === null ? 'null' : kind;
+  throw new ValidationError(
+    `body must be a Uint8Array (a Buffer) or a string, got ${got}: read a stream or a Blob into a Buffer first (createUpload uploads a large body in parts)`,
+    'body',
+  );
 }
 
 /**

@@ -10,6 +10,8 @@
  * was stored as `{}` (its entries are no properties), and `maxAttempts: 0`
  * answered every write a ContentionError no other writer caused.
  */
+import { Readable } from 'node:stream';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { ValidationError } from '../../lib/errors.js';
@@ -153,6 +155,47 @@ describe('metadata is a plain object of strings, or refused', () => {
   test('options that are a Map (whose entries are no properties): ValidationError, not a put without options', async () => {
     await w.store.put('metadata/options-map', 'kept');
     await expectRefused(() => w.store.put('metadata/options-map', 'new', new Map([['ifVersion', 1]]) as never), 'options');
+  });
+});
+
+describe("a body of bytes from another realm (a vm context; Jest, whose Buffer is the host realm's)", () => {
+  /** A Uint8Array made in another realm: `instanceof Uint8Array` is false here. */
+  function foreignBytes(size: number, offset: number): Uint8Array {
+    return runInNewContext(
+      `const b = new Uint8Array(${size + 2 * offset}); for (let i = 0; i < b.length; i++) b[i] = (i * 7) % 251; b.subarray(${offset}, ${offset + size})`,
+    ) as Uint8Array;
+  }
+
+  test.each([
+    ['inline', SMALL],
+    ['blob', LARGE],
+  ])('%s: stored byte-exact (its own view into its buffer), not refused as "not a Uint8Array"', async (_label, size) => {
+    const body = foreignBytes(size, 100);
+    expect(body instanceof Uint8Array).toBe(false);
+    const put = await w.store.put(`realm/${size}`, body);
+    expect(put.size).toBe(size);
+    expect(sameBytes(await rawValue(fx, `realm/${size}`), Buffer.from(body.buffer, body.byteOffset, body.byteLength))).toBe(true);
+  });
+
+  test('an expiresAt Date of another realm is taken as the Date it is', async () => {
+    const at = runInNewContext(`new Date(${Date.now() + 3_600_000})`) as Date;
+    expect(at instanceof Date).toBe(false);
+    await w.store.put('realm/expiring', 'x', { expiresAt: at });
+    expect((await w.store.head('realm/expiring'))?.expiresAt?.getTime()).toBe(Math.ceil(at.getTime() / 1000) * 1000);
+  });
+
+  test.each([
+    ['a Readable', Readable.from([Buffer.from('x')]), 'Readable'],
+    ['a Blob', new Blob(['x']), 'Blob'],
+    ['an ArrayBuffer', new ArrayBuffer(4), 'ArrayBuffer'],
+    ['a Uint16Array', new Uint16Array(4), 'Uint16Array'],
+  ])('%s: refused, the error naming what it got', async (_label, body, named) => {
+    const err = await w.store.put('realm/refused', body as never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as Error).message).toContain(`got ${named.replace(/^an? /, (a) => a)}`);
   });
 });
 
