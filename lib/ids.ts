@@ -3,6 +3,7 @@
  * are `<prefix>/<url-safe object id>/<uuidv7>` and never reused.
  */
 import { v7 as uuidv7 } from 'uuid';
+import { ValidationError } from './errors.js';
 
 /** A change's id: a UUIDv7 string made by {@link newChangeId}. */
 export type ChangeId = string;
@@ -29,3 +30,27 @@ export type Clock = () => number;
 
 /** The wall clock. */
 export const systemClock: Clock = () => Date.now();
+
+/** 2000-01-01T00:00:00Z in ms: no clock of a running writer reads earlier. */
+const EARLIEST_CLOCK_MS = 946_684_800_000;
+/** The last ms whose version (× 1,000, lib/tiered/versions.ts) is a safe integer: the year 2255. */
+const LATEST_CLOCK_MS = Math.floor(Number.MAX_SAFE_INTEGER / 1_000);
+
+/**
+ * @throws ValidationError (field `clock`) unless `clock` is a function that reads ms since the
+ * epoch now: a finite number from 2000 to 2255. A clock in seconds (`Date.now() / 1000`) would
+ * store expiry instants and leases in 1970 (objects absent to every other reader at once, live
+ * writers claimed by the sweeper) and first versions a thousand times too low (a re-created key
+ * could reach a version its earlier incarnation had: a lost update); one in microseconds,
+ * versions past 2^53. Read once, when a component is made.
+ */
+export function assertClock(clock: unknown): void {
+  if (typeof clock !== 'function') throw new ValidationError('clock must be a function returning ms since the epoch', 'clock');
+  const now: unknown = clock();
+  if (typeof now !== 'number' || !Number.isFinite(now) || now < EARLIEST_CLOCK_MS || now > LATEST_CLOCK_MS) {
+    throw new ValidationError(
+      `clock must return ms since the epoch (2000 to 2255); it returned ${String(now)}${typeof now === 'number' && now > 0 && now < EARLIEST_CLOCK_MS ? ': seconds, not ms?' : ''}`,
+      'clock',
+    );
+  }
+}

@@ -34,7 +34,7 @@ import {
   MIN_MAX_UPLOAD_MS,
 } from '../constants.js';
 import { ChangeIdConflictError, CorruptItemError, TierlogError, ValidationError } from '../errors.js';
-import { type ChangeId, type Clock, newInstanceId, systemClock } from '../ids.js';
+import { assertClock, type ChangeId, type Clock, newInstanceId, systemClock } from '../ids.js';
 import { createDynamoDBClient } from '../aws/clients.js';
 import { isDefiniteRejection } from '../aws/errors.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
@@ -55,7 +55,7 @@ export interface DynamoChangeLogOptions {
    * {@link MAX_WRITER_LEASE_MS} (930 000): a sweeper claims a live lease further ahead as suspect.
    */
   readonly leaseMs?: number;
-  /** Milliseconds since the epoch. Default `Date.now`. */
+  /** Milliseconds since the epoch (a ValidationError at construction unless it reads 2000 to 2255: not seconds). Default `Date.now`. */
   readonly clock?: Clock;
   /** Outstanding entries per instance item before another slot is opened. Default 8; at most {@link MAX_ENTRIES_PER_ITEM} count. */
   readonly entriesPerInstance?: number;
@@ -106,6 +106,8 @@ const UPLOAD_SEND_MARGIN_MS = 60_000;
 const MAX_ENTRIES_PER_ITEM = 48;
 
 export class DynamoChangeLog implements FencedChangeLog {
+  /** The configuration it was made with (validated): a store that writes through it must have the same table, prefix and shards. */
+  readonly config: TierlogConfig;
   /** The change-log table's name. */
   readonly tableName: string;
   /** The blob prefix of the configuration: every blob an entry names is a key under it. */
@@ -131,12 +133,13 @@ export class DynamoChangeLog implements FencedChangeLog {
   private renewing = false;
 
   constructor(options: DynamoChangeLogOptions) {
-    validateConfig(options.config);
+    this.config = validateConfig(options.config);
     this.tableName = options.config.changeLogTable;
     this.prefix = options.config.prefix;
     this.ownsClient = options.dynamodb === undefined ? createDynamoDBClient() : undefined;
     this.table = new InstanceTable(options.config, options.dynamodb ?? this.ownsClient!);
     this.clock = options.clock ?? systemClock;
+    assertClock(this.clock);
     this.leaseMs = positive(options.leaseMs ?? DEFAULT_LEASE_MS, 'leaseMs');
     this.cap = positive(options.entriesPerInstance ?? DEFAULT_ENTRIES_PER_INSTANCE, 'entriesPerInstance');
     this.maxSlots = positive(options.maxSlots ?? DEFAULT_MAX_SLOTS, 'maxSlots');

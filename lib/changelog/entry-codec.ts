@@ -4,6 +4,7 @@
  * ms). Entries are validated when read; an entry that does not parse, or carries a version this
  * code does not know, is reported as such (a {@link CorruptEntry}) and never guessed at.
  */
+import { types } from 'node:util';
 import { z } from 'zod';
 import type { Change } from './change-log.js';
 import { ENTRY_ATTRIBUTE_PREFIX, ENTRY_SCHEMA_VERSION } from '../constants.js';
@@ -85,9 +86,22 @@ export function assertChangeId(changeId: string): void {
   }
 }
 
+/** The fields of a {@link Change}. */
+const CHANGE_FIELDS: readonly string[] = ['id', 'new', 'old', 'cleanupAfter'];
+
 /** Throws {@link ValidationError} unless `change` can be recorded. */
 export function assertChange(change: Change): void {
   if (typeof change !== 'object' || change === null) throw new ValidationError('change must be an object', 'change');
+  // A field of another name is not recorded: `{ id, blob }` for `{ id, new }` would leave the blob
+  // its writer uploads named by no entry, a leak after a crash. Refused, never dropped.
+  for (const [name, value] of Object.entries(change)) {
+    if (value !== undefined && !CHANGE_FIELDS.includes(name)) {
+      throw new ValidationError(
+        `change has an unknown field "${name.slice(0, 64)}" (a change takes ${CHANGE_FIELDS.join(', ')}): nothing was recorded`,
+        `change.${name.slice(0, 64)}`,
+      );
+    }
+  }
   if (typeof change.id !== 'string' || change.id.length === 0 || !fitsField(change.id)) {
     throw new ValidationError(
       `change.id must be a non-empty, well-formed string of at most ${MAX_ENTRY_FIELD_BYTES} UTF-8 bytes`,
@@ -104,7 +118,7 @@ export function assertChange(change: Change): void {
     }
   }
   if (change.cleanupAfter !== undefined) {
-    if (!(change.cleanupAfter instanceof Date) || Number.isNaN(change.cleanupAfter.getTime())) {
+    if (!types.isDate(change.cleanupAfter) || Number.isNaN(change.cleanupAfter.getTime())) {
       throw new ValidationError('change.cleanupAfter must be a valid Date', 'change.cleanupAfter');
     }
   }

@@ -23,6 +23,7 @@
  * per `debounce`. A FIXED debounce would be wrong: with a debounce of a day, a TTI of a day or
  * less is never refreshed and silently becomes a time to live.
  */
+import { types } from 'node:util';
 import { ValidationError } from '../errors.js';
 
 /** The expiry a write asks for. At most one field may be set. */
@@ -82,7 +83,7 @@ export function storedExpiryOf(policy: ExpiryPolicy | undefined, now: number): S
     throw new ValidationError(`only one of expiresAt, timeToLiveMs and timeToIdleMs may be given (got ${set.join(', ')})`, set[1]!);
   if (policy.expiresAt !== undefined) {
     const at = policy.expiresAt;
-    if (!(at instanceof Date) || !Number.isFinite(at.getTime())) throw new ValidationError('expiresAt must be a valid Date', 'expiresAt');
+    if (!types.isDate(at) || !Number.isFinite(at.getTime())) throw new ValidationError('expiresAt must be a valid Date', 'expiresAt');
     if (at.getTime() <= now) throw new ValidationError('expiresAt must be in the future', 'expiresAt');
     if (at.getTime() - now > MAX_EXPIRY_MS) throw new ValidationError('expiresAt is more than 100 years away', 'expiresAt');
     return { expiresAtSeconds: toSeconds(at.getTime()) };

@@ -48,6 +48,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';
+import { types } from 'node:util';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -56,16 +57,18 @@ import type { ChangeLog } from '../changelog/change-log.js';
 import { oldItemOf } from '../changelog/instance-table.js';
 import { DEFAULT_INLINE_THRESHOLD, MULTIPART_PART_SIZE } from '../constants.js';
 import { isInlineThreshold, MAX_INLINE_THRESHOLD } from './writer-env.js';
+import { isIntegerIn } from '../env-integers.js';
 import {
   AccessDeniedError,
   BlobMissingError,
   CommitOutcomeUnknownError,
   CommitRefusedError,
+  ConfigError,
   ContentionError,
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
-import { type Clock, newChangeId, systemClock } from '../ids.js';
+import { assertClock, type Clock, newChangeId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied, watchAttempts } from '../aws/attempts.js';
@@ -86,7 +89,7 @@ import { guardedWrite } from './commit.js';
 import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
 import { isExpired, refuseIfExpired, type StoredExpiry, storedExpiryOf, ttiRefresh, ttiRefreshMarginMs } from './expiry.js';
-import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
+import { assertContentType, assertMetadata, assertObjectKey, assertOptions } from './object-key.js';
 import {
   type DeleteOptions,
   type GetOptions,
@@ -144,7 +147,7 @@ export interface TieredStoreOptions {
    * A writer may read it from `TIERLOG_INLINE_THRESHOLD` with `writerTuningFromEnv`.
    */
   readonly inlineThreshold?: number;
-  /** Milliseconds since the epoch. Default `Date.now`. */
+  /** Milliseconds since the epoch (a ValidationError at construction unless it reads 2000 to 2255: not seconds). Default `Date.now`. */
   readonly clock?: Clock;
   /**
    * HV attribute names. Set them in the configuration (`config.hvAttributes`,
@@ -154,7 +157,12 @@ export interface TieredStoreOptions {
   readonly attributes?: Partial<HvAttributeNames>;
   /** Multipart part size for uploads: an integer from 5 MiB to 5 GiB (S3's bounds; a ValidationError otherwise). Default 8 MiB. */
   readonly partSize?: number;
-  /** Attempts of a write without `ifVersion` that loses its CAS to other writers. Default 5. */
+  /**
+   * Attempts of a write without `ifVersion` that loses its CAS to other writers (and passes of a
+   * read that follows a blob replaced under it). An integer, 1 or more (a ValidationError
+   * otherwise: 0 or NaN would answer every write a ContentionError that no other writer caused).
+   * Default 5.
+   */
   readonly maxAttempts?: number;
   /** Reads use consistent reads (read-your-writes). Default true. */
   readonly consistentReads?: boolean;
@@ -193,6 +201,23 @@ class ThrottledCommit extends Error {
 /** The base of the backoff after a throttled commit, ms (a lost CAS waits from 10 ms). */
 const THROTTLED_BACKOFF_MS = 50;
 
+/**
+ * The names each call's options object takes ({@link assertOptions}: any other is refused, so a
+ * misspelt `ifVersion` or expiry is an error, not an unconditional or permanent write).
+ */
+const EXPIRY_OPTIONS = ['expiresAt', 'timeToLiveMs', 'timeToIdleMs'] as const;
+const OPTIONS = {
+  put: ['contentType', 'metadata', 'ifVersion', ...EXPIRY_OPTIONS],
+  delete: ['ifVersion'],
+  get: ['range'],
+  getStreamOrUrl: ['range', 'maxBytes', 'expiresInMs'],
+  presignGet: ['expiresInMs'],
+  settled: ['timeoutMs'],
+  createUpload: ['size', 'partSize', 'contentType', 'metadata', 'ifVersion', 'expiresInMs', ...EXPIRY_OPTIONS],
+  uploadPartUrl: ['expiresInMs', 'key'],
+  session: ['key'],
+} as const satisfies Record<string, readonly string[]>;
+
 export class TieredStore {
   readonly config: TierlogConfig;
   readonly inlineThreshold: number;
@@ -208,6 +233,7 @@ export class TieredStore {
 
   constructor(options: TieredStoreOptions) {
     this.config = validateConfig(options.config);
+    assertLogOfThisStore(this.config, options.changeLog);
     this.inlineThreshold = options.inlineThreshold ?? DEFAULT_INLINE_THRESHOLD;
     if (!isInlineThreshold(this.inlineThreshold)) {
       throw new ValidationError(`inlineThreshold must be an integer in 0..${MAX_INLINE_THRESHOLD}`, 'inlineThreshold');
@@ -224,7 +250,11 @@ export class TieredStore {
       options.partSize ?? MULTIPART_PART_SIZE,
     );
     this.clock = options.clock ?? systemClock;
+    assertClock(this.clock);
     this.maxAttempts = options.maxAttempts ?? 5;
+    if (!isIntegerIn(this.maxAttempts, 1)) {
+      throw new ValidationError(`maxAttempts must be an integer, 1 or more; got ${this.maxAttempts}`, 'maxAttempts');
+    }
     this.consistentReads = options.consistentReads ?? true;
     this.settleInBackground = options.settleInBackground ?? false;
     this.context = {
@@ -247,6 +277,7 @@ export class TieredStore {
    * a frozen or stopped process does not finish stays in the log for the sweeper, as after a crash.
    */
   async settled(options: { readonly timeoutMs?: number } = {}): Promise<boolean> {
+    assertOptions(options, OPTIONS.settled, 'settled');
     const { timeoutMs } = options;
     if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
       throw new ValidationError(`timeoutMs must be a finite number of ms, 0 or more; got ${timeoutMs}`, 'timeoutMs');
@@ -277,6 +308,7 @@ export class TieredStore {
   /** The object with its body (or the bytes of `range`), or undefined when absent. */
   async get(key: string, options: GetOptions = {}): Promise<GetResult | undefined> {
     assertObjectKey(key);
+    assertOptions(options, OPTIONS.get, 'get');
     if (options.range !== undefined) return this.readRanged<Uint8Array>(key, options.range, 'bytes');
     return this.readBody(key, 'bytes', (blob) => this.lt.getBytes(blob));
   }
@@ -284,6 +316,7 @@ export class TieredStore {
   /** The object with its body as a stream (large objects are not buffered), or undefined. */
   async getStream(key: string, options: GetOptions = {}): Promise<StreamResult | undefined> {
     assertObjectKey(key);
+    assertOptions(options, OPTIONS.get, 'getStream');
     if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream');
     return this.readBody(key, 'stream', (blob) => this.lt.getStream(blob));
   }
@@ -303,6 +336,8 @@ export class TieredStore {
     options: GetOptions & { readonly maxBytes: number; readonly expiresInMs?: number },
   ): Promise<StreamResult | UrlResult | undefined> {
     assertObjectKey(key);
+    if (options === undefined) throw new ValidationError('getStreamOrUrl takes its options (maxBytes)', 'options');
+    assertOptions(options, OPTIONS.getStreamOrUrl, 'getStreamOrUrl');
     if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 0) {
       throw new ValidationError(`maxBytes must be a non-negative integer, got ${options.maxBytes}`, 'maxBytes');
     }
@@ -346,6 +381,7 @@ export class TieredStore {
    * A read: it refreshes a time-to-idle object, and the URL never lives past the object's expiry.
    */
   async presignGet(key: string, options: { expiresInMs?: number } = {}): Promise<PresignedGet | undefined> {
+    assertOptions(options, OPTIONS.presignGet, 'presignGet');
     return this.uploads.presignGet(key, options, (record) => this.touch(record));
   }
 
@@ -353,11 +389,13 @@ export class TieredStore {
 
   /** Opens an upload session: the client uploads the parts straight to S3 with presigned URLs. */
   async createUpload(key: string, options: CreateUploadOptions = {}): Promise<CreatedUpload> {
+    assertOptions(options, OPTIONS.createUpload, 'createUpload');
     return this.uploads.create(key, options);
   }
 
   /** A presigned URL for a PUT of part `partNumber` of the session's upload. */
   async uploadPartUrl(uploadId: string, partNumber: number, options: PartUrlOptions & SessionScope = {}): Promise<string> {
+    assertOptions(options, OPTIONS.uploadPartUrl, 'uploadPartUrl');
     return (await this.uploads.partUrl(uploadId, partNumber, options, options.key)).url;
   }
 
@@ -368,21 +406,25 @@ export class TieredStore {
    * signature (about 0.1 to 0.4 ms, 30 KiB of garbage), not a pass (2 to 4 ms, 230 KiB).
    */
   async uploadPartUrls(uploadId: string, partNumbers: readonly number[], options: PartUrlOptions & SessionScope = {}): Promise<string[]> {
+    assertOptions(options, OPTIONS.uploadPartUrl, 'uploadPartUrls');
     return (await this.uploads.partUrls(uploadId, partNumbers, options, options.key)).map((u) => u.url);
   }
 
   /** The parts uploaded so far, ascending. */
   async listUploadParts(uploadId: string, options: SessionScope = {}): Promise<UploadedPart[]> {
+    assertOptions(options, OPTIONS.session, 'listUploadParts');
     return this.uploads.listParts(uploadId, options.key);
   }
 
   /** Assembles the parts and commits the object; a retry of a committed session answers the same result. */
   async completeUpload(uploadId: string, parts: readonly CompletedPart[], options: SessionScope = {}): Promise<PutResult> {
+    assertOptions(options, OPTIONS.session, 'completeUpload');
     return this.uploads.complete(uploadId, parts, options.key);
   }
 
   /** Ends the session: its parts and any assembled blob are deleted; it can no longer complete. */
   async abortUpload(uploadId: string, options: SessionScope = {}): Promise<void> {
+    assertOptions(options, OPTIONS.session, 'abortUpload');
     return this.uploads.abort(uploadId, options.key);
   }
 
@@ -448,13 +490,21 @@ export class TieredStore {
   /** Stores `body` under `key`: inline when small, as a blob through the log when large. */
   async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<PutResult> {
     assertObjectKey(key);
+    assertOptions(options, OPTIONS.put, 'put');
     assertContentType(options.contentType);
     assertMetadata(options.metadata);
     assertIfVersion(options.ifVersion);
     // Validates the expiry policy before anything is written; one instant for every attempt.
     const plan: PutPlan = { ...options, expiry: storedExpiryOf(options, this.clock()) };
-    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
-    if (!(bytes instanceof Uint8Array)) throw new ValidationError('body must be a Uint8Array or a string', 'body');
+    // A lone surrogate has no UTF-8 form: TextEncoder would store U+FFFD in its place, a body other
+    // than the one given, answered as stored. Refused as a key with one is.
+    if (typeof body === 'string' && !body.isWellFormed()) {
+      throw new ValidationError(
+        'a string body must be well-formed Unicode (a lone surrogate has no UTF-8 form): pass its bytes instead',
+        'body',
+      );
+    }
+    const bytes = bytesOf(body);
     const inline = bytes.byteLength <= this.inlineThreshold;
     return this.retrying(key, () => (inline ? this.tryPutInline(key, bytes, plan) : this.tryPutBlob(key, bytes, plan)));
   }
@@ -462,6 +512,7 @@ export class TieredStore {
   /** Deletes `key`; false when it was absent. */
   async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
     assertObjectKey(key);
+    assertOptions(options, OPTIONS.delete, 'delete');
     assertIfVersion(options.ifVersion);
     return this.retrying(key, () => this.tryDelete(key, options));
   }
@@ -851,6 +902,27 @@ export class TieredStore {
 }
 
 /**
+ * The bytes of a put's body: a string's UTF-8 (well-formed: checked by the caller), or the bytes a
+ * `Uint8Array` (a `Buffer`) views, its own `byteOffset` and `byteLength` into its buffer. One of
+ * another realm (a `vm` context; Jest's sandbox, whose `Buffer` is the host's) is viewed again in
+ * this one: refused by `instanceof`, it was a "must be a Uint8Array" for a Buffer, and the SDK's
+ * upload tells bytes by `instanceof` too. Anything else (a stream, a Blob, an ArrayBuffer, another
+ * typed array) is a ValidationError naming what it got, before anything is written.
+ */
+function bytesOf(body: unknown): Uint8Array {
+  if (typeof body === 'string') return new TextEncoder().encode(body);
+  if (body instanceof Uint8Array) return body;
+  if (types.isUint8Array(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  const name = (body as { constructor?: { name?: unknown } } | null | undefined)?.constructor?.name;
+  const kind = typeof body === 'object' && typeof name === 'string' && name !== '' ? name : typeof body;
+  const got = body === null ? 'null' : kind;
+  throw new ValidationError(
+    `body must be a Uint8Array (a Buffer) or a string, got ${got}: read a stream or a Blob into a Buffer first (createUpload uploads a large body in parts)`,
+    'body',
+  );
+}
+
+/**
  * A write refused because a transaction (another writer's commit of the key) held the item, with
  * no attempt before it that may have been applied (every earlier one, if any, refused outright):
  * nothing was applied, so it is tried again. After an attempt that got no answer or a 5xx, the
@@ -858,6 +930,38 @@ export class TieredStore {
  */
 function refusedForTransaction(err: unknown): boolean {
   return isTransactionConflict(err) && !earlierAttemptMayHaveApplied(err);
+}
+
+/**
+ * @throws ValidationError when `log` is not a change log (none given, `{}`).
+ * @throws ConfigError when `log` was made from a configuration (a `DynamoChangeLog`: its `config`) with another change-log table,
+ * blob prefix or lease-shard count than the store's configuration. The store writes its entries
+ * through the log, into the log's table, while its upload sessions live in the configuration's
+ * table and the sweeper reads the configuration's table and prefix: with another table, a dead
+ * writer's entries lie where no sweeper of this store looks (its blobs leak); with another prefix,
+ * every large write is refused at its record; with other shards, a sweeper queries lease-index
+ * partitions the instances are not in. Refused at construction, before any request.
+ */
+function assertLogOfThisStore(config: TierlogConfig, log: ChangeLog): void {
+  const candidate = log as Partial<ChangeLog> | undefined;
+  if (typeof candidate?.record !== 'function' || typeof candidate.remove !== 'function' || typeof candidate.scan !== 'function') {
+    // Else a TypeError at construction (none given) or at the first large write (not a log).
+    throw new ValidationError(
+      'changeLog must be a change log (record, remove, scan): a DynamoChangeLog, or NoopChangeLog for none',
+      'changeLog',
+    );
+  }
+  // A log made from a configuration (DynamoChangeLog) says which: it must be this store's.
+  const logConfig = (log as { readonly config?: Partial<TierlogConfig> }).config;
+  if (typeof logConfig?.changeLogTable !== 'string') return;
+  for (const setting of ['changeLogTable', 'prefix', 'leaseShards'] as const) {
+    if (logConfig[setting] !== config[setting]) {
+      throw new ConfigError(
+        `the change log was made with ${setting} ${JSON.stringify(logConfig[setting])}, the store with ${JSON.stringify(config[setting])}: give both the same configuration`,
+        setting,
+      );
+    }
+  }
 }
 
 /** A version is a non-negative integer JavaScript holds exactly (versions.ts: below 2^53 until 2255). */

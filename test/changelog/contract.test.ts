@@ -175,6 +175,10 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
     ['an empty change.new', 'ok-id', { id: 'o', new: '' }, 'change.new'],
     ['an invalid cleanupAfter', 'ok-id', { id: 'o', cleanupAfter: new Date(Number.NaN) }, 'change.cleanupAfter'],
     ['a cleanupAfter that is not a Date', 'ok-id', { id: 'o', cleanupAfter: 12345 as unknown as Date }, 'change.cleanupAfter'],
+    // Not recorded, the blob would be named by no entry: a leak after a crash.
+    ['a blob under another name than new', 'ok-id', { id: 'o', blob: 'blobs/bw/x' } as unknown as Change, 'change.blob'],
+    ['new capitalised', 'ok-id', { id: 'o', New: 'blobs/bw/x' } as unknown as Change, 'change.New'],
+    ['cleanupAfter misspelt', 'ok-id', { id: 'o', cleanUpAfter: new Date() } as unknown as Change, 'change.cleanUpAfter'],
   ] as Array<[string, string, Change, string]>)(
     'rejects %s with ValidationError and records nothing',
     async (_label, id, change, field) => {

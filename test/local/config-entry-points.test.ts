@@ -74,3 +74,45 @@ describe('a configuration built in code is validated at every entry point', () =
     });
   });
 });
+
+/**
+ * A store writes its entries through the change log it is given, into the log's table, while its
+ * upload sessions go to its configuration's table and the sweeper reads the configuration's table
+ * and prefix: a store and a DynamoChangeLog made with different ones would write where no sweeper
+ * of the store looks (a dead writer's blobs leak), refuse every large write at its record (another
+ * prefix), or put instances on lease-index shards no sweep queries.
+ */
+describe('a TieredStore and its DynamoChangeLog must have one configuration', () => {
+  const mismatches: Array<[string, Partial<TierlogConfig>, string]> = [
+    ['another change-log table', { changeLogTable: 'cl-2' }, 'changeLogTable'],
+    ['another prefix', { prefix: 'other' }, 'prefix'],
+    ['a nested prefix', { prefix: 'blobs/inner' }, 'prefix'],
+    ['another shard count', { leaseShards: 8 }, 'leaseShards'],
+  ];
+
+  it.each(mismatches)('a log made with %s: ConfigError naming the setting, at construction', (_what, override, setting) => {
+    const log = new DynamoChangeLog({ config: { ...valid, ...override }, dynamodb, renewInBackground: false });
+    let error: unknown;
+    try {
+      new TieredStore({ config: valid, changeLog: log, dynamodb, s3 });
+    } catch (err) {
+      error = err;
+    }
+    log.close();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).setting).toBe(setting);
+  });
+
+  it('settings the log does not read may differ (the objects table, bucket, attribute names, replaced-blob cleanup)', () => {
+    const log = new DynamoChangeLog({ config: valid, dynamodb, renewInBackground: false });
+    const other: TierlogConfig = {
+      ...valid,
+      objectsTable: 'ob-2',
+      bucket: 'bk-2',
+      hvAttributes: { blob: 'ptr' },
+      replacedBlobCleanup: 'stream',
+    };
+    expect(() => new TieredStore({ config: other, changeLog: log, dynamodb, s3 })).not.toThrow();
+    log.close();
+  });
+});

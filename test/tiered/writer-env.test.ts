@@ -4,8 +4,8 @@
  * by the default), and written back by `writerTuningToEnv` as the construct does.
  */
 import { describe, expect, it } from 'vitest';
+import { NoopChangeLog } from '../../lib/changelog/noop.js';
 import { DEFAULT_INLINE_THRESHOLD } from '../../lib/constants.js';
-import { ValidationError } from '../../lib/errors.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import {
@@ -57,7 +57,9 @@ describe('one range for the environment, the option and the store', () => {
     expect(refusal(() => writerTuningToEnv({ inlineThreshold: value }, { inlineThreshold: 'objectsTuning.inlineThreshold' })).setting).toBe(
       'objectsTuning.inlineThreshold',
     );
-    expect(() => new TieredStore({ config: CONFIG, changeLog: undefined as never, inlineThreshold: value })).toThrow(ValidationError);
+    expect(() => new TieredStore({ config: CONFIG, changeLog: new NoopChangeLog(), inlineThreshold: value })).toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'inlineThreshold' }),
+    );
   });
 
   it.each([0, 8192, MAX_INLINE_THRESHOLD])('%d: taken by all three, and written as it is read back', (value) => {

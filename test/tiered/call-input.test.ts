@@ -1,0 +1,279 @@
+/**
+ * What a caller hands the store's calls besides the key: the options object, a string body, the
+ * store's own `maxAttempts`. Bad input is a ValidationError before any request, and the state is
+ * what it was (a byte-exact snapshot of both tables and the bucket, taken from outside).
+ *
+ * Each row is a mistake that, before it was refused, went through as something else: a misspelt
+ * `ifVersion` overwrote or deleted what the condition was there to keep, a misspelt expiry stored
+ * an object that never expires, a misspelt session scope let a call end another key's session, a
+ * string body with a lone surrogate was stored with U+FFFD in its place, metadata given as a Map
+ * was stored as `{}` (its entries are no properties), and `maxAttempts: 0`
+ * answered every write a ContentionError no other writer caused.
+ */
+import { Readable } from 'node:stream';
+import { runInNewContext } from 'node:vm';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { ValidationError } from '../../lib/errors.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { KiB, makeWriter, randomBody, rawValue, sameBytes, snapshot, type Writer } from './harness.js';
+
+let fx: Fixture;
+let w: Writer;
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  w = makeWriter(fx);
+});
+afterAll(() => w?.close());
+
+const SMALL = 1 * KiB;
+const LARGE = 64 * KiB;
+
+/** Runs `call` against the state `setup` left; it must be refused with a ValidationError naming `field`, nothing sent, nothing changed. */
+async function expectRefused(call: () => Promise<unknown>, field: string): Promise<void> {
+  const before = await snapshot(fx);
+  const requests = w.injector.stats.requests;
+  const err = await call().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, 'refused').toBeInstanceOf(ValidationError);
+  expect((err as ValidationError).field).toBe(field);
+  expect(w.injector.stats.requests, 'no request sent').toBe(requests);
+  expect(await snapshot(fx), 'nothing changed').toBe(before);
+}
+
+describe('an option name the call does not know is refused, never ignored', () => {
+  // Each key holds an object at a version the misspelt condition does not name.
+  const misspelt: Array<[string, Record<string, unknown>, string]> = [
+    ['ifVersion in lower case (would overwrite unconditionally)', { ifversion: 1 }, 'ifversion'],
+    ['ifVersion capitalised', { IfVersion: 1 }, 'IfVersion'],
+    ['a TTL by another name (would never expire)', { ttl: 60_000 }, 'ttl'],
+    ['expiresIn for timeToLiveMs', { expiresIn: 60_000 }, 'expiresIn'],
+    ['content_type', { content_type: 'text/plain' }, 'content_type'],
+  ];
+
+  test.each(misspelt)('put, %s: ValidationError, the object kept', async (_label, options, field) => {
+    for (const size of [SMALL, LARGE]) {
+      const key = `misspelt/put-${size}-${field}`;
+      const kept = randomBody(size);
+      await w.store.put(key, kept);
+      await expectRefused(() => w.store.put(key, randomBody(size), options as never), field);
+      expect(sameBytes(await rawValue(fx, key), kept)).toBe(true);
+    }
+  });
+
+  test('delete with a misspelt ifVersion: ValidationError, the object kept', async () => {
+    for (const size of [SMALL, LARGE]) {
+      const key = `misspelt/delete-${size}`;
+      const kept = randomBody(size);
+      await w.store.put(key, kept);
+      await expectRefused(() => w.store.delete(key, { ifversion: 1 } as never), 'ifversion');
+      expect(sameBytes(await rawValue(fx, key), kept)).toBe(true);
+    }
+  });
+
+  test('a session call with a misspelt scope (Key): ValidationError, the session stays open', async () => {
+    const { uploadId } = await w.store.createUpload('misspelt/session');
+    await expectRefused(() => w.store.abortUpload(uploadId, { Key: 'misspelt/other' } as never), 'Key');
+    await expectRefused(() => w.store.completeUpload(uploadId, [], { Key: 'misspelt/other' } as never), 'Key');
+    await expectRefused(() => w.store.listUploadParts(uploadId, { Key: 'misspelt/other' } as never), 'Key');
+    await expectRefused(() => w.store.uploadPartUrl(uploadId, 1, { expiresIn: 60_000 } as never), 'expiresIn');
+    await expect(w.store.listUploadParts(uploadId)).resolves.toEqual([]);
+    await w.store.abortUpload(uploadId);
+  });
+
+  test('createUpload with an object expiry by another name: ValidationError, no session', async () => {
+    await expectRefused(() => w.store.createUpload('misspelt/create', { ttl: 60_000 } as never), 'ttl');
+  });
+
+  test('reads: a misspelt range or lifetime is refused, not answered as the whole object', async () => {
+    await w.store.put('misspelt/read', randomBody(LARGE));
+    await expectRefused(() => w.store.get('misspelt/read', { Range: { start: 0, end: 9 } } as never), 'Range');
+    await expectRefused(() => w.store.getStream('misspelt/read', { ranges: { start: 0 } } as never), 'ranges');
+    await expectRefused(() => w.store.getStreamOrUrl('misspelt/read', { maxBytes: 10, expiresIn: 1_000 } as never), 'expiresIn');
+    await expectRefused(() => w.store.presignGet('misspelt/read', { expiresIn: 1_000 } as never), 'expiresIn');
+    await expectRefused(() => w.store.settled({ timeout: 1_000 } as never), 'timeout');
+  });
+
+  test('a name whose value is undefined is taken, known or not: it carries nothing', async () => {
+    const put = await w.store.put('misspelt/undefined', 'x', { ifVersion: undefined, extra: undefined } as never);
+    expect(put.stored).toBe('inline');
+  });
+});
+
+describe('options that are not an object', () => {
+  const notObjects: Array<[string, unknown]> = [
+    ['null', null],
+    ['a number', 5],
+    ['a string', 'text/plain'],
+    ['an array', [{ ifVersion: 1 }]],
+  ];
+
+  test.each(notObjects)('%s: ValidationError naming the options, for put, delete and createUpload', async (_label, options) => {
+    await w.store.put('not-object/kept', 'kept');
+    for (const size of [SMALL, LARGE]) {
+      await expectRefused(() => w.store.put('not-object/kept', randomBody(size), options as never), 'options');
+    }
+    await expectRefused(() => w.store.delete('not-object/kept', options as never), 'options');
+    await expectRefused(() => w.store.createUpload('not-object/kept', options as never), 'options');
+    await expectRefused(() => w.store.get('not-object/kept', options as never), 'options');
+  });
+});
+
+describe('metadata is a plain object of strings, or refused', () => {
+  class Tags {
+    owner = 'x';
+  }
+  const notPlain: Array<[string, unknown]> = [
+    // Its entries are no properties: it read as no metadata and was stored as {}, its entries lost.
+    ['a Map', new Map([['owner', 'x']])],
+    ['a Set', new Set(['owner'])],
+    ['a Date', new Date()],
+    ['a class instance', new Tags()],
+  ];
+
+  test.each(notPlain)('%s: ValidationError (metadata), nothing written, for put and createUpload', async (_label, metadata) => {
+    for (const size of [SMALL, LARGE]) {
+      await expectRefused(() => w.store.put(`metadata/${size}`, randomBody(size), { metadata } as never), 'metadata');
+    }
+    await expectRefused(() => w.store.createUpload('metadata/session', { metadata } as never), 'metadata');
+  });
+
+  test('a plain object, with or without a prototype, is taken', async () => {
+    const bare = Object.assign(Object.create(null) as Record<string, string>, { owner: 'y' });
+    for (const metadata of [{ owner: 'x' }, bare]) {
+      for (const size of [SMALL, LARGE]) {
+        await w.store.put(`metadata/plain-${size}`, randomBody(size), { metadata });
+        expect((await w.store.head(`metadata/plain-${size}`))?.metadata).toEqual({ ...metadata });
+      }
+    }
+  });
+
+  test('options that are a Map (whose entries are no properties): ValidationError, not a put without options', async () => {
+    await w.store.put('metadata/options-map', 'kept');
+    await expectRefused(() => w.store.put('metadata/options-map', 'new', new Map([['ifVersion', 1]]) as never), 'options');
+  });
+});
+
+describe("a body of bytes from another realm (a vm context; Jest, whose Buffer is the host realm's)", () => {
+  /** A Uint8Array made in another realm: `instanceof Uint8Array` is false here. */
+  function foreignBytes(size: number, offset: number): Uint8Array {
+    return runInNewContext(
+      `const b = new Uint8Array(${size + 2 * offset}); for (let i = 0; i < b.length; i++) b[i] = (i * 7) % 251; b.subarray(${offset}, ${offset + size})`,
+    ) as Uint8Array;
+  }
+
+  test.each([
+    ['inline', SMALL],
+    ['blob', LARGE],
+  ])('%s: stored byte-exact (its own view into its buffer), not refused as "not a Uint8Array"', async (_label, size) => {
+    const body = foreignBytes(size, 100);
+    expect(body instanceof Uint8Array).toBe(false);
+    const put = await w.store.put(`realm/${size}`, body);
+    expect(put.size).toBe(size);
+    expect(sameBytes(await rawValue(fx, `realm/${size}`), Buffer.from(body.buffer, body.byteOffset, body.byteLength))).toBe(true);
+  });
+
+  test('an expiresAt Date of another realm is taken as the Date it is', async () => {
+    const at = runInNewContext(`new Date(${Date.now() + 3_600_000})`) as Date;
+    expect(at instanceof Date).toBe(false);
+    await w.store.put('realm/expiring', 'x', { expiresAt: at });
+    expect((await w.store.head('realm/expiring'))?.expiresAt?.getTime()).toBe(Math.ceil(at.getTime() / 1000) * 1000);
+  });
+
+  test.each([
+    ['a Readable', Readable.from([Buffer.from('x')]), 'Readable'],
+    ['a Blob', new Blob(['x']), 'Blob'],
+    ['an ArrayBuffer', new ArrayBuffer(4), 'ArrayBuffer'],
+    ['a Uint16Array', new Uint16Array(4), 'Uint16Array'],
+  ])('%s: refused, the error naming what it got', async (_label, body, named) => {
+    const err = await w.store.put('realm/refused', body as never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as Error).message).toContain(`got ${named.replace(/^an? /, (a) => a)}`);
+  });
+});
+
+describe('a string body is stored as its UTF-8 bytes, or refused', () => {
+  test.each([
+    ['a lone high surrogate', 'a\ud800b'],
+    ['a lone low surrogate', 'a\udc00b'],
+    ['reversed pair', '\udc00\ud800'],
+  ])('%s: ValidationError (body), nothing written, not U+FFFD in its place', async (_label, text) => {
+    for (const size of [0, SMALL, LARGE]) {
+      await expectRefused(() => w.store.put(`string-body/${size}`, `${'x'.repeat(size)}${text}`), 'body');
+    }
+  });
+
+  test('a well-formed string (a pair, astral characters) round-trips byte-exact', async () => {
+    const text = `emoji \u{1F600} pair \ud83d\ude00 ${'é'.repeat(40 * KiB)}`;
+    await w.store.put('string-body/ok', text);
+    expect(Buffer.from((await w.store.get('string-body/ok'))!.body).toString('utf8')).toBe(text);
+  });
+});
+
+describe("the store's own options: maxAttempts, changeLog", () => {
+  test.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])(
+    '%d: refused at construction (a ValidationError), not a ContentionError at each write',
+    (value) => {
+      let err: unknown;
+      try {
+        new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, maxAttempts: value });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field).toBe('maxAttempts');
+    },
+  );
+
+  test.each([
+    ['none', undefined],
+    ['an object that is not a log', {}],
+    ['a log missing scan', { record: async () => {}, remove: async () => {} }],
+  ])('changeLog %s: a ValidationError at construction, not a TypeError (or one at the first large write)', (_label, changeLog) => {
+    let err: unknown;
+    try {
+      new TieredStore({ config: fx.config, changeLog: changeLog as never, dynamodb: w.dynamodb, s3: w.s3 });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe('changeLog');
+  });
+
+  // A clock in seconds stored expiry instants and leases in 1970 and first versions 1,000 times too low.
+  test.each([
+    ['in seconds', () => Date.now() / 1000],
+    ['in microseconds', () => Date.now() * 1000],
+    ['NaN', () => Number.NaN],
+    ['a Date, not a number', () => new Date()],
+    ['not a function', 12345],
+  ])('a clock %s: a ValidationError (clock) from the store and the change log, at construction', (_label, clock) => {
+    const refusedBy = (make: () => unknown) => {
+      try {
+        make();
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    for (const err of [
+      refusedBy(() => new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, clock: clock as never })),
+      refusedBy(() => new DynamoChangeLog({ config: fx.config, dynamodb: w.dynamodb, renewInBackground: false, clock: clock as never })),
+    ]) {
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field).toBe('clock');
+    }
+  });
+
+  test('1 is taken: a write makes one attempt', async () => {
+    const store = new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, maxAttempts: 1 });
+    expect((await store.put('max-attempts/one', randomBody(LARGE))).stored).toBe('blob');
+  });
+});
