@@ -478,24 +478,22 @@ describe("an HTTP API's stage is not part of the key", () => {
     expect(await w.store.head('stage/k')).toBeUndefined();
   });
 
-  test('a key whose first segment is the stage name keeps it: through a custom domain, and on $default', async () => {
+  test.each([
+    { through: 'a custom domain', stage: 'objects', domain: 'custom domain', path: '/objects/objects/k', key: 'objects/k' },
+    {
+      through: 'the $default stage',
+      stage: '$default',
+      domain: 'default endpoint',
+      path: '/objects/prod/objects/k',
+      key: 'prod/objects/k',
+    },
+  ] as const)('a key whose first segment is a stage name keeps it: through $through', async ({ stage, domain, path, key }) => {
     const w = writer();
-    const [viaDomain, viaDefault] = [randomBody(10), randomBody(11)];
-    const viaCustomDomain = onHttpApi(
-      httpEvent('PUT', '/objects/objects/k', { body: Buffer.from(viaDomain).toString('base64'), isBase64Encoded: true }),
-      'objects',
-      'custom domain',
-    );
-    expect((await handleObjectsRequest(w.store, viaCustomDomain)).statusCode).toBe(201);
-    expect((await w.store.get('objects/k'))?.body).toEqual(viaDomain);
-    const onDefaultStage = onHttpApi(
-      httpEvent('PUT', '/objects/prod/objects/k', { body: Buffer.from(viaDefault).toString('base64'), isBase64Encoded: true }),
-      '$default',
-      'default endpoint',
-    );
-    expect((await handleObjectsRequest(w.store, onDefaultStage)).statusCode).toBe(201);
-    expect((await w.store.get('prod/objects/k'))?.body).toEqual(viaDefault);
-    expect(await w.store.head('k')).toBeUndefined();
+    const body = randomBody(10);
+    const event = onHttpApi(httpEvent('PUT', path, { body: Buffer.from(body).toString('base64'), isBase64Encoded: true }), stage, domain);
+    expect((await handleObjectsRequest(w.store, event)).statusCode).toBe(201);
+    expect((await w.store.get(key))?.body).toEqual(body);
+    expect(await w.store.head('k'), 'a key cut at its first segment').toBeUndefined();
   });
 
   test("a custom domain's mapping path is no route: 404, nothing written", async () => {

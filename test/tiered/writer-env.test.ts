@@ -76,13 +76,13 @@ describe('createObjectsHandler', () => {
     );
   });
 
-  it('reads TIERLOG_INLINE_THRESHOLD when the option is not given, and refuses it naming the variable', () => {
+  it('reads and checks TIERLOG_INLINE_THRESHOLD, given the option or not, and refuses it naming the variable', () => {
     const saved = process.env[VAR];
     try {
       process.env[VAR] = 'lots';
       expect(refusal(() => createObjectsHandler({ config: CONFIG })).setting).toBe(VAR);
-      // The option, when given, is the setting: the variable is not read.
-      expect(() => createObjectsHandler({ config: CONFIG, inlineThreshold: 1024 })).not.toThrow();
+      // The option takes precedence, but never hides a bad value in the environment (as the sweeper's tuning).
+      expect(refusal(() => createObjectsHandler({ config: CONFIG, inlineThreshold: 1024 })).setting).toBe(VAR);
     } finally {
       if (saved === undefined) delete process.env[VAR];
       else process.env[VAR] = saved;
