@@ -30,7 +30,8 @@ export interface SweepPastLeasesOptions extends Omit<SweeperOptions, 'clock'> {
    * How far ahead of `clock` the first sweep runs. Default: past the longest lease a writer
    * takes (`MAX_WRITER_LEASE_MS`, 15.5 min), the skew margin and a minute. An upload session
    * leases until its expiry (default 24 h) plus 15 min: a test of a session's writer that died
-   * gives more.
+   * gives more. So does a test that swept further ahead before: the instances that sweep claimed
+   * stay claimed until its window closes, on its clock.
    */
   readonly aheadMs?: number;
 }
