@@ -8,7 +8,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DynamoChangeLog, TieredStore, type TieredStoreOptions, type TierlogConfig, createDynamoDBClient, createS3Client } from 'tierlog';
-import { FaultInjector, type LocalStack, atStep, checkInvariants, provisionLocal, startLocalStack, sweepPastLeases } from 'tierlog/testing';
+import {
+  FaultInjector,
+  type LocalStack,
+  atStep,
+  checkInvariants,
+  protocolStepOf,
+  provisionLocal,
+  startLocalStack,
+  sweepPastLeases,
+} from 'tierlog/testing';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 
 // Your writer (import it from your code): it takes its clients, so a test can put faults in them.
@@ -55,7 +64,7 @@ test.each([
       s3: faults.attach(createS3Client(), 's3'),
     });
     await expect(dying.setAvatar('42', new Uint8Array(64 * 1024).fill(2))).rejects.toThrow();
-    expect(faults.crashedAt?.command).toBe('TransactWriteItemsCommand');
+    expect(faults.crashedAt && protocolStepOf(faults.crashedAt, config), 'the crash fired at the step').toBe(step);
     dying.close();
     expect((await checkInvariants({ config, dynamodb, s3 })).entries, 'the dead writer left its entry').toBe(1);
 
