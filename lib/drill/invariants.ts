@@ -39,6 +39,12 @@ export interface InvariantReport {
   readonly references: ReadonlyMap<string, string>;
 }
 
+/**
+ * The invariants, read from outside tierlog: a consistent scan of both tables of `config` and a
+ * listing of the bucket under `<prefix>/` and of its multipart uploads in progress. After the
+ * sweeps that recover every dead writer (`sweepPastLeases`), a clean store has `lost`, `leaked`,
+ * `pending` and `uploads` empty and `entries` 0. Reads only; assert on the report.
+ */
 export async function checkInvariants(args: { config: TierlogConfig; dynamodb: DynamoDBClient; s3: S3Client }): Promise<InvariantReport> {
   const { config, dynamodb, s3 } = args;
   const [objects, instances, blobs, uploads] = await Promise.all([

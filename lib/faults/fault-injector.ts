@@ -25,6 +25,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { addInsideRetryLoop } from '../aws/retry-loop.js';
 
+/** What a fault does to the attempt it fires on (see the kinds in the module header). */
 export type FaultKind = 'loseRequest' | 'loseResponse' | 'throttle' | 'delay' | 'fail' | 'expireToken' | 'crashBefore' | 'crashAfter';
 
 /** What a fault rule sees of a request. */
@@ -69,6 +70,11 @@ export interface FaultStats {
 
 type AttachableClient = Pick<DynamoDBClient | S3Client, 'middlewareStack'>;
 
+/**
+ * One writer "process"'s faults: attach it to every client the process uses (its DynamoDB and S3
+ * clients), so that a crash ends them all. Rules name the requests they fire on (`match`: e.g.
+ * `atStep('commit', config)` or `onCommand('PutObject')`) and what happens to them (`kind`).
+ */
 export class FaultInjector {
   private rules: Array<{ rule: FaultRule; fired: number; seen: number }> = [];
   private crashed: RequestInfo | undefined;

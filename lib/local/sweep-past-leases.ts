@@ -1,0 +1,70 @@
+/**
+ * Recovery of dead writers in a test, without waiting for their leases: the two sweeps a
+ * deployment's schedule would run, each by a real `Sweeper` on a clock moved ahead.
+ *
+ * Why two: a sweeper's first sighting of a dead instance only claims it (fencing its writer) and
+ * defers its entries, because an upload the writer started may still land; it judges them once
+ * the upload window (`maxUploadMs`, 20 min) has passed since that claim (README, "The late-upload
+ * window"). A test that runs one sweep past the lease sees the dead writer's blob unreferenced
+ * and its entry still in the log: `checkInvariants` reports it `pending`, not yet recovered. So
+ * the first sweep runs `aheadMs` ahead of the clock (past every writer lease and the skew
+ * margin), the second one upload window and one claim later, when the first claim has ended and
+ * the entries are due.
+ *
+ * Safe for a test only: the sweeps take every lease that ends before their clock as dead, so a
+ * writer still running against the same tables is claimed (its next commit is refused with
+ * `InstanceClaimedError`; nothing is lost). Give each test its own tables, or sweep after the
+ * writers stopped.
+ */
+import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS, DEFAULT_SKEW_MARGIN_MS, MAX_WRITER_LEASE_MS } from '../constants.js';
+import { type Clock, systemClock } from '../ids.js';
+import type { SweepReport } from '../recovery/report.js';
+import { Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
+
+/** The {@link Sweeper}'s options (but its clock), and how far ahead the sweeps run. */
+export interface SweepPastLeasesOptions extends Omit<SweeperOptions, 'clock'> {
+  /** The clock the sweeps run ahead of (the writers' clock). Default `Date.now`. */
+  readonly clock?: Clock;
+  /**
+   * How far ahead of `clock` the first sweep runs. Default: past the longest lease a writer
+   * takes (`MAX_WRITER_LEASE_MS`, 15.5 min), the skew margin and a minute. An upload session
+   * leases until its expiry (default 24 h) plus 15 min: a test of a session's writer that died
+   * gives more. So does a test that swept further ahead before: the instances that sweep claimed
+   * stay claimed until its window closes, on its clock.
+   */
+  readonly aheadMs?: number;
+}
+
+/** The reports of the two sweeps. */
+export interface SweptPastLeases {
+  /** The first sweep, past the leases: it claims the dead writers' instances and defers their entries. */
+  readonly first: SweepReport;
+  /**
+   * The second, past the upload window the first opened: it judges the entries, deletes the blobs
+   * nothing references, drops the entries and deletes the drained instance items.
+   */
+  readonly second: SweepReport;
+}
+
+/**
+ * Runs a sweep `aheadMs` ahead of the clock, then one past the upload window and claim it opened
+ * (`maxUploadMs + claimMs + 60 s` later), as the deployed schedule would once the dead writers'
+ * leases ran out. Clients not given are made from the environment (`AWS_ENDPOINT_URL_*`, as
+ * `startLocalStack` sets them) and destroyed after.
+ */
+export async function sweepPastLeases(options: SweepPastLeasesOptions): Promise<SweptPastLeases> {
+  const { clock = systemClock, aheadMs, ...sweeperOptions } = options;
+  const first = aheadMs ?? MAX_WRITER_LEASE_MS + (options.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS) + 60_000;
+  const second = first + (options.maxUploadMs ?? DEFAULT_MAX_UPLOAD_MS) + (options.claimMs ?? DEFAULT_CLAIM_MS) + 60_000;
+  const dynamodb = options.dynamodb ?? createDynamoDBClient();
+  const s3 = options.s3 ?? createS3Client();
+  const sweepAt = (offsetMs: number): Promise<SweepReport> =>
+    new Sweeper({ ...sweeperOptions, dynamodb, s3, clock: () => clock() + offsetMs }).sweep();
+  try {
+    return { first: await sweepAt(first), second: await sweepAt(second) };
+  } finally {
+    if (options.dynamodb === undefined) dynamodb.destroy();
+    if (options.s3 === undefined) s3.destroy();
+  }
+}

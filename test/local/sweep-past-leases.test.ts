@@ -1,0 +1,60 @@
+/**
+ * `sweepPastLeases` (tierlog/testing): the two sweeps that recover a dead writer in a test, on a
+ * clock moved ahead. One sweep past the lease only fences (the trap it exists for); the second
+ * follows the windows the sweeper is given, and the writers' clock when it is not the wall's.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { checkInvariants } from '../../lib/drill/invariants.js';
+import { sweepPastLeases } from '../../lib/local/sweep-past-leases.js';
+import { freshFixture } from '../support/local.js';
+import { deadWriterPut, makeSweeper, steps } from '../tiered/harness.js';
+
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+describe('sweepPastLeases', () => {
+  test('one sweep past the lease leaves the dead writer pending; sweepPastLeases recovers it', async () => {
+    const fx = await freshFixture();
+    await deadWriterPut(fx, open, 'k', steps(fx.config).commit, { old: new Uint8Array(20_000) });
+
+    // A sweep past the lease (2 min) and the skew margin, as a test would run one.
+    const once = makeSweeper(fx, 5 * 60_000);
+    open.push(once);
+    const single = await once.sweeper.sweep();
+    expect(single).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, entriesRecovered: 0 });
+    const after = await checkInvariants(fx);
+    expect(after.pending).toHaveLength(1);
+    expect(after.entries).toBe(1);
+
+    const { first, second } = await sweepPastLeases(fx);
+    expect(first.errors + second.errors).toBe(0);
+    expect(second.entriesRecovered).toBe(1);
+    expect(await checkInvariants(fx)).toMatchObject({ lost: [], leaked: [], pending: [], uploads: [], entries: 0, instances: 0, blobs: 1 });
+  });
+
+  test('the second sweep follows the upload window given (an hour here, not the default 20 min)', async () => {
+    const fx = await freshFixture();
+    await deadWriterPut(fx, open, 'k', steps(fx.config).commit);
+    const { first, second } = await sweepPastLeases({ ...fx, maxUploadMs: 60 * 60_000 });
+    expect(first).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+    expect(second).toMatchObject({ entriesRecovered: 1, entriesDeferred: 0, blobsDeleted: 1, errors: 0 });
+    expect(await checkInvariants(fx)).toMatchObject({ pending: [], leaked: [], entries: 0 });
+  });
+
+  test('runs `aheadMs` ahead of the clock given: a writer whose clock runs 10 min ahead of the wall', async () => {
+    const fx = await freshFixture();
+    const ahead = 10 * 60_000;
+    await deadWriterPut(fx, open, 'k', steps(fx.config).commit, { writer: { log: { clock: () => Date.now() + ahead } } });
+    // Its lease ends 12 min ahead of the wall: a first sweep 5 min ahead of the wall does not see it
+    // expired, so the second is only its first sighting.
+    const wall = await sweepPastLeases({ ...fx, aheadMs: 5 * 60_000 });
+    expect(wall.first.instancesClaimed).toBe(0);
+    expect(wall.second).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, entriesRecovered: 0 });
+    // On the writer's clock, 5 min ahead of it is past its lease: the sweeps claim, then recover.
+    const writers = await sweepPastLeases({ ...fx, clock: () => Date.now() + ahead, aheadMs: 5 * 60_000 + 31 * 60_000 });
+    expect(writers.second.entriesRecovered).toBe(1);
+    expect(await checkInvariants(fx)).toMatchObject({ pending: [], leaked: [], entries: 0 });
+  });
+});
