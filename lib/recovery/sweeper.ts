@@ -58,6 +58,7 @@ import {
 import { checkIntegerIn } from '../env-integers.js';
 import { ConfigError, CorruptItemError, TierlogError, ValidationError } from '../errors.js';
 import { type Clock, newInstanceId, systemClock } from '../ids.js';
+import { assertOptions } from '../plain-options.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
@@ -191,6 +192,9 @@ export interface SweepOptions {
   readonly housekeeping?: boolean;
 }
 
+/** The names {@link SweepOptions} has: any other is refused ({@link assertOptions}). */
+const SWEEP_OPTIONS = ['deadline', 'signal', 'dryRun', 'shards', 'housekeeping'] as const satisfies ReadonlyArray<keyof SweepOptions>;
+
 /** Default {@link SweeperOptions.answerMarginMs} (2 s) and {@link SweeperOptions.deadlineMarginMs} (10 s). */
 export { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS } from '../constants.js';
 
@@ -308,6 +312,8 @@ export class Sweeper {
    *   the metrics. A deadline that comes first returns the report, as ever.
    */
   async sweep(options: SweepOptions = {}): Promise<SweepReport> {
+    // A misspelt `dryRun` (`dryrun`) would run the sweep it was meant to preview: refused.
+    assertOptions(options, SWEEP_OPTIONS, 'sweep');
     const started = this.clock();
     const report = emptyReport(options.dryRun ?? false);
     const shards = this.shardsOf(options.shards);

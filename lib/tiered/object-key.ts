@@ -4,6 +4,7 @@
  */
 import { MAX_OBJECT_KEY_BYTES } from '../constants.js';
 import { ValidationError } from '../errors.js';
+import { hintFor, notPlain } from '../plain-options.js';
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const METADATA_NAME = /^[a-z0-9][a-z0-9-]{0,127}$/;
@@ -71,47 +72,4 @@ export function assertMetadata(metadata: unknown): void {
       'metadata',
     );
   }
-}
-
-/**
- * Throws unless `options`, the options object of the store's call `call`, is an object (or left
- * out) whose names are all in `known`. A name the call does not know is refused, never ignored:
- * a misspelt `ifVersion` (`ifversion`, `IfVersion`) would make a conditional write overwrite
- * whatever is there, a misspelt expiry (`ttl`, `expiresIn`) store an object that never expires,
- * and a misspelt session scope (`Key`) let a call end another object's session. A name whose
- * value is `undefined` carries nothing and is let through (`{ ...options, extra: undefined }`).
- */
-export function assertOptions(options: unknown, known: readonly string[], call: string): void {
-  if (options === undefined) return;
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    const got = options === null ? 'null' : Array.isArray(options) ? 'an array' : `a ${typeof options}`;
-    throw new ValidationError(`the options of ${call} must be an object, not ${got}`, 'options');
-  }
-  const kind = notPlain(options);
-  if (kind !== undefined)
-    throw new ValidationError(`the options of ${call} must be a plain object, not ${kind}${hintFor(kind)}`, 'options');
-  for (const [name, value] of Object.entries(options)) {
-    if (value === undefined || known.includes(name)) continue;
-    const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
-    throw new ValidationError(
-      `unknown option "${shown}" for ${call} (it takes ${known.length > 0 ? known.join(', ') : 'none'}): nothing was done`,
-      name.slice(0, 64),
-    );
-  }
-}
-
-/**
- * Undefined for a plain object (its prototype an `Object.prototype`, of any realm, or none), else
- * what it is (`a Map`, `a Date`, `a Foo`): an object whose entries are not its own properties (a
- * Map, a Set) reads as empty, and would be taken for "nothing given".
- */
-function notPlain(value: object): string | undefined {
-  const proto: object | null = Object.getPrototypeOf(value);
-  if (proto === null || Object.getPrototypeOf(proto) === null) return undefined;
-  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === 'string' && name !== '' ? `a ${name}` : 'an object of a class';
-}
-
-function hintFor(kind: string): string {
-  return kind === 'a Map' ? ' (Object.fromEntries(map) makes one)' : '';
 }

@@ -89,7 +89,8 @@ import { guardedWrite } from './commit.js';
 import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
 import { isExpired, refuseIfExpired, type StoredExpiry, storedExpiryOf, ttiRefresh, ttiRefreshMarginMs } from './expiry.js';
-import { assertContentType, assertMetadata, assertObjectKey, assertOptions } from './object-key.js';
+import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
+import { assertOptions } from '../plain-options.js';
 import {
   type DeleteOptions,
   type GetOptions,

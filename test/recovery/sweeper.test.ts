@@ -14,6 +14,7 @@ import { awsServiceError, s3AccessDenied } from '../../lib/faults/s3-answers.js'
 import { DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { SweepIncompleteError } from '../../lib/recovery/sweeper.js';
+import { ValidationError } from '../../lib/errors.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   KiB,
@@ -348,6 +349,19 @@ describe('dry run', () => {
       instancesClaimed: 0,
       errors: 0,
     });
+    expect(await snapshot(fx), 'bucket and both tables byte-identical').toBe(image);
+
+    // A misspelt dryRun would run the sweep it meant to preview: refused, nothing touched.
+    for (const misspelt of [{ dryrun: true }, { DryRun: true }, { dry: true }]) {
+      const refused = await sweeperAt(fx, at)
+        .sweep(misspelt as never)
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+      expect(refused, JSON.stringify(misspelt)).toBeInstanceOf(ValidationError);
+      expect((refused as ValidationError).field).toBe(Object.keys(misspelt)[0]);
+    }
     expect(await snapshot(fx), 'bucket and both tables byte-identical').toBe(image);
 
     const real = await sweeperAt(fx, at).sweep();
