@@ -18,10 +18,12 @@
  *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
  *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
  *   bytes would come back encoded and unlabelled), a `Content-MD5` the body does not match is 400
- *   `BadDigest`, and S3's request headers but `x-amz-meta-*` and SigV4's are 400 (on a session's
- *   create too): `x-amz-copy-source*` (a copy), `x-amz-write-offset-bytes` (an append),
- *   `x-amz-checksum-*` (not verified here), object lock, SSE-C, tagging, another storage class or
- *   ACL (`x-amz-storage-class: STANDARD` and `x-amz-acl: private` are what every object is).
+ *   `BadDigest` (an `x-amz-content-sha256` of other bytes: 400 `XAmzContentSHA256Mismatch`; a
+ *   `STREAMING-*` one, an aws-chunked body, 400), and S3's request headers but `x-amz-meta-*` and
+ *   SigV4's are 400 (on a session's create too): `x-amz-copy-source*` (a copy),
+ *   `x-amz-write-offset-bytes` (an append), `x-amz-checksum-*` (not verified here), object lock,
+ *   SSE-C, tagging, another storage class or ACL (`x-amz-storage-class: STANDARD` and
+ *   `x-amz-acl: private` are what every object is).
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). Any
@@ -639,6 +641,10 @@ async function putObject(
   const md5 = headers['content-md5'];
   if (md5 !== undefined && md5.trim() !== createHash('md5').update(body).digest('base64'))
     return problem(400, 'BadDigest', 'Content-MD5 is not the base64 MD5 of the body: nothing was written');
+  // SigV4's payload hash (hex, or UNSIGNED-PAYLOAD: refuseS3Headers took nothing else), as S3 checks it.
+  const sha256 = headers['x-amz-content-sha256']?.trim().toLowerCase();
+  if (sha256 !== undefined && sha256 !== 'unsigned-payload' && sha256 !== createHash('sha256').update(body).digest('hex'))
+    return problem(400, 'XAmzContentSHA256Mismatch', 'x-amz-content-sha256 is not the SHA-256 of the body: nothing was written');
 
   const ifVersion = conditionOf(headers);
   const metadata = metadataOf(headers);
@@ -657,16 +663,18 @@ async function putObject(
 }
 
 /**
- * S3 request headers a write takes: user metadata, SigV4's (a Function URL with IAM auth), and two
- * that ask for what every object here is anyway. The value `null`: any value.
+ * S3 request headers a write takes, and the values taken: user metadata, SigV4's (a Function URL
+ * with IAM auth; a payload hash is a hex SHA-256, verified on a PUT, or `UNSIGNED-PAYLOAD`: a
+ * `STREAMING-*` one says the body is aws-chunked, signatures inside, which would be stored as the
+ * object), and two that ask for what every object here is anyway. `null`: any value.
  */
-const S3_HEADERS_TAKEN: ReadonlyMap<string, string | null> = new Map([
+const S3_HEADERS_TAKEN: ReadonlyMap<string, { readonly pattern: RegExp; readonly shown: string } | null> = new Map([
   ['x-amz-date', null],
-  ['x-amz-content-sha256', null],
+  ['x-amz-content-sha256', { pattern: /^(?:[0-9a-f]{64}|UNSIGNED-PAYLOAD)$/i, shown: 'a hex SHA-256 or UNSIGNED-PAYLOAD' }],
   ['x-amz-security-token', null],
   ['x-amz-user-agent', null],
-  ['x-amz-acl', 'private'],
-  ['x-amz-storage-class', 'STANDARD'],
+  ['x-amz-acl', { pattern: /^private$/, shown: 'private' }],
+  ['x-amz-storage-class', { pattern: /^STANDARD$/, shown: 'STANDARD' }],
 ]);
 
 /**
@@ -675,16 +683,17 @@ const S3_HEADERS_TAKEN: ReadonlyMap<string, string | null> = new Map([
  * stored without it: a copy (`x-amz-copy-source`, the object replaced by the empty body), an
  * append, a checksum to verify (unchecked), an object lock or legal hold (a retention promise not
  * kept), encryption with the client's key (stored without it), tags (no lifecycle rule would see
- * them), another storage class or ACL. 400, not S3's 501 NotImplemented: a client's request is no
- * server error (nor an alarm). `x-amz-meta-*` is user metadata, taken.
+ * them), another storage class or ACL, a streamed (aws-chunked) body. 400, not S3's 501
+ * NotImplemented: a client's request is no server error (nor an alarm). `x-amz-meta-*` is user
+ * metadata, taken.
  */
 function refuseS3Headers(headers: Record<string, string>, write: string): void {
   for (const [name, value] of Object.entries(headers)) {
     if (!name.startsWith('x-amz-') || name.startsWith('x-amz-meta-')) continue;
     const taken = S3_HEADERS_TAKEN.get(name);
-    if (taken === null || (taken !== undefined && value.trim() === taken)) continue;
+    if (taken === null || taken?.pattern.test(value.trim()) === true) continue;
     throw new ValidationError(
-      `${name.slice(0, 60)}${taken !== undefined ? ` other than ${taken}` : ''} is not supported: ${write} stores its body as the whole object, as sent, with x-amz-meta-* (integrity: Content-MD5)`,
+      `${name.slice(0, 60)}${taken !== undefined ? ` other than ${taken.shown}` : ''} is not supported: ${write} stores its body as the whole object, as sent, with x-amz-meta-* (integrity: Content-MD5)`,
       name.slice(0, 60),
     );
   }

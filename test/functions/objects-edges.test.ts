@@ -588,6 +588,18 @@ describe('a write does what it was asked, or nothing', () => {
     ['x-amz-storage-class: GLACIER', { 'x-amz-storage-class': 'GLACIER' }, 400, 'BadRequest'],
     ['x-amz-acl: public-read', { 'x-amz-acl': 'public-read' }, 400, 'BadRequest'],
     ['x-amz-website-redirect-location', { 'x-amz-website-redirect-location': '/other' }, 400, 'BadRequest'],
+    [
+      'an x-amz-content-sha256 of other bytes',
+      { 'x-amz-content-sha256': createHash('sha256').update('other').digest('hex') },
+      400,
+      'XAmzContentSHA256Mismatch',
+    ],
+    [
+      'x-amz-content-sha256: STREAMING-… (an aws-chunked body, signatures inside)',
+      { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' },
+      400,
+      'BadRequest',
+    ],
   ] as const)('PUT with %s is refused; the object stays', async (_name, headers, status, code) => {
     const w = writer();
     for (const [i, kept] of [randomBody(10), randomBody(40 * KiB)].entries()) {
@@ -615,6 +627,7 @@ describe('a write does what it was asked, or nothing', () => {
       'SigV4 headers (a Function URL with IAM auth)',
       () => ({ 'x-amz-date': '20261202T000000Z', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-security-token': 't' }),
     ],
+    ['x-amz-content-sha256 of the body', (b: Uint8Array) => ({ 'x-amz-content-sha256': createHash('sha256').update(b).digest('hex') })],
     [
       'x-amz-acl: private, x-amz-storage-class: STANDARD (what every object is), x-amz-user-agent',
       () => ({ 'x-amz-acl': 'private', 'x-amz-storage-class': 'STANDARD', 'x-amz-user-agent': 'aws-sdk-js' }),
