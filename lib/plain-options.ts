@@ -41,8 +41,15 @@ export function assertOptions(options: unknown, known: readonly string[], call: 
 export function notPlain(value: object): string | undefined {
   const proto: object | null = Object.getPrototypeOf(value);
   if (proto === null || Object.getPrototypeOf(proto) === null) return undefined;
-  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === 'string' && name !== '' ? `a ${name}` : 'an object of a class';
+  const kind = kindOf(value);
+  return kind === 'object' ? 'an object of a class' : `a ${kind}`;
+}
+
+/** What `value` is, for a message: its class's name (`Map`, `Readable`), else its `typeof` (`null` for null). */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  const name = typeof value === 'object' ? (value as { constructor?: { name?: unknown } }).constructor?.name : undefined;
+  return typeof name === 'string' && name !== '' ? name : typeof value;
 }
 
 export function hintFor(kind: string): string {

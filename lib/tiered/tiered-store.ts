@@ -90,7 +90,7 @@ import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
 import { isExpired, refuseIfExpired, type StoredExpiry, storedExpiryOf, ttiRefresh, ttiRefreshMarginMs } from './expiry.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
-import { assertOptions } from '../plain-options.js';
+import { assertOptions, kindOf } from '../plain-options.js';
 import {
   type DeleteOptions,
   type GetOptions,
@@ -914,11 +914,8 @@ function bytesOf(body: unknown): Uint8Array {
   if (typeof body === 'string') return new TextEncoder().encode(body);
   if (body instanceof Uint8Array) return body;
   if (types.isUint8Array(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-  const name = (body as { constructor?: { name?: unknown } } | null | undefined)?.constructor?.name;
-  const kind = typeof body === 'object' && typeof name === 'string' && name !== '' ? name : typeof body;
-  const got = body === null ? 'null' : kind;
   throw new ValidationError(
-    `body must be a Uint8Array (a Buffer) or a string, got ${got}: read a stream or a Blob into a Buffer first (createUpload uploads a large body in parts)`,
+    `body must be a Uint8Array (a Buffer) or a string, got ${kindOf(body)}: read a stream or a Blob into a Buffer first (createUpload uploads a large body in parts)`,
     'body',
   );
 }
