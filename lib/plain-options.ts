@@ -52,6 +52,17 @@ export function kindOf(value: unknown): string {
   return typeof name === 'string' && name !== '' ? name : typeof value;
 }
 
+/**
+ * The option names of the interface `T`, for {@link assertOptions}, checked complete when it
+ * compiles: a name `T` declares that the list lacks is a type error naming it (`missing`), so a new
+ * option cannot be refused by the check its own call makes.
+ */
+export function optionNames<T>() {
+  return <const N extends readonly (keyof T & string)[]>(
+    ...names: N & ([Exclude<keyof T, N[number]>] extends [never] ? unknown : { readonly missing: Exclude<keyof T, N[number]> })
+  ): N => names;
+}
+
 export function hintFor(kind: string): string {
   return kind === 'a Map' ? ' (Object.fromEntries(map) makes one)' : '';
 }

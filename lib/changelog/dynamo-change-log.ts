@@ -44,6 +44,7 @@ import type { FencedChangeLog } from './fenced.js';
 import { checkChangeNames } from '../tiered/blob-keys.js';
 import { type FenceEffect, InstanceTable, type TransactElement } from './instance-table.js';
 import { parseInstanceItem } from './instance-item.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 
 export interface DynamoChangeLogOptions {
   /** Table names and lease shards. */
@@ -78,6 +79,19 @@ export interface DynamoChangeLogOptions {
   /** Receives errors of background renewals (which are retried on the next tick). An error it throws is ignored. */
   readonly onBackgroundError?: (err: unknown) => void;
 }
+
+/** The names {@link DynamoChangeLogOptions} has: any other is refused at construction. */
+const LOG_OPTIONS = optionNames<DynamoChangeLogOptions>()(
+  'config',
+  'dynamodb',
+  'leaseMs',
+  'clock',
+  'entriesPerInstance',
+  'maxSlots',
+  'invocationLeaseMarginMs',
+  'renewInBackground',
+  'onBackgroundError',
+);
 
 /** One instance item this process writes to. */
 interface Slot {
@@ -133,6 +147,9 @@ export class DynamoChangeLog implements FencedChangeLog {
   private renewing = false;
 
   constructor(options: DynamoChangeLogOptions) {
+    // A misspelt option (`leaseMS`, `renewInBackgound`) would be a default the caller did not choose.
+    if (options === undefined) throw new ValidationError('DynamoChangeLog takes its options (config)', 'options');
+    assertOptions(options, LOG_OPTIONS, 'DynamoChangeLog');
     this.config = validateConfig(options.config);
     this.tableName = options.config.changeLogTable;
     this.prefix = options.config.prefix;

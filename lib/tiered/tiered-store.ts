@@ -90,7 +90,7 @@ import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
 import { isExpired, refuseIfExpired, type StoredExpiry, storedExpiryOf, ttiRefresh, ttiRefreshMarginMs } from './expiry.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
-import { assertOptions, kindOf } from '../plain-options.js';
+import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import {
   type DeleteOptions,
   type GetOptions,
@@ -219,6 +219,22 @@ const OPTIONS = {
   session: ['key'],
 } as const satisfies Record<string, readonly string[]>;
 
+/** The names {@link TieredStoreOptions} has: any other is refused at construction. */
+const STORE_OPTIONS = optionNames<TieredStoreOptions>()(
+  'config',
+  'changeLog',
+  'dynamodb',
+  's3',
+  'inlineThreshold',
+  'clock',
+  'attributes',
+  'partSize',
+  'maxAttempts',
+  'consistentReads',
+  'onCleanupError',
+  'settleInBackground',
+);
+
 export class TieredStore {
   readonly config: TierlogConfig;
   readonly inlineThreshold: number;
@@ -233,6 +249,10 @@ export class TieredStore {
   private readonly settling = new Set<Promise<void>>();
 
   constructor(options: TieredStoreOptions) {
+    // A misspelt option (`inlineTreshold`, `settleInBackgrund`) would be a default the caller
+    // did not choose, silently: refused, as every call's options are.
+    if (options === undefined) throw new ValidationError('TieredStore takes its options (config, changeLog)', 'options');
+    assertOptions(options, STORE_OPTIONS, 'TieredStore');
     this.config = validateConfig(options.config);
     assertLogOfThisStore(this.config, options.changeLog);
     this.inlineThreshold = options.inlineThreshold ?? DEFAULT_INLINE_THRESHOLD;

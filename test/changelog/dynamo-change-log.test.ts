@@ -60,10 +60,11 @@ function writer(
   options: Partial<DynamoChangeLogOptions> & { maxAttempts?: number; capacity?: boolean; clock?: never } = {},
   clock = manualClock(),
 ): Writer {
-  const client = newClient(options.maxAttempts ?? 3);
+  const { maxAttempts, capacity, ...logOptions } = options;
+  const client = newClient(maxAttempts ?? 3);
   clients.push(client);
-  const p = probe(client, { capacity: options.capacity ?? false });
-  const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, clock: clock.clock, renewInBackground: false, ...options });
+  const p = probe(client, { capacity: capacity ?? false });
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, clock: clock.clock, renewInBackground: false, ...logOptions });
   logs.push(log);
   return { log, clock, probe: p, client };
 }

@@ -272,6 +272,84 @@ describe("the store's own options: maxAttempts, changeLog", () => {
     }
   });
 
+  // A misspelt constructor option was a default nobody chose: `settleInBackgrund: true` answered
+  // after the settle, `leaseMS: 900_000` kept the 2-minute lease, `onCleanupEror` dropped the
+  // reports the caller meant to log.
+  const refusal = (make: () => unknown) => {
+    try {
+      make();
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  };
+  test.each([
+    ['inlineTreshold', 64],
+    ['settleInBackgrund', true],
+    ['onCleanupEror', () => {}],
+    ['Config', {}],
+  ])('TieredStore with a misspelt option (%s): a ValidationError naming it, at construction', (name, value) => {
+    const err = refusal(
+      () => new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, [name]: value } as never),
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe(name);
+    expect((err as Error).message).toContain('TieredStore');
+  });
+
+  test.each([
+    ['leaseMS', 900_000],
+    ['renewInBackgound', false],
+    ['onBackgroundErorr', () => {}],
+  ])('DynamoChangeLog with a misspelt option (%s): a ValidationError naming it, at construction', (name, value) => {
+    const err = refusal(
+      () => new DynamoChangeLog({ config: fx.config, dynamodb: w.dynamodb, renewInBackground: false, [name]: value } as never),
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe(name);
+  });
+
+  test('no options, or options that are not an object: a ValidationError, not a TypeError', () => {
+    for (const options of [undefined, null, 'config', new Map([['config', fx.config]])]) {
+      for (const make of [() => new TieredStore(options as never), () => new DynamoChangeLog(options as never)]) {
+        const err = refusal(make);
+        expect(err, String(options)).toBeInstanceOf(ValidationError);
+        expect((err as ValidationError).field).toBe('options');
+      }
+    }
+  });
+
+  test('every option the interfaces declare is taken (and undefined for an unknown name)', () => {
+    const log = new DynamoChangeLog({
+      config: fx.config,
+      dynamodb: w.dynamodb,
+      leaseMs: 60_000,
+      clock: Date.now,
+      entriesPerInstance: 4,
+      maxSlots: 2,
+      invocationLeaseMarginMs: 1_000,
+      renewInBackground: false,
+      onBackgroundError: () => {},
+      extra: undefined,
+    } as never);
+    const store = new TieredStore({
+      config: fx.config,
+      changeLog: log,
+      dynamodb: w.dynamodb,
+      s3: w.s3,
+      inlineThreshold: 1024,
+      clock: Date.now,
+      attributes: {},
+      partSize: 5 * 1024 * 1024,
+      maxAttempts: 3,
+      consistentReads: true,
+      onCleanupError: () => {},
+      settleInBackground: false,
+    });
+    expect(store.inlineThreshold).toBe(1024);
+    return log.close();
+  });
+
   test('1 is taken: a write makes one attempt', async () => {
     const store = new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, maxAttempts: 1 });
     expect((await store.put('max-attempts/one', randomBody(LARGE))).stored).toBe('blob');
