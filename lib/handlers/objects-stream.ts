@@ -17,6 +17,7 @@ import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { definedOnly, handlerTelemetry, warnOfUnknownVariables } from './factory-support.js';
 import { OBJECTS_STREAM_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 import { parseStreamEvent, StreamCleanup, type StreamBatchResponse, type StreamCleanupOptions } from '../recovery/stream-cleanup.js';
 import { streamTuningFromEnv } from '../recovery/stream-env.js';
 import { addStreamMetrics } from '../recovery/stream-metrics.js';
@@ -47,12 +48,26 @@ export interface ObjectsStreamHandlerOptions {
   readonly metrics?: Metrics;
 }
 
+/** The names {@link ObjectsStreamHandlerOptions} has, and its `cleanup`'s: any other is refused. */
+const HANDLER_OPTIONS = optionNames<ObjectsStreamHandlerOptions>()('config', 'cleanup', 'logger', 'metrics');
+const CLEANUP_OPTIONS = optionNames<NonNullable<ObjectsStreamHandlerOptions['cleanup']>>()(
+  'dynamodb',
+  's3',
+  'attributes',
+  'concurrency',
+  'deadlineMarginMs',
+  'clock',
+);
+
 /**
  * Builds the cleanup (once: its configuration and tuning are checked here, so a bad variable
  * fails the function's init) and returns the handler. A batch that is not a stream batch fails
  * the invocation before anything is judged.
  */
 export function createObjectsStreamHandler(options: ObjectsStreamHandlerOptions = {}): ObjectsStreamHandler {
+  // A misspelt option (`cleanup: { concurency }`) would be a default nobody chose: refused at init.
+  assertOptions(options, HANDLER_OPTIONS, 'createObjectsStreamHandler');
+  assertOptions(options.cleanup, CLEANUP_OPTIONS, "createObjectsStreamHandler's cleanup");
   const { logger, metrics, log, metricSink } = handlerTelemetry(OBJECTS_STREAM_SERVICE_NAME, options);
   warnOfUnknownVariables(logger);
   const clock = options.cleanup?.clock ?? Date.now;

@@ -9,6 +9,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { checkObjectsApiOptions, handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../api/objects-http.js';
 import { ConfigError } from '../errors.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 import { warnOfUnknownVariables } from './factory-support.js';
 import { OBJECTS_SERVICE_NAME } from './names.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
@@ -45,6 +46,9 @@ export interface ObjectsHandlerOptions extends Pick<ObjectsApiOptions, 'maxBodyB
   readonly inlineThreshold?: number;
 }
 
+/** The names {@link ObjectsHandlerOptions} has: any other is refused. */
+const HANDLER_OPTIONS = optionNames<ObjectsHandlerOptions>()('config', 'logger', 'inlineThreshold', 'maxBodyBytes', 'maxResponseBytes');
+
 /**
  * Builds the store (once) and returns the handler.
  *
@@ -54,6 +58,8 @@ export interface ObjectsHandlerOptions extends Pick<ObjectsApiOptions, 'maxBodyB
  *   when `inlineThreshold` or `TIERLOG_INLINE_THRESHOLD` is out of range (naming the one at fault).
  */
 export function createObjectsHandler(options: ObjectsHandlerOptions = {}): ObjectsHandler {
+  // A misspelt option (`maxBodyByte`, `inlineTreshold`) would be a default nobody chose: refused at init.
+  assertOptions(options, HANDLER_OPTIONS, 'createObjectsHandler');
   checkObjectsApiOptions(options);
   const max = options.maxResponseBytes;
   if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > MAX_BUFFERED_RESPONSE_BYTES)) {

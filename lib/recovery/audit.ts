@@ -57,6 +57,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 import { type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { type CorruptChangeLogItem, protectorOf, readChangeLogProtection } from './change-log-protection.js';
@@ -267,14 +268,34 @@ interface Candidate {
   readonly ageMs: number;
 }
 
+/** The names {@link AuditOptions} has: any other is refused, before any request. */
+const AUDIT_OPTIONS = optionNames<AuditOptions>()(
+  'config',
+  'dynamodb',
+  's3',
+  'clock',
+  'olderThanMs',
+  'delete',
+  'onProgress',
+  'pageSize',
+  'checkBatch',
+  'deleteBatch',
+  'beforeDelete',
+  'emptyStoreOk',
+  'signal',
+);
+
 /**
  * Audits the bucket; with `delete`, deletes the orphans. Resolves to the report.
  *
  * @throws ConfigError when the configuration is invalid (as `validateConfig`).
- * @throws ValidationError when `olderThanMs` is under 1 h.
+ * @throws ValidationError when `olderThanMs` is under 1 h, or an option name is not one of {@link AuditOptions}'s.
  * @throws AuditIncompleteError when an error stops it after it changed something (with the report so far).
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
+  // A misspelt option (`delet`, `olderThan`, `emptyStoreOK`) would be a default nobody chose.
+  if (options === undefined) throw new ValidationError('audit takes its options (config, olderThanMs)', 'options');
+  assertOptions(options, AUDIT_OPTIONS, 'audit');
   const { config, olderThanMs } = options;
   validateConfig(config);
   if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {

@@ -45,6 +45,7 @@ import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../conf
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { MULTIPART_PART_SIZE } from '../constants.js';
 import { ValidationError } from '../errors.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 import { type Clock, systemClock } from '../ids.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
@@ -222,6 +223,18 @@ export interface StreamHandleOptions {
   readonly deadline?: number;
 }
 
+/** The names {@link StreamCleanupOptions} has: any other is refused at construction. */
+const CLEANUP_OPTIONS = optionNames<StreamCleanupOptions>()(
+  'config',
+  'dynamodb',
+  's3',
+  'attributes',
+  'concurrency',
+  'deadlineMarginMs',
+  'clock',
+  'logger',
+);
+
 const SILENT: SweepLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
 /** Deletes the blobs of removed objects, from batches of the objects table's stream. */
@@ -235,6 +248,9 @@ export class StreamCleanup {
   private readonly logger: SweepLogger;
 
   constructor(options: StreamCleanupOptions) {
+    // A misspelt tuning name (`concurency`) would be a default nobody chose.
+    if (options === undefined) throw new ValidationError('StreamCleanup takes its options (config)', 'options');
+    assertOptions(options, CLEANUP_OPTIONS, 'StreamCleanup');
     validateConfig(options.config);
     this.prefix = options.config.prefix;
     // The configuration's names (TIERLOG_HV_ATTRIBUTES), as every component reads them: under other

@@ -1,0 +1,70 @@
+/**
+ * Every public entry point that takes an options object refuses a name it does not know: a
+ * `ValidationError` naming it, before any request. A misspelt option was a default nobody chose
+ * (`createObjectsHandler({ inlineTreshold })` stored bodies up to 8 KiB inline, `audit({ delet:
+ * true })` deleted nothing, `createObjectsStreamHandler({ cleanup: { concurency: 1 } })` ran 16
+ * deletes at once). A name whose value is `undefined` carries nothing and is taken.
+ */
+import { describe, expect, it } from 'vitest';
+import type { TierlogConfig } from '../../lib/config.js';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { InMemoryChangeLog } from '../../lib/changelog/in-memory.js';
+import { ValidationError } from '../../lib/errors.js';
+import { createObjectsHandler } from '../../lib/handlers/objects.js';
+import { createObjectsStreamHandler } from '../../lib/handlers/objects-stream.js';
+import { audit } from '../../lib/recovery/audit.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
+
+const config: TierlogConfig = { changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'blobs', leaseShards: 4 };
+const HOUR = 3_600_000;
+
+/** Each entry point, given `extra` besides what it needs; what it returns may be a promise. */
+type Start = (
+  extra: Record<string, unknown>,
+  clients: { dynamodb: ReturnType<typeof createDynamoDBClient>; s3: ReturnType<typeof createS3Client> },
+) => unknown;
+
+const entryPoints: Array<[string, string, Start]> = [
+  ['TieredStore', 'inlineTreshold', (extra, c) => new TieredStore({ config, changeLog: new InMemoryChangeLog(), ...c, ...extra })],
+  [
+    'DynamoChangeLog',
+    'leaseMS',
+    (extra, c) => new DynamoChangeLog({ config, dynamodb: c.dynamodb, renewInBackground: false, ...extra }).close(),
+  ],
+  ['StreamCleanup', 'concurency', (extra, c) => new StreamCleanup({ config, ...c, ...extra })],
+  ['createObjectsHandler', 'inlineTreshold', (extra) => createObjectsHandler({ config, ...extra })],
+  ['createObjectsStreamHandler', 'metric', (extra) => createObjectsStreamHandler({ config, ...extra })],
+  ['createObjectsStreamHandler (cleanup)', 'concurency', (extra, c) => createObjectsStreamHandler({ config, cleanup: { ...c, ...extra } })],
+  ['audit', 'delet', (extra, c) => audit({ config, ...c, olderThanMs: HOUR, ...extra })],
+];
+
+/** Runs `start` with clients whose every request is recorded; the error it threw or rejected with, and the requests sent. */
+async function run(start: Start, extra: Record<string, unknown>): Promise<{ err: unknown; requests: number }> {
+  const recorder = new CommandRecorder();
+  const clients = { dynamodb: recorder.attach(createDynamoDBClient(), 'dynamodb'), s3: recorder.attach(createS3Client(), 's3') };
+  let err: unknown;
+  try {
+    await start(extra, clients);
+  } catch (e) {
+    err = e;
+  }
+  return { err, requests: recorder.commands.length };
+}
+
+describe('an option name an entry point does not know is refused, before any request', () => {
+  it.each(entryPoints)('%s with "%s": a ValidationError naming it, nothing sent', async (_name, misspelt, start) => {
+    const { err, requests } = await run(start, { [misspelt]: true });
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe(misspelt);
+    expect(requests, 'requests sent').toBe(0);
+  });
+
+  it.each(entryPoints)('%s with "%s" given as undefined: taken (it carries nothing)', async (_name, misspelt, start) => {
+    const { err } = await run(start, { [misspelt]: undefined });
+    // The configuration names tables that do not exist: an audit that starts fails on them, not on its options.
+    expect(err instanceof ValidationError ? err.field : undefined).toBeUndefined();
+  });
+});
