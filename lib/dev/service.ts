@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type TierlogConfig, configToEnv, replacedBlobCleanupOf, validateConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 import { createObjectsHandler } from '../handlers/objects.js';
 import { OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME } from '../handlers/names.js';
 import { createSweeperHandler, type SweepSummary } from '../handlers/sweeper.js';
@@ -68,8 +69,12 @@ const DEFAULT_CONFIG: TierlogConfig = {
   leaseShards: 4,
 };
 
+/** The names {@link DevServiceOptions} has: any other is refused before anything starts. */
+const DEV_SERVICE_OPTIONS = optionNames<DevServiceOptions>()('port', 'sweepIntervalMs', 'config', 'onSweep', 'onError');
+
 /** Starts the local stack, the objects API and the sweeper timer. */
 export async function startDevService(options: DevServiceOptions = {}): Promise<DevService> {
+  assertOptions(options, DEV_SERVICE_OPTIONS, 'startDevService');
   const config = validateConfig(options.config ?? DEFAULT_CONFIG);
   if (replacedBlobCleanupOf(config) === 'stream') {
     throw new ConfigError(

@@ -22,6 +22,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ConfigError, TierlogError } from '../errors.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 
 export interface LocalStack {
   /** `http://127.0.0.1:<port>` of DynamoDB Local. */
@@ -58,8 +59,12 @@ const STDERR_TAIL_BYTES = 4096;
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
+/** The names {@link LocalStackOptions} has: any other is refused before a server starts. */
+const STACK_OPTIONS = optionNames<LocalStackOptions>()('exportEnv', 'readyTimeoutMs', 'onUnexpectedExit');
+
 /** Starts DynamoDB Local and the S3 server; resolves once both answer. */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  assertOptions(options, STACK_OPTIONS, 'startLocalStack');
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   if (options.exportEnv ?? true) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const dataDir = mkdtempSync(join(tmpdir(), 'tierlog-s3-'));

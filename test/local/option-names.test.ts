@@ -15,6 +15,8 @@ import { createObjectsStreamHandler } from '../../lib/handlers/objects-stream.js
 import { audit } from '../../lib/recovery/audit.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { startDevService } from '../../lib/dev/service.js';
+import { startLocalStack } from '../../lib/local/stack.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 
@@ -39,6 +41,12 @@ const entryPoints: Array<[string, string, Start]> = [
   ['createObjectsStreamHandler', 'metric', (extra) => createObjectsStreamHandler({ config, ...extra })],
   ['createObjectsStreamHandler (cleanup)', 'concurency', (extra, c) => createObjectsStreamHandler({ config, cleanup: { ...c, ...extra } })],
   ['audit', 'delet', (extra, c) => audit({ config, ...c, olderThanMs: HOUR, ...extra })],
+];
+
+/** Entry points that start servers: a refusal starts none (the rows run only the refusal). */
+const starters: Array<[string, string, () => Promise<{ stop(): Promise<void> }>]> = [
+  ['startLocalStack', 'exportENV', () => startLocalStack({ exportENV: false } as never)],
+  ['startDevService', 'sweepInterval', () => startDevService({ port: 0, sweepInterval: 0 } as never)],
 ];
 
 /** Runs `start` with clients whose every request is recorded; the error it threw or rejected with, and the requests sent. */
@@ -66,5 +74,17 @@ describe('an option name an entry point does not know is refused, before any req
     const { err } = await run(start, { [misspelt]: undefined });
     // The configuration names tables that do not exist: an audit that starts fails on them, not on its options.
     expect(err instanceof ValidationError ? err.field : undefined).toBeUndefined();
+  });
+
+  it.each(starters)('%s with "%s": a ValidationError naming it, no server started', async (_name, misspelt, start) => {
+    const err = await start().then(
+      async (started) => {
+        await started.stop();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe(misspelt);
   });
 });
