@@ -18,7 +18,13 @@ import { definedOnly, handlerTelemetry, warnOfUnknownVariables } from './factory
 import { OBJECTS_STREAM_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { assertOptions, optionNames } from '../plain-options.js';
-import { parseStreamEvent, StreamCleanup, type StreamBatchResponse, type StreamCleanupOptions } from '../recovery/stream-cleanup.js';
+import {
+  parseStreamEvent,
+  STREAM_CLEANUP_OPTIONS,
+  StreamCleanup,
+  type StreamBatchResponse,
+  type StreamCleanupOptions,
+} from '../recovery/stream-cleanup.js';
 import { streamTuningFromEnv } from '../recovery/stream-env.js';
 import { addStreamMetrics } from '../recovery/stream-metrics.js';
 
@@ -50,14 +56,7 @@ export interface ObjectsStreamHandlerOptions {
 
 /** The names {@link ObjectsStreamHandlerOptions} has, and its `cleanup`'s: any other is refused. */
 const HANDLER_OPTIONS = optionNames<ObjectsStreamHandlerOptions>()('config', 'cleanup', 'logger', 'metrics');
-const CLEANUP_OPTIONS = optionNames<NonNullable<ObjectsStreamHandlerOptions['cleanup']>>()(
-  'dynamodb',
-  's3',
-  'attributes',
-  'concurrency',
-  'deadlineMarginMs',
-  'clock',
-);
+const CLEANUP_OPTIONS = STREAM_CLEANUP_OPTIONS.filter((name) => name !== 'config' && name !== 'logger');
 
 /**
  * Builds the cleanup (once: its configuration and tuning are checked here, so a bad variable

@@ -224,7 +224,7 @@ export interface StreamHandleOptions {
 }
 
 /** The names {@link StreamCleanupOptions} has: any other is refused at construction. */
-const CLEANUP_OPTIONS = optionNames<StreamCleanupOptions>()(
+export const STREAM_CLEANUP_OPTIONS = optionNames<StreamCleanupOptions>()(
   'config',
   'dynamodb',
   's3',
@@ -250,7 +250,7 @@ export class StreamCleanup {
   constructor(options: StreamCleanupOptions) {
     // A misspelt tuning name (`concurency`) would be a default nobody chose.
     if (options === undefined) throw new ValidationError('StreamCleanup takes its options (config)', 'options');
-    assertOptions(options, CLEANUP_OPTIONS, 'StreamCleanup');
+    assertOptions(options, STREAM_CLEANUP_OPTIONS, 'StreamCleanup');
     validateConfig(options.config);
     this.prefix = options.config.prefix;
     // The configuration's names (TIERLOG_HV_ATTRIBUTES), as every component reads them: under other

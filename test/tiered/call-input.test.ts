@@ -217,6 +217,16 @@ describe('a string body is stored as its UTF-8 bytes, or refused', () => {
   });
 });
 
+/** What `make` threw (undefined when it returned). */
+function refusal(make: () => unknown): unknown {
+  try {
+    make();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 describe("the store's own options: maxAttempts, changeLog", () => {
   test.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])(
     '%d: refused at construction (a ValidationError), not a ContentionError at each write',
@@ -255,17 +265,9 @@ describe("the store's own options: maxAttempts, changeLog", () => {
     ['a Date, not a number', () => new Date()],
     ['not a function', 12345],
   ])('a clock %s: a ValidationError (clock) from the store and the change log, at construction', (_label, clock) => {
-    const refusedBy = (make: () => unknown) => {
-      try {
-        make();
-      } catch (e) {
-        return e;
-      }
-      return undefined;
-    };
     for (const err of [
-      refusedBy(() => new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, clock: clock as never })),
-      refusedBy(() => new DynamoChangeLog({ config: fx.config, dynamodb: w.dynamodb, renewInBackground: false, clock: clock as never })),
+      refusal(() => new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, clock: clock as never })),
+      refusal(() => new DynamoChangeLog({ config: fx.config, dynamodb: w.dynamodb, renewInBackground: false, clock: clock as never })),
     ]) {
       expect(err).toBeInstanceOf(ValidationError);
       expect((err as ValidationError).field).toBe('clock');
@@ -275,14 +277,6 @@ describe("the store's own options: maxAttempts, changeLog", () => {
   // A misspelt constructor option was a default nobody chose: `settleInBackgrund: true` answered
   // after the settle, `leaseMS: 900_000` kept the 2-minute lease, `onCleanupEror` dropped the
   // reports the caller meant to log.
-  const refusal = (make: () => unknown) => {
-    try {
-      make();
-    } catch (e) {
-      return e;
-    }
-    return undefined;
-  };
   test.each([
     ['inlineTreshold', 64],
     ['settleInBackgrund', true],
