@@ -928,16 +928,40 @@ export class TieredStore {
  * another realm (a `vm` context; Jest's sandbox, whose `Buffer` is the host's) is viewed again in
  * this one: refused by `instanceof`, it was a "must be a Uint8Array" for a Buffer, and the SDK's
  * upload tells bytes by `instanceof` too. Anything else (a stream, a Blob, an ArrayBuffer, another
- * typed array) is a ValidationError naming what it got, before anything is written.
+ * typed array) is a ValidationError naming what it got, before anything is written; so is a view
+ * of a detached buffer, which reads as empty.
  */
 function bytesOf(body: unknown): Uint8Array {
   if (typeof body === 'string') return new TextEncoder().encode(body);
-  if (body instanceof Uint8Array) return body;
-  if (types.isUint8Array(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (types.isUint8Array(body)) {
+    // A view of a buffer that was transferred (postMessage, structuredClone's transfer) reads as
+    // empty: it would be stored as an empty object and answered as a success, the bytes lost.
+    if (body.byteLength === 0 && isDetached(body.buffer)) {
+      throw new ValidationError(
+        'body is a view of a detached ArrayBuffer (transferred elsewhere): its bytes are gone, nothing was stored',
+        'body',
+      );
+    }
+    // One of another realm fails `instanceof` here: viewed again in this one.
+    const view: Uint8Array = body;
+    return body instanceof Uint8Array ? body : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  }
   throw new ValidationError(
     `body must be a Uint8Array (a Buffer) or a string, got ${kindOf(body)}: read a stream or a Blob into a Buffer first (createUpload uploads a large body in parts)`,
     'body',
   );
+}
+
+/** True when `buffer` was detached (transferred): `detached` where the runtime has it (Node 22+), else `slice` throws. */
+function isDetached(buffer: ArrayBufferLike): boolean {
+  const flag = (buffer as { readonly detached?: unknown }).detached;
+  if (typeof flag === 'boolean') return flag;
+  try {
+    buffer.slice(0, 0);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /**

@@ -185,6 +185,25 @@ describe("a body of bytes from another realm (a vm context; Jest, whose Buffer i
   });
 
   test.each([
+    ['a Buffer', () => Buffer.alloc(LARGE, 7)],
+    ['a Uint8Array', () => new Uint8Array(SMALL).fill(7)],
+    ['a view of another realm', () => foreignBytes(SMALL, 100)],
+  ])('%s whose buffer was transferred (detached, it reads as empty): refused, not stored as an empty object', async (_label, make) => {
+    const body = make();
+    structuredClone(body.buffer, { transfer: [body.buffer as ArrayBuffer] });
+    expect(body.byteLength).toBe(0);
+    await w.store.put('realm/detached', 'kept');
+    await expectRefused(() => w.store.put('realm/detached', body), 'body');
+    expect(Buffer.from((await w.store.get('realm/detached'))!.body).toString()).toBe('kept');
+  });
+
+  test('an empty body (not detached) is stored as the empty object', async () => {
+    const put = await w.store.put('realm/empty', new Uint8Array(0));
+    expect(put.size).toBe(0);
+    expect((await w.store.get('realm/empty'))?.body.byteLength).toBe(0);
+  });
+
+  test.each([
     ['a Readable', Readable.from([Buffer.from('x')]), 'Readable'],
     ['a Blob', new Blob(['x']), 'Blob'],
     ['an ArrayBuffer', new ArrayBuffer(4), 'ArrayBuffer'],
