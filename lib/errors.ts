@@ -26,7 +26,9 @@ export class ConfigError extends TierlogError {
 /** A table or bucket tierlog needs does not exist (wrong name, wrong region, not deployed). */
 export class ResourceMissingError extends TierlogError {
   constructor(
+    /** What kind of resource is missing. */
     readonly resource: 'table' | 'bucket',
+    /** Its name, as configured. */
     readonly resourceName: string,
     cause?: unknown,
   ) {
@@ -37,7 +39,9 @@ export class ResourceMissingError extends TierlogError {
 /** The caller lacks permission for a call tierlog made. */
 export class AccessDeniedError extends TierlogError {
   constructor(
+    /** The SDK command refused (`UpdateItem`, `PutObject`, ...). */
     readonly operation: string,
+    /** The table or bucket it was sent to. */
     readonly resourceName: string,
     cause?: unknown,
   ) {
@@ -58,14 +62,20 @@ export class ValidationError extends TierlogError {
 
 /** The same change id was recorded twice with different contents. */
 export class ChangeIdConflictError extends TierlogError {
-  constructor(readonly changeId: string) {
+  constructor(
+    /** The change id recorded twice. */
+    readonly changeId: string,
+  ) {
     super(`change ${changeId} is already recorded with different contents`);
   }
 }
 
 /** A sweeper claimed this writer's instance; the operation was fenced and did not commit. */
 export class InstanceClaimedError extends TierlogError {
-  constructor(readonly changeId: string) {
+  constructor(
+    /** The change that did not commit (its entry is the sweeper's now). */
+    readonly changeId: string,
+  ) {
     super(`the writer's instance was claimed by a sweeper (its lease had ended); change ${changeId} did not commit`);
   }
 }
@@ -86,8 +96,11 @@ export class UploadNotSentError extends InstanceClaimedError {
 /** `ifVersion` did not match the stored version; nothing was written. */
 export class VersionConflictError extends TierlogError {
   constructor(
+    /** The object's key. */
     readonly key: string,
+    /** The version the write required (`ifVersion`; undefined: absent). */
     readonly expected: number | undefined,
+    /** The version stored (undefined: absent). */
     readonly actual: number | undefined,
   ) {
     super(`object "${key}" is at version ${actual ?? 'none'}, expected ${expected ?? 'none'}`);
@@ -101,7 +114,9 @@ export class VersionConflictError extends TierlogError {
  */
 export class CommitOutcomeUnknownError extends TierlogError {
   constructor(
+    /** The object's key: read it to learn what it holds now. */
     readonly key: string,
+    /** The change whose commit may have landed (its entry stays for the sweeper). */
     readonly changeId: string,
     cause?: unknown,
   ) {
@@ -117,6 +132,7 @@ export class CommitOutcomeUnknownError extends TierlogError {
  */
 export class CommitRefusedError extends TierlogError {
   constructor(
+    /** The object's key. */
     readonly key: string,
     /** The cancellation reasons DynamoDB gave, one per element that was not `None`. */
     readonly reasons: readonly string[],
@@ -130,6 +146,7 @@ export class CommitRefusedError extends TierlogError {
 export class CorruptItemError extends TierlogError {
   constructor(
     message: string,
+    /** Which item (`objects item "k"`, `change-log item "i"`). */
     readonly where: string,
   ) {
     super(`${where}: ${message}`);
@@ -139,7 +156,9 @@ export class CorruptItemError extends TierlogError {
 /** HV points at a blob that LT does not have (after one re-read). An invariant is broken. */
 export class BlobMissingError extends TierlogError {
   constructor(
+    /** The object's key. */
     readonly key: string,
+    /** The blob key its item points at. */
     readonly blob: string,
   ) {
     super(`object "${key}" points at blob "${blob}", which does not exist`);
@@ -149,7 +168,9 @@ export class BlobMissingError extends TierlogError {
 /** A write kept losing its compare-and-swap to concurrent writers and gave up. */
 export class ContentionError extends TierlogError {
   constructor(
+    /** The object's key. */
     readonly key: string,
+    /** The attempts made (the store's `maxAttempts`). */
     readonly attempts: number,
   ) {
     super(`object "${key}": gave up after ${attempts} attempts lost to concurrent writers`);
@@ -158,7 +179,10 @@ export class ContentionError extends TierlogError {
 
 /** No upload session has this id in this store (never made, altered, another store's, or retired). */
 export class UploadSessionNotFoundError extends TierlogError {
-  constructor(readonly uploadId: string) {
+  constructor(
+    /** The id asked for. */
+    readonly uploadId: string,
+  ) {
     super(`no upload session "${uploadId.slice(0, 100)}" in this store (unknown, altered, or retired after it ended)`);
   }
 }
@@ -166,7 +190,9 @@ export class UploadSessionNotFoundError extends TierlogError {
 /** The upload session ended (expired, aborted, or taken over by the sweeper): it takes no parts and cannot complete. */
 export class UploadSessionClosedError extends TierlogError {
   constructor(
+    /** The session's id. */
     readonly uploadId: string,
+    /** How it ended. */
     readonly reason: 'expired' | 'aborted' | 'completed',
   ) {
     super(`upload session "${uploadId}" is ${reason}: start a new one`);
@@ -176,7 +202,9 @@ export class UploadSessionClosedError extends TierlogError {
 /** S3 refused the part list of a complete (a part missing, another ETag, out of order, too small); nothing was written. */
 export class InvalidPartsError extends TierlogError {
   constructor(
+    /** The session's id (it stays open: complete again with the right parts). */
     readonly uploadId: string,
+    /** What S3 refused, in its words. */
     readonly reason: string,
   ) {
     super(`upload session "${uploadId}": ${reason}`);
@@ -186,6 +214,7 @@ export class InvalidPartsError extends TierlogError {
 /** A byte range that does not overlap the object; nothing is returned. */
 export class RangeNotSatisfiableError extends TierlogError {
   constructor(
+    /** The object's key. */
     readonly key: string,
     /** The object's size in bytes. */
     readonly size: number,
