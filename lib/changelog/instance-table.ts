@@ -15,7 +15,8 @@ import type { TierlogConfig } from '../config.js';
 import { LEASE_INDEX_NAME } from '../constants.js';
 import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
 import { documentClient, unmarshallOptions } from '../aws/clients.js';
-import { isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
+import { awsErrorName, isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
+import { ItemTooLargeError } from '../errors.js';
 import type { Change } from './change-log.js';
 import { entryAttribute, type StoredEntry } from './entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from './instance-item.js';
@@ -386,6 +387,8 @@ export class InstanceTable {
       return out.Attributes;
     } catch (err) {
       if (isConditionalCheckFailed(err)) return undefined;
+      // The claim adds attributes: an item near 400 KB refuses it, on every sweep alike.
+      if (isItemTooLarge(err)) throw new ItemTooLargeError(`instance ${instanceId}`, err);
       throw translateAwsError(err, { operation: 'claim', table: this.tableName });
     }
   }
@@ -444,6 +447,15 @@ export class InstanceTable {
 
   /** Deletes an instance item the caller holds the claim on (its last entry is done). */
   async deleteClaimed(instanceId: string, claimant: string): Promise<boolean> {
+    return (await this.deleteClaimedOutcome(instanceId, claimant)) !== 'lost';
+  }
+
+  /**
+   * {@link deleteClaimed}, telling apart an item this request deleted (`deleted`), one already
+   * gone (`gone`: a retry of our own delete that had landed, or a sweeper that took the claim over
+   * once it expired and finished the item), and one another sweeper holds (`lost`).
+   */
+  async deleteClaimedOutcome(instanceId: string, claimant: string): Promise<'deleted' | 'gone' | 'lost'> {
     const result = await this.conditionalWrite('deleteClaimed', () =>
       this.doc.send(
         new DeleteCommand({
@@ -457,7 +469,7 @@ export class InstanceTable {
       ),
     );
     // Gone already: a retry of our own delete that had landed (or a takeover that finished it).
-    return result.applied || result.item === undefined;
+    return result.applied ? 'deleted' : result.item === undefined ? 'gone' : 'lost';
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -522,6 +534,14 @@ export class InstanceTable {
   private send<T>(operation: string, call: () => Promise<T>): Promise<T> {
     return withAwsErrors({ operation, table: this.tableName }, call);
   }
+}
+
+/** DynamoDB refused a write because the item would outgrow its 400 KB limit. */
+function isItemTooLarge(err: unknown): boolean {
+  return (
+    awsErrorName(err) === 'ValidationException' &&
+    /item size .*exceeded the maximum allowed size/i.test(err instanceof Error ? err.message : '')
+  );
 }
 
 /** The item a failed condition returned (raw AttributeValues even through the document client). */
