@@ -6,9 +6,10 @@
  * the bucket and the change log hold afterwards, read from outside.
  */
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
-import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { batchDeleteThenSecondKeyFailing } from '../../lib/faults/s3-answers.js';
 import { newChangeId } from '../../lib/ids.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
@@ -20,13 +21,16 @@ import {
   entryNames,
   expectClean,
   fenceThenSweep,
+  KiB,
   makeSweeper,
+  makeWriter,
   putDeadInstance,
   putRawInstance,
   rawBlobKey,
   rawInstance,
   rawPutObject,
   rawState,
+  randomBody,
 } from '../tiered/harness.js';
 
 const MIN = 60_000;
@@ -155,5 +159,85 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
     expect(warnings).toEqual(['instance quarantined', 'instance quarantined']);
     expect(await rawInstance(fx, instanceId)).toEqual(before);
     expect(await allKeys(fx)).toEqual([blob]);
+  });
+});
+
+describe('a sweeper that dies at any of its requests, before or after it is sent: later sweepers settle every state', () => {
+  type Match = (r: RequestInfo) => boolean;
+  const condition = (r: RequestInfo) => String(r.input.ConditionExpression ?? '');
+  const query: Match = (r) => r.command === 'QueryCommand';
+  const claim: Match = (r) => r.command === 'UpdateItemCommand' && String(r.input.UpdateExpression).includes('#by = :me');
+  const hvRead: Match = (r) => r.command === 'BatchGetItemCommand';
+  const deleteObjects: Match = (r) => r.command === 'DeleteObjectsCommand';
+  /**
+   * The sweeps, in order: 0 the first sighting (retires the empty instance, fences the other), 1
+   * one window later (judges, deletes, aborts the abandoned upload, keeps the deferred entry), 2
+   * past the deferred entry's cleanupAfter (deletes its blob, drains the item). Each request, at
+   * a sweep that sends it.
+   */
+  const requests: Array<[string, Match, 0 | 1 | 2]> = [
+    ['lease-index query', query, 0],
+    ['retire', (r) => r.command === 'DeleteItemCommand' && condition(r).includes('#n = :zero'), 0],
+    ['first claim', claim, 0],
+    ['lease-index query', query, 1],
+    ['claim', claim, 1],
+    ['HV read', hvRead, 1],
+    ['DeleteObjects', deleteObjects, 1],
+    ['upload listing', (r) => r.command === 'ListMultipartUploadsCommand', 1],
+    ['upload abort', (r) => r.command === 'AbortMultipartUploadCommand', 1],
+    ['settle', (r) => r.command === 'UpdateItemCommand' && condition(r).startsWith('#state = :claimed AND #by = :me'), 1],
+    ['claim', claim, 2],
+    ['HV read', hvRead, 2],
+    ['lone DeleteObject', (r) => r.command === 'DeleteObjectCommand', 2],
+    ['drain', (r) => r.command === 'DeleteItemCommand' && condition(r) === '#state = :claimed AND #by = :me', 2],
+  ];
+  const cases = requests.flatMap(([name, match, sweep]) =>
+    (['crashBefore', 'crashAfter'] as const).map((kind) => [`${name} at sweep ${sweep}, ${kind}`, match, kind, sweep] as const),
+  );
+
+  test.each(cases)('%s', async (_name, match, kind, at) => {
+    const fx = await freshFixture();
+    // A committed overwrite whose writer died (old garbage, new current), a never-committed large
+    // put with its multipart upload in progress, an entry deferred two hours, an empty instance.
+    const w = makeWriter(fx);
+    open.push(w);
+    await w.store.put('obj', randomBody(40 * KiB));
+    const current = (await rawState(fx)).references.get('obj')!;
+    const old = rawBlobKey(fx, 'obj');
+    await rawPutObject(fx, old, 'replaced');
+    const abandoned = rawBlobKey(fx, 'never');
+    await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: abandoned }));
+    const later = rawBlobKey(fx, 'later');
+    await rawPutObject(fx, later, 'later');
+    const since = Date.now() - HOUR;
+    await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: since,
+      entries: {
+        [newChangeId()]: { v: 1, id: 'obj', at: since, new: current, old },
+        [newChangeId()]: { v: 1, id: 'never', at: since, new: abandoned },
+        [newChangeId()]: { v: 1, id: 'later', at: since, new: later, ca: Date.now() + 2 * HOUR },
+      },
+    });
+    await putRawInstance(fx, { shard: 0, leaseUntil: since, entries: {} });
+
+    const injector = new FaultInjector().add({ kind, match, times: 1 });
+    const offsets = [0, PAST_WINDOW_MS, 3 * HOUR];
+    for (const [i, offset] of offsets.entries()) {
+      // The dying sweeper's report or rejection is of no interest: only the state it leaves.
+      await sweeperAt(fx, offset, i === at ? { injector } : {})
+        .sweep()
+        .catch(() => undefined);
+    }
+    expect(injector.crashedAt, 'the crash fired').toBeDefined();
+    // Heirs, past the dead sweeper's claim (and, for a first sighting of theirs, its window).
+    for (const offset of [3 * HOUR + PAST_CLAIM_MS, 3 * HOUR + 2 * PAST_CLAIM_MS + PAST_WINDOW_MS]) {
+      expect((await sweeperAt(fx, offset).sweep()).errors).toBe(0);
+    }
+    const after = await expectClean(fx, expect);
+    expect(after.instances).toEqual([]);
+    expect(after.references.get('obj')).toBe(current);
+    const uploads = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: `${fx.config.prefix}/` }));
+    expect(uploads.Uploads ?? []).toEqual([]);
   });
 });
