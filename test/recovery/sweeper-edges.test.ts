@@ -243,28 +243,39 @@ describe('a sweeper that dies at any of its requests, before or after it is sent
 });
 
 describe('1, 2 and 4 sweepers splitting the lease shards (fan-out), with a second run of the same split overlapping the first', () => {
-  const splits: Record<number, number[][]> = { 1: [[0, 1, 2, 3]], 2: [[0, 2], [1, 3]], 4: [[0], [1], [2], [3]] };
-  test.each([1, 2, 4])('%i: every instance taken by the sweepers of its shard only; each entry, drain, retire and blob counted once', async (n) => {
-    const fx = await freshFixture();
-    const dead: Array<{ instanceId: string; blobs: string[] }> = [];
-    for (let i = 0; i < 12; i++) dead.push(await putDeadInstance(fx, { count: (i % 3) + 1, shard: i % fx.config.leaseShards }));
-    for (let shard = 0; shard < fx.config.leaseShards; shard++) await putRawInstance(fx, { shard, leaseUntil: Date.now() - HOUR, entries: {} });
-    const entries = dead.reduce((sum, d) => sum + d.blobs.length, 0);
-    const reports: SweepReport[] = [];
-    for (const offset of [0, PAST_WINDOW_MS]) {
-      // Each share swept twice at once (the schedule's run and an overlapping one), with housekeeping.
-      const runs = splits[n]!.flatMap((shards) => [0, 1].map(() => sweeperAt(fx, offset, { concurrency: 2 }).sweep({ shards })));
-      reports.push(...(await Promise.all(runs)));
-    }
-    const sum = (field: keyof SweepReport) => reports.reduce((acc, r) => acc + (r[field] as number), 0);
-    expect(sum('errors')).toBe(0);
-    expect(sum('instancesRetired')).toBe(fx.config.leaseShards);
-    expect(sum('entriesRecovered')).toBe(entries);
-    expect(sum('instancesDrained')).toBe(dead.length);
-    expect(sum('blobsDeleted')).toBe(entries);
-    // The scan for items outside the shards runs in the sweeps that cover shard 0 only; it finds none.
-    expect(sum('stuckInstances')).toBe(0);
-    await expectClean(fx, expect);
-    expect((await rawState(fx)).instances).toEqual([]);
-  });
+  const splits: Record<number, number[][]> = {
+    1: [[0, 1, 2, 3]],
+    2: [
+      [0, 2],
+      [1, 3],
+    ],
+    4: [[0], [1], [2], [3]],
+  };
+  test.each([1, 2, 4])(
+    '%i: every instance taken by the sweepers of its shard only; each entry, drain, retire and blob counted once',
+    async (n) => {
+      const fx = await freshFixture();
+      const dead: Array<{ instanceId: string; blobs: string[] }> = [];
+      for (let i = 0; i < 12; i++) dead.push(await putDeadInstance(fx, { count: (i % 3) + 1, shard: i % fx.config.leaseShards }));
+      for (let shard = 0; shard < fx.config.leaseShards; shard++)
+        await putRawInstance(fx, { shard, leaseUntil: Date.now() - HOUR, entries: {} });
+      const entries = dead.reduce((sum, d) => sum + d.blobs.length, 0);
+      const reports: SweepReport[] = [];
+      for (const offset of [0, PAST_WINDOW_MS]) {
+        // Each share swept twice at once (the schedule's run and an overlapping one), with housekeeping.
+        const runs = splits[n]!.flatMap((shards) => [0, 1].map(() => sweeperAt(fx, offset, { concurrency: 2 }).sweep({ shards })));
+        reports.push(...(await Promise.all(runs)));
+      }
+      const sum = (field: keyof SweepReport) => reports.reduce((acc, r) => acc + (r[field] as number), 0);
+      expect(sum('errors')).toBe(0);
+      expect(sum('instancesRetired')).toBe(fx.config.leaseShards);
+      expect(sum('entriesRecovered')).toBe(entries);
+      expect(sum('instancesDrained')).toBe(dead.length);
+      expect(sum('blobsDeleted')).toBe(entries);
+      // The scan for items outside the shards runs in the sweeps that cover shard 0 only; it finds none.
+      expect(sum('stuckInstances')).toBe(0);
+      await expectClean(fx, expect);
+      expect((await rawState(fx)).instances).toEqual([]);
+    },
+  );
 });
