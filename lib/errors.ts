@@ -153,6 +153,19 @@ export class CorruptItemError extends TierlogError {
   }
 }
 
+/**
+ * A change-log item too large for the write the sweeper's claim makes (DynamoDB's 400 KB: the
+ * claim adds `claimedBy` and `firstSeen`), so it can never be claimed. Its writer was not this
+ * library (its writers hold at most 48 entries, far below the limit) or the item was grown by
+ * hand: it is quarantined whole, as an item whose header cannot be trusted is, never acted on.
+ */
+export class ItemTooLargeError extends CorruptItemError {
+  constructor(where: string, cause: unknown) {
+    super(`too large to claim (DynamoDB: ${cause instanceof Error ? cause.message : String(cause)})`, where);
+    this.cause = cause;
+  }
+}
+
 /** HV points at a blob that LT does not have (after one re-read). An invariant is broken. */
 export class BlobMissingError extends TierlogError {
   constructor(

@@ -15,7 +15,8 @@ import type { TierlogConfig } from '../config.js';
 import { LEASE_INDEX_NAME } from '../constants.js';
 import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
 import { documentClient, unmarshallOptions } from '../aws/clients.js';
-import { isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
+import { awsErrorName, isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
+import { ItemTooLargeError } from '../errors.js';
 import type { Change } from './change-log.js';
 import { entryAttribute, type StoredEntry } from './entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from './instance-item.js';
@@ -295,24 +296,30 @@ export class InstanceTable {
   }): Promise<{ withoutShard: string[]; outsideShards: Array<{ instanceId: string; shard: number }>; complete: boolean }> {
     const withoutShard: string[] = [];
     const outsideShards: Array<{ instanceId: string; shard: number }> = [];
+    const shardLists = inLists('#shard', 's', args.shards);
     const pages = paginateScan(
       { client: this.doc },
       {
         TableName: this.tableName,
         Segment: args.segment,
         TotalSegments: args.segments,
-        FilterExpression: 'attribute_not_exists(#shard) OR #shard >= :shards',
+        // Every item whose `shard` is not one of the queried 0..shards-1: none, at or past
+        // `shards`, or no lease shard at all (negative, fractional: a corrupt item, in no
+        // sweeper's query either). A comparison would miss the fractions: the filter names the
+        // shards themselves, in lists of at most 100 (DynamoDB's bound on IN).
+        FilterExpression: `NOT (${shardLists.lists.join(' OR ')})`,
         ProjectionExpression: '#pk, #shard',
         ExpressionAttributeNames: { '#shard': A.shard, '#pk': A.pk },
-        ExpressionAttributeValues: { ':shards': args.shards },
+        ExpressionAttributeValues: shardLists.values,
       },
     );
     let read = 0;
     for await (const page of this.pages('scanOutsideShards', pages)) {
       for (const item of page.Items ?? []) {
         const shard = item[A.shard];
-        if (shard === undefined) withoutShard.push(String(item[A.pk]));
-        else outsideShards.push({ instanceId: String(item[A.pk]), shard: Number(shard) });
+        // No lease shard at all: no query of any sweeper reads it, whatever its setting.
+        if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0) withoutShard.push(String(item[A.pk]));
+        else if (shard >= args.shards) outsideShards.push({ instanceId: String(item[A.pk]), shard });
       }
       // Stop at the bound, or when told, without asking for the next page.
       if ((++read >= args.maxPages || args.stop?.() === true) && page.LastEvaluatedKey !== undefined)
@@ -386,6 +393,8 @@ export class InstanceTable {
       return out.Attributes;
     } catch (err) {
       if (isConditionalCheckFailed(err)) return undefined;
+      // The claim adds attributes: an item near 400 KB refuses it, on every sweep alike.
+      if (isItemTooLarge(err)) throw new ItemTooLargeError(`instance ${instanceId}`, err);
       throw translateAwsError(err, { operation: 'claim', table: this.tableName });
     }
   }
@@ -444,6 +453,15 @@ export class InstanceTable {
 
   /** Deletes an instance item the caller holds the claim on (its last entry is done). */
   async deleteClaimed(instanceId: string, claimant: string): Promise<boolean> {
+    return (await this.deleteClaimedOutcome(instanceId, claimant)) !== 'lost';
+  }
+
+  /**
+   * {@link deleteClaimed}, telling apart an item this request deleted (`deleted`), one already
+   * gone (`gone`: a retry of our own delete that had landed, or a sweeper that took the claim over
+   * once it expired and finished the item), and one another sweeper holds (`lost`).
+   */
+  async deleteClaimedOutcome(instanceId: string, claimant: string): Promise<'deleted' | 'gone' | 'lost'> {
     const result = await this.conditionalWrite('deleteClaimed', () =>
       this.doc.send(
         new DeleteCommand({
@@ -457,7 +475,7 @@ export class InstanceTable {
       ),
     );
     // Gone already: a retry of our own delete that had landed (or a takeover that finished it).
-    return result.applied || result.item === undefined;
+    return result.applied ? 'deleted' : result.item === undefined ? 'gone' : 'lost';
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -522,6 +540,29 @@ export class InstanceTable {
   private send<T>(operation: string, call: () => Promise<T>): Promise<T> {
     return withAwsErrors({ operation, table: this.tableName }, call);
   }
+}
+
+/** `name IN (...)` over 0..count-1, in lists of at most 100 values (DynamoDB's bound), with their placeholders. */
+function inLists(name: string, tag: string, count: number): { lists: string[]; values: Record<string, number> } {
+  const lists: string[] = [];
+  const values: Record<string, number> = {};
+  for (let start = 0; start < count; start += 100) {
+    const placeholders: string[] = [];
+    for (let i = start; i < Math.min(count, start + 100); i++) {
+      values[`:${tag}${i}`] = i;
+      placeholders.push(`:${tag}${i}`);
+    }
+    lists.push(`${name} IN (${placeholders.join(', ')})`);
+  }
+  return { lists, values };
+}
+
+/** DynamoDB refused a write because the item would outgrow its 400 KB limit. */
+function isItemTooLarge(err: unknown): boolean {
+  return (
+    awsErrorName(err) === 'ValidationException' &&
+    /item size .*exceeded the maximum allowed size/i.test(err instanceof Error ? err.message : '')
+  );
 }
 
 /** The item a failed condition returned (raw AttributeValues even through the document client). */

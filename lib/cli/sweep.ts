@@ -15,6 +15,7 @@
  * store) and does not stop a sweep, which deletes only blobs its own change log names.
  */
 import { CONFIG_ENV, hvAttributeNames } from '../config.js';
+import { DEFAULT_SKEW_MARGIN_MS } from '../constants.js';
 import { ConfigError } from '../errors.js';
 import { sampleHvItems } from '../recovery/hv-shape.js';
 import { checkStoreBinding } from '../recovery/store-binding.js';
@@ -80,12 +81,15 @@ export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {
     lt: new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix),
   });
   if (binding.kind === 'unbound') throw new ConfigError(`${CONFIG_ENV.objectsTable}: ${binding.reason}`, CONFIG_ENV.objectsTable);
+  // ... and on a clock no later than AWS's: the sweeper trusts its own clock (DESIGN.md, Recovery).
+  const tuning = sweeperTuningFromEnv(ctx.env);
+  checkClockNotAhead(ctx, tuning.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS);
   const sweeper = new Sweeper({
     config: ctx.config,
     dynamodb: ctx.dynamodb,
     s3: ctx.s3,
     clock: ctx.clock,
-    ...sweeperTuningFromEnv(ctx.env),
+    ...tuning,
     logger: stderrLogger(ctx.io.stderr),
   });
   return sweeper.sweep({
@@ -93,6 +97,36 @@ export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {
     ...(options.shards !== undefined ? { shards: options.shards } : {}),
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
   });
+}
+
+/**
+ * The sweeper decides on its own clock: an instance is expired once its lease ended `skewMargin`
+ * before it, and a dead writer's uploads are over `maxUpload` after its first claim (`firstSeen`).
+ * The scheduled Lambda's clock is AWS's; an operator's machine may run ahead, and a sweep from it
+ * would then claim live writers (fencing their writes in flight) and, run again one window later
+ * on that clock, judge a fenced writer's upload window closed while it may still land: a blob
+ * left behind that nothing names. (A clock behind is safe: the cutoff and `firstSeen` move
+ * together, back.) The SDK measures how far this machine's clock is from the service's, from the
+ * answers' Date header, when they differ by 5 minutes or more; the checks before the sweep (a
+ * Scan of the objects table, the store-binding sample) have been answered by now.
+ *
+ * @throws ConfigError when this machine's clock is ahead of DynamoDB's or S3's by more than `skewMarginMs`.
+ */
+function checkClockNotAhead(ctx: CliContext, skewMarginMs: number): void {
+  const ahead = Math.max(0, -serverClockOffset(ctx.dynamodb), -serverClockOffset(ctx.s3));
+  if (ahead <= skewMarginMs) return;
+  throw new ConfigError(
+    `this machine's clock is ${formatDuration(ahead)} ahead of AWS's (as the SDK measured it from the answers' Date header): ` +
+      'a sweep on it would take live writers for dead ones and fence them, and could judge their uploads over too early. ' +
+      'Set the clock right (NTP) before sweeping by hand; the scheduled sweeper is not affected',
+    'clock',
+  );
+}
+
+/** How far the service's clock is from this machine's, ms (positive: the service is ahead), as the SDK last measured it (0 when unknown). */
+function serverClockOffset(client: { readonly config: unknown }): number {
+  const offset = (client.config as { systemClockOffset?: unknown }).systemClockOffset;
+  return typeof offset === 'number' && Number.isFinite(offset) ? offset : 0;
 }
 
 /** The human form of a sweep report; `interrupted`: Ctrl-C stopped it (not a deadline). */

@@ -47,7 +47,10 @@ export interface SweepReport {
    * runs ahead): claimed as if expired.
    */
   suspectLeases: number;
-  /** Instance items without a `shard`, found by the bounded scan: the lease index never shows them. Reported, never acted on. */
+  /**
+   * Instance items without a `shard`, or with one that is no lease shard (negative, fractional: a
+   * corrupt item), found by the bounded scan: no lease-index query shows them. Reported, never acted on.
+   */
   instancesWithoutShard: number;
   /**
    * Instance items in a lease shard at or past the sweeper's `TIERLOG_LEASE_SHARDS` (their writers

@@ -56,7 +56,7 @@ import {
   S3_DELETE_BATCH,
 } from '../constants.js';
 import { checkIntegerIn } from '../env-integers.js';
-import { ConfigError, CorruptItemError, TierlogError, ValidationError } from '../errors.js';
+import { ConfigError, CorruptItemError, ItemTooLargeError, TierlogError, ValidationError } from '../errors.js';
 import { type Clock, newInstanceId, systemClock } from '../ids.js';
 import { assertOptions } from '../plain-options.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
@@ -65,7 +65,7 @@ import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item
 import { type InstanceSummary, InstanceTable } from '../changelog/instance-table.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
 import type { HvPointer } from '../tiered/hv-item-shape.js';
-import { type DeleteFailure, LtBucket } from '../tiered/lt-bucket.js';
+import { type DeleteFailure, DeleteManyIncompleteError, LtBucket } from '../tiered/lt-bucket.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type JudgeContext, suspectLeaseHorizon, uploadWindowEnd } from './judge.js';
 import { type EntryJudgement, judgeEntries } from './judge-entries.js';
@@ -320,10 +320,16 @@ export class Sweeper {
     const cutoff = started - this.skewMarginMs;
     const horizon = suspectLeaseHorizon(started, { maxLeaseMs: this.maxLeaseMs, skewMarginMs: this.skewMarginMs });
     const pointers = new KeyBatcher<HvPointer>((ids) => this.hv.readBlobPointers(ids), DYNAMODB_BATCH_GET);
-    const deletes = new KeyBatcher<DeleteFailure>(
-      async (keys) => new Map((await this.lt.deleteMany(keys)).map((failure) => [failure.key, failure])),
-      S3_DELETE_BATCH,
-    );
+    const deletes = new KeyBatcher<DeleteFailure>(async (keys) => {
+      try {
+        return new Map((await this.lt.deleteMany(keys)).map((failure) => [failure.key, failure]));
+      } catch (err) {
+        // S3 deleted some keys before the error (a batch it failed whole, then deleted one by one):
+        // counted, as S3 confirmed them. The batch's instances count nothing and keep their entries.
+        if (err instanceof DeleteManyIncompleteError && !sweep.stopped) report.blobsDeleted += err.deleted;
+        throw err;
+      }
+    }, S3_DELETE_BATCH);
     const flush = () => {
       if (sweep.stopped) return;
       pointers.flush();
@@ -613,13 +619,21 @@ export class Sweeper {
     // A first claim (the instance is still live) holds it until its upload window closes, when
     // its entries are first due; a later one for the claim's own length.
     const until = now + (found.summary.state === 'live' ? Math.max(this.claimMs, this.maxUploadMs) : this.claimMs);
-    const raw = await this.table.claim(instanceId, {
-      cutoff: via.kind === 'expired' ? via.cutoff : now,
-      ...(via.kind === 'suspect' ? { suspectAbove: via.horizon } : {}),
-      claimant: this.sweeperId,
-      until,
-      now,
-    });
+    let raw: Record<string, unknown> | undefined;
+    try {
+      raw = await this.table.claim(instanceId, {
+        cutoff: via.kind === 'expired' ? via.cutoff : now,
+        ...(via.kind === 'suspect' ? { suspectAbove: via.horizon } : {}),
+        claimant: this.sweeperId,
+        until,
+        now,
+      });
+    } catch (err) {
+      if (!(err instanceof ItemTooLargeError)) throw err;
+      // Never claimable: quarantined whole on every sweep (counted, alarmed), not an error each time.
+      const item = await this.table.getRaw(instanceId);
+      return item === undefined ? { kind: 'lost' } : { kind: 'refused', reason: err.message, entries: entryCount(item) };
+    }
     return raw !== undefined ? { kind: 'held', parsed: parse(raw), claimed: true } : this.ownClaim(instanceId, until);
   }
 
@@ -758,10 +772,18 @@ export class Sweeper {
     const drop = fates.filter((f) => f.kind === 'drop').map((f) => f.changeId);
     const due = fates.flatMap((f) => (f.kind === 'keep' ? [f.due] : []));
     if (drop.length === 0 && due.length > 0 && Math.min(...due) === item.leaseUntil) return;
-    if (!(await this.release(instanceId, due, drop))) {
+    const released = await this.release(instanceId, due, drop);
+    if (released === 'lost') {
       // Our claim expired and another sweeper took the instance over: it redoes the same
       // (idempotent) work. Nothing is lost; our drops did not happen.
       this.logger.warn('claim lost before settling', { instanceId });
+      return;
+    }
+    // Gone when we came to delete it. While our claim held, no other sweeper could take it: the
+    // SDK's retry of our own delete, which had landed. Once it expired, another may have taken it
+    // over and drained it, and counted its entries: not counted twice.
+    if (released === 'gone' && this.clock() >= item.leaseUntil) {
+      this.logger.warn('instance gone after our claim expired: another sweeper settled it', { instanceId });
       return;
     }
     report.entriesRecovered += drop.length;
@@ -806,12 +828,16 @@ export class Sweeper {
 
   /**
    * Steps 6 and 7: drops the settled entries under the claim and moves its expiry to the earliest
-   * `due`, or deletes the item when nothing is kept. False: the claim was lost.
+   * `due`, or deletes the item when nothing is kept. `lost`: another sweeper holds the claim;
+   * `gone`: the item was deleted already (by our own earlier attempt, or by a sweeper that took
+   * the claim over).
    */
-  private async release(instanceId: string, due: readonly number[], drop: readonly string[]): Promise<boolean> {
-    return due.length === 0
-      ? this.table.deleteClaimed(instanceId, this.sweeperId)
-      : this.table.settle(instanceId, { claimant: this.sweeperId, drop, leaseUntil: Math.min(...due) });
+  private async release(instanceId: string, due: readonly number[], drop: readonly string[]): Promise<'released' | 'gone' | 'lost'> {
+    if (due.length === 0) {
+      const outcome = await this.table.deleteClaimedOutcome(instanceId, this.sweeperId);
+      return outcome === 'deleted' ? 'released' : outcome;
+    }
+    return (await this.table.settle(instanceId, { claimant: this.sweeperId, drop, leaseUntil: Math.min(...due) })) ? 'released' : 'lost';
   }
 
   private shardsOf(requested: readonly number[] | undefined): number[] {
@@ -878,8 +904,13 @@ function parse(raw: Record<string, unknown>): Parsed {
     return { kind: 'item', item: parseInstanceItem(raw), raw };
   } catch (err) {
     if (!(err instanceof CorruptItemError)) throw err;
-    return { kind: 'corrupt', reason: err.message, entries: Math.max(1, Object.keys(raw).filter(isEntryAttribute).length) };
+    return { kind: 'corrupt', reason: err.message, entries: entryCount(raw) };
   }
+}
+
+/** The entries of an item quarantined whole (at least 1: the item itself is counted). */
+function entryCount(raw: Record<string, unknown>): number {
+  return Math.max(1, Object.keys(raw).filter(isEntryAttribute).length);
 }
 
 function describe(err: unknown): Record<string, unknown> {

@@ -260,3 +260,20 @@ describe('reads', () => {
     expect(byId[huge]).toMatchObject({ ok: false, reason: expect.stringMatching(/unknown schema version "?99999999999999999999/) });
   });
 });
+
+describe('scanOutsideShards', () => {
+  it('finds every item whose shard is none of 0..shards-1 (absent, negative, fractional, at or past), with 256 shards (IN lists of 100)', async () => {
+    const id = (shard?: number) => putInstance({ leaseUntil: 1, ...(shard !== undefined ? { shard } : {}) } as never);
+    const none = await id();
+    const negative = await id(-1);
+    const fraction = await id(2.5);
+    const last = await id(255);
+    const past = await id(256);
+    const found = await table.scanOutsideShards({ segment: 0, segments: 1, maxPages: 100, shards: 256 });
+    expect(found.complete).toBe(true);
+    expect(found.withoutShard).toEqual(expect.arrayContaining([none, negative, fraction]));
+    expect(found.outsideShards).toContainEqual({ instanceId: past, shard: 256 });
+    const named = [...found.withoutShard, ...found.outsideShards.map((o) => o.instanceId)];
+    expect(named).not.toContain(last);
+  });
+});

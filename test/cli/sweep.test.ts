@@ -378,3 +378,51 @@ describe("tierlog sweep when a shard's lease-index query fails", () => {
     expect(await prefixKeys(fx)).not.toContain(blobs[0]);
   });
 });
+
+describe("tierlog sweep on a machine whose clock runs ahead of AWS's", () => {
+  /** Clients whose every answer carries a Date header `behindMs` behind this machine's clock (as the SDK reads it). */
+  function clientsBehind(behindMs: number) {
+    const dynamodb = createDynamoDBClient();
+    const s3 = createS3Client();
+    for (const client of [dynamodb, s3] as const) {
+      (client.middlewareStack as { add(m: unknown, o: unknown): void }).add(
+        (next: (args: unknown) => Promise<{ response?: { headers?: Record<string, string> } }>) => async (args: unknown) => {
+          const out = await next(args);
+          if (out.response?.headers !== undefined) out.response.headers.date = new Date(Date.now() - behindMs).toUTCString();
+          return out;
+        },
+        { step: 'deserialize', name: 'serverBehind' },
+      );
+    }
+    open.push({ close: () => (dynamodb.destroy(), s3.destroy()) });
+    return { dynamodb, s3 };
+  }
+
+  test('20 minutes ahead: exit 2 before anything, the live writer (its lease 10 minutes ahead on AWS time) not claimed', async () => {
+    const fx = await freshFixture();
+    const aws = Date.now() - 20 * MIN; // AWS's time; this machine's clock is Date.now()
+    const blob = blobKey(fx, 'in-flight');
+    await putBlob(fx, blob);
+    const live = await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: aws + 10 * MIN,
+      entries: { [newChangeId()]: rawEntry('in-flight', { new: blob }) },
+    });
+    const run = await cli({ ...fx, ...clientsBehind(20 * MIN) }, ['sweep']);
+    expect(run.code, run.out).toBe(2);
+    expect(run.err).toMatch(/this machine's clock is 20m\S* ahead of AWS's/);
+    const item = (await scanAll(fx.dynamodb, fx.config.changeLogTable)).find((i) => i.pk === live);
+    expect(item).toMatchObject({ state: 'live', leaseUntil: aws + 10 * MIN });
+    expect(item?.claimedBy).toBeUndefined();
+    expect(await blobs(fx)).toEqual([blob]);
+  });
+
+  test("a clock behind AWS's (safe: its cutoff and firstSeen move back together): the sweep runs", async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { count: 1, shard: 0 });
+    const behind = await cliJson({ ...fx, ...clientsBehind(-20 * MIN) }, ['sweep']);
+    expect(behind.code, behind.err).toBe(0);
+    expect(behind.json).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+    expect((await scanAll(fx.dynamodb, fx.config.changeLogTable)).find((i) => i.pk === instanceId)).toMatchObject({ state: 'claimed' });
+  });
+});

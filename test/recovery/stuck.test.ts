@@ -176,6 +176,37 @@ describe('an item without a shard', () => {
   });
 });
 
+describe('an item whose shard no lease-index query reads (negative, fractional: a corrupt item)', () => {
+  test.each([-1, 1.5])('shard %d: found by the bounded scan, reported as stuck with no shard, never acted on', async (shard) => {
+    const fx = await freshFixture();
+    const blob = blobKey(fx, 'badshard/x');
+    await rawPutObject(fx, blob, 'kept');
+    const instanceId = uuidv7();
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: marshall({
+          pk: instanceId,
+          state: 'live',
+          leaseUntil: Date.now() - HOUR,
+          shard,
+          n: 1,
+          [`c_${newChangeId()}`]: { v: 1, id: 'badshard/x', new: blob, at: Date.now() - HOUR },
+        }),
+      }),
+    );
+    const image = await snapshot(fx);
+    const lines: string[] = [];
+    const report = await sweeperAt(fx, 0, {
+      logger: { info() {}, warn: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`), error() {} },
+    }).sweep();
+    // It was silent: in no shard's query, and not caught by the scan's filter (absent, or at or past leaseShards).
+    expect(report).toMatchObject({ instancesWithoutShard: 1, stuckInstances: 1, instancesClaimed: 0, blobsDeleted: 0, errors: 0 });
+    expect(lines.join('\n')).toContain(instanceId);
+    expect(await snapshot(fx)).toBe(image);
+  });
+});
+
 /** A real writer's change log configured with `leaseShards`, whose instance lands in `shard`. */
 function writerInShard(fx: Fixture, leaseShards: number, shard: number): DynamoChangeLog {
   for (let i = 0; i < 1000; i++) {

@@ -1,0 +1,281 @@
+/**
+ * The sweeper's ways out that the other recovery tests leave aside, against the real local
+ * servers: a delete batch S3 answers in part before it fails, a sweeper whose claim expired while
+ * it worked and whose instance another sweeper took over and drained, and an instance item too
+ * large for the claim's write. Each checks the report (what the metrics publish) against what
+ * the bucket and the change log hold afterwards, read from outside.
+ */
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, test } from 'vitest';
+import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
+import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { batchDeleteThenSecondKeyFailing } from '../../lib/faults/s3-answers.js';
+import { newChangeId } from '../../lib/ids.js';
+import type { SweepReport } from '../../lib/recovery/report.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import {
+  PAST_WINDOW_MS,
+  type SweeperAtOptions,
+  allKeys,
+  entryNames,
+  expectClean,
+  fenceThenSweep,
+  KiB,
+  makeSweeper,
+  makeWriter,
+  putDeadInstance,
+  putRawInstance,
+  rawBlobKey,
+  rawInstance,
+  rawPutObject,
+  rawState,
+  randomBody,
+} from '../tiered/harness.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+function sweeperAt(fx: Fixture, offsetMs: number, options: SweeperAtOptions = {}) {
+  const s = makeSweeper(fx, offsetMs, options);
+  open.push(s);
+  return s.sweeper;
+}
+
+/** Past a judging sweep's claim (5 min) and the skew margin: another sweeper may take it over. */
+const PAST_CLAIM_MS = DEFAULT_CLAIM_MS + DEFAULT_SKEW_MARGIN_MS + MIN;
+
+describe('a delete batch S3 answered in part, then failed (DeleteObjects 500, one by one, the second throttled)', () => {
+  test('the blobs S3 confirmed deleted are counted; every entry is kept; a later sweep recovers them', async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { count: 3, shard: 0 });
+    const injector = new FaultInjector();
+    for (const rule of batchDeleteThenSecondKeyFailing()) injector.add(rule);
+    const { judge } = await fenceThenSweep(fx, 0, {}, { injector });
+    const left = await allKeys(fx);
+    // S3 deleted the first key before the error: the report says so (it said 0).
+    expect(left).toHaveLength(2);
+    expect(judge).toMatchObject({ instancesClaimed: 1, entriesRecovered: 0, entriesFailed: 0, errors: 1 });
+    expect(judge.blobsDeleted).toBe(blobs.length - left.length);
+    // No entry dropped on a batch that failed: each is kept with the claim.
+    expect(entryNames(await rawInstance(fx, instanceId))).toHaveLength(3);
+    expect(await sweeperAt(fx, PAST_WINDOW_MS + PAST_CLAIM_MS).sweep()).toMatchObject({ entriesRecovered: 3, errors: 0 });
+    await expectClean(fx, expect);
+    expect((await rawState(fx)).instances).toEqual([]);
+  });
+});
+
+describe('two sweepers on the same instance: the first outlives its claim, the second takes it over and drains it', () => {
+  test("the first's delete of the item, gone, is not counted again: each entry and the drain counted once", async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { count: 3, shard: 1 });
+    await sweeperAt(fx, 0).sweep(); // first sighting: fenced
+    // A judges; its DeleteObjects is slow: by its answer, A's claim has expired (A's clock moved
+    // past it), and B, a sweeper of the same shards, took the instance over and drained it.
+    let offsetA = PAST_WINDOW_MS;
+    let b: SweepReport | undefined;
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 1,
+      times: 1,
+      match: (r) => r.command === 'DeleteObjectsCommand',
+      before: async () => {
+        b = await sweeperAt(fx, PAST_WINDOW_MS + PAST_CLAIM_MS).sweep();
+        offsetA += PAST_CLAIM_MS;
+      },
+    });
+    const a = await sweeperAt(fx, 0, { injector, clock: () => Date.now() + offsetA }).sweep();
+    expect(injector.stats.injected.delay).toBe(1);
+    expect(b).toMatchObject({ instancesClaimed: 1, entriesRecovered: 3, instancesDrained: 1, errors: 0 });
+    expect(a).toMatchObject({ instancesClaimed: 1, errors: 0 });
+    // Summed over both (what the dashboard shows): each entry recovered once, one drain.
+    expect(a.entriesRecovered + b!.entriesRecovered).toBe(blobs.length);
+    expect(a.instancesDrained + b!.instancesDrained).toBe(1);
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+    await expectClean(fx, expect);
+  });
+
+  test("a retry of the sweeper's own drain whose answer was lost, within its claim, is still counted", async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { count: 2, shard: 2 });
+    const injector = new FaultInjector().add({
+      kind: 'loseResponse',
+      times: 1,
+      match: (r) => r.command === 'DeleteItemCommand' && String(r.input.ConditionExpression).includes('#by = :me'),
+    });
+    const { judge } = await fenceThenSweep(fx, 0, {}, { injector });
+    expect(injector.stats.injected.loseResponse).toBe(1);
+    expect(judge).toMatchObject({ instancesClaimed: 1, entriesRecovered: 2, instancesDrained: 1, blobsDeleted: 2, errors: 0 });
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+    await expectClean(fx, expect);
+  });
+});
+
+describe('an instance item too large for the claim to write (near DynamoDB’s 400 KB)', () => {
+  test('quarantined whole on every sweep, never an error; nothing deleted, the item left as it was', async () => {
+    const fx = await freshFixture();
+    const blob = rawBlobKey(fx, 'huge/a');
+    await rawPutObject(fx, blob, 'orphan');
+    const instanceId = await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: Date.now() - HOUR,
+      entries: { [newChangeId()]: { v: 1, id: 'huge/a', at: Date.now() - HOUR, new: blob } },
+    });
+    // Grown (not by this library's writers) to the largest size DynamoDB takes.
+    const grow = (size: number) =>
+      fx.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: fx.config.changeLogTable,
+          Key: { pk: { S: instanceId } },
+          UpdateExpression: 'SET padding_x = :p',
+          ExpressionAttributeValues: { ':p': { S: 'x'.repeat(size) } },
+        }),
+      );
+    let lo = 400_000;
+    let hi = 409_600;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (
+        await grow(mid).then(
+          () => true,
+          () => false,
+        )
+      )
+        lo = mid;
+      else hi = mid - 1;
+    }
+    await grow(lo);
+    const before = await rawInstance(fx, instanceId);
+    const warnings: string[] = [];
+    const logger = { info() {}, warn: (m: string) => warnings.push(m), error: (m: string) => warnings.push(`error: ${m}`) };
+    for (const offset of [0, PAST_WINDOW_MS]) {
+      const report = await sweeperAt(fx, offset, { logger }).sweep();
+      expect(report).toMatchObject({ instancesExpired: 1, instancesClaimed: 0, entriesQuarantined: 1, blobsDeleted: 0, errors: 0 });
+    }
+    expect(warnings).toEqual(['instance quarantined', 'instance quarantined']);
+    expect(await rawInstance(fx, instanceId)).toEqual(before);
+    expect(await allKeys(fx)).toEqual([blob]);
+  });
+});
+
+describe('a sweeper that dies at any of its requests, before or after it is sent: later sweepers settle every state', () => {
+  type Match = (r: RequestInfo) => boolean;
+  const condition = (r: RequestInfo) => String(r.input.ConditionExpression ?? '');
+  const query: Match = (r) => r.command === 'QueryCommand';
+  const claim: Match = (r) => r.command === 'UpdateItemCommand' && String(r.input.UpdateExpression).includes('#by = :me');
+  const hvRead: Match = (r) => r.command === 'BatchGetItemCommand';
+  const deleteObjects: Match = (r) => r.command === 'DeleteObjectsCommand';
+  /**
+   * The sweeps, in order: 0 the first sighting (retires the empty instance, fences the other), 1
+   * one window later (judges, deletes, aborts the abandoned upload, keeps the deferred entry), 2
+   * past the deferred entry's cleanupAfter (deletes its blob, drains the item). Each request, at
+   * a sweep that sends it.
+   */
+  const requests: Array<[string, Match, 0 | 1 | 2]> = [
+    ['lease-index query', query, 0],
+    ['retire', (r) => r.command === 'DeleteItemCommand' && condition(r).includes('#n = :zero'), 0],
+    ['first claim', claim, 0],
+    ['lease-index query', query, 1],
+    ['claim', claim, 1],
+    ['HV read', hvRead, 1],
+    ['DeleteObjects', deleteObjects, 1],
+    ['upload listing', (r) => r.command === 'ListMultipartUploadsCommand', 1],
+    ['upload abort', (r) => r.command === 'AbortMultipartUploadCommand', 1],
+    ['settle', (r) => r.command === 'UpdateItemCommand' && condition(r).startsWith('#state = :claimed AND #by = :me'), 1],
+    ['claim', claim, 2],
+    ['HV read', hvRead, 2],
+    ['lone DeleteObject', (r) => r.command === 'DeleteObjectCommand', 2],
+    ['drain', (r) => r.command === 'DeleteItemCommand' && condition(r) === '#state = :claimed AND #by = :me', 2],
+  ];
+  const cases = requests.flatMap(([name, match, sweep]) =>
+    (['crashBefore', 'crashAfter'] as const).map((kind) => [`${name} at sweep ${sweep}, ${kind}`, match, kind, sweep] as const),
+  );
+
+  test.each(cases)('%s', async (_name, match, kind, at) => {
+    const fx = await freshFixture();
+    // A committed overwrite whose writer died (old garbage, new current), a never-committed large
+    // put with its multipart upload in progress, an entry deferred two hours, an empty instance.
+    const w = makeWriter(fx);
+    open.push(w);
+    await w.store.put('obj', randomBody(40 * KiB));
+    const current = (await rawState(fx)).references.get('obj')!;
+    const old = rawBlobKey(fx, 'obj');
+    await rawPutObject(fx, old, 'replaced');
+    const abandoned = rawBlobKey(fx, 'never');
+    await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: abandoned }));
+    const later = rawBlobKey(fx, 'later');
+    await rawPutObject(fx, later, 'later');
+    const since = Date.now() - HOUR;
+    await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: since,
+      entries: {
+        [newChangeId()]: { v: 1, id: 'obj', at: since, new: current, old },
+        [newChangeId()]: { v: 1, id: 'never', at: since, new: abandoned },
+        [newChangeId()]: { v: 1, id: 'later', at: since, new: later, ca: Date.now() + 2 * HOUR },
+      },
+    });
+    await putRawInstance(fx, { shard: 0, leaseUntil: since, entries: {} });
+
+    const injector = new FaultInjector().add({ kind, match, times: 1 });
+    const offsets = [0, PAST_WINDOW_MS, 3 * HOUR];
+    for (const [i, offset] of offsets.entries()) {
+      // The dying sweeper's report or rejection is of no interest: only the state it leaves.
+      await sweeperAt(fx, offset, i === at ? { injector } : {})
+        .sweep()
+        .catch(() => undefined);
+    }
+    expect(injector.crashedAt, 'the crash fired').toBeDefined();
+    // Heirs, past the dead sweeper's claim (and, for a first sighting of theirs, its window).
+    for (const offset of [3 * HOUR + PAST_CLAIM_MS, 3 * HOUR + 2 * PAST_CLAIM_MS + PAST_WINDOW_MS]) {
+      expect((await sweeperAt(fx, offset).sweep()).errors).toBe(0);
+    }
+    const after = await expectClean(fx, expect);
+    expect(after.instances).toEqual([]);
+    expect(after.references.get('obj')).toBe(current);
+    const uploads = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: `${fx.config.prefix}/` }));
+    expect(uploads.Uploads ?? []).toEqual([]);
+  });
+});
+
+describe('1, 2 and 4 sweepers splitting the lease shards (fan-out), with a second run of the same split overlapping the first', () => {
+  const splits: Record<number, number[][]> = {
+    1: [[0, 1, 2, 3]],
+    2: [
+      [0, 2],
+      [1, 3],
+    ],
+    4: [[0], [1], [2], [3]],
+  };
+  test.each([1, 2, 4])(
+    '%i: every instance taken by the sweepers of its shard only; each entry, drain, retire and blob counted once',
+    async (n) => {
+      const fx = await freshFixture();
+      const dead: Array<{ instanceId: string; blobs: string[] }> = [];
+      for (let i = 0; i < 12; i++) dead.push(await putDeadInstance(fx, { count: (i % 3) + 1, shard: i % fx.config.leaseShards }));
+      for (let shard = 0; shard < fx.config.leaseShards; shard++)
+        await putRawInstance(fx, { shard, leaseUntil: Date.now() - HOUR, entries: {} });
+      const entries = dead.reduce((sum, d) => sum + d.blobs.length, 0);
+      const reports: SweepReport[] = [];
+      for (const offset of [0, PAST_WINDOW_MS]) {
+        // Each share swept twice at once (the schedule's run and an overlapping one), with housekeeping.
+        const runs = splits[n]!.flatMap((shards) => [0, 1].map(() => sweeperAt(fx, offset, { concurrency: 2 }).sweep({ shards })));
+        reports.push(...(await Promise.all(runs)));
+      }
+      const sum = (field: keyof SweepReport) => reports.reduce((acc, r) => acc + (r[field] as number), 0);
+      expect(sum('errors')).toBe(0);
+      expect(sum('instancesRetired')).toBe(fx.config.leaseShards);
+      expect(sum('entriesRecovered')).toBe(entries);
+      expect(sum('instancesDrained')).toBe(dead.length);
+      expect(sum('blobsDeleted')).toBe(entries);
+      // The scan for items outside the shards runs in the sweeps that cover shard 0 only; it finds none.
+      expect(sum('stuckInstances')).toBe(0);
+      await expectClean(fx, expect);
+      expect((await rawState(fx)).instances).toEqual([]);
+    },
+  );
+});
