@@ -15,7 +15,8 @@ import { systemClock } from '../ids.js';
 import type { SweepReport } from '../recovery/report.js';
 import { parseSweepEvent } from '../recovery/sweep-event.js';
 import { addSweepMetrics } from '../recovery/sweep-metrics.js';
-import { SweepIncompleteError, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
+import { SWEEPER_OPTIONS, SweepIncompleteError, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 
 /** What a sweep invocation returns (the report without the dry run's blob list). */
@@ -47,12 +48,19 @@ export interface SweeperHandlerOptions {
   readonly metrics?: Metrics;
 }
 
+/** The names {@link SweeperHandlerOptions} has, and its `sweeper`'s: any other is refused. */
+const HANDLER_OPTIONS = optionNames<SweeperHandlerOptions>()('config', 'sweeper', 'logger', 'metrics');
+const TUNING_OPTIONS = SWEEPER_OPTIONS.filter((name) => name !== 'config' && name !== 'logger');
+
 /**
  * Builds the sweeper (once) and returns the handler. An invocation with errors throws, after
  * publishing its metrics; one whose lease-index query failed in a shard throws that error, after
  * publishing the metrics of what the sweep did in the others ({@link SweepIncompleteError}).
  */
 export function createSweeperHandler(options: SweeperHandlerOptions = {}): SweeperHandler {
+  // A misspelt option (`sweeper: { maxUploadMS }`) would be a default nobody chose: refused at init.
+  assertOptions(options, HANDLER_OPTIONS, 'createSweeperHandler');
+  assertOptions(options.sweeper, TUNING_OPTIONS, "createSweeperHandler's sweeper");
   const { logger, metrics, log, metricSink } = handlerTelemetry(SWEEPER_SERVICE_NAME, options);
   warnOfUnknownVariables(logger);
   const clock = options.sweeper?.clock ?? systemClock;

@@ -20,7 +20,8 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS, DEFAULT_SKEW_MARGIN_MS, MAX_WRITER_LEASE_MS } from '../constants.js';
 import { type Clock, systemClock } from '../ids.js';
 import type { SweepReport } from '../recovery/report.js';
-import { Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
+import { SWEEPER_OPTIONS, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
+import { assertOptions } from '../plain-options.js';
 
 /** The {@link Sweeper}'s options (but its clock), and how far ahead the sweeps run. */
 export interface SweepPastLeasesOptions extends Omit<SweeperOptions, 'clock'> {
@@ -54,6 +55,7 @@ export interface SweptPastLeases {
  * `startLocalStack` sets them) and destroyed after.
  */
 export async function sweepPastLeases(options: SweepPastLeasesOptions): Promise<SweptPastLeases> {
+  assertOptions(options, [...SWEEPER_OPTIONS, 'aheadMs'], 'sweepPastLeases');
   const { clock = systemClock, aheadMs, ...sweeperOptions } = options;
   const first = aheadMs ?? MAX_WRITER_LEASE_MS + (options.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS) + 60_000;
   const second = first + (options.maxUploadMs ?? DEFAULT_MAX_UPLOAD_MS) + (options.claimMs ?? DEFAULT_CLAIM_MS) + 60_000;

@@ -58,7 +58,7 @@ import {
 import { checkIntegerIn } from '../env-integers.js';
 import { ConfigError, CorruptItemError, ItemTooLargeError, TierlogError, ValidationError } from '../errors.js';
 import { type Clock, newInstanceId, systemClock } from '../ids.js';
-import { assertOptions } from '../plain-options.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
@@ -192,6 +192,30 @@ export interface SweepOptions {
   readonly housekeeping?: boolean;
 }
 
+/** The names {@link SweeperOptions} has: any other is refused at construction. */
+export const SWEEPER_OPTIONS = optionNames<SweeperOptions>()(
+  'config',
+  'dynamodb',
+  's3',
+  'clock',
+  'sweeperId',
+  'claimMs',
+  'skewMarginMs',
+  'maxLeaseMs',
+  'maxUploadMs',
+  'quarantineRecheckMs',
+  'retryFailedMs',
+  'unsafeShortWindows',
+  'maxUploadListingPages',
+  'concurrency',
+  'deadlineMarginMs',
+  'answerMarginMs',
+  'shardlessScan',
+  'random',
+  'attributes',
+  'logger',
+);
+
 /** The names {@link SweepOptions} has: any other is refused ({@link assertOptions}). */
 const SWEEP_OPTIONS = ['deadline', 'signal', 'dryRun', 'shards', 'housekeeping'] as const satisfies ReadonlyArray<keyof SweepOptions>;
 
@@ -277,6 +301,9 @@ export class Sweeper {
   private readonly logger: SweepLogger;
 
   constructor(options: SweeperOptions) {
+    // A misspelt window or tuning name (`maxUploadMS`) would be a default nobody chose.
+    if (options === undefined) throw new ValidationError('Sweeper takes its options (config)', 'options');
+    assertOptions(options, SWEEPER_OPTIONS, 'Sweeper');
     this.config = validateConfig(options.config);
     checkSweeperWindows(options);
     checkSweeperDurations(options);

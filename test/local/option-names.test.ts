@@ -2,7 +2,7 @@
  * Every public entry point that takes an options object refuses a name it does not know: a
  * `ValidationError` naming it, before any request. A misspelt option was a default nobody chose
  * (`createObjectsHandler({ inlineTreshold })` stored bodies up to 8 KiB inline, `audit({ delet:
- * true })` deleted nothing, `createObjectsStreamHandler({ cleanup: { concurency: 1 } })` ran 16
+ * true })` deleted nothing, `new Sweeper({ maxUploadMS })` judged uploads over after the default window, `createObjectsStreamHandler({ cleanup: { concurency: 1 } })` ran 16
  * deletes at once). A name whose value is `undefined` carries nothing and is taken.
  */
 import { describe, expect, it } from 'vitest';
@@ -13,6 +13,9 @@ import { ValidationError } from '../../lib/errors.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import { createObjectsStreamHandler } from '../../lib/handlers/objects-stream.js';
 import { audit } from '../../lib/recovery/audit.js';
+import { Sweeper } from '../../lib/recovery/sweeper.js';
+import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
+import { sweepPastLeases } from '../../lib/local/sweep-past-leases.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { startDevService } from '../../lib/dev/service.js';
@@ -41,6 +44,10 @@ const entryPoints: Array<[string, string, Start]> = [
   ['createObjectsStreamHandler', 'metric', (extra) => createObjectsStreamHandler({ config, ...extra })],
   ['createObjectsStreamHandler (cleanup)', 'concurency', (extra, c) => createObjectsStreamHandler({ config, cleanup: { ...c, ...extra } })],
   ['audit', 'delet', (extra, c) => audit({ config, ...c, olderThanMs: HOUR, ...extra })],
+  ['Sweeper', 'maxUploadMS', (extra, c) => new Sweeper({ config, ...c, ...extra })],
+  ['createSweeperHandler', 'metric', (extra) => createSweeperHandler({ config, ...extra })],
+  ['createSweeperHandler (sweeper)', 'maxUploadMS', (extra, c) => createSweeperHandler({ config, sweeper: { ...c, ...extra } })],
+  ['sweepPastLeases', 'aheadMS', (extra, c) => sweepPastLeases({ config, ...c, ...extra })],
 ];
 
 /** Entry points that start servers: a refusal starts none (the rows run only the refusal). */
