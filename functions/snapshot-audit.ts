@@ -6,7 +6,8 @@
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
  *    confirms proposed losses live (a proposed loss the bucket has held since before the plan's
- *    cutoff, `BatchInput.cutoff`, shows the inventory incomplete: the batch fails after its deletes); the batch fails when deletes failed or were refused (a
+ *    cutoff, `BatchInput.cutoff`, shows the inventory incomplete, and one the listing could not
+ *    judge is neither confirmed nor cleared: either fails the batch after its deletes); the batch fails when deletes failed or were refused (a
  *    change-log item that cannot be read). Metrics `SnapshotOrphansConfirmed`,
  *    `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotLostBlobs` (alarmed; published
  *    before the re-verification, so a batch that fails there still reports its lost blobs); the
@@ -113,11 +114,16 @@ async function plan(event: { objectsExport: ExportDescription; changeLogExport: 
 
 async function batch(items: Row[], input: BatchInput | undefined) {
   const orphans = items.filter((r) => r.kind === 'orphan' && typeof r.blob_key === 'string');
-  const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string' && typeof r.object_key === 'string');
+  // Athena writes a NULL object key as an empty field: judged undecided, never read as a key.
+  const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string');
   // Read only, so first: an error there fails the batch before it deleted anything.
   const cutoffMs = Date.parse(input?.cutoff ?? '');
-  const { lost: confirmed, missedByInventory } = await checkLost(
-    lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key! })),
+  const {
+    lost: confirmed,
+    missedByInventory,
+    undecided,
+  } = await checkLost(
+    lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key ?? '' })),
     { config, dynamodb, s3, ...(Number.isFinite(cutoffMs) ? { cutoffMs } : {}) },
   );
   // Published and logged at once: an error in the re-verification below fails the batch, and
@@ -128,6 +134,8 @@ async function batch(items: Row[], input: BatchInput | undefined) {
   // Blobs the bucket held long before the inventory and the inventory lacks: it is not the
   // prefix's complete report, its orphans were not all seen. The batch fails once it has done its
   // re-verified deletes (the run fails: ExecutionsFailed), rather than report a clean run.
+  if (undecided.length > 0)
+    logger.error('proposed losses not judged (neither confirmed nor cleared)', { undecided: undecided.slice(0, 100) });
   if (missedByInventory.length > 0)
     logger.error('the inventory lacks blobs the bucket holds: it is incomplete', { missed: missedByInventory.slice(0, 100) });
   let report: ReverifyReport;
@@ -156,6 +164,8 @@ async function batch(items: Row[], input: BatchInput | undefined) {
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
   // As the CLI: an item that cannot be read, or a table that is not this bucket's store, refused
   // the deletes, and that needs a look (tierlog audit).
+  if (undecided.length > 0)
+    throw new Error(`${undecided.length} proposed losses could not be judged live: ${JSON.stringify(undecided.slice(0, 5))}`);
   if (missedByInventory.length > 0)
     throw new Error(
       `the inventory lacks ${missedByInventory.length} blobs the bucket has held since before ${input?.cutoff} (${missedByInventory[0]}): ` +

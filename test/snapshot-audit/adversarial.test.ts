@@ -10,15 +10,20 @@
  *  - a live blob is never reported a confirmed orphan, with or without `--delete`;
  *  - a snapshot time that is not one (seconds for milliseconds, an export "of 1970") is refused,
  *    not read as a cutoff decades back that proposes nothing;
+ *  - a proposed loss that cannot be judged live (the listing refused, an export item naming no
+ *    object) is reported as such, exit 1: neither a loss nor cleared in silence;
  *  - a blob listed twice is judged, deleted and counted once;
  *  - nothing is deleted but the orphan.
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { writeInventory } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { createS3Client } from '../../lib/aws/clients.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { localTableArn, writeDynamoExport, writeInventory } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
 import { type Fixture, listKeys } from '../support/local.js';
-import { cli, cliJson, HOUR, storeWithOrphan } from '../cli/helpers.js';
+import { blobKey, cli, cliJson, HOUR, putTombstone, storeWithOrphan } from '../cli/helpers.js';
 import { snapshotsRemovedAfterAll } from './snapshots.js';
 
 const snapshotsAt = snapshotsRemovedAfterAll();
@@ -99,6 +104,45 @@ describe('an inventory that did not see the prefix is never "clean"', () => {
     const run = await audit(s.fx, s, ['--delete']);
     expect(run).toMatchObject({ code: 0, json: { orphans: [s.orphan], deleted: 1, inventoryMissed: [] } });
     expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual([s.live]);
+  });
+});
+
+describe('a proposed loss that cannot be judged live is not cleared in silence', () => {
+  test('the listing of the proposed lost blob is refused (access denied): reported not judged, exit 1', async () => {
+    const s = await scene();
+    const lost = blobKey(s.fx, 'lost-object', Date.now() - HOUR);
+    await putTombstone(s.fx, 'lost-object', lost);
+    const snap = { ...s, ...(await snapshotsAt(s.fx, s.now)) };
+    const s3 = createS3Client();
+    const denied = () => Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    new FaultInjector()
+      .add({ kind: 'fail', match: (r) => r.command === 'ListObjectsV2Command' && r.input.Prefix === lost, error: denied })
+      .attach(s3, 's3');
+    try {
+      const run = await audit({ ...s.fx, s3 }, snap);
+      expect(run.code).toBe(1);
+      expect(run.json).toMatchObject({
+        proposed: { lost: 1 },
+        lost: [],
+        lostUndecided: [{ key: lost, objectKey: 'lost-object', reason: expect.stringMatching(/AccessDenied|access denied/i) }],
+      });
+    } finally {
+      s3.destroy();
+    }
+  });
+
+  test('an objects-export item that names a blob and no object key: reported not judged (no bare DynamoDB ValidationException), exit 1', async () => {
+    const s = await scene();
+    const named = blobKey(s.fx, 'nameless', Date.now() - HOUR);
+    const item: Record<string, AttributeValue> = { blob: { S: named }, version: { N: '1' } };
+    await writeDynamoExport([item], {
+      destDir: join(s.exportDir, 'newer'),
+      tableArn: localTableArn(s.fx.config.objectsTable),
+      exportTime: s.now,
+    });
+    const run = await audit(s.fx, s, ['--delete']);
+    expect(run.code).toBe(1);
+    expect(run.json.lostUndecided).toEqual([{ key: named, objectKey: '', reason: expect.stringContaining('names no object') }]);
   });
 });
 

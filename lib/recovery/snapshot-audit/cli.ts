@@ -1,7 +1,8 @@
 /**
  * `tierlog audit --inventory <manifest.json> --export <dir> [--older-than 24h] [--delete]`: the
  * snapshot audit for mid-size buckets, run locally with DuckDB. Exit code 1 when a loss is
- * confirmed, the inventory proved incomplete (`inventoryMissed`), a delete failed, or deletes were refused (an item that cannot be read, or an objects
+ * confirmed, the inventory proved incomplete (`inventoryMissed`), a proposed loss could not be judged
+ * (`lostUndecided`), a delete failed, or deletes were refused (an item that cannot be read, or an objects
  * table that is not this bucket's store); with `--exit-code`, else 3 when it left findings for a
  * person ({@link snapshotFindingsLeft}).
  */
@@ -63,8 +64,10 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
   // As the listing audit: an item that cannot be read, or a table that is not this bucket's store,
   // refuses the deletes, and that needs a look.
   const refused = report.delete && deletesRefused(report);
-  // An inventory that lacks blobs the bucket held before it did not see the bucket: not clean.
-  if (report.lost.length > 0 || report.deleteFailures.length > 0 || refused || report.inventoryMissed.length > 0) return EXIT.failure;
+  // An inventory that lacks blobs the bucket held before it did not see the bucket, and a proposed
+  // loss that could not be judged may be one: neither run is clean.
+  const unsure = report.inventoryMissed.length > 0 || report.lostUndecided.length > 0;
+  if (report.lost.length > 0 || report.deleteFailures.length > 0 || refused || unsure) return EXIT.failure;
   return options.exitCode === true && snapshotFindingsLeft(report) > 0 ? EXIT.findings : EXIT.ok;
 }
 

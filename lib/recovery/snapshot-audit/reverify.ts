@@ -305,6 +305,12 @@ export interface LostCheck {
    * the orphans among what it lacks either: an audit from it is not "clean".
    */
   readonly missedByInventory: string[];
+  /**
+   * Proposed losses it could not judge: the listing did not answer (access denied, an error after
+   * retries), or the snapshot names no object for the blob (an objects-export item without a
+   * string key). Neither confirmed nor cleared: a run with any is not clean.
+   */
+  readonly undecided: Array<{ readonly key: string; readonly objectKey: string; readonly reason: string }>;
 }
 
 /**
@@ -322,16 +328,21 @@ export async function checkLost(
   const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const confirmed: LostCandidate[] = [];
   const missedByInventory: string[] = [];
+  const undecided: LostCheck['undecided'] = [];
   const unique = [...new Map(candidates.map((c) => [`${c.objectKey}\0${c.key}`, c])).values()];
   for (let i = 0; i < unique.length; i += DYNAMODB_BATCH_GET) {
     const batch = unique.slice(i, i + DYNAMODB_BATCH_GET).filter((c) => c.key.startsWith(`${config.prefix}/`));
     const missing: LostCandidate[] = [];
     for (const c of batch) {
-      // Lost only when the listing says missing: an answer it cannot decide confirms nothing.
+      if (c.objectKey === '') {
+        undecided.push({ ...c, reason: 'the snapshot names no object for it (an objects-export item without a string key)' });
+        continue;
+      }
+      // Lost only when the listing says missing: an answer it cannot decide confirms nothing, and clears nothing.
       const existence = await lt.exists(c.key);
       if (existence.kind === 'missing') missing.push(c);
-      else if (existence.kind === 'exists' && options.cutoffMs !== undefined && existence.lastModified < options.cutoffMs)
-        missedByInventory.push(c.key);
+      else if (existence.kind === 'unknown') undecided.push({ ...c, reason: existence.reason });
+      else if (options.cutoffMs !== undefined && existence.lastModified < options.cutoffMs) missedByInventory.push(c.key);
     }
     if (missing.length === 0) continue;
     const pointers = await hvPointers(
@@ -342,7 +353,7 @@ export async function checkLost(
     );
     for (const c of missing) if (pointers.get(c.objectKey) === c.key) confirmed.push(c);
   }
-  return { lost: confirmed, missedByInventory: [...new Set(missedByInventory)] };
+  return { lost: confirmed, missedByInventory: [...new Set(missedByInventory)], undecided };
 }
 
 /**

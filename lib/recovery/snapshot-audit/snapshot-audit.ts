@@ -89,6 +89,11 @@ export interface SnapshotAuditReport {
    * each is re-verified live, which owes nothing to the inventory being complete.
    */
   readonly inventoryMissed: string[];
+  /**
+   * Proposed losses that could not be judged live (the listing did not answer, or the export
+   * names no object for the blob): neither confirmed nor cleared, so the CLI exits 1.
+   */
+  readonly lostUndecided: Array<{ readonly key: string; readonly objectKey: string; readonly reason: string }>;
   readonly delete: boolean;
   readonly deleted: number;
   readonly deleteFailures: DeleteFailure[];
@@ -143,7 +148,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   };
   options.signal?.throwIfAborted();
   // Read only, so first: an error here stops the audit before it deleted anything.
-  const { lost, missedByInventory } = await checkLost(
+  const { lost, missedByInventory, undecided } = await checkLost(
     proposedLost.map((f) => ({ key: f.blobKey, objectKey: f.objectKey ?? '' })),
     { ...clients, cutoffMs },
   );
@@ -177,6 +182,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
       ...verified.kept.filter((k) => k.reason === 'malformed').map((k) => k.key),
     ].sort(),
     inventoryMissed: [...missedByInventory].sort(),
+    lostUndecided: [...undecided].sort((a, b) => a.key.localeCompare(b.key)),
     delete: options.delete ?? false,
     deleted: verified.deleted,
     deleteFailures: verified.deleteFailures,
@@ -212,6 +218,11 @@ export function formatSnapshotAudit(r: SnapshotAuditReport): string[] {
   if (r.lost.length > 0)
     lines.push('LOST (HV points at a blob the bucket lacks):', ...r.lost.map((l) => `  ${l.key}  object ${JSON.stringify(l.objectKey)}`));
   if (r.malformed.length > 0) lines.push('malformed keys (never deleted):', ...r.malformed.map((k) => `  ${k}`));
+  if (r.lostUndecided.length > 0)
+    lines.push(
+      'proposed losses NOT JUDGED (neither confirmed nor cleared):',
+      ...r.lostUndecided.map((u) => `  ${u.key}  object ${JSON.stringify(u.objectKey)}: ${u.reason}`),
+    );
   if (r.inventoryMissed.length > 0)
     lines.push(
       'INVENTORY INCOMPLETE (blobs the bucket has held since before the cutoff, missing from the inventory; their orphans were not seen):',
