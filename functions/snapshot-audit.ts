@@ -113,6 +113,13 @@ async function plan(event: { objectsExport: ExportDescription; changeLogExport: 
 }
 
 async function batch(items: Row[], input: BatchInput | undefined) {
+  // The query's three kinds (query.ts); any other row is not this query's result: judge nothing from it.
+  const unknown = items.find((r) => r.kind !== 'orphan' && r.kind !== 'lost' && r.kind !== 'malformed');
+  if (unknown !== undefined) throw new Error(`a result row of unknown kind: ${JSON.stringify(unknown).slice(0, 300)}`);
+  // Keys under the prefix that are not blob keys: never deleted, reported (as the CLI does).
+  const malformed = items.filter((r) => r.kind === 'malformed').map((r) => r.blob_key ?? '');
+  if (malformed.length > 0)
+    logger.warn('keys under the prefix that are not blob keys (never deleted)', { malformed: malformed.slice(0, 100) });
   const orphans = items.filter((r) => r.kind === 'orphan' && typeof r.blob_key === 'string');
   // Athena writes a NULL object key as an empty field: judged undecided, never read as a key.
   const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string');
@@ -175,5 +182,11 @@ async function batch(items: Row[], input: BatchInput | undefined) {
     throw new Error(
       `deletes refused: ${report.refusal ?? 'a change-log or objects-table item cannot be read (run "tierlog audit" to name it)'}`,
     );
-  return { confirmed: report.confirmed.length, deleted: report.deleted, kept: report.kept.length, lost: confirmed.length };
+  return {
+    confirmed: report.confirmed.length,
+    deleted: report.deleted,
+    kept: report.kept.length,
+    lost: confirmed.length,
+    malformed: malformed.length,
+  };
 }

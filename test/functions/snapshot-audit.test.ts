@@ -132,6 +132,26 @@ describe('snapshot-audit function batches: an incomplete inventory', () => {
   });
 });
 
+describe('snapshot-audit function batches: what a batch reports', () => {
+  it('keys that are not blob keys are reported (never deleted), and a row of a kind the query does not return fails the batch', async () => {
+    const live = await freshFixture();
+    const stray = `${live.config.prefix}/not-a-blob.txt`;
+    await putBlob(live, stray);
+    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
+      ...settings,
+      TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(HOUR),
+      TIERLOG_SNAPSHOT_DELETE: 'true',
+    });
+    restores.push(restore);
+    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'malformed', blob_key: stray }] }));
+    expect(run.result).toMatchObject({ malformed: 1, deleted: 0 });
+    const odd = await captureStdout(() => handler({ Items: [{ kind: 'orphan ', blob_key: stray }] }));
+    expect((odd.error as Error).message).toMatch(/unknown kind/);
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([stray]);
+  });
+});
+
 describe('snapshot-audit function batches: metrics on the error path', () => {
   it('a confirmed lost blob is published (SnapshotLostBlobs) even when the re-verification then fails the batch', async () => {
     const live = await freshFixture();
