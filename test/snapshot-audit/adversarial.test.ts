@@ -156,6 +156,9 @@ describe('objects-table attribute names that are not the writers', () => {
     expect(run.json.orphans).not.toContain(s.live);
     expect(run.json.kept).toEqual(expect.arrayContaining([{ key: s.live, reason: 'objects-table-unrecognised' }]));
     expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toContain(s.live);
+    // Not a clean run for --exit-code either: what could not be read is left for a person.
+    const flagged = await cli(wrong, ['audit', '--older-than', '1h', '--exit-code', ...fromSnapshots(s)], { clock: () => s.now });
+    expect(flagged.code).toBe(3);
   });
 });
 

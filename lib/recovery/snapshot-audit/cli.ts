@@ -8,7 +8,7 @@
  */
 import { EXIT, type CliContext, printJson, println, UsageError } from '../../cli/common.js';
 import { SnapshotAuditIncompleteError } from './errors.js';
-import { deletesRefused } from './reverify.js';
+import { deletesRefused, needsALook } from './reverify.js';
 import { formatSnapshotAudit, MIN_SNAPSHOT_AUDIT_AGE_MS, type SnapshotAuditReport, snapshotAudit } from './snapshot-audit.js';
 
 export interface SnapshotAuditCliOptions {
@@ -73,8 +73,10 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
 
 /**
  * How many of the report's findings this run left for a person (lost blobs exit 1 in any case):
- * keys that are not blob keys, and, unless it deleted them, the confirmed orphans.
+ * keys that are not blob keys, candidates kept because an item could not be read or understood
+ * (without `delete`; with it they exit 1), and, unless it deleted them, the confirmed orphans.
  */
 export function snapshotFindingsLeft(report: SnapshotAuditReport): number {
-  return report.malformed.length + (report.delete ? 0 : report.orphans.length);
+  const untrusted = report.kept.filter((k) => needsALook(k.reason)).length;
+  return report.malformed.length + untrusted + (report.delete ? 0 : report.orphans.length);
 }

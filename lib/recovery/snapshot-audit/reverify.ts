@@ -255,9 +255,16 @@ async function reverifyBatches(
  * bucket's store (then `report.refusal` says why). Exit code 1 in the CLI, an error in the Lambda.
  */
 export function deletesRefused(report: Pick<ReverifyReport, 'kept'>): boolean {
-  return report.kept.some(
-    (k) => k.reason === 'change-log-unreadable' || k.reason === 'objects-table-unrecognised' || k.reason === 'store-unbound',
-  );
+  return report.kept.some((k) => needsALook(k.reason));
+}
+
+/**
+ * Whether a candidate kept for `reason` was kept because something could not be trusted (an item
+ * that cannot be read or is not understood, a table that is not this bucket's store), not because
+ * it is live: with or without `delete`, a person must look.
+ */
+export function needsALook(reason: KeptReason): boolean {
+  return reason === 'change-log-unreadable' || reason === 'objects-table-unrecognised' || reason === 'store-unbound';
 }
 
 /** Why deletes are refused for the store `config` names (`../store-binding.ts`), or undefined. */
