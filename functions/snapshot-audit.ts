@@ -5,10 +5,10 @@
  *    of them) and returns the Athena DDL and the audit query ({@link planAthenaRun});
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
- *    confirms proposed losses live (a proposed loss the bucket has held since before the plan's
- *    cutoff, `BatchInput.cutoff`, shows the inventory incomplete, and one the listing could not
- *    judge is neither confirmed nor cleared: either fails the batch after its deletes); the batch fails when deletes failed or were refused (a
- *    change-log item that cannot be read). Metrics `SnapshotOrphansConfirmed`,
+ *    confirms proposed losses live; the batch fails when deletes failed or were refused (a
+ *    change-log item that cannot be read), and, after its deletes, when a proposed loss is a blob
+ *    the bucket has held since before the plan's cutoff (`BatchInput.cutoff`: the inventory is
+ *    incomplete) or one the live check could not judge (neither confirmed nor cleared). Metrics `SnapshotOrphansConfirmed`,
  *    `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotLostBlobs` (alarmed; published
  *    before the re-verification, so a batch that fails there still reports its lost blobs); the
  *    plan's `SnapshotInventoryAge` (seconds, alarmed past three days: the daily inventory stopped
@@ -138,9 +138,8 @@ async function batch(items: Row[], input: BatchInput | undefined) {
   metrics.addMetric('SnapshotLostBlobs', MetricUnit.Count, confirmed.length);
   metrics.publishStoredMetrics();
   if (confirmed.length > 0) logger.error('lost blobs: HV points at blobs the bucket lacks', { lost: confirmed });
-  // Blobs the bucket held long before the inventory and the inventory lacks: it is not the
-  // prefix's complete report, its orphans were not all seen. The batch fails once it has done its
-  // re-verified deletes (the run fails: ExecutionsFailed), rather than report a clean run.
+  // Both fail the batch once it has done its re-verified deletes (the run fails: ExecutionsFailed),
+  // rather than let the run look clean.
   if (undecided.length > 0)
     logger.error('proposed losses not judged (neither confirmed nor cleared)', { undecided: undecided.slice(0, 100) });
   if (missedByInventory.length > 0)
@@ -169,15 +168,17 @@ async function batch(items: Row[], input: BatchInput | undefined) {
   if (report.kept.length > 0) logger.info('kept at the re-verification', { kept: report.kept });
   if (report.deleteFailures.length > 0)
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
-  // As the CLI: an item that cannot be read, or a table that is not this bucket's store, refused
-  // the deletes, and that needs a look (tierlog audit).
   if (undecided.length > 0)
     throw new Error(`${undecided.length} proposed losses could not be judged live: ${JSON.stringify(undecided.slice(0, 5))}`);
+  // Blobs the bucket held long before the inventory and the inventory lacks: it is not the
+  // prefix's complete report, and the orphans among what it lacks were not seen.
   if (missedByInventory.length > 0)
     throw new Error(
       `the inventory lacks ${missedByInventory.length} blobs the bucket has held since before ${input?.cutoff} (${missedByInventory[0]}): ` +
         'it is not a complete report of the prefix, and the orphans among what it lacks were not seen',
     );
+  // As the CLI: an item that cannot be read, or a table that is not this bucket's store, refused
+  // the deletes, and that needs a look (tierlog audit).
   if (deleteConfirmed && deletesRefused(report))
     throw new Error(
       `deletes refused: ${report.refusal ?? 'a change-log or objects-table item cannot be read (run "tierlog audit" to name it)'}`,
