@@ -6,7 +6,9 @@
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
  *    confirms proposed losses live; the batch fails when deletes failed or were refused (a
- *    change-log item that cannot be read). Metrics `SnapshotOrphansConfirmed`,
+ *    change-log item that cannot be read), and, after its deletes, when a proposed loss is a blob
+ *    the bucket has held since before the plan's cutoff (`BatchInput.cutoff`: the inventory is
+ *    incomplete) or one the live check could not judge (neither confirmed nor cleared). Metrics `SnapshotOrphansConfirmed`,
  *    `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotLostBlobs` (alarmed; published
  *    before the re-verification, so a batch that fails there still reports its lost blobs); the
  *    plan's `SnapshotInventoryAge` (seconds, alarmed past three days: the daily inventory stopped
@@ -24,7 +26,7 @@ import { dtTime, INVENTORY_STALE_SECONDS, newestDt, planAthenaRun } from '../lib
 import { SNAPSHOT_AUDIT_ENV, snapshotAuditSettingsFromEnv } from '../lib/recovery/snapshot-audit/function-env.js';
 import { snapshotHvAttributesOf } from '../lib/recovery/snapshot-audit/query.js';
 import {
-  confirmLost,
+  checkLost,
   deletesRefused,
   ReverifyIncompleteError,
   type ReverifyReport,
@@ -52,11 +54,17 @@ interface Row {
   readonly object_key?: string;
   readonly last_modified?: string;
 }
-type Event = { action: 'plan'; objectsExport: ExportDescription; changeLogExport: ExportDescription } | { Items: Row[] };
+/** What the state machine's item batcher adds to every batch: the plan's cutoff (ISO). */
+interface BatchInput {
+  readonly cutoff?: string;
+}
+type Event =
+  | { action: 'plan'; objectsExport: ExportDescription; changeLogExport: ExportDescription }
+  | { Items: Row[]; BatchInput?: BatchInput };
 
 export const handler = async (event: Event): Promise<unknown> => {
   if ('action' in event && event.action === 'plan') return plan(event);
-  if ('Items' in event && Array.isArray(event.Items)) return batch(event.Items);
+  if ('Items' in event && Array.isArray(event.Items)) return batch(event.Items, event.BatchInput);
   throw new Error('unknown event: expected {action:"plan",…} or a Distributed Map batch {Items:[…]}');
 };
 
@@ -104,19 +112,38 @@ async function plan(event: { objectsExport: ExportDescription; changeLogExport: 
   return result;
 }
 
-async function batch(items: Row[]) {
+async function batch(items: Row[], input: BatchInput | undefined) {
+  // The query's three kinds (query.ts); any other row is not this query's result: judge nothing from it.
+  const unknown = items.find((r) => r.kind !== 'orphan' && r.kind !== 'lost' && r.kind !== 'malformed');
+  if (unknown !== undefined) throw new Error(`a result row of unknown kind: ${JSON.stringify(unknown).slice(0, 300)}`);
+  // Keys under the prefix that are not blob keys: never deleted, reported (as the CLI does).
+  const malformed = items.filter((r) => r.kind === 'malformed').map((r) => r.blob_key ?? '');
+  if (malformed.length > 0)
+    logger.warn('keys under the prefix that are not blob keys (never deleted)', { malformed: malformed.slice(0, 100) });
   const orphans = items.filter((r) => r.kind === 'orphan' && typeof r.blob_key === 'string');
-  const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string' && typeof r.object_key === 'string');
+  // Athena writes a NULL object key as an empty field: judged undecided, never read as a key.
+  const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string');
   // Read only, so first: an error there fails the batch before it deleted anything.
-  const confirmed = await confirmLost(
-    lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key! })),
-    { config, dynamodb, s3 },
+  const cutoffMs = Date.parse(input?.cutoff ?? '');
+  const {
+    lost: confirmed,
+    missedByInventory,
+    undecided,
+  } = await checkLost(
+    lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key ?? '' })),
+    { config, dynamodb, s3, ...(Number.isFinite(cutoffMs) ? { cutoffMs } : {}) },
   );
   // Published and logged at once: an error in the re-verification below fails the batch, and
   // must not take with it the one figure that says invariant 1 is broken (LostBlobs alarm).
   metrics.addMetric('SnapshotLostBlobs', MetricUnit.Count, confirmed.length);
   metrics.publishStoredMetrics();
   if (confirmed.length > 0) logger.error('lost blobs: HV points at blobs the bucket lacks', { lost: confirmed });
+  // Both fail the batch once it has done its re-verified deletes (the run fails: ExecutionsFailed),
+  // rather than let the run look clean.
+  if (undecided.length > 0)
+    logger.error('proposed losses not judged (neither confirmed nor cleared)', { undecided: undecided.slice(0, 100) });
+  if (missedByInventory.length > 0)
+    logger.error('the inventory lacks blobs the bucket holds: it is incomplete', { missed: missedByInventory.slice(0, 100) });
   let report: ReverifyReport;
   try {
     report = await reverifyAndDelete(
@@ -141,11 +168,26 @@ async function batch(items: Row[]) {
   if (report.kept.length > 0) logger.info('kept at the re-verification', { kept: report.kept });
   if (report.deleteFailures.length > 0)
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
+  if (undecided.length > 0)
+    throw new Error(`${undecided.length} proposed losses could not be judged live: ${JSON.stringify(undecided.slice(0, 5))}`);
+  // Blobs the bucket held long before the inventory and the inventory lacks: it is not the
+  // prefix's complete report, and the orphans among what it lacks were not seen.
+  if (missedByInventory.length > 0)
+    throw new Error(
+      `the inventory lacks ${missedByInventory.length} blobs the bucket has held since before ${input?.cutoff} (${missedByInventory[0]}): ` +
+        'it is not a complete report of the prefix, and the orphans among what it lacks were not seen',
+    );
   // As the CLI: an item that cannot be read, or a table that is not this bucket's store, refused
   // the deletes, and that needs a look (tierlog audit).
   if (deleteConfirmed && deletesRefused(report))
     throw new Error(
       `deletes refused: ${report.refusal ?? 'a change-log or objects-table item cannot be read (run "tierlog audit" to name it)'}`,
     );
-  return { confirmed: report.confirmed.length, deleted: report.deleted, kept: report.kept.length, lost: confirmed.length };
+  return {
+    confirmed: report.confirmed.length,
+    deleted: report.deleted,
+    kept: report.kept.length,
+    lost: confirmed.length,
+    malformed: malformed.length,
+  };
 }

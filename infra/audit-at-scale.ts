@@ -372,7 +372,8 @@ export class AuditAtScale extends Construct {
         key: sfn.JsonPath.format('athena-results/{}.csv', sfn.JsonPath.stringAt('$.query.QueryExecution.QueryExecutionId')),
         csvHeaders: sfn.CsvHeaders.useFirstRow(),
       }),
-      itemBatcher: new sfn.ItemBatcher({ maxItemsPerBatch: 500 }),
+      // The plan's cutoff goes with every batch: a proposed loss the bucket held before it shows the inventory incomplete.
+      itemBatcher: new sfn.ItemBatcher({ maxItemsPerBatch: 500, batchInput: { 'cutoff.$': '$.plan.cutoff' } }),
       maxConcurrency: props.maxConcurrency ?? 4,
       toleratedFailurePercentage: 0,
       resultPath: sfn.JsonPath.DISCARD,

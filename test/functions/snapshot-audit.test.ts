@@ -102,6 +102,56 @@ describe('snapshot-audit function batches', () => {
   });
 });
 
+describe('snapshot-audit function batches: an incomplete inventory', () => {
+  it('a proposed loss the bucket has held since before the cutoff (the inventory missed it): the batch fails, not a clean run', async () => {
+    const live = await freshFixture();
+    // HV points at a blob the bucket holds: the inventory lacked it (another prefix, a file missing).
+    const held = blobKey(live, 'held-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, held);
+    await putTombstone(live, 'held-obj', held);
+    const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
+      ...settings,
+      TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(HOUR),
+      TIERLOG_SNAPSHOT_DELETE: 'true',
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    });
+    restores.push(restore);
+    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
+    const lastModified = new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
+    const Items = [
+      { kind: 'lost', blob_key: held, object_key: 'held-obj' },
+      { kind: 'orphan', blob_key: orphan, last_modified: lastModified },
+    ];
+    // The plan's cutoff, as the state machine's item batcher passes it (the blobs were put before it).
+    const run = await captureStdout(() => handler({ Items, BatchInput: { cutoff: new Date(Date.now() + HOUR).toISOString() } }));
+    expect((run.error as Error).message).toMatch(/inventory lacks 1 blobs .*not a complete report/);
+    // The orphan it proposed was re-verified live and deleted (nothing of that owes to the inventory); the held blob stays.
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([held]);
+  });
+});
+
+describe('snapshot-audit function batches: what a batch reports', () => {
+  it('keys that are not blob keys are reported (never deleted), and a row of a kind the query does not return fails the batch', async () => {
+    const live = await freshFixture();
+    const stray = `${live.config.prefix}/not-a-blob.txt`;
+    await putBlob(live, stray);
+    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
+      ...settings,
+      TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(HOUR),
+      TIERLOG_SNAPSHOT_DELETE: 'true',
+    });
+    restores.push(restore);
+    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'malformed', blob_key: stray }] }));
+    expect(run.result).toMatchObject({ malformed: 1, deleted: 0 });
+    const odd = await captureStdout(() => handler({ Items: [{ kind: 'orphan ', blob_key: stray }] }));
+    expect((odd.error as Error).message).toMatch(/unknown kind/);
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([stray]);
+  });
+});
+
 describe('snapshot-audit function batches: metrics on the error path', () => {
   it('a confirmed lost blob is published (SnapshotLostBlobs) even when the re-verification then fails the batch', async () => {
     const live = await freshFixture();

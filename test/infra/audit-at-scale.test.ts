@@ -107,6 +107,8 @@ describe('auditAtScale', () => {
         '\\"ItemReader\\"',
         '\\"InputType\\":\\"CSV\\"',
         '\\"MaxItemsPerBatch\\":500',
+        // Every batch gets the plan's cutoff, to tell an incomplete inventory from a loss.
+        '\\"BatchInput\\":{\\"cutoff.$\\":\\"$.plan.cutoff\\"}',
       ]) {
         expect(json, piece).toContain(piece);
       }

@@ -1,13 +1,14 @@
 /**
  * `tierlog audit --inventory <manifest.json> --export <dir> [--older-than 24h] [--delete]`: the
  * snapshot audit for mid-size buckets, run locally with DuckDB. Exit code 1 when a loss is
- * confirmed, a delete failed, or deletes were refused (an item that cannot be read, or an objects
+ * confirmed, the inventory proved incomplete (`inventoryMissed`), a proposed loss could not be judged
+ * (`lostUndecided`), a delete failed, or deletes were refused (an item that cannot be read, or an objects
  * table that is not this bucket's store); with `--exit-code`, else 3 when it left findings for a
  * person ({@link snapshotFindingsLeft}).
  */
 import { EXIT, type CliContext, printJson, println, UsageError } from '../../cli/common.js';
 import { SnapshotAuditIncompleteError } from './errors.js';
-import { deletesRefused } from './reverify.js';
+import { deletesRefused, needsALook } from './reverify.js';
 import { formatSnapshotAudit, MIN_SNAPSHOT_AUDIT_AGE_MS, type SnapshotAuditReport, snapshotAudit } from './snapshot-audit.js';
 
 export interface SnapshotAuditCliOptions {
@@ -63,14 +64,19 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
   // As the listing audit: an item that cannot be read, or a table that is not this bucket's store,
   // refuses the deletes, and that needs a look.
   const refused = report.delete && deletesRefused(report);
-  if (report.lost.length > 0 || report.deleteFailures.length > 0 || refused) return EXIT.failure;
+  // An inventory that lacks blobs the bucket held before it did not see the bucket, and a proposed
+  // loss that could not be judged may be one: neither run is clean.
+  const unsure = report.inventoryMissed.length > 0 || report.lostUndecided.length > 0;
+  if (report.lost.length > 0 || report.deleteFailures.length > 0 || refused || unsure) return EXIT.failure;
   return options.exitCode === true && snapshotFindingsLeft(report) > 0 ? EXIT.findings : EXIT.ok;
 }
 
 /**
  * How many of the report's findings this run left for a person (lost blobs exit 1 in any case):
- * keys that are not blob keys, and, unless it deleted them, the confirmed orphans.
+ * keys that are not blob keys, candidates kept because an item could not be read or understood
+ * (without `delete`; with it they exit 1), and, unless it deleted them, the confirmed orphans.
  */
 export function snapshotFindingsLeft(report: SnapshotAuditReport): number {
-  return report.malformed.length + (report.delete ? 0 : report.orphans.length);
+  const untrusted = report.kept.filter((k) => needsALook(k.reason)).length;
+  return report.malformed.length + untrusted + (report.delete ? 0 : report.orphans.length);
 }

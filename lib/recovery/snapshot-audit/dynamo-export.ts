@@ -175,9 +175,18 @@ function parseSummary(path: string): z.infer<typeof summarySchema> {
   }
 }
 
+/**
+ * The earliest time a table export can reflect (DynamoDB exports to S3 were launched in November
+ * 2020): an `exportTime` before it would put the cutoff years back, and the audit would propose
+ * nothing and report clean.
+ */
+export const EARLIEST_EXPORT_MS = Date.UTC(2020, 10, 1);
+
 function exportTime(summary: z.infer<typeof summarySchema>, path: string): number {
   const t = Date.parse(summary.exportTime ?? '');
   if (!Number.isFinite(t)) throw new SnapshotError('export summary has no valid exportTime', path);
+  if (t < EARLIEST_EXPORT_MS)
+    throw new SnapshotError(`exportTime ${summary.exportTime} is before DynamoDB exports existed: not the time of an export`, path);
   return t;
 }
 

@@ -31,6 +31,12 @@ const manifestSchema = z.object({
   ),
 });
 
+/**
+ * The earliest time an inventory report can carry (S3 Inventory was launched in November 2016):
+ * a `creationTimestamp` before it is not a time in milliseconds.
+ */
+export const EARLIEST_INVENTORY_MS = Date.UTC(2016, 10, 1);
+
 /** The manifest.json of an S3 Inventory report. */
 export type InventoryManifest = z.infer<typeof manifestSchema>;
 
@@ -83,6 +89,17 @@ export async function readInventory(manifestPath: string): Promise<Inventory> {
   } else if (!/\blast_modified_date\b/.test(manifest.fileSchema)) {
     throw new SnapshotError('the inventory lacks the field last_modified_date: add LastModifiedDate to the inventory configuration', path);
   }
+  const createdAt = Number(manifest.creationTimestamp);
+  // S3 writes milliseconds: a smaller number (seconds, a placeholder) would put the cutoff decades
+  // back, and the audit would propose nothing and report clean.
+  if (createdAt < EARLIEST_INVENTORY_MS)
+    throw new SnapshotError(
+      `creationTimestamp ${manifest.creationTimestamp} is before S3 Inventory existed (${new Date(EARLIEST_INVENTORY_MS).toISOString()}): not milliseconds since the epoch`,
+      path,
+    );
+  // S3 lists each data file once: one listed twice would count its rows twice.
+  const twice = manifest.files.find((f, i) => manifest.files.findIndex((g) => g.key === f.key) !== i);
+  if (twice !== undefined) throw new SnapshotError(`the manifest lists the data file ${twice.key} twice`, path);
   const files: string[] = [];
   let bytes = 0;
   for (const file of manifest.files) {
@@ -99,7 +116,7 @@ export async function readInventory(manifestPath: string): Promise<Inventory> {
   return {
     manifestPath: path,
     sourceBucket: manifest.sourceBucket,
-    createdAt: Number(manifest.creationTimestamp),
+    createdAt,
     format: manifest.fileFormat,
     csvColumns,
     files,

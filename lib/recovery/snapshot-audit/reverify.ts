@@ -14,9 +14,10 @@
  *     keeps every candidate (`change-log-unreadable`);
  *  4. a consistent read of HV, made after that scan, does not point at it (an item points at the
  *     blob its blob attribute names, whatever its deletion flag: as `HvTable.readBlobPointers`
- *     reads it for the sweeper and the listing audit) (else: `referenced`); with `delete`, an objects-table
+ *     reads it for the sweeper and the listing audit) (else: `referenced`); an objects-table
  *     item it does not understand (`../hv-shape.ts`: attribute names not the writers') keeps
- *     every candidate from there on (`objects-table-unrecognised`).
+ *     every candidate from there on (`objects-table-unrecognised`), with or without `delete`: a
+ *     report that called every live blob a confirmed orphan would be acted on.
  *
  * Why that is safe: a writer records its entry before it uploads a blob and removes it only after
  * HV points at the blob or the blob is gone, and no writer ever points HV at a blob it did not
@@ -144,7 +145,11 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const report: ReverifyReport = { checked: candidates.length, confirmed: [], deleted: 0, kept: [], deleteFailures: [] };
   const parsed: Array<{ key: string; objectId: string; uuid: string }> = [];
+  // A key proposed twice (overlapping inventory files) is judged, deleted and counted once.
+  const seen = new Set<string>();
   for (const c of candidates) {
+    if (seen.has(c.key)) continue;
+    seen.add(c.key);
     const p = parseBlobKeyStrict(config.prefix, c.key);
     if (p === undefined) {
       report.kept.push({ key: c.key, reason: 'malformed' });
@@ -204,8 +209,9 @@ async function reverifyBatches(
       if (pointers.get(c.objectId) === c.key) report.kept.push({ key: c.key, reason: 'referenced' });
       else doomed.push(c.key), doomedObjects.push(c.objectId);
     }
-    if (options.delete && doomed.length > 0) {
-      // HV read with names that are not the writers' makes every blob look unreferenced.
+    if (doomed.length > 0) {
+      // HV read with names that are not the writers' makes every blob look unreferenced. Checked
+      // without `delete` too: a live blob is never reported a confirmed orphan.
       const why = await unrecognisedHvItem(options.dynamodb, config.objectsTable, hvAttributeNames(config), doomedObjects);
       if (why !== undefined) {
         const rest = [...doomed, ...parsed.slice(i + batchSize).map((c) => c.key)];
@@ -249,9 +255,16 @@ async function reverifyBatches(
  * bucket's store (then `report.refusal` says why). Exit code 1 in the CLI, an error in the Lambda.
  */
 export function deletesRefused(report: Pick<ReverifyReport, 'kept'>): boolean {
-  return report.kept.some(
-    (k) => k.reason === 'change-log-unreadable' || k.reason === 'objects-table-unrecognised' || k.reason === 'store-unbound',
-  );
+  return report.kept.some((k) => needsALook(k.reason));
+}
+
+/**
+ * Whether a candidate kept for `reason` was kept because something could not be trusted (an item
+ * that cannot be read or is not understood, a table that is not this bucket's store), not because
+ * it is live: with or without `delete`, a person must look.
+ */
+export function needsALook(reason: KeptReason): boolean {
+  return reason === 'change-log-unreadable' || reason === 'objects-table-unrecognised' || reason === 'store-unbound';
 }
 
 /** Why deletes are refused for the store `config` names (`../store-binding.ts`), or undefined. */
@@ -285,16 +298,58 @@ export async function confirmLost(
   candidates: readonly LostCandidate[],
   options: Pick<ReverifyOptions, 'config' | 'dynamodb' | 's3' | 'hvAttributes'>,
 ): Promise<LostCandidate[]> {
+  return (await checkLost(candidates, options)).lost;
+}
+
+/** What {@link checkLost} found. */
+export interface LostCheck {
+  /** Losses confirmed live (see {@link confirmLost}). */
+  readonly lost: LostCandidate[];
+  /**
+   * Proposed losses the bucket holds, and has held since before `cutoffMs`: blobs the inventory
+   * should list and does not. An inventory that lacks them is not a complete report of the
+   * prefix (another prefix's or bucket's, files missing, keys decoded wrongly), so it cannot show
+   * the orphans among what it lacks either: an audit from it is not "clean".
+   */
+  readonly missedByInventory: string[];
+  /**
+   * Proposed losses it could not judge: the listing did not answer (access denied, an error after
+   * retries), or the snapshot names no object for the blob (an objects-export item without a
+   * string key). Neither confirmed nor cleared: a run with any is not clean.
+   */
+  readonly undecided: Array<{ readonly key: string; readonly objectKey: string; readonly reason: string }>;
+}
+
+/**
+ * {@link confirmLost}, and which proposed losses the live listing finds, last modified before
+ * `cutoffMs` (the query's cutoff: at least the safety age before the inventory was begun). A blob
+ * uploaded later (an upload session completed after the inventory, its UUIDv7 older) is not
+ * counted: the inventory could not have listed it.
+ */
+export async function checkLost(
+  candidates: readonly LostCandidate[],
+  options: Pick<ReverifyOptions, 'config' | 'dynamodb' | 's3' | 'hvAttributes'> & { readonly cutoffMs?: number },
+): Promise<LostCheck> {
   const config = validateConfig(options.config);
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const confirmed: LostCandidate[] = [];
-  for (let i = 0; i < candidates.length; i += DYNAMODB_BATCH_GET) {
-    const batch = candidates.slice(i, i + DYNAMODB_BATCH_GET).filter((c) => c.key.startsWith(`${config.prefix}/`));
+  const missedByInventory: string[] = [];
+  const undecided: LostCheck['undecided'] = [];
+  const unique = [...new Map(candidates.map((c) => [`${c.objectKey}\0${c.key}`, c])).values()];
+  for (let i = 0; i < unique.length; i += DYNAMODB_BATCH_GET) {
+    const batch = unique.slice(i, i + DYNAMODB_BATCH_GET).filter((c) => c.key.startsWith(`${config.prefix}/`));
     const missing: LostCandidate[] = [];
     for (const c of batch) {
-      // Lost only when the listing says missing: an answer it cannot decide confirms nothing.
-      if ((await lt.exists(c.key)).kind === 'missing') missing.push(c);
+      if (c.objectKey === '') {
+        undecided.push({ ...c, reason: 'the snapshot names no object for it (an objects-export item without a string key)' });
+        continue;
+      }
+      // Lost only when the listing says missing: an answer it cannot decide confirms nothing, and clears nothing.
+      const existence = await lt.exists(c.key);
+      if (existence.kind === 'missing') missing.push(c);
+      else if (existence.kind === 'unknown') undecided.push({ ...c, reason: existence.reason });
+      else if (options.cutoffMs !== undefined && existence.lastModified < options.cutoffMs) missedByInventory.push(c.key);
     }
     if (missing.length === 0) continue;
     const pointers = await hvPointers(
@@ -305,7 +360,7 @@ export async function confirmLost(
     );
     for (const c of missing) if (pointers.get(c.objectKey) === c.key) confirmed.push(c);
   }
-  return confirmed;
+  return { lost: confirmed, missedByInventory: [...new Set(missedByInventory)], undecided };
 }
 
 /**

@@ -17,7 +17,7 @@ import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
-import { confirmLost, type KeptReason, type LostCandidate, type ReverifyReport, reverifyAndDelete } from './reverify.js';
+import { checkLost, type KeptReason, type LostCandidate, type ReverifyReport, reverifyAndDelete } from './reverify.js';
 
 /** The smallest safety age the snapshot audit accepts (as the listing audit). */
 export const MIN_SNAPSHOT_AUDIT_AGE_MS = 60 * 60_000;
@@ -80,6 +80,20 @@ export interface SnapshotAuditReport {
   readonly lost: LostCandidate[];
   /** Keys under the prefix that are not blob keys (never deleted). */
   readonly malformed: string[];
+  /**
+   * Blobs the bucket has held since before the cutoff and the inventory lacks (found live among
+   * the proposed losses): the inventory is not a complete report of the prefix (another prefix's,
+   * data files missing), so the orphans among what it lacks went unseen, and the run is not clean:
+   * the CLI exits 1. (A blob restored since the inventory, by removing its delete marker, keeps its
+   * old LastModified and shows here too.) The orphans it proposed are judged and deleted as ever:
+   * each is re-verified live, which owes nothing to the inventory being complete.
+   */
+  readonly inventoryMissed: string[];
+  /**
+   * Proposed losses that could not be judged live (the listing did not answer, or the export
+   * names no object for the blob): neither confirmed nor cleared, so the CLI exits 1.
+   */
+  readonly lostUndecided: Array<{ readonly key: string; readonly objectKey: string; readonly reason: string }>;
   readonly delete: boolean;
   readonly deleted: number;
   readonly deleteFailures: DeleteFailure[];
@@ -134,9 +148,9 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   };
   options.signal?.throwIfAborted();
   // Read only, so first: an error here stops the audit before it deleted anything.
-  const lost = await confirmLost(
+  const { lost, missedByInventory, undecided } = await checkLost(
     proposedLost.map((f) => ({ key: f.blobKey, objectKey: f.objectKey ?? '' })),
-    clients,
+    { ...clients, cutoffMs },
   );
   options.signal?.throwIfAborted();
   const describe = (e: DynamoExport) => ({
@@ -167,6 +181,8 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
       ...findings.filter((f) => f.kind === 'malformed').map((f) => f.blobKey),
       ...verified.kept.filter((k) => k.reason === 'malformed').map((k) => k.key),
     ].sort(),
+    inventoryMissed: [...missedByInventory].sort(),
+    lostUndecided: [...undecided].sort((a, b) => a.key.localeCompare(b.key)),
     delete: options.delete ?? false,
     deleted: verified.deleted,
     deleteFailures: verified.deleteFailures,
@@ -202,6 +218,16 @@ export function formatSnapshotAudit(r: SnapshotAuditReport): string[] {
   if (r.lost.length > 0)
     lines.push('LOST (HV points at a blob the bucket lacks):', ...r.lost.map((l) => `  ${l.key}  object ${JSON.stringify(l.objectKey)}`));
   if (r.malformed.length > 0) lines.push('malformed keys (never deleted):', ...r.malformed.map((k) => `  ${k}`));
+  if (r.lostUndecided.length > 0)
+    lines.push(
+      'proposed losses NOT JUDGED (neither confirmed nor cleared):',
+      ...r.lostUndecided.map((u) => `  ${u.key}  object ${JSON.stringify(u.objectKey)}: ${u.reason}`),
+    );
+  if (r.inventoryMissed.length > 0)
+    lines.push(
+      'INVENTORY INCOMPLETE (blobs the bucket has held since before the cutoff, missing from the inventory; their orphans were not seen):',
+      ...r.inventoryMissed.map((k) => `  ${k}`),
+    );
   if (r.delete) {
     if (r.deleteRefused !== undefined) lines.push(`deletes refused: ${r.deleteRefused}`);
     lines.push(`deleted ${r.deleted} blobs`);

@@ -1,0 +1,218 @@
+/**
+ * Snapshots an adversary (or an honest mistake) hands the snapshot audit. Each scene is a store
+ * with a live large object (HV points at its blob) and an old orphan, snapshotted in the AWS
+ * formats 2 h from now (the CLI's clock runs as far ahead), then one file changed. What must
+ * hold, checked from outside (the CLI's report and exit code, a listing of the bucket):
+ *
+ *  - a snapshot that did not see the bucket is never reported "clean" (exit 0): an inventory of
+ *    another prefix, or of nothing, lacks the live blob, which the bucket has held since long
+ *    before the inventory (found live among the proposed losses);
+ *  - a live blob is never reported a confirmed orphan, with or without `--delete`;
+ *  - a snapshot time that is not one (seconds for milliseconds, an export "of 1970") is refused,
+ *    not read as a cutoff decades back that proposes nothing;
+ *  - a proposed loss that cannot be judged live (the listing refused, an export item naming no
+ *    object) is reported as such, exit 1: neither a loss nor cleared in silence;
+ *  - a blob listed twice is judged, deleted and counted once;
+ *  - nothing is deleted but the orphan.
+ */
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { createS3Client } from '../../lib/aws/clients.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { localTableArn, writeDynamoExport, writeInventory } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
+import { type Fixture, listKeys } from '../support/local.js';
+import { blobKey, cli, cliJson, HOUR, putTombstone, storeWithOrphan } from '../cli/helpers.js';
+import { snapshotsRemovedAfterAll } from './snapshots.js';
+
+const snapshotsAt = snapshotsRemovedAfterAll();
+const AHEAD = 2 * HOUR;
+
+interface Scene {
+  readonly fx: Fixture;
+  readonly live: string;
+  readonly orphan: string;
+  readonly now: number;
+  readonly manifest: string;
+  readonly exportDir: string;
+}
+
+/** A live large object and an orphan, blobs of an hour ago; snapshots (CSV) taken 2 h from now. */
+async function scene(): Promise<Scene> {
+  const made = await storeWithOrphan(Date.now() - HOUR);
+  const now = Date.now() + AHEAD;
+  return { ...made, now, ...(await snapshotsAt(made.fx, now)) };
+}
+
+const fromSnapshots = (s: Pick<Scene, 'manifest' | 'exportDir'>) => ['--inventory', s.manifest, '--export', s.exportDir];
+
+/** `tierlog audit --older-than 1h --inventory … --export … --json` on the scene's clock. */
+function audit(fx: Fixture, s: Scene, more: string[] = []) {
+  return cliJson(fx, ['audit', '--older-than', '1h', ...fromSnapshots(s), ...more], { clock: () => s.now });
+}
+
+/** Rewrites the scene's manifest with `change`; its manifest.checksum is removed (S3's would not match). */
+function editManifest(s: Scene, change: (manifest: { creationTimestamp: string; files: unknown[] }) => void): void {
+  const manifest = JSON.parse(readFileSync(s.manifest, 'utf8')) as { creationTimestamp: string; files: unknown[] };
+  change(manifest);
+  writeFileSync(s.manifest, JSON.stringify(manifest));
+  rmSync(join(s.manifest, '..', 'manifest.checksum'));
+}
+
+describe('an inventory that did not see the prefix is never "clean"', () => {
+  test.each<[string, Array<{ key: string; size: number; lastModified: number }>]>([
+    ['an inventory of another prefix of the bucket', [{ key: 'logs/2024/app.log', size: 10, lastModified: Date.now() - 5 * HOUR }]],
+    ['an inventory of no object at all', []],
+  ])('%s: exit 1 naming the live blob it lacks, and --delete deletes nothing', async (_name, rows) => {
+    const s = await scene();
+    const manifest = await writeInventory(rows, {
+      destDir: join(s.exportDir, '..', 'other-inventory'),
+      sourceBucket: s.fx.config.bucket,
+      format: 'CSV',
+      createdAt: s.now,
+    });
+    const before = await listKeys(s.fx.s3, s.fx.config.bucket);
+    for (const more of [[], ['--delete']]) {
+      const run = await audit(s.fx, { ...s, manifest }, more);
+      expect(run.code).toBe(1);
+      expect(run.json).toMatchObject({ orphans: [], lost: [], deleted: 0, inventoryMissed: [s.live] });
+    }
+    expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual(before);
+    // The human report says so too.
+    const human = await cli(s.fx, ['audit', '--older-than', '1h', ...fromSnapshots({ ...s, manifest })], { clock: () => s.now });
+    expect(human.code).toBe(1);
+    expect(human.out).toContain(`INVENTORY INCOMPLETE`);
+  });
+
+  test('an inventory that lacks the live blob, among others it lists: exit 1; the orphan it lists is re-verified live and deleted', async () => {
+    const s = await scene();
+    const manifest = await writeInventory([{ key: s.orphan, size: 12, lastModified: Date.now() - HOUR }], {
+      destDir: join(s.exportDir, '..', 'partial-inventory'),
+      sourceBucket: s.fx.config.bucket,
+      format: 'CSV',
+      createdAt: s.now,
+    });
+    const run = await audit(s.fx, { ...s, manifest }, ['--delete']);
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ orphans: [s.orphan], deleted: 1, inventoryMissed: [s.live] });
+    expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual([s.live]);
+  });
+
+  test('control: the complete inventory deletes the orphan, exit 0', async () => {
+    const s = await scene();
+    const run = await audit(s.fx, s, ['--delete']);
+    expect(run).toMatchObject({ code: 0, json: { orphans: [s.orphan], deleted: 1, inventoryMissed: [] } });
+    expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual([s.live]);
+  });
+});
+
+describe('a proposed loss that cannot be judged live is not cleared in silence', () => {
+  test('the listing of the proposed lost blob is refused (access denied): reported not judged, exit 1', async () => {
+    const s = await scene();
+    const lost = blobKey(s.fx, 'lost-object', Date.now() - HOUR);
+    await putTombstone(s.fx, 'lost-object', lost);
+    const snap = { ...s, ...(await snapshotsAt(s.fx, s.now)) };
+    const s3 = createS3Client();
+    const denied = () => Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    new FaultInjector()
+      .add({ kind: 'fail', match: (r) => r.command === 'ListObjectsV2Command' && r.input.Prefix === lost, error: denied })
+      .attach(s3, 's3');
+    try {
+      const run = await audit({ ...s.fx, s3 }, snap);
+      expect(run.code).toBe(1);
+      expect(run.json).toMatchObject({
+        proposed: { lost: 1 },
+        lost: [],
+        lostUndecided: [{ key: lost, objectKey: 'lost-object', reason: expect.stringMatching(/AccessDenied|access denied/i) }],
+      });
+    } finally {
+      s3.destroy();
+    }
+  });
+
+  test('an objects-export item that names a blob and no object key: reported not judged (no bare DynamoDB ValidationException), exit 1', async () => {
+    const s = await scene();
+    const named = blobKey(s.fx, 'nameless', Date.now() - HOUR);
+    const item: Record<string, AttributeValue> = { blob: { S: named }, version: { N: '1' } };
+    await writeDynamoExport([item], {
+      destDir: join(s.exportDir, 'newer'),
+      tableArn: localTableArn(s.fx.config.objectsTable),
+      exportTime: s.now,
+    });
+    const run = await audit(s.fx, s, ['--delete']);
+    expect(run.code).toBe(1);
+    expect(run.json.lostUndecided).toEqual([{ key: named, objectKey: '', reason: expect.stringContaining('names no object') }]);
+  });
+});
+
+describe('objects-table attribute names that are not the writers', () => {
+  test('report only (no --delete): the live blob is kept as not understood, never reported a confirmed orphan', async () => {
+    const s = await scene();
+    const wrong = { ...s.fx, config: { ...s.fx.config, hvAttributes: { blob: 'ptr' } } };
+    const run = await audit(wrong, s);
+    // Read under "ptr", the export shows no pointer: both blobs are proposed.
+    expect(run.json.proposed.orphans).toBe(2);
+    expect(run.json.orphans).not.toContain(s.live);
+    expect(run.json.kept).toEqual(expect.arrayContaining([{ key: s.live, reason: 'objects-table-unrecognised' }]));
+    expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toContain(s.live);
+    // Not a clean run for --exit-code either: what could not be read is left for a person.
+    const flagged = await cli(wrong, ['audit', '--older-than', '1h', '--exit-code', ...fromSnapshots(s)], { clock: () => s.now });
+    expect(flagged.code).toBe(3);
+  });
+});
+
+describe('snapshot times that are not times', () => {
+  test('an inventory creationTimestamp in seconds: refused (it would put the cutoff in 1970 and report clean)', async () => {
+    const s = await scene();
+    editManifest(s, (m) => {
+      m.creationTimestamp = String(Math.floor(s.now / 1000));
+    });
+    const run = await audit(s.fx, s, ['--delete']);
+    expect(run.code).toBe(1);
+    expect(run.json.error).toMatchObject({ name: 'SnapshotError', message: expect.stringMatching(/creationTimestamp .* milliseconds/) });
+    expect((await listKeys(s.fx.s3, s.fx.config.bucket)).sort()).toEqual([s.live, s.orphan].sort());
+  });
+
+  test('an export whose exportTime is the epoch: refused', async () => {
+    const s = await scene();
+    const exports = join(s.exportDir, s.fx.config.objectsTable, 'AWSDynamoDB');
+    const summaryPath = join(exports, readdirSync(exports)[0]!, 'manifest-summary.json');
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as Record<string, unknown>;
+    writeFileSync(summaryPath, JSON.stringify({ ...summary, exportTime: '1970-01-01T00:00:00.000Z' }));
+    const run = await audit(s.fx, s, ['--delete']);
+    expect(run.code).toBe(1);
+    expect(run.json.error).toMatchObject({ name: 'SnapshotError', message: expect.stringContaining('exportTime') });
+  });
+});
+
+describe('a blob listed twice', () => {
+  test('a manifest that lists its data file twice: refused', async () => {
+    const s = await scene();
+    editManifest(s, (m) => {
+      m.files = [m.files[0], m.files[0]];
+    });
+    const run = await audit(s.fx, s, ['--delete']);
+    expect(run.code).toBe(1);
+    expect(run.json.error).toMatchObject({ name: 'SnapshotError', message: expect.stringContaining('twice') });
+    expect((await listKeys(s.fx.s3, s.fx.config.bucket)).sort()).toEqual([s.live, s.orphan].sort());
+  });
+
+  test('two data files that both list the orphan: judged, deleted and counted once', async () => {
+    const s = await scene();
+    const second = await writeInventory([{ key: s.orphan, size: 12, lastModified: Date.now() - HOUR }], {
+      destDir: join(s.manifest, '..', '..', '..', '..'),
+      sourceBucket: s.fx.config.bucket,
+      format: 'CSV',
+      createdAt: s.now,
+      configurationId: 'second',
+    });
+    const extra = (JSON.parse(readFileSync(second, 'utf8')) as { files: unknown[] }).files[0];
+    editManifest(s, (m) => {
+      m.files = [...m.files, extra];
+    });
+    const run = await audit(s.fx, s, ['--delete']);
+    expect(run).toMatchObject({ code: 0, json: { orphans: [s.orphan], deleted: 1 } });
+    expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual([s.live]);
+  });
+});
