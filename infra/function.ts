@@ -114,14 +114,20 @@ export interface TierlogFunctionProps extends TierlogFunctionOptions {
   /** Variables besides the Powertools and Node.js ones (the tierlog configuration). */
   readonly environment: Record<string, string>;
   /**
+   * The function's timeout.
+   *
    * @default Duration.seconds(30)
    */
   readonly timeout?: Duration;
   /**
+   * The function's memory, in MiB.
+   *
    * @default 512
    */
   readonly memorySize?: number;
   /**
+   * Concurrent executions reserved for the function.
+   *
    * @default - no reserved concurrency
    */
   readonly reservedConcurrentExecutions?: number;

@@ -28,7 +28,9 @@ export type ResourceKind = 'changeLogTable' | 'leaseIndex' | 'objectsTable' | 'p
 
 /** One action on one resource. */
 export interface Permission {
+  /** The IAM action (`dynamodb:UpdateItem`). */
   readonly action: string;
+  /** The kind of resource it is granted on. */
   readonly resource: ResourceKind;
 }
 

@@ -67,6 +67,8 @@ export interface TierlogMonitoringProps {
    */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
   /**
+   * The dashboard's name.
+   *
    * @default - a name CloudFormation generates
    */
   readonly dashboardName?: string;

@@ -77,10 +77,14 @@ export interface ObjectsFunctionProps extends TierlogFunctionOptions {
    */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
   /**
+   * The function's timeout.
+   *
    * @default Duration.seconds(30)
    */
   readonly timeout?: Duration;
   /**
+   * The function's memory, in MiB.
+   *
    * @default 512
    */
   readonly memorySize?: number;

@@ -109,6 +109,8 @@ export interface ObjectsStreamCleanupProps {
    */
   readonly iteratorAgeThreshold?: Duration;
   /**
+   * The function's timeout.
+   *
    * @default Duration.minutes(1)
    */
   readonly timeout?: Duration;
@@ -119,18 +121,26 @@ export interface ObjectsStreamCleanupProps {
    */
   readonly tuning?: ObjectsStreamTuningProps;
   /**
+   * The function's memory, in MiB.
+   *
    * @default 256
    */
   readonly memorySize?: number;
   /**
+   * The Lambda runtime of the function.
+   *
    * @default lambda.Runtime.NODEJS_24_X
    */
   readonly runtime?: lambda.Runtime;
   /**
+   * Deploy the prebuilt bundle, with the AWS SDK inside it (`false`: bundle at synth time).
+   *
    * @default true
    */
   readonly bundleAwsSdk?: boolean;
   /**
+   * Retention of the function's log group.
+   *
    * @default logs.RetentionDays.THREE_MONTHS
    */
   readonly logRetention?: logs.RetentionDays;

@@ -19,8 +19,11 @@ import type { ResourceKind } from './iam-map.js';
 
 /** What a grant is given on. */
 export interface TierlogResources {
+  /** The change-log table (its lease index too). */
   readonly changeLogTable: dynamodb.ITableV2;
+  /** The objects table. */
   readonly objectsTable: dynamodb.ITableV2;
+  /** The bucket of the blobs. */
   readonly bucket: s3.IBucket;
   /** Key prefix of the blobs, without leading or trailing `/`. */
   readonly prefix: string;
@@ -31,8 +34,11 @@ export type TierlogRole = 'writer' | 'sweeper' | 'operatorReadOnly' | 'operator'
 
 /** One granted action on one resource, and the SDK calls (command names) that need it. */
 export interface RolePermission {
+  /** The IAM action (`s3:DeleteObject`). */
   readonly action: string;
+  /** The kind of resource it is granted on. */
   readonly resource: ResourceKind;
+  /** The SDK commands that need it (`DeleteObjects`). */
   readonly calls: readonly string[];
 }
 

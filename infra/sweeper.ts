@@ -196,6 +196,8 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
    */
   readonly timeout?: Duration;
   /**
+   * The function's memory, in MiB.
+   *
    * @default 512
    */
   readonly memorySize?: number;

@@ -31,6 +31,10 @@ export type ReplacedBlobCleanup = 'log' | 'stream';
 /** The values of {@link TierlogConfig.replacedBlobCleanup}. */
 export const REPLACED_BLOB_CLEANUPS: readonly ReplacedBlobCleanup[] = ['log', 'stream'];
 
+/**
+ * Where a store lives and how its components agree: the same for every writer, sweeper, audit,
+ * handler and CLI of one store ({@link loadConfig} reads it from the `TIERLOG_*` variables).
+ */
 export interface TierlogConfig {
   /** The change-log table (one item per writer instance). `TIERLOG_CHANGELOG_TABLE`. */
   readonly changeLogTable: string;

@@ -46,6 +46,7 @@ import { type FenceEffect, InstanceTable, type TransactElement } from './instanc
 import { parseInstanceItem } from './instance-item.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 
+/** Options of {@link DynamoChangeLog}: any other name is a `ValidationError` at construction. */
 export interface DynamoChangeLogOptions {
   /** Table names and lease shards. */
   readonly config: TierlogConfig;
@@ -119,6 +120,10 @@ const UPLOAD_SEND_MARGIN_MS = 60_000;
  */
 const MAX_ENTRIES_PER_ITEM = 48;
 
+/**
+ * The change log on DynamoDB, one item per writer instance, with fenced commits (see the module
+ * doc): give one to each {@link TieredStore} of a process, made from the same configuration.
+ */
 export class DynamoChangeLog implements FencedChangeLog {
   /** The configuration it was made with (validated): a store that writes through it must have the same table, prefix and shards. */
   readonly config: TierlogConfig;

@@ -7,6 +7,7 @@ import { assertChange, assertChangeId } from './entry-codec.js';
 import { ChangeIdConflictError } from '../errors.js';
 import { type ChangeId, type Clock, systemClock } from '../ids.js';
 
+/** A {@link ChangeLog} in this process's memory: for tests and single-process tools (not durable; see the module doc). */
 export class InMemoryChangeLog implements ChangeLog {
   private readonly entries = new Map<ChangeId, Change>();
   private readonly clock: Clock;

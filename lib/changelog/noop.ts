@@ -6,6 +6,7 @@ import type { Change, ChangeLog } from './change-log.js';
 import type { ChangeId } from '../ids.js';
 import { assertChange, assertChangeId } from './entry-codec.js';
 
+/** A {@link ChangeLog} that records nothing: a store without the log's protection (the bench's unlogged baseline). */
 export class NoopChangeLog implements ChangeLog {
   async record(id: ChangeId, change: Change): Promise<void> {
     // Records nothing, but refuses what the durable logs refuse: swapping logs changes no outcome.

@@ -22,7 +22,9 @@ export type ByteRange =
 
 /** A range resolved against an object: inclusive offsets, `start <= end < size`. */
 export interface ResolvedRange {
+  /** The first byte, from 0. */
   readonly start: number;
+  /** The last byte, inclusive (within the object). */
   readonly end: number;
   /** The whole object's size. */
   readonly size: number;

@@ -56,6 +56,7 @@ export interface HvAttributeNames {
   readonly tti: string;
 }
 
+/** The objects table's attribute names when the configuration gives none (`hvAttributes`, `TIERLOG_HV_ATTRIBUTES`). */
 export const DEFAULT_HV_ATTRIBUTES: HvAttributeNames = {
   key: 'key',
   version: 'version',

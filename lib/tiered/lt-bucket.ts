@@ -39,8 +39,11 @@ export interface UploadOptions {
 
 /** One uploaded part of a multipart upload, as ListParts reports it. */
 export interface UploadedPart {
+  /** 1 to 10,000. */
   readonly partNumber: number;
+  /** The ETag S3 gave the part: name it in the complete. */
   readonly etag: string;
+  /** Its size in bytes. */
   readonly size: number;
 }
 

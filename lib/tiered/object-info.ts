@@ -12,6 +12,7 @@ import type { HvRecord } from './hv-table.js';
  * object's expiry. A write replaces the policy; none given, the object never expires.
  */
 export interface PutOptions extends ExpiryPolicy {
+  /** The object's media type, returned with it on reads (none given: none stored; the objects API then answers `application/octet-stream`). */
   readonly contentType?: string;
   /** User metadata: lower-case names, printable ASCII values, 2 KB in all. */
   readonly metadata?: Readonly<Record<string, string>>;
@@ -23,6 +24,7 @@ export interface PutOptions extends ExpiryPolicy {
   readonly ifVersion?: number;
 }
 
+/** Options of {@link TieredStore.delete}. */
 export interface DeleteOptions {
   /** Delete only if the stored version is this one (one taken before a delete never matches). */
   readonly ifVersion?: number;
@@ -39,6 +41,7 @@ export interface ObjectInfo extends Pick<HvRecord, DescribedFields> {
   readonly expiresAt?: Date;
 }
 
+/** Options of the store's reads. */
 export interface GetOptions {
   /** Read only these bytes (see {@link ByteRange}); a range past the end is a RangeNotSatisfiableError. */
   readonly range?: ByteRange;
@@ -50,7 +53,9 @@ export interface SessionScope {
   readonly key?: string;
 }
 
+/** An object read whole (or the bytes of its range) into memory ({@link TieredStore.get}). */
 export interface GetResult extends ObjectInfo {
+  /** The object's bytes (those of `range` when one was asked for). */
   readonly body: Uint8Array;
   /**
    * The bytes `body` holds, when a range was asked for (`size` stays the whole object's); absent
@@ -59,6 +64,7 @@ export interface GetResult extends ObjectInfo {
   readonly range?: ResolvedRange;
 }
 
+/** An object whose body is a stream ({@link TieredStore.getStream}): a large one is not buffered. */
 export interface StreamResult extends ObjectInfo {
   /**
    * The body. A blob's is S3's response stream: read it to its end, or `destroy()` it when you
@@ -86,14 +92,18 @@ export interface UrlResult extends ObjectInfo {
   readonly range?: ResolvedRange;
 }
 
+/** What a write stored ({@link TieredStore.put}, {@link TieredStore.completeUpload}). */
 export interface PutResult {
+  /** The object's key. */
   readonly key: string;
   /**
    * One past the version of the state it replaced (a deletion marker keeps counting); where no
    * item existed, a first version drawn from the writer's clock (lib/tiered/versions.ts).
    */
   readonly version: number;
+  /** The body's size in bytes. */
   readonly size: number;
+  /** Where the body lives: in the objects table, or as a blob in the bucket. */
   readonly stored: 'inline' | 'blob';
   /** True when no object was there before (absent, deleted, or expired). */
   readonly created: boolean;

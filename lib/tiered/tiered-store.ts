@@ -130,6 +130,7 @@ import {
   UploadSessions,
 } from './upload-sessions.js';
 
+/** Options of {@link TieredStore}: any other name is a `ValidationError` at construction. */
 export interface TieredStoreOptions {
   /** Table, bucket and prefix names. */
   readonly config: TierlogConfig;
@@ -235,8 +236,14 @@ const STORE_OPTIONS = optionNames<TieredStoreOptions>()(
   'settleInBackground',
 );
 
+/**
+ * Objects in two tiers: small bodies inline in the objects table, large ones as blobs in the
+ * bucket, every write that involves a blob made crash-safe by the change log (see the module doc).
+ */
 export class TieredStore {
+  /** The configuration it was made with (validated). */
   readonly config: TierlogConfig;
+  /** Bodies up to this many bytes are stored inline. */
   readonly inlineThreshold: number;
   private readonly hv: HvTable;
   private readonly lt: LtBucket;

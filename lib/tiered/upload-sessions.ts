@@ -95,11 +95,13 @@ export const COMPLETE_ANSWER_KEPT_MS = 24 * 3600_000;
  * object at commit; a time to live or idle counts from the commit. `expiresInMs` is the
  * SESSION's lifetime, unrelated to the object's expiry.
  */
+/** Options of {@link TieredStore.createUpload}; the expiry is the object's, from its complete. */
 export interface CreateUploadOptions extends ExpiryPolicy {
   /** The object's size in bytes, when known: checked at complete, and sizes the parts. */
   readonly size?: number;
   /** Bytes per part (5 MiB .. 5 GiB; the last part may be smaller). Default 8 MiB, more when `size` needs it. */
   readonly partSize?: number;
+  /** The object's media type, returned with it on reads (none given: none stored; the objects API then answers `application/octet-stream`). */
   readonly contentType?: string;
   /** User metadata: lower-case names, printable ASCII values, 2 KB in all. */
   readonly metadata?: Readonly<Record<string, string>>;
@@ -109,10 +111,13 @@ export interface CreateUploadOptions extends ExpiryPolicy {
   readonly expiresInMs?: number;
 }
 
+/** A session opened by {@link TieredStore.createUpload}. */
 export interface CreatedUpload {
   /** The session's handle: pass it to the other session calls. */
   readonly uploadId: string;
+  /** The object's key. */
   readonly key: string;
+  /** Bytes of every part but the last. */
   readonly partSize: number;
   /** Parts the declared size needs (absent when no size was given). */
   readonly partCount?: number;
@@ -120,12 +125,15 @@ export interface CreatedUpload {
   readonly expiresAt: number;
 }
 
+/** Options of {@link TieredStore.uploadPartUrl} and {@link TieredStore.uploadPartUrls}. */
 export interface PartUrlOptions {
   /** Lifetime of the URL in ms; never past the session's expiry, nor the signer's credentials'. Default 1 h. */
   readonly expiresInMs?: number;
 }
 
+/** A part named in a complete ({@link TieredStore.completeUpload}). */
 export interface CompletedPart {
+  /** 1 to 10,000. */
   readonly partNumber: number;
   /** The ETag S3 answered to the part's PUT. */
   readonly etag: string;
@@ -143,11 +151,15 @@ export function checkPresignGetLifetime(expiresInMs: number | undefined): number
   return wanted;
 }
 
+/** A presigned GET of a large object's current blob ({@link TieredStore.presignGet}). */
 export interface PresignedGet {
+  /** The URL: a plain GET (ranges too) until `expiresAt`, of the blob current when it was made. */
   readonly url: string;
   /** ms since the epoch. */
   readonly expiresAt: number;
+  /** The object's version the URL reads. */
   readonly version: number;
+  /** The object's size in bytes. */
   readonly size: number;
 }
 
