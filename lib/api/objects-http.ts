@@ -115,6 +115,7 @@ import { MAX_PARTS } from '../tiered/part-size.js';
 import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOnlyCondition } from './preconditions.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 
+/** Options of {@link handleObjectsRequest}: the limits of what a request carries and an answer holds. */
 export interface ObjectsApiOptions {
   /**
    * Largest accepted body, decoded, in bytes; larger is a 413. Default 5 MiB. Behind a Function

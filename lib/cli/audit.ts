@@ -28,6 +28,7 @@ import {
 
 export { DEFAULT_AUDIT_AGE_MS, MIN_AUDIT_AGE_MS, parseBlobKey, uuidV7Time, type AuditReport } from '../recovery/audit.js';
 
+/** Options of `tierlog audit` as code runs it ({@link runAudit}): the library's, with the CLI's defaults. */
 export interface AuditCommandOptions
   extends Pick<LibraryAuditOptions, 'delete' | 'pageSize' | 'checkBatch' | 'deleteBatch' | 'beforeDelete' | 'signal' | 'emptyStoreOk'> {
   /** Only blobs older than this (ms) are considered. Default 24 h; at least 1 h. */

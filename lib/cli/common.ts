@@ -43,10 +43,15 @@ export interface CliIO {
 
 /** What a command runs with. */
 export interface CliContext {
+  /** The configuration, from the environment. */
   readonly config: TierlogConfig;
+  /** The client every DynamoDB request goes through. */
   readonly dynamodb: DynamoDBClient;
+  /** The client every S3 request goes through. */
   readonly s3: S3Client;
+  /** ms since the epoch: the clock the command decides on. */
   readonly clock: Clock;
+  /** Where the command writes. */
   readonly io: CliIO;
   /** The environment (sweeper tuning variables are read from it). */
   readonly env: Readonly<Record<string, string | undefined>>;

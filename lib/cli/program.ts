@@ -31,6 +31,7 @@ import { inspectCommand } from './inspect.js';
 import { statusCommand } from './status.js';
 import { parseShards, sweepCommand } from './sweep.js';
 
+/** Options of {@link runCli}: what a test (or an embedding program) gives instead of the process's own. */
 export interface RunCliOptions {
   /** Where to write. Default: the process's stdout and stderr. */
   readonly io?: CliIO;
@@ -40,6 +41,7 @@ export interface RunCliOptions {
   readonly dynamodb?: DynamoDBClient;
   /** Default: a client from the environment (closed when the command ends). */
   readonly s3?: S3Client;
+  /** ms since the epoch. Default `Date.now`. */
   readonly clock?: Clock;
   /**
    * Interrupts `audit` and `sweep` (as Ctrl-C does). Default: SIGINT, while one runs, when `io`

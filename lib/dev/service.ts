@@ -48,6 +48,7 @@ export interface DevServiceOptions {
 export interface DevService {
   /** `http://127.0.0.1:<port>`: the objects API is at `/objects/{key}`. */
   readonly url: string;
+  /** The configuration it runs (the writers' and the sweeper's). */
   readonly config: TierlogConfig;
   /** The local stack underneath. */
   readonly stack: LocalStack;

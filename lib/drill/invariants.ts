@@ -18,6 +18,7 @@ import { hvAttributeNames, type TierlogConfig } from '../config.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { unmarshallOptions } from '../aws/clients.js';
 
+/** What {@link checkInvariants} found, read from outside: the tables and the bucket as they are. */
 export interface InvariantReport {
   /** Objects in HV. */
   readonly objects: number;

@@ -30,13 +30,17 @@ export type FaultKind = 'loseRequest' | 'loseResponse' | 'throttle' | 'delay' | 
 
 /** What a fault rule sees of a request. */
 export interface RequestInfo {
+  /** The client it goes through. */
   readonly service: 'dynamodb' | 's3';
   /** SDK command name, e.g. `TransactWriteItemsCommand`, `PutObjectCommand`. */
   readonly command: string;
+  /** The command's input (the document client's, marshalled: attribute values). */
   readonly input: Record<string, unknown>;
 }
 
+/** A fault and the requests it fires on ({@link FaultInjector.add}). */
 export interface FaultRule {
+  /** What it does to the attempt (see the module doc). */
   readonly kind: FaultKind;
   /** Which requests the rule applies to. Default: all. */
   readonly match?: (request: RequestInfo) => boolean;
@@ -56,15 +60,21 @@ export interface FaultRule {
 
 /** The injected death of a process. Nothing after it in that "process" reaches a server. */
 export class CrashError extends Error {
+  /** Always `CrashError`. */
   override readonly name = 'CrashError';
-  constructor(readonly request: RequestInfo) {
+  constructor(
+    /** The request the process died at. */
+    readonly request: RequestInfo,
+  ) {
     super(`injected crash at ${request.service}:${request.command}`);
   }
 }
 
 /** Counts of what happened, for reports. */
 export interface FaultStats {
+  /** Attempts seen, faulted or not. */
   requests: number;
+  /** Faults injected, by kind. */
   injected: Record<FaultKind, number>;
 }
 
@@ -78,6 +88,7 @@ type AttachableClient = Pick<DynamoDBClient | S3Client, 'middlewareStack'>;
 export class FaultInjector {
   private rules: Array<{ rule: FaultRule; fired: number; seen: number }> = [];
   private crashed: RequestInfo | undefined;
+  /** What it saw and did so far. */
   readonly stats: FaultStats = {
     requests: 0,
     injected: { loseRequest: 0, loseResponse: 0, throttle: 0, delay: 0, fail: 0, expireToken: 0, crashBefore: 0, crashAfter: 0 },

@@ -14,6 +14,7 @@
 import type { TierlogConfig } from '../config.js';
 import type { RequestInfo } from './fault-injector.js';
 
+/** The protocol steps a request can belong to ({@link protocolStepOf}); a fault rule aims at one with `atStep`. */
 export type ProtocolStep =
   /** Change log: the UpdateItem that adds an entry to a writer's instance item. */
   | 'record'

@@ -48,9 +48,17 @@ export interface ObjectsStreamHandlerOptions {
    * checked in any case; an option given here takes precedence over its variable.
    */
   readonly cleanup?: Omit<StreamCleanupOptions, 'config' | 'logger'>;
-  /** @default new Logger({ serviceName: 'tierlog-objects-stream' }) */
+  /**
+   * Powertools logger of the function.
+   *
+   * @default new Logger({ serviceName: 'tierlog-objects-stream' })
+   */
   readonly logger?: Logger;
-  /** @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-objects-stream' }) */
+  /**
+   * Powertools metrics of the function (EMF, published after each invocation).
+   *
+   * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-objects-stream' })
+   */
   readonly metrics?: Metrics;
 }
 

@@ -42,9 +42,17 @@ export interface SweeperHandlerOptions {
    * takes precedence over its variable.
    */
   readonly sweeper?: Omit<SweeperOptions, 'config' | 'logger'>;
-  /** @default new Logger({ serviceName: 'tierlog-sweeper' }) */
+  /**
+   * Powertools logger of the function.
+   *
+   * @default new Logger({ serviceName: 'tierlog-sweeper' })
+   */
   readonly logger?: Logger;
-  /** @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-sweeper' }) */
+  /**
+   * Powertools metrics of the function (EMF, published after each invocation).
+   *
+   * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-sweeper' })
+   */
   readonly metrics?: Metrics;
 }
 

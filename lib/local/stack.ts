@@ -24,6 +24,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ConfigError, TierlogError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 
+/** A running local stack ({@link startLocalStack}): DynamoDB Local and an S3 server on free ports. */
 export interface LocalStack {
   /** `http://127.0.0.1:<port>` of DynamoDB Local. */
   readonly dynamodbEndpoint: string;
@@ -40,6 +41,7 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/** Options of {@link startLocalStack}: any other name is a `ValidationError`, before a server starts. */
 export interface LocalStackOptions {
   /** Also set {@link LocalStack.env} on `process.env` (and restore nothing: the stack owns them). Default true. */
   readonly exportEnv?: boolean;

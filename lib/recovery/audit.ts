@@ -77,6 +77,7 @@ export const MIN_AUDIT_AGE_MS = 60 * 60_000;
 /** The default safety age of the CLI: 24 hours. */
 export const DEFAULT_AUDIT_AGE_MS = 24 * 60 * 60_000;
 
+/** Options of {@link audit}: any other name is a `ValidationError`, before any request. */
 export interface AuditOptions {
   /** Table, bucket, prefix and HV attribute names (the writers' configuration). */
   readonly config: TierlogConfig;
@@ -122,19 +123,29 @@ export interface AuditOptions {
   readonly signal?: AbortSignal;
 }
 
+/** The audit's counts so far, given to `onProgress` after each page and round. */
 export interface AuditProgress {
+  /** Keys listed under `<prefix>/`. */
   readonly listed: number;
+  /** Old enough, and checked against the change log and HV. */
   readonly checked: number;
+  /** Orphans found. */
   readonly orphans: number;
+  /** Blobs a change-log item protects. */
   readonly inFlight: number;
+  /** Keys that are not blob keys. */
   readonly unparseable: number;
+  /** Orphans deleted. */
   readonly deleted: number;
 }
 
 /** A blob no object points at and no change-log item names. */
 export interface OrphanBlob {
+  /** The blob's key. */
   readonly key: string;
+  /** The object key its key names. */
   readonly objectId: string;
+  /** Its size in bytes. */
   readonly size: number;
   /** ISO time of S3's LastModified. */
   readonly lastModified: string;
@@ -144,7 +155,9 @@ export interface OrphanBlob {
 
 /** An old, unreferenced-looking blob that a change-log item protects: never deleted. */
 export interface InFlightBlob {
+  /** The blob's key. */
   readonly key: string;
+  /** The object key its key names. */
   readonly objectId: string;
   /** The instance item that names it (or holds an unreadable entry for its object). */
   readonly instanceId: string;
@@ -165,9 +178,13 @@ export interface ExpiredBlob {
   readonly reason: string;
 }
 
+/** What an {@link audit} found and did. */
 export interface AuditReport {
+  /** The bucket listed. */
   readonly bucket: string;
+  /** The prefix listed (`<prefix>/`). */
   readonly prefix: string;
+  /** The safety age: younger blobs are not checked. */
   readonly olderThanMs: number;
   /** When the audit started (ISO). */
   readonly at: string;
@@ -183,6 +200,7 @@ export interface AuditReport {
   young: number;
   /** Checked: HV does not point at them and no change-log item names them. */
   readonly orphans: OrphanBlob[];
+  /** The orphans' bytes, in all. */
   orphanBytes: number;
   /** Checked: HV does not point at them, but a change-log item does (a write in flight). */
   readonly inFlight: InFlightBlob[];

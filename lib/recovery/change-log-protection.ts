@@ -27,9 +27,11 @@ import { CHANGELOG_ATTR } from '../schema/tables.js';
 
 /** A change-log item or entry an audit could not parse (reported; see the module doc). */
 export interface CorruptChangeLogItem {
+  /** The instance item's id. */
   readonly instanceId: string;
   /** The entry, when one entry is at fault; absent when the item itself is. */
   readonly changeId?: string;
+  /** What does not parse. */
   readonly reason: string;
 }
 

@@ -9,6 +9,7 @@ export const METRICS_NAMESPACE = 'Tierlog';
 
 /** The part of Powertools' `Metrics` this needs. */
 export interface MetricSink {
+  /** Adds one data point of the metric `name`. */
   addMetric(name: string, unit: 'Count' | 'Milliseconds', value: number): void;
 }
 

@@ -68,6 +68,7 @@ export interface SweepReport {
    * requests were unanswered (their work is not counted; its instances stay claimed for a later sweep).
    */
   stoppedEarly: boolean;
+  /** A dry run: the counts are what it would have done, and nothing was changed. */
   dryRun: boolean;
 }
 

@@ -78,6 +78,7 @@ export interface ObjectsStreamRecord {
 
 /** The answer Lambda reads with `ReportBatchItemFailures`. */
 export interface StreamBatchResponse {
+  /** The sequence numbers of the records that failed (Lambda retries from the lowest); one empty identifier fails the whole batch. */
   batchItemFailures: Array<{ itemIdentifier: string }>;
 }
 
@@ -184,6 +185,7 @@ export function judgeStreamRecord(
   return { kind: 'candidate', key, blob: blob as string, expired, modified };
 }
 
+/** Options of {@link StreamCleanup}: any other name is a `ValidationError` at construction. */
 export interface StreamCleanupOptions {
   /** Table, bucket, prefix and HV attribute names (the same as the writers'). */
   readonly config: TierlogConfig;

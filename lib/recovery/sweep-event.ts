@@ -11,8 +11,11 @@
  */
 import { ValidationError } from '../errors.js';
 
+/** What a sweeper invocation's event asks for ({@link parseSweepEvent}). */
 export interface SweepEventOptions {
+  /** This schedule's share of the lease shards (absent: all of them). */
   readonly shards?: number[];
+  /** Report what the sweep would do, and change nothing. */
   readonly dryRun: boolean;
   /**
    * Whether the sweep also looks for suspect leases and items without a shard or outside the
@@ -25,6 +28,11 @@ export interface SweepEventOptions {
 const OPTIONS = ['shards', 'dryRun', 'housekeeping'] as const;
 const LOOKALIKES = new Map<string, string>([...OPTIONS.map((o) => [o.toLowerCase(), o] as const), ['shard', 'shards']]);
 
+/**
+ * The options of a sweeper invocation's event (see the module doc).
+ *
+ * @throws ValidationError when the event is not an object, or a field is malformed or a known one misspelt.
+ */
 export function parseSweepEvent(event: unknown): SweepEventOptions {
   if (event === undefined || event === null) return { dryRun: false, housekeeping: true };
   if (typeof event !== 'object' || Array.isArray(event)) {

@@ -79,11 +79,15 @@ import { AbandonedUploads, DEFAULT_UPLOAD_LISTING_PAGES } from './abandoned-uplo
 
 /** Where the sweeper logs; Powertools' `Logger` fits. */
 export interface SweepLogger {
+  /** What a sweep did (a summary, a step of note). */
   info(message: string, attributes?: Record<string, unknown>): void;
+  /** What needs a look but stops nothing (a quarantined entry, a lost claim). */
   warn(message: string, attributes?: Record<string, unknown>): void;
+  /** A failed step (its work is left for the next sweep). */
   error(message: string, attributes?: Record<string, unknown>): void;
 }
 
+/** Options of {@link Sweeper}: any other name is a `ValidationError` at construction. */
 export interface SweeperOptions {
   /** Table, bucket, prefix and lease-shard settings (the same as the writers'). */
   readonly config: TierlogConfig;
@@ -168,6 +172,7 @@ export interface SweeperOptions {
   readonly logger?: SweepLogger;
 }
 
+/** Options of one {@link Sweeper.sweep}: any other name is a `ValidationError`, before any request. */
 export interface SweepOptions {
   /** Stop taking work before this instant (ms since the epoch). Default: no deadline. */
   readonly deadline?: number;
@@ -278,6 +283,11 @@ type Fate =
   | { readonly kind: 'drop'; readonly changeId: string }
   | { readonly kind: 'keep'; readonly changeId: string; readonly due: number; readonly why: 'quarantined' | 'deferred' | 'failed' };
 
+/**
+ * Garbage collection of the changes of writers that died: claims their instances once their
+ * leases ended, settles each entry from the objects table, deletes the blobs nothing references
+ * (see the module doc for the steps and why each is safe).
+ */
 export class Sweeper {
   /** The id this sweeper claims under. */
   readonly sweeperId: string;
