@@ -199,6 +199,13 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     logged: true,
   },
   {
+    name: 'ItemTooLargeError',
+    error: new errors.ItemTooLargeError(`instance ${SECRET}`, new Error('Item size to update has exceeded the maximum allowed size')),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  {
     name: 'BlobMissingError',
     error: new errors.BlobMissingError('k', `blobs/${SECRET}/0190d7a2-1c3b-7000-8000-000000000000`),
     status: 500,
