@@ -7,7 +7,7 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { DynamoChangeLog, shardOf } from '../../lib/changelog/dynamo-change-log.js';
 import { collectStatus, formatStatus } from '../../lib/cli/status.js';
@@ -29,14 +29,13 @@ import {
   recordedSweep,
   type SweeperAtOptions,
   snapshot,
+  sweepersClosedAfterEach,
 } from '../tiered/harness.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const open: Array<{ close(): void }> = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-});
+const sweepers = sweepersClosedAfterEach();
+const open = sweepers.open;
 
 function blobKey(fx: Fixture, objectId: string): string {
   return `${fx.config.prefix}/${Buffer.from(objectId, 'utf8').toString('base64url')}/${uuidv7()}`;
@@ -46,9 +45,7 @@ function blobKey(fx: Fixture, objectId: string): string {
 const SCAN = { shardlessScan: { segments: 1, maxPages: 10 } } as const;
 
 function sweeperAt(fx: Fixture, offsetMs: number, options: SweeperAtOptions = {}) {
-  const s = makeSweeper(fx, offsetMs, { ...SCAN, ...options });
-  open.push(s);
-  return s.sweeper;
+  return sweepers.sweeperAt(fx, offsetMs, { ...SCAN, ...options });
 }
 
 function statusCtx(fx: Fixture, now: number) {
@@ -136,32 +133,44 @@ describe('the longest writer lease', () => {
   });
 });
 
+/**
+ * Puts an expired instance item whose `shard` is `shard` (absent when undefined), with one entry
+ * naming a blob that exists, and sweeps once: the report, what the sweep warned, and whether the
+ * tables and the bucket are as they were.
+ */
+async function sweepStranded(fx: Fixture, key: string, shard: number | undefined) {
+  const blob = blobKey(fx, key);
+  await rawPutObject(fx, blob, 'kept');
+  const instanceId = uuidv7();
+  await fx.dynamodb.send(
+    new PutItemCommand({
+      TableName: fx.config.changeLogTable,
+      Item: marshall({
+        pk: instanceId,
+        state: 'live',
+        leaseUntil: Date.now() - HOUR,
+        ...(shard !== undefined ? { shard } : {}),
+        n: 1,
+        [`c_${newChangeId()}`]: { v: 1, id: key, new: blob, at: Date.now() - HOUR },
+      }),
+    }),
+  );
+  const image = await snapshot(fx);
+  const lines: string[] = [];
+  const report = await sweeperAt(fx, 0, {
+    logger: { info() {}, warn: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`), error() {} },
+  }).sweep();
+  // Found by the bounded scan, reported as stuck with no shard, never acted on.
+  expect(report).toMatchObject({ instancesWithoutShard: 1, stuckInstances: 1, instancesClaimed: 0, blobsDeleted: 0, errors: 0 });
+  expect(lines.join('\n')).toContain(instanceId);
+  expect(await snapshot(fx)).toBe(image);
+  return { instanceId, report };
+}
+
 describe('an item without a shard', () => {
   test('found by the bounded scan, reported as stuck, never acted on; status lists it', async () => {
     const fx = await freshFixture();
-    const blob = blobKey(fx, 'noshard/x');
-    await rawPutObject(fx, blob, 'kept');
-    const instanceId = uuidv7();
-    await fx.dynamodb.send(
-      new PutItemCommand({
-        TableName: fx.config.changeLogTable,
-        Item: marshall({
-          pk: instanceId,
-          state: 'live',
-          leaseUntil: Date.now() - HOUR,
-          n: 1,
-          [`c_${newChangeId()}`]: { v: 1, id: 'noshard/x', new: blob, at: Date.now() - HOUR },
-        }),
-      }),
-    );
-    const image = await snapshot(fx);
-    const lines: string[] = [];
-    const report = await sweeperAt(fx, 0, {
-      logger: { info() {}, warn: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`), error() {} },
-    }).sweep();
-    expect(report).toMatchObject({ instancesWithoutShard: 1, stuckInstances: 1, instancesClaimed: 0, blobsDeleted: 0, errors: 0 });
-    expect(lines.join('\n')).toContain(instanceId);
-    expect(await snapshot(fx)).toBe(image);
+    const { instanceId, report } = await sweepStranded(fx, 'noshard/x', undefined);
 
     const metrics: Record<string, number> = {};
     addSweepMetrics({ addMetric: (name, _unit, value) => (metrics[name] = value) }, report);
@@ -177,33 +186,9 @@ describe('an item without a shard', () => {
 });
 
 describe('an item whose shard no lease-index query reads (negative, fractional: a corrupt item)', () => {
+  // It was silent: in no shard's query, and not caught by the scan's filter (absent, or at or past leaseShards).
   test.each([-1, 1.5])('shard %d: found by the bounded scan, reported as stuck with no shard, never acted on', async (shard) => {
-    const fx = await freshFixture();
-    const blob = blobKey(fx, 'badshard/x');
-    await rawPutObject(fx, blob, 'kept');
-    const instanceId = uuidv7();
-    await fx.dynamodb.send(
-      new PutItemCommand({
-        TableName: fx.config.changeLogTable,
-        Item: marshall({
-          pk: instanceId,
-          state: 'live',
-          leaseUntil: Date.now() - HOUR,
-          shard,
-          n: 1,
-          [`c_${newChangeId()}`]: { v: 1, id: 'badshard/x', new: blob, at: Date.now() - HOUR },
-        }),
-      }),
-    );
-    const image = await snapshot(fx);
-    const lines: string[] = [];
-    const report = await sweeperAt(fx, 0, {
-      logger: { info() {}, warn: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`), error() {} },
-    }).sweep();
-    // It was silent: in no shard's query, and not caught by the scan's filter (absent, or at or past leaseShards).
-    expect(report).toMatchObject({ instancesWithoutShard: 1, stuckInstances: 1, instancesClaimed: 0, blobsDeleted: 0, errors: 0 });
-    expect(lines.join('\n')).toContain(instanceId);
-    expect(await snapshot(fx)).toBe(image);
+    await sweepStranded(await freshFixture(), 'badshard/x', shard);
   });
 });
 

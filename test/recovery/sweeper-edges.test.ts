@@ -7,7 +7,7 @@
  */
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { batchDeleteThenSecondKeyFailing } from '../../lib/faults/s3-answers.js';
@@ -16,13 +16,11 @@ import type { SweepReport } from '../../lib/recovery/report.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   PAST_WINDOW_MS,
-  type SweeperAtOptions,
   allKeys,
   entryNames,
   expectClean,
   fenceThenSweep,
   KiB,
-  makeSweeper,
   makeWriter,
   putDeadInstance,
   putRawInstance,
@@ -31,20 +29,12 @@ import {
   rawPutObject,
   rawState,
   randomBody,
+  sweepersClosedAfterEach,
 } from '../tiered/harness.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const open: Array<{ close(): void }> = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-});
-
-function sweeperAt(fx: Fixture, offsetMs: number, options: SweeperAtOptions = {}) {
-  const s = makeSweeper(fx, offsetMs, options);
-  open.push(s);
-  return s.sweeper;
-}
+const { open, sweeperAt } = sweepersClosedAfterEach();
 
 /** Past a judging sweep's claim (5 min) and the skew margin: another sweeper may take it over. */
 const PAST_CLAIM_MS = DEFAULT_CLAIM_MS + DEFAULT_SKEW_MARGIN_MS + MIN;

@@ -6,7 +6,7 @@
  * by writing instance items straight into the change-log table; every outcome is checked from
  * outside (raw scans and listings).
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
@@ -20,7 +20,6 @@ import {
   KiB,
   PAST_EVERYTHING_MS,
   PAST_WINDOW_MS,
-  type SweeperAtOptions,
   allKeys,
   expectClean,
   expectFencedOnly,
@@ -43,22 +42,13 @@ import {
   sameBytes,
   snapshot,
   steps,
+  sweepersClosedAfterEach,
 } from '../tiered/harness.js';
 
 const LARGE = 40 * KiB;
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const open: Array<{ close(): void }> = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-});
-
-/** A sweeper whose clock runs `offsetMs` ahead of the wall clock (closed after the test). */
-function sweeperAt(fx: Fixture, offsetMs: number, options: SweeperAtOptions = {}) {
-  const s = makeSweeper(fx, offsetMs, options);
-  open.push(s);
-  return s.sweeper;
-}
+const { open, sweeperAt } = sweepersClosedAfterEach();
 
 /** A valid stored entry (schema v1). */
 function entry(objectId: string, fields: { new?: string; old?: string; ca?: number; at?: number }) {

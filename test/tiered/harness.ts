@@ -83,6 +83,26 @@ export function closedAfterEach<T extends { close(): void }>(): T[] {
 }
 
 /**
+ * `open` (whatever is pushed to it is closed after each test) and `sweeperAt(fx, offsetMs,
+ * options)`: a sweeper with clients of its own and a clock `offsetMs` ahead of the wall clock,
+ * pushed to `open`.
+ */
+export function sweepersClosedAfterEach(): {
+  open: Array<{ close(): void }>;
+  sweeperAt(fx: Fixture, offsetMs: number, options?: SweeperAtOptions): Sweeper;
+} {
+  const open = closedAfterEach<{ close(): void }>();
+  return {
+    open,
+    sweeperAt(fx, offsetMs, options = {}) {
+      const s = makeSweeper(fx, offsetMs, options);
+      open.push(s);
+      return s.sweeper;
+    },
+  };
+}
+
+/**
  * Another writer (pushed to `open`, closed after the test) that has put `body` at `key`: the key's
  * state before a race or a pause, and the actor that goes between at its exact point.
  */
