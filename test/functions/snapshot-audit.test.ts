@@ -81,21 +81,34 @@ describe('snapshot-audit function settings', () => {
   });
 });
 
+/**
+ * The function's handler for batches, on `live`, with the settings, a safety age of an hour and
+ * `env` (restored after the test).
+ */
+async function batchHandler(live: Fixture, env: Record<string, string>): Promise<(event: unknown) => Promise<unknown>> {
+  const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
+    ...settings,
+    TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(HOUR),
+    ...env,
+  });
+  restores.push(restore);
+  return (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
+}
+
+/** Three hours ago, as Athena writes a timestamp in the query's rows. */
+const threeHoursAgo = () => new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
+
 describe('snapshot-audit function batches', () => {
   it('a change-log entry that cannot be read: the batch deletes nothing and fails (deletes refused)', async () => {
     const live = await freshFixture();
     const orphan = blobKey(live, 'obj', Date.now() - 3 * HOUR);
     await putBlob(live, orphan);
     await putRawInstance(live, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
-    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
-      ...settings,
-      TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(HOUR),
+    const handler = await batchHandler(live, {
       TIERLOG_SNAPSHOT_DELETE: 'true',
       POWERTOOLS_LOG_LEVEL: 'CRITICAL',
     });
-    restores.push(restore);
-    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
-    const lastModified = new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
+    const lastModified = threeHoursAgo();
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: lastModified }] }));
     expect((run.error as Error).message).toMatch(/deletes refused/);
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
@@ -111,15 +124,11 @@ describe('snapshot-audit function batches: an incomplete inventory', () => {
     await putTombstone(live, 'held-obj', held);
     const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
     await putBlob(live, orphan);
-    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
-      ...settings,
-      TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(HOUR),
+    const handler = await batchHandler(live, {
       TIERLOG_SNAPSHOT_DELETE: 'true',
       POWERTOOLS_LOG_LEVEL: 'CRITICAL',
     });
-    restores.push(restore);
-    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
-    const lastModified = new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
+    const lastModified = threeHoursAgo();
     const Items = [
       { kind: 'lost', blob_key: held, object_key: 'held-obj' },
       { kind: 'orphan', blob_key: orphan, last_modified: lastModified },
@@ -137,13 +146,9 @@ describe('snapshot-audit function batches: what a batch reports', () => {
     const live = await freshFixture();
     const stray = `${live.config.prefix}/not-a-blob.txt`;
     await putBlob(live, stray);
-    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
-      ...settings,
-      TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(HOUR),
+    const handler = await batchHandler(live, {
       TIERLOG_SNAPSHOT_DELETE: 'true',
     });
-    restores.push(restore);
-    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
     const run = await captureStdout(() => handler({ Items: [{ kind: 'malformed', blob_key: stray }] }));
     expect(run.result).toMatchObject({ malformed: 1, deleted: 0 });
     const odd = await captureStdout(() => handler({ Items: [{ kind: 'orphan ', blob_key: stray }] }));
@@ -161,15 +166,11 @@ describe('snapshot-audit function batches: metrics on the error path', () => {
     const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
     await putBlob(live, orphan);
     // The re-verification reads the change log first: a table that is not there fails it.
-    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
-      ...settings,
+    const handler = await batchHandler(live, {
       TIERLOG_CHANGELOG_TABLE: `${live.config.changeLogTable}-missing`,
-      TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(HOUR),
       POWERTOOLS_LOG_LEVEL: 'CRITICAL',
     });
-    restores.push(restore);
-    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
-    const lastModified = new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
+    const lastModified = threeHoursAgo();
     const run = await captureStdout(() =>
       handler({
         Items: [
