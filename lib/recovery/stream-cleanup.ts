@@ -14,14 +14,17 @@
  * from the new image when the stream carries it, else from HV below.
  *
  * The rule, per REMOVE or MODIFY record of the objects table's stream (a record whose
- * `eventSourceARN` names another table is untrusted) whose old image names a blob `b` for key `k`:
+ * `eventSourceARN` names another table, or whose `eventName` is none of Lambda's three, is
+ * untrusted; so is an old image that shows neither a blob, an inline body nor a deletion marker
+ * under the configured names, as an HV item would be: hv-item-shape.ts) whose old image names a
+ * blob `b` for key `k`:
  *   1. `b` must pass the sweeper's namespace guard ({@link checkBlobKey}: under the configured
  *      prefix, exactly a blob key of `k`); anything else is logged, counted, never deleted.
  *   2. Read HV for `k` consistently. If the current item points at `b`, keep it (cannot happen
  *      while blob keys are never reused; checked anyway, because a wrong delete loses data). If
  *      the current item is not understood under the configured names (hv-item-shape.ts), keep
  *      `b` too: logged and counted, as an untrusted record.
- *   3. Otherwise delete `b` (absent is fine).
+ *   3. Otherwise delete `b` (absent is fine): once per batch, however many of its records name it.
  * That is safe in any order and any number of times: a blob key is never reused, so once an
  * item that pointed at `b` is gone and HV does not point at `b`, nothing will ever point at it
  * again; a key re-created since points at a new blob. So a batch delivered twice, late, or out
@@ -93,6 +96,7 @@ export interface StreamCleanupReport {
   readonly replaced: number;
   /** Blobs of MODIFY records kept because the item still points at them (a refresh). */
   readonly unchanged: number;
+  /** Distinct blobs deleted (records naming one blob share its delete). */
   readonly blobsDeleted: number;
   /** Blobs refused by the namespace guard, or images that could not be read: logged, never deleted. */
   readonly untrusted: number;
@@ -100,7 +104,10 @@ export interface StreamCleanupReport {
   readonly referenced: number;
   /** Records reported back as failures (retried by the event source mapping). */
   readonly failed: number;
-  /** Of the failures, records still unfinished when the invocation's deadline came. */
+  /**
+   * Of the failures, records left unfinished by the invocation's deadline: their read or delete
+   * did not start in time, or had no answer yet (the others had a failed answer).
+   */
   readonly unfinished: number;
 }
 
@@ -231,7 +238,7 @@ export interface StreamHandleOptions {
    * The instant (ms since the epoch, on the cleanup's clock) the invocation ends: the Lambda
    * context's remaining time from now. A batch that runs out of time reports the records it did
    * not finish, so the event source mapping retries those (and what follows them) instead of
-   * the whole batch timing out. Default: no deadline.
+   * the whole batch timing out. Default: no deadline. NaN is a `ValidationError`.
    */
   readonly deadline?: number;
 }
