@@ -170,7 +170,10 @@ export function judgeStreamRecord(record: ObjectsStreamRecord, prefix: string, a
   // Lambda names every record INSERT, MODIFY or REMOVE: anything else is a record cut short or
   // not DynamoDB's, and passed over as an insert it would be neither counted nor alarmed.
   if (record.eventName !== 'REMOVE' && !modified)
-    return { kind: 'untrusted', reason: `a record whose eventName is ${JSON.stringify(record.eventName) ?? 'missing'}` };
+    return {
+      kind: 'untrusted',
+      reason: `a record whose eventName is ${record.eventName === undefined ? 'missing' : `"${String(record.eventName).slice(0, 100)}"`}`,
+    };
   const image = record.dynamodb?.OldImage;
   if (image !== undefined && (typeof image !== 'object' || image === null))
     return { kind: 'untrusted', reason: `${record.eventName} with an old image that is not an object (a truncated record)` };
