@@ -16,7 +16,7 @@
  * Grants, least privilege: read of this table's stream, BatchGetItem on the objects table (the
  * consistent re-read that keeps a referenced blob), s3:DeleteObject under `<prefix>/*`.
  */
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -25,6 +25,7 @@ import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
 import { DEFAULT_STREAM_MARGIN_MS, streamTuningToEnv } from '../lib/recovery/stream-env.js';
@@ -82,9 +83,11 @@ export interface ObjectsStreamCleanupProps {
   readonly environment: Record<string, string>;
   /**
    * The objects table's blob attribute (`hvAttributes.blob`): the event filter passes a MODIFY
-   * record only when its old image has one.
+   * record only when its old image has one. It is the one `TIERLOG_HV_ATTRIBUTES` in
+   * `environment` names, which the function reads; a value that disagrees is refused (the filter
+   * would drop every MODIFY the function must see).
    *
-   * @default 'blob'
+   * @default - the blob attribute `environment` names (`blob` when it names none)
    */
   readonly blobAttribute?: string;
   /**
@@ -221,6 +224,18 @@ export class ObjectsStreamCleanup extends Construct {
       );
     }
 
+    // The filter must pass what the function reads: the blob attribute of its own environment.
+    const hvVariable = props.environment[CONFIG_ENV.hvAttributes];
+    const blobAttribute =
+      hvVariable !== undefined && Token.isUnresolved(hvVariable)
+        ? (props.blobAttribute ?? 'blob')
+        : hvAttributeNamesFromEnv(props.environment).blob;
+    if (props.blobAttribute !== undefined && props.blobAttribute !== blobAttribute) {
+      throw new Error(
+        `blobAttribute "${props.blobAttribute}" disagrees with the function's ${CONFIG_ENV.hvAttributes} (blob "${blobAttribute}"): the event filter would drop every MODIFY the function must see`,
+      );
+    }
+
     const fn = new TierlogFunction(this, 'Function', {
       handler: 'objects-stream',
       serviceName: OBJECTS_STREAM_SERVICE_NAME,
@@ -267,7 +282,7 @@ export class ObjectsStreamCleanup extends Construct {
         lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('REMOVE') }),
         lambda.FilterCriteria.filter({
           eventName: lambda.FilterRule.isEqual('MODIFY'),
-          dynamodb: { OldImage: { [props.blobAttribute ?? 'blob']: { S: lambda.FilterRule.exists() } } },
+          dynamodb: { OldImage: { [blobAttribute]: { S: lambda.FilterRule.exists() } } },
         }),
       ],
     });

@@ -228,6 +228,17 @@ export function replacedBlobCleanupOf(config: TierlogConfig): ReplacedBlobCleanu
   return config.replacedBlobCleanup ?? 'log';
 }
 
+/**
+ * The objects-table attribute names `env` sets (`TIERLOG_HV_ATTRIBUTES`), the defaults filled in:
+ * what {@link loadConfig} reads from the same variables, for what has only the variables (the
+ * construct's event filter of the objects-stream function).
+ *
+ * @throws ConfigError when the variable is not a JSON object of valid names.
+ */
+export function hvAttributeNamesFromEnv(env: Readonly<Record<string, string | undefined>>): HvAttributeNames {
+  return { ...DEFAULT_HV_ATTRIBUTES, ...parseHvAttributes(env[CONFIG_ENV.hvAttributes]).hvAttributes };
+}
+
 /** The objects-table attribute names `config` gives: the defaults with its overrides. */
 export function hvAttributeNames(config: TierlogConfig): HvAttributeNames {
   return { ...DEFAULT_HV_ATTRIBUTES, ...config.hvAttributes };

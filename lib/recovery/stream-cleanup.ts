@@ -14,14 +14,17 @@
  * from the new image when the stream carries it, else from HV below.
  *
  * The rule, per REMOVE or MODIFY record of the objects table's stream (a record whose
- * `eventSourceARN` names another table is untrusted) whose old image names a blob `b` for key `k`:
+ * `eventSourceARN` names another table, or whose `eventName` is none of Lambda's three, is
+ * untrusted; so is an old image that shows neither a blob, an inline body nor a deletion marker
+ * under the configured names, as an HV item would be: hv-item-shape.ts) whose old image names a
+ * blob `b` for key `k`:
  *   1. `b` must pass the sweeper's namespace guard ({@link checkBlobKey}: under the configured
  *      prefix, exactly a blob key of `k`); anything else is logged, counted, never deleted.
  *   2. Read HV for `k` consistently. If the current item points at `b`, keep it (cannot happen
  *      while blob keys are never reused; checked anyway, because a wrong delete loses data). If
  *      the current item is not understood under the configured names (hv-item-shape.ts), keep
  *      `b` too: logged and counted, as an untrusted record.
- *   3. Otherwise delete `b` (absent is fine).
+ *   3. Otherwise delete `b` (absent is fine): once per batch, however many of its records name it.
  * That is safe in any order and any number of times: a blob key is never reused, so once an
  * item that pointed at `b` is gone and HV does not point at `b`, nothing will ever point at it
  * again; a key re-created since points at a new blob. So a batch delivered twice, late, or out
@@ -49,7 +52,7 @@ import { assertOptions, optionNames } from '../plain-options.js';
 import { type Clock, systemClock } from '../ids.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
-import { type HvPointer, isUnrecognised } from '../tiered/hv-item-shape.js';
+import { type HvPointer, type HvShapeNames, isUnrecognised } from '../tiered/hv-item-shape.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
 import type { SweepLogger } from './sweeper.js';
 import { WorkPool } from './work-pool.js';
@@ -93,6 +96,7 @@ export interface StreamCleanupReport {
   readonly replaced: number;
   /** Blobs of MODIFY records kept because the item still points at them (a refresh). */
   readonly unchanged: number;
+  /** Distinct blobs deleted (records naming one blob share its delete). */
   readonly blobsDeleted: number;
   /** Blobs refused by the namespace guard, or images that could not be read: logged, never deleted. */
   readonly untrusted: number;
@@ -100,7 +104,10 @@ export interface StreamCleanupReport {
   readonly referenced: number;
   /** Records reported back as failures (retried by the event source mapping). */
   readonly failed: number;
-  /** Of the failures, records still unfinished when the invocation's deadline came. */
+  /**
+   * Of the failures, records left unfinished by the invocation's deadline: their read or delete
+   * did not start in time, or had no answer yet (the others had a failed answer).
+   */
   readonly unfinished: number;
 }
 
@@ -151,12 +158,7 @@ export function streamTableOf(arn: string): string | undefined {
  * is untrusted, whatever its image says. A record without one (not delivered by Lambda) is judged
  * by its content.
  */
-export function judgeStreamRecord(
-  record: ObjectsStreamRecord,
-  prefix: string,
-  attrs: Pick<HvAttributeNames, 'key' | 'blob'>,
-  table?: string,
-): StreamRecordVerdict {
+export function judgeStreamRecord(record: ObjectsStreamRecord, prefix: string, attrs: HvShapeNames, table?: string): StreamRecordVerdict {
   // A record cut short (no object, a null image) is judged like one without an old image: it
   // never drives a delete, and it does not fail the batch it came in.
   if (typeof record !== 'object' || record === null) return { kind: 'untrusted', reason: 'the record is not an object' };
@@ -164,7 +166,14 @@ export function judgeStreamRecord(
   if (table !== undefined && source !== undefined && (typeof source !== 'string' || streamTableOf(source) !== table))
     return { kind: 'untrusted', reason: `a record of another stream (${String(source).slice(0, 300)}), not table "${table}"'s` };
   const modified = record.eventName === 'MODIFY';
-  if (record.eventName !== 'REMOVE' && !modified) return { kind: 'ignore', reason: 'insert' };
+  if (record.eventName === 'INSERT') return { kind: 'ignore', reason: 'insert' };
+  // Lambda names every record INSERT, MODIFY or REMOVE: anything else is a record cut short or
+  // not DynamoDB's, and passed over as an insert it would be neither counted nor alarmed.
+  if (record.eventName !== 'REMOVE' && !modified)
+    return {
+      kind: 'untrusted',
+      reason: `a record whose eventName is ${record.eventName === undefined ? 'missing' : `"${String(record.eventName).slice(0, 100)}"`}`,
+    };
   const image = record.dynamodb?.OldImage;
   if (image !== undefined && (typeof image !== 'object' || image === null))
     return { kind: 'untrusted', reason: `${record.eventName} with an old image that is not an object (a truncated record)` };
@@ -176,7 +185,19 @@ export function judgeStreamRecord(
   const key = image[attrs.key]?.S;
   if (typeof key !== 'string') return { kind: 'untrusted', reason: `old image has no string "${attrs.key}"` };
   const raw = image[attrs.blob];
-  if (raw === undefined || raw === null) return { kind: 'ignore', reason: 'noBlob' };
+  if (raw === undefined || raw === null) {
+    // An image without a blob must show what it is instead, an inline body or a deletion marker,
+    // as an HV item must (hv-item-shape.ts). Under other names (a function without the writers'
+    // TIERLOG_HV_ATTRIBUTES) every image would show "no blob": every blob left, nothing counted.
+    if (image[attrs.body] == null && image[attrs.deleted]?.BOOL !== true) {
+      return {
+        kind: 'untrusted',
+        reason: `old image has none of the attributes the configuration names (blob "${attrs.blob}", body "${attrs.body}", deleted "${attrs.deleted}"): TIERLOG_HV_ATTRIBUTES must be the writers'`,
+        key,
+      };
+    }
+    return { kind: 'ignore', reason: 'noBlob' };
+  }
   const blob = raw.S;
   const check = checkBlobKey(prefix, key, blob);
   if (!check.ok) return { kind: 'untrusted', reason: check.reason, key };
@@ -220,7 +241,7 @@ export interface StreamHandleOptions {
    * The instant (ms since the epoch, on the cleanup's clock) the invocation ends: the Lambda
    * context's remaining time from now. A batch that runs out of time reports the records it did
    * not finish, so the event source mapping retries those (and what follows them) instead of
-   * the whole batch timing out. Default: no deadline.
+   * the whole batch timing out. Default: no deadline. NaN is a `ValidationError`.
    */
   readonly deadline?: number;
 }
@@ -287,6 +308,10 @@ export class StreamCleanup {
       else unnamed++;
     };
     const { deadline } = options;
+    // NaN would never stop a request starting, and would fire the answer at once.
+    if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) {
+      throw new ValidationError(`deadline must be ms since the epoch, got ${String(deadline)}`, 'deadline');
+    }
     const stopStarting = () => deadline !== undefined && this.clock() >= deadline - this.deadlineMarginMs;
     let removes = 0;
     let expiredRemoves = 0;
@@ -314,14 +339,20 @@ export class StreamCleanup {
     }
 
     // A candidate leaves `pending` once settled (deleted, or kept for a reason a retry would meet
-    // again); whatever is still pending at the end is reported for a retry.
+    // again); whatever is still pending at the end is reported for a retry. `answered`: the
+    // pending ones whose request failed (the others were left unfinished by the deadline).
     const pending = new Set(candidates);
+    const answered = new Set<Candidate>();
+    // One delete per blob: records naming the same blob (a refresh, then the overwrite that
+    // replaced it; a record delivered twice) share it, and settle or fail with it.
+    const deletes = new Map<string, { members: Candidate[]; outcome?: 'deleted' | 'failed' }>();
     const work = async (): Promise<void> => {
       if (candidates.length === 0 || stopStarting()) return;
       let current: Map<string, HvPointer>;
       try {
         current = await this.hv.readBlobPointers(candidates.map((c) => c.key));
       } catch (err) {
+        for (const c of candidates) answered.add(c);
         this.logger.error('reading the objects table failed: batch left for a retry', { error: String(err) });
         return;
       }
@@ -348,7 +379,16 @@ export class StreamCleanup {
           this.logger.warn('blob of a removed item is referenced again: kept', { key: c.key, blob: c.blob });
           continue;
         }
+        const shared = deletes.get(c.blob);
+        if (shared !== undefined) {
+          if (shared.outcome === 'deleted') pending.delete(c);
+          else if (shared.outcome === 'failed') answered.add(c);
+          else shared.members.push(c);
+          continue;
+        }
         if (stopStarting()) break;
+        const del: { members: Candidate[]; outcome?: 'deleted' | 'failed' } = { members: [c] };
+        deletes.set(c.blob, del);
         await pool.run(async () => {
           // Looked at again once the slot is free: the wait may have outlasted the deadline, and
           // the answer (in Lambda, the invocation: this would start in a later one, or never).
@@ -356,8 +396,11 @@ export class StreamCleanup {
           try {
             await this.lt.delete(c.blob);
             blobsDeleted++;
-            pending.delete(c);
+            del.outcome = 'deleted';
+            for (const m of del.members) pending.delete(m);
           } catch (err) {
+            del.outcome = 'failed';
+            for (const m of del.members) answered.add(m);
             this.logger.warn('blob delete failed: record left for a retry', { key: c.key, blob: c.blob, error: String(err) });
           }
         });
@@ -365,11 +408,16 @@ export class StreamCleanup {
       await pool.drain();
     };
     const done = work().catch((err: unknown) => {
+      for (const c of pending) answered.add(c);
       this.logger.error('batch stopped by an error: unfinished records left for a retry', { error: String(err) });
     });
     const finished = await this.beforeDeadline(done, deadline);
-    const unfinished = finished ? 0 : pending.size;
-    if (!finished) this.logger.warn("the invocation's deadline came: unfinished records left for a retry", { unfinished });
+    // Unfinished: still pending with no failed answer: the deadline stopped its read or its delete
+    // from starting, or the batch answered before S3 or DynamoDB did.
+    const unfinished = [...pending].filter((c) => !answered.has(c)).length;
+    if (unfinished > 0) {
+      this.logger.warn("the invocation's deadline came: unfinished records left for a retry", { unfinished, answeredInTime: finished });
+    }
     for (const c of pending) fail(c.record);
 
     const report: StreamCleanupReport = {
@@ -404,7 +452,9 @@ export class StreamCleanup {
     }
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), Math.max(0, deadline - this.deadlineMarginMs / 5 - this.clock()));
+      // Node fires a longer timer (~24.8 days) at once: an unreachable deadline is no deadline.
+      const wait = deadline - this.deadlineMarginMs / 5 - this.clock();
+      if (wait <= MAX_TIMER_MS) timer = setTimeout(() => resolve(false), Math.max(0, wait));
     });
     try {
       return await Promise.race([work.then(() => true as const), late]);
@@ -413,6 +463,9 @@ export class StreamCleanup {
     }
   }
 }
+
+/** The longest delay a Node timer keeps (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** A record whose old image names a blob that may be deleted, once HV is read. */
 interface Candidate {

@@ -7,6 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { OBJECTS_STREAM_ACTIONS, ObjectsStreamCleanup } from '../../infra/objects-stream.js';
@@ -222,5 +223,52 @@ describe('objectsStreamTuning', () => {
   it('takes a margin just below the timeout', () => {
     const { stack: s, template: tpl } = tierlogTemplate({ objectsStreamTuning: { deadlineMargin: Duration.seconds(59) } });
     expect(envOf(s, tpl)['TIERLOG_STREAM_DEADLINE_MARGIN_MS']).toBe('59000');
+  });
+});
+
+describe('ObjectsStreamCleanup used on its own: the event filter reads the blob attribute the function reads', () => {
+  /**
+   * The function reads the attribute names from its environment (`TIERLOG_HV_ATTRIBUTES`); the
+   * filter took them from a separate prop, `blobAttribute`, defaulting to `blob`. Given only the
+   * environment (`{"blob":"ptr"}`), the filter asked for `OldImage.blob` and dropped every MODIFY:
+   * no invocation, no metric, no alarm, and with writers in stream mode no entry names those
+   * blobs either, so every replaced blob a writer could not delete was left.
+   */
+  function standalone(props: { hvAttributes?: Record<string, string>; blobAttribute?: string }) {
+    const { stack } = userStack();
+    const table = (id: string, stream?: dynamodb.StreamViewType) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        ...(stream ? { dynamoStream: stream } : {}),
+      });
+    const resources = {
+      changeLogTable: table('Log'),
+      objectsTable: table('Objects', dynamodb.StreamViewType.NEW_AND_OLD_IMAGES),
+      bucket: new s3.Bucket(stack, 'Bucket'),
+      prefix: 'blobs',
+    };
+    const environment: Record<string, string> =
+      props.hvAttributes !== undefined ? { [CONFIG_ENV.hvAttributes]: JSON.stringify(props.hvAttributes) } : {};
+    new ObjectsStreamCleanup(stack, 'Stream', {
+      resources,
+      environment,
+      ...(props.blobAttribute !== undefined ? { blobAttribute: props.blobAttribute } : {}),
+    });
+    const [, mapping] = onlyResource(Template.fromStack(stack), 'AWS::Lambda::EventSourceMapping');
+    const filters = (mapping.Properties!['FilterCriteria'] as { Filters: Array<{ Pattern: string }> }).Filters;
+    return JSON.parse(filters[1]!.Pattern) as { dynamodb: { OldImage: Record<string, unknown> } };
+  }
+
+  it('takes the blob attribute from TIERLOG_HV_ATTRIBUTES in its environment', () => {
+    expect(Object.keys(standalone({ hvAttributes: { blob: 'ptr', body: 'data' } }).dynamodb.OldImage)).toEqual(['ptr']);
+    expect(Object.keys(standalone({}).dynamodb.OldImage)).toEqual(['blob']);
+    expect(Object.keys(standalone({ hvAttributes: { blob: 'ptr' }, blobAttribute: 'ptr' }).dynamodb.OldImage)).toEqual(['ptr']);
+  });
+
+  it('refuses a blobAttribute that disagrees with it', () => {
+    expect(() => standalone({ hvAttributes: { blob: 'ptr' }, blobAttribute: 'blob' })).toThrow(
+      /blobAttribute "blob" .*TIERLOG_HV_ATTRIBUTES.*"ptr"/,
+    );
+    expect(() => standalone({ blobAttribute: 'ptr' })).toThrow(/blobAttribute "ptr" .*TIERLOG_HV_ATTRIBUTES.*"blob"/);
   });
 });

@@ -7,11 +7,16 @@
  * HV read shows the item does not point at it (test/functions/objects-stream.test.ts).
  */
 import { describe, expect, test } from 'vitest';
-import { type ObjectsStreamRecord, TTL_PRINCIPAL, judgeStreamRecord } from '../../lib/recovery/stream-cleanup.js';
+import {
+  type ObjectsStreamRecord,
+  type StreamAttributeValue,
+  TTL_PRINCIPAL,
+  judgeStreamRecord,
+} from '../../lib/recovery/stream-cleanup.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 
 const PREFIX = 'tenant/blobs';
-const ATTRS = { key: 'key', blob: 'blob' } as const;
+const ATTRS = { key: 'key', blob: 'blob', body: 'body', deleted: 'deleted' } as const;
 const KEY = 'photos/cat.jpg';
 const BLOB = newBlobKey(PREFIX, KEY);
 const OTHER = newBlobKey(PREFIX, KEY);
@@ -21,9 +26,12 @@ const image = (blob?: string, key: string | null = KEY) => ({
   ...(key !== null ? { key: { S: key } } : {}),
   ...(blob !== undefined ? { blob: { S: blob } } : {}),
 });
+/** An inline object's image (a body, no blob), and a deletion marker's. */
+const inline = { key: { S: KEY }, body: { B: 'aGk=' } };
+const marker = { key: { S: KEY }, deleted: { BOOL: true } };
 const record = (
   eventName: string,
-  old: ReturnType<typeof image> | undefined,
+  old: Readonly<Record<string, StreamAttributeValue>> | undefined,
   extra: Partial<ObjectsStreamRecord> & { newImage?: ReturnType<typeof image> } = {},
 ): ObjectsStreamRecord => ({
   eventName,
@@ -53,8 +61,20 @@ describe('judgeStreamRecord', () => {
       { kind: 'ignore', reason: 'sameBlob' },
     ],
     ['an INSERT', record('INSERT', undefined, { newImage: image(BLOB) }), { kind: 'ignore', reason: 'insert' }],
-    ['a MODIFY of an inline object', record('MODIFY', image(undefined)), { kind: 'ignore', reason: 'noBlob' }],
-    ['a REMOVE of an inline object', record('REMOVE', image(undefined)), { kind: 'ignore', reason: 'noBlob' }],
+    ['a MODIFY of an inline object', record('MODIFY', inline), { kind: 'ignore', reason: 'noBlob' }],
+    ['a REMOVE of an inline object', record('REMOVE', inline), { kind: 'ignore', reason: 'noBlob' }],
+    ['a REMOVE of a deletion marker', record('REMOVE', marker), { kind: 'ignore', reason: 'noBlob' }],
+    [
+      "a REMOVE whose image has no blob, body or marker (read under other names than the writers')",
+      record('REMOVE', image(undefined)),
+      { kind: 'untrusted', key: KEY },
+    ],
+    [
+      'a MODIFY whose blob is binary (an image not of this store)',
+      record('MODIFY', { key: { S: KEY }, blob: { B: 'aGk=' } }),
+      { kind: 'untrusted', key: KEY },
+    ],
+    ['a REMOVE whose key is a number', record('REMOVE', { key: { N: '1' }, blob: { S: BLOB } }), { kind: 'untrusted' }],
     ['a MODIFY without an old image (KEYS_ONLY or NEW_IMAGE stream)', record('MODIFY', undefined), { kind: 'untrusted' }],
     ['a REMOVE without a key', record('REMOVE', image(BLOB, null)), { kind: 'untrusted' }],
     ['a blob outside the prefix', record('MODIFY', image('elsewhere/x')), { kind: 'untrusted', key: KEY }],
