@@ -56,12 +56,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
-import { stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
+import { AccessDeniedError, stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
-import { type Clock, isUuidV7, systemClock } from '../ids.js';
+import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { isCredentialRefusal } from '../aws/errors.js';
 import { type CorruptChangeLogItem, protectorOf, readChangeLogProtection } from './change-log-protection.js';
-import { unrecognisedHvItem } from './hv-shape.js';
+import { unrecognisedHvItems } from './hv-shape.js';
 import { bindingRefusal, checkStoreBinding, type StoreBinding } from './store-binding.js';
 import { isUnrecognised } from '../tiered/hv-item-shape.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
@@ -165,6 +166,18 @@ export interface InFlightBlob {
   readonly why: 'named' | 'unreadableEntry';
 }
 
+/** A blob the audit could not judge (see {@link AuditReport.undecided}). */
+export interface UndecidedBlob {
+  /** The blob's key. */
+  readonly key: string;
+  /** The object key its key names. */
+  readonly objectId: string;
+  /** Its size in bytes. */
+  readonly size: number;
+  /** Why the objects table's answer about it could not be trusted. */
+  readonly reason: string;
+}
+
 /** A blob HV points at whose object expired so long ago that its stream event was evidently lost. */
 export interface ExpiredBlob {
   readonly key: string;
@@ -210,6 +223,14 @@ export interface AuditReport {
   expiredPending: number;
   /** Items of expired objects removed as TTL would, with `delete` (their blobs are counted in `deleted`). */
   expiredRemoved: number;
+  /**
+   * Checked: HV seems not to point at them and no change-log item names them, but the audit could
+   * not trust that answer: the object's item is not understood under the configured attribute
+   * names (`TIERLOG_HV_ATTRIBUTES` not the writers'), or the objects table was not shown to be this
+   * bucket's store (another deployment's, an empty one, a sample it could not read). Not orphans,
+   * never deleted, with or without `delete` (which they also refuse for the whole run): each with why.
+   */
+  readonly undecided: UndecidedBlob[];
   /** Keys that are not blob keys of this library: reported, never deleted. */
   readonly unparseable: Array<{ readonly key: string; readonly reason: string }>;
   /** Change-log items or entries that do not parse (from the last scan). */
@@ -319,6 +340,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
     throw new ValidationError(`olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${olderThanMs}`, 'olderThanMs');
   }
+  // A clock in seconds (or NaN) would make every blob young: an audit that checks nothing, clean.
+  if (options.clock !== undefined) assertClock(options.clock);
   const clock = options.clock ?? systemClock;
   const dynamodb = options.dynamodb ?? createDynamoDBClient();
   const s3 = options.s3 ?? createS3Client();
@@ -347,6 +370,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     expired: [],
     expiredPending: 0,
     expiredRemoved: 0,
+    undecided: [],
     unparseable: [],
     corruptChangeLog: [],
     deleted: 0,
@@ -403,6 +427,44 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
           expired.push({ candidate: c, ref: { blob: c.key, version: ref.version, expiresAtSeconds: ref.expiresAtSeconds } });
         continue;
       }
+      doomed.push(c);
+    }
+    // Report-only runs judge as --delete runs do: a blob the audit cannot show unreferenced (an
+    // item it does not understand, a table not shown to be this bucket's store) is undecided, never
+    // an orphan; with --delete it also refuses every delete of the run.
+    const undecide = (c: Candidate, reason: string): void => {
+      report.undecided.push({ key: c.key, objectId: c.objectId, size: c.size, reason });
+    };
+    if (doomed.length > 0) {
+      // HV read with names that are not the writers' makes every blob look unreferenced.
+      const unrecognised = await unrecognisedHvItems(
+        dynamodb,
+        config.objectsTable,
+        hvAttributeNames(config),
+        doomed.map((c) => c.objectId),
+      );
+      for (const why of unrecognised.values()) {
+        if (report.delete) report.deleteRefused ??= why;
+        break;
+      }
+      const understood = doomed.filter((c) => {
+        const why = unrecognised.get(c.objectId);
+        if (why !== undefined) undecide(c, why);
+        return why === undefined;
+      });
+      doomed.splice(0, doomed.length, ...understood);
+    }
+    if (doomed.length > 0 && report.referenced === 0) {
+      // A blob of this listing that HV points at proves the table is this bucket's store; until
+      // the run has seen one, a sample of the table's pointers must (store-binding.ts).
+      binding ??= await sampleStoreBinding(dynamodb, hv, lt);
+      const refusal = bindingRefusal(binding, options.emptyStoreOk ?? false);
+      if (refusal !== undefined) {
+        if (report.delete) report.deleteRefused ??= refusal;
+        for (const c of doomed.splice(0)) undecide(c, refusal);
+      }
+    }
+    for (const c of doomed) {
       report.orphans.push({
         key: c.key,
         objectId: c.objectId,
@@ -411,26 +473,6 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         ageMs: c.ageMs,
       });
       report.orphanBytes += c.size;
-      doomed.push(c);
-    }
-    if (report.delete && report.deleteRefused === undefined && doomed.length > 0) {
-      // HV read with names that are not the writers' makes every blob look unreferenced.
-      const why = await unrecognisedHvItem(
-        dynamodb,
-        config.objectsTable,
-        hvAttributeNames(config),
-        doomed.map((c) => c.objectId),
-      );
-      if (why !== undefined) report.deleteRefused = why;
-    }
-    if (report.delete && report.deleteRefused === undefined && (doomed.length > 0 || expired.length > 0)) {
-      // A blob of this listing that HV points at proves the table is this bucket's store; until
-      // the run has seen one, a sample of the table's pointers must (store-binding.ts).
-      if (report.referenced === 0) {
-        binding ??= await checkStoreBinding({ dynamodb, hv, lt });
-        const refusal = bindingRefusal(binding, options.emptyStoreOk ?? false);
-        if (refusal !== undefined) report.deleteRefused = refusal;
-      }
     }
     if (report.delete && report.deleteRefused === undefined) {
       // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
@@ -503,6 +545,24 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   }
   progress();
   return report;
+}
+
+/**
+ * {@link checkStoreBinding}; a sample the caller may not take (a read-only operator's role is not
+ * granted a Scan of the objects table) decides nothing: `undecided`, so no blob is called an orphan
+ * and nothing is deleted on it. Refused credentials (an expired token) are thrown: they say nothing
+ * of the grant, and the run cannot go on.
+ */
+async function sampleStoreBinding(dynamodb: DynamoDBClient, hv: HvTable, lt: LtBucket): Promise<StoreBinding> {
+  try {
+    return await checkStoreBinding({ dynamodb, hv, lt });
+  } catch (err) {
+    if (!(err instanceof AccessDeniedError) || isCredentialRefusal(err.cause)) throw err;
+    return {
+      kind: 'undecided',
+      reason: `could not tell whether the objects table "${hv.tableName}" is the store of s3://${lt.bucket}/${lt.prefix}/ (its sample: ${err.message}); deletes refused`,
+    };
+  }
 }
 
 /** How far S3's clock is from this machine's, ms, as the SDK last measured it (0 when unknown). */

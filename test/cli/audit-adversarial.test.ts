@@ -1,0 +1,271 @@
+/**
+ * The listing audit (`tierlog audit` without `--inventory`) given inputs it cannot trust, checked
+ * from outside (the bucket listed, the report read) against the local stack:
+ *
+ *  - objects-table attribute names that are not the writers', or the objects table of another
+ *    store, or an empty one: a blob HV seems not to point at is not called an orphan unless the
+ *    audit understands the item and the table shows itself this bucket's store. Report-only runs
+ *    judge as `--delete` runs do: such a blob is `undecided` (never deleted, a finding for
+ *    `--exit-code`); with `--delete`, every delete of the run is refused (exit 1);
+ *  - a sample of the objects table the caller may not read (a read-only role): undecided, not a
+ *    stopped run and not a guess;
+ *  - a clock that does not read ms since the epoch (seconds, NaN): refused before any request,
+ *    not an audit that checks nothing and reports clean;
+ *  - a ListObjectsV2 answer that repeats keys, is out of order, or says it is truncated without
+ *    saying where to go on: the audit stops (`ListingError`), rather than count and delete a key
+ *    twice or report clean on half a listing.
+ */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterEach, describe, expect, test } from 'vitest';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { ListingError, ValidationError } from '../../lib/errors.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { audit } from '../../lib/recovery/audit.js';
+import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
+import { KiB, makeWriter, randomBody } from '../tiered/harness.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putOrphans, putTombstone, storeWithOrphan } from './helpers.js';
+
+const OLD = Date.now() - 3 * HOUR;
+const ahead = () => Date.now() + 2 * HOUR;
+const closers: Array<() => void> = [];
+afterEach(() => {
+  for (const c of closers.splice(0)) c();
+});
+
+const keysOf = (list: ReadonlyArray<{ key: string }>) => list.map((x) => x.key).sort();
+
+/** A store written under other attribute names (`ptr`, `data`, `ver`): one live large object, one old orphan. */
+async function renamedStore(): Promise<{ fx: Fixture; plain: Fixture['config']; live: string; orphan: string }> {
+  const fx = await freshFixture({ hvAttributes: { blob: 'ptr', body: 'data', version: 'ver' } });
+  const w = makeWriter(fx);
+  try {
+    await w.store.put('large', randomBody(20 * KiB));
+  } finally {
+    w.close();
+  }
+  const [live] = await prefixKeys(fx);
+  const orphan = blobKey(fx, 'gone', OLD);
+  await putBlob(fx, orphan);
+  const { hvAttributes: _names, ...plain } = fx.config;
+  return { fx, plain, live: live!, orphan };
+}
+
+/** Another store's objects table: it points at a blob of its own bucket. */
+async function otherStoresTable(): Promise<string> {
+  const other = await freshFixture();
+  const blob = blobKey(other, 'z-live', OLD);
+  await putBlob(other, blob);
+  await putTombstone(other, 'z-live', blob);
+  return other.config.objectsTable;
+}
+
+const withTable = (fx: Fixture, objectsTable: string): Fixture => ({ ...fx, config: { ...fx.config, objectsTable } });
+
+describe('report-only and --delete runs judge an objects table they cannot trust alike', () => {
+  test.each([[[]], [['--delete']]])(
+    "attribute names not the writers' (%j): the live blob is undecided, not an orphan; so is the blob with no item (no pointer binds the table)",
+    async (extra) => {
+      const { fx, plain, live, orphan } = await renamedStore();
+      const run = await cliJson({ ...fx, config: plain }, ['audit', '--older-than', '1h', ...extra], { clock: ahead });
+      expect(run.json.orphans).toEqual([]);
+      expect(run.json.undecided).toEqual([
+        expect.objectContaining({ key: live, objectId: 'large', reason: expect.stringContaining('TIERLOG_HV_ATTRIBUTES') }),
+        expect.objectContaining({ key: orphan, objectId: 'gone', reason: expect.stringMatching(/points at no blob/) }),
+      ]);
+      expect(run.json.deleted).toBe(0);
+      if (extra.length > 0) {
+        expect(run.code).toBe(1);
+        expect(run.json.deleteRefused).toContain('TIERLOG_HV_ATTRIBUTES');
+      } else {
+        expect(run.code).toBe(0);
+        const flagged = await cli({ ...fx, config: plain }, ['audit', '--older-than', '1h', '--exit-code'], { clock: ahead });
+        expect(flagged.code).toBe(3);
+        expect(flagged.out).toContain('2 undecided');
+        expect(flagged.out).toContain(`  ${live}`);
+        expect(flagged.out).not.toMatch(new RegExp(`^orphans:[^]*${live}`, 'm'));
+      }
+      expect((await prefixKeys(fx)).sort()).toEqual([live, orphan].sort());
+    },
+  );
+
+  test.each([false, true])(
+    'an item of another shape among understood ones (delete %s): its blob is undecided, the orphan beside it is one',
+    async (del) => {
+      const { fx, live, orphan } = await storeWithOrphan(OLD);
+      // Written by something else: its blob attribute is not a string.
+      const odd = blobKey(fx, 'odd', OLD);
+      await putBlob(fx, odd);
+      await fx.dynamodb.send(
+        new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall({ key: 'odd', version: 1, blob: { key: odd } }) }),
+      );
+      const report = await audit({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, olderThanMs: HOUR, delete: del });
+      expect(report.referenced).toBe(1);
+      expect(report.undecided).toEqual([
+        expect.objectContaining({ key: odd, objectId: 'odd', reason: expect.stringContaining('TIERLOG_HV_ATTRIBUTES') }),
+      ]);
+      expect(keysOf(report.orphans)).toEqual([orphan]);
+      if (del) expect(report).toMatchObject({ deleted: 0, deleteRefused: expect.stringContaining('TIERLOG_HV_ATTRIBUTES') });
+      expect(await prefixKeys(fx)).toEqual([live, odd, orphan].sort());
+    },
+  );
+
+  test("another store's objects table, report only: no blob is called an orphan; each is undecided with why", async () => {
+    const { fx, live, orphan } = await storeWithOrphan(OLD);
+    const wrong = withTable(fx, await otherStoresTable());
+    const run = await cliJson(wrong, ['audit', '--older-than', '90m'], { clock: ahead });
+    expect(run.code).toBe(0);
+    expect(run.json.orphans).toEqual([]);
+    expect(keysOf(run.json.undecided)).toEqual([live, orphan].sort());
+    for (const u of run.json.undecided) expect(u.reason).toMatch(/points at blobs that are not in s3:\/\//);
+    expect((await cli(wrong, ['audit', '--older-than', '90m', '--exit-code'], { clock: ahead })).code).toBe(3);
+    // The right table: the live blob binds it, the orphan is one.
+    const right = await cliJson(fx, ['audit', '--older-than', '90m'], { clock: ahead });
+    expect(right.json).toMatchObject({ referenced: 1, undecided: [] });
+    expect(keysOf(right.json.orphans)).toEqual([orphan]);
+    expect(await prefixKeys(fx)).toEqual([live, orphan].sort());
+  });
+
+  test('an empty objects table, report only: undecided, unless the library is told the store holds no large object', async () => {
+    const fx = await freshFixture();
+    const orphan = blobKey(fx, 'a-orphan', OLD);
+    await putBlob(fx, orphan);
+    const empty = withTable(fx, await emptyTable(fx));
+    const run = await cliJson(empty, ['audit', '--older-than', '90m'], { clock: ahead });
+    expect(run.json.orphans).toEqual([]);
+    expect(run.json.undecided).toEqual([expect.objectContaining({ key: orphan, reason: expect.stringMatching(/points at no blob/) })]);
+    const stated = await audit({
+      config: empty.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      emptyStoreOk: true,
+    });
+    expect(keysOf(stated.orphans)).toEqual([orphan]);
+    expect(stated.undecided).toEqual([]);
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+  });
+
+  test.each([false, true])(
+    'the sample of the objects table refused (a read-only role, delete %s): undecided and reported, never a guess',
+    async (del) => {
+      const fx = await freshFixture();
+      const orphan = blobKey(fx, 'a-orphan', OLD);
+      await putBlob(fx, orphan);
+      const dynamodb = createDynamoDBClient();
+      closers.push(() => dynamodb.destroy());
+      new FaultInjector()
+        .add({
+          kind: 'fail',
+          match: (r) => r.command === 'ScanCommand' && JSON.stringify(r.input).includes(fx.config.objectsTable),
+          error: () =>
+            Object.assign(new Error('User is not authorized to perform: dynamodb:Scan'), {
+              name: 'AccessDeniedException',
+              $metadata: { httpStatusCode: 400 },
+            }),
+        })
+        .attach(dynamodb, 'dynamodb');
+      const report = await audit({
+        config: fx.config,
+        dynamodb,
+        s3: fx.s3,
+        clock: ahead,
+        olderThanMs: HOUR,
+        delete: del,
+        emptyStoreOk: true,
+      });
+      expect(report.orphans).toEqual([]);
+      expect(report.undecided).toEqual([expect.objectContaining({ key: orphan, reason: expect.stringMatching(/access denied: Scan/) })]);
+      expect(report.deleted).toBe(0);
+      if (del) expect(report.deleteRefused).toMatch(/access denied: Scan/);
+      expect(await prefixKeys(fx)).toEqual([orphan]);
+    },
+  );
+});
+
+describe("the audit's clock must read ms since the epoch", () => {
+  test.each([
+    ['seconds', () => Date.now() / 1000],
+    ['NaN', () => Number.NaN],
+    ['a string', (() => String(Date.now())) as unknown as () => number],
+  ])('a clock in %s is refused before any request; nothing checked or deleted as if clean', async (_name, clock) => {
+    const fx = await freshFixture();
+    const [orphan] = await putOrphans(fx, 1);
+    const run = audit({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock, olderThanMs: HOUR, delete: true, emptyStoreOk: true });
+    await expect(run).rejects.toThrow(ValidationError);
+    await expect(run).rejects.toMatchObject({ field: 'clock' });
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+  });
+});
+
+/**
+ * An S3 client whose ListObjectsV2 answers are rewritten by `rewrite(n, output)` (n: the request's
+ * number, from 1), after the real server answered.
+ */
+function listingRewritten(rewrite: (n: number, output: any) => any) {
+  const s3 = createS3Client();
+  closers.push(() => s3.destroy());
+  let n = 0;
+  s3.middlewareStack.add(
+    (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+      const out = await next(args);
+      if (context.commandName !== 'ListObjectsV2Command') return out;
+      return { ...out, output: rewrite(++n, out.output) };
+    },
+    { step: 'initialize', name: 'testListingRewritten' },
+  );
+  return s3;
+}
+
+describe('a listing that cannot be a complete, ordered report of the prefix stops the audit', () => {
+  test.each([false, true])('a page answered twice (delete %s): ListingError; nothing counted or deleted twice', async (del) => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 3, 'twice');
+    let first: any;
+    // The second request is answered with the first page again (same keys, same token), as a proxy
+    // or an S3-compatible store that ignores ContinuationToken does.
+    const s3 = listingRewritten((n, output) => {
+      if (n === 1) first = output;
+      return n === 2 ? first : output;
+    });
+    const deletes: string[] = [];
+    const run = audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: del,
+      emptyStoreOk: true,
+      pageSize: 1,
+      beforeDelete: (batch) => void deletes.push(...batch),
+    });
+    await expect(run).rejects.toThrow(ListingError);
+    await expect(run).rejects.toThrow(/repeats or is out of order/);
+    expect(deletes).toEqual([]);
+    expect(await prefixKeys(fx)).toEqual(keys);
+  });
+
+  test('a page out of order: ListingError', async () => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 3, 'order');
+    const s3 = listingRewritten((_n, output) => ({ ...output, Contents: [...(output.Contents ?? [])].reverse() }));
+    const run = audit({ config: fx.config, dynamodb: fx.dynamodb, s3, clock: ahead, olderThanMs: HOUR });
+    await expect(run).rejects.toThrow(ListingError);
+    expect(await prefixKeys(fx)).toEqual(keys);
+  });
+
+  test('a page that says it is truncated and gives no continuation token: ListingError, not a clean report of half the prefix', async () => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 2, 'cut');
+    const s3 = listingRewritten((_n, output) => {
+      const { NextContinuationToken: _token, ...rest } = output;
+      return rest;
+    });
+    const run = audit({ config: fx.config, dynamodb: fx.dynamodb, s3, clock: ahead, olderThanMs: HOUR, pageSize: 1 });
+    await expect(run).rejects.toThrow(ListingError);
+    await expect(run).rejects.toThrow(/truncated/);
+    expect(await prefixKeys(fx)).toEqual(keys);
+  });
+});
