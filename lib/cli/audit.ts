@@ -11,7 +11,9 @@ import {
   type AuditReport,
   DEFAULT_AUDIT_AGE_MS,
   MIN_AUDIT_AGE_MS,
+  safetyAgeTooOld,
 } from '../recovery/audit.js';
+import { assertClock } from '../ids.js';
 import { snapshotAuditCommand } from '../recovery/snapshot-audit/cli.js';
 import {
   type CliContext,
@@ -46,6 +48,9 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
         'committing is never taken for an orphan (the sweeper handles recent changes)',
     );
   }
+  assertClock(ctx.clock);
+  const tooOld = safetyAgeTooOld(olderThanMs, ctx.clock());
+  if (tooOld !== undefined) throw new UsageError(`--older-than ${formatDuration(olderThanMs)} is too old: ${tooOld}`);
   const showProgress = options.progress ?? ctx.io.stderr.isTTY === true;
   const bar = showProgress
     ? new SingleBar({

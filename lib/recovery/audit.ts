@@ -328,7 +328,9 @@ const AUDIT_OPTIONS = optionNames<AuditOptions>()(
  * Audits the bucket; with `delete`, deletes the orphans. Resolves to the report.
  *
  * @throws ConfigError when the configuration is invalid (as `validateConfig`).
- * @throws ValidationError when `olderThanMs` is under 1 h, or an option name is not one of {@link AuditOptions}'s.
+ * @throws ValidationError when `olderThanMs` is under 1 h or reaches back before 2000, `clock` does not
+ *   read ms since the epoch, `pageSize`, `checkBatch` or `deleteBatch` is not a whole number of at
+ *   least 1, or an option name is not one of {@link AuditOptions}'s.
  * @throws AuditIncompleteError when an error stops it after it changed something (with the report so far).
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
@@ -343,6 +345,15 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   // A clock in seconds (or NaN) would make every blob young: an audit that checks nothing, clean.
   if (options.clock !== undefined) assertClock(options.clock);
   const clock = options.clock ?? systemClock;
+  const tooOld = safetyAgeTooOld(olderThanMs, clock());
+  if (tooOld !== undefined) throw new ValidationError(tooOld, 'olderThanMs');
+  // NaN or 0 keys a delete request would delete nothing and report the orphans deleted.
+  for (const name of ['pageSize', 'checkBatch', 'deleteBatch'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) {
+      throw new ValidationError(`${name} must be a whole number of at least 1, got ${String(value)}`, name);
+    }
+  }
   const dynamodb = options.dynamodb ?? createDynamoDBClient();
   const s3 = options.s3 ?? createS3Client();
   const hv = new HvTable(config.objectsTable, dynamodb, hvAttributeNames(config));
@@ -563,6 +574,19 @@ async function sampleStoreBinding(dynamodb: DynamoDBClient, hv: HvTable, lt: LtB
       reason: `could not tell whether the objects table "${hv.tableName}" is the store of s3://${lt.bucket}/${lt.prefix}/ (its sample: ${err.message}); deletes refused`,
     };
   }
+}
+
+/** 2000-01-01T00:00:00Z, ms: no blob key (a UUIDv7), and no clock of a writer, reads earlier. */
+const EARLIEST_BLOB_MS = Date.UTC(2000, 0, 1);
+
+/**
+ * Why a safety age of `olderThanMs` at `now` makes no sense, or undefined: one reaching back before
+ * 2000 leaves no blob old enough (a unit mistaken: ns, or days typed for hours), and the audit would
+ * check nothing and report every blob young.
+ */
+export function safetyAgeTooOld(olderThanMs: number, now: number): string | undefined {
+  if (now - olderThanMs >= EARLIEST_BLOB_MS) return undefined;
+  return `a safety age of ${olderThanMs} ms reaches back before ${new Date(EARLIEST_BLOB_MS).toISOString()}: no blob is that old (a unit mistaken?)`;
 }
 
 /** How far S3's clock is from this machine's, ms, as the SDK last measured it (0 when unknown). */

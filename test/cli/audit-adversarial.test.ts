@@ -269,3 +269,41 @@ describe('a listing that cannot be a complete, ordered report of the prefix stop
     expect(await prefixKeys(fx)).toEqual(keys);
   });
 });
+
+describe('sizes and the safety age that would make the audit do nothing while reporting it did its work', () => {
+  test.each([
+    ['deleteBatch', Number.NaN],
+    ['deleteBatch', 0],
+    ['checkBatch', Number.NaN],
+    ['checkBatch', -1],
+    ['pageSize', 2.5],
+    ['pageSize', Number.NaN],
+  ])('%s %s is refused before any request', async (name, value) => {
+    const fx = await freshFixture();
+    const [orphan] = await putOrphans(fx, 1);
+    const run = audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: true,
+      emptyStoreOk: true,
+      [name]: value,
+    });
+    await expect(run).rejects.toThrow(ValidationError);
+    await expect(run).rejects.toMatchObject({ field: name });
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+  });
+
+  test('a safety age reaching back before 2000 (no blob can be that old: a unit mistaken) is refused, exit 2 from the CLI', async () => {
+    const fx = await freshFixture();
+    const [orphan] = await putOrphans(fx, 1);
+    const run = audit({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, olderThanMs: 60 * 365 * 24 * HOUR });
+    await expect(run).rejects.toMatchObject({ name: 'ValidationError', field: 'olderThanMs' });
+    const cliRun = await cli(fx, ['audit', '--older-than', '30000d', '--exit-code'], { clock: ahead });
+    expect(cliRun.code).toBe(2);
+    expect(cliRun.err).toMatch(/--older-than 30000d/);
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+  });
+});
