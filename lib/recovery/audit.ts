@@ -37,14 +37,25 @@
  * wrong year) cannot make a live object look expired.
  *
  * An objects-table item the audit does not understand (none of the configured attributes that
- * say what it is: `TIERLOG_HV_ATTRIBUTES` not as the writers') also refuses every delete of the
- * run (`hv-shape.ts`).
+ * say what it is: `TIERLOG_HV_ATTRIBUTES` not as the writers') says nothing about what it points
+ * at: its object's blob is `undecided`, not an orphan, and with `delete` every delete of the run
+ * is refused (`hv-shape.ts`).
  *
  * An objects table that is not this bucket's store (another deployment's, a variable from the
- * wrong shell) makes every blob look an orphan. With `delete`, until the run has seen a listed
- * blob that HV points at, a sample of the table's pointers must show one in this bucket
- * (`store-binding.ts`), or every delete of the run is refused (`deleteRefused`). A store that
- * truly holds no large object is confirmed with `emptyStoreOk`.
+ * wrong shell) makes every blob look an orphan. Until the run has seen a listed blob that HV
+ * points at, a sample of the table's pointers must show one in this bucket (`store-binding.ts`),
+ * or the blobs it would call orphans are `undecided` and, with `delete`, every delete of the run
+ * is refused (`deleteRefused`). A store that truly holds no large object is confirmed with
+ * `emptyStoreOk`. A sample the caller may not read (a read-only role) decides nothing: undecided.
+ * Report-only runs judge exactly as `delete` runs do: a report never calls a blob an orphan that
+ * a `delete` run would not take for one.
+ *
+ * The listing must be the whole prefix, each key once: a key not after the one before it (S3
+ * lists in ascending order; a page answered twice) or a truncated page without a continuation
+ * token stops the audit (`ListingError`), so no key is judged, counted or deleted twice, and half
+ * a prefix is never reported as all of it. A clock that does not read ms since the epoch (seconds:
+ * every blob young), a safety age reaching back before 2000, or batch sizes that are not whole
+ * numbers of at least 1 (a delete batch of NaN deleted nothing) are refused before any request.
  *
  * Change-log items that cannot be trusted: an entry that does not parse but has a readable
  * object id holds every blob of that object (reported as in flight). An entry with no readable
