@@ -146,7 +146,10 @@ export function formatAudit(r: AuditReport, now: number): string[] {
       lines.push(`  ${c.instanceId}${c.changeId !== undefined ? ` entry ${c.changeId}` : ''}  ${c.reason}`);
   }
   if (r.delete) {
-    if (r.deleteRefused !== undefined) lines.push(`deletes refused: ${r.deleteRefused}; nothing deleted`);
+    if (r.deleteRefused !== undefined) {
+      // Refused from the round that found why: the rounds before it may have deleted.
+      lines.push(`deletes refused${r.deleted > 0 ? ' from then on' : ''}: ${r.deleteRefused}${r.deleted > 0 ? '' : '; nothing deleted'}`);
+    }
     lines.push(
       `deleted ${plural(r.deleted, 'blob')}` +
         (r.expiredRemoved > 0 ? ` (${plural(r.expiredRemoved, 'expired item')} removed first, as TTL would)` : '') +

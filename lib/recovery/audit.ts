@@ -613,8 +613,8 @@ function classify(blob: ListedBlob, prefix: string, now: number, olderThanMs: nu
     report.unparseable.push({ key: blob.key, reason: parsed.reason });
     return undefined;
   }
-  // Unknown LastModified: young (never delete on a guess).
-  if (blob.lastModified === undefined) {
+  // Unknown LastModified, or one that is no time: young (never delete on a guess).
+  if (blob.lastModified === undefined || !Number.isFinite(blob.lastModified)) {
     report.young++;
     return undefined;
   }

@@ -21,6 +21,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { ListingError, ValidationError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { formatAudit } from '../../lib/cli/audit.js';
 import { audit } from '../../lib/recovery/audit.js';
 import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { KiB, makeWriter, randomBody } from '../tiered/harness.js';
@@ -305,5 +306,56 @@ describe('sizes and the safety age that would make the audit do nothing while re
     expect(cliRun.code).toBe(2);
     expect(cliRun.err).toMatch(/--older-than 30000d/);
     expect(await prefixKeys(fx)).toEqual([orphan]);
+  });
+});
+
+describe('what the report says', () => {
+  test('a LastModified S3 gives that is no time: the blob counts as young (never deleted on a guess), the run goes on', async () => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 2, 'when');
+    const s3 = listingRewritten((_n, output) => ({
+      ...output,
+      Contents: (output.Contents ?? []).map((o: { Key: string }) => (o.Key === keys[0] ? { ...o, LastModified: new Date(Number.NaN) } : o)),
+    }));
+    const report = await audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: true,
+      emptyStoreOk: true,
+    });
+    expect(report).toMatchObject({ listed: 2, young: 1, checked: 1, deleted: 1 });
+    expect(keysOf(report.orphans)).toEqual([keys[1]]);
+    expect(await prefixKeys(fx)).toEqual([keys[0]]);
+  });
+
+  test('deletes refused after a round deleted some: the report says how many went, not "nothing deleted"', async () => {
+    const { fx, live, orphan } = await storeWithOrphan(OLD);
+    // Listed after the orphan, before the live blob: the second round meets an item it does not understand.
+    const odd = blobKey(fx, 'odd', OLD);
+    await putBlob(fx, odd);
+    await fx.dynamodb.send(
+      new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall({ key: 'odd', version: 1, blob: { key: odd } }) }),
+    );
+    const report = await audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: true,
+      pageSize: 1,
+      checkBatch: 1,
+    });
+    expect(report).toMatchObject({ deleted: 1, deleteRefused: expect.stringContaining('TIERLOG_HV_ATTRIBUTES') });
+    expect(keysOf(report.undecided)).toEqual([odd]);
+    const text = formatAudit(report, ahead()).join('\n');
+    expect(text).not.toContain('nothing deleted');
+    expect(text).toContain('deletes refused from then on');
+    expect(text).toContain('deleted 1 blob');
+    expect(await prefixKeys(fx)).toEqual([live, odd].sort());
+    void orphan;
   });
 });
