@@ -22,7 +22,7 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { ListingError, ValidationError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { formatAudit } from '../../lib/cli/audit.js';
-import { audit } from '../../lib/recovery/audit.js';
+import { AuditIncompleteError, audit } from '../../lib/recovery/audit.js';
 import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { KiB, makeWriter, randomBody } from '../tiered/harness.js';
 import { blobKey, cli, cliJson, HOUR, putBlob, putOrphans, putTombstone, storeWithOrphan } from './helpers.js';
@@ -357,5 +357,86 @@ describe('what the report says', () => {
     expect(text).toContain('deleted 1 blob');
     expect(await prefixKeys(fx)).toEqual([live, odd].sort());
     void orphan;
+  });
+});
+
+describe("an expired object's removal racing a writer", () => {
+  test('the key re-created right after the audit removed its expired item: the old blob goes, the new one stays, each counted once', async () => {
+    const fx = await freshFixture();
+    const old = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+    try {
+      await old.store.put('exp/raced', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      old.close();
+    }
+    const [expiredBlob] = await prefixKeys(fx);
+    const writer = makeWriter(fx);
+    closers.push(() => writer.close());
+    const body = randomBody(24 * KiB);
+    const dynamodb = createDynamoDBClient();
+    closers.push(() => dynamodb.destroy());
+    // Once the removal has landed, and before the audit's re-check, a writer creates the key again.
+    dynamodb.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        const out = await next(args);
+        if (context.commandName === 'DeleteItemCommand' && JSON.stringify(args.input).includes('exp/raced')) {
+          await writer.store.put('exp/raced', body);
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'testRecreate' },
+    );
+    const report = await audit({ config: fx.config, dynamodb, s3: fx.s3, clock: ahead, olderThanMs: HOUR, delete: true });
+    expect(report).toMatchObject({ expiredRemoved: 1, deleted: 1, keptOnRecheck: [], deleteFailures: [], undecided: [], orphans: [] });
+    expect(keysOf(report.expired)).toEqual([expiredBlob]);
+    const left = await prefixKeys(fx);
+    expect(left).toHaveLength(1);
+    expect(left).not.toContain(expiredBlob);
+    expect((await writer.store.get('exp/raced'))?.body).toEqual(body);
+  });
+});
+
+describe('the re-check before a delete fails, in each class of error', () => {
+  test.each([
+    ['throttled past the retries', 'ProvisionedThroughputExceededException', /throughput|Throughput/],
+    ['expired credentials', 'ExpiredTokenException', /ExpiredToken|expired/i],
+    ['the table gone', 'ResourceNotFoundException', /does not exist/],
+    ['access denied', 'AccessDeniedException', /access denied/],
+  ])('%s: the audit stops with what it did (the first round deleted, counted once); nothing more goes', async (_name, code, message) => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 4, 'recheck');
+    const dynamodb = createDynamoDBClient();
+    closers.push(() => dynamodb.destroy());
+    // Per round of 2: BatchGetItem for the check, the items' shape, the re-check. The second round's re-check fails, every attempt.
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'BatchGetItemCommand',
+        skip: 5,
+        error: () => Object.assign(new Error(`injected ${code}`), { name: code, $fault: 'client', $metadata: { httpStatusCode: 400 } }),
+      })
+      .attach(dynamodb, 'dynamodb');
+    const deletes: string[] = [];
+    const err = await audit({
+      config: fx.config,
+      dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: true,
+      emptyStoreOk: true,
+      pageSize: 2,
+      checkBatch: 2,
+      beforeDelete: (batch) => void deletes.push(...batch),
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(AuditIncompleteError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as AuditIncompleteError).report).toMatchObject({ checked: 4, deleted: 2, deleteFailures: [] });
+    expect(keysOf((err as AuditIncompleteError).report.orphans)).toEqual(keys);
+    expect(deletes).toEqual(keys.slice(0, 2));
+    expect(await prefixKeys(fx)).toEqual(keys.slice(2));
   });
 });
