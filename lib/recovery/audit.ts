@@ -238,8 +238,9 @@ export interface AuditReport {
    * Checked: HV seems not to point at them and no change-log item names them, but the audit could
    * not trust that answer: the object's item is not understood under the configured attribute
    * names (`TIERLOG_HV_ATTRIBUTES` not the writers'), or the objects table was not shown to be this
-   * bucket's store (another deployment's, an empty one, a sample it could not read). Not orphans,
-   * never deleted, with or without `delete` (which they also refuse for the whole run): each with why.
+   * bucket's store (another deployment's, an empty one, a sample it could not read); or the blob of
+   * an expired object whose item has no numeric version to remove it on. Never deleted, with or
+   * without `delete` (which they also refuse for the whole run), never orphans: each with why.
    */
   readonly undecided: UndecidedBlob[];
   /** Keys that are not blob keys of this library: reported, never deleted. */
@@ -425,6 +426,12 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     }
     const pointers = await hv.readBlobReferences(unprotected.map((c) => c.objectId));
     report.checked += batch.length;
+    // Report-only runs judge as --delete runs do: a blob the audit cannot show unreferenced (an
+    // item it does not understand, a table not shown to be this bucket's store) is undecided, never
+    // an orphan; with --delete it also refuses every delete of the run.
+    const undecide = (c: Candidate, reason: string): void => {
+      report.undecided.push({ key: c.key, objectId: c.objectId, size: c.size, reason });
+    };
     const doomed: Candidate[] = [];
     const expired: Array<{ candidate: Candidate; ref: Required<BlobReference> & { blob: string } }> = [];
     for (const c of unprotected) {
@@ -447,16 +454,17 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         });
         if (ref.version !== undefined && ref.expiresAtSeconds !== undefined)
           expired.push({ candidate: c, ref: { blob: c.key, version: ref.version, expiresAtSeconds: ref.expiresAtSeconds } });
+        else {
+          // No version to remove it on as TTL would: an item no writer makes, or read under names
+          // not the writers'. Not removed, and not a run that did its work.
+          const why = `the item of expired object ${JSON.stringify(c.objectId.slice(0, 200))} has no numeric "${hvAttributeNames(config).version}" to remove it on (TIERLOG_HV_ATTRIBUTES must be the writers')`;
+          undecide(c, why);
+          if (report.delete) report.deleteRefused ??= why;
+        }
         continue;
       }
       doomed.push(c);
     }
-    // Report-only runs judge as --delete runs do: a blob the audit cannot show unreferenced (an
-    // item it does not understand, a table not shown to be this bucket's store) is undecided, never
-    // an orphan; with --delete it also refuses every delete of the run.
-    const undecide = (c: Candidate, reason: string): void => {
-      report.undecided.push({ key: c.key, objectId: c.objectId, size: c.size, reason });
-    };
     if (doomed.length > 0) {
       // HV read with names that are not the writers' makes every blob look unreferenced.
       const unrecognised = await unrecognisedHvItems(

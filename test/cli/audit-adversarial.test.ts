@@ -440,3 +440,30 @@ describe('the re-check before a delete fails, in each class of error', () => {
     expect(await prefixKeys(fx)).toEqual(keys.slice(2));
   });
 });
+
+describe('an expired object the audit cannot remove as TTL would', () => {
+  test("its item read without a numeric version (TIERLOG_HV_ATTRIBUTES' version not the writers'): undecided, deletes refused (exit 1), not a run that did its work", async () => {
+    const fx = await freshFixture({ hvAttributes: { version: 'ver' } });
+    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+    try {
+      await w.store.put('exp/unversioned', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      w.close();
+    }
+    const [blob] = await prefixKeys(fx);
+    const { hvAttributes: _names, ...plain } = fx.config;
+    const run = await cliJson({ ...fx, config: plain }, ['audit', '--older-than', '1h', '--delete', '--exit-code'], { clock: ahead });
+    expect(run.json.expired.map((e: { key: string }) => e.key)).toEqual([blob]);
+    expect(run.json).toMatchObject({
+      expiredRemoved: 0,
+      deleted: 0,
+      undecided: [{ key: blob, reason: expect.stringMatching(/"version"/) }],
+    });
+    expect(run.code).toBe(1);
+    expect(await prefixKeys(fx)).toEqual([blob]);
+    // With the writers' names: removed as TTL would, then deleted.
+    const right = await cliJson(fx, ['audit', '--older-than', '1h', '--delete', '--exit-code'], { clock: ahead });
+    expect(right).toMatchObject({ code: 0, json: { expiredRemoved: 1, deleted: 1, undecided: [] } });
+    expect(await prefixKeys(fx)).toEqual([]);
+  });
+});
