@@ -473,10 +473,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         hvAttributeNames(config),
         doomed.map((c) => c.objectId),
       );
-      for (const why of unrecognised.values()) {
-        if (report.delete) report.deleteRefused ??= why;
-        break;
-      }
+      const [first] = unrecognised.values();
+      if (report.delete && first !== undefined) report.deleteRefused ??= first;
       const understood = doomed.filter((c) => {
         const why = unrecognised.get(c.objectId);
         if (why !== undefined) undecide(c, why);
