@@ -13,7 +13,16 @@
  *    not an audit that checks nothing and reports clean;
  *  - a ListObjectsV2 answer that repeats keys, is out of order, or says it is truncated without
  *    saying where to go on: the audit stops (`ListingError`), rather than count and delete a key
- *    twice or report clean on half a listing.
+ *    twice or report clean on half a listing;
+ *  - batch sizes that are not whole numbers of at least 1 (a delete batch of NaN deleted nothing
+ *    and reported the run done) and a safety age reaching back before 2000: refused;
+ *  - a LastModified that is no time (young, not a RangeError); a refusal after earlier rounds
+ *    deleted (the text says how many went); an expired object's item read without a numeric
+ *    version (undecided, deletes refused, not exit 0 with its blob left).
+ *
+ * Checked and found correct (kept as regression tests): a writer re-creating an expired key right
+ * after the audit removed its item, and the pre-delete re-check failing as throttled, with expired
+ * credentials, on a missing table or denied: the audit stops with what S3 confirmed, counted once.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
