@@ -178,6 +178,25 @@ export class BlobMissingError extends TierlogError {
   }
 }
 
+/**
+ * S3 answered a listing of the blob prefix that cannot be a complete report of it: a key not after
+ * the one before it (a page answered twice, keys out of order: S3 lists in ascending UTF-8 order)
+ * or a page that says it is truncated and gives no continuation token. Whoever needs every key
+ * (the audit) stops rather than judge half the prefix as all of it, or a key twice.
+ */
+export class ListingError extends TierlogError {
+  constructor(
+    /** The bucket listed. */
+    readonly bucket: string,
+    /** The prefix listed (`<prefix>/`). */
+    readonly prefix: string,
+    /** What is wrong with the answer. */
+    readonly reason: string,
+  ) {
+    super(`the listing of s3://${bucket}/${prefix} cannot be trusted to be complete: ${reason}`);
+  }
+}
+
 /** A write kept losing its compare-and-swap to concurrent writers and gave up. */
 export class ContentionError extends TierlogError {
   constructor(

@@ -46,6 +46,7 @@ export {
   type AuditProgress,
   type OrphanBlob,
   type InFlightBlob,
+  type UndecidedBlob,
   type CorruptChangeLogItem,
   MIN_AUDIT_AGE_MS,
   DEFAULT_AUDIT_AGE_MS,

@@ -11,7 +11,9 @@ import {
   type AuditReport,
   DEFAULT_AUDIT_AGE_MS,
   MIN_AUDIT_AGE_MS,
+  safetyAgeTooOld,
 } from '../recovery/audit.js';
+import { assertClock } from '../ids.js';
 import { snapshotAuditCommand } from '../recovery/snapshot-audit/cli.js';
 import {
   type CliContext,
@@ -46,6 +48,9 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
         'committing is never taken for an orphan (the sweeper handles recent changes)',
     );
   }
+  assertClock(ctx.clock);
+  const tooOld = safetyAgeTooOld(olderThanMs, ctx.clock());
+  if (tooOld !== undefined) throw new UsageError(`--older-than ${formatDuration(olderThanMs)} is too old: ${tooOld}`);
   const showProgress = options.progress ?? ctx.io.stderr.isTTY === true;
   const bar = showProgress
     ? new SingleBar({
@@ -88,6 +93,7 @@ export function formatAudit(r: AuditReport, now: number): string[] {
     `audit of s3://${r.bucket}/${r.prefix}/ against the change log and HV (consistent reads), blobs older than ${age}`,
     `  ${plural(r.listed, 'key')} listed: ${r.referenced} referenced, ${r.orphans.length} ${r.orphans.length === 1 ? 'orphan' : 'orphans'}, ` +
       `${r.inFlight.length} in flight, ${r.young} younger than ${age} (not checked), ${r.unparseable.length} unparseable` +
+      (r.undecided.length > 0 ? `, ${r.undecided.length} undecided` : '') +
       (r.expired.length > 0 ? `, ${r.expired.length} of expired objects (stream event lost)` : ''),
   ];
   if (r.orphans.length > 0) {
@@ -119,6 +125,17 @@ export function formatAudit(r: AuditReport, now: number): string[] {
     for (const e of r.expired)
       lines.push(`  ${e.key}  expired ${formatRelative(Date.parse(e.expiredAt), now)}  object ${JSON.stringify(e.objectId)}`);
   }
+  if (r.undecided.length > 0) {
+    lines.push(
+      'undecided: HV seems not to point at them, but its answer cannot be trusted (not orphans; never deleted; fix what is named, then audit again):',
+    );
+    const reasons = new Map<string, string[]>();
+    for (const u of r.undecided) reasons.set(u.reason, [...(reasons.get(u.reason) ?? []), u.key]);
+    for (const [reason, keys] of reasons) {
+      lines.push(`  ${reason}:`);
+      for (const key of keys) lines.push(`    ${key}`);
+    }
+  }
   if (r.unparseable.length > 0) {
     lines.push('unparseable keys (not blob keys of this library; never deleted):');
     for (const m of r.unparseable) lines.push(`  ${m.key}  ${m.reason}`);
@@ -129,7 +146,10 @@ export function formatAudit(r: AuditReport, now: number): string[] {
       lines.push(`  ${c.instanceId}${c.changeId !== undefined ? ` entry ${c.changeId}` : ''}  ${c.reason}`);
   }
   if (r.delete) {
-    if (r.deleteRefused !== undefined) lines.push(`deletes refused: ${r.deleteRefused}; nothing deleted`);
+    if (r.deleteRefused !== undefined) {
+      // Refused from the round that found why: the rounds before it may have deleted.
+      lines.push(`deletes refused${r.deleted > 0 ? ' from then on' : ''}: ${r.deleteRefused}${r.deleted > 0 ? '' : '; nothing deleted'}`);
+    }
     lines.push(
       `deleted ${plural(r.deleted, 'blob')}` +
         (r.expiredRemoved > 0 ? ` (${plural(r.expiredRemoved, 'expired item')} removed first, as TTL would)` : '') +
@@ -147,13 +167,14 @@ export function formatAudit(r: AuditReport, now: number): string[] {
 }
 
 /**
- * How many of the report's findings this run left for a person: keys that are not blob keys and
- * corrupt change-log items (never deleted), and, unless it deleted them, the orphans and the
- * blobs of expired objects. `--exit-code` makes a run with any exit {@link EXIT.findings}.
+ * How many of the report's findings this run left for a person: keys that are not blob keys,
+ * corrupt change-log items and blobs it could not judge (never deleted), and, unless it deleted
+ * them, the orphans and the blobs of expired objects. `--exit-code` makes a run with any exit
+ * {@link EXIT.findings}.
  */
 export function auditFindingsLeft(r: AuditReport): number {
   const deletedThem = r.delete && r.deleteRefused === undefined;
-  return r.unparseable.length + r.corruptChangeLog.length + (deletedThem ? 0 : r.orphans.length + r.expired.length);
+  return r.unparseable.length + r.corruptChangeLog.length + r.undecided.length + (deletedThem ? 0 : r.orphans.length + r.expired.length);
 }
 
 /**

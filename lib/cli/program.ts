@@ -208,7 +208,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .option(
       '--exit-code',
       "exit 3 when the audit leaves findings for a person: orphans or expired objects' blobs it did not delete, keys that " +
-        'are not blob keys, corrupt change-log items (without it, findings exit 0: they are in the report)',
+        'are not blob keys, corrupt change-log items, blobs it could not judge (without it, findings exit 0: they are in the report)',
     )
     .option('--inventory <manifest>', 'audit from snapshots: the S3 Inventory manifest.json of the bucket (with --export; DuckDB)')
     .option('--export <dir>', 'audit from snapshots: folder with DynamoDB exports of both tables (with --inventory)')

@@ -37,14 +37,25 @@
  * wrong year) cannot make a live object look expired.
  *
  * An objects-table item the audit does not understand (none of the configured attributes that
- * say what it is: `TIERLOG_HV_ATTRIBUTES` not as the writers') also refuses every delete of the
- * run (`hv-shape.ts`).
+ * say what it is: `TIERLOG_HV_ATTRIBUTES` not as the writers') says nothing about what it points
+ * at: its object's blob is `undecided`, not an orphan, and with `delete` every delete of the run
+ * is refused (`hv-shape.ts`).
  *
  * An objects table that is not this bucket's store (another deployment's, a variable from the
- * wrong shell) makes every blob look an orphan. With `delete`, until the run has seen a listed
- * blob that HV points at, a sample of the table's pointers must show one in this bucket
- * (`store-binding.ts`), or every delete of the run is refused (`deleteRefused`). A store that
- * truly holds no large object is confirmed with `emptyStoreOk`.
+ * wrong shell) makes every blob look an orphan. Until the run has seen a listed blob that HV
+ * points at, a sample of the table's pointers must show one in this bucket (`store-binding.ts`),
+ * or the blobs it would call orphans are `undecided` and, with `delete`, every delete of the run
+ * is refused (`deleteRefused`). A store that truly holds no large object is confirmed with
+ * `emptyStoreOk`. A sample the caller may not read (a read-only role) decides nothing: undecided.
+ * Report-only runs judge exactly as `delete` runs do: a report never calls a blob an orphan that
+ * a `delete` run would not take for one.
+ *
+ * The listing must be the whole prefix, each key once: a key not after the one before it (S3
+ * lists in ascending order; a page answered twice) or a truncated page without a continuation
+ * token stops the audit (`ListingError`), so no key is judged, counted or deleted twice, and half
+ * a prefix is never reported as all of it. A clock that does not read ms since the epoch (seconds:
+ * every blob young), a safety age reaching back before 2000, or batch sizes that are not whole
+ * numbers of at least 1 (a delete batch of NaN deleted nothing) are refused before any request.
  *
  * Change-log items that cannot be trusted: an entry that does not parse but has a readable
  * object id holds every blob of that object (reported as in flight). An entry with no readable
@@ -56,12 +67,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
-import { stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
+import { AccessDeniedError, stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
-import { type Clock, isUuidV7, systemClock } from '../ids.js';
+import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { isCredentialRefusal } from '../aws/errors.js';
 import { type CorruptChangeLogItem, protectorOf, readChangeLogProtection } from './change-log-protection.js';
-import { unrecognisedHvItem } from './hv-shape.js';
+import { unrecognisedHvItems } from './hv-shape.js';
 import { bindingRefusal, checkStoreBinding, type StoreBinding } from './store-binding.js';
 import { isUnrecognised } from '../tiered/hv-item-shape.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
@@ -165,6 +177,18 @@ export interface InFlightBlob {
   readonly why: 'named' | 'unreadableEntry';
 }
 
+/** A blob the audit could not judge (see {@link AuditReport.undecided}). */
+export interface UndecidedBlob {
+  /** The blob's key. */
+  readonly key: string;
+  /** The object key its key names. */
+  readonly objectId: string;
+  /** Its size in bytes. */
+  readonly size: number;
+  /** Why the objects table's answer about it could not be trusted. */
+  readonly reason: string;
+}
+
 /** A blob HV points at whose object expired so long ago that its stream event was evidently lost. */
 export interface ExpiredBlob {
   readonly key: string;
@@ -210,6 +234,15 @@ export interface AuditReport {
   expiredPending: number;
   /** Items of expired objects removed as TTL would, with `delete` (their blobs are counted in `deleted`). */
   expiredRemoved: number;
+  /**
+   * Checked: HV seems not to point at them and no change-log item names them, but the audit could
+   * not trust that answer: the object's item is not understood under the configured attribute
+   * names (`TIERLOG_HV_ATTRIBUTES` not the writers'), or the objects table was not shown to be this
+   * bucket's store (another deployment's, an empty one, a sample it could not read); or the blob of
+   * an expired object whose item has no numeric version to remove it on. Never deleted, with or
+   * without `delete` (which they also refuse for the whole run), never orphans: each with why.
+   */
+  readonly undecided: UndecidedBlob[];
   /** Keys that are not blob keys of this library: reported, never deleted. */
   readonly unparseable: Array<{ readonly key: string; readonly reason: string }>;
   /** Change-log items or entries that do not parse (from the last scan). */
@@ -307,7 +340,9 @@ const AUDIT_OPTIONS = optionNames<AuditOptions>()(
  * Audits the bucket; with `delete`, deletes the orphans. Resolves to the report.
  *
  * @throws ConfigError when the configuration is invalid (as `validateConfig`).
- * @throws ValidationError when `olderThanMs` is under 1 h, or an option name is not one of {@link AuditOptions}'s.
+ * @throws ValidationError when `olderThanMs` is under 1 h or reaches back before 2000, `clock` does not
+ *   read ms since the epoch, `pageSize`, `checkBatch` or `deleteBatch` is not a whole number of at
+ *   least 1, or an option name is not one of {@link AuditOptions}'s.
  * @throws AuditIncompleteError when an error stops it after it changed something (with the report so far).
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
@@ -319,7 +354,18 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
     throw new ValidationError(`olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${olderThanMs}`, 'olderThanMs');
   }
+  // A clock in seconds (or NaN) would make every blob young: an audit that checks nothing, clean.
+  if (options.clock !== undefined) assertClock(options.clock);
   const clock = options.clock ?? systemClock;
+  const tooOld = safetyAgeTooOld(olderThanMs, clock());
+  if (tooOld !== undefined) throw new ValidationError(tooOld, 'olderThanMs');
+  // NaN or 0 keys a delete request would delete nothing and report the orphans deleted.
+  for (const name of ['pageSize', 'checkBatch', 'deleteBatch'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) {
+      throw new ValidationError(`${name} must be a whole number of at least 1, got ${String(value)}`, name);
+    }
+  }
   const dynamodb = options.dynamodb ?? createDynamoDBClient();
   const s3 = options.s3 ?? createS3Client();
   const hv = new HvTable(config.objectsTable, dynamodb, hvAttributeNames(config));
@@ -347,6 +393,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     expired: [],
     expiredPending: 0,
     expiredRemoved: 0,
+    undecided: [],
     unparseable: [],
     corruptChangeLog: [],
     deleted: 0,
@@ -379,6 +426,12 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     }
     const pointers = await hv.readBlobReferences(unprotected.map((c) => c.objectId));
     report.checked += batch.length;
+    // Report-only runs judge as --delete runs do: a blob the audit cannot show unreferenced (an
+    // item it does not understand, a table not shown to be this bucket's store) is undecided, never
+    // an orphan; with --delete it also refuses every delete of the run.
+    const undecide = (c: Candidate, reason: string): void => {
+      report.undecided.push({ key: c.key, objectId: c.objectId, size: c.size, reason });
+    };
     const doomed: Candidate[] = [];
     const expired: Array<{ candidate: Candidate; ref: Required<BlobReference> & { blob: string } }> = [];
     for (const c of unprotected) {
@@ -401,8 +454,45 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         });
         if (ref.version !== undefined && ref.expiresAtSeconds !== undefined)
           expired.push({ candidate: c, ref: { blob: c.key, version: ref.version, expiresAtSeconds: ref.expiresAtSeconds } });
+        else {
+          // No version to remove it on as TTL would: an item no writer makes, or read under names
+          // not the writers'. Not removed, and not a run that did its work.
+          const why = `the item of expired object ${JSON.stringify(c.objectId.slice(0, 200))} has no numeric "${hvAttributeNames(config).version}" to remove it on (TIERLOG_HV_ATTRIBUTES must be the writers')`;
+          undecide(c, why);
+          if (report.delete) report.deleteRefused ??= why;
+        }
         continue;
       }
+      doomed.push(c);
+    }
+    if (doomed.length > 0) {
+      // HV read with names that are not the writers' makes every blob look unreferenced.
+      const unrecognised = await unrecognisedHvItems(
+        dynamodb,
+        config.objectsTable,
+        hvAttributeNames(config),
+        doomed.map((c) => c.objectId),
+      );
+      const [first] = unrecognised.values();
+      if (report.delete && first !== undefined) report.deleteRefused ??= first;
+      const understood = doomed.filter((c) => {
+        const why = unrecognised.get(c.objectId);
+        if (why !== undefined) undecide(c, why);
+        return why === undefined;
+      });
+      doomed.splice(0, doomed.length, ...understood);
+    }
+    if (doomed.length > 0 && report.referenced === 0) {
+      // A blob of this listing that HV points at proves the table is this bucket's store; until
+      // the run has seen one, a sample of the table's pointers must (store-binding.ts).
+      binding ??= await sampleStoreBinding(dynamodb, hv, lt);
+      const refusal = bindingRefusal(binding, options.emptyStoreOk ?? false);
+      if (refusal !== undefined) {
+        if (report.delete) report.deleteRefused ??= refusal;
+        for (const c of doomed.splice(0)) undecide(c, refusal);
+      }
+    }
+    for (const c of doomed) {
       report.orphans.push({
         key: c.key,
         objectId: c.objectId,
@@ -411,26 +501,6 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         ageMs: c.ageMs,
       });
       report.orphanBytes += c.size;
-      doomed.push(c);
-    }
-    if (report.delete && report.deleteRefused === undefined && doomed.length > 0) {
-      // HV read with names that are not the writers' makes every blob look unreferenced.
-      const why = await unrecognisedHvItem(
-        dynamodb,
-        config.objectsTable,
-        hvAttributeNames(config),
-        doomed.map((c) => c.objectId),
-      );
-      if (why !== undefined) report.deleteRefused = why;
-    }
-    if (report.delete && report.deleteRefused === undefined && (doomed.length > 0 || expired.length > 0)) {
-      // A blob of this listing that HV points at proves the table is this bucket's store; until
-      // the run has seen one, a sample of the table's pointers must (store-binding.ts).
-      if (report.referenced === 0) {
-        binding ??= await checkStoreBinding({ dynamodb, hv, lt });
-        const refusal = bindingRefusal(binding, options.emptyStoreOk ?? false);
-        if (refusal !== undefined) report.deleteRefused = refusal;
-      }
     }
     if (report.delete && report.deleteRefused === undefined) {
       // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
@@ -505,6 +575,37 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   return report;
 }
 
+/**
+ * {@link checkStoreBinding}; a sample the caller may not take (a read-only operator's role is not
+ * granted a Scan of the objects table) decides nothing: `undecided`, so no blob is called an orphan
+ * and nothing is deleted on it. Refused credentials (an expired token) are thrown: they say nothing
+ * of the grant, and the run cannot go on.
+ */
+async function sampleStoreBinding(dynamodb: DynamoDBClient, hv: HvTable, lt: LtBucket): Promise<StoreBinding> {
+  try {
+    return await checkStoreBinding({ dynamodb, hv, lt });
+  } catch (err) {
+    if (!(err instanceof AccessDeniedError) || isCredentialRefusal(err.cause)) throw err;
+    return {
+      kind: 'undecided',
+      reason: `could not tell whether the objects table "${hv.tableName}" is the store of s3://${lt.bucket}/${lt.prefix}/ (its sample: ${err.message}); deletes refused`,
+    };
+  }
+}
+
+/** 2000-01-01T00:00:00Z, ms: no blob key (a UUIDv7), and no clock of a writer, reads earlier. */
+const EARLIEST_BLOB_MS = Date.UTC(2000, 0, 1);
+
+/**
+ * Why a safety age of `olderThanMs` at `now` makes no sense, or undefined: one reaching back before
+ * 2000 leaves no blob old enough (a unit mistaken: ns, or days typed for hours), and the audit would
+ * check nothing and report every blob young.
+ */
+export function safetyAgeTooOld(olderThanMs: number, now: number): string | undefined {
+  if (now - olderThanMs >= EARLIEST_BLOB_MS) return undefined;
+  return `a safety age of ${olderThanMs} ms reaches back before ${new Date(EARLIEST_BLOB_MS).toISOString()}: no blob is that old (a unit mistaken?)`;
+}
+
 /** How far S3's clock is from this machine's, ms, as the SDK last measured it (0 when unknown). */
 function serverClockOffset(s3: S3Client): number {
   const offset = (s3.config as { systemClockOffset?: unknown }).systemClockOffset;
@@ -518,8 +619,8 @@ function classify(blob: ListedBlob, prefix: string, now: number, olderThanMs: nu
     report.unparseable.push({ key: blob.key, reason: parsed.reason });
     return undefined;
   }
-  // Unknown LastModified: young (never delete on a guess).
-  if (blob.lastModified === undefined) {
+  // Unknown LastModified, or one that is no time: young (never delete on a guess).
+  if (blob.lastModified === undefined || !Number.isFinite(blob.lastModified)) {
     report.young++;
     return undefined;
   }

@@ -21,12 +21,27 @@ export async function unrecognisedHvItem(
   a: HvShapeNames,
   objectIds: readonly string[],
 ): Promise<string | undefined> {
-  let first: string | undefined;
+  for (const why of (await unrecognisedHvItems(dynamodb, table, a, objectIds)).values()) return why;
+  return undefined;
+}
+
+/**
+ * Each of `objectIds` whose item exists and is not understood, with why (in the order read); the
+ * absent and the understood are not in it.
+ */
+export async function unrecognisedHvItems(
+  dynamodb: DynamoDBClient,
+  table: string,
+  a: HvShapeNames,
+  objectIds: readonly string[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
   const names = { '#k': a.key, '#b': a.blob, '#y': a.body, '#d': a.deleted };
   await batchGetConsistent(documentClient(dynamodb), table, a.key, objectIds, names, (item) => {
-    first ??= unrecognisedHvItemReason(item, a);
+    const why = unrecognisedHvItemReason(item, a);
+    if (why !== undefined) out.set(String(item[a.key]), why);
   });
-  return first;
+  return out;
 }
 
 /**

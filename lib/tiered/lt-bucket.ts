@@ -23,7 +23,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { awsErrorName, isCredentialRefusal, isDefiniteRejection, isNoSuchKey, translateAwsError } from '../aws/errors.js';
 import { type PresignedUrl, presignUrl, presignUrls } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
-import { CorruptItemError, ResourceMissingError, TierlogError } from '../errors.js';
+import { CorruptItemError, ListingError, ResourceMissingError, TierlogError } from '../errors.js';
 import { checkBeforeEachAttempt } from '../aws/retry-loop.js';
 import { assertPartSize } from './part-size.js';
 
@@ -283,18 +283,38 @@ export class LtBucket {
 
   /**
    * Every key under `<prefix>/`, a page at a time (ListObjectsV2 through the SDK's paginator;
-   * `pageSize` keys a request, at most 1 000).
+   * `pageSize` keys a request, at most 1 000), each once.
+   *
+   * S3 lists a bucket's keys in ascending UTF-8 order and continues a truncated page from its
+   * token. An answer that breaks either (a key not after the one before it: a page answered twice,
+   * as by a proxy or an S3-compatible store that ignores the token; a truncated page with no token,
+   * where the SDK's paginator stops in silence) is no complete report of the prefix: a
+   * {@link ListingError}, so a caller never takes part of the prefix for all of it, or a key twice.
    */
   async *list(options: { pageSize?: number } = {}): AsyncGenerator<ListedBlob[]> {
+    const prefix = `${this.prefix}/`;
     const pages = paginateListObjectsV2(
       { client: this.s3, ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}) },
-      { Bucket: this.bucket, Prefix: `${this.prefix}/` },
+      { Bucket: this.bucket, Prefix: prefix },
     );
+    let previous: { key: string; bytes: Buffer } | undefined;
     try {
       for await (const page of pages) {
+        if (page.IsTruncated === true && !page.NextContinuationToken) {
+          throw new ListingError(this.bucket, prefix, 'a page says it is truncated and gives no continuation token');
+        }
         const blobs: ListedBlob[] = [];
         for (const object of page.Contents ?? []) {
           if (object.Key === undefined) continue;
+          const bytes = Buffer.from(object.Key, 'utf8');
+          if (previous !== undefined && Buffer.compare(bytes, previous.bytes) <= 0) {
+            throw new ListingError(
+              this.bucket,
+              prefix,
+              `key "${object.Key.slice(0, 300)}" came after "${previous.key.slice(0, 300)}": the listing repeats or is out of order`,
+            );
+          }
+          previous = { key: object.Key, bytes };
           blobs.push({
             key: object.Key,
             size: object.Size ?? 0,

@@ -18,7 +18,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, rawEntry } from './helpers.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
 const MIN = 60_000;
 
@@ -50,6 +50,11 @@ describe('README, when an alarm fires: the hand procedures', () => {
     // An entry naming another object's blob: quarantined, never acted on.
     const held = blobKey(fx, 'another-object', t0 - 3 * HOUR);
     await putBlob(fx, held);
+    // A live large object beside it: a store's objects table points into its bucket (the audit
+    // calls nothing an orphan through a table that does not show itself the bucket's store).
+    const live = blobKey(fx, 'live-object', t0 - 3 * HOUR);
+    await putBlob(fx, live);
+    await putTombstone(fx, 'live-object', live);
     const changeId = newChangeId();
     const id = await putRawInstance(fx, { leaseUntil: t0 - 10 * MIN, entries: { [changeId]: rawEntry('x', { new: held }) } });
 

@@ -1,0 +1,478 @@
+/**
+ * The listing audit (`tierlog audit` without `--inventory`) given inputs it cannot trust, checked
+ * from outside (the bucket listed, the report read) against the local stack:
+ *
+ *  - objects-table attribute names that are not the writers', or the objects table of another
+ *    store, or an empty one: a blob HV seems not to point at is not called an orphan unless the
+ *    audit understands the item and the table shows itself this bucket's store. Report-only runs
+ *    judge as `--delete` runs do: such a blob is `undecided` (never deleted, a finding for
+ *    `--exit-code`); with `--delete`, every delete of the run is refused (exit 1);
+ *  - a sample of the objects table the caller may not read (a read-only role): undecided, not a
+ *    stopped run and not a guess;
+ *  - a clock that does not read ms since the epoch (seconds, NaN): refused before any request,
+ *    not an audit that checks nothing and reports clean;
+ *  - a ListObjectsV2 answer that repeats keys, is out of order, or says it is truncated without
+ *    saying where to go on: the audit stops (`ListingError`), rather than count and delete a key
+ *    twice or report clean on half a listing;
+ *  - batch sizes that are not whole numbers of at least 1 (a delete batch of NaN deleted nothing
+ *    and reported the run done) and a safety age reaching back before 2000: refused;
+ *  - a LastModified that is no time (young, not a RangeError); a refusal after earlier rounds
+ *    deleted (the text says how many went); an expired object's item read without a numeric
+ *    version (undecided, deletes refused, not exit 0 with its blob left).
+ *
+ * Checked and found correct (kept as regression tests): a writer re-creating an expired key right
+ * after the audit removed its item, and the pre-delete re-check failing as throttled, with expired
+ * credentials, on a missing table or denied: the audit stops with what S3 confirmed, counted once.
+ */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterEach, describe, expect, test } from 'vitest';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { ListingError, ValidationError } from '../../lib/errors.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { formatAudit } from '../../lib/cli/audit.js';
+import { AuditIncompleteError, audit } from '../../lib/recovery/audit.js';
+import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
+import { KiB, makeWriter, randomBody } from '../tiered/harness.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putOrphans, putTombstone, storeWithOrphan } from './helpers.js';
+
+const OLD = Date.now() - 3 * HOUR;
+const ahead = () => Date.now() + 2 * HOUR;
+const closers: Array<() => void> = [];
+afterEach(() => {
+  for (const c of closers.splice(0)) c();
+});
+
+const keysOf = (list: ReadonlyArray<{ key: string }>) => list.map((x) => x.key).sort();
+
+/** A store written under other attribute names (`ptr`, `data`, `ver`): one live large object, one old orphan. */
+async function renamedStore(): Promise<{ fx: Fixture; plain: Fixture['config']; live: string; orphan: string }> {
+  const fx = await freshFixture({ hvAttributes: { blob: 'ptr', body: 'data', version: 'ver' } });
+  const w = makeWriter(fx);
+  try {
+    await w.store.put('large', randomBody(20 * KiB));
+  } finally {
+    w.close();
+  }
+  const [live] = await prefixKeys(fx);
+  const orphan = blobKey(fx, 'gone', OLD);
+  await putBlob(fx, orphan);
+  const { hvAttributes: _names, ...plain } = fx.config;
+  return { fx, plain, live: live!, orphan };
+}
+
+/** Another store's objects table: it points at a blob of its own bucket. */
+async function otherStoresTable(): Promise<string> {
+  const other = await freshFixture();
+  const blob = blobKey(other, 'z-live', OLD);
+  await putBlob(other, blob);
+  await putTombstone(other, 'z-live', blob);
+  return other.config.objectsTable;
+}
+
+const withTable = (fx: Fixture, objectsTable: string): Fixture => ({ ...fx, config: { ...fx.config, objectsTable } });
+
+describe('report-only and --delete runs judge an objects table they cannot trust alike', () => {
+  test.each([[[]], [['--delete']]])(
+    "attribute names not the writers' (%j): the live blob is undecided, not an orphan; so is the blob with no item (no pointer binds the table)",
+    async (extra) => {
+      const { fx, plain, live, orphan } = await renamedStore();
+      const run = await cliJson({ ...fx, config: plain }, ['audit', '--older-than', '1h', ...extra], { clock: ahead });
+      expect(run.json.orphans).toEqual([]);
+      expect(run.json.undecided).toEqual([
+        expect.objectContaining({ key: live, objectId: 'large', reason: expect.stringContaining('TIERLOG_HV_ATTRIBUTES') }),
+        expect.objectContaining({ key: orphan, objectId: 'gone', reason: expect.stringMatching(/points at no blob/) }),
+      ]);
+      expect(run.json.deleted).toBe(0);
+      if (extra.length > 0) {
+        expect(run.code).toBe(1);
+        expect(run.json.deleteRefused).toContain('TIERLOG_HV_ATTRIBUTES');
+      } else {
+        expect(run.code).toBe(0);
+        const flagged = await cli({ ...fx, config: plain }, ['audit', '--older-than', '1h', '--exit-code'], { clock: ahead });
+        expect(flagged.code).toBe(3);
+        expect(flagged.out).toContain('2 undecided');
+        expect(flagged.out).toContain(`  ${live}`);
+        expect(flagged.out).not.toMatch(new RegExp(`^orphans:[^]*${live}`, 'm'));
+      }
+      expect((await prefixKeys(fx)).sort()).toEqual([live, orphan].sort());
+    },
+  );
+
+  test.each([false, true])(
+    'an item of another shape among understood ones (delete %s): its blob is undecided, the orphan beside it is one',
+    async (del) => {
+      const { fx, live, orphan } = await storeWithOrphan(OLD);
+      // Written by something else: its blob attribute is not a string.
+      const odd = blobKey(fx, 'odd', OLD);
+      await putBlob(fx, odd);
+      await fx.dynamodb.send(
+        new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall({ key: 'odd', version: 1, blob: { key: odd } }) }),
+      );
+      const report = await audit({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, olderThanMs: HOUR, delete: del });
+      expect(report.referenced).toBe(1);
+      expect(report.undecided).toEqual([
+        expect.objectContaining({ key: odd, objectId: 'odd', reason: expect.stringContaining('TIERLOG_HV_ATTRIBUTES') }),
+      ]);
+      expect(keysOf(report.orphans)).toEqual([orphan]);
+      if (del) expect(report).toMatchObject({ deleted: 0, deleteRefused: expect.stringContaining('TIERLOG_HV_ATTRIBUTES') });
+      expect(await prefixKeys(fx)).toEqual([live, odd, orphan].sort());
+    },
+  );
+
+  test("another store's objects table, report only: no blob is called an orphan; each is undecided with why", async () => {
+    const { fx, live, orphan } = await storeWithOrphan(OLD);
+    const wrong = withTable(fx, await otherStoresTable());
+    const run = await cliJson(wrong, ['audit', '--older-than', '90m'], { clock: ahead });
+    expect(run.code).toBe(0);
+    expect(run.json.orphans).toEqual([]);
+    expect(keysOf(run.json.undecided)).toEqual([live, orphan].sort());
+    for (const u of run.json.undecided) expect(u.reason).toMatch(/points at blobs that are not in s3:\/\//);
+    expect((await cli(wrong, ['audit', '--older-than', '90m', '--exit-code'], { clock: ahead })).code).toBe(3);
+    // The right table: the live blob binds it, the orphan is one.
+    const right = await cliJson(fx, ['audit', '--older-than', '90m'], { clock: ahead });
+    expect(right.json).toMatchObject({ referenced: 1, undecided: [] });
+    expect(keysOf(right.json.orphans)).toEqual([orphan]);
+    expect(await prefixKeys(fx)).toEqual([live, orphan].sort());
+  });
+
+  test('an empty objects table, report only: undecided, unless the library is told the store holds no large object', async () => {
+    const fx = await freshFixture();
+    const orphan = blobKey(fx, 'a-orphan', OLD);
+    await putBlob(fx, orphan);
+    const empty = withTable(fx, await emptyTable(fx));
+    const run = await cliJson(empty, ['audit', '--older-than', '90m'], { clock: ahead });
+    expect(run.json.orphans).toEqual([]);
+    expect(run.json.undecided).toEqual([expect.objectContaining({ key: orphan, reason: expect.stringMatching(/points at no blob/) })]);
+    const stated = await audit({
+      config: empty.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      emptyStoreOk: true,
+    });
+    expect(keysOf(stated.orphans)).toEqual([orphan]);
+    expect(stated.undecided).toEqual([]);
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+  });
+
+  test.each([false, true])(
+    'the sample of the objects table refused (a read-only role, delete %s): undecided and reported, never a guess',
+    async (del) => {
+      const fx = await freshFixture();
+      const orphan = blobKey(fx, 'a-orphan', OLD);
+      await putBlob(fx, orphan);
+      const dynamodb = createDynamoDBClient();
+      closers.push(() => dynamodb.destroy());
+      new FaultInjector()
+        .add({
+          kind: 'fail',
+          match: (r) => r.command === 'ScanCommand' && JSON.stringify(r.input).includes(fx.config.objectsTable),
+          error: () =>
+            Object.assign(new Error('User is not authorized to perform: dynamodb:Scan'), {
+              name: 'AccessDeniedException',
+              $metadata: { httpStatusCode: 400 },
+            }),
+        })
+        .attach(dynamodb, 'dynamodb');
+      const report = await audit({
+        config: fx.config,
+        dynamodb,
+        s3: fx.s3,
+        clock: ahead,
+        olderThanMs: HOUR,
+        delete: del,
+        emptyStoreOk: true,
+      });
+      expect(report.orphans).toEqual([]);
+      expect(report.undecided).toEqual([expect.objectContaining({ key: orphan, reason: expect.stringMatching(/access denied: Scan/) })]);
+      expect(report.deleted).toBe(0);
+      if (del) expect(report.deleteRefused).toMatch(/access denied: Scan/);
+      expect(await prefixKeys(fx)).toEqual([orphan]);
+    },
+  );
+});
+
+describe("the audit's clock must read ms since the epoch", () => {
+  test.each([
+    ['seconds', () => Date.now() / 1000],
+    ['NaN', () => Number.NaN],
+    ['a string', (() => String(Date.now())) as unknown as () => number],
+  ])('a clock in %s is refused before any request; nothing checked or deleted as if clean', async (_name, clock) => {
+    const fx = await freshFixture();
+    const [orphan] = await putOrphans(fx, 1);
+    const run = audit({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock, olderThanMs: HOUR, delete: true, emptyStoreOk: true });
+    await expect(run).rejects.toThrow(ValidationError);
+    await expect(run).rejects.toMatchObject({ field: 'clock' });
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+  });
+});
+
+/**
+ * An S3 client whose ListObjectsV2 answers are rewritten by `rewrite(n, output)` (n: the request's
+ * number, from 1), after the real server answered.
+ */
+function listingRewritten(rewrite: (n: number, output: any) => any) {
+  const s3 = createS3Client();
+  closers.push(() => s3.destroy());
+  let n = 0;
+  s3.middlewareStack.add(
+    (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+      const out = await next(args);
+      if (context.commandName !== 'ListObjectsV2Command') return out;
+      return { ...out, output: rewrite(++n, out.output) };
+    },
+    { step: 'initialize', name: 'testListingRewritten' },
+  );
+  return s3;
+}
+
+describe('a listing that cannot be a complete, ordered report of the prefix stops the audit', () => {
+  test.each([false, true])('a page answered twice (delete %s): ListingError; nothing counted or deleted twice', async (del) => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 3, 'twice');
+    let first: any;
+    // The second request is answered with the first page again (same keys, same token), as a proxy
+    // or an S3-compatible store that ignores ContinuationToken does.
+    const s3 = listingRewritten((n, output) => {
+      if (n === 1) first = output;
+      return n === 2 ? first : output;
+    });
+    const deletes: string[] = [];
+    const run = audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: del,
+      emptyStoreOk: true,
+      pageSize: 1,
+      beforeDelete: (batch) => void deletes.push(...batch),
+    });
+    await expect(run).rejects.toThrow(ListingError);
+    await expect(run).rejects.toThrow(/repeats or is out of order/);
+    expect(deletes).toEqual([]);
+    expect(await prefixKeys(fx)).toEqual(keys);
+  });
+
+  test('a page out of order: ListingError', async () => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 3, 'order');
+    const s3 = listingRewritten((_n, output) => ({ ...output, Contents: [...(output.Contents ?? [])].reverse() }));
+    const run = audit({ config: fx.config, dynamodb: fx.dynamodb, s3, clock: ahead, olderThanMs: HOUR });
+    await expect(run).rejects.toThrow(ListingError);
+    expect(await prefixKeys(fx)).toEqual(keys);
+  });
+
+  test('a page that says it is truncated and gives no continuation token: ListingError, not a clean report of half the prefix', async () => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 2, 'cut');
+    const s3 = listingRewritten((_n, output) => {
+      const { NextContinuationToken: _token, ...rest } = output;
+      return rest;
+    });
+    const run = audit({ config: fx.config, dynamodb: fx.dynamodb, s3, clock: ahead, olderThanMs: HOUR, pageSize: 1 });
+    await expect(run).rejects.toThrow(ListingError);
+    await expect(run).rejects.toThrow(/truncated/);
+    expect(await prefixKeys(fx)).toEqual(keys);
+  });
+});
+
+describe('sizes and the safety age that would make the audit do nothing while reporting it did its work', () => {
+  test.each([
+    ['deleteBatch', Number.NaN],
+    ['deleteBatch', 0],
+    ['checkBatch', Number.NaN],
+    ['checkBatch', -1],
+    ['pageSize', 2.5],
+    ['pageSize', Number.NaN],
+  ])('%s %s is refused before any request', async (name, value) => {
+    const fx = await freshFixture();
+    const [orphan] = await putOrphans(fx, 1);
+    const run = audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: true,
+      emptyStoreOk: true,
+      [name]: value,
+    });
+    await expect(run).rejects.toThrow(ValidationError);
+    await expect(run).rejects.toMatchObject({ field: name });
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+  });
+
+  test('a safety age reaching back before 2000 (no blob can be that old: a unit mistaken) is refused, exit 2 from the CLI', async () => {
+    const fx = await freshFixture();
+    const [orphan] = await putOrphans(fx, 1);
+    const run = audit({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, olderThanMs: 60 * 365 * 24 * HOUR });
+    await expect(run).rejects.toMatchObject({ name: 'ValidationError', field: 'olderThanMs' });
+    const cliRun = await cli(fx, ['audit', '--older-than', '30000d', '--exit-code'], { clock: ahead });
+    expect(cliRun.code).toBe(2);
+    expect(cliRun.err).toMatch(/--older-than 30000d/);
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+  });
+});
+
+describe('what the report says', () => {
+  test('a LastModified S3 gives that is no time: the blob counts as young (never deleted on a guess), the run goes on', async () => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 2, 'when');
+    const s3 = listingRewritten((_n, output) => ({
+      ...output,
+      Contents: (output.Contents ?? []).map((o: { Key: string }) => (o.Key === keys[0] ? { ...o, LastModified: new Date(Number.NaN) } : o)),
+    }));
+    const report = await audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: true,
+      emptyStoreOk: true,
+    });
+    expect(report).toMatchObject({ listed: 2, young: 1, checked: 1, deleted: 1 });
+    expect(keysOf(report.orphans)).toEqual([keys[1]]);
+    expect(await prefixKeys(fx)).toEqual([keys[0]]);
+  });
+
+  test('deletes refused after a round deleted some: the report says how many went, not "nothing deleted"', async () => {
+    const { fx, live, orphan } = await storeWithOrphan(OLD);
+    // Listed after the orphan, before the live blob: the second round meets an item it does not understand.
+    const odd = blobKey(fx, 'odd', OLD);
+    await putBlob(fx, odd);
+    await fx.dynamodb.send(
+      new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall({ key: 'odd', version: 1, blob: { key: odd } }) }),
+    );
+    const report = await audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: true,
+      pageSize: 1,
+      checkBatch: 1,
+    });
+    expect(report).toMatchObject({ deleted: 1, deleteRefused: expect.stringContaining('TIERLOG_HV_ATTRIBUTES') });
+    expect(keysOf(report.undecided)).toEqual([odd]);
+    const text = formatAudit(report, ahead()).join('\n');
+    expect(text).not.toContain('nothing deleted');
+    expect(text).toContain('deletes refused from then on');
+    expect(text).toContain('deleted 1 blob');
+    expect(await prefixKeys(fx)).toEqual([live, odd].sort());
+    void orphan;
+  });
+});
+
+describe("an expired object's removal racing a writer", () => {
+  test('the key re-created right after the audit removed its expired item: the old blob goes, the new one stays, each counted once', async () => {
+    const fx = await freshFixture();
+    const old = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+    try {
+      await old.store.put('exp/raced', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      old.close();
+    }
+    const [expiredBlob] = await prefixKeys(fx);
+    const writer = makeWriter(fx);
+    closers.push(() => writer.close());
+    const body = randomBody(24 * KiB);
+    const dynamodb = createDynamoDBClient();
+    closers.push(() => dynamodb.destroy());
+    // Once the removal has landed, and before the audit's re-check, a writer creates the key again.
+    dynamodb.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        const out = await next(args);
+        if (context.commandName === 'DeleteItemCommand' && JSON.stringify(args.input).includes('exp/raced')) {
+          await writer.store.put('exp/raced', body);
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'testRecreate' },
+    );
+    const report = await audit({ config: fx.config, dynamodb, s3: fx.s3, clock: ahead, olderThanMs: HOUR, delete: true });
+    expect(report).toMatchObject({ expiredRemoved: 1, deleted: 1, keptOnRecheck: [], deleteFailures: [], undecided: [], orphans: [] });
+    expect(keysOf(report.expired)).toEqual([expiredBlob]);
+    const left = await prefixKeys(fx);
+    expect(left).toHaveLength(1);
+    expect(left).not.toContain(expiredBlob);
+    expect((await writer.store.get('exp/raced'))?.body).toEqual(body);
+  });
+});
+
+describe('the re-check before a delete fails, in each class of error', () => {
+  test.each([
+    ['throttled past the retries', 'ProvisionedThroughputExceededException', /throughput|Throughput/],
+    ['expired credentials', 'ExpiredTokenException', /ExpiredToken|expired/i],
+    ['the table gone', 'ResourceNotFoundException', /does not exist/],
+    ['access denied', 'AccessDeniedException', /access denied/],
+  ])('%s: the audit stops with what it did (the first round deleted, counted once); nothing more goes', async (_name, code, message) => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 4, 'recheck');
+    const dynamodb = createDynamoDBClient();
+    closers.push(() => dynamodb.destroy());
+    // Per round of 2: BatchGetItem for the check, the items' shape, the re-check. The second round's re-check fails, every attempt.
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'BatchGetItemCommand',
+        skip: 5,
+        error: () => Object.assign(new Error(`injected ${code}`), { name: code, $fault: 'client', $metadata: { httpStatusCode: 400 } }),
+      })
+      .attach(dynamodb, 'dynamodb');
+    const deletes: string[] = [];
+    const err = await audit({
+      config: fx.config,
+      dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: true,
+      emptyStoreOk: true,
+      pageSize: 2,
+      checkBatch: 2,
+      beforeDelete: (batch) => void deletes.push(...batch),
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(AuditIncompleteError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as AuditIncompleteError).report).toMatchObject({ checked: 4, deleted: 2, deleteFailures: [] });
+    expect(keysOf((err as AuditIncompleteError).report.orphans)).toEqual(keys);
+    expect(deletes).toEqual(keys.slice(0, 2));
+    expect(await prefixKeys(fx)).toEqual(keys.slice(2));
+  });
+});
+
+describe('an expired object the audit cannot remove as TTL would', () => {
+  test("its item read without a numeric version (TIERLOG_HV_ATTRIBUTES' version not the writers'): undecided, deletes refused (exit 1), not a run that did its work", async () => {
+    const fx = await freshFixture({ hvAttributes: { version: 'ver' } });
+    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+    try {
+      await w.store.put('exp/unversioned', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      w.close();
+    }
+    const [blob] = await prefixKeys(fx);
+    const { hvAttributes: _names, ...plain } = fx.config;
+    const run = await cliJson({ ...fx, config: plain }, ['audit', '--older-than', '1h', '--delete', '--exit-code'], { clock: ahead });
+    expect(run.json.expired.map((e: { key: string }) => e.key)).toEqual([blob]);
+    expect(run.json).toMatchObject({
+      expiredRemoved: 0,
+      deleted: 0,
+      undecided: [{ key: blob, reason: expect.stringMatching(/"version"/) }],
+    });
+    expect(run.code).toBe(1);
+    expect(await prefixKeys(fx)).toEqual([blob]);
+    // With the writers' names: removed as TTL would, then deleted.
+    const right = await cliJson(fx, ['audit', '--older-than', '1h', '--delete', '--exit-code'], { clock: ahead });
+    expect(right).toMatchObject({ code: 0, json: { expiredRemoved: 1, deleted: 1, undecided: [] } });
+    expect(await prefixKeys(fx)).toEqual([]);
+  });
+});
