@@ -206,6 +206,13 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     logged: true,
   },
   {
+    name: 'ListingError',
+    error: new errors.ListingError(`bucket-${SECRET}`, 'blobs/', 'a page says it is truncated and gives no continuation token'),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
+  {
     name: 'BlobMissingError',
     error: new errors.BlobMissingError('k', `blobs/${SECRET}/0190d7a2-1c3b-7000-8000-000000000000`),
     status: 500,
