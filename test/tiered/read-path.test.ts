@@ -1,0 +1,129 @@
+/**
+ * The read path as a caller of TieredStore meets it, against the local servers: what a read
+ * answers must describe the bytes it gives (size, range, expiry), bad input is a ValidationError
+ * before any request, and an item the configuration does not describe is an error, not an object.
+ *
+ * | scene                                                                | answer                                   |
+ * | -------------------------------------------------------------------- | ---------------------------------------- |
+ * | a range with a name it does not take (`{ start, length }`)           | ValidationError, no request              |
+ * | an item written under other attribute names (no body, no blob)       | CorruptItemError, never an empty body    |
+ * | a time-to-idle refresh that landed, its answer lost, the retry refused | the refreshed expiry, as stored        |
+ */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CorruptItemError, ValidationError } from '../../lib/errors.js';
+import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { KiB, makeWriter, randomBody, rawState, sameBytes, type Writer } from './harness.js';
+
+const SEC = 1000;
+let fx: Fixture;
+let w: Writer;
+let now = Date.UTC(2026, 10, 30, 12, 0, 0);
+const clock = () => now;
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  w = makeWriter(fx, { store: { clock } });
+});
+afterAll(() => w?.close());
+
+describe('a range is checked whole before any request', () => {
+  test.each([
+    ['a length instead of an end', { start: 10, length: 5 }],
+    ['a misspelt end', { start: 0, End: 9 }],
+    ['a suffix with an offset', { suffix: 5, offset: 1 }],
+  ])('%s: ValidationError naming it, nothing sent', async (_name, range) => {
+    await w.store.put('range/names', randomBody(40 * KiB));
+    w.recorder.reset();
+    for (const read of [
+      () => w.store.get('range/names', { range: range as never }),
+      () => w.store.getStream('range/names', { range: range as never }),
+      () => w.store.getStreamOrUrl('range/names', { range: range as never, maxBytes: 0 }),
+    ]) {
+      await expect(read()).rejects.toThrow(ValidationError);
+    }
+    expect(w.recorder.names()).toEqual([]);
+  });
+
+  test('the names a range takes still read as before', async () => {
+    const body = randomBody(40 * KiB);
+    await w.store.put('range/ok', body);
+    const got = await w.store.get('range/ok', { range: { start: 10, end: 19 } });
+    expect(sameBytes(got?.body, body.subarray(10, 20))).toBe(true);
+    expect((await w.store.get('range/ok', { range: { start: 10, end: undefined } }))?.range).toEqual({
+      start: 10,
+      end: body.byteLength - 1,
+      size: body.byteLength,
+    });
+  });
+});
+
+describe('an item the configured attribute names do not describe', () => {
+  // A writer whose TIERLOG_HV_ATTRIBUTES names the blob `ptr`: under the default names the item
+  // has a key, a version and a size, and neither a body nor a blob nor a deletion marker.
+  const foreign = async (key: string) => {
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ key, version: 7, size: 40 * KiB, ptr: `${fx.config.prefix}/elsewhere/blob`, createdAt: now, updatedAt: now }),
+      }),
+    );
+  };
+
+  test('get, getStream and getStreamOrUrl, whole and ranged: CorruptItemError, never an empty body of another size', async () => {
+    const key = 'foreign/item';
+    await foreign(key);
+    const reads: Array<[string, () => Promise<unknown>]> = [
+      ['get', () => w.store.get(key)],
+      ['get ranged', () => w.store.get(key, { range: { start: 0, end: 9 } })],
+      ['getStream', () => w.store.getStream(key)],
+      ['getStream suffix', () => w.store.getStream(key, { range: { suffix: 5 } })],
+      ['getStreamOrUrl', () => w.store.getStreamOrUrl(key, { maxBytes: 1 << 20 })],
+    ];
+    for (const [name, read] of reads) {
+      const outcome = await read().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      expect('error' in outcome && outcome.error instanceof CorruptItemError, `${name}: ${JSON.stringify(outcome).slice(0, 200)}`).toBe(
+        true,
+      );
+    }
+  });
+
+  test('an empty object written by this store is still an empty object', async () => {
+    await w.store.put('foreign/empty', new Uint8Array(0));
+    const got = await w.store.get('foreign/empty');
+    expect(got).toMatchObject({ size: 0, stored: 'inline' });
+    expect(got?.body.byteLength).toBe(0);
+  });
+});
+
+describe('a time-to-idle refresh whose answer was lost', () => {
+  test("landed, the SDK's retry refused by its own landing: the read answers the expiry as stored", async () => {
+    const key = 'tti/lost-answer';
+    const tti = 10 * 60_000; // debounce 5 min: a read with 4 min left refreshes
+    await w.store.put(key, randomBody(40 * KiB), { timeToIdleMs: tti });
+    const stored = async () => (await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt as number;
+    const before = await stored();
+    now = before * SEC - 4 * 60_000;
+    const refresh = (r: RequestInfo) =>
+      onCommand('UpdateItem')(r) && (r.input.ExpressionAttributeValues as object)[':fromExpiry' as never] !== undefined;
+    const lose = { kind: 'loseResponse' as const, times: 1, match: refresh };
+    for (const read of [() => w.store.head(key), () => w.store.get(key, { range: { start: 0, end: 9 } })]) {
+      w.injector.add(lose);
+      let answered: Date | undefined;
+      try {
+        answered = (await read())?.expiresAt;
+      } finally {
+        w.injector.remove(lose);
+      }
+      const after = await stored();
+      expect(after, 'the refresh landed').toBeGreaterThan(before);
+      expect(answered?.getTime(), 'the read answers the expiry the item has').toBe(after * SEC);
+      now = after * SEC - 4 * 60_000;
+    }
+  });
+});
