@@ -491,7 +491,7 @@ export class TieredStore {
     for (let pass = 0; record !== undefined; pass++) {
       if (record.blob === undefined) {
         const bytes = record.body ?? new Uint8Array(0);
-        const body = (mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)]) : bytes) as B;
+        const body = (mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)], { objectMode: false }) : bytes) as B;
         return { ...infoOf(await this.touch(record)), body };
       }
       // A writer has no s3:ListBucket, so S3 answers a GET of a missing blob 403, not 404: a

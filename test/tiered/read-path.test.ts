@@ -8,12 +8,19 @@
  * | a range with a name it does not take (`{ start, length }`)           | ValidationError, no request              |
  * | an item written under other attribute names (no body, no blob)       | CorruptItemError, never an empty body    |
  * | a time-to-idle refresh that landed, its answer lost, the retry refused | the refreshed expiry, as stored        |
+ * | streams destroyed by their reader, one socket in the pool            | the socket comes back: later reads go out |
+ * | an inline object's stream                                            | a byte stream (not object mode), as S3's |
  */
+import { Agent } from 'node:http';
+import type { Readable } from 'node:stream';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CorruptItemError, ValidationError } from '../../lib/errors.js';
 import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, makeWriter, randomBody, rawState, sameBytes, type Writer } from './harness.js';
 
@@ -125,5 +132,61 @@ describe('a time-to-idle refresh whose answer was lost', () => {
       expect(answered?.getTime(), 'the read answers the expiry the item has').toBe(after * SEC);
       now = after * SEC - 4 * 60_000;
     }
+  });
+});
+
+describe('a stream its reader destroys gives its S3 socket back', () => {
+  test('with one socket in the pool, reads after destroyed streams (whole, ranged, by getStreamOrUrl) still go out', async () => {
+    const body = randomBody(256 * KiB);
+    await w.store.put('sockets/blob', body);
+    const s3 = new S3Client({
+      forcePathStyle: true,
+      requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 1 }) }),
+    });
+    const store = new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3, clock });
+    try {
+      const opened = [
+        () => store.getStream('sockets/blob'),
+        () => store.getStream('sockets/blob', { range: { start: 1, end: 200 * KiB } }),
+        () => store.getStreamOrUrl('sockets/blob', { maxBytes: 1 << 20 }),
+      ];
+      for (const open of opened) {
+        const read = (await open()) as { body: Readable };
+        read.body.destroy();
+      }
+      const got = await Promise.race([
+        store.get('sockets/blob'),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no socket came back')), 5_000).unref()),
+      ]);
+      expect(sameBytes((got as { body: Uint8Array }).body, body)).toBe(true);
+    } finally {
+      s3.destroy();
+    }
+  });
+});
+
+describe("an inline object's stream is a byte stream, as a blob's is", () => {
+  test('not in object mode: read(n) gives n bytes, readableLength counts bytes', async () => {
+    const body = randomBody(3 * KiB);
+    await w.store.put('bytes/inline', body);
+    await w.store.put('bytes/blob', randomBody(40 * KiB));
+    for (const [name, open] of [
+      ['inline whole', () => w.store.getStream('bytes/inline')],
+      ['inline ranged', () => w.store.getStream('bytes/inline', { range: { start: 0, end: 99 } })],
+      ['inline by getStreamOrUrl', () => w.store.getStreamOrUrl('bytes/inline', { maxBytes: 0 })],
+      ['blob', () => w.store.getStream('bytes/blob')],
+    ] as const) {
+      const read = (await open()) as { body: Readable };
+      expect(read.body.readableObjectMode, name).toBe(false);
+      await new Promise((resolve) => read.body.once('readable', resolve));
+      const first = read.body.read(10) as Buffer | null;
+      expect(first?.byteLength, name).toBe(10);
+      read.body.destroy();
+    }
+    await w.store.put('bytes/empty', new Uint8Array(0));
+    const empty = await w.store.getStream('bytes/empty');
+    const chunks: Buffer[] = [];
+    for await (const chunk of empty!.body) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).byteLength).toBe(0);
   });
 });
