@@ -765,8 +765,13 @@ export class TieredStore {
       // Refused, the item may still be the state read with its expiry moved on since: by this very
       // refresh (an attempt that landed, its answer lost, and the SDK's retry refused by it) or by
       // another reader's. Only a refresh moves the expiry of a version, so that is the object's expiry:
-      // answered, the read never tells an expiry earlier than the one the item has.
-      const stored = this.refusedWith(err);
+      // answered, the read never tells an expiry earlier than the one the item has. An outcome left
+      // open (no answer, a 5xx, then retries that never reached the table) is decided by a read.
+      const stored = isConditionalCheckFailed(err)
+        ? this.refusedWith(err)
+        : requestMayHaveApplied(err)
+          ? await this.hv.read(record.key, { consistent: true, withBody: false }).catch(() => undefined)
+          : undefined;
       const sameState =
         stored !== undefined && stored.deleted === undefined && stored.version === record.version && stored.blob === record.blob;
       const later = sameState ? stored.expiresAtSeconds : undefined;
@@ -774,10 +779,10 @@ export class TieredStore {
     }
   }
 
-  /** The item a conditional write was refused by (`ALL_OLD`); undefined for another error, or an item not understood. */
+  /** The item a conditional write was refused by (`ALL_OLD`); undefined when none came back, or one not understood. */
   private refusedWith(err: unknown): HvRecord | undefined {
     try {
-      return isConditionalCheckFailed(err) ? this.parse(oldItemOf(err)) : undefined;
+      return this.parse(oldItemOf(err));
     } catch {
       return undefined;
     }

@@ -8,6 +8,7 @@
  * | a range with a name it does not take (`{ start, length }`)           | ValidationError, no request              |
  * | an item written under other attribute names (no body, no blob)       | CorruptItemError, never an empty body    |
  * | a time-to-idle refresh that landed, its answer lost, the retry refused | the refreshed expiry, as stored        |
+ * | a time-to-idle refresh that landed, every attempt's answer lost      | the expiry as stored, read again         |
  * | streams destroyed by their reader, one socket in the pool            | the socket comes back: later reads go out |
  * | an inline object's stream                                            | a byte stream (not object mode), as S3's |
  */
@@ -132,6 +133,33 @@ describe('a time-to-idle refresh whose answer was lost', () => {
       expect(answered?.getTime(), 'the read answers the expiry the item has').toBe(after * SEC);
       now = after * SEC - 4 * 60_000;
     }
+  });
+});
+
+describe('a time-to-idle refresh whose every answer was lost', () => {
+  test('landed, no attempt answered: the read answers the expiry as stored (read again), not the one before', async () => {
+    const key = 'tti/every-answer-lost';
+    await w.store.put(key, randomBody(40 * KiB), { timeToIdleMs: 10 * 60_000 });
+    const stored = async () => (await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt as number;
+    const before = await stored();
+    now = before * SEC - 4 * 60_000;
+    const refresh = (r: RequestInfo) =>
+      onCommand('UpdateItem')(r) && (r.input.ExpressionAttributeValues as object)[':fromExpiry' as never] !== undefined;
+    // The first attempt lands and loses its answer; every retry is lost on its way (never refused).
+    const lose = { kind: 'loseResponse' as const, times: 1, match: refresh };
+    const lost = { kind: 'loseRequest' as const, times: 20, match: refresh };
+    w.injector.add(lose);
+    w.injector.add(lost);
+    let answered: Date | undefined;
+    try {
+      answered = (await w.store.head(key))?.expiresAt;
+    } finally {
+      w.injector.remove(lose);
+      w.injector.remove(lost);
+    }
+    const after = await stored();
+    expect(after, 'the refresh landed').toBeGreaterThan(before);
+    expect(answered?.getTime(), 'the read answers the expiry the item has').toBe(after * SEC);
   });
 });
 
