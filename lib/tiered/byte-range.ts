@@ -30,10 +30,25 @@ export interface ResolvedRange {
   readonly size: number;
 }
 
-/** Throws {@link ValidationError} unless `range` is a well-formed {@link ByteRange}. */
+/** The names a {@link ByteRange} has. */
+const RANGE_NAMES: readonly string[] = ['start', 'end', 'suffix'];
+
+/**
+ * Throws {@link ValidationError} unless `range` is a well-formed {@link ByteRange}: `{ start, end? }`
+ * or `{ suffix }` of non-negative safe integers, and no other name (a name set to `undefined` is let
+ * through, as in every options object).
+ */
 export function assertByteRange(range: unknown): asserts range is ByteRange {
   if (typeof range !== 'object' || range === null) throw new ValidationError('range must be { start, end? } or { suffix }', 'range');
   const r = range as Record<string, unknown>;
+  // A name a range does not take is refused, as every options object's is: `{ start: 10, length: 5 }`
+  // or a misspelt `End` would otherwise read to the end of the object, answered as what was asked.
+  for (const [name, value] of Object.entries(r)) {
+    if (value !== undefined && !RANGE_NAMES.includes(name)) {
+      const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
+      throw new ValidationError(`range takes start, end or suffix, not "${shown}": nothing was read`, `range.${name.slice(0, 64)}`);
+    }
+  }
   const offset = (name: string) => {
     const v = r[name];
     if (!Number.isSafeInteger(v) || (v as number) < 0)

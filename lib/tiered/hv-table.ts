@@ -187,7 +187,12 @@ export class HvTable {
     return this.doc;
   }
 
-  /** Reads one object. `withBody: false` leaves the inline body out (HEAD). */
+  /**
+   * Reads one object. `withBody: false` leaves the inline body out (HEAD). Read with its body, an
+   * item that shows neither a body, a blob nor a deletion marker under the configured names is not
+   * understood (hv-item-shape.ts: written under other names, or by something else): a
+   * {@link CorruptItemError}, never an empty body answered with the item's `size`.
+   */
   async read(key: string, options: { consistent?: boolean; withBody?: boolean } = {}): Promise<HvRecord | undefined> {
     const a = this.attrs;
     const fields = [
@@ -216,7 +221,10 @@ export class HvTable {
           ExpressionAttributeNames: names,
         }),
       );
-      return out.Item === undefined ? undefined : this.parse(out.Item);
+      if (out.Item === undefined) return undefined;
+      const unrecognised = (options.withBody ?? true) ? unrecognisedHvItemReason(out.Item, a) : undefined;
+      if (unrecognised !== undefined) throw new CorruptItemError(unrecognised, `objects table ${this.tableName}`);
+      return this.parse(out.Item);
     } catch (err) {
       throw translateAwsError(err, { operation: 'GetItem', table: this.tableName });
     }

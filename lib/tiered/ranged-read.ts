@@ -43,7 +43,7 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
       // Inline, or the whole of an empty object (nothing to fetch from S3).
       const whole = record.blob === undefined ? (record.body ?? new Uint8Array(0)) : new Uint8Array(0);
       const bytes = range === undefined ? whole : whole.subarray(range.start, range.end + 1);
-      const body = (args.mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)]) : bytes) as B;
+      const body = (args.mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)], { objectMode: false }) : bytes) as B;
       return { record, range, body };
     }
     let refused: AccessDeniedError | undefined;

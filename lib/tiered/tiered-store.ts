@@ -491,7 +491,7 @@ export class TieredStore {
     for (let pass = 0; record !== undefined; pass++) {
       if (record.blob === undefined) {
         const bytes = record.body ?? new Uint8Array(0);
-        const body = (mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)]) : bytes) as B;
+        const body = (mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)], { objectMode: false }) : bytes) as B;
         return { ...infoOf(await this.touch(record)), body };
       }
       // A writer has no s3:ListBucket, so S3 answers a GET of a missing blob 403, not 404: a
@@ -750,7 +750,7 @@ export class TieredStore {
     if (record.expiresAtSeconds! * 1000 - now <= margin) return record;
     try {
       const write = this.hv.ttiRefreshWrite(record.key, record.version, record.expiresAtSeconds!, next, now + margin);
-      const command = new UpdateCommand(write.input);
+      const command = new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' });
       // Each attempt is sent only while the margin lasts, checked right before it goes out (the last
       // step of the SDK's pipeline, inside its retry loop): a retry, or an attempt held up before it
       // was sent, is given up. An attempt already sent is awaited, never abandoned: one abandoned that
@@ -761,8 +761,30 @@ export class TieredStore {
       });
       await this.hv.client.send(command);
       return { ...record, expiresAtSeconds: next };
+    } catch (err) {
+      // Refused, the item may still be the state read with its expiry moved on since: by this very
+      // refresh (an attempt that landed, its answer lost, and the SDK's retry refused by it) or by
+      // another reader's. Only a refresh moves the expiry of a version, so that is the object's expiry:
+      // answered, the read never tells an expiry earlier than the one the item has. An outcome left
+      // open (no answer, a 5xx, then retries that never reached the table) is decided by a read.
+      const stored = isConditionalCheckFailed(err)
+        ? this.refusedWith(err)
+        : requestMayHaveApplied(err)
+          ? await this.hv.read(record.key, { consistent: true, withBody: false }).catch(() => undefined)
+          : undefined;
+      const sameState =
+        stored !== undefined && stored.deleted === undefined && stored.version === record.version && stored.blob === record.blob;
+      const later = sameState ? stored.expiresAtSeconds : undefined;
+      return later !== undefined && later > record.expiresAtSeconds! ? { ...record, expiresAtSeconds: later } : record; // else the read stands
+    }
+  }
+
+  /** The item a conditional write was refused by (`ALL_OLD`); undefined when none came back, or one not understood. */
+  private refusedWith(err: unknown): HvRecord | undefined {
+    try {
+      return this.parse(oldItemOf(err));
     } catch {
-      return record; // overwritten, deleted or expired meanwhile, or a transient error: the read stands
+      return undefined;
     }
   }
 

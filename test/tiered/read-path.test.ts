@@ -1,0 +1,220 @@
+/**
+ * The read path as a caller of TieredStore meets it, against the local servers: what a read
+ * answers must describe the bytes it gives (size, range, expiry), bad input is a ValidationError
+ * before any request, and an item the configuration does not describe is an error, not an object.
+ *
+ * | scene                                                                | answer                                   |
+ * | -------------------------------------------------------------------- | ---------------------------------------- |
+ * | a range with a name it does not take (`{ start, length }`)           | ValidationError, no request              |
+ * | an item written under other attribute names (no body, no blob)       | CorruptItemError, never an empty body    |
+ * | a time-to-idle refresh that landed, its answer lost, the retry refused | the refreshed expiry, as stored        |
+ * | a time-to-idle refresh that landed, every attempt's answer lost      | the expiry as stored, read again         |
+ * | streams destroyed by their reader, one socket in the pool            | the socket comes back: later reads go out |
+ * | an inline object's stream                                            | a byte stream (not object mode), as S3's |
+ */
+import { Agent } from 'node:http';
+import type { Readable } from 'node:stream';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CorruptItemError, ValidationError } from '../../lib/errors.js';
+import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { KiB, makeWriter, randomBody, rawState, sameBytes, type Writer } from './harness.js';
+
+const SEC = 1000;
+let fx: Fixture;
+let w: Writer;
+let now = Date.UTC(2026, 10, 30, 12, 0, 0);
+const clock = () => now;
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  w = makeWriter(fx, { store: { clock } });
+});
+afterAll(() => w?.close());
+
+describe('a range is checked whole before any request', () => {
+  test.each([
+    ['a length instead of an end', { start: 10, length: 5 }],
+    ['a misspelt end', { start: 0, End: 9 }],
+    ['a suffix with an offset', { suffix: 5, offset: 1 }],
+  ])('%s: ValidationError naming it, nothing sent', async (_name, range) => {
+    await w.store.put('range/names', randomBody(40 * KiB));
+    w.recorder.reset();
+    for (const read of [
+      () => w.store.get('range/names', { range: range as never }),
+      () => w.store.getStream('range/names', { range: range as never }),
+      () => w.store.getStreamOrUrl('range/names', { range: range as never, maxBytes: 0 }),
+    ]) {
+      await expect(read()).rejects.toThrow(ValidationError);
+    }
+    expect(w.recorder.names()).toEqual([]);
+  });
+
+  test('the names a range takes still read as before', async () => {
+    const body = randomBody(40 * KiB);
+    await w.store.put('range/ok', body);
+    const got = await w.store.get('range/ok', { range: { start: 10, end: 19 } });
+    expect(sameBytes(got?.body, body.subarray(10, 20))).toBe(true);
+    expect((await w.store.get('range/ok', { range: { start: 10, end: undefined } }))?.range).toEqual({
+      start: 10,
+      end: body.byteLength - 1,
+      size: body.byteLength,
+    });
+  });
+});
+
+describe('an item the configured attribute names do not describe', () => {
+  // A writer whose TIERLOG_HV_ATTRIBUTES names the blob `ptr`: under the default names the item
+  // has a key, a version and a size, and neither a body nor a blob nor a deletion marker.
+  const foreign = async (key: string) => {
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ key, version: 7, size: 40 * KiB, ptr: `${fx.config.prefix}/elsewhere/blob`, createdAt: now, updatedAt: now }),
+      }),
+    );
+  };
+
+  test('get, getStream and getStreamOrUrl, whole and ranged: CorruptItemError, never an empty body of another size', async () => {
+    const key = 'foreign/item';
+    await foreign(key);
+    const reads: Array<[string, () => Promise<unknown>]> = [
+      ['get', () => w.store.get(key)],
+      ['get ranged', () => w.store.get(key, { range: { start: 0, end: 9 } })],
+      ['getStream', () => w.store.getStream(key)],
+      ['getStream suffix', () => w.store.getStream(key, { range: { suffix: 5 } })],
+      ['getStreamOrUrl', () => w.store.getStreamOrUrl(key, { maxBytes: 1 << 20 })],
+    ];
+    for (const [name, read] of reads) {
+      const outcome = await read().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      expect('error' in outcome && outcome.error instanceof CorruptItemError, `${name}: ${JSON.stringify(outcome).slice(0, 200)}`).toBe(
+        true,
+      );
+    }
+  });
+
+  test('an empty object written by this store is still an empty object', async () => {
+    await w.store.put('foreign/empty', new Uint8Array(0));
+    const got = await w.store.get('foreign/empty');
+    expect(got).toMatchObject({ size: 0, stored: 'inline' });
+    expect(got?.body.byteLength).toBe(0);
+  });
+});
+
+describe('a time-to-idle refresh whose answer was lost', () => {
+  test("landed, the SDK's retry refused by its own landing: the read answers the expiry as stored", async () => {
+    const key = 'tti/lost-answer';
+    const tti = 10 * 60_000; // debounce 5 min: a read with 4 min left refreshes
+    await w.store.put(key, randomBody(40 * KiB), { timeToIdleMs: tti });
+    const stored = async () => (await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt as number;
+    const before = await stored();
+    now = before * SEC - 4 * 60_000;
+    const refresh = (r: RequestInfo) =>
+      onCommand('UpdateItem')(r) && (r.input.ExpressionAttributeValues as object)[':fromExpiry' as never] !== undefined;
+    const lose = { kind: 'loseResponse' as const, times: 1, match: refresh };
+    for (const read of [() => w.store.head(key), () => w.store.get(key, { range: { start: 0, end: 9 } })]) {
+      w.injector.add(lose);
+      let answered: Date | undefined;
+      try {
+        answered = (await read())?.expiresAt;
+      } finally {
+        w.injector.remove(lose);
+      }
+      const after = await stored();
+      expect(after, 'the refresh landed').toBeGreaterThan(before);
+      expect(answered?.getTime(), 'the read answers the expiry the item has').toBe(after * SEC);
+      now = after * SEC - 4 * 60_000;
+    }
+  });
+});
+
+describe('a time-to-idle refresh whose every answer was lost', () => {
+  test('landed, no attempt answered: the read answers the expiry as stored (read again), not the one before', async () => {
+    const key = 'tti/every-answer-lost';
+    await w.store.put(key, randomBody(40 * KiB), { timeToIdleMs: 10 * 60_000 });
+    const stored = async () => (await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt as number;
+    const before = await stored();
+    now = before * SEC - 4 * 60_000;
+    const refresh = (r: RequestInfo) =>
+      onCommand('UpdateItem')(r) && (r.input.ExpressionAttributeValues as object)[':fromExpiry' as never] !== undefined;
+    // The first attempt lands and loses its answer; every retry is lost on its way (never refused).
+    const lose = { kind: 'loseResponse' as const, times: 1, match: refresh };
+    const lost = { kind: 'loseRequest' as const, times: 20, match: refresh };
+    w.injector.add(lose);
+    w.injector.add(lost);
+    let answered: Date | undefined;
+    try {
+      answered = (await w.store.head(key))?.expiresAt;
+    } finally {
+      w.injector.remove(lose);
+      w.injector.remove(lost);
+    }
+    const after = await stored();
+    expect(after, 'the refresh landed').toBeGreaterThan(before);
+    expect(answered?.getTime(), 'the read answers the expiry the item has').toBe(after * SEC);
+  });
+});
+
+describe('a stream its reader destroys gives its S3 socket back', () => {
+  test('with one socket in the pool, reads after destroyed streams (whole, ranged, by getStreamOrUrl) still go out', async () => {
+    const body = randomBody(256 * KiB);
+    await w.store.put('sockets/blob', body);
+    const s3 = new S3Client({
+      forcePathStyle: true,
+      requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 1 }) }),
+    });
+    const store = new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3, clock });
+    try {
+      const opened = [
+        () => store.getStream('sockets/blob'),
+        () => store.getStream('sockets/blob', { range: { start: 1, end: 200 * KiB } }),
+        () => store.getStreamOrUrl('sockets/blob', { maxBytes: 1 << 20 }),
+      ];
+      for (const open of opened) {
+        const read = (await open()) as { body: Readable };
+        read.body.destroy();
+      }
+      const got = await Promise.race([
+        store.get('sockets/blob'),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no socket came back')), 5_000).unref()),
+      ]);
+      expect(sameBytes((got as { body: Uint8Array }).body, body)).toBe(true);
+    } finally {
+      s3.destroy();
+    }
+  });
+});
+
+describe("an inline object's stream is a byte stream, as a blob's is", () => {
+  test('not in object mode: read(n) gives n bytes, readableLength counts bytes', async () => {
+    const body = randomBody(3 * KiB);
+    await w.store.put('bytes/inline', body);
+    await w.store.put('bytes/blob', randomBody(40 * KiB));
+    for (const [name, open] of [
+      ['inline whole', () => w.store.getStream('bytes/inline')],
+      ['inline ranged', () => w.store.getStream('bytes/inline', { range: { start: 0, end: 99 } })],
+      ['inline by getStreamOrUrl', () => w.store.getStreamOrUrl('bytes/inline', { maxBytes: 0 })],
+      ['blob', () => w.store.getStream('bytes/blob')],
+    ] as const) {
+      const read = (await open()) as { body: Readable };
+      expect(read.body.readableObjectMode, name).toBe(false);
+      await new Promise((resolve) => read.body.once('readable', resolve));
+      const first = read.body.read(10) as Buffer | null;
+      expect(first?.byteLength, name).toBe(10);
+      read.body.destroy();
+    }
+    await w.store.put('bytes/empty', new Uint8Array(0));
+    const empty = await w.store.getStream('bytes/empty');
+    const chunks: Buffer[] = [];
+    for await (const chunk of empty!.body) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).byteLength).toBe(0);
+  });
+});
