@@ -199,6 +199,11 @@ export class DynamoChangeLog implements FencedChangeLog {
     return this.homes.size;
   }
 
+  /** The deadline of the invocation this log is bound to ({@link bindInvocation}); undefined when unbound. */
+  get invocationDeadline(): number | undefined {
+    return this.deadline;
+  }
+
   /**
    * Ties the lease to a Lambda invocation: until the next call, every lease this log writes
    * reaches the invocation's deadline plus the margin. Call at the start of each invocation.

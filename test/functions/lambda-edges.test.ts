@@ -12,10 +12,11 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
-import { ValidationError } from '../../lib/errors.js';
+import { InvocationEndedError, ValidationError } from '../../lib/errors.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { randomBody, snapshot } from '../tiered/harness.js';
+import { expectClean, makeWriter, randomBody, sameBytes, snapshot } from '../tiered/harness.js';
 import { lambdaContext, loadHandler } from './lambda.js';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -102,6 +103,54 @@ describe('a writer inside Lambda whose log is not bound to the invocation', () =
       changeLog.close();
       if (saved === undefined) delete process.env.AWS_LAMBDA_FUNCTION_NAME;
       else process.env.AWS_LAMBDA_FUNCTION_NAME = saved;
+    }
+  });
+});
+
+describe('a write of a timed-out invocation, resumed after a thaw, writes nothing over what came after it', () => {
+  // Invocation 1 of a writer's environment times out while its write waits on its commit; the
+  // environment is frozen, and thawed 20 minutes later for invocation 2, where the held write goes
+  // on. Meanwhile a client wrote the object again (the one whose request timed out, retrying; or
+  // another). The held write's CAS is lost: tried again, it would replace (or delete) the newer
+  // value, on behalf of an invocation whose client was answered a timeout 20 minutes before.
+  test.each<[string, (store: TieredStore) => Promise<unknown>]>([
+    ['a delete', (store) => store.delete('zombie')],
+    ['a put of a blob', (store) => store.put('zombie', randomBody(2_000))],
+  ])('%s', async (_name, write) => {
+    let now = Date.now();
+    const clock = () => now;
+    const injector = new FaultInjector();
+    const w = makeWriter(fx, { injector, log: { clock }, store: { clock, inlineThreshold: 0 } });
+    const other = makeWriter(fx, { store: { inlineThreshold: 0 } });
+    try {
+      await w.store.put('zombie', randomBody(1_000));
+      // Invocation 1: 10 s left.
+      w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
+      const newer = randomBody(1_500);
+      let newerVersion = 0;
+      injector.add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r) => r.command === 'TransactWriteItemsCommand',
+        before: async () => {
+          // Frozen here (the invocation timed out); thawed 20 minutes later for invocation 2.
+          ({ version: newerVersion } = await other.store.put('zombie', newer));
+          now += 20 * 60_000;
+          w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
+        },
+      });
+      const outcome = await write(w.store).catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(InvocationEndedError);
+      const stored = await other.store.get('zombie');
+      expect(stored?.version, 'the newer value stands').toBe(newerVersion);
+      expect(sameBytes(stored!.body, newer)).toBe(true);
+      // Known state: what the held write uploaded is deleted, its entry removed (nothing for a sweeper).
+      expect(w.log.outstanding).toBe(0);
+      await expectClean(fx, expect);
+    } finally {
+      w.close();
+      other.close();
     }
   });
 });
