@@ -109,7 +109,7 @@ export class InvocationEndedError extends TierlogError {
     readonly deadline: number,
   ) {
     super(
-      `the write of ${JSON.stringify(key).slice(0, 200)} began in a Lambda invocation that ended at ${new Date(deadline).toISOString()}: not tried again after it`,
+      `the write of ${JSON.stringify(key).slice(0, 200)} began in a Lambda invocation that ended at ${new Date(deadline).toISOString()}: not tried again after it (bind each invocation with bindInvocation)`,
     );
   }
 }
