@@ -970,7 +970,8 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
     };
   }
   // Everything else is the server's fault (ConfigError, ResourceMissingError, AccessDeniedError,
-  // CorruptItemError, BlobMissingError, ChangeIdConflictError, a bug, an AWS error): its message
+  // CorruptItemError, BlobMissingError, ChangeIdConflictError, InvocationEndedError: a write held
+  // past its invocation, whose client Lambda answered already; a bug, an AWS error): its message
   // names tables, blob keys, roles and account ids, so it goes to the log, never to the client.
   onError?.(err);
   return problem(500, 'InternalError', 'internal error (logged on the server)');
