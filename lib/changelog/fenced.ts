@@ -27,7 +27,8 @@ export interface FencedChangeLog extends ChangeLog {
    * The end of the Lambda invocation the log is bound to (ms since the epoch, `bindInvocation`),
    * undefined when unbound. A write takes it at its start and sends no attempt after it: a write
    * held past its invocation (timed out, the environment frozen and thawed for a later one) does
-   * not go on writing on the knowledge of then. Absent: no bound.
+   * not go on writing on the knowledge of then. Compared with the store's clock: give the store
+   * and the log the same one. Absent: no bound.
    */
   readonly invocationDeadline?: number | undefined;
   /**
