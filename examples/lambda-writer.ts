@@ -27,7 +27,7 @@ export interface SetAvatarResult {
 }
 
 export const handler = async (event: SetAvatarEvent, context: { getRemainingTimeInMillis(): number }): Promise<SetAvatarResult> => {
-  changeLog.bindInvocation(context); // the lease covers this invocation: no timer needed
+  changeLog.bindInvocation(context); // required: the lease covers this invocation, no write of it outlives it
   const key = `users/${event.userId}/avatar`;
   try {
     const { version } = await store.put(key, Buffer.from(event.image, 'base64'), {

@@ -93,6 +93,27 @@ export class UploadNotSentError extends InstanceClaimedError {
   }
 }
 
+/**
+ * A write began in a Lambda invocation that has ended (its deadline, bound with
+ * `DynamoChangeLog.bindInvocation`, has passed): the write was held past it (the invocation timed
+ * out, the environment was frozen and thawed for a later one) and is not tried again there. Its
+ * caller was answered a timeout: an attempt now would replace or delete, on the knowledge of then,
+ * whatever was written since. Nothing was sent after the deadline; what was sent before is
+ * settled as ever (a landed commit stands, an entry left is the sweeper's).
+ */
+export class InvocationEndedError extends TierlogError {
+  constructor(
+    /** The object the write was to change. */
+    readonly key: string,
+    /** The deadline of the invocation it began in (ms since the epoch). */
+    readonly deadline: number,
+  ) {
+    super(
+      `the write of ${JSON.stringify(key).slice(0, 200)} began in a Lambda invocation that ended at ${new Date(deadline).toISOString()}: not tried again after it (bind each invocation with bindInvocation)`,
+    );
+  }
+}
+
 /** `ifVersion` did not match the stored version; nothing was written. */
 export class VersionConflictError extends TierlogError {
   constructor(

@@ -194,7 +194,7 @@ export async function handleObjectsRequest(
 ): Promise<Response> {
   const response = await answer(store, event, options);
   // A HEAD answer is GET's headers with no content (RFC 9110 9.3.2), an error's too.
-  if ((event.requestContext?.http?.method ?? '').toUpperCase() !== 'HEAD' || response.body === undefined) return response;
+  if ((event?.requestContext?.http?.method ?? '').toUpperCase() !== 'HEAD' || response.body === undefined) return response;
   const { body: _content, isBase64Encoded: _encoded, ...headOnly } = response;
   return headOnly;
 }
@@ -203,6 +203,11 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
   try {
     // The deployment's settings, not the request's: out of bounds, the server's fault (500), not a 400.
     checkObjectsApiOptions(options);
+    // A payload 1.0 event (API Gateway REST API, ALB, an HTTP API set to 1.0) or a test invoke's
+    // `{}` has no `rawPath` or `requestContext.http`: refused by name, not a 404 ("no route for
+    // undefined") that a client reads as "no such object".
+    const unsupported = unsupportedEvent(event);
+    if (unsupported !== undefined) return problem(400, 'UnsupportedEvent', unsupported);
     const method = (event.requestContext?.http?.method ?? '').toUpperCase();
     const key = keyOf(routePathOf(event));
     if (key === undefined) return problem(404, 'NotFound', `no route for ${String(event.rawPath).slice(0, 200)}`);
@@ -262,6 +267,21 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
   } catch (err) {
     return errorResponse(err, options.onError);
   }
+}
+
+/**
+ * Why `event` is not a payload 2.0 event (Function URL, HTTP API) this API can answer, or
+ * undefined when it is one.
+ */
+function unsupportedEvent(event: APIGatewayProxyEventV2): string | undefined {
+  const given = event as unknown as Record<string, unknown> | null | undefined;
+  const method = event?.requestContext?.http?.method;
+  if (typeof given?.rawPath === 'string' && typeof method === 'string' && method !== '') return undefined;
+  const shape =
+    given !== null && typeof given === 'object' && typeof given.httpMethod === 'string'
+      ? 'a payload 1.0 event (API Gateway REST API, Application Load Balancer, or an HTTP API set to payload format 1.0)'
+      : 'an event that is not an HTTP request';
+  return `this function takes payload format 2.0 events (a Function URL, or an HTTP API with payload format 2.0); got ${shape}`;
 }
 
 /**
@@ -950,7 +970,8 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
     };
   }
   // Everything else is the server's fault (ConfigError, ResourceMissingError, AccessDeniedError,
-  // CorruptItemError, BlobMissingError, ChangeIdConflictError, a bug, an AWS error): its message
+  // CorruptItemError, BlobMissingError, ChangeIdConflictError, InvocationEndedError: a write held
+  // past its invocation, whose client Lambda answered already; a bug, an AWS error): its message
   // names tables, blob keys, roles and account ids, so it goes to the log, never to the client.
   onError?.(err);
   return problem(500, 'InternalError', 'internal error (logged on the server)');

@@ -199,6 +199,11 @@ export class DynamoChangeLog implements FencedChangeLog {
     return this.homes.size;
   }
 
+  /** The deadline of the invocation this log is bound to ({@link bindInvocation}); undefined when unbound. */
+  get invocationDeadline(): number | undefined {
+    return this.deadline;
+  }
+
   /**
    * Ties the lease to a Lambda invocation: until the next call, every lease this log writes
    * reaches the invocation's deadline plus the margin. Call at the start of each invocation.
@@ -234,6 +239,7 @@ export class DynamoChangeLog implements FencedChangeLog {
   async record(id: ChangeId, change: Change): Promise<void> {
     assertChangeId(id);
     this.assertSettleable(change);
+    this.assertLeaseKept();
     const home = this.homes.get(id);
     const slot = home !== undefined && !home.fenced ? home : this.pickSlot();
     this.place(id, slot);
@@ -262,6 +268,21 @@ export class DynamoChangeLog implements FencedChangeLog {
     if (!names.ok) {
       throw new ValidationError(`change cannot be recorded: the sweeper would quarantine it, never settle it (${names.reason})`, 'change');
     }
+  }
+
+  /**
+   * Refuses an entry nothing would keep alive: inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set)
+   * with no background renewal, only {@link bindInvocation} makes the lease reach the
+   * invocation's end. Unbound, the lease is `leaseMs` from the record and nothing renews it, so a
+   * write that runs longer (a large upload) is claimed by a sweeper mid-write and its commit
+   * refused, after its upload. (An entry written inside its commit uploads nothing: not refused.)
+   */
+  private assertLeaseKept(): void {
+    if (this.renewInBackground || this.deadline !== undefined || process.env.AWS_LAMBDA_FUNCTION_NAME === undefined) return;
+    throw new ValidationError(
+      'inside Lambda the lease follows the invocation: call changeLog.bindInvocation(context) at the start of each invocation, before any write',
+      'invocation',
+    );
   }
 
   private async recordIn(first: Slot, id: ChangeId, change: Change): Promise<void> {

@@ -24,6 +24,14 @@ export interface FencedChangeLog extends ChangeLog {
    */
   readonly recordsAtCommit?: boolean;
   /**
+   * The end of the Lambda invocation the log is bound to (ms since the epoch, `bindInvocation`),
+   * undefined when unbound. A write takes it at its start and sends no attempt after it: a write
+   * held past its invocation (timed out, the environment frozen and thawed for a later one) does
+   * not go on writing on the knowledge of then. Compared with the store's clock: give the store
+   * and the log the same one. Absent: no bound.
+   */
+  readonly invocationDeadline?: number | undefined;
+  /**
    * A commit with the `record` effect did not land (refused, or never sent): nothing of the
    * change was written, so the log forgets it without a request. Only for `recordsAtCommit` logs.
    */

@@ -65,13 +65,14 @@ import {
   CommitRefusedError,
   ConfigError,
   ContentionError,
+  InvocationEndedError,
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
 import { assertClock, type Clock, newChangeId, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
-import { earlierAttemptMayHaveApplied, requestMayHaveApplied, watchAttempts } from '../aws/attempts.js';
+import { earlierAttemptMayHaveApplied, requestMayHaveApplied } from '../aws/attempts.js';
 import { sleepBackoff } from '../aws/backoff.js';
 import { AttemptNotSent, checkBeforeEachAttempt } from '../aws/retry-loop.js';
 import { newBlobKey } from './blob-keys.js';
@@ -183,6 +184,8 @@ export interface TieredStoreOptions {
 /** A put's options with its expiry computed once (at the start of the put). */
 interface PutPlan extends PutOptions {
   readonly expiry: StoredExpiry;
+  /** Throws once the invocation the put began in has ended ({@link TieredStore.invocationCheck}). */
+  readonly ended: (() => void) | undefined;
 }
 
 const RETRY = Symbol('retry');
@@ -523,7 +526,7 @@ export class TieredStore {
     assertMetadata(options.metadata);
     assertIfVersion(options.ifVersion);
     // Validates the expiry policy before anything is written; one instant for every attempt.
-    const plan: PutPlan = { ...options, expiry: storedExpiryOf(options, this.clock()) };
+    const plan: PutPlan = { ...options, expiry: storedExpiryOf(options, this.clock()), ended: this.invocationCheck(key) };
     // A lone surrogate has no UTF-8 form: TextEncoder would store U+FFFD in its place, a body other
     // than the one given, answered as stored. Refused as a key with one is.
     if (typeof body === 'string' && !body.isWellFormed()) {
@@ -534,7 +537,7 @@ export class TieredStore {
     }
     const bytes = bytesOf(body);
     const inline = bytes.byteLength <= this.inlineThreshold;
-    return this.retrying(key, () => (inline ? this.tryPutInline(key, bytes, plan) : this.tryPutBlob(key, bytes, plan)));
+    return this.retrying(key, () => (inline ? this.tryPutInline(key, bytes, plan) : this.tryPutBlob(key, bytes, plan)), plan.ended);
   }
 
   /** Deletes `key`; false when it was absent. */
@@ -542,7 +545,8 @@ export class TieredStore {
     assertObjectKey(key);
     assertOptions(options, OPTIONS.delete, 'delete');
     assertIfVersion(options.ifVersion);
-    return this.retrying(key, () => this.tryDelete(key, options));
+    const ended = this.invocationCheck(key);
+    return this.retrying(key, () => this.tryDelete(key, options, ended), ended);
   }
 
   /** Small body: one conditional write that refuses to overwrite a tombstone. */
@@ -669,7 +673,7 @@ export class TieredStore {
   }
 
   /** Small delete: one conditional write of a deletion marker that refuses to replace a tombstone. */
-  private async tryDelete(key: string, options: DeleteOptions): Promise<Attempt<boolean>> {
+  private async tryDelete(key: string, options: DeleteOptions, ended: (() => void) | undefined): Promise<Attempt<boolean>> {
     const writeId = newChangeId();
     const now = this.clock();
     // An expired object is absent to a delete: the condition refuses it (TTL removes it). `0`
@@ -682,7 +686,7 @@ export class TieredStore {
           : conditionOf(options.ifVersion, now);
     const write = this.hv.markerWrite(key, { now, writeId }, expected, true);
     try {
-      await this.hv.client.send(watchAttempts(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })));
+      await this.hv.client.send(guardedWrite(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }), ended));
       return true;
     } catch (err) {
       const decided = await this.unlessConditionFailed(key, err, writeId, 'delete');
@@ -694,8 +698,12 @@ export class TieredStore {
       const live = this.live(current);
       if (live === undefined) return false; // absent, a deletion marker, or expired
       if (live.blob === undefined) return RETRY;
-      const replaced = await this.replaceBlob(key, live, options.ifVersion, (id, expected) =>
-        this.hv.markerWrite(key, { now: this.clock(), writeId: id }, expected, false),
+      const replaced = await this.replaceBlob(
+        key,
+        live,
+        options.ifVersion,
+        (id, expected) => this.hv.markerWrite(key, { now: this.clock(), writeId: id }, expected, false),
+        ended,
       );
       return replaced === RETRY ? RETRY : true;
     }
@@ -815,11 +823,15 @@ export class TieredStore {
     this.settling.add(settle);
   }
 
-  /** Runs `attempt` until it does not ask for a retry (a lost CAS), with backoff. */
-  private async retrying<T>(key: string, attempt: () => Promise<Attempt<T>>): Promise<T> {
+  /**
+   * Runs `attempt` until it does not ask for a retry (a lost CAS), with backoff; none starts once
+   * `ended` throws (the invocation the write began in is over).
+   */
+  private async retrying<T>(key: string, attempt: () => Promise<Attempt<T>>, ended: (() => void) | undefined): Promise<T> {
     let throttled: ThrottledCommit | undefined;
     for (let n = 0; n < this.maxAttempts; n++) {
       let result: Attempt<T>;
+      ended?.();
       try {
         result = await attempt();
         throttled = undefined;
@@ -939,7 +951,28 @@ export class TieredStore {
    * expiry, over the value it replaces. Undefined for a put with no expiry.
    */
   private expiryCheck(options: PutPlan): (() => void) | undefined {
-    return options.expiry.expiresAtSeconds !== undefined ? () => void this.assertExpiryAhead(options) : undefined;
+    const { ended } = options;
+    if (options.expiry.expiresAtSeconds === undefined) return ended;
+    return () => {
+      ended?.();
+      this.assertExpiryAhead(options);
+    };
+  }
+
+  /**
+   * The check a write started now runs before each of its attempts, or undefined: with the log
+   * bound to a Lambda invocation (`DynamoChangeLog.bindInvocation`), it throws
+   * {@link InvocationEndedError} once that invocation's deadline, taken now, has passed. A write
+   * held past it (the invocation timed out; the environment was frozen, then thawed for another)
+   * would otherwise go on in a later invocation, unowned: retry a lost CAS and replace or delete
+   * what was written since, for a caller answered a timeout long before.
+   */
+  private invocationCheck(key: string): (() => void) | undefined {
+    const deadline = this.context.log.invocationDeadline;
+    if (deadline === undefined) return undefined;
+    return () => {
+      if (this.clock() >= deadline) throw new InvocationEndedError(key, deadline);
+    };
   }
 
   /** The clock's now. @throws ValidationError when the put's expiry (fixed at its start) has passed. */

@@ -1,0 +1,156 @@
+/**
+ * tierlog inside Lambda, at its edges, on the local servers:
+ *
+ *  - the objects function given an event it cannot serve (API Gateway REST or ALB, payload 1.0;
+ *    a console test invoke's `{}`): a 400 that names the payload format it takes, nothing
+ *    written, never a 404 that reads as "no such object";
+ *  - a writer inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set, so no background renewal) whose log
+ *    was never bound to the invocation: nothing keeps its lease for as long as the invocation
+ *    runs, so its write is refused before anything is recorded or uploaded, naming
+ *    `bindInvocation`, instead of losing its commit to a sweeper mid-write.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { InvocationEndedError, ValidationError } from '../../lib/errors.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { expectClean, makeWriter, randomBody, sameBytes, snapshot } from '../tiered/harness.js';
+import { lambdaContext, loadHandler } from './lambda.js';
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+let fx: Fixture;
+let handler: Handler;
+let restore: () => void;
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  const loaded = await loadHandler(fx, () => import('../../functions/objects.js'), { POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+  handler = loaded.mod.handler;
+  restore = loaded.restore;
+});
+afterAll(() => restore?.());
+
+const body = Buffer.from(randomBody(100)).toString('base64');
+
+/** API Gateway REST API (payload 1.0) proxy event. */
+const restEvent = {
+  resource: '/objects/{key+}',
+  path: '/objects/k1',
+  httpMethod: 'PUT',
+  headers: { 'content-type': 'application/octet-stream' },
+  multiValueHeaders: {},
+  queryStringParameters: null,
+  pathParameters: { key: 'k1' },
+  requestContext: { httpMethod: 'PUT', path: '/prod/objects/k1', stage: 'prod', resourcePath: '/objects/{key+}' },
+  body,
+  isBase64Encoded: true,
+};
+
+/** Application Load Balancer event (payload 1.0 shape). */
+const albEvent = {
+  requestContext: { elb: { targetGroupArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/t/1' } },
+  httpMethod: 'DELETE',
+  path: '/objects/k1',
+  queryStringParameters: {},
+  headers: {},
+  body: '',
+  isBase64Encoded: false,
+};
+
+describe('the objects function answers an event it cannot serve with a clear 400, and writes nothing', () => {
+  test.each<[string, unknown]>([
+    ['API Gateway REST API (payload 1.0)', restEvent],
+    ['Application Load Balancer', albEvent],
+    ['HTTP API with payload format 1.0', { ...restEvent, version: '1.0' }],
+    ['a test invoke ({})', {}],
+  ])('%s', async (_name, event) => {
+    const before = await snapshot(fx);
+    const res = await handler(event as APIGatewayProxyEventV2, lambdaContext('tierlog-objects'));
+    expect(res.statusCode).toBe(400);
+    expect(res.headers?.['content-type']).toBe('application/json');
+    const answer = JSON.parse(String(res.body)) as { error: string; message: string };
+    expect(answer.error).toBe('UnsupportedEvent');
+    expect(answer.message).toMatch(/payload format 2\.0/);
+    expect(await snapshot(fx)).toBe(before);
+  });
+});
+
+describe('a writer inside Lambda whose log is not bound to the invocation', () => {
+  test('its write is refused before anything is recorded or uploaded, naming bindInvocation; bound, it writes', async () => {
+    const saved = process.env.AWS_LAMBDA_FUNCTION_NAME;
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'my-writer';
+    const changeLog = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb });
+    const store = new TieredStore({ config: fx.config, changeLog, dynamodb: fx.dynamodb, s3: fx.s3, inlineThreshold: 0 });
+    try {
+      const before = await snapshot(fx);
+      // The lease would be 2 minutes, renewed by nothing: a longer write loses its commit to a sweeper.
+      const refused = await store.put('unbound', randomBody(1_000)).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(ValidationError);
+      expect(String((refused as Error).message)).toMatch(/bindInvocation/);
+      expect(await snapshot(fx)).toBe(before);
+
+      changeLog.bindInvocation(lambdaContext('my-writer', 300_000));
+      const { version } = await store.put('bound', randomBody(1_000));
+      expect(version).toBeGreaterThan(0);
+      // A change that uploads nothing records inside its commit, one transaction: not refused.
+      changeLog.setInvocationDeadline(undefined);
+      expect(await store.delete('bound')).toBe(true);
+      expect(await store.get('bound')).toBeUndefined();
+    } finally {
+      changeLog.close();
+      if (saved === undefined) delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+      else process.env.AWS_LAMBDA_FUNCTION_NAME = saved;
+    }
+  });
+});
+
+describe('a write of a timed-out invocation, resumed after a thaw, writes nothing over what came after it', () => {
+  // Invocation 1 of a writer's environment times out while its write waits on its commit; the
+  // environment is frozen, and thawed 20 minutes later for invocation 2, where the held write goes
+  // on. Meanwhile a client wrote the object again (the one whose request timed out, retrying; or
+  // another). The held write's CAS is lost: tried again, it would replace (or delete) the newer
+  // value, on behalf of an invocation whose client was answered a timeout 20 minutes before.
+  test.each<[string, (store: TieredStore) => Promise<unknown>]>([
+    ['a delete', (store) => store.delete('zombie')],
+    ['a put of a blob', (store) => store.put('zombie', randomBody(2_000))],
+  ])('%s', async (_name, write) => {
+    let now = Date.now();
+    const clock = () => now;
+    const injector = new FaultInjector();
+    const w = makeWriter(fx, { injector, log: { clock }, store: { clock, inlineThreshold: 0 } });
+    const other = makeWriter(fx, { store: { inlineThreshold: 0 } });
+    try {
+      await w.store.put('zombie', randomBody(1_000));
+      // Invocation 1: 10 s left.
+      w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
+      const newer = randomBody(1_500);
+      let newerVersion = 0;
+      injector.add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r) => r.command === 'TransactWriteItemsCommand',
+        before: async () => {
+          // Frozen here (the invocation timed out); thawed 20 minutes later for invocation 2.
+          ({ version: newerVersion } = await other.store.put('zombie', newer));
+          now += 20 * 60_000;
+          w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
+        },
+      });
+      const outcome = await write(w.store).catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(InvocationEndedError);
+      const stored = await other.store.get('zombie');
+      expect(stored?.version, 'the newer value stands').toBe(newerVersion);
+      expect(sameBytes(stored!.body, newer)).toBe(true);
+      // Known state: what the held write uploaded is deleted, its entry removed (nothing for a sweeper).
+      expect(w.log.outstanding).toBe(0);
+      await expectClean(fx, expect);
+    } finally {
+      w.close();
+      other.close();
+    }
+  });
+});
