@@ -34,7 +34,7 @@ import { formatAudit } from '../../lib/cli/audit.js';
 import { AuditIncompleteError, audit } from '../../lib/recovery/audit.js';
 import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { KiB, makeWriter, randomBody } from '../tiered/harness.js';
-import { blobKey, cli, cliJson, HOUR, putBlob, putOrphans, putTombstone, storeWithOrphan } from './helpers.js';
+import { blobKey, cli, cliJson, HOUR, otherStoresTable, putBlob, putOrphans, storeWithOrphan, withTable } from './helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
 const ahead = () => Date.now() + 2 * HOUR;
@@ -60,17 +60,6 @@ async function renamedStore(): Promise<{ fx: Fixture; plain: Fixture['config']; 
   const { hvAttributes: _names, ...plain } = fx.config;
   return { fx, plain, live: live!, orphan };
 }
-
-/** Another store's objects table: it points at a blob of its own bucket. */
-async function otherStoresTable(): Promise<string> {
-  const other = await freshFixture();
-  const blob = blobKey(other, 'z-live', OLD);
-  await putBlob(other, blob);
-  await putTombstone(other, 'z-live', blob);
-  return other.config.objectsTable;
-}
-
-const withTable = (fx: Fixture, objectsTable: string): Fixture => ({ ...fx, config: { ...fx.config, objectsTable } });
 
 describe('report-only and --delete runs judge an objects table they cannot trust alike', () => {
   test.each([[[]], [['--delete']]])(

@@ -7,7 +7,7 @@
  * an object overwritten between the check and the removal (no longer the expired state read)
  * is never touched, nor is a live object when the audit's clock runs far ahead of S3's.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { runAudit } from '../../lib/cli/audit.js';

@@ -143,6 +143,18 @@ export async function storeWithOrphan(msecs: number): Promise<{ fx: Fixture; liv
 }
 
 /** Writes an instance item straight into the change-log table (one implementation, the harness's). */
+/** Another store's objects table: it points at a blob (three hours old) of its own bucket. */
+export async function otherStoresTable(): Promise<string> {
+  const other = await freshFixture();
+  const blob = blobKey(other, 'z-live', Date.now() - 3 * HOUR);
+  await putBlob(other, blob);
+  await putTombstone(other, 'z-live', blob);
+  return other.config.objectsTable;
+}
+
+/** `fx` with its configuration naming `objectsTable` as the objects table. */
+export const withTable = (fx: Fixture, objectsTable: string): Fixture => ({ ...fx, config: { ...fx.config, objectsTable } });
+
 export { putRawInstance } from '../tiered/harness.js';
 
 /** A valid stored entry (schema v1) recorded `agoMs` ago. */

@@ -46,7 +46,7 @@ describe('inspect', () => {
       `instance  ${log.instanceId}`,
       'state     live',
       'lease     until 2030-01-01T12:07:00.000Z (in 7m)',
-      expect.stringMatching(/^shard     [0-3]$/),
+      expect.stringMatching(/^shard {5}[0-3]$/),
       'entries   2 (counter n = 2)',
     ]);
     // Its blob is not uploaded and the upload window (20 min from the first sighting, now: no claim yet) is open: the sweeper would defer it.

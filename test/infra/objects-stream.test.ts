@@ -203,18 +203,7 @@ describe('objectsStreamTuning', () => {
   });
 
   it('refuses, used on its own, a timeout the default margin (5 s) would leave no batch time in', () => {
-    const { stack } = userStack();
-    const table = (id: string, stream?: dynamodb.StreamViewType) =>
-      new dynamodb.TableV2(stack, id, {
-        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-        ...(stream ? { dynamoStream: stream } : {}),
-      });
-    const resources = {
-      changeLogTable: table('Log'),
-      objectsTable: table('Objects', dynamodb.StreamViewType.NEW_AND_OLD_IMAGES),
-      bucket: new s3.Bucket(stack, 'Bucket'),
-      prefix: 'blobs',
-    };
+    const { stack, resources } = standaloneResources();
     expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {}, timeout: Duration.seconds(5) })).toThrow(
       /the default objectsStreamTuning\.deadlineMargin \(5 seconds\) must be below the function's timeout \(5 seconds\)/,
     );
@@ -226,6 +215,23 @@ describe('objectsStreamTuning', () => {
   });
 });
 
+/** A user's stack with the resources an `ObjectsStreamCleanup` used on its own is given (the objects table streams). */
+function standaloneResources() {
+  const { stack } = userStack();
+  const table = (id: string, stream?: dynamodb.StreamViewType) =>
+    new dynamodb.TableV2(stack, id, {
+      partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+      ...(stream ? { dynamoStream: stream } : {}),
+    });
+  const resources = {
+    changeLogTable: table('Log'),
+    objectsTable: table('Objects', dynamodb.StreamViewType.NEW_AND_OLD_IMAGES),
+    bucket: new s3.Bucket(stack, 'Bucket'),
+    prefix: 'blobs',
+  };
+  return { stack, resources };
+}
+
 describe('ObjectsStreamCleanup used on its own: the event filter reads the blob attribute the function reads', () => {
   /**
    * The function reads the attribute names from its environment (`TIERLOG_HV_ATTRIBUTES`); the
@@ -235,18 +241,7 @@ describe('ObjectsStreamCleanup used on its own: the event filter reads the blob 
    * blobs either, so every replaced blob a writer could not delete was left.
    */
   function standalone(props: { hvAttributes?: Record<string, string>; blobAttribute?: string }) {
-    const { stack } = userStack();
-    const table = (id: string, stream?: dynamodb.StreamViewType) =>
-      new dynamodb.TableV2(stack, id, {
-        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
-        ...(stream ? { dynamoStream: stream } : {}),
-      });
-    const resources = {
-      changeLogTable: table('Log'),
-      objectsTable: table('Objects', dynamodb.StreamViewType.NEW_AND_OLD_IMAGES),
-      bucket: new s3.Bucket(stack, 'Bucket'),
-      prefix: 'blobs',
-    };
+    const { stack, resources } = standaloneResources();
     const environment: Record<string, string> =
       props.hvAttributes !== undefined ? { [CONFIG_ENV.hvAttributes]: JSON.stringify(props.hvAttributes) } : {};
     new ObjectsStreamCleanup(stack, 'Stream', {

@@ -19,24 +19,13 @@ import { audit } from '../../lib/recovery/audit.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { BINDING_SEGMENTS, judgeStoreBinding, type SampleFinding } from '../../lib/recovery/store-binding.js';
 import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
-import { blobKey, cliJson, HOUR, putBlob, putTombstone, storeWithOrphan } from '../cli/helpers.js';
+import { blobKey, cliJson, HOUR, otherStoresTable, putBlob, storeWithOrphan, withTable } from '../cli/helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
 const ahead = () => Date.now() + 2 * HOUR;
 
 /** A store with a live large object and an old orphan; the orphan's object id sorts first in the listing. */
 const production = () => storeWithOrphan(OLD);
-
-/** Another store's objects table: it points at a blob of its own bucket. */
-async function otherStoresTable(): Promise<string> {
-  const other = await freshFixture();
-  const blob = blobKey(other, 'z-live', OLD);
-  await putBlob(other, blob);
-  await putTombstone(other, 'z-live', blob);
-  return other.config.objectsTable;
-}
-
-const withTable = (fx: Fixture, objectsTable: string): Fixture => ({ ...fx, config: { ...fx.config, objectsTable } });
 
 async function listingAudit(fx: Fixture, extra: string[] = []) {
   return cliJson(fx, ['audit', '--older-than', '90m', '--delete', ...extra], { clock: ahead });
