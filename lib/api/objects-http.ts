@@ -275,8 +275,8 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
  */
 function unsupportedEvent(event: APIGatewayProxyEventV2): string | undefined {
   const given = event as unknown as Record<string, unknown> | null | undefined;
-  const method = event?.requestContext?.http?.method;
-  if (typeof given?.rawPath === 'string' && typeof method === 'string' && method !== '') return undefined;
+  // A payload 2.0 event has its `rawPath`; its method is judged by the routes (none: 405).
+  if (typeof given?.rawPath === 'string') return undefined;
   const shape =
     given !== null && typeof given === 'object' && typeof given.httpMethod === 'string'
       ? 'a payload 1.0 event (API Gateway REST API, Application Load Balancer, or an HTTP API set to payload format 1.0)'
