@@ -139,6 +139,8 @@ export class DynamoChangeLog implements FencedChangeLog {
   private readonly margin: number;
   private readonly shards: number;
   private readonly renewInBackground: boolean;
+  /** Made inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set): read once, at construction. */
+  private readonly inLambda: boolean;
   private readonly onBackgroundError: (err: unknown) => void;
   private readonly ownsClient: DynamoDBClient | undefined;
   private slots: Slot[] = [];
@@ -179,7 +181,8 @@ export class DynamoChangeLog implements FencedChangeLog {
       );
     }
     this.shards = options.config.leaseShards;
-    this.renewInBackground = options.renewInBackground ?? process.env.AWS_LAMBDA_FUNCTION_NAME === undefined;
+    this.inLambda = process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
+    this.renewInBackground = options.renewInBackground ?? !this.inLambda;
     this.onBackgroundError = options.onBackgroundError ?? (() => {});
     this.slots.push(this.newSlot());
   }
@@ -278,7 +281,7 @@ export class DynamoChangeLog implements FencedChangeLog {
    * refused, after its upload. (An entry written inside its commit uploads nothing: not refused.)
    */
   private assertLeaseKept(): void {
-    if (this.renewInBackground || this.deadline !== undefined || process.env.AWS_LAMBDA_FUNCTION_NAME === undefined) return;
+    if (this.renewInBackground || this.deadline !== undefined || !this.inLambda) return;
     throw new ValidationError(
       'inside Lambda the lease follows the invocation: call changeLog.bindInvocation(context) at the start of each invocation, before any write',
       'invocation',
