@@ -6,6 +6,7 @@
  */
 import { checkIntegerIn } from './env-integers.js';
 import { ConfigError } from './errors.js';
+import { kindOf, notPlain, optionNames } from './plain-options.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from './constants.js';
 import { METRICS_DEPLOYMENT_ENV } from './handlers/names.js';
 import { SNAPSHOT_AUDIT_ENV } from './recovery/snapshot-audit/variables.js';
@@ -122,8 +123,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
 }
 
-/** Validates a configuration built in code; returns it unchanged, or throws {@link ConfigError}. */
+/**
+ * The names {@link TierlogConfig} has, checked complete when it compiles. A configuration built in
+ * code with any other name is refused: a misspelt `replacedBlobCleanup` or `hvAttributes` would be a
+ * default nobody chose, and the writers, sweepers and stream function of one store would disagree.
+ */
+const CONFIG_NAMES = optionNames<TierlogConfig>()(
+  'changeLogTable',
+  'objectsTable',
+  'bucket',
+  'prefix',
+  'leaseShards',
+  'hvAttributes',
+  'replacedBlobCleanup',
+);
+
+/**
+ * Validates a configuration built in code; returns it unchanged, or throws {@link ConfigError}
+ * (also for one that is not a plain object, or that has a name {@link TierlogConfig} does not).
+ */
 export function validateConfig(config: TierlogConfig): TierlogConfig {
+  assertConfigNames(config);
   for (const setting of ['changeLogTable', 'objectsTable'] as const) {
     if (!TABLE_NAME.test(config[setting])) {
       throw new ConfigError(`${setting} "${config[setting]}" is not a valid DynamoDB table name`, setting);
@@ -159,6 +179,20 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
     );
   }
   return config;
+}
+
+/** Throws {@link ConfigError} unless `config` is a plain object of {@link TierlogConfig}'s names. */
+function assertConfigNames(config: unknown): void {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new ConfigError(`the configuration must be an object (TierlogConfig), not ${kindOf(config)}`, 'config');
+  }
+  const kind = notPlain(config);
+  if (kind !== undefined) throw new ConfigError(`the configuration must be a plain object (TierlogConfig), not ${kind}`, 'config');
+  for (const [name, value] of Object.entries(config)) {
+    if (value === undefined || (CONFIG_NAMES as readonly string[]).includes(name)) continue;
+    const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
+    throw new ConfigError(`unknown configuration setting "${shown}" (TierlogConfig has ${CONFIG_NAMES.join(', ')})`, name.slice(0, 64));
+  }
 }
 
 /** What an attribute name may be: 1..255 of `[A-Za-z0-9_.-]`. */

@@ -53,6 +53,11 @@ const invalid: Array<[string, Partial<TierlogConfig>, string]> = [
   ['a table name DynamoDB refuses', { changeLogTable: 'a b' }, 'changeLogTable'],
   ['a bucket name S3 refuses', { bucket: 'Bad_Bucket' }, 'bucket'],
   ['two logical names on one attribute', { hvAttributes: { blob: 'body' } }, 'hvAttributes'],
+  // A misspelt setting is a default nobody chose: here the library's `log` cleanup under a
+  // construct that deploys the stream, or the default attribute names under an objects table of
+  // the user's schema (every blob read as "none").
+  ['a misspelt setting', { replacedBlobCleanp: 'stream' } as Partial<TierlogConfig>, 'replacedBlobCleanp'],
+  ['a setting of another casing', { HvAttributes: { blob: 'ptr' } } as Partial<TierlogConfig>, 'HvAttributes'],
 ];
 
 describe('a configuration built in code is validated at every entry point', () => {
@@ -66,6 +71,24 @@ describe('a configuration built in code is validated at every entry point', () =
       }
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).setting).toBe(setting);
+    });
+
+    it.each([
+      ['no configuration', undefined],
+      ['a Map', new Map(Object.entries(valid))],
+      ['a string', 'cl-1'],
+    ])('refuses %s as its configuration with a ConfigError', async (_what, config) => {
+      let error: unknown;
+      try {
+        await start(config as unknown as TierlogConfig);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+    });
+
+    it('takes a setting left undefined (a spread of optional settings)', async () => {
+      await start({ ...valid, hvAttributes: undefined, replacedBlobCleanup: undefined });
     });
 
     it('accepts a valid configuration', async () => {
