@@ -3,11 +3,14 @@
  * Powertools logger and metrics, seen through the sinks the recovery code writes to, and the
  * rule that an option left `undefined` does not hide its environment variable. With
  * `createObjectsHandler` and the snapshot audit's function, the warning at init of a `TIERLOG_*`
- * variable no entry point reads ({@link warnOfUnknownVariables}).
+ * variable no entry point reads ({@link warnOfUnknownVariables}), and the Lambda context's remaining
+ * time, which bounds each handler's work ({@link remainingTimeOf}).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { reportUnknownVariables } from '../config.js';
+import { ValidationError } from '../errors.js';
+import { kindOf } from '../plain-options.js';
 import { METRICS_NAMESPACE, type MetricSink } from '../recovery/metric-sink.js';
 import type { SweepLogger } from '../recovery/sweeper.js';
 import { metricsDeploymentDimensions } from './names.js';
@@ -57,4 +60,34 @@ export function warnOfUnknownVariables(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): void {
   reportUnknownVariables(env, (message, detail) => logger.warn(message, { ...detail }));
+}
+
+/**
+ * The ms the invocation has left, from the handler's second argument: the Lambda context. Each
+ * handler bounds its work by it (no request sent past it, the answer before it), so a context that
+ * cannot tell it (a handler called by hand with `{}` or none, a wrapper that passed its own
+ * object) is a {@link ValidationError} naming the handler, before any request, not a `TypeError`
+ * from inside it; nor is a non-number or a negative answer taken for a deadline.
+ */
+export function remainingTimeOf(context: unknown, handler: string): number {
+  const read =
+    typeof context === 'object' && context !== null
+      ? (context as { getRemainingTimeInMillis?: unknown }).getRemainingTimeInMillis
+      : undefined;
+  if (typeof read !== 'function') {
+    throw new ValidationError(
+      `${handler}: its second argument must be the Lambda context, with getRemainingTimeInMillis() (what bounds the handler's work); got ${kindOf(context)}${context !== null && typeof context === 'object' ? ' without it' : ''}`,
+      'context',
+    );
+  }
+  const ms: unknown = read.call(context);
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    throw new ValidationError(`${handler}: the context's getRemainingTimeInMillis() answered ${String(ms)}, not a number of ms`, 'context');
+  }
+  return ms;
+}
+
+/** Adds the Lambda context's fields to the handler's logs, when `context` is one (a test may give only the remaining time). */
+export function addLogContext(logger: Pick<Logger, 'addContext'>, context: object): void {
+  if ('functionName' in context) logger.addContext(context as Parameters<Logger['addContext']>[0]);
 }

@@ -14,7 +14,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
-import { definedOnly, handlerTelemetry, warnOfUnknownVariables } from './factory-support.js';
+import { addLogContext, definedOnly, handlerTelemetry, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
 import { OBJECTS_STREAM_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { assertOptions, optionNames } from '../plain-options.js';
@@ -85,10 +85,11 @@ export function createObjectsStreamHandler(options: ObjectsStreamHandlerOptions 
     logger: log,
   });
   return async (event, context) => {
-    if ('functionName' in context) logger.addContext(context as Context);
+    const remainingMs = remainingTimeOf(context, 'the objects-stream handler');
+    addLogContext(logger, context);
     const records = parseStreamEvent(event);
     // Answer before the invocation ends: what is unfinished then is reported, not timed out.
-    const { response, report } = await cleanup.handle(records, { deadline: clock() + context.getRemainingTimeInMillis() });
+    const { response, report } = await cleanup.handle(records, { deadline: clock() + remainingMs });
     addStreamMetrics(metricSink, report);
     metrics.publishStoredMetrics();
     logger.info('stream batch', { ...report });

@@ -10,7 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { checkObjectsApiOptions, handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../api/objects-http.js';
 import { ConfigError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
-import { warnOfUnknownVariables } from './factory-support.js';
+import { addLogContext, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
 import { OBJECTS_SERVICE_NAME } from './names.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { S3_SOCKET_TIMEOUT_MS } from '../constants.js';
@@ -96,8 +96,9 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     onError: (err) => logger.error('request failed', err as Error),
   };
   return async (event, context) => {
-    logger.addContext(context);
-    changeLog.bindInvocation(context);
+    const remainingMs = remainingTimeOf(context, 'the objects handler');
+    addLogContext(logger, context);
+    changeLog.bindInvocation({ getRemainingTimeInMillis: () => remainingMs });
     return handleObjectsRequest(store, event, apiOptions);
   };
 }

@@ -8,7 +8,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { definedOnly, handlerTelemetry, warnOfUnknownVariables } from './factory-support.js';
+import { addLogContext, definedOnly, handlerTelemetry, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
 import { SWEEPER_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { systemClock } from '../ids.js';
@@ -79,10 +79,11 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
     logger: log,
   });
   return async (event, context) => {
-    if ('functionName' in context) logger.addContext(context as Context);
+    const remainingMs = remainingTimeOf(context, 'the sweeper handler');
+    addLogContext(logger, context);
     const { shards, dryRun, housekeeping } = parseSweepEvent(event);
     // On the sweeper's own clock, the one it judges the deadline on.
-    const deadline = clock() + context.getRemainingTimeInMillis();
+    const deadline = clock() + remainingMs;
     const publish = (report: SweepReport) => {
       // A dry run acts on nothing: its counts (blobs it would delete, instances it would claim)
       // would show on the dashboard and in the alarms as done. It is logged, not published.

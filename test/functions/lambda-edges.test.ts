@@ -7,7 +7,10 @@
  *  - a writer inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set, so no background renewal) whose log
  *    was never bound to the invocation: nothing keeps its lease for as long as the invocation
  *    runs, so its write is refused before anything is recorded or uploaded, naming
- *    `bindInvocation`, instead of losing its commit to a sweeper mid-write.
+ *    `bindInvocation`, instead of losing its commit to a sweeper mid-write;
+ *  - each handler called without a Lambda context that tells the remaining time (by hand, with
+ *    `{}` or none, or through a wrapper that passed its own object): the time bounds all of its
+ *    work, so it is a ValidationError naming the handler, before any request, not a TypeError.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -17,7 +20,10 @@ import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { expectClean, makeWriter, randomBody, sameBytes, snapshot } from '../tiered/harness.js';
-import { lambdaContext, loadHandler } from './lambda.js';
+import { createObjectsHandler } from '../../lib/handlers/objects.js';
+import { createObjectsStreamHandler } from '../../lib/handlers/objects-stream.js';
+import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
+import { httpEvent, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -75,6 +81,39 @@ describe('the objects function answers an event it cannot serve with a clear 400
     expect(answer.error).toBe('UnsupportedEvent');
     expect(answer.message).toMatch(/payload format 2\.0/);
     expect(await snapshot(fx)).toBe(before);
+  });
+});
+
+describe('a handler called without a Lambda context that tells the remaining time', () => {
+  const put = httpEvent('PUT', '/objects/no-context', { body, isBase64Encoded: true });
+  const invoke: Array<[string, (context: unknown) => Promise<unknown>]> = [
+    ['the objects handler', (context) => createObjectsHandler({ config: fx.config })(put, context as Context)],
+    ['the sweeper handler', (context) => createSweeperHandler({ config: fx.config })(scheduledEvent(), context as Context)],
+    ['the objects-stream handler', (context) => createObjectsStreamHandler({ config: fx.config })({ Records: [] }, context as Context)],
+  ];
+  const contexts: Array<[string, unknown]> = [
+    ['none', undefined],
+    ['{}', {}],
+    ['a context whose remaining time is NaN', { ...lambdaContext('f'), getRemainingTimeInMillis: () => Number.NaN }],
+    ['a context whose remaining time is a string', { ...lambdaContext('f'), getRemainingTimeInMillis: () => '60000' }],
+  ];
+  const rows = invoke.flatMap(([name, call]) => contexts.map(([what, context]) => [name, what, call, context] as const));
+
+  test.each(rows)('%s, context %s: ValidationError naming the context, nothing sent', async (name, _what, call, context) => {
+    const before = await snapshot(fx);
+    const refused = await call(context).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ValidationError);
+    expect((refused as ValidationError).field).toBe('context');
+    expect((refused as Error).message).toContain(name);
+    expect(await snapshot(fx)).toBe(before);
+  });
+
+  test('with a context, the objects handler writes (the check refuses only what cannot tell the time)', async () => {
+    const res = (await createObjectsHandler({ config: fx.config })(
+      put,
+      lambdaContext('tierlog-objects'),
+    )) as APIGatewayProxyStructuredResultV2;
+    expect(res.statusCode).toBe(201);
   });
 });
 

@@ -14,7 +14,7 @@ import { createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { batchDeleteThenSecondKeyFailing } from '../../lib/faults/s3-answers.js';
-import { confirmLost, ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { checkLost, ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
@@ -137,9 +137,10 @@ describe('confirming a proposed loss live', () => {
         })
         .attach(s3, 's3');
       expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([old]);
-      const confirmed = await confirmLost([{ key: old!, objectKey: 'obj' }], { config: fx.config, dynamodb: fx.dynamodb, s3 });
+      const { lost, undecided } = await checkLost([{ key: old!, objectKey: 'obj' }], { config: fx.config, dynamodb: fx.dynamodb, s3 });
       expect(await listKeys(fx.s3, fx.config.bucket)).not.toContain(old);
-      expect(confirmed).toEqual([]);
+      expect(lost).toEqual([]);
+      expect(undecided).toEqual([]);
     } finally {
       log.close();
       s3.destroy();

@@ -283,27 +283,18 @@ export interface LostCandidate {
   readonly objectKey: string;
 }
 
-/**
- * Confirms candidate losses live: the bucket has no such object AND HV, read (consistent) after
- * that listing, still points at the blob. Returns the confirmed ones; the others were resolved
- * since the snapshots.
- *
- * The order matters: an overwrite that commits and then deletes the old blob between an HV read
- * and the listing would make a blob that HV no longer points at look lost. Read after the listing,
- * HV still pointing at the blob means it pointed there all along (no writer points HV at a blob it
- * did not just upload, and the snapshots saw HV point at this one), so the blob was missing while
- * referenced.
- */
-export async function confirmLost(
-  candidates: readonly LostCandidate[],
-  options: Pick<ReverifyOptions, 'config' | 'dynamodb' | 's3' | 'hvAttributes'>,
-): Promise<LostCandidate[]> {
-  return (await checkLost(candidates, options)).lost;
-}
-
 /** What {@link checkLost} found. */
 export interface LostCheck {
-  /** Losses confirmed live (see {@link confirmLost}). */
+  /**
+   * Losses confirmed live: the bucket has no such object AND HV, read (consistent) after that
+   * listing, still points at the blob. The others were resolved since the snapshots.
+   *
+   * The order matters: an overwrite that commits and then deletes the old blob between an HV read
+   * and the listing would make a blob that HV no longer points at look lost. Read after the
+   * listing, HV still pointing at the blob means it pointed there all along (no writer points HV at
+   * a blob it did not just upload, and the snapshots saw HV point at this one), so the blob was
+   * missing while referenced.
+   */
   readonly lost: LostCandidate[];
   /**
    * Proposed losses the bucket holds, and has held since before `cutoffMs`: blobs the inventory
@@ -321,10 +312,10 @@ export interface LostCheck {
 }
 
 /**
- * {@link confirmLost}, and which proposed losses the live listing finds, last modified before
- * `cutoffMs` (the query's cutoff: at least the safety age before the inventory was begun). A blob
- * uploaded later (an upload session completed after the inventory, its UUIDv7 older) is not
- * counted: the inventory could not have listed it.
+ * Confirms the proposed losses live ({@link LostCheck.lost}), and finds those the live listing
+ * holds, last modified before `cutoffMs` (the query's cutoff: at least the safety age before the
+ * inventory was begun): a blob uploaded later (an upload session completed after the inventory,
+ * its UUIDv7 older) is not counted, since the inventory could not have listed it.
  */
 export async function checkLost(
   candidates: readonly LostCandidate[],
