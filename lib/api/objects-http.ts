@@ -720,13 +720,17 @@ function refuseS3Headers(headers: Record<string, string>, write: string): void {
   }
 }
 
-/** The user metadata of the `x-amz-meta-*` request headers (names lower-case). */
+/**
+ * The user metadata of the `x-amz-meta-*` request headers (names lower-case), each an own property:
+ * assigned, `x-amz-meta-__proto__` set the object's prototype instead, and the entry was dropped
+ * (201 without it) where every other name the store refuses is a 400.
+ */
 function metadataOf(headers: Record<string, string>): Record<string, string> {
-  const metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith('x-amz-meta-')) metadata[name.slice('x-amz-meta-'.length)] = value;
-  }
-  return metadata;
+  return Object.fromEntries(
+    Object.entries(headers)
+      .filter(([name]) => name.startsWith('x-amz-meta-'))
+      .map(([name, value]) => [name.slice('x-amz-meta-'.length), value]),
+  );
 }
 
 /** A body Lambda says is base64, decoded; anything else than padded base64 is refused (Node would skip it silently). */

@@ -733,6 +733,29 @@ describe('a write does what it was asked, or nothing', () => {
     expect(both.statusCode).toBe(400);
     expect(await snapshot(fx)).toBe(before);
   });
+
+  /**
+   * A metadata name the store refuses is a 400, whichever it is. `x-amz-meta-__proto__` was
+   * assigned to a plain object, which set its prototype instead of an entry: the PUT (or the
+   * session's create) was answered 201 and the object stored without that metadata.
+   */
+  test.each([
+    ['PUT', { 'x-amz-meta-__proto__': 'x' }],
+    ['PUT', { 'x-amz-meta-__proto__': 'x', 'x-amz-meta-owner': 'bob' }],
+    ['POST ?uploads', { 'x-amz-meta-__proto__': 'x' }],
+  ] as const)('%s with %o is 400 and writes nothing, as any name the store refuses', async (route, headers) => {
+    const w = writer();
+    const key = `asked/proto-meta/${Object.keys(headers).length}`;
+    await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    const before = await snapshot(fx);
+    const res =
+      route === 'PUT'
+        ? await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true, headers })
+        : await call(w, 'POST', `/objects/${key}`, { query: 'uploads', headers, body: JSON.stringify({ size: 10 }) });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res).message).toContain('__proto__');
+    expect(await snapshot(fx)).toBe(before);
+  });
 });
 
 describe("a session's create takes the object's content type as S3 does", () => {
