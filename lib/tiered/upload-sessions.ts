@@ -103,7 +103,7 @@ export interface CreateUploadOptions extends ExpiryPolicy {
   readonly partSize?: number;
   /** The object's media type, returned with it on reads (none given: none stored; the objects API then answers `application/octet-stream`). */
   readonly contentType?: string;
-  /** User metadata: lower-case names, printable ASCII values, 2 KB in all. */
+  /** User metadata: lower-case names, printable ASCII values (no leading or trailing space), 2 KB in all. */
   readonly metadata?: Readonly<Record<string, string>>;
   /** Commit only if the stored version is this one at complete (`0`: only if absent); also checked now. */
   readonly ifVersion?: number;

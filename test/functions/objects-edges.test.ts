@@ -589,6 +589,8 @@ describe('a write does what it was asked, or nothing', () => {
     ['Content-Encoding: br, gzip', { 'content-encoding': 'br, gzip' }, 415, 'UnsupportedMediaType'],
     ['a Content-MD5 of other bytes', { 'content-md5': md5(Buffer.from('other')) }, 400, 'BadDigest'],
     ['a Content-MD5 that is not one', { 'content-md5': 'not-an-md5' }, 400, 'BadDigest'],
+    // Stored as '', answered as an empty Content-Type (no media type), and as S3's default by a 307.
+    ['an empty Content-Type', { 'content-type': '' }, 400, 'BadRequest'],
     ['x-tierlog-expires (a misspelt expiry)', { 'x-tierlog-expires': '2030-01-01' }, 400, 'BadRequest'],
     ['x-tierlog-ttl-seconds', { 'x-tierlog-ttl-seconds': '60' }, 400, 'BadRequest'],
     ["x-amz-copy-source (S3's copy)", { 'x-amz-copy-source': '/bucket/other' }, 400, 'BadRequest'],
