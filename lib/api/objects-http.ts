@@ -47,7 +47,7 @@
  *   (RFC 9110 §14.2; no multipart/byteranges answer). A malformed range is 400. A GET whose
  *   answer would exceed the buffered response limit answers `307` to a short-lived presigned S3
  *   URL instead (Range headers follow the redirect): the bytes go from S3 to the client, no
- *   Lambda carries them. One read of HV decides the 307
+ *   Lambda carries them, labelled with the `Content-Type` a 200 would carry (the URL names it). One read of HV decides the 307
  *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`). The
  *   limit applies to the object as read by the one read that answers, so an object replaced
  *   meanwhile cannot overflow it; an inline object (at most the inline threshold) is always
@@ -114,6 +114,7 @@ import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-r
 import { MAX_PARTS } from '../tiered/part-size.js';
 import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOnlyCondition } from './preconditions.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
+import { DEFAULT_CONTENT_TYPE } from '../tiered/object-info.js';
 
 /** Options of {@link handleObjectsRequest}: the limits of what a request carries and an answer holds. */
 export interface ObjectsApiOptions {
@@ -876,7 +877,7 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
   const headers: Record<string, string> = {
     etag: etagOf(info.version),
     'content-length': String(info.size),
-    'content-type': info.contentType ?? 'application/octet-stream',
+    'content-type': info.contentType ?? DEFAULT_CONTENT_TYPE,
     'last-modified': new Date(info.updatedAt).toUTCString(),
     'x-tierlog-stored': info.stored,
     'accept-ranges': 'bytes',

@@ -27,6 +27,12 @@ export interface PutOptions extends ExpiryPolicy {
   readonly ifVersion?: number;
 }
 
+/**
+ * The type an object stored without one is answered with: by the objects API, and by a presigned
+ * GET of its blob (S3's own default differs: `binary/octet-stream` on AWS).
+ */
+export const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
+
 /** Options of {@link TieredStore.delete}. */
 export interface DeleteOptions {
   /** Delete only if the stored version is this one (one taken before a delete never matches). */

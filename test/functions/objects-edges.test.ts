@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -888,6 +889,45 @@ describe('a GET answers the bytes its headers declare, or a 500', () => {
     });
     expect(res.statusCode).toBe(500);
     expect(logged).toHaveLength(1);
+  });
+});
+
+describe('a GET answered by a redirect is labelled as a 200 would be', () => {
+  /**
+   * An object stored without a content type is answered `application/octet-stream` by a 200 and
+   * a HEAD; its blob holds none, and S3 answers its own default for it (`binary/octet-stream` on
+   * AWS, emulated here by a blob stored with that type). A GET above the response limit, a 307 to
+   * a presigned URL, came back labelled with S3's, and so did `presignGet`. The URL now names the
+   * type the store answers (`response-content-type`, signed).
+   */
+  test.each([
+    ['no content type', undefined, 'application/octet-stream'],
+    ['image/png', 'image/png', 'image/png'],
+  ] as const)('%s: the 307 and presignGet answer the type of the HEAD', async (_name, contentType, served) => {
+    const w = writer();
+    const key = `redirect-type/${contentType ?? 'none'}`;
+    const body = randomBody(40 * KiB);
+    await call(w, 'PUT', `/objects/${key}`, {
+      body: Buffer.from(body).toString('base64'),
+      isBase64Encoded: true,
+      ...(contentType !== undefined ? { headers: { 'content-type': contentType } } : {}),
+    });
+    const item = (await scanAll(fx.dynamodb, fx.config.objectsTable)).find((i) => i.key === key);
+    await fx.s3.send(
+      new PutObjectCommand({ Bucket: fx.config.bucket, Key: item!.blob as string, Body: body, ContentType: 'binary/octet-stream' }),
+    );
+    const head = await call(w, 'HEAD', `/objects/${key}`);
+    expect(head.headers?.['content-type']).toBe(served);
+
+    const redirect = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: 1 });
+    expect(redirect.statusCode).toBe(307);
+    const viaRedirect = await fetch(String(redirect.headers?.location));
+    expect(Buffer.from(await viaRedirect.arrayBuffer())).toEqual(Buffer.from(body));
+    expect(viaRedirect.headers.get('content-type')).toBe(served);
+
+    const presigned = await fetch(String((await w.store.presignGet(key))?.url));
+    await presigned.arrayBuffer();
+    expect(presigned.headers.get('content-type')).toBe(served);
   });
 });
 
