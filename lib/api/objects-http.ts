@@ -47,7 +47,8 @@
  *   (RFC 9110 §14.2; no multipart/byteranges answer). A malformed range is 400. A GET whose
  *   answer would exceed the buffered response limit answers `307` to a short-lived presigned S3
  *   URL instead (Range headers follow the redirect): the bytes go from S3 to the client, no
- *   Lambda carries them, labelled with the `Content-Type` a 200 would carry (the URL names it). One read of HV decides the 307
+ *   Lambda carries them, labelled with the `Content-Type` a 200 would carry (the URL names it).
+ *   One read of HV decides the 307
  *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`). The
  *   limit applies to the object as read by the one read that answers, so an object replaced
  *   meanwhile cannot overflow it; an inline object (at most the inline threshold) is always
