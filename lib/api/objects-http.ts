@@ -74,9 +74,9 @@
  *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
  *   a `partNumber` without `uploadId`, whatever the method (`GET ?partNumber=2`, S3's read of one
  *   part, would get the whole object as a 200). So is a `versionId` (S3's read of one version):
- *   only the current version is answered, and `If-Match` insists on it. A session's condition and
- *   expiry are given at its create: an abort or a complete with `If-Match`, `If-None-Match`,
- *   `If-Unmodified-Since` or an `x-tierlog-*` header is 400 (`If-None-Match: *` on a complete,
+ *   only the current version is answered, and `If-Match` insists on it. A session's condition,
+ *   expiry and metadata are given at its create: an abort or a complete with `If-Match`,
+ *   `If-None-Match`, `If-Unmodified-Since`, an `x-tierlog-*` or an `x-amz-meta-*` header is 400 (`If-None-Match: *` on a complete,
  *   S3's "create only", would otherwise commit over an object).
  * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`
  *   (nothing else: a bare number is not taken for a year, and an ISO time of day names its zone),
@@ -485,16 +485,18 @@ async function sessionRequest(
         `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes uploadId alone, not "${extra.slice(0, 40)}"`,
         extra.slice(0, 40),
       );
-    // Its condition and expiry were given at its create: here they would be ignored, and
-    // `If-None-Match: *` on a complete (S3 takes it there as "create only") would commit over an object.
+    // Its condition, expiry and metadata were given at its create: here they would be ignored,
+    // `If-None-Match: *` on a complete (S3 takes it there as "create only") would commit over an
+    // object, and `x-amz-meta-*` there was answered 200 with the object committed without it.
     const ignored = Object.keys(headers).find(
       (name) =>
         ['if-match', 'if-none-match', 'if-unmodified-since'].includes(name) ||
-        (name.startsWith('x-tierlog-') && name !== 'x-tierlog-stored'),
+        (name.startsWith('x-tierlog-') && name !== 'x-tierlog-stored') ||
+        name.startsWith('x-amz-meta-'),
     );
     if (ignored !== undefined)
       throw new ValidationError(
-        `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes no ${ignored.slice(0, 40)}: a session's condition and expiry are given at its create (POST ?uploads)`,
+        `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes no ${ignored.slice(0, 40)}: a session's condition, expiry and metadata are given at its create (POST ?uploads)`,
         ignored.slice(0, 40),
       );
   }

@@ -826,8 +826,8 @@ describe("a session's create takes no S3 header it does not honour", () => {
 
 describe("a session's complete or abort takes no condition it cannot evaluate", () => {
   /**
-   * A session's condition (`If-Match`, `If-None-Match: *`) and expiry are given at its create. On
-   * the complete they were ignored: `If-None-Match: *` there (S3's CompleteMultipartUpload takes it
+   * A session's condition (`If-Match`, `If-None-Match: *`), expiry and metadata are given at its
+   * create. On the complete they were ignored: `If-None-Match: *` there (S3's CompleteMultipartUpload takes it
    * as "create only") committed over an existing object, and an expiry header left an object
    * that never expires. Refused (400), nothing committed or ended; the session still completes.
    */
@@ -836,7 +836,10 @@ describe("a session's complete or abort takes no condition it cannot evaluate", 
     ['POST', { 'if-match': '"1"' }],
     ['POST', { 'if-unmodified-since': 'Tue, 01 Dec 2099 00:00:00 GMT', 'if-match': '"1"' }],
     ['POST', { 'x-tierlog-ttl': '60' }],
+    // Metadata too: the complete was answered 200 and the object committed without it.
+    ['POST', { 'x-amz-meta-owner': 'bob' }],
     ['DELETE', { 'if-match': '"1"' }],
+    ['DELETE', { 'x-amz-meta-owner': 'bob' }],
     ['DELETE', { 'if-none-match': '*' }],
   ] as const)('%s ?uploadId=… with %o is 400; the object and the session stay', async (method, headers) => {
     const w = writer();
