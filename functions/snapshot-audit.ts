@@ -25,6 +25,7 @@ import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { dtTime, INVENTORY_STALE_SECONDS, newestDt, planAthenaRun } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { SNAPSHOT_AUDIT_ENV, snapshotAuditSettingsFromEnv } from '../lib/recovery/snapshot-audit/function-env.js';
 import { snapshotHvAttributesOf } from '../lib/recovery/snapshot-audit/query.js';
+import { notBlobKeys } from '../lib/recovery/audit.js';
 import {
   checkLost,
   deletesRefused,
@@ -116,10 +117,15 @@ async function batch(items: Row[], input: BatchInput | undefined) {
   // The query's three kinds (query.ts); any other row is not this query's result: judge nothing from it.
   const unknown = items.find((r) => r.kind !== 'orphan' && r.kind !== 'lost' && r.kind !== 'malformed');
   if (unknown !== undefined) throw new Error(`a result row of unknown kind: ${JSON.stringify(unknown).slice(0, 300)}`);
-  // Keys under the prefix that are not blob keys: never deleted, reported (as the CLI does).
-  const malformed = items.filter((r) => r.kind === 'malformed').map((r) => r.blob_key ?? '');
+  // Keys under the prefix that are not blob keys: never deleted, reported (as the CLI does); those
+  // of a store nested in this one are that store's, counted by its prefix.
+  const { malformed, nestedStores } = notBlobKeys(
+    config.prefix,
+    items.filter((r) => r.kind === 'malformed').map((r) => r.blob_key ?? ''),
+  );
   if (malformed.length > 0)
     logger.warn('keys under the prefix that are not blob keys (never deleted)', { malformed: malformed.slice(0, 100) });
+  if (Object.keys(nestedStores).length > 0) logger.info('blob keys of stores under nested prefixes (not judged here)', { nestedStores });
   const orphans = items.filter((r) => r.kind === 'orphan' && typeof r.blob_key === 'string');
   // Athena writes a NULL object key as an empty field: judged undecided, never read as a key.
   const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string');

@@ -94,6 +94,19 @@ const PREFIX_SEGMENT = /^[A-Za-z0-9!_.'()-]+$/;
 const IAM_SPECIAL = /[*?${}]/;
 
 /**
+ * Whether `prefix` is one a configuration takes: 1 to 256 characters, non-empty segments of
+ * `[A-Za-z0-9!_.'()-]` joined by `/`, none `.` or `..` (so no IAM wildcard or policy variable).
+ */
+export function isValidPrefix(prefix: string): boolean {
+  return (
+    prefix.length > 0 &&
+    prefix.length <= 256 &&
+    !IAM_SPECIAL.test(prefix) &&
+    prefix.split('/').every((s) => PREFIX_SEGMENT.test(s) && s !== '.' && s !== '..')
+  );
+}
+
+/**
  * Reads the configuration from `env` (default `process.env`) and validates it. A `TIERLOG_*`
  * variable that no entry point reads (a misspelling) is a process warning, once
  * ({@link warnUnknownVariables}), never a refusal.
@@ -159,12 +172,7 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
       'prefix',
     );
   }
-  const segments = config.prefix.split('/');
-  if (
-    config.prefix.length === 0 ||
-    config.prefix.length > 256 ||
-    !segments.every((s) => PREFIX_SEGMENT.test(s) && s !== '.' && s !== '..')
-  ) {
+  if (!isValidPrefix(config.prefix)) {
     throw new ConfigError(
       `prefix "${config.prefix}" must be non-empty segments of [A-Za-z0-9!_.'()-] joined by "/", without "." or ".." segments or a leading/trailing "/"`,
       'prefix',

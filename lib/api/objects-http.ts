@@ -47,7 +47,8 @@
  *   (RFC 9110 §14.2; no multipart/byteranges answer). A malformed range is 400. A GET whose
  *   answer would exceed the buffered response limit answers `307` to a short-lived presigned S3
  *   URL instead (Range headers follow the redirect): the bytes go from S3 to the client, no
- *   Lambda carries them. One read of HV decides the 307
+ *   Lambda carries them, labelled with the `Content-Type` a 200 would carry (the URL names it).
+ *   One read of HV decides the 307
  *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`). The
  *   limit applies to the object as read by the one read that answers, so an object replaced
  *   meanwhile cannot overflow it; an inline object (at most the inline threshold) is always
@@ -73,9 +74,9 @@
  *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
  *   a `partNumber` without `uploadId`, whatever the method (`GET ?partNumber=2`, S3's read of one
  *   part, would get the whole object as a 200). So is a `versionId` (S3's read of one version):
- *   only the current version is answered, and `If-Match` insists on it. A session's condition and
- *   expiry are given at its create: an abort or a complete with `If-Match`, `If-None-Match`,
- *   `If-Unmodified-Since` or an `x-tierlog-*` header is 400 (`If-None-Match: *` on a complete,
+ *   only the current version is answered, and `If-Match` insists on it. A session's condition,
+ *   expiry and metadata are given at its create: an abort or a complete with `If-Match`,
+ *   `If-None-Match`, `If-Unmodified-Since`, an `x-tierlog-*` or an `x-amz-meta-*` header is 400 (`If-None-Match: *` on a complete,
  *   S3's "create only", would otherwise commit over an object).
  * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`
  *   (nothing else: a bare number is not taken for a year, and an ISO time of day names its zone),
@@ -114,6 +115,7 @@ import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-r
 import { MAX_PARTS } from '../tiered/part-size.js';
 import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOnlyCondition } from './preconditions.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
+import { DEFAULT_CONTENT_TYPE } from '../tiered/object-info.js';
 
 /** Options of {@link handleObjectsRequest}: the limits of what a request carries and an answer holds. */
 export interface ObjectsApiOptions {
@@ -483,16 +485,18 @@ async function sessionRequest(
         `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes uploadId alone, not "${extra.slice(0, 40)}"`,
         extra.slice(0, 40),
       );
-    // Its condition and expiry were given at its create: here they would be ignored, and
-    // `If-None-Match: *` on a complete (S3 takes it there as "create only") would commit over an object.
+    // Its condition, expiry and metadata were given at its create: here they would be ignored,
+    // `If-None-Match: *` on a complete (S3 takes it there as "create only") would commit over an
+    // object, and `x-amz-meta-*` there was answered 200 with the object committed without it.
     const ignored = Object.keys(headers).find(
       (name) =>
         ['if-match', 'if-none-match', 'if-unmodified-since'].includes(name) ||
-        (name.startsWith('x-tierlog-') && name !== 'x-tierlog-stored'),
+        (name.startsWith('x-tierlog-') && name !== 'x-tierlog-stored') ||
+        name.startsWith('x-amz-meta-'),
     );
     if (ignored !== undefined)
       throw new ValidationError(
-        `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes no ${ignored.slice(0, 40)}: a session's condition and expiry are given at its create (POST ?uploads)`,
+        `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes no ${ignored.slice(0, 40)}: a session's condition, expiry and metadata are given at its create (POST ?uploads)`,
         ignored.slice(0, 40),
       );
   }
@@ -720,13 +724,17 @@ function refuseS3Headers(headers: Record<string, string>, write: string): void {
   }
 }
 
-/** The user metadata of the `x-amz-meta-*` request headers (names lower-case). */
+/**
+ * The user metadata of the `x-amz-meta-*` request headers (names lower-case), each an own property:
+ * assigned, `x-amz-meta-__proto__` set the object's prototype instead, and the entry was dropped
+ * (201 without it) where every other name the store refuses is a 400.
+ */
 function metadataOf(headers: Record<string, string>): Record<string, string> {
-  const metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith('x-amz-meta-')) metadata[name.slice('x-amz-meta-'.length)] = value;
-  }
-  return metadata;
+  return Object.fromEntries(
+    Object.entries(headers)
+      .filter(([name]) => name.startsWith('x-amz-meta-'))
+      .map(([name, value]) => [name.slice('x-amz-meta-'.length), value]),
+  );
 }
 
 /** A body Lambda says is base64, decoded; anything else than padded base64 is refused (Node would skip it silently). */
@@ -872,7 +880,7 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
   const headers: Record<string, string> = {
     etag: etagOf(info.version),
     'content-length': String(info.size),
-    'content-type': info.contentType ?? 'application/octet-stream',
+    'content-type': info.contentType ?? DEFAULT_CONTENT_TYPE,
     'last-modified': new Date(info.updatedAt).toUTCString(),
     'x-tierlog-stored': info.stored,
     'accept-ranges': 'bytes',

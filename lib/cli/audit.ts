@@ -89,11 +89,13 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
 /** The human form of an audit report. */
 export function formatAudit(r: AuditReport, now: number): string[] {
   const age = formatDuration(r.olderThanMs);
+  const nested = Object.values(r.nestedStores).reduce((sum, n) => sum + n, 0);
   const lines = [
     `audit of s3://${r.bucket}/${r.prefix}/ against the change log and HV (consistent reads), blobs older than ${age}`,
     `  ${plural(r.listed, 'key')} listed: ${r.referenced} referenced, ${r.orphans.length} ${r.orphans.length === 1 ? 'orphan' : 'orphans'}, ` +
       `${r.inFlight.length} in flight, ${r.young} younger than ${age} (not checked), ${r.unparseable.length} unparseable` +
       (r.undecided.length > 0 ? `, ${r.undecided.length} undecided` : '') +
+      (nested > 0 ? `, ${nested} of nested stores` : '') +
       (r.expired.length > 0 ? `, ${r.expired.length} of expired objects (stream event lost)` : ''),
   ];
   if (r.orphans.length > 0) {
@@ -139,6 +141,10 @@ export function formatAudit(r: AuditReport, now: number): string[] {
   if (r.unparseable.length > 0) {
     lines.push('unparseable keys (not blob keys of this library; never deleted):');
     for (const m of r.unparseable) lines.push(`  ${m.key}  ${m.reason}`);
+  }
+  if (nested > 0) {
+    lines.push("blob keys of stores under nested prefixes (each store's own audit judges them; not judged here, never deleted):");
+    for (const [prefix, n] of Object.entries(r.nestedStores)) lines.push(`  ${prefix}/  ${plural(n, 'key')}`);
   }
   if (r.corruptChangeLog.length > 0) {
     lines.push(`corrupt change-log items or entries (${r.corruptChangeLog.length}; see "tierlog inspect <instance>"):`);

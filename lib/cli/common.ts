@@ -86,14 +86,41 @@ export class CommandFailedError extends Error {
 
 // ---- output ----------------------------------------------------------------------------------
 
-/** Writes `lines` to `out`, one per line. */
-export function println(out: CliOutput, ...lines: string[]): void {
-  for (const line of lines) out.write(`${line}\n`);
+/**
+ * Characters a terminal may act on instead of showing them: C0 controls but tab (ESC begins a
+ * sequence that clears the screen, sets the title or a hyperlink; a line feed or a carriage return
+ * forges a line), DEL, the C1 controls U+0080-U+009F (xterm reads U+009B as CSI and U+009D as OSC,
+ * with no ESC), the line and paragraph separators, and the bidirectional controls that reorder
+ * what follows them on the line (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069).
+ */
+const TERMINAL_UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with every character a terminal may act on written as its `\uXXXX` escape (see
+ * {@link TERMINAL_UNSAFE}). What the CLI prints comes from the tables and the bucket: object keys
+ * are an HTTP client's (the store refuses C0 controls in them, not C1 or bidirectional controls),
+ * and keys under the prefix anyone's who may write the bucket. In a JSON string an escape is the
+ * same character to a parser, so `--json` output parses to the same values.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(TERMINAL_UNSAFE, escapeCharacter);
 }
 
-/** JSON of anything a report may hold (BigInt, binary, sets, dates), never throwing. */
+/** In JSON text the C0 controls are escaped already, and a line break outside a string is layout. */
+const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeCharacter(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+/** Writes `lines` to `out`, one per line, each {@link terminalSafe} (a line holds no line break). */
+export function println(out: CliOutput, ...lines: string[]): void {
+  for (const line of lines) out.write(`${terminalSafe(line)}\n`);
+}
+
+/** JSON of anything a report may hold (BigInt, binary, sets, dates), never throwing; {@link terminalSafe}. */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, jsonReplacer, 2);
+  return JSON.stringify(value, jsonReplacer, 2).replace(JSON_UNSAFE, escapeCharacter);
 }
 
 function jsonReplacer(_key: string, value: unknown): unknown {

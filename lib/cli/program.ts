@@ -26,7 +26,7 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { sdkConfigurationError } from '../aws/errors.js';
 import { SWEEPER_ENV } from '../recovery/sweeper-env.js';
 import { auditCommand, DEFAULT_AUDIT_AGE_MS } from './audit.js';
-import { type CliContext, type CliIO, EXIT, InterruptedError, parseDuration, printJson, UsageError } from './common.js';
+import { type CliContext, type CliIO, EXIT, InterruptedError, parseDuration, printJson, terminalSafe, UsageError } from './common.js';
 import { inspectCommand } from './inspect.js';
 import { statusCommand } from './status.js';
 import { parseShards, sweepCommand } from './sweep.js';
@@ -320,7 +320,8 @@ export function reportError(err: unknown, io: CliIO): number {
     // Commander printed its message (or the help / version) already.
     return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
-  const say = (message: string) => io.stderr.write(`tierlog: ${message}\n`);
+  // An error's message may name a key from the tables or the bucket: shown, never acted on by the terminal.
+  const say = (message: string) => io.stderr.write(`tierlog: ${terminalSafe(message)}\n`);
   if (err instanceof UsageError) {
     say(err.message);
     return EXIT.usage;

@@ -24,7 +24,7 @@ import { LtBucket } from '../tiered/lt-bucket.js';
 import { SweepIncompleteError, Sweeper, type SweepLogger } from '../recovery/sweeper.js';
 import type { SweepReport } from '../recovery/report.js';
 import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
-import { type CliContext, type CliOutput, EXIT, formatDuration, plural, printJson, println, UsageError } from './common.js';
+import { type CliContext, type CliOutput, EXIT, formatDuration, plural, printJson, println, terminalSafe, UsageError } from './common.js';
 
 export interface SweepCommandOptions {
   readonly dryRun?: boolean;
@@ -53,7 +53,9 @@ export function parseShards(text: string, leaseShards: number): number[] {
 /** Logs the sweeper's warnings and errors on stderr, one line each. */
 export function stderrLogger(err: CliOutput): SweepLogger {
   const line = (level: string, message: string, attributes?: Record<string, unknown>) =>
-    err.write(`${level}: ${message}${attributes && Object.keys(attributes).length > 0 ? ` ${JSON.stringify(attributes)}` : ''}\n`);
+    err.write(
+      `${level}: ${terminalSafe(message)}${attributes && Object.keys(attributes).length > 0 ? ` ${terminalSafe(JSON.stringify(attributes))}` : ''}\n`,
+    );
   return {
     info() {},
     warn: (message, attributes) => line('warning', message, attributes),

@@ -6,7 +6,9 @@
  * The rule, and why it is safe. A blob is deleted only when all of these hold:
  *
  *  - Its key is exactly a blob key this library makes, `<prefix>/<base64url object id>/<uuidv7>`
- *    (anything else is reported as unparseable, never deleted).
+ *    (anything else is reported as unparseable, never deleted; a blob key of a store whose prefix
+ *    is nested in this one, `<prefix>/<segments>/<object id>/<uuidv7>`, is that store's: counted
+ *    under its prefix in `nestedStores`, neither judged nor a finding).
  *  - It is older than the safety age (at least 1 h) by BOTH its S3 LastModified and the time in
  *    its UUIDv7 (the younger wins; an unknown LastModified counts as young).
  *  - No change-log item names it. A write records its entry before it uploads and removes it
@@ -65,7 +67,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
+import { hvAttributeNames, isValidPrefix, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { AccessDeniedError, stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
@@ -245,6 +247,12 @@ export interface AuditReport {
   readonly undecided: UndecidedBlob[];
   /** Keys that are not blob keys of this library: reported, never deleted. */
   readonly unparseable: Array<{ readonly key: string; readonly reason: string }>;
+  /**
+   * Blob keys of stores whose prefix is nested in this one (`<prefix>/staging` under `<prefix>`),
+   * how many under each such prefix ({@link nestedStorePrefix}): another store's, which its own
+   * audit judges. Never judged here, never deleted, no finding.
+   */
+  readonly nestedStores: Record<string, number>;
   /** Change-log items or entries that do not parse (from the last scan). */
   readonly corruptChangeLog: CorruptChangeLogItem[];
   /** Set when deleting was asked for but refused (see the module doc); nothing was deleted. */
@@ -303,6 +311,37 @@ export function parseBlobKey(prefix: string, key: string): ParsedBlobKey {
   const check = checkBlobKey(prefix, objectId, key);
   if (!check.ok) return { ok: false, reason: check.reason };
   return { ok: true, objectId, uuid, createdAt: uuidV7Time(uuid) };
+}
+
+/**
+ * The prefix of the store nested in `prefix` whose blob key `key` is, or undefined: `key` is
+ * `<prefix>/<segments>/<object id>/<uuidv7>`, `<prefix>/<segments>` a prefix a configuration
+ * takes, and `key` exactly a blob key under it ({@link parseBlobKey}). A nested prefix is another
+ * store's namespace (README: nested prefixes are safe): its keys have a segment too many to be
+ * blob keys of `prefix`, so they are never this store's garbage, and they are no key that no store
+ * made either. Nothing is ever deleted on this answer.
+ */
+export function nestedStorePrefix(prefix: string, key: string): string | undefined {
+  if (!key.startsWith(`${prefix}/`)) return undefined;
+  const cut = key.lastIndexOf('/', key.lastIndexOf('/') - 1);
+  if (cut <= prefix.length) return undefined;
+  const nested = key.slice(0, cut);
+  return isValidPrefix(nested) && parseBlobKey(nested, key).ok ? nested : undefined;
+}
+
+/**
+ * Keys under `prefix` that are no blob keys of its store, split as the listing audit splits them:
+ * blob keys of stores nested in it, counted by prefix, and the rest, malformed (sorted).
+ */
+export function notBlobKeys(prefix: string, keys: readonly string[]): { malformed: string[]; nestedStores: Record<string, number> } {
+  const malformed: string[] = [];
+  const nestedStores: Record<string, number> = {};
+  for (const key of keys) {
+    const nested = nestedStorePrefix(prefix, key);
+    if (nested !== undefined) nestedStores[nested] = (nestedStores[nested] ?? 0) + 1;
+    else malformed.push(key);
+  }
+  return { malformed: malformed.sort(), nestedStores };
 }
 
 /** The ms timestamp in a UUIDv7 (its first 48 bits). */
@@ -395,6 +434,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     expiredRemoved: 0,
     undecided: [],
     unparseable: [],
+    nestedStores: {},
     corruptChangeLog: [],
     deleted: 0,
     keptOnRecheck: [],
@@ -616,7 +656,9 @@ function serverClockOffset(s3: S3Client): number {
 function classify(blob: ListedBlob, prefix: string, now: number, olderThanMs: number, report: AuditReport): Candidate | undefined {
   const parsed = parseBlobKey(prefix, blob.key);
   if (!parsed.ok) {
-    report.unparseable.push({ key: blob.key, reason: parsed.reason });
+    const nested = nestedStorePrefix(prefix, blob.key);
+    if (nested !== undefined) report.nestedStores[nested] = (report.nestedStores[nested] ?? 0) + 1;
+    else report.unparseable.push({ key: blob.key, reason: parsed.reason });
     return undefined;
   }
   // Unknown LastModified, or one that is no time: young (never delete on a guess).

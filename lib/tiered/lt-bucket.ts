@@ -519,10 +519,14 @@ export class LtBucket {
     return (await this.getObject(key, `bytes=${start}-${end}`)) as unknown as Readable | undefined;
   }
 
-  /** A URL that GETs the blob (Range requests included) for `expiresInSeconds` at most (see {@link PresignedUrl}). */
-  async presignGet(key: string, expiresInSeconds: number): Promise<PresignedUrl> {
+  /**
+   * A URL that GETs the blob (Range requests included) for `expiresInSeconds` at most (see
+   * {@link PresignedUrl}), answered with `Content-Type: <contentType>` whatever S3 holds
+   * (`response-content-type`, signed into the URL).
+   */
+  async presignGet(key: string, expiresInSeconds: number, contentType: string): Promise<PresignedUrl> {
     this.assertOwned(key);
-    return presignUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), expiresInSeconds);
+    return presignUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key, ResponseContentType: contentType }), expiresInSeconds);
   }
 
   /**

@@ -12,9 +12,12 @@ import type { HvRecord } from './hv-table.js';
  * object's expiry. A write replaces the policy; none given, the object never expires.
  */
 export interface PutOptions extends ExpiryPolicy {
-  /** The object's media type, returned with it on reads (none given: none stored; the objects API then answers `application/octet-stream`). */
+  /**
+   * The object's media type, returned with it on reads (none given: none stored; the objects API then answers
+   * `application/octet-stream`): printable ASCII, 1 to 255 characters, no leading or trailing space.
+   */
   readonly contentType?: string;
-  /** User metadata: lower-case names, printable ASCII values, 2 KB in all. */
+  /** User metadata: lower-case names, printable ASCII values (no leading or trailing space), 2 KB in all. */
   readonly metadata?: Readonly<Record<string, string>>;
   /**
    * Write only if the stored version is this one; `0` means "only if absent" (never written, or
@@ -23,6 +26,12 @@ export interface PutOptions extends ExpiryPolicy {
    */
   readonly ifVersion?: number;
 }
+
+/**
+ * The type an object stored without one is answered with: by the objects API, and by a presigned
+ * GET of its blob (S3's own default differs: `binary/octet-stream` on AWS).
+ */
+export const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 
 /** Options of {@link TieredStore.delete}. */
 export interface DeleteOptions {

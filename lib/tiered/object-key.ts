@@ -8,7 +8,14 @@ import { hintFor, notPlain } from '../plain-options.js';
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const METADATA_NAME = /^[a-z0-9][a-z0-9-]{0,127}$/;
-const PRINTABLE = /^[\u0020-\u007e]*$/;
+/**
+ * Printable ASCII that neither begins nor ends with a space: a header field's value as HTTP carries
+ * it. A parser drops the spaces around a field value (RFC 9110 5.5), so S3 stored `' x '` as `'x'`
+ * while the objects table kept `' x '`: a blob's S3 copy (what a presigned GET or the objects API's
+ * 307 answers) differed from what reads answered, and no HTTP client could ever send or read the
+ * value the store held.
+ */
+const HEADER_VALUE = /^(?:[\u0021-\u007e](?:[\u0020-\u007e]*[\u0021-\u007e])?)?$/;
 /** S3 allows 2 KB of user metadata (names and values, as sent). */
 const MAX_METADATA_BYTES = 2048;
 /**
@@ -35,15 +42,25 @@ export function assertObjectKey(key: unknown): asserts key is string {
   if (CONTROL.test(key)) throw new ValidationError('object key contains control characters', 'key');
 }
 
-/** Throws unless `contentType` is printable ASCII of at most 255 characters. */
+/**
+ * Throws unless `contentType` is printable ASCII of 1 to 255 characters, without a leading or
+ * trailing space ({@link HEADER_VALUE}). An empty one is no media type: the objects API answered
+ * it as an empty `Content-Type`, while S3, which the SDK sends none to, stored its default.
+ */
 export function assertContentType(contentType: unknown): void {
   if (contentType === undefined) return;
-  if (typeof contentType !== 'string' || contentType.length > 255 || !PRINTABLE.test(contentType)) {
-    throw new ValidationError('content type must be printable ASCII of at most 255 characters', 'contentType');
+  if (typeof contentType !== 'string' || contentType.length === 0 || contentType.length > 255 || !HEADER_VALUE.test(contentType)) {
+    throw new ValidationError(
+      'content type must be printable ASCII of 1 to 255 characters, with no leading or trailing space (HTTP drops them)',
+      'contentType',
+    );
   }
 }
 
-/** Throws unless `metadata` is a map of lower-case names to printable ASCII values within 2 KB, and within {@link MAX_METADATA_HEADER_BYTES} as S3 headers. */
+/**
+ * Throws unless `metadata` is a map of lower-case names to printable ASCII values ({@link HEADER_VALUE}:
+ * no leading or trailing space) within 2 KB, and within {@link MAX_METADATA_HEADER_BYTES} as S3 headers.
+ */
 export function assertMetadata(metadata: unknown): void {
   if (metadata === undefined) return;
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
@@ -59,8 +76,11 @@ export function assertMetadata(metadata: unknown): void {
   for (const [name, value] of Object.entries(metadata)) {
     if (!METADATA_NAME.test(name))
       throw new ValidationError(`metadata name "${name.slice(0, 64)}" must match ${METADATA_NAME}`, 'metadata');
-    if (typeof value !== 'string' || !PRINTABLE.test(value)) {
-      throw new ValidationError(`metadata "${name}" must be a printable ASCII string`, 'metadata');
+    if (typeof value !== 'string' || !HEADER_VALUE.test(value)) {
+      throw new ValidationError(
+        `metadata "${name}" must be a printable ASCII string with no leading or trailing space (HTTP drops them)`,
+        'metadata',
+      );
     }
     bytes += name.length + value.length;
     headerBytes += headerCost(name, value);

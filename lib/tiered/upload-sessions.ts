@@ -60,6 +60,7 @@ import { nextVersion } from './versions.js';
 import { type Expected, expectedOf, type HvRecord, type HvTable, liveOf } from './hv-table.js';
 import type { LtBucket, UploadedPart } from './lt-bucket.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
+import { DEFAULT_CONTENT_TYPE } from './object-info.js';
 import {
   ABORT_CLAIMANT,
   isSessionIdShape,
@@ -103,7 +104,7 @@ export interface CreateUploadOptions extends ExpiryPolicy {
   readonly partSize?: number;
   /** The object's media type, returned with it on reads (none given: none stored; the objects API then answers `application/octet-stream`). */
   readonly contentType?: string;
-  /** User metadata: lower-case names, printable ASCII values, 2 KB in all. */
+  /** User metadata: lower-case names, printable ASCII values (no leading or trailing space), 2 KB in all. */
   readonly metadata?: Readonly<Record<string, string>>;
   /** Commit only if the stored version is this one at complete (`0`: only if absent); also checked now. */
   readonly ifVersion?: number;
@@ -503,7 +504,10 @@ export class UploadSessions {
     const signedAt = this.o.clock();
     const lifetime = record.expiresAtSeconds === undefined ? wanted : Math.min(wanted, record.expiresAtSeconds * 1_000 - signedAt);
     if (lifetime < 1_000) return undefined;
-    const { url, expiresInSeconds } = await this.o.lt.presignGet(blob, lifetime / 1_000);
+    // Answered with the type reads answer: a blob stored with none has S3's default there
+    // (`binary/octet-stream` on AWS), not the `application/octet-stream` of the objects API's 200.
+    const contentType = record.contentType ?? DEFAULT_CONTENT_TYPE;
+    const { url, expiresInSeconds } = await this.o.lt.presignGet(blob, lifetime / 1_000, contentType);
     return { presigned: { url, expiresAt: signedAt + expiresInSeconds * 1_000, version: record.version, size: record.size }, record };
   }
 

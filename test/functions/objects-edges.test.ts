@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -589,6 +590,8 @@ describe('a write does what it was asked, or nothing', () => {
     ['Content-Encoding: br, gzip', { 'content-encoding': 'br, gzip' }, 415, 'UnsupportedMediaType'],
     ['a Content-MD5 of other bytes', { 'content-md5': md5(Buffer.from('other')) }, 400, 'BadDigest'],
     ['a Content-MD5 that is not one', { 'content-md5': 'not-an-md5' }, 400, 'BadDigest'],
+    // Stored as '', answered as an empty Content-Type (no media type), and as S3's default by a 307.
+    ['an empty Content-Type', { 'content-type': '' }, 400, 'BadRequest'],
     ['x-tierlog-expires (a misspelt expiry)', { 'x-tierlog-expires': '2030-01-01' }, 400, 'BadRequest'],
     ['x-tierlog-ttl-seconds', { 'x-tierlog-ttl-seconds': '60' }, 400, 'BadRequest'],
     ["x-amz-copy-source (S3's copy)", { 'x-amz-copy-source': '/bucket/other' }, 400, 'BadRequest'],
@@ -733,6 +736,29 @@ describe('a write does what it was asked, or nothing', () => {
     expect(both.statusCode).toBe(400);
     expect(await snapshot(fx)).toBe(before);
   });
+
+  /**
+   * A metadata name the store refuses is a 400, whichever it is. `x-amz-meta-__proto__` was
+   * assigned to a plain object, which set its prototype instead of an entry: the PUT (or the
+   * session's create) was answered 201 and the object stored without that metadata.
+   */
+  test.each([
+    ['PUT', { 'x-amz-meta-__proto__': 'x' }],
+    ['PUT', { 'x-amz-meta-__proto__': 'x', 'x-amz-meta-owner': 'bob' }],
+    ['POST ?uploads', { 'x-amz-meta-__proto__': 'x' }],
+  ] as const)('%s with %o is 400 and writes nothing, as any name the store refuses', async (route, headers) => {
+    const w = writer();
+    const key = `asked/proto-meta/${Object.keys(headers).length}`;
+    await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    const before = await snapshot(fx);
+    const res =
+      route === 'PUT'
+        ? await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true, headers })
+        : await call(w, 'POST', `/objects/${key}`, { query: 'uploads', headers, body: JSON.stringify({ size: 10 }) });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res).message).toContain('__proto__');
+    expect(await snapshot(fx)).toBe(before);
+  });
 });
 
 describe("a session's create takes the object's content type as S3 does", () => {
@@ -800,8 +826,8 @@ describe("a session's create takes no S3 header it does not honour", () => {
 
 describe("a session's complete or abort takes no condition it cannot evaluate", () => {
   /**
-   * A session's condition (`If-Match`, `If-None-Match: *`) and expiry are given at its create. On
-   * the complete they were ignored: `If-None-Match: *` there (S3's CompleteMultipartUpload takes it
+   * A session's condition (`If-Match`, `If-None-Match: *`), expiry and metadata are given at its
+   * create. On the complete they were ignored: `If-None-Match: *` there (S3's CompleteMultipartUpload takes it
    * as "create only") committed over an existing object, and an expiry header left an object
    * that never expires. Refused (400), nothing committed or ended; the session still completes.
    */
@@ -810,7 +836,10 @@ describe("a session's complete or abort takes no condition it cannot evaluate", 
     ['POST', { 'if-match': '"1"' }],
     ['POST', { 'if-unmodified-since': 'Tue, 01 Dec 2099 00:00:00 GMT', 'if-match': '"1"' }],
     ['POST', { 'x-tierlog-ttl': '60' }],
+    // Metadata too: the complete was answered 200 and the object committed without it.
+    ['POST', { 'x-amz-meta-owner': 'bob' }],
     ['DELETE', { 'if-match': '"1"' }],
+    ['DELETE', { 'x-amz-meta-owner': 'bob' }],
     ['DELETE', { 'if-none-match': '*' }],
   ] as const)('%s ?uploadId=… with %o is 400; the object and the session stay', async (method, headers) => {
     const w = writer();
@@ -863,6 +892,45 @@ describe('a GET answers the bytes its headers declare, or a 500', () => {
     });
     expect(res.statusCode).toBe(500);
     expect(logged).toHaveLength(1);
+  });
+});
+
+describe('a GET answered by a redirect is labelled as a 200 would be', () => {
+  /**
+   * An object stored without a content type is answered `application/octet-stream` by a 200 and
+   * a HEAD; its blob holds none, and S3 answers its own default for it (`binary/octet-stream` on
+   * AWS, emulated here by a blob stored with that type). A GET above the response limit, a 307 to
+   * a presigned URL, came back labelled with S3's, and so did `presignGet`. The URL now names the
+   * type the store answers (`response-content-type`, signed).
+   */
+  test.each([
+    ['no content type', undefined, 'application/octet-stream'],
+    ['image/png', 'image/png', 'image/png'],
+  ] as const)('%s: the 307 and presignGet answer the type of the HEAD', async (_name, contentType, served) => {
+    const w = writer();
+    const key = `redirect-type/${contentType ?? 'none'}`;
+    const body = randomBody(40 * KiB);
+    await call(w, 'PUT', `/objects/${key}`, {
+      body: Buffer.from(body).toString('base64'),
+      isBase64Encoded: true,
+      ...(contentType !== undefined ? { headers: { 'content-type': contentType } } : {}),
+    });
+    const item = (await scanAll(fx.dynamodb, fx.config.objectsTable)).find((i) => i.key === key);
+    await fx.s3.send(
+      new PutObjectCommand({ Bucket: fx.config.bucket, Key: item!.blob as string, Body: body, ContentType: 'binary/octet-stream' }),
+    );
+    const head = await call(w, 'HEAD', `/objects/${key}`);
+    expect(head.headers?.['content-type']).toBe(served);
+
+    const redirect = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: 1 });
+    expect(redirect.statusCode).toBe(307);
+    const viaRedirect = await fetch(String(redirect.headers?.location));
+    expect(Buffer.from(await viaRedirect.arrayBuffer())).toEqual(Buffer.from(body));
+    expect(viaRedirect.headers.get('content-type')).toBe(served);
+
+    const presigned = await fetch(String((await w.store.presignGet(key))?.url));
+    await presigned.arrayBuffer();
+    expect(presigned.headers.get('content-type')).toBe(served);
   });
 });
 

@@ -9,7 +9,9 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, test } from 'vitest';
+import { parseBlobKey } from '../../lib/recovery/audit.js';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
@@ -88,6 +90,29 @@ describe('snapshot re-verification: what it protects', () => {
     );
     const report = await reverify(fx, key);
     expect(report.deleted).toBe(0);
+    expect(await exists(fx, key)).toBe(true);
+  });
+});
+
+describe('snapshot re-verification: a blob key of an object id the store refuses', () => {
+  /**
+   * The canonical base64url of an object id no writer can use (a control character; more than 512
+   * bytes too, which the local S3 server cannot hold as a file name) is no blob key of this library: the listing audit reports it unparseable and never
+   * deletes it. The re-verification took it for one (the segment decodes, re-encodes, and
+   * `checkBlobKey` binds it to that id), read HV for the id, found nothing, and deleted it as an
+   * orphan. It is malformed to both now.
+   */
+  test.each([
+    ['a control character', 'a\u0001b'],
+    ['a line feed', 'line\nbreak'],
+    ['DEL', 'a\u007fb'],
+  ])('an id with %s: kept as malformed, as the listing audit reports it', async (_name, objectId) => {
+    const fx = await freshFixture();
+    const key = `${fx.config.prefix}/${Buffer.from(objectId, 'utf8').toString('base64url')}/${uuidv7({ msecs: OLD })}`;
+    await putBlob(fx, key);
+    expect(parseBlobKey(fx.config.prefix, key)).toMatchObject({ ok: false });
+    const report = await reverify(fx, key);
+    expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'malformed' }] });
     expect(await exists(fx, key)).toBe(true);
   });
 });

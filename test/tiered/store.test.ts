@@ -403,6 +403,14 @@ describe('validation writes nothing', () => {
     ['metadata of 200 short entries', { metadata: shortEntries(200) }],
     ['metadata an array', { metadata: ['x'] }],
     ['content type non-printable', { contentType: 'text/\u0000' }],
+    // HTTP drops the spaces around a header value: S3 stored 'text/plain', HV ' text/plain', and no
+    // HTTP client could send or read what the store held. An empty type is no media type at all.
+    ['content type empty', { contentType: '' }],
+    ['content type with a leading space', { contentType: ' text/plain' }],
+    ['content type with a trailing space', { contentType: 'text/plain ' }],
+    ['metadata value with a leading space', { metadata: { owner: ' bob' } }],
+    ['metadata value with a trailing space', { metadata: { owner: 'bob ' } }],
+    ['metadata value of a space', { metadata: { owner: ' ' } }],
     ['ifVersion negative', { ifVersion: -1 }],
     ['ifVersion fractional', { ifVersion: 1.5 }],
     ['ifVersion beyond 2^53', { ifVersion: 2 ** 53 }],
@@ -427,6 +435,8 @@ describe('validation writes nothing', () => {
     for (const size of [SMALL, LARGE]) {
       await expect(w.store.put('valid/key', randomBody(size), options as never)).rejects.toBeInstanceOf(ValidationError);
     }
+    if (!('ifVersion' in options))
+      await expect(w.store.createUpload('valid/key', options as never)).rejects.toBeInstanceOf(ValidationError);
     expect(w.injector.stats.requests).toBe(requests);
     expect(await snapshot(fx)).toBe(before);
   });
@@ -451,6 +461,18 @@ describe('validation writes nothing', () => {
     }
     await expect(w.store.createUpload('metadata/one-more', { metadata: one })).rejects.toMatchObject({ field: 'metadata' });
     expect(await snapshot(fx)).toBe(before);
+  });
+
+  test("what S3 holds of a blob (a presigned GET's answer) is what reads answer: its type and metadata, as given", async () => {
+    const options = { contentType: 'text/plain; charset=utf-8', metadata: { 'tag-1': 'x  y', empty: '', owner: 'bob' } };
+    const { key } = await w.store.put('metadata/as-s3-holds', randomBody(LARGE), options);
+    const info = await w.store.head(key);
+    expect(info).toMatchObject({ stored: 'blob', ...options });
+    const url = (await w.store.presignGet(key))?.url;
+    const s3 = await fetch(String(url));
+    await s3.arrayBuffer();
+    expect(s3.headers.get('content-type')).toBe(info?.contentType);
+    for (const [name, value] of Object.entries(options.metadata)) expect(s3.headers.get(`x-amz-meta-${name}`)).toBe(value);
   });
 
   test('body that is neither bytes nor string', async () => {

@@ -41,6 +41,7 @@ import { unrecognisedHvItem } from '../hv-shape.js';
 import { bindingRefusal, checkStoreBinding } from '../store-binding.js';
 import { HvTable } from '../../tiered/hv-table.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
+import { assertObjectKey } from '../../tiered/object-key.js';
 import { type DeleteFailure, DeleteManyIncompleteError, LtBucket } from '../../tiered/lt-bucket.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
 
@@ -373,7 +374,12 @@ async function hvPointers(
   return result;
 }
 
-/** `<prefix>/<canonical base64url object id>/<lower-case uuidv7>`, or undefined. */
+/**
+ * `<prefix>/<canonical base64url object id>/<lower-case uuidv7>`, the id one a writer may use
+ * (`assertObjectKey`: no control character, at most 512 bytes), or undefined: the listing audit's
+ * `parseBlobKey`. A blob key of an id no writer can use was never written by this library, and is
+ * never deleted (it was read as an orphan of that id, which HV never holds).
+ */
 export function parseBlobKeyStrict(prefix: string, key: string): { objectId: string; uuid: string; createdAt: number } | undefined {
   if (!key.startsWith(`${prefix}/`)) return undefined;
   const parts = key.slice(prefix.length + 1).split('/');
@@ -382,5 +388,10 @@ export function parseBlobKeyStrict(prefix: string, key: string): { objectId: str
   if (!/^[A-Za-z0-9_-]+$/.test(segment) || !isUuidV7(uuid)) return undefined;
   const objectId = Buffer.from(segment, 'base64url').toString('utf8');
   if (encodeObjectId(objectId) !== segment || !checkBlobKey(prefix, objectId, key).ok) return undefined;
+  try {
+    assertObjectKey(objectId);
+  } catch {
+    return undefined;
+  }
   return { objectId, uuid, createdAt: parseInt(uuid.slice(0, 8) + uuid.slice(9, 13), 16) };
 }

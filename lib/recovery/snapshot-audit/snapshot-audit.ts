@@ -10,6 +10,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type TierlogConfig, validateConfig } from '../../config.js';
+import { notBlobKeys } from '../audit.js';
 import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
 import { ValidationError } from '../../errors.js';
@@ -80,6 +81,12 @@ export interface SnapshotAuditReport {
   readonly lost: LostCandidate[];
   /** Keys under the prefix that are not blob keys (never deleted). */
   readonly malformed: string[];
+  /**
+   * Blob keys of stores whose prefix is nested in this one, how many under each such prefix
+   * (`nestedStorePrefix`, as the listing audit counts them): another store's, never judged here,
+   * never deleted, no finding.
+   */
+  readonly nestedStores: Record<string, number>;
   /**
    * Blobs the bucket has held since before the cutoff and the inventory lacks (found live among
    * the proposed losses): the inventory is not a complete report of the prefix (another prefix's,
@@ -177,10 +184,10 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     kept: verified.kept.filter((k) => k.reason !== 'malformed'),
     lost: lost.sort((a, b) => a.key.localeCompare(b.key)),
     // The query's shape check is coarse (no canonical-base64url test); the exact one is the re-verification's.
-    malformed: [
+    ...notBlobKeys(config.prefix, [
       ...findings.filter((f) => f.kind === 'malformed').map((f) => f.blobKey),
       ...verified.kept.filter((k) => k.reason === 'malformed').map((k) => k.key),
-    ].sort(),
+    ]),
     inventoryMissed: [...missedByInventory].sort(),
     lostUndecided: [...undecided].sort((a, b) => a.key.localeCompare(b.key)),
     delete: options.delete ?? false,
@@ -218,6 +225,11 @@ export function formatSnapshotAudit(r: SnapshotAuditReport): string[] {
   if (r.lost.length > 0)
     lines.push('LOST (HV points at a blob the bucket lacks):', ...r.lost.map((l) => `  ${l.key}  object ${JSON.stringify(l.objectKey)}`));
   if (r.malformed.length > 0) lines.push('malformed keys (never deleted):', ...r.malformed.map((k) => `  ${k}`));
+  if (Object.keys(r.nestedStores).length > 0)
+    lines.push(
+      "blob keys of stores under nested prefixes (each store's own audit judges them; not judged here, never deleted):",
+      ...Object.entries(r.nestedStores).map(([prefix, n]) => `  ${prefix}/  ${n} ${n === 1 ? 'key' : 'keys'}`),
+    );
   if (r.lostUndecided.length > 0)
     lines.push(
       'proposed losses NOT JUDGED (neither confirmed nor cleared):',
