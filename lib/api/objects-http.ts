@@ -887,6 +887,13 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
     // Revalidated before reuse: with Last-Modified alone a cache may reuse the answer for a tenth
     // of its age (RFC 9111 4.2.2), after the object was replaced (or, for a time to idle, expired).
     'cache-control': 'no-cache',
+    // The content type is the writer's choice: a body stored as text/html or SVG, opened by a
+    // browser from this API's origin, would run its scripts with that origin's cookies and
+    // storage. A sandbox with no sources runs none (an image or a PDF still shows); nosniff keeps
+    // a browser from taking another type than the one given. Clients that are not browsers
+    // ignore both. (A 307 sends the reader to S3's origin, not this one.)
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'none'; sandbox",
   };
   for (const [name, value] of Object.entries(info.metadata)) headers[`x-amz-meta-${name}`] = value;
   if (info.expiresAt !== undefined) headers['x-tierlog-expires-at'] = info.expiresAt.toISOString();

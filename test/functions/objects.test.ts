@@ -132,6 +132,26 @@ describe('PUT / GET / HEAD / DELETE', () => {
   });
 });
 
+describe('an object a browser would run (text/html, SVG) is answered without running it', () => {
+  test.each([
+    ['text/html', 100],
+    ['image/svg+xml', 100],
+    ['text/html', 40 * KiB],
+  ])('%s of %i bytes: GET and HEAD carry a sandbox with no sources and nosniff', async (type, size) => {
+    const key = `page-${type.replace('/', '-')}-${size}`;
+    expect((await put(`/objects/${key}`, randomBody(size), { 'content-type': type })).statusCode).toBe(201);
+    for (const method of ['GET', 'HEAD']) {
+      const res = await call(method, `/objects/${key}`);
+      expect(res.statusCode, method).toBe(200);
+      expect(res.headers, method).toMatchObject({
+        'content-type': type,
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': "default-src 'none'; sandbox",
+      });
+    }
+  });
+});
+
 describe('conditional requests', () => {
   test('If-Match: match writes (the next ETag), mismatch is 412 and changes nothing', async () => {
     const v1 = randomBody(64 * KiB);
