@@ -33,10 +33,10 @@ import {
   MAX_WRITER_LEASE_MS,
   MIN_MAX_UPLOAD_MS,
 } from '../constants.js';
-import { ChangeIdConflictError, CorruptItemError, TierlogError, ValidationError } from '../errors.js';
+import { ChangeIdConflictError, CorruptItemError, InstanceClaimedError, TierlogError, ValidationError } from '../errors.js';
 import { assertClock, type ChangeId, type Clock, newInstanceId, systemClock } from '../ids.js';
 import { createDynamoDBClient } from '../aws/clients.js';
-import { isDefiniteRejection } from '../aws/errors.js';
+import { refusedOutright } from '../aws/errors.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type Change, isEligible, sameChange } from './change-log.js';
 import { assertChange, assertChangeId, decodeEntry, encodeEntry, entryAttribute } from './entry-codec.js';
@@ -237,7 +237,9 @@ export class DynamoChangeLog implements FencedChangeLog {
    * object id it cannot use, or a `new` that is not exactly a key of that object under the
    * configured prefix (make blob keys with `newBlobKey(prefix, objectId)`). An `old` is recorded as
    * read from the objects item: one that names another object's blob is quarantined by the
-   * sweeper, which is how it is reported, and never deleted.
+   * sweeper, which is how it is reported, and never deleted. Throws {@link InstanceClaimedError}
+   * when an earlier attempt of this record landed and a sweeper claimed the instance before the
+   * answer came back: the entry is the sweeper's, and nothing of the change may be uploaded.
    */
   async record(id: ChangeId, change: Change): Promise<void> {
     assertChangeId(id);
@@ -252,7 +254,9 @@ export class DynamoChangeLog implements FencedChangeLog {
       // Refused outright (missing table, access denied, invalid request): nothing landed, so
       // nothing is outstanding. An unknown outcome (timeout, 5xx) keeps the id: remove() must
       // still clean up an entry that may have landed.
-      if (home === undefined && isDefiniteRejection(err instanceof TierlogError && err.cause !== undefined ? err.cause : err)) {
+      // `refusedOutright`, not a definite refusal alone: an SDK retry refused (access denied,
+      // an expired token) after an attempt whose answer was lost may follow an entry that landed.
+      if (home === undefined && refusedOutright(err)) {
         this.forget(id);
       }
       throw err;
@@ -316,6 +320,15 @@ export class DynamoChangeLog implements FencedChangeLog {
         // Our entry is there: an earlier attempt (an SDK retry, or a call whose answer was lost) landed.
         const decoded = decodeEntry(entryAttribute(id), stored);
         if (decoded.ok && sameChange(decoded.change, change)) {
+          if (item?.[CHANGELOG_ATTR.state] !== 'live') {
+            // It landed, and a sweeper claimed the instance before this attempt: the entry is the
+            // sweeper's, which judges it a window after its claim. Not a success: the writer would
+            // upload on the claim's lease (not its own) and could land `new` after the entry was
+            // judged and dropped; recorded again elsewhere, the same `new` would be named by a live
+            // entry and a claimed one, whose judgement may read HV just before the commit lands.
+            this.markFenced(slot);
+            throw new InstanceClaimedError(id);
+          }
           const lease = item?.[CHANGELOG_ATTR.leaseUntil];
           if (typeof lease === 'number') slot.leaseUntil = lease;
           slot.created = true;
@@ -558,7 +571,10 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.renewing = true;
     try {
       this.draining = this.draining.filter((slot) => !slot.fenced && slot.entries.size > 0);
-      const busy = [...this.slots, ...this.draining].filter((slot) => !slot.fenced && slot.entries.size > 0);
+      // Only items written once: a slot whose first record (or recording commit) is still in flight
+      // has no item yet, and a renewal refused for want of one would take it for retired and fence
+      // it, its entries then neither renewed nor removed. That first write sets the lease itself.
+      const busy = [...this.slots, ...this.draining].filter((slot) => !slot.fenced && slot.created && slot.entries.size > 0);
       if (busy.length === 0 && this.timer !== undefined) {
         clearInterval(this.timer);
         this.timer = undefined;

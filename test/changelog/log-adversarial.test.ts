@@ -1,0 +1,240 @@
+/**
+ * The change log's own machinery under attack: a renewal tick, an SDK retry or a refusal landing
+ * at the one moment its bookkeeping (slots, their items, their leases) can be wrong. Real DynamoDB
+ * Local (and S3 for the store's row); faults are the injector's, aimed at one request; what is
+ * stored is read raw, with a client of its own.
+ *
+ * Defects found here:
+ *  - a renewal tick that ran while a new slot's first record was in flight found no item, took the
+ *    slot for retired and fenced it: once the record landed, its entries were live but the log
+ *    neither renewed the item (a write longer than the lease was claimed after its upload) nor
+ *    removed them (left to the sweeper). A tick now renews only items written once;
+ *  - a record whose first attempt landed (its answer lost) and whose SDK retry came after a sweeper
+ *    claimed the instance found its entry there and answered success, taking the claim's expiry
+ *    for its lease: the writer uploaded on it and, dying then, left a blob the sweeper had already
+ *    judged and dropped the entry of (a leak only the audit finds). It is `InstanceClaimedError`;
+ *  - a record whose lost answer was followed by a refusal of its retry (access denied, an expired
+ *    token) was taken for "nothing landed": the log forgot the change, so `remove` sent nothing and
+ *    the entry stayed in a live item the process kept using. Only a refusal of the only attempt is;
+ *  - a `cleanupAfter` before 1970 was recorded, but its stored form (`ca`, non-negative) reads back
+ *    as malformed: quarantined forever, and a retried record of it refused as a conflict with
+ *    itself. It is refused at record, by every log (test/changelog/contract.test.ts).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
+import { InstanceTable } from '../../lib/changelog/instance-table.js';
+import { InstanceClaimedError } from '../../lib/errors.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
+import { newChangeId } from '../../lib/ids.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import {
+  closedAfterEach,
+  expectClean,
+  KiB,
+  makeSweeper,
+  makeWriter,
+  PAST_EVERYTHING_MS,
+  PAST_WINDOW_MS,
+  randomBody,
+  sameBytes,
+  rawValue,
+  sweepPastEverything,
+  writerHolding,
+} from '../tiered/harness.js';
+import { blobOf, type ManualClock, manualClock, newClient, RawReader } from './helpers.js';
+
+const LEASE = 120_000;
+
+let fx: Fixture;
+let raw: RawReader;
+let sweeper: InstanceTable;
+const clients: DynamoDBClient[] = [];
+const logs: DynamoChangeLog[] = [];
+const open = closedAfterEach<{ close(): void }>();
+
+beforeAll(async () => {
+  fx = await freshFixture({ replacedBlobCleanup: 'log' });
+  raw = new RawReader(fx.config.changeLogTable);
+  const sweeperClient = newClient();
+  clients.push(sweeperClient);
+  sweeper = new InstanceTable(fx.config, sweeperClient);
+});
+
+afterEach(() => {
+  for (const log of logs.splice(0)) log.close();
+});
+
+afterAll(() => {
+  for (const client of clients) client.destroy();
+  raw?.close();
+  fx?.dynamodb.destroy();
+  fx?.s3.destroy();
+});
+
+/** A log on a client of its own with an injector attached, and a manual clock. */
+function writer(options: Partial<DynamoChangeLogOptions> = {}): { log: DynamoChangeLog; clock: ManualClock; injector: FaultInjector } {
+  const clock = manualClock(Date.now());
+  const injector = new FaultInjector();
+  const client = injector.attach(newClient(), 'dynamodb');
+  clients.push(client);
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, clock: clock.clock, renewInBackground: false, ...options });
+  logs.push(log);
+  return { log, clock, injector };
+}
+
+/** Claims `instanceId` as a sweeper whose clock is far ahead of every lease. */
+function claimNow(instanceId: string) {
+  const now = Date.now() + PAST_EVERYTHING_MS;
+  return sweeper.claim(instanceId, { cutoff: now, claimant: 'sweeper-1', until: now + 300_000, now });
+}
+
+const denied = () => Object.assign(new Error('injected: denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } });
+
+describe('slots and the renewal tick', () => {
+  test("a tick while a new slot's first record is in flight leaves the slot live: its item is renewed and its entry removed", async () => {
+    const { log, clock, injector } = writer({ entriesPerInstance: 1 });
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    // The second record opens a second slot; the timer's tick runs while its first write is on its way.
+    injector.add({ kind: 'delay', delayMs: 0, times: 1, match: atStep('record', fx.config), before: () => log.renewDueLeases() });
+    const b = newChangeId();
+    const first = log.instanceId;
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    expect(injector.stats.injected.delay, 'the tick ran during the record').toBe(1);
+    const slots = log.instanceIds;
+    expect(slots, 'two slots, neither taken for claimed').toHaveLength(2);
+    expect(slots[0]).toBe(first);
+    const opened = slots[1]!;
+    expect(RawReader.entryIds(await raw.get(opened)), 'the slot the log writes to is the item that holds the entry').toEqual([b]);
+
+    // Past half the lease, the tick renews both items.
+    clock.advance(LEASE / 2 + 1);
+    await log.renewDueLeases();
+    expect((await raw.get(opened))!.leaseUntil, 'the new slot is renewed').toBe(clock.now + LEASE);
+    expect((await raw.get(first))!.leaseUntil).toBe(clock.now + LEASE);
+
+    // Its entry is removed by the writer, not left to the sweeper.
+    await log.remove(b);
+    expect(await raw.get(opened)).toMatchObject({ state: 'live', n: 0 });
+    expect(RawReader.entryIds(await raw.get(opened))).toEqual([]);
+    expect(log.outstanding).toBe(1);
+  });
+
+  test('a tick still fences a slot whose item a sweeper claimed, and one whose item is gone', async () => {
+    const { log, clock } = writer({ entriesPerInstance: 1 });
+    const [a, b] = [newChangeId(), newChangeId()];
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    const [claimed, drained] = log.instanceIds as [string, string];
+    expect(await claimNow(claimed)).toBeDefined();
+    expect(await claimNow(drained)).toBeDefined();
+    expect(await sweeper.settle(drained, { claimant: 'sweeper-1', drop: [b], leaseUntil: Date.now() })).toBe(true);
+    expect(await sweeper.deleteClaimed(drained, 'sweeper-1')).toBe(true);
+    clock.advance(LEASE / 2 + 1);
+    await log.renewDueLeases();
+    expect(log.instanceIds).not.toContain(claimed);
+    expect(log.instanceIds).not.toContain(drained);
+    expect(await raw.get(drained), 'never re-created').toBeUndefined();
+    expect(await raw.get(claimed)).toMatchObject({ state: 'claimed', claimedBy: 'sweeper-1' });
+  });
+});
+
+describe('a record retried by the SDK after its first attempt landed', () => {
+  test('the instance claimed before the retry: InstanceClaimedError, a new identity, the entry left to the sweeper', async () => {
+    const { log, injector } = writer();
+    await log.record(newChangeId(), { id: 'first', new: blobOf('first') });
+    const instance = log.instanceId;
+    const record = atStep('record', fx.config);
+    injector
+      .add({ kind: 'loseResponse', times: 1, match: record })
+      .add({ kind: 'delay', delayMs: 0, times: 1, match: record, before: async () => void expect(await claimNow(instance)).toBeDefined() });
+    const id = newChangeId();
+    await expect(log.record(id, { id: 'k', new: blobOf('k') })).rejects.toBeInstanceOf(InstanceClaimedError);
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, delay: 1 });
+    expect(log.instanceId, 'a new identity').not.toBe(instance);
+    expect(RawReader.entryIds(await raw.get(instance))).toContain(id);
+    expect(await raw.get(instance)).toMatchObject({ state: 'claimed', claimedBy: 'sweeper-1' });
+    // The entry is the sweeper's: removing it sends nothing, and the next record goes elsewhere.
+    await log.remove(id);
+    expect(RawReader.entryIds(await raw.get(instance))).toContain(id);
+    const next = newChangeId();
+    await log.record(next, { id: 'next', new: blobOf('next') });
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([next]);
+  });
+
+  test('a refusal of the retry (access denied) after a lost answer keeps the change outstanding: remove cleans what landed', async () => {
+    const { log, injector } = writer();
+    const record = atStep('record', fx.config);
+    injector.add({ kind: 'loseResponse', times: 1, match: record }).add({ kind: 'fail', times: 1, match: record, error: denied });
+    const id = newChangeId();
+    await expect(log.record(id, { id: 'maybe', new: blobOf('maybe') })).rejects.toThrow();
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, fail: 1 });
+    expect(RawReader.entryIds(await raw.get(log.instanceId)), 'the first attempt landed').toEqual([id]);
+    expect(log.outstanding, 'the log still knows it').toBe(1);
+    await log.remove(id);
+    expect(await raw.get(log.instanceId)).toMatchObject({ n: 0 });
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([]);
+  });
+
+  test('a refusal of the only attempt: nothing landed, nothing outstanding', async () => {
+    const { log, injector } = writer();
+    injector.add({ kind: 'fail', times: 1, match: atStep('record', fx.config), error: denied });
+    await expect(log.record(newChangeId(), { id: 'no', new: blobOf('no') })).rejects.toThrow();
+    expect(log.outstanding).toBe(0);
+  });
+});
+
+describe('a store whose record is retried after a claim', () => {
+  const OLD = randomBody(40 * KiB);
+  const MINE = randomBody(40 * KiB + 1);
+
+  test('the put is fenced before its upload; a writer paused past the judging sweep sends no upload, and nothing leaks', async () => {
+    const fresh = await freshFixture({ replacedBlobCleanup: 'log' });
+    const key = 'adversarial/record-retry';
+    await writerHolding(fresh, open, key, OLD);
+    const sweepAt = async (offsetMs: number) => {
+      const { sweeper: s, close } = makeSweeper(fresh, offsetMs);
+      try {
+        return await s.sweep();
+      } finally {
+        close();
+      }
+    };
+    // The writer's clock: the pause before its upload passes for it too.
+    let slept = 0;
+    const injector = new FaultInjector();
+    const w = makeWriter(fresh, { injector, log: { clock: () => Date.now() + slept } });
+    open.push(w);
+    const record = atStep('record', fresh.config);
+    const upload = atStep('upload', fresh.config);
+    injector
+      // The record lands, its answer is lost; before the SDK's retry a sweeper claims the instance.
+      .add({ kind: 'loseResponse', times: 1, match: record })
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: record,
+        before: async () => void expect(await sweepAt(PAST_EVERYTHING_MS)).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 }),
+      })
+      // Were the upload to start, the writer sleeps past the judging sweep first, then dies.
+      .add({
+        kind: 'crashAfter',
+        times: 1,
+        match: upload,
+        before: async () => {
+          expect(await sweepAt(PAST_EVERYTHING_MS + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1 });
+          slept = PAST_EVERYTHING_MS + PAST_WINDOW_MS;
+        },
+      });
+    await expect(w.store.put(key, MINE)).rejects.toBeInstanceOf(InstanceClaimedError);
+    expect(injector.crashedAt, 'no upload was sent').toBeUndefined();
+    expect(w.recorder.commands.filter((c) => c.command === 'PutObject')).toEqual([]);
+    w.close();
+    expect((await sweepPastEverything(fresh)).errors).toBe(0);
+    await expectClean(fresh, expect);
+    expect(sameBytes(await rawValue(fresh, key), OLD)).toBe(true);
+  });
+});
