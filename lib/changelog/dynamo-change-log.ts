@@ -151,7 +151,12 @@ export class DynamoChangeLog implements FencedChangeLog {
   private readonly leaseAtCommit = new Map<ChangeId, number>();
   private deadline: number | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private renewing = false;
+  /**
+   * Slots whose renewal is in flight: a tick sends none for them. Per slot, not one flag for the
+   * tick: a renewal that never answers (a client with no timeout, a dropped connection) then holds
+   * back its own slot only, not every renewal of the process until it answers.
+   */
+  private readonly renewing = new Set<Slot>();
 
   constructor(options: DynamoChangeLogOptions) {
     // A misspelt option (`leaseMS`, `renewInBackgound`) would be a default the caller did not choose.
@@ -567,37 +572,34 @@ export class DynamoChangeLog implements FencedChangeLog {
 
   /** One tick of the background renewal: extends leases that are past half, stops when idle. Never rejects for a failed renewal. */
   async renewDueLeases(): Promise<void> {
-    if (this.renewing) return;
-    this.renewing = true;
-    try {
-      this.draining = this.draining.filter((slot) => !slot.fenced && slot.entries.size > 0);
-      // Only items written once: a slot whose first record (or recording commit) is still in flight
-      // has no item yet, and a renewal refused for want of one would take it for retired and fence
-      // it, its entries then neither renewed nor removed. That first write sets the lease itself.
-      const busy = [...this.slots, ...this.draining].filter((slot) => !slot.fenced && slot.created && slot.entries.size > 0);
-      if (busy.length === 0 && this.timer !== undefined) {
-        clearInterval(this.timer);
-        this.timer = undefined;
-        return;
-      }
-      const now = this.clock();
-      await Promise.all(
-        busy
-          .filter((slot) => this.needsRenewal(slot, now))
-          .map(async (slot) => {
-            try {
-              const lease = this.desiredLease(now);
-              const result = await this.table.renewLease(slot.instanceId, lease);
-              if (result.applied) slot.leaseUntil = lease;
-              else this.markFenced(slot);
-            } catch (err) {
-              this.reportBackground(err);
-            }
-          }),
-      );
-    } finally {
-      this.renewing = false;
+    this.draining = this.draining.filter((slot) => !slot.fenced && slot.entries.size > 0);
+    // Only items written once: a slot whose first record (or recording commit) is still in flight
+    // has no item yet, and a renewal refused for want of one would take it for retired and fence
+    // it, its entries then neither renewed nor removed. That first write sets the lease itself.
+    const busy = [...this.slots, ...this.draining].filter((slot) => !slot.fenced && slot.created && slot.entries.size > 0);
+    if (busy.length === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+      return;
     }
+    const now = this.clock();
+    await Promise.all(
+      busy
+        .filter((slot) => !this.renewing.has(slot) && this.needsRenewal(slot, now))
+        .map(async (slot) => {
+          this.renewing.add(slot);
+          try {
+            const lease = this.desiredLease(now);
+            const result = await this.table.renewLease(slot.instanceId, lease);
+            if (result.applied) slot.leaseUntil = lease;
+            else this.markFenced(slot);
+          } catch (err) {
+            this.reportBackground(err);
+          } finally {
+            this.renewing.delete(slot);
+          }
+        }),
+    );
   }
 }
 

@@ -9,6 +9,9 @@
  *    slot for retired and fenced it: once the record landed, its entries were live but the log
  *    neither renewed the item (a write longer than the lease was claimed after its upload) nor
  *    removed them (left to the sweeper). A tick now renews only items written once;
+ *  - one renewal that did not answer (a client with no timeout, a dropped connection) held a flag
+ *    that made every later tick return at once: no lease of the process was renewed until it
+ *    answered, and every write longer than a lease was claimed meanwhile. The guard is per slot;
  *  - a record whose first attempt landed (its answer lost) and whose SDK retry came after a sweeper
  *    claimed the instance found its entry there and answered success, taking the claim's expiry
  *    for its lease: the writer uploaded on it and, dying then, left a blob the sweeper had already
@@ -37,10 +40,12 @@ import {
   makeWriter,
   PAST_EVERYTHING_MS,
   PAST_WINDOW_MS,
+  deferred,
   randomBody,
   sameBytes,
   rawValue,
   sweepPastEverything,
+  waitFor,
   writerHolding,
 } from '../tiered/harness.js';
 import { blobOf, type ManualClock, manualClock, newClient, RawReader } from './helpers.js';
@@ -120,6 +125,35 @@ describe('slots and the renewal tick', () => {
     expect(await raw.get(opened)).toMatchObject({ state: 'live', n: 0 });
     expect(RawReader.entryIds(await raw.get(opened))).toEqual([]);
     expect(log.outstanding).toBe(1);
+  });
+
+  test('a renewal that does not answer holds back only its own slot: the next tick renews the others', async () => {
+    const { log, clock, injector } = writer({ entriesPerInstance: 1 });
+    const [a, b] = [newChangeId(), newChangeId()];
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    const [stuck, other] = log.instanceIds as [string, string];
+    // The renewal of `stuck` is held (a request whose answer does not come: a client with no
+    // timeout, a dropped connection), while the tick renews `other`.
+    const held = deferred();
+    const keyOf = (request: { input: Record<string, unknown> }) => (request.input.Key as { pk?: { S?: string } } | undefined)?.pk?.S;
+    injector.add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (request) => atStep('renew', fx.config)(request) && keyOf(request) === stuck,
+      before: () => held.promise,
+    });
+    clock.advance(LEASE / 2 + 1);
+    const first = log.renewDueLeases();
+    await waitFor(() => injector.stats.injected.delay === 1, 10_000, 'the held renewal');
+    await waitFor(async () => (await raw.get(other))!.leaseUntil === clock.now + LEASE, 10_000, 'the first tick renewing the other slot');
+    // Half a lease later, the other slot is due again: the next tick renews it.
+    clock.advance(LEASE / 2 + 1);
+    await log.renewDueLeases();
+    expect((await raw.get(other))!.leaseUntil, 'renewed by the next tick').toBe(clock.now + LEASE);
+    held.resolve();
+    await first;
   });
 
   test('a tick still fences a slot whose item a sweeper claimed, and one whose item is gone', async () => {
