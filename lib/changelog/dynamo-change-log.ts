@@ -547,8 +547,13 @@ export class DynamoChangeLog implements FencedChangeLog {
     return this.deadline !== undefined && slot.leaseUntil < this.deadline + this.margin;
   }
 
+  /**
+   * The lease a write renews to, in whole ms: a reader takes `leaseUntil` as an integer only (a
+   * clock with fractions of a ms, or a fractional `leaseMs`, would make every item it writes a
+   * corrupt header to `scan`, `tierlog status` and the audits).
+   */
   private desiredLease(now: number): number {
-    return Math.max(now + this.leaseMs, this.deadline !== undefined ? this.deadline + this.margin : 0);
+    return Math.ceil(Math.max(now + this.leaseMs, this.deadline !== undefined ? this.deadline + this.margin : 0));
   }
 
   private ensureTimer(): void {

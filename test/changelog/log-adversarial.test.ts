@@ -19,6 +19,10 @@
  *  - a record whose lost answer was followed by a refusal of its retry (access denied, an expired
  *    token) was taken for "nothing landed": the log forgot the change, so `remove` sent nothing and
  *    the entry stayed in a live item the process kept using. Only a refusal of the only attempt is;
+ *  - a clock with fractions of a ms (which the clock check takes, and the store floors for its
+ *    versions) wrote leases with fractions: every item of that writer was a malformed header to
+ *    `scan` (which threw), `tierlog status`, `inspect` and the audits (a corrupt item reported on
+ *    every run). Leases are whole ms;
  *  - a `cleanupAfter` before 1970 was recorded, but its stored form (`ca`, non-negative) reads back
  *    as malformed: quarantined forever, and a retried record of it refused as a conflict with
  *    itself. It is refused at record, by every log (test/changelog/contract.test.ts).
@@ -26,6 +30,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
+import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
 import { InstanceTable } from '../../lib/changelog/instance-table.js';
 import { InstanceClaimedError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
@@ -172,6 +177,30 @@ describe('slots and the renewal tick', () => {
     expect(log.instanceIds).not.toContain(drained);
     expect(await raw.get(drained), 'never re-created').toBeUndefined();
     expect(await raw.get(claimed)).toMatchObject({ state: 'claimed', claimedBy: 'sweeper-1' });
+  });
+});
+
+describe('leases as stored', () => {
+  // A clock of ms with a fraction (`performance.timeOrigin + performance.now()`) passes the clock
+  // check, and the store floors it for versions; a lease is a header field the reader takes only
+  // as an integer.
+  test('a clock with fractions of a ms writes whole-ms leases: the item parses, scan reads it, on record, renewal and commit', async () => {
+    const { log, clock } = writer({ entriesPerInstance: 1 });
+    clock.now += 0.25;
+    const [a, b] = [newChangeId(), newChangeId()];
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const instance = log.instanceId;
+    const item = await raw.get(instance);
+    expect(Number.isInteger(item!.leaseUntil), `leaseUntil ${item!.leaseUntil}`).toBe(true);
+    expect(() => parseInstanceItem(item!)).not.toThrow();
+    expect((await log.scan()).map(([id]) => id)).toEqual([a]);
+    clock.advance(LEASE / 2 + 1);
+    await log.renewDueLeases();
+    expect(Number.isInteger((await raw.get(instance))!.leaseUntil)).toBe(true);
+    // A commit that records its own entry, on a new slot (entriesPerInstance: 1): its lease too.
+    const element = log.fence(b, { kind: 'record', change: { id: 'b', old: blobOf('b') } });
+    expect(Number.isInteger(element.Update.ExpressionAttributeValues[':lease'])).toBe(true);
+    log.withdraw(b);
   });
 });
 
