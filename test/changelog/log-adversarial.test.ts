@@ -53,7 +53,7 @@ import {
   waitFor,
   writerHolding,
 } from '../tiered/harness.js';
-import { blobOf, type ManualClock, manualClock, newClient, RawReader } from './helpers.js';
+import { blobOf, type ManualClock, manualClock, newClient, type Probe, probe, RawReader } from './helpers.js';
 
 const LEASE = 120_000;
 
@@ -84,14 +84,20 @@ afterAll(() => {
 });
 
 /** A log on a client of its own with an injector attached, and a manual clock. */
-function writer(options: Partial<DynamoChangeLogOptions> = {}): { log: DynamoChangeLog; clock: ManualClock; injector: FaultInjector } {
+function writer(options: Partial<DynamoChangeLogOptions> = {}): {
+  log: DynamoChangeLog;
+  clock: ManualClock;
+  injector: FaultInjector;
+  probe: Probe;
+} {
   const clock = manualClock(Date.now());
   const injector = new FaultInjector();
   const client = injector.attach(newClient(), 'dynamodb');
   clients.push(client);
+  const p = probe(client);
   const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, clock: clock.clock, renewInBackground: false, ...options });
   logs.push(log);
-  return { log, clock, injector };
+  return { log, clock, injector, probe: p };
 }
 
 /** Claims `instanceId` as a sweeper whose clock is far ahead of every lease. */
@@ -133,7 +139,7 @@ describe('slots and the renewal tick', () => {
   });
 
   test('a renewal that does not answer holds back only its own slot: the next tick renews the others', async () => {
-    const { log, clock, injector } = writer({ entriesPerInstance: 1 });
+    const { log, clock, injector, probe: p } = writer({ entriesPerInstance: 1 });
     const [a, b] = [newChangeId(), newChangeId()];
     await log.record(a, { id: 'a', new: blobOf('a') });
     await log.record(b, { id: 'b', new: blobOf('b') });
@@ -150,9 +156,13 @@ describe('slots and the renewal tick', () => {
       before: () => held.promise,
     });
     clock.advance(LEASE / 2 + 1);
+    p.clear();
     const first = log.renewDueLeases();
     await waitFor(() => injector.stats.injected.delay === 1, 10_000, 'the held renewal');
-    await waitFor(async () => (await raw.get(other))!.leaseUntil === clock.now + LEASE, 10_000, 'the first tick renewing the other slot');
+    // The other slot's renewal answered (the probe sees the answer, inside the SDK's retry loop).
+    const answered = () => p.of('UpdateItem').some((a) => a.input.Key?.pk?.S === other && a.error === undefined);
+    await waitFor(answered, 10_000, 'the first tick renewing the other slot');
+    expect((await raw.get(other))!.leaseUntil).toBe(clock.now + LEASE);
     // Half a lease later, the other slot is due again: the next tick renews it.
     clock.advance(LEASE / 2 + 1);
     await log.renewDueLeases();
