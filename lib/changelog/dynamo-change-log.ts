@@ -192,7 +192,10 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.slots.push(this.newSlot());
   }
 
-  /** This process's primary instance id (the first slot). Changes when a sweeper claims it. */
+  /**
+   * This process's primary instance id (the first slot). Changes when a sweeper claims it, and at
+   * the first write after the process sat idle past its lease.
+   */
   get instanceId(): string {
     return this.slots[0]!.instanceId;
   }
@@ -491,7 +494,11 @@ export class DynamoChangeLog implements FencedChangeLog {
     if (slot.entries.size > 0 && !slot.fenced) this.draining.push(slot);
   }
 
-  /** Stops the renewal timer and releases a client this log created. Entries stay in the table. */
+  /**
+   * Stops the renewal timer and releases a client this log created. Entries stay in the table. A
+   * write still in flight, or a later one, still records, and starts the timer again while it has
+   * entries outstanding (its lease must outlive its upload): close a log once its writes are done.
+   */
   close(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
@@ -511,6 +518,7 @@ export class DynamoChangeLog implements FencedChangeLog {
    * item could pass DynamoDB's 400 KB and refuse every record.
    */
   private pickSlot(): Slot {
+    this.dropLapsedSlots();
     const open = this.slots.find((slot) => slot.entries.size < Math.min(this.cap, MAX_ENTRIES_PER_ITEM));
     if (open !== undefined) return open;
     const least = this.slots.reduce((a, b) => (b.entries.size < a.entries.size ? b : a));
@@ -520,6 +528,20 @@ export class DynamoChangeLog implements FencedChangeLog {
       return slot;
     }
     return least;
+  }
+
+  /**
+   * Drops the slots that hold nothing and whose lease has passed (a process idle for a while, a
+   * Lambda environment thawed for a later invocation): from then on a sweeper may retire the idle
+   * item at any moment, and a write sent to it would be refused for the item gone and sent again
+   * to a new slot, a round trip more on the write's path (for a change that records at its commit,
+   * a whole commit more). The next write opens a new item instead; the old one, empty and expired,
+   * is the sweeper's to retire.
+   */
+  private dropLapsedSlots(): void {
+    const now = this.clock();
+    const kept = this.slots.filter((slot) => !(slot.created && slot.entries.size === 0 && slot.leaseUntil <= now));
+    if (kept.length < this.slots.length) this.slots = kept.length > 0 ? kept : [this.newSlot()];
   }
 
   private place(id: ChangeId, slot: Slot): void {

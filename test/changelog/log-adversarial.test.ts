@@ -19,6 +19,10 @@
  *  - a record whose lost answer was followed by a refusal of its retry (access denied, an expired
  *    token) was taken for "nothing landed": the log forgot the change, so `remove` sent nothing and
  *    the entry stayed in a live item the process kept using. Only a refusal of the only attempt is;
+ *  - the first write after the process sat idle past its lease (a Lambda environment thawed for a
+ *    later invocation) went to its empty item, which a sweeper retires once the lease ends: refused
+ *    for the item gone, it was sent again to a new one (a round trip more; for a change recorded at
+ *    its commit, a whole commit more). A slot empty past its lease is dropped at the next write;
  *  - a clock with fractions of a ms (which the clock check takes, and the store floors for its
  *    versions) wrote leases with fractions: every item of that writer was a malformed header to
  *    `scan` (which threw), `tierlog status`, `inspect` and the audits (a corrupt item reported on
@@ -29,6 +33,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
 import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
 import { InstanceTable } from '../../lib/changelog/instance-table.js';
@@ -60,6 +65,7 @@ const LEASE = 120_000;
 let fx: Fixture;
 let raw: RawReader;
 let sweeper: InstanceTable;
+let objects: DynamoDBDocumentClient;
 const clients: DynamoDBClient[] = [];
 const logs: DynamoChangeLog[] = [];
 const open = closedAfterEach<{ close(): void }>();
@@ -70,6 +76,7 @@ beforeAll(async () => {
   const sweeperClient = newClient();
   clients.push(sweeperClient);
   sweeper = new InstanceTable(fx.config, sweeperClient);
+  objects = DynamoDBDocumentClient.from(sweeperClient);
 });
 
 afterEach(() => {
@@ -187,6 +194,67 @@ describe('slots and the renewal tick', () => {
     expect(log.instanceIds).not.toContain(drained);
     expect(await raw.get(drained), 'never re-created').toBeUndefined();
     expect(await raw.get(claimed)).toMatchObject({ state: 'claimed', claimedBy: 'sweeper-1' });
+  });
+});
+
+describe('a writer idle past its lease (its item empty, retirable)', () => {
+  const SKEW = 30_000;
+  type Idle = { readonly bind?: (log: DynamoChangeLog, now: number) => void };
+  const writers: Array<[string, Idle]> = [
+    ['a long-running process', {}],
+    // The lease reaches the invocation's deadline plus the margin; the next invocation comes later.
+    ['a Lambda environment thawed for a later invocation', { bind: (log, now) => log.setInvocationDeadline(now + 10_000) }],
+  ];
+
+  /** A writer whose one item held an entry, removed, and whose lease then ended; the item retired by a sweep when `retire`. */
+  async function idleWriter(idle: Idle, retire: boolean) {
+    const w = writer();
+    idle.bind?.(w.log, w.clock.now);
+    const a = newChangeId();
+    await w.log.record(a, { id: 'a', new: blobOf('a') });
+    await w.log.remove(a);
+    const old = w.log.instanceId;
+    const lease = (await raw.get(old))!.leaseUntil as number;
+    w.clock.now = lease + SKEW + 60_000;
+    if (retire) expect(await sweeper.retire(old, w.clock.now - SKEW)).toBe(true);
+    idle.bind?.(w.log, w.clock.now);
+    w.probe.clear();
+    return { ...w, old };
+  }
+
+  test.each(writers)(
+    '%s: the next record opens a new item in one request (not one refused for the retired item, then another)',
+    async (_name, idle) => {
+      const { log, probe: p, old } = await idleWriter(idle, true);
+      const b = newChangeId();
+      await log.record(b, { id: 'b', new: blobOf('b') });
+      expect(p.of('UpdateItem').length, 'one request').toBe(1);
+      expect(log.instanceId).not.toBe(old);
+      expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([b]);
+      expect(await raw.get(old), 'never re-created').toBeUndefined();
+    },
+  );
+
+  test.each(writers)(
+    '%s: a change that records at its commit (a large delete) lands on a new item, not fenced by the retired one',
+    async (_name, idle) => {
+      const { log, old } = await idleWriter(idle, true);
+      const c = newChangeId();
+      const effect = { kind: 'record', change: { id: 'c', old: blobOf('c') } } as const;
+      const element = log.fence(c, effect);
+      await expect(objects.send(new TransactWriteCommand({ TransactItems: [element] })), 'the commit lands').resolves.toBeDefined();
+      log.committed(c, effect);
+      expect(log.instanceId).not.toBe(old);
+      expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([c]);
+    },
+  );
+
+  test.each(writers)('%s: the idle item not retired yet is left to the sweeper, which retires it', async (_name, idle) => {
+    const { log, clock, old } = await idleWriter(idle, false);
+    await log.record(newChangeId(), { id: 'b', new: blobOf('b') });
+    expect(log.instanceId).not.toBe(old);
+    expect(await raw.get(old)).toMatchObject({ state: 'live', n: 0 });
+    expect(await sweeper.retire(old, clock.now - SKEW)).toBe(true);
   });
 });
 
