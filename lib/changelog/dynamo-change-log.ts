@@ -33,10 +33,10 @@ import {
   MAX_WRITER_LEASE_MS,
   MIN_MAX_UPLOAD_MS,
 } from '../constants.js';
-import { ChangeIdConflictError, CorruptItemError, TierlogError, ValidationError } from '../errors.js';
+import { ChangeIdConflictError, CorruptItemError, InstanceClaimedError, TierlogError, ValidationError } from '../errors.js';
 import { assertClock, type ChangeId, type Clock, newInstanceId, systemClock } from '../ids.js';
 import { createDynamoDBClient } from '../aws/clients.js';
-import { isDefiniteRejection } from '../aws/errors.js';
+import { refusedOutright } from '../aws/errors.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type Change, isEligible, sameChange } from './change-log.js';
 import { assertChange, assertChangeId, decodeEntry, encodeEntry, entryAttribute } from './entry-codec.js';
@@ -151,7 +151,12 @@ export class DynamoChangeLog implements FencedChangeLog {
   private readonly leaseAtCommit = new Map<ChangeId, number>();
   private deadline: number | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private renewing = false;
+  /**
+   * Slots whose renewal is in flight: a tick sends none for them. Per slot, not one flag for the
+   * tick: a renewal that never answers (a client with no timeout, a dropped connection) then holds
+   * back its own slot only, not every renewal of the process until it answers.
+   */
+  private readonly renewing = new Set<Slot>();
 
   constructor(options: DynamoChangeLogOptions) {
     // A misspelt option (`leaseMS`, `renewInBackgound`) would be a default the caller did not choose.
@@ -187,7 +192,10 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.slots.push(this.newSlot());
   }
 
-  /** This process's primary instance id (the first slot). Changes when a sweeper claims it. */
+  /**
+   * This process's primary instance id (the first slot). Changes when a sweeper claims it, and at
+   * the first write after the process sat idle past its lease.
+   */
   get instanceId(): string {
     return this.slots[0]!.instanceId;
   }
@@ -237,7 +245,9 @@ export class DynamoChangeLog implements FencedChangeLog {
    * object id it cannot use, or a `new` that is not exactly a key of that object under the
    * configured prefix (make blob keys with `newBlobKey(prefix, objectId)`). An `old` is recorded as
    * read from the objects item: one that names another object's blob is quarantined by the
-   * sweeper, which is how it is reported, and never deleted.
+   * sweeper, which is how it is reported, and never deleted. Throws {@link InstanceClaimedError}
+   * when an earlier attempt of this record landed and a sweeper claimed the instance before the
+   * answer came back: the entry is the sweeper's, and nothing of the change may be uploaded.
    */
   async record(id: ChangeId, change: Change): Promise<void> {
     assertChangeId(id);
@@ -252,7 +262,9 @@ export class DynamoChangeLog implements FencedChangeLog {
       // Refused outright (missing table, access denied, invalid request): nothing landed, so
       // nothing is outstanding. An unknown outcome (timeout, 5xx) keeps the id: remove() must
       // still clean up an entry that may have landed.
-      if (home === undefined && isDefiniteRejection(err instanceof TierlogError && err.cause !== undefined ? err.cause : err)) {
+      // `refusedOutright`, not a definite refusal alone: an SDK retry refused (access denied,
+      // an expired token) after an attempt whose answer was lost may follow an entry that landed.
+      if (home === undefined && refusedOutright(err)) {
         this.forget(id);
       }
       throw err;
@@ -316,6 +328,15 @@ export class DynamoChangeLog implements FencedChangeLog {
         // Our entry is there: an earlier attempt (an SDK retry, or a call whose answer was lost) landed.
         const decoded = decodeEntry(entryAttribute(id), stored);
         if (decoded.ok && sameChange(decoded.change, change)) {
+          if (item?.[CHANGELOG_ATTR.state] !== 'live') {
+            // It landed, and a sweeper claimed the instance before this attempt: the entry is the
+            // sweeper's, which judges it a window after its claim. Not a success: the writer would
+            // upload on the claim's lease (not its own) and could land `new` after the entry was
+            // judged and dropped; recorded again elsewhere, the same `new` would be named by a live
+            // entry and a claimed one, whose judgement may read HV just before the commit lands.
+            this.markFenced(slot);
+            throw new InstanceClaimedError(id);
+          }
           const lease = item?.[CHANGELOG_ATTR.leaseUntil];
           if (typeof lease === 'number') slot.leaseUntil = lease;
           slot.created = true;
@@ -473,7 +494,11 @@ export class DynamoChangeLog implements FencedChangeLog {
     if (slot.entries.size > 0 && !slot.fenced) this.draining.push(slot);
   }
 
-  /** Stops the renewal timer and releases a client this log created. Entries stay in the table. */
+  /**
+   * Stops the renewal timer and releases a client this log created. Entries stay in the table. A
+   * write still in flight, or a later one, still records, and starts the timer again while it has
+   * entries outstanding (its lease must outlive its upload): close a log once its writes are done.
+   */
   close(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
@@ -493,6 +518,7 @@ export class DynamoChangeLog implements FencedChangeLog {
    * item could pass DynamoDB's 400 KB and refuse every record.
    */
   private pickSlot(): Slot {
+    this.dropLapsedSlots();
     const open = this.slots.find((slot) => slot.entries.size < Math.min(this.cap, MAX_ENTRIES_PER_ITEM));
     if (open !== undefined) return open;
     const least = this.slots.reduce((a, b) => (b.entries.size < a.entries.size ? b : a));
@@ -502,6 +528,20 @@ export class DynamoChangeLog implements FencedChangeLog {
       return slot;
     }
     return least;
+  }
+
+  /**
+   * Drops the slots that hold nothing and whose lease has passed (a process idle for a while, a
+   * Lambda environment thawed for a later invocation): from then on a sweeper may retire the idle
+   * item at any moment, and a write sent to it would be refused for the item gone and sent again
+   * to a new slot, a round trip more on the write's path (for a change that records at its commit,
+   * a whole commit more). The next write opens a new item instead; the old one, empty and expired,
+   * is the sweeper's to retire.
+   */
+  private dropLapsedSlots(): void {
+    const now = this.clock();
+    const kept = this.slots.filter((slot) => !(slot.created && slot.entries.size === 0 && slot.leaseUntil <= now));
+    if (kept.length < this.slots.length) this.slots = kept.length > 0 ? kept : [this.newSlot()];
   }
 
   private place(id: ChangeId, slot: Slot): void {
@@ -529,8 +569,13 @@ export class DynamoChangeLog implements FencedChangeLog {
     return this.deadline !== undefined && slot.leaseUntil < this.deadline + this.margin;
   }
 
+  /**
+   * The lease a write renews to, in whole ms: a reader takes `leaseUntil` as an integer only (a
+   * clock with fractions of a ms, or a fractional `leaseMs`, would make every item it writes a
+   * corrupt header to `scan`, `tierlog status` and the audits).
+   */
   private desiredLease(now: number): number {
-    return Math.max(now + this.leaseMs, this.deadline !== undefined ? this.deadline + this.margin : 0);
+    return Math.ceil(Math.max(now + this.leaseMs, this.deadline !== undefined ? this.deadline + this.margin : 0));
   }
 
   private ensureTimer(): void {
@@ -554,34 +599,34 @@ export class DynamoChangeLog implements FencedChangeLog {
 
   /** One tick of the background renewal: extends leases that are past half, stops when idle. Never rejects for a failed renewal. */
   async renewDueLeases(): Promise<void> {
-    if (this.renewing) return;
-    this.renewing = true;
-    try {
-      this.draining = this.draining.filter((slot) => !slot.fenced && slot.entries.size > 0);
-      const busy = [...this.slots, ...this.draining].filter((slot) => !slot.fenced && slot.entries.size > 0);
-      if (busy.length === 0 && this.timer !== undefined) {
-        clearInterval(this.timer);
-        this.timer = undefined;
-        return;
-      }
-      const now = this.clock();
-      await Promise.all(
-        busy
-          .filter((slot) => this.needsRenewal(slot, now))
-          .map(async (slot) => {
-            try {
-              const lease = this.desiredLease(now);
-              const result = await this.table.renewLease(slot.instanceId, lease);
-              if (result.applied) slot.leaseUntil = lease;
-              else this.markFenced(slot);
-            } catch (err) {
-              this.reportBackground(err);
-            }
-          }),
-      );
-    } finally {
-      this.renewing = false;
+    this.draining = this.draining.filter((slot) => !slot.fenced && slot.entries.size > 0);
+    // Only items written once: a slot whose first record (or recording commit) is still in flight
+    // has no item yet, and a renewal refused for want of one would take it for retired and fence
+    // it, its entries then neither renewed nor removed. That first write sets the lease itself.
+    const busy = [...this.slots, ...this.draining].filter((slot) => !slot.fenced && slot.created && slot.entries.size > 0);
+    if (busy.length === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+      return;
     }
+    const now = this.clock();
+    await Promise.all(
+      busy
+        .filter((slot) => !this.renewing.has(slot) && this.needsRenewal(slot, now))
+        .map(async (slot) => {
+          this.renewing.add(slot);
+          try {
+            const lease = this.desiredLease(now);
+            const result = await this.table.renewLease(slot.instanceId, lease);
+            if (result.applied) slot.leaseUntil = lease;
+            else this.markFenced(slot);
+          } catch (err) {
+            this.reportBackground(err);
+          } finally {
+            this.renewing.delete(slot);
+          }
+        }),
+    );
   }
 }
 

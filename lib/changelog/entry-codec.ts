@@ -118,8 +118,11 @@ export function assertChange(change: Change): void {
     }
   }
   if (change.cleanupAfter !== undefined) {
-    if (!types.isDate(change.cleanupAfter) || Number.isNaN(change.cleanupAfter.getTime())) {
-      throw new ValidationError('change.cleanupAfter must be a valid Date', 'change.cleanupAfter');
+    // The stored form takes no instant before the epoch (`ca` is non-negative): such an entry
+    // would read back as malformed, be quarantined by the sweeper and never settled, and a
+    // retried record of it would be refused as a conflict with itself.
+    if (!types.isDate(change.cleanupAfter) || Number.isNaN(change.cleanupAfter.getTime()) || change.cleanupAfter.getTime() < 0) {
+      throw new ValidationError('change.cleanupAfter must be a valid Date, not before 1970-01-01T00:00:00Z', 'change.cleanupAfter');
     }
   }
 }

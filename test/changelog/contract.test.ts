@@ -175,6 +175,8 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
     ['an empty change.new', 'ok-id', { id: 'o', new: '' }, 'change.new'],
     ['an invalid cleanupAfter', 'ok-id', { id: 'o', cleanupAfter: new Date(Number.NaN) }, 'change.cleanupAfter'],
     ['a cleanupAfter that is not a Date', 'ok-id', { id: 'o', cleanupAfter: 12345 as unknown as Date }, 'change.cleanupAfter'],
+    // The stored form takes none (`ca` is non-negative): quarantined by the sweeper, never settled.
+    ['a cleanupAfter before 1970', 'ok-id', { id: 'o', cleanupAfter: new Date(-1) }, 'change.cleanupAfter'],
     // Not recorded, the blob would be named by no entry: a leak after a crash.
     ['a blob under another name than new', 'ok-id', { id: 'o', blob: 'blobs/bw/x' } as unknown as Change, 'change.blob'],
     ['new capitalised', 'ok-id', { id: 'o', New: 'blobs/bw/x' } as unknown as Change, 'change.New'],

@@ -105,6 +105,11 @@ describe('entry codec', () => {
     expect(field({ id: 'o', new: 'blobs/\ud800' }), 'a lone surrogate').toBe('change.new');
     expect(field({ id: 'o', old: 5 })).toBe('change.old');
     expect(field({ id: 'o', cleanupAfter: '2024-01-01' })).toBe('change.cleanupAfter');
+    // What the stored form takes (`ca` non-negative, test above) and no more: one it would read
+    // back as malformed is refused, not recorded to be quarantined.
+    expect(field({ id: 'o', cleanupAfter: new Date(-1) }), 'before 1970').toBe('change.cleanupAfter');
+    expect(field({ id: 'o', cleanupAfter: new Date(0) })).toBeUndefined();
+    expect(field({ id: 'o', cleanupAfter: new Date(8.64e15) }), 'the last Date').toBeUndefined();
   });
 });
 

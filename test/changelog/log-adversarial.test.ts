@@ -1,0 +1,381 @@
+/**
+ * The change log's own machinery under attack: a renewal tick, an SDK retry or a refusal landing
+ * at the one moment its bookkeeping (slots, their items, their leases) can be wrong. Real DynamoDB
+ * Local (and S3 for the store's row); faults are the injector's, aimed at one request; what is
+ * stored is read raw, with a client of its own.
+ *
+ * Defects found here:
+ *  - a renewal tick that ran while a new slot's first record was in flight found no item, took the
+ *    slot for retired and fenced it: once the record landed, its entries were live but the log
+ *    neither renewed the item (a write longer than the lease was claimed after its upload) nor
+ *    removed them (left to the sweeper). A tick now renews only items written once;
+ *  - one renewal that did not answer (a client with no timeout, a dropped connection) held a flag
+ *    that made every later tick return at once: no lease of the process was renewed until it
+ *    answered, and every write longer than a lease was claimed meanwhile. The guard is per slot;
+ *  - a record whose first attempt landed (its answer lost) and whose SDK retry came after a sweeper
+ *    claimed the instance found its entry there and answered success, taking the claim's expiry
+ *    for its lease: the writer uploaded on it and, dying then, left a blob the sweeper had already
+ *    judged and dropped the entry of (a leak only the audit finds). It is `InstanceClaimedError`;
+ *  - a record whose lost answer was followed by a refusal of its retry (access denied, an expired
+ *    token) was taken for "nothing landed": the log forgot the change, so `remove` sent nothing and
+ *    the entry stayed in a live item the process kept using. Only a refusal of the only attempt is;
+ *  - the first write after the process sat idle past its lease (a Lambda environment thawed for a
+ *    later invocation) went to its empty item, which a sweeper retires once the lease ends: refused
+ *    for the item gone, it was sent again to a new one (a round trip more; for a change recorded at
+ *    its commit, a whole commit more). A slot empty past its lease is dropped at the next write;
+ *  - a clock with fractions of a ms (which the clock check takes, and the store floors for its
+ *    versions) wrote leases with fractions: every item of that writer was a malformed header to
+ *    `scan` (which threw), `tierlog status`, `inspect` and the audits (a corrupt item reported on
+ *    every run). Leases are whole ms;
+ *  - a `cleanupAfter` before 1970 was recorded, but its stored form (`ca`, non-negative) reads back
+ *    as malformed: quarantined forever, and a retried record of it refused as a conflict with
+ *    itself. It is refused at record, by every log (test/changelog/contract.test.ts).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
+import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
+import { InstanceTable } from '../../lib/changelog/instance-table.js';
+import { InstanceClaimedError } from '../../lib/errors.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
+import { newChangeId } from '../../lib/ids.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import {
+  closedAfterEach,
+  expectClean,
+  KiB,
+  makeSweeper,
+  makeWriter,
+  PAST_EVERYTHING_MS,
+  PAST_WINDOW_MS,
+  deferred,
+  randomBody,
+  sameBytes,
+  rawValue,
+  sweepPastEverything,
+  waitFor,
+  writerHolding,
+} from '../tiered/harness.js';
+import { blobOf, type ManualClock, manualClock, newClient, type Probe, probe, RawReader } from './helpers.js';
+
+const LEASE = 120_000;
+
+let fx: Fixture;
+let raw: RawReader;
+let sweeper: InstanceTable;
+let objects: DynamoDBDocumentClient;
+const clients: DynamoDBClient[] = [];
+const logs: DynamoChangeLog[] = [];
+const open = closedAfterEach<{ close(): void }>();
+
+beforeAll(async () => {
+  fx = await freshFixture({ replacedBlobCleanup: 'log' });
+  raw = new RawReader(fx.config.changeLogTable);
+  const sweeperClient = newClient();
+  clients.push(sweeperClient);
+  sweeper = new InstanceTable(fx.config, sweeperClient);
+  objects = DynamoDBDocumentClient.from(sweeperClient);
+});
+
+afterEach(() => {
+  for (const log of logs.splice(0)) log.close();
+});
+
+afterAll(() => {
+  for (const client of clients) client.destroy();
+  raw?.close();
+  fx?.dynamodb.destroy();
+  fx?.s3.destroy();
+});
+
+/** A log on a client of its own with an injector attached, and a manual clock. */
+function writer(options: Partial<DynamoChangeLogOptions> = {}): {
+  log: DynamoChangeLog;
+  clock: ManualClock;
+  injector: FaultInjector;
+  probe: Probe;
+} {
+  const clock = manualClock(Date.now());
+  const injector = new FaultInjector();
+  const client = injector.attach(newClient(), 'dynamodb');
+  clients.push(client);
+  const p = probe(client);
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, clock: clock.clock, renewInBackground: false, ...options });
+  logs.push(log);
+  return { log, clock, injector, probe: p };
+}
+
+/** Claims `instanceId` as a sweeper whose clock is far ahead of every lease. */
+function claimNow(instanceId: string) {
+  const now = Date.now() + PAST_EVERYTHING_MS;
+  return sweeper.claim(instanceId, { cutoff: now, claimant: 'sweeper-1', until: now + 300_000, now });
+}
+
+const denied = () => Object.assign(new Error('injected: denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } });
+
+describe('slots and the renewal tick', () => {
+  test("a tick while a new slot's first record is in flight leaves the slot live: its item is renewed and its entry removed", async () => {
+    const { log, clock, injector } = writer({ entriesPerInstance: 1 });
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    // The second record opens a second slot; the timer's tick runs while its first write is on its way.
+    injector.add({ kind: 'delay', delayMs: 0, times: 1, match: atStep('record', fx.config), before: () => log.renewDueLeases() });
+    const b = newChangeId();
+    const first = log.instanceId;
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    expect(injector.stats.injected.delay, 'the tick ran during the record').toBe(1);
+    const slots = log.instanceIds;
+    expect(slots, 'two slots, neither taken for claimed').toHaveLength(2);
+    expect(slots[0]).toBe(first);
+    const opened = slots[1]!;
+    expect(RawReader.entryIds(await raw.get(opened)), 'the slot the log writes to is the item that holds the entry').toEqual([b]);
+
+    // Past half the lease, the tick renews both items.
+    clock.advance(LEASE / 2 + 1);
+    await log.renewDueLeases();
+    expect((await raw.get(opened))!.leaseUntil, 'the new slot is renewed').toBe(clock.now + LEASE);
+    expect((await raw.get(first))!.leaseUntil).toBe(clock.now + LEASE);
+
+    // Its entry is removed by the writer, not left to the sweeper.
+    await log.remove(b);
+    expect(await raw.get(opened)).toMatchObject({ state: 'live', n: 0 });
+    expect(RawReader.entryIds(await raw.get(opened))).toEqual([]);
+    expect(log.outstanding).toBe(1);
+  });
+
+  test('a renewal that does not answer holds back only its own slot: the next tick renews the others', async () => {
+    const { log, clock, injector, probe: p } = writer({ entriesPerInstance: 1 });
+    const [a, b] = [newChangeId(), newChangeId()];
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    const [stuck, other] = log.instanceIds as [string, string];
+    // The renewal of `stuck` is held (a request whose answer does not come: a client with no
+    // timeout, a dropped connection), while the tick renews `other`.
+    const held = deferred();
+    const keyOf = (request: { input: Record<string, unknown> }) => (request.input.Key as { pk?: { S?: string } } | undefined)?.pk?.S;
+    injector.add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (request) => atStep('renew', fx.config)(request) && keyOf(request) === stuck,
+      before: () => held.promise,
+    });
+    clock.advance(LEASE / 2 + 1);
+    p.clear();
+    const first = log.renewDueLeases();
+    await waitFor(() => injector.stats.injected.delay === 1, 10_000, 'the held renewal');
+    // The other slot's renewal answered (the probe sees the answer, inside the SDK's retry loop).
+    const answered = () => p.of('UpdateItem').some((a) => a.input.Key?.pk?.S === other && a.error === undefined);
+    await waitFor(answered, 10_000, 'the first tick renewing the other slot');
+    expect((await raw.get(other))!.leaseUntil).toBe(clock.now + LEASE);
+    // Half a lease later, the other slot is due again: the next tick renews it.
+    clock.advance(LEASE / 2 + 1);
+    await log.renewDueLeases();
+    expect((await raw.get(other))!.leaseUntil, 'renewed by the next tick').toBe(clock.now + LEASE);
+    held.resolve();
+    await first;
+  });
+
+  test('a tick still fences a slot whose item a sweeper claimed, and one whose item is gone', async () => {
+    const { log, clock } = writer({ entriesPerInstance: 1 });
+    const [a, b] = [newChangeId(), newChangeId()];
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    const [claimed, drained] = log.instanceIds as [string, string];
+    expect(await claimNow(claimed)).toBeDefined();
+    expect(await claimNow(drained)).toBeDefined();
+    expect(await sweeper.settle(drained, { claimant: 'sweeper-1', drop: [b], leaseUntil: Date.now() })).toBe(true);
+    expect(await sweeper.deleteClaimed(drained, 'sweeper-1')).toBe(true);
+    clock.advance(LEASE / 2 + 1);
+    await log.renewDueLeases();
+    expect(log.instanceIds).not.toContain(claimed);
+    expect(log.instanceIds).not.toContain(drained);
+    expect(await raw.get(drained), 'never re-created').toBeUndefined();
+    expect(await raw.get(claimed)).toMatchObject({ state: 'claimed', claimedBy: 'sweeper-1' });
+  });
+});
+
+describe('a writer idle past its lease (its item empty, retirable)', () => {
+  const SKEW = 30_000;
+  type Idle = { readonly bind?: (log: DynamoChangeLog, now: number) => void };
+  const writers: Array<[string, Idle]> = [
+    ['a long-running process', {}],
+    // The lease reaches the invocation's deadline plus the margin; the next invocation comes later.
+    ['a Lambda environment thawed for a later invocation', { bind: (log, now) => log.setInvocationDeadline(now + 10_000) }],
+  ];
+
+  /** A writer whose one item held an entry, removed, and whose lease then ended; the item retired by a sweep when `retire`. */
+  async function idleWriter(idle: Idle, retire: boolean) {
+    const w = writer();
+    idle.bind?.(w.log, w.clock.now);
+    const a = newChangeId();
+    await w.log.record(a, { id: 'a', new: blobOf('a') });
+    await w.log.remove(a);
+    const old = w.log.instanceId;
+    const lease = (await raw.get(old))!.leaseUntil as number;
+    w.clock.now = lease + SKEW + 60_000;
+    if (retire) expect(await sweeper.retire(old, w.clock.now - SKEW)).toBe(true);
+    idle.bind?.(w.log, w.clock.now);
+    w.probe.clear();
+    return { ...w, old };
+  }
+
+  test.each(writers)(
+    '%s: the next record opens a new item in one request (not one refused for the retired item, then another)',
+    async (_name, idle) => {
+      const { log, probe: p, old } = await idleWriter(idle, true);
+      const b = newChangeId();
+      await log.record(b, { id: 'b', new: blobOf('b') });
+      expect(p.of('UpdateItem').length, 'one request').toBe(1);
+      expect(log.instanceId).not.toBe(old);
+      expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([b]);
+      expect(await raw.get(old), 'never re-created').toBeUndefined();
+    },
+  );
+
+  test.each(writers)(
+    '%s: a change that records at its commit (a large delete) lands on a new item, not fenced by the retired one',
+    async (_name, idle) => {
+      const { log, old } = await idleWriter(idle, true);
+      const c = newChangeId();
+      const effect = { kind: 'record', change: { id: 'c', old: blobOf('c') } } as const;
+      const element = log.fence(c, effect);
+      await expect(objects.send(new TransactWriteCommand({ TransactItems: [element] })), 'the commit lands').resolves.toBeDefined();
+      log.committed(c, effect);
+      expect(log.instanceId).not.toBe(old);
+      expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([c]);
+    },
+  );
+
+  test.each(writers)('%s: the idle item not retired yet is left to the sweeper, which retires it', async (_name, idle) => {
+    const { log, clock, old } = await idleWriter(idle, false);
+    await log.record(newChangeId(), { id: 'b', new: blobOf('b') });
+    expect(log.instanceId).not.toBe(old);
+    expect(await raw.get(old)).toMatchObject({ state: 'live', n: 0 });
+    expect(await sweeper.retire(old, clock.now - SKEW)).toBe(true);
+  });
+});
+
+describe('leases as stored', () => {
+  // A clock of ms with a fraction (`performance.timeOrigin + performance.now()`) passes the clock
+  // check, and the store floors it for versions; a lease is a header field the reader takes only
+  // as an integer.
+  test('a clock with fractions of a ms writes whole-ms leases: the item parses, scan reads it, on record, renewal and commit', async () => {
+    const { log, clock } = writer({ entriesPerInstance: 1 });
+    clock.now += 0.25;
+    const [a, b] = [newChangeId(), newChangeId()];
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const instance = log.instanceId;
+    const item = await raw.get(instance);
+    expect(Number.isInteger(item!.leaseUntil), `leaseUntil ${item!.leaseUntil}`).toBe(true);
+    expect(() => parseInstanceItem(item!)).not.toThrow();
+    expect((await log.scan()).map(([id]) => id)).toEqual([a]);
+    clock.advance(LEASE / 2 + 1);
+    await log.renewDueLeases();
+    expect(Number.isInteger((await raw.get(instance))!.leaseUntil)).toBe(true);
+    // A commit that records its own entry, on a new slot (entriesPerInstance: 1): its lease too.
+    const element = log.fence(b, { kind: 'record', change: { id: 'b', old: blobOf('b') } });
+    expect(Number.isInteger(element.Update.ExpressionAttributeValues[':lease'])).toBe(true);
+    log.withdraw(b);
+  });
+});
+
+describe('a record retried by the SDK after its first attempt landed', () => {
+  test('the instance claimed before the retry: InstanceClaimedError, a new identity, the entry left to the sweeper', async () => {
+    const { log, injector } = writer();
+    await log.record(newChangeId(), { id: 'first', new: blobOf('first') });
+    const instance = log.instanceId;
+    const record = atStep('record', fx.config);
+    injector
+      .add({ kind: 'loseResponse', times: 1, match: record })
+      .add({ kind: 'delay', delayMs: 0, times: 1, match: record, before: async () => void expect(await claimNow(instance)).toBeDefined() });
+    const id = newChangeId();
+    await expect(log.record(id, { id: 'k', new: blobOf('k') })).rejects.toBeInstanceOf(InstanceClaimedError);
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, delay: 1 });
+    expect(log.instanceId, 'a new identity').not.toBe(instance);
+    expect(RawReader.entryIds(await raw.get(instance))).toContain(id);
+    expect(await raw.get(instance)).toMatchObject({ state: 'claimed', claimedBy: 'sweeper-1' });
+    // The entry is the sweeper's: removing it sends nothing, and the next record goes elsewhere.
+    await log.remove(id);
+    expect(RawReader.entryIds(await raw.get(instance))).toContain(id);
+    const next = newChangeId();
+    await log.record(next, { id: 'next', new: blobOf('next') });
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([next]);
+  });
+
+  test('a refusal of the retry (access denied) after a lost answer keeps the change outstanding: remove cleans what landed', async () => {
+    const { log, injector } = writer();
+    const record = atStep('record', fx.config);
+    injector.add({ kind: 'loseResponse', times: 1, match: record }).add({ kind: 'fail', times: 1, match: record, error: denied });
+    const id = newChangeId();
+    await expect(log.record(id, { id: 'maybe', new: blobOf('maybe') })).rejects.toThrow();
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, fail: 1 });
+    expect(RawReader.entryIds(await raw.get(log.instanceId)), 'the first attempt landed').toEqual([id]);
+    expect(log.outstanding, 'the log still knows it').toBe(1);
+    await log.remove(id);
+    expect(await raw.get(log.instanceId)).toMatchObject({ n: 0 });
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([]);
+  });
+
+  test('a refusal of the only attempt: nothing landed, nothing outstanding', async () => {
+    const { log, injector } = writer();
+    injector.add({ kind: 'fail', times: 1, match: atStep('record', fx.config), error: denied });
+    await expect(log.record(newChangeId(), { id: 'no', new: blobOf('no') })).rejects.toThrow();
+    expect(log.outstanding).toBe(0);
+  });
+});
+
+describe('a store whose record is retried after a claim', () => {
+  const OLD = randomBody(40 * KiB);
+  const MINE = randomBody(40 * KiB + 1);
+
+  test('the put is fenced before its upload; a writer paused past the judging sweep sends no upload, and nothing leaks', async () => {
+    const fresh = await freshFixture({ replacedBlobCleanup: 'log' });
+    const key = 'adversarial/record-retry';
+    await writerHolding(fresh, open, key, OLD);
+    const sweepAt = async (offsetMs: number) => {
+      const { sweeper: s, close } = makeSweeper(fresh, offsetMs);
+      try {
+        return await s.sweep();
+      } finally {
+        close();
+      }
+    };
+    // The writer's clock: the pause before its upload passes for it too.
+    let slept = 0;
+    const injector = new FaultInjector();
+    const w = makeWriter(fresh, { injector, log: { clock: () => Date.now() + slept } });
+    open.push(w);
+    const record = atStep('record', fresh.config);
+    const upload = atStep('upload', fresh.config);
+    injector
+      // The record lands, its answer is lost; before the SDK's retry a sweeper claims the instance.
+      .add({ kind: 'loseResponse', times: 1, match: record })
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: record,
+        before: async () => void expect(await sweepAt(PAST_EVERYTHING_MS)).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 }),
+      })
+      // Were the upload to start, the writer sleeps past the judging sweep first, then dies.
+      .add({
+        kind: 'crashAfter',
+        times: 1,
+        match: upload,
+        before: async () => {
+          expect(await sweepAt(PAST_EVERYTHING_MS + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1 });
+          slept = PAST_EVERYTHING_MS + PAST_WINDOW_MS;
+        },
+      });
+    await expect(w.store.put(key, MINE)).rejects.toBeInstanceOf(InstanceClaimedError);
+    expect(injector.crashedAt, 'no upload was sent').toBeUndefined();
+    expect(w.recorder.commands.filter((c) => c.command === 'PutObject')).toEqual([]);
+    w.close();
+    expect((await sweepPastEverything(fresh)).errors).toBe(0);
+    await expectClean(fresh, expect);
+    expect(sameBytes(await rawValue(fresh, key), OLD)).toBe(true);
+  });
+});
