@@ -8,6 +8,11 @@
  *    own before the commit is sent, since the commit cannot write it into the change's entry
  *    (re-recording an id with other content is refused by the contract). Safe either way: before
  *    the commit HV points at `old`, and recovery deletes `old` only once HV no longer does;
+ *    An `old` that is not exactly a blob key of this object under the prefix (an objects item
+ *    copied to "rename" an object names the other object's blob) is not recorded: the writer
+ *    never deletes it (the settle's namespace guard), and a recovery of the plain log that follows
+ *    the seed's contract ("delete `old` unless HV points at it") would delete a blob another key
+ *    still points at. tierlog's own sweeper quarantines such an entry; a third party's may not;
  *  - `remove` removes those entries with the change's own.
  */
 import type { Change, ChangeLog } from '../changelog/change-log.js';
@@ -15,17 +20,22 @@ import type { FenceEffect, FencedChangeLog, TransactElement } from '../changelog
 import { isFencedChangeLog } from '../changelog/fenced.js';
 import { ValidationError } from '../errors.js';
 import { type ChangeId, newChangeId } from '../ids.js';
+import { checkBlobKey } from './blob-keys.js';
 
-/** `log` itself when it fences; else the adapter around it. */
-export function fencedLogOf(log: ChangeLog): FencedChangeLog {
-  return isFencedChangeLog(log) ? log : new PlainLogAdapter(log);
+/** `log` itself when it fences; else the adapter around it, for the store of blob prefix `prefix`. */
+export function fencedLogOf(log: ChangeLog, prefix: string): FencedChangeLog {
+  return isFencedChangeLog(log) ? log : new PlainLogAdapter(log, prefix);
 }
 
 export class PlainLogAdapter implements FencedChangeLog {
   /** The object key of each change recorded and not yet removed, with its extra `old` entries. */
   private readonly open = new Map<ChangeId, { readonly change: Change; readonly olds: Map<string, ChangeId> }>();
 
-  constructor(readonly inner: ChangeLog) {}
+  constructor(
+    readonly inner: ChangeLog,
+    /** The store's blob prefix: an `old` outside its object's keys there is not recorded. */
+    readonly prefix: string,
+  ) {}
 
   async record(id: ChangeId, change: Change): Promise<void> {
     this.open.set(id, { change, olds: new Map() });
@@ -51,6 +61,7 @@ export class PlainLogAdapter implements FencedChangeLog {
     const entry = this.open.get(changeId);
     if (entry === undefined) throw new ValidationError(`change ${changeId} was not recorded by this change log`, 'changeId');
     if (entry.change.old === effect.old || entry.olds.has(effect.old)) return;
+    if (!checkBlobKey(this.prefix, entry.change.id, effect.old).ok) return;
     const oldId = newChangeId();
     entry.olds.set(effect.old, oldId);
     await this.inner.record(oldId, { id: entry.change.id, old: effect.old });

@@ -289,7 +289,7 @@ export class TieredStore {
     this.consistentReads = options.consistentReads ?? true;
     this.settleInBackground = options.settleInBackground ?? false;
     this.context = {
-      log: fencedLogOf(options.changeLog),
+      log: fencedLogOf(options.changeLog, this.config.prefix),
       hv: this.hv,
       lt: this.lt,
       replacedBlobCleanup: replacedBlobCleanupOf(options.config),

@@ -5,6 +5,8 @@
  * servers: at the moment of each commit the log names `new` and `old`; afterwards it is empty and
  * nothing leaked; a CAS lost to another writer commits again and cleans both blobs it replaced.
  */
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import type { TierlogConfig } from '../../lib/config.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
@@ -121,6 +123,39 @@ describe('a plain change log behind the adapter', () => {
       await expectNoLeak();
     } finally {
       s.close();
+    }
+  });
+
+  test("an item that names another object's blob: that blob is never recorded as old, so no recovery of the plain log deletes it", async () => {
+    const owner = 'plain/owner';
+    const copy = 'plain/copy';
+    await other.store.put(owner, randomBody(LARGE));
+    await other.store.put(copy, randomBody(LARGE));
+    const before = await rawState(fx);
+    const foreign = before.references.get(owner)!;
+    const stranded = before.references.get(copy)!;
+    // The item of `copy` now names `owner`'s blob (an item copied to "rename" an object).
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.objectsTable,
+        Key: { key: { S: copy } },
+        UpdateExpression: 'SET #b = :b',
+        ExpressionAttributeNames: { '#b': 'blob' },
+        ExpressionAttributeValues: { ':b': { S: foreign } },
+      }),
+    );
+    const s = plainStore({ snapshotAt: isPlainCommit(fx) });
+    try {
+      await s.store.put(copy, randomBody(LARGE));
+      const named = s.seen.flat().flatMap((e) => [e.new, e.old]);
+      expect(named).not.toContain(foreign);
+      // What a recovery of the plain log would see now: no entry names the other object's blob.
+      expect((await s.log.scan()).flatMap(([, c]) => [c.new, c.old])).not.toContain(foreign);
+      expect((await rawState(fx)).blobs).toContain(foreign);
+    } finally {
+      s.close();
+      // The copy's own blob, stranded by the test's rewrite of the item: not this test's subject.
+      await fx.s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: stranded }));
     }
   });
 });
