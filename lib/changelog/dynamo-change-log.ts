@@ -386,9 +386,14 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.forget(id);
   }
 
+  /**
+   * This log's outstanding changes (the `ChangeLog` contract): every entry of its live items, those
+   * of the items it stopped feeding after an `abandon` and still renews for their other changes
+   * included (the abandoned entry with them: it is outstanding until a sweeper settles it).
+   */
   async scan(): Promise<Array<[ChangeId, Change]>> {
     const now = this.clock();
-    const live = this.slots.filter((slot) => !slot.fenced);
+    const live = [...new Set([...this.slots, ...this.draining])].filter((slot) => !slot.fenced);
     const items = await Promise.all(live.map((slot) => this.table.getRaw(slot.instanceId)));
     const out: Array<[ChangeId, Change]> = [];
     for (const raw of items) {

@@ -282,6 +282,24 @@ describe('leases as stored', () => {
   });
 });
 
+describe('scan after an abandon', () => {
+  // An abandoned entry stays in its item, and the log stops feeding that item (a new slot takes
+  // the next records) while it renews it for its other changes: those are outstanding still.
+  test('returns the other changes of the abandoned slot, and the abandoned one, until they are removed', async () => {
+    const { log } = writer();
+    const [kept, left, later] = [newChangeId(), newChangeId(), newChangeId()];
+    await log.record(kept, { id: 'kept', new: blobOf('kept') });
+    await log.record(left, { id: 'left', new: blobOf('left') });
+    const first = log.instanceId;
+    log.abandon(left);
+    await log.record(later, { id: 'later', new: blobOf('later') });
+    expect(log.instanceId).not.toBe(first);
+    expect((await log.scan()).map(([id]) => id).sort()).toEqual([kept, left, later].sort());
+    await log.remove(kept);
+    expect((await log.scan()).map(([id]) => id).sort()).toEqual([left, later].sort());
+  });
+});
+
 describe('a record retried by the SDK after its first attempt landed', () => {
   test('the instance claimed before the retry: InstanceClaimedError, a new identity, the entry left to the sweeper', async () => {
     const { log, injector } = writer();
