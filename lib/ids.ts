@@ -54,3 +54,16 @@ export function assertClock(clock: unknown): void {
     );
   }
 }
+
+/**
+ * `clock`, checked ({@link assertClock}), read in whole ms: every time a component writes from it
+ * (leases, claims, expiry instants, timestamps) is a whole number of ms, as the items' readers
+ * require, even from a clock with a fraction (`performance.timeOrigin + performance.now()`), which
+ * the check lets through. A lease with a fraction made a change-log item unreadable to the sweeper
+ * (its header takes integers): quarantined, never cleaned.
+ */
+export function wholeMsClock(clock: unknown): Clock {
+  assertClock(clock);
+  const read = clock as Clock;
+  return () => Math.floor(read());
+}

@@ -34,7 +34,7 @@ import {
   MIN_MAX_UPLOAD_MS,
 } from '../constants.js';
 import { ChangeIdConflictError, CorruptItemError, InstanceClaimedError, TierlogError, ValidationError } from '../errors.js';
-import { assertClock, type ChangeId, type Clock, newInstanceId, systemClock } from '../ids.js';
+import { type ChangeId, type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
 import { createDynamoDBClient } from '../aws/clients.js';
 import { refusedOutright } from '../aws/errors.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
@@ -167,8 +167,7 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.prefix = options.config.prefix;
     this.ownsClient = options.dynamodb === undefined ? createDynamoDBClient() : undefined;
     this.table = new InstanceTable(options.config, options.dynamodb ?? this.ownsClient!);
-    this.clock = options.clock ?? systemClock;
-    assertClock(this.clock);
+    this.clock = wholeMsClock(options.clock ?? systemClock);
     this.leaseMs = positive(options.leaseMs ?? DEFAULT_LEASE_MS, 'leaseMs');
     this.cap = positive(options.entriesPerInstance ?? DEFAULT_ENTRIES_PER_INSTANCE, 'entriesPerInstance');
     this.maxSlots = positive(options.maxSlots ?? DEFAULT_MAX_SLOTS, 'maxSlots');

@@ -57,7 +57,7 @@ import {
 } from '../constants.js';
 import { checkIntegerIn } from '../env-integers.js';
 import { ConfigError, CorruptItemError, ItemTooLargeError, TierlogError, ValidationError } from '../errors.js';
-import { type Clock, newInstanceId, systemClock } from '../ids.js';
+import { type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
@@ -321,7 +321,8 @@ export class Sweeper {
     this.table = new InstanceTable(options.config, dynamodb);
     this.hv = new HvTable(options.config.objectsTable, dynamodb, resolveHvAttributes(options.config, options.attributes));
     this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, MULTIPART_PART_SIZE);
-    this.clock = options.clock ?? systemClock;
+    // A clock in seconds would judge every lease long expired: checked, as the writers' are.
+    this.clock = wholeMsClock(options.clock ?? systemClock);
     this.sweeperId = options.sweeperId ?? newInstanceId();
     this.claimMs = options.claimMs ?? DEFAULT_CLAIM_MS;
     this.skewMarginMs = options.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS;

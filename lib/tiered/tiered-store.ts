@@ -69,7 +69,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
-import { assertClock, type Clock, newChangeId, systemClock } from '../ids.js';
+import { type Clock, newChangeId, systemClock, wholeMsClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied } from '../aws/attempts.js';
@@ -280,8 +280,7 @@ export class TieredStore {
       options.config.prefix,
       options.partSize ?? MULTIPART_PART_SIZE,
     );
-    this.clock = options.clock ?? systemClock;
-    assertClock(this.clock);
+    this.clock = wholeMsClock(options.clock ?? systemClock);
     this.maxAttempts = options.maxAttempts ?? 5;
     if (!isIntegerIn(this.maxAttempts, 1)) {
       throw new ValidationError(`maxAttempts must be an integer, 1 or more; got ${this.maxAttempts}`, 'maxAttempts');
