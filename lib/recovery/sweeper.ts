@@ -230,6 +230,16 @@ export { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS } from '../constan
 /** How often a sweep waiting for requests looks at its clock for the deadline, at most (ms). */
 const DEADLINE_POLL_MS = 500;
 
+/**
+ * The longest a batch of HV reads or blob deletes waits to fill while the sweep keeps taking
+ * instances (ms, the sweeper's clock). A sweep of a backlog keeps its pool busy until it stops
+ * taking work, so a batch that went only when full or idle held an instance claimed at the start
+ * until the sweep's end: past its claim (`claimMs`, as short as 60 s) in a sweep that runs longer
+ * (a 15-minute timeout, `tierlog sweep` with no deadline), where another sweeper took it over. A
+ * second gathers hundreds of keys from a backlog.
+ */
+const BATCH_MAX_WAIT_MS = 1_000;
+
 const silent: SweepLogger = { info() {}, warn() {}, error() {} };
 
 /** An instance a sweep found (step 1), and why it may be taken. */
@@ -356,21 +366,34 @@ export class Sweeper {
     const shards = this.shardsOf(options.shards);
     const cutoff = started - this.skewMarginMs;
     const horizon = suspectLeaseHorizon(started, { maxLeaseMs: this.maxLeaseMs, skewMarginMs: this.skewMarginMs });
-    const pointers = new KeyBatcher<HvPointer>((ids) => this.hv.readBlobPointers(ids), DYNAMODB_BATCH_GET);
-    const deletes = new KeyBatcher<DeleteFailure>(async (keys) => {
-      try {
-        return new Map((await this.lt.deleteMany(keys)).map((failure) => [failure.key, failure]));
-      } catch (err) {
-        // S3 deleted some keys before the error (a batch it failed whole, then deleted one by one):
-        // counted, as S3 confirmed them. The batch's instances count nothing and keep their entries.
-        if (err instanceof DeleteManyIncompleteError && !sweep.stopped) report.blobsDeleted += err.deleted;
-        throw err;
-      }
-    }, S3_DELETE_BATCH);
+    const pointers = new KeyBatcher<HvPointer>((ids) => this.hv.readBlobPointers(ids), DYNAMODB_BATCH_GET, this.clock);
+    const deletes = new KeyBatcher<DeleteFailure>(
+      async (keys) => {
+        try {
+          return new Map((await this.lt.deleteMany(keys)).map((failure) => [failure.key, failure]));
+        } catch (err) {
+          // S3 deleted some keys before the error (a batch it failed whole, then deleted one by one):
+          // counted, as S3 confirmed them. The batch's instances count nothing and keep their entries.
+          if (err instanceof DeleteManyIncompleteError && !sweep.stopped) report.blobsDeleted += err.deleted;
+          throw err;
+        }
+      },
+      S3_DELETE_BATCH,
+      this.clock,
+    );
     const flush = () => {
       if (sweep.stopped) return;
       pointers.flush();
       deletes.flush();
+    };
+    // Busy: a batch that waited BATCH_MAX_WAIT_MS goes, full or not (looked at as each instance is taken).
+    const flushStale = () => {
+      if (sweep.stopped) return;
+      const now = this.clock();
+      for (const batcher of [pointers, deletes]) {
+        const since = batcher.waitingSince;
+        if (since !== undefined && now - since >= BATCH_MAX_WAIT_MS) batcher.flush();
+      }
     };
     // Idle: send the reads; send the deletes too unless reads are still unanswered (their
     // instances will bring more deletes, and the pool goes idle again once they have). Not once
@@ -389,7 +412,15 @@ export class Sweeper {
       options.signal?.aborted === true || (options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs);
 
     const housekeeping = options.housekeeping ?? true;
-    const work = this.runSweep(sweep, { shards, cutoff, started, horizon: housekeeping ? horizon : undefined, pastDeadline, flush });
+    const work = this.runSweep(sweep, {
+      shards,
+      cutoff,
+      started,
+      horizon: housekeeping ? horizon : undefined,
+      pastDeadline,
+      flush,
+      flushStale,
+    });
     const timer = options.deadline === undefined ? undefined : this.deadlineTimer(options.deadline - this.answerMarginMs);
     const outcome = await (timer === undefined
       ? work
@@ -463,10 +494,11 @@ export class Sweeper {
       readonly horizon: number | undefined;
       readonly pastDeadline: () => boolean;
       readonly flush: () => void;
+      readonly flushStale: () => void;
     },
   ): Promise<{ readonly failure?: { readonly error: unknown } }> {
     const { report, pool, waiting } = sweep;
-    const { shards, cutoff, started, horizon, pastDeadline, flush } = at;
+    const { shards, cutoff, started, horizon, pastDeadline, flush, flushStale } = at;
     const scan = horizon !== undefined && shards.includes(0) ? this.findOutsideShards(sweep) : Promise.resolve();
     // A lease-index query that fails ends its shard's finding only. The sweep still finishes what
     // it took, in that shard and the others, before it rejects with that failure: a sweep that
@@ -476,7 +508,7 @@ export class Sweeper {
     await Promise.all(
       shards.map(async (shard) => {
         try {
-          await this.takeShard(shard, sweep, { cutoff, started, horizon, pastDeadline });
+          await this.takeShard(shard, sweep, { cutoff, started, horizon, pastDeadline, flushStale });
         } catch (error) {
           // Counted too: a sweep the deadline cuts off first returns its report, not this failure.
           report.errors++;
@@ -508,10 +540,11 @@ export class Sweeper {
       readonly started: number;
       readonly horizon: number | undefined;
       readonly pastDeadline: () => boolean;
+      readonly flushStale: () => void;
     },
   ): Promise<void> {
     const { report, pool } = sweep;
-    const { cutoff, started, horizon, pastDeadline } = at;
+    const { cutoff, started, horizon, pastDeadline, flushStale } = at;
     for await (const found of this.find(shard, cutoff, horizon, () => sweep.stopped)) {
       if (sweep.stopped) return;
       if (pastDeadline()) {
@@ -526,6 +559,8 @@ export class Sweeper {
         report.stuckInstances++;
         this.logger.warn('suspect lease', { instanceId: found.summary.instanceId, leaseAheadMs: found.summary.leaseUntil - started });
       }
+      // The instances taken before wait for no more than BATCH_MAX_WAIT_MS behind this one.
+      flushStale();
       // Looked at again once a slot is free: the wait may have outlasted the deadline or the signal.
       await pool.run(async () => {
         if (pastDeadline()) report.stoppedEarly = true;
