@@ -284,7 +284,7 @@ export class InstanceTable {
    * request a page finds both. A bounded scan: each sweep reads a slice of the table, and
    * successive sweeps cover all of it. Eventually consistent (half the read cost); what it finds
    * is only reported. `complete` is false when the page bound stopped it, or `stop` (asked before
-   * each next page) said so.
+   * each next page) said so; `next` is then where a later scan of the segment goes on (`from`).
    */
   async scanOutsideShards(args: {
     segment: number;
@@ -293,12 +293,19 @@ export class InstanceTable {
     /** The lease shards queried (`TIERLOG_LEASE_SHARDS`): items in a shard at or past it are found. */
     shards: number;
     stop?: () => boolean;
-  }): Promise<{ withoutShard: string[]; outsideShards: Array<{ instanceId: string; shard: number }>; complete: boolean }> {
+    /** Where an earlier scan of this segment stopped (its `next`). Default: the segment's start. */
+    from?: Record<string, unknown>;
+  }): Promise<{
+    withoutShard: string[];
+    outsideShards: Array<{ instanceId: string; shard: number }>;
+    complete: boolean;
+    next?: Record<string, unknown>;
+  }> {
     const withoutShard: string[] = [];
     const outsideShards: Array<{ instanceId: string; shard: number }> = [];
     const shardLists = inLists('#shard', 's', args.shards);
     const pages = paginateScan(
-      { client: this.doc },
+      { client: this.doc, ...(args.from !== undefined ? { startingToken: args.from } : {}) },
       {
         TableName: this.tableName,
         Segment: args.segment,
@@ -323,7 +330,7 @@ export class InstanceTable {
       }
       // Stop at the bound, or when told, without asking for the next page.
       if ((++read >= args.maxPages || args.stop?.() === true) && page.LastEvaluatedKey !== undefined)
-        return { withoutShard, outsideShards, complete: false };
+        return { withoutShard, outsideShards, complete: false, next: page.LastEvaluatedKey };
     }
     return { withoutShard, outsideShards, complete: true };
   }

@@ -155,7 +155,9 @@ export interface SweeperOptions {
    * `shard`, and those in a shard at or past `config.leaseShards` (their writers configured with
    * more shards than this sweeper), both only reported. Each housekeeping sweep that covers
    * shard 0 reads one randomly chosen segment of `segments` (at most `maxPages` pages of 1 MB),
-   * so successive sweeps cover the whole table. The name, like its variables', is from when it
+   * each going on where this sweeper's last scan of that segment stopped (a segment larger than
+   * `maxPages` pages is read over several; a new sweeper, a Lambda's cold start, starts over), so
+   * successive sweeps cover the whole table, whatever its size. The name, like its variables', is from when it
    * found only items without a shard. Segments 1..100 (`MAX_SHARDLESS_SCAN_SEGMENTS`),
    * pages 1..100. `false`: no scan. Default `{ segments: 8, maxPages: 4 }`;
    * `TIERLOG_SHARDLESS_SCAN_SEGMENTS` (0: no scan) and `TIERLOG_SHARDLESS_SCAN_PAGES`.
@@ -319,6 +321,12 @@ export class Sweeper {
   private readonly shardlessScan: { readonly segments: number; readonly maxPages: number } | false;
   private readonly random: () => number;
   private readonly logger: SweepLogger;
+  /**
+   * Where the bounded scan of each segment stopped at its page bound, for the next housekeeping
+   * sweep of this sweeper (a warm Lambda's) to go on from: a scan that started each segment over
+   * never read past its first `maxPages` pages, and a larger table kept a part no scan read.
+   */
+  private readonly scanResume = new Map<number, Record<string, unknown>>();
 
   constructor(options: SweeperOptions) {
     // A misspelt window or tuning name (`maxUploadMS`) would be a default nobody chose.
@@ -602,7 +610,18 @@ export class Sweeper {
     const leaseShards = this.config.leaseShards;
     const segment = Math.min(segments - 1, Math.floor(this.random() * segments));
     try {
-      const found = await this.table.scanOutsideShards({ segment, segments, maxPages, shards: leaseShards, stop: () => sweep.stopped });
+      const from = this.scanResume.get(segment);
+      const found = await this.table.scanOutsideShards({
+        segment,
+        segments,
+        maxPages,
+        shards: leaseShards,
+        stop: () => sweep.stopped,
+        ...(from !== undefined ? { from } : {}),
+      });
+      // Read to the segment's end: the next scan of it starts over.
+      if (found.next === undefined) this.scanResume.delete(segment);
+      else this.scanResume.set(segment, found.next);
       // Cut off meanwhile: the report was returned, and stays as it was.
       if (sweep.stopped) return;
       const { withoutShard, outsideShards } = found;

@@ -82,4 +82,45 @@ describe('housekeeping', () => {
     expect(names.filter((n) => n === 'Scan')).toHaveLength(0);
     expect(names.filter((n) => n === 'Query')).toHaveLength(4); // expiry and suspect queries of shards 1 and 2
   });
+
+  // AWS ends a Scan page at 1 MB, so a segment larger than `maxPages` MB (8 x 4 MB by default: some
+  // 100 000 instance items) has a part the scan reads only if it goes on where the last one stopped.
+  test('the bounded scan goes on where the last housekeeping sweep stopped: successive sweeps read the whole table, however large', async () => {
+    const fx = await freshFixture();
+    const shardless: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      shardless.push(uuidv7());
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk: shardless[i], state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
+        }),
+      );
+    }
+    // A page of 2 items stands for one of 1 MB; one page a sweep: the table is 5 sweeps' worth.
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ScanCommand') (args.input as { Limit?: number }).Limit = 2;
+        return next(args);
+      },
+      { step: 'initialize', name: 'twoPerPage' },
+    );
+    const found = new Set<string>();
+    const logger = {
+      info() {},
+      error() {},
+      warn(message: string, attributes?: Record<string, unknown>) {
+        if (message === 'instances without shard') for (const id of attributes!.instanceIds as string[]) found.add(id);
+      },
+    };
+    const s = makeSweeper(fx, 0, { dynamodb, shardlessScan: { segments: 1, maxPages: 1 }, logger });
+    open.push(s, { close: () => dynamodb.destroy() });
+    const counts: number[] = [];
+    for (let i = 0; i < 5; i++) counts.push((await s.sweeper.sweep({ dryRun: true })).instancesWithoutShard);
+    expect(counts).toEqual([2, 2, 2, 2, 1]);
+    expect([...found].sort()).toEqual([...shardless].sort());
+    // Read to its end, the next scan starts over.
+    expect((await s.sweeper.sweep({ dryRun: true })).instancesWithoutShard).toBe(2);
+  });
 });
