@@ -259,11 +259,14 @@ export class InstanceTable {
    * One index query per shard; when there are none it reads nothing but the query itself.
    * Claimed instances (whose lease is a sweeper's due time, e.g. a far `cleanupAfter`) and
    * upload sessions (whose lease is their expiry: `pk` starts with {@link SESSION_ID_PREFIX}) are
-   * filtered out.
+   * filtered out. Pages of 1 MB by default, not of `pageSize` items: a `Limit` counts the items
+   * read before the filter, and the filtered-out ones are the many (every instance in the first
+   * minutes of its upload window, after an outage 10^5 of them), so pages of 100 were hundreds of
+   * requests a shard, each answering nothing, for the read units of a few.
    */
-  async *listSuspect(shard: number, horizon: number, pageSize = 100): AsyncGenerator<InstanceSummary[]> {
+  async *listSuspect(shard: number, horizon: number, pageSize?: number): AsyncGenerator<InstanceSummary[]> {
     const pages = paginateQuery(
-      { client: this.doc, pageSize },
+      { client: this.doc, ...(pageSize !== undefined ? { pageSize } : {}) },
       {
         TableName: this.tableName,
         IndexName: LEASE_INDEX_NAME,

@@ -5,7 +5,7 @@
  * default, and the construct's every-10-minutes schedule) finds both. Requests are counted by a
  * recorder on the sweeper's own clients; states are read from outside.
  */
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -122,5 +122,37 @@ describe('housekeeping', () => {
     expect([...found].sort()).toEqual([...shardless].sort());
     // Read to its end, the next scan starts over.
     expect((await s.sweeper.sweep({ dryRun: true })).instancesWithoutShard).toBe(2);
+  });
+
+  // After an outage every dead instance's first sighting holds it for its upload window (20 min),
+  // past the suspect horizon (15.5 min): the suspect query reads each one and its filter (live
+  // only) drops it. With `Limit` 100 (applied before the filter), 10^5 of them were 250 requests a
+  // shard each housekeeping sweep, every page empty; in pages of 1 MB, 3 (the same read units).
+  test('the suspect-lease query reads the far leases its filter drops in pages of 1 MB, not of 100 items', async () => {
+    const fx = await freshFixture();
+    const firstSighting = (i: number) => ({
+      PutRequest: {
+        Item: marshall({
+          pk: uuidv7(),
+          shard: 0,
+          state: 'claimed',
+          claimedBy: 'another',
+          firstSeen: Date.now(),
+          leaseUntil: Date.now() + 19 * MIN + i,
+          n: 1,
+        }),
+      },
+    });
+    for (let i = 0; i < 300; i += 25) {
+      const items = Array.from({ length: 25 }, (_, j) => firstSighting(i + j));
+      await fx.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [fx.config.changeLogTable]: items } }));
+    }
+    const recorder = new CommandRecorder();
+    const report = await recordedSweeper(fx, recorder).sweep({ shards: [0] });
+    expect(report).toMatchObject({ suspectLeases: 0, instancesClaimed: 0, errors: 0 });
+    const suspectQueries = recorder.commands.filter(
+      (c) => c.command === 'Query' && String(c.input.KeyConditionExpression).includes(':horizon'),
+    );
+    expect(suspectQueries).toHaveLength(1);
   });
 });
