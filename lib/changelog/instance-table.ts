@@ -340,7 +340,16 @@ export class InstanceTable {
 
   /** Deletes an empty live instance whose lease ended before `cutoff`, in one request. */
   async retire(instanceId: string, cutoff: number): Promise<boolean> {
-    const result = await this.conditionalWrite('retire', () =>
+    return (await this.retireOutcome(instanceId, cutoff)).applied;
+  }
+
+  /**
+   * {@link retire}, and when it does not apply, the item as the failed condition saw it (undefined:
+   * gone), from the same request: the sweeper tells from it an instance another sweeper has
+   * claimed (or its writer renewed) since the lease index showed it, without claiming or reading.
+   */
+  async retireOutcome(instanceId: string, cutoff: number): Promise<WriteResult> {
+    return this.conditionalWrite('retire', () =>
       this.doc.send(
         new DeleteCommand({
           TableName: this.tableName,
@@ -348,10 +357,10 @@ export class InstanceTable {
           ConditionExpression: '#state = :live AND #n = :zero AND #lease < :cutoff',
           ExpressionAttributeNames: { '#state': A.state, '#n': A.count, '#lease': A.leaseUntil },
           ExpressionAttributeValues: { ':live': 'live', ':zero': 0, ':cutoff': cutoff },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       ),
     );
-    return result.applied;
   }
 
   /**

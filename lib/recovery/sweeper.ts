@@ -693,7 +693,9 @@ export class Sweeper {
   /**
    * Step 2. Most expired live instances are idle execution environments with nothing
    * outstanding: one conditional delete (n = 0) retires them. If the condition fails, claim and
-   * read. A claimed or suspect instance is always claimed, never retired on its counter.
+   * read, unless the item it answers is gone or no longer expired (taken since the index showed
+   * it: skipped, as the claim would be). A claimed or suspect instance is always claimed, never
+   * retired on its counter.
    */
   private async retireOrClaim(found: Found, dryRun: boolean, sweep: SweepRun): Promise<Taken> {
     const instanceId = found.summary.instanceId;
@@ -702,8 +704,14 @@ export class Sweeper {
       return raw === undefined ? { kind: 'gone' } : { kind: 'held', parsed: parse(raw), claimed: false };
     }
     const { via } = found;
-    if (via.kind === 'expired' && found.summary.state !== 'claimed' && (await this.table.retire(instanceId, via.cutoff))) {
-      return { kind: 'retired' };
+    if (via.kind === 'expired' && found.summary.state !== 'claimed') {
+      const retired = await this.table.retireOutcome(instanceId, via.cutoff);
+      if (retired.applied) return { kind: 'retired' };
+      // Gone, or its lease (a claim's expiry, a renewal) no longer ends before the cutoff: the claim
+      // would be refused too. Another sweeper got there since the lease index showed it (one that
+      // trails another over a backlog, each of its instances): skipped for one request, not three.
+      const lease = retired.item?.[CHANGELOG_ATTR.leaseUntil];
+      if (retired.item === undefined || (typeof lease === 'number' && lease >= via.cutoff)) return { kind: 'lost' };
     }
     if (sweep.stopped) return { kind: 'gone' };
     const now = this.clock();

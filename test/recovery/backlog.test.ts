@@ -8,11 +8,16 @@
  *    wait for every other instance of the sweep to be taken (an instance due for judging at the
  *    head of a backlog of first sightings waited for the sweep's end, and with a sweep longer than
  *    a claim another sweeper took it over while the first still held its work);
+ *  - a sweeper that trails another over the same shards (the next scheduled invocation, while a
+ *    sweep of a backlog runs to its deadline: reserved concurrency 2) spends one request on each
+ *    instance the other took before it, not three (a retire, a claim and a read, each refused or
+ *    wasted: two overlapping sweeps of 800 instances sent 2,994 requests where one sent 1,612).
  */
 import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { newChangeId, newInstanceId } from '../../lib/ids.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
@@ -108,6 +113,39 @@ describe('an instance due for judging at the head of a backlog of first sighting
     for (const { blob } of due) expect(keys).not.toContain(blob);
     const { instances } = await rawState(fx);
     expect(instances).toHaveLength(items.length - due.length);
+    expect(instances.every((i) => i.state === 'claimed' && entryNames(i).length === 1)).toBe(true);
+  });
+});
+
+describe('a sweeper that trails another over the same shards of a backlog', () => {
+  test('spends one request on each instance the other took since its lease-index page was read', async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    const items = Array.from({ length: 200 }, (_, i) =>
+      deadInstance(i % fx.config.leaseShards, now - 10 * MIN + i, `dead/${i}`, rawBlobKey(fx, `dead/${i}`)),
+    );
+    await putInstances(fx, items);
+    // B has read its first page of each shard (50 instances) when A, ahead of it, takes them all.
+    let ahead: Promise<SweepReport> | undefined;
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 10 * items.length,
+      match: (r) => r.command !== 'QueryCommand',
+      before: async () => {
+        ahead ??= sweeperAt(fx, 0).sweep({ housekeeping: false });
+        await ahead;
+      },
+    });
+    const recorder = new CommandRecorder();
+    const b = await sweeperAt(fx, 0, { injector, recorder }).sweep({ housekeeping: false });
+    expect(await ahead).toMatchObject({ instancesClaimed: items.length, errors: 0 });
+    expect(b).toMatchObject({ instancesClaimed: 0, instancesSkipped: items.length, errors: 0 });
+    const sent = recorder.names().filter((name) => name !== 'Query');
+    expect(sent, 'one refused retire each').toEqual(Array(items.length).fill('DeleteItem'));
+    // What A left is as A left it: every instance claimed once, its entry deferred to its window's end.
+    const { instances } = await rawState(fx);
+    expect(instances).toHaveLength(items.length);
     expect(instances.every((i) => i.state === 'claimed' && entryNames(i).length === 1)).toBe(true);
   });
 });
