@@ -376,6 +376,19 @@ export class InstanceTable {
     instanceId: string,
     args: { cutoff: number; claimant: string; until: number; now?: number; suspectAbove?: number },
   ): Promise<Record<string, unknown> | undefined> {
+    const outcome = await this.claimOutcome(instanceId, args);
+    return outcome.applied ? outcome.item : undefined;
+  }
+
+  /**
+   * {@link claim}, and when its condition fails, the item as that condition saw it (undefined:
+   * gone), from the same request: a claim lost to another sweeper, or our own claim whose answer
+   * an SDK retry lost, is told without reading the item again.
+   */
+  async claimOutcome(
+    instanceId: string,
+    args: { cutoff: number; claimant: string; until: number; now?: number; suspectAbove?: number },
+  ): Promise<{ readonly applied: true; readonly item: Record<string, unknown> } | NotApplied> {
     const suspect = args.suspectAbove !== undefined;
     try {
       // A writer's commit on the item (a transaction) refuses the claim for a moment: claim again.
@@ -406,12 +419,13 @@ export class InstanceTable {
               ':now': Math.floor(args.now ?? Date.now()),
             },
             ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         ),
       );
-      return out.Attributes;
+      return { applied: true, item: out.Attributes ?? {} };
     } catch (err) {
-      if (isConditionalCheckFailed(err)) return undefined;
+      if (isConditionalCheckFailed(err)) return { applied: false, item: oldItemOf(err) };
       // The claim adds attributes: an item near 400 KB refuses it, on every sweep alike.
       if (isItemTooLarge(err)) throw new ItemTooLargeError(`instance ${instanceId}`, err);
       throw translateAwsError(err, { operation: 'claim', table: this.tableName });

@@ -718,9 +718,9 @@ export class Sweeper {
     // A first claim (the instance is still live) holds it until its upload window closes, when
     // its entries are first due; a later one for the claim's own length.
     const until = now + (found.summary.state === 'live' ? Math.max(this.claimMs, this.maxUploadMs) : this.claimMs);
-    let raw: Record<string, unknown> | undefined;
+    let claimed: Awaited<ReturnType<InstanceTable['claimOutcome']>>;
     try {
-      raw = await this.table.claim(instanceId, {
+      claimed = await this.table.claimOutcome(instanceId, {
         cutoff: via.kind === 'expired' ? via.cutoff : now,
         ...(via.kind === 'suspect' ? { suspectAbove: via.horizon } : {}),
         claimant: this.sweeperId,
@@ -733,17 +733,17 @@ export class Sweeper {
       const item = await this.table.getRaw(instanceId);
       return item === undefined ? { kind: 'lost' } : { kind: 'refused', reason: err.message, entries: entryCount(item) };
     }
-    return raw !== undefined ? { kind: 'held', parsed: parse(raw), claimed: true } : this.ownClaim(instanceId, until);
+    return claimed.applied ? { kind: 'held', parsed: parse(claimed.item), claimed: true } : this.ownClaim(claimed.item, until);
   }
 
   /**
    * A claim whose condition failed may be our own: an SDK retry of a claim that landed but whose
    * answer was lost. The item then holds exactly what that claim wrote (us, this expiry). The
    * claim also fails on a header it cannot trust: that item is quarantined without a claim,
-   * counted and logged again on every sweep.
+   * counted and logged again on every sweep. `raw` is the item as the failed condition saw it
+   * (the claim's answer: no read more), undefined when it is gone.
    */
-  private async ownClaim(instanceId: string, until: number): Promise<Taken> {
-    const raw = await this.table.getRaw(instanceId);
+  private ownClaim(raw: Record<string, unknown> | undefined, until: number): Taken {
     if (raw === undefined) return { kind: 'lost' };
     const parsed = parse(raw);
     if (parsed.kind === 'corrupt') return { kind: 'refused', reason: parsed.reason, entries: parsed.entries };

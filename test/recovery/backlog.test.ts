@@ -11,7 +11,8 @@
  *  - a sweeper that trails another over the same shards (the next scheduled invocation, while a
  *    sweep of a backlog runs to its deadline: reserved concurrency 2) spends one request on each
  *    instance the other took before it, not three (a retire, a claim and a read, each refused or
- *    wasted: two overlapping sweeps of 800 instances sent 2,994 requests where one sent 1,612).
+ *    wasted: two overlapping sweeps of 800 instances sent 2,994 requests where one sent 1,612),
+ *    and a claim it loses in a tie costs no read after it.
  */
 import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -147,5 +148,34 @@ describe('a sweeper that trails another over the same shards of a backlog', () =
     const { instances } = await rawState(fx);
     expect(instances).toHaveLength(items.length);
     expect(instances.every((i) => i.state === 'claimed' && entryNames(i).length === 1)).toBe(true);
+  });
+
+  test('a claim lost in a tie (both saw it expired) is told from its own refusal: no read after it', async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    const items = Array.from({ length: 40 }, (_, i) =>
+      deadInstance(i % fx.config.leaseShards, now - 10 * MIN + i, `dead/${i}`, rawBlobKey(fx, `dead/${i}`)),
+    );
+    await putInstances(fx, items);
+    // B's claims wait while A takes every instance: the instances B had seen expired (its retire
+    // refused on the counter), it claims too late.
+    let ahead: Promise<SweepReport> | undefined;
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 10 * items.length,
+      match: (r) => r.command === 'UpdateItemCommand',
+      before: async () => {
+        ahead ??= sweeperAt(fx, 0).sweep({ housekeeping: false });
+        await ahead;
+      },
+    });
+    const recorder = new CommandRecorder();
+    const b = await sweeperAt(fx, 0, { injector, recorder }).sweep({ housekeeping: false });
+    expect(await ahead).toMatchObject({ instancesClaimed: items.length, errors: 0 });
+    expect(b).toMatchObject({ instancesClaimed: 0, instancesSkipped: items.length, errors: 0 });
+    const names = recorder.names();
+    expect(names.filter((n) => n === 'UpdateItem').length, 'claims lost in a tie').toBeGreaterThan(0);
+    expect(names.filter((n) => n === 'GetItem')).toEqual([]);
   });
 });
