@@ -101,7 +101,9 @@ export interface SweeperTuningProps {
    * writer of your own configured with more), both reported as stuck, never swept. One segment of
    * `segments` chosen at random (1..100), at most `maxPages` pages of 1 MB (1..100)
    * (`TIERLOG_SHARDLESS_SCAN_SEGMENTS`, `TIERLOG_SHARDLESS_SCAN_PAGES`); `false`: no scan
-   * (`TIERLOG_SHARDLESS_SCAN_SEGMENTS=0`). A larger table needs more pages, not more segments.
+   * (`TIERLOG_SHARDLESS_SCAN_SEGMENTS=0`). Each scan goes on where the sweeper's last one of its
+   * segment stopped, so every size of table is covered; a larger one is covered sooner with more
+   * pages, not more segments.
    *
    * @default { segments: 8, maxPages: 4 }
    */

@@ -132,7 +132,8 @@ export const DEFAULT_SHARDLESS_SCAN = { segments: 8, maxPages: 4 } as const;
  * chosen at random, so covering the whole table takes `segments × (ln(segments) + 0.58)`
  * housekeeping sweeps on average: some 520 at 100 (3.6 days at one every 10 minutes); with thousands of
  * segments an item without a shard (or outside the shards) would go unreported for weeks. A larger
- * table needs more pages a sweep, not more segments.
+ * table needs more pages a sweep, not more segments: a segment past `maxPages` pages is read on,
+ * where the sweeper's last scan of it stopped, by its next scans of it.
  */
 export const MAX_SHARDLESS_SCAN_SEGMENTS = 100;
 

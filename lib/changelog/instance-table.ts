@@ -259,11 +259,14 @@ export class InstanceTable {
    * One index query per shard; when there are none it reads nothing but the query itself.
    * Claimed instances (whose lease is a sweeper's due time, e.g. a far `cleanupAfter`) and
    * upload sessions (whose lease is their expiry: `pk` starts with {@link SESSION_ID_PREFIX}) are
-   * filtered out.
+   * filtered out. Pages of 1 MB by default, not of `pageSize` items: a `Limit` counts the items
+   * read before the filter, and the filtered-out ones are the many (every instance in the first
+   * minutes of its upload window, after an outage 10^5 of them), so pages of 100 were hundreds of
+   * requests a shard, each answering nothing, for the read units of a few.
    */
-  async *listSuspect(shard: number, horizon: number, pageSize = 100): AsyncGenerator<InstanceSummary[]> {
+  async *listSuspect(shard: number, horizon: number, pageSize?: number): AsyncGenerator<InstanceSummary[]> {
     const pages = paginateQuery(
-      { client: this.doc, pageSize },
+      { client: this.doc, ...(pageSize !== undefined ? { pageSize } : {}) },
       {
         TableName: this.tableName,
         IndexName: LEASE_INDEX_NAME,
@@ -284,7 +287,7 @@ export class InstanceTable {
    * request a page finds both. A bounded scan: each sweep reads a slice of the table, and
    * successive sweeps cover all of it. Eventually consistent (half the read cost); what it finds
    * is only reported. `complete` is false when the page bound stopped it, or `stop` (asked before
-   * each next page) said so.
+   * each next page) said so; `next` is then where a later scan of the segment goes on (`from`).
    */
   async scanOutsideShards(args: {
     segment: number;
@@ -293,12 +296,19 @@ export class InstanceTable {
     /** The lease shards queried (`TIERLOG_LEASE_SHARDS`): items in a shard at or past it are found. */
     shards: number;
     stop?: () => boolean;
-  }): Promise<{ withoutShard: string[]; outsideShards: Array<{ instanceId: string; shard: number }>; complete: boolean }> {
+    /** Where an earlier scan of this segment stopped (its `next`). Default: the segment's start. */
+    from?: Record<string, unknown>;
+  }): Promise<{
+    withoutShard: string[];
+    outsideShards: Array<{ instanceId: string; shard: number }>;
+    complete: boolean;
+    next?: Record<string, unknown>;
+  }> {
     const withoutShard: string[] = [];
     const outsideShards: Array<{ instanceId: string; shard: number }> = [];
     const shardLists = inLists('#shard', 's', args.shards);
     const pages = paginateScan(
-      { client: this.doc },
+      { client: this.doc, ...(args.from !== undefined ? { startingToken: args.from } : {}) },
       {
         TableName: this.tableName,
         Segment: args.segment,
@@ -323,14 +333,23 @@ export class InstanceTable {
       }
       // Stop at the bound, or when told, without asking for the next page.
       if ((++read >= args.maxPages || args.stop?.() === true) && page.LastEvaluatedKey !== undefined)
-        return { withoutShard, outsideShards, complete: false };
+        return { withoutShard, outsideShards, complete: false, next: page.LastEvaluatedKey };
     }
     return { withoutShard, outsideShards, complete: true };
   }
 
   /** Deletes an empty live instance whose lease ended before `cutoff`, in one request. */
   async retire(instanceId: string, cutoff: number): Promise<boolean> {
-    const result = await this.conditionalWrite('retire', () =>
+    return (await this.retireOutcome(instanceId, cutoff)).applied;
+  }
+
+  /**
+   * {@link retire}, and when it does not apply, the item as the failed condition saw it (undefined:
+   * gone), from the same request: the sweeper tells from it an instance another sweeper has
+   * claimed (or its writer renewed) since the lease index showed it, without claiming or reading.
+   */
+  async retireOutcome(instanceId: string, cutoff: number): Promise<WriteResult> {
+    return this.conditionalWrite('retire', () =>
       this.doc.send(
         new DeleteCommand({
           TableName: this.tableName,
@@ -338,10 +357,10 @@ export class InstanceTable {
           ConditionExpression: '#state = :live AND #n = :zero AND #lease < :cutoff',
           ExpressionAttributeNames: { '#state': A.state, '#n': A.count, '#lease': A.leaseUntil },
           ExpressionAttributeValues: { ':live': 'live', ':zero': 0, ':cutoff': cutoff },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       ),
     );
-    return result.applied;
   }
 
   /**
@@ -357,6 +376,19 @@ export class InstanceTable {
     instanceId: string,
     args: { cutoff: number; claimant: string; until: number; now?: number; suspectAbove?: number },
   ): Promise<Record<string, unknown> | undefined> {
+    const outcome = await this.claimOutcome(instanceId, args);
+    return outcome.applied ? outcome.item : undefined;
+  }
+
+  /**
+   * {@link claim}, and when its condition fails, the item as that condition saw it (undefined:
+   * gone), from the same request: a claim lost to another sweeper, or our own claim whose answer
+   * an SDK retry lost, is told without reading the item again.
+   */
+  async claimOutcome(
+    instanceId: string,
+    args: { cutoff: number; claimant: string; until: number; now?: number; suspectAbove?: number },
+  ): Promise<{ readonly applied: true; readonly item: Record<string, unknown> } | NotApplied> {
     const suspect = args.suspectAbove !== undefined;
     try {
       // A writer's commit on the item (a transaction) refuses the claim for a moment: claim again.
@@ -387,12 +419,13 @@ export class InstanceTable {
               ':now': Math.floor(args.now ?? Date.now()),
             },
             ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         ),
       );
-      return out.Attributes;
+      return { applied: true, item: out.Attributes ?? {} };
     } catch (err) {
-      if (isConditionalCheckFailed(err)) return undefined;
+      if (isConditionalCheckFailed(err)) return { applied: false, item: oldItemOf(err) };
       // The claim adds attributes: an item near 400 KB refuses it, on every sweep alike.
       if (isItemTooLarge(err)) throw new ItemTooLargeError(`instance ${instanceId}`, err);
       throw translateAwsError(err, { operation: 'claim', table: this.tableName });

@@ -12,7 +12,10 @@
  *
  * When a batch goes: as soon as it holds `maxKeys` keys, or when the sweeper has nothing else
  * running ({@link flush}, called by the sweeper when its work pool goes idle, and at the end), so
- * a small sweep waits for no timer and a large one sends full batches. No library batches
+ * a small sweep waits for no timer and a large one sends full batches; and, since a sweep of a
+ * backlog keeps its pool busy to its end, once its oldest key has waited long enough
+ * ({@link waitingSince}: the sweeper flushes a batch older than a second as it takes each next
+ * instance), so an instance claimed early is settled while its claim holds. No library batches
  * requests this way across independent callers (DataLoader does, per tick, with no size-driven
  * send and no idle signal), and the rule above is the sweeper's to keep: hand-written.
  */
@@ -28,6 +31,8 @@ interface Submission<T> {
 
 export class KeyBatcher<T> {
   private pending: Submission<T>[] = [];
+  /** When the oldest submission waiting was made (`clock`), or undefined when none waits. */
+  private oldest: number | undefined;
   private readonly pendingKeys = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
   private sent = 0;
@@ -35,10 +40,12 @@ export class KeyBatcher<T> {
   /**
    * @param request one request of at most `maxKeys` keys.
    * @param maxKeys the keys of one request (what the service takes in one call).
+   * @param clock what {@link waitingSince} is measured on (ms). Default `Date.now`.
    */
   constructor(
     private readonly request: BatchRequest<T>,
     private readonly maxKeys: number,
+    private readonly clock: () => number = Date.now,
   ) {
     if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError('maxKeys must be a positive integer');
   }
@@ -46,6 +53,11 @@ export class KeyBatcher<T> {
   /** Keys waiting for the next batch. */
   get waiting(): number {
     return this.pendingKeys.size;
+  }
+
+  /** When the oldest submission still waiting for a batch was made (on the clock), or undefined: none waits. */
+  get waitingSince(): number | undefined {
+    return this.oldest;
   }
 
   /** Keys wait for a batch, or a request is unanswered: more answers are on their way. */
@@ -67,6 +79,7 @@ export class KeyBatcher<T> {
     const unique = [...new Set(keys)];
     if (unique.length > this.maxKeys) return this.submitInChunks(unique);
     return new Promise((resolve, reject) => {
+      if (this.pending.length === 0) this.oldest = this.clock();
       this.pending.push({ keys: unique, resolve, reject });
       for (const key of unique) this.pendingKeys.add(key);
       if (this.pendingKeys.size >= this.maxKeys) this.flush();
@@ -75,6 +88,7 @@ export class KeyBatcher<T> {
 
   /** Sends what is waiting now, in requests of at most `maxKeys` keys, whole submissions each. */
   flush(): void {
+    this.oldest = undefined;
     while (this.pending.length > 0) {
       const batch: Submission<T>[] = [];
       const keys = new Set<string>();

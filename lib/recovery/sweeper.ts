@@ -155,7 +155,9 @@ export interface SweeperOptions {
    * `shard`, and those in a shard at or past `config.leaseShards` (their writers configured with
    * more shards than this sweeper), both only reported. Each housekeeping sweep that covers
    * shard 0 reads one randomly chosen segment of `segments` (at most `maxPages` pages of 1 MB),
-   * so successive sweeps cover the whole table. The name, like its variables', is from when it
+   * each going on where this sweeper's last scan of that segment stopped (a segment larger than
+   * `maxPages` pages is read over several; a new sweeper, a Lambda's cold start, starts over), so
+   * successive sweeps cover the whole table, whatever its size. The name, like its variables', is from when it
    * found only items without a shard. Segments 1..100 (`MAX_SHARDLESS_SCAN_SEGMENTS`),
    * pages 1..100. `false`: no scan. Default `{ segments: 8, maxPages: 4 }`;
    * `TIERLOG_SHARDLESS_SCAN_SEGMENTS` (0: no scan) and `TIERLOG_SHARDLESS_SCAN_PAGES`.
@@ -229,6 +231,16 @@ export { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS } from '../constan
 
 /** How often a sweep waiting for requests looks at its clock for the deadline, at most (ms). */
 const DEADLINE_POLL_MS = 500;
+
+/**
+ * The longest a batch of HV reads or blob deletes waits to fill while the sweep keeps taking
+ * instances (ms, the sweeper's clock). A sweep of a backlog keeps its pool busy until it stops
+ * taking work, so a batch that went only when full or idle held an instance claimed at the start
+ * until the sweep's end: past its claim (`claimMs`, as short as 60 s) in a sweep that runs longer
+ * (a 15-minute timeout, `tierlog sweep` with no deadline), where another sweeper took it over. A
+ * second gathers hundreds of keys from a backlog.
+ */
+const BATCH_MAX_WAIT_MS = 1_000;
 
 const silent: SweepLogger = { info() {}, warn() {}, error() {} };
 
@@ -309,6 +321,12 @@ export class Sweeper {
   private readonly shardlessScan: { readonly segments: number; readonly maxPages: number } | false;
   private readonly random: () => number;
   private readonly logger: SweepLogger;
+  /**
+   * Where the bounded scan of each segment stopped at its page bound, for the next housekeeping
+   * sweep of this sweeper (a warm Lambda's) to go on from: a scan that started each segment over
+   * never read past its first `maxPages` pages, and a larger table kept a part no scan read.
+   */
+  private readonly scanResume = new Map<number, Record<string, unknown>>();
 
   constructor(options: SweeperOptions) {
     // A misspelt window or tuning name (`maxUploadMS`) would be a default nobody chose.
@@ -357,21 +375,34 @@ export class Sweeper {
     const shards = this.shardsOf(options.shards);
     const cutoff = started - this.skewMarginMs;
     const horizon = suspectLeaseHorizon(started, { maxLeaseMs: this.maxLeaseMs, skewMarginMs: this.skewMarginMs });
-    const pointers = new KeyBatcher<HvPointer>((ids) => this.hv.readBlobPointers(ids), DYNAMODB_BATCH_GET);
-    const deletes = new KeyBatcher<DeleteFailure>(async (keys) => {
-      try {
-        return new Map((await this.lt.deleteMany(keys)).map((failure) => [failure.key, failure]));
-      } catch (err) {
-        // S3 deleted some keys before the error (a batch it failed whole, then deleted one by one):
-        // counted, as S3 confirmed them. The batch's instances count nothing and keep their entries.
-        if (err instanceof DeleteManyIncompleteError && !sweep.stopped) report.blobsDeleted += err.deleted;
-        throw err;
-      }
-    }, S3_DELETE_BATCH);
+    const pointers = new KeyBatcher<HvPointer>((ids) => this.hv.readBlobPointers(ids), DYNAMODB_BATCH_GET, this.clock);
+    const deletes = new KeyBatcher<DeleteFailure>(
+      async (keys) => {
+        try {
+          return new Map((await this.lt.deleteMany(keys)).map((failure) => [failure.key, failure]));
+        } catch (err) {
+          // S3 deleted some keys before the error (a batch it failed whole, then deleted one by one):
+          // counted, as S3 confirmed them. The batch's instances count nothing and keep their entries.
+          if (err instanceof DeleteManyIncompleteError && !sweep.stopped) report.blobsDeleted += err.deleted;
+          throw err;
+        }
+      },
+      S3_DELETE_BATCH,
+      this.clock,
+    );
     const flush = () => {
       if (sweep.stopped) return;
       pointers.flush();
       deletes.flush();
+    };
+    // Busy: a batch that waited BATCH_MAX_WAIT_MS goes, full or not (looked at as each instance is taken).
+    const flushStale = () => {
+      if (sweep.stopped) return;
+      const now = this.clock();
+      for (const batcher of [pointers, deletes]) {
+        const since = batcher.waitingSince;
+        if (since !== undefined && now - since >= BATCH_MAX_WAIT_MS) batcher.flush();
+      }
     };
     // Idle: send the reads; send the deletes too unless reads are still unanswered (their
     // instances will bring more deletes, and the pool goes idle again once they have). Not once
@@ -390,7 +421,15 @@ export class Sweeper {
       options.signal?.aborted === true || (options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs);
 
     const housekeeping = options.housekeeping ?? true;
-    const work = this.runSweep(sweep, { shards, cutoff, started, horizon: housekeeping ? horizon : undefined, pastDeadline, flush });
+    const work = this.runSweep(sweep, {
+      shards,
+      cutoff,
+      started,
+      horizon: housekeeping ? horizon : undefined,
+      pastDeadline,
+      flush,
+      flushStale,
+    });
     const timer = options.deadline === undefined ? undefined : this.deadlineTimer(options.deadline - this.answerMarginMs);
     const outcome = await (timer === undefined
       ? work
@@ -464,10 +503,11 @@ export class Sweeper {
       readonly horizon: number | undefined;
       readonly pastDeadline: () => boolean;
       readonly flush: () => void;
+      readonly flushStale: () => void;
     },
   ): Promise<{ readonly failure?: { readonly error: unknown } }> {
     const { report, pool, waiting } = sweep;
-    const { shards, cutoff, started, horizon, pastDeadline, flush } = at;
+    const { shards, cutoff, started, horizon, pastDeadline, flush, flushStale } = at;
     const scan = horizon !== undefined && shards.includes(0) ? this.findOutsideShards(sweep) : Promise.resolve();
     // A lease-index query that fails ends its shard's finding only. The sweep still finishes what
     // it took, in that shard and the others, before it rejects with that failure: a sweep that
@@ -477,7 +517,7 @@ export class Sweeper {
     await Promise.all(
       shards.map(async (shard) => {
         try {
-          await this.takeShard(shard, sweep, { cutoff, started, horizon, pastDeadline });
+          await this.takeShard(shard, sweep, { cutoff, started, horizon, pastDeadline, flushStale });
         } catch (error) {
           // Counted too: a sweep the deadline cuts off first returns its report, not this failure.
           report.errors++;
@@ -509,10 +549,11 @@ export class Sweeper {
       readonly started: number;
       readonly horizon: number | undefined;
       readonly pastDeadline: () => boolean;
+      readonly flushStale: () => void;
     },
   ): Promise<void> {
     const { report, pool } = sweep;
-    const { cutoff, started, horizon, pastDeadline } = at;
+    const { cutoff, started, horizon, pastDeadline, flushStale } = at;
     for await (const found of this.find(shard, cutoff, horizon, () => sweep.stopped)) {
       if (sweep.stopped) return;
       if (pastDeadline()) {
@@ -527,6 +568,8 @@ export class Sweeper {
         report.stuckInstances++;
         this.logger.warn('suspect lease', { instanceId: found.summary.instanceId, leaseAheadMs: found.summary.leaseUntil - started });
       }
+      // The instances taken before wait for no more than BATCH_MAX_WAIT_MS behind this one.
+      flushStale();
       // Looked at again once a slot is free: the wait may have outlasted the deadline or the signal.
       await pool.run(async () => {
         if (pastDeadline()) report.stoppedEarly = true;
@@ -568,7 +611,18 @@ export class Sweeper {
     const leaseShards = this.config.leaseShards;
     const segment = Math.min(segments - 1, Math.floor(this.random() * segments));
     try {
-      const found = await this.table.scanOutsideShards({ segment, segments, maxPages, shards: leaseShards, stop: () => sweep.stopped });
+      const from = this.scanResume.get(segment);
+      const found = await this.table.scanOutsideShards({
+        segment,
+        segments,
+        maxPages,
+        shards: leaseShards,
+        stop: () => sweep.stopped,
+        ...(from !== undefined ? { from } : {}),
+      });
+      // Read to the segment's end: the next scan of it starts over.
+      if (found.next === undefined) this.scanResume.delete(segment);
+      else this.scanResume.set(segment, found.next);
       // Cut off meanwhile: the report was returned, and stays as it was.
       if (sweep.stopped) return;
       const { withoutShard, outsideShards } = found;
@@ -640,7 +694,9 @@ export class Sweeper {
   /**
    * Step 2. Most expired live instances are idle execution environments with nothing
    * outstanding: one conditional delete (n = 0) retires them. If the condition fails, claim and
-   * read. A claimed or suspect instance is always claimed, never retired on its counter.
+   * read, unless the item it answers is gone or no longer expired (taken since the index showed
+   * it: skipped, as the claim would be). A claimed or suspect instance is always claimed, never
+   * retired on its counter.
    */
   private async retireOrClaim(found: Found, dryRun: boolean, sweep: SweepRun): Promise<Taken> {
     const instanceId = found.summary.instanceId;
@@ -649,17 +705,23 @@ export class Sweeper {
       return raw === undefined ? { kind: 'gone' } : { kind: 'held', parsed: parse(raw), claimed: false };
     }
     const { via } = found;
-    if (via.kind === 'expired' && found.summary.state !== 'claimed' && (await this.table.retire(instanceId, via.cutoff))) {
-      return { kind: 'retired' };
+    if (via.kind === 'expired' && found.summary.state !== 'claimed') {
+      const retired = await this.table.retireOutcome(instanceId, via.cutoff);
+      if (retired.applied) return { kind: 'retired' };
+      // Gone, or its lease (a claim's expiry, a renewal) no longer ends before the cutoff: the claim
+      // would be refused too. Another sweeper got there since the lease index showed it (one that
+      // trails another over a backlog, each of its instances): skipped for one request, not three.
+      const lease = retired.item?.[CHANGELOG_ATTR.leaseUntil];
+      if (retired.item === undefined || (typeof lease === 'number' && lease >= via.cutoff)) return { kind: 'lost' };
     }
     if (sweep.stopped) return { kind: 'gone' };
     const now = this.clock();
     // A first claim (the instance is still live) holds it until its upload window closes, when
     // its entries are first due; a later one for the claim's own length.
     const until = now + (found.summary.state === 'live' ? Math.max(this.claimMs, this.maxUploadMs) : this.claimMs);
-    let raw: Record<string, unknown> | undefined;
+    let claimed: Awaited<ReturnType<InstanceTable['claimOutcome']>>;
     try {
-      raw = await this.table.claim(instanceId, {
+      claimed = await this.table.claimOutcome(instanceId, {
         cutoff: via.kind === 'expired' ? via.cutoff : now,
         ...(via.kind === 'suspect' ? { suspectAbove: via.horizon } : {}),
         claimant: this.sweeperId,
@@ -672,17 +734,17 @@ export class Sweeper {
       const item = await this.table.getRaw(instanceId);
       return item === undefined ? { kind: 'lost' } : { kind: 'refused', reason: err.message, entries: entryCount(item) };
     }
-    return raw !== undefined ? { kind: 'held', parsed: parse(raw), claimed: true } : this.ownClaim(instanceId, until);
+    return claimed.applied ? { kind: 'held', parsed: parse(claimed.item), claimed: true } : this.ownClaim(claimed.item, until);
   }
 
   /**
    * A claim whose condition failed may be our own: an SDK retry of a claim that landed but whose
    * answer was lost. The item then holds exactly what that claim wrote (us, this expiry). The
    * claim also fails on a header it cannot trust: that item is quarantined without a claim,
-   * counted and logged again on every sweep.
+   * counted and logged again on every sweep. `raw` is the item as the failed condition saw it
+   * (the claim's answer: no read more), undefined when it is gone.
    */
-  private async ownClaim(instanceId: string, until: number): Promise<Taken> {
-    const raw = await this.table.getRaw(instanceId);
+  private ownClaim(raw: Record<string, unknown> | undefined, until: number): Taken {
     if (raw === undefined) return { kind: 'lost' };
     const parsed = parse(raw);
     if (parsed.kind === 'corrupt') return { kind: 'refused', reason: parsed.reason, entries: parsed.entries };

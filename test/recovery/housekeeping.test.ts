@@ -5,7 +5,7 @@
  * default, and the construct's every-10-minutes schedule) finds both. Requests are counted by a
  * recorder on the sweeper's own clients; states are read from outside.
  */
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -81,5 +81,78 @@ describe('housekeeping', () => {
     const names = recorder.commands.map((c) => c.command);
     expect(names.filter((n) => n === 'Scan')).toHaveLength(0);
     expect(names.filter((n) => n === 'Query')).toHaveLength(4); // expiry and suspect queries of shards 1 and 2
+  });
+
+  // AWS ends a Scan page at 1 MB, so a segment larger than `maxPages` MB (8 x 4 MB by default: some
+  // 100 000 instance items) has a part the scan reads only if it goes on where the last one stopped.
+  test('the bounded scan goes on where the last housekeeping sweep stopped: successive sweeps read the whole table, however large', async () => {
+    const fx = await freshFixture();
+    const shardless: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      shardless.push(uuidv7());
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk: shardless[i], state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
+        }),
+      );
+    }
+    // A page of 2 items stands for one of 1 MB; one page a sweep: the table is 5 sweeps' worth.
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ScanCommand') (args.input as { Limit?: number }).Limit = 2;
+        return next(args);
+      },
+      { step: 'initialize', name: 'twoPerPage' },
+    );
+    const found = new Set<string>();
+    const logger = {
+      info() {},
+      error() {},
+      warn(message: string, attributes?: Record<string, unknown>) {
+        if (message === 'instances without shard') for (const id of attributes!.instanceIds as string[]) found.add(id);
+      },
+    };
+    const s = makeSweeper(fx, 0, { dynamodb, shardlessScan: { segments: 1, maxPages: 1 }, logger });
+    open.push(s, { close: () => dynamodb.destroy() });
+    const counts: number[] = [];
+    for (let i = 0; i < 5; i++) counts.push((await s.sweeper.sweep({ dryRun: true })).instancesWithoutShard);
+    expect(counts).toEqual([2, 2, 2, 2, 1]);
+    expect([...found].sort()).toEqual([...shardless].sort());
+    // Read to its end, the next scan starts over.
+    expect((await s.sweeper.sweep({ dryRun: true })).instancesWithoutShard).toBe(2);
+  });
+
+  // After an outage every dead instance's first sighting holds it for its upload window (20 min),
+  // past the suspect horizon (15.5 min): the suspect query reads each one and its filter (live
+  // only) drops it. With `Limit` 100 (applied before the filter), 10^5 of them were 250 requests a
+  // shard each housekeeping sweep, every page empty; in pages of 1 MB, 3 (the same read units).
+  test('the suspect-lease query reads the far leases its filter drops in pages of 1 MB, not of 100 items', async () => {
+    const fx = await freshFixture();
+    const firstSighting = (i: number) => ({
+      PutRequest: {
+        Item: marshall({
+          pk: uuidv7(),
+          shard: 0,
+          state: 'claimed',
+          claimedBy: 'another',
+          firstSeen: Date.now(),
+          leaseUntil: Date.now() + 19 * MIN + i,
+          n: 1,
+        }),
+      },
+    });
+    for (let i = 0; i < 300; i += 25) {
+      const items = Array.from({ length: 25 }, (_, j) => firstSighting(i + j));
+      await fx.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [fx.config.changeLogTable]: items } }));
+    }
+    const recorder = new CommandRecorder();
+    const report = await recordedSweeper(fx, recorder).sweep({ shards: [0] });
+    expect(report).toMatchObject({ suspectLeases: 0, instancesClaimed: 0, errors: 0 });
+    const suspectQueries = recorder.commands.filter(
+      (c) => c.command === 'Query' && String(c.input.KeyConditionExpression).includes(':horizon'),
+    );
+    expect(suspectQueries).toHaveLength(1);
   });
 });

@@ -92,6 +92,24 @@ describe('KeyBatcher', () => {
     expect(batcher.busy).toBe(false);
   });
 
+  test('waitingSince: when the oldest submission still waiting was made, on the given clock; a flush clears it', async () => {
+    const { batches, request } = recording();
+    let now = 1_000;
+    const batcher = new KeyBatcher(request, 5, () => now);
+    expect(batcher.waitingSince).toBeUndefined();
+    const a = batcher.submit(['a']);
+    now = 1_500;
+    const b = batcher.submit(['b']);
+    expect(batcher.waitingSince).toBe(1_000);
+    batcher.flush();
+    expect(batcher.waitingSince).toBeUndefined();
+    now = 2_000;
+    const c = batcher.submit(keys('c', 5)); // full: sent at once, nothing waits
+    expect(batcher.waitingSince).toBeUndefined();
+    await Promise.all([a, b, c]);
+    expect(batches).toEqual([['a', 'b'], keys('c', 5)]);
+  });
+
   test('an empty submission sends nothing', async () => {
     const { batches, request } = recording();
     const batcher = new KeyBatcher(request, 1000);
