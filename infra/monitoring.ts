@@ -302,7 +302,7 @@ export class TierlogMonitoring extends Construct {
         [
           new cloudwatch.GraphWidget({
             title: 'Instances',
-            left: counts(['instancesRetired', 'instancesClaimed', 'stuckInstances']),
+            left: counts(['instancesExpired', 'instancesRetired', 'instancesClaimed', 'stuckInstances']),
             width: 8,
           }),
           new cloudwatch.GraphWidget({

@@ -9,6 +9,11 @@ export { METRICS_NAMESPACE, type MetricSink } from './metric-sink.js';
 
 /** The sweeper's metric names. */
 export const SWEEP_METRICS = {
+  /**
+   * Instances past their lease that the sweep found (`instancesExpired`): next to those it retired
+   * and claimed, it shows whether a backlog drains or grows (OldestExpiredAge rises either way).
+   */
+  instancesExpired: 'InstancesExpired',
   instancesRetired: 'InstancesRetired',
   instancesClaimed: 'InstancesClaimed',
   entriesRecovered: 'EntriesRecovered',

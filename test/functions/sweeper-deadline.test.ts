@@ -67,7 +67,7 @@ describe('sweeper handler at its deadline', () => {
         .map((l) => JSON.parse(l))
         .filter((d) => d._aws?.CloudWatchMetrics !== undefined);
       const values = Object.assign({}, ...metrics);
-      expect(values).toMatchObject({ InstancesClaimed: 1, BlobsDeleted: 0, EntriesRecovered: 0, StoppedEarly: 1 });
+      expect(values).toMatchObject({ InstancesExpired: 1, InstancesClaimed: 1, BlobsDeleted: 0, EntriesRecovered: 0, StoppedEarly: 1 });
       expect(values.SweepDuration).toBeDefined();
 
       const item = await rawInstance(fx, instanceId);

@@ -435,7 +435,7 @@ describe('sweeper handler', () => {
     // ... and what that sweep did and found is published: the alarms on quarantined entries, stuck
     // instances and the backlog's age see every sweep, not only those where every shard answered.
     const values = Object.assign({}, ...emfDocuments(out));
-    expect(values).toMatchObject({ InstancesClaimed: 1, EntriesRecovered: 1, BlobsDeleted: 1, SweepErrors: 1 });
+    expect(values).toMatchObject({ InstancesExpired: 1, InstancesClaimed: 1, EntriesRecovered: 1, BlobsDeleted: 1, SweepErrors: 1 });
     expect(values.OldestExpiredAge).toBeGreaterThan(0);
   });
 
