@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import type { Results, Target } from '../../bench/results.js';
 import { expectedAnswer } from '../../bench/stages/coldstart.js';
+import { latencyPair } from '../../bench/stages/latency.js';
 import { targets } from '../../bench/targets.js';
 
 const saved = (): Results => JSON.parse(readFileSync('bench/results-2026-12-02-3.json', 'utf8')) as Results;
@@ -88,5 +89,17 @@ describe('cold start: the first answer must be the one the event asks for', () =
     ['sweeper', undefined, false],
   ] as const)('%s answering %j: %s', (name, out, ok) => {
     expect(expectedAnswer(name, out)).toBe(ok);
+  });
+});
+
+describe('latency ratios', () => {
+  test('of the percentiles as measured, not of the printed (0.01 ms) ones: 1.1049 / 1.0000 is 1.105, missed', () => {
+    const x = latencyPair({ logged: [1.1049], unlogged: [1.0] });
+    expect(x.logged.p50Ms).toBe(1.1);
+    expect(x.p50Ratio).toBe(1.105);
+    expect(x.p99Ratio).toBe(1.105);
+    const r = saved();
+    r.latency = { ...r.latency!, delete: x };
+    expect(named(targets(r), '1 MiB delete p50 logged/unlogged, answer, local').met).toBe(false);
   });
 });
