@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { BUNDLE_BANNER, BUNDLE_TARGET } from '../../infra/bundling.js';
 import { configToEnv, type TierlogConfig } from '../../lib/index.js';
 import { percentile, round } from '../common.js';
 
@@ -67,13 +68,15 @@ export async function coldStartStage(options: { config: TierlogConfig; runs: num
         outfile: join(dir, name, 'index.mjs'),
         bundle: true,
         platform: 'node',
-        target: 'node20',
+        // As scripts/build.mjs and the construct's NodejsFunction bundle the handlers (infra/bundling.ts).
+        target: BUNDLE_TARGET,
         format: 'esm',
+        mainFields: ['module', 'main'],
         minify: true,
         keepNames: true,
-        banner: {
-          js: "import { createRequire as __tierlogCreateRequire } from 'node:module'; const require = __tierlogCreateRequire(import.meta.url);",
-        },
+        sourcemap: true,
+        sourcesContent: false,
+        banner: { js: BUNDLE_BANNER },
         logLevel: 'silent',
       });
     }
@@ -82,6 +85,8 @@ export async function coldStartStage(options: { config: TierlogConfig; runs: num
       ...configToEnv(options.config),
       AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1',
       POWERTOOLS_METRICS_DISABLED: 'true',
+      // The construct's functions run with it (infra/function.ts): the bundle's source map is read at import.
+      NODE_OPTIONS: '--enable-source-maps',
     };
     const samples: Record<BundleName, number[]> = { bare: [], objects: [], sweeper: [] };
     for (let i = 0; i < options.runs; i++) {
