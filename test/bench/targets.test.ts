@@ -103,3 +103,17 @@ describe('latency ratios', () => {
     expect(named(targets(r), '1 MiB delete p50 logged/unlogged, answer, local').met).toBe(false);
   });
 });
+
+describe('load invariants', () => {
+  test('a load run that leaked fails the target, even when it is not the fastest one the figures come from', () => {
+    const r = saved();
+    r.loadRuns = { ...r.loadRuns!, loggedOk: [true, false], unloggedOk: [true, true] };
+    expect(named(targets(r), 'load invariants').met).toBe(false);
+  });
+
+  test('so does the counted unlogged run', () => {
+    const r = saved();
+    r.loadUnlogged = { ...r.loadUnlogged!, ok: false };
+    expect(named(targets(r), 'load invariants').met).toBe(false);
+  });
+});
