@@ -117,7 +117,7 @@ export function percentile(values: readonly number[], p: number): number {
  * times, draw run indices with replacement and take both modes' samples of each drawn run (runs
  * alternate, so a pause of the servers falls on both modes of one run). Seeded, so a run's
  * interval is reproducible from its samples. Tells a ratio the noise could give from one it
- * could not: with 300 runs, p99 is the third-largest sample.
+ * could not: with 200 runs, p99 is the third-largest sample (nearest rank 198); with 300, the fourth.
  */
 export function pairedRatioInterval(
   logged: readonly number[],

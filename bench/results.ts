@@ -42,7 +42,14 @@ export interface Results {
   sessions?: SessionsResult;
   loadUnlogged?: LoadResult;
   /** Every load run's throughput (ops/s) by mode, and the order they ran in; `load`/`loadUnlogged` are the fastest of each. */
-  loadRuns?: { order: string[]; logged: number[]; unlogged: number[] };
+  loadRuns?: {
+    order: string[];
+    logged: number[];
+    unlogged: number[];
+    /** Each run's correctness check (lost=0 leaked=0 log drained), by mode in run order; absent before 2026-12-02. */
+    loggedOk?: boolean[];
+    unloggedOk?: boolean[];
+  };
   coldStart?: ColdStartResult;
   memory?: MemoryResult;
   targets: Target[];

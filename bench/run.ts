@@ -154,6 +154,8 @@ async function main(): Promise<number> {
       order: [...LOAD_ORDER],
       logged: runs.logged.map((run) => run.opsPerSecond),
       unlogged: runs.unlogged.map((run) => run.opsPerSecond),
+      loggedOk: runs.logged.map((run) => run.ok),
+      unloggedOk: runs.unlogged.map((run) => run.ok),
     };
     loadOk = [...runs.logged, ...runs.unlogged].every((run) => run.ok);
   }

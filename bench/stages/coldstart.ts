@@ -16,12 +16,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { BUNDLE_BANNER, BUNDLE_TARGET } from '../../infra/bundling.js';
 import { configToEnv, type TierlogConfig } from '../../lib/index.js';
 import { percentile, round } from '../common.js';
 
 const run = promisify(execFile);
 export const BUNDLES = ['bare', 'objects', 'sweeper'] as const;
-type BundleName = (typeof BUNDLES)[number];
+export type BundleName = (typeof BUNDLES)[number];
 
 const ENTRY: Record<BundleName, string> = {
   bare: 'bench/coldstart/bare.ts',
@@ -34,6 +35,17 @@ const EVENT: Record<BundleName, unknown> = {
   objects: { rawPath: '/objects/cold%2Fabsent', requestContext: { http: { method: 'GET' } }, headers: {} },
   sweeper: { housekeeping: false },
 };
+
+/**
+ * Whether a bundle's first answer is the one its event asks for: a 404 for the absent key (bare
+ * and objects), a sweep report without errors (sweeper). A handler that failed (a 500, a sweep
+ * that met errors) answers too, often sooner: its time is not a cold start of the handler.
+ */
+export function expectedAnswer(name: BundleName, out: unknown): boolean {
+  const answer = out as { statusCode?: unknown; errors?: unknown } | null | undefined;
+  if (name === 'sweeper') return typeof answer?.errors === 'number' && answer.errors === 0;
+  return answer?.statusCode === 404;
+}
 
 export interface BundleFigures {
   readonly bytes: number;
@@ -56,13 +68,15 @@ export async function coldStartStage(options: { config: TierlogConfig; runs: num
         outfile: join(dir, name, 'index.mjs'),
         bundle: true,
         platform: 'node',
-        target: 'node20',
+        // As scripts/build.mjs and the construct's NodejsFunction bundle the handlers (infra/bundling.ts).
+        target: BUNDLE_TARGET,
         format: 'esm',
+        mainFields: ['module', 'main'],
         minify: true,
         keepNames: true,
-        banner: {
-          js: "import { createRequire as __tierlogCreateRequire } from 'node:module'; const require = __tierlogCreateRequire(import.meta.url);",
-        },
+        sourcemap: true,
+        sourcesContent: false,
+        banner: { js: BUNDLE_BANNER },
         logLevel: 'silent',
       });
     }
@@ -71,11 +85,13 @@ export async function coldStartStage(options: { config: TierlogConfig; runs: num
       ...configToEnv(options.config),
       AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1',
       POWERTOOLS_METRICS_DISABLED: 'true',
+      // The construct's functions run with it (infra/function.ts): the bundle's source map is read at import.
+      NODE_OPTIONS: '--enable-source-maps',
     };
     const samples: Record<BundleName, number[]> = { bare: [], objects: [], sweeper: [] };
     for (let i = 0; i < options.runs; i++) {
       const order = i % 2 === 0 ? BUNDLES : [...BUNDLES].reverse();
-      for (const name of order) samples[name].push(await firstAnswer(join(dir, name), EVENT[name], env));
+      for (const name of order) samples[name].push(await firstAnswer(name, join(dir, name), EVENT[name], env));
     }
     const bare = percentile(samples.bare, 50);
     const figures = (name: BundleName): BundleFigures => {
@@ -95,7 +111,7 @@ export async function coldStartStage(options: { config: TierlogConfig; runs: num
   }
 }
 
-async function firstAnswer(cwd: string, event: unknown, env: NodeJS.ProcessEnv): Promise<number> {
+async function firstAnswer(name: BundleName, cwd: string, event: unknown, env: NodeJS.ProcessEnv): Promise<number> {
   const script = `
     const { performance } = await import('node:perf_hooks');
     const m = await import('./index.mjs');
@@ -104,6 +120,9 @@ async function firstAnswer(cwd: string, event: unknown, env: NodeJS.ProcessEnv):
     process.stdout.write(JSON.stringify({ ms: performance.now(), out }));
   `;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd, env, maxBuffer: 1 << 20 });
-  const parsed = JSON.parse(stdout.slice(stdout.lastIndexOf('{"ms"'))) as { ms: number; out: { statusCode?: number } };
+  const parsed = JSON.parse(stdout.slice(stdout.lastIndexOf('{"ms"'))) as { ms: number; out: unknown };
+  if (!expectedAnswer(name, parsed.out)) {
+    throw new Error(`cold start of ${name}: its first answer is not the expected one: ${JSON.stringify(parsed.out).slice(0, 500)}`);
+  }
   return parsed.ms;
 }

@@ -117,26 +117,7 @@ export async function latencyStage(options: {
     dynamodb.destroy();
     s3.destroy();
   }
-  const fig = (values: number[]): LatencyFigures => ({
-    samples: values.length,
-    p50Ms: round(percentile(values, 50)),
-    p99Ms: round(percentile(values, 99)),
-    meanMs: round(mean(values)),
-  });
-  const pair = (times: Record<Mode, number[]>): LatencyPair => {
-    const logged = fig(times.logged);
-    const unlogged = fig(times.unlogged);
-    const interval = (p: number): [number, number] =>
-      pairedRatioInterval(times.logged, times.unlogged, (v) => percentile(v, p)).map((x) => round(x, 3)) as [number, number];
-    return {
-      logged,
-      unlogged,
-      p50Ratio: round(logged.p50Ms / unlogged.p50Ms, 3),
-      p99Ratio: round(logged.p99Ms / unlogged.p99Ms, 3),
-      p50RatioInterval: interval(50),
-      p99RatioInterval: interval(99),
-    };
-  };
+  const pair = latencyPair;
   const byCommand = new Map<string, number[]>();
   for (const a of attempts) {
     const key = `${a.service === 's3' ? 's3:' : ''}${a.command}`;
@@ -153,5 +134,33 @@ export async function latencyStage(options: {
     done: { create: pair(done.create), overwrite: pair(done.overwrite), delete: pair(done.delete) },
     perRequestMedianMs: Object.fromEntries([...byCommand].map(([k, v]) => [k, round(percentile(v, 50))])),
     ...(added !== undefined ? { addedPerRequestMs: added } : {}),
+  };
+}
+
+function figures(values: readonly number[]): LatencyFigures {
+  return {
+    samples: values.length,
+    p50Ms: round(percentile(values, 50)),
+    p99Ms: round(percentile(values, 99)),
+    meanMs: round(mean(values)),
+  };
+}
+
+/**
+ * One measure's figures in both modes, its logged/unlogged ratios and their intervals. A ratio is
+ * of the percentiles as measured, as its interval is, not of the printed ones (rounded to 0.01
+ * ms): a ratio of rounded milliseconds could move across a target's bound.
+ */
+export function latencyPair(times: Readonly<Record<Mode, readonly number[]>>): LatencyPair {
+  const ratio = (p: number) => round(percentile(times.logged, p) / percentile(times.unlogged, p), 3);
+  const interval = (p: number): [number, number] =>
+    pairedRatioInterval(times.logged, times.unlogged, (v) => percentile(v, p)).map((x) => round(x, 3)) as [number, number];
+  return {
+    logged: figures(times.logged),
+    unlogged: figures(times.unlogged),
+    p50Ratio: ratio(50),
+    p99Ratio: ratio(99),
+    p50RatioInterval: interval(50),
+    p99RatioInterval: interval(99),
   };
 }

@@ -9,7 +9,7 @@
  */
 import { dynamodbClient, freshConfig, log, round, s3Client } from '../common.js';
 import { Probe } from '../instrument.js';
-import { countBlobs, recoverInTwoSweeps, setupOrphans, stackWritesPerSecond } from './recovery.js';
+import { countBlobs, recoverInTwoSweeps, scanRaw, setupOrphans, stackWritesPerSecond } from './recovery.js';
 
 export interface ScalingPoint {
   readonly sweepers: number;
@@ -79,6 +79,10 @@ async function point(instances: number, perInstance: number, sweepers: number, c
   const errors = report.errors;
   const s3 = s3Client();
   const left = await countBlobs(s3, config.bucket, config.prefix).finally(() => s3.destroy());
+  // Clean as the recovery stage checks it: no blob and no change-log item left (an instance the
+  // sweep drained but did not retire is work left undone too).
+  const dynamodb = dynamodbClient();
+  const logItems = (await scanRaw(dynamodb, config.changeLogTable).finally(() => dynamodb.destroy())).length;
   const counts = probe.counts;
   const requests = counts.dynamodbCalls + counts.s3Calls;
   const result: ScalingPoint = {
@@ -92,7 +96,7 @@ async function point(instances: number, perInstance: number, sweepers: number, c
     stackRatio: round(requests / seconds / stack, 3),
     dynamodbCallsPerEntry: round(counts.dynamodbCalls / entries, 3),
     s3CallsPerEntry: round(counts.s3Calls / entries, 3),
-    ok: recovered === entries && left === 0 && errors === 0,
+    ok: recovered === entries && left === 0 && logItems === 0 && errors === 0,
   };
   log(
     `recovery scaling: ${sweepers} sweeper(s) x ${concurrency}: ${result.entriesPerSecond} entries/s, ${result.requestsPerSecond} req/s vs stack ${stack}/s (ratio ${result.stackRatio})`,

@@ -1,0 +1,119 @@
+/**
+ * The bench's targets, judged from a saved run's JSON (bench/results-2026-12-02-3.json, the run
+ * docs/FIGURES.md shows): every target `met` must compare the right figure with its bound, and a
+ * stage that did not do its work must not yield a `met` for its rates and costs.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import type { Results, Target } from '../../bench/results.js';
+import { expectedAnswer } from '../../bench/stages/coldstart.js';
+import { latencyPair } from '../../bench/stages/latency.js';
+import { targets } from '../../bench/targets.js';
+
+const saved = (): Results => JSON.parse(readFileSync('bench/results-2026-12-02-3.json', 'utf8')) as Results;
+const named = (list: readonly Target[], name: string): Target => {
+  const t = list.find((x) => x.name === name);
+  if (t === undefined) throw new Error(`no target "${name}" among: ${list.map((x) => x.name).join(' | ')}`);
+  return t;
+};
+
+describe('targets', () => {
+  test('re-judging the saved run gives the targets it saved, value and met', () => {
+    const r = saved();
+    const again = targets(r);
+    for (const t of r.targets) expect(named(again, t.name)).toEqual(t);
+  });
+
+  test('the "all done" latency ratios are judged too, by their own figures (modelled overwrite p50: 1.116, missed)', () => {
+    const r = saved();
+    const list = targets(r);
+    for (const where of ['local', 'modelled'] as const) {
+      const l = where === 'local' ? r.latency! : r.latencyModelled!;
+      for (const kind of ['create', 'overwrite', 'delete'] as const) {
+        for (const p of ['p50', 'p99'] as const) {
+          const t = named(list, `1 MiB ${kind} ${p} logged/unlogged, all done, ${where}`);
+          const ratio = l.done[kind][`${p}Ratio`];
+          expect(t.met).toBe(ratio <= 1.1);
+          expect(t.value.startsWith(ratio.toFixed(3))).toBe(true);
+        }
+      }
+    }
+    const overwrite = named(list, '1 MiB overwrite p50 logged/unlogged, all done, modelled');
+    expect(overwrite.value).toBe('1.116 (1.10-1.12)');
+    expect(overwrite.met).toBe(false);
+  });
+
+  test('a recovery that left entries behind meets none of its rate and cost targets', () => {
+    const r = saved();
+    const x = r.recovery!;
+    // Half the entries recovered, with the calls and time that took: every rate and cost per
+    // entry still looks fine, but the recovery did not do its work.
+    r.recovery = { ...x, ok: false, report: { ...x.report, entriesRecovered: x.entries / 2 }, after: { ...x.after, logItems: 150 } };
+    const list = targets(r);
+    for (const name of [
+      'recovery throughput',
+      `recovery requests / stack's at ${x.sweeperConcurrency} in flight`,
+      'recovery DynamoDB calls per entry',
+      'recovery S3 calls per entry',
+      'recovery leaves nothing',
+    ]) {
+      expect(named(list, name).met, name).toBe(false);
+    }
+  });
+
+  test('an idle sweep whose queries failed is not met', () => {
+    const r = saved();
+    r.idle = { ...r.idle!, report: { ...r.idle!.report, errors: 4 } };
+    const t = named(targets(r), 'idle sweep (every minute)');
+    expect(t.met).toBe(false);
+    expect(t.value).toContain('4 errors');
+  });
+
+  test('load throughput: a mode whose operations failed is not met, however fast it was', () => {
+    const r = saved();
+    // The logged writers fail a third of their operations, fast: logged throughput now above unlogged's.
+    r.load = { ...r.load!, opsPerSecond: 200, errors: { ConflictError: 1000 } };
+    const t = named(targets(r), 'load throughput logged/unlogged');
+    expect(t.met).toBe(false);
+    expect(t.value).toContain('failed operations 1000 vs 0');
+  });
+});
+
+describe('cold start: the first answer must be the one the event asks for', () => {
+  test.each([
+    ['bare', { statusCode: 404 }, true],
+    ['objects', { statusCode: 404, body: '{"error":"NotFound"}' }, true],
+    ['objects', { statusCode: 500, body: '{"error":"InternalError"}' }, false],
+    ['sweeper', { instancesExpired: 0, errors: 0 }, true],
+    ['sweeper', { instancesExpired: 0, errors: 4 }, false],
+    ['sweeper', undefined, false],
+  ] as const)('%s answering %j: %s', (name, out, ok) => {
+    expect(expectedAnswer(name, out)).toBe(ok);
+  });
+});
+
+describe('latency ratios', () => {
+  test('of the percentiles as measured, not of the printed (0.01 ms) ones: 1.1049 / 1.0000 is 1.105, missed', () => {
+    const x = latencyPair({ logged: [1.1049], unlogged: [1.0] });
+    expect(x.logged.p50Ms).toBe(1.1);
+    expect(x.p50Ratio).toBe(1.105);
+    expect(x.p99Ratio).toBe(1.105);
+    const r = saved();
+    r.latency = { ...r.latency!, delete: x };
+    expect(named(targets(r), '1 MiB delete p50 logged/unlogged, answer, local').met).toBe(false);
+  });
+});
+
+describe('load invariants', () => {
+  test('a load run that leaked fails the target, even when it is not the fastest one the figures come from', () => {
+    const r = saved();
+    r.loadRuns = { ...r.loadRuns!, loggedOk: [true, false], unloggedOk: [true, true] };
+    expect(named(targets(r), 'load invariants').met).toBe(false);
+  });
+
+  test('so does the counted unlogged run', () => {
+    const r = saved();
+    r.loadUnlogged = { ...r.loadUnlogged!, ok: false };
+    expect(named(targets(r), 'load invariants').met).toBe(false);
+  });
+});
