@@ -19,7 +19,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
-import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { newChangeId, newInstanceId } from '../../lib/ids.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -119,20 +119,23 @@ describe('an instance due for judging at the head of a backlog of first sighting
 });
 
 describe('a sweeper that trails another over the same shards of a backlog', () => {
-  test('spends one request on each instance the other took since its lease-index page was read', async () => {
+  /**
+   * `count` dead instances, and a sweeper B whose requests that `match` wait, the first of them
+   * until sweeper A, started then over the same shards, has finished: B's sweep, and A's report.
+   */
+  async function trailing(count: number, match: (r: RequestInfo) => boolean) {
     const fx = await freshFixture();
     const now = Date.now();
-    const items = Array.from({ length: 200 }, (_, i) =>
+    const items = Array.from({ length: count }, (_, i) =>
       deadInstance(i % fx.config.leaseShards, now - 10 * MIN + i, `dead/${i}`, rawBlobKey(fx, `dead/${i}`)),
     );
     await putInstances(fx, items);
-    // B has read its first page of each shard (50 instances) when A, ahead of it, takes them all.
     let ahead: Promise<SweepReport> | undefined;
     const injector = new FaultInjector().add({
       kind: 'delay',
       delayMs: 0,
       times: 10 * items.length,
-      match: (r) => r.command !== 'QueryCommand',
+      match,
       before: async () => {
         ahead ??= sweeperAt(fx, 0).sweep({ housekeeping: false });
         await ahead;
@@ -142,7 +145,13 @@ describe('a sweeper that trails another over the same shards of a backlog', () =
     const b = await sweeperAt(fx, 0, { injector, recorder }).sweep({ housekeeping: false });
     expect(await ahead).toMatchObject({ instancesClaimed: items.length, errors: 0 });
     expect(b).toMatchObject({ instancesClaimed: 0, instancesSkipped: items.length, errors: 0 });
-    const sent = recorder.names().filter((name) => name !== 'Query');
+    return { fx, items, names: recorder.names() };
+  }
+
+  test('spends one request on each instance the other took since its lease-index page was read', async () => {
+    // B has read its first page of each shard (50 instances) when A, ahead of it, takes them all.
+    const { fx, items, names } = await trailing(200, (r) => r.command !== 'QueryCommand');
+    const sent = names.filter((name) => name !== 'Query');
     expect(sent, 'one refused retire each').toEqual(Array(items.length).fill('DeleteItem'));
     // What A left is as A left it: every instance claimed once, its entry deferred to its window's end.
     const { instances } = await rawState(fx);
@@ -151,30 +160,9 @@ describe('a sweeper that trails another over the same shards of a backlog', () =
   });
 
   test('a claim lost in a tie (both saw it expired) is told from its own refusal: no read after it', async () => {
-    const fx = await freshFixture();
-    const now = Date.now();
-    const items = Array.from({ length: 40 }, (_, i) =>
-      deadInstance(i % fx.config.leaseShards, now - 10 * MIN + i, `dead/${i}`, rawBlobKey(fx, `dead/${i}`)),
-    );
-    await putInstances(fx, items);
     // B's claims wait while A takes every instance: the instances B had seen expired (its retire
     // refused on the counter), it claims too late.
-    let ahead: Promise<SweepReport> | undefined;
-    const injector = new FaultInjector().add({
-      kind: 'delay',
-      delayMs: 0,
-      times: 10 * items.length,
-      match: (r) => r.command === 'UpdateItemCommand',
-      before: async () => {
-        ahead ??= sweeperAt(fx, 0).sweep({ housekeeping: false });
-        await ahead;
-      },
-    });
-    const recorder = new CommandRecorder();
-    const b = await sweeperAt(fx, 0, { injector, recorder }).sweep({ housekeeping: false });
-    expect(await ahead).toMatchObject({ instancesClaimed: items.length, errors: 0 });
-    expect(b).toMatchObject({ instancesClaimed: 0, instancesSkipped: items.length, errors: 0 });
-    const names = recorder.names();
+    const { names } = await trailing(40, (r) => r.command === 'UpdateItemCommand');
     expect(names.filter((n) => n === 'UpdateItem').length, 'claims lost in a tie').toBeGreaterThan(0);
     expect(names.filter((n) => n === 'GetItem')).toEqual([]);
   });
