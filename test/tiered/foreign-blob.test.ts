@@ -6,11 +6,10 @@
  * change-log entry that names it is left to the sweeper, which quarantines it. Checked from
  * outside on the local servers, for every write that replaces a blob, in both cleanup modes.
  */
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { KiB, makeWriter, randomBody, rawState, sweepPastEverything, type Writer } from './harness.js';
+import { KiB, makeWriter, pointItemAt, randomBody, rawState, sweepPastEverything, type Writer } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 
 const WRITES: Array<[string, (store: TieredStore, key: string) => Promise<unknown>]> = [
@@ -46,15 +45,7 @@ describe.each([['log'], ['stream']] as const)('replacedBlobCleanup %s', (mode) =
     await w.store.put(key, randomBody(20 * KiB));
     const foreign = (await rawState(fx)).references.get(owner)!;
     // The item of `key` now names `owner`'s blob (its own blob is left unreferenced).
-    await fx.dynamodb.send(
-      new UpdateItemCommand({
-        TableName: fx.config.objectsTable,
-        Key: { key: { S: key } },
-        UpdateExpression: 'SET #b = :b',
-        ExpressionAttributeNames: { '#b': 'blob' },
-        ExpressionAttributeValues: { ':b': { S: foreign } },
-      }),
-    );
+    await pointItemAt(fx, key, foreign);
     cleanupErrors.length = 0;
 
     await write(w.store, key);

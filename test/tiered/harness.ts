@@ -5,7 +5,7 @@
  * and a raw listing / GetObject of the bucket, no tierlog code in the way.
  */
 import { randomBytes } from 'node:crypto';
-import { type DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
@@ -399,6 +399,22 @@ export interface RawState {
   readonly lost: string[];
   /** Blobs under the prefix no HV item references (invariant 2, after a sweep). */
   readonly unreferenced: string[];
+}
+
+/**
+ * Rewrites the objects item of `key` to name `blob` (and `size`, when given), behind the store's
+ * back: an item copied to "rename" an object, or one naming another store's blob.
+ */
+export async function pointItemAt(fx: Fixture, key: string, blob: string, size?: number): Promise<void> {
+  await fx.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: fx.config.objectsTable,
+      Key: { key: { S: key } },
+      UpdateExpression: size === undefined ? 'SET #b = :b' : 'SET #b = :b, #s = :s',
+      ExpressionAttributeNames: { '#b': 'blob', ...(size === undefined ? {} : { '#s': 'size' }) },
+      ExpressionAttributeValues: { ':b': { S: blob }, ...(size === undefined ? {} : { ':s': { N: String(size) } }) },
+    }),
+  );
 }
 
 export async function rawState(fx: Fixture): Promise<RawState> {

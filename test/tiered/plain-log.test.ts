@@ -5,7 +5,6 @@
  * servers: at the moment of each commit the log names `new` and `old`; afterwards it is empty and
  * nothing leaked; a CAS lost to another writer commits again and cleans both blobs it replaced.
  */
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import type { TierlogConfig } from '../../lib/config.js';
@@ -14,7 +13,7 @@ import { InMemoryChangeLog } from '../../lib/changelog/in-memory.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { KiB, makeWriter, randomBody, rawState, rawValue, sameBytes, type Writer } from './harness.js';
+import { KiB, makeWriter, pointItemAt, randomBody, rawState, rawValue, sameBytes, type Writer } from './harness.js';
 
 let fx: Fixture;
 let other: Writer;
@@ -135,15 +134,7 @@ describe('a plain change log behind the adapter', () => {
     const foreign = before.references.get(owner)!;
     const stranded = before.references.get(copy)!;
     // The item of `copy` now names `owner`'s blob (an item copied to "rename" an object).
-    await fx.dynamodb.send(
-      new UpdateItemCommand({
-        TableName: fx.config.objectsTable,
-        Key: { key: { S: copy } },
-        UpdateExpression: 'SET #b = :b',
-        ExpressionAttributeNames: { '#b': 'blob' },
-        ExpressionAttributeValues: { ':b': { S: foreign } },
-      }),
-    );
+    await pointItemAt(fx, copy, foreign);
     const s = plainStore({ snapshotAt: isPlainCommit(fx) });
     try {
       await s.store.put(copy, randomBody(LARGE));

@@ -7,7 +7,6 @@
  * refactor can drop in silence. And through the store: an objects item that names a blob outside
  * the prefix (another store's, in a shared bucket) never has that blob's bytes served, by any read.
  */
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createS3Client } from '../../lib/aws/clients.js';
@@ -16,7 +15,7 @@ import { CorruptItemError } from '../../lib/errors.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { LtBucket } from '../../lib/tiered/lt-bucket.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { KiB, makeWriter, randomBody, type Writer } from './harness.js';
+import { KiB, makeWriter, pointItemAt, randomBody, type Writer } from './harness.js';
 
 let fx: Fixture;
 let w: Writer;
@@ -82,15 +81,7 @@ describe("an objects item that names another store's blob in the same bucket", (
     await fx.s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: foreignKey, Body: secret }));
     await w.store.put('named', randomBody(20 * KiB));
     // The item of `named` now points at the other store's blob, with that blob's size.
-    await fx.dynamodb.send(
-      new UpdateItemCommand({
-        TableName: fx.config.objectsTable,
-        Key: { key: { S: 'named' } },
-        UpdateExpression: 'SET #b = :b, #s = :s',
-        ExpressionAttributeNames: { '#b': 'blob', '#s': 'size' },
-        ExpressionAttributeValues: { ':b': { S: foreignKey }, ':s': { N: String(secret.byteLength) } },
-      }),
-    );
+    await pointItemAt(fx, 'named', foreignKey, secret.byteLength);
   });
 
   const reads: Array<[string, () => Promise<unknown>]> = [
