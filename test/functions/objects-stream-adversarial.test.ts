@@ -13,6 +13,9 @@
  *     logged nothing of the deadline), although every record it reported had been left for it;
  *   - a deadline further than a Node timer reaches (~24.8 days) fired the answer at once: every
  *     record was reported failed while its delete went on, and a NaN deadline did the same;
+ *   - an objects item that is not understood NOW (the consistent read the delete is decided on:
+ *     an item rewritten by another tool, a blob attribute of another type) may still name the
+ *     blob: kept and counted untrusted, as an old image not understood is;
  *   - two records naming one blob in a batch (a time-to-idle refresh, then the overwrite that
  *     replaced the blob, under old images only; a record delivered twice) sent two deletes and
  *     counted two blobs deleted.
@@ -111,6 +114,41 @@ describe('old images under other attribute names than the configuration says', (
     const { response, report } = await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 }).handle(records);
     expect(response).toEqual({ batchItemFailures: [] });
     expect(report).toMatchObject({ untrusted: 0, blobsDeleted: 0 });
+  });
+});
+
+describe('an objects item not understood when the delete is decided', () => {
+  test('the blob a record names is kept and the record counted untrusted: the item may still name it', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    closers.push(reader);
+    const w = makeWriter(fx);
+    closers.push(w);
+    await w.store.put('odd/item', randomBody(30 * KiB));
+    await dyingWriter(fx)
+      .store.put('odd/item', randomBody(30 * KiB))
+      .catch(() => undefined);
+    const blobs = (await listKeys(fx.s3, fx.config.bucket)).sort();
+    expect(blobs).toHaveLength(2);
+    // Rewritten by something else: its blob attribute now a list naming both blobs.
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.objectsTable,
+        Key: { key: { S: 'odd/item' } },
+        UpdateExpression: 'SET #b = :b',
+        ExpressionAttributeNames: { '#b': 'blob' },
+        ExpressionAttributeValues: { ':b': { L: blobs.map((b) => ({ S: b })) } },
+      }),
+    );
+    const records = await reader.read();
+    expect(records.filter((r) => r.eventName === 'MODIFY').length).toBeGreaterThanOrEqual(1);
+    const logger = memoryLogger();
+    const { response, report } = await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, logger }).handle(records);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(report.blobsDeleted).toBe(0);
+    expect(report.untrusted).toBeGreaterThanOrEqual(1);
+    expect(logger.lines.some((l) => l.level === 'error' && /not understood/.test(l.msg))).toBe(true);
+    expect((await listKeys(fx.s3, fx.config.bucket)).sort(), 'the replaced blob and the current one are kept').toEqual(blobs);
   });
 });
 

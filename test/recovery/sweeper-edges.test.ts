@@ -269,3 +269,16 @@ describe('1, 2 and 4 sweepers splitting the lease shards (fan-out), with a secon
     },
   );
 });
+
+describe('the skew margin: a lease is taken only once it ended more than TIERLOG_SKEW_MARGIN_MS ago by the sweeper’s clock', () => {
+  test('a lease that ended within the margin (a writer whose clock is behind) is left live; past it, the instance is fenced', async () => {
+    const fx = await freshFixture();
+    // By the sweeper's clock the lease ended half a margin ago: a writer whose clock lags by that
+    // much still takes itself for inside it, and may commit.
+    const { instanceId } = await putDeadInstance(fx, { count: 1, since: Date.now() - DEFAULT_SKEW_MARGIN_MS / 2 });
+    expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ instancesClaimed: 0, instancesExpired: 0, errors: 0 });
+    expect((await rawInstance(fx, instanceId))?.state).toBe('live');
+    expect(await sweeperAt(fx, DEFAULT_SKEW_MARGIN_MS).sweep()).toMatchObject({ instancesClaimed: 1, errors: 0 });
+    expect((await rawInstance(fx, instanceId))?.state).toBe('claimed');
+  });
+});

@@ -2,13 +2,17 @@
  * Edges of an upload session's life, each ending in a known state: a part list a caller built
  * badly (a sparse array) is refused as bad input, never a TypeError or S3's MalformedXML, and the
  * session stays open; a session whose `upload` attribute the sweeper cannot read still has its
- * multipart upload aborted when the sweeper drains it (the item that named it is deleted then).
+ * multipart upload aborted when the sweeper drains it (the item that named it is deleted then); a
+ * session whose `upload` attribute names a blob that is not its key's (another object's upload
+ * in progress, the whole prefix) has nothing aborted: the sweeper aborts every upload under the
+ * blob key a session names, so a forged or corrupt one would abort others' uploads.
  * Checked from outside: raw scans, ListMultipartUploads.
  */
-import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ValidationError } from '../../lib/errors.js';
+import { encodeObjectId, newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import { MiB, PAST_WINDOW_MS, expectClean, makeSweeper, makeWriter, randomBody, rawValue, sameBytes, type Writer } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
@@ -84,6 +88,52 @@ describe("the sweeper and a session whose 'upload' attribute it cannot read", ()
     ).toBeUndefined();
     expect(await uploadsInProgress(), 'no upload left in progress with no item naming it').not.toContain(blob);
     expect(sameBytes(await rawValue(fx, 'edge/kept'), kept)).toBe(true);
+  });
+});
+
+describe("a session whose 'upload' attribute names a blob that is not its key's", () => {
+  /** Another writer's multipart upload in progress, under `key`; returns its id. */
+  async function othersUpload(key: string): Promise<string> {
+    const out = await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key }));
+    return String(out.UploadId);
+  }
+
+  test.each([
+    ["another object's blob", () => newBlobKey(fx.config.prefix, 'edge/other')],
+    ['the whole prefix', () => `${fx.config.prefix}/`],
+  ])('%s: no upload under it is aborted (the session is untrusted), the session still drains', async (_, target) => {
+    const victim = target();
+    // Under the prefix itself, the listing under the session's own blob shows it too: put it under an object's key.
+    const victimKey = victim.endsWith('/') ? newBlobKey(fx.config.prefix, 'edge/bystander') : victim;
+    const victimId = await othersUpload(victimKey);
+    try {
+      const created = await w.store.createUpload('edge/forged');
+      await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+      await fx.dynamodb.send(
+        new UpdateCommand({
+          TableName: fx.config.changeLogTable,
+          Key: { pk: created.uploadId },
+          UpdateExpression: 'SET #u.#b = :b',
+          ExpressionAttributeNames: { '#u': 'upload', '#b': 'blob' },
+          ExpressionAttributeValues: { ':b': victim },
+        }),
+      );
+      for (const offset of [2 * DAY, 2 * DAY + PAST_WINDOW_MS]) expect((await sweepAt(offset)).errors).toBe(0);
+      expect(await uploadsInProgress(), "the other writer's upload is still in progress").toContain(victimKey);
+      expect(
+        (await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }))).Item,
+        'the session is drained all the same',
+      ).toBeUndefined();
+      const own = await fx.s3.send(
+        new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: `${fx.config.prefix}/${encodeObjectId('edge/forged')}/` }),
+      );
+      // The session's own upload too is left to the bucket's lifecycle rule: nothing it names is trusted.
+      expect(own.Uploads ?? []).toHaveLength(1);
+      for (const u of own.Uploads ?? [])
+        await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: u.Key, UploadId: u.UploadId }));
+    } finally {
+      await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: victimKey, UploadId: victimId }));
+    }
   });
 });
 
