@@ -13,7 +13,7 @@ import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector
 import { batchDeleteThenSecondKeyFailing } from '../../lib/faults/s3-answers.js';
 import { newChangeId } from '../../lib/ids.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
-import { type Fixture, freshFixture } from '../support/local.js';
+import { freshFixture } from '../support/local.js';
 import {
   PAST_WINDOW_MS,
   allKeys,
