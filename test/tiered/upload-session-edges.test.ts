@@ -5,13 +5,16 @@
  * multipart upload aborted when the sweeper drains it (the item that named it is deleted then); a
  * session whose `upload` attribute names a blob that is not its key's (another object's upload
  * in progress, the whole prefix) has nothing aborted: the sweeper aborts every upload under the
- * blob key a session names, so a forged or corrupt one would abort others' uploads.
+ * blob key a session names, so a forged or corrupt one would abort others' uploads; an abort that
+ * loses the session to a complete or to a sweeper between its read and its claim answers as it
+ * would have after them (completed, expired), never that it aborted.
  * Checked from outside: raw scans, ListMultipartUploads.
  */
 import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ValidationError } from '../../lib/errors.js';
+import { UploadSessionClosedError, ValidationError } from '../../lib/errors.js';
+import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { encodeObjectId, newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import { MiB, PAST_WINDOW_MS, expectClean, makeSweeper, makeWriter, randomBody, rawValue, sameBytes, type Writer } from './harness.js';
@@ -133,6 +136,52 @@ describe("a session whose 'upload' attribute names a blob that is not its key's"
         await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: u.Key, UploadId: u.UploadId }));
     } finally {
       await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: victimKey, UploadId: victimId }));
+    }
+  });
+});
+
+describe('an abort that loses the session between its read and its claim', () => {
+  /** A writer whose claim of session `id` for the abort first lets `meanwhile` run. */
+  function aborterAfter(id: string, meanwhile: () => Promise<unknown>): Writer {
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r: RequestInfo) =>
+        r.command === 'UpdateItemCommand' && r.input.TableName === fx.config.changeLogTable && JSON.stringify(r.input.Key).includes(id),
+      before: async () => void (await meanwhile()),
+    });
+    return makeWriter(fx, { injector });
+  }
+
+  test('to a complete that committed: UploadSessionClosedError (completed), the object stays', async () => {
+    const body = randomBody(64 * 1024);
+    const created = await w.store.createUpload('edge/abort-vs-complete');
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const aborter = aborterAfter(created.uploadId, () => w.store.completeUpload(created.uploadId, parts));
+    try {
+      const refused = await aborter.store.abortUpload(created.uploadId).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(UploadSessionClosedError);
+      expect((refused as UploadSessionClosedError).reason).toBe('completed');
+      expect(sameBytes(await rawValue(fx, 'edge/abort-vs-complete'), body)).toBe(true);
+    } finally {
+      aborter.close();
+    }
+  });
+
+  test('to a sweeper that took it past its expiry: UploadSessionClosedError (expired), as after the sweep', async () => {
+    const created = await w.store.createUpload('edge/abort-vs-sweeper');
+    await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const aborter = aborterAfter(created.uploadId, () => sweepAt(2 * DAY));
+    try {
+      const refused = await aborter.store.abortUpload(created.uploadId).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(UploadSessionClosedError);
+      expect((refused as UploadSessionClosedError).reason).toBe('expired');
+      await expect(w.store.abortUpload(created.uploadId), 'the same answer once the sweep is over').rejects.toMatchObject({
+        reason: 'expired',
+      });
+    } finally {
+      aborter.close();
     }
   });
 });
