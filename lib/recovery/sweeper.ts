@@ -154,8 +154,9 @@ export interface SweeperOptions {
   readonly answerMarginMs?: number;
   /**
    * The bounded scan for instance items the lease-index queries never show: those without a
-   * `shard`, and those in a shard at or past `config.leaseShards` (their writers configured with
-   * more shards than this sweeper), both only reported. Each housekeeping sweep that covers
+   * `shard` (only reported), and those in a shard at or past `config.leaseShards` (their writers
+   * configured with more shards than this sweeper, or before the count was lowered: taken once
+   * their leases ended). `false` leaves the latter to a sweeper whose shards cover them. Each housekeeping sweep that covers
    * shard 0 reads one randomly chosen segment of `segments` (at most `maxPages` pages of 1 MB),
    * each going on where this sweeper's last scan of that segment stopped (a segment larger than
    * `maxPages` pages is read over several; a new sweeper, a Lambda's cold start, starts over), so
