@@ -5,7 +5,8 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { createTableInput } from '../../lib/local/provision.js';
 import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../../lib/schema/tables.js';
 import { LEASE_INDEX_NAME } from '../../lib/constants.js';
-import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
+import { cleanOutdirs, logicalIdOf, newApp, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
+import { TierlogStack } from '../../infra/stack.js';
 
 afterAll(cleanOutdirs);
 
@@ -186,9 +187,45 @@ describe('construct changes that keep the tables and the bucket', () => {
     expect(base.startingPosition).toBe('TRIM_HORIZON');
   });
 
-  it('hvAttributes.key is the one prop that changes a key schema: it replaces the objects table (documented, not refusable at synth)', () => {
+  it('hvAttributes.key is the one prop that changes a key schema: it would replace the objects table (refused at deploy by the guard, below)', () => {
     const renamed = identity({ hvAttributes: { key: 'id' } });
     expect(renamed.changeLog).toEqual(base.changeLog);
     expect(renamed.objects.KeySchema).not.toEqual(base.objects.KeySchema);
+  });
+});
+
+describe('the guard against a replaced objects table (infra/table-guard.ts)', () => {
+  const guard = (props: Parameters<typeof tierlogTemplate>[0]) => {
+    const { stack: s, template: t } = tierlogTemplate(props);
+    const [, policy] = onlyResource(t, 'AWS::IAM::ManagedPolicy');
+    return { s, p: policy.Properties! };
+  };
+
+  it('a managed policy of a fixed name whose path is the objects table name: a replaced table changes the path, which CloudFormation refuses to do to a named resource', () => {
+    const { s, p } = guard({});
+    const name = p['ManagedPolicyName'] as { 'Fn::Join': [string, unknown[]] };
+    expect(name['Fn::Join'][1]).toEqual([expect.stringMatching(/^tierlog-tables-[0-9a-f]{16}-$/), { Ref: 'AWS::Region' }]);
+    expect(p['Path']).toEqual({ 'Fn::Join': ['', ['/tierlog/', { Ref: logicalIdOf(s, s.tierlog.objectsTable) }, '/']] });
+    // Attached to nothing, denying only the deletion of the store's tables.
+    expect(p['Roles'] ?? p['Users'] ?? p['Groups']).toBeUndefined();
+    expect((p['PolicyDocument'] as { Statement: unknown[] }).Statement).toEqual([
+      expect.objectContaining({ Effect: 'Deny', Action: 'dynamodb:DeleteTable' }),
+    ]);
+    // The same name whatever else changes (another deploy of the same construct).
+    expect(guard({ leaseShards: 8, hvAttributes: { key: 'id' } }).p['ManagedPolicyName']).toEqual(p['ManagedPolicyName']);
+    // Another stack name (the same app deployed twice in one account and region): another name.
+    const app = newApp();
+    const other = Template.fromStack(new TierlogStack(app, 'Tierlog', { stackName: 'tierlog-dev' }));
+    expect(onlyResource(other, 'AWS::IAM::ManagedPolicy')[1].Properties!['ManagedPolicyName']).not.toEqual(p['ManagedPolicyName']);
+  });
+
+  it('tableReplacementAcknowledged renames it (a deliberate migration); a word IAM cannot take is refused', () => {
+    const { p } = guard({ tableReplacementAcknowledged: 'move-2026-12' });
+    expect((p['ManagedPolicyName'] as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]).toEqual([
+      expect.stringMatching(/^tierlog-tables-/),
+      { Ref: 'AWS::Region' },
+      '-move-2026-12',
+    ]);
+    expect(() => tierlogTemplate({ tableReplacementAcknowledged: 'no spaces' })).toThrow(/tableReplacementAcknowledged/);
   });
 });
