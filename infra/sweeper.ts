@@ -97,8 +97,9 @@ export interface SweeperTuningProps {
   readonly retryFailed?: Duration;
   /**
    * The housekeeping sweep's bounded scan for change-log items the lease-index queries never
-   * show: those without a shard, and those in a shard at or past the sweeper's `leaseShards` (a
-   * writer of your own configured with more), both reported as stuck, never swept. One segment of
+   * show: those without a shard (reported as stuck, never swept), and those in a shard at or past
+   * the sweeper's `leaseShards` (a writer of your own configured with more, or the store's before
+   * `leaseShards` was lowered: taken once their leases ended, reported as stuck before). One segment of
    * `segments` chosen at random (1..100), at most `maxPages` pages of 1 MB (1..100)
    * (`TIERLOG_SHARDLESS_SCAN_SEGMENTS`, `TIERLOG_SHARDLESS_SCAN_PAGES`); `false`: no scan
    * (`TIERLOG_SHARDLESS_SCAN_SEGMENTS=0`). Each scan goes on where the sweeper's last one of its

@@ -34,6 +34,7 @@ import { addTierlogOutputs } from './outputs.js';
 import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
 import { type SweeperTuningProps, TierlogSweeper } from './sweeper.js';
 import { schemaTable } from './tables.js';
+import { TableReplacementGuard } from './table-guard.js';
 
 /** Properties of {@link Tierlog}. All optional. */
 export interface TierlogProps extends TierlogFunctionOptions {
@@ -232,6 +233,16 @@ export interface TierlogProps extends TierlogFunctionOptions {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
+   * A deliberate replacement of a table (a migration: `hvAttributes.key` changed on the objects
+   * table the construct makes, or `objectsTable` given instead of it): a word (1 to 40 of
+   * `[A-Za-z0-9_+=,.@-]`) that renames the guard against it. Without it, CloudFormation refuses
+   * an update that would point the functions at a new table (`infra/table-guard.ts`); the table
+   * left behind is retained, and its objects are no longer answered.
+   *
+   * @default - no replacement: an update that would replace a table fails and rolls back
+   */
+  readonly tableReplacementAcknowledged?: string;
+  /**
    * Actions of every alarm (on ALARM and on OK), e.g. `new SnsAction(topic)`.
    *
    * @default - none
@@ -358,6 +369,11 @@ export class Tierlog extends Construct {
     }
 
     this.resources = { changeLogTable: this.changeLogTable, objectsTable: this.objectsTable, bucket: this.bucket, prefix: this.prefix };
+    new TableReplacementGuard(this, 'TablesGuard', {
+      changeLogTable: this.changeLogTable,
+      objectsTable: this.objectsTable,
+      ...(props.tableReplacementAcknowledged !== undefined ? { acknowledged: props.tableReplacementAcknowledged } : {}),
+    });
     this.writerEnvironment = configToEnv({
       changeLogTable: this.changeLogTable.tableName,
       objectsTable: this.objectsTable.tableName,

@@ -7,7 +7,7 @@
 import { checkIntegerIn } from './env-integers.js';
 import { ConfigError } from './errors.js';
 import { kindOf, notPlain, optionNames } from './plain-options.js';
-import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from './constants.js';
+import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX, MAX_LEASE_SHARDS } from './constants.js';
 import { METRICS_DEPLOYMENT_ENV } from './handlers/names.js';
 import { SNAPSHOT_AUDIT_ENV } from './recovery/snapshot-audit/variables.js';
 import { STREAM_ENV } from './recovery/stream-env.js';
@@ -178,7 +178,7 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
       'prefix',
     );
   }
-  checkIntegerIn('leaseShards', config.leaseShards, { min: 1, max: 256 }, 'must be an integer in 1..256');
+  checkIntegerIn('leaseShards', config.leaseShards, { min: 1, max: MAX_LEASE_SHARDS }, `must be an integer in 1..${MAX_LEASE_SHARDS}`);
   if (config.hvAttributes !== undefined) checkHvAttributes(config.hvAttributes, 'hvAttributes');
   if (config.replacedBlobCleanup !== undefined && !REPLACED_BLOB_CLEANUPS.includes(config.replacedBlobCleanup)) {
     throw new ConfigError(

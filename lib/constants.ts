@@ -37,6 +37,9 @@ export const DEFAULT_MAX_SLOTS = 64;
 /** Number of lease-index shards. A sweep issues one query per shard when nothing has expired. */
 export const DEFAULT_LEASE_SHARDS = 4;
 
+/** The most lease shards a configuration takes (`TIERLOG_LEASE_SHARDS`, 1..256). */
+export const MAX_LEASE_SHARDS = 256;
+
 /** How long a sweeper's claim lasts before another sweeper may take the instance over. */
 export const DEFAULT_CLAIM_MS = 300_000;
 

@@ -283,11 +283,13 @@ export class InstanceTable {
    * Instance items the lease-index queries of shards `0..shards-1` never show, from one segment of
    * a parallel scan (`segment` of `segments`), at most `maxPages` pages of 1 MB: those without a
    * `shard` (`withoutShard`, their ids), and those whose `shard` is `shards` or more
-   * (`outsideShards`: written by a writer configured with more lease shards than `shards`). One
-   * request a page finds both. A bounded scan: each sweep reads a slice of the table, and
-   * successive sweeps cover all of it. Eventually consistent (half the read cost); what it finds
-   * is only reported. `complete` is false when the page bound stopped it, or `stop` (asked before
-   * each next page) said so; `next` is then where a later scan of the segment goes on (`from`).
+   * (`outsideShards`, with what the lease index would have shown of them: written by a writer
+   * configured with more lease shards than `shards`, or with more than it has now). One request a
+   * page finds both. A bounded scan: each sweep reads a slice of the table, and successive sweeps
+   * cover all of it. Eventually consistent (half the read cost), as the lease index is: what it
+   * finds is taken only by conditional writes. `complete` is false when the page bound stopped it,
+   * or `stop` (asked before each next page) said so; `next` is then where a later scan of the
+   * segment goes on (`from`).
    */
   async scanOutsideShards(args: {
     segment: number;
@@ -300,12 +302,12 @@ export class InstanceTable {
     from?: Record<string, unknown>;
   }): Promise<{
     withoutShard: string[];
-    outsideShards: Array<{ instanceId: string; shard: number }>;
+    outsideShards: Array<InstanceSummary & { readonly shard: number }>;
     complete: boolean;
     next?: Record<string, unknown>;
   }> {
     const withoutShard: string[] = [];
-    const outsideShards: Array<{ instanceId: string; shard: number }> = [];
+    const outsideShards: Array<InstanceSummary & { readonly shard: number }> = [];
     const shardLists = inLists('#shard', 's', args.shards);
     const pages = paginateScan(
       { client: this.doc, ...(args.from !== undefined ? { startingToken: args.from } : {}) },
@@ -318,8 +320,8 @@ export class InstanceTable {
         // sweeper's query either). A comparison would miss the fractions: the filter names the
         // shards themselves, in lists of at most 100 (DynamoDB's bound on IN).
         FilterExpression: `NOT (${shardLists.lists.join(' OR ')})`,
-        ProjectionExpression: '#pk, #shard',
-        ExpressionAttributeNames: { '#shard': A.shard, '#pk': A.pk },
+        ProjectionExpression: '#pk, #shard, #lease, #state, #by',
+        ExpressionAttributeNames: { '#shard': A.shard, '#pk': A.pk, '#lease': A.leaseUntil, '#state': A.state, '#by': A.claimedBy },
         ExpressionAttributeValues: shardLists.values,
       },
     );
@@ -329,7 +331,7 @@ export class InstanceTable {
         const shard = item[A.shard];
         // No lease shard at all: no query of any sweeper reads it, whatever its setting.
         if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0) withoutShard.push(String(item[A.pk]));
-        else if (shard >= args.shards) outsideShards.push({ instanceId: String(item[A.pk]), shard });
+        else if (shard >= args.shards) outsideShards.push({ ...toSummary(item), shard });
       }
       // Stop at the bound, or when told, without asking for the next page.
       if ((++read >= args.maxPages || args.stop?.() === true) && page.LastEvaluatedKey !== undefined)
@@ -370,11 +372,12 @@ export class InstanceTable {
    * and `firstSeen = now` unless an earlier claim wrote it. Returns the item with its entries, or
    * undefined if another sweeper or a live writer got there first, or the item's state or claimant
    * is not one it can trust (left alone for the caller to quarantine). Fences the writer: its
-   * records and commits fail from now on.
+   * records and commits fail from now on. With `shard`, the claim also moves the item to that
+   * lease shard (one of the sweeper's: the writer, fenced, never writes the item again).
    */
   async claim(
     instanceId: string,
-    args: { cutoff: number; claimant: string; until: number; now?: number; suspectAbove?: number },
+    args: { cutoff: number; claimant: string; until: number; now?: number; suspectAbove?: number; shard?: number },
   ): Promise<Record<string, unknown> | undefined> {
     const outcome = await this.claimOutcome(instanceId, args);
     return outcome.applied ? outcome.item : undefined;
@@ -387,9 +390,12 @@ export class InstanceTable {
    */
   async claimOutcome(
     instanceId: string,
-    args: { cutoff: number; claimant: string; until: number; now?: number; suspectAbove?: number },
+    args: { cutoff: number; claimant: string; until: number; now?: number; suspectAbove?: number; shard?: number },
   ): Promise<{ readonly applied: true; readonly item: Record<string, unknown> } | NotApplied> {
     const suspect = args.suspectAbove !== undefined;
+    // Moved into a queried shard with the claim: an item found outside them by the scan is found
+    // again by the lease index, when its kept entries fall due, not when a scan next reads it.
+    const reshard = args.shard !== undefined;
     try {
       // A writer's commit on the item (a transaction) refuses the claim for a moment: claim again.
       const out = await retryOnTransactionConflict(() =>
@@ -397,7 +403,7 @@ export class InstanceTable {
           new UpdateCommand({
             TableName: this.tableName,
             Key: { [A.pk]: instanceId },
-            UpdateExpression: 'SET #state = :claimed, #by = :me, #lease = :until, #seen = if_not_exists(#seen, :now)',
+            UpdateExpression: `SET #state = :claimed, #by = :me, #lease = :until, #seen = if_not_exists(#seen, :now)${reshard ? ', #shard = :shard' : ''}`,
             // Only a header it can trust: the claim overwrites state and claimedBy, so claiming an
             // item whose state or claimant is corrupt would launder it into a valid one.
             // An upload session's lease is its expiry (set by the store, not a writer's lease): never suspect.
@@ -408,6 +414,7 @@ export class InstanceTable {
               '#lease': A.leaseUntil,
               '#seen': A.firstSeen,
               ...(suspect ? { '#upload': 'upload' } : {}),
+              ...(reshard ? { '#shard': A.shard } : {}),
             },
             ExpressionAttributeValues: {
               ':claimed': 'claimed',
@@ -417,6 +424,7 @@ export class InstanceTable {
               ':until': args.until,
               ':cutoff': suspect ? args.suspectAbove : args.cutoff,
               ':now': Math.floor(args.now ?? Date.now()),
+              ...(reshard ? { ':shard': args.shard } : {}),
             },
             ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -229,10 +229,10 @@ export function formatStatus(r: StatusReport, leaseShards?: number): string[] {
   if (outside.length > 0) {
     const setting = leaseShards !== undefined ? `0..${leaseShards - 1} (TIERLOG_LEASE_SHARDS is ${leaseShards})` : 'TIERLOG_LEASE_SHARDS';
     lines.push(
-      `items outside the configured shards  ${outside.length} (the writers use more shards than this setting; a sweeper with it counts them in StuckInstances)`,
+      `items outside the configured shards  ${outside.length} (written with more shards than this setting; a sweeper with it takes each once its lease ended, found by its housekeeping scan)`,
     );
     for (const o of outside.slice(0, 20))
-      lines.push(`  ${o.instanceId}  shard ${o.shard}: outside ${setting}: no sweep with this setting sweeps it`);
+      lines.push(`  ${o.instanceId}  shard ${o.shard}: outside ${setting}: no lease-index query with this setting shows it`);
     if (outside.length > 20) lines.push('  ... more (use --json)');
   }
   const stuck = r.stuck.suspectLeases.length + r.stuck.withoutShard.length;

@@ -158,6 +158,11 @@ export function formatSweep(r: SweepReport, shards?: readonly number[], interrup
   }
   if (r.oldestExpiredAgeMs > 0) lines.push(`  oldest expired lease  ${formatDuration(r.oldestExpiredAgeMs)} ago`);
   if (r.stuckInstances > 0) lines.push(...stuckLines(r));
+  if (r.instancesOutsideShards > 0) {
+    lines.push(
+      `  outside    ${plural(r.instancesOutsideShards, 'instance')} in a shard past TIERLOG_LEASE_SHARDS (taken once their leases ended: set it the same for every writer and sweeper)`,
+    );
+  }
   if (r.errors > 0) lines.push(`  errors     ${r.errors} (see the messages above; the next sweep retries)`);
   if (r.stoppedEarly)
     lines.push(
@@ -179,12 +184,11 @@ export function formatSweep(r: SweepReport, shards?: readonly number[], interrup
  * `StuckInstances` alarm counts them; the warnings above name their ids).
  */
 function stuckLines(r: SweepReport): string[] {
+  const outsideLive = r.stuckInstances - r.suspectLeases - r.instancesWithoutShard;
   const kinds = [
     r.suspectLeases > 0 ? `${r.suspectLeases} with a lease further ahead than any writer takes (claimed as expired)` : '',
     r.instancesWithoutShard > 0 ? `${r.instancesWithoutShard} without a shard (never swept)` : '',
-    r.instancesOutsideShards > 0
-      ? `${r.instancesOutsideShards} in a shard past TIERLOG_LEASE_SHARDS (never swept: set it the same for every writer and sweeper)`
-      : '',
+    outsideLive > 0 ? `${outsideLive} in a shard past TIERLOG_LEASE_SHARDS whose lease still runs (taken once it ended)` : '',
   ].filter((kind) => kind !== '');
   return [`  stuck      ${plural(r.stuckInstances, 'instance')}: ${kinds.join('; ')}`];
 }

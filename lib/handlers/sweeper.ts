@@ -13,7 +13,7 @@ import { SWEEPER_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { systemClock } from '../ids.js';
 import type { SweepReport } from '../recovery/report.js';
-import { parseSweepEvent } from '../recovery/sweep-event.js';
+import { parseSweepEvent, shardsInRange } from '../recovery/sweep-event.js';
 import { addSweepMetrics } from '../recovery/sweep-metrics.js';
 import { SWEEPER_OPTIONS, SweepIncompleteError, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
 import { assertOptions, optionNames } from '../plain-options.js';
@@ -72,8 +72,9 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
   const { logger, metrics, log, metricSink } = handlerTelemetry(SWEEPER_SERVICE_NAME, options);
   warnOfUnknownVariables(logger);
   const clock = options.sweeper?.clock ?? systemClock;
+  const config = options.config ?? loadConfig();
   const sweeper = new Sweeper({
-    config: options.config ?? loadConfig(),
+    config,
     ...sweeperTuningFromEnv(),
     ...definedOnly(options.sweeper ?? {}),
     logger: log,
@@ -81,7 +82,14 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
   return async (event, context) => {
     const remainingMs = remainingTimeOf(context, 'the sweeper handler');
     addLogContext(logger, context);
-    const { shards, dryRun, housekeeping } = parseSweepEvent(event);
+    const { shards: asked, dryRun, housekeeping } = parseSweepEvent(event);
+    const shards = asked === undefined ? undefined : shardsInRange(asked, config.leaseShards);
+    if (shards !== undefined && shards.skipped.length > 0) {
+      logger.warn('event shards past TIERLOG_LEASE_SHARDS skipped (a schedule of another setting: a deploy under way?)', {
+        skipped: shards.skipped,
+        leaseShards: config.leaseShards,
+      });
+    }
     // On the sweeper's own clock, the one it judges the deadline on.
     const deadline = clock() + remainingMs;
     const publish = (report: SweepReport) => {
@@ -93,7 +101,7 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
     };
     let report: SweepReport;
     try {
-      report = await sweeper.sweep({ deadline, dryRun, housekeeping, ...(shards !== undefined ? { shards } : {}) });
+      report = await sweeper.sweep({ deadline, dryRun, housekeeping, ...(shards !== undefined ? { shards: shards.swept } : {}) });
     } catch (err) {
       if (!(err instanceof SweepIncompleteError)) throw err;
       // A shard's lease-index query failed after the others were swept: what they did is

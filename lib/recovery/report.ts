@@ -38,8 +38,8 @@ export interface SweepReport {
   wouldDelete: string[];
   /**
    * Instances the lease index alone would leave stuck: {@link suspectLeases} plus
-   * {@link instancesWithoutShard} plus {@link instancesOutsideShards}. Alarmed on (the
-   * `StuckInstances` metric); see `tierlog status`.
+   * {@link instancesWithoutShard} plus those of {@link instancesOutsideShards} whose lease still
+   * runs (not an upload session's). Alarmed on (the `StuckInstances` metric); see `tierlog status`.
    */
   stuckInstances: number;
   /**
@@ -54,9 +54,11 @@ export interface SweepReport {
   instancesWithoutShard: number;
   /**
    * Instance items in a lease shard at or past the sweeper's `TIERLOG_LEASE_SHARDS` (their writers
-   * configured with more shards), found by the same scan: no sweep with this setting queries their
-   * shard, so their entries are never recovered. Reported (ids and shards in the warning log),
-   * never acted on: set `TIERLOG_LEASE_SHARDS` the same for every writer and sweeper.
+   * configured with more shards, or written before the count was lowered), found by the same
+   * scan: no lease-index query with this setting shows them. Named in the warning log (ids and
+   * shards); one whose lease has ended is taken by the scan as any expired instance (retired, or
+   * claimed and moved into one of the sweeper's shards), one whose lease still runs is counted in
+   * {@link stuckInstances} until then. Set `TIERLOG_LEASE_SHARDS` the same for every writer and sweeper.
    */
   instancesOutsideShards: number;
   /** Age of the oldest expired lease seen, ms (0 when none). */

@@ -11,8 +11,9 @@
  *
  * The same scan finds a third kind, which depends on the reader's setting rather than on the item:
  * an item in a shard at or past `TIERLOG_LEASE_SHARDS` (its writer configured with more shards),
- * which no sweep with that setting queries. The sweeper reports it (`instancesOutsideShards`,
- * counted in `stuckInstances`) and leaves it alone; `tierlog status` lists it as `outsideShards`.
+ * (or written before the count was lowered), which no lease-index query with that setting shows.
+ * The sweeper reports it (`instancesOutsideShards`; in `stuckInstances` while its lease runs) and
+ * takes it once its lease has ended; `tierlog status` lists it as `outsideShards`.
  *
  * `tierlog status` classifies every item it scans with {@link stuckKind}; the sweeper reports
  * the count as the `StuckInstances` metric.

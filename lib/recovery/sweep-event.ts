@@ -7,8 +7,12 @@
  * scheduled event's own fields); a malformed field is an error, never a guess, and so is a field
  * that is one of these misspelt (`dryrun`, `dry_run`, `shard`: ignored, a dry run would sweep for
  * real) and an event that is not an object (a JSON string, an input encoded twice, would run a
- * full sweep).
+ * full sweep). A shard no configuration has (256 or more) is malformed; one at or past the
+ * sweeper's own `TIERLOG_LEASE_SHARDS` is not: it is what a schedule of the other setting sends
+ * while a deploy changes the count, and the handler sweeps the event's other shards
+ * ({@link shardsInRange}).
  */
+import { MAX_LEASE_SHARDS } from '../constants.js';
 import { ValidationError } from '../errors.js';
 
 /** What a sweeper invocation's event asks for ({@link parseSweepEvent}). */
@@ -52,8 +56,20 @@ export function parseSweepEvent(event: unknown): SweepEventOptions {
   }
   const flags = { dryRun: dryRun ?? false, housekeeping: housekeeping ?? true };
   if (shards === undefined) return flags;
-  if (!Array.isArray(shards) || shards.length === 0 || !shards.every((s) => Number.isInteger(s) && s >= 0)) {
-    throw new ValidationError('shards must be a non-empty array of non-negative integers', 'shards');
+  if (!Array.isArray(shards) || shards.length === 0 || !shards.every((s) => Number.isInteger(s) && s >= 0 && s < MAX_LEASE_SHARDS)) {
+    throw new ValidationError(`shards must be a non-empty array of integers in 0..${MAX_LEASE_SHARDS - 1}`, 'shards');
   }
   return { shards: shards as number[], ...flags };
+}
+
+/**
+ * The event's shards split by the sweeper's `leaseShards`: those it sweeps, and those it skips. A
+ * deploy that changes `TIERLOG_LEASE_SHARDS` (with fan-out) updates the function before its
+ * schedules, so for a moment a schedule still sends the old setting's share: refused whole, the
+ * event would fail that group's sweep of every shard (an error alarm, its retries failing alike)
+ * for the sake of one no writer of this setting writes to. The items left in a shard past the
+ * setting are taken by the housekeeping scan once their leases ended.
+ */
+export function shardsInRange(shards: readonly number[], leaseShards: number): { readonly swept: number[]; readonly skipped: number[] } {
+  return { swept: shards.filter((s) => s < leaseShards), skipped: shards.filter((s) => s >= leaseShards) };
 }

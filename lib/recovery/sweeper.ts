@@ -5,9 +5,10 @@
  *  1. **find**: instances whose lease ended before `now - skewMargin`, by a lease-index query
  *     per shard (paginated), so live instances are never read. A housekeeping sweep also finds
  *     live instances whose lease ends further ahead than any writer can take (suspect: a writer
- *     clock that runs ahead; see judge.ts), by one more query per shard, and reports the items
- *     its queries never show, by a bounded scan: those without a `shard`, and those in a shard at
- *     or past its `leaseShards` (a writer configured with more shards than the sweeper).
+ *     clock that runs ahead; see judge.ts), by one more query per shard, and the items its
+ *     queries never show, by a bounded scan: those without a `shard` (reported), and those in a
+ *     shard at or past its `leaseShards` (a writer configured with more shards than the sweeper,
+ *     or before their count was lowered): taken as expired once their leases ended.
  *  2. **retire or claim**: an empty expired one is retired with one conditional delete. Any other
  *     is claimed: a conditional update that takes it only if its lease (or an earlier claim) has
  *     ended, or is suspect; returns its entries; fences its writer; writes `firstSeen` once. A
@@ -75,6 +76,7 @@ import { WorkPool } from './work-pool.js';
 import { KeyBatcher } from './key-batcher.js';
 import { checkSweeperWindows } from './sweeper-env.js';
 import { abortSessionUpload, isUploadSession } from './sessions.js';
+import { isSessionPk } from '../tiered/upload-session-item.js';
 import { AbandonedUploads, DEFAULT_UPLOAD_LISTING_PAGES } from './abandoned-uploads.js';
 
 /** Where the sweeper logs; Powertools' `Logger` fits. */
@@ -152,8 +154,9 @@ export interface SweeperOptions {
   readonly answerMarginMs?: number;
   /**
    * The bounded scan for instance items the lease-index queries never show: those without a
-   * `shard`, and those in a shard at or past `config.leaseShards` (their writers configured with
-   * more shards than this sweeper), both only reported. Each housekeeping sweep that covers
+   * `shard` (only reported), and those in a shard at or past `config.leaseShards` (their writers
+   * configured with more shards than this sweeper, or before the count was lowered: taken once
+   * their leases ended). `false` leaves the latter to a sweeper whose shards cover them. Each housekeeping sweep that covers
    * shard 0 reads one randomly chosen segment of `segments` (at most `maxPages` pages of 1 MB),
    * each going on where this sweeper's last scan of that segment stopped (a segment larger than
    * `maxPages` pages is read over several; a new sweeper, a Lambda's cold start, starts over), so
@@ -248,6 +251,8 @@ const silent: SweepLogger = { info() {}, warn() {}, error() {} };
 interface Found {
   readonly summary: InstanceSummary;
   readonly via: { readonly kind: 'expired'; readonly cutoff: number } | { readonly kind: 'suspect'; readonly horizon: number };
+  /** Found by the scan in a shard past `leaseShards`: the claim moves it to this one of the sweeper's. */
+  readonly reshard?: number;
 }
 
 /** An instance item, parsed, or why it cannot be trusted. */
@@ -508,14 +513,19 @@ export class Sweeper {
   ): Promise<{ readonly failure?: { readonly error: unknown } }> {
     const { report, pool, waiting } = sweep;
     const { shards, cutoff, started, horizon, pastDeadline, flush, flushStale } = at;
-    const scan = horizon !== undefined && shards.includes(0) ? this.findOutsideShards(sweep) : Promise.resolve();
+    // The scan hands the expired instances it finds outside the shards to the pool, as a shard's query does.
+    const scan =
+      horizon !== undefined && shards.includes(0)
+        ? this.findOutsideShards(sweep, { cutoff, started, pastDeadline, flushStale })
+        : Promise.resolve();
     // A lease-index query that fails ends its shard's finding only. The sweep still finishes what
     // it took, in that shard and the others, before it rejects with that failure: a sweep that
     // rejected at once would leave its claims, deletes and drops running after its caller (a
     // Lambda handler) returned, to go on in a later invocation or never.
     let failure: { readonly error: unknown } | undefined;
-    await Promise.all(
-      shards.map(async (shard) => {
+    await Promise.all([
+      scan,
+      ...shards.map(async (shard) => {
         try {
           await this.takeShard(shard, sweep, { cutoff, started, horizon, pastDeadline, flushStale });
         } catch (error) {
@@ -525,14 +535,13 @@ export class Sweeper {
           this.logger.error('finding instances failed: shard left for the next sweep', { shard, error: describe(error) });
         }
       }),
-    );
+    ]);
     await pool.drain();
     while (waiting.size > 0 && !sweep.stopped) {
       flush();
       await Promise.all([...waiting]);
       await pool.drain();
     }
-    await scan;
     return failure === undefined ? {} : { failure };
   }
 
@@ -552,30 +561,44 @@ export class Sweeper {
       readonly flushStale: () => void;
     },
   ): Promise<void> {
-    const { report, pool } = sweep;
-    const { cutoff, started, horizon, pastDeadline, flushStale } = at;
+    const { cutoff, horizon } = at;
     for await (const found of this.find(shard, cutoff, horizon, () => sweep.stopped)) {
-      if (sweep.stopped) return;
-      if (pastDeadline()) {
-        report.stoppedEarly = true;
-        return;
-      }
-      if (found.via.kind === 'expired') {
-        report.instancesExpired++;
-        report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, started - found.summary.leaseUntil);
-      } else {
-        report.suspectLeases++;
-        report.stuckInstances++;
-        this.logger.warn('suspect lease', { instanceId: found.summary.instanceId, leaseAheadMs: found.summary.leaseUntil - started });
-      }
-      // The instances taken before wait for no more than BATCH_MAX_WAIT_MS behind this one.
-      flushStale();
-      // Looked at again once a slot is free: the wait may have outlasted the deadline or the signal.
-      await pool.run(async () => {
-        if (pastDeadline()) report.stoppedEarly = true;
-        else await this.processInstance(found, sweep);
-      });
+      if (!(await this.take(found, sweep, at))) return;
     }
+  }
+
+  /**
+   * Hands one instance found (step 1) to the work pool, which runs the steps after. False once
+   * the sweep takes no more: cut off, past its deadline or its signal.
+   */
+  private async take(
+    found: Found,
+    sweep: SweepRun,
+    at: { readonly started: number; readonly pastDeadline: () => boolean; readonly flushStale: () => void },
+  ): Promise<boolean> {
+    const { report, pool } = sweep;
+    const { started, pastDeadline, flushStale } = at;
+    if (sweep.stopped) return false;
+    if (pastDeadline()) {
+      report.stoppedEarly = true;
+      return false;
+    }
+    if (found.via.kind === 'expired') {
+      report.instancesExpired++;
+      report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, started - found.summary.leaseUntil);
+    } else {
+      report.suspectLeases++;
+      report.stuckInstances++;
+      this.logger.warn('suspect lease', { instanceId: found.summary.instanceId, leaseAheadMs: found.summary.leaseUntil - started });
+    }
+    // The instances taken before wait for no more than BATCH_MAX_WAIT_MS behind this one.
+    flushStale();
+    // Looked at again once a slot is free: the wait may have outlasted the deadline or the signal.
+    await pool.run(async () => {
+      if (pastDeadline()) report.stoppedEarly = true;
+      else await this.processInstance(found, sweep);
+    });
+    return true;
   }
 
   /**
@@ -596,15 +619,23 @@ export class Sweeper {
   }
 
   /**
-   * Step 1, beside the index: one bounded segment of a scan for the items its queries never show
-   * (reported only): those without a shard, and those in a shard at or past `leaseShards`, which
-   * a writer with a larger `TIERLOG_LEASE_SHARDS` wrote. The latter are not swept either, though
-   * their shard is known: with the shards split among sweepers (`sweep({ shards })`), the one
-   * that covers shard 0 is not their owner. The fix is one setting for every writer and sweeper;
-   * a sweeper whose setting covers their shard then sweeps them as any other. It asks for no page
-   * more once the sweep is cut off: a sweep starts nothing after it answered.
+   * Step 1, beside the index: one bounded segment of a scan for the items its queries never show.
+   * Those without a shard are reported only (no lease shard to move them to is theirs). Those in
+   * a shard at or past `leaseShards` were written by a writer with a larger
+   * `TIERLOG_LEASE_SHARDS`: one of another setting, or of this store before its count was lowered
+   * (a deploy rolls writers and sweeper over minutes, and the old writers' items stay in their
+   * shards). No query of this sweeper will ever show them, so one whose lease has ended is taken
+   * here as any expired instance (retired, or claimed and moved into shard `shard % leaseShards`,
+   * where the lease index finds it again when its entries fall due): each step is a conditional
+   * write on the item, so another sweeper whose shards cover it (a larger setting) and this one
+   * never both hold it. One whose lease still runs (its writer alive, the deploy under way) is
+   * reported as stuck and taken once it has ended. It asks for no page more once the sweep is cut
+   * off: a sweep starts nothing after it answered.
    */
-  private async findOutsideShards(sweep: SweepRun): Promise<void> {
+  private async findOutsideShards(
+    sweep: SweepRun,
+    at: { readonly cutoff: number; readonly started: number; readonly pastDeadline: () => boolean; readonly flushStale: () => void },
+  ): Promise<void> {
     if (this.shardlessScan === false) return;
     const { report } = sweep;
     const { segments, maxPages } = this.shardlessScan;
@@ -626,9 +657,12 @@ export class Sweeper {
       // Cut off meanwhile: the report was returned, and stays as it was.
       if (sweep.stopped) return;
       const { withoutShard, outsideShards } = found;
+      const expired = outsideShards.filter((o) => o.leaseUntil < at.cutoff);
+      // An upload session's lease is its expiry, days ahead by design: not stuck, taken once it ended.
+      const live = outsideShards.filter((o) => !(o.leaseUntil < at.cutoff) && !isSessionPk(o.instanceId));
       report.instancesWithoutShard += withoutShard.length;
       report.instancesOutsideShards += outsideShards.length;
-      report.stuckInstances += withoutShard.length + outsideShards.length;
+      report.stuckInstances += withoutShard.length + live.length;
       if (withoutShard.length > 0)
         this.logger.warn('instances without shard', {
           count: withoutShard.length,
@@ -638,9 +672,20 @@ export class Sweeper {
         });
       if (outsideShards.length > 0)
         this.logger.warn(
-          'instances outside the lease shards, never swept: set TIERLOG_LEASE_SHARDS the same for every writer and sweeper',
-          { count: outsideShards.length, instances: outsideShards.slice(0, 20), leaseShards, segment, segments },
+          'instances outside the lease shards, swept by this scan once their leases ended: set TIERLOG_LEASE_SHARDS the same for every writer and sweeper',
+          {
+            count: outsideShards.length,
+            expired: expired.length,
+            instances: outsideShards.slice(0, 20).map(({ instanceId, shard }) => ({ instanceId, shard })),
+            leaseShards,
+            segment,
+            segments,
+          },
         );
+      for (const { shard, ...summary } of expired) {
+        const taken = await this.take({ summary, via: { kind: 'expired', cutoff: at.cutoff }, reshard: shard % leaseShards }, sweep, at);
+        if (!taken) return;
+      }
     } catch (err) {
       if (!sweep.stopped) report.errors++;
       this.logger.error('scan for instances outside the lease shards failed', { error: describe(err) });
@@ -724,6 +769,7 @@ export class Sweeper {
       claimed = await this.table.claimOutcome(instanceId, {
         cutoff: via.kind === 'expired' ? via.cutoff : now,
         ...(via.kind === 'suspect' ? { suspectAbove: via.horizon } : {}),
+        ...(found.reshard !== undefined ? { shard: found.reshard } : {}),
         claimant: this.sweeperId,
         until,
         now,

@@ -367,6 +367,19 @@ export class HvTable {
     return b.update(key);
   }
 
+  /**
+   * Parses a whole item (every attribute: a refused write's `ALL_OLD`), refusing one not understood
+   * under the configured names (hv-item-shape.ts), as a read with its body does. A write refused by
+   * such an item (the condition every write carries, {@link builder}) learns why from it.
+   *
+   * @throws CorruptItemError
+   */
+  parseWhole(item: Record<string, unknown>): HvRecord {
+    const unrecognised = unrecognisedHvItemReason(item, this.attrs);
+    if (unrecognised !== undefined) throw new CorruptItemError(unrecognised, `objects table ${this.tableName}`);
+    return this.parse(item);
+  }
+
   /** Parses a raw item. @throws CorruptItemError */
   parse(item: Record<string, unknown>): HvRecord {
     const a = this.attrs;
@@ -434,6 +447,16 @@ export class HvTable {
   private builder(expected: Expected): ExpressionBuilder {
     const b = new ExpressionBuilder(this.tableName, this.attrs.key);
     const a = this.attrs;
+    // An item there is one understood under the configured names (a blob, a body or a deletion
+    // marker: hv-item-shape.ts). A writer whose names are not the item's writer's (a function
+    // deployed without TIERLOG_HV_ATTRIBUTES, or on the old names while a deploy changes them) read
+    // it as a blob-less empty object, whose version its condition matched: it wrote its own body or
+    // blob beside the item's, answered success with a new version, and every reader of the
+    // writers' names went on reading the old bytes under that version.
+    if (expected.kind !== 'missing')
+      b.condition(
+        `(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('blob', a.blob)}) OR attribute_exists(${b.name('body', a.body)}) OR attribute_exists(${b.name('deleted', a.deleted)}))`,
+      );
     // `liveAt`: an item at or past its expiry counts as absent (expiry.ts: isExpired).
     const expired = (at: number) => `${b.name('expiresAt', a.expiresAt)} <= ${b.value('liveAt', at / 1000)}`;
     const live = (at: number) =>

@@ -847,8 +847,9 @@ export class TieredStore {
     throw new ContentionError(key, this.maxAttempts);
   }
 
+  /** A refused write's item (`ALL_OLD`, whole); one not understood is a {@link CorruptItemError}. */
   private parse(raw: Record<string, unknown> | undefined): HvRecord | undefined {
-    return raw === undefined ? undefined : this.hv.parse(raw);
+    return raw === undefined ? undefined : this.hv.parseWhole(raw);
   }
 
   /**

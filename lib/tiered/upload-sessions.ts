@@ -420,7 +420,7 @@ export class UploadSessions {
           return resultOf(info, stored ?? result);
         }
         case 'conflict': {
-          const now = outcome.current === undefined ? undefined : this.o.hv.parse(outcome.current);
+          const now = outcome.current === undefined ? undefined : this.o.hv.parseWhole(outcome.current);
           if (now?.writeId === sessionId)
             return { key: info.key, version: now.version, size: now.size, stored: 'blob', created: result.created ?? false };
           current = now;

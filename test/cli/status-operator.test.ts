@@ -35,9 +35,11 @@ describe('status for the operator', () => {
 
     const text = await cli(fx, ['status'], { clock: () => now });
     expect(text.out).toContain(`instances with quarantined entries (oldest first; "tierlog inspect <instance>"):\n  ${quarantined}\n`);
-    expect(text.out).toContain(`  ${far}  shard 6: outside 0..3 (TIERLOG_LEASE_SHARDS is 4): no sweep with this setting sweeps it`);
     expect(text.out).toContain(
-      'items outside the configured shards  1 (the writers use more shards than this setting; a sweeper with it counts them in StuckInstances)',
+      `  ${far}  shard 6: outside 0..3 (TIERLOG_LEASE_SHARDS is 4): no lease-index query with this setting shows it`,
+    );
+    expect(text.out).toContain(
+      'items outside the configured shards  1 (written with more shards than this setting; a sweeper with it takes each once its lease ended, found by its housekeeping scan)',
     );
 
     // With the writers' shard count, nothing is outside.

@@ -15,7 +15,7 @@ import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { withPagedListings } from '../../lib/faults/paged-listings.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, listKeys, prefixKeys, scanAll } from '../support/local.js';
-import { expectClean, putDeadInstance, rawState } from '../tiered/harness.js';
+import { expectClean, putDeadInstance, rawInstance, rawState } from '../tiered/harness.js';
 import { blobKey, cli, cliJson, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
 const MIN = 60_000;
@@ -259,25 +259,33 @@ describe("the sweeper's tuning variables in the CLI", () => {
 });
 
 describe('sweep and an item in a shard past TIERLOG_LEASE_SHARDS', () => {
-  test("counted in the report (instancesOutsideShards, stuckInstances) and named in a warning on stderr, never claimed; with the writers' 8 shards, swept", async () => {
+  test('counted in the report (instancesOutsideShards) and named in a warning on stderr; one whose lease ended is claimed, one whose lease runs is stuck', async () => {
     const fx = await freshFixture();
-    const entry = { [newChangeId()]: rawEntry('far', { new: blobKey(fx, 'far') }) };
-    const far = await putRawInstance(fx, { shard: 6, leaseUntil: Date.now() - 10 * MIN, entries: entry });
-    const before = await rawState(fx);
+    const entry = () => ({ [newChangeId()]: rawEntry('far', { new: blobKey(fx, 'far') }) });
+    const far = await putRawInstance(fx, { shard: 6, leaseUntil: Date.now() - 10 * MIN, entries: entry() });
+    const alive = await putRawInstance(fx, { shard: 5, leaseUntil: Date.now() + 5 * MIN, entries: entry() });
     const wholeTable = { TIERLOG_SHARDLESS_SCAN_SEGMENTS: '1' };
 
     const run = await cliJson(fx, ['sweep'], { env: wholeTable });
     expect(run.code).toBe(0);
-    expect(run.json).toMatchObject({ instancesOutsideShards: 1, instancesWithoutShard: 0, stuckInstances: 1, instancesClaimed: 0 });
-    expect(run.err).toContain('warning: instances outside the lease shards, never swept: set TIERLOG_LEASE_SHARDS the same');
+    expect(run.json).toMatchObject({ instancesOutsideShards: 2, instancesWithoutShard: 0, stuckInstances: 1, instancesClaimed: 1 });
+    expect(run.err).toContain(
+      'warning: instances outside the lease shards, swept by this scan once their leases ended: set TIERLOG_LEASE_SHARDS the same',
+    );
     expect(run.err).toContain(`{"instanceId":"${far}","shard":6}`);
-    expect(await rawState(fx)).toEqual(before);
+    expect(run.err).toContain(`{"instanceId":"${alive}","shard":5}`);
+    // Claimed, and moved into one of the sweeper's shards (6 % 4); the live one untouched.
+    expect(await rawInstance(fx, far)).toMatchObject({ state: 'claimed', shard: 2 });
+    expect(await rawInstance(fx, alive)).toMatchObject({ state: 'live', shard: 5 });
     const human = await cli(fx, ['sweep'], { env: wholeTable });
-    expect(human.out).toContain('  stuck      1 instance: 1 in a shard past TIERLOG_LEASE_SHARDS (never swept');
+    expect(human.out).toContain(
+      '  stuck      1 instance: 1 in a shard past TIERLOG_LEASE_SHARDS whose lease still runs (taken once it ended)',
+    );
+    expect(human.out).toContain('  outside    1 instance in a shard past TIERLOG_LEASE_SHARDS (taken once their leases ended');
 
     const eight = await cliJson(fx, ['sweep'], { env: { ...wholeTable, TIERLOG_LEASE_SHARDS: '8' } });
-    expect(eight.json).toMatchObject({ instancesOutsideShards: 0, stuckInstances: 0, instancesClaimed: 1 });
-    expect(eight.err).not.toContain(far);
+    expect(eight.json).toMatchObject({ instancesOutsideShards: 0, stuckInstances: 0, instancesClaimed: 0 });
+    expect(eight.err).not.toContain(alive);
   });
 });
 

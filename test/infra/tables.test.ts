@@ -1,11 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Template } from 'aws-cdk-lib/assertions';
 import { schemaTable } from '../../infra/tables.js';
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { createTableInput } from '../../lib/local/provision.js';
 import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../../lib/schema/tables.js';
 import { LEASE_INDEX_NAME } from '../../lib/constants.js';
-import { cleanOutdirs, logicalIdOf, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
+import { cleanOutdirs, logicalIdOf, newApp, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
+import { TierlogStack } from '../../infra/stack.js';
 
 afterAll(cleanOutdirs);
 
@@ -123,5 +124,108 @@ describe('tables from the shared schema', () => {
     const { template: kept } = tierlogTemplate({ auditAtScale: {} });
     expect(Object.keys(resourcesOf(kept, 'Custom::S3AutoDeleteObjects'))).toEqual([]);
     for (const bucket of Object.values(resourcesOf(kept, 'AWS::S3::Bucket'))) expect(bucket.DeletionPolicy).toBe('Retain');
+  });
+});
+
+/**
+ * What CloudFormation replaces a table (or the bucket) for: another logical id, a physical name,
+ * another key schema or key attribute, local indexes; and, for the objects table, another stream
+ * (a view type changed, the stream off: its unread records lost). A replaced table is retained,
+ * but every function then points at a new, empty one (docs/DESIGN.md, "Upgrades and configuration
+ * changes"): no configuration change of the construct may cause it, but `hvAttributes.key`.
+ */
+describe('construct changes that keep the tables and the bucket', () => {
+  type Props = Parameters<typeof tierlogTemplate>[0];
+  function identity(props: Props) {
+    const { stack: s, template: t } = tierlogTemplate(props);
+    const tableIdentity = (id: string) => {
+      const table = resourcesOf(t, 'AWS::DynamoDB::GlobalTable')[id]!;
+      const p = table.Properties!;
+      const keys = (p['KeySchema'] as Array<{ AttributeName: string }>).map((k) => k.AttributeName);
+      return {
+        id,
+        KeySchema: p['KeySchema'],
+        keyTypes: (p['AttributeDefinitions'] as Array<{ AttributeName: string }>).filter((a) => keys.includes(a.AttributeName)),
+        TableName: p['TableName'],
+        LocalSecondaryIndexes: p['LocalSecondaryIndexes'],
+        StreamSpecification: p['StreamSpecification'],
+        DeletionPolicy: table.DeletionPolicy,
+        UpdateReplacePolicy: table.UpdateReplacePolicy,
+      };
+    };
+    const bucketId = logicalIdOf(s, s.tierlog.bucket);
+    const bucket = resourcesOf(t, 'AWS::S3::Bucket')[bucketId]!;
+    const [, mapping] = onlyResource(t, 'AWS::Lambda::EventSourceMapping');
+    return {
+      changeLog: tableIdentity(logicalIdOf(s, s.tierlog.changeLogTable)),
+      objects: tableIdentity(logicalIdOf(s, s.tierlog.objectsTable)),
+      bucket: { id: bucketId, BucketName: bucket.Properties!['BucketName'], UpdateReplacePolicy: bucket.UpdateReplacePolicy },
+      // A mapping replaced by an update reads its stream again from the oldest record, never from "now".
+      startingPosition: mapping.Properties!['StartingPosition'],
+    };
+  }
+  const base = identity({});
+
+  it.each<[string, Props]>([
+    ['leaseShards', { leaseShards: 8 }],
+    ['sweeperParallelism', { leaseShards: 8, sweeperParallelism: 2 }],
+    ['prefix', { prefix: 'app/blobs' }],
+    ['hvAttributes other than key', { hvAttributes: { blob: 'ptr', body: 'data', expiresAt: 'ttl' } }],
+    ['objectsFunction', { objectsFunction: false }],
+    ['auditAtScale', { auditAtScale: {} }],
+    ['bucket settings', { corsAllowedOrigins: ['https://app.example.com'], noncurrentVersionExpiration: Duration.days(30) }],
+    ['stream tuning', { streamIteratorAgeThreshold: Duration.hours(2) }],
+  ])('%s: same tables, keys, stream and bucket', (_name, props) => {
+    expect(identity(props)).toEqual(base);
+  });
+
+  it('the tables have no physical name, the stream carries old images, the mapping starts at the trim horizon', () => {
+    expect(base.changeLog.TableName).toBeUndefined();
+    expect(base.objects.TableName).toBeUndefined();
+    expect(base.objects.StreamSpecification).toEqual({ StreamViewType: 'OLD_IMAGE' });
+    expect(base.bucket.BucketName).toBeUndefined();
+    expect(base.startingPosition).toBe('TRIM_HORIZON');
+  });
+
+  it('hvAttributes.key is the one prop that changes a key schema: it would replace the objects table (refused at deploy by the guard, below)', () => {
+    const renamed = identity({ hvAttributes: { key: 'id' } });
+    expect(renamed.changeLog).toEqual(base.changeLog);
+    expect(renamed.objects.KeySchema).not.toEqual(base.objects.KeySchema);
+  });
+});
+
+describe('the guard against a replaced objects table (infra/table-guard.ts)', () => {
+  const guard = (props: Parameters<typeof tierlogTemplate>[0]) => {
+    const { stack: s, template: t } = tierlogTemplate(props);
+    const [, policy] = onlyResource(t, 'AWS::IAM::ManagedPolicy');
+    return { s, p: policy.Properties! };
+  };
+
+  it('a managed policy of a fixed name whose path is the objects table name: a replaced table changes the path, which CloudFormation refuses to do to a named resource', () => {
+    const { s, p } = guard({});
+    const name = p['ManagedPolicyName'] as { 'Fn::Join': [string, unknown[]] };
+    expect(name['Fn::Join'][1]).toEqual([expect.stringMatching(/^tierlog-tables-[0-9a-f]{16}-$/), { Ref: 'AWS::Region' }]);
+    expect(p['Path']).toEqual({ 'Fn::Join': ['', ['/tierlog/', { Ref: logicalIdOf(s, s.tierlog.objectsTable) }, '/']] });
+    // Attached to nothing, denying only the deletion of the store's tables.
+    expect(p['Roles'] ?? p['Users'] ?? p['Groups']).toBeUndefined();
+    expect((p['PolicyDocument'] as { Statement: unknown[] }).Statement).toEqual([
+      expect.objectContaining({ Effect: 'Deny', Action: 'dynamodb:DeleteTable' }),
+    ]);
+    // The same name whatever else changes (another deploy of the same construct).
+    expect(guard({ leaseShards: 8, hvAttributes: { key: 'id' } }).p['ManagedPolicyName']).toEqual(p['ManagedPolicyName']);
+    // Another stack name (the same app deployed twice in one account and region): another name.
+    const app = newApp();
+    const other = Template.fromStack(new TierlogStack(app, 'Tierlog', { stackName: 'tierlog-dev' }));
+    expect(onlyResource(other, 'AWS::IAM::ManagedPolicy')[1].Properties!['ManagedPolicyName']).not.toEqual(p['ManagedPolicyName']);
+  });
+
+  it('tableReplacementAcknowledged renames it (a deliberate migration); a word IAM cannot take is refused', () => {
+    const { p } = guard({ tableReplacementAcknowledged: 'move-2026-12' });
+    expect((p['ManagedPolicyName'] as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]).toEqual([
+      expect.stringMatching(/^tierlog-tables-/),
+      { Ref: 'AWS::Region' },
+      '-move-2026-12',
+    ]);
+    expect(() => tierlogTemplate({ tableReplacementAcknowledged: 'no spaces' })).toThrow(/tableReplacementAcknowledged/);
   });
 });

@@ -204,7 +204,7 @@ function writerInShard(fx: Fixture, leaseShards: number, shard: number): DynamoC
 
 describe("an item in a shard past the sweeper's TIERLOG_LEASE_SHARDS (a writer configured with 8, the sweeper with 4)", () => {
   test.each([
-    { sweeperShards: 4, outside: 1, what: 'reported as stuck (outside its shards) and left alone' },
+    { sweeperShards: 4, outside: 1, what: 'found by the scan outside its shards, and taken as any expired instance' },
     { sweeperShards: 8, outside: 0, what: 'in its shards: swept, not reported' },
   ])(
     'a sweeper with $sweeperShards shards: the shard-6 item is $what; the in-range dead writer is recovered',
@@ -235,42 +235,93 @@ describe("an item in a shard past the sweeper's TIERLOG_LEASE_SHARDS (a writer c
         return s.sweeper.sweep();
       };
 
-      // Both leases long over: the first sighting claims what the sweeper's shards show, and reports the rest.
+      // Both leases long over: the first sighting claims both, the far one found by the scan, and
+      // moves it into one of the sweeper's shards (6 % 4), where the lease index shows it again.
       const fence = await sweepAt(PAST_EVERYTHING_MS);
       expect(fence).toMatchObject({
         instancesOutsideShards: outside,
         instancesWithoutShard: 0,
-        stuckInstances: outside,
-        instancesClaimed: 2 - outside,
+        stuckInstances: 0,
+        instancesExpired: 2,
+        instancesClaimed: 2,
         errors: 0,
       });
+      expect(await rawInstance(fx, far.instanceId)).toMatchObject({ state: 'claimed', shard: outside === 1 ? 2 : 6 });
       const metrics: Record<string, number> = {};
       addSweepMetrics({ addMetric: (name, _unit, value) => (metrics[name] = value) }, fence);
-      expect(metrics[SWEEP_METRICS.stuckInstances]).toBe(outside);
+      expect(metrics[SWEEP_METRICS.stuckInstances]).toBe(0);
 
-      // One upload window later: the in-range writer's entry is recovered as any dead writer's.
+      // One upload window later: both entries are recovered as any dead writer's.
       const judge = await sweepAt(PAST_EVERYTHING_MS + PAST_WINDOW_MS);
-      expect(judge).toMatchObject({ instancesOutsideShards: outside, stuckInstances: outside, entriesRecovered: 2 - outside, errors: 0 });
+      expect(judge).toMatchObject({ instancesOutsideShards: 0, stuckInstances: 0, entriesRecovered: 2, errors: 0 });
       expect(await rawInstance(fx, near.instanceId)).toBeUndefined();
-      expect(await rawGetObject(fx, nearBlob)).toBeUndefined();
+      expect(await rawInstance(fx, far.instanceId)).toBeUndefined();
+      expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([]);
+      await expectClean(fx, expect);
 
       const log = lines.join('\n');
       if (outside === 1) {
-        // Reported, never acted on: not claimed, its entry and blob as the writer left them.
-        expect(await rawInstance(fx, far.instanceId)).toEqual(farItem);
-        expect(farItem).toMatchObject({ state: 'live' });
-        expect(farItem).not.toHaveProperty('claimedBy');
-        expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([farBlob]);
         // The warning names it, its shard, the sweeper's setting and what to do.
         expect(log).toContain(`"instanceId":"${far.instanceId}","shard":6`);
         expect(log).toContain('"leaseShards":4');
         expect(log).toContain('set TIERLOG_LEASE_SHARDS the same for every writer and sweeper');
       } else {
-        // A sweeper whose shards cover it sweeps it as any other.
-        expect(await rawInstance(fx, far.instanceId)).toBeUndefined();
         expect(log).not.toContain(far.instanceId);
-        await expectClean(fx, expect);
       }
     },
   );
+
+  test('one whose lease still runs (its writer alive, the deploy under way) is reported as stuck and left alone, then taken once it ended', async () => {
+    const fx = await freshFixture();
+    const far = writerInShard(fx, 8, 5);
+    open.push(far);
+    const farBlob = blobKey(fx, 'alive/a');
+    await far.record(newChangeId(), { id: 'alive/a', new: farBlob });
+    await rawPutObject(fx, farBlob, 'alive');
+    const config = { ...fx.config, leaseShards: 4 };
+    const image = await snapshot(fx);
+    const sweepAt = (offsetMs: number) => {
+      const s = makeSweeper({ ...fx, config }, offsetMs, SCAN);
+      open.push(s);
+      return s.sweeper.sweep();
+    };
+    expect(await sweepAt(0)).toMatchObject({ instancesOutsideShards: 1, stuckInstances: 1, instancesClaimed: 0, errors: 0 });
+    expect(await snapshot(fx)).toBe(image);
+    expect(await sweepAt(PAST_EVERYTHING_MS)).toMatchObject({ instancesOutsideShards: 1, stuckInstances: 0, instancesClaimed: 1 });
+    expect(await sweepAt(PAST_EVERYTHING_MS + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1, errors: 0 });
+    await expectClean(fx, expect);
+  });
+});
+
+describe('TIERLOG_LEASE_SHARDS lowered from 8 to 4 by a deploy', () => {
+  test("the old writers' items in shards 4..7 are retired (idle) or recovered (dead with an entry) by the new sweeper: none stays stuck", async () => {
+    const fx = await freshFixture();
+    // Old execution environments, configured with 8 shards: one idle (its item empty), one that died mid-write.
+    const idle = writerInShard(fx, 8, 7);
+    const dead = writerInShard(fx, 8, 4);
+    open.push(idle, dead);
+    const done = newChangeId();
+    await idle.record(done, { id: 'idle/a', new: blobKey(fx, 'idle/a') });
+    await idle.remove(done);
+    const orphan = blobKey(fx, 'dead/a');
+    await dead.record(newChangeId(), { id: 'dead/a', new: orphan });
+    await rawPutObject(fx, orphan, 'never committed');
+    expect((await rawInstance(fx, idle.instanceId))!).toMatchObject({ shard: 7, n: 0 });
+
+    // The sweeper, rolled to 4 shards, runs as the construct runs it: housekeeping sweeps past every lease and window.
+    const config = { ...fx.config, leaseShards: 4 };
+    const sweepAt = (offsetMs: number) => {
+      const s = makeSweeper({ ...fx, config }, offsetMs, SCAN);
+      open.push(s);
+      return s.sweeper.sweep();
+    };
+    expect(await sweepAt(PAST_EVERYTHING_MS)).toMatchObject({ instancesRetired: 1, instancesClaimed: 1, stuckInstances: 0, errors: 0 });
+    const last = await sweepAt(PAST_EVERYTHING_MS + PAST_WINDOW_MS);
+    expect(last).toMatchObject({ entriesRecovered: 1, stuckInstances: 0, instancesOutsideShards: 0, errors: 0 });
+    expect(await rawInstance(fx, idle.instanceId)).toBeUndefined();
+    expect(await rawInstance(fx, dead.instanceId)).toBeUndefined();
+    await expectClean(fx, expect);
+    // And `tierlog status` with the new setting lists nothing outside the shards.
+    expect((await collectStatus(statusCtx({ ...fx, config }, Date.now()))).stuck.outsideShards).toEqual([]);
+  });
 });
