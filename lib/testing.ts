@@ -26,4 +26,13 @@ export { atStep, protocolStepOf, type ProtocolStep } from './faults/protocol-ste
 export { sweepPastLeases, type SweepPastLeasesOptions, type SweptPastLeases } from './local/sweep-past-leases.js';
 export { checkInvariants, scanTable, listBlobs, type InvariantReport } from './drill/invariants.js';
 export { startDevService, type DevService, type DevServiceOptions } from './dev/service.js';
-export { functionUrlEvent, functionUrlListener, localContext, type FunctionUrlHandler } from './dev/function-url.js';
+export {
+  functionUrlEvent,
+  functionUrlListener,
+  functionUrlResponse,
+  localContext,
+  FunctionTimeoutError,
+  InvalidFunctionResponseError,
+  type FunctionUrlHandler,
+  type FunctionUrlResponse,
+} from './dev/function-url.js';
