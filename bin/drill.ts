@@ -8,7 +8,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
 import { provisionLocal } from '../lib/local/provision.js';
-import { configToEnv, REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/config.js';
+import { configToEnv, loadConfigOver, REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/config.js';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { type DrillExpiryReport, runDrill, type DrillReport } from '../lib/drill/drill.js';
@@ -25,9 +25,8 @@ const program = new Command('drill')
   .option('--expiring-rate <p>', 'chance that a put expires (0.5 to 3 s after it)', fraction, 0.2)
   .option(
     '--replaced-blob-cleanup <who>',
-    "who deletes a blob a dead writer replaced: 'stream' (the objects-stream handler, as the construct deploys) or 'log' (the sweeper)",
+    "who deletes a blob a dead writer replaced: 'stream' (the objects-stream handler, as the construct deploys) or 'log' (the sweeper); default TIERLOG_REPLACED_BLOB_CLEANUP, else 'stream'",
     cleanup,
-    'stream',
   )
   .option('--keep', 'keep the local stack up afterwards, for exploring with the CLI')
   .option('--json', 'print the report as JSON')
@@ -41,7 +40,7 @@ const opts = program.opts<{
   maxBody: number;
   keys: number;
   expiringRate: number;
-  replacedBlobCleanup: ReplacedBlobCleanup;
+  replacedBlobCleanup?: ReplacedBlobCleanup;
   keep?: boolean;
   json?: boolean;
 }>();
@@ -53,14 +52,16 @@ try {
   process.stderr.write('starting DynamoDB Local and the S3 server... ');
   stack = await startLocalStack();
   process.stderr.write(`up in ${Date.now() - started} ms\n`);
-  const config: TierlogConfig = {
+  // The TIERLOG_* variables that are set, as the library reads them (a drill of your schema's
+  // TIERLOG_HV_ATTRIBUTES, say); the drill's own names for the rest.
+  const fromEnv = loadConfigOver({
     changeLogTable: 'tierlog-changelog',
     objectsTable: 'tierlog-objects',
     bucket: 'tierlog-blobs',
     prefix: 'blobs',
     leaseShards: 4,
-    replacedBlobCleanup: opts.replacedBlobCleanup,
-  };
+  });
+  const config: TierlogConfig = { ...fromEnv, replacedBlobCleanup: opts.replacedBlobCleanup ?? fromEnv.replacedBlobCleanup ?? 'stream' };
   const dynamodb = createDynamoDBClient();
   const s3 = createS3Client();
   await provisionLocal(config, { dynamodb, s3 });
