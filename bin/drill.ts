@@ -16,12 +16,12 @@ import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../lib/recovery/sweeper-e
 
 const program = new Command('drill')
   .description('Run tierlog under crashes on the embedded local stack and check its invariants')
-  .option('--writers <n>', 'concurrent simulated Lambda writers', int, 8)
-  .option('--operations <n>', 'operations in all', int, 400)
+  .option('--writers <n>', 'concurrent simulated Lambda writers', positive, 8)
+  .option('--operations <n>', 'operations in all', positive, 400)
   .option('--seed <n>', 'random seed (a run is reproducible from it)', int, 42)
   .option('--crash-rate <p>', 'chance that a writer dies during an operation', fraction, 0.15)
-  .option('--max-body <bytes>', 'largest body', int, 6 * 1024 * 1024)
-  .option('--keys <n>', 'distinct object keys', int, 40)
+  .option('--max-body <bytes>', 'largest body', positive, 6 * 1024 * 1024)
+  .option('--keys <n>', 'distinct object keys', positive, 40)
   .option('--expiring-rate <p>', 'chance that a put expires (0.5 to 3 s after it)', fraction, 0.2)
   .option(
     '--replaced-blob-cleanup <who>',
@@ -189,6 +189,13 @@ function lambdaContext(functionName: string) {
 function int(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a non-negative integer');
+  return n;
+}
+
+/** A count the drill needs at least one of: with none, it would run nothing and report every invariant holding. */
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('an integer of 1 or more');
   return n;
 }
 
