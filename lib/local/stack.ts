@@ -45,7 +45,11 @@ export interface LocalStack {
 
 /** Options of {@link startLocalStack}: any other name is a `ValidationError`, before a server starts. */
 export interface LocalStackOptions {
-  /** Also set {@link LocalStack.env} on `process.env` (and restore nothing: the stack owns them). Default true. */
+  /**
+   * Also set {@link LocalStack.env} on `process.env` while the stack is up; `stop()` puts back the
+   * values they replaced (those still holding this stack's: a variable set since is left as it is).
+   * Default true.
+   */
   readonly exportEnv?: boolean;
   /** How long to wait for both servers to answer. Default 60 s. */
   readonly readyTimeoutMs?: number;
@@ -70,10 +74,14 @@ const STACK_OPTIONS = optionNames<LocalStackOptions>()('exportEnv', 'readyTimeou
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   assertOptions(options, STACK_OPTIONS, 'startLocalStack');
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
-  if (options.exportEnv ?? true) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const exportEnv = options.exportEnv ?? true;
+  // What the stack's variables were before it: put back by stop() (the SDK's notice is silenced from here on).
+  const restoreEnv = exportEnv ? savedEnv(Object.keys(localStackEnv('', ''))) : () => {};
+  if (exportEnv) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const dataDir = mkdtempSync(join(tmpdir(), 'tierlog-s3-'));
   const children: ChildProcess[] = [];
   let stopped = false;
+  let exported: Record<string, string> = {};
 
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -81,6 +89,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     process.off('exit', stopSync);
     await Promise.all(children.map(endChild));
     rmSync(dataDir, { recursive: true, force: true });
+    restoreEnv(exported);
   };
   const stopSync = (): void => {
     // Closing the pipes is enough: each child exits when its stdin closes.
@@ -103,7 +112,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     watchExit('DynamoDB Local', dynamo.child, () => stopped, report);
     watchExit('S3 server', s3.child, () => stopped, report);
     const env = localStackEnv(dynamo.endpoint, s3.endpoint);
-    if (options.exportEnv ?? true) Object.assign(process.env, env);
+    if (exportEnv) {
+      exported = { ...env };
+      Object.assign(process.env, env);
+    }
     return {
       dynamodbEndpoint: dynamo.endpoint,
       s3Endpoint: s3.endpoint,
@@ -115,6 +127,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stop();
     throw err;
   }
+}
+
+/**
+ * The values `names` have on `process.env` now, and what puts them back: each variable that still
+ * holds the value the stack set (`exported`) gets its old value again, or is deleted if it had none.
+ */
+function savedEnv(names: readonly string[]): (exported: Readonly<Record<string, string>>) => void {
+  const before = new Map(names.map((name) => [name, process.env[name]]));
+  return (exported) => {
+    for (const [name, value] of before) {
+      const ours = exported[name] ?? (name === 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED' ? 'true' : undefined);
+      if (ours === undefined || process.env[name] !== ours) continue;
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
 }
 
 /** The SDK environment for a local stack at these endpoints. */

@@ -204,6 +204,25 @@ describe('startLocalStack', () => {
     expect(javaMajorVersion('something else')).toBeUndefined();
   });
 
+  it('exportEnv points this process at the stack while it is up; stop() puts back the variables it replaced', async () => {
+    const names = Object.keys(localStackEnv('', ''));
+    const saved = { ...process.env };
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = 'http://127.0.0.1:1';
+    delete process.env.AWS_RESPONSE_CHECKSUM_VALIDATION;
+    const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    try {
+      const stack = await startLocalStack();
+      expect(process.env.AWS_ENDPOINT_URL_DYNAMODB).toBe(stack.dynamodbEndpoint);
+      expect(process.env.AWS_ENDPOINT_URL_S3).toBe(stack.s3Endpoint);
+      await stack.stop();
+      // The dead stack's endpoints are not left for the process's next clients.
+      expect(Object.fromEntries(names.map((name) => [name, process.env[name]]))).toEqual(before);
+    } finally {
+      for (const name of names) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
   it('localStackEnv points the SDK at the endpoints with the checksum settings s3rver needs', () => {
     const env = localStackEnv('http://127.0.0.1:1', 'http://127.0.0.1:2');
     expect(env).toMatchObject({
