@@ -146,7 +146,7 @@ function format(r: DrillReport): string {
 function formatExpiry(e: DrillExpiryReport): string[] {
   const s = e.stream;
   return [
-    `  expiring puts     ${e.expiringPuts}; TTL deletions ${s.ttlDeletions}; stream: ${s.removes} removes in ${s.batches} batch deliveries (${s.duplicates} again, ${s.reordered} out of order, ${s.retried} retried), ${s.expiredBlobs} expired blobs checked gone`,
+    `  expiring puts     ${e.expiringPuts}; TTL deletions ${s.ttlDeletions}; stream: ${s.removes} removes in ${s.batches} batch deliveries (${s.duplicates} again, ${s.reordered} out of order, ${s.retried} retried, ${s.givenUp} given up), ${s.expiredBlobs} expired blobs checked gone`,
     `  replaced blobs    ${s.replaced} checked gone after their stream event, ${s.replacedCleaned} deleted by the stream (left by their writer)`,
     `  scenarios         overwritten as it expired ${e.scenarios.overwrittenAsExpiring}, expired during a session ${e.scenarios.expiredDuringSession}, re-created right after expiry ${e.scenarios.recreatedAfterExpiry}`,
     `  expired served: ${e.expiredServed}`,
