@@ -1,7 +1,8 @@
 /**
  * `npm run dev`: tierlog as a long-running local service (see lib/dev/service.ts). Prints the
  * objects API's URL and the environment for the CLI and your own processes; Ctrl-C stops
- * everything.
+ * everything. The `TIERLOG_*` variables that are set configure it as they configure the library
+ * (`TIERLOG_HV_ATTRIBUTES`, `TIERLOG_LEASE_SHARDS`, ...); its own names fill in the rest.
  *
  *   npm run dev -- --port 8787 --sweep-interval 10s
  *   curl -X PUT --data-binary @photo.png http://127.0.0.1:8787/objects/photos/1

@@ -8,7 +8,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
 import { provisionLocal } from '../lib/local/provision.js';
-import { configToEnv, REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/config.js';
+import { configToEnv, loadConfigOver, REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/config.js';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { type DrillExpiryReport, runDrill, type DrillReport } from '../lib/drill/drill.js';
@@ -16,18 +16,17 @@ import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../lib/recovery/sweeper-e
 
 const program = new Command('drill')
   .description('Run tierlog under crashes on the embedded local stack and check its invariants')
-  .option('--writers <n>', 'concurrent simulated Lambda writers', int, 8)
-  .option('--operations <n>', 'operations in all', int, 400)
+  .option('--writers <n>', 'concurrent simulated Lambda writers', positive, 8)
+  .option('--operations <n>', 'operations in all', positive, 400)
   .option('--seed <n>', 'random seed (a run is reproducible from it)', int, 42)
   .option('--crash-rate <p>', 'chance that a writer dies during an operation', fraction, 0.15)
-  .option('--max-body <bytes>', 'largest body', int, 6 * 1024 * 1024)
-  .option('--keys <n>', 'distinct object keys', int, 40)
+  .option('--max-body <bytes>', 'largest body', positive, 6 * 1024 * 1024)
+  .option('--keys <n>', 'distinct object keys', positive, 40)
   .option('--expiring-rate <p>', 'chance that a put expires (0.5 to 3 s after it)', fraction, 0.2)
   .option(
     '--replaced-blob-cleanup <who>',
-    "who deletes a blob a dead writer replaced: 'stream' (the objects-stream handler, as the construct deploys) or 'log' (the sweeper)",
+    "who deletes a blob a dead writer replaced: 'stream' (the objects-stream handler, as the construct deploys) or 'log' (the sweeper); default TIERLOG_REPLACED_BLOB_CLEANUP, else 'stream'",
     cleanup,
-    'stream',
   )
   .option('--keep', 'keep the local stack up afterwards, for exploring with the CLI')
   .option('--json', 'print the report as JSON')
@@ -41,7 +40,7 @@ const opts = program.opts<{
   maxBody: number;
   keys: number;
   expiringRate: number;
-  replacedBlobCleanup: ReplacedBlobCleanup;
+  replacedBlobCleanup?: ReplacedBlobCleanup;
   keep?: boolean;
   json?: boolean;
 }>();
@@ -53,14 +52,16 @@ try {
   process.stderr.write('starting DynamoDB Local and the S3 server... ');
   stack = await startLocalStack();
   process.stderr.write(`up in ${Date.now() - started} ms\n`);
-  const config: TierlogConfig = {
+  // The TIERLOG_* variables that are set, as the library reads them (a drill of your schema's
+  // TIERLOG_HV_ATTRIBUTES, say); the drill's own names for the rest.
+  const fromEnv = loadConfigOver({
     changeLogTable: 'tierlog-changelog',
     objectsTable: 'tierlog-objects',
     bucket: 'tierlog-blobs',
     prefix: 'blobs',
     leaseShards: 4,
-    replacedBlobCleanup: opts.replacedBlobCleanup,
-  };
+  });
+  const config: TierlogConfig = { ...fromEnv, replacedBlobCleanup: opts.replacedBlobCleanup ?? fromEnv.replacedBlobCleanup ?? 'stream' };
   const dynamodb = createDynamoDBClient();
   const s3 = createS3Client();
   await provisionLocal(config, { dynamodb, s3 });
@@ -145,7 +146,7 @@ function format(r: DrillReport): string {
 function formatExpiry(e: DrillExpiryReport): string[] {
   const s = e.stream;
   return [
-    `  expiring puts     ${e.expiringPuts}; TTL deletions ${s.ttlDeletions}; stream: ${s.removes} removes in ${s.batches} batch deliveries (${s.duplicates} again, ${s.reordered} out of order, ${s.retried} retried), ${s.expiredBlobs} expired blobs checked gone`,
+    `  expiring puts     ${e.expiringPuts}; TTL deletions ${s.ttlDeletions}; stream: ${s.removes} removes in ${s.batches} batch deliveries (${s.duplicates} again, ${s.reordered} out of order, ${s.retried} retried, ${s.givenUp} given up), ${s.expiredBlobs} expired blobs checked gone`,
     `  replaced blobs    ${s.replaced} checked gone after their stream event, ${s.replacedCleaned} deleted by the stream (left by their writer)`,
     `  scenarios         overwritten as it expired ${e.scenarios.overwrittenAsExpiring}, expired during a session ${e.scenarios.expiredDuringSession}, re-created right after expiry ${e.scenarios.recreatedAfterExpiry}`,
     `  expired served: ${e.expiredServed}`,
@@ -188,6 +189,13 @@ function lambdaContext(functionName: string) {
 function int(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a non-negative integer');
+  return n;
+}
+
+/** A count the drill needs at least one of: with none, it would run nothing and report every invariant holding. */
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('an integer of 1 or more');
   return n;
 }
 

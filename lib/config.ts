@@ -330,6 +330,19 @@ function parseShards(raw: string | undefined): number {
   return n;
 }
 
+/**
+ * The configuration of a local tool that has names of its own (the dev service's, the drill's):
+ * every `TIERLOG_*` variable of `env` that is set, read and checked as {@link loadConfig} reads
+ * it, and `defaults` for what they leave unset. So a variable set for the library
+ * (`TIERLOG_HV_ATTRIBUTES` of your schema, `TIERLOG_LEASE_SHARDS`) means the same to these tools,
+ * never a default that disagrees with it.
+ *
+ * @throws ConfigError naming the variable at fault.
+ */
+export function loadConfigOver(defaults: TierlogConfig, env: Readonly<Record<string, string | undefined>> = process.env): TierlogConfig {
+  return loadConfig({ ...configToEnv(defaults), ...env });
+}
+
 /** The environment variables that make {@link loadConfig} return `config`. */
 export function configToEnv(config: TierlogConfig): Record<string, string> {
   return {

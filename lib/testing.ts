@@ -22,8 +22,17 @@ export {
   type FaultStats,
   type RequestInfo,
 } from './faults/fault-injector.js';
-export { atStep, protocolStepOf, type ProtocolStep } from './faults/protocol-steps.js';
+export { atStep, protocolStepOf, type ProtocolStep, type ProtocolStepConfig } from './faults/protocol-steps.js';
 export { sweepPastLeases, type SweepPastLeasesOptions, type SweptPastLeases } from './local/sweep-past-leases.js';
 export { checkInvariants, scanTable, listBlobs, type InvariantReport } from './drill/invariants.js';
 export { startDevService, type DevService, type DevServiceOptions } from './dev/service.js';
-export { functionUrlEvent, functionUrlListener, localContext, type FunctionUrlHandler } from './dev/function-url.js';
+export {
+  functionUrlEvent,
+  functionUrlListener,
+  functionUrlResponse,
+  localContext,
+  FunctionTimeoutError,
+  InvalidFunctionResponseError,
+  type FunctionUrlHandler,
+  type FunctionUrlResponse,
+} from './dev/function-url.js';

@@ -1,15 +1,48 @@
 /**
- * A node:http adapter that serves a Function URL handler: each request becomes the payload-2.0
- * event Lambda would build (raw path and query, lower-case headers joined with commas, the body
- * base64-encoded), and the handler's structured result becomes the response. For local use only:
- * no authentication, one process.
+ * A node:http adapter that serves a Function URL handler as Lambda does, so that a handler that
+ * works here works behind a real Function URL. Each request becomes the payload-2.0 event Lambda
+ * builds: `rawPath` and `rawQueryString` as sent, `queryStringParameters` decoded (repeated names
+ * joined with commas), lower-case headers (repeated ones joined with commas) without `cookie`,
+ * whose cookies are the `cookies` array, and the body as text for a textual content type, base64
+ * otherwise. The handler's result becomes the response as Lambda reads it: a result without a
+ * `statusCode` is a 200 of its JSON, `cookies` are `set-cookie` headers, and a handler that throws,
+ * runs past its timeout or answers more than a buffered response carries is a 502. For local use
+ * only: no authentication, one process.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { TierlogError } from '../errors.js';
 
-/** A Function URL / HTTP API v2 handler. */
-export type FunctionUrlHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+/**
+ * A Function URL / HTTP API v2 handler. Lambda takes any JSON value as its result: one without a
+ * `statusCode` is answered as a 200 of that value's JSON.
+ */
+export type FunctionUrlHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2 | string | Record<string, unknown> | undefined>;
+
+/** The handler did not answer within its timeout: Lambda ends the invocation, the Function URL answers 502. */
+export class FunctionTimeoutError extends TierlogError {
+  constructor(
+    /** The function's timeout, ms. */
+    readonly timeoutMs: number,
+  ) {
+    super(`Task timed out after ${(timeoutMs / 1_000).toFixed(2)} seconds`);
+  }
+}
+
+/** The handler answered something Lambda cannot turn into an HTTP response: the Function URL answers 502. */
+export class InvalidFunctionResponseError extends TierlogError {
+  constructor(
+    message: string,
+    /** What the handler answered (its JSON size, when that is what was wrong). */
+    readonly detail?: unknown,
+  ) {
+    super(message);
+  }
+}
 
 /** The Lambda context a local invocation gets: a deadline `timeoutMs` from now. */
 export function localContext(functionName: string, timeoutMs: number): Context {
@@ -37,17 +70,17 @@ export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGateway
   const q = url.indexOf('?');
   const rawPath = q === -1 ? url : url.slice(0, q);
   const rawQueryString = q === -1 ? '' : url.slice(q + 1);
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
-  }
+  const { headers, cookies } = requestHeaders(req);
+  const queryStringParameters = queryParameters(rawQueryString);
   const now = new Date();
   return {
     version: '2.0',
     routeKey: '$default',
     rawPath,
     rawQueryString,
+    ...(cookies.length > 0 ? { cookies } : {}),
     headers,
+    ...(queryStringParameters !== undefined ? { queryStringParameters } : {}),
     requestContext: {
       accountId: 'anonymous',
       apiId: 'local',
@@ -57,17 +90,76 @@ export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGateway
         method: (req.method ?? 'GET').toUpperCase(),
         path: rawPath,
         protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
         userAgent: headers['user-agent'] ?? '',
       },
       requestId: randomUUID(),
       routeKey: '$default',
       stage: '$default',
-      time: now.toISOString(),
+      time: commonLogTime(now),
       timeEpoch: now.getTime(),
     },
-    ...(body.length > 0 ? { body: body.toString('base64'), isBase64Encoded: true } : { isBase64Encoded: false }),
+    ...eventBody(body, headers),
   };
+}
+
+/**
+ * The request's headers as Lambda passes them: names in lower case, a repeated header's values
+ * joined with commas (Node.js joins some with ", " and keeps only the first of others, such as
+ * `content-type`), and the `cookie` headers taken out into the `cookies` array, one cookie each.
+ */
+export function requestHeaders(req: IncomingMessage): { headers: Record<string, string>; cookies: string[] } {
+  const headers: Record<string, string> = {};
+  const cookies: string[] = [];
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values === undefined) continue;
+    if (name === 'cookie') {
+      for (const value of values)
+        cookies.push(
+          ...value
+            .split(';')
+            .map((c) => c.trim())
+            .filter((c) => c !== ''),
+        );
+    } else {
+      headers[name] = values.join(',');
+    }
+  }
+  return { headers, cookies };
+}
+
+/** The query's parameters, decoded, a repeated name's values joined with commas; none without a query. */
+export function queryParameters(rawQueryString: string): Record<string, string> | undefined {
+  if (rawQueryString === '') return undefined;
+  const parameters: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(rawQueryString)) {
+    parameters[name] = parameters[name] === undefined ? value : `${parameters[name]},${value}`;
+  }
+  return parameters;
+}
+
+/**
+ * The content types whose bodies Lambda passes as text (`isBase64Encoded: false`); every other
+ * one, and a body without a content type or with a content coding, is passed as base64.
+ */
+const TEXT_CONTENT_TYPE = /^(?:text\/[^;\s]+|application\/(?:json|javascript|xml))\s*(?:;|$)/i;
+
+/** The event's `body` and `isBase64Encoded` for these bytes, as Lambda chooses by the content type. */
+export function eventBody(
+  body: Buffer,
+  headers: Readonly<Record<string, string>>,
+): Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'> {
+  if (body.length === 0) return { isBase64Encoded: false };
+  const textual = headers['content-encoding'] === undefined && TEXT_CONTENT_TYPE.test(headers['content-type'] ?? '');
+  return textual ? { body: body.toString('utf8'), isBase64Encoded: false } : { body: body.toString('base64'), isBase64Encoded: true };
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `requestContext.time` as Lambda writes it: `07/Sep/2021:22:50:22 +0000`. */
+function commonLogTime(at: Date): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(at.getUTCDate())}/${MONTHS[at.getUTCMonth()]}/${at.getUTCFullYear()}:${two(at.getUTCHours())}:${two(at.getUTCMinutes())}:${two(at.getUTCSeconds())} +0000`;
 }
 
 /**
@@ -79,11 +171,73 @@ export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGateway
  */
 export const LAMBDA_BUFFERED_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
-/** A request listener for `http.createServer` that runs `handler` as a Function URL would, within Lambda's payload limits. */
+/** The HTTP response Lambda makes of a handler's result. */
+export interface FunctionUrlResponse {
+  /** The HTTP status. */
+  readonly statusCode: number;
+  /** The headers, names in lower case; `set-cookie` holds the result's `cookies`. */
+  readonly headers: OutgoingHttpHeaders;
+  /** The body's bytes (decoded from base64 when the result says so); none without a body. */
+  readonly body?: Buffer;
+}
+
+/**
+ * The HTTP response of a handler's `result`, as Lambda reads it: a result with a `statusCode` is
+ * the response (its `cookies` become `set-cookie` headers); any other (a string, an object without
+ * one) is a 200 whose `application/json` body is the result's JSON.
+ *
+ * @throws InvalidFunctionResponseError for a result Lambda answers with a 502.
+ */
+export function functionUrlResponse(result: unknown): FunctionUrlResponse {
+  const size = Buffer.byteLength(JSON.stringify(result) ?? 'null');
+  if (size > LAMBDA_BUFFERED_PAYLOAD_BYTES) {
+    throw new InvalidFunctionResponseError(`the response (${size} bytes as JSON) exceeds Lambda's ${LAMBDA_BUFFERED_PAYLOAD_BYTES}`, size);
+  }
+  if (result === null || typeof result !== 'object' || !('statusCode' in result)) {
+    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(result) ?? 'null') };
+  }
+  const structured = result as APIGatewayProxyStructuredResultV2;
+  const { statusCode } = structured;
+  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
+    throw new InvalidFunctionResponseError(`statusCode ${JSON.stringify(statusCode)} is not an HTTP status`, statusCode);
+  }
+  const headers: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(structured.headers ?? {})) headers[name.toLowerCase()] = String(value);
+  const cookies = structured.cookies ?? [];
+  if (cookies.length > 0)
+    headers['set-cookie'] = [...(headers['set-cookie'] !== undefined ? [String(headers['set-cookie'])] : []), ...cookies];
+  if (structured.body === undefined || structured.body === null) return { statusCode, headers };
+  return { statusCode, headers, body: Buffer.from(String(structured.body), structured.isBase64Encoded ? 'base64' : 'utf8') };
+}
+
+/** Runs the handler; a `FunctionTimeoutError` when it has not answered by the deadline (it is left to finish unheard, as a frozen Lambda's is). */
+async function invokeWithin(
+  handler: FunctionUrlHandler,
+  event: APIGatewayProxyEventV2,
+  context: Context,
+  timeoutMs: number,
+): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FunctionTimeoutError(timeoutMs)), timeoutMs);
+  });
+  try {
+    return await Promise.race([handler(event, context), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A request listener for `http.createServer` that runs `handler` as a Function URL would: within
+ * Lambda's payload limits, and within `timeoutMs` (default 30 s, the objects function's), past
+ * which the request is answered 502 and the handler's answer is not waited for.
+ */
 export function functionUrlListener(
   handler: FunctionUrlHandler,
   options: { functionName: string; timeoutMs?: number; onError?: (err: unknown) => void },
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   return (req, res) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -103,16 +257,11 @@ export function functionUrlListener(
         );
         return;
       }
-      handler(event, localContext(options.functionName, options.timeoutMs ?? 30_000))
+      invokeWithin(handler, event, localContext(options.functionName, timeoutMs), timeoutMs)
         .then((result) => {
-          if (Buffer.byteLength(JSON.stringify(result)) > LAMBDA_BUFFERED_PAYLOAD_BYTES) {
-            throw new Error(
-              `the response (${Buffer.byteLength(JSON.stringify(result))} bytes as JSON) exceeds Lambda's ${LAMBDA_BUFFERED_PAYLOAD_BYTES}`,
-            );
-          }
-          res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string> | undefined);
-          const body = result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
-          res.end(req.method === 'HEAD' ? undefined : body);
+          const response = functionUrlResponse(result);
+          res.writeHead(response.statusCode, response.headers);
+          res.end(req.method === 'HEAD' ? undefined : response.body);
         })
         .catch((err: unknown) => {
           options.onError?.(err);

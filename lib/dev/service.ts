@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type TierlogConfig, configToEnv, replacedBlobCleanupOf, validateConfig } from '../config.js';
+import { CONFIG_ENV, type TierlogConfig, configToEnv, loadConfigOver, replacedBlobCleanupOf, validateConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { createObjectsHandler } from '../handlers/objects.js';
@@ -35,7 +35,9 @@ export interface DevServiceOptions {
    * no function on the objects table's stream, so nothing would delete what a writer replaced
    * and could not delete.
    *
-   * @default tables `tierlog-changelog` and `tierlog-objects`, bucket `tierlog-blobs`, prefix `blobs`, 4 lease shards
+   * @default the `TIERLOG_*` variables that are set, read as `loadConfig` reads them (your
+   *   `TIERLOG_HV_ATTRIBUTES`, `TIERLOG_LEASE_SHARDS`, ...), and for the rest tables
+   *   `tierlog-changelog` and `tierlog-objects`, bucket `tierlog-blobs`, prefix `blobs`, 4 lease shards
    */
   readonly config?: TierlogConfig;
   /** Called after each sweep, with its summary or its error. */
@@ -76,11 +78,12 @@ const DEV_SERVICE_OPTIONS = optionNames<DevServiceOptions>()('port', 'sweepInter
 /** Starts the local stack, the objects API and the sweeper timer. */
 export async function startDevService(options: DevServiceOptions = {}): Promise<DevService> {
   assertOptions(options, DEV_SERVICE_OPTIONS, 'startDevService');
-  const config = validateConfig(options.config ?? DEFAULT_CONFIG);
+  const config = options.config !== undefined ? validateConfig(options.config) : loadConfigOver(DEFAULT_CONFIG);
   if (replacedBlobCleanupOf(config) === 'stream') {
+    const given = options.config !== undefined ? 'replacedBlobCleanup' : CONFIG_ENV.replacedBlobCleanup;
     throw new ConfigError(
-      'replacedBlobCleanup "stream" needs the objects-stream function on the objects table\'s stream, which the dev service does not run: use "log" (the default)',
-      'replacedBlobCleanup',
+      `${given} "stream" needs the objects-stream function on the objects table's stream, which the dev service does not run: use "log" (the default)`,
+      given,
     );
   }
   // Local: no EMF metric lines on stdout.

@@ -26,6 +26,19 @@ import type { StreamBatchResponse } from '../recovery/stream-cleanup.js';
 import { listBlobs, scanTable } from './invariants.js';
 import { type Random, randomInt } from './random.js';
 
+/**
+ * Where Lambda's event source mapping takes a batch up again after the handler's answer
+ * (`ReportBatchItemFailures`): at the first record a failure names; at the start, for the whole
+ * batch, when a failure has no usable `itemIdentifier` (empty, null, or under another name: Lambda
+ * counts the batch failed, and a handler that answers so holds its shard on AWS); -1 when none failed.
+ */
+export function firstFailed(batch: readonly DynamoDBRecord[], response: StreamBatchResponse): number {
+  const identifiers = (response?.batchItemFailures ?? []).map((f) => (f as { itemIdentifier?: unknown } | null)?.itemIdentifier);
+  if (identifiers.some((id) => typeof id !== 'string' || id === '')) return 0;
+  const failed = new Set(identifiers);
+  return batch.findIndex((r) => failed.has(r.dynamodb?.SequenceNumber ?? ''));
+}
+
 /** The stream handler: one batch in, the records to retry out (`ReportBatchItemFailures`). */
 export type DeliverBatch = (records: DynamoDBRecord[]) => Promise<StreamBatchResponse>;
 
@@ -168,9 +181,7 @@ export class ExpiryDriver {
     let pending = batch;
     for (let attempt = 1; pending.length > 0; attempt++) {
       this.counts.batches++;
-      const { batchItemFailures } = await this.o.deliver(pending);
-      const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
-      const first = pending.findIndex((r) => failed.has(r.dynamodb?.SequenceNumber ?? ''));
+      const first = firstFailed(pending, await this.o.deliver(pending));
       const done = first < 0 ? pending : pending.slice(0, first);
       await this.check(done, present);
       if (first < 0) return;

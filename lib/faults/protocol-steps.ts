@@ -9,7 +9,8 @@
  * ...), never attribute names, so renamed HV attributes (`hvAttributes`) classify the same. The
  * shapes come from `lib/changelog/instance-table.ts` (the change log's writes and the sweeper's
  * claim), `lib/tiered/hv-table.ts` (HV writes) and `lib/tiered/upload-session-item.ts` (upload
- * sessions).
+ * sessions). A request to another table or bucket, or to a key outside the prefix (a writer's own
+ * rows and files, sent through the same clients), is `other`, never one of the store's steps.
  */
 import type { TierlogConfig } from '../config.js';
 import type { RequestInfo } from './fault-injector.js';
@@ -64,8 +65,15 @@ export type ProtocolStep =
   /** Anything else (named by its command). */
   | 'other';
 
+/**
+ * What the classifier reads of a configuration: its tables and, when given, its bucket and
+ * prefix (an S3 request elsewhere is then `other`).
+ */
+export type ProtocolStepConfig = Pick<TierlogConfig, 'changeLogTable' | 'objectsTable'> & Partial<Pick<TierlogConfig, 'bucket' | 'prefix'>>;
+
 /** The step `request` belongs to, for a store or sweeper configured with `config`. */
-export function protocolStepOf(request: RequestInfo, config: Pick<TierlogConfig, 'changeLogTable' | 'objectsTable'>): ProtocolStep {
+export function protocolStepOf(request: RequestInfo, config: ProtocolStepConfig): ProtocolStep {
+  if (!isTheStores(request, config)) return 'other';
   const input = request.input;
   const table = typeof input.TableName === 'string' ? input.TableName : undefined;
   const update = typeof input.UpdateExpression === 'string' ? input.UpdateExpression : '';
@@ -120,10 +128,25 @@ export function protocolStepOf(request: RequestInfo, config: Pick<TierlogConfig,
   }
 }
 
+/**
+ * Whether `request` is to the store's resources: a transaction that writes one of its tables, an
+ * S3 request to its bucket (under its prefix, for one key), when the configuration names them.
+ * Single-table requests are told apart by their table in {@link protocolStepOf}.
+ */
+function isTheStores(request: RequestInfo, config: ProtocolStepConfig): boolean {
+  const input = request.input;
+  if (request.command === 'TransactWriteItemsCommand') {
+    const items = Array.isArray(input.TransactItems) ? (input.TransactItems as Record<string, { TableName?: unknown } | undefined>[]) : [];
+    const ours = new Set<unknown>([config.changeLogTable, config.objectsTable]);
+    return items.some((item) => Object.values(item).some((action) => ours.has(action?.TableName)));
+  }
+  if (request.service !== 's3') return true;
+  if (config.bucket !== undefined && input.Bucket !== config.bucket) return false;
+  if (config.prefix !== undefined && typeof input.Key === 'string' && !input.Key.startsWith(`${config.prefix}/`)) return false;
+  return true;
+}
+
 /** A request matcher (a fault rule's `match`) for the requests of `step`. */
-export function atStep(
-  step: ProtocolStep,
-  config: Pick<TierlogConfig, 'changeLogTable' | 'objectsTable'>,
-): (request: RequestInfo) => boolean {
+export function atStep(step: ProtocolStep, config: ProtocolStepConfig): (request: RequestInfo) => boolean {
   return (request) => protocolStepOf(request, config) === step;
 }

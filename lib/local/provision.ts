@@ -1,21 +1,26 @@
 /**
  * Creates what tierlog needs on a local stack (or a scratch account): both tables, from the one
- * schema in `lib/schema/tables.ts`, and the bucket. Idempotent: what exists is left alone.
+ * schema in `lib/schema/tables.ts`, and the bucket. Idempotent: what exists is left alone, once it
+ * is checked to have the keys and indexes tierlog needs: a table of that name made for another
+ * schema (another key attribute, `hvAttributes.key` changed since, no lease index) is a
+ * `ConfigError`, never taken as it is (every write to it would fail later, far from the cause).
  * Production resources come from the CDK construct in `infra/`, not from here.
  */
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
   DescribeTableCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   ResourceInUseException,
+  type TableDescription,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, type TierlogConfig } from '../config.js';
 import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../schema/tables.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName } from '../aws/errors.js';
+import { ConfigError } from '../errors.js';
 
 /** The CreateTable request for `schema` under `tableName` (on-demand billing). */
 export function createTableInput(schema: TableSchema, tableName: string): CreateTableCommandInput {
@@ -54,7 +59,7 @@ export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?
   const s3 = clients.s3 ?? createS3Client();
   try {
     await Promise.all([
-      ensureTable(dynamodb, createTableInput(changeLogTableSchema, config.changeLogTable)),
+      ensureTable(dynamodb, createTableInput(changeLogTableSchema, config.changeLogTable), 'changeLogTable'),
       // The partition key follows the configured name of the key attribute.
       ensureTable(
         dynamodb,
@@ -62,6 +67,7 @@ export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?
           { ...objectsTableSchema, partitionKey: { ...objectsTableSchema.partitionKey, name: hvAttributeNames(config).key } },
           config.objectsTable,
         ),
+        'objectsTable',
       ),
       ensureBucket(s3, config.bucket),
     ]);
@@ -71,20 +77,71 @@ export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?
   }
 }
 
-async function ensureTable(client: DynamoDBClient, input: CreateTableCommandInput): Promise<void> {
+async function ensureTable(
+  client: DynamoDBClient,
+  input: CreateTableCommandInput,
+  setting: 'changeLogTable' | 'objectsTable',
+): Promise<void> {
   const TableName = input.TableName!;
+  const existing = (await describeTable(client, TableName)) ?? (await createTable(client, input));
+  const mismatch = schemaMismatch(existing, input);
+  if (mismatch !== undefined) {
+    throw new ConfigError(
+      `table ${TableName} exists with another schema than the ${setting === 'objectsTable' ? 'objects' : 'change-log'} table's: ${mismatch}. ` +
+        'provisionLocal does not change a table: name one of this schema, or delete this one',
+      setting,
+    );
+  }
+  if (existing.TableStatus !== 'ACTIVE') await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName });
+}
+
+/** The table's description, or undefined when there is no such table. */
+async function describeTable(client: DynamoDBClient, TableName: string): Promise<TableDescription | undefined> {
   try {
-    await client.send(new DescribeTableCommand({ TableName }));
-    return;
+    return (await client.send(new DescribeTableCommand({ TableName }))).Table;
   } catch (err) {
     if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+    return undefined;
   }
+}
+
+/** Creates the table (another run may have just done so) and describes it once it is active. */
+async function createTable(client: DynamoDBClient, input: CreateTableCommandInput): Promise<TableDescription> {
+  const TableName = input.TableName!;
   try {
     await client.send(new CreateTableCommand(input));
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   }
   await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName });
+  return (await client.send(new DescribeTableCommand({ TableName }))).Table!;
+}
+
+/**
+ * What `existing` lacks of the table `input` would create, or undefined when it has it all: the
+ * same key (names, key types and attribute types), and each index of `input` with the same key and
+ * the non-key attributes projected. Another billing mode, more indexes or more projected
+ * attributes are taken.
+ */
+export function schemaMismatch(existing: TableDescription, input: CreateTableCommandInput): string | undefined {
+  const typeOf = (definitions: CreateTableCommandInput['AttributeDefinitions'], name: string | undefined) =>
+    definitions?.find((d) => d.AttributeName === name)?.AttributeType;
+  const keyOf = (schema: CreateTableCommandInput['KeySchema'], definitions: CreateTableCommandInput['AttributeDefinitions']): string =>
+    (schema ?? []).map((k) => `${k.AttributeName} ${typeOf(definitions, k.AttributeName)} ${k.KeyType}`).join(', ');
+  const wantedKey = keyOf(input.KeySchema, input.AttributeDefinitions);
+  const hasKey = keyOf(existing.KeySchema, existing.AttributeDefinitions);
+  if (hasKey !== wantedKey) return `its key is (${hasKey}), not (${wantedKey})`;
+  for (const index of input.GlobalSecondaryIndexes ?? []) {
+    const found = existing.GlobalSecondaryIndexes?.find((i) => i.IndexName === index.IndexName);
+    if (found === undefined) return `it has no index ${index.IndexName}`;
+    const wanted = keyOf(index.KeySchema, input.AttributeDefinitions);
+    const has = keyOf(found.KeySchema, existing.AttributeDefinitions);
+    if (has !== wanted) return `its index ${index.IndexName} has the key (${has}), not (${wanted})`;
+    const projected = found.Projection?.ProjectionType === 'ALL' ? undefined : new Set(found.Projection?.NonKeyAttributes ?? []);
+    const missing = (index.Projection?.NonKeyAttributes ?? []).filter((name) => projected !== undefined && !projected.has(name));
+    if (missing.length > 0) return `its index ${index.IndexName} does not project ${missing.join(', ')}`;
+  }
+  return undefined;
 }
 
 async function ensureBucket(client: S3Client, bucket: string): Promise<void> {

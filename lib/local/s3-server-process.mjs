@@ -1,9 +1,11 @@
 // The S3 server of the embedded local stack (s3rver), run in a process of its own because it
 // needs `--openssl-legacy-provider` on Node >= 17 (its ListObjectsV2 continuation tokens use DES).
 // Prints one JSON line `{"port": <n>}` when it listens; exits when its parent closes stdin, so
-// it never outlives the process that started it.
+// it never outlives the process that started it. Its directory is its own (a fresh temporary one
+// the stack made): it removes it as it stops, so the stored blobs go with the server however its
+// parent ended (a SIGINT or a SIGKILL runs no exit hook there).
 import { createRequire } from 'node:module';
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs, rmSync } from 'node:fs';
 import path from 'node:path';
 
 const require = createRequire(import.meta.url);
@@ -189,7 +191,18 @@ server.middleware.splice(server.middleware.length - 1, 0, multipartRoutes);
 const address = await server.run();
 process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
 
-const stop = () => server.close().finally(() => process.exit(0));
+let stopping = false;
+const exit = () => {
+  rmSync(directory, { recursive: true, force: true });
+  process.exit(0);
+};
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  // A connection left open must not hold the exit (nor keep the directory).
+  setTimeout(exit, 2_000).unref();
+  server.close().finally(exit);
+};
 process.stdin.on('end', stop);
 process.stdin.on('close', stop);
 process.stdin.resume();

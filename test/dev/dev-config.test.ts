@@ -2,11 +2,15 @@
  * `startDevService` refuses, before it starts anything, a configuration it cannot honour: an
  * invalid one (as `loadConfig` would), and `replacedBlobCleanup: 'stream'`, since the service runs
  * no objects-stream function, so the blobs its writers replace and cannot delete would stay.
+ * Without a `config`, it runs the one the `TIERLOG_*` variables set (as every entry point of the
+ * library reads them), its own names for what they leave unset.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { TierlogConfig } from '../../lib/config.js';
 import { startDevService } from '../../lib/dev/service.js';
 import { ConfigError } from '../../lib/errors.js';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { scanTable } from '../../lib/drill/invariants.js';
 
 const config: TierlogConfig = { changeLogTable: 'dev-cl', objectsTable: 'dev-ob', bucket: 'dev-bk', prefix: 'blobs', leaseShards: 4 };
 
@@ -17,6 +21,59 @@ describe('dev service configuration', () => {
     ['an invalid prefix', { prefix: 'blobs/' }, 'prefix'],
   ])('refuses %s with a ConfigError naming the option', async (_what, override, setting) => {
     const error = await startDevService({ config: { ...config, ...override }, port: 0, sweepIntervalMs: 0 }).then(
+      async (service) => {
+        await service.stop();
+        return undefined;
+      },
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).setting).toBe(setting);
+  });
+});
+
+describe('dev service configuration from the TIERLOG_* variables', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    Object.assign(process.env, saved);
+  });
+
+  it('runs the configuration the variables set (your attribute names, your shard count), its names for the rest', async () => {
+    process.env.TIERLOG_LEASE_SHARDS = '8';
+    process.env.TIERLOG_HV_ATTRIBUTES = '{"blob":"ptr"}';
+    process.env.TIERLOG_PREFIX = 'media';
+    const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
+    try {
+      expect(service.config).toMatchObject({
+        changeLogTable: 'tierlog-changelog',
+        leaseShards: 8,
+        prefix: 'media',
+        hvAttributes: { blob: 'ptr' },
+      });
+      expect(service.env).toMatchObject({ TIERLOG_LEASE_SHARDS: '8', TIERLOG_PREFIX: 'media', TIERLOG_HV_ATTRIBUTES: '{"blob":"ptr"}' });
+      // A large object is stored under the prefix the variable set, its pointer under the name it set.
+      const put = await fetch(`${service.url}/objects/k`, { method: 'PUT', body: new Uint8Array(20_000) });
+      expect(put.status).toBe(201);
+      const dynamodb = createDynamoDBClient(); // the service's stack: startDevService pointed this process at it
+      const [item] = await scanTable(dynamodb, 'tierlog-objects');
+      dynamodb.destroy();
+      expect(item?.['ptr']).toMatch(/^media\//);
+    } finally {
+      await service.stop();
+    }
+  }, 120_000);
+
+  it.each<[string, Record<string, string>, string]>([
+    [
+      'TIERLOG_REPLACED_BLOB_CLEANUP=stream (no stream function runs)',
+      { TIERLOG_REPLACED_BLOB_CLEANUP: 'stream' },
+      'TIERLOG_REPLACED_BLOB_CLEANUP',
+    ],
+    ['an invalid TIERLOG_LEASE_SHARDS', { TIERLOG_LEASE_SHARDS: '0' }, 'TIERLOG_LEASE_SHARDS'],
+  ])('refuses %s with a ConfigError naming the variable', async (_what, variables, setting) => {
+    Object.assign(process.env, variables);
+    const error = await startDevService({ port: 0, sweepIntervalMs: 0 }).then(
       async (service) => {
         await service.stop();
         return undefined;

@@ -4,10 +4,12 @@
  * in docs/DESIGN.md names its steps, in both replaced-blob modes, under the default HV attribute
  * names and under renamed ones (the classifier reads placeholders, never attribute names). If a
  * request's shape changes, this fails before a crash matrix silently aims at the wrong request.
+ * A writer's own requests through the same clients (another table, bucket or key outside the
+ * prefix) are `other`, so a fault aimed at a step never fires at them.
  */
 import { describe, expect, test } from 'vitest';
 import type { ReplacedBlobCleanup } from '../../lib/config.js';
-import { protocolStepOf } from '../../lib/faults/protocol-steps.js';
+import { atStep, protocolStepOf } from '../../lib/faults/protocol-steps.js';
 import { freshFixture } from '../support/local.js';
 import { KiB, makeWriter, writersClosedAfterEach, randomBody, type Writer } from '../tiered/harness.js';
 
@@ -81,4 +83,34 @@ describe.each([
       expect(steps.slice(head)).toEqual(expected.slice(head));
     },
   );
+});
+
+describe("a writer's own requests through the same clients are not the store's steps", () => {
+  const config = { changeLogTable: 'log-t', objectsTable: 'obj-t', bucket: 'blobs-b', prefix: 'blobs', leaseShards: 4 };
+  const s3 = (command: string, input: Record<string, unknown>) => ({ service: 's3' as const, command, input });
+
+  test.each([
+    ['a PutObject to another bucket', s3('PutObjectCommand', { Bucket: 'thumbnails', Key: 'blobs/x' }), 'other'],
+    ['a PutObject to the bucket outside the prefix', s3('PutObjectCommand', { Bucket: 'blobs-b', Key: 'thumbs/x' }), 'other'],
+    ['a PutObject under the prefix', s3('PutObjectCommand', { Bucket: 'blobs-b', Key: 'blobs/x' }), 'upload'],
+    ['a DeleteObject to another bucket', s3('DeleteObjectCommand', { Bucket: 'thumbnails', Key: 'blobs/x' }), 'other'],
+    ['an UploadPart to another bucket', s3('UploadPartCommand', { Bucket: 'thumbnails', Key: 'blobs/x', PartNumber: 1 }), 'other'],
+    [
+      'a transaction of other tables',
+      { service: 'dynamodb' as const, command: 'TransactWriteItemsCommand', input: { TransactItems: [{ Put: { TableName: 'audit' } }] } },
+      'other',
+    ],
+    [
+      'the fenced commit',
+      {
+        service: 'dynamodb' as const,
+        command: 'TransactWriteItemsCommand',
+        input: { TransactItems: [{ Update: { TableName: 'obj-t' } }, { ConditionCheck: { TableName: 'log-t' } }] },
+      },
+      'commit',
+    ],
+  ])('%s: not the step of another resource', (_what, request, step) => {
+    expect(protocolStepOf(request, config)).toBe(step);
+    expect(atStep('upload', config)(request)).toBe(step === 'upload');
+  });
 });

@@ -3,7 +3,15 @@
  * and fills the documented defaults.
  */
 import { describe, expect, it } from 'vitest';
-import { CONFIG_ENV, configToEnv, hvAttributeNames, loadConfig, resolveHvAttributes, validateConfig } from '../../lib/config.js';
+import {
+  CONFIG_ENV,
+  configToEnv,
+  hvAttributeNames,
+  loadConfig,
+  loadConfigOver,
+  resolveHvAttributes,
+  validateConfig,
+} from '../../lib/config.js';
 import { DEFAULT_HV_ATTRIBUTES } from '../../lib/tiered/hv-table.js';
 import { ConfigError } from '../../lib/errors.js';
 import { refusal } from '../support/refusal.js';
@@ -218,5 +226,25 @@ describe('TIERLOG_HV_ATTRIBUTES', () => {
     );
     expect(() => resolveHvAttributes(loadConfig(base), { blob: 'ptr' })).toThrow(ConfigError);
     expect(() => resolveHvAttributes(config, { blob: 'ptr', body: 'ptr' })).toThrow(expect.objectContaining({ setting: 'attributes' }));
+  });
+});
+
+describe('loadConfigOver (the local tools: npm run dev, npm start)', () => {
+  const defaults = { changeLogTable: 'dev-cl', objectsTable: 'dev-ob', bucket: 'dev-bk', prefix: 'blobs', leaseShards: 4 };
+
+  it('takes the variables that are set, read as loadConfig reads them, and the defaults for the rest', () => {
+    expect(loadConfigOver(defaults, {})).toEqual(defaults);
+    expect(
+      loadConfigOver(defaults, { TIERLOG_LEASE_SHARDS: '8', TIERLOG_HV_ATTRIBUTES: '{"blob":"ptr"}', TIERLOG_BUCKET: 'mine' }),
+    ).toEqual({
+      ...defaults,
+      bucket: 'mine',
+      leaseShards: 8,
+      hvAttributes: { blob: 'ptr' },
+    });
+  });
+
+  it('refuses a variable loadConfig refuses, naming it', () => {
+    expect(refusal(() => loadConfigOver(defaults, { TIERLOG_PREFIX: 'blobs/' })).setting).toBe('TIERLOG_PREFIX');
   });
 });

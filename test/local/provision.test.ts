@@ -1,13 +1,15 @@
 /**
  * `provisionLocal` against the local servers: creates both tables (the change-log table with the
- * `byLease` index) and the bucket, and is idempotent, also when two runs race.
+ * `byLease` index) and the bucket, and is idempotent, also when two runs race. A table of the
+ * name that exists with another schema is refused with a ConfigError, not taken as it is.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createTableInput, provisionLocal } from '../../lib/local/provision.js';
 import { changeLogTableSchema, objectsTableSchema } from '../../lib/schema/tables.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { ConfigError } from '../../lib/errors.js';
 import { testConfig } from '../support/local.js';
 
 let dynamodb: DynamoDBClient;
@@ -83,5 +85,41 @@ describe('provisionLocal', () => {
     const objects = createTableInput(objectsTableSchema, 'ob');
     expect(objects.AttributeDefinitions).toEqual([{ AttributeName: 'key', AttributeType: 'S' }]);
     expect(objects.GlobalSecondaryIndexes).toBeUndefined();
+  });
+
+  it('refuses an objects table keyed by another attribute (hvAttributes.key changed since it was made), and leaves it alone', async () => {
+    const config = testConfig();
+    await provisionLocal(config, { dynamodb, s3 });
+    await dynamodb.send(new PutItemCommand({ TableName: config.objectsTable, Item: { key: { S: 'keep-me' } } }));
+    const error = await provisionLocal({ ...config, hvAttributes: { key: 'id' } }, { dynamodb, s3 }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).setting).toBe('objectsTable');
+    expect((error as ConfigError).message).toContain('its key is (key S HASH), not (id S HASH)');
+    const kept = await dynamodb.send(new GetItemCommand({ TableName: config.objectsTable, Key: { key: { S: 'keep-me' } } }));
+    expect(kept.Item).toBeDefined();
+  });
+
+  it('refuses a change-log table without the lease index, and the objects table named as the change log', async () => {
+    const config = testConfig();
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName: config.changeLogTable,
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const noIndex = await provisionLocal(config, { dynamodb, s3 }).catch((err: unknown) => err);
+    expect(noIndex).toBeInstanceOf(ConfigError);
+    expect((noIndex as ConfigError).setting).toBe('changeLogTable');
+    expect((noIndex as ConfigError).message).toContain('no index byLease');
+
+    const fresh = testConfig();
+    await provisionLocal(fresh, { dynamodb, s3 });
+    const swapped = await provisionLocal(
+      { ...fresh, changeLogTable: fresh.objectsTable, objectsTable: fresh.changeLogTable },
+      { dynamodb, s3 },
+    ).catch((err: unknown) => err);
+    expect(swapped).toBeInstanceOf(ConfigError);
   });
 });

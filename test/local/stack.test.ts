@@ -1,12 +1,18 @@
 /**
  * The embedded local stack: a second stack starts on its own free ports, answers real requests,
- * and leaves nothing running once stopped, or once a start failed.
+ * and leaves nothing running once stopped, or once a start failed, and nothing on disk once the
+ * process that started it is gone, however it went.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { localStackEnv, startLocalStack } from '../../lib/local/stack.js';
+import { javaMajorVersion, localStackEnv, startLocalStack } from '../../lib/local/stack.js';
+import { ConfigError } from '../../lib/errors.js';
 
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -104,6 +110,117 @@ describe('startLocalStack', () => {
     const before = descendants();
     await expect(startLocalStack({ exportEnv: false, readyTimeoutMs: 1 })).rejects.toThrow();
     expect(await leftRunning(before)).toEqual([]);
+  });
+
+  it.each(['SIGINT', 'SIGKILL'] as const)(
+    'a process ended by %s (no exit hook runs) leaves no server running and no data on disk',
+    async (signal) => {
+      const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+      const root = fileURLToPath(new URL('../..', import.meta.url));
+      // A test process of a user's: it starts a stack, stores a blob, and is ended by the signal.
+      const script = `
+        const { startLocalStack } = await import('./lib/local/stack.ts');
+        const { S3Client, CreateBucketCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
+        const stack = await startLocalStack();
+        const s3 = new S3Client({ forcePathStyle: true });
+        await s3.send(new CreateBucketCommand({ Bucket: 'left-behind' }));
+        await s3.send(new PutObjectCommand({ Bucket: 'left-behind', Key: 'k', Body: 'data' }));
+        console.log(JSON.stringify(stack.pids));
+        setInterval(() => {}, 1000);`;
+      const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], {
+        cwd: root,
+        env: { ...process.env, TMPDIR: temp },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      try {
+        const pids = await new Promise<{ dynamodb: number; s3: number }>((resolve, reject) => {
+          let out = '';
+          child.stdout!.on('data', (chunk: Buffer) => {
+            out += chunk.toString();
+            if (out.includes('\n')) resolve(JSON.parse(out));
+          });
+          child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+        });
+        expect(readdirSync(temp).filter((name) => name.startsWith('tierlog-s3-'))).toHaveLength(1);
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill(signal);
+        await exited;
+        const alive = (pid: number) => {
+          try {
+            process.kill(pid, 0);
+            return true;
+          } catch {
+            return false;
+          }
+        };
+        let left: string[] = [];
+        for (let i = 0; i < 100; i++) {
+          left = [
+            ...readdirSync(temp).filter((name) => name.startsWith('tierlog-')),
+            ...(alive(pids.s3) ? ['s3 server'] : []),
+            ...(alive(pids.dynamodb) ? ['DynamoDB Local'] : []),
+          ];
+          if (left.length === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(left).toEqual([]);
+      } finally {
+        child.kill('SIGKILL');
+        rmSync(temp, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
+
+  it.each([
+    ['no java on PATH', undefined, /no java on PATH/],
+    ['a java older than 17', 'openjdk version "11.0.22" 2024-01-16', /the java on PATH is Java 11/],
+  ])('%s is a ConfigError naming java that says what to install, and nothing is left running', async (_what, version, message) => {
+    const before = descendants();
+    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+    if (version !== undefined) {
+      writeFileSync(join(bin, 'java'), `#!/bin/sh\necho '${version}' >&2\n`);
+      chmodSync(join(bin, 'java'), 0o755);
+    }
+    const saved = process.env.PATH;
+    process.env.PATH = bin;
+    try {
+      const error = await startLocalStack({ exportEnv: false }).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).setting).toBe('java');
+      expect((error as ConfigError).message).toMatch(message);
+      expect((error as ConfigError).message).toContain('Java 17 or later');
+    } finally {
+      process.env.PATH = saved;
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  });
+
+  it('javaMajorVersion reads what java -version prints, old and new schemes', () => {
+    expect(javaMajorVersion('java version "1.8.0_392"')).toBe(8);
+    expect(javaMajorVersion('openjdk version "17.0.15" 2025-04-15')).toBe(17);
+    expect(javaMajorVersion('openjdk version "21" 2023-09-19')).toBe(21);
+    expect(javaMajorVersion('something else')).toBeUndefined();
+  });
+
+  it('exportEnv points this process at the stack while it is up; stop() puts back the variables it replaced', async () => {
+    const names = Object.keys(localStackEnv('', ''));
+    const saved = { ...process.env };
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = 'http://127.0.0.1:1';
+    delete process.env.AWS_RESPONSE_CHECKSUM_VALIDATION;
+    const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    try {
+      const stack = await startLocalStack();
+      expect(process.env.AWS_ENDPOINT_URL_DYNAMODB).toBe(stack.dynamodbEndpoint);
+      expect(process.env.AWS_ENDPOINT_URL_S3).toBe(stack.s3Endpoint);
+      await stack.stop();
+      // The dead stack's endpoints are not left for the process's next clients.
+      expect(Object.fromEntries(names.map((name) => [name, process.env[name]]))).toEqual(before);
+    } finally {
+      for (const name of names) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
   });
 
   it('localStackEnv points the SDK at the endpoints with the checksum settings s3rver needs', () => {

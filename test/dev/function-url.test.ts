@@ -1,0 +1,132 @@
+/**
+ * The local Function URL adapter builds the event and reads the result as Lambda does (AWS Lambda
+ * Developer Guide, "Invoking Lambda function URLs", payload format 2.0), so that a handler that
+ * works on it works behind a real Function URL, and one that would fail there fails here:
+ * cookies in `cookies`, not in a `cookie` header; `queryStringParameters`; a textual body as text;
+ * repeated headers joined with commas; a result without `statusCode` answered as its JSON;
+ * `cookies` answered as `set-cookie`; a handler past its timeout answered 502.
+ */
+import { request, createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { afterEach, describe, expect, test } from 'vitest';
+import {
+  FunctionTimeoutError,
+  type FunctionUrlHandler,
+  functionUrlListener,
+  InvalidFunctionResponseError,
+} from '../../lib/dev/function-url.js';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+async function serve(handler: FunctionUrlHandler, options: { timeoutMs?: number; onError?: (err: unknown) => void } = {}): Promise<number> {
+  const server = createServer(functionUrlListener(handler, { functionName: 'fidelity', ...options }));
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return (server.address() as AddressInfo).port;
+}
+
+/** The event the handler got for one raw request (headers as written, repeated ones too). */
+async function eventOf(path: string, headers: Record<string, string | string[]>, body = ''): Promise<APIGatewayProxyEventV2> {
+  let seen: APIGatewayProxyEventV2 | undefined;
+  const port = await serve(async (event) => {
+    seen = event;
+    return { statusCode: 204 };
+  });
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ port, host: '127.0.0.1', path, method: body === '' ? 'GET' : 'POST', headers }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  return seen!;
+}
+
+describe('the event: as Lambda builds it', () => {
+  test('cookies are the cookies array, one a cookie, and no cookie header', async () => {
+    const event = await eventOf('/x', { Cookie: ['a=1; b=2', 'c=3'] });
+    expect(event.cookies).toEqual(['a=1', 'b=2', 'c=3']);
+    expect(event.headers.cookie).toBeUndefined();
+  });
+
+  test('a repeated header is its values joined with commas, every one of them', async () => {
+    const event = await eventOf('/x', { Accept: ['text/plain', 'text/html'], 'X-Trace': ['a', 'b'] });
+    expect(event.headers.accept).toBe('text/plain,text/html');
+    expect(event.headers['x-trace']).toBe('a,b');
+  });
+
+  test('queryStringParameters: decoded, a repeated name joined with commas; absent without a query', async () => {
+    const event = await eventOf('/x?uploadId=a%2Fb&partNumber=1&partNumber=2&flag', {});
+    expect(event.rawQueryString).toBe('uploadId=a%2Fb&partNumber=1&partNumber=2&flag');
+    expect(event.queryStringParameters).toEqual({ uploadId: 'a/b', partNumber: '1,2', flag: '' });
+    expect((await eventOf('/x', {})).queryStringParameters).toBeUndefined();
+  });
+
+  test.each([
+    ['application/json', false],
+    ['application/json; charset=utf-8', false],
+    ['text/plain', false],
+    ['application/xml', false],
+    ['application/octet-stream', true],
+    ['application/x-www-form-urlencoded', true],
+    ['image/png', true],
+  ])('a body of %s is base64: %s', async (type, base64) => {
+    const event = await eventOf('/x', { 'Content-Type': type }, '{"a":1}');
+    expect(event.isBase64Encoded).toBe(base64);
+    expect(event.body).toBe(base64 ? Buffer.from('{"a":1}').toString('base64') : '{"a":1}');
+  });
+
+  test('a body without a content type, or with a content coding, is base64', async () => {
+    expect((await eventOf('/x', {}, 'hello')).isBase64Encoded).toBe(true);
+    expect((await eventOf('/x', { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip' }, 'hello')).isBase64Encoded).toBe(true);
+  });
+
+  test('requestContext.time is in the common log format Lambda writes', async () => {
+    const event = await eventOf('/x', {});
+    expect(event.requestContext.time).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
+  });
+});
+
+describe('the response: as Lambda reads the result', () => {
+  test('a result without statusCode is a 200 of its JSON, as application/json', async () => {
+    let result: unknown = { body: 'hello' };
+    const port = await serve(async () => result as never);
+    const object = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(object.status).toBe(200);
+    expect(object.headers.get('content-type')).toBe('application/json');
+    expect(await object.text()).toBe('{"body":"hello"}');
+    result = 'Hello, world!';
+    expect(await (await fetch(`http://127.0.0.1:${port}/x`)).text()).toBe('"Hello, world!"');
+  });
+
+  test('cookies are set-cookie headers, one each', async () => {
+    const port = await serve(async () => ({ statusCode: 201, cookies: ['a=1; Max-Age=60', 'b=2'], body: 'ok' }));
+    const answer = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(answer.status).toBe(201);
+    expect(answer.headers.getSetCookie()).toEqual(['a=1; Max-Age=60', 'b=2']);
+  });
+
+  test('a statusCode that is not an HTTP status is a 502, told to onError', async () => {
+    const errors: unknown[] = [];
+    const port = await serve(async () => ({ statusCode: 42 }), { onError: (err) => errors.push(err) });
+    expect((await fetch(`http://127.0.0.1:${port}/x`)).status).toBe(502);
+    expect(errors[0]).toBeInstanceOf(InvalidFunctionResponseError);
+  });
+
+  test('a handler past its timeout is answered 502 at the timeout, told to onError', async () => {
+    const errors: unknown[] = [];
+    const port = await serve(() => new Promise((resolve) => setTimeout(() => resolve({ statusCode: 200, body: 'late' }), 2_000)), {
+      timeoutMs: 200,
+      onError: (err) => errors.push(err),
+    });
+    const answer = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(answer.status).toBe(502);
+    expect(errors[0]).toBeInstanceOf(FunctionTimeoutError);
+    expect((errors[0] as FunctionTimeoutError).timeoutMs).toBe(200);
+  });
+});
