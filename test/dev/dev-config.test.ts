@@ -14,19 +14,24 @@ import { scanTable } from '../../lib/drill/invariants.js';
 
 const config: TierlogConfig = { changeLogTable: 'dev-cl', objectsTable: 'dev-ob', bucket: 'dev-bk', prefix: 'blobs', leaseShards: 4 };
 
+/** What starting the dev service with `options` throws (undefined: it started, and is stopped again). */
+async function startError(options: Partial<Parameters<typeof startDevService>[0]>): Promise<unknown> {
+  return startDevService({ ...options, port: 0, sweepIntervalMs: 0 }).then(
+    async (service) => {
+      await service.stop();
+      return undefined;
+    },
+    (err: unknown) => err,
+  );
+}
+
 describe('dev service configuration', () => {
   it.each<[string, Partial<TierlogConfig>, string]>([
     ['replacedBlobCleanup "stream" (no stream function runs)', { replacedBlobCleanup: 'stream' }, 'replacedBlobCleanup'],
     ['an invalid shard count', { leaseShards: 0 }, 'leaseShards'],
     ['an invalid prefix', { prefix: 'blobs/' }, 'prefix'],
   ])('refuses %s with a ConfigError naming the option', async (_what, override, setting) => {
-    const error = await startDevService({ config: { ...config, ...override }, port: 0, sweepIntervalMs: 0 }).then(
-      async (service) => {
-        await service.stop();
-        return undefined;
-      },
-      (err: unknown) => err,
-    );
+    const error = await startError({ config: { ...config, ...override } });
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).setting).toBe(setting);
   });
@@ -73,13 +78,7 @@ describe('dev service configuration from the TIERLOG_* variables', () => {
     ['an invalid TIERLOG_LEASE_SHARDS', { TIERLOG_LEASE_SHARDS: '0' }, 'TIERLOG_LEASE_SHARDS'],
   ])('refuses %s with a ConfigError naming the variable', async (_what, variables, setting) => {
     Object.assign(process.env, variables);
-    const error = await startDevService({ port: 0, sweepIntervalMs: 0 }).then(
-      async (service) => {
-        await service.stop();
-        return undefined;
-      },
-      (err: unknown) => err,
-    );
+    const error = await startError({});
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).setting).toBe(setting);
   });

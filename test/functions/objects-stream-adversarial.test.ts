@@ -50,6 +50,23 @@ function dyingWriter(fx: Fixture): Writer {
   return w;
 }
 
+/**
+ * A stream-mode store whose objects-table stream is read from its start, and `key` written, then
+ * overwritten by a writer that dies right after its commit: the replaced blob is left to the stream.
+ */
+async function replacedByDeadWriter(config: Parameters<typeof freshFixture>[0], key: string) {
+  const fx = await freshFixture({ ...config, replacedBlobCleanup: 'stream' });
+  const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+  closers.push(reader);
+  const w = makeWriter(fx);
+  closers.push(w);
+  await w.store.put(key, randomBody(30 * KiB));
+  await dyingWriter(fx)
+    .store.put(key, randomBody(30 * KiB))
+    .catch(() => undefined);
+  return { fx, reader, w };
+}
+
 /** A logger that keeps what it is told. */
 function memoryLogger(): SweepLogger & { lines: Array<{ level: string; msg: string; data?: Record<string, unknown> }> } {
   const lines: Array<{ level: string; msg: string; data?: Record<string, unknown> }> = [];
@@ -62,16 +79,8 @@ describe('old images under other attribute names than the configuration says', (
   const NAMES = { blob: 'ptr', body: 'data' };
 
   test("a stream function without the writers' TIERLOG_HV_ATTRIBUTES deletes nothing and counts every such record untrusted (it passed them over as inline objects)", async () => {
-    const fx = await freshFixture({ hvAttributes: NAMES, replacedBlobCleanup: 'stream' });
-    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
-    closers.push(reader);
-    const w = makeWriter(fx);
-    closers.push(w);
-    // A replaced blob a dead writer left (MODIFY), and a large object TTL removed (REMOVE).
-    await w.store.put('names/replaced', randomBody(30 * KiB));
-    await dyingWriter(fx)
-      .store.put('names/replaced', randomBody(30 * KiB))
-      .catch(() => undefined);
+    const { fx, reader, w } = await replacedByDeadWriter({ hvAttributes: NAMES }, 'names/replaced');
+    // Beside the replaced blob a dead writer left (MODIFY), a large object TTL removed (REMOVE).
     await w.store.put('names/expired', randomBody(30 * KiB));
     await expireAsTtl(fx, 'names/expired');
     const blobs = (await listKeys(fx.s3, fx.config.bucket)).sort();
@@ -119,15 +128,7 @@ describe('old images under other attribute names than the configuration says', (
 
 describe('an objects item not understood when the delete is decided', () => {
   test('the blob a record names is kept and the record counted untrusted: the item may still name it', async () => {
-    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
-    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
-    closers.push(reader);
-    const w = makeWriter(fx);
-    closers.push(w);
-    await w.store.put('odd/item', randomBody(30 * KiB));
-    await dyingWriter(fx)
-      .store.put('odd/item', randomBody(30 * KiB))
-      .catch(() => undefined);
+    const { fx, reader } = await replacedByDeadWriter({}, 'odd/item');
     const blobs = (await listKeys(fx.s3, fx.config.bucket)).sort();
     expect(blobs).toHaveLength(2);
     // Rewritten by something else: its blob attribute now a list naming both blobs.

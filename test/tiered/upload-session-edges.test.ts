@@ -35,6 +35,19 @@ async function uploadsInProgress(): Promise<string[]> {
   return (out.Uploads ?? []).map((u) => u.Key ?? '');
 }
 
+/** Rewrites one field of a session's `upload` attribute, as a newer writer or a corruption would. */
+async function setSessionField(uploadId: string, field: string, value: unknown): Promise<void> {
+  await fx.dynamodb.send(
+    new UpdateCommand({
+      TableName: fx.config.changeLogTable,
+      Key: { pk: uploadId },
+      UpdateExpression: 'SET #u.#f = :v',
+      ExpressionAttributeNames: { '#u': 'upload', '#f': field },
+      ExpressionAttributeValues: { ':v': value },
+    }),
+  );
+}
+
 async function sweepAt(offsetMs: number) {
   const { sweeper, close } = makeSweeper(fx, offsetMs);
   try {
@@ -73,15 +86,7 @@ describe("the sweeper and a session whose 'upload' attribute it cannot read", ()
     const created = await w.store.createUpload('edge/unreadable');
     await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
     // A format this sweeper does not know (a newer writer's), or a corrupt attribute.
-    await fx.dynamodb.send(
-      new UpdateCommand({
-        TableName: fx.config.changeLogTable,
-        Key: { pk: created.uploadId },
-        UpdateExpression: 'SET #u.#v = :v',
-        ExpressionAttributeNames: { '#u': 'upload', '#v': 'v' },
-        ExpressionAttributeValues: { ':v': 2 },
-      }),
-    );
+    await setSessionField(created.uploadId, 'v', 2);
     const item = await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
     const blob = String((item.Item?.upload as { blob?: string } | undefined)?.blob);
     expect(await uploadsInProgress()).toContain(blob);
@@ -112,15 +117,7 @@ describe("a session whose 'upload' attribute names a blob that is not its key's"
     try {
       const created = await w.store.createUpload('edge/forged');
       await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
-      await fx.dynamodb.send(
-        new UpdateCommand({
-          TableName: fx.config.changeLogTable,
-          Key: { pk: created.uploadId },
-          UpdateExpression: 'SET #u.#b = :b',
-          ExpressionAttributeNames: { '#u': 'upload', '#b': 'blob' },
-          ExpressionAttributeValues: { ':b': victim },
-        }),
-      );
+      await setSessionField(created.uploadId, 'blob', victim);
       for (const offset of [2 * DAY, 2 * DAY + PAST_WINDOW_MS]) expect((await sweepAt(offset)).errors).toBe(0);
       expect(await uploadsInProgress(), "the other writer's upload is still in progress").toContain(victimKey);
       expect(
