@@ -16,6 +16,7 @@ const UNIT = [
   'test/local/sweeper-floors.test.ts',
   'test/recovery/stream-judge.test.ts',
   'test/drill/model.test.ts',
+  'test/functions/bounded-read.test.ts',
   'test/docs/**/*.test.ts',
   'test/bench/**/*.test.ts',
 ];

@@ -93,7 +93,6 @@
  *   throttling after the SDK's retries are a 503 with `Retry-After`.
  */
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import {
   CommitOutcomeUnknownError,
@@ -114,6 +113,7 @@ import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
 import { MAX_PARTS } from '../tiered/part-size.js';
 import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOnlyCondition } from './preconditions.js';
+import { readAtMost } from './bounded-read.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 import { DEFAULT_CONTENT_TYPE } from '../tiered/object-info.js';
 
@@ -389,22 +389,6 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       isBase64Encoded: true,
     };
   }
-}
-
-/** The whole stream, refusing (with a 500) more than `limit` bytes: a blob larger than its item says. */
-async function readAtMost(stream: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    const buffer = Buffer.from(chunk as Uint8Array);
-    total += buffer.byteLength;
-    if (total > limit) {
-      stream.destroy();
-      throw new TierlogError(`the body read is larger than the ${limit} bytes its item declares`);
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /**
