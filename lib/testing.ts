@@ -6,8 +6,10 @@
  * `FaultInjector` (an SDK middleware) loses requests or answers, throttles, delays and crashes
  * at chosen steps, named by `atStep` (the `ProtocolStep`s: `upload`, `commit`, ...);
  * `sweepPastLeases()` runs the sweeper past the dead writers' leases and upload window on a clock
- * moved ahead; `checkInvariants()` checks from outside that nothing is lost or leaked and the log
- * drained. README, "Testing your writers", shows a crash test.
+ * moved ahead; `openObjectsStream()` delivers the objects table's stream to the objects-stream
+ * handler's cleanup, as the construct's event source mapping does (needs the optional peer
+ * `@aws-sdk/client-dynamodb-streams`), for writers in `replacedBlobCleanup: 'stream'`;
+ * `checkInvariants()` checks from outside that nothing is lost or leaked and the log drained. README, "Testing your writers", shows a crash test.
  *
  * @packageDocumentation
  */
@@ -24,6 +26,12 @@ export {
 } from './faults/fault-injector.js';
 export { atStep, protocolStepOf, type ProtocolStep, type ProtocolStepConfig } from './faults/protocol-steps.js';
 export { sweepPastLeases, type SweepPastLeasesOptions, type SweptPastLeases } from './local/sweep-past-leases.js';
+export {
+  openObjectsStream,
+  type LocalObjectsStream,
+  type ObjectsStreamDelivery,
+  type OpenObjectsStreamOptions,
+} from './local/objects-stream.js';
 export { checkInvariants, scanTable, listBlobs, type InvariantReport } from './drill/invariants.js';
 export { startDevService, type DevService, type DevServiceOptions } from './dev/service.js';
 export {

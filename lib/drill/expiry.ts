@@ -21,23 +21,11 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { isConditionalCheckFailed } from '../aws/errors.js';
 import { hvAttributeNames, type TierlogConfig } from '../config.js';
+import { firstFailed } from '../local/objects-stream.js';
 import { asTtlDeletion, type StreamReader } from '../local/stream-reader.js';
 import type { StreamBatchResponse } from '../recovery/stream-cleanup.js';
 import { listBlobs, scanTable } from './invariants.js';
 import { type Random, randomInt } from './random.js';
-
-/**
- * Where Lambda's event source mapping takes a batch up again after the handler's answer
- * (`ReportBatchItemFailures`): at the first record a failure names; at the start, for the whole
- * batch, when a failure has no usable `itemIdentifier` (empty, null, or under another name: Lambda
- * counts the batch failed, and a handler that answers so holds its shard on AWS); -1 when none failed.
- */
-export function firstFailed(batch: readonly DynamoDBRecord[], response: StreamBatchResponse): number {
-  const identifiers = (response?.batchItemFailures ?? []).map((f) => (f as { itemIdentifier?: unknown } | null)?.itemIdentifier);
-  if (identifiers.some((id) => typeof id !== 'string' || id === '')) return 0;
-  const failed = new Set(identifiers);
-  return batch.findIndex((r) => failed.has(r.dynamodb?.SequenceNumber ?? ''));
-}
 
 /** The stream handler: one batch in, the records to retry out (`ReportBatchItemFailures`). */
 export type DeliverBatch = (records: DynamoDBRecord[]) => Promise<StreamBatchResponse>;

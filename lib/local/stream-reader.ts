@@ -2,53 +2,84 @@
  * A table's REAL stream on DynamoDB Local (the objects table's, for the stream handler): turn it
  * on (UpdateTable), read it (DescribeStream, GetShardIterator, GetRecords) and hand its records
  * over in the shape Lambda delivers them (`DynamoDBStreamEvent`: lower-case `userIdentity`,
- * binary as base64). Used by the tests and the drill; needs the dev dependency
- * `@aws-sdk/client-dynamodb-streams`.
+ * binary as base64). Used by the tests, the drill and `openObjectsStream` (tierlog/testing); needs
+ * `@aws-sdk/client-dynamodb-streams` (an optional peer of tierlog/testing), loaded when a reader
+ * opens, so that importing tierlog/testing does not need it.
  */
 import { DescribeTableCommand, type DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeStreamCommand,
-  DynamoDBStreamsClient,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type _Record as SdkRecord,
-} from '@aws-sdk/client-dynamodb-streams';
+import type { _Record as SdkRecord } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { ConfigError } from '../errors.js';
+
+type StreamsSdk = typeof import('@aws-sdk/client-dynamodb-streams');
+
+/** The stream views that carry old images: the objects-stream handler needs the blob a record's old image names. */
+const OLD_IMAGE_VIEWS: ReadonlySet<string> = new Set(['OLD_IMAGE', 'NEW_AND_OLD_IMAGES']);
+
+/** The streams client of the SDK, an optional peer: missing, a ConfigError that says what to install. */
+async function loadStreamsSdk(): Promise<StreamsSdk> {
+  try {
+    return await import('@aws-sdk/client-dynamodb-streams');
+  } catch (err) {
+    throw new ConfigError(
+      "reading a table's stream needs @aws-sdk/client-dynamodb-streams, an optional peer of tierlog/testing: npm install -D @aws-sdk/client-dynamodb-streams",
+      '@aws-sdk/client-dynamodb-streams',
+      { cause: err },
+    );
+  }
+}
 
 /** Reads a table's stream from its start, shard by shard, as Lambda's event source mapping would. */
 export class StreamReader {
-  private readonly client: DynamoDBStreamsClient;
+  private readonly client: InstanceType<StreamsSdk['DynamoDBStreamsClient']>;
   private readonly iterators = new Map<string, string | undefined>();
   private readonly lastSequence = new Map<string, string>();
 
   private constructor(
+    private readonly sdk: StreamsSdk,
     readonly streamArn: string,
     private readonly region: string,
   ) {
-    this.client = new DynamoDBStreamsClient({
+    this.client = new sdk.DynamoDBStreamsClient({
       ...(process.env.AWS_ENDPOINT_URL_DYNAMODB !== undefined ? { endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
     });
   }
 
-  /** Enables the table's stream (`viewType`) and opens a reader at its start. */
+  /**
+   * Opens a reader at the start of the table's stream, enabling the stream (`viewType`) first
+   * unless it is enabled already with old images (a table provisioned with its stream, as the
+   * construct makes it). A stream enabled without old images is a `ConfigError`: its records
+   * name no replaced blob.
+   */
   static async open(
     dynamodb: DynamoDBClient,
     table: string,
     viewType: 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES' = 'NEW_AND_OLD_IMAGES',
   ): Promise<StreamReader> {
-    await dynamodb.send(
-      new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: viewType } }),
-    );
-    const described = await dynamodb.send(new DescribeTableCommand({ TableName: table }));
-    const arn = described.Table?.LatestStreamArn;
-    if (arn === undefined) throw new Error(`table ${table} has no stream after UpdateTable`);
-    return new StreamReader(arn, await dynamodb.config.region());
+    const sdk = await loadStreamsSdk();
+    const before = (await dynamodb.send(new DescribeTableCommand({ TableName: table }))).Table;
+    const enabled = before?.StreamSpecification?.StreamEnabled === true;
+    if (enabled && !OLD_IMAGE_VIEWS.has(before?.StreamSpecification?.StreamViewType ?? '')) {
+      throw new ConfigError(
+        `table ${table} has a stream of ${before?.StreamSpecification?.StreamViewType}: the objects-stream handler needs old images (OLD_IMAGE or NEW_AND_OLD_IMAGES)`,
+        'StreamViewType',
+      );
+    }
+    let arn = enabled ? before?.LatestStreamArn : undefined;
+    if (!enabled) {
+      await dynamodb.send(
+        new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: viewType } }),
+      );
+      arn = (await dynamodb.send(new DescribeTableCommand({ TableName: table }))).Table?.LatestStreamArn;
+    }
+    if (arn === undefined) throw new ConfigError(`table ${table} has no stream after UpdateTable`, 'StreamSpecification');
+    return new StreamReader(sdk, arn, await dynamodb.config.region());
   }
 
   /** Every record written since the last call, in stream order (each shard drained). */
   async read(): Promise<DynamoDBRecord[]> {
     const records: DynamoDBRecord[] = [];
-    const stream = await this.client.send(new DescribeStreamCommand({ StreamArn: this.streamArn }));
+    const stream = await this.client.send(new this.sdk.DescribeStreamCommand({ StreamArn: this.streamArn }));
     for (const shard of stream.StreamDescription?.Shards ?? []) {
       const shardId = shard.ShardId!;
       if (!this.iterators.has(shardId)) this.iterators.set(shardId, await this.iterator(shardId));
@@ -80,14 +111,14 @@ export class StreamReader {
   }
 
   private next(iterator: string) {
-    return this.client.send(new GetRecordsCommand({ ShardIterator: iterator }));
+    return this.client.send(new this.sdk.GetRecordsCommand({ ShardIterator: iterator }));
   }
 
   /** An iterator after the last record read from the shard (from its start when none was read). */
   private async iterator(shardId: string): Promise<string | undefined> {
     const after = this.lastSequence.get(shardId);
     const it = await this.client.send(
-      new GetShardIteratorCommand({
+      new this.sdk.GetShardIteratorCommand({
         StreamArn: this.streamArn,
         ShardId: shardId,
         ...(after !== undefined

@@ -7,7 +7,8 @@
  */
 import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { ExpiryDriver, firstFailed } from '../../lib/drill/expiry.js';
+import { ExpiryDriver } from '../../lib/drill/expiry.js';
+import { firstFailed } from '../../lib/local/objects-stream.js';
 import { seededRandom } from '../../lib/drill/random.js';
 import type { StreamReader } from '../../lib/local/stream-reader.js';
 import type { StreamBatchResponse } from '../../lib/recovery/stream-cleanup.js';

