@@ -39,9 +39,15 @@ export class StreamReader {
     private readonly sdk: StreamsSdk,
     readonly streamArn: string,
     private readonly region: string,
+    dynamodb: DynamoDBClient,
   ) {
+    // Where the table's client goes, with its credentials: its own endpoint when it was given one,
+    // else DynamoDB's from the environment (the SDK would read AWS_ENDPOINT_URL_DYNAMODB_STREAMS).
+    const endpoint = dynamodb.config.endpoint ?? process.env.AWS_ENDPOINT_URL_DYNAMODB;
     this.client = new sdk.DynamoDBStreamsClient({
-      ...(process.env.AWS_ENDPOINT_URL_DYNAMODB !== undefined ? { endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
+      region,
+      credentials: dynamodb.config.credentials,
+      ...(endpoint !== undefined ? { endpoint } : {}),
     });
   }
 
@@ -73,7 +79,7 @@ export class StreamReader {
       arn = (await dynamodb.send(new DescribeTableCommand({ TableName: table }))).Table?.LatestStreamArn;
     }
     if (arn === undefined) throw new ConfigError(`table ${table} has no stream after UpdateTable`, 'StreamSpecification');
-    return new StreamReader(sdk, arn, await dynamodb.config.region());
+    return new StreamReader(sdk, arn, await dynamodb.config.region(), dynamodb);
   }
 
   /** Every record written since the last call, in stream order (each shard drained). */

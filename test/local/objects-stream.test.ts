@@ -5,7 +5,7 @@
  * own cleanup, and a blob something still points at is kept. Delivery follows the event source
  * mapping: a batch is taken up again at its first failed record, given up after its attempts.
  */
-import { UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
@@ -84,6 +84,25 @@ describe('openObjectsStream', () => {
     expect(failing).toMatchObject({ blobsDeleted: 0, retried: 2, batches: 3 });
     expect(failing.givenUp).toBeGreaterThanOrEqual(1);
     expect((await checkInvariants(fx)).leaked, 'given up: the blob stays, for the audit').toHaveLength(1);
+  });
+
+  test("reads the stream where the table's client given goes, not where the environment points", async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const real = process.env.AWS_ENDPOINT_URL_DYNAMODB!;
+    const dynamodb = new DynamoDBClient({ endpoint: real });
+    open.push({ close: () => dynamodb.destroy() });
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = 'http://127.0.0.1:9'; // nothing listens there
+    let stream: Awaited<ReturnType<typeof openObjectsStream>>;
+    try {
+      stream = await openObjectsStream({ ...fx, dynamodb });
+    } finally {
+      process.env.AWS_ENDPOINT_URL_DYNAMODB = real;
+    }
+    open.push(stream);
+    const writer = makeWriter(fx);
+    open.push(writer);
+    await writer.store.put('k', new Uint8Array(30_000));
+    expect(await stream.deliver()).toMatchObject({ records: 1, givenUp: 0 });
   });
 
   test('bad options are refused by name, before anything is read or enabled', async () => {
