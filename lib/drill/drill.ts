@@ -7,7 +7,11 @@
  * writer is replaced by a fresh one, as Lambda would start a new execution environment. The real
  * sweeper handler runs during the workload and, at the end, past every lease. Then the
  * invariants are checked from outside: every blob HV references exists, no unreferenced blob
- * under the prefix, the log drained, and every object holds a value that was written to it.
+ * under the prefix, the log drained. Every read, and the value each object holds at the end, is
+ * checked against a register model of the writes (lib/drill/model.ts, the fault simulation's
+ * oracle): a read may return only the last acknowledged write or one that may have landed after
+ * it, byte for byte, so a lost acknowledged write or a stale value fails the drill. A write that
+ * was not acknowledged counts as one that may have landed (never as one that surely did not).
  *
  * Some puts expire (`timeToLiveMs`, `expiresAt`, `timeToIdleMs`). DynamoDB Local runs no TTL, so
  * the drill deletes expired items as TTL does and delivers the objects table's real stream to
@@ -35,6 +39,7 @@ import type { ExpiryPolicy } from '../tiered/expiry.js';
 import { type DeliverBatch, type ExpiryCounts, ExpiryDriver } from './expiry.js';
 import { type ExpiryScenarioReport, runExpiryScenarios } from './expiry-scenarios.js';
 import { checkInvariants, scanTable } from './invariants.js';
+import { type ModelExpiry, type Observed, RegisterModel } from './model.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
 import { type Operation, SimulatedWriter } from './writer.js';
 
@@ -74,7 +79,10 @@ export interface DrillReport {
   readonly lost: number;
   readonly leaked: number;
   readonly entriesLeft: number;
+  /** Reads and final values the register model does not allow (must be 0). */
   readonly wrongValues: number;
+  /** The first of them, explained (at most 10). */
+  readonly wrongValueSamples: readonly string[];
   /** Expiring objects (absent when the drill ran without a stream handler). */
   readonly expiry?: DrillExpiryReport;
   readonly durationMs: number;
@@ -114,7 +122,7 @@ export async function runDrill(args: {
   const started = Date.now();
   const random = seededRandom(options.seed);
   const keys = Array.from({ length: options.keys }, (_, i) => `drill/object-${i.toString().padStart(3, '0')}`);
-  const written = new Map<string, Set<string>>();
+  const model = new RegisterModel();
   const crashes: Record<string, number> = {};
   const totals = {
     acknowledged: 0,
@@ -162,9 +170,9 @@ export async function runDrill(args: {
         if (roll < 0.1) {
           totals.reads++;
           const startedAt = Date.now();
+          const read = model.beginRead(key, `read ${index}`);
           const value = await reader.get(key);
-          const tag = value?.metadata.tag;
-          if (tag !== undefined && !written.get(key)?.has(tag)) totals.wrongValues++;
+          model.endRead(read, observe(value));
           if (expiry !== undefined && servedExpired(value, startedAt)) expiry.served++;
           args.progress?.(index + 1, options.operations, crashed);
           continue;
@@ -176,9 +184,18 @@ export async function runDrill(args: {
           roll < 0.3
             ? { kind: 'delete', key, tag }
             : { kind: 'put', key, tag, body: body(random, options.maxBodyBytes, tag), ...(policy !== undefined ? { expiry: policy } : {}) };
-        if (operation.kind === 'put') addTo(written, key, tag);
         const crash = random() < options.crashRate ? { atRequest: randomInt(random, 0, 6), after: random() < 0.5 } : undefined;
+        const write = model.beginWrite(
+          key,
+          operation.kind,
+          tag,
+          operation.kind === 'put' ? operation.body.byteLength : 0,
+          undefined,
+          modelExpiry(policy),
+        );
         const outcome = await writer.run(operation, crash);
+        // Not acknowledged: it may have landed (a crash after the commit, an unknown outcome).
+        model.endWrite(write, outcome.acknowledged ? 'acked' : 'unknown', outcome.crashedAt ?? outcome.error);
         if (outcome.acknowledged) totals.acknowledged++;
         else totals.failed++;
         if (outcome.crashedAt !== undefined) {
@@ -209,14 +226,16 @@ export async function runDrill(args: {
   }
   report ??= await checkInvariants(args);
 
-  // Every object holds a value that was written to it, and none is served past its expiry.
+  // Every read answered a value the model allows, and so does every object now; none is served past its expiry.
+  const wrong = model.violations();
   for (const key of keys) {
     const startedAt = Date.now();
     const value = await reader.get(key);
-    const tag = value?.metadata.tag;
-    if (value !== undefined && (tag === undefined || !written.get(key)?.has(tag) || !bodyMatches(value.body, tag))) totals.wrongValues++;
+    const why = model.checkFinal(key, observe(value), { start: startedAt, end: Date.now() });
+    if (why !== undefined) wrong.push(why);
     if (expiry !== undefined && servedExpired(value, startedAt)) expiry.served++;
   }
+  totals.wrongValues = wrong.length;
 
   const expiryReport = await finishing;
   if (expiryReport !== undefined) report = await checkInvariants(args);
@@ -246,6 +265,7 @@ export async function runDrill(args: {
     leaked: report.leaked.length + report.pending.length + report.uploads.length,
     entriesLeft: report.entries,
     wrongValues: totals.wrongValues,
+    wrongValueSamples: wrong.slice(0, 10),
     ...(expiryReport !== undefined ? { expiry: expiryReport } : {}),
     durationMs: Date.now() - started,
     ok,
@@ -334,15 +354,35 @@ function body(random: Random, maxBytes: number, tag: string): Uint8Array {
   return bytes;
 }
 
+/** Whether `bytes` are the body {@link body} made for `tag` (its size is the model's to check). */
 function bodyMatches(bytes: Uint8Array, tag: string): boolean {
-  const prefix = Buffer.from(bytes.subarray(0, Math.min(bytes.length, tag.length))).toString();
-  return tag.startsWith(prefix);
+  const head = Buffer.from(tag.slice(0, bytes.length));
+  if (Buffer.compare(Buffer.from(bytes.subarray(0, head.length)), head) !== 0) return false;
+  const fill = tag.length % 251;
+  for (let i = head.length; i < bytes.length; i++) if (bytes[i] !== fill) return false;
+  return true;
 }
 
-function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
-  let set = map.get(key);
-  if (set === undefined) map.set(key, (set = new Set()));
-  set.add(value);
+/** What a read returned, as the register model takes it (the tag from the object's metadata). */
+function observe(value: { metadata: Readonly<Record<string, string>>; body: Uint8Array; expiresAt?: Date } | undefined): Observed {
+  if (value === undefined) return { kind: 'absent' };
+  const tag = value.metadata.tag ?? '(no tag)';
+  return {
+    kind: 'value',
+    tag,
+    size: value.body.byteLength,
+    bodyOk: bodyMatches(value.body, tag),
+    expiryKnown: true,
+    ...(value.expiresAt !== undefined ? { expiresAt: value.expiresAt.getTime() } : {}),
+  };
+}
+
+/** A put's expiry policy as the model needs it. */
+function modelExpiry(policy: ExpiryPolicy | undefined): ModelExpiry | undefined {
+  if (policy?.timeToLiveMs !== undefined) return { kind: 'ttl', ms: policy.timeToLiveMs };
+  if (policy?.timeToIdleMs !== undefined) return { kind: 'tti', ms: policy.timeToIdleMs };
+  if (policy?.expiresAt !== undefined) return { kind: 'at', at: policy.expiresAt.getTime() };
+  return undefined;
 }
 
 function sleep(ms: number): Promise<void> {

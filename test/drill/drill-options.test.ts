@@ -1,13 +1,17 @@
 /**
  * The drill refuses to run when it would check nothing: with no writer, no operation or no key,
  * no write is made, and the invariants held over an empty store, reported as "OK: every
- * invariant holds". Refused by name, before a request is sent.
+ * invariant holds". Refused by name, before a request is sent. And a drill that runs checks what
+ * reads and the final state return against the register model of the writes.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { type DrillOptions, runDrill } from '../../lib/drill/drill.js';
+import { scanTable } from '../../lib/drill/invariants.js';
 import { ValidationError } from '../../lib/errors.js';
+import { Sweeper } from '../../lib/recovery/sweeper.js';
+import { freshFixture } from '../support/local.js';
 
 const options: DrillOptions = { writers: 2, operations: 10, seed: 1, crashRate: 0.1, maxBodyBytes: 1024, keys: 4, invocationMs: 2_000 };
 const config = { changeLogTable: 'never-cl', objectsTable: 'never-ob', bucket: 'never-bk', prefix: 'blobs', leaseShards: 4 };
@@ -37,4 +41,28 @@ describe('a drill of nothing is refused', () => {
     expect((error as ValidationError).field).toBe(name);
     expect(swept).toBe(0);
   });
+});
+
+describe('the drill checks every value against a register model of the writes', () => {
+  it('fails on a sweeper that removes objects: their acknowledged values are gone (absent is not a value any write left)', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+    const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
+    const report = await runDrill({
+      ...fx,
+      options: { ...options, writers: 3, operations: 40, crashRate: 0, keys: 4 },
+      // A broken sweeper: it sweeps, then deletes every object's item.
+      sweep: async () => {
+        const swept = await sweeper.sweep();
+        for (const item of await scanTable(fx.dynamodb, fx.config.objectsTable)) {
+          await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: String(item['key']) } } }));
+        }
+        return swept;
+      },
+    });
+    expect(report.ok).toBe(false);
+    expect(report.wrongValues).toBeGreaterThan(0);
+    expect(report.wrongValueSamples.join('\n')).toMatch(/final value of drill\/object-\d+: read absent, allowed: put /);
+    // No reference to a missing blob: the blobs of the items deleted are leaked, not lost.
+    expect(report).toMatchObject({ lost: 0, entriesLeft: 0 });
+  }, 120_000);
 });
