@@ -467,6 +467,7 @@ export class TieredStore {
       clock: this.clock,
       maxAttempts: this.maxAttempts,
       onCleanupError: this.context.onCleanupError,
+      invocationDeadline: () => this.context.log.invocationDeadline,
     });
     return this.sessions;
   }
