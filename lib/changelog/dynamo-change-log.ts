@@ -42,7 +42,7 @@ import { type Change, isEligible, sameChange } from './change-log.js';
 import { assertChange, assertChangeId, decodeEntry, encodeEntry, entryAttribute } from './entry-codec.js';
 import type { FencedChangeLog } from './fenced.js';
 import { checkChangeNames } from '../tiered/blob-keys.js';
-import { type FenceEffect, InstanceTable, type TransactElement } from './instance-table.js';
+import { type FenceEffect, InstanceTable, type TransactElement, type WriteResult } from './instance-table.js';
 import { parseInstanceItem } from './instance-item.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 
@@ -98,8 +98,18 @@ const LOG_OPTIONS = optionNames<DynamoChangeLogOptions>()(
 interface Slot {
   instanceId: string;
   readonly shard: number;
-  /** The lease this process last wrote (0: unknown, renew on next write). */
+  /**
+   * The lease this process believes its item holds (0: unknown, renew on next write): never more
+   * than the item may hold once every lease write in flight has landed ({@link DynamoChangeLog.believe}).
+   */
   leaseUntil: number;
+  /** Lease writes of this slot sent and not answered yet (records, removes, renewals, recording commits that renew). */
+  leaseWrites: number;
+  /**
+   * The lowest lease written by any of them, or by one answered while another was in flight
+   * (Infinity when none is): those may land in any order, so the item ends with any of them.
+   */
+  leaseLow: number;
   /** Entries outstanding here, including records in flight. */
   readonly entries: Set<ChangeId>;
   /** Claimed by a sweeper: takes no new entries; what it held belongs to the sweeper. */
@@ -147,8 +157,8 @@ export class DynamoChangeLog implements FencedChangeLog {
   /** Slots that take no new entries (one of theirs was abandoned) but still have some in flight. */
   private draining: Slot[] = [];
   private readonly homes = new Map<ChangeId, Slot>();
-  /** The lease a commit that records its own entry writes, taken once it landed. */
-  private readonly leaseAtCommit = new Map<ChangeId, number>();
+  /** The lease a commit that records its own entry writes (and its slot), taken once it landed. */
+  private readonly leaseAtCommit = new Map<ChangeId, { readonly slot: Slot; readonly lease: number }>();
   private deadline: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   /**
@@ -306,18 +316,20 @@ export class DynamoChangeLog implements FencedChangeLog {
     for (let attempt = 0; attempt < MAX_RECORD_ATTEMPTS; attempt++) {
       const now = this.clock();
       const renewTo = forceRenew || this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
-      const result = await this.table.recordEntry({
-        instanceId: slot.instanceId,
-        shard: slot.shard,
-        changeId: id,
-        entry,
-        renewTo,
-        leaseFloor: now + this.leaseMs / 4,
-        mustExist: slot.created,
-      });
+      const target = slot;
+      const result = await this.writingLease(target, renewTo, () =>
+        this.table.recordEntry({
+          instanceId: target.instanceId,
+          shard: target.shard,
+          changeId: id,
+          entry,
+          renewTo,
+          leaseFloor: now + this.leaseMs / 4,
+          mustExist: target.created,
+        }),
+      );
       if (result.applied) {
         slot.created = true;
-        if (renewTo !== undefined) slot.leaseUntil = Math.max(slot.leaseUntil, renewTo);
         this.ensureTimer();
         return;
       }
@@ -337,7 +349,7 @@ export class DynamoChangeLog implements FencedChangeLog {
             throw new InstanceClaimedError(id);
           }
           const lease = item?.[CHANGELOG_ATTR.leaseUntil];
-          if (typeof lease === 'number') slot.leaseUntil = lease;
+          if (typeof lease === 'number') this.believe(slot, lease);
           slot.created = true;
           this.ensureTimer();
           return;
@@ -356,7 +368,8 @@ export class DynamoChangeLog implements FencedChangeLog {
       }
       // Live with a lease shorter than we believed: renew and retry.
       const lease = item?.[CHANGELOG_ATTR.leaseUntil];
-      slot.leaseUntil = typeof lease === 'number' ? lease : 0;
+      if (typeof lease === 'number') this.believe(slot, lease);
+      else slot.leaseUntil = 0;
       forceRenew = true;
     }
     throw new TierlogError(`record of change ${id} did not converge after ${MAX_RECORD_ATTEMPTS} attempts`);
@@ -373,12 +386,13 @@ export class DynamoChangeLog implements FencedChangeLog {
     const now = this.clock();
     const othersOutstanding = slot.entries.size > 1;
     const renewTo = othersOutstanding && this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
-    const result = await this.table.removeEntry({ instanceId: slot.instanceId, changeId: id, renewTo });
-    if (result.applied) {
-      if (renewTo !== undefined) slot.leaseUntil = Math.max(slot.leaseUntil, renewTo);
-    } else if (result.item?.[CHANGELOG_ATTR.state] === 'claimed') {
+    // The lease it writes, when applied, is taken by `writingLease`.
+    const result = await this.writingLease(slot, renewTo, () =>
+      this.table.removeEntry({ instanceId: slot.instanceId, changeId: id, renewTo }),
+    );
+    if (!result.applied && result.item?.[CHANGELOG_ATTR.state] === 'claimed') {
       this.markFenced(slot);
-    } else if (result.item?.[entryAttribute(id)] !== undefined) {
+    } else if (!result.applied && result.item?.[entryAttribute(id)] !== undefined) {
       throw new CorruptItemError('entry present but the item is not live or claimed', `instance ${slot.instanceId}`);
     }
     // Otherwise the entry was already gone: an earlier attempt landed. Done either way.
@@ -434,8 +448,12 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.place(changeId, slot);
     const now = this.clock();
     const renewTo = this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
-    if (renewTo !== undefined) this.leaseAtCommit.set(changeId, renewTo);
-    else this.leaseAtCommit.delete(changeId);
+    // Its lease write is in flight from now until the commit is answered (committed, withdrawn or abandoned).
+    this.endCommitLease(changeId, false);
+    if (renewTo !== undefined) {
+      this.beginLeaseWrite(slot, renewTo);
+      this.leaseAtCommit.set(changeId, { slot, lease: renewTo });
+    }
     return this.table.recordElement({
       instanceId: slot.instanceId,
       shard: slot.shard,
@@ -450,17 +468,15 @@ export class DynamoChangeLog implements FencedChangeLog {
     if (effect.kind === 'remove') this.forget(changeId);
     if (effect.kind === 'record') {
       const slot = this.homes.get(changeId);
-      const lease = this.leaseAtCommit.get(changeId);
-      this.leaseAtCommit.delete(changeId);
+      this.endCommitLease(changeId, true);
       if (slot === undefined) return;
       slot.created = true;
-      if (lease !== undefined) slot.leaseUntil = Math.max(slot.leaseUntil, lease);
       this.ensureTimer();
     }
   }
 
   withdraw(changeId: ChangeId): void {
-    this.leaseAtCommit.delete(changeId);
+    this.endCommitLease(changeId, false);
     this.forget(changeId);
   }
 
@@ -487,7 +503,7 @@ export class DynamoChangeLog implements FencedChangeLog {
   }
 
   abandon(changeId: ChangeId): void {
-    this.leaseAtCommit.delete(changeId);
+    this.endCommitLease(changeId, false);
     const slot = this.homes.get(changeId);
     if (slot === undefined) return;
     this.forget(changeId);
@@ -513,7 +529,16 @@ export class DynamoChangeLog implements FencedChangeLog {
 
   private newSlot(): Slot {
     const instanceId = newInstanceId();
-    return { instanceId, shard: shardOf(instanceId, this.shards), leaseUntil: 0, entries: new Set(), fenced: false, created: false };
+    return {
+      instanceId,
+      shard: shardOf(instanceId, this.shards),
+      leaseUntil: 0,
+      leaseWrites: 0,
+      leaseLow: Number.POSITIVE_INFINITY,
+      entries: new Set(),
+      fenced: false,
+      created: false,
+    };
   }
 
   /**
@@ -582,6 +607,55 @@ export class DynamoChangeLog implements FencedChangeLog {
     return Math.ceil(Math.max(now + this.leaseMs, this.deadline !== undefined ? this.deadline + this.margin : 0));
   }
 
+  /**
+   * Sends `write`, which sets the item's lease to `lease` (undefined: it writes none), and when it
+   * applied takes that lease as believed ({@link believe}), before the write counts as answered.
+   * Lease writes of one slot overlap (two records at once, a renewal tick beside them): each
+   * carries the lease computed before its first attempt, and an SDK retry lands it late, after a
+   * later write's longer lease, so the item ends with the shorter one. Believing the longer (the
+   * largest written) had the writer hold an upload or a renewal on a lease the table no longer had,
+   * while a sweeper was entitled to claim.
+   */
+  private async writingLease<R extends WriteResult>(slot: Slot, lease: number | undefined, write: () => Promise<R>): Promise<R> {
+    if (lease === undefined) return write();
+    this.beginLeaseWrite(slot, lease);
+    try {
+      const result = await write();
+      if (result.applied) this.believe(slot, lease);
+      return result;
+    } finally {
+      this.endLeaseWrite(slot);
+    }
+  }
+
+  private beginLeaseWrite(slot: Slot, lease: number): void {
+    slot.leaseWrites++;
+    slot.leaseLow = Math.min(slot.leaseLow, lease);
+  }
+
+  private endLeaseWrite(slot: Slot): void {
+    slot.leaseWrites = Math.max(0, slot.leaseWrites - 1);
+    if (slot.leaseWrites === 0) slot.leaseLow = Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Takes `lease` (one this process wrote and saw applied, or read from the item) as the item's,
+   * but never above the lowest lease of a write in flight or overlapping one ({@link Slot.leaseLow}):
+   * any of those may land after it and leave its own lease in the item.
+   */
+  private believe(slot: Slot, lease: number): void {
+    slot.leaseUntil = Math.min(lease, slot.leaseLow);
+  }
+
+  /** Ends the lease write of `changeId`'s recording commit, taking its lease as believed when the commit `landed`. */
+  private endCommitLease(changeId: ChangeId, landed: boolean): void {
+    const pending = this.leaseAtCommit.get(changeId);
+    if (pending === undefined) return;
+    this.leaseAtCommit.delete(changeId);
+    if (landed) this.believe(pending.slot, pending.lease);
+    this.endLeaseWrite(pending.slot);
+  }
+
   private ensureTimer(): void {
     if (!this.renewInBackground || this.timer !== undefined) return;
     // Nothing awaits a tick: whatever escapes it is reported, never an unhandled rejection.
@@ -621,9 +695,8 @@ export class DynamoChangeLog implements FencedChangeLog {
           this.renewing.add(slot);
           try {
             const lease = this.desiredLease(now);
-            const result = await this.table.renewLease(slot.instanceId, lease);
-            if (result.applied) slot.leaseUntil = lease;
-            else this.markFenced(slot);
+            const result = await this.writingLease(slot, lease, () => this.table.renewLease(slot.instanceId, lease));
+            if (!result.applied) this.markFenced(slot);
           } catch (err) {
             this.reportBackground(err);
           } finally {

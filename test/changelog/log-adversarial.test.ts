@@ -27,6 +27,12 @@
  *    versions) wrote leases with fractions: every item of that writer was a malformed header to
  *    `scan` (which threw), `tierlog status`, `inspect` and the audits (a corrupt item reported on
  *    every run). Leases are whole ms;
+ *  - two lease writes of one slot in flight at once (two records, a renewal tick beside them), the
+ *    one with the shorter lease landing last (an SDK retry): the log took the longer for its lease,
+ *    renewed nothing until that one was half over, and the item's lease ended first: a sweeper could
+ *    claim the live writer mid-upload (its commit fenced, the upload lost) and judge it before an
+ *    upload the log still allowed had landed. The log now believes the shortest lease of writes
+ *    that overlap;
  *  - a `cleanupAfter` before 1970 was recorded, but its stored form (`ca`, non-negative) reads back
  *    as malformed: quarantined forever, and a retried record of it refused as a conflict with
  *    itself. It is refused at record, by every log (test/changelog/contract.test.ts).
@@ -194,6 +200,46 @@ describe('slots and the renewal tick', () => {
     expect(log.instanceIds).not.toContain(drained);
     expect(await raw.get(drained), 'never re-created').toBeUndefined();
     expect(await raw.get(claimed)).toMatchObject({ state: 'claimed', claimedBy: 'sweeper-1' });
+  });
+});
+
+describe('lease writes of one slot that overlap', () => {
+  test('a renewal landing after a later one (an SDK retry) leaves the shorter lease: the log believes that one and renews before it ends', async () => {
+    const { log, clock, injector } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const instance = log.instanceId;
+    // Past half the lease: the next record renews.
+    clock.advance(LEASE / 2 + 1_000);
+    const [x, y] = [newChangeId(), newChangeId()];
+    const entryOf = (request: { input: Record<string, unknown> }) =>
+      (request.input.ExpressionAttributeNames as Record<string, string> | undefined)?.['#c'];
+    injector.add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (request) => atStep('record', fx.config)(request) && entryOf(request) === `c_${x}`,
+      // x's attempt goes out 70 s late (its first attempt lost, the SDK's retry sent then); meanwhile
+      // y records on the same slot and renews to a lease 70 s longer, which lands first.
+      before: async () => {
+        clock.advance(70_000);
+        await log.record(y, { id: 'y', new: blobOf('y') });
+      },
+    });
+    const xLease = clock.now + LEASE;
+    await log.record(x, { id: 'x', new: blobOf('x') });
+    expect(injector.stats.injected.delay, 'y recorded while x was on its way').toBe(1);
+    expect(log.instanceId, 'one slot').toBe(instance);
+    expect((await raw.get(instance))!.leaseUntil, "the item holds x's lease, the shorter").toBe(xLease);
+
+    // A second before that lease ends, the renewal tick must renew it: a sweeper may claim from then on.
+    clock.now = xLease - 1_000;
+    await log.renewDueLeases();
+    expect((await raw.get(instance))!.leaseUntil, 'renewed before it ended').toBe(clock.now + LEASE);
+    const cutoff = xLease + 1;
+    const claimed = await sweeper.claim(instance, { cutoff, claimant: 'sweeper-1', until: cutoff + 300_000, now: cutoff });
+    expect(claimed, 'no sweeper claims the live writer').toBeUndefined();
+    for (const id of [a, x, y]) await log.remove(id);
   });
 });
 
