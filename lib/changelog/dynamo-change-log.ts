@@ -100,22 +100,30 @@ interface Slot {
   readonly shard: number;
   /**
    * The lease this process believes its item holds (0: unknown, renew on next write): never more
-   * than the item may hold once every lease write in flight has landed ({@link DynamoChangeLog.believe}).
+   * than the item may hold once the writes in flight have landed ({@link DynamoChangeLog.writingLease}).
    */
   leaseUntil: number;
-  /** Lease writes of this slot sent and not answered yet (records, removes, renewals, recording commits that renew). */
-  leaseWrites: number;
-  /**
-   * The lowest lease written by any of them, or by one answered while another was in flight
-   * (Infinity when none is): those may land in any order, so the item ends with any of them.
-   */
-  leaseLow: number;
+  /** Writes of this slot's item sent and not answered yet (records, removes, renewals, recording commits that renew). */
+  readonly inFlight: Set<ItemWrite>;
   /** Entries outstanding here, including records in flight. */
   readonly entries: Set<ChangeId>;
   /** Claimed by a sweeper: takes no new entries; what it held belongs to the sweeper. */
   fenced: boolean;
   /** Its item was written once. If it is gone later, a sweeper drained or retired it. */
   created: boolean;
+}
+
+/**
+ * One write of a slot's item in flight. Writes of one item that overlap land in any order (an SDK
+ * retry goes out long after the lease it carries was computed), so the item may end with the
+ * lease of any write that overlapped this one: those still in flight, and those answered while it
+ * was (`overlapLow`).
+ */
+interface ItemWrite {
+  /** The lease it sets; undefined when it sets none. */
+  readonly lease: number | undefined;
+  /** The lowest lease of the writes answered while this one was in flight (Infinity: none). */
+  overlapLow: number;
 }
 
 const MAX_RECORD_ATTEMPTS = 6;
@@ -158,7 +166,7 @@ export class DynamoChangeLog implements FencedChangeLog {
   private draining: Slot[] = [];
   private readonly homes = new Map<ChangeId, Slot>();
   /** The lease a commit that records its own entry writes (and its slot), taken once it landed. */
-  private readonly leaseAtCommit = new Map<ChangeId, { readonly slot: Slot; readonly lease: number }>();
+  private readonly leaseAtCommit = new Map<ChangeId, { readonly slot: Slot; readonly lease: number; readonly write: ItemWrite }>();
   private deadline: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   /**
@@ -317,7 +325,7 @@ export class DynamoChangeLog implements FencedChangeLog {
       const now = this.clock();
       const renewTo = forceRenew || this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
       const target = slot;
-      const result = await this.writingLease(target, renewTo, () =>
+      const { result, bound } = await this.writingLease(target, renewTo, () =>
         this.table.recordEntry({
           instanceId: target.instanceId,
           shard: target.shard,
@@ -349,7 +357,7 @@ export class DynamoChangeLog implements FencedChangeLog {
             throw new InstanceClaimedError(id);
           }
           const lease = item?.[CHANGELOG_ATTR.leaseUntil];
-          if (typeof lease === 'number') this.believe(slot, lease);
+          if (typeof lease === 'number') slot.leaseUntil = Math.min(lease, bound);
           slot.created = true;
           this.ensureTimer();
           return;
@@ -368,8 +376,7 @@ export class DynamoChangeLog implements FencedChangeLog {
       }
       // Live with a lease shorter than we believed: renew and retry.
       const lease = item?.[CHANGELOG_ATTR.leaseUntil];
-      if (typeof lease === 'number') this.believe(slot, lease);
-      else slot.leaseUntil = 0;
+      slot.leaseUntil = typeof lease === 'number' ? Math.min(lease, bound) : 0;
       forceRenew = true;
     }
     throw new TierlogError(`record of change ${id} did not converge after ${MAX_RECORD_ATTEMPTS} attempts`);
@@ -387,7 +394,7 @@ export class DynamoChangeLog implements FencedChangeLog {
     const othersOutstanding = slot.entries.size > 1;
     const renewTo = othersOutstanding && this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
     // The lease it writes, when applied, is taken by `writingLease`.
-    const result = await this.writingLease(slot, renewTo, () =>
+    const { result } = await this.writingLease(slot, renewTo, () =>
       this.table.removeEntry({ instanceId: slot.instanceId, changeId: id, renewTo }),
     );
     if (!result.applied && result.item?.[CHANGELOG_ATTR.state] === 'claimed') {
@@ -450,10 +457,7 @@ export class DynamoChangeLog implements FencedChangeLog {
     const renewTo = this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
     // Its lease write is in flight from now until the commit is answered (committed, withdrawn or abandoned).
     this.endCommitLease(changeId, false);
-    if (renewTo !== undefined) {
-      this.beginLeaseWrite(slot, renewTo);
-      this.leaseAtCommit.set(changeId, { slot, lease: renewTo });
-    }
+    if (renewTo !== undefined) this.leaseAtCommit.set(changeId, { slot, lease: renewTo, write: this.beginWrite(slot, renewTo) });
     return this.table.recordElement({
       instanceId: slot.instanceId,
       shard: slot.shard,
@@ -533,8 +537,7 @@ export class DynamoChangeLog implements FencedChangeLog {
       instanceId,
       shard: shardOf(instanceId, this.shards),
       leaseUntil: 0,
-      leaseWrites: 0,
-      leaseLow: Number.POSITIVE_INFINITY,
+      inFlight: new Set(),
       entries: new Set(),
       fenced: false,
       created: false,
@@ -608,52 +611,61 @@ export class DynamoChangeLog implements FencedChangeLog {
   }
 
   /**
-   * Sends `write`, which sets the item's lease to `lease` (undefined: it writes none), and when it
-   * applied takes that lease as believed ({@link believe}), before the write counts as answered.
-   * Lease writes of one slot overlap (two records at once, a renewal tick beside them): each
-   * carries the lease computed before its first attempt, and an SDK retry lands it late, after a
-   * later write's longer lease, so the item ends with the shorter one. Believing the longer (the
-   * largest written) had the writer hold an upload or a renewal on a lease the table no longer had,
-   * while a sweeper was entitled to claim.
+   * Sends `write`, a write of `slot`'s item that sets its lease to `lease` (undefined: none), and
+   * when it applied takes that lease as believed, bounded by what the writes that overlapped it may
+   * leave in the item (`bound`, answered with the result, for a lease read from a refusal's item).
+   * Writes of one item that overlap (two records at once, a renewal tick beside them) land in any
+   * order: each carries the lease computed before its first attempt, and an SDK retry lands it
+   * late, after a later write's longer lease, so the item ends with the shorter one. Believing the
+   * longer (the largest written) had the writer hold an upload or a renewal on a lease the table no
+   * longer had, while a sweeper was entitled to claim.
    */
-  private async writingLease<R extends WriteResult>(slot: Slot, lease: number | undefined, write: () => Promise<R>): Promise<R> {
-    if (lease === undefined) return write();
-    this.beginLeaseWrite(slot, lease);
+  private async writingLease<R extends WriteResult>(
+    slot: Slot,
+    lease: number | undefined,
+    write: () => Promise<R>,
+  ): Promise<{ readonly result: R; readonly bound: number }> {
+    const pending = this.beginWrite(slot, lease);
     try {
       const result = await write();
-      if (result.applied) this.believe(slot, lease);
-      return result;
+      const bound = this.leaseBound(slot, pending);
+      if (result.applied && lease !== undefined) slot.leaseUntil = Math.min(lease, bound);
+      return { result, bound };
     } finally {
-      this.endLeaseWrite(slot);
+      this.endWrite(slot, pending);
     }
   }
 
-  private beginLeaseWrite(slot: Slot, lease: number): void {
-    slot.leaseWrites++;
-    slot.leaseLow = Math.min(slot.leaseLow, lease);
+  private beginWrite(slot: Slot, lease: number | undefined): ItemWrite {
+    const pending: ItemWrite = { lease, overlapLow: Number.POSITIVE_INFINITY };
+    slot.inFlight.add(pending);
+    return pending;
   }
 
-  private endLeaseWrite(slot: Slot): void {
-    slot.leaseWrites = Math.max(0, slot.leaseWrites - 1);
-    if (slot.leaseWrites === 0) slot.leaseLow = Number.POSITIVE_INFINITY;
+  /** `pending` was answered: a write still in flight may land after it, so its bound takes `pending`'s lease. */
+  private endWrite(slot: Slot, pending: ItemWrite): void {
+    slot.inFlight.delete(pending);
+    if (pending.lease === undefined) return;
+    for (const other of slot.inFlight) other.overlapLow = Math.min(other.overlapLow, pending.lease);
   }
 
   /**
-   * Takes `lease` (one this process wrote and saw applied, or read from the item) as the item's,
-   * but never above the lowest lease of a write in flight or overlapping one ({@link Slot.leaseLow}):
-   * any of those may land after it and leave its own lease in the item.
+   * The lowest lease the item may be left with by writes that may land after `pending` did: those
+   * still in flight, and those answered while it was (Infinity: none).
    */
-  private believe(slot: Slot, lease: number): void {
-    slot.leaseUntil = Math.min(lease, slot.leaseLow);
+  private leaseBound(slot: Slot, pending: ItemWrite): number {
+    let bound = pending.overlapLow;
+    for (const other of slot.inFlight) if (other !== pending && other.lease !== undefined) bound = Math.min(bound, other.lease);
+    return bound;
   }
 
-  /** Ends the lease write of `changeId`'s recording commit, taking its lease as believed when the commit `landed`. */
+  /** Ends the write of `changeId`'s recording commit, taking its lease as believed when the commit `landed`. */
   private endCommitLease(changeId: ChangeId, landed: boolean): void {
     const pending = this.leaseAtCommit.get(changeId);
     if (pending === undefined) return;
     this.leaseAtCommit.delete(changeId);
-    if (landed) this.believe(pending.slot, pending.lease);
-    this.endLeaseWrite(pending.slot);
+    if (landed) pending.slot.leaseUntil = Math.min(pending.lease, this.leaseBound(pending.slot, pending.write));
+    this.endWrite(pending.slot, pending.write);
   }
 
   private ensureTimer(): void {
@@ -695,7 +707,7 @@ export class DynamoChangeLog implements FencedChangeLog {
           this.renewing.add(slot);
           try {
             const lease = this.desiredLease(now);
-            const result = await this.writingLease(slot, lease, () => this.table.renewLease(slot.instanceId, lease));
+            const { result } = await this.writingLease(slot, lease, () => this.table.renewLease(slot.instanceId, lease));
             if (!result.applied) this.markFenced(slot);
           } catch (err) {
             this.reportBackground(err);

@@ -47,6 +47,7 @@ import { InstanceClaimedError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { newChangeId } from '../../lib/ids.js';
+import { MIN_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   closedAfterEach,
@@ -240,6 +241,54 @@ describe('lease writes of one slot that overlap', () => {
     const claimed = await sweeper.claim(instance, { cutoff, claimant: 'sweeper-1', until: cutoff + 300_000, now: cutoff });
     expect(claimed, 'no sweeper claims the live writer').toBeUndefined();
     for (const id of [a, x, y]) await log.remove(id);
+  });
+
+  test('only writes that overlap bound the belief: one answered before another began does not hold its lease down', async () => {
+    const { log, clock, injector } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const entryOf = (request: { input: Record<string, unknown> }) =>
+      (request.input.ExpressionAttributeNames as Record<string, string> | undefined)?.['#c'];
+    const held = (id: string) => {
+      const gate = deferred();
+      injector.add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (request) => atStep('record', fx.config)(request) && entryOf(request) === `c_${id}`,
+        before: () => gate.promise,
+      });
+      return gate;
+    };
+    // Each record renews to a later invocation deadline (plus the margin): leases 1 < 2 < 3.
+    const [x1, x2, x3] = [newChangeId(), newChangeId(), newChangeId()];
+    const record = async (id: string, deadlineAhead: number, fired: number) => {
+      log.setInvocationDeadline(clock.now + deadlineAhead);
+      const done = log.record(id, { id, new: blobOf(id) });
+      await waitFor(() => injector.stats.injected.delay === fired, 10_000, `record ${fired} on its way`);
+      return { done };
+    };
+    // x1 and x2 overlap; x1 is answered, then x3 starts (x2 still on its way); x2, then x3 answered.
+    const [gate1, gate2, gate3] = [held(x1), held(x2), held(x3)];
+    const first = await record(x1, 100_000, 1);
+    const second = await record(x2, 200_000, 2);
+    gate1.resolve();
+    await first.done;
+    const third = await record(x3, 300_000, 3);
+    gate2.resolve();
+    await second.done;
+    gate3.resolve();
+    await third.done;
+    const instance = log.instanceId;
+    const stored = (await raw.get(instance))!.leaseUntil as number;
+    // x1 was answered before x3 began: it cannot land after x3, so the item holds x3's lease or x2's
+    // (x2 was answered while x3 was on its way), never x1's. Uploads go on past x1's lease plus the window.
+    expect(stored).toBe(clock.now + 300_000 + 30_000);
+    const x1Lease = clock.now + 100_000 + 30_000;
+    clock.now = x1Lease + MIN_MAX_UPLOAD_MS - 60_000 + 1_000;
+    expect(log.mayUpload(x3), "x1's lease does not bound x3's uploads").toBe(true);
+    log.setInvocationDeadline(undefined);
+    for (const id of [a, x1, x2, x3]) await log.remove(id);
   });
 });
 
