@@ -174,6 +174,13 @@ export interface ObjectsStreamAlarms {
    * names): the stream's counterpart of the sweeper's quarantine.
    */
   readonly streamUntrusted: cloudwatch.Alarm;
+  /**
+   * The function kept the blob of a removed item because the objects table points at it again:
+   * an item re-created with a blob pointer it had before it was removed (a restore or a copy into
+   * the live table, outside the library), which the write protocol never does (blob keys are never
+   * reused). The same re-creation after the removal's delivery points at a deleted blob.
+   */
+  readonly streamReferencedKept: cloudwatch.Alarm;
 }
 
 const PERIOD = Duration.minutes(5);
@@ -328,6 +335,21 @@ export class ObjectsStreamCleanup extends Construct {
         metric: new cloudwatch.Metric({
           namespace: METRICS_NAMESPACE,
           metricName: STREAM_METRICS.untrusted,
+          dimensionsMap: tierlogDimensions(OBJECTS_STREAM_SERVICE_NAME, this.metricsDeployment),
+          statistic: cloudwatch.Stats.SUM,
+          period: PERIOD,
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      streamReferencedKept: new cloudwatch.Alarm(this, 'ReferencedKept', {
+        alarmDescription:
+          'tierlog: the objects table points again at the blob of an item that was removed (see "referenced again" in the objects-stream logs): items re-created with old blob pointers (a restore or a copy into the live table), which tierlog never writes; the same re-creation made after the removal was handled points at a deleted blob',
+        metric: new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: STREAM_METRICS.referenced,
           dimensionsMap: tierlogDimensions(OBJECTS_STREAM_SERVICE_NAME, this.metricsDeployment),
           statistic: cloudwatch.Stats.SUM,
           period: PERIOD,

@@ -42,7 +42,7 @@ import { type Change, isEligible, sameChange } from './change-log.js';
 import { assertChange, assertChangeId, decodeEntry, encodeEntry, entryAttribute } from './entry-codec.js';
 import type { FencedChangeLog } from './fenced.js';
 import { checkChangeNames } from '../tiered/blob-keys.js';
-import { type FenceEffect, InstanceTable, type TransactElement } from './instance-table.js';
+import { type FenceEffect, InstanceTable, type TransactElement, type WriteResult } from './instance-table.js';
 import { parseInstanceItem } from './instance-item.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 
@@ -98,14 +98,32 @@ const LOG_OPTIONS = optionNames<DynamoChangeLogOptions>()(
 interface Slot {
   instanceId: string;
   readonly shard: number;
-  /** The lease this process last wrote (0: unknown, renew on next write). */
+  /**
+   * The lease this process believes its item holds (0: unknown, renew on next write): never more
+   * than the item may hold once the writes in flight have landed ({@link DynamoChangeLog.writingLease}).
+   */
   leaseUntil: number;
+  /** Writes of this slot's item sent and not answered yet (records, removes, renewals, recording commits that renew). */
+  readonly inFlight: Set<ItemWrite>;
   /** Entries outstanding here, including records in flight. */
   readonly entries: Set<ChangeId>;
   /** Claimed by a sweeper: takes no new entries; what it held belongs to the sweeper. */
   fenced: boolean;
   /** Its item was written once. If it is gone later, a sweeper drained or retired it. */
   created: boolean;
+}
+
+/**
+ * One write of a slot's item in flight. Writes of one item that overlap land in any order (an SDK
+ * retry goes out long after the lease it carries was computed), so the item may end with the
+ * lease of any write that overlapped this one: those still in flight, and those answered while it
+ * was (`overlapLow`).
+ */
+interface ItemWrite {
+  /** The lease it sets; undefined when it sets none. */
+  readonly lease: number | undefined;
+  /** The lowest lease of the writes answered while this one was in flight (Infinity: none). */
+  overlapLow: number;
 }
 
 const MAX_RECORD_ATTEMPTS = 6;
@@ -147,8 +165,8 @@ export class DynamoChangeLog implements FencedChangeLog {
   /** Slots that take no new entries (one of theirs was abandoned) but still have some in flight. */
   private draining: Slot[] = [];
   private readonly homes = new Map<ChangeId, Slot>();
-  /** The lease a commit that records its own entry writes, taken once it landed. */
-  private readonly leaseAtCommit = new Map<ChangeId, number>();
+  /** The lease a commit that records its own entry writes (and its slot), taken once it landed. */
+  private readonly leaseAtCommit = new Map<ChangeId, { readonly slot: Slot; readonly lease: number; readonly write: ItemWrite }>();
   private deadline: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   /**
@@ -306,18 +324,20 @@ export class DynamoChangeLog implements FencedChangeLog {
     for (let attempt = 0; attempt < MAX_RECORD_ATTEMPTS; attempt++) {
       const now = this.clock();
       const renewTo = forceRenew || this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
-      const result = await this.table.recordEntry({
-        instanceId: slot.instanceId,
-        shard: slot.shard,
-        changeId: id,
-        entry,
-        renewTo,
-        leaseFloor: now + this.leaseMs / 4,
-        mustExist: slot.created,
-      });
+      const target = slot;
+      const { result, bound } = await this.writingLease(target, renewTo, () =>
+        this.table.recordEntry({
+          instanceId: target.instanceId,
+          shard: target.shard,
+          changeId: id,
+          entry,
+          renewTo,
+          leaseFloor: now + this.leaseMs / 4,
+          mustExist: target.created,
+        }),
+      );
       if (result.applied) {
         slot.created = true;
-        if (renewTo !== undefined) slot.leaseUntil = Math.max(slot.leaseUntil, renewTo);
         this.ensureTimer();
         return;
       }
@@ -337,7 +357,7 @@ export class DynamoChangeLog implements FencedChangeLog {
             throw new InstanceClaimedError(id);
           }
           const lease = item?.[CHANGELOG_ATTR.leaseUntil];
-          if (typeof lease === 'number') slot.leaseUntil = lease;
+          if (typeof lease === 'number') slot.leaseUntil = Math.min(lease, bound);
           slot.created = true;
           this.ensureTimer();
           return;
@@ -356,7 +376,7 @@ export class DynamoChangeLog implements FencedChangeLog {
       }
       // Live with a lease shorter than we believed: renew and retry.
       const lease = item?.[CHANGELOG_ATTR.leaseUntil];
-      slot.leaseUntil = typeof lease === 'number' ? lease : 0;
+      slot.leaseUntil = typeof lease === 'number' ? Math.min(lease, bound) : 0;
       forceRenew = true;
     }
     throw new TierlogError(`record of change ${id} did not converge after ${MAX_RECORD_ATTEMPTS} attempts`);
@@ -373,12 +393,13 @@ export class DynamoChangeLog implements FencedChangeLog {
     const now = this.clock();
     const othersOutstanding = slot.entries.size > 1;
     const renewTo = othersOutstanding && this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
-    const result = await this.table.removeEntry({ instanceId: slot.instanceId, changeId: id, renewTo });
-    if (result.applied) {
-      if (renewTo !== undefined) slot.leaseUntil = Math.max(slot.leaseUntil, renewTo);
-    } else if (result.item?.[CHANGELOG_ATTR.state] === 'claimed') {
+    // The lease it writes, when applied, is taken by `writingLease`.
+    const { result } = await this.writingLease(slot, renewTo, () =>
+      this.table.removeEntry({ instanceId: slot.instanceId, changeId: id, renewTo }),
+    );
+    if (!result.applied && result.item?.[CHANGELOG_ATTR.state] === 'claimed') {
       this.markFenced(slot);
-    } else if (result.item?.[entryAttribute(id)] !== undefined) {
+    } else if (!result.applied && result.item?.[entryAttribute(id)] !== undefined) {
       throw new CorruptItemError('entry present but the item is not live or claimed', `instance ${slot.instanceId}`);
     }
     // Otherwise the entry was already gone: an earlier attempt landed. Done either way.
@@ -434,8 +455,9 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.place(changeId, slot);
     const now = this.clock();
     const renewTo = this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
-    if (renewTo !== undefined) this.leaseAtCommit.set(changeId, renewTo);
-    else this.leaseAtCommit.delete(changeId);
+    // Its lease write is in flight from now until the commit is answered (committed, withdrawn or abandoned).
+    this.endCommitLease(changeId, false);
+    if (renewTo !== undefined) this.leaseAtCommit.set(changeId, { slot, lease: renewTo, write: this.beginWrite(slot, renewTo) });
     return this.table.recordElement({
       instanceId: slot.instanceId,
       shard: slot.shard,
@@ -450,17 +472,15 @@ export class DynamoChangeLog implements FencedChangeLog {
     if (effect.kind === 'remove') this.forget(changeId);
     if (effect.kind === 'record') {
       const slot = this.homes.get(changeId);
-      const lease = this.leaseAtCommit.get(changeId);
-      this.leaseAtCommit.delete(changeId);
+      this.endCommitLease(changeId, true);
       if (slot === undefined) return;
       slot.created = true;
-      if (lease !== undefined) slot.leaseUntil = Math.max(slot.leaseUntil, lease);
       this.ensureTimer();
     }
   }
 
   withdraw(changeId: ChangeId): void {
-    this.leaseAtCommit.delete(changeId);
+    this.endCommitLease(changeId, false);
     this.forget(changeId);
   }
 
@@ -487,7 +507,7 @@ export class DynamoChangeLog implements FencedChangeLog {
   }
 
   abandon(changeId: ChangeId): void {
-    this.leaseAtCommit.delete(changeId);
+    this.endCommitLease(changeId, false);
     const slot = this.homes.get(changeId);
     if (slot === undefined) return;
     this.forget(changeId);
@@ -513,7 +533,15 @@ export class DynamoChangeLog implements FencedChangeLog {
 
   private newSlot(): Slot {
     const instanceId = newInstanceId();
-    return { instanceId, shard: shardOf(instanceId, this.shards), leaseUntil: 0, entries: new Set(), fenced: false, created: false };
+    return {
+      instanceId,
+      shard: shardOf(instanceId, this.shards),
+      leaseUntil: 0,
+      inFlight: new Set(),
+      entries: new Set(),
+      fenced: false,
+      created: false,
+    };
   }
 
   /**
@@ -582,6 +610,64 @@ export class DynamoChangeLog implements FencedChangeLog {
     return Math.ceil(Math.max(now + this.leaseMs, this.deadline !== undefined ? this.deadline + this.margin : 0));
   }
 
+  /**
+   * Sends `write`, a write of `slot`'s item that sets its lease to `lease` (undefined: none), and
+   * when it applied takes that lease as believed, bounded by what the writes that overlapped it may
+   * leave in the item (`bound`, answered with the result, for a lease read from a refusal's item).
+   * Writes of one item that overlap (two records at once, a renewal tick beside them) land in any
+   * order: each carries the lease computed before its first attempt, and an SDK retry lands it
+   * late, after a later write's longer lease, so the item ends with the shorter one. Believing the
+   * longer (the largest written) had the writer hold an upload or a renewal on a lease the table no
+   * longer had, while a sweeper was entitled to claim.
+   */
+  private async writingLease<R extends WriteResult>(
+    slot: Slot,
+    lease: number | undefined,
+    write: () => Promise<R>,
+  ): Promise<{ readonly result: R; readonly bound: number }> {
+    const pending = this.beginWrite(slot, lease);
+    try {
+      const result = await write();
+      const bound = this.leaseBound(slot, pending);
+      if (result.applied && lease !== undefined) slot.leaseUntil = Math.min(lease, bound);
+      return { result, bound };
+    } finally {
+      this.endWrite(slot, pending);
+    }
+  }
+
+  private beginWrite(slot: Slot, lease: number | undefined): ItemWrite {
+    const pending: ItemWrite = { lease, overlapLow: Number.POSITIVE_INFINITY };
+    slot.inFlight.add(pending);
+    return pending;
+  }
+
+  /** `pending` was answered: a write still in flight may land after it, so its bound takes `pending`'s lease. */
+  private endWrite(slot: Slot, pending: ItemWrite): void {
+    slot.inFlight.delete(pending);
+    if (pending.lease === undefined) return;
+    for (const other of slot.inFlight) other.overlapLow = Math.min(other.overlapLow, pending.lease);
+  }
+
+  /**
+   * The lowest lease the item may be left with by writes that may land after `pending` did: those
+   * still in flight, and those answered while it was (Infinity: none).
+   */
+  private leaseBound(slot: Slot, pending: ItemWrite): number {
+    let bound = pending.overlapLow;
+    for (const other of slot.inFlight) if (other !== pending && other.lease !== undefined) bound = Math.min(bound, other.lease);
+    return bound;
+  }
+
+  /** Ends the write of `changeId`'s recording commit, taking its lease as believed when the commit `landed`. */
+  private endCommitLease(changeId: ChangeId, landed: boolean): void {
+    const pending = this.leaseAtCommit.get(changeId);
+    if (pending === undefined) return;
+    this.leaseAtCommit.delete(changeId);
+    if (landed) pending.slot.leaseUntil = Math.min(pending.lease, this.leaseBound(pending.slot, pending.write));
+    this.endWrite(pending.slot, pending.write);
+  }
+
   private ensureTimer(): void {
     if (!this.renewInBackground || this.timer !== undefined) return;
     // Nothing awaits a tick: whatever escapes it is reported, never an unhandled rejection.
@@ -621,9 +707,8 @@ export class DynamoChangeLog implements FencedChangeLog {
           this.renewing.add(slot);
           try {
             const lease = this.desiredLease(now);
-            const result = await this.table.renewLease(slot.instanceId, lease);
-            if (result.applied) slot.leaseUntil = lease;
-            else this.markFenced(slot);
+            const { result } = await this.writingLease(slot, lease, () => this.table.renewLease(slot.instanceId, lease));
+            if (!result.applied) this.markFenced(slot);
           } catch (err) {
             this.reportBackground(err);
           } finally {

@@ -446,7 +446,12 @@ export class TieredStore {
     return this.uploads.listParts(uploadId, options.key);
   }
 
-  /** Assembles the parts and commits the object; a retry of a committed session answers the same result. */
+  /**
+   * Assembles the parts and commits the object; a retry of a committed session answers the same
+   * result. With the change log bound to a Lambda invocation, no assembly, CAS round or commit
+   * attempt goes out after that invocation's deadline: {@link InvocationEndedError}, the session
+   * left open and uncommitted (as a put's write, see `DynamoChangeLog.bindInvocation`).
+   */
   async completeUpload(uploadId: string, parts: readonly CompletedPart[], options: SessionScope = {}): Promise<PutResult> {
     assertOptions(options, OPTIONS.session, 'completeUpload');
     return this.uploads.complete(uploadId, parts, options.key);
@@ -467,6 +472,7 @@ export class TieredStore {
       clock: this.clock,
       maxAttempts: this.maxAttempts,
       onCleanupError: this.context.onCleanupError,
+      invocationDeadline: () => this.context.log.invocationDeadline,
     });
     return this.sessions;
   }

@@ -44,6 +44,7 @@ import {
   ContentionError,
   CorruptItemError,
   InvalidPartsError,
+  InvocationEndedError,
   UploadSessionClosedError,
   UploadSessionNotFoundError,
   ValidationError,
@@ -175,6 +176,11 @@ export interface UploadSessionsOptions {
   readonly completeGraceMs?: number;
   /** Receives errors of cleanup after a commit (left to the sweeper). */
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
+  /**
+   * The deadline of the Lambda invocation a call begins in (the store's change log,
+   * `DynamoChangeLog.bindInvocation`), read once at a complete's start; undefined when unbound.
+   */
+  readonly invocationDeadline?: () => number | undefined;
 }
 
 export class UploadSessions {
@@ -324,8 +330,11 @@ export class UploadSessions {
 
   async complete(uploadId: string, parts: readonly CompletedPart[], expectedKey?: string): Promise<PutResult> {
     assertParts(parts);
+    // The invocation's deadline, taken now: no assembly, CAS or commit attempt goes out after it.
+    const deadline = this.o.invocationDeadline?.();
     const session = await this.read(uploadId, expectedKey);
     const { info } = session;
+    const ended = this.invocationCheck(info.key, deadline);
     if (session.result !== undefined) return resultOf(info, session.result);
     // A commit whose answer was lost: HV carries the session id as its write id.
     const before = await this.o.hv.read(info.key, { withBody: false });
@@ -349,6 +358,7 @@ export class UploadSessions {
       if (info.size !== undefined && size !== info.size) {
         throw new InvalidPartsError(uploadId, `the parts make ${size} bytes, the session declared ${info.size}`);
       }
+      ended?.();
       const refused = await this.o.lt.completeMultipart(info.blob, info.s3UploadId!, parts, size);
       if (refused !== undefined && refused !== 'NoSuchUpload') throw new InvalidPartsError(uploadId, PART_REFUSALS[refused]);
       if (refused === 'NoSuchUpload') size = await this.assembledSize(session);
@@ -356,17 +366,30 @@ export class UploadSessions {
       // NoSuchUpload: an earlier complete assembled it (its commit did not land), or it was aborted.
       size = await this.assembledSize(session);
     }
-    return this.commit(session, size, before);
+    return this.commit(session, size, before, ended);
   }
 
-  /** Fenced commit of the assembled blob; retries a lost CAS (without ifVersion) against the new state. */
-  private async commit(session: SessionItem, size: number, first: HvRecord | undefined): Promise<PutResult> {
+  /**
+   * Fenced commit of the assembled blob; retries a lost CAS (without ifVersion) against the new
+   * state. `ended` ({@link invocationCheck}) runs before each round and right before each attempt
+   * of the commit goes out: a complete held past its invocation (frozen at a timeout, thawed for a
+   * later one) would otherwise CAS again over a value written after its client was answered a
+   * timeout. Stopped so, it throws {@link InvocationEndedError} and the session stays open,
+   * uncommitted (an attempt sent before the deadline is decided as ever).
+   */
+  private async commit(
+    session: SessionItem,
+    size: number,
+    first: HvRecord | undefined,
+    ended: (() => void) | undefined,
+  ): Promise<PutResult> {
     const { info, sessionId } = session;
     let current = first;
     // The cancellation, when the last commit was refused for load alone.
     let throttled: unknown;
     for (let attempt = 0; attempt < this.o.maxAttempts; attempt++) {
       throttled = undefined;
+      ended?.();
       const now = this.o.clock();
       // An expired object is absent to ifVersion (its item is replaced like a live one, and its blob is `old`).
       const live = this.liveAt(current, now);
@@ -408,8 +431,9 @@ export class UploadSessions {
         effect,
         // No attempt of it goes out once the expiry it stores has passed (an SDK retry of a
         // completer paused between two): it would land an object expired on arrival, over the
-        // value it replaces. As a put's (tiered-store.ts, `expiryCheck`).
-        ...(expiry.expiresAtSeconds !== undefined ? { beforeAttempt: () => this.assertExpiryAhead(info.expiry, expiry) } : {}),
+        // value it replaces; nor once the invocation it began in has ended. As a put's
+        // (tiered-store.ts, `expiryCheck`).
+        ...beforeEachAttempt(ended, expiry.expiresAtSeconds !== undefined ? () => this.assertExpiryAhead(info.expiry, expiry) : undefined),
       });
       switch (outcome.kind) {
         case 'committed': {
@@ -439,6 +463,9 @@ export class UploadSessions {
           throw new UploadSessionClosedError(sessionId, again?.closed === 'aborted' ? 'aborted' : 'expired');
         }
         case 'refused':
+          // Not sent past the invocation's deadline: nothing committed, the session stays open
+          // (completed again or aborted by the client, or taken by the sweeper at its expiry).
+          if (outcome.error instanceof InvocationEndedError) throw outcome.error;
           // Cancelled for a reason it would meet again, or not sent past the object's expiry:
           // nothing committed; the session stays open (the client aborts it, completes it again
           // when its object's time to live counts from the commit, or the sweeper takes it at
@@ -512,6 +539,19 @@ export class UploadSessions {
   }
 
   // ---- internals ---------------------------------------------------------------------------
+
+  /**
+   * The check a complete runs before its assembly, each CAS round and each commit attempt, or
+   * undefined when no invocation is bound: it throws {@link InvocationEndedError} once `deadline`,
+   * that of the invocation the complete began in (taken at its start), has passed (as a put's,
+   * tiered-store.ts `invocationCheck`).
+   */
+  private invocationCheck(key: string, deadline: number | undefined): (() => void) | undefined {
+    if (deadline === undefined) return undefined;
+    return () => {
+      if (this.o.clock() >= deadline) throw new InvocationEndedError(key, deadline);
+    };
+  }
 
   /** The object `record` stands for at `now`: none for no item, a deletion marker or an expired item. */
   private liveAt(record: HvRecord | undefined, now: number): HvRecord | undefined {
@@ -763,6 +803,17 @@ function objectExpiryAt(policy: StoredPolicy | undefined, now: number): StoredEx
         },
     now,
   );
+}
+
+/** A commit's `beforeAttempt` running each of the checks given, in order; none: no option. */
+function beforeEachAttempt(...checks: Array<(() => void) | undefined>): { beforeAttempt?: () => void } {
+  const given = checks.filter((check): check is () => void => check !== undefined);
+  if (given.length === 0) return {};
+  return {
+    beforeAttempt: () => {
+      for (const check of given) check();
+    },
+  };
 }
 
 function resultOf(info: SessionInfo, result: SessionResult): PutResult {

@@ -27,6 +27,12 @@
  *    versions) wrote leases with fractions: every item of that writer was a malformed header to
  *    `scan` (which threw), `tierlog status`, `inspect` and the audits (a corrupt item reported on
  *    every run). Leases are whole ms;
+ *  - two lease writes of one slot in flight at once (two records, a renewal tick beside them), the
+ *    one with the shorter lease landing last (an SDK retry): the log took the longer for its lease,
+ *    renewed nothing until that one was half over, and the item's lease ended first: a sweeper could
+ *    claim the live writer mid-upload (its commit fenced, the upload lost) and judge it before an
+ *    upload the log still allowed had landed. The log now believes the shortest lease of writes
+ *    that overlap;
  *  - a `cleanupAfter` before 1970 was recorded, but its stored form (`ca`, non-negative) reads back
  *    as malformed: quarantined forever, and a retried record of it refused as a conflict with
  *    itself. It is refused at record, by every log (test/changelog/contract.test.ts).
@@ -41,6 +47,7 @@ import { InstanceClaimedError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { newChangeId } from '../../lib/ids.js';
+import { MIN_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   closedAfterEach,
@@ -194,6 +201,94 @@ describe('slots and the renewal tick', () => {
     expect(log.instanceIds).not.toContain(drained);
     expect(await raw.get(drained), 'never re-created').toBeUndefined();
     expect(await raw.get(claimed)).toMatchObject({ state: 'claimed', claimedBy: 'sweeper-1' });
+  });
+});
+
+describe('lease writes of one slot that overlap', () => {
+  test('a renewal landing after a later one (an SDK retry) leaves the shorter lease: the log believes that one and renews before it ends', async () => {
+    const { log, clock, injector } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const instance = log.instanceId;
+    // Past half the lease: the next record renews.
+    clock.advance(LEASE / 2 + 1_000);
+    const [x, y] = [newChangeId(), newChangeId()];
+    const entryOf = (request: { input: Record<string, unknown> }) =>
+      (request.input.ExpressionAttributeNames as Record<string, string> | undefined)?.['#c'];
+    injector.add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (request) => atStep('record', fx.config)(request) && entryOf(request) === `c_${x}`,
+      // x's attempt goes out 70 s late (its first attempt lost, the SDK's retry sent then); meanwhile
+      // y records on the same slot and renews to a lease 70 s longer, which lands first.
+      before: async () => {
+        clock.advance(70_000);
+        await log.record(y, { id: 'y', new: blobOf('y') });
+      },
+    });
+    const xLease = clock.now + LEASE;
+    await log.record(x, { id: 'x', new: blobOf('x') });
+    expect(injector.stats.injected.delay, 'y recorded while x was on its way').toBe(1);
+    expect(log.instanceId, 'one slot').toBe(instance);
+    expect((await raw.get(instance))!.leaseUntil, "the item holds x's lease, the shorter").toBe(xLease);
+
+    // A second before that lease ends, the renewal tick must renew it: a sweeper may claim from then on.
+    clock.now = xLease - 1_000;
+    await log.renewDueLeases();
+    expect((await raw.get(instance))!.leaseUntil, 'renewed before it ended').toBe(clock.now + LEASE);
+    const cutoff = xLease + 1;
+    const claimed = await sweeper.claim(instance, { cutoff, claimant: 'sweeper-1', until: cutoff + 300_000, now: cutoff });
+    expect(claimed, 'no sweeper claims the live writer').toBeUndefined();
+    for (const id of [a, x, y]) await log.remove(id);
+  });
+
+  test('only writes that overlap bound the belief: one answered before another began does not hold its lease down', async () => {
+    const { log, clock, injector } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const entryOf = (request: { input: Record<string, unknown> }) =>
+      (request.input.ExpressionAttributeNames as Record<string, string> | undefined)?.['#c'];
+    const held = (id: string) => {
+      const gate = deferred();
+      injector.add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (request) => atStep('record', fx.config)(request) && entryOf(request) === `c_${id}`,
+        before: () => gate.promise,
+      });
+      return gate;
+    };
+    // Each record renews to a later invocation deadline (plus the margin): leases 1 < 2 < 3.
+    const [x1, x2, x3] = [newChangeId(), newChangeId(), newChangeId()];
+    const record = async (id: string, deadlineAhead: number, fired: number) => {
+      log.setInvocationDeadline(clock.now + deadlineAhead);
+      const done = log.record(id, { id, new: blobOf(id) });
+      await waitFor(() => injector.stats.injected.delay === fired, 10_000, `record ${fired} on its way`);
+      return { done };
+    };
+    // x1 and x2 overlap; x1 is answered, then x3 starts (x2 still on its way); x2, then x3 answered.
+    const [gate1, gate2, gate3] = [held(x1), held(x2), held(x3)];
+    const first = await record(x1, 100_000, 1);
+    const second = await record(x2, 200_000, 2);
+    gate1.resolve();
+    await first.done;
+    const third = await record(x3, 300_000, 3);
+    gate2.resolve();
+    await second.done;
+    gate3.resolve();
+    await third.done;
+    const instance = log.instanceId;
+    const stored = (await raw.get(instance))!.leaseUntil as number;
+    // x1 was answered before x3 began: it cannot land after x3, so the item holds x3's lease or x2's
+    // (x2 was answered while x3 was on its way), never x1's. Uploads go on past x1's lease plus the window.
+    expect(stored).toBe(clock.now + 300_000 + 30_000);
+    const x1Lease = clock.now + 100_000 + 30_000;
+    clock.now = x1Lease + MIN_MAX_UPLOAD_MS - 60_000 + 1_000;
+    expect(log.mayUpload(x3), "x1's lease does not bound x3's uploads").toBe(true);
+    log.setInvocationDeadline(undefined);
+    for (const id of [a, x1, x2, x3]) await log.remove(id);
   });
 });
 

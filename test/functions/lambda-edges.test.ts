@@ -8,6 +8,8 @@
  *    was never bound to the invocation: nothing keeps its lease for as long as the invocation
  *    runs, so its write is refused before anything is recorded or uploaded, naming
  *    `bindInvocation`, instead of losing its commit to a sweeper mid-write;
+ *  - a put, a delete or an upload session's complete held past its invocation (frozen, thawed for
+ *    a later one): no attempt after the deadline, so nothing replaces what was written meanwhile;
  *  - each handler called without a Lambda context that tells the remaining time (by hand, with
  *    `{}` or none, or through a wrapper that passed its own object): the time bounds all of its
  *    work, so it is a ValidationError naming the handler, before any request, not a TypeError.
@@ -20,6 +22,7 @@ import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { expectClean, makeWriter, randomBody, sameBytes, snapshot } from '../tiered/harness.js';
+import { uploadParts } from '../tiered/upload-session-client.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import { createObjectsStreamHandler } from '../../lib/handlers/objects-stream.js';
 import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
@@ -186,6 +189,51 @@ describe('a write of a timed-out invocation, resumed after a thaw, writes nothin
       expect(sameBytes(stored!.body, newer)).toBe(true);
       // Known state: what the held write uploaded is deleted, its entry removed (nothing for a sweeper).
       expect(w.log.outstanding).toBe(0);
+      await expectClean(fx, expect);
+    } finally {
+      w.close();
+      other.close();
+    }
+  });
+});
+
+describe('an upload session complete of a timed-out invocation, resumed after a thaw, commits nothing over what came after it', () => {
+  // As the puts above: the complete's first commit goes out with the state it read before the
+  // freeze and loses its CAS to the newer value; tried again against that value, it would replace
+  // it (and delete its blob as `old`) for a client answered a timeout 20 minutes before.
+  test('InvocationEndedError; the newer value stands, the session stays open, uncommitted, and its abort leaves nothing', async () => {
+    let now = Date.now();
+    const clock = () => now;
+    const injector = new FaultInjector();
+    const w = makeWriter(fx, { injector, log: { clock }, store: { clock, inlineThreshold: 0 } });
+    const other = makeWriter(fx, { store: { inlineThreshold: 0 } });
+    try {
+      await w.store.put('zombie-session', randomBody(1_000));
+      const body = randomBody(5 * 1024 * 1024 + 10);
+      const created = await w.store.createUpload('zombie-session', { partSize: 5 * 1024 * 1024 });
+      const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+      // Invocation 1: 10 s left.
+      w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
+      const newer = randomBody(1_500);
+      let newerVersion = 0;
+      injector.add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r) => r.command === 'TransactWriteItemsCommand',
+        before: async () => {
+          ({ version: newerVersion } = await other.store.put('zombie-session', newer));
+          now += 20 * 60_000;
+          w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
+        },
+      });
+      const outcome = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(InvocationEndedError);
+      const stored = await other.store.get('zombie-session');
+      expect(stored?.version, 'the newer value stands').toBe(newerVersion);
+      expect(sameBytes(stored!.body, newer)).toBe(true);
+      // Known state: the session is open and uncommitted; the client's abort ends it and leaves nothing.
+      await w.store.abortUpload(created.uploadId);
       await expectClean(fx, expect);
     } finally {
       w.close();

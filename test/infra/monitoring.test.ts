@@ -30,8 +30,8 @@ const sweeperMetric = (metricName: string, stat: string) => [
 ];
 
 describe('alarms', () => {
-  it("are the eight sweeper alarms, the three of the objects stream and the objects API's", () => {
-    expect(Object.keys(alarms)).toHaveLength(12);
+  it("are the eight sweeper alarms, the four of the objects stream and the objects API's", () => {
+    expect(Object.keys(alarms)).toHaveLength(13);
   });
 
   it("the objects API's 5xx: Url5xxCount of its Function URL, 5 in five minutes (its errors are answers, never Lambda Errors)", () => {
@@ -230,7 +230,7 @@ describe('dashboard', () => {
 });
 
 describe('every alarm names its runbook', () => {
-  it("each description ends with the README's \"When an alarm fires\" and the alarm's row, which the README's table has (16 alarms, auditAtScale's too)", () => {
+  it("each description ends with the README's \"When an alarm fires\" and the alarm's row, which the README's table has (17 alarms, auditAtScale's too)", () => {
     const { template: full } = tierlogTemplate({ auditAtScale: true });
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const runbook = readme.slice(readme.indexOf('### When an alarm fires'));
@@ -240,7 +240,7 @@ describe('every alarm names its runbook', () => {
       ),
     );
     const descriptions = Object.values(resourcesOf(full, 'AWS::CloudWatch::Alarm')).map((a) => String(a.Properties!['AlarmDescription']));
-    expect(descriptions).toHaveLength(16);
+    expect(descriptions).toHaveLength(17);
     for (const description of descriptions) {
       const row = /Runbook: the tierlog README \(node_modules\/tierlog\/README\.md\), "When an alarm fires", (\w+)\.$/.exec(
         description,

@@ -161,6 +161,22 @@ describe('monitoring', () => {
     });
   });
 
+  it('alarms on any removed item whose blob the objects table points at again: items re-created outside the protocol, which in the other order point at a deleted blob', () => {
+    expect(alarms[id(t.alarms.streamReferencedKept)]!.Properties).toMatchObject({
+      Namespace: 'Tierlog',
+      MetricName: STREAM_METRICS.referenced,
+      Dimensions: [
+        { Name: 'deployment', Value: 'Tierlog/Tierlog' },
+        { Name: 'service', Value: 'tierlog-objects-stream' },
+      ],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(String(alarms[id(t.alarms.streamReferencedKept)]!.Properties!['AlarmDescription'])).toMatch(/ReferencedKept\.$/);
+  });
+
   it('the dashboard has a row for the stream function', () => {
     const [, dashboard] = onlyResource(template, 'AWS::CloudWatch::Dashboard');
     const body = JSON.stringify(stack.resolve(dashboard.Properties!['DashboardBody']));
