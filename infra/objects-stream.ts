@@ -329,37 +329,35 @@ export class ObjectsStreamCleanup extends Construct {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
-      streamUntrusted: new cloudwatch.Alarm(this, 'Untrusted', {
-        alarmDescription:
-          'tierlog: the objects-stream function kept blobs of records or items it cannot trust (see "not trusted" / "not understood" in its logs): a stream without old images, a blob outside the namespace, or an objects table read under other attribute names',
-        metric: new cloudwatch.Metric({
-          namespace: METRICS_NAMESPACE,
-          metricName: STREAM_METRICS.untrusted,
-          dimensionsMap: tierlogDimensions(OBJECTS_STREAM_SERVICE_NAME, this.metricsDeployment),
-          statistic: cloudwatch.Stats.SUM,
-          period: PERIOD,
-        }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      streamReferencedKept: new cloudwatch.Alarm(this, 'ReferencedKept', {
-        alarmDescription:
-          'tierlog: the objects table points again at the blob of an item that was removed (see "referenced again" in the objects-stream logs): items re-created with old blob pointers (a restore or a copy into the live table), which tierlog never writes; the same re-creation made after the removal was handled points at a deleted blob',
-        metric: new cloudwatch.Metric({
-          namespace: METRICS_NAMESPACE,
-          metricName: STREAM_METRICS.referenced,
-          dimensionsMap: tierlogDimensions(OBJECTS_STREAM_SERVICE_NAME, this.metricsDeployment),
-          statistic: cloudwatch.Stats.SUM,
-          period: PERIOD,
-        }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+      streamUntrusted: this.anyCountAlarm(
+        'Untrusted',
+        STREAM_METRICS.untrusted,
+        'tierlog: the objects-stream function kept blobs of records or items it cannot trust (see "not trusted" / "not understood" in its logs): a stream without old images, a blob outside the namespace, or an objects table read under other attribute names',
+      ),
+      streamReferencedKept: this.anyCountAlarm(
+        'ReferencedKept',
+        STREAM_METRICS.referenced,
+        'tierlog: the objects table points again at the blob of an item that was removed (see "referenced again" in the objects-stream logs): items re-created with old blob pointers (a restore or a copy into the live table), which tierlog never writes; the same re-creation made after the removal was handled points at a deleted blob',
+      ),
     };
+  }
+
+  /** An alarm on any count of the stream function's metric `metricName` in a period. */
+  private anyCountAlarm(id: string, metricName: string, alarmDescription: string): cloudwatch.Alarm {
+    return new cloudwatch.Alarm(this, id, {
+      alarmDescription,
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: tierlogDimensions(OBJECTS_STREAM_SERVICE_NAME, this.metricsDeployment),
+        statistic: cloudwatch.Stats.SUM,
+        period: PERIOD,
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 
   /** The function's iterator age (maximum, ms). */

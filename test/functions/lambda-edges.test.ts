@@ -149,6 +149,41 @@ describe('a writer inside Lambda whose log is not bound to the invocation', () =
   });
 });
 
+/**
+ * Invocation 1 of `w` (10 s left) is frozen at its first commit attempt (it timed out there);
+ * meanwhile `other` writes `key` again; `w` is thawed 20 minutes later (`advance`) for invocation 2.
+ * `stands()` checks that the newer value is still the object.
+ */
+function frozenAtCommit(
+  injector: FaultInjector,
+  w: ReturnType<typeof makeWriter>,
+  other: ReturnType<typeof makeWriter>,
+  key: string,
+  advance: (ms: number) => void,
+): { stands(): Promise<void> } {
+  w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
+  const newer = randomBody(1_500);
+  let newerVersion = 0;
+  injector.add({
+    kind: 'delay',
+    delayMs: 0,
+    times: 1,
+    match: (r) => r.command === 'TransactWriteItemsCommand',
+    before: async () => {
+      ({ version: newerVersion } = await other.store.put(key, newer));
+      advance(20 * 60_000);
+      w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
+    },
+  });
+  return {
+    async stands() {
+      const stored = await other.store.get(key);
+      expect(stored?.version, 'the newer value stands').toBe(newerVersion);
+      expect(sameBytes(stored!.body, newer)).toBe(true);
+    },
+  };
+}
+
 describe('a write of a timed-out invocation, resumed after a thaw, writes nothing over what came after it', () => {
   // Invocation 1 of a writer's environment times out while its write waits on its commit; the
   // environment is frozen, and thawed 20 minutes later for invocation 2, where the held write goes
@@ -166,27 +201,10 @@ describe('a write of a timed-out invocation, resumed after a thaw, writes nothin
     const other = makeWriter(fx, { store: { inlineThreshold: 0 } });
     try {
       await w.store.put('zombie', randomBody(1_000));
-      // Invocation 1: 10 s left.
-      w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
-      const newer = randomBody(1_500);
-      let newerVersion = 0;
-      injector.add({
-        kind: 'delay',
-        delayMs: 0,
-        times: 1,
-        match: (r) => r.command === 'TransactWriteItemsCommand',
-        before: async () => {
-          // Frozen here (the invocation timed out); thawed 20 minutes later for invocation 2.
-          ({ version: newerVersion } = await other.store.put('zombie', newer));
-          now += 20 * 60_000;
-          w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
-        },
-      });
+      const newer = frozenAtCommit(injector, w, other, 'zombie', (ms) => (now += ms));
       const outcome = await write(w.store).catch((err: unknown) => err);
       expect(outcome).toBeInstanceOf(InvocationEndedError);
-      const stored = await other.store.get('zombie');
-      expect(stored?.version, 'the newer value stands').toBe(newerVersion);
-      expect(sameBytes(stored!.body, newer)).toBe(true);
+      await newer.stands();
       // Known state: what the held write uploaded is deleted, its entry removed (nothing for a sweeper).
       expect(w.log.outstanding).toBe(0);
       await expectClean(fx, expect);
@@ -212,26 +230,10 @@ describe('an upload session complete of a timed-out invocation, resumed after a 
       const body = randomBody(5 * 1024 * 1024 + 10);
       const created = await w.store.createUpload('zombie-session', { partSize: 5 * 1024 * 1024 });
       const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
-      // Invocation 1: 10 s left.
-      w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
-      const newer = randomBody(1_500);
-      let newerVersion = 0;
-      injector.add({
-        kind: 'delay',
-        delayMs: 0,
-        times: 1,
-        match: (r) => r.command === 'TransactWriteItemsCommand',
-        before: async () => {
-          ({ version: newerVersion } = await other.store.put('zombie-session', newer));
-          now += 20 * 60_000;
-          w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
-        },
-      });
+      const newer = frozenAtCommit(injector, w, other, 'zombie-session', (ms) => (now += ms));
       const outcome = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
       expect(outcome).toBeInstanceOf(InvocationEndedError);
-      const stored = await other.store.get('zombie-session');
-      expect(stored?.version, 'the newer value stands').toBe(newerVersion);
-      expect(sameBytes(stored!.body, newer)).toBe(true);
+      await newer.stands();
       // Known state: the session is open and uncommitted; the client's abort ends it and leaves nothing.
       await w.store.abortUpload(created.uploadId);
       await expectClean(fx, expect);
