@@ -317,6 +317,28 @@ describe('claims fence the writer', () => {
     expect(await raw.get(log.instanceId)).toMatchObject({ state: 'live', n: 2 });
   });
 
+  it('a record that keeps its lease (more than half left) after a claim (sweeper clock ahead) never lands in the claimed item', async () => {
+    // The claim wrote a lease (its due time) past the record's floor: only the state keeps the
+    // entry out. Landed there, it would be named by no judgement of that claim, and the claimer's
+    // delete of the item once its own entries are done would leave the blob named by nothing.
+    const { log, clock } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a' });
+    const old = log.instanceId;
+    clock.advance(1_000);
+    expect(await claimAt(old, clock.now + LEASE + SKEW)).toBeDefined();
+
+    const b = newChangeId();
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    const oldItem = await raw.get(old);
+    expect(oldItem).toMatchObject({ state: 'claimed', claimedBy: 'sweeper-1', n: 1 });
+    expect(RawReader.entryIds(oldItem)).toEqual([a]);
+    expect(log.instanceId).not.toBe(old);
+    const fresh = await raw.get(log.instanceId);
+    expect(fresh).toMatchObject({ state: 'live', n: 1 });
+    expect(RawReader.entryIds(fresh)).toEqual([b]);
+  });
+
   it('a record that lands just before a claim (writer clock behind) goes to the claimer, and its fenced commit fails', async () => {
     const { log, clock } = writer();
     const a = newChangeId();
