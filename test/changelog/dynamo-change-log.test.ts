@@ -353,6 +353,47 @@ describe('claims fence the writer', () => {
     expect(await objectItem(key)).toBeUndefined();
   });
 
+  /**
+   * A writer whose instance `old` held entry `a` (its upload in flight) and which a sweeper, its
+   * clock ahead, claimed, drained (`a` judged and dropped) and deleted; the writer's clock reads
+   * less than half a lease left, so its next write renews.
+   */
+  async function drainedUnderPausedWriter(): Promise<Writer & { a: string; old: string }> {
+    const w = writer();
+    const a = newChangeId();
+    await w.log.record(a, { id: 'a', new: blobOf('a') });
+    const old = w.log.instanceId;
+    w.clock.advance(LEASE * 0.6);
+    const sweeperNow = w.clock.now + LEASE;
+    expect(await claimAt(old, sweeperNow)).toBeDefined();
+    expect(await sweeper.settle(old, { claimant: 'sweeper-1', drop: [a], leaseUntil: sweeperNow + CLAIM_MS })).toBe(true);
+    expect(await sweeper.deleteClaimed(old, 'sweeper-1')).toBe(true);
+    return { ...w, a, old };
+  }
+
+  // Re-created, the item would be live again under the writer's old slot, unfenced: its lease
+  // renewed, which is what `mayUpload` bounds the upload of `a`'s blob by, whose entry the sweeper
+  // already judged and dropped.
+  it('a renewing record never re-creates an item a sweeper drained and deleted: it records under a new identity', async () => {
+    const { log, old } = await drainedUnderPausedWriter();
+    const b = newChangeId();
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    expect(await raw.get(old)).toBeUndefined();
+    expect(log.instanceId).not.toBe(old);
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([b]);
+  });
+
+  it('a commit that records its entry never re-creates an item a sweeper drained and deleted', async () => {
+    const { log, old } = await drainedUnderPausedWriter();
+    const b = newChangeId();
+    const key = `recorded-${b}`;
+    expect(await commit(log, b, { kind: 'record', change: { id: 'b', old: blobOf('b') } }, key)).toMatchObject({
+      name: 'TransactionCanceledException',
+    });
+    expect(await raw.get(old)).toBeUndefined();
+    expect(await objectItem(key)).toBeUndefined();
+  });
+
   it('remove of an entry of a claimed instance leaves it to the sweeper and takes a new identity', async () => {
     const { log, probe: p, a, b, old } = await claimedWithTwoEntries();
     p.clear();
