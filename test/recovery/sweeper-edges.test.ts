@@ -152,6 +152,34 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
   });
 });
 
+describe('an instance item whose claimant is not a string (written by something else)', () => {
+  test('quarantined whole on every sweep, never claimed: the claim would launder the header, and its blob would be judged', async () => {
+    const fx = await freshFixture();
+    const blob = rawBlobKey(fx, 'corrupt-claimant/a');
+    await rawPutObject(fx, blob, 'orphan');
+    const instanceId = await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: Date.now() - HOUR,
+      entries: { [newChangeId()]: { v: 1, id: 'corrupt-claimant/a', at: Date.now() - HOUR, new: blob } },
+    });
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.changeLogTable,
+        Key: { pk: { S: instanceId } },
+        UpdateExpression: 'SET claimedBy = :n',
+        ExpressionAttributeValues: { ':n': { N: '7' } },
+      }),
+    );
+    const before = await rawInstance(fx, instanceId);
+    for (const offset of [0, PAST_WINDOW_MS]) {
+      const report = await sweeperAt(fx, offset).sweep();
+      expect(report).toMatchObject({ instancesClaimed: 0, entriesQuarantined: 1, blobsDeleted: 0, errors: 0 });
+    }
+    expect(await rawInstance(fx, instanceId)).toEqual(before);
+    expect(await allKeys(fx)).toEqual([blob]);
+  });
+});
+
 describe('a sweeper that dies at any of its requests, before or after it is sent: later sweepers settle every state', () => {
   type Match = (r: RequestInfo) => boolean;
   const condition = (r: RequestInfo) => String(r.input.ConditionExpression ?? '');

@@ -11,7 +11,8 @@
  * Checked from outside: raw scans, ListMultipartUploads.
  */
 import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { UploadSessionClosedError, ValidationError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
@@ -134,6 +135,31 @@ describe("a session whose 'upload' attribute names a blob that is not its key's"
     } finally {
       await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: victimKey, UploadId: victimId }));
     }
+  });
+});
+
+describe('a session made before session ids took their prefix (a bare UUIDv7)', () => {
+  // Its lease (its expiry plus the grace, a day ahead) is one no writer takes: only the claim's
+  // own condition (no `upload` attribute) keeps a housekeeping sweep from claiming it as suspect,
+  // since the lease index's filter knows sessions by the id's prefix alone.
+  test('a housekeeping sweep leaves it live, and it completes afterwards', async () => {
+    const body = randomBody(1000);
+    const created = await w.store.createUpload('edge/legacy-id');
+    const legacyId = uuidv7();
+    const item = (await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }))).Item!;
+    const { [`c_${created.uploadId}`]: entry, ...header } = item;
+    await fx.dynamodb.send(
+      new PutCommand({ TableName: fx.config.changeLogTable, Item: { ...header, pk: legacyId, [`c_${legacyId}`]: entry } }),
+    );
+    await fx.dynamodb.send(new DeleteCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
+    const report = await sweepAt(0);
+    expect(report).toMatchObject({ instancesClaimed: 0, errors: 0 });
+    expect((await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: legacyId } }))).Item).toMatchObject({
+      state: 'live',
+    });
+    const parts = await uploadParts(w.store, legacyId, body, created.partSize);
+    expect((await w.store.completeUpload(legacyId, parts)).size).toBe(body.byteLength);
+    expect(sameBytes(await rawValue(fx, 'edge/legacy-id'), body)).toBe(true);
   });
 });
 
