@@ -11,7 +11,7 @@ import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-s
 import { DynamoChangeLog, type DynamoChangeLogOptions, shardOf } from '../../lib/changelog/dynamo-change-log.js';
 import { type FenceEffect, InstanceTable } from '../../lib/changelog/instance-table.js';
 import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
-import { ResourceMissingError, ValidationError } from '../../lib/errors.js';
+import { CorruptItemError, ResourceMissingError, ValidationError } from '../../lib/errors.js';
 import { newChangeId } from '../../lib/ids.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { blobOf, gsiUnits, type ManualClock, manualClock, newClient, type Probe, probe, RawReader } from './helpers.js';
@@ -810,6 +810,18 @@ describe('slots', () => {
 });
 
 describe('errors', () => {
+  it('a remove that finds its entry on an item neither live nor claimed (written by something else) is a CorruptItemError, never a success', async () => {
+    const { log } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const instanceId = log.instanceId;
+    const item = await raw.get(instanceId);
+    await raw.put({ ...item, state: 'retired' });
+    await expect(log.remove(a)).rejects.toBeInstanceOf(CorruptItemError);
+    expect(RawReader.entryIds(await raw.get(instanceId))).toEqual([a]);
+    expect(log.outstanding).toBe(1);
+  });
+
   it('a missing table gives ResourceMissingError naming it, on record, remove and scan', async () => {
     const client = newClient(1);
     clients.push(client);
