@@ -209,6 +209,101 @@ describe('an abort that loses the session between its read and its claim', () =>
   });
 });
 
+describe('a session taken by a sweeper before its create noted the upload id (a clock far behind the sweeper’s)', () => {
+  test('the create is refused (expired) and leaves no upload in progress', async () => {
+    const creator = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r: RequestInfo) => r.command === 'UpdateItemCommand' && String(r.input.UpdateExpression).includes('#u.#s3'),
+        before: async () => void (await sweepAt(2 * DAY)),
+      }),
+    });
+    try {
+      const refused = await creator.store.createUpload('edge/taken-before-noted').catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(UploadSessionClosedError);
+      expect((refused as UploadSessionClosedError).reason).toBe('expired');
+      expect((await uploadsInProgress()).filter((k) => k.includes(encodeObjectId('edge/taken-before-noted')))).toEqual([]);
+    } finally {
+      creator.close();
+    }
+  });
+});
+
+describe('a complete whose session an abort claims while its commit is on its way', () => {
+  // The abort deletes the assembled blob (HV does not point at it) before it deletes the session;
+  // an abort that dies in between leaves the session claimed, its entry present and no result.
+  // Only the commit's `state = live` then keeps the complete from pointing HV at the deleted blob.
+  test('the commit is fenced: UploadSessionClosedError (aborted), no object, nothing leaked after the sweeps', async () => {
+    const key = 'edge/complete-vs-dying-abort';
+    const created = await w.store.createUpload(key);
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const aborterInjector = new FaultInjector().add({
+      kind: 'crashBefore',
+      times: 1,
+      match: (r: RequestInfo) => r.command === 'DeleteItemCommand' && r.input.TableName === fx.config.changeLogTable,
+    });
+    const aborter = makeWriter(fx, { injector: aborterInjector });
+    const completer = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
+        before: async () => void (await aborter.store.abortUpload(created.uploadId).catch(() => undefined)),
+      }),
+    });
+    try {
+      const refused = await completer.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+      expect(aborterInjector.stats.injected.crashBefore, 'the abort died before deleting the session').toBe(1);
+      expect(refused).toBeInstanceOf(UploadSessionClosedError);
+      expect((refused as UploadSessionClosedError).reason).toBe('aborted');
+      expect(await w.store.head(key)).toBeUndefined();
+    } finally {
+      aborter.close();
+      completer.close();
+    }
+  });
+});
+
+describe('two completes of one session, the first dying right after its commit, the key overwritten in between', () => {
+  // The first commit left the entry naming the blob it replaced (its cleanup never ran); the second
+  // complete, its CAS lost to the overwrite, tries again against the new state. Only the session
+  // element's `no result yet` refuses it: landed, it would put the session's blob back over the
+  // other writer's value, and its cleanup would delete that value's blob.
+  test("the second commits nothing: the other writer's value stays", async () => {
+    const key = 'edge/two-completes-overwritten';
+    await w.store.put(key, randomBody(40 * 1024));
+    const created = await w.store.createUpload(key);
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const transaction = (r: RequestInfo) => r.command === 'TransactWriteItemsCommand';
+    const first = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashAfter', times: 1, match: transaction }) });
+    const other = randomBody(40 * 1024 + 1);
+    const second = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: transaction,
+        before: async () => {
+          await first.store.completeUpload(created.uploadId, parts).catch(() => undefined);
+          await w.store.put(key, other);
+        },
+      }),
+    });
+    try {
+      expect(first.injector.stats.injected.crashAfter).toBe(0);
+      await second.store.completeUpload(created.uploadId, parts).catch(() => undefined);
+      expect(first.injector.stats.injected.crashAfter, 'the first complete committed and died').toBe(1);
+      expect(sameBytes(await rawValue(fx, key), other)).toBe(true);
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+});
+
 test('after everything: nothing lost, nothing leaked, the log drains', async () => {
   for (const offset of [3 * DAY, 3 * DAY + PAST_WINDOW_MS]) expect((await sweepAt(offset)).errors).toBe(0);
   await expectClean(fx, expect);
