@@ -152,8 +152,11 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
   });
 });
 
-describe('an instance item whose claimant is not a string (written by something else)', () => {
-  test('quarantined whole on every sweep, never claimed: the claim would launder the header, and its blob would be judged', async () => {
+describe('an instance item whose header the claim would launder (written by something else)', () => {
+  test.each([
+    ['a claimant that is not a string', 'SET claimedBy = :v', { ':v': { N: '7' } }],
+    ['a state neither live nor claimed', 'SET #s = :v', { ':v': { S: 'zombie' } }],
+  ])('%s: quarantined whole on every sweep, never claimed (its blob would be judged)', async (_, update, values) => {
     const fx = await freshFixture();
     const blob = rawBlobKey(fx, 'corrupt-claimant/a');
     await rawPutObject(fx, blob, 'orphan');
@@ -166,8 +169,9 @@ describe('an instance item whose claimant is not a string (written by something 
       new UpdateItemCommand({
         TableName: fx.config.changeLogTable,
         Key: { pk: { S: instanceId } },
-        UpdateExpression: 'SET claimedBy = :n',
-        ExpressionAttributeValues: { ':n': { N: '7' } },
+        UpdateExpression: update,
+        ...(update.includes('#s') ? { ExpressionAttributeNames: { '#s': 'state' } } : {}),
+        ExpressionAttributeValues: values,
       }),
     );
     const before = await rawInstance(fx, instanceId);
