@@ -138,6 +138,34 @@ describe("a session whose 'upload' attribute names a blob that is not its key's"
   });
 });
 
+describe('a sweeper not granted the multipart-upload listing', () => {
+  // It cannot find a session's uploads under its blob key: the upload id the session noted is all
+  // it has, and aborting it is what frees the parts before the bucket's lifecycle rule would.
+  test("it aborts the session's noted upload all the same", async () => {
+    const created = await w.store.createUpload('edge/no-upload-listing');
+    await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const item = await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
+    const blob = String((item.Item?.upload as { blob?: string } | undefined)?.blob);
+    expect(await uploadsInProgress()).toContain(blob);
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r: RequestInfo) => r.command === 'ListMultipartUploadsCommand',
+      error: () =>
+        Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } }),
+    });
+    for (const offset of [2 * DAY, 2 * DAY + PAST_WINDOW_MS]) {
+      const { sweeper, close } = makeSweeper(fx, offset, { injector });
+      try {
+        expect((await sweeper.sweep()).errors).toBe(0);
+      } finally {
+        close();
+      }
+    }
+    expect(injector.stats.injected.fail, 'the listing was refused').toBeGreaterThan(0);
+    expect(await uploadsInProgress()).not.toContain(blob);
+  });
+});
+
 describe('a session made before session ids took their prefix (a bare UUIDv7)', () => {
   // Its lease (its expiry plus the grace, a day ahead) is one no writer takes: only the claim's
   // own condition (no `upload` attribute) keeps a housekeeping sweep from claiming it as suspect,
