@@ -11,7 +11,7 @@ import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-s
 import { DynamoChangeLog, type DynamoChangeLogOptions, shardOf } from '../../lib/changelog/dynamo-change-log.js';
 import { type FenceEffect, InstanceTable } from '../../lib/changelog/instance-table.js';
 import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
-import { ResourceMissingError, ValidationError } from '../../lib/errors.js';
+import { CorruptItemError, ResourceMissingError, ValidationError } from '../../lib/errors.js';
 import { newChangeId } from '../../lib/ids.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { blobOf, gsiUnits, type ManualClock, manualClock, newClient, type Probe, probe, RawReader } from './helpers.js';
@@ -317,6 +317,28 @@ describe('claims fence the writer', () => {
     expect(await raw.get(log.instanceId)).toMatchObject({ state: 'live', n: 2 });
   });
 
+  it('a record that keeps its lease (more than half left) after a claim (sweeper clock ahead) never lands in the claimed item', async () => {
+    // The claim wrote a lease (its due time) past the record's floor: only the state keeps the
+    // entry out. Landed there, it would be named by no judgement of that claim, and the claimer's
+    // delete of the item once its own entries are done would leave the blob named by nothing.
+    const { log, clock } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a' });
+    const old = log.instanceId;
+    clock.advance(1_000);
+    expect(await claimAt(old, clock.now + LEASE + SKEW)).toBeDefined();
+
+    const b = newChangeId();
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    const oldItem = await raw.get(old);
+    expect(oldItem).toMatchObject({ state: 'claimed', claimedBy: 'sweeper-1', n: 1 });
+    expect(RawReader.entryIds(oldItem)).toEqual([a]);
+    expect(log.instanceId).not.toBe(old);
+    const fresh = await raw.get(log.instanceId);
+    expect(fresh).toMatchObject({ state: 'live', n: 1 });
+    expect(RawReader.entryIds(fresh)).toEqual([b]);
+  });
+
   it('a record that lands just before a claim (writer clock behind) goes to the claimer, and its fenced commit fails', async () => {
     const { log, clock } = writer();
     const a = newChangeId();
@@ -328,6 +350,47 @@ describe('claims fence the writer', () => {
     expect(RawReader.entryIds(claimed)).toEqual([a, b].sort());
     const key = `late-${b}`;
     expect(await commit(log, b, { kind: 'remove' }, key)).toMatchObject({ name: 'TransactionCanceledException' });
+    expect(await objectItem(key)).toBeUndefined();
+  });
+
+  /**
+   * A writer whose instance `old` held entry `a` (its upload in flight) and which a sweeper, its
+   * clock ahead, claimed, drained (`a` judged and dropped) and deleted; the writer's clock reads
+   * less than half a lease left, so its next write renews.
+   */
+  async function drainedUnderPausedWriter(): Promise<Writer & { a: string; old: string }> {
+    const w = writer();
+    const a = newChangeId();
+    await w.log.record(a, { id: 'a', new: blobOf('a') });
+    const old = w.log.instanceId;
+    w.clock.advance(LEASE * 0.6);
+    const sweeperNow = w.clock.now + LEASE;
+    expect(await claimAt(old, sweeperNow)).toBeDefined();
+    expect(await sweeper.settle(old, { claimant: 'sweeper-1', drop: [a], leaseUntil: sweeperNow + CLAIM_MS })).toBe(true);
+    expect(await sweeper.deleteClaimed(old, 'sweeper-1')).toBe(true);
+    return { ...w, a, old };
+  }
+
+  // Re-created, the item would be live again under the writer's old slot, unfenced: its lease
+  // renewed, which is what `mayUpload` bounds the upload of `a`'s blob by, whose entry the sweeper
+  // already judged and dropped.
+  it('a renewing record never re-creates an item a sweeper drained and deleted: it records under a new identity', async () => {
+    const { log, old } = await drainedUnderPausedWriter();
+    const b = newChangeId();
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    expect(await raw.get(old)).toBeUndefined();
+    expect(log.instanceId).not.toBe(old);
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([b]);
+  });
+
+  it('a commit that records its entry never re-creates an item a sweeper drained and deleted', async () => {
+    const { log, old } = await drainedUnderPausedWriter();
+    const b = newChangeId();
+    const key = `recorded-${b}`;
+    expect(await commit(log, b, { kind: 'record', change: { id: 'b', old: blobOf('b') } }, key)).toMatchObject({
+      name: 'TransactionCanceledException',
+    });
+    expect(await raw.get(old)).toBeUndefined();
     expect(await objectItem(key)).toBeUndefined();
   });
 
@@ -747,6 +810,18 @@ describe('slots', () => {
 });
 
 describe('errors', () => {
+  it('a remove that finds its entry on an item neither live nor claimed (written by something else) is a CorruptItemError, never a success', async () => {
+    const { log } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const instanceId = log.instanceId;
+    const item = await raw.get(instanceId);
+    await raw.put({ ...item, state: 'retired' });
+    await expect(log.remove(a)).rejects.toBeInstanceOf(CorruptItemError);
+    expect(RawReader.entryIds(await raw.get(instanceId))).toEqual([a]);
+    expect(log.outstanding).toBe(1);
+  });
+
   it('a missing table gives ResourceMissingError naming it, on record, remove and scan', async () => {
     const client = newClient(1);
     clients.push(client);

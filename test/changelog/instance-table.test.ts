@@ -174,6 +174,16 @@ describe('settle and deleteClaimed', () => {
     expect(item).toMatchObject({ n: 1, leaseUntil: 33_000, state: 'claimed', claimedBy: 'owner' });
   });
 
+  it('a settle sent again after it landed (an SDK retry of a lost answer) is recognised, and moves the counter once', async () => {
+    const { pk, a, b, c } = await claimedInstance();
+    const args = { claimant: 'owner', drop: [a, b], leaseUntil: 33_000 };
+    expect(await table.settle(pk, args)).toBe(true);
+    expect(await table.settle(pk, args)).toBe(true);
+    const item = await raw.get(pk);
+    expect(RawReader.entryIds(item)).toEqual([c]);
+    expect(item).toMatchObject({ n: 1, leaseUntil: 33_000, state: 'claimed', claimedBy: 'owner' });
+  });
+
   it('settle with nothing to drop only moves the claim’s expiry', async () => {
     const { pk } = await claimedInstance();
     expect(await table.settle(pk, { claimant: 'owner', drop: [], leaseUntil: 44_000 })).toBe(true);

@@ -432,6 +432,25 @@ describe('a record retried by the SDK after its first attempt landed', () => {
     expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([]);
   });
 
+  test('a record called again after an unknown outcome and refused outright keeps the change outstanding: remove cleans what landed', async () => {
+    const { log, injector } = writer();
+    const record = atStep('record', fx.config);
+    const id = newChangeId();
+    // No attempt of the first call is answered (the first one landed, the SDK's retries are never
+    // sent): its outcome is unknown.
+    injector.add({ kind: 'loseResponse', times: 1, match: record }).add({ kind: 'loseRequest', times: 2, match: record });
+    await expect(log.record(id, { id: 'again', new: blobOf('again') })).rejects.toThrow();
+    expect(RawReader.entryIds(await raw.get(log.instanceId)), 'the first attempt landed').toEqual([id]);
+    injector.add({ kind: 'fail', times: 1, match: record, error: denied });
+    await expect(log.record(id, { id: 'again', new: blobOf('again') })).rejects.toThrow();
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, loseRequest: 2, fail: 1 });
+    // The call refused outright sent nothing, but the earlier one's entry may be there: not forgotten.
+    expect(log.outstanding, 'the log still knows it').toBe(1);
+    await log.remove(id);
+    expect(await raw.get(log.instanceId)).toMatchObject({ n: 0 });
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([]);
+  });
+
   test('a refusal of the only attempt: nothing landed, nothing outstanding', async () => {
     const { log, injector } = writer();
     injector.add({ kind: 'fail', times: 1, match: atStep('record', fx.config), error: denied });

@@ -152,6 +152,38 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
   });
 });
 
+describe('an instance item whose header the claim would launder (written by something else)', () => {
+  test.each([
+    ['a claimant that is not a string', 'SET claimedBy = :v', { ':v': { N: '7' } }],
+    ['a state neither live nor claimed', 'SET #s = :v', { ':v': { S: 'zombie' } }],
+  ])('%s: quarantined whole on every sweep, never claimed (its blob would be judged)', async (_, update, values) => {
+    const fx = await freshFixture();
+    const blob = rawBlobKey(fx, 'corrupt-claimant/a');
+    await rawPutObject(fx, blob, 'orphan');
+    const instanceId = await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: Date.now() - HOUR,
+      entries: { [newChangeId()]: { v: 1, id: 'corrupt-claimant/a', at: Date.now() - HOUR, new: blob } },
+    });
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.changeLogTable,
+        Key: { pk: { S: instanceId } },
+        UpdateExpression: update,
+        ...(update.includes('#s') ? { ExpressionAttributeNames: { '#s': 'state' } } : {}),
+        ExpressionAttributeValues: values,
+      }),
+    );
+    const before = await rawInstance(fx, instanceId);
+    for (const offset of [0, PAST_WINDOW_MS]) {
+      const report = await sweeperAt(fx, offset).sweep();
+      expect(report).toMatchObject({ instancesClaimed: 0, entriesQuarantined: 1, blobsDeleted: 0, errors: 0 });
+    }
+    expect(await rawInstance(fx, instanceId)).toEqual(before);
+    expect(await allKeys(fx)).toEqual([blob]);
+  });
+});
+
 describe('a sweeper that dies at any of its requests, before or after it is sent: later sweepers settle every state', () => {
   type Match = (r: RequestInfo) => boolean;
   const condition = (r: RequestInfo) => String(r.input.ConditionExpression ?? '');

@@ -11,7 +11,8 @@
  * Checked from outside: raw scans, ListMultipartUploads.
  */
 import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { UploadSessionClosedError, ValidationError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
@@ -137,6 +138,59 @@ describe("a session whose 'upload' attribute names a blob that is not its key's"
   });
 });
 
+describe('a sweeper not granted the multipart-upload listing', () => {
+  // It cannot find a session's uploads under its blob key: the upload id the session noted is all
+  // it has, and aborting it is what frees the parts before the bucket's lifecycle rule would.
+  test("it aborts the session's noted upload all the same", async () => {
+    const created = await w.store.createUpload('edge/no-upload-listing');
+    await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const item = await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
+    const blob = String((item.Item?.upload as { blob?: string } | undefined)?.blob);
+    expect(await uploadsInProgress()).toContain(blob);
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r: RequestInfo) => r.command === 'ListMultipartUploadsCommand',
+      error: () =>
+        Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } }),
+    });
+    for (const offset of [2 * DAY, 2 * DAY + PAST_WINDOW_MS]) {
+      const { sweeper, close } = makeSweeper(fx, offset, { injector });
+      try {
+        expect((await sweeper.sweep()).errors).toBe(0);
+      } finally {
+        close();
+      }
+    }
+    expect(injector.stats.injected.fail, 'the listing was refused').toBeGreaterThan(0);
+    expect(await uploadsInProgress()).not.toContain(blob);
+  });
+});
+
+describe('a session made before session ids took their prefix (a bare UUIDv7)', () => {
+  // Its lease (its expiry plus the grace, a day ahead) is one no writer takes: only the claim's
+  // own condition (no `upload` attribute) keeps a housekeeping sweep from claiming it as suspect,
+  // since the lease index's filter knows sessions by the id's prefix alone.
+  test('a housekeeping sweep leaves it live, and it completes afterwards', async () => {
+    const body = randomBody(1000);
+    const created = await w.store.createUpload('edge/legacy-id');
+    const legacyId = uuidv7();
+    const item = (await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }))).Item!;
+    const { [`c_${created.uploadId}`]: entry, ...header } = item;
+    await fx.dynamodb.send(
+      new PutCommand({ TableName: fx.config.changeLogTable, Item: { ...header, pk: legacyId, [`c_${legacyId}`]: entry } }),
+    );
+    await fx.dynamodb.send(new DeleteCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
+    const report = await sweepAt(0);
+    expect(report).toMatchObject({ instancesClaimed: 0, errors: 0 });
+    expect((await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: legacyId } }))).Item).toMatchObject({
+      state: 'live',
+    });
+    const parts = await uploadParts(w.store, legacyId, body, created.partSize);
+    expect((await w.store.completeUpload(legacyId, parts)).size).toBe(body.byteLength);
+    expect(sameBytes(await rawValue(fx, 'edge/legacy-id'), body)).toBe(true);
+  });
+});
+
 describe('an abort that loses the session between its read and its claim', () => {
   /** A writer whose claim of session `id` for the abort first lets `meanwhile` run. */
   function aborterAfter(id: string, meanwhile: () => Promise<unknown>): Writer {
@@ -179,6 +233,101 @@ describe('an abort that loses the session between its read and its claim', () =>
       });
     } finally {
       aborter.close();
+    }
+  });
+});
+
+describe('a session taken by a sweeper before its create noted the upload id (a clock far behind the sweeper’s)', () => {
+  test('the create is refused (expired) and leaves no upload in progress', async () => {
+    const creator = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r: RequestInfo) => r.command === 'UpdateItemCommand' && String(r.input.UpdateExpression).includes('#u.#s3'),
+        before: async () => void (await sweepAt(2 * DAY)),
+      }),
+    });
+    try {
+      const refused = await creator.store.createUpload('edge/taken-before-noted').catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(UploadSessionClosedError);
+      expect((refused as UploadSessionClosedError).reason).toBe('expired');
+      expect((await uploadsInProgress()).filter((k) => k.includes(encodeObjectId('edge/taken-before-noted')))).toEqual([]);
+    } finally {
+      creator.close();
+    }
+  });
+});
+
+describe('a complete whose session an abort claims while its commit is on its way', () => {
+  // The abort deletes the assembled blob (HV does not point at it) before it deletes the session;
+  // an abort that dies in between leaves the session claimed, its entry present and no result.
+  // Only the commit's `state = live` then keeps the complete from pointing HV at the deleted blob.
+  test('the commit is fenced: UploadSessionClosedError (aborted), no object, nothing leaked after the sweeps', async () => {
+    const key = 'edge/complete-vs-dying-abort';
+    const created = await w.store.createUpload(key);
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const aborterInjector = new FaultInjector().add({
+      kind: 'crashBefore',
+      times: 1,
+      match: (r: RequestInfo) => r.command === 'DeleteItemCommand' && r.input.TableName === fx.config.changeLogTable,
+    });
+    const aborter = makeWriter(fx, { injector: aborterInjector });
+    const completer = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
+        before: async () => void (await aborter.store.abortUpload(created.uploadId).catch(() => undefined)),
+      }),
+    });
+    try {
+      const refused = await completer.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+      expect(aborterInjector.stats.injected.crashBefore, 'the abort died before deleting the session').toBe(1);
+      expect(refused).toBeInstanceOf(UploadSessionClosedError);
+      expect((refused as UploadSessionClosedError).reason).toBe('aborted');
+      expect(await w.store.head(key)).toBeUndefined();
+    } finally {
+      aborter.close();
+      completer.close();
+    }
+  });
+});
+
+describe('two completes of one session, the first dying right after its commit, the key overwritten in between', () => {
+  // The first commit left the entry naming the blob it replaced (its cleanup never ran); the second
+  // complete, its CAS lost to the overwrite, tries again against the new state. Only the session
+  // element's `no result yet` refuses it: landed, it would put the session's blob back over the
+  // other writer's value, and its cleanup would delete that value's blob.
+  test("the second commits nothing: the other writer's value stays", async () => {
+    const key = 'edge/two-completes-overwritten';
+    await w.store.put(key, randomBody(40 * 1024));
+    const created = await w.store.createUpload(key);
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const transaction = (r: RequestInfo) => r.command === 'TransactWriteItemsCommand';
+    const first = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashAfter', times: 1, match: transaction }) });
+    const other = randomBody(40 * 1024 + 1);
+    const second = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: transaction,
+        before: async () => {
+          await first.store.completeUpload(created.uploadId, parts).catch(() => undefined);
+          await w.store.put(key, other);
+        },
+      }),
+    });
+    try {
+      expect(first.injector.stats.injected.crashAfter).toBe(0);
+      await second.store.completeUpload(created.uploadId, parts).catch(() => undefined);
+      expect(first.injector.stats.injected.crashAfter, 'the first complete committed and died').toBe(1);
+      expect(sameBytes(await rawValue(fx, key), other)).toBe(true);
+    } finally {
+      first.close();
+      second.close();
     }
   });
 });
