@@ -349,7 +349,8 @@ function body(random: Random, maxBytes: number, tag: string): Uint8Array {
       : roll < 0.95
         ? logUniformSize(random, 8 * 1024, 1024 * 1024)
         : logUniformSize(random, 1024 * 1024, maxBytes);
-  const bytes = Buffer.alloc(Math.max(size, 1), tag.length % 251);
+  // Never past the largest body asked for (`--max-body` below 1 MiB bounds every band).
+  const bytes = Buffer.alloc(Math.max(Math.min(size, maxBytes), 1), tag.length % 251);
   bytes.write(tag.slice(0, bytes.length));
   return bytes;
 }
