@@ -9,6 +9,7 @@
 import { DescribeTableCommand, type DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { _Record as SdkRecord } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { withAwsErrors } from '../aws/errors.js';
 import { ConfigError } from '../errors.js';
 
 type StreamsSdk = typeof import('@aws-sdk/client-dynamodb-streams');
@@ -63,7 +64,9 @@ export class StreamReader {
     viewType: 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES' = 'NEW_AND_OLD_IMAGES',
   ): Promise<StreamReader> {
     const sdk = await loadStreamsSdk();
-    const before = (await dynamodb.send(new DescribeTableCommand({ TableName: table }))).Table;
+    const before = (
+      await withAwsErrors({ operation: 'DescribeTable', table }, () => dynamodb.send(new DescribeTableCommand({ TableName: table })))
+    ).Table;
     const enabled = before?.StreamSpecification?.StreamEnabled === true;
     if (enabled && !OLD_IMAGE_VIEWS.has(before?.StreamSpecification?.StreamViewType ?? '')) {
       throw new ConfigError(

@@ -112,6 +112,13 @@ describe('openObjectsStream', () => {
     await expect(openObjectsStream({ ...fx, batchsize: 10 } as never)).rejects.toThrow(/batchsize/);
     await expect(openObjectsStream({ ...fx, config: { ...fx.config, prefix: '/bad/' } })).rejects.toBeInstanceOf(ConfigError);
     await expect(openObjectsStream(undefined as never)).rejects.toBeInstanceOf(ValidationError);
+    // A table not provisioned: named, not the SDK's bare "resource not found".
+    await expect(
+      openObjectsStream({ ...fx, config: { ...fx.config, objectsTable: `${fx.config.objectsTable}-none` } }),
+    ).rejects.toMatchObject({
+      name: 'ResourceMissingError',
+      message: expect.stringContaining(`${fx.config.objectsTable}-none`),
+    });
   });
 
   test('a table provisioned with its stream already on is read as it is; one without old images is refused', async () => {
