@@ -166,7 +166,7 @@ export class DynamoChangeLog implements FencedChangeLog {
   private draining: Slot[] = [];
   private readonly homes = new Map<ChangeId, Slot>();
   /** The lease a commit that records its own entry writes (and its slot), taken once it landed. */
-  private readonly leaseAtCommit = new Map<ChangeId, { readonly slot: Slot; readonly lease: number; readonly write: ItemWrite }>();
+  private readonly leaseAtCommit = new Map<ChangeId, { readonly slot: Slot; readonly write: ItemWrite & { readonly lease: number } }>();
   private deadline: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   /**
@@ -457,7 +457,7 @@ export class DynamoChangeLog implements FencedChangeLog {
     const renewTo = this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
     // Its lease write is in flight from now until the commit is answered (committed, withdrawn or abandoned).
     this.endCommitLease(changeId, false);
-    if (renewTo !== undefined) this.leaseAtCommit.set(changeId, { slot, lease: renewTo, write: this.beginWrite(slot, renewTo) });
+    if (renewTo !== undefined) this.leaseAtCommit.set(changeId, { slot, write: this.beginWrite(slot, renewTo) });
     return this.table.recordElement({
       instanceId: slot.instanceId,
       shard: slot.shard,
@@ -636,8 +636,8 @@ export class DynamoChangeLog implements FencedChangeLog {
     }
   }
 
-  private beginWrite(slot: Slot, lease: number | undefined): ItemWrite {
-    const pending: ItemWrite = { lease, overlapLow: Number.POSITIVE_INFINITY };
+  private beginWrite<L extends number | undefined>(slot: Slot, lease: L): ItemWrite & { readonly lease: L } {
+    const pending = { lease, overlapLow: Number.POSITIVE_INFINITY };
     slot.inFlight.add(pending);
     return pending;
   }
@@ -664,7 +664,7 @@ export class DynamoChangeLog implements FencedChangeLog {
     const pending = this.leaseAtCommit.get(changeId);
     if (pending === undefined) return;
     this.leaseAtCommit.delete(changeId);
-    if (landed) pending.slot.leaseUntil = Math.min(pending.lease, this.leaseBound(pending.slot, pending.write));
+    if (landed) pending.slot.leaseUntil = Math.min(pending.write.lease, this.leaseBound(pending.slot, pending.write));
     this.endWrite(pending.slot, pending.write);
   }
 

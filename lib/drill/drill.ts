@@ -39,7 +39,7 @@ import type { ExpiryPolicy } from '../tiered/expiry.js';
 import { type DeliverBatch, type ExpiryCounts, ExpiryDriver } from './expiry.js';
 import { type ExpiryScenarioReport, runExpiryScenarios } from './expiry-scenarios.js';
 import { checkInvariants, scanTable } from './invariants.js';
-import { type ModelExpiry, type Observed, RegisterModel } from './model.js';
+import { bodyFor, type ModelExpiry, observe, RegisterModel } from './model.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
 import { type Operation, SimulatedWriter } from './writer.js';
 
@@ -172,7 +172,7 @@ export async function runDrill(args: {
           const startedAt = Date.now();
           const read = model.beginRead(key, `read ${index}`);
           const value = await reader.get(key);
-          model.endRead(read, observe(value));
+          model.endRead(read, observe(value, false));
           if (expiry !== undefined && servedExpired(value, startedAt)) expiry.served++;
           args.progress?.(index + 1, options.operations, crashed);
           continue;
@@ -231,7 +231,7 @@ export async function runDrill(args: {
   for (const key of keys) {
     const startedAt = Date.now();
     const value = await reader.get(key);
-    const why = model.checkFinal(key, observe(value), { start: startedAt, end: Date.now() });
+    const why = model.checkFinal(key, observe(value, false), { start: startedAt, end: Date.now() });
     if (why !== undefined) wrong.push(why);
     if (expiry !== undefined && servedExpired(value, startedAt)) expiry.served++;
   }
@@ -350,32 +350,7 @@ function body(random: Random, maxBytes: number, tag: string): Uint8Array {
         ? logUniformSize(random, 8 * 1024, 1024 * 1024)
         : logUniformSize(random, 1024 * 1024, maxBytes);
   // Never past the largest body asked for (`--max-body` below 1 MiB bounds every band).
-  const bytes = Buffer.alloc(Math.max(Math.min(size, maxBytes), 1), tag.length % 251);
-  bytes.write(tag.slice(0, bytes.length));
-  return bytes;
-}
-
-/** Whether `bytes` are the body {@link body} made for `tag` (its size is the model's to check). */
-function bodyMatches(bytes: Uint8Array, tag: string): boolean {
-  const head = Buffer.from(tag.slice(0, bytes.length));
-  if (Buffer.compare(Buffer.from(bytes.subarray(0, head.length)), head) !== 0) return false;
-  const fill = tag.length % 251;
-  for (let i = head.length; i < bytes.length; i++) if (bytes[i] !== fill) return false;
-  return true;
-}
-
-/** What a read returned, as the register model takes it (the tag from the object's metadata). */
-function observe(value: { metadata: Readonly<Record<string, string>>; body: Uint8Array; expiresAt?: Date } | undefined): Observed {
-  if (value === undefined) return { kind: 'absent' };
-  const tag = value.metadata.tag ?? '(no tag)';
-  return {
-    kind: 'value',
-    tag,
-    size: value.body.byteLength,
-    bodyOk: bodyMatches(value.body, tag),
-    expiryKnown: true,
-    ...(value.expiresAt !== undefined ? { expiresAt: value.expiresAt.getTime() } : {}),
-  };
+  return bodyFor(tag, Math.max(Math.min(size, maxBytes), 1));
 }
 
 /** A put's expiry policy as the model needs it. */

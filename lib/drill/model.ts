@@ -432,3 +432,26 @@ export function bodyFor(tag: string, size: number): Uint8Array {
 export function bodyMatches(tag: string, size: number, body: Uint8Array): boolean {
   return body.byteLength === size && Buffer.from(body).equals(Buffer.from(bodyFor(tag, size)));
 }
+
+/**
+ * What a read returned, as the model takes it: the tag from the object's metadata, the body checked
+ * against {@link bodyFor}; its version unless `withVersion` is false (a read whose answer is not
+ * compared by version).
+ */
+export function observe(
+  value: { metadata: Readonly<Record<string, string>>; body: Uint8Array; version?: number; expiresAt?: Date } | undefined,
+  withVersion = true,
+): Observed {
+  if (value === undefined) return { kind: 'absent' };
+  const tag = value.metadata.tag ?? '(no tag)';
+  const size = value.body.byteLength;
+  return {
+    kind: 'value',
+    tag,
+    size,
+    bodyOk: bodyMatches(tag, size, value.body),
+    ...(withVersion && value.version !== undefined ? { version: value.version } : {}),
+    expiryKnown: true,
+    ...(value.expiresAt !== undefined ? { expiresAt: value.expiresAt.getTime() } : {}),
+  };
+}

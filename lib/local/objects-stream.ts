@@ -21,6 +21,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { type TierlogConfig, validateConfig } from '../config.js';
+import { isIntegerIn } from '../env-integers.js';
 import { ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { parseStreamEvent, StreamCleanup, type StreamBatchResponse } from '../recovery/stream-cleanup.js';
@@ -146,7 +147,7 @@ export function firstFailed(batch: readonly DynamoDBRecord[], response: StreamBa
 
 function boundedInteger(value: number | undefined, fallback: number, max: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1 || value > max) {
+  if (!isIntegerIn(value, 1, max)) {
     throw new ValidationError(`${name} must be an integer from 1 to ${max}, got ${String(value)}`, name);
   }
   return value;

@@ -150,36 +150,45 @@ describe('a writer inside Lambda whose log is not bound to the invocation', () =
 });
 
 /**
- * Invocation 1 of `w` (10 s left) is frozen at its first commit attempt (it timed out there);
- * meanwhile `other` writes `key` again; `w` is thawed 20 minutes later (`advance`) for invocation 2.
- * `stands()` checks that the newer value is still the object.
+ * A writer `w` on a clock of its own and a second writer `other`. `freezeAtCommit(key)`: invocation 1
+ * of `w` (10 s left) is frozen at its first commit attempt (it timed out there); meanwhile `other`
+ * writes `key` again; `w` is thawed 20 minutes later for invocation 2. `stands()` checks that the
+ * newer value is still the object.
  */
-function frozenAtCommit(
-  injector: FaultInjector,
-  w: ReturnType<typeof makeWriter>,
-  other: ReturnType<typeof makeWriter>,
-  key: string,
-  advance: (ms: number) => void,
-): { stands(): Promise<void> } {
-  w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
-  const newer = randomBody(1_500);
-  let newerVersion = 0;
-  injector.add({
-    kind: 'delay',
-    delayMs: 0,
-    times: 1,
-    match: (r) => r.command === 'TransactWriteItemsCommand',
-    before: async () => {
-      ({ version: newerVersion } = await other.store.put(key, newer));
-      advance(20 * 60_000);
-      w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
-    },
-  });
+function thawScene(fx: Fixture) {
+  let now = Date.now();
+  const clock = () => now;
+  const injector = new FaultInjector();
+  const w = makeWriter(fx, { injector, log: { clock }, store: { clock, inlineThreshold: 0 } });
+  const other = makeWriter(fx, { store: { inlineThreshold: 0 } });
   return {
-    async stands() {
-      const stored = await other.store.get(key);
-      expect(stored?.version, 'the newer value stands').toBe(newerVersion);
-      expect(sameBytes(stored!.body, newer)).toBe(true);
+    w,
+    freezeAtCommit(key: string): { stands(): Promise<void> } {
+      w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
+      const newer = randomBody(1_500);
+      let newerVersion = 0;
+      injector.add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r) => r.command === 'TransactWriteItemsCommand',
+        before: async () => {
+          ({ version: newerVersion } = await other.store.put(key, newer));
+          now += 20 * 60_000;
+          w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
+        },
+      });
+      return {
+        async stands() {
+          const stored = await other.store.get(key);
+          expect(stored?.version, 'the newer value stands').toBe(newerVersion);
+          expect(sameBytes(stored!.body, newer)).toBe(true);
+        },
+      };
+    },
+    close() {
+      w.close();
+      other.close();
     },
   };
 }
@@ -194,14 +203,11 @@ describe('a write of a timed-out invocation, resumed after a thaw, writes nothin
     ['a delete', (store) => store.delete('zombie')],
     ['a put of a blob', (store) => store.put('zombie', randomBody(2_000))],
   ])('%s', async (_name, write) => {
-    let now = Date.now();
-    const clock = () => now;
-    const injector = new FaultInjector();
-    const w = makeWriter(fx, { injector, log: { clock }, store: { clock, inlineThreshold: 0 } });
-    const other = makeWriter(fx, { store: { inlineThreshold: 0 } });
+    const scene = thawScene(fx);
+    const { w } = scene;
     try {
       await w.store.put('zombie', randomBody(1_000));
-      const newer = frozenAtCommit(injector, w, other, 'zombie', (ms) => (now += ms));
+      const newer = scene.freezeAtCommit('zombie');
       const outcome = await write(w.store).catch((err: unknown) => err);
       expect(outcome).toBeInstanceOf(InvocationEndedError);
       await newer.stands();
@@ -209,8 +215,7 @@ describe('a write of a timed-out invocation, resumed after a thaw, writes nothin
       expect(w.log.outstanding).toBe(0);
       await expectClean(fx, expect);
     } finally {
-      w.close();
-      other.close();
+      scene.close();
     }
   });
 });
@@ -220,17 +225,14 @@ describe('an upload session complete of a timed-out invocation, resumed after a 
   // freeze and loses its CAS to the newer value; tried again against that value, it would replace
   // it (and delete its blob as `old`) for a client answered a timeout 20 minutes before.
   test('InvocationEndedError; the newer value stands, the session stays open, uncommitted, and its abort leaves nothing', async () => {
-    let now = Date.now();
-    const clock = () => now;
-    const injector = new FaultInjector();
-    const w = makeWriter(fx, { injector, log: { clock }, store: { clock, inlineThreshold: 0 } });
-    const other = makeWriter(fx, { store: { inlineThreshold: 0 } });
+    const scene = thawScene(fx);
+    const { w } = scene;
     try {
       await w.store.put('zombie-session', randomBody(1_000));
       const body = randomBody(5 * 1024 * 1024 + 10);
       const created = await w.store.createUpload('zombie-session', { partSize: 5 * 1024 * 1024 });
       const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
-      const newer = frozenAtCommit(injector, w, other, 'zombie-session', (ms) => (now += ms));
+      const newer = scene.freezeAtCommit('zombie-session');
       const outcome = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
       expect(outcome).toBeInstanceOf(InvocationEndedError);
       await newer.stands();
@@ -238,8 +240,7 @@ describe('an upload session complete of a timed-out invocation, resumed after a 
       await w.store.abortUpload(created.uploadId);
       await expectClean(fx, expect);
     } finally {
-      w.close();
-      other.close();
+      scene.close();
     }
   });
 });

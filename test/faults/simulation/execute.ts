@@ -4,7 +4,7 @@
  * {@link RegisterModel}; a writer that died is replaced by a fresh one (a new execution
  * environment), as Lambda would.
  */
-import { bodyFor, bodyMatches, type ModelExpiry, type ModelWrite, type Observed, type RegisterModel } from '../../../lib/drill/model.js';
+import { bodyFor, type ModelExpiry, type ModelWrite, type Observed, observe, type RegisterModel } from '../../../lib/drill/model.js';
 import { seededRandom } from '../../../lib/drill/random.js';
 import { type CrashPlan, SimulatedWriter } from '../../../lib/drill/writer.js';
 import { protocolStepOf } from '../../../lib/faults/protocol-steps.js';
@@ -172,25 +172,6 @@ async function readOperation(w: Workload, writer: SimulatedWriter, key: string, 
   model.endRead(read, observed);
   const seen = observed === undefined ? 'error' : observed.kind === 'absent' ? 'absent' : observed.tag;
   stats.log(`${l.label} read ${key} -> ${seen} faults=[${l.events.join(' ')}] requests=[${l.requests.join('; ')}]`);
-}
-
-/** What a read returned, for the model. */
-export function observe(
-  value: { metadata: Readonly<Record<string, string>>; body: Uint8Array; version: number; expiresAt?: Date } | undefined,
-  withVersion = true,
-): Observed {
-  if (value === undefined) return { kind: 'absent' };
-  const tag = value.metadata.tag ?? '(no tag)';
-  const size = value.body.byteLength;
-  return {
-    kind: 'value',
-    tag,
-    size,
-    bodyOk: bodyMatches(tag, size, value.body),
-    ...(withVersion ? { version: value.version } : {}),
-    expiryKnown: true,
-    ...(value.expiresAt !== undefined ? { expiresAt: value.expiresAt.getTime() } : {}),
-  };
 }
 
 /** Runs one put or delete and records its answer in the model; true when the writer died in it. */

@@ -5,10 +5,9 @@
  */
 import { NoopChangeLog } from '../../../lib/changelog/noop.js';
 import type { InvariantReport } from '../../../lib/drill/invariants.js';
-import type { Observed, RegisterModel } from '../../../lib/drill/model.js';
+import { type Observed, observe, type RegisterModel } from '../../../lib/drill/model.js';
 import { TieredStore } from '../../../lib/tiered/tiered-store.js';
 import type { Fixture } from '../../support/local.js';
-import { observe } from './execute.js';
 import { errorName, type SimulationStats } from './stats.js';
 import { describeBlob } from './trace.js';
 
