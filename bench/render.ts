@@ -1,6 +1,6 @@
 /** Renders one run's results as the text tables `npm run bench` prints. */
 import { MiB, round, table, withInterval } from './common.js';
-import type { Results } from './results.js';
+import type { Results, Target } from './results.js';
 import { OP_TYPES } from './stages/ops.js';
 import { LATENCY_KINDS, type LatencyResult } from './stages/latency.js';
 import type { LoadResult } from './stages/load.js';
@@ -284,7 +284,7 @@ export function render(r: Results): string {
     parts.push(`\n== Peak RSS (child processes; part size ${m.partSizeMiB} MiB) ==\n${table(rows)}`);
   }
   const rows: Array<Array<string>> = [['target', 'wanted', 'measured', '']];
-  for (const t of r.targets) rows.push([t.name, t.target, t.value, t.met ? 'met' : 'MISSED']);
+  for (const t of r.targets) rows.push([t.name, t.target, t.value, verdictOf(t)]);
   parts.push(`\n== Targets ==\n${table(rows)}\n\ntotal ${r.totalSeconds} s; ${r.ok ? 'OK' : 'FAILED'}\n`);
   return `${parts.join('\n')}\n`;
 }
@@ -353,4 +353,9 @@ function cpuLine(a: LoadResult, b: LoadResult): string {
 function loadOrder(runs: Results['loadRuns']): string {
   if (runs === undefined) return 'logged ran first';
   return `runs in the order ${runs.order.join(', ')}, the faster of each mode counts; ops/s logged ${runs.logged.join(', ')}, unlogged ${runs.unlogged.join(', ')}`;
+}
+
+/** A target's verdict as the tables print it: met or MISSED, and whether the run could tell. */
+export function verdictOf(t: Target): string {
+  return `${t.met ? 'met' : 'MISSED'}${t.undecided === true ? ' (bound within the 95% interval)' : ''}`;
 }

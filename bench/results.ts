@@ -15,6 +15,12 @@ export interface Target {
   readonly target: string;
   readonly value: string;
   readonly met: boolean;
+  /**
+   * Set on a ratio measured with a 95% interval (the latency ratios): true when the bound lies
+   * inside that interval, so this run cannot tell the target met from missed (`met` still judges
+   * the point estimate). Absent in runs judged before 2026-12-02.
+   */
+  readonly undecided?: boolean;
 }
 
 export interface Results {

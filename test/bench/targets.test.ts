@@ -9,6 +9,8 @@ import type { Results, Target } from '../../bench/results.js';
 import { expectedAnswer } from '../../bench/stages/coldstart.js';
 import { latencyPair } from '../../bench/stages/latency.js';
 import { targets } from '../../bench/targets.js';
+import { figuresPage } from '../../bench/figures.js';
+import { verdictOf } from '../../bench/render.js';
 
 const saved = (): Results => JSON.parse(readFileSync('bench/results-2026-12-02-3.json', 'utf8')) as Results;
 const named = (list: readonly Target[], name: string): Target => {
@@ -21,7 +23,43 @@ describe('targets', () => {
   test('re-judging the saved run gives the targets it saved, value and met', () => {
     const r = saved();
     const again = targets(r);
-    for (const t of r.targets) expect(named(again, t.name)).toEqual(t);
+    for (const t of r.targets) {
+      const { name, target, value, met } = named(again, t.name);
+      expect({ name, target, value, met }).toEqual(t);
+    }
+  });
+
+  test('a latency ratio whose 95% interval holds the bound is undecided, whichever side its point estimate falls', () => {
+    const r = saved();
+    const judged = (interval: [number, number], ratio: number) => {
+      r.latency = { ...r.latency!, create: { ...r.latency!.create, p99Ratio: ratio, p99RatioInterval: interval } };
+      return named(targets(r), '1 MiB create p99 logged/unlogged, answer, local');
+    };
+    expect(judged([0.94, 1.48], 1.113)).toMatchObject({ met: false, undecided: true });
+    expect(judged([0.94, 1.48], 1.05)).toMatchObject({ met: true, undecided: true });
+    expect(judged([1.1, 1.2], 1.15)).toMatchObject({ met: false, undecided: true });
+    expect(judged([1.11, 1.2], 1.15)).toMatchObject({ met: false, undecided: false });
+    expect(judged([0.9, 1.09], 1.0)).toMatchObject({ met: true, undecided: false });
+    expect(verdictOf(judged([0.94, 1.48], 1.113))).toBe('MISSED (bound within the 95% interval)');
+    expect(verdictOf(judged([1.11, 1.2], 1.15))).toBe('MISSED');
+    // A figure measured without an interval says nothing of it.
+    expect(named(targets(r), 'recovery throughput').undecided).toBeUndefined();
+  });
+
+  test('the figures page counts the undecided among the met and the missed, from the run judged again', () => {
+    const r = saved();
+    const page = figuresPage(r, 'saved.json');
+    const list = targets(r);
+    const met = list.filter((t) => t.met);
+    const within = (ts: Target[]) => ts.filter((t) => t.undecided === true).length;
+    expect(page).toContain(`## Targets: ${met.length} of ${list.length} met`);
+    expect(page).toContain(
+      `${within(list.filter((t) => !t.met))} of the ${list.length - met.length} missed and ${within(met)} of the ${met.length} met`,
+    );
+    expect(within(list)).toBeGreaterThan(0);
+    const row = page.split('\n').find((line) => line.startsWith('| 1 MiB create p99 logged/unlogged, answer, local |'));
+    const t = named(list, '1 MiB create p99 logged/unlogged, answer, local');
+    expect(row?.endsWith(`| ${t.met ? 'yes' : '**no**'}${t.undecided ? ', within' : ''} |`)).toBe(true);
   });
 
   test('the "all done" latency ratios are judged too, by their own figures (modelled overwrite p50: 1.116, missed)', () => {
