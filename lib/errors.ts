@@ -252,6 +252,21 @@ export class UploadSessionClosedError extends TierlogError {
   }
 }
 
+/**
+ * The upload session's parts were assembled into its object by a complete whose commit did not
+ * land (its invocation ended, its process died, or it is still under way): S3 lists them no more.
+ * The session is still open: complete it again (the parts it sends are not checked again; the
+ * assembled object is committed), or abort it.
+ */
+export class UploadAssembledError extends TierlogError {
+  constructor(
+    /** The session's id. */
+    readonly uploadId: string,
+  ) {
+    super(`upload session "${uploadId}": its parts were assembled by a complete that did not commit; complete it again`);
+  }
+}
+
 /** S3 refused the part list of a complete (a part missing, another ETag, out of order, too small); nothing was written. */
 export class InvalidPartsError extends TierlogError {
   constructor(

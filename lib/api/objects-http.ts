@@ -103,6 +103,7 @@ import {
   InvalidPartsError,
   RangeNotSatisfiableError,
   TierlogError,
+  UploadAssembledError,
   UploadSessionClosedError,
   UploadSessionNotFoundError,
   ValidationError,
@@ -948,6 +949,7 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
     return err.reason === 'completed' ? problem(409, 'UploadCompleted', err.message) : problem(410, 'UploadClosed', err.message);
   }
   if (err instanceof InvalidPartsError) return problem(400, 'InvalidPart', err.message);
+  if (err instanceof UploadAssembledError) return problem(409, 'UploadAssembled', err.message);
   // The object's item would pass DynamoDB's 400 KB: the same request is refused again.
   if (err instanceof CommitRefusedError && err.reasons.every((reason) => reason.startsWith('Validation'))) {
     return problem(400, 'InvalidRequest', err.message);

@@ -440,7 +440,10 @@ export class TieredStore {
     return (await this.uploads.partUrls(uploadId, partNumbers, options, options.key)).map((u) => u.url);
   }
 
-  /** The parts uploaded so far, ascending. */
+  /**
+   * The parts uploaded so far, ascending. Once a complete assembled them and did not commit, S3
+   * lists them no more: `UploadAssembledError` (the session is open: complete it again).
+   */
   async listUploadParts(uploadId: string, options: SessionScope = {}): Promise<UploadedPart[]> {
     assertOptions(options, OPTIONS.session, 'listUploadParts');
     return this.uploads.listParts(uploadId, options.key);

@@ -45,6 +45,7 @@ import {
   CorruptItemError,
   InvalidPartsError,
   InvocationEndedError,
+  UploadAssembledError,
   UploadSessionClosedError,
   UploadSessionNotFoundError,
   ValidationError,
@@ -324,7 +325,7 @@ export class UploadSessions {
   async listParts(uploadId: string, expectedKey?: string): Promise<UploadedPart[]> {
     const session = await this.open(uploadId, expectedKey);
     const parts = await this.o.lt.listParts(session.info.blob, session.info.s3UploadId!);
-    if (parts === undefined) throw await this.closedNow(uploadId);
+    if (parts === undefined) throw await this.unlistable(session);
     return parts;
   }
 
@@ -612,11 +613,21 @@ export class UploadSessions {
   }
 
   /** Why a session that was open a moment ago no longer is. */
+  /**
+   * Why S3 lists no parts of a session that was open: it ended since (completed, aborted,
+   * expired), or, still open, an earlier complete assembled its parts and did not commit (its
+   * object exists: {@link UploadAssembledError}, complete again). Open without an object, the
+   * bucket's lifecycle rule aborted its upload: expired.
+   */
+  private async unlistable(session: SessionItem): Promise<Error> {
+    const now = parseSessionItem(await this.table.getRaw(session.sessionId));
+    const open = now?.state === 'live' && now.result === undefined && this.o.clock() < now.info.expiresAt;
+    if (open && (await this.o.lt.sizeOf(session.info.blob)) !== undefined) return new UploadAssembledError(session.sessionId);
+    return closedError(session.sessionId, now);
+  }
+
   private async closedNow(uploadId: string): Promise<Error> {
-    const session = parseSessionItem(await this.table.getRaw(uploadId));
-    if (session === undefined) return new UploadSessionNotFoundError(uploadId);
-    if (session.result !== undefined) return new UploadSessionClosedError(uploadId, 'completed');
-    return new UploadSessionClosedError(uploadId, session.closed === 'aborted' ? 'aborted' : 'expired');
+    return closedError(uploadId, parseSessionItem(await this.table.getRaw(uploadId)));
   }
 
   /** The change-log face of one session for `commitWrite`: only the fence is used. */
@@ -818,4 +829,11 @@ function beforeEachAttempt(...checks: Array<(() => void) | undefined>): { before
 
 function resultOf(info: SessionInfo, result: SessionResult): PutResult {
   return { key: info.key, version: result.version, size: result.size, stored: 'blob', created: result.created ?? false };
+}
+
+/** How a session that S3 no longer knows the upload of ended, from its item read since. */
+function closedError(uploadId: string, session: SessionItem | undefined): Error {
+  if (session === undefined) return new UploadSessionNotFoundError(uploadId);
+  if (session.result !== undefined) return new UploadSessionClosedError(uploadId, 'completed');
+  return new UploadSessionClosedError(uploadId, session.closed === 'aborted' ? 'aborted' : 'expired');
 }

@@ -101,6 +101,13 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     logged: false,
   },
   {
+    name: 'UploadAssembledError',
+    error: new errors.UploadAssembledError('upload-x'),
+    status: 409,
+    code: 'UploadAssembled',
+    logged: false,
+  },
+  {
     name: 'InvalidPartsError',
     error: new errors.InvalidPartsError('upload-x', 'part 2 is missing'),
     status: 400,

@@ -14,9 +14,9 @@
  * its assembly, a complete retried after the sweeper took its session, a double complete, an
  * abandoned session, and a client that keeps uploading parts after expiry.
  */
-import { ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
-import { UploadSessionClosedError, UploadSessionNotFoundError } from '../../lib/errors.js';
+import { UploadAssembledError, UploadSessionClosedError, UploadSessionNotFoundError } from '../../lib/errors.js';
 import { FaultInjector, type FaultKind } from '../../lib/faults/fault-injector.js';
 import { atStep, type ProtocolStep } from '../../lib/faults/protocol-steps.js';
 import { withoutListBucket } from '../../lib/faults/without-list-bucket.js';
@@ -327,6 +327,40 @@ describe('session races', () => {
     await sweepPastEverything(fx);
     await expect(writer(fx).store.completeUpload(p.uploadId, p.parts)).rejects.toBeInstanceOf(UploadSessionNotFoundError);
     expect(sameBytes(await rawValue(fx, key), oldLarge)).toBe(true);
+    await expectClean(fx, expect);
+  });
+
+  test('a complete that assembled and died before its commit: listing the parts says so (not "expired"), a complete again commits', async () => {
+    const fx = await freshFixture();
+    const key = 'race/assembled';
+    const setup = writer(fx);
+    await setup.store.put(key, oldLarge);
+    const p = await prepare(setup.store, key);
+    const dying = writer(fx, new FaultInjector().add({ kind: 'crashBefore', match: (r) => r.command === 'TransactWriteItemsCommand' }));
+    await expect(dying.store.completeUpload(p.uploadId, p.parts)).rejects.toThrow();
+    // S3 lists no parts of an assembled upload; the session is open and can still complete.
+    await expect(writer(fx).store.listUploadParts(p.uploadId)).rejects.toBeInstanceOf(UploadAssembledError);
+    const done = await writer(fx).store.completeUpload(p.uploadId, p.parts);
+    expect(sameBytes(await rawValue(fx, key), sessionBody)).toBe(true);
+    await expect(writer(fx).store.listUploadParts(p.uploadId)).rejects.toMatchObject({ reason: 'completed' });
+    expect(await writer(fx).store.completeUpload(p.uploadId, p.parts)).toEqual(done);
+    await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+  });
+
+  test('an open session whose upload the bucket aborted (nothing assembled): listing the parts answers expired', async () => {
+    const fx = await freshFixture();
+    const setup = writer(fx);
+    const p = await prepare(setup.store, 'race/lifecycle');
+    // The bucket's lifecycle rule aborts incomplete uploads after some days, whatever the session says.
+    for (const u of await sessionUploads(fx))
+      await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: u.blob, UploadId: u.s3UploadId }));
+    // The writer has no s3:ListBucket: S3 answers the absent object 403, which says nothing either way.
+    await expect(writer(fx).store.listUploadParts(p.uploadId)).rejects.toMatchObject({
+      constructor: UploadSessionClosedError,
+      reason: 'expired',
+    });
+    await sweepPastEverything(fx);
     await expectClean(fx, expect);
   });
 
