@@ -10,6 +10,10 @@
  * Also the multipart uploads in progress under the prefix (their parts are paid for until the
  * upload is completed or aborted: the sweeper aborts an expired session's uploads and those of a
  * writer that died mid-upload, so after the sweeps none may be left).
+ *
+ * The blob keys of a store whose prefix is nested in this one (`blobs/staging` in `blobs`, which
+ * the README allows) are that store's, not this one's: counted by prefix, never judged here (as
+ * the audit counts them, `nestedStorePrefix`).
  */
 import { type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { ListMultipartUploadsCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
@@ -17,6 +21,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { hvAttributeNames, type TierlogConfig } from '../config.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { unmarshallOptions } from '../aws/clients.js';
+import { nestedStorePrefix } from '../recovery/audit.js';
 
 /** What {@link checkInvariants} found, read from outside: the tables and the bucket as they are. */
 export interface InvariantReport {
@@ -38,6 +43,11 @@ export interface InvariantReport {
   readonly uploads: string[];
   /** HV key -> blob key, for callers that check values. */
   readonly references: ReadonlyMap<string, string>;
+  /**
+   * Blob keys under the prefix that are another store's, one nested in it, and how many under
+   * each such prefix: in none of the lists above.
+   */
+  readonly nestedStores: Record<string, number>;
 }
 
 /**
@@ -48,12 +58,19 @@ export interface InvariantReport {
  */
 export async function checkInvariants(args: { config: TierlogConfig; dynamodb: DynamoDBClient; s3: S3Client }): Promise<InvariantReport> {
   const { config, dynamodb, s3 } = args;
-  const [objects, instances, blobs, uploads] = await Promise.all([
+  const [objects, instances, listed, listedUploads] = await Promise.all([
     scanTable(dynamodb, config.objectsTable),
     scanTable(dynamodb, config.changeLogTable),
     listBlobs(s3, config.bucket, `${config.prefix}/`),
     listUploads(s3, config.bucket, `${config.prefix}/`),
   ]);
+  const nestedStores: Record<string, number> = {};
+  const blobs = listed.filter((key) => {
+    const nested = nestedStorePrefix(config.prefix, key);
+    if (nested !== undefined) nestedStores[nested] = (nestedStores[nested] ?? 0) + 1;
+    return nested === undefined;
+  });
+  const uploads = listedUploads.filter((key) => nestedStorePrefix(config.prefix, key) === undefined);
   const references = new Map<string, string>();
   const names = hvAttributeNames(config);
   for (const item of objects) {
@@ -85,6 +102,7 @@ export async function checkInvariants(args: { config: TierlogConfig; dynamodb: D
     instances: instances.length,
     uploads,
     references,
+    nestedStores,
   };
 }
 

@@ -14,6 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { checkInvariants } from '../../lib/drill/invariants.js';
 import type { TierlogConfig } from '../../lib/config.js';
 import { provisionLocal } from '../../lib/local/provision.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
@@ -79,6 +80,24 @@ describe('two stores, one prefix nested in the other', () => {
     const run = await cli(outer.fx, ['audit', '--older-than', '1h', '--delete', '--exit-code'], { clock: later });
     expect(run.code, run.out).toBe(0);
     expect(await bucketKeys()).toEqual([outer.live, inner.live, inner.orphan].sort());
+  });
+
+  test("checkInvariants of the outer store counts the inner store's blobs by prefix, none leaked; the inner's sees its own", async () => {
+    const outerReport = await checkInvariants(outer.fx);
+    expect(outerReport.leaked).not.toContain(inner.live);
+    expect(outerReport.leaked).not.toContain(inner.orphan);
+    expect(outerReport.nestedStores).toEqual({
+      [inner.fx.config.prefix]: (await listKeys(inner.fx.s3, inner.fx.config.bucket, `${inner.fx.config.prefix}/`)).length,
+    });
+    expect(outerReport.lost).toEqual([]);
+    expect(outerReport.references.get('live')).toBe(outer.live);
+    const innerReport = await checkInvariants(inner.fx);
+    expect(innerReport.nestedStores).toEqual({});
+    expect(innerReport.references.get('live')).toBe(inner.live);
+    expect(innerReport.leaked).not.toContain(inner.live);
+    // Each store's blobs are its own listing's, less its nested stores'.
+    const all = await bucketKeys();
+    expect(outerReport.blobs + innerReport.blobs).toBe(all.filter((k) => k.startsWith(`${outer.fx.config.prefix}/`)).length);
   });
 
   test("the inner store's audit sees none of the outer store's keys, and deletes its own orphan alone", async () => {
