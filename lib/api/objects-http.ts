@@ -484,6 +484,14 @@ async function sessionRequest(
         `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes no ${ignored.slice(0, 40)}: a session's condition, expiry and metadata are given at its create (POST ?uploads)`,
         ignored.slice(0, 40),
       );
+    // S3's own request headers but SigV4's: `x-amz-checksum-sha256` on S3's complete asks it to
+    // verify the whole object, and nothing here would (each part's ETag is what S3 checks).
+    const unhonoured = Object.keys(headers).find((name) => name.startsWith('x-amz-') && !SIGV4_HEADERS.has(name));
+    if (unhonoured !== undefined)
+      throw new ValidationError(
+        `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes no ${unhonoured.slice(0, 40)}: it is not honoured here (a complete checks each part's ETag with S3, no checksum)`,
+        unhonoured.slice(0, 40),
+      );
   }
   switch (method) {
     case 'GET': {
@@ -678,6 +686,9 @@ async function putObject(
  * `STREAMING-*` one says the body is aws-chunked, signatures inside, which would be stored as the
  * object), and two that ask for what every object here is anyway. `null`: any value.
  */
+/** SigV4's request headers (a Function URL with IAM auth): taken on every request, whatever it is. */
+const SIGV4_HEADERS: ReadonlySet<string> = new Set(['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token', 'x-amz-user-agent']);
+
 const S3_HEADERS_TAKEN: ReadonlyMap<string, { readonly pattern: RegExp; readonly shown: string } | null> = new Map([
   ['x-amz-date', null],
   ['x-amz-content-sha256', { pattern: /^(?:[0-9a-f]{64}|UNSIGNED-PAYLOAD)$/i, shown: 'a hex SHA-256 or UNSIGNED-PAYLOAD' }],

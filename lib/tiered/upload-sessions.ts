@@ -790,8 +790,17 @@ function assertParts(parts: readonly CompletedPart[]): void {
     if (typeof part.etag !== 'string' || part.etag.length === 0 || part.etag.length > 256) {
       throw new ValidationError(`parts[${i}].etag must be the ETag S3 answered for the part`, `parts[${i}].etag`);
     }
+    // A field asking for more (a part's checksum to verify) would be ignored: refused. `size` is
+    // what listUploadParts answers beside them, so its parts can be sent back as listed.
+    const other = Object.keys(part).find((name) => !PART_FIELDS.has(name));
+    if (other !== undefined) {
+      throw new ValidationError(`parts[${i}] takes partNumber and etag, not "${other.slice(0, 40)}" (not honoured here)`, `parts[${i}]`);
+    }
   }
 }
+
+/** The fields a completed part may have: its own, and the listed part's size. */
+const PART_FIELDS: ReadonlySet<string> = new Set(['partNumber', 'etag', 'size']);
 
 /** The policy a session keeps until its commit (validated before). */
 function storedPolicyOf(policy: ExpiryPolicy): StoredPolicy | undefined {

@@ -839,16 +839,21 @@ describe("a session's complete or abort takes no condition it cannot evaluate", 
    * that never expires. Refused (400), nothing committed or ended; the session still completes.
    */
   test.each([
-    ['POST', { 'if-none-match': '*' }],
-    ['POST', { 'if-match': '"1"' }],
-    ['POST', { 'if-unmodified-since': 'Tue, 01 Dec 2099 00:00:00 GMT', 'if-match': '"1"' }],
-    ['POST', { 'x-tierlog-ttl': '60' }],
+    ['POST', { 'if-none-match': '*' }, 'create'],
+    ['POST', { 'if-match': '"1"' }, 'create'],
+    ['POST', { 'if-unmodified-since': 'Tue, 01 Dec 2099 00:00:00 GMT', 'if-match': '"1"' }, 'create'],
+    ['POST', { 'x-tierlog-ttl': '60' }, 'create'],
     // Metadata too: the complete was answered 200 and the object committed without it.
-    ['POST', { 'x-amz-meta-owner': 'bob' }],
-    ['DELETE', { 'if-match': '"1"' }],
-    ['DELETE', { 'x-amz-meta-owner': 'bob' }],
-    ['DELETE', { 'if-none-match': '*' }],
-  ] as const)('%s ?uploadId=… with %o is 400; the object and the session stay', async (method, headers) => {
+    ['POST', { 'x-amz-meta-owner': 'bob' }, 'create'],
+    ['DELETE', { 'if-match': '"1"' }, 'create'],
+    ['DELETE', { 'x-amz-meta-owner': 'bob' }, 'create'],
+    ['DELETE', { 'if-none-match': '*' }, 'create'],
+    // S3's checksum of the whole object, which nothing here verifies: the complete committed unchecked.
+    ['POST', { 'x-amz-checksum-sha256': 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=' }, 'not honoured'],
+    ['POST', { 'x-amz-checksum-type': 'FULL_OBJECT', 'x-amz-checksum-crc32': 'AAAAAA==' }, 'not honoured'],
+    ['POST', { 'x-amz-request-payer': 'requester' }, 'not honoured'],
+    ['DELETE', { 'x-amz-expected-bucket-owner': '123456789012' }, 'not honoured'],
+  ] as const)('%s ?uploadId=… with %o is 400; the object and the session stay', async (method, headers, says) => {
     const w = writer();
     const key = `sessions/conditions/${method}/${Object.keys(headers).join('+')}`;
     const kept = randomBody(10);
@@ -865,11 +870,38 @@ describe("a session's complete or abort takes no condition it cannot evaluate", 
       ...(method === 'POST' ? complete : {}),
     });
     expect(res.statusCode).toBe(400);
-    expect(bodyOf(res).message).toContain('create');
+    expect(bodyOf(res).message).toContain(says);
     expect(await snapshot(fx)).toBe(before);
     expect((await w.store.get(key))?.body).toEqual(kept);
     const done = await call(w, 'POST', `/objects/${key}`, { query: `uploadId=${uploadId}`, ...complete });
     expect(done.statusCode).toBe(200);
+  });
+});
+
+describe("a session's complete takes SigV4's headers and the parts as listed", () => {
+  test('x-amz-date, x-amz-content-sha256 and x-amz-security-token beside a complete whose parts carry their listed size: 201', async () => {
+    const w = writer();
+    const key = 'sessions/sigv4/complete';
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: Array<{ url: string }> };
+    await fetch(parts[0]!.url, { method: 'PUT', body: Buffer.from(randomBody(10)) });
+    const listed = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${uploadId}` });
+    const asListed = (JSON.parse(String(listed.body)) as { parts: Array<{ partNumber: number; etag: string; size: number }> }).parts;
+    expect(asListed).toEqual([expect.objectContaining({ partNumber: 1, size: 10 })]);
+    // A field that asks for more than the part (its checksum) is refused, not ignored; nothing committed.
+    const checked = await call(w, 'POST', `/objects/${key}`, {
+      query: `uploadId=${uploadId}`,
+      body: JSON.stringify({ parts: asListed.map((p) => ({ ...p, checksumSHA256: 'AAAA' })) }),
+    });
+    expect(checked.statusCode).toBe(400);
+    expect(bodyOf(checked).message).toContain('checksumSHA256');
+    expect(await w.store.head(key)).toBeUndefined();
+    const done = await call(w, 'POST', `/objects/${key}`, {
+      query: `uploadId=${uploadId}`,
+      headers: { 'x-amz-date': '20261202T000000Z', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-security-token': 't' },
+      body: JSON.stringify({ parts: asListed }),
+    });
+    expect(done.statusCode).toBe(201);
   });
 });
 
