@@ -77,7 +77,9 @@
  *   only the current version is answered, and `If-Match` insists on it. A session's condition,
  *   expiry and metadata are given at its create: an abort or a complete with `If-Match`,
  *   `If-None-Match`, `If-Unmodified-Since`, an `x-tierlog-*` or an `x-amz-meta-*` header is 400 (`If-None-Match: *` on a complete,
- *   S3's "create only", would otherwise commit over an object).
+ *   S3's "create only", would otherwise commit over an object); so is any other S3 request header
+ *   but SigV4's (`x-amz-checksum-sha256`, S3's check of the whole object, which nothing here
+ *   makes), and a part with a field beside `partNumber`, `etag` and the listed `size`.
  * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`
  *   (nothing else: a bare number is not taken for a year, and an ISO time of day names its zone),
  *   `x-tierlog-ttl: <seconds>` (time to live), `x-tierlog-tti: <seconds>` (time to idle: reads
