@@ -134,7 +134,11 @@ export interface PartUrlOptions {
   readonly expiresInMs?: number;
 }
 
-/** A part named in a complete ({@link TieredStore.completeUpload}). */
+/**
+ * A part named in a complete ({@link TieredStore.completeUpload}). A listed part
+ * ({@link TieredStore.listUploadParts}, with its `size`) is one; any other field (a checksum to
+ * verify) is refused, not ignored.
+ */
 export interface CompletedPart {
   /** 1 to 10,000. */
   readonly partNumber: number;
