@@ -41,7 +41,7 @@ import { type ExpiryScenarioReport, runExpiryScenarios } from './expiry-scenario
 import { checkInvariants, scanTable } from './invariants.js';
 import { bodyFor, type ModelExpiry, observe, RegisterModel } from './model.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
-import { type Operation, SimulatedWriter } from './writer.js';
+import { type Operation, SimulatedWriter, writeStatusOf } from './writer.js';
 
 export interface DrillOptions {
   /** Concurrent writers. */
@@ -194,8 +194,9 @@ export async function runDrill(args: {
           modelExpiry(policy),
         );
         const outcome = await writer.run(operation, crash);
-        // Not acknowledged: it may have landed (a crash after the commit, an unknown outcome).
-        model.endWrite(write, outcome.acknowledged ? 'acked' : 'unknown', outcome.crashedAt ?? outcome.error);
+        // Not acknowledged: it may have landed (a crash after the commit, an unknown outcome),
+        // unless the store refused it for sure (then a read of its value is a violation).
+        model.endWrite(write, writeStatusOf(outcome), outcome.crashedAt ?? outcome.error);
         if (outcome.acknowledged) totals.acknowledged++;
         else totals.failed++;
         if (outcome.crashedAt !== undefined) {

@@ -38,6 +38,25 @@ import { VERSIONS_PER_MS } from '../tiered/versions.js';
 export type WriteKind = 'put' | 'delete';
 export type WriteStatus = 'pending' | 'acked' | 'failed' | 'unknown';
 
+/**
+ * The errors (by name) after which a write definitely did not take effect: the store refused it
+ * before anything could land, or its commit was fenced. Any other error may have left it applied.
+ */
+const DEFINITE_FAILURES: ReadonlySet<string> = new Set([
+  'InstanceClaimedError',
+  'ContentionError',
+  'VersionConflictError',
+  'ValidationError',
+  // A complete: the parts were refused, or the session was closed (the commit is fenced).
+  'InvalidPartsError',
+  'UploadSessionClosedError',
+]);
+
+/** How a write that was not acknowledged ended: `failed` after an error of {@link DEFINITE_FAILURES}, else `unknown`. */
+export function statusAfterError(errorName: string | undefined): 'failed' | 'unknown' {
+  return errorName !== undefined && DEFINITE_FAILURES.has(errorName) ? 'failed' : 'unknown';
+}
+
 export interface ModelWrite {
   readonly key: string;
   readonly tag: string;

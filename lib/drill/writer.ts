@@ -11,6 +11,7 @@ import { CrashError, FaultInjector } from '../faults/fault-injector.js';
 import { type ProtocolStep, protocolStepOf } from '../faults/protocol-steps.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
 import { TieredStore } from '../tiered/tiered-store.js';
+import { statusAfterError } from './model.js';
 import type { Random } from './random.js';
 
 export type Operation =
@@ -24,8 +25,20 @@ export interface OperationOutcome {
   readonly crashedAt?: ProtocolStep;
   /** The error the store reported (other than a crash), if any. */
   readonly error?: string;
+  /** That error's name (`VersionConflictError`, ...). */
+  readonly errorName?: string;
   readonly startedAt: number;
   readonly endedAt: number;
+}
+
+/**
+ * How the register model takes an outcome: acknowledged; refused for sure (an error of
+ * `statusAfterError`'s list: then a read of its value is a wrong value); else unknown (a death, an
+ * error that may have left the write applied).
+ */
+export function writeStatusOf(outcome: OperationOutcome): 'acked' | 'failed' | 'unknown' {
+  if (outcome.acknowledged) return 'acked';
+  return outcome.crashedAt !== undefined ? 'unknown' : statusAfterError(outcome.errorName);
 }
 
 export interface SimulatedWriterOptions {
@@ -105,7 +118,8 @@ export class SimulatedWriter {
         this.alive = false;
         return { acknowledged: false, crashedAt: protocolStepOf(crashedAt!, this.options.config), startedAt, endedAt: Date.now() };
       }
-      return { acknowledged: false, error: `${(err as Error).name}: ${(err as Error).message}`, startedAt, endedAt: Date.now() };
+      const { name, message } = err instanceof Error ? err : { name: typeof err, message: String(err) };
+      return { acknowledged: false, error: `${name}: ${message}`, errorName: name, startedAt, endedAt: Date.now() };
     } finally {
       if (crashRule !== undefined) this.injector.remove(crashRule);
     }

@@ -7,6 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { RegisterModel } from '../../lib/drill/model.js';
+import { type OperationOutcome, writeStatusOf } from '../../lib/drill/writer.js';
 
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 const TTL_MS = 3_000;
@@ -40,5 +41,41 @@ describe('a create-only put refused over a value with a time to live', () => {
     const found = refusedCreateOver(startMs, endMs);
     if (violation) expect(found).toEqual([expect.stringContaining('was refused, though every state then had version 0')]);
     else expect(found).toEqual([]);
+  });
+});
+
+describe('how the drill takes a write that was not acknowledged', () => {
+  const at = { startedAt: 0, endedAt: 1 };
+  test.each([
+    ['acknowledged', { acknowledged: true }, 'acked'],
+    ['refused for a version', { acknowledged: false, error: 'VersionConflictError: …', errorName: 'VersionConflictError' }, 'failed'],
+    [
+      'fenced (its instance claimed)',
+      { acknowledged: false, error: 'InstanceClaimedError: …', errorName: 'InstanceClaimedError' },
+      'failed',
+    ],
+    ['refused as invalid (an expiry passed before any attempt)', { acknowledged: false, errorName: 'ValidationError' }, 'failed'],
+    ['an outcome the store could not decide', { acknowledged: false, errorName: 'CommitOutcomeUnknownError' }, 'unknown'],
+    ['an error of the network', { acknowledged: false, errorName: 'TimeoutError' }, 'unknown'],
+    ['a death at a step', { acknowledged: false, crashedAt: 'commit' }, 'unknown'],
+    ['a writer already dead', { acknowledged: false, error: 'writer is dead' }, 'unknown'],
+  ] as const)('%s: %s', (_what, outcome, status) => {
+    expect(writeStatusOf({ ...at, ...outcome } as OperationOutcome)).toBe(status);
+  });
+
+  test('a read of a write refused for sure is a wrong value; of one whose outcome is unknown, it is not', () => {
+    for (const [status, wrong] of [
+      ['failed', true],
+      ['unknown', false],
+    ] as const) {
+      const model = new RegisterModel();
+      const write = model.beginWrite('k', 'put', 'refused', 3);
+      model.endWrite(write, status, 'VersionConflictError');
+      const read = model.beginRead('k', 'read');
+      model.endRead(read, { kind: 'value', tag: 'refused', bodyOk: true, size: 3 });
+      const found = model.violations();
+      if (wrong) expect(found, status).toEqual([expect.stringContaining('refused')]);
+      else expect(found, status).toEqual([]);
+    }
   });
 });

@@ -4,7 +4,15 @@
  * {@link RegisterModel}; a writer that died is replaced by a fresh one (a new execution
  * environment), as Lambda would.
  */
-import { bodyFor, type ModelExpiry, type ModelWrite, type Observed, observe, type RegisterModel } from '../../../lib/drill/model.js';
+import {
+  bodyFor,
+  type ModelExpiry,
+  type ModelWrite,
+  type Observed,
+  observe,
+  type RegisterModel,
+  statusAfterError,
+} from '../../../lib/drill/model.js';
 import { seededRandom } from '../../../lib/drill/random.js';
 import { type CrashPlan, SimulatedWriter } from '../../../lib/drill/writer.js';
 import { protocolStepOf } from '../../../lib/faults/protocol-steps.js';
@@ -17,17 +25,6 @@ import type { PutResult } from '../../../lib/tiered/tiered-store.js';
 import { type CallOutcome, runSession } from './sessions.js';
 import { errorName, type SimulationStats } from './stats.js';
 import { namesOld, spyRule } from './trace.js';
-
-/** Errors after which a write definitely did not take effect. */
-const DEFINITE_FAILURES = new Set([
-  'InstanceClaimedError',
-  'ContentionError',
-  'VersionConflictError',
-  'ValidationError',
-  // A complete: the parts were refused, or the session was closed (the commit is fenced).
-  'InvalidPartsError',
-  'UploadSessionClosedError',
-]);
 
 interface Workload {
   readonly fx: Fixture;
@@ -211,7 +208,7 @@ async function writeOperation(
   } else {
     const name = outcome.error ?? 'Error';
     stats.countError(name);
-    const definite = DEFINITE_FAILURES.has(name);
+    const definite = statusAfterError(name) === 'failed';
     if (definite) ops.failed++;
     else ops.unknown++;
     model.endWrite(write, definite ? 'failed' : 'unknown', `${name}, ${outcome.ms} ms`, { multi });
@@ -290,7 +287,7 @@ function endSessionWrite(w: Workload, write: ModelWrite, completes: readonly Cal
   }
   const notes = completes.map((c) => ('error' in c ? c.error : 'crashedAt' in c ? `crashed at ${c.crashedAt}` : 'ok'));
   for (const c of completes) if ('error' in c) w.stats.countError(c.error);
-  const definite = completes.every((c) => 'error' in c && DEFINITE_FAILURES.has(c.error));
+  const definite = completes.every((c) => 'error' in c && statusAfterError(c.error) === 'failed');
   if (definite) ops.failed++;
   else ops.unknown++;
   w.model.endWrite(write, definite ? 'failed' : 'unknown', notes.join(', '));
