@@ -247,6 +247,16 @@ describe('session crash-point matrix', () => {
   });
 });
 
+/** `key` holds `oldLarge`; a session over it whose complete assembled the parts, then died at its commit. */
+async function assembledThenDied(fx: Fixture, key: string): Promise<Prepared> {
+  const setup = writer(fx);
+  await setup.store.put(key, oldLarge);
+  const p = await prepare(setup.store, key);
+  const dying = writer(fx, new FaultInjector().add({ kind: 'crashBefore', match: (r) => r.command === 'TransactWriteItemsCommand' }));
+  await expect(dying.store.completeUpload(p.uploadId, p.parts)).rejects.toThrow();
+  return p;
+}
+
 /** A complete by `w` that holds right before its commit (after the assembly) until `release`. */
 function completeHeldAtCommit(w: Writer, p: Prepared) {
   const reached = deferred();
@@ -309,12 +319,7 @@ describe('session races', () => {
   test('a complete retried after the sweeper took the session (its commit never landed) is refused and commits nothing', async () => {
     const fx = await freshFixture();
     const key = 'race/late-retry';
-    const setup = writer(fx);
-    await setup.store.put(key, oldLarge);
-    const p = await prepare(setup.store, key);
-    // The complete assembles, then its process dies at the commit.
-    const dying = writer(fx, new FaultInjector().add({ kind: 'crashBefore', match: (r) => r.command === 'TransactWriteItemsCommand' }));
-    await expect(dying.store.completeUpload(p.uploadId, p.parts)).rejects.toThrow();
+    const p = await assembledThenDied(fx, key);
     // The first sighting claims the session; a retry then is refused (it can never commit).
     const { sweeper, close } = makeSweeper(fx, PAST_EVERYTHING_MS);
     try {
@@ -333,11 +338,7 @@ describe('session races', () => {
   test('a complete that assembled and died before its commit: listing the parts says so (not "expired"), a complete again commits', async () => {
     const fx = await freshFixture();
     const key = 'race/assembled';
-    const setup = writer(fx);
-    await setup.store.put(key, oldLarge);
-    const p = await prepare(setup.store, key);
-    const dying = writer(fx, new FaultInjector().add({ kind: 'crashBefore', match: (r) => r.command === 'TransactWriteItemsCommand' }));
-    await expect(dying.store.completeUpload(p.uploadId, p.parts)).rejects.toThrow();
+    const p = await assembledThenDied(fx, key);
     // S3 lists no parts of an assembled upload; the session is open and can still complete.
     await expect(writer(fx).store.listUploadParts(p.uploadId)).rejects.toBeInstanceOf(UploadAssembledError);
     const done = await writer(fx).store.completeUpload(p.uploadId, p.parts);
