@@ -682,15 +682,15 @@ async function putObject(
   };
 }
 
+/** SigV4's request headers (a Function URL with IAM auth): taken on every request, whatever it is. */
+const SIGV4_HEADERS: ReadonlySet<string> = new Set(['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token', 'x-amz-user-agent']);
+
 /**
  * S3 request headers a write takes, and the values taken: user metadata, SigV4's (a Function URL
  * with IAM auth; a payload hash is a hex SHA-256, verified on a PUT, or `UNSIGNED-PAYLOAD`: a
  * `STREAMING-*` one says the body is aws-chunked, signatures inside, which would be stored as the
  * object), and two that ask for what every object here is anyway. `null`: any value.
  */
-/** SigV4's request headers (a Function URL with IAM auth): taken on every request, whatever it is. */
-const SIGV4_HEADERS: ReadonlySet<string> = new Set(['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token', 'x-amz-user-agent']);
-
 const S3_HEADERS_TAKEN: ReadonlyMap<string, { readonly pattern: RegExp; readonly shown: string } | null> = new Map([
   ['x-amz-date', null],
   ['x-amz-content-sha256', { pattern: /^(?:[0-9a-f]{64}|UNSIGNED-PAYLOAD)$/i, shown: 'a hex SHA-256 or UNSIGNED-PAYLOAD' }],

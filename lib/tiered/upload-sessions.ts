@@ -616,7 +616,6 @@ export class UploadSessions {
     refuseIfExpired(expiry, this.o.clock(), field, 'complete');
   }
 
-  /** Why a session that was open a moment ago no longer is. */
   /**
    * Why S3 lists no parts of a session that was open: it ended since (completed, aborted,
    * expired), or, still open, an earlier complete assembled its parts and did not commit (its
@@ -630,6 +629,7 @@ export class UploadSessions {
     return closedError(session.sessionId, now);
   }
 
+  /** Why a session that was open a moment ago no longer is. */
   private async closedNow(uploadId: string): Promise<Error> {
     return closedError(uploadId, parseSessionItem(await this.table.getRaw(uploadId)));
   }
