@@ -59,6 +59,30 @@ describe('snapshot re-verification: what it protects', () => {
     expect(await exists(fx, key)).toBe(true);
   });
 
+  test.each([
+    ['a young LastModified and an old UUIDv7 (a blob uploaded late, or by a writer whose clock runs behind)', OLD, Date.now()],
+    ['an old LastModified and a young UUIDv7', Date.now(), OLD],
+  ])('%s: young by one clock is young', async (_name, uuidAt, lastModified) => {
+    const fx = await freshFixture();
+    const key = blobKey(fx, 'obj', uuidAt);
+    await putBlob(fx, key);
+    const report = await reverify(fx, key, lastModified);
+    expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'too-young' }] });
+    expect(await exists(fx, key)).toBe(true);
+  });
+
+  test.each([
+    ['under 1 h', HOUR - 1],
+    ['half an hour', HOUR / 2],
+    ['not a number', Number.NaN],
+  ])('a safety age %s is refused before anything is read or deleted', async (_name, olderThanMs) => {
+    const { fx, key } = await scene();
+    await expect(reverifyAndDelete([{ key, lastModified: OLD }], { ...deleting(fx), olderThanMs })).rejects.toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'olderThanMs' }),
+    );
+    expect(await exists(fx, key)).toBe(true);
+  });
+
   const uuidOf = (key: string) => key.slice(key.lastIndexOf('/') + 1);
   test.each([
     ['an entry naming the blob in a binary attribute', (key: string) => ({ x: { v: 1, id: 'obj', at: OLD, new: Buffer.from(key) } })],
