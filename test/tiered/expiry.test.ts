@@ -35,6 +35,12 @@ describe('storedExpiryOf', () => {
     ['timeToLiveMs of 1 ms', { timeToLiveMs: 1 }, { expiresAtSeconds: Math.ceil((NOW + 1) / SEC) }],
     ['timeToIdleMs stores the TTI', { timeToIdleMs: DAY }, { expiresAtSeconds: Math.ceil((NOW + DAY) / SEC), ttiMs: DAY }],
     [
+      'expiresAt exactly 100 years away',
+      { expiresAt: new Date(NOW + MAX_EXPIRY_MS) },
+      { expiresAtSeconds: Math.ceil((NOW + MAX_EXPIRY_MS) / SEC) },
+    ],
+    ['timeToLiveMs of exactly 100 years', { timeToLiveMs: MAX_EXPIRY_MS }, { expiresAtSeconds: Math.ceil((NOW + MAX_EXPIRY_MS) / SEC) }],
+    [
       'undefined fields are not set',
       { expiresAt: undefined, timeToLiveMs: 5 * SEC } as ExpiryPolicy,
       { expiresAtSeconds: Math.ceil((NOW + 5 * SEC) / SEC) },
@@ -53,6 +59,7 @@ describe('storedExpiryOf', () => {
     ['expiresAt invalid Date', { expiresAt: new Date(Number.NaN) }, 'expiresAt'],
     ['expiresAt not a Date', { expiresAt: '2030-01-01' }, 'expiresAt'],
     ['expiresAt too far', { expiresAt: new Date(NOW + MAX_EXPIRY_MS + DAY) }, 'expiresAt'],
+    ['expiresAt 1 ms past 100 years', { expiresAt: new Date(NOW + MAX_EXPIRY_MS + 1) }, 'expiresAt'],
     ['ttl zero', { timeToLiveMs: 0 }, 'timeToLiveMs'],
     ['ttl negative', { timeToLiveMs: -5 }, 'timeToLiveMs'],
     ['ttl fractional', { timeToLiveMs: 1.5 }, 'timeToLiveMs'],
