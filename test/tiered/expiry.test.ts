@@ -120,6 +120,9 @@ describe('time to idle', () => {
   const refreshes: Array<[string, number, number, boolean]> = [
     ['long TTI, read at once: no write', 30 * DAY, 0, false],
     ['long TTI, read just under the debounce: no write', 30 * DAY, HOUR - 2 * SEC, false],
+    // NOW is 250 ms past a second, and the expiry rounds up: TTI - debounce remain at debounce + 750 ms.
+    ['long TTI, read with exactly TTI - debounce left: no write', 30 * DAY, HOUR + 750, false],
+    ['long TTI, read 1 ms later: refresh', 30 * DAY, HOUR + 751, true],
     ['long TTI, read past the debounce: refresh', 30 * DAY, HOUR + 2 * SEC, true],
     ['one-day TTI (a fixed one-day debounce would never refresh it): refresh after an hour', DAY, HOUR + 2 * SEC, true],
     ['ten-minute TTI: no write before half of it', 10 * 60_000, 4 * 60_000, false],
