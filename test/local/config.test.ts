@@ -122,6 +122,18 @@ describe('loadConfig', () => {
     );
   });
 
+  it.each([
+    ['an array', []],
+    [
+      'an array carrying the settings',
+      Object.assign([], { changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'p', leaseShards: 4 }),
+    ],
+    ['null', null],
+    ['a Map', new Map()],
+  ])('validateConfig refuses %s as the configuration, naming it', (_name, config) => {
+    expect(() => validateConfig(config as never)).toThrow(expect.objectContaining({ name: 'ConfigError', setting: 'config' }));
+  });
+
   it('reads process.env by default', () => {
     const saved = { ...process.env };
     try {
