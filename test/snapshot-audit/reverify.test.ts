@@ -8,6 +8,7 @@
  * the bucket, one change-log item, then the re-verification with `delete`.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, test } from 'vitest';
@@ -194,6 +195,32 @@ describe('confirming a proposed loss live', () => {
       log.close();
       s3.destroy();
     }
+  });
+});
+
+describe('a proposed loss the bucket holds', () => {
+  test('missed by the inventory only when last modified before the cutoff: one modified at it could be uploaded after the inventory', async () => {
+    const { fx, key } = await scene();
+    const listed = await fx.s3.send(new ListObjectsV2Command({ Bucket: fx.config.bucket, Prefix: key }));
+    const modified = listed.Contents![0]!.LastModified!.getTime();
+    const check = (cutoffMs: number) =>
+      checkLost([{ key, objectKey: 'obj' }], { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, cutoffMs });
+    expect(await check(modified)).toEqual({ lost: [], missedByInventory: [], undecided: [] });
+    expect(await check(modified + 1)).toEqual({ lost: [], missedByInventory: [key], undecided: [] });
+  });
+});
+
+describe('a proposed loss outside the prefix', () => {
+  test('is not judged: no finding of any kind', async () => {
+    const fx = await freshFixture();
+    await putBlob(fx, 'outside/x');
+    const lost = await checkLost([{ key: 'outside/x', objectKey: 'obj' }], {
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      cutoffMs: Date.now() + HOUR,
+    });
+    expect(lost).toEqual({ lost: [], missedByInventory: [], undecided: [] });
   });
 });
 
