@@ -15,6 +15,7 @@ const UNIT = [
   'test/local/unknown-variables.test.ts',
   'test/local/sweeper-floors.test.ts',
   'test/recovery/stream-judge.test.ts',
+  'test/tiered/blob-keys.test.ts',
   'test/drill/model.test.ts',
   'test/functions/bounded-read.test.ts',
   'test/docs/**/*.test.ts',

@@ -7,7 +7,7 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
-import { auditCommand, auditFindingsLeft, parseBlobKey, runAudit, uuidV7Time } from '../../lib/cli/audit.js';
+import { type AuditReport, auditCommand, auditFindingsLeft, parseBlobKey, runAudit, uuidV7Time } from '../../lib/cli/audit.js';
 import type { CliContext } from '../../lib/cli/common.js';
 import { UsageError } from '../../lib/cli/common.js';
 import { type Fixture, listKeys } from '../support/local.js';
@@ -123,6 +123,31 @@ describe('audit', () => {
     expect((await cli(fx, ['audit', '--older-than', '90m', '--exit-code'], { clock: ahead })).code).toBe(0);
   });
 
+  test('runAudit from code without `delete` is a dry run: it reports the orphans and deletes none', async () => {
+    const before = await allBlobs(s.fx);
+    const report = await runAudit(ctxOf(s.fx), { olderThanMs: 90 * 60_000 });
+    expect(report.delete).toBe(false);
+    expect(report.orphans).toHaveLength(4);
+    expect(report.deleted).toBe(0);
+    expect(await allBlobs(s.fx)).toEqual(before);
+  });
+
+  test('auditFindingsLeft: orphans and expired blobs count as left unless this run deleted them, and it did not when deletes were refused', () => {
+    const one = [{}] as never[];
+    const report = {
+      delete: false,
+      orphans: one,
+      expired: one,
+      unparseable: [],
+      corruptChangeLog: [],
+      undecided: [],
+    } as unknown as AuditReport;
+    expect(auditFindingsLeft(report)).toBe(2);
+    expect(auditFindingsLeft({ ...report, delete: true })).toBe(0);
+    expect(auditFindingsLeft({ ...report, delete: true, deleteRefused: 'the objects table is not this bucket' })).toBe(2);
+    expect(auditFindingsLeft({ ...report, delete: true, unparseable: one, corruptChangeLog: one, undecided: one } as AuditReport)).toBe(3);
+  });
+
   test('a blob is old only when both LastModified and its UUIDv7 are: an old UUID does not make a new upload old', async () => {
     const { code, json } = await cliJson(s.fx, ['audit', '--older-than', '3h'], { clock: ahead });
     expect(code).toBe(0);
@@ -136,6 +161,11 @@ describe('audit', () => {
     expect(run.out).toBe('');
     expect(run.err).toContain('tierlog: --older-than 30m is too young: audit needs at least 1h');
     await expect(runAudit(ctxOf(s.fx), { olderThanMs: 59 * 60_000, delete: true })).rejects.toThrow(UsageError);
+    // runAudit's own refusals, before anything is listed: not a number, or an age reaching back before 2000.
+    await expect(runAudit(ctxOf(s.fx), { olderThanMs: Number.NaN, delete: true })).rejects.toThrow(UsageError);
+    await expect(runAudit(ctxOf(s.fx), { olderThanMs: 100 * 365 * 24 * HOUR, delete: true })).rejects.toThrow(
+      expect.objectContaining({ name: 'UsageError', message: expect.stringContaining('is too old: a safety age of') }),
+    );
     const junk = await cli(s.fx, ['audit', '--older-than', '24']);
     expect(junk.code).toBe(2);
     expect(junk.err).toContain('invalid duration "24"');

@@ -8,7 +8,8 @@ import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { newChangeId } from '../../lib/ids.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { InterruptedError } from '../../lib/cli/common.js';
+import { InterruptedError, UsageError } from '../../lib/cli/common.js';
+import { runSweep } from '../../lib/cli/sweep.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
@@ -16,7 +17,7 @@ import { withPagedListings } from '../../lib/faults/paged-listings.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture, listKeys, prefixKeys, scanAll } from '../support/local.js';
 import { expectClean, putDeadInstance, rawInstance, rawState } from '../tiered/harness.js';
-import { blobKey, cli, cliJson, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
+import { blobKey, capture, cli, cliJson, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
 const MIN = 60_000;
 const open: Array<{ close(): void }> = [];
@@ -218,6 +219,17 @@ describe('sweep', () => {
     const missing = await cli(fx, ['sweep', '--shards', '0,9']);
     expect(missing.code).toBe(2);
     expect(missing.err).toContain('shard 9 does not exist: TIERLOG_LEASE_SHARDS is 4, so shards are 0..3');
+    // The first shard past the count, the CLI's parse and runSweep's own check alike (a sweep
+    // from code), before anything is read.
+    const boundary = await cli(fx, ['sweep', '--shards', '3,4']);
+    expect(boundary.code).toBe(2);
+    expect(boundary.err).toContain('shard 4 does not exist: TIERLOG_LEASE_SHARDS is 4, so shards are 0..3');
+    const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now(), io: capture().io, env: {} };
+    for (const shard of [4, -1, 1.5]) {
+      await expect(runSweep(ctx, { shards: [0, shard] })).rejects.toThrow(
+        expect.objectContaining({ name: UsageError.name, message: `shard ${shard} does not exist: shards are 0..3` }),
+      );
+    }
     const garbage = await cli(fx, ['sweep', '--shards', 'one']);
     expect(garbage.code).toBe(2);
     expect(garbage.err).toContain('invalid --shards "one"');

@@ -8,7 +8,9 @@
 import { expect, test } from 'vitest';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { ContentionError } from '../../lib/errors.js';
 import { freshFixture } from '../support/local.js';
+import { makeWriter } from '../tiered/harness.js';
 import { faultWriters } from './writers.js';
 
 const newWriter = faultWriters();
@@ -39,5 +41,30 @@ test.each([1, 2, 3])('a read overtaken by %i overwrites returns a value that was
   expect(read).toBeDefined();
   expect(read!.body).toEqual(body(read!.body[0]!));
   expect(read!.body[0]).toBeGreaterThanOrEqual(overwrites - 1);
+  expect((await checkInvariants(fx)).lost).toEqual([]);
+});
+
+test('a ranged read overtaken before every GET: a ContentionError after maxAttempts GETs, not one more', async () => {
+  const fx = await freshFixture();
+  const writer = newWriter(fx);
+  await writer.put('k', body(0));
+  let gets = 0;
+  let written = 0;
+  const injector = new FaultInjector().add({
+    kind: 'delay',
+    delayMs: 0,
+    match: onCommand('GetObject'),
+    before: async () => {
+      gets++;
+      await writer.put('k', body(++written));
+    },
+  });
+  const reader = makeWriter(fx, { injector, store: { maxAttempts: 3 } });
+  try {
+    await expect(reader.store.get('k', { range: { start: 0, end: 9 } })).rejects.toBeInstanceOf(ContentionError);
+    expect(gets).toBe(3);
+  } finally {
+    reader.close();
+  }
   expect((await checkInvariants(fx)).lost).toEqual([]);
 });

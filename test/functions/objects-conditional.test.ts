@@ -55,6 +55,9 @@ const CASES: Array<[string, Headers, number]> = [
   ['If-Match fails before If-None-Match is looked at (§13.2.2)', (e) => ({ 'if-match': other, 'if-none-match': e }), 412],
   ['If-Match holds, If-None-Match matches', (e) => ({ 'if-match': e, 'if-none-match': e }), 304],
   ['If-Match: an unquoted tag', (e) => ({ 'if-match': e.replace(/"/g, '') }), 400],
+  ['If-Match: a list of no tag', () => ({ 'if-match': ' , ,' }), 400],
+  ['If-Match: two tags without a comma between', (e) => ({ 'if-match': `${other}${e}` }), 400],
+  ['If-None-Match: * among spaces', () => ({ 'if-none-match': ' * ' }), 304],
   // A date cannot name a version (several within a second, writers' clocks apart): never taken for a match.
   ['If-Unmodified-Since (a date) alone', () => ({ 'if-unmodified-since': new Date(Date.now() + 60_000).toUTCString() }), 400],
   ['If-Unmodified-Since beside If-Match (not evaluated, §13.2.2)', (e) => ({ 'if-match': e, 'if-unmodified-since': 'x' }), 200],

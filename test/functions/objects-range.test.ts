@@ -6,7 +6,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { RangeNotSatisfiableError, ValidationError } from '../../lib/errors.js';
-import { parseRangeHeader, resolveRange } from '../../lib/tiered/byte-range.js';
+import { assertByteRange, parseRangeHeader, resolveRange } from '../../lib/tiered/byte-range.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, makeWriter, randomBody, sameBytes, snapshot, type Writer } from '../tiered/harness.js';
 import { httpEvent } from './lambda.js';
@@ -36,8 +36,21 @@ describe('byte ranges', () => {
     expect(parseRangeHeader('bytes=0-9')).toEqual({ start: 0, end: 9 });
     expect(parseRangeHeader('bytes=5-')).toEqual({ start: 5 });
     expect(parseRangeHeader('bytes=-3')).toEqual({ suffix: 3 });
+    expect(parseRangeHeader('BYTES=0-9'), 'a range unit is case-insensitive (RFC 9110 14.1)').toEqual({ start: 0, end: 9 });
     expect(parseRangeHeader('items=0-1')).toBeUndefined();
-    for (const bad of ['bytes=', 'bytes=-', 'bytes=a-b', 'bytes=5-1', 'bytes=0-1,3-x', 'bytes=,', 'bytes=0-1,-', '0-1'])
+    // Two numerals past 2^53 that one JavaScript number holds: still compared as written.
+    const last = '99999999999999999998';
+    for (const bad of [
+      'bytes=',
+      'bytes=-',
+      'bytes=a-b',
+      'bytes=5-1',
+      'bytes=0-1,3-x',
+      'bytes=,',
+      'bytes=0-1,-',
+      '0-1',
+      `bytes=${last.slice(0, -1)}9-${last}`,
+    ])
       expect(() => parseRangeHeader(bad), bad).toThrow(ValidationError);
     // Several ranges: ignored (RFC 9110 14.2), as is another unit.
     for (const ignored of ['bytes=0-1,3-4', 'bytes=0-1, ,-5', 'bytes=10-,0-0']) expect(parseRangeHeader(ignored), ignored).toBeUndefined();
@@ -45,6 +58,39 @@ describe('byte ranges', () => {
     expect(resolveRange('k', { suffix: 100 }, 10)).toEqual({ start: 0, end: 9, size: 10 });
     expect(() => resolveRange('k', { start: 10 }, 10)).toThrow(RangeNotSatisfiableError);
     expect(() => resolveRange('k', { suffix: 0 }, 10)).toThrow(RangeNotSatisfiableError);
+  });
+
+  const refusedRanges: Array<[string, unknown, string]> = [
+    ['not an object', 5, 'range'],
+    ['null', null, 'range'],
+    ['neither start nor suffix', { end: 5 }, 'range'],
+    ['start and suffix', { start: 0, suffix: 5 }, 'range'],
+    ['end and suffix', { end: 5, suffix: 5 }, 'range'],
+    ['a name a range does not take', { start: 10, length: 5 }, 'range.length'],
+    ['a misspelt end', { start: 10, End: 5 }, 'range.End'],
+    ['a negative start', { start: -1 }, 'range.start'],
+    ['a fractional start', { start: 1.5 }, 'range.start'],
+    ['a start past 2^53', { start: 2 ** 53 }, 'range.start'],
+    ['a start as a string', { start: '0' }, 'range.start'],
+    ['a negative end', { start: 0, end: -1 }, 'range.end'],
+    ['an end before the start', { start: 10, end: 9 }, 'range.end'],
+    ['a negative suffix', { suffix: -1 }, 'range.suffix'],
+    ['a fractional suffix', { suffix: 0.5 }, 'range.suffix'],
+  ];
+  test.each(refusedRanges)('the range option: %s is a ValidationError naming %s', (_name, range, field) => {
+    expect(() => assertByteRange(range)).toThrow(expect.objectContaining({ name: 'ValidationError', field }));
+  });
+
+  test('the range option: what it takes', () => {
+    for (const range of [
+      { start: 0 },
+      { start: 5, end: 5 },
+      { start: 0, end: undefined },
+      { suffix: 7 },
+      { start: 3, length: undefined },
+    ]) {
+      expect(() => assertByteRange(range), JSON.stringify(range)).not.toThrow();
+    }
   });
 
   test('HTTP: several ranges are ignored (RFC 9110 14.2: a server that sends no multipart/byteranges may not refuse them): the whole object', async () => {

@@ -49,8 +49,8 @@ describe('loadConfig', () => {
     const err = configError(env);
     expect(err.setting).toBe(name);
     expect(err.message).toContain(name);
-    // Blank counts as missing.
-    expect(configError({ ...base, [name]: '   ' }).setting).toBe(name);
+    // Blank counts as missing, and is told so (not as an invalid name).
+    expect(configError({ ...base, [name]: '   ' })).toMatchObject({ setting: name, message: `environment variable ${name} is not set` });
   });
 
   it('trims surrounding whitespace of required values', () => {
@@ -73,6 +73,17 @@ describe('loadConfig', () => {
     expect(err.message).toContain('TIERLOG_PREFIX');
   });
 
+  it.each([
+    ['blobs*', '*'],
+    ['blobs/?', '?'],
+    ['tenants/$x', '$'],
+    ['tenants/{x}', '{'],
+  ])('refuses prefix %j, saying IAM reads %j as a wildcard or a policy variable', (prefix, special) => {
+    const err = configError({ ...base, TIERLOG_PREFIX: prefix });
+    expect(err.setting).toBe('TIERLOG_PREFIX');
+    expect(err.message).toContain(`contains "${special}", which IAM reads as a wildcard or a policy variable`);
+  });
+
   it('an empty TIERLOG_PREFIX never means "the whole bucket"', () => {
     let prefix: string | undefined;
     try {
@@ -84,11 +95,14 @@ describe('loadConfig', () => {
     expect(prefix).not.toBe('');
   });
 
-  it.each([['abc'], ['2.5'], ['0'], ['257'], ['-1']])('refuses TIERLOG_LEASE_SHARDS=%j, naming the variable', (value) => {
-    const err = configError({ ...base, TIERLOG_LEASE_SHARDS: value });
-    expect(err.setting).toBe(CONFIG_ENV.leaseShards);
-    expect(err.message).toContain(CONFIG_ENV.leaseShards);
-  });
+  it.each([['abc'], ['2.5'], ['0'], ['257'], ['-1'], ['1e1'], ['0x4'], ['4.0'], ['+4']])(
+    'refuses TIERLOG_LEASE_SHARDS=%j, naming the variable',
+    (value) => {
+      const err = configError({ ...base, TIERLOG_LEASE_SHARDS: value });
+      expect(err.setting).toBe(CONFIG_ENV.leaseShards);
+      expect(err.message).toContain(CONFIG_ENV.leaseShards);
+    },
+  );
 
   it.each([
     ['TIERLOG_CHANGELOG_TABLE', 'ab'],
@@ -106,6 +120,18 @@ describe('loadConfig', () => {
     expect(() => validateConfig({ changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: '../x', leaseShards: 4 })).toThrow(
       expect.objectContaining({ name: 'ConfigError', setting: 'prefix' }),
     );
+  });
+
+  it.each([
+    ['an array', []],
+    [
+      'an array carrying the settings',
+      Object.assign([], { changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'p', leaseShards: 4 }),
+    ],
+    ['null', null],
+    ['a Map', new Map()],
+  ])('validateConfig refuses %s as the configuration, naming it', (_name, config) => {
+    expect(() => validateConfig(config as never)).toThrow(expect.objectContaining({ name: 'ConfigError', setting: 'config' }));
   });
 
   it('reads process.env by default', () => {

@@ -8,6 +8,7 @@
  * the bucket, one change-log item, then the re-verification with `delete`.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, test } from 'vitest';
@@ -56,6 +57,30 @@ describe('snapshot re-verification: what it protects', () => {
     const { fx, key } = await scene();
     const report = await reverify(fx, key, 'unknown');
     expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'too-young' }] });
+    expect(await exists(fx, key)).toBe(true);
+  });
+
+  test.each([
+    ['a young LastModified and an old UUIDv7 (a blob uploaded late, or by a writer whose clock runs behind)', OLD, Date.now()],
+    ['an old LastModified and a young UUIDv7', Date.now(), OLD],
+  ])('%s: young by one clock is young', async (_name, uuidAt, lastModified) => {
+    const fx = await freshFixture();
+    const key = blobKey(fx, 'obj', uuidAt);
+    await putBlob(fx, key);
+    const report = await reverify(fx, key, lastModified);
+    expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'too-young' }] });
+    expect(await exists(fx, key)).toBe(true);
+  });
+
+  test.each([
+    ['under 1 h', HOUR - 1],
+    ['half an hour', HOUR / 2],
+    ['not a number', Number.NaN],
+  ])('a safety age %s is refused before anything is read or deleted', async (_name, olderThanMs) => {
+    const { fx, key } = await scene();
+    await expect(reverifyAndDelete([{ key, lastModified: OLD }], { ...deleting(fx), olderThanMs })).rejects.toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'olderThanMs' }),
+    );
     expect(await exists(fx, key)).toBe(true);
   });
 
@@ -170,6 +195,32 @@ describe('confirming a proposed loss live', () => {
       log.close();
       s3.destroy();
     }
+  });
+});
+
+describe('a proposed loss the bucket holds', () => {
+  test('missed by the inventory only when last modified before the cutoff: one modified at it could be uploaded after the inventory', async () => {
+    const { fx, key } = await scene();
+    const listed = await fx.s3.send(new ListObjectsV2Command({ Bucket: fx.config.bucket, Prefix: key }));
+    const modified = listed.Contents![0]!.LastModified!.getTime();
+    const check = (cutoffMs: number) =>
+      checkLost([{ key, objectKey: 'obj' }], { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, cutoffMs });
+    expect(await check(modified)).toEqual({ lost: [], missedByInventory: [], undecided: [] });
+    expect(await check(modified + 1)).toEqual({ lost: [], missedByInventory: [key], undecided: [] });
+  });
+});
+
+describe('a proposed loss outside the prefix', () => {
+  test('is not judged: no finding of any kind', async () => {
+    const fx = await freshFixture();
+    await putBlob(fx, 'outside/x');
+    const lost = await checkLost([{ key: 'outside/x', objectKey: 'obj' }], {
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      cutoffMs: Date.now() + HOUR,
+    });
+    expect(lost).toEqual({ lost: [], missedByInventory: [], undecided: [] });
   });
 });
 

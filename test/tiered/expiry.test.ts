@@ -35,6 +35,12 @@ describe('storedExpiryOf', () => {
     ['timeToLiveMs of 1 ms', { timeToLiveMs: 1 }, { expiresAtSeconds: Math.ceil((NOW + 1) / SEC) }],
     ['timeToIdleMs stores the TTI', { timeToIdleMs: DAY }, { expiresAtSeconds: Math.ceil((NOW + DAY) / SEC), ttiMs: DAY }],
     [
+      'expiresAt exactly 100 years away',
+      { expiresAt: new Date(NOW + MAX_EXPIRY_MS) },
+      { expiresAtSeconds: Math.ceil((NOW + MAX_EXPIRY_MS) / SEC) },
+    ],
+    ['timeToLiveMs of exactly 100 years', { timeToLiveMs: MAX_EXPIRY_MS }, { expiresAtSeconds: Math.ceil((NOW + MAX_EXPIRY_MS) / SEC) }],
+    [
       'undefined fields are not set',
       { expiresAt: undefined, timeToLiveMs: 5 * SEC } as ExpiryPolicy,
       { expiresAtSeconds: Math.ceil((NOW + 5 * SEC) / SEC) },
@@ -53,6 +59,7 @@ describe('storedExpiryOf', () => {
     ['expiresAt invalid Date', { expiresAt: new Date(Number.NaN) }, 'expiresAt'],
     ['expiresAt not a Date', { expiresAt: '2030-01-01' }, 'expiresAt'],
     ['expiresAt too far', { expiresAt: new Date(NOW + MAX_EXPIRY_MS + DAY) }, 'expiresAt'],
+    ['expiresAt 1 ms past 100 years', { expiresAt: new Date(NOW + MAX_EXPIRY_MS + 1) }, 'expiresAt'],
     ['ttl zero', { timeToLiveMs: 0 }, 'timeToLiveMs'],
     ['ttl negative', { timeToLiveMs: -5 }, 'timeToLiveMs'],
     ['ttl fractional', { timeToLiveMs: 1.5 }, 'timeToLiveMs'],
@@ -113,6 +120,9 @@ describe('time to idle', () => {
   const refreshes: Array<[string, number, number, boolean]> = [
     ['long TTI, read at once: no write', 30 * DAY, 0, false],
     ['long TTI, read just under the debounce: no write', 30 * DAY, HOUR - 2 * SEC, false],
+    // NOW is 250 ms past a second, and the expiry rounds up: TTI - debounce remain at debounce + 750 ms.
+    ['long TTI, read with exactly TTI - debounce left: no write', 30 * DAY, HOUR + 750, false],
+    ['long TTI, read 1 ms later: refresh', 30 * DAY, HOUR + 751, true],
     ['long TTI, read past the debounce: refresh', 30 * DAY, HOUR + 2 * SEC, true],
     ['one-day TTI (a fixed one-day debounce would never refresh it): refresh after an hour', DAY, HOUR + 2 * SEC, true],
     ['ten-minute TTI: no write before half of it', 10 * 60_000, 4 * 60_000, false],
