@@ -11,7 +11,8 @@
  * checked against a register model of the writes (lib/drill/model.ts, the fault simulation's
  * oracle): a read may return only the last acknowledged write or one that may have landed after
  * it, byte for byte, so a lost acknowledged write or a stale value fails the drill. A write that
- * was not acknowledged counts as one that may have landed (never as one that surely did not).
+ * was not acknowledged counts as one that may have landed, unless the store refused it for sure
+ * (`writeStatusOf`: a version conflict, a fence, ...): then a read of its value is wrong too.
  *
  * Some puts expire (`timeToLiveMs`, `expiresAt`, `timeToIdleMs`). DynamoDB Local runs no TTL, so
  * the drill deletes expired items as TTL does and delivers the objects table's real stream to
