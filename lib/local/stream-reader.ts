@@ -76,10 +76,12 @@ export class StreamReader {
     }
     let arn = enabled ? before?.LatestStreamArn : undefined;
     if (!enabled) {
-      await dynamodb.send(
-        new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: viewType } }),
+      await withAwsErrors({ operation: 'UpdateTable', table }, () =>
+        dynamodb.send(new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: viewType } })),
       );
-      arn = (await dynamodb.send(new DescribeTableCommand({ TableName: table }))).Table?.LatestStreamArn;
+      arn = (
+        await withAwsErrors({ operation: 'DescribeTable', table }, () => dynamodb.send(new DescribeTableCommand({ TableName: table })))
+      ).Table?.LatestStreamArn;
     }
     if (arn === undefined) throw new ConfigError(`table ${table} has no stream after UpdateTable`, 'StreamSpecification');
     return new StreamReader(sdk, arn, await dynamodb.config.region(), dynamodb);
