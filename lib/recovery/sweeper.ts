@@ -3,9 +3,9 @@
  * named steps, each a method below:
  *
  *  1. **find**: instances whose lease ended before `now - skewMargin`, by a lease-index query
- *     per shard (paginated), so live instances are never read. A housekeeping sweep also finds
- *     live instances whose lease ends further ahead than any writer can take (suspect: a writer
- *     clock that runs ahead; see judge.ts), by one more query per shard, and the items its
+ *     per shard (paginated), so live instances are never read. A housekeeping sweep also finds,
+ *     first, live instances whose lease ends further ahead than any writer can take (suspect: a
+ *     writer clock that runs ahead; see judge.ts), by one more query per shard, and the items its
  *     queries never show, by a bounded scan: those without a `shard` (reported), and those in a
  *     shard at or past its `leaseShards` (a writer configured with more shards than the sweeper,
  *     or before their count was lowered): taken as expired once their leases ended.
@@ -602,20 +602,32 @@ export class Sweeper {
   }
 
   /**
-   * Step 1: the expired instances of a shard, then (with a `horizon`: housekeeping) its suspect
-   * ones, page by page. No page more once `stopped` says so: a page the filter left empty (the
-   * suspect query's) would otherwise be followed by the next without the caller asking.
+   * Step 1: (with a `horizon`: housekeeping) the suspect instances of a shard, then its expired
+   * ones, page by page. Suspects first: where nothing is wrong their query is one empty page, and
+   * behind a backlog of expired instances that outlasts the sweep it would never be sent, so a
+   * writer whose clock runs ahead would go unclaimed, and `StuckInstances` unreported, for as long
+   * as the backlog lasts. A suspect query that fails does not keep the shard's expired instances
+   * from this sweep: its failure is thrown after them. No page more once `stopped` says so: a
+   * page the filter left empty (the suspect query's) would otherwise be followed by the next
+   * without the caller asking.
    */
   private async *find(shard: number, cutoff: number, horizon: number | undefined, stopped: () => boolean): AsyncGenerator<Found> {
+    let suspectQueryFailed: { readonly error: unknown } | undefined;
+    if (horizon !== undefined) {
+      try {
+        for await (const page of this.table.listSuspect(shard, horizon)) {
+          if (stopped()) return;
+          for (const summary of page) yield { summary, via: { kind: 'suspect', horizon } };
+        }
+      } catch (error) {
+        suspectQueryFailed = { error };
+      }
+    }
     for await (const page of this.table.listExpired(shard, cutoff)) {
       if (stopped()) return;
       for (const summary of page) yield { summary, via: { kind: 'expired', cutoff } };
     }
-    if (horizon === undefined || stopped()) return;
-    for await (const page of this.table.listSuspect(shard, horizon)) {
-      if (stopped()) return;
-      for (const summary of page) yield { summary, via: { kind: 'suspect', horizon } };
-    }
+    if (suspectQueryFailed !== undefined) throw suspectQueryFailed.error;
   }
 
   /**

@@ -13,6 +13,9 @@ import { DynamoChangeLog, shardOf } from '../../lib/changelog/dynamo-change-log.
 import { collectStatus, formatStatus } from '../../lib/cli/status.js';
 import { DEFAULT_MAX_UPLOAD_MS, MAX_WRITER_LEASE_MS } from '../../lib/constants.js';
 import { ValidationError } from '../../lib/errors.js';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
+import { SweepIncompleteError } from '../../lib/recovery/sweeper.js';
 import { newChangeId } from '../../lib/ids.js';
 import { addSweepMetrics, SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
@@ -104,6 +107,81 @@ describe('a writer whose clock runs 3 h ahead', () => {
     const image = await snapshot(fx);
     expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesClaimed: 0 });
     expect(await snapshot(fx)).toBe(image);
+  });
+});
+
+describe('a housekeeping sweep cut off behind a backlog of expired instances', () => {
+  test('has still claimed the suspect lease in the same shard (its query goes first) and reported it', async () => {
+    const fx = await freshFixture();
+    const ahead = makeWriter(fx, { log: { clock: () => Date.now() + 3 * HOUR } });
+    open.push(ahead);
+    await ahead.log.record(newChangeId(), { id: 'ahead/backlog', new: blobKey(fx, 'ahead/backlog') });
+    const suspect = ahead.log.instanceId;
+    const shard = shardOf(suspect, fx.config.leaseShards);
+    // 30 dead writers' empty items in the suspect's shard: more than this sweep gets through.
+    for (let i = 0; i < 30; i++) {
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk: uuidv7(), state: 'live', shard, leaseUntil: Date.now() - HOUR, n: 0 }),
+        }),
+      );
+    }
+    // The sweep is stopped once its third retire is sent (a deadline reached, in effect).
+    const stop = new AbortController();
+    let retires = 0;
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'DeleteItemCommand' && ++retires === 3) stop.abort();
+        return next(args);
+      },
+      { step: 'initialize', name: 'stopAtThirdRetire' },
+    );
+    try {
+      const report = await sweeperAt(fx, 0, { dynamodb, concurrency: 1 }).sweep({ signal: stop.signal, shards: [shard] });
+      expect(report.stoppedEarly).toBe(true);
+      expect(report.instancesRetired).toBeLessThan(30);
+      expect(report).toMatchObject({ suspectLeases: 1, stuckInstances: 1 });
+      expect((await rawInstance(fx, suspect))!.state).toBe('claimed');
+    } finally {
+      dynamodb.destroy();
+    }
+  });
+});
+
+describe('a housekeeping sweep whose suspect-lease query fails', () => {
+  test('still takes the expired instances of that shard, then fails with what it did', async () => {
+    const fx = await freshFixture();
+    const shard = 1;
+    for (let i = 0; i < 2; i++) {
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk: uuidv7(), state: 'live', shard, leaseUntil: Date.now() - HOUR, n: 0 }),
+        }),
+      );
+    }
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { KeyConditionExpression?: string };
+        if (context.commandName === 'QueryCommand' && input.KeyConditionExpression?.includes('>')) {
+          throw awsServiceError('InternalServerError', 500);
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'failSuspectQuery' },
+    );
+    try {
+      const failed = await sweeperAt(fx, 0, { dynamodb })
+        .sweep({ shards: [shard] })
+        .catch((err: unknown) => err);
+      expect(failed).toBeInstanceOf(SweepIncompleteError);
+      expect((failed as SweepIncompleteError).report).toMatchObject({ instancesRetired: 2, errors: 1 });
+    } finally {
+      dynamodb.destroy();
+    }
   });
 });
 
