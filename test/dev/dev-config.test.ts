@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TierlogConfig } from '../../lib/config.js';
 import { startDevService } from '../../lib/dev/service.js';
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { scanTable } from '../../lib/drill/invariants.js';
 
@@ -35,6 +35,35 @@ describe('dev service configuration', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).setting).toBe(setting);
   });
+});
+
+describe('dev service port and sweep interval', () => {
+  const DAY = 86_400_000;
+  it.each<[string, { port?: number; sweepIntervalMs?: number }, string]>([
+    ['a port that is not a number (--port abc)', { port: Number.NaN }, 'port'],
+    ['a port past 65535', { port: 70_000 }, 'port'],
+    ['a fractional port', { port: 1.5 }, 'port'],
+    ['a negative port', { port: -1 }, 'port'],
+    // Node.js runs a timer past 2^31 - 1 ms after 1 ms: the sweeps would follow each other without pause.
+    ['a sweep interval past the longest timer (--sweep-interval 4w)', { sweepIntervalMs: 28 * DAY }, 'sweepIntervalMs'],
+    ['an infinite sweep interval', { sweepIntervalMs: Number.POSITIVE_INFINITY }, 'sweepIntervalMs'],
+    ['a sweep interval that is not a number', { sweepIntervalMs: Number.NaN }, 'sweepIntervalMs'],
+    ['a negative sweep interval', { sweepIntervalMs: -1 }, 'sweepIntervalMs'],
+  ])(
+    'refuses %s with a ValidationError naming it, before anything starts',
+    async (_what, options, field) => {
+      const error = await startDevService({ port: 0, sweepIntervalMs: 0, ...options }).then(
+        async (service) => {
+          await service.stop();
+          return undefined;
+        },
+        (err: unknown) => err,
+      );
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe(field);
+    },
+    120_000,
+  );
 });
 
 describe('dev service configuration from the TIERLOG_* variables', () => {

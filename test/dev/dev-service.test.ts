@@ -10,12 +10,14 @@ import { type DevProcess, startDev } from './dev-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+const HV_ATTRIBUTES = '{"blob":"ptr","size":"bytes"}';
 let dev: DevProcess;
 let url: string;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  dev = await startDev();
+  // Attribute names of its own, as JSON: the printed export must hand the CLI the same JSON.
+  dev = await startDev([], 120_000, { TIERLOG_HV_ATTRIBUTES: HV_ATTRIBUTES });
   ({ url, env } = dev);
 }, 180_000);
 
@@ -62,6 +64,8 @@ describe('npm run dev', () => {
     ]) {
       expect(env[name], name).toBeTruthy();
     }
+    // As a shell that runs the printed lines sets it (neither its quotes stripped nor its braces expanded).
+    expect(env['TIERLOG_HV_ATTRIBUTES']).toBe(HV_ATTRIBUTES);
     const status = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const cli = spawn(process.execPath, ['bin/tierlog.js', 'status', '--json'], {
         cwd: ROOT,
@@ -70,6 +74,7 @@ describe('npm run dev', () => {
       });
       let out = '';
       cli.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      cli.stderr.on('data', (c: Buffer) => process.stderr.write(c));
       cli.once('close', (code) => resolve({ code, out }));
     });
     expect(status.code).toBe(0);
