@@ -13,6 +13,7 @@ import { createObjectsHandler } from '../handlers/objects.js';
 import { OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME } from '../handlers/names.js';
 import { createSweeperHandler, type SweepSummary } from '../handlers/sweeper.js';
 import { provisionLocal } from '../local/provision.js';
+import { SWEEPER_ENV } from '../recovery/sweeper-env.js';
 import { type LocalStack, startLocalStack } from '../local/stack.js';
 import { functionUrlListener, localContext } from './function-url.js';
 
@@ -56,7 +57,12 @@ export interface DevService {
   readonly config: TierlogConfig;
   /** The local stack underneath. */
   readonly stack: LocalStack;
-  /** Everything a process needs to talk to this service: the SDK's endpoints and credentials, and the `TIERLOG_*` variables (for the CLI). */
+  /**
+   * Everything a process needs to talk to this service: the SDK's endpoints and credentials, and
+   * the `TIERLOG_*` variables (for the CLI): the configuration's, and the sweeper tuning variables
+   * set here (`TIERLOG_MAX_UPLOAD_MS`, ...), so that `tierlog inspect`, `status` and `sweep` judge
+   * entries as the service's sweeper does.
+   */
   readonly env: Readonly<Record<string, string>>;
   /** Number of sweeps finished so far. */
   readonly sweeps: number;
@@ -88,6 +94,16 @@ const SHELL_PLAIN = /^[A-Za-z0-9_@%+=:,./-]+$/;
 export function shellExports(env: Readonly<Record<string, string>>): string[] {
   return Object.entries(env).map(
     ([name, value]) => `export ${name}=${SHELL_PLAIN.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`}`,
+  );
+}
+
+/** The sweeper tuning variables set in this process, which the service's sweeper runs with. */
+function sweeperTuningEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.values(SWEEPER_ENV).flatMap((name) => {
+      const value = process.env[name];
+      return value !== undefined ? [[name, value]] : [];
+    }),
   );
 }
 
@@ -144,7 +160,7 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
   let running: Promise<SweepSummary> = Promise.resolve({} as SweepSummary);
   try {
     await provisionLocal(config);
-    const env = { ...stack.env, ...configToEnv(config) };
+    const env = { ...stack.env, ...configToEnv(config), ...sweeperTuningEnv() };
     const objects = createObjectsHandler({ config });
     const sweep = createSweeperHandler({ config });
 

@@ -77,6 +77,7 @@ describe('dev service configuration from the TIERLOG_* variables', () => {
     process.env.TIERLOG_LEASE_SHARDS = '8';
     process.env.TIERLOG_HV_ATTRIBUTES = '{"blob":"ptr"}';
     process.env.TIERLOG_PREFIX = 'media';
+    process.env.TIERLOG_MAX_UPLOAD_MS = '3600000';
     const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
     try {
       expect(service.config).toMatchObject({
@@ -86,6 +87,8 @@ describe('dev service configuration from the TIERLOG_* variables', () => {
         hvAttributes: { blob: 'ptr' },
       });
       expect(service.env).toMatchObject({ TIERLOG_LEASE_SHARDS: '8', TIERLOG_PREFIX: 'media', TIERLOG_HV_ATTRIBUTES: '{"blob":"ptr"}' });
+      // The sweeper's tuning too: the CLI's inspect and status judge entries as its sweeper does.
+      expect(service.env).toMatchObject({ TIERLOG_MAX_UPLOAD_MS: '3600000' });
       // A large object is stored under the prefix the variable set, its pointer under the name it set.
       const put = await fetch(`${service.url}/objects/k`, { method: 'PUT', body: new Uint8Array(20_000) });
       expect(put.status).toBe(201);
