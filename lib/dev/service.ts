@@ -68,7 +68,7 @@ export interface DevService {
   readonly sweeps: number;
   /** Runs one sweep now (after the running one, if any). */
   sweepNow(): Promise<SweepSummary>;
-  /** Stops the timer, the HTTP server and the local stack. Idempotent. */
+  /** Stops the timer, the HTTP server and the local stack. Idempotent: every call resolves once all of it has stopped. */
   stop(): Promise<void>;
 }
 
@@ -199,6 +199,18 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
       server!.listen(options.port ?? 8787, '127.0.0.1', () => resolve());
     });
     const { port } = server.address() as AddressInfo;
+    const listening = server;
+    let stopping: Promise<void> | undefined;
+    const stopAll = async (): Promise<void> => {
+      stopped = true;
+      clearTimeout(timer);
+      await new Promise<void>((resolve) => {
+        listening.close(() => resolve());
+        listening.closeAllConnections();
+      });
+      await running.catch(() => undefined);
+      await stack.stop();
+    };
 
     return {
       url: `http://127.0.0.1:${port}`,
@@ -209,16 +221,10 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
         return sweeps;
       },
       sweepNow: sweepOnce,
-      stop: async () => {
-        if (stopped) return;
-        stopped = true;
-        clearTimeout(timer);
-        await new Promise<void>((resolve) => {
-          server?.close(() => resolve());
-          server?.closeAllConnections();
-        });
-        await running.catch(() => undefined);
-        await stack.stop();
+      // Every call answers when all of it has stopped (a second call does not resolve early).
+      stop: () => {
+        stopping ??= stopAll();
+        return stopping;
       },
     };
   } catch (err) {

@@ -51,3 +51,14 @@ describe('dev service sweep timer', () => {
     else process.env.POWERTOOLS_LOG_LEVEL = level;
   }, 120_000);
 });
+
+describe('dev service stop()', () => {
+  it('answers every call once all of it has stopped: a second call does not resolve early', async () => {
+    const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
+    const first = service.stop();
+    await service.stop();
+    await expect(fetch(`${service.stack.s3Endpoint}/`)).rejects.toThrow();
+    await expect(fetch(`${service.url}/objects/x`)).rejects.toThrow();
+    await first;
+  }, 120_000);
+});
