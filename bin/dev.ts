@@ -80,6 +80,7 @@ console.log(`tierlog dev service
   curl ${service.url}/objects/greeting
 
 Environment for the CLI (npx tierlog status) and your own processes:
+  unset AWS_PROFILE
 ${shellExports(service.env)
   .map((line) => `  ${line}`)
   .join('\n')}

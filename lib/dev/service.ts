@@ -61,7 +61,8 @@ export interface DevService {
    * Everything a process needs to talk to this service: the SDK's endpoints and credentials, and
    * the `TIERLOG_*` variables (for the CLI): the configuration's, and the sweeper tuning variables
    * set here (`TIERLOG_MAX_UPLOAD_MS`, ...), so that `tierlog inspect`, `status` and `sweep` judge
-   * entries as the service's sweeper does.
+   * entries as the service's sweeper does. `AWS_PROFILE` must not be set beside them: the SDK
+   * takes a profile's credentials over these (the service takes it out of its own `process.env`).
    */
   readonly env: Readonly<Record<string, string>>;
   /** Number of sweeps finished so far. */

@@ -15,6 +15,8 @@ export interface DevProcess {
   readonly url: string;
   /** The variables its `export NAME=value` lines set, as a shell that runs them sets them. */
   readonly env: Record<string, string>;
+  /** The variables its `unset NAME` lines take out. */
+  readonly unset: readonly string[];
   /** Stops it with SIGINT (as Ctrl-C does) and waits for the exit code. */
   stop(): Promise<number | null>;
 }
@@ -53,13 +55,14 @@ export async function startDev(
   const url = (await waitFor(/objects API\s+(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
   await waitFor(/Ctrl-C stops everything/);
   const env = exportedBy(output.split('\n').filter((line) => /^\s*export \w+=/.test(line)));
+  const unset = [...output.matchAll(/^\s*unset ([\w ]+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/));
   const stop = async (): Promise<number | null> => {
     if (child.exitCode !== null) return child.exitCode;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
     return exited;
   };
-  return { child, url, env, stop };
+  return { child, url, env, unset, stop };
 }
 
 /** What a shell that runs `lines` (as an integrator pastes them) exports, by name. */
