@@ -1,27 +1,62 @@
 /**
  * `npm run dev`: tierlog as a long-running local service (see lib/dev/service.ts). Prints the
- * objects API's URL and the environment for the CLI and your own processes; Ctrl-C stops
- * everything. The `TIERLOG_*` variables that are set configure it as they configure the library
- * (`TIERLOG_HV_ATTRIBUTES`, `TIERLOG_LEASE_SHARDS`, ...); its own names fill in the rest.
+ * objects API's URL and the environment for the CLI and your own processes (`export` lines a
+ * shell runs as printed); Ctrl-C stops everything. The `TIERLOG_*` variables that are set
+ * configure it as they configure the library (`TIERLOG_HV_ATTRIBUTES`, `TIERLOG_LEASE_SHARDS`,
+ * ...); its own names fill in the rest.
  *
  *   npm run dev -- --port 8787 --sweep-interval 10s
  *   curl -X PUT --data-binary @photo.png http://127.0.0.1:8787/objects/photos/1
+ *
+ * Exit codes, as the `tierlog` CLI's: 0 stopped by Ctrl-C, 1 it failed (a port in use, a server
+ * that did not start), 2 a bad option or configuration, said before anything starts.
  */
-import { Command } from 'commander';
-import { parseDuration } from '../lib/cli/common.js';
-import { startDevService } from '../lib/dev/service.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { EXIT, formatDuration, parseDuration } from '../lib/cli/common.js';
+import { startDevService, MAX_SWEEP_INTERVAL_MS, shellExports } from '../lib/dev/service.js';
+import { ConfigError, ValidationError } from '../lib/errors.js';
+
+/** `--port`: digits only (`Number` would take `''` as 0, `0x50` as 80), 0..65535. */
+function portArg(text: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(port <= 65_535)) throw new InvalidArgumentError('use an integer in 0..65535 (0: any free one)');
+  return port;
+}
+
+/** `--sweep-interval`: `0` (no timer) or a duration, at most Node.js's longest timer. */
+function intervalArg(text: string): number {
+  let ms: number;
+  try {
+    ms = text.trim() === '0' ? 0 : parseDuration(text);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  if (ms > MAX_SWEEP_INTERVAL_MS)
+    throw new InvalidArgumentError(`at most ${formatDuration(MAX_SWEEP_INTERVAL_MS)} (Node.js's longest timer)`);
+  return ms;
+}
 
 const program = new Command('tierlog-dev')
   .description('tierlog as a local service: DynamoDB Local, an S3 server, the objects API over HTTP, the sweeper on a timer')
-  .option('--port <n>', 'port of the objects API (0: any free one)', '8787')
-  .option('--sweep-interval <duration>', 'pause between sweeps, e.g. 10s, 1m (0: no timer)', '10s')
+  .addOption(new Option('--port <n>', 'port of the objects API (0: any free one)').default(8787).argParser(portArg))
+  .addOption(
+    new Option('--sweep-interval <duration>', 'pause between sweeps, e.g. 10s, 1m (0: no timer)')
+      .default(10_000, '10s')
+      .argParser(intervalArg),
+  )
   .option('--quiet', 'do not print each sweep')
-  .parse();
-const opts = program.opts<{ port: string; sweepInterval: string; quiet?: boolean }>();
+  .exitOverride();
+try {
+  program.parse();
+} catch (err) {
+  // Commander has said what was wrong (or printed the help).
+  process.exit(err instanceof CommanderError && err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+}
+const opts = program.opts<{ port: number; sweepInterval: number; quiet?: boolean }>();
 
 const service = await startDevService({
-  port: Number(opts.port),
-  sweepIntervalMs: opts.sweepInterval === '0' ? 0 : parseDuration(opts.sweepInterval),
+  port: opts.port,
+  sweepIntervalMs: opts.sweepInterval,
   onSweep: ({ summary, error }) => {
     if (error !== undefined) console.error(`sweep failed: ${String(error)}`);
     else if (!opts.quiet && summary !== undefined && (summary.instancesClaimed > 0 || summary.blobsDeleted > 0)) {
@@ -31,18 +66,23 @@ const service = await startDevService({
     }
   },
   onError: (err) => console.error('objects handler failed:', err),
+}).catch((err: unknown) => {
+  // Nothing is left running: the service stops what it started before it rejects.
+  console.error(`tierlog-dev: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(err instanceof ValidationError || err instanceof ConfigError ? EXIT.usage : EXIT.failure);
 });
 
 console.log(`tierlog dev service
   objects API   ${service.url}/objects/{key}
-  sweeper       every ${opts.sweepInterval}
+  sweeper       ${opts.sweepInterval === 0 ? 'off (no timer)' : `every ${formatDuration(opts.sweepInterval)}`}
 
   curl -X PUT --data-binary 'hello' ${service.url}/objects/greeting
   curl ${service.url}/objects/greeting
 
 Environment for the CLI (npx tierlog status) and your own processes:
-${Object.entries(service.env)
-  .map(([k, v]) => `  export ${k}=${v}`)
+  unset AWS_PROFILE
+${shellExports(service.env)
+  .map((line) => `  ${line}`)
   .join('\n')}
 
 Ctrl-C stops everything.`);
@@ -53,10 +93,10 @@ const shutdown = (): void => {
   stopping = true;
   console.log('stopping');
   service.stop().then(
-    () => process.exit(0),
+    () => process.exit(EXIT.ok),
     (err: unknown) => {
       console.error(err);
-      process.exit(1);
+      process.exit(EXIT.failure);
     },
   );
 };

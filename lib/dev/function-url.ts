@@ -182,19 +182,24 @@ export interface FunctionUrlResponse {
 }
 
 /**
- * The HTTP response of a handler's `result`, as Lambda reads it: a result with a `statusCode` is
- * the response (its `cookies` become `set-cookie` headers); any other (a string, an object without
+ * The HTTP response of a handler's result, as Lambda reads it: the result's JSON, as the runtime
+ * sends it (so a header whose value is undefined is not sent). A result with a `statusCode` is the
+ * response (its `cookies` become `set-cookie` headers); any other (a string, an object without
  * one) is a 200 whose `application/json` body is the result's JSON.
  *
  * @throws InvalidFunctionResponseError for a result Lambda answers with a 502.
  */
-export function functionUrlResponse(result: unknown): FunctionUrlResponse {
-  const size = Buffer.byteLength(JSON.stringify(result) ?? 'null');
+export function functionUrlResponse(returned: unknown): FunctionUrlResponse {
+  // The runtime sends Lambda the result's JSON (undefined as null): what JSON drops (an undefined
+  // header, statusCode or body) is not in the response, and a Buffer or a Date is what its JSON is.
+  const json = JSON.stringify(returned === undefined ? null : returned);
+  const size = Buffer.byteLength(json);
   if (size > LAMBDA_BUFFERED_PAYLOAD_BYTES) {
     throw new InvalidFunctionResponseError(`the response (${size} bytes as JSON) exceeds Lambda's ${LAMBDA_BUFFERED_PAYLOAD_BYTES}`, size);
   }
+  const result: unknown = JSON.parse(json);
   if (result === null || typeof result !== 'object' || !('statusCode' in result)) {
-    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(result) ?? 'null') };
+    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(json) };
   }
   const structured = result as APIGatewayProxyStructuredResultV2;
   const { statusCode } = structured;

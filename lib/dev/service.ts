@@ -7,25 +7,28 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CONFIG_ENV, type TierlogConfig, configToEnv, loadConfigOver, replacedBlobCleanupOf, validateConfig } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { createObjectsHandler } from '../handlers/objects.js';
 import { OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME } from '../handlers/names.js';
 import { createSweeperHandler, type SweepSummary } from '../handlers/sweeper.js';
 import { provisionLocal } from '../local/provision.js';
+import { SWEEPER_ENV } from '../recovery/sweeper-env.js';
 import { type LocalStack, startLocalStack } from '../local/stack.js';
 import { functionUrlListener, localContext } from './function-url.js';
 
 /** Options of {@link startDevService}. All optional. */
 export interface DevServiceOptions {
   /**
-   * Port of the objects API on 127.0.0.1; 0 picks a free one.
+   * Port of the objects API on 127.0.0.1, an integer in 0..65535; 0 picks a free one.
    *
    * @default 8787
    */
   readonly port?: number;
   /**
-   * Time between the end of one sweep and the start of the next, in ms. 0 disables the timer.
+   * Time between the end of one sweep and the start of the next, in ms: an integer in
+   * 0..{@link MAX_SWEEP_INTERVAL_MS} (Node.js's longest timer; a longer one fires after 1 ms, and
+   * the sweeps would follow each other without pause). 0 disables the timer.
    *
    * @default 10_000
    */
@@ -54,13 +57,19 @@ export interface DevService {
   readonly config: TierlogConfig;
   /** The local stack underneath. */
   readonly stack: LocalStack;
-  /** Everything a process needs to talk to this service: the SDK's endpoints and credentials, and the `TIERLOG_*` variables (for the CLI). */
+  /**
+   * Everything a process needs to talk to this service: the SDK's endpoints and credentials, and
+   * the `TIERLOG_*` variables (for the CLI): the configuration's, and the sweeper tuning variables
+   * set here (`TIERLOG_MAX_UPLOAD_MS`, ...), so that `tierlog inspect`, `status` and `sweep` judge
+   * entries as the service's sweeper does. `AWS_PROFILE` must not be set beside them: the SDK
+   * takes a profile's credentials over these (the service takes it out of its own `process.env`).
+   */
   readonly env: Readonly<Record<string, string>>;
   /** Number of sweeps finished so far. */
   readonly sweeps: number;
   /** Runs one sweep now (after the running one, if any). */
   sweepNow(): Promise<SweepSummary>;
-  /** Stops the timer, the HTTP server and the local stack. Idempotent. */
+  /** Stops the timer, the HTTP server and the local stack. Idempotent: every call resolves once all of it has stopped. */
   stop(): Promise<void>;
 }
 
@@ -75,9 +84,64 @@ const DEFAULT_CONFIG: TierlogConfig = {
 /** The names {@link DevServiceOptions} has: any other is refused before anything starts. */
 const DEV_SERVICE_OPTIONS = optionNames<DevServiceOptions>()('port', 'sweepIntervalMs', 'config', 'onSweep', 'onError');
 
-/** Starts the local stack, the objects API and the sweeper timer. */
+/** Characters a POSIX shell takes literally in a word: a value of only these needs no quotes. */
+const SHELL_PLAIN = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * `export NAME=value` lines a POSIX shell (sh, bash, zsh) runs to set `env` as it is: a value
+ * with any other character (the JSON of `TIERLOG_HV_ATTRIBUTES`, whose quotes a shell would strip
+ * and whose braces bash would expand) in single quotes, a quote in it as `'\''`.
+ */
+export function shellExports(env: Readonly<Record<string, string>>): string[] {
+  return Object.entries(env).map(
+    ([name, value]) => `export ${name}=${SHELL_PLAIN.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`}`,
+  );
+}
+
+/** The sweeper tuning variables set in this process, which the service's sweeper runs with. */
+function sweeperTuningEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.values(SWEEPER_ENV).flatMap((name) => {
+      const value = process.env[name];
+      return value !== undefined ? [[name, value]] : [];
+    }),
+  );
+}
+
+/** The longest pause between sweeps: Node.js's longest timer (2^31 - 1 ms, about 24.8 days). */
+export const MAX_SWEEP_INTERVAL_MS = 2_147_483_647;
+
+/**
+ * Refuses, before anything starts, a port or a sweep interval the service cannot honour: Node.js
+ * takes a port out of range only once the local stack runs, and runs a timer longer than its
+ * longest (or not a number) after 1 ms, which would sweep without pause.
+ */
+function checkTiming(options: DevServiceOptions): void {
+  const { port, sweepIntervalMs } = options;
+  if (port !== undefined && !isIntegerIn(port, 0, 65_535)) {
+    throw new ValidationError(`port must be an integer in 0..65535 (0: any free one); got ${String(port)}`, 'port');
+  }
+  if (sweepIntervalMs !== undefined && !isIntegerIn(sweepIntervalMs, 0, MAX_SWEEP_INTERVAL_MS)) {
+    throw new ValidationError(
+      `sweepIntervalMs must be an integer in 0..${MAX_SWEEP_INTERVAL_MS} ms (0: no timer); got ${String(sweepIntervalMs)}`,
+      'sweepIntervalMs',
+    );
+  }
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+/**
+ * Starts the local stack, the objects API and the sweeper timer.
+ *
+ * @throws ValidationError for a `port` or `sweepIntervalMs` out of range; ConfigError for a
+ *   configuration it cannot run; both before anything starts.
+ */
 export async function startDevService(options: DevServiceOptions = {}): Promise<DevService> {
   assertOptions(options, DEV_SERVICE_OPTIONS, 'startDevService');
+  checkTiming(options);
   const config = options.config !== undefined ? validateConfig(options.config) : loadConfigOver(DEFAULT_CONFIG);
   if (replacedBlobCleanupOf(config) === 'stream') {
     const given = options.config !== undefined ? 'replacedBlobCleanup' : CONFIG_ENV.replacedBlobCleanup;
@@ -97,7 +161,7 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
   let running: Promise<SweepSummary> = Promise.resolve({} as SweepSummary);
   try {
     await provisionLocal(config);
-    const env = { ...stack.env, ...configToEnv(config) };
+    const env = { ...stack.env, ...configToEnv(config), ...sweeperTuningEnv() };
     const objects = createObjectsHandler({ config });
     const sweep = createSweeperHandler({ config });
 
@@ -136,6 +200,18 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
       server!.listen(options.port ?? 8787, '127.0.0.1', () => resolve());
     });
     const { port } = server.address() as AddressInfo;
+    const listening = server;
+    let stopping: Promise<void> | undefined;
+    const stopAll = async (): Promise<void> => {
+      stopped = true;
+      clearTimeout(timer);
+      await new Promise<void>((resolve) => {
+        listening.close(() => resolve());
+        listening.closeAllConnections();
+      });
+      await running.catch(() => undefined);
+      await stack.stop();
+    };
 
     return {
       url: `http://127.0.0.1:${port}`,
@@ -146,16 +222,10 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
         return sweeps;
       },
       sweepNow: sweepOnce,
-      stop: async () => {
-        if (stopped) return;
-        stopped = true;
-        clearTimeout(timer);
-        await new Promise<void>((resolve) => {
-          server?.close(() => resolve());
-          server?.closeAllConnections();
-        });
-        await running.catch(() => undefined);
-        await stack.stop();
+      // Every call answers when all of it has stopped (a second call does not resolve early).
+      stop: () => {
+        stopping ??= stopAll();
+        return stopping;
       },
     };
   } catch (err) {

@@ -32,7 +32,11 @@ export interface LocalStack {
   readonly dynamodbEndpoint: string;
   /** `http://127.0.0.1:<port>` of the S3 server. */
   readonly s3Endpoint: string;
-  /** The SDK variables that point a process at this stack. */
+  /**
+   * The SDK variables that point a process at this stack. `AWS_PROFILE` must not be set beside
+   * them: the SDK takes a profile's credentials over these (`exportEnv` takes it out of
+   * `process.env` while the stack is up).
+   */
   readonly env: Readonly<Record<string, string>>;
   /**
    * The process id of each server's child process (DynamoDB Local's is a shell whose child is
@@ -46,7 +50,8 @@ export interface LocalStack {
 /** Options of {@link startLocalStack}: any other name is a `ValidationError`, before a server starts. */
 export interface LocalStackOptions {
   /**
-   * Also set {@link LocalStack.env} on `process.env` while the stack is up; `stop()` puts back the
+   * Also set {@link LocalStack.env} on `process.env` while the stack is up, and take out
+   * `AWS_PROFILE` (whose credentials the SDK would take over the stack's); `stop()` puts back the
    * values they replaced (those still holding this stack's: a variable set since is left as it is).
    * Default true.
    */
@@ -82,6 +87,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const children: ChildProcess[] = [];
   let stopped = false;
   let exported: Record<string, string> = {};
+  // A profile named in AWS_PROFILE: taken out while the stack is up, put back by stop().
+  let profile: string | undefined;
 
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -90,6 +97,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await Promise.all(children.map(endChild));
     rmSync(dataDir, { recursive: true, force: true });
     restoreEnv(exported);
+    if (profile !== undefined && process.env.AWS_PROFILE === undefined) process.env.AWS_PROFILE = profile;
   };
   const stopSync = (): void => {
     // Closing the pipes is enough: each child exits when its stdin closes.
@@ -115,6 +123,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (exportEnv) {
       exported = { ...env };
       Object.assign(process.env, env);
+      // The SDK takes a profile's credentials over AWS_ACCESS_KEY_ID's: with AWS_PROFILE set (as
+      // an AWS developer's shell has it), every request would be signed with the profile's keys,
+      // which the S3 server refuses (or fail to find the profile).
+      profile = process.env.AWS_PROFILE;
+      delete process.env.AWS_PROFILE;
     }
     return {
       dynamodbEndpoint: dynamo.endpoint,

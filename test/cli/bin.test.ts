@@ -18,12 +18,18 @@ let fx: Fixture;
 let log: DynamoChangeLog;
 let dead: string;
 
-function run(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; out: string; err: string }> {
+/** Runs the binary; `closedStdout`: its reader goes at once (as `| head -1` goes after a line). */
+function run(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  closedStdout = false,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, ...configToEnv(fx.config), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (closedStdout) child.stdout.destroy();
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -77,4 +83,17 @@ describe('bin/tierlog.js', () => {
     expect(help.code).toBe(0);
     expect(help.out).toContain('Usage: tierlog');
   });
+
+  test("a reader that closes the pipe early (| head) ends no command in a crash: the output is dropped, the exit code is the command's", async () => {
+    for (const args of [['status'], ['status', '--json'], ['inspect', dead], ['inspect', dead, '--json']]) {
+      const { code, err } = await run(args, {}, true);
+      expect(err, args.join(' ')).toBe('');
+      expect(code, args.join(' ')).toBe(0);
+    }
+    // An error said to a closed stdout (--json) is still said on stderr, with its exit code.
+    const missing = await run(['status', '--json'], { TIERLOG_CHANGELOG_TABLE: 'no-such-table' }, true);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('table "no-such-table" does not exist');
+    expect(missing.err).not.toContain('EPIPE');
+  }, 60_000);
 });

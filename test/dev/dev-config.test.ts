@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TierlogConfig } from '../../lib/config.js';
 import { startDevService } from '../../lib/dev/service.js';
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { scanTable } from '../../lib/drill/invariants.js';
 
@@ -37,6 +37,35 @@ describe('dev service configuration', () => {
   });
 });
 
+describe('dev service port and sweep interval', () => {
+  const DAY = 86_400_000;
+  it.each<[string, { port?: number; sweepIntervalMs?: number }, string]>([
+    ['a port that is not a number (--port abc)', { port: Number.NaN }, 'port'],
+    ['a port past 65535', { port: 70_000 }, 'port'],
+    ['a fractional port', { port: 1.5 }, 'port'],
+    ['a negative port', { port: -1 }, 'port'],
+    // Node.js runs a timer past 2^31 - 1 ms after 1 ms: the sweeps would follow each other without pause.
+    ['a sweep interval past the longest timer (--sweep-interval 4w)', { sweepIntervalMs: 28 * DAY }, 'sweepIntervalMs'],
+    ['an infinite sweep interval', { sweepIntervalMs: Number.POSITIVE_INFINITY }, 'sweepIntervalMs'],
+    ['a sweep interval that is not a number', { sweepIntervalMs: Number.NaN }, 'sweepIntervalMs'],
+    ['a negative sweep interval', { sweepIntervalMs: -1 }, 'sweepIntervalMs'],
+  ])(
+    'refuses %s with a ValidationError naming it, before anything starts',
+    async (_what, options, field) => {
+      const error = await startDevService({ port: 0, sweepIntervalMs: 0, ...options }).then(
+        async (service) => {
+          await service.stop();
+          return undefined;
+        },
+        (err: unknown) => err,
+      );
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe(field);
+    },
+    120_000,
+  );
+});
+
 describe('dev service configuration from the TIERLOG_* variables', () => {
   const saved = { ...process.env };
   afterEach(() => {
@@ -48,6 +77,7 @@ describe('dev service configuration from the TIERLOG_* variables', () => {
     process.env.TIERLOG_LEASE_SHARDS = '8';
     process.env.TIERLOG_HV_ATTRIBUTES = '{"blob":"ptr"}';
     process.env.TIERLOG_PREFIX = 'media';
+    process.env.TIERLOG_MAX_UPLOAD_MS = '3600000';
     const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
     try {
       expect(service.config).toMatchObject({
@@ -57,6 +87,8 @@ describe('dev service configuration from the TIERLOG_* variables', () => {
         hvAttributes: { blob: 'ptr' },
       });
       expect(service.env).toMatchObject({ TIERLOG_LEASE_SHARDS: '8', TIERLOG_PREFIX: 'media', TIERLOG_HV_ATTRIBUTES: '{"blob":"ptr"}' });
+      // The sweeper's tuning too: the CLI's inspect and status judge entries as its sweeper does.
+      expect(service.env).toMatchObject({ TIERLOG_MAX_UPLOAD_MS: '3600000' });
       // A large object is stored under the prefix the variable set, its pointer under the name it set.
       const put = await fetch(`${service.url}/objects/k`, { method: 'PUT', body: new Uint8Array(20_000) });
       expect(put.status).toBe(201);

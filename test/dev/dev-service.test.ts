@@ -10,12 +10,17 @@ import { type DevProcess, startDev } from './dev-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+const HV_ATTRIBUTES = '{"blob":"ptr","size":"bytes"}';
+const NO_SUCH_PROFILE = 'tierlog-test-no-such-profile';
 let dev: DevProcess;
 let url: string;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  dev = await startDev();
+  // Attribute names of its own, as JSON: the printed export must hand the CLI the same JSON.
+  // And AWS_PROFILE set, as an AWS developer's shell has it: the SDK would take the profile's
+  // credentials over the local stack's (here: a profile that does not exist).
+  dev = await startDev([], 120_000, { TIERLOG_HV_ATTRIBUTES: HV_ATTRIBUTES, AWS_PROFILE: NO_SUCH_PROFILE });
   ({ url, env } = dev);
 }, 180_000);
 
@@ -62,14 +67,20 @@ describe('npm run dev', () => {
     ]) {
       expect(env[name], name).toBeTruthy();
     }
+    // As a shell that runs the printed lines sets it (neither its quotes stripped nor its braces expanded).
+    expect(env['TIERLOG_HV_ATTRIBUTES']).toBe(HV_ATTRIBUTES);
     const status = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      // The shell the integrator pastes the lines into, AWS_PROFILE set in it.
+      const shell: Record<string, string | undefined> = { ...process.env, AWS_PROFILE: NO_SUCH_PROFILE, ...env };
+      for (const name of dev.unset) delete shell[name];
       const cli = spawn(process.execPath, ['bin/tierlog.js', 'status', '--json'], {
         cwd: ROOT,
-        env: { ...process.env, ...env },
+        env: shell,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
       cli.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      cli.stderr.on('data', (c: Buffer) => process.stderr.write(c));
       cli.once('close', (code) => resolve({ code, out }));
     });
     expect(status.code).toBe(0);

@@ -3,7 +3,8 @@
  * Developer Guide, "Invoking Lambda function URLs", payload format 2.0), so that a handler that
  * works on it works behind a real Function URL, and one that would fail there fails here:
  * cookies in `cookies`, not in a `cookie` header; `queryStringParameters`; a textual body as text;
- * repeated headers joined with commas; a result without `statusCode` answered as its JSON;
+ * repeated headers joined with commas; the result read as its JSON (as the runtime sends it);
+ * a result without `statusCode` answered as its JSON;
  * `cookies` answered as `set-cookie`; a handler past its timeout answered 502.
  */
 import { request, createServer, type Server } from 'node:http';
@@ -102,6 +103,21 @@ describe('the response: as Lambda reads the result', () => {
     expect(await object.text()).toBe('{"body":"hello"}');
     result = 'Hello, world!';
     expect(await (await fetch(`http://127.0.0.1:${port}/x`)).text()).toBe('"Hello, world!"');
+  });
+
+  test('the result is read as its JSON, as the runtime sends it: what JSON drops is not in the response', async () => {
+    let result: unknown = { statusCode: 200, headers: { 'x-present': 'yes', 'x-absent': undefined }, body: 'ok' };
+    const port = await serve(async () => result as never);
+    const answer = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('x-present')).toBe('yes');
+    expect(answer.headers.has('x-absent')).toBe(false); // not "undefined"
+    expect(await answer.text()).toBe('ok');
+    // A statusCode that JSON drops: no statusCode, so a 200 of the result's JSON.
+    result = { statusCode: undefined, body: 'b' };
+    const dropped = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(dropped.status).toBe(200);
+    expect(await dropped.text()).toBe('{"body":"b"}');
   });
 
   test('cookies are set-cookie headers, one each', async () => {

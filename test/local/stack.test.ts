@@ -13,6 +13,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { javaMajorVersion, localStackEnv, startLocalStack } from '../../lib/local/stack.js';
 import { ConfigError } from '../../lib/errors.js';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
 
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -209,16 +210,27 @@ describe('startLocalStack', () => {
     const saved = { ...process.env };
     process.env.AWS_ENDPOINT_URL_DYNAMODB = 'http://127.0.0.1:1';
     delete process.env.AWS_RESPONSE_CHECKSUM_VALIDATION;
+    // An AWS developer's shell names a profile: the SDK would take its credentials over the stack's.
+    process.env.AWS_PROFILE = 'tierlog-test-no-such-profile';
     const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
     try {
       const stack = await startLocalStack();
       expect(process.env.AWS_ENDPOINT_URL_DYNAMODB).toBe(stack.dynamodbEndpoint);
       expect(process.env.AWS_ENDPOINT_URL_S3).toBe(stack.s3Endpoint);
+      expect(process.env.AWS_PROFILE).toBeUndefined();
+      // A default client of this process reaches the stack with the stack's credentials.
+      const dynamodb = createDynamoDBClient();
+      try {
+        await expect(dynamodb.send(new ListTablesCommand({}))).resolves.toBeDefined();
+      } finally {
+        dynamodb.destroy();
+      }
       await stack.stop();
       // The dead stack's endpoints are not left for the process's next clients.
       expect(Object.fromEntries(names.map((name) => [name, process.env[name]]))).toEqual(before);
+      expect(process.env.AWS_PROFILE).toBe('tierlog-test-no-such-profile');
     } finally {
-      for (const name of names) delete process.env[name];
+      for (const name of [...names, 'AWS_PROFILE']) delete process.env[name];
       Object.assign(process.env, saved);
     }
   });

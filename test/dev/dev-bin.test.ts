@@ -1,0 +1,64 @@
+/**
+ * `npm run dev`'s own surface: its options refused before anything starts (a usage error, exit 2,
+ * one line and no stack trace), and the environment it prints as `export` lines that a shell runs
+ * to the very values, whatever they hold (the JSON of `TIERLOG_HV_ATTRIBUTES`, quotes, spaces).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { shellExports } from '../../lib/dev/service.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TSX = createRequire(import.meta.url).resolve('tsx/cli');
+
+/** Runs `bin/dev.ts` with `args` until it exits (a usage error exits before the stack starts). */
+function runDev(args: readonly string[]): Promise<{ code: number | null; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TSX, 'bin/dev.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.stdout.resume();
+    // SIGTERM, which tsx passes on: a SIGKILL would end tsx alone and leave its node child running.
+    const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, err });
+    });
+  });
+}
+
+describe('npm run dev: options', () => {
+  it.each([
+    [['--port', 'abc'], '--port'],
+    [['--port', ''], '--port'],
+    [['--port', '0x50'], '--port'],
+    [['--port', '70000'], '--port'],
+    [['--sweep-interval', '10'], '--sweep-interval'],
+    [['--sweep-interval', '4w'], '--sweep-interval'],
+  ])('refuses %j with a usage error (exit 2), before anything starts', async (args, option) => {
+    const { code, err } = await runDev(args);
+    expect(code).toBe(2);
+    expect(err).toContain(option);
+    expect(err).not.toMatch(/^\s+at /m); // a message, not a stack trace
+  });
+});
+
+describe('npm run dev: the environment it prints', () => {
+  const env = {
+    TIERLOG_HV_ATTRIBUTES: '{"blob":"ptr","size":"sz"}',
+    TIERLOG_PREFIX: 'media',
+    AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4567',
+    QUOTED: "it's $HOME `id` a b",
+    EMPTY: '',
+  };
+
+  it.each([['sh'], ['bash', '--norc', '--noprofile']])('runs in %s to the values it holds', (shell, ...options) => {
+    const script = `${shellExports(env).join('\n')}\nnode -e 'process.stdout.write(JSON.stringify(process.env))'`;
+    const run = spawnSync(shell, [...options, '-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    if (run.error !== undefined && (run.error as NodeJS.ErrnoException).code === 'ENOENT') return; // no such shell here
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toMatchObject(env);
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * The dev service's sweep timer: the next sweep an interval after the end of the last, whatever
+ * it ended with; `sweepNow()` queued behind the sweep under way. A sweep that fails (here: its change-log table deleted under
+ * it) is told to `onSweep` and the timer goes on; `stop()` waits for the sweep under way, and no
+ * sweep runs after it.
+ */
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { startDevService } from '../../lib/dev/service.js';
+
+/** Resolves once `check` holds, polling. */
+async function until(check: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('dev service sweep timer', () => {
+  it('goes on after a sweep that fails, and stops with none under way', async () => {
+    const results: Array<{ ok: boolean }> = [];
+    const level = process.env.POWERTOOLS_LOG_LEVEL;
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT'; // the failing sweeps' error lines
+    const service = await startDevService({
+      port: 0,
+      sweepIntervalMs: 100,
+      onSweep: ({ error }) => {
+        results.push({ ok: error === undefined });
+      },
+    });
+    // sweepNow while the timer runs: each queued behind the sweep under way, each told to onSweep.
+    await Promise.all([service.sweepNow(), service.sweepNow(), service.sweepNow()]);
+    await until(() => results.filter((r) => r.ok).length >= 4);
+    const dynamodb = createDynamoDBClient();
+    try {
+      await dynamodb.send(new DeleteTableCommand({ TableName: service.config.changeLogTable }));
+    } finally {
+      dynamodb.destroy();
+    }
+    const okBefore = results.length;
+    await until(() => results.slice(okBefore).filter((r) => !r.ok).length >= 2);
+    expect(results.slice(okBefore).every((r) => !r.ok)).toBe(true);
+    await service.stop();
+    const after = results.length;
+    expect(service.sweeps).toBe(after);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(results.length).toBe(after);
+    if (level === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
+    else process.env.POWERTOOLS_LOG_LEVEL = level;
+  }, 120_000);
+});
+
+describe('dev service stop()', () => {
+  it('answers every call once all of it has stopped: a second call does not resolve early', async () => {
+    const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
+    const first = service.stop();
+    await service.stop();
+    await expect(fetch(`${service.stack.s3Endpoint}/`)).rejects.toThrow();
+    await expect(fetch(`${service.url}/objects/x`)).rejects.toThrow();
+    await first;
+  }, 120_000);
+});
