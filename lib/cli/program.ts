@@ -35,11 +35,16 @@ import { parseShards, sweepCommand } from './sweep.js';
 export interface RunCliOptions {
   /** Where to write. Default: the process's stdout and stderr. */
   readonly io?: CliIO;
-  /** The environment configuration is read from. Default `process.env`. */
+  /**
+   * The environment the `TIERLOG_*` configuration and tuning are read from. Default `process.env`.
+   * The SDK's own variables (region, credentials, `AWS_ENDPOINT_URL_*`) are not read from it: the
+   * default clients read `process.env`, as the SDK does; give `dynamodb` and `s3` to point
+   * elsewhere.
+   */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Default: a client from the environment (closed when the command ends). */
+  /** Default: a client from `process.env` (closed when the command ends). */
   readonly dynamodb?: DynamoDBClient;
-  /** Default: a client from the environment (closed when the command ends). */
+  /** Default: a client from `process.env` (closed when the command ends). */
   readonly s3?: S3Client;
   /** ms since the epoch. Default `Date.now`. */
   readonly clock?: Clock;
