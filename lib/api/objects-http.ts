@@ -812,7 +812,11 @@ const RFC_850 = /^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\d{2})-([A-Z][a-z
 const ASCTIME = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-function instantOf(text: string, now: number = Date.now()): Date {
+/**
+ * The instant an `x-tierlog-expires-at` value names (see above), or an invalid date. `now` places
+ * an RFC 850 two-digit year: the nearest year ending so that is not more than 50 years ahead.
+ */
+export function instantOf(text: string, now: number = Date.now()): Date {
   const invalid = new Date(Number.NaN);
   const n = (digits: string | undefined) => (digits === undefined ? 0 : Number(digits));
   let m = ISO_DATE.exec(text);
@@ -826,10 +830,10 @@ function instantOf(text: string, now: number = Date.now()): Date {
   if (m !== null) return utcOf(n(m[3]), monthOf(m[2]!), n(m[1]), n(m[4]), n(m[5]), n(m[6])) ?? invalid;
   m = RFC_850.exec(text);
   if (m !== null) {
-    // RFC 9110: a two-digit year more than 50 years ahead is the latest past year ending so.
-    const thisYear = new Date(now).getUTCFullYear();
-    let year = Math.floor(thisYear / 100) * 100 + n(m[3]);
-    if (year > thisYear + 50) year -= 100;
+    // RFC 9110: a two-digit year more than 50 years ahead is the latest past year ending so; the
+    // nearest one not more than 50 years ahead may be in the next century (from 2050 on).
+    const latest = new Date(now).getUTCFullYear() + 50;
+    const year = latest - ((latest - n(m[3])) % 100);
     return utcOf(year, monthOf(m[2]!), n(m[1]), n(m[4]), n(m[5]), n(m[6])) ?? invalid;
   }
   m = ASCTIME.exec(text);

@@ -394,6 +394,53 @@ describe("an expired object's removal racing a writer", () => {
   });
 });
 
+describe('the re-check before a delete finds an item it does not understand', () => {
+  test('an item under other attribute names appears for the orphan between the check and the delete: the blob is kept', async () => {
+    // DESIGN.md: a component that would delete a blob on HV's word checks that it understands the
+    // items it read; the audits delete nothing for an item that shows no blob, body or deletion
+    // marker under the configured names (it may point at the blob under other names). The run's
+    // shape check passed (no item then); the re-check right before the delete is what sees it.
+    const fx = await freshFixture();
+    const [orphan] = await putOrphans(fx, 1, 'renamed');
+    const objectId = Buffer.from(orphan!.split('/')[1]!, 'base64url').toString('utf8');
+    const dynamodb = createDynamoDBClient();
+    closers.push(() => dynamodb.destroy());
+    // The run's BatchGetItems: the check, the items' shape, then the re-check.
+    new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        skip: 2,
+        match: (r) => r.command === 'BatchGetItemCommand',
+        before: async () => {
+          const now = Date.now();
+          await fx.dynamodb.send(
+            new PutItemCommand({
+              TableName: fx.config.objectsTable,
+              Item: marshall({ key: objectId, ver: 1, ptr: orphan, size: 12, createdAt: now, updatedAt: now }),
+            }),
+          );
+        },
+      })
+      .attach(dynamodb, 'dynamodb');
+    const deletes: string[] = [];
+    const report = await audit({
+      config: fx.config,
+      dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: true,
+      emptyStoreOk: true,
+      beforeDelete: (batch) => void deletes.push(...batch),
+    });
+    expect(report).toMatchObject({ deleted: 0, keptOnRecheck: [orphan] });
+    expect(deletes).toEqual([]);
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+  });
+});
+
 describe('the re-check before a delete fails, in each class of error', () => {
   test.each([
     ['throttled past the retries', 'ProvisionedThroughputExceededException', /throughput|Throughput/],

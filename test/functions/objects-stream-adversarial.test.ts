@@ -28,6 +28,7 @@ import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { judgeStreamRecord, StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import type { SweepLogger } from '../../lib/recovery/sweeper.js';
+import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
 import { asTtlDeletion, StreamReader } from '../support/stream.js';
 import { KiB, makeWriter, randomBody, rawGetObject, type Writer } from '../tiered/harness.js';
@@ -160,6 +161,17 @@ describe('a record with no known eventName', () => {
       kind: 'untrusted',
     });
   });
+
+  test.each([undefined, 'remove', 'DELETE', 42])(
+    'eventName %j with an old image naming a blob of this store is untrusted too, never a removal to act on',
+    (eventName) => {
+      const OldImage = { key: { S: 'k' }, blob: { S: newBlobKey('p', 'k') } };
+      const record = { eventName, dynamodb: { SequenceNumber: '1', OldImage } } as never;
+      expect(judgeStreamRecord(record, 'p', { key: 'key', blob: 'blob', body: 'body', deleted: 'deleted' })).toMatchObject({
+        kind: 'untrusted',
+      });
+    },
+  );
 });
 
 describe('the deadline, as the report tells it', () => {

@@ -4,6 +4,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { instantOf } from '../../lib/api/objects-http.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import {
   KiB,
@@ -238,6 +239,22 @@ describe('expiry headers', () => {
       else process.env.TZ = zone;
     }
   });
+});
+
+// RFC 9110 5.6.7, as DESIGN.md states it: an RFC 850 two-digit year is the nearest year ending so
+// that is not more than 50 years ahead, on whatever date the header is read (from 2050 on, some
+// are in the next century).
+test.each([
+  ['2026', '76', '2076'],
+  ['2026', '77', '1977'],
+  ['2049', '99', '2099'],
+  ['2050', '00', '2100'],
+  ['2060', '05', '2105'],
+  ['2060', '10', '2110'],
+  ['2060', '11', '2011'],
+])('x-tierlog-expires-at in RFC 850 form read in %s: year %s is %s', (readIn, yy, year) => {
+  const now = Date.UTC(Number(readIn), 5, 15);
+  expect(instantOf(`Saturday, 01-Jan-${yy} 00:00:00 GMT`, now).toISOString()).toBe(`${year}-01-01T00:00:00.000Z`);
 });
 
 describe('bad requests write nothing', () => {

@@ -190,6 +190,45 @@ describe('snapshot-audit function batches: metrics on the error path', () => {
   });
 });
 
+describe('snapshot-audit function batches: the figures each batch publishes', () => {
+  it('SnapshotOrphansConfirmed / Deleted / Kept and SnapshotLostBlobs, in one batch with an orphan and a referenced blob', async () => {
+    // DESIGN.md, "Observability and operations": each batch's SnapshotOrphansConfirmed / Deleted /
+    // Kept and SnapshotLostBlobs, under the function's service.
+    const live = await freshFixture();
+    const referenced = blobKey(live, 'live-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, referenced);
+    await putTombstone(live, 'live-obj', referenced);
+    const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const lastModified = threeHoursAgo();
+    const run = await captureStdout(() =>
+      handler({
+        Items: [
+          { kind: 'orphan', blob_key: orphan, last_modified: lastModified },
+          { kind: 'orphan', blob_key: referenced, last_modified: lastModified },
+        ],
+      }),
+    );
+    expect(run.error).toBeUndefined();
+    const figures = Object.assign(
+      {},
+      ...run.out
+        .split('\n')
+        .filter((line) => line.includes('"_aws"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+    );
+    expect(figures).toMatchObject({
+      service: 'tierlog-snapshot-audit',
+      SnapshotLostBlobs: 0,
+      SnapshotOrphansConfirmed: 1,
+      SnapshotOrphansDeleted: 1,
+      SnapshotOrphansKept: 1,
+    });
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
+  });
+});
+
 describe('snapshot-audit function plan', () => {
   /** The function's plan, on `live`'s bucket as the snapshot bucket, for exports made at `exportTime`. */
   async function runPlan(live: Fixture, exportTime: number) {

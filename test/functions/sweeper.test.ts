@@ -265,6 +265,20 @@ describe('sweeper handler', () => {
     expect(late.result).toMatchObject({ stoppedEarly: true, instancesClaimed: 0 });
   });
 
+  test("OldestExpiredAge is the age in ms of the oldest expired instance, on the sweeper's clock: what the backlog alarm compares with its threshold (ms)", async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    await putDeadInstance(fx, { shard: 0, since: now - 40 * 60_000 });
+    await putDeadInstance(fx, { shard: 1, since: now - 20 * 60_000 });
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
+    restores.push(restore);
+    const handler = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3, clock: () => now } });
+    const { result, error, out } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ instancesExpired: 2, oldestExpiredAgeMs: 40 * 60_000 });
+    expect(Object.assign({}, ...emfDocuments(out))).toMatchObject({ OldestExpiredAge: 40 * 60_000 });
+  });
+
   test('tuning from the environment; a sweep with errors fails the invocation and keeps the entry', async () => {
     const fx = await freshFixture();
     // Fenced by an earlier sweep, so this one judges it and deletes.

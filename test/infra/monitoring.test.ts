@@ -201,6 +201,34 @@ describe('alarms', () => {
   });
 });
 
+describe('alarms on what must not happen at all fire on one occurrence', () => {
+  // DESIGN.md, "Observability and operations": an alarm on "any" quarantined entry, stuck instance,
+  // failed listing, given-up or untrusted record, confirmed lost blob, run not started... One
+  // occurrence in one period is the incident: a threshold met only by two (or a comparison that
+  // needs more than the threshold) would leave one given-up record, and its blob, unseen.
+  const { stack: full, template: fullTemplate } = tierlogTemplate({ auditAtScale: true });
+  const fullAlarms = resourcesOf(fullTemplate, 'AWS::CloudWatch::Alarm');
+  const audit = full.tierlog.auditAtScale!.alarms;
+  const any: Array<[string, { node: { defaultChild?: unknown } }]> = [
+    ['deadLetterQueueNotEmpty', full.tierlog.alarms.deadLetterQueueNotEmpty],
+    ['entriesQuarantined', full.tierlog.alarms.entriesQuarantined],
+    ['stuckInstances', full.tierlog.alarms.stuckInstances],
+    ['abandonedUploadErrors', full.tierlog.alarms.abandonedUploadErrors],
+    ['streamFailureQueueNotEmpty', full.tierlog.alarms.streamFailureQueueNotEmpty],
+    ['streamUntrusted', full.tierlog.alarms.streamUntrusted],
+    ['streamReferencedKept', full.tierlog.alarms.streamReferencedKept],
+    ['auditAtScale executionsFailed', audit.executionsFailed],
+    ['auditAtScale lostBlobs', audit.lostBlobs],
+    ['auditAtScale runsNotStarted', audit.runsNotStarted],
+  ];
+
+  it.each(any)('%s: a count of 1 in one period breaches', (_name, alarm) => {
+    const p = fullAlarms[logicalIdOf(full, alarm)]!.Properties!;
+    expect(p).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    expect((p['DatapointsToAlarm'] as number | undefined) ?? 1).toBe(1);
+  });
+});
+
 describe('dashboard', () => {
   it("shows every sweeper metric, the function's health and the alarms", () => {
     const [, dashboard] = onlyResource(template, 'AWS::CloudWatch::Dashboard');

@@ -7,6 +7,7 @@ import {
   judgeExpiredReference,
 } from '../../lib/recovery/expired-blobs.js';
 
+const HOUR = 3_600_000;
 const T = Date.UTC(2026, 10, 30) / 1000; // expiry, epoch seconds
 const WINDOW = TTL_DELETION_LAG_MS + STREAM_RETENTION_MS + EXPIRED_BLOB_MARGIN_MS;
 const blob = 'blobs/a2V5/0190b3c4-0000-7000-8000-000000000000';
@@ -18,6 +19,9 @@ describe('judgeExpiredReference', () => {
     ['not expired yet', { blob, expiresAtSeconds: T }, T * 1000 - 1, 'notExpired'],
     ['just expired: TTL and the stream still to come', { blob, expiresAtSeconds: T }, T * 1000, 'cleanupPending'],
     ['at the edge of the window', { blob, expiresAtSeconds: T }, T * 1000 + WINDOW, 'cleanupPending'],
+    // DESIGN.md, Expiry: TTL may take two days to remove the item, and the stream keeps its record
+    // 24 h more; the window is all of that and a margin, never less.
+    ['72 h after the expiry (TTL lag of two days, 24 h of stream)', { blob, expiresAtSeconds: T }, T * 1000 + 72 * HOUR, 'cleanupPending'],
     ['past the window: stream event lost', { blob, expiresAtSeconds: T }, T * 1000 + WINDOW + 1, 'streamEventLost'],
   ];
   test.each(cases)('%s', (_name, item, now, kind) => {

@@ -487,4 +487,45 @@ describe("a put whose write is retried by the SDK after a pause past the put's e
     expect((await sweepPastEverything(fx)).errors).toBe(0);
     await expectClean(fx, expect);
   });
+
+  test.each([
+    ["its object's time to live: the session stays open, and completed again the time to live counts from that commit", () => TTL, true],
+    [
+      "its object's expiresAt, passed: the session is ended, as a complete that starts past it",
+      (now: number) => ({ expiresAt: new Date(now + 2_000) }),
+      false,
+    ],
+  ] as const)("an upload session's commit not sent past %s", async (_name, policy, staysOpen) => {
+    // DESIGN.md, Expiry: "A session refused so stays open (completed again, its time to live counts
+    // afresh) unless its expiresAt has passed; then it is ended". Ended, a session of a time to
+    // live would take its uploaded parts with it: the client would have to upload them again.
+    const fx = await freshFixture();
+    const key = 'pause/session-again';
+    let slept = 0;
+    const clock = () => Date.now() + slept;
+    const match = steps(fx.config).commit;
+    const injector = new FaultInjector()
+      .add({ kind: 'throttle', times: 1, match })
+      .add({ kind: 'delay', delayMs: 0, times: 1, match, before: async () => void (slept = 3_000) });
+    const wr = makeWriter(fx, { injector, store: { clock } });
+    open.push(wr);
+    const created = await wr.store.createUpload(key, { ...policy(clock()), expiresInMs: 60_000 });
+    const parts = await uploadParts(wr.store, created.uploadId, MINE, 64 * KiB);
+    await expect(wr.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(ValidationError);
+    expect(await rawValue(fx, key)).toBeUndefined();
+    const again = await outcome(wr.store.completeUpload(created.uploadId, parts));
+    if (staysOpen) {
+      expect(again.ok, String((again as { error?: unknown }).error)).toBe(true);
+      expect(sameBytes(await rawValue(fx, key), MINE)).toBe(true);
+      const expiresAt = (await wr.store.head(key))!.expiresAt!.getTime();
+      expect(expiresAt).toBeGreaterThan(clock() + TTL.timeToLiveMs - 1_000);
+    } else {
+      expect((again as { error?: unknown }).error).toBeInstanceOf(Error);
+      expect((again as { error?: unknown }).error).not.toBeInstanceOf(ValidationError);
+      expect(await rawValue(fx, key)).toBeUndefined();
+    }
+    wr.close();
+    expect((await sweepPastEverything(fx)).errors).toBe(0);
+    await expectClean(fx, expect);
+  });
 });

@@ -13,10 +13,12 @@
  * that read lives no longer than the expiry it read.
  */
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { ValidationError } from '../../lib/errors.js';
 import { StreamCleanup, TTL_PRINCIPAL } from '../../lib/recovery/stream-cleanup.js';
+import { HvTable } from '../../lib/tiered/hv-table.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, expectClean, makeWriter, randomBody, rawState, type Writer } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
@@ -199,10 +201,35 @@ test.each([
   await w.store.put(key, 'idle', { timeToIdleMs: ttiMs });
   const stored = (await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt as number;
   now = stored * SEC - left;
+  w.recorder.reset();
   const read = await w.store.head(key);
   expect(read!.expiresAt!.getTime() > stored * SEC).toBe(refreshed);
   expect(((await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt as number) > stored).toBe(refreshed);
+  // With less than the margin left the refresh is not sent at all (not sent and refused).
+  expect(w.recorder.names('dynamodb').filter((n) => n === 'UpdateItem')).toHaveLength(refreshed ? 1 : 0);
 });
+
+test.each([
+  ['live until the expiry, less a millisecond: it lands', -1, true],
+  ['live until the expiry itself: refused', 0, false],
+  ['live until past the expiry: refused', SEC, false],
+])(
+  "a refresh's own condition requires the item live until the reader's now plus the margin (%s), whatever checks ran before it was sent",
+  async (name, pastExpiryMs, lands) => {
+    const key = `refresh-condition/${name.slice(0, 30)}`;
+    await w.store.put(key, 'idle', { timeToIdleMs: HOUR });
+    const before = (await rawState(fx)).objects.find((o) => o.key === key)!;
+    const expiry = before.expiresAt as number;
+    // The write a reader builds, sent as is: a refresh held up in flight lands with this condition.
+    const hv = new HvTable(fx.config.objectsTable, fx.dynamodb);
+    const write = hv.ttiRefreshWrite(key, before.version as number, expiry, expiry + 3600, expiry * SEC + pastExpiryMs);
+    const sent = hv.client.send(new UpdateCommand(write.input));
+    if (lands) await sent;
+    else await expect(sent).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
+    const after = (await rawState(fx)).objects.find((o) => o.key === key)!;
+    expect(after.expiresAt).toBe(lands ? expiry + 3600 : expiry);
+  },
+);
 
 test("an expiry that passes while a large put's commit is tried again (another writer got there first): ValidationError, the other writer's value stays", async () => {
   const key = 'commit-retried/past-expiry';

@@ -21,6 +21,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CorruptItemError, ValidationError } from '../../lib/errors.js';
 import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { HvTable } from '../../lib/tiered/hv-table.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, makeWriter, randomBody, rawState, sameBytes, type Writer } from './harness.js';
@@ -216,5 +217,41 @@ describe("an inline object's stream is a byte stream, as a blob's is", () => {
     const chunks: Buffer[] = [];
     for await (const chunk of empty!.body) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).byteLength).toBe(0);
+  });
+});
+
+describe("the pointer read that judges blobs (sweeper, stream function, the audit's re-check)", () => {
+  test('reads no body: only an item that names neither a blob nor a marker is read again, with its body', async () => {
+    // DESIGN.md, "Observability and operations": the sweeper's read projects no bodies (an inline
+    // body is up to the inline threshold, per item of a batch of 100); only an item that names
+    // neither a blob nor a marker is read again with its body, to tell an inline object from an
+    // item not understood.
+    await w.store.put('pointers/large', randomBody(40 * KiB));
+    await w.store.put('pointers/small', randomBody(100));
+    await w.store.put('pointers/deleted', randomBody(100));
+    await w.store.delete('pointers/deleted');
+    const hv = new HvTable(fx.config.objectsTable, w.dynamodb);
+    w.recorder.reset();
+    const pointers = await hv.readBlobPointers(['pointers/large', 'pointers/small', 'pointers/deleted', 'pointers/none']);
+    expect(typeof pointers.get('pointers/large')).toBe('string');
+    expect(pointers.get('pointers/small')).toBeNull();
+    expect(pointers.get('pointers/deleted')).toBeNull();
+    expect(pointers.get('pointers/none')).toBeNull();
+    const reads = w.recorder.commands.filter((c) => c.command === 'BatchGetItem');
+    expect(reads).toHaveLength(2);
+    const [first, again] = reads.map((c) => {
+      const request = Object.values(
+        c.input['RequestItems'] as Record<
+          string,
+          { Keys: unknown[]; ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> }
+        >,
+      )[0]!;
+      const projected = request.ProjectionExpression.split(',').map((p) => request.ExpressionAttributeNames[p.trim()]);
+      return { keys: request.Keys.length, projected };
+    });
+    expect(first!.keys).toBe(4);
+    expect(first!.projected).not.toContain('body');
+    expect(again).toMatchObject({ keys: 1 });
+    expect(again!.projected).toContain('body');
   });
 });
