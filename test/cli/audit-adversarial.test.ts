@@ -24,14 +24,14 @@
  * after the audit removed its item, and the pre-delete re-check failing as throttled, with expired
  * credentials, on a missing table or denied: the audit stops with what S3 confirmed, counted once.
  */
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { ListingError, ValidationError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { formatAudit } from '../../lib/cli/audit.js';
-import { AuditIncompleteError, audit } from '../../lib/recovery/audit.js';
+import { AuditIncompleteError, type AuditOptions, audit } from '../../lib/recovery/audit.js';
 import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { KiB, makeWriter, randomBody } from '../tiered/harness.js';
 import { blobKey, cli, cliJson, HOUR, otherStoresTable, putBlob, putOrphans, storeWithOrphan, withTable } from './helpers.js';
@@ -44,6 +44,21 @@ afterEach(() => {
 });
 
 const keysOf = (list: ReadonlyArray<{ key: string }>) => list.map((x) => x.key).sort();
+
+/** A deleting audit of `fx`'s store through `dynamodb`, each batch it deletes recorded in `deletes`. */
+function deletingAudit(fx: Fixture, dynamodb: DynamoDBClient, deletes: string[], extra: Partial<AuditOptions> = {}) {
+  return audit({
+    config: fx.config,
+    dynamodb,
+    s3: fx.s3,
+    clock: ahead,
+    olderThanMs: HOUR,
+    delete: true,
+    emptyStoreOk: true,
+    beforeDelete: (batch) => void deletes.push(...batch),
+    ...extra,
+  });
+}
 
 /** A store written under other attribute names (`ptr`, `data`, `ver`): one live large object, one old orphan. */
 async function renamedStore(): Promise<{ fx: Fixture; plain: Fixture['config']; live: string; orphan: string }> {
@@ -425,16 +440,7 @@ describe('the re-check before a delete finds an item it does not understand', ()
       })
       .attach(dynamodb, 'dynamodb');
     const deletes: string[] = [];
-    const report = await audit({
-      config: fx.config,
-      dynamodb,
-      s3: fx.s3,
-      clock: ahead,
-      olderThanMs: HOUR,
-      delete: true,
-      emptyStoreOk: true,
-      beforeDelete: (batch) => void deletes.push(...batch),
-    });
+    const report = await deletingAudit(fx, dynamodb, deletes);
     expect(report).toMatchObject({ deleted: 0, keptOnRecheck: [orphan] });
     expect(deletes).toEqual([]);
     expect(await prefixKeys(fx)).toEqual([orphan]);
@@ -462,18 +468,7 @@ describe('the re-check before a delete fails, in each class of error', () => {
       })
       .attach(dynamodb, 'dynamodb');
     const deletes: string[] = [];
-    const err = await audit({
-      config: fx.config,
-      dynamodb,
-      s3: fx.s3,
-      clock: ahead,
-      olderThanMs: HOUR,
-      delete: true,
-      emptyStoreOk: true,
-      pageSize: 2,
-      checkBatch: 2,
-      beforeDelete: (batch) => void deletes.push(...batch),
-    }).then(
+    const err = await deletingAudit(fx, dynamodb, deletes, { pageSize: 2, checkBatch: 2 }).then(
       () => undefined,
       (e: unknown) => e,
     );
