@@ -9,13 +9,8 @@
  * failure of the command: what it did not read is dropped, and the command ends as it would have
  * (its work, a sweep's or an audit's, is not cut short) with its own exit code.
  */
+import { dropOutputOnBrokenPipe } from '../lib/cli/common.js';
 import { runCli } from '../lib/cli/program.js';
 
-/** Drops what is written after the reader has gone (EPIPE); any other error of the stream stays fatal. */
-function dropOnBrokenPipe(err: NodeJS.ErrnoException): void {
-  if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
-}
-
-process.stdout.on('error', dropOnBrokenPipe);
-process.stderr.on('error', dropOnBrokenPipe);
+dropOutputOnBrokenPipe();
 process.exitCode = await runCli(process.argv.slice(2));

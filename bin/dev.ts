@@ -12,7 +12,7 @@
  * that did not start), 2 a bad option or configuration, said before anything starts.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { EXIT, formatDuration, parseDuration } from '../lib/cli/common.js';
+import { dropOutputOnBrokenPipe, EXIT, formatDuration, parseDuration } from '../lib/cli/common.js';
 import { startDevService, MAX_SWEEP_INTERVAL_MS, shellExports } from '../lib/dev/service.js';
 import { ConfigError, ValidationError } from '../lib/errors.js';
 
@@ -35,6 +35,9 @@ function intervalArg(text: string): number {
     throw new InvalidArgumentError(`at most ${formatDuration(MAX_SWEEP_INTERVAL_MS)} (Node.js's longest timer)`);
   return ms;
 }
+
+// A terminal closed, or `npm run dev | head`: the service goes on, and Ctrl-C still stops it all.
+dropOutputOnBrokenPipe();
 
 const program = new Command('tierlog-dev')
   .description('tierlog as a local service: DynamoDB Local, an S3 server, the objects API over HTTP, the sweeper on a timer')

@@ -224,3 +224,17 @@ export function columns(rows: readonly (readonly string[])[], gap = 2): string[]
       .trimEnd(),
   );
 }
+
+/**
+ * Lets this process's stdout and stderr lose their reader (`tierlog status | head -1`, a terminal
+ * closed under `npm run dev`) without crashing: what is written after it has gone is dropped, and
+ * the program ends as it would have, with its own exit code. Any other error of the streams stays
+ * fatal. For the binaries (`bin/`), not the library.
+ */
+export function dropOutputOnBrokenPipe(): void {
+  const drop = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  };
+  process.stdout.on('error', drop);
+  process.stderr.on('error', drop);
+}
