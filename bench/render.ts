@@ -239,8 +239,18 @@ export function render(r: Results): string {
     const x = r.sessions;
     const rows: Array<Array<string | number>> = [
       ['what', 'tierlog p50 ms', 'S3 p50 ms', 'ratio'],
-      [`${x.uploadMiB} MiB upload (session vs SDK multipart, ${x.runs} runs)`, x.sessionUploadP50Ms, x.sdkMultipartP50Ms, x.uploadRatio],
-      [`1 MiB ranged read of ${x.uploadMiB} MiB (${x.rangeRuns} runs)`, x.rangedGetP50Ms, x.s3RangedGetP50Ms, x.rangeRatio],
+      [
+        `${x.uploadMiB} MiB upload (session vs SDK multipart, ${x.runs} runs)`,
+        x.sessionUploadP50Ms,
+        x.sdkMultipartP50Ms,
+        withInterval(x.uploadRatio, x.uploadRatioInterval),
+      ],
+      [
+        `1 MiB ranged read of ${x.uploadMiB} MiB (${x.rangeRuns} runs)`,
+        x.rangedGetP50Ms,
+        x.s3RangedGetP50Ms,
+        withInterval(x.rangeRatio, x.rangeRatioInterval),
+      ],
     ];
     parts.push(`\n== Upload sessions and ranged reads ==\n${table(rows)}`);
   }

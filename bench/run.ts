@@ -169,7 +169,7 @@ async function main(): Promise<number> {
   }
   if (only.has('sessions')) {
     log('sessions: 64 MiB upload through a session vs SDK multipart; 1 MiB ranged reads vs S3');
-    results.sessions = await sessionsStage({ runs: settings.quick ? 3 : 7, rangeRuns: settings.quick ? 20 : 100 });
+    results.sessions = await sessionsStage({ runs: settings.quick ? 3 : 15, rangeRuns: settings.quick ? 20 : 100 });
   }
   results.totalSeconds = round((Date.now() - started) / 1000, 1);
   results.loadAverageAtEnd = loadavg().map((v) => round(v, 1));

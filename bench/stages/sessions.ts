@@ -11,13 +11,16 @@
  *  - a 1 MiB ranged read of a 64 MiB object through `store.get(key, { range })` vs the same S3
  *    ranged GetObject.
  *
- * Ratios are of medians; the target for the upload is <= 1.10.
+ * Ratios are of medians, each with its 95% interval by a paired bootstrap of the runs (a run is one
+ * upload each way, in alternating order); the target for the upload is <= 1.10. A 64 MiB upload on
+ * this machine varies by a third from one run to the next, so a ratio of a few runs alone could
+ * not tell 0.84 from 1.24 (two runs of the same code, 2026-12-02): the interval says when it cannot.
  */
 import { Agent as HttpAgent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { DynamoChangeLog, TieredStore } from '../../lib/index.js';
-import { MiB, dynamodbClient, freshConfig, percentile, randomBody, round, s3Client } from '../common.js';
+import { MiB, dynamodbClient, freshConfig, pairedRatioInterval, percentile, randomBody, round, s3Client } from '../common.js';
 
 export interface SessionsResult {
   readonly uploadMiB: number;
@@ -27,11 +30,15 @@ export interface SessionsResult {
   readonly sdkMultipartP50Ms: number;
   /** session / SDK. */
   readonly uploadRatio: number;
+  /** Its 95% interval (paired bootstrap; absent in results before 2026-12-02-7). */
+  readonly uploadRatioInterval?: [number, number];
   readonly rangeRuns: number;
   readonly rangedGetP50Ms: number;
   readonly s3RangedGetP50Ms: number;
   /** store / S3. */
   readonly rangeRatio: number;
+  /** Its 95% interval (paired bootstrap; absent in results before 2026-12-02-7). */
+  readonly rangeRatioInterval?: [number, number];
 }
 
 export async function sessionsStage(options: { runs: number; rangeRuns: number; sizeMiB?: number }): Promise<SessionsResult> {
@@ -123,7 +130,9 @@ export async function sessionsStage(options: { runs: number; rangeRuns: number; 
         }),
       );
     }
-    const p50 = (v: number[]) => round(percentile(v, 50));
+    const median = (v: readonly number[]) => percentile(v, 50);
+    const p50 = (v: number[]) => round(median(v));
+    const interval = (a: number[], b: number[]) => pairedRatioInterval(a, b, median).map((x) => round(x, 3)) as [number, number];
     return {
       uploadMiB: size / MiB,
       partSizeMiB: partSize / MiB,
@@ -131,10 +140,12 @@ export async function sessionsStage(options: { runs: number; rangeRuns: number; 
       sessionUploadP50Ms: p50(session),
       sdkMultipartP50Ms: p50(sdk),
       uploadRatio: round(percentile(session, 50) / percentile(sdk, 50), 3),
+      uploadRatioInterval: interval(session, sdk),
       rangeRuns: options.rangeRuns,
       rangedGetP50Ms: p50(ranged),
       s3RangedGetP50Ms: p50(direct),
       rangeRatio: round(percentile(ranged, 50) / percentile(direct, 50), 3),
+      rangeRatioInterval: interval(ranged, direct),
     };
   } finally {
     log.close();

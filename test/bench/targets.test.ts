@@ -46,6 +46,22 @@ describe('targets', () => {
     expect(named(targets(r), 'recovery throughput').undecided).toBeUndefined();
   });
 
+  test('the session upload ratio is judged with its 95% interval when the run has one', () => {
+    const r = saved();
+    const judged = (ratio: number, interval?: [number, number]) => {
+      const { uploadRatioInterval: _none, ...rest } = r.sessions!;
+      r.sessions = { ...rest, uploadRatio: ratio, ...(interval !== undefined ? { uploadRatioInterval: interval } : {}) };
+      return named(targets(r), '64 MiB upload session/SDK multipart');
+    };
+    // Two runs of the same code: 1.235 and 0.836. Neither tells anything alone when its interval holds 1.10.
+    expect(judged(1.235, [0.8, 1.31])).toMatchObject({ value: '1.235 (0.80-1.31)', met: false, undecided: true });
+    expect(judged(0.836, [0.7, 1.12])).toMatchObject({ met: true, undecided: true });
+    expect(judged(1.235, [1.12, 1.31])).toMatchObject({ met: false, undecided: false });
+    expect(judged(0.836, [0.7, 0.95])).toMatchObject({ met: true, undecided: false });
+    expect(judged(1.05)).toMatchObject({ value: '1.050', met: true });
+    expect(judged(1.05).undecided).toBeUndefined();
+  });
+
   test('the figures page counts the undecided among the met and the missed, from the run judged again', () => {
     const r = saved();
     const page = figuresPage(r, 'saved.json');
