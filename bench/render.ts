@@ -266,7 +266,7 @@ export function render(r: Results): string {
         round(x.bytes / 1024, 1),
         round(x.gzipBytes / 1024, 1),
         x.firstAnswerMs,
-        x.ratioToBare.toFixed(3),
+        withInterval(x.ratioToBare, x.ratioInterval),
         x.samples.join(' '),
       ]);
     }

@@ -62,6 +62,27 @@ describe('targets', () => {
     expect(judged(1.05).undecided).toBeUndefined();
   });
 
+  test('a cold start ratio is judged with its 95% interval when the run has one, against 1.20', () => {
+    const r = saved();
+    const judged = (ratio: number, interval?: [number, number]) => {
+      const { ratioInterval: _none, ...rest } = r.coldStart!.objects;
+      r.coldStart = {
+        ...r.coldStart!,
+        objects: { ...rest, ratioToBare: ratio, ...(interval !== undefined ? { ratioInterval: interval } : {}) },
+      };
+      return named(targets(r), 'cold start objects / bare handler');
+    };
+    const times = `${r.coldStart!.objects.firstAnswerMs} vs ${r.coldStart!.bare.firstAnswerMs} ms`;
+    // Two runs of the same code: 1.158 and 1.224.
+    expect(judged(1.224, [1.13, 1.27])).toMatchObject({ value: `1.224 (1.13-1.27); ${times}`, met: false, undecided: true });
+    expect(judged(1.158, [1.1, 1.2])).toMatchObject({ met: true, undecided: true });
+    expect(judged(1.224, [1.21, 1.27])).toMatchObject({ met: false, undecided: false });
+    expect(judged(1.11, [1.05, 1.19])).toMatchObject({ met: true, undecided: false });
+    // A result without the interval reads as before.
+    expect(judged(1.11)).toMatchObject({ value: `1.110 (${times})`, met: true });
+    expect(judged(1.11).undecided).toBeUndefined();
+  });
+
   test('the figures page counts the undecided among the met and the missed, from the run judged again', () => {
     const r = saved();
     const page = figuresPage(r, 'saved.json');
