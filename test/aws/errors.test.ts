@@ -8,15 +8,17 @@
 import { describe, expect, test } from 'vitest';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied } from '../../lib/aws/attempts.js';
 import {
+  isCredentialRefusal,
   isDefiniteRejection,
   isNoSuchKey,
   isThrottledTransaction,
   isThrottling,
   refusedOutright,
   retryOnTransactionConflict,
+  sdkConfigurationError,
   translateAwsError,
 } from '../../lib/aws/errors.js';
-import { AccessDeniedError, TierlogError } from '../../lib/errors.js';
+import { AccessDeniedError, ConfigError, ResourceMissingError, TierlogError } from '../../lib/errors.js';
 
 /** An SDK error as the SDK throws it: a name, the HTTP status (absent: no answer), the attempts made. */
 function awsError(name: string, status: number | undefined, attempts = 1, extra: Record<string, unknown> = {}): Error {
@@ -93,6 +95,61 @@ describe('whether a request may have been applied, for an error of a command sen
   ];
   test.each(cases)('%s', (_name, err, expected) => {
     expect({ request: requestMayHaveApplied(err), earlier: earlierAttemptMayHaveApplied(err) }).toEqual(expected);
+  });
+});
+
+describe('translateAwsError: the errors a caller acts on, by class; the rest unchanged', () => {
+  const table = { operation: 'UpdateItem', table: 'objects' };
+  const bucket = { operation: 'PutObject', bucket: 'blobs' };
+  const cases: Array<
+    [string, Error, { operation: string; table?: string; bucket?: string }, (new (...args: never[]) => Error) | undefined]
+  > = [
+    ['a missing table', awsError('ResourceNotFoundException', 400), table, ResourceMissingError],
+    ['a missing bucket', awsError('NoSuchBucket', 404), bucket, ResourceMissingError],
+    ["DynamoDB's access denied (a 400)", awsError('AccessDeniedException', 400), table, AccessDeniedError],
+    ["S3's access denied", awsError('AccessDenied', 403), bucket, AccessDeniedError],
+    ['an expired token', awsError('ExpiredTokenException', 400), table, AccessDeniedError],
+    ['an unknown key id', awsError('UnrecognizedClientException', 400), table, AccessDeniedError],
+    [
+      'a key the table does not have (another table named)',
+      Object.assign(awsError('ValidationException', 400), { message: 'The provided key element does not match the schema' }),
+      table,
+      ConfigError,
+    ],
+    ['any other validation error', awsError('ValidationException', 400), table, undefined],
+    ['a failed condition', awsError('ConditionalCheckFailedException', 400), table, undefined],
+  ];
+  test.each(cases)('%s', (_name, err, context, translated) => {
+    const out = translateAwsError(err, context);
+    if (translated === undefined) expect(out).toBe(err);
+    else expect(out).toBeInstanceOf(translated);
+  });
+});
+
+describe('isCredentialRefusal: the credentials refused, not what they may do', () => {
+  const cases: Array<[string, boolean]> = [
+    ['ExpiredToken', true],
+    ['ExpiredTokenException', true],
+    ['InvalidAccessKeyId', true],
+    ['SignatureDoesNotMatch', true],
+    ['UnrecognizedClientException', true],
+    ['RequestTimeTooSkewed', true],
+    ['AccessDenied', false],
+    ['AccessDeniedException', false],
+    ['NoSuchKey', false],
+  ];
+  test.each(cases)('%s: %s', (name, refused) => {
+    expect(isCredentialRefusal(awsError(name, 400))).toBe(refused);
+  });
+});
+
+describe("the SDK's own configuration errors", () => {
+  test('no region: a ConfigError naming AWS_REGION; any other error is not one', () => {
+    const missing = new Error('Region is missing');
+    expect(sdkConfigurationError(missing)).toBeInstanceOf(ConfigError);
+    expect(sdkConfigurationError(missing)).toMatchObject({ setting: 'AWS_REGION', cause: missing });
+    expect(sdkConfigurationError(awsError('ValidationException', 400))).toBeUndefined();
+    expect(sdkConfigurationError('Region is missing')).toBeUndefined();
   });
 });
 
