@@ -103,6 +103,30 @@ describe("the audits refuse to delete through an objects table that is not the b
     expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 
+  // Churn is not evidence either way: every sampled pointer that moved during the check leaves the
+  // question open, and the operator is told to run again (not that the table is another store's).
+  test("another store's table whose every sampled pointer moves during the check: refused as churn, run again", async () => {
+    const { fx, live, orphan } = await production();
+    const other = withTable(fx, await otherStoresTable());
+    const overwrite = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r: RequestInfo) => r.command === 'ListObjectsV2Command' && r.input.MaxKeys === 1,
+      before: async () => putTombstone(other, 'z-live', blobKey(other, 'z-live'), 2),
+    });
+    const s3 = overwrite.attach(createS3Client(), 's3');
+    try {
+      const report = await audit({ config: other.config, dynamodb: fx.dynamodb, s3, clock: ahead, olderThanMs: 90 * 60_000, delete: true });
+      expect(overwrite.stats.injected.delay).toBe(1);
+      expect(report.deleted).toBe(0);
+      expect(report.deleteRefused).toMatch(/changed during the check; deletes refused \(run again\)/);
+    } finally {
+      s3.destroy();
+    }
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
+  });
+
   test('an empty table: refused, unless --empty-store-ok states the store holds no large object', async () => {
     const fx = await freshFixture();
     const orphan = blobKey(fx, 'a-orphan', OLD);
