@@ -7,6 +7,8 @@
  * refuses to start, exit 2 naming the setting; so does `tierlog inspect`, which would call the
  * referenced blob garbage.
  */
+import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
@@ -21,7 +23,7 @@ import {
   rawState,
   steps,
 } from '../tiered/harness.js';
-import { cli, cliJson, HOUR } from './helpers.js';
+import { blobKey, cli, cliJson, HOUR, putTombstone } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
 
@@ -70,6 +72,21 @@ describe('audits with the objects-table attribute names forgotten', () => {
       expect(run.err).toMatch(/^tierlog: configuration: objects-table item .* TIERLOG_HV_ATTRIBUTES/);
     }
     expect((await cli(fx, ['sweep'])).code).toBe(0);
+  });
+
+  // The sample is a page of the table, not its first item: one writer under other names among
+  // many under the configured ones (a fleet half-configured) is enough to stop the sweep.
+  test('sweep refuses to start when one item of the sampled page is not understood, the first ones being understood', async () => {
+    const fx = await freshFixture();
+    for (let i = 0; i < 8; i++) await putTombstone(fx, `plain-${i}`, blobKey(fx, `plain-${i}`));
+    await fx.dynamodb.send(
+      new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall({ key: 'other-names', ver: 1, ptr: 'p' }) }),
+    );
+    const scanned = (await fx.dynamodb.send(new ScanCommand({ TableName: fx.config.objectsTable }))).Items ?? [];
+    expect(scanned.map((item) => unmarshall(item).key)[0], 'an understood item comes first').not.toBe('other-names');
+    const run = await cli(fx, ['sweep']);
+    expect(run.code).toBe(2);
+    expect(run.err).toMatch(/^tierlog: configuration: objects-table item "other-names" .* TIERLOG_HV_ATTRIBUTES/);
   });
 
   test('inspect refuses to judge, exit 2 naming TIERLOG_HV_ATTRIBUTES, where it would call the referenced blob garbage', async () => {

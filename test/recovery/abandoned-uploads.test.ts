@@ -311,4 +311,69 @@ describe('the listing a sweep shares', () => {
     await uploads.abort('i4', [], 5_000);
     expect(listings()).toBe(2);
   });
+
+  /** An LtBucket whose S3 client records its commands and answers them through `injector`. */
+  function recordedBucket(fx: Fixture, injector: FaultInjector) {
+    const recorder = new CommandRecorder();
+    const s3 = recorder.attach(injector.attach(createS3Client(), 's3'), 's3');
+    clients.push(s3);
+    const sent = (command: string) => recorder.commands.filter((c) => c.command === command).length;
+    return { lt: new LtBucket(s3, fx.config.bucket, fx.config.prefix), sent };
+  }
+  const startUpload = async (fx: Fixture, object: string) => {
+    const key = newBlobKey(fx.config.prefix, object);
+    const out = await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key }));
+    return { key, uploadId: out.UploadId! };
+  };
+
+  test('a listing that failed is not sent again in the sweep, even for an instance whose window ended after it', async () => {
+    const fx = await freshFixture();
+    const denied = () => Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      times: 1,
+      match: (r) => r.command === 'ListMultipartUploadsCommand',
+      error: denied,
+    });
+    const { lt, sent } = recordedBucket(fx, injector);
+    let now = 1_000;
+    const report = emptyReport(false);
+    const uploads = new AbandonedUploads(lt, () => now, report, keptLogger());
+    const { key } = await startUpload(fx, 'mpu/unlisted');
+    await uploads.abort('i1', [key], 900);
+    now = 2_000;
+    await uploads.abort('i2', [key], 1_500);
+    expect([sent('ListMultipartUploads'), report.abandonedUploadErrors, report.abandonedUploadsAborted]).toEqual([1, 1, 0]);
+    expect(await uploadsInProgress(fx), 'left to the lifecycle rule').toEqual([key]);
+  });
+
+  test('a sweep stopped at its deadline sends no listing and no abort', async () => {
+    const fx = await freshFixture();
+    const { lt, sent } = recordedBucket(fx, new FaultInjector());
+    const report = emptyReport(false);
+    const uploads = new AbandonedUploads(lt, () => 1_000, report, keptLogger());
+    const { key } = await startUpload(fx, 'mpu/stopped');
+    uploads.stop();
+    await uploads.abort('i1', [key], 900);
+    expect([sent('ListMultipartUploads'), sent('AbortMultipartUpload'), report.abandonedUploadsAborted]).toEqual([0, 0, 0]);
+    expect(await uploadsInProgress(fx)).toEqual([key]);
+  });
+
+  test('an upload gone between the listing and its abort (the lifecycle rule took it) is not counted as aborted', async () => {
+    const fx = await freshFixture();
+    const { key, uploadId } = await startUpload(fx, 'mpu/gone');
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r) => r.command === 'AbortMultipartUploadCommand',
+      before: async () =>
+        void (await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key, UploadId: uploadId }))),
+    });
+    const { lt, sent } = recordedBucket(fx, injector);
+    const report = emptyReport(false);
+    await new AbandonedUploads(lt, () => 1_000, report, keptLogger()).abort('i1', [key], 900);
+    expect([sent('AbortMultipartUpload'), report.abandonedUploadsAborted, report.abandonedUploadErrors]).toEqual([1, 0, 0]);
+    expect(await uploadsInProgress(fx)).toEqual([]);
+  });
 });

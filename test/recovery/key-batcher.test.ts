@@ -45,6 +45,26 @@ describe('KeyBatcher', () => {
     expect(batcher.batches).toBe(2);
   });
 
+  test('submissions that fill maxKeys exactly go as one request, at once', async () => {
+    const { batches, request } = recording();
+    const batcher = new KeyBatcher(request, 5);
+    const answers = [batcher.submit(keys('a', 2)), batcher.submit(keys('b', 3))]; // 5 keys: full, sent without a flush
+    await Promise.all(answers);
+    expect(batches).toEqual([['a/0', 'a/1', 'b/0', 'b/1', 'b/2']]);
+  });
+
+  // A request over the service's limit (100 keys of BatchGetItem, 1 000 of DeleteObjects) is
+  // refused as a whole, every sweep: the instances in it would never settle.
+  test.each([5, 6, 9])('a submission of %i keys (maxKeys 4): no request holds more than maxKeys', async (n) => {
+    const { batches, request } = recording((key) => `answer ${key}`);
+    const batcher = new KeyBatcher(request, 4);
+    const answer = batcher.submit(keys('a', n));
+    await batcher.settled();
+    expect(Math.max(...batches.map((b) => b.length))).toBe(4);
+    expect(batches.flat()).toEqual(keys('a', n));
+    expect([...(await answer).keys()]).toEqual(keys('a', n));
+  });
+
   test('a submission larger than one request goes in parts and is answered whole', async () => {
     const { batches, request } = recording((key) => `answer ${key}`);
     const batcher = new KeyBatcher(request, 4);

@@ -14,12 +14,13 @@
  *    pointers decides then: one Scan page per segment).
  */
 import { describe, expect, test } from 'vitest';
-import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { audit } from '../../lib/recovery/audit.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { BINDING_SEGMENTS, judgeStoreBinding, type SampleFinding } from '../../lib/recovery/store-binding.js';
 import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
-import { blobKey, cliJson, HOUR, otherStoresTable, putBlob, storeWithOrphan, withTable } from '../cli/helpers.js';
+import { blobKey, cliJson, HOUR, otherStoresTable, putBlob, putTombstone, storeWithOrphan, withTable } from '../cli/helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
 const ahead = () => Date.now() + 2 * HOUR;
@@ -57,6 +58,72 @@ describe("the audits refuse to delete through an objects table that is not the b
     expect(report.deleted).toBe(0);
     expect(report.kept.map((k) => k.reason)).toEqual(['store-unbound', 'store-unbound']);
     expect(report.refusal).toMatch(/points at blobs that are not in/);
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
+  });
+
+  // The sample's pointers are the table's word, so they are checked before they are looked up:
+  // a blob of another object, or one outside the prefix, says nothing of this bucket's store
+  // (and the first one exists here: taken for evidence, it would bind the table).
+  test.each([
+    ['a blob of another object of this bucket', (live: string) => live],
+    ['a blob outside the prefix', (_live: string) => 'elsewhere/ei1saXZl/0190b3c4-0000-7000-8000-000000000000'],
+  ])('a table whose only pointer names %s: not bound, nothing deleted', async (_name, pointer) => {
+    const { fx, live, orphan } = await production();
+    const crafted = withTable(fx, await emptyTable(fx));
+    await putTombstone(crafted, 'y-other', pointer(live));
+    const report = await audit({
+      config: crafted.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: 90 * 60_000,
+      delete: true,
+    });
+    expect(report.deleted).toBe(0);
+    expect(report.deleteRefused).toMatch(/points at blobs that are not in s3:\/\//);
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
+  });
+
+  test("another store's table whose sampled blob S3 does not answer for: undecided, nothing deleted", async () => {
+    const { fx, live, orphan } = await production();
+    const wrong = withTable(fx, await otherStoresTable());
+    const denied = () => Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    // The binding's lookup of one blob (a listing of at most one key), not the audit's own listing.
+    const lookup = (r: RequestInfo) => r.command === 'ListObjectsV2Command' && r.input.MaxKeys === 1;
+    const injector = new FaultInjector().add({ kind: 'fail', match: lookup, error: denied });
+    const s3 = injector.attach(createS3Client(), 's3');
+    try {
+      const report = await audit({ config: wrong.config, dynamodb: fx.dynamodb, s3, clock: ahead, olderThanMs: 90 * 60_000, delete: true });
+      expect(injector.stats.injected.fail).toBeGreaterThan(0);
+      expect(report.deleted).toBe(0);
+      expect(report.deleteRefused).toMatch(/could not tell whether/);
+    } finally {
+      s3.destroy();
+    }
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
+  });
+
+  // Churn is not evidence either way: every sampled pointer that moved during the check leaves the
+  // question open, and the operator is told to run again (not that the table is another store's).
+  test("another store's table whose every sampled pointer moves during the check: refused as churn, run again", async () => {
+    const { fx, live, orphan } = await production();
+    const other = withTable(fx, await otherStoresTable());
+    const overwrite = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r: RequestInfo) => r.command === 'ListObjectsV2Command' && r.input.MaxKeys === 1,
+      before: async () => putTombstone(other, 'z-live', blobKey(other, 'z-live'), 2),
+    });
+    const s3 = overwrite.attach(createS3Client(), 's3');
+    try {
+      const report = await audit({ config: other.config, dynamodb: fx.dynamodb, s3, clock: ahead, olderThanMs: 90 * 60_000, delete: true });
+      expect(overwrite.stats.injected.delay).toBe(1);
+      expect(report.deleted).toBe(0);
+      expect(report.deleteRefused).toMatch(/changed during the check; deletes refused \(run again\)/);
+    } finally {
+      s3.destroy();
+    }
     expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 

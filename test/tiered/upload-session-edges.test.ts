@@ -100,6 +100,22 @@ describe("the sweeper and a session whose 'upload' attribute it cannot read", ()
   });
 });
 
+describe('an abandoned session with a second upload under its blob key (its CreateMultipartUpload sent again, the first answer lost)', () => {
+  test('the sweeper aborts every upload under the key, not only the first it finds in progress', async () => {
+    const created = await w.store.createUpload('edge/two-uploads');
+    await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const item = await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
+    const blob = String((item.Item?.upload as { blob?: string } | undefined)?.blob);
+    await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: blob }));
+    expect((await uploadsInProgress()).filter((key) => key === blob)).toHaveLength(2);
+    // The sweep that claims the session aborts them all (the next one, which drains it, would
+    // find only what this one left).
+    expect((await sweepAt(2 * DAY)).errors).toBe(0);
+    expect(await uploadsInProgress()).not.toContain(blob);
+    expect((await sweepAt(2 * DAY + PAST_WINDOW_MS)).errors).toBe(0);
+  });
+});
+
 describe("a session whose 'upload' attribute names a blob that is not its key's", () => {
   /** Another writer's multipart upload in progress, under `key`; returns its id. */
   async function othersUpload(key: string): Promise<string> {

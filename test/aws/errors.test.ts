@@ -1,0 +1,205 @@
+/**
+ * How the AWS edge classifies what the SDK throws (pure, no servers): which refusals are definite
+ * (nothing applied), which leave the outcome unknown, which are throttling. An error taken for
+ * definite when its outcome is unknown lets a caller forget a write that may have landed; one
+ * taken for throttling when it was a refusal is sent again for ever. The integration tests meet
+ * only the errors the fault injector and the local servers make; this table holds the rest.
+ */
+import { describe, expect, test } from 'vitest';
+import { earlierAttemptMayHaveApplied, requestMayHaveApplied } from '../../lib/aws/attempts.js';
+import {
+  isCredentialRefusal,
+  isDefiniteRejection,
+  isNoSuchKey,
+  isThrottledTransaction,
+  isThrottling,
+  refusedOutright,
+  retryOnTransactionConflict,
+  sdkConfigurationError,
+  translateAwsError,
+} from '../../lib/aws/errors.js';
+import { AccessDeniedError, ConfigError, ResourceMissingError, TierlogError } from '../../lib/errors.js';
+
+/** An SDK error as the SDK throws it: a name, the HTTP status (absent: no answer), the attempts made. */
+function awsError(name: string, status: number | undefined, attempts = 1, extra: Record<string, unknown> = {}): Error {
+  const $metadata = { ...(status !== undefined ? { httpStatusCode: status } : {}), attempts };
+  return Object.assign(new Error(`injected: ${name}`), { name, $metadata, ...extra });
+}
+
+describe('isDefiniteRejection: a 4xx other than throttling, nothing applied; anything else unknown', () => {
+  const cases: Array<[string, Error, boolean]> = [
+    ['400 ValidationException', awsError('ValidationException', 400), true],
+    ['400 ConditionalCheckFailedException', awsError('ConditionalCheckFailedException', 400), true],
+    ['403 AccessDenied', awsError('AccessDenied', 403), true],
+    ['404 NoSuchBucket', awsError('NoSuchBucket', 404), true],
+    ['no answer (TimeoutError)', awsError('TimeoutError', undefined), false],
+    ['500 InternalServerError', awsError('InternalServerError', 500), false],
+    ['503 ServiceUnavailable', awsError('ServiceUnavailable', 503), false],
+    ['400 ThrottlingException', awsError('ThrottlingException', 400), false],
+    ['400 ProvisionedThroughputExceededException', awsError('ProvisionedThroughputExceededException', 400), false],
+    ['400 RequestLimitExceeded', awsError('RequestLimitExceeded', 400), false],
+    ['400 TransactionInProgressException', awsError('TransactionInProgressException', 400), false],
+    ['a 3xx is no rejection', awsError('PermanentRedirect', 301), false],
+  ];
+  test.each(cases)('%s', (_name, err, definite) => {
+    expect(isDefiniteRejection(err)).toBe(definite);
+  });
+});
+
+describe('refusedOutright: refused definitely on the only attempt, through a tierlog error too', () => {
+  const cases: Array<[string, unknown, boolean]> = [
+    ['403 on the only attempt', awsError('AccessDeniedException', 403), true],
+    ['403 with no attempt count', Object.assign(new Error('x'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }), true],
+    ['403 after an SDK retry (an earlier attempt may have landed)', awsError('AccessDeniedException', 403, 2), false],
+    ['500 on the only attempt', awsError('InternalServerError', 500), false],
+    ['throttled on the only attempt', awsError('ThrottlingException', 400), false],
+    ['AccessDeniedError wrapping a 403 of the only attempt', new AccessDeniedError('PutItem', 't', awsError('AccessDenied', 403)), true],
+    ['AccessDeniedError wrapping a 403 after a retry', new AccessDeniedError('PutItem', 't', awsError('AccessDenied', 403, 3)), false],
+    ['a tierlog error of its own (no AWS answer)', new TierlogError('x'), false],
+  ];
+  test.each(cases)('%s', (_name, err, refused) => {
+    expect(refusedOutright(err)).toBe(refused);
+  });
+});
+
+describe('isThrottling: refused for load, after the SDK retries; nothing applied', () => {
+  const canceled = (...codes: Array<string | undefined>) =>
+    awsError('TransactionCanceledException', 400, 1, { CancellationReasons: codes.map((Code) => (Code === undefined ? {} : { Code })) });
+  const cases: Array<[string, Error, boolean]> = [
+    ['ThrottlingException', awsError('ThrottlingException', 400), true],
+    ["S3's SlowDown", awsError('SlowDown', 503), true],
+    ['RequestLimitExceeded', awsError('RequestLimitExceeded', 400), true],
+    ['ProvisionedThroughputExceededException', awsError('ProvisionedThroughputExceededException', 400), true],
+    ['a name the SDK marks throttling ($retryable)', awsError('SomethingNew', 429, 1, { $retryable: { throttling: true } }), true],
+    ['retryable but not throttling', awsError('SomethingNew', 500, 1, { $retryable: { throttling: false } }), false],
+    ['a transaction cancelled for throttling alone', canceled('None', 'ThrottlingError'), true],
+    ['a transaction cancelled for throughput alone', canceled(undefined, 'ProvisionedThroughputExceeded'), true],
+    ['a transaction cancelled for throttling and a failed condition', canceled('ConditionalCheckFailed', 'ThrottlingError'), false],
+    ['a transaction cancelled with every reason None', canceled('None', 'None'), false],
+    ['a transaction cancelled with no reasons', canceled(), false],
+    ['a transaction cancelled for a conflict', canceled('TransactionConflict', 'None'), false],
+    ['AccessDenied', awsError('AccessDenied', 403), false],
+  ];
+  test.each(cases)('%s', (_name, err, throttled) => {
+    expect(isThrottling(err)).toBe(throttled);
+    if (err.name === 'TransactionCanceledException') expect(isThrottledTransaction(err)).toBe(throttled);
+  });
+});
+
+describe('whether a request may have been applied, for an error of a command sent without the attempt watcher', () => {
+  const cases: Array<[string, Error, { request: boolean; earlier: boolean }]> = [
+    ['no answer, one attempt', awsError('TimeoutError', undefined), { request: true, earlier: false }],
+    ['500, one attempt', awsError('InternalServerError', 500), { request: true, earlier: false }],
+    ['400, one attempt', awsError('ConditionalCheckFailedException', 400), { request: false, earlier: false }],
+    ['400 after a retry', awsError('ConditionalCheckFailedException', 400, 2), { request: true, earlier: true }],
+  ];
+  test.each(cases)('%s', (_name, err, expected) => {
+    expect({ request: requestMayHaveApplied(err), earlier: earlierAttemptMayHaveApplied(err) }).toEqual(expected);
+  });
+});
+
+describe('translateAwsError: the errors a caller acts on, by class; the rest unchanged', () => {
+  const table = { operation: 'UpdateItem', table: 'objects' };
+  const bucket = { operation: 'PutObject', bucket: 'blobs' };
+  const cases: Array<
+    [string, Error, { operation: string; table?: string; bucket?: string }, (new (...args: never[]) => Error) | undefined]
+  > = [
+    ['a missing table', awsError('ResourceNotFoundException', 400), table, ResourceMissingError],
+    ['a missing bucket', awsError('NoSuchBucket', 404), bucket, ResourceMissingError],
+    ["DynamoDB's access denied (a 400)", awsError('AccessDeniedException', 400), table, AccessDeniedError],
+    ["S3's access denied", awsError('AccessDenied', 403), bucket, AccessDeniedError],
+    ['an expired token', awsError('ExpiredTokenException', 400), table, AccessDeniedError],
+    ['an unknown key id', awsError('UnrecognizedClientException', 400), table, AccessDeniedError],
+    [
+      'a key the table does not have (another table named)',
+      Object.assign(awsError('ValidationException', 400), { message: 'The provided key element does not match the schema' }),
+      table,
+      ConfigError,
+    ],
+    ['any other validation error', awsError('ValidationException', 400), table, undefined],
+    ['a failed condition', awsError('ConditionalCheckFailedException', 400), table, undefined],
+  ];
+  test.each(cases)('%s', (_name, err, context, translated) => {
+    const out = translateAwsError(err, context);
+    if (translated === undefined) expect(out).toBe(err);
+    else expect(out).toBeInstanceOf(translated);
+  });
+});
+
+describe('isCredentialRefusal: the credentials refused, not what they may do', () => {
+  const cases: Array<[string, boolean]> = [
+    ['ExpiredToken', true],
+    ['ExpiredTokenException', true],
+    ['InvalidAccessKeyId', true],
+    ['SignatureDoesNotMatch', true],
+    ['UnrecognizedClientException', true],
+    ['RequestTimeTooSkewed', true],
+    ['AccessDenied', false],
+    ['AccessDeniedException', false],
+    ['NoSuchKey', false],
+  ];
+  test.each(cases)('%s: %s', (name, refused) => {
+    expect(isCredentialRefusal(awsError(name, 400))).toBe(refused);
+  });
+});
+
+describe("the SDK's own configuration errors", () => {
+  test('no region: a ConfigError naming AWS_REGION; any other error is not one', () => {
+    const missing = new Error('Region is missing');
+    expect(sdkConfigurationError(missing)).toBeInstanceOf(ConfigError);
+    expect(sdkConfigurationError(missing)).toMatchObject({ setting: 'AWS_REGION', cause: missing });
+    expect(sdkConfigurationError(awsError('ValidationException', 400))).toBeUndefined();
+    expect(sdkConfigurationError('Region is missing')).toBeUndefined();
+  });
+});
+
+describe('S3 errors', () => {
+  test('no such object, as GetObject (NoSuchKey) and HeadObject (NotFound) say it', () => {
+    expect(isNoSuchKey(awsError('NoSuchKey', 404))).toBe(true);
+    expect(isNoSuchKey(awsError('NotFound', 404))).toBe(true);
+    expect(isNoSuchKey(awsError('NoSuchBucket', 404))).toBe(false);
+  });
+
+  test('a 403 with no name (a HEAD answers without a body) is access denied', () => {
+    const err = Object.assign(new Error('UnknownError'), { name: 'Unknown', $metadata: { httpStatusCode: 403 } });
+    expect(translateAwsError(err, { operation: 'HeadObject', bucket: 'b' })).toBeInstanceOf(AccessDeniedError);
+  });
+});
+
+describe('retryOnTransactionConflict: sends again only what a transaction held, at most `attempts` times', () => {
+  /** A call that throws `errors` in turn, then answers 'done'; counts its calls. */
+  function calls(...errors: Error[]) {
+    const call = async () => {
+      call.count++;
+      const err = errors.shift();
+      if (err !== undefined) throw err;
+      return 'done';
+    };
+    call.count = 0;
+    return call;
+  }
+  const conflict = () => awsError('TransactionConflictException', 400);
+
+  test('held by a transaction twice, then answered: three calls', async () => {
+    const call = calls(conflict(), conflict());
+    await expect(retryOnTransactionConflict(call, 3)).resolves.toBe('done');
+    expect(call.count).toBe(3);
+  });
+
+  test('held past the bound: the conflict is thrown after `attempts` calls', async () => {
+    const call = calls(conflict(), conflict(), conflict());
+    await expect(retryOnTransactionConflict(call, 2)).rejects.toMatchObject({ name: 'TransactionConflictException' });
+    expect(call.count).toBe(2);
+  });
+
+  // A refused condition is an answer: sent again, it could land once the state it refused changes.
+  test.each([
+    ['a failed condition', awsError('ConditionalCheckFailedException', 400)],
+    ['access denied', awsError('AccessDeniedException', 400)],
+    ['no answer', awsError('TimeoutError', undefined, 3)],
+  ])('%s: thrown at once, never sent again', async (_name, err) => {
+    const call = calls(err);
+    await expect(retryOnTransactionConflict(call, 3)).rejects.toBe(err);
+    expect(call.count).toBe(1);
+  });
+});
