@@ -111,6 +111,10 @@ describe('entry codec', () => {
     expect(field({ id: '€'.repeat(682) }), '2,046 bytes').toBeUndefined();
     expect(field({ id: 'o', new: 'blobs/\ud800' }), 'a lone surrogate').toBe('change.new');
     expect(field({ id: 'o', old: 5 })).toBe('change.old');
+    // An empty blob key reads back as malformed (the stored form takes none): quarantined, never settled.
+    expect(field({ id: 'o', new: '' }), 'an empty new').toBe('change.new');
+    expect(field({ id: 'o', old: '' }), 'an empty old').toBe('change.old');
+    expect(field({ id: 'o', cleanupAfter: new Date(Number.NaN) }), 'an invalid Date').toBe('change.cleanupAfter');
     expect(field({ id: 'o', cleanupAfter: '2024-01-01' })).toBe('change.cleanupAfter');
     // What the stored form takes (`ca` non-negative, test above) and no more: one it would read
     // back as malformed is refused, not recorded to be quarantined.
