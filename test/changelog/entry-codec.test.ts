@@ -155,6 +155,9 @@ describe('parseInstanceItem', () => {
     ['a negative shard', { ...good, shard: -1 }],
     ['no shard', { ...good, shard: undefined }],
     ['a numeric claimant', { ...good, claimedBy: 7 }],
+    // `firstSeen` opens the upload window (judge.ts): one before the epoch would close it at once.
+    ['a negative firstSeen', { ...good, state: 'claimed', claimedBy: 's-1', firstSeen: -1 }],
+    ['a fractional firstSeen', { ...good, state: 'claimed', claimedBy: 's-1', firstSeen: 1.5 }],
   ])('rejects a header with %s as CorruptItemError', (_label, rawItem) => {
     const clean = Object.fromEntries(Object.entries(rawItem).filter(([, v]) => v !== undefined));
     expect(() => parseInstanceItem(clean)).toThrow(CorruptItemError);
