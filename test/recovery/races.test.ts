@@ -246,6 +246,43 @@ test("past the token, the retry's change-log half held by another transaction: t
   await sweptClean(fx, reader, 'log', [w, other]);
 });
 
+describe("a plain commit whose answer was lost, its SDK retry refused by another writer's transaction on the item", () => {
+  // The refusal says nothing applied by the retry; the first attempt may have landed, been
+  // overwritten, and its blob deleted as the overwriter's `old`. Taken for "busy" (nothing
+  // applied: send again), a large put committed its blob again (HV pointing at a deleted blob)
+  // and a conditional delete answered VersionConflictError for a delete that had landed.
+  const cases: Array<[string, (s: TieredStore, key: string, version: number) => Promise<unknown>]> = [
+    ['large overwrite', (s, k) => s.put(k, MINE)],
+    ['large delete (ifVersion)', (s, k, v) => s.delete(k, { ifVersion: v })],
+  ];
+
+  test.each(cases)('%s: unknown, never sent again', async (_name, op) => {
+    const key = 'race/lost-then-conflict';
+    const { fx, reader, other, version } = await oneKeyScene('log', key);
+    const match = steps(fx.config).hvCommit;
+    const injector = new FaultInjector().add({ kind: 'loseResponse', match, times: 1 }).add({
+      kind: 'fail',
+      match,
+      times: 1,
+      before: async () => void (await other.store.put(key, THEIRS)),
+      error: () =>
+        Object.assign(new Error('injected: Transaction is ongoing for the item'), {
+          name: 'TransactionConflictException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+        }),
+    });
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const result = await outcome(op(storeOf(fx, w, 'plain'), key, version));
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, fail: 1 });
+    expect((result as { error?: unknown }).error, 'told "unknown"').toBeInstanceOf(CommitOutcomeUnknownError);
+    expect((await rawState(fx)).lost, 'no HV item references a missing blob').toEqual([]);
+    expect(sameBytes(await rawValue(fx, key), THEIRS), "the other writer's value, the last one written").toBe(true);
+    await sweptClean(fx, reader, 'log', [w, other]);
+  });
+});
+
 describe("a plain commit throttled, then overtaken by another writer before the SDK's retry: a sure loss, tried again", () => {
   // The throttled attempt was refused (a 400: not applied), so the retry's refusal is a lost
   // compare-and-swap, not an unknown outcome: a table under load must not turn lost races into
