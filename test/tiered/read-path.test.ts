@@ -254,4 +254,22 @@ describe("the pointer read that judges blobs (sweeper, stream function, the audi
     expect(again).toMatchObject({ keys: 1 });
     expect(again!.projected).toContain('body');
   });
+  /**
+   * An item read under names that are not its writer's can look like "no blob" while it points at
+   * one under another name: the sweeper, the stream function and the audit would then delete a
+   * blob an object references. Only a marker that says so (`deleted: true`) or a body is "no blob";
+   * a blob attribute that is not a string is no blob key.
+   */
+  test.each([
+    ['a "deleted" flag that is not true, the blob under another name', { deleted: false, ptr: 'blob' }],
+    ['a "deleted" flag of another type, the blob under another name', { deleted: 'no', ptr: 'blob' }],
+    ['a blob attribute that is not a string, beside a body', { blob: 42, body: new Uint8Array([1]) }],
+  ])('an item with %s is not understood, never "no blob"', async (_label, attributes) => {
+    const key = `pointers/foreign-${Object.values(attributes).map(String).join('-')}`;
+    const item = { key, version: 7, size: 40 * KiB, createdAt: now, updatedAt: now, ...attributes };
+    if ('ptr' in item) item.ptr = `${fx.config.prefix}/elsewhere/blob`;
+    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall(item) }));
+    const pointer = (await new HvTable(fx.config.objectsTable, w.dynamodb).readBlobPointers([key])).get(key);
+    expect(pointer).toMatchObject({ unrecognised: expect.stringMatching(/none of the attributes the configuration names/) });
+  });
 });
