@@ -206,6 +206,30 @@ describe("a commit whose answer was lost, overtaken by another writer's overwrit
   });
 });
 
+test.each([
+  ['large overwrite', 'log'],
+  ['large overwrite', 'stream'],
+] as const)(
+  '%s (%s mode) retried past the token with nobody in between: the retry finds its own landing, a success',
+  async (_name, mode) => {
+    // Judged afresh, the retry is refused at HV by the item the first attempt wrote: that item is
+    // this write's (its id), so the write landed. Never "unknown" for it.
+    const key = `race/past-token-alone/${mode}`;
+    const { fx, reader, other } = await oneKeyScene(mode, key);
+    const match = steps(fx.config).commit;
+    const injector = new FaultInjector()
+      .add({ kind: 'loseResponse', match, times: 1 })
+      .add({ kind: 'expireToken', delayMs: 0, match, times: 1 });
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const result = await outcome(w.store.put(key, MINE));
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, expireToken: 1 });
+    expect(result.ok, String((result as { error?: unknown }).error)).toBe(true);
+    expect(sameBytes(await rawValue(fx, key), MINE)).toBe(true);
+    await sweptClean(fx, reader, mode, [w, other]);
+  },
+);
+
 test("past the token, the retry's change-log half held by another transaction: the same commit is sent again, then unknown", async () => {
   // The afresh-judged retry is refused at HV (the other writer's item) while a transaction of this
   // writer's process holds the change-log item, so that half's condition was not judged. Taken for a
