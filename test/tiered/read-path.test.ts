@@ -21,6 +21,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CorruptItemError, ValidationError } from '../../lib/errors.js';
 import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { HvTable } from '../../lib/tiered/hv-table.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -217,6 +218,33 @@ describe("an inline object's stream is a byte stream, as a blob's is", () => {
     const chunks: Buffer[] = [];
     for await (const chunk of empty!.body) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).byteLength).toBe(0);
+  });
+});
+
+describe('an item that does not parse', () => {
+  // Written by something else, or corrupt: a read refuses it (CorruptItemError), never takes it
+  // for an object or for absent. Taken for a deletion marker, a marker naming a blob let the next
+  // write replace it as a live object's (its blob deleted at settle); taken for an object, an item
+  // whose version is no number answered a string for a version. A write refuses it too, unless it
+  // replaces the item without reading it (an inline put over a marker with a body: nothing deleted).
+  test.each([
+    ['a deletion marker with a blob', { deleted: true, blob: 'BLOB' }, CorruptItemError],
+    ['a deletion marker with a body', { deleted: true, body: new Uint8Array([1]) }, undefined],
+    ['a version that is not a number', { version: '7', body: new Uint8Array([1]) }, Error],
+  ])('%s: a CorruptItemError to every read', async (label, attributes, putRefused) => {
+    const key = `unparsable/${label.replaceAll(' ', '-')}`;
+    const item: Record<string, unknown> = { key, version: 7, size: 1, createdAt: now, updatedAt: now, ...attributes };
+    if (item.blob !== undefined) item.blob = `${fx.config.prefix}/${encodeObjectId(key)}/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b`;
+    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall(item) }));
+    const before = (await rawState(fx)).objects.find((o) => o.key === key);
+    await expect(w.store.get(key)).rejects.toBeInstanceOf(CorruptItemError);
+    await expect(w.store.getStream(key)).rejects.toBeInstanceOf(CorruptItemError);
+    if (putRefused === undefined) return;
+    await expect(w.store.put(key, randomBody(100))).rejects.toBeInstanceOf(putRefused);
+    expect(
+      (await rawState(fx)).objects.find((o) => o.key === key),
+      'the item untouched',
+    ).toEqual(before);
   });
 });
 
