@@ -138,6 +138,36 @@ describe('a time-to-idle refresh whose answer was lost', () => {
   });
 });
 
+describe('a time-to-idle refresh refused because the object was overwritten since the read', () => {
+  test("the read answers the state it read, with its own expiry: never the newer object's", async () => {
+    const key = 'tti/overwritten';
+    const tti = 10 * 60_000;
+    await w.store.put(key, randomBody(100), { timeToIdleMs: tti });
+    const read = (await rawState(fx)).objects.find((o) => o.key === key)!;
+    now = (read.expiresAt as number) * SEC - 4 * 60_000;
+    // Right before the refresh goes out, another write replaces the object (inline too, so the
+    // item names no blob either way) with a later expiry.
+    const refresh = (r: RequestInfo) =>
+      onCommand('UpdateItem')(r) && (r.input.ExpressionAttributeValues as object)[':fromExpiry' as never] !== undefined;
+    const overwrite = {
+      kind: 'delay' as const,
+      delayMs: 0,
+      times: 1,
+      match: refresh,
+      before: async () => void (await w.store.put(key, randomBody(100), { timeToLiveMs: 10 * 3600_000 })),
+    };
+    w.injector.add(overwrite);
+    let answered;
+    try {
+      answered = await w.store.head(key);
+    } finally {
+      w.injector.remove(overwrite);
+    }
+    expect(w.injector.stats.injected.delay).toBeGreaterThan(0);
+    expect(answered).toMatchObject({ version: read.version, expiresAt: new Date((read.expiresAt as number) * SEC) });
+  });
+});
+
 describe('a time-to-idle refresh whose every answer was lost', () => {
   test('landed, no attempt answered: the read answers the expiry as stored (read again), not the one before', async () => {
     const key = 'tti/every-answer-lost';
