@@ -402,6 +402,8 @@ describe('validation writes nothing', () => {
     // 400 bytes of names, 6 KB of S3 request headers: taken inline, refused by S3 (a 431) for a blob.
     ['metadata of 200 short entries', { metadata: shortEntries(200) }],
     ['metadata an array', { metadata: ['x'] }],
+    // A Map's entries are no properties: it passed as no metadata, and was stored as {}.
+    ['metadata a Map', { metadata: new Map([['owner', 'bob']]) }],
     ['content type non-printable', { contentType: 'text/\u0000' }],
     // HTTP drops the spaces around a header value: S3 stored 'text/plain', HV ' text/plain', and no
     // HTTP client could send or read what the store held. An empty type is no media type at all.
