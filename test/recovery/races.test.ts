@@ -307,6 +307,28 @@ describe("a plain commit whose answer was lost, its SDK retry refused by another
   });
 });
 
+describe('a conditional write that replaces a blob, overtaken right before its commit', () => {
+  // Its commit's lost CAS is checked against the `ifVersion` given: a version conflict at once,
+  // whatever attempts are left (with one attempt, it was answered a ContentionError).
+  const cases: Array<[string, (s: TieredStore, key: string, version: number) => Promise<unknown>]> = [
+    ['delete (ifVersion)', (s, k, v) => s.delete(k, { ifVersion: v })],
+    ['small over large (ifVersion)', (s, k, v) => s.put(k, SMALL, { ifVersion: v })],
+  ];
+
+  test.each(cases)("%s: VersionConflictError, the other writer's value stays", async (_name, op) => {
+    const key = 'race/replace-overtaken';
+    const { fx, reader, other, version } = await oneKeyScene('log', key);
+    const injector = atCommit(fx, async () => void (await other.store.put(key, THEIRS)));
+    const w = makeWriter(fx, { injector, store: { maxAttempts: 1 } });
+    open.push(w);
+    const result = await outcome(op(w.store, key, version));
+    expect(injector.stats.injected.delay).toBe(1);
+    expect((result as { error?: unknown }).error).toBeInstanceOf(VersionConflictError);
+    expect(sameBytes(await rawValue(fx, key), THEIRS)).toBe(true);
+    await sweptClean(fx, reader, 'log', [w, other]);
+  });
+});
+
 describe("a plain commit throttled, then overtaken by another writer before the SDK's retry: a sure loss, tried again", () => {
   // The throttled attempt was refused (a 400: not applied), so the retry's refusal is a lost
   // compare-and-swap, not an unknown outcome: a table under load must not turn lost races into
