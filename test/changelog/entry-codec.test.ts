@@ -49,6 +49,8 @@ describe('entry codec', () => {
     ['a negative cleanupAfter', { v: 1, id: 'o', ca: -5, at: 1 }, /malformed.*ca/],
     ['a cleanupAfter past the last Date', { v: 1, id: 'o', ca: 8.64e15 + 1, at: 1 }, /malformed.*ca/],
     ['a fractional recorded-at', { v: 1, id: 'o', at: 1.5 }, /malformed.*at/],
+    // No writer records one (its clock reads 2000 onwards): the stored form takes none.
+    ['a negative recorded-at', { v: 1, id: 'o', at: -1 }, /malformed.*at/],
     ['an extra field', { v: 1, id: 'o', at: 1, extra: 'x' }, /malformed/],
     ['a blob key over the size cap', { v: 1, id: 'o', new: 'x'.repeat(5000), at: 1 }, /malformed.*new/],
   ])('decodes %s as corrupt, with a reason, without throwing', (_label, value, reason) => {
@@ -99,11 +101,20 @@ describe('entry codec', () => {
     expect(field({ id: 'ok' })).toBeUndefined();
     expect(field(null)).toBe('change');
     expect(field({ id: 3 })).toBe('change.id');
+    // A field of another name is refused, not dropped: `{ id, blob }` for `{ id, new }` would
+    // record an entry that names no blob, and the blob its writer uploads would leak after a crash.
+    expect(field({ id: 'o', blob: 'blobs/n' }), 'blob for new').toBe('change.blob');
+    expect(field({ id: 'o', new: 'blobs/n', cleanupafter: new Date(0) }), 'a misspelt field').toBe('change.cleanupafter');
+    expect(field({ id: 'o', new: undefined })).toBeUndefined();
     expect(field({ id: 'x'.repeat(2049) })).toBe('change.id');
     expect(field({ id: '€'.repeat(683) }), '2,049 bytes of UTF-8').toBe('change.id');
     expect(field({ id: '€'.repeat(682) }), '2,046 bytes').toBeUndefined();
     expect(field({ id: 'o', new: 'blobs/\ud800' }), 'a lone surrogate').toBe('change.new');
     expect(field({ id: 'o', old: 5 })).toBe('change.old');
+    // An empty blob key reads back as malformed (the stored form takes none): quarantined, never settled.
+    expect(field({ id: 'o', new: '' }), 'an empty new').toBe('change.new');
+    expect(field({ id: 'o', old: '' }), 'an empty old').toBe('change.old');
+    expect(field({ id: 'o', cleanupAfter: new Date(Number.NaN) }), 'an invalid Date').toBe('change.cleanupAfter');
     expect(field({ id: 'o', cleanupAfter: '2024-01-01' })).toBe('change.cleanupAfter');
     // What the stored form takes (`ca` non-negative, test above) and no more: one it would read
     // back as malformed is refused, not recorded to be quarantined.
@@ -144,6 +155,9 @@ describe('parseInstanceItem', () => {
     ['a negative shard', { ...good, shard: -1 }],
     ['no shard', { ...good, shard: undefined }],
     ['a numeric claimant', { ...good, claimedBy: 7 }],
+    // `firstSeen` opens the upload window (judge.ts): one before the epoch would close it at once.
+    ['a negative firstSeen', { ...good, state: 'claimed', claimedBy: 's-1', firstSeen: -1 }],
+    ['a fractional firstSeen', { ...good, state: 'claimed', claimedBy: 's-1', firstSeen: 1.5 }],
   ])('rejects a header with %s as CorruptItemError', (_label, rawItem) => {
     const clean = Object.fromEntries(Object.entries(rawItem).filter(([, v]) => v !== undefined));
     expect(() => parseInstanceItem(clean)).toThrow(CorruptItemError);

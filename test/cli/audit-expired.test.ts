@@ -13,6 +13,7 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { runAudit } from '../../lib/cli/audit.js';
 import type { CliContext } from '../../lib/cli/common.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { HvTable } from '../../lib/tiered/hv-table.js';
 import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
 import { makeWriter, randomBody } from '../tiered/harness.js';
 import { capture, cli, cliJson, HOUR } from './helpers.js';
@@ -149,6 +150,35 @@ describe('audit: blobs of expired objects', () => {
       ]);
     } finally {
       s3.destroy();
+    }
+  });
+
+  /**
+   * `HvTable.removeExpired`, the one delete of an objects item, stands on its own condition: the
+   * item exactly as read (blob, version, expiry) and expired at the instant given. The audit
+   * calls it only for what it judged expired; a caller that judged wrong (another clock, a stale
+   * read) must not remove a live object, whose blob would then be deleted as an orphan.
+   */
+  test.each([
+    ['not yet expired at the instant given', (e: number) => ({ at: e * 1000 - 1, version: 0 })],
+    ['at another version', (e: number) => ({ at: e * 1000, version: 1 })],
+  ])('removeExpired refuses an item %s, and keeps it', async (_label, refOf) => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    const hv = new HvTable(fx.config.objectsTable, fx.dynamodb);
+    try {
+      const put = await w.store.put('exp/soon', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+      const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
+      const e = Number(item!.expiresAt);
+      const { at, version } = refOf(e);
+      const ref = { blob: String(item!.blob), version: put.version + version, expiresAtSeconds: e };
+      expect(await hv.removeExpired('exp/soon', ref, at)).toBe(false);
+      expect(await scanAll(fx.dynamodb, fx.config.objectsTable)).toEqual([item]);
+      // The same item, exactly as read and expired at the instant given, is removed.
+      expect(await hv.removeExpired('exp/soon', { ...ref, version: put.version }, e * 1000)).toBe(true);
+      expect(await scanAll(fx.dynamodb, fx.config.objectsTable)).toEqual([]);
+    } finally {
+      w.close();
     }
   });
 

@@ -89,6 +89,21 @@ describe('audits with the objects-table attribute names forgotten', () => {
     expect(run.err).toMatch(/^tierlog: configuration: objects-table item "other-names" .* TIERLOG_HV_ATTRIBUTES/);
   });
 
+  test('sweep refuses to start when only the key attribute is forgotten: an item without the configured key is not understood', async () => {
+    const fx = await freshFixture({ hvAttributes: { key: 'id' } });
+    const w = makeWriter(fx);
+    try {
+      await w.store.put('large', randomBody(20 * KiB));
+    } finally {
+      w.close();
+    }
+    const { hvAttributes: _names, ...plain } = fx.config;
+    const run = await cli({ ...fx, config: plain }, ['sweep']);
+    expect(run.code).toBe(2);
+    expect(run.err).toMatch(/^tierlog: configuration: objects-table item \(no "key" attribute\) .* TIERLOG_HV_ATTRIBUTES/);
+    expect((await cli(fx, ['sweep'])).code).toBe(0);
+  });
+
   test('inspect refuses to judge, exit 2 naming TIERLOG_HV_ATTRIBUTES, where it would call the referenced blob garbage', async () => {
     const { fx, plain } = await scene();
     // An overwrite that died after its commit: its `new` blob is what HV points at now.

@@ -44,3 +44,27 @@ test('a refused blob delete is logged with its key and S3 error code; exit 1, th
   });
   expect([...attributes.keys].sort()).toEqual([...dead.blobs].sort());
 });
+
+test('an error in the DeleteObjects answer that names no key fails every key of the batch: exit 1, the entry and its blobs kept', async () => {
+  const fx = await freshFixture();
+  const dead = await putDeadInstance(fx, { fenced: true, count: 2 });
+  const s3 = createS3Client();
+  open.push(s3);
+  // Nothing deleted, and an error S3 (or a store that claims its API) ties to no key: any key of the batch.
+  s3.middlewareStack.add(
+    (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+      if (context.commandName !== 'DeleteObjectsCommand') return next(args);
+      return { output: { Errors: [{ Code: 'InternalError', Message: 'We encountered an internal error' }], $metadata: {} }, response: {} };
+    },
+    { step: 'initialize', name: 'keylessError' },
+  );
+  const run = await cli({ ...fx, s3 }, ['sweep']);
+  expect(run.code).toBe(1);
+  expect(run.out).toContain('2 failed');
+  const warning = run.err.split('\n').find((l) => l.startsWith('warning: blob deletes failed'));
+  const attributes = JSON.parse(warning!.slice('warning: blob deletes failed '.length));
+  expect([...attributes.keys].sort()).toEqual([...dead.blobs].sort());
+  // The entry kept: the next sweep, its deletes answered, settles it.
+  const again = await cli(fx, ['sweep']);
+  expect(again.code).toBe(0);
+});

@@ -84,6 +84,26 @@ describe('a conditional small write whose answer is lost', () => {
   });
 });
 
+describe('a small write none of whose attempts got an answer (none applied)', () => {
+  // Decided by a consistent read: the item does not carry the write's id, so the write is unknown
+  // (it may still land), never a success answered with the item another write left.
+  test.each<[string, (w: ReturnType<typeof writer>) => Promise<unknown>]>([
+    ['put', (w) => w.put('k', 'mine')],
+    ['delete', (w) => w.delete('k')],
+  ])('%s: CommitOutcomeUnknownError, the value as it was', async (_name, op) => {
+    const fx = await freshFixture();
+    const plain = writer(fx);
+    const { version } = await plain.put('k', 'v1');
+    const injector = new FaultInjector().add({ kind: 'loseRequest', match: hv(fx, 'UpdateItemCommand') });
+    const result = await settle(op(writer(fx, { injector })));
+    expect(injector.stats.injected.loseRequest).toBeGreaterThan(0);
+    expect(result.error).toBeInstanceOf(CommitOutcomeUnknownError);
+    const now = await plain.get('k');
+    expect(now?.version).toBe(version);
+    expect(new TextDecoder().decode(now?.body)).toBe('v1');
+  });
+});
+
 describe('known limit: an unconditional small write retried after another writer applies again', () => {
   test('the value ends as the retried write, at a version one past the other writer', async () => {
     const fx = await freshFixture();

@@ -206,6 +206,30 @@ describe("a commit whose answer was lost, overtaken by another writer's overwrit
   });
 });
 
+test.each([
+  ['large overwrite', 'log'],
+  ['large overwrite', 'stream'],
+] as const)(
+  '%s (%s mode) retried past the token with nobody in between: the retry finds its own landing, a success',
+  async (_name, mode) => {
+    // Judged afresh, the retry is refused at HV by the item the first attempt wrote: that item is
+    // this write's (its id), so the write landed. Never "unknown" for it.
+    const key = `race/past-token-alone/${mode}`;
+    const { fx, reader, other } = await oneKeyScene(mode, key);
+    const match = steps(fx.config).commit;
+    const injector = new FaultInjector()
+      .add({ kind: 'loseResponse', match, times: 1 })
+      .add({ kind: 'expireToken', delayMs: 0, match, times: 1 });
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const result = await outcome(w.store.put(key, MINE));
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, expireToken: 1 });
+    expect(result.ok, String((result as { error?: unknown }).error)).toBe(true);
+    expect(sameBytes(await rawValue(fx, key), MINE)).toBe(true);
+    await sweptClean(fx, reader, mode, [w, other]);
+  },
+);
+
 test("past the token, the retry's change-log half held by another transaction: the same commit is sent again, then unknown", async () => {
   // The afresh-judged retry is refused at HV (the other writer's item) while a transaction of this
   // writer's process holds the change-log item, so that half's condition was not judged. Taken for a
@@ -244,6 +268,65 @@ test("past the token, the retry's change-log half held by another transaction: t
   expect((await rawState(fx)).lost).toEqual([]);
   expect(sameBytes(await rawValue(fx, key), THEIRS)).toBe(true);
   await sweptClean(fx, reader, 'log', [w, other]);
+});
+
+describe("a plain commit whose answer was lost, its SDK retry refused by another writer's transaction on the item", () => {
+  // The refusal says nothing applied by the retry; the first attempt may have landed, been
+  // overwritten, and its blob deleted as the overwriter's `old`. Taken for "busy" (nothing
+  // applied: send again), a large put committed its blob again (HV pointing at a deleted blob)
+  // and a conditional delete answered VersionConflictError for a delete that had landed.
+  const cases: Array<[string, (s: TieredStore, key: string, version: number) => Promise<unknown>]> = [
+    ['large overwrite', (s, k) => s.put(k, MINE)],
+    ['large delete (ifVersion)', (s, k, v) => s.delete(k, { ifVersion: v })],
+  ];
+
+  test.each(cases)('%s: unknown, never sent again', async (_name, op) => {
+    const key = 'race/lost-then-conflict';
+    const { fx, reader, other, version } = await oneKeyScene('log', key);
+    const match = steps(fx.config).hvCommit;
+    const injector = new FaultInjector().add({ kind: 'loseResponse', match, times: 1 }).add({
+      kind: 'fail',
+      match,
+      times: 1,
+      before: async () => void (await other.store.put(key, THEIRS)),
+      error: () =>
+        Object.assign(new Error('injected: Transaction is ongoing for the item'), {
+          name: 'TransactionConflictException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+        }),
+    });
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const result = await outcome(op(storeOf(fx, w, 'plain'), key, version));
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, fail: 1 });
+    expect((result as { error?: unknown }).error, 'told "unknown"').toBeInstanceOf(CommitOutcomeUnknownError);
+    expect((await rawState(fx)).lost, 'no HV item references a missing blob').toEqual([]);
+    expect(sameBytes(await rawValue(fx, key), THEIRS), "the other writer's value, the last one written").toBe(true);
+    await sweptClean(fx, reader, 'log', [w, other]);
+  });
+});
+
+describe('a conditional write that replaces a blob, overtaken right before its commit', () => {
+  // Its commit's lost CAS is checked against the `ifVersion` given: a version conflict at once,
+  // whatever attempts are left (with one attempt, it was answered a ContentionError).
+  const cases: Array<[string, (s: TieredStore, key: string, version: number) => Promise<unknown>]> = [
+    ['delete (ifVersion)', (s, k, v) => s.delete(k, { ifVersion: v })],
+    ['small over large (ifVersion)', (s, k, v) => s.put(k, SMALL, { ifVersion: v })],
+  ];
+
+  test.each(cases)("%s: VersionConflictError, the other writer's value stays", async (_name, op) => {
+    const key = 'race/replace-overtaken';
+    const { fx, reader, other, version } = await oneKeyScene('log', key);
+    const injector = atCommit(fx, async () => void (await other.store.put(key, THEIRS)));
+    const w = makeWriter(fx, { injector, store: { maxAttempts: 1 } });
+    open.push(w);
+    const result = await outcome(op(w.store, key, version));
+    expect(injector.stats.injected.delay).toBe(1);
+    expect((result as { error?: unknown }).error).toBeInstanceOf(VersionConflictError);
+    expect(sameBytes(await rawValue(fx, key), THEIRS)).toBe(true);
+    await sweptClean(fx, reader, 'log', [w, other]);
+  });
 });
 
 describe("a plain commit throttled, then overtaken by another writer before the SDK's retry: a sure loss, tried again", () => {

@@ -36,6 +36,8 @@ import {
   writersClosedAfterEach,
 } from './harness.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
+import type { ChangeLog } from '../../lib/changelog/change-log.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { writePaths } from './write-paths.js';
 import { uploadParts } from './upload-session-client.js';
 
@@ -218,6 +220,56 @@ describe('an objects item that would pass 400 KB (DynamoDB Local refuses it for 
     expect(w.log.outstanding).toBe(0);
     expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
   });
+});
+
+describe('a commit refused for its item, past 400 KB', () => {
+  // A transaction is cancelled (DynamoDB Local too: a `ValidationError` reason); a change log that
+  // cannot fence commits with a plain conditional write, which DynamoDB Local answers with a plain
+  // ValidationException. Either is refused again if sent again: never "outcome unknown".
+  test.each(['fenced', 'plain'] as const)(
+    'a large body whose metadata takes an item filled with attributes of its own past the limit, %s change log: refused, the old value stays, nothing left',
+    async (log) => {
+      const key = `cancel/commit-too-large/${log}`;
+      const old = randomBody(100);
+      const w = writer();
+      await w.store.put(key, old);
+      // The user's own attribute, as large as the item takes (within 200 bytes of the limit).
+      const fill = async (bytes: number) =>
+        fx.dynamodb.send(
+          new UpdateItemCommand({
+            TableName: fx.config.objectsTable,
+            Key: { key: { S: key } },
+            UpdateExpression: 'SET #x = :x',
+            ExpressionAttributeNames: { '#x': 'userData' },
+            ExpressionAttributeValues: { ':x': { S: 'x'.repeat(bytes) } },
+          }),
+        );
+      let bytes = 400 * 1024;
+      while (
+        !(await fill(bytes).then(
+          () => true,
+          () => false,
+        ))
+      )
+        bytes -= 200;
+      const plain: ChangeLog = {
+        record: (id, change) => w.log.record(id, change),
+        remove: (id) => w.log.remove(id),
+        scan: () => w.log.scan(),
+      };
+      const store = log === 'fenced' ? w.store : new TieredStore({ config: fx.config, changeLog: plain, dynamodb: w.dynamodb, s3: w.s3 });
+      // The body is large: no inline write is tried, the commit meets the limit.
+      const error = await store
+        .put(key, randomBody(64 * 1024), { metadata: { ['m'.repeat(128)]: 'v'.repeat(1900) } })
+        .catch((e: unknown) => e);
+      expect(error, 'refused, not "outcome unknown"').toBeInstanceOf(CommitRefusedError);
+      expect(error).toMatchObject({ key, reasons: [expect.stringMatching(/^Validation(Exception|Error)$/)] });
+      expect(sameBytes(await rawValue(fx, key), old), 'the old value stays').toBe(true);
+      expect(w.log.outstanding).toBe(0);
+      // Its blob deleted at once, no entry left for a sweeper.
+      expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
+    },
+  );
 });
 
 describe('a commit throttled on every attempt (a table throttled for longer than the write retries)', () => {

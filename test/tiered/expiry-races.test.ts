@@ -231,6 +231,19 @@ test.each([
   },
 );
 
+test("a refresh built from an expiry another reader's refresh has moved since is refused: it never moves the expiry back", async () => {
+  const key = 'refresh-condition/moved';
+  await w.store.put(key, 'idle', { timeToIdleMs: HOUR });
+  const before = (await rawState(fx)).objects.find((o) => o.key === key)!;
+  const [version, expiry] = [before.version as number, before.expiresAt as number];
+  const hv = new HvTable(fx.config.objectsTable, fx.dynamodb);
+  // Both readers read `expiry`; the later one's refresh lands first, then the earlier one's.
+  await hv.client.send(new UpdateCommand(hv.ttiRefreshWrite(key, version, expiry, expiry + 7200, now).input));
+  const stale = hv.client.send(new UpdateCommand(hv.ttiRefreshWrite(key, version, expiry, expiry + 3600, now).input));
+  await expect(stale).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
+  expect((await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt).toBe(expiry + 7200);
+});
+
 test("an expiry that passes while a large put's commit is tried again (another writer got there first): ValidationError, the other writer's value stays", async () => {
   const key = 'commit-retried/past-expiry';
   await w.store.put(key, 'first');

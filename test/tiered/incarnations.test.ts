@@ -52,6 +52,11 @@ describe('versions across a delete (library)', () => {
         // A condition from the deleted incarnation does not match what is there now (nothing).
         await expect(w.store.put(key, randomBody(secondSize), { ifVersion: old.version })).rejects.toBeInstanceOf(VersionConflictError);
         await expect(w.store.delete(key, { ifVersion: old.version })).rejects.toBeInstanceOf(VersionConflictError);
+        // Nor does the marker's own version (the deleted one's + 1, which a caller can count to):
+        // it names a deletion, not an object to replace.
+        await expect(w.store.put(key, randomBody(secondSize), { ifVersion: v + 1 })).rejects.toBeInstanceOf(VersionConflictError);
+        await expect(w.store.delete(key, { ifVersion: v + 1 })).rejects.toBeInstanceOf(VersionConflictError);
+        expect(await rawItem(key)).toEqual(marker);
 
         const value = randomBody(secondSize);
         const created = await w.store.put(key, value, { ifVersion: 0 });

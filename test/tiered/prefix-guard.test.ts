@@ -11,7 +11,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { MULTIPART_PART_SIZE } from '../../lib/constants.js';
-import { CorruptItemError } from '../../lib/errors.js';
+import { CorruptItemError, ResourceMissingError } from '../../lib/errors.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { LtBucket } from '../../lib/tiered/lt-bucket.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
@@ -105,5 +105,23 @@ describe("an objects item that names another store's blob in the same bucket", (
     );
     expect(refused).toBeInstanceOf(CorruptItemError);
     expect(await listKeys(fx.s3, fx.config.bucket)).toContain(foreignKey);
+  });
+});
+
+/**
+ * `exists` decides the store binding (a blob HV points at that the bucket holds proves the table is
+ * this bucket's store, which lets the audit delete) and the snapshot audit's "lost": it answers for
+ * exactly the key (a listing from the key finds the keys it prefixes too), and a missing bucket is
+ * a configuration error, never a blob undecided.
+ */
+describe('LtBucket.exists answers for exactly its key', () => {
+  test('a key that only prefixes another is missing; that other exists; a missing bucket throws', async () => {
+    const lt = new LtBucket(fx.s3, fx.config.bucket, fx.config.prefix, MULTIPART_PART_SIZE);
+    const key = `${fx.config.prefix}/exists/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b`;
+    await fx.s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: `${key}-longer`, Body: 'x' }));
+    expect(await lt.exists(key)).toEqual({ kind: 'missing' });
+    expect(await lt.exists(`${key}-longer`)).toMatchObject({ kind: 'exists', lastModified: expect.any(Number) });
+    const elsewhere = new LtBucket(fx.s3, `${fx.config.bucket}-missing`, fx.config.prefix, MULTIPART_PART_SIZE);
+    await expect(elsewhere.exists(key)).rejects.toBeInstanceOf(ResourceMissingError);
   });
 });

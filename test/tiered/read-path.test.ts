@@ -21,6 +21,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CorruptItemError, ValidationError } from '../../lib/errors.js';
 import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { HvTable } from '../../lib/tiered/hv-table.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -137,6 +138,36 @@ describe('a time-to-idle refresh whose answer was lost', () => {
   });
 });
 
+describe('a time-to-idle refresh refused because the object was overwritten since the read', () => {
+  test("the read answers the state it read, with its own expiry: never the newer object's", async () => {
+    const key = 'tti/overwritten';
+    const tti = 10 * 60_000;
+    await w.store.put(key, randomBody(100), { timeToIdleMs: tti });
+    const read = (await rawState(fx)).objects.find((o) => o.key === key)!;
+    now = (read.expiresAt as number) * SEC - 4 * 60_000;
+    // Right before the refresh goes out, another write replaces the object (inline too, so the
+    // item names no blob either way) with a later expiry.
+    const refresh = (r: RequestInfo) =>
+      onCommand('UpdateItem')(r) && (r.input.ExpressionAttributeValues as object)[':fromExpiry' as never] !== undefined;
+    const overwrite = {
+      kind: 'delay' as const,
+      delayMs: 0,
+      times: 1,
+      match: refresh,
+      before: async () => void (await w.store.put(key, randomBody(100), { timeToLiveMs: 10 * 3600_000 })),
+    };
+    w.injector.add(overwrite);
+    let answered;
+    try {
+      answered = await w.store.head(key);
+    } finally {
+      w.injector.remove(overwrite);
+    }
+    expect(w.injector.stats.injected.delay).toBeGreaterThan(0);
+    expect(answered).toMatchObject({ version: read.version, expiresAt: new Date((read.expiresAt as number) * SEC) });
+  });
+});
+
 describe('a time-to-idle refresh whose every answer was lost', () => {
   test('landed, no attempt answered: the read answers the expiry as stored (read again), not the one before', async () => {
     const key = 'tti/every-answer-lost';
@@ -220,6 +251,33 @@ describe("an inline object's stream is a byte stream, as a blob's is", () => {
   });
 });
 
+describe('an item that does not parse', () => {
+  // Written by something else, or corrupt: a read refuses it (CorruptItemError), never takes it
+  // for an object or for absent. Taken for a deletion marker, a marker naming a blob let the next
+  // write replace it as a live object's (its blob deleted at settle); taken for an object, an item
+  // whose version is no number answered a string for a version. A write refuses it too, unless it
+  // replaces the item without reading it (an inline put over a marker with a body: nothing deleted).
+  test.each([
+    ['a deletion marker with a blob', { deleted: true, blob: 'BLOB' }, CorruptItemError],
+    ['a deletion marker with a body', { deleted: true, body: new Uint8Array([1]) }, undefined],
+    ['a version that is not a number', { version: '7', body: new Uint8Array([1]) }, Error],
+  ])('%s: a CorruptItemError to every read', async (label, attributes, putRefused) => {
+    const key = `unparsable/${label.replaceAll(' ', '-')}`;
+    const item: Record<string, unknown> = { key, version: 7, size: 1, createdAt: now, updatedAt: now, ...attributes };
+    if (item.blob !== undefined) item.blob = `${fx.config.prefix}/${encodeObjectId(key)}/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b`;
+    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall(item) }));
+    const before = (await rawState(fx)).objects.find((o) => o.key === key);
+    await expect(w.store.get(key)).rejects.toBeInstanceOf(CorruptItemError);
+    await expect(w.store.getStream(key)).rejects.toBeInstanceOf(CorruptItemError);
+    if (putRefused === undefined) return;
+    await expect(w.store.put(key, randomBody(100))).rejects.toBeInstanceOf(putRefused);
+    expect(
+      (await rawState(fx)).objects.find((o) => o.key === key),
+      'the item untouched',
+    ).toEqual(before);
+  });
+});
+
 describe("the pointer read that judges blobs (sweeper, stream function, the audit's re-check)", () => {
   test('reads no body: only an item that names neither a blob nor a marker is read again, with its body', async () => {
     // DESIGN.md, "Observability and operations": the sweeper's read projects no bodies (an inline
@@ -253,5 +311,23 @@ describe("the pointer read that judges blobs (sweeper, stream function, the audi
     expect(first!.projected).not.toContain('body');
     expect(again).toMatchObject({ keys: 1 });
     expect(again!.projected).toContain('body');
+  });
+  /**
+   * An item read under names that are not its writer's can look like "no blob" while it points at
+   * one under another name: the sweeper, the stream function and the audit would then delete a
+   * blob an object references. Only a marker that says so (`deleted: true`) or a body is "no blob";
+   * a blob attribute that is not a string is no blob key.
+   */
+  test.each([
+    ['a "deleted" flag that is not true, the blob under another name', { deleted: false, ptr: 'blob' }],
+    ['a "deleted" flag of another type, the blob under another name', { deleted: 'no', ptr: 'blob' }],
+    ['a blob attribute that is not a string, beside a body', { blob: 42, body: new Uint8Array([1]) }],
+  ])('an item with %s is not understood, never "no blob"', async (_label, attributes) => {
+    const key = `pointers/foreign-${Object.values(attributes).map(String).join('-')}`;
+    const item = { key, version: 7, size: 40 * KiB, createdAt: now, updatedAt: now, ...attributes };
+    if ('ptr' in item) item.ptr = `${fx.config.prefix}/elsewhere/blob`;
+    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall(item) }));
+    const pointer = (await new HvTable(fx.config.objectsTable, w.dynamodb).readBlobPointers([key])).get(key);
+    expect(pointer).toMatchObject({ unrecognised: expect.stringMatching(/none of the attributes the configuration names/) });
   });
 });

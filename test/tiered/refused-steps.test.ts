@@ -4,8 +4,9 @@
  * class, each error injected (lib/faults/fault-injector.ts) into the writer's real SDK clients at
  * that step, against the local servers. Error classes: the refusals the emulators never give
  * (access denied, expired credentials, a missing table or bucket, a validation error), a request
- * that never gets an answer (not applied), and one applied whose answer is lost; plus an item
- * that does not parse met on a lost CAS.
+ * that never gets an answer (not applied), one applied whose answer is lost, and one applied
+ * whose answer is lost with the SDK's retry refused (access denied: no refusal on the only attempt);
+ * plus an item that does not parse met on a lost CAS.
  *
  * Checked from outside after the call (which may throw, or succeed when only cleanup failed):
  *  - either no entry is left and no blob leaked, or entries are left AND the writer keeps none of
@@ -47,8 +48,8 @@ const LARGE = 40 * KiB;
 const paths = writePaths('create', 'overwrite', 'small-over-large', 'delete');
 const streamPaths = STREAM_WRITE_PATHS.filter((p) => paths.some((q) => q.name === p.name));
 
-/** How each class of error is injected at the matched request (every attempt of it). */
-const errorClasses: Record<string, (match: (r: RequestInfo) => boolean) => FaultRule> = {
+/** How each class of error is injected at the matched request (every attempt of it, unless it says otherwise). */
+const errorClasses: Record<string, (match: (r: RequestInfo) => boolean) => FaultRule | FaultRule[]> = {
   'access denied': (match) => ({
     kind: 'fail',
     match,
@@ -71,6 +72,16 @@ const errorClasses: Record<string, (match: (r: RequestInfo) => boolean) => Fault
   }),
   'no answer (not applied)': (match) => ({ kind: 'loseRequest', match }),
   'answer lost (applied)': (match) => ({ kind: 'loseResponse', match }),
+  // The SDK's retry of an attempt that may have applied is refused: the refusal says nothing of the
+  // first attempt. A commit so refused is no commit that did not land: its new blob must stay.
+  'answer lost (applied), the retry refused': (match) => [
+    { kind: 'loseResponse', match, times: 1 },
+    {
+      kind: 'fail',
+      match,
+      error: (r) => (r.service === 's3' ? awsServiceError('AccessDenied', 403) : awsServiceError('AccessDeniedException', 400)),
+    },
+  ],
 };
 
 function casesOf(table: readonly WritePath[]) {
@@ -120,7 +131,8 @@ type RefusedCase = (typeof cases)[number][3];
  */
 async function failAt(c: RefusedCase, key: string, fixture: Fixture) {
   if (c.path.old !== undefined) await writer(undefined, fixture).w.store.put(key, c.path.old);
-  const injector = new FaultInjector().add(errorClasses[c.errorClass]!(steps(fixture.config)[c.step]));
+  const injector = new FaultInjector();
+  for (const rule of [errorClasses[c.errorClass]!(steps(fixture.config)[c.step])].flat()) injector.add(rule);
   const { w, clock } = writer(injector, fixture);
   let acknowledged = false;
   try {
@@ -189,7 +201,7 @@ async function expectSettledOrLeft(w: Writer, clock: { skew: number }, injector:
 
 describe('a failure at any step of a logged write leaves nothing kept alive', () => {
   test('covers every step of every path with every error class', () => {
-    expect(cases.length).toBe(18 * 6);
+    expect(cases.length).toBe(18 * 7);
   });
 
   test.each(cases)('%s: %s, %s', async (_p, _s, _e, c) => {
@@ -280,7 +292,7 @@ describe('a failure at any step of a logged write leaves nothing kept alive', ()
 
 describe("the same, when the stream cleans replaced blobs (replacedBlobCleanup: 'stream')", () => {
   test('covers every step of every path with every error class', () => {
-    expect(streamCases.length).toBe(15 * 6);
+    expect(streamCases.length).toBe(15 * 7);
   });
 
   test.each(streamCases)('%s: %s, %s', async (_p, _s, _e, c) => {

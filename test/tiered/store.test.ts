@@ -402,11 +402,16 @@ describe('validation writes nothing', () => {
     // 400 bytes of names, 6 KB of S3 request headers: taken inline, refused by S3 (a 431) for a blob.
     ['metadata of 200 short entries', { metadata: shortEntries(200) }],
     ['metadata an array', { metadata: ['x'] }],
+    // A Map's entries are no properties: it passed as no metadata, and was stored as {}.
+    ['metadata a Map', { metadata: new Map([['owner', 'bob']]) }],
     ['content type non-printable', { contentType: 'text/\u0000' }],
     // HTTP drops the spaces around a header value: S3 stored 'text/plain', HV ' text/plain', and no
     // HTTP client could send or read what the store held. An empty type is no media type at all.
     ['content type empty', { contentType: '' }],
     ['content type with a leading space', { contentType: ' text/plain' }],
+    ['content type of 256 characters', { contentType: 't'.repeat(256) }],
+    ['metadata name of 129 characters', { metadata: { ['m'.repeat(129)]: 'v' } }],
+    ['metadata of 2,049 bytes', { metadata: { ['m'.repeat(128)]: 'v'.repeat(1921) } }],
     ['content type with a trailing space', { contentType: 'text/plain ' }],
     ['metadata value with a leading space', { metadata: { owner: ' bob' } }],
     ['metadata value with a trailing space', { metadata: { owner: 'bob ' } }],
@@ -439,6 +444,25 @@ describe('validation writes nothing', () => {
       await expect(w.store.createUpload('valid/key', options as never)).rejects.toBeInstanceOf(ValidationError);
     expect(w.injector.stats.requests).toBe(requests);
     expect(await snapshot(fx)).toBe(before);
+  });
+
+  test('what lies exactly at each bound is taken: a 512-byte key, a 255-character type, 2,048 bytes of metadata, 4,096 bytes of its headers', async () => {
+    // 132 entries of a 2-character name cost 4,092 bytes of headers; 4 characters of value make 4,096.
+    const atHeaderBound = { ...shortEntries(132), aa: 'abcd' };
+    // The longest keys inline only: the local S3 server stores a blob key's segment as a file name.
+    const cases: Array<[string, Record<string, unknown>, number[]]> = [
+      ['k'.repeat(512), { contentType: 't'.repeat(255) }, [SMALL]],
+      ['ü'.repeat(256), {}, [SMALL]],
+      ['bounds/metadata', { metadata: { ['m'.repeat(128)]: 'v'.repeat(1920) } }, [SMALL, LARGE]],
+      ['bounds/headers', { metadata: atHeaderBound }, [SMALL, LARGE]],
+    ];
+    for (const [key, options, sizes] of cases) {
+      for (const size of sizes) {
+        const put = await w.store.put(key, randomBody(size), options as never);
+        expect(await w.store.head(put.key)).toMatchObject(options);
+      }
+      await w.store.delete(key);
+    }
   });
 
   test('metadata is taken or refused alike inline, as a blob and by an upload session: S3 headers bound the entries', async () => {
