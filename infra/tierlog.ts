@@ -65,7 +65,9 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * lifecycle rule over `<prefix>/` aborts incomplete multipart uploads, or, versioned, expires
    * noncurrent versions: without them, uploads nothing names and every deleted blob are kept
    * for ever. An imported bucket cannot be read: check it yourself. In another region or account
-   * than the stack it is refused, as `objectsTable` is. Under a customer managed KMS
+   * than the stack it is refused, as `objectsTable` is. A general purpose bucket: a directory
+   * bucket (S3 Express One Zone, a name ending `--x-s3`) is refused, as `loadConfig` refuses it
+   * (its listings are unsorted, and it has no S3 Inventory and no versioning). Under a customer managed KMS
    * key (its `encryptionKey`), each role gets the key actions its S3 actions need on that key.
    *
    * @default - a new versioned bucket with access logging
@@ -355,6 +357,7 @@ export class Tierlog extends Construct {
         }
       }
       requireSameEnvironment(this, 'bucket', props.bucket);
+      validateBucketName(props.bucket);
       validateOwnBucket(this, props.bucket, this.prefix);
       this.bucket = props.bucket;
       refuseSharedPrefix(this, (node): node is Tierlog => node instanceof Tierlog);
@@ -544,6 +547,15 @@ const PLACEHOLDER_CONFIG = {
   prefix: 'blobs',
   leaseShards: 1,
 };
+
+/**
+ * Checks the name of a bucket of the user's, when it is a literal (`fromBucketName`), as
+ * `loadConfig` will in every function: a name it refuses (a directory bucket among them) fails
+ * the synth, not each function's first request after the deploy.
+ */
+function validateBucketName(bucket: s3.IBucket): void {
+  if (!Token.isUnresolved(bucket.bucketName)) validateConfig({ ...PLACEHOLDER_CONFIG, bucket: bucket.bucketName });
+}
 
 function validateSettings(prefix: string, leaseShards: number, hvAttributes?: Partial<HvAttributeNames>): void {
   if (Token.isUnresolved(prefix)) throw new Error('prefix must be a literal string: it is part of IAM resource ARNs and conditions');

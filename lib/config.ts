@@ -41,7 +41,10 @@ export interface TierlogConfig {
   readonly changeLogTable: string;
   /** The objects table, "HV": inline objects and tombstones. `TIERLOG_OBJECTS_TABLE`. */
   readonly objectsTable: string;
-  /** The bucket, "LT", that holds large blobs. `TIERLOG_BUCKET`. */
+  /**
+   * The bucket, "LT", that holds large blobs. `TIERLOG_BUCKET`. A general purpose bucket: a
+   * directory bucket (S3 Express One Zone, `--x-s3`) is refused (see `DIRECTORY_BUCKET_SUFFIX`).
+   */
   readonly bucket: string;
   /**
    * Key prefix of every blob, without leading or trailing `/`. tierlog never writes, and the
@@ -85,6 +88,14 @@ export interface TierlogConfig {
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/**
+ * The suffix S3 reserves for directory buckets (S3 Express One Zone). tierlog needs a general
+ * purpose bucket: a directory bucket lists its keys in no order (the audit refuses such a listing
+ * as incomplete, and an existence check by one-key listing could miss a key), takes no prefix
+ * that does not end in "/" in a listing, has no S3 Inventory (the at-scale audit) and no
+ * versioning (the undo window for a wrong delete).
+ */
+const DIRECTORY_BUCKET_SUFFIX = '--x-s3';
 const PREFIX_SEGMENT = /^[A-Za-z0-9!_.'()-]+$/;
 /**
  * Characters IAM reads in a resource ARN or a `StringLike` condition: `*` and `?` are wildcards,
@@ -164,6 +175,12 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
   }
   if (!BUCKET_NAME.test(config.bucket) || config.bucket.includes('..')) {
     throw new ConfigError(`bucket "${config.bucket}" is not a valid S3 bucket name`, 'bucket');
+  }
+  if (config.bucket.endsWith(DIRECTORY_BUCKET_SUFFIX)) {
+    throw new ConfigError(
+      `bucket "${config.bucket}" is an S3 directory bucket (S3 Express One Zone); tierlog needs a general purpose bucket: a directory bucket lists keys unsorted (the audit cannot trust its listing), and has no S3 Inventory and no versioning`,
+      'bucket',
+    );
   }
   const special = IAM_SPECIAL.exec(config.prefix);
   if (special !== null) {

@@ -58,6 +58,14 @@ describe('imported objects table and bucket', () => {
     );
   });
 
+  it('refuses an imported directory bucket (S3 Express One Zone) at synth, as every function would at its first request', () => {
+    const { stack } = userStack();
+    const bucket = s3.Bucket.fromBucketName(stack, 'Express', 'blobs--usw2-az1--x-s3');
+    expect(() => new Tierlog(stack, 'Storage', { bucket })).toThrow(/is an S3 directory bucket/);
+    const general = s3.Bucket.fromBucketName(stack, 'General', 'blobs-x-s3');
+    expect(() => new Tierlog(stack, 'Other', { bucket: general })).not.toThrow();
+  });
+
   it('with auditAtScale (the bucket the construct creates): the table exports are acknowledged on the imported ARN', () => {
     const { app } = withImported({ auditAtScale: true }, { importBucket: false });
     expect(findings(app)).toEqual([]);

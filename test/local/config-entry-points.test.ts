@@ -52,6 +52,8 @@ const invalid: Array<[string, Partial<TierlogConfig>, string]> = [
   ['a prefix with an IAM wildcard', { prefix: 'blobs*' }, 'prefix'],
   ['a table name DynamoDB refuses', { changeLogTable: 'a b' }, 'changeLogTable'],
   ['a bucket name S3 refuses', { bucket: 'Bad_Bucket' }, 'bucket'],
+  // S3 Express One Zone: its listings are unsorted, so the audit could never run.
+  ['a directory bucket', { bucket: 'blobs--usw2-az1--x-s3' }, 'bucket'],
   ['two logical names on one attribute', { hvAttributes: { blob: 'body' } }, 'hvAttributes'],
   // A misspelt setting is a default nobody chose: here the library's `log` cleanup under a
   // construct that deploys the stream, or the default attribute names under an objects table of

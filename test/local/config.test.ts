@@ -110,6 +110,7 @@ describe('loadConfig', () => {
     ['TIERLOG_BUCKET', 'Upper-Case'],
     ['TIERLOG_BUCKET', 'a..b-bucket'],
     ['TIERLOG_BUCKET', '-leading-dash'],
+    ['TIERLOG_BUCKET', 'blobs--use1-az4--x-s3'],
   ])('refuses %s=%j as invalid, naming the variable', (name, value) => {
     const err = configError({ ...base, [name]: value });
     expect(err.setting).toBe(name);
