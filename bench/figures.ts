@@ -14,6 +14,36 @@ import { basename } from 'node:path';
 import { render } from './render.js';
 import { targets } from './targets.js';
 import type { Results } from './results.js';
+import type { Settings } from './settings.js';
+
+/**
+ * The `--flag value` of each size and setting a run was made with, in the order bench/run.ts lists
+ * them: the page names the command that makes a run of the same sizes, since the figures'
+ * runs do not use `npm run bench`'s defaults.
+ */
+const RUN_FLAGS: ReadonlyArray<[flag: string, setting: keyof Settings]> = [
+  ['latency-runs', 'latencyRuns'],
+  ['recovery-instances', 'recoveryInstances'],
+  ['entries-per-instance', 'entriesPerInstance'],
+  ['sweep-concurrency', 'sweepConcurrency'],
+  ['scaling-instances', 'scalingInstances'],
+  ['coldstart-runs', 'coldStartRuns'],
+  ['idle-instances', 'idleInstances'],
+  ['writers', 'writers'],
+  ['ops-per-writer', 'opsPerWriter'],
+  ['keys', 'keys'],
+  ['throttle', 'throttle'],
+  ['seed', 'seed'],
+  ['model-dynamodb-ms', 'modelDynamodbMs'],
+  ['model-s3-ms', 'modelS3Ms'],
+  ['replaced-blob-cleanup', 'replacedBlobCleanup'],
+];
+
+/** The `npm run bench` command line that runs with `settings` (a setting the run did not record is left to its default). */
+export function rerunCommand(settings: Partial<Settings>): string {
+  const flags = RUN_FLAGS.flatMap(([flag, name]) => (settings[name] === undefined ? [] : [`--${flag} ${String(settings[name])}`]));
+  return ['npm run bench --', ...(settings.quick === true ? ['--quick'] : []), ...flags, '--json bench/results-<date>.json'].join(' ');
+}
 
 /** The markdown page for `results`, read from `source` (a path shown on the page). */
 export function figuresPage(saved: Results, source: string): string {
@@ -34,6 +64,7 @@ export function figuresPage(saved: Results, source: string): string {
     `- load average (1 / 5 / 15 min) at the start ${load(results.loadAverageAtStart)}, at the end ${load(results.loadAverageAtEnd)}`,
     `- sizes: latency ${st.latencyRuns} runs per mode and kind; recovery ${st.recoveryInstances} dead instances × ${st.entriesPerInstance} entries at concurrency ${st.sweepConcurrency ?? 16}; scaling ${st.scalingInstances} instances per point; load ${st.writers} writers × ${st.opsPerWriter} ops on ${st.keys} keys`,
     `- ${results.totalSeconds ?? '?'} s in all; correctness checks ${results.ok ? 'passed' : 'FAILED'}`,
+    `- run again with these sizes: \`${rerunCommand(st)}\``,
     '',
     'Absolute times are those of the local stack (DynamoDB Local and an S3 server on loopback on a',
     'small machine); the ratios, measured side by side in the same run, are what carries over to AWS.',

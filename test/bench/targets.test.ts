@@ -9,7 +9,7 @@ import type { Results, Target } from '../../bench/results.js';
 import { expectedAnswer } from '../../bench/stages/coldstart.js';
 import { latencyPair } from '../../bench/stages/latency.js';
 import { targets } from '../../bench/targets.js';
-import { figuresPage } from '../../bench/figures.js';
+import { figuresPage, rerunCommand } from '../../bench/figures.js';
 import { verdictOf } from '../../bench/render.js';
 
 const saved = (): Results => JSON.parse(readFileSync('bench/results-2026-12-02-3.json', 'utf8')) as Results;
@@ -97,6 +97,27 @@ describe('targets', () => {
     const row = page.split('\n').find((line) => line.startsWith('| 1 MiB create p99 logged/unlogged, answer, local |'));
     const t = named(list, '1 MiB create p99 logged/unlogged, answer, local');
     expect(row?.endsWith(`| ${t.met ? 'yes' : '**no**'}${t.undecided ? ', within' : ''} |`)).toBe(true);
+  });
+
+  test("the figures page names the command that runs again with the saved run's sizes, each flag one the bench takes", () => {
+    const r = saved();
+    const line = figuresPage(r, 'saved.json')
+      .split('\n')
+      .find((l) => l.startsWith('- run again with these sizes: '));
+    const command = line?.match(/`([^`]+)`/)?.[1] ?? '';
+    expect(command.startsWith('npm run bench -- ')).toBe(true);
+    const flags = new Map([...command.matchAll(/--([a-z0-9-]+) (\S+)/g)].map((m) => [m[1]!, m[2]!]));
+    const st = r.settings;
+    expect(flags.get('latency-runs')).toBe(String(st.latencyRuns));
+    expect(flags.get('recovery-instances')).toBe(String(st.recoveryInstances));
+    expect(flags.get('scaling-instances')).toBe(String(st.scalingInstances));
+    expect(flags.get('coldstart-runs')).toBe(String(st.coldStartRuns));
+    expect(flags.get('writers')).toBe(String(st.writers));
+    expect(flags.has('sweep-concurrency')).toBe(st.sweepConcurrency !== undefined);
+    // Every flag is one bench/settings.ts parses (an unknown one makes the bench refuse to start).
+    const known = readFileSync('bench/settings.ts', 'utf8');
+    for (const flag of flags.keys()) expect(known.includes(`'${flag}':`) || known.includes(`    ${flag}: {`)).toBe(true);
+    expect(rerunCommand({ ...st, quick: true })).toContain('npm run bench -- --quick ');
   });
 
   test('the "all done" latency ratios are judged too, by their own figures (modelled overwrite p50: 1.116, missed)', () => {
