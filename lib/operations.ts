@@ -58,7 +58,12 @@ export {
   type SweeperHandlerOptions,
   type SweepSummary,
 } from './handlers/sweeper.js';
-export { SWEEPER_SERVICE_NAME, OBJECTS_SERVICE_NAME, OBJECTS_STREAM_SERVICE_NAME } from './handlers/names.js';
+export {
+  SWEEPER_SERVICE_NAME,
+  OBJECTS_SERVICE_NAME,
+  OBJECTS_STREAM_SERVICE_NAME,
+  SNAPSHOT_AUDIT_SERVICE_NAME,
+} from './handlers/names.js';
 export { createObjectsHandler, type ObjectsHandler, type ObjectsHandlerOptions } from './handlers/objects.js';
 export {
   createObjectsStreamHandler,
@@ -66,6 +71,15 @@ export {
   type ObjectsStreamHandlerOptions,
 } from './handlers/objects-stream.js';
 export type { StreamBatchResponse, StreamCleanupOptions } from './recovery/stream-cleanup.js';
+export {
+  createSnapshotAuditHandler,
+  type SnapshotAuditHandler,
+  type SnapshotAuditHandlerOptions,
+  type SnapshotAuditEvent,
+  type SnapshotAuditBatchSummary,
+  type SnapshotAuditLocation,
+} from './handlers/snapshot-audit.js';
+export type { SnapshotAuditSettings } from './recovery/snapshot-audit/function-env.js';
 export { checkObjectsApiOptions, handleObjectsRequest, type ObjectsApiOptions } from './api/objects-http.js';
 export type { CliContext } from './cli/common.js';
 export { runAudit, type AuditCommandOptions } from './cli/audit.js';

@@ -9,6 +9,9 @@ export const OBJECTS_SERVICE_NAME = 'tierlog-objects';
 /** Service name of the objects table's stream consumer. */
 export const OBJECTS_STREAM_SERVICE_NAME = 'tierlog-objects-stream';
 
+/** Service name of the snapshot audit's function (the at-scale audit). */
+export const SNAPSHOT_AUDIT_SERVICE_NAME = 'tierlog-snapshot-audit';
+
 /**
  * The variable that names the deployment a function belongs to, and the metric dimension it
  * becomes (besides `service`) on every metric the sweeper, the stream function and the snapshot

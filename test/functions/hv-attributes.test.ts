@@ -203,7 +203,7 @@ describe('custom HV attribute names from the environment', () => {
       POWERTOOLS_LOG_LEVEL: 'CRITICAL',
     });
     restores.push(restore);
-    const handler = mod.handler as (event: unknown) => Promise<Record<string, unknown>>;
+    const handler = mod.handler as (event: unknown) => Promise<unknown>;
     const exportOf = (table: string) => ({
       ExportArn: `arn:aws:dynamodb:us-east-1:123456789012:table/${table}/export/01767225600000-0123abcd`,
       S3Prefix: 'exports',

@@ -13,6 +13,9 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { type Fixture, freshFixture, listKeys, testConfig } from '../support/local.js';
 import { blobKey, putBlob, putRawInstance, putTombstone } from '../cli/helpers.js';
 import { captureStdout, loadHandler } from './lambda.js';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 
 const HOUR = 3_600_000;
 const fx = { config: testConfig() } as Fixture;
@@ -317,5 +320,56 @@ describe('snapshot-audit function plan', () => {
     expect(run.error).toBeUndefined();
     const plan = run.result as { statements: string[] };
     expect(plan.statements[2]).toContain(`dt = '${dts.at(-1)}'`);
+  });
+});
+
+describe('createSnapshotAuditHandler (the factory the function is)', () => {
+  it('an event that is neither a plan nor a batch is a ValidationError naming the event, before any request', async () => {
+    const recorder = new CommandRecorder();
+    const handler = createSnapshotAuditHandler({
+      config: fx.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      dynamodb: recorder.attach(createDynamoDBClient(), 'dynamodb'),
+      s3: recorder.attach(createS3Client(), 's3'),
+      logger: new Logger({ logLevel: 'CRITICAL' }),
+    });
+    for (const event of [null, undefined, 'plan', [], {}, { action: 'plan ' }, { Items: 'orphan' }]) {
+      const refused = handler(event);
+      await expect(refused).rejects.toBeInstanceOf(ValidationError);
+      await expect(refused).rejects.toMatchObject({ field: 'event' });
+    }
+    // A row that is not an object is not this query's result either.
+    await expect(handler({ Items: [null] })).rejects.toThrow(/unknown kind/);
+    expect(recorder.commands).toEqual([]);
+  });
+
+  it('runs on the settings and location it is given, not the TIERLOG_SNAPSHOT_* variables', async () => {
+    const live = await freshFixture();
+    const orphan = blobKey(live, 'factory-orphan', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    // A referenced blob, which binds the objects table to the bucket (the re-check's store binding).
+    const referenced = blobKey(live, 'factory-live', Date.now() - 3 * HOUR);
+    await putBlob(live, referenced);
+    await putTombstone(live, 'factory-live', referenced);
+    // Variables that would fail the load, or point the plan elsewhere, if the factory read them.
+    vi.stubEnv('TIERLOG_SNAPSHOT_OLDER_THAN_MS', 'abc');
+    vi.stubEnv('TIERLOG_SNAPSHOT_DELETE', 'yes');
+    vi.stubEnv('TIERLOG_SNAPSHOT_BUCKET', 'elsewhere');
+    restores.push(() => vi.unstubAllEnvs());
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      location: { bucket: live.config.bucket, inventoryHivePrefix: 'inventory/hive', database: 'tierlog_audit' },
+      dynamodb: live.dynamodb,
+      s3: live.s3,
+      logger: new Logger({ logLevel: 'CRITICAL' }),
+    });
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ confirmed: 1, deleted: 1 });
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
+    // The plan reads the location given: no inventory there yet.
+    const plan = await captureStdout(() => handler({ action: 'plan', objectsExport: {}, changeLogExport: {} }));
+    expect((plan.error as Error).message).toContain(`no inventory under s3://${live.config.bucket}/inventory/hive/`);
   });
 });

@@ -12,6 +12,7 @@ import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { ConfigError } from '../../lib/errors.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
+import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
 import { audit } from '../../lib/recovery/audit.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
@@ -32,6 +33,10 @@ const entryPoints: Array<[string, (config: TierlogConfig) => unknown]> = [
   ['StreamCleanup', (config) => new StreamCleanup({ config, dynamodb, s3 })],
   ['createSweeperHandler', (config) => createSweeperHandler({ config, sweeper: { dynamodb, s3 } })],
   ['createObjectsHandler', (config) => createObjectsHandler({ config })],
+  [
+    'createSnapshotAuditHandler',
+    (config) => createSnapshotAuditHandler({ config, dynamodb, s3, settings: { olderThanMs: HOUR, delete: true } }),
+  ],
   // Given nothing to do, the audits resolve without a request once the configuration is accepted.
   ['audit', (config) => audit({ config, dynamodb, s3, olderThanMs: HOUR, delete: true }).catch(rethrowConfig)],
   ['reverifyAndDelete', (config) => reverifyAndDelete([], { config, dynamodb, s3, now: Date.now(), olderThanMs: HOUR, delete: true })],

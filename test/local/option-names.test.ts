@@ -15,6 +15,7 @@ import { createObjectsStreamHandler } from '../../lib/handlers/objects-stream.js
 import { audit } from '../../lib/recovery/audit.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
+import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
 import { sweepPastLeases } from '../../lib/local/sweep-past-leases.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
@@ -47,6 +48,11 @@ const entryPoints: Array<[string, string, Start]> = [
   ['Sweeper', 'maxUploadMS', (extra, c) => new Sweeper({ config, ...c, ...extra })],
   ['createSweeperHandler', 'metric', (extra) => createSweeperHandler({ config, ...extra })],
   ['createSweeperHandler (sweeper)', 'maxUploadMS', (extra, c) => createSweeperHandler({ config, sweeper: { ...c, ...extra } })],
+  [
+    'createSnapshotAuditHandler',
+    'olderThanMS',
+    (extra, c) => createSnapshotAuditHandler({ config, ...c, settings: { olderThanMs: HOUR, delete: true }, ...extra }),
+  ],
   ['sweepPastLeases', 'aheadMS', (extra, c) => sweepPastLeases({ config, ...c, ...extra })],
 ];
 

@@ -1,0 +1,343 @@
+/**
+ * The snapshot audit's Lambda as a factory: `functions/snapshot-audit.ts` is
+ * `createSnapshotAuditHandler()`. It serves two actions of the at-scale audit's state machine
+ * (`infra/audit-at-scale.ts`):
+ *
+ *  - `plan`: after both exports completed: finds the newest inventory partition (listing every page
+ *    of them) and returns the Athena DDL and the audit query ({@link planAthenaRun});
+ *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
+ *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
+ *    confirms proposed losses live; the batch fails when deletes failed or were refused (a
+ *    change-log item that cannot be read), and, after its deletes, when a proposed loss is a blob
+ *    the bucket has held since before the plan's cutoff (`BatchInput.cutoff`: the inventory is
+ *    incomplete) or one the live check could not judge (neither confirmed nor cleared).
+ *
+ * The query's rows are input from outside tierlog: a row of a kind the query does not return
+ * fails the batch before anything is judged, a key that is not a blob key of the prefix is
+ * reported and never deleted, and every proposed orphan is re-verified live before its delete
+ * (lib/recovery/snapshot-audit/reverify.ts). Metrics `SnapshotOrphansConfirmed`,
+ * `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotLostBlobs` (alarmed; published before
+ * the re-verification, so a batch that fails there still reports its lost blobs); the plan's
+ * `SnapshotInventoryAge` (seconds, alarmed past three days: the daily inventory stopped arriving).
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { loadConfig, requiredVariable, type TierlogConfig, validateConfig } from '../config.js';
+import { ValidationError } from '../errors.js';
+import { assertOptions, kindOf, optionNames } from '../plain-options.js';
+import { notBlobKeys } from '../recovery/audit.js';
+import { type AthenaPlan, dtTime, INVENTORY_STALE_SECONDS, newestDt, planAthenaRun } from '../recovery/snapshot-audit/athena-plan.js';
+import { SNAPSHOT_AUDIT_ENV, type SnapshotAuditSettings, snapshotAuditSettingsFromEnv } from '../recovery/snapshot-audit/function-env.js';
+import { snapshotHvAttributesOf } from '../recovery/snapshot-audit/query.js';
+import {
+  checkLost,
+  deletesRefused,
+  ReverifyIncompleteError,
+  type ReverifyReport,
+  reverifyAndDelete,
+} from '../recovery/snapshot-audit/reverify.js';
+import { handlerTelemetry, warnOfUnknownVariables } from './factory-support.js';
+import { SNAPSHOT_AUDIT_SERVICE_NAME } from './names.js';
+
+/** A DynamoDB export's description, as the state machine passes it from `DescribeExport`. */
+export interface ExportDescription {
+  readonly ExportArn: string;
+  readonly S3Prefix?: string;
+  /** ISO time, or seconds (or ms) since the epoch. */
+  readonly ExportTime: string | number;
+}
+
+/** A row of the audit query's result (lib/recovery/snapshot-audit/query.ts). */
+export interface SnapshotAuditRow {
+  readonly kind?: string;
+  readonly blob_key?: string;
+  readonly object_key?: string;
+  readonly last_modified?: string;
+}
+
+/** What the state machine's item batcher adds to every batch: the plan's cutoff (ISO). */
+export interface SnapshotAuditBatchInput {
+  readonly cutoff?: string;
+}
+
+/** The two events the state machine sends. */
+export type SnapshotAuditEvent =
+  | { readonly action: 'plan'; readonly objectsExport: ExportDescription; readonly changeLogExport: ExportDescription }
+  | { readonly Items: SnapshotAuditRow[]; readonly BatchInput?: SnapshotAuditBatchInput };
+
+/** What a batch returns: counts of what it judged and did. */
+export interface SnapshotAuditBatchSummary {
+  readonly confirmed: number;
+  readonly deleted: number;
+  readonly kept: number;
+  readonly lost: number;
+  readonly malformed: number;
+}
+
+/** The snapshot audit's Lambda handler: a plan, or a batch's summary. */
+export type SnapshotAuditHandler = (event: unknown) => Promise<AthenaPlan | SnapshotAuditBatchSummary>;
+
+/** Where the plan finds the inventory and names the Athena database. */
+export interface SnapshotAuditLocation {
+  /** The bucket that receives the inventory and the exports. `TIERLOG_SNAPSHOT_BUCKET`. */
+  readonly bucket: string;
+  /** The inventory's Hive-style folder in it, without a trailing `/`. `TIERLOG_SNAPSHOT_INVENTORY_HIVE_PREFIX`. */
+  readonly inventoryHivePrefix: string;
+  /** The Glue database the query runs in. `TIERLOG_SNAPSHOT_DATABASE`. */
+  readonly database: string;
+}
+
+/** Options of {@link createSnapshotAuditHandler}. All optional. */
+export interface SnapshotAuditHandlerOptions {
+  /**
+   * The configuration.
+   *
+   * @default loadConfig() (the `TIERLOG_*` variables)
+   */
+  readonly config?: TierlogConfig;
+  /**
+   * The safety age and the delete switch.
+   *
+   * @default snapshotAuditSettingsFromEnv() (`TIERLOG_SNAPSHOT_OLDER_THAN_MS`, `TIERLOG_SNAPSHOT_DELETE`)
+   */
+  readonly settings?: SnapshotAuditSettings;
+  /**
+   * Where the plan finds the inventory; read when a plan is asked for, so a function that only
+   * runs batches needs none of it.
+   *
+   * @default the `TIERLOG_SNAPSHOT_BUCKET`, `_INVENTORY_HIVE_PREFIX` and `_DATABASE` variables
+   */
+  readonly location?: SnapshotAuditLocation;
+  /** @default createDynamoDBClient() */
+  readonly dynamodb?: DynamoDBClient;
+  /** @default createS3Client() */
+  readonly s3?: S3Client;
+  /**
+   * Powertools logger of the function.
+   *
+   * @default new Logger({ serviceName: 'tierlog-snapshot-audit' })
+   */
+  readonly logger?: Logger;
+  /**
+   * Powertools metrics of the function (EMF, published as each action goes).
+   *
+   * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-snapshot-audit' })
+   */
+  readonly metrics?: Metrics;
+  /**
+   * Clock, ms since the epoch.
+   *
+   * @default Date.now
+   */
+  readonly clock?: () => number;
+}
+
+const HANDLER_OPTIONS = optionNames<SnapshotAuditHandlerOptions>()(
+  'config',
+  'settings',
+  'location',
+  'dynamodb',
+  's3',
+  'logger',
+  'metrics',
+  'clock',
+);
+
+/**
+ * Reads and checks the configuration and settings (once: a bad variable fails the function's
+ * init) and returns the handler. An event that is neither action fails the invocation before
+ * any request.
+ */
+export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions = {}): SnapshotAuditHandler {
+  assertOptions(options, HANDLER_OPTIONS, 'createSnapshotAuditHandler');
+  const { logger, metrics } = handlerTelemetry(SNAPSHOT_AUDIT_SERVICE_NAME, options);
+  warnOfUnknownVariables(logger);
+  const audit: AuditContext = {
+    config: options.config !== undefined ? validateConfig(options.config) : loadConfig(),
+    settings: options.settings ?? snapshotAuditSettingsFromEnv(),
+    location: () => options.location ?? locationFromEnv(),
+    dynamodb: options.dynamodb ?? createDynamoDBClient(),
+    s3: options.s3 ?? createS3Client(),
+    logger,
+    metrics,
+    clock: options.clock ?? Date.now,
+  };
+  return async (event) => {
+    if (isPlanEvent(event)) return plan(audit, event);
+    if (isBatchEvent(event)) return batch(audit, event.Items, event.BatchInput);
+    throw new ValidationError(
+      `the snapshot audit's event must be {action:"plan",…} or a Distributed Map batch {Items:[…]}, got ${describe(event)}`,
+      'event',
+    );
+  };
+}
+
+interface AuditContext {
+  readonly config: TierlogConfig;
+  readonly settings: SnapshotAuditSettings;
+  readonly location: () => SnapshotAuditLocation;
+  readonly dynamodb: DynamoDBClient;
+  readonly s3: S3Client;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly clock: () => number;
+}
+
+function locationFromEnv(): SnapshotAuditLocation {
+  return {
+    bucket: requiredVariable(process.env, SNAPSHOT_AUDIT_ENV.bucket),
+    inventoryHivePrefix: requiredVariable(process.env, SNAPSHOT_AUDIT_ENV.inventoryHivePrefix),
+    database: requiredVariable(process.env, SNAPSHOT_AUDIT_ENV.database),
+  };
+}
+
+function isPlanEvent(event: unknown): event is Extract<SnapshotAuditEvent, { action: 'plan' }> {
+  return typeof event === 'object' && event !== null && (event as { action?: unknown }).action === 'plan';
+}
+
+function isBatchEvent(event: unknown): event is Extract<SnapshotAuditEvent, { Items: SnapshotAuditRow[] }> {
+  return typeof event === 'object' && event !== null && Array.isArray((event as { Items?: unknown }).Items);
+}
+
+function describe(event: unknown): string {
+  return typeof event === 'object' && event !== null && !Array.isArray(event) ? JSON.stringify(event).slice(0, 200) : kindOf(event);
+}
+
+/** An export time as ms: ISO, or seconds (or ms) since the epoch. */
+function exportTimeMs(t: string | number): number {
+  return typeof t === 'number' ? t * (t < 1e11 ? 1000 : 1) : Date.parse(t);
+}
+
+async function plan(
+  audit: AuditContext,
+  event: { objectsExport: ExportDescription; changeLogExport: ExportDescription },
+): Promise<AthenaPlan> {
+  const { config, s3, logger, metrics } = audit;
+  const { bucket, inventoryHivePrefix: hive, database } = audit.location();
+  // Every page: S3 answers at most 1 000 partitions a page, the oldest first (past ~3 years of
+  // retention, the first page alone would hold only old ones).
+  const partitions: string[] = [];
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: `${hive}/`, Delimiter: '/' })) {
+    for (const p of page.CommonPrefixes ?? []) partitions.push(p.Prefix ?? '');
+  }
+  const dt = newestDt(partitions);
+  if (dt === undefined) throw new Error(`no inventory under s3://${bucket}/${hive}/ yet (the first report arrives within 48 h)`);
+  // An inventory that stopped arriving (its configuration removed, the bucket policy changed)
+  // leaves this run on the last one it finds: safe (every candidate is re-verified live), but
+  // blind to every orphan since. Its age is a metric, alarmed by the construct (InventoryStale).
+  const now = audit.clock();
+  const inventoryAgeSeconds = Math.max(0, Math.round((now - dtTime(dt)) / 1_000));
+  metrics.addMetric('SnapshotInventoryAge', MetricUnit.Seconds, inventoryAgeSeconds);
+  metrics.publishStoredMetrics();
+  if (inventoryAgeSeconds > INVENTORY_STALE_SECONDS)
+    logger.warn('the newest inventory is stale: orphans since it are not seen', { dt, inventoryAgeSeconds });
+  const exported = (e: ExportDescription) => ({ arn: e.ExportArn, s3Prefix: e.S3Prefix ?? '', exportTime: exportTimeMs(e.ExportTime) });
+  const result = planAthenaRun({
+    database,
+    snapshotBucket: bucket,
+    inventoryHivePrefix: hive,
+    dt,
+    objectsExport: exported(event.objectsExport),
+    changeLogExport: exported(event.changeLogExport),
+    prefix: config.prefix,
+    hvAttributes: snapshotHvAttributesOf(config),
+    olderThanMs: audit.settings.olderThanMs,
+    now,
+  });
+  logger.info('planned', { dt, cutoff: result.cutoff });
+  return result;
+}
+
+async function batch(
+  audit: AuditContext,
+  items: SnapshotAuditRow[],
+  input: SnapshotAuditBatchInput | undefined,
+): Promise<SnapshotAuditBatchSummary> {
+  const { config, dynamodb, s3, logger, metrics } = audit;
+  const { olderThanMs, delete: deleteConfirmed } = audit.settings;
+  // The query's three kinds (query.ts); any other row is not this query's result: judge nothing from it.
+  const unknown = items.find((r) => r?.kind !== 'orphan' && r?.kind !== 'lost' && r?.kind !== 'malformed');
+  if (unknown !== undefined) throw new Error(`a result row of unknown kind: ${JSON.stringify(unknown ?? null).slice(0, 300)}`);
+  // Keys under the prefix that are not blob keys: never deleted, reported (as the CLI does); those
+  // of a store nested in this one are that store's, counted by its prefix.
+  const { malformed, nestedStores } = notBlobKeys(
+    config.prefix,
+    items.filter((r) => r.kind === 'malformed').map((r) => r.blob_key ?? ''),
+  );
+  if (malformed.length > 0)
+    logger.warn('keys under the prefix that are not blob keys (never deleted)', { malformed: malformed.slice(0, 100) });
+  if (Object.keys(nestedStores).length > 0) logger.info('blob keys of stores under nested prefixes (not judged here)', { nestedStores });
+  const orphans = items.filter((r) => r.kind === 'orphan' && typeof r.blob_key === 'string');
+  // Athena writes a NULL object key as an empty field: judged undecided, never read as a key.
+  const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string');
+  // Read only, so first: an error there fails the batch before it deleted anything.
+  const cutoffMs = Date.parse(input?.cutoff ?? '');
+  const {
+    lost: confirmed,
+    missedByInventory,
+    undecided,
+  } = await checkLost(
+    lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key ?? '' })),
+    { config, dynamodb, s3, ...(Number.isFinite(cutoffMs) ? { cutoffMs } : {}) },
+  );
+  // Published and logged at once: an error in the re-verification below fails the batch, and
+  // must not take with it the one figure that says invariant 1 is broken (LostBlobs alarm).
+  metrics.addMetric('SnapshotLostBlobs', MetricUnit.Count, confirmed.length);
+  metrics.publishStoredMetrics();
+  if (confirmed.length > 0) logger.error('lost blobs: HV points at blobs the bucket lacks', { lost: confirmed });
+  // Both fail the batch once it has done its re-verified deletes (the run fails: ExecutionsFailed),
+  // rather than let the run look clean.
+  if (undecided.length > 0)
+    logger.error('proposed losses not judged (neither confirmed nor cleared)', { undecided: undecided.slice(0, 100) });
+  if (missedByInventory.length > 0)
+    logger.error('the inventory lacks blobs the bucket holds: it is incomplete', { missed: missedByInventory.slice(0, 100) });
+  let report: ReverifyReport;
+  try {
+    report = await reverifyAndDelete(
+      orphans.map((r) => {
+        const lm = Date.parse(`${(r.last_modified ?? '').replace(' ', 'T')}Z`);
+        return { key: r.blob_key!, ...(Number.isFinite(lm) ? { lastModified: lm } : {}) };
+      }),
+      { config, dynamodb, s3, now: audit.clock(), olderThanMs, delete: deleteConfirmed },
+    );
+  } catch (err) {
+    // Stopped after deleting: what it deleted is counted all the same.
+    if (err instanceof ReverifyIncompleteError) {
+      metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, err.report.deleted);
+      metrics.publishStoredMetrics();
+    }
+    throw err;
+  }
+  metrics.addMetric('SnapshotOrphansConfirmed', MetricUnit.Count, report.confirmed.length);
+  metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, report.deleted);
+  metrics.addMetric('SnapshotOrphansKept', MetricUnit.Count, report.kept.length);
+  metrics.publishStoredMetrics();
+  if (report.kept.length > 0) logger.info('kept at the re-verification', { kept: report.kept });
+  if (report.deleteFailures.length > 0)
+    throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
+  if (undecided.length > 0)
+    throw new Error(`${undecided.length} proposed losses could not be judged live: ${JSON.stringify(undecided.slice(0, 5))}`);
+  // Blobs the bucket held long before the inventory and the inventory lacks: it is not the
+  // prefix's complete report, and the orphans among what it lacks were not seen.
+  if (missedByInventory.length > 0)
+    throw new Error(
+      `the inventory lacks ${missedByInventory.length} blobs the bucket has held since before ${input?.cutoff} (${missedByInventory[0]}): ` +
+        'it is not a complete report of the prefix, and the orphans among what it lacks were not seen',
+    );
+  // As the CLI: an item that cannot be read, or a table that is not this bucket's store, refused
+  // the deletes, and that needs a look (tierlog audit).
+  if (deleteConfirmed && deletesRefused(report))
+    throw new Error(
+      `deletes refused: ${report.refusal ?? 'a change-log or objects-table item cannot be read (run "tierlog audit" to name it)'}`,
+    );
+  return {
+    confirmed: report.confirmed.length,
+    deleted: report.deleted,
+    kept: report.kept.length,
+    lost: confirmed.length,
+    malformed: malformed.length,
+  };
+}
