@@ -194,7 +194,7 @@ function locationFromEnv(): SnapshotAuditLocation {
   };
 }
 
-function isPlanEvent(event: unknown): event is Extract<SnapshotAuditEvent, { action: 'plan' }> {
+function isPlanEvent(event: unknown): event is Record<string, unknown> & { action: 'plan' } {
   return typeof event === 'object' && event !== null && (event as { action?: unknown }).action === 'plan';
 }
 
@@ -206,16 +206,33 @@ function describe(event: unknown): string {
   return typeof event === 'object' && event !== null && !Array.isArray(event) ? JSON.stringify(event).slice(0, 200) : kindOf(event);
 }
 
-/** An export time as ms: ISO, or seconds (or ms) since the epoch. */
-function exportTimeMs(t: string | number): number {
-  return typeof t === 'number' ? t * (t < 1e11 ? 1000 : 1) : Date.parse(t);
+/** An export time as ms: ISO, or seconds (or ms) since the epoch; NaN when it is neither. */
+function exportTimeMs(t: unknown): number {
+  if (typeof t === 'number') return t * (t < 1e11 ? 1000 : 1);
+  return typeof t === 'string' ? Date.parse(t) : Number.NaN;
 }
 
-async function plan(
-  audit: AuditContext,
-  event: { objectsExport: ExportDescription; changeLogExport: ExportDescription },
-): Promise<AthenaPlan> {
+/**
+ * The plan's view of the export `name` of the event, checked before any request: an ARN, an S3
+ * prefix when given, and a time. (A time that is not one made the plan's cutoff NaN, and the
+ * run failed on a `RangeError` after listing the inventory.)
+ */
+function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'changeLogExport') {
+  const e = event[name] as Partial<Record<keyof ExportDescription, unknown>> | undefined;
+  const exportTime = exportTimeMs(e?.ExportTime);
+  if (typeof e?.ExportArn !== 'string' || (e.S3Prefix !== undefined && typeof e.S3Prefix !== 'string') || !Number.isFinite(exportTime)) {
+    throw new ValidationError(
+      `the plan's ${name} must be a DescribeExport description with ExportArn, ExportTime and an optional S3Prefix, got ${JSON.stringify(e ?? null).slice(0, 200)}`,
+      name,
+    );
+  }
+  return { arn: e.ExportArn, s3Prefix: (e.S3Prefix as string | undefined) ?? '', exportTime };
+}
+
+async function plan(audit: AuditContext, event: Record<string, unknown>): Promise<AthenaPlan> {
   const { config, s3, logger, metrics } = audit;
+  const objectsExport = exportOf(event, 'objectsExport');
+  const changeLogExport = exportOf(event, 'changeLogExport');
   const { bucket, inventoryHivePrefix: hive, database } = audit.location();
   // Every page: S3 answers at most 1 000 partitions a page, the oldest first (past ~3 years of
   // retention, the first page alone would hold only old ones).
@@ -234,14 +251,13 @@ async function plan(
   metrics.publishStoredMetrics();
   if (inventoryAgeSeconds > INVENTORY_STALE_SECONDS)
     logger.warn('the newest inventory is stale: orphans since it are not seen', { dt, inventoryAgeSeconds });
-  const exported = (e: ExportDescription) => ({ arn: e.ExportArn, s3Prefix: e.S3Prefix ?? '', exportTime: exportTimeMs(e.ExportTime) });
   const result = planAthenaRun({
     database,
     snapshotBucket: bucket,
     inventoryHivePrefix: hive,
     dt,
-    objectsExport: exported(event.objectsExport),
-    changeLogExport: exported(event.changeLogExport),
+    objectsExport,
+    changeLogExport,
     prefix: config.prefix,
     hvAttributes: snapshotHvAttributesOf(config),
     olderThanMs: audit.settings.olderThanMs,

@@ -338,6 +338,21 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       await expect(refused).rejects.toBeInstanceOf(ValidationError);
       await expect(refused).rejects.toMatchObject({ field: 'event' });
     }
+    // A plan whose export descriptions are not DescribeExport's: refused before it lists anything.
+    const arn = 'arn:aws:dynamodb:us-east-1:123456789012:table/t/export/01767225600000-0123abcd';
+    for (const [objectsExport, field] of [
+      [undefined, 'objectsExport'],
+      [{ ExportArn: arn }, 'objectsExport'],
+      [{ ExportArn: arn, ExportTime: 'yesterday' }, 'objectsExport'],
+      [{ ExportArn: arn, ExportTime: Date.now(), S3Prefix: 7 }, 'objectsExport'],
+      [{ ExportTime: Date.now() }, 'objectsExport'],
+    ] as const) {
+      const refused = handler({ action: 'plan', objectsExport, changeLogExport: { ExportArn: arn, ExportTime: Date.now() } });
+      await expect(refused).rejects.toMatchObject({ name: 'ValidationError', field });
+    }
+    await expect(handler({ action: 'plan', objectsExport: { ExportArn: arn, ExportTime: 1.7e9 } })).rejects.toMatchObject({
+      field: 'changeLogExport',
+    });
     // A row that is not an object is not this query's result either.
     await expect(handler({ Items: [null] })).rejects.toThrow(/unknown kind/);
     expect(recorder.commands).toEqual([]);
@@ -369,7 +384,13 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
     expect(run.result).toMatchObject({ confirmed: 1, deleted: 1 });
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
     // The plan reads the location given: no inventory there yet.
-    const plan = await captureStdout(() => handler({ action: 'plan', objectsExport: {}, changeLogExport: {} }));
+    const exportOf = (table: string) => ({
+      ExportArn: `arn:aws:dynamodb:us-east-1:123456789012:table/${table}/export/01767225600000-0123abcd`,
+      ExportTime: new Date().toISOString(),
+    });
+    const plan = await captureStdout(() =>
+      handler({ action: 'plan', objectsExport: exportOf('objects'), changeLogExport: exportOf('changelog') }),
+    );
     expect((plan.error as Error).message).toContain(`no inventory under s3://${live.config.bucket}/inventory/hive/`);
   });
 });
