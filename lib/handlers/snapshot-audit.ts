@@ -28,7 +28,8 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { loadConfig, requiredVariable, type TierlogConfig, validateConfig } from '../config.js';
 import { ValidationError } from '../errors.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
-import { notBlobKeys } from '../recovery/audit.js';
+import { isIntegerIn } from '../env-integers.js';
+import { MIN_AUDIT_AGE_MS, notBlobKeys } from '../recovery/audit.js';
 import { type AthenaPlan, dtTime, INVENTORY_STALE_SECONDS, newestDt, planAthenaRun } from '../recovery/snapshot-audit/athena-plan.js';
 import { SNAPSHOT_AUDIT_ENV, type SnapshotAuditSettings, snapshotAuditSettingsFromEnv } from '../recovery/snapshot-audit/function-env.js';
 import { snapshotHvAttributesOf } from '../recovery/snapshot-audit/query.js';
@@ -145,6 +146,26 @@ const HANDLER_OPTIONS = optionNames<SnapshotAuditHandlerOptions>()(
   'metrics',
   'clock',
 );
+const SETTINGS_NAMES = optionNames<SnapshotAuditSettings>()('olderThanMs', 'delete');
+
+/**
+ * Settings given in code, checked as the variables are (`snapshotAuditSettingsFromEnv`): a safety
+ * age under the audits' 1 h floor, or a delete switch that is not a boolean, fails at init, not at
+ * the first batch (or never, for a `delete: 'false'` that read as true).
+ */
+function checkSettings(settings: SnapshotAuditSettings): SnapshotAuditSettings {
+  assertOptions(settings, SETTINGS_NAMES, "createSnapshotAuditHandler's settings");
+  if (!isIntegerIn(settings.olderThanMs, MIN_AUDIT_AGE_MS)) {
+    throw new ValidationError(
+      `settings.olderThanMs must be an integer of ms, at least ${MIN_AUDIT_AGE_MS} (1 h), got ${String(settings.olderThanMs)}`,
+      'settings.olderThanMs',
+    );
+  }
+  if (typeof settings.delete !== 'boolean') {
+    throw new ValidationError(`settings.delete must be true or false, got ${kindOf(settings.delete)}`, 'settings.delete');
+  }
+  return settings;
+}
 
 /**
  * Reads and checks the configuration and settings (once: a bad variable fails the function's
@@ -157,7 +178,7 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
   warnOfUnknownVariables(logger);
   const audit: AuditContext = {
     config: options.config !== undefined ? validateConfig(options.config) : loadConfig(),
-    settings: options.settings ?? snapshotAuditSettingsFromEnv(),
+    settings: options.settings !== undefined ? checkSettings(options.settings) : snapshotAuditSettingsFromEnv(),
     location: () => options.location ?? locationFromEnv(),
     dynamodb: options.dynamodb ?? createDynamoDBClient(),
     s3: options.s3 ?? createS3Client(),

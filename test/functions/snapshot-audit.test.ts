@@ -358,6 +358,22 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
     expect(recorder.commands).toEqual([]);
   });
 
+  it('settings given in code are checked as the variables are: refused at init, naming the setting', () => {
+    const given = (settings: unknown) => () =>
+      createSnapshotAuditHandler({ config: fx.config, settings: settings as { olderThanMs: number; delete: boolean } });
+    for (const [settings, field] of [
+      [{ olderThanMs: HOUR - 1, delete: false }, 'settings.olderThanMs'],
+      [{ olderThanMs: Number.NaN, delete: false }, 'settings.olderThanMs'],
+      [{ olderThanMs: 1.5 * HOUR + 0.5, delete: false }, 'settings.olderThanMs'],
+      [{ olderThanMs: HOUR, delete: 'false' }, 'settings.delete'],
+      [{ olderThanMs: HOUR }, 'settings.delete'],
+      [{ olderThanMs: HOUR, delete: false, olderThanMS: HOUR }, 'olderThanMS'],
+    ] as const) {
+      expect(given(settings)).toThrow(expect.objectContaining({ name: 'ValidationError', field }));
+    }
+    expect(given({ olderThanMs: HOUR, delete: false })).not.toThrow();
+  });
+
   it('runs on the settings and location it is given, not the TIERLOG_SNAPSHOT_* variables', async () => {
     const live = await freshFixture();
     const orphan = blobKey(live, 'factory-orphan', Date.now() - 3 * HOUR);
