@@ -26,7 +26,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { loadConfig, requiredVariable, type TierlogConfig, validateConfig } from '../config.js';
-import { ValidationError } from '../errors.js';
+import { ConfigError, ValidationError } from '../errors.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { isIntegerIn } from '../env-integers.js';
 import { MIN_AUDIT_AGE_MS, notBlobKeys } from '../recovery/audit.js';
@@ -147,6 +147,7 @@ const HANDLER_OPTIONS = optionNames<SnapshotAuditHandlerOptions>()(
   'clock',
 );
 const SETTINGS_NAMES = optionNames<SnapshotAuditSettings>()('olderThanMs', 'delete');
+const LOCATION_NAMES = optionNames<SnapshotAuditLocation>()('bucket', 'inventoryHivePrefix', 'database');
 
 /**
  * Settings given in code, checked as the variables are (`snapshotAuditSettingsFromEnv`): a safety
@@ -176,10 +177,11 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
   assertOptions(options, HANDLER_OPTIONS, 'createSnapshotAuditHandler');
   const { logger, metrics } = handlerTelemetry(SNAPSHOT_AUDIT_SERVICE_NAME, options);
   warnOfUnknownVariables(logger);
+  const location = options.location !== undefined ? checkLocation(options.location) : undefined;
   const audit: AuditContext = {
     config: options.config !== undefined ? validateConfig(options.config) : loadConfig(),
     settings: options.settings !== undefined ? checkSettings(options.settings) : snapshotAuditSettingsFromEnv(),
-    location: () => options.location ?? locationFromEnv(),
+    location: () => location ?? locationFromEnv(),
     dynamodb: options.dynamodb ?? createDynamoDBClient(),
     s3: options.s3 ?? createS3Client(),
     logger,
@@ -207,12 +209,49 @@ interface AuditContext {
   readonly clock: () => number;
 }
 
+/** Athena's (and Glue's) database names: the plan writes it into its statements unquoted by anything but backticks. */
+const DATABASE_NAME = /^[a-z0-9_]{1,255}$/;
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const HIVE_PREFIX = /^[^/]+(\/[^/]+)*$/;
+
+/**
+ * What in `location` cannot be what it names, as `[field, why]`; undefined when it all can. The
+ * database goes into the plan's DDL between backticks, so a name Athena would not give a
+ * database (a backtick, a quote, a space) is refused, not run.
+ */
+function locationFault(location: SnapshotAuditLocation): [keyof SnapshotAuditLocation, string] | undefined {
+  if (typeof location.bucket !== 'string' || !BUCKET_NAME.test(location.bucket)) return ['bucket', 'a valid S3 bucket name'];
+  if (typeof location.inventoryHivePrefix !== 'string' || !HIVE_PREFIX.test(location.inventoryHivePrefix))
+    return ['inventoryHivePrefix', 'a key prefix without a leading or trailing "/" or an empty segment'];
+  if (typeof location.database !== 'string' || !DATABASE_NAME.test(location.database))
+    return ['database', 'a Glue database name (lower-case letters, digits and "_")'];
+  return undefined;
+}
+
 function locationFromEnv(): SnapshotAuditLocation {
-  return {
+  const location = {
     bucket: requiredVariable(process.env, SNAPSHOT_AUDIT_ENV.bucket),
     inventoryHivePrefix: requiredVariable(process.env, SNAPSHOT_AUDIT_ENV.inventoryHivePrefix),
     database: requiredVariable(process.env, SNAPSHOT_AUDIT_ENV.database),
   };
+  const fault = locationFault(location);
+  if (fault !== undefined) {
+    const variable = SNAPSHOT_AUDIT_ENV[fault[0]];
+    throw new ConfigError(`${variable} must be ${fault[1]}, got "${location[fault[0]]}"`, variable);
+  }
+  return location;
+}
+
+function checkLocation(location: SnapshotAuditLocation): SnapshotAuditLocation {
+  assertOptions(location, LOCATION_NAMES, "createSnapshotAuditHandler's location");
+  const fault = locationFault(location);
+  if (fault !== undefined) {
+    throw new ValidationError(
+      `location.${fault[0]} must be ${fault[1]}, got ${JSON.stringify(location[fault[0]])}`,
+      `location.${fault[0]}`,
+    );
+  }
+  return location;
 }
 
 function isPlanEvent(event: unknown): event is Record<string, unknown> & { action: 'plan' } {

@@ -374,6 +374,42 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
     expect(given({ olderThanMs: HOUR, delete: false })).not.toThrow();
   });
 
+  it('an inventory location that cannot be one is refused before any request: given in code at init, from the variables at the plan', async () => {
+    const location = { bucket: 'snapshots-1', inventoryHivePrefix: 'inventory/b/id/hive', database: 'tierlog_audit_0a1b' };
+    const settings = { olderThanMs: HOUR, delete: false };
+    for (const [bad, field] of [
+      [{ database: 'tierlog` SET LOCATION' }, 'database'],
+      [{ database: 'Tierlog' }, 'database'],
+      [{ bucket: 'Snapshots' }, 'bucket'],
+      [{ inventoryHivePrefix: '/inventory/hive' }, 'inventoryHivePrefix'],
+      [{ inventoryHivePrefix: 'inventory//hive' }, 'inventoryHivePrefix'],
+    ] as const) {
+      expect(() => createSnapshotAuditHandler({ config: fx.config, settings, location: { ...location, ...bad } })).toThrow(
+        expect.objectContaining({ name: 'ValidationError', field: `location.${field}` }),
+      );
+    }
+    expect(() => createSnapshotAuditHandler({ config: fx.config, settings, location })).not.toThrow();
+    // From the variables: read when a plan is asked for, a ConfigError naming the variable.
+    vi.stubEnv('TIERLOG_SNAPSHOT_BUCKET', 'snapshots-1');
+    vi.stubEnv('TIERLOG_SNAPSHOT_INVENTORY_HIVE_PREFIX', 'inventory/hive');
+    vi.stubEnv('TIERLOG_SNAPSHOT_DATABASE', "audit'; DROP");
+    restores.push(() => vi.unstubAllEnvs());
+    const recorder = new CommandRecorder();
+    const handler = createSnapshotAuditHandler({
+      config: fx.config,
+      settings,
+      s3: recorder.attach(createS3Client(), 's3'),
+      logger: new Logger({ logLevel: 'CRITICAL' }),
+    });
+    const arn = 'arn:aws:dynamodb:us-east-1:123456789012:table/t/export/01767225600000-0123abcd';
+    const exported = { ExportArn: arn, ExportTime: Date.now() };
+    await expect(handler({ action: 'plan', objectsExport: exported, changeLogExport: exported })).rejects.toMatchObject({
+      name: 'ConfigError',
+      setting: 'TIERLOG_SNAPSHOT_DATABASE',
+    });
+    expect(recorder.commands).toEqual([]);
+  });
+
   it('runs on the settings and location it is given, not the TIERLOG_SNAPSHOT_* variables', async () => {
     const live = await freshFixture();
     const orphan = blobKey(live, 'factory-orphan', Date.now() - 3 * HOUR);
