@@ -1,10 +1,12 @@
 /**
  * The objects handler (`PUT | GET | HEAD | DELETE /objects/{key}` behind a Function URL or an
  * HTTP API v2) as a factory: `functions/objects.ts` is `createObjectsHandler()`; the local dev
- * service and your own functions build it with their own store or logger. The change log lives
+ * service and your own functions build it with their own configuration, clients or logger. The change log lives
  * in the factory's scope: one writer instance per execution environment, its lease tied to each
  * invocation's deadline (no timer: a frozen environment holds no lease it cannot honour).
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { checkObjectsApiOptions, handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../api/objects-http.js';
@@ -31,6 +33,20 @@ export interface ObjectsHandlerOptions extends Pick<ObjectsApiOptions, 'maxBodyB
    */
   readonly config?: TierlogConfig;
   /**
+   * The DynamoDB client of the store and its change log (one wrapped for tracing, say).
+   *
+   * @default createDynamoDBClient()
+   */
+  readonly dynamodb?: DynamoDBClient;
+  /**
+   * The S3 client of the store. Every body the handler answers is read at once, so give it an
+   * idle-socket timeout (`createS3Client({ socketTimeoutMs })`): without one, a lost answer waits
+   * for the function's own timeout.
+   *
+   * @default createS3Client({ socketTimeoutMs: 30_000 })
+   */
+  readonly s3?: S3Client;
+  /**
    * Powertools logger for cleanup warnings and request errors.
    *
    * @default new Logger({ serviceName: 'tierlog-objects' })
@@ -47,7 +63,15 @@ export interface ObjectsHandlerOptions extends Pick<ObjectsApiOptions, 'maxBodyB
 }
 
 /** The names {@link ObjectsHandlerOptions} has: any other is refused. */
-const HANDLER_OPTIONS = optionNames<ObjectsHandlerOptions>()('config', 'logger', 'inlineThreshold', 'maxBodyBytes', 'maxResponseBytes');
+const HANDLER_OPTIONS = optionNames<ObjectsHandlerOptions>()(
+  'config',
+  'dynamodb',
+  's3',
+  'logger',
+  'inlineThreshold',
+  'maxBodyBytes',
+  'maxResponseBytes',
+);
 
 /**
  * Builds the store (once) and returns the handler.
@@ -78,7 +102,7 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
   };
   checkWriterTuning(tuning);
   const config = options.config ?? loadConfig();
-  const dynamodb = createDynamoDBClient();
+  const dynamodb = options.dynamodb ?? createDynamoDBClient();
   const changeLog = new DynamoChangeLog({ config, dynamodb, renewInBackground: false });
   const store = new TieredStore({
     config,
@@ -86,7 +110,7 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     dynamodb,
     // Every body this function answers is read at once (never streamed to a slow reader), so an
     // idle S3 socket is a lost answer: given up and sent again, not waited on until the timeout.
-    s3: createS3Client({ socketTimeoutMs: S3_SOCKET_TIMEOUT_MS }),
+    s3: options.s3 ?? createS3Client({ socketTimeoutMs: S3_SOCKET_TIMEOUT_MS }),
     ...tuning,
     onCleanupError: (err, context) => logger.warn('cleanup left for the sweeper', { ...context, error: String(err) }),
   });

@@ -13,6 +13,7 @@ import { freshFixture } from '../support/local.js';
 import { makeWriter, randomBody } from '../tiered/harness.js';
 import { httpEvent, lambdaContext } from '../functions/lambda.js';
 import { ConfigError } from '../../lib/errors.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 
 /** A TCP server that takes every connection and request and answers nothing. */
 let silent: Server;
@@ -155,5 +156,29 @@ describe("the objects API function's S3 client", () => {
     }
     expect(used.size).toBe(1);
     expect(handlerOptions([...used][0]!)).toMatchObject({ socketTimeout: S3_SOCKET_TIMEOUT_MS });
+  });
+});
+
+describe('createObjectsHandler with clients of the caller', () => {
+  it('sends every request of the store and its change log through the clients it is given (one wrapped for tracing, say)', async () => {
+    const fx = await freshFixture();
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(createDynamoDBClient(), 'dynamodb');
+    const s3 = recorder.attach(createS3Client({ socketTimeoutMs: S3_SOCKET_TIMEOUT_MS }), 's3');
+    const handler = createObjectsHandler({ config: fx.config, logger: quietLogger, dynamodb, s3 });
+    const context = lambdaContext('tierlog-objects');
+    const body = Buffer.from(randomBody(40 * 1024)).toString('base64');
+    const put = await handler(
+      httpEvent('PUT', '/objects/clients/blob', { body, isBase64Encoded: true, headers: { 'content-type': 'application/octet-stream' } }),
+      context,
+    );
+    expect((put as { statusCode: number }).statusCode).toBe(201);
+    const get = await handler(httpEvent('GET', '/objects/clients/blob'), context);
+    expect((get as { statusCode: number }).statusCode).toBe(200);
+    const sent = new Set(recorder.commands.map((c) => `${c.service}:${c.command}`));
+    // The large put's record and commit (the log), its upload, and the read's GetItem and GetObject.
+    for (const command of ['dynamodb:UpdateItem', 'dynamodb:TransactWriteItems', 'dynamodb:GetItem', 's3:PutObject', 's3:GetObject']) {
+      expect(sent).toContain(command);
+    }
   });
 });
