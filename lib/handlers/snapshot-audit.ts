@@ -71,10 +71,15 @@ export type SnapshotAuditEvent =
 
 /** What a batch returns: counts of what it judged and did. */
 export interface SnapshotAuditBatchSummary {
+  /** Proposed orphans the live re-check confirmed (unreferenced, old enough, named by no entry). */
   readonly confirmed: number;
+  /** Of those, deleted (0 unless `TIERLOG_SNAPSHOT_DELETE=true`). */
   readonly deleted: number;
+  /** Proposed orphans the live re-check kept (referenced since, too young, or not judged). */
   readonly kept: number;
+  /** Proposed losses the live check confirmed: the objects table points at a blob the bucket lacks. */
   readonly lost: number;
+  /** Keys under the prefix that are not blob keys of this store (reported, never deleted). */
   readonly malformed: number;
 }
 
@@ -112,9 +117,18 @@ export interface SnapshotAuditHandlerOptions {
    * @default the `TIERLOG_SNAPSHOT_BUCKET`, `_INVENTORY_HIVE_PREFIX` and `_DATABASE` variables
    */
   readonly location?: SnapshotAuditLocation;
-  /** @default createDynamoDBClient() */
+  /**
+   * The DynamoDB client the live re-checks read both tables with.
+   *
+   * @default createDynamoDBClient()
+   */
   readonly dynamodb?: DynamoDBClient;
-  /** @default createS3Client() */
+  /**
+   * The S3 client that lists the inventory partitions, checks proposed blobs live and deletes
+   * confirmed orphans.
+   *
+   * @default createS3Client()
+   */
   readonly s3?: S3Client;
   /**
    * Powertools logger of the function.
