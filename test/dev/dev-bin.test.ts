@@ -4,22 +4,20 @@
  * to the very values, whatever they hold (the JSON of `TIERLOG_HV_ATTRIBUTES`, quotes, spaces).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { shellExports } from '../../lib/dev/service.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = createRequire(import.meta.url).resolve('tsx/cli');
 
 /** Runs `bin/dev.ts` with `args` until it exits (a usage error exits before the stack starts). */
 function runDev(args: readonly string[]): Promise<{ code: number | null; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSX, 'bin/dev.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/dev.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.stdout.resume();
-    // SIGTERM, which tsx passes on: a SIGKILL would end tsx alone and leave its node child running.
+    // SIGTERM: it stops as on Ctrl-C, its local stack with it (a SIGKILL would leave that running).
     const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
     child.once('error', reject);
     child.once('close', (code) => {

@@ -3,11 +3,9 @@
  * objects API's URL and "Ctrl-C stops everything", with the environment it prints for the CLI.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = createRequire(import.meta.url).resolve('tsx/cli');
 
 export interface DevProcess {
   readonly child: ChildProcess;
@@ -27,7 +25,7 @@ export async function startDev(
   timeoutMs = 120_000,
   extraEnv: Record<string, string> = {},
 ): Promise<DevProcess> {
-  const child = spawn(process.execPath, [TSX, 'bin/dev.ts', '--port', '0', '--sweep-interval', '1s', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/dev.ts', '--port', '0', '--sweep-interval', '1s', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
