@@ -292,6 +292,10 @@ describe('sizes and the safety age that would make the audit do nothing while re
     ['checkBatch', -1],
     ['pageSize', 2.5],
     ['pageSize', Number.NaN],
+    // The library's own floor of 1 h (the CLI's is not the only one: a caller of audit() has no CLI).
+    ['olderThanMs', HOUR - 1],
+    // Reaching back before 2000 by less than a century: 30 years, to 1996.
+    ['olderThanMs', 30 * 365 * 24 * HOUR],
   ])('%s %s is refused before any request', async (name, value) => {
     const fx = await freshFixture();
     const [orphan] = await putOrphans(fx, 1);
