@@ -196,6 +196,28 @@ describe('report-only and --delete runs judge an objects table they cannot trust
       expect(await prefixKeys(fx)).toEqual([orphan]);
     },
   );
+
+  test('the sample refused for its credentials (an expired token): the audit stops, as no role was judged; nothing deleted', async () => {
+    const fx = await freshFixture();
+    const orphan = blobKey(fx, 'a-orphan', OLD);
+    await putBlob(fx, orphan);
+    const dynamodb = createDynamoDBClient();
+    closers.push(() => dynamodb.destroy());
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'ScanCommand' && JSON.stringify(r.input).includes(fx.config.objectsTable),
+        error: () =>
+          Object.assign(new Error('The security token included in the request is expired'), {
+            name: 'ExpiredTokenException',
+            $metadata: { httpStatusCode: 400 },
+          }),
+      })
+      .attach(dynamodb, 'dynamodb');
+    const run = audit({ config: fx.config, dynamodb, s3: fx.s3, clock: ahead, olderThanMs: HOUR, delete: true, emptyStoreOk: true });
+    await expect(run).rejects.toThrow(/expired/);
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+  });
 });
 
 describe("the audit's clock must read ms since the epoch", () => {
@@ -292,6 +314,10 @@ describe('sizes and the safety age that would make the audit do nothing while re
     ['checkBatch', -1],
     ['pageSize', 2.5],
     ['pageSize', Number.NaN],
+    // The library's own floor of 1 h (the CLI's is not the only one: a caller of audit() has no CLI).
+    ['olderThanMs', HOUR - 1],
+    // Reaching back before 2000 by less than a century: 30 years, to 1996.
+    ['olderThanMs', 30 * 365 * 24 * HOUR],
   ])('%s %s is refused before any request', async (name, value) => {
     const fx = await freshFixture();
     const [orphan] = await putOrphans(fx, 1);

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { type AuditReport, auditCommand, auditFindingsLeft, parseBlobKey, runAudit, uuidV7Time } from '../../lib/cli/audit.js';
 import type { CliContext } from '../../lib/cli/common.js';
+import { nestedStorePrefix } from '../../lib/recovery/audit.js';
 import { UsageError } from '../../lib/cli/common.js';
 import { type Fixture, listKeys } from '../support/local.js';
 import { type AuditScene, auditScene } from './audit-scene.js';
@@ -54,6 +55,16 @@ describe('blob keys', () => {
       ok: false,
       reason: expect.stringContaining('control'),
     });
+  });
+
+  test('a nested store: a blob key under a prefix a configuration takes, and nothing else', () => {
+    const rest = `${Buffer.from('a/b ü').toString('base64url')}/0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b`;
+    expect(nestedStorePrefix('blobs', `blobs/staging/${rest}`)).toBe('blobs/staging');
+    expect(nestedStorePrefix('blobs', `blobs/a/b/${rest}`)).toBe('blobs/a/b');
+    // No configuration takes these prefixes: their keys are unparseable findings, not another store's.
+    for (const segment of ['..', '.', 'st*ging', 'a$b']) expect(nestedStorePrefix('blobs', `blobs/${segment}/${rest}`)).toBeUndefined();
+    expect(nestedStorePrefix('blobs', `blobs/${rest}`)).toBeUndefined();
+    expect(nestedStorePrefix('blobs', `other/staging/${rest}`)).toBeUndefined();
   });
 });
 
@@ -198,6 +209,18 @@ describe('audit --delete', () => {
     expect(auditFindingsLeft(run.json)).toBe(s.malformed.length);
     expect(again.out).toContain('9 keys listed: 3 referenced, 0 orphans, 0 in flight, 1 younger than 1h 30m (not checked), 5 unparseable');
     expect(again.out).toContain('deleted 0 blobs');
+  });
+
+  test('the safety age is exact: a blob 20 s younger than it is young and kept; 20 s older, an orphan, deleted', async () => {
+    // Its UUIDv7 is 10 h old: LastModified (now) decides.
+    const { fx, live, orphan } = await storeWithOrphan(Date.now() - 10 * HOUR);
+    const clockAt = (offsetMs: number) => () => Date.now() + HOUR + offsetMs;
+    const early = await cliJson(fx, ['audit', '--older-than', '1h', '--delete'], { clock: clockAt(-20_000) });
+    expect(early.json).toMatchObject({ listed: 2, young: 2, checked: 0, orphans: [], deleted: 0 });
+    expect(await allBlobs(fx)).toEqual([orphan, live].sort());
+    const late = await cliJson(fx, ['audit', '--older-than', '1h', '--delete'], { clock: clockAt(20_000) });
+    expect(late.json).toMatchObject({ listed: 2, young: 0, checked: 2, deleted: 1 });
+    expect(await allBlobs(fx)).toEqual([live]);
   });
 
   test.each([

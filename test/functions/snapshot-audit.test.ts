@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ConfigError, ValidationError } from '../../lib/errors.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
+import { planAthenaRun } from '../../lib/recovery/snapshot-audit/athena-plan.js';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { type Fixture, freshFixture, listKeys, testConfig } from '../support/local.js';
@@ -444,5 +445,53 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       handler({ action: 'plan', objectsExport: exportOf('objects'), changeLogExport: exportOf('changelog') }),
     );
     expect((plan.error as Error).message).toContain(`no inventory under s3://${live.config.bucket}/inventory/hive/`);
+  });
+});
+
+describe('the plan: the cutoff and what the query reads', () => {
+  const exported = (table: string, id: string, exportTime: number) => ({
+    arn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/export/${id}`,
+    s3Prefix: `exports/${table}`,
+    exportTime,
+  });
+  const input = {
+    database: 'tierlog_audit',
+    snapshotBucket: 'snapshots-1',
+    inventoryHivePrefix: 'inventory/hive',
+    // 2026-01-10T00:00Z; the exports at 06:00 and 07:00, now the next day: the inventory is the oldest.
+    dt: '2026-01-10-00-00',
+    objectsExport: exported('objects', '01768024800000-0123abcd', Date.UTC(2026, 0, 10, 6)),
+    changeLogExport: exported('changelog', '01768028400000-4567cdef', Date.UTC(2026, 0, 10, 7)),
+    prefix: 'blobs',
+    olderThanMs: 24 * HOUR,
+    now: Date.UTC(2026, 0, 11),
+  };
+
+  it.each([
+    ['the inventory', {}, '2026-01-09T00:00:00.000Z'],
+    ['the objects export', { objectsExport: { ...input.objectsExport, exportTime: Date.UTC(2026, 0, 9, 23) } }, '2026-01-08T23:00:00.000Z'],
+    [
+      'the change-log export',
+      { changeLogExport: { ...input.changeLogExport, exportTime: Date.UTC(2026, 0, 9, 22) } },
+      '2026-01-08T22:00:00.000Z',
+    ],
+    ['now (snapshots stamped ahead of the clock)', { now: Date.UTC(2026, 0, 9, 21) }, '2026-01-08T21:00:00.000Z'],
+  ])('the oldest is %s: the cutoff is the safety age before it', (_, change, cutoff) => {
+    const plan = planAthenaRun({ ...input, ...change });
+    expect(plan.cutoff).toBe(cutoff);
+    expect(plan.query).toContain(`< TIMESTAMP '${cutoff.slice(0, 10)} ${cutoff.slice(11, 23)}'`);
+  });
+
+  it("reads the newest inventory partition only, and each export's own data", () => {
+    const plan = planAthenaRun(input);
+    expect(plan.query).toContain(`FROM "tierlog_audit"."inventory" WHERE dt = '2026-01-10-00-00')`);
+    expect(plan.statements).toEqual([
+      "ALTER TABLE `tierlog_audit`.`objects_export` SET LOCATION 's3://snapshots-1/exports/objects/AWSDynamoDB/01768024800000-0123abcd/data/'",
+      "ALTER TABLE `tierlog_audit`.`changelog_export` SET LOCATION 's3://snapshots-1/exports/changelog/AWSDynamoDB/01768028400000-4567cdef/data/'",
+      "ALTER TABLE `tierlog_audit`.`inventory` ADD IF NOT EXISTS PARTITION (dt = '2026-01-10-00-00') LOCATION 's3://snapshots-1/inventory/hive/dt=2026-01-10-00-00/'",
+    ]);
+    // An ARN that is not exactly an export's (anything after its id) names no export folder.
+    const odd = { ...input.objectsExport, arn: `${input.objectsExport.arn}/data` };
+    expect(() => planAthenaRun({ ...input, objectsExport: odd })).toThrow(/not an export ARN/);
   });
 });

@@ -18,12 +18,15 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { audit } from '../../lib/recovery/audit.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
+import { snapshotsRemovedAfterAll } from '../snapshot-audit/snapshots.js';
 import { BINDING_SEGMENTS, judgeStoreBinding, type SampleFinding } from '../../lib/recovery/store-binding.js';
 import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { blobKey, cliJson, HOUR, otherStoresTable, putBlob, putTombstone, storeWithOrphan, withTable } from '../cli/helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
 const ahead = () => Date.now() + 2 * HOUR;
+const snapshotsAt = snapshotsRemovedAfterAll();
 
 /** A store with a live large object and an old orphan; the orphan's object id sorts first in the listing. */
 const production = () => storeWithOrphan(OLD);
@@ -142,6 +145,35 @@ describe("the audits refuse to delete through an objects table that is not the b
     const confirmed = await listingAudit(empty, ['--empty-store-ok']);
     expect(confirmed.code).toBe(0);
     expect(confirmed.json.deleted).toBe(1);
+    expect(await prefixKeys(fx)).toEqual([]);
+  });
+
+  test('an empty table, snapshot audit: the orphan kept as store-unbound, unless emptyStoreOk states the store holds no large object', async () => {
+    const fx = await freshFixture();
+    const orphan = blobKey(fx, 'a-orphan', OLD);
+    await putBlob(fx, orphan);
+    const empty = withTable(fx, await emptyTable(fx));
+    const now = ahead();
+    const snap = await snapshotsAt(empty, now);
+    const run = (emptyStoreOk: boolean) =>
+      snapshotAudit({
+        config: empty.config,
+        dynamodb: fx.dynamodb,
+        s3: fx.s3,
+        inventory: snap.manifest,
+        exportDir: snap.exportDir,
+        olderThanMs: HOUR,
+        now,
+        delete: true,
+        emptyStoreOk,
+      });
+    const refused = await run(false);
+    expect(refused.kept).toEqual([{ key: orphan, reason: 'store-unbound' }]);
+    expect(refused.deleteRefused).toMatch(/points at no blob/);
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+    const confirmed = await run(true);
+    expect(confirmed.orphans).toEqual([orphan]);
+    expect(confirmed.deleted).toBe(1);
     expect(await prefixKeys(fx)).toEqual([]);
   });
 

@@ -17,13 +17,16 @@
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { newChangeId } from '../../lib/ids.js';
+import { md5File } from '../../lib/recovery/snapshot-audit/inventory.js';
 import { describe, expect, test } from 'vitest';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { localTableArn, writeDynamoExport, writeInventory } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
 import { type Fixture, listKeys } from '../support/local.js';
-import { blobKey, cli, cliJson, HOUR, putTombstone, storeWithOrphan } from '../cli/helpers.js';
+import { blobKey, cli, cliJson, HOUR, putRawInstance, putTombstone, rawEntry, storeWithOrphan } from '../cli/helpers.js';
 import { snapshotsRemovedAfterAll } from './snapshots.js';
 
 const snapshotsAt = snapshotsRemovedAfterAll();
@@ -52,9 +55,17 @@ function audit(fx: Fixture, s: Scene, more: string[] = []) {
   return cliJson(fx, ['audit', '--older-than', '1h', ...fromSnapshots(s), ...more], { clock: () => s.now });
 }
 
+/** The fields of an inventory manifest the tests change. */
+interface Manifest {
+  creationTimestamp: string;
+  fileFormat: string;
+  fileSchema: string;
+  files: unknown[];
+}
+
 /** Rewrites the scene's manifest with `change`; its manifest.checksum is removed (S3's would not match). */
-function editManifest(s: Scene, change: (manifest: { creationTimestamp: string; files: unknown[] }) => void): void {
-  const manifest = JSON.parse(readFileSync(s.manifest, 'utf8')) as { creationTimestamp: string; files: unknown[] };
+function editManifest(s: Scene, change: (manifest: Manifest) => void): void {
+  const manifest = JSON.parse(readFileSync(s.manifest, 'utf8')) as Manifest;
   change(manifest);
   writeFileSync(s.manifest, JSON.stringify(manifest));
   rmSync(join(s.manifest, '..', 'manifest.checksum'));
@@ -96,6 +107,19 @@ describe('an inventory that did not see the prefix is never "clean"', () => {
     const run = await audit(s.fx, { ...s, manifest }, ['--delete']);
     expect(run.code).toBe(1);
     expect(run.json).toMatchObject({ orphans: [s.orphan], deleted: 1, inventoryMissed: [s.live] });
+    expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual([s.live]);
+  });
+
+  test("keys of a sibling prefix (`<prefix>-old/…`, `<prefix>.txt`) are not the store's: no finding, exit 0", async () => {
+    const s = await scene();
+    const p = s.fx.config.prefix;
+    const sibling = [`${p}-old/${s.orphan.slice(p.length + 1)}`, `${p}.txt`];
+    const manifest = await writeInventory(
+      [s.live, s.orphan, ...sibling].map((key) => ({ key, size: 12, lastModified: Date.now() - HOUR })),
+      { destDir: join(s.exportDir, '..', 'sibling-inventory'), sourceBucket: s.fx.config.bucket, format: 'CSV', createdAt: s.now },
+    );
+    const run = await audit(s.fx, { ...s, manifest }, ['--delete']);
+    expect(run).toMatchObject({ code: 0, json: { orphans: [s.orphan], malformed: [], lost: [], deleted: 1 } });
     expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual([s.live]);
   });
 
@@ -162,6 +186,47 @@ describe('objects-table attribute names that are not the writers', () => {
   });
 });
 
+describe('an inventory the audit cannot read as the report of its keys and times: refused before the query', () => {
+  test.each<[string, (m: Manifest) => void, RegExp]>([
+    [
+      'ORC',
+      (m) => {
+        m.fileFormat = 'ORC';
+      },
+      /ORC inventories are not supported/,
+    ],
+    [
+      'CSV without LastModifiedDate',
+      (m) => {
+        m.fileSchema = 'Bucket, Key, Size';
+      },
+      /lacks the field LastModifiedDate/,
+    ],
+    [
+      'CSV without Key',
+      (m) => {
+        m.fileSchema = 'Bucket, Size, LastModifiedDate';
+      },
+      /lacks the field Key/,
+    ],
+    [
+      'Parquet without last_modified_date',
+      (m) => {
+        m.fileFormat = 'Parquet';
+        m.fileSchema = 'message s3.inventory { required binary bucket (STRING); required binary key (STRING); optional int64 size; }';
+      },
+      /lacks the field last_modified_date/,
+    ],
+  ])('%s', async (_, change, message) => {
+    const s = await scene();
+    editManifest(s, change);
+    const run = await audit(s.fx, s, ['--delete']);
+    expect(run.code).toBe(1);
+    expect(run.json.error).toMatchObject({ name: 'SnapshotError', message: expect.stringMatching(message) });
+    expect((await listKeys(s.fx.s3, s.fx.config.bucket)).sort()).toEqual([s.live, s.orphan].sort());
+  });
+});
+
 describe('snapshot times that are not times', () => {
   test('an inventory creationTimestamp in seconds: refused (it would put the cutoff in 1970 and report clean)', async () => {
     const s = await scene();
@@ -183,6 +248,61 @@ describe('snapshot times that are not times', () => {
     const run = await audit(s.fx, s, ['--delete']);
     expect(run.code).toBe(1);
     expect(run.json.error).toMatchObject({ name: 'SnapshotError', message: expect.stringContaining('exportTime') });
+  });
+});
+
+/** Sets the exportTime in the summary of the scene's export of `table` (the audit checks no checksum of it). */
+function editExportTime(s: Scene, table: string, exportTime: number): void {
+  const exports = join(s.exportDir, table, 'AWSDynamoDB');
+  const summaryPath = join(exports, readdirSync(exports)[0]!, 'manifest-summary.json');
+  const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as Record<string, unknown>;
+  writeFileSync(summaryPath, JSON.stringify({ ...summary, exportTime: new Date(exportTime).toISOString() }));
+}
+
+describe('the cutoff is the safety age before the oldest snapshot', () => {
+  test.each<[string, (s: Scene, at: number) => void]>([
+    [
+      'the inventory',
+      (s, at) =>
+        editManifest(s, (m) => {
+          m.creationTimestamp = String(at);
+        }),
+    ],
+    ['the objects export', (s, at) => editExportTime(s, s.fx.config.objectsTable, at)],
+    ['the change-log export', (s, at) => editExportTime(s, s.fx.config.changeLogTable, at)],
+  ])('%s taken 30 min before the others: blobs are old enough 1 h before it', async (_, takenAt) => {
+    const s = await scene();
+    const oldest = s.now - 30 * 60_000;
+    takenAt(s, oldest);
+    const run = await audit(s.fx, s);
+    expect(run.code).toBe(0);
+    expect(run.json.cutoff).toBe(new Date(oldest - HOUR).toISOString());
+    expect(run.json.orphans).toEqual([s.orphan]);
+  });
+});
+
+describe('a change-log export that writes "/" as "\\/" (valid JSON)', () => {
+  test('the blob an entry names there is protected: not proposed, not deleted', async () => {
+    const made = await storeWithOrphan(Date.now() - HOUR);
+    const objectId = Buffer.from(made.orphan.split('/')[1]!, 'base64url').toString('utf8');
+    await putRawInstance(made.fx, {
+      leaseUntil: Date.now() + HOUR,
+      entries: { [newChangeId()]: rawEntry(objectId, { new: made.orphan }) },
+    });
+    const now = Date.now() + AHEAD;
+    const s: Scene = { ...made, now, ...(await snapshotsAt(made.fx, now)) };
+    const exports = join(s.exportDir, s.fx.config.changeLogTable, 'AWSDynamoDB');
+    const dir = join(exports, readdirSync(exports)[0]!);
+    const filesPath = join(dir, 'manifest-files.json');
+    const line = JSON.parse(readFileSync(filesPath, 'utf8').trim()) as { md5Checksum: string; dataFileS3Key: string };
+    const dataPath = join(dir, line.dataFileS3Key.slice(line.dataFileS3Key.indexOf('data/')));
+    const escaped = gunzipSync(readFileSync(dataPath)).toString('utf8').replaceAll('/', '\\/');
+    expect(escaped).toContain(made.orphan.replaceAll('/', '\\/'));
+    writeFileSync(dataPath, gzipSync(escaped));
+    writeFileSync(filesPath, `${JSON.stringify({ ...line, md5Checksum: await md5File(dataPath, 'base64') })}\n`);
+    const run = await audit(s.fx, s, ['--delete']);
+    expect(run).toMatchObject({ code: 0, json: { proposed: { orphans: 0, lost: 0 }, orphans: [], kept: [], deleted: 0 } });
+    expect((await listKeys(s.fx.s3, s.fx.config.bucket)).sort()).toEqual([s.live, s.orphan].sort());
   });
 });
 

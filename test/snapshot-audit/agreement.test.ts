@@ -12,8 +12,9 @@
  * audit cannot see; it deletes only confirmed orphans; and what changed since the snapshots is
  * caught by the re-verification.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { newChangeId } from '../../lib/ids.js';
@@ -232,6 +233,21 @@ describe('snapshots that cannot be trusted are refused, nothing deleted', () => 
       /items/,
     ],
     [
+      'an export data file replaced by one of no items (the manifest still counting them)',
+      (snap) => writeFileSync(objectsExportDataFile(snap, s.fx.config.objectsTable), gzipSync('')),
+      /MD5/,
+    ],
+    [
+      'an export data file key with a `..` (`data/x/../`)',
+      (snap) => {
+        const dir = objectsExportDir(snap, s.fx.config.objectsTable);
+        const filesPath = join(dir, 'manifest-files.json');
+        const line = JSON.parse(readFileSync(filesPath, 'utf8').trim()) as { dataFileS3Key: string };
+        writeFileSync(filesPath, `${JSON.stringify({ ...line, dataFileS3Key: line.dataFileS3Key.replace('/data/', '/data/x/../') })}\n`);
+      },
+      /not under data\//,
+    ],
+    [
       'no export of the change log',
       (snap) => rmSync(join(snap.exportDir, s.fx.config.changeLogTable), { recursive: true }),
       /no DynamoDB export of table/,
@@ -253,6 +269,19 @@ describe('snapshots that cannot be trusted are refused, nothing deleted', () => 
     expect((err as Error).message).toMatch(/someone-else/);
   });
 });
+
+/** The folder of the one export of `table` in `snap`. */
+function objectsExportDir(snap: Snapshots, table: string): string {
+  const exports = join(snap.exportDir, table, 'AWSDynamoDB');
+  return join(exports, readdirSync(exports)[0]!);
+}
+
+/** The one data file of the export of `table` in `snap`. */
+function objectsExportDataFile(snap: Snapshots, table: string): string {
+  const dir = objectsExportDir(snap, table);
+  const line = JSON.parse(readFileSync(join(dir, 'manifest-files.json'), 'utf8').trim()) as { dataFileS3Key: string };
+  return join(dir, line.dataFileS3Key.slice(line.dataFileS3Key.indexOf('data/')));
+}
 
 function corruptFirstFile(manifestPath: string): void {
   const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Array<{ key: string }> };

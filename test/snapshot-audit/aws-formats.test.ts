@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, test } from 'vitest';
 import { SnapshotError } from '../../lib/recovery/snapshot-audit/errors.js';
@@ -93,6 +94,21 @@ describe('export folders holding exports the audit cannot use', () => {
     expect(report.exports.objects.items).toBe(1);
   });
 
+  test("a newer export of a table whose name ends with this table's (`old-<table>`): another table's, passed over", async () => {
+    const s = await scene();
+    const other = await writeDynamoExport([], {
+      destDir: join(s.exportDir, 'other'),
+      tableArn: localTableArn(`old-${s.fx.config.objectsTable}`),
+      exportTime: s.now + HOUR,
+    });
+    const report = await auditOf(s.fx, s);
+    expect(report.exports.objects.dir).not.toBe(other);
+    expect(report.exports.objects.items).toBe(1);
+    // Read from that export, the referenced blob would have been proposed as an orphan.
+    expect(report.proposed.orphans).toBe(s.orphans.length);
+    expect(report.orphans).toEqual(s.orphans);
+  });
+
   test('only an Ion export of a table: refused, naming the table and why', async () => {
     const s = await scene();
     const table = s.fx.config.changeLogTable;
@@ -127,6 +143,21 @@ describe('export data files as DynamoDB writes them', () => {
     const report = await auditOf(s.fx, s);
     expect(report.orphans).toEqual(s.orphans);
     expect(report.exports.objects.items).toBe(1);
+  });
+
+  test('an empty data file whose manifest line says it holds items: refused (its items would be missing)', async () => {
+    const s = await scene();
+    const exports = join(s.exportDir, s.fx.config.objectsTable, 'AWSDynamoDB');
+    const dir = join(exports, readdirSync(exports)[0]!);
+    // The one data file emptied, its line and the summary's count left as they were (md5 of nothing).
+    const filesPath = join(dir, 'manifest-files.json');
+    const line = JSON.parse(readFileSync(filesPath, 'utf8').trim()) as { itemCount: number; md5Checksum: string; dataFileS3Key: string };
+    expect(line.itemCount).toBe(1);
+    writeFileSync(join(dir, line.dataFileS3Key.slice(line.dataFileS3Key.indexOf('data/'))), '');
+    writeFileSync(filesPath, `${JSON.stringify({ ...line, md5Checksum: createHash('md5').update('').digest('base64') })}\n`);
+    const err = await auditOf(s.fx, s).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SnapshotError);
+    expect((err as Error).message).toMatch(/empty, the manifest says 1 items/);
   });
 });
 
@@ -163,4 +194,82 @@ describe('a Parquet inventory of the fields its configuration asks for', () => {
     expect(report.orphans).toEqual(s.orphans);
     expect(report.lost).toEqual([]);
   });
+});
+
+describe('an inventory of all versions (a versioned bucket)', () => {
+  /** One row of an inventory of all versions. */
+  interface VersionRow {
+    readonly key: string;
+    readonly latest: boolean;
+    readonly deleteMarker: boolean;
+  }
+
+  /** Rewrites the scene's one data file with `rows` (and their manifest entry), as S3 writes an inventory of all versions. */
+  async function writeVersions(manifestPath: string, bucket: string, format: 'CSV' | 'Parquet', rows: VersionRow[]): Promise<void> {
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+      fileSchema: string;
+      files: Array<{ key: string; size: number; MD5checksum: string }>;
+    };
+    const dataPath = join(manifestPath, '..', '..', '..', '..', manifest.files[0]!.key);
+    const modified = new Date(Date.now() - 3 * HOUR).toISOString();
+    if (format === 'CSV') {
+      const lines = rows.map((r, i) =>
+        [bucket, r.key, `v${i}`, String(r.latest), String(r.deleteMarker), r.deleteMarker ? '' : '12', modified]
+          .map((f) => `"${f}"`)
+          .join(','),
+      );
+      writeFileSync(dataPath, gzipSync(`${lines.join('\n')}\n`));
+      manifest.fileSchema = 'Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate';
+    } else {
+      const values = rows
+        .map(
+          (r, i) =>
+            `(${sqlString(bucket)}, ${sqlString(r.key)}, 'v${i}', ${r.latest}, ${r.deleteMarker}, ${r.deleteMarker ? 'NULL' : 12}, TIMESTAMP '${modified.slice(0, 10)} ${modified.slice(11, 23)}')`,
+        )
+        .join(', ');
+      const db = await DuckDBInstance.create(':memory:');
+      const c = await db.connect();
+      try {
+        await c.run(
+          `COPY (SELECT * FROM (VALUES ${values}) AS t(bucket, "key", version_id, is_latest, is_delete_marker, "size", last_modified_date)) TO ${sqlString(dataPath)} (FORMAT parquet)`,
+        );
+      } finally {
+        c.closeSync();
+        db.closeSync();
+      }
+      manifest.fileSchema =
+        'message s3.inventory { required binary bucket (STRING); required binary key (STRING); optional binary version_id (STRING); optional boolean is_latest; optional boolean is_delete_marker; optional int64 size; optional int64 last_modified_date (TIMESTAMP(MILLIS,true)); }';
+    }
+    manifest.files[0] = { ...manifest.files[0]!, size: readFileSync(dataPath).length, MD5checksum: await md5File(dataPath) };
+    const text = JSON.stringify(manifest);
+    writeFileSync(manifestPath, text);
+    writeFileSync(join(manifestPath, '..', 'manifest.checksum'), createHash('md5').update(text).digest('hex'));
+  }
+
+  test.each(['CSV', 'Parquet'] as const)(
+    '%s: a blob whose latest version is a delete marker is not in the bucket (HV pointing at it: a loss); current versions are read',
+    async (format) => {
+      const fx = await freshFixture();
+      const orphans = await putOrphans(fx, 2);
+      const live = blobKey(fx, 'live');
+      await putBlob(fx, live);
+      await putTombstone(fx, 'live', live);
+      // HV points at a blob that was deleted: its versions are a noncurrent one and the delete marker.
+      const gone = blobKey(fx, 'gone');
+      await putTombstone(fx, 'gone', gone);
+      const now = Date.now() + 2 * HOUR;
+      const snap = await snapshotsAt(fx, now, format);
+      await writeVersions(snap.manifest, fx.config.bucket, format, [
+        ...[...orphans, live].map((key) => ({ key, latest: true, deleteMarker: false })),
+        // An old version of an orphan, noncurrent: the key is there, once.
+        { key: orphans[0]!, latest: false, deleteMarker: false },
+        { key: gone, latest: false, deleteMarker: false },
+        { key: gone, latest: true, deleteMarker: true },
+      ]);
+      const report = await auditOf(fx, { ...snap, now });
+      expect(report.proposed).toEqual({ orphans: 2, lost: 1 });
+      expect(report.orphans).toEqual(orphans);
+      expect(report.lost).toEqual([{ key: gone, objectKey: 'gone' }]);
+    },
+  );
 });
