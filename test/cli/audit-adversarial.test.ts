@@ -161,25 +161,30 @@ describe('report-only and --delete runs judge an objects table they cannot trust
     expect(await prefixKeys(fx)).toEqual([orphan]);
   });
 
+  /** An old orphan, and a DynamoDB client whose Scan of the objects table (the store binding's sample) is refused with `name`. */
+  async function orphanWithSampleRefused(name: string, message: string) {
+    const fx = await freshFixture();
+    const orphan = blobKey(fx, 'a-orphan', OLD);
+    await putBlob(fx, orphan);
+    const dynamodb = createDynamoDBClient();
+    closers.push(() => dynamodb.destroy());
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'ScanCommand' && JSON.stringify(r.input).includes(fx.config.objectsTable),
+        error: () => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } }),
+      })
+      .attach(dynamodb, 'dynamodb');
+    return { fx, orphan, dynamodb };
+  }
+
   test.each([false, true])(
     'the sample of the objects table refused (a read-only role, delete %s): undecided and reported, never a guess',
     async (del) => {
-      const fx = await freshFixture();
-      const orphan = blobKey(fx, 'a-orphan', OLD);
-      await putBlob(fx, orphan);
-      const dynamodb = createDynamoDBClient();
-      closers.push(() => dynamodb.destroy());
-      new FaultInjector()
-        .add({
-          kind: 'fail',
-          match: (r) => r.command === 'ScanCommand' && JSON.stringify(r.input).includes(fx.config.objectsTable),
-          error: () =>
-            Object.assign(new Error('User is not authorized to perform: dynamodb:Scan'), {
-              name: 'AccessDeniedException',
-              $metadata: { httpStatusCode: 400 },
-            }),
-        })
-        .attach(dynamodb, 'dynamodb');
+      const { fx, orphan, dynamodb } = await orphanWithSampleRefused(
+        'AccessDeniedException',
+        'User is not authorized to perform: dynamodb:Scan',
+      );
       const report = await audit({
         config: fx.config,
         dynamodb,
@@ -198,22 +203,10 @@ describe('report-only and --delete runs judge an objects table they cannot trust
   );
 
   test('the sample refused for its credentials (an expired token): the audit stops, as no role was judged; nothing deleted', async () => {
-    const fx = await freshFixture();
-    const orphan = blobKey(fx, 'a-orphan', OLD);
-    await putBlob(fx, orphan);
-    const dynamodb = createDynamoDBClient();
-    closers.push(() => dynamodb.destroy());
-    new FaultInjector()
-      .add({
-        kind: 'fail',
-        match: (r) => r.command === 'ScanCommand' && JSON.stringify(r.input).includes(fx.config.objectsTable),
-        error: () =>
-          Object.assign(new Error('The security token included in the request is expired'), {
-            name: 'ExpiredTokenException',
-            $metadata: { httpStatusCode: 400 },
-          }),
-      })
-      .attach(dynamodb, 'dynamodb');
+    const { fx, orphan, dynamodb } = await orphanWithSampleRefused(
+      'ExpiredTokenException',
+      'The security token included in the request is expired',
+    );
     const run = audit({ config: fx.config, dynamodb, s3: fx.s3, clock: ahead, olderThanMs: HOUR, delete: true, emptyStoreOk: true });
     await expect(run).rejects.toThrow(/expired/);
     expect(await prefixKeys(fx)).toEqual([orphan]);
