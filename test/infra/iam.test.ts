@@ -251,6 +251,16 @@ describe('the mapping places a call only on what tierlog grants (one outside wou
     expect(permissionsOf(ddb('Query', { TableName: 'cl-1', IndexName: 'byLease' }), config)).toEqual([
       { action: 'dynamodb:Query', resource: 'leaseIndex' },
     ]);
+    // Each element of a transaction is authorised by its own action (none sends a ConditionCheck
+    // yet: one would need dynamodb:ConditionCheckItem, which no role has).
+    const transaction = ddb('TransactWriteItems', {
+      TransactItems: [{ Put: { TableName: 'cl-1' } }, { Update: { TableName: 'ob-1' } }, { ConditionCheck: { TableName: 'cl-1' } }],
+    });
+    expect(permissionsOf(transaction, config)).toEqual([
+      { action: 'dynamodb:PutItem', resource: 'changeLogTable' },
+      { action: 'dynamodb:UpdateItem', resource: 'objectsTable' },
+      { action: 'dynamodb:ConditionCheckItem', resource: 'changeLogTable' },
+    ]);
   });
 });
 
