@@ -121,7 +121,7 @@ describe('objectsTuning', () => {
     expect(envOf(s, t)['TIERLOG_INLINE_THRESHOLD']).toBe(String(value));
   });
 
-  it('ObjectsFunction used on its own refuses a 5xx threshold that is not a positive integer (at 0 the alarm is up whenever a request comes)', () => {
+  it('ObjectsFunction used on its own: an IAM-authenticated URL by default; a 5xx threshold that is not a positive integer is refused (at 0 the alarm is up whenever a request comes)', () => {
     const { stack: s } = userStack();
     const tierlog = new Tierlog(s, 'Storage', { objectsFunction: false });
     const resources = {
@@ -135,6 +135,12 @@ describe('objectsTuning', () => {
     expect(api('Zero', 0)).toThrow(/serverErrorsThreshold must be a positive integer, got 0/);
     expect(api('Fraction', 2.5)).toThrow(/serverErrorsThreshold must be a positive integer, got 2.5/);
     expect(api('One', 1)).not.toThrow();
+    // No authType given: not a public URL.
+    const own = new ObjectsFunction(s, 'Own', { resources, environment: { ...tierlog.writerEnvironment } });
+    const urls = Object.values(resourcesOf(Template.fromStack(s), 'AWS::Lambda::Url')).filter(
+      (u) => JSON.stringify(u.Properties!['TargetFunctionArn']) === JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(s, own.function), 'Arn'] }),
+    );
+    expect(urls.map((u) => u.Properties!['AuthType'])).toEqual(['AWS_IAM']);
   });
 
   it('refuses objectsTuning with objectsFunction: false (it would configure nothing)', () => {
