@@ -1,11 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Duration } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { sweeperSilenceOf, TierlogMonitoring } from '../../infra/monitoring.js';
 import { SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
-import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate } from './helpers.js';
+import { Tierlog } from '../../infra/tierlog.js';
+import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -107,22 +109,25 @@ describe('alarms', () => {
     expect(props).toMatchObject({ EvaluationPeriods: 5, DatapointsToAlarm: 5 });
   });
 
-  it('TierlogMonitoring used on its own refuses a sweeperSilence under 15 minutes or over a day', () => {
+  it('TierlogMonitoring used on its own: silence of 15 minutes by default; under 15 minutes or over a day refused', () => {
     // Under three periods the alarm fires between two routine sweeps; over a day CloudWatch cannot
     // evaluate it (and a sweeper stopped for a day goes unseen).
-    const { stack: s } = tierlogTemplate();
-    const t = s.tierlog;
-    const monitoring = (id: string, sweeperSilence: Duration) => () =>
+    const { stack: s } = userStack();
+    const t = new Tierlog(s, 'Storage');
+    const monitoring = (id: string, sweeperSilence?: Duration) => () =>
       new TierlogMonitoring(s, id, {
         sweeperFunction: t.sweeperFunction,
         deadLetterQueue: t.deadLetterQueue,
         objectsStream: t.objectsStream,
-        sweeperSilence,
+        ...(sweeperSilence !== undefined ? { sweeperSilence } : {}),
       });
     expect(monitoring('Short', Duration.minutes(10))).toThrow(/sweeperSilence must be between 15 minutes and 1 day, got 10 minutes/);
     expect(monitoring('Long', Duration.hours(25))).toThrow(/sweeperSilence must be between 15 minutes and 1 day, got 1 day 1 hour/);
     expect(monitoring('Lowest', Duration.minutes(15))).not.toThrow();
     expect(monitoring('Highest', Duration.days(1))).not.toThrow();
+    const byDefault = monitoring('Default')();
+    const notRunning = resourcesOf(Template.fromStack(s), 'AWS::CloudWatch::Alarm')[logicalIdOf(s, byDefault.alarms.sweeperNotRunning)]!;
+    expect(notRunning.Properties).toMatchObject({ EvaluationPeriods: 3, DatapointsToAlarm: 3 });
   });
 
   it('sweeperSilenceOf reads rate expressions only', () => {
