@@ -67,6 +67,11 @@ describe('LT bucket', () => {
 
   it('has no CORS rule unless browser origins are given; then PUT, GET, HEAD from them, ETag exposed', () => {
     expect(blob.Properties!['CorsConfiguration']).toBeUndefined();
+    // An empty list is none (a rule without an origin fails the deploy).
+    const none = tierlogTemplate({ corsAllowedOrigins: [] });
+    expect(
+      resourcesOf(none.template, 'AWS::S3::Bucket')[logicalIdOf(none.stack, none.stack.tierlog.bucket)]!.Properties!['CorsConfiguration'],
+    ).toBeUndefined();
     const { template: t, stack: s } = tierlogTemplate({ corsAllowedOrigins: ['https://app.example.com'] });
     const b = resourcesOf(t, 'AWS::S3::Bucket')[logicalIdOf(s, s.tierlog.bucket)]!;
     expect(b.Properties!['CorsConfiguration']).toEqual({

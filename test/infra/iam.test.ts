@@ -14,7 +14,16 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { CONFIG_ENV, loadConfig } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
-import { COMMAND_ACTIONS, type Permission, permissionId, type ResourceKind, requiredPermissions } from '../../infra/iam-map.js';
+import {
+  COMMAND_ACTIONS,
+  type Permission,
+  permissionId,
+  permissionsOf,
+  type ResourceKind,
+  requiredPermissions,
+  type SentCommand,
+  UnmappedCommandError,
+} from '../../infra/iam-map.js';
 import { ROLE_PERMISSIONS, type TierlogRole } from '../../infra/permissions.js';
 import { Tierlog } from '../../infra/tierlog.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -200,6 +209,58 @@ describe('what each entry point calls', () => {
   it('no writer lists the bucket; no grant uses ConditionCheckItem', () => {
     expect(ROLE_PERMISSIONS.writer.map((p) => p.action)).not.toContain('s3:ListBucket');
     for (const role of ROLES) expect(ROLE_PERMISSIONS[role].map((p) => p.action)).not.toContain('dynamodb:ConditionCheckItem');
+  });
+});
+
+describe('the mapping places a call only on what tierlog grants (one outside would be refused on AWS, so it fails here)', () => {
+  const config = loadConfig({
+    [CONFIG_ENV.changeLogTable]: 'cl-1',
+    [CONFIG_ENV.objectsTable]: 'ob-1',
+    [CONFIG_ENV.bucket]: 'bk-1',
+    [CONFIG_ENV.prefix]: 'blobs',
+  });
+  const s3 = (command: string, input: Record<string, unknown>): SentCommand => ({ service: 's3', command, input });
+  const ddb = (command: string, input: Record<string, unknown>): SentCommand => ({ service: 'dynamodb', command, input });
+
+  it.each<[string, SentCommand]>([
+    ['a key outside the prefix', s3('GetObject', { Bucket: 'bk-1', Key: 'other/x' })],
+    ['a key that starts with the prefix but not with "<prefix>/"', s3('PutObject', { Bucket: 'bk-1', Key: 'blobsX/y' })],
+    ['a key of another bucket', s3('DeleteObject', { Bucket: 'other', Key: 'blobs/x' })],
+    [
+      'a batch delete with one key outside the prefix',
+      s3('DeleteObjects', { Bucket: 'bk-1', Delete: { Objects: [{ Key: 'blobs/a' }, { Key: 'b' }] } }),
+    ],
+    ['a listing not under "<prefix>/"', s3('ListObjectsV2', { Bucket: 'bk-1', Prefix: 'blobs' })],
+    ['a listing of multipart uploads of the whole bucket', s3('ListMultipartUploads', { Bucket: 'bk-1' })],
+    ['a listing of multipart uploads under another prefix', s3('ListMultipartUploads', { Bucket: 'bk-1', Prefix: 'other/' })],
+    ['another table', ddb('GetItem', { TableName: 'other' })],
+    ['another index of the change log', ddb('Query', { TableName: 'cl-1', IndexName: 'other' })],
+    ['an index of the objects table', ddb('Query', { TableName: 'ob-1', IndexName: 'byLease' })],
+    ['a command with no row', s3('PutBucketPolicy', { Bucket: 'bk-1' })],
+  ])('refuses %s', (_what, sent) => {
+    expect(() => permissionsOf(sent, config)).toThrow(UnmappedCommandError);
+  });
+
+  it('places the calls tierlog makes', () => {
+    expect(permissionsOf(s3('GetObject', { Bucket: 'bk-1', Key: 'blobs/x' }), config)).toEqual([
+      { action: 's3:GetObject', resource: 'prefixObjects' },
+    ]);
+    expect(permissionsOf(s3('ListMultipartUploads', { Bucket: 'bk-1', Prefix: 'blobs/' }), config)).toEqual([
+      { action: 's3:ListBucketMultipartUploads', resource: 'bucket' },
+    ]);
+    expect(permissionsOf(ddb('Query', { TableName: 'cl-1', IndexName: 'byLease' }), config)).toEqual([
+      { action: 'dynamodb:Query', resource: 'leaseIndex' },
+    ]);
+    // Each element of a transaction is authorised by its own action (none sends a ConditionCheck
+    // yet: one would need dynamodb:ConditionCheckItem, which no role has).
+    const transaction = ddb('TransactWriteItems', {
+      TransactItems: [{ Put: { TableName: 'cl-1' } }, { Update: { TableName: 'ob-1' } }, { ConditionCheck: { TableName: 'cl-1' } }],
+    });
+    expect(permissionsOf(transaction, config)).toEqual([
+      { action: 'dynamodb:PutItem', resource: 'changeLogTable' },
+      { action: 'dynamodb:UpdateItem', resource: 'objectsTable' },
+      { action: 'dynamodb:ConditionCheckItem', resource: 'changeLogTable' },
+    ]);
   });
 });
 

@@ -3,8 +3,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CONFIG_ENV } from '../../lib/config.js';
+import { ObjectsFunction } from '../../infra/objects-function.js';
 import { TierlogStack } from '../../infra/stack.js';
-import { cleanOutdirs, logicalIdOf, newApp, onlyResource, resourcesOf, tierlogTemplate } from './helpers.js';
+import { Tierlog } from '../../infra/tierlog.js';
+import { cleanOutdirs, logicalIdOf, newApp, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -117,6 +119,28 @@ describe('objectsTuning', () => {
   it.each([0, 393_216])('takes inlineThreshold %d (the ends of the range)', (value) => {
     const { stack: s, template: t } = tierlogTemplate({ objectsTuning: { inlineThreshold: value } });
     expect(envOf(s, t)['TIERLOG_INLINE_THRESHOLD']).toBe(String(value));
+  });
+
+  it('ObjectsFunction used on its own: an IAM-authenticated URL by default; a 5xx threshold that is not a positive integer is refused (at 0 the alarm is up whenever a request comes)', () => {
+    const { stack: s } = userStack();
+    const tierlog = new Tierlog(s, 'Storage', { objectsFunction: false });
+    const resources = {
+      changeLogTable: tierlog.changeLogTable,
+      objectsTable: tierlog.objectsTable,
+      bucket: tierlog.bucket,
+      prefix: tierlog.prefix,
+    };
+    const api = (id: string, serverErrorsThreshold: number) => () =>
+      new ObjectsFunction(s, id, { resources, environment: { ...tierlog.writerEnvironment }, serverErrorsThreshold });
+    expect(api('Zero', 0)).toThrow(/serverErrorsThreshold must be a positive integer, got 0/);
+    expect(api('Fraction', 2.5)).toThrow(/serverErrorsThreshold must be a positive integer, got 2.5/);
+    expect(api('One', 1)).not.toThrow();
+    // No authType given: not a public URL.
+    const own = new ObjectsFunction(s, 'Own', { resources, environment: { ...tierlog.writerEnvironment } });
+    const urls = Object.values(resourcesOf(Template.fromStack(s), 'AWS::Lambda::Url')).filter(
+      (u) => JSON.stringify(u.Properties!['TargetFunctionArn']) === JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(s, own.function), 'Arn'] }),
+    );
+    expect(urls.map((u) => u.Properties!['AuthType'])).toEqual(['AWS_IAM']);
   });
 
   it('refuses objectsTuning with objectsFunction: false (it would configure nothing)', () => {

@@ -66,6 +66,10 @@ describe('imported objects table and bucket', () => {
     expect(() => new Tierlog(stack, 'Other', { bucket: general })).not.toThrow();
   });
 
+  it("refuses auditAtScale with the user's bucket (its S3 Inventory is a setting of the bucket, which the construct cannot add)", () => {
+    expect(() => withImported({ auditAtScale: true })).toThrow(/auditAtScale needs the bucket the construct creates/);
+  });
+
   it('with auditAtScale (the bucket the construct creates): the table exports are acknowledged on the imported ARN', () => {
     const { app } = withImported({ auditAtScale: true }, { importBucket: false });
     expect(findings(app)).toEqual([]);
@@ -105,6 +109,32 @@ describe('an objects table defined in the app', () => {
     expect(build(table, props)).toThrow(message);
   });
 
+  it('with TTL on the expiry attribute but disabled is refused (expired objects would never be removed)', () => {
+    const { stack } = userStack();
+    const objectsTable = new dynamodb.TableV2(stack, 'MyObjects', base as dynamodb.TablePropsV2);
+    (objectsTable.node.defaultChild as dynamodb.CfnGlobalTable).timeToLiveSpecification = { attributeName: 'expiresAt', enabled: false };
+    expect(() => new Tierlog(stack, 'Storage', { objectsTable })).toThrow(/TTL must be on "expiresAt" .*not off/);
+  });
+
+  it('a Table (not TableV2) is checked the same: its stream, and point-in-time recovery with auditAtScale', () => {
+    const build1 =
+      (table: Partial<dynamodb.TableProps>, props: TierlogProps = {}) =>
+      () => {
+        const { stack } = userStack();
+        const objectsTable = new dynamodb.Table(stack, 'MyObjects', {
+          partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+          stream: dynamodb.StreamViewType.OLD_IMAGE,
+          timeToLiveAttribute: 'expiresAt',
+          ...table,
+        });
+        return new Tierlog(stack, 'Storage', { objectsTable, ...props });
+      };
+    expect(build1({ stream: dynamodb.StreamViewType.NEW_IMAGE })).toThrow(/old images .*not NEW_IMAGE/);
+    expect(build1({}, { auditAtScale: true })).toThrow(/needs point-in-time recovery/);
+    expect(build1({ pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }, { auditAtScale: true })).not.toThrow();
+    expect(build1({})).not.toThrow();
+  });
+
   it('with a replica in another region is refused (consistent reads and conditional writes hold within one region)', () => {
     const inRegion = (replicas: dynamodb.ReplicaTableProps[]) => () => {
       const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
@@ -120,6 +150,8 @@ describe('an objects table defined in the app', () => {
       /auditAtScale exports it with ExportTableToPointInTime, which needs point-in-time recovery/,
     );
     expect(build({ pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }, { auditAtScale: true })).not.toThrow();
+    // auditAtScale: false is off: no export, no need of it.
+    expect(build({}, { auditAtScale: false })).not.toThrow();
   });
 
   it('with the stream, TTL and key it needs (under the configured names) is taken', () => {
@@ -168,6 +200,17 @@ describe('a bucket defined in the app', () => {
       /aborts incomplete multipart uploads/,
     ],
     ['its rules disabled', { lifecycleRules: [{ enabled: false, ...abort }] }, /aborts incomplete multipart uploads/],
+    // A size filter leaves the uploads outside it (and a multipart upload has no size until it completes).
+    [
+      'its rules on objects above a size only',
+      { lifecycleRules: [{ objectSizeGreaterThan: 1024, ...abort }] },
+      /aborts incomplete multipart uploads/,
+    ],
+    [
+      'its rules on objects below a size only',
+      { lifecycleRules: [{ objectSizeLessThan: 1024 * 1024, ...abort }] },
+      /aborts incomplete multipart uploads/,
+    ],
   ])('with %s is refused, naming the problem', (_name, props, message) => {
     expect(build(props)).toThrow(message);
   });

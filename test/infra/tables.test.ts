@@ -113,6 +113,28 @@ describe('tables from the shared schema', () => {
     }
   });
 
+  it('any removalPolicy but RETAIN turns deletion protection off (RETAIN_ON_UPDATE_OR_DELETE deletes a table whose create failed)', () => {
+    const { template: t } = tierlogTemplate({ removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE });
+    for (const table of Object.values(resourcesOf(t, 'AWS::DynamoDB::GlobalTable'))) {
+      expect(table.DeletionPolicy).toBe('RetainExceptOnCreate');
+      expect(table.Properties!['Replicas']).toEqual([expect.objectContaining({ DeletionProtectionEnabled: false })]);
+    }
+  });
+
+  it('schemaTable on its own: on-demand, PITR, deletion protection, AWS-owned encryption, retained', () => {
+    const { stack: s } = userStack();
+    const table = schemaTable(s, 'T', changeLogTableSchema);
+    const resource = Template.fromStack(s).toJSON().Resources[logicalIdOf(s, table)];
+    expect(resource.DeletionPolicy).toBe('Retain');
+    expect(resource.Properties.BillingMode).toBe('PAY_PER_REQUEST');
+    // AWS-owned: SSE off in CloudFormation's terms (a KMS key would need grants on every role).
+    expect(resource.Properties.SSESpecification).toEqual({ SSEEnabled: false });
+    expect(resource.Properties.Replicas).toEqual([
+      expect.objectContaining({ DeletionProtectionEnabled: true, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+    ]);
+    expect(resource.Properties.Replicas[0].SSESpecification).toBeUndefined();
+  });
+
   it('removalPolicy DESTROY empties the buckets before deleting them; RETAIN leaves them and their objects', () => {
     const { template: scratch } = tierlogTemplate({ removalPolicy: RemovalPolicy.DESTROY, auditAtScale: {} });
     const buckets = Object.keys(resourcesOf(scratch, 'AWS::S3::Bucket'));
