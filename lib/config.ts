@@ -173,7 +173,7 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
       throw new ConfigError(`${setting} "${config[setting]}" is not a valid DynamoDB table name`, setting);
     }
   }
-  if (!BUCKET_NAME.test(config.bucket) || config.bucket.includes('..')) {
+  if (!isValidBucketName(config.bucket)) {
     throw new ConfigError(`bucket "${config.bucket}" is not a valid S3 bucket name`, 'bucket');
   }
   if (config.bucket.endsWith(DIRECTORY_BUCKET_SUFFIX)) {
@@ -204,6 +204,11 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
     );
   }
   return config;
+}
+
+/** Whether `name` is a name S3 gives a bucket (3 to 63 lower-case letters, digits, `.` and `-`, no `..`). */
+export function isValidBucketName(name: unknown): name is string {
+  return typeof name === 'string' && BUCKET_NAME.test(name) && !name.includes('..');
 }
 
 /** Throws {@link ConfigError} unless `config` is a plain object of {@link TierlogConfig}'s names. */

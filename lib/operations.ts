@@ -77,9 +77,8 @@ export {
   type SnapshotAuditHandlerOptions,
   type SnapshotAuditEvent,
   type SnapshotAuditBatchSummary,
-  type SnapshotAuditLocation,
 } from './handlers/snapshot-audit.js';
-export type { SnapshotAuditSettings } from './recovery/snapshot-audit/function-env.js';
+export type { SnapshotAuditLocation, SnapshotAuditSettings } from './recovery/snapshot-audit/function-env.js';
 export { checkObjectsApiOptions, handleObjectsRequest, type ObjectsApiOptions } from './api/objects-http.js';
 export type { CliContext } from './cli/common.js';
 export { runAudit, type AuditCommandOptions } from './cli/audit.js';

@@ -25,13 +25,19 @@ import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
-import { loadConfig, requiredVariable, type TierlogConfig, validateConfig } from '../config.js';
-import { ConfigError, ValidationError } from '../errors.js';
+import { loadConfig, type TierlogConfig, validateConfig } from '../config.js';
+import { ValidationError } from '../errors.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
-import { isIntegerIn } from '../env-integers.js';
-import { MIN_AUDIT_AGE_MS, notBlobKeys } from '../recovery/audit.js';
+import { notBlobKeys } from '../recovery/audit.js';
 import { type AthenaPlan, dtTime, INVENTORY_STALE_SECONDS, newestDt, planAthenaRun } from '../recovery/snapshot-audit/athena-plan.js';
-import { SNAPSHOT_AUDIT_ENV, type SnapshotAuditSettings, snapshotAuditSettingsFromEnv } from '../recovery/snapshot-audit/function-env.js';
+import {
+  checkSnapshotAuditLocation,
+  checkSnapshotAuditSettings,
+  type SnapshotAuditLocation,
+  type SnapshotAuditSettings,
+  snapshotAuditLocationFromEnv,
+  snapshotAuditSettingsFromEnv,
+} from '../recovery/snapshot-audit/function-env.js';
 import { snapshotHvAttributesOf } from '../recovery/snapshot-audit/query.js';
 import {
   checkLost,
@@ -85,16 +91,6 @@ export interface SnapshotAuditBatchSummary {
 
 /** The snapshot audit's Lambda handler: a plan, or a batch's summary. */
 export type SnapshotAuditHandler = (event: unknown) => Promise<AthenaPlan | SnapshotAuditBatchSummary>;
-
-/** Where the plan finds the inventory and names the Athena database. */
-export interface SnapshotAuditLocation {
-  /** The bucket that receives the inventory and the exports. `TIERLOG_SNAPSHOT_BUCKET`. */
-  readonly bucket: string;
-  /** The inventory's Hive-style folder in it, without a trailing `/`. `TIERLOG_SNAPSHOT_INVENTORY_HIVE_PREFIX`. */
-  readonly inventoryHivePrefix: string;
-  /** The Glue database the query runs in. `TIERLOG_SNAPSHOT_DATABASE`. */
-  readonly database: string;
-}
 
 /** Options of {@link createSnapshotAuditHandler}. All optional. */
 export interface SnapshotAuditHandlerOptions {
@@ -160,27 +156,6 @@ const HANDLER_OPTIONS = optionNames<SnapshotAuditHandlerOptions>()(
   'metrics',
   'clock',
 );
-const SETTINGS_NAMES = optionNames<SnapshotAuditSettings>()('olderThanMs', 'delete');
-const LOCATION_NAMES = optionNames<SnapshotAuditLocation>()('bucket', 'inventoryHivePrefix', 'database');
-
-/**
- * Settings given in code, checked as the variables are (`snapshotAuditSettingsFromEnv`): a safety
- * age under the audits' 1 h floor, or a delete switch that is not a boolean, fails at init, not at
- * the first batch (or never, for a `delete: 'false'` that read as true).
- */
-function checkSettings(settings: SnapshotAuditSettings): SnapshotAuditSettings {
-  assertOptions(settings, SETTINGS_NAMES, "createSnapshotAuditHandler's settings");
-  if (!isIntegerIn(settings.olderThanMs, MIN_AUDIT_AGE_MS)) {
-    throw new ValidationError(
-      `settings.olderThanMs must be an integer of ms, at least ${MIN_AUDIT_AGE_MS} (1 h), got ${String(settings.olderThanMs)}`,
-      'settings.olderThanMs',
-    );
-  }
-  if (typeof settings.delete !== 'boolean') {
-    throw new ValidationError(`settings.delete must be true or false, got ${kindOf(settings.delete)}`, 'settings.delete');
-  }
-  return settings;
-}
 
 /**
  * Reads and checks the configuration and settings (once: a bad variable fails the function's
@@ -191,11 +166,11 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
   assertOptions(options, HANDLER_OPTIONS, 'createSnapshotAuditHandler');
   const { logger, metrics } = handlerTelemetry(SNAPSHOT_AUDIT_SERVICE_NAME, options);
   warnOfUnknownVariables(logger);
-  const location = options.location !== undefined ? checkLocation(options.location) : undefined;
+  const location = options.location !== undefined ? checkSnapshotAuditLocation(options.location) : undefined;
   const audit: AuditContext = {
     config: options.config !== undefined ? validateConfig(options.config) : loadConfig(),
-    settings: options.settings !== undefined ? checkSettings(options.settings) : snapshotAuditSettingsFromEnv(),
-    location: () => location ?? locationFromEnv(),
+    settings: options.settings !== undefined ? checkSnapshotAuditSettings(options.settings) : snapshotAuditSettingsFromEnv(),
+    location: () => location ?? snapshotAuditLocationFromEnv(),
     dynamodb: options.dynamodb ?? createDynamoDBClient(),
     s3: options.s3 ?? createS3Client(),
     logger,
@@ -221,51 +196,6 @@ interface AuditContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly clock: () => number;
-}
-
-/** Athena's (and Glue's) database names: the plan writes it into its statements unquoted by anything but backticks. */
-const DATABASE_NAME = /^[a-z0-9_]{1,255}$/;
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const HIVE_PREFIX = /^[^/]+(\/[^/]+)*$/;
-
-/**
- * What in `location` cannot be what it names, as `[field, why]`; undefined when it all can. The
- * database goes into the plan's DDL between backticks, so a name Athena would not give a
- * database (a backtick, a quote, a space) is refused, not run.
- */
-function locationFault(location: SnapshotAuditLocation): [keyof SnapshotAuditLocation, string] | undefined {
-  if (typeof location.bucket !== 'string' || !BUCKET_NAME.test(location.bucket)) return ['bucket', 'a valid S3 bucket name'];
-  if (typeof location.inventoryHivePrefix !== 'string' || !HIVE_PREFIX.test(location.inventoryHivePrefix))
-    return ['inventoryHivePrefix', 'a key prefix without a leading or trailing "/" or an empty segment'];
-  if (typeof location.database !== 'string' || !DATABASE_NAME.test(location.database))
-    return ['database', 'a Glue database name (lower-case letters, digits and "_")'];
-  return undefined;
-}
-
-function locationFromEnv(): SnapshotAuditLocation {
-  const location = {
-    bucket: requiredVariable(process.env, SNAPSHOT_AUDIT_ENV.bucket),
-    inventoryHivePrefix: requiredVariable(process.env, SNAPSHOT_AUDIT_ENV.inventoryHivePrefix),
-    database: requiredVariable(process.env, SNAPSHOT_AUDIT_ENV.database),
-  };
-  const fault = locationFault(location);
-  if (fault !== undefined) {
-    const variable = SNAPSHOT_AUDIT_ENV[fault[0]];
-    throw new ConfigError(`${variable} must be ${fault[1]}, got "${location[fault[0]]}"`, variable);
-  }
-  return location;
-}
-
-function checkLocation(location: SnapshotAuditLocation): SnapshotAuditLocation {
-  assertOptions(location, LOCATION_NAMES, "createSnapshotAuditHandler's location");
-  const fault = locationFault(location);
-  if (fault !== undefined) {
-    throw new ValidationError(
-      `location.${fault[0]} must be ${fault[1]}, got ${JSON.stringify(location[fault[0]])}`,
-      `location.${fault[0]}`,
-    );
-  }
-  return location;
 }
 
 function isPlanEvent(event: unknown): event is Record<string, unknown> & { action: 'plan' } {

@@ -5,9 +5,10 @@
  * variable, never read as a default. A safety age under the audit's floor is refused, so a typo
  * cannot make the function delete younger blobs than the listing audit would.
  */
-import { requiredVariable } from '../../config.js';
+import { isValidBucketName, requiredVariable } from '../../config.js';
 import { isIntegerIn } from '../../env-integers.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, ValidationError } from '../../errors.js';
+import { assertOptions, kindOf, optionNames } from '../../plain-options.js';
 import { MIN_AUDIT_AGE_MS } from '../audit.js';
 import { SNAPSHOT_AUDIT_ENV } from './variables.js';
 
@@ -39,4 +40,90 @@ export function snapshotAuditSettingsFromEnv(env: Readonly<Record<string, string
     throw new ConfigError(`${deleteVar} must be "true" or "false" when set, got "${raw}"`, deleteVar);
   }
   return { olderThanMs, delete: raw === 'true' };
+}
+
+/**
+ * Settings given in code, checked as the variables are: a safety age under the audits' 1 h floor,
+ * a delete switch that is not a boolean (a `delete: 'false'` read as true) or a name the settings
+ * do not have is a {@link ValidationError} naming it.
+ */
+export function checkSnapshotAuditSettings(settings: SnapshotAuditSettings): SnapshotAuditSettings {
+  assertOptions(settings, SETTINGS_NAMES, "the snapshot audit's settings");
+  if (!isIntegerIn(settings.olderThanMs, MIN_AUDIT_AGE_MS)) {
+    throw new ValidationError(
+      `settings.olderThanMs must be an integer of ms, at least ${MIN_AUDIT_AGE_MS} (1 h), got ${String(settings.olderThanMs)}`,
+      'settings.olderThanMs',
+    );
+  }
+  if (typeof settings.delete !== 'boolean') {
+    throw new ValidationError(`settings.delete must be true or false, got ${kindOf(settings.delete)}`, 'settings.delete');
+  }
+  return settings;
+}
+
+const SETTINGS_NAMES = optionNames<SnapshotAuditSettings>()('olderThanMs', 'delete');
+
+/** Where the plan finds the inventory and names the Athena database. */
+export interface SnapshotAuditLocation {
+  /** The bucket that receives the inventory and the exports. `TIERLOG_SNAPSHOT_BUCKET`. */
+  readonly bucket: string;
+  /** The inventory's Hive-style folder in it, without a leading or trailing `/`. `TIERLOG_SNAPSHOT_INVENTORY_HIVE_PREFIX`. */
+  readonly inventoryHivePrefix: string;
+  /** The Glue database the query runs in. `TIERLOG_SNAPSHOT_DATABASE`. */
+  readonly database: string;
+}
+
+const LOCATION_NAMES = optionNames<SnapshotAuditLocation>()('bucket', 'inventoryHivePrefix', 'database');
+/** Athena's (and Glue's) database names: the plan writes the name into its DDL between backticks. */
+const DATABASE_NAME = /^[a-z0-9_]{1,255}$/;
+const HIVE_PREFIX = /^[^/]+(\/[^/]+)*$/;
+
+/**
+ * What in `location` cannot be what it names, as `[field, why]`; undefined when it all can. A
+ * database name Athena would not give a database (a backtick, a quote, a space) is refused, not
+ * written into the plan's DDL.
+ */
+function locationFault(location: SnapshotAuditLocation): [keyof SnapshotAuditLocation, string] | undefined {
+  if (!isValidBucketName(location.bucket)) return ['bucket', 'a valid S3 bucket name'];
+  if (typeof location.inventoryHivePrefix !== 'string' || !HIVE_PREFIX.test(location.inventoryHivePrefix))
+    return ['inventoryHivePrefix', 'a key prefix without a leading or trailing "/" or an empty segment'];
+  if (typeof location.database !== 'string' || !DATABASE_NAME.test(location.database))
+    return ['database', 'a Glue database name (lower-case letters, digits and "_")'];
+  return undefined;
+}
+
+/**
+ * The inventory location from `env`.
+ *
+ * @throws ConfigError naming the variable at fault.
+ */
+export function snapshotAuditLocationFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): SnapshotAuditLocation {
+  const location = {
+    bucket: requiredVariable(env, SNAPSHOT_AUDIT_ENV.bucket),
+    inventoryHivePrefix: requiredVariable(env, SNAPSHOT_AUDIT_ENV.inventoryHivePrefix),
+    database: requiredVariable(env, SNAPSHOT_AUDIT_ENV.database),
+  };
+  const fault = locationFault(location);
+  if (fault !== undefined) {
+    const variable = SNAPSHOT_AUDIT_ENV[fault[0]];
+    throw new ConfigError(`${variable} must be ${fault[1]}, got "${location[fault[0]]}"`, variable);
+  }
+  return location;
+}
+
+/**
+ * A location given in code, checked as the variables are.
+ *
+ * @throws ValidationError naming the field at fault (`location.database`, ...).
+ */
+export function checkSnapshotAuditLocation(location: SnapshotAuditLocation): SnapshotAuditLocation {
+  assertOptions(location, LOCATION_NAMES, "the snapshot audit's location");
+  const fault = locationFault(location);
+  if (fault !== undefined) {
+    throw new ValidationError(
+      `location.${fault[0]} must be ${fault[1]}, got ${JSON.stringify(location[fault[0]])}`,
+      `location.${fault[0]}`,
+    );
+  }
+  return location;
 }
