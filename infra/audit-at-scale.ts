@@ -28,6 +28,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
 import { LEASE_INDEX_NAME } from '../lib/constants.js';
+import { SNAPSHOT_AUDIT_SERVICE_NAME } from '../lib/handlers/names.js';
 import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-plan.js';
@@ -236,7 +237,7 @@ export class AuditAtScale extends Construct {
     // The Lambda: plan + re-verify/delete batches.
     const fn = new TierlogFunction(this, 'Function', {
       handler: 'snapshot-audit',
-      serviceName: 'tierlog-snapshot-audit',
+      serviceName: SNAPSHOT_AUDIT_SERVICE_NAME,
       environment: {
         ...props.environment,
         TIERLOG_SNAPSHOT_BUCKET: bucketName,
@@ -465,7 +466,7 @@ export class AuditAtScale extends Construct {
     const lostBlobs = new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: 'SnapshotLostBlobs',
-      dimensionsMap: tierlogDimensions('tierlog-snapshot-audit', props.metricsDeployment),
+      dimensionsMap: tierlogDimensions(SNAPSHOT_AUDIT_SERVICE_NAME, props.metricsDeployment),
       statistic: 'Sum',
       period: Duration.hours(1),
     }).createAlarm(this, 'LostBlobs', {
@@ -488,7 +489,7 @@ export class AuditAtScale extends Construct {
     const inventoryStale = new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: 'SnapshotInventoryAge',
-      dimensionsMap: tierlogDimensions('tierlog-snapshot-audit', props.metricsDeployment),
+      dimensionsMap: tierlogDimensions(SNAPSHOT_AUDIT_SERVICE_NAME, props.metricsDeployment),
       statistic: 'Maximum',
       period: Duration.hours(1),
     }).createAlarm(this, 'InventoryStale', {
