@@ -14,14 +14,14 @@ import { basename } from 'node:path';
 import { render } from './render.js';
 import { targets } from './targets.js';
 import type { Results } from './results.js';
-import type { Settings } from './settings.js';
+import type { BenchOption, Settings } from './settings.js';
 
 /**
  * The `--flag value` of each size and setting a run was made with, in the order bench/run.ts lists
  * them: the page names the command that makes a run of the same sizes, since the figures'
  * runs do not use `npm run bench`'s defaults.
  */
-const RUN_FLAGS: ReadonlyArray<[flag: string, setting: keyof Settings]> = [
+const RUN_FLAGS: ReadonlyArray<[flag: BenchOption, setting: keyof Settings]> = [
   ['latency-runs', 'latencyRuns'],
   ['recovery-instances', 'recoveryInstances'],
   ['entries-per-instance', 'entriesPerInstance'],

@@ -3,19 +3,8 @@
  * Local + s3rver), logged (DynamoChangeLog) vs unlogged (NoopChangeLog), same TieredStore code.
  * See bench/README.md for what each figure means and how it is measured.
  *
- *   --json FILE                write every figure as JSON
- *   --quick                    a smaller run (about a minute)
- *   --only a,b                 stages: baseline, ops, latency, recovery, scaling, idle, load, coldstart, memory, sessions
- *   --latency-runs N           1 MiB creates, overwrites and deletes per mode (default 200)
- *   --recovery-instances N     dead instances (default 1000), --entries-per-instance N (10)
- *   --sweep-concurrency N      the sweeper's concurrency in the recovery stage (library default 16)
- *   --scaling-instances N      dead instances per point of the scaling stage (default 300; 10 entries each)
- *   --coldstart-runs N         fresh processes per bundle in the cold-start stage (default 7)
- *   --idle-instances N         live instances for the idle sweep (default 10000)
- *   --writers N  --ops-per-writer N  --keys N  --throttle P   the load stage (100, 30, 150, 0.05)
- *   --seed N                   seed of the load stage's random choices (default 1)
- *   --model-dynamodb-ms N --model-s3-ms N   the modelled latency run: ms added to every request
- *                              attempt, as a remote service's round trip would (default 4 and 25; 0 skips it)
+ * Its options are `USAGE` in bench/settings.ts (`npm run bench -- --help` prints them); a command
+ * line it cannot read is refused with them, exit code 2, before the local stack starts.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -37,7 +26,7 @@ import { baselineStage } from './stages/baseline.js';
 import { sessionsStage } from './stages/sessions.js';
 import { render } from './render.js';
 import type { Results } from './results.js';
-import { args, only, settings } from './settings.js';
+import { BenchArgsError, USAGE, parseBenchArgs, type BenchRun } from './settings.js';
 import { targets } from './targets.js';
 
 let stack: LocalStack | undefined;
@@ -51,6 +40,23 @@ async function shutdown(code: number): Promise<never> {
   process.exit(code);
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown(130));
+
+/** The command line, or the usage: printed to stdout when asked for, after the reason when refused. */
+function readCommandLine(): BenchRun {
+  try {
+    const run = parseBenchArgs(process.argv.slice(2));
+    if (run.help) {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    }
+    return run;
+  } catch (err) {
+    if (!(err instanceof BenchArgsError)) throw err;
+    process.stderr.write(`bench: ${err.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const { json, only, settings } = readCommandLine();
 
 async function main(): Promise<number> {
   const started = Date.now();
@@ -180,9 +186,9 @@ async function main(): Promise<number> {
     [...(results.recoveryScaling?.byConcurrency ?? []), ...(results.recoveryScaling?.bySweepers ?? [])].every((p) => p.ok);
 
   process.stdout.write(render(results));
-  if (args.json !== undefined) {
-    writeFileSync(args.json, `${JSON.stringify(results, null, 2)}\n`);
-    log(`wrote ${args.json}`);
+  if (json !== undefined) {
+    writeFileSync(json, `${JSON.stringify(results, null, 2)}\n`);
+    log(`wrote ${json}`);
   }
   return results.ok ? 0 : 1;
 }

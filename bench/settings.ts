@@ -1,6 +1,10 @@
 /**
  * The bench's command line: which stages run, and the size of each. `--quick` picks smaller
- * defaults; every size can be set on its own (see the head of bench/run.ts).
+ * defaults; every size can be set on its own ({@link USAGE}).
+ *
+ * {@link parseBenchArgs} is a pure function of the arguments, so bench/run.ts can refuse a bad
+ * command line with the usage before it starts the local stack, and the tests and the figures
+ * script can read the options without parsing their own command lines.
  */
 import { parseArgs } from 'node:util';
 import { REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup } from '../lib/config.js';
@@ -8,78 +12,177 @@ import { REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup } from '../lib/config.
 export const STAGES = ['baseline', 'ops', 'latency', 'recovery', 'scaling', 'idle', 'load', 'coldstart', 'memory', 'sessions'] as const;
 export type Stage = (typeof STAGES)[number];
 
-export const { values: args } = parseArgs({
-  options: {
-    json: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    'latency-runs': { type: 'string' },
-    'recovery-instances': { type: 'string' },
-    'entries-per-instance': { type: 'string' },
-    'sweep-concurrency': { type: 'string' },
-    'scaling-instances': { type: 'string' },
-    'coldstart-runs': { type: 'string' },
-    'idle-instances': { type: 'string' },
-    writers: { type: 'string' },
-    'ops-per-writer': { type: 'string' },
-    keys: { type: 'string' },
-    throttle: { type: 'string' },
-    seed: { type: 'string' },
-    'model-dynamodb-ms': { type: 'string' },
-    'model-s3-ms': { type: 'string' },
-    'replaced-blob-cleanup': { type: 'string' },
-  },
-  strict: true,
-});
+/** Every option `npm run bench` takes, as `node:util`'s `parseArgs` reads them. */
+export const BENCH_OPTIONS = {
+  help: { type: 'boolean', default: false },
+  json: { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  only: { type: 'string' },
+  'latency-runs': { type: 'string' },
+  'recovery-instances': { type: 'string' },
+  'entries-per-instance': { type: 'string' },
+  'sweep-concurrency': { type: 'string' },
+  'scaling-instances': { type: 'string' },
+  'coldstart-runs': { type: 'string' },
+  'idle-instances': { type: 'string' },
+  writers: { type: 'string' },
+  'ops-per-writer': { type: 'string' },
+  keys: { type: 'string' },
+  throttle: { type: 'string' },
+  seed: { type: 'string' },
+  'model-dynamodb-ms': { type: 'string' },
+  'model-s3-ms': { type: 'string' },
+  'replaced-blob-cleanup': { type: 'string' },
+} as const;
 
-function num(name: keyof typeof args, full: number, quick: number): number {
+/** The name of an option the bench takes, without its `--`. */
+export type BenchOption = keyof typeof BENCH_OPTIONS;
+
+/** What `npm run bench -- --help` prints, and a refused command line after its reason. */
+export const USAGE = `usage: npm run bench [-- options]   (bench/README.md says what each figure means)
+
+  --json FILE                write every figure as JSON
+  --quick                    a smaller run (about 3 minutes)
+  --only a,b                 stages: ${STAGES.join(', ')}
+  --latency-runs N           1 MiB creates, overwrites and deletes per mode (default 200)
+  --recovery-instances N     dead instances (default 1000), --entries-per-instance N (10)
+  --sweep-concurrency N      the sweeper's concurrency in the recovery stage (library default 16)
+  --scaling-instances N      dead instances per point of the scaling stage (default 300)
+  --coldstart-runs N         fresh processes per bundle in the cold-start stage (default 7)
+  --idle-instances N         live instances for the idle sweep (default 10000)
+  --writers N  --ops-per-writer N  --keys N  --throttle P   the load stage (100, 30, 150, 0.05)
+  --seed N                   seed of the load stage's random choices (default 1)
+  --model-dynamodb-ms N --model-s3-ms N   ms added to every request attempt in the modelled
+                             latency run, as a remote service's round trip would (4 and 25; 0 skips it)
+  --replaced-blob-cleanup M  who cleans a blob a logged writer replaced: ${REPLACED_BLOB_CLEANUPS.join(' or ')} (default stream)
+  --help                     this text
+`;
+
+/** A command line the bench cannot run: the message names the option and what it takes. */
+export class BenchArgsError extends Error {
+  override readonly name = 'BenchArgsError';
+}
+
+type Args = ReturnType<typeof parseOptions>['values'];
+
+function parseOptions(argv: readonly string[]) {
+  return parseArgs({ args: [...argv], options: BENCH_OPTIONS, strict: true, allowPositionals: false });
+}
+
+/** The options whose value is a count (an integer); at least 1 unless listed in {@link MAY_BE_ZERO}. */
+const COUNTS = [
+  'latency-runs',
+  'recovery-instances',
+  'entries-per-instance',
+  'sweep-concurrency',
+  'scaling-instances',
+  'coldstart-runs',
+  'idle-instances',
+  'writers',
+  'ops-per-writer',
+  'keys',
+  'seed',
+] as const;
+/** Counts where 0 means "none": no idle instances to page through. */
+const MAY_BE_ZERO: ReadonlySet<string> = new Set(['idle-instances', 'seed']);
+
+function readNumber(
+  args: Args,
+  name: (typeof COUNTS)[number] | 'throttle' | 'model-dynamodb-ms' | 'model-s3-ms',
+  full: number,
+  quick: number,
+): number {
   const raw = args[name];
   if (raw === undefined) return args.quick ? quick : full;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got ${String(raw)}`);
+  const n = raw.trim() === '' ? Number.NaN : Number(raw);
+  if ((COUNTS as readonly string[]).includes(name)) {
+    const least = MAY_BE_ZERO.has(name) ? 0 : 1;
+    if (!Number.isSafeInteger(n) || n < least)
+      throw new BenchArgsError(`--${name} takes a whole number of at least ${least}, got "${raw}"`);
+  } else if (name === 'throttle') {
+    if (!(n >= 0 && n < 1)) throw new BenchArgsError(`--throttle takes the share of attempts to throttle, from 0 to below 1, got "${raw}"`);
+  } else if (!(Number.isFinite(n) && n >= 0)) {
+    throw new BenchArgsError(`--${name} takes milliseconds, a number of at least 0, got "${raw}"`);
+  }
   return n;
 }
 
 /** Who cleans a replaced blob for the logged writers: `stream` (as the construct deploys them) unless told. */
-function replacedBlobCleanup(): ReplacedBlobCleanup {
+function readReplacedBlobCleanup(args: Args): ReplacedBlobCleanup {
   const raw = args['replaced-blob-cleanup'] ?? 'stream';
   if (!(REPLACED_BLOB_CLEANUPS as readonly string[]).includes(raw)) {
-    throw new Error(`--replaced-blob-cleanup must be one of ${REPLACED_BLOB_CLEANUPS.join(', ')}, got ${raw}`);
+    throw new BenchArgsError(`--replaced-blob-cleanup takes ${REPLACED_BLOB_CLEANUPS.join(' or ')}, got "${raw}"`);
   }
   return raw as ReplacedBlobCleanup;
 }
 
-export const settings = {
-  quick: args.quick ?? false,
-  warmupRounds: args.quick ? 80 : 300,
-  opsIterations: args.quick ? 5 : 20,
-  opsWarmup: 2,
-  latencyRuns: num('latency-runs', 200, 30),
-  latencyWarmup: args.quick ? 5 : 20,
-  recoveryInstances: num('recovery-instances', 1000, 100),
-  entriesPerInstance: num('entries-per-instance', 10, 10),
-  sweepConcurrency: args['sweep-concurrency'] !== undefined ? num('sweep-concurrency', 16, 16) : undefined,
-  scalingInstances: num('scaling-instances', 300, 60),
-  coldStartRuns: num('coldstart-runs', 7, 3),
-  idleInstances: num('idle-instances', 10_000, 1_000),
-  writers: num('writers', 100, 100),
-  opsPerWriter: num('ops-per-writer', 30, 5),
-  keys: num('keys', 150, 100),
-  throttle: num('throttle', 0.05, 0.05),
-  seed: num('seed', 1, 1),
-  // As many rounds as the local run: a p99 of 100 samples is one of the two slowest, noise alone.
-  modelRuns: num('latency-runs', 200, 30),
-  modelDynamodbMs: num('model-dynamodb-ms', 4, 4),
-  modelS3Ms: num('model-s3-ms', 25, 25),
-  replacedBlobCleanup: replacedBlobCleanup(),
-};
-export const only = new Set<Stage>(
-  args.only === undefined
-    ? STAGES
-    : args.only.split(',').map((s) => {
-        if (!(STAGES as readonly string[]).includes(s.trim())) throw new Error(`unknown stage "${s}" (${STAGES.join(', ')})`);
-        return s.trim() as Stage;
-      }),
-);
+function readStages(args: Args): Set<Stage> {
+  if (args.only === undefined) return new Set(STAGES);
+  return new Set(
+    args.only.split(',').map((s) => {
+      const stage = s.trim();
+      if (!(STAGES as readonly string[]).includes(stage))
+        throw new BenchArgsError(`--only: unknown stage "${stage}" (${STAGES.join(', ')})`);
+      return stage as Stage;
+    }),
+  );
+}
 
-export type Settings = typeof settings;
+function readSettings(args: Args) {
+  const quick = args.quick ?? false;
+  return {
+    quick,
+    warmupRounds: quick ? 80 : 300,
+    opsIterations: quick ? 5 : 20,
+    opsWarmup: 2,
+    latencyRuns: readNumber(args, 'latency-runs', 200, 30),
+    latencyWarmup: quick ? 5 : 20,
+    recoveryInstances: readNumber(args, 'recovery-instances', 1000, 100),
+    entriesPerInstance: readNumber(args, 'entries-per-instance', 10, 10),
+    sweepConcurrency: args['sweep-concurrency'] !== undefined ? readNumber(args, 'sweep-concurrency', 16, 16) : undefined,
+    scalingInstances: readNumber(args, 'scaling-instances', 300, 60),
+    coldStartRuns: readNumber(args, 'coldstart-runs', 7, 3),
+    idleInstances: readNumber(args, 'idle-instances', 10_000, 1_000),
+    writers: readNumber(args, 'writers', 100, 100),
+    opsPerWriter: readNumber(args, 'ops-per-writer', 30, 5),
+    keys: readNumber(args, 'keys', 150, 100),
+    throttle: readNumber(args, 'throttle', 0.05, 0.05),
+    seed: readNumber(args, 'seed', 1, 1),
+    // As many rounds as the local run: a p99 of 100 samples is one of the two slowest, noise alone.
+    modelRuns: readNumber(args, 'latency-runs', 200, 30),
+    modelDynamodbMs: readNumber(args, 'model-dynamodb-ms', 4, 4),
+    modelS3Ms: readNumber(args, 'model-s3-ms', 25, 25),
+    replacedBlobCleanup: readReplacedBlobCleanup(args),
+  };
+}
+
+/** The sizes and settings of one run, as its JSON records them (`settings`). */
+export type Settings = ReturnType<typeof readSettings>;
+
+/** A command line read: what to run, or that the usage was asked for. */
+export interface BenchRun {
+  /** `--help` was given: print {@link USAGE}, run nothing. */
+  readonly help: boolean;
+  /** Where to write the run's JSON, if anywhere (`--json`). */
+  readonly json: string | undefined;
+  /** The stages to run (`--only`; all of them by default). */
+  readonly only: ReadonlySet<Stage>;
+  /** The sizes and settings of the run. */
+  readonly settings: Settings;
+}
+
+/**
+ * Reads the bench's command line (`process.argv.slice(2)`). Throws a {@link BenchArgsError} for an
+ * option it does not know, a positional argument, a size that is not a whole number of at least 1,
+ * a throttle outside [0, 1) or an unknown stage, so a typo never runs a full bench of the defaults.
+ */
+export function parseBenchArgs(argv: readonly string[]): BenchRun {
+  let args: Args;
+  try {
+    args = parseOptions(argv).values;
+  } catch (err) {
+    // node's message goes on to explain `--` for positionals; its first sentence names the option.
+    throw new BenchArgsError(err instanceof Error ? (err.message.split('. ')[0] ?? err.message) : String(err));
+  }
+  return { help: args.help ?? false, json: args.json, only: readStages(args), settings: readSettings(args) };
+}
