@@ -98,7 +98,17 @@ if (isMain) {
     process.stderr.write('usage: npm run bench:figures -- <results.json> [out.md]\n');
     process.exit(2);
   }
-  const results = JSON.parse(readFileSync(source, 'utf8')) as Results;
+  let results: Results;
+  try {
+    results = JSON.parse(readFileSync(source, 'utf8')) as Results;
+  } catch (err) {
+    process.stderr.write(`bench:figures: cannot read ${source}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+  if (typeof results?.date !== 'string' || typeof results.settings !== 'object' || results.settings === null) {
+    process.stderr.write(`bench:figures: ${source} is not the JSON of a bench run (npm run bench -- --json FILE)\n`);
+    process.exit(1);
+  }
   writeFileSync(out, figuresPage(results, source));
   process.stdout.write(`wrote ${out} from ${source}\n`);
 }
