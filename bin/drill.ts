@@ -1,11 +1,13 @@
 /**
  * `npm start`: the drill on the embedded local stack (DynamoDB Local + S3 server, started and
- * stopped here). See lib/drill/drill.ts for what it does. Exits 1 if an invariant fails.
+ * stopped here). See lib/drill/drill.ts for what it does. Exits 0 when every invariant holds, 1
+ * when one fails (or the run failed), 2 for a command line or a set-up it cannot run (a bad option,
+ * no Java): the exit codes of the `tierlog` CLI.
  *
  *   npm start -- --writers 8 --operations 400 --seed 42 --crash-rate 0.15 --expiring-rate 0.2 \
  *     [--replaced-blob-cleanup stream|log] [--keep] [--json]
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
 import { provisionLocal } from '../lib/local/provision.js';
 import { configToEnv, loadConfigOver, REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/config.js';
@@ -13,6 +15,8 @@ import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { type DrillExpiryReport, runDrill, type DrillReport } from '../lib/drill/drill.js';
 import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../lib/recovery/sweeper-env.js';
+import { EXIT } from '../lib/cli/common.js';
+import { ConfigError, ValidationError } from '../lib/errors.js';
 
 const program = new Command('drill')
   .description('Run tierlog under crashes on the embedded local stack and check its invariants')
@@ -30,7 +34,13 @@ const program = new Command('drill')
   )
   .option('--keep', 'keep the local stack up afterwards, for exploring with the CLI')
   .option('--json', 'print the report as JSON')
-  .parse();
+  .exitOverride();
+try {
+  program.parse();
+} catch (err) {
+  // Commander has said what was wrong (or printed the help).
+  process.exit(err instanceof CommanderError && err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+}
 
 const opts = program.opts<{
   writers: number;
@@ -48,12 +58,9 @@ const opts = program.opts<{
 const invocationMs = 2_000;
 let stack: LocalStack | undefined;
 try {
-  const started = Date.now();
-  process.stderr.write('starting DynamoDB Local and the S3 server... ');
-  stack = await startLocalStack();
-  process.stderr.write(`up in ${Date.now() - started} ms\n`);
   // The TIERLOG_* variables that are set, as the library reads them (a drill of your schema's
-  // TIERLOG_HV_ATTRIBUTES, say); the drill's own names for the rest.
+  // TIERLOG_HV_ATTRIBUTES, say); the drill's own names for the rest. Read before anything starts,
+  // so a variable refused starts no stack.
   const fromEnv = loadConfigOver({
     changeLogTable: 'tierlog-changelog',
     objectsTable: 'tierlog-objects',
@@ -62,6 +69,10 @@ try {
     leaseShards: 4,
   });
   const config: TierlogConfig = { ...fromEnv, replacedBlobCleanup: opts.replacedBlobCleanup ?? fromEnv.replacedBlobCleanup ?? 'stream' };
+  const started = Date.now();
+  process.stderr.write('starting DynamoDB Local and the S3 server... ');
+  stack = await startLocalStack();
+  process.stderr.write(`up in ${Date.now() - started} ms\n`);
   const dynamodb = createDynamoDBClient();
   const s3 = createS3Client();
   await provisionLocal(config, { dynamodb, s3 });
@@ -105,7 +116,7 @@ try {
   });
   process.stderr.write('\n');
   console.log(opts.json ? JSON.stringify(report, null, 2) : format(report));
-  process.exitCode = report.ok ? 0 : 1;
+  process.exitCode = report.ok ? EXIT.ok : EXIT.failure;
 
   if (opts.keep) {
     console.log('\nThe local stack stays up. In another shell:');
@@ -116,8 +127,11 @@ try {
   dynamodb.destroy();
   s3.destroy();
 } catch (err) {
-  console.error(err);
-  process.exitCode = 1;
+  // A set-up that cannot run (no Java, a TIERLOG_* variable refused) in one line; anything else whole.
+  const usage = err instanceof ConfigError || err instanceof ValidationError;
+  if (usage) console.error(`drill: ${err.message}`);
+  else console.error(err);
+  process.exitCode = usage ? EXIT.usage : EXIT.failure;
 } finally {
   await stack?.stop();
 }

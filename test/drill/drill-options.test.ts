@@ -6,6 +6,7 @@
  */
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { type DrillOptions, runDrill } from '../../lib/drill/drill.js';
 import { scanTable } from '../../lib/drill/invariants.js';
@@ -65,4 +66,31 @@ describe('the drill checks every value against a register model of the writes', 
     // Nothing else is wrong: bodies of at most 1 KiB (maxBodyBytes) are inline, no blob to lose or leak.
     expect(report).toMatchObject({ lost: 0, leaked: 0, entriesLeft: 0 });
   }, 120_000);
+});
+
+describe('npm start refuses what it cannot run, before it starts the local stack', () => {
+  // The drill's own process, as `npm start` runs it.
+  const drill = (argv: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'bin/drill.ts', ...argv], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, ...env },
+    });
+
+  it.each<[string, string[], Record<string, string>, string]>([
+    ['an option it cannot take', ['--writers', '0'], {}, "option '--writers <n>' argument '0' is invalid"],
+    ['an unknown option', ['--writer', '2'], {}, "unknown option '--writer'"],
+    [
+      'a TIERLOG_* variable refused',
+      ['--operations', '5'],
+      { TIERLOG_LEASE_SHARDS: 'abc' },
+      'drill: TIERLOG_LEASE_SHARDS must be an integer',
+    ],
+  ])('%s: exit code 2 (1 is an invariant that failed), the reason in a line, no stack started', (_, argv, env, reason) => {
+    const out = drill(argv, env);
+    expect(out.status).toBe(2);
+    expect(out.stderr).toContain(reason);
+    expect(out.stderr).not.toContain('starting DynamoDB Local');
+    expect(out.stderr).not.toMatch(/\n\s+at /);
+  });
 });
