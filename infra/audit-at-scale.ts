@@ -81,15 +81,42 @@ export interface AuditAtScaleOptions {
 
 /** Properties of {@link AuditAtScale}. */
 export interface AuditAtScaleProps extends AuditAtScaleOptions {
+  /** The tables, the blob bucket and the prefix the audit reads (the deployment's). */
   readonly resources: TierlogResources;
   /** The bucket the blob bucket's access logs go to (the snapshots bucket logs there too). */
   readonly accessLogsBucket: s3.Bucket;
   /** The configuration variables (what `loadConfig` reads). */
   readonly environment: Record<string, string>;
+  /**
+   * Removal policy of the snapshots bucket (`DESTROY` empties it first), the Athena work group,
+   * the function and the log groups.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The function's runtime (`TierlogFunctionOptions.runtime`).
+   *
+   * @default lambda.Runtime.NODEJS_24_X
+   */
   readonly runtime?: lambda.Runtime;
+  /**
+   * Bundle the AWS SDK v3 into the function (`TierlogFunctionOptions.bundleAwsSdk`).
+   *
+   * @default true (the prebuilt bundle)
+   */
   readonly bundleAwsSdk?: boolean;
+  /**
+   * Retention of the function's and the state machine's log groups.
+   *
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Actions of the audit's alarms (on ALARM and on OK).
+   *
+   * @default - none
+   */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
   /**
    * The deployment the function's metrics are told apart by (`TIERLOG_METRICS_DEPLOYMENT`, their
@@ -106,17 +133,25 @@ const INVENTORY_ID = 'tierlog-audit';
 export class AuditAtScale extends Construct {
   /** Where the inventory, the exports and Athena's results go. */
   public readonly snapshotBucket: s3.Bucket;
+  /** The Glue database of the inventory and export tables the query reads. */
   public readonly database: glue.CfnDatabase;
+  /** The Athena work group the query runs in (its results in the snapshots bucket). */
   public readonly workGroup: athena.CfnWorkGroup;
+  /** The run: exports, plan, query, re-verification in batches, report. */
   public readonly stateMachine: sfn.StateMachine;
   /** The plan / re-verify Lambda. */
   public readonly function: lambda.IFunction;
+  /** The function's role: reads the snapshots, re-checks live, deletes only when told to. */
   public readonly functionRole: iam.Role;
+  /** The role EventBridge Scheduler starts the runs with. */
   public readonly schedulerRole: iam.Role;
   /** Where Scheduler puts the runs it could not start. */
   public readonly deadLetterQueue: sqs.Queue;
+  /** The audit's alarms. */
   public readonly alarms: {
+    /** A run failed. */
     readonly executionsFailed: cloudwatch.Alarm;
+    /** A run found an object whose blob is missing: data already lost. */
     readonly lostBlobs: cloudwatch.Alarm;
     /** A scheduled run could not be started: the audit did not run at all. */
     readonly runsNotStarted: cloudwatch.Alarm;

@@ -35,7 +35,7 @@ export interface Permission {
 }
 
 /** Where a command names its resources. */
-type Target =
+export type CommandTarget =
   /** `TableName` (and `IndexName` for Query/Scan). */
   | 'table'
   /** The tables of `RequestItems` (BatchGetItem, BatchWriteItem). */
@@ -53,9 +53,12 @@ type Target =
   /** `Bucket` + a `Prefix` under the configured prefix, granted on the bucket (no condition key). */
   | 'bucketListing';
 
+/** The IAM action an SDK command needs, and where the command names the resources it is granted on. */
 export interface CommandAction {
+  /** The IAM action (`dynamodb:UpdateItem`); a transaction's elements each carry their own. */
   readonly action: string;
-  readonly target: Target;
+  /** Where the command names its resources. */
+  readonly target: CommandTarget;
 }
 
 /** The mapping, one row per SDK command (names without `Command`). */
@@ -103,8 +106,11 @@ export const TRANSACT_ELEMENT_ACTIONS: Readonly<Record<string, string>> = {
 
 /** A command as the recorder saw it. */
 export interface SentCommand {
+  /** The service the command went to. */
   readonly service: 'dynamodb' | 's3';
+  /** The SDK command's name without `Command` (`UpdateItem`). */
   readonly command: string;
+  /** The command's input, as sent. */
   readonly input: Readonly<Record<string, unknown>>;
 }
 

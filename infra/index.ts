@@ -19,6 +19,8 @@ export { ObjectsFunction, type ObjectsFunctionProps, type ObjectsTuningProps, OB
 export { TierlogMonitoring, type TierlogMonitoringProps, type TierlogAlarms, sweepMetric } from './monitoring.js';
 export { BlobBucket, type BlobBucketProps } from './bucket.js';
 export { TierlogFunction, type TierlogFunctionProps, type TierlogFunctionOptions, functionOptionsOf } from './function.js';
+export type { HandlerName } from './bundling.js';
+export { AuditAtScale, type AuditAtScaleOptions, type AuditAtScaleProps } from './audit-at-scale.js';
 export { addTierlogOutputs } from './outputs.js';
 export { schemaTable, toAttribute, toGlobalSecondaryIndex, type SchemaTableOptions } from './tables.js';
 export {
@@ -37,7 +39,16 @@ export {
   type TierlogResources,
   type TierlogRole,
 } from './permissions.js';
-export { COMMAND_ACTIONS, permissionsOf, requiredPermissions, type Permission, type ResourceKind } from './iam-map.js';
+export {
+  COMMAND_ACTIONS,
+  permissionsOf,
+  requiredPermissions,
+  type CommandAction,
+  type CommandTarget,
+  type Permission,
+  type ResourceKind,
+  type SentCommand,
+} from './iam-map.js';
 export { acknowledgeNagFindings, nagAcknowledgements, prefixObjectsFinding, type NagAcknowledgement } from './nag.js';
 export {
   ObjectsStreamCleanup,

@@ -199,7 +199,7 @@ function keyOf(kind: ResourceKind, r: TierlogResources): { key: kms.IKey | undef
 
 /**
  * Grants `role`'s permissions ({@link ROLE_PERMISSIONS}) on `resources`: one statement per
- * resource, and one per customer managed key of theirs that the actions need ({@link grantKeyFor}).
+ * resource, and one per customer managed key of theirs that the actions need (`grantKeyFor`).
  */
 export function grantRole(grantee: iam.IGrantable, resources: TierlogResources, role: TierlogRole): iam.Grant {
   const byResource = Object.entries(actionsByResource(role)) as Array<[ResourceKind, string[]]>;

@@ -26,6 +26,9 @@ export {
   REPLACED_BLOB_CLEANUPS,
   type ReplacedBlobCleanup,
   type TierlogConfig,
+  warnUnknownVariables,
+  TIERLOG_VARIABLES,
+  UNKNOWN_VARIABLE_WARNING,
 } from './config.js';
 export * from './errors.js';
 export {
@@ -39,6 +42,7 @@ export {
   type UrlResult,
   type ObjectInfo,
 } from './tiered/tiered-store.js';
+export type { GetOptions, SessionScope } from './tiered/object-info.js';
 export { DEFAULT_HV_ATTRIBUTES, type HvAttributeNames } from './tiered/hv-table.js';
 export { newBlobKey } from './tiered/blob-keys.js';
 export { createDynamoDBClient, createS3Client, type ClientTimeouts } from './aws/clients.js';

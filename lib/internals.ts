@@ -7,9 +7,26 @@
  * @packageDocumentation
  */
 export { type FencedChangeLog, isFencedChangeLog } from './changelog/fenced.js';
-export { InstanceTable, type FenceEffect, type InstanceSummary } from './changelog/instance-table.js';
-export { type InstanceItem, parseInstanceItem } from './changelog/instance-item.js';
-export { type DecodedEntry, type ParsedEntry, type CorruptEntry, decodeEntry } from './changelog/entry-codec.js';
-export { changeLogTableSchema, objectsTableSchema, CHANGELOG_ATTR, type TableSchema } from './schema/tables.js';
-export { checkBlobKey, encodeObjectId } from './tiered/blob-keys.js';
+export {
+  InstanceTable,
+  type FenceEffect,
+  type InstanceSummary,
+  type NotApplied,
+  type TransactElement,
+  type WriteResult,
+} from './changelog/instance-table.js';
+export { type InstanceItem, type InstanceState, parseInstanceItem } from './changelog/instance-item.js';
+export { type DecodedEntry, type ParsedEntry, type CorruptEntry, type StoredEntry, decodeEntry } from './changelog/entry-codec.js';
+export {
+  changeLogTableSchema,
+  objectsTableSchema,
+  CHANGELOG_ATTR,
+  SESSION_ID_PREFIX,
+  type TableSchema,
+  type IndexSchema,
+  type KeyAttribute,
+  type KeyType,
+} from './schema/tables.js';
+export { checkBlobKey, encodeObjectId, type BlobKeyCheck } from './tiered/blob-keys.js';
+export type { HvRecord } from './tiered/hv-table.js';
 export * from './constants.js';

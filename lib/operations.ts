@@ -21,7 +21,11 @@ export {
   MAX_SHARDLESS_SCAN_PAGES,
   type SweeperTuning,
   type SweeperSetting,
+  type SweeperIntegerOption,
+  type SweeperWindow,
+  type SweeperFloor,
 } from './recovery/sweeper-env.js';
+export { DEFAULT_MAX_LEASE_MS } from './recovery/stuck.js';
 export {
   writerTuningFromEnv,
   writerTuningToEnv,
@@ -48,6 +52,7 @@ export {
   type InFlightBlob,
   type UndecidedBlob,
   type CorruptChangeLogItem,
+  type ExpiredBlob,
   MIN_AUDIT_AGE_MS,
   DEFAULT_AUDIT_AGE_MS,
 } from './recovery/audit.js';
@@ -77,9 +82,14 @@ export {
   type SnapshotAuditHandlerOptions,
   type SnapshotAuditEvent,
   type SnapshotAuditBatchSummary,
+  type SnapshotAuditBatchInput,
+  type SnapshotAuditRow,
+  type ExportDescription,
 } from './handlers/snapshot-audit.js';
+export type { AthenaPlan } from './recovery/snapshot-audit/athena-plan.js';
+export type { DeleteFailure } from './tiered/lt-bucket.js';
 export type { SnapshotAuditLocation, SnapshotAuditSettings } from './recovery/snapshot-audit/function-env.js';
-export { checkObjectsApiOptions, handleObjectsRequest, type ObjectsApiOptions } from './api/objects-http.js';
-export type { CliContext } from './cli/common.js';
+export { checkObjectsApiOptions, handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from './api/objects-http.js';
+export type { CliContext, CliIO, CliOutput } from './cli/common.js';
 export { runAudit, type AuditCommandOptions } from './cli/audit.js';
 export { runCli, type RunCliOptions } from './cli/program.js';

@@ -23,6 +23,7 @@ export {
   type FaultRule,
   type FaultStats,
   type RequestInfo,
+  type AttachableClient,
 } from './faults/fault-injector.js';
 export { atStep, protocolStepOf, type ProtocolStep, type ProtocolStepConfig } from './faults/protocol-steps.js';
 export { sweepPastLeases, type SweepPastLeasesOptions, type SweptPastLeases } from './local/sweep-past-leases.js';
@@ -33,7 +34,7 @@ export {
   type OpenObjectsStreamOptions,
 } from './local/objects-stream.js';
 export { checkInvariants, scanTable, listBlobs, type InvariantReport } from './drill/invariants.js';
-export { startDevService, type DevService, type DevServiceOptions } from './dev/service.js';
+export { startDevService, MAX_SWEEP_INTERVAL_MS, type DevService, type DevServiceOptions } from './dev/service.js';
 export {
   functionUrlEvent,
   functionUrlListener,

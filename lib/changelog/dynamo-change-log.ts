@@ -59,11 +59,11 @@ export interface DynamoChangeLogOptions {
   readonly leaseMs?: number;
   /** Milliseconds since the epoch (a ValidationError at construction unless it reads 2000 to 2255: not seconds). Default `Date.now`. */
   readonly clock?: Clock;
-  /** Outstanding entries per instance item before another slot is opened. Default 8; at most {@link MAX_ENTRIES_PER_ITEM} count. */
+  /** Outstanding entries per instance item before another slot is opened. Default 8; at most 48 count. */
   readonly entriesPerInstance?: number;
   /**
    * Most slots (instance items) one process holds while they take entries: past it, slots fill
-   * beyond `entriesPerInstance`, up to {@link MAX_ENTRIES_PER_ITEM} each, and then another opens
+   * beyond `entriesPerInstance`, up to 48 each, and then another opens
    * anyway (an item holds 400 KB at most). Default 64.
    */
   readonly maxSlots?: number;
@@ -491,7 +491,7 @@ export class DynamoChangeLog implements FencedChangeLog {
 
   /**
    * True while the lease this process last wrote for `changeId`'s instance, plus the shortest
-   * upload window a sweeper may use ({@link MIN_MAX_UPLOAD_MS}) less {@link UPLOAD_SEND_MARGIN_MS},
+   * upload window a sweeper may use ({@link MIN_MAX_UPLOAD_MS}) less a minute (`UPLOAD_SEND_MARGIN_MS`),
    * lies ahead. A sweeper claims the instance only once that lease has ended (and its skew margin
    * passed), and judges its entries no earlier than the window after that claim: an attempt sent
    * before this bound lands while the entry still holds `new`; one sent after it (this process
@@ -546,7 +546,7 @@ export class DynamoChangeLog implements FencedChangeLog {
 
   /**
    * The first live slot with room; a new one while under the cap; else the least loaded, unless
-   * it holds {@link MAX_ENTRIES_PER_ITEM} already: then a new one past `maxSlots`, since a fuller
+   * it holds `MAX_ENTRIES_PER_ITEM` (48) already: then a new one past `maxSlots`, since a fuller
    * item could pass DynamoDB's 400 KB and refuse every record.
    */
   private pickSlot(): Slot {

@@ -445,7 +445,7 @@ export class InstanceTable {
    * to `leaseUntil`, when the next pass is due. False: the claim was lost (entries dropped by an
    * earlier request of this call stay dropped: each was finished).
    *
-   * At most {@link SETTLE_BATCH} entries a request: each dropped entry adds an `attribute_exists`
+   * At most 48 entries (`SETTLE_BATCH`) a request: each dropped entry adds an `attribute_exists`
    * to the condition, and DynamoDB refuses an expression past 4 KB (about 145 of them). An item
    * with more entries (a writer before the 48-entry cap, or one not of this library) would
    * otherwise fail its settle with a ValidationException on every sweep, and its entries, blobs

@@ -30,10 +30,13 @@ export const EXIT = {
 
 /** A stream the CLI writes to (`process.stdout` fits). */
 export interface CliOutput {
+  /** Writes `chunk` as it is (the CLI adds the newlines). */
   write(chunk: string): unknown;
+  /** A terminal: the progress bar and colours are shown only there. */
   readonly isTTY?: boolean;
 }
 
+/** Where the CLI writes: `process.stdout` and `process.stderr` unless given. */
 export interface CliIO {
   /** Results: the human report, or JSON with `--json`. */
   readonly stdout: CliOutput;

@@ -7,9 +7,8 @@
  * Tests count a write path's requests with it (`names()`); the IAM test maps what it records to IAM actions (`infra/iam-map.ts`) and compares that with
  * the grants, so a call the code starts to make, or stops making, shows up as a difference.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { addInsideRetryLoop } from '../aws/retry-loop.js';
+import type { AttachableClient } from './fault-injector.js';
 
 /** One command as sent. */
 export interface RecordedCommand {
@@ -21,8 +20,6 @@ export interface RecordedCommand {
   /** The entry point that was running (see {@link CommandRecorder.during}). */
   readonly entryPoint: string;
 }
-
-type AttachableClient = Pick<DynamoDBClient | S3Client, 'middlewareStack'>;
 
 export class CommandRecorder {
   readonly commands: RecordedCommand[] = [];

@@ -78,7 +78,8 @@ export interface FaultStats {
   injected: Record<FaultKind, number>;
 }
 
-type AttachableClient = Pick<DynamoDBClient | S3Client, 'middlewareStack'>;
+/** A client whose requests an injector or a recorder can see: any AWS SDK v3 DynamoDB or S3 client. */
+export type AttachableClient = Pick<DynamoDBClient | S3Client, 'middlewareStack'>;
 
 /**
  * One writer "process"'s faults: attach it to every client the process uses (its DynamoDB and S3

@@ -51,7 +51,9 @@ import { SNAPSHOT_AUDIT_SERVICE_NAME } from './names.js';
 
 /** A DynamoDB export's description, as the state machine passes it from `DescribeExport`. */
 export interface ExportDescription {
+  /** The export's ARN (`.../table/<name>/export/<id>`): the plan reads its manifest under it. */
   readonly ExportArn: string;
+  /** The prefix the export was written under in the snapshots bucket. */
   readonly S3Prefix?: string;
   /** ISO time, or seconds (or ms) since the epoch. */
   readonly ExportTime: string | number;
@@ -59,14 +61,22 @@ export interface ExportDescription {
 
 /** A row of the audit query's result (lib/recovery/snapshot-audit/query.ts). */
 export interface SnapshotAuditRow {
+  /**
+   * `orphan` (proposed, re-checked live before any delete), `lost` (a blob an object points at that
+   * the inventory lacks) or `malformed` (a key under the prefix that is not a blob key: reported).
+   */
   readonly kind?: string;
+  /** The blob key. */
   readonly blob_key?: string;
+  /** For a lost blob: the key of the object that points at it. */
   readonly object_key?: string;
+  /** The blob's last-modified time in the inventory (ISO). */
   readonly last_modified?: string;
 }
 
-/** What the state machine's item batcher adds to every batch: the plan's cutoff (ISO). */
+/** What the state machine's item batcher adds to every batch. */
 export interface SnapshotAuditBatchInput {
+  /** The plan's cutoff (ISO): a blob last modified at or after it is not deleted. */
   readonly cutoff?: string;
 }
 

@@ -193,8 +193,11 @@ export interface UndecidedBlob {
 
 /** A blob HV points at whose object expired so long ago that its stream event was evidently lost. */
 export interface ExpiredBlob {
+  /** The blob key. */
   readonly key: string;
+  /** The key of the expired object that points at it. */
   readonly objectId: string;
+  /** The blob's size in bytes, from the listing. */
   readonly size: number;
   /** ISO time the object expired. */
   readonly expiredAt: string;
@@ -249,7 +252,7 @@ export interface AuditReport {
   readonly unparseable: Array<{ readonly key: string; readonly reason: string }>;
   /**
    * Blob keys of stores whose prefix is nested in this one (`<prefix>/staging` under `<prefix>`),
-   * how many under each such prefix ({@link nestedStorePrefix}): another store's, which its own
+   * how many under each such prefix (`nestedStorePrefix`): another store's, which its own
    * audit judges. Never judged here, never deleted, no finding.
    */
   readonly nestedStores: Record<string, number>;

@@ -206,7 +206,10 @@ export function judgeStreamRecord(record: ObjectsStreamRecord, prefix: string, a
   return { kind: 'candidate', key, blob: blob as string, expired, modified };
 }
 
-/** Options of {@link StreamCleanup}: any other name is a `ValidationError` at construction. */
+/**
+ * Options of the stream cleanup (`StreamCleanup`, which `createObjectsStreamHandler` runs): any other
+ * name is a `ValidationError` at construction.
+ */
 export interface StreamCleanupOptions {
   /** Table, bucket, prefix and HV attribute names (the same as the writers'). */
   readonly config: TierlogConfig;
@@ -223,8 +226,8 @@ export interface StreamCleanupOptions {
   /** Blob deletes at once: a positive integer (`TIERLOG_STREAM_CONCURRENCY`). Default 16. */
   readonly concurrency?: number;
   /**
-   * With a {@link StreamHandleOptions.deadline}: no read or delete starts once less than this
-   * remains, and the batch answers when a fifth of it remains, whatever is still unanswered
+   * With a deadline (the stream handler passes its invocation's): no read or delete starts once
+   * less than this remains, and the batch answers when a fifth of it remains, whatever is still unanswered
    * (those records are reported as failures). 0..15 min (`TIERLOG_STREAM_DEADLINE_MARGIN_MS`).
    * Default 5 000.
    */

@@ -65,11 +65,8 @@ export const SWEEPER_ENV = {
 /** A setting of {@link SWEEPER_ENV}. */
 export type SweeperSetting = keyof typeof SWEEPER_ENV;
 
-/** The settings that are the two parts of the option `shardlessScan`. */
-type ScanSetting = 'shardlessScanSegments' | 'shardlessScanPages';
-
-/** The settings that are sweeper options of their own (integers). */
-type IntegerOption = Exclude<SweeperSetting, ScanSetting>;
+/** The settings that are sweeper options of their own (integers): all but the two parts of `shardlessScan`. */
+export type SweeperIntegerOption = Exclude<SweeperSetting, 'shardlessScanSegments' | 'shardlessScanPages'>;
 
 /**
  * The most pages (of 1 000 uploads) {@link SweeperOptions.maxUploadListingPages} may be: the one
@@ -94,14 +91,16 @@ export const UNSAFE_SHORT_WINDOWS_ENV = 'TIERLOG_UNSAFE_SHORT_WINDOWS';
 export { MAX_SHARDLESS_SCAN_PAGES, MAX_SHARDLESS_SCAN_SEGMENTS } from '../constants.js';
 
 /** The sweeper options the environment sets. */
-export type SweeperTuning = Pick<SweeperOptions, IntegerOption | 'shardlessScan' | 'unsafeShortWindows'>;
+export type SweeperTuning = Pick<SweeperOptions, SweeperIntegerOption | 'shardlessScan' | 'unsafeShortWindows'>;
 
 /** The windows and durations with a floor and a ceiling. */
-type Window = 'claimMs' | 'skewMarginMs' | 'maxUploadMs' | 'quarantineRecheckMs' | 'retryFailedMs';
+export type SweeperWindow = 'claimMs' | 'skewMarginMs' | 'maxUploadMs' | 'quarantineRecheckMs' | 'retryFailedMs';
 
 /** A floor and why it is there. */
-interface Floor {
+export interface SweeperFloor {
+  /** The least value taken, in ms. */
   readonly min: number;
+  /** What a shorter value would break, as the refusal says it. */
   readonly why: string;
 }
 
@@ -109,7 +108,7 @@ interface Floor {
  * The ceiling of each window and duration (`lib/constants.ts`), applied even to drills: above it
  * the sweeper stops collecting (or looking again) for that long, silently.
  */
-export const SWEEPER_CEILINGS: Readonly<Record<Window, number>> = {
+export const SWEEPER_CEILINGS: Readonly<Record<SweeperWindow, number>> = {
   claimMs: MAX_CLAIM_MS,
   skewMarginMs: MAX_SKEW_MARGIN_MS,
   maxUploadMs: MAX_MAX_UPLOAD_MS,
@@ -118,7 +117,7 @@ export const SWEEPER_CEILINGS: Readonly<Record<Window, number>> = {
 };
 
 /** What a value above each ceiling does. */
-const ABOVE_CEILING: Readonly<Record<Window, string>> = {
+const ABOVE_CEILING: Readonly<Record<SweeperWindow, string>> = {
   claimMs: 'the sweeper would stop collecting for that long, and no alarm would show it',
   skewMarginMs: 'the sweeper would stop collecting for that long, and no alarm would show it',
   maxUploadMs: 'the sweeper would stop collecting for that long, and no alarm would show it',
@@ -129,7 +128,7 @@ const ABOVE_CEILING: Readonly<Record<Window, string>> = {
 };
 
 /** The floor of each window and duration. */
-export const SWEEPER_FLOORS: Readonly<Record<Window, Floor>> = {
+export const SWEEPER_FLOORS: Readonly<Record<SweeperWindow, SweeperFloor>> = {
   maxUploadMs: {
     min: MIN_MAX_UPLOAD_MS,
     why: 'an upload may run as long as a Lambda invocation (15 min); a blob uploaded after its entry was given up on is never collected',
@@ -198,7 +197,7 @@ export function checkSweeperWindows(values: Partial<SweeperTuning>, names: Parti
 }
 
 /** A window or duration within its ceiling and (unless `unsafe`) above its floor. */
-function checkWindow(option: Window, value: number, setting: string, unsafe: boolean): void {
+function checkWindow(option: SweeperWindow, value: number, setting: string, unsafe: boolean): void {
   if (value > SWEEPER_CEILINGS[option]) {
     throw new ConfigError(
       `${setting} is ${value} ms, above its ceiling of ${SWEEPER_CEILINGS[option]} ms: ${ABOVE_CEILING[option]} (default ${DEFAULTS[option]} ms)`,
@@ -238,7 +237,7 @@ function checkShardlessScan(scan: SweeperTuning['shardlessScan'], names: Partial
   }
 }
 
-const DEFAULTS: Readonly<Record<Window, number>> = {
+const DEFAULTS: Readonly<Record<SweeperWindow, number>> = {
   claimMs: DEFAULT_CLAIM_MS,
   skewMarginMs: DEFAULT_SKEW_MARGIN_MS,
   maxUploadMs: DEFAULT_MAX_UPLOAD_MS,
@@ -246,15 +245,13 @@ const DEFAULTS: Readonly<Record<Window, number>> = {
   retryFailedMs: DEFAULT_RETRY_FAILED_MS,
 };
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 /**
  * The tuning set in `env`, checked against the floors and ranges. `shardlessScan` is `false`
  * when `TIERLOG_SHARDLESS_SCAN_SEGMENTS` is 0; with either part set, the other keeps its default.
  *
  * @throws ConfigError naming the variable, on a value that is not an integer or is out of its range.
  */
-export function sweeperTuningFromEnv(env: Env = process.env): SweeperTuning {
+export function sweeperTuningFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): SweeperTuning {
   const {
     shardlessScanSegments: segments,
     shardlessScanPages: maxPages,

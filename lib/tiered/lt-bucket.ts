@@ -60,8 +60,11 @@ export type BlobExistence =
 
 /** A key DeleteObjects could not delete, with S3's reason. */
 export interface DeleteFailure {
+  /** The blob key S3 did not delete. */
   readonly key: string;
+  /** S3's error code for it (`AccessDenied`, `InternalError`, ...). */
   readonly code: string;
+  /** S3's message for it. */
   readonly message: string;
 }
 

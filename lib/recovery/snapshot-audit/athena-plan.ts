@@ -32,11 +32,16 @@ export interface AthenaPlanInput {
   readonly hvAttributes?: SnapshotHvAttributes;
 }
 
+/** What the snapshot audit's plan step gives the state machine to run on Athena. */
 export interface AthenaPlan {
   /** DDL to run first, in order. */
   readonly statements: string[];
   /** The audit query. */
   readonly query: string;
+  /**
+   * ISO time: only a blob last modified before it may be proposed (the safety age before the
+   * oldest of now, the inventory partition and the two exports).
+   */
   readonly cutoff: string;
 }
 
