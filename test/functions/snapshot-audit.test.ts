@@ -235,7 +235,7 @@ describe('snapshot-audit function batches: the figures each batch publishes', ()
 
 describe('snapshot-audit function plan', () => {
   /** The function's plan, on `live`'s bucket as the snapshot bucket, for exports made at `exportTime`. */
-  async function runPlan(live: Fixture, exportTime: number) {
+  async function runPlan(live: Fixture, exportTime: number, asGiven: (ms: number) => string | number = (ms) => new Date(ms).toISOString()) {
     const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
       ...settings,
       TIERLOG_SNAPSHOT_BUCKET: live.config.bucket,
@@ -246,7 +246,7 @@ describe('snapshot-audit function plan', () => {
     const exported = (table: string) => ({
       ExportArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/export/01700000000000-0123abcd`,
       S3Prefix: `exports/${table}`,
-      ExportTime: new Date(exportTime).toISOString(),
+      ExportTime: asGiven(exportTime),
     });
     return captureStdout(() => handler({ action: 'plan', objectsExport: exported('objects'), changeLogExport: exported('changelog') }));
   }
@@ -276,6 +276,26 @@ describe('snapshot-audit function plan', () => {
     expect(ages[0]!._aws.CloudWatchMetrics[0]!.Metrics).toEqual([{ Name: 'SnapshotInventoryAge', Unit: 'Seconds' }]);
     // The partition name has minute resolution.
     expect(Math.abs(ages[0]!.SnapshotInventoryAge - ageHours * 3600)).toBeLessThanOrEqual(120);
+  });
+
+  it("takes an export's time as ISO, seconds or ms since the epoch alike: the same cutoff, the export's time less the safety age", async () => {
+    const live = await freshFixture();
+    const s3 = createS3Client();
+    const dt = new Date(Date.now() - HOUR).toISOString().slice(0, 16).replace(/[T:]/g, '-');
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: live.config.bucket, Key: `inventory/hive/dt=${dt}/symlink.txt`, Body: '' }));
+    } finally {
+      s3.destroy();
+    }
+    // Older than the inventory, so the exports' time is the one the cutoff counts from.
+    const exportTime = Math.floor(Date.now() / 1000) * 1000 - 3 * HOUR;
+    const cutoffs: unknown[] = [];
+    for (const asGiven of [(ms: number) => new Date(ms).toISOString(), (ms: number) => ms / 1000, (ms: number) => ms]) {
+      const run = await runPlan(live, exportTime, asGiven);
+      expect(run.error).toBeUndefined();
+      cutoffs.push((run.result as { cutoff: string }).cutoff);
+    }
+    expect(cutoffs).toEqual(Array(3).fill(new Date(exportTime - 24 * HOUR).toISOString()));
   });
 
   it('reads the newest inventory partition when there are more than 1 000 (a retention of about 3 years): not the 1 000th', async () => {
