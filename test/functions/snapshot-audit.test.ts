@@ -154,10 +154,60 @@ describe('snapshot-audit function batches: what a batch reports', () => {
       TIERLOG_SNAPSHOT_DELETE: 'true',
     });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'malformed', blob_key: stray }] }));
-    expect(run.result).toMatchObject({ malformed: 1, deleted: 0 });
+    // Reported only: not proposed to the re-verification as an orphan (kept 0), not judged a loss.
+    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 1 });
     const odd = await captureStdout(() => handler({ Items: [{ kind: 'orphan ', blob_key: stray }] }));
     expect((odd.error as Error).message).toMatch(/unknown kind/);
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([stray]);
+  });
+});
+
+describe('snapshot-audit function batches: one failure is enough to fail the run', () => {
+  /** A batch handler with `delete` on, over `s3`. */
+  function handlerWith(live: Fixture, s3: S3Client) {
+    return createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      dynamodb: live.dynamodb,
+      s3,
+      logger: new Logger({ logLevel: 'CRITICAL' }),
+    });
+  }
+
+  it('one key a DeleteObjects answer says it did not delete, among confirmed orphans: the batch fails after the others are deleted', async () => {
+    const live = await freshFixture();
+    const referenced = blobKey(live, 'kept-live', Date.now() - 3 * HOUR);
+    await putBlob(live, referenced);
+    await putTombstone(live, 'kept-live', referenced);
+    const orphans = [blobKey(live, 'gone-a', Date.now() - 3 * HOUR), blobKey(live, 'gone-b', Date.now() - 3 * HOUR)];
+    for (const key of orphans) await putBlob(live, key);
+    // S3 answers the last key of each DeleteObjects with an error of its own (a bucket policy that
+    // denies it, say): the request is sent without it, and its error added to the answer.
+    const s3 = createS3Client();
+    restores.push(() => s3.destroy());
+    s3.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName !== 'DeleteObjectsCommand') return next(args);
+        const keys = args.input.Delete.Objects as Array<{ Key: string }>;
+        const denied = keys.at(-1)!.Key;
+        const out = await next({ ...args, input: { ...args.input, Delete: { ...args.input.Delete, Objects: keys.slice(0, -1) } } });
+        out.output.Errors = [...(out.output.Errors ?? []), { Key: denied, Code: 'AccessDenied', Message: 'Access Denied' }];
+        return out;
+      },
+      { step: 'initialize', name: 'lastKeyDenied' },
+    );
+    const items = orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() }));
+    const run = await captureStdout(() => handlerWith(live, s3)({ Items: items }));
+    expect((run.error as Error).message).toMatch(/^1 deletes failed: .*AccessDenied/);
+    expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, orphans[1]!].sort());
+  });
+
+  it('one proposed loss that cannot be judged live: the batch fails, not a clean run', async () => {
+    const live = await freshFixture();
+    const missing = blobKey(live, 'unjudged', Date.now() - 3 * HOUR);
+    // Athena writes a NULL object key as an empty field: no object to read, so neither lost nor cleared.
+    const run = await captureStdout(() => handlerWith(live, live.s3)({ Items: [{ kind: 'lost', blob_key: missing, object_key: '' }] }));
+    expect((run.error as Error).message).toMatch(/^1 proposed losses could not be judged live/);
   });
 });
 
