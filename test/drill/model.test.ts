@@ -79,3 +79,131 @@ describe('how the drill takes a write that was not acknowledged', () => {
     }
   });
 });
+
+/**
+ * The oracle must refuse what a broken store would do: each history here is one a store with a
+ * bug produces (a lost write, a stale or a future value, another key's value, a corrupt body, a
+ * value served past its expiry, one put at two versions), and each is a violation; its sound twin,
+ * one step different, is not. A model that let any through would pass a drill of that store.
+ */
+describe('the register model refuses the histories of a broken store', () => {
+  type History = (model: RegisterModel) => void;
+  /** An acknowledged put of `tag` (3 bytes) to `key`, at the model's next ticks. */
+  const acked = (model: RegisterModel, tag: string, key = 'k', version?: number, expiry?: { kind: 'ttl'; ms: number }) => {
+    const w = model.beginWrite(key, 'put', tag, 3, undefined, expiry);
+    model.endWrite(w, 'acked', undefined, version !== undefined ? { version } : {});
+    return w;
+  };
+  const read = (model: RegisterModel, observed: Parameters<RegisterModel['endRead']>[1], key = 'k') => {
+    const r = model.beginRead(key, 'read');
+    model.endRead(r, observed);
+  };
+  const value = (tag: string, extra: { bodyOk?: boolean; size?: number } = {}) =>
+    ({ kind: 'value', tag, bodyOk: extra.bodyOk ?? true, size: extra.size ?? 3 }) as const;
+
+  const CASES: ReadonlyArray<[what: string, broken: History, sound: History, says: string]> = [
+    [
+      'a lost write: absent after an acknowledged put (sound: after an acknowledged delete)',
+      (m) => {
+        acked(m, 'a');
+        read(m, { kind: 'absent' });
+      },
+      (m) => {
+        acked(m, 'a');
+        const d = m.beginWrite('k', 'delete', 'd');
+        m.endWrite(d, 'acked');
+        read(m, { kind: 'absent' });
+      },
+      'read absent',
+    ],
+    [
+      'a stale value: the first of two acknowledged puts, read after the second (sound: read while the second ran)',
+      (m) => {
+        acked(m, 'a');
+        acked(m, 'b');
+        read(m, value('a'));
+      },
+      (m) => {
+        acked(m, 'a');
+        const b = m.beginWrite('k', 'put', 'b', 3);
+        read(m, value('a'));
+        m.endWrite(b, 'acked');
+      },
+      'read "a"',
+    ],
+    [
+      'a value from the future: a put that began after the read ended (sound: one that began before)',
+      (m) => {
+        acked(m, 'a');
+        read(m, value('b'));
+        acked(m, 'b');
+      },
+      (m) => {
+        acked(m, 'a');
+        const b = m.beginWrite('k', 'put', 'b', 3);
+        read(m, value('b'));
+        m.endWrite(b, 'acked');
+      },
+      'read "b"',
+    ],
+    [
+      "another key's value (sound: this key's)",
+      (m) => {
+        acked(m, 'a', 'other');
+        acked(m, 'b');
+        read(m, value('a'));
+      },
+      (m) => {
+        acked(m, 'a', 'other');
+        acked(m, 'b');
+        read(m, value('b'));
+      },
+      'never put to this key',
+    ],
+    [
+      'a body that is not the one written, at the right size (sound: the body written)',
+      (m) => {
+        acked(m, 'a');
+        read(m, value('a', { bodyOk: false }));
+      },
+      (m) => {
+        acked(m, 'a');
+        read(m, value('a'));
+      },
+      'wrong body',
+    ],
+    [
+      'one put answered at one version and read at another (sound: read at its version)',
+      (m) => {
+        acked(m, 'a', 'k', 5_000);
+        read(m, { ...value('a'), version: 5_001 });
+      },
+      (m) => {
+        acked(m, 'a', 'k', 5_000);
+        read(m, { ...value('a'), version: 5_000 });
+      },
+      'was seen at versions',
+    ],
+  ];
+
+  test.each(CASES)('%s', (_what, broken, sound, says) => {
+    const bad = new RegisterModel();
+    broken(bad);
+    expect(bad.violations()).toEqual([expect.stringContaining(says)]);
+    const good = new RegisterModel();
+    sound(good);
+    expect(good.violations()).toEqual([]);
+  });
+
+  test('a value served past its expiry, by a second (sound: a second before it)', () => {
+    const found = (readAtMs: number) => {
+      const model = new RegisterModel();
+      acked(model, 'a', 'k', undefined, { kind: 'ttl', ms: TTL_MS });
+      vi.setSystemTime(T0 + readAtMs);
+      read(model, value('a'));
+      return model.violations();
+    };
+    expect(found(TTL_MS + 1_000)).toEqual([expect.stringContaining('served "a" expired')]);
+    expect(found(TTL_MS - 1_000)).toEqual([]);
+  });
+});
