@@ -28,7 +28,13 @@ describe('checkInvariants sees each breach it names', () => {
     // Not yet a breach: unreferenced, but an outstanding entry names it (a sweep settles it).
     const pending = blobKey(fx, 'pending-obj');
     await putBlob(fx, pending);
-    await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { c1: rawEntry('pending-obj', { new: pending }) } });
+    // So is a blob an overwrite replaced, which its entry names as `old`.
+    const replaced = blobKey(fx, 'replaced-obj');
+    await putBlob(fx, replaced);
+    await putRawInstance(fx, {
+      leaseUntil: Date.now() + HOUR,
+      entries: { c1: rawEntry('pending-obj', { new: pending }), c2: rawEntry('replaced-obj', { old: replaced }) },
+    });
     // An upload nobody completed or aborted.
     const uploading = blobKey(fx, 'uploading-obj');
     await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: uploading }));
@@ -38,12 +44,12 @@ describe('checkInvariants sees each breach it names', () => {
     const report = await checkInvariants(fx);
     expect(report.lost).toEqual(['lost-obj']);
     expect(report.leaked).toEqual([leaked]);
-    expect(report.pending).toEqual([pending]);
+    expect(report.pending.sort()).toEqual([pending, replaced].sort());
     expect(report.uploads).toEqual([uploading]);
-    expect(report.entries).toBe(1);
+    expect(report.entries).toBe(2);
     expect(report.instances).toBe(1);
     expect(report.objects).toBe(2);
-    expect(report.blobs).toBe(3);
+    expect(report.blobs).toBe(4);
     expect(report.references.get('live')).toBe(live);
     expect(Object.values(report.nestedStores)).toEqual([1]);
   });
