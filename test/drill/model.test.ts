@@ -184,6 +184,82 @@ describe('the register model refuses the histories of a broken store', () => {
       },
       'was seen at versions',
     ],
+    [
+      'a put answered a version two past the one it replaced (sound: one past)',
+      (m) => {
+        acked(m, 'a', 'k', 5_000);
+        acked(m, 'b', 'k', 5_002);
+      },
+      (m) => {
+        acked(m, 'a', 'k', 5_000);
+        acked(m, 'b', 'k', 5_001);
+      },
+      'answered version 5002',
+    ],
+    [
+      'a delete answered "absent" over an acknowledged put (sound: "deleted")',
+      (m) => {
+        acked(m, 'a');
+        const d = m.beginWrite('k', 'delete', 'd');
+        m.endWrite(d, 'acked', undefined, { existed: false });
+      },
+      (m) => {
+        acked(m, 'a');
+        const d = m.beginWrite('k', 'delete', 'd');
+        m.endWrite(d, 'acked', undefined, { existed: true });
+      },
+      'answered absent',
+    ],
+    [
+      'a conditional put that succeeded on a version no state had (sound: the version there was)',
+      (m) => {
+        acked(m, 'a', 'k', 5_000);
+        const b = m.beginWrite('k', 'put', 'b', 3, 4_000);
+        m.endWrite(b, 'acked');
+      },
+      (m) => {
+        acked(m, 'a', 'k', 5_000);
+        const b = m.beginWrite('k', 'put', 'b', 3, 5_000);
+        m.endWrite(b, 'acked');
+      },
+      'succeeded on version 4000',
+    ],
+    [
+      'a read that reports no expiry for a value put with one (sound: its expiry)',
+      (m) => {
+        acked(m, 'a', 'k', undefined, { kind: 'ttl', ms: TTL_MS });
+        read(m, { ...value('a'), expiryKnown: true });
+      },
+      (m) => {
+        acked(m, 'a', 'k', undefined, { kind: 'ttl', ms: TTL_MS });
+        read(m, { ...value('a'), expiryKnown: true, expiresAt: T0 + TTL_MS });
+      },
+      'without its expiry',
+    ],
+    [
+      'a read that reports an expiry for a value put without one (sound: none)',
+      (m) => {
+        acked(m, 'a');
+        read(m, { ...value('a'), expiryKnown: true, expiresAt: T0 + TTL_MS });
+      },
+      (m) => {
+        acked(m, 'a');
+        read(m, { ...value('a'), expiryKnown: true });
+      },
+      'it was not given',
+    ],
+    [
+      'a read that reports an expiry 10 s past the one the put could have set (sound: the one it set)',
+      (m) => {
+        acked(m, 'a', 'k', undefined, { kind: 'ttl', ms: TTL_MS });
+        read(m, { ...value('a'), expiryKnown: true, expiresAt: T0 + TTL_MS + 10_000 });
+      },
+      (m) => {
+        acked(m, 'a', 'k', undefined, { kind: 'ttl', ms: TTL_MS });
+        read(m, { ...value('a'), expiryKnown: true, expiresAt: T0 + TTL_MS });
+      },
+      'outside',
+    ],
   ];
 
   test.each(CASES)('%s', (_what, broken, sound, says) => {
