@@ -123,3 +123,62 @@ describe('provisionLocal', () => {
     expect(swapped).toBeInstanceOf(ConfigError);
   });
 });
+
+describe("provisionLocal judges an existing change-log table's lease index", () => {
+  /** A change-log table made by hand, its byLease index keyed by `keys` and projecting `projection`. */
+  async function changeLogWith(keys: { shard: 'N' | 'S'; leaseUntil: 'N' | 'S'; swapped?: boolean }, projection: object) {
+    const config = testConfig();
+    const [hash, range] = keys.swapped ? ['leaseUntil', 'shard'] : ['shard', 'leaseUntil'];
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName: config.changeLogTable,
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'shard', AttributeType: keys.shard },
+          { AttributeName: 'leaseUntil', AttributeType: keys.leaseUntil },
+        ],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'byLease',
+            KeySchema: [
+              { AttributeName: hash, KeyType: 'HASH' },
+              { AttributeName: range, KeyType: 'RANGE' },
+            ],
+            Projection: projection,
+          },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    return provisionLocal(config, { dynamodb, s3 }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+  }
+
+  const INCLUDE = { ProjectionType: 'INCLUDE', NonKeyAttributes: ['state', 'claimedBy'] };
+  it.each<[string, Parameters<typeof changeLogWith>[0], object, string | undefined]>([
+    ["the index's keys swapped (a lease query would find nothing)", { shard: 'N', leaseUntil: 'N', swapped: true }, INCLUDE, 'has the key'],
+    ['the lease a string (ordered as text, not as time)', { shard: 'N', leaseUntil: 'S' }, INCLUDE, 'has the key'],
+    // The sweeper reads an instance's state and claimant from the index: without them, a claimed
+    // instance looks live.
+    ['projecting keys only', { shard: 'N', leaseUntil: 'N' }, { ProjectionType: 'KEYS_ONLY' }, 'does not project state, claimedBy'],
+    [
+      'projecting the state only',
+      { shard: 'N', leaseUntil: 'N' },
+      { ProjectionType: 'INCLUDE', NonKeyAttributes: ['state'] },
+      'does not project claimedBy',
+    ],
+    ['projecting everything (more than needed: taken)', { shard: 'N', leaseUntil: 'N' }, { ProjectionType: 'ALL' }, undefined],
+  ])('%s', async (_what, keys, projection, refusal) => {
+    const error = await changeLogWith(keys, projection);
+    if (refusal === undefined) {
+      expect(error).toBeUndefined();
+      return;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).setting).toBe('changeLogTable');
+    expect((error as ConfigError).message).toContain(refusal);
+  });
+});
