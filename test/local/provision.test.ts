@@ -11,6 +11,7 @@ import { changeLogTableSchema, objectsTableSchema } from '../../lib/schema/table
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { ConfigError } from '../../lib/errors.js';
 import { testConfig } from '../support/local.js';
+import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
 
 let dynamodb: DynamoDBClient;
 let s3: S3Client;
@@ -180,5 +181,28 @@ describe("provisionLocal judges an existing change-log table's lease index", () 
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).setting).toBe('changeLogTable');
     expect((error as ConfigError).message).toContain(refusal);
+  });
+});
+
+describe('provisionLocal and a bucket it may not read', () => {
+  it('HeadBucket answered 403: the refusal is thrown and no bucket is created (only a missing bucket is made)', async () => {
+    const config = testConfig();
+    const sent: string[] = [];
+    const refusing = createS3Client();
+    refusing.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.push(String(context.commandName));
+        if (context.commandName === 'HeadBucketCommand') throw s3AccessDenied();
+        return next(args);
+      },
+      { step: 'initialize', name: 'headBucketDenied' },
+    );
+    try {
+      const error = await provisionLocal(config, { dynamodb, s3: refusing }).catch((err: unknown) => err);
+      expect((error as Error).name).toBe('AccessDenied');
+      expect(sent).toEqual(['HeadBucketCommand']);
+    } finally {
+      refusing.destroy();
+    }
   });
 });
