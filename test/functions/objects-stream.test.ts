@@ -21,7 +21,7 @@ import { KiB, deferred, makeWriter, randomBody, rawGetObject, rawPutObject, rawS
 import { captureStdout, lambdaContext, loadHandler } from './lambda.js';
 import { createObjectsStreamHandler } from '../../lib/operations.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
-import { ValidationError } from '../../lib/errors.js';
+import { ConfigError, ValidationError } from '../../lib/errors.js';
 
 type Handler = (event: DynamoDBStreamEvent, context: Context) => Promise<StreamBatchResponse>;
 
@@ -103,7 +103,9 @@ describe('objects stream handler (DynamoDB Local stream)', () => {
     const { result, out } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream')));
     expect(result).toEqual({ batchItemFailures: [] });
     expect(await rawGetObject(fx, blob)).toBeUndefined();
-    expect(out).toContain('StreamExpiredRemoves');
+    // Its REMOVE only: not the INSERT, nor the MODIFY that set the expiry.
+    expect(out).toMatch(/"StreamRemoves":1\b/);
+    expect(out).toMatch(/"StreamExpiredRemoves":1\b/);
     expect(out).toMatch(/"StreamBlobsDeleted":1\b/);
   });
 
@@ -246,6 +248,11 @@ describe('createObjectsStreamHandler (tierlog/operations): the same consumer, fo
 
   test('a tuning option out of range fails at construction, naming it', () => {
     expect(() => createObjectsStreamHandler({ config: fx.config, cleanup: { concurrency: 0 } })).toThrow(/concurrency/);
+  });
+
+  test('a configuration that is not valid fails at construction (ConfigError), not at each batch', () => {
+    const bad = { ...fx.config, prefix: '/bad/' };
+    expect(() => createObjectsStreamHandler({ config: bad, cleanup: { dynamodb: fx.dynamodb, s3: fx.s3 } })).toThrow(ConfigError);
   });
 
   test("the configuration and the logger are the handler's own options: given in cleanup, refused at construction (cleanup's config overrode the handler's)", () => {
