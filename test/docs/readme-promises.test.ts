@@ -43,6 +43,7 @@ import {
 import { MIN_AUDIT_AGE_MS } from '../../lib/recovery/audit.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { MAX_STREAM_MARGIN_MS } from '../../lib/recovery/stream-env.js';
+import { STREAM_METRICS } from '../../lib/recovery/stream-metrics.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { MAX_UPLOAD_LISTING_PAGES } from '../../lib/recovery/sweeper-env.js';
 import { MAX_INLINE_THRESHOLD } from '../../lib/tiered/writer-env.js';
@@ -188,6 +189,12 @@ describe('README: the defaults and limits it states', () => {
     expect(row).toContain(`\`concurrency\` ${s.concurrency}, \`deadlineMargin\` ${ms(s.deadlineMarginMs!)}`);
     says(`\`TIERLOG_STREAM_CONCURRENCY\`, blob deletes at once, default ${s.concurrency};`);
     says(`\`TIERLOG_STREAM_DEADLINE_MARGIN_MS\`, default ${ms(s.deadlineMarginMs!)}, at most ${ms(MAX_STREAM_MARGIN_MS)})`);
+  });
+
+  test('the metrics of the objects-stream function are the names it publishes (what users alarm on)', () => {
+    const listed = /The objects-stream function, each batch: (.*?); the snapshot audit/.exec(flat)![1]!;
+    const names = [...listed.matchAll(/`(\w+)`/g)].map((m) => m[1]);
+    expect(names.sort()).toEqual(Object.values(STREAM_METRICS).sort());
   });
 
   const kib = (b: number) => `${b / 1024} KiB`;

@@ -23,7 +23,7 @@
 import { DeleteItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { createS3Client } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { judgeStreamRecord, StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
@@ -204,11 +204,16 @@ describe('the deadline, as the report tells it', () => {
   test('a batch the deadline stops before anything starts reports every candidate unfinished, and says why', async () => {
     const { blobs, records } = await removed('honest/none');
     const logger = memoryLogger();
-    const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, logger });
+    // Not even the objects table's read starts in the margin: it would only be answered after the batch.
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(createDynamoDBClient(), 'dynamodb');
+    closers.push({ close: () => dynamodb.destroy() });
+    const cleanup = new StreamCleanup({ config: fx.config, dynamodb, s3: fx.s3, logger });
     const out = await cleanup.handle(records, { deadline: Date.now() + 500 });
     expect(out.response.batchItemFailures).toHaveLength(3);
     expect(out.report).toMatchObject({ blobsDeleted: 0, failed: 3, unfinished: 3 });
     expect(logger.lines.some((l) => /deadline/.test(l.msg))).toBe(true);
+    expect(recorder.names('dynamodb'), 'no read started').toEqual([]);
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
   });
 
@@ -238,10 +243,14 @@ describe('the deadline, as the report tells it', () => {
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
   });
 
-  test('a deadline that is not a number is refused (ValidationError) before anything is read or deleted', async () => {
-    const { blobs, records } = await removed('honest/nan', 1);
+  test.each([
+    ['NaN', Number.NaN],
+    ['a string of ms (a JavaScript caller)', String(Date.now() + 60_000)],
+    ['a Date', new Date(Date.now() + 60_000)],
+  ])('a deadline that is not a number (%s) is refused (ValidationError) before anything is read or deleted', async (_what, deadline) => {
+    const { blobs, records } = await removed(`honest/nan-${typeof deadline}`, 1);
     const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
-    await expect(cleanup.handle(records, { deadline: Number.NaN })).rejects.toMatchObject({ name: 'ValidationError' });
+    await expect(cleanup.handle(records, { deadline: deadline as number })).rejects.toMatchObject({ name: 'ValidationError' });
     expect(await rawGetObject(fx, blobs[0]!)).toBeDefined();
   });
 });
@@ -280,6 +289,41 @@ describe('two records naming one blob in a batch', () => {
     expect(recorder.names('s3').filter((n) => n === 'DeleteObject')).toHaveLength(1);
     expect(await rawGetObject(fx, old!)).toBeUndefined();
     expect(await listKeys(fx.s3, fx.config.bucket)).toHaveLength(1);
+  });
+
+  /**
+   * One delete at a time: the first record's delete of X is answered while the second record (of
+   * Y) waits for its slot, so the third record, naming X again, meets a delete already answered.
+   */
+  test.each([
+    ['deleted', { failed: 0, unfinished: 0, blobsDeleted: 2 }],
+    ['failed', { failed: 2, unfinished: 0, blobsDeleted: 1 }],
+  ] as const)('a record naming a blob whose delete was already answered (%s) shares its outcome', async (outcome, expected) => {
+    const fx = await freshFixture();
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    closers.push(reader);
+    const w = makeWriter(fx);
+    closers.push(w);
+    const blobs: string[] = [];
+    for (const key of ['settled/x', 'settled/y']) {
+      const before = new Set(await listKeys(fx.s3, fx.config.bucket));
+      await w.store.put(key, randomBody(20 * KiB));
+      blobs.push((await listKeys(fx.s3, fx.config.bucket)).find((k) => !before.has(k))!);
+      await expireAsTtl(fx, key);
+    }
+    const [x, y] = (await reader.read()).filter((r) => r.eventName === 'REMOVE');
+    expect(x!.dynamodb!.OldImage!['blob']!.S).toBe(blobs[0]);
+    const again = { ...x!, dynamodb: { ...x!.dynamodb, SequenceNumber: `${y!.dynamodb!.SequenceNumber}9` } };
+    const injector = new FaultInjector();
+    if (outcome === 'failed') injector.add({ kind: 'loseRequest', match: (r) => onCommand('DeleteObject')(r) && r.input.Key === blobs[0] });
+    const s3 = injector.attach(createS3Client(), 's3');
+    closers.push({ close: () => s3.destroy() });
+    const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3, concurrency: 1 });
+    const out = await cleanup.handle([x!, y!, again]);
+    expect(out.report).toMatchObject(expected);
+    const reported = outcome === 'failed' ? [x!.dynamodb!.SequenceNumber, again.dynamodb.SequenceNumber] : [];
+    expect(out.response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(reported.sort());
+    expect(await rawGetObject(fx, blobs[1]!)).toBeUndefined();
   });
 
   test('when that one delete fails, every record naming the blob is reported', async () => {

@@ -21,6 +21,7 @@ import { KiB, deferred, makeWriter, randomBody, rawGetObject, rawPutObject, rawS
 import { captureStdout, lambdaContext, loadHandler } from './lambda.js';
 import { createObjectsStreamHandler } from '../../lib/operations.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
+import { ConfigError, ValidationError } from '../../lib/errors.js';
 
 type Handler = (event: DynamoDBStreamEvent, context: Context) => Promise<StreamBatchResponse>;
 
@@ -102,7 +103,9 @@ describe('objects stream handler (DynamoDB Local stream)', () => {
     const { result, out } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream')));
     expect(result).toEqual({ batchItemFailures: [] });
     expect(await rawGetObject(fx, blob)).toBeUndefined();
-    expect(out).toContain('StreamExpiredRemoves');
+    // Its REMOVE only: not the INSERT, nor the MODIFY that set the expiry.
+    expect(out).toMatch(/"StreamRemoves":1\b/);
+    expect(out).toMatch(/"StreamExpiredRemoves":1\b/);
     expect(out).toMatch(/"StreamBlobsDeleted":1\b/);
   });
 
@@ -245,6 +248,18 @@ describe('createObjectsStreamHandler (tierlog/operations): the same consumer, fo
 
   test('a tuning option out of range fails at construction, naming it', () => {
     expect(() => createObjectsStreamHandler({ config: fx.config, cleanup: { concurrency: 0 } })).toThrow(/concurrency/);
+  });
+
+  test('a configuration that is not valid fails at construction (ConfigError), not at each batch', () => {
+    const bad = { ...fx.config, prefix: '/bad/' };
+    expect(() => createObjectsStreamHandler({ config: bad, cleanup: { dynamodb: fx.dynamodb, s3: fx.s3 } })).toThrow(ConfigError);
+  });
+
+  test("the configuration and the logger are the handler's own options: given in cleanup, refused at construction (cleanup's config overrode the handler's)", () => {
+    const other = { ...fx.config, objectsTable: `${fx.config.objectsTable}-other` };
+    for (const cleanup of [{ config: other }, { logger: { info() {}, warn() {}, error() {} } }]) {
+      expect(() => createObjectsStreamHandler({ config: fx.config, cleanup: cleanup as never })).toThrow(ValidationError);
+    }
   });
 });
 
@@ -393,6 +408,8 @@ describe('partial batch failures', () => {
     const cleanup = new StreamCleanup({ config: fx.config, dynamodb, s3: fx.s3 });
     const out = await cleanup.handle(records);
     expect(out.response.batchItemFailures).toEqual(removes(records).map((r) => ({ itemIdentifier: r.dynamodb!.SequenceNumber })));
+    // A failed answer, not one the deadline left unfinished.
+    expect(out.report).toMatchObject({ failed: 1, unfinished: 0 });
     expect(await rawGetObject(fx, blob)).toBeDefined();
     dynamodb.destroy();
     expect(await deliver(records)).toEqual({ batchItemFailures: [] });
@@ -462,10 +479,13 @@ describe("the invocation's deadline", () => {
     const { blobs, records } = await threeRemoved('deadline/held');
     const { s3, held, reached } = holdingDelete(blobs[1]!);
     try {
-      const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3, deadlineMarginMs: 2_000 });
+      const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3, deadlineMarginMs: 5_000 });
       // The answer must come before the deadline although one delete never answers (the
-      // read and the other deletes start long before the last 2 s, however loaded the machine).
-      const out = await cleanup.handle(records, { deadline: Date.now() + 10_000 });
+      // read and the other deletes start long before the last 5 s, however loaded the machine).
+      const deadline = Date.now() + 10_000;
+      const out = await cleanup.handle(records, { deadline });
+      // With a fifth of the margin left (1 s), not at the deadline, when the invocation ends.
+      expect(Date.now(), 'answered before the deadline').toBeLessThanOrEqual(deadline - 500);
       await reached.promise;
       expect(out.response.batchItemFailures).toEqual([{ itemIdentifier: records[1]!.dynamodb!.SequenceNumber }]);
       expect(out.report).toMatchObject({ blobsDeleted: 2, failed: 1, unfinished: 1 });
@@ -522,6 +542,44 @@ describe("the invocation's deadline", () => {
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
     // The function built without the variable (margin 5 s) has time for the same batch.
     const { result } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream', 30_000)));
+    expect(result).toEqual({ batchItemFailures: [] });
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
+  });
+
+  test.each([
+    ['an option given takes precedence over its variable', { deadlineMarginMs: 1_000 }, 'finished'],
+    ['an option given as undefined leaves the variable its say', { deadlineMarginMs: undefined }, 'nothing started'],
+  ] as const)(
+    'createObjectsStreamHandler with TIERLOG_STREAM_DEADLINE_MARGIN_MS=40000 and 30 s left: %s',
+    async (_label, tuning, expected) => {
+      const { blobs, records } = await threeRemoved(`deadline/precedence-${expected.replace(' ', '-')}`);
+      const saved = process.env.TIERLOG_STREAM_DEADLINE_MARGIN_MS;
+      process.env.TIERLOG_STREAM_DEADLINE_MARGIN_MS = '40000';
+      let own: ReturnType<typeof createObjectsStreamHandler>;
+      try {
+        own = createObjectsStreamHandler({ config: fx.config, cleanup: { dynamodb: fx.dynamodb, s3: fx.s3, ...tuning } });
+      } finally {
+        if (saved === undefined) delete process.env.TIERLOG_STREAM_DEADLINE_MARGIN_MS;
+        else process.env.TIERLOG_STREAM_DEADLINE_MARGIN_MS = saved;
+      }
+      const { result, error } = await captureStdout(() => own(streamEvent(records), lambdaContext('my-stream-consumer', 30_000)));
+      expect(error).toBeUndefined();
+      if (expected === 'finished') {
+        expect(result).toEqual({ batchItemFailures: [] });
+        for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
+      } else {
+        expect(result!.batchItemFailures).toHaveLength(records.length);
+        for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
+      }
+    },
+  );
+
+  test("the deadline is on the cleanup's clock: with a clock given as an option (an hour ahead), the batch is finished", async () => {
+    const { blobs, records } = await threeRemoved('deadline/clock');
+    const clock = () => Date.now() + 3_600_000;
+    const own = createObjectsStreamHandler({ config: fx.config, cleanup: { dynamodb: fx.dynamodb, s3: fx.s3, clock } });
+    const { result, error } = await captureStdout(() => own(streamEvent(records), lambdaContext('my-stream-consumer', 30_000)));
+    expect(error).toBeUndefined();
     expect(result).toEqual({ batchItemFailures: [] });
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
   });

@@ -48,6 +48,16 @@ describe('judgeStreamRecord', () => {
   test.each([
     ['a REMOVE by TTL', record('REMOVE', image(BLOB), { userIdentity: ttl }), { kind: 'candidate', expired: true, modified: false }],
     ['a REMOVE by anyone else', record('REMOVE', image(BLOB)), { kind: 'candidate', expired: false, modified: false }],
+    [
+      'a REMOVE by another service (not an expiry)',
+      record('REMOVE', image(BLOB), { userIdentity: { type: 'Service', principalId: 'lambda.amazonaws.com' } }),
+      { kind: 'candidate', expired: false },
+    ],
+    [
+      "a REMOVE whose principal is TTL's but not as a service (not an expiry)",
+      record('REMOVE', image(BLOB), { userIdentity: { type: 'User', principalId: TTL_PRINCIPAL } }),
+      { kind: 'candidate', expired: false },
+    ],
     ['a MODIFY (overwrite or delete), old images only', record('MODIFY', image(BLOB)), { kind: 'candidate', modified: true }],
     [
       'a MODIFY that points elsewhere now',
@@ -75,6 +85,21 @@ describe('judgeStreamRecord', () => {
       { kind: 'untrusted', key: KEY },
     ],
     ['a REMOVE whose key is a number', record('REMOVE', { key: { N: '1' }, blob: { S: BLOB } }), { kind: 'untrusted' }],
+    [
+      'a REMOVE whose key S holds no string (a record not written by DynamoDB)',
+      record('REMOVE', { key: { S: 42 as unknown as string }, blob: { S: BLOB } }),
+      { kind: 'untrusted' },
+    ],
+    [
+      'a REMOVE whose blob attribute is null (a truncated image)',
+      record('REMOVE', { key: { S: KEY }, blob: null as unknown as StreamAttributeValue }),
+      { kind: 'untrusted', key: KEY },
+    ],
+    [
+      'a REMOVE whose deletion marker is false, with no blob or body',
+      record('REMOVE', { key: { S: KEY }, deleted: { BOOL: false } }),
+      { kind: 'untrusted', key: KEY },
+    ],
     ['a MODIFY without an old image (KEYS_ONLY or NEW_IMAGE stream)', record('MODIFY', undefined), { kind: 'untrusted' }],
     ['a REMOVE without a key', record('REMOVE', image(BLOB, null)), { kind: 'untrusted' }],
     ['a blob outside the prefix', record('MODIFY', image('elsewhere/x')), { kind: 'untrusted', key: KEY }],
@@ -103,9 +128,36 @@ describe('judgeStreamRecord', () => {
     ["another table's stream", arn(`${TABLE}-restored`), { kind: 'untrusted' }],
     ['a table whose name this one begins', arn(TABLE.slice(0, -1)), { kind: 'untrusted' }],
     ['an ARN that names no table', 'arn:aws:sqs:eu-west-1:123456789012:queue', { kind: 'untrusted' }],
+    ["this table's own ARN, not a stream's", `arn:aws:dynamodb:eu-west-1:123456789012:table/${TABLE}`, { kind: 'untrusted' }],
+    ['an index of this table, not its stream', `arn:aws:dynamodb:eu-west-1:123456789012:table/${TABLE}/index/byKey`, { kind: 'untrusted' }],
+    ["an array holding this table's stream ARN (not a string)", [arn(TABLE)], { kind: 'untrusted' }],
     ['no eventSourceARN (not delivered by Lambda): judged by its content', undefined, { kind: 'candidate' }],
   ] as const)('a REMOVE from %s', (_label, eventSourceARN, expected) => {
     const input = { ...record('REMOVE', image(BLOB)), ...(eventSourceARN !== undefined ? { eventSourceARN } : {}) };
-    expect(judgeStreamRecord(input, PREFIX, ATTRS, TABLE)).toMatchObject(expected);
+    expect(judgeStreamRecord(input as ObjectsStreamRecord, PREFIX, ATTRS, TABLE)).toMatchObject(expected);
+  });
+
+  /** The writers' names (TIERLOG_HV_ATTRIBUTES), none of them the default. */
+  const RENAMED = { key: 'id', blob: 'ptr', body: 'data', deleted: 'gone' } as const;
+  test.each([
+    ['a REMOVE naming a blob', record('REMOVE', { id: { S: KEY }, ptr: { S: BLOB } }), { kind: 'candidate', key: KEY, blob: BLOB }],
+    ['a REMOVE of an inline object', record('REMOVE', { id: { S: KEY }, data: { B: 'aGk=' } }), { kind: 'ignore', reason: 'noBlob' }],
+    ['a REMOVE of a deletion marker', record('REMOVE', { id: { S: KEY }, gone: { BOOL: true } }), { kind: 'ignore', reason: 'noBlob' }],
+    [
+      'a MODIFY whose new image keeps the blob',
+      {
+        ...record('MODIFY', { id: { S: KEY }, ptr: { S: BLOB } }),
+        dynamodb: { OldImage: { id: { S: KEY }, ptr: { S: BLOB } }, NewImage: { id: { S: KEY }, ptr: { S: BLOB } } },
+      },
+      { kind: 'ignore', reason: 'sameBlob' },
+    ],
+    ['a REMOVE of an image under the default names', record('REMOVE', { key: { S: KEY }, blob: { S: BLOB } }), { kind: 'untrusted' }],
+    [
+      'a REMOVE of a deletion marker under the default names',
+      record('REMOVE', { id: { S: KEY }, deleted: { BOOL: true } }),
+      { kind: 'untrusted' },
+    ],
+  ] as const)('under the configured names: %s', (_label, input, expected) => {
+    expect(judgeStreamRecord(input, PREFIX, RENAMED)).toMatchObject(expected);
   });
 });
