@@ -9,7 +9,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { v7 as uuidv7 } from 'uuid';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   KiB,
@@ -138,12 +138,17 @@ describe('sweeper handler', () => {
     expect(fx.config.leaseShards).toBe(4);
     const one = await putDeadInstance(fx, { shard: 1 });
     const five = await putDeadInstance(fx, { shard: 5 });
-    const handler = await sweeperHandler(fx, PAST_UPLOADS);
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), PAST_UPLOADS);
+    restores.push(restore);
+    const logger = new Logger({ serviceName: 'tierlog-sweeper' });
+    const warn = vi.spyOn(logger, 'warn');
+    const handler = mod.createSweeperHandler({ logger });
     const { result, error } = await captureStdout(() =>
       handler(scheduledEvent({ shards: [1, 5], housekeeping: false }), lambdaContext('tierlog-sweeper')),
     );
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, errors: 0 });
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('past TIERLOG_LEASE_SHARDS'), expect.objectContaining({ skipped: [5] }));
     expect(await rawInstance(fx, one.instanceId)).toBeUndefined();
     expect(await rawInstance(fx, five.instanceId)).toMatchObject({ state: 'live' });
     // A group whose every shard is past the setting sweeps nothing, and fails nothing.
