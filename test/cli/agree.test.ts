@@ -76,6 +76,32 @@ describe('status, inspect and sweep agree', () => {
     expect((await cliJson(fx, ['sweep'])).json).toMatchObject({ instancesClaimed: 1 });
   });
 
+  test('a live lease within the default skew margin is no suspect lease for either: status does not list it, sweep leaves it', async () => {
+    const fx = await freshFixture();
+    // A writer whose clock runs 15 s ahead: its lease lies 15 s past the longest a writer takes, inside the default 30 s margin.
+    await putRawInstance(fx, {
+      leaseUntil: Date.now() + DEFAULT_MAX_LEASE_MS + 15_000,
+      entries: { [newChangeId()]: rawEntry('near', { new: blobKey(fx, 'near') }) },
+    });
+    const status = await cliJson(fx, ['status']);
+    expect(status.json.stuck.suspectLeases).toEqual([]);
+    expect((await cliJson(fx, ['sweep'])).json).toMatchObject({ instancesClaimed: 0, stuckInstances: 0 });
+  });
+
+  test('a claim held for an hour (a sweeper with TIERLOG_CLAIM_MS=3600000) is no suspect lease: status lists it claimed, not stuck; sweep leaves it', async () => {
+    const fx = await freshFixture();
+    const instanceId = await putRawInstance(fx, {
+      state: 'claimed',
+      claimedBy: 'sweeper-long-claim',
+      leaseUntil: Date.now() + 50 * MIN,
+      entries: { [newChangeId()]: rawEntry('held', { new: blobKey(fx, 'held') }) },
+    });
+    const status = await cliJson(fx, ['status']);
+    expect(status.json.stuck.suspectLeases).toEqual([]);
+    expect(status.json.instanceIds).toMatchObject({ claimed: [instanceId], stuck: [] });
+    expect((await cliJson(fx, ['sweep'])).json).toMatchObject({ instancesClaimed: 0, stuckInstances: 0 });
+  });
+
   test('a blob that exists inside the upload window: kept until the window closes, then deleted, by both', async () => {
     const fx = await freshFixture();
     const landed = blobKey(fx, 'landed');

@@ -99,6 +99,7 @@ describe('a handler called without a Lambda context that tells the remaining tim
     ['{}', {}],
     ['a context whose remaining time is NaN', { ...lambdaContext('f'), getRemainingTimeInMillis: () => Number.NaN }],
     ['a context whose remaining time is a string', { ...lambdaContext('f'), getRemainingTimeInMillis: () => '60000' }],
+    ['a context whose remaining time is negative', { ...lambdaContext('f'), getRemainingTimeInMillis: () => -1 }],
   ];
   const rows = invoke.flatMap(([name, call]) => contexts.map(([what, context]) => [name, what, call, context] as const));
 

@@ -5,9 +5,11 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { v7 as uuidv7 } from 'uuid';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   KiB,
@@ -136,12 +138,17 @@ describe('sweeper handler', () => {
     expect(fx.config.leaseShards).toBe(4);
     const one = await putDeadInstance(fx, { shard: 1 });
     const five = await putDeadInstance(fx, { shard: 5 });
-    const handler = await sweeperHandler(fx, PAST_UPLOADS);
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), PAST_UPLOADS);
+    restores.push(restore);
+    const logger = new Logger({ serviceName: 'tierlog-sweeper' });
+    const warn = vi.spyOn(logger, 'warn');
+    const handler = mod.createSweeperHandler({ logger });
     const { result, error } = await captureStdout(() =>
       handler(scheduledEvent({ shards: [1, 5], housekeeping: false }), lambdaContext('tierlog-sweeper')),
     );
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, errors: 0 });
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('past TIERLOG_LEASE_SHARDS'), expect.objectContaining({ skipped: [5] }));
     expect(await rawInstance(fx, one.instanceId)).toBeUndefined();
     expect(await rawInstance(fx, five.instanceId)).toMatchObject({ state: 'live' });
     // A group whose every shard is past the setting sweeps nothing, and fails nothing.
@@ -301,12 +308,15 @@ describe('sweeper handler', () => {
     expect(await rawGetObject(fx, blobs[0]!)).toBeDefined();
   });
 
-  test('a handler built with its own clients still takes the tuning from the environment', async () => {
+  test('a handler built with its own clients (and options left undefined) still takes the tuning from the environment', async () => {
     const fx = await freshFixture();
     await deadWriter(fx, 'sw/own-clients', 'crashBefore');
     const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), PAST_UPLOADS);
     restores.push(restore);
-    const handler = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3 } });
+    // An option left undefined (`{ ...defaults, maxUploadMs: process.env.X && Number(...) }`) carries nothing: the variable holds.
+    const handler = mod.createSweeperHandler({
+      sweeper: { dynamodb: fx.dynamodb, s3: fx.s3, maxUploadMs: undefined, unsafeShortWindows: undefined },
+    });
     const { result, error } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
     expect(error).toBeUndefined();
     // TIERLOG_MAX_UPLOAD_MS=1 reached the sweeper: the invocation that fences the writer also recovers.
@@ -319,6 +329,26 @@ describe('sweeper handler', () => {
     } finally {
       delete process.env.TIERLOG_SWEEP_CONCURRENCY;
     }
+  });
+
+  test('a handler given its own logger and metrics logs and publishes through them', async () => {
+    const fx = await freshFixture();
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
+    restores.push(restore);
+    const logger = new Logger({ serviceName: 'my-sweeper' });
+    const metrics = new Metrics({ namespace: 'MyNamespace', serviceName: 'my-sweeper' });
+    const { result, error, out } = await captureStdout(() =>
+      mod.createSweeperHandler({ logger, metrics })(scheduledEvent(), lambdaContext('tierlog-sweeper')),
+    );
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ errors: 0 });
+    const logs = out
+      .split('\n')
+      .filter((l) => l.trim().startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l._aws === undefined);
+    expect(logs.map((l) => [l.message, l.service])).toContainEqual(['sweep finished', 'my-sweeper']);
+    expect(emfDocuments(out).map((d) => d._aws.CloudWatchMetrics[0].Namespace)).toEqual(['MyNamespace']);
   });
 
   test('TIERLOG_RETRY_FAILED_MS: an entry whose blob delete failed is not taken again before it', async () => {

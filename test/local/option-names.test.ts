@@ -89,6 +89,19 @@ describe('an option name an entry point does not know is refused, before any req
     expect(err instanceof ValidationError ? err.field : undefined).toBeUndefined();
   });
 
+  it.each([
+    ['config', { ...config, changeLogTable: 'cl-other' }],
+    ['logger', { info() {}, warn() {}, error() {} }],
+  ])(
+    "createSweeperHandler's sweeper with %s (the handler's own option): refused, never a second one that overrides it",
+    async (name, value) => {
+      const { err, requests } = await run((extra, c) => createSweeperHandler({ config, sweeper: { ...c, ...extra } }), { [name]: value });
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field).toBe(name);
+      expect(requests, 'requests sent').toBe(0);
+    },
+  );
+
   it.each(starters)('%s with "%s": a ValidationError naming it, no server started', async (_name, misspelt, start) => {
     const err = await start().then(
       async (started) => {

@@ -106,12 +106,19 @@ describe('sweeper window floors', () => {
     expect(refusal(() => sweeperTuningFromEnv({ [variable]: raw })).setting).toBe(variable);
   });
 
-  it('drills on compressed time opt out explicitly, by variable or option', () => {
-    expect(sweeperTuningFromEnv({ [SWEEPER_ENV.skewMarginMs]: '0', [UNSAFE_SHORT_WINDOWS_ENV]: '1' })).toEqual({
+  it.each(['1', 'true'])('drills on compressed time opt out explicitly, by variable (%j) or option', (raw) => {
+    expect(sweeperTuningFromEnv({ [SWEEPER_ENV.skewMarginMs]: '0', [UNSAFE_SHORT_WINDOWS_ENV]: raw })).toEqual({
       skewMarginMs: 0,
       unsafeShortWindows: true,
     });
     expect(sweeper({ skewMarginMs: 0, maxUploadMs: 1, unsafeShortWindows: true })).not.toThrow();
+  });
+
+  it(`a blank ${UNSAFE_SHORT_WINDOWS_ENV} is unset, as every variable's: the floors hold, and nothing else is refused`, () => {
+    expect(sweeperTuningFromEnv({ [UNSAFE_SHORT_WINDOWS_ENV]: '' })).toEqual({});
+    expect(refusal(() => sweeperTuningFromEnv({ [SWEEPER_ENV.skewMarginMs]: '0', [UNSAFE_SHORT_WINDOWS_ENV]: '' })).setting).toBe(
+      SWEEPER_ENV.skewMarginMs,
+    );
   });
 
   it.each([
@@ -271,6 +278,10 @@ describe('the quarantine recheck, the retry of failed deletes and the scan for i
     [{ segments: 2.5, maxPages: 4 }, 'shardlessScan.segments'],
     [{ segments: 8, maxPages: 0 }, 'shardlessScan.maxPages'],
     [{ segments: 8, maxPages: MAX_SHARDLESS_SCAN_PAGES + 1 }, 'shardlessScan.maxPages'],
+    // Not an object at all (a config read from JSON): refused as the option, not a TypeError.
+    [true, 'shardlessScan'],
+    [null, 'shardlessScan'],
+    [8, 'shardlessScan'],
   ])('shardlessScan %o is refused as a Sweeper option, naming %s', (scan, setting) => {
     expect(refusal(sweeper({ shardlessScan: scan })).setting).toBe(setting);
   });

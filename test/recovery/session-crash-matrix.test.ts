@@ -430,6 +430,24 @@ describe('session races', () => {
     await expectClean(fx, expect);
   });
 
+  test('an abort that died right after its claim: the claim has already ended, so the next sweep aborts the upload (not one an hour later)', async () => {
+    const fx = await freshFixture();
+    const p = await prepare(writer(fx).store, 'race/abort-died');
+    const [upload] = await sessionUploads(fx);
+    const dying = writer(fx, new FaultInjector().add({ kind: 'crashAfter', match: sessionSteps(fx).claimForAbort, times: 1 }));
+    await expect(dying.store.abortUpload(p.uploadId)).rejects.toThrow();
+    // Two minutes on: past the sweeper's skew margin.
+    const next = makeSweeper(fx, 2 * 60_000);
+    try {
+      expect((await next.sweeper.sweep()).errors).toBe(0);
+    } finally {
+      next.close();
+    }
+    await expectUploadGone(fx, upload!);
+    await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+  });
+
   test('an abandoned session: the sweeper aborts its upload, deletes its parts, drains its entry', async () => {
     const fx = await freshFixture();
     const setup = writer(fx);

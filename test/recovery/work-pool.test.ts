@@ -60,4 +60,24 @@ describe('WorkPool', () => {
     expect(ran).toBe(true);
     expect(() => new WorkPool(0)).toThrow(RangeError);
   });
+
+  test('drain rethrows the first failure, not a later one', async () => {
+    const pool = new WorkPool(1);
+    await pool.run(() => Promise.reject(new Error('first')));
+    await pool.run(() => Promise.reject(new Error('second')));
+    await expect(pool.drain()).rejects.toThrow('first');
+  });
+
+  test('a task that throws before returning its promise is a failure like a rejection: its slot is freed, drain rethrows it', async () => {
+    const pool = new WorkPool(1);
+    await pool.run(() => {
+      throw new Error('thrown at once');
+    });
+    let ran = false;
+    await pool.run(async () => {
+      ran = true;
+    });
+    await expect(pool.drain()).rejects.toThrow('thrown at once');
+    expect(ran).toBe(true);
+  });
 });

@@ -105,12 +105,19 @@ describe('snapshot re-verification: what it protects', () => {
     expect(await exists(fx, key)).toBe(true);
   });
 
-  test('a change-log attribute name carrying the UUID protects the blob', async () => {
+  test.each([
+    ['an attribute name', (key: string) => ({ [`note_${uuidOf(key)}`]: 1 })],
+    ['a binary', (key: string) => ({ note: Buffer.from(key) })],
+    ['a string set', (key: string) => ({ note: new Set(['other', key]) })],
+    ['a binary set', (key: string) => ({ note: new Set([Buffer.from(key)]) })],
+    ['a list', (key: string) => ({ note: ['other', key] })],
+    ['the name of a nested attribute', (key: string) => ({ note: { [`n_${uuidOf(key)}`]: 1 } })],
+  ])('a change-log item carrying the UUID in %s, outside any entry, protects the blob', async (_name, attributes) => {
     const { fx, key } = await scene();
     await fx.dynamodb.send(
       new PutItemCommand({
         TableName: fx.config.changeLogTable,
-        Item: marshall({ pk: 'odd', [`note_${uuidOf(key)}`]: 1 }),
+        Item: marshall({ pk: 'odd', ...attributes(key) }),
       }),
     );
     const report = await reverify(fx, key);

@@ -152,6 +152,12 @@ describe('metadata is a plain object of strings, or refused', () => {
     }
   });
 
+  test("options and metadata made in another realm (a vm context; Jest's globals) are plain objects all the same", async () => {
+    const options = runInNewContext('({ metadata: { owner: "z" } })') as { metadata: Record<string, string> };
+    await w.store.put('metadata/other-realm', randomBody(SMALL), options);
+    expect((await w.store.head('metadata/other-realm'))?.metadata).toEqual({ owner: 'z' });
+  });
+
   test('options that are a Map (whose entries are no properties): ValidationError, not a put without options', async () => {
     await w.store.put('metadata/options-map', 'kept');
     await expectRefused(() => w.store.put('metadata/options-map', 'new', new Map([['ifVersion', 1]]) as never), 'options');

@@ -24,6 +24,7 @@ function storeWith(partSize: number): TieredStore {
 describe('TieredStore partSize', () => {
   test.each([
     ['below 5 MiB', 1024],
+    ['one byte below 5 MiB', MIN_PART_SIZE - 1],
     ['above 5 GiB', MAX_PART_SIZE + 1],
     ['not an integer', MIN_PART_SIZE + 0.5],
     ['NaN', Number.NaN],

@@ -14,7 +14,7 @@ import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipar
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { UploadSessionClosedError, ValidationError } from '../../lib/errors.js';
+import { UploadSessionClosedError, UploadSessionNotFoundError, ValidationError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { encodeObjectId, newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { freshFixture, type Fixture } from '../support/local.js';
@@ -88,6 +88,8 @@ describe("the sweeper and a session whose 'upload' attribute it cannot read", ()
     await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
     // A format this sweeper does not know (a newer writer's), or a corrupt attribute.
     await setSessionField(created.uploadId, 'v', 2);
+    // Nor does this writer act on it: completed under this format's rules, a newer one's would be misread.
+    await expect(w.store.listUploadParts(created.uploadId)).rejects.toBeInstanceOf(UploadSessionNotFoundError);
     const item = await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
     const blob = String((item.Item?.upload as { blob?: string } | undefined)?.blob);
     expect(await uploadsInProgress()).toContain(blob);
