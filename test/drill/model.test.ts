@@ -98,6 +98,12 @@ describe('the register model refuses the histories of a broken store', () => {
     const r = model.beginRead(key, 'read');
     model.endRead(r, observed);
   };
+  /** A read of `k` that sees `observed` while a put of `tag` runs; the put is acknowledged after it. */
+  const readWhilePut = (model: RegisterModel, tag: string, observed: Parameters<RegisterModel['endRead']>[1]) => {
+    const w = model.beginWrite('k', 'put', tag, 3);
+    read(model, observed);
+    model.endWrite(w, 'acked');
+  };
   const value = (tag: string, extra: { bodyOk?: boolean; size?: number } = {}) =>
     ({ kind: 'value', tag, bodyOk: extra.bodyOk ?? true, size: extra.size ?? 3 }) as const;
 
@@ -125,9 +131,7 @@ describe('the register model refuses the histories of a broken store', () => {
       },
       (m) => {
         acked(m, 'a');
-        const b = m.beginWrite('k', 'put', 'b', 3);
-        read(m, value('a'));
-        m.endWrite(b, 'acked');
+        readWhilePut(m, 'b', value('a'));
       },
       'read "a"',
     ],
@@ -140,9 +144,7 @@ describe('the register model refuses the histories of a broken store', () => {
       },
       (m) => {
         acked(m, 'a');
-        const b = m.beginWrite('k', 'put', 'b', 3);
-        read(m, value('b'));
-        m.endWrite(b, 'acked');
+        readWhilePut(m, 'b', value('b'));
       },
       'read "b"',
     ],
