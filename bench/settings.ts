@@ -69,41 +69,45 @@ function parseOptions(argv: readonly string[]) {
   return parseArgs({ args: [...argv], options: BENCH_OPTIONS, strict: true, allowPositionals: false });
 }
 
-/** The options whose value is a count (an integer); at least 1 unless listed in {@link MAY_BE_ZERO}. */
-const COUNTS = [
-  'latency-runs',
-  'recovery-instances',
-  'entries-per-instance',
-  'sweep-concurrency',
-  'scaling-instances',
-  'coldstart-runs',
-  'idle-instances',
-  'writers',
-  'ops-per-writer',
-  'keys',
-  'seed',
-] as const;
-/** Counts where 0 means "none": no idle instances to page through. */
-const MAY_BE_ZERO: ReadonlySet<string> = new Set(['idle-instances', 'seed']);
+/** The options whose value is a count of things. */
+type CountOption =
+  | 'latency-runs'
+  | 'recovery-instances'
+  | 'entries-per-instance'
+  | 'sweep-concurrency'
+  | 'scaling-instances'
+  | 'coldstart-runs'
+  | 'idle-instances'
+  | 'writers'
+  | 'ops-per-writer'
+  | 'keys'
+  | 'seed';
 
-function readNumber(
-  args: Args,
-  name: (typeof COUNTS)[number] | 'throttle' | 'model-dynamodb-ms' | 'model-s3-ms',
-  full: number,
-  quick: number,
-): number {
+/** `--name`'s number, or `full` (`quick` with `--quick`) when it is not given; NaN for a blank or non-numeric value. */
+function given(args: Args, name: CountOption | 'throttle' | 'model-dynamodb-ms' | 'model-s3-ms', full: number, quick: number) {
   const raw = args[name];
-  if (raw === undefined) return args.quick ? quick : full;
-  const n = raw.trim() === '' ? Number.NaN : Number(raw);
-  if ((COUNTS as readonly string[]).includes(name)) {
-    const least = MAY_BE_ZERO.has(name) ? 0 : 1;
-    if (!Number.isSafeInteger(n) || n < least)
-      throw new BenchArgsError(`--${name} takes a whole number of at least ${least}, got "${raw}"`);
-  } else if (name === 'throttle') {
-    if (!(n >= 0 && n < 1)) throw new BenchArgsError(`--throttle takes the share of attempts to throttle, from 0 to below 1, got "${raw}"`);
-  } else if (!(Number.isFinite(n) && n >= 0)) {
-    throw new BenchArgsError(`--${name} takes milliseconds, a number of at least 0, got "${raw}"`);
-  }
+  if (raw === undefined) return { n: args.quick ? quick : full, raw: '' };
+  return { n: raw.trim() === '' ? Number.NaN : Number(raw), raw };
+}
+
+/** A count: a whole number of at least `least` (1, or 0 where 0 means none). */
+function readCount(args: Args, name: CountOption, full: number, quick: number, least = 1): number {
+  const { n, raw } = given(args, name, full, quick);
+  if (!Number.isSafeInteger(n) || n < least) throw new BenchArgsError(`--${name} takes a whole number of at least ${least}, got "${raw}"`);
+  return n;
+}
+
+/** Milliseconds added to each request of the modelled run: a number of at least 0. */
+function readMs(args: Args, name: 'model-dynamodb-ms' | 'model-s3-ms', full: number): number {
+  const { n, raw } = given(args, name, full, full);
+  if (!(Number.isFinite(n) && n >= 0)) throw new BenchArgsError(`--${name} takes milliseconds, a number of at least 0, got "${raw}"`);
+  return n;
+}
+
+/** The share of the load's attempts to throttle: from 0 to below 1. */
+function readThrottle(args: Args): number {
+  const { n, raw } = given(args, 'throttle', 0.05, 0.05);
+  if (!(n >= 0 && n < 1)) throw new BenchArgsError(`--throttle takes the share of attempts to throttle, from 0 to below 1, got "${raw}"`);
   return n;
 }
 
@@ -135,23 +139,23 @@ function readSettings(args: Args) {
     warmupRounds: quick ? 80 : 300,
     opsIterations: quick ? 5 : 20,
     opsWarmup: 2,
-    latencyRuns: readNumber(args, 'latency-runs', 200, 30),
+    latencyRuns: readCount(args, 'latency-runs', 200, 30),
     latencyWarmup: quick ? 5 : 20,
-    recoveryInstances: readNumber(args, 'recovery-instances', 1000, 100),
-    entriesPerInstance: readNumber(args, 'entries-per-instance', 10, 10),
-    sweepConcurrency: args['sweep-concurrency'] !== undefined ? readNumber(args, 'sweep-concurrency', 16, 16) : undefined,
-    scalingInstances: readNumber(args, 'scaling-instances', 300, 60),
-    coldStartRuns: readNumber(args, 'coldstart-runs', 7, 3),
-    idleInstances: readNumber(args, 'idle-instances', 10_000, 1_000),
-    writers: readNumber(args, 'writers', 100, 100),
-    opsPerWriter: readNumber(args, 'ops-per-writer', 30, 5),
-    keys: readNumber(args, 'keys', 150, 100),
-    throttle: readNumber(args, 'throttle', 0.05, 0.05),
-    seed: readNumber(args, 'seed', 1, 1),
+    recoveryInstances: readCount(args, 'recovery-instances', 1000, 100),
+    entriesPerInstance: readCount(args, 'entries-per-instance', 10, 10),
+    sweepConcurrency: args['sweep-concurrency'] !== undefined ? readCount(args, 'sweep-concurrency', 16, 16) : undefined,
+    scalingInstances: readCount(args, 'scaling-instances', 300, 60),
+    coldStartRuns: readCount(args, 'coldstart-runs', 7, 3),
+    idleInstances: readCount(args, 'idle-instances', 10_000, 1_000, 0),
+    writers: readCount(args, 'writers', 100, 100),
+    opsPerWriter: readCount(args, 'ops-per-writer', 30, 5),
+    keys: readCount(args, 'keys', 150, 100),
+    throttle: readThrottle(args),
+    seed: readCount(args, 'seed', 1, 1, 0),
     // As many rounds as the local run: a p99 of 100 samples is one of the two slowest, noise alone.
-    modelRuns: readNumber(args, 'latency-runs', 200, 30),
-    modelDynamodbMs: readNumber(args, 'model-dynamodb-ms', 4, 4),
-    modelS3Ms: readNumber(args, 'model-s3-ms', 25, 25),
+    modelRuns: readCount(args, 'latency-runs', 200, 30),
+    modelDynamodbMs: readMs(args, 'model-dynamodb-ms', 4),
+    modelS3Ms: readMs(args, 'model-s3-ms', 25),
     replacedBlobCleanup: readReplacedBlobCleanup(args),
   };
 }

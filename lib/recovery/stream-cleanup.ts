@@ -227,8 +227,8 @@ export interface StreamCleanupOptions {
   readonly concurrency?: number;
   /**
    * With a deadline (the stream handler passes its invocation's): no read or delete starts once
-   * less than this remains, and the batch answers when a fifth of it remains, whatever is still unanswered
-   * (those records are reported as failures). 0..15 min (`TIERLOG_STREAM_DEADLINE_MARGIN_MS`).
+   * less than this remains, and the batch answers when a fifth of it remains, whatever is still
+   * unanswered (those records are reported as failures). 0..15 min (`TIERLOG_STREAM_DEADLINE_MARGIN_MS`).
    * Default 5 000.
    */
   readonly deadlineMarginMs?: number;
