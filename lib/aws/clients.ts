@@ -53,16 +53,27 @@ export function createDynamoDBClient(timeouts: ClientTimeouts = {}): DynamoDBCli
 
 /**
  * An S3 client from the environment, with standard retries and timeouts. Path-style addressing
- * when an endpoint override is set (local servers do not serve virtual-hosted buckets).
+ * when the environment sets an endpoint override (local servers do not serve virtual-hosted
+ * buckets). An endpoint set in the shared config file (`endpoint_url`) is not seen here: pass a
+ * client of your own, with `forcePathStyle`, for one.
  */
 export function createS3Client(timeouts: ClientTimeouts = {}): S3Client {
-  const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
   return new S3Client({
     maxAttempts: maxAttempts(),
     retryMode: 'standard',
-    forcePathStyle: endpoint !== undefined,
+    forcePathStyle: s3EndpointFromEnvironment() !== undefined,
     requestHandler: requestHandlerOptions(timeouts, undefined),
   });
+}
+
+/**
+ * The S3 endpoint the SDK takes from the environment, read as the SDK reads it: the service's own
+ * variable, else the global one, an empty value being none; none at all when
+ * `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is `true` (the SDK then talks to AWS).
+ */
+function s3EndpointFromEnvironment(): string | undefined {
+  if (process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return undefined;
+  return process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined;
 }
 
 /** The options of the SDK's Node request handler for `timeouts` (its keep-alive agent kept). */

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DYNAMODB_SOCKET_TIMEOUT_MS, S3_SOCKET_TIMEOUT_MS } from '../../lib/constants.js';
@@ -179,6 +179,69 @@ describe('createObjectsHandler with clients of the caller', () => {
     // The large put's record and commit (the log), its upload, and the read's GetItem and GetObject.
     for (const command of ['dynamodb:UpdateItem', 'dynamodb:TransactWriteItems', 'dynamodb:GetItem', 's3:PutObject', 's3:GetObject']) {
       expect(sent).toContain(command);
+    }
+  });
+});
+
+describe('the default S3 client reads its endpoint as the SDK does', () => {
+  /** The local S3 server's endpoint, which the global setup exports as the S3 variable. */
+  const localS3 = (): string => {
+    const url = process.env.AWS_ENDPOINT_URL_S3;
+    if (url === undefined || url === '') throw new Error('the global setup exported no S3 endpoint');
+    return url;
+  };
+
+  it.each([
+    { set: 'only the global AWS_ENDPOINT_URL (as LocalStack users do)', env: (url: string) => ({ AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: url }) },
+    { set: 'the service variable', env: (url: string) => ({ AWS_ENDPOINT_URL_S3: url, AWS_ENDPOINT_URL: '' }) },
+  ])('reaches a local server at $set, path-style', async ({ env }) => {
+    const fx = await freshFixture();
+    const url = localS3();
+    for (const [name, value] of Object.entries(env(url))) vi.stubEnv(name, value);
+    const s3 = createS3Client();
+    try {
+      // Virtual-hosted style would ask `<bucket>.127.0.0.1`, which no local server answers.
+      expect(await s3.config.forcePathStyle).toBe(true);
+      await s3.send(new HeadBucketCommand({ Bucket: fx.config.bucket }));
+    } finally {
+      s3.destroy();
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it.each([
+    { set: 'no endpoint variable', env: { AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: '' } },
+    { set: 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true', env: { AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' } },
+  ])('addresses AWS virtual-hosted style with $set', async ({ env }) => {
+    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+    const s3 = createS3Client();
+    try {
+      expect(await s3.config.forcePathStyle).toBe(false);
+    } finally {
+      s3.destroy();
+      vi.unstubAllEnvs();
+    }
+  });
+});
+
+describe("the default clients' retries", () => {
+  it.each([
+    { value: '2', attempts: 2 },
+    { value: '0', attempts: 5 },
+    { value: '-3', attempts: 5 },
+    { value: '2.5', attempts: 5 },
+    { value: 'many', attempts: 5 },
+  ])('AWS_MAX_ATTEMPTS=$value gives $attempts attempts (5 unless a positive whole number)', async ({ value, attempts }) => {
+    vi.stubEnv('AWS_MAX_ATTEMPTS', value);
+    const dynamodb = createDynamoDBClient();
+    const s3 = createS3Client();
+    try {
+      expect(await dynamodb.config.maxAttempts()).toBe(attempts);
+      expect(await s3.config.maxAttempts()).toBe(attempts);
+    } finally {
+      dynamodb.destroy();
+      s3.destroy();
+      vi.unstubAllEnvs();
     }
   });
 });
