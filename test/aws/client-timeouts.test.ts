@@ -192,9 +192,12 @@ describe('the default S3 client reads its endpoint as the SDK does', () => {
   };
 
   it.each([
-    { set: 'only the global AWS_ENDPOINT_URL (as LocalStack users do)', env: (url: string) => ({ AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: url }) },
+    {
+      set: 'only the global AWS_ENDPOINT_URL (as LocalStack users do)',
+      env: (url: string) => ({ AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: url }),
+    },
     { set: 'the service variable', env: (url: string) => ({ AWS_ENDPOINT_URL_S3: url, AWS_ENDPOINT_URL: '' }) },
-  ])('reaches a local server at $set, path-style', async ({ env }) => {
+  ])('reaches a local server named by $set, path-style', async ({ env }) => {
     const fx = await freshFixture();
     const url = localS3();
     for (const [name, value] of Object.entries(env(url))) vi.stubEnv(name, value);
