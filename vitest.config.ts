@@ -17,6 +17,7 @@ const UNIT = [
   'test/recovery/stream-judge.test.ts',
   'test/tiered/blob-keys.test.ts',
   'test/drill/model.test.ts',
+  'test/drill/verdict.test.ts',
   'test/functions/bounded-read.test.ts',
   'test/aws/errors.test.ts',
   'test/docs/**/*.test.ts',

@@ -39,7 +39,7 @@ import { StreamReader } from '../local/stream-reader.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
 import { type DeliverBatch, type ExpiryCounts, ExpiryDriver } from './expiry.js';
 import { type ExpiryScenarioReport, runExpiryScenarios } from './expiry-scenarios.js';
-import { checkInvariants, scanTable } from './invariants.js';
+import { checkInvariants, type InvariantReport, scanTable } from './invariants.js';
 import { bodyFor, type ModelExpiry, observe, RegisterModel } from './model.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
 import { type Operation, SimulatedWriter, writeStatusOf } from './writer.js';
@@ -146,6 +146,17 @@ export async function runDrill(args: {
     return new SimulatedWriter({ config, random: seededRandom(options.seed * 7919 + writersStarted), invocationMs: options.invocationMs });
   };
   const reader = new TieredStore({ config, changeLog: new NoopChangeLog(), dynamodb: args.dynamodb, s3: args.s3 });
+  // A read the store could not answer (a `BlobMissingError`: HV names a blob that is gone) is no
+  // value any write left: each is a wrong value, and the drill goes on to report the others.
+  const readFailures: string[] = [];
+  const readChecked = async (key: string, label: string): Promise<{ value: Awaited<ReturnType<TieredStore['get']>> } | undefined> => {
+    try {
+      return { value: await reader.get(key) };
+    } catch (err) {
+      readFailures.push(`${label} of ${key} failed: ${describeError(err)}`);
+      return undefined;
+    }
+  };
   const addSweep = (report: Omit<SweepReport, 'wouldDelete'>) => {
     totals.sweeps++;
     totals.orphansDeleted += report.blobsDeleted;
@@ -154,15 +165,9 @@ export async function runDrill(args: {
   };
 
   // The sweeper runs on a schedule during the workload, as it does in production.
-  let working = true;
-  const background = (async () => {
-    while (working) {
-      await sleep(options.invocationMs);
-      if (working) addSweep(await args.sweep());
-    }
-  })();
-
-  await Promise.all(
+  const sweeping = everyUntilStopped(options.invocationMs, async () => addSweep(await args.sweep()));
+  // Whatever ends the workload, the loops beside it stop: a drill that fails leaves none running.
+  const workload = Promise.all(
     Array.from({ length: options.writers }, async () => {
       let writer = newWriter();
       for (let index = next++; index < options.operations; index = next++) {
@@ -172,9 +177,9 @@ export async function runDrill(args: {
           totals.reads++;
           const startedAt = Date.now();
           const read = model.beginRead(key, `read ${index}`);
-          const value = await reader.get(key);
-          model.endRead(read, observe(value, false));
-          if (expiry !== undefined && servedExpired(value, startedAt)) expiry.served++;
+          const result = await readChecked(key, `read ${index}`);
+          model.endRead(read, result === undefined ? undefined : observe(result.value, false));
+          if (expiry !== undefined && result !== undefined && servedExpired(result.value, startedAt)) expiry.served++;
           args.progress?.(index + 1, options.operations, crashed);
           continue;
         }
@@ -211,46 +216,53 @@ export async function runDrill(args: {
       writer.close();
     }),
   );
-  working = false;
-  await background;
-  await expiry?.stop();
+  const stopped = await Promise.allSettled([workload, sweeping.stop(), expiry?.stop()]);
+  const failed = stopped.find((outcome) => outcome.status === 'rejected');
+  if (failed !== undefined) {
+    expiry?.abandon();
+    throw failed.reason;
+  }
   // The expiry scenarios finish and what is stored expires while the last sweeps run.
-  const finishing = expiry?.finish();
+  const finishing = expiry === undefined ? undefined : settled(expiry.finish());
 
-  // Past every lease: the last invocation's deadline plus margin, and the upload window.
   let report;
-  for (let round = 0; round < 10; round++) {
-    await sleep(round === 0 ? options.invocationMs + 1_500 : options.invocationMs);
-    const sweep = await args.sweep();
-    addSweep(sweep);
-    report = await checkInvariants(args);
-    if (report.entries === 0 && report.pending.length === 0 && sweep.entriesDeferred === 0) break;
+  let wrong: string[];
+  let expiryReport: DrillExpiryReport | undefined;
+  try {
+    // Past every lease: the last invocation's deadline plus margin, and the upload window.
+    for (let round = 0; round < 10; round++) {
+      await sleep(round === 0 ? options.invocationMs + 1_500 : options.invocationMs);
+      const sweep = await args.sweep();
+      addSweep(sweep);
+      report = await checkInvariants(args);
+      if (report.entries === 0 && report.pending.length === 0 && sweep.entriesDeferred === 0) break;
+    }
+    report ??= await checkInvariants(args);
+
+    // Every read answered a value the model allows, and so does every object now; none is served past its expiry.
+    const finalWrong: string[] = [];
+    for (const key of keys) {
+      const startedAt = Date.now();
+      const result = await readChecked(key, 'the final read');
+      if (result === undefined) continue;
+      const why = model.checkFinal(key, observe(result.value, false), { start: startedAt, end: Date.now() });
+      if (why !== undefined) finalWrong.push(why);
+      if (expiry !== undefined && servedExpired(result.value, startedAt)) expiry.served++;
+    }
+    wrong = [...readFailures, ...model.violations(), ...finalWrong];
+    totals.wrongValues = wrong.length;
+
+    const finished = await finishing;
+    if (finished !== undefined) {
+      if (!finished.ok) throw finished.error;
+      expiryReport = finished.value;
+      report = await checkInvariants(args);
+    }
+  } finally {
+    expiry?.abandon();
   }
-  report ??= await checkInvariants(args);
 
-  // Every read answered a value the model allows, and so does every object now; none is served past its expiry.
-  const wrong = model.violations();
-  for (const key of keys) {
-    const startedAt = Date.now();
-    const value = await reader.get(key);
-    const why = model.checkFinal(key, observe(value, false), { start: startedAt, end: Date.now() });
-    if (why !== undefined) wrong.push(why);
-    if (expiry !== undefined && servedExpired(value, startedAt)) expiry.served++;
-  }
-  totals.wrongValues = wrong.length;
-
-  const expiryReport = await finishing;
-  if (expiryReport !== undefined) report = await checkInvariants(args);
-
-  const ok =
-    report.lost.length === 0 &&
-    report.leaked.length === 0 &&
-    report.uploads.length === 0 &&
-    report.entries === 0 &&
-    totals.wrongValues === 0 &&
-    // Records the stream handler still failed after the retries went to no check: a drill with any is not clean.
-    (expiryReport === undefined ||
-      (expiryReport.violations.length === 0 && expiryReport.expiredServed === 0 && expiryReport.stream.givenUp === 0));
+  const ok = drillPassed(report, totals.wrongValues, expiryReport);
   return {
     seed: options.seed,
     operations: options.operations,
@@ -275,6 +287,24 @@ export async function runDrill(args: {
 }
 
 /**
+ * Whether a drill passed: after its last sweep nothing HV references is lost, no blob under the
+ * prefix is leaked and no multipart upload is left in progress, the log drained (`entries` 0:
+ * the blobs an outstanding entry names, `pending`, need no test of their own), and every read
+ * and final value was one the register model allows. With expiry, also: no read served a value
+ * past its expiry, no expiry invariant broke, and the stream handler gave up on no record (a
+ * record given up went to no check: a drill with one is not clean).
+ */
+export function drillPassed(
+  found: Pick<InvariantReport, 'lost' | 'leaked' | 'uploads' | 'entries'>,
+  wrongValues: number,
+  expiry: DrillExpiryReport | undefined,
+): boolean {
+  const invariantsHold = found.lost.length === 0 && found.leaked.length === 0 && found.uploads.length === 0 && found.entries === 0;
+  const expiryHolds = expiry === undefined || (expiry.violations.length === 0 && expiry.expiredServed === 0 && expiry.stream.givenUp === 0);
+  return invariantsHold && wrongValues === 0 && expiryHolds;
+}
+
+/**
  * Refuses a drill that would check nothing: no writer runs no operation, so a drill of 0 writers,
  * 0 operations or 0 keys found every invariant holding over an empty store, and said so.
  *
@@ -294,40 +324,76 @@ async function startExpiry(args: { config: TierlogConfig; dynamodb: DynamoDBClie
   const reader = await StreamReader.open(args.dynamodb, args.config.objectsTable);
   const violations: string[] = [];
   const driver = new ExpiryDriver({ ...args, reader, deliver, random: seededRandom(seed * 31 + 7), violation: (v) => violations.push(v) });
-  let working = true;
-  const loop = (async () => {
-    while (working) {
-      await sleep(2_000);
-      if (working) await driver.pass();
-    }
-  })();
-  // The scenarios run beside the workload, on keys of their own.
+  const passes = everyUntilStopped(2_000, () => driver.pass());
+  // The scenarios run beside the workload, on keys of their own. Their failure is the drill's when
+  // it finishes; a drill that stops before then has one of its own to report.
   const scenarioWriter = new SimulatedWriter({ config: args.config, random: seededRandom(seed), invocationMs: 2_000 });
-  const scenarios = runExpiryScenarios(scenarioWriter.store, driver, 'drill/expiry').finally(() => scenarioWriter.close());
+  const scenarios = settled(runExpiryScenarios(scenarioWriter.store, driver, 'drill/expiry').finally(() => scenarioWriter.close()));
+  let closed = false;
   const state = {
     puts: 0,
     served: 0,
-    async stop() {
-      working = false;
-      await loop;
-    },
+    /** Stops the stream's delivery loop; rejects with the first error a pass threw. */
+    stop: () => passes.stop(),
     /** Once the scenarios are done and every stored expiry is past: one last pass. */
     async finish(): Promise<DrillExpiryReport> {
-      try {
-        const { failures, ...reached } = await scenarios;
-        violations.push(...failures);
-        const names = hvAttributeNames(args.config);
-        const items = await scanTable(args.dynamodb, args.config.objectsTable);
-        const latest = Math.max(0, ...items.map((item) => Number(item[names.expiresAt] ?? 0)));
-        await sleep(Math.min(10_000, (latest + 1) * 1_000 + 100 - Date.now()));
-        await driver.pass();
-        return { expiringPuts: state.puts, expiredServed: state.served, stream: driver.counts, scenarios: reached, violations };
-      } finally {
-        reader.close();
-      }
+      const outcome = await scenarios;
+      if (!outcome.ok) throw outcome.error;
+      const { failures, ...reached } = outcome.value;
+      violations.push(...failures);
+      const names = hvAttributeNames(args.config);
+      const items = await scanTable(args.dynamodb, args.config.objectsTable);
+      const latest = Math.max(0, ...items.map((item) => Number(item[names.expiresAt] ?? 0)));
+      await sleep(Math.min(10_000, (latest + 1) * 1_000 + 100 - Date.now()));
+      await driver.pass();
+      return { expiringPuts: state.puts, expiredServed: state.served, stream: driver.counts, scenarios: reached, violations };
+    },
+    /** Closes the stream reader (once; the loop stopped or given up). */
+    abandon(): void {
+      if (closed) return;
+      closed = true;
+      void passes.stop().catch(() => undefined);
+      reader.close();
     },
   };
   return state;
+}
+
+/**
+ * Runs `round` every `ms` until `stop()`, which resolves once the round in progress ended, or
+ * rejects with the error a round threw (that round ended the loop). The error waits for `stop()`,
+ * never an unhandled rejection that would end the process before the drill reports.
+ */
+function everyUntilStopped(ms: number, round: () => Promise<void>): { stop(): Promise<void> } {
+  let working = true;
+  const loop = settled(
+    (async () => {
+      while (working) {
+        await sleep(ms);
+        if (working) await round();
+      }
+    })(),
+  );
+  return {
+    async stop() {
+      working = false;
+      const outcome = await loop;
+      if (!outcome.ok) throw outcome.error;
+    },
+  };
+}
+
+/** `promise`'s outcome as a value: a rejection is held until read, never unhandled. */
+function settled<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  return promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+/** An error as `Name: message`. */
+function describeError(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
 /** A read answered a value whose expiry was already past when the read started. */

@@ -5,14 +5,16 @@
  * reads and the final state return against the register model of the writes.
  */
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { type DrillOptions, runDrill } from '../../lib/drill/drill.js';
+import { type DrillOptions, type DrillReport, runDrill } from '../../lib/drill/drill.js';
 import { scanTable } from '../../lib/drill/invariants.js';
 import { ValidationError } from '../../lib/errors.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
-import { freshFixture } from '../support/local.js';
+import { newBlobKey } from '../../lib/tiered/blob-keys.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { makeWriter, randomBody } from '../tiered/harness.js';
 
 const options: DrillOptions = { writers: 2, operations: 10, seed: 1, crashRate: 0.1, maxBodyBytes: 1024, keys: 4, invocationMs: 2_000 };
 const config = { changeLogTable: 'never-cl', objectsTable: 'never-ob', bucket: 'never-bk', prefix: 'blobs', leaseShards: 4 };
@@ -66,6 +68,112 @@ describe('the drill checks every value against a register model of the writes', 
     // Nothing else is wrong: bodies of at most 1 KiB (maxBodyBytes) are inline, no blob to lose or leak.
     expect(report).toMatchObject({ lost: 0, leaked: 0, entriesLeft: 0 });
   }, 120_000);
+});
+
+/** A sweep to give the drill: the real sweeper's, then `sabotage` (what a broken store would leave). */
+function sweepThen(fx: Fixture, sabotage: () => Promise<void>): () => ReturnType<Sweeper['sweep']> {
+  const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
+  return async () => {
+    const swept = await sweeper.sweep();
+    await sabotage();
+    return swept;
+  };
+}
+
+/** Puts `key` through the real store, a body large enough for a blob; returns the blob's key. */
+async function putLarge(fx: Fixture, key: string): Promise<string> {
+  const w = makeWriter(fx);
+  try {
+    await w.store.put(key, randomBody(64 * 1024), { metadata: { tag: 'sabotage' } });
+  } finally {
+    w.close();
+  }
+  const [item] = (await scanTable(fx.dynamodb, fx.config.objectsTable)).filter((i) => i['key'] === key);
+  const blob = item?.['blob'];
+  if (typeof blob !== 'string') throw new Error(`${key} has no blob`);
+  return blob;
+}
+
+describe('the drill fails when one invariant breaks, and says which', () => {
+  const small = { ...options, writers: 3, operations: 24, keys: 4, maxBodyBytes: 64 * 1024, invocationMs: 1_000 };
+  it.each<{
+    breaks: string;
+    run: (fx: Fixture) => Promise<{ sweep: () => ReturnType<Sweeper['sweep']>; crashRate?: number }>;
+    expected: (report: DrillReport) => void;
+  }>([
+    {
+      breaks: 'no loss: HV names a blob that is gone (a read of it is a failure reported, not the end of the drill)',
+      run: async (fx) => ({
+        // After each sweep, drill/object-000 holds a value whose blob was then deleted.
+        sweep: sweepThen(fx, async () => {
+          const blob = await putLarge(fx, 'drill/object-000');
+          await fx.s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: blob }));
+        }),
+        crashRate: 0,
+      }),
+      expected: (report) => {
+        expect(report.lost).toBeGreaterThanOrEqual(1);
+        expect(report.wrongValueSamples.join('\n')).toMatch(/the final read of drill\/object-000 failed: BlobMissingError/);
+      },
+    },
+    {
+      breaks: 'no leak: a blob under the prefix that no item references and no entry names',
+      run: async (fx) => {
+        const blob = await putLarge(fx, 'sabotage/leak');
+        await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: 'sabotage/leak' } } }));
+        expect(blob.startsWith(`${fx.config.prefix}/`)).toBe(true);
+        return { sweep: sweepThen(fx, async () => {}), crashRate: 0 };
+      },
+      expected: (report) => expect(report).toMatchObject({ lost: 0, leaked: 1, entriesLeft: 0, wrongValues: 0 }),
+    },
+    {
+      breaks: 'no upload left in progress: a multipart upload under the prefix nobody completes or aborts',
+      run: async (fx) => {
+        const key = newBlobKey(fx.config.prefix, 'sabotage/upload');
+        await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key }));
+        return { sweep: sweepThen(fx, async () => {}), crashRate: 0 };
+      },
+      expected: (report) => expect(report).toMatchObject({ lost: 0, leaked: 1, entriesLeft: 0, wrongValues: 0 }),
+    },
+    {
+      breaks: "the log drains: a sweeper pointed at another store's tables, writers that die",
+      run: async (fx) => {
+        const other = await freshFixture({ replacedBlobCleanup: 'log' });
+        return { sweep: sweepThen(other, async () => {}), crashRate: 0.5 };
+      },
+      expected: (report) => {
+        expect(report.entriesLeft).toBeGreaterThan(0);
+        expect(report).toMatchObject({ lost: 0, wrongValues: 0 });
+      },
+    },
+  ])(
+    '$breaks',
+    async ({ run, expected }) => {
+      const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+      const { sweep, crashRate } = await run(fx);
+      const report = await runDrill({ ...fx, options: { ...small, crashRate: crashRate ?? 0 }, sweep });
+      expect(report.ok).toBe(false);
+      expected(report);
+    },
+    180_000,
+  );
+
+  it('a sweep that throws ends the drill with its error, and no sweep runs after', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+    let sweeps = 0;
+    const error = await runDrill({
+      ...fx,
+      options: { ...small, crashRate: 0 },
+      sweep: async () => {
+        sweeps++;
+        throw new Error('the sweeper is down');
+      },
+    }).catch((err: unknown) => err);
+    expect((error as Error).message).toBe('the sweeper is down');
+    const seen = sweeps;
+    await new Promise((resolve) => setTimeout(resolve, 2 * small.invocationMs + 500));
+    expect(sweeps).toBe(seen);
+  }, 180_000);
 });
 
 describe('npm start refuses what it cannot run, before it starts the local stack', () => {
