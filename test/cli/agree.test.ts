@@ -39,7 +39,7 @@ describe('status, inspect and sweep agree', () => {
     expect(Math.abs(Date.parse(again.json.entries[0].until) - Date.parse(before.json.entries[0].until))).toBeLessThan(60_000);
   });
 
-  test('the upload window comes from TIERLOG_MAX_UPLOAD_MS for both: an entry due under it is due in inspect and settled by sweep', async () => {
+  test('the upload window comes from TIERLOG_MAX_UPLOAD_MS for all three: an entry due under it is due in inspect, not counted as not yet due by status, and settled by sweep', async () => {
     const fx = await freshFixture();
     const pending = blobKey(fx, 'late');
     // First seen by a claim 17 min ago: inside the default 20 min window, past a 16 min one.
@@ -53,6 +53,8 @@ describe('status, inspect and sweep agree', () => {
     expect((await cliJson(fx, ['inspect', instanceId])).json.entries[0]).toMatchObject({ sweeper: 'deferred', reasonCode: 'uploadWindow' });
     const inspect = await cli(fx, ['inspect', instanceId, '--json'], { env });
     expect(JSON.parse(inspect.out).entries[0]).toMatchObject({ sweeper: 'due', deletes: [pending] });
+    expect((await cliJson(fx, ['status'])).json.entries).toMatchObject({ outstanding: 1, notYetDue: 1 });
+    expect((await cliJson(fx, ['status'], { env })).json.entries).toMatchObject({ outstanding: 1, notYetDue: 0 });
 
     const sweep = await cli(fx, ['sweep', '--json'], { env });
     expect(JSON.parse(sweep.out)).toMatchObject({ entriesRecovered: 1, entriesDeferred: 0 });
