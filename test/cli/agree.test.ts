@@ -151,7 +151,8 @@ describe('status, inspect and sweep agree', () => {
       entries: { [newChangeId()]: rawEntry('x', {}) },
     });
     const status = await cliJson(fx, ['status']);
-    expect(status.json.instanceIds.stuck).toEqual([stuck]);
+    // Stuck, and only stuck: no list calls it an expired lease.
+    expect(status.json.instanceIds).toEqual({ expired: [], claimed: [], stuck: [stuck], quarantined: [] });
     const inspect = await cliJson(fx, ['inspect', stuck]);
     expect(inspect).toMatchObject({ code: 0, json: { instanceId: stuck, state: 'claimed', claimedBy: 'gone-sweeper' } });
   });
