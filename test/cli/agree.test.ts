@@ -142,6 +142,24 @@ describe('status, inspect and sweep agree', () => {
     expect((await cliJson(fx, ['status'])).json.entries).toMatchObject({ outstanding: 1, notYetDue: 0 });
   });
 
+  test('the prefix is TIERLOG_PREFIX for both: an entry naming a blob of the default prefix is quarantined by status and inspect alike', async () => {
+    const fx = await freshFixture({ prefix: 'media' });
+    const ours = blobKey(fx, 'ours');
+    const other = blobKey({ ...fx, config: { ...fx.config, prefix: 'blobs' } }, 'other');
+    const instanceId = await putRawInstance(fx, {
+      leaseUntil: Date.now() - HOUR,
+      entries: { [newChangeId()]: rawEntry('ours', { new: ours }), [newChangeId()]: rawEntry('other', { old: other }) },
+    });
+    const status = await cliJson(fx, ['status']);
+    expect(status.json.entries).toMatchObject({ outstanding: 2, quarantined: 1 });
+    expect(status.json.instanceIds.quarantined).toEqual([instanceId]);
+    const inspect = await cliJson(fx, ['inspect', instanceId]);
+    expect(inspect.json.entries.map((e: { objectId: string; sweeper: string }) => [e.objectId, e.sweeper]).sort()).toEqual([
+      ['other', 'quarantined'],
+      ['ours', 'deferred'],
+    ]);
+  });
+
   test('a claim whose sweeper did not finish is listed as stuck and can be inspected by id', async () => {
     const fx = await freshFixture();
     const stuck = await putRawInstance(fx, {

@@ -32,6 +32,15 @@ type Item = { pk: string; leaseUntil: number } & Record<string, unknown>;
 const oldestFirst = (items: Item[]): string[] =>
   [...items].sort((a, b) => a.leaseUntil - b.leaseUntil || (a.pk < b.pk ? -1 : 1)).map((i) => i.pk);
 
+/** The indented lines under the line of `lines` that starts with `header`. */
+function listedUnder(lines: string[], header: string): string[] {
+  const at = lines.findIndex((l) => l.startsWith(header));
+  expect(at, header).toBeGreaterThanOrEqual(0);
+  const rest = lines.slice(at + 1);
+  const end = rest.findIndex((l) => !l.startsWith('  '));
+  return end === -1 ? rest : rest.slice(0, end);
+}
+
 describe('status across Scan pages', () => {
   test('counts every item of every page; lists the oldest leases first, at most STATUS_ID_LIMIT of a kind', async () => {
     const fx = await freshFixture();
@@ -103,13 +112,7 @@ describe('status across Scan pages', () => {
 
       // The human form shows 20 of each kind and counts the rest.
       const lines = formatStatus(report, fx.config.leaseShards);
-      const listed = (kind: string) => {
-        const at = lines.indexOf(`${kind} instances (oldest first; "tierlog inspect <instance>"):`);
-        expect(at).toBeGreaterThanOrEqual(0);
-        const rest = lines.slice(at + 1);
-        const end = rest.findIndex((l) => !l.startsWith('  '));
-        return end === -1 ? rest : rest.slice(0, end);
-      };
+      const listed = (kind: string) => listedUnder(lines, `${kind} instances (oldest first; "tierlog inspect <instance>"):`);
       // 130 more than shown; the JSON lists only STATUS_ID_LIMIT, so no hint to use it.
       expect(listed('expired')).toEqual([
         ...oldestFirst(expired)
@@ -127,5 +130,65 @@ describe('status across Scan pages', () => {
     } finally {
       dynamodb.destroy();
     }
+  });
+
+  test('each list an alarm asks about shows 20 and says there are more: the counts are of all', async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    const outsideShard = fx.config.leaseShards + 2;
+    // 25 dead writers each holding an entry the sweeper quarantines (a blob outside the prefix).
+    const quarantined: Item[] = Array.from({ length: 25 }, (_, k) => ({
+      pk: newInstanceId(),
+      state: 'live',
+      shard: 0,
+      leaseUntil: now - HOUR - k * MIN,
+      n: 1,
+      [`c_${newChangeId()}`]: { v: 1, id: `q-${k}`, at: now - 2 * HOUR, old: 'elsewhere/eA/zzz' },
+    }));
+    // 25 in a shard past TIERLOG_LEASE_SHARDS; 25 without a shard (stuck, and corrupt: an instance item has one).
+    const outside: Item[] = Array.from({ length: 25 }, () => ({
+      pk: newInstanceId(),
+      state: 'live',
+      shard: outsideShard,
+      leaseUntil: now + 10 * MIN,
+      n: 0,
+    }));
+    const noShard: Item[] = Array.from({ length: 25 }, () => ({ pk: newInstanceId(), state: 'live', leaseUntil: now - HOUR, n: 0 }));
+    await putInstances(fx, [...quarantined, ...outside, ...noShard]);
+
+    const report = await collectStatus({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: () => now,
+      io: capture().io,
+      env: {},
+    });
+    expect(report.entries.quarantined).toBe(25);
+    expect(report.instanceIds.quarantined).toEqual(oldestFirst(quarantined));
+    expect(report.stuck.outsideShards).toHaveLength(25);
+    expect(report.stuck.withoutShard.sort()).toEqual(noShard.map((i) => i.pk).sort());
+    expect(report.corruptItems).toHaveLength(25);
+
+    const lines = formatStatus(report, fx.config.leaseShards);
+    const twenty = (listed: string[]) => listed.slice(0, 20);
+    const q = listedUnder(lines, 'instances with quarantined entries (oldest first; "tierlog inspect <instance>"):');
+    expect(q).toEqual([
+      ...oldestFirst(quarantined)
+        .slice(0, 20)
+        .map((id) => `  ${id}`),
+      '  ... and 5 more (use --json)',
+    ]);
+    const o = listedUnder(lines, 'items outside the configured shards  25 (');
+    expect(o).toHaveLength(21);
+    expect(twenty(o).every((l) => l.includes(`  shard ${outsideShard}: outside 0..`))).toBe(true);
+    expect(o[20]).toBe('  ... more (use --json)');
+    const s = listedUnder(lines, 'stuck instances  25 (alarmed as StuckInstances)');
+    expect(s).toHaveLength(21);
+    expect(twenty(s).every((l) => l.includes('  no shard: the lease index never shows it'))).toBe(true);
+    expect(s[20]).toBe('  ... more (use --json)');
+    const c = listedUnder(lines, 'corrupt items  25 (');
+    expect(c).toHaveLength(21);
+    expect(c[20]).toBe('  ... and 5 more (use --json)');
   });
 });
