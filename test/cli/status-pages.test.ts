@@ -4,7 +4,7 @@
  * under-report a backlog), and each list of ids is the oldest leases first, cut at
  * STATUS_ID_LIMIT, the human form saying how many more there are.
  */
-import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, type BatchWriteItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
@@ -19,7 +19,7 @@ const MIN = 60_000;
 async function putInstances(fx: Fixture, items: Array<Record<string, unknown>>): Promise<void> {
   for (let i = 0; i < items.length; i += 25) {
     const requests = items.slice(i, i + 25).map((item) => ({ PutRequest: { Item: marshall(item) } }));
-    let unprocessed: Record<string, any> | undefined = { [fx.config.changeLogTable]: requests };
+    let unprocessed: BatchWriteItemCommandInput['RequestItems'] = { [fx.config.changeLogTable]: requests };
     while (unprocessed !== undefined && Object.keys(unprocessed).length > 0) {
       unprocessed = (await fx.dynamodb.send(new BatchWriteItemCommand({ RequestItems: unprocessed }))).UnprocessedItems;
     }
@@ -87,10 +87,10 @@ describe('status across Scan pages', () => {
     const dynamodb = createDynamoDBClient();
     let scanPages = 0;
     dynamodb.middlewareStack.add(
-      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+      (next, context) => async (args) => {
         if (context.commandName !== 'ScanCommand') return next(args);
         scanPages++;
-        return next({ ...args, input: { ...args.input, Limit: 25 } });
+        return next({ ...args, input: { ...(args.input as object), Limit: 25 } });
       },
       { step: 'initialize', name: 'testScanPages' },
     );
@@ -167,7 +167,7 @@ describe('status across Scan pages', () => {
     expect(report.entries.quarantined).toBe(25);
     expect(report.instanceIds.quarantined).toEqual(oldestFirst(quarantined));
     expect(report.stuck.outsideShards).toHaveLength(25);
-    expect(report.stuck.withoutShard.sort()).toEqual(noShard.map((i) => i.pk).sort());
+    expect([...report.stuck.withoutShard].sort()).toEqual(noShard.map((i) => i.pk).sort());
     expect(report.corruptItems).toHaveLength(25);
 
     const lines = formatStatus(report, fx.config.leaseShards);
