@@ -39,7 +39,7 @@ describe('status, inspect and sweep agree', () => {
     expect(Math.abs(Date.parse(again.json.entries[0].until) - Date.parse(before.json.entries[0].until))).toBeLessThan(60_000);
   });
 
-  test('the upload window comes from TIERLOG_MAX_UPLOAD_MS for both: an entry due under it is due in inspect and settled by sweep', async () => {
+  test('the upload window comes from TIERLOG_MAX_UPLOAD_MS for all three: an entry due under it is due in inspect, not counted as not yet due by status, and settled by sweep', async () => {
     const fx = await freshFixture();
     const pending = blobKey(fx, 'late');
     // First seen by a claim 17 min ago: inside the default 20 min window, past a 16 min one.
@@ -53,6 +53,8 @@ describe('status, inspect and sweep agree', () => {
     expect((await cliJson(fx, ['inspect', instanceId])).json.entries[0]).toMatchObject({ sweeper: 'deferred', reasonCode: 'uploadWindow' });
     const inspect = await cli(fx, ['inspect', instanceId, '--json'], { env });
     expect(JSON.parse(inspect.out).entries[0]).toMatchObject({ sweeper: 'due', deletes: [pending] });
+    expect((await cliJson(fx, ['status'])).json.entries).toMatchObject({ outstanding: 1, notYetDue: 1 });
+    expect((await cliJson(fx, ['status'], { env })).json.entries).toMatchObject({ outstanding: 1, notYetDue: 0 });
 
     const sweep = await cli(fx, ['sweep', '--json'], { env });
     expect(JSON.parse(sweep.out)).toMatchObject({ entriesRecovered: 1, entriesDeferred: 0 });
@@ -140,6 +142,22 @@ describe('status, inspect and sweep agree', () => {
     expect((await cliJson(fx, ['status'])).json.entries).toMatchObject({ outstanding: 1, notYetDue: 0 });
   });
 
+  test('the prefix is TIERLOG_PREFIX for both: an entry naming a blob of the default prefix is quarantined by status and inspect alike', async () => {
+    const fx = await freshFixture({ prefix: 'media' });
+    const at = Date.now();
+    const ours = await putRawInstance(fx, {
+      leaseUntil: at - HOUR,
+      entries: { [newChangeId()]: rawEntry('ours', { new: blobKey(fx, 'ours') }) },
+    });
+    const other = blobKey({ ...fx, config: { ...fx.config, prefix: 'blobs' } }, 'other');
+    const theirs = await putRawInstance(fx, { leaseUntil: at - 2 * HOUR, entries: { [newChangeId()]: rawEntry('other', { old: other }) } });
+    const status = await cliJson(fx, ['status']);
+    expect(status.json.entries).toMatchObject({ outstanding: 2, quarantined: 1 });
+    expect(status.json.instanceIds.quarantined).toEqual([theirs]);
+    expect((await cliJson(fx, ['inspect', theirs])).json.entries[0]).toMatchObject({ objectId: 'other', sweeper: 'quarantined' });
+    expect((await cliJson(fx, ['inspect', ours])).json.entries[0]).toMatchObject({ objectId: 'ours', sweeper: 'deferred' });
+  });
+
   test('a claim whose sweeper did not finish is listed as stuck and can be inspected by id', async () => {
     const fx = await freshFixture();
     const stuck = await putRawInstance(fx, {
@@ -149,7 +167,8 @@ describe('status, inspect and sweep agree', () => {
       entries: { [newChangeId()]: rawEntry('x', {}) },
     });
     const status = await cliJson(fx, ['status']);
-    expect(status.json.instanceIds.stuck).toEqual([stuck]);
+    // Stuck, and only stuck: no list calls it an expired lease.
+    expect(status.json.instanceIds).toEqual({ expired: [], claimed: [], stuck: [stuck], quarantined: [] });
     const inspect = await cliJson(fx, ['inspect', stuck]);
     expect(inspect).toMatchObject({ code: 0, json: { instanceId: stuck, state: 'claimed', claimedBy: 'gone-sweeper' } });
   });

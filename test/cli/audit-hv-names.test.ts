@@ -23,7 +23,8 @@ import {
   rawState,
   steps,
 } from '../tiered/harness.js';
-import { blobKey, cli, cliJson, HOUR, putTombstone } from './helpers.js';
+import { newChangeId } from '../../lib/ids.js';
+import { blobKey, cli, cliJson, HOUR, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
 
@@ -127,5 +128,23 @@ describe('audits with the objects-table attribute names forgotten', () => {
     } finally {
       for (const o of open) o.close();
     }
+  });
+
+  test('inspect refuses whichever entry of the instance names the item it does not read, the other objects absent', async () => {
+    const { fx, plain } = await scene();
+    // Ten entries of objects that have no item (their puts died before HV), and one of "large" among them.
+    const changes = Array.from({ length: 11 }, () => newChangeId());
+    const entries = Object.fromEntries(
+      changes.map((c, k) => [
+        c,
+        k === 5 ? rawEntry('large', { old: blobKey(fx, 'large') }) : rawEntry(`absent-${k}`, { new: blobKey(fx, `absent-${k}`) }),
+      ]),
+    );
+    const instance = await putRawInstance(fx, { leaseUntil: Date.now() - HOUR, entries });
+    const wrong = await cli({ ...fx, config: plain }, ['inspect', instance]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.out).toBe('');
+    expect(wrong.err).toMatch(/^tierlog: configuration: objects-table item .* TIERLOG_HV_ATTRIBUTES/);
+    expect((await cli(fx, ['inspect', instance])).code).toBe(0);
   });
 });

@@ -103,8 +103,57 @@ describe('inspect', () => {
     expect(code).toBe(0);
     expect(out).toContain('state     claimed by sweeper-9\n');
     expect(out).toContain('claim     until 2030-01-01T12:05:00.000Z (in 7m)\n');
-    expect(out).toContain(`  ${bad}  CORRUPT: unknown schema version 7\n`);
+    // A corrupt entry's attribute is what a hand removal names (README, "When an alarm fires").
+    expect(out.split('\n').filter((line) => line.includes(bad))).toEqual([
+      `  ${bad}  CORRUPT: unknown schema version 7`,
+      `    attribute     c_${bad}`,
+    ]);
     expect(out).toContain(`  ${outside}  object "y"  sweeper: quarantined (old: blob key "elsewhere/eQ/zzz" is outside prefix "blobs/")\n`);
+    const { json } = await cliJson(fx, ['inspect', id], { clock: () => now - 2 * MIN });
+    expect(json.entries).toContainEqual(
+      expect.objectContaining({
+        changeId: bad,
+        attribute: `c_${bad}`,
+        ok: false,
+        corrupt: 'unknown schema version 7',
+        sweeper: 'quarantined',
+      }),
+    );
+  });
+
+  test('a claim that ended (its sweeper did not finish) is shown claimed, with the claim ended, not as an expired lease', async () => {
+    const id = await putRawInstance(fx, {
+      state: 'claimed',
+      claimedBy: 'gone-sweeper',
+      firstSeen: now - HOUR,
+      leaseUntil: now - 10 * MIN,
+      entries: {},
+    });
+    const { out } = await cli(fx, ['inspect', id], { clock: () => now });
+    expect(out).toContain('\nstate     claimed by gone-sweeper\nclaim     until 2030-01-01T11:50:00.000Z (10m ago)\n');
+  });
+
+  test('a lease that ends this instant has not ended, as status counts it', async () => {
+    const id = await putRawInstance(fx, { leaseUntil: now, entries: {} });
+    const { out } = await cli(fx, ['inspect', id], { clock: () => now });
+    expect(out).toContain('\nstate     live\nlease     until 2030-01-01T12:00:00.000Z (now)\n');
+  });
+
+  test("the shard and the counter n are the item's, beside the entries it holds", async () => {
+    const id = await putRawInstance(fx, { shard: 3, n: 5, leaseUntil: now + 10 * MIN, entries: { [newChangeId()]: rawEntry('k', {}) } });
+    const { json } = await cliJson(fx, ['inspect', id], { clock: () => now });
+    expect(json).toMatchObject({ shard: 3, n: 5 });
+    expect(json.entries).toHaveLength(1);
+    const { out } = await cli(fx, ['inspect', id], { clock: () => now });
+    expect(out).toContain('\nshard     3\nentries   1 (counter n = 5)\n');
+  });
+
+  test('entries are listed by change id, whatever order the item holds them in', async () => {
+    const changes = Array.from({ length: 12 }, () => newChangeId());
+    const entries = Object.fromEntries([...changes].reverse().map((c, i) => [c, rawEntry(`o-${i}`, {})]));
+    const id = await putRawInstance(fx, { leaseUntil: now + 10 * MIN, entries });
+    const { json } = await cliJson(fx, ['inspect', id], { clock: () => now });
+    expect(json.entries.map((e: { changeId: string }) => e.changeId)).toEqual(changes);
   });
 
   test('an expired live instance says so', async () => {
@@ -143,5 +192,15 @@ describe('inspect', () => {
     expect(run.code).toBe(2);
     expect(run.out).toBe('');
     expect(run.err).toMatch(/^tierlog: invalid instance id: /);
+  });
+
+  test('an id of exactly 2048 bytes is looked up (not there: exit 1); one byte more is refused (exit 2)', async () => {
+    const longest = 'é'.repeat(1024);
+    const missing = await cli(fx, ['inspect', longest]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('is not in');
+    const over = await cli(fx, ['inspect', `${longest}x`]);
+    expect(over.code).toBe(2);
+    expect(over.err).toBe('tierlog: invalid instance id: 2049 bytes, more than 2048\n');
   });
 });

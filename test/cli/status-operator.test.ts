@@ -75,3 +75,31 @@ describe('status on a table that is not a change log', () => {
     expect(empty.json.instances.total).toBe(0);
   });
 });
+
+describe('status at the edges', () => {
+  test('a lease ending this instant is live; with nothing ended there is no oldest expired; shard TIERLOG_LEASE_SHARDS itself is outside', async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    // Its lease ends now: not yet expired, for status as for the sweeper (it takes leases before its cutoff).
+    await putRawInstance(fx, { leaseUntil: now, entries: { [newChangeId()]: rawEntry('p', { new: blobKey(fx, 'p') }) } });
+    // Shards are 0..TIERLOG_LEASE_SHARDS - 1.
+    const past = await putRawInstance(fx, { shard: fx.config.leaseShards, leaseUntil: now + 10 * MIN, entries: {} });
+
+    const { json } = await cliJson(fx, ['status'], { clock: () => now });
+    expect(json.instances).toEqual({ total: 2, live: 2, expired: 0, claimed: 0, claimsExpired: 0 });
+    expect(json.instanceIds.expired).toEqual([]);
+    expect(json.oldestExpiredAgeMs).toBeNull();
+    expect(json.oldestExpiredInstance).toBeNull();
+    expect(json.stuck.outsideShards).toEqual([{ instanceId: past, shard: fx.config.leaseShards }]);
+
+    // The entry is in its upload window: not yet due, and nothing quarantined.
+    const text = await cli(fx, ['status'], { clock: () => now });
+    expect(text.out.split('\n')).toEqual(
+      expect.arrayContaining([
+        'instances   2: 2 live, 0 expired, 0 claimed',
+        'entries     1 outstanding (0 quarantined, 1 not yet due)',
+        'oldest expired  none',
+      ]),
+    );
+  });
+});

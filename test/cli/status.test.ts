@@ -83,6 +83,8 @@ describe('status', () => {
       oldestExpiredInstance: ids.old,
     });
     expect(json.corruptItems).toEqual([{ instanceId: ids.corrupt, reason: expect.stringContaining('state'), entries: 1 }]);
+    // The ids `tierlog inspect` takes, oldest lease first.
+    expect(json.instanceIds).toEqual({ expired: [ids.old, ids.expired], claimed: [ids.claimed], stuck: [], quarantined: [ids.claimed] });
   });
 
   test('a claim past its expiry counts as due', async () => {
@@ -97,7 +99,7 @@ describe('status', () => {
     const { code, out } = await cli(fx, ['status'], { clock: () => now });
     expect(code).toBe(0);
     expect(out).toContain(`change log  ${fx.config.changeLogTable}  (full table scan`);
-    expect(out).toContain('instances   5: 1 live, 2 expired, 1 claimed');
+    expect(out).toContain('\ninstances   5: 1 live, 2 expired, 1 claimed\n');
     expect(out).toContain('entries     6 outstanding (2 quarantined, 4 not yet due)');
     expect(out).toContain(`oldest expired  50m ago (instance ${ids.old})`);
     expect(out).toContain('corrupt items  1');
