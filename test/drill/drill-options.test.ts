@@ -161,14 +161,25 @@ describe('the drill fails when one invariant breaks, and says which', () => {
   it('a sweep that throws ends the drill with its error, and no sweep runs after', async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'log' });
     let sweeps = 0;
-    const error = await runDrill({
-      ...fx,
-      options: { ...small, crashRate: 0 },
-      sweep: async () => {
-        sweeps++;
-        throw new Error('the sweeper is down');
-      },
-    }).catch((err: unknown) => err);
+    // Outside a test runner, an unhandled rejection ends the process before `npm start` stops the
+    // local stack: the sweep's error must reach the caller only.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    let error: unknown;
+    try {
+      error = await runDrill({
+        ...fx,
+        options: { ...small, crashRate: 0 },
+        sweep: async () => {
+          sweeps++;
+          throw new Error('the sweeper is down');
+        },
+      }).catch((err: unknown) => err);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
     expect((error as Error).message).toBe('the sweeper is down');
     const seen = sweeps;
     await new Promise((resolve) => setTimeout(resolve, 2 * small.invocationMs + 500));
