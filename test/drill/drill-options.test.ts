@@ -158,9 +158,11 @@ describe('the drill fails when one invariant breaks, and says which', () => {
     180_000,
   );
 
-  it('a sweep that throws ends the drill with its error, and no sweep runs after', async () => {
+  it('a sweep that throws during the workload ends the drill with its error, and no sweep runs after', async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'log' });
     let sweeps = 0;
+    let workloadDone = false;
+    let firstDuringWorkload: boolean | undefined;
     // Outside a test runner, an unhandled rejection ends the process before `npm start` stops the
     // local stack: the sweep's error must reach the caller only.
     const unhandled: unknown[] = [];
@@ -170,15 +172,22 @@ describe('the drill fails when one invariant breaks, and says which', () => {
     try {
       error = await runDrill({
         ...fx,
-        options: { ...small, crashRate: 0 },
+        // Enough small writes that the workload outlasts the first sweep (1 s in).
+        options: { ...small, operations: 400, maxBodyBytes: 1024, crashRate: 0 },
+        progress: (done, total) => {
+          workloadDone = done === total;
+        },
         sweep: async () => {
           sweeps++;
+          firstDuringWorkload ??= !workloadDone;
           throw new Error('the sweeper is down');
         },
       }).catch((err: unknown) => err);
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+    // The background sweep threw, while writers still ran: the path under test.
+    expect(firstDuringWorkload).toBe(true);
     expect(unhandled).toEqual([]);
     expect((error as Error).message).toBe('the sweeper is down');
     const seen = sweeps;
