@@ -167,60 +167,68 @@ export async function runDrill(args: {
   // The sweeper runs on a schedule during the workload, as it does in production.
   const sweeping = everyUntilStopped(options.invocationMs, async () => addSweep(await args.sweep()));
   // Whatever ends the workload, the loops beside it stop: a drill that fails leaves none running.
-  const workload = Promise.all(
-    Array.from({ length: options.writers }, async () => {
-      let writer = newWriter();
-      for (let index = next++; index < options.operations; index = next++) {
-        const key = pick(random, keys);
-        const roll = random();
-        if (roll < 0.1) {
-          totals.reads++;
-          const startedAt = Date.now();
-          const read = model.beginRead(key, `read ${index}`);
-          const result = await readChecked(key, `read ${index}`);
-          model.endRead(read, result === undefined ? undefined : observe(result.value, false));
-          if (expiry !== undefined && result !== undefined && servedExpired(result.value, startedAt)) expiry.served++;
+  const workload = await settled(
+    Promise.all(
+      Array.from({ length: options.writers }, async () => {
+        let writer = newWriter();
+        for (let index = next++; index < options.operations; index = next++) {
+          const key = pick(random, keys);
+          const roll = random();
+          if (roll < 0.1) {
+            totals.reads++;
+            const startedAt = Date.now();
+            const read = model.beginRead(key, `read ${index}`);
+            const result = await readChecked(key, `read ${index}`);
+            model.endRead(read, result === undefined ? undefined : observe(result.value, false));
+            if (expiry !== undefined && result !== undefined && servedExpired(result.value, startedAt)) expiry.served++;
+            args.progress?.(index + 1, options.operations, crashed);
+            continue;
+          }
+          const tag = `w${writersStarted}-op${index}`;
+          const policy = roll >= 0.3 && random() < expiringRate ? expiryPolicy(random) : undefined;
+          if (policy !== undefined && expiry !== undefined) expiry.puts++;
+          const operation: Operation =
+            roll < 0.3
+              ? { kind: 'delete', key, tag }
+              : {
+                  kind: 'put',
+                  key,
+                  tag,
+                  body: body(random, options.maxBodyBytes, tag),
+                  ...(policy !== undefined ? { expiry: policy } : {}),
+                };
+          const crash = random() < options.crashRate ? { atRequest: randomInt(random, 0, 6), after: random() < 0.5 } : undefined;
+          const write = model.beginWrite(
+            key,
+            operation.kind,
+            tag,
+            operation.kind === 'put' ? operation.body.byteLength : 0,
+            undefined,
+            modelExpiry(policy),
+          );
+          const outcome = await writer.run(operation, crash);
+          // Not acknowledged: it may have landed (a crash after the commit, an unknown outcome),
+          // unless the store refused it for sure (then a read of its value is a violation).
+          model.endWrite(write, writeStatusOf(outcome), outcome.crashedAt ?? outcome.error);
+          if (outcome.acknowledged) totals.acknowledged++;
+          else totals.failed++;
+          if (outcome.crashedAt !== undefined) {
+            crashed++;
+            crashes[outcome.crashedAt] = (crashes[outcome.crashedAt] ?? 0) + 1;
+            writer.close();
+            writer = newWriter();
+          }
           args.progress?.(index + 1, options.operations, crashed);
-          continue;
         }
-        const tag = `w${writersStarted}-op${index}`;
-        const policy = roll >= 0.3 && random() < expiringRate ? expiryPolicy(random) : undefined;
-        if (policy !== undefined && expiry !== undefined) expiry.puts++;
-        const operation: Operation =
-          roll < 0.3
-            ? { kind: 'delete', key, tag }
-            : { kind: 'put', key, tag, body: body(random, options.maxBodyBytes, tag), ...(policy !== undefined ? { expiry: policy } : {}) };
-        const crash = random() < options.crashRate ? { atRequest: randomInt(random, 0, 6), after: random() < 0.5 } : undefined;
-        const write = model.beginWrite(
-          key,
-          operation.kind,
-          tag,
-          operation.kind === 'put' ? operation.body.byteLength : 0,
-          undefined,
-          modelExpiry(policy),
-        );
-        const outcome = await writer.run(operation, crash);
-        // Not acknowledged: it may have landed (a crash after the commit, an unknown outcome),
-        // unless the store refused it for sure (then a read of its value is a violation).
-        model.endWrite(write, writeStatusOf(outcome), outcome.crashedAt ?? outcome.error);
-        if (outcome.acknowledged) totals.acknowledged++;
-        else totals.failed++;
-        if (outcome.crashedAt !== undefined) {
-          crashed++;
-          crashes[outcome.crashedAt] = (crashes[outcome.crashedAt] ?? 0) + 1;
-          writer.close();
-          writer = newWriter();
-        }
-        args.progress?.(index + 1, options.operations, crashed);
-      }
-      writer.close();
-    }),
+        writer.close();
+      }),
+    ),
   );
-  const stopped = await Promise.allSettled([workload, sweeping.stop(), expiry?.stop()]);
-  const failed = stopped.find((outcome) => outcome.status === 'rejected');
-  if (failed !== undefined) {
+  const stopped = await Promise.allSettled([sweeping.stop(), expiry?.stop()]);
+  const loopFailed = stopped.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (!workload.ok || loopFailed !== undefined) {
     expiry?.abandon();
-    throw failed.reason;
+    throw workload.ok ? loopFailed?.reason : workload.error;
   }
   // The expiry scenarios finish and what is stored expires while the last sweeps run.
   const finishing = expiry === undefined ? undefined : settled(expiry.finish());

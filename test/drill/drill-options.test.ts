@@ -161,6 +161,7 @@ describe('the drill fails when one invariant breaks, and says which', () => {
   it('a sweep that throws during the workload ends the drill with its error, and no sweep runs after', async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'log' });
     let sweeps = 0;
+    let operationsDone = 0;
     let workloadDone = false;
     let firstDuringWorkload: boolean | undefined;
     // Outside a test runner, an unhandled rejection ends the process before `npm start` stops the
@@ -172,10 +173,11 @@ describe('the drill fails when one invariant breaks, and says which', () => {
     try {
       error = await runDrill({
         ...fx,
-        // Enough small writes that the workload outlasts the first sweep (1 s in).
-        options: { ...small, operations: 400, maxBodyBytes: 1024, crashRate: 0 },
-        progress: (done, total) => {
-          workloadDone = done === total;
+        // Enough small writes that the workload outlasts the first sweep (0.2 s in), 7 times over here.
+        options: { ...small, writers: 1, operations: 800, maxBodyBytes: 1024, crashRate: 0, invocationMs: 200 },
+        // Called once an operation, in the order they end.
+        progress: (_, total) => {
+          workloadDone = ++operationsDone === total;
         },
         sweep: async () => {
           sweeps++;
