@@ -5,6 +5,7 @@
  * Without a `config`, it runs the one the `TIERLOG_*` variables set (as every entry point of the
  * library reads them), its own names for what they leave unset.
  */
+import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TierlogConfig } from '../../lib/config.js';
 import { startDevService } from '../../lib/dev/service.js';
@@ -35,6 +36,30 @@ describe('dev service configuration', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).setting).toBe(setting);
   });
+});
+
+describe('dev service start that fails', () => {
+  it('on a port in use rejects, and stops the local stack it started: process.env is as it was', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    const port = (taken.address() as { port: number }).port;
+    const names = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ACCESS_KEY_ID', 'AWS_REGION'];
+    const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    const sweeps: unknown[] = [];
+    try {
+      const error = await startDevService({ port, sweepIntervalMs: 0, onSweep: (result) => sweeps.push(result) }).then(
+        async (service) => {
+          await service.stop();
+          return undefined;
+        },
+        (err: unknown) => err,
+      );
+      expect((error as NodeJS.ErrnoException).code).toBe('EADDRINUSE');
+      expect(Object.fromEntries(names.map((name) => [name, process.env[name]]))).toEqual(before);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  }, 120_000);
 });
 
 describe('dev service port and sweep interval', () => {
@@ -89,6 +114,8 @@ describe('dev service configuration from the TIERLOG_* variables', () => {
       expect(service.env).toMatchObject({ TIERLOG_LEASE_SHARDS: '8', TIERLOG_PREFIX: 'media', TIERLOG_HV_ATTRIBUTES: '{"blob":"ptr"}' });
       // The sweeper's tuning too: the CLI's inspect and status judge entries as its sweeper does.
       expect(service.env).toMatchObject({ TIERLOG_MAX_UPLOAD_MS: '3600000' });
+      // Only variables with values: one this process does not set is not printed (as "undefined").
+      for (const [name, value] of Object.entries(service.env)) expect(typeof value, name).toBe('string');
       // A large object is stored under the prefix the variable set, its pointer under the name it set.
       const put = await fetch(`${service.url}/objects/k`, { method: 'PUT', body: new Uint8Array(20_000) });
       expect(put.status).toBe(201);

@@ -8,6 +8,7 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { startDevService } from '../../lib/dev/service.js';
+import { provisionLocal } from '../../lib/local/provision.js';
 
 /** Resolves once `check` holds, polling. */
 async function until(check: () => boolean, timeoutMs = 60_000): Promise<void> {
@@ -60,5 +61,37 @@ describe('dev service stop()', () => {
     await expect(fetch(`${service.stack.s3Endpoint}/`)).rejects.toThrow();
     await expect(fetch(`${service.url}/objects/x`)).rejects.toThrow();
     await first;
+  }, 120_000);
+});
+
+describe('dev service sweepNow()', () => {
+  it('with no timer (sweepIntervalMs 0) runs the sweeps asked for, no more; a failing one rejects and the next runs', async () => {
+    const results: Array<{ ok: boolean }> = [];
+    const level = process.env.POWERTOOLS_LOG_LEVEL;
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT'; // the failing sweep's error line
+    const service = await startDevService({
+      port: 0,
+      sweepIntervalMs: 0,
+      onSweep: ({ error }) => results.push({ ok: error === undefined }),
+    });
+    try {
+      await service.sweepNow();
+      expect(service.sweeps).toBe(1);
+      const dynamodb = createDynamoDBClient();
+      try {
+        await dynamodb.send(new DeleteTableCommand({ TableName: service.config.changeLogTable }));
+      } finally {
+        dynamodb.destroy();
+      }
+      await expect(service.sweepNow()).rejects.toThrow();
+      await provisionLocal(service.config); // the table back
+      await expect(service.sweepNow()).resolves.toBeDefined();
+      expect(results).toEqual([{ ok: true }, { ok: false }, { ok: true }]);
+      expect(service.sweeps).toBe(3);
+    } finally {
+      await service.stop();
+      if (level === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
+      else process.env.POWERTOOLS_LOG_LEVEL = level;
+    }
   }, 120_000);
 });
