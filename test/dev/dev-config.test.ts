@@ -45,9 +45,8 @@ describe('dev service start that fails', () => {
     const port = (taken.address() as { port: number }).port;
     const names = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ACCESS_KEY_ID', 'AWS_REGION'];
     const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
-    const sweeps: unknown[] = [];
     try {
-      const error = await startDevService({ port, sweepIntervalMs: 0, onSweep: (result) => sweeps.push(result) }).then(
+      const error = await startDevService({ port, sweepIntervalMs: 0 }).then(
         async (service) => {
           await service.stop();
           return undefined;

@@ -175,7 +175,7 @@ describe('the response: as Lambda reads the result', () => {
   });
 
   test('cookies are set-cookie headers beside a set-cookie header of the result', async () => {
-    const port = await serve(async () => ({ statusCode: 200, headers: { 'set-cookie': 'h=0' }, cookies: ['a=1'], body: 'ok' }));
+    const port = await serve(async () => ({ statusCode: 200, headers: { 'Set-Cookie': 'h=0' }, cookies: ['a=1'], body: 'ok' }));
     expect((await fetch(`http://127.0.0.1:${port}/x`)).headers.getSetCookie()).toEqual(['h=0', 'a=1']);
   });
 
