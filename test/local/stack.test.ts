@@ -17,15 +17,20 @@ import { createDynamoDBClient } from '../../lib/aws/clients.js';
 
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-/** The processes descended from this one (its servers, and java under DynamoDB Local's shell). */
+/**
+ * The processes descended from this one (its servers, and java under DynamoDB Local's shell), and
+ * the orphans of its process group (a server's helper whose parent has gone, adopted by init).
+ */
 function descendants(): number[] {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,comm='], { encoding: 'utf8' })
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,pgid=,comm='], { encoding: 'utf8' })
     .trim()
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
-    .filter(([, , comm]) => comm !== 'ps') // this listing's own process
-    .map(([pid, ppid]) => [Number(pid), Number(ppid)] as const);
-  const found: number[] = [];
+    .filter(([, , , comm]) => comm !== 'ps') // this listing's own process
+    .map(([pid, ppid, pgid]) => [Number(pid), Number(ppid), Number(pgid)] as const);
+  const group = rows.find(([pid]) => pid === process.pid)?.[2];
+  const inGroup = new Set(rows.filter(([, , pgid]) => pgid === group).map(([pid]) => pid));
+  const found = rows.filter(([pid, ppid, pgid]) => pgid === group && !inGroup.has(ppid) && pid !== process.pid).map(([pid]) => pid);
   const parents = [process.pid];
   while (parents.length > 0) {
     const parent = parents.pop()!;
@@ -95,16 +100,51 @@ describe('startLocalStack', () => {
     expect(reports, 'the DynamoDB Local that stop() ended is not reported').toHaveLength(1);
   });
 
-  it('a start that fails leaves nothing running: DynamoDB Local, which started, is ended when the S3 server does not start', async () => {
-    const before = descendants();
+  it('a server that exits while in use is reported with its exit code and what it last wrote to stderr', async () => {
+    const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+    // The S3 server (a Node.js process) loaded with this: on SIGUSR2 it fails as a server does, a message then an exit code.
+    writeFileSync(
+      join(temp, 'fail.cjs'),
+      `process.on('SIGUSR2', () => { process.stderr.write('disk full (test)\\n'); process.exit(3); });\n`,
+    );
     const saved = process.env.NODE_OPTIONS;
-    // The S3 server is a Node.js process: this makes it exit at once. DynamoDB Local (java) starts.
-    process.env.NODE_OPTIONS = '--require=/nonexistent/tierlog-stack-test.cjs';
+    process.env.NODE_OPTIONS = `--require=${join(temp, 'fail.cjs')}`;
+    const reports: string[] = [];
     try {
-      await expect(startLocalStack({ exportEnv: false })).rejects.toThrow(/S3 server exited with 1/);
+      const stack = await startLocalStack({ exportEnv: false, onUnexpectedExit: (message) => reports.push(message) });
+      try {
+        process.kill(stack.pids.s3!, 'SIGUSR2');
+        for (let i = 0; i < 100 && reports.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+        expect(reports).toEqual([
+          expect.stringMatching(/S3 server exited while in use \(code 3\); its stderr ends with: disk full \(test\)$/),
+        ]);
+      } finally {
+        await stack.stop();
+      }
     } finally {
       if (saved === undefined) delete process.env.NODE_OPTIONS;
       else process.env.NODE_OPTIONS = saved;
+      rmSync(temp, { recursive: true, force: true });
+    }
+  });
+
+  it('a start that fails leaves nothing running: DynamoDB Local, which started, is ended when the S3 server does not start', async () => {
+    const before = descendants();
+    const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, TMPDIR: process.env.TMPDIR };
+    const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+    // The S3 server is a Node.js process: this makes it exit at once. DynamoDB Local (java) starts.
+    process.env.NODE_OPTIONS = '--require=/nonexistent/tierlog-stack-test.cjs';
+    process.env.TMPDIR = temp; // where the stack makes the S3 server's data directory
+    try {
+      await expect(startLocalStack({ exportEnv: false })).rejects.toThrow(/S3 server exited with 1/);
+      // Nor anything on disk: the data directory the S3 server never ran in is removed too.
+      expect(readdirSync(temp)).toEqual([]);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      rmSync(temp, { recursive: true, force: true });
     }
     expect(await leftRunning(before)).toEqual([]);
   });
