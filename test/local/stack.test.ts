@@ -17,20 +17,15 @@ import { createDynamoDBClient } from '../../lib/aws/clients.js';
 
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-/**
- * The processes descended from this one (its servers, and java under DynamoDB Local's shell), and
- * the orphans of its process group (a server's helper whose parent has gone, adopted by init).
- */
+/** The processes descended from this one (its servers, and java under DynamoDB Local's shell). */
 function descendants(): number[] {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,pgid=,comm='], { encoding: 'utf8' })
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,comm='], { encoding: 'utf8' })
     .trim()
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
-    .filter(([, , , comm]) => comm !== 'ps') // this listing's own process
-    .map(([pid, ppid, pgid]) => [Number(pid), Number(ppid), Number(pgid)] as const);
-  const group = rows.find(([pid]) => pid === process.pid)?.[2];
-  const inGroup = new Set(rows.filter(([, , pgid]) => pgid === group).map(([pid]) => pid));
-  const found = rows.filter(([pid, ppid, pgid]) => pgid === group && !inGroup.has(ppid) && pid !== process.pid).map(([pid]) => pid);
+    .filter(([, , comm]) => comm !== 'ps') // this listing's own process
+    .map(([pid, ppid]) => [Number(pid), Number(ppid)] as const);
+  const found: number[] = [];
   const parents = [process.pid];
   while (parents.length > 0) {
     const parent = parents.pop()!;
