@@ -139,6 +139,8 @@ describe('dev service configuration from the TIERLOG_* variables', () => {
       expect(service.env).toMatchObject({ TIERLOG_LEASE_SHARDS: '8', TIERLOG_PREFIX: 'media', TIERLOG_HV_ATTRIBUTES: '{"blob":"ptr"}' });
       // The sweeper's tuning too: the CLI's inspect and status judge entries as its sweeper does.
       expect(service.env).toMatchObject({ TIERLOG_MAX_UPLOAD_MS: '3600000' });
+      // The SDK's endpoints and credentials of its local stack, for the CLI and your own processes.
+      expect(service.env).toMatchObject(service.stack.env);
       // Only variables with values: one this process does not set is not printed (as "undefined").
       for (const [name, value] of Object.entries(service.env)) expect(typeof value, name).toBe('string');
       // A large object is stored under the prefix the variable set, its pointer under the name it set.
