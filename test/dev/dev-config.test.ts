@@ -5,9 +5,10 @@
  * Without a `config`, it runs the one the `TIERLOG_*` variables set (as every entry point of the
  * library reads them), its own names for what they leave unset.
  */
+import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TierlogConfig } from '../../lib/config.js';
-import { startDevService } from '../../lib/dev/service.js';
+import { MAX_SWEEP_INTERVAL_MS, startDevService } from '../../lib/dev/service.js';
 import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { scanTable } from '../../lib/drill/invariants.js';
@@ -35,6 +36,45 @@ describe('dev service configuration', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).setting).toBe(setting);
   });
+
+  it('refuses an invalid configuration before anything starts: with no java on PATH, the error is the configuration one', async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = '/nonexistent/tierlog-dev-config-test';
+    try {
+      const error = await startError({ config: { ...config, leaseShards: 0 } });
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).setting).toBe('leaseShards');
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+});
+
+describe('dev service start that fails', () => {
+  it('on a port in use rejects, and stops the local stack and the sweep timer it started: process.env is as it was', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    const port = (taken.address() as { port: number }).port;
+    const names = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ACCESS_KEY_ID', 'AWS_REGION'];
+    const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    try {
+      const sweeps: unknown[] = [];
+      const error = await startDevService({ port, sweepIntervalMs: 200, onSweep: (result) => sweeps.push(result) }).then(
+        async (service) => {
+          await service.stop();
+          return undefined;
+        },
+        (err: unknown) => err,
+      );
+      expect((error as NodeJS.ErrnoException).code).toBe('EADDRINUSE');
+      expect(Object.fromEntries(names.map((name) => [name, process.env[name]]))).toEqual(before);
+      // Nor its sweep timer: no sweep runs once the start has failed (here a sweep would be due every 200 ms).
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(sweeps).toEqual([]);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  }, 120_000);
 });
 
 describe('dev service port and sweep interval', () => {
@@ -42,6 +82,7 @@ describe('dev service port and sweep interval', () => {
   it.each<[string, { port?: number; sweepIntervalMs?: number }, string]>([
     ['a port that is not a number (--port abc)', { port: Number.NaN }, 'port'],
     ['a port past 65535', { port: 70_000 }, 'port'],
+    ['port 65536', { port: 65_536 }, 'port'],
     ['a fractional port', { port: 1.5 }, 'port'],
     ['a negative port', { port: -1 }, 'port'],
     // Node.js runs a timer past 2^31 - 1 ms after 1 ms: the sweeps would follow each other without pause.
@@ -64,6 +105,15 @@ describe('dev service port and sweep interval', () => {
     },
     120_000,
   );
+
+  it('accepts the longest timer as the sweep interval', async () => {
+    const service = await startDevService({ port: 0, sweepIntervalMs: MAX_SWEEP_INTERVAL_MS });
+    try {
+      expect((await fetch(`${service.url}/objects/none`)).status).toBe(404);
+    } finally {
+      await service.stop();
+    }
+  }, 120_000);
 });
 
 describe('dev service configuration from the TIERLOG_* variables', () => {
@@ -89,6 +139,10 @@ describe('dev service configuration from the TIERLOG_* variables', () => {
       expect(service.env).toMatchObject({ TIERLOG_LEASE_SHARDS: '8', TIERLOG_PREFIX: 'media', TIERLOG_HV_ATTRIBUTES: '{"blob":"ptr"}' });
       // The sweeper's tuning too: the CLI's inspect and status judge entries as its sweeper does.
       expect(service.env).toMatchObject({ TIERLOG_MAX_UPLOAD_MS: '3600000' });
+      // The SDK's endpoints and credentials of its local stack, for the CLI and your own processes.
+      expect(service.env).toMatchObject(service.stack.env);
+      // Only variables with values: one this process does not set is not printed (as "undefined").
+      for (const [name, value] of Object.entries(service.env)) expect(typeof value, name).toBe('string');
       // A large object is stored under the prefix the variable set, its pointer under the name it set.
       const put = await fetch(`${service.url}/objects/k`, { method: 'PUT', body: new Uint8Array(20_000) });
       expect(put.status).toBe(201);

@@ -31,14 +31,19 @@ async function serve(handler: FunctionUrlHandler, options: { timeoutMs?: number;
 }
 
 /** The event the handler got for one raw request (headers as written, repeated ones too). */
-async function eventOf(path: string, headers: Record<string, string | string[]>, body = ''): Promise<APIGatewayProxyEventV2> {
+async function eventOf(
+  path: string,
+  headers: Record<string, string | string[]>,
+  body = '',
+  method = body === '' ? 'GET' : 'POST',
+): Promise<APIGatewayProxyEventV2> {
   let seen: APIGatewayProxyEventV2 | undefined;
   const port = await serve(async (event) => {
     seen = event;
     return { statusCode: 204 };
   });
   await new Promise<void>((resolve, reject) => {
-    const req = request({ port, host: '127.0.0.1', path, method: body === '' ? 'GET' : 'POST', headers }, (res) => {
+    const req = request({ port, host: '127.0.0.1', path, method, headers }, (res) => {
       res.resume();
       res.on('end', resolve);
     });
@@ -53,6 +58,20 @@ describe('the event: as Lambda builds it', () => {
     const event = await eventOf('/x', { Cookie: ['a=1; b=2', 'c=3'] });
     expect(event.cookies).toEqual(['a=1', 'b=2', 'c=3']);
     expect(event.headers.cookie).toBeUndefined();
+  });
+
+  test('no cookie header is no cookies array; an empty cookie between semicolons is not one', async () => {
+    expect((await eventOf('/x', {})).cookies).toBeUndefined();
+    expect((await eventOf('/x', { Cookie: 'a=1; ; b=2;' })).cookies).toEqual(['a=1', 'b=2']);
+  });
+
+  test('rawPath and requestContext.http.path are the path without its query; method, host and user agent as sent', async () => {
+    const event = await eventOf('/objects/a%20b?x=1', { Host: 'objects.example', 'User-Agent': 'probe/1' }, '', 'DELETE');
+    expect(event.rawPath).toBe('/objects/a%20b');
+    expect(event.requestContext.http.path).toBe('/objects/a%20b');
+    expect(event.requestContext.http.method).toBe('DELETE');
+    expect(event.requestContext.domainName).toBe('objects.example');
+    expect(event.requestContext.http.userAgent).toBe('probe/1');
   });
 
   test('a repeated header is its values joined with commas, every one of them', async () => {
@@ -73,6 +92,7 @@ describe('the event: as Lambda builds it', () => {
     ['application/json; charset=utf-8', false],
     ['text/plain', false],
     ['application/xml', false],
+    ['application/javascript', false],
     ['application/octet-stream', true],
     ['application/x-www-form-urlencoded', true],
     ['image/png', true],
@@ -87,9 +107,28 @@ describe('the event: as Lambda builds it', () => {
     expect((await eventOf('/x', { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip' }, 'hello')).isBase64Encoded).toBe(true);
   });
 
+  test('a request without a body has no body, and isBase64Encoded false', async () => {
+    const event = await eventOf('/x', {});
+    expect(event.body).toBeUndefined();
+    expect(event.isBase64Encoded).toBe(false);
+  });
+
   test('requestContext.time is in the common log format Lambda writes', async () => {
     const event = await eventOf('/x', {});
     expect(event.requestContext.time).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
+  });
+
+  test('requestContext.time and timeEpoch are the time of the request, to the second', async () => {
+    const before = Date.now();
+    const event = await eventOf('/x', {});
+    const after = Date.now();
+    const { timeEpoch, time } = event.requestContext;
+    expect(timeEpoch).toBeGreaterThanOrEqual(before);
+    expect(timeEpoch).toBeLessThanOrEqual(after);
+    const [, day, month, year, hours, minutes, seconds] = /^(\d+)\/(\w+)\/(\d+):(\d+):(\d+):(\d+) \+0000$/.exec(time)!;
+    const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+    const at = Date.UTC(Number(year), months.indexOf(month!), Number(day), Number(hours), Number(minutes), Number(seconds));
+    expect(at).toBe(Math.floor(timeEpoch / 1_000) * 1_000);
   });
 });
 
@@ -120,6 +159,26 @@ describe('the response: as Lambda reads the result', () => {
     expect(await dropped.text()).toBe('{"body":"b"}');
   });
 
+  test('a handler that returns nothing is a 200 of null, as application/json', async () => {
+    const port = await serve(async () => undefined);
+    const answer = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('content-type')).toBe('application/json');
+    expect(await answer.text()).toBe('null');
+  });
+
+  test('a null body is no body', async () => {
+    const port = await serve(async () => ({ statusCode: 200, body: null }) as never);
+    const answer = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(answer.status).toBe(200);
+    expect(await answer.text()).toBe('');
+  });
+
+  test('cookies are set-cookie headers beside a set-cookie header of the result', async () => {
+    const port = await serve(async () => ({ statusCode: 200, headers: { 'Set-Cookie': 'h=0' }, cookies: ['a=1'], body: 'ok' }));
+    expect((await fetch(`http://127.0.0.1:${port}/x`)).headers.getSetCookie()).toEqual(['h=0', 'a=1']);
+  });
+
   test('cookies are set-cookie headers, one each', async () => {
     const port = await serve(async () => ({ statusCode: 201, cookies: ['a=1; Max-Age=60', 'b=2'], body: 'ok' }));
     const answer = await fetch(`http://127.0.0.1:${port}/x`);
@@ -127,11 +186,26 @@ describe('the response: as Lambda reads the result', () => {
     expect(answer.headers.getSetCookie()).toEqual(['a=1; Max-Age=60', 'b=2']);
   });
 
-  test('a statusCode that is not an HTTP status is a 502, told to onError', async () => {
+  test.each([42, 99, 600, 200.5])('a statusCode that is not an HTTP status (%s) is a 502, told to onError', async (statusCode) => {
     const errors: unknown[] = [];
-    const port = await serve(async () => ({ statusCode: 42 }), { onError: (err) => errors.push(err) });
+    const port = await serve(async () => ({ statusCode }), { onError: (err) => errors.push(err) });
     expect((await fetch(`http://127.0.0.1:${port}/x`)).status).toBe(502);
     expect(errors[0]).toBeInstanceOf(InvalidFunctionResponseError);
+  });
+
+  test('the handler is told its function name and the time left of its timeout (30 s unless set)', async () => {
+    const seen: Array<{ name: string; left: number }> = [];
+    const handler: FunctionUrlHandler = async (_event, context) => {
+      seen.push({ name: context.functionName, left: context.getRemainingTimeInMillis() });
+      return { statusCode: 204 };
+    };
+    await fetch(`http://127.0.0.1:${await serve(handler, { timeoutMs: 5_000 })}/x`);
+    await fetch(`http://127.0.0.1:${await serve(handler)}/x`);
+    expect(seen.map(({ name }) => name)).toEqual(['fidelity', 'fidelity']);
+    expect(seen[0]!.left).toBeGreaterThan(0);
+    expect(seen[0]!.left).toBeLessThanOrEqual(5_000);
+    expect(seen[1]!.left).toBeGreaterThan(5_000);
+    expect(seen[1]!.left).toBeLessThanOrEqual(30_000);
   });
 
   test('a handler past its timeout is answered 502 at the timeout, told to onError', async () => {

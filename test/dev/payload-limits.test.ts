@@ -4,7 +4,7 @@
  * meet the limit for the first time on AWS: a larger request is refused before the handler runs
  * (413), a larger response fails as a function error (502).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type FunctionUrlHandler, functionUrlListener, LAMBDA_BUFFERED_PAYLOAD_BYTES } from '../../lib/dev/function-url.js';
@@ -56,5 +56,51 @@ describe('Lambda payload limits on the local Function URL', () => {
     const fits = await fetch(`${url}/x`);
     expect(fits.status).toBe(200);
     expect((await fits.arrayBuffer()).byteLength).toBe(size);
+  });
+
+  test('the limit holds to the byte: an event of exactly 6 MB as JSON reaches the handler, one byte more is 413', async () => {
+    const sizes: number[] = [];
+    const url = new URL(
+      await serve(async (event) => {
+        sizes.push(Buffer.byteLength(JSON.stringify(event)));
+        return { statusCode: 204 };
+      }),
+    );
+    // Headers as written (no client adds its own), so the event's size is set by the body and x-pad.
+    const body = Buffer.alloc(3 * 1_572_000); // 6_288_000 bytes of base64: most of the limit
+    const status = (pad: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          { host: url.hostname, port: url.port, path: '/x', method: 'PUT', headers: { 'x-pad': pad, 'content-length': body.length } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode!));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    expect(await status('a')).toBe(204);
+    const room = LAMBDA_BUFFERED_PAYLOAD_BYTES - sizes[0]!;
+    expect(await status('a'.repeat(1 + room))).toBe(204);
+    expect(sizes[1]).toBe(LAMBDA_BUFFERED_PAYLOAD_BYTES);
+    expect(await status('a'.repeat(2 + room))).toBe(413);
+    expect(sizes).toHaveLength(2);
+  });
+
+  test('the limit holds to the byte: a result of exactly 6 MB as JSON is served, one byte more is 502', async () => {
+    const errors: unknown[] = [];
+    let extra = 0;
+    const overhead = JSON.stringify({ statusCode: 200, body: '' }).length;
+    const url = await serve(
+      async () => ({ statusCode: 200, body: 'x'.repeat(LAMBDA_BUFFERED_PAYLOAD_BYTES - overhead + extra) }),
+      (err) => errors.push(err),
+    );
+    const fits = await fetch(`${url}/x`);
+    expect(fits.status).toBe(200);
+    expect((await fits.text()).length).toBe(LAMBDA_BUFFERED_PAYLOAD_BYTES - overhead);
+    extra = 1;
+    expect((await fetch(`${url}/x`)).status).toBe(502);
+    expect(errors).toHaveLength(1);
   });
 });

@@ -4,10 +4,12 @@
  * it) is told to `onSweep` and the timer goes on; `stop()` waits for the sweep under way, and no
  * sweep runs after it.
  */
+import { request } from 'node:http';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { startDevService } from '../../lib/dev/service.js';
+import { provisionLocal } from '../../lib/local/provision.js';
 
 /** Resolves once `check` holds, polling. */
 async function until(check: () => boolean, timeoutMs = 60_000): Promise<void> {
@@ -60,5 +62,65 @@ describe('dev service stop()', () => {
     await expect(fetch(`${service.stack.s3Endpoint}/`)).rejects.toThrow();
     await expect(fetch(`${service.url}/objects/x`)).rejects.toThrow();
     await first;
+  }, 120_000);
+});
+
+describe('dev service stop() under way', () => {
+  it('waits for the sweep under way, and no sweep runs after it', async () => {
+    let reported = 0;
+    // Sweeps back to back: stop() comes in the middle of one.
+    const service = await startDevService({ port: 0, sweepIntervalMs: 1, onSweep: () => reported++ });
+    await until(() => reported >= 2);
+    await service.stop();
+    const after = reported;
+    expect(service.sweeps).toBe(after);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(reported).toBe(after);
+  }, 120_000);
+
+  it('ends a request still under way (a client that stalls mid-upload) rather than waiting for it', async () => {
+    const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
+    const url = new URL(`${service.url}/objects/stalled`);
+    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'PUT', headers: { 'content-length': 10 } });
+    const ended = new Promise<string>((resolve) => {
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+      req.on('response', (res) => resolve(`status ${res.statusCode}`));
+    });
+    req.write('x'); // 1 of its 10 bytes, and no more
+    await new Promise((r) => setTimeout(r, 200));
+    await service.stop();
+    expect(await ended).toBe('ECONNRESET');
+  }, 120_000);
+});
+
+describe('dev service sweepNow()', () => {
+  it('with no timer (sweepIntervalMs 0) runs the sweeps asked for, no more; a failing one rejects and the next runs', async () => {
+    const results: Array<{ ok: boolean }> = [];
+    const level = process.env.POWERTOOLS_LOG_LEVEL;
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT'; // the failing sweep's error line
+    const service = await startDevService({
+      port: 0,
+      sweepIntervalMs: 0,
+      onSweep: ({ error }) => results.push({ ok: error === undefined }),
+    });
+    try {
+      await service.sweepNow();
+      expect(service.sweeps).toBe(1);
+      const dynamodb = createDynamoDBClient();
+      try {
+        await dynamodb.send(new DeleteTableCommand({ TableName: service.config.changeLogTable }));
+      } finally {
+        dynamodb.destroy();
+      }
+      await expect(service.sweepNow()).rejects.toThrow();
+      await provisionLocal(service.config); // the table back
+      await expect(service.sweepNow()).resolves.toBeDefined();
+      expect(results).toEqual([{ ok: true }, { ok: false }, { ok: true }]);
+      expect(service.sweeps).toBe(3);
+    } finally {
+      await service.stop();
+      if (level === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
+      else process.env.POWERTOOLS_LOG_LEVEL = level;
+    }
   }, 120_000);
 });

@@ -54,6 +54,8 @@ describe('startLocalStack', () => {
   it('starts both servers, serves requests, and stop() ends them (idempotently)', async () => {
     const before = { ...process.env };
     const stack = await startLocalStack({ exportEnv: false });
+    // exportEnv: false leaves this process's environment alone, every variable of it.
+    expect(process.env).toEqual(before);
     const dynamodb = new DynamoDBClient({ endpoint: stack.dynamodbEndpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
     const s3 = new S3Client({ endpoint: stack.s3Endpoint, region: 'us-east-1', credentials, forcePathStyle: true, maxAttempts: 1 });
     try {
@@ -93,16 +95,87 @@ describe('startLocalStack', () => {
     expect(reports, 'the DynamoDB Local that stop() ended is not reported').toHaveLength(1);
   });
 
-  it('a start that fails leaves nothing running: DynamoDB Local, which started, is ended when the S3 server does not start', async () => {
-    const before = descendants();
+  it('a server that exits while in use is reported with its exit code and what it last wrote to stderr', async () => {
+    const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+    // The S3 server (a Node.js process) loaded with this: on SIGUSR2 it fails as a server does, a message then an exit code.
+    writeFileSync(
+      join(temp, 'fail.cjs'),
+      `process.on('SIGUSR2', () => { process.stderr.write('disk full (test)\\n'); process.exit(3); });\n`,
+    );
     const saved = process.env.NODE_OPTIONS;
-    // The S3 server is a Node.js process: this makes it exit at once. DynamoDB Local (java) starts.
-    process.env.NODE_OPTIONS = '--require=/nonexistent/tierlog-stack-test.cjs';
+    process.env.NODE_OPTIONS = `--require=${join(temp, 'fail.cjs')}`;
+    const reports: string[] = [];
     try {
-      await expect(startLocalStack({ exportEnv: false })).rejects.toThrow(/S3 server exited with 1/);
+      const stack = await startLocalStack({ exportEnv: false, onUnexpectedExit: (message) => reports.push(message) });
+      try {
+        process.kill(stack.pids.s3!, 'SIGUSR2');
+        for (let i = 0; i < 100 && reports.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+        expect(reports).toEqual([
+          expect.stringMatching(/S3 server exited while in use \(code 3\); its stderr ends with: disk full \(test\)$/),
+        ]);
+      } finally {
+        await stack.stop();
+      }
     } finally {
       if (saved === undefined) delete process.env.NODE_OPTIONS;
       else process.env.NODE_OPTIONS = saved;
+      rmSync(temp, { recursive: true, force: true });
+    }
+  });
+
+  it('a start that fails leaves nothing running: DynamoDB Local, which started, is ended when the S3 server does not start', async () => {
+    const before = descendants();
+    const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, TMPDIR: process.env.TMPDIR };
+    const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+    // The S3 server is a Node.js process: this makes it exit at once. DynamoDB Local (java) starts.
+    process.env.NODE_OPTIONS = '--require=/nonexistent/tierlog-stack-test.cjs';
+    process.env.TMPDIR = temp; // where the stack makes the S3 server's data directory
+    try {
+      await expect(startLocalStack({ exportEnv: false })).rejects.toThrow(/S3 server exited with 1/);
+      // Nor anything on disk: the data directory the S3 server never ran in is removed too.
+      expect(readdirSync(temp)).toEqual([]);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      rmSync(temp, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  });
+
+  it('a start that fails puts back the variables exportEnv would have set: process.env is as it was', async () => {
+    const names = [...Object.keys(localStackEnv('', '')), 'AWS_PROFILE', 'NODE_OPTIONS'];
+    const saved = { ...process.env };
+    delete process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+    process.env.AWS_PROFILE = 'tierlog-test-no-such-profile';
+    // The S3 server is a Node.js process: this makes it exit at once.
+    process.env.NODE_OPTIONS = '--require=/nonexistent/tierlog-stack-test.cjs';
+    const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    try {
+      await expect(startLocalStack()).rejects.toThrow(/S3 server exited with 1/);
+      expect(Object.fromEntries(names.map((name) => [name, process.env[name]]))).toEqual(before);
+    } finally {
+      for (const name of names) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it('a start that fails when DynamoDB Local does (a java that cannot run it) leaves nothing running, the S3 server ended', async () => {
+    const before = descendants();
+    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+    // It passes the version check, and fails to run anything.
+    writeFileSync(join(bin, 'java'), `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\nexit 1\n`);
+    chmodSync(join(bin, 'java'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      const error = await startLocalStack({ exportEnv: false }).catch((err: unknown) => err);
+      expect(error).not.toBeInstanceOf(ConfigError);
+      expect(String(error)).toMatch(/DynamoDB Local did not start/);
+    } finally {
+      process.env.PATH = saved;
+      rmSync(bin, { recursive: true, force: true });
     }
     expect(await leftRunning(before)).toEqual([]);
   });
@@ -232,6 +305,38 @@ describe('startLocalStack', () => {
     } finally {
       for (const name of [...names, 'AWS_PROFILE']) delete process.env[name];
       Object.assign(process.env, saved);
+    }
+  });
+
+  it('stop() leaves a variable set since the stack started as it is, and puts back the others', async () => {
+    const names = [...Object.keys(localStackEnv('', '')), 'AWS_PROFILE'];
+    const saved = { ...process.env };
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = 'http://127.0.0.1:1';
+    process.env.AWS_ENDPOINT_URL_S3 = 'http://127.0.0.1:2';
+    process.env.AWS_PROFILE = 'tierlog-test-no-such-profile';
+    try {
+      const stack = await startLocalStack();
+      // The user's own code points this process elsewhere while the stack is up.
+      process.env.AWS_ENDPOINT_URL_S3 = 'http://127.0.0.1:3';
+      process.env.AWS_PROFILE = 'tierlog-test-another-profile';
+      await stack.stop();
+      expect(process.env.AWS_ENDPOINT_URL_S3).toBe('http://127.0.0.1:3');
+      expect(process.env.AWS_PROFILE).toBe('tierlog-test-another-profile');
+      expect(process.env.AWS_ENDPOINT_URL_DYNAMODB).toBe('http://127.0.0.1:1');
+    } finally {
+      for (const name of names) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it('localStackEnv keeps the region this process names', () => {
+    const saved = process.env.AWS_REGION;
+    process.env.AWS_REGION = 'eu-west-3';
+    try {
+      expect(localStackEnv('http://127.0.0.1:1', 'http://127.0.0.1:2').AWS_REGION).toBe('eu-west-3');
+    } finally {
+      if (saved === undefined) delete process.env.AWS_REGION;
+      else process.env.AWS_REGION = saved;
     }
   });
 
