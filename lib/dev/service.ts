@@ -150,10 +150,14 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
       given,
     );
   }
-  // Local: no EMF metric lines on stdout.
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
-  const stack = await startLocalStack();
+  const restorePowertools = quietPowertools();
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack();
+  } catch (err) {
+    restorePowertools();
+    throw err;
+  }
   let server: Server | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -210,7 +214,11 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
         listening.closeAllConnections();
       });
       await running.catch(() => undefined);
-      await stack.stop();
+      try {
+        await stack.stop();
+      } finally {
+        restorePowertools();
+      }
     };
 
     return {
@@ -232,7 +240,27 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
     stopped = true;
     clearTimeout(timer);
     server?.close();
-    await stack.stop();
+    try {
+      await stack.stop();
+    } finally {
+      restorePowertools();
+    }
     throw err;
   }
+}
+
+/** The Powertools variables a local run sets where unset: no EMF metric lines on stdout, warnings and errors only. */
+const QUIET_POWERTOOLS = { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'WARN' } as const;
+
+/**
+ * Sets {@link QUIET_POWERTOOLS} where unset (the handlers read them as they are made); returns what
+ * takes them out again, leaving alone one the caller set or changed meanwhile, as the local stack
+ * does with the SDK's variables.
+ */
+function quietPowertools(): () => void {
+  const set = Object.entries(QUIET_POWERTOOLS).filter(([name]) => process.env[name] === undefined);
+  for (const [name, value] of set) process.env[name] = value;
+  return () => {
+    for (const [name, value] of set) if (process.env[name] === value) delete process.env[name];
+  };
 }

@@ -116,6 +116,33 @@ describe('dev service port and sweep interval', () => {
   }, 120_000);
 });
 
+describe("the dev service's Powertools variables", () => {
+  it('sets the ones unset for a quiet local run, takes them out on stop, and leaves the ones you set', async () => {
+    const saved = { level: process.env.POWERTOOLS_LOG_LEVEL, metrics: process.env.POWERTOOLS_METRICS_DISABLED };
+    process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+    delete process.env.POWERTOOLS_METRICS_DISABLED;
+    try {
+      const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
+      try {
+        expect(process.env.POWERTOOLS_METRICS_DISABLED).toBe('true');
+        expect(process.env.POWERTOOLS_LOG_LEVEL).toBe('DEBUG');
+      } finally {
+        await service.stop();
+      }
+      expect(process.env.POWERTOOLS_METRICS_DISABLED).toBeUndefined();
+      expect(process.env.POWERTOOLS_LOG_LEVEL).toBe('DEBUG');
+    } finally {
+      for (const [name, value] of [
+        ['POWERTOOLS_LOG_LEVEL', saved.level],
+        ['POWERTOOLS_METRICS_DISABLED', saved.metrics],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  }, 120_000);
+});
+
 describe('dev service configuration from the TIERLOG_* variables', () => {
   const saved = { ...process.env };
   afterEach(() => {
