@@ -131,6 +131,18 @@ describe("the dev service's Powertools variables", () => {
       }
       expect(process.env.POWERTOOLS_METRICS_DISABLED).toBeUndefined();
       expect(process.env.POWERTOOLS_LOG_LEVEL).toBe('DEBUG');
+
+      // One it set that you changed while it ran is yours: left as you set it.
+      delete process.env.POWERTOOLS_LOG_LEVEL;
+      const again = await startDevService({ port: 0, sweepIntervalMs: 0 });
+      try {
+        expect(process.env.POWERTOOLS_LOG_LEVEL).toBe('WARN');
+        process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+      } finally {
+        await again.stop();
+      }
+      expect(process.env.POWERTOOLS_LOG_LEVEL).toBe('INFO');
+      expect(process.env.POWERTOOLS_METRICS_DISABLED).toBeUndefined();
     } finally {
       for (const [name, value] of [
         ['POWERTOOLS_LOG_LEVEL', saved.level],
