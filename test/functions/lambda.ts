@@ -117,20 +117,24 @@ export async function loadHandler<M>(
   };
 }
 
-/** Captures what is written to stdout while `fn` runs (stderr is swallowed). */
-export async function captureStdout<T>(fn: () => Promise<T>): Promise<{ result?: T; error?: unknown; out: string }> {
+/**
+ * Captures what is written to stdout (`out`: EMF metrics, info logs) and to stderr (`err`: the
+ * logger's warnings and errors) while `fn` runs; neither reaches the test output.
+ */
+export async function captureStdout<T>(fn: () => Promise<T>): Promise<{ result?: T; error?: unknown; out: string; err: string }> {
   const chunks: string[] = [];
-  const sink = ((chunk: unknown) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-    return true;
-  }) as typeof process.stdout.write;
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation(sink);
-  // Error logs go to stderr: keep them out of the test output, but not in `out`.
-  const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation((() => true) as typeof process.stderr.write);
+  const errChunks: string[] = [];
+  const sinkInto = (into: string[]) =>
+    ((chunk: unknown) => {
+      into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
+      return true;
+    }) as typeof process.stdout.write;
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation(sinkInto(chunks));
+  const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation(sinkInto(errChunks));
   try {
-    return { result: await fn(), out: chunks.join('') };
+    return { result: await fn(), out: chunks.join(''), err: errChunks.join('') };
   } catch (error) {
-    return { error, out: chunks.join('') };
+    return { error, out: chunks.join(''), err: errChunks.join('') };
   } finally {
     spy.mockRestore();
     errSpy.mockRestore();

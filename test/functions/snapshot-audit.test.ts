@@ -285,11 +285,16 @@ describe('snapshot-audit function batches: the figures each batch publishes', ()
 
 describe('snapshot-audit function plan', () => {
   /** The function's plan, on `live`'s bucket as the snapshot bucket, for exports made at `exportTime`. */
-  async function runPlan(live: Fixture, exportTime: number, asGiven: (ms: number) => string | number = (ms) => new Date(ms).toISOString()) {
+  async function runPlan(
+    live: Fixture,
+    exportTime: number,
+    asGiven: (ms: number) => string | number = (ms) => new Date(ms).toISOString(),
+    logLevel = 'CRITICAL',
+  ) {
     const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
       ...settings,
       TIERLOG_SNAPSHOT_BUCKET: live.config.bucket,
-      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+      POWERTOOLS_LOG_LEVEL: logLevel,
     });
     restores.push(restore);
     const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
@@ -302,31 +307,42 @@ describe('snapshot-audit function plan', () => {
   }
 
   it.each([
-    { what: 'a fresh inventory', ageHours: 20 },
-    { what: 'an inventory that stopped arriving', ageHours: 5 * 24 },
-  ])('publishes the age of the newest inventory it plans on ($what: $ageHours h)', async ({ ageHours }) => {
-    const live = await freshFixture();
-    const newest = Date.now() - ageHours * HOUR;
-    const s3 = createS3Client();
-    try {
-      for (const time of [newest - 24 * HOUR, newest]) {
-        const dt = new Date(time).toISOString().slice(0, 16).replace(/[T:]/g, '-');
-        await s3.send(new PutObjectCommand({ Bucket: live.config.bucket, Key: `inventory/hive/dt=${dt}/symlink.txt`, Body: '' }));
+    { what: 'a fresh inventory', ageHours: 20, stale: false },
+    { what: 'an inventory that stopped arriving', ageHours: 5 * 24, stale: true },
+  ])(
+    'publishes the age of the newest inventory it plans on, and warns when it is stale ($what: $ageHours h)',
+    async ({ ageHours, stale }) => {
+      const live = await freshFixture();
+      const newest = Date.now() - ageHours * HOUR;
+      const s3 = createS3Client();
+      try {
+        for (const time of [newest - 24 * HOUR, newest]) {
+          const dt = new Date(time).toISOString().slice(0, 16).replace(/[T:]/g, '-');
+          await s3.send(new PutObjectCommand({ Bucket: live.config.bucket, Key: `inventory/hive/dt=${dt}/symlink.txt`, Body: '' }));
+        }
+      } finally {
+        s3.destroy();
       }
-    } finally {
-      s3.destroy();
-    }
-    const run = await runPlan(live, Date.now());
-    expect(run.error).toBeUndefined();
-    const ages = run.out
-      .split('\n')
-      .filter((line) => line.includes('SnapshotInventoryAge'))
-      .map((line) => JSON.parse(line) as { SnapshotInventoryAge: number; _aws: { CloudWatchMetrics: Array<{ Metrics: unknown[] }> } });
-    expect(ages).toHaveLength(1);
-    expect(ages[0]!._aws.CloudWatchMetrics[0]!.Metrics).toEqual([{ Name: 'SnapshotInventoryAge', Unit: 'Seconds' }]);
-    // The partition name has minute resolution.
-    expect(Math.abs(ages[0]!.SnapshotInventoryAge - ageHours * 3600)).toBeLessThanOrEqual(120);
-  });
+      const run = await runPlan(live, Date.now(), undefined, 'WARN');
+      expect(run.error).toBeUndefined();
+      // Past INVENTORY_STALE_SECONDS (3 days) the run is blind to every orphan since: said in the log too.
+      const warnings = `${run.out}\n${run.err}`
+        .split('\n')
+        .filter((line) => line.startsWith('{') && line.includes('"level":"WARN"'))
+        .map((line) => JSON.parse(line) as { message: string; inventoryAgeSeconds?: number; dt?: string });
+      const staleWarnings = warnings.filter((w) => w.message.includes('inventory is stale'));
+      expect(staleWarnings).toHaveLength(stale ? 1 : 0);
+      if (stale) expect(Math.abs(staleWarnings[0]!.inventoryAgeSeconds! - ageHours * 3600)).toBeLessThanOrEqual(120);
+      const ages = run.out
+        .split('\n')
+        .filter((line) => line.includes('SnapshotInventoryAge'))
+        .map((line) => JSON.parse(line) as { SnapshotInventoryAge: number; _aws: { CloudWatchMetrics: Array<{ Metrics: unknown[] }> } });
+      expect(ages).toHaveLength(1);
+      expect(ages[0]!._aws.CloudWatchMetrics[0]!.Metrics).toEqual([{ Name: 'SnapshotInventoryAge', Unit: 'Seconds' }]);
+      // The partition name has minute resolution.
+      expect(Math.abs(ages[0]!.SnapshotInventoryAge - ageHours * 3600)).toBeLessThanOrEqual(120);
+    },
+  );
 
   it("takes an export's time as ISO, seconds or ms since the epoch alike: the same cutoff, the export's time less the safety age", async () => {
     const live = await freshFixture();
