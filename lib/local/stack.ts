@@ -163,6 +163,8 @@ export function localStackEnv(dynamodbEndpoint: string, s3Endpoint: string): Rec
   return {
     AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
     AWS_ENDPOINT_URL_S3: s3Endpoint,
+    // With `true` (set for some other tool) the SDK would ignore the two above and go to AWS.
+    AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'false',
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
     // s3rver accepts only this access key; DynamoDB Local (-sharedDb) accepts any.
     AWS_ACCESS_KEY_ID: 'S3RVER',

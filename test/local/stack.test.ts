@@ -13,7 +13,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { javaMajorVersion, localStackEnv, startLocalStack } from '../../lib/local/stack.js';
 import { ConfigError } from '../../lib/errors.js';
-import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -278,13 +278,15 @@ describe('startLocalStack', () => {
     expect(javaMajorVersion('something else')).toBeUndefined();
   });
 
-  it('exportEnv points this process at the stack while it is up; stop() puts back the variables it replaced', async () => {
+  it('exportEnv points this process at the stack while it is up (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS too); stop() puts back the variables it replaced', async () => {
     const names = Object.keys(localStackEnv('', ''));
     const saved = { ...process.env };
     process.env.AWS_ENDPOINT_URL_DYNAMODB = 'http://127.0.0.1:1';
     delete process.env.AWS_RESPONSE_CHECKSUM_VALIDATION;
     // An AWS developer's shell names a profile: the SDK would take its credentials over the stack's.
     process.env.AWS_PROFILE = 'tierlog-test-no-such-profile';
+    // Set for another tool: the SDK would ignore the stack's endpoints and go to AWS.
+    process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = 'true';
     const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
     try {
       const stack = await startLocalStack();
@@ -292,11 +294,14 @@ describe('startLocalStack', () => {
       expect(process.env.AWS_ENDPOINT_URL_S3).toBe(stack.s3Endpoint);
       expect(process.env.AWS_PROFILE).toBeUndefined();
       // A default client of this process reaches the stack with the stack's credentials.
-      const dynamodb = createDynamoDBClient();
+      const dynamodb = createDynamoDBClient({ socketTimeoutMs: 2_000 });
+      const s3 = createS3Client({ socketTimeoutMs: 2_000 });
       try {
         await expect(dynamodb.send(new ListTablesCommand({}))).resolves.toBeDefined();
+        await expect(s3.send(new ListBucketsCommand({}))).resolves.toBeDefined();
       } finally {
         dynamodb.destroy();
+        s3.destroy();
       }
       await stack.stop();
       // The dead stack's endpoints are not left for the process's next clients.
