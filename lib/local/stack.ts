@@ -163,8 +163,12 @@ export function localStackEnv(dynamodbEndpoint: string, s3Endpoint: string): Rec
   return {
     AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
     AWS_ENDPOINT_URL_S3: s3Endpoint,
-    // With `true` (set for some other tool) the SDK would ignore the two above and go to AWS.
+    // A shell may set these for AWS (GovCloud's FIPS endpoints, IPv6): with `true` the SDK would
+    // ignore the two endpoints above and go to AWS, or refuse them (FIPS and dual-stack endpoints
+    // cannot be custom ones).
     AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'false',
+    AWS_USE_FIPS_ENDPOINT: 'false',
+    AWS_USE_DUALSTACK_ENDPOINT: 'false',
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
     // s3rver accepts only this access key; DynamoDB Local (-sharedDb) accepts any.
     AWS_ACCESS_KEY_ID: 'S3RVER',
@@ -298,6 +302,10 @@ async function waitForDynamoDb(child: ChildProcess, endpoint: string, timeoutMs:
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 1,
+    // Not the shell's AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT: with either, the SDK
+    // refuses a custom endpoint, and this probe would wait out its whole timeout.
+    useFipsEndpoint: false,
+    useDualstackEndpoint: false,
   });
   const deadline = Date.now() + timeoutMs;
   try {

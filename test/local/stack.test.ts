@@ -278,15 +278,18 @@ describe('startLocalStack', () => {
     expect(javaMajorVersion('something else')).toBeUndefined();
   });
 
-  it('exportEnv points this process at the stack while it is up (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS too); stop() puts back the variables it replaced', async () => {
+  it('exportEnv points this process at the stack while it is up (whatever the shell set for AWS: FIPS, dual-stack, ignored endpoints); stop() puts back the variables it replaced', async () => {
     const names = Object.keys(localStackEnv('', ''));
     const saved = { ...process.env };
     process.env.AWS_ENDPOINT_URL_DYNAMODB = 'http://127.0.0.1:1';
     delete process.env.AWS_RESPONSE_CHECKSUM_VALIDATION;
     // An AWS developer's shell names a profile: the SDK would take its credentials over the stack's.
     process.env.AWS_PROFILE = 'tierlog-test-no-such-profile';
-    // Set for another tool: the SDK would ignore the stack's endpoints and go to AWS.
+    // Set for AWS: the SDK would ignore the stack's endpoints and go to AWS, or refuse them
+    // ("FIPS and custom endpoint are not supported", the same for dual-stack).
     process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = 'true';
+    process.env.AWS_USE_FIPS_ENDPOINT = 'true';
+    process.env.AWS_USE_DUALSTACK_ENDPOINT = 'true';
     const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
     try {
       const stack = await startLocalStack();
