@@ -90,7 +90,7 @@ describe('ExpiryDriver: what TTL deletes', () => {
     }
   });
 
-  it('keeps an item overwritten without expiry between its scan and its deletion', async () => {
+  it('keeps an item overwritten with a later expiry between its scan and its deletion', async () => {
     const { fx, store } = await fixtureWithWriter();
     await store.put('ttl/raced', bodyFor('r1', 10), { timeToLiveMs: 1_000 });
     const [item] = (await rawState(fx)).objects;
@@ -99,10 +99,10 @@ describe('ExpiryDriver: what TTL deletes', () => {
       delayMs: 0,
       match: onCommand('DeleteItem'),
       times: 1,
-      // The writer's overwrite lands first: the same item, its expiry gone.
+      // The writer's overwrite lands first: the same item, expiring much later.
       before: async () => {
-        const { expiresAt: _gone, ...kept } = item!;
-        await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall(kept) }));
+        const refreshed = { ...item!, expiresAt: Math.floor(Date.now() / 1_000) + 3_600 };
+        await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall(refreshed) }));
       },
     });
     const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
@@ -137,15 +137,26 @@ describe('ExpiryDriver: what TTL deletes', () => {
 describe('ExpiryDriver: the blob of an expired object', () => {
   it('the real handler deletes it: no violation, the removal and its blob counted', async () => {
     const { fx, store } = await fixtureWithWriter();
-    await store.put('exp/large', randomBody(40 * KiB), { timeToLiveMs: 1_000 });
-    await store.put('exp/small', randomBody(10), { timeToLiveMs: 1_000 });
-    const blob = await blobOf(fx, 'exp/large');
-    const { driver, violations, close } = await driverOn(fx, realHandler(fx));
+    const identities: unknown[] = [];
+    const handler = realHandler(fx);
+    const { driver, violations, close } = await driverOn(fx, async (records) => {
+      for (const r of records) if (r.eventName === 'REMOVE') identities.push(r.userIdentity);
+      return handler(records);
+    });
     try {
+      await store.put('exp/large', randomBody(40 * KiB), { timeToLiveMs: 1_000 });
+      await store.put('exp/small', randomBody(10), { timeToLiveMs: 1_000 });
+      const blob = await blobOf(fx, 'exp/large');
       await driver.pass(later());
       expect(violations).toEqual([]);
       expect(await prefixKeys(fx)).not.toContain(blob);
+      // Only the two REMOVEs count as removals (the stream holds the puts' INSERTs too).
       expect(driver.counts).toMatchObject({ ttlDeletions: 2, removes: 2, expiredBlobs: 1, givenUp: 0 });
+      // Each REMOVE reaches the handler as TTL's deletion, as on AWS.
+      expect(identities).toEqual([
+        { type: 'Service', principalId: 'dynamodb.amazonaws.com' },
+        { type: 'Service', principalId: 'dynamodb.amazonaws.com' },
+      ]);
     } finally {
       close();
     }
@@ -347,6 +358,39 @@ describe('ExpiryDriver: delivery as the event source mapping may do it', () => {
   });
 });
 
+describe("ExpiryDriver: its defaults are the drill's", () => {
+  it('disorder by default: over many batches some come twice and some out of order; a failing batch is retried, 5 deliveries in all', async () => {
+    const fx = await freshFixture();
+    const stream = Array.from({ length: 60 }, (_, i) => ({
+      eventID: `e${i + 1}`,
+      eventName: 'INSERT' as const,
+      eventSource: 'aws:dynamodb',
+      dynamodb: { Keys: { key: { S: `k${i + 1}` } }, SequenceNumber: String(i + 1), StreamViewType: 'NEW_AND_OLD_IMAGES' as const },
+    }));
+    let failing = 0;
+    const driver = new ExpiryDriver({
+      ...fx,
+      reader: { read: async () => stream } as unknown as StreamReader,
+      random: seededRandom(11),
+      violation: (v) => {
+        throw new Error(v);
+      },
+      // Record 30 fails every delivery.
+      deliver: async (records) => {
+        if (!records.some((r) => r.dynamodb?.SequenceNumber === '30')) return { batchItemFailures: [] };
+        failing++;
+        return { batchItemFailures: [{ itemIdentifier: '30' }] };
+      },
+    });
+    await driver.deliverStream();
+    expect(driver.counts.duplicates).toBeGreaterThan(0);
+    expect(driver.counts.reordered).toBeGreaterThan(0);
+    // Its batch may come twice: each delivery of it is tried 5 times.
+    expect(failing % 5).toBe(0);
+    expect(failing).toBeGreaterThan(0);
+  });
+});
+
 describe('runExpiryScenarios', () => {
   it('on the real store and handler: nothing fails, and TTL removed the re-created key once, its blob with it', async () => {
     const { fx, store } = await fixtureWithWriter();
@@ -389,14 +433,40 @@ describe('runExpiryScenarios', () => {
       }),
       /scn\/session is absent once expired/,
     ],
+    [
+      'a key re-created at the version TTL removed',
+      (store) => {
+        const first = new Map<string, number>();
+        return {
+          put: async (...args: Parameters<TieredStore['put']>) => {
+            const result = await store.put(...args);
+            const version = first.get(args[0]) ?? result.version;
+            first.set(args[0], version);
+            return { ...result, version };
+          },
+        };
+      },
+      /scn\/recreated starts above version \d+ after TTL removed it/,
+    ],
+    [
+      'a stale delete refused for another reason than its version',
+      (store) => ({
+        delete: async (key: string) => {
+          if (key === 'scn/recreated') throw Object.assign(new Error('throttled'), { name: 'ThrottlingError' });
+          return store.delete(key);
+        },
+      }),
+      /a delete of scn\/recreated with the removed item's version is refused \(got ThrottlingError\)/,
+    ],
   ])(
     'a store broken on purpose fails them: %s',
     async (_what, broken, failure) => {
       const { fx, store } = await fixtureWithWriter();
       const { driver, close } = await driverOn(fx, realHandler(fx));
+      const overrides = broken(store) as Record<string | symbol, unknown>;
       const sabotaged = new Proxy(store, {
         get(target, name, receiver) {
-          const override = (broken(target) as Record<string | symbol, unknown>)[name];
+          const override = overrides[name];
           if (override !== undefined) return override;
           const value = Reflect.get(target, name, receiver);
           return typeof value === 'function' ? value.bind(target) : value;
