@@ -329,6 +329,33 @@ describe('ExpiryDriver: delivery as the event source mapping may do it', () => {
     expect(driver.counts.batches).toBe(delivered.length);
   });
 
+  it('a MODIFY without a new image (a stream of OLD_IMAGE) is not judged: a refresh cannot be told from a replacement', async () => {
+    const fx = await freshFixture();
+    const modify: DynamoDBRecord = {
+      eventID: 'm1',
+      eventName: 'MODIFY',
+      eventSource: 'aws:dynamodb',
+      dynamodb: {
+        Keys: { key: { S: 'old/a' } },
+        OldImage: { key: { S: 'old/a' }, blob: { S: `${fx.config.prefix}/never-deleted` } },
+        SequenceNumber: '1',
+        StreamViewType: 'OLD_IMAGE',
+      },
+    };
+    const violations: string[] = [];
+    const driver = new ExpiryDriver({
+      ...fx,
+      reader: { read: async () => [modify] } as unknown as StreamReader,
+      random: seededRandom(1),
+      disorderRate: 0,
+      violation: (v) => violations.push(v),
+      deliver: idleHandler,
+    });
+    await driver.deliverStream();
+    expect(violations).toEqual([]);
+    expect(driver.counts).toMatchObject({ replaced: 0, batches: 1 });
+  });
+
   it('a record that keeps failing: its batch retried from it, maxAttempts deliveries, then it and those after it given up', async () => {
     const fx = await freshFixture();
     const stream = Array.from({ length: 12 }, (_, i) => record(i + 1));
