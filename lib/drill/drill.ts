@@ -405,19 +405,19 @@ function describeError(err: unknown): string {
 }
 
 /** A read answered a value whose expiry was already past when the read started. */
-function servedExpired(value: { expiresAt?: Date } | undefined, startedAt: number): boolean {
+export function servedExpired(value: { expiresAt?: Date } | undefined, startedAt: number): boolean {
   return value?.expiresAt !== undefined && value.expiresAt.getTime() <= startedAt;
 }
 
 /** An expiry 0.5 to 3 s ahead: a time to live, an instant, or a time to idle. */
-function expiryPolicy(random: Random): ExpiryPolicy {
+export function expiryPolicy(random: Random): ExpiryPolicy {
   const ms = randomInt(random, 500, 3_000);
   const roll = random();
   return roll < 0.4 ? { timeToLiveMs: ms } : roll < 0.7 ? { expiresAt: new Date(Date.now() + ms) } : { timeToIdleMs: ms };
 }
 
 /** A body of a random size that starts with its tag, so a read can be traced to its write. */
-function body(random: Random, maxBytes: number, tag: string): Uint8Array {
+export function body(random: Random, maxBytes: number, tag: string): Uint8Array {
   const roll = random();
   const size =
     roll < 0.5
@@ -430,7 +430,7 @@ function body(random: Random, maxBytes: number, tag: string): Uint8Array {
 }
 
 /** A put's expiry policy as the model needs it. */
-function modelExpiry(policy: ExpiryPolicy | undefined): ModelExpiry | undefined {
+export function modelExpiry(policy: ExpiryPolicy | undefined): ModelExpiry | undefined {
   if (policy?.timeToLiveMs !== undefined) return { kind: 'ttl', ms: policy.timeToLiveMs };
   if (policy?.timeToIdleMs !== undefined) return { kind: 'tti', ms: policy.timeToIdleMs };
   if (policy?.expiresAt !== undefined) return { kind: 'at', at: policy.expiresAt.getTime() };

@@ -11,6 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { type DrillOptions, type DrillReport, runDrill } from '../../lib/drill/drill.js';
 import { scanTable } from '../../lib/drill/invariants.js';
 import { ValidationError } from '../../lib/errors.js';
+import type { DeliverBatch } from '../../lib/drill/expiry.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -28,6 +30,8 @@ describe('a drill of nothing is refused', () => {
     ['operations', 0],
     ['keys', 0],
     ['writers', 1.5],
+    ['maxBodyBytes', 0],
+    ['invocationMs', 0],
   ])('%s: %s is a ValidationError naming it', async (name, value) => {
     let swept = 0;
     const error = await runDrill({
@@ -195,6 +199,46 @@ describe('the drill fails when one invariant breaks, and says which', () => {
     const seen = sweeps;
     await new Promise((resolve) => setTimeout(resolve, 2 * small.invocationMs + 500));
     expect(sweeps).toBe(seen);
+  }, 180_000);
+});
+
+describe('with expiry, the drill judges the stream handler too', () => {
+  const expiring = {
+    ...options,
+    writers: 3,
+    operations: 40,
+    keys: 4,
+    maxBodyBytes: 64 * 1024,
+    invocationMs: 1_000,
+    crashRate: 0,
+    expiringRate: 0.6,
+  };
+  const drillWith = async (handler: (fx: Fixture) => DeliverBatch) => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+    const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
+    return runDrill({ ...fx, options: expiring, sweep: () => sweeper.sweep(), deliverStream: handler(fx) });
+  };
+
+  it('the real handler: OK, with the expiring puts, their TTL deletions and the three scenarios counted', async () => {
+    const report = await drillWith(
+      (fx) => async (records) =>
+        (await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 }).handle(records)).response,
+    );
+    expect(report.wrongValueSamples).toEqual([]);
+    expect(report.expiry?.violations).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.expiry?.expiringPuts).toBeGreaterThan(0);
+    expect(report.expiry?.expiredServed).toBe(0);
+    expect(report.expiry?.stream.ttlDeletions).toBeGreaterThan(0);
+    expect(report.expiry?.stream.expiredBlobs).toBeGreaterThan(0);
+    expect(report.expiry?.scenarios).toEqual({ overwrittenAsExpiring: 1, expiredDuringSession: 1, recreatedAfterExpiry: 1 });
+  }, 180_000);
+
+  it('a handler that deletes nothing: the drill fails, naming the blobs of expired objects left behind', async () => {
+    const report = await drillWith(() => async () => ({ batchItemFailures: [] }));
+    expect(report.ok).toBe(false);
+    expect(report.expiry?.violations.join('\n')).toMatch(/the blob \S+ of the expired \S+ outlived its stream event/);
+    expect(report).toMatchObject({ wrongValues: 0, lost: 0 });
   }, 180_000);
 });
 

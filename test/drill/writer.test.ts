@@ -1,0 +1,103 @@
+/**
+ * The drill's simulated Lambda writer (lib/drill/writer.ts): what it reports of an operation is
+ * what the register model judges the store by, and where it dies is where the drill says it
+ * crashed. A writer that reported a refusal as unknown, a success as a failure, or died at
+ * another request than planned would make the drill check less than it says.
+ */
+import { describe, expect, it } from 'vitest';
+import { bodyFor } from '../../lib/drill/model.js';
+import { seededRandom } from '../../lib/drill/random.js';
+import { type Operation, SimulatedWriter, writeStatusOf } from '../../lib/drill/writer.js';
+import type { ExpiryPolicy } from '../../lib/tiered/expiry.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { closedAfterEach, rawState } from '../tiered/harness.js';
+
+const open = closedAfterEach<SimulatedWriter>();
+
+function writerOn(fx: Fixture): SimulatedWriter {
+  const writer = new SimulatedWriter({ config: fx.config, random: seededRandom(1), invocationMs: 2_000 });
+  open.push(writer);
+  return writer;
+}
+
+const put = (key: string, tag: string, size = 20_000, expiry?: ExpiryPolicy): Operation => ({
+  kind: 'put',
+  key,
+  tag,
+  body: bodyFor(tag, size),
+  ...(expiry !== undefined ? { expiry } : {}),
+});
+
+/** Nothing of any write: no object, no writer instance in the log, no blob. */
+async function untouched(fx: Fixture): Promise<boolean> {
+  const state = await rawState(fx);
+  return state.objects.length === 0 && state.instances.length === 0 && state.blobs.length === 0;
+}
+
+describe('SimulatedWriter: what it reports', () => {
+  it('a put and a delete acknowledged, and done', async () => {
+    const fx = await freshFixture();
+    const writer = writerOn(fx);
+    const stored = await writer.run(put('w/a', 'a1'));
+    expect(writeStatusOf(stored)).toBe('acked');
+    expect((await writer.store.get('w/a'))?.metadata.tag).toBe('a1');
+    const deleted = await writer.run({ kind: 'delete', key: 'w/a', tag: 'd' });
+    expect(writeStatusOf(deleted)).toBe('acked');
+    expect(await writer.store.get('w/a')).toBeUndefined();
+  });
+
+  it('a put keeps its expiry', async () => {
+    const fx = await freshFixture();
+    const writer = writerOn(fx);
+    const at = new Date(Math.ceil(Date.now() / 1_000) * 1_000 + 60_000);
+    await writer.run(put('w/exp', 'e', 100, { expiresAt: at }));
+    expect((await writer.store.head('w/exp'))?.expiresAt?.getTime()).toBe(at.getTime());
+  });
+
+  it('a put the store refused for sure is reported with its error name: a read of its value is then wrong', async () => {
+    const fx = await freshFixture();
+    const writer = writerOn(fx);
+    const outcome = await writer.run(put('w/past', 'p', 100, { expiresAt: new Date(Date.now() - 60_000) }));
+    expect(outcome).toMatchObject({ acknowledged: false, errorName: 'ValidationError' });
+    expect(writeStatusOf(outcome)).toBe('failed');
+    expect(writer.isAlive).toBe(true);
+  });
+});
+
+describe('SimulatedWriter: a crash', () => {
+  it('before the first request: nothing of the operation reached a server; after it, its first write did', async () => {
+    const fx = await freshFixture();
+    const before = writerOn(fx);
+    const outcome = await before.run(put('w/crash', 'c1'), { atRequest: 0, after: false });
+    expect(outcome.crashedAt).toBeDefined();
+    expect(writeStatusOf(outcome)).toBe('unknown');
+    expect(await untouched(fx)).toBe(true);
+
+    const after = writerOn(fx);
+    const died = await after.run(put('w/crash', 'c2'), { atRequest: 0, after: true });
+    expect(died.crashedAt).toBe(outcome.crashedAt);
+    expect(await untouched(fx)).toBe(false);
+  });
+
+  it('kills the writer: its next operation runs nothing and is no acknowledgement', async () => {
+    const fx = await freshFixture();
+    const writer = writerOn(fx);
+    const died = await writer.run(put('w/dead', 'd1'), { atRequest: 0, after: false });
+    expect(died.crashedAt).toBeDefined();
+    expect(writer.isAlive).toBe(false);
+    const next = await writer.run(put('w/dead', 'd2'));
+    expect(next).toMatchObject({ acknowledged: false, error: 'writer is dead' });
+    expect(await untouched(fx)).toBe(true);
+  });
+
+  it('armed past the last request of an operation, it is disarmed with it: the next operations run', async () => {
+    const fx = await freshFixture();
+    const writer = writerOn(fx);
+    const clean = await writer.run(put('w/count', 'n0'));
+    expect(clean.acknowledged).toBe(true);
+    const requests = writer.injector.stats.requests;
+    expect(await writer.run(put('w/armed', 'n1'), { atRequest: requests + 5, after: false })).toMatchObject({ acknowledged: true });
+    for (const tag of ['n2', 'n3', 'n4']) expect(await writer.run(put(`w/${tag}`, tag)), tag).toMatchObject({ acknowledged: true });
+    expect(writer.isAlive).toBe(true);
+  });
+});
