@@ -18,6 +18,7 @@ const UNIT = [
   'test/tiered/blob-keys.test.ts',
   'test/drill/model.test.ts',
   'test/drill/verdict.test.ts',
+  'test/drill/workload.test.ts',
   'test/functions/bounded-read.test.ts',
   'test/aws/errors.test.ts',
   'test/docs/**/*.test.ts',
