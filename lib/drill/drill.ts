@@ -37,6 +37,7 @@ import { hvAttributeNames, replacedBlobCleanupOf } from '../config.js';
 import { ValidationError } from '../errors.js';
 import { StreamReader } from '../local/stream-reader.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
+import type { GetResult } from '../tiered/object-info.js';
 import { type DeliverBatch, type ExpiryCounts, ExpiryDriver } from './expiry.js';
 import { type ExpiryScenarioReport, runExpiryScenarios } from './expiry-scenarios.js';
 import { checkInvariants, type InvariantReport, scanTable } from './invariants.js';
@@ -149,7 +150,7 @@ export async function runDrill(args: {
   // A read the store could not answer (a `BlobMissingError`: HV names a blob that is gone) is no
   // value any write left: each is a wrong value, and the drill goes on to report the others.
   const readFailures: string[] = [];
-  const readChecked = async (key: string, label: string): Promise<{ value: Awaited<ReturnType<TieredStore['get']>> } | undefined> => {
+  const readChecked = async (key: string, label: string): Promise<{ value: GetResult | undefined } | undefined> => {
     try {
       return { value: await reader.get(key) };
     } catch (err) {
@@ -166,64 +167,62 @@ export async function runDrill(args: {
 
   // The sweeper runs on a schedule during the workload, as it does in production.
   const sweeping = everyUntilStopped(options.invocationMs, async () => addSweep(await args.sweep()));
-  // Whatever ends the workload, the loops beside it stop: a drill that fails leaves none running.
-  const workload = await settled(
-    Promise.all(
-      Array.from({ length: options.writers }, async () => {
-        let writer = newWriter();
-        for (let index = next++; index < options.operations; index = next++) {
-          const key = pick(random, keys);
-          const roll = random();
-          if (roll < 0.1) {
-            totals.reads++;
-            const startedAt = Date.now();
-            const read = model.beginRead(key, `read ${index}`);
-            const result = await readChecked(key, `read ${index}`);
-            model.endRead(read, result === undefined ? undefined : observe(result.value, false));
-            if (expiry !== undefined && result !== undefined && servedExpired(result.value, startedAt)) expiry.served++;
-            args.progress?.(index + 1, options.operations, crashed);
-            continue;
-          }
-          const tag = `w${writersStarted}-op${index}`;
-          const policy = roll >= 0.3 && random() < expiringRate ? expiryPolicy(random) : undefined;
-          if (policy !== undefined && expiry !== undefined) expiry.puts++;
-          const operation: Operation =
-            roll < 0.3
-              ? { kind: 'delete', key, tag }
-              : {
-                  kind: 'put',
-                  key,
-                  tag,
-                  body: body(random, options.maxBodyBytes, tag),
-                  ...(policy !== undefined ? { expiry: policy } : {}),
-                };
-          const crash = random() < options.crashRate ? { atRequest: randomInt(random, 0, 6), after: random() < 0.5 } : undefined;
-          const write = model.beginWrite(
-            key,
-            operation.kind,
-            tag,
-            operation.kind === 'put' ? operation.body.byteLength : 0,
-            undefined,
-            modelExpiry(policy),
-          );
-          const outcome = await writer.run(operation, crash);
-          // Not acknowledged: it may have landed (a crash after the commit, an unknown outcome),
-          // unless the store refused it for sure (then a read of its value is a violation).
-          model.endWrite(write, writeStatusOf(outcome), outcome.crashedAt ?? outcome.error);
-          if (outcome.acknowledged) totals.acknowledged++;
-          else totals.failed++;
-          if (outcome.crashedAt !== undefined) {
-            crashed++;
-            crashes[outcome.crashedAt] = (crashes[outcome.crashedAt] ?? 0) + 1;
-            writer.close();
-            writer = newWriter();
-          }
-          args.progress?.(index + 1, options.operations, crashed);
-        }
+  // One simulated writer's share of the operations, replaced by a fresh one when it dies.
+  const runWriter = async (): Promise<void> => {
+    let writer = newWriter();
+    for (let index = next++; index < options.operations; index = next++) {
+      const key = pick(random, keys);
+      const roll = random();
+      if (roll < 0.1) {
+        totals.reads++;
+        const startedAt = Date.now();
+        const read = model.beginRead(key, `read ${index}`);
+        const result = await readChecked(key, `read ${index}`);
+        model.endRead(read, result === undefined ? undefined : observe(result.value, false));
+        if (expiry !== undefined && result !== undefined && servedExpired(result.value, startedAt)) expiry.served++;
+        args.progress?.(index + 1, options.operations, crashed);
+        continue;
+      }
+      const tag = `w${writersStarted}-op${index}`;
+      const policy = roll >= 0.3 && random() < expiringRate ? expiryPolicy(random) : undefined;
+      if (policy !== undefined && expiry !== undefined) expiry.puts++;
+      const operation: Operation =
+        roll < 0.3
+          ? { kind: 'delete', key, tag }
+          : {
+              kind: 'put',
+              key,
+              tag,
+              body: body(random, options.maxBodyBytes, tag),
+              ...(policy !== undefined ? { expiry: policy } : {}),
+            };
+      const crash = random() < options.crashRate ? { atRequest: randomInt(random, 0, 6), after: random() < 0.5 } : undefined;
+      const write = model.beginWrite(
+        key,
+        operation.kind,
+        tag,
+        operation.kind === 'put' ? operation.body.byteLength : 0,
+        undefined,
+        modelExpiry(policy),
+      );
+      const outcome = await writer.run(operation, crash);
+      // Not acknowledged: it may have landed (a crash after the commit, an unknown outcome),
+      // unless the store refused it for sure (then a read of its value is a violation).
+      model.endWrite(write, writeStatusOf(outcome), outcome.crashedAt ?? outcome.error);
+      if (outcome.acknowledged) totals.acknowledged++;
+      else totals.failed++;
+      if (outcome.crashedAt !== undefined) {
+        crashed++;
+        crashes[outcome.crashedAt] = (crashes[outcome.crashedAt] ?? 0) + 1;
         writer.close();
-      }),
-    ),
-  );
+        writer = newWriter();
+      }
+      args.progress?.(index + 1, options.operations, crashed);
+    }
+    writer.close();
+  };
+  // Whatever ends the workload, the loops beside it stop: a drill that fails leaves none running.
+  const workload = await settled(Promise.all(Array.from({ length: options.writers }, runWriter)));
   const stopped = await Promise.allSettled([sweeping.stop(), expiry?.stop()]);
   const loopFailed = stopped.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
   if (!workload.ok || loopFailed !== undefined) {
