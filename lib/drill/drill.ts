@@ -43,7 +43,7 @@ import { type ExpiryScenarioReport, runExpiryScenarios } from './expiry-scenario
 import { checkInvariants, type InvariantReport, scanTable } from './invariants.js';
 import { bodyFor, type ModelExpiry, observe, RegisterModel } from './model.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
-import { type Operation, SimulatedWriter, writeStatusOf } from './writer.js';
+import { describeError, type Operation, SimulatedWriter, writeStatusOf } from './writer.js';
 
 export interface DrillOptions {
   /** Concurrent writers. */
@@ -154,7 +154,7 @@ export async function runDrill(args: {
     try {
       return { value: await reader.get(key) };
     } catch (err) {
-      readFailures.push(`${label} of ${key} failed: ${describeError(err)}`);
+      readFailures.push(`${label} of ${key} failed: ${describeError(err).text}`);
       return undefined;
     }
   };
@@ -396,11 +396,6 @@ function settled<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok:
     (value) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),
   );
-}
-
-/** An error as `Name: message`. */
-function describeError(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
 /** A read answered a value whose expiry was already past when the read started. */

@@ -118,8 +118,8 @@ export class SimulatedWriter {
         this.alive = false;
         return { acknowledged: false, crashedAt: protocolStepOf(crashedAt!, this.options.config), startedAt, endedAt: Date.now() };
       }
-      const { name, message } = err instanceof Error ? err : { name: typeof err, message: String(err) };
-      return { acknowledged: false, error: `${name}: ${message}`, errorName: name, startedAt, endedAt: Date.now() };
+      const { name, text } = describeError(err);
+      return { acknowledged: false, error: text, errorName: name, startedAt, endedAt: Date.now() };
     } finally {
       if (crashRule !== undefined) this.injector.remove(crashRule);
     }
@@ -130,4 +130,10 @@ export class SimulatedWriter {
     this.alive = false;
     this.log.close();
   }
+}
+
+/** An error's name and its `Name: message` line, for the drill's reports (a thrown non-Error is named by its type). */
+export function describeError(err: unknown): { name: string; text: string } {
+  const { name, message } = err instanceof Error ? err : { name: typeof err, message: String(err) };
+  return { name, text: `${name}: ${message}` };
 }
