@@ -103,6 +103,7 @@ function writer(options: Partial<DynamoChangeLogOptions> = {}): {
   clock: ManualClock;
   injector: FaultInjector;
   probe: Probe;
+  client: DynamoDBClient;
 } {
   const clock = manualClock(Date.now());
   const injector = new FaultInjector();
@@ -111,7 +112,7 @@ function writer(options: Partial<DynamoChangeLogOptions> = {}): {
   const p = probe(client);
   const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, clock: clock.clock, renewInBackground: false, ...options });
   logs.push(log);
-  return { log, clock, injector, probe: p };
+  return { log, clock, injector, probe: p, client };
 }
 
 /** Claims `instanceId` as a sweeper whose clock is far ahead of every lease. */
@@ -289,6 +290,94 @@ describe('lease writes of one slot that overlap', () => {
     expect(log.mayUpload(x3), "x1's lease does not bound x3's uploads").toBe(true);
     log.setInvocationDeadline(undefined);
     for (const id of [a, x1, x2, x3]) await log.remove(id);
+  });
+
+  /**
+   * An answer says nothing of when its write landed: y, carrying the longer lease, is answered last,
+   * while x, carrying the shorter, landed after it or may still. Each row leaves the item with x's
+   * lease; believing y's, the log would let an upload start past the item's lease plus the window,
+   * when a sweeper may have claimed the instance and judged the entry (a blob nothing names).
+   */
+  const answeredLast: Array<[string, 'request held' | 'answer held' | 'retry refused']> = [
+    ["x's request is still on its way when y is answered", 'request held'],
+    ['y landed first, its answer held until x landed and was answered', 'answer held'],
+    ["y's first attempt landed, its answer lost; its SDK retry, refused, reads y's lease while x is on its way", 'retry refused'],
+  ];
+  test.each(answeredLast)('%s: the log believes the shorter lease', async (_title, order) => {
+    const { log, clock, injector, client } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const instance = log.instanceId;
+    const start = clock.now;
+    const entryOf = (input: Record<string, unknown>) => (input.ExpressionAttributeNames as Record<string, string> | undefined)?.['#c'];
+    const isRecordOf = (id: string) => (request: { input: Record<string, unknown> }) =>
+      atStep('record', fx.config)(request as never) && entryOf(request.input) === `c_${id}`;
+    const [x, y] = [newChangeId(), newChangeId()];
+    // Each record renews to its invocation's deadline plus the 30 s margin: x's lease is the shorter.
+    const xLease = start + 100_000 + 30_000;
+    const yLease = start + 300_000 + 30_000;
+    const xGate = deferred();
+    injector.add({ kind: 'delay', delayMs: 0, times: 1, match: isRecordOf(x), before: () => xGate.promise });
+    const recordX = () => {
+      log.setInvocationDeadline(start + 100_000);
+      return log.record(x, { id: 'x', new: blobOf('x') });
+    };
+    const recordY = () => {
+      log.setInvocationDeadline(start + 300_000);
+      return log.record(y, { id: 'y', new: blobOf('y') });
+    };
+    let xDone: Promise<void> | undefined;
+    if (order === 'request held') {
+      xDone = recordX();
+      await waitFor(() => injector.stats.injected.delay === 1, 10_000, "x's record held");
+      await recordY();
+    } else if (order === 'answer held') {
+      const yAnswer = deferred();
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          const out = await next(args);
+          if (entryOf(args.input as Record<string, unknown>) === `c_${y}`) await yAnswer.promise;
+          return out;
+        },
+        { step: 'initialize', name: 'holdAnswerOfY' },
+      );
+      const yDone = recordY();
+      await waitFor(async () => (await raw.get(instance))?.[`c_${y}`] !== undefined, 10_000, 'y landed');
+      xGate.resolve();
+      await recordX();
+      expect((await raw.get(instance))!.leaseUntil, 'x landed after y').toBe(xLease);
+      yAnswer.resolve();
+      await yDone;
+    } else {
+      injector.add({ kind: 'loseResponse', times: 1, match: isRecordOf(y) });
+      injector.add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: isRecordOf(y),
+        // The retry goes out once x's record is on its way (held).
+        before: async () => {
+          xDone = recordX();
+          await waitFor(() => injector.stats.injected.delay === 1, 10_000, "x's record held");
+        },
+      });
+      await recordY();
+      expect(injector.stats.injected.loseResponse, "y's first attempt landed, its answer lost").toBe(1);
+    }
+    // Past x's lease plus the window (less the send margin), before y's: no upload may start.
+    const pastX = xLease + MIN_MAX_UPLOAD_MS - 60_000 + 1_000;
+    expect(pastX).toBeLessThan(yLease + MIN_MAX_UPLOAD_MS - 60_000);
+    clock.now = pastX;
+    expect(log.mayUpload(y), 'an upload of y past the lease the item may be left with').toBe(false);
+    clock.now = start;
+    xGate.resolve();
+    await xDone;
+    expect((await raw.get(instance))!.leaseUntil, "the item ends with x's lease").toBe(xLease);
+    clock.now = pastX;
+    expect(log.mayUpload(y)).toBe(false);
+    clock.now = start;
+    log.setInvocationDeadline(undefined);
+    for (const id of [a, x, y]) await log.remove(id);
   });
 });
 
