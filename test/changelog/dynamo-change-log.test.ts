@@ -12,7 +12,7 @@ import { DynamoChangeLog, type DynamoChangeLogOptions, shardOf } from '../../lib
 import { type FenceEffect, InstanceTable } from '../../lib/changelog/instance-table.js';
 import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
 import { CorruptItemError, ResourceMissingError, ValidationError } from '../../lib/errors.js';
-import { newChangeId } from '../../lib/ids.js';
+import { newChangeId, newInstanceId } from '../../lib/ids.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { blobOf, gsiUnits, type ManualClock, manualClock, newClient, type Probe, probe, RawReader } from './helpers.js';
 
@@ -140,6 +140,16 @@ describe('durability', () => {
     expect(item!.shard).toBeGreaterThanOrEqual(0);
     expect(item!.shard).toBeLessThan(fx.config.leaseShards);
     expect(item!.claimedBy).toBeUndefined();
+  });
+
+  it('spreads instances over every lease shard, by the random tail of their ids', () => {
+    // A sweeper (or each of several splitting the shards) queries the lease index shard by shard:
+    // instances bunched on one shard make one hot partition and one sweeper do all the work.
+    const counts = new Array<number>(4).fill(0);
+    for (let i = 0; i < 400; i++) counts[shardOf(newInstanceId(), 4)]! += 1;
+    for (const count of counts) expect(count).toBeGreaterThan(40);
+    expect(shardOf('0190a6b0-0000-7000-8000-00000000000e', 4)).toBe(2);
+    expect(shardOf('0190a6b0-0000-7000-8000-0000000000ff', 16)).toBe(15);
   });
 
   it('stores no attribute for an unset field, and parses back to the same change', async () => {

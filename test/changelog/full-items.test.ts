@@ -26,9 +26,13 @@ afterEach(() => {
   for (const log of logs.splice(0)) log.close();
 });
 
-test('80 large changes in flight on one slot: every record lands, no item holds more than 48 entries', async () => {
+// Records are placed in slots when they are called, so 80 at once fill the items in a known way.
+test.each([
+  ['one slot (maxSlots 1): it fills past the cap of 8 to 48, then another opens', { maxSlots: 1 }],
+  ['a cap above 48 (entriesPerInstance 100): an item takes 48, then another opens', { entriesPerInstance: 100 }],
+])('80 large changes in flight, %s: every record lands, no item holds more than 48 entries', async (_title, options) => {
   const fx = await freshFixture();
-  const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, maxSlots: 1, renewInBackground: false });
+  const log = new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, ...options, renewInBackground: false });
   logs.push(log);
   // The largest entries the log takes: an object id of 512 bytes, its blobs named as the store names them.
   const changes = Array.from({ length: 80 }, (_, i) => {
@@ -46,6 +50,10 @@ test('80 large changes in flight on one slot: every record lands, no item holds 
     'every entry is durable',
   ).toBe(80);
   expect(Math.max(...perItem)).toBeLessThanOrEqual(48);
+  expect(
+    perItem.sort((a, b) => a - b),
+    'two items: 48 and the rest',
+  ).toEqual([32, 48]);
 });
 
 test('fields are bounded in UTF-8 bytes, and names the sweeper would quarantine are refused, before any write; the longest valid multi-byte entries all land', async () => {

@@ -464,6 +464,17 @@ describe('leases as stored', () => {
     expect(Number.isInteger(element.Update.ExpressionAttributeValues[':lease'])).toBe(true);
     log.withdraw(b);
   });
+
+  test('a lease length with a fraction of a ms (leaseMs 90_000.5) writes whole-ms leases: the item parses, scan reads it', async () => {
+    const { log } = writer({ leaseMs: 90_000.5 });
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const item = await raw.get(log.instanceId);
+    expect(Number.isInteger(item!.leaseUntil), `leaseUntil ${item!.leaseUntil}`).toBe(true);
+    expect(() => parseInstanceItem(item!)).not.toThrow();
+    expect((await log.scan()).map(([id]) => id)).toEqual([a]);
+    await log.remove(a);
+  });
 });
 
 describe('scan after an abandon', () => {
@@ -481,6 +492,19 @@ describe('scan after an abandon', () => {
     expect((await log.scan()).map(([id]) => id).sort()).toEqual([kept, left, later].sort());
     await log.remove(kept);
     expect((await log.scan()).map(([id]) => id).sort()).toEqual([left, later].sort());
+  });
+
+  // A sweeper's claim reaches the writer only with its next write to that item: until then the
+  // log still takes the slot for its own, but the claimed item's entries are the sweeper's to settle.
+  test("leaves out a claimed instance's entries, before the log has learnt of the claim", async () => {
+    const { log } = writer();
+    const mine = newChangeId();
+    await log.record(mine, { id: 'mine', new: blobOf('mine') });
+    const instance = log.instanceId;
+    expect((await log.scan()).map(([id]) => id)).toEqual([mine]);
+    expect(await claimNow(instance)).toBeDefined();
+    expect(log.instanceId, 'the log has not learnt of the claim').toBe(instance);
+    expect(await log.scan()).toEqual([]);
   });
 });
 
