@@ -182,6 +182,8 @@ describe('slots and the renewal tick', () => {
     clock.advance(LEASE / 2 + 1);
     await log.renewDueLeases();
     expect((await raw.get(other))!.leaseUntil, 'renewed by the next tick').toBe(clock.now + LEASE);
+    // Nor does a tick send the held slot's renewal again: each would be one more request left hanging.
+    expect(p.of('UpdateItem').filter((attempt) => attempt.input.Key?.pk?.S === stuck)).toEqual([]);
     held.resolve();
     await first;
   });
@@ -463,6 +465,35 @@ describe('leases as stored', () => {
     const element = log.fence(b, { kind: 'record', change: { id: 'b', old: blobOf('b') } });
     expect(Number.isInteger(element.Update.ExpressionAttributeValues[':lease'])).toBe(true);
     log.withdraw(b);
+  });
+
+  // A recording commit that lost its race is sent again (commit.ts), each attempt with its own
+  // element: the lease the first would have written must not stay counted as in flight. It would
+  // hold every later belief of the slot below it: each write renewing, and past it plus the window,
+  // no upload of the slot allowed again.
+  test('a recording commit sent again, then given up, leaves no lease of its in flight: later writes believe their own', async () => {
+    const { log, clock } = writer();
+    const start = clock.now;
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    clock.advance(LEASE / 2 + 1_000);
+    const b = newChangeId();
+    const change = { id: 'b', old: blobOf('b') };
+    const first = log.fence(b, { kind: 'record', change });
+    const staleLease = first.Update.ExpressionAttributeValues[':lease'] as number;
+    expect(staleLease, 'the commit renews').toBe(clock.now + LEASE);
+    log.fence(b, { kind: 'record', change });
+    log.withdraw(b);
+    clock.now = start + LEASE - 10_000;
+    const c = newChangeId();
+    await log.record(c, { id: 'c', new: blobOf('c') });
+    const cLease = (await raw.get(log.instanceId))!.leaseUntil as number;
+    expect(cLease, 'the record renewed').toBe(clock.now + LEASE);
+    clock.now = staleLease + MIN_MAX_UPLOAD_MS - 60_000 + 1_000;
+    expect(clock.now).toBeLessThan(cLease + MIN_MAX_UPLOAD_MS - 60_000);
+    expect(log.mayUpload(c)).toBe(true);
+    clock.now = start + LEASE;
+    for (const id of [a, c]) await log.remove(id);
   });
 
   test('a lease length with a fraction of a ms (leaseMs 90_000.5) writes whole-ms leases: the item parses, scan reads it', async () => {
