@@ -467,6 +467,26 @@ describe('leases as stored', () => {
     log.withdraw(b);
   });
 
+  test('the lease a landed recording commit wrote is believed: the next record does not write it again', async () => {
+    const { log, clock } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    clock.advance(LEASE / 2 + 1_000);
+    const b = newChangeId();
+    const effect = { kind: 'record', change: { id: 'b', old: blobOf('b') } } as const;
+    const element = log.fence(b, effect);
+    const commitLease = element.Update.ExpressionAttributeValues[':lease'] as number;
+    expect(commitLease, 'the commit renews').toBe(clock.now + LEASE);
+    await objects.send(new TransactWriteCommand({ TransactItems: [element] }));
+    log.committed(b, effect);
+    clock.advance(1_000);
+    const c = newChangeId();
+    await log.record(c, { id: 'c', new: blobOf('c') });
+    // A lease write costs the record twice (the lease index's entry is rewritten too).
+    expect((await raw.get(log.instanceId))!.leaseUntil, "the commit's lease, not written again").toBe(commitLease);
+    for (const id of [a, b, c]) await log.remove(id);
+  });
+
   // A recording commit that lost its race is sent again (commit.ts), each attempt with its own
   // element: the lease the first would have written must not stay counted as in flight. It would
   // hold every later belief of the slot below it: each write renewing, and past it plus the window,
