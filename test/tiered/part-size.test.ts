@@ -62,6 +62,8 @@ describe('LtBucket partSize (built directly, as the internals entry allows)', ()
   });
 });
 
+const MiB = 1024 * 1024;
+
 describe("an upload session's declared size", () => {
   // S3's largest object is 10,000 parts of 5 GiB, 48.8 TiB (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html;
   // 5 TiB before December 2025): a size S3 would assemble gets a part size that fits 10,000 parts.
@@ -78,6 +80,33 @@ describe("an upload session's declared size", () => {
     } finally {
       await store.abortUpload(created.uploadId);
     }
+  });
+
+  // The default part is 8 MiB (as a put's), larger only when the size needs more than 10,000 of them.
+  test.each([
+    ['no size', undefined, 8 * MiB, undefined],
+    ['1 GiB', 1024 * MiB, 8 * MiB, 128],
+    ['100 GiB', 100 * 1024 * MiB, 11 * MiB, 9_310],
+  ])('%s, no partSize: parts of the default size, or the smallest whole MiB that fits', async (_name, size, partSize, partCount) => {
+    const store = storeWith(MIN_PART_SIZE);
+    const created = await store.createUpload('part-size/default', size === undefined ? {} : { size });
+    try {
+      expect(created.partSize).toBe(partSize);
+      expect(created.partCount).toBe(partCount);
+    } finally {
+      await store.abortUpload(created.uploadId);
+    }
+  });
+
+  test('a partSize too small for the size (10,001 parts) is a ValidationError naming partSize; 10,000 fit', async () => {
+    const size = (MAX_PARTS + 1) * MIN_PART_SIZE;
+    await expect(storeWith(MIN_PART_SIZE).createUpload('part-size/too-many', { size, partSize: MIN_PART_SIZE })).rejects.toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'partSize' }),
+    );
+    const store = storeWith(MIN_PART_SIZE);
+    const fits = await store.createUpload('part-size/too-many', { size: MAX_PARTS * MIN_PART_SIZE, partSize: MIN_PART_SIZE });
+    expect(fits.partCount).toBe(MAX_PARTS);
+    await store.abortUpload(fits.uploadId);
   });
 
   test('one byte more than S3 assembles is a ValidationError naming size', async () => {
