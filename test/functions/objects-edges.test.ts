@@ -157,6 +157,14 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     code: 'InvalidRequest',
     logged: false,
   },
+  // Refused for the request and for the deployment: the deployment's fault (500), not the client's.
+  {
+    name: 'CommitRefusedError (ValidationError and ItemCollectionSizeLimitExceeded)',
+    error: new errors.CommitRefusedError(SECRET, ['ValidationError', 'ItemCollectionSizeLimitExceeded'], new Error(SECRET)),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
   // An item collection past 10 GB: the deployment's limit, not the request's.
   {
     name: 'CommitRefusedError (ItemCollectionSizeLimitExceeded)',
@@ -996,6 +1004,30 @@ describe('an answer of an object is revalidated before a cache reuses it', () =>
   });
 });
 
+describe('Last-Modified is the time of the write, not of the answer', () => {
+  /**
+   * A cache or a sync client compares Last-Modified across answers: a time of the answer instead
+   * would tell it every read that the object changed (and a 304 would disagree with its 200).
+   */
+  test('GET, HEAD, a 206 and a 304 read a second after the write carry its time', async () => {
+    const w = writer();
+    await call(w, 'PUT', '/objects/modified/k', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    const written = new Date((await w.store.head('modified/k'))!.updatedAt).toUTCString();
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    for (const [method, headers, status] of [
+      ['GET', {}, 200],
+      ['HEAD', {}, 200],
+      ['GET', { range: 'bytes=0-1' }, 206],
+      ['GET', { 'if-none-match': '*' }, 304],
+      ['HEAD', { 'if-none-match': '*' }, 304],
+    ] as const) {
+      const res = await call(w, method, '/objects/modified/k', { headers });
+      expect(res.statusCode).toBe(status);
+      expect(res.headers?.['last-modified'], `${method} ${status}`).toBe(written);
+    }
+  });
+});
+
 describe('a HEAD answer has no content', () => {
   /**
    * RFC 9110 9.3.2: a HEAD answer carries GET's headers and no content. The 412 was stripped; a
@@ -1111,6 +1143,28 @@ describe('a GET answer always fits the buffered response', () => {
     const dynamodbCalls = w.recorder.commands.slice(mark).filter((c) => c.service === 'dynamodb');
     expect(dynamodbCalls.length, dynamodbCalls.map((c) => c.command).join(' ')).toBeLessThanOrEqual(4);
   });
+
+  test.each([0, 2])(
+    "maxPartUrls %i: a session's create answers that many part URLs; the rest are asked for one by one",
+    async (maxPartUrls) => {
+      const w = writer();
+      const key = `limit/max-part-urls/${maxPartUrls}`;
+      const res = await call(
+        w,
+        'POST',
+        `/objects/${key}`,
+        { query: 'uploads', body: JSON.stringify({ size: 3 * 5 * 1024 * KiB, partSize: 5 * 1024 * KiB }) },
+        { maxPartUrls },
+      );
+      expect(res.statusCode).toBe(201);
+      const created = JSON.parse(String(res.body)) as { uploadId: string; partCount: number; parts: Array<{ partNumber: number }> };
+      expect(created.partCount).toBe(3);
+      expect(created.parts.map((p) => p.partNumber)).toEqual([1, 2].slice(0, maxPartUrls));
+      const more = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${created.uploadId}&partNumber=3` });
+      expect(more.statusCode).toBe(200);
+      expect((await call(w, 'DELETE', `/objects/${key}`, { query: `uploadId=${created.uploadId}` })).statusCode).toBe(204);
+    },
+  );
 
   test("a session's create answers no more part URLs than a 6 MB response holds; the rest are asked for one by one", async () => {
     // 10,000 URLs of a long key take 11 MB here (40 MB on AWS, with a session token): Lambda failed

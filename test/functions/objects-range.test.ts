@@ -298,6 +298,10 @@ describe('session routes: every bad request is a 4xx JSON error and writes nothi
       });
       expect(res.statusCode).toBe(404);
     }
+    // Nor does it sign a part URL of that session.
+    const partUrl = await call('GET', '/objects/r/theirs', { query: `uploadId=${uploadId}&partNumber=1` });
+    expect(partUrl.statusCode).toBe(404);
+    expect(JSON.parse(String(partUrl.body))).not.toHaveProperty('url');
     expect(await snapshot(fx)).toBe(before);
     expect((await call('DELETE', '/objects/r/mine', { query: `uploadId=${uploadId}` })).statusCode).toBe(204);
     expect((await call('DELETE', '/objects/r/mine', { query: `uploadId=${uploadId}` })).statusCode).toBe(404);
@@ -376,6 +380,10 @@ describe('If-Range (a resumed download): the range only of the version the clien
     const res = await call('GET', '/objects/ir/plain', { headers: { 'if-range': '"999"' } });
     expect(res.statusCode).toBe(200);
     expect(sameBytes(bodyOf(res), body)).toBe(true);
+    // Above the response limit too: the redirect, not the 412 a Range that would follow it gets.
+    const redirected = await call('GET', '/objects/r/blob', { headers: { 'if-range': '"999"' } });
+    expect(redirected.statusCode).toBe(307);
+    expect(redirected.headers?.location).toBeDefined();
   });
 });
 
