@@ -267,6 +267,13 @@ describe('session routes: every bad request is a 4xx JSON error and writes nothi
       400,
     ],
     [
+      'complete: parts not a list',
+      'POST',
+      '/objects/r/new',
+      { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000', body: '{"parts": {"partNumber": 1, "etag": "x"}}' },
+      400,
+    ],
+    [
       'complete: body not an object',
       'POST',
       '/objects/r/new',
@@ -371,6 +378,8 @@ describe('If-Range (a resumed download): the range only of the version the clien
     const stale = await call('GET', '/objects/ir/big', { headers: { range: 'bytes=0-99999', 'if-range': etag } });
     expect(stale.statusCode).toBe(412);
     expect(stale.headers?.etag).not.toBe(etag);
+    // The current ETag, so the client knows what a request without Range gets.
+    expect(stale.headers?.etag).toBe(`"${(await w.store.head('ir/big'))?.version}"`);
     expect(stale.headers?.location).toBeUndefined();
   });
 

@@ -303,6 +303,7 @@ describe('bad requests write nothing', () => {
     ],
     ['session route with both uploads and uploadId', 400, () => call('GET', '/objects/x', { query: 'uploads&uploadId=u' })],
     ['uploadId given twice', 400, () => call('DELETE', '/objects/x', { query: 'uploadId=a&uploadId=b' })],
+    ['partNumber given twice', 400, () => call('GET', '/objects/x', { query: 'uploadId=a&partNumber=1&partNumber=2' })],
   ];
 
   test.each(cases)('%s -> %i', async (_name, status, send) => {
