@@ -157,6 +157,14 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     code: 'InvalidRequest',
     logged: false,
   },
+  // Refused for the request and for the deployment: the deployment's fault (500), not the client's.
+  {
+    name: 'CommitRefusedError (ValidationError and ItemCollectionSizeLimitExceeded)',
+    error: new errors.CommitRefusedError(SECRET, ['ValidationError', 'ItemCollectionSizeLimitExceeded'], new Error(SECRET)),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
   // An item collection past 10 GB: the deployment's limit, not the request's.
   {
     name: 'CommitRefusedError (ItemCollectionSizeLimitExceeded)',
@@ -898,7 +906,13 @@ describe("a session's complete takes SigV4's headers and the parts as listed", (
     expect(await w.store.head(key)).toBeUndefined();
     const done = await call(w, 'POST', `/objects/${key}`, {
       query: `uploadId=${uploadId}`,
-      headers: { 'x-amz-date': '20261202T000000Z', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-security-token': 't' },
+      // x-tierlog-stored: a response header, copied back as on a PUT (it asks for nothing).
+      headers: {
+        'x-amz-date': '20261202T000000Z',
+        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+        'x-amz-security-token': 't',
+        'x-tierlog-stored': 'blob',
+      },
       body: JSON.stringify({ parts: asListed }),
     });
     expect(done.statusCode).toBe(201);
@@ -993,6 +1007,30 @@ describe('an answer of an object is revalidated before a cache reuses it', () =>
     const res = await call(w, method, '/objects/cached/k', { headers });
     expect(res.statusCode).toBe(status);
     expect(res.headers?.['cache-control']).toBe('no-cache');
+  });
+});
+
+describe('Last-Modified is the time of the write, not of the answer', () => {
+  /**
+   * A cache or a sync client compares Last-Modified across answers: a time of the answer instead
+   * would tell it every read that the object changed (and a 304 would disagree with its 200).
+   */
+  test('GET, HEAD, a 206 and a 304 read a second after the write carry its time', async () => {
+    const w = writer();
+    await call(w, 'PUT', '/objects/modified/k', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    const written = new Date((await w.store.head('modified/k'))!.updatedAt).toUTCString();
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    for (const [method, headers, status] of [
+      ['GET', {}, 200],
+      ['HEAD', {}, 200],
+      ['GET', { range: 'bytes=0-1' }, 206],
+      ['GET', { 'if-none-match': '*' }, 304],
+      ['HEAD', { 'if-none-match': '*' }, 304],
+    ] as const) {
+      const res = await call(w, method, '/objects/modified/k', { headers });
+      expect(res.statusCode).toBe(status);
+      expect(res.headers?.['last-modified'], `${method} ${status}`).toBe(written);
+    }
   });
 });
 
@@ -1111,6 +1149,28 @@ describe('a GET answer always fits the buffered response', () => {
     const dynamodbCalls = w.recorder.commands.slice(mark).filter((c) => c.service === 'dynamodb');
     expect(dynamodbCalls.length, dynamodbCalls.map((c) => c.command).join(' ')).toBeLessThanOrEqual(4);
   });
+
+  test.each([0, 2])(
+    "maxPartUrls %i: a session's create answers that many part URLs; the rest are asked for one by one",
+    async (maxPartUrls) => {
+      const w = writer();
+      const key = `limit/max-part-urls/${maxPartUrls}`;
+      const res = await call(
+        w,
+        'POST',
+        `/objects/${key}`,
+        { query: 'uploads', body: JSON.stringify({ size: 3 * 5 * 1024 * KiB, partSize: 5 * 1024 * KiB }) },
+        { maxPartUrls },
+      );
+      expect(res.statusCode).toBe(201);
+      const created = JSON.parse(String(res.body)) as { uploadId: string; partCount: number; parts: Array<{ partNumber: number }> };
+      expect(created.partCount).toBe(3);
+      expect(created.parts.map((p) => p.partNumber)).toEqual([1, 2].slice(0, maxPartUrls));
+      const more = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${created.uploadId}&partNumber=3` });
+      expect(more.statusCode).toBe(200);
+      expect((await call(w, 'DELETE', `/objects/${key}`, { query: `uploadId=${created.uploadId}` })).statusCode).toBe(204);
+    },
+  );
 
   test("a session's create answers no more part URLs than a 6 MB response holds; the rest are asked for one by one", async () => {
     // 10,000 URLs of a long key take 11 MB here (40 MB on AWS, with a session token): Lambda failed

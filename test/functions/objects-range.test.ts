@@ -267,6 +267,13 @@ describe('session routes: every bad request is a 4xx JSON error and writes nothi
       400,
     ],
     [
+      'complete: parts not a list',
+      'POST',
+      '/objects/r/new',
+      { query: 'uploadId=0190d7a2-1c3b-7000-8000-000000000000', body: '{"parts": {"partNumber": 1, "etag": "x"}}' },
+      400,
+    ],
+    [
       'complete: body not an object',
       'POST',
       '/objects/r/new',
@@ -298,6 +305,10 @@ describe('session routes: every bad request is a 4xx JSON error and writes nothi
       });
       expect(res.statusCode).toBe(404);
     }
+    // Nor does it sign a part URL of that session.
+    const partUrl = await call('GET', '/objects/r/theirs', { query: `uploadId=${uploadId}&partNumber=1` });
+    expect(partUrl.statusCode).toBe(404);
+    expect(JSON.parse(String(partUrl.body))).not.toHaveProperty('url');
     expect(await snapshot(fx)).toBe(before);
     expect((await call('DELETE', '/objects/r/mine', { query: `uploadId=${uploadId}` })).statusCode).toBe(204);
     expect((await call('DELETE', '/objects/r/mine', { query: `uploadId=${uploadId}` })).statusCode).toBe(404);
@@ -367,6 +378,8 @@ describe('If-Range (a resumed download): the range only of the version the clien
     const stale = await call('GET', '/objects/ir/big', { headers: { range: 'bytes=0-99999', 'if-range': etag } });
     expect(stale.statusCode).toBe(412);
     expect(stale.headers?.etag).not.toBe(etag);
+    // The current ETag, so the client knows what a request without Range gets.
+    expect(stale.headers?.etag).toBe(`"${(await w.store.head('ir/big'))?.version}"`);
     expect(stale.headers?.location).toBeUndefined();
   });
 
@@ -376,6 +389,10 @@ describe('If-Range (a resumed download): the range only of the version the clien
     const res = await call('GET', '/objects/ir/plain', { headers: { 'if-range': '"999"' } });
     expect(res.statusCode).toBe(200);
     expect(sameBytes(bodyOf(res), body)).toBe(true);
+    // Above the response limit too: the redirect, not the 412 a Range that would follow it gets.
+    const redirected = await call('GET', '/objects/r/blob', { headers: { 'if-range': '"999"' } });
+    expect(redirected.statusCode).toBe(307);
+    expect(redirected.headers?.location).toBeDefined();
   });
 });
 

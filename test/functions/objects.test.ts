@@ -126,6 +126,8 @@ describe('PUT / GET / HEAD / DELETE', () => {
     const got = await call('GET', '/objects/huge');
     expect(got.statusCode).toBe(307);
     expect(got.headers?.etag).toBe(created.headers?.etag);
+    // Never reused by a cache: the URL expires within a minute, and the object may be replaced.
+    expect(got.headers?.['cache-control']).toBe('no-store');
     const fetched = await fetch(String(got.headers?.location));
     expect(fetched.status).toBe(200);
     expect(sameBytes(new Uint8Array(await fetched.arrayBuffer()), body)).toBe(true);
@@ -199,6 +201,10 @@ describe('expiry headers', () => {
         expect(at).toBeGreaterThanOrEqual(before + seconds * 1000);
         expect(at).toBeLessThanOrEqual(Date.now() + seconds * 1000 + 1000);
       }
+      // A revalidation (304) carries it too, as the validators of the 200 it stands for.
+      const revalidated = await call('GET', '/objects/expiring', { headers: { 'if-none-match': '*' } });
+      expect(revalidated.statusCode).toBe(304);
+      expect(Date.parse(String(revalidated.headers?.['x-tierlog-expires-at']))).toBeGreaterThanOrEqual(before + seconds * 1000);
     }
   });
 
@@ -223,6 +229,10 @@ describe('expiry headers', () => {
     ['IMF-fixdate, 31 April', 'Sun, 31 Apr 2050 08:00:00 GMT', 400],
     ['ISO 8601, 29 February of a common year', '2050-02-29', 400],
     ['ISO 8601, hour 24', '2050-01-01T24:00Z', 400],
+    // An offset names the zone the time of day is in: +09:00 is nine hours before the same time in UTC.
+    ['ISO 8601, an offset east of UTC', '2050-01-01T09:00:00+09:00', '2050-01-01T00:00:00.000Z'],
+    ['ISO 8601, an offset west of UTC', '2049-12-31T19:30:00-04:30', '2050-01-01T00:00:00.000Z'],
+    ['ISO 8601, second 60', '2050-01-01T00:00:60Z', 400],
   ])('x-tierlog-expires-at, %s: %s -> %s', async (_name, value, expected) => {
     const zone = process.env.TZ;
     process.env.TZ = 'Asia/Tokyo';
@@ -293,6 +303,7 @@ describe('bad requests write nothing', () => {
     ],
     ['session route with both uploads and uploadId', 400, () => call('GET', '/objects/x', { query: 'uploads&uploadId=u' })],
     ['uploadId given twice', 400, () => call('DELETE', '/objects/x', { query: 'uploadId=a&uploadId=b' })],
+    ['partNumber given twice', 400, () => call('GET', '/objects/x', { query: 'uploadId=a&partNumber=1&partNumber=2' })],
   ];
 
   test.each(cases)('%s -> %i', async (_name, status, send) => {
