@@ -229,6 +229,17 @@ describe('upload sessions', () => {
     await expect(w.store.uploadPartUrls(created.uploadId, [1])).rejects.toBeInstanceOf(UploadSessionNotFoundError);
   });
 
+  // A session's lifetime is that of the presigned URLs it hands out: 1 s to 7 days.
+  test.each([0, 999, 1_000.5, 7 * 24 * 3_600_000 + 1])(
+    'a session lifetime of %d ms is a ValidationError naming expiresInMs',
+    async (expiresInMs) => {
+      await expect(w.store.createUpload('s/lifetime', { expiresInMs })).rejects.toMatchObject({
+        name: 'ValidationError',
+        field: 'expiresInMs',
+      });
+    },
+  );
+
   test('the shortest session (1 s) signs its part URLs, never much past its expiry, and refuses them once it expired', async () => {
     let now = Date.now();
     const clocked = makeWriter(fx, { store: { clock: () => now } });
