@@ -14,7 +14,7 @@ import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipar
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { UploadSessionClosedError, UploadSessionNotFoundError, ValidationError } from '../../lib/errors.js';
+import { InvalidPartsError, UploadSessionClosedError, UploadSessionNotFoundError, ValidationError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { encodeObjectId, newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { freshFixture, type Fixture } from '../support/local.js';
@@ -206,6 +206,39 @@ describe('a session made before session ids took their prefix (a bare UUIDv7)', 
     const parts = await uploadParts(w.store, legacyId, body, created.partSize);
     expect((await w.store.completeUpload(legacyId, parts)).size).toBe(body.byteLength);
     expect(sameBytes(await rawValue(fx, 'edge/legacy-id'), body)).toBe(true);
+  });
+});
+
+describe("a part uploaded again between the complete's listing and its assembly", () => {
+  // The complete checks the client's list against S3's listing, then asks S3 to assemble it; a part
+  // PUT again in between (a client retrying its upload) has another ETag, and S3 refuses. Nothing
+  // was assembled: a commit now would point the object at a blob that does not exist.
+  test('S3 refuses the assembly: InvalidPartsError, nothing committed, the session open for the parts as they are', async () => {
+    const key = 'edge/part-again';
+    const created = await w.store.createUpload(key);
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(64 * 1024), created.partSize);
+    const replacement = randomBody(1000);
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r: RequestInfo) => r.command === 'CompleteMultipartUploadCommand',
+      before: async () => {
+        const put = await fetch(await w.store.uploadPartUrl(created.uploadId, 1), { method: 'PUT', body: replacement });
+        expect(put.status).toBe(200);
+      },
+    });
+    const completer = makeWriter(fx, { injector });
+    try {
+      await expect(completer.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(InvalidPartsError);
+      expect(injector.stats.injected.delay).toBe(1);
+      expect(await w.store.head(key), 'nothing committed').toBeUndefined();
+      const listed = await w.store.listUploadParts(created.uploadId);
+      expect((await w.store.completeUpload(created.uploadId, listed)).size).toBe(replacement.byteLength);
+      expect(sameBytes(await rawValue(fx, key), replacement)).toBe(true);
+    } finally {
+      completer.close();
+    }
   });
 });
 
