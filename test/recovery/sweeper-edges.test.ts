@@ -8,6 +8,7 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { batchDeleteThenSecondKeyFailing } from '../../lib/faults/s3-answers.js';
@@ -29,6 +30,7 @@ import {
   rawPutObject,
   rawState,
   randomBody,
+  sweepPastEverything,
   sweepersClosedAfterEach,
 } from '../tiered/harness.js';
 
@@ -149,6 +151,32 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
     expect(warnings).toEqual(['instance quarantined', 'instance quarantined']);
     expect(await rawInstance(fx, instanceId)).toEqual(before);
     expect(await allKeys(fx)).toEqual([blob]);
+  });
+
+  test('a claim that fails (throttled past the SDK retries) is an error of the sweep, not a quarantine; the next sweep takes the instance', async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { fenced: true });
+    const before = await rawInstance(fx, instanceId);
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { UpdateExpression?: string };
+        if (context.commandName === 'UpdateItemCommand' && String(input.UpdateExpression).startsWith('SET #state = :claimed'))
+          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException' });
+        return next(args);
+      },
+      { step: 'initialize', name: 'claimThrottled' },
+    );
+    open.push({ close: () => dynamodb.destroy() });
+    expect(await sweeperAt(fx, 0, { dynamodb }).sweep()).toMatchObject({
+      errors: 1,
+      entriesQuarantined: 0,
+      instancesClaimed: 0,
+      entriesRecovered: 0,
+    });
+    expect(await rawInstance(fx, instanceId)).toEqual(before);
+    expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 1, entriesQuarantined: 0, errors: 0 });
+    await expectClean(fx, expect);
   });
 });
 
