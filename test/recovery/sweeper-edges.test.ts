@@ -178,6 +178,32 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
     expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 1, entriesQuarantined: 0, errors: 0 });
     await expectClean(fx, expect);
   });
+
+  test('a drain that fails (throttled past the SDK retries) is an error of the sweep; the blob is gone, the entry kept for the next sweep', async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'DeleteItemCommand')
+          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException' });
+        return next(args);
+      },
+      { step: 'initialize', name: 'drainThrottled' },
+    );
+    open.push({ close: () => dynamodb.destroy() });
+    expect(await sweeperAt(fx, 0, { dynamodb }).sweep()).toMatchObject({
+      errors: 1,
+      instancesClaimed: 1,
+      blobsDeleted: 1,
+      entriesRecovered: 0,
+      instancesDrained: 0,
+    });
+    expect(await allKeys(fx)).not.toContain(blobs[0]);
+    expect((await rawInstance(fx, instanceId))?.state).toBe('claimed');
+    expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 1, instancesDrained: 1, errors: 0 });
+    await expectClean(fx, expect);
+  });
 });
 
 describe('an instance item whose header the claim would launder (written by something else)', () => {
