@@ -1007,6 +1007,32 @@ describe('BatchGetItem leaving every key unprocessed, past its retries (a thrott
   });
 });
 
+describe('shards', () => {
+  test('shards: each one of the configured lease shards, or a ValidationError before any request; a shard named twice is swept once', async () => {
+    const fx = await freshFixture();
+    await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const image = await snapshot(fx);
+    for (const shards of [[-1], [fx.config.leaseShards], [0.5], [1, fx.config.leaseShards + 3]]) {
+      const refused = await sweeperAt(fx, 0)
+        .sweep({ shards })
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+      expect(refused, JSON.stringify(shards)).toBeInstanceOf(ValidationError);
+      expect((refused as ValidationError).field).toBe('shards');
+    }
+    expect(await snapshot(fx)).toBe(image);
+    expect(await sweeperAt(fx, 0).sweep({ shards: [1, 1] })).toMatchObject({
+      instancesExpired: 1,
+      instancesClaimed: 1,
+      instancesSkipped: 0,
+      entriesRecovered: 1,
+      errors: 0,
+    });
+  });
+});
+
 describe('concurrency', () => {
   test.each([1, 3])('concurrency %i: no more instances are claimed or settled at once', async (concurrency) => {
     const fx = await freshFixture();
