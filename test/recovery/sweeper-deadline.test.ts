@@ -350,7 +350,7 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     const sweep = s.sweeper.sweep({ deadline, housekeeping: false });
     await sent.promise;
     await new Promise((resolve) => setTimeout(resolve, 300));
-    jump = deadline - 5_000 - Date.now();
+    jump = deadline - 8_000 - Date.now();
     release.resolve();
     const report = await sweep;
     expect(report).toMatchObject({ stoppedEarly: true, instancesExpired: 2, instancesClaimed: 1, entriesRecovered: 1, errors: 0 });

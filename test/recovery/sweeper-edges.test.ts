@@ -105,6 +105,34 @@ describe('two sweepers on the same instance: the first outlives its claim, the s
     expect(await rawInstance(fx, instanceId)).toBeUndefined();
     await expectClean(fx, expect);
   });
+
+  test('a sweeper whose claim another took over while its deletes ran counts none of the drops it could not make', async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { count: 3, shard: 1, fenced: true });
+    // While A's DeleteObjects runs, another sweeper takes the instance over (A's claim ran out).
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 1,
+      times: 1,
+      match: (r) => r.command === 'DeleteObjectsCommand',
+      before: async () => {
+        await fx.dynamodb.send(
+          new UpdateItemCommand({
+            TableName: fx.config.changeLogTable,
+            Key: { pk: { S: instanceId } },
+            UpdateExpression: 'SET claimedBy = :other, leaseUntil = :until',
+            ExpressionAttributeValues: { ':other': { S: 'another-sweeper' }, ':until': { N: String(Date.now() + 3_600_000) } },
+          }),
+        );
+      },
+    });
+    const a = await sweeperAt(fx, 0, { injector }).sweep();
+    expect(injector.stats.injected.delay).toBe(1);
+    expect(a).toMatchObject({ instancesClaimed: 1, blobsDeleted: 3, entriesRecovered: 0, instancesDrained: 0, errors: 0 });
+    const item = await rawInstance(fx, instanceId);
+    expect(item).toMatchObject({ state: 'claimed', claimedBy: 'another-sweeper' });
+    expect(entryNames(item), 'its drops were not made: the other sweeper settles them').toHaveLength(3);
+  });
 });
 
 describe('an instance item too large for the claim to write (near DynamoDB’s 400 KB)', () => {
