@@ -13,7 +13,7 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { newChangeId } from '../../lib/ids.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { makeSweeper, makeWriter, putRawInstance, rawInstance, snapshot } from '../tiered/harness.js';
+import { makeSweeper, makeWriter, putDeadInstance, putRawInstance, rawInstance, snapshot } from '../tiered/harness.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -154,5 +154,27 @@ describe('housekeeping', () => {
       (c) => c.command === 'Query' && String(c.input.KeyConditionExpression).includes(':horizon'),
     );
     expect(suspectQueries).toHaveLength(1);
+  });
+
+  test('a bounded scan that fails is counted among the errors (SweepErrors); the shards are swept all the same', async () => {
+    const fx = await freshFixture();
+    const dead = await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ScanCommand')
+          throw Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ThrottlingException' });
+        return next(args);
+      },
+      { step: 'initialize', name: 'scanFails' },
+    );
+    const errors: string[] = [];
+    const logger = { info() {}, warn() {}, error: (message: string) => errors.push(message) };
+    const s = makeSweeper(fx, 0, { dynamodb, shardlessScan: { segments: 1, maxPages: 10 }, logger });
+    open.push(s, { close: () => dynamodb.destroy() });
+    const report = await s.sweeper.sweep();
+    expect(report).toMatchObject({ errors: 1, entriesRecovered: 1, instancesDrained: 1, instancesWithoutShard: 0 });
+    expect(errors).toEqual(['scan for instances outside the lease shards failed']);
+    expect(await rawInstance(fx, dead.instanceId)).toBeUndefined();
   });
 });

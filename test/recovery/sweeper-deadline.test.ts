@@ -285,6 +285,79 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     ).toBeGreaterThanOrEqual(3);
   });
 
+  test('it answers answerMarginMs before the deadline (its clock looked at as it jumps), not at the deadline', async () => {
+    const fx = await freshFixture();
+    // Fenced by a sweeper that died: judged at once, its HV read held until the test lets it go.
+    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
+    let jump = 0;
+    const sent = deferred();
+    const release = deferred();
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: onCommand('BatchGetItem'),
+      before: async () => {
+        // Past the deadline minus the answer margin (3 min), before the deadline itself (5 min).
+        jump = 4 * MIN;
+        sent.resolve();
+        await release.promise;
+      },
+    });
+    const dynamodb = createDynamoDBClient();
+    const s3 = createS3Client();
+    open.push({ close: () => (release.resolve(), dynamodb.destroy(), s3.destroy()) });
+    const s = makeSweeper(fx, 0, { injector, dynamodb, s3, answerMarginMs: 2 * MIN, clock: () => Date.now() + jump });
+    open.push(s);
+    const sweep = s.sweeper.sweep({ deadline: Date.now() + 5 * MIN });
+    await sent.promise;
+    const outcome = await Promise.race([sweep, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000))]);
+    expect(outcome).toMatchObject({ stoppedEarly: true, instancesClaimed: 1, entriesRecovered: 0, blobsDeleted: 0, errors: 0 });
+    expect((await rawInstance(fx, instanceId))?.state).toBe('claimed');
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
+    release.resolve();
+    expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 1, errors: 0 });
+    await expectClean(fx, expect);
+  });
+
+  test('an instance that waited for a slot past the deadline margin is not taken: the sweep stops early, it stays as it was', async () => {
+    const fx = await freshFixture();
+    const a = await putDeadInstance(fx, { fenced: true, since: Date.now() - 2 * 60 * MIN });
+    const b = await putDeadInstance(fx, { fenced: true, since: Date.now() - 60 * MIN });
+    const before = await rawInstance(fx, b.instanceId);
+    // A's claim is held while B, found behind it, waits for the one slot; then the clock moves
+    // within the deadline margin (not yet at the answer margin) and A's claim answers.
+    let jump = 0;
+    const sent = deferred();
+    const release = deferred();
+    const claimOf = (r: RequestInfo, id: string) =>
+      r.command === 'UpdateItemCommand' && (r.input.Key as Record<string, { S?: string }>).pk?.S === id;
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r) => claimOf(r, a.instanceId),
+      before: async () => {
+        sent.resolve();
+        await release.promise;
+      },
+    });
+    const dynamodb = createDynamoDBClient();
+    open.push({ close: () => (release.resolve(), dynamodb.destroy()) });
+    const s = makeSweeper(fx, 0, { injector, dynamodb, concurrency: 1, answerMarginMs: 0, clock: () => Date.now() + jump });
+    open.push(s);
+    const deadline = Date.now() + 5 * MIN;
+    const sweep = s.sweeper.sweep({ deadline, housekeeping: false });
+    await sent.promise;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    jump = deadline - 8_000 - Date.now();
+    release.resolve();
+    const report = await sweep;
+    expect(report).toMatchObject({ stoppedEarly: true, instancesExpired: 2, instancesClaimed: 1, entriesRecovered: 1, errors: 0 });
+    expect(await rawInstance(fx, a.instanceId)).toBeUndefined();
+    expect(await rawInstance(fx, b.instanceId)).toEqual(before);
+  });
+
   test('answerMarginMs must be a non-negative integer', async () => {
     const fx = await freshFixture();
     for (const answerMarginMs of [-1, 1.5, Number.NaN]) {

@@ -8,6 +8,7 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { batchDeleteThenSecondKeyFailing } from '../../lib/faults/s3-answers.js';
@@ -29,6 +30,7 @@ import {
   rawPutObject,
   rawState,
   randomBody,
+  sweepPastEverything,
   sweepersClosedAfterEach,
 } from '../tiered/harness.js';
 
@@ -103,6 +105,34 @@ describe('two sweepers on the same instance: the first outlives its claim, the s
     expect(await rawInstance(fx, instanceId)).toBeUndefined();
     await expectClean(fx, expect);
   });
+
+  test('a sweeper whose claim another took over while its deletes ran counts none of the drops it could not make', async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { count: 3, shard: 1, fenced: true });
+    // While A's DeleteObjects runs, another sweeper takes the instance over (A's claim ran out).
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 1,
+      times: 1,
+      match: (r) => r.command === 'DeleteObjectsCommand',
+      before: async () => {
+        await fx.dynamodb.send(
+          new UpdateItemCommand({
+            TableName: fx.config.changeLogTable,
+            Key: { pk: { S: instanceId } },
+            UpdateExpression: 'SET claimedBy = :other, leaseUntil = :until',
+            ExpressionAttributeValues: { ':other': { S: 'another-sweeper' }, ':until': { N: String(Date.now() + 3_600_000) } },
+          }),
+        );
+      },
+    });
+    const a = await sweeperAt(fx, 0, { injector }).sweep();
+    expect(injector.stats.injected.delay).toBe(1);
+    expect(a).toMatchObject({ instancesClaimed: 1, blobsDeleted: 3, entriesRecovered: 0, instancesDrained: 0, errors: 0 });
+    const item = await rawInstance(fx, instanceId);
+    expect(item).toMatchObject({ state: 'claimed', claimedBy: 'another-sweeper' });
+    expect(entryNames(item), 'its drops were not made: the other sweeper settles them').toHaveLength(3);
+  });
 });
 
 describe('an instance item too large for the claim to write (near DynamoDB’s 400 KB)', () => {
@@ -149,6 +179,58 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
     expect(warnings).toEqual(['instance quarantined', 'instance quarantined']);
     expect(await rawInstance(fx, instanceId)).toEqual(before);
     expect(await allKeys(fx)).toEqual([blob]);
+  });
+
+  test('a claim that fails (throttled past the SDK retries) is an error of the sweep, not a quarantine; the next sweep takes the instance', async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { fenced: true });
+    const before = await rawInstance(fx, instanceId);
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { UpdateExpression?: string };
+        if (context.commandName === 'UpdateItemCommand' && String(input.UpdateExpression).startsWith('SET #state = :claimed'))
+          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException' });
+        return next(args);
+      },
+      { step: 'initialize', name: 'claimThrottled' },
+    );
+    open.push({ close: () => dynamodb.destroy() });
+    expect(await sweeperAt(fx, 0, { dynamodb }).sweep()).toMatchObject({
+      errors: 1,
+      entriesQuarantined: 0,
+      instancesClaimed: 0,
+      entriesRecovered: 0,
+    });
+    expect(await rawInstance(fx, instanceId)).toEqual(before);
+    expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 1, entriesQuarantined: 0, errors: 0 });
+    await expectClean(fx, expect);
+  });
+
+  test('a drain that fails (throttled past the SDK retries) is an error of the sweep; the blob is gone, the entry kept for the next sweep', async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'DeleteItemCommand')
+          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException' });
+        return next(args);
+      },
+      { step: 'initialize', name: 'drainThrottled' },
+    );
+    open.push({ close: () => dynamodb.destroy() });
+    expect(await sweeperAt(fx, 0, { dynamodb }).sweep()).toMatchObject({
+      errors: 1,
+      instancesClaimed: 1,
+      blobsDeleted: 1,
+      entriesRecovered: 0,
+      instancesDrained: 0,
+    });
+    expect(await allKeys(fx)).not.toContain(blobs[0]);
+    expect((await rawInstance(fx, instanceId))?.state).toBe('claimed');
+    expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 1, instancesDrained: 1, errors: 0 });
+    await expectClean(fx, expect);
   });
 });
 

@@ -6,9 +6,11 @@
  * by writing instance items straight into the change-log table; every outcome is checked from
  * outside (raw scans and listings).
  */
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
@@ -360,6 +362,38 @@ describe('dry run', () => {
     expect(before.blobs.filter((b) => !after.blobs.includes(b)).sort()).toEqual(expected);
     expect(after.lost).toEqual([]);
     expect(after.unreferenced.sort()).toEqual([keptBlob, deferredBlob].sort());
+  });
+
+  test('sends nothing but reads, whatever it finds: a header it cannot trust, an abandoned upload session, entries due', async () => {
+    const fx = await freshFixture();
+    // A header the claim would quarantine (released an hour ahead by a real sweep), an upload
+    // session past its expiry whose multipart upload a real sweep aborts, a dead instance due now.
+    const corrupt = await putRawInstance(fx, {
+      leaseUntil: Date.now() - 10 * 60_000,
+      entries: { [newChangeId()]: entry('dryw/x', {}), [newChangeId()]: entry('dryw/y', {}) },
+      n: 'two',
+    });
+    const w = makeWriter(fx);
+    open.push(w);
+    await w.store.createUpload('dryw/session', { expiresInMs: 60_000, partSize: 5 * 1024 * KiB });
+    const uploads = async () =>
+      (await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: `${fx.config.prefix}/` }))).Uploads ?? [];
+    expect(await uploads()).toHaveLength(1);
+    const dead = await putDeadInstance(fx, { fenced: true });
+    const image = await snapshot(fx);
+
+    const recorder = new CommandRecorder();
+    const dry = await sweeperAt(fx, PAST_EVERYTHING_MS, { recorder }).sweep({ dryRun: true });
+    expect(dry).toMatchObject({ dryRun: true, entriesQuarantined: 2, instancesClaimed: 0, errors: 0 });
+    expect(dry.wouldDelete).toEqual(expect.arrayContaining(dead.blobs));
+    const reads = new Set(['Query', 'Scan', 'GetItem', 'BatchGetItem', 'ListMultipartUploads', 'ListParts', 'HeadObject', 'GetObject']);
+    expect(
+      recorder.commands.filter((c) => !reads.has(c.command)).map((c) => `${c.service} ${c.command}`),
+      'a dry run writes, deletes and aborts nothing',
+    ).toEqual([]);
+    expect(await snapshot(fx), 'bucket and both tables byte-identical').toBe(image);
+    expect(await uploads(), 'the session upload still in progress').toHaveLength(1);
+    expect((await rawInstance(fx, corrupt))?.state).toBe('live');
   });
 });
 
@@ -722,6 +756,41 @@ describe('reads and deletes gathered across instances', () => {
     expect((await rawState(fx)).instances).toEqual([]);
   });
 
+  test('an entry whose old and new are both garbage and only one delete failed is kept, its failed blob retried', async () => {
+    const fx = await freshFixture();
+    const old = rawBlobKey(fx, 'both/x');
+    const fresh = rawBlobKey(fx, 'both/x');
+    await rawPutObject(fx, old, 'old');
+    await rawPutObject(fx, fresh, 'new');
+    // An overwrite whose object went away since (HV points at neither): both blobs are garbage.
+    const instanceId = await putRawInstance(fx, {
+      state: 'claimed',
+      claimedBy: 'dead-sweeper',
+      firstSeen: Date.now() - HOUR,
+      leaseUntil: Date.now() - HOUR,
+      entries: { [newChangeId()]: entry('both/x', { old, new: fresh }) },
+    });
+    const s3 = createS3Client();
+    open.push({ close: () => s3.destroy() });
+    s3.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName !== 'DeleteObjectsCommand') return next(args);
+        const objects = args.input.Delete.Objects.filter((o: { Key: string }) => o.Key !== old);
+        const out = await next({ ...args, input: { ...args.input, Delete: { ...args.input.Delete, Objects: objects } } });
+        out.output.Errors = [{ Key: old, Code: 'AccessDenied', Message: 'Access Denied' }];
+        return out;
+      },
+      { step: 'initialize', name: 'perKeyDeleteErrors' },
+    );
+    const judge = await sweeperAt(fx, 0, { s3 }).sweep();
+    expect(judge).toMatchObject({ instancesClaimed: 1, entriesRecovered: 0, entriesFailed: 1, blobsDeleted: 1, errors: 0 });
+    expect(await allKeys(fx), 'the blob whose delete failed stays, the other is gone').toEqual([old]);
+    expect(entryNames(await rawInstance(fx, instanceId)), 'the entry is kept for a retry').toHaveLength(1);
+    expect(await sweeperAt(fx, 2 * MIN).sweep()).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, errors: 0 });
+    expect(await allKeys(fx)).toEqual([]);
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+  });
+
   test('an error in the DeleteObjects answer that names no key: no entry of the batch is dropped, a later sweep recovers them', async () => {
     const fx = await freshFixture();
     const dead = [];
@@ -935,5 +1004,65 @@ describe('BatchGetItem leaving every key unprocessed, past its retries (a thrott
     }
     expect(await rawGetObject(fx, live!), 'the blob HV references').toBeDefined();
     expect((await rawState(fx)).entries).toBe(0);
+  });
+});
+
+describe('shards', () => {
+  test('shards: each one of the configured lease shards, or a ValidationError before any request; a shard named twice is swept once', async () => {
+    const fx = await freshFixture();
+    await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const image = await snapshot(fx);
+    for (const shards of [[-1], [fx.config.leaseShards], [0.5], [1, fx.config.leaseShards + 3]]) {
+      const refused = await sweeperAt(fx, 0)
+        .sweep({ shards })
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+      expect(refused, JSON.stringify(shards)).toBeInstanceOf(ValidationError);
+      expect((refused as ValidationError).field).toBe('shards');
+    }
+    expect(await snapshot(fx)).toBe(image);
+    expect(await sweeperAt(fx, 0).sweep({ shards: [1, 1] })).toMatchObject({
+      instancesExpired: 1,
+      instancesClaimed: 1,
+      instancesSkipped: 0,
+      entriesRecovered: 1,
+      errors: 0,
+    });
+  });
+});
+
+describe('concurrency', () => {
+  test.each([1, 3])('concurrency %i: no more instances are claimed or settled at once', async (concurrency) => {
+    const fx = await freshFixture();
+    for (let i = 0; i < 8; i++) await putDeadInstance(fx, { fenced: true, shard: i % fx.config.leaseShards });
+    // Each write on the change log (a claim, a drop) takes 150 ms: the writes in flight at once
+    // are the instances the pool runs at once.
+    let inFlight = 0;
+    let most = 0;
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const write = ['UpdateItemCommand', 'DeleteItemCommand'].includes(context.commandName ?? '');
+        if (!write) return next(args);
+        most = Math.max(most, ++inFlight);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          return await next(args);
+        } finally {
+          inFlight--;
+        }
+      },
+      { step: 'initialize', name: 'slowWrites' },
+    );
+    open.push({ close: () => dynamodb.destroy() });
+    expect(await sweeperAt(fx, 0, { dynamodb, concurrency }).sweep()).toMatchObject({
+      instancesClaimed: 8,
+      entriesRecovered: 8,
+      errors: 0,
+    });
+    expect(most).toBe(concurrency);
+    expect((await rawState(fx)).instances).toEqual([]);
   });
 });
