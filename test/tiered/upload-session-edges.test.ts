@@ -242,6 +242,35 @@ describe("a part uploaded again between the complete's listing and its assembly"
   });
 });
 
+describe("a multipart upload aborted outside tierlog between the complete's listing and its assembly", () => {
+  // An operator's tool or a lifecycle rule: S3 answers the assembly NoSuchUpload, as it answers an
+  // SDK retry of an assembly that landed. Only the blob tells them apart: here there is none.
+  test('UploadSessionClosedError, nothing committed (no object pointing at a blob that does not exist)', async () => {
+    const key = 'edge/aborted-outside';
+    const created = await w.store.createUpload(key);
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(64 * 1024), created.partSize);
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r: RequestInfo) => r.command === 'CompleteMultipartUploadCommand',
+      before: async (r: RequestInfo) => {
+        await fx.s3.send(
+          new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: String(r.input.Key), UploadId: String(r.input.UploadId) }),
+        );
+      },
+    });
+    const completer = makeWriter(fx, { injector });
+    try {
+      await expect(completer.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(UploadSessionClosedError);
+      expect(injector.stats.injected.delay).toBe(1);
+      expect(await w.store.head(key), 'nothing committed').toBeUndefined();
+    } finally {
+      completer.close();
+    }
+  });
+});
+
 describe('an abort that loses the session between its read and its claim', () => {
   /** A writer whose claim of session `id` for the abort first lets `meanwhile` run. */
   function aborterAfter(id: string, meanwhile: () => Promise<unknown>): Writer {

@@ -240,6 +240,18 @@ describe('upload sessions', () => {
     },
   );
 
+  test.each([0, 999, 1_000.5])('a part URL lifetime of %d ms is a ValidationError naming expiresInMs', async (expiresInMs) => {
+    const created = await w.store.createUpload('s/url-lifetime');
+    try {
+      await expect(w.store.uploadPartUrl(created.uploadId, 1, { expiresInMs })).rejects.toMatchObject({
+        name: 'ValidationError',
+        field: 'expiresInMs',
+      });
+    } finally {
+      await w.store.abortUpload(created.uploadId);
+    }
+  });
+
   test('the shortest session (1 s) signs its part URLs, never much past its expiry, and refuses them once it expired', async () => {
     let now = Date.now();
     const clocked = makeWriter(fx, { store: { clock: () => now } });
