@@ -10,7 +10,13 @@
  * would have after them (completed, expired), never that it aborted.
  * Checked from outside: raw scans, ListMultipartUploads.
  */
-import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -242,7 +248,7 @@ describe("a part uploaded again between the complete's listing and its assembly"
   });
 });
 
-describe("a multipart upload aborted outside tierlog between the complete's listing and its assembly", () => {
+describe('a multipart upload aborted or assembled outside tierlog during a complete', () => {
   // An operator's tool or a lifecycle rule: S3 answers the assembly NoSuchUpload, as it answers an
   // SDK retry of an assembly that landed. Only the blob tells them apart: here there is none.
   test('UploadSessionClosedError, nothing committed (no object pointing at a blob that does not exist)', async () => {
@@ -267,6 +273,33 @@ describe("a multipart upload aborted outside tierlog between the complete's list
       expect(await w.store.head(key), 'nothing committed').toBeUndefined();
     } finally {
       completer.close();
+    }
+  });
+
+  test('assembled there with another size than the session declared: InvalidPartsError, nothing committed', async () => {
+    const key = 'edge/assembled-outside';
+    const created = await w.store.createUpload(key, { size: 1000 });
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r: RequestInfo) => r.command === 'ListPartsCommand',
+      before: async (r: RequestInfo) => {
+        const upload = { Bucket: fx.config.bucket, Key: String(r.input.Key), UploadId: String(r.input.UploadId) };
+        const { ETag } = await fx.s3.send(new UploadPartCommand({ ...upload, PartNumber: 1, Body: randomBody(500) }));
+        await fx.s3.send(new CompleteMultipartUploadCommand({ ...upload, MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] } }));
+      },
+    });
+    const completer = makeWriter(fx, { injector });
+    try {
+      await expect(completer.store.completeUpload(created.uploadId, [{ partNumber: 1, etag: '"any"' }])).rejects.toBeInstanceOf(
+        InvalidPartsError,
+      );
+      expect(injector.stats.injected.delay).toBe(1);
+      expect(await w.store.head(key), 'nothing committed').toBeUndefined();
+    } finally {
+      completer.close();
+      await w.store.abortUpload(created.uploadId);
     }
   });
 });
