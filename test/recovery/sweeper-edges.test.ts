@@ -5,7 +5,7 @@
  * large for the claim's write. Each checks the report (what the metrics publish) against what
  * the bucket and the change log hold afterwards, read from outside.
  */
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
@@ -40,6 +40,24 @@ const { open, sweeperAt } = sweepersClosedAfterEach();
 
 /** Past a judging sweep's claim (5 min) and the skew margin: another sweeper may take it over. */
 const PAST_CLAIM_MS = DEFAULT_CLAIM_MS + DEFAULT_SKEW_MARGIN_MS + MIN;
+
+/**
+ * A DynamoDB client whose requests matching `refused` are throttled, every call (so past the SDK's
+ * retries: the middleware sits outside them); closed after the test.
+ */
+function throttledWhere(refused: (command: string, input: Record<string, unknown>) => boolean): DynamoDBClient {
+  const dynamodb = createDynamoDBClient();
+  dynamodb.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (refused(context.commandName ?? '', args.input as Record<string, unknown>))
+        throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException' });
+      return next(args);
+    },
+    { step: 'initialize', name: 'throttledForTest' },
+  );
+  open.push({ close: () => dynamodb.destroy() });
+  return dynamodb;
+}
 
 describe('a delete batch S3 answered in part, then failed (DeleteObjects 500, one by one, the second throttled)', () => {
   test('the blobs S3 confirmed deleted are counted; every entry is kept; a later sweep recovers them', async () => {
@@ -185,17 +203,9 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
     const fx = await freshFixture();
     const { instanceId } = await putDeadInstance(fx, { fenced: true });
     const before = await rawInstance(fx, instanceId);
-    const dynamodb = createDynamoDBClient();
-    dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { UpdateExpression?: string };
-        if (context.commandName === 'UpdateItemCommand' && String(input.UpdateExpression).startsWith('SET #state = :claimed'))
-          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException' });
-        return next(args);
-      },
-      { step: 'initialize', name: 'claimThrottled' },
+    const dynamodb = throttledWhere(
+      (command, input) => command === 'UpdateItemCommand' && String(input.UpdateExpression).startsWith('SET #state = :claimed'),
     );
-    open.push({ close: () => dynamodb.destroy() });
     expect(await sweeperAt(fx, 0, { dynamodb }).sweep()).toMatchObject({
       errors: 1,
       entriesQuarantined: 0,
@@ -210,16 +220,7 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
   test('a drain that fails (throttled past the SDK retries) is an error of the sweep; the blob is gone, the entry kept for the next sweep', async () => {
     const fx = await freshFixture();
     const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
-    const dynamodb = createDynamoDBClient();
-    dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'DeleteItemCommand')
-          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException' });
-        return next(args);
-      },
-      { step: 'initialize', name: 'drainThrottled' },
-    );
-    open.push({ close: () => dynamodb.destroy() });
+    const dynamodb = throttledWhere((command) => command === 'DeleteItemCommand');
     expect(await sweeperAt(fx, 0, { dynamodb }).sweep()).toMatchObject({
       errors: 1,
       instancesClaimed: 1,
