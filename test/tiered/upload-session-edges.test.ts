@@ -24,7 +24,18 @@ import { InvalidPartsError, UploadSessionClosedError, UploadSessionNotFoundError
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { encodeObjectId, newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { freshFixture, type Fixture } from '../support/local.js';
-import { MiB, PAST_WINDOW_MS, expectClean, makeSweeper, makeWriter, randomBody, rawValue, sameBytes, type Writer } from './harness.js';
+import {
+  MiB,
+  PAST_WINDOW_MS,
+  expectClean,
+  makeSweeper,
+  makeWriter,
+  randomBody,
+  rawState,
+  rawValue,
+  sameBytes,
+  type Writer,
+} from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 
 const DAY = 24 * 3600_000;
@@ -159,6 +170,33 @@ describe("a session whose 'upload' attribute names a blob that is not its key's"
     } finally {
       await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: victimKey, UploadId: victimId }));
     }
+  });
+});
+
+describe("a session whose 'upload' attribute names another object's live blob", () => {
+  // Its client's calls act on the blob the session names: an abort deletes it unless the session's
+  // own key points at it, and a complete would commit it under this key. Never trusted.
+  test('its part URLs, listing, complete and abort are refused as not found; the other object is intact', async () => {
+    const other = 'edge/victim';
+    const body = randomBody(20 * 1024);
+    await w.store.put(other, body);
+    const victim = (await rawState(fx)).references.get(other)!;
+    const created = await w.store.createUpload('edge/forged-calls');
+    const read = async () =>
+      (await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }))).Item;
+    const own = (await read())!.upload.blob as string;
+    await setSessionField(created.uploadId, 'blob', victim);
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['part URL', () => w.store.uploadPartUrl(created.uploadId, 1)],
+      ['listing', () => w.store.listUploadParts(created.uploadId)],
+      ['complete', () => w.store.completeUpload(created.uploadId, [{ partNumber: 1, etag: '"x"' }])],
+      ['abort', () => w.store.abortUpload(created.uploadId)],
+    ];
+    for (const [name, call] of calls) await expect(call(), name).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    expect(sameBytes((await w.store.get(other))!.body, body), 'the other object is intact').toBe(true);
+    expect(await w.store.head('edge/forged-calls')).toBeUndefined();
+    await setSessionField(created.uploadId, 'blob', own);
+    await w.store.abortUpload(created.uploadId);
   });
 });
 
