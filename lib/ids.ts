@@ -47,12 +47,27 @@ const LATEST_CLOCK_MS = Math.floor(Number.MAX_SAFE_INTEGER / 1_000);
 export function assertClock(clock: unknown): void {
   if (typeof clock !== 'function') throw new ValidationError('clock must be a function returning ms since the epoch', 'clock');
   const now: unknown = clock();
-  if (typeof now !== 'number' || !Number.isFinite(now) || now < EARLIEST_CLOCK_MS || now > LATEST_CLOCK_MS) {
-    throw new ValidationError(
-      `clock must return ms since the epoch (2000 to 2255); it returned ${String(now)}${typeof now === 'number' && now > 0 && now < EARLIEST_CLOCK_MS ? ': seconds, not ms?' : ''}`,
-      'clock',
-    );
-  }
+  if (!isEpochMs(now)) throw new ValidationError(`clock must return ${EPOCH_MS}; it returned ${described(now)}`, 'clock');
+}
+
+/**
+ * @throws ValidationError (field `field`) unless `value` is an instant in ms since the epoch, from
+ * 2000 to 2255, as {@link assertClock} reads a clock: for an instant given as a value (the snapshot
+ * audit's `now`). NaN there compared false with every age and cutoff, and one in seconds or
+ * microseconds placed every blob's age thirty years off.
+ */
+export function assertEpochMs(value: unknown, field: string): void {
+  if (!isEpochMs(value)) throw new ValidationError(`${field} must be ${EPOCH_MS}, got ${described(value)}`, field);
+}
+
+const EPOCH_MS = 'ms since the epoch (2000 to 2255)';
+
+function isEpochMs(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= EARLIEST_CLOCK_MS && value <= LATEST_CLOCK_MS;
+}
+
+function described(value: unknown): string {
+  return `${String(value)}${typeof value === 'number' && value > 0 && value < EARLIEST_CLOCK_MS ? ': seconds, not ms?' : ''}`;
 }
 
 /**

@@ -27,6 +27,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { loadConfig, type TierlogConfig, validateConfig } from '../config.js';
 import { ValidationError } from '../errors.js';
+import { wholeMsClock } from '../ids.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { notBlobKeys } from '../recovery/audit.js';
 import { type AthenaPlan, dtTime, INVENTORY_STALE_SECONDS, newestDt, planAthenaRun } from '../recovery/snapshot-audit/athena-plan.js';
@@ -149,7 +150,8 @@ export interface SnapshotAuditHandlerOptions {
    */
   readonly metrics?: Metrics;
   /**
-   * Clock, ms since the epoch.
+   * Clock, ms since the epoch (checked when the handler is made, as every component's: a
+   * `ValidationError` unless it reads 2000 to 2255).
    *
    * @default Date.now
    */
@@ -185,7 +187,7 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
     s3: options.s3 ?? createS3Client(),
     logger,
     metrics,
-    clock: options.clock ?? Date.now,
+    clock: options.clock !== undefined ? wholeMsClock(options.clock) : Date.now,
   };
   return async (event) => {
     if (isPlanEvent(event)) return plan(audit, event);

@@ -461,6 +461,18 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
     expect(given({ olderThanMs: HOUR, delete: false })).not.toThrow();
   });
 
+  // Its clock dates the plan's cutoff and every re-verified blob's age: one in seconds made every
+  // blob young (nothing ever deleted, no error), one in µs every blob old by the safety age.
+  it.each([
+    ['in seconds', () => Date.now() / 1000],
+    ['in microseconds', () => Date.now() * 1000],
+    ['NaN', () => Number.NaN],
+  ])('a clock %s is refused at init (ValidationError, clock), as every component refuses it', (_label, clock) => {
+    expect(() => createSnapshotAuditHandler({ config: fx.config, settings: { olderThanMs: HOUR, delete: true }, clock })).toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'clock' }),
+    );
+  });
+
   it('an inventory location that cannot be one is refused before any request: given in code at init, from the variables at the plan', async () => {
     const location = { bucket: 'snapshots-1', inventoryHivePrefix: 'inventory/b/id/hive', database: 'tierlog_audit_0a1b' };
     const settings = { olderThanMs: HOUR, delete: false };

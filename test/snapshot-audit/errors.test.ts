@@ -62,6 +62,27 @@ function cliAuditStop(
   return auditStop(fx, () => snap.now, { ...from, olderThanMs: HOUR, delete: true, emptyStoreOk: true, ...options });
 }
 
+describe('snapshot audit options that cannot be right', () => {
+  // Refused before the query (minutes at scale), not by the re-verification after it: a `now` in
+  // seconds made every blob young, NaN took no candidate into any batch (a clean-looking report).
+  test.each([
+    ['now in seconds', { now: Date.now() / 1000 }, 'now'],
+    ['now NaN', { now: Number.NaN }, 'now'],
+    ['batchSize 0', { batchSize: 0 }, 'batchSize'],
+    ['batchSize NaN', { batchSize: Number.NaN }, 'batchSize'],
+  ])('%s: a ValidationError naming it before the inventory is read, nothing deleted', async (_name, bad, field) => {
+    const fx = await freshFixture();
+    const snap = await snapshotOfOrphans(fx, 1);
+    const missing = { inventory: `${snap.inventory}.missing`, exportDir: `${snap.exportDir}.missing` };
+    await expect(snapshotAudit({ ...deleting(fx, fx.dynamodb, { ...snap, ...missing }), ...bad })).rejects.toThrow(
+      expect.objectContaining({ name: 'ValidationError', field }),
+    );
+    // The same options with good snapshots delete nothing either.
+    await expect(snapshotAudit({ ...deleting(fx, fx.dynamodb, snap), ...bad })).rejects.toThrow(expect.objectContaining({ field }));
+    expect(await prefixKeys(fx)).toEqual(snap.keys);
+  });
+});
+
 describe('snapshot audit under failures', () => {
   test('a failing live read of a proposed loss stops the audit before any orphan is deleted', async () => {
     const fx = await freshFixture();

@@ -84,6 +84,23 @@ describe('snapshot re-verification: what it protects', () => {
     expect(await exists(fx, key)).toBe(true);
   });
 
+  // NaN as `now` made every candidate too young and NaN as `batchSize` took none into a batch:
+  // either way nothing judged and a report that looked clean. 0 never ended.
+  test.each([
+    ['now NaN', { now: Number.NaN }, 'now'],
+    ['now in seconds', { now: Date.now() / 1000 }, 'now'],
+    ['now in microseconds', { now: Date.now() * 1000 }, 'now'],
+    ['batchSize NaN', { batchSize: Number.NaN }, 'batchSize'],
+    ['batchSize 0', { batchSize: 0 }, 'batchSize'],
+    ['batchSize 1.5', { batchSize: 1.5 }, 'batchSize'],
+  ])('%s is refused (ValidationError naming it) before anything is read or deleted', async (_name, bad, field) => {
+    const { fx, key } = await scene();
+    await expect(reverifyAndDelete([{ key, lastModified: OLD }], { ...deleting(fx), ...bad })).rejects.toThrow(
+      expect.objectContaining({ name: 'ValidationError', field }),
+    );
+    expect(await exists(fx, key)).toBe(true);
+  });
+
   const uuidOf = (key: string) => key.slice(key.lastIndexOf('/') + 1);
   test.each([
     ['an entry naming the blob in a binary attribute', (key: string) => ({ x: { v: 1, id: 'obj', at: OLD, new: Buffer.from(key) } })],
@@ -214,6 +231,20 @@ describe('a proposed loss the bucket holds', () => {
       checkLost([{ key, objectKey: 'obj' }], { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, cutoffMs });
     expect(await check(modified)).toEqual({ lost: [], missedByInventory: [], undecided: [] });
     expect(await check(modified + 1)).toEqual({ lost: [], missedByInventory: [key], undecided: [] });
+  });
+});
+
+describe('a proposed loss judged against a cutoff that is no instant', () => {
+  // NaN: no blob was last modified before it, so an inventory that missed blobs looked complete.
+  test.each([
+    ['NaN', Number.NaN],
+    ['negative', -1],
+    ['with a fraction', 1.5],
+  ])('cutoffMs %s: a ValidationError (cutoffMs) before any request', async (_name, cutoffMs) => {
+    const { fx, key } = await scene();
+    await expect(checkLost([{ key, objectKey: 'obj' }], { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, cutoffMs })).rejects.toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'cutoffMs' }),
+    );
   });
 });
 

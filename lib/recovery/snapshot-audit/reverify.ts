@@ -34,7 +34,7 @@ import { documentClient } from '../../aws/clients.js';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
-import { isUuidV7 } from '../../ids.js';
+import { assertEpochMs, isUuidV7 } from '../../ids.js';
 import { MIN_AUDIT_AGE_MS } from '../audit.js';
 import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { unrecognisedHvItem } from '../hv-shape.js';
@@ -77,7 +77,10 @@ export interface ReverifyOptions {
   readonly olderThanMs: number;
   /** Delete the confirmed orphans. Default false: only confirm. */
   readonly delete?: boolean;
-  /** Candidates per HV read + delete batch. Default 1000 (one DeleteObjects request). */
+  /**
+   * Candidates per HV read + delete batch: a whole number of at least 1 (a `ValidationError`
+   * otherwise), at most 1000 (more is read as 1000). Default 1000 (one DeleteObjects request).
+   */
   readonly batchSize?: number;
   /**
    * HV attribute names: the configuration's (`config.hvAttributes`). Kept for compatibility; must
@@ -135,7 +138,8 @@ export class ReverifyIncompleteError extends TierlogError {
 /**
  * Re-verifies candidates live and (with `delete`) deletes the confirmed ones.
  *
- * @throws ConfigError on an invalid configuration; ValidationError when `olderThanMs` is under 1 h;
+ * @throws ConfigError on an invalid configuration; ValidationError when `olderThanMs` is under 1 h,
+ *   `now` is not ms since the epoch or `batchSize` not a whole number of at least 1;
  *   {@link ReverifyIncompleteError} (or the `incomplete` option's error) when it stopped after deleting.
  */
 export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], options: ReverifyOptions): Promise<ReverifyReport> {
@@ -143,6 +147,9 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   if (!Number.isFinite(options.olderThanMs) || options.olderThanMs < MIN_AUDIT_AGE_MS) {
     throw new ValidationError(`olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${options.olderThanMs}`, 'olderThanMs');
   }
+  // NaN made every candidate too young, silently; one in µs made every blob old by the clock.
+  assertEpochMs(options.now, 'now');
+  const batchSize = reverifyBatchSize(options.batchSize);
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const report: ReverifyReport = { checked: candidates.length, confirmed: [], deleted: 0, kept: [], deleteFailures: [] };
   const parsed: Array<{ key: string; objectId: string; uuid: string }> = [];
@@ -173,7 +180,7 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
     return report;
   }
   try {
-    return await reverifyBatches(parsed, protection, config, attrs, options, report);
+    return await reverifyBatches(parsed, protection, config, attrs, { ...options, batchSize }, report);
   } catch (err) {
     if (report.deleted === 0 && report.deleteFailures.length === 0) throw err;
     throw options.incomplete !== undefined ? options.incomplete(report, err) : new ReverifyIncompleteError(report, err);
@@ -185,11 +192,11 @@ async function reverifyBatches(
   protection: ChangeLogProtection,
   config: TierlogConfig,
   attrs: Required<SnapshotHvAttributes>,
-  options: ReverifyOptions,
+  options: ReverifyOptions & { readonly batchSize: number },
   report: ReverifyReport,
 ): Promise<ReverifyReport> {
   const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
-  const batchSize = Math.max(1, Math.min(options.batchSize ?? S3_DELETE_BATCH, S3_DELETE_BATCH));
+  const { batchSize } = options;
   let bound = false;
   for (let i = 0; i < parsed.length; i += batchSize) {
     options.signal?.throwIfAborted();
@@ -248,6 +255,20 @@ async function reverifyBatches(
     report.deleted += doomed.length - failures.length;
   }
   return report;
+}
+
+/**
+ * {@link ReverifyOptions.batchSize}, checked: NaN took no candidate into any batch (none judged,
+ * none reported: a clean-looking report), 0 never ended.
+ *
+ * @throws ValidationError unless `value` is undefined or a whole number of at least 1.
+ */
+export function reverifyBatchSize(value: number | undefined): number {
+  if (value === undefined) return S3_DELETE_BATCH;
+  if (!(Number.isSafeInteger(value) && value >= 1)) {
+    throw new ValidationError(`batchSize must be a whole number of at least 1, got ${String(value)}`, 'batchSize');
+  }
+  return Math.min(value, S3_DELETE_BATCH);
 }
 
 /**
@@ -323,6 +344,10 @@ export async function checkLost(
   options: Pick<ReverifyOptions, 'config' | 'dynamodb' | 's3' | 'hvAttributes'> & { readonly cutoffMs?: number },
 ): Promise<LostCheck> {
   const config = validateConfig(options.config);
+  // NaN: no blob last modified before it, so an inventory that missed blobs looked complete.
+  if (options.cutoffMs !== undefined && !(Number.isSafeInteger(options.cutoffMs) && options.cutoffMs >= 0)) {
+    throw new ValidationError(`cutoffMs must be ms since the epoch, got ${String(options.cutoffMs)}`, 'cutoffMs');
+  }
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const confirmed: LostCandidate[] = [];

@@ -14,11 +14,12 @@ import { notBlobKeys } from '../audit.js';
 import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
 import { ValidationError } from '../../errors.js';
+import { assertEpochMs } from '../../ids.js';
 import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
-import { checkLost, type KeptReason, type LostCandidate, type ReverifyReport, reverifyAndDelete } from './reverify.js';
+import { checkLost, type KeptReason, type LostCandidate, type ReverifyReport, reverifyAndDelete, reverifyBatchSize } from './reverify.js';
 
 /** The smallest safety age the snapshot audit accepts (as the listing audit). */
 export const MIN_SNAPSHOT_AUDIT_AGE_MS = 60 * 60_000;
@@ -33,7 +34,7 @@ export interface SnapshotAuditOptions {
   readonly exportDir: string;
   /** Safety age, ms (at least 1 h). */
   readonly olderThanMs: number;
-  /** Now, ms. */
+  /** Now, ms since the epoch (2000 to 2255: a `ValidationError` otherwise). */
   readonly now: number;
   /** Delete the confirmed orphans. Default false. */
   readonly delete?: boolean;
@@ -44,7 +45,10 @@ export interface SnapshotAuditOptions {
   readonly hvAttributes?: SnapshotHvAttributes;
   /** DuckDB memory limit, e.g. `'4GB'`. */
   readonly memoryLimit?: string;
-  /** Proposed orphans per re-verification batch (one HV read, one DeleteObjects). Default 1 000. */
+  /**
+   * Proposed orphans per re-verification batch (one HV read, one DeleteObjects): a whole number of
+   * at least 1, at most 1 000 (more is read as 1 000). Default 1 000.
+   */
   readonly batchSize?: number;
   readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
   /** The store holds no large object: see `ReverifyOptions.emptyStoreOk`. Default false. */
@@ -111,7 +115,8 @@ export interface SnapshotAuditReport {
 /**
  * Runs the snapshot audit.
  *
- * @throws ValidationError when `olderThanMs` is under 1 h; SnapshotError on a snapshot that cannot
+ * @throws ValidationError when `olderThanMs` is under 1 h, `now` is not ms since the epoch or
+ *   `batchSize` not a whole number of at least 1 (before anything is read); SnapshotError on a snapshot that cannot
  *   be trusted; {@link SnapshotAuditIncompleteError}
  *   when it stopped (an error, or its signal) after deleting.
  */
@@ -123,6 +128,9 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
       'olderThanMs',
     );
   }
+  // Checked before the query, which may take minutes: the re-verification would refuse them after it.
+  assertEpochMs(options.now, 'now');
+  reverifyBatchSize(options.batchSize);
   const hvAttributes = snapshotHvAttributesOf(config, options.hvAttributes);
   const inventory: Inventory = await readInventory(options.inventory);
   if (inventory.sourceBucket !== config.bucket) {
