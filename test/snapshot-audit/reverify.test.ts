@@ -16,12 +16,12 @@ import { parseBlobKey } from '../../lib/recovery/audit.js';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
-import { batchDeleteThenSecondKeyFailing } from '../../lib/faults/s3-answers.js';
+import { batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { checkLost, ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { blobKey, cliJson, HOUR, putBlob, putRawInstance } from '../cli/helpers.js';
+import { blobKey, cliJson, HOUR, putBlob, putRawInstance, putTombstone } from '../cli/helpers.js';
 import { snapshotsRemovedAfterAll } from './snapshots.js';
 
 const OLD = Date.now() - 3 * HOUR;
@@ -70,6 +70,28 @@ describe('snapshot re-verification: what it protects', () => {
     const report = await reverify(fx, key, lastModified);
     expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'too-young' }] });
     expect(await exists(fx, key)).toBe(true);
+  });
+
+  // The listing audit's boundary: a blob exactly the safety age old by both clocks is old enough.
+  test.each([
+    ['exactly the safety age: deleted', OLD + HOUR, true],
+    ['a millisecond under it: kept as too young', OLD + HOUR - 1, false],
+  ])('a blob %s, as the listing audit judges it', async (_name, now, deleted) => {
+    const { fx, key } = await scene();
+    const report = await reverifyAndDelete([{ key, lastModified: OLD }], { ...deleting(fx), now });
+    expect(report.deleted).toBe(deleted ? 1 : 0);
+    expect(report.kept).toEqual(deleted ? [] : [{ key, reason: 'too-young' }]);
+    expect(await exists(fx, key)).toBe(!deleted);
+  });
+
+  // The base64url segment is the id's UTF-8: read another way, the key of an orphan of a non-ASCII
+  // id is taken for another id's (malformed) and never deleted.
+  test('an orphan of an id outside ASCII is deleted, as any other', async () => {
+    const fx = await freshFixture();
+    const key = blobKey(fx, 'café/ünï/日本', OLD);
+    await putBlob(fx, key);
+    expect(await reverify(fx, key)).toMatchObject({ confirmed: [key], deleted: 1, kept: [] });
+    expect(await exists(fx, key)).toBe(false);
   });
 
   test.each([
@@ -222,6 +244,24 @@ describe('confirming a proposed loss live', () => {
   });
 });
 
+describe('a proposed loss named twice (overlapping inventory files)', () => {
+  test('is reported once, lost or missed by the inventory', async () => {
+    const fx = await freshFixture();
+    const gone = blobKey(fx, 'lost-object', OLD);
+    await putTombstone(fx, 'lost-object', gone);
+    const held = blobKey(fx, 'held', OLD);
+    await putBlob(fx, held);
+    const twice = [
+      { key: gone, objectKey: 'lost-object' },
+      { key: gone, objectKey: 'lost-object' },
+      { key: held, objectKey: 'held' },
+      { key: held, objectKey: 'held-too' },
+    ];
+    const check = await checkLost(twice, { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, cutoffMs: Date.now() + HOUR });
+    expect(check).toEqual({ lost: [{ key: gone, objectKey: 'lost-object' }], missedByInventory: [held], undecided: [] });
+  });
+});
+
 describe('a proposed loss the bucket holds', () => {
   test('missed by the inventory only when last modified before the cutoff: one modified at it could be uploaded after the inventory', async () => {
     const { fx, key } = await scene();
@@ -285,6 +325,39 @@ describe('snapshot re-verification stopped after a delete', () => {
     expect((stopped as ReverifyIncompleteError).message).toBe('re-verification stopped after 1 blobs deleted: boom');
     expect((stopped as ReverifyIncompleteError).report).toMatchObject({ deleted: 1, deleteFailures: [] });
     expect(await exists(fx, keys[0]!)).toBe(false);
+    expect(await exists(fx, keys[1]!)).toBe(true);
+  });
+
+  test('an error after a batch whose every delete S3 refused: a ReverifyIncompleteError carrying the refusal, not the bare error', async () => {
+    const fx = await freshFixture();
+    const keys = [blobKey(fx, 'a', OLD), blobKey(fx, 'b', OLD)].sort();
+    for (const key of keys) await putBlob(fx, key);
+    const s3 = createS3Client();
+    new FaultInjector()
+      .add({ kind: 'fail', times: 1, match: (r) => r.command === 'DeleteObjectCommand', error: s3AccessDenied })
+      .attach(s3, 's3');
+    let batches = 0;
+    const stopped = await reverifyAndDelete(
+      keys.map((key) => ({ key, lastModified: OLD })),
+      {
+        ...deleting(fx),
+        s3,
+        batchSize: 1,
+        beforeDelete: () => {
+          if (++batches === 2) throw new Error('boom');
+        },
+      },
+    ).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    s3.destroy();
+    expect(stopped).toBeInstanceOf(ReverifyIncompleteError);
+    expect((stopped as ReverifyIncompleteError).report).toMatchObject({
+      deleted: 0,
+      deleteFailures: [{ key: keys[0], code: 'AccessDenied' }],
+    });
+    expect(await exists(fx, keys[0]!)).toBe(true);
     expect(await exists(fx, keys[1]!)).toBe(true);
   });
 
