@@ -35,10 +35,19 @@ async function listingAudit(fx: Fixture, extra: string[] = []) {
   return cliJson(fx, ['audit', '--older-than', '90m', '--delete', ...extra], { clock: ahead });
 }
 
-async function reverify(fx: Fixture, keys: string[], emptyStoreOk = false) {
+async function reverify(fx: Fixture, keys: string[], emptyStoreOk = false, batchSize?: number) {
   return reverifyAndDelete(
     keys.map((key) => ({ key, lastModified: OLD })),
-    { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, now: Date.now(), olderThanMs: HOUR, delete: true, emptyStoreOk },
+    {
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      now: Date.now(),
+      olderThanMs: HOUR,
+      delete: true,
+      emptyStoreOk,
+      ...(batchSize !== undefined ? { batchSize } : {}),
+    },
   );
 }
 
@@ -55,9 +64,13 @@ describe("the audits refuse to delete through an objects table that is not the b
     expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 
-  test("another store's table: the snapshot re-verification keeps every candidate as store-unbound", async () => {
+  // In batches of one, the refusal at the first batch keeps the candidates of the batches after it too.
+  test.each([
+    ['in one batch', undefined],
+    ['in batches of one', 1],
+  ])("another store's table: the snapshot re-verification keeps every candidate as store-unbound (%s)", async (_name, batchSize) => {
     const { fx, live, orphan } = await production();
-    const report = await reverify(withTable(fx, await otherStoresTable()), [orphan, live], true);
+    const report = await reverify(withTable(fx, await otherStoresTable()), [orphan, live], true, batchSize);
     expect(report.deleted).toBe(0);
     expect(report.kept.map((k) => k.reason)).toEqual(['store-unbound', 'store-unbound']);
     expect(report.refusal).toMatch(/points at blobs that are not in/);
