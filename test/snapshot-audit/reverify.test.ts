@@ -16,7 +16,7 @@ import { parseBlobKey } from '../../lib/recovery/audit.js';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
-import { batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
+import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { checkLost, ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
@@ -381,5 +381,41 @@ describe('snapshot re-verification stopped after a delete', () => {
     expect(stopped).toBeInstanceOf(ReverifyIncompleteError);
     expect((stopped as ReverifyIncompleteError).message).toBe('re-verification stopped after 1 blobs deleted: injected: SlowDown');
     expect((stopped as ReverifyIncompleteError).report).toMatchObject({ deleted: 1, deleteFailures: [] });
+  });
+});
+
+describe('snapshot re-verification: deletes S3 refused', () => {
+  // DeleteObjects fails whole (500); one by one, S3 refuses the first key (403, a bucket policy)
+  // and deletes the second; with a third, every attempt of it is throttled (503): the run stops.
+  test.each([
+    ['the run ends: the refused key reported, the deleted one counted', 2],
+    ['the run stops at a later key: the refusal reported with what was deleted', 3],
+  ])('%s', async (_name, count) => {
+    const fx = await freshFixture();
+    const keys = ['a', 'b', 'c'].slice(0, count).map((id) => blobKey(fx, id, OLD));
+    for (const key of keys) await putBlob(fx, key);
+    const s3 = createS3Client();
+    new FaultInjector()
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: () => awsServiceError('InternalError', 500) })
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand' && r.input.Key === keys[0], error: s3AccessDenied })
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteObjectCommand' && r.input.Key === keys[2],
+        error: () => awsServiceError('SlowDown', 503),
+      })
+      .attach(s3, 's3');
+    const outcome = await reverifyAndDelete(
+      keys.map((key) => ({ key, lastModified: OLD })),
+      { ...deleting(fx), s3 },
+    ).then(
+      (report) => ({ report }),
+      (err: unknown) => ({ err }),
+    );
+    s3.destroy();
+    const report = 'report' in outcome ? outcome.report : (outcome.err as ReverifyIncompleteError).report;
+    if (count === 3) expect(outcome).toMatchObject({ err: expect.any(ReverifyIncompleteError) });
+    expect(report).toMatchObject({ deleted: 1, deleteFailures: [{ key: keys[0], code: 'AccessDenied' }] });
+    expect(await exists(fx, keys[0]!)).toBe(true);
+    expect(await exists(fx, keys[1]!)).toBe(false);
   });
 });
