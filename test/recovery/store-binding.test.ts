@@ -35,7 +35,8 @@ async function listingAudit(fx: Fixture, extra: string[] = []) {
   return cliJson(fx, ['audit', '--older-than', '90m', '--delete', ...extra], { clock: ahead });
 }
 
-async function reverify(fx: Fixture, keys: string[], emptyStoreOk = false, batchSize?: number) {
+/** `emptyStoreOk` left out when undefined: the default, as the snapshot-audit Lambda leaves it. */
+async function reverify(fx: Fixture, keys: string[], emptyStoreOk?: boolean, batchSize?: number) {
   return reverifyAndDelete(
     keys.map((key) => ({ key, lastModified: OLD })),
     {
@@ -45,7 +46,7 @@ async function reverify(fx: Fixture, keys: string[], emptyStoreOk = false, batch
       now: Date.now(),
       olderThanMs: HOUR,
       delete: true,
-      emptyStoreOk,
+      ...(emptyStoreOk !== undefined ? { emptyStoreOk } : {}),
       ...(batchSize !== undefined ? { batchSize } : {}),
     },
   );
@@ -183,6 +184,17 @@ describe("the audits refuse to delete through an objects table that is not the b
     const refused = await run(false);
     expect(refused.kept).toEqual([{ key: orphan, reason: 'store-unbound' }]);
     expect(refused.deleteRefused).toMatch(/points at no blob/);
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+    // The CLI exits 1 on it (a person must look), as on a table that cannot be read.
+    const cliRun = await cliJson(
+      empty,
+      ['audit', '--older-than', '1h', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir],
+      {
+        clock: () => now,
+      },
+    );
+    expect(cliRun.code).toBe(1);
+    expect(cliRun.json).toMatchObject({ deleted: 0, deleteRefused: expect.stringMatching(/points at no blob/) });
     expect(await prefixKeys(fx)).toEqual([orphan]);
     const confirmed = await run(true);
     expect(confirmed.orphans).toEqual([orphan]);
