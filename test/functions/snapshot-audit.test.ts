@@ -6,7 +6,9 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ConfigError, ValidationError } from '../../lib/errors.js';
-import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { planAthenaRun } from '../../lib/recovery/snapshot-audit/athena-plan.js';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -254,6 +256,9 @@ describe('snapshot-audit function batches: the figures each batch publishes', ()
     await putTombstone(live, 'live-obj', referenced);
     const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
     await putBlob(live, orphan);
+    // HV points at a blob the bucket lacks: lost (alarmed, reported; the batch itself does not fail).
+    const lostKey = blobKey(live, 'lost-obj', Date.now() - 3 * HOUR);
+    await putTombstone(live, 'lost-obj', lostKey);
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const lastModified = threeHoursAgo();
     const run = await captureStdout(() =>
@@ -261,10 +266,13 @@ describe('snapshot-audit function batches: the figures each batch publishes', ()
         Items: [
           { kind: 'orphan', blob_key: orphan, last_modified: lastModified },
           { kind: 'orphan', blob_key: referenced, last_modified: lastModified },
+          { kind: 'lost', blob_key: lostKey, object_key: 'lost-obj' },
         ],
       }),
     );
     expect(run.error).toBeUndefined();
+    // The summary the state machine's results carry, figure by figure.
+    expect(run.result).toEqual({ confirmed: 1, deleted: 1, kept: 1, lost: 1, malformed: 0 });
     const figures = Object.assign(
       {},
       ...run.out
@@ -274,12 +282,87 @@ describe('snapshot-audit function batches: the figures each batch publishes', ()
     );
     expect(figures).toMatchObject({
       service: 'tierlog-snapshot-audit',
-      SnapshotLostBlobs: 0,
+      SnapshotLostBlobs: 1,
       SnapshotOrphansConfirmed: 1,
       SnapshotOrphansDeleted: 1,
       SnapshotOrphansKept: 1,
     });
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
+  });
+});
+
+describe('snapshot-audit function batches: rows and modes at the edges', () => {
+  /** One live large object, so that the objects table shows itself this bucket's store (store-binding.ts). */
+  async function withLiveBlob(live: Fixture): Promise<string> {
+    const referenced = blobKey(live, 'live-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, referenced);
+    await putTombstone(live, 'live-obj', referenced);
+    return referenced;
+  }
+
+  it('rows without a blob key (a NULL the query cannot produce) are judged as nothing: the batch goes on with the others', async () => {
+    const live = await freshFixture();
+    const referenced = await withLiveBlob(live);
+    const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const Items = [
+      { kind: 'orphan', last_modified: threeHoursAgo() },
+      { kind: 'lost', object_key: 'some-obj' },
+      { kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() },
+    ];
+    const run = await captureStdout(() => handler({ Items }));
+    expect(run.error).toBeUndefined();
+    expect(run.result).toEqual({ confirmed: 1, deleted: 1, kept: 0, lost: 0, malformed: 0 });
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
+  });
+
+  it('report only (TIERLOG_SNAPSHOT_DELETE=false): a change-log entry that cannot be read keeps the orphan, and the batch does not fail', async () => {
+    const live = await freshFixture();
+    const orphan = blobKey(live, 'obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    await putRawInstance(live, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
+    expect(run.error).toBeUndefined();
+    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 1, lost: 0, malformed: 0 });
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
+  });
+
+  it('deletes that stop partway (a key throttled to the last): what S3 deleted is published (SnapshotOrphansDeleted) before the batch fails', async () => {
+    const live = await freshFixture();
+    const referenced = await withLiveBlob(live);
+    const orphans = [blobKey(live, 'gone-a', Date.now() - 3 * HOUR), blobKey(live, 'gone-b', Date.now() - 3 * HOUR)];
+    for (const key of orphans) await putBlob(live, key);
+    const s3 = createS3Client();
+    restores.push(() => s3.destroy());
+    new FaultInjector()
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: () => awsServiceError('InternalError', 500) })
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteObjectCommand' && r.input.Key === orphans[1],
+        error: () => awsServiceError('SlowDown', 503),
+      })
+      .attach(s3, 's3');
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      dynamodb: live.dynamodb,
+      s3,
+      logger: new Logger({ logLevel: 'CRITICAL' }),
+    });
+    const run = await captureStdout(() =>
+      handler({ Items: orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() })) }),
+    );
+    expect(run.error).toBeInstanceOf(ReverifyIncompleteError);
+    const deleted = run.out
+      .split('\n')
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((doc) => 'SnapshotOrphansDeleted' in doc)
+      .map((doc) => doc.SnapshotOrphansDeleted);
+    expect(deleted).toEqual([1]);
+    expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, orphans[1]].sort());
   });
 });
 
