@@ -327,6 +327,7 @@ describe('reads', () => {
     await expect(missing.scanOutsideShards({ segment: 0, segments: 1, maxPages: 1, shards: 1 })).rejects.toBeInstanceOf(
       ResourceMissingError,
     );
+    await expect(missing.claim(pk, { cutoff: 1, claimant: 'one', until: 2 })).rejects.toBeInstanceOf(ResourceMissingError);
   });
 
   // DynamoDB Local reads consistently whatever it is asked; AWS does not. An item read back is the
