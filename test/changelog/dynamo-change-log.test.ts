@@ -778,6 +778,22 @@ describe('fenced commit', () => {
     },
   );
 
+  // A change that uploads nothing has its entry written by the commit itself: counted there as a
+  // record counts it, or the item's counter never returns to 0 and the item is never retired.
+  it('record: the commit writes the entry and counts it once, beside the entries recorded before', async () => {
+    const { log } = writer();
+    const other = newChangeId();
+    await log.record(other, { id: 'other' });
+    const id = newChangeId();
+    const effect: FenceEffect = { kind: 'record', change: { id: 'obj', old: blobOf('obj', 0) } };
+    expect(await commit(log, id, effect, `fenced-record-${id}`)).toBeUndefined();
+    log.committed(id, effect);
+    const item = await raw.get(log.instanceId);
+    expect(RawReader.entryIds(item)).toEqual([id, other].sort());
+    expect(item![`c_${id}`]).toEqual({ v: 1, id: 'obj', old: blobOf('obj', 0), at: expect.any(Number) });
+    expect(item!.n).toBe(2);
+  });
+
   it('fence of a change this log did not record throws ValidationError', () => {
     const { log } = writer();
     expect(() => log.fence(newChangeId(), { kind: 'check' })).toThrow(ValidationError);

@@ -31,6 +31,20 @@ describe('entry codec', () => {
     expect(isEntryAttribute(ATTR)).toBe(true);
     expect(isEntryAttribute('claimedBy')).toBe(false);
     expect(isEntryAttribute('n')).toBe(false);
+    // Only a name that starts with the prefix: an attribute of another writer that holds "c_" is no entry.
+    expect(isEntryAttribute('etc_x')).toBe(false);
+  });
+
+  // Reading is as lenient as recording ever was: a field at the longest a record takes (2,048
+  // bytes), or at 2,048 characters of 3 bytes each (what records took before they counted bytes),
+  // reads back whole, never quarantined (its blob would then never be settled).
+  it.each([
+    ['id', 'o'.repeat(2048)],
+    ['new', `blobs/${'n'.repeat(2042)}`],
+    ['old', '€'.repeat(2048)],
+  ])('decodes a %s of 2,048 characters as recorded', (field, value) => {
+    const stored = { v: 1, id: 'obj', at: 1, [field]: value };
+    expect(decodeEntry(ATTR, stored)).toMatchObject({ ok: true, change: { [field]: value } });
   });
 
   it.each([
@@ -45,6 +59,7 @@ describe('entry codec', () => {
     ['no recorded-at', { v: 1, id: 'o' }, /malformed.*at/],
     ['an empty object id', { v: 1, id: '', at: 1 }, /malformed.*id/],
     ['a numeric blob', { v: 1, id: 'o', new: 7, at: 1 }, /malformed.*new/],
+    ['an empty new blob', { v: 1, id: 'o', new: '', at: 1 }, /malformed.*new/],
     ['an empty old blob', { v: 1, id: 'o', old: '', at: 1 }, /malformed.*old/],
     ['a negative cleanupAfter', { v: 1, id: 'o', ca: -5, at: 1 }, /malformed.*ca/],
     ['a cleanupAfter past the last Date', { v: 1, id: 'o', ca: 8.64e15 + 1, at: 1 }, /malformed.*ca/],
@@ -100,12 +115,17 @@ describe('entry codec', () => {
     };
     expect(field({ id: 'ok' })).toBeUndefined();
     expect(field(null)).toBe('change');
+    expect(field('obj')).toBe('change');
     expect(field({ id: 3 })).toBe('change.id');
+    // Read back as malformed (the stored form takes no empty id): quarantined, never settled.
+    expect(field({ id: '' })).toBe('change.id');
     // A field of another name is refused, not dropped: `{ id, blob }` for `{ id, new }` would
     // record an entry that names no blob, and the blob its writer uploads would leak after a crash.
     expect(field({ id: 'o', blob: 'blobs/n' }), 'blob for new').toBe('change.blob');
     expect(field({ id: 'o', new: 'blobs/n', cleanupafter: new Date(0) }), 'a misspelt field').toBe('change.cleanupafter');
     expect(field({ id: 'o', new: undefined })).toBeUndefined();
+    // Unset is not set: an object built with an optional property left undefined records as without it.
+    expect(field({ id: 'o', blob: undefined })).toBeUndefined();
     expect(field({ id: 'x'.repeat(2049) })).toBe('change.id');
     expect(field({ id: '€'.repeat(683) }), '2,049 bytes of UTF-8').toBe('change.id');
     expect(field({ id: '€'.repeat(682) }), '2,046 bytes').toBeUndefined();
@@ -140,8 +160,13 @@ describe('parseInstanceItem', () => {
     expect(byId.other).toMatchObject({ ok: false, reason: expect.stringMatching(/unknown schema version 2/) });
   });
 
-  it('carries claimedBy of a claimed item', () => {
-    expect(parseInstanceItem({ ...good, state: 'claimed', claimedBy: 's-1' })).toMatchObject({ state: 'claimed', claimedBy: 's-1' });
+  it('carries claimedBy and firstSeen of a claimed item', () => {
+    // `firstSeen` opens the upload window (judge.ts): lost, every sweep would open it anew.
+    expect(parseInstanceItem({ ...good, state: 'claimed', claimedBy: 's-1', firstSeen: 900 })).toMatchObject({
+      state: 'claimed',
+      claimedBy: 's-1',
+      firstSeen: 900,
+    });
   });
 
   it.each([
@@ -152,6 +177,9 @@ describe('parseInstanceItem', () => {
     ['a string lease', { ...good, leaseUntil: '1000' }],
     ['a fractional lease', { ...good, leaseUntil: 1.5 }],
     ['no counter', { ...good, n: undefined }],
+    ['a fractional counter', { ...good, n: 1.5 }],
+    // In no lease-index query (the sweeper's scan reports it as without a shard).
+    ['a fractional shard', { ...good, shard: 2.5 }],
     ['a negative shard', { ...good, shard: -1 }],
     ['no shard', { ...good, shard: undefined }],
     ['a numeric claimant', { ...good, claimedBy: 7 }],

@@ -5,10 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { type InstanceSummary, InstanceTable } from '../../lib/changelog/instance-table.js';
 import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
 import { ResourceMissingError } from '../../lib/errors.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { newChangeId, newInstanceId } from '../../lib/ids.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { manualClock, RawReader } from './helpers.js';
@@ -141,6 +144,41 @@ describe('claim', () => {
     expect(await raw.get(pk)).toBeUndefined();
   });
 
+  // A suspect lease is one past the sweeper's horizon, not merely one still running: a writer whose
+  // lease came back under the horizon since the index showed it (its clock corrected) is healthy.
+  it('a suspect claim takes a live lease past `suspectAbove` only, whatever the cutoff', async () => {
+    const pk = await putInstance({ shard: nextShard++, leaseUntil: 5_000, n: 0 });
+    expect(await table.claim(pk, { cutoff: 1_000, suspectAbove: 5_000, claimant: 'one', until: 90_000 })).toBeUndefined();
+    expect(await raw.get(pk)).toMatchObject({ state: 'live', leaseUntil: 5_000 });
+    expect(await table.claim(pk, { cutoff: 1_000, suspectAbove: 4_999, claimant: 'one', until: 90_000 })).toMatchObject({
+      state: 'claimed',
+      claimedBy: 'one',
+    });
+  });
+
+  it("a claim that meets a writer's commit on the item (TransactionConflictException) is sent again and lands", async () => {
+    const pk = await putInstance({ shard: nextShard++, leaseUntil: 1_000, n: 1, [`c_${newChangeId()}`]: entry('o') });
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      times: 1,
+      match: (r) => r.command === 'UpdateItemCommand' && String(r.input.UpdateExpression).startsWith('SET #state = :claimed'),
+      error: () =>
+        Object.assign(new Error('injected: Transaction is ongoing for the item'), {
+          name: 'TransactionConflictException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+        }),
+    });
+    const client = injector.attach(createDynamoDBClient(), 'dynamodb');
+    try {
+      const claimed = await new InstanceTable(fx.config, client).claim(pk, { cutoff: 2_000, claimant: 'one', until: 50_000 });
+      expect(injector.stats.injected.fail).toBe(1);
+      expect(claimed).toMatchObject({ state: 'claimed', claimedBy: 'one' });
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('an expired claim can be taken over by another sweeper', async () => {
     const pk = await putInstance({ shard: nextShard++, leaseUntil: 1_000, n: 1, [`c_${newChangeId()}`]: entry('o') });
     expect(await table.claim(pk, { cutoff: 2_000, claimant: 'one', until: 10_000 })).toBeDefined();
@@ -184,6 +222,47 @@ describe('settle and deleteClaimed', () => {
     expect(item).toMatchObject({ n: 1, leaseUntil: 33_000, state: 'claimed', claimedBy: 'owner' });
   });
 
+  // Its condition fails when an entry it drops is gone: only the exact image of its own landing
+  // (our claim, our expiry, every entry gone) is taken for "already done"; anything else is a claim lost.
+  it.each([
+    ['the item is gone (drained by a sweeper that took the claim over)', 'gone'],
+    ['another claimant dropped the same entries with the same expiry', 'other'],
+    ['our claim, the entries dropped under another expiry (an earlier settle of ours)', 'expiry'],
+    ['our claim, one of the entries still there', 'partly'],
+  ] as const)('a settle whose entries are not all there is not taken for its own landing: %s', async (_label, how) => {
+    const { pk, a, b, c } = await claimedInstance();
+    const args = { claimant: 'owner', drop: [a, b], leaseUntil: 33_000 };
+    if (how === 'gone') expect(await table.deleteClaimed(pk, 'owner')).toBe(true);
+    if (how === 'other') {
+      expect(await table.claim(pk, { cutoff: 10_001, claimant: 'another', until: 20_000 })).toBeDefined();
+      expect(await table.settle(pk, { ...args, claimant: 'another' })).toBe(true);
+    }
+    if (how === 'expiry') expect(await table.settle(pk, { ...args, leaseUntil: 44_000 })).toBe(true);
+    if (how === 'partly') expect(await table.settle(pk, { ...args, drop: [b] })).toBe(true);
+    const before = await raw.get(pk);
+    expect(await table.settle(pk, args)).toBe(false);
+    expect(await raw.get(pk)).toEqual(before);
+    if (how === 'partly') expect(RawReader.entryIds(before)).toEqual([a, c].sort());
+  });
+
+  // An expression past 4 KB is refused: 48 entries a request. A larger drop (an item written by a
+  // writer before the cap) would otherwise fail on every sweep, its blobs deleted again each time.
+  it('settle drops more entries than one request takes (150), every one of them, the counter with them', async () => {
+    const ids = Array.from({ length: 150 }, () => newChangeId());
+    const pk = await putInstance({
+      shard: nextShard++,
+      leaseUntil: 1_000,
+      n: ids.length + 1,
+      ...Object.fromEntries(ids.map((id) => [`c_${id}`, entry(id)])),
+      [`c_${newChangeId()}`]: entry('kept'),
+    });
+    await table.claim(pk, { cutoff: 2_000, claimant: 'owner', until: 10_000 });
+    expect(await table.settle(pk, { claimant: 'owner', drop: ids, leaseUntil: 33_000 })).toBe(true);
+    const item = await raw.get(pk);
+    expect(RawReader.entryIds(item)).toHaveLength(1);
+    expect(item).toMatchObject({ n: 1, leaseUntil: 33_000, state: 'claimed', claimedBy: 'owner' });
+  });
+
   it('settle with nothing to drop only moves the claim’s expiry', async () => {
     const { pk } = await claimedInstance();
     expect(await table.settle(pk, { claimant: 'owner', drop: [], leaseUntil: 44_000 })).toBe(true);
@@ -203,8 +282,8 @@ describe('settle and deleteClaimed', () => {
     expect(await raw.get(pk)).toBeDefined();
     expect(await table.deleteClaimed(pk, 'owner')).toBe(true);
     expect(await raw.get(pk)).toBeUndefined();
-    // A repeat (an SDK retry of a delete that landed) may report success; it never re-creates.
-    await table.deleteClaimed(pk, 'owner');
+    // A repeat (an SDK retry of a delete that landed) reports success; it never re-creates.
+    expect(await table.deleteClaimed(pk, 'owner')).toBe(true);
     expect(await raw.get(pk)).toBeUndefined();
     const live = await putInstance({ shard: nextShard++, leaseUntil: 1_000, n: 0 });
     expect(await table.deleteClaimed(live, 'owner')).toBe(false);
@@ -244,6 +323,56 @@ describe('reads', () => {
     const missing = new InstanceTable({ ...fx.config, changeLogTable: 'no-such-changelog' }, fx.dynamodb);
     await expect(missing.get(pk)).rejects.toBeInstanceOf(ResourceMissingError);
     await expect(collect(missing.listExpired(0, 1))).rejects.toBeInstanceOf(ResourceMissingError);
+    await expect(collect(missing.listSuspect(0, 1))).rejects.toBeInstanceOf(ResourceMissingError);
+    await expect(missing.scanOutsideShards({ segment: 0, segments: 1, maxPages: 1, shards: 1 })).rejects.toBeInstanceOf(
+      ResourceMissingError,
+    );
+    await expect(missing.claim(pk, { cutoff: 1, claimant: 'one', until: 2 })).rejects.toBeInstanceOf(ResourceMissingError);
+  });
+
+  // DynamoDB Local reads consistently whatever it is asked; AWS does not. An item read back is the
+  // one just written (a writer's scan, the sweeper's read after a claim it lost), not an older image.
+  it('get, getRaw and scanAll ask for consistent reads', async () => {
+    const recorder = new CommandRecorder();
+    const client = recorder.attach(createDynamoDBClient(), 'dynamodb');
+    try {
+      const reader = new InstanceTable(fx.config, client);
+      const pk = await putInstance({ shard: nextShard++, leaseUntil: 7, n: 0 });
+      await reader.get(pk);
+      await reader.getRaw(pk);
+      for await (const _page of reader.scanAll()) break;
+      expect(recorder.commands.map((c) => [c.command, c.input.ConsistentRead])).toEqual([
+        ['GetItem', true],
+        ['GetItem', true],
+        ['Scan', true],
+      ]);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  // The item a failed condition returns is read as any other: a number no JS number holds (a
+  // corrupt entry's) is a string there, never an exception that keeps the item from being claimed.
+  it('a refused retire or claim returns the item even when it holds a number too large for a JS number', async () => {
+    const pk = newInstanceId();
+    const huge = newChangeId();
+    await raw.client.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: {
+          pk: { S: pk },
+          state: { S: 'live' },
+          leaseUntil: { N: '5' },
+          n: { N: '1' },
+          shard: { N: String(nextShard++) },
+          [`c_${huge}`]: { M: { v: { N: '99999999999999999999' }, id: { S: 'big' }, at: { N: '1' } } },
+        },
+      }),
+    );
+    const retired = await table.retireOutcome(pk, 10);
+    expect(retired).toMatchObject({ applied: false, item: { pk, n: 1, [`c_${huge}`]: { v: '99999999999999999999' } } });
+    const claim = await table.claimOutcome(pk, { cutoff: 5, claimant: 'one', until: 9 });
+    expect(claim).toMatchObject({ applied: false, item: { pk, state: 'live', [`c_${huge}`]: { id: 'big' } } });
   });
 
   it('an entry with a number too large for a JS number reads as corrupt, beside its good neighbour', async () => {
@@ -286,5 +415,26 @@ describe('scanOutsideShards', () => {
     expect(found.outsideShards).toContainEqual(expect.objectContaining({ instanceId: past, shard: 256, leaseUntil: 1, state: 'live' }));
     const named = [...found.withoutShard, ...found.outsideShards.map((o) => o.instanceId)];
     expect(named).not.toContain(last);
+  });
+
+  it('a claimed item outside the shards comes with its claimant, as the lease index would show it', async () => {
+    const pk = await putInstance({ shard: 300, leaseUntil: 2, state: 'claimed', claimedBy: 'sweeper-z' });
+    const found = await table.scanOutsideShards({ segment: 0, segments: 1, maxPages: 100, shards: 256 });
+    expect(found.outsideShards).toContainEqual({ instanceId: pk, shard: 300, leaseUntil: 2, state: 'claimed', claimedBy: 'sweeper-z' });
+  });
+
+  it('each segment of a parallel scan reads its own part: together they find every item once', async () => {
+    const ids = await Promise.all(Array.from({ length: 12 }, () => putInstance({ leaseUntil: 1 } as never)));
+    const segment = async (n: number) =>
+      (await table.scanOutsideShards({ segment: n, segments: 2, maxPages: 100, shards: 1 })).withoutShard;
+    const [first, second] = await Promise.all([segment(0), segment(1)]);
+    expect(first.filter((id) => second.includes(id))).toEqual([]);
+    expect([...first, ...second]).toEqual(expect.arrayContaining(ids));
+  });
+
+  it('a scan that read the last page is complete, even when told to stop or at its page bound', async () => {
+    const found = await table.scanOutsideShards({ segment: 0, segments: 1, maxPages: 1, shards: 1, stop: () => true });
+    expect(found).toMatchObject({ complete: true });
+    expect(found.next).toBeUndefined();
   });
 });
