@@ -329,6 +329,25 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
   });
 
+  it('report only: a confirmed orphan is published as confirmed (SnapshotOrphansConfirmed 1), not deleted (SnapshotOrphansDeleted 0)', async () => {
+    const live = await freshFixture();
+    await withLiveBlob(live);
+    const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
+    expect(run.result).toEqual({ confirmed: 1, deleted: 0, kept: 0, lost: 0, malformed: 0 });
+    const figures = Object.assign(
+      {},
+      ...run.out
+        .split('\n')
+        .filter((line) => line.includes('"_aws"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+    );
+    expect(figures).toMatchObject({ SnapshotOrphansConfirmed: 1, SnapshotOrphansDeleted: 0, SnapshotOrphansKept: 0 });
+    expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
+  });
+
   it('deletes that stop partway (a key throttled to the last): what S3 deleted is published (SnapshotOrphansDeleted) before the batch fails', async () => {
     const live = await freshFixture();
     const referenced = await withLiveBlob(live);
