@@ -55,6 +55,11 @@ describe('--json on error', () => {
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ table: fx.config.changeLogTable });
     expect(ok.out).not.toContain('"error"');
+    const version = await cli(fx, ['--version']);
+    expect(version).toMatchObject({
+      code: 0,
+      out: `${(await import('../../package.json', { with: { type: 'json' } })).default.version}\n`,
+    });
     const help = await cli(fx, ['status', '--help', '--json']);
     expect(help.code).toBe(0);
     expect(help.out).toContain('Usage: tierlog status');

@@ -406,6 +406,10 @@ describe('sweep and an item in a shard past TIERLOG_LEASE_SHARDS', () => {
     );
     expect(human.out).toContain('  outside    1 instance in a shard past TIERLOG_LEASE_SHARDS (taken once their leases ended');
 
+    // --shards is checked against the configured count: shard 5 of 8 is a shard.
+    const five = await cliJson(fx, ['sweep', '--shards', '5'], { env: { TIERLOG_LEASE_SHARDS: '8' } });
+    expect(five.code, five.err).toBe(0);
+    expect(five.json).toMatchObject({ shards: [5] });
     const eight = await cliJson(fx, ['sweep'], { env: { ...wholeTable, TIERLOG_LEASE_SHARDS: '8' } });
     expect(eight.json).toMatchObject({ instancesOutsideShards: 0, stuckInstances: 0, instancesClaimed: 0 });
     expect(eight.err).not.toContain(alive);
@@ -526,9 +530,21 @@ describe("tierlog sweep when a shard's lease-index query fails", () => {
       .attach(dynamodb, 'dynamodb');
     const run = await cliJson({ ...fx, dynamodb }, ['sweep']);
     expect(run.code).toBe(1);
-    expect(run.json).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 1 });
+    expect(run.json).toMatchObject({
+      instancesClaimed: 1,
+      entriesRecovered: 1,
+      blobsDeleted: 1,
+      errors: 1,
+      shards: null,
+      interrupted: false,
+    });
     expect(run.err).toMatch(/tierlog: InternalServerError: injected: service unavailable/);
     expect(await prefixKeys(fx)).not.toContain(blobs[0]);
+    // The shards asked for are in the report.
+    await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const some = await cliJson({ ...fx, dynamodb }, ['sweep', '--shards', '0,1']);
+    expect(some.code).toBe(1);
+    expect(some.json).toMatchObject({ shards: [0, 1], interrupted: false, blobsDeleted: 1, errors: 1 });
     // Without --json, the human report of what was done, then the error.
     await putDeadInstance(fx, { fenced: true, shard: 1 });
     const text = await cli({ ...fx, dynamodb }, ['sweep']);
