@@ -467,6 +467,27 @@ describe('sweep interrupted (Ctrl-C)', () => {
     },
   );
 
+  test("run with the caller's own output and no signal (an embedding program): tierlog takes no SIGINT handler, Ctrl-C stays the host's", async () => {
+    const fx = await freshFixture();
+    await putDeadInstance(fx, { fenced: true });
+    const during: number[] = [];
+    const dynamodb = new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r) => r.command === 'UpdateItemCommand',
+        before: async () => void during.push(process.listenerCount('SIGINT')),
+      })
+      .attach(createDynamoDBClient(), 'dynamodb');
+    open.push({ close: () => dynamodb.destroy() });
+    const before = process.listenerCount('SIGINT');
+    const run = await cli({ ...fx, dynamodb }, ['sweep']);
+    expect(run.code).toBe(0);
+    expect(during).toEqual([before]);
+    expect(process.listenerCount('SIGINT')).toBe(before);
+  });
+
   test('an interrupt that comes after the last instance was taken: the sweep finishes, exit 0', async () => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { fenced: true, count: 2 });
