@@ -19,7 +19,7 @@ import { AuditIncompleteError } from '../../lib/recovery/audit.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
-import { auditStop, cliJson, HOUR, putOrphans } from './helpers.js';
+import { auditStop, cli, cliJson, HOUR, putOrphans } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
 /** `--delete --empty-store-ok --older-than 90m`: the scenes' stores hold only orphans. */
@@ -158,6 +158,14 @@ describe('audit --delete under failures', () => {
     const { err, c } = await auditStop(fx, ahead, { ...DELETE_ORPHANS, signal: interrupt.signal });
     expect(err).toBeInstanceOf(InterruptedError);
     expect(reportError(err, c.io)).toBe(130);
+    expect(await prefixKeys(fx)).toEqual(keys);
+    // Through the command line (`tierlog audit --delete`), Ctrl-C reaches the audit as well.
+    const run = await cli(fx, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], {
+      clock: ahead,
+      signal: interrupt.signal,
+    });
+    expect(run.code).toBe(130);
+    expect(run.err).toContain('interrupted');
     expect(await prefixKeys(fx)).toEqual(keys);
   });
 });

@@ -165,6 +165,12 @@ describe('audit', () => {
     expect(json).toMatchObject({ olderThanMs: 3 * HOUR, checked: 0, young: 8, orphans: [] });
   });
 
+  test('the safety age is 24h unless given: blobs 2h old are young, the orphans among them not reported', async () => {
+    const { code, json } = await cliJson(s.fx, ['audit'], { clock: ahead });
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ olderThanMs: 24 * HOUR, checked: 0, orphans: [] });
+  });
+
   test('--older-than under 1h is refused (exit 2) and nothing is touched', async () => {
     const before = await allBlobs(s.fx);
     const run = await cli(s.fx, ['audit', '--older-than', '30m', '--delete'], { clock: ahead });

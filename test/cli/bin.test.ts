@@ -18,11 +18,15 @@ let fx: Fixture;
 let log: DynamoChangeLog;
 let dead: string;
 
-/** Runs the binary; `closedStdout`: its reader goes at once (as `| head -1` goes after a line). */
+/**
+ * Runs the binary; `closedStdout`: its reader goes at once (as `| head -1` goes after a line);
+ * `closedStderr`: stderr's too (as `2>&1 | head -1`).
+ */
 function run(
   args: string[],
   env: Record<string, string | undefined> = {},
   closedStdout = false,
+  closedStderr = false,
 ): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -30,6 +34,7 @@ function run(
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     if (closedStdout) child.stdout.destroy();
+    if (closedStderr) child.stderr.destroy();
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -95,5 +100,10 @@ describe('bin/tierlog.js', () => {
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('table "no-such-table" does not exist');
     expect(missing.err).not.toContain('EPIPE');
+    // `2>&1 | head -1`: stderr goes with stdout, and what the command says there (a warning) is dropped too.
+    for (const args of [['status'], ['status', '--json']]) {
+      const both = await run(args, { TIERLOG_LEASE_SHARD: '8' }, true, true);
+      expect(both.code, args.join(' ')).toBe(0);
+    }
   }, 60_000);
 });

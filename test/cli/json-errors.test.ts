@@ -15,21 +15,36 @@ beforeAll(async () => {
 
 describe('--json on error', () => {
   test.each([
-    ['an unknown option', ['status', '--json', '--bogus'], {}, 2, /unknown option '--bogus'/],
-    ['a duration without a unit', ['audit', '--older-than', '5', '--json'], {}, 2, /invalid duration "5"/],
-    ['a safety age under the floor', ['--json', 'audit', '--older-than', '10m'], {}, 2, /at least 1h/],
-    ['--empty-store-ok without --delete', ['audit', '--empty-store-ok', '--json'], {}, 2, /--empty-store-ok goes with --delete/],
-    ['a shard that does not exist', ['sweep', '--shards', '9', '--json'], {}, 2, /shard 9 does not exist/],
-    ['a missing instance', ['inspect', 'no-such-instance', '--json'], {}, 1, /is not in/],
-    ['a missing variable', ['status', '--json'], { TIERLOG_BUCKET: '' }, 2, /TIERLOG_BUCKET is not set/],
-    ['a missing table', ['status', '--json'], { TIERLOG_CHANGELOG_TABLE: 'no-such-table' }, 1, /no-such-table/],
-  ])('%s: stdout is a JSON error with the exit code', async (_name, argv, env, code, message) => {
+    ['an unknown option', ['status', '--json', '--bogus'], {}, 2, 'UsageError', /unknown option '--bogus'/],
+    ['a duration without a unit', ['audit', '--older-than', '5', '--json'], {}, 2, 'UsageError', /invalid duration "5"/],
+    ['a safety age under the floor', ['--json', 'audit', '--older-than', '10m'], {}, 2, 'UsageError', /at least 1h/],
+    [
+      '--empty-store-ok without --delete',
+      ['audit', '--empty-store-ok', '--json'],
+      {},
+      2,
+      'UsageError',
+      /--empty-store-ok goes with --delete/,
+    ],
+    ['a shard that does not exist', ['sweep', '--shards', '9', '--json'], {}, 2, 'UsageError', /shard 9 does not exist/],
+    ['a missing instance', ['inspect', 'no-such-instance', '--json'], {}, 1, 'CommandFailedError', /is not in/],
+    ['a missing variable', ['status', '--json'], { TIERLOG_BUCKET: '' }, 2, 'ConfigError', /TIERLOG_BUCKET is not set/],
+    ['a missing table', ['status', '--json'], { TIERLOG_CHANGELOG_TABLE: 'no-such-table' }, 1, 'ResourceMissingError', /no-such-table/],
+  ])('%s: stdout is a JSON error with the exit code', async (_name, argv, env, code, name, message) => {
     const run = await cli(fx, argv as string[], { env: env as Record<string, string> });
     expect(run.code).toBe(code);
     const parsed = JSON.parse(run.out) as { error: { name: string; message: string; exitCode: number } };
     expect(parsed.error.exitCode).toBe(code);
+    // A bad option is a UsageError whoever refused it (commander or tierlog), its message without commander's "error: ".
+    expect(parsed.error.name).toBe(name);
     expect(parsed.error.message).toMatch(message);
+    expect(parsed.error.message).not.toMatch(/^error: /);
     expect(run.err).toMatch(message);
+    // On stderr, the message as it is: after commander's "error: " or tierlog's "tierlog: " (and "configuration: "), no error class.
+    const said = run.err.split('\n').find((line) => line.includes(parsed.error.message));
+    expect(said).toMatch(
+      new RegExp(`^(error: |tierlog: (configuration: )?)${parsed.error.message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    );
   });
 
   test('without --json stdout stays empty; a successful --json run prints only its report; --help is not an error', async () => {
@@ -40,6 +55,11 @@ describe('--json on error', () => {
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ table: fx.config.changeLogTable });
     expect(ok.out).not.toContain('"error"');
+    const version = await cli(fx, ['--version']);
+    expect(version).toMatchObject({
+      code: 0,
+      out: `${(await import('../../package.json', { with: { type: 'json' } })).default.version}\n`,
+    });
     const help = await cli(fx, ['status', '--help', '--json']);
     expect(help.code).toBe(0);
     expect(help.out).toContain('Usage: tierlog status');

@@ -7,6 +7,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
+import { DEFAULT_LEASE_LIMITS } from '../../lib/recovery/stuck.js';
 import { freshFixture } from '../support/local.js';
 import { blobKey, cli, cliJson, HOUR, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
@@ -101,5 +102,34 @@ describe('status at the edges', () => {
         'oldest expired  none',
       ]),
     );
+  });
+
+  test('status judges by the sweeper tuning of the same variables: TIERLOG_MAX_UPLOAD_MS from the first claim, TIERLOG_SKEW_MARGIN_MS for a suspect lease', async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    // First claimed 30 minutes ago (its claim over): the upload window of its entry ran from then.
+    await putRawInstance(fx, {
+      state: 'claimed',
+      claimedBy: 'gone-sweeper',
+      firstSeen: now - 30 * MIN,
+      leaseUntil: now - 5 * MIN,
+      entries: { [newChangeId()]: rawEntry('u', { new: blobKey(fx, 'u') }, 30 * MIN) },
+    });
+    // A lease 10 minutes further ahead than any writer takes.
+    const ahead = await putRawInstance(fx, { leaseUntil: now + DEFAULT_LEASE_LIMITS.maxLeaseMs + 10 * MIN, entries: {} });
+
+    // By default (a 20-minute upload window, a 30-second margin): the entry is due, the lease suspect.
+    const plain = await cliJson(fx, ['status'], { clock: () => now });
+    expect(plain.json.entries).toMatchObject({ outstanding: 1, notYetDue: 0 });
+    expect(plain.json.stuck.suspectLeases).toEqual([{ instanceId: ahead, leaseAheadMs: DEFAULT_LEASE_LIMITS.maxLeaseMs + 10 * MIN }]);
+
+    // A 40-minute window and a 20-minute margin: the window is still open, the lease within reach.
+    const tuned = await cliJson(fx, ['status'], {
+      clock: () => now,
+      env: { TIERLOG_MAX_UPLOAD_MS: String(40 * MIN), TIERLOG_SKEW_MARGIN_MS: String(20 * MIN) },
+    });
+    expect(tuned.code, tuned.err).toBe(0);
+    expect(tuned.json.entries).toMatchObject({ outstanding: 1, notYetDue: 1 });
+    expect(tuned.json.stuck.suspectLeases).toEqual([]);
   });
 });

@@ -93,6 +93,7 @@ describe('status', () => {
     expect(report.instances).toMatchObject({ live: 1, expired: 2, claimed: 1, claimsExpired: 1 });
     expect(report.instances.live).toBe(1);
     expect(report.oldestExpiredAgeMs).toBe(56 * MIN);
+    expect(formatStatus(report)).toContain('instances   5: 1 live, 2 expired, 1 claimed (1 past their claim)');
   });
 
   test('text output', async () => {

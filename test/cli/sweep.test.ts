@@ -15,9 +15,10 @@ import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { withPagedListings } from '../../lib/faults/paged-listings.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { type Fixture, freshFixture, listKeys, prefixKeys, scanAll } from '../support/local.js';
-import { expectClean, putDeadInstance, rawInstance, rawState } from '../tiered/harness.js';
-import { blobKey, capture, cli, cliJson, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
+import { provisionLocal } from '../../lib/local/provision.js';
+import { type Fixture, freshFixture, listKeys, prefixKeys, scanAll, uniqueName } from '../support/local.js';
+import { expectClean, KiB, makeWriter, putDeadInstance, randomBody, rawInstance, rawState } from '../tiered/harness.js';
+import { blobKey, capture, cli, cliJson, putBlob, putRawInstance, putTombstone, rawEntry, withTable } from './helpers.js';
 
 const MIN = 60_000;
 const open: Array<{ close(): void }> = [];
@@ -102,6 +103,8 @@ describe('sweep', () => {
     const text = await cli(s.fx, ['sweep', '--dry-run'], later);
     expect(text.code).toBe(0);
     expect(text.out).toContain('sweep (dry run: nothing claimed, nothing deleted) over all shards: 4 expired instances');
+    // A dry run takes no instance: no line of instances retired, claimed, drained.
+    expect(text.out).not.toContain('  instances  ');
     expect(text.out).toContain('entries    3 would be recovered, 1 deferred, 0 quarantined, 0 failed');
     expect(text.out).toContain('blobs      2 would be deleted');
     expect(text.out).toContain(`would delete:\n  ${[s.orphan1, s.orphan2].sort().join('\n  ')}\n`);
@@ -214,6 +217,74 @@ describe('sweep', () => {
     expect(await instances(s.fx)).toEqual([s.dead1, s.dead2, s.live, s.writer].sort());
   });
 
+  test("another store's objects table, both stores under their own attribute names (TIERLOG_HV_ATTRIBUTES): exit 2 before anything", async () => {
+    // The check reads the sampled items' pointers under the configured names: read under the
+    // default ones, the other store's table points at no blob, which is no evidence, and the sweep
+    // would go ahead.
+    const names = { blob: 'ptr', body: 'data', version: 'ver' };
+    const fx = await freshFixture({ hvAttributes: names });
+    const other = await freshFixture({ hvAttributes: names });
+    const w = makeWriter(other);
+    try {
+      await w.store.put('elsewhere', randomBody(20 * KiB));
+    } finally {
+      w.close();
+    }
+    await putDeadInstance(fx, { fenced: true });
+    const before = await rawState(fx);
+    for (const argv of [['sweep'], ['sweep', '--dry-run']]) {
+      const run = await cli(withTable(fx, other.config.objectsTable), argv);
+      expect(run.code, argv.join(' ')).toBe(2);
+      expect(run.err).toContain('TIERLOG_OBJECTS_TABLE');
+      expect(run.err).toContain('points at blobs that are not in');
+    }
+    expect(await rawState(fx)).toEqual(before);
+  });
+
+  test("in a bucket shared under two prefixes, the other prefix's objects table: exit 2 before anything; its own table sweeps", async () => {
+    // The check looks the sampled blobs up under this store's prefix (TIERLOG_PREFIX): the other
+    // store's blobs are in the bucket, not under it.
+    const other = await freshFixture();
+    const config = {
+      ...other.config,
+      prefix: 'tenant-a',
+      changeLogTable: uniqueName('changelog'),
+      objectsTable: uniqueName('objects'),
+    };
+    await provisionLocal(config, { dynamodb: other.dynamodb, s3: other.s3 });
+    const fx: Fixture = { ...other, config };
+    for (const store of [other, fx]) {
+      const w = makeWriter(store);
+      try {
+        await w.store.put('large', randomBody(20 * KiB));
+      } finally {
+        w.close();
+      }
+    }
+    const dead = await putDeadInstance(fx, { fenced: true });
+    const before = await rawState(fx);
+    const wrong = await cli(withTable(fx, other.config.objectsTable), ['sweep']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toContain(`points at blobs that are not in s3://${config.bucket}/tenant-a/`);
+    expect(await rawState(fx)).toEqual(before);
+    const own = await cliJson(fx, ['sweep']);
+    expect(own.code, own.err).toBe(0);
+    expect(own.json).toMatchObject({ instancesDrained: 1, blobsDeleted: 1 });
+    expect(await listKeys(fx.s3, config.bucket, 'tenant-a/')).not.toContain(dead.blobs[0]);
+  });
+
+  test('a key with C1 and bidirectional controls in a warning (an entry quarantined for it) is escaped on stderr', async () => {
+    const fx = await freshFixture();
+    await putRawInstance(fx, {
+      leaseUntil: Date.now() - 10 * MIN,
+      entries: { [newChangeId()]: rawEntry('x', { old: 'elsewhere/\u009b2J\u202etxt' }) },
+    });
+    const run = await cli(fx, ['sweep']);
+    expect(run.code).toBe(0);
+    expect(run.err).toContain('elsewhere/\\u009b2J\\u202etxt');
+    expect(run.err).not.toMatch(/[\u0080-\u009f\u202a-\u202e]/);
+  });
+
   test("this store's table, its one large object overwritten while the check looks its blob up: the sweep runs (a pointer that moved is no evidence of another store)", async () => {
     // DESIGN.md: the store-binding sample's miss is "confirmed by a consistent re-read so an
     // overwrite racing the check is not taken for evidence". Taken for evidence, a busy store's
@@ -263,6 +334,16 @@ describe('sweep', () => {
     const garbage = await cli(fx, ['sweep', '--shards', 'one']);
     expect(garbage.code).toBe(2);
     expect(garbage.err).toContain('invalid --shards "one"');
+    // Anything but shard numbers and commas: a number with more around it, a sign, an empty list
+    // or item (an unset variable in a script) sweeps nothing, not shard 0.
+    for (const text of ['1x', '-1', '', '0,', ',1', '0;1']) {
+      const bad = await cli(fx, ['sweep', '--shards', text]);
+      expect(bad.code, text).toBe(2);
+      expect(bad.err, text).toContain(`tierlog: invalid --shards "${text}": give shard numbers separated by commas`);
+    }
+    // Spaces around a number are fine; a shard named twice is swept once.
+    expect((await cliJson(fx, ['sweep', '--shards', ' 2, 0 '])).json).toMatchObject({ shards: [2, 0] });
+    expect((await cliJson(fx, ['sweep', '--shards', '1,1'])).json).toMatchObject({ shards: [1] });
     const tuning = await cli(fx, ['sweep'], { env: { TIERLOG_CLAIM_MS: 'soon' } });
     expect(tuning.code).toBe(2);
     expect(tuning.err).toContain('TIERLOG_CLAIM_MS');
@@ -325,6 +406,10 @@ describe('sweep and an item in a shard past TIERLOG_LEASE_SHARDS', () => {
     );
     expect(human.out).toContain('  outside    1 instance in a shard past TIERLOG_LEASE_SHARDS (taken once their leases ended');
 
+    // --shards is checked against the configured count: shard 5 of 8 is a shard.
+    const five = await cliJson(fx, ['sweep', '--shards', '5'], { env: { TIERLOG_LEASE_SHARDS: '8' } });
+    expect(five.code, five.err).toBe(0);
+    expect(five.json).toMatchObject({ shards: [5] });
     const eight = await cliJson(fx, ['sweep'], { env: { ...wholeTable, TIERLOG_LEASE_SHARDS: '8' } });
     expect(eight.json).toMatchObject({ instancesOutsideShards: 0, stuckInstances: 0, instancesClaimed: 0 });
     expect(eight.err).not.toContain(alive);
@@ -382,6 +467,27 @@ describe('sweep interrupted (Ctrl-C)', () => {
     },
   );
 
+  test("run with the caller's own output and no signal (an embedding program): tierlog takes no SIGINT handler, Ctrl-C stays the host's", async () => {
+    const fx = await freshFixture();
+    await putDeadInstance(fx, { fenced: true });
+    const during: number[] = [];
+    const dynamodb = new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r) => r.command === 'UpdateItemCommand',
+        before: async () => void during.push(process.listenerCount('SIGINT')),
+      })
+      .attach(createDynamoDBClient(), 'dynamodb');
+    open.push({ close: () => dynamodb.destroy() });
+    const before = process.listenerCount('SIGINT');
+    const run = await cli({ ...fx, dynamodb }, ['sweep']);
+    expect(run.code).toBe(0);
+    expect(during).toEqual([before]);
+    expect(process.listenerCount('SIGINT')).toBe(before);
+  });
+
   test('an interrupt that comes after the last instance was taken: the sweep finishes, exit 0', async () => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { fenced: true, count: 2 });
@@ -405,6 +511,28 @@ describe('sweep interrupted (Ctrl-C)', () => {
   });
 });
 
+describe('tierlog sweep with an error', () => {
+  test('the scan for items outside the lease shards fails: the error on stderr, counted in the report, exit 1', async () => {
+    const fx = await freshFixture();
+    const dynamodb = createDynamoDBClient();
+    open.push({ close: () => dynamodb.destroy() });
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'ScanCommand' && r.input.TableName === fx.config.changeLogTable,
+        error: () => awsServiceError('InternalServerError', 500, 'injected: service unavailable'),
+      })
+      .attach(dynamodb, 'dynamodb');
+    const json = await cliJson({ ...fx, dynamodb }, ['sweep']);
+    expect(json.code).toBe(1);
+    expect(json.json).toMatchObject({ errors: 1, entriesFailed: 0, stoppedEarly: false });
+    expect(json.err).toMatch(/^error: scan for instances outside the lease shards failed \{.*injected: service unavailable/m);
+    const text = await cli({ ...fx, dynamodb }, ['sweep']);
+    expect(text.code).toBe(1);
+    expect(text.out).toContain('  errors     1 (see the messages above; the next sweep retries)');
+  });
+});
+
 describe("tierlog sweep when a shard's lease-index query fails", () => {
   test('the report of what the other shards did is printed (--json), then the error; exit 1', async () => {
     const fx = await freshFixture();
@@ -423,18 +551,39 @@ describe("tierlog sweep when a shard's lease-index query fails", () => {
       .attach(dynamodb, 'dynamodb');
     const run = await cliJson({ ...fx, dynamodb }, ['sweep']);
     expect(run.code).toBe(1);
-    expect(run.json).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 1 });
+    expect(run.json).toMatchObject({
+      instancesClaimed: 1,
+      entriesRecovered: 1,
+      blobsDeleted: 1,
+      errors: 1,
+      shards: null,
+      interrupted: false,
+    });
     expect(run.err).toMatch(/tierlog: InternalServerError: injected: service unavailable/);
     expect(await prefixKeys(fx)).not.toContain(blobs[0]);
+    // The shards asked for are in the report.
+    await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const some = await cliJson({ ...fx, dynamodb }, ['sweep', '--shards', '0,1']);
+    expect(some.code).toBe(1);
+    expect(some.json).toMatchObject({ shards: [0, 1], interrupted: false, blobsDeleted: 1, errors: 1 });
+    // Without --json, the human report of what was done, then the error.
+    await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const text = await cli({ ...fx, dynamodb }, ['sweep']);
+    expect(text.code).toBe(1);
+    expect(text.out).toContain('blobs      1 deleted');
+    expect(text.err).toMatch(/tierlog: InternalServerError: injected: service unavailable/);
   });
 });
 
 describe("tierlog sweep on a machine whose clock runs ahead of AWS's", () => {
-  /** Clients whose every answer carries a Date header `behindMs` behind this machine's clock (as the SDK reads it). */
-  function clientsBehind(behindMs: number) {
+  /**
+   * Clients whose every answer carries a Date header `behindMs` behind this machine's clock (as
+   * the SDK reads it); `only`: that service's answers alone.
+   */
+  function clientsBehind(behindMs: number, only?: 'dynamodb' | 's3') {
     const dynamodb = createDynamoDBClient();
     const s3 = createS3Client();
-    for (const client of [dynamodb, s3] as const) {
+    for (const client of only === undefined ? [dynamodb, s3] : [only === 'dynamodb' ? dynamodb : s3]) {
       (client.middlewareStack as { add(m: unknown, o: unknown): void }).add(
         (next: (args: unknown) => Promise<{ response?: { headers?: Record<string, string> } }>) => async (args: unknown) => {
           const out = await next(args);
@@ -465,6 +614,32 @@ describe("tierlog sweep on a machine whose clock runs ahead of AWS's", () => {
     expect(item).toMatchObject({ state: 'live', leaseUntil: aws + 10 * MIN });
     expect(item?.claimedBy).toBeUndefined();
     expect(await blobs(fx)).toEqual([blob]);
+  });
+
+  test("S3's answers alone show it (the objects table's large object looked up there): exit 2, the live writer not claimed", async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    try {
+      await w.store.put('large', randomBody(20 * KiB));
+    } finally {
+      w.close();
+    }
+    const aws = Date.now() - 20 * MIN;
+    const live = await putRawInstance(fx, { shard: 0, leaseUntil: aws + 10 * MIN, entries: { [newChangeId()]: rawEntry('x', {}) } });
+    const run = await cli({ ...fx, ...clientsBehind(20 * MIN, 's3') }, ['sweep']);
+    expect(run.code, run.out).toBe(2);
+    expect(run.err).toMatch(/this machine's clock is 20m\S* ahead of AWS's/);
+    expect(await rawInstance(fx, live)).toMatchObject({ state: 'live', leaseUntil: aws + 10 * MIN });
+  });
+
+  test('TIERLOG_SKEW_MARGIN_MS is the bound, as the sweeper reads it: 20 minutes ahead under a 40-minute margin sweeps, the live writer not claimed', async () => {
+    const fx = await freshFixture();
+    const aws = Date.now() - 20 * MIN;
+    const live = await putRawInstance(fx, { shard: 0, leaseUntil: aws + 10 * MIN, entries: { [newChangeId()]: rawEntry('x', {}) } });
+    const run = await cliJson({ ...fx, ...clientsBehind(20 * MIN) }, ['sweep'], { env: { TIERLOG_SKEW_MARGIN_MS: String(40 * MIN) } });
+    expect(run.code, run.err).toBe(0);
+    expect(run.json).toMatchObject({ instancesExpired: 0, instancesClaimed: 0 });
+    expect(await rawInstance(fx, live)).toMatchObject({ state: 'live', leaseUntil: aws + 10 * MIN });
   });
 
   test("a clock behind AWS's (safe: its cutoff and firstSeen move back together): the sweep runs", async () => {
