@@ -68,3 +68,33 @@ test('a ranged read overtaken before every GET: a ContentionError after maxAttem
   }
   expect((await checkInvariants(fx)).lost).toEqual([]);
 });
+
+// With eventually consistent reads (`consistentReads: false`), the re-read after a blob went
+// missing must still be consistent: an eventually consistent one may answer the item that named
+// the deleted blob, and the read would fail with BlobMissingError where the object was there.
+test.each([
+  ['a ranged read', { range: { start: 0, end: 9 } }],
+  ['a whole read', {}],
+])('%s with eventually consistent reads follows an overwrite with a consistent re-read of HV', async (_name, options) => {
+  const fx = await freshFixture();
+  const writer = newWriter(fx);
+  await writer.put('k', body(0));
+  const injector = new FaultInjector().add({
+    kind: 'delay',
+    delayMs: 0,
+    times: 1,
+    match: onCommand('GetObject'),
+    before: async () => {
+      await writer.put('k', body(1));
+    },
+  });
+  const reader = makeWriter(fx, { injector, store: { consistentReads: false } });
+  try {
+    const read = await reader.store.get('k', options);
+    expect(read!.body[0]).toBe(1);
+    const reads = reader.recorder.commands.filter((c) => c.command === 'GetItem').map((c) => c.input.ConsistentRead);
+    expect(reads).toEqual([false, true]);
+  } finally {
+    reader.close();
+  }
+});

@@ -10,6 +10,7 @@ import { assertByteRange, parseRangeHeader, resolveRange } from '../../lib/tiere
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, makeWriter, randomBody, sameBytes, snapshot, type Writer } from '../tiered/harness.js';
 import { httpEvent } from './lambda.js';
+import { uploadParts } from '../tiered/upload-session-client.js';
 
 let fx: Fixture;
 let w: Writer;
@@ -123,20 +124,29 @@ describe('byte ranges', () => {
     expect((await call('GET', '/objects/r/blob', { headers: { range: `bytes=${huge}1-${huge}` } })).statusCode).toBe(400);
   });
 
-  test('an empty object: a suffix range is satisfiable (RFC 9110 14.1.2) and answered whole; bytes=0- is 416', async () => {
-    await w.store.put('r/empty', new Uint8Array(0));
+  // Inline (a put), or a blob of 0 bytes (an upload session declared empty: one part of no byte).
+  test.each([
+    ['inline', 'r/empty'],
+    ['a blob', 'r/empty-blob'],
+  ])('an empty object (%s): a suffix range is satisfiable (RFC 9110 14.1.2) and answered whole; bytes=0- is 416', async (_kind, key) => {
+    if (key === 'r/empty') await w.store.put(key, new Uint8Array(0));
+    else {
+      const created = await w.store.createUpload(key, { size: 0 });
+      await w.store.completeUpload(created.uploadId, await uploadParts(w.store, created.uploadId, new Uint8Array(0), created.partSize));
+      expect((await w.store.head(key))?.stored).toBe('blob');
+    }
     for (const read of [w.store.get.bind(w.store), w.store.getStream.bind(w.store)]) {
-      const got = await read('r/empty', { range: { suffix: 5 } });
+      const got = await read(key, { range: { suffix: 5 } });
       expect(got?.size).toBe(0);
       expect(got?.range).toBeUndefined();
-      await expect(read('r/empty', { range: { start: 0 } })).rejects.toBeInstanceOf(RangeNotSatisfiableError);
+      await expect(read(key, { range: { start: 0 } })).rejects.toBeInstanceOf(RangeNotSatisfiableError);
     }
-    const suffix = await call('GET', '/objects/r/empty', { headers: { range: 'bytes=-1024' } });
+    const suffix = await call('GET', `/objects/${key}`, { headers: { range: 'bytes=-1024' } });
     expect(suffix.statusCode).toBe(200);
     expect(suffix.headers?.['content-length']).toBe('0');
     expect(suffix.headers?.['content-range']).toBeUndefined();
     expect(bodyOf(suffix).byteLength).toBe(0);
-    const first = await call('GET', '/objects/r/empty', { headers: { range: 'bytes=0-' } });
+    const first = await call('GET', `/objects/${key}`, { headers: { range: 'bytes=0-' } });
     expect(first.statusCode).toBe(416);
     expect(first.headers?.['content-range']).toBe('bytes */0');
   });
