@@ -101,6 +101,14 @@ async function batchHandler(live: Fixture, env: Record<string, string>): Promise
   return (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
 }
 
+/** The EMF documents (metrics) among the lines the function wrote. */
+function emfDocuments(out: string): Array<Record<string, unknown>> {
+  return out
+    .split('\n')
+    .filter((line) => line.includes('"_aws"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 /** Three hours ago, as Athena writes a timestamp in the query's rows. */
 const threeHoursAgo = () => new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
 
@@ -236,10 +244,7 @@ describe('snapshot-audit function batches: metrics on the error path', () => {
       }),
     );
     expect(run.error).toBeDefined();
-    const lostFigures = run.out
-      .split('\n')
-      .filter((line) => line.includes('"_aws"'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
+    const lostFigures = emfDocuments(run.out)
       .filter((doc) => 'SnapshotLostBlobs' in doc)
       .map((doc) => [doc.service, doc.SnapshotLostBlobs]);
     expect(lostFigures).toEqual([['tierlog-snapshot-audit', 1]]);
@@ -273,13 +278,7 @@ describe('snapshot-audit function batches: the figures each batch publishes', ()
     expect(run.error).toBeUndefined();
     // The summary the state machine's results carry, figure by figure.
     expect(run.result).toEqual({ confirmed: 1, deleted: 1, kept: 1, lost: 1, malformed: 0 });
-    const figures = Object.assign(
-      {},
-      ...run.out
-        .split('\n')
-        .filter((line) => line.includes('"_aws"'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-    );
+    const figures = Object.assign({}, ...emfDocuments(run.out));
     expect(figures).toMatchObject({
       service: 'tierlog-snapshot-audit',
       SnapshotLostBlobs: 1,
@@ -337,13 +336,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
     expect(run.result).toEqual({ confirmed: 1, deleted: 0, kept: 0, lost: 0, malformed: 0 });
-    const figures = Object.assign(
-      {},
-      ...run.out
-        .split('\n')
-        .filter((line) => line.includes('"_aws"'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-    );
+    const figures = Object.assign({}, ...emfDocuments(run.out));
     expect(figures).toMatchObject({ SnapshotOrphansConfirmed: 1, SnapshotOrphansDeleted: 0, SnapshotOrphansKept: 0 });
     expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
   });
@@ -374,10 +367,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
       handler({ Items: orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() })) }),
     );
     expect(run.error).toBeInstanceOf(ReverifyIncompleteError);
-    const deleted = run.out
-      .split('\n')
-      .filter((line) => line.includes('"_aws"'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
+    const deleted = emfDocuments(run.out)
       .filter((doc) => 'SnapshotOrphansDeleted' in doc)
       .map((doc) => doc.SnapshotOrphansDeleted);
     expect(deleted).toEqual([1]);
