@@ -4,7 +4,7 @@
  * winner), settling and deleting only under one's own claim, retiring only empty expired ones.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { type InstanceSummary, InstanceTable } from '../../lib/changelog/instance-table.js';
@@ -351,24 +351,29 @@ describe('reads', () => {
     }
   });
 
-  // The item a failed condition returns is read as any other: a number no JS number holds (a
-  // corrupt entry's) is a string there, never an exception that keeps the item from being claimed.
-  it('a refused retire or claim returns the item even when it holds a number too large for a JS number', async () => {
-    const pk = newInstanceId();
-    const huge = newChangeId();
-    await raw.client.send(
+  /** A live item of `pk` (lease 5) written as is, holding `entries` (raw attribute values by name). */
+  const putRawLive = (pk: string, entries: Record<string, AttributeValue>) =>
+    raw.client.send(
       new PutItemCommand({
         TableName: fx.config.changeLogTable,
         Item: {
           pk: { S: pk },
           state: { S: 'live' },
           leaseUntil: { N: '5' },
-          n: { N: '1' },
+          n: { N: String(Object.keys(entries).length) },
           shard: { N: String(nextShard++) },
-          [`c_${huge}`]: { M: { v: { N: '99999999999999999999' }, id: { S: 'big' }, at: { N: '1' } } },
+          ...entries,
         },
       }),
     );
+  const hugeEntry: AttributeValue = { M: { v: { N: '99999999999999999999' }, id: { S: 'big' }, at: { N: '1' } } };
+
+  // The item a failed condition returns is read as any other: a number no JS number holds (a
+  // corrupt entry's) is a string there, never an exception that keeps the item from being claimed.
+  it('a refused retire or claim returns the item even when it holds a number too large for a JS number', async () => {
+    const pk = newInstanceId();
+    const huge = newChangeId();
+    await putRawLive(pk, { [`c_${huge}`]: hugeEntry });
     const retired = await table.retireOutcome(pk, 10);
     expect(retired).toMatchObject({ applied: false, item: { pk, n: 1, [`c_${huge}`]: { v: '99999999999999999999' } } });
     const claim = await table.claimOutcome(pk, { cutoff: 5, claimant: 'one', until: 9 });
@@ -379,20 +384,7 @@ describe('reads', () => {
     const pk = newInstanceId();
     const good = newChangeId();
     const huge = newChangeId();
-    await raw.client.send(
-      new PutItemCommand({
-        TableName: fx.config.changeLogTable,
-        Item: {
-          pk: { S: pk },
-          state: { S: 'live' },
-          leaseUntil: { N: '5' },
-          n: { N: '2' },
-          shard: { N: String(nextShard++) },
-          [`c_${good}`]: { M: { v: { N: '1' }, id: { S: 'ok' }, at: { N: '1' } } },
-          [`c_${huge}`]: { M: { v: { N: '99999999999999999999' }, id: { S: 'big' }, at: { N: '1' } } },
-        },
-      }),
-    );
+    await putRawLive(pk, { [`c_${good}`]: { M: { v: { N: '1' }, id: { S: 'ok' }, at: { N: '1' } } }, [`c_${huge}`]: hugeEntry });
     const item = await table.get(pk);
     const byId = Object.fromEntries(item!.entries.map((e) => [e.changeId, e]));
     expect(byId[good]).toMatchObject({ ok: true, change: { id: 'ok' } });
