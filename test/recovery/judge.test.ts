@@ -71,6 +71,7 @@ const rows: Row[] = [
     expect: { defer: NOW + WINDOW, reason: 'cleanupAfter' },
   },
   { name: 'cleanupAfter passed', old: OLD, current: null, seenAgoMs: WINDOW, cleanupInMs: -MIN, expect: { delete: [OLD] } },
+  { name: 'cleanupAfter exactly now: due', old: OLD, current: null, seenAgoMs: WINDOW, cleanupInMs: 0, expect: { delete: [OLD] } },
   // The writer's clock does not move the window, whichever way it is off.
   {
     name: 'writer clock 3 h behind: window still open',
@@ -115,7 +116,17 @@ describe('judge: screen and decide', () => {
       return;
     }
     if (screened.kind !== 'candidate') throw new Error(`not a candidate: ${JSON.stringify(screened)}`);
+    // The writer's recordedAt reaches the candidate unchanged (operators see it).
+    expect(screened.candidate).toEqual({ changeId: 'c1', change: entry.change, recordedAt: entry.recordedAt });
     expect(decide(screened.candidate, row.current)).toEqual({ kind: 'settle', deletes: row.expect.delete });
+  });
+
+  test('an entry that did not decode is quarantined with its reason, in the window or not', () => {
+    for (const firstSeen of [NOW, NOW - WINDOW]) {
+      const ctx: JudgeContext = { prefix: PREFIX, now: NOW, maxUploadMs: WINDOW, firstSeen };
+      const entry: DecodedEntry = { ok: false, changeId: 'c', reason: 'unknown schema version 9' };
+      expect(screenEntry(entry, ctx)).toEqual({ kind: 'quarantine', changeId: 'c', reason: 'unknown schema version 9' });
+    }
   });
 
   test('an entry naming a blob outside the prefix is quarantined, in the window or not', () => {
