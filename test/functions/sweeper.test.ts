@@ -151,8 +151,9 @@ describe('sweeper handler', () => {
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('past TIERLOG_LEASE_SHARDS'), expect.objectContaining({ skipped: [5] }));
     expect(await rawInstance(fx, one.instanceId)).toBeUndefined();
     expect(await rawInstance(fx, five.instanceId)).toMatchObject({ state: 'live' });
-    // A group whose every shard is past the setting sweeps nothing, and fails nothing.
-    const none = await captureStdout(() => handler(scheduledEvent({ shards: [5] }), lambdaContext('tierlog-sweeper')));
+    // A group whose every shard is past the setting sweeps nothing, and fails nothing: shard 4, the
+    // setting itself, is past it too.
+    const none = await captureStdout(() => handler(scheduledEvent({ shards: [4, 5] }), lambdaContext('tierlog-sweeper')));
     expect(none.error).toBeUndefined();
     expect(none.result).toMatchObject({ instancesClaimed: 0, errors: 0 });
   });
@@ -208,6 +209,8 @@ describe('sweeper handler', () => {
     ['shards empty', { shards: [] }],
     ['shards negative', { shards: [-1] }],
     ['shards fractional', { shards: [0.5] }],
+    // Past this sweeper's setting a shard is skipped, not refused: a fraction there is still malformed.
+    ['shards fractional past the setting', { shards: [1, 4.5] }],
     ['shard no configuration has (256 or more)', { shards: [256] }],
     ['dryRun not a boolean', { dryRun: 'yes' }],
     ['housekeeping not a boolean', { housekeeping: 1 }],
@@ -240,6 +243,19 @@ describe('sweeper handler', () => {
     const { error } = await captureStdout(() => handler(event, lambdaContext('tierlog-sweeper')));
     expect(error).toMatchObject({ name: 'ValidationError' });
     expect(await snapshot(fx)).toBe(image);
+  });
+
+  test.each([
+    ['null', null],
+    ['undefined', undefined],
+  ])('an invocation without a payload (event %s) is an ordinary sweep: every shard, housekeeping, for real', async (_name, event) => {
+    const fx = await freshFixture();
+    const dead = await putDeadInstance(fx, { shard: 3 });
+    const handler = await sweeperHandler(fx, PAST_UPLOADS);
+    const { result, error } = await captureStdout(() => handler(event, lambdaContext('tierlog-sweeper')));
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ dryRun: false, instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    expect(await rawInstance(fx, dead.instanceId)).toBeUndefined();
   });
 
   test('the invocation deadline is honoured: too little time left, nothing is taken', async () => {
