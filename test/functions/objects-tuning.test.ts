@@ -78,6 +78,20 @@ describe('TIERLOG_INLINE_THRESHOLD', () => {
     await expectClean(fx, expect);
   });
 
+  test("createObjectsHandler's inlineThreshold option takes precedence over the variable", async () => {
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/objects.js'), {
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+      TIERLOG_INLINE_THRESHOLD: '0',
+    });
+    try {
+      const handler = mod.createObjectsHandler({ inlineThreshold: 64 * KiB });
+      expect((await put(handler, 'mid-option', body)).headers).toMatchObject({ 'x-tierlog-stored': 'inline' });
+      expect(await stored('mid-option')).toBe('inline');
+    } finally {
+      restore();
+    }
+  });
+
   test.each(['8k', '-1', '393217'])('%j: the function fails to initialise with a ConfigError naming the variable', async (raw) => {
     const err = await handlerWith({ TIERLOG_INLINE_THRESHOLD: raw }).catch((e: unknown) => e);
     // A fresh module graph per handler: its own ConfigError class.
