@@ -121,6 +121,25 @@ describe('a handler called without a Lambda context that tells the remaining tim
   });
 });
 
+describe('the objects handler inside Lambda', () => {
+  test('binds its log to each invocation: a large PUT (an entry, no background renewal) is written', async () => {
+    const saved = process.env.AWS_LAMBDA_FUNCTION_NAME;
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'tierlog-objects';
+    try {
+      const large = Buffer.from(randomBody(40 * 1024)).toString('base64');
+      const res = (await createObjectsHandler({ config: fx.config })(
+        httpEvent('PUT', '/objects/in-lambda', { body: large, isBase64Encoded: true }),
+        lambdaContext('tierlog-objects'),
+      )) as APIGatewayProxyStructuredResultV2;
+      expect(res.statusCode).toBe(201);
+      expect(res.headers).toMatchObject({ 'x-tierlog-stored': 'blob' });
+    } finally {
+      if (saved === undefined) delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+      else process.env.AWS_LAMBDA_FUNCTION_NAME = saved;
+    }
+  });
+});
+
 describe('a writer inside Lambda whose log is not bound to the invocation', () => {
   test('its write is refused before anything is recorded or uploaded, naming bindInvocation; bound, it writes', async () => {
     const saved = process.env.AWS_LAMBDA_FUNCTION_NAME;

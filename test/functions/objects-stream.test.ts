@@ -238,6 +238,16 @@ describe('createObjectsStreamHandler (tierlog/operations): the same consumer, fo
       expect(result).toEqual({ batchItemFailures: [] });
       expect(await rawGetObject(fx, blob)).toBeUndefined();
       expect(out).toMatch(/"service":"tierlog-objects-stream"/);
+      // The batch's counts as EMF: the blob deleted, nothing failed.
+      const emf = Object.assign(
+        {},
+        ...out
+          .split('\n')
+          .filter((l) => l.trim().startsWith('{'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .filter((d) => d._aws !== undefined),
+      );
+      expect(emf).toMatchObject({ StreamBlobsDeleted: 1, StreamRecordsFailed: 0 });
       // Through the clients it was given.
       expect(recorder.names('s3').length).toBeGreaterThan(0);
     } finally {

@@ -5,7 +5,10 @@
  * function's initialisation with a ConfigError naming the variable.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { KiB, expectClean, randomBody, rawValue, sameBytes } from '../tiered/harness.js';
@@ -76,6 +79,68 @@ describe('TIERLOG_INLINE_THRESHOLD', () => {
     expect((await put(handler, 'tiny-zero', randomBody(10))).headers).toMatchObject({ 'x-tierlog-stored': 'blob' });
     expect(await stored('tiny-zero')).toBe('blob');
     await expectClean(fx, expect);
+  });
+
+  test("createObjectsHandler's inlineThreshold option takes precedence over the variable", async () => {
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/objects.js'), {
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+      TIERLOG_INLINE_THRESHOLD: '0',
+    });
+    try {
+      const handler = mod.createObjectsHandler({ inlineThreshold: 64 * KiB });
+      expect((await put(handler, 'mid-option', body)).headers).toMatchObject({ 'x-tierlog-stored': 'inline' });
+      expect(await stored('mid-option')).toBe('inline');
+    } finally {
+      restore();
+    }
+  });
+
+  test("createObjectsHandler's maxBodyBytes and maxResponseBytes options reach the API", async () => {
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/objects.js'), { POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    try {
+      // A body over maxBodyBytes is a 413, and writes nothing.
+      const small = mod.createObjectsHandler({ maxBodyBytes: 4 * KiB });
+      expect((await put(small, 'over-max-body', randomBody(6 * KiB))).statusCode).toBe(413);
+      expect((await put(small, 'under-max-body', randomBody(2 * KiB))).statusCode).toBe(201);
+      expect(await rawValue(fx, 'over-max-body')).toBeUndefined();
+      // An answer over maxResponseBytes is a redirect to the blob, not the bytes.
+      const redirecting = mod.createObjectsHandler({ maxResponseBytes: KiB });
+      expect((await put(redirecting, 'over-max-response', body)).statusCode).toBe(201);
+      const got = await redirecting(httpEvent('GET', '/objects/over-max-response'), lambdaContext('tierlog-objects'));
+      expect(got.statusCode).toBe(307);
+    } finally {
+      restore();
+    }
+  });
+
+  test("createObjectsHandler's logger is told of a request that failed (a 500 names nothing)", async () => {
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/objects.js'), { POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    try {
+      // An item whose blob lies outside the prefix: corrupt, a 500.
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.objectsTable,
+          Item: marshall({
+            key: 'corrupt/elsewhere',
+            version: 5,
+            blob: 'elsewhere/b2s/01a23232-c51c-71ae-aa7c-20eff8a2902c',
+            size: 10,
+            createdAt: 1,
+            updatedAt: 1,
+            writeId: 'w',
+            metadata: {},
+          }),
+        }),
+      );
+      const logger = new Logger({ serviceName: 'my-objects' });
+      const error = vi.spyOn(logger, 'error').mockImplementation(() => {});
+      const handler = mod.createObjectsHandler({ logger });
+      const res = await handler(httpEvent('GET', '/objects/corrupt/elsewhere'), lambdaContext('tierlog-objects'));
+      expect(res.statusCode).toBe(500);
+      expect(error).toHaveBeenCalledWith('request failed', expect.objectContaining({ name: 'CorruptItemError' }));
+    } finally {
+      restore();
+    }
   });
 
   test.each(['8k', '-1', '393217'])('%j: the function fails to initialise with a ConfigError naming the variable', async (raw) => {

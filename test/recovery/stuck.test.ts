@@ -84,6 +84,10 @@ describe('a writer whose clock runs 3 h ahead', () => {
     expect(claimed).toMatchObject({ state: 'claimed', claimedBy: fence.sweeperId });
     expect(claimed.leaseUntil).toBe((claimed.firstSeen as number) + DEFAULT_MAX_UPLOAD_MS);
     expect(claimed.firstSeen as number).toBeLessThan(Date.now() + MIN); // the sweeper's clock, not the writer's
+    // Claimed and held for the upload window (further ahead than any writer's lease): the lease is
+    // the sweeper's now, and `status` no longer lists it as suspect.
+    expect(claimed.leaseUntil as number).toBeGreaterThan(Date.now() + MAX_WRITER_LEASE_MS + MIN);
+    expect((await collectStatus(statusCtx(fx, Date.now()))).stuck.suspectLeases).toEqual([]);
 
     // Inside the window (past the claim's own 5 min): no longer suspect, and left alone.
     expect(await sweeperAt(fx, 10 * MIN).sweep()).toMatchObject({ suspectLeases: 0, instancesClaimed: 0 });
