@@ -5,16 +5,11 @@
 import { describe, expect, test } from 'vitest';
 import { decide, isSuspectLease, type JudgeContext, screenEntry } from '../../lib/recovery/judge.js';
 import type { DecodedEntry } from '../../lib/changelog/entry-codec.js';
+import { ID, NEW, OLD, OTHER, PREFIX } from '../support/blob-names.js';
 
 const MIN = 60_000;
 const WINDOW = 20 * MIN;
 const NOW = 1_800_000_000_000;
-const PREFIX = 'blobs';
-const ID = 'obj/1';
-const dir = `${PREFIX}/${Buffer.from(ID).toString('base64url')}`;
-const OLD = `${dir}/0190a000-0000-7000-8000-000000000001`;
-const NEW = `${dir}/0190a000-0000-7000-8000-000000000002`;
-const OTHER = `${dir}/0190a000-0000-7000-8000-000000000003`;
 
 interface Row {
   readonly name: string;

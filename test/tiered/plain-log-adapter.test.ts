@@ -8,13 +8,7 @@ import { isFencedChangeLog } from '../../lib/changelog/fenced.js';
 import { ValidationError } from '../../lib/errors.js';
 import { newChangeId } from '../../lib/ids.js';
 import { fencedLogOf, PlainLogAdapter } from '../../lib/tiered/plain-log-adapter.js';
-
-const PREFIX = 'blobs';
-const ID = 'obj/1';
-const dir = `${PREFIX}/${Buffer.from(ID).toString('base64url')}`;
-const OLD = `${dir}/0190a000-0000-7000-8000-000000000001`;
-const NEW = `${dir}/0190a000-0000-7000-8000-000000000002`;
-const OTHER = `${dir}/0190a000-0000-7000-8000-000000000003`;
+import { ID, NEW, OLD, OTHER, PREFIX } from '../support/blob-names.js';
 
 function adapter() {
   const inner = new InMemoryChangeLog();
