@@ -26,6 +26,15 @@ afterEach(() => {
   for (const o of open.splice(0)) o.close();
 });
 
+/** A DynamoDB client (closed after the test) that runs `before` as the sweep's first claim (an UpdateItem) goes out. */
+function atFirstClaim(before: () => void) {
+  const dynamodb = new FaultInjector()
+    .add({ kind: 'delay', delayMs: 0, times: 1, match: (r) => r.command === 'UpdateItemCommand', before: async () => before() })
+    .attach(createDynamoDBClient(), 'dynamodb');
+  open.push({ close: () => dynamodb.destroy() });
+  return dynamodb;
+}
+
 interface Scene {
   fx: Fixture;
   kept: string;
@@ -426,16 +435,7 @@ describe('sweep interrupted (Ctrl-C)', () => {
       for (let i = 0; i < 3; i++) dead.push(await putDeadInstance(fx, { fenced: true, count: 2 }));
       const interrupt = new AbortController();
       // Ctrl-C as the first instance is claimed: one instance at a time, so the others are not taken yet.
-      const dynamodb = new FaultInjector()
-        .add({
-          kind: 'delay',
-          delayMs: 0,
-          times: 1,
-          match: (r) => r.command === 'UpdateItemCommand',
-          before: async () => interrupt.abort(new InterruptedError()),
-        })
-        .attach(createDynamoDBClient(), 'dynamodb');
-      open.push({ close: () => dynamodb.destroy() });
+      const dynamodb = atFirstClaim(() => interrupt.abort(new InterruptedError()));
       const env = { TIERLOG_SWEEP_CONCURRENCY: '1' };
       const run = await cli({ ...fx, dynamodb }, ['sweep', ...(asJson ? ['--json'] : [])], { env, signal: interrupt.signal });
       expect(run.code).toBe(130);
@@ -471,16 +471,7 @@ describe('sweep interrupted (Ctrl-C)', () => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { fenced: true });
     const during: number[] = [];
-    const dynamodb = new FaultInjector()
-      .add({
-        kind: 'delay',
-        delayMs: 0,
-        times: 1,
-        match: (r) => r.command === 'UpdateItemCommand',
-        before: async () => void during.push(process.listenerCount('SIGINT')),
-      })
-      .attach(createDynamoDBClient(), 'dynamodb');
-    open.push({ close: () => dynamodb.destroy() });
+    const dynamodb = atFirstClaim(() => void during.push(process.listenerCount('SIGINT')));
     const before = process.listenerCount('SIGINT');
     const run = await cli({ ...fx, dynamodb }, ['sweep']);
     expect(run.code).toBe(0);
