@@ -402,18 +402,13 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const tooOld = safetyAgeTooOld(olderThanMs, clock());
   if (tooOld !== undefined) throw new ValidationError(tooOld, 'olderThanMs');
   // NaN or 0 keys a delete request would delete nothing and report the orphans deleted.
-  for (const name of ['pageSize', 'checkBatch', 'deleteBatch'] as const) {
-    const value = options[name];
-    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) {
-      throw new ValidationError(`${name} must be a whole number of at least 1, got ${String(value)}`, name);
-    }
-  }
+  countOption(options.pageSize, 'pageSize', 1);
+  const checkBatch = countOption(options.checkBatch, 'checkBatch', 10_000);
+  const deleteBatch = Math.min(S3_DELETE_BATCH, countOption(options.deleteBatch, 'deleteBatch', S3_DELETE_BATCH));
   const dynamodb = options.dynamodb ?? createDynamoDBClient();
   const s3 = options.s3 ?? createS3Client();
   const hv = new HvTable(config.objectsTable, dynamodb, hvAttributeNames(config));
   const lt = new LtBucket(s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
-  const deleteBatch = Math.min(S3_DELETE_BATCH, Math.max(1, options.deleteBatch ?? S3_DELETE_BATCH));
-  const checkBatch = Math.max(1, options.checkBatch ?? 10_000);
   const now = clock();
   // Expiry is judged by the earlier of the audit's clock and S3's (the SDK measures the server's
   // clock from each response's Date header when they differ by more than 5 minutes): a clock
@@ -638,6 +633,19 @@ async function sampleStoreBinding(dynamodb: DynamoDBClient, hv: HvTable, lt: LtB
 
 /** 2000-01-01T00:00:00Z, ms: no blob key (a UUIDv7), and no clock of a writer, reads earlier. */
 const EARLIEST_BLOB_MS = Date.UTC(2000, 0, 1);
+
+/**
+ * A count option of the audits (a page, a batch), checked: `fallback` when undefined.
+ *
+ * @throws ValidationError (field `name`) unless `value` is undefined or a whole number of at least 1.
+ */
+export function countOption(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!(Number.isSafeInteger(value) && value >= 1)) {
+    throw new ValidationError(`${name} must be a whole number of at least 1, got ${String(value)}`, name);
+  }
+  return value;
+}
 
 /**
  * Why a safety age of `olderThanMs` at `now` makes no sense, or undefined: one reaching back before

@@ -35,7 +35,7 @@ import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../conf
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
 import { assertEpochMs, isUuidV7 } from '../../ids.js';
-import { MIN_AUDIT_AGE_MS } from '../audit.js';
+import { countOption, MIN_AUDIT_AGE_MS } from '../audit.js';
 import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { unrecognisedHvItem } from '../hv-shape.js';
 import { bindingRefusal, checkStoreBinding } from '../store-binding.js';
@@ -264,11 +264,7 @@ async function reverifyBatches(
  * @throws ValidationError unless `value` is undefined or a whole number of at least 1.
  */
 export function reverifyBatchSize(value: number | undefined): number {
-  if (value === undefined) return S3_DELETE_BATCH;
-  if (!(Number.isSafeInteger(value) && value >= 1)) {
-    throw new ValidationError(`batchSize must be a whole number of at least 1, got ${String(value)}`, 'batchSize');
-  }
-  return Math.min(value, S3_DELETE_BATCH);
+  return Math.min(S3_DELETE_BATCH, countOption(value, 'batchSize', S3_DELETE_BATCH));
 }
 
 /**

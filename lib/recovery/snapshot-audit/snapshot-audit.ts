@@ -116,9 +116,9 @@ export interface SnapshotAuditReport {
  * Runs the snapshot audit.
  *
  * @throws ValidationError when `olderThanMs` is under 1 h, `now` is not ms since the epoch or
- *   `batchSize` not a whole number of at least 1 (before anything is read); SnapshotError on a snapshot that cannot
- *   be trusted; {@link SnapshotAuditIncompleteError}
- *   when it stopped (an error, or its signal) after deleting.
+ *   `batchSize` not a whole number of at least 1 (before anything is read); SnapshotError on a
+ *   snapshot that cannot be trusted; {@link SnapshotAuditIncompleteError} when it stopped (an
+ *   error, or its signal) after deleting.
  */
 export async function snapshotAudit(options: SnapshotAuditOptions): Promise<SnapshotAuditReport> {
   const config = validateConfig(options.config);
