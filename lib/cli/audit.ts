@@ -41,16 +41,7 @@ export interface AuditCommandOptions
 
 /** Runs the audit with the context's configuration, clients and clock, showing progress. */
 export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {}): Promise<AuditReport> {
-  const olderThanMs = options.olderThanMs ?? DEFAULT_AUDIT_AGE_MS;
-  if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
-    throw new UsageError(
-      `--older-than ${formatDuration(olderThanMs)} is too young: audit needs at least 1h, so a blob whose write is still ` +
-        'committing is never taken for an orphan (the sweeper handles recent changes)',
-    );
-  }
-  assertClock(ctx.clock);
-  const tooOld = safetyAgeTooOld(olderThanMs, ctx.clock());
-  if (tooOld !== undefined) throw new UsageError(`--older-than ${formatDuration(olderThanMs)} is too old: ${tooOld}`);
+  const olderThanMs = cliSafetyAge(ctx, options.olderThanMs);
   const showProgress = options.progress ?? ctx.io.stderr.isTTY === true;
   const bar = showProgress
     ? new SingleBar({
@@ -84,6 +75,24 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
   } finally {
     bar?.stop();
   }
+}
+
+/**
+ * The safety age of `--older-than` (default 24 h), refused as a usage error (exit 2) when no audit
+ * can honour it: the listing and the snapshot audit alike, before any request.
+ */
+function cliSafetyAge(ctx: CliContext, given: number | undefined): number {
+  const olderThanMs = given ?? DEFAULT_AUDIT_AGE_MS;
+  if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
+    throw new UsageError(
+      `--older-than ${formatDuration(olderThanMs)} is too young: audit needs at least 1h, so a blob whose write is still ` +
+        'committing is never taken for an orphan (the sweeper handles recent changes)',
+    );
+  }
+  assertClock(ctx.clock);
+  const tooOld = safetyAgeTooOld(olderThanMs, ctx.clock());
+  if (tooOld !== undefined) throw new UsageError(`--older-than ${formatDuration(olderThanMs)} is too old: ${tooOld}`);
+  return olderThanMs;
 }
 
 /** The human form of an audit report. */
@@ -199,7 +208,7 @@ export async function auditCommand(
 ): Promise<number> {
   // From snapshots (S3 Inventory + DynamoDB exports, DuckDB) instead of listing the bucket.
   if (options.inventory !== undefined || options.export !== undefined) {
-    return snapshotAuditCommand(ctx, { ...options, olderThanMs: options.olderThanMs ?? DEFAULT_AUDIT_AGE_MS });
+    return snapshotAuditCommand(ctx, { ...options, olderThanMs: cliSafetyAge(ctx, options.olderThanMs) });
   }
   let report: AuditReport;
   try {

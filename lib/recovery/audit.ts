@@ -393,14 +393,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   assertOptions(options, AUDIT_OPTIONS, 'audit');
   const { config, olderThanMs } = options;
   validateConfig(config);
-  if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
-    throw new ValidationError(`olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${olderThanMs}`, 'olderThanMs');
-  }
   // A clock in seconds (or NaN) would make every blob young: an audit that checks nothing, clean.
   if (options.clock !== undefined) assertClock(options.clock);
   const clock = options.clock ?? systemClock;
-  const tooOld = safetyAgeTooOld(olderThanMs, clock());
-  if (tooOld !== undefined) throw new ValidationError(tooOld, 'olderThanMs');
+  assertSafetyAge(olderThanMs, clock());
   // NaN or 0 keys a delete request would delete nothing and report the orphans deleted.
   countOption(options.pageSize, 'pageSize', 1);
   const checkBatch = countOption(options.checkBatch, 'checkBatch', 10_000);
@@ -645,6 +641,21 @@ export function countOption(value: number | undefined, name: string, fallback: n
     throw new ValidationError(`${name} must be a whole number of at least 1, got ${String(value)}`, name);
   }
   return value;
+}
+
+/**
+ * Refuses a safety age no audit can honour: not a number or under an hour (a blob whose write is
+ * still committing would pass for an orphan), or reaching back before 2000 ({@link safetyAgeTooOld}).
+ * The listing audit, the snapshot audit and its re-verification all check it, before any request.
+ *
+ * @throws ValidationError naming `olderThanMs`.
+ */
+export function assertSafetyAge(olderThanMs: number, now: number): void {
+  if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
+    throw new ValidationError(`olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${olderThanMs}`, 'olderThanMs');
+  }
+  const tooOld = safetyAgeTooOld(olderThanMs, now);
+  if (tooOld !== undefined) throw new ValidationError(tooOld, 'olderThanMs');
 }
 
 /**

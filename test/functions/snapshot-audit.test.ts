@@ -71,15 +71,20 @@ describe('snapshot-audit function settings', () => {
     expect(await load({ TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(HOUR), TIERLOG_SNAPSHOT_DELETE: '' })).toHaveProperty('handler');
   });
 
-  it('the re-verification refuses a safety age under 1 h, as the audits do', async () => {
+  it('the re-verification refuses a safety age under 1 h or reaching back before 2000, as the audits do', async () => {
     const options = { config: fx.config, dynamodb: createDynamoDBClient(), s3: createS3Client(), now: Date.now(), delete: true };
     await expect(reverifyAndDelete([], { ...options, olderThanMs: HOUR - 1 })).rejects.toBeInstanceOf(ValidationError);
     await expect(reverifyAndDelete([], { ...options, olderThanMs: Number.NaN })).rejects.toBeInstanceOf(ValidationError);
+    // Reaching back before 2000, no candidate is old enough: nothing deleted, a clean-looking report.
+    await expect(reverifyAndDelete([], { ...options, olderThanMs: 60 * 365 * 24 * HOUR })).rejects.toMatchObject({
+      name: 'ValidationError',
+      field: 'olderThanMs',
+    });
   });
 
-  it('the snapshot audit refuses a safety age under 1 h with the same typed error, before it reads a snapshot', async () => {
+  it('the snapshot audit refuses a safety age under 1 h or reaching back before 2000 with the same typed error, before it reads a snapshot', async () => {
     const options = { config: fx.config, dynamodb: createDynamoDBClient(), s3: createS3Client(), now: Date.now() };
-    for (const olderThanMs of [HOUR - 1, Number.NaN]) {
+    for (const olderThanMs of [HOUR - 1, Number.NaN, 60 * 365 * 24 * HOUR]) {
       const refused = snapshotAudit({ ...options, inventory: '/nonexistent/manifest.json', exportDir: '/nonexistent', olderThanMs });
       await expect(refused).rejects.toBeInstanceOf(ValidationError);
       await expect(refused).rejects.toMatchObject({ field: 'olderThanMs' });
@@ -683,5 +688,16 @@ describe('the plan: the cutoff and what the query reads', () => {
     // An ARN that is not exactly an export's (anything after its id) names no export folder.
     const odd = { ...input.objectsExport, arn: `${input.objectsExport.arn}/data` };
     expect(() => planAthenaRun({ ...input, objectsExport: odd })).toThrow(/not an export ARN/);
+  });
+
+  // A cutoff before 2000 finds no candidate and no loss: a run that reads clean having judged nothing.
+  it.each([
+    ['under 1 h', HOUR - 1],
+    ['not a number', Number.NaN],
+    ['reaching back before 2000', 30 * 365 * 24 * HOUR],
+  ])('a safety age %s is refused as the audits refuse it: no plan', (_, olderThanMs) => {
+    expect(() => planAthenaRun({ ...input, olderThanMs })).toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'olderThanMs' }),
+    );
   });
 });

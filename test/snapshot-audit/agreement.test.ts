@@ -186,7 +186,11 @@ describe('re-verification: what changed since the snapshots', () => {
     const s = await scene();
     const snap = await snapshots(s.fx, 'CSV');
     const base = auditOf(s.fx, snap);
-    await expect(snapshotAudit({ ...base, olderThanMs: 30 * 60_000, now: ahead() })).rejects.toThrow(/at least 1h/);
+    await expect(snapshotAudit({ ...base, olderThanMs: 30 * 60_000, now: ahead() })).rejects.toMatchObject({
+      name: 'ValidationError',
+      field: 'olderThanMs',
+      message: expect.stringContaining('at least 3600000 (1 h)'),
+    });
     // Now is the real time, 2 h before the snapshots' stamp: the cutoff is 90 min before now, nothing is old enough.
     const report = await snapshotAudit({ ...base, olderThanMs: 90 * 60_000, now: Date.now() });
     expect(report.proposed.orphans).toBe(0);

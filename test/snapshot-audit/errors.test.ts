@@ -15,7 +15,7 @@ import type { AuditCommandOptions } from '../../lib/cli/audit.js';
 import { InterruptedError } from '../../lib/cli/common.js';
 import { reportError } from '../../lib/cli/program.js';
 import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
-import { auditStop, blobKey, HOUR, putBlob, putOrphans, putTombstone } from '../cli/helpers.js';
+import { auditStop, blobKey, cli, HOUR, putBlob, putOrphans, putTombstone } from '../cli/helpers.js';
 import { snapshotsRemovedAfterAll } from './snapshots.js';
 
 const snapshotsAt = snapshotsRemovedAfterAll();
@@ -70,6 +70,8 @@ describe('snapshot audit options that cannot be right', () => {
     ['now NaN', { now: Number.NaN }, 'now'],
     ['batchSize 0', { batchSize: 0 }, 'batchSize'],
     ['batchSize NaN', { batchSize: Number.NaN }, 'batchSize'],
+    // No blob is that old (a unit mistaken): the query took no candidate and the report read clean.
+    ['olderThanMs reaching back before 2000', { olderThanMs: 60 * 365 * 24 * HOUR }, 'olderThanMs'],
   ])('%s: a ValidationError naming it before the inventory is read, nothing deleted', async (_name, bad, field) => {
     const fx = await freshFixture();
     const snap = await snapshotOfOrphans(fx, 1);
@@ -79,6 +81,15 @@ describe('snapshot audit options that cannot be right', () => {
     );
     // The same options with good snapshots delete nothing either.
     await expect(snapshotAudit({ ...deleting(fx, fx.dynamodb, snap), ...bad })).rejects.toThrow(expect.objectContaining({ field }));
+    expect(await prefixKeys(fx)).toEqual(snap.keys);
+  });
+  test('the CLI refuses a safety age reaching back before 2000 as the listing audit does: exit 2, nothing deleted', async () => {
+    const fx = await freshFixture();
+    const snap = await snapshotOfOrphans(fx, 1);
+    const from = ['--inventory', snap.inventory, '--export', snap.exportDir];
+    const run = await cli(fx, ['audit', '--older-than', '30000d', '--delete', '--empty-store-ok', ...from], { clock: () => snap.now });
+    expect(run.code).toBe(2);
+    expect(run.err).toContain('tierlog: --older-than 30000d is too old: a safety age of');
     expect(await prefixKeys(fx)).toEqual(snap.keys);
   });
 });

@@ -10,6 +10,7 @@
  *  - `objects_export`, `changelog_export`: one string column `line` over gzip text files (each
  *    line one exported item in DynamoDB JSON); their LOCATION is set to the export's `data/`.
  */
+import { assertSafetyAge } from '../audit.js';
 import { sqlString, snapshotAuditSql, type SnapshotHvAttributes } from './query.js';
 
 /** Names of the Glue tables. */
@@ -68,8 +69,14 @@ export function newestDt(prefixes: readonly string[]): string | undefined {
   return dts.sort().at(-1);
 }
 
-/** DDL + query of one run. */
+/**
+ * DDL + query of one run.
+ *
+ * @throws ValidationError when `olderThanMs` is one no audit honours (under 1 h, or reaching back
+ *   before 2000: a query that finds nothing and a run that reads clean).
+ */
 export function planAthenaRun(input: AthenaPlanInput): AthenaPlan {
+  assertSafetyAge(input.olderThanMs, input.now);
   const db = input.database;
   const location = (e: AthenaPlanInput['objectsExport']): string => {
     const id = EXPORT_ID.exec(e.arn)?.[1];

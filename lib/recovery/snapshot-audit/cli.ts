@@ -9,7 +9,7 @@
 import { EXIT, type CliContext, printJson, println, UsageError } from '../../cli/common.js';
 import { SnapshotAuditIncompleteError } from './errors.js';
 import { deletesRefused, needsALook } from './reverify.js';
-import { formatSnapshotAudit, MIN_SNAPSHOT_AUDIT_AGE_MS, type SnapshotAuditReport, snapshotAudit } from './snapshot-audit.js';
+import { formatSnapshotAudit, type SnapshotAuditReport, snapshotAudit } from './snapshot-audit.js';
 
 export interface SnapshotAuditCliOptions {
   readonly inventory?: string;
@@ -34,7 +34,6 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
   if (options.inventory === undefined || options.export === undefined) {
     throw new UsageError('--inventory <manifest.json> and --export <dir> go together');
   }
-  if (options.olderThanMs < MIN_SNAPSHOT_AUDIT_AGE_MS) throw new UsageError('--older-than must be at least 1h');
   const print = (report: SnapshotAuditReport) => {
     if (options.json) printJson(ctx.io, report);
     else println(ctx.io.stdout, ...formatSnapshotAudit(report));

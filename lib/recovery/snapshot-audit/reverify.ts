@@ -35,7 +35,7 @@ import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../conf
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
 import { assertEpochMs, isUuidV7 } from '../../ids.js';
-import { countOption, MIN_AUDIT_AGE_MS } from '../audit.js';
+import { assertSafetyAge, countOption } from '../audit.js';
 import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { unrecognisedHvItem } from '../hv-shape.js';
 import { bindingRefusal, checkStoreBinding } from '../store-binding.js';
@@ -138,17 +138,15 @@ export class ReverifyIncompleteError extends TierlogError {
 /**
  * Re-verifies candidates live and (with `delete`) deletes the confirmed ones.
  *
- * @throws ConfigError on an invalid configuration; ValidationError when `olderThanMs` is under 1 h,
- *   `now` is not ms since the epoch or `batchSize` not a whole number of at least 1;
+ * @throws ConfigError on an invalid configuration; ValidationError when `olderThanMs` is under 1 h
+ *   or reaches back before 2000, `now` is not ms since the epoch or `batchSize` not a whole number of at least 1;
  *   {@link ReverifyIncompleteError} (or the `incomplete` option's error) when it stopped after deleting.
  */
 export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], options: ReverifyOptions): Promise<ReverifyReport> {
   const config = validateConfig(options.config);
-  if (!Number.isFinite(options.olderThanMs) || options.olderThanMs < MIN_AUDIT_AGE_MS) {
-    throw new ValidationError(`olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${options.olderThanMs}`, 'olderThanMs');
-  }
   // NaN made every candidate too young, silently; one in µs made every blob old by the clock.
   assertEpochMs(options.now, 'now');
+  assertSafetyAge(options.olderThanMs, options.now);
   const batchSize = reverifyBatchSize(options.batchSize);
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const report: ReverifyReport = { checked: candidates.length, confirmed: [], deleted: 0, kept: [], deleteFailures: [] };

@@ -10,19 +10,15 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type TierlogConfig, validateConfig } from '../../config.js';
-import { notBlobKeys } from '../audit.js';
+import { assertSafetyAge, notBlobKeys } from '../audit.js';
 import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
-import { ValidationError } from '../../errors.js';
 import { assertEpochMs } from '../../ids.js';
 import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
 import { checkLost, type KeptReason, type LostCandidate, type ReverifyReport, reverifyAndDelete, reverifyBatchSize } from './reverify.js';
-
-/** The smallest safety age the snapshot audit accepts (as the listing audit). */
-export const MIN_SNAPSHOT_AUDIT_AGE_MS = 60 * 60_000;
 
 export interface SnapshotAuditOptions {
   readonly config: TierlogConfig;
@@ -115,21 +111,16 @@ export interface SnapshotAuditReport {
 /**
  * Runs the snapshot audit.
  *
- * @throws ValidationError when `olderThanMs` is under 1 h, `now` is not ms since the epoch or
+ * @throws ValidationError when `olderThanMs` is under 1 h or reaches back before 2000, `now` is not ms since the epoch or
  *   `batchSize` not a whole number of at least 1 (before anything is read); SnapshotError on a
  *   snapshot that cannot be trusted; {@link SnapshotAuditIncompleteError} when it stopped (an
  *   error, or its signal) after deleting.
  */
 export async function snapshotAudit(options: SnapshotAuditOptions): Promise<SnapshotAuditReport> {
   const config = validateConfig(options.config);
-  if (!Number.isFinite(options.olderThanMs) || options.olderThanMs < MIN_SNAPSHOT_AUDIT_AGE_MS) {
-    throw new ValidationError(
-      `the safety age must be at least 1h (olderThanMs ${MIN_SNAPSHOT_AUDIT_AGE_MS}), got ${options.olderThanMs}`,
-      'olderThanMs',
-    );
-  }
   // Checked before the query, which may take minutes: the re-verification would refuse them after it.
   assertEpochMs(options.now, 'now');
+  assertSafetyAge(options.olderThanMs, options.now);
   reverifyBatchSize(options.batchSize);
   const hvAttributes = snapshotHvAttributesOf(config, options.hvAttributes);
   const inventory: Inventory = await readInventory(options.inventory);
