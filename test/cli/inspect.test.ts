@@ -9,7 +9,7 @@ import { InstanceTable } from '../../lib/changelog/instance-table.js';
 import { newChangeId } from '../../lib/ids.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { cli, cliJson, HOUR, putRawInstance, rawEntry } from './helpers.js';
+import { cli, cliJson, HOUR, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
 const MIN = 60_000;
 const now = Date.UTC(2030, 0, 1, 12, 0, 0);
@@ -154,6 +154,24 @@ describe('inspect', () => {
     const id = await putRawInstance(fx, { leaseUntil: now + 10 * MIN, entries });
     const { json } = await cliJson(fx, ['inspect', id], { clock: () => now });
     expect(json.entries.map((e: { changeId: string }) => e.changeId)).toEqual(changes);
+  });
+
+  test('an entry whose write committed is due with nothing to delete: no "would delete" line, deletes [] in JSON', async () => {
+    const current = newBlobKey(fx.config.prefix, 'committed');
+    await putTombstone(fx, 'committed', current);
+    const change = newChangeId();
+    const id = await putRawInstance(fx, {
+      state: 'claimed',
+      claimedBy: 'gone-sweeper',
+      firstSeen: Date.now() - 2 * HOUR,
+      leaseUntil: Date.now() - HOUR,
+      entries: { [change]: rawEntry('committed', { new: current }) },
+    });
+    const { out } = await cli(fx, ['inspect', id]);
+    expect(out).toContain(`  ${change}  object "committed"  sweeper: due\n    new           ${current}\n`);
+    expect(out).not.toContain('would delete');
+    const { json } = await cliJson(fx, ['inspect', id]);
+    expect(json.entries).toEqual([expect.objectContaining({ changeId: change, sweeper: 'due', deletes: [] })]);
   });
 
   test('an expired live instance says so', async () => {
