@@ -35,7 +35,8 @@ async function snapshotOfOrphans(fx: Fixture, count: number) {
 
 /** The snapshot audit with `delete`, on clients of the test's; the scenes' stores hold only orphans. */
 function deleting(fx: Fixture, dynamodb: DynamoDBClient, snap: { inventory: string; exportDir: string; now: number }) {
-  return { config: fx.config, dynamodb, s3: fx.s3, ...snap, olderThanMs: HOUR, delete: true, emptyStoreOk: true };
+  const { inventory, exportDir, now } = snap;
+  return { config: fx.config, dynamodb, s3: fx.s3, inventory, exportDir, now, olderThanMs: HOUR, delete: true, emptyStoreOk: true };
 }
 
 /** The rejection of `promise` (fails the test if it resolves). */
@@ -72,6 +73,8 @@ describe('snapshot audit options that cannot be right', () => {
     ['batchSize NaN', { batchSize: Number.NaN }, 'batchSize'],
     // No blob is that old (a unit mistaken): the query took no candidate and the report read clean.
     ['olderThanMs reaching back before 2000', { olderThanMs: 60 * 365 * 24 * HOUR }, 'olderThanMs'],
+    // A misspelt option is a default nobody chose: refused as the listing audit refuses it.
+    ['a misspelt option (batchsize)', { batchsize: 1 }, 'batchsize'],
   ])('%s: a ValidationError naming it before the inventory is read, nothing deleted', async (_name, bad, field) => {
     const fx = await freshFixture();
     const snap = await snapshotOfOrphans(fx, 1);

@@ -98,6 +98,7 @@ describe('snapshot re-verification: what it protects', () => {
     ['under 1 h', HOUR - 1],
     ['half an hour', HOUR / 2],
     ['not a number', Number.NaN],
+    ['reaching back before 2000', 60 * 365 * 24 * HOUR],
   ])('a safety age %s is refused before anything is read or deleted', async (_name, olderThanMs) => {
     const { fx, key } = await scene();
     await expect(reverifyAndDelete([{ key, lastModified: OLD }], { ...deleting(fx), olderThanMs })).rejects.toThrow(
@@ -115,6 +116,8 @@ describe('snapshot re-verification: what it protects', () => {
     ['batchSize NaN', { batchSize: Number.NaN }, 'batchSize'],
     ['batchSize 0', { batchSize: 0 }, 'batchSize'],
     ['batchSize 1.5', { batchSize: 1.5 }, 'batchSize'],
+    // A misspelt option is a default nobody chose: refused as the listing audit refuses it.
+    ['a misspelt option (emptyStoreOK)', { emptyStoreOK: true }, 'emptyStoreOK'],
   ])('%s is refused (ValidationError naming it) before anything is read or deleted', async (_name, bad, field) => {
     const { fx, key } = await scene();
     await expect(reverifyAndDelete([{ key, lastModified: OLD }], { ...deleting(fx), ...bad })).rejects.toThrow(

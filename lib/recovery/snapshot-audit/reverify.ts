@@ -35,6 +35,7 @@ import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../conf
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
 import { assertEpochMs, isUuidV7 } from '../../ids.js';
+import { assertOptions, optionNames } from '../../plain-options.js';
 import { assertSafetyAge, countOption } from '../audit.js';
 import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { unrecognisedHvItem } from '../hv-shape.js';
@@ -135,14 +136,32 @@ export class ReverifyIncompleteError extends TierlogError {
   }
 }
 
+const REVERIFY_OPTIONS = optionNames<ReverifyOptions>()(
+  'config',
+  'dynamodb',
+  's3',
+  'now',
+  'olderThanMs',
+  'delete',
+  'batchSize',
+  'hvAttributes',
+  'beforeDelete',
+  'emptyStoreOk',
+  'signal',
+  'incomplete',
+);
+
 /**
  * Re-verifies candidates live and (with `delete`) deletes the confirmed ones.
  *
- * @throws ConfigError on an invalid configuration; ValidationError when `olderThanMs` is under 1 h
- *   or reaches back before 2000, `now` is not ms since the epoch or `batchSize` not a whole number of at least 1;
+ * @throws ConfigError on an invalid configuration; ValidationError when an option name is not one
+ *   of {@link ReverifyOptions}'s, `olderThanMs` is under 1 h or reaches back before 2000, `now` is
+ *   not ms since the epoch or `batchSize` not a whole number of at least 1;
  *   {@link ReverifyIncompleteError} (or the `incomplete` option's error) when it stopped after deleting.
  */
 export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], options: ReverifyOptions): Promise<ReverifyReport> {
+  // A misspelt option (`delet`, `emptyStoreOK`, `batchsize`) would be a default nobody chose.
+  assertOptions(options, REVERIFY_OPTIONS, 'reverifyAndDelete');
   const config = validateConfig(options.config);
   // NaN made every candidate too young, silently; one in µs made every blob old by the clock.
   assertEpochMs(options.now, 'now');

@@ -14,6 +14,7 @@ import { assertSafetyAge, notBlobKeys } from '../audit.js';
 import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
 import { assertEpochMs } from '../../ids.js';
+import { assertOptions, optionNames } from '../../plain-options.js';
 import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
@@ -108,15 +109,35 @@ export interface SnapshotAuditReport {
   readonly deleteRefused?: string;
 }
 
+const SNAPSHOT_AUDIT_OPTIONS = optionNames<SnapshotAuditOptions>()(
+  'config',
+  'dynamodb',
+  's3',
+  'inventory',
+  'exportDir',
+  'olderThanMs',
+  'now',
+  'delete',
+  'hvAttributes',
+  'memoryLimit',
+  'batchSize',
+  'beforeDelete',
+  'emptyStoreOk',
+  'signal',
+);
+
 /**
  * Runs the snapshot audit.
  *
- * @throws ValidationError when `olderThanMs` is under 1 h or reaches back before 2000, `now` is not ms since the epoch or
+ * @throws ValidationError when an option name is not one of {@link SnapshotAuditOptions}'s,
+ *   `olderThanMs` is under 1 h or reaches back before 2000, `now` is not ms since the epoch or
  *   `batchSize` not a whole number of at least 1 (before anything is read); SnapshotError on a
  *   snapshot that cannot be trusted; {@link SnapshotAuditIncompleteError} when it stopped (an
  *   error, or its signal) after deleting.
  */
 export async function snapshotAudit(options: SnapshotAuditOptions): Promise<SnapshotAuditReport> {
+  // A misspelt option (`delet`, `emptyStoreOK`, `batchsize`) would be a default nobody chose.
+  assertOptions(options, SNAPSHOT_AUDIT_OPTIONS, 'snapshotAudit');
   const config = validateConfig(options.config);
   // Checked before the query, which may take minutes: the re-verification would refuse them after it.
   assertEpochMs(options.now, 'now');
