@@ -14,6 +14,7 @@ import {
   safetyAgeTooOld,
 } from '../recovery/audit.js';
 import { assertClock } from '../ids.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 import { snapshotAuditCommand } from '../recovery/snapshot-audit/cli.js';
 import {
   type CliContext,
@@ -39,8 +40,27 @@ export interface AuditCommandOptions
   readonly progress?: boolean;
 }
 
-/** Runs the audit with the context's configuration, clients and clock, showing progress. */
+const AUDIT_COMMAND_OPTIONS = optionNames<AuditCommandOptions>()(
+  'delete',
+  'pageSize',
+  'checkBatch',
+  'deleteBatch',
+  'beforeDelete',
+  'signal',
+  'emptyStoreOk',
+  'olderThanMs',
+  'progress',
+);
+
+/**
+ * Runs the audit with the context's configuration, clients and clock, showing progress.
+ *
+ * @throws UsageError when `olderThanMs` is under 1 h or reaches back before 2000; ValidationError
+ *   when an option name is not one of {@link AuditCommandOptions}'s (a misspelt `olderThanMS` was a
+ *   default nobody chose), both before any request; what {@link audit} throws.
+ */
 export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {}): Promise<AuditReport> {
+  assertOptions(options, AUDIT_COMMAND_OPTIONS, 'runAudit');
   const olderThanMs = cliSafetyAge(ctx, options.olderThanMs);
   const showProgress = options.progress ?? ctx.io.stderr.isTTY === true;
   const bar = showProgress
@@ -206,23 +226,24 @@ export async function auditCommand(
     exitCode?: boolean;
   } = {},
 ): Promise<number> {
+  const { json, inventory, export: exportDir, exitCode, ...listing } = options;
   // From snapshots (S3 Inventory + DynamoDB exports, DuckDB) instead of listing the bucket.
-  if (options.inventory !== undefined || options.export !== undefined) {
+  if (inventory !== undefined || exportDir !== undefined) {
     return snapshotAuditCommand(ctx, { ...options, olderThanMs: cliSafetyAge(ctx, options.olderThanMs) });
   }
   let report: AuditReport;
   try {
-    report = await runAudit(ctx, options);
+    report = await runAudit(ctx, listing);
   } catch (err) {
     // Stopped after deleting: print what it did (stdout), then the error (stderr, exit 1).
     if (err instanceof AuditIncompleteError) {
-      if (options.json) printJson(ctx.io, err.report);
+      if (json) printJson(ctx.io, err.report);
       else println(ctx.io.stdout, ...formatAudit(err.report, ctx.clock()));
     }
     throw err;
   }
-  if (options.json) printJson(ctx.io, report);
+  if (json) printJson(ctx.io, report);
   else println(ctx.io.stdout, ...formatAudit(report, ctx.clock()));
   if (report.deleteFailures.length > 0 || report.deleteRefused !== undefined) return EXIT.failure;
-  return options.exitCode === true && auditFindingsLeft(report) > 0 ? EXIT.findings : EXIT.ok;
+  return exitCode === true && auditFindingsLeft(report) > 0 ? EXIT.findings : EXIT.ok;
 }

@@ -21,6 +21,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CONFIG_ENV, loadConfig, reportUnknownVariables } from '../config.js';
 import { ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 import { type Clock, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { sdkConfigurationError } from '../aws/errors.js';
@@ -107,8 +108,17 @@ function wrap(text: string, indent: number, width: number): string {
   return lines.map((l) => `${' '.repeat(indent)}${l}`).join('\n');
 }
 
-/** Runs the CLI on `argv` (arguments after the program name); resolves to the exit code. */
+const RUN_CLI_OPTIONS = optionNames<RunCliOptions>()('io', 'env', 'dynamodb', 's3', 'clock', 'signal');
+
+/**
+ * Runs the CLI on `argv` (arguments after the program name); resolves to the exit code.
+ *
+ * @throws ValidationError when an option name is not one of {@link RunCliOptions}'s, before
+ *   anything runs: a misspelt `dynamoDB` left the command on a client from `process.env`, another
+ *   account's tables perhaps, and a misspelt `env` on `process.env`'s configuration.
+ */
 export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
+  assertOptions(options, RUN_CLI_OPTIONS, 'runCli');
   const given: CliIO = options.io ?? { stdout: process.stdout, stderr: process.stderr };
   // Whether a command printed its report: with --json, an error that stops it before then prints
   // a JSON error instead (stdout is then one JSON document, whatever happens).

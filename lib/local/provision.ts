@@ -21,6 +21,7 @@ import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../s
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName } from '../aws/errors.js';
 import { ConfigError } from '../errors.js';
+import { assertOptions } from '../plain-options.js';
 
 /** The CreateTable request for `schema` under `tableName` (on-demand billing). */
 export function createTableInput(schema: TableSchema, tableName: string): CreateTableCommandInput {
@@ -53,8 +54,14 @@ export function createTableInput(schema: TableSchema, tableName: string): Create
   };
 }
 
-/** Creates the change-log table, the objects table and the bucket where missing. */
+/**
+ * Creates the change-log table, the objects table and the bucket where missing.
+ *
+ * @throws ValidationError when `clients` names a client it does not take (a misspelt `dynamoDB`
+ *   would create the tables through a client from `process.env`), before any request.
+ */
 export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?: DynamoDBClient; s3?: S3Client } = {}): Promise<void> {
+  assertOptions(clients, ['dynamodb', 's3'], 'provisionLocal');
   const dynamodb = clients.dynamodb ?? createDynamoDBClient();
   const s3 = clients.s3 ?? createS3Client();
   try {

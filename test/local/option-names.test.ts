@@ -2,17 +2,21 @@
  * Every public entry point that takes an options object refuses a name it does not know: a
  * `ValidationError` naming it, before any request. A misspelt option was a default nobody chose
  * (`createObjectsHandler({ inlineTreshold })` stored bodies up to 8 KiB inline, `audit({ delet:
- * true })` deleted nothing, `new Sweeper({ maxUploadMS })` judged uploads over after the default window, `createObjectsStreamHandler({ cleanup: { concurency: 1 } })` ran 16
+ * true })` deleted nothing, `runCli(argv, { dynamoDB })` ran on a client from `process.env`, `new Sweeper({ maxUploadMS })` judged uploads over after the default window, `createObjectsStreamHandler({ cleanup: { concurency: 1 } })` ran 16
  * deletes at once). A name whose value is `undefined` carries nothing and is taken.
  */
 import { describe, expect, it } from 'vitest';
-import type { TierlogConfig } from '../../lib/config.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { InMemoryChangeLog } from '../../lib/changelog/in-memory.js';
 import { ValidationError } from '../../lib/errors.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import { createObjectsStreamHandler } from '../../lib/handlers/objects-stream.js';
 import { audit } from '../../lib/recovery/audit.js';
+import { runAudit } from '../../lib/cli/audit.js';
+import { runCli } from '../../lib/cli/program.js';
+import { configToEnv, type TierlogConfig } from '../../lib/config.js';
+import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
 import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
@@ -21,11 +25,14 @@ import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { startDevService } from '../../lib/dev/service.js';
 import { startLocalStack } from '../../lib/local/stack.js';
+import { provisionLocal } from '../../lib/local/provision.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 
 const config: TierlogConfig = { changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'blobs', leaseShards: 4 };
 const HOUR = 3_600_000;
+const snapshotAge = { olderThanMs: HOUR, now: Date.now() };
+const quiet = { stdout: { write: () => true }, stderr: { write: () => true } };
 
 /** Each entry point, given `extra` besides what it needs; what it returns may be a promise. */
 type Start = (
@@ -54,6 +61,16 @@ const entryPoints: Array<[string, string, Start]> = [
     (extra, c) => createSnapshotAuditHandler({ config, ...c, settings: { olderThanMs: HOUR, delete: true }, ...extra }),
   ],
   ['sweepPastLeases', 'aheadMS', (extra, c) => sweepPastLeases({ config, ...c, ...extra })],
+  [
+    'snapshotAudit',
+    'batchsize',
+    (extra, c) =>
+      snapshotAudit({ config, ...c, inventory: '/nonexistent/manifest.json', exportDir: '/nonexistent', ...snapshotAge, ...extra }),
+  ],
+  ['reverifyAndDelete', 'emptyStoreOK', (extra, c) => reverifyAndDelete([], { config, ...c, ...snapshotAge, delete: true, ...extra })],
+  ['runAudit', 'olderThanMS', (extra, c) => runAudit({ config, ...c, clock: Date.now, io: quiet, env: {} }, { delete: true, ...extra })],
+  ['provisionLocal (clients)', 'dynamoDB', (extra, c) => provisionLocal(config, { ...c, ...extra })],
+  ['runCli', 'dynamoDB', (extra, c) => runCli(['audit', '--delete'], { env: configToEnv(config), io: quiet, ...c, ...extra })],
 ];
 
 /** Entry points that start servers: a refusal starts none (the rows run only the refusal). */
