@@ -1,7 +1,9 @@
-/** The CLI's shared formatting: durations in and out, instants, JSON of anything. */
+/** The CLI's shared formatting: durations in and out, instants, JSON of anything; the human reports. */
 import { describe, expect, test } from 'vitest';
 import { formatBytes, formatDuration, formatRelative, parseDuration, terminalSafe, toJson, UsageError } from '../../lib/cli/common.js';
+import { formatAudit } from '../../lib/cli/audit.js';
 import { formatSweep } from '../../lib/cli/sweep.js';
+import type { AuditReport } from '../../lib/recovery/audit.js';
 import { emptyReport } from '../../lib/recovery/report.js';
 
 describe('durations', () => {
@@ -110,4 +112,76 @@ test('the human sweep report has a stuck line naming each kind only when the swe
   expect(stuck).toContain(
     '  outside    5 instances in a shard past TIERLOG_LEASE_SHARDS (taken once their leases ended: set it the same for every writer and sweeper)',
   );
+});
+
+describe('the human audit report names every finding it holds, each under its heading', () => {
+  const now = Date.UTC(2030, 0, 2);
+  const hourAgo = new Date(now - 3_600_000).toISOString();
+  /** A report of one of each finding, deleting, with the parts a test sets. */
+  const report = (over: Partial<AuditReport> = {}): AuditReport => ({
+    bucket: 'bk',
+    prefix: 'blobs',
+    olderThanMs: 86_400_000,
+    at: new Date(now).toISOString(),
+    delete: true,
+    listed: 9,
+    checked: 7,
+    referenced: 1,
+    young: 1,
+    orphans: [{ key: 'blobs/o/1', objectId: 'o', size: 2048, lastModified: hourAgo, ageMs: 3_600_000 }],
+    orphanBytes: 2048,
+    inFlight: [{ key: 'blobs/f/1', objectId: 'f', instanceId: 'i-1', why: 'unreadableEntry' }],
+    expired: [{ key: 'blobs/e/1', objectId: 'e', size: 1, expiredAt: hourAgo, overdueMs: 1, reason: 'stream event lost' }],
+    expiredPending: 0,
+    expiredRemoved: 1,
+    undecided: [{ key: 'blobs/u/1', objectId: 'u', size: 1, reason: 'not understood' }],
+    unparseable: [{ key: 'blobs/junk', reason: 'not a blob key' }],
+    nestedStores: { 'blobs/staging': 2 },
+    corruptChangeLog: [
+      { instanceId: 'i-2', changeId: 'c-9', reason: 'unknown schema version 7' },
+      { instanceId: 'i-3', reason: 'state: zombie' },
+    ],
+    deleted: 2,
+    keptOnRecheck: ['blobs/k/1'],
+    deleteFailures: [{ key: 'blobs/d/1', code: 'AccessDenied', message: 'Access Denied' }],
+    ...over,
+  });
+
+  test('each section, and the summary counts of the findings without one', () => {
+    const lines = formatAudit(report(), now);
+    expect(lines[1]).toBe(
+      '  9 keys listed: 1 referenced, 1 orphan, 1 in flight, 1 younger than 1d (not checked), 1 unparseable, 1 undecided, ' +
+        '2 of nested stores, 1 of expired objects (stream event lost)',
+    );
+    const text = lines.join('\n');
+    for (const expected of [
+      '  blobs/f/1  instance i-1 (an unparseable entry about its object)',
+      '  blobs/e/1  expired 1h ago  object "e"',
+      '  not understood:\n    blobs/u/1',
+      '  blobs/junk  not a blob key',
+      '  blobs/staging/  2 keys',
+      'corrupt change-log items or entries (2; see "tierlog inspect <instance>"):\n  i-2 entry c-9  unknown schema version 7\n  i-3  state: zombie',
+      'deleted 2 blobs (1 expired item removed first, as TTL would); 1 kept (referenced at the re-check)\n  kept blobs/k/1',
+      '1 delete failed:\n  blobs/d/1  AccessDenied: Access Denied',
+    ]) {
+      expect(text).toContain(expected);
+    }
+  });
+
+  test.each([
+    ['no orphans and no expired objects: nothing to delete said', { orphans: [], expired: [] }, false],
+    ['orphans only', { expired: [] }, true],
+    ['blobs of expired objects only', { orphans: [] }, true],
+  ])('without --delete, %s', (_name, over, said) => {
+    const text = formatAudit(report({ ...over, delete: false }), now).join('\n');
+    expect(text.includes('nothing deleted: run with --delete')).toBe(said);
+    expect(text).not.toContain('delete failed');
+  });
+
+  test('a refusal before any delete says nothing was deleted; after one, from then on', () => {
+    const before = formatAudit(report({ deleted: 0, deleteRefused: 'the table is not the store' }), now).join('\n');
+    expect(before).toContain('deletes refused: the table is not the store; nothing deleted');
+    const after = formatAudit(report({ deleteRefused: 'the table is not the store' }), now).join('\n');
+    expect(after).toContain('deletes refused from then on: the table is not the store\n');
+  });
 });
