@@ -26,6 +26,23 @@ describe('--json on error', () => {
       'UsageError',
       /--empty-store-ok goes with --delete/,
     ],
+    // One without the other is a snapshot audit half asked for, never a listing audit (with its deletes) instead.
+    [
+      '--inventory without --export',
+      ['audit', '--inventory', 'm.json', '--delete', '--json'],
+      {},
+      2,
+      'UsageError',
+      /--export <dir> go together/,
+    ],
+    [
+      '--export without --inventory',
+      ['audit', '--export', 'exports', '--delete', '--json'],
+      {},
+      2,
+      'UsageError',
+      /--export <dir> go together/,
+    ],
     ['a shard that does not exist', ['sweep', '--shards', '9', '--json'], {}, 2, 'UsageError', /shard 9 does not exist/],
     ['a missing instance', ['inspect', 'no-such-instance', '--json'], {}, 1, 'CommandFailedError', /is not in/],
     ['a missing variable', ['status', '--json'], { TIERLOG_BUCKET: '' }, 2, 'ConfigError', /TIERLOG_BUCKET is not set/],
