@@ -252,6 +252,10 @@ describe('upload sessions', () => {
     const urls = await w.store.uploadPartUrls(created.uploadId, [3, 1, 2]);
     expect(urls.map((u) => new URL(u).searchParams.get('partNumber'))).toEqual(['3', '1', '2']);
     await expect(w.store.uploadPartUrls(created.uploadId, [1, 0])).rejects.toBeInstanceOf(ValidationError);
+    await expect(w.store.uploadPartUrls(created.uploadId, 3 as never)).rejects.toMatchObject({
+      name: 'ValidationError',
+      field: 'partNumber',
+    });
     // Past S3's last part number: refused as such, not as a part past the declared size.
     await expect(w.store.uploadPartUrl(created.uploadId, 10_001)).rejects.toThrow(/partNumber must be an integer in 1\.\.10000/);
     await expect(w.store.uploadPartUrls(created.uploadId, [1, 4])).rejects.toThrow(/past the declared size/);
@@ -299,6 +303,33 @@ describe('upload sessions', () => {
       await clocked.store.abortUpload(created.uploadId);
     } finally {
       clocked.close();
+    }
+  });
+
+  test('a session that expires between its read and the signing: UploadSessionClosedError (expired), no URL', async () => {
+    const created = await w.store.createUpload('s/expires-while-signing', { expiresInMs: 60_000 });
+    // Once the session is read, the clock shows it open one last time, then at its expiry.
+    let looks = -1;
+    const clock = () => (looks < 0 ? Date.now() : looks++ === 0 ? created.expiresAt - 1 : created.expiresAt);
+    const signer = makeWriter(fx, {
+      store: { clock },
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r) => r.command === 'GetItemCommand' && r.input.TableName === fx.config.changeLogTable,
+        before: async () => void (looks = 0),
+      }),
+    });
+    try {
+      await expect(signer.store.uploadPartUrl(created.uploadId, 1)).rejects.toMatchObject({
+        constructor: UploadSessionClosedError,
+        reason: 'expired',
+      });
+      expect(looks, 'the clock was looked at twice after the read').toBe(2);
+    } finally {
+      signer.close();
+      await w.store.abortUpload(created.uploadId);
     }
   });
 
