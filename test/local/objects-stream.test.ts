@@ -257,6 +257,21 @@ describe("StreamReader: the objects table's stream read on DynamoDB Local", () =
     },
   );
 
+  test("records come in Lambda's shape: the new and old images, binary attributes as base64", async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const reader = await readerWith(fx, new FaultInjector());
+    const writer = makeWriter(fx);
+    open.push(writer);
+    await writer.store.put('k', new Uint8Array([1, 2, 3]));
+    await writer.store.put('k', new Uint8Array([4, 5]));
+    const [insert, modify] = await reader.read();
+    expect(insert).toMatchObject({ eventName: 'INSERT', eventSource: 'aws:dynamodb', dynamodb: { Keys: { key: { S: 'k' } } } });
+    expect(insert?.dynamodb?.NewImage?.body).toEqual({ B: Buffer.from([1, 2, 3]).toString('base64') });
+    expect(modify?.eventName).toBe('MODIFY');
+    expect(modify?.dynamodb?.OldImage?.body).toEqual({ B: Buffer.from([1, 2, 3]).toString('base64') });
+    expect(modify?.dynamodb?.NewImage?.body).toEqual({ B: Buffer.from([4, 5]).toString('base64') });
+  });
+
   test('any other refusal of a read reaches the caller, not a read that looks empty', async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
     const faults = new FaultInjector();
