@@ -143,7 +143,10 @@ describe('openObjectsStream', () => {
     open.push(stream);
     const writer = makeWriter(fx);
     open.push(writer);
-    for (let i = 0; i < 101; i++) await writer.store.put(`k${i}`, 'small');
+    // 100 records fit one batch; 101 take two.
+    for (let i = 0; i < 100; i++) await writer.store.put(`k${i}`, 'small');
+    expect(await stream.deliver()).toMatchObject({ records: 100, batches: 1, givenUp: 0 });
+    for (let i = 0; i < 101; i++) await writer.store.put(`k${i}`, 'again');
     expect(await stream.deliver()).toMatchObject({ records: 101, batches: 2, givenUp: 0 });
   });
 
