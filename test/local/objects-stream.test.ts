@@ -5,9 +5,9 @@
  * own cleanup, and a blob something still points at is kept. Delivery follows the event source
  * mapping: a batch is taken up again at its first failed record, given up after its attempts.
  */
-import { DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
-import { createS3Client } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { type AttachableClient, FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
@@ -184,6 +184,11 @@ describe('openObjectsStream', () => {
     open.push(writer);
     await writer.store.put('k', new Uint8Array(30_000));
     expect(await stream.deliver()).toMatchObject({ records: 1, givenUp: 0 });
+    // Closing the stream leaves the client given to it working: it is the caller's.
+    stream.close();
+    expect((await dynamodb.send(new DescribeTableCommand({ TableName: fx.config.objectsTable }))).Table?.TableName).toBe(
+      fx.config.objectsTable,
+    );
   });
 
   test('bad options are refused by name, before anything is read or enabled', async () => {
@@ -196,7 +201,12 @@ describe('openObjectsStream', () => {
     const widest = await openObjectsStream({ ...fx, batchSize: 10_000, maxAttempts: 10_001 });
     widest.close();
     await expect(openObjectsStream({ ...fx, batchsize: 10 } as never)).rejects.toThrow(/batchsize/);
-    await expect(openObjectsStream({ ...fx, config: { ...fx.config, prefix: '/bad/' } })).rejects.toBeInstanceOf(ConfigError);
+    // A bad config: refused before any request (the table's stream is not looked at, nor enabled).
+    const watched = new FaultInjector();
+    const dynamodb = watched.attach(createDynamoDBClient(), 'dynamodb');
+    open.push({ close: () => dynamodb.destroy() });
+    await expect(openObjectsStream({ ...fx, dynamodb, config: { ...fx.config, prefix: '/bad/' } })).rejects.toBeInstanceOf(ConfigError);
+    expect(watched.stats.requests).toBe(0);
     await expect(openObjectsStream(undefined as never)).rejects.toBeInstanceOf(ValidationError);
     // A table not provisioned: named, not the SDK's bare "resource not found".
     await expect(
