@@ -51,8 +51,8 @@ export interface SweptPastLeases {
 /**
  * Runs a sweep `aheadMs` ahead of the clock, then one past the upload window and claim it opened
  * and the skew margin (`maxUploadMs + claimMs + skewMarginMs + 60 s` later), as the deployed
- * schedule would once the dead writers' leases ran out. Clients not given are made from the environment (`AWS_ENDPOINT_URL_*`, as
- * `startLocalStack` sets them) and destroyed after.
+ * schedule would once the dead writers' leases ran out. Clients not given are made from the
+ * environment (`AWS_ENDPOINT_URL_*`, as `startLocalStack` sets them) and destroyed after.
  */
 export async function sweepPastLeases(options: SweepPastLeasesOptions): Promise<SweptPastLeases> {
   assertOptions(options, [...SWEEPER_OPTIONS, 'aheadMs'], 'sweepPastLeases');
