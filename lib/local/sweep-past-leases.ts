@@ -8,8 +8,8 @@
  * window"). A test that runs one sweep past the lease sees the dead writer's blob unreferenced
  * and its entry still in the log: `checkInvariants` reports it `pending`, not yet recovered. So
  * the first sweep runs `aheadMs` ahead of the clock (past every writer lease and the skew
- * margin), the second one upload window and one claim later, when the first claim has ended and
- * the entries are due.
+ * margin), the second one upload window, one claim and one skew margin later, when the first
+ * claim has ended and the entries are due.
  *
  * Safe for a test only: the sweeps take every lease that ends before their clock as dead, so a
  * writer still running against the same tables is claimed (its next commit is refused with
@@ -50,15 +50,18 @@ export interface SweptPastLeases {
 
 /**
  * Runs a sweep `aheadMs` ahead of the clock, then one past the upload window and claim it opened
- * (`maxUploadMs + claimMs + 60 s` later), as the deployed schedule would once the dead writers'
- * leases ran out. Clients not given are made from the environment (`AWS_ENDPOINT_URL_*`, as
- * `startLocalStack` sets them) and destroyed after.
+ * and the skew margin (`maxUploadMs + claimMs + skewMarginMs + 60 s` later), as the deployed
+ * schedule would once the dead writers' leases ran out. Clients not given are made from the
+ * environment (`AWS_ENDPOINT_URL_*`, as `startLocalStack` sets them) and destroyed after.
  */
 export async function sweepPastLeases(options: SweepPastLeasesOptions): Promise<SweptPastLeases> {
   assertOptions(options, [...SWEEPER_OPTIONS, 'aheadMs'], 'sweepPastLeases');
   const { clock = systemClock, aheadMs, ...sweeperOptions } = options;
-  const first = aheadMs ?? MAX_WRITER_LEASE_MS + (options.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS) + 60_000;
-  const second = first + (options.maxUploadMs ?? DEFAULT_MAX_UPLOAD_MS) + (options.claimMs ?? DEFAULT_CLAIM_MS) + 60_000;
+  const skewMarginMs = options.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS;
+  const first = aheadMs ?? MAX_WRITER_LEASE_MS + skewMarginMs + 60_000;
+  // The first claim holds the instance for its upload window; the second sweep takes it once that
+  // has ended by more than the skew margin, as the first took it once its lease had.
+  const second = first + (options.maxUploadMs ?? DEFAULT_MAX_UPLOAD_MS) + (options.claimMs ?? DEFAULT_CLAIM_MS) + skewMarginMs + 60_000;
   const dynamodb = options.dynamodb ?? createDynamoDBClient();
   const s3 = options.s3 ?? createS3Client();
   const sweepAt = (offsetMs: number): Promise<SweepReport> =>

@@ -206,6 +206,20 @@ function thawScene(fx: Fixture) {
         },
       };
     },
+    /** The invocation ends while `command` is on its way: the environment is thawed 20 minutes later for the next. */
+    thawAt(command: string): void {
+      w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
+      injector.add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r) => r.command === command,
+        before: async () => {
+          now += 20 * 60_000;
+          w.log.bindInvocation({ getRemainingTimeInMillis: () => 10_000 });
+        },
+      });
+    },
     close() {
       w.close();
       other.close();
@@ -259,6 +273,27 @@ describe('an upload session complete of a timed-out invocation, resumed after a 
       // Known state: the session is open and uncommitted; the client's abort ends it and leaves nothing.
       await w.store.abortUpload(created.uploadId);
       await expectClean(fx, expect);
+    } finally {
+      scene.close();
+    }
+  });
+
+  test('held before its assembly: InvocationEndedError, nothing assembled (its parts still listed), and the complete of a later invocation commits', async () => {
+    const scene = thawScene(fx);
+    const { w } = scene;
+    try {
+      const body = randomBody(5 * 1024 * 1024 + 10);
+      const created = await w.store.createUpload('zombie-assembly', { partSize: 5 * 1024 * 1024 });
+      const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+      scene.thawAt('ListPartsCommand');
+      w.recorder.reset();
+      const outcome = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(InvocationEndedError);
+      expect(w.recorder.names('s3'), 'no assembly sent past the deadline').not.toContain('CompleteMultipartUpload');
+      expect(await w.store.listUploadParts(created.uploadId)).toHaveLength(2);
+      const done = await w.store.completeUpload(created.uploadId, parts);
+      expect(done).toMatchObject({ size: body.byteLength, created: true });
+      expect(sameBytes((await w.store.get('zombie-assembly'))?.body, body)).toBe(true);
     } finally {
       scene.close();
     }

@@ -5,18 +5,23 @@
  * own cleanup, and a blob something still points at is kept. Delivery follows the event source
  * mapping: a batch is taken up again at its first failed record, given up after its attempts.
  */
-import { DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
-import { createS3Client } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { ConfigError, ValidationError } from '../../lib/errors.js';
-import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { type AttachableClient, FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { openObjectsStream } from '../../lib/local/objects-stream.js';
+import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { sweepPastLeases } from '../../lib/local/sweep-past-leases.js';
-import { freshFixture } from '../support/local.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { StreamReader } from '../support/stream.js';
 import { deadWriterPut, makeWriter, steps } from '../tiered/harness.js';
 
 const open: Array<{ close(): void }> = [];
+/** S3's answer to a delete it refuses (a 403, not retried by the SDK): the record fails, and is taken up again. */
+const denied = () =>
+  Object.assign(new Error('injected: Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } });
 afterEach(() => {
   for (const o of open.splice(0)) o.close();
 });
@@ -70,36 +75,79 @@ describe('openObjectsStream', () => {
     expect((await writer.store.get('b'))?.body[0]).toBe(3);
   });
 
-  test('a batch whose delete fails is taken up again at its failed record, and given up after maxAttempts', async () => {
-    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
-    const faults = new FaultInjector();
-    const s3 = faults.attach(createS3Client(), 's3');
-    const stream = await openObjectsStream({ ...fx, s3, maxAttempts: 3 });
-    open.push(stream, { close: () => s3.destroy() });
-    await deadWriterPut(fx, open, 'k', steps(fx.config).commit, { kind: 'crashAfter', old: new Uint8Array(20_000).fill(1) });
-    // A record after the failed one: given up with it, as the event source mapping does.
-    const writer = makeWriter(fx);
-    open.push(writer);
-    await writer.store.put('after', 'small');
+  // maxAttempts, then the batches and retries it makes: given up from the failed record on, never the records before it.
+  test.each([
+    [3, 3, 2],
+    [1, 1, 0],
+  ])(
+    'a batch whose delete fails is taken up again at its failed record, and given up after maxAttempts (%i)',
+    async (maxAttempts, batches, retried) => {
+      const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+      const faults = new FaultInjector();
+      const s3 = faults.attach(createS3Client(), 's3');
+      const stream = await openObjectsStream({ ...fx, s3, maxAttempts });
+      open.push(stream, { close: () => s3.destroy() });
+      await deadWriterPut(fx, open, 'k', steps(fx.config).commit, { kind: 'crashAfter', old: new Uint8Array(20_000).fill(1) });
+      // A record after the failed one: given up with it, as the event source mapping does.
+      const writer = makeWriter(fx);
+      open.push(writer);
+      await writer.store.put('after', 'small');
 
-    // Every blob delete of the stream's cleanup fails (S3 answers 500 to each attempt).
-    faults.add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand' || r.command === 'DeleteObjectsCommand' });
-    const failing = await stream.deliver();
-    expect(failing).toMatchObject({ blobsDeleted: 0, retried: 2, batches: 3 });
-    expect(failing.givenUp, 'the failed MODIFY and the INSERT after it').toBe(2);
-    expect((await checkInvariants(fx)).leaked, 'given up: the blob stays, for the audit').toHaveLength(1);
-  });
+      // Every blob delete of the stream's cleanup fails (S3 answers 500 to each attempt).
+      faults.add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand' || r.command === 'DeleteObjectsCommand' });
+      const failing = await stream.deliver();
+      expect(failing).toMatchObject({ blobsDeleted: 0, retried, batches });
+      expect(failing.givenUp, 'the failed MODIFY and the INSERT after it').toBe(2);
+      expect((await checkInvariants(fx)).leaked, 'given up: the blob stays, for the audit').toHaveLength(1);
+    },
+  );
 
-  test("by default a failed batch is retried (11 attempts, the construct's): a delete that fails once is done by the retry", async () => {
+  test("by default a failed batch is retried (11 attempts, the construct's): a delete that fails ten times is done by the eleventh", async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
     const faults = new FaultInjector();
     const s3 = faults.attach(createS3Client(), 's3');
     const stream = await openObjectsStream({ ...fx, s3 });
     open.push(stream, { close: () => s3.destroy() });
     await deadWriterPut(fx, open, 'k', steps(fx.config).commit, { kind: 'crashAfter', old: new Uint8Array(20_000).fill(1) });
-    faults.add({ kind: 'fail', times: 1, match: (r) => r.command === 'DeleteObjectCommand' });
-    expect(await stream.deliver()).toMatchObject({ blobsDeleted: 1, retried: 1, givenUp: 0 });
+    faults.add({ kind: 'fail', times: 10, match: (r) => r.command === 'DeleteObjectCommand', error: denied });
+    expect(await stream.deliver()).toMatchObject({ blobsDeleted: 1, retried: 10, givenUp: 0, batches: 11 });
+    expect(faults.stats.injected.fail).toBe(10);
     expect(await checkInvariants(fx)).toMatchObject({ lost: [], leaked: [] });
+  });
+
+  test('a batch taken up again holds only the failed record and those after it: the deletes before it are not made again', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const faults = new FaultInjector();
+    const s3 = faults.attach(createS3Client(), 's3');
+    const stream = await openObjectsStream({ ...fx, s3 });
+    open.push(stream, { close: () => s3.destroy() });
+    for (const key of ['a', 'b']) {
+      await deadWriterPut(fx, open, key, steps(fx.config).commit, { kind: 'crashAfter', old: new Uint8Array(20_000).fill(1) });
+    }
+    // The delete of b's replaced blob (b's records come after a's) is refused once; a's goes through.
+    const ofB = `/${encodeObjectId('b')}/`;
+    faults.add({
+      kind: 'fail',
+      times: 1,
+      match: (r) => r.command === 'DeleteObjectCommand' && String(r.input.Key).includes(ofB),
+      error: denied,
+    });
+    expect(await stream.deliver()).toMatchObject({ blobsDeleted: 2, retried: 1, batches: 2, givenUp: 0 });
+    expect(faults.stats.injected.fail).toBe(1);
+    expect(await checkInvariants(fx)).toMatchObject({ lost: [], leaked: [] });
+  });
+
+  test("by default records go in batches of 100 (the construct's batchSize)", async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const stream = await openObjectsStream(fx);
+    open.push(stream);
+    const writer = makeWriter(fx);
+    open.push(writer);
+    // 100 records fit one batch; 101 take two.
+    for (let i = 0; i < 100; i++) await writer.store.put(`k${i}`, 'small');
+    expect(await stream.deliver()).toMatchObject({ records: 100, batches: 1, givenUp: 0 });
+    for (let i = 0; i < 101; i++) await writer.store.put(`k${i}`, 'again');
+    expect(await stream.deliver()).toMatchObject({ records: 101, batches: 2, givenUp: 0 });
   });
 
   test.each([1, 2, 3])(
@@ -136,14 +184,29 @@ describe('openObjectsStream', () => {
     open.push(writer);
     await writer.store.put('k', new Uint8Array(30_000));
     expect(await stream.deliver()).toMatchObject({ records: 1, givenUp: 0 });
+    // Closing the stream leaves the client given to it working: it is the caller's.
+    stream.close();
+    expect((await dynamodb.send(new DescribeTableCommand({ TableName: fx.config.objectsTable }))).Table?.TableName).toBe(
+      fx.config.objectsTable,
+    );
   });
 
   test('bad options are refused by name, before anything is read or enabled', async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
     await expect(openObjectsStream({ ...fx, batchSize: 0 })).rejects.toBeInstanceOf(ValidationError);
     await expect(openObjectsStream({ ...fx, maxAttempts: 1.5 })).rejects.toMatchObject({ field: 'maxAttempts' });
+    await expect(openObjectsStream({ ...fx, batchSize: 10_001 })).rejects.toMatchObject({ field: 'batchSize' });
+    await expect(openObjectsStream({ ...fx, maxAttempts: 10_002 })).rejects.toMatchObject({ field: 'maxAttempts' });
+    // The bounds themselves are taken (Lambda's largest batch; 10,000 retries and the first attempt).
+    const widest = await openObjectsStream({ ...fx, batchSize: 10_000, maxAttempts: 10_001 });
+    widest.close();
     await expect(openObjectsStream({ ...fx, batchsize: 10 } as never)).rejects.toThrow(/batchsize/);
-    await expect(openObjectsStream({ ...fx, config: { ...fx.config, prefix: '/bad/' } })).rejects.toBeInstanceOf(ConfigError);
+    // A bad config: refused before any request (the table's stream is not looked at, nor enabled).
+    const watched = new FaultInjector();
+    const dynamodb = watched.attach(createDynamoDBClient(), 'dynamodb');
+    open.push({ close: () => dynamodb.destroy() });
+    await expect(openObjectsStream({ ...fx, dynamodb, config: { ...fx.config, prefix: '/bad/' } })).rejects.toBeInstanceOf(ConfigError);
+    expect(watched.stats.requests).toBe(0);
     await expect(openObjectsStream(undefined as never)).rejects.toBeInstanceOf(ValidationError);
     // A table not provisioned: named, not the SDK's bare "resource not found".
     await expect(
@@ -174,5 +237,64 @@ describe('openObjectsStream', () => {
       }),
     );
     await expect(openObjectsStream(keysOnly)).rejects.toMatchObject({ name: 'ConfigError', setting: 'StreamViewType' });
+  });
+});
+
+describe("StreamReader: the objects table's stream read on DynamoDB Local", () => {
+  /** A reader of `fx`'s objects table whose stream requests go through `faults`. */
+  async function readerWith(fx: Fixture, faults: FaultInjector): Promise<StreamReader> {
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    open.push(reader);
+    faults.attach((reader as unknown as { client: AttachableClient }).client, 'dynamodb');
+    return reader;
+  }
+  const refused = (name: string) => () =>
+    Object.assign(new Error(`injected: ${name}`), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
+  const getRecords = (r: RequestInfo) => r.command === 'GetRecordsCommand';
+
+  test.each(['ExpiredIteratorException', 'TrimmedDataAccessException'])(
+    'an iterator refused with %s: the read goes on after the last record read, none delivered twice',
+    async (name) => {
+      const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+      const faults = new FaultInjector();
+      const reader = await readerWith(fx, faults);
+      const writer = makeWriter(fx);
+      open.push(writer);
+      await writer.store.put('first', 'small');
+      expect((await reader.read()).map((r) => r.dynamodb?.Keys?.key?.S)).toEqual(['first']);
+      await writer.store.put('second', 'small');
+      faults.add({ kind: 'fail', times: 1, match: getRecords, error: refused(name) });
+      expect((await reader.read()).map((r) => r.dynamodb?.Keys?.key?.S)).toEqual(['second']);
+      expect(faults.stats.injected.fail).toBe(1);
+      expect(await reader.read()).toEqual([]);
+    },
+  );
+
+  test("records come in Lambda's shape: the new and old images, binary attributes as base64", async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const reader = await readerWith(fx, new FaultInjector());
+    const writer = makeWriter(fx);
+    open.push(writer);
+    await writer.store.put('k', new Uint8Array([1, 2, 3]));
+    await writer.store.put('k', new Uint8Array([4, 5]));
+    const [insert, modify] = await reader.read();
+    expect(insert).toMatchObject({ eventName: 'INSERT', eventSource: 'aws:dynamodb', dynamodb: { Keys: { key: { S: 'k' } } } });
+    expect(insert?.dynamodb?.NewImage?.body).toEqual({ B: Buffer.from([1, 2, 3]).toString('base64') });
+    expect(modify?.eventName).toBe('MODIFY');
+    expect(modify?.dynamodb?.OldImage?.body).toEqual({ B: Buffer.from([1, 2, 3]).toString('base64') });
+    expect(modify?.dynamodb?.NewImage?.body).toEqual({ B: Buffer.from([4, 5]).toString('base64') });
+  });
+
+  test('any other refusal of a read reaches the caller, not a read that looks empty', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const faults = new FaultInjector();
+    const reader = await readerWith(fx, faults);
+    const writer = makeWriter(fx);
+    open.push(writer);
+    await writer.store.put('k', 'small');
+    faults.add({ kind: 'fail', times: 1, match: getRecords, error: refused('AccessDeniedException') });
+    await expect(reader.read()).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    // Nothing was lost by the refusal: the next read delivers the record.
+    expect((await reader.read()).map((r) => r.dynamodb?.Keys?.key?.S)).toEqual(['k']);
   });
 });

@@ -57,4 +57,41 @@ describe('sweepPastLeases', () => {
     expect(writers.second.entriesRecovered).toBe(1);
     expect(await checkInvariants(fx)).toMatchObject({ pending: [], leaked: [], entries: 0 });
   });
+
+  test("the default first sweep runs past the leases on the writers' clock given, not the wall's: a writer 30 min ahead is recovered", async () => {
+    const fx = await freshFixture();
+    const ahead = 30 * 60_000;
+    await deadWriterPut(fx, open, 'k', steps(fx.config).commit, { writer: { log: { clock: () => Date.now() + ahead } } });
+    const { first, second } = await sweepPastLeases({ ...fx, clock: () => Date.now() + ahead });
+    expect(first).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+    expect(second).toMatchObject({ entriesRecovered: 1, errors: 0 });
+  });
+
+  test('the first sweep allows for the skew margin given: a writer 10 min ahead is claimed by it with a margin of 10 min', async () => {
+    const fx = await freshFixture();
+    const ahead = 10 * 60_000;
+    await deadWriterPut(fx, open, 'k', steps(fx.config).commit, { writer: { log: { clock: () => Date.now() + ahead } } });
+    // Its lease ends 12 min ahead of the wall; with a 10 min margin the first sweep must run past 22 min.
+    const { first, second } = await sweepPastLeases({ ...fx, skewMarginMs: 10 * 60_000 });
+    expect(first).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+    expect(second).toMatchObject({ entriesRecovered: 1, errors: 0 });
+    expect(await checkInvariants(fx)).toMatchObject({ pending: [], leaked: [], entries: 0 });
+  });
+
+  test('the second sweep waits out the claim given (30 min here, not the default 5)', async () => {
+    const fx = await freshFixture();
+    await deadWriterPut(fx, open, 'k', steps(fx.config).commit);
+    const { first, second } = await sweepPastLeases({ ...fx, claimMs: 30 * 60_000 });
+    expect(first).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+    expect(second).toMatchObject({ entriesRecovered: 1, errors: 0 });
+    expect(await checkInvariants(fx)).toMatchObject({ pending: [], leaked: [], entries: 0 });
+  });
+
+  test('an option it does not take is a ValidationError naming it, before any sweep', async () => {
+    const fx = await freshFixture();
+    await expect(sweepPastLeases({ ...fx, aheadMS: 60_000 } as never)).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringMatching(/aheadMS/),
+    });
+  });
 });

@@ -14,13 +14,14 @@
  * its assembly, a complete retried after the sweeper took its session, a double complete, an
  * abandoned session, and a client that keeps uploading parts after expiry.
  */
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
 import { UploadAssembledError, UploadSessionClosedError, UploadSessionNotFoundError } from '../../lib/errors.js';
 import { FaultInjector, type FaultKind } from '../../lib/faults/fault-injector.js';
 import { atStep, type ProtocolStep } from '../../lib/faults/protocol-steps.js';
 import { withoutListBucket } from '../../lib/faults/without-list-bucket.js';
-import type { TieredStore } from '../../lib/tiered/tiered-store.js';
+import type { PutResult, TieredStore } from '../../lib/tiered/tiered-store.js';
 import { COMPLETE_ANSWER_KEPT_MS } from '../../lib/tiered/upload-sessions.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import {
@@ -412,6 +413,132 @@ describe('session races', () => {
       await expectClean(fx, expect);
     },
   );
+
+  test("a complete that read the session just before the client's retry of it committed, answered past the session's expiry: that commit's answer (created), not 'expired'", async () => {
+    const fx = await freshFixture();
+    const key = 'race/read-before-retry';
+    const p = await prepare(writer(fx).store, key);
+    let retried: PutResult | undefined;
+    let offsetMs = 0;
+    // Between its read of the session (open, no result) and its read of the object: the retry commits, and the session expires.
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: sessionSteps(fx).hvRead,
+      before: async () => {
+        retried = await writer(fx).store.completeUpload(p.uploadId, p.parts);
+        offsetMs = SESSION.expiresInMs + 60_000;
+      },
+    });
+    const late = makeWriter(fx, { injector, store: { clock: () => Date.now() + offsetMs } });
+    open.push(late);
+    const answer = await late.store.completeUpload(p.uploadId, p.parts);
+    expect(injector.stats.injected.delay, 'the retry committed in between').toBe(1);
+    expect(retried).toMatchObject({ created: true, size: sessionBody.byteLength });
+    expect(answer).toEqual(retried);
+    expect(sameBytes(await rawValue(fx, key), sessionBody)).toBe(true);
+    await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+  });
+
+  test("a complete whose commit meets a transaction while the client's retry commits: its next attempt finds that commit, answers it, and deletes nothing the object points at", async () => {
+    const fx = await freshFixture();
+    const key = 'race/busy-then-retried';
+    const setup = writer(fx);
+    const { version } = await setup.store.put(key, oldLarge);
+    const p = await prepare(setup.store, key);
+    let retried: PutResult | undefined;
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      times: 1,
+      match: sessionSteps(fx).commit,
+      // The retry commits while this commit's transaction is cancelled as busy: it reads the object again and tries once more.
+      before: async () => void (retried = await writer(fx).store.completeUpload(p.uploadId, p.parts)),
+      error: () =>
+        new TransactionCanceledException({
+          message: 'injected: Transaction cancelled [None, TransactionConflict]',
+          $metadata: { httpStatusCode: 400 },
+          CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }],
+        }),
+    });
+    const answer = await writer(fx, injector).store.completeUpload(p.uploadId, p.parts);
+    expect(injector.stats.injected.fail, 'the first commit was cancelled').toBe(1);
+    expect(retried?.version).toBe(version + 1);
+    expect(answer).toEqual(retried);
+    expect((await rawState(fx)).lost, 'the session blob the object points at is still there').toEqual([]);
+    expect(sameBytes(await rawValue(fx, key), sessionBody)).toBe(true);
+    await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+    expect(sameBytes(await rawValue(fx, key), sessionBody)).toBe(true);
+  });
+
+  test("a complete held at its commit while the client's retry commits (its cleanup dies), another writer overwrites, and a sweeper claims the session: fenced, it answers the retry's commit", async () => {
+    const fx = await freshFixture();
+    const key = 'race/retried-then-claimed';
+    const setup = writer(fx);
+    const { version } = await setup.store.put(key, oldLarge);
+    const p = await prepare(setup.store, key);
+    const { reached, release, completing } = completeHeldAtCommit(writer(fx), p);
+    await reached.promise;
+    // The retry commits and dies before removing its entry: the session keeps its own lease, and its result.
+    const dying = writer(fx, new FaultInjector().add({ kind: 'crashBefore', match: sessionSteps(fx).removeEntry }));
+    const retried = await dying.store.completeUpload(p.uploadId, p.parts);
+    expect(retried.version).toBe(version + 1);
+    const newer = randomBody(40 * KiB);
+    await setup.store.put(key, newer);
+    // One sweep past the session's lease: the first sighting claims it (its entry deferred).
+    const { sweeper, close } = makeSweeper(fx, PAST_EVERYTHING_MS);
+    try {
+      expect((await sweeper.sweep()).instancesClaimed).toBeGreaterThanOrEqual(1);
+    } finally {
+      close();
+    }
+    expect((await rawState(fx)).instances.find((i) => i.pk === p.uploadId)).toMatchObject({ state: 'claimed' });
+    release.resolve();
+    expect(await completing).toEqual({ ok: true, r: retried });
+    expect(sameBytes(await rawValue(fx, key), newer)).toBe(true);
+    await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+    expect(sameBytes(await rawValue(fx, key), newer)).toBe(true);
+  });
+
+  test("a complete whose commit lost to another writer, the client's retry committing before its next round, then past the object's expiresAt: it answers the retry's commit, not that the expiry passed", async () => {
+    const fx = await freshFixture();
+    const key = 'race/lost-then-expired';
+    const setup = writer(fx);
+    await setup.store.put(key, oldLarge);
+    const expiresAt = new Date(Date.now() + 10 * 60_000);
+    const created = await setup.store.createUpload(key, { ...SESSION, expiresAt });
+    const p = { uploadId: created.uploadId, parts: await uploadParts(setup.store, created.uploadId, sessionBody, created.partSize) };
+    let offsetMs = 0;
+    let retried: PutResult | undefined;
+    const late = makeWriter(fx, { store: { clock: () => Date.now() + offsetMs } });
+    open.push(late);
+    let first = true;
+    (late.dynamodb.middlewareStack as any).add(
+      (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+        if (context.commandName !== 'TransactWriteItemsCommand' || !first) return next(args);
+        first = false;
+        // Sent after another writer's overwrite: the CAS is lost. Before the next round the
+        // client's retry commits over that writer, and the object's expiresAt passes.
+        await setup.store.put(key, randomBody(40 * KiB));
+        try {
+          return await next(args);
+        } finally {
+          retried = await writer(fx).store.completeUpload(p.uploadId, p.parts);
+          offsetMs = expiresAt.getTime() - Date.now() + 60_000;
+        }
+      },
+      { step: 'initialize', name: 'loseThenRetry' },
+    );
+    const answer = await late.store.completeUpload(p.uploadId, p.parts);
+    expect(retried).toMatchObject({ size: sessionBody.byteLength, created: false });
+    expect(answer).toEqual(retried);
+    expect(sameBytes(await rawValue(fx, key), sessionBody)).toBe(true);
+    await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+  });
 
   test("a complete held at its commit over an absent object, while another writer creates it and the client's retry commits over that: both answer the same (created: false)", async () => {
     const fx = await freshFixture();

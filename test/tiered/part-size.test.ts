@@ -109,8 +109,12 @@ describe("an upload session's declared size", () => {
     await store.abortUpload(fits.uploadId);
   });
 
-  test('one byte more than S3 assembles is a ValidationError naming size', async () => {
-    await expect(storeWith(MIN_PART_SIZE).createUpload('part-size/huge', { size: MAX_PARTS * MAX_PART_SIZE + 1 })).rejects.toThrow(
+  test.each([
+    ['one byte more than S3 assembles', MAX_PARTS * MAX_PART_SIZE + 1],
+    ['a negative size', -1],
+    ['a fractional size', 1.5],
+  ])('%s is a ValidationError naming size', async (_name, size) => {
+    await expect(storeWith(MIN_PART_SIZE).createUpload('part-size/huge', { size })).rejects.toThrow(
       expect.objectContaining({ name: 'ValidationError', field: 'size' }),
     );
   });

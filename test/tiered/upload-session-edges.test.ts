@@ -389,21 +389,30 @@ describe('an abort that loses the session between its read and its claim', () =>
 });
 
 describe('a session taken by a sweeper before its create noted the upload id (a clock far behind the sweeper’s)', () => {
-  test('the create is refused (expired) and leaves no upload in progress', async () => {
+  // Where the sweep runs: before the upload starts (the sweeper finds none to abort), or before its id is noted.
+  test.each([
+    ['before its multipart upload starts', 'unstarted', (r: RequestInfo) => r.command === 'CreateMultipartUploadCommand'],
+    [
+      'before it notes the upload id',
+      'unnoted',
+      (r: RequestInfo) => r.command === 'UpdateItemCommand' && String(r.input.UpdateExpression).includes('#u.#s3'),
+    ],
+  ])('%s: the create is refused (expired) and leaves no upload in progress', async (_when, name, match) => {
+    const key = `edge/taken-before-noted/${name}`;
     const creator = makeWriter(fx, {
       injector: new FaultInjector().add({
         kind: 'delay',
         delayMs: 0,
         times: 1,
-        match: (r: RequestInfo) => r.command === 'UpdateItemCommand' && String(r.input.UpdateExpression).includes('#u.#s3'),
+        match,
         before: async () => void (await sweepAt(2 * DAY)),
       }),
     });
     try {
-      const refused = await creator.store.createUpload('edge/taken-before-noted').catch((err: unknown) => err);
+      const refused = await creator.store.createUpload(key).catch((err: unknown) => err);
       expect(refused).toBeInstanceOf(UploadSessionClosedError);
       expect((refused as UploadSessionClosedError).reason).toBe('expired');
-      expect((await uploadsInProgress()).filter((k) => k.includes(encodeObjectId('edge/taken-before-noted')))).toEqual([]);
+      expect((await uploadsInProgress()).filter((k) => k.includes(encodeObjectId(key)))).toEqual([]);
     } finally {
       creator.close();
     }

@@ -120,18 +120,27 @@ describe('createUpload with an expiry policy', () => {
     expect(w.recorder.commands).toEqual([]); // refused before any request
   });
 
-  test('an instant that passes before the complete: ValidationError, the session is aborted, nothing is left', async () => {
-    const created = await w.store.createUpload('e/late', { expiresAt: new Date(clock() + 60 * SEC) });
+  // How long after the instant the complete runs: a second, or not at all (the instant itself is past).
+  test.each([
+    ['passes before the complete', SEC],
+    ['is reached just as the complete starts', 0],
+  ])('an instant that %s: ValidationError, the session is aborted, nothing is left', async (_when, late) => {
+    const key = `e/late-${late}`;
+    const at = clock() + 60 * SEC;
+    const created = await w.store.createUpload(key, { expiresAt: new Date(at) });
     const parts = await uploadParts(w.store, created.uploadId, randomBody(3000), created.partSize);
-    offset = 61 * SEC;
-    await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(ValidationError);
-    expect(await item('e/late')).toBeUndefined();
-    // Aborted and gone, as after abortUpload.
-    await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    const completer = makeWriter(fx, { store: { clock: () => at + late } });
+    try {
+      await expect(completer.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(ValidationError);
+      expect(await item(key)).toBeUndefined();
+      // Aborted and gone, as after abortUpload.
+      await expect(completer.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    } finally {
+      completer.close();
+    }
     const state = await rawState(fx);
     expect(state.instances.filter((i) => i.pk === created.uploadId)).toEqual([]);
     expect(state.unreferenced).toEqual([]);
-    offset = 0;
   });
 });
 

@@ -29,7 +29,7 @@ import {
   sweepPastEverything,
   type Writer,
 } from './harness.js';
-import { uploadParts } from './upload-session-client.js';
+import { putPart, uploadParts } from './upload-session-client.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { StreamReader } from '../support/stream.js';
 
@@ -155,20 +155,49 @@ describe('upload sessions', () => {
     const created = await w.store.createUpload('s/four', { partSize: 5 * MiB });
     const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
     expect(parts).toHaveLength(3);
+    // A part 5 of 5 bytes: part 3 (5 bytes too) is then not the last of a list naming both.
+    const part5 = { partNumber: 5, etag: await putPart(await w.store.uploadPartUrl(created.uploadId, 5), randomBody(5)) };
     const attempts = [
       [parts[0]!, { partNumber: 2, etag: '"00000000000000000000000000000000"' }, parts[2]!], // wrong ETag
       [parts[1]!, parts[0]!, parts[2]!], // reordered
       [...parts, { partNumber: 4, etag: parts[0]!.etag }], // a part never uploaded
       [{ partNumber: 1, etag: parts[0]!.etag }, parts[0]!], // a duplicate
+      [...parts, part5], // a part but the last under 5 MiB
     ];
     for (const list of attempts) {
+      w.recorder.reset();
       await expect(w.store.completeUpload(created.uploadId, list)).rejects.toBeInstanceOf(InvalidPartsError);
+      // Refused from the listing, before S3 is asked to assemble anything.
+      expect(w.recorder.names('s3')).not.toContain('CompleteMultipartUpload');
       expect(await w.store.head('s/four')).toBeUndefined();
     }
     await expect(w.store.completeUpload(created.uploadId, [])).rejects.toBeInstanceOf(ValidationError);
-    const result = await w.store.completeUpload(created.uploadId, parts);
+    // ETags as S3 answers them, or without their quotes: the same parts.
+    const result = await w.store.completeUpload(
+      created.uploadId,
+      parts.map((part, i) => (i === 1 ? { ...part, etag: part.etag.replace(/"/g, '') } : part)),
+    );
     expect(result.size).toBe(body.byteLength);
     expect(sameBytes((await w.store.get('s/four'))?.body, body)).toBe(true);
+  });
+
+  // A part list complete cannot send is refused as bad input, naming the field, before any request (no read, no S3 call).
+  test.each([
+    ['10,001 parts', Array.from({ length: 10_001 }, () => ({ partNumber: 1, etag: '"x"' })), 'parts'],
+    ['a part number of 0', [{ partNumber: 0, etag: '"x"' }], 'parts[0].partNumber'],
+    ['a part number of 10,001', [{ partNumber: 10_001, etag: '"x"' }], 'parts[0].partNumber'],
+    ['an empty ETag', [{ partNumber: 1, etag: '' }], 'parts[0].etag'],
+    ['an ETag of 257 characters', [{ partNumber: 1, etag: 'e'.repeat(257) }], 'parts[0].etag'],
+    ['a checksum to verify', [{ partNumber: 1, etag: '"x"', checksumSHA256: 'AAAA' }], 'parts[0]'],
+  ])('complete with %s: ValidationError naming %s, nothing sent', async (_what, parts, field) => {
+    const created = await w.store.createUpload('s/bad-parts');
+    try {
+      w.recorder.reset();
+      await expect(w.store.completeUpload(created.uploadId, parts as never)).rejects.toMatchObject({ name: 'ValidationError', field });
+      expect(w.recorder.names(), 'refused before any request').toEqual([]);
+    } finally {
+      await w.store.abortUpload(created.uploadId);
+    }
   });
 
   test('a declared size that the parts do not make is refused', async () => {
@@ -223,6 +252,12 @@ describe('upload sessions', () => {
     const urls = await w.store.uploadPartUrls(created.uploadId, [3, 1, 2]);
     expect(urls.map((u) => new URL(u).searchParams.get('partNumber'))).toEqual(['3', '1', '2']);
     await expect(w.store.uploadPartUrls(created.uploadId, [1, 0])).rejects.toBeInstanceOf(ValidationError);
+    await expect(w.store.uploadPartUrls(created.uploadId, 3 as never)).rejects.toMatchObject({
+      name: 'ValidationError',
+      field: 'partNumber',
+    });
+    // Past S3's last part number: refused as such, not as a part past the declared size.
+    await expect(w.store.uploadPartUrl(created.uploadId, 10_001)).rejects.toThrow(/partNumber must be an integer in 1\.\.10000/);
     await expect(w.store.uploadPartUrls(created.uploadId, [1, 4])).rejects.toThrow(/past the declared size/);
     expect(await w.store.uploadPartUrls(created.uploadId, [])).toEqual([]);
     await w.store.abortUpload(created.uploadId);
@@ -271,6 +306,33 @@ describe('upload sessions', () => {
     }
   });
 
+  test('a session that expires between its read and the signing: UploadSessionClosedError (expired), no URL', async () => {
+    const created = await w.store.createUpload('s/expires-while-signing', { expiresInMs: 60_000 });
+    // Once the session is read, the clock shows it open one last time, then at its expiry.
+    let looks = -1;
+    const clock = () => (looks < 0 ? Date.now() : looks++ === 0 ? created.expiresAt - 1 : created.expiresAt);
+    const signer = makeWriter(fx, {
+      store: { clock },
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r) => r.command === 'GetItemCommand' && r.input.TableName === fx.config.changeLogTable,
+        before: async () => void (looks = 0),
+      }),
+    });
+    try {
+      await expect(signer.store.uploadPartUrl(created.uploadId, 1)).rejects.toMatchObject({
+        constructor: UploadSessionClosedError,
+        reason: 'expired',
+      });
+      expect(looks, 'the clock was looked at twice after the read').toBe(2);
+    } finally {
+      signer.close();
+      await w.store.abortUpload(created.uploadId);
+    }
+  });
+
   test.each([
     ['a create', false],
     ['an overwrite', true],
@@ -310,6 +372,27 @@ describe('upload sessions', () => {
       }
     },
   );
+
+  test('a session that expires days after its commit keeps its answer until then (its lease is not cut to the day after the commit)', async () => {
+    // A fixture of its own: a sweep days ahead would take this file's other writers too.
+    const own = await freshFixture();
+    const owner = makeWriter(own);
+    try {
+      const session = await owner.store.createUpload('s/retried-long', { expiresInMs: 7 * 24 * 3_600_000 });
+      const parts = await uploadParts(owner.store, session.uploadId, randomBody(3000), session.partSize);
+      const result = await owner.store.completeUpload(session.uploadId, parts);
+      // Two days on: past the day an answer is kept at least, within the session's own lifetime.
+      const s = makeSweeper(own, 2 * 24 * 3_600_000);
+      try {
+        expect((await s.sweeper.sweep()).errors).toBe(0);
+      } finally {
+        s.close();
+      }
+      expect(await owner.store.completeUpload(session.uploadId, parts)).toEqual(result);
+    } finally {
+      owner.close();
+    }
+  });
 
   test('a session days from its expiry is no suspect lease: never counted stuck, never claimed; status lists no stuck item', async () => {
     const body = randomBody(3000);
