@@ -357,21 +357,21 @@ export class UploadSessions {
     // The size is that of the listed parts (ListParts), checked before S3 assembles anything, so
     // a wrong list leaves the session open; S3 then refuses to assemble another size. No HEAD.
     const uploaded = await this.o.lt.listParts(info.blob, info.s3UploadId!);
-    let size: number;
     if (uploaded !== undefined) {
-      size = sizeOfParts(uploadId, parts, uploaded);
+      const size = sizeOfParts(uploadId, parts, uploaded);
       if (info.size !== undefined && size !== info.size) {
         throw new InvalidPartsError(uploadId, `the parts make ${size} bytes, the session declared ${info.size}`);
       }
       ended?.();
       const refused = await this.o.lt.completeMultipart(info.blob, info.s3UploadId!, parts, size);
       if (refused !== undefined && refused !== 'NoSuchUpload') throw new InvalidPartsError(uploadId, PART_REFUSALS[refused]);
-      if (refused === 'NoSuchUpload') size = await this.assembledSize(session);
-    } else {
-      // NoSuchUpload: an earlier complete assembled it (its commit did not land), or it was aborted.
-      size = await this.assembledSize(session);
+      if (refused === undefined) return this.commit(session, size, before, ended);
     }
-    return this.commit(session, size, before, ended);
+    // NoSuchUpload: an earlier complete assembled it (its commit did not land), or it was aborted,
+    // or the client's retry assembled and committed it meanwhile (then that commit's answer).
+    const assembled = await this.assembled(session);
+    if ('answered' in assembled) return resultOf(info, assembled.answered);
+    return this.commit(session, assembled.size, before, ended);
   }
 
   /**
@@ -580,16 +580,26 @@ export class UploadSessions {
    * body is not read); a blob S3 does not confirm (404, or 403 without s3:ListBucket) means the
    * upload was aborted: nothing is committed.
    */
-  private async assembledSize(session: SessionItem): Promise<number> {
+  /**
+   * The size of the blob an earlier complete of the session assembled. When the blob is not there,
+   * the session ended since: committed by the client's retry, whose blob another writer's
+   * overwrite may have deleted already, it is that commit's stored result (a complete that raced
+   * its own retry and lost answers as the retry was answered); else how it ended.
+   */
+  private async assembled(session: SessionItem): Promise<{ readonly size: number } | { readonly answered: SessionResult }> {
     const size = await this.o.lt.sizeOf(session.info.blob);
-    if (size === undefined) throw await this.closedNow(session.sessionId);
+    if (size === undefined) {
+      const now = parseSessionItem(await this.table.getRaw(session.sessionId));
+      if (now?.result !== undefined) return { answered: now.result };
+      throw closedError(session.sessionId, now);
+    }
     if (session.info.size !== undefined && size !== session.info.size) {
       throw new InvalidPartsError(
         session.sessionId,
         `the parts make ${size} bytes, the session declared ${session.info.size}; abort it and start again`,
       );
     }
-    return size;
+    return { size };
   }
 
   /** A session that still takes parts. */

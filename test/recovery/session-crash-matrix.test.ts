@@ -442,6 +442,35 @@ describe('session races', () => {
     await expectClean(fx, expect);
   });
 
+  test("a complete held before its part listing while the client's retry commits and another writer overwrites (the session's blob deleted): the retry's answer, not 'completed'", async () => {
+    const fx = await freshFixture();
+    const key = 'race/retried-then-overwritten';
+    const setup = writer(fx);
+    const p = await prepare(setup.store, key);
+    let retried: PutResult | undefined;
+    const newer = randomBody(40 * KiB);
+    // Between its read of the object and its part listing: the retry commits (assembling the
+    // upload), and an overwrite replaces the object, deleting the blob the retry committed.
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: sessionSteps(fx).listParts,
+      before: async () => {
+        retried = await writer(fx).store.completeUpload(p.uploadId, p.parts);
+        await setup.store.put(key, newer);
+      },
+    });
+    const answer = await writer(fx, injector).store.completeUpload(p.uploadId, p.parts);
+    expect(injector.stats.injected.delay, 'the retry and the overwrite ran in between').toBe(1);
+    expect(retried).toMatchObject({ created: true, size: sessionBody.byteLength });
+    expect(answer).toEqual(retried);
+    expect(sameBytes(await rawValue(fx, key), newer)).toBe(true);
+    await sweepPastEverything(fx);
+    await expectClean(fx, expect);
+    expect(sameBytes(await rawValue(fx, key), newer)).toBe(true);
+  });
+
   test("a complete whose commit meets a transaction while the client's retry commits: its next attempt finds that commit, answers it, and deletes nothing the object points at", async () => {
     const fx = await freshFixture();
     const key = 'race/busy-then-retried';
