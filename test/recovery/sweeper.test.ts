@@ -1034,35 +1034,42 @@ describe('shards', () => {
 });
 
 describe('concurrency', () => {
-  test.each([1, 3])('concurrency %i: no more instances are claimed or settled at once', async (concurrency) => {
-    const fx = await freshFixture();
-    for (let i = 0; i < 8; i++) await putDeadInstance(fx, { fenced: true, shard: i % fx.config.leaseShards });
-    // Each write on the change log (a claim, a drop) takes 150 ms: the writes in flight at once
-    // are the instances the pool runs at once.
-    let inFlight = 0;
-    let most = 0;
-    const dynamodb = createDynamoDBClient();
-    dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        const write = ['UpdateItemCommand', 'DeleteItemCommand'].includes(context.commandName ?? '');
-        if (!write) return next(args);
-        most = Math.max(most, ++inFlight);
-        try {
-          await new Promise((resolve) => setTimeout(resolve, 150));
-          return await next(args);
-        } finally {
-          inFlight--;
-        }
-      },
-      { step: 'initialize', name: 'slowWrites' },
-    );
-    open.push({ close: () => dynamodb.destroy() });
-    expect(await sweeperAt(fx, 0, { dynamodb, concurrency }).sweep()).toMatchObject({
-      instancesClaimed: 8,
-      entriesRecovered: 8,
-      errors: 0,
-    });
-    expect(most).toBe(concurrency);
-    expect((await rawState(fx)).instances).toEqual([]);
-  });
+  test.each([
+    { concurrency: 1, instances: 8, most: 1 },
+    { concurrency: 3, instances: 8, most: 3 },
+    { concurrency: undefined, instances: 20, most: 16 }, // the default
+  ])(
+    'concurrency $concurrency: no more than $most instances are claimed or settled at once',
+    async ({ concurrency, instances, most: bound }) => {
+      const fx = await freshFixture();
+      for (let i = 0; i < instances; i++) await putDeadInstance(fx, { fenced: true, shard: i % fx.config.leaseShards });
+      // Each write on the change log (a claim, a drop) takes 150 ms: the writes in flight at once
+      // are the instances the pool runs at once.
+      let inFlight = 0;
+      let most = 0;
+      const dynamodb = createDynamoDBClient();
+      dynamodb.middlewareStack.add(
+        (next, context) => async (args) => {
+          const write = ['UpdateItemCommand', 'DeleteItemCommand'].includes(context.commandName ?? '');
+          if (!write) return next(args);
+          most = Math.max(most, ++inFlight);
+          try {
+            await new Promise((resolve) => setTimeout(resolve, 150));
+            return await next(args);
+          } finally {
+            inFlight--;
+          }
+        },
+        { step: 'initialize', name: 'slowWrites' },
+      );
+      open.push({ close: () => dynamodb.destroy() });
+      expect(await sweeperAt(fx, 0, { dynamodb, ...(concurrency === undefined ? {} : { concurrency }) }).sweep()).toMatchObject({
+        instancesClaimed: instances,
+        entriesRecovered: instances,
+        errors: 0,
+      });
+      expect(most).toBe(bound);
+      expect((await rawState(fx)).instances).toEqual([]);
+    },
+  );
 });
