@@ -98,15 +98,40 @@ describe('sweeper handler', () => {
 
     const docs = emfDocuments(out);
     expect(docs.length).toBeGreaterThanOrEqual(1);
-    const names = docs.flatMap((d) => d._aws.CloudWatchMetrics.flatMap((m: any) => m.Metrics.map((x: any) => x.Name)));
-    expect(names).toEqual(
-      expect.arrayContaining(['EntriesRecovered', 'BlobsDeleted', 'InstancesClaimed', 'EntriesQuarantined', 'SweepDuration']),
+    // Every metric the README names, by that name (alarms and dashboards outside the construct
+    // refer to them), the two durations in milliseconds, the rest counts.
+    const units = Object.fromEntries(
+      docs.flatMap((d) => d._aws.CloudWatchMetrics.flatMap((m: any) => m.Metrics.map((x: any) => [x.Name, x.Unit]))),
     );
+    const counts = [
+      'InstancesExpired',
+      'InstancesRetired',
+      'InstancesClaimed',
+      'EntriesRecovered',
+      'EntriesDeferred',
+      'EntriesQuarantined',
+      'EntriesFailed',
+      'BlobsDeleted',
+      'AbandonedUploadsAborted',
+      'AbandonedUploadErrors',
+      'AbandonedUploadListingsTruncated',
+      'SweepErrors',
+      'StuckInstances',
+      'StoppedEarly',
+    ];
+    expect(units).toEqual({
+      ...Object.fromEntries(counts.map((name) => [name, 'Count'])),
+      SweepDuration: 'Milliseconds',
+      OldestExpiredAge: 'Milliseconds',
+    });
     expect(docs[0]!._aws.CloudWatchMetrics[0].Namespace).toBe('Tierlog');
     const values = Object.assign({}, ...docs);
     expect(values.EntriesRecovered).toBe(2);
     expect(values.BlobsDeleted).toBe(2);
     expect(values.StoppedEarly).toBe(0);
+    const { durationMs, oldestExpiredAgeMs } = result as { durationMs: number; oldestExpiredAgeMs: number };
+    expect(oldestExpiredAgeMs).toBeGreaterThan(durationMs);
+    expect(values).toMatchObject({ SweepDuration: durationMs, OldestExpiredAge: oldestExpiredAgeMs });
     // Powertools logs carry the Lambda context.
     expect(out).toContain(context.awsRequestId);
 

@@ -187,6 +187,22 @@ describe('housekeeping', () => {
     for (const k of [0, 1]) expect(reads[k]!.slice(0, segments[k]!.length)).toEqual(segments[k]);
   });
 
+  test('a sweeper given no shardlessScan scans too: one of 8 segments (the default), picked by Math.random', async () => {
+    const fx = await freshFixture();
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(createDynamoDBClient(), 'dynamodb');
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.99);
+    try {
+      const s = makeSweeper(fx, 0, { dynamodb });
+      open.push(s, { close: () => dynamodb.destroy() });
+      expect(await s.sweeper.sweep({ dryRun: true })).toMatchObject({ errors: 0 });
+    } finally {
+      random.mockRestore();
+    }
+    const scans = recorder.commands.filter((c) => c.command === 'Scan');
+    expect(scans.map((c) => [c.input.Segment, c.input.TotalSegments])).toEqual([[7, 8]]);
+  });
+
   // After an outage every dead instance's first sighting holds it for its upload window (20 min),
   // past the suspect horizon (15.5 min): the suspect query reads each one and its filter (live
   // only) drops it. With `Limit` 100 (applied before the filter), 10^5 of them were 250 requests a

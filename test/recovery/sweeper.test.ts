@@ -13,7 +13,7 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, s3AccessDenied } from '../../lib/faults/s3-answers.js';
-import { DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
+import { DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { SweepIncompleteError } from '../../lib/recovery/sweeper.js';
 import { ValidationError } from '../../lib/errors.js';
@@ -493,11 +493,16 @@ describe('deferral', () => {
 });
 
 describe('deadline', () => {
-  test('a deadline already past: stops at once, changes nothing', async () => {
+  test.each([
+    { what: 'inside the 10 s margin', ahead: 5_000 },
+    { what: 'exactly the 10 s margin ahead', ahead: DEFAULT_DEADLINE_MARGIN_MS },
+  ])('a deadline already past ($what): stops at once, changes nothing', async ({ ahead }) => {
     const fx = await freshFixture();
     for (let i = 0; i < 4; i++) await putDeadInstance(fx, { count: 1, shard: i % fx.config.leaseShards });
     const image = await snapshot(fx);
-    const report = await sweeperAt(fx, 0).sweep({ deadline: Date.now() + 5_000 }); // inside the 10 s margin
+    // The sweeper's clock stands still: the deadline is `ahead` of it throughout.
+    const now = Date.now();
+    const report = await sweeperAt(fx, 0, { clock: () => now }).sweep({ deadline: now + ahead });
     expect(report).toMatchObject({ stoppedEarly: true, instancesExpired: 0, instancesClaimed: 0, blobsDeleted: 0 });
     expect(await snapshot(fx)).toBe(image);
   });
