@@ -124,6 +124,24 @@ describe('concurrent sweepers', () => {
   );
 });
 
+describe('two sweepers whose clocks agree to the millisecond', () => {
+  test("the one whose claim lost never takes the other's claim (the same expiry) for its own: it skips the instance", async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
+    const now = Date.now();
+    // Both read the lease index and try to retire it before either claims; A's claim lands
+    // first, B's then fails on it. Their clocks stand still: both claims name the same expiry.
+    const [a, b] = [200, 600].map((delayMs) =>
+      sweeperAt(fx, 0, { clock: () => now, injector: new FaultInjector().add({ kind: 'delay', delayMs, match: steps(fx.config).claim }) }),
+    );
+    const [ra, rb] = await Promise.all([a!.sweep({ housekeeping: false }), b!.sweep({ housekeeping: false })]);
+    expect(ra).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    expect(rb).toMatchObject({ instancesClaimed: 0, instancesSkipped: 1, entriesRecovered: 0, blobsDeleted: 0, errors: 0 });
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+    expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
+  });
+});
+
 describe('quarantine', () => {
   type Kind = { name: string; make: (fx: Fixture, victimBlob: string) => Promise<{ entry: unknown; keep: string[] }> };
   const kinds: Kind[] = [
@@ -796,6 +814,27 @@ describe('reads and deletes gathered across instances', () => {
     expect(await rawInstance(fx, instanceId)).toBeUndefined();
   });
 
+  test('a blob two entries of an instance name (put, then overwritten, neither committed) is deleted and counted once', async () => {
+    const fx = await freshFixture();
+    const since = Date.now() - HOUR;
+    const first = rawBlobKey(fx, 'twice/a');
+    const second = rawBlobKey(fx, 'twice/a');
+    for (const blob of [first, second]) await rawPutObject(fx, blob, randomBody(64));
+    const instanceId = await putRawInstance(fx, {
+      leaseUntil: since,
+      state: 'claimed',
+      claimedBy: 'dead-sweeper',
+      firstSeen: since,
+      entries: {
+        [newChangeId()]: entry('twice/a', { new: first, at: since }),
+        [newChangeId()]: entry('twice/a', { old: first, new: second, at: since }),
+      },
+    });
+    expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ entriesRecovered: 2, blobsDeleted: 2, instancesDrained: 1, errors: 0 });
+    for (const blob of [first, second]) expect(await rawGetObject(fx, blob)).toBeUndefined();
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+  });
+
   test('an error in the DeleteObjects answer that names no key: no entry of the batch is dropped, a later sweep recovers them', async () => {
     const fx = await freshFixture();
     const dead = [];
@@ -924,6 +963,31 @@ describe("a shard's lease-index query that fails after the SDK's retries", () =>
     expect(incomplete.message).toMatch(/^sweep stopped after 0 instances retired, 1 claimed, 1 entries recovered, 1 blobs deleted: /);
     expect(await rawInstance(fx, instanceId)).toBeUndefined();
     expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
+  });
+
+  test('a sweep its signal stopped before it took anything: SweepIncompleteError, its report saying stoppedEarly (work was left)', async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const image = await snapshot(fx);
+    const injector = new FaultInjector().add({ kind: 'fail', match: shardQuery(0), error: throttled });
+    const s = makeSweeper(fx, 0, { injector });
+    let error: unknown;
+    try {
+      await s.sweeper.sweep({ housekeeping: false, signal: AbortSignal.abort() });
+    } catch (err) {
+      error = err;
+    } finally {
+      s.close();
+    }
+    expect(error).toBeInstanceOf(SweepIncompleteError);
+    expect((error as SweepIncompleteError).report).toMatchObject({
+      stoppedEarly: true,
+      instancesExpired: 0,
+      instancesClaimed: 0,
+      errors: 1,
+    });
+    expect(await snapshot(fx)).toBe(image);
+    expect(await rawInstance(fx, instanceId)).toBeDefined();
   });
 
   test('a sweep that did and found nothing else rejects with the failure itself', async () => {
