@@ -232,6 +232,17 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     await expectClean(fx, expect);
   });
 
+  test('a retire refused after the sweep returned (the instance has an entry) is not followed by a claim', async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { shard: 0 });
+    const before = await rawInstance(fx, instanceId);
+    // Its retire is held while the sweeper's clock jumps past the deadline.
+    const { report, sentAfterReturn } = await sweepHeldPastDeadline(fx, onCommand('DeleteItem'), 'QueryCommand', false);
+    expect(report).toMatchObject({ stoppedEarly: true, instancesClaimed: 0, errors: 0 });
+    expect(await sentAfterReturn(), 'requests started after the sweep returned').toEqual([]);
+    expect(await rawInstance(fx, instanceId)).toEqual(before);
+  });
+
   test('the scan for items without a shard asks for no page more once the sweep returned, and changes no report returned', async () => {
     const fx = await freshFixture();
     for (let i = 0; i < 3; i++) {
