@@ -98,15 +98,41 @@ describe('sweeper handler', () => {
 
     const docs = emfDocuments(out);
     expect(docs.length).toBeGreaterThanOrEqual(1);
-    const names = docs.flatMap((d) => d._aws.CloudWatchMetrics.flatMap((m: any) => m.Metrics.map((x: any) => x.Name)));
-    expect(names).toEqual(
-      expect.arrayContaining(['EntriesRecovered', 'BlobsDeleted', 'InstancesClaimed', 'EntriesQuarantined', 'SweepDuration']),
+    // Every metric the README names, by that name (alarms and dashboards outside the construct
+    // refer to them), the two durations in milliseconds, the rest counts.
+    const units = Object.fromEntries(
+      docs.flatMap((d) => d._aws.CloudWatchMetrics.flatMap((m: any) => m.Metrics.map((x: any) => [x.Name, x.Unit]))),
     );
+    const counts = [
+      'InstancesExpired',
+      'InstancesRetired',
+      'InstancesClaimed',
+      'EntriesRecovered',
+      'EntriesDeferred',
+      'EntriesQuarantined',
+      'EntriesFailed',
+      'BlobsDeleted',
+      'AbandonedUploadsAborted',
+      'AbandonedUploadErrors',
+      'AbandonedUploadListingsTruncated',
+      'SweepErrors',
+      'StuckInstances',
+      'StoppedEarly',
+    ];
+    expect(units).toEqual({
+      ...Object.fromEntries(counts.map((name) => [name, 'Count'])),
+      SweepDuration: 'Milliseconds',
+      OldestExpiredAge: 'Milliseconds',
+    });
     expect(docs[0]!._aws.CloudWatchMetrics[0].Namespace).toBe('Tierlog');
     const values = Object.assign({}, ...docs);
     expect(values.EntriesRecovered).toBe(2);
     expect(values.BlobsDeleted).toBe(2);
     expect(values.StoppedEarly).toBe(0);
+    const { durationMs, oldestExpiredAgeMs } = result as { durationMs: number; oldestExpiredAgeMs: number };
+    expect(durationMs).toBeGreaterThan(0);
+    expect(oldestExpiredAgeMs).toBeGreaterThan(durationMs);
+    expect(values).toMatchObject({ SweepDuration: durationMs, OldestExpiredAge: oldestExpiredAgeMs });
     // Powertools logs carry the Lambda context.
     expect(out).toContain(context.awsRequestId);
 
@@ -300,12 +326,14 @@ describe('sweeper handler', () => {
     const now = Date.now();
     await putDeadInstance(fx, { shard: 0, since: now - 40 * 60_000 });
     await putDeadInstance(fx, { shard: 1, since: now - 20 * 60_000 });
+    // Found after the oldest (its shard's query reads the oldest lease first): the age is the oldest's, not the last one's.
+    await putDeadInstance(fx, { shard: 0, since: now - 10 * 60_000 });
     const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
     restores.push(restore);
     const handler = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3, clock: () => now } });
     const { result, error, out } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
     expect(error).toBeUndefined();
-    expect(result).toMatchObject({ instancesExpired: 2, oldestExpiredAgeMs: 40 * 60_000 });
+    expect(result).toMatchObject({ instancesExpired: 3, oldestExpiredAgeMs: 40 * 60_000 });
     expect(Object.assign({}, ...emfDocuments(out))).toMatchObject({ OldestExpiredAge: 40 * 60_000 });
   });
 

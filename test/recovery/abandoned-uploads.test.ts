@@ -253,7 +253,13 @@ describe('cost', () => {
     expect(s3Commands(judgeCommands).map((c) => c.command)).toEqual([expect.stringMatching(/^DeleteObjects?$/)]);
   });
 
-  test('a listing cut at its page bound is logged and counted; the entries drain, the uploads past it are left to the lifecycle rule', async () => {
+  test.each([
+    {
+      pages: 1,
+      what: 'cut at its page bound is logged and counted; the entries drain, the uploads past it are left to the lifecycle rule',
+    },
+    { pages: undefined, what: 'of 3 pages reaches the dead upload with the default bound (10 pages): aborted, nothing truncated' },
+  ])('a listing (maxUploadListingPages $pages) $what', async ({ pages }) => {
     const fx = await freshFixture();
     const blob = await dieMidUpload(fx, 'mpu/far', 'mpCreate', 'crashAfter');
     // Two uploads that sort before every blob key, outside any entry: the dead one is on page 3 of 1.
@@ -263,16 +269,23 @@ describe('cost', () => {
     const logger = keptLogger();
     const s3 = withPagedListings(createS3Client(), 1);
     clients.push(s3);
-    const { judge } = await fenceThenSweep(fx, PAST_EVERYTHING_MS, {}, { s3, logger, maxUploadListingPages: 1 });
+    const { judge } = await fenceThenSweep(
+      fx,
+      PAST_EVERYTHING_MS,
+      {},
+      { s3, logger, ...(pages === undefined ? {} : { maxUploadListingPages: pages }) },
+    );
+    const truncated = pages === 1 ? 1 : 0;
     expect(judge).toMatchObject({
       entriesRecovered: 1,
-      abandonedUploadsAborted: 0,
-      abandonedUploadListingsTruncated: 1,
+      abandonedUploadsAborted: 1 - truncated,
+      abandonedUploadListingsTruncated: truncated,
       abandonedUploadErrors: 0,
       errors: 0,
     });
-    expect(logger.lines.filter((l) => l.level === 'warn' && /upload listing truncated/.test(l.message))).toHaveLength(1);
-    expect(await uploadsInProgress(fx)).toContain(blob);
+    expect(logger.lines.filter((l) => l.level === 'warn' && /upload listing truncated/.test(l.message))).toHaveLength(truncated);
+    if (truncated === 1) expect(await uploadsInProgress(fx)).toContain(blob);
+    else expect(await uploadsInProgress(fx)).not.toContain(blob);
     expect((await rawState(fx)).instances).toEqual([]);
   });
 });

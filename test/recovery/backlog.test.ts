@@ -123,11 +123,13 @@ describe('a sweeper that trails another over the same shards of a backlog', () =
    * `count` dead instances, and a sweeper B whose requests that `match` wait, the first of them
    * until sweeper A, started then over the same shards, has finished: B's sweep, and A's report.
    */
-  async function trailing(count: number, match: (r: RequestInfo) => boolean) {
+  async function trailing(count: number, match: (r: RequestInfo) => boolean, idle = false) {
     const fx = await freshFixture();
     const now = Date.now();
     const items = Array.from({ length: count }, (_, i) =>
-      deadInstance(i % fx.config.leaseShards, now - 10 * MIN + i, `dead/${i}`, rawBlobKey(fx, `dead/${i}`)),
+      idle
+        ? { pk: newInstanceId(), shard: i % fx.config.leaseShards, leaseUntil: now - 10 * MIN + i, n: 0, state: 'live' }
+        : deadInstance(i % fx.config.leaseShards, now - 10 * MIN + i, `dead/${i}`, rawBlobKey(fx, `dead/${i}`)),
     );
     await putInstances(fx, items);
     let ahead: Promise<SweepReport> | undefined;
@@ -143,19 +145,22 @@ describe('a sweeper that trails another over the same shards of a backlog', () =
     });
     const recorder = new CommandRecorder();
     const b = await sweeperAt(fx, 0, { injector, recorder }).sweep({ housekeeping: false });
-    expect(await ahead).toMatchObject({ instancesClaimed: items.length, errors: 0 });
+    expect(await ahead).toMatchObject({ [idle ? 'instancesRetired' : 'instancesClaimed']: items.length, errors: 0 });
     expect(b).toMatchObject({ instancesClaimed: 0, instancesSkipped: items.length, errors: 0 });
     return { fx, items, names: recorder.names() };
   }
 
-  test('spends one request on each instance the other took since its lease-index page was read', async () => {
+  test.each([
+    { what: 'took (claimed)', count: 200, idle: false },
+    { what: 'retired (gone: no claim is tried on an item that is not there)', count: 40, idle: true },
+  ])('spends one request on each instance the other $what since its lease-index page was read', async ({ count, idle }) => {
     // B has read its first page of each shard (50 instances) when A, ahead of it, takes them all.
-    const { fx, items, names } = await trailing(200, (r) => r.command !== 'QueryCommand');
+    const { fx, items, names } = await trailing(count, (r) => r.command !== 'QueryCommand', idle);
     const sent = names.filter((name) => name !== 'Query');
     expect(sent, 'one refused retire each').toEqual(Array(items.length).fill('DeleteItem'));
-    // What A left is as A left it: every instance claimed once, its entry deferred to its window's end.
+    // What A left is as A left it: every instance claimed once, its entry deferred to its window's end; or none.
     const { instances } = await rawState(fx);
-    expect(instances).toHaveLength(items.length);
+    expect(instances).toHaveLength(idle ? 0 : items.length);
     expect(instances.every((i) => i.state === 'claimed' && entryNames(i).length === 1)).toBe(true);
   });
 

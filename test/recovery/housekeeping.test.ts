@@ -8,7 +8,7 @@
 import { BatchWriteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { newChangeId } from '../../lib/ids.js';
@@ -122,6 +122,85 @@ describe('housekeeping', () => {
     expect([...found].sort()).toEqual([...shardless].sort());
     // Read to its end, the next scan starts over.
     expect((await s.sweeper.sweep({ dryRun: true })).instancesWithoutShard).toBe(2);
+  });
+
+  // A sweeper that scanned segment 0 only (the default `Math.random` unread) would leave the items
+  // of the other segments, 7 in 8 by default, unreported and untaken; one that went on in a segment
+  // where the scan of another stopped would skip or repeat items.
+  test('each housekeeping sweep scans the segment its random picks (default Math.random), going on where the last scan of that segment stopped', async () => {
+    const fx = await freshFixture();
+    const shardless: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      shardless.push(uuidv7());
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk: shardless[i], state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
+        }),
+      );
+    }
+    // The items each scan names, in the order it read them.
+    const found: string[] = [];
+    const logger = {
+      info() {},
+      error() {},
+      warn(message: string, attributes?: Record<string, unknown>) {
+        if (message === 'instances without shard') found.push(...(attributes!.instanceIds as string[]));
+      },
+    };
+    const segmentRead = async (random?: () => number) => {
+      found.length = 0;
+      const s = makeSweeper(fx, 0, { shardlessScan: { segments: 2, maxPages: 10 }, logger, ...(random ? { random } : {}) });
+      open.push(s);
+      expect(await s.sweeper.sweep({ dryRun: true })).toMatchObject({ instancesWithoutShard: found.length, errors: 0 });
+      return [...found];
+    };
+    const segments = [await segmentRead(() => 0), await segmentRead(() => 0.75)];
+    expect(segments[0]!.length * segments[1]!.length).toBeGreaterThan(0);
+    expect(segments.flat().sort()).toEqual([...shardless].sort());
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.75);
+    try {
+      expect(await segmentRead()).toEqual(segments[1]);
+    } finally {
+      random.mockRestore();
+    }
+
+    // A page of 2 items stands for one of 1 MB; one page a sweep, segments 0 and 1 in turn.
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ScanCommand') (args.input as { Limit?: number }).Limit = 2;
+        return next(args);
+      },
+      { step: 'initialize', name: 'twoPerPage' },
+    );
+    let sweeps = 0;
+    const s = makeSweeper(fx, 0, { dynamodb, shardlessScan: { segments: 2, maxPages: 1 }, logger, random: () => (sweeps % 2) * 0.75 });
+    open.push(s, { close: () => dynamodb.destroy() });
+    const reads: string[][] = [[], []];
+    for (; sweeps < 12; sweeps++) {
+      found.length = 0;
+      expect(await s.sweeper.sweep({ dryRun: true })).toMatchObject({ errors: 0 });
+      reads[sweeps % 2]!.push(...found);
+    }
+    // Six sweeps of each segment: it read whole, in order, each item once.
+    for (const k of [0, 1]) expect(reads[k]!.slice(0, segments[k]!.length)).toEqual(segments[k]);
+  });
+
+  test('a sweeper given no shardlessScan scans too: one of 8 segments (the default), picked by Math.random', async () => {
+    const fx = await freshFixture();
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(createDynamoDBClient(), 'dynamodb');
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.99);
+    try {
+      const s = makeSweeper(fx, 0, { dynamodb });
+      open.push(s, { close: () => dynamodb.destroy() });
+      expect(await s.sweeper.sweep({ dryRun: true })).toMatchObject({ errors: 0 });
+    } finally {
+      random.mockRestore();
+    }
+    const scans = recorder.commands.filter((c) => c.command === 'Scan');
+    expect(scans.map((c) => [c.input.Segment, c.input.TotalSegments])).toEqual([[7, 8]]);
   });
 
   // After an outage every dead instance's first sighting holds it for its upload window (20 min),

@@ -18,7 +18,8 @@ import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { SweepIncompleteError } from '../../lib/recovery/sweeper.js';
 import { newChangeId } from '../../lib/ids.js';
 import { addSweepMetrics, SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
-import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
+import { SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
 import {
   expectClean,
   expectFencedOnly,
@@ -372,6 +373,29 @@ describe("an item in a shard past the sweeper's TIERLOG_LEASE_SHARDS (a writer c
     expect(await sweepAt(PAST_EVERYTHING_MS)).toMatchObject({ instancesOutsideShards: 1, stuckInstances: 0, instancesClaimed: 1 });
     expect(await sweepAt(PAST_EVERYTHING_MS + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1, errors: 0 });
     await expectClean(fx, expect);
+  });
+
+  test('an upload session in a shard past the sweeper’s (its lease is its expiry, days ahead) is counted outside the shards, never stuck', async () => {
+    const fx = await freshFixture();
+    const writer = makeWriter({ ...fx, config: { ...fx.config, leaseShards: 8 } });
+    open.push(writer);
+    const outside = async () => (await scanAll(fx.dynamodb, fx.config.changeLogTable)).filter((i) => (i.shard as number) >= 4);
+    for (let i = 0; i < 20 && !(await outside()).some((item) => String(item.pk).startsWith(SESSION_ID_PREFIX)); i++) {
+      await writer.store.createUpload(`session/${i}`);
+    }
+    const items = await outside();
+    const sessions = items.filter((item) => String(item.pk).startsWith(SESSION_ID_PREFIX));
+    expect(sessions.length).toBeGreaterThan(0);
+    const image = await snapshot(fx);
+    const s = makeSweeper({ ...fx, config: { ...fx.config, leaseShards: 4 } }, 0, SCAN);
+    open.push(s);
+    expect(await s.sweeper.sweep()).toMatchObject({
+      instancesOutsideShards: items.length,
+      stuckInstances: items.length - sessions.length,
+      instancesClaimed: 0,
+      errors: 0,
+    });
+    expect(await snapshot(fx)).toBe(image);
   });
 });
 

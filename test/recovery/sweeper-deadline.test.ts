@@ -232,6 +232,17 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     await expectClean(fx, expect);
   });
 
+  test('a retire refused after the sweep returned (the instance has an entry) is not followed by a claim', async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { shard: 0 });
+    const before = await rawInstance(fx, instanceId);
+    // Its retire is held while the sweeper's clock jumps past the deadline.
+    const { report, sentAfterReturn } = await sweepHeldPastDeadline(fx, onCommand('DeleteItem'), 'QueryCommand', false);
+    expect(report).toMatchObject({ stoppedEarly: true, instancesClaimed: 0, errors: 0 });
+    expect(await sentAfterReturn(), 'requests started after the sweep returned').toEqual([]);
+    expect(await rawInstance(fx, instanceId)).toEqual(before);
+  });
+
   test('the scan for items without a shard asks for no page more once the sweep returned, and changes no report returned', async () => {
     const fx = await freshFixture();
     for (let i = 0; i < 3; i++) {
@@ -285,40 +296,53 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     ).toBeGreaterThanOrEqual(3);
   });
 
-  test('it answers answerMarginMs before the deadline (its clock looked at as it jumps), not at the deadline', async () => {
-    const fx = await freshFixture();
-    // Fenced by a sweeper that died: judged at once, its HV read held until the test lets it go.
-    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
-    let jump = 0;
-    const sent = deferred();
-    const release = deferred();
-    const injector = new FaultInjector().add({
-      kind: 'delay',
-      delayMs: 0,
-      times: 1,
-      match: onCommand('BatchGetItem'),
-      before: async () => {
-        // Past the deadline minus the answer margin (3 min), before the deadline itself (5 min).
-        jump = 4 * MIN;
-        sent.resolve();
-        await release.promise;
-      },
-    });
-    const dynamodb = createDynamoDBClient();
-    const s3 = createS3Client();
-    open.push({ close: () => (release.resolve(), dynamodb.destroy(), s3.destroy()) });
-    const s = makeSweeper(fx, 0, { injector, dynamodb, s3, answerMarginMs: 2 * MIN, clock: () => Date.now() + jump });
-    open.push(s);
-    const sweep = s.sweeper.sweep({ deadline: Date.now() + 5 * MIN });
-    await sent.promise;
-    const outcome = await Promise.race([sweep, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000))]);
-    expect(outcome).toMatchObject({ stoppedEarly: true, instancesClaimed: 1, entriesRecovered: 0, blobsDeleted: 0, errors: 0 });
-    expect((await rawInstance(fx, instanceId))?.state).toBe('claimed');
-    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
-    release.resolve();
-    expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 1, errors: 0 });
-    await expectClean(fx, expect);
-  });
+  test.each([
+    { answerMarginMs: 2 * MIN, left: MIN },
+    { answerMarginMs: undefined, left: 1_000 }, // the default, 2 s
+  ])(
+    'it answers answerMarginMs ($answerMarginMs) before the deadline (its clock looked at as it jumps), not at the deadline',
+    async ({ answerMarginMs, left }) => {
+      const fx = await freshFixture();
+      // Fenced by a sweeper that died: judged at once, its HV read held until the test lets it go.
+      const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
+      const deadline = Date.now() + 5 * MIN;
+      let stoppedAt: number | undefined;
+      const sent = deferred();
+      const release = deferred();
+      const injector = new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: onCommand('BatchGetItem'),
+        before: async () => {
+          // Past the deadline minus the answer margin, before the deadline itself: the clock stops there.
+          stoppedAt = deadline - left;
+          sent.resolve();
+          await release.promise;
+        },
+      });
+      const dynamodb = createDynamoDBClient();
+      const s3 = createS3Client();
+      open.push({ close: () => (release.resolve(), dynamodb.destroy(), s3.destroy()) });
+      const s = makeSweeper(fx, 0, {
+        injector,
+        dynamodb,
+        s3,
+        ...(answerMarginMs === undefined ? {} : { answerMarginMs }),
+        clock: () => stoppedAt ?? Date.now(),
+      });
+      open.push(s);
+      const sweep = s.sweeper.sweep({ deadline });
+      await sent.promise;
+      const outcome = await Promise.race([sweep, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000))]);
+      expect(outcome).toMatchObject({ stoppedEarly: true, instancesClaimed: 1, entriesRecovered: 0, blobsDeleted: 0, errors: 0 });
+      expect((await rawInstance(fx, instanceId))?.state).toBe('claimed');
+      for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
+      release.resolve();
+      expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 1, errors: 0 });
+      await expectClean(fx, expect);
+    },
+  );
 
   test('an instance that waited for a slot past the deadline margin is not taken: the sweep stops early, it stays as it was', async () => {
     const fx = await freshFixture();

@@ -13,7 +13,7 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, s3AccessDenied } from '../../lib/faults/s3-answers.js';
-import { DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
+import { DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { SweepIncompleteError } from '../../lib/recovery/sweeper.js';
 import { ValidationError } from '../../lib/errors.js';
@@ -122,6 +122,24 @@ describe('concurrent sweepers', () => {
     },
     180_000,
   );
+});
+
+describe('two sweepers whose clocks agree to the millisecond', () => {
+  test("the one whose claim lost never takes the other's claim (the same expiry) for its own: it skips the instance", async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
+    const now = Date.now();
+    // Both read the lease index and try to retire it before either claims; A's claim lands
+    // first, B's then fails on it. Their clocks stand still: both claims name the same expiry.
+    const [a, b] = [200, 600].map((delayMs) =>
+      sweeperAt(fx, 0, { clock: () => now, injector: new FaultInjector().add({ kind: 'delay', delayMs, match: steps(fx.config).claim }) }),
+    );
+    const [ra, rb] = await Promise.all([a!.sweep({ housekeeping: false }), b!.sweep({ housekeeping: false })]);
+    expect(ra).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    expect(rb).toMatchObject({ instancesClaimed: 0, instancesSkipped: 1, entriesRecovered: 0, blobsDeleted: 0, errors: 0 });
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+    expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
+  });
 });
 
 describe('quarantine', () => {
@@ -493,11 +511,16 @@ describe('deferral', () => {
 });
 
 describe('deadline', () => {
-  test('a deadline already past: stops at once, changes nothing', async () => {
+  test.each([
+    { what: 'inside the 10 s margin', ahead: 5_000 },
+    { what: 'exactly the 10 s margin ahead', ahead: DEFAULT_DEADLINE_MARGIN_MS },
+  ])('a deadline already past ($what): stops at once, changes nothing', async ({ ahead }) => {
     const fx = await freshFixture();
     for (let i = 0; i < 4; i++) await putDeadInstance(fx, { count: 1, shard: i % fx.config.leaseShards });
     const image = await snapshot(fx);
-    const report = await sweeperAt(fx, 0).sweep({ deadline: Date.now() + 5_000 }); // inside the 10 s margin
+    // The sweeper's clock stands still: the deadline is `ahead` of it throughout.
+    const now = Date.now();
+    const report = await sweeperAt(fx, 0, { clock: () => now }).sweep({ deadline: now + ahead });
     expect(report).toMatchObject({ stoppedEarly: true, instancesExpired: 0, instancesClaimed: 0, blobsDeleted: 0 });
     expect(await snapshot(fx)).toBe(image);
   });
@@ -791,6 +814,27 @@ describe('reads and deletes gathered across instances', () => {
     expect(await rawInstance(fx, instanceId)).toBeUndefined();
   });
 
+  test('a blob two entries of an instance name (put, then overwritten, neither committed) is deleted and counted once', async () => {
+    const fx = await freshFixture();
+    const since = Date.now() - HOUR;
+    const first = rawBlobKey(fx, 'twice/a');
+    const second = rawBlobKey(fx, 'twice/a');
+    for (const blob of [first, second]) await rawPutObject(fx, blob, randomBody(64));
+    const instanceId = await putRawInstance(fx, {
+      leaseUntil: since,
+      state: 'claimed',
+      claimedBy: 'dead-sweeper',
+      firstSeen: since,
+      entries: {
+        [newChangeId()]: entry('twice/a', { new: first, at: since }),
+        [newChangeId()]: entry('twice/a', { old: first, new: second, at: since }),
+      },
+    });
+    expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ entriesRecovered: 2, blobsDeleted: 2, instancesDrained: 1, errors: 0 });
+    for (const blob of [first, second]) expect(await rawGetObject(fx, blob)).toBeUndefined();
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+  });
+
   test('an error in the DeleteObjects answer that names no key: no entry of the batch is dropped, a later sweep recovers them', async () => {
     const fx = await freshFixture();
     const dead = [];
@@ -921,6 +965,31 @@ describe("a shard's lease-index query that fails after the SDK's retries", () =>
     expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
   });
 
+  test('a sweep its signal stopped before it took anything: SweepIncompleteError, its report saying stoppedEarly (work was left)', async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const image = await snapshot(fx);
+    const injector = new FaultInjector().add({ kind: 'fail', match: shardQuery(0), error: throttled });
+    const s = makeSweeper(fx, 0, { injector });
+    let error: unknown;
+    try {
+      await s.sweeper.sweep({ housekeeping: false, signal: AbortSignal.abort() });
+    } catch (err) {
+      error = err;
+    } finally {
+      s.close();
+    }
+    expect(error).toBeInstanceOf(SweepIncompleteError);
+    expect((error as SweepIncompleteError).report).toMatchObject({
+      stoppedEarly: true,
+      instancesExpired: 0,
+      instancesClaimed: 0,
+      errors: 1,
+    });
+    expect(await snapshot(fx)).toBe(image);
+    expect(await rawInstance(fx, instanceId)).toBeDefined();
+  });
+
   test('a sweep that did and found nothing else rejects with the failure itself', async () => {
     const fx = await freshFixture();
     const injector = new FaultInjector().add({ kind: 'fail', match: shardQuery(0), error: throttled });
@@ -1034,35 +1103,42 @@ describe('shards', () => {
 });
 
 describe('concurrency', () => {
-  test.each([1, 3])('concurrency %i: no more instances are claimed or settled at once', async (concurrency) => {
-    const fx = await freshFixture();
-    for (let i = 0; i < 8; i++) await putDeadInstance(fx, { fenced: true, shard: i % fx.config.leaseShards });
-    // Each write on the change log (a claim, a drop) takes 150 ms: the writes in flight at once
-    // are the instances the pool runs at once.
-    let inFlight = 0;
-    let most = 0;
-    const dynamodb = createDynamoDBClient();
-    dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        const write = ['UpdateItemCommand', 'DeleteItemCommand'].includes(context.commandName ?? '');
-        if (!write) return next(args);
-        most = Math.max(most, ++inFlight);
-        try {
-          await new Promise((resolve) => setTimeout(resolve, 150));
-          return await next(args);
-        } finally {
-          inFlight--;
-        }
-      },
-      { step: 'initialize', name: 'slowWrites' },
-    );
-    open.push({ close: () => dynamodb.destroy() });
-    expect(await sweeperAt(fx, 0, { dynamodb, concurrency }).sweep()).toMatchObject({
-      instancesClaimed: 8,
-      entriesRecovered: 8,
-      errors: 0,
-    });
-    expect(most).toBe(concurrency);
-    expect((await rawState(fx)).instances).toEqual([]);
-  });
+  test.each([
+    { concurrency: 1, instances: 8, most: 1 },
+    { concurrency: 3, instances: 8, most: 3 },
+    { concurrency: undefined, instances: 20, most: 16 }, // the default
+  ])(
+    'concurrency $concurrency: no more than $most instances are claimed or settled at once',
+    async ({ concurrency, instances, most: bound }) => {
+      const fx = await freshFixture();
+      for (let i = 0; i < instances; i++) await putDeadInstance(fx, { fenced: true, shard: i % fx.config.leaseShards });
+      // Each write on the change log (a claim, a drop) takes 150 ms: the writes in flight at once
+      // are the instances the pool runs at once.
+      let inFlight = 0;
+      let most = 0;
+      const dynamodb = createDynamoDBClient();
+      dynamodb.middlewareStack.add(
+        (next, context) => async (args) => {
+          const write = ['UpdateItemCommand', 'DeleteItemCommand'].includes(context.commandName ?? '');
+          if (!write) return next(args);
+          most = Math.max(most, ++inFlight);
+          try {
+            await new Promise((resolve) => setTimeout(resolve, 150));
+            return await next(args);
+          } finally {
+            inFlight--;
+          }
+        },
+        { step: 'initialize', name: 'slowWrites' },
+      );
+      open.push({ close: () => dynamodb.destroy() });
+      expect(await sweeperAt(fx, 0, { dynamodb, ...(concurrency === undefined ? {} : { concurrency }) }).sweep()).toMatchObject({
+        instancesClaimed: instances,
+        entriesRecovered: instances,
+        errors: 0,
+      });
+      expect(most).toBe(bound);
+      expect((await rawState(fx)).instances).toEqual([]);
+    },
+  );
 });

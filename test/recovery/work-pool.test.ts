@@ -58,7 +58,11 @@ describe('WorkPool', () => {
     });
     await expect(pool.drain()).rejects.toThrow('task failed');
     expect(ran).toBe(true);
-    expect(() => new WorkPool(0)).toThrow(RangeError);
+  });
+
+  // A size of 1.5 would run two tasks at once; NaN, every task at once (no comparison holds).
+  test.each([0, -1, 1.5, Number.NaN])('a size of %d is refused: no bound it could keep', (size) => {
+    expect(() => new WorkPool(size)).toThrow(RangeError);
   });
 
   test('drain rethrows the first failure, not a later one', async () => {
