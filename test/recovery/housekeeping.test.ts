@@ -43,14 +43,48 @@ async function tableWithStuckInstances(fx: Fixture): Promise<{ suspect: string; 
     id: objectId,
     new: `${fx.config.prefix}/${Buffer.from(objectId).toString('base64url')}/${uuidv7()}`,
   });
-  const shardless = uuidv7();
-  await fx.dynamodb.send(
-    new PutItemCommand({
-      TableName: fx.config.changeLogTable,
-      Item: marshall({ pk: shardless, state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
-    }),
+  const [shardless] = await putShardless(fx, 1);
+  return { suspect: ahead.log.instanceId, shardless: shardless! };
+}
+
+/** `count` expired items without a shard (as a writer of a release before shards left them); their ids. */
+async function putShardless(fx: Fixture, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    ids.push(uuidv7());
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: marshall({ pk: ids[i], state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
+      }),
+    );
+  }
+  return ids;
+}
+
+/** A client whose Scan pages hold 2 items: a page of 2 stands for one of 1 MB (closed after the test). */
+function twoPerPage() {
+  const dynamodb = createDynamoDBClient();
+  dynamodb.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'ScanCommand') (args.input as { Limit?: number }).Limit = 2;
+      return next(args);
+    },
+    { step: 'initialize', name: 'twoPerPage' },
   );
-  return { suspect: ahead.log.instanceId, shardless };
+  open.push({ close: () => dynamodb.destroy() });
+  return dynamodb;
+}
+
+/** A sweeper logger that adds the ids of each "instances without shard" warning to `found`. */
+function shardlessFound(found: { push(...ids: string[]): unknown }) {
+  return {
+    info() {},
+    error() {},
+    warn(message: string, attributes?: Record<string, unknown>) {
+      if (message === 'instances without shard') found.push(...(attributes!.instanceIds as string[]));
+    },
+  };
 }
 
 describe('housekeeping', () => {
@@ -87,35 +121,12 @@ describe('housekeeping', () => {
   // 100 000 instance items) has a part the scan reads only if it goes on where the last one stopped.
   test('the bounded scan goes on where the last housekeeping sweep stopped: successive sweeps read the whole table, however large', async () => {
     const fx = await freshFixture();
-    const shardless: string[] = [];
-    for (let i = 0; i < 9; i++) {
-      shardless.push(uuidv7());
-      await fx.dynamodb.send(
-        new PutItemCommand({
-          TableName: fx.config.changeLogTable,
-          Item: marshall({ pk: shardless[i], state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
-        }),
-      );
-    }
-    // A page of 2 items stands for one of 1 MB; one page a sweep: the table is 5 sweeps' worth.
-    const dynamodb = createDynamoDBClient();
-    dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'ScanCommand') (args.input as { Limit?: number }).Limit = 2;
-        return next(args);
-      },
-      { step: 'initialize', name: 'twoPerPage' },
-    );
+    const shardless = await putShardless(fx, 9);
+    // One page a sweep: the table is 5 sweeps' worth.
     const found = new Set<string>();
-    const logger = {
-      info() {},
-      error() {},
-      warn(message: string, attributes?: Record<string, unknown>) {
-        if (message === 'instances without shard') for (const id of attributes!.instanceIds as string[]) found.add(id);
-      },
-    };
-    const s = makeSweeper(fx, 0, { dynamodb, shardlessScan: { segments: 1, maxPages: 1 }, logger });
-    open.push(s, { close: () => dynamodb.destroy() });
+    const logger = shardlessFound({ push: (...ids: string[]) => ids.forEach((id) => found.add(id)) });
+    const s = makeSweeper(fx, 0, { dynamodb: twoPerPage(), shardlessScan: { segments: 1, maxPages: 1 }, logger });
+    open.push(s);
     const counts: number[] = [];
     for (let i = 0; i < 5; i++) counts.push((await s.sweeper.sweep({ dryRun: true })).instancesWithoutShard);
     expect(counts).toEqual([2, 2, 2, 2, 1]);
@@ -129,25 +140,10 @@ describe('housekeeping', () => {
   // where the scan of another stopped would skip or repeat items.
   test('each housekeeping sweep scans the segment its random picks (default Math.random), going on where the last scan of that segment stopped', async () => {
     const fx = await freshFixture();
-    const shardless: string[] = [];
-    for (let i = 0; i < 12; i++) {
-      shardless.push(uuidv7());
-      await fx.dynamodb.send(
-        new PutItemCommand({
-          TableName: fx.config.changeLogTable,
-          Item: marshall({ pk: shardless[i], state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
-        }),
-      );
-    }
+    const shardless = await putShardless(fx, 12);
     // The items each scan names, in the order it read them.
     const found: string[] = [];
-    const logger = {
-      info() {},
-      error() {},
-      warn(message: string, attributes?: Record<string, unknown>) {
-        if (message === 'instances without shard') found.push(...(attributes!.instanceIds as string[]));
-      },
-    };
+    const logger = shardlessFound(found);
     const segmentRead = async (random?: () => number) => {
       found.length = 0;
       const s = makeSweeper(fx, 0, { shardlessScan: { segments: 2, maxPages: 10 }, logger, ...(random ? { random } : {}) });
@@ -165,18 +161,15 @@ describe('housekeeping', () => {
       random.mockRestore();
     }
 
-    // A page of 2 items stands for one of 1 MB; one page a sweep, segments 0 and 1 in turn.
-    const dynamodb = createDynamoDBClient();
-    dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'ScanCommand') (args.input as { Limit?: number }).Limit = 2;
-        return next(args);
-      },
-      { step: 'initialize', name: 'twoPerPage' },
-    );
+    // One page a sweep, segments 0 and 1 in turn.
     let sweeps = 0;
-    const s = makeSweeper(fx, 0, { dynamodb, shardlessScan: { segments: 2, maxPages: 1 }, logger, random: () => (sweeps % 2) * 0.75 });
-    open.push(s, { close: () => dynamodb.destroy() });
+    const s = makeSweeper(fx, 0, {
+      dynamodb: twoPerPage(),
+      shardlessScan: { segments: 2, maxPages: 1 },
+      logger,
+      random: () => (sweeps % 2) * 0.75,
+    });
+    open.push(s);
     const reads: string[][] = [[], []];
     for (; sweeps < 12; sweeps++) {
       found.length = 0;

@@ -57,6 +57,27 @@ const held = [
 ] as const;
 
 /**
+ * An injector that holds the first request `match` takes: `onSent` runs as it goes out (a clock
+ * jump, say), then `sent` resolves, and the request waits until the test resolves `release`.
+ */
+function holdFirst(match: (r: RequestInfo) => boolean, onSent: () => void = () => {}) {
+  const sent = deferred();
+  const release = deferred();
+  const injector = new FaultInjector().add({
+    kind: 'delay',
+    delayMs: 0,
+    times: 1,
+    match,
+    before: async () => {
+      onSent();
+      sent.resolve();
+      await release.promise;
+    },
+  });
+  return { injector, sent, release };
+}
+
+/**
  * A sweep whose first request matching `held` is held while the sweeper's clock jumps past the
  * deadline, its `pageCommand`s answered one item a page. Resolves once the sweep has returned,
  * with its report and the requests sent after the held one was let go (a second later).
@@ -67,20 +88,8 @@ async function sweepHeldPastDeadline(
   pageCommand: 'ScanCommand' | 'QueryCommand',
   shardlessScan: SweeperOptions['shardlessScan'],
 ): Promise<{ report: SweepReport; sentAfterReturn(): Promise<string[]> }> {
-  const sent = deferred();
-  const release = deferred();
   let jump = 0;
-  const injector = new FaultInjector().add({
-    kind: 'delay',
-    delayMs: 0,
-    times: 1,
-    match: held,
-    before: async () => {
-      jump = 10 * MIN;
-      sent.resolve();
-      await release.promise;
-    },
-  });
+  const { injector, sent, release } = holdFirst(held, () => (jump = 10 * MIN));
   const recorder = new CommandRecorder();
   const dynamodb = recorder.attach(injector.attach(onePerPage(createDynamoDBClient(), pageCommand), 'dynamodb'), 'dynamodb');
   const s3 = createS3Client();
@@ -114,19 +123,7 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
       // Past the window, the judging sweep: its clock jumps 10 minutes (past the deadline) when the
       // held request is sent, and the request waits until the test releases it.
       let jump = 0;
-      const sent = deferred();
-      const release = deferred();
-      const injector = new FaultInjector().add({
-        kind: 'delay',
-        delayMs: 0,
-        times: 1,
-        match: onCommand(request),
-        before: async () => {
-          jump = 10 * MIN;
-          sent.resolve();
-          await release.promise;
-        },
-      });
+      const { injector, sent, release } = holdFirst(onCommand(request), () => (jump = 10 * MIN));
       // Told when the held request has its answer (after the sweep returned).
       const answered = deferred();
       const dynamodb = createDynamoDBClient();
@@ -307,20 +304,8 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
       const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
       const deadline = Date.now() + 5 * MIN;
       let stoppedAt: number | undefined;
-      const sent = deferred();
-      const release = deferred();
-      const injector = new FaultInjector().add({
-        kind: 'delay',
-        delayMs: 0,
-        times: 1,
-        match: onCommand('BatchGetItem'),
-        before: async () => {
-          // Past the deadline minus the answer margin, before the deadline itself: the clock stops there.
-          stoppedAt = deadline - left;
-          sent.resolve();
-          await release.promise;
-        },
-      });
+      // Past the deadline minus the answer margin, before the deadline itself: the clock stops there.
+      const { injector, sent, release } = holdFirst(onCommand('BatchGetItem'), () => (stoppedAt = deadline - left));
       const dynamodb = createDynamoDBClient();
       const s3 = createS3Client();
       open.push({ close: () => (release.resolve(), dynamodb.destroy(), s3.destroy()) });
@@ -352,20 +337,9 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     // A's claim is held while B, found behind it, waits for the one slot; then the clock moves
     // within the deadline margin (not yet at the answer margin) and A's claim answers.
     let jump = 0;
-    const sent = deferred();
-    const release = deferred();
     const claimOf = (r: RequestInfo, id: string) =>
       r.command === 'UpdateItemCommand' && (r.input.Key as Record<string, { S?: string }>).pk?.S === id;
-    const injector = new FaultInjector().add({
-      kind: 'delay',
-      delayMs: 0,
-      times: 1,
-      match: (r) => claimOf(r, a.instanceId),
-      before: async () => {
-        sent.resolve();
-        await release.promise;
-      },
-    });
+    const { injector, sent, release } = holdFirst((r) => claimOf(r, a.instanceId));
     const dynamodb = createDynamoDBClient();
     open.push({ close: () => (release.resolve(), dynamodb.destroy()) });
     const s = makeSweeper(fx, 0, { injector, dynamodb, concurrency: 1, answerMarginMs: 0, clock: () => Date.now() + jump });
