@@ -130,11 +130,21 @@ describe('two sweepers whose clocks agree to the millisecond', () => {
     const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
     const now = Date.now();
     // Both read the lease index and try to retire it before either claims; A's claim lands
-    // first, B's then fails on it. Their clocks stand still: both claims name the same expiry.
-    const [a, b] = [200, 600].map((delayMs) =>
-      sweeperAt(fx, 0, { clock: () => now, injector: new FaultInjector().add({ kind: 'delay', delayMs, match: steps(fx.config).claim }) }),
-    );
-    const [ra, rb] = await Promise.all([a!.sweep({ housekeeping: false }), b!.sweep({ housekeeping: false })]);
+    // first, B's (sent once A's is in the table) then fails on it. Their clocks stand still: both
+    // claims name the same expiry.
+    const deadClaimant = (await rawInstance(fx, instanceId))?.claimedBy;
+    const claimedByA = async () => {
+      while ((await rawInstance(fx, instanceId))?.claimedBy === deadClaimant) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    const a = sweeperAt(fx, 0, {
+      clock: () => now,
+      injector: new FaultInjector().add({ kind: 'delay', delayMs: 200, match: steps(fx.config).claim }),
+    });
+    const b = sweeperAt(fx, 0, {
+      clock: () => now,
+      injector: new FaultInjector().add({ kind: 'delay', delayMs: 0, times: 1, match: steps(fx.config).claim, before: claimedByA }),
+    });
+    const [ra, rb] = await Promise.all([a.sweep({ housekeeping: false }), b.sweep({ housekeeping: false })]);
     expect(ra).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
     expect(rb).toMatchObject({ instancesClaimed: 0, instancesSkipped: 1, entriesRecovered: 0, blobsDeleted: 0, errors: 0 });
     expect(await rawInstance(fx, instanceId)).toBeUndefined();
@@ -1104,16 +1114,18 @@ describe('shards', () => {
 
 describe('concurrency', () => {
   test.each([
-    { concurrency: 1, instances: 8, most: 1 },
-    { concurrency: 3, instances: 8, most: 3 },
-    { concurrency: undefined, instances: 20, most: 16 }, // the default
+    { concurrency: 1, instances: 8, most: 1, holdMs: 150 },
+    { concurrency: 3, instances: 8, most: 3, holdMs: 150 },
+    // The default. Reaching 16 at once needs the four shards' queries answered within one write's
+    // hold of each other: a longer hold, so a loaded machine's slower answers still overlap.
+    { concurrency: undefined, instances: 20, most: 16, holdMs: 1_000 },
   ])(
     'concurrency $concurrency: no more than $most instances are claimed or settled at once',
-    async ({ concurrency, instances, most: bound }) => {
+    async ({ concurrency, instances, most: bound, holdMs }) => {
       const fx = await freshFixture();
       for (let i = 0; i < instances; i++) await putDeadInstance(fx, { fenced: true, shard: i % fx.config.leaseShards });
-      // Each write on the change log (a claim, a drop) takes 150 ms: the writes in flight at once
-      // are the instances the pool runs at once.
+      // Each write on the change log (a claim, a drop) is held `holdMs`: the writes in flight at
+      // once are the instances the pool runs at once.
       let inFlight = 0;
       let most = 0;
       const dynamodb = createDynamoDBClient();
@@ -1123,7 +1135,7 @@ describe('concurrency', () => {
           if (!write) return next(args);
           most = Math.max(most, ++inFlight);
           try {
-            await new Promise((resolve) => setTimeout(resolve, 150));
+            await new Promise((resolve) => setTimeout(resolve, holdMs));
             return await next(args);
           } finally {
             inFlight--;
