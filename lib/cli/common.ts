@@ -164,6 +164,8 @@ export function parseDuration(text: string): number {
   }
   let ms = 0;
   for (const [, amount, unit] of trimmed.matchAll(DURATION_PART)) ms += Number(amount) * UNIT_MS[unit!]!;
+  // Digits past what a number holds read as Infinity: no age, and no "too young" either.
+  if (!Number.isFinite(ms)) throw new UsageError(`invalid duration "${text}": too large to be a number of ms`);
   return Math.round(ms);
 }
 

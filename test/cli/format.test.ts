@@ -24,7 +24,13 @@ describe('durations', () => {
     expect(() => parseDuration(text)).toThrow(UsageError);
   });
 
+  test('refuse a duration too large to be a number (not an age "too young" for the audit)', () => {
+    expect(() => parseDuration(`${'9'.repeat(400)}d`)).toThrow(/invalid duration "9+d": too large to be a number of ms/);
+  });
+
   test('format', () => {
+    // Whole ms, whichever the sign (a magnitude: "ago" and "in" say the sign).
+    expect([499.6, -850].map(formatDuration)).toEqual(['500ms', '850ms']);
     expect([850, 1_000, 45_000, 252_000, 240_000, 7_500_000, 7_200_000, 273_600_000, 86_400_000].map(formatDuration)).toEqual([
       '850ms',
       '1s',
