@@ -1,6 +1,6 @@
 /** The CLI's shared formatting: durations in and out, instants, JSON of anything; the human reports. */
 import { describe, expect, test } from 'vitest';
-import { formatBytes, formatDuration, formatRelative, parseDuration, terminalSafe, toJson, UsageError } from '../../lib/cli/common.js';
+import { formatBytes, formatDuration, formatRelative, iso, parseDuration, terminalSafe, toJson, UsageError } from '../../lib/cli/common.js';
 import { formatAudit } from '../../lib/cli/audit.js';
 import { formatSweep } from '../../lib/cli/sweep.js';
 import type { AuditReport } from '../../lib/recovery/audit.js';
@@ -46,6 +46,10 @@ describe('durations', () => {
     expect(formatRelative(61_000, 1_000)).toBe('in 1m');
     expect(formatRelative(5, 5)).toBe('now');
     expect([12, 1023, 1024, 2150, 40 * 1024 * 1024].map(formatBytes)).toEqual(['12 B', '1023 B', '1.0 KiB', '2.1 KiB', '40.0 MiB']);
+    // A unit is taken at exactly 1024 of the one below; past TiB the count grows, the unit stays.
+    expect([1024 ** 2, 1024 ** 4, 1024 ** 5].map(formatBytes)).toEqual(['1.0 MiB', '1.0 TiB', '1024.0 TiB']);
+    // An instant that is no date (a corrupt item's number) is shown as it is, never a crash.
+    expect([0, Number.NaN, 1e20].map(iso)).toEqual(['1970-01-01T00:00:00.000Z', 'NaN', '100000000000000000000']);
   });
 });
 
