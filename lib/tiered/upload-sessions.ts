@@ -576,15 +576,11 @@ export class UploadSessions {
   }
 
   /**
-   * The size of a blob an earlier complete assembled, confirmed by S3 (a GET of the blob whose
-   * body is not read); a blob S3 does not confirm (404, or 403 without s3:ListBucket) means the
-   * upload was aborted: nothing is committed.
-   */
-  /**
-   * The size of the blob an earlier complete of the session assembled. When the blob is not there,
-   * the session ended since: committed by the client's retry, whose blob another writer's
-   * overwrite may have deleted already, it is that commit's stored result (a complete that raced
-   * its own retry and lost answers as the retry was answered); else how it ended.
+   * The size of a blob an earlier complete of the session assembled, confirmed by S3 (a GET of the
+   * blob whose body is not read). A blob S3 does not confirm (404, or 403 without s3:ListBucket)
+   * means the session ended since: committed by the client's retry (whose blob another writer's
+   * overwrite may have deleted already), then that commit's stored result, which a complete that
+   * raced its own retry and lost answers too; else aborted or expired, and nothing is committed.
    */
   private async assembled(session: SessionItem): Promise<{ readonly size: number } | { readonly answered: SessionResult }> {
     const size = await this.o.lt.sizeOf(session.info.blob);
