@@ -10,8 +10,7 @@ import {
   type AuditOptions as LibraryAuditOptions,
   type AuditReport,
   DEFAULT_AUDIT_AGE_MS,
-  MIN_AUDIT_AGE_MS,
-  safetyAgeTooOld,
+  safetyAgeRefusal,
 } from '../recovery/audit.js';
 import { assertClock } from '../ids.js';
 import { assertOptions, optionNames } from '../plain-options.js';
@@ -103,15 +102,15 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
  */
 function cliSafetyAge(ctx: CliContext, given: number | undefined): number {
   const olderThanMs = given ?? DEFAULT_AUDIT_AGE_MS;
-  if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
+  assertClock(ctx.clock);
+  const refused = safetyAgeRefusal(olderThanMs, ctx.clock());
+  if (refused?.bound === 'floor') {
     throw new UsageError(
       `--older-than ${formatDuration(olderThanMs)} is too young: audit needs at least 1h, so a blob whose write is still ` +
         'committing is never taken for an orphan (the sweeper handles recent changes)',
     );
   }
-  assertClock(ctx.clock);
-  const tooOld = safetyAgeTooOld(olderThanMs, ctx.clock());
-  if (tooOld !== undefined) throw new UsageError(`--older-than ${formatDuration(olderThanMs)} is too old: ${tooOld}`);
+  if (refused !== undefined) throw new UsageError(`--older-than ${formatDuration(olderThanMs)} is too old: ${refused.reason}`);
   return olderThanMs;
 }
 

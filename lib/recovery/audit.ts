@@ -651,11 +651,24 @@ export function countOption(value: number | undefined, name: string, fallback: n
  * @throws ValidationError naming `olderThanMs`.
  */
 export function assertSafetyAge(olderThanMs: number, now: number): void {
+  const refused = safetyAgeRefusal(olderThanMs, now);
+  if (refused !== undefined) throw new ValidationError(refused.reason, 'olderThanMs');
+}
+
+/**
+ * Which bound a safety age of `olderThanMs` at `now` crosses, and why, or undefined: the 1 h
+ * floor (`floor`: not a number, or under an hour) or the year 2000 (`past`, {@link safetyAgeTooOld}).
+ * The one rule {@link assertSafetyAge} and the CLI's `--older-than` each phrase in their own words.
+ */
+export function safetyAgeRefusal(
+  olderThanMs: number,
+  now: number,
+): { readonly bound: 'floor' | 'past'; readonly reason: string } | undefined {
   if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
-    throw new ValidationError(`olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${olderThanMs}`, 'olderThanMs');
+    return { bound: 'floor', reason: `olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${olderThanMs}` };
   }
   const tooOld = safetyAgeTooOld(olderThanMs, now);
-  if (tooOld !== undefined) throw new ValidationError(tooOld, 'olderThanMs');
+  return tooOld === undefined ? undefined : { bound: 'past', reason: tooOld };
 }
 
 /**
