@@ -3,13 +3,14 @@
  * `{ "shards": [..] }` (this schedule's share of the lease shards, for fan-out),
  * `{ "housekeeping": false }` (skip the checks for suspect leases and items without a shard or
  * outside the lease shards: the construct's frequent schedule sends it, its housekeeping
- * schedule sends `true`) and `{ "dryRun": true }`. Anything else in the event is ignored (a
- * scheduled event's own fields); a malformed field is an error, never a guess, and so is a field
- * that is one of these misspelt (`dryrun`, `dry_run`, `shard`: ignored, a dry run would sweep for
- * real) and an event that is not an object (a JSON string, an input encoded twice, would run a
- * full sweep). A shard no configuration has (256 or more) is malformed; one at or past the
- * sweeper's own `TIERLOG_LEASE_SHARDS` is not: it is what a schedule of the other setting sends
- * while a deploy changes the count, and the handler sweeps the event's other shards
+ * schedule sends `true`) and `{ "dryRun": true }`, beside an EventBridge event's own fields
+ * (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`, `resources`, `detail`:
+ * what a cron rule without an input sends). Any other field is an error, never a guess: one of
+ * these misspelt (`dryrun`, `dry_run`, `dry`) would be ignored, and a dry run would sweep for real.
+ * So is a malformed field, and an event that is not an object (a JSON string, an input encoded
+ * twice, would run a full sweep). A shard no configuration has (256 or more) is malformed; one at
+ * or past the sweeper's own `TIERLOG_LEASE_SHARDS` is not: it is what a schedule of the other
+ * setting sends while a deploy changes the count, and the handler sweeps the event's other shards
  * ({@link shardsInRange}).
  */
 import { MAX_LEASE_SHARDS } from '../constants.js';
@@ -28,14 +29,17 @@ export interface SweepEventOptions {
   readonly housekeeping: boolean;
 }
 
-/** The event's options, and the forms of them that are refused as misspellings (lower case, letters only). */
+/** The event's options, and the forms of them an error names as what was meant (lower case, letters only). */
 const OPTIONS = ['shards', 'dryRun', 'housekeeping'] as const;
-const LOOKALIKES = new Map<string, string>([...OPTIONS.map((o) => [o.toLowerCase(), o] as const), ['shard', 'shards']]);
+const LOOKALIKES = new Map<string, string>([...OPTIONS.map((o) => [o.toLowerCase(), o] as const), ['shard', 'shards'], ['dry', 'dryRun']]);
+/** An EventBridge event's own fields: what a cron rule without an input sends. */
+const EVENT_ENVELOPE = ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail'] as const;
+const KNOWN: ReadonlySet<string> = new Set([...OPTIONS, ...EVENT_ENVELOPE]);
 
 /**
  * The options of a sweeper invocation's event (see the module doc).
  *
- * @throws ValidationError when the event is not an object, or a field is malformed or a known one misspelt.
+ * @throws ValidationError when the event is not an object, or a field is malformed or unknown.
  */
 export function parseSweepEvent(event: unknown): SweepEventOptions {
   if (event === undefined || event === null) return { dryRun: false, housekeeping: true };
@@ -46,8 +50,11 @@ export function parseSweepEvent(event: unknown): SweepEventOptions {
     );
   }
   for (const name of Object.keys(event)) {
+    if (KNOWN.has(name)) continue;
     const meant = LOOKALIKES.get(name.toLowerCase().replace(/[^a-z]/g, ''));
-    if (meant !== undefined && meant !== name) throw new ValidationError(`unknown field "${name}": did you mean "${meant}"?`, name);
+    const hint =
+      meant !== undefined ? `did you mean "${meant}"?` : `the event takes ${OPTIONS.join(', ')} and an EventBridge event's own fields`;
+    throw new ValidationError(`unknown field "${name}": ${hint}`, name);
   }
   const { shards, dryRun, housekeeping } = event as { shards?: unknown; dryRun?: unknown; housekeeping?: unknown };
   if (dryRun !== undefined && typeof dryRun !== 'boolean') throw new ValidationError('dryRun must be a boolean', 'dryRun');

@@ -146,12 +146,12 @@ describe('sweeper handler', () => {
     expect(await rawValue(fx, 'sw/create')).toBeUndefined(); // the create never committed
   });
 
-  test('{shards:[0]} sweeps only shard 0', async () => {
+  test('{shards:[0]} sweeps only shard 0 (the schedule input alone, as EventBridge Scheduler sends it)', async () => {
     const fx = await freshFixture();
     const zero = await putDeadInstance(fx, { shard: 0 });
     const one = await putDeadInstance(fx, { shard: 1 });
     const handler = await sweeperHandler(fx, PAST_UPLOADS);
-    const { result, error } = await captureStdout(() => handler(scheduledEvent({ shards: [0] }), lambdaContext('tierlog-sweeper')));
+    const { result, error } = await captureStdout(() => handler({ shards: [0] }, lambdaContext('tierlog-sweeper')));
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1 });
     expect(await rawGetObject(fx, zero.blobs[0]!)).toBeUndefined();
@@ -253,6 +253,9 @@ describe('sweeper handler', () => {
     ['dryRun capitalised', { DryRun: true }],
     ['shards misspelt', { shard: [0] }],
     ['housekeeping misspelt', { houseKeeping: false }],
+    ['dryRun shortened', { dry: true }],
+    // Not a misspelling the sweeper can name, still not a field it can act on.
+    ['a field the event does not take', { mode: 'dry' }],
   ])('malformed event (%s) is an error and changes nothing', async (_name, extra) => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { shard: 0 });
@@ -260,6 +263,7 @@ describe('sweeper handler', () => {
     const handler = await sweeperHandler(fx);
     const { error } = await captureStdout(() => handler(scheduledEvent(extra), lambdaContext('tierlog-sweeper')));
     expect(error).toMatchObject({ name: 'ValidationError' }); // a fresh module copy: compare by name
+    expect((error as Error).message).toContain(Object.keys(extra)[0]); // it names the field
     expect(await snapshot(fx)).toBe(image);
   });
 
