@@ -30,6 +30,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { LEASE_INDEX_NAME } from '../lib/constants.js';
 import { SNAPSHOT_AUDIT_SERVICE_NAME } from '../lib/handlers/names.js';
 import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
+import { safetyAgeRefusal } from '../lib/recovery/audit.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { deliverAccessLogs } from './bucket.js';
@@ -168,7 +169,10 @@ export class AuditAtScale extends Construct {
     const stack = Stack.of(this);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const olderThan = props.olderThan ?? Duration.hours(24);
-    if (olderThan.toMilliseconds() < 3_600_000) throw new Error('auditAtScale.olderThan must be at least 1 hour');
+    // The audits' one rule, at synth: at least 1 h, and not reaching back before 2000 (a unit mistaken).
+    const refused = safetyAgeRefusal(olderThan.toMilliseconds(), Date.now());
+    if (refused?.bound === 'floor') throw new Error('auditAtScale.olderThan must be at least 1 hour');
+    if (refused !== undefined) throw new Error(`auditAtScale.olderThan is too old: ${refused.reason}`);
     // Step Functions reads a Distributed Map's MaxConcurrency 0 as "no limit" (up to 10 000 child
     // runs at once against the tables, the bucket and Lambda); S3 lifecycle takes whole days >= 1.
     for (const [option, value] of [

@@ -179,15 +179,19 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
   const { logger, metrics } = handlerTelemetry(SNAPSHOT_AUDIT_SERVICE_NAME, options);
   warnOfUnknownVariables(logger);
   const location = options.location !== undefined ? checkSnapshotAuditLocation(options.location) : undefined;
+  const clock = options.clock !== undefined ? wholeMsClock(options.clock) : Date.now;
   const audit: AuditContext = {
     config: options.config !== undefined ? validateConfig(options.config) : loadConfig(),
-    settings: options.settings !== undefined ? checkSnapshotAuditSettings(options.settings) : snapshotAuditSettingsFromEnv(),
+    settings:
+      options.settings !== undefined
+        ? checkSnapshotAuditSettings(options.settings, clock())
+        : snapshotAuditSettingsFromEnv(process.env, clock()),
     location: () => location ?? snapshotAuditLocationFromEnv(),
     dynamodb: options.dynamodb ?? createDynamoDBClient(),
     s3: options.s3 ?? createS3Client(),
     logger,
     metrics,
-    clock: options.clock !== undefined ? wholeMsClock(options.clock) : Date.now,
+    clock,
   };
   return async (event) => {
     if (isPlanEvent(event)) return plan(audit, event);

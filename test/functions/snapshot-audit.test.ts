@@ -53,6 +53,8 @@ describe('snapshot-audit function settings', () => {
     ['TIERLOG_SNAPSHOT_OLDER_THAN_MS', '60000'],
     ['TIERLOG_SNAPSHOT_OLDER_THAN_MS', '-86400000'],
     ['TIERLOG_SNAPSHOT_OLDER_THAN_MS', '1e9'],
+    // 30 years: before 2000, no blob old enough, a run that judges nothing (refused at init, not at each run).
+    ['TIERLOG_SNAPSHOT_OLDER_THAN_MS', String(30 * 365 * 24 * HOUR)],
     ['TIERLOG_SNAPSHOT_DELETE', 'yes'],
     ['TIERLOG_SNAPSHOT_DELETE', 'TRUE'],
   ])('%s=%j fails the load with a ConfigError naming it', async (variable, value) => {
@@ -552,10 +554,17 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       [{ olderThanMs: HOUR, delete: 'false' }, 'settings.delete'],
       [{ olderThanMs: HOUR }, 'settings.delete'],
       [{ olderThanMs: HOUR, delete: false, olderThanMS: HOUR }, 'olderThanMS'],
+      [{ olderThanMs: 30 * 365 * 24 * HOUR, delete: false }, 'settings.olderThanMs'],
     ] as const) {
       expect(given(settings)).toThrow(expect.objectContaining({ name: 'ValidationError', field }));
     }
     expect(given({ olderThanMs: HOUR, delete: false })).not.toThrow();
+    // Before 2000 by the handler's own clock: two years back from mid-2001 is refused, from now not.
+    const twoYears = { olderThanMs: 2 * 365 * 24 * HOUR, delete: false };
+    expect(() => createSnapshotAuditHandler({ config: fx.config, settings: twoYears, clock: () => Date.parse('2001-06-01') })).toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'settings.olderThanMs' }),
+    );
+    expect(given(twoYears)).not.toThrow();
   });
 
   // Its clock dates the plan's cutoff and every re-verified blob's age: one in seconds made every

@@ -7,8 +7,8 @@
  *  - an alarm threshold every routine event crosses (0, or below what one sweep interval or one
  *    stream retry takes), which keeps the alarm up for nothing;
  *  - an undo window S3 lifecycle cannot express (0 days or a fraction: refused at deploy);
- *  - an audit Distributed Map concurrency of 0 (Step Functions: no limit) or a snapshot retention
- *    of 0 days;
+ *  - an audit Distributed Map concurrency of 0 (Step Functions: no limit), a snapshot retention
+ *    of 0 days, or a safety age under 1 h or reaching back before 2000;
  *  - the objects function's URL auth without the objects function (silently dropped before).
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -130,6 +130,18 @@ describe('thresholds and settings that cannot work', () => {
       'noncurrentVersionExpiration 36 h',
       { noncurrentVersionExpiration: Duration.hours(36) },
       /noncurrentVersionExpiration must be a whole number of days/,
+    ],
+    // The audits' own rule for a safety age: under 1 h judges blobs a live upload may still be
+    // about to reference; before 2000 (days typed for hours) judges none and reports clean.
+    [
+      'auditAtScale.olderThan 59 minutes',
+      { auditAtScale: { olderThan: Duration.minutes(59) } },
+      /auditAtScale.olderThan must be at least 1 hour/,
+    ],
+    [
+      'auditAtScale.olderThan 30 years',
+      { auditAtScale: { olderThan: Duration.days(30 * 365) } },
+      /auditAtScale.olderThan is too old: a safety age of \d+ ms reaches back before 2000-01-01/,
     ],
     [
       'auditAtScale.maxConcurrency 0',

@@ -9,7 +9,7 @@ import { isValidBucketName, requiredVariable } from '../../config.js';
 import { isIntegerIn } from '../../env-integers.js';
 import { ConfigError, ValidationError } from '../../errors.js';
 import { assertOptions, kindOf, optionNames } from '../../plain-options.js';
-import { MIN_AUDIT_AGE_MS } from '../audit.js';
+import { MIN_AUDIT_AGE_MS, safetyAgeTooOld } from '../audit.js';
 import { SNAPSHOT_AUDIT_ENV } from './variables.js';
 
 export { SNAPSHOT_AUDIT_ENV };
@@ -23,17 +23,24 @@ export interface SnapshotAuditSettings {
 }
 
 /**
- * The safety age and the delete switch from `env`.
+ * The safety age and the delete switch from `env`. A safety age reaching back before 2000 at
+ * `now` ({@link safetyAgeTooOld}) is refused here, at the function's init, as well as by each
+ * plan and batch: a clock only moves on, so one that passes at init passes at every run after.
  *
  * @throws ConfigError naming the variable at fault.
  */
-export function snapshotAuditSettingsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): SnapshotAuditSettings {
+export function snapshotAuditSettingsFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  now: number = Date.now(),
+): SnapshotAuditSettings {
   const ageVar = SNAPSHOT_AUDIT_ENV.olderThanMs;
   const age = requiredVariable(env, ageVar);
   const olderThanMs = /^[0-9]+$/.test(age) ? Number(age) : Number.NaN;
   if (!isIntegerIn(olderThanMs, MIN_AUDIT_AGE_MS)) {
     throw new ConfigError(`${ageVar} must be an integer of ms, at least ${MIN_AUDIT_AGE_MS} (1 h), got "${age}"`, ageVar);
   }
+  const tooOld = safetyAgeTooOld(olderThanMs, now);
+  if (tooOld !== undefined) throw new ConfigError(`${ageVar}: ${tooOld}`, ageVar);
   const deleteVar = SNAPSHOT_AUDIT_ENV.delete;
   const raw = (env[deleteVar] ?? '').trim();
   if (raw !== '' && raw !== 'true' && raw !== 'false') {
@@ -43,11 +50,12 @@ export function snapshotAuditSettingsFromEnv(env: Readonly<Record<string, string
 }
 
 /**
- * Settings given in code, checked as the variables are: a safety age under the audits' 1 h floor,
- * a delete switch that is not a boolean (a `delete: 'false'` read as true) or a name the settings
- * do not have is a {@link ValidationError} naming it.
+ * Settings given in code, checked as the variables are: a safety age under the audits' 1 h floor
+ * or reaching back before 2000 at `now`, a delete switch that is not a boolean (a
+ * `delete: 'false'` read as true) or a name the settings do not have is a {@link ValidationError}
+ * naming it.
  */
-export function checkSnapshotAuditSettings(settings: SnapshotAuditSettings): SnapshotAuditSettings {
+export function checkSnapshotAuditSettings(settings: SnapshotAuditSettings, now: number = Date.now()): SnapshotAuditSettings {
   assertOptions(settings, SETTINGS_NAMES, "the snapshot audit's settings");
   if (!isIntegerIn(settings.olderThanMs, MIN_AUDIT_AGE_MS)) {
     throw new ValidationError(
@@ -55,6 +63,8 @@ export function checkSnapshotAuditSettings(settings: SnapshotAuditSettings): Sna
       'settings.olderThanMs',
     );
   }
+  const tooOld = safetyAgeTooOld(settings.olderThanMs, now);
+  if (tooOld !== undefined) throw new ValidationError(`settings.olderThanMs: ${tooOld}`, 'settings.olderThanMs');
   if (typeof settings.delete !== 'boolean') {
     throw new ValidationError(`settings.delete must be true or false, got ${kindOf(settings.delete)}`, 'settings.delete');
   }
