@@ -22,7 +22,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { CONFIG_ENV, loadConfig, reportUnknownVariables } from '../config.js';
 import { ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
-import { type Clock, systemClock } from '../ids.js';
+import { type Clock, systemClock, wholeMsClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { sdkConfigurationError } from '../aws/errors.js';
 import { SWEEPER_ENV } from '../recovery/sweeper-env.js';
@@ -47,7 +47,10 @@ export interface RunCliOptions {
   readonly dynamodb?: DynamoDBClient;
   /** Default: a client from `process.env` (closed when the command ends). */
   readonly s3?: S3Client;
-  /** ms since the epoch. Default `Date.now`. */
+  /**
+   * ms since the epoch (checked before anything runs, as every component's: a `ValidationError`
+   * unless it reads 2000 to 2255). Default `Date.now`.
+   */
   readonly clock?: Clock;
   /**
    * Interrupts `audit` and `sweep` (as Ctrl-C does). Default: SIGINT, while one runs, when `io`
@@ -115,10 +118,13 @@ const RUN_CLI_OPTIONS = optionNames<RunCliOptions>()('io', 'env', 'dynamodb', 's
  *
  * @throws ValidationError when an option name is not one of {@link RunCliOptions}'s, before
  *   anything runs: a misspelt `dynamoDB` left the command on a client from `process.env`, another
- *   account's tables perhaps, and a misspelt `env` on `process.env`'s configuration.
+ *   account's tables perhaps, and a misspelt `env` on `process.env`'s configuration. So is a
+ *   `clock` that does not read ms since the epoch.
  */
 export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
   assertOptions(options, RUN_CLI_OPTIONS, 'runCli');
+  // `status` and `inspect` judge leases and entries on it: one in seconds called every lease live.
+  const clock = options.clock !== undefined ? wholeMsClock(options.clock) : systemClock;
   const given: CliIO = options.io ?? { stdout: process.stdout, stderr: process.stderr };
   // Whether a command printed its report: with --json, an error that stops it before then prints
   // a JSON error instead (stdout is then one JSON document, whatever happens).
@@ -146,7 +152,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     const config = loadConfig(env);
     const dynamodb = options.dynamodb ?? own(createDynamoDBClient());
     const s3 = options.s3 ?? own(createS3Client());
-    context = { config, dynamodb, s3, clock: options.clock ?? systemClock, io, env };
+    context = { config, dynamodb, s3, clock, io, env };
     return context;
   };
   const own = <T extends { destroy(): void }>(client: T): T => {

@@ -49,7 +49,7 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { MULTIPART_PART_SIZE } from '../constants.js';
 import { ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
-import { type Clock, systemClock } from '../ids.js';
+import { type Clock, systemClock, wholeMsClock } from '../ids.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
 import { type HvPointer, type HvShapeNames, isUnrecognised } from '../tiered/hv-item-shape.js';
@@ -232,7 +232,10 @@ export interface StreamCleanupOptions {
    * Default 5 000.
    */
   readonly deadlineMarginMs?: number;
-  /** ms since the epoch, the clock the deadline is on. Default `Date.now`. */
+  /**
+   * ms since the epoch, the clock the deadline is on (checked when the cleanup is made, as every
+   * component's: a `ValidationError` unless it reads 2000 to 2255). Default `Date.now`.
+   */
   readonly clock?: Clock;
   /** Structured log sink. Default: silent. */
   readonly logger?: SweepLogger;
@@ -278,6 +281,8 @@ export class StreamCleanup {
     if (options === undefined) throw new ValidationError('StreamCleanup takes its options (config)', 'options');
     assertOptions(options, STREAM_CLEANUP_OPTIONS, 'StreamCleanup');
     validateConfig(options.config);
+    // One in seconds would never reach a deadline in ms: every batch ran into the Lambda timeout.
+    this.clock = wholeMsClock(options.clock ?? systemClock);
     this.prefix = options.config.prefix;
     // The configuration's names (TIERLOG_HV_ATTRIBUTES), as every component reads them: under other
     // names an image shows no blob and nothing would ever be cleaned.
@@ -291,7 +296,6 @@ export class StreamCleanup {
     checkStreamTuning(options);
     this.concurrency = options.concurrency ?? 16;
     this.deadlineMarginMs = options.deadlineMarginMs ?? DEFAULT_STREAM_MARGIN_MS;
-    this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? SILENT;
   }
 
