@@ -12,7 +12,7 @@
  *  - the objects function's URL auth without the objects function (silently dropped before).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -179,5 +179,19 @@ describe('thresholds and settings that cannot work', () => {
         auditAtScale: { maxConcurrency: 1, snapshotRetentionDays: 1 },
       }),
     ).not.toThrow();
+  });
+});
+
+describe('what the functions cannot work with, when the stack is made', () => {
+  it('an objects table imported without its stream: refused (the stream function deletes the blobs of removed objects)', () => {
+    expect(() => build(HERE, (s) => ({ objectsTable: dynamodb.TableV2.fromTableName(s, 'NoStream', 'my-objects') }))).toThrow(
+      /the objects table has no stream: enable it/,
+    );
+  });
+
+  it('a prefix that is not a literal (a CloudFormation parameter): refused (it is part of IAM resource ARNs and conditions)', () => {
+    expect(() => build(HERE, (s) => ({ prefix: new CfnParameter(s, 'Prefix', { default: 'blobs' }).valueAsString }))).toThrow(
+      /prefix must be a literal string/,
+    );
   });
 });
