@@ -13,6 +13,7 @@
  * again (nothing but the write's own id guards it, and that is gone once another write is on top).
  */
 import { describe, expect, test } from 'vitest';
+import { isThrottling } from '../../lib/aws/errors.js';
 import { CommitOutcomeUnknownError, VersionConflictError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
@@ -101,6 +102,25 @@ describe('a small write none of whose attempts got an answer (none applied)', ()
     const now = await plain.get('k');
     expect(now?.version).toBe(version);
     expect(new TextDecoder().decode(now?.body)).toBe('v1');
+  });
+});
+
+describe('a small write throttled on every attempt (none applied: a 400 each time)', () => {
+  // Nothing may have landed: the answer is the throttling (retry later: the objects API's 503),
+  // not "unknown" (which tells the caller the write may still land, and to read before retrying).
+  test.each<[string, (w: ReturnType<typeof writer>) => Promise<unknown>]>([
+    ['put', (w) => w.put('k', 'mine')],
+    ['delete', (w) => w.delete('k')],
+  ])('%s: the throttling error, the value as it was', async (_name, op) => {
+    const fx = await freshFixture();
+    const plain = writer(fx);
+    const { version } = await plain.put('k', 'v1');
+    const injector = new FaultInjector().add({ kind: 'throttle', match: hv(fx, 'UpdateItemCommand') });
+    const result = await settle(op(writer(fx, { injector })));
+    expect(injector.stats.injected.throttle).toBeGreaterThan(1);
+    expect(result.error).not.toBeInstanceOf(CommitOutcomeUnknownError);
+    expect(isThrottling(result.error)).toBe(true);
+    expect((await plain.get('k'))?.version).toBe(version);
   });
 });
 
