@@ -196,6 +196,34 @@ describe('an upload session complete throttled on every attempt', () => {
   });
 });
 
+describe('an upload session complete overtaken by another writer on every attempt', () => {
+  test('ContentionError after maxAttempts, never an answer: the session stays open and completes later', async () => {
+    const key = 'cancel/session/overtaken-always';
+    const w0 = writer();
+    const other = writer();
+    const body = randomBody(5 * MiB + 10);
+    const created = await w0.store.createUpload(key, { size: body.byteLength, partSize: 5 * MiB });
+    const parts = await uploadParts(w0.store, created.uploadId, body, 5 * MiB);
+    // Before each commit goes out, another writer overwrites the key: the commit's CAS is lost.
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      match: steps(fx.config).commit,
+      before: async () => void (await other.store.put(key, 'theirs')),
+    });
+    const w = makeWriter(fx, { injector, store: { maxAttempts: 3 } });
+    open.push(w);
+    const error = await w.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
+    expect(injector.stats.injected.delay).toBe(3);
+    expect(error).toBeInstanceOf(ContentionError);
+    expect(new TextDecoder().decode(await rawValue(fx, key))).toBe('theirs');
+    // The client's retry, without the other writer, completes the session over it.
+    const result = await writer().store.completeUpload(created.uploadId, parts);
+    expect(result).toMatchObject({ size: body.byteLength, created: false });
+    expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
+  });
+});
+
 describe('an objects item that would pass 400 KB (DynamoDB Local refuses it for real)', () => {
   test('a small body over a large one, on an item carrying 120 KB of attributes of its own: refused, the old value stays, nothing left', async () => {
     const key = 'cancel/item-too-large';
