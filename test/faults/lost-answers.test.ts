@@ -164,6 +164,24 @@ describe('an upload session whose create lost its answer', () => {
   });
 });
 
+describe("an upload session complete whose commit landed, its answer lost, and the SDK's retry sent past the token's 10 minutes", () => {
+  test('the retry, refused by the commit itself, is recognised: the complete answers the version it stored', async () => {
+    const fx = await freshFixture();
+    const store = writer(fx);
+    const created = await store.createUpload('k', { size: 5 });
+    const url = await store.uploadPartUrl(created.uploadId, 1);
+    const put = await fetch(url, { method: 'PUT', body: new Uint8Array([1, 2, 3, 4, 5]) });
+    const commit = atStep('commit', fx.config);
+    const injector = new FaultInjector()
+      .add({ kind: 'loseResponse', match: commit, times: 1 })
+      .add({ kind: 'expireToken', match: commit, times: 1 });
+    const result = await writer(fx, { injector }).completeUpload(created.uploadId, [{ partNumber: 1, etag: put.headers.get('etag')! }]);
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, expireToken: 1 });
+    expect(result).toMatchObject({ size: 5, created: true });
+    expect(await writer(fx).get('k')).toMatchObject({ version: result.version, body: new Uint8Array([1, 2, 3, 4, 5]) });
+  });
+});
+
 describe('an abort whose claim of its session lost its answer', () => {
   test('the SDK sends the claim again and finds it done: the abort answers, and its parts, blob and session are gone', async () => {
     const fx = await freshFixture();
