@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AccessDeniedError } from '../../lib/errors.js';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
-import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
+import { awsServiceError, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import { expectClean, makeWriter, rawState, sweepPastEverything, type Writer } from './harness.js';
@@ -60,6 +61,24 @@ describe('an upload session whose multipart upload does not start', () => {
     // Sent once: nothing in S3 to clean, so nothing is left for a sweeper a day later.
     expect(w.recorder.names('s3').filter((n) => n === 'CreateMultipartUpload')).toHaveLength(1);
     expect(await sessionItems('start/denied')).toEqual([]);
+    await expectClean(fx, expect);
+  });
+
+  test("refused outright, and ending the session fails too: the caller gets S3's refusal, not the cleanup's error; the sweeper ends the session", async () => {
+    const w = writerWith(
+      new FaultInjector().add({ kind: 'fail', match: onCommand('CreateMultipartUploadCommand'), error: s3AccessDenied }).add({
+        kind: 'fail',
+        match: atStep('session-abort-claim', fx.config),
+        error: () => awsServiceError('InternalServerError', 500),
+      }),
+    );
+    await expect(w.store.createUpload('start/denied-unended', { size: 1000, expiresInMs: 1_000 })).rejects.toBeInstanceOf(
+      AccessDeniedError,
+    );
+    expect(w.injector.stats.injected.fail).toBeGreaterThan(1);
+    expect(await sessionItems('start/denied-unended')).toHaveLength(1);
+    await sweepPastEverything(fx);
+    expect(await sessionItems('start/denied-unended')).toEqual([]);
     await expectClean(fx, expect);
   });
 
