@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../../lib/api/objects-http.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import * as errors from '../../lib/errors.js';
-import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
@@ -1092,6 +1092,39 @@ describe('a GET answer always fits the buffered response', () => {
     expect(res.headers?.etag).toBe(`"${version + 1}"`);
     const fetched = await fetch(String(res.headers?.location));
     expect(new Uint8Array(await fetched.arrayBuffer())).toEqual(big);
+  });
+
+  test('an object that grows past the limit while it is read, then is replaced by a small one before its redirect is signed: the small one, 200', async () => {
+    const key = 'grow/then-inline';
+    const other = writer();
+    const { version } = await other.store.put(key, randomBody(20 * KiB));
+    const small = randomBody(100);
+    const objectsRead = (r: RequestInfo) => onCommand('GetItem')(r) && r.input.TableName === fx.config.objectsTable;
+    const injector = new FaultInjector()
+      // Before its bytes are fetched, the object grows past the limit (the blob first read deleted).
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: onCommand('GetObject'),
+        times: 1,
+        before: async () => void (await other.store.put(key, randomBody(300 * KiB))),
+      })
+      // Its reads of HV: the first, the one that follows the replaced blob, then the redirect's: before
+      // that one the object is replaced by an inline body, which has no URL.
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: objectsRead,
+        skip: 2,
+        times: 1,
+        before: async () => void (await other.store.put(key, small)),
+      });
+    const w = writer(injector);
+    const res = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: LIMIT });
+    expect(injector.stats.injected.delay).toBe(2);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers?.etag).toBe(`"${version + 2}"`);
+    expect(new Uint8Array(Buffer.from(String(res.body), 'base64'))).toEqual(small);
   });
 
   test('at the default limit the whole Lambda answer (base64 body, headers, 2 KB of metadata) stays within 6 MB', async () => {
