@@ -5,7 +5,7 @@
  * other failure may have started an upload whose id was lost, so the session stays for the
  * sweeper, which aborts every upload under its blob key once it expires.
  */
-import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AccessDeniedError } from '../../lib/errors.js';
 import { createS3Client } from '../../lib/aws/clients.js';
@@ -96,6 +96,24 @@ describe('an upload session whose multipart upload does not start', () => {
     expect(await uploadsUnder(blob.blob)).toEqual([]);
     expect(await sessionItems('start/lost')).toEqual([]);
     await expectClean(fx, expect);
+  });
+
+  test("the sweeper aborts the uploads of the session's blob key only, not one of a longer key that begins with it", async () => {
+    const w = writerWith(new FaultInjector());
+    await w.store.createUpload('start/neighbour', { expiresInMs: 1_000 });
+    const [session] = await sessionItems('start/neighbour');
+    const blob = (session as { upload: { blob: string } }).upload.blob;
+    // Another tool's upload under the prefix, at a key that extends the blob key (S3 lists it under it).
+    const neighbour = `${blob}.copy`;
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: neighbour }));
+    try {
+      await sweepPastEverything(fx);
+      expect(await sessionItems('start/neighbour')).toEqual([]);
+      expect(await uploadsUnder(blob)).toEqual([]);
+      expect(await uploadsUnder(neighbour)).toEqual([UploadId]);
+    } finally {
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: neighbour, UploadId })).catch(() => undefined);
+    }
   });
 
   test('a 500 after the SDK retries is not a refusal: the session stays for the sweeper', async () => {
