@@ -1127,6 +1127,41 @@ describe('a GET answer always fits the buffered response', () => {
     expect(new Uint8Array(Buffer.from(String(res.body), 'base64'))).toEqual(small);
   });
 
+  test('an object flipped between large and inline on every attempt of a GET: 409 after 3 attempts, never a loop without end', async () => {
+    const key = 'grow/flipping';
+    const other = writer();
+    await other.store.put(key, randomBody(20 * KiB));
+    const objectsRead = (r: RequestInfo) => onCommand('GetItem')(r) && r.input.TableName === fx.config.objectsTable;
+    let reads = 0;
+    let fetches = 0;
+    // Each attempt reads HV three times (the object, the blob that replaced it, the redirect's read)
+    // and fetches two blobs: the first grows past the limit before its fetch, the redirect finds the
+    // object inline, and the next attempt finds a small blob again.
+    const injector = new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: onCommand('GetObject'),
+        before: async () => {
+          if (fetches++ % 2 === 0) await other.store.put(key, randomBody(300 * KiB));
+        },
+      })
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: objectsRead,
+        before: async () => {
+          const n = reads++;
+          if (n % 3 === 2) await other.store.put(key, randomBody(100));
+          else if (n % 3 === 0 && n > 0) await other.store.put(key, randomBody(20 * KiB));
+        },
+      });
+    const w = writer(injector);
+    const res = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: LIMIT });
+    expect(res.statusCode).toBe(409);
+    expect(reads).toBe(3 * 3);
+  });
+
   test('at the default limit the whole Lambda answer (base64 body, headers, 2 KB of metadata) stays within 6 MB', async () => {
     const w = writer();
     const metadata = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`m${String(i).padStart(2, '0')}`, 'v'.repeat(120)]));
