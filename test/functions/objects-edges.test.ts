@@ -776,6 +776,22 @@ describe('a write does what it was asked, or nothing', () => {
   });
 });
 
+describe("a session's create takes its lifetime from the body", () => {
+  test('expiresInMs: the session (and so its part URLs) lives that long, not the default day', async () => {
+    const w = writer();
+    const before = Date.now();
+    const created = await call(w, 'POST', '/objects/sessions/lifetime', {
+      query: 'uploads',
+      body: JSON.stringify({ size: 10, expiresInMs: 3_600_000 }),
+    });
+    expect(created.statusCode).toBe(201);
+    const { expiresAt, parts } = JSON.parse(String(created.body)) as { expiresAt: number; parts: Array<{ url: string }> };
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 3_600_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 3_600_000);
+    expect(Number(new URL(parts[0]!.url).searchParams.get('X-Amz-Expires'))).toBeLessThanOrEqual(3_600);
+  });
+});
+
 describe("a session's create takes the object's content type as S3 does", () => {
   /**
    * S3's CreateMultipartUpload has no body and takes the object's type from `Content-Type`. Such
