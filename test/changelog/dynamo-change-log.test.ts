@@ -573,6 +573,28 @@ describe('background renewal', () => {
     expect((await raw.get(idle!))!.leaseUntil).toBe(start + LEASE);
   });
 
+  it('a record after an empty slot lapsed drops that slot only: the slot still holding a change stays, and its lease is renewed', async () => {
+    const { log, clock } = writer({ entriesPerInstance: 1 });
+    const a = newChangeId();
+    const b = newChangeId();
+    await log.record(a, { id: 'a' });
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    const [emptied, busy] = log.instanceIds;
+    await log.remove(a);
+    // `b` is still on its way: its slot is renewed, the emptied one lapses.
+    clock.advance(LEASE / 2 + 1);
+    await log.renewDueLeases();
+    clock.advance(LEASE / 2 + 1);
+    expect((await raw.get(emptied!))!.leaseUntil).toBeLessThanOrEqual(clock.now);
+    await log.record(newChangeId(), { id: 'c' });
+    expect(log.instanceIds).not.toContain(emptied);
+    expect(log.instanceIds).toContain(busy);
+    // Still renewed while `b` runs: a sweeper never takes the item under a change in flight.
+    clock.advance(LEASE / 2 + 1);
+    await log.renewDueLeases();
+    expect((await raw.get(busy!))!.leaseUntil).toBe(clock.now + LEASE);
+  });
+
   it('abandon: the slot takes no new entries and is kept alive only while its other changes run, then a sweeper can claim it', async () => {
     const { log, clock } = writer();
     const kept = newChangeId();

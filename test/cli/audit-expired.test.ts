@@ -12,7 +12,9 @@ import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { runAudit } from '../../lib/cli/audit.js';
 import type { CliContext } from '../../lib/cli/common.js';
+import { AccessDeniedError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { HvTable } from '../../lib/tiered/hv-table.js';
 import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
 import { makeWriter, randomBody } from '../tiered/harness.js';
@@ -112,6 +114,25 @@ describe('audit: blobs of expired objects', () => {
     const keys = (await scanAll(s.fx.dynamodb, s.fx.config.objectsTable)).map((i) => String(i.key)).sort();
     expect(keys).toEqual(['exp/live', 'exp/pending', 'perm']);
     expect(await allBlobs(s.fx)).toEqual([s.blobs.get('exp/pending'), s.blobs.get('exp/live'), s.blobs.get('perm')].sort());
+  });
+
+  test('--delete: a removal refused (the role lacks dynamodb:DeleteItem) fails the audit as AccessDeniedError, not "kept on recheck"; nothing deleted', async () => {
+    const s = await scene();
+    const before = await allBlobs(s.fx);
+    const dynamodb = createDynamoDBClient();
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteItemCommand' && r.input.TableName === s.fx.config.objectsTable,
+        error: () => awsServiceError('AccessDeniedException', 400, 'not authorized to perform: dynamodb:DeleteItem'),
+      })
+      .attach(dynamodb, 'dynamodb');
+    try {
+      await expect(runAudit(ctxOf(s.fx, { dynamodb }), { olderThanMs: HOUR, delete: true })).rejects.toBeInstanceOf(AccessDeniedError);
+    } finally {
+      dynamodb.destroy();
+    }
+    expect(await allBlobs(s.fx)).toEqual(before);
   });
 
   test('an operator clock a year ahead (S3 says otherwise) takes no live object for an expired one', async () => {

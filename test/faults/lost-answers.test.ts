@@ -13,6 +13,7 @@
  * again (nothing but the write's own id guards it, and that is gone once another write is on top).
  */
 import { describe, expect, test } from 'vitest';
+import { isThrottling } from '../../lib/aws/errors.js';
 import { CommitOutcomeUnknownError, VersionConflictError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
@@ -104,6 +105,25 @@ describe('a small write none of whose attempts got an answer (none applied)', ()
   });
 });
 
+describe('a small write throttled on every attempt (none applied: a 400 each time)', () => {
+  // Nothing may have landed: the answer is the throttling (retry later: the objects API's 503),
+  // not "unknown" (which tells the caller the write may still land, and to read before retrying).
+  test.each<[string, (w: ReturnType<typeof writer>) => Promise<unknown>]>([
+    ['put', (w) => w.put('k', 'mine')],
+    ['delete', (w) => w.delete('k')],
+  ])('%s: the throttling error, the value as it was', async (_name, op) => {
+    const fx = await freshFixture();
+    const plain = writer(fx);
+    const { version } = await plain.put('k', 'v1');
+    const injector = new FaultInjector().add({ kind: 'throttle', match: hv(fx, 'UpdateItemCommand') });
+    const result = await settle(op(writer(fx, { injector })));
+    expect(injector.stats.injected.throttle).toBeGreaterThan(1);
+    expect(result.error).not.toBeInstanceOf(CommitOutcomeUnknownError);
+    expect(isThrottling(result.error)).toBe(true);
+    expect((await plain.get('k'))?.version).toBe(version);
+  });
+});
+
 describe('known limit: an unconditional small write retried after another writer applies again', () => {
   test('the value ends as the retried write, at a version one past the other writer', async () => {
     const fx = await freshFixture();
@@ -139,6 +159,24 @@ describe('an upload session whose create lost its answer', () => {
     const put = await fetch(url, { method: 'PUT', body: new Uint8Array([1, 2, 3, 4, 5]) });
     expect(put.status).toBe(200);
     const result = await store.completeUpload(created.uploadId, [{ partNumber: 1, etag: put.headers.get('etag')! }]);
+    expect(result).toMatchObject({ size: 5, created: true });
+    expect(await writer(fx).get('k')).toMatchObject({ version: result.version, body: new Uint8Array([1, 2, 3, 4, 5]) });
+  });
+});
+
+describe("an upload session complete whose commit landed, its answer lost, and the SDK's retry sent past the token's 10 minutes", () => {
+  test('the retry, refused by the commit itself, is recognised: the complete answers the version it stored', async () => {
+    const fx = await freshFixture();
+    const store = writer(fx);
+    const created = await store.createUpload('k', { size: 5 });
+    const url = await store.uploadPartUrl(created.uploadId, 1);
+    const put = await fetch(url, { method: 'PUT', body: new Uint8Array([1, 2, 3, 4, 5]) });
+    const commit = atStep('commit', fx.config);
+    const injector = new FaultInjector()
+      .add({ kind: 'loseResponse', match: commit, times: 1 })
+      .add({ kind: 'expireToken', match: commit, times: 1 });
+    const result = await writer(fx, { injector }).completeUpload(created.uploadId, [{ partNumber: 1, etag: put.headers.get('etag')! }]);
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, expireToken: 1 });
     expect(result).toMatchObject({ size: 5, created: true });
     expect(await writer(fx).get('k')).toMatchObject({ version: result.version, body: new Uint8Array([1, 2, 3, 4, 5]) });
   });

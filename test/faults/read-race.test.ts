@@ -44,7 +44,10 @@ test.each([1, 2, 3])('a read overtaken by %i overwrites returns a value that was
   expect((await checkInvariants(fx)).lost).toEqual([]);
 });
 
-test('a ranged read overtaken before every GET: a ContentionError after maxAttempts GETs, not one more', async () => {
+test.each([
+  ['a ranged read', { range: { start: 0, end: 9 } }],
+  ['a whole read', {}],
+])('%s overtaken before every GET: a ContentionError after maxAttempts GETs, not one more', async (_name, options) => {
   const fx = await freshFixture();
   const writer = newWriter(fx);
   await writer.put('k', body(0));
@@ -61,8 +64,34 @@ test('a ranged read overtaken before every GET: a ContentionError after maxAttem
   });
   const reader = makeWriter(fx, { injector, store: { maxAttempts: 3 } });
   try {
-    await expect(reader.store.get('k', { range: { start: 0, end: 9 } })).rejects.toBeInstanceOf(ContentionError);
+    await expect(reader.store.get('k', options)).rejects.toBeInstanceOf(ContentionError);
     expect(gets).toBe(3);
+  } finally {
+    reader.close();
+  }
+  expect((await checkInvariants(fx)).lost).toEqual([]);
+});
+
+test.each([
+  ['a ranged read', { range: { start: 0, end: 9 } }],
+  ['a whole read', {}],
+])('%s whose last GET is overtaken by a small (inline) write answers that value, not ContentionError', async (_name, options) => {
+  const fx = await freshFixture();
+  const writer = newWriter(fx);
+  await writer.put('k', body(0));
+  let gets = 0;
+  const injector = new FaultInjector().add({
+    kind: 'delay',
+    delayMs: 0,
+    match: onCommand('GetObject'),
+    // Large overwrites before the first GETs; before the last one, a small body: nothing more to GET.
+    before: async () => void (await writer.put('k', ++gets < 3 ? body(gets) : 'small')),
+  });
+  const reader = makeWriter(fx, { injector, store: { maxAttempts: 3 } });
+  try {
+    const read = await reader.store.get('k', options);
+    expect(gets).toBe(3);
+    expect(new TextDecoder().decode(read!.body)).toBe('small'); // five bytes: the range 0-9 is all of it
   } finally {
     reader.close();
   }

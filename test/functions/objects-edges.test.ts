@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../../lib/api/objects-http.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import * as errors from '../../lib/errors.js';
-import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
@@ -776,6 +776,22 @@ describe('a write does what it was asked, or nothing', () => {
   });
 });
 
+describe("a session's create takes its lifetime from the body", () => {
+  test('expiresInMs: the session (and so its part URLs) lives that long, not the default day', async () => {
+    const w = writer();
+    const before = Date.now();
+    const created = await call(w, 'POST', '/objects/sessions/lifetime', {
+      query: 'uploads',
+      body: JSON.stringify({ size: 10, expiresInMs: 3_600_000 }),
+    });
+    expect(created.statusCode).toBe(201);
+    const { expiresAt, parts } = JSON.parse(String(created.body)) as { expiresAt: number; parts: Array<{ url: string }> };
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 3_600_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 3_600_000);
+    expect(Number(new URL(parts[0]!.url).searchParams.get('X-Amz-Expires'))).toBeLessThanOrEqual(3_600);
+  });
+});
+
 describe("a session's create takes the object's content type as S3 does", () => {
   /**
    * S3's CreateMultipartUpload has no body and takes the object's type from `Content-Type`. Such
@@ -1092,6 +1108,74 @@ describe('a GET answer always fits the buffered response', () => {
     expect(res.headers?.etag).toBe(`"${version + 1}"`);
     const fetched = await fetch(String(res.headers?.location));
     expect(new Uint8Array(await fetched.arrayBuffer())).toEqual(big);
+  });
+
+  test('an object that grows past the limit while it is read, then is replaced by a small one before its redirect is signed: the small one, 200', async () => {
+    const key = 'grow/then-inline';
+    const other = writer();
+    const { version } = await other.store.put(key, randomBody(20 * KiB));
+    const small = randomBody(100);
+    const objectsRead = (r: RequestInfo) => onCommand('GetItem')(r) && r.input.TableName === fx.config.objectsTable;
+    const injector = new FaultInjector()
+      // Before its bytes are fetched, the object grows past the limit (the blob first read deleted).
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: onCommand('GetObject'),
+        times: 1,
+        before: async () => void (await other.store.put(key, randomBody(300 * KiB))),
+      })
+      // Its reads of HV: the first, the one that follows the replaced blob, then the redirect's: before
+      // that one the object is replaced by an inline body, which has no URL.
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: objectsRead,
+        skip: 2,
+        times: 1,
+        before: async () => void (await other.store.put(key, small)),
+      });
+    const w = writer(injector);
+    const res = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: LIMIT });
+    expect(injector.stats.injected.delay).toBe(2);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers?.etag).toBe(`"${version + 2}"`);
+    expect(new Uint8Array(Buffer.from(String(res.body), 'base64'))).toEqual(small);
+  });
+
+  test('an object flipped between large and inline on every attempt of a GET: 409 after 3 attempts, never a loop without end', async () => {
+    const key = 'grow/flipping';
+    const other = writer();
+    await other.store.put(key, randomBody(20 * KiB));
+    const objectsRead = (r: RequestInfo) => onCommand('GetItem')(r) && r.input.TableName === fx.config.objectsTable;
+    let reads = 0;
+    let fetches = 0;
+    // Each attempt reads HV three times (the object, the blob that replaced it, the redirect's read)
+    // and fetches two blobs: the first grows past the limit before its fetch, the redirect finds the
+    // object inline, and the next attempt finds a small blob again.
+    const injector = new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: onCommand('GetObject'),
+        before: async () => {
+          if (fetches++ % 2 === 0) await other.store.put(key, randomBody(300 * KiB));
+        },
+      })
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: objectsRead,
+        before: async () => {
+          const n = reads++;
+          if (n % 3 === 2) await other.store.put(key, randomBody(100));
+          else if (n % 3 === 0 && n > 0) await other.store.put(key, randomBody(20 * KiB));
+        },
+      });
+    const w = writer(injector);
+    const res = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: LIMIT });
+    expect(res.statusCode).toBe(409);
+    expect(reads).toBe(3 * 3);
   });
 
   test('at the default limit the whole Lambda answer (base64 body, headers, 2 KB of metadata) stays within 6 MB', async () => {

@@ -6,6 +6,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { RangeNotSatisfiableError, ValidationError } from '../../lib/errors.js';
+import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { assertByteRange, parseRangeHeader, resolveRange } from '../../lib/tiered/byte-range.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, makeWriter, randomBody, sameBytes, snapshot, type Writer } from '../tiered/harness.js';
@@ -373,6 +374,27 @@ describe('If-Range (a resumed download): the range only of the version the clien
     const current = String(stale.headers?.etag);
     const unsatisfiable = await call('GET', '/objects/ir/shrunk', { headers: { range: 'bytes=20000-', 'if-range': current } });
     expect(unsatisfiable.statusCode).toBe(416);
+  });
+
+  test('a range past the end, the object deleted before the version If-Range names is checked: 404, not a failure', async () => {
+    const etag = await resumable('ir/deleted', randomBody(10 * KiB));
+    await w.store.put('ir/deleted', randomBody(5 * KiB));
+    // The GET's second read of HV (its check of the current version) comes after a delete.
+    const deleting = {
+      kind: 'delay' as const,
+      delayMs: 0,
+      skip: 1,
+      times: 1,
+      match: (r: RequestInfo) => onCommand('GetItem')(r) && r.input.TableName === fx.config.objectsTable,
+      before: async () => void (await w.store.delete('ir/deleted')),
+    };
+    w.injector.add(deleting);
+    try {
+      const res = await call('GET', '/objects/ir/deleted', { headers: { range: 'bytes=8000-', 'if-range': etag } });
+      expect(res.statusCode).toBe(404);
+    } finally {
+      w.injector.remove(deleting);
+    }
   });
 
   test('a range that is redirected to S3: 307 for the same version, 412 once replaced (the Range would follow the redirect)', async () => {

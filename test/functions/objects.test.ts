@@ -227,6 +227,8 @@ describe('expiry headers', () => {
     ['RFC 850, a two-digit year 24 years ahead', 'Wednesday, 16-Nov-50 08:49:37 GMT', '2050-11-16T08:49:37.000Z'],
     ['ISO 8601, under a millisecond past a second', '2050-01-01T00:00:00.0001Z', '2050-01-01T00:00:01.000Z'],
     ['IMF-fixdate, 31 April', 'Sun, 31 Apr 2050 08:00:00 GMT', 400],
+    ['RFC 850, 31 April', 'Sunday, 31-Apr-50 08:00:00 GMT', 400],
+    ['asctime, 31 April', 'Sun Apr 31 08:00:00 2050', 400],
     ['ISO 8601, 29 February of a common year', '2050-02-29', 400],
     ['ISO 8601, hour 24', '2050-01-01T24:00Z', 400],
     // An offset names the zone the time of day is in: +09:00 is nine hours before the same time in UTC.

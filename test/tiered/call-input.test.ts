@@ -121,6 +121,10 @@ describe('options that are not an object', () => {
     await expectRefused(() => w.store.createUpload('not-object/kept', options as never), 'options');
     await expectRefused(() => w.store.get('not-object/kept', options as never), 'options');
   });
+
+  test('getStreamOrUrl without its options (maxBytes is required): ValidationError naming the options, not a TypeError', async () => {
+    await expectRefused(() => (w.store.getStreamOrUrl as (key: string) => Promise<unknown>)('not-object/kept'), 'options');
+  });
 });
 
 describe('metadata is a plain object of strings, or refused', () => {

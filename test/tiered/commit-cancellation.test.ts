@@ -19,7 +19,8 @@
  */
 import { TransactionCanceledException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { CommitOutcomeUnknownError, CommitRefusedError, ContentionError } from '../../lib/errors.js';
+import { CommitOutcomeUnknownError, CommitRefusedError, ContentionError, UploadSessionClosedError } from '../../lib/errors.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { isThrottling } from '../../lib/aws/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -192,6 +193,47 @@ describe('an upload session complete throttled on every attempt', () => {
     // Once the table has capacity again, the client's retry completes the session.
     const result = await writer().store.completeUpload(created.uploadId, parts);
     expect(result).toMatchObject({ size: body.byteLength, created: true });
+    expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
+  });
+});
+
+describe('an upload session complete overtaken by another writer on every attempt', () => {
+  test('ContentionError after maxAttempts, never an answer: the session stays open (an S3 failure of the retry is not its end) and completes later', async () => {
+    const key = 'cancel/session/overtaken-always';
+    const w0 = writer();
+    const other = writer();
+    const body = randomBody(5 * MiB + 10);
+    const created = await w0.store.createUpload(key, { size: body.byteLength, partSize: 5 * MiB });
+    const parts = await uploadParts(w0.store, created.uploadId, body, 5 * MiB);
+    // Before each commit goes out, another writer overwrites the key: the commit's CAS is lost.
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      match: steps(fx.config).commit,
+      before: async () => void (await other.store.put(key, 'theirs')),
+    });
+    const w = makeWriter(fx, { injector, store: { maxAttempts: 3 } });
+    open.push(w);
+    const error = await w.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
+    expect(injector.stats.injected.delay).toBe(3);
+    expect(error).toBeInstanceOf(ContentionError);
+    expect(new TextDecoder().decode(await rawValue(fx, key))).toBe('theirs');
+    // Its parts are assembled now: a retry confirms the blob with a GET. S3 failing that GET (500 on
+    // every attempt) is no sign the session ended: the retry fails as S3 failed, never "expired".
+    const s3Failing = new FaultInjector().add({
+      kind: 'fail',
+      match: (r) => r.command === 'GetObjectCommand',
+      error: () => awsServiceError('InternalError', 500),
+    });
+    const failed = await writer(s3Failing)
+      .store.completeUpload(created.uploadId, parts)
+      .catch((e: unknown) => e);
+    expect(s3Failing.stats.injected.fail).toBeGreaterThan(0);
+    expect(failed).not.toBeInstanceOf(UploadSessionClosedError);
+    expect(failed).toMatchObject({ name: 'InternalError' });
+    // The client's retry, without the other writer, completes the session over it.
+    const result = await writer().store.completeUpload(created.uploadId, parts);
+    expect(result).toMatchObject({ size: body.byteLength, created: false });
     expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
   });
 });

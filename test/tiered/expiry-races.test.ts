@@ -16,7 +16,7 @@ import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
-import { ValidationError } from '../../lib/errors.js';
+import { ContentionError, ValidationError } from '../../lib/errors.js';
 import { StreamCleanup, TTL_PRINCIPAL } from '../../lib/recovery/stream-cleanup.js';
 import { HvTable } from '../../lib/tiered/hv-table.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -90,6 +90,68 @@ test("an inline create over an expired item whose answer was lost: the SDK's ret
     w.injector.remove(lose);
   }
   expect((await w.store.head(key))!.createdAt).toBe(now);
+});
+
+describe('an inline create over an expired item whose compare-and-swap another writer wins', () => {
+  // The create's CAS on the expired item (its version named: `:expectedVersion`), not the put's
+  // first write (refused for the expiry, no version named).
+  const overExpired = (r: RequestInfo) =>
+    onCommand('UpdateItem')(r) &&
+    r.input.TableName === fx.config.objectsTable &&
+    String(r.input.UpdateExpression).includes('#body') &&
+    String(r.input.ConditionExpression).includes(':expectedVersion');
+
+  test('the create is tried again over what the other writer left: its answer is the value stored, never a version it did not write', async () => {
+    const key = 'recreated/cas-lost';
+    const { version } = await w.store.put(key, 'old', { timeToLiveMs: HOUR });
+    now += HOUR + 5 * SEC;
+    const overtaken = {
+      kind: 'delay' as const,
+      delayMs: 0,
+      times: 1,
+      match: overExpired,
+      before: async () => void (await other.store.put(key, 'theirs')),
+    };
+    w.injector.add(overtaken);
+    let put: { version: number; created: boolean };
+    try {
+      put = await w.store.put(key, 'mine');
+    } finally {
+      w.injector.remove(overtaken);
+    }
+    expect(w.injector.stats.injected.delay).toBeGreaterThan(0);
+    // Not "created at version + 1": that version is the other writer's value.
+    expect(put).toMatchObject({ version: version + 2, created: false });
+    const got = await w.store.get(key);
+    expect(got!.version).toBe(version + 2);
+    expect(new TextDecoder().decode(got!.body)).toBe('mine');
+  });
+
+  test("lost on every attempt: ContentionError, and the value is the other writer's", async () => {
+    const key = 'recreated/cas-lost-always';
+    // A writer whose clock is two hours behind: what it writes with an hour to live is expired already to `w`.
+    const behind = makeWriter(fx, { store: { clock: () => now - 2 * HOUR } });
+    try {
+      await w.store.put(key, 'old', { timeToLiveMs: HOUR });
+      now += HOUR + 5 * SEC;
+      const overtaken = {
+        kind: 'delay' as const,
+        delayMs: 0,
+        match: overExpired,
+        before: async () => void (await behind.store.put(key, 'theirs', { timeToLiveMs: HOUR })),
+      };
+      w.injector.add(overtaken);
+      try {
+        await expect(w.store.put(key, 'mine')).rejects.toBeInstanceOf(ContentionError);
+      } finally {
+        w.injector.remove(overtaken);
+      }
+      const item = (await rawState(fx)).objects.find((o) => o.key === key)!;
+      expect(Buffer.from(item.body as Uint8Array).toString()).toBe('theirs');
+    } finally {
+      behind.close();
+    }
+  });
 });
 
 describe('a time-to-idle refresh overtaken between its read and its write writes nothing', () => {

@@ -21,6 +21,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CorruptItemError, ValidationError } from '../../lib/errors.js';
 import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { HvTable } from '../../lib/tiered/hv-table.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
@@ -192,6 +193,37 @@ describe('a time-to-idle refresh whose every answer was lost', () => {
     const after = await stored();
     expect(after, 'the refresh landed').toBeGreaterThan(before);
     expect(answered?.getTime(), 'the read answers the expiry the item has').toBe(after * SEC);
+  });
+});
+
+describe('a time-to-idle refresh left open whose re-read fails too', () => {
+  test('the read still answers, with the expiry it read: a refresh never fails the read', async () => {
+    const key = 'tti/open-reread-fails';
+    await w.store.put(key, randomBody(100), { timeToIdleMs: 10 * 60_000 });
+    const before = (await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt as number;
+    now = before * SEC - 4 * 60_000;
+    const refresh = (r: RequestInfo) =>
+      onCommand('UpdateItem')(r) && (r.input.ExpressionAttributeValues as object)[':fromExpiry' as never] !== undefined;
+    // No attempt of the refresh gets an answer (none reached the table); the read that would decide it fails (500).
+    const lost = { kind: 'loseRequest' as const, match: refresh };
+    const reread = {
+      kind: 'fail' as const,
+      skip: 1,
+      match: (r: RequestInfo) => onCommand('GetItem')(r) && r.input.TableName === fx.config.objectsTable,
+      error: () => awsServiceError('InternalServerError', 500),
+    };
+    w.injector.add(lost);
+    w.injector.add(reread);
+    let answered;
+    try {
+      answered = await w.store.get(key);
+    } finally {
+      w.injector.remove(lost);
+      w.injector.remove(reread);
+    }
+    expect(w.injector.stats.injected.fail).toBeGreaterThan(0);
+    expect(answered?.expiresAt?.getTime()).toBe(before * SEC);
+    expect((await rawState(fx)).objects.find((o) => o.key === key)!.expiresAt).toBe(before);
   });
 });
 

@@ -448,6 +448,11 @@ describe('a complete whose session an abort claims while its commit is on its wa
       expect(refused).toBeInstanceOf(UploadSessionClosedError);
       expect((refused as UploadSessionClosedError).reason).toBe('aborted');
       expect(await w.store.head(key)).toBeUndefined();
+      // The session is still there, claimed by the abort: a part asked for now is refused as aborted too.
+      await expect(w.store.uploadPartUrl(created.uploadId, 1)).rejects.toMatchObject({
+        name: 'UploadSessionClosedError',
+        reason: 'aborted',
+      });
     } finally {
       aborter.close();
       completer.close();

@@ -5,12 +5,13 @@
  * other failure may have started an upload whose id was lost, so the session stays for the
  * sweeper, which aborts every upload under its blob key once it expires.
  */
-import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AccessDeniedError } from '../../lib/errors.js';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
-import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
+import { awsServiceError, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import { expectClean, makeWriter, rawState, sweepPastEverything, type Writer } from './harness.js';
@@ -63,6 +64,24 @@ describe('an upload session whose multipart upload does not start', () => {
     await expectClean(fx, expect);
   });
 
+  test("refused outright, and ending the session fails too: the caller gets S3's refusal, not the cleanup's error; the sweeper ends the session", async () => {
+    const w = writerWith(
+      new FaultInjector().add({ kind: 'fail', match: onCommand('CreateMultipartUploadCommand'), error: s3AccessDenied }).add({
+        kind: 'fail',
+        match: atStep('session-abort-claim', fx.config),
+        error: () => awsServiceError('InternalServerError', 500),
+      }),
+    );
+    await expect(w.store.createUpload('start/denied-unended', { size: 1000, expiresInMs: 1_000 })).rejects.toBeInstanceOf(
+      AccessDeniedError,
+    );
+    expect(w.injector.stats.injected.fail).toBeGreaterThan(1);
+    expect(await sessionItems('start/denied-unended')).toHaveLength(1);
+    await sweepPastEverything(fx);
+    expect(await sessionItems('start/denied-unended')).toEqual([]);
+    await expectClean(fx, expect);
+  });
+
   test('with an unknown outcome (an upload S3 made, its answer lost): the session stays, and the sweeper aborts the upload at expiry', async () => {
     // The request reaches S3 and makes an upload; every answer is a 500, so no id comes back.
     const w = writerWith(new FaultInjector().add({ kind: 'loseResponse', match: onCommand('CreateMultipartUploadCommand'), times: 10 }));
@@ -77,6 +96,24 @@ describe('an upload session whose multipart upload does not start', () => {
     expect(await uploadsUnder(blob.blob)).toEqual([]);
     expect(await sessionItems('start/lost')).toEqual([]);
     await expectClean(fx, expect);
+  });
+
+  test("the sweeper aborts the uploads of the session's blob key only, not one of a longer key that begins with it", async () => {
+    const w = writerWith(new FaultInjector());
+    await w.store.createUpload('start/neighbour', { expiresInMs: 1_000 });
+    const [session] = await sessionItems('start/neighbour');
+    const blob = (session as { upload: { blob: string } }).upload.blob;
+    // Another tool's upload under the prefix, at a key that extends the blob key (S3 lists it under it).
+    const neighbour = `${blob}.copy`;
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: neighbour }));
+    try {
+      await sweepPastEverything(fx);
+      expect(await sessionItems('start/neighbour')).toEqual([]);
+      expect(await uploadsUnder(blob)).toEqual([]);
+      expect(await uploadsUnder(neighbour)).toEqual([UploadId]);
+    } finally {
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: neighbour, UploadId })).catch(() => undefined);
+    }
   });
 
   test('a 500 after the SDK retries is not a refusal: the session stays for the sweeper', async () => {
