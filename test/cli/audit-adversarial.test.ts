@@ -571,8 +571,9 @@ describe("a listing that names a key outside the prefix (not S3's answer to a pr
   // A proxy or an S3-compatible store that ignores Prefix. The key is old, and no item of this
   // store points at it: read as a blob key it would be an orphan. It is no blob key of this store.
   test.each([
-    ['a sibling prefix', (p: string) => `${p}x`],
-    ['another top-level folder', (p: string) => `zz-${p}`],
+    // Of the prefix's length: read past it, the rest has the shape <object id>/<uuidv7>.
+    ['a sibling prefix', (p: string) => `${p.slice(0, -1)}z`],
+    ['another top-level folder', (p: string) => 'z'.repeat(p.length)],
   ])('under %s: reported unparseable, never deleted', async (_name, outside) => {
     const fx = await freshFixture();
     const [orphan] = await putOrphans(fx, 1, 'inside');
