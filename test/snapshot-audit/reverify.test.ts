@@ -203,6 +203,7 @@ describe('snapshot re-verification: a proposed key that is no blob key of this s
     // Of the prefix's length: read past it, the rest has the shape <object id>/<uuidv7>.
     ['outside the prefix', (p: string) => `${'z'.repeat(p.length)}/${seg}/${uuidv7({ msecs: OLD })}`],
     ["a nested store's blob key (a segment too many)", (p: string) => `${p}/nested/${seg}/${uuidv7({ msecs: OLD })}`],
+    ['a blob key with a segment after it', (p: string) => `${p}/${seg}/${uuidv7({ msecs: OLD })}/x`],
     ['an object segment that is not base64url', (p: string) => `${p}/o.bj/${uuidv7({ msecs: OLD })}`],
     ['a last segment that is a UUIDv4', (p: string) => `${p}/${seg}/${uuidv4()}`],
     ['a last segment in upper case', (p: string) => `${p}/${seg}/${uuidv7({ msecs: OLD }).toUpperCase()}`],
