@@ -243,7 +243,9 @@ describe("the audits refuse to delete through an objects table that is not the b
     const { fx, live, orphan } = await production();
     const writer = makeWriter(fx);
     try {
-      for (let i = 0; i < 12; i++) await writer.store.put(`small-${i}`, randomBody(10));
+      // DynamoDB Local scans "small-38" before "z-live" in their segment (of 4); the other segments
+      // hold no item, or small ones.
+      for (const key of ['small-38', 'small-1', 'small-2']) await writer.store.put(key, randomBody(10));
     } finally {
       writer.close();
     }
