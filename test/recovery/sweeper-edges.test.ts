@@ -11,7 +11,7 @@ import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
-import { batchDeleteThenSecondKeyFailing } from '../../lib/faults/s3-answers.js';
+import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { newChangeId } from '../../lib/ids.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { freshFixture } from '../support/local.js';
@@ -147,6 +147,46 @@ describe('two sweepers on the same instance: the first outlives its claim, the s
     const a = await sweeperAt(fx, 0, { injector }).sweep();
     expect(injector.stats.injected.delay).toBe(1);
     expect(a).toMatchObject({ instancesClaimed: 1, blobsDeleted: 3, entriesRecovered: 0, instancesDrained: 0, errors: 0 });
+    const item = await rawInstance(fx, instanceId);
+    expect(item).toMatchObject({ state: 'claimed', claimedBy: 'another-sweeper' });
+    expect(entryNames(item), 'its drops were not made: the other sweeper settles them').toHaveLength(3);
+  });
+
+  test('the same with an entry kept (a delete S3 refused): its settle fails, and none of its drops is counted', async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { count: 3, shard: 1, fenced: true });
+    // The batch delete fails whole (another sweeper takes the instance over meanwhile); one by one,
+    // S3 refuses the first blob: that entry is kept for a retry, the others dropped, so A settles
+    // (drops and a new expiry) rather than deletes the item, under a claim no longer its own.
+    const injector = new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteObjectsCommand',
+        before: async () => {
+          await fx.dynamodb.send(
+            new UpdateItemCommand({
+              TableName: fx.config.changeLogTable,
+              Key: { pk: { S: instanceId } },
+              UpdateExpression: 'SET claimedBy = :other, leaseUntil = :until',
+              ExpressionAttributeValues: { ':other': { S: 'another-sweeper' }, ':until': { N: String(Date.now() + 3_600_000) } },
+            }),
+          );
+        },
+        error: () => awsServiceError('InternalError', 500),
+      })
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand' && r.input.Key === blobs[0], error: s3AccessDenied });
+    const warnings: string[] = [];
+    const logger = { info() {}, warn: (m: string) => warnings.push(m), error: (m: string) => warnings.push(`error: ${m}`) };
+    const a = await sweeperAt(fx, 0, { injector, logger }).sweep();
+    expect(a).toMatchObject({
+      instancesClaimed: 1,
+      blobsDeleted: 2,
+      entriesFailed: 1,
+      entriesRecovered: 0,
+      instancesDrained: 0,
+      errors: 0,
+    });
+    expect(warnings).toContain('claim lost before settling');
     const item = await rawInstance(fx, instanceId);
     expect(item).toMatchObject({ state: 'claimed', claimedBy: 'another-sweeper' });
     expect(entryNames(item), 'its drops were not made: the other sweeper settles them').toHaveLength(3);
