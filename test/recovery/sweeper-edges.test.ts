@@ -5,7 +5,7 @@
  * large for the claim's write. Each checks the report (what the metrics publish) against what
  * the bucket and the change log hold afterwards, read from outside.
  */
-import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
@@ -194,7 +194,8 @@ describe('two sweepers on the same instance: the first outlives its claim, the s
 });
 
 describe('an instance item too large for the claim to write (near DynamoDB’s 400 KB)', () => {
-  test('quarantined whole on every sweep, never an error; nothing deleted, the item left as it was', async () => {
+  /** An expired instance item grown to the largest size DynamoDB takes, naming an orphan. */
+  async function hugeInstance() {
     const fx = await freshFixture();
     const blob = rawBlobKey(fx, 'huge/a');
     await rawPutObject(fx, blob, 'orphan');
@@ -227,6 +228,11 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
       else hi = mid - 1;
     }
     await grow(lo);
+    return { fx, instanceId, blob };
+  }
+
+  test('quarantined whole on every sweep, never an error; nothing deleted, the item left as it was', async () => {
+    const { fx, instanceId, blob } = await hugeInstance();
     const before = await rawInstance(fx, instanceId);
     const warnings: string[] = [];
     const logger = { info() {}, warn: (m: string) => warnings.push(m), error: (m: string) => warnings.push(`error: ${m}`) };
@@ -237,6 +243,22 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
     expect(warnings).toEqual(['instance quarantined', 'instance quarantined']);
     expect(await rawInstance(fx, instanceId)).toEqual(before);
     expect(await allKeys(fx)).toEqual([blob]);
+  });
+
+  test('gone between the refused claim and the read of it (retired by its writer, drained by another sweeper): skipped, not quarantined, no error', async () => {
+    const { fx, instanceId } = await hugeInstance();
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r) => r.command === 'GetItemCommand' && JSON.stringify(r.input).includes(instanceId),
+      before: async () => {
+        await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.changeLogTable, Key: { pk: { S: instanceId } } }));
+      },
+    });
+    const report = await sweeperAt(fx, 0, { injector }).sweep();
+    expect(injector.stats.injected.delay).toBe(1);
+    expect(report).toMatchObject({ instancesClaimed: 0, instancesSkipped: 1, entriesQuarantined: 0, errors: 0 });
   });
 
   test('a claim that fails (throttled past the SDK retries) is an error of the sweep, not a quarantine; the next sweep takes the instance', async () => {
