@@ -193,6 +193,26 @@ describe('two sweepers on the same instance: the first outlives its claim, the s
   });
 });
 
+describe('a dry run whose instance is gone before it reads it (drained by a sweeper meanwhile)', () => {
+  test('nothing counted for it, no error, nothing deleted', async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { count: 1, fenced: true });
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r) => r.command === 'GetItemCommand' && JSON.stringify(r.input).includes(instanceId),
+      before: async () => {
+        await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.changeLogTable, Key: { pk: { S: instanceId } } }));
+      },
+    });
+    const report = await sweeperAt(fx, 0, { injector }).sweep({ dryRun: true });
+    expect(injector.stats.injected.delay).toBe(1);
+    expect(report).toMatchObject({ instancesClaimed: 0, entriesRecovered: 0, entriesQuarantined: 0, blobsDeleted: 0, errors: 0 });
+    expect(await allKeys(fx)).toEqual(blobs);
+  });
+});
+
 describe('an instance item too large for the claim to write (near DynamoDB’s 400 KB)', () => {
   /** An expired instance item grown to the largest size DynamoDB takes, naming an orphan. */
   async function hugeInstance() {
