@@ -512,6 +512,11 @@ describe('an expired object the audit cannot remove as TTL would', () => {
     }
     const [blob] = await prefixKeys(fx);
     const { hvAttributes: _names, ...plain } = fx.config;
+    // Report only: the same finding, and no delete to refuse (exit 0 without --exit-code).
+    const look = await cliJson({ ...fx, config: plain }, ['audit', '--older-than', '1h'], { clock: ahead });
+    expect(look.json).toMatchObject({ undecided: [{ key: blob, reason: expect.stringMatching(/"version"/) }] });
+    expect(look.json.deleteRefused).toBeUndefined();
+    expect(look.code).toBe(0);
     const run = await cliJson({ ...fx, config: plain }, ['audit', '--older-than', '1h', '--delete', '--exit-code'], { clock: ahead });
     expect(run.json.expired.map((e: { key: string }) => e.key)).toEqual([blob]);
     expect(run.json).toMatchObject({
