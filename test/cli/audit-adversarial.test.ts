@@ -29,8 +29,9 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { ListingError, ValidationError } from '../../lib/errors.js';
+import { ListingError, TierlogError, ValidationError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { formatAudit } from '../../lib/cli/audit.js';
 import { AuditIncompleteError, type AuditOptions, audit } from '../../lib/recovery/audit.js';
 import { emptyTable, type Fixture, freshFixture, listKeys, prefixKeys } from '../support/local.js';
@@ -498,6 +499,30 @@ describe('the re-check before a delete fails, in each class of error', () => {
     expect(keysOf((err as AuditIncompleteError).report.orphans)).toEqual(keys);
     expect(deletes).toEqual(keys.slice(0, 2));
     expect(await prefixKeys(fx)).toEqual(keys.slice(2));
+  });
+});
+
+describe('the first delete batch failing as a whole before S3 deleted anything (the bucket gone meanwhile)', () => {
+  test("the audit stops with S3's error, translated, nothing counted as deleted", async () => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 2, 'nobucket');
+    const s3 = createS3Client();
+    closers.push(() => s3.destroy());
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteObjectsCommand',
+        error: () => awsServiceError('NoSuchBucket', 404, 'The specified bucket does not exist'),
+      })
+      .attach(s3, 's3');
+    const err = await deletingAudit(fx, fx.dynamodb, [], { s3 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TierlogError);
+    expect(err).not.toBeInstanceOf(AuditIncompleteError);
+    expect((err as Error).message).toMatch(/does not exist/);
+    expect(await prefixKeys(fx)).toEqual(keys);
   });
 });
 
