@@ -14,7 +14,7 @@ import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
 import { describe, expect, test } from 'vitest';
 import { parseBlobKey } from '../../lib/recovery/audit.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { AccessDeniedError } from '../../lib/errors.js';
+import { AccessDeniedError, TierlogError } from '../../lib/errors.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
@@ -238,6 +238,34 @@ describe('snapshot re-verification failing before any delete', () => {
     expect(err).toBeInstanceOf(AccessDeniedError);
     expect(err).not.toBeInstanceOf(ReverifyIncompleteError);
     expect(await exists(fx, key)).toBe(true);
+  });
+
+  test("the delete batch failing whole before S3 deleted anything (the bucket gone): S3's error, translated, nothing counted", async () => {
+    const { fx, key } = await scene();
+    // Two keys: one goes by DeleteObject alone.
+    const other = blobKey(fx, 'other', OLD);
+    await putBlob(fx, other);
+    const s3 = createS3Client();
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteObjectsCommand',
+        error: () => awsServiceError('NoSuchBucket', 404, 'The specified bucket does not exist'),
+      })
+      .attach(s3, 's3');
+    const err = await reverifyAndDelete(
+      [key, other].map((k) => ({ key: k, lastModified: OLD })),
+      { ...deleting(fx), s3 },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    s3.destroy();
+    expect(err).toBeInstanceOf(TierlogError);
+    expect(err).not.toBeInstanceOf(ReverifyIncompleteError);
+    expect((err as Error).message).toMatch(/does not exist/);
+    expect(await exists(fx, key)).toBe(true);
+    expect(await exists(fx, other)).toBe(true);
   });
 });
 
