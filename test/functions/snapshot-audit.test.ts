@@ -179,6 +179,24 @@ describe('snapshot-audit function batches: what a batch reports', () => {
   });
 });
 
+describe('snapshot-audit function batches: an orphan row whose LastModified is unknown', () => {
+  // The row comes from the Athena result (the inventory's last_modified_date). Without a time, the
+  // UUIDv7's is the writer's clock alone: young, never deleted on a guess.
+  it.each([
+    ['absent', {}],
+    ['empty (a NULL Athena wrote)', { last_modified: '' }],
+    ['no time', { last_modified: 'yesterday' }],
+  ])('%s: kept as too young, not deleted', async (_name, lastModified) => {
+    const live = await freshFixture();
+    const orphan = blobKey(live, 'obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, ...lastModified }] }));
+    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 1, lost: 0, malformed: 0 });
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
+  });
+});
+
 describe('snapshot-audit function batches: one failure is enough to fail the run', () => {
   /** A batch handler with `delete` on, over `s3`. */
   function handlerWith(live: Fixture, s3: S3Client) {
