@@ -717,6 +717,13 @@ describe('the plan: the cutoff and what the query reads', () => {
     expect(() => planAthenaRun({ ...input, objectsExport: odd })).toThrow(/not an export ARN/);
   });
 
+  it("an export to the snapshot bucket's root (no S3 prefix): its data read from there, not from an empty first segment", () => {
+    const plan = planAthenaRun({ ...input, objectsExport: { ...input.objectsExport, s3Prefix: '' } });
+    expect(plan.statements[0]).toBe(
+      "ALTER TABLE `tierlog_audit`.`objects_export` SET LOCATION 's3://snapshots-1/AWSDynamoDB/01768024800000-0123abcd/data/'",
+    );
+  });
+
   // A cutoff before 2000 finds no candidate and no loss: a run that reads clean having judged nothing.
   it.each([
     ['under 1 h', HOUR - 1],
