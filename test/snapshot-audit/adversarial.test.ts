@@ -16,7 +16,7 @@
  *  - nothing is deleted but the orphan.
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { newChangeId } from '../../lib/ids.js';
 import { md5File } from '../../lib/recovery/snapshot-audit/inventory.js';
@@ -223,6 +223,53 @@ describe('an inventory the audit cannot read as the report of its keys and times
     const run = await audit(s.fx, s, ['--delete']);
     expect(run.code).toBe(1);
     expect(run.json.error).toMatchObject({ name: 'SnapshotError', message: expect.stringMatching(message) });
+    expect((await listKeys(s.fx.s3, s.fx.config.bucket)).sort()).toEqual([s.live, s.orphan].sort());
+  });
+});
+
+/** The folder of the scene's export of the objects table (`…/AWSDynamoDB/<id>`). */
+function objectsExportDir(s: Scene): string {
+  const exports = join(s.exportDir, s.fx.config.objectsTable, 'AWSDynamoDB');
+  return join(exports, readdirSync(exports)[0]!);
+}
+
+describe('snapshot files that are not whole (a copy interrupted, a file edited)', () => {
+  // Each is a SnapshotError naming what is wrong (exit 1), before anything is judged or deleted.
+  test.each<[string, (s: Scene) => void, RegExp]>([
+    [
+      "a data file of the objects table's export missing",
+      (s) => {
+        const data = join(objectsExportDir(s), 'data');
+        for (const f of readdirSync(data)) rmSync(join(data, f));
+      },
+      /export data file data\/.* is missing/,
+    ],
+    [
+      "the objects table's export without its manifest-files.json",
+      (s) => rmSync(join(objectsExportDir(s), 'manifest-files.json')),
+      /cannot read manifest-files\.json/,
+    ],
+    [
+      'a line of manifest-files.json that is not JSON',
+      (s) => writeFileSync(join(objectsExportDir(s), 'manifest-files.json'), '{"itemCount": 1\n'),
+      /malformed line in manifest-files\.json/,
+    ],
+    [
+      "the inventory's data file missing",
+      (s) => {
+        // S3 Inventory's key is the file's path from the destination bucket's root: beside the manifest or above it.
+        const manifest = JSON.parse(readFileSync(s.manifest, 'utf8')) as { files: Array<{ key: string }> };
+        for (const f of manifest.files)
+          for (let dir = dirname(s.manifest); dir !== dirname(dir); dir = dirname(dir)) rmSync(join(dir, f.key), { force: true });
+      },
+      /inventory data file .* not found beside the manifest or above it/,
+    ],
+  ])('%s: refused', async (_, damage, message) => {
+    const s = await scene();
+    damage(s);
+    const run = await audit(s.fx, s, ['--delete']);
+    expect(run.json.error).toMatchObject({ name: 'SnapshotError', message: expect.stringMatching(message) });
+    expect(run.code).toBe(1);
     expect((await listKeys(s.fx.s3, s.fx.config.bucket)).sort()).toEqual([s.live, s.orphan].sort());
   });
 });
