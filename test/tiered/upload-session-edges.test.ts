@@ -160,6 +160,8 @@ describe("a session whose 'upload' attribute it cannot read and whose entry name
       for (const m of untrusted) expect(m).toContain('malformed upload session, and no entry names its blob');
       expect(await uploadsInProgress(), 'left to the lifecycle rule').toContain(blob);
     } finally {
+      // The fixture is shared: a quarantined entry (the unreadable one) would stay for the last test's check.
+      await fx.dynamodb.send(new DeleteCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
       const own = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: blob }));
       for (const u of own.Uploads ?? [])
         await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: u.Key, UploadId: u.UploadId }));
