@@ -25,8 +25,8 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { localTableArn, writeDynamoExport, writeInventory } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
-import { type Fixture, listKeys } from '../support/local.js';
-import { blobKey, cli, cliJson, HOUR, putRawInstance, putTombstone, rawEntry, storeWithOrphan } from '../cli/helpers.js';
+import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry, storeWithOrphan } from '../cli/helpers.js';
 import { snapshotsRemovedAfterAll } from './snapshots.js';
 
 const snapshotsAt = snapshotsRemovedAfterAll();
@@ -271,6 +271,31 @@ describe('snapshot files that are not whole (a copy interrupted, a file edited)'
     expect(run.json.error).toMatchObject({ name: 'SnapshotError', message: expect.stringMatching(message) });
     expect(run.code).toBe(1);
     expect((await listKeys(s.fx.s3, s.fx.config.bucket)).sort()).toEqual([s.live, s.orphan].sort());
+  });
+});
+
+describe('a prefix with characters a regular expression reads (a configuration may use . ( ) !)', () => {
+  // The query finds blob keys (and the change-log texts that name them) by regular expressions
+  // built from the prefix: read as a pattern, "(" makes a group and "." any character.
+  test('the orphan is found and deleted; the live blob and one a change-log entry names are kept', async () => {
+    const prefix = "v1.0/my(blobs)!'x";
+    const fx = await freshFixture({ prefix });
+    const orphan = blobKey(fx, 'a-orphan', Date.now() - HOUR);
+    const live = blobKey(fx, 'z-live', Date.now() - HOUR);
+    const inFlight = blobKey(fx, 'm-in-flight', Date.now() - HOUR);
+    for (const key of [orphan, live, inFlight]) await putBlob(fx, key);
+    await putTombstone(fx, 'z-live', live);
+    await putRawInstance(fx, {
+      leaseUntil: Date.now() + 3 * HOUR,
+      entries: { [newChangeId()]: rawEntry('m-in-flight', { new: inFlight }, HOUR) },
+    });
+    const now = Date.now() + AHEAD;
+    const s = { ...(await snapshotsAt(fx, now)), now };
+    const run = await cliJson(fx, ['audit', '--older-than', '1h', '--inventory', s.manifest, '--export', s.exportDir, '--delete'], {
+      clock: () => s.now,
+    });
+    expect(run.json).toMatchObject({ orphans: [orphan], deleted: 1, malformed: [] });
+    expect((await listKeys(fx.s3, fx.config.bucket)).sort()).toEqual([inFlight, live].sort());
   });
 });
 
