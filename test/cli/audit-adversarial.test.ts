@@ -25,14 +25,16 @@
  * credentials, on a missing table or denied: the audit stops with what S3 confirmed, counted once.
  */
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { ListingError, ValidationError } from '../../lib/errors.js';
+import { ListingError, TierlogError, ValidationError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { formatAudit } from '../../lib/cli/audit.js';
 import { AuditIncompleteError, type AuditOptions, audit } from '../../lib/recovery/audit.js';
-import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
+import { emptyTable, type Fixture, freshFixture, listKeys, prefixKeys } from '../support/local.js';
 import { KiB, makeWriter, randomBody } from '../tiered/harness.js';
 import { blobKey, cli, cliJson, HOUR, otherStoresTable, putBlob, putOrphans, storeWithOrphan, withTable } from './helpers.js';
 
@@ -500,6 +502,30 @@ describe('the re-check before a delete fails, in each class of error', () => {
   });
 });
 
+describe('the first delete batch failing as a whole before S3 deleted anything (the bucket gone meanwhile)', () => {
+  test("the audit stops with S3's error, translated, nothing counted as deleted", async () => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 2, 'nobucket');
+    const s3 = createS3Client();
+    closers.push(() => s3.destroy());
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteObjectsCommand',
+        error: () => awsServiceError('NoSuchBucket', 404, 'The specified bucket does not exist'),
+      })
+      .attach(s3, 's3');
+    const err = await deletingAudit(fx, fx.dynamodb, [], { s3 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TierlogError);
+    expect(err).not.toBeInstanceOf(AuditIncompleteError);
+    expect((err as Error).message).toMatch(/does not exist/);
+    expect(await prefixKeys(fx)).toEqual(keys);
+  });
+});
+
 describe('an expired object the audit cannot remove as TTL would', () => {
   test("its item read without a numeric version (TIERLOG_HV_ATTRIBUTES' version not the writers'): undecided, deletes refused (exit 1), not a run that did its work", async () => {
     const fx = await freshFixture({ hvAttributes: { version: 'ver' } });
@@ -511,6 +537,11 @@ describe('an expired object the audit cannot remove as TTL would', () => {
     }
     const [blob] = await prefixKeys(fx);
     const { hvAttributes: _names, ...plain } = fx.config;
+    // Report only: the same finding, and no delete to refuse (exit 0 without --exit-code).
+    const look = await cliJson({ ...fx, config: plain }, ['audit', '--older-than', '1h'], { clock: ahead });
+    expect(look.json).toMatchObject({ undecided: [{ key: blob, reason: expect.stringMatching(/"version"/) }] });
+    expect(look.json.deleteRefused).toBeUndefined();
+    expect(look.code).toBe(0);
     const run = await cliJson({ ...fx, config: plain }, ['audit', '--older-than', '1h', '--delete', '--exit-code'], { clock: ahead });
     expect(run.json.expired.map((e: { key: string }) => e.key)).toEqual([blob]);
     expect(run.json).toMatchObject({
@@ -524,5 +555,66 @@ describe('an expired object the audit cannot remove as TTL would', () => {
     const right = await cliJson(fx, ['audit', '--older-than', '1h', '--delete', '--exit-code'], { clock: ahead });
     expect(right).toMatchObject({ code: 0, json: { expiredRemoved: 1, deleted: 1, undecided: [] } });
     expect(await prefixKeys(fx)).toEqual([]);
+  });
+});
+
+/**
+ * A DynamoDB client whose Scan answers for the change-log table (not its index) carry `extra` raw
+ * items too, after the real table's: an item the SDK cannot unmarshall (an attribute type this SDK
+ * does not know: its deserializer hands it over as `$unknown`).
+ */
+function changeLogScanWith(fx: Fixture, extra: Array<Record<string, unknown>>) {
+  const dynamodb = createDynamoDBClient();
+  closers.push(() => dynamodb.destroy());
+  dynamodb.middlewareStack.add(
+    (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+      const out = await next(args);
+      const input = args.input as { TableName?: string; IndexName?: string };
+      if (context.commandName !== 'ScanCommand' || input.TableName !== fx.config.changeLogTable || input.IndexName !== undefined)
+        return out;
+      if (out.output.LastEvaluatedKey !== undefined) return out;
+      return { ...out, output: { ...out.output, Items: [...(out.output.Items ?? []), ...extra] } };
+    },
+    { step: 'initialize', name: 'testChangeLogScanWith' },
+  );
+  return dynamodb;
+}
+
+describe('a change-log item the audit cannot read at all', () => {
+  // An attribute type the SDK does not know (a newer DynamoDB's): `unmarshall` throws. Nothing in
+  // flight can be known from that item, so no blob of the run may go, not only those it names.
+  test('with --delete: every delete of the run refused (not only of the blobs it names), the item reported corrupt', async () => {
+    const fx = await freshFixture();
+    const keys = await putOrphans(fx, 2, 'unreadable');
+    const dynamodb = changeLogScanWith(fx, [{ pk: { S: 'future-item' }, odd: { $unknown: ['Z', 'x'] } }]);
+    const deletes: string[] = [];
+    const report = await deletingAudit(fx, dynamodb, deletes);
+    expect(report.deleteRefused).toBe('change-log item future-item cannot be read');
+    expect(report.corruptChangeLog).toEqual([{ instanceId: 'future-item', reason: expect.stringMatching(/^item cannot be read: /) }]);
+    expect(report.deleted).toBe(0);
+    expect(deletes).toEqual([]);
+    expect(await prefixKeys(fx)).toEqual(keys);
+  });
+});
+
+describe("a listing that names a key outside the prefix (not S3's answer to a prefixed listing)", () => {
+  // A proxy or an S3-compatible store that ignores Prefix. The key is old, and no item of this
+  // store points at it: read as a blob key it would be an orphan. It is no blob key of this store.
+  test.each([
+    // Of the prefix's length: read past it, the rest has the shape <object id>/<uuidv7>.
+    ['a sibling prefix', (p: string) => `${p.slice(0, -1)}z`],
+    ['another top-level folder', (p: string) => 'z'.repeat(p.length)],
+  ])('under %s: reported unparseable, never deleted', async (_name, outside) => {
+    const fx = await freshFixture();
+    const [orphan] = await putOrphans(fx, 1, 'inside');
+    const foreign = blobKey({ ...fx, config: { ...fx.config, prefix: outside(fx.config.prefix) } }, 'inside', OLD);
+    await putBlob(fx, foreign);
+    const listed = await fx.s3.send(new ListObjectsV2Command({ Bucket: fx.config.bucket, Prefix: foreign }));
+    const s3 = listingRewritten((_n, output) => ({ ...output, Contents: [...(output.Contents ?? []), ...(listed.Contents ?? [])] }));
+    const deletes: string[] = [];
+    const report = await deletingAudit(fx, fx.dynamodb, deletes, { s3 });
+    expect(report.unparseable).toEqual([expect.objectContaining({ key: foreign })]);
+    expect(deletes).toEqual([orphan]);
+    expect(await listKeys(fx.s3, fx.config.bucket, foreign)).toEqual([foreign]);
   });
 });

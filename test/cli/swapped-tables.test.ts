@@ -90,6 +90,30 @@ describe('one table named for the other', () => {
     expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 
+  test('the right (empty) change log, its index check refused as not granted (a role granted the table alone): the audit goes on, the orphan deleted', async () => {
+    const { fx, live } = await store();
+    const dynamodb = createDynamoDBClient();
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r) => r.command === 'ScanCommand' && r.input.IndexName !== undefined,
+      error: () =>
+        awsServiceError(
+          'AccessDeniedException',
+          400,
+          `User: operator is not authorized to perform: dynamodb:Scan on resource: ${fx.config.changeLogTable}/index/*`,
+        ),
+    });
+    injector.attach(dynamodb, 'dynamodb');
+    try {
+      const run = await cli({ ...fx, dynamodb }, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+      expect(injector.stats.injected.fail, 'the index check was refused').toBe(1);
+      expect(run.code).toBe(0);
+    } finally {
+      dynamodb.destroy();
+    }
+    expect(await prefixKeys(fx)).toEqual([live]);
+  });
+
   test('sweep and inspect on the objects table as the change log: a configuration error naming it (exit 2)', async () => {
     const { fx } = await store();
     const wrong = logIsObjects(fx);

@@ -179,6 +179,24 @@ describe('snapshot-audit function batches: what a batch reports', () => {
   });
 });
 
+describe('snapshot-audit function batches: an orphan row whose LastModified is unknown', () => {
+  // The row comes from the Athena result (the inventory's last_modified_date). Without a time, the
+  // UUIDv7's is the writer's clock alone: young, never deleted on a guess.
+  it.each([
+    ['absent', {}],
+    ['empty (a NULL Athena wrote)', { last_modified: '' }],
+    ['no time', { last_modified: 'yesterday' }],
+  ])('%s: kept as too young, not deleted', async (_name, lastModified) => {
+    const live = await freshFixture();
+    const orphan = blobKey(live, 'obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, ...lastModified }] }));
+    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 1, lost: 0, malformed: 0 });
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
+  });
+});
+
 describe('snapshot-audit function batches: one failure is enough to fail the run', () => {
   /** A batch handler with `delete` on, over `s3`. */
   function handlerWith(live: Fixture, s3: S3Client) {
@@ -697,6 +715,13 @@ describe('the plan: the cutoff and what the query reads', () => {
     // An ARN that is not exactly an export's (anything after its id) names no export folder.
     const odd = { ...input.objectsExport, arn: `${input.objectsExport.arn}/data` };
     expect(() => planAthenaRun({ ...input, objectsExport: odd })).toThrow(/not an export ARN/);
+  });
+
+  it("an export to the snapshot bucket's root (no S3 prefix): its data read from there, not from an empty first segment", () => {
+    const plan = planAthenaRun({ ...input, objectsExport: { ...input.objectsExport, s3Prefix: '' } });
+    expect(plan.statements[0]).toBe(
+      "ALTER TABLE `tierlog_audit`.`objects_export` SET LOCATION 's3://snapshots-1/AWSDynamoDB/01768024800000-0123abcd/data/'",
+    );
   });
 
   // A cutoff before 2000 finds no candidate and no loss: a run that reads clean having judged nothing.

@@ -22,6 +22,7 @@ import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.
 import { snapshotsRemovedAfterAll } from '../snapshot-audit/snapshots.js';
 import { BINDING_SEGMENTS, judgeStoreBinding, type SampleFinding } from '../../lib/recovery/store-binding.js';
 import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
+import { makeWriter, randomBody } from '../tiered/harness.js';
 import { blobKey, cliJson, HOUR, otherStoresTable, putBlob, putTombstone, storeWithOrphan, withTable } from '../cli/helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
@@ -232,6 +233,50 @@ describe("the audits refuse to delete through an objects table that is not the b
     } finally {
       dynamodb.destroy();
     }
+    expect(await prefixKeys(fx)).toEqual([live]);
+  });
+
+  // A store mostly of small objects: a Scan page of a segment may hold no item that points at a
+  // blob, and the sample reads on from where it stopped. Pages of one item (the Scan's Limit
+  // rewritten) stand for pages of a thousand small objects.
+  test('the right table whose first items are small objects, snapshot re-verification: the sample reads past them and binds it', async () => {
+    const { fx, live, orphan } = await production();
+    const writer = makeWriter(fx);
+    try {
+      // DynamoDB Local scans "small-38" before "z-live" in their segment (of 4); the other segments
+      // hold no item, or small ones.
+      for (const key of ['small-38', 'small-1', 'small-2']) await writer.store.put(key, randomBody(10));
+    } finally {
+      writer.close();
+    }
+    const dynamodb = createDynamoDBClient();
+    const starts: unknown[] = [];
+    dynamodb.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName !== 'ScanCommand' || args.input.TableName !== fx.config.objectsTable) return next(args);
+        starts.push(args.input.ExclusiveStartKey);
+        return next({ ...args, input: { ...args.input, Limit: 1 } });
+      },
+      { step: 'initialize', name: 'scanPagesOfOne' },
+    );
+    try {
+      const report = await reverifyAndDelete([{ key: orphan, lastModified: OLD }], {
+        config: fx.config,
+        dynamodb,
+        s3: fx.s3,
+        now: Date.now(),
+        olderThanMs: HOUR,
+        delete: true,
+      });
+      expect(report.refusal).toBeUndefined();
+      expect(report.deleted).toBe(1);
+    } finally {
+      dynamodb.destroy();
+    }
+    expect(
+      starts.some((start) => start !== undefined),
+      'a segment read a second page',
+    ).toBe(true);
     expect(await prefixKeys(fx)).toEqual([live]);
   });
 

@@ -5,13 +5,13 @@
  * large for the claim's write. Each checks the report (what the metrics publish) against what
  * the bucket and the change log hold afterwards, read from outside.
  */
-import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
-import { batchDeleteThenSecondKeyFailing } from '../../lib/faults/s3-answers.js';
+import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { newChangeId } from '../../lib/ids.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { freshFixture } from '../support/local.js';
@@ -151,10 +151,71 @@ describe('two sweepers on the same instance: the first outlives its claim, the s
     expect(item).toMatchObject({ state: 'claimed', claimedBy: 'another-sweeper' });
     expect(entryNames(item), 'its drops were not made: the other sweeper settles them').toHaveLength(3);
   });
+
+  test('the same with an entry kept (a delete S3 refused): its settle fails, and none of its drops is counted', async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { count: 3, shard: 1, fenced: true });
+    // The batch delete fails whole (another sweeper takes the instance over meanwhile); one by one,
+    // S3 refuses the first blob: that entry is kept for a retry, the others dropped, so A settles
+    // (drops and a new expiry) rather than deletes the item, under a claim no longer its own.
+    const injector = new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteObjectsCommand',
+        before: async () => {
+          await fx.dynamodb.send(
+            new UpdateItemCommand({
+              TableName: fx.config.changeLogTable,
+              Key: { pk: { S: instanceId } },
+              UpdateExpression: 'SET claimedBy = :other, leaseUntil = :until',
+              ExpressionAttributeValues: { ':other': { S: 'another-sweeper' }, ':until': { N: String(Date.now() + 3_600_000) } },
+            }),
+          );
+        },
+        error: () => awsServiceError('InternalError', 500),
+      })
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand' && r.input.Key === blobs[0], error: s3AccessDenied });
+    const warnings: string[] = [];
+    const logger = { info() {}, warn: (m: string) => warnings.push(m), error: (m: string) => warnings.push(`error: ${m}`) };
+    const a = await sweeperAt(fx, 0, { injector, logger }).sweep();
+    expect(a).toMatchObject({
+      instancesClaimed: 1,
+      blobsDeleted: 2,
+      entriesFailed: 1,
+      entriesRecovered: 0,
+      instancesDrained: 0,
+      errors: 0,
+    });
+    expect(warnings).toContain('claim lost before settling');
+    const item = await rawInstance(fx, instanceId);
+    expect(item).toMatchObject({ state: 'claimed', claimedBy: 'another-sweeper' });
+    expect(entryNames(item), 'its drops were not made: the other sweeper settles them').toHaveLength(3);
+  });
+});
+
+describe('a dry run whose instance is gone before it reads it (drained by a sweeper meanwhile)', () => {
+  test('nothing counted for it, no error, nothing deleted', async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { count: 1, fenced: true });
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r) => r.command === 'GetItemCommand' && JSON.stringify(r.input).includes(instanceId),
+      before: async () => {
+        await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.changeLogTable, Key: { pk: { S: instanceId } } }));
+      },
+    });
+    const report = await sweeperAt(fx, 0, { injector }).sweep({ dryRun: true });
+    expect(injector.stats.injected.delay).toBe(1);
+    expect(report).toMatchObject({ instancesClaimed: 0, entriesRecovered: 0, entriesQuarantined: 0, blobsDeleted: 0, errors: 0 });
+    expect(await allKeys(fx)).toEqual(blobs);
+  });
 });
 
 describe('an instance item too large for the claim to write (near DynamoDB’s 400 KB)', () => {
-  test('quarantined whole on every sweep, never an error; nothing deleted, the item left as it was', async () => {
+  /** An expired instance item grown to the largest size DynamoDB takes, naming an orphan. */
+  async function hugeInstance() {
     const fx = await freshFixture();
     const blob = rawBlobKey(fx, 'huge/a');
     await rawPutObject(fx, blob, 'orphan');
@@ -187,6 +248,11 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
       else hi = mid - 1;
     }
     await grow(lo);
+    return { fx, instanceId, blob };
+  }
+
+  test('quarantined whole on every sweep, never an error; nothing deleted, the item left as it was', async () => {
+    const { fx, instanceId, blob } = await hugeInstance();
     const before = await rawInstance(fx, instanceId);
     const warnings: string[] = [];
     const logger = { info() {}, warn: (m: string) => warnings.push(m), error: (m: string) => warnings.push(`error: ${m}`) };
@@ -197,6 +263,22 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
     expect(warnings).toEqual(['instance quarantined', 'instance quarantined']);
     expect(await rawInstance(fx, instanceId)).toEqual(before);
     expect(await allKeys(fx)).toEqual([blob]);
+  });
+
+  test('gone between the refused claim and the read of it (retired by its writer, drained by another sweeper): skipped, not quarantined, no error', async () => {
+    const { fx, instanceId } = await hugeInstance();
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r) => r.command === 'GetItemCommand' && JSON.stringify(r.input).includes(instanceId),
+      before: async () => {
+        await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.changeLogTable, Key: { pk: { S: instanceId } } }));
+      },
+    });
+    const report = await sweeperAt(fx, 0, { injector }).sweep();
+    expect(injector.stats.injected.delay).toBe(1);
+    expect(report).toMatchObject({ instancesClaimed: 0, instancesSkipped: 1, entriesQuarantined: 0, errors: 0 });
   });
 
   test('a claim that fails (throttled past the SDK retries) is an error of the sweep, not a quarantine; the next sweep takes the instance', async () => {

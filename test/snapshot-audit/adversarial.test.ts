@@ -16,7 +16,7 @@
  *  - nothing is deleted but the orphan.
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { newChangeId } from '../../lib/ids.js';
 import { md5File } from '../../lib/recovery/snapshot-audit/inventory.js';
@@ -25,8 +25,8 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { localTableArn, writeDynamoExport, writeInventory } from '../../lib/recovery/snapshot-audit/snapshot-writer.js';
-import { type Fixture, listKeys } from '../support/local.js';
-import { blobKey, cli, cliJson, HOUR, putRawInstance, putTombstone, rawEntry, storeWithOrphan } from '../cli/helpers.js';
+import { type Fixture, freshFixture, listKeys } from '../support/local.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry, storeWithOrphan } from '../cli/helpers.js';
 import { snapshotsRemovedAfterAll } from './snapshots.js';
 
 const snapshotsAt = snapshotsRemovedAfterAll();
@@ -224,6 +224,78 @@ describe('an inventory the audit cannot read as the report of its keys and times
     expect(run.code).toBe(1);
     expect(run.json.error).toMatchObject({ name: 'SnapshotError', message: expect.stringMatching(message) });
     expect((await listKeys(s.fx.s3, s.fx.config.bucket)).sort()).toEqual([s.live, s.orphan].sort());
+  });
+});
+
+/** The folder of the scene's export of the objects table (`…/AWSDynamoDB/<id>`). */
+function objectsExportDir(s: Scene): string {
+  const exports = join(s.exportDir, s.fx.config.objectsTable, 'AWSDynamoDB');
+  return join(exports, readdirSync(exports)[0]!);
+}
+
+describe('snapshot files that are not whole (a copy interrupted, a file edited)', () => {
+  // Each is a SnapshotError naming what is wrong (exit 1), before anything is judged or deleted.
+  test.each<[string, (s: Scene) => void, RegExp]>([
+    [
+      "a data file of the objects table's export missing",
+      (s) => {
+        const data = join(objectsExportDir(s), 'data');
+        for (const f of readdirSync(data)) rmSync(join(data, f));
+      },
+      /export data file data\/.* is missing/,
+    ],
+    [
+      "the objects table's export without its manifest-files.json",
+      (s) => rmSync(join(objectsExportDir(s), 'manifest-files.json')),
+      /cannot read manifest-files\.json/,
+    ],
+    [
+      'a line of manifest-files.json that is not JSON',
+      (s) => writeFileSync(join(objectsExportDir(s), 'manifest-files.json'), '{"itemCount": 1\n'),
+      /malformed line in manifest-files\.json/,
+    ],
+    [
+      "the inventory's data file missing",
+      (s) => {
+        // S3 Inventory's key is the file's path from the destination bucket's root: beside the manifest or above it.
+        const manifest = JSON.parse(readFileSync(s.manifest, 'utf8')) as { files: Array<{ key: string }> };
+        for (const f of manifest.files)
+          for (let dir = dirname(s.manifest); dir !== dirname(dir); dir = dirname(dir)) rmSync(join(dir, f.key), { force: true });
+      },
+      /inventory data file .* not found beside the manifest or above it/,
+    ],
+  ])('%s: refused', async (_, damage, message) => {
+    const s = await scene();
+    damage(s);
+    const run = await audit(s.fx, s, ['--delete']);
+    expect(run.json.error).toMatchObject({ name: 'SnapshotError', message: expect.stringMatching(message) });
+    expect(run.code).toBe(1);
+    expect((await listKeys(s.fx.s3, s.fx.config.bucket)).sort()).toEqual([s.live, s.orphan].sort());
+  });
+});
+
+describe('a prefix with characters a regular expression reads (a configuration may use . ( ) !)', () => {
+  // The query finds blob keys (and the change-log texts that name them) by regular expressions
+  // built from the prefix: read as a pattern, "(" makes a group and "." any character.
+  test('the orphan is found and deleted; the live blob and one a change-log entry names are kept', async () => {
+    const prefix = "v1.0/my(blobs)!'x";
+    const fx = await freshFixture({ prefix });
+    const orphan = blobKey(fx, 'a-orphan', Date.now() - HOUR);
+    const live = blobKey(fx, 'z-live', Date.now() - HOUR);
+    const inFlight = blobKey(fx, 'm-in-flight', Date.now() - HOUR);
+    for (const key of [orphan, live, inFlight]) await putBlob(fx, key);
+    await putTombstone(fx, 'z-live', live);
+    await putRawInstance(fx, {
+      leaseUntil: Date.now() + 3 * HOUR,
+      entries: { [newChangeId()]: rawEntry('m-in-flight', { new: inFlight }, HOUR) },
+    });
+    const now = Date.now() + AHEAD;
+    const s = { ...(await snapshotsAt(fx, now)), now };
+    const run = await cliJson(fx, ['audit', '--older-than', '1h', '--inventory', s.manifest, '--export', s.exportDir, '--delete'], {
+      clock: () => s.now,
+    });
+    expect(run.json).toMatchObject({ orphans: [orphan], deleted: 1, malformed: [] });
+    expect((await listKeys(fx.s3, fx.config.bucket)).sort()).toEqual([inFlight, live].sort());
   });
 });
 

@@ -97,6 +97,20 @@ describe('snapshot audit options that cannot be right', () => {
   });
 });
 
+describe("the snapshot audit's memoryLimit", () => {
+  // Passed to DuckDB as given (a size it does not read is its error, before any delete): a limit
+  // dropped on the way would let a large audit take the machine's memory.
+  test('reaches DuckDB: a size DuckDB cannot read fails the run, nothing deleted; a readable one runs', async () => {
+    const fx = await freshFixture();
+    const snap = await snapshotOfOrphans(fx, 1);
+    const err = await rejectionOf(snapshotAudit({ ...deleting(fx, fx.dynamodb, snap), memoryLimit: 'lots' }));
+    // DuckDB's own words ("Failed to set config"): they do not name the option.
+    expect((err as Error).message).toMatch(/config/);
+    expect(await prefixKeys(fx)).toEqual(snap.keys);
+    expect(await snapshotAudit({ ...deleting(fx, fx.dynamodb, snap), memoryLimit: '256MB' })).toMatchObject({ deleted: 1 });
+  });
+});
+
 describe('snapshot audit under failures', () => {
   test('a failing live read of a proposed loss stops the audit before any orphan is deleted', async () => {
     const fx = await freshFixture();

@@ -10,10 +10,11 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { v7 as uuidv7 } from 'uuid';
+import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
 import { describe, expect, test } from 'vitest';
 import { parseBlobKey } from '../../lib/recovery/audit.js';
-import { createS3Client } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { AccessDeniedError, TierlogError } from '../../lib/errors.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
@@ -188,6 +189,83 @@ describe('snapshot re-verification: a blob key of an object id the store refuses
     const report = await reverify(fx, key);
     expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'malformed' }] });
     expect(await exists(fx, key)).toBe(true);
+  });
+});
+
+describe('snapshot re-verification: a proposed key that is no blob key of this store', () => {
+  /**
+   * The proposal comes from an inventory and an export, files anyone with the bucket's grants can
+   * write: a key that is not `<prefix>/<object id>/<uuidv7>` is old, and no item points at it, so
+   * read as a blob key it would be an orphan. It is kept as malformed, never deleted.
+   */
+  const seg = Buffer.from('obj', 'utf8').toString('base64url');
+  test.each([
+    // Of the prefix's length: read past it, the rest has the shape <object id>/<uuidv7>.
+    ['outside the prefix', (p: string) => `${'z'.repeat(p.length)}/${seg}/${uuidv7({ msecs: OLD })}`],
+    ["a nested store's blob key (a segment too many)", (p: string) => `${p}/nested/${seg}/${uuidv7({ msecs: OLD })}`],
+    ['a blob key with a segment after it', (p: string) => `${p}/${seg}/${uuidv7({ msecs: OLD })}/x`],
+    ['an object segment that is not base64url', (p: string) => `${p}/o.bj/${uuidv7({ msecs: OLD })}`],
+    ['a last segment that is a UUIDv4', (p: string) => `${p}/${seg}/${uuidv4()}`],
+    ['a last segment in upper case', (p: string) => `${p}/${seg}/${uuidv7({ msecs: OLD }).toUpperCase()}`],
+  ])('%s: kept as malformed, not deleted', async (_name, keyOf) => {
+    const fx = await freshFixture();
+    const key = keyOf(fx.config.prefix);
+    await putBlob(fx, key);
+    const report = await reverify(fx, key);
+    expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'malformed' }] });
+    expect(await exists(fx, key)).toBe(true);
+  });
+});
+
+describe('snapshot re-verification failing before any delete', () => {
+  // Nothing was deleted: the error itself (its type is what the caller acts on), not an
+  // "incomplete" one saying a run stopped after 0 deletes.
+  test('the objects table refused (AccessDenied): an AccessDeniedError, nothing deleted', async () => {
+    const { fx, key } = await scene();
+    const dynamodb = createDynamoDBClient();
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'BatchGetItemCommand',
+        error: () => Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }),
+      })
+      .attach(dynamodb, 'dynamodb');
+    const err = await reverifyAndDelete([{ key, lastModified: OLD }], { ...deleting(fx), dynamodb }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    dynamodb.destroy();
+    expect(err).toBeInstanceOf(AccessDeniedError);
+    expect(err).not.toBeInstanceOf(ReverifyIncompleteError);
+    expect(await exists(fx, key)).toBe(true);
+  });
+
+  test("the delete batch failing whole before S3 deleted anything (the bucket gone): S3's error, translated, nothing counted", async () => {
+    const { fx, key } = await scene();
+    // Two keys: one goes by DeleteObject alone.
+    const other = blobKey(fx, 'other', OLD);
+    await putBlob(fx, other);
+    const s3 = createS3Client();
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteObjectsCommand',
+        error: () => awsServiceError('NoSuchBucket', 404, 'The specified bucket does not exist'),
+      })
+      .attach(s3, 's3');
+    const err = await reverifyAndDelete(
+      [key, other].map((k) => ({ key: k, lastModified: OLD })),
+      { ...deleting(fx), s3 },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    s3.destroy();
+    expect(err).toBeInstanceOf(TierlogError);
+    expect(err).not.toBeInstanceOf(ReverifyIncompleteError);
+    expect((err as Error).message).toMatch(/does not exist/);
+    expect(await exists(fx, key)).toBe(true);
+    expect(await exists(fx, other)).toBe(true);
   });
 });
 

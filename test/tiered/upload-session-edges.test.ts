@@ -119,6 +119,56 @@ describe("the sweeper and a session whose 'upload' attribute it cannot read", ()
   });
 });
 
+describe("a session whose 'upload' attribute it cannot read and whose entry names no blob", () => {
+  // Nothing left names the session's blob on the trust the judge gives an entry: no upload is
+  // aborted on a guess (the bucket's lifecycle rule frees it), and the session is not an error on
+  // every sweep: it drains as any other item does.
+  test.each([
+    ['its entry gone (as a committed create leaves it)', 'REMOVE #e'],
+    ['its entry naming no new blob', 'REMOVE #e.#n'],
+    // Quarantined by the judge; the session step comes first and must not trip on it.
+    ['its entry unreadable too', 'SET #e = :garbage'],
+  ])('%s: nothing aborted, warned as untrusted, no sweep error', async (_name, update) => {
+    const created = await w.store.createUpload(`edge/untrusted-${update.length}`);
+    await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    await setSessionField(created.uploadId, 'v', 2);
+    const read = async () =>
+      (await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }))).Item;
+    const blob = String(((await read())?.upload as { blob?: string } | undefined)?.blob);
+    await fx.dynamodb.send(
+      new UpdateCommand({
+        TableName: fx.config.changeLogTable,
+        Key: { pk: created.uploadId },
+        UpdateExpression: update,
+        ExpressionAttributeNames: { '#e': `c_${created.uploadId}`, ...(update.includes('#n') ? { '#n': 'new' } : {}) },
+        ...(update.includes(':garbage') ? { ExpressionAttributeValues: { ':garbage': 'garbage' } } : {}),
+      }),
+    );
+    const warnings: string[] = [];
+    const logger = { info() {}, warn: (m: string, a?: Record<string, unknown>) => warnings.push(`${m} ${JSON.stringify(a)}`), error() {} };
+    try {
+      for (const offset of [2 * DAY, 2 * DAY + PAST_WINDOW_MS]) {
+        const { sweeper, close } = makeSweeper(fx, offset, { logger });
+        try {
+          expect((await sweeper.sweep()).errors).toBe(0);
+        } finally {
+          close();
+        }
+      }
+      const untrusted = warnings.filter((m) => m.startsWith('upload session not aborted'));
+      expect(untrusted.length).toBeGreaterThan(0);
+      for (const m of untrusted) expect(m).toContain('malformed upload session, and no entry names its blob');
+      expect(await uploadsInProgress(), 'left to the lifecycle rule').toContain(blob);
+    } finally {
+      // The fixture is shared: a quarantined entry (the unreadable one) would stay for the last test's check.
+      await fx.dynamodb.send(new DeleteCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
+      const own = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: blob }));
+      for (const u of own.Uploads ?? [])
+        await fx.s3.send(new AbortMultipartUploadCommand({ Bucket: fx.config.bucket, Key: u.Key, UploadId: u.UploadId }));
+    }
+  });
+});
+
 describe('an abandoned session with a second upload under its blob key (its CreateMultipartUpload sent again, the first answer lost)', () => {
   test('the sweeper aborts every upload under the key, not only the first it finds in progress', async () => {
     const created = await w.store.createUpload('edge/two-uploads');
@@ -225,6 +275,36 @@ describe('a sweeper not granted the multipart-upload listing', () => {
     }
     expect(injector.stats.injected.fail, 'the listing was refused').toBeGreaterThan(0);
     expect(await uploadsInProgress()).not.toContain(blob);
+  });
+});
+
+describe('a multipart-upload listing that fails for another reason than a refused grant (a 500)', () => {
+  // Unlike a refused grant, it says nothing about what is under the blob key: a session drained on
+  // the noted upload alone would leave an upload it never noted (a CreateMultipartUpload sent
+  // again) with no item naming it. The instance is not settled; a later sweep finishes it.
+  test('the sweep counts an error and aborts nothing; a later one aborts every upload and drains the session', async () => {
+    const created = await w.store.createUpload('edge/listing-500');
+    await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const item = await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
+    const blob = String((item.Item?.upload as { blob?: string } | undefined)?.blob);
+    await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: blob }));
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r: RequestInfo) => r.command === 'ListMultipartUploadsCommand' && r.input.Prefix === blob,
+      error: () => Object.assign(new Error('injected'), { name: 'InternalError', $fault: 'server', $metadata: { httpStatusCode: 500 } }),
+    });
+    const { sweeper, close } = makeSweeper(fx, 2 * DAY, { injector });
+    try {
+      expect((await sweeper.sweep()).errors).toBeGreaterThan(0);
+    } finally {
+      close();
+    }
+    expect((await uploadsInProgress()).filter((key) => key === blob)).toHaveLength(2);
+    for (const offset of [3 * DAY, 3 * DAY + PAST_WINDOW_MS]) expect((await sweepAt(offset)).errors).toBe(0);
+    expect(await uploadsInProgress()).not.toContain(blob);
+    expect(
+      (await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }))).Item,
+    ).toBeUndefined();
   });
 });
 
