@@ -22,6 +22,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { InvalidPartsError, UploadSessionClosedError, UploadSessionNotFoundError, ValidationError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { encodeObjectId, newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import {
@@ -291,7 +292,7 @@ describe('a multipart-upload listing that fails for another reason than a refuse
     const injector = new FaultInjector().add({
       kind: 'fail',
       match: (r: RequestInfo) => r.command === 'ListMultipartUploadsCommand' && r.input.Prefix === blob,
-      error: () => Object.assign(new Error('injected'), { name: 'InternalError', $fault: 'server', $metadata: { httpStatusCode: 500 } }),
+      error: () => awsServiceError('InternalError', 500),
     });
     const { sweeper, close } = makeSweeper(fx, 2 * DAY, { injector });
     try {
