@@ -71,6 +71,8 @@ describe('snapshot audit options that cannot be right', () => {
     ['now NaN', { now: Number.NaN }, 'now'],
     ['batchSize 0', { batchSize: 0 }, 'batchSize'],
     ['batchSize NaN', { batchSize: Number.NaN }, 'batchSize'],
+    ['memoryLimit a number (bytes, not a size DuckDB reads)', { memoryLimit: 4e9 as never }, 'memoryLimit'],
+    ['memoryLimit empty', { memoryLimit: ' ' }, 'memoryLimit'],
     // No blob is that old (a unit mistaken): the query took no candidate and the report read clean.
     ['olderThanMs reaching back before 2000', { olderThanMs: 60 * 365 * 24 * HOUR }, 'olderThanMs'],
     // A misspelt option is a default nobody chose: refused as the listing audit refuses it.
@@ -98,14 +100,14 @@ describe('snapshot audit options that cannot be right', () => {
 });
 
 describe("the snapshot audit's memoryLimit", () => {
-  // Passed to DuckDB as given (a size it does not read is its error, before any delete): a limit
-  // dropped on the way would let a large audit take the machine's memory.
-  test('reaches DuckDB: a size DuckDB cannot read fails the run, nothing deleted; a readable one runs', async () => {
+  // Passed to DuckDB as given (DuckDB reads the size, before any delete): a limit dropped on the
+  // way would let a large audit take the machine's memory.
+  test('reaches DuckDB: a size DuckDB cannot read is a ValidationError naming it, nothing deleted; a readable one runs', async () => {
     const fx = await freshFixture();
     const snap = await snapshotOfOrphans(fx, 1);
     const err = await rejectionOf(snapshotAudit({ ...deleting(fx, fx.dynamodb, snap), memoryLimit: 'lots' }));
-    // DuckDB's own words ("Failed to set config"): they do not name the option.
-    expect((err as Error).message).toMatch(/config/);
+    // DuckDB's own words ("Failed to set config") name no setting: the error names the option.
+    expect(err).toMatchObject({ name: 'ValidationError', field: 'memoryLimit', message: expect.stringContaining('memoryLimit "lots"') });
     expect(await prefixKeys(fx)).toEqual(snap.keys);
     expect(await snapshotAudit({ ...deleting(fx, fx.dynamodb, snap), memoryLimit: '256MB' })).toMatchObject({ deleted: 1 });
   });

@@ -4,7 +4,7 @@
  * Trino functions DuckDB names differently, and the session runs in UTC (inventory times are UTC).
  * DuckDB spills to a temporary folder when a join outgrows `memoryLimit`.
  */
-import { ConfigError } from '../../errors.js';
+import { ConfigError, ValidationError } from '../../errors.js';
 import type { DynamoExport } from './dynamo-export.js';
 import { exportRelation } from './dynamo-export.js';
 import type { Inventory } from './inventory.js';
@@ -43,7 +43,7 @@ export async function runSnapshotQuery(options: DuckDbRunOptions): Promise<Findi
   const config: Record<string, string> = {};
   if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
   if (options.threads !== undefined) config.threads = String(options.threads);
-  const instance = await (await loadDuckDB()).DuckDBInstance.create(':memory:', config);
+  const instance = await openInstance(await loadDuckDB(), config, options.memoryLimit);
   const connection = await instance.connect();
   try {
     await connection.run(`SET TimeZone = 'UTC'`);
@@ -72,6 +72,28 @@ export async function runSnapshotQuery(options: DuckDbRunOptions): Promise<Findi
   } finally {
     connection.closeSync();
     instance.closeSync();
+  }
+}
+
+/**
+ * An in-memory DuckDB with `config`. DuckDB refuses a setting it does not read with "Failed to set
+ * config", naming none: the only one a caller gives is the memory limit, so that refusal is one of
+ * it, said as such.
+ */
+async function openInstance(
+  duckdb: typeof import('@duckdb/node-api'),
+  config: Record<string, string>,
+  memoryLimit: string | undefined,
+): Promise<import('@duckdb/node-api').DuckDBInstance> {
+  try {
+    return await duckdb.DuckDBInstance.create(':memory:', config);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (memoryLimit === undefined || !/failed to set config/i.test(message)) throw err;
+    throw new ValidationError(
+      `memoryLimit ${JSON.stringify(memoryLimit)} is not a size DuckDB reads, such as "4GB" or "512MiB" (DuckDB: ${message})`,
+      'memoryLimit',
+    );
   }
 }
 

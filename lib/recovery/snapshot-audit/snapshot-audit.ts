@@ -15,6 +15,7 @@ import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
 import { assertEpochMs } from '../../ids.js';
 import { assertOptions, optionNames } from '../../plain-options.js';
+import { ValidationError } from '../../errors.js';
 import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
@@ -40,7 +41,12 @@ export interface SnapshotAuditOptions {
    * agree with the configuration (a `ConfigError` otherwise).
    */
   readonly hvAttributes?: SnapshotHvAttributes;
-  /** DuckDB memory limit, e.g. `'4GB'`. */
+  /**
+   * DuckDB's `memory_limit`, a size as DuckDB reads one (`'4GB'`, `'512MiB'`); past it the query
+   * spills to disk. A `ValidationError` naming it when it is not a non-empty string (before
+   * anything is read) or DuckDB does not read it (before any delete). Default: DuckDB's (80 % of
+   * the machine's memory).
+   */
   readonly memoryLimit?: string;
   /**
    * Proposed orphans per re-verification batch (one HV read, one DeleteObjects): a whole number of
@@ -130,8 +136,9 @@ const SNAPSHOT_AUDIT_OPTIONS = optionNames<SnapshotAuditOptions>()(
  * Runs the snapshot audit.
  *
  * @throws ValidationError when an option name is not one of {@link SnapshotAuditOptions}'s,
- *   `olderThanMs` is under 1 h or reaches back before 2000, `now` is not ms since the epoch or
- *   `batchSize` not a whole number of at least 1 (before anything is read); SnapshotError on a
+ *   `olderThanMs` is under 1 h or reaches back before 2000, `now` is not ms since the epoch,
+ *   `batchSize` not a whole number of at least 1 or `memoryLimit` not a non-empty string (before
+ *   anything is read), `memoryLimit` a size DuckDB does not read (before the query); SnapshotError on a
  *   snapshot that cannot be trusted; {@link SnapshotAuditIncompleteError} when it stopped (an
  *   error, or its signal) after deleting.
  */
@@ -143,6 +150,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   assertEpochMs(options.now, 'now');
   assertSafetyAge(options.olderThanMs, options.now);
   reverifyBatchSize(options.batchSize);
+  assertMemoryLimit(options.memoryLimit);
   const hvAttributes = snapshotHvAttributesOf(config, options.hvAttributes);
   const inventory: Inventory = await readInventory(options.inventory);
   if (inventory.sourceBucket !== config.bucket) {
@@ -268,4 +276,12 @@ export function formatSnapshotAudit(r: SnapshotAuditReport): string[] {
     lines.push('nothing deleted: run with --delete to delete the confirmed orphans');
   }
   return lines;
+}
+
+/** A memory limit is a size DuckDB reads: a string, and not an empty one (DuckDB reads the rest). */
+function assertMemoryLimit(memoryLimit: unknown): void {
+  if (memoryLimit === undefined) return;
+  if (typeof memoryLimit !== 'string' || memoryLimit.trim() === '') {
+    throw new ValidationError(`memoryLimit must be a size DuckDB reads, such as "4GB" (got ${JSON.stringify(memoryLimit)})`, 'memoryLimit');
+  }
 }
