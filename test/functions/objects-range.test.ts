@@ -415,6 +415,95 @@ describe('If-Range (a resumed download): the range only of the version the clien
     expect(stale.headers?.location).toBeUndefined();
   });
 
+  describe('a range of an object above the limit, of a version If-Range does not name: judged on the version read, then the whole read afresh', () => {
+    /** Another writer's puts (its requests are not the GET's, so no rule below sees them). */
+    let other: Writer;
+    beforeAll(() => {
+      other = makeWriter(fx);
+    });
+    afterAll(() => other.close());
+
+    /** Runs `request` with `before` run ahead of each read of the objects table after the first; answers it and how many reads it made. */
+    async function withReads(before: () => Promise<void>, request: () => ReturnType<typeof call>) {
+      let reads = 0;
+      const rule = {
+        kind: 'delay' as const,
+        delayMs: 0,
+        match: (r: RequestInfo) => {
+          const read = onCommand('GetItem')(r) && r.input.TableName === fx.config.objectsTable;
+          if (read) reads++;
+          return read && reads > 1;
+        },
+        before,
+      };
+      w.injector.add(rule);
+      try {
+        return { res: await request(), reads };
+      } finally {
+        w.injector.remove(rule);
+      }
+    }
+
+    /** A blob object above the limit at `key`, replaced once: the ETag of the first version, and the current one. */
+    async function replacedLarge(key: string): Promise<{ old: string; current: string }> {
+      const old = `"${(await w.store.put(key, randomBody(300 * KiB))).version}"`;
+      const current = `"${(await w.store.put(key, randomBody(300 * KiB))).version}"`;
+      return { old, current };
+    }
+
+    test('replaced by a small object before the whole is read: 200 with the whole small one, never a part of it', async () => {
+      const { old } = await replacedLarge('ir/big-shrinks');
+      const small = randomBody(10 * KiB);
+      const { res } = await withReads(
+        async () => void (await other.store.put('ir/big-shrinks', small)),
+        () => call('GET', '/objects/ir/big-shrinks', { headers: { range: 'bytes=0-99999', 'if-range': old } }),
+      );
+      expect(res.statusCode).toBe(200);
+      expect(res.headers?.['content-range']).toBeUndefined();
+      expect(res.headers?.location).toBeUndefined();
+      expect(sameBytes(bodyOf(res), small)).toBe(true);
+      expect(res.headers?.etag).toBe(`"${(await w.store.head('ir/big-shrinks'))?.version}"`);
+    });
+
+    test('If-None-Match naming the version read: 304 with its validators (RFC 9110 §13.2.2: before If-Range), whatever comes after', async () => {
+      const { old, current } = await replacedLarge('ir/big-cached');
+      const { res } = await withReads(
+        async () => void (await other.store.put('ir/big-cached', randomBody(300 * KiB))),
+        () => call('GET', '/objects/ir/big-cached', { headers: { range: 'bytes=0-99999', 'if-range': old, 'if-none-match': current } }),
+      );
+      expect(res.statusCode).toBe(304);
+      expect(res.headers?.etag).toBe(current);
+      expect(res.headers?.location).toBeUndefined();
+      expect(res.body ?? '').toBe('');
+    });
+
+    test('If-Match not naming the version read: 412 with its ETag, no URL', async () => {
+      const { old, current } = await replacedLarge('ir/big-guarded');
+      const { res } = await withReads(
+        async () => void (await other.store.put('ir/big-guarded', randomBody(300 * KiB))),
+        () => call('GET', '/objects/ir/big-guarded', { headers: { range: 'bytes=0-99999', 'if-range': old, 'if-match': old } }),
+      );
+      expect(res.statusCode).toBe(412);
+      expect(res.headers?.etag).toBe(current);
+      expect(res.headers?.location).toBeUndefined();
+    });
+
+    test('replaced before every read: one read more, then 412 naming the version it read last (the loop ends)', async () => {
+      const { old } = await replacedLarge('ir/big-churn');
+      let last = '';
+      const { res, reads } = await withReads(
+        async () => {
+          last = `"${(await other.store.put('ir/big-churn', randomBody(300 * KiB))).version}"`;
+        },
+        () => call('GET', '/objects/ir/big-churn', { headers: { range: 'bytes=0-99999', 'if-range': old } }),
+      );
+      expect(reads).toBe(2);
+      expect(res.statusCode).toBe(412);
+      expect(res.headers?.etag).toBe(last);
+      expect(res.headers?.location).toBeUndefined();
+    });
+  });
+
   test('without a Range, If-Range is ignored', async () => {
     const body = randomBody(30 * KiB);
     await resumable('ir/plain', body);
