@@ -22,6 +22,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { InvalidPartsError, UploadSessionClosedError, UploadSessionNotFoundError, ValidationError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { encodeObjectId, newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { freshFixture, type Fixture } from '../support/local.js';
@@ -574,6 +575,60 @@ describe('two completes of one session, the first dying right after its commit, 
     } finally {
       first.close();
       second.close();
+    }
+  });
+});
+
+describe("a complete refused for its condition while the client's retry of it commits", () => {
+  // A create-only session (ifVersion 0). The first complete assembles the parts; another writer
+  // puts to the key before its commit goes out, so the commit's CAS is lost and the state it reads
+  // again fails the condition: it refuses, ending the session. Before its claim goes out the other
+  // writer's object is deleted and the client's retry completes the session (absent again: it
+  // commits). The refusal's claim then meets a committed session.
+  test('the refused complete answers the committed version, not VersionConflictError; the object is the body, nothing leaks', async () => {
+    const key = 'edge/refused-vs-retry';
+    const body = randomBody(64 * 1024);
+    const created = await w.store.createUpload(key, { ifVersion: 0 });
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const retry = makeWriter(fx);
+    let retried: Awaited<ReturnType<typeof w.store.completeUpload>> | undefined;
+    const injector = new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: atStep('commit', fx.config),
+        before: async () => void (await w.store.put(key, 'theirs')),
+      })
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: atStep('session-abort-claim', fx.config),
+        before: async () => {
+          await w.store.delete(key);
+          retried = await retry.store.completeUpload(created.uploadId, parts);
+        },
+      });
+    const refusing = makeWriter(fx, { injector });
+    try {
+      const answer = await refusing.store.completeUpload(created.uploadId, parts);
+      expect(injector.stats.injected.delay, 'the commit lost to the put, then the claim ran after the retry').toBe(2);
+      expect(retried).toMatchObject({ key, size: body.byteLength, stored: 'blob' });
+      expect(answer).toEqual(retried);
+      expect((await w.store.head(key))?.version).toBe(retried?.version);
+      expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
+      // Settled as one commit: the session's entry gone, its blob the object's, no upload in progress.
+      const state = await rawState(fx);
+      const session = state.instances.find((item) => item.pk === created.uploadId);
+      expect(session?.state).toBe('live');
+      expect(Object.keys(session ?? {}).filter((name) => name.startsWith('c_'))).toEqual([]);
+      const blobs = state.blobs.filter((blob) => blob.startsWith(`${fx.config.prefix}/${encodeObjectId(key)}/`));
+      expect(blobs).toEqual([state.references.get(key)]);
+      expect((await uploadsInProgress()).filter((k) => blobs.includes(k) || k.includes(encodeObjectId(key)))).toEqual([]);
+    } finally {
+      refusing.close();
+      retry.close();
     }
   });
 });
