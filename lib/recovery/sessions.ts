@@ -28,7 +28,9 @@ export type SessionStep =
   | { readonly kind: 'none' }
   /** `unreadable`: why the session's `upload` attribute could not be read (its entry named the blob). */
   | { readonly kind: 'aborted'; readonly existed: boolean; readonly unreadable?: string }
-  | { readonly kind: 'untrusted'; readonly reason: string };
+  | { readonly kind: 'untrusted'; readonly reason: string }
+  /** The sweep was cut off at its deadline before every upload was aborted: the rest are the next sweep's. */
+  | { readonly kind: 'stopped' };
 
 /**
  * True for an upload session's item: its uploads are this step's, never the sweeper's step for
@@ -38,8 +40,17 @@ export function isUploadSession(raw: Record<string, unknown>): boolean {
   return raw[UPLOAD_ATTR] !== undefined;
 }
 
-/** Aborts the multipart upload of a claimed session item (nothing for other items). */
-export async function abortSessionUpload(lt: LtBucket, prefix: string, raw: Record<string, unknown>): Promise<SessionStep> {
+/**
+ * Aborts the multipart upload of a claimed session item (nothing for other items). No abort is
+ * sent once `stopped` says the sweep was cut off at its deadline (its listing may answer after the
+ * sweep returned): the session stays claimed with its entry, and the next sweep aborts them.
+ */
+export async function abortSessionUpload(
+  lt: LtBucket,
+  prefix: string,
+  raw: Record<string, unknown>,
+  stopped: () => boolean = () => false,
+): Promise<SessionStep> {
   if (!isUploadSession(raw)) return { kind: 'none' };
   const session = parseSessionItem(raw);
   const target = session !== undefined ? session.info : entryTarget(raw);
@@ -51,7 +62,10 @@ export async function abortSessionUpload(lt: LtBucket, prefix: string, raw: Reco
   const unreadable = session === undefined ? { unreadable: 'malformed upload session' } : {};
   if (ids.size === 0) return session === undefined ? { kind: 'aborted', existed: false, ...unreadable } : { kind: 'none' };
   let existed = false;
-  for (const id of ids) existed = (await lt.abortMultipart(target.blob, id)) || existed;
+  for (const id of ids) {
+    if (stopped()) return { kind: 'stopped' };
+    existed = (await lt.abortMultipart(target.blob, id)) || existed;
+  }
   return { kind: 'aborted', existed, ...unreadable };
 }
 

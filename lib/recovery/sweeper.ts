@@ -734,7 +734,7 @@ export class Sweeper {
           }
           if (!report.dryRun) {
             // An upload session's owner: its multipart upload is aborted before its entry is judged.
-            const session = await abortSessionUpload(this.lt, this.config.prefix, taken.parsed.raw);
+            const session = await abortSessionUpload(this.lt, this.config.prefix, taken.parsed.raw, () => sweep.stopped);
             if (session.kind === 'untrusted') this.logger.warn('upload session not aborted', { instanceId, reason: session.reason });
             else if (session.kind === 'aborted' && session.unreadable !== undefined)
               this.logger.warn('upload session unreadable: its uploads found from its entry', { instanceId, reason: session.unreadable });

@@ -7,6 +7,7 @@
  * signal fired takes nothing more, the same way.
  */
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
@@ -19,8 +20,11 @@ import { type Fixture, freshFixture } from '../support/local.js';
 import {
   PAST_WINDOW_MS,
   deferred,
+  entryNames,
   expectClean,
   makeSweeper,
+  makeWriter,
+  randomBody,
   putDeadInstance,
   putRawInstance,
   rawGetObject,
@@ -29,8 +33,16 @@ import {
   sweepPastEverything,
   waitFor,
 } from '../tiered/harness.js';
+import { uploadParts } from '../tiered/upload-session-client.js';
 
 const MIN = 60_000;
+const DAY = 24 * 60 * MIN;
+
+/** The ids of the multipart uploads in progress of `key`. */
+async function uploadsUnder(fx: Fixture, key: string): Promise<string[]> {
+  const out = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: key }));
+  return (out.Uploads ?? []).filter((u) => u.Key === key).map((u) => u.UploadId ?? '');
+}
 
 /**
  * `client`, its `command`s (a Scan, a Query) answered one item a page: AWS ends a page at 1 MB,
@@ -354,6 +366,49 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     expect(report).toMatchObject({ stoppedEarly: true, instancesExpired: 2, instancesClaimed: 1, entriesRecovered: 1, errors: 0 });
     expect(await rawInstance(fx, a.instanceId)).toBeUndefined();
     expect(await rawInstance(fx, b.instanceId)).toEqual(before);
+  });
+
+  test("an expired session's upload listing answered after the sweep returned: no abort follows it, the session stays claimed with its entry", async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    const created = await w.store.createUpload('deadline/session');
+    await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const blob = String(((await rawInstance(fx, created.uploadId))?.upload as { blob?: string } | undefined)?.blob);
+    expect(await uploadsUnder(fx, blob)).toHaveLength(1);
+    const before = await rawInstance(fx, created.uploadId);
+
+    // Past the session's lease: the sweep claims it, then lists the uploads under its blob key to
+    // abort them. That listing is held while the sweeper's clock jumps past the deadline.
+    let jump = 0;
+    const { injector, sent, release } = holdFirst(onCommand('ListMultipartUploads'), () => (jump = 10 * MIN));
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(injector.attach(createDynamoDBClient(), 'dynamodb'), 'dynamodb');
+    const s3 = recorder.attach(injector.attach(createS3Client(), 's3'), 's3');
+    const s = makeSweeper(fx, 0, { dynamodb, s3, clock: () => Date.now() + 2 * DAY + jump });
+    open.push(s, { close: () => (release.resolve(), dynamodb.destroy(), s3.destroy()) });
+    const sweep = s.sweeper.sweep({ deadline: Date.now() + 2 * DAY + 5 * MIN });
+    await sent.promise;
+    const report = await sweep;
+    expect(report).toMatchObject({ stoppedEarly: true, instancesClaimed: 1, entriesRecovered: 0, blobsDeleted: 0, errors: 0 });
+    const sentBeforeReturn = recorder.commands.length;
+
+    // The listing answers after the sweep returned (in Lambda: in a later invocation, or never).
+    release.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(recorder.names().slice(sentBeforeReturn), 'requests started after the sweep returned').toEqual([]);
+    const claimed = await rawInstance(fx, created.uploadId);
+    expect(claimed).toMatchObject({ state: 'claimed', claimedBy: s.sweeper.sweeperId });
+    expect(entryNames(claimed)).toEqual(entryNames(before));
+    expect(await uploadsUnder(fx, blob), "its upload is the next sweep's").toHaveLength(1);
+
+    // Past the claim, the next sweep aborts the upload and drains the session.
+    const next = makeSweeper(fx, 2 * DAY + PAST_WINDOW_MS);
+    open.push(next);
+    expect(await next.sweeper.sweep()).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, errors: 0 });
+    expect(await rawInstance(fx, created.uploadId)).toBeUndefined();
+    expect(await uploadsUnder(fx, blob)).toEqual([]);
+    await expectClean(fx, expect);
   });
 
   test('answerMarginMs must be a non-negative integer', async () => {
