@@ -788,6 +788,8 @@ export class Sweeper {
       });
     } catch (err) {
       if (!(err instanceof ItemTooLargeError)) throw err;
+      // Answered after the sweep was cut off: nothing is started for it (the item stays as it was).
+      if (sweep.stopped) return { kind: 'gone' };
       // Never claimable: quarantined whole on every sweep (counted, alarmed), not an error each time.
       const item = await this.table.getRaw(instanceId);
       return item === undefined ? { kind: 'lost' } : { kind: 'refused', reason: err.message, entries: entryCount(item) };

@@ -10,7 +10,9 @@ import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_SKEW_MARGIN_MS } from '../../lib/constants.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { newChangeId } from '../../lib/ids.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
@@ -279,6 +281,38 @@ describe('an instance item too large for the claim to write (near DynamoDB’s 4
     const report = await sweeperAt(fx, 0, { injector }).sweep();
     expect(injector.stats.injected.delay).toBe(1);
     expect(report).toMatchObject({ instancesClaimed: 0, instancesSkipped: 1, entriesQuarantined: 0, errors: 0 });
+  });
+
+  test('its claim refused after the sweep was cut off at its deadline: no read of the item follows, nothing counted, the item as it was', async () => {
+    const { fx, instanceId } = await hugeInstance();
+    const before = await rawInstance(fx, instanceId);
+    // The claim is held while the sweeper's clock jumps past the deadline; the test lets it go
+    // once the sweep has returned.
+    let jump = 0;
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: atStep('claim', fx.config),
+      before: async () => {
+        jump = 10 * MIN;
+        await released;
+      },
+    });
+    const recorder = new CommandRecorder();
+    open.push({ close: release });
+    const sweep = sweeperAt(fx, 0, { injector, recorder, clock: () => Date.now() + jump }).sweep({ deadline: Date.now() + 5 * MIN });
+    const report = await sweep;
+    expect(injector.stats.injected.delay).toBe(1);
+    expect(report).toMatchObject({ stoppedEarly: true, instancesClaimed: 0, entriesQuarantined: 0, errors: 0 });
+    const sentBeforeReturn = recorder.commands.length;
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // The claim's answer (ItemTooLarge) came after the sweep returned: nothing is started for it.
+    expect(recorder.names().slice(sentBeforeReturn), 'requests started after the sweep returned').toEqual([]);
+    expect(await rawInstance(fx, instanceId)).toEqual(before);
   });
 
   test('a claim that fails (throttled past the SDK retries) is an error of the sweep, not a quarantine; the next sweep takes the instance', async () => {
