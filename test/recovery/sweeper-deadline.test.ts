@@ -7,7 +7,7 @@
  * signal fired takes nothing more, the same way.
  */
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
@@ -407,6 +407,100 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     open.push(next);
     expect(await next.sweeper.sweep()).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, errors: 0 });
     expect(await rawInstance(fx, created.uploadId)).toBeUndefined();
+    expect(await uploadsUnder(fx, blob)).toEqual([]);
+    await expectClean(fx, expect);
+  });
+
+  test('an instance claimed as the sweep was cut off, its item not one it can read: no release follows the late answer', async () => {
+    const fx = await freshFixture();
+    // Claimed by a sweeper that died; its counter is no number, so its header cannot be parsed (the
+    // claim's condition does not read the counter): a sweep quarantines it and releases its claim.
+    const instanceId = await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: Date.now() - 60 * MIN,
+      entries: {},
+      state: 'claimed',
+      claimedBy: 'a-sweeper-that-died',
+      n: 'x',
+    });
+    const { report, sentAfterReturn } = await sweepHeldPastDeadline(fx, onCommand('UpdateItem'), 'QueryCommand', false);
+    expect(report).toMatchObject({ stoppedEarly: true, instancesClaimed: 0, entriesQuarantined: 0, errors: 0 });
+    // The claim lands after the sweep returned: nothing is started for it.
+    expect(await sentAfterReturn(), 'requests started after the sweep returned').toEqual([]);
+    expect(await rawInstance(fx, instanceId)).toMatchObject({ state: 'claimed', n: 'x' });
+  });
+
+  test('with a deadline margin below the answer margin: an instance waiting for a slot when the sweep is cut off is not taken after it returned', async () => {
+    const fx = await freshFixture();
+    const a = await putDeadInstance(fx, { fenced: true, since: Date.now() - 2 * 60 * MIN });
+    const b = await putDeadInstance(fx, { fenced: true, since: Date.now() - 60 * MIN });
+    const beforeB = await rawInstance(fx, b.instanceId);
+    // A's claim is held while B, found behind it, waits for the one slot; the clock moves within the
+    // answer margin (cut off) but not within the deadline margin (B's slot would still take it).
+    let jump = 0;
+    const claimOf = (r: RequestInfo, id: string) =>
+      r.command === 'UpdateItemCommand' && (r.input.Key as Record<string, { S?: string }>).pk?.S === id;
+    const { injector, sent, release } = holdFirst((r) => claimOf(r, a.instanceId));
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(injector.attach(createDynamoDBClient(), 'dynamodb'), 'dynamodb');
+    const s3 = recorder.attach(createS3Client(), 's3');
+    open.push({ close: () => (release.resolve(), dynamodb.destroy(), s3.destroy()) });
+    const deadline = Date.now() + 5 * MIN;
+    const s = makeSweeper(fx, 0, {
+      dynamodb,
+      s3,
+      concurrency: 1,
+      deadlineMarginMs: 0,
+      answerMarginMs: 2 * MIN,
+      clock: () => Date.now() + jump,
+    });
+    open.push(s);
+    const sweep = s.sweeper.sweep({ deadline, housekeeping: false });
+    await sent.promise;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    jump = deadline - MIN - Date.now();
+    const report = await sweep;
+    expect(report).toMatchObject({ stoppedEarly: true, instancesClaimed: 0, entriesRecovered: 0, errors: 0 });
+    const sentBeforeReturn = recorder.commands.length;
+    // A's claim answers after the sweep returned, and B gets the slot: neither starts anything.
+    release.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(recorder.names().slice(sentBeforeReturn), 'requests started after the sweep returned').toEqual([]);
+    expect(await rawInstance(fx, b.instanceId)).toEqual(beforeB);
+    expect(await rawInstance(fx, a.instanceId)).toMatchObject({ state: 'claimed', claimedBy: s.sweeper.sweeperId });
+    expect((await rawState(fx)).entries, 'every entry kept').toBe(2);
+  });
+
+  test("a dead writer's upload listing answered after the sweep returned: no abort follows it, the upload is the next sweep's", async () => {
+    const fx = await freshFixture();
+    // A dead writer's never-committed blob, judged garbage at once, with its multipart upload in progress.
+    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
+    const blob = blobs[0]!;
+    await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: blob }));
+    expect(await uploadsUnder(fx, blob)).toHaveLength(1);
+    // Its listing of the uploads in progress is held while the sweeper's clock jumps past the deadline.
+    let jump = 0;
+    const { injector, sent, release } = holdFirst(onCommand('ListMultipartUploads'), () => (jump = 10 * MIN));
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(injector.attach(createDynamoDBClient(), 'dynamodb'), 'dynamodb');
+    const s3 = recorder.attach(injector.attach(createS3Client(), 's3'), 's3');
+    const s = makeSweeper(fx, 0, { dynamodb, s3, clock: () => Date.now() + jump });
+    open.push(s, { close: () => (release.resolve(), dynamodb.destroy(), s3.destroy()) });
+    const sweep = s.sweeper.sweep({ deadline: Date.now() + 5 * MIN });
+    await sent.promise;
+    const report = await sweep;
+    expect(report).toMatchObject({ stoppedEarly: true, instancesClaimed: 1, entriesRecovered: 0, abandonedUploadsAborted: 0, errors: 0 });
+    const sentBeforeReturn = recorder.commands.length;
+    // The listing answers after the sweep returned (in Lambda: in a later invocation, or never).
+    release.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(recorder.names().slice(sentBeforeReturn), 'requests started after the sweep returned').toEqual([]);
+    expect(await uploadsUnder(fx, blob)).toHaveLength(1);
+    expect((await rawInstance(fx, instanceId))?.state).toBe('claimed');
+    expect((await rawState(fx)).entries, 'its entry kept').toBe(1);
+
+    // Past the claim, the next sweep aborts the upload and drains the instance.
+    expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 1, abandonedUploadsAborted: 1, errors: 0 });
     expect(await uploadsUnder(fx, blob)).toEqual([]);
     await expectClean(fx, expect);
   });
