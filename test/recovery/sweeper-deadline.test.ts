@@ -433,7 +433,8 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
   test('with a deadline margin below the answer margin: an instance waiting for a slot when the sweep is cut off is not taken after it returned', async () => {
     const fx = await freshFixture();
     const a = await putDeadInstance(fx, { fenced: true, since: Date.now() - 2 * 60 * MIN });
-    const b = await putDeadInstance(fx, { fenced: true, since: Date.now() - 60 * MIN });
+    // Its writer's: its first request would be the retire (refused: it has an entry), then the claim.
+    const b = await putDeadInstance(fx, { since: Date.now() - 60 * MIN });
     const beforeB = await rawInstance(fx, b.instanceId);
     // A's claim is held while B, found behind it, waits for the one slot; the clock moves within the
     // answer margin (cut off) but not within the deadline margin (B's slot would still take it).
