@@ -265,7 +265,7 @@ type Taken =
   | { readonly kind: 'retired' }
   /** Another sweeper or a reviving writer has it. */
   | { readonly kind: 'lost' }
-  /** Gone before a dry run read it. */
+  /** Gone before a dry run read it; or the sweep was cut off at its deadline first: nothing more is done with it. */
   | { readonly kind: 'gone' }
   /** Ours to judge: claimed, or (in a dry run) only read. */
   | { readonly kind: 'held'; readonly parsed: Parsed; readonly claimed: boolean }
