@@ -1,12 +1,44 @@
 // The S3 server of the embedded local stack (s3rver), run in a process of its own because it
 // needs `--openssl-legacy-provider` on Node >= 17 (its ListObjectsV2 continuation tokens use DES).
-// Prints one JSON line `{"port": <n>}` when it listens; exits when its parent closes stdin, so
-// it never outlives the process that started it. Its directory is its own (a fresh temporary one
-// the stack made): it removes it as it stops, so the stored blobs go with the server however its
-// parent ended (a SIGINT or a SIGKILL runs no exit hook there).
+// Prints one JSON line `{"port": <n>, "directory": <path>}` when it listens; exits when its parent
+// closes stdin, so it never outlives the process that started it. Its directory is its own: it
+// makes it (a fresh temporary one, `mkdtemp` of the prefix it is given) and removes it as it stops,
+// so the stored blobs go with the server however its parent ended (a SIGINT or a SIGKILL runs no
+// exit hook there). It makes it only once its signal and stdin handlers are in place: a Ctrl-C
+// that reaches it while it is still starting (a terminal signals the whole process group) finds no
+// directory yet, or one these handlers remove; a directory the parent made would be left behind.
 import { createRequire } from 'node:module';
-import { createReadStream, promises as fs, rmSync } from 'node:fs';
+import { createReadStream, promises as fs, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
+
+const prefix = process.argv[2];
+if (!prefix) {
+  console.error('usage: s3-server-process.mjs <directory prefix>');
+  process.exit(2);
+}
+
+/** The running server, once there is one: until then, stopping has no connection to wait for. */
+let server;
+let directory;
+let stopping = false;
+const exit = () => {
+  if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
+  process.exit(0);
+};
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  if (server === undefined) return exit();
+  // A connection left open must not hold the exit (nor keep the directory).
+  setTimeout(exit, 2_000).unref();
+  server.close().finally(exit);
+};
+process.stdin.on('end', stop);
+process.stdin.on('close', stop);
+process.stdin.resume();
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+directory = mkdtempSync(prefix);
 
 const require = createRequire(import.meta.url);
 const S3rver = require('s3rver');
@@ -172,39 +204,16 @@ async function multipartRoutes(ctx, next) {
   };
 }
 
-const directory = process.argv[2];
-if (!directory) {
-  console.error('usage: s3-server-process.mjs <directory>');
-  process.exit(2);
-}
-
 // One request's error that escapes s3rver (a stream a client aborted, say) must not end the server
 // for every request after it: it is written to stderr (the stack reports it if the process still
 // goes) and the server goes on serving from its directory.
 process.on('uncaughtException', (err) => console.error('s3 server: uncaught exception:', err?.stack ?? err));
 process.on('unhandledRejection', (err) => console.error('s3 server: unhandled rejection:', err?.stack ?? err));
 
-const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
-server.store = server.context.store = new FlatDeleteStore(directory);
+const s3rver = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
+s3rver.store = s3rver.context.store = new FlatDeleteStore(directory);
 // Before the router (the last middleware), after the XML encoder.
-server.middleware.splice(server.middleware.length - 1, 0, multipartRoutes);
-const address = await server.run();
-process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
-
-let stopping = false;
-const exit = () => {
-  rmSync(directory, { recursive: true, force: true });
-  process.exit(0);
-};
-const stop = () => {
-  if (stopping) return;
-  stopping = true;
-  // A connection left open must not hold the exit (nor keep the directory).
-  setTimeout(exit, 2_000).unref();
-  server.close().finally(exit);
-};
-process.stdin.on('end', stop);
-process.stdin.on('close', stop);
-process.stdin.resume();
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+s3rver.middleware.splice(s3rver.middleware.length - 1, 0, multipartRoutes);
+const address = await s3rver.run();
+server = s3rver;
+process.stdout.write(`${JSON.stringify({ port: address.port, directory })}\n`);

@@ -16,7 +16,7 @@
  * on PATH, is a `ConfigError` that says what to install, before anything starts.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -83,7 +83,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // What the stack's variables were before it: put back by stop() (the SDK's notice is silenced from here on).
   const restoreEnv = exportEnv ? savedEnv(Object.keys(localStackEnv('', ''))) : () => {};
   if (exportEnv) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  const dataDir = mkdtempSync(join(tmpdir(), 'tierlog-s3-'));
+  // The S3 server's data directory: the server makes it (see s3-server-process.mjs) and says where.
+  let dataDir: string | undefined;
   const children: ChildProcess[] = [];
   let stopped = false;
   let exported: Record<string, string> = {};
@@ -95,14 +96,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stopped = true;
     process.off('exit', stopSync);
     await Promise.all(children.map(endChild));
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
     restoreEnv(exported);
     if (profile !== undefined && process.env.AWS_PROFILE === undefined) process.env.AWS_PROFILE = profile;
   };
   const stopSync = (): void => {
     // Closing the pipes is enough: each child exits when its stdin closes.
     for (const child of children) child.stdin?.destroy();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
   };
   process.once('exit', stopSync);
 
@@ -111,8 +112,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     requireJava();
     // Both started, or neither left running: a server that started is ended when the other did
     // not (with Promise.all, its process outlived the rejection until this process exited).
-    const started = await Promise.allSettled([startDynamoDbLocal(readyTimeoutMs), startS3Server(dataDir, readyTimeoutMs)]);
+    const started = await Promise.allSettled([startDynamoDbLocal(readyTimeoutMs), startS3Server(readyTimeoutMs)]);
     for (const result of started) if (result.status === 'fulfilled') children.push(result.value.child);
+    dataDir = started[1].status === 'fulfilled' ? started[1].value.directory : undefined;
     const failed = started.find((result) => result.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
     const [dynamo, s3] = started.map((result) => (result as PromiseFulfilledResult<Started>).value) as [Started, Started];
@@ -184,6 +186,8 @@ export function localStackEnv(dynamodbEndpoint: string, s3Endpoint: string): Rec
 interface Started {
   readonly child: ChildProcess;
   readonly endpoint: string;
+  /** The S3 server's data directory. */
+  readonly directory?: string;
 }
 
 async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
@@ -326,11 +330,17 @@ async function waitForDynamoDb(child: ChildProcess, endpoint: string, timeoutMs:
   }
 }
 
-async function startS3Server(dataDir: string, readyTimeoutMs: number): Promise<Started> {
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', join(here, 's3-server-process.mjs'), dataDir], {
+/**
+ * Starts the S3 server, which makes its data directory (a fresh `tierlog-s3-*` in the temporary
+ * directory) itself, once it can remove it whatever ends it: one made here, before the server
+ * runs, was left behind by a Ctrl-C during the start (a terminal signals the whole process group,
+ * and neither process had a hook to remove it yet).
+ */
+async function startS3Server(readyTimeoutMs: number): Promise<Started> {
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', join(here, 's3-server-process.mjs'), join(tmpdir(), 'tierlog-s3-')], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const port = await new Promise<number>((resolve, reject) => {
+  const ready = await new Promise<{ port: number; directory: string }>((resolve, reject) => {
     let out = '';
     let err = '';
     const timer = setTimeout(() => reject(new TierlogError('S3 server did not start in time')), readyTimeoutMs);
@@ -341,7 +351,7 @@ async function startS3Server(dataDir: string, readyTimeoutMs: number): Promise<S
       if (out.includes('\n') && line !== undefined) {
         clearTimeout(timer);
         try {
-          resolve((JSON.parse(line) as { port: number }).port);
+          resolve(JSON.parse(line) as { port: number; directory: string });
         } catch (e) {
           reject(new TierlogError(`S3 server said "${line}"`, { cause: e }));
         }
@@ -356,7 +366,7 @@ async function startS3Server(dataDir: string, readyTimeoutMs: number): Promise<S
     await endChild(child);
     throw err;
   });
-  return { child, endpoint: `http://127.0.0.1:${port}` };
+  return { child, endpoint: `http://127.0.0.1:${ready.port}`, directory: ready.directory };
 }
 
 /**

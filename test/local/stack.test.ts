@@ -246,6 +246,46 @@ describe('startLocalStack', () => {
     120_000,
   );
 
+  it('Ctrl-C during the start (SIGINT to the whole process group, the S3 server not yet running) leaves no data directory', async () => {
+    const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    // A terminal's Ctrl-C reaches every process of the foreground group: here, once the stack has
+    // spawned the S3 server (startLocalStack spawns it before its first await), before it runs.
+    const script = `
+      const { startLocalStack } = await import('./lib/local/stack.ts');
+      startLocalStack().catch(() => {});
+      process.kill(0, 'SIGINT');
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], {
+      cwd: root,
+      env: { ...process.env, TMPDIR: temp },
+      stdio: ['ignore', 'ignore', 'inherit'],
+      detached: true, // a process group of its own, as a shell makes for a command
+    });
+    const group = child.pid!;
+    const groupAlive = (): boolean => {
+      try {
+        process.kill(-group, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      expect(await new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)))).toBe('SIGINT');
+      let left: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        left = [...readdirSync(temp).filter((name) => name.startsWith('tierlog-')), ...(groupAlive() ? ['a process of the group'] : [])];
+        if (left.length === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(left).toEqual([]);
+    } finally {
+      if (groupAlive()) process.kill(-group, 'SIGKILL');
+      rmSync(temp, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it.each([
     ['no java on PATH', undefined, /no java on PATH/],
     ['a java older than 17', 'openjdk version "11.0.22" 2024-01-16', /the java on PATH is Java 11/],
