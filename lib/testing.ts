@@ -13,7 +13,7 @@
  *
  * @packageDocumentation
  */
-export { startLocalStack, localStackEnv, type LocalStack, type LocalStackOptions } from './local/stack.js';
+export { startLocalStack, localStackEnv, MAX_READY_TIMEOUT_MS, type LocalStack, type LocalStackOptions } from './local/stack.js';
 export { provisionLocal, createTableInput } from './local/provision.js';
 export {
   FaultInjector,

@@ -23,7 +23,8 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { ConfigError, TierlogError } from '../errors.js';
+import { ConfigError, TierlogError, ValidationError } from '../errors.js';
+import { isIntegerIn } from '../env-integers.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 
 /** A running local stack ({@link startLocalStack}): DynamoDB Local and an S3 server on free ports. */
@@ -56,7 +57,10 @@ export interface LocalStackOptions {
    * Default true.
    */
   readonly exportEnv?: boolean;
-  /** How long to wait for both servers to answer. Default 60 s. */
+  /**
+   * How long to wait for both servers to answer, in ms: an integer in 1..{@link MAX_READY_TIMEOUT_MS}
+   * (Node.js's longest timer: a longer one, or `Infinity`, fires after 1 ms). Default 60 s.
+   */
   readonly readyTimeoutMs?: number;
   /**
    * Called when a server exits before `stop()`: every request after that point fails to connect,
@@ -75,9 +79,41 @@ const require = createRequire(import.meta.url);
 /** The names {@link LocalStackOptions} has: any other is refused before a server starts. */
 const STACK_OPTIONS = optionNames<LocalStackOptions>()('exportEnv', 'readyTimeoutMs', 'onUnexpectedExit');
 
-/** Starts DynamoDB Local and the S3 server; resolves once both answer. */
+/** The longest `readyTimeoutMs`: Node.js's longest timer (2^31 - 1 ms, about 24.8 days). */
+export const MAX_READY_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * Refuses, before anything starts, option values the stack cannot honour: a `readyTimeoutMs` that
+ * is no integer in 1..{@link MAX_READY_TIMEOUT_MS} (Node.js runs a longer timer, `Infinity` or
+ * `NaN` after 1 ms: the start failed at once, "did not start in time"), an `exportEnv` that is no
+ * boolean (`'false'` is truthy: it exported), an `onUnexpectedExit` that is no function (called
+ * only once a server exits, where its TypeError would end the process).
+ */
+function checkStackOptions(options: LocalStackOptions): void {
+  const { readyTimeoutMs, exportEnv, onUnexpectedExit } = options;
+  if (readyTimeoutMs !== undefined && !isIntegerIn(readyTimeoutMs, 1, MAX_READY_TIMEOUT_MS)) {
+    throw new ValidationError(
+      `readyTimeoutMs must be an integer in 1..${MAX_READY_TIMEOUT_MS} ms; got ${String(readyTimeoutMs)}`,
+      'readyTimeoutMs',
+    );
+  }
+  if (exportEnv !== undefined && typeof exportEnv !== 'boolean') {
+    throw new ValidationError(`exportEnv must be true or false; got ${JSON.stringify(exportEnv)}`, 'exportEnv');
+  }
+  if (onUnexpectedExit !== undefined && typeof onUnexpectedExit !== 'function') {
+    throw new ValidationError(`onUnexpectedExit must be a function; got ${typeof onUnexpectedExit}`, 'onUnexpectedExit');
+  }
+}
+
+/**
+ * Starts DynamoDB Local and the S3 server; resolves once both answer.
+ *
+ * @throws ValidationError for an option name it does not take or a value it cannot honour (see
+ *   {@link LocalStackOptions}); ConfigError without its peers or Java 17+; both before anything starts.
+ */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   assertOptions(options, STACK_OPTIONS, 'startLocalStack');
+  checkStackOptions(options);
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   const exportEnv = options.exportEnv ?? true;
   // What the stack's variables were before it: put back by stop() (the SDK's notice is silenced from here on).

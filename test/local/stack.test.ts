@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { javaMajorVersion, localStackEnv, startLocalStack } from '../../lib/local/stack.js';
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -245,6 +245,33 @@ describe('startLocalStack', () => {
     },
     120_000,
   );
+
+  it.each<[string, Record<string, unknown>, string]>([
+    // Node.js runs a timer longer than 2^31 - 1 ms after 1 ms: the start would fail at once, "not in time".
+    ['a readyTimeoutMs of Infinity (no timeout meant)', { readyTimeoutMs: Number.POSITIVE_INFINITY }, 'readyTimeoutMs'],
+    ['a readyTimeoutMs past the longest timer', { readyTimeoutMs: 2 ** 31 }, 'readyTimeoutMs'],
+    ['a readyTimeoutMs of NaN', { readyTimeoutMs: Number.NaN }, 'readyTimeoutMs'],
+    ['a readyTimeoutMs of 0', { readyTimeoutMs: 0 }, 'readyTimeoutMs'],
+    ['a readyTimeoutMs as a string', { readyTimeoutMs: '60000' }, 'readyTimeoutMs'],
+    // A string is truthy: it would export the environment it was asked not to.
+    ["an exportEnv of 'false'", { exportEnv: 'false' }, 'exportEnv'],
+    // Called only when a server exits: a TypeError then, in an exit handler, would end the process.
+    ['an onUnexpectedExit that is no function', { onUnexpectedExit: 'stderr' }, 'onUnexpectedExit'],
+  ])('%s is a ValidationError naming it, before anything starts', async (_what, options, field) => {
+    const before = descendants();
+    const env = { ...process.env };
+    const error = await startLocalStack(options as never).then(
+      async (stack) => {
+        await stack.stop();
+        return undefined;
+      },
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe(field);
+    expect(process.env).toEqual(env);
+    expect(await leftRunning(before)).toEqual([]);
+  });
 
   it('Ctrl-C during the start (SIGINT to the whole process group, the S3 server not yet running) leaves no data directory', async () => {
     const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
