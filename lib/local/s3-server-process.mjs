@@ -47,6 +47,16 @@ const S3Error = require('s3rver/lib/models/error');
 
 const MIN_PART = 5 * 1024 * 1024;
 
+/** An upload id as s3rver mints it (16 random bytes in hex). */
+const UPLOAD_ID = /^[0-9a-f]{32}$/;
+
+function noSuchUpload() {
+  return new S3Error(
+    'NoSuchUpload',
+    'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+  );
+}
+
 /**
  * s3rver removes a key's parent directories once they are empty after a delete. Two deletes
  * under one prefix race on that clean-up (ENOENT, answered as 500), and a put racing a delete
@@ -78,7 +88,12 @@ class FlatDeleteStore extends FilesystemStore {
   // an upload that does not exist (never made, aborted, completed) is NoSuchUpload, and a
   // complete checks the list (ascending, each part uploaded with that ETag, all but the last at
   // least 5 MiB). Clients uploading straight to S3 rely on exactly these answers.
+  // The upload's directory. Its id comes from the request's query: s3rver joins it into a path as
+  // it is, so `../../x` named a directory outside the server's, to write a part into, read, or
+  // remove (abort, complete). S3's ids are opaque and s3rver mints 32 hex digits: any other id is
+  // an upload that does not exist, as S3 answers it.
   uploadDir(bucket, uploadId) {
+    if (!UPLOAD_ID.test(String(uploadId))) throw noSuchUpload();
     return path.join(this.getResourcePath(bucket, undefined, 'uploads'), String(uploadId));
   }
 
@@ -87,11 +102,7 @@ class FlatDeleteStore extends FilesystemStore {
       () => true,
       () => false,
     );
-    if (!exists)
-      throw new S3Error(
-        'NoSuchUpload',
-        'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
-      );
+    if (!exists) throw noSuchUpload();
   }
 
   async putPart(bucket, uploadId, partNumber, content) {

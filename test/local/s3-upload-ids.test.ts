@@ -1,0 +1,113 @@
+/**
+ * The local S3 server keeps each multipart upload in a directory named by its upload id, which a
+ * request names in its query: an id that is a path (`../../..`) must not reach the disk outside
+ * the server's directory. S3's ids are opaque, and the server mints its own; any other is an
+ * upload that does not exist (`NoSuchUpload`), as S3 answers, never a directory to write into,
+ * read or remove.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  ListPartsCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const SERVER = fileURLToPath(new URL('../../lib/local/s3-server-process.mjs', import.meta.url));
+const BUCKET = 'upload-ids';
+
+let temp: string;
+let server: ChildProcess;
+let s3: S3Client;
+
+beforeAll(async () => {
+  temp = mkdtempSync(join(tmpdir(), 'tierlog-upload-ids-'));
+  server = spawn(process.execPath, ['--openssl-legacy-provider', SERVER, join(temp, 'data-')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+    server.stdout!.once('data', (line: Buffer) => resolve(JSON.parse(line.toString())));
+    server.once('exit', (code) => reject(new Error(`the S3 server exited with ${code}`)));
+  });
+  s3 = new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    forcePathStyle: true,
+    maxAttempts: 1,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  if (server?.exitCode === null) {
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.stdin!.end();
+    await exited;
+  }
+  rmSync(temp, { recursive: true, force: true });
+});
+
+/**
+ * A directory of the user's beside the server's, shaped as an upload (a `key`, a `metadata`), and
+ * the upload id that names it from the server's uploads directory (`<data>/<bucket>/._S3rver_uploads`).
+ */
+function decoy(name: string): { dir: string; uploadId: string; files: () => string[] } {
+  const dir = join(temp, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'key'), 'mine');
+  writeFileSync(join(dir, 'metadata'), '{}');
+  return { dir, uploadId: `../../../${name}`, files: () => readdirSync(dir).sort() };
+}
+
+describe('an upload id that is a path is NoSuchUpload, and the disk outside the server is left alone', () => {
+  it.each<[string, (uploadId: string) => Promise<unknown>]>([
+    [
+      'AbortMultipartUpload (it removes the upload directory)',
+      (UploadId) => s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'k', UploadId })),
+    ],
+    [
+      'CompleteMultipartUpload (it removes the upload directory once the object is written)',
+      (UploadId) =>
+        s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: BUCKET,
+            Key: 'k',
+            UploadId,
+            MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"0"' }] },
+          }),
+        ),
+    ],
+    [
+      'UploadPart (it writes the part into the upload directory)',
+      (UploadId) => s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'k', UploadId, PartNumber: 1, Body: 'part' })),
+    ],
+    ['ListParts (it reads the upload directory)', (UploadId) => s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'k', UploadId }))],
+  ])('%s', async (operation, send) => {
+    const mine = decoy(`decoy-${operation.split(' ')[0]}`);
+    const error = await send(mine.uploadId).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect((error as Error | undefined)?.name).toBe('NoSuchUpload');
+    expect(mine.files()).toEqual(['key', 'metadata']);
+  });
+
+  it('an upload the server made is still served by its id', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'real' }));
+    expect(UploadId).toMatch(/^[0-9a-f]{32}$/);
+    await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'real', UploadId, PartNumber: 1, Body: 'part' }));
+    expect((await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'real', UploadId }))).Parts).toHaveLength(1);
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'real', UploadId }));
+    const gone = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'real', UploadId })).catch((err: unknown) => err);
+    expect((gone as Error).name).toBe('NoSuchUpload');
+  });
+});
