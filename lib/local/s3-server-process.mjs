@@ -50,6 +50,15 @@ const MIN_PART = 5 * 1024 * 1024;
 /** An upload id as s3rver mints it (16 random bytes in hex). */
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
 
+/** `bucket` when it names one directory below the server's; an `InvalidBucketName` otherwise. */
+function singleName(bucket) {
+  const name = String(bucket);
+  if (name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+    throw new S3Error('InvalidBucketName', 'The specified bucket is not valid.', { BucketName: name });
+  }
+  return name;
+}
+
 function noSuchUpload() {
   return new S3Error(
     'NoSuchUpload',
@@ -63,6 +72,18 @@ function noSuchUpload() {
  * loses its fresh directory. This store deletes the object's files only.
  */
 class FlatDeleteStore extends FilesystemStore {
+  // Every path of a bucket's is made here. s3rver joins the bucket a request names (its path's
+  // first segment, decoded) into a path as it is: a DeleteBucket of `..` (or `%2E%2E`, `x%2F..`)
+  // removed the directory holding the server's, the whole temporary directory. A bucket that is
+  // no single name is refused, as S3 refuses a bucket name it cannot take.
+  getBucketPath(bucket) {
+    return super.getBucketPath(singleName(bucket));
+  }
+
+  getResourcePath(bucket, key, resource) {
+    return super.getResourcePath(singleName(bucket), key, resource);
+  }
+
   async deleteObject(bucket, key) {
     await Promise.all(
       ['object', 'object.md5', 'metadata.json'].map((type) =>

@@ -1,11 +1,12 @@
 /**
- * The local S3 server keeps each multipart upload in a directory named by its upload id, which a
- * request names in its query: an id that is a path (`../../..`) must not reach the disk outside
- * the server's directory. S3's ids are opaque, and the server mints its own; any other is an
- * upload that does not exist (`NoSuchUpload`), as S3 answers, never a directory to write into,
- * read or remove.
+ * The local S3 server keeps buckets and uploads on disk under its own directory, at paths made of
+ * what a request names: a bucket in its path, an upload id in its query. Neither may reach the disk
+ * outside that directory. A bucket that is no single name (`..`, `a%2F..`) is `InvalidBucketName`;
+ * an upload id that is a path (`../../..`) is `NoSuchUpload` (S3's ids are opaque, and the server
+ * mints its own), as S3 answers them: never a directory to write into, read or remove.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,16 +26,21 @@ const SERVER = fileURLToPath(new URL('../../lib/local/s3-server-process.mjs', im
 const BUCKET = 'upload-ids';
 
 let temp: string;
+/** Where the server makes its directory: two levels below `temp`, so that `..` and `../..` of it are still in `temp`. */
+let home: string;
 let server: ChildProcess;
 let s3: S3Client;
+let port: number;
 
 beforeAll(async () => {
-  temp = mkdtempSync(join(tmpdir(), 'tierlog-upload-ids-'));
-  server = spawn(process.execPath, ['--openssl-legacy-provider', SERVER, join(temp, 'data-')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+  temp = mkdtempSync(join(tmpdir(), 'tierlog-s3-paths-'));
+  home = join(temp, 'a', 'b');
+  mkdirSync(home, { recursive: true });
+  server = spawn(process.execPath, ['--openssl-legacy-provider', SERVER, join(home, 'data-')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  ({ port } = await new Promise<{ port: number }>((resolve, reject) => {
     server.stdout!.once('data', (line: Buffer) => resolve(JSON.parse(line.toString())));
     server.once('exit', (code) => reject(new Error(`the S3 server exited with ${code}`)));
-  });
+  }));
   s3 = new S3Client({
     endpoint: `http://127.0.0.1:${port}`,
     region: 'us-east-1',
@@ -61,7 +67,7 @@ afterAll(async () => {
  * the upload id that names it from the server's uploads directory (`<data>/<bucket>/._S3rver_uploads`).
  */
 function decoy(name: string): { dir: string; uploadId: string; files: () => string[] } {
-  const dir = join(temp, name);
+  const dir = join(home, name);
   mkdirSync(dir);
   writeFileSync(join(dir, 'key'), 'mine');
   writeFileSync(join(dir, 'metadata'), '{}');
@@ -109,5 +115,38 @@ describe('an upload id that is a path is NoSuchUpload, and the disk outside the 
     await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'real', UploadId }));
     const gone = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'real', UploadId })).catch((err: unknown) => err);
     expect((gone as Error).name).toBe('NoSuchUpload');
+  });
+});
+
+/** A request sent as it is (no client normalizes its path), answered with its status and body. */
+function raw(method: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('a bucket that is no single name is InvalidBucketName, and the disk outside the server is left alone', () => {
+  it.each([
+    ['/..', "the directory holding the server's (the temporary directory, for the stack)"],
+    ['/%2E%2E', 'the same, its dots encoded'],
+    ['/x%2F..%2F..', 'the same, through a name with an encoded slash'],
+    ['/.', "the server's own directory"],
+  ])('DeleteBucket %s (it would remove %s)', async (path) => {
+    writeFileSync(join(home, 'precious'), 'mine');
+    const answer = await raw('DELETE', path);
+    expect(answer.body).toContain('<Code>InvalidBucketName</Code>');
+    expect(answer.status).toBe(400);
+    expect(readdirSync(home).sort()).toEqual(expect.arrayContaining(['precious']));
+    // The server's directory is still there: it still serves.
+    await expect(s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'k', UploadId: '0'.repeat(32) }))).rejects.toMatchObject({
+      name: 'NoSuchUpload',
+    });
+    expect(readdirSync(home).some((name) => name.startsWith('data-'))).toBe(true);
   });
 });
