@@ -80,7 +80,18 @@ class FlatDeleteStore extends FilesystemStore {
     return super.getBucketPath(singleName(bucket));
   }
 
+  // A key is stored as a path of its segments, as it is: `../../x` named a file outside the
+  // bucket, to write, read or delete (another server's objects beside this one's). S3 takes such a
+  // key as any other; this server refuses it (a key tierlog writes has no such segment).
   getResourcePath(bucket, key, resource) {
+    if (
+      key !== undefined &&
+      String(key)
+        .split('/')
+        .some((segment) => segment === '.' || segment === '..')
+    ) {
+      throw new S3Error('InvalidArgument', 'The local S3 server takes no key with a "." or ".." segment.', { Key: String(key) });
+    }
     return super.getResourcePath(singleName(bucket), key, resource);
   }
 

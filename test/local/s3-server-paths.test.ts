@@ -3,11 +3,13 @@
  * what a request names: a bucket in its path, an upload id in its query. Neither may reach the disk
  * outside that directory. A bucket that is no single name (`..`, `a%2F..`) is `InvalidBucketName`;
  * an upload id that is a path (`../../..`) is `NoSuchUpload` (S3's ids are opaque, and the server
- * mints its own), as S3 answers them: never a directory to write into, read or remove.
+ * mints its own), as S3 answers them: never a directory to write into, read or remove. A key is
+ * stored as a path of its segments: one with a `.` or `..` segment is refused (`InvalidArgument`,
+ * which S3 does not answer: it takes such keys), never a file outside the bucket.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +18,9 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
   ListPartsCommand,
   S3Client,
   UploadPartCommand,
@@ -148,5 +153,37 @@ describe('a bucket that is no single name is InvalidBucketName, and the disk out
       name: 'NoSuchUpload',
     });
     expect(readdirSync(home).some((name) => name.startsWith('data-'))).toBe(true);
+  });
+});
+
+describe('a key with a dot segment is refused, and the disk outside the bucket is left alone', () => {
+  const refusal = (sent: Promise<unknown>) =>
+    sent.then(
+      () => 'answered',
+      (err: unknown) => (err as Error).name,
+    );
+
+  it('DeleteObject of ../../x does not delete the x of the directory holding the server', async () => {
+    // A file the server would have made there: an object of another server beside it, say.
+    const victim = join(home, 'victim._S3rver_object');
+    writeFileSync(victim, 'mine');
+    const answer = await refusal(s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: '../../victim' })));
+    expect(existsSync(victim)).toBe(true);
+    expect(answer).toBe('InvalidArgument');
+  });
+
+  it('PutObject of ../../x writes nothing outside the bucket; GetObject of it reads nothing', async () => {
+    const put = await refusal(s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'a/../../../written', Body: 'data' })));
+    expect(readdirSync(home).filter((name) => name.startsWith('written'))).toEqual([]);
+    expect(put).toBe('InvalidArgument');
+    writeFileSync(join(home, 'secret._S3rver_object'), 'mine');
+    expect(await refusal(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: '../../secret' })))).toBe('InvalidArgument');
+  });
+
+  it('a key with dots inside its segments is an object as any other', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'v1..2/.hidden/x.', Body: 'data' }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'v1..2/.hidden/x.' }));
+    expect(await got.Body!.transformToString()).toBe('data');
+    await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'v1..2/.hidden/x.' }));
   });
 });
