@@ -114,10 +114,17 @@ export const MAX_SWEEP_INTERVAL_MS = 2_147_483_647;
 /**
  * Refuses, before anything starts, a port or a sweep interval the service cannot honour: Node.js
  * takes a port out of range only once the local stack runs, and runs a timer longer than its
- * longest (or not a number) after 1 ms, which would sweep without pause.
+ * longest (or not a number) after 1 ms, which would sweep without pause. And an `onSweep` or
+ * `onError` that is no function: called only once a sweep ends or a request fails, in a promise's
+ * handler, its TypeError was an unhandled rejection that ended the process.
  */
 function checkTiming(options: DevServiceOptions): void {
   const { port, sweepIntervalMs } = options;
+  for (const name of ['onSweep', 'onError'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new ValidationError(`${name} must be a function; got ${typeof options[name]}`, name);
+    }
+  }
   if (port !== undefined && !isIntegerIn(port, 0, 65_535)) {
     throw new ValidationError(`port must be an integer in 0..65535 (0: any free one); got ${String(port)}`, 'port');
   }
@@ -136,8 +143,8 @@ function isIntegerIn(value: unknown, min: number, max: number): boolean {
 /**
  * Starts the local stack, the objects API and the sweeper timer.
  *
- * @throws ValidationError for a `port` or `sweepIntervalMs` out of range; ConfigError for a
- *   configuration it cannot run; both before anything starts.
+ * @throws ValidationError for a `port` or `sweepIntervalMs` out of range, an `onSweep` or `onError`
+ *   that is no function; ConfigError for a configuration it cannot run; both before anything starts.
  */
 export async function startDevService(options: DevServiceOptions = {}): Promise<DevService> {
   assertOptions(options, DEV_SERVICE_OPTIONS, 'startDevService');
