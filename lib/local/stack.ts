@@ -226,10 +226,17 @@ interface Started {
   readonly directory?: string;
 }
 
+/**
+ * Starts DynamoDB Local on a free port, again on another (up to three launches) when one exits
+ * first (a port taken since it was found free), all within `readyTimeoutMs`: a launch that has not
+ * answered by then is not followed by another (each had a timeout of its own: three times the
+ * wait asked for).
+ */
 async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
   const jarDir = findDynamoDbLocalDir();
+  const deadline = Date.now() + readyTimeoutMs;
   let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 3 && (attempt === 0 || Date.now() < deadline); attempt++) {
     const port = await freePort();
     // The shell keeps java tied to our stdin: when this process goes (even by SIGKILL) the
     // pipe closes, `cat` returns, and java is killed.
@@ -257,7 +264,7 @@ async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
     );
     const endpoint = `http://127.0.0.1:${port}`;
     try {
-      await waitForDynamoDb(child, endpoint, readyTimeoutMs);
+      await waitForDynamoDb(child, endpoint, deadline, readyTimeoutMs);
       return { child, endpoint };
     } catch (err) {
       lastError = err;
@@ -328,7 +335,8 @@ function findDynamoDbLocalDir(): string {
   return join(libDir, folder);
 }
 
-async function waitForDynamoDb(child: ChildProcess, endpoint: string, timeoutMs: number): Promise<void> {
+/** Polls DynamoDB Local until it answers, it exits, or `deadline` (the start's, `timeoutMs` after it began) has passed. */
+async function waitForDynamoDb(child: ChildProcess, endpoint: string, deadline: number, timeoutMs: number): Promise<void> {
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -337,6 +345,13 @@ async function waitForDynamoDb(child: ChildProcess, endpoint: string, timeoutMs:
     child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.slice(-500)}`))),
   );
   exited.catch(() => {});
+  // The deadline holds for a request too: a server that takes the connection and never answers
+  // (a JVM hung at start-up) held the probe's request, and so the start, for ever.
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+  });
+  timedOut.catch(() => {});
   const client = new DynamoDBClient({
     endpoint,
     region: 'us-east-1',
@@ -347,7 +362,6 @@ async function waitForDynamoDb(child: ChildProcess, endpoint: string, timeoutMs:
     useFipsEndpoint: false,
     useDualstackEndpoint: false,
   });
-  const deadline = Date.now() + timeoutMs;
   try {
     while (Date.now() < deadline) {
       const answered = await Promise.race([
@@ -356,12 +370,14 @@ async function waitForDynamoDb(child: ChildProcess, endpoint: string, timeoutMs:
           () => false,
         ),
         exited,
+        timedOut,
       ]);
       if (answered) return;
-      await Promise.race([sleep(100), exited]);
+      await Promise.race([sleep(100), exited, timedOut]);
     }
     throw new Error(`no answer within ${timeoutMs} ms`);
   } finally {
+    clearTimeout(timer);
     client.destroy();
   }
 }

@@ -4,7 +4,7 @@
  * process that started it is gone, however it went.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -179,6 +179,53 @@ describe('startLocalStack', () => {
     }
     expect(await leftRunning(before)).toEqual([]);
   });
+
+  it('readyTimeoutMs bounds the whole start: a DynamoDB Local that never answers is not started again for another timeout', async () => {
+    const before = descendants();
+    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+    const launches = join(bin, 'launches');
+    // It passes the version check, then runs and never answers (a JVM hung at start-up).
+    writeFileSync(
+      join(bin, 'java'),
+      `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\necho launched >> '${launches}'\nexec sleep 600\n`,
+    );
+    chmodSync(join(bin, 'java'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      const error = await startLocalStack({ exportEnv: false, readyTimeoutMs: 1_500 }).catch((err: unknown) => err);
+      expect(String(error)).toMatch(/DynamoDB Local did not start: .*no answer within 1500 ms/);
+      // Each launch used to get a timeout of its own: three of them, three times the wait asked for.
+      expect(readFileSync(launches, 'utf8').trim().split('\n')).toHaveLength(1);
+    } finally {
+      process.env.PATH = saved;
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  }, 60_000);
+
+  it('readyTimeoutMs holds for a DynamoDB Local that takes the connection and never answers: the start rejects, nothing left running', async () => {
+    const before = descendants();
+    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+    // It passes the version check, then listens on the port it is given (the last argument) and
+    // never answers a request: the probe's request would wait for ever.
+    writeFileSync(
+      join(bin, 'java'),
+      `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\n` +
+        `for port; do :; done\nexec '${process.execPath}' -e "require('net').createServer(() => {}).listen(Number(process.argv[1]), '127.0.0.1')" "$port"\n`,
+    );
+    chmodSync(join(bin, 'java'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      const error = await startLocalStack({ exportEnv: false, readyTimeoutMs: 1_500 }).catch((err: unknown) => err);
+      expect(String(error)).toMatch(/DynamoDB Local did not start: .*no answer within 1500 ms/);
+    } finally {
+      process.env.PATH = saved;
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  }, 30_000);
 
   it('a start that times out leaves nothing running (the S3 server still starting is ended too)', async () => {
     const before = descendants();
