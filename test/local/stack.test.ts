@@ -81,6 +81,16 @@ describe('startLocalStack', () => {
     s3.destroy();
   });
 
+  it("stop() takes out the stack's exit hook: a process that starts stacks one after another gathers no listeners", async () => {
+    const before = process.listenerCount('exit');
+    for (let i = 0; i < 2; i++) {
+      const stack = await startLocalStack({ exportEnv: false });
+      expect(process.listenerCount('exit')).toBe(before + 1);
+      await stack.stop();
+      expect(process.listenerCount('exit')).toBe(before);
+    }
+  });
+
   it('a server that exits while in use is reported, with its exit and the end of its stderr; stop() reports nothing', async () => {
     const reports: string[] = [];
     const stack = await startLocalStack({ exportEnv: false, onUnexpectedExit: (message) => reports.push(message) });
