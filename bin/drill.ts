@@ -10,6 +10,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
 import { provisionLocal } from '../lib/local/provision.js';
+import { shellExports } from '../lib/dev/service.js';
 import { configToEnv, loadConfigOver, REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/config.js';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import type { DynamoDBRecord } from 'aws-lambda';
@@ -119,8 +120,10 @@ try {
   process.exitCode = report.ok ? EXIT.ok : EXIT.failure;
 
   if (opts.keep) {
-    console.log('\nThe local stack stays up. In another shell:');
-    for (const [name, value] of Object.entries({ ...stack.env, ...configToEnv(config) })) console.log(`  export ${name}=${value}`);
+    // Lines a shell runs as they are (the JSON of TIERLOG_HV_ATTRIBUTES quoted, not stripped of its
+    // quotes), without the profile whose credentials the SDK would take over the stack's.
+    console.log('\nThe local stack stays up. In another shell:\n  unset AWS_PROFILE');
+    for (const line of shellExports({ ...stack.env, ...configToEnv(config) })) console.log(`  ${line}`);
     console.log('  npx tierlog status\nCtrl-C stops it.');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   }

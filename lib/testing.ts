@@ -13,7 +13,7 @@
  *
  * @packageDocumentation
  */
-export { startLocalStack, localStackEnv, type LocalStack, type LocalStackOptions } from './local/stack.js';
+export { startLocalStack, localStackEnv, MAX_READY_TIMEOUT_MS, type LocalStack, type LocalStackOptions } from './local/stack.js';
 export { provisionLocal, createTableInput } from './local/provision.js';
 export {
   FaultInjector,
@@ -34,7 +34,7 @@ export {
   type OpenObjectsStreamOptions,
 } from './local/objects-stream.js';
 export { checkInvariants, scanTable, listBlobs, type InvariantReport } from './drill/invariants.js';
-export { startDevService, MAX_SWEEP_INTERVAL_MS, type DevService, type DevServiceOptions } from './dev/service.js';
+export { startDevService, MAX_SWEEP_INTERVAL_MS, ServiceStoppedError, type DevService, type DevServiceOptions } from './dev/service.js';
 export {
   functionUrlEvent,
   functionUrlListener,

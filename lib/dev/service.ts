@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CONFIG_ENV, type TierlogConfig, configToEnv, loadConfigOver, replacedBlobCleanupOf, validateConfig } from '../config.js';
-import { ConfigError, ValidationError } from '../errors.js';
+import { ConfigError, TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { createObjectsHandler } from '../handlers/objects.js';
 import { OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME } from '../handlers/names.js';
@@ -16,6 +16,14 @@ import { provisionLocal } from '../local/provision.js';
 import { SWEEPER_ENV } from '../recovery/sweeper-env.js';
 import { type LocalStack, startLocalStack } from '../local/stack.js';
 import { functionUrlListener, localContext } from './function-url.js';
+
+/**
+ * The dev service has been stopped: what was asked of it after that (a `sweepNow()`) is not done,
+ * and no request is sent. Its clients, made while the local stack's variables were set, would
+ * resolve their endpoints and credentials at their first request from the variables `stop()` put
+ * back: the shell's, another endpoint or an AWS account.
+ */
+export class ServiceStoppedError extends TierlogError {}
 
 /** Options of {@link startDevService}. All optional. */
 export interface DevServiceOptions {
@@ -67,7 +75,10 @@ export interface DevService {
   readonly env: Readonly<Record<string, string>>;
   /** Number of sweeps finished so far. */
   readonly sweeps: number;
-  /** Runs one sweep now (after the running one, if any). */
+  /**
+   * Runs one sweep now (after the running one, if any); a `ServiceStoppedError`, with no sweep,
+   * once `stop()` has been called.
+   */
   sweepNow(): Promise<SweepSummary>;
   /** Stops the timer, the HTTP server and the local stack. Idempotent: every call resolves once all of it has stopped. */
   stop(): Promise<void>;
@@ -114,10 +125,17 @@ export const MAX_SWEEP_INTERVAL_MS = 2_147_483_647;
 /**
  * Refuses, before anything starts, a port or a sweep interval the service cannot honour: Node.js
  * takes a port out of range only once the local stack runs, and runs a timer longer than its
- * longest (or not a number) after 1 ms, which would sweep without pause.
+ * longest (or not a number) after 1 ms, which would sweep without pause. And an `onSweep` or
+ * `onError` that is no function: called only once a sweep ends or a request fails, in a promise's
+ * handler, its TypeError was an unhandled rejection that ended the process.
  */
 function checkTiming(options: DevServiceOptions): void {
   const { port, sweepIntervalMs } = options;
+  for (const name of ['onSweep', 'onError'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new ValidationError(`${name} must be a function; got ${typeof options[name]}`, name);
+    }
+  }
   if (port !== undefined && !isIntegerIn(port, 0, 65_535)) {
     throw new ValidationError(`port must be an integer in 0..65535 (0: any free one); got ${String(port)}`, 'port');
   }
@@ -136,8 +154,8 @@ function isIntegerIn(value: unknown, min: number, max: number): boolean {
 /**
  * Starts the local stack, the objects API and the sweeper timer.
  *
- * @throws ValidationError for a `port` or `sweepIntervalMs` out of range; ConfigError for a
- *   configuration it cannot run; both before anything starts.
+ * @throws ValidationError for a `port` or `sweepIntervalMs` out of range, an `onSweep` or `onError`
+ *   that is no function; ConfigError for a configuration it cannot run; both before anything starts.
  */
 export async function startDevService(options: DevServiceOptions = {}): Promise<DevService> {
   assertOptions(options, DEV_SERVICE_OPTIONS, 'startDevService');
@@ -170,6 +188,9 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
     const sweep = createSweeperHandler({ config });
 
     const sweepOnce = (): Promise<SweepSummary> => {
+      // Once stop() has begun, no sweep: its clients, never used yet, would resolve the endpoints
+      // and credentials stop() puts back (the shell's: another endpoint, an AWS account).
+      if (stopped) return Promise.reject(new ServiceStoppedError('the dev service is stopped: sweepNow() runs no sweep after stop()'));
       running = running
         .catch(() => undefined)
         .then(() => sweep({}, localContext(SWEEPER_SERVICE_NAME, 60_000)))

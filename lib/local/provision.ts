@@ -59,13 +59,18 @@ export function createTableInput(schema: TableSchema, tableName: string): Create
  *
  * @throws ValidationError when `clients` names a client it does not take (a misspelt `dynamoDB`
  *   would create the tables through a client from `process.env`), before any request.
+ * @throws the first failure of the three (in the order table, table, bucket), once all three have
+ *   ended: nothing of the call is under way after it rejects.
  */
 export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?: DynamoDBClient; s3?: S3Client } = {}): Promise<void> {
   assertOptions(clients, ['dynamodb', 's3'], 'provisionLocal');
   const dynamodb = clients.dynamodb ?? createDynamoDBClient();
   const s3 = clients.s3 ?? createS3Client();
   try {
-    await Promise.all([
+    // All three settled before anything is thrown: one that fails (a bucket it may not read, a
+    // table of another schema) must not leave the others' requests in flight after the call
+    // rejects (creating a table the caller believes was not made, on clients this call destroys).
+    const settled = await Promise.allSettled([
       ensureTable(dynamodb, createTableInput(changeLogTableSchema, config.changeLogTable), 'changeLogTable'),
       // The partition key follows the configured name of the key attribute.
       ensureTable(
@@ -78,6 +83,8 @@ export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?
       ),
       ensureBucket(s3, config.bucket),
     ]);
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   } finally {
     if (clients.dynamodb === undefined) dynamodb.destroy();
     if (clients.s3 === undefined) s3.destroy();

@@ -1,12 +1,44 @@
 // The S3 server of the embedded local stack (s3rver), run in a process of its own because it
 // needs `--openssl-legacy-provider` on Node >= 17 (its ListObjectsV2 continuation tokens use DES).
-// Prints one JSON line `{"port": <n>}` when it listens; exits when its parent closes stdin, so
-// it never outlives the process that started it. Its directory is its own (a fresh temporary one
-// the stack made): it removes it as it stops, so the stored blobs go with the server however its
-// parent ended (a SIGINT or a SIGKILL runs no exit hook there).
+// Prints one JSON line `{"port": <n>, "directory": <path>}` when it listens; exits when its parent
+// closes stdin, so it never outlives the process that started it. Its directory is its own: it
+// makes it (a fresh temporary one, `mkdtemp` of the prefix it is given) and removes it as it stops,
+// so the stored blobs go with the server however its parent ended (a SIGINT or a SIGKILL runs no
+// exit hook there). It makes it only once its signal and stdin handlers are in place: a Ctrl-C
+// that reaches it while it is still starting (a terminal signals the whole process group) finds no
+// directory yet, or one these handlers remove; a directory the parent made would be left behind.
 import { createRequire } from 'node:module';
-import { createReadStream, promises as fs, rmSync } from 'node:fs';
+import { createReadStream, promises as fs, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
+
+const prefix = process.argv[2];
+if (!prefix) {
+  console.error('usage: s3-server-process.mjs <directory prefix>');
+  process.exit(2);
+}
+
+/** The running server, once there is one: until then, stopping has no connection to wait for. */
+let server;
+let directory;
+let stopping = false;
+const exit = () => {
+  if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
+  process.exit(0);
+};
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  if (server === undefined) return exit();
+  // A connection left open must not hold the exit (nor keep the directory).
+  setTimeout(exit, 2_000).unref();
+  server.close().finally(exit);
+};
+process.stdin.on('end', stop);
+process.stdin.on('close', stop);
+process.stdin.resume();
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+directory = mkdtempSync(prefix);
 
 const require = createRequire(import.meta.url);
 const S3rver = require('s3rver');
@@ -15,12 +47,54 @@ const S3Error = require('s3rver/lib/models/error');
 
 const MIN_PART = 5 * 1024 * 1024;
 
+/** An upload id as s3rver mints it (16 random bytes in hex). */
+const UPLOAD_ID = /^[0-9a-f]{32}$/;
+
+/** `bucket` when it names one directory below the server's; an `InvalidBucketName` otherwise. */
+function singleName(bucket) {
+  const name = String(bucket);
+  if (name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+    throw new S3Error('InvalidBucketName', 'The specified bucket is not valid.', { BucketName: name });
+  }
+  return name;
+}
+
+function noSuchUpload() {
+  return new S3Error(
+    'NoSuchUpload',
+    'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+  );
+}
+
 /**
  * s3rver removes a key's parent directories once they are empty after a delete. Two deletes
  * under one prefix race on that clean-up (ENOENT, answered as 500), and a put racing a delete
  * loses its fresh directory. This store deletes the object's files only.
  */
 class FlatDeleteStore extends FilesystemStore {
+  // Every path of a bucket's is made here. s3rver joins the bucket a request names (its path's
+  // first segment, decoded) into a path as it is: a DeleteBucket of `..` (or `%2E%2E`, `x%2F..`)
+  // removed the directory holding the server's, the whole temporary directory. A bucket that is
+  // no single name is refused, as S3 refuses a bucket name it cannot take.
+  getBucketPath(bucket) {
+    return super.getBucketPath(singleName(bucket));
+  }
+
+  // A key is stored as a path of its segments, as it is: `../../x` named a file outside the
+  // bucket, to write, read or delete (another server's objects beside this one's). S3 takes such a
+  // key as any other; this server refuses it (a key tierlog writes has no such segment).
+  getResourcePath(bucket, key, resource) {
+    if (
+      key !== undefined &&
+      String(key)
+        .split('/')
+        .some((segment) => segment === '.' || segment === '..')
+    ) {
+      throw new S3Error('InvalidArgument', 'The local S3 server takes no key with a "." or ".." segment.', { Key: String(key) });
+    }
+    return super.getResourcePath(singleName(bucket), key, resource);
+  }
+
   async deleteObject(bucket, key) {
     await Promise.all(
       ['object', 'object.md5', 'metadata.json'].map((type) =>
@@ -46,7 +120,12 @@ class FlatDeleteStore extends FilesystemStore {
   // an upload that does not exist (never made, aborted, completed) is NoSuchUpload, and a
   // complete checks the list (ascending, each part uploaded with that ETag, all but the last at
   // least 5 MiB). Clients uploading straight to S3 rely on exactly these answers.
+  // The upload's directory. Its id comes from the request's query: s3rver joins it into a path as
+  // it is, so `../../x` named a directory outside the server's, to write a part into, read, or
+  // remove (abort, complete). S3's ids are opaque and s3rver mints 32 hex digits: any other id is
+  // an upload that does not exist, as S3 answers it.
   uploadDir(bucket, uploadId) {
+    if (!UPLOAD_ID.test(String(uploadId))) throw noSuchUpload();
     return path.join(this.getResourcePath(bucket, undefined, 'uploads'), String(uploadId));
   }
 
@@ -55,11 +134,7 @@ class FlatDeleteStore extends FilesystemStore {
       () => true,
       () => false,
     );
-    if (!exists)
-      throw new S3Error(
-        'NoSuchUpload',
-        'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
-      );
+    if (!exists) throw noSuchUpload();
   }
 
   async putPart(bucket, uploadId, partNumber, content) {
@@ -172,39 +247,16 @@ async function multipartRoutes(ctx, next) {
   };
 }
 
-const directory = process.argv[2];
-if (!directory) {
-  console.error('usage: s3-server-process.mjs <directory>');
-  process.exit(2);
-}
-
 // One request's error that escapes s3rver (a stream a client aborted, say) must not end the server
 // for every request after it: it is written to stderr (the stack reports it if the process still
 // goes) and the server goes on serving from its directory.
 process.on('uncaughtException', (err) => console.error('s3 server: uncaught exception:', err?.stack ?? err));
 process.on('unhandledRejection', (err) => console.error('s3 server: unhandled rejection:', err?.stack ?? err));
 
-const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
-server.store = server.context.store = new FlatDeleteStore(directory);
+const s3rver = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
+s3rver.store = s3rver.context.store = new FlatDeleteStore(directory);
 // Before the router (the last middleware), after the XML encoder.
-server.middleware.splice(server.middleware.length - 1, 0, multipartRoutes);
-const address = await server.run();
-process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
-
-let stopping = false;
-const exit = () => {
-  rmSync(directory, { recursive: true, force: true });
-  process.exit(0);
-};
-const stop = () => {
-  if (stopping) return;
-  stopping = true;
-  // A connection left open must not hold the exit (nor keep the directory).
-  setTimeout(exit, 2_000).unref();
-  server.close().finally(exit);
-};
-process.stdin.on('end', stop);
-process.stdin.on('close', stop);
-process.stdin.resume();
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+s3rver.middleware.splice(s3rver.middleware.length - 1, 0, multipartRoutes);
+const address = await s3rver.run();
+server = s3rver;
+process.stdout.write(`${JSON.stringify({ port: address.port, directory })}\n`);

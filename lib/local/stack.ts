@@ -16,14 +16,15 @@
  * on PATH, is a `ConfigError` that says what to install, before anything starts.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { ConfigError, TierlogError } from '../errors.js';
+import { ConfigError, TierlogError, ValidationError } from '../errors.js';
+import { isIntegerIn } from '../env-integers.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 
 /** A running local stack ({@link startLocalStack}): DynamoDB Local and an S3 server on free ports. */
@@ -56,7 +57,10 @@ export interface LocalStackOptions {
    * Default true.
    */
   readonly exportEnv?: boolean;
-  /** How long to wait for both servers to answer. Default 60 s. */
+  /**
+   * How long to wait for both servers to answer, in ms: an integer in 1..{@link MAX_READY_TIMEOUT_MS}
+   * (Node.js's longest timer: a longer one, or `Infinity`, fires after 1 ms). Default 60 s.
+   */
   readonly readyTimeoutMs?: number;
   /**
    * Called when a server exits before `stop()`: every request after that point fails to connect,
@@ -75,15 +79,48 @@ const require = createRequire(import.meta.url);
 /** The names {@link LocalStackOptions} has: any other is refused before a server starts. */
 const STACK_OPTIONS = optionNames<LocalStackOptions>()('exportEnv', 'readyTimeoutMs', 'onUnexpectedExit');
 
-/** Starts DynamoDB Local and the S3 server; resolves once both answer. */
+/** The longest `readyTimeoutMs`: Node.js's longest timer (2^31 - 1 ms, about 24.8 days). */
+export const MAX_READY_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * Refuses, before anything starts, option values the stack cannot honour: a `readyTimeoutMs` that
+ * is no integer in 1..{@link MAX_READY_TIMEOUT_MS} (Node.js runs a longer timer, `Infinity` or
+ * `NaN` after 1 ms: the start failed at once, "did not start in time"), an `exportEnv` that is no
+ * boolean (`'false'` is truthy: it exported), an `onUnexpectedExit` that is no function (called
+ * only once a server exits, where its TypeError would end the process).
+ */
+function checkStackOptions(options: LocalStackOptions): void {
+  const { readyTimeoutMs, exportEnv, onUnexpectedExit } = options;
+  if (readyTimeoutMs !== undefined && !isIntegerIn(readyTimeoutMs, 1, MAX_READY_TIMEOUT_MS)) {
+    throw new ValidationError(
+      `readyTimeoutMs must be an integer in 1..${MAX_READY_TIMEOUT_MS} ms; got ${String(readyTimeoutMs)}`,
+      'readyTimeoutMs',
+    );
+  }
+  if (exportEnv !== undefined && typeof exportEnv !== 'boolean') {
+    throw new ValidationError(`exportEnv must be true or false; got ${JSON.stringify(exportEnv)}`, 'exportEnv');
+  }
+  if (onUnexpectedExit !== undefined && typeof onUnexpectedExit !== 'function') {
+    throw new ValidationError(`onUnexpectedExit must be a function; got ${typeof onUnexpectedExit}`, 'onUnexpectedExit');
+  }
+}
+
+/**
+ * Starts DynamoDB Local and the S3 server; resolves once both answer.
+ *
+ * @throws ValidationError for an option name it does not take or a value it cannot honour (see
+ *   {@link LocalStackOptions}); ConfigError without its peers or Java 17+; both before anything starts.
+ */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   assertOptions(options, STACK_OPTIONS, 'startLocalStack');
+  checkStackOptions(options);
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   const exportEnv = options.exportEnv ?? true;
   // What the stack's variables were before it: put back by stop() (the SDK's notice is silenced from here on).
   const restoreEnv = exportEnv ? savedEnv(Object.keys(localStackEnv('', ''))) : () => {};
   if (exportEnv) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  const dataDir = mkdtempSync(join(tmpdir(), 'tierlog-s3-'));
+  // The S3 server's data directory: the server makes it (see s3-server-process.mjs) and says where.
+  let dataDir: string | undefined;
   const children: ChildProcess[] = [];
   let stopped = false;
   let exported: Record<string, string> = {};
@@ -95,14 +132,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stopped = true;
     process.off('exit', stopSync);
     await Promise.all(children.map(endChild));
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
     restoreEnv(exported);
     if (profile !== undefined && process.env.AWS_PROFILE === undefined) process.env.AWS_PROFILE = profile;
   };
   const stopSync = (): void => {
     // Closing the pipes is enough: each child exits when its stdin closes.
     for (const child of children) child.stdin?.destroy();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
   };
   process.once('exit', stopSync);
 
@@ -111,8 +148,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     requireJava();
     // Both started, or neither left running: a server that started is ended when the other did
     // not (with Promise.all, its process outlived the rejection until this process exited).
-    const started = await Promise.allSettled([startDynamoDbLocal(readyTimeoutMs), startS3Server(dataDir, readyTimeoutMs)]);
+    const started = await Promise.allSettled([startDynamoDbLocal(readyTimeoutMs), startS3Server(readyTimeoutMs)]);
     for (const result of started) if (result.status === 'fulfilled') children.push(result.value.child);
+    dataDir = started[1].status === 'fulfilled' ? started[1].value.directory : undefined;
     const failed = started.find((result) => result.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
     const [dynamo, s3] = started.map((result) => (result as PromiseFulfilledResult<Started>).value) as [Started, Started];
@@ -184,12 +222,21 @@ export function localStackEnv(dynamodbEndpoint: string, s3Endpoint: string): Rec
 interface Started {
   readonly child: ChildProcess;
   readonly endpoint: string;
+  /** The S3 server's data directory. */
+  readonly directory?: string;
 }
 
+/**
+ * Starts DynamoDB Local on a free port, again on another (up to three launches) when one exits
+ * first (a port taken since it was found free), all within `readyTimeoutMs`: a launch that has not
+ * answered by then is not followed by another (each had a timeout of its own: three times the
+ * wait asked for).
+ */
 async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
   const jarDir = findDynamoDbLocalDir();
+  const deadline = Date.now() + readyTimeoutMs;
   let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 3 && (attempt === 0 || Date.now() < deadline); attempt++) {
     const port = await freePort();
     // The shell keeps java tied to our stdin: when this process goes (even by SIGKILL) the
     // pipe closes, `cat` returns, and java is killed.
@@ -217,7 +264,7 @@ async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
     );
     const endpoint = `http://127.0.0.1:${port}`;
     try {
-      await waitForDynamoDb(child, endpoint, readyTimeoutMs);
+      await waitForDynamoDb(child, endpoint, deadline, readyTimeoutMs);
       return { child, endpoint };
     } catch (err) {
       lastError = err;
@@ -288,7 +335,8 @@ function findDynamoDbLocalDir(): string {
   return join(libDir, folder);
 }
 
-async function waitForDynamoDb(child: ChildProcess, endpoint: string, timeoutMs: number): Promise<void> {
+/** Polls DynamoDB Local until it answers, it exits, or `deadline` (the start's, `timeoutMs` after it began) has passed. */
+async function waitForDynamoDb(child: ChildProcess, endpoint: string, deadline: number, timeoutMs: number): Promise<void> {
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -297,6 +345,13 @@ async function waitForDynamoDb(child: ChildProcess, endpoint: string, timeoutMs:
     child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.slice(-500)}`))),
   );
   exited.catch(() => {});
+  // The deadline holds for a request too: a server that takes the connection and never answers
+  // (a JVM hung at start-up) held the probe's request, and so the start, for ever.
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+  });
+  timedOut.catch(() => {});
   const client = new DynamoDBClient({
     endpoint,
     region: 'us-east-1',
@@ -307,7 +362,6 @@ async function waitForDynamoDb(child: ChildProcess, endpoint: string, timeoutMs:
     useFipsEndpoint: false,
     useDualstackEndpoint: false,
   });
-  const deadline = Date.now() + timeoutMs;
   try {
     while (Date.now() < deadline) {
       const answered = await Promise.race([
@@ -316,21 +370,29 @@ async function waitForDynamoDb(child: ChildProcess, endpoint: string, timeoutMs:
           () => false,
         ),
         exited,
+        timedOut,
       ]);
       if (answered) return;
-      await Promise.race([sleep(100), exited]);
+      await Promise.race([sleep(100), exited, timedOut]);
     }
     throw new Error(`no answer within ${timeoutMs} ms`);
   } finally {
+    clearTimeout(timer);
     client.destroy();
   }
 }
 
-async function startS3Server(dataDir: string, readyTimeoutMs: number): Promise<Started> {
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', join(here, 's3-server-process.mjs'), dataDir], {
+/**
+ * Starts the S3 server, which makes its data directory (a fresh `tierlog-s3-*` in the temporary
+ * directory) itself, once it can remove it whatever ends it: one made here, before the server
+ * runs, was left behind by a Ctrl-C during the start (a terminal signals the whole process group,
+ * and neither process had a hook to remove it yet).
+ */
+async function startS3Server(readyTimeoutMs: number): Promise<Started> {
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', join(here, 's3-server-process.mjs'), join(tmpdir(), 'tierlog-s3-')], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const port = await new Promise<number>((resolve, reject) => {
+  const ready = await new Promise<{ port: number; directory: string }>((resolve, reject) => {
     let out = '';
     let err = '';
     const timer = setTimeout(() => reject(new TierlogError('S3 server did not start in time')), readyTimeoutMs);
@@ -341,7 +403,7 @@ async function startS3Server(dataDir: string, readyTimeoutMs: number): Promise<S
       if (out.includes('\n') && line !== undefined) {
         clearTimeout(timer);
         try {
-          resolve((JSON.parse(line) as { port: number }).port);
+          resolve(JSON.parse(line) as { port: number; directory: string });
         } catch (e) {
           reject(new TierlogError(`S3 server said "${line}"`, { cause: e }));
         }
@@ -356,7 +418,7 @@ async function startS3Server(dataDir: string, readyTimeoutMs: number): Promise<S
     await endChild(child);
     throw err;
   });
-  return { child, endpoint: `http://127.0.0.1:${port}` };
+  return { child, endpoint: `http://127.0.0.1:${ready.port}`, directory: ready.directory };
 }
 
 /**

@@ -22,6 +22,8 @@ import { type Clock, systemClock } from '../ids.js';
 import type { SweepReport } from '../recovery/report.js';
 import { SWEEPER_OPTIONS, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
 import { assertOptions } from '../plain-options.js';
+import { isIntegerIn } from '../env-integers.js';
+import { ValidationError } from '../errors.js';
 
 /** The {@link Sweeper}'s options (but its clock), and how far ahead the sweeps run. */
 export interface SweepPastLeasesOptions extends Omit<SweeperOptions, 'clock'> {
@@ -53,10 +55,17 @@ export interface SweptPastLeases {
  * and the skew margin (`maxUploadMs + claimMs + skewMarginMs + 60 s` later), as the deployed
  * schedule would once the dead writers' leases ran out. Clients not given are made from the
  * environment (`AWS_ENDPOINT_URL_*`, as `startLocalStack` sets them) and destroyed after.
+ *
+ * @throws ValidationError for an `aheadMs` that is not a whole number of ms, 0 or more, before any sweep.
  */
 export async function sweepPastLeases(options: SweepPastLeasesOptions): Promise<SweptPastLeases> {
   assertOptions(options, [...SWEEPER_OPTIONS, 'aheadMs'], 'sweepPastLeases');
   const { clock = systemClock, aheadMs, ...sweeperOptions } = options;
+  // Refused by its name: one not a number made the sweeps' clock NaN, refused as a `clock` the
+  // caller never gave; a negative or fractional one is no distance ahead.
+  if (aheadMs !== undefined && !isIntegerIn(aheadMs, 0)) {
+    throw new ValidationError(`aheadMs must be a whole number of ms, 0 or more; got ${String(aheadMs)}`, 'aheadMs');
+  }
   const skewMarginMs = options.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS;
   const first = aheadMs ?? MAX_WRITER_LEASE_MS + skewMarginMs + 60_000;
   // The first claim holds the instance for its upload window; the second sweep takes it once that

@@ -79,7 +79,7 @@ describe('dev service start that fails', () => {
 
 describe('dev service port and sweep interval', () => {
   const DAY = 86_400_000;
-  it.each<[string, { port?: number; sweepIntervalMs?: number }, string]>([
+  it.each<[string, { port?: number; sweepIntervalMs?: number; onSweep?: never; onError?: never }, string]>([
     ['a port that is not a number (--port abc)', { port: Number.NaN }, 'port'],
     ['a port past 65535', { port: 70_000 }, 'port'],
     ['port 65536', { port: 65_536 }, 'port'],
@@ -90,6 +90,10 @@ describe('dev service port and sweep interval', () => {
     ['an infinite sweep interval', { sweepIntervalMs: Number.POSITIVE_INFINITY }, 'sweepIntervalMs'],
     ['a sweep interval that is not a number', { sweepIntervalMs: Number.NaN }, 'sweepIntervalMs'],
     ['a negative sweep interval', { sweepIntervalMs: -1 }, 'sweepIntervalMs'],
+    // Called only once a sweep ends or a request fails: a TypeError then, in a promise's handler,
+    // is an unhandled rejection that ends the process (and the request is never answered).
+    ['an onSweep that is no function', { onSweep: 'log' as never }, 'onSweep'],
+    ['an onError that is no function', { onError: console as never }, 'onError'],
   ])(
     'refuses %s with a ValidationError naming it, before anything starts',
     async (_what, options, field) => {

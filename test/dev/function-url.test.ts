@@ -74,6 +74,25 @@ describe('the event: as Lambda builds it', () => {
     expect(event.requestContext.http.userAgent).toBe('probe/1');
   });
 
+  test('requestContext.http.sourceIp is the IPv4 address, not its IPv6-mapped form, on a dual-stack listener', async () => {
+    let seen: APIGatewayProxyEventV2 | undefined;
+    const server = createServer(
+      functionUrlListener(
+        async (event) => {
+          seen = event;
+          return { statusCode: 204 };
+        },
+        { functionName: 'fidelity' },
+      ),
+    );
+    servers.push(server);
+    // Listening on '::' takes IPv4 connections too, which Node.js reports as ::ffff:127.0.0.1.
+    await new Promise<void>((r) => server.listen(0, '::', () => r()));
+    const { port } = server.address() as AddressInfo;
+    await fetch(`http://127.0.0.1:${port}/objects/k`).then((res) => res.arrayBuffer());
+    expect(seen!.requestContext.http.sourceIp).toBe('127.0.0.1');
+  });
+
   test('a repeated header is its values joined with commas, every one of them', async () => {
     const event = await eventOf('/x', { Accept: ['text/plain', 'text/html'], 'X-Trace': ['a', 'b'] });
     expect(event.headers.accept).toBe('text/plain,text/html');

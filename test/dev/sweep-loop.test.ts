@@ -4,11 +4,12 @@
  * it) is told to `onSweep` and the timer goes on; `stop()` waits for the sweep under way, and no
  * sweep runs after it.
  */
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
-import { startDevService } from '../../lib/dev/service.js';
+import { ServiceStoppedError, startDevService } from '../../lib/dev/service.js';
 import { provisionLocal } from '../../lib/local/provision.js';
 
 /** Resolves once `check` holds, polling. */
@@ -123,4 +124,31 @@ describe('dev service sweepNow()', () => {
       else process.env.POWERTOOLS_LOG_LEVEL = level;
     }
   }, 120_000);
+
+  it('sweepNow() after stop() is a ServiceStoppedError: no sweep runs, nothing reaches the endpoints the shell had set', async () => {
+    // The shell's endpoints and credentials (another stack, an AWS account): stop() puts them
+    // back, and a client the service made but never used would resolve them at its first request.
+    const elsewhere: string[] = [];
+    const foreign = createServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url}`);
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', () => resolve()));
+    const url = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ENDPOINT_URL_DYNAMODB: url, AWS_ENDPOINT_URL_S3: url, AWS_MAX_ATTEMPTS: '1' });
+    try {
+      const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
+      await service.stop();
+      expect(process.env.AWS_ENDPOINT_URL_DYNAMODB).toBe(url);
+      const error = await service.sweepNow().catch((err: unknown) => err);
+      expect(elsewhere).toEqual([]);
+      expect(error).toBeInstanceOf(ServiceStoppedError);
+      expect(service.sweeps).toBe(0);
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+      Object.assign(process.env, saved);
+      await new Promise((resolve) => foreign.close(resolve));
+    }
+  }, 60_000);
 });

@@ -205,4 +205,38 @@ describe('provisionLocal and a bucket it may not read', () => {
       refusing.destroy();
     }
   });
+
+  it('rejects only once nothing of it is under way: the tables it was making are made, no request of it is sent after', async () => {
+    const config = testConfig();
+    const refusing = createS3Client();
+    refusing.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'HeadBucketCommand') throw s3AccessDenied();
+        return next(args);
+      },
+      { step: 'initialize', name: 'headBucketDenied' },
+    );
+    let settled = false;
+    const sentAfter: string[] = [];
+    const watched = createDynamoDBClient();
+    watched.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (settled) sentAfter.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'sentAfterSettled' },
+    );
+    try {
+      const error = await provisionLocal(config, { dynamodb: watched, s3: refusing }).catch((err: unknown) => err);
+      settled = true;
+      expect((error as Error).name).toBe('AccessDenied');
+      // The tables' requests, still under way when the bucket's failed, have ended: both tables are there.
+      expect((await describeTable(config.changeLogTable)).TableStatus).toBe('ACTIVE');
+      expect((await describeTable(config.objectsTable)).TableStatus).toBe('ACTIVE');
+      expect(sentAfter).toEqual([]);
+    } finally {
+      watched.destroy();
+      refusing.destroy();
+    }
+  });
 });

@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -149,5 +152,37 @@ describe('local S3', () => {
     });
     await expect(s3.send(new GetObjectCommand({ Bucket: fx.config.bucket, Key: key }))).rejects.toMatchObject({ name: 'NoSuchKey' });
     await expect(s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: key }))).resolves.toBeDefined();
+  });
+});
+
+describe('CompleteMultipartUpload checks the list of parts as S3 does (s3rver took any)', () => {
+  /** A multipart upload of `key` with parts of these sizes, and the list naming them in order. */
+  async function uploadParts(key: string, sizes: number[]) {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key }));
+    const parts: Array<{ PartNumber: number; ETag: string | undefined }> = [];
+    for (const [i, size] of sizes.entries()) {
+      const { ETag } = await s3.send(
+        new UploadPartCommand({ Bucket: fx.config.bucket, Key: key, UploadId, PartNumber: i + 1, Body: randomBytes(size) }),
+      );
+      parts.push({ PartNumber: i + 1, ETag });
+    }
+    const complete = (Parts: typeof parts) =>
+      s3.send(new CompleteMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key, UploadId, MultipartUpload: { Parts } }));
+    return { parts, complete };
+  }
+
+  it('parts out of ascending order are InvalidPartOrder; in order, they complete', async () => {
+    const { parts, complete } = await uploadParts('blobs/mp/order', [5 * 1024 * 1024, 5 * 1024 * 1024]);
+    await expect(complete([parts[1]!, parts[0]!])).rejects.toMatchObject({ name: 'InvalidPartOrder' });
+    await complete(parts);
+    expect((await getBytes('blobs/mp/order')).length).toBe(10 * 1024 * 1024);
+  });
+
+  it('a part before the last under 5 MiB is EntityTooSmall, and nothing is stored', async () => {
+    const { parts, complete } = await uploadParts('blobs/mp/small', [5 * 1024 * 1024 - 1, 10]);
+    await expect(complete(parts)).rejects.toMatchObject({ name: 'EntityTooSmall' });
+    await expect(s3.send(new HeadObjectCommand({ Bucket: fx.config.bucket, Key: 'blobs/mp/small' }))).rejects.toMatchObject({
+      name: 'NotFound',
+    });
   });
 });

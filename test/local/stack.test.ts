@@ -4,7 +4,7 @@
  * process that started it is gone, however it went.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { javaMajorVersion, localStackEnv, startLocalStack } from '../../lib/local/stack.js';
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -79,6 +79,16 @@ describe('startLocalStack', () => {
     await expect(stack.stop()).resolves.toBeUndefined();
     dynamodb.destroy();
     s3.destroy();
+  });
+
+  it("stop() takes out the stack's exit hook: a process that starts stacks one after another gathers no listeners", async () => {
+    const before = process.listenerCount('exit');
+    for (let i = 0; i < 2; i++) {
+      const stack = await startLocalStack({ exportEnv: false });
+      expect(process.listenerCount('exit')).toBe(before + 1);
+      await stack.stop();
+      expect(process.listenerCount('exit')).toBe(before);
+    }
   });
 
   it('a server that exits while in use is reported, with its exit and the end of its stderr; stop() reports nothing', async () => {
@@ -180,6 +190,53 @@ describe('startLocalStack', () => {
     expect(await leftRunning(before)).toEqual([]);
   });
 
+  it('readyTimeoutMs bounds the whole start: a DynamoDB Local that never answers is not started again for another timeout', async () => {
+    const before = descendants();
+    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+    const launches = join(bin, 'launches');
+    // It passes the version check, then runs and never answers (a JVM hung at start-up).
+    writeFileSync(
+      join(bin, 'java'),
+      `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\necho launched >> '${launches}'\nexec sleep 600\n`,
+    );
+    chmodSync(join(bin, 'java'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      const error = await startLocalStack({ exportEnv: false, readyTimeoutMs: 1_500 }).catch((err: unknown) => err);
+      expect(String(error)).toMatch(/DynamoDB Local did not start: .*no answer within 1500 ms/);
+      // Each launch used to get a timeout of its own: three of them, three times the wait asked for.
+      expect(readFileSync(launches, 'utf8').trim().split('\n')).toHaveLength(1);
+    } finally {
+      process.env.PATH = saved;
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  }, 60_000);
+
+  it('readyTimeoutMs holds for a DynamoDB Local that takes the connection and never answers: the start rejects, nothing left running', async () => {
+    const before = descendants();
+    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+    // It passes the version check, then listens on the port it is given (the last argument) and
+    // never answers a request: the probe's request would wait for ever.
+    writeFileSync(
+      join(bin, 'java'),
+      `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\n` +
+        `for port; do :; done\nexec '${process.execPath}' -e "require('net').createServer(() => {}).listen(Number(process.argv[1]), '127.0.0.1')" "$port"\n`,
+    );
+    chmodSync(join(bin, 'java'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      const error = await startLocalStack({ exportEnv: false, readyTimeoutMs: 1_500 }).catch((err: unknown) => err);
+      expect(String(error)).toMatch(/DynamoDB Local did not start: .*no answer within 1500 ms/);
+    } finally {
+      process.env.PATH = saved;
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  }, 30_000);
+
   it('a start that times out leaves nothing running (the S3 server still starting is ended too)', async () => {
     const before = descendants();
     await expect(startLocalStack({ exportEnv: false, readyTimeoutMs: 1 })).rejects.toThrow();
@@ -245,6 +302,73 @@ describe('startLocalStack', () => {
     },
     120_000,
   );
+
+  it.each<[string, Record<string, unknown>, string]>([
+    // Node.js runs a timer longer than 2^31 - 1 ms after 1 ms: the start would fail at once, "not in time".
+    ['a readyTimeoutMs of Infinity (no timeout meant)', { readyTimeoutMs: Number.POSITIVE_INFINITY }, 'readyTimeoutMs'],
+    ['a readyTimeoutMs past the longest timer', { readyTimeoutMs: 2 ** 31 }, 'readyTimeoutMs'],
+    ['a readyTimeoutMs of NaN', { readyTimeoutMs: Number.NaN }, 'readyTimeoutMs'],
+    ['a readyTimeoutMs of 0', { readyTimeoutMs: 0 }, 'readyTimeoutMs'],
+    ['a readyTimeoutMs as a string', { readyTimeoutMs: '60000' }, 'readyTimeoutMs'],
+    // A string is truthy: it would export the environment it was asked not to.
+    ["an exportEnv of 'false'", { exportEnv: 'false' }, 'exportEnv'],
+    // Called only when a server exits: a TypeError then, in an exit handler, would end the process.
+    ['an onUnexpectedExit that is no function', { onUnexpectedExit: 'stderr' }, 'onUnexpectedExit'],
+  ])('%s is a ValidationError naming it, before anything starts', async (_what, options, field) => {
+    const before = descendants();
+    const env = { ...process.env };
+    const error = await startLocalStack(options as never).then(
+      async (stack) => {
+        await stack.stop();
+        return undefined;
+      },
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe(field);
+    expect(process.env).toEqual(env);
+    expect(await leftRunning(before)).toEqual([]);
+  });
+
+  it('Ctrl-C during the start (SIGINT to the whole process group, the S3 server not yet running) leaves no data directory', async () => {
+    const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    // A terminal's Ctrl-C reaches every process of the foreground group: here, once the stack has
+    // spawned the S3 server (startLocalStack spawns it before its first await), before it runs.
+    const script = `
+      const { startLocalStack } = await import('./lib/local/stack.ts');
+      startLocalStack().catch(() => {});
+      process.kill(0, 'SIGINT');
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], {
+      cwd: root,
+      env: { ...process.env, TMPDIR: temp },
+      stdio: ['ignore', 'ignore', 'inherit'],
+      detached: true, // a process group of its own, as a shell makes for a command
+    });
+    const group = child.pid!;
+    const groupAlive = (): boolean => {
+      try {
+        process.kill(-group, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      expect(await new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)))).toBe('SIGINT');
+      let left: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        left = [...readdirSync(temp).filter((name) => name.startsWith('tierlog-')), ...(groupAlive() ? ['a process of the group'] : [])];
+        if (left.length === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(left).toEqual([]);
+    } finally {
+      if (groupAlive()) process.kill(-group, 'SIGKILL');
+      rmSync(temp, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it.each([
     ['no java on PATH', undefined, /no java on PATH/],

@@ -4,6 +4,7 @@
  * follows the windows the sweeper is given, and the writers' clock when it is not the wall's.
  */
 import { afterEach, describe, expect, test } from 'vitest';
+import { ValidationError } from '../../lib/errors.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { sweepPastLeases } from '../../lib/local/sweep-past-leases.js';
 import { freshFixture } from '../support/local.js';
@@ -77,4 +78,14 @@ describe('sweepPastLeases', () => {
     expect(second).toMatchObject({ entriesRecovered: 1, errors: 0 });
     expect(await checkInvariants(fx)).toMatchObject({ pending: [], leaked: [], entries: 0 });
   });
+
+  test.each([Number.NaN, Number.POSITIVE_INFINITY, -60_000, 1.5, '300000'])(
+    'an aheadMs of %s is a ValidationError naming aheadMs (not the clock it was never given), before any sweep',
+    async (aheadMs) => {
+      const fx = await freshFixture();
+      const error = await sweepPastLeases({ ...fx, aheadMs: aheadMs as number }).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe('aheadMs');
+    },
+  );
 });
