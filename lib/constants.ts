@@ -188,3 +188,6 @@ export const DYNAMODB_SOCKET_TIMEOUT_MS = 10_000;
  * never cut.
  */
 export const S3_SOCKET_TIMEOUT_MS = 30_000;
+
+/** The longest delay a Node.js timer keeps (2^31 - 1 ms, about 24.8 days); a longer one, `Infinity` or `NaN` fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;

@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CONFIG_ENV, type TierlogConfig, configToEnv, loadConfigOver, replacedBlobCleanupOf, validateConfig } from '../config.js';
+import { MAX_TIMER_MS } from '../constants.js';
 import { ConfigError, TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { createObjectsHandler } from '../handlers/objects.js';
@@ -120,7 +121,7 @@ function sweeperTuningEnv(): Record<string, string> {
 }
 
 /** The longest pause between sweeps: Node.js's longest timer (2^31 - 1 ms, about 24.8 days). */
-export const MAX_SWEEP_INTERVAL_MS = 2_147_483_647;
+export const MAX_SWEEP_INTERVAL_MS = MAX_TIMER_MS;
 
 /**
  * Refuses, before anything starts, a port or a sweep interval the service cannot honour: Node.js
@@ -129,7 +130,7 @@ export const MAX_SWEEP_INTERVAL_MS = 2_147_483_647;
  * `onError` that is no function: called only once a sweep ends or a request fails, in a promise's
  * handler, its TypeError was an unhandled rejection that ended the process.
  */
-function checkTiming(options: DevServiceOptions): void {
+function checkServiceOptions(options: DevServiceOptions): void {
   const { port, sweepIntervalMs } = options;
   for (const name of ['onSweep', 'onError'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
@@ -159,7 +160,7 @@ function isIntegerIn(value: unknown, min: number, max: number): boolean {
  */
 export async function startDevService(options: DevServiceOptions = {}): Promise<DevService> {
   assertOptions(options, DEV_SERVICE_OPTIONS, 'startDevService');
-  checkTiming(options);
+  checkServiceOptions(options);
   const config = options.config !== undefined ? validateConfig(options.config) : loadConfigOver(DEFAULT_CONFIG);
   if (replacedBlobCleanupOf(config) === 'stream') {
     const given = options.config !== undefined ? 'replacedBlobCleanup' : CONFIG_ENV.replacedBlobCleanup;

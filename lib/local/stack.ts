@@ -24,6 +24,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ConfigError, TierlogError, ValidationError } from '../errors.js';
+import { MAX_TIMER_MS } from '../constants.js';
 import { isIntegerIn } from '../env-integers.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 
@@ -80,7 +81,7 @@ const require = createRequire(import.meta.url);
 const STACK_OPTIONS = optionNames<LocalStackOptions>()('exportEnv', 'readyTimeoutMs', 'onUnexpectedExit');
 
 /** The longest `readyTimeoutMs`: Node.js's longest timer (2^31 - 1 ms, about 24.8 days). */
-export const MAX_READY_TIMEOUT_MS = 2_147_483_647;
+export const MAX_READY_TIMEOUT_MS = MAX_TIMER_MS;
 
 /**
  * Refuses, before anything starts, option values the stack cannot honour: a `readyTimeoutMs` that

@@ -46,7 +46,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
-import { MULTIPART_PART_SIZE } from '../constants.js';
+import { MAX_TIMER_MS, MULTIPART_PART_SIZE } from '../constants.js';
 import { ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { type Clock, systemClock, wholeMsClock } from '../ids.js';
@@ -470,9 +470,6 @@ export class StreamCleanup {
     }
   }
 }
-
-/** The longest delay a Node timer keeps (2^31 - 1 ms); a longer one fires at once. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** A record whose old image names a blob that may be deleted, once HV is read. */
 interface Candidate {
