@@ -3,6 +3,12 @@
  * chain (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, ...); retries are the
  * SDK's standard mode (exponential backoff with jitter, `AWS_MAX_ATTEMPTS`, default 3 here 5).
  *
+ * An endpoint variable is read when the client is made, not at its first request as the SDK
+ * reads it: a client made while a local stack's variables were set (`startLocalStack`, the dev
+ * service, a test) keeps talking to that stack after they are put back, instead of sending its
+ * first request to the shell's endpoint or AWS account. The S3 client's path-style addressing is
+ * decided at the same moment, from the same endpoint.
+ *
  * Timeouts: the SDK sets none by default, so a request whose answer never comes (a keep-alive
  * socket that a NAT dropped while the Lambda environment was frozen, a response lost on the way)
  * waits until the function times out. The DynamoDB client gives up a request whose socket sits
@@ -44,7 +50,9 @@ export interface ClientTimeouts {
 
 /** A DynamoDB client from the environment, with standard retries and timeouts. */
 export function createDynamoDBClient(timeouts: ClientTimeouts = {}): DynamoDBClient {
+  const endpoint = endpointFromEnvironment('DYNAMODB');
   return new DynamoDBClient({
+    ...(endpoint !== undefined ? { endpoint } : {}),
     maxAttempts: maxAttempts(),
     retryMode: 'standard',
     requestHandler: requestHandlerOptions(timeouts, DYNAMODB_SOCKET_TIMEOUT_MS),
@@ -58,22 +66,25 @@ export function createDynamoDBClient(timeouts: ClientTimeouts = {}): DynamoDBCli
  * client of your own, with `forcePathStyle`, for one.
  */
 export function createS3Client(timeouts: ClientTimeouts = {}): S3Client {
+  const endpoint = endpointFromEnvironment('S3');
   return new S3Client({
+    ...(endpoint !== undefined ? { endpoint } : {}),
     maxAttempts: maxAttempts(),
     retryMode: 'standard',
-    forcePathStyle: s3EndpointFromEnvironment() !== undefined,
+    forcePathStyle: endpoint !== undefined,
     requestHandler: requestHandlerOptions(timeouts, undefined),
   });
 }
 
 /**
- * The S3 endpoint the SDK takes from the environment, read as the SDK reads it: the service's own
- * variable, else the global one, an empty value being none; none at all when
- * `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is `true` (the SDK then talks to AWS).
+ * The endpoint the SDK would take from the environment for `service`, read as the SDK reads it:
+ * the service's own variable (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_DYNAMODB`), else the global
+ * one, an empty value being none; none at all when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is
+ * `true` (the SDK then talks to AWS). An endpoint in the shared config file is left to the SDK.
  */
-function s3EndpointFromEnvironment(): string | undefined {
+function endpointFromEnvironment(service: 'S3' | 'DYNAMODB'): string | undefined {
   if (process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return undefined;
-  return process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined;
+  return process.env[`AWS_ENDPOINT_URL_${service}`] || process.env.AWS_ENDPOINT_URL || undefined;
 }
 
 /** The options of the SDK's Node request handler for `timeouts` (its keep-alive agent kept). */

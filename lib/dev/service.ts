@@ -20,9 +20,9 @@ import { functionUrlListener, localContext } from './function-url.js';
 
 /**
  * The dev service has been stopped: what was asked of it after that (a `sweepNow()`) is not done,
- * and no request is sent. Its clients, made while the local stack's variables were set, would
- * resolve their endpoints and credentials at their first request from the variables `stop()` put
- * back: the shell's, another endpoint or an AWS account.
+ * and no request is sent. Its clients keep the stack's endpoints (tierlog's default clients read
+ * them when made), but would resolve their credentials and region at their first request from the
+ * variables `stop()` put back: the shell's.
  */
 export class ServiceStoppedError extends TierlogError {}
 

@@ -3,7 +3,7 @@
  * function's timeout: a server that accepts the connection and never answers stands for it.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
@@ -221,6 +221,29 @@ describe('the default S3 client reads its endpoint as the SDK does', () => {
     try {
       expect(await s3.config.forcePathStyle).toBe(false);
     } finally {
+      s3.destroy();
+      vi.unstubAllEnvs();
+    }
+  });
+});
+
+describe('the default clients keep the endpoints the environment named when they were made', () => {
+  it.each([
+    { put: 'a closed port (the stack stopped, its port free)', url: 'http://127.0.0.1:1' },
+    { put: 'no endpoint at all (the shell has none: the SDK would go to AWS)', url: '' },
+  ])('answer from the local servers after the variables are changed to $put', async ({ url }) => {
+    const fx = await freshFixture();
+    const dynamodb = createDynamoDBClient();
+    const s3 = createS3Client();
+    try {
+      // What stop() of a local stack does: the variables go back to the shell's values.
+      for (const name of ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL']) vi.stubEnv(name, url);
+      const described = await dynamodb.send(new DescribeTableCommand({ TableName: fx.config.changeLogTable }));
+      expect(described.Table?.TableName).toBe(fx.config.changeLogTable);
+      await s3.send(new HeadBucketCommand({ Bucket: fx.config.bucket }));
+      expect(await s3.config.forcePathStyle).toBe(true);
+    } finally {
+      dynamodb.destroy();
       s3.destroy();
       vi.unstubAllEnvs();
     }
