@@ -13,9 +13,11 @@
  *
  * Safe for a test only: the sweeps take every lease that ends before their clock as dead, so a
  * writer still running against the same tables is claimed (its next commit is refused with
- * `InstanceClaimedError`; nothing is lost). Give each test its own tables, or sweep after the
- * writers stopped.
+ * `InstanceClaimedError`; nothing is lost, but every write it was making fails). Give each test its
+ * own tables, or sweep after the writers stopped. Against AWS's own DynamoDB, where a deployment's
+ * writers may be running, it is refused unless `againstAws` says the tables are a test's.
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS, DEFAULT_SKEW_MARGIN_MS, MAX_WRITER_LEASE_MS } from '../constants.js';
 import { type Clock, systemClock } from '../ids.js';
@@ -23,7 +25,8 @@ import type { SweepReport } from '../recovery/report.js';
 import { SWEEPER_OPTIONS, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
 import { assertOptions } from '../plain-options.js';
 import { isIntegerIn } from '../env-integers.js';
-import { ValidationError } from '../errors.js';
+import { ConfigError, ValidationError } from '../errors.js';
+import { dynamoDbHostOf, isAwsHost } from '../aws/endpoint-host.js';
 
 /** The {@link Sweeper}'s options (but its clock), and how far ahead the sweeps run. */
 export interface SweepPastLeasesOptions extends Omit<SweeperOptions, 'clock'> {
@@ -37,6 +40,15 @@ export interface SweepPastLeasesOptions extends Omit<SweeperOptions, 'clock'> {
    * stay claimed until its window closes, on its clock.
    */
   readonly aheadMs?: number;
+  /**
+   * Run even when the DynamoDB client talks to AWS itself (its host is under an AWS service
+   * domain): the sweeps then claim every writer of these tables that is running, in whichever
+   * deployment. Only for tables a test made for itself.
+   *
+   * @default false: against AWS, a `ConfigError` naming `againstAws` before any request but the
+   *   endpoint's resolution (nothing is sent).
+   */
+  readonly againstAws?: boolean;
 }
 
 /** The reports of the two sweeps. */
@@ -56,15 +68,20 @@ export interface SweptPastLeases {
  * schedule would once the dead writers' leases ran out. Clients not given are made from the
  * environment (`AWS_ENDPOINT_URL_*`, as `startLocalStack` sets them) and destroyed after.
  *
- * @throws ValidationError for an `aheadMs` that is not a whole number of ms, 0 or more, before any sweep.
+ * @throws ValidationError for an `aheadMs` that is not a whole number of ms, 0 or more, or an
+ *   `againstAws` that is not a boolean, before any sweep.
+ * @throws ConfigError when the DynamoDB client talks to AWS and `againstAws` is not `true`, before any sweep.
  */
 export async function sweepPastLeases(options: SweepPastLeasesOptions): Promise<SweptPastLeases> {
-  assertOptions(options, [...SWEEPER_OPTIONS, 'aheadMs'], 'sweepPastLeases');
-  const { clock = systemClock, aheadMs, ...sweeperOptions } = options;
+  assertOptions(options, [...SWEEPER_OPTIONS, 'aheadMs', 'againstAws'], 'sweepPastLeases');
+  const { clock = systemClock, aheadMs, againstAws, ...sweeperOptions } = options;
   // Refused by its name: one not a number made the sweeps' clock NaN, refused as a `clock` the
   // caller never gave; a negative or fractional one is no distance ahead.
   if (aheadMs !== undefined && !isIntegerIn(aheadMs, 0)) {
     throw new ValidationError(`aheadMs must be a whole number of ms, 0 or more; got ${String(aheadMs)}`, 'aheadMs');
+  }
+  if (againstAws !== undefined && typeof againstAws !== 'boolean') {
+    throw new ValidationError(`againstAws must be true or false; got ${JSON.stringify(againstAws)}`, 'againstAws');
   }
   const skewMarginMs = options.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS;
   const first = aheadMs ?? MAX_WRITER_LEASE_MS + skewMarginMs + 60_000;
@@ -76,9 +93,20 @@ export async function sweepPastLeases(options: SweepPastLeasesOptions): Promise<
   const sweepAt = (offsetMs: number): Promise<SweepReport> =>
     new Sweeper({ ...sweeperOptions, dynamodb, s3, clock: () => clock() + offsetMs }).sweep();
   try {
+    if (againstAws !== true) await refuseAws(dynamodb);
     return { first: await sweepAt(first), second: await sweepAt(second) };
   } finally {
     if (options.dynamodb === undefined) dynamodb.destroy();
     if (options.s3 === undefined) s3.destroy();
   }
+}
+
+/** A `ConfigError` when `dynamodb` sends its requests to AWS's own DynamoDB, where a deployment's writers may run. */
+async function refuseAws(dynamodb: DynamoDBClient): Promise<void> {
+  const host = await dynamoDbHostOf(dynamodb);
+  if (!isAwsHost(host)) return;
+  throw new ConfigError(
+    `sweepPastLeases: the DynamoDB client talks to AWS (${host}), not a local stack; its sweeps run ahead of the clock and claim every writer of these tables that is running. Point it at a local stack (startLocalStack), or pass againstAws: true for tables a test made for itself`,
+    'againstAws',
+  );
 }

@@ -3,8 +3,10 @@
  * clock moved ahead. One sweep past the lease only fences (the trap it exists for); the second
  * follows the windows the sweeper is given, and the writers' clock when it is not the wall's.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
-import { ValidationError } from '../../lib/errors.js';
+import { isAwsHost } from '../../lib/aws/endpoint-host.js';
+import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { sweepPastLeases } from '../../lib/local/sweep-past-leases.js';
 import { freshFixture } from '../support/local.js';
@@ -88,4 +90,79 @@ describe('sweepPastLeases', () => {
       expect((error as ValidationError).field).toBe('aheadMs');
     },
   );
+
+  /** A DynamoDB client placed as `config` places it whose requests never leave the process: each one sent is counted and fails. */
+  const countingClient = (config: { endpoint?: string; region?: string }): { client: DynamoDBClient; sent: () => number } => {
+    let sent = 0;
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      ...config,
+      // Plain SDK clients read AWS_ENDPOINT_URL_DYNAMODB (the global setup's local stack) unless told not to.
+      ignoreConfiguredEndpointUrls: true,
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
+      requestHandler: {
+        handle: async () => {
+          sent++;
+          throw new Error('no network in this test');
+        },
+      },
+    });
+    open.push({ close: () => client.destroy() });
+    return { client, sent: () => sent };
+  };
+
+  test.each([
+    { to: "AWS's regional endpoint (no endpoint variable)", config: { endpoint: undefined }, host: 'dynamodb.us-east-1.amazonaws.com' },
+    {
+      to: 'an endpoint option naming AWS',
+      config: { endpoint: 'https://dynamodb.eu-west-1.amazonaws.com' },
+      host: 'dynamodb.eu-west-1.amazonaws.com',
+    },
+    {
+      to: 'a VPC endpoint',
+      config: { endpoint: 'https://vpce-0a1b-c2d3.dynamodb.us-east-1.vpce.amazonaws.com' },
+      host: 'vpce-0a1b-c2d3.dynamodb.us-east-1.vpce.amazonaws.com',
+    },
+    { to: 'the China partition', config: { region: 'cn-north-1' }, host: 'dynamodb.cn-north-1.amazonaws.com.cn' },
+  ])('a DynamoDB client that talks to $to is a ConfigError naming againstAws, no request sent', async ({ config, host }) => {
+    const fx = await freshFixture();
+    const { client: aws, sent } = countingClient(config);
+    const error = await sweepPastLeases({ ...fx, dynamodb: aws }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).setting).toBe('againstAws');
+    expect((error as Error).message).toContain(host);
+    expect(sent()).toBe(0);
+  });
+
+  test('againstAws: true sweeps tables on AWS (the requests go out)', async () => {
+    const fx = await freshFixture();
+    const { client: aws, sent } = countingClient({});
+    const error = await sweepPastLeases({ ...fx, dynamodb: aws, againstAws: true }).catch((err: unknown) => err);
+    expect(error).not.toBeInstanceOf(ConfigError);
+    expect(sent()).toBeGreaterThan(0);
+  });
+
+  test.each(['yes', 1, null])('an againstAws of %s is a ValidationError naming it, before anything is sent', async (againstAws) => {
+    const fx = await freshFixture();
+    const error = await sweepPastLeases({ ...fx, againstAws: againstAws as unknown as boolean }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe('againstAws');
+  });
+
+  test.each([
+    ['dynamodb.us-east-1.amazonaws.com', true],
+    ['DYNAMODB.US-EAST-1.AMAZONAWS.COM.', true],
+    ['dynamodb.us-gov-west-1.amazonaws.com', true],
+    ['dynamodb.cn-north-1.amazonaws.com.cn', true],
+    ['dynamodb.us-east-1.api.aws', true],
+    ['dynamodb.us-iso-east-1.c2s.ic.gov', true],
+    ['127.0.0.1', false],
+    ['localhost', false],
+    ['localstack', false],
+    ['notamazonaws.com', false],
+    ['amazonaws.com.example.org', false],
+  ])('isAwsHost(%s) is %s', (host, aws) => {
+    expect(isAwsHost(host)).toBe(aws);
+  });
 });

@@ -1,0 +1,51 @@
+/**
+ * Which host a client sends its requests to, found as the SDK finds it: its `endpoint` option,
+ * else `AWS_ENDPOINT_URL_*` or the shared config file's `endpoint_url`, else AWS's own endpoint
+ * for its region. A request is built by the client's middleware stack up to the point where it
+ * would be signed, its host read there, and the request dropped: nothing is sent, no credentials
+ * are resolved.
+ *
+ * What it is for: a tool that is safe only against a test's own tables (one that sweeps ahead of
+ * the clock, say) refuses to run against AWS unless told to. A host is AWS's when it is under one
+ * of AWS's service domains ({@link AWS_SERVICE_DOMAINS}), VPC endpoints included.
+ */
+import { type DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+
+/** The domains AWS's service endpoints are under, in every partition (China, GovCloud and the ISO ones included). */
+export const AWS_SERVICE_DOMAINS = ['amazonaws.com', 'amazonaws.com.cn', 'api.aws', 'c2s.ic.gov', 'sc2s.sgov.gov'] as const;
+
+/** Thrown by the middleware that reads the host, to stop the request before it is signed. */
+class HostFound extends Error {
+  constructor(readonly hostname: string) {
+    super(`request to ${hostname} built and dropped`);
+  }
+}
+
+/**
+ * The host `client` would send a DynamoDB request to. Rejects as a request would for a client
+ * the SDK cannot place (no region and no endpoint).
+ */
+export async function dynamoDbHostOf(client: DynamoDBClient): Promise<string> {
+  const command = new ListTablesCommand({ Limit: 1 });
+  // The build step runs after the endpoint is resolved and before signing and retries.
+  command.middlewareStack.add(
+    () => async (args) => {
+      const { hostname } = args.request as { hostname?: unknown };
+      throw new HostFound(typeof hostname === 'string' ? hostname : '');
+    },
+    { step: 'build', priority: 'low', name: 'tierlogEndpointHost' },
+  );
+  try {
+    await client.send(command);
+  } catch (err) {
+    if (err instanceof HostFound) return err.hostname;
+    throw err;
+  }
+  throw new Error('the request was sent: the middleware reading its host did not run');
+}
+
+/** Whether `hostname` is an AWS service endpoint's (under one of {@link AWS_SERVICE_DOMAINS}). */
+export function isAwsHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  return AWS_SERVICE_DOMAINS.some((domain) => host === domain || host.endsWith(`.${domain}`));
+}
