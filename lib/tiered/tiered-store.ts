@@ -880,8 +880,10 @@ export class TieredStore {
 
   /**
    * An inline write's error, unless its condition failed (undefined: the item it returned is the
-   * caller's to judge): RETRY when a transaction held the item and nothing applied; thrown when the
-   * request itself was refused (an item past 400 KB, refused again if sent again), or when an
+   * caller's to judge): RETRY when a transaction held the item and nothing applied; thrown as a
+   * tierlog-named error (a missing table, access denied, a table keyed as another: a ConfigError,
+   * never the request's fault); thrown when the request itself was refused (an item past 400 KB,
+   * refused again if sent again), or when an
    * attempt was not sent (the put's expiry passed: {@link expiryCheck}) and none before it may have
    * been applied; else decided by a read ({@link decideByRead}): the record of the write landed, or
    * thrown as unknown.
@@ -898,8 +900,12 @@ export class TieredStore {
       return this.landedOrUnknown(key, writeId, err.reason);
     }
     if (refusedForTransaction(err)) return RETRY;
-    if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
     if (isConditionalCheckFailed(err)) return undefined;
+    // A tierlog-named error first: a table keyed as another (the setting names the change log's)
+    // is refused with a ValidationException too, the deployment's fault, not the request's.
+    const translated = translateAwsError(err, { operation, table: this.hv.tableName });
+    if (translated !== err) throw translated;
+    if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
     return this.decideByRead(key, err, writeId, operation);
   }
 
