@@ -467,7 +467,10 @@ export class LtBucket {
   /**
    * Pages of ListMultipartUploads under `prefix`, each upload handed to `each`; true when it
    * stopped at `maxPages` with more to read. Paged by hand: the SDK has no paginator for this
-   * command (its pages continue from a key and upload-id marker pair).
+   * command (its pages continue from a key and upload-id marker pair). A truncated page that gives
+   * no markers, or the very markers it was asked with (a proxy or an S3-compatible store that
+   * ignores them, answering the same page again), is a {@link ListingError}: the first would end
+   * the listing as if complete, the second would ask for the same page without end.
    */
   private async listMultipart(
     prefix: string,
@@ -482,7 +485,13 @@ export class LtBucket {
         for (const u of out.Uploads ?? []) {
           if (u.Key !== undefined && u.UploadId !== undefined && u.Key.startsWith(prefix)) each({ key: u.Key, uploadId: u.UploadId });
         }
-        if (out.IsTruncated !== true || (out.NextKeyMarker === undefined && out.NextUploadIdMarker === undefined)) return false;
+        if (out.IsTruncated !== true) return false;
+        if (!out.NextKeyMarker && !out.NextUploadIdMarker) {
+          throw new ListingError(this.bucket, prefix, 'a page of uploads says it is truncated and gives no markers');
+        }
+        if (out.NextKeyMarker === KeyMarker && out.NextUploadIdMarker === UploadIdMarker) {
+          throw new ListingError(this.bucket, prefix, 'a page of uploads gives the markers it was asked with: the listing repeats');
+        }
         if (page >= maxPages) return true;
         KeyMarker = out.NextKeyMarker;
         UploadIdMarker = out.NextUploadIdMarker;
