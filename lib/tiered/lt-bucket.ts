@@ -377,15 +377,36 @@ export class LtBucket {
     );
   }
 
-  /** The parts uploaded so far, ascending; undefined when the upload does not exist (any more). */
+  /**
+   * The parts uploaded so far, ascending; undefined when the upload does not exist (any more). S3
+   * answers them in pages, ascending, each continued from the last part number of the one before.
+   * A page that does not (a proxy or an S3-compatible store that ignores `PartNumberMarker`,
+   * answering the same page again: the SDK's paginator asks for it again without end), or a
+   * truncated page without a marker (the paginator stops there, in silence: a complete from that
+   * list would assemble part of the object), is a {@link ListingError}.
+   */
   async listParts(key: string, uploadId: string): Promise<UploadedPart[] | undefined> {
     this.assertOwned(key);
     const parts: UploadedPart[] = [];
+    let last = 0;
+    let marker: string | undefined;
     try {
       for await (const out of paginateListParts({ client: this.s3 }, { Bucket: this.bucket, Key: key, UploadId: uploadId })) {
         for (const p of out.Parts ?? []) {
-          parts.push({ partNumber: p.PartNumber ?? 0, etag: p.ETag ?? '', size: p.Size ?? 0 });
+          const partNumber = p.PartNumber ?? 0;
+          if (partNumber <= last) {
+            throw new ListingError(this.bucket, key, `part ${partNumber} came after part ${last}: the listing of parts repeats`);
+          }
+          last = partNumber;
+          parts.push({ partNumber, etag: p.ETag ?? '', size: p.Size ?? 0 });
         }
+        if (out.IsTruncated === true && !out.NextPartNumberMarker) {
+          throw new ListingError(this.bucket, key, 'a page of parts says it is truncated and gives no marker');
+        }
+        if (out.IsTruncated === true && out.NextPartNumberMarker === marker) {
+          throw new ListingError(this.bucket, key, 'a page of parts gives the marker it was asked with: the listing repeats');
+        }
+        marker = out.NextPartNumberMarker;
       }
     } catch (err) {
       if (awsErrorName(err) === 'NoSuchUpload') return undefined;
