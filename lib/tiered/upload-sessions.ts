@@ -471,10 +471,11 @@ export class UploadSessions {
           // Not sent past the invocation's deadline: nothing committed, the session stays open
           // (completed again or aborted by the client, or taken by the sweeper at its expiry).
           if (outcome.error instanceof InvocationEndedError) throw outcome.error;
-          // Cancelled for a reason it would meet again, or not sent past the object's expiry:
-          // nothing committed; the session stays open (the client aborts it, completes it again
-          // when its object's time to live counts from the commit, or the sweeper takes it at
-          // expiry), unless the object's expiresAt has passed: it can never complete, so it ends.
+          // Cancelled for a reason it would meet again, throttled on every attempt, or not sent
+          // past the object's expiry: nothing committed; the session stays open (the client aborts
+          // it, completes it again later or when its object's time to live counts from the commit,
+          // or the sweeper takes it at expiry), unless the object's expiresAt has passed: it can
+          // never complete, so it ends.
           if (objectExpiryAt(info.expiry, this.o.clock()) === 'passed') return this.refuse(session, outcome.error);
           throw outcome.error;
         default: {
