@@ -62,7 +62,7 @@ import {
   isTransactionConflict,
   translateAwsError,
 } from '../aws/errors.js';
-import { CommitRefusedError, ResourceMissingError, TierlogError } from '../errors.js';
+import { CommitRefusedError, ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied, watchAttempts } from '../aws/attempts.js';
 import { AttemptNotSent, guardEachAttempt } from '../aws/retry-loop.js';
 import type { HvTable, HvWrite } from './hv-table.js';
@@ -226,9 +226,11 @@ async function classify(
     return { kind: 'unknown', error: err };
   }
   const translated = translateAwsError(err, { operation: 'commit', table: request.hv.tableName });
-  if (translated instanceof ResourceMissingError && logTable !== undefined && (await hvTableExists(request))) {
-    // A transaction's "not found" does not say which table: the objects table answers, so it
-    // is the change log's that is missing.
+  const eitherTable = translated instanceof ResourceMissingError || translated instanceof ConfigError;
+  if (eitherTable && logTable !== undefined && (await hvTableExists(request))) {
+    // A transaction's "not found", or "key not in the schema", does not say which table: the
+    // objects table answers a read of the key, so it is the change log's that is missing or keyed
+    // as another.
     throw translateAwsError(err, { operation: 'commit', table: logTable });
   }
   if (translated !== err) throw translated;

@@ -12,7 +12,7 @@ import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { ConfigError } from '../../lib/errors.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { type Fixture, freshFixture } from '../support/local.js';
+import { emptyTable, type Fixture, freshFixture } from '../support/local.js';
 import { KiB } from './harness.js';
 
 let fx: Fixture;
@@ -60,5 +60,47 @@ describe('the objects table named as another table', () => {
     const response = await handleObjectsRequest(store, event, { onError: (err) => logged.push(err) });
     expect(response.statusCode).toBe(500);
     expect(logged[0]).toBeInstanceOf(ConfigError);
+  });
+});
+
+/**
+ * The change-log table named by a setting that names a table keyed as the objects table. A change
+ * that uploads nothing (a delete of a large object, a small body over one) writes its entry in its
+ * commit's transaction, whose refusal for a key the table does not have does not say which table:
+ * the ConfigError named the objects table, which is keyed right, sending the operator to the wrong
+ * table. It names the change-log table now, as a large put's record does.
+ */
+describe('the change-log table named as another table', () => {
+  let wrong: TieredStore;
+  let other: string;
+  beforeAll(async () => {
+    other = await emptyTable(fx);
+    const config = { ...fx.config, changeLogTable: other };
+    const right = new TieredStore({
+      config: fx.config,
+      changeLog: new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb }),
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+    });
+    await right.put('large', new Uint8Array(20 * KiB));
+    wrong = new TieredStore({
+      config,
+      changeLog: new DynamoChangeLog({ config, dynamodb: fx.dynamodb }),
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+    });
+  });
+
+  test.each([
+    ['a delete of a large object', () => wrong.delete('large')],
+    ['a small body over a large one', () => wrong.put('large', 'small')],
+    ['a large put', () => wrong.put('large', new Uint8Array(30 * KiB))],
+  ])('%s is a ConfigError naming the change-log table', async (_name, call) => {
+    const error = await call().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(`table "${other}"`);
   });
 });
