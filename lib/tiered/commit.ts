@@ -68,7 +68,11 @@ import { AttemptNotSent, guardEachAttempt } from '../aws/retry-loop.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 
 export type CommitOutcome =
-  | { readonly kind: 'committed'; readonly item?: Record<string, unknown> }
+  /**
+   * The write landed. `applied`: this request applied it (its answer was a success), not an
+   * attempt or a twin whose landing a refusal or a read showed.
+   */
+  | { readonly kind: 'committed'; readonly applied?: true }
   /** HV was not at the expected state; `current` is the item as it is (undefined: absent). */
   | { readonly kind: 'conflict'; readonly current: Record<string, unknown> | undefined }
   /** The writer's instance was claimed by a sweeper; the write did not and will not land. */
@@ -143,7 +147,7 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
       );
     }
     tellCommitted(request);
-    return { kind: 'committed' };
+    return { kind: 'committed', applied: true };
   } catch (err) {
     const outcome = await classify(err, request, landed, logTable);
     if (outcome.kind === 'committed') tellCommitted(request);

@@ -442,9 +442,11 @@ export class UploadSessions {
       });
       switch (outcome.kind) {
         case 'committed': {
-          // Either this attempt landed, or a concurrent complete of the same session did: the
-          // stored result is the answer (it was written in the same transaction).
-          const stored = parseSessionItem(await this.table.getRaw(sessionId))?.result;
+          // Applied by this request, the result it stored is `result`. Else this attempt landed
+          // (an answer lost), or a concurrent complete of the same session did: the stored result
+          // is the answer (written in the same transaction), read back. Applied, no read is made
+          // that could fail the answer of a durable object.
+          const stored = outcome.applied === true ? result : parseSessionItem(await this.table.getRaw(sessionId))?.result;
           await this.finish(session, old, keepUntil);
           return resultOf(info, stored ?? result);
         }
