@@ -74,7 +74,9 @@
  *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
  *   a `partNumber` without `uploadId`, whatever the method (`GET ?partNumber=2`, S3's read of one
  *   part, would get the whole object as a 200). So is a `versionId` (S3's read of one version):
- *   only the current version is answered, and `If-Match` insists on it. A session's condition,
+ *   only the current version is answered, and `If-Match` insists on it. So is a `response-*` override
+ *   (S3's `response-content-type`, `response-content-disposition`, ...): an object is answered with
+ *   the headers it was stored with. A session's condition,
  *   expiry and metadata are given at its create: an abort or a complete with `If-Match`,
  *   `If-None-Match`, `If-Unmodified-Since`, an `x-tierlog-*` or an `x-amz-meta-*` header is 400 (`If-None-Match: *` on a complete,
  *   S3's "create only", would otherwise commit over an object); so is any other S3 request header
@@ -235,6 +237,14 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
       throw new ValidationError(
         'versionId is not supported: a GET answers the current version (its ETag), use If-Match to insist on one',
         'versionId',
+      );
+    // S3's answer-header overrides (GetObject's `response-content-type`, `response-content-disposition`,
+    // ...): an object is answered with the headers it was stored with, never those asked for.
+    const override = [...query.keys()].find((name) => name.toLowerCase().startsWith('response-'));
+    if (override !== undefined)
+      throw new ValidationError(
+        `${override.slice(0, 40)} is not supported: an object is answered with the headers it was stored with`,
+        override.slice(0, 40),
       );
     const uploadId = uploadIds[0] ?? null;
     if (uploadId !== null || query.has('uploads'))

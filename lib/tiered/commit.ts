@@ -41,6 +41,11 @@
  * attempt: a table under load does not turn lost races into unknown outcomes. Refused because
  * another writer's transaction held the item (TransactionConflictException), with no earlier
  * attempt that may have applied, nothing applied: `busy`.
+ *
+ * A commit (transaction or plain write) refused as a whole for load on every attempt the SDK made
+ * (a throttling error, a 400: not applied), after the SDK's own retries and backoff, did not land:
+ * `refused`, with the throttling error, never decided by a read and called unknown. The caller
+ * cleans up at once and answers it (the objects API: 503, retry later).
  */
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -52,17 +57,22 @@ import {
   awsErrorName,
   isConditionalCheckFailed,
   isThrottledTransaction,
+  isThrottling,
   isTransactionCanceled,
   isTransactionConflict,
   translateAwsError,
 } from '../aws/errors.js';
-import { CommitRefusedError, ResourceMissingError, TierlogError } from '../errors.js';
-import { earlierAttemptMayHaveApplied, watchAttempts } from '../aws/attempts.js';
+import { CommitRefusedError, ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
+import { earlierAttemptMayHaveApplied, requestMayHaveApplied, watchAttempts } from '../aws/attempts.js';
 import { AttemptNotSent, guardEachAttempt } from '../aws/retry-loop.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 
 export type CommitOutcome =
-  | { readonly kind: 'committed'; readonly item?: Record<string, unknown> }
+  /**
+   * The write landed. `applied`: this request applied it (its answer was a success), not an
+   * attempt or a twin whose landing a refusal or a read showed.
+   */
+  | { readonly kind: 'committed'; readonly applied?: true }
   /** HV was not at the expected state; `current` is the item as it is (undefined: absent). */
   | { readonly kind: 'conflict'; readonly current: Record<string, unknown> | undefined }
   /** The writer's instance was claimed by a sweeper; the write did not and will not land. */
@@ -73,8 +83,11 @@ export type CommitOutcome =
    * is when the attempts run out, so the caller sees throttling, not contention).
    */
   | { readonly kind: 'busy'; readonly throttled?: unknown }
-  /** Cancelled for a reason the same request meets again (validation, item collection size); nothing landed. */
-  | { readonly kind: 'refused'; readonly error: CommitRefusedError | TierlogError }
+  /**
+   * Cancelled for a reason the same request meets again (validation, item collection size), or
+   * refused for load on every attempt the SDK made (the throttling error itself); nothing landed.
+   */
+  | { readonly kind: 'refused'; readonly error: Error }
   | { readonly kind: 'unknown'; readonly error: unknown };
 
 export interface CommitRequest {
@@ -134,7 +147,7 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
       );
     }
     tellCommitted(request);
-    return { kind: 'committed' };
+    return { kind: 'committed', applied: true };
   } catch (err) {
     const outcome = await classify(err, request, landed, logTable);
     if (outcome.kind === 'committed') tellCommitted(request);
@@ -217,12 +230,18 @@ async function classify(
     return { kind: 'unknown', error: err };
   }
   const translated = translateAwsError(err, { operation: 'commit', table: request.hv.tableName });
-  if (translated instanceof ResourceMissingError && logTable !== undefined && (await hvTableExists(request))) {
-    // A transaction's "not found" does not say which table: the objects table answers, so it
-    // is the change log's that is missing.
+  const eitherTable = translated instanceof ResourceMissingError || translated instanceof ConfigError;
+  if (eitherTable && logTable !== undefined && (await hvTableExists(request))) {
+    // A transaction's "not found", or "key not in the schema", does not say which table: the
+    // objects table answers a read of the key, so it is the change log's that is missing or keyed
+    // as another.
     throw translateAwsError(err, { operation: 'commit', table: logTable });
   }
   if (translated !== err) throw translated;
+  // Refused for load on every attempt the SDK made, after its own backoff (throttling is a 400:
+  // nothing applied): the commit did not land. Its error is the answer (the caller retries later);
+  // sent again here it would only add load.
+  if (isThrottling(err) && !requestMayHaveApplied(err)) return { kind: 'refused', error: err as Error };
   // Refused for the request itself (on DynamoDB Local, an item past 400 KB): refused again if sent again.
   if (awsErrorName(err) === 'ValidationException') {
     throw new CommitRefusedError(String(request.write.input.Key[request.hv.attrs.key]), ['ValidationException'], err);

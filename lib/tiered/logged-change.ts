@@ -213,7 +213,7 @@ export class LoggedChange {
         this.withdraw();
         return outcome;
       case 'refused':
-        // Cancelled for a reason it would meet again: it did not land and never will.
+        // Cancelled for a reason it would meet again, or throttled on every attempt: it did not land.
         this.current = before;
         this.withdraw();
         throw outcome.error;

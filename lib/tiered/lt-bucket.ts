@@ -377,15 +377,36 @@ export class LtBucket {
     );
   }
 
-  /** The parts uploaded so far, ascending; undefined when the upload does not exist (any more). */
+  /**
+   * The parts uploaded so far, ascending; undefined when the upload does not exist (any more). S3
+   * answers them in pages, ascending, each continued from the last part number of the one before.
+   * A page that does not (a proxy or an S3-compatible store that ignores `PartNumberMarker`,
+   * answering the same page again: the SDK's paginator asks for it again without end), or a
+   * truncated page without a marker (the paginator stops there, in silence: a complete from that
+   * list would assemble part of the object), is a {@link ListingError}.
+   */
   async listParts(key: string, uploadId: string): Promise<UploadedPart[] | undefined> {
     this.assertOwned(key);
     const parts: UploadedPart[] = [];
+    let last = 0;
+    let marker: string | undefined;
     try {
       for await (const out of paginateListParts({ client: this.s3 }, { Bucket: this.bucket, Key: key, UploadId: uploadId })) {
         for (const p of out.Parts ?? []) {
-          parts.push({ partNumber: p.PartNumber ?? 0, etag: p.ETag ?? '', size: p.Size ?? 0 });
+          const partNumber = p.PartNumber ?? 0;
+          if (partNumber <= last) {
+            throw new ListingError(this.bucket, key, `part ${partNumber} came after part ${last}: the listing of parts repeats`);
+          }
+          last = partNumber;
+          parts.push({ partNumber, etag: p.ETag ?? '', size: p.Size ?? 0 });
         }
+        if (out.IsTruncated === true && !out.NextPartNumberMarker) {
+          throw new ListingError(this.bucket, key, 'a page of parts says it is truncated and gives no marker');
+        }
+        if (out.IsTruncated === true && out.NextPartNumberMarker === marker) {
+          throw new ListingError(this.bucket, key, 'a page of parts gives the marker it was asked with: the listing repeats');
+        }
+        marker = out.NextPartNumberMarker;
       }
     } catch (err) {
       if (awsErrorName(err) === 'NoSuchUpload') return undefined;
@@ -467,7 +488,10 @@ export class LtBucket {
   /**
    * Pages of ListMultipartUploads under `prefix`, each upload handed to `each`; true when it
    * stopped at `maxPages` with more to read. Paged by hand: the SDK has no paginator for this
-   * command (its pages continue from a key and upload-id marker pair).
+   * command (its pages continue from a key and upload-id marker pair). A truncated page that gives
+   * no markers, or the very markers it was asked with (a proxy or an S3-compatible store that
+   * ignores them, answering the same page again), is a {@link ListingError}: the first would end
+   * the listing as if complete, the second would ask for the same page without end.
    */
   private async listMultipart(
     prefix: string,
@@ -482,7 +506,13 @@ export class LtBucket {
         for (const u of out.Uploads ?? []) {
           if (u.Key !== undefined && u.UploadId !== undefined && u.Key.startsWith(prefix)) each({ key: u.Key, uploadId: u.UploadId });
         }
-        if (out.IsTruncated !== true || (out.NextKeyMarker === undefined && out.NextUploadIdMarker === undefined)) return false;
+        if (out.IsTruncated !== true) return false;
+        if (!out.NextKeyMarker && !out.NextUploadIdMarker) {
+          throw new ListingError(this.bucket, prefix, 'a page of uploads says it is truncated and gives no markers');
+        }
+        if (out.NextKeyMarker === KeyMarker && out.NextUploadIdMarker === UploadIdMarker) {
+          throw new ListingError(this.bucket, prefix, 'a page of uploads gives the markers it was asked with: the listing repeats');
+        }
         if (page >= maxPages) return true;
         KeyMarker = out.NextKeyMarker;
         UploadIdMarker = out.NextUploadIdMarker;

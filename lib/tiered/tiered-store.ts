@@ -55,7 +55,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { replacedBlobCleanupOf, resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import type { ChangeLog } from '../changelog/change-log.js';
 import { oldItemOf } from '../changelog/instance-table.js';
-import { DEFAULT_INLINE_THRESHOLD, MULTIPART_PART_SIZE } from '../constants.js';
+import { DEFAULT_INLINE_THRESHOLD, MAX_TIMER_MS, MULTIPART_PART_SIZE } from '../constants.js';
 import { isInlineThreshold, MAX_INLINE_THRESHOLD } from './writer-env.js';
 import { isIntegerIn } from '../env-integers.js';
 import {
@@ -303,7 +303,8 @@ export class TieredStore {
    *
    * `timeoutMs` bounds the wait (a Lambda handler passes what its invocation has left, less a
    * margin, so that a slow delete cannot run it into its timeout): it resolves false when the time
-   * is up with settles still running ({@link TieredStore.pendingSettles}). They go on running; what
+   * is up with settles still running ({@link TieredStore.pendingSettles}); one past Node's longest
+   * timer (about 24.8 days) bounds nothing. They go on running; what
    * a frozen or stopped process does not finish stays in the log for the sweeper, as after a crash.
    */
   async settled(options: { readonly timeoutMs?: number } = {}): Promise<boolean> {
@@ -316,7 +317,8 @@ export class TieredStore {
       while (this.settling.size > 0) await Promise.all([...this.settling]);
       return true;
     })();
-    if (timeoutMs === undefined) return all;
+    // Past Node's longest timer a delay fires at once (taken for 1 ms): no bound that far comes sooner.
+    if (timeoutMs === undefined || timeoutMs > MAX_TIMER_MS) return all;
     let timer: NodeJS.Timeout | undefined;
     const timeUp = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
@@ -880,8 +882,10 @@ export class TieredStore {
 
   /**
    * An inline write's error, unless its condition failed (undefined: the item it returned is the
-   * caller's to judge): RETRY when a transaction held the item and nothing applied; thrown when the
-   * request itself was refused (an item past 400 KB, refused again if sent again), or when an
+   * caller's to judge): RETRY when a transaction held the item and nothing applied; thrown as a
+   * tierlog-named error (a missing table, access denied, a table keyed as another: a ConfigError,
+   * never the request's fault); thrown when the request itself was refused (an item past 400 KB,
+   * refused again if sent again), or when an
    * attempt was not sent (the put's expiry passed: {@link expiryCheck}) and none before it may have
    * been applied; else decided by a read ({@link decideByRead}): the record of the write landed, or
    * thrown as unknown.
@@ -898,8 +902,12 @@ export class TieredStore {
       return this.landedOrUnknown(key, writeId, err.reason);
     }
     if (refusedForTransaction(err)) return RETRY;
-    if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
     if (isConditionalCheckFailed(err)) return undefined;
+    // A tierlog-named error first: a table keyed as another (the setting names the change log's)
+    // is refused with a ValidationException too, the deployment's fault, not the request's.
+    const translated = translateAwsError(err, { operation, table: this.hv.tableName });
+    if (translated !== err) throw translated;
+    if (awsErrorName(err) === 'ValidationException') throw new CommitRefusedError(key, ['ValidationException'], err);
     return this.decideByRead(key, err, writeId, operation);
   }
 

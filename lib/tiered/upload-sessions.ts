@@ -442,9 +442,11 @@ export class UploadSessions {
       });
       switch (outcome.kind) {
         case 'committed': {
-          // Either this attempt landed, or a concurrent complete of the same session did: the
-          // stored result is the answer (it was written in the same transaction).
-          const stored = parseSessionItem(await this.table.getRaw(sessionId))?.result;
+          // Applied by this request, the result it stored is `result`. Else this attempt landed
+          // (an answer lost), or a concurrent complete of the same session did: the stored result
+          // is the answer (written in the same transaction), read back. Applied, no read is made
+          // that could fail the answer of a durable object.
+          const stored = outcome.applied === true ? result : parseSessionItem(await this.table.getRaw(sessionId))?.result;
           await this.finish(session, old, keepUntil);
           return resultOf(info, stored ?? result);
         }
@@ -471,10 +473,11 @@ export class UploadSessions {
           // Not sent past the invocation's deadline: nothing committed, the session stays open
           // (completed again or aborted by the client, or taken by the sweeper at its expiry).
           if (outcome.error instanceof InvocationEndedError) throw outcome.error;
-          // Cancelled for a reason it would meet again, or not sent past the object's expiry:
-          // nothing committed; the session stays open (the client aborts it, completes it again
-          // when its object's time to live counts from the commit, or the sweeper takes it at
-          // expiry), unless the object's expiresAt has passed: it can never complete, so it ends.
+          // Cancelled for a reason it would meet again, throttled on every attempt, or not sent
+          // past the object's expiry: nothing committed; the session stays open (the client aborts
+          // it, completes it again later or when its object's time to live counts from the commit,
+          // or the sweeper takes it at expiry), unless the object's expiresAt has passed: it can
+          // never complete, so it ends.
           if (objectExpiryAt(info.expiry, this.o.clock()) === 'passed') return this.refuse(session, outcome.error);
           throw outcome.error;
         default: {

@@ -720,6 +720,23 @@ describe('a write does what it was asked, or nothing', () => {
   });
 
   /**
+   * S3's `response-*` query parameters ask GetObject to answer with other headers (a download as
+   * an attachment, another type or encoding): ignored, the object came back as a 200 under its
+   * stored headers, not those asked for (a redirect's URL names only the stored type). Refused.
+   */
+  test.each([
+    ['GET', 'response-content-disposition=attachment%3B%20filename%3D%22a.html%22'],
+    ['GET', 'response-content-type=text%2Fplain'],
+    ['HEAD', 'response-cache-control=no-store'],
+  ] as const)('%s ?%s is 400 (the answer would not carry the header asked for)', async (method, query) => {
+    const w = writer();
+    await call(w, 'PUT', '/objects/asked/response', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    const res = await call(w, method, '/objects/asked/response', { query });
+    expect(res.statusCode).toBe(400);
+    if (method !== 'HEAD') expect(bodyOf(res).message).toContain('response-');
+  });
+
+  /**
    * A session's create took the expiry and precondition headers as a PUT does, but dropped its
    * `x-amz-meta-*` headers (S3's CreateMultipartUpload takes metadata so): the object committed
    * without them, 201. Taken now; with metadata in the body too, 400.

@@ -125,6 +125,42 @@ describe('a commit cancelled for a refusal fails at once and cleans up', () => {
   });
 });
 
+/**
+ * A commit refused as a whole for load (`ThrottlingException`, a 400, on every attempt the SDK
+ * made, after its own backoff): nothing applied. It was decided by a read and called "outcome
+ * unknown" (a 503 "retry" all the same, but the caller told it may have landed), and the uploaded
+ * blob and the entry naming it were left to a sweeper for a lease and an upload window. It fails
+ * as throttled now, and the writer cleans up at once, as for any commit that did not land.
+ */
+describe('a commit throttled as a request, on every attempt the SDK made', () => {
+  const throttled = () =>
+    Object.assign(new Error('injected: ThrottlingException'), {
+      name: 'ThrottlingException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400 },
+      $retryable: { throttling: true },
+    });
+
+  test.each(paths.map((p) => [p.name, p] as const))(
+    '%s: it fails as throttled, the old value kept, and cleans up at once',
+    async (_n, path) => {
+      const key = `throttled/always/${path.name}`;
+      if (path.old !== undefined) await writer().store.put(key, path.old);
+      const injector = new FaultInjector().add({ kind: 'fail', match: steps(fx.config).commit, error: throttled });
+      const w = writer(injector);
+      const error = await path.op(w.store, key).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(error, 'not an unknown outcome: nothing applied').not.toBeInstanceOf(CommitOutcomeUnknownError);
+      expect(isThrottling(error), 'the caller learns the table is throttled').toBe(true);
+      expect(sameBytes(await rawValue(fx, key), path.old), 'the old value stays').toBe(true);
+      expect(w.log.outstanding, 'the writer keeps no entry').toBe(0);
+      expect(await leftOf(key), 'its blob deleted at once, no entry left').toEqual({ lost: [], unreferenced: [], entries: 0 });
+    },
+  );
+});
+
 describe('an upload session complete cancelled', () => {
   async function session(key: string) {
     const w = writer();

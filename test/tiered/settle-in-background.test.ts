@@ -86,6 +86,31 @@ describe('settle in the background', () => {
     expect(await writer.store.settled({ timeoutMs: 0 }), 'nothing pending: true at once').toBe(true);
   });
 
+  /**
+   * A bound past Node's longest timer (2^31 - 1 ms, about 24.8 days) fired at once (Node takes
+   * such a delay for 1 ms): `settled` answered false, "time is up", while the settle it was asked
+   * to wait for went on. It waits as without a bound now: no deadline that far can be met sooner.
+   */
+  test.each([2 ** 31, Number.MAX_SAFE_INTEGER])(
+    'settled({ timeoutMs: %d }) waits for the settle, not for a timer Node fires at once',
+    async (timeoutMs) => {
+      const fx = await freshFixture();
+      const writer = makeWriter(fx, { store: { settleInBackground: true } });
+      open.push(writer);
+      await writer.store.put('k', oldBody);
+      const gate = gateDeletes(writer.s3);
+      await writer.store.put('k', newBody);
+      await gate.reached;
+      let answer: boolean | undefined;
+      const waiting = writer.store.settled({ timeoutMs }).then((done) => (answer = done));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(answer, 'still waiting for the held settle').toBeUndefined();
+      gate.open();
+      await waiting;
+      expect(answer).toBe(true);
+    },
+  );
+
   test('a delete answers before its settle', async () => {
     const fx = await freshFixture();
     const writer = makeWriter(fx, { store: { settleInBackground: true } });

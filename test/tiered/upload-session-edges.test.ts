@@ -638,3 +638,37 @@ test('after everything: nothing lost, nothing leaked, the log drains', async () 
   await expectClean(fx, expect);
   expect(await uploadsInProgress()).toEqual([]);
 });
+
+describe('a complete whose commit landed and whose read of the session after it fails', () => {
+  // The commit applied (its transaction answered success): the result it stored is the one it
+  // wrote. Reading it back failed the complete with that read's error, a failure answered for a
+  // durable object (and the replaced blob left to the sweeper). The commit's own result answers.
+  test('the committed result is the answer, the replaced blob deleted and the entry removed', async () => {
+    const key = 'edge/complete-read-after-commit-fails';
+    await w.store.put(key, randomBody(40 * 1024));
+    const created = await w.store.createUpload(key);
+    const body = randomBody(1000);
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const sessionRead = (r: RequestInfo) => r.command === 'GetItemCommand' && r.input.TableName === fx.config.changeLogTable;
+    // The complete's first read of the session goes through; every one after its commit fails.
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      skip: 1,
+      match: sessionRead,
+      error: () => awsServiceError('InternalServerError', 500),
+    });
+    const completer = makeWriter(fx, { injector });
+    try {
+      const result = await completer.store.completeUpload(created.uploadId, parts);
+      expect(result).toMatchObject({ key, size: body.byteLength, stored: 'blob', created: false });
+      expect(result.version).toBe((await w.store.head(key))!.version);
+      expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
+      // The cleanup ran: no blob but the new one, no entry left.
+      const state = await rawState(fx);
+      expect(state.unreferenced.filter((b) => b.includes(encodeObjectId(key)))).toEqual([]);
+      expect(state.instances.find((i) => i.pk === created.uploadId)).not.toHaveProperty(`c_${created.uploadId}`);
+    } finally {
+      completer.close();
+    }
+  });
+});

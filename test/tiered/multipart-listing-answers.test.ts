@@ -1,0 +1,106 @@
+/**
+ * ListMultipartUploads and ListParts answers that do not advance: a proxy or an S3-compatible
+ * store that ignores the markers answers the same truncated page again, or a truncated page gives
+ * no markers. Read without a page bound (the uploads under one session's blob key, which the
+ * sweeper aborts), the same page of uploads was asked for again without end: the sweep hung on
+ * that session until its Lambda timed out, every sweep after it too. The SDK's ListParts
+ * paginator, under a complete or a listing of a session's parts, asked for a repeated page again
+ * without end too, holding every part it read. A truncated page with no markers ended either
+ * listing in silence, as if complete (a complete from a list of parts so cut assembles part of
+ * the object). Each is a {@link ListingError} now, as an object listing's are (lt-bucket.ts `list`).
+ */
+import { afterAll, describe, expect, test } from 'vitest';
+import { createS3Client } from '../../lib/aws/clients.js';
+import { ListingError } from '../../lib/errors.js';
+import { LtBucket } from '../../lib/tiered/lt-bucket.js';
+import { newBlobKey } from '../../lib/tiered/blob-keys.js';
+
+const s3 = createS3Client();
+afterAll(() => s3.destroy());
+
+/** `s3` whose every ListMultipartUploads is answered `page(input)`, no request sent. */
+function answering(page: (input: Record<string, unknown>) => Record<string, unknown>): { sent: () => number } {
+  let sent = 0;
+  const middleware =
+    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
+      if (context.commandName !== 'ListMultipartUploadsCommand') return next(args);
+      sent++;
+      if (sent > 50) throw new Error('still listing after 50 pages');
+      return { response: {}, output: { $metadata: {}, ...page(args.input) } };
+    };
+  s3.middlewareStack.add(middleware as never, { step: 'initialize', name: 'cannedUploadListing', override: true });
+  return { sent: () => sent };
+}
+
+const lt = new LtBucket(s3, 'bucket', 'blobs');
+const blob = newBlobKey('blobs', 'k');
+
+describe('a ListMultipartUploads answer that does not advance', () => {
+  test('the same truncated page again: ListingError, not a listing without end', async () => {
+    const calls = answering(() => ({
+      Uploads: [{ Key: blob, UploadId: 'u1' }],
+      IsTruncated: true,
+      NextKeyMarker: blob,
+      NextUploadIdMarker: 'u1',
+    }));
+    await expect(lt.multipartUploadIds(blob)).rejects.toBeInstanceOf(ListingError);
+    expect(calls.sent()).toBeLessThanOrEqual(2);
+    await expect(lt.multipartUploadsUnderPrefix(10)).rejects.toBeInstanceOf(ListingError);
+  });
+
+  test('a truncated page without markers: ListingError, not a complete listing', async () => {
+    answering(() => ({ Uploads: [{ Key: blob, UploadId: 'u1' }], IsTruncated: true }));
+    await expect(lt.multipartUploadIds(blob)).rejects.toBeInstanceOf(ListingError);
+    await expect(lt.multipartUploadsUnderPrefix(10)).rejects.toBeInstanceOf(ListingError);
+  });
+
+  test('pages that advance are read to the end', async () => {
+    answering((input) =>
+      input.UploadIdMarker === undefined
+        ? { Uploads: [{ Key: blob, UploadId: 'u1' }], IsTruncated: true, NextKeyMarker: blob, NextUploadIdMarker: 'u1' }
+        : { Uploads: [{ Key: blob, UploadId: 'u2' }], IsTruncated: false },
+    );
+    expect(await lt.multipartUploadIds(blob)).toEqual(['u1', 'u2']);
+  });
+});
+
+/** `s3` whose every ListParts is answered `page(input)`, no request sent. */
+function answeringParts(page: (input: Record<string, unknown>) => Record<string, unknown>): { sent: () => number } {
+  let sent = 0;
+  const middleware =
+    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
+      if (context.commandName !== 'ListPartsCommand') return next(args);
+      sent++;
+      if (sent > 50) throw new Error('still listing after 50 pages');
+      return { response: {}, output: { $metadata: {}, ...page(args.input) } };
+    };
+  s3.middlewareStack.add(middleware as never, { step: 'initialize', name: 'cannedPartListing', override: true });
+  return { sent: () => sent };
+}
+
+const part = (n: number) => ({ PartNumber: n, ETag: `"e${n}"`, Size: 5 * 1024 * 1024 });
+
+describe('a ListParts answer that does not advance', () => {
+  test('the same truncated page again: ListingError, not a listing without end', async () => {
+    const calls = answeringParts(() => ({ Parts: [part(1), part(2)], IsTruncated: true, NextPartNumberMarker: '2' }));
+    await expect(lt.listParts(blob, 'u1')).rejects.toBeInstanceOf(ListingError);
+    expect(calls.sent()).toBeLessThanOrEqual(2);
+    // An empty page that repeats its marker, which no part number shows.
+    answeringParts(() => ({ Parts: [], IsTruncated: true, NextPartNumberMarker: '2' }));
+    await expect(lt.listParts(blob, 'u1')).rejects.toBeInstanceOf(ListingError);
+  });
+
+  test('a truncated page without a marker: ListingError, not the parts of its first page as all of them', async () => {
+    answeringParts(() => ({ Parts: [part(1), part(2)], IsTruncated: true }));
+    await expect(lt.listParts(blob, 'u1')).rejects.toBeInstanceOf(ListingError);
+  });
+
+  test('pages that advance are read to the end', async () => {
+    answeringParts((input) =>
+      input.PartNumberMarker === undefined
+        ? { Parts: [part(1), part(2)], IsTruncated: true, NextPartNumberMarker: '2' }
+        : { Parts: [part(3)], IsTruncated: false },
+    );
+    expect((await lt.listParts(blob, 'u1'))?.map((p) => p.partNumber)).toEqual([1, 2, 3]);
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * The objects table named by a setting that names another table (the change log's: a variable from
+ * the wrong line of a script). Every call of the store is a ConfigError naming the table, not only
+ * those that read first: a small put's and a delete's one conditional write, refused by DynamoDB
+ * with a ValidationException for the key the table does not have, were a CommitRefusedError ("would
+ * be refused again"), which the objects API answered 400 InvalidRequest, the client blamed for the
+ * deployment's fault and no 5xx for the operator's alarm. The API answers 500, the error logged.
+ */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { handleObjectsRequest } from '../../lib/api/objects-http.js';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
+import { ConfigError } from '../../lib/errors.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { emptyTable, type Fixture, freshFixture } from '../support/local.js';
+import { KiB } from './harness.js';
+
+let fx: Fixture;
+let store: TieredStore;
+let table: string;
+
+beforeAll(async () => {
+  fx = await freshFixture();
+  table = fx.config.changeLogTable;
+  const config = { ...fx.config, objectsTable: table };
+  store = new TieredStore({ config, changeLog: new DynamoChangeLog({ config, dynamodb: fx.dynamodb }), dynamodb: fx.dynamodb, s3: fx.s3 });
+});
+
+const calls: Record<string, () => Promise<unknown>> = {
+  'a small put': () => store.put('k', 'small'),
+  'a large put': () => store.put('k', new Uint8Array(20 * KiB)),
+  'a delete': () => store.delete('k'),
+  'a conditional delete': () => store.delete('k', { ifVersion: 3 }),
+  'a get': () => store.get('k'),
+};
+
+describe('the objects table named as another table', () => {
+  test.each(Object.keys(calls))('%s is a ConfigError naming the table', async (name) => {
+    const error = await calls[name]!().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(`table "${table}"`);
+  });
+
+  test.each([
+    ['PUT', 'small'],
+    ['DELETE', undefined],
+  ])('the objects API answers a %s 500, the error logged', async (method, body) => {
+    const logged: unknown[] = [];
+    const event = {
+      rawPath: '/objects/k',
+      rawQueryString: '',
+      headers: {},
+      isBase64Encoded: false,
+      requestContext: { http: { method } },
+      ...(body !== undefined ? { body } : {}),
+    } as unknown as APIGatewayProxyEventV2;
+    const response = await handleObjectsRequest(store, event, { onError: (err) => logged.push(err) });
+    expect(response.statusCode).toBe(500);
+    expect(logged[0]).toBeInstanceOf(ConfigError);
+  });
+});
+
+/**
+ * The change-log table named by a setting that names a table keyed as the objects table. A change
+ * that uploads nothing (a delete of a large object, a small body over one) writes its entry in its
+ * commit's transaction, whose refusal for a key the table does not have does not say which table:
+ * the ConfigError named the objects table, which is keyed right, sending the operator to the wrong
+ * table. It names the change-log table now, as a large put's record does.
+ */
+describe('the change-log table named as another table', () => {
+  let wrong: TieredStore;
+  let other: string;
+  beforeAll(async () => {
+    other = await emptyTable(fx);
+    const config = { ...fx.config, changeLogTable: other };
+    const right = new TieredStore({
+      config: fx.config,
+      changeLog: new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb }),
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+    });
+    await right.put('large', new Uint8Array(20 * KiB));
+    wrong = new TieredStore({
+      config,
+      changeLog: new DynamoChangeLog({ config, dynamodb: fx.dynamodb }),
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+    });
+  });
+
+  test.each([
+    ['a delete of a large object', () => wrong.delete('large')],
+    ['a small body over a large one', () => wrong.put('large', 'small')],
+    ['a large put', () => wrong.put('large', new Uint8Array(30 * KiB))],
+  ])('%s is a ConfigError naming the change-log table', async (_name, call) => {
+    const error = await call().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(`table "${other}"`);
+  });
+});
