@@ -182,6 +182,27 @@ describe('one table named for the other', () => {
     expect(await prefixKeys(fx)).toEqual([live]);
   });
 
+  test("the change log as the objects table, its key named pk as the change log's, with --empty-store-ok: no item is understood as an object, nothing deleted (exit 1)", async () => {
+    const fx = await freshFixture({ hvAttributes: { key: 'pk' } });
+    const live = blobKey(fx, 'z-live', OLD);
+    const orphan = blobKey(fx, 'a-orphan', OLD);
+    for (const key of [live, orphan]) await putBlob(fx, key);
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ pk: 'z-live', version: 1, blob: live, size: 12, metadata: {}, createdAt: OLD, updatedAt: OLD, writeId: uuidv7() }),
+      }),
+    );
+    // An idle writer's instance: the table named as the objects table is not empty.
+    await putRawInstance(fx, { leaseUntil: Date.now() + 10 * 60_000, entries: {} });
+    // Told the store holds no large object (the table named pointed at no blob, so the audit said).
+    const run = await cliJson(objectsIsLog(fx), ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
+    expect(run.json.deleted).toBe(0);
+    expect(run.json.deleteRefused).toMatch(/objects-table item .* has none of the attributes the configuration names/);
+    expect(run.code).toBe(1);
+    expect(await prefixKeys(fx)).toEqual([live, orphan].sort());
+  });
+
   test('sweep and inspect on the objects table as the change log: a configuration error naming it (exit 2)', async () => {
     const { fx } = await store();
     const wrong = logIsObjects(fx);
