@@ -203,6 +203,21 @@ describe('one table named for the other', () => {
     expect(await prefixKeys(fx)).toEqual([live, orphan].sort());
   });
 
+  test("status on the objects table as the change log, its key named pk as the change log's: a configuration error naming it (exit 2), not its objects listed as corrupt instances", async () => {
+    const fx = await freshFixture({ hvAttributes: { key: 'pk' } });
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ pk: 'small', version: 1, body: 'x', size: 1, metadata: {}, createdAt: OLD, updatedAt: OLD, writeId: uuidv7() }),
+      }),
+    );
+    const run = await cli(logIsObjects(fx), ['status']);
+    expect(run.code, run.out).toBe(2);
+    expect(run.err).toMatch(
+      new RegExp(`^tierlog: configuration: table "${fx.config.objectsTable}" does not have the key or index tierlog uses`),
+    );
+  });
+
   test('sweep and inspect on the objects table as the change log: a configuration error naming it (exit 2)', async () => {
     const { fx } = await store();
     const wrong = logIsObjects(fx);
