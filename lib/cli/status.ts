@@ -168,9 +168,10 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
     }
   }
 
-  // An empty scan says nothing about which table it read: one read of the lease index does (a
+  // An empty scan says nothing about which table it read, nor does one with items that are no
+  // instances (an objects table whose key is named `pk` too): one read of the lease index does (a
   // table of another kind lacks it: a ConfigError naming the table), as the audit asks.
-  if (total === 0) await assertChangeLogShape(ctx.dynamodb, ctx.config.changeLogTable);
+  if (total === 0 || corruptItems.length > 0) await assertChangeLogShape(ctx.dynamodb, ctx.config.changeLogTable);
   return {
     table: ctx.config.changeLogTable,
     at: iso(now),

@@ -11,8 +11,10 @@
  * not parse but has a readable object id holds every blob of that object. An entry with no
  * readable object id, an item that cannot be read at all, or one without the table's key `pk`
  * (the table is not a change log: the objects table named by mistake, say) sets `refuse`: the
- * caller deletes nothing. A table that holds no item at all is checked for the change log's lease
- * index, so an empty table of another kind is refused too. Nothing read from a corrupt item ever
+ * caller deletes nothing. A table that holds no item at all, or an item whose header is not an
+ * instance's (an objects table whose key is named `pk` too passes the check above), is checked for
+ * the change log's lease index, so a table of another kind is refused too; and one none of whose
+ * items is an instance sets `refuse`, for a caller not allowed to read that index. Nothing read from a corrupt item ever
  * drives a delete.
  */
 import { type AttributeValue, type DynamoDBClient, paginateScan, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -67,9 +69,15 @@ export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: s
   const objects = new Map<string, string>();
   const corrupt: CorruptChangeLogItem[] = [];
   let refuse: string | undefined;
+  // An item whose header is not an instance's: a corrupt one, or a table of another kind whose key
+  // is also named `pk` (an objects table of the user's schema), where nothing looks in flight.
+  let headerUnread = false;
+  let items = 0;
+  let instances = 0;
   try {
     for await (const page of paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true })) {
       for (const raw of page.Items ?? []) {
+        items++;
         const instanceId = raw[CHANGELOG_ATTR.pk]?.S ?? '?';
         // Every change-log item is keyed by a string `pk`: an item without one is not a change
         // log's, so the table named may be another (the objects table, say), and what is in
@@ -88,9 +96,11 @@ export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: s
         }
         try {
           parseInstanceItem(item);
+          instances++;
         } catch (err) {
           if (!(err instanceof CorruptItemError)) throw err;
           corrupt.push({ instanceId, reason: err.message });
+          headerUnread = true;
         }
         for (const [name, value] of Object.entries(item)) {
           if (!isEntryAttribute(name)) continue;
@@ -106,7 +116,12 @@ export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: s
   } catch (err) {
     throw translateAwsError(err, { operation: 'Scan', table });
   }
-  if (uuids.size === 0 && corrupt.length === 0 && refuse === undefined) await assertChangeLogShape(dynamodb, table);
+  if (refuse === undefined && ((uuids.size === 0 && corrupt.length === 0) || headerUnread)) await assertChangeLogShape(dynamodb, table);
+  // A caller not allowed to read the index learns nothing from it: a table none of whose items is
+  // an instance is no change log that says what is in flight.
+  if (refuse === undefined && items > 0 && instances === 0) {
+    refuse = `table ${table} holds no item that is a change-log instance (${items} read): it is not a change-log table (TIERLOG_CHANGELOG_TABLE)`;
+  }
   return { uuids, objects, corrupt, ...(refuse !== undefined ? { refuse } : {}) };
 }
 

@@ -23,6 +23,8 @@
  *  - the sample points at no blob (an empty table, a table of inline objects only, or one whose
  *    blobs the sample missed): `noReferences`, deletes refused unless the operator states that
  *    the store holds no large object (`emptyStoreOk`), the one case where every blob is garbage;
+ *    unless a first page of its items shows one not understood as an objects-table item (the
+ *    change log named for it: `undecided`);
  *  - anything else (a lookup S3 did not answer, every sample churned): `undecided`, deletes refused.
  *
  * A refusal deletes nothing and still reports: the operator reads why, then fixes the
@@ -32,6 +34,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../aws/clients.js';
 import { translateAwsError } from '../aws/errors.js';
+import { sampleHvItems } from './hv-shape.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
 import type { HvTable } from '../tiered/hv-table.js';
 import type { LtBucket } from '../tiered/lt-bucket.js';
@@ -154,7 +157,12 @@ export async function checkStoreBinding(options: {
       };
     }
   }
-  return judgeStoreBinding(findings, { table: hv.tableName, bucket: lt.bucket, prefix: lt.prefix, scanned });
+  const binding = judgeStoreBinding(findings, { table: hv.tableName, bucket: lt.bucket, prefix: lt.prefix, scanned });
+  if (binding.kind !== 'noReferences') return binding;
+  // A table that points at no blob may be no objects table at all (the change log, its key named
+  // as the objects': every lookup finds nothing): `emptyStoreOk` would then take every blob for garbage.
+  const why = await sampleHvItems(options.dynamodb, hv.tableName, hv.attrs);
+  return why === undefined ? binding : { kind: 'undecided', reason: `${why}; deletes refused` };
 }
 
 /** Items that point at a blob (not deletion markers), a few from each scan segment. */

@@ -8,14 +8,17 @@
  *  - `tierlog sweep` and `tierlog inspect` need the change log's key and lease index: a
  *    configuration error (exit 2) naming the table, not DynamoDB's bare ValidationException.
  */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
-import { emptyTable, type Fixture, prefixKeys } from '../support/local.js';
+import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { newChangeId } from '../../lib/ids.js';
-import { cli, cliJson, HOUR, putRawInstance, rawEntry, storeWithOrphan } from './helpers.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, rawEntry, storeWithOrphan } from './helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
 const ahead = () => Date.now() + 2 * HOUR;
@@ -38,6 +41,71 @@ describe('one table named for the other', () => {
     const right = await cliJson(fx, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
     expect(right.json.deleted).toBe(1);
     expect(await prefixKeys(fx)).toEqual([live]);
+  });
+
+  test("the objects table as the change log, its key named pk as the change log's: the listing audit deletes nothing, not even a write in flight's blob (exit 2)", async () => {
+    // A schema of the user's whose partition key is "pk", the change log's key name: every item
+    // of it has a string pk, so only the table's shape (no lease index) tells it from a change log.
+    const fx = await freshFixture({ hvAttributes: { key: 'pk' } });
+    const live = blobKey(fx, 'z-live', OLD);
+    const orphan = blobKey(fx, 'a-orphan', OLD);
+    const pending = blobKey(fx, 'm-pending', OLD);
+    for (const key of [live, orphan, pending]) await putBlob(fx, key);
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ pk: 'z-live', version: 1, blob: live, size: 12, metadata: {}, createdAt: OLD, updatedAt: OLD, writeId: uuidv7() }),
+      }),
+    );
+    // A writer that uploaded `pending` and has yet to commit it: its live instance names it.
+    await putRawInstance(fx, {
+      leaseUntil: Date.now() + 10 * 60_000,
+      entries: { [newChangeId()]: rawEntry('m-pending', { new: pending }) },
+    });
+    const run = await cli(logIsObjects(fx), ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+    expect(run.code).toBe(2);
+    expect(run.err).toMatch(
+      new RegExp(`^tierlog: configuration: table "${fx.config.objectsTable}" does not have the key or index tierlog uses`),
+    );
+    expect(await prefixKeys(fx)).toEqual([live, orphan, pending].sort());
+  });
+
+  test("the same, run by a role not granted the lease index (it cannot tell the table's kind from it): no item is an instance, every delete refused (exit 1)", async () => {
+    const fx = await freshFixture({ hvAttributes: { key: 'pk' } });
+    const orphan = blobKey(fx, 'a-orphan', OLD);
+    const pending = blobKey(fx, 'm-pending', OLD);
+    for (const key of [orphan, pending]) await putBlob(fx, key);
+    await putRawInstance(fx, {
+      leaseUntil: Date.now() + 10 * 60_000,
+      entries: { [newChangeId()]: rawEntry('m-pending', { new: pending }) },
+    });
+    // An item of the objects table, so the table named as the change log is not empty.
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ pk: 'small', version: 1, body: 'x', size: 1, metadata: {}, createdAt: OLD, updatedAt: OLD, writeId: uuidv7() }),
+      }),
+    );
+    const dynamodb = createDynamoDBClient();
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'ScanCommand' && r.input.IndexName !== undefined,
+        error: () =>
+          awsServiceError('AccessDeniedException', 400, 'User: operator is not authorized to perform: dynamodb:Scan on resource: index'),
+      })
+      .attach(dynamodb, 'dynamodb');
+    try {
+      const run = await cliJson({ ...logIsObjects(fx), dynamodb }, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], {
+        clock: ahead,
+      });
+      expect(run.json.deleted).toBe(0);
+      expect(run.json.deleteRefused).toMatch(new RegExp(`table ${fx.config.objectsTable} .*no item .*instance`));
+      expect(run.code).toBe(1);
+    } finally {
+      dynamodb.destroy();
+    }
+    expect(await prefixKeys(fx)).toEqual([orphan, pending].sort());
   });
 
   test('the objects table as the change log: the snapshot re-verification keeps every candidate', async () => {
@@ -112,6 +180,42 @@ describe('one table named for the other', () => {
       dynamodb.destroy();
     }
     expect(await prefixKeys(fx)).toEqual([live]);
+  });
+
+  test("the change log as the objects table, its key named pk as the change log's, with --empty-store-ok: no item is understood as an object, nothing deleted (exit 1)", async () => {
+    const fx = await freshFixture({ hvAttributes: { key: 'pk' } });
+    const live = blobKey(fx, 'z-live', OLD);
+    const orphan = blobKey(fx, 'a-orphan', OLD);
+    for (const key of [live, orphan]) await putBlob(fx, key);
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ pk: 'z-live', version: 1, blob: live, size: 12, metadata: {}, createdAt: OLD, updatedAt: OLD, writeId: uuidv7() }),
+      }),
+    );
+    // An idle writer's instance: the table named as the objects table is not empty.
+    await putRawInstance(fx, { leaseUntil: Date.now() + 10 * 60_000, entries: {} });
+    // Told the store holds no large object (the table named pointed at no blob, so the audit said).
+    const run = await cliJson(objectsIsLog(fx), ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
+    expect(run.json.deleted).toBe(0);
+    expect(run.json.deleteRefused).toMatch(/objects-table item .* has none of the attributes the configuration names/);
+    expect(run.code).toBe(1);
+    expect(await prefixKeys(fx)).toEqual([live, orphan].sort());
+  });
+
+  test("status on the objects table as the change log, its key named pk as the change log's: a configuration error naming it (exit 2), not its objects listed as corrupt instances", async () => {
+    const fx = await freshFixture({ hvAttributes: { key: 'pk' } });
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ pk: 'small', version: 1, body: 'x', size: 1, metadata: {}, createdAt: OLD, updatedAt: OLD, writeId: uuidv7() }),
+      }),
+    );
+    const run = await cli(logIsObjects(fx), ['status']);
+    expect(run.code, run.out).toBe(2);
+    expect(run.err).toMatch(
+      new RegExp(`^tierlog: configuration: table "${fx.config.objectsTable}" does not have the key or index tierlog uses`),
+    );
   });
 
   test('sweep and inspect on the objects table as the change log: a configuration error naming it (exit 2)', async () => {

@@ -38,7 +38,7 @@ function scanned(policy: unknown): unknown[] {
 
 const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
 const objectsTableArn = (stack: TierlogStack) => stack.resolve(stack.tierlog.objectsTable.tableArn);
-/** The change log and its lease index (read once when the change log is empty: lib/recovery/change-log-protection.ts). */
+/** The change log and its lease index (read when the change log is empty or holds an item that is no instance: lib/recovery/change-log-protection.ts). */
 const changeLogScans = (stack: TierlogStack) => [
   stack.resolve(stack.tierlog.changeLogTable.tableArn),
   stack.resolve(`${stack.tierlog.changeLogTable.tableArn}/index/${LEASE_INDEX_NAME}`),

@@ -15,7 +15,7 @@ import { DEFAULT_MAX_UPLOAD_MS, MAX_WRITER_LEASE_MS } from '../../lib/constants.
 import { ValidationError } from '../../lib/errors.js';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
-import { SweepIncompleteError } from '../../lib/recovery/sweeper.js';
+import { SweepIncompleteError, Sweeper } from '../../lib/recovery/sweeper.js';
 import { newChangeId } from '../../lib/ids.js';
 import { addSweepMetrics, SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
@@ -27,6 +27,7 @@ import {
   makeWriter,
   PAST_EVERYTHING_MS,
   PAST_WINDOW_MS,
+  putRawInstance,
   rawGetObject,
   rawInstance,
   rawPutObject,
@@ -112,6 +113,52 @@ describe('a writer whose clock runs 3 h ahead', () => {
     const image = await snapshot(fx);
     expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesClaimed: 0 });
     expect(await snapshot(fx)).toBe(image);
+  });
+});
+
+describe("a suspect-lease query page read after the sweep's start", () => {
+  test("a live writer whose lease was renewed since, within a writer's reach on the sweeper's clock then, is not taken for suspect or claimed", async () => {
+    const fx = await freshFixture({ leaseShards: 1 });
+    const t0 = Date.now();
+    let offset = 0;
+    // A writer whose clock runs a minute ahead: its lease is suspect, and the query's first page shows it.
+    const ahead = await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: t0 + MAX_WRITER_LEASE_MS + 70_000,
+      entries: { [newChangeId()]: { v: 1, id: 's', at: t0 } },
+    });
+    // A live writer, its lease within reach when the sweep starts.
+    const live = await putRawInstance(fx, { shard: 0, leaseUntil: t0 + 5 * MIN, entries: { [newChangeId()]: { v: 1, id: 'w', at: t0 } } });
+    const dynamodb = createDynamoDBClient();
+    open.push({ close: () => dynamodb.destroy() });
+    let suspectPages = 0;
+    // One item a page, and ten minutes pass (a pool busy with a backlog) before the second page is
+    // read; meanwhile the live writer's next invocation renewed its lease as far as any writer takes it.
+    (dynamodb.middlewareStack as { add(m: unknown, o: unknown): void }).add(
+      (next: (args: { input: Record<string, unknown> }) => Promise<unknown>, context: { commandName?: string }) =>
+        async (args: { input: Record<string, unknown> }) => {
+          if (context.commandName === 'QueryCommand' && String(args.input.KeyConditionExpression).includes('> :horizon')) {
+            args.input.Limit = 1;
+            if (++suspectPages === 2) {
+              offset = 10 * MIN;
+              await putRawInstance(fx, {
+                instanceId: live,
+                shard: 0,
+                leaseUntil: Date.now() + offset + MAX_WRITER_LEASE_MS,
+                entries: { [newChangeId()]: { v: 1, id: 'w', at: t0 } },
+              });
+            }
+          }
+          return next(args);
+        },
+      { step: 'initialize', name: 'suspectPageLate' },
+    );
+    const sweeper = new Sweeper({ config: fx.config, dynamodb, clock: () => Date.now() + offset, shardlessScan: false });
+    const report = await sweeper.sweep();
+    expect(suspectPages, 'the second page was read').toBeGreaterThanOrEqual(2);
+    expect(await rawInstance(fx, ahead)).toMatchObject({ state: 'claimed' });
+    expect(await rawInstance(fx, live)).toMatchObject({ state: 'live' });
+    expect(report).toMatchObject({ suspectLeases: 1, instancesClaimed: 1 });
   });
 });
 
