@@ -26,7 +26,7 @@ import { SWEEPER_OPTIONS, Sweeper, type SweeperOptions } from '../recovery/sweep
 import { assertOptions } from '../plain-options.js';
 import { isIntegerIn } from '../env-integers.js';
 import { ConfigError, ValidationError } from '../errors.js';
-import { dynamoDbHostOf, isAwsHost } from '../aws/endpoint-host.js';
+import { dynamoDbHostOf, isAwsHost } from './endpoint-host.js';
 
 /** The {@link Sweeper}'s options (but its clock), and how far ahead the sweeps run. */
 export interface SweepPastLeasesOptions extends Omit<SweeperOptions, 'clock'> {

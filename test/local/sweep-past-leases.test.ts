@@ -5,7 +5,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
-import { isAwsHost } from '../../lib/aws/endpoint-host.js';
+import { isAwsHost } from '../../lib/local/endpoint-host.js';
 import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { sweepPastLeases } from '../../lib/local/sweep-past-leases.js';
