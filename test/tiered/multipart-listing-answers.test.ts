@@ -18,17 +18,20 @@ import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 const s3 = createS3Client();
 afterAll(() => s3.destroy());
 
-/** `s3` whose every ListMultipartUploads is answered `page(input)`, no request sent. */
-function answering(page: (input: Record<string, unknown>) => Record<string, unknown>): { sent: () => number } {
+/** `s3` whose every `command` (ListMultipartUploads, ListParts) is answered `page(input)`, no request sent. */
+function answering(
+  command: 'ListMultipartUploads' | 'ListParts',
+  page: (input: Record<string, unknown>) => Record<string, unknown>,
+): { sent: () => number } {
   let sent = 0;
   const middleware =
     (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
-      if (context.commandName !== 'ListMultipartUploadsCommand') return next(args);
+      if (context.commandName !== `${command}Command`) return next(args);
       sent++;
       if (sent > 50) throw new Error('still listing after 50 pages');
       return { response: {}, output: { $metadata: {}, ...page(args.input) } };
     };
-  s3.middlewareStack.add(middleware as never, { step: 'initialize', name: 'cannedUploadListing', override: true });
+  s3.middlewareStack.add(middleware as never, { step: 'initialize', name: `canned${command}`, override: true });
   return { sent: () => sent };
 }
 
@@ -37,7 +40,7 @@ const blob = newBlobKey('blobs', 'k');
 
 describe('a ListMultipartUploads answer that does not advance', () => {
   test('the same truncated page again: ListingError, not a listing without end', async () => {
-    const calls = answering(() => ({
+    const calls = answering('ListMultipartUploads', () => ({
       Uploads: [{ Key: blob, UploadId: 'u1' }],
       IsTruncated: true,
       NextKeyMarker: blob,
@@ -49,13 +52,13 @@ describe('a ListMultipartUploads answer that does not advance', () => {
   });
 
   test('a truncated page without markers: ListingError, not a complete listing', async () => {
-    answering(() => ({ Uploads: [{ Key: blob, UploadId: 'u1' }], IsTruncated: true }));
+    answering('ListMultipartUploads', () => ({ Uploads: [{ Key: blob, UploadId: 'u1' }], IsTruncated: true }));
     await expect(lt.multipartUploadIds(blob)).rejects.toBeInstanceOf(ListingError);
     await expect(lt.multipartUploadsUnderPrefix(10)).rejects.toBeInstanceOf(ListingError);
   });
 
   test('pages that advance are read to the end', async () => {
-    answering((input) =>
+    answering('ListMultipartUploads', (input) =>
       input.UploadIdMarker === undefined
         ? { Uploads: [{ Key: blob, UploadId: 'u1' }], IsTruncated: true, NextKeyMarker: blob, NextUploadIdMarker: 'u1' }
         : { Uploads: [{ Key: blob, UploadId: 'u2' }], IsTruncated: false },
@@ -64,39 +67,25 @@ describe('a ListMultipartUploads answer that does not advance', () => {
   });
 });
 
-/** `s3` whose every ListParts is answered `page(input)`, no request sent. */
-function answeringParts(page: (input: Record<string, unknown>) => Record<string, unknown>): { sent: () => number } {
-  let sent = 0;
-  const middleware =
-    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
-      if (context.commandName !== 'ListPartsCommand') return next(args);
-      sent++;
-      if (sent > 50) throw new Error('still listing after 50 pages');
-      return { response: {}, output: { $metadata: {}, ...page(args.input) } };
-    };
-  s3.middlewareStack.add(middleware as never, { step: 'initialize', name: 'cannedPartListing', override: true });
-  return { sent: () => sent };
-}
-
 const part = (n: number) => ({ PartNumber: n, ETag: `"e${n}"`, Size: 5 * 1024 * 1024 });
 
 describe('a ListParts answer that does not advance', () => {
   test('the same truncated page again: ListingError, not a listing without end', async () => {
-    const calls = answeringParts(() => ({ Parts: [part(1), part(2)], IsTruncated: true, NextPartNumberMarker: '2' }));
+    const calls = answering('ListParts', () => ({ Parts: [part(1), part(2)], IsTruncated: true, NextPartNumberMarker: '2' }));
     await expect(lt.listParts(blob, 'u1')).rejects.toBeInstanceOf(ListingError);
     expect(calls.sent()).toBeLessThanOrEqual(2);
     // An empty page that repeats its marker, which no part number shows.
-    answeringParts(() => ({ Parts: [], IsTruncated: true, NextPartNumberMarker: '2' }));
+    answering('ListParts', () => ({ Parts: [], IsTruncated: true, NextPartNumberMarker: '2' }));
     await expect(lt.listParts(blob, 'u1')).rejects.toBeInstanceOf(ListingError);
   });
 
   test('a truncated page without a marker: ListingError, not the parts of its first page as all of them', async () => {
-    answeringParts(() => ({ Parts: [part(1), part(2)], IsTruncated: true }));
+    answering('ListParts', () => ({ Parts: [part(1), part(2)], IsTruncated: true }));
     await expect(lt.listParts(blob, 'u1')).rejects.toBeInstanceOf(ListingError);
   });
 
   test('pages that advance are read to the end', async () => {
-    answeringParts((input) =>
+    answering('ListParts', (input) =>
       input.PartNumberMarker === undefined
         ? { Parts: [part(1), part(2)], IsTruncated: true, NextPartNumberMarker: '2' }
         : { Parts: [part(3)], IsTruncated: false },
