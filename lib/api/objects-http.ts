@@ -149,7 +149,10 @@ export interface ObjectsApiOptions {
    * the create answers the first ones that fit.
    */
   readonly maxPartUrls?: number;
-  /** Receives unexpected errors (answered as a 500 that does not repeat them). */
+  /**
+   * Receives unexpected errors (answered as a 500 that does not repeat them), and a failed signing
+   * of a new session's part URLs (the session is answered without them).
+   */
   readonly onError?: (err: unknown) => void;
 }
 
@@ -592,12 +595,36 @@ async function createSession(
   // first: a client refused asks again with `GET ?uploadId=…&partNumber=n`). One read of the session signs them all.
   const expiresInMsOfUrls = Math.max(1_000, created.expiresAt - Date.now());
   const partNumbers = Array.from({ length: count }, (_, i) => i + 1);
-  const urls = count > 0 ? await store.uploadPartUrls(created.uploadId, partNumbers, { key, expiresInMs: expiresInMsOfUrls }) : [];
+  const urls = count > 0 ? await signedOrNone(store, created.uploadId, partNumbers, key, expiresInMsOfUrls, options) : [];
   const parts = fitting(
     created,
-    partNumbers.map((partNumber, i) => ({ partNumber, url: urls[i]! })),
+    urls.map((url, i) => ({ partNumber: partNumbers[i]!, url })),
   );
   return json(201, { ...created, ...(created.partCount !== undefined ? { parts } : {}) });
+}
+
+/**
+ * The part URLs of a session just created, or none when signing them fails (the signer's
+ * temporary credentials about to end, a session aborted meanwhile): the session exists by then,
+ * and a 500 would lose the client its id (the session and its upload would wait a day for the
+ * sweeper). Its create answers it without part URLs, as it answers fewer past `maxPartUrls`; the
+ * client asks for them with `GET ?uploadId=…&partNumber=n`, which answers the failure if it lasts.
+ * The error goes to `onError`.
+ */
+async function signedOrNone(
+  store: TieredStore,
+  uploadId: string,
+  partNumbers: readonly number[],
+  key: string,
+  expiresInMs: number,
+  options: ObjectsApiOptions,
+): Promise<string[]> {
+  try {
+    return await store.uploadPartUrls(uploadId, partNumbers, { key, expiresInMs });
+  } catch (err) {
+    options.onError?.(err);
+    return [];
+  }
 }
 
 /**

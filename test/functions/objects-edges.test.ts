@@ -1273,6 +1273,40 @@ describe('a GET answer always fits the buffered response', () => {
     },
   );
 
+  test("a session's create whose part URLs cannot be signed answers the session without them (its id kept), the error to onError", async () => {
+    const w = writer();
+    const key = 'limit/unsigned-part-urls';
+    const signing = new Error('the signer could not sign: its credentials end in 0.4 s');
+    // Part URLs are UploadPart requests built up to their signing (lib/aws/presign.ts); the
+    // session's own requests are not UploadParts.
+    let fail = true;
+    w.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (fail && context.commandName === 'UploadPartCommand') throw signing;
+        return next(args);
+      },
+      { step: 'build', name: 'failPartSigning' },
+    );
+    const errors: unknown[] = [];
+    const res = await call(
+      w,
+      'POST',
+      `/objects/${key}`,
+      { query: 'uploads', body: JSON.stringify({ size: 2 * 5 * 1024 * KiB, partSize: 5 * 1024 * KiB }) },
+      { onError: (err) => errors.push(err) },
+    );
+    expect(res.statusCode).toBe(201);
+    const created = JSON.parse(String(res.body)) as { uploadId: string; partCount: number; parts: unknown[] };
+    expect(created.partCount).toBe(2);
+    expect(created.parts).toEqual([]);
+    expect(errors).toEqual([signing]);
+    // The client asks for the URLs by the id it kept, and can end the session.
+    fail = false;
+    const one = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${created.uploadId}&partNumber=1` });
+    expect(one.statusCode).toBe(200);
+    expect((await call(w, 'DELETE', `/objects/${key}`, { query: `uploadId=${created.uploadId}` })).statusCode).toBe(204);
+  });
+
   test("a session's create answers no more part URLs than a 6 MB response holds; the rest are asked for one by one", async () => {
     // 10,000 URLs of a long key take 11 MB here (40 MB on AWS, with a session token): Lambda failed
     // that answer with a 502 and no session id, and the session and its upload stayed a day.
