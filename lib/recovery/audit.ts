@@ -74,7 +74,13 @@ import { assertOptions, optionNames } from '../plain-options.js';
 import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isCredentialRefusal } from '../aws/errors.js';
-import { type CorruptChangeLogItem, protectorOf, readChangeLogProtection } from './change-log-protection.js';
+import {
+  assertChangeLogShape,
+  type CorruptChangeLogItem,
+  probeTable,
+  protectorOf,
+  readChangeLogProtection,
+} from './change-log-protection.js';
 import { unrecognisedHvItems } from './hv-shape.js';
 import { bindingRefusal, checkStoreBinding, type StoreBinding } from './store-binding.js';
 import { isUnrecognised } from '../tiered/hv-item-shape.js';
@@ -600,6 +606,12 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       }
     }
     await check(pending);
+    // No blob old enough to check read neither table: one named wrong, or gone, would pass run
+    // after run (exit 0) until a blob grew old enough. One counted read of each says so now.
+    if (report.checked === 0) {
+      await assertChangeLogShape(dynamodb, config.changeLogTable);
+      await probeTable(dynamodb, config.objectsTable);
+    }
   } catch (err) {
     // What was done must not be lost with the error.
     if (report.deleted > 0 || report.expiredRemoved > 0 || report.deleteFailures.length > 0) throw new AuditIncompleteError(report, err);

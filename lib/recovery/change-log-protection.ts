@@ -135,15 +135,26 @@ export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: s
  */
 export async function assertChangeLogShape(dynamodb: DynamoDBClient, table: string): Promise<void> {
   if (shapeKnown.has(table)) return;
+  await probeTable(dynamodb, table, LEASE_INDEX_NAME);
+  shapeKnown.add(table);
+}
+
+/**
+ * One read of at most one item of `table` (of its index `indexName`, if named), counted, not
+ * returned: a table or an index that does not exist is an error naming it. A refusal of this
+ * action alone is no error (a role not granted it learns nothing, and goes on without it).
+ */
+export async function probeTable(dynamodb: DynamoDBClient, table: string, indexName?: string): Promise<void> {
   try {
-    await dynamodb.send(new ScanCommand({ TableName: table, IndexName: LEASE_INDEX_NAME, Limit: 1, Select: 'COUNT' }));
+    await dynamodb.send(
+      new ScanCommand({ TableName: table, ...(indexName !== undefined ? { IndexName: indexName } : {}), Limit: 1, Select: 'COUNT' }),
+    );
   } catch (err) {
     const translated = translateAwsError(err, { operation: 'Scan', table });
-    // Only a refusal of this action is "not allowed to read the index". Refused credentials (an
-    // expired token, say) say nothing about the table: the check is not done, so stop.
+    // Only a refusal of this action is "not allowed to read" it. Refused credentials (an expired
+    // token, say) say nothing about the table: the check is not done, so stop.
     if (!(translated instanceof AccessDeniedError) || isCredentialRefusal(err)) throw translated;
   }
-  shapeKnown.add(table);
 }
 
 /** Tables whose lease index was read (or cannot be): a table's indexes do not change under a run. */

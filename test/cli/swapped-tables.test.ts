@@ -241,3 +241,31 @@ describe('one table named for the other', () => {
     expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 });
+
+describe('an audit with no blob old enough to check still reads both tables', () => {
+  test.each([
+    { table: 'changeLogTable', named: 'no-such-table', code: 1, says: 'table "no-such-table" does not exist' },
+    { table: 'objectsTable', named: 'no-such-table', code: 1, says: 'table "no-such-table" does not exist' },
+  ] as const)(
+    '$table named for a table that does not exist: exit $code naming it, not a clean run',
+    async ({ table, named, code, says }) => {
+      const fx = await freshFixture();
+      // A blob too young to judge: the run checks nothing, and read no table before.
+      await putBlob(fx, blobKey(fx, 'young', Date.now()));
+      const run = await cli({ ...fx, config: { ...fx.config, [table]: named } }, ['audit', '--older-than', '1h']);
+      expect(run.code).toBe(code);
+      expect(run.err).toContain(says);
+      expect(await prefixKeys(fx)).toHaveLength(1);
+    },
+  );
+
+  test('the objects table named as the change log: a configuration error naming it (exit 2); the right tables: a clean run (exit 0)', async () => {
+    const fx = await freshFixture();
+    await putBlob(fx, blobKey(fx, 'young', Date.now()));
+    const swapped = await cli(logIsObjects(fx), ['audit', '--older-than', '1h']);
+    expect(swapped.code).toBe(2);
+    expect(swapped.err).toContain(`table "${fx.config.objectsTable}" does not have the key or index tierlog uses`);
+    const right = await cli(fx, ['audit', '--older-than', '1h']);
+    expect(right.code).toBe(0);
+  });
+});
