@@ -14,8 +14,9 @@
  * caller deletes nothing. A table that holds no item at all, or an item whose header is not an
  * instance's (an objects table whose key is named `pk` too passes the check above), is checked for
  * the change log's lease index, so a table of another kind is refused too; and one none of whose
- * items is an instance sets `refuse`, for a caller not allowed to read that index. Nothing read from a corrupt item ever
- * drives a delete.
+ * items is an instance sets `refuse`, for a caller not allowed to read that index. Nothing read
+ * from a corrupt item ever drives a delete. {@link probeTable} is that one read of a table (or an
+ * index), for a caller that must know a table exists before it reads nothing else.
  */
 import { type AttributeValue, type DynamoDBClient, paginateScan, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
