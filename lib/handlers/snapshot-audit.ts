@@ -232,12 +232,18 @@ function exportTimeMs(t: unknown): number {
   return typeof t === 'string' ? Date.parse(t) : Number.NaN;
 }
 
+/** An export's ARN: `arn:<partition>:dynamodb:<region>:<account>:table/<name>/export/<id>`. */
+const EXPORT_ARN = /^arn:[a-z-]+:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.-]{3,255})\/export\/[^/]+$/;
+
 /**
- * The plan's view of the export `name` of the event, checked before any request: an ARN, an S3
- * prefix when given, and a time. (A time that is not one made the plan's cutoff NaN, and the
- * run failed on a `RangeError` after listing the inventory.)
+ * The plan's view of the export `name` of the event, checked before any request: an ARN of an
+ * export of `table` (the configured table of that role), an S3 prefix when given, and a time. (A
+ * time that is not one made the plan's cutoff NaN, and the run failed on a `RangeError` after
+ * listing the inventory. An export of another table, the two exports swapped or another
+ * deployment's, made every blob a proposed orphan or loss: each re-verified live, so nothing was
+ * deleted, but the run read as a mass of orphans and failed on lost blobs.)
  */
-function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'changeLogExport') {
+function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'changeLogExport', table: string) {
   const e = event[name] as Partial<Record<keyof ExportDescription, unknown>> | undefined;
   const exportTime = exportTimeMs(e?.ExportTime);
   if (typeof e?.ExportArn !== 'string' || (e.S3Prefix !== undefined && typeof e.S3Prefix !== 'string') || !Number.isFinite(exportTime)) {
@@ -246,13 +252,19 @@ function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'chang
       name,
     );
   }
+  const exported = EXPORT_ARN.exec(e.ExportArn)?.[1];
+  if (exported !== table) {
+    const what =
+      exported === undefined ? `"${e.ExportArn.slice(0, 200)}", not a DynamoDB export's ARN` : `an export of table "${exported}"`;
+    throw new ValidationError(`the plan's ${name} is ${what}: it must be an export of the configured table "${table}"`, name);
+  }
   return { arn: e.ExportArn, s3Prefix: (e.S3Prefix as string | undefined) ?? '', exportTime };
 }
 
 async function plan(audit: AuditContext, event: Record<string, unknown>): Promise<AthenaPlan> {
   const { config, s3, logger, metrics } = audit;
-  const objectsExport = exportOf(event, 'objectsExport');
-  const changeLogExport = exportOf(event, 'changeLogExport');
+  const objectsExport = exportOf(event, 'objectsExport', config.objectsTable);
+  const changeLogExport = exportOf(event, 'changeLogExport', config.changeLogTable);
   const { bucket, inventoryHivePrefix: hive, database } = audit.location();
   // Every page: S3 answers at most 1 000 partitions a page, the oldest first (past ~3 years of
   // retention, the first page alone would hold only old ones).

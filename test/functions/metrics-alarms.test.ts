@@ -115,7 +115,11 @@ async function emittedByTheFunctions(deployment: string): Promise<EmittedMetric[
     ExportTime: new Date().toISOString(),
   });
   const planned = await captureStdout(() =>
-    audit.mod.handler({ action: 'plan', objectsExport: exported('objects'), changeLogExport: exported('changelog') }),
+    audit.mod.handler({
+      action: 'plan',
+      objectsExport: exported(fx.config.objectsTable),
+      changeLogExport: exported(fx.config.changeLogTable),
+    }),
   );
   expect(planned.error).toBeUndefined();
   out.push(planned.out);

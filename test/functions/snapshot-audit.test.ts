@@ -420,7 +420,9 @@ describe('snapshot-audit function plan', () => {
       S3Prefix: `exports/${table}`,
       ExportTime: asGiven(exportTime),
     });
-    return captureStdout(() => handler({ action: 'plan', objectsExport: exported('objects'), changeLogExport: exported('changelog') }));
+    return captureStdout(() =>
+      handler({ action: 'plan', objectsExport: exported(live.config.objectsTable), changeLogExport: exported(live.config.changeLogTable) }),
+    );
   }
 
   it.each([
@@ -543,7 +545,9 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       await expect(refused).rejects.toMatchObject({ field: 'event' });
     }
     // A plan whose export descriptions are not DescribeExport's: refused before it lists anything.
-    const arn = 'arn:aws:dynamodb:us-east-1:123456789012:table/t/export/01767225600000-0123abcd';
+    const arnOf = (table: string) => `arn:aws:dynamodb:us-east-1:123456789012:table/${table}/export/01767225600000-0123abcd`;
+    const arn = arnOf(fx.config.objectsTable);
+    const changeLogExport = { ExportArn: arnOf(fx.config.changeLogTable), ExportTime: Date.now() };
     for (const [objectsExport, field] of [
       [undefined, 'objectsExport'],
       [{ ExportArn: arn }, 'objectsExport'],
@@ -551,12 +555,31 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       [{ ExportArn: arn, ExportTime: Date.now(), S3Prefix: 7 }, 'objectsExport'],
       [{ ExportTime: Date.now() }, 'objectsExport'],
     ] as const) {
-      const refused = handler({ action: 'plan', objectsExport, changeLogExport: { ExportArn: arn, ExportTime: Date.now() } });
+      const refused = handler({ action: 'plan', objectsExport, changeLogExport });
       await expect(refused).rejects.toMatchObject({ name: 'ValidationError', field });
     }
     await expect(handler({ action: 'plan', objectsExport: { ExportArn: arn, ExportTime: 1.7e9 } })).rejects.toMatchObject({
       field: 'changeLogExport',
     });
+    // An export of another table than the configured one of its role (the two swapped, another
+    // deployment's, an ARN that is no export's): every blob of the run would be proposed as an
+    // orphan or a loss. Refused, naming the export and both tables.
+    const now = Date.now();
+    for (const [objects, changeLog, field, message] of [
+      [changeLogExport.ExportArn, arn, 'objectsExport', `an export of table "${fx.config.changeLogTable}"`],
+      [arn, arn, 'changeLogExport', `an export of table "${fx.config.objectsTable}"`],
+      [arnOf('another-deployment-objects'), changeLogExport.ExportArn, 'objectsExport', 'another-deployment-objects'],
+      [arn, `arn:aws:dynamodb:us-east-1:123456789012:table/${fx.config.changeLogTable}`, 'changeLogExport', "not a DynamoDB export's ARN"],
+      [`${arn}/extra`, changeLogExport.ExportArn, 'objectsExport', "not a DynamoDB export's ARN"],
+    ] as const) {
+      const refused = handler({
+        action: 'plan',
+        objectsExport: { ExportArn: objects, ExportTime: now },
+        changeLogExport: { ExportArn: changeLog, ExportTime: now },
+      });
+      await expect(refused).rejects.toMatchObject({ name: 'ValidationError', field });
+      await expect(refused).rejects.toThrow(message);
+    }
     // A row that is not an object is not this query's result either.
     await expect(handler({ Items: [null] })).rejects.toThrow(/unknown kind/);
     expect(recorder.commands).toEqual([]);
@@ -624,9 +647,12 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       s3: recorder.attach(createS3Client(), 's3'),
       logger: new Logger({ logLevel: 'CRITICAL' }),
     });
-    const arn = 'arn:aws:dynamodb:us-east-1:123456789012:table/t/export/01767225600000-0123abcd';
-    const exported = { ExportArn: arn, ExportTime: Date.now() };
-    await expect(handler({ action: 'plan', objectsExport: exported, changeLogExport: exported })).rejects.toMatchObject({
+    const exported = (table: string) => ({
+      ExportArn: `arn:aws:dynamodb:us-east-1:123456789012:table/${table}/export/01767225600000-0123abcd`,
+      ExportTime: Date.now(),
+    });
+    const plan = { action: 'plan', objectsExport: exported(fx.config.objectsTable), changeLogExport: exported(fx.config.changeLogTable) };
+    await expect(handler(plan)).rejects.toMatchObject({
       name: 'ConfigError',
       setting: 'TIERLOG_SNAPSHOT_DATABASE',
     });
@@ -664,7 +690,7 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       ExportTime: new Date().toISOString(),
     });
     const plan = await captureStdout(() =>
-      handler({ action: 'plan', objectsExport: exportOf('objects'), changeLogExport: exportOf('changelog') }),
+      handler({ action: 'plan', objectsExport: exportOf(live.config.objectsTable), changeLogExport: exportOf(live.config.changeLogTable) }),
     );
     expect((plan.error as Error).message).toContain(`no inventory under s3://${live.config.bucket}/inventory/hive/`);
   });
