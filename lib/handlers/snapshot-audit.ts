@@ -240,8 +240,8 @@ const EXPORT_ARN = /^arn:[a-z-]+:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.
  * export of `table` (the configured table of that role), an S3 prefix when given, and a time. (A
  * time that is not one made the plan's cutoff NaN, and the run failed on a `RangeError` after
  * listing the inventory. An export of another table, the two exports swapped or another
- * deployment's, made every blob a proposed orphan or loss: each re-verified live, so nothing was
- * deleted, but the run read as a mass of orphans and failed on lost blobs.)
+ * deployment's, made every blob a proposed orphan: each re-verified live, so nothing referenced
+ * was deleted, but the run checked the whole bucket live and reported orphans that were none.)
  */
 function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'changeLogExport', table: string) {
   const e = event[name] as Partial<Record<keyof ExportDescription, unknown>> | undefined;
