@@ -160,9 +160,20 @@ export function translateAwsError(err: unknown, context: { operation: string; ta
   }
   // A 403 is always an authorization failure (a HEAD answers it without a body, so without a name).
   if ((name !== undefined && ACCESS_DENIED.has(name)) || httpStatus(err) === 403) {
-    return new AccessDeniedError(context.operation, context.table ?? context.bucket ?? 'unknown', err);
+    const denied = context.table !== undefined ? deniedTableOf(err) : undefined;
+    return new AccessDeniedError(context.operation, denied ?? context.table ?? context.bucket ?? 'unknown', err);
   }
   return err;
+}
+
+/**
+ * The table IAM's refusal names (`... is not authorized to perform: dynamodb:UpdateItem on
+ * resource: arn:aws:dynamodb:<region>:<account>:table/<name> ...`), or undefined. A transaction
+ * spans two tables and its refusal does not say which in its code: the message does, and naming
+ * the other table sends the reader to the wrong policy.
+ */
+function deniedTableOf(err: unknown): string | undefined {
+  return /on resource: arn:[a-z-]+:dynamodb:[a-z0-9-]*:\d*:table\/([A-Za-z0-9_.-]{3,255})/.exec(messageOf(err))?.[1];
 }
 
 /**

@@ -124,6 +124,24 @@ describe('translateAwsError: the errors a caller acts on, by class; the rest unc
     if (translated === undefined) expect(out).toBe(err);
     else expect(out).toBeInstanceOf(translated);
   });
+
+  // A commit's transaction writes the objects table and the change log: its refusal names the
+  // table IAM refused in its message, not in its code. The error names that table, not the one
+  // the caller guessed.
+  test.each([
+    ['the other table of a transaction', 'arn:aws:dynamodb:us-east-1:123456789012:table/tl-changelog', 'tl-changelog'],
+    ["the other table's index", 'arn:aws-us-gov:dynamodb:us-gov-west-1:123456789012:table/tl-changelog/index/lease', 'tl-changelog'],
+    ['the table given', 'arn:aws:dynamodb:us-east-1:123456789012:table/objects', 'objects'],
+    ['no resource named', undefined, 'objects'],
+  ])('an access denied naming %s is an AccessDeniedError for that table', (_name, resource, expected) => {
+    const message =
+      resource === undefined
+        ? 'User is not authorized'
+        : `User: arn:aws:sts::123456789012:assumed-role/writer/fn is not authorized to perform: dynamodb:UpdateItem on resource: ${resource} because no identity-based policy allows the dynamodb:UpdateItem action`;
+    const out = translateAwsError(Object.assign(awsError('AccessDeniedException', 400), { message }), table);
+    expect(out).toBeInstanceOf(AccessDeniedError);
+    expect(out).toMatchObject({ operation: 'UpdateItem', resourceName: expected });
+  });
 });
 
 describe('isCredentialRefusal: the credentials refused, not what they may do', () => {
