@@ -9,7 +9,8 @@
  *   curl -X PUT --data-binary @photo.png http://127.0.0.1:8787/objects/photos/1
  *
  * Exit codes, as the `tierlog` CLI's: 0 stopped by Ctrl-C, 1 it failed (a port in use, a server
- * that did not start), 2 a bad option or configuration, said before anything starts.
+ * that did not start), 2 a bad option or configuration, said before anything starts, 130 a second
+ * Ctrl-C while it stopped (it quit at once, its local stack with it).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { dropOutputOnBrokenPipe, EXIT, formatDuration, parseDuration } from '../lib/cli/common.js';
@@ -90,11 +91,16 @@ ${shellExports(service.env)
 
 Ctrl-C stops everything.`);
 
+// A second Ctrl-C while stopping exits at once (130, as the CLI's): the local stack's servers end
+// with this process (lib/local/stack.ts: each is tied to a pipe this exit closes).
 let stopping = false;
 const shutdown = (): void => {
-  if (stopping) return;
+  if (stopping) {
+    console.error('tierlog-dev: stopping at once');
+    process.exit(EXIT.interrupted);
+  }
   stopping = true;
-  console.log('stopping');
+  console.log('stopping (Ctrl-C again to quit at once)');
   service.stop().then(
     () => process.exit(EXIT.ok),
     (err: unknown) => {

@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { shellExports } from '../../lib/dev/service.js';
+import { startDev } from './dev-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -59,4 +60,28 @@ describe('npm run dev: the environment it prints', () => {
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toMatchObject(env);
   });
+});
+
+describe('npm run dev: Ctrl-C twice', () => {
+  // The first stops the service in order (exit 0 once stopped); a second while it stops quits at
+  // once, as the CLI's does (130): a stop that hangs (a server that does not end) is not waited for.
+  it('quits at once (exit 130), its local stack with it', async () => {
+    const dev = await startDev(['--quiet']);
+    const exited = new Promise<number | null>((resolve) => dev.child.once('exit', (code) => resolve(code)));
+    dev.child.kill('SIGINT');
+    dev.child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    // The servers it started end with it: each endpoint stops answering.
+    for (const endpoint of [dev.env.AWS_ENDPOINT_URL_DYNAMODB!, dev.env.AWS_ENDPOINT_URL_S3!]) {
+      let answering = true;
+      for (let i = 0; i < 300 && answering; i++) {
+        answering = await fetch(endpoint, { signal: AbortSignal.timeout(1_000) }).then(
+          () => true,
+          () => false,
+        );
+        if (answering) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(answering, `${endpoint} still answers`).toBe(false);
+    }
+  }, 180_000);
 });
