@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { InstanceTable } from '../../lib/changelog/instance-table.js';
 import { TableListingError } from '../../lib/errors.js';
+import { scanTable } from '../../lib/drill/invariants.js';
 import { newChangeId, newInstanceId } from '../../lib/ids.js';
 import { readChangeLogProtection } from '../../lib/recovery/change-log-protection.js';
 import { Sweeper, SweepIncompleteError } from '../../lib/recovery/sweeper.js';
@@ -120,6 +121,13 @@ describe('a change-log listing whose LastEvaluatedKey repeats', () => {
   test("the audit's scan of the change log: TableListingError, no protection taken from a repeated page", async () => {
     const { client, sent } = ignoringStartKey();
     await expect(readChangeLogProtection(client, fx.config.changeLogTable)).rejects.toBeInstanceOf(TableListingError);
+    expect(sent()).toBe(2);
+    client.destroy();
+  });
+
+  test("the drill's raw scan (its invariants, read from outside): TableListingError, not items piling up", async () => {
+    const { client, sent } = ignoringStartKey();
+    await expect(scanTable(client, fx.config.changeLogTable)).rejects.toBeInstanceOf(TableListingError);
     expect(sent()).toBe(2);
     client.destroy();
   });
