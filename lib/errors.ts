@@ -218,6 +218,27 @@ export class ListingError extends TierlogError {
   }
 }
 
+/**
+ * DynamoDB answered a page of a Query or Scan with a continuation key (`LastEvaluatedKey`) the same
+ * listing was given before: a proxy or a DynamoDB-compatible store that ignores `ExclusiveStartKey`
+ * answers the same page again, and the SDK's paginator would ask for it again without end.
+ * DynamoDB's own pages always start after the key they were asked with, so the listing cannot be
+ * complete: whoever reads it (the sweeper's lease-index queries, `tierlog status`, the audits'
+ * change-log scan) stops rather than hang or read the same items over and over.
+ */
+export class TableListingError extends TierlogError {
+  constructor(
+    /** The table read. */
+    readonly table: string,
+    /** The listing (`listExpired`, `scan`, ...). */
+    readonly operation: string,
+    /** What is wrong with the answer. */
+    readonly reason: string,
+  ) {
+    super(`the ${operation} listing of table "${table}" cannot be trusted to be complete: ${reason}`);
+  }
+}
+
 /** A write kept losing its compare-and-swap to concurrent writers and gave up. */
 export class ContentionError extends TierlogError {
   constructor(

@@ -16,7 +16,8 @@ import { LEASE_INDEX_NAME } from '../constants.js';
 import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
 import { documentClient, unmarshallOptions } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
-import { ItemTooLargeError } from '../errors.js';
+import { ItemTooLargeError, type TableListingError } from '../errors.js';
+import { ContinuationKeys } from '../aws/table-pages.js';
 import type { Change } from './change-log.js';
 import { entryAttribute, type StoredEntry } from './entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from './instance-item.js';
@@ -326,7 +327,7 @@ export class InstanceTable {
       },
     );
     let read = 0;
-    for await (const page of this.pages('scanOutsideShards', pages)) {
+    for await (const page of this.pages('scanOutsideShards', pages, args.from)) {
       for (const item of page.Items ?? []) {
         const shard = item[A.shard];
         // No lease shard at all: no query of any sweeper reads it, whatever its setting.
@@ -568,12 +569,22 @@ export class InstanceTable {
     }
   }
 
-  /** The pages of an SDK paginator, each request's errors translated. */
-  private async *pages<P>(operation: string, paginator: AsyncIterable<P>): AsyncGenerator<P> {
+  /**
+   * The pages of an SDK paginator, each request's errors translated. A page whose continuation key
+   * the listing was given before (`from`, or an earlier page's) is a {@link TableListingError},
+   * before the next page is asked for: the paginator would ask for the same page without end.
+   */
+  private async *pages<P extends { LastEvaluatedKey?: Record<string, unknown> | undefined }>(
+    operation: string,
+    paginator: AsyncIterable<P>,
+    from?: Record<string, unknown>,
+  ): AsyncGenerator<P> {
+    const keys = new ContinuationKeys(this.tableName, operation, from);
     const pages = paginator[Symbol.asyncIterator]();
     for (;;) {
       const next = await this.send(operation, () => pages.next());
       if (next.done === true) return;
+      keys.check(next.value);
       yield next.value;
     }
   }

@@ -21,6 +21,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { hvAttributeNames, type TierlogConfig } from '../config.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { unmarshallOptions } from '../aws/clients.js';
+import { advancingPages } from '../aws/table-pages.js';
 import { nestedStorePrefix } from '../recovery/audit.js';
 
 /** What {@link checkInvariants} found, read from outside: the tables and the bucket as they are. */
@@ -106,10 +107,11 @@ export async function checkInvariants(args: { config: TierlogConfig; dynamodb: D
   };
 }
 
-/** Every item of a table, read raw (full consistent scan). */
+/** Every item of a table, read raw (full consistent scan; a page that repeats is a `TableListingError`). */
 export async function scanTable(dynamodb: DynamoDBClient, table: string): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
-  for await (const page of paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true })) {
+  const pages = paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true });
+  for await (const page of advancingPages(pages, { table, operation: 'Scan' })) {
     for (const item of page.Items ?? []) items.push(unmarshall(item, unmarshallOptions()));
   }
   return items;

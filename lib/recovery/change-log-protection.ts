@@ -22,6 +22,7 @@ import { type AttributeValue, type DynamoDBClient, paginateScan, ScanCommand } f
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { unmarshallOptions } from '../aws/clients.js';
 import { isCredentialRefusal, translateAwsError } from '../aws/errors.js';
+import { advancingPages } from '../aws/table-pages.js';
 import { decodeEntry, isEntryAttribute } from '../changelog/entry-codec.js';
 import { parseInstanceItem } from '../changelog/instance-item.js';
 import { AccessDeniedError, CorruptItemError } from '../errors.js';
@@ -76,7 +77,10 @@ export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: s
   let items = 0;
   let instances = 0;
   try {
-    for await (const page of paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true })) {
+    for await (const page of advancingPages(paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true }), {
+      table,
+      operation: 'Scan',
+    })) {
       for (const raw of page.Items ?? []) {
         items++;
         const instanceId = raw[CHANGELOG_ATTR.pk]?.S ?? '?';

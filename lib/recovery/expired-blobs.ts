@@ -45,6 +45,9 @@ export type ExpiredReferenceVerdict =
       readonly reason: string;
     };
 
+/** The first instant a JavaScript Date holds, ms since the epoch. */
+const EARLIEST_DATE_MS = -8.64e15;
+
 export interface ExpiredReferenceOptions {
   readonly ttlDeletionLagMs?: number;
   readonly streamRetentionMs?: number;
@@ -58,7 +61,10 @@ export function judgeExpiredReference(
   options: ExpiredReferenceOptions = {},
 ): ExpiredReferenceVerdict {
   if (item.blob === undefined || item.expiresAtSeconds === undefined || !isExpired(item, now)) return { kind: 'notExpired' };
-  const expiredAt = item.expiresAtSeconds * 1000;
+  // An expiry before the first instant a Date holds (no writer of this library stores one; an item
+  // of another writer may) is that instant: a verdict that names a time no Date holds failed the
+  // audit with a RangeError, every run, wherever it was formatted.
+  const expiredAt = Math.max(item.expiresAtSeconds * 1000, EARLIEST_DATE_MS);
   const window =
     (options.ttlDeletionLagMs ?? TTL_DELETION_LAG_MS) +
     (options.streamRetentionMs ?? STREAM_RETENTION_MS) +

@@ -117,9 +117,16 @@ export function refuseIfExpired(expiry: StoredExpiry, now: number, field: Expiry
   }
 }
 
-/** The expiry instant of a stored expiry, or undefined for an object that never expires. */
+/**
+ * The expiry instant of a stored expiry, or undefined for an object that never expires: none
+ * stored, or one past the last instant a Date holds (no writer of this library stores one, a policy
+ * reaching 100 years at most; an item of another writer may, microseconds where seconds belong),
+ * which never comes. An Invalid Date there failed every answer that formats it.
+ */
 export function expiryDateOf(record: { readonly expiresAtSeconds?: number }): Date | undefined {
-  return record.expiresAtSeconds === undefined ? undefined : new Date(record.expiresAtSeconds * 1000);
+  if (record.expiresAtSeconds === undefined) return undefined;
+  const at = new Date(record.expiresAtSeconds * 1000);
+  return Number.isNaN(at.getTime()) ? undefined : at;
 }
 
 /** The TTI debounce: `min(cap, TTI / 2)`. */

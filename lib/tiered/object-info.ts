@@ -121,6 +121,7 @@ export interface PutResult {
 /** The description of a live object's record. */
 export function infoOf(record: HvRecord): ObjectInfo {
   const { key, version, size, contentType, metadata, createdAt, updatedAt } = record;
+  const expiresAt = expiryDateOf(record);
   return {
     key,
     version,
@@ -130,6 +131,6 @@ export function infoOf(record: HvRecord): ObjectInfo {
     createdAt,
     updatedAt,
     stored: record.blob !== undefined ? 'blob' : 'inline',
-    ...(record.expiresAtSeconds !== undefined ? { expiresAt: expiryDateOf(record)! } : {}),
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
   };
 }

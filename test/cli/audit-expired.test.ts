@@ -7,7 +7,7 @@
  * an object overwritten between the check and the removal (no longer the expired state read)
  * is never touched, nor is a live object when the audit's clock runs far ahead of S3's.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { runAudit } from '../../lib/cli/audit.js';
@@ -133,6 +133,34 @@ describe('audit: blobs of expired objects', () => {
       dynamodb.destroy();
     }
     expect(await allBlobs(s.fx)).toEqual(before);
+  });
+
+  test('an expiry before the first instant a Date holds (an item of another writer): reported and removed, not a RangeError', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    try {
+      await w.store.put('exp/ancient', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      w.close();
+    }
+    const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
+    // -10^13 seconds: before -271821-04-20, the earliest instant a Date holds.
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.objectsTable,
+        Key: { key: { S: 'exp/ancient' } },
+        UpdateExpression: 'SET expiresAt = :e',
+        ExpressionAttributeValues: { ':e': { N: '-10000000000000' } },
+      }),
+    );
+    const run = await cliJson(fx, ['audit', '--older-than', '1h'], { clock: ahead });
+    expect(run.err).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.json.expired.map((e: { key: string }) => e.key)).toEqual([item!.blob]);
+    const removed = await cliJson(fx, ['audit', '--older-than', '1h', '--delete'], { clock: ahead });
+    expect(removed.code).toBe(0);
+    expect(removed.json).toMatchObject({ expiredRemoved: 1 });
+    expect(await allBlobs(fx)).toEqual([]);
   });
 
   test('an operator clock a year ahead (S3 says otherwise) takes no live object for an expired one', async () => {
