@@ -21,6 +21,8 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { hvAttributeNames, type TierlogConfig } from '../config.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { unmarshallOptions } from '../aws/clients.js';
+import { advancingObjectPages } from '../aws/object-pages.js';
+import { ListingError } from '../errors.js';
 import { advancingPages } from '../aws/table-pages.js';
 import { nestedStorePrefix } from '../recovery/audit.js';
 
@@ -120,7 +122,8 @@ export async function scanTable(dynamodb: DynamoDBClient, table: string): Promis
 /** Every key in the bucket under `prefix` (all keys when undefined). */
 export async function listBlobs(s3: S3Client, bucket: string, prefix: string | undefined): Promise<string[]> {
   const keys: string[] = [];
-  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix })) {
+  const pages = paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix });
+  for await (const page of advancingObjectPages(pages, { bucket, prefix: prefix ?? '' })) {
     for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
   }
   return keys;
@@ -137,6 +140,9 @@ export async function listUploads(s3: S3Client, bucket: string, prefix: string):
     const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, ...markers }));
     for (const upload of page.Uploads ?? []) if (upload.Key !== undefined) keys.push(upload.Key);
     if (page.IsTruncated !== true) return keys;
+    if (page.NextKeyMarker === markers.KeyMarker && page.NextUploadIdMarker === markers.UploadIdMarker) {
+      throw new ListingError(bucket, prefix, 'a page of uploads gives the markers it was asked with: the listing repeats');
+    }
     markers = {
       ...(page.NextKeyMarker !== undefined ? { KeyMarker: page.NextKeyMarker } : {}),
       ...(page.NextUploadIdMarker !== undefined ? { UploadIdMarker: page.NextUploadIdMarker } : {}),

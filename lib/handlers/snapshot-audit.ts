@@ -25,6 +25,7 @@ import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { advancingObjectPages } from '../aws/object-pages.js';
 import { loadConfig, type TierlogConfig, validateConfig } from '../config.js';
 import { ValidationError } from '../errors.js';
 import { wholeMsClock } from '../ids.js';
@@ -269,7 +270,9 @@ async function plan(audit: AuditContext, event: Record<string, unknown>): Promis
   // Every page: S3 answers at most 1 000 partitions a page, the oldest first (past ~3 years of
   // retention, the first page alone would hold only old ones).
   const partitions: string[] = [];
-  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: `${hive}/`, Delimiter: '/' })) {
+  // A page that repeats its token (a proxy ignoring it) is a ListingError, not a plan that lists until its timeout.
+  const pages = paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: `${hive}/`, Delimiter: '/' });
+  for await (const page of advancingObjectPages(pages, { bucket, prefix: `${hive}/` })) {
     for (const p of page.CommonPrefixes ?? []) partitions.push(p.Prefix ?? '');
   }
   const dt = newestDt(partitions);

@@ -23,6 +23,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { awsErrorName, isCredentialRefusal, isDefiniteRejection, isNoSuchKey, translateAwsError } from '../aws/errors.js';
 import { type PresignedUrl, presignUrl, presignUrls } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
+import { advancingObjectPages } from '../aws/object-pages.js';
 import { CorruptItemError, ListingError, ResourceMissingError, TierlogError } from '../errors.js';
 import { checkBeforeEachAttempt } from '../aws/retry-loop.js';
 import { assertPartSize } from './part-size.js';
@@ -290,8 +291,9 @@ export class LtBucket {
    *
    * S3 lists a bucket's keys in ascending UTF-8 order and continues a truncated page from its
    * token. An answer that breaks either (a key not after the one before it: a page answered twice,
-   * as by a proxy or an S3-compatible store that ignores the token; a truncated page with no token,
-   * where the SDK's paginator stops in silence) is no complete report of the prefix: a
+   * as by a proxy or an S3-compatible store that ignores the token; a token given before, which an
+   * empty page repeats without end; a truncated page with no token, where the SDK's paginator stops
+   * in silence: `../aws/object-pages.ts`) is no complete report of the prefix: a
    * {@link ListingError}, so a caller never takes part of the prefix for all of it, or a key twice.
    */
   async *list(options: { pageSize?: number } = {}): AsyncGenerator<ListedBlob[]> {
@@ -302,10 +304,7 @@ export class LtBucket {
     );
     let previous: { key: string; bytes: Buffer } | undefined;
     try {
-      for await (const page of pages) {
-        if (page.IsTruncated === true && !page.NextContinuationToken) {
-          throw new ListingError(this.bucket, prefix, 'a page says it is truncated and gives no continuation token');
-        }
+      for await (const page of advancingObjectPages(pages, { bucket: this.bucket, prefix })) {
         const blobs: ListedBlob[] = [];
         for (const object of page.Contents ?? []) {
           if (object.Key === undefined) continue;

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type AttributeValue, type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { advancingObjectPages } from '../../aws/object-pages.js';
+import { advancingPages } from '../../aws/table-pages.js';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { md5File } from './inventory.js';
 import { sqlString } from './query.js';
@@ -190,7 +192,8 @@ export interface SnapshotLocalOptions {
 export async function snapshotLiveState(options: SnapshotLocalOptions): Promise<{ manifest: string; exportDir: string }> {
   const at = options.at ?? Date.now();
   const rows: InventoryRow[] = [];
-  for await (const page of paginateListObjectsV2({ client: options.s3 }, { Bucket: options.bucket })) {
+  const listing = paginateListObjectsV2({ client: options.s3 }, { Bucket: options.bucket });
+  for await (const page of advancingObjectPages(listing, { bucket: options.bucket, prefix: '' })) {
     for (const o of page.Contents ?? []) {
       if (o.Key !== undefined) rows.push({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? at });
     }
@@ -204,7 +207,8 @@ export async function snapshotLiveState(options: SnapshotLocalOptions): Promise<
   const exportDir = join(options.destDir, 'exports');
   for (const table of options.tables) {
     const items: Record<string, AttributeValue>[] = [];
-    for await (const page of paginateScan({ client: options.dynamodb }, { TableName: table, ConsistentRead: true })) {
+    const pages = paginateScan({ client: options.dynamodb }, { TableName: table, ConsistentRead: true });
+    for await (const page of advancingPages(pages, { table, operation: 'Scan' })) {
       items.push(...(page.Items ?? []));
     }
     await writeDynamoExport(items.map(toExportJson), { destDir: join(exportDir, table), tableArn: localTableArn(table), exportTime: at });
