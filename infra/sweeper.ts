@@ -76,7 +76,8 @@ export interface SweeperTuningProps {
   /**
    * A sweep stops waiting for requests this long before the timeout and answers with its report
    * (`stoppedEarly`, metric `StoppedEarly`), leaving time to publish its metrics
-   * (`TIERLOG_ANSWER_MARGIN_MS`). Below the timeout.
+   * (`TIERLOG_ANSWER_MARGIN_MS`). At least 100 ms (with less the answer comes when Lambda has
+   * ended the invocation), and below the timeout.
    *
    * @default Duration.seconds(2)
    */

@@ -148,7 +148,8 @@ export interface SweeperOptions {
   readonly deadlineMarginMs?: number;
   /**
    * Stop waiting for requests this long before the deadline and return the report (time to
-   * publish it and answer). At most 15 minutes. Default {@link DEFAULT_ANSWER_MARGIN_MS};
+   * publish it and answer). 100 ms (`MIN_ANSWER_MARGIN_MS`: with less, a Lambda's sweep answers
+   * once its invocation has ended) to 15 minutes. Default {@link DEFAULT_ANSWER_MARGIN_MS};
    * `TIERLOG_ANSWER_MARGIN_MS`.
    */
   readonly answerMarginMs?: number;

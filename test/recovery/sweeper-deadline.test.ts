@@ -11,6 +11,7 @@ import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
+import { MIN_ANSWER_MARGIN_MS } from '../../lib/constants.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
@@ -354,7 +355,13 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     const { injector, sent, release } = holdFirst((r) => claimOf(r, a.instanceId));
     const dynamodb = createDynamoDBClient();
     open.push({ close: () => (release.resolve(), dynamodb.destroy()) });
-    const s = makeSweeper(fx, 0, { injector, dynamodb, concurrency: 1, answerMarginMs: 0, clock: () => Date.now() + jump });
+    const s = makeSweeper(fx, 0, {
+      injector,
+      dynamodb,
+      concurrency: 1,
+      answerMarginMs: MIN_ANSWER_MARGIN_MS,
+      clock: () => Date.now() + jump,
+    });
     open.push(s);
     const deadline = Date.now() + 5 * MIN;
     const sweep = s.sweeper.sweep({ deadline, housekeeping: false });
