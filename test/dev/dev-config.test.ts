@@ -205,10 +205,25 @@ describe('dev service configuration from the TIERLOG_* variables', () => {
       'TIERLOG_REPLACED_BLOB_CLEANUP',
     ],
     ['an invalid TIERLOG_LEASE_SHARDS', { TIERLOG_LEASE_SHARDS: '0' }, 'TIERLOG_LEASE_SHARDS'],
+    // Each sweep of the service is given 60 s (the construct refuses a margin at its sweeper's timeout).
+    ['a deadline margin its 60 s sweeps cannot keep', { TIERLOG_DEADLINE_MARGIN_MS: '60000' }, 'TIERLOG_DEADLINE_MARGIN_MS'],
+    ['an answer margin its 60 s sweeps cannot keep', { TIERLOG_ANSWER_MARGIN_MS: '90000' }, 'TIERLOG_ANSWER_MARGIN_MS'],
   ])('refuses %s with a ConfigError naming the variable', async (_what, variables, setting) => {
     Object.assign(process.env, variables);
     const error = await startError({});
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).setting).toBe(setting);
+  });
+
+  it.each([
+    ['TIERLOG_CLAIM_MS', '1000'],
+    ['TIERLOG_INLINE_THRESHOLD', '8KiB'],
+    ['TIERLOG_DEADLINE_MARGIN_MS', '60000'],
+  ])('refuses %s=%s before anything starts: with no java on PATH, the error is the configuration one', async (variable, raw) => {
+    process.env[variable] = raw;
+    process.env.PATH = '/nonexistent/tierlog-dev-config-test';
+    const error = await startError({});
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).setting).toBe(variable);
   });
 });
