@@ -14,7 +14,7 @@ import { createObjectsHandler } from '../handlers/objects.js';
 import { OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME } from '../handlers/names.js';
 import { createSweeperHandler, type SweepSummary } from '../handlers/sweeper.js';
 import { provisionLocal } from '../local/provision.js';
-import { SWEEPER_ENV, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
+import { SWEEPER_ENV, sweeperTuningFromEnv, UNSAFE_SHORT_WINDOWS_ENV } from '../recovery/sweeper-env.js';
 import { writerTuningFromEnv } from '../tiered/writer-env.js';
 import { type LocalStack, startLocalStack } from '../local/stack.js';
 import { functionUrlListener, localContext } from './function-url.js';
@@ -111,10 +111,14 @@ export function shellExports(env: Readonly<Record<string, string>>): string[] {
   );
 }
 
-/** The sweeper tuning variables set in this process, which the service's sweeper runs with. */
+/**
+ * The sweeper tuning variables set in this process, which the service's sweeper runs with: its
+ * drills' opt-out of the floors too, without which the CLI would refuse the short windows the
+ * service's sweeper runs on.
+ */
 function sweeperTuningEnv(): Record<string, string> {
   return Object.fromEntries(
-    Object.values(SWEEPER_ENV).flatMap((name) => {
+    [...Object.values(SWEEPER_ENV), UNSAFE_SHORT_WINDOWS_ENV].flatMap((name) => {
       const value = process.env[name];
       return value !== undefined ? [[name, value]] : [];
     }),

@@ -12,6 +12,7 @@ import { MAX_SWEEP_INTERVAL_MS, startDevService } from '../../lib/dev/service.js
 import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { scanTable } from '../../lib/drill/invariants.js';
+import { runCli } from '../../lib/cli/program.js';
 
 const config: TierlogConfig = { changeLogTable: 'dev-cl', objectsTable: 'dev-ob', bucket: 'dev-bk', prefix: 'blobs', leaseShards: 4 };
 
@@ -193,6 +194,21 @@ describe('dev service configuration from the TIERLOG_* variables', () => {
       const [item] = await scanTable(dynamodb, 'tierlog-objects');
       dynamodb.destroy();
       expect(item?.['ptr']).toMatch(/^media\//);
+    } finally {
+      await service.stop();
+    }
+  }, 120_000);
+
+  it("gives the CLI the drills' opt-out of the floors with the short windows its sweeper runs on: the CLI takes that environment", async () => {
+    process.env.TIERLOG_UNSAFE_SHORT_WINDOWS = '1';
+    process.env.TIERLOG_CLAIM_MS = '2000';
+    const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
+    try {
+      expect(service.env).toMatchObject({ TIERLOG_UNSAFE_SHORT_WINDOWS: '1', TIERLOG_CLAIM_MS: '2000' });
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } };
+      expect(await runCli(['status', '--json'], { io, env: service.env }), err.join('')).toBe(0);
     } finally {
       await service.stop();
     }
