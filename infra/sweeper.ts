@@ -255,6 +255,11 @@ export class TierlogSweeper extends Construct {
   public readonly parallelism: number;
   /** The function's timeout: the longest a sweep runs. */
   public readonly timeout: Duration;
+  /**
+   * The tuning variables the function runs with (`SWEEPER_ENV`, those `tuning` sets): what
+   * `tierlog sweep`, `inspect` and `status` need too, to judge as this sweeper does.
+   */
+  public readonly tuningEnvironment: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: TierlogSweeperProps) {
     super(scope, id);
@@ -283,6 +288,7 @@ export class TierlogSweeper extends Construct {
 
     const tuning = sweeperTuningOf(props.tuning);
     const tuningEnv = sweeperTuningToEnv(tuning, TUNING_PROPS);
+    this.tuningEnvironment = { ...tuningEnv };
     if (!timeout.isUnresolved()) {
       const margins = {
         deadlineMarginMs: tuning.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,
