@@ -180,7 +180,10 @@ export interface SweeperOptions {
 
 /** Options of one {@link Sweeper.sweep}: any other name is a `ValidationError`, before any request. */
 export interface SweepOptions {
-  /** Stop taking work before this instant (ms since the epoch). Default: no deadline. */
+  /**
+   * Stop taking work before this instant (ms since the epoch, on the sweeper's clock). Default: no
+   * deadline. NaN or a non-number is a `ValidationError` (as `StreamCleanup.handle` refuses one).
+   */
   readonly deadline?: number;
   /**
    * Once aborted, the sweep takes no new instance, as at its deadline: the instances under way
@@ -376,6 +379,12 @@ export class Sweeper {
   async sweep(options: SweepOptions = {}): Promise<SweepReport> {
     // A misspelt `dryRun` (`dryrun`) would run the sweep it was meant to preview: refused.
     assertOptions(options, SWEEP_OPTIONS, 'sweep');
+    // NaN (a remaining time read from no context) would never stop the sweep, and would poll the
+    // clock every millisecond until it ended, in the function's timeout.
+    const { deadline } = options;
+    if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) {
+      throw new ValidationError(`deadline must be ms since the epoch, got ${String(deadline)}`, 'deadline');
+    }
     const started = this.clock();
     const report = emptyReport(options.dryRun ?? false);
     const shards = this.shardsOf(options.shards);
