@@ -8,7 +8,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_QUARANTINE_RECHECK_MS, DEFAULT_RETRY_FAILED_MS } from '../lib/constants.js';
+import { DEFAULT_QUARANTINE_RECHECK_MS, DEFAULT_RETRY_FAILED_MS, DEFAULT_SKEW_MARGIN_MS } from '../lib/constants.js';
 import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
 import { addAlarmActions } from './failure-handling.js';
 import { tierlogDimensions } from './function.js';
@@ -25,11 +25,20 @@ export interface TierlogMonitoringProps {
   readonly objectsStream: ObjectsStreamCleanup;
   /**
    * Alarm when the oldest expired writer instance a sweep found is older than this: the sweeper
-   * is not keeping up, or is not running.
+   * is not keeping up, or is not running. At least {@link TierlogMonitoringProps.routineExpiredAge}.
    *
-   * @default Duration.minutes(15)
+   * @default routineExpiredAge plus 13 minutes (15 minutes with the default skew margin and schedule)
    */
   readonly oldestExpiredAgeThreshold?: Duration;
+  /**
+   * How old every instance a sweep finds is, routinely: a dead writer's instance is found a skew
+   * margin after its lease ended, by a sweep up to one schedule interval later
+   * ({@link routineExpiredAgeOf}). The age alarm's threshold must be above it, or it fires on
+   * every writer that ends.
+   *
+   * @default Duration.minutes(2) (the default skew margin, 30 s, and a sweep a minute, rounded up)
+   */
+  readonly routineExpiredAge?: Duration;
   /**
    * How often the sweeper counts quarantined entries again (its `quarantineRecheckMs`, the
    * construct's `sweeperTuning.quarantineRecheck`): the quarantine alarm looks back one recheck
@@ -135,9 +144,32 @@ const PERIOD = Duration.minutes(5);
 /** Bounds of {@link TierlogMonitoringProps.sweeperSilence}: three periods, and the day an alarm can look back. */
 const MIN_SWEEPER_SILENCE = Duration.minutes(15);
 
-/** The lowest `oldestExpiredAgeThreshold`: the skew margin plus a sweep interval, rounded up. */
-const MIN_OLDEST_EXPIRED_AGE_THRESHOLD = Duration.minutes(2);
+/** The default `routineExpiredAge`: the default skew margin (30 s) plus a sweep a minute, rounded up. */
+const DEFAULT_ROUTINE_EXPIRED_AGE = Duration.minutes(2);
+/** The default `oldestExpiredAgeThreshold` over `routineExpiredAge`: 15 minutes with the defaults. */
+const OLDEST_EXPIRED_AGE_SLACK = Duration.minutes(13);
 const MAX_SWEEPER_SILENCE = Duration.days(1);
+
+/**
+ * The `routineExpiredAge` of a sweeper with skew margin `skewMargin` (default 30 s) on these
+ * schedules: the skew margin plus the shortest `rate(...)` interval (a minute when none is a
+ * rate: a cron or `at` expression's interval is not read here), rounded up to whole minutes.
+ */
+export function routineExpiredAgeOf(skewMargin: Duration | undefined, expressions: readonly string[]): Duration {
+  const skewMs = skewMargin !== undefined && !skewMargin.isUnresolved() ? skewMargin.toMilliseconds() : DEFAULT_SKEW_MARGIN_MS;
+  const intervals = rateIntervals(expressions);
+  const intervalMs = intervals.length > 0 ? Math.min(...intervals) : 60_000;
+  return Duration.minutes(Math.ceil((skewMs + intervalMs) / 60_000));
+}
+
+/** The interval of each `rate(...)` expression, ms. */
+function rateIntervals(expressions: readonly string[]): number[] {
+  const units: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+  return expressions.flatMap((e) => {
+    const m = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(e);
+    return m ? [Number(m[1]) * units[m[2]!]!] : [];
+  });
+}
 
 /**
  * The `sweeperSilence` for sweeps on these schedules: three times the shortest `rate(...)`
@@ -149,11 +181,7 @@ const MAX_SWEEPER_SILENCE = Duration.days(1);
  * for a sweeper that stopped.
  */
 export function sweeperSilenceOf(expressions: readonly string[], timeout?: Duration): Duration {
-  const units: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
-  const intervals = expressions.flatMap((e) => {
-    const m = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(e);
-    return m ? [Number(m[1]) * units[m[2]!]!] : [];
-  });
+  const intervals = rateIntervals(expressions);
   if (intervals.length === 0) return MAX_SWEEPER_SILENCE;
   const longestSweep = timeout !== undefined && !timeout.isUnresolved() ? timeout.toMilliseconds() + 2 * PERIOD.toMilliseconds() : 0;
   const ms = Math.min(
@@ -174,13 +202,14 @@ export class TierlogMonitoring extends Construct {
     super(scope, id);
     const fn = props.sweeperFunction;
     const deployment = props.metricsDeployment;
-    const threshold = props.oldestExpiredAgeThreshold ?? Duration.minutes(15);
-    if (!threshold.isUnresolved() && threshold.toMilliseconds() < MIN_OLDEST_EXPIRED_AGE_THRESHOLD.toMilliseconds()) {
-      // A dead writer's instance is first seen a skew margin (30 s) after its lease ended, by a
-      // sweep up to a minute later: a lower threshold (0 most of all) fires on every routine
+    const routine = props.routineExpiredAge ?? DEFAULT_ROUTINE_EXPIRED_AGE;
+    const threshold = props.oldestExpiredAgeThreshold ?? routine.plus(OLDEST_EXPIRED_AGE_SLACK);
+    if (!threshold.isUnresolved() && threshold.toMilliseconds() < routine.toMilliseconds()) {
+      // A dead writer's instance is first seen a skew margin after its lease ended, by a sweep up
+      // to a schedule interval later: a lower threshold (0 most of all) fires on every routine
       // writer exit, not on a sweeper that falls behind.
       throw new Error(
-        `oldestExpiredAgeThreshold must be at least ${MIN_OLDEST_EXPIRED_AGE_THRESHOLD.toHumanString()}, got ${threshold.toHumanString()}: every instance a sweep finds is that old, so the alarm would fire on every dead writer`,
+        `oldestExpiredAgeThreshold must be at least ${routine.toHumanString()}, got ${threshold.toHumanString()}: every instance a sweep finds is up to that old (the sweeper's skew margin and a sweep interval), so the alarm would fire on every dead writer`,
       );
     }
     const recheckMs = props.quarantineRecheck?.toMilliseconds() ?? DEFAULT_QUARANTINE_RECHECK_MS;

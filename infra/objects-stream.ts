@@ -61,7 +61,8 @@ export interface ObjectsStreamTuningProps {
   /**
    * No read or delete starts once less than this remains before the function's timeout, and the
    * batch answers when a fifth of it remains, reporting what it did not finish for the retry
-   * (`TIERLOG_STREAM_DEADLINE_MARGIN_MS`). Below the function's timeout (1 minute; refused
+   * (`TIERLOG_STREAM_DEADLINE_MARGIN_MS`). At least 500 ms (with less the batch answers when
+   * Lambda has ended the invocation), and below the function's timeout (1 minute; refused
    * otherwise: no batch would ever delete anything).
    *
    * @default Duration.seconds(5)

@@ -76,7 +76,8 @@ export interface SweeperTuningProps {
   /**
    * A sweep stops waiting for requests this long before the timeout and answers with its report
    * (`stoppedEarly`, metric `StoppedEarly`), leaving time to publish its metrics
-   * (`TIERLOG_ANSWER_MARGIN_MS`). Below the timeout.
+   * (`TIERLOG_ANSWER_MARGIN_MS`). At least 100 ms (with less the answer comes when Lambda has
+   * ended the invocation), and below the timeout.
    *
    * @default Duration.seconds(2)
    */
@@ -254,6 +255,11 @@ export class TierlogSweeper extends Construct {
   public readonly parallelism: number;
   /** The function's timeout: the longest a sweep runs. */
   public readonly timeout: Duration;
+  /**
+   * The tuning variables the function runs with (`SWEEPER_ENV`, those `tuning` sets): what
+   * `tierlog sweep`, `inspect` and `status` need too, to judge as this sweeper does.
+   */
+  public readonly tuningEnvironment: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: TierlogSweeperProps) {
     super(scope, id);
@@ -282,6 +288,7 @@ export class TierlogSweeper extends Construct {
 
     const tuning = sweeperTuningOf(props.tuning);
     const tuningEnv = sweeperTuningToEnv(tuning, TUNING_PROPS);
+    this.tuningEnvironment = { ...tuningEnv };
     if (!timeout.isUnresolved()) {
       const margins = {
         deadlineMarginMs: tuning.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,

@@ -20,7 +20,7 @@ import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.
 import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
 import { AuditAtScale, type AuditAtScaleOptions } from './audit-at-scale.js';
 import { BlobBucket } from './bucket.js';
-import { sweeperSilenceOf, TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
+import { routineExpiredAgeOf, sweeperSilenceOf, TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
@@ -198,10 +198,11 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly corsAllowedOrigins?: readonly string[];
   /**
    * Alarm when the oldest expired writer instance found by a sweep is older than this. At least
-   * 2 minutes: a dead writer's instance is found a skew margin after its lease ended, by a sweep
-   * up to a minute later, so a lower threshold fires on every routine writer exit.
+   * the sweeper's skew margin plus the sweep schedule's interval, rounded up to minutes (2 minutes
+   * by default): a dead writer's instance is found a skew margin after its lease ended, by a sweep
+   * up to an interval later, so a lower threshold fires on every routine writer exit.
    *
-   * @default Duration.minutes(15)
+   * @default that floor plus 13 minutes: Duration.minutes(15) with the default skew margin and schedule
    */
   readonly oldestExpiredAgeThreshold?: Duration;
   /**
@@ -449,6 +450,10 @@ export class Tierlog extends Construct {
       ...(props.oldestExpiredAgeThreshold ? { oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold } : {}),
       ...(props.sweeperTuning?.quarantineRecheck ? { quarantineRecheck: props.sweeperTuning.quarantineRecheck } : {}),
       ...(props.sweeperTuning?.retryFailed ? { retryFailed: props.sweeperTuning.retryFailed } : {}),
+      routineExpiredAge: routineExpiredAgeOf(
+        props.sweeperTuning?.skewMargin,
+        this.sweeper.schedules.map((s) => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression),
+      ),
       sweeperSilence: sweeperSilenceOf(
         [...this.sweeper.schedules, ...this.sweeper.housekeepingSchedules]
           .map((s) => s.node.defaultChild as scheduler.CfnSchedule)

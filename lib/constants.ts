@@ -99,6 +99,15 @@ export const DEFAULT_DEADLINE_MARGIN_MS = 10_000;
 /** How long before its deadline a sweep stops waiting and answers (`Sweeper` `answerMarginMs`): time to publish the report. */
 export const DEFAULT_ANSWER_MARGIN_MS = 2_000;
 
+/**
+ * The least time a handler answers before its invocation's deadline: the sweeper's
+ * `answerMarginMs`, and a fifth of the stream function's `deadlineMarginMs` (when its batch
+ * answers). With 0 (or a few ms) the answer comes at the deadline itself, when Lambda has ended the
+ * invocation: it times out, its report and metrics lost (and a stream batch is retried whole). It
+ * also refuses seconds typed for ms (`TIERLOG_ANSWER_MARGIN_MS=2`).
+ */
+export const MIN_ANSWER_MARGIN_MS = 100;
+
 /** How often a quarantined entry is looked at again (and counted again, which keeps the alarm up). */
 export const DEFAULT_QUARANTINE_RECHECK_MS = 60 * 60_000;
 

@@ -17,6 +17,7 @@ export {
   sweeperTuningToEnv,
   MAX_UPLOAD_LISTING_PAGES,
   MAX_SWEEP_MARGIN_MS,
+  MIN_ANSWER_MARGIN_MS,
   MAX_SHARDLESS_SCAN_SEGMENTS,
   MAX_SHARDLESS_SCAN_PAGES,
   type SweeperTuning,
@@ -40,6 +41,7 @@ export {
   checkStreamTuning,
   STREAM_ENV,
   MAX_STREAM_MARGIN_MS,
+  MIN_STREAM_MARGIN_MS,
   type StreamTuning,
 } from './recovery/stream-env.js';
 export {

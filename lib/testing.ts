@@ -34,7 +34,14 @@ export {
   type OpenObjectsStreamOptions,
 } from './local/objects-stream.js';
 export { checkInvariants, scanTable, listBlobs, type InvariantReport } from './drill/invariants.js';
-export { startDevService, MAX_SWEEP_INTERVAL_MS, ServiceStoppedError, type DevService, type DevServiceOptions } from './dev/service.js';
+export {
+  startDevService,
+  MAX_SWEEP_INTERVAL_MS,
+  DEV_SWEEP_TIMEOUT_MS,
+  ServiceStoppedError,
+  type DevService,
+  type DevServiceOptions,
+} from './dev/service.js';
 export {
   functionUrlEvent,
   functionUrlListener,

@@ -12,7 +12,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { TierlogError } from '../errors.js';
+import { MAX_TIMER_MS } from '../constants.js';
+import { isIntegerIn } from '../env-integers.js';
+import { TierlogError, ValidationError } from '../errors.js';
+import { assertOptions } from '../plain-options.js';
 
 /**
  * A Function URL / HTTP API v2 handler. Lambda takes any JSON value as its result: one without a
@@ -237,11 +240,22 @@ async function invokeWithin(
  * A request listener for `http.createServer` that runs `handler` as a Function URL would: within
  * Lambda's payload limits, and within `timeoutMs` (default 30 s, the objects function's), past
  * which the request is answered 502 and the handler's answer is not waited for.
+ *
+ * @throws ValidationError when `timeoutMs` is not an integer in 1..2^31 - 1 (Node.js's longest
+ *   timer: a longer one, `Infinity` among them, fires after 1 ms, and every request would be a
+ *   502), or an option name is not one it takes.
  */
 export function functionUrlListener(
   handler: FunctionUrlHandler,
   options: { functionName: string; timeoutMs?: number; onError?: (err: unknown) => void },
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  assertOptions(options, ['functionName', 'timeoutMs', 'onError'], 'functionUrlListener');
+  if (options.timeoutMs !== undefined && !isIntegerIn(options.timeoutMs, 1, MAX_TIMER_MS)) {
+    throw new ValidationError(
+      `timeoutMs must be an integer in 1..${MAX_TIMER_MS} ms (Node.js's longest timer; a longer one fires at once); got ${String(options.timeoutMs)}`,
+      'timeoutMs',
+    );
+  }
   const timeoutMs = options.timeoutMs ?? 30_000;
   return (req, res) => {
     const chunks: Buffer[] = [];

@@ -14,7 +14,8 @@ import { createObjectsHandler } from '../handlers/objects.js';
 import { OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME } from '../handlers/names.js';
 import { createSweeperHandler, type SweepSummary } from '../handlers/sweeper.js';
 import { provisionLocal } from '../local/provision.js';
-import { SWEEPER_ENV } from '../recovery/sweeper-env.js';
+import { SWEEPER_ENV, sweeperTuningFromEnv, UNSAFE_SHORT_WINDOWS_ENV } from '../recovery/sweeper-env.js';
+import { writerTuningFromEnv } from '../tiered/writer-env.js';
 import { type LocalStack, startLocalStack } from '../local/stack.js';
 import { functionUrlListener, localContext } from './function-url.js';
 
@@ -110,10 +111,14 @@ export function shellExports(env: Readonly<Record<string, string>>): string[] {
   );
 }
 
-/** The sweeper tuning variables set in this process, which the service's sweeper runs with. */
+/**
+ * The sweeper tuning variables set in this process, which the service's sweeper runs with: its
+ * drills' opt-out of the floors too, without which the CLI would refuse the short windows the
+ * service's sweeper runs on.
+ */
 function sweeperTuningEnv(): Record<string, string> {
   return Object.fromEntries(
-    Object.values(SWEEPER_ENV).flatMap((name) => {
+    [...Object.values(SWEEPER_ENV), UNSAFE_SHORT_WINDOWS_ENV].flatMap((name) => {
       const value = process.env[name];
       return value !== undefined ? [[name, value]] : [];
     }),
@@ -122,6 +127,33 @@ function sweeperTuningEnv(): Record<string, string> {
 
 /** The longest pause between sweeps: Node.js's longest timer (2^31 - 1 ms, about 24.8 days). */
 export const MAX_SWEEP_INTERVAL_MS = MAX_TIMER_MS;
+
+/** The time each of the service's sweeps is given, as a Lambda invocation's remaining time. */
+export const DEV_SWEEP_TIMEOUT_MS = 60_000;
+
+/**
+ * Reads and checks the tuning variables the service's handlers read, before anything starts (as
+ * the handlers would once the local stack runs), and refuses a sweeper margin its sweeps of
+ * {@link DEV_SWEEP_TIMEOUT_MS} cannot keep, as the construct refuses one at or above its
+ * sweeper's timeout: every sweep would stop before doing anything, `stoppedEarly`, and nothing
+ * would ever be swept.
+ *
+ * @throws ConfigError naming the variable at fault.
+ */
+function checkTuningVariables(): void {
+  writerTuningFromEnv();
+  const tuning = sweeperTuningFromEnv();
+  for (const option of ['deadlineMarginMs', 'answerMarginMs'] as const) {
+    const margin = tuning[option];
+    if (margin !== undefined && margin >= DEV_SWEEP_TIMEOUT_MS) {
+      const variable = SWEEPER_ENV[option];
+      throw new ConfigError(
+        `${variable} is ${margin} ms, not below the ${DEV_SWEEP_TIMEOUT_MS} ms the dev service gives each sweep: every sweep would stop before doing anything`,
+        variable,
+      );
+    }
+  }
+}
 
 /**
  * Refuses, before anything starts, a port or a sweep interval the service cannot honour: Node.js
@@ -156,7 +188,10 @@ function isIntegerIn(value: unknown, min: number, max: number): boolean {
  * Starts the local stack, the objects API and the sweeper timer.
  *
  * @throws ValidationError for a `port` or `sweepIntervalMs` out of range, an `onSweep` or `onError`
- *   that is no function; ConfigError for a configuration it cannot run; both before anything starts.
+ *   that is no function; ConfigError for a configuration it cannot run, or a tuning variable its
+ *   handlers would refuse (`TIERLOG_CLAIM_MS`, `TIERLOG_INLINE_THRESHOLD`, ...) or its sweeps could
+ *   not keep (a deadline or answer margin of {@link DEV_SWEEP_TIMEOUT_MS} or more); both before
+ *   anything starts.
  */
 export async function startDevService(options: DevServiceOptions = {}): Promise<DevService> {
   assertOptions(options, DEV_SERVICE_OPTIONS, 'startDevService');
@@ -169,6 +204,7 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
       given,
     );
   }
+  checkTuningVariables();
   const restorePowertools = quietPowertools();
   let stack: LocalStack;
   try {
@@ -194,7 +230,7 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
       if (stopped) return Promise.reject(new ServiceStoppedError('the dev service is stopped: sweepNow() runs no sweep after stop()'));
       running = running
         .catch(() => undefined)
-        .then(() => sweep({}, localContext(SWEEPER_SERVICE_NAME, 60_000)))
+        .then(() => sweep({}, localContext(SWEEPER_SERVICE_NAME, DEV_SWEEP_TIMEOUT_MS)))
         .then(
           (summary) => {
             sweeps++;

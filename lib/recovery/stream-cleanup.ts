@@ -228,7 +228,8 @@ export interface StreamCleanupOptions {
   /**
    * With a deadline (the stream handler passes its invocation's): no read or delete starts once
    * less than this remains, and the batch answers when a fifth of it remains, whatever is still
-   * unanswered (those records are reported as failures). 0..15 min (`TIERLOG_STREAM_DEADLINE_MARGIN_MS`).
+   * unanswered (those records are reported as failures). 500 ms (`MIN_STREAM_MARGIN_MS`: the
+   * answer then comes 100 ms before the deadline) to 15 min (`TIERLOG_STREAM_DEADLINE_MARGIN_MS`).
    * Default 5 000.
    */
   readonly deadlineMarginMs?: number;

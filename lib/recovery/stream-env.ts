@@ -6,11 +6,12 @@
  *
  * One rule for every entry point ({@link checkStreamTuning}, which `StreamCleanup` applies to its
  * options too): `concurrency` a positive integer (a pool of no slots would fail every batch),
- * `deadlineMarginMs` an integer in 0..{@link MAX_STREAM_MARGIN_MS} (with a larger one a batch
- * under a deadline does nothing). A value out of range is a {@link ConfigError} naming the setting
+ * `deadlineMarginMs` an integer in {@link MIN_STREAM_MARGIN_MS}..{@link MAX_STREAM_MARGIN_MS}
+ * (with a larger one a batch under a deadline does nothing; with a smaller one it answers when
+ * Lambda has ended the invocation). A value out of range is a {@link ConfigError} naming the setting
  * (the variable, the option or the prop), never replaced by the default.
  */
-import { LAMBDA_MAX_INVOCATION_MS } from '../constants.js';
+import { LAMBDA_MAX_INVOCATION_MS, MIN_ANSWER_MARGIN_MS } from '../constants.js';
 import { checkIntegerIn, integersFromEnv, integersToEnv } from '../env-integers.js';
 
 /** The variable of each stream cleanup option settable from the environment. */
@@ -25,6 +26,14 @@ export const DEFAULT_STREAM_MARGIN_MS = 5_000;
 /** The most `deadlineMarginMs` may be: a Lambda invocation's limit. */
 export const MAX_STREAM_MARGIN_MS = LAMBDA_MAX_INVOCATION_MS;
 
+/**
+ * The least `deadlineMarginMs` may be: a batch answers when a fifth of the margin is left, and
+ * that must be the time an answer needs ({@link MIN_ANSWER_MARGIN_MS}). With 0 it answers at the
+ * deadline itself, when Lambda has ended the invocation: the batch times out and is retried whole,
+ * until its records go to the on-failure queue and their blobs to the audit.
+ */
+export const MIN_STREAM_MARGIN_MS = 5 * MIN_ANSWER_MARGIN_MS;
+
 /** The `StreamCleanup` options the environment sets. */
 export interface StreamTuning {
   /** Blob deletes at once. */
@@ -35,7 +44,7 @@ export interface StreamTuning {
 
 /**
  * Refuses a `concurrency` that is not a positive integer and a `deadlineMarginMs` outside
- * 0..{@link MAX_STREAM_MARGIN_MS}. `names` maps an option to the setting the error names.
+ * {@link MIN_STREAM_MARGIN_MS}..{@link MAX_STREAM_MARGIN_MS}. `names` maps an option to the setting the error names.
  *
  * @throws ConfigError naming the setting and the range.
  */
@@ -48,8 +57,8 @@ export function checkStreamTuning(values: StreamTuning, names: Partial<Record<ke
     checkIntegerIn(
       names.deadlineMarginMs ?? 'deadlineMarginMs',
       deadlineMarginMs,
-      { min: 0, max: MAX_STREAM_MARGIN_MS },
-      `must be an integer in 0..${MAX_STREAM_MARGIN_MS} (ms, at most a Lambda invocation's limit; default 5000)`,
+      { min: MIN_STREAM_MARGIN_MS, max: MAX_STREAM_MARGIN_MS },
+      `must be an integer in ${MIN_STREAM_MARGIN_MS}..${MAX_STREAM_MARGIN_MS} (ms, at most a Lambda invocation's limit; the batch answers when a fifth of it is left, so with less it would answer when Lambda has ended the invocation; default ${DEFAULT_STREAM_MARGIN_MS})`,
     );
   }
 }

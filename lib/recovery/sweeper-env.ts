@@ -19,6 +19,7 @@
 import { checkIntegerIn, integersFromEnv, integersToEnv } from '../env-integers.js';
 import { ConfigError } from '../errors.js';
 import {
+  DEFAULT_ANSWER_MARGIN_MS,
   DEFAULT_CLAIM_MS,
   DEFAULT_MAX_UPLOAD_MS,
   DEFAULT_QUARANTINE_RECHECK_MS,
@@ -33,6 +34,7 @@ import {
   MAX_SHARDLESS_SCAN_PAGES,
   MAX_SHARDLESS_SCAN_SEGMENTS,
   MAX_SKEW_MARGIN_MS,
+  MIN_ANSWER_MARGIN_MS,
   MIN_CLAIM_MS,
   MIN_MAX_UPLOAD_MS,
   MIN_QUARANTINE_RECHECK_MS,
@@ -89,6 +91,9 @@ export const UNSAFE_SHORT_WINDOWS_ENV = 'TIERLOG_UNSAFE_SHORT_WINDOWS';
  * why a sweep caps the segments far below DynamoDB's 1 000 000).
  */
 export { MAX_SHARDLESS_SCAN_PAGES, MAX_SHARDLESS_SCAN_SEGMENTS } from '../constants.js';
+
+/** The least {@link SweeperOptions.answerMarginMs} (`lib/constants.ts` says why). */
+export { MIN_ANSWER_MARGIN_MS } from '../constants.js';
 
 /** The sweeper options the environment sets. */
 export type SweeperTuning = Pick<SweeperOptions, SweeperIntegerOption | 'shardlessScan' | 'unsafeShortWindows'>;
@@ -154,8 +159,8 @@ export const SWEEPER_FLOORS: Readonly<Record<SweeperWindow, SweeperFloor>> = {
 /**
  * Refuses windows and durations below their floors (unless `unsafeShortWindows`) and above their
  * ceilings, and the counts and margins outside their ranges (`concurrency` ≥ 1,
- * `maxUploadListingPages` 1..{@link MAX_UPLOAD_LISTING_PAGES}, the margins
- * 0..{@link MAX_SWEEP_MARGIN_MS}, `shardlessScan` `false` or segments
+ * `maxUploadListingPages` 1..{@link MAX_UPLOAD_LISTING_PAGES}, `deadlineMarginMs`
+ * 0..{@link MAX_SWEEP_MARGIN_MS}, `answerMarginMs` {@link MIN_ANSWER_MARGIN_MS}..{@link MAX_SWEEP_MARGIN_MS}, `shardlessScan` `false` or segments
  * 1..{@link MAX_SHARDLESS_SCAN_SEGMENTS} and pages 1..{@link MAX_SHARDLESS_SCAN_PAGES}). `names`
  * maps a setting to what the error names (a variable, a prop); by default the option itself
  * (`shardlessScan.segments` for a part).
@@ -186,6 +191,12 @@ export function checkSweeperWindows(values: Partial<SweeperTuning>, names: Parti
       if (value > MAX_SWEEP_MARGIN_MS) {
         throw new ConfigError(
           `${setting} is ${value} ms, above ${MAX_SWEEP_MARGIN_MS} ms (a Lambda invocation's limit): a sweep under a deadline would do nothing`,
+          setting,
+        );
+      }
+      if (option === 'answerMarginMs' && value < MIN_ANSWER_MARGIN_MS) {
+        throw new ConfigError(
+          `${setting} is ${value} ms, below ${MIN_ANSWER_MARGIN_MS} ms: a sweep under a deadline would answer at the deadline itself, when Lambda has ended the invocation (timed out, its report and metrics lost; default ${DEFAULT_ANSWER_MARGIN_MS} ms)`,
           setting,
         );
       }

@@ -148,7 +148,8 @@ export interface SweeperOptions {
   readonly deadlineMarginMs?: number;
   /**
    * Stop waiting for requests this long before the deadline and return the report (time to
-   * publish it and answer). At most 15 minutes. Default {@link DEFAULT_ANSWER_MARGIN_MS};
+   * publish it and answer). 100 ms (`MIN_ANSWER_MARGIN_MS`: with less, a Lambda's sweep answers
+   * once its invocation has ended) to 15 minutes. Default {@link DEFAULT_ANSWER_MARGIN_MS};
    * `TIERLOG_ANSWER_MARGIN_MS`.
    */
   readonly answerMarginMs?: number;
@@ -179,7 +180,10 @@ export interface SweeperOptions {
 
 /** Options of one {@link Sweeper.sweep}: any other name is a `ValidationError`, before any request. */
 export interface SweepOptions {
-  /** Stop taking work before this instant (ms since the epoch). Default: no deadline. */
+  /**
+   * Stop taking work before this instant (ms since the epoch, on the sweeper's clock). Default: no
+   * deadline. NaN or a non-number is a `ValidationError` (as `StreamCleanup.handle` refuses one).
+   */
   readonly deadline?: number;
   /**
    * Once aborted, the sweep takes no new instance, as at its deadline: the instances under way
@@ -375,6 +379,12 @@ export class Sweeper {
   async sweep(options: SweepOptions = {}): Promise<SweepReport> {
     // A misspelt `dryRun` (`dryrun`) would run the sweep it was meant to preview: refused.
     assertOptions(options, SWEEP_OPTIONS, 'sweep');
+    // NaN (a remaining time read from no context) would never stop the sweep, and would poll the
+    // clock every millisecond until it ended, in the function's timeout.
+    const { deadline } = options;
+    if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) {
+      throw new ValidationError(`deadline must be ms since the epoch, got ${String(deadline)}`, 'deadline');
+    }
     const started = this.clock();
     const report = emptyReport(options.dryRun ?? false);
     const shards = this.shardsOf(options.shards);

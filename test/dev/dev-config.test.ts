@@ -12,6 +12,7 @@ import { MAX_SWEEP_INTERVAL_MS, startDevService } from '../../lib/dev/service.js
 import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { scanTable } from '../../lib/drill/invariants.js';
+import { runCli } from '../../lib/cli/program.js';
 
 const config: TierlogConfig = { changeLogTable: 'dev-cl', objectsTable: 'dev-ob', bucket: 'dev-bk', prefix: 'blobs', leaseShards: 4 };
 
@@ -198,6 +199,21 @@ describe('dev service configuration from the TIERLOG_* variables', () => {
     }
   }, 120_000);
 
+  it("gives the CLI the drills' opt-out of the floors with the short windows its sweeper runs on: the CLI takes that environment", async () => {
+    process.env.TIERLOG_UNSAFE_SHORT_WINDOWS = '1';
+    process.env.TIERLOG_CLAIM_MS = '2000';
+    const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
+    try {
+      expect(service.env).toMatchObject({ TIERLOG_UNSAFE_SHORT_WINDOWS: '1', TIERLOG_CLAIM_MS: '2000' });
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } };
+      expect(await runCli(['status', '--json'], { io, env: service.env }), err.join('')).toBe(0);
+    } finally {
+      await service.stop();
+    }
+  }, 120_000);
+
   it.each<[string, Record<string, string>, string]>([
     [
       'TIERLOG_REPLACED_BLOB_CLEANUP=stream (no stream function runs)',
@@ -205,10 +221,25 @@ describe('dev service configuration from the TIERLOG_* variables', () => {
       'TIERLOG_REPLACED_BLOB_CLEANUP',
     ],
     ['an invalid TIERLOG_LEASE_SHARDS', { TIERLOG_LEASE_SHARDS: '0' }, 'TIERLOG_LEASE_SHARDS'],
+    // Each sweep of the service is given 60 s (the construct refuses a margin at its sweeper's timeout).
+    ['a deadline margin its 60 s sweeps cannot keep', { TIERLOG_DEADLINE_MARGIN_MS: '60000' }, 'TIERLOG_DEADLINE_MARGIN_MS'],
+    ['an answer margin its 60 s sweeps cannot keep', { TIERLOG_ANSWER_MARGIN_MS: '90000' }, 'TIERLOG_ANSWER_MARGIN_MS'],
   ])('refuses %s with a ConfigError naming the variable', async (_what, variables, setting) => {
     Object.assign(process.env, variables);
     const error = await startError({});
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).setting).toBe(setting);
+  });
+
+  it.each([
+    ['TIERLOG_CLAIM_MS', '1000'],
+    ['TIERLOG_INLINE_THRESHOLD', '8KiB'],
+    ['TIERLOG_DEADLINE_MARGIN_MS', '60000'],
+  ])('refuses %s=%s before anything starts: with no java on PATH, the error is the configuration one', async (variable, raw) => {
+    process.env[variable] = raw;
+    process.env.PATH = '/nonexistent/tierlog-dev-config-test';
+    const error = await startError({});
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).setting).toBe(variable);
   });
 });

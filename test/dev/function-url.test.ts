@@ -17,6 +17,7 @@ import {
   functionUrlListener,
   InvalidFunctionResponseError,
 } from '../../lib/dev/function-url.js';
+import { MAX_TIMER_MS } from '../../lib/constants.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -237,5 +238,35 @@ describe('the response: as Lambda reads the result', () => {
     expect(answer.status).toBe(502);
     expect(errors[0]).toBeInstanceOf(FunctionTimeoutError);
     expect((errors[0] as FunctionTimeoutError).timeoutMs).toBe(200);
+  });
+
+  test.each([
+    ['Infinity (no timeout meant)', Number.POSITIVE_INFINITY],
+    ["past Node's longest timer", MAX_TIMER_MS + 1],
+    ['0', 0],
+    ['negative', -1],
+    ['not a number', Number.NaN],
+  ])('a timeout %s is refused with a ValidationError naming it: Node would fire it after 1 ms, every request a 502', (_what, timeoutMs) => {
+    expect(() => functionUrlListener(async () => ({ statusCode: 204 }), { functionName: 'f', timeoutMs })).toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'timeoutMs' }),
+    );
+  });
+
+  test('a misspelt option (timeout for timeoutMs) is refused, not left at 30 s', () => {
+    const options = { functionName: 'f', timeout: 60_000 } as unknown as { functionName: string };
+    expect(() => functionUrlListener(async () => ({ statusCode: 204 }), options)).toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'timeout' }),
+    );
+  });
+
+  test('the longest timer is taken, and the handler is told that much time left', async () => {
+    let left = 0;
+    const handler: FunctionUrlHandler = async (_event, context) => {
+      left = context.getRemainingTimeInMillis();
+      return { statusCode: 204 };
+    };
+    const answer = await fetch(`http://127.0.0.1:${await serve(handler, { timeoutMs: MAX_TIMER_MS })}/x`);
+    expect(answer.status).toBe(204);
+    expect(left).toBeGreaterThan(MAX_TIMER_MS - 60_000);
   });
 });

@@ -33,6 +33,7 @@ import {
   MAX_SHARDLESS_SCAN_SEGMENTS,
   MAX_SKEW_MARGIN_MS,
   MAX_WRITER_LEASE_MS,
+  MIN_ANSWER_MARGIN_MS,
   MIN_CLAIM_MS,
   MIN_MAX_UPLOAD_MS,
   MIN_QUARANTINE_RECHECK_MS,
@@ -42,7 +43,7 @@ import {
 } from '../../lib/constants.js';
 import { MIN_AUDIT_AGE_MS } from '../../lib/recovery/audit.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
-import { MAX_STREAM_MARGIN_MS } from '../../lib/recovery/stream-env.js';
+import { MAX_STREAM_MARGIN_MS, MIN_STREAM_MARGIN_MS } from '../../lib/recovery/stream-env.js';
 import { STREAM_METRICS } from '../../lib/recovery/stream-metrics.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { MAX_UPLOAD_LISTING_PAGES } from '../../lib/recovery/sweeper-env.js';
@@ -188,7 +189,9 @@ describe('README: the defaults and limits it states', () => {
     const row = /\| `objectsStreamTuning` +\| (.*)\|/.exec(readme)![1]!;
     expect(row).toContain(`\`concurrency\` ${s.concurrency}, \`deadlineMargin\` ${ms(s.deadlineMarginMs!)}`);
     says(`\`TIERLOG_STREAM_CONCURRENCY\`, blob deletes at once, default ${s.concurrency};`);
-    says(`\`TIERLOG_STREAM_DEADLINE_MARGIN_MS\`, default ${ms(s.deadlineMarginMs!)}, at most ${ms(MAX_STREAM_MARGIN_MS)})`);
+    says(
+      `\`TIERLOG_STREAM_DEADLINE_MARGIN_MS\`, default ${ms(s.deadlineMarginMs!)}, ${MIN_STREAM_MARGIN_MS} ms to ${ms(MAX_STREAM_MARGIN_MS)}: a batch answers when a fifth of it is left)`,
+    );
   });
 
   test('the metrics of the objects-stream function are the names it publishes (what users alarm on)', () => {
@@ -209,7 +212,10 @@ describe('README: the defaults and limits it states', () => {
     ['lease shards', `| \`leaseShards\` | \`${DEFAULT_LEASE_SHARDS}\``],
     ['upload listing pages', `\`TIERLOG_UPLOAD_LISTING_PAGES\` (1..${MAX_UPLOAD_LISTING_PAGES}, default 10)`],
     ['deadline margin', `\`TIERLOG_DEADLINE_MARGIN_MS\` (default ${ms(DEFAULT_DEADLINE_MARGIN_MS)})`],
-    ['answer margin', `\`TIERLOG_ANSWER_MARGIN_MS\` (default ${ms(DEFAULT_ANSWER_MARGIN_MS)}; both at most 15 min)`],
+    [
+      'answer margin',
+      `\`TIERLOG_ANSWER_MARGIN_MS\` (default ${ms(DEFAULT_ANSWER_MARGIN_MS)}, at least ${MIN_ANSWER_MARGIN_MS} ms: with less a sweep answers once Lambda has ended its invocation; both at most 15 min)`,
+    ],
     [
       'quarantine recheck',
       `counted again: ${ms(MIN_QUARANTINE_RECHECK_MS)} to ${ms(MAX_QUARANTINE_RECHECK_MS)}, default ${ms(DEFAULT_QUARANTINE_RECHECK_MS)})`,

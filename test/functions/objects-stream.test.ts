@@ -597,6 +597,7 @@ describe("the invocation's deadline", () => {
   test.each([
     ['TIERLOG_STREAM_CONCURRENCY', '0'],
     ['TIERLOG_STREAM_DEADLINE_MARGIN_MS', '5s'],
+    ['TIERLOG_STREAM_DEADLINE_MARGIN_MS', '0'],
   ])('%s=%j: the function fails to initialise with a ConfigError naming the variable', async (variable, raw) => {
     const saved = { ...process.env };
     let error: unknown;

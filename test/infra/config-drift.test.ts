@@ -221,6 +221,23 @@ describe('every function reads the configuration the props give', () => {
     expect(loadConfig(env)).toEqual(expected);
   });
 
+  it("the outputs for the CLI parse to the sweeper's own tuning (a CLI without them sweeps on the default windows)", () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const env: Record<string, string> = {};
+    for (const [setting, variable] of Object.entries(SWEEPER_ENV)) {
+      const id = `Sweeper${setting.charAt(0).toUpperCase()}${setting.slice(1)}`;
+      const matching = Object.entries(outputs).filter(([k]) => k === id || k.startsWith(`TierlogOutputs${id}`));
+      expect(
+        matching.map(([k]) => k),
+        `one output for ${id}`,
+      ).toHaveLength(1);
+      env[variable] = deployed(matching[0]![1].Value);
+    }
+    const sweeperEnv = functions.find((f) => f.id === logicalIdOf(stack, t.sweeperFunction))!.env;
+    expect(sweeperTuningFromEnv(env)).toEqual(sweeperTuningFromEnv(sweeperEnv));
+    expect(sweeperTuningFromEnv(env)).toEqual(EVERY_SWEEPER_OPTION);
+  });
+
   it("the construct in a user's stack outputs each setting once, as the stack does", () => {
     const { stack: user } = userStack();
     new Tierlog(user, 'Storage', { outputs: true });

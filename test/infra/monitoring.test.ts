@@ -182,6 +182,30 @@ describe('alarms', () => {
     expect(a.Properties!['Threshold']).toBe(3_600_000);
   });
 
+  // A dead writer's instance is found a skew margin after its lease ended, by a sweep up to one
+  // schedule interval later: every instance a sweep finds is up to that old, routinely.
+  it.each([
+    ['sweeperTuning.skewMargin 20 min', { sweeperTuning: { skewMargin: Duration.minutes(20) } }, 21 * 60_000],
+    ['sweepSchedule every 30 min', { sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)) }, 31 * 60_000],
+  ] as const)('with %s, the default age threshold stays above what every instance a sweep finds is', (_what, props, routineMs) => {
+    const { stack: s, template: t } = tierlogTemplate(props);
+    const a = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.oldestExpiredAge)]!;
+    // The slack of the defaults (15 minutes over 2), over the routine age.
+    expect(a.Properties!['Threshold']).toBe(routineMs + 13 * 60_000);
+  });
+
+  it('refuses an age threshold below the skew margin and a sweep interval: the alarm would fire on every dead writer', () => {
+    expect(() =>
+      tierlogTemplate({ sweeperTuning: { skewMargin: Duration.minutes(20) }, oldestExpiredAgeThreshold: Duration.minutes(15) }),
+    ).toThrow(/oldestExpiredAgeThreshold must be at least 21 minutes, got 15 minutes/);
+    expect(() =>
+      tierlogTemplate({
+        sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(10)),
+        oldestExpiredAgeThreshold: Duration.minutes(5),
+      }),
+    ).toThrow(/oldestExpiredAgeThreshold must be at least 11 minutes/);
+  });
+
   it('any quarantined entry, held over a window of the hourly recheck and 15 minutes', () => {
     const p = alarm('entriesQuarantined');
     expect(p).toMatchObject({

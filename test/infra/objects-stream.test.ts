@@ -216,6 +216,8 @@ describe('objectsStreamTuning', () => {
       /objectsStreamTuning\.deadlineMargin \(1 minute\) must be below the function's timeout \(1 minute\)/,
     ],
     [{ deadlineMargin: Duration.seconds(90) }, /objectsStreamTuning\.deadlineMargin .* must be below the function's timeout/],
+    // The batch would answer at the deadline itself, when Lambda has ended the invocation.
+    [{ deadlineMargin: Duration.millis(0) }, /objectsStreamTuning\.deadlineMargin must be an integer in 500\.\./],
   ])('refuses %o at synth, naming the prop', (tuning, message) => {
     expect(() => tierlogTemplate({ objectsStreamTuning: tuning })).toThrow(message);
   });

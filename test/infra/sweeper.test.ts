@@ -98,6 +98,7 @@ describe('sweeper function', () => {
     [{ maxUpload: Duration.days(2) }, 'sweeperTuning.maxUpload'],
     [{ concurrency: 0 }, 'sweeperTuning.concurrency'],
     [{ answerMargin: Duration.minutes(5) }, 'sweeperTuning.answerMargin'],
+    [{ answerMargin: Duration.millis(0) }, 'sweeperTuning.answerMargin'],
     [{ deadlineMargin: Duration.minutes(6) }, 'sweeperTuning.deadlineMargin'],
     [{ quarantineRecheck: Duration.seconds(30) }, 'sweeperTuning.quarantineRecheck'],
     [{ quarantineRecheck: Duration.hours(13) }, 'sweeperTuning.quarantineRecheck'],

@@ -23,6 +23,7 @@ import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import {
   MAX_SWEEP_MARGIN_MS,
+  MIN_ANSWER_MARGIN_MS,
   MAX_UPLOAD_LISTING_PAGES,
   SWEEPER_ENV,
   sweeperTuningFromEnv,
@@ -172,12 +173,13 @@ describe("the upload listing's bound and the deadline margins, from the environm
         TIERLOG_ANSWER_MARGIN_MS: '5000',
       }),
     ).toEqual({ maxUploadListingPages: 25, deadlineMarginMs: 30_000, answerMarginMs: 5_000 });
-    expect(sweeperTuningFromEnv({ TIERLOG_ANSWER_MARGIN_MS: '0', TIERLOG_UPLOAD_LISTING_PAGES: String(MAX_UPLOAD_LISTING_PAGES) })).toEqual(
-      {
-        answerMarginMs: 0,
-        maxUploadListingPages: MAX_UPLOAD_LISTING_PAGES,
-      },
-    );
+    expect(
+      sweeperTuningFromEnv({
+        TIERLOG_DEADLINE_MARGIN_MS: '0',
+        TIERLOG_ANSWER_MARGIN_MS: String(MIN_ANSWER_MARGIN_MS),
+        TIERLOG_UPLOAD_LISTING_PAGES: String(MAX_UPLOAD_LISTING_PAGES),
+      }),
+    ).toEqual({ deadlineMarginMs: 0, answerMarginMs: MIN_ANSWER_MARGIN_MS, maxUploadListingPages: MAX_UPLOAD_LISTING_PAGES });
   });
 
   it.each([
@@ -187,6 +189,9 @@ describe("the upload listing's bound and the deadline margins, from the environm
     ['TIERLOG_DEADLINE_MARGIN_MS', '1.5', 'a non-negative integer'],
     ['TIERLOG_DEADLINE_MARGIN_MS', String(MAX_SWEEP_MARGIN_MS + 1), 'would do nothing'],
     ['TIERLOG_ANSWER_MARGIN_MS', '-1', 'a non-negative integer'],
+    // The answer would come at the deadline itself, when Lambda has ended the invocation.
+    ['TIERLOG_ANSWER_MARGIN_MS', '0', `below ${MIN_ANSWER_MARGIN_MS} ms`],
+    ['TIERLOG_ANSWER_MARGIN_MS', '2', 'when Lambda has ended the invocation'],
     ['TIERLOG_ANSWER_MARGIN_MS', String(MAX_SWEEP_MARGIN_MS + 1), 'would do nothing'],
   ])('%s=%s is refused, naming the variable', (variable, raw, why) => {
     const err = refusal(() => sweeperTuningFromEnv({ [variable]: raw }));
@@ -203,6 +208,15 @@ describe("the upload listing's bound and the deadline margins, from the environm
     expect(refusal(sweeper({ [option]: max + 1 })).setting).toBe(option);
     expect(refusal(sweeper({ [option]: -1 })).setting).toBe(option);
     expect(sweeper({ [option]: max })).not.toThrow();
+  });
+
+  it('answerMarginMs: at least MIN_ANSWER_MARGIN_MS as a Sweeper option and a construct prop too, naming each', () => {
+    expect(refusal(sweeper({ answerMarginMs: 0 })).setting).toBe('answerMarginMs');
+    expect(refusal(sweeper({ answerMarginMs: MIN_ANSWER_MARGIN_MS - 1 })).setting).toBe('answerMarginMs');
+    expect(sweeper({ answerMarginMs: MIN_ANSWER_MARGIN_MS })).not.toThrow();
+    expect(sweeper({ deadlineMarginMs: 0 })).not.toThrow();
+    const prop = 'sweeperTuning.answerMargin';
+    expect(refusal(() => sweeperTuningToEnv({ answerMarginMs: 0 }, { answerMarginMs: prop })).setting).toBe(prop);
   });
 
   it('sweeperTuningToEnv writes what sweeperTuningFromEnv reads back, every variable, and refuses what the sweeper refuses', () => {

@@ -9,6 +9,7 @@ import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import {
   checkStreamTuning,
   MAX_STREAM_MARGIN_MS,
+  MIN_STREAM_MARGIN_MS,
   STREAM_ENV,
   streamTuningFromEnv,
   streamTuningToEnv,
@@ -31,7 +32,7 @@ describe('streamTuningFromEnv', () => {
 
   it('reads both', () => {
     expect(streamTuningFromEnv({ [CONCURRENCY]: '4', [MARGIN]: ' 12000 ' })).toEqual({ concurrency: 4, deadlineMarginMs: 12_000 });
-    expect(streamTuningFromEnv({ [MARGIN]: '0' })).toEqual({ deadlineMarginMs: 0 });
+    expect(streamTuningFromEnv({ [MARGIN]: String(MIN_STREAM_MARGIN_MS) })).toEqual({ deadlineMarginMs: MIN_STREAM_MARGIN_MS });
     expect(streamTuningFromEnv({ [MARGIN]: String(MAX_STREAM_MARGIN_MS) })).toEqual({ deadlineMarginMs: MAX_STREAM_MARGIN_MS });
   });
 
@@ -42,6 +43,9 @@ describe('streamTuningFromEnv', () => {
     [CONCURRENCY, 'many'],
     [MARGIN, '5s'],
     [MARGIN, '-1'],
+    // The batch would answer at the deadline itself (a fifth of the margin before it), when Lambda has ended the invocation.
+    [MARGIN, '0'],
+    [MARGIN, String(MIN_STREAM_MARGIN_MS - 1)],
     [MARGIN, '1e3'],
     [MARGIN, String(MAX_STREAM_MARGIN_MS + 1)],
   ])('%s=%j: a ConfigError naming the variable', (variable, raw) => {
@@ -56,6 +60,7 @@ describe('one rule for the environment, the options and the construct', () => {
     [{ concurrency: 0 }, 'concurrency'],
     [{ concurrency: 1.5 }, 'concurrency'],
     [{ deadlineMarginMs: -1 }, 'deadlineMarginMs'],
+    [{ deadlineMarginMs: 0 }, 'deadlineMarginMs'],
     [{ deadlineMarginMs: MAX_STREAM_MARGIN_MS + 1 }, 'deadlineMarginMs'],
   ] as const)('%o: refused by the check, StreamCleanup and streamTuningToEnv, each naming its setting', (tuning, option) => {
     expect(refusal(() => checkStreamTuning(tuning)).setting).toBe(option);

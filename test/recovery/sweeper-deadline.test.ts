@@ -10,7 +10,8 @@ import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError, ValidationError } from '../../lib/errors.js';
+import { MIN_ANSWER_MARGIN_MS } from '../../lib/constants.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
@@ -354,7 +355,13 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     const { injector, sent, release } = holdFirst((r) => claimOf(r, a.instanceId));
     const dynamodb = createDynamoDBClient();
     open.push({ close: () => (release.resolve(), dynamodb.destroy()) });
-    const s = makeSweeper(fx, 0, { injector, dynamodb, concurrency: 1, answerMarginMs: 0, clock: () => Date.now() + jump });
+    const s = makeSweeper(fx, 0, {
+      injector,
+      dynamodb,
+      concurrency: 1,
+      answerMarginMs: MIN_ANSWER_MARGIN_MS,
+      clock: () => Date.now() + jump,
+    });
     open.push(s);
     const deadline = Date.now() + 5 * MIN;
     const sweep = s.sweeper.sweep({ deadline, housekeeping: false });
@@ -506,11 +513,29 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     await expectClean(fx, expect);
   });
 
-  test('answerMarginMs must be a non-negative integer', async () => {
+  test('answerMarginMs must be an integer of at least MIN_ANSWER_MARGIN_MS', async () => {
     const fx = await freshFixture();
-    for (const answerMarginMs of [-1, 1.5, Number.NaN]) {
+    for (const answerMarginMs of [-1, 0, 1.5, Number.NaN]) {
       expect(() => makeSweeper(fx, 0, { answerMarginMs })).toThrow(ConfigError);
     }
+  });
+
+  test.each([
+    ['NaN (a remaining time read from a context that has none)', Number.NaN],
+    ['a string', String(Date.now() + 5 * MIN)],
+  ])('a deadline of %s is a ValidationError before any request, as StreamCleanup.handle refuses one', async (_what, deadline) => {
+    const fx = await freshFixture();
+    await putDeadInstance(fx, { fenced: true });
+    const before = await rawState(fx);
+    const s = makeSweeper(fx, 0);
+    open.push(s);
+    const refused = await s.sweeper.sweep({ deadline: deadline as number }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(ValidationError);
+    expect((refused as ValidationError).field).toBe('deadline');
+    expect(await rawState(fx)).toEqual(before);
   });
 });
 

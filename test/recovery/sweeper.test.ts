@@ -13,7 +13,7 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, s3AccessDenied } from '../../lib/faults/s3-answers.js';
-import { DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
+import { DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_MAX_UPLOAD_MS, MIN_ANSWER_MARGIN_MS } from '../../lib/constants.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { SweepIncompleteError } from '../../lib/recovery/sweeper.js';
 import { ValidationError } from '../../lib/errors.js';
@@ -544,13 +544,13 @@ describe('deadline', () => {
     let claims = 0;
     const isClaim = steps(fx.config).claim;
     const injector = new FaultInjector().add({ kind: 'delay', delayMs: 0, match: (r) => (isClaim(r) && claims++, false) });
-    // It stops taking instances at base + 1 s; it would stop waiting for answers only at the
-    // deadline itself, which its clock never reaches (6 claims).
+    // It stops taking instances at base + 1 s; it would stop waiting for answers only 100 ms
+    // before the deadline, which its clock never reaches (6 claims).
     const sweeper = sweeperAt(fx, 0, {
       injector,
       concurrency: 1,
       deadlineMarginMs: 3_000,
-      answerMarginMs: 0,
+      answerMarginMs: MIN_ANSWER_MARGIN_MS,
       clock: () => base + 400 * claims,
     });
     const report = await sweeper.sweep({ deadline: base + 4_000 });
