@@ -190,13 +190,15 @@ export const DYNAMODB_BATCH_GET = 100;
 export const DYNAMODB_SOCKET_TIMEOUT_MS = 10_000;
 
 /**
- * The same for the S3 client of the objects API's function, in ms: longer, because S3 may take
- * seconds to answer. Not a default of `createS3Client`: a stream a caller reads at its own pace
- * (`getStream`, paused while the caller's buffers are full) sits idle too, and would be cut; the
- * objects API reads every body it answers at once. Idle time: an upload that keeps sending is
- * never cut.
+ * The same for the S3 client of the objects API's function, in ms. Not a default of
+ * `createS3Client`: a stream a caller reads at its own pace (`getStream`, paused while the
+ * caller's buffers are full) sits idle too, and would be cut; the objects API reads every body it
+ * answers at once. Idle time: an upload that keeps sending is never cut, and S3 keeps a long
+ * CompleteMultipartUpload's connection busy with white space. At most a third of the function's
+ * timeout (30 s by default): a request whose answer was lost is given up and sent again before the
+ * invocation ends, not answered 502 at its timeout.
  */
-export const S3_SOCKET_TIMEOUT_MS = 30_000;
+export const S3_SOCKET_TIMEOUT_MS = 10_000;
 
 /** The longest delay a Node.js timer keeps (2^31 - 1 ms, about 24.8 days); a longer one, `Infinity` or `NaN` fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;

@@ -43,7 +43,7 @@ export interface ObjectsHandlerOptions extends Pick<ObjectsApiOptions, 'maxBodyB
    * idle-socket timeout (`createS3Client({ socketTimeoutMs })`): without one, a lost answer waits
    * for the function's own timeout.
    *
-   * @default createS3Client({ socketTimeoutMs: 30_000 })
+   * @default createS3Client({ socketTimeoutMs: 10_000 })
    */
   readonly s3?: S3Client;
   /**

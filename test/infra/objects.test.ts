@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CONFIG_ENV } from '../../lib/config.js';
+import { S3_SOCKET_TIMEOUT_MS } from '../../lib/constants.js';
 import { ObjectsFunction } from '../../infra/objects-function.js';
 import { TierlogStack } from '../../infra/stack.js';
 import { Tierlog } from '../../infra/tierlog.js';
@@ -31,6 +32,13 @@ describe('objects function', () => {
     });
     for (const variable of Object.values(CONFIG_ENV)) expect(vars).toHaveProperty(variable);
     expect(fn.Properties!['ReservedConcurrentExecutions']).toBeUndefined();
+  });
+
+  // Its S3 client gives up a request whose answer was lost after S3_SOCKET_TIMEOUT_MS of silence
+  // and sends it again: at the function's timeout itself, the answer would be Lambda's 502.
+  it('leaves room in its timeout for an S3 request given up idle and sent again', () => {
+    const fn = resourcesOf(template, 'AWS::Lambda::Function')[fnId]!;
+    expect(Number(fn.Properties!['Timeout']) * 1000).toBeGreaterThanOrEqual(3 * S3_SOCKET_TIMEOUT_MS);
   });
 
   it('has a Function URL with IAM auth by default', () => {
