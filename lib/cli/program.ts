@@ -25,7 +25,7 @@ import { assertOptions, optionNames } from '../plain-options.js';
 import { type Clock, systemClock, wholeMsClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { sdkConfigurationError } from '../aws/errors.js';
-import { SWEEPER_ENV } from '../recovery/sweeper-env.js';
+import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../recovery/sweeper-env.js';
 import { auditCommand, DEFAULT_AUDIT_AGE_MS } from './audit.js';
 import { type CliContext, type CliIO, EXIT, InterruptedError, parseDuration, printJson, terminalSafe, UsageError } from './common.js';
 import { inspectCommand } from './inspect.js';
@@ -91,6 +91,9 @@ ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
                              values outside their ranges are refused, the variable named;
                              TIERLOG_SHARDLESS_SCAN_SEGMENTS=0: no scan for items without a
                              shard or outside the lease shards)
+  ${UNSAFE_SHORT_WINDOWS_ENV}=1
+                             windows under their floors allowed: drills on compressed time only,
+                             never with real writers (as the sweeper Lambda)
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...
                              the AWS SDK's own settings (point these at a local stack to use one)
   Any other TIERLOG_* variable is ignored, with a warning on stderr naming the one it likely meant.

@@ -14,11 +14,19 @@ import { promisify } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../lib/cli/program.js';
-import { loadConfig, TIERLOG_VARIABLES, type TierlogConfig, UNKNOWN_VARIABLE_WARNING, unknownVariables } from '../../lib/config.js';
+import {
+  CONFIG_ENV,
+  loadConfig,
+  TIERLOG_VARIABLES,
+  type TierlogConfig,
+  UNKNOWN_VARIABLE_WARNING,
+  unknownVariables,
+} from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import { createObjectsStreamHandler } from '../../lib/handlers/objects-stream.js';
 import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
+import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../../lib/recovery/sweeper-env.js';
 import { refusal } from '../support/refusal.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -130,10 +138,13 @@ describe('every entry point warns once at its start, and starts', () => {
     expect(JSON.parse(out.join(''))).toMatchObject({ error: { exitCode: 2 } });
   });
 
-  it('tierlog --help says so', async () => {
+  it('tierlog --help says so, and names every variable the CLI reads', async () => {
     const out: string[] = [];
     await runCli(['--help'], { env: {}, io: { stdout: { write: (s: string) => out.push(s) > 0 }, stderr: { write: () => true } } });
-    expect(out.join('')).toContain('Any other TIERLOG_* variable is ignored, with a warning on stderr naming the one it likely meant.');
+    const help = out.join('');
+    expect(help).toContain('Any other TIERLOG_* variable is ignored, with a warning on stderr naming the one it likely meant.');
+    for (const name of [...Object.values(CONFIG_ENV), ...Object.values(SWEEPER_ENV), UNSAFE_SHORT_WINDOWS_ENV])
+      expect(help).toContain(name);
   });
 
   it("the snapshot audit's function logs it at init", async () => {
