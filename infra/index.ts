@@ -16,7 +16,14 @@ export {
   sweeperTuningOf,
 } from './sweeper.js';
 export { ObjectsFunction, type ObjectsFunctionProps, type ObjectsTuningProps, OBJECTS_SERVICE_NAME } from './objects-function.js';
-export { TierlogMonitoring, type TierlogMonitoringProps, type TierlogAlarms, sweepMetric, routineExpiredAgeOf } from './monitoring.js';
+export {
+  TierlogMonitoring,
+  type TierlogMonitoringProps,
+  type TierlogAlarms,
+  sweepMetric,
+  routineExpiredAgeOf,
+  stuckWindowOf,
+} from './monitoring.js';
 export { BlobBucket, type BlobBucketProps } from './bucket.js';
 export { TierlogFunction, type TierlogFunctionProps, type TierlogFunctionOptions, functionOptionsOf } from './function.js';
 export type { HandlerName } from './bundling.js';

@@ -8,7 +8,12 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_QUARANTINE_RECHECK_MS, DEFAULT_RETRY_FAILED_MS, DEFAULT_SKEW_MARGIN_MS } from '../lib/constants.js';
+import {
+  DEFAULT_QUARANTINE_RECHECK_MS,
+  DEFAULT_RETRY_FAILED_MS,
+  DEFAULT_SHARDLESS_SCAN,
+  DEFAULT_SKEW_MARGIN_MS,
+} from '../lib/constants.js';
 import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
 import { addAlarmActions } from './failure-handling.js';
 import { tierlogDimensions } from './function.js';
@@ -70,6 +75,16 @@ export interface TierlogMonitoringProps {
    */
   readonly retryFailed?: Duration;
   /**
+   * How far back the stuck-instances alarm looks: an item without a shard is counted only by the
+   * housekeeping sweep that reads its scan segment, one of the sweeper's `shardlessScan.segments`
+   * picked at random each time, so the window must outlast the gaps between two counts of it, or
+   * the alarm drops to OK while the item stays stuck. 1 hour to 1 day (the {@link Tierlog}
+   * construct passes `stuckWindowOf(...)` of its scan and housekeeping schedules).
+   *
+   * @default Duration.hours(1)
+   */
+  readonly stuckWindow?: Duration;
+  /**
    * Actions of every alarm (on ALARM and back to OK), e.g. an SNS topic.
    *
    * @default - none
@@ -121,8 +136,9 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * A sweep found stuck instances: a live lease further ahead than any writer can take (a writer
    * clock that runs ahead; the sweeper claims them) or an item without a `shard` (never found by
    * the lease index; see "stuck" in `tierlog status`). Housekeeping sweeps look for both (every 10
-   * minutes by default), and the scan for the latter reads one segment of the table each, so the
-   * alarm looks back an hour.
+   * minutes by default), and the scan for the latter reads one random segment of the table each,
+   * so the alarm looks back `stuckWindow` (about 9 hours with the defaults: {@link stuckWindowOf}),
+   * and clears that long after the last one is dealt with.
    */
   readonly stuckInstances: cloudwatch.Alarm;
   /**
@@ -169,6 +185,36 @@ function rateIntervals(expressions: readonly string[]): number[] {
     const m = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(e);
     return m ? [Number(m[1]) * units[m[2]!]!] : [];
   });
+}
+
+/** How rarely a gap between two scans of an item's segment may outlast the stuck alarm's window. */
+const STUCK_MISS_ODDS = 0.001;
+/** A housekeeping sweep's lag: it publishes its count when it ends, up to its timeout later. */
+const SWEEP_LAG = Duration.minutes(15);
+const MIN_STUCK_WINDOW = Duration.hours(1);
+
+/**
+ * The stuck-instances alarm's window for a sweeper whose housekeeping runs on these schedules
+ * with this `shardlessScan` (default 8 segments): enough housekeeping sweeps (at the shortest
+ * `rate(...)` interval) that a segment picked at random one in `segments` times goes unread in
+ * all of them less than once in a thousand, and a sweep's lag; within 1 hour (the suspect leases
+ * every sweep finds) and 1 day (what an alarm can evaluate). One day when no schedule is a rate
+ * (a cron or `at` expression's interval is not read here). A segment of more than `maxPages`
+ * pages is read over several of its turns: not counted here.
+ */
+export function stuckWindowOf(
+  shardlessScan: { readonly segments: number; readonly maxPages: number } | false | undefined,
+  housekeepingExpressions: readonly string[],
+): Duration {
+  const intervals = rateIntervals(housekeepingExpressions);
+  if (intervals.length === 0) return MAX_SWEEPER_SILENCE;
+  const segments = shardlessScan === false ? 1 : (shardlessScan ?? DEFAULT_SHARDLESS_SCAN).segments;
+  const sweeps = segments <= 1 ? 1 : Math.ceil(Math.log(STUCK_MISS_ODDS) / Math.log(1 - 1 / segments));
+  const ms = Math.min(
+    Math.max(sweeps * Math.min(...intervals) + SWEEP_LAG.toMilliseconds(), MIN_STUCK_WINDOW.toMilliseconds()),
+    MAX_SWEEPER_SILENCE.toMilliseconds(),
+  );
+  return Duration.millis(ms);
 }
 
 /**
@@ -227,6 +273,16 @@ export class TierlogMonitoring extends Construct {
     const retryMs = props.retryFailed?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
     const failingPeriod = Duration.minutes(5 * Math.ceil((retryMs + 120_000) / PERIOD.toMilliseconds()));
     const silencePeriods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
+    const stuckWindow = props.stuckWindow ?? MIN_STUCK_WINDOW;
+    if (
+      !stuckWindow.isUnresolved() &&
+      (stuckWindow.toMilliseconds() < MIN_STUCK_WINDOW.toMilliseconds() ||
+        stuckWindow.toMilliseconds() > MAX_SWEEPER_SILENCE.toMilliseconds())
+    ) {
+      throw new Error(
+        `stuckWindow must be between ${MIN_STUCK_WINDOW.toHumanString()} and ${MAX_SWEEPER_SILENCE.toHumanString()}, got ${stuckWindow.toHumanString()}`,
+      );
+    }
 
     const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)', deployment);
     const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined', deployment);
@@ -303,7 +359,11 @@ export class TierlogMonitoring extends Construct {
         metric: stuck,
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: Math.ceil(Duration.hours(1).toMilliseconds() / PERIOD.toMilliseconds()),
+        // Any data point in a window that outlasts the gaps between two scans of a segment.
+        evaluationPeriods: Math.min(
+          Math.ceil(stuckWindow.toMilliseconds() / PERIOD.toMilliseconds()),
+          MAX_SWEEPER_SILENCE.toMilliseconds() / PERIOD.toMilliseconds(),
+        ),
         datapointsToAlarm: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),

@@ -20,7 +20,7 @@ import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.
 import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
 import { AuditAtScale, type AuditAtScaleOptions } from './audit-at-scale.js';
 import { BlobBucket } from './bucket.js';
-import { routineExpiredAgeOf, sweeperSilenceOf, TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
+import { routineExpiredAgeOf, stuckWindowOf, sweeperSilenceOf, TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
@@ -459,6 +459,10 @@ export class Tierlog extends Construct {
           .map((s) => s.node.defaultChild as scheduler.CfnSchedule)
           .map((c) => c.scheduleExpression),
         this.sweeper.timeout,
+      ),
+      stuckWindow: stuckWindowOf(
+        props.sweeperTuning?.shardlessScan,
+        this.sweeper.housekeepingSchedules.map((s) => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression),
       ),
       ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
     });

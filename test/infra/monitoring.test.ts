@@ -232,6 +232,40 @@ describe('alarms', () => {
     expect((p['EvaluationPeriods'] as number) * 300).toBeGreaterThanOrEqual(3600);
   });
 
+  // An item without a shard is counted only by the housekeeping sweep that reads its segment, one
+  // of `segments` picked at random each time: the gap between two counts of it is geometric. A
+  // window a given gap outlasts more often than once in a thousand lets the alarm drop to OK (and
+  // page again) while the item stays stuck.
+  const housekeepingSweepsIn = (p: Record<string, unknown>, everyMinutes: number) =>
+    Math.floor(((p['EvaluationPeriods'] as number) * 300 - 15 * 60) / (everyMinutes * 60));
+  it('stuck: an item without a shard, counted only when its random scan segment comes round, keeps the alarm on', () => {
+    const p = alarm('stuckInstances');
+    expect((7 / 8) ** housekeepingSweepsIn(p, 10)).toBeLessThan(0.001);
+    const { stack: s, template: t } = tierlogTemplate({
+      sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(15)),
+      sweeperTuning: { shardlessScan: { segments: 12, maxPages: 4 } },
+    });
+    const q = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.stuckInstances)]!.Properties!;
+    expect((11 / 12) ** housekeepingSweepsIn(q, 15)).toBeLessThan(0.001);
+  });
+
+  it('stuck: the window is at most a day (what an alarm can evaluate), and a day on a cron housekeeping schedule', () => {
+    for (const props of [
+      { sweeperTuning: { shardlessScan: { segments: 100, maxPages: 4 } } },
+      { sweepHousekeepingSchedule: scheduler.ScheduleExpression.cron({ minute: '7' }) },
+    ]) {
+      const { stack: s, template: t } = tierlogTemplate(props);
+      const q = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.stuckInstances)]!.Properties!;
+      expect(q['EvaluationPeriods']).toBe(288);
+    }
+  });
+
+  it('stuck: without the scan (suspect leases only, found by every housekeeping sweep), an hour', () => {
+    const { stack: s, template: t } = tierlogTemplate({ sweeperTuning: { shardlessScan: false } });
+    const q = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.stuckInstances)]!.Properties!;
+    expect(q['EvaluationPeriods']).toBe(12);
+  });
+
   it("any failed listing or abort of dead writers' multipart uploads (parts left to the lifecycle rule)", () => {
     expect(alarm('abandonedUploadErrors')).toMatchObject({
       Metrics: sweeperMetric(SWEEP_METRICS.abandonedUploadErrors, 'Sum'),
