@@ -68,8 +68,9 @@ export interface TierlogMonitoringProps {
   /**
    * How long the sweeper waits before it retries an entry whose blob deletes failed (its
    * `retryFailedMs`, the construct's `sweeperTuning.retryFailed`): the failing-deletes alarm's
-   * period is that and 2 minutes (a sweep's lag), rounded up to 5 minutes, so that deletes that
-   * fail at every retry breach every period.
+   * period is that, `routineExpiredAge` (the retry is found a skew margin after it came due, by a
+   * sweep up to one schedule interval later) and a minute (the sweep's run), rounded up to 5
+   * minutes and at most 8 hours, so that deletes that fail at every retry breach every period.
    *
    * @default Duration.minutes(1)
    */
@@ -165,6 +166,8 @@ const DEFAULT_ROUTINE_EXPIRED_AGE = Duration.minutes(2);
 /** The default `oldestExpiredAgeThreshold` over `routineExpiredAge`: 15 minutes with the defaults. */
 const OLDEST_EXPIRED_AGE_SLACK = Duration.minutes(13);
 const MAX_SWEEPER_SILENCE = Duration.days(1);
+/** The failing-deletes alarm's longest period: three of them are the day an alarm can evaluate. */
+const MAX_FAILING_PERIOD_MINUTES = 8 * 60;
 
 /**
  * The `routineExpiredAge` of a sweeper with skew margin `skewMargin` (default 30 s) on these
@@ -268,10 +271,12 @@ export class TierlogMonitoring extends Construct {
         `sweeperSilence must be between ${MIN_SWEEPER_SILENCE.toHumanString()} and ${MAX_SWEEPER_SILENCE.toHumanString()}, got ${silence.toHumanString()}`,
       );
     }
-    // Deletes failing at each retry show up in every period of this length (a retry comes due,
-    // then the next sweep, up to a minute later, and its own run time, takes it).
+    // Deletes failing at each retry show up in every period of this length (a retry comes due, its
+    // claim is found once it ended by the skew margin, by the next sweep, and its own run time
+    // takes it); three periods stay within the day an alarm can evaluate.
     const retryMs = props.retryFailed?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
-    const failingPeriod = Duration.minutes(5 * Math.ceil((retryMs + 120_000) / PERIOD.toMilliseconds()));
+    const retryGapMs = retryMs + (routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds() + 60_000;
+    const failingPeriod = Duration.minutes(Math.min(5 * Math.ceil(retryGapMs / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES));
     const silencePeriods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
     const stuckWindow = props.stuckWindow ?? MIN_STUCK_WINDOW;
     if (

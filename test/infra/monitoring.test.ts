@@ -73,6 +73,24 @@ describe('alarms', () => {
     },
   );
 
+  // An entry whose deletes failed is found again when its claim (moved to the retry) ended by the
+  // skew margin, by the next sweep: a period shorter than that leaves periods without a retry, and
+  // three failing in a row never happen while the deletes fail at every one.
+  it.each([
+    {
+      what: 'a sweep every 10 minutes',
+      props: { sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(10)) },
+      gapMs: 60_000 + 30_000 + 600_000,
+    },
+    { what: 'a 20 minute skew margin', props: { sweeperTuning: { skewMargin: Duration.minutes(20) } }, gapMs: 60_000 + 1_200_000 + 60_000 },
+  ])('blob deletes failing: the period holds a retry whatever the schedule and skew margin ($what)', ({ props, gapMs }) => {
+    const { stack: s, template: t } = tierlogTemplate(props);
+    const a = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.entriesFailing)]!;
+    expect((a.Properties!['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period * 1000).toBeGreaterThanOrEqual(
+      gapMs,
+    );
+  });
+
   it('sweeper not running: no sweep finished (no SweepDuration data point) in three five-minute periods; missing data breaches', () => {
     expect(alarm('sweeperNotRunning')).toMatchObject({
       Metrics: sweeperMetric(SWEEP_METRICS.sweepDuration, 'SampleCount'),
