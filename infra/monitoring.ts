@@ -46,9 +46,11 @@ export interface TierlogMonitoringProps {
   readonly routineExpiredAge?: Duration;
   /**
    * How often the sweeper counts quarantined entries again (its `quarantineRecheckMs`, the
-   * construct's `sweeperTuning.quarantineRecheck`): the quarantine alarm looks back one recheck
-   * and 15 minutes, so it stays up while they are there. At most 12 hours (the sweeper's
-   * ceiling), which keeps that within the one day an alarm can evaluate.
+   * construct's `sweeperTuning.quarantineRecheck`): the quarantine alarm looks back one recheck,
+   * `routineExpiredAge` (the recount comes a skew margin after the recheck, by a sweep up to one
+   * schedule interval later) and 15 minutes (the sweep's run), so it stays up while they are
+   * there. At most 12 hours (the sweeper's ceiling); the window is at most the one day an alarm
+   * can evaluate.
    *
    * @default Duration.hours(1)
    */
@@ -275,7 +277,8 @@ export class TierlogMonitoring extends Construct {
     // claim is found once it ended by the skew margin, by the next sweep, and its own run time
     // takes it); three periods stay within the day an alarm can evaluate.
     const retryMs = props.retryFailed?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
-    const retryGapMs = retryMs + (routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds() + 60_000;
+    const routineMs = (routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds();
+    const retryGapMs = retryMs + routineMs + 60_000;
     const failingPeriod = Duration.minutes(Math.min(5 * Math.ceil(retryGapMs / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES));
     const silencePeriods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
     const stuckWindow = props.stuckWindow ?? MIN_STUCK_WINDOW;
@@ -342,8 +345,11 @@ export class TierlogMonitoring extends Construct {
         metric: quarantined,
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        // Any data point in a window longer than the recheck interval (plus a sweep period).
-        evaluationPeriods: Math.ceil(recheckMs / PERIOD.toMilliseconds()) + 3,
+        // Any data point in a window longer than the gap between two counts (see quarantineRecheck).
+        evaluationPeriods: Math.min(
+          Math.ceil((recheckMs + routineMs) / PERIOD.toMilliseconds()) + 3,
+          MAX_SWEEPER_SILENCE.toMilliseconds() / PERIOD.toMilliseconds(),
+        ),
         datapointsToAlarm: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),

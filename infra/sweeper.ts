@@ -85,7 +85,7 @@ export interface SweeperTuningProps {
   /**
    * How often entries the sweeper quarantined are looked at (and counted, which keeps the
    * `EntriesQuarantined` alarm up) again (`TIERLOG_QUARANTINE_RECHECK_MS`); the alarm looks back
-   * one recheck and 15 minutes. 1 minute to 12 hours.
+   * one recheck, the skew margin and a sweep interval, and 15 minutes. 1 minute to 12 hours.
    *
    * @default Duration.hours(1)
    */

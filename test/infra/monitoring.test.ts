@@ -238,6 +238,29 @@ describe('alarms', () => {
     expect((p['EvaluationPeriods'] as number) * 300).toBeGreaterThanOrEqual(3600 + 15 * 60);
   });
 
+  // A quarantined entry is counted again when its claim (moved to the recheck) ended by the skew
+  // margin, by the next sweep, which publishes when it ends: a window shorter than that empties
+  // between two counts.
+  it.each([
+    {
+      what: 'sweeps every 30 minutes',
+      props: {
+        sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)),
+        sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)),
+      },
+      gapMs: 3_600_000 + 30_000 + 1_800_000,
+    },
+    {
+      what: 'a 20 minute skew margin',
+      props: { sweeperTuning: { skewMargin: Duration.minutes(20) } },
+      gapMs: 3_600_000 + 1_200_000 + 60_000,
+    },
+  ])('quarantined: the window outlasts the recheck, the skew margin, a sweep interval and its run ($what)', ({ props, gapMs }) => {
+    const { stack: s, template: t } = tierlogTemplate(props);
+    const q = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.entriesQuarantined)]!.Properties!;
+    expect((q['EvaluationPeriods'] as number) * 300_000).toBeGreaterThanOrEqual(gapMs + 5 * 60_000);
+  });
+
   it('any stuck instance (suspect lease, item without shard), held over an hour', () => {
     const p = alarm('stuckInstances');
     expect(p).toMatchObject({
