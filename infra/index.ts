@@ -23,6 +23,7 @@ export {
   sweepMetric,
   routineExpiredAgeOf,
   stuckWindowOf,
+  sweepIntervalOf,
 } from './monitoring.js';
 export { BlobBucket, type BlobBucketProps } from './bucket.js';
 export { TierlogFunction, type TierlogFunctionProps, type TierlogFunctionOptions, functionOptionsOf } from './function.js';

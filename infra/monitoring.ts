@@ -68,6 +68,15 @@ export interface TierlogMonitoringProps {
    */
   readonly sweeperSilence?: Duration;
   /**
+   * The longest time between two sweeps of any schedule (the shortest schedule's interval; the
+   * {@link Tierlog} construct passes `sweepIntervalOf(...)` of its schedules): the errors alarm's
+   * period is that and a minute, rounded up to 5 minutes (at most 8 hours), so that a sweeper that
+   * fails every sweep has an error in every period.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly sweepInterval?: Duration;
+  /**
    * How long the sweeper waits before it retries an entry whose blob deletes failed (its
    * `retryFailedMs`, the construct's `sweeperTuning.retryFailed`): the failing-deletes alarm's
    * period is that, `routineExpiredAge` (the retry is found a skew margin after it came due, by a
@@ -110,7 +119,10 @@ export interface TierlogMonitoringProps {
 
 /** The alarms of {@link TierlogMonitoring}. */
 export interface TierlogAlarms extends ObjectsStreamAlarms {
-  /** A sweep invocation failed (2 of the last 3 five-minute periods had errors). */
+  /**
+   * Sweep invocations fail (2 of the last 3 periods had errors; five-minute periods, longer when
+   * the sweeps are further apart: `sweepInterval`).
+   */
   readonly sweeperErrors: cloudwatch.Alarm;
   /**
    * No sweep finished (published its metrics) for `sweeperSilence`: the sweeper is not running.
@@ -168,7 +180,7 @@ const DEFAULT_ROUTINE_EXPIRED_AGE = Duration.minutes(2);
 /** The default `oldestExpiredAgeThreshold` over `routineExpiredAge`: 15 minutes with the defaults. */
 const OLDEST_EXPIRED_AGE_SLACK = Duration.minutes(13);
 const MAX_SWEEPER_SILENCE = Duration.days(1);
-/** The failing-deletes alarm's longest period: three of them are the day an alarm can evaluate. */
+/** The failing-deletes and errors alarms' longest period: three of them are the day an alarm can evaluate. */
 const MAX_FAILING_PERIOD_MINUTES = 8 * 60;
 
 /**
@@ -220,6 +232,15 @@ export function stuckWindowOf(
     MAX_SWEEPER_SILENCE.toMilliseconds(),
   );
   return Duration.millis(ms);
+}
+
+/**
+ * The `sweepInterval` of sweeps on these schedules: the shortest `rate(...)` interval, or
+ * undefined when none is a rate (a cron or `at` expression's interval is not read here).
+ */
+export function sweepIntervalOf(expressions: readonly string[]): Duration | undefined {
+  const intervals = rateIntervals(expressions);
+  return intervals.length > 0 ? Duration.millis(Math.min(...intervals)) : undefined;
 }
 
 /**
@@ -281,6 +302,13 @@ export class TierlogMonitoring extends Construct {
     const retryGapMs = retryMs + routineMs + 60_000;
     const failingPeriod = Duration.minutes(Math.min(5 * Math.ceil(retryGapMs / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES));
     const silencePeriods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
+    // A sweeper failing each sweep has an error in every period of this length; three periods stay
+    // within the day an alarm can evaluate.
+    const intervalMs =
+      props.sweepInterval !== undefined && !props.sweepInterval.isUnresolved() ? props.sweepInterval.toMilliseconds() : 60_000;
+    const errorsPeriod = Duration.minutes(
+      Math.min(5 * Math.ceil((intervalMs + 60_000) / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES),
+    );
     const stuckWindow = props.stuckWindow ?? MIN_STUCK_WINDOW;
     if (
       !stuckWindow.isUnresolved() &&
@@ -306,7 +334,7 @@ export class TierlogMonitoring extends Construct {
     this.alarms = {
       sweeperErrors: new cloudwatch.Alarm(this, 'SweeperErrors', {
         alarmDescription: 'tierlog: sweeper invocations fail (see the sweeper log group)',
-        metric: fn.metricErrors({ period: PERIOD, statistic: cloudwatch.Stats.SUM }),
+        metric: fn.metricErrors({ period: errorsPeriod, statistic: cloudwatch.Stats.SUM }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 3,

@@ -20,7 +20,14 @@ import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.
 import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
 import { AuditAtScale, type AuditAtScaleOptions } from './audit-at-scale.js';
 import { BlobBucket } from './bucket.js';
-import { routineExpiredAgeOf, stuckWindowOf, sweeperSilenceOf, TierlogMonitoring, type TierlogAlarms } from './monitoring.js';
+import {
+  routineExpiredAgeOf,
+  stuckWindowOf,
+  sweepIntervalOf,
+  sweeperSilenceOf,
+  TierlogMonitoring,
+  type TierlogAlarms,
+} from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
 import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
@@ -442,6 +449,11 @@ export class Tierlog extends Construct {
       this.objectsFunctionUrl = this.objects.url;
     }
 
+    const sweepInterval = sweepIntervalOf(
+      [...this.sweeper.schedules, ...this.sweeper.housekeepingSchedules].map(
+        (s) => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression,
+      ),
+    );
     const monitoring = new TierlogMonitoring(this, 'Monitoring', {
       metricsDeployment,
       sweeperFunction: this.sweeperFunction,
@@ -460,6 +472,8 @@ export class Tierlog extends Construct {
           .map((c) => c.scheduleExpression),
         this.sweeper.timeout,
       ),
+      // Cron schedules: the errors alarm keeps its five-minute periods.
+      ...(sweepInterval !== undefined ? { sweepInterval } : {}),
       stuckWindow: stuckWindowOf(
         props.sweeperTuning?.shardlessScan,
         this.sweeper.housekeepingSchedules.map((s) => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression),

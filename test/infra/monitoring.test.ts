@@ -172,6 +172,20 @@ describe('alarms', () => {
     });
   });
 
+  // Every sweep of a sweeper that fails each time fails in its own period: with sweeps 15 minutes
+  // apart, 5 minute periods hold one error in three, and 2 of 3 never breach.
+  it('sweeper errors: a sweeper failing every sweep breaches 2 of 3 periods, whatever the schedules', () => {
+    const { stack: s, template: t } = tierlogTemplate({
+      sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(15)),
+      sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(15)),
+    });
+    const p = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.sweeperErrors)]!.Properties!;
+    expect(p).toMatchObject({ EvaluationPeriods: 3, DatapointsToAlarm: 2 });
+    expect(p['Period'] as number).toBeGreaterThanOrEqual(15 * 60);
+    // The default, a sweep a minute: five-minute periods, as ever.
+    expect(alarm('sweeperErrors')['Period']).toBe(300);
+  });
+
   it('dead-letter queue not empty', () => {
     expect(alarm('deadLetterQueueNotEmpty')).toMatchObject({
       Namespace: 'AWS/SQS',
