@@ -48,8 +48,8 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
     }
     let refused: AccessDeniedError | undefined;
     const body = await (args.mode === 'stream'
-      ? args.lt.getRangeStream(record.blob, range.start, range.end)
-      : args.lt.getRangeBytes(record.blob, range.start, range.end)
+      ? args.lt.getRangeStream(record.blob, record.size, range.start, range.end)
+      : args.lt.getRangeBytes(record.blob, record.size, range.start, range.end)
     ).catch((err: unknown) => {
       if (!(err instanceof AccessDeniedError)) throw err;
       refused = err;

@@ -342,7 +342,7 @@ export class TieredStore {
     assertObjectKey(key);
     assertOptions(options, OPTIONS.get, 'get');
     if (options.range !== undefined) return this.readRanged<Uint8Array>(key, options.range, 'bytes');
-    return this.readBody(key, 'bytes', (blob) => this.lt.getBytes(blob));
+    return this.readBody(key, 'bytes', (blob, size) => this.lt.getBytes(blob, size));
   }
 
   /** The object with its body as a stream (large objects are not buffered), or undefined. */
@@ -350,7 +350,7 @@ export class TieredStore {
     assertObjectKey(key);
     assertOptions(options, OPTIONS.get, 'getStream');
     if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream');
-    return this.readBody(key, 'stream', (blob) => this.lt.getStream(blob));
+    return this.readBody(key, 'stream', (blob, size) => this.lt.getStream(blob, size));
   }
 
   /**
@@ -388,7 +388,7 @@ export class TieredStore {
       }
     }
     if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream', first);
-    return this.readBody(key, 'stream', (blob) => this.lt.getStream(blob), first);
+    return this.readBody(key, 'stream', (blob, size) => this.lt.getStream(blob, size), first);
   }
 
   private async readRanged<B extends Uint8Array | Readable>(key: string, range: ByteRange, mode: 'bytes' | 'stream', first?: HvRecord) {
@@ -497,7 +497,7 @@ export class TieredStore {
   private async readBody<B extends Uint8Array | Readable>(
     key: string,
     mode: B extends Readable ? 'stream' : 'bytes',
-    fetchBlob: (blob: string) => Promise<B | undefined>,
+    fetchBlob: (blob: string, size: number) => Promise<B | undefined>,
     first?: HvRecord,
   ): Promise<(ObjectInfo & { body: B }) | undefined> {
     let record = first ?? this.live(await this.hv.read(key, { consistent: this.consistentReads }));
@@ -510,7 +510,7 @@ export class TieredStore {
       // A writer has no s3:ListBucket, so S3 answers a GET of a missing blob 403, not 404: a
       // refusal may mean "replaced and deleted". It counts as that only if HV moved on.
       let refused: AccessDeniedError | undefined;
-      const body = await fetchBlob(record.blob).catch((err: unknown) => {
+      const body = await fetchBlob(record.blob, record.size).catch((err: unknown) => {
         if (!(err instanceof AccessDeniedError)) throw err;
         refused = err;
         return undefined;

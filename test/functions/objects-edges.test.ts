@@ -965,6 +965,10 @@ describe('a GET answers the bytes its headers declare, or a 500', () => {
     ['shorter', 30 * KiB, 'bytes=0-'],
     ['shorter', 30 * KiB, 'bytes=-35000'],
     ['longer', 50 * KiB, undefined],
+    // A range the blob holds: S3 answers the bytes asked for, of the wrong blob (Content-Range told it).
+    ['shorter', 30 * KiB, 'bytes=0-99'],
+    ['longer', 50 * KiB, 'bytes=0-'],
+    ['longer', 50 * KiB, 'bytes=-1000'],
   ] as const)('a blob %s than its item (%i bytes), Range %s: 500', async (_name, actual, range) => {
     const w = writer();
     const key = `declared/${actual}/${range ?? 'whole'}`;

@@ -26,7 +26,7 @@ import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { HvTable } from '../../lib/tiered/hv-table.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { KiB, makeWriter, randomBody, rawState, sameBytes, type Writer } from './harness.js';
+import { KiB, makeWriter, randomBody, rawPutObject, rawState, sameBytes, type Writer } from './harness.js';
 
 const SEC = 1000;
 let fx: Fixture;
@@ -109,6 +109,46 @@ describe('an item the configured attribute names do not describe', () => {
     const got = await w.store.get('foreign/empty');
     expect(got).toMatchObject({ size: 0, stored: 'inline' });
     expect(got?.body.byteLength).toBe(0);
+  });
+});
+
+describe('a blob that is not the size its item declares', () => {
+  /**
+   * A blob written over out of band (or another store's, or an item whose size was changed) was
+   * answered by the library's reads as it came: `get` and `getStream` gave the blob's bytes under
+   * the item's `size`, and a ranged read the bytes the item's size placed, of the wrong blob, under
+   * a `range` that named the item's size. S3 tells the blob's length with every answer (its
+   * Content-Length, its Content-Range): a read that disagrees is a CorruptItemError, before any
+   * byte is given (and a large blob is not read into memory first).
+   */
+  test.each([
+    ['shorter', 30 * KiB],
+    ['longer', 50 * KiB],
+  ])('a blob %s than its item: CorruptItemError from every read, whole or ranged', async (_name, actual) => {
+    const key = `declared/${actual}`;
+    await w.store.put(key, randomBody(40 * KiB));
+    const blob = (await rawState(fx)).references.get(key)!;
+    await rawPutObject(fx, blob, randomBody(actual));
+    const reads: Array<[string, () => Promise<unknown>]> = [
+      ['get', () => w.store.get(key)],
+      ['get ranged', () => w.store.get(key, { range: { start: 0, end: 9 } })],
+      ['get suffix', () => w.store.get(key, { range: { suffix: 100 } })],
+      ['getStream', () => w.store.getStream(key)],
+      ['getStream ranged', () => w.store.getStream(key, { range: { start: 100 } })],
+      ['getStreamOrUrl', () => w.store.getStreamOrUrl(key, { maxBytes: 1 << 20 })],
+      ['getStreamOrUrl ranged', () => w.store.getStreamOrUrl(key, { maxBytes: 1 << 20, range: { start: 0, end: 9 } })],
+    ];
+    for (const [name, read] of reads) {
+      const outcome = await read().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      if ('value' in outcome) (outcome.value as { body?: { destroy?: () => void } })?.body?.destroy?.();
+      expect(
+        'error' in outcome && outcome.error instanceof CorruptItemError,
+        `${name}: ${String((outcome as { error?: unknown }).error ?? 'answered')}`,
+      ).toBe(true);
+    }
   });
 });
 
