@@ -108,6 +108,22 @@ export function liveOf(record: HvRecord | undefined): HvRecord | undefined {
   return record === undefined || record.deleted === true ? undefined : record;
 }
 
+/**
+ * The body of an inline record (one read with its body), which must be the `size` bytes its item
+ * declares: one of another length (a size changed by hand, another writer's item) is never answered
+ * under that size, nor cut by a range resolved against it. @throws CorruptItemError
+ */
+export function inlineBodyOf(record: HvRecord): Uint8Array {
+  const body = record.body ?? new Uint8Array(0);
+  if (body.byteLength !== record.size) {
+    throw new CorruptItemError(
+      `its item declares ${record.size} bytes, its inline body holds ${body.byteLength}: not answered`,
+      `objects item "${record.key.slice(0, 200)}"`,
+    );
+  }
+  return body;
+}
+
 /** What an item says about the blob it points at (`blob: null`: none, the object is inline or absent). */
 export interface BlobReference {
   readonly blob: string | null;

@@ -84,6 +84,7 @@ import {
   HvTable,
   type HvWrite,
   type HvWriteFields,
+  inlineBodyOf,
   liveOf,
 } from './hv-table.js';
 import { guardedWrite } from './commit.js';
@@ -503,7 +504,7 @@ export class TieredStore {
     let record = first ?? this.live(await this.hv.read(key, { consistent: this.consistentReads }));
     for (let pass = 0; record !== undefined; pass++) {
       if (record.blob === undefined) {
-        const bytes = record.body ?? new Uint8Array(0);
+        const bytes = inlineBodyOf(record);
         const body = (mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)], { objectMode: false }) : bytes) as B;
         return { ...infoOf(await this.touch(record)), body };
       }

@@ -14,7 +14,7 @@
  */
 import { Agent } from 'node:http';
 import type { Readable } from 'node:stream';
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -144,6 +144,49 @@ describe('a blob that is not the size its item declares', () => {
         (error: unknown) => ({ error }),
       );
       if ('value' in outcome) (outcome.value as { body?: { destroy?: () => void } })?.body?.destroy?.();
+      expect(
+        'error' in outcome && outcome.error instanceof CorruptItemError,
+        `${name}: ${String((outcome as { error?: unknown }).error ?? 'answered')}`,
+      ).toBe(true);
+    }
+  });
+});
+
+describe('an inline body that is not the size its item declares', () => {
+  /**
+   * An inline item whose `size` is not its body's length (changed by hand, another writer's) was
+   * answered as it came: the body under the item's `size`, a range resolved by the size and cut
+   * from the body (short, or bytes of a body the size does not describe). As a blob's is, it is a
+   * CorruptItemError now, whole or ranged.
+   */
+  test.each([
+    ['smaller', 100],
+    ['larger', 5000],
+  ])('a size %s than the body: CorruptItemError from every read, whole or ranged', async (_name, size) => {
+    const key = `declared-inline/${size}`;
+    await w.store.put(key, randomBody(1000));
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.objectsTable,
+        Key: { key: { S: key } },
+        UpdateExpression: 'SET #s = :s',
+        ExpressionAttributeNames: { '#s': 'size' },
+        ExpressionAttributeValues: { ':s': { N: String(size) } },
+      }),
+    );
+    const reads: Array<[string, () => Promise<unknown>]> = [
+      ['get', () => w.store.get(key)],
+      ['get ranged', () => w.store.get(key, { range: { start: 0, end: 9 } })],
+      ['get suffix', () => w.store.get(key, { range: { suffix: 50 } })],
+      ['getStream', () => w.store.getStream(key)],
+      ['getStreamOrUrl', () => w.store.getStreamOrUrl(key, { maxBytes: 1 << 20 })],
+      ['getStreamOrUrl ranged', () => w.store.getStreamOrUrl(key, { maxBytes: 1 << 20, range: { start: 10 } })],
+    ];
+    for (const [name, read] of reads) {
+      const outcome = await read().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
       expect(
         'error' in outcome && outcome.error instanceof CorruptItemError,
         `${name}: ${String((outcome as { error?: unknown }).error ?? 'answered')}`,
