@@ -194,6 +194,14 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     code: 'InternalError',
     logged: true,
   },
+  // The sweeper's and the audits' change-log listings': a 500 that names no table if one ever were.
+  {
+    name: 'TableListingError',
+    error: new errors.TableListingError(`table-${SECRET}`, 'scan', 'a page answered twice'),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
   // A write held past its invocation (answered a timeout by Lambda already): logged, never tried again.
   {
     name: 'InvocationEndedError',
