@@ -204,7 +204,7 @@ export class HvTable {
   }
 
   /**
-   * Reads one object. `withBody: false` leaves the inline body out (HEAD). Read with its body, an
+   * Reads one object. `withBody: false` leaves the inline body out (the reads of a write, which need no body). Read with its body, an
    * item that shows neither a body, a blob nor a deletion marker under the configured names is not
    * understood (hv-item-shape.ts: written under other names, or by something else): a
    * {@link CorruptItemError}, never an empty body answered with the item's `size`.

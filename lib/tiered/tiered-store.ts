@@ -483,11 +483,18 @@ export class TieredStore {
     return this.sessions;
   }
 
-  /** The object's metadata without its body, or undefined when absent. */
+  /**
+   * The object's metadata without its body, or undefined when absent. What a GET would describe:
+   * an item the configured names do not describe, or an inline body that is not its item's size,
+   * is a CorruptItemError here too. The item is read with its body for that (an inline body is
+   * small, and a blob object has none: a GetItem costs the whole item's size either way).
+   */
   async head(key: string): Promise<ObjectInfo | undefined> {
     assertObjectKey(key);
-    const record = this.live(await this.hv.read(key, { consistent: this.consistentReads, withBody: false }));
-    return record === undefined ? undefined : infoOf(await this.touch(record));
+    const record = this.live(await this.hv.read(key, { consistent: this.consistentReads }));
+    if (record === undefined) return undefined;
+    if (record.blob === undefined) inlineBodyOf(record);
+    return infoOf(await this.touch(record));
   }
 
   /**

@@ -104,6 +104,14 @@ describe('an item the configured attribute names do not describe', () => {
     }
   });
 
+  test("head answers what get does: CorruptItemError, never an inline object of the item's size", async () => {
+    // HEAD read the item without its body, so it could not tell an item of other names from an
+    // inline object: it answered one of 40 KiB, stored inline, which every GET refuses.
+    const key = 'foreign/head';
+    await foreign(key);
+    await expect(w.store.head(key)).rejects.toBeInstanceOf(CorruptItemError);
+  });
+
   test('an empty object written by this store is still an empty object', async () => {
     await w.store.put('foreign/empty', new Uint8Array(0));
     const got = await w.store.get('foreign/empty');
@@ -181,6 +189,7 @@ describe('an inline body that is not the size its item declares', () => {
       ['getStream', () => w.store.getStream(key)],
       ['getStreamOrUrl', () => w.store.getStreamOrUrl(key, { maxBytes: 1 << 20 })],
       ['getStreamOrUrl ranged', () => w.store.getStreamOrUrl(key, { maxBytes: 1 << 20, range: { start: 10 } })],
+      ['head', () => w.store.head(key)],
     ];
     for (const [name, read] of reads) {
       const outcome = await read().then(
