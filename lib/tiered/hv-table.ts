@@ -108,6 +108,22 @@ export function liveOf(record: HvRecord | undefined): HvRecord | undefined {
   return record === undefined || record.deleted === true ? undefined : record;
 }
 
+/**
+ * The body of an inline record (one read with its body), which must be the `size` bytes its item
+ * declares: one of another length (a size changed by hand, another writer's item) is never answered
+ * under that size, nor cut by a range resolved against it. @throws CorruptItemError
+ */
+export function inlineBodyOf(record: HvRecord): Uint8Array {
+  const body = record.body ?? new Uint8Array(0);
+  if (body.byteLength !== record.size) {
+    throw new CorruptItemError(
+      `its item declares ${record.size} bytes, its inline body holds ${body.byteLength}: not answered`,
+      `objects item "${record.key.slice(0, 200)}"`,
+    );
+  }
+  return body;
+}
+
 /** What an item says about the blob it points at (`blob: null`: none, the object is inline or absent). */
 export interface BlobReference {
   readonly blob: string | null;
@@ -188,7 +204,7 @@ export class HvTable {
   }
 
   /**
-   * Reads one object. `withBody: false` leaves the inline body out (HEAD). Read with its body, an
+   * Reads one object. `withBody: false` leaves the inline body out (the reads of a write, which need no body). Read with its body, an
    * item that shows neither a body, a blob nor a deletion marker under the configured names is not
    * understood (hv-item-shape.ts: written under other names, or by something else): a
    * {@link CorruptItemError}, never an empty body answered with the item's `size`.

@@ -12,6 +12,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   paginateListObjectsV2,
   ListMultipartUploadsCommand,
   paginateListParts,
@@ -150,16 +151,22 @@ export class LtBucket {
     }
   }
 
-  /** The blob's bytes, or undefined if it does not exist. */
-  async getBytes(key: string): Promise<Uint8Array | undefined> {
-    const out = await this.getObject(key);
+  /**
+   * The blob's bytes, or undefined if it does not exist.
+   * @throws CorruptItemError when S3 says the blob is not `size` bytes (its item's), before its body is read
+   */
+  async getBytes(key: string, size: number): Promise<Uint8Array | undefined> {
+    const out = await this.getObject(key, size);
     if (out === undefined) return undefined;
     return out.transformToByteArray();
   }
 
-  /** The blob as a stream, or undefined if it does not exist. */
-  async getStream(key: string): Promise<Readable | undefined> {
-    const out = await this.getObject(key);
+  /**
+   * The blob as a stream, or undefined if it does not exist.
+   * @throws CorruptItemError when S3 says the blob is not `size` bytes (its item's)
+   */
+  async getStream(key: string, size: number): Promise<Readable | undefined> {
+    const out = await this.getObject(key, size);
     return out as unknown as Readable | undefined;
   }
 
@@ -540,15 +547,21 @@ export class LtBucket {
 
   // ---- ranged and presigned reads ------------------------------------------------------------
 
-  /** Bytes `start..end` (inclusive) of the blob, or undefined if it does not exist. */
-  async getRangeBytes(key: string, start: number, end: number): Promise<Uint8Array | undefined> {
-    const out = await this.getObject(key, `bytes=${start}-${end}`);
+  /**
+   * Bytes `start..end` (inclusive) of the blob of `size` bytes, or undefined if it does not exist.
+   * @throws CorruptItemError when S3 says the blob is not `size` bytes (its item's)
+   */
+  async getRangeBytes(key: string, size: number, start: number, end: number): Promise<Uint8Array | undefined> {
+    const out = await this.getObject(key, size, { start, end });
     return out === undefined ? undefined : out.transformToByteArray();
   }
 
-  /** Bytes `start..end` (inclusive) of the blob as a stream, or undefined if it does not exist. */
-  async getRangeStream(key: string, start: number, end: number): Promise<Readable | undefined> {
-    return (await this.getObject(key, `bytes=${start}-${end}`)) as unknown as Readable | undefined;
+  /**
+   * Bytes `start..end` (inclusive) of the blob of `size` bytes as a stream, or undefined if it does not exist.
+   * @throws CorruptItemError when S3 says the blob is not `size` bytes (its item's)
+   */
+  async getRangeStream(key: string, size: number, start: number, end: number): Promise<Readable | undefined> {
+    return (await this.getObject(key, size, { start, end })) as unknown as Readable | undefined;
   }
 
   /**
@@ -577,18 +590,47 @@ export class LtBucket {
     }
   }
 
-  private async getObject(key: string, range?: string) {
+  /**
+   * The body of the blob (of `range` of it), which its item says is `size` bytes. S3 says how long
+   * the blob is (Content-Length, or a ranged answer's Content-Range): a blob of another length
+   * (written over out of band, another store's, an item whose size is wrong) is refused before its
+   * body is read, never given as the item's bytes, nor a range placed by the item's size in it.
+   */
+  private async getObject(key: string, size: number, range?: { readonly start: number; readonly end: number }) {
     this.assertOwned(key);
+    let out: GetObjectCommandOutput;
     try {
-      const out = await this.s3.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range !== undefined ? { Range: range } : {}) }),
+      out = await this.s3.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(range !== undefined ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+        }),
       );
-      if (out.Body === undefined) throw new TierlogError(`GetObject ${key} returned no body`);
-      return out.Body;
     } catch (err) {
       if (isNoSuchKey(err)) return undefined;
+      // The range lies within the item's size: S3 refuses it (416) only when the blob is shorter.
+      if (range !== undefined && awsErrorName(err) === 'InvalidRange')
+        throw this.notItsSize(key, size, `not bytes ${range.start}-${range.end}`);
       throw translateAwsError(err, { operation: 'GetObject', bucket: this.bucket });
     }
+    if (out.Body === undefined) throw new TierlogError(`GetObject ${key} returned no body`);
+    const answered = range === undefined ? wholeOf(out.ContentLength) : rangeOf(out.ContentRange);
+    const wanted = range === undefined ? { start: 0, end: size - 1, size } : { ...range, size };
+    if (answered !== undefined && (answered.size !== size || answered.start !== wanted.start || answered.end !== wanted.end)) {
+      (out.Body as Readable).destroy?.();
+      throw this.notItsSize(
+        key,
+        size,
+        `${answered.size} (bytes ${answered.start}-${answered.end} answered for ${wanted.start}-${wanted.end})`,
+      );
+    }
+    return out.Body;
+  }
+
+  /** A blob S3 shows is not the `size` bytes its item declares: it holds `held`. */
+  private notItsSize(key: string, size: number, held: string): CorruptItemError {
+    return new CorruptItemError(`its item declares ${size} bytes, S3 holds ${held}: not answered`, `blob "${key.slice(0, 200)}"`);
   }
 }
 
@@ -607,4 +649,18 @@ function guarded(s3: S3Client, beforeAttempt: () => void): S3Client {
       };
     },
   });
+}
+
+/** The bytes a whole GetObject answers, from its Content-Length; undefined when S3 gave none. */
+function wholeOf(contentLength: number | undefined): { start: number; end: number; size: number } | undefined {
+  return contentLength === undefined ? undefined : { start: 0, end: contentLength - 1, size: contentLength };
+}
+
+/** The bytes a ranged GetObject answers, from its `Content-Range: bytes a-b/size`; undefined when S3 gave none. */
+function rangeOf(contentRange: string | undefined): { start: number; end: number; size: number } | undefined {
+  if (contentRange === undefined) return undefined;
+  const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(contentRange.trim());
+  // A Content-Range that does not name the bytes and the length (`bytes */size`, garbage) agrees with nothing.
+  if (match === null) return { start: -1, end: -1, size: -1 };
+  return { start: Number(match[1]), end: Number(match[2]), size: Number(match[3]) };
 }

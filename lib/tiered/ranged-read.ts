@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';
 import { AccessDeniedError, BlobMissingError, ContentionError } from '../errors.js';
 import { assertByteRange, type ByteRange, type ResolvedRange, resolveRange } from './byte-range.js';
-import type { HvRecord, HvTable } from './hv-table.js';
+import { type HvRecord, type HvTable, inlineBodyOf } from './hv-table.js';
 import type { LtBucket } from './lt-bucket.js';
 
 export interface RangedBody<B> {
@@ -38,18 +38,20 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
   assertByteRange(args.range);
   let record = args.first ?? args.live(await args.hv.read(args.key, { consistent: args.consistent }));
   for (let pass = 0; record !== undefined; pass++) {
+    // An inline body is checked against its size before the range is resolved by that size.
+    const inline = record.blob === undefined ? inlineBodyOf(record) : undefined;
     const range = resolveRange(args.key, args.range, record.size);
     if (range === undefined || record.blob === undefined) {
       // Inline, or the whole of an empty object (nothing to fetch from S3).
-      const whole = record.blob === undefined ? (record.body ?? new Uint8Array(0)) : new Uint8Array(0);
+      const whole = inline ?? new Uint8Array(0);
       const bytes = range === undefined ? whole : whole.subarray(range.start, range.end + 1);
       const body = (args.mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)], { objectMode: false }) : bytes) as B;
       return { record, range, body };
     }
     let refused: AccessDeniedError | undefined;
     const body = await (args.mode === 'stream'
-      ? args.lt.getRangeStream(record.blob, range.start, range.end)
-      : args.lt.getRangeBytes(record.blob, range.start, range.end)
+      ? args.lt.getRangeStream(record.blob, record.size, range.start, range.end)
+      : args.lt.getRangeBytes(record.blob, record.size, range.start, range.end)
     ).catch((err: unknown) => {
       if (!(err instanceof AccessDeniedError)) throw err;
       refused = err;

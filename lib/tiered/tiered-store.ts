@@ -84,6 +84,7 @@ import {
   HvTable,
   type HvWrite,
   type HvWriteFields,
+  inlineBodyOf,
   liveOf,
 } from './hv-table.js';
 import { guardedWrite } from './commit.js';
@@ -342,7 +343,7 @@ export class TieredStore {
     assertObjectKey(key);
     assertOptions(options, OPTIONS.get, 'get');
     if (options.range !== undefined) return this.readRanged<Uint8Array>(key, options.range, 'bytes');
-    return this.readBody(key, 'bytes', (blob) => this.lt.getBytes(blob));
+    return this.readBody(key, 'bytes', (blob, size) => this.lt.getBytes(blob, size));
   }
 
   /** The object with its body as a stream (large objects are not buffered), or undefined. */
@@ -350,7 +351,7 @@ export class TieredStore {
     assertObjectKey(key);
     assertOptions(options, OPTIONS.get, 'getStream');
     if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream');
-    return this.readBody(key, 'stream', (blob) => this.lt.getStream(blob));
+    return this.readBody(key, 'stream', (blob, size) => this.lt.getStream(blob, size));
   }
 
   /**
@@ -388,7 +389,7 @@ export class TieredStore {
       }
     }
     if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream', first);
-    return this.readBody(key, 'stream', (blob) => this.lt.getStream(blob), first);
+    return this.readBody(key, 'stream', (blob, size) => this.lt.getStream(blob, size), first);
   }
 
   private async readRanged<B extends Uint8Array | Readable>(key: string, range: ByteRange, mode: 'bytes' | 'stream', first?: HvRecord) {
@@ -482,11 +483,18 @@ export class TieredStore {
     return this.sessions;
   }
 
-  /** The object's metadata without its body, or undefined when absent. */
+  /**
+   * The object's metadata without its body, or undefined when absent. What a GET would describe:
+   * an item the configured names do not describe, or an inline body that is not its item's size,
+   * is a CorruptItemError here too. The item is read with its body for that (an inline body is
+   * small, and a blob object has none: a GetItem costs the whole item's size either way).
+   */
   async head(key: string): Promise<ObjectInfo | undefined> {
     assertObjectKey(key);
-    const record = this.live(await this.hv.read(key, { consistent: this.consistentReads, withBody: false }));
-    return record === undefined ? undefined : infoOf(await this.touch(record));
+    const record = this.live(await this.hv.read(key, { consistent: this.consistentReads }));
+    if (record === undefined) return undefined;
+    if (record.blob === undefined) inlineBodyOf(record);
+    return infoOf(await this.touch(record));
   }
 
   /**
@@ -497,20 +505,20 @@ export class TieredStore {
   private async readBody<B extends Uint8Array | Readable>(
     key: string,
     mode: B extends Readable ? 'stream' : 'bytes',
-    fetchBlob: (blob: string) => Promise<B | undefined>,
+    fetchBlob: (blob: string, size: number) => Promise<B | undefined>,
     first?: HvRecord,
   ): Promise<(ObjectInfo & { body: B }) | undefined> {
     let record = first ?? this.live(await this.hv.read(key, { consistent: this.consistentReads }));
     for (let pass = 0; record !== undefined; pass++) {
       if (record.blob === undefined) {
-        const bytes = record.body ?? new Uint8Array(0);
+        const bytes = inlineBodyOf(record);
         const body = (mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)], { objectMode: false }) : bytes) as B;
         return { ...infoOf(await this.touch(record)), body };
       }
       // A writer has no s3:ListBucket, so S3 answers a GET of a missing blob 403, not 404: a
       // refusal may mean "replaced and deleted". It counts as that only if HV moved on.
       let refused: AccessDeniedError | undefined;
-      const body = await fetchBlob(record.blob).catch((err: unknown) => {
+      const body = await fetchBlob(record.blob, record.size).catch((err: unknown) => {
         if (!(err instanceof AccessDeniedError)) throw err;
         refused = err;
         return undefined;

@@ -194,6 +194,14 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     code: 'InternalError',
     logged: true,
   },
+  // The sweeper's and the audits' change-log listings': a 500 that names no table if one ever were.
+  {
+    name: 'TableListingError',
+    error: new errors.TableListingError(`table-${SECRET}`, 'scan', 'a page answered twice'),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
   // A write held past its invocation (answered a timeout by Lambda already): logged, never tried again.
   {
     name: 'InvocationEndedError',
@@ -965,6 +973,10 @@ describe('a GET answers the bytes its headers declare, or a 500', () => {
     ['shorter', 30 * KiB, 'bytes=0-'],
     ['shorter', 30 * KiB, 'bytes=-35000'],
     ['longer', 50 * KiB, undefined],
+    // A range the blob holds: S3 answers the bytes asked for, of the wrong blob (Content-Range told it).
+    ['shorter', 30 * KiB, 'bytes=0-99'],
+    ['longer', 50 * KiB, 'bytes=0-'],
+    ['longer', 50 * KiB, 'bytes=-1000'],
   ] as const)('a blob %s than its item (%i bytes), Range %s: 500', async (_name, actual, range) => {
     const w = writer();
     const key = `declared/${actual}/${range ?? 'whole'}`;

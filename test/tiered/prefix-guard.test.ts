@@ -37,10 +37,10 @@ describe('LtBucket sends no request for a key outside its prefix', () => {
   ];
   const calls: Array<[string, (lt: LtBucket, key: string) => Promise<unknown>]> = [
     ['upload', (lt, key) => lt.upload(key, randomBody(10))],
-    ['getBytes', (lt, key) => lt.getBytes(key)],
-    ['getStream', (lt, key) => lt.getStream(key)],
-    ['getRangeBytes', (lt, key) => lt.getRangeBytes(key, 0, 1)],
-    ['getRangeStream', (lt, key) => lt.getRangeStream(key, 0, 1)],
+    ['getBytes', (lt, key) => lt.getBytes(key, 10)],
+    ['getStream', (lt, key) => lt.getStream(key, 10)],
+    ['getRangeBytes', (lt, key) => lt.getRangeBytes(key, 10, 0, 1)],
+    ['getRangeStream', (lt, key) => lt.getRangeStream(key, 10, 0, 1)],
     ['sizeOf', (lt, key) => lt.sizeOf(key)],
     ['exists', (lt, key) => lt.exists(key)],
     ['delete', (lt, key) => lt.delete(key)],

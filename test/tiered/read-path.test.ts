@@ -14,7 +14,7 @@
  */
 import { Agent } from 'node:http';
 import type { Readable } from 'node:stream';
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -26,7 +26,7 @@ import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { HvTable } from '../../lib/tiered/hv-table.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { KiB, makeWriter, randomBody, rawState, sameBytes, type Writer } from './harness.js';
+import { KiB, makeWriter, randomBody, rawPutObject, rawState, sameBytes, type Writer } from './harness.js';
 
 const SEC = 1000;
 let fx: Fixture;
@@ -104,11 +104,103 @@ describe('an item the configured attribute names do not describe', () => {
     }
   });
 
+  test("head answers what get does: CorruptItemError, never an inline object of the item's size", async () => {
+    // HEAD read the item without its body, so it could not tell an item of other names from an
+    // inline object: it answered one of 40 KiB, stored inline, which every GET refuses.
+    const key = 'foreign/head';
+    await foreign(key);
+    await expect(w.store.head(key)).rejects.toBeInstanceOf(CorruptItemError);
+  });
+
   test('an empty object written by this store is still an empty object', async () => {
     await w.store.put('foreign/empty', new Uint8Array(0));
     const got = await w.store.get('foreign/empty');
     expect(got).toMatchObject({ size: 0, stored: 'inline' });
     expect(got?.body.byteLength).toBe(0);
+  });
+});
+
+describe('a blob that is not the size its item declares', () => {
+  /**
+   * A blob written over out of band (or another store's, or an item whose size was changed) was
+   * answered by the library's reads as it came: `get` and `getStream` gave the blob's bytes under
+   * the item's `size`, and a ranged read the bytes the item's size placed, of the wrong blob, under
+   * a `range` that named the item's size. S3 tells the blob's length with every answer (its
+   * Content-Length, its Content-Range): a read that disagrees is a CorruptItemError, before any
+   * byte is given (and a large blob is not read into memory first).
+   */
+  test.each([
+    ['shorter', 30 * KiB],
+    ['longer', 50 * KiB],
+  ])('a blob %s than its item: CorruptItemError from every read, whole or ranged', async (_name, actual) => {
+    const key = `declared/${actual}`;
+    await w.store.put(key, randomBody(40 * KiB));
+    const blob = (await rawState(fx)).references.get(key)!;
+    await rawPutObject(fx, blob, randomBody(actual));
+    const reads: Array<[string, () => Promise<unknown>]> = [
+      ['get', () => w.store.get(key)],
+      ['get ranged', () => w.store.get(key, { range: { start: 0, end: 9 } })],
+      ['get suffix', () => w.store.get(key, { range: { suffix: 100 } })],
+      ['getStream', () => w.store.getStream(key)],
+      ['getStream ranged', () => w.store.getStream(key, { range: { start: 100 } })],
+      ['getStreamOrUrl', () => w.store.getStreamOrUrl(key, { maxBytes: 1 << 20 })],
+      ['getStreamOrUrl ranged', () => w.store.getStreamOrUrl(key, { maxBytes: 1 << 20, range: { start: 0, end: 9 } })],
+    ];
+    for (const [name, read] of reads) {
+      const outcome = await read().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      if ('value' in outcome) (outcome.value as { body?: { destroy?: () => void } })?.body?.destroy?.();
+      expect(
+        'error' in outcome && outcome.error instanceof CorruptItemError,
+        `${name}: ${String((outcome as { error?: unknown }).error ?? 'answered')}`,
+      ).toBe(true);
+    }
+  });
+});
+
+describe('an inline body that is not the size its item declares', () => {
+  /**
+   * An inline item whose `size` is not its body's length (changed by hand, another writer's) was
+   * answered as it came: the body under the item's `size`, a range resolved by the size and cut
+   * from the body (short, or bytes of a body the size does not describe). As a blob's is, it is a
+   * CorruptItemError now, whole or ranged.
+   */
+  test.each([
+    ['smaller', 100],
+    ['larger', 5000],
+  ])('a size %s than the body: CorruptItemError from every read, whole or ranged', async (_name, size) => {
+    const key = `declared-inline/${size}`;
+    await w.store.put(key, randomBody(1000));
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.objectsTable,
+        Key: { key: { S: key } },
+        UpdateExpression: 'SET #s = :s',
+        ExpressionAttributeNames: { '#s': 'size' },
+        ExpressionAttributeValues: { ':s': { N: String(size) } },
+      }),
+    );
+    const reads: Array<[string, () => Promise<unknown>]> = [
+      ['get', () => w.store.get(key)],
+      ['get ranged', () => w.store.get(key, { range: { start: 0, end: 9 } })],
+      ['get suffix', () => w.store.get(key, { range: { suffix: 50 } })],
+      ['getStream', () => w.store.getStream(key)],
+      ['getStreamOrUrl', () => w.store.getStreamOrUrl(key, { maxBytes: 1 << 20 })],
+      ['getStreamOrUrl ranged', () => w.store.getStreamOrUrl(key, { maxBytes: 1 << 20, range: { start: 10 } })],
+      ['head', () => w.store.head(key)],
+    ];
+    for (const [name, read] of reads) {
+      const outcome = await read().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      expect(
+        'error' in outcome && outcome.error instanceof CorruptItemError,
+        `${name}: ${String((outcome as { error?: unknown }).error ?? 'answered')}`,
+      ).toBe(true);
+    }
   });
 });
 
