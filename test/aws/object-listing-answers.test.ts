@@ -11,6 +11,7 @@
 import { afterAll, describe, expect, test } from 'vitest';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createS3Client } from '../../lib/aws/clients.js';
+import { answering as answerListing, type ListingCommand } from '../support/canned-listing.js';
 import { listBlobs, listUploads } from '../../lib/drill/invariants.js';
 import { ListingError } from '../../lib/errors.js';
 import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
@@ -19,19 +20,8 @@ import { LtBucket } from '../../lib/tiered/lt-bucket.js';
 const s3 = createS3Client();
 afterAll(() => s3.destroy());
 
-/** `s3` answers every `command` with `page(input)`, no request sent; more than 50 pages is a plain Error. */
-function answering(command: 'ListObjectsV2' | 'ListMultipartUploads', page: (input: Record<string, unknown>) => Record<string, unknown>) {
-  let sent = 0;
-  const middleware =
-    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
-      if (context.commandName !== `${command}Command`) return next(args);
-      sent++;
-      if (sent > 50) throw new Error('still listing after 50 pages');
-      return { response: {}, output: { $metadata: {}, ...page(args.input) } };
-    };
-  s3.middlewareStack.add(middleware as never, { step: 'initialize', name: 'cannedListing', override: true });
-  return { sent: () => sent };
-}
+const answering = (command: ListingCommand, page: (input: Record<string, unknown>) => Record<string, unknown>) =>
+  answerListing(s3, command, page);
 
 const repeating = { Contents: [], CommonPrefixes: [], IsTruncated: true, NextContinuationToken: 'same-token' };
 const cut = { Contents: [], IsTruncated: true };

@@ -11,6 +11,7 @@
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { createS3Client } from '../../lib/aws/clients.js';
+import { answering as answerListing, type ListingCommand } from '../support/canned-listing.js';
 import { ListingError } from '../../lib/errors.js';
 import { LtBucket } from '../../lib/tiered/lt-bucket.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
@@ -18,22 +19,8 @@ import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 const s3 = createS3Client();
 afterAll(() => s3.destroy());
 
-/** `s3` whose every `command` (ListMultipartUploads, ListParts) is answered `page(input)`, no request sent. */
-function answering(
-  command: 'ListMultipartUploads' | 'ListParts',
-  page: (input: Record<string, unknown>) => Record<string, unknown>,
-): { sent: () => number } {
-  let sent = 0;
-  const middleware =
-    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
-      if (context.commandName !== `${command}Command`) return next(args);
-      sent++;
-      if (sent > 50) throw new Error('still listing after 50 pages');
-      return { response: {}, output: { $metadata: {}, ...page(args.input) } };
-    };
-  s3.middlewareStack.add(middleware as never, { step: 'initialize', name: `canned${command}`, override: true });
-  return { sent: () => sent };
-}
+const answering = (command: ListingCommand, page: (input: Record<string, unknown>) => Record<string, unknown>) =>
+  answerListing(s3, command, page);
 
 const lt = new LtBucket(s3, 'bucket', 'blobs');
 const blob = newBlobKey('blobs', 'k');
