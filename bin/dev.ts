@@ -76,23 +76,10 @@ const service = await startDevService({
   process.exit(err instanceof ValidationError || err instanceof ConfigError ? EXIT.usage : EXIT.failure);
 });
 
-console.log(`tierlog dev service
-  objects API   ${service.url}/objects/{key}
-  sweeper       ${opts.sweepInterval === 0 ? 'off (no timer)' : `every ${formatDuration(opts.sweepInterval)}`}
-
-  curl -X PUT --data-binary 'hello' ${service.url}/objects/greeting
-  curl ${service.url}/objects/greeting
-
-Environment for the CLI (npx tierlog status) and your own processes:
-  unset AWS_PROFILE
-${shellExports(service.env)
-  .map((line) => `  ${line}`)
-  .join('\n')}
-
-Ctrl-C stops everything.`);
-
-// A second Ctrl-C while stopping exits at once (130, as the CLI's): the local stack's servers end
-// with this process (lib/local/stack.ts: each is tied to a pipe this exit closes).
+// Installed before the banner says Ctrl-C stops everything (a Ctrl-C right after it ended the
+// process with no stop). A second Ctrl-C while stopping exits at once (130, as the CLI's): the
+// local stack's servers end with this process (lib/local/stack.ts: each is tied to a pipe this
+// exit closes).
 let stopping = false;
 const shutdown = (): void => {
   if (stopping) {
@@ -111,3 +98,18 @@ const shutdown = (): void => {
 };
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);
+
+console.log(`tierlog dev service
+  objects API   ${service.url}/objects/{key}
+  sweeper       ${opts.sweepInterval === 0 ? 'off (no timer)' : `every ${formatDuration(opts.sweepInterval)}`}
+
+  curl -X PUT --data-binary 'hello' ${service.url}/objects/greeting
+  curl ${service.url}/objects/greeting
+
+Environment for the CLI (npx tierlog status) and your own processes:
+  unset AWS_PROFILE
+${shellExports(service.env)
+  .map((line) => `  ${line}`)
+  .join('\n')}
+
+Ctrl-C stops everything.`);

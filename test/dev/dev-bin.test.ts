@@ -68,7 +68,16 @@ describe('npm run dev: Ctrl-C twice', () => {
   it('quits at once (exit 130), its local stack with it', async () => {
     const dev = await startDev(['--quiet']);
     const exited = new Promise<number | null>((resolve) => dev.child.once('exit', (code) => resolve(code)));
+    // The second once the first is being handled: two signals sent together may arrive as one.
+    const stopping = new Promise<void>((resolve) => {
+      let out = '';
+      dev.child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('stopping')) resolve();
+      });
+    });
     dev.child.kill('SIGINT');
+    await stopping;
     dev.child.kill('SIGINT');
     expect(await exited).toBe(130);
     // The servers it started end with it: each endpoint stops answering.
