@@ -13,6 +13,7 @@ import { assertOptions, optionNames } from '../plain-options.js';
 import { createObjectsHandler } from '../handlers/objects.js';
 import { OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME } from '../handlers/names.js';
 import { createSweeperHandler, type SweepSummary } from '../handlers/sweeper.js';
+import { isIntegerIn } from '../env-integers.js';
 import { provisionLocal } from '../local/provision.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv, UNSAFE_SHORT_WINDOWS_ENV } from '../recovery/sweeper-env.js';
 import { writerTuningFromEnv } from '../tiered/writer-env.js';
@@ -178,10 +179,6 @@ function checkServiceOptions(options: DevServiceOptions): void {
       'sweepIntervalMs',
     );
   }
-}
-
-function isIntegerIn(value: unknown, min: number, max: number): boolean {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
 /**
