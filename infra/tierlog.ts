@@ -449,11 +449,10 @@ export class Tierlog extends Construct {
       this.objectsFunctionUrl = this.objects.url;
     }
 
-    const sweepInterval = sweepIntervalOf(
-      [...this.sweeper.schedules, ...this.sweeper.housekeepingSchedules].map(
-        (s) => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression,
-      ),
-    );
+    const expressionOf = (s: scheduler.Schedule): string => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression;
+    const sweepExpressions = this.sweeper.schedules.map(expressionOf);
+    const housekeepingExpressions = this.sweeper.housekeepingSchedules.map(expressionOf);
+    const sweepInterval = sweepIntervalOf([...sweepExpressions, ...housekeepingExpressions]);
     const monitoring = new TierlogMonitoring(this, 'Monitoring', {
       metricsDeployment,
       sweeperFunction: this.sweeperFunction,
@@ -462,22 +461,11 @@ export class Tierlog extends Construct {
       ...(props.oldestExpiredAgeThreshold ? { oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold } : {}),
       ...(props.sweeperTuning?.quarantineRecheck ? { quarantineRecheck: props.sweeperTuning.quarantineRecheck } : {}),
       ...(props.sweeperTuning?.retryFailed ? { retryFailed: props.sweeperTuning.retryFailed } : {}),
-      routineExpiredAge: routineExpiredAgeOf(
-        props.sweeperTuning?.skewMargin,
-        this.sweeper.schedules.map((s) => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression),
-      ),
-      sweeperSilence: sweeperSilenceOf(
-        [...this.sweeper.schedules, ...this.sweeper.housekeepingSchedules]
-          .map((s) => s.node.defaultChild as scheduler.CfnSchedule)
-          .map((c) => c.scheduleExpression),
-        this.sweeper.timeout,
-      ),
+      routineExpiredAge: routineExpiredAgeOf(props.sweeperTuning?.skewMargin, sweepExpressions),
+      sweeperSilence: sweeperSilenceOf([...sweepExpressions, ...housekeepingExpressions], this.sweeper.timeout),
       // Cron schedules: the errors alarm keeps its five-minute periods.
       ...(sweepInterval !== undefined ? { sweepInterval } : {}),
-      stuckWindow: stuckWindowOf(
-        props.sweeperTuning?.shardlessScan,
-        this.sweeper.housekeepingSchedules.map((s) => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression),
-      ),
+      stuckWindow: stuckWindowOf(props.sweeperTuning?.shardlessScan, housekeepingExpressions),
       ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
     });
     this.alarms = {
