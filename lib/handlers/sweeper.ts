@@ -75,7 +75,9 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
   const config = options.config ?? loadConfig();
   const sweeper = new Sweeper({
     config,
-    ...sweeperTuningFromEnv(),
+    // The option decides over the variable (a short window set in the environment is taken
+    // with `unsafeShortWindows: true` given here), as every option does.
+    ...sweeperTuningFromEnv(process.env, { unsafeShortWindows: options.sweeper?.unsafeShortWindows }),
     ...definedOnly(options.sweeper ?? {}),
     logger: log,
   });

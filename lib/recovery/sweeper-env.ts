@@ -259,10 +259,16 @@ const DEFAULTS: Readonly<Record<SweeperWindow, number>> = {
 /**
  * The tuning set in `env`, checked against the floors and ranges. `shardlessScan` is `false`
  * when `TIERLOG_SHARDLESS_SCAN_SEGMENTS` is 0; with either part set, the other keeps its default.
+ * `given.unsafeShortWindows`, when set, decides over `TIERLOG_UNSAFE_SHORT_WINDOWS` (an option
+ * given in code takes precedence over its variable, here too: a handler built with
+ * `unsafeShortWindows: true` takes the short windows its environment sets).
  *
  * @throws ConfigError naming the variable, on a value that is not an integer or is out of its range.
  */
-export function sweeperTuningFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): SweeperTuning {
+export function sweeperTuningFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  given: Pick<SweeperTuning, 'unsafeShortWindows'> = {},
+): SweeperTuning {
   const {
     shardlessScanSegments: segments,
     shardlessScanPages: maxPages,
@@ -288,6 +294,10 @@ export function sweeperTuningFromEnv(env: Readonly<Record<string, string | undef
       throw new ConfigError(`${UNSAFE_SHORT_WINDOWS_ENV} must be "1" or "true" when set, got "${unsafe}"`, UNSAFE_SHORT_WINDOWS_ENV);
     }
     tuning.unsafeShortWindows = true;
+  }
+  if (given.unsafeShortWindows !== undefined) {
+    if (given.unsafeShortWindows) tuning.unsafeShortWindows = true;
+    else delete tuning.unsafeShortWindows;
   }
   checkSweeperWindows(tuning, SWEEPER_ENV);
   return tuning;

@@ -20,6 +20,7 @@ import {
   MIN_SKEW_MARGIN_MS,
 } from '../../lib/constants.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
+import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import {
   MAX_SWEEP_MARGIN_MS,
@@ -146,6 +147,33 @@ describe('sweeper window floors', () => {
     expect(err.message).toContain(`${MAX_WRITER_LEASE_MS} ms`);
     expect(sweeper({ maxLeaseMs: MAX_WRITER_LEASE_MS })).not.toThrow();
     expect(sweeper({ maxLeaseMs: 60_000, unsafeShortWindows: true })).not.toThrow();
+  });
+
+  it('createSweeperHandler: its unsafeShortWindows option decides over the variable, as every option does', () => {
+    const saved = { ...process.env };
+    const handler = (unsafeShortWindows?: boolean) => () =>
+      createSweeperHandler({
+        config,
+        sweeper: {
+          dynamodb: createDynamoDBClient(),
+          s3: createS3Client(),
+          ...(unsafeShortWindows === undefined ? {} : { unsafeShortWindows }),
+        },
+      });
+    try {
+      process.env[SWEEPER_ENV.claimMs] = '2000';
+      delete process.env[UNSAFE_SHORT_WINDOWS_ENV];
+      expect(refusal(handler()).setting).toBe(SWEEPER_ENV.claimMs);
+      // A drill's handler opts out in code: the short claim its environment sets is taken.
+      expect(handler(true)).not.toThrow();
+      // And an explicit false keeps the floors, whatever the variable says.
+      process.env[UNSAFE_SHORT_WINDOWS_ENV] = '1';
+      expect(handler()).not.toThrow();
+      expect(refusal(handler(false)).setting).toBe(SWEEPER_ENV.claimMs);
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
   });
 
   it.each([
