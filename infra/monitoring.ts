@@ -18,7 +18,7 @@ import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.
 import { addAlarmActions } from './failure-handling.js';
 import { tierlogDimensions } from './function.js';
 import type { ObjectsStreamAlarms, ObjectsStreamCleanup } from './objects-stream.js';
-import { SWEEPER_SERVICE_NAME } from './sweeper.js';
+import { SWEEPER_SERVICE_NAME, TierlogSweeper } from './sweeper.js';
 
 /** Properties of {@link TierlogMonitoring}. */
 export interface TierlogMonitoringProps {
@@ -110,7 +110,11 @@ export interface TierlogMonitoringProps {
   readonly dashboardName?: string;
   /**
    * The sweeper's `metricsDeployment` (`TierlogSweeperProps`): its metrics carry it as their
-   * `deployment` dimension, and the alarms and the dashboard watch those. Set both or neither.
+   * `deployment` dimension, and the alarms and the dashboard watch those. Set both or neither:
+   * alarms on another deployment's metrics than the functions publish see no data (the
+   * not-running alarm always up, every other never), so a value other than the
+   * `objectsStream`'s, or than the `TierlogSweeper`'s whose function `sweeperFunction` is, is
+   * refused.
    *
    * @default - none: the metrics of `service` only
    */
@@ -263,6 +267,23 @@ export function sweeperSilenceOf(expressions: readonly string[], timeout?: Durat
   return Duration.millis(ms);
 }
 
+/**
+ * Refuses a `metricsDeployment` other than the one the watched functions publish under: the
+ * stream cleanup's, and the sweeper's when its function is a {@link TierlogSweeper}'s (an
+ * imported function's is not known here).
+ */
+function checkSameDeployment(deployment: string | undefined, props: TierlogMonitoringProps): void {
+  const sweeper = props.sweeperFunction.node.scopes.findLast((scope) => scope instanceof TierlogSweeper);
+  const published: Array<[string, string | undefined]> = [['objectsStream', props.objectsStream.metricsDeployment]];
+  if (sweeper instanceof TierlogSweeper) published.push(['the sweeper', sweeper.metricsDeployment]);
+  for (const [what, theirs] of published) {
+    if (theirs === deployment) continue;
+    throw new Error(
+      `metricsDeployment is ${deployment === undefined ? 'not set' : `"${deployment}"`}, but ${what} publishes its metrics ${theirs === undefined ? 'without a deployment' : `under "${theirs}"`}: the alarms would watch metrics nobody publishes (set the same metricsDeployment on each, or on none)`,
+    );
+  }
+}
+
 /** Alarms and a dashboard for the sweeper. */
 export class TierlogMonitoring extends Construct {
   /** The alarms. */
@@ -274,6 +295,7 @@ export class TierlogMonitoring extends Construct {
     super(scope, id);
     const fn = props.sweeperFunction;
     const deployment = props.metricsDeployment;
+    checkSameDeployment(deployment, props);
     const routine = props.routineExpiredAge ?? DEFAULT_ROUTINE_EXPIRED_AGE;
     const threshold = props.oldestExpiredAgeThreshold ?? routine.plus(OLDEST_EXPIRED_AGE_SLACK);
     if (!threshold.isUnresolved() && threshold.toMilliseconds() < routine.toMilliseconds()) {

@@ -204,7 +204,8 @@ export class ObjectsStreamCleanup extends Construct {
   /** Its alarms. */
   public readonly alarms: ObjectsStreamAlarms;
   private readonly iteratorAgeThreshold: Duration;
-  private readonly metricsDeployment: string | undefined;
+  /** The deployment its metrics carry as their `deployment` dimension (`metricsDeployment`), if any. */
+  public readonly metricsDeployment: string | undefined;
 
   constructor(scope: Construct, id: string, props: ObjectsStreamCleanupProps) {
     super(scope, id);

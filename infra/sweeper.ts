@@ -260,6 +260,8 @@ export class TierlogSweeper extends Construct {
    * `tierlog sweep`, `inspect` and `status` need too, to judge as this sweeper does.
    */
   public readonly tuningEnvironment: Readonly<Record<string, string>>;
+  /** The deployment its metrics carry as their `deployment` dimension (`metricsDeployment`), if any. */
+  public readonly metricsDeployment: string | undefined;
 
   constructor(scope: Construct, id: string, props: TierlogSweeperProps) {
     super(scope, id);
@@ -289,6 +291,7 @@ export class TierlogSweeper extends Construct {
     const tuning = sweeperTuningOf(props.tuning);
     const tuningEnv = sweeperTuningToEnv(tuning, TUNING_PROPS);
     this.tuningEnvironment = { ...tuningEnv };
+    this.metricsDeployment = props.metricsDeployment;
     if (!timeout.isUnresolved()) {
       const margins = {
         deadlineMarginMs: tuning.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,

@@ -12,6 +12,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { METRICS_DEPLOYMENT_ENV } from '../../lib/handlers/names.js';
 import { METRICS_NAMESPACE } from '../../lib/recovery/metric-sink.js';
 import { Tierlog } from '../../infra/tierlog.js';
+import { TierlogMonitoring } from '../../infra/monitoring.js';
 import { cleanOutdirs, logicalIdOf, resourcesOf, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
@@ -90,5 +91,36 @@ describe('two deployments in one account and region', () => {
         expect(envOf(logicalIdOf(stack, fn)), fn.node.path).toBe(t.metricsDeployment);
       }
     }
+  });
+});
+
+describe('monitoring composed from the parts watches the deployment they publish under', () => {
+  const { stack } = userStack();
+  const a = new Tierlog(stack, 'A');
+  const b = new Tierlog(stack, 'B');
+  const monitoring = (id: string, metricsDeployment: string | undefined, sweeper: Tierlog, stream: Tierlog) => () =>
+    new TierlogMonitoring(stack, id, {
+      ...(metricsDeployment !== undefined ? { metricsDeployment } : {}),
+      sweeperFunction: sweeper.sweeperFunction,
+      deadLetterQueue: sweeper.deadLetterQueue,
+      objectsStream: stream.objectsStream,
+    });
+
+  it('a metricsDeployment left out, or another, is refused: its alarms would watch metrics nobody publishes', () => {
+    expect(monitoring('None', undefined, a, a)).toThrow(
+      /metricsDeployment is not set, but objectsStream publishes its metrics under "UserStack\/A"/,
+    );
+    expect(monitoring('Other', 'UserStack/B', a, a)).toThrow(/objectsStream publishes its metrics under "UserStack\/A"/);
+    // The sweeper's own, when its function is a TierlogSweeper's.
+    expect(monitoring('Mixed', a.metricsDeployment, b, a)).toThrow(/the sweeper publishes its metrics under "UserStack\/B"/);
+  });
+
+  it('the deployment they publish under is taken, and watched', () => {
+    const own = monitoring('Own', a.metricsDeployment, a, a)();
+    const template = Template.fromStack(stack);
+    const ids = new Set(Object.values(own.alarms).map((alarm) => logicalIdOf(stack, alarm)));
+    const watched = watchedDimensions(template).filter((w) => ids.has(w.alarm));
+    expect(watched.length).toBeGreaterThanOrEqual(7);
+    for (const w of watched) expect(w.dimensions['deployment']).toBe(a.metricsDeployment);
   });
 });

@@ -134,6 +134,7 @@ describe('alarms', () => {
     const t = new Tierlog(s, 'Storage');
     const monitoring = (id: string, sweeperSilence?: Duration) => () =>
       new TierlogMonitoring(s, id, {
+        metricsDeployment: t.metricsDeployment,
         sweeperFunction: t.sweeperFunction,
         deadLetterQueue: t.deadLetterQueue,
         objectsStream: t.objectsStream,
