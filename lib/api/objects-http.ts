@@ -93,8 +93,9 @@
  * - Bad input is a 4xx with a JSON `{ error, message }` (to a HEAD, its headers alone); nothing
  *   is written. A server-side failure (configuration, permissions, a missing table, a corrupt
  *   item, a blob whose size is not its item's, a bug) is a 500 whose message says nothing of the
- *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, and AWS
- *   throttling after the SDK's retries are a 503 with `Retry-After`.
+ *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, AWS
+ *   throttling after the SDK's retries, and a connection to AWS lost (timed out or reset, after the
+ *   SDK's retries or in the middle of a blob's body) are a 503 with `Retry-After`.
  */
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -150,7 +151,8 @@ export interface ObjectsApiOptions {
    */
   readonly maxPartUrls?: number;
   /**
-   * Receives unexpected errors (answered as a 500 that does not repeat them), and a failed signing
+   * Receives unexpected errors (answered as a 500 that does not repeat them, or as a 503 when a
+   * connection to AWS was lost), and a failed signing
    * of a new session's part URLs (the session is answered without them).
    */
   readonly onError?: (err: unknown) => void;
@@ -1024,10 +1026,32 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
       headers: { 'retry-after': '1', 'content-type': 'application/json' },
     };
   }
+  // A connection to AWS lost (after the SDK's retries, or in the middle of a body, which the SDK
+  // does not retry): nothing of the answer went out (a buffered response goes whole or not at all).
+  // A fault, not load: logged, as a 500 was.
+  if (isConnectionLost(err)) {
+    onError?.(err);
+    return {
+      ...problem(503, 'Retry', 'a connection to storage was lost: retry'),
+      headers: { 'retry-after': '1', 'content-type': 'application/json' },
+    };
+  }
   // Everything else is the server's fault (ConfigError, ResourceMissingError, AccessDeniedError,
   // CorruptItemError, BlobMissingError, ChangeIdConflictError, InvocationEndedError: a write held
   // past its invocation, whose client Lambda answered already; a bug, an AWS error): its message
   // names tables, blob keys, roles and account ids, so it goes to the log, never to the client.
   onError?.(err);
   return problem(500, 'InternalError', 'internal error (logged on the server)');
+}
+
+/**
+ * Whether `err` is a connection to AWS lost: its socket idle past the client's timeout (the SDK's
+ * `TimeoutError`, also what a body stalled mid-way errors with) or reset (`ECONNRESET`: Node's
+ * "aborted" for an answer cut in its body, `ETIMEDOUT`, `EPIPE`). The same request sent again is
+ * likely answered; a connection refused (a wrong endpoint) is not one.
+ */
+function isConnectionLost(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { name, code } = err as { name?: unknown; code?: unknown };
+  return name === 'TimeoutError' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE';
 }

@@ -6,14 +6,16 @@
  * injected with the fault injector; the state is checked from outside.
  */
 import { createHash } from 'node:crypto';
+import { createServer, type Server, type Socket, connect } from 'node:net';
 import { PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../../lib/api/objects-http.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import * as errors from '../../lib/errors.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
@@ -990,6 +992,69 @@ describe('a GET answers the bytes its headers declare, or a 500', () => {
     });
     expect(res.statusCode).toBe(500);
     expect(logged).toHaveLength(1);
+  });
+});
+
+/**
+ * A TCP proxy in front of the local S3 server that passes each connection's first `passed` bytes
+ * of answer, then stalls it (the socket stays open, silent) or resets it: an S3 answer cut in
+ * the middle of its body, as a lost connection cuts it.
+ */
+async function cuttingProxy(cut: 'stall' | 'reset', passed: number): Promise<{ endpoint: string; close(): void }> {
+  const upstream = new URL(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL ?? '');
+  const sockets: Socket[] = [];
+  const server: Server = createServer((client) => {
+    const origin = connect(Number(upstream.port), upstream.hostname);
+    sockets.push(client, origin);
+    let sent = 0;
+    client.on('data', (chunk) => origin.write(chunk));
+    origin.on('data', (chunk: Buffer) => {
+      const room = Math.max(0, passed - sent);
+      sent += chunk.byteLength;
+      if (room > 0) client.write(chunk.subarray(0, room));
+      if (sent >= passed && cut === 'reset') client.resetAndDestroy();
+    });
+    client.on('error', () => undefined);
+    origin.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+describe("a GET whose blob's body is cut while it is read", () => {
+  /**
+   * S3 answered, then its body stopped mid-way: the socket went idle past the client's timeout
+   * (the objects function's S3 client gives up after 10 s), or the connection was reset. Nothing
+   * of the answer has gone to the client (a buffered Lambda response goes whole or not at all), and
+   * the same GET sent again will likely be answered: a 503 with Retry-After, as throttling is,
+   * not a 500 that says the server is broken. Unlike throttling, it is a fault: told to onError.
+   */
+  test.each(['stall', 'reset'] as const)('the body %s mid-way: 503 with Retry-After', async (cut) => {
+    const w = writer();
+    const key = `cut-body/${cut}`;
+    await w.store.put(key, randomBody(64 * KiB));
+    const proxy = await cuttingProxy(cut, 16 * KiB);
+    const s3 = new S3Client({ endpoint: proxy.endpoint, forcePathStyle: true, requestHandler: { socketTimeout: 300 } });
+    const store = new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3 });
+    try {
+      const logged: unknown[] = [];
+      const res = await handleObjectsRequest(store, httpEvent('GET', `/objects/${key}`), { onError: (e) => logged.push(e) });
+      expect(res.statusCode, `${res.body} ${String(logged[0])}`).toBe(503);
+      expect(res.headers?.['retry-after']).toBe('1');
+      expect(bodyOf(res).error).toBe('Retry');
+      // A fault, not load: still told to onError, as the 500 was.
+      expect(logged).toHaveLength(1);
+    } finally {
+      s3.destroy();
+      proxy.close();
+    }
   });
 });
 
