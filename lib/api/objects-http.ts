@@ -74,7 +74,9 @@
  *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
  *   a `partNumber` without `uploadId`, whatever the method (`GET ?partNumber=2`, S3's read of one
  *   part, would get the whole object as a 200). So is a `versionId` (S3's read of one version):
- *   only the current version is answered, and `If-Match` insists on it. So is a `response-*` override
+ *   only the current version is answered, and `If-Match` insists on it. So is an S3 subresource
+ *   (`?tagging`, `?acl`, `?attributes`, `?retention`, `?legal-hold`, `?torrent`: GetObjectTagging and
+ *   the like, answered with the object's bytes otherwise), and a `response-*` override
  *   (S3's `response-content-type`, `response-content-disposition`, ...): an object is answered with
  *   the headers it was stored with. A session's condition,
  *   expiry and metadata are given at its create: an abort or a complete with `If-Match`,
@@ -242,6 +244,14 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
       throw new ValidationError(
         'versionId is not supported: a GET answers the current version (its ETag), use If-Match to insist on one',
         'versionId',
+      );
+    // S3's object subresources (GetObjectTagging's `?tagging`, GetObjectAcl's `?acl`, ...): another
+    // request than a read of the object, whose bytes would be its answer.
+    const subresource = [...query.keys()].find((name) => S3_SUBRESOURCES.has(name));
+    if (subresource !== undefined)
+      throw new ValidationError(
+        `?${subresource} (an S3 subresource of the object) is not supported: only the object is answered`,
+        subresource,
       );
     // S3's answer-header overrides (GetObject's `response-content-type`, `response-content-disposition`,
     // ...): an object is answered with the headers it was stored with, never those asked for.
@@ -720,6 +730,9 @@ async function putObject(
     body: JSON.stringify(result),
   };
 }
+
+/** S3's subresources of an object (tags, ACL, attributes, retention, legal hold, torrent): none is served here. */
+const S3_SUBRESOURCES: ReadonlySet<string> = new Set(['tagging', 'acl', 'attributes', 'retention', 'legal-hold', 'torrent']);
 
 /** SigV4's request headers (a Function URL with IAM auth): taken on every request, whatever it is. */
 const SIGV4_HEADERS: ReadonlySet<string> = new Set(['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token', 'x-amz-user-agent']);

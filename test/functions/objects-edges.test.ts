@@ -747,6 +747,29 @@ describe('a write does what it was asked, or nothing', () => {
   });
 
   /**
+   * S3's object subresources (`?tagging`, `?acl`, `?attributes`, `?retention`, `?legal-hold`,
+   * `?torrent`): an S3 client addressing this API path-style (bucket `objects`) asks GetObjectTagging
+   * or GetObjectAcl with them, and got the object's bytes as a 200, the answer to another request.
+   * Refused; any other query of a read (a cache buster) is still ignored.
+   */
+  test.each([
+    ['GET', 'tagging'],
+    ['GET', 'acl'],
+    ['GET', 'attributes'],
+    ['GET', 'retention'],
+    ['GET', 'legal-hold'],
+    ['GET', 'torrent'],
+    ['HEAD', 'tagging'],
+  ] as const)('%s ?%s (an S3 subresource, not the object) is 400', async (method, query) => {
+    const w = writer();
+    await call(w, 'PUT', '/objects/asked/subresource', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    const res = await call(w, method, '/objects/asked/subresource', { query });
+    expect(res.statusCode).toBe(400);
+    if (method !== 'HEAD') expect(bodyOf(res).message).toContain(query);
+    expect((await call(w, method, '/objects/asked/subresource', { query: `t=1&x-id=${query}` })).statusCode).toBe(200);
+  });
+
+  /**
    * A session's create took the expiry and precondition headers as a PUT does, but dropped its
    * `x-amz-meta-*` headers (S3's CreateMultipartUpload takes metadata so): the object committed
    * without them, 201. Taken now; with metadata in the body too, 400.
