@@ -96,8 +96,9 @@
  *   is written. A server-side failure (configuration, permissions, a missing table, a corrupt
  *   item, a blob whose size is not its item's, a bug) is a 500 whose message says nothing of the
  *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, AWS
- *   throttling after the SDK's retries, and a connection to AWS lost (timed out or reset, after the
- *   SDK's retries or in the middle of a blob's body) are a 503 with `Retry-After`.
+ *   throttling after the SDK's retries, a connection to AWS lost (timed out or reset, after the
+ *   SDK's retries or in the middle of a blob's body) and an AWS server error (5xx) to every attempt
+ *   are a 503 with `Retry-After` (the last two, faults, go to `onError` too).
  */
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -116,7 +117,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
-import { isThrottling } from '../aws/errors.js';
+import { httpStatus, isThrottling } from '../aws/errors.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
 import { MAX_PARTS } from '../tiered/part-size.js';
@@ -154,7 +155,7 @@ export interface ObjectsApiOptions {
   readonly maxPartUrls?: number;
   /**
    * Receives unexpected errors (answered as a 500 that does not repeat them, or as a 503 when a
-   * connection to AWS was lost), and a failed signing
+   * connection to AWS was lost or AWS answered a server error), and a failed signing
    * of a new session's part URLs (the session is answered without them).
    */
   readonly onError?: (err: unknown) => void;
@@ -1040,12 +1041,12 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
     };
   }
   // A connection to AWS lost (after the SDK's retries, or in the middle of a body, which the SDK
-  // does not retry): nothing of the answer went out (a buffered response goes whole or not at all).
-  // A fault, not load: logged, as a 500 was.
-  if (isConnectionLost(err)) {
+  // does not retry), or a server error of AWS's to every attempt: nothing of the answer went out
+  // (a buffered response goes whole or not at all). A fault, not load: logged, as a 500 was.
+  if (isConnectionLost(err) || AWS_SERVER_FAULTS.has(httpStatus(err) ?? 0)) {
     onError?.(err);
     return {
-      ...problem(503, 'Retry', 'a connection to storage was lost: retry'),
+      ...problem(503, 'Retry', 'storage did not answer: retry'),
       headers: { 'retry-after': '1', 'content-type': 'application/json' },
     };
   }
@@ -1056,6 +1057,9 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
   onError?.(err);
   return problem(500, 'InternalError', 'internal error (logged on the server)');
 }
+
+/** AWS's answers of a fault on its side that a later attempt may not meet (not 501, S3's NotImplemented: a request it never serves). */
+const AWS_SERVER_FAULTS: ReadonlySet<number> = new Set([500, 502, 503, 504]);
 
 /**
  * Whether `err` is a connection to AWS lost: its socket idle past the client's timeout (the SDK's

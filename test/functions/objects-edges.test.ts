@@ -17,6 +17,7 @@ import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import * as errors from '../../lib/errors.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
@@ -288,6 +289,32 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     expect(res.headers?.['retry-after']).toBe('1');
     expect(bodyOf(res).error).toBe('SlowDown');
     expect(logged).toEqual([]);
+  });
+
+  /**
+   * AWS answered every attempt of the SDK with a server error (S3's InternalError or
+   * ServiceUnavailable, DynamoDB's InternalServerError): a fault on AWS's side that the same
+   * request may not meet later. It was a 500, which a client takes for this server broken and does
+   * not retry; it is a 503 with Retry-After now, told to onError (a fault, unlike throttling).
+   */
+  test.each([
+    ['DynamoDB', 'hvRead', 'InternalServerError', 500],
+    ['S3', 'getBlob', 'InternalError', 500],
+    ['S3', 'getBlob', 'ServiceUnavailable', 503],
+  ] as const)('%s answering %s %s to every attempt: a 503 with Retry-After, logged', async (_service, step, name, status) => {
+    const setup = writer();
+    await setup.store.put('errors/aws-fault', randomBody(20 * KiB));
+    const match = step === 'hvRead' ? steps(fx.config).hvRead : onCommand('GetObject');
+    const injector = new FaultInjector().add({ kind: 'fail', match, error: () => awsServiceError(name, status, `${SECRET} ${name}`) });
+    const w = writer(injector);
+    const logged: unknown[] = [];
+    const res = await call(w, 'GET', '/objects/errors/aws-fault', {}, { onError: (err) => logged.push(err) });
+    expect(injector.stats.injected.fail).toBeGreaterThan(1);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['retry-after']).toBe('1');
+    expect(bodyOf(res).error).toBe('Retry');
+    expect(JSON.stringify(res)).not.toContain(SECRET);
+    expect(logged).toHaveLength(1);
   });
 
   /**
