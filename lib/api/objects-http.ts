@@ -74,7 +74,9 @@
  *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
  *   a `partNumber` without `uploadId`, whatever the method (`GET ?partNumber=2`, S3's read of one
  *   part, would get the whole object as a 200). So is a `versionId` (S3's read of one version):
- *   only the current version is answered, and `If-Match` insists on it. So is a `response-*` override
+ *   only the current version is answered, and `If-Match` insists on it. So is an S3 subresource
+ *   (`?tagging`, `?acl`, `?attributes`, `?retention`, `?legal-hold`, `?torrent`: GetObjectTagging and
+ *   the like, answered with the object's bytes otherwise), and a `response-*` override
  *   (S3's `response-content-type`, `response-content-disposition`, ...): an object is answered with
  *   the headers it was stored with. A session's condition,
  *   expiry and metadata are given at its create: an abort or a complete with `If-Match`,
@@ -93,8 +95,10 @@
  * - Bad input is a 4xx with a JSON `{ error, message }` (to a HEAD, its headers alone); nothing
  *   is written. A server-side failure (configuration, permissions, a missing table, a corrupt
  *   item, a blob whose size is not its item's, a bug) is a 500 whose message says nothing of the
- *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, and AWS
- *   throttling after the SDK's retries are a 503 with `Retry-After`.
+ *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, AWS
+ *   throttling after the SDK's retries, a connection to AWS lost (timed out or reset, after the
+ *   SDK's retries or in the middle of a blob's body) and an AWS server error (5xx) to every attempt
+ *   are a 503 with `Retry-After` (the last two, faults, go to `onError` too).
  */
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -113,7 +117,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
-import { isThrottling } from '../aws/errors.js';
+import { httpStatus, isThrottling } from '../aws/errors.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
 import { MAX_PARTS } from '../tiered/part-size.js';
@@ -150,7 +154,8 @@ export interface ObjectsApiOptions {
    */
   readonly maxPartUrls?: number;
   /**
-   * Receives unexpected errors (answered as a 500 that does not repeat them), and a failed signing
+   * Receives unexpected errors (answered as a 500 that does not repeat them, or as a 503 when a
+   * connection to AWS was lost or AWS answered a server error), and a failed signing
    * of a new session's part URLs (the session is answered without them).
    */
   readonly onError?: (err: unknown) => void;
@@ -240,6 +245,14 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
       throw new ValidationError(
         'versionId is not supported: a GET answers the current version (its ETag), use If-Match to insist on one',
         'versionId',
+      );
+    // S3's object subresources (GetObjectTagging's `?tagging`, GetObjectAcl's `?acl`, ...): another
+    // request than a read of the object, whose bytes would be its answer.
+    const subresource = [...query.keys()].find((name) => S3_SUBRESOURCES.has(name));
+    if (subresource !== undefined)
+      throw new ValidationError(
+        `?${subresource} (an S3 subresource of the object) is not supported: only the object is answered`,
+        subresource,
       );
     // S3's answer-header overrides (GetObject's `response-content-type`, `response-content-disposition`,
     // ...): an object is answered with the headers it was stored with, never those asked for.
@@ -719,6 +732,9 @@ async function putObject(
   };
 }
 
+/** S3's subresources of an object (tags, ACL, attributes, retention, legal hold, torrent): none is served here. */
+const S3_SUBRESOURCES: ReadonlySet<string> = new Set(['tagging', 'acl', 'attributes', 'retention', 'legal-hold', 'torrent']);
+
 /** SigV4's request headers (a Function URL with IAM auth): taken on every request, whatever it is. */
 const SIGV4_HEADERS: ReadonlySet<string> = new Set(['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token', 'x-amz-user-agent']);
 
@@ -1024,10 +1040,35 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
       headers: { 'retry-after': '1', 'content-type': 'application/json' },
     };
   }
+  // A connection to AWS lost (after the SDK's retries, or in the middle of a body, which the SDK
+  // does not retry), or a server error of AWS's to every attempt: nothing of the answer went out
+  // (a buffered response goes whole or not at all). A fault, not load: logged, as a 500 was.
+  if (isConnectionLost(err) || AWS_SERVER_FAULTS.has(httpStatus(err) ?? 0)) {
+    onError?.(err);
+    return {
+      ...problem(503, 'Retry', 'storage did not answer: retry'),
+      headers: { 'retry-after': '1', 'content-type': 'application/json' },
+    };
+  }
   // Everything else is the server's fault (ConfigError, ResourceMissingError, AccessDeniedError,
   // CorruptItemError, BlobMissingError, ChangeIdConflictError, InvocationEndedError: a write held
   // past its invocation, whose client Lambda answered already; a bug, an AWS error): its message
   // names tables, blob keys, roles and account ids, so it goes to the log, never to the client.
   onError?.(err);
   return problem(500, 'InternalError', 'internal error (logged on the server)');
+}
+
+/** AWS's answers of a fault on its side that a later attempt may not meet (not 501, S3's NotImplemented: a request it never serves). */
+const AWS_SERVER_FAULTS: ReadonlySet<number> = new Set([500, 502, 503, 504]);
+
+/**
+ * Whether `err` is a connection to AWS lost: its socket idle past the client's timeout (the SDK's
+ * `TimeoutError`, also what a body stalled mid-way errors with) or reset (`ECONNRESET`: Node's
+ * "aborted" for an answer cut in its body, `ETIMEDOUT`, `EPIPE`). The same request sent again is
+ * likely answered; a connection refused (a wrong endpoint) is not one.
+ */
+function isConnectionLost(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { name, code } = err as { name?: unknown; code?: unknown };
+  return name === 'TimeoutError' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE';
 }

@@ -594,7 +594,9 @@ export class LtBucket {
    * The body of the blob (of `range` of it), which its item says is `size` bytes. S3 says how long
    * the blob is (Content-Length, or a ranged answer's Content-Range): a blob of another length
    * (written over out of band, another store's, an item whose size is wrong) is refused before its
-   * body is read, never given as the item's bytes, nor a range placed by the item's size in it.
+   * body is read, never given as the item's bytes, nor a range placed by the item's size in it. A
+   * ranged answer that does not say which bytes it holds (no Content-Range: a proxy or a store
+   * that ignored the Range answers the whole blob) is refused too, unless the range was the whole.
    */
   private async getObject(key: string, size: number, range?: { readonly start: number; readonly end: number }) {
     this.assertOwned(key);
@@ -615,6 +617,18 @@ export class LtBucket {
       throw translateAwsError(err, { operation: 'GetObject', bucket: this.bucket });
     }
     if (out.Body === undefined) throw new TierlogError(`GetObject ${key} returned no body`);
+    // A ranged answer without Content-Range is a 200 of the whole blob (a proxy dropped the Range,
+    // a store ignored it): its bytes are not the range's, unless the range is the whole blob.
+    if (
+      range !== undefined &&
+      out.ContentRange === undefined &&
+      !(range.start === 0 && range.end === size - 1 && out.ContentLength === size)
+    ) {
+      (out.Body as Readable).destroy?.();
+      throw new TierlogError(
+        `GetObject ${key.slice(0, 200)} of bytes ${range.start}-${range.end} answered no Content-Range (${out.ContentLength ?? 'unknown'} bytes, the whole blob?): not answered as the range`,
+      );
+    }
     const answered = range === undefined ? wholeOf(out.ContentLength) : rangeOf(out.ContentRange);
     const wanted = range === undefined ? { start: 0, end: size - 1, size } : { ...range, size };
     if (answered !== undefined && (answered.size !== size || answered.start !== wanted.start || answered.end !== wanted.end)) {

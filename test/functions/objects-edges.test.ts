@@ -6,15 +6,18 @@
  * injected with the fault injector; the state is checked from outside.
  */
 import { createHash } from 'node:crypto';
+import { createServer, type Server, type Socket, connect } from 'node:net';
 import { PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../../lib/api/objects-http.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import * as errors from '../../lib/errors.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
@@ -286,6 +289,32 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     expect(res.headers?.['retry-after']).toBe('1');
     expect(bodyOf(res).error).toBe('SlowDown');
     expect(logged).toEqual([]);
+  });
+
+  /**
+   * AWS answered every attempt of the SDK with a server error (S3's InternalError or
+   * ServiceUnavailable, DynamoDB's InternalServerError): a fault on AWS's side that the same
+   * request may not meet later. It was a 500, which a client takes for this server broken and does
+   * not retry; it is a 503 with Retry-After now, told to onError (a fault, unlike throttling).
+   */
+  test.each([
+    ['DynamoDB', 'hvRead', 'InternalServerError', 500],
+    ['S3', 'getBlob', 'InternalError', 500],
+    ['S3', 'getBlob', 'ServiceUnavailable', 503],
+  ] as const)('%s answering %s %s to every attempt: a 503 with Retry-After, logged', async (_service, step, name, status) => {
+    const setup = writer();
+    await setup.store.put('errors/aws-fault', randomBody(20 * KiB));
+    const match = step === 'hvRead' ? steps(fx.config).hvRead : onCommand('GetObject');
+    const injector = new FaultInjector().add({ kind: 'fail', match, error: () => awsServiceError(name, status, `${SECRET} ${name}`) });
+    const w = writer(injector);
+    const logged: unknown[] = [];
+    const res = await call(w, 'GET', '/objects/errors/aws-fault', {}, { onError: (err) => logged.push(err) });
+    expect(injector.stats.injected.fail).toBeGreaterThan(1);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['retry-after']).toBe('1');
+    expect(bodyOf(res).error).toBe('Retry');
+    expect(JSON.stringify(res)).not.toContain(SECRET);
+    expect(logged).toHaveLength(1);
   });
 
   /**
@@ -745,6 +774,29 @@ describe('a write does what it was asked, or nothing', () => {
   });
 
   /**
+   * S3's object subresources (`?tagging`, `?acl`, `?attributes`, `?retention`, `?legal-hold`,
+   * `?torrent`): an S3 client addressing this API path-style (bucket `objects`) asks GetObjectTagging
+   * or GetObjectAcl with them, and got the object's bytes as a 200, the answer to another request.
+   * Refused; any other query of a read (a cache buster) is still ignored.
+   */
+  test.each([
+    ['GET', 'tagging'],
+    ['GET', 'acl'],
+    ['GET', 'attributes'],
+    ['GET', 'retention'],
+    ['GET', 'legal-hold'],
+    ['GET', 'torrent'],
+    ['HEAD', 'tagging'],
+  ] as const)('%s ?%s (an S3 subresource, not the object) is 400', async (method, query) => {
+    const w = writer();
+    await call(w, 'PUT', '/objects/asked/subresource', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    const res = await call(w, method, '/objects/asked/subresource', { query });
+    expect(res.statusCode).toBe(400);
+    if (method !== 'HEAD') expect(bodyOf(res).message).toContain(query);
+    expect((await call(w, method, '/objects/asked/subresource', { query: `t=1&x-id=${query}` })).statusCode).toBe(200);
+  });
+
+  /**
    * A session's create took the expiry and precondition headers as a PUT does, but dropped its
    * `x-amz-meta-*` headers (S3's CreateMultipartUpload takes metadata so): the object committed
    * without them, 201. Taken now; with metadata in the body too, 400.
@@ -990,6 +1042,69 @@ describe('a GET answers the bytes its headers declare, or a 500', () => {
     });
     expect(res.statusCode).toBe(500);
     expect(logged).toHaveLength(1);
+  });
+});
+
+/**
+ * A TCP proxy in front of the local S3 server that passes each connection's first `passed` bytes
+ * of answer, then stalls it (the socket stays open, silent) or resets it: an S3 answer cut in
+ * the middle of its body, as a lost connection cuts it.
+ */
+async function cuttingProxy(cut: 'stall' | 'reset', passed: number): Promise<{ endpoint: string; close(): void }> {
+  const upstream = new URL(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL ?? '');
+  const sockets: Socket[] = [];
+  const server: Server = createServer((client) => {
+    const origin = connect(Number(upstream.port), upstream.hostname);
+    sockets.push(client, origin);
+    let sent = 0;
+    client.on('data', (chunk) => origin.write(chunk));
+    origin.on('data', (chunk: Buffer) => {
+      const room = Math.max(0, passed - sent);
+      sent += chunk.byteLength;
+      if (room > 0) client.write(chunk.subarray(0, room));
+      if (sent >= passed && cut === 'reset') client.resetAndDestroy();
+    });
+    client.on('error', () => undefined);
+    origin.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+describe("a GET whose blob's body is cut while it is read", () => {
+  /**
+   * S3 answered, then its body stopped mid-way: the socket went idle past the client's timeout
+   * (the objects function's S3 client gives up after 10 s), or the connection was reset. Nothing
+   * of the answer has gone to the client (a buffered Lambda response goes whole or not at all), and
+   * the same GET sent again will likely be answered: a 503 with Retry-After, as throttling is,
+   * not a 500 that says the server is broken. Unlike throttling, it is a fault: told to onError.
+   */
+  test.each(['stall', 'reset'] as const)('the body %s mid-way: 503 with Retry-After', async (cut) => {
+    const w = writer();
+    const key = `cut-body/${cut}`;
+    await w.store.put(key, randomBody(64 * KiB));
+    const proxy = await cuttingProxy(cut, 16 * KiB);
+    const s3 = new S3Client({ endpoint: proxy.endpoint, forcePathStyle: true, requestHandler: { socketTimeout: 300 } });
+    const store = new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3 });
+    try {
+      const logged: unknown[] = [];
+      const res = await handleObjectsRequest(store, httpEvent('GET', `/objects/${key}`), { onError: (e) => logged.push(e) });
+      expect(res.statusCode, `${res.body} ${String(logged[0])}`).toBe(503);
+      expect(res.headers?.['retry-after']).toBe('1');
+      expect(bodyOf(res).error).toBe('Retry');
+      // A fault, not load: still told to onError, as the 500 was.
+      expect(logged).toHaveLength(1);
+    } finally {
+      s3.destroy();
+      proxy.close();
+    }
   });
 });
 

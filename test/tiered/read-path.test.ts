@@ -15,11 +15,12 @@
 import { Agent } from 'node:http';
 import type { Readable } from 'node:stream';
 import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CorruptItemError, ValidationError } from '../../lib/errors.js';
+import { createS3Client } from '../../lib/aws/clients.js';
+import { CorruptItemError, TierlogError, ValidationError } from '../../lib/errors.js';
 import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
@@ -156,6 +157,52 @@ describe('a blob that is not the size its item declares', () => {
         'error' in outcome && outcome.error instanceof CorruptItemError,
         `${name}: ${String((outcome as { error?: unknown }).error ?? 'answered')}`,
       ).toBe(true);
+    }
+  });
+});
+
+describe('a ranged read answered with the whole blob (S3, or a proxy before it, ignored the Range)', () => {
+  /**
+   * A GetObject with a Range answered 200, the whole blob and no Content-Range (a proxy that drops
+   * Range, an S3-compatible store that ignores it) passed the size check, which read only a
+   * Content-Range: `get` gave the whole blob as the bytes of the range it named, a stream its
+   * whole body. A ranged answer that does not say it holds the range is refused now, unless the
+   * range asked for was the whole blob.
+   */
+  test('get, getStream and getStreamOrUrl with a range: an error, never the whole blob as the range', async () => {
+    const key = 'range/ignored';
+    const body = randomBody(40 * KiB);
+    await w.store.put(key, body);
+    const s3 = createS3Client();
+    const send = s3.send.bind(s3) as (command: unknown, ...rest: unknown[]) => Promise<unknown>;
+    // Every GetObject goes out without its Range: S3 answers 200 with the whole blob, as a proxy that drops it makes it.
+    s3.send = ((command: unknown, ...rest: unknown[]) => {
+      if (!(command instanceof GetObjectCommand) || command.input.Range === undefined) return send(command, ...rest);
+      const { Range: _dropped, ...input } = command.input;
+      return send(new GetObjectCommand(input), ...rest);
+    }) as typeof s3.send;
+    const store = new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3, clock });
+    try {
+      const reads: Array<[string, () => Promise<unknown>]> = [
+        ['get ranged', () => store.get(key, { range: { start: 10, end: 19 } })],
+        ['get suffix', () => store.get(key, { range: { suffix: 100 } })],
+        ['getStream ranged', () => store.getStream(key, { range: { start: 100 } })],
+        ['getStreamOrUrl ranged', () => store.getStreamOrUrl(key, { maxBytes: 1 << 20, range: { start: 0, end: 9 } })],
+      ];
+      for (const [name, read] of reads) {
+        const outcome = await read().then(
+          (value) => ({ value }),
+          (error: unknown) => ({ error }),
+        );
+        if ('value' in outcome) (outcome.value as { body?: { destroy?: () => void } })?.body?.destroy?.();
+        expect('error' in outcome && outcome.error instanceof TierlogError, `${name}: answered`).toBe(true);
+        expect(String((outcome as { error?: unknown }).error), name).toMatch(/Content-Range/);
+      }
+      // A range of the whole blob is what a 200 holds: answered.
+      const whole = await store.get(key, { range: { start: 0 } });
+      expect(sameBytes(whole?.body, body)).toBe(true);
+    } finally {
+      s3.destroy();
     }
   });
 });
