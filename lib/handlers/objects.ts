@@ -114,15 +114,39 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     ...tuning,
     onCleanupError: (err, context) => logger.warn('cleanup left for the sweeper', { ...context, error: String(err) }),
   });
-  const apiOptions: ObjectsApiOptions = {
+  const limits: ObjectsApiOptions = {
     ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
     ...(options.maxResponseBytes !== undefined ? { maxResponseBytes: options.maxResponseBytes } : {}),
-    onError: (err) => logger.error('request failed', err as Error),
   };
   return async (event, context) => {
     const remainingMs = remainingTimeOf(context, 'the objects handler');
     addLogContext(logger, context);
     changeLog.bindInvocation({ getRemainingTimeInMillis: () => remainingMs });
-    return handleObjectsRequest(store, event, apiOptions);
+    let logged = false;
+    const response = await handleObjectsRequest(store, event, {
+      ...limits,
+      onError: (err) => {
+        logged = true;
+        logger.error('request failed', err as Error);
+      },
+    });
+    // Every 5xx is in the log, as the ServerErrors alarm's runbook says: a 503 the API answers
+    // without an error to report (AWS throttling, a writer fenced by a sweeper, a commit whose
+    // outcome is unknown) is told with what its client was told, at warn: retried, not broken.
+    if (!logged && (response.statusCode ?? 200) >= 500) logger.warn(`request answered ${response.statusCode}`, answeredProblemOf(response));
+    return response;
   };
+}
+
+/**
+ * The `{ error, message }` a problem response carries, as `error` and `answered` (the log line's
+ * own `message` is the logger's); empty when its body is not one (a HEAD's).
+ */
+function answeredProblemOf(response: { readonly body?: string | undefined }): { error?: string; answered?: string } {
+  try {
+    const { error, message } = JSON.parse(response.body ?? '') as { error?: unknown; message?: unknown };
+    return { ...(typeof error === 'string' ? { error } : {}), ...(typeof message === 'string' ? { answered: message } : {}) };
+  } catch {
+    return {};
+  }
 }

@@ -16,12 +16,13 @@ import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptio
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import * as errors from '../../lib/errors.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
-import { httpEvent } from './lambda.js';
+import { captureStdout, httpEvent, lambdaContext } from './lambda.js';
 
 let fx: Fixture;
 const open: Writer[] = [];
@@ -289,6 +290,37 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     expect(res.headers?.['retry-after']).toBe('1');
     expect(bodyOf(res).error).toBe('SlowDown');
     expect(logged).toEqual([]);
+  });
+
+  test('the Lambda handler logs every 5xx it answers: a throttled 503 at warn, with what its client was told', async () => {
+    // The ServerErrors alarm counts every 5xx and its runbook sends the operator to the log group:
+    // before, a 503 with no error to report (throttling, a fenced writer, an unknown commit) left
+    // nothing there.
+    const setup = writer();
+    await setup.store.put('errors/logged-503', randomBody(20 * KiB));
+    const injector = new FaultInjector().add({ kind: 'throttle', match: steps(fx.config).hvRead });
+    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+    try {
+      const handler = createObjectsHandler({ config: fx.config, dynamodb });
+      const { result, err } = await captureStdout(() =>
+        handler(httpEvent('GET', '/objects/errors/logged-503'), lambdaContext('tierlog-objects')),
+      );
+      expect(result?.statusCode).toBe(503);
+      const lines = err
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 'WARN',
+          message: 'request answered 503',
+          error: 'SlowDown',
+          answered: 'the service is busy: retry later',
+        }),
+      );
+    } finally {
+      dynamodb.destroy();
+    }
   });
 
   /**
