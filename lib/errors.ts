@@ -200,6 +200,35 @@ export class BlobMissingError extends TierlogError {
 }
 
 /**
+ * S3 refused to read a blob because its storage class archives it (`InvalidObjectState`: S3
+ * Glacier Flexible Retrieval or Deep Archive, or an archive tier of S3 Intelligent-Tiering): the
+ * blob is there, and unreadable until it is restored. A configuration of the bucket, not of the
+ * credentials: tierlog's blobs are read at once by whoever asks for the object, so the bucket must
+ * not move them to an archive class (a lifecycle transition, an Intelligent-Tiering archive
+ * configuration on the prefix).
+ */
+export class BlobArchivedError extends TierlogError {
+  constructor(
+    /** The bucket. */
+    readonly bucket: string,
+    /** The blob's key, when known. */
+    readonly blob: string | undefined,
+    /** The storage class S3 named (`GLACIER`, `DEEP_ARCHIVE`, `INTELLIGENT_TIERING`), when it did. */
+    readonly storageClass: string | undefined,
+    /** The Intelligent-Tiering access tier S3 named (`ARCHIVE_ACCESS`, `DEEP_ARCHIVE_ACCESS`), when it did. */
+    readonly accessTier: string | undefined,
+    cause?: unknown,
+  ) {
+    const where = [storageClass, accessTier].filter((v) => v !== undefined).join(', ');
+    super(
+      `blob ${blob !== undefined ? `"${blob}" ` : ''}in bucket ${bucket} is archived${where !== '' ? ` (${where})` : ''}: S3 reads it only once it is restored; ` +
+        "tierlog's blobs must stay in a class read at once (remove the bucket's lifecycle transition or Intelligent-Tiering archive configuration on the prefix, then restore the archived blobs)",
+      { cause },
+    );
+  }
+}
+
+/**
  * S3 answered a listing of the blob prefix that cannot be a complete report of it: a key not after
  * the one before it (a page answered twice, keys out of order: S3 lists in ascending UTF-8 order)
  * or a page that says it is truncated and gives no continuation token. Whoever needs every key

@@ -3,7 +3,7 @@
  * (a missing table, a missing bucket, access denied), and recognises the error kinds the
  * protocols branch on.
  */
-import { AccessDeniedError, ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
+import { AccessDeniedError, BlobArchivedError, ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
 import { sleepBackoff } from './backoff.js';
 
 interface AwsErrorLike {
@@ -138,11 +138,23 @@ export function sdkConfigurationError(err: unknown): ConfigError | undefined {
 
 /**
  * Rethrows `err` as a {@link ResourceMissingError} or {@link AccessDeniedError} when it is one
- * of those, or as a {@link ConfigError} when the table is not keyed or indexed as tierlog's;
+ * of those, as a {@link BlobArchivedError} for S3's `InvalidObjectState` (a 403 of the object's
+ * storage class, not of the credentials), or as a {@link ConfigError} when the table is not keyed or indexed as tierlog's;
  * otherwise returns it unchanged for the caller to throw.
  */
-export function translateAwsError(err: unknown, context: { operation: string; table?: string; bucket?: string }): unknown {
+export function translateAwsError(err: unknown, context: { operation: string; table?: string; bucket?: string; key?: string }): unknown {
   const name = awsErrorName(err);
+  // A 403 that is no authorization failure: the object's storage class archives it.
+  if (name === 'InvalidObjectState' && context.bucket !== undefined) {
+    const { StorageClass, AccessTier } = err as { StorageClass?: unknown; AccessTier?: unknown };
+    return new BlobArchivedError(
+      context.bucket,
+      context.key,
+      typeof StorageClass === 'string' ? StorageClass : undefined,
+      typeof AccessTier === 'string' ? AccessTier : undefined,
+      err,
+    );
+  }
   if (name === 'ResourceNotFoundException' && context.table !== undefined) {
     return new ResourceMissingError('table', context.table, err);
   }

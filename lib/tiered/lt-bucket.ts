@@ -614,7 +614,7 @@ export class LtBucket {
       // The range lies within the item's size: S3 refuses it (416) only when the blob is shorter.
       if (range !== undefined && awsErrorName(err) === 'InvalidRange')
         throw this.notItsSize(key, size, `not bytes ${range.start}-${range.end}`);
-      throw translateAwsError(err, { operation: 'GetObject', bucket: this.bucket });
+      throw translateAwsError(err, { operation: 'GetObject', bucket: this.bucket, key });
     }
     if (out.Body === undefined) throw new TierlogError(`GetObject ${key} returned no body`);
     // A ranged answer without Content-Range is a 200 of the whole blob (a proxy dropped the Range,

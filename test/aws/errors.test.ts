@@ -18,7 +18,7 @@ import {
   sdkConfigurationError,
   translateAwsError,
 } from '../../lib/aws/errors.js';
-import { AccessDeniedError, ConfigError, ResourceMissingError, TierlogError } from '../../lib/errors.js';
+import { AccessDeniedError, BlobArchivedError, ConfigError, ResourceMissingError, TierlogError } from '../../lib/errors.js';
 
 /** An SDK error as the SDK throws it: a name, the HTTP status (absent: no answer), the attempts made. */
 function awsError(name: string, status: number | undefined, attempts = 1, extra: Record<string, unknown> = {}): Error {
@@ -219,5 +219,28 @@ describe('retryOnTransactionConflict: sends again only what a transaction held, 
     const call = calls(err);
     await expect(retryOnTransactionConflict(call, 3)).rejects.toBe(err);
     expect(call.count).toBe(1);
+  });
+});
+
+describe("translateAwsError: S3's InvalidObjectState is an archived blob, not a refusal of the credentials", () => {
+  test('a 403 InvalidObjectState of GetObject: BlobArchivedError naming the bucket, blob, class and tier', () => {
+    const err = awsError('InvalidObjectState', 403, 1, { StorageClass: 'INTELLIGENT_TIERING', AccessTier: 'ARCHIVE_ACCESS' });
+    const translated = translateAwsError(err, { operation: 'GetObject', bucket: 'bk-1', key: 'blobs/a/b' });
+    expect(translated).toBeInstanceOf(BlobArchivedError);
+    expect(translated).toMatchObject({
+      bucket: 'bk-1',
+      blob: 'blobs/a/b',
+      storageClass: 'INTELLIGENT_TIERING',
+      accessTier: 'ARCHIVE_ACCESS',
+      cause: err,
+    });
+    expect((translated as Error).message).not.toContain('IAM');
+    expect((translated as Error).message).toContain('restored');
+  });
+
+  test('any other 403 stays an AccessDeniedError', () => {
+    expect(translateAwsError(awsError('AccessDenied', 403), { operation: 'GetObject', bucket: 'bk-1', key: 'k' })).toBeInstanceOf(
+      AccessDeniedError,
+    );
   });
 });

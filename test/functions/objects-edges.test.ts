@@ -198,6 +198,15 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     code: 'InternalError',
     logged: true,
   },
+  // A blob S3 archived (a lifecycle transition, an Intelligent-Tiering archive tier): the bucket's
+  // configuration, a 500 that names neither bucket nor blob.
+  {
+    name: 'BlobArchivedError',
+    error: new errors.BlobArchivedError(`bucket-${SECRET}`, `${SECRET}/blob`, 'GLACIER', undefined),
+    status: 500,
+    code: 'InternalError',
+    logged: true,
+  },
   // The sweeper's and the audits' change-log listings': a 500 that names no table if one ever were.
   {
     name: 'TableListingError',

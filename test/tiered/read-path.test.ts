@@ -20,7 +20,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createS3Client } from '../../lib/aws/clients.js';
-import { CorruptItemError, TierlogError, ValidationError } from '../../lib/errors.js';
+import { BlobArchivedError, CorruptItemError, TierlogError, ValidationError } from '../../lib/errors.js';
 import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
@@ -203,6 +203,43 @@ describe('a ranged read answered with the whole blob (S3, or a proxy before it, 
       expect(sameBytes(whole?.body, body)).toBe(true);
     } finally {
       s3.destroy();
+    }
+  });
+});
+
+describe('a blob S3 archived (a lifecycle transition to Glacier, an Intelligent-Tiering archive tier)', () => {
+  /**
+   * S3 answers GetObject of an archived object 403 `InvalidObjectState`: before, every read of it
+   * was an AccessDeniedError telling the operator to check the credentials and the IAM policy,
+   * which are fine. It is a BlobArchivedError naming the blob, its class and what to change.
+   */
+  test('get and getStream: BlobArchivedError naming the blob and its storage class, not access denied', async () => {
+    const key = 'archived/glacier';
+    await w.store.put(key, randomBody(40 * KiB));
+    const archived = {
+      kind: 'fail' as const,
+      match: onCommand('GetObject'),
+      error: () =>
+        Object.assign(awsServiceError('InvalidObjectState', 403, "The operation is not valid for the object's storage class"), {
+          StorageClass: 'GLACIER',
+        }),
+    };
+    w.injector.add(archived);
+    try {
+      for (const read of [() => w.store.get(key), () => w.store.getStream(key)]) {
+        const error = await read().then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect(error).toBeInstanceOf(BlobArchivedError);
+        expect(error).toMatchObject({
+          bucket: fx.config.bucket,
+          storageClass: 'GLACIER',
+          blob: expect.stringMatching(new RegExp(`^${fx.config.prefix}/`)),
+        });
+      }
+    } finally {
+      w.injector.remove(archived);
     }
   });
 });
