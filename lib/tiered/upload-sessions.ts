@@ -446,9 +446,16 @@ export class UploadSessions {
           // (an answer lost), or a concurrent complete of the same session did: the stored result
           // is the answer (written in the same transaction), read back. Applied, no read is made
           // that could fail the answer of a durable object.
-          const stored = outcome.applied === true ? result : parseSessionItem(await this.table.getRaw(sessionId))?.result;
-          await this.finish(session, old, keepUntil);
-          return resultOf(info, stored ?? result);
+          if (outcome.applied === true) {
+            await this.finish(session, old, keepUntil);
+            return resultOf(info, result);
+          }
+          // What is left to clean is what the landed commit replaced, as its entry names it: a
+          // concurrent complete may have read another state than this one (the key overwritten
+          // between their reads) and died before its cleanup. Its entry gone, nothing is left.
+          const landed = parseSessionItem(await this.table.getRaw(sessionId));
+          await this.finish(session, landed?.replaced, keepUntil);
+          return resultOf(info, landed?.result ?? result);
         }
         case 'conflict': {
           const now = outcome.current === undefined ? undefined : this.o.hv.parseWhole(outcome.current);

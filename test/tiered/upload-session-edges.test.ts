@@ -579,6 +579,49 @@ describe('two completes of one session, the first dying right after its commit, 
   });
 });
 
+describe('two completes of one session, the key overwritten between their reads, the one that commits dying right after', () => {
+  // The second complete read the key's first value; the first read the value another writer put
+  // since (whose put deleted the first value's blob) and committed over it, its entry naming that
+  // value's blob as the one to delete, and died before deleting it. The second's commit finds the
+  // session committed: what is left to clean is what the landed commit replaced, named by the
+  // entry, not what the second read. Removing the entry after deleting its own would leave that
+  // blob to no one.
+  test('the second answers the commit and deletes the blob the commit replaced: none is left that nothing names', async () => {
+    const key = 'edge/two-completes-replaced';
+    await w.store.put(key, randomBody(40 * 1024));
+    const created = await w.store.createUpload(key);
+    const body = randomBody(1000);
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const transaction = (r: RequestInfo) => r.command === 'TransactWriteItemsCommand';
+    const first = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashAfter', times: 1, match: transaction }) });
+    const second = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: transaction,
+        before: async () => {
+          await w.store.put(key, randomBody(40 * 1024 + 1));
+          await first.store.completeUpload(created.uploadId, parts).catch(() => undefined);
+        },
+      }),
+    });
+    try {
+      const answer = await second.store.completeUpload(created.uploadId, parts);
+      expect(first.injector.stats.injected.crashAfter, 'the first complete committed and died').toBe(1);
+      expect(answer).toMatchObject({ key, size: body.byteLength, version: (await w.store.head(key))!.version });
+      expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
+      const state = await rawState(fx);
+      const named = new Set([...state.olds, ...state.references.values()]);
+      const left = state.blobs.filter((blob) => blob.startsWith(`${fx.config.prefix}/${encodeObjectId(key)}/`) && !named.has(blob));
+      expect(left, 'no blob of the key that nothing names').toEqual([]);
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+});
+
 describe("a complete refused for its condition while the client's retry of it commits", () => {
   // A create-only session (ifVersion 0). The first complete assembles the parts; another writer
   // puts to the key before its commit goes out, so the commit's CAS is lost and the state it reads
