@@ -474,7 +474,7 @@ export class UploadSessions {
           const again = parseSessionItem(await this.table.getRaw(sessionId));
           if (again?.result !== undefined) return resultOf(info, again.result);
           await this.tryDelete(info.key, sessionId, info.blob);
-          throw new UploadSessionClosedError(sessionId, again?.closed === 'aborted' ? 'aborted' : 'expired');
+          throw new UploadSessionClosedError(sessionId, this.fencedBy(session, again));
         }
         case 'refused':
           // Not sent past the invocation's deadline: nothing committed, the session stays open
@@ -643,6 +643,16 @@ export class UploadSessions {
     const open = now?.state === 'live' && now.result === undefined && this.o.clock() < now.info.expiresAt;
     if (open && (await this.o.lt.sizeOf(session.info.blob)) !== undefined) return new UploadAssembledError(session.sessionId);
     return closedError(session.sessionId, now);
+  }
+
+  /**
+   * Who fenced a commit of `session`, from its item read since (`now`): an abort, or a sweeper at
+   * its expiry. A deleted item was an abort's (run to its end) while the session's expiry is still
+   * ahead: a sweeper takes a session only once its lease, the expiry and a grace past it, has ended.
+   */
+  private fencedBy(session: SessionItem, now: SessionItem | undefined): 'aborted' | 'expired' {
+    if (now !== undefined) return now.closed === 'aborted' ? 'aborted' : 'expired';
+    return this.o.clock() < session.info.expiresAt ? 'aborted' : 'expired';
   }
 
   /** Why a session that was open a moment ago no longer is. */

@@ -540,6 +540,34 @@ describe('a complete whose session an abort claims while its commit is on its wa
       completer.close();
     }
   });
+
+  // The abort runs to its end (the session deleted) before the commit goes out. The complete was
+  // answered "expired" for a session that had hours left, and a client that starts an expired
+  // upload over would send again what its user cancelled.
+  test('the abort ran to its end first: UploadSessionClosedError (aborted), never "expired"; no object, no blob', async () => {
+    const key = 'edge/complete-vs-finished-abort';
+    const created = await w.store.createUpload(key);
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const completer = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
+        before: async () => void (await w.store.abortUpload(created.uploadId)),
+      }),
+    });
+    try {
+      const refused = await completer.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+      expect(completer.injector.stats.injected.delay, 'the abort ran before the commit').toBe(1);
+      expect(refused).toBeInstanceOf(UploadSessionClosedError);
+      expect((refused as UploadSessionClosedError).reason).toBe('aborted');
+      expect(await w.store.head(key)).toBeUndefined();
+      expect((await rawState(fx)).blobs.filter((blob) => blob.startsWith(`${fx.config.prefix}/${encodeObjectId(key)}/`))).toEqual([]);
+    } finally {
+      completer.close();
+    }
+  });
 });
 
 describe('two completes of one session, the first dying right after its commit, the key overwritten in between', () => {
