@@ -179,7 +179,7 @@ export interface UploadSessionsOptions {
   readonly maxAttempts: number;
   /** Grace after a session's expiry before the sweeper may take it. Default 15 min. */
   readonly completeGraceMs?: number;
-  /** Receives errors of cleanup after a commit (left to the sweeper). */
+  /** Receives errors of cleanup after a commit, or of ending a session a complete refused (left to the sweeper). */
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
   /**
    * The deadline of the Lambda invocation a call begins in (the store's change log,
@@ -746,10 +746,21 @@ export class UploadSessions {
   /**
    * A complete that cannot commit: ends the session and throws `error`, unless a concurrent
    * complete of the same session (the client's retry) committed it first; then that one's answer.
+   * Ending it failing (S3 refusing the abort of its upload, say) changes no answer: the failure goes
+   * to `onCleanupError`, and the session, claimed for the abort or still open, is the sweeper's at
+   * its claim's end or its expiry (as a create's that S3 refused: `endUnstarted`).
    */
   private async refuse(session: SessionItem, error: Error): Promise<PutResult> {
-    if (!(await this.discard(session))) {
-      const answered = await this.storedResult(session.sessionId);
+    let discarded: boolean | 'failed';
+    try {
+      discarded = await this.discard(session);
+    } catch (cleanup) {
+      this.report(cleanup, { key: session.info.key, changeId: session.sessionId, blob: session.info.blob });
+      discarded = 'failed';
+    }
+    if (discarded !== true) {
+      const stored = this.storedResult(session.sessionId);
+      const answered = discarded === 'failed' ? await stored.catch(() => undefined) : await stored;
       if (answered !== undefined) return resultOf(session.info, answered);
     }
     throw error;

@@ -20,7 +20,13 @@ import {
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { InvalidPartsError, UploadSessionClosedError, UploadSessionNotFoundError, ValidationError } from '../../lib/errors.js';
+import {
+  InvalidPartsError,
+  UploadSessionClosedError,
+  UploadSessionNotFoundError,
+  ValidationError,
+  VersionConflictError,
+} from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
@@ -646,6 +652,42 @@ describe('two completes of one session, the key overwritten between their reads,
     } finally {
       first.close();
       second.close();
+    }
+  });
+});
+
+describe('a complete refused for its condition whose ending of the session fails (S3 refuses the abort of its upload)', () => {
+  // A create-only session whose key another writer created meanwhile: the complete assembles the
+  // parts, its condition fails, and it ends the session (claim, abort the upload, delete the blob,
+  // delete the session). The abort of the upload is refused: the client got S3's refusal (500)
+  // instead of its condition's (412), and its retry an "aborted" session it never aborted.
+  test("VersionConflictError all the same; the session is the abort's, nothing committed, and the sweeper finishes it", async () => {
+    const key = 'edge/refused-abort-fails';
+    const created = await w.store.createUpload(key, { ifVersion: 0 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const theirs = randomBody(40 * 1024);
+    await w.store.put(key, theirs);
+    const reported: unknown[] = [];
+    const completer = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'fail',
+        match: (r: RequestInfo) => r.command === 'AbortMultipartUploadCommand',
+        error: () => awsServiceError('InternalError', 500),
+      }),
+      store: { onCleanupError: (err: unknown) => void reported.push(err) },
+    });
+    try {
+      const refused = await completer.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+      expect(completer.injector.stats.injected.fail, 'the abort of the upload was refused').toBeGreaterThan(0);
+      expect(refused).toBeInstanceOf(VersionConflictError);
+      expect(reported, 'the failed cleanup is reported').toHaveLength(1);
+      expect(sameBytes(await rawValue(fx, key), theirs)).toBe(true);
+      await expect(w.store.uploadPartUrl(created.uploadId, 1)).rejects.toMatchObject({
+        name: 'UploadSessionClosedError',
+        reason: 'aborted',
+      });
+    } finally {
+      completer.close();
     }
   });
 });
