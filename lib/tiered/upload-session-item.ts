@@ -19,7 +19,7 @@
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
-import { entryAttribute, encodeEntry } from '../changelog/entry-codec.js';
+import { decodeEntry, entryAttribute, encodeEntry } from '../changelog/entry-codec.js';
 import type { FenceEffect, TransactElement } from '../changelog/instance-table.js';
 import { isUuidV7, newInstanceId } from '../ids.js';
 import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
@@ -96,6 +96,8 @@ export interface SessionItem {
   readonly closed?: string;
   /** The entry is still there (not yet committed as a create, nor cleaned after an overwrite). */
   readonly entryPresent: boolean;
+  /** The blob the entry names as replaced (`old`): a committed overwrite's, until it is deleted. */
+  readonly replaced?: string;
 }
 
 const infoSchema = z.object({
@@ -136,6 +138,8 @@ export function parseSessionItem(raw: Record<string, unknown> | undefined): Sess
   if (result !== undefined && !result.success) return undefined;
   const claimedBy = raw[A.claimedBy];
   const closed = raw[CLOSED_ATTR];
+  const entry = raw[entryAttribute(pk)] === undefined ? undefined : decodeEntry(entryAttribute(pk), raw[entryAttribute(pk)]);
+  const replaced = entry?.ok === true ? entry.change.old : undefined;
   return {
     sessionId: pk,
     state,
@@ -145,6 +149,7 @@ export function parseSessionItem(raw: Record<string, unknown> | undefined): Sess
     ...(typeof claimedBy === 'string' ? { claimedBy } : {}),
     ...(result !== undefined ? { result: result.data } : {}),
     ...(typeof closed === 'string' ? { closed } : {}),
+    ...(replaced !== undefined ? { replaced } : {}),
   };
 }
 

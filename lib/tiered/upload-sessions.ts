@@ -179,7 +179,7 @@ export interface UploadSessionsOptions {
   readonly maxAttempts: number;
   /** Grace after a session's expiry before the sweeper may take it. Default 15 min. */
   readonly completeGraceMs?: number;
-  /** Receives errors of cleanup after a commit (left to the sweeper). */
+  /** Receives errors of cleanup after a commit, or of ending a session a complete refused (left to the sweeper). */
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
   /**
    * The deadline of the Lambda invocation a call begins in (the store's change log,
@@ -446,9 +446,16 @@ export class UploadSessions {
           // (an answer lost), or a concurrent complete of the same session did: the stored result
           // is the answer (written in the same transaction), read back. Applied, no read is made
           // that could fail the answer of a durable object.
-          const stored = outcome.applied === true ? result : parseSessionItem(await this.table.getRaw(sessionId))?.result;
-          await this.finish(session, old, keepUntil);
-          return resultOf(info, stored ?? result);
+          if (outcome.applied === true) {
+            await this.finish(session, old, keepUntil);
+            return resultOf(info, result);
+          }
+          // What is left to clean is what the landed commit replaced, as its entry names it: a
+          // concurrent complete may have read another state than this one (the key overwritten
+          // between their reads) and died before its cleanup. Its entry gone, nothing is left.
+          const landed = parseSessionItem(await this.table.getRaw(sessionId));
+          await this.finish(session, landed?.replaced, keepUntil);
+          return resultOf(info, landed?.result ?? result);
         }
         case 'conflict': {
           const now = outcome.current === undefined ? undefined : this.o.hv.parseWhole(outcome.current);
@@ -467,7 +474,7 @@ export class UploadSessions {
           const again = parseSessionItem(await this.table.getRaw(sessionId));
           if (again?.result !== undefined) return resultOf(info, again.result);
           await this.tryDelete(info.key, sessionId, info.blob);
-          throw new UploadSessionClosedError(sessionId, again?.closed === 'aborted' ? 'aborted' : 'expired');
+          throw new UploadSessionClosedError(sessionId, this.fencedBy(session, again));
         }
         case 'refused':
           // Not sent past the invocation's deadline: nothing committed, the session stays open
@@ -638,6 +645,16 @@ export class UploadSessions {
     return closedError(session.sessionId, now);
   }
 
+  /**
+   * Who fenced a commit of `session`, from its item read since (`now`): an abort, or a sweeper at
+   * its expiry. A deleted item was an abort's (run to its end) while the session's expiry is still
+   * ahead: a sweeper takes a session only once its lease, the expiry and a grace past it, has ended.
+   */
+  private fencedBy(session: SessionItem, now: SessionItem | undefined): 'aborted' | 'expired' {
+    if (now !== undefined) return now.closed === 'aborted' ? 'aborted' : 'expired';
+    return this.o.clock() < session.info.expiresAt ? 'aborted' : 'expired';
+  }
+
   /** Why a session that was open a moment ago no longer is. */
   private async closedNow(uploadId: string): Promise<Error> {
     return closedError(uploadId, parseSessionItem(await this.table.getRaw(uploadId)));
@@ -729,10 +746,21 @@ export class UploadSessions {
   /**
    * A complete that cannot commit: ends the session and throws `error`, unless a concurrent
    * complete of the same session (the client's retry) committed it first; then that one's answer.
+   * Ending it failing (S3 refusing the abort of its upload, say) changes no answer: the failure goes
+   * to `onCleanupError`, and the session, claimed for the abort or still open, is the sweeper's at
+   * its claim's end or its expiry (as a create's that S3 refused: `endUnstarted`).
    */
   private async refuse(session: SessionItem, error: Error): Promise<PutResult> {
-    if (!(await this.discard(session))) {
-      const answered = await this.storedResult(session.sessionId);
+    let discarded: boolean | 'failed';
+    try {
+      discarded = await this.discard(session);
+    } catch (cleanup) {
+      this.report(cleanup, { key: session.info.key, changeId: session.sessionId, blob: session.info.blob });
+      discarded = 'failed';
+    }
+    if (discarded !== true) {
+      const stored = this.storedResult(session.sessionId);
+      const answered = discarded === 'failed' ? await stored.catch(() => undefined) : await stored;
       if (answered !== undefined) return resultOf(session.info, answered);
     }
     throw error;

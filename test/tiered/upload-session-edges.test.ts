@@ -20,7 +20,13 @@ import {
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { InvalidPartsError, UploadSessionClosedError, UploadSessionNotFoundError, ValidationError } from '../../lib/errors.js';
+import {
+  InvalidPartsError,
+  UploadSessionClosedError,
+  UploadSessionNotFoundError,
+  ValidationError,
+  VersionConflictError,
+} from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
@@ -540,6 +546,34 @@ describe('a complete whose session an abort claims while its commit is on its wa
       completer.close();
     }
   });
+
+  // The abort runs to its end (the session deleted) before the commit goes out. The complete was
+  // answered "expired" for a session that had hours left, and a client that starts an expired
+  // upload over would send again what its user cancelled.
+  test('the abort ran to its end first: UploadSessionClosedError (aborted), never "expired"; no object, no blob', async () => {
+    const key = 'edge/complete-vs-finished-abort';
+    const created = await w.store.createUpload(key);
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const completer = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
+        before: async () => void (await w.store.abortUpload(created.uploadId)),
+      }),
+    });
+    try {
+      const refused = await completer.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+      expect(completer.injector.stats.injected.delay, 'the abort ran before the commit').toBe(1);
+      expect(refused).toBeInstanceOf(UploadSessionClosedError);
+      expect((refused as UploadSessionClosedError).reason).toBe('aborted');
+      expect(await w.store.head(key)).toBeUndefined();
+      expect((await rawState(fx)).blobs.filter((blob) => blob.startsWith(`${fx.config.prefix}/${encodeObjectId(key)}/`))).toEqual([]);
+    } finally {
+      completer.close();
+    }
+  });
 });
 
 describe('two completes of one session, the first dying right after its commit, the key overwritten in between', () => {
@@ -575,6 +609,85 @@ describe('two completes of one session, the first dying right after its commit, 
     } finally {
       first.close();
       second.close();
+    }
+  });
+});
+
+describe('two completes of one session, the key overwritten between their reads, the one that commits dying right after', () => {
+  // The second complete read the key's first value; the first read the value another writer put
+  // since (whose put deleted the first value's blob) and committed over it, its entry naming that
+  // value's blob as the one to delete, and died before deleting it. The second's commit finds the
+  // session committed: what is left to clean is what the landed commit replaced, named by the
+  // entry, not what the second read. Removing the entry after deleting its own would leave that
+  // blob to no one.
+  test('the second answers the commit and deletes the blob the commit replaced: none is left that nothing names', async () => {
+    const key = 'edge/two-completes-replaced';
+    await w.store.put(key, randomBody(40 * 1024));
+    const created = await w.store.createUpload(key);
+    const body = randomBody(1000);
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const transaction = (r: RequestInfo) => r.command === 'TransactWriteItemsCommand';
+    const first = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashAfter', times: 1, match: transaction }) });
+    const second = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: transaction,
+        before: async () => {
+          await w.store.put(key, randomBody(40 * 1024 + 1));
+          await first.store.completeUpload(created.uploadId, parts).catch(() => undefined);
+        },
+      }),
+    });
+    try {
+      const answer = await second.store.completeUpload(created.uploadId, parts);
+      expect(first.injector.stats.injected.crashAfter, 'the first complete committed and died').toBe(1);
+      expect(answer).toMatchObject({ key, size: body.byteLength, version: (await w.store.head(key))!.version });
+      expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
+      const state = await rawState(fx);
+      const named = new Set([...state.olds, ...state.references.values()]);
+      const left = state.blobs.filter((blob) => blob.startsWith(`${fx.config.prefix}/${encodeObjectId(key)}/`) && !named.has(blob));
+      expect(left, 'no blob of the key that nothing names').toEqual([]);
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+});
+
+describe('a complete refused for its condition whose ending of the session fails (S3 refuses the abort of its upload)', () => {
+  // A create-only session whose key another writer created meanwhile: the complete assembles the
+  // parts, its condition fails, and it ends the session (claim, abort the upload, delete the blob,
+  // delete the session). The abort of the upload is refused: the client got S3's refusal (500)
+  // instead of its condition's (412), and its retry an "aborted" session it never aborted.
+  test("VersionConflictError all the same; the session is the abort's, nothing committed, and the sweeper finishes it", async () => {
+    const key = 'edge/refused-abort-fails';
+    const created = await w.store.createUpload(key, { ifVersion: 0 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    const theirs = randomBody(40 * 1024);
+    await w.store.put(key, theirs);
+    const reported: unknown[] = [];
+    const completer = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'fail',
+        match: (r: RequestInfo) => r.command === 'AbortMultipartUploadCommand',
+        error: () => awsServiceError('InternalError', 500),
+      }),
+      store: { onCleanupError: (err: unknown) => void reported.push(err) },
+    });
+    try {
+      const refused = await completer.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+      expect(completer.injector.stats.injected.fail, 'the abort of the upload was refused').toBeGreaterThan(0);
+      expect(refused).toBeInstanceOf(VersionConflictError);
+      expect(reported, 'the failed cleanup is reported').toHaveLength(1);
+      expect(sameBytes(await rawValue(fx, key), theirs)).toBe(true);
+      await expect(w.store.uploadPartUrl(created.uploadId, 1)).rejects.toMatchObject({
+        name: 'UploadSessionClosedError',
+        reason: 'aborted',
+      });
+    } finally {
+      completer.close();
     }
   });
 });
