@@ -200,5 +200,13 @@ export const DYNAMODB_SOCKET_TIMEOUT_MS = 10_000;
  */
 export const S3_SOCKET_TIMEOUT_MS = 10_000;
 
+/**
+ * How long before its invocation's deadline the objects function answers a request it has not
+ * finished (a 503 `Retry`), in ms: at most this, and a tenth of the time the invocation had. Lambda
+ * answers a function that runs into its timeout with a 502 and no body; a stalled S3 or DynamoDB
+ * (each attempt cut after 10 s of silence, then retried) can take longer than the 30 s default.
+ */
+export const OBJECTS_ANSWER_MARGIN_MS = 1_000;
+
 /** The longest delay a Node.js timer keeps (2^31 - 1 ms, about 24.8 days); a longer one, `Infinity` or `NaN` fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;

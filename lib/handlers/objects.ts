@@ -3,7 +3,9 @@
  * HTTP API v2) as a factory: `functions/objects.ts` is `createObjectsHandler()`; the local dev
  * service and your own functions build it with their own configuration, clients or logger. The change log lives
  * in the factory's scope: one writer instance per execution environment, its lease tied to each
- * invocation's deadline (no timer: a frozen environment holds no lease it cannot honour).
+ * invocation's deadline (no timer: a frozen environment holds no lease it cannot honour). A
+ * request not finished a second before that deadline (AWS holding it) is answered a 503 `Retry`
+ * then, not Lambda's bodyless 502 at the timeout, and sends no write after that answer.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -15,7 +17,7 @@ import { assertOptions, optionNames } from '../plain-options.js';
 import { addLogContext, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
 import { OBJECTS_SERVICE_NAME } from './names.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
-import { S3_SOCKET_TIMEOUT_MS } from '../constants.js';
+import { OBJECTS_ANSWER_MARGIN_MS, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
 import { DynamoChangeLog } from '../changelog/dynamo-change-log.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { TieredStore } from '../tiered/tiered-store.js';
@@ -121,15 +123,24 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
   return async (event, context) => {
     const remainingMs = remainingTimeOf(context, 'the objects handler');
     addLogContext(logger, context);
-    changeLog.bindInvocation({ getRemainingTimeInMillis: () => remainingMs });
+    // The request is answered a margin before the invocation's deadline, finished or not, and its
+    // writes send nothing after that answer: the log is bound to it, not to the deadline itself. A
+    // write attempt still on its way then may land, so the answer is the 503 of an outcome unknown.
+    const answerInMs = remainingMs - Math.min(OBJECTS_ANSWER_MARGIN_MS, Math.floor(remainingMs / 10));
+    changeLog.bindInvocation({ getRemainingTimeInMillis: () => answerInMs });
     let logged = false;
-    const response = await handleObjectsRequest(store, event, {
+    const request = handleObjectsRequest(store, event, {
       ...limits,
       onError: (err) => {
         logged = true;
         logger.error('request failed', err as Error);
       },
     });
+    const response = await answeredWithin(request, answerInMs);
+    if (response === undefined) {
+      logger.warn("request not finished before the invocation's deadline: answered 503", { answeredAfterMs: answerInMs });
+      return notFinishedInTime();
+    }
     // Every 5xx is in the log, as the ServerErrors alarm's runbook says: a 503 the API answers
     // without an error to report (AWS throttling, a writer fenced by a sweeper, a commit whose
     // outcome is unknown) is told with what its client was told, at warn: retried, not broken.
@@ -149,4 +160,31 @@ function answeredProblemOf(response: { readonly body?: string | undefined }): { 
   } catch {
     return {};
   }
+}
+
+/** What `request` answers within `ms`, or undefined when it has not by then (it goes on, unawaited). */
+async function answeredWithin<T>(request: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  // Answered late, it must not fail the process if it fails after all (an unhandled rejection).
+  request.catch(() => undefined);
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([request, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The answer of a request its invocation's deadline cut short: retry (a write's outcome is unknown, as a 503 `Retry` says). */
+function notFinishedInTime(): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: 503,
+    headers: { 'content-type': 'application/json', 'retry-after': '1' },
+    body: JSON.stringify({
+      error: 'Retry',
+      message: 'the request did not finish in time: retry (a write may have landed: read the object to learn it)',
+    }),
+  };
 }

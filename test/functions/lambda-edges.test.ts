@@ -15,7 +15,9 @@
  *    work, so it is a ValidationError naming the handler, before any request, not a TypeError.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { InvocationEndedError, ValidationError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
@@ -296,6 +298,63 @@ describe('an upload session complete of a timed-out invocation, resumed after a 
       expect(sameBytes((await w.store.get('zombie-assembly'))?.body, body)).toBe(true);
     } finally {
       scene.close();
+    }
+  });
+});
+
+describe("a request still waiting on AWS near the invocation's deadline is answered before it", () => {
+  // Lambda answers a function that runs into its timeout with a 502 and no body; a stalled S3 or
+  // DynamoDB (each attempt cut after 10 s of silence, then retried) can outlast the 30 s default.
+  // The objects function answers a 503 Retry a margin before the deadline instead, and what it has
+  // not finished sends no write after that answer: a held put commits nothing, and leaves nothing.
+  const held = (command: string) => {
+    const injector = new FaultInjector().add({ kind: 'delay', delayMs: 3_000, times: 1, match: (r) => r.command === command });
+    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+    const s3 = injector.attach(createS3Client(), 's3');
+    const objects = createObjectsHandler({ config: fx.config, dynamodb, s3, logger: new Logger({ logLevel: 'CRITICAL' }) });
+    return {
+      injector,
+      call: (method: string, path: string, body?: string) =>
+        objects(httpEvent(method, path, body !== undefined ? { body } : {}), lambdaContext('tierlog-objects', 1_500)),
+      close: () => {
+        dynamodb.destroy();
+        s3.destroy();
+      },
+    };
+  };
+
+  test('a GET whose blob S3 holds past the deadline: a 503 Retry before the deadline, not a timeout', async () => {
+    const w = makeWriter(fx);
+    const scene = held('GetObjectCommand');
+    try {
+      await w.store.put('deadline/read', randomBody(64 * 1024));
+      const started = Date.now();
+      const res = await scene.call('GET', '/objects/deadline/read');
+      expect(res.statusCode).toBe(503);
+      expect(JSON.parse(String(res.body)).error).toBe('Retry');
+      expect(res.headers?.['retry-after']).toBe('1');
+      expect(Date.now() - started, 'answered before the 1.5 s deadline').toBeLessThan(1_500);
+      expect(scene.injector.stats.injected.delay).toBe(1);
+    } finally {
+      scene.close();
+      w.close();
+    }
+  });
+
+  test('a PUT whose upload S3 holds past the deadline: a 503 Retry, and the held put commits nothing and leaves nothing', async () => {
+    const w = makeWriter(fx);
+    const scene = held('PutObjectCommand');
+    try {
+      const before = await w.store.get('deadline/write');
+      const res = await scene.call('PUT', '/objects/deadline/write', 'x'.repeat(64 * 1024));
+      expect(res.statusCode).toBe(503);
+      // The held upload goes on after the answer; its commit would go out past the deadline: refused.
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      expect(await w.store.get('deadline/write')).toEqual(before);
+      await expectClean(fx, expect);
+    } finally {
+      scene.close();
+      w.close();
     }
   });
 });
