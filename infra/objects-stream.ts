@@ -16,7 +16,7 @@
  * Grants, least privilege: read of this table's stream, BatchGetItem on the objects table (the
  * consistent re-read that keeps a referenced blob), s3:DeleteObject under `<prefix>/*`.
  */
-import { Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -78,7 +78,10 @@ const TUNING_PROPS = {
 
 /** Properties of {@link ObjectsStreamCleanup}. */
 export interface ObjectsStreamCleanupProps {
-  /** The objects table (with its stream enabled), bucket and prefix. */
+  /**
+   * The objects table, bucket and prefix. The table's stream must be on and carry old images
+   * (`OLD_IMAGE` or `NEW_AND_OLD_IMAGES`): a table of this app whose stream has none is refused.
+   */
   readonly resources: TierlogResources;
   /** The function's configuration variables (what `loadConfig` reads). */
   readonly environment: Record<string, string>;
@@ -186,6 +189,20 @@ export interface ObjectsStreamAlarms {
 
 const PERIOD = Duration.minutes(5);
 
+/** The stream view types that carry the old image. */
+const OLD_IMAGE_VIEWS: readonly string[] = ['OLD_IMAGE', 'NEW_AND_OLD_IMAGES'];
+
+/**
+ * The view type of the table's stream when the table is a resource of this app (a `TableV2` or a
+ * `Table`) and it is a literal; undefined for an imported table, whose settings cannot be read.
+ */
+function streamViewTypeOf(table: dynamodb.ITableV2): string | undefined {
+  const resource = table.node.defaultChild as { cfnResourceType?: string; streamSpecification?: unknown } | undefined;
+  if (resource?.cfnResourceType !== 'AWS::DynamoDB::GlobalTable' && resource?.cfnResourceType !== 'AWS::DynamoDB::Table') return undefined;
+  const spec = Stack.of(table).resolve(resource.streamSpecification) as { streamViewType?: unknown } | undefined;
+  return typeof spec?.streamViewType === 'string' ? spec.streamViewType : undefined;
+}
+
 /** How long a DynamoDB stream keeps a record. */
 const STREAM_RETENTION = Duration.hours(24);
 
@@ -213,6 +230,14 @@ export class ObjectsStreamCleanup extends Construct {
     const table = props.resources.objectsTable as dynamodb.ITableV2;
     const streamArn = table.tableStreamArn;
     if (streamArn === undefined) throw new Error('the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)');
+    // Every blob the function deletes is named by an old image: a stream of new images or keys only
+    // has none, and its MODIFY records would not even pass the event filter (no metric, no alarm).
+    const view = streamViewTypeOf(table);
+    if (view !== undefined && !OLD_IMAGE_VIEWS.includes(view)) {
+      throw new Error(
+        `the objects table's stream must carry old images (OLD_IMAGE or NEW_AND_OLD_IMAGES), not ${view}: the function deletes the blob an item's old image names, and without one every replaced or expired blob would leak`,
+      );
+    }
     const timeout = props.timeout ?? Duration.minutes(1);
     const margin = props.tuning?.deadlineMargin;
     if (margin?.isUnresolved()) throw new Error(`${TUNING_PROPS.deadlineMarginMs} must be a literal duration`);

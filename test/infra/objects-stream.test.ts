@@ -236,7 +236,7 @@ describe('objectsStreamTuning', () => {
 });
 
 /** A user's stack with the resources an `ObjectsStreamCleanup` used on its own is given (the objects table streams). */
-function standaloneResources() {
+function standaloneResources(view: dynamodb.StreamViewType = dynamodb.StreamViewType.NEW_AND_OLD_IMAGES) {
   const { stack } = userStack();
   const table = (id: string, stream?: dynamodb.StreamViewType) =>
     new dynamodb.TableV2(stack, id, {
@@ -245,12 +245,55 @@ function standaloneResources() {
     });
   const resources = {
     changeLogTable: table('Log'),
-    objectsTable: table('Objects', dynamodb.StreamViewType.NEW_AND_OLD_IMAGES),
+    objectsTable: table('Objects', view),
     bucket: new s3.Bucket(stack, 'Bucket'),
     prefix: 'blobs',
   };
   return { stack, resources };
 }
+
+describe("ObjectsStreamCleanup used on its own: the objects table's stream must carry old images", () => {
+  /**
+   * Every record the function acts on names its blob in the OLD image. A stream of new images or
+   * keys only passed synth: its MODIFY records (an overwrite or a delete whose writer could not
+   * delete the blob it replaced) have no old image, so the event filter dropped every one of
+   * them (no invocation, no metric, no alarm), and every such blob leaked.
+   */
+  it.each([dynamodb.StreamViewType.NEW_IMAGE, dynamodb.StreamViewType.KEYS_ONLY])(
+    'refuses a table of this app whose stream is %s',
+    (view) => {
+      const { stack, resources } = standaloneResources(view);
+      expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {} })).toThrow(
+        new RegExp(`objects table's stream must carry old images \\(OLD_IMAGE or NEW_AND_OLD_IMAGES\\), not ${view}`),
+      );
+    },
+  );
+
+  it('so does one made with Table (v1)', () => {
+    const { stack, resources } = standaloneResources();
+    const objectsTable = new dynamodb.Table(stack, 'ObjectsV1', {
+      partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
+    });
+    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources: { ...resources, objectsTable }, environment: {} })).toThrow(
+      /must carry old images .*not NEW_IMAGE/,
+    );
+  });
+
+  it.each([dynamodb.StreamViewType.OLD_IMAGE, dynamodb.StreamViewType.NEW_AND_OLD_IMAGES])('takes %s', (view) => {
+    const { stack, resources } = standaloneResources(view);
+    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {} })).not.toThrow();
+  });
+
+  it('takes an imported table, whose view type it cannot read', () => {
+    const { stack, resources } = standaloneResources();
+    const objectsTable = dynamodb.TableV2.fromTableAttributes(stack, 'Imported', {
+      tableName: 'objects',
+      tableStreamArn: 'arn:aws:dynamodb:us-east-1:111111111111:table/objects/stream/2026-01-01T00:00:00.000',
+    });
+    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources: { ...resources, objectsTable }, environment: {} })).not.toThrow();
+  });
+});
 
 describe('ObjectsStreamCleanup used on its own: the event filter reads the blob attribute the function reads', () => {
   /**
