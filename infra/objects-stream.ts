@@ -28,7 +28,7 @@ import { Construct } from 'constructs';
 import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
-import { DEFAULT_STREAM_MARGIN_MS, streamTuningToEnv } from '../lib/recovery/stream-env.js';
+import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv, streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue } from './failure-handling.js';
 import { metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
 import { grantKeyFor, type TierlogResources } from './permissions.js';
@@ -83,7 +83,10 @@ export interface ObjectsStreamCleanupProps {
    * (`OLD_IMAGE` or `NEW_AND_OLD_IMAGES`): a table of this app whose stream has none is refused.
    */
   readonly resources: TierlogResources;
-  /** The function's configuration variables (what `loadConfig` reads). */
+  /**
+   * The function's configuration variables (what `loadConfig` reads). A tuning variable set here
+   * (`TIERLOG_STREAM_*`) is checked at synth as the `tuning` prop is; the prop takes precedence.
+   */
   readonly environment: Record<string, string>;
   /**
    * The objects table's blob attribute (`hvAttributes.blob`): the event filter passes a MODIFY
@@ -248,11 +251,19 @@ export class ObjectsStreamCleanup extends Construct {
       },
       TUNING_PROPS,
     );
-    // The margin the function will use (the library's default when none is set) must leave the
-    // batch some time: at or above the timeout, no batch would ever delete anything.
-    const marginUsed = margin ?? Duration.millis(DEFAULT_STREAM_MARGIN_MS);
+    // The margin the function will use must leave the batch some time: at or above the timeout, no
+    // batch would ever delete anything. It reads its variables whoever set them: one `environment`
+    // sets and the props do not is checked here as the prop is, naming the variable.
+    const literalEnvironment = Object.fromEntries(Object.entries(props.environment).filter(([, value]) => !Token.isUnresolved(value)));
+    const read = streamTuningFromEnv({ ...literalEnvironment, ...tuningEnv });
+    const marginUsed = Duration.millis(read.deadlineMarginMs ?? DEFAULT_STREAM_MARGIN_MS);
     if (!timeout.isUnresolved() && marginUsed.toMilliseconds() >= timeout.toMilliseconds()) {
-      const named = margin !== undefined ? TUNING_PROPS.deadlineMarginMs : `the default ${TUNING_PROPS.deadlineMarginMs}`;
+      const named =
+        margin !== undefined
+          ? TUNING_PROPS.deadlineMarginMs
+          : read.deadlineMarginMs !== undefined
+            ? STREAM_ENV.deadlineMarginMs
+            : `the default ${TUNING_PROPS.deadlineMarginMs}`;
       throw new Error(
         `${named} (${marginUsed.toHumanString()}) must be below the function's timeout (${timeout.toHumanString()}): no batch would ever delete anything`,
       );

@@ -229,6 +229,23 @@ describe('objectsStreamTuning', () => {
     );
   });
 
+  it("refuses, used on its own, tuning set in the environment it is given as it refuses the props': the function reads the variables", () => {
+    // The function's environment is `environment` with the props' tuning over it: a variable set
+    // there was read by the function and checked by nothing at synth.
+    const build = (environment: Record<string, string>, tuning?: { deadlineMargin: Duration }) => {
+      const { stack, resources } = standaloneResources();
+      return new ObjectsStreamCleanup(stack, 'Stream', { resources, environment, ...(tuning ? { tuning } : {}) });
+    };
+    expect(() => build({ TIERLOG_STREAM_DEADLINE_MARGIN_MS: '90000' })).toThrow(
+      /TIERLOG_STREAM_DEADLINE_MARGIN_MS \(1 minute 30 seconds\) must be below the function's timeout \(1 minute\)/,
+    );
+    expect(() => build({ TIERLOG_STREAM_CONCURRENCY: '0' })).toThrow(/TIERLOG_STREAM_CONCURRENCY must be a positive integer/);
+    expect(() => build({ TIERLOG_STREAM_DEADLINE_MARGIN_MS: '5s' })).toThrow(/TIERLOG_STREAM_DEADLINE_MARGIN_MS must be/);
+    // The props' tuning is what the function reads then.
+    expect(() => build({ TIERLOG_STREAM_DEADLINE_MARGIN_MS: '90000' }, { deadlineMargin: Duration.seconds(10) })).not.toThrow();
+    expect(() => build({ TIERLOG_STREAM_DEADLINE_MARGIN_MS: '20000', TIERLOG_STREAM_CONCURRENCY: '4' })).not.toThrow();
+  });
+
   it('takes a margin just below the timeout', () => {
     const { stack: s, template: tpl } = tierlogTemplate({ objectsStreamTuning: { deadlineMargin: Duration.seconds(59) } });
     expect(envOf(s, tpl)['TIERLOG_STREAM_DEADLINE_MARGIN_MS']).toBe('59000');
