@@ -26,6 +26,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
+import { checkIntegerIn } from '../lib/env-integers.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
 import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv, streamTuningToEnv } from '../lib/recovery/stream-env.js';
@@ -98,14 +99,15 @@ export interface ObjectsStreamCleanupProps {
    */
   readonly blobAttribute?: string;
   /**
-   * Records per invocation.
+   * Records per invocation, 1 to 10 000 (DynamoDB's bounds; refused otherwise at synth).
    *
    * @default 100
    */
   readonly batchSize?: number;
   /**
    * Retries of a failing batch (halved each time by bisection) before its records go to the
-   * on-failure queue.
+   * on-failure queue: 0 to 10 000. Lambda's -1 (retry until the stream drops the record) is
+   * refused: a failing record would hold its shard for the stream's 24 hours.
    *
    * @default 10
    */
@@ -281,6 +283,22 @@ export class ObjectsStreamCleanup extends Construct {
       );
     }
 
+    // What the mapping takes, checked here rather than by the deploy: DynamoDB's batches are 1 to
+    // 10 000 records, and Lambda's -1 retries a failing record until the stream drops it, holding
+    // its shard (every record behind it) all that time.
+    const batchSize = props.batchSize ?? 100;
+    const retryAttempts = props.retryAttempts ?? 10;
+    if (!Token.isUnresolved(batchSize))
+      checkIntegerIn('batchSize', batchSize, { min: 1, max: 10_000 }, 'must be an integer in 1..10000 (records per invocation)');
+    if (!Token.isUnresolved(retryAttempts)) {
+      checkIntegerIn(
+        'retryAttempts',
+        retryAttempts,
+        { min: 0, max: 10_000 },
+        'must be an integer in 0..10000 (retries of a failing batch before its records go to the on-failure queue)',
+      );
+    }
+
     const fn = new TierlogFunction(this, 'Function', {
       handler: 'objects-stream',
       serviceName: OBJECTS_STREAM_SERVICE_NAME,
@@ -311,10 +329,10 @@ export class ObjectsStreamCleanup extends Construct {
       target: fn.function,
       eventSourceArn: streamArn,
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-      batchSize: props.batchSize ?? 100,
+      batchSize,
       maxBatchingWindow: Duration.seconds(5),
       bisectBatchOnError: true,
-      retryAttempts: props.retryAttempts ?? 10,
+      retryAttempts,
       // The stream keeps records 24 h; a record older than that is gone anyway.
       maxRecordAge: STREAM_RETENTION,
       reportBatchItemFailures: true,

@@ -246,6 +246,30 @@ describe('objectsStreamTuning', () => {
     expect(() => build({ TIERLOG_STREAM_DEADLINE_MARGIN_MS: '20000', TIERLOG_STREAM_CONCURRENCY: '4' })).not.toThrow();
   });
 
+  it.each([
+    [{ batchSize: 0 }, /batchSize must be an integer in 1\.\.10000 .*got 0/],
+    [{ batchSize: 10_001 }, /batchSize must be an integer in 1\.\.10000 .*got 10001/],
+    [{ batchSize: 2.5 }, /batchSize must be an integer in 1\.\.10000/],
+    // -1 is Lambda's "forever": a record that keeps failing would hold its shard until the stream dropped it.
+    [{ retryAttempts: -1 }, /retryAttempts must be an integer in 0\.\.10000 .*got -1/],
+    [{ retryAttempts: 1.5 }, /retryAttempts must be an integer in 0\.\.10000/],
+  ])('refuses, used on its own, a mapping setting %o at synth (it failed the deploy, or retried without bound)', (mapping, message) => {
+    const { stack, resources } = standaloneResources();
+    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {}, ...mapping })).toThrow(message);
+  });
+
+  it('takes the bounds of batchSize and retryAttempts', () => {
+    for (const mapping of [
+      { batchSize: 1, retryAttempts: 0 },
+      { batchSize: 10_000, retryAttempts: 10_000 },
+    ]) {
+      const { stack, resources } = standaloneResources();
+      new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {}, ...mapping });
+      const [, esm] = onlyResource(Template.fromStack(stack), 'AWS::Lambda::EventSourceMapping');
+      expect(esm.Properties).toMatchObject({ BatchSize: mapping.batchSize, MaximumRetryAttempts: mapping.retryAttempts });
+    }
+  });
+
   it('takes a margin just below the timeout', () => {
     const { stack: s, template: tpl } = tierlogTemplate({ objectsStreamTuning: { deadlineMargin: Duration.seconds(59) } });
     expect(envOf(s, tpl)['TIERLOG_STREAM_DEADLINE_MARGIN_MS']).toBe('59000');
