@@ -16,7 +16,7 @@
  * Grants, least privilege: read of this table's stream, BatchGetItem on the objects table (the
  * consistent re-read that keeps a referenced blob), s3:DeleteObject under `<prefix>/*`.
  */
-import { Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -26,9 +26,10 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
+import { checkIntegerIn } from '../lib/env-integers.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
-import { DEFAULT_STREAM_MARGIN_MS, streamTuningToEnv } from '../lib/recovery/stream-env.js';
+import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv, streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue } from './failure-handling.js';
 import { metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
 import { grantKeyFor, type TierlogResources } from './permissions.js';
@@ -78,9 +79,15 @@ const TUNING_PROPS = {
 
 /** Properties of {@link ObjectsStreamCleanup}. */
 export interface ObjectsStreamCleanupProps {
-  /** The objects table (with its stream enabled), bucket and prefix. */
+  /**
+   * The objects table, bucket and prefix. The table's stream must be on and carry old images
+   * (`OLD_IMAGE` or `NEW_AND_OLD_IMAGES`): a table of this app whose stream has none is refused.
+   */
   readonly resources: TierlogResources;
-  /** The function's configuration variables (what `loadConfig` reads). */
+  /**
+   * The function's configuration variables (what `loadConfig` reads). A tuning variable set here
+   * (`TIERLOG_STREAM_*`) is checked at synth as the `tuning` prop is; the prop takes precedence.
+   */
   readonly environment: Record<string, string>;
   /**
    * The objects table's blob attribute (`hvAttributes.blob`): the event filter passes a MODIFY
@@ -92,14 +99,15 @@ export interface ObjectsStreamCleanupProps {
    */
   readonly blobAttribute?: string;
   /**
-   * Records per invocation.
+   * Records per invocation, 1 to 10 000 (DynamoDB's bounds; refused otherwise at synth).
    *
    * @default 100
    */
   readonly batchSize?: number;
   /**
    * Retries of a failing batch (halved each time by bisection) before its records go to the
-   * on-failure queue.
+   * on-failure queue: 0 to 10 000. Lambda's -1 (retry until the stream drops the record) is
+   * refused: a failing record would hold its shard for the stream's 24 hours.
    *
    * @default 10
    */
@@ -186,6 +194,20 @@ export interface ObjectsStreamAlarms {
 
 const PERIOD = Duration.minutes(5);
 
+/** The stream view types that carry the old image. */
+const OLD_IMAGE_VIEWS: readonly string[] = ['OLD_IMAGE', 'NEW_AND_OLD_IMAGES'];
+
+/**
+ * The view type of the table's stream when the table is a resource of this app (a `TableV2` or a
+ * `Table`) and it is a literal; undefined for an imported table, whose settings cannot be read.
+ */
+function streamViewTypeOf(table: dynamodb.ITableV2): string | undefined {
+  const resource = table.node.defaultChild as { cfnResourceType?: string; streamSpecification?: unknown } | undefined;
+  if (resource?.cfnResourceType !== 'AWS::DynamoDB::GlobalTable' && resource?.cfnResourceType !== 'AWS::DynamoDB::Table') return undefined;
+  const spec = Stack.of(table).resolve(resource.streamSpecification) as { streamViewType?: unknown } | undefined;
+  return typeof spec?.streamViewType === 'string' ? spec.streamViewType : undefined;
+}
+
 /** How long a DynamoDB stream keeps a record. */
 const STREAM_RETENTION = Duration.hours(24);
 
@@ -213,6 +235,14 @@ export class ObjectsStreamCleanup extends Construct {
     const table = props.resources.objectsTable as dynamodb.ITableV2;
     const streamArn = table.tableStreamArn;
     if (streamArn === undefined) throw new Error('the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)');
+    // Every blob the function deletes is named by an old image: a stream of new images or keys only
+    // has none, and its MODIFY records would not even pass the event filter (no metric, no alarm).
+    const view = streamViewTypeOf(table);
+    if (view !== undefined && !OLD_IMAGE_VIEWS.includes(view)) {
+      throw new Error(
+        `the objects table's stream must carry old images (OLD_IMAGE or NEW_AND_OLD_IMAGES), not ${view}: the function deletes the blob an item's old image names, and without one every replaced or expired blob would leak`,
+      );
+    }
     const timeout = props.timeout ?? Duration.minutes(1);
     const margin = props.tuning?.deadlineMargin;
     if (margin?.isUnresolved()) throw new Error(`${TUNING_PROPS.deadlineMarginMs} must be a literal duration`);
@@ -223,11 +253,19 @@ export class ObjectsStreamCleanup extends Construct {
       },
       TUNING_PROPS,
     );
-    // The margin the function will use (the library's default when none is set) must leave the
-    // batch some time: at or above the timeout, no batch would ever delete anything.
-    const marginUsed = margin ?? Duration.millis(DEFAULT_STREAM_MARGIN_MS);
+    // The margin the function will use must leave the batch some time: at or above the timeout, no
+    // batch would ever delete anything. It reads its variables whoever set them: one `environment`
+    // sets and the props do not is checked here as the prop is, naming the variable.
+    const literalEnvironment = Object.fromEntries(Object.entries(props.environment).filter(([, value]) => !Token.isUnresolved(value)));
+    const read = streamTuningFromEnv({ ...literalEnvironment, ...tuningEnv });
+    const marginUsed = Duration.millis(read.deadlineMarginMs ?? DEFAULT_STREAM_MARGIN_MS);
     if (!timeout.isUnresolved() && marginUsed.toMilliseconds() >= timeout.toMilliseconds()) {
-      const named = margin !== undefined ? TUNING_PROPS.deadlineMarginMs : `the default ${TUNING_PROPS.deadlineMarginMs}`;
+      const named =
+        margin !== undefined
+          ? TUNING_PROPS.deadlineMarginMs
+          : read.deadlineMarginMs !== undefined
+            ? STREAM_ENV.deadlineMarginMs
+            : `the default ${TUNING_PROPS.deadlineMarginMs}`;
       throw new Error(
         `${named} (${marginUsed.toHumanString()}) must be below the function's timeout (${timeout.toHumanString()}): no batch would ever delete anything`,
       );
@@ -242,6 +280,22 @@ export class ObjectsStreamCleanup extends Construct {
     if (props.blobAttribute !== undefined && props.blobAttribute !== blobAttribute) {
       throw new Error(
         `blobAttribute "${props.blobAttribute}" disagrees with the function's ${CONFIG_ENV.hvAttributes} (blob "${blobAttribute}"): the event filter would drop every MODIFY the function must see`,
+      );
+    }
+
+    // What the mapping takes, checked here rather than by the deploy: DynamoDB's batches are 1 to
+    // 10 000 records, and Lambda's -1 retries a failing record until the stream drops it, holding
+    // its shard (every record behind it) all that time.
+    const batchSize = props.batchSize ?? 100;
+    const retryAttempts = props.retryAttempts ?? 10;
+    if (!Token.isUnresolved(batchSize))
+      checkIntegerIn('batchSize', batchSize, { min: 1, max: 10_000 }, 'must be an integer in 1..10000 (records per invocation)');
+    if (!Token.isUnresolved(retryAttempts)) {
+      checkIntegerIn(
+        'retryAttempts',
+        retryAttempts,
+        { min: 0, max: 10_000 },
+        'must be an integer in 0..10000 (retries of a failing batch before its records go to the on-failure queue)',
       );
     }
 
@@ -275,10 +329,10 @@ export class ObjectsStreamCleanup extends Construct {
       target: fn.function,
       eventSourceArn: streamArn,
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-      batchSize: props.batchSize ?? 100,
+      batchSize,
       maxBatchingWindow: Duration.seconds(5),
       bisectBatchOnError: true,
-      retryAttempts: props.retryAttempts ?? 10,
+      retryAttempts,
       // The stream keeps records 24 h; a record older than that is gone anyway.
       maxRecordAge: STREAM_RETENTION,
       reportBatchItemFailures: true,

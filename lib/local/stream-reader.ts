@@ -87,8 +87,25 @@ export class StreamReader {
     return new StreamReader(sdk, arn, await dynamodb.config.region(), dynamodb);
   }
 
-  /** Every record written since the last call, in stream order (each shard drained). */
+  /**
+   * Every record written since the last call, in stream order (each shard drained). A read that
+   * fails part-way (a request refused after others had answered records) hands none of them
+   * over, and moves nothing on: the next read starts where this one did, so they are delivered
+   * then, once, as Lambda's event source mapping takes a batch up again.
+   */
   async read(): Promise<DynamoDBRecord[]> {
+    const iterators = new Map(this.iterators);
+    const lastSequence = new Map(this.lastSequence);
+    try {
+      return await this.readFromWhereLeft();
+    } catch (err) {
+      restore(this.iterators, iterators);
+      restore(this.lastSequence, lastSequence);
+      throw err;
+    }
+  }
+
+  private async readFromWhereLeft(): Promise<DynamoDBRecord[]> {
     const records: DynamoDBRecord[] = [];
     const stream = await this.client.send(new this.sdk.DescribeStreamCommand({ StreamArn: this.streamArn }));
     for (const shard of stream.StreamDescription?.Shards ?? []) {
@@ -180,6 +197,12 @@ export function asTtlDeletion(record: DynamoDBRecord): DynamoDBRecord {
 /** A Lambda event of `records`. */
 export function streamEvent(records: DynamoDBRecord[]): DynamoDBStreamEvent {
   return { Records: records };
+}
+
+/** Puts `map` back to `saved`. */
+function restore<V>(map: Map<string, V>, saved: ReadonlyMap<string, V>): void {
+  map.clear();
+  for (const [key, value] of saved) map.set(key, value);
 }
 
 /** The SDK's attribute values in Lambda's JSON form (binary as base64). */

@@ -202,8 +202,12 @@ export function judgeStreamRecord(record: ObjectsStreamRecord, prefix: string, a
   const check = checkBlobKey(prefix, key, blob);
   if (!check.ok) return { kind: 'untrusted', reason: check.reason, key };
   if (modified && record.dynamodb?.NewImage?.[attrs.blob]?.S === blob) return { kind: 'ignore', reason: 'sameBlob' };
-  const expired = record.userIdentity?.type === 'Service' && record.userIdentity.principalId === TTL_PRINCIPAL;
-  return { kind: 'candidate', key, blob: blob as string, expired, modified };
+  return { kind: 'candidate', key, blob: blob as string, expired: isTtlDeletion(record), modified };
+}
+
+/** The record is a REMOVE DynamoDB's TTL made (`userIdentity` the service principal {@link TTL_PRINCIPAL}). */
+function isTtlDeletion(record: ObjectsStreamRecord): boolean {
+  return record.eventName === 'REMOVE' && record.userIdentity?.type === 'Service' && record.userIdentity.principalId === TTL_PRINCIPAL;
 }
 
 /**
@@ -330,7 +334,11 @@ export class StreamCleanup {
     let blobsDeleted = 0;
     const candidates: Candidate[] = [];
     for (const record of records) {
-      if (record?.eventName === 'REMOVE') removes++;
+      if (record?.eventName === 'REMOVE') {
+        removes++;
+        // Every TTL removal, whatever its item held: an inline object's, or one whose image is not trusted.
+        if (isTtlDeletion(record)) expiredRemoves++;
+      }
       const verdict = judgeStreamRecord(record, this.prefix, this.hv.attrs, this.hv.tableName);
       if (verdict.kind === 'untrusted') {
         untrusted++;
@@ -340,7 +348,6 @@ export class StreamCleanup {
           sequenceNumber: record?.dynamodb?.SequenceNumber,
         });
       } else if (verdict.kind === 'candidate') {
-        if (verdict.expired) expiredRemoves++;
         if (verdict.modified) replaced++;
         candidates.push({ record, key: verdict.key, blob: verdict.blob, modified: verdict.modified });
       }

@@ -348,3 +348,24 @@ describe('two records naming one blob in a batch', () => {
     expect(await rawGetObject(fx, blob!)).toBeDefined();
   });
 });
+
+describe('what the report counts', () => {
+  test("every REMOVE DynamoDB's TTL made is an expired removal, an inline object's too; a removal by anyone else is not", async () => {
+    const fx = await freshFixture();
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    closers.push(reader);
+    const w = makeWriter(fx);
+    closers.push(w);
+    await w.store.put('count/large', randomBody(30 * KiB));
+    await w.store.put('count/inline', 'small');
+    await w.store.put('count/removed', 'small');
+    for (const key of ['count/large', 'count/inline', 'count/removed']) await expireAsTtl(fx, key);
+    const records = (await reader.read())
+      .filter((r) => r.eventName === 'REMOVE')
+      .map((r) => (r.dynamodb?.Keys?.key?.S === 'count/removed' ? r : asTtlDeletion(r)));
+    expect(records).toHaveLength(3);
+    const { report } = await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 }).handle(records);
+    // StreamExpiredRemoves counted only the TTL removals that named a blob: 1, not 2.
+    expect(report).toMatchObject({ removes: 3, expiredRemoves: 2, blobsDeleted: 1, untrusted: 0 });
+  });
+});

@@ -229,6 +229,47 @@ describe('objectsStreamTuning', () => {
     );
   });
 
+  it("refuses, used on its own, tuning set in the environment it is given as it refuses the props': the function reads the variables", () => {
+    // The function's environment is `environment` with the props' tuning over it: a variable set
+    // there was read by the function and checked by nothing at synth.
+    const build = (environment: Record<string, string>, tuning?: { deadlineMargin: Duration }) => {
+      const { stack, resources } = standaloneResources();
+      return new ObjectsStreamCleanup(stack, 'Stream', { resources, environment, ...(tuning ? { tuning } : {}) });
+    };
+    expect(() => build({ TIERLOG_STREAM_DEADLINE_MARGIN_MS: '90000' })).toThrow(
+      /TIERLOG_STREAM_DEADLINE_MARGIN_MS \(1 minute 30 seconds\) must be below the function's timeout \(1 minute\)/,
+    );
+    expect(() => build({ TIERLOG_STREAM_CONCURRENCY: '0' })).toThrow(/TIERLOG_STREAM_CONCURRENCY must be a positive integer/);
+    expect(() => build({ TIERLOG_STREAM_DEADLINE_MARGIN_MS: '5s' })).toThrow(/TIERLOG_STREAM_DEADLINE_MARGIN_MS must be/);
+    // The props' tuning is what the function reads then.
+    expect(() => build({ TIERLOG_STREAM_DEADLINE_MARGIN_MS: '90000' }, { deadlineMargin: Duration.seconds(10) })).not.toThrow();
+    expect(() => build({ TIERLOG_STREAM_DEADLINE_MARGIN_MS: '20000', TIERLOG_STREAM_CONCURRENCY: '4' })).not.toThrow();
+  });
+
+  it.each([
+    [{ batchSize: 0 }, /batchSize must be an integer in 1\.\.10000 .*got 0/],
+    [{ batchSize: 10_001 }, /batchSize must be an integer in 1\.\.10000 .*got 10001/],
+    [{ batchSize: 2.5 }, /batchSize must be an integer in 1\.\.10000/],
+    // -1 is Lambda's "forever": a record that keeps failing would hold its shard until the stream dropped it.
+    [{ retryAttempts: -1 }, /retryAttempts must be an integer in 0\.\.10000 .*got -1/],
+    [{ retryAttempts: 1.5 }, /retryAttempts must be an integer in 0\.\.10000/],
+  ])('refuses, used on its own, a mapping setting %o at synth (it failed the deploy, or retried without bound)', (mapping, message) => {
+    const { stack, resources } = standaloneResources();
+    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {}, ...mapping })).toThrow(message);
+  });
+
+  it('takes the bounds of batchSize and retryAttempts', () => {
+    for (const mapping of [
+      { batchSize: 1, retryAttempts: 0 },
+      { batchSize: 10_000, retryAttempts: 10_000 },
+    ]) {
+      const { stack, resources } = standaloneResources();
+      new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {}, ...mapping });
+      const [, esm] = onlyResource(Template.fromStack(stack), 'AWS::Lambda::EventSourceMapping');
+      expect(esm.Properties).toMatchObject({ BatchSize: mapping.batchSize, MaximumRetryAttempts: mapping.retryAttempts });
+    }
+  });
+
   it('takes a margin just below the timeout', () => {
     const { stack: s, template: tpl } = tierlogTemplate({ objectsStreamTuning: { deadlineMargin: Duration.seconds(59) } });
     expect(envOf(s, tpl)['TIERLOG_STREAM_DEADLINE_MARGIN_MS']).toBe('59000');
@@ -236,7 +277,7 @@ describe('objectsStreamTuning', () => {
 });
 
 /** A user's stack with the resources an `ObjectsStreamCleanup` used on its own is given (the objects table streams). */
-function standaloneResources() {
+function standaloneResources(view: dynamodb.StreamViewType = dynamodb.StreamViewType.NEW_AND_OLD_IMAGES) {
   const { stack } = userStack();
   const table = (id: string, stream?: dynamodb.StreamViewType) =>
     new dynamodb.TableV2(stack, id, {
@@ -245,12 +286,55 @@ function standaloneResources() {
     });
   const resources = {
     changeLogTable: table('Log'),
-    objectsTable: table('Objects', dynamodb.StreamViewType.NEW_AND_OLD_IMAGES),
+    objectsTable: table('Objects', view),
     bucket: new s3.Bucket(stack, 'Bucket'),
     prefix: 'blobs',
   };
   return { stack, resources };
 }
+
+describe("ObjectsStreamCleanup used on its own: the objects table's stream must carry old images", () => {
+  /**
+   * Every record the function acts on names its blob in the OLD image. A stream of new images or
+   * keys only passed synth: its MODIFY records (an overwrite or a delete whose writer could not
+   * delete the blob it replaced) have no old image, so the event filter dropped every one of
+   * them (no invocation, no metric, no alarm), and every such blob leaked.
+   */
+  it.each([dynamodb.StreamViewType.NEW_IMAGE, dynamodb.StreamViewType.KEYS_ONLY])(
+    'refuses a table of this app whose stream is %s',
+    (view) => {
+      const { stack, resources } = standaloneResources(view);
+      expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {} })).toThrow(
+        new RegExp(`objects table's stream must carry old images \\(OLD_IMAGE or NEW_AND_OLD_IMAGES\\), not ${view}`),
+      );
+    },
+  );
+
+  it('so does one made with Table (v1)', () => {
+    const { stack, resources } = standaloneResources();
+    const objectsTable = new dynamodb.Table(stack, 'ObjectsV1', {
+      partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
+    });
+    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources: { ...resources, objectsTable }, environment: {} })).toThrow(
+      /must carry old images .*not NEW_IMAGE/,
+    );
+  });
+
+  it.each([dynamodb.StreamViewType.OLD_IMAGE, dynamodb.StreamViewType.NEW_AND_OLD_IMAGES])('takes %s', (view) => {
+    const { stack, resources } = standaloneResources(view);
+    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {} })).not.toThrow();
+  });
+
+  it('takes an imported table, whose view type it cannot read', () => {
+    const { stack, resources } = standaloneResources();
+    const objectsTable = dynamodb.TableV2.fromTableAttributes(stack, 'Imported', {
+      tableName: 'objects',
+      tableStreamArn: 'arn:aws:dynamodb:us-east-1:111111111111:table/objects/stream/2026-01-01T00:00:00.000',
+    });
+    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources: { ...resources, objectsTable }, environment: {} })).not.toThrow();
+  });
+});
 
 describe('ObjectsStreamCleanup used on its own: the event filter reads the blob attribute the function reads', () => {
   /**

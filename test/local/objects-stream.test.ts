@@ -297,4 +297,20 @@ describe("StreamReader: the objects table's stream read on DynamoDB Local", () =
     // Nothing was lost by the refusal: the next read delivers the record.
     expect((await reader.read()).map((r) => r.dynamodb?.Keys?.key?.S)).toEqual(['k']);
   });
+
+  test('a refusal after records were read in the same read loses none of them: the next read delivers them, once', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const faults = new FaultInjector();
+    const reader = await readerWith(fx, faults);
+    const writer = makeWriter(fx);
+    open.push(writer);
+    await writer.store.put('a', 'small');
+    await writer.store.put('b', 'small');
+    // The first GetRecords answers the records; the one that asks whether more follow is refused.
+    faults.add({ kind: 'fail', times: 1, skip: 1, match: getRecords, error: refused('AccessDeniedException') });
+    await expect(reader.read()).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    expect(faults.stats.injected.fail).toBe(1);
+    expect((await reader.read()).map((r) => r.dynamodb?.Keys?.key?.S)).toEqual(['a', 'b']);
+    expect(await reader.read()).toEqual([]);
+  });
 });
