@@ -10,6 +10,7 @@
  * of AWS's service domains ({@link AWS_SERVICE_DOMAINS}), VPC endpoints included.
  */
 import { type DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ConfigError, ValidationError } from '../errors.js';
 
 /** The domains AWS's service endpoints are under, in every partition (China, GovCloud and the ISO ones included). */
 export const AWS_SERVICE_DOMAINS = ['amazonaws.com', 'amazonaws.com.cn', 'api.aws', 'c2s.ic.gov', 'sc2s.sgov.gov'] as const;
@@ -48,4 +49,22 @@ export async function dynamoDbHostOf(client: DynamoDBClient): Promise<string> {
 export function isAwsHost(hostname: string): boolean {
   const host = hostname.toLowerCase().replace(/\.$/, '');
   return AWS_SERVICE_DOMAINS.some((domain) => host === domain || host.endsWith(`.${domain}`));
+}
+
+/**
+ * Refuses a test tool against AWS's own DynamoDB unless `againstAws` is `true`: a `ConfigError`
+ * naming `againstAws` that says what `tool` would do there (`risk`), before any request but the
+ * endpoint's resolution. An `againstAws` that is not a boolean is a `ValidationError`.
+ */
+export async function refuseAwsUnlessTold(dynamodb: DynamoDBClient, againstAws: unknown, tool: string, risk: string): Promise<void> {
+  if (againstAws !== undefined && typeof againstAws !== 'boolean') {
+    throw new ValidationError(`againstAws must be true or false; got ${JSON.stringify(againstAws)}`, 'againstAws');
+  }
+  if (againstAws === true) return;
+  const host = await dynamoDbHostOf(dynamodb);
+  if (!isAwsHost(host)) return;
+  throw new ConfigError(
+    `${tool}: the DynamoDB client talks to AWS (${host}), not a local stack; ${risk}. Point it at a local stack (startLocalStack), or pass againstAws: true for tables a test made for itself`,
+    'againstAws',
+  );
 }

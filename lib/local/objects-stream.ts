@@ -25,6 +25,7 @@ import { isIntegerIn } from '../env-integers.js';
 import { ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { parseStreamEvent, StreamCleanup, type StreamBatchResponse } from '../recovery/stream-cleanup.js';
+import { refuseAwsUnlessTold } from './endpoint-host.js';
 import { StreamReader } from './stream-reader.js';
 
 /** Options of {@link openObjectsStream}: any other name is a `ValidationError`. */
@@ -42,9 +43,18 @@ export interface OpenObjectsStreamOptions {
    * to the on-failure queue), 1 to 10 001. Default 11: the first and the construct's 10 retries.
    */
   readonly maxAttempts?: number;
+  /**
+   * Take a DynamoDB client that talks to AWS's own DynamoDB: the stream is then enabled on that
+   * table (an `UpdateTable` of a table a deployment may own) and the blobs its last 24 hours of
+   * records name are judged and deleted from this process. Only for tables a test made for itself.
+   *
+   * @default false: against AWS, a `ConfigError` naming `againstAws` before any request but the
+   *   endpoint's resolution (nothing is read, enabled or deleted).
+   */
+  readonly againstAws?: boolean;
 }
 
-const OPTIONS = optionNames<OpenObjectsStreamOptions>()('config', 'dynamodb', 's3', 'batchSize', 'maxAttempts');
+const OPTIONS = optionNames<OpenObjectsStreamOptions>()('config', 'dynamodb', 's3', 'batchSize', 'maxAttempts', 'againstAws');
 
 /** What one {@link LocalObjectsStream.deliver} did. */
 export interface ObjectsStreamDelivery {
@@ -94,6 +104,12 @@ export async function openObjectsStream(options: OpenObjectsStreamOptions): Prom
   };
   let reader: StreamReader;
   try {
+    await refuseAwsUnlessTold(
+      dynamodb,
+      options.againstAws,
+      'openObjectsStream',
+      "it enables the table's stream (UpdateTable) and deletes the blobs its records name, from this process",
+    );
     reader = await StreamReader.open(dynamodb, config.objectsTable);
   } catch (err) {
     destroyOwn();

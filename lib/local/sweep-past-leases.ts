@@ -17,7 +17,6 @@
  * own tables, or sweep after the writers stopped. Against AWS's own DynamoDB, where a deployment's
  * writers may be running, it is refused unless `againstAws` says the tables are a test's.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS, DEFAULT_SKEW_MARGIN_MS, MAX_WRITER_LEASE_MS } from '../constants.js';
 import { type Clock, systemClock } from '../ids.js';
@@ -25,8 +24,8 @@ import type { SweepReport } from '../recovery/report.js';
 import { SWEEPER_OPTIONS, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
 import { assertOptions } from '../plain-options.js';
 import { isIntegerIn } from '../env-integers.js';
-import { ConfigError, ValidationError } from '../errors.js';
-import { dynamoDbHostOf, isAwsHost } from './endpoint-host.js';
+import { ValidationError } from '../errors.js';
+import { refuseAwsUnlessTold } from './endpoint-host.js';
 
 /** The {@link Sweeper}'s options (but its clock), and how far ahead the sweeps run. */
 export interface SweepPastLeasesOptions extends Omit<SweeperOptions, 'clock'> {
@@ -93,20 +92,15 @@ export async function sweepPastLeases(options: SweepPastLeasesOptions): Promise<
   const sweepAt = (offsetMs: number): Promise<SweepReport> =>
     new Sweeper({ ...sweeperOptions, dynamodb, s3, clock: () => clock() + offsetMs }).sweep();
   try {
-    if (againstAws !== true) await refuseAws(dynamodb);
+    await refuseAwsUnlessTold(
+      dynamodb,
+      againstAws,
+      'sweepPastLeases',
+      'its sweeps run ahead of the clock and claim every writer of these tables that is running',
+    );
     return { first: await sweepAt(first), second: await sweepAt(second) };
   } finally {
     if (options.dynamodb === undefined) dynamodb.destroy();
     if (options.s3 === undefined) s3.destroy();
   }
-}
-
-/** A `ConfigError` when `dynamodb` sends its requests to AWS's own DynamoDB, where a deployment's writers may run. */
-async function refuseAws(dynamodb: DynamoDBClient): Promise<void> {
-  const host = await dynamoDbHostOf(dynamodb);
-  if (!isAwsHost(host)) return;
-  throw new ConfigError(
-    `sweepPastLeases: the DynamoDB client talks to AWS (${host}), not a local stack; its sweeps run ahead of the clock and claim every writer of these tables that is running. Point it at a local stack (startLocalStack), or pass againstAws: true for tables a test made for itself`,
-    'againstAws',
-  );
 }

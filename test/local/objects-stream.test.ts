@@ -217,6 +217,34 @@ describe('openObjectsStream', () => {
     });
   });
 
+  test("a DynamoDB client that talks to AWS is refused, naming againstAws, before the table's stream is enabled", async () => {
+    // A test run with no local endpoint set (AWS credentials in its shell) would have turned on a
+    // stream on a deployment's table and deleted blobs from its records, as sweepPastLeases refuses to.
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    let sent = 0;
+    const aws = new DynamoDBClient({
+      region: 'us-east-1',
+      ignoreConfiguredEndpointUrls: true,
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
+      requestHandler: {
+        handle: async () => {
+          sent++;
+          throw new Error('no network in this test');
+        },
+      },
+    });
+    open.push({ close: () => aws.destroy() });
+    const refused = await openObjectsStream({ ...fx, dynamodb: aws }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect(refused).toMatchObject({ setting: 'againstAws', message: expect.stringContaining('dynamodb.us-east-1.amazonaws.com') });
+    expect(sent).toBe(0);
+    // Told the tables are a test's own, it goes on (its DescribeTable goes out).
+    await expect(openObjectsStream({ ...fx, dynamodb: aws, againstAws: true })).rejects.not.toBeInstanceOf(ConfigError);
+    expect(sent).toBeGreaterThan(0);
+    await expect(openObjectsStream({ ...fx, againstAws: 'yes' as never })).rejects.toMatchObject({ field: 'againstAws' });
+  });
+
   test('a table provisioned with its stream already on is read as it is; one without old images is refused', async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
     const first = await openObjectsStream(fx);
