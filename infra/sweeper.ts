@@ -7,7 +7,7 @@
  * Overlapping sweeps are safe (instances are claimed with conditional writes); reserved
  * concurrency bounds how many run at once.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -16,7 +16,13 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS, MIN_CLAIM_MS } from '../lib/constants.js';
-import { type SweeperSetting, type SweeperTuning, sweeperTuningToEnv } from '../lib/recovery/sweeper-env.js';
+import {
+  SWEEPER_ENV,
+  type SweeperSetting,
+  type SweeperTuning,
+  sweeperTuningFromEnv,
+  sweeperTuningToEnv,
+} from '../lib/recovery/sweeper-env.js';
 import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { grantSweeper, type TierlogResources } from './permissions.js';
@@ -149,7 +155,10 @@ export function sweeperTuningOf(tuning: SweeperTuningProps = {}): Partial<Omit<S
 export interface TierlogSweeperProps extends TierlogFunctionOptions {
   /** The tables, bucket and prefix to sweep. */
   readonly resources: TierlogResources;
-  /** The function's configuration variables (what `loadConfig` reads). */
+  /**
+   * The function's configuration variables (what `loadConfig` reads). A tuning variable set here
+   * (`TIERLOG_CLAIM_MS`, ...) is checked at synth as `tuning` is; `tuning` takes precedence.
+   */
   readonly environment: Record<string, string>;
   /**
    * The sweeper's tuning, added to its environment.
@@ -256,7 +265,7 @@ export class TierlogSweeper extends Construct {
   /** The function's timeout: the longest a sweep runs. */
   public readonly timeout: Duration;
   /**
-   * The tuning variables the function runs with (`SWEEPER_ENV`, those `tuning` sets): what
+   * The tuning variables the function runs with (`SWEEPER_ENV`, those `tuning` or `environment` sets): what
    * `tierlog sweep`, `inspect` and `status` need too, to judge as this sweeper does.
    */
   public readonly tuningEnvironment: Readonly<Record<string, string>>;
@@ -290,17 +299,25 @@ export class TierlogSweeper extends Construct {
 
     const tuning = sweeperTuningOf(props.tuning);
     const tuningEnv = sweeperTuningToEnv(tuning, TUNING_PROPS);
-    this.tuningEnvironment = { ...tuningEnv };
+    // The function reads its tuning variables whoever set them: one `environment` sets and the
+    // props do not is checked here as the prop is, naming the variable (a ConfigError), and is
+    // among the variables the CLI needs to judge as this sweeper does.
+    const runsWith: Record<string, string> = { ...props.environment, ...tuningEnv };
+    const literal = Object.fromEntries(Object.entries(runsWith).filter(([, value]) => !Token.isUnresolved(value)));
+    const read = sweeperTuningFromEnv(literal);
+    const tuningVariables = new Set<string>(Object.values(SWEEPER_ENV));
+    this.tuningEnvironment = Object.fromEntries(Object.entries(runsWith).filter(([name]) => tuningVariables.has(name)));
     this.metricsDeployment = props.metricsDeployment;
     if (!timeout.isUnresolved()) {
       const margins = {
-        deadlineMarginMs: tuning.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,
-        answerMarginMs: tuning.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS,
+        deadlineMarginMs: read.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,
+        answerMarginMs: read.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS,
       };
       for (const [option, margin] of Object.entries(margins) as Array<[keyof typeof margins, number]>) {
         if (margin >= timeout.toMilliseconds()) {
+          const named = tuning[option] !== undefined || read[option] === undefined ? TUNING_PROPS[option] : SWEEPER_ENV[option];
           throw new Error(
-            `${TUNING_PROPS[option]} (${margin} ms) must be below sweeperTimeout (${timeout.toHumanString()}): every sweep would stop before doing anything`,
+            `${named} (${margin} ms) must be below sweeperTimeout (${timeout.toHumanString()}): every sweep would stop before doing anything`,
           );
         }
       }

@@ -4,8 +4,10 @@ import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { CONFIG_ENV } from '../../lib/config.js';
-import { shardsOfSchedule } from '../../infra/sweeper.js';
-import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate } from './helpers.js';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { shardsOfSchedule, TierlogSweeper } from '../../infra/sweeper.js';
+import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -293,5 +295,41 @@ describe('fan-out', () => {
       }
     ).Variables;
     expect(vars).toMatchObject({ TIERLOG_LEASE_SHARDS: '16', TIERLOG_PREFIX: 'tenant-a/blobs' });
+  });
+});
+
+describe('TierlogSweeper used on its own: tuning set in the environment it is given', () => {
+  /**
+   * The function's environment is `environment` with the props' tuning over it: a tuning variable
+   * set there was read by the function (a bad one failed every sweep at init; a margin at or
+   * above the timeout stopped every sweep before it did anything) and checked by nothing at synth,
+   * and the CLI outputs left it out.
+   */
+  const build = (environment: Record<string, string>, tuning?: { deadlineMargin: Duration }) => {
+    const { stack } = userStack();
+    const table = (id: string) => new dynamodb.TableV2(stack, id, { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    const resources = {
+      changeLogTable: table('Log'),
+      objectsTable: table('Objects'),
+      bucket: new s3.Bucket(stack, 'Bucket'),
+      prefix: 'blobs',
+    };
+    return new TierlogSweeper(stack, 'Sweeper', { resources, environment, leaseShards: 4, ...(tuning ? { tuning } : {}) });
+  };
+
+  it('is refused at synth as the prop is, naming the variable', () => {
+    expect(() => build({ TIERLOG_CLAIM_MS: '1000' })).toThrow(/TIERLOG_CLAIM_MS is 1000 ms, below its floor/);
+    expect(() => build({ TIERLOG_SWEEP_CONCURRENCY: '0' })).toThrow(/TIERLOG_SWEEP_CONCURRENCY/);
+    expect(() => build({ TIERLOG_DEADLINE_MARGIN_MS: '5m' })).toThrow(/TIERLOG_DEADLINE_MARGIN_MS/);
+    expect(() => build({ TIERLOG_DEADLINE_MARGIN_MS: '300000' })).toThrow(
+      /TIERLOG_DEADLINE_MARGIN_MS \(300000 ms\) must be below sweeperTimeout \(5 minutes\)/,
+    );
+    // The prop is what the function reads then.
+    expect(() => build({ TIERLOG_DEADLINE_MARGIN_MS: '300000' }, { deadlineMargin: Duration.seconds(30) })).not.toThrow();
+  });
+
+  it('is among the variables the CLI is given to judge as this sweeper does', () => {
+    const sweeper = build({ TIERLOG_MAX_UPLOAD_MS: '3600000', TIERLOG_CHANGELOG_TABLE: 'cl-1' });
+    expect(sweeper.tuningEnvironment).toEqual({ TIERLOG_MAX_UPLOAD_MS: '3600000' });
   });
 });
