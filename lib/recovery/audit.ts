@@ -622,12 +622,13 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
 }
 
 /**
- * {@link checkStoreBinding}; a sample the caller may not take (a read-only operator's role is not
+ * {@link checkStoreBinding}, as both audits take it (the listing audit and the snapshot audit's
+ * re-verification, with or without `delete`); a sample the caller may not take (a read-only operator's role is not
  * granted a Scan of the objects table) decides nothing: `undecided`, so no blob is called an orphan
  * and nothing is deleted on it. Refused credentials (an expired token) are thrown: they say nothing
  * of the grant, and the run cannot go on.
  */
-async function sampleStoreBinding(dynamodb: DynamoDBClient, hv: HvTable, lt: LtBucket): Promise<StoreBinding> {
+export async function sampleStoreBinding(dynamodb: DynamoDBClient, hv: HvTable, lt: LtBucket): Promise<StoreBinding> {
   try {
     return await checkStoreBinding({ dynamodb, hv, lt });
   } catch (err) {
