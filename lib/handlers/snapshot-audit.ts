@@ -78,7 +78,11 @@ export interface SnapshotAuditRow {
 
 /** What the state machine's item batcher adds to every batch. */
 export interface SnapshotAuditBatchInput {
-  /** The plan's cutoff (ISO): a blob last modified at or after it is not deleted. */
+  /**
+   * The plan's cutoff (ISO): a blob last modified at or after it is not deleted (kept as too
+   * young), whatever the row says, and a proposed loss the bucket has held since before it shows
+   * the inventory incomplete. Without it, the safety age before now alone decides.
+   */
   readonly cutoff?: string;
 }
 
@@ -350,7 +354,11 @@ async function batch(
     report = await reverifyAndDelete(
       orphans.map((r) => {
         const lm = Date.parse(`${(r.last_modified ?? '').replace(' ', 'T')}Z`);
-        return { key: r.blob_key!, ...(Number.isFinite(lm) ? { lastModified: lm } : {}) };
+        // Last modified at or after the plan's cutoff: written after the snapshots the plan's
+        // query read, which proposes no such blob. Its LastModified is then taken as unknown
+        // (young): never deleted on a row that is not that query's.
+        const beforeCutoff = Number.isFinite(lm) && !(lm >= cutoffMs);
+        return { key: r.blob_key!, ...(beforeCutoff ? { lastModified: lm } : {}) };
       }),
       { config, dynamodb, s3, now: audit.clock(), olderThanMs, delete: deleteConfirmed },
     );

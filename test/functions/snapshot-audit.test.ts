@@ -366,6 +366,22 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
   });
 
+  // SnapshotAuditBatchInput.cutoff: "a blob last modified at or after it is not deleted". The
+  // query proposes none; a row that says otherwise is not the plan's query's (another run's
+  // result, a batch sent by hand), and its blob was written after the snapshots were taken.
+  it("an orphan row last modified at or after the plan's cutoff is kept (too young), though older than the safety age", async () => {
+    const live = await freshFixture();
+    await withLiveBlob(live);
+    const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const cutoff = new Date(Date.now() - 4 * HOUR).toISOString();
+    const Items = [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }];
+    const run = await captureStdout(() => handler({ Items, BatchInput: { cutoff } }));
+    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 1, lost: 0, malformed: 0 });
+    expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
+  });
+
   it('deletes that stop partway (a key throttled to the last): what S3 deleted is published (SnapshotOrphansDeleted) before the batch fails', async () => {
     const live = await freshFixture();
     const referenced = await withLiveBlob(live);
