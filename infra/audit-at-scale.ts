@@ -313,14 +313,12 @@ export class AuditAtScale extends Construct {
       fn.role.addToPrincipalPolicy(
         new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [resources.bucket.arnForObjects(`${resources.prefix}/*`)] }),
       );
-      // Before its first delete: a sample of the objects table's pointers shows it is this bucket's store.
-      fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [resources.objectsTable.tableArn] }));
     }
+    // Before its first orphan is confirmed (reported or deleted): a sample of the objects table's
+    // pointers shows it is this bucket's store. Without it, report-only, every candidate is kept.
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [resources.objectsTable.tableArn] }));
     // An objects table of the user's under a customer managed key is read through it.
-    grantKeyFor(fn.role, resources.objectsTable.encryptionKey, 'dynamodb', [
-      'dynamodb:BatchGetItem',
-      ...(props.delete ? ['dynamodb:Scan'] : []),
-    ]);
+    grantKeyFor(fn.role, resources.objectsTable.encryptionKey, 'dynamodb', ['dynamodb:BatchGetItem', 'dynamodb:Scan']);
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],

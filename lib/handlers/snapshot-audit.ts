@@ -78,7 +78,11 @@ export interface SnapshotAuditRow {
 
 /** What the state machine's item batcher adds to every batch. */
 export interface SnapshotAuditBatchInput {
-  /** The plan's cutoff (ISO): a blob last modified at or after it is not deleted. */
+  /**
+   * The plan's cutoff (ISO): a blob last modified at or after it is not deleted (kept as too
+   * young), whatever the row says, and a proposed loss the bucket has held since before it shows
+   * the inventory incomplete. Without it, the safety age before now alone decides.
+   */
   readonly cutoff?: string;
 }
 
@@ -350,7 +354,11 @@ async function batch(
     report = await reverifyAndDelete(
       orphans.map((r) => {
         const lm = Date.parse(`${(r.last_modified ?? '').replace(' ', 'T')}Z`);
-        return { key: r.blob_key!, ...(Number.isFinite(lm) ? { lastModified: lm } : {}) };
+        // Last modified at or after the plan's cutoff: written after the snapshots the plan's
+        // query read, which proposes no such blob. Its LastModified is then taken as unknown
+        // (young): never deleted on a row that is not that query's.
+        const beforeCutoff = Number.isFinite(lm) && !(lm >= cutoffMs);
+        return { key: r.blob_key!, ...(beforeCutoff ? { lastModified: lm } : {}) };
       }),
       { config, dynamodb, s3, now: audit.clock(), olderThanMs, delete: deleteConfirmed },
     );
@@ -362,11 +370,22 @@ async function batch(
     }
     throw err;
   }
+  // The query's shape test is coarse: a proposed orphan the re-verification finds is no blob key of
+  // this store (an id no writer can use) is reported with the malformed keys, as the CLI does.
+  const notBlobs = notBlobKeys(
+    config.prefix,
+    report.kept.filter((k) => k.reason === 'malformed').map((k) => k.key),
+  );
+  if (notBlobs.malformed.length > 0)
+    logger.warn('keys under the prefix that are not blob keys (never deleted)', { malformed: notBlobs.malformed.slice(0, 100) });
+  if (Object.keys(notBlobs.nestedStores).length > 0)
+    logger.info('blob keys of stores under nested prefixes (not judged here)', { nestedStores: notBlobs.nestedStores });
+  const kept = report.kept.filter((k) => k.reason !== 'malformed');
   metrics.addMetric('SnapshotOrphansConfirmed', MetricUnit.Count, report.confirmed.length);
   metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, report.deleted);
-  metrics.addMetric('SnapshotOrphansKept', MetricUnit.Count, report.kept.length);
+  metrics.addMetric('SnapshotOrphansKept', MetricUnit.Count, kept.length);
   metrics.publishStoredMetrics();
-  if (report.kept.length > 0) logger.info('kept at the re-verification', { kept: report.kept });
+  if (kept.length > 0) logger.info('kept at the re-verification', { kept });
   if (report.deleteFailures.length > 0)
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
   if (undecided.length > 0)
@@ -387,8 +406,8 @@ async function batch(
   return {
     confirmed: report.confirmed.length,
     deleted: report.deleted,
-    kept: report.kept.length,
+    kept: kept.length,
     lost: confirmed.length,
-    malformed: malformed.length,
+    malformed: malformed.length + notBlobs.malformed.length,
   };
 }

@@ -24,7 +24,11 @@
  * listed was uploaded after its entry was recorded; if the scan no longer finds that entry, the
  * write committed (HV, read later, points at the blob, unless a later write replaced it: then
  * it is unreferenced for good) or was abandoned (it never commits: its instance is fenced).
- * Each delete batch is checked against HV once more right before it is sent.
+ * Each delete batch is checked against HV once more right before it is sent, and against the
+ * blobs that items of other objects point at (an item copied to rename an object: no writer
+ * makes one, but its blob is referenced), read by one scan of the objects table before the run's
+ * first delete. A report-only run does not scan it (a read-only role may not): it lists such a
+ * blob among the orphans, as a `delete` run does before keeping it at the re-check.
  *
  * Blobs of expired objects (the backstop of expiry, see `expired-blobs.ts`): a blob HV points
  * at, whose item expired longer ago than TTL's lag plus the stream's retention, will never be
@@ -65,7 +69,7 @@
  * (`deleteRefused`): the audit still reports, and deletes nothing, until an operator looked at
  * the item (`tierlog inspect`). Nothing read from a corrupt item ever drives a delete.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, isValidPrefix, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
@@ -73,7 +77,8 @@ import { AccessDeniedError, stoppedAfterMessage, TierlogError, ValidationError }
 import { assertOptions, optionNames } from '../plain-options.js';
 import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
-import { isCredentialRefusal } from '../aws/errors.js';
+import { isCredentialRefusal, translateAwsError } from '../aws/errors.js';
+import { advancingPages } from '../aws/table-pages.js';
 import {
   assertChangeLogShape,
   type CorruptChangeLogItem,
@@ -268,7 +273,12 @@ export interface AuditReport {
   deleteRefused?: string;
   /** Orphans deleted. */
   deleted: number;
-  /** Orphans at the check, referenced at the re-check right before the delete: kept. */
+  /**
+   * Orphans at the check, referenced at the re-check right before the delete: kept. Referenced by
+   * their object's item, or by another object's (an item copied to rename an object, which the
+   * check, reading by the object a blob key names, does not see; the re-check's scan of the table
+   * does).
+   */
   readonly keptOnRecheck: string[];
   /** Deletes S3 refused. */
   readonly deleteFailures: DeleteFailure[];
@@ -563,14 +573,19 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     progress();
   };
 
+  // Blobs under the prefix that an item of ANOTHER object points at (an item copied to rename an
+  // object: no writer makes one, and the read by the object a blob key names shows nothing):
+  // read once, by a full scan of the objects table, before the run's first delete.
+  let otherObjectsBlobs: Map<string, string> | undefined;
   const deleteChecked = async (batch: Candidate[]): Promise<void> => {
     // Right before deleting: is each still unreferenced? (Belt and braces: keys are never
     // reused, and the change log protects writes in flight.)
     const again = await hv.readBlobPointers(batch.map((c) => c.objectId));
+    otherObjectsBlobs ??= await blobsOfOtherObjects(dynamodb, hv, config.prefix);
     const keys: string[] = [];
     for (const c of batch) {
       const pointer = again.get(c.objectId);
-      if (pointer === c.key || isUnrecognised(pointer)) report.keptOnRecheck.push(c.key);
+      if (pointer === c.key || isUnrecognised(pointer) || otherObjectsBlobs.has(c.key)) report.keptOnRecheck.push(c.key);
       else keys.push(c.key);
     }
     if (keys.length === 0) return;
@@ -622,12 +637,51 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
 }
 
 /**
- * {@link checkStoreBinding}; a sample the caller may not take (a read-only operator's role is not
+ * The blobs under `prefix/` that an objects-table item points at whose blob key names another
+ * object (`checkBlobKey`): an item copied to rename an object, which no writer makes, but which
+ * the writers, the sweeper and the stream function never delete the blob of. Read by the object
+ * its key names, such a blob looks unreferenced. One full, consistent Scan (key and blob
+ * projected); blob -> the key of the item that points at it.
+ *
+ * @throws the Scan's error, translated.
+ */
+async function blobsOfOtherObjects(dynamodb: DynamoDBClient, hv: HvTable, prefix: string): Promise<Map<string, string>> {
+  const a = hv.attrs;
+  const found = new Map<string, string>();
+  const pages = paginateScan(
+    { client: dynamodb },
+    {
+      TableName: hv.tableName,
+      ConsistentRead: true,
+      FilterExpression: 'attribute_type(#b, :s)',
+      ProjectionExpression: '#k, #b',
+      ExpressionAttributeNames: { '#k': a.key, '#b': a.blob },
+      ExpressionAttributeValues: { ':s': { S: 'S' } },
+    },
+  );
+  try {
+    for await (const page of advancingPages(pages, { table: hv.tableName, operation: 'Scan' })) {
+      for (const item of page.Items ?? []) {
+        const key = item[a.key]?.S;
+        const blob = item[a.blob]?.S;
+        if (key === undefined || blob === undefined || !blob.startsWith(`${prefix}/`)) continue;
+        if (!checkBlobKey(prefix, key, blob).ok) found.set(blob, key);
+      }
+    }
+  } catch (err) {
+    throw translateAwsError(err, { operation: 'Scan', table: hv.tableName });
+  }
+  return found;
+}
+
+/**
+ * {@link checkStoreBinding}, as both audits take it (the listing audit and the snapshot audit's
+ * re-verification, with or without `delete`); a sample the caller may not take (a read-only operator's role is not
  * granted a Scan of the objects table) decides nothing: `undecided`, so no blob is called an orphan
  * and nothing is deleted on it. Refused credentials (an expired token) are thrown: they say nothing
  * of the grant, and the run cannot go on.
  */
-async function sampleStoreBinding(dynamodb: DynamoDBClient, hv: HvTable, lt: LtBucket): Promise<StoreBinding> {
+export async function sampleStoreBinding(dynamodb: DynamoDBClient, hv: HvTable, lt: LtBucket): Promise<StoreBinding> {
   try {
     return await checkStoreBinding({ dynamodb, hv, lt });
   } catch (err) {

@@ -366,6 +366,37 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
   });
 
+  // SnapshotAuditBatchInput.cutoff: "a blob last modified at or after it is not deleted". The
+  // query proposes none; a row that says otherwise is not the plan's query's (another run's
+  // result, a batch sent by hand), and its blob was written after the snapshots were taken.
+  it("an orphan row last modified at or after the plan's cutoff is kept (too young), though older than the safety age", async () => {
+    const live = await freshFixture();
+    await withLiveBlob(live);
+    const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const cutoff = new Date(Date.now() - 4 * HOUR).toISOString();
+    const Items = [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }];
+    const run = await captureStdout(() => handler({ Items, BatchInput: { cutoff } }));
+    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 1, lost: 0, malformed: 0 });
+    expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
+  });
+
+  // The query's shape test is coarse (query.ts); the exact one is the re-verification's. A key it
+  // finds is no blob key of this store (an id no writer can use) is malformed, as the CLI reports
+  // it (test/snapshot-audit/reverify.test.ts), not a candidate "kept" as if it might be live.
+  it('a proposed orphan the re-verification finds no blob key (an id no writer can use) is counted malformed, not kept', async () => {
+    const live = await freshFixture();
+    await withLiveBlob(live);
+    const stray = blobKey(live, 'a\u0001b', Date.now() - 3 * HOUR);
+    await putBlob(live, stray);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: stray, last_modified: threeHoursAgo() }] }));
+    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 1 });
+    expect(Object.assign({}, ...emfDocuments(run.out))).toMatchObject({ SnapshotOrphansKept: 0 });
+    expect(await listKeys(live.s3, live.config.bucket)).toContain(stray);
+  });
+
   it('deletes that stop partway (a key throttled to the last): what S3 deleted is published (SnapshotOrphansDeleted) before the batch fails', async () => {
     const live = await freshFixture();
     const referenced = await withLiveBlob(live);

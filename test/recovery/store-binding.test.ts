@@ -79,6 +79,65 @@ describe("the audits refuse to delete through an objects table that is not the b
     expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 
+  // A report is what an operator acts on: one that called the live blob a confirmed orphan (the
+  // other table does not point at it) would be deleted by hand, or by the --delete run it invites.
+  test("another store's table, report only: the snapshot audit confirms no orphan (store-unbound), as the listing audit reports none", async () => {
+    const { fx, live, orphan } = await production();
+    const wrong = withTable(fx, await otherStoresTable());
+    const now = ahead();
+    const snap = await snapshotsAt(wrong, now);
+    const report = await snapshotAudit({
+      config: wrong.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      inventory: snap.manifest,
+      exportDir: snap.exportDir,
+      olderThanMs: HOUR,
+      now,
+    });
+    expect(report.orphans).toEqual([]);
+    expect(report.kept).toEqual([
+      { key: orphan, reason: 'store-unbound' },
+      { key: live, reason: 'store-unbound' },
+    ]);
+    expect(report.deleteRefused).toMatch(/points at blobs that are not in s3:\/\//);
+    const listing = await cliJson(wrong, ['audit', '--older-than', '90m'], { clock: ahead });
+    expect(listing.json.orphans).toEqual([]);
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
+  });
+
+  // A read-only role (the report-only CLI's) may not Scan the objects table: no sample, no binding.
+  test('report only, the sample of the objects table refused (a read-only role): the candidates kept as store-unbound, not a failed run', async () => {
+    const { fx, live, orphan } = await production();
+    const dynamodb = createDynamoDBClient();
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'ScanCommand' && JSON.stringify(r.input).includes(fx.config.objectsTable),
+        error: () =>
+          Object.assign(new Error('User is not authorized to perform: dynamodb:Scan'), {
+            name: 'AccessDeniedException',
+            $metadata: { httpStatusCode: 400 },
+          }),
+      })
+      .attach(dynamodb, 'dynamodb');
+    try {
+      const report = await reverifyAndDelete([{ key: orphan, lastModified: OLD }], {
+        config: fx.config,
+        dynamodb,
+        s3: fx.s3,
+        now: Date.now(),
+        olderThanMs: HOUR,
+      });
+      expect(report.confirmed).toEqual([]);
+      expect(report.kept).toEqual([{ key: orphan, reason: 'store-unbound' }]);
+      expect(report.refusal).toMatch(/could not tell whether .*access denied: Scan/);
+    } finally {
+      dynamodb.destroy();
+    }
+    expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
+  });
+
   // The sample's pointers are the table's word, so they are checked before they are looked up:
   // a blob of another object, or one outside the prefix, says nothing of this bucket's store
   // (and the first one exists here: taken for evidence, it would bind the table).
@@ -212,7 +271,8 @@ describe("the audits refuse to delete through an objects table that is not the b
     const scans: string[] = [];
     dynamodb.middlewareStack.add(
       (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
-        if (context.commandName === 'ScanCommand') scans.push(args.input.TableName);
+        // The binding's sample scans by segment (the re-check's one full scan, before the first delete, does not).
+        if (context.commandName === 'ScanCommand' && args.input.TotalSegments !== undefined) scans.push(args.input.TableName);
         return next(args);
       },
       { step: 'initialize', name: 'countScans' },

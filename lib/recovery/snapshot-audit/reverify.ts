@@ -17,7 +17,11 @@
  *     reads it for the sweeper and the listing audit) (else: `referenced`); an objects-table
  *     item it does not understand (`../hv-shape.ts`: attribute names not the writers') keeps
  *     every candidate from there on (`objects-table-unrecognised`), with or without `delete`: a
- *     report that called every live blob a confirmed orphan would be acted on.
+ *     report that called every live blob a confirmed orphan would be acted on;
+ *  5. the objects table has shown itself this bucket's store (`../store-binding.ts`, checked once,
+ *     before the first candidate is confirmed), with or without `delete`: through another
+ *     deployment's table every blob looks unreferenced, so every candidate from there on is kept
+ *     (`store-unbound`), also when the sample cannot be taken (a role that may not Scan the table).
  *
  * Why that is safe: a writer records its entry before it uploads a blob and removes it only after
  * HV points at the blob or the blob is gone, and no writer ever points HV at a blob it did not
@@ -36,10 +40,10 @@ import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
 import { assertEpochMs, isUuidV7 } from '../../ids.js';
 import { assertOptions, optionNames } from '../../plain-options.js';
-import { assertSafetyAge, countOption } from '../audit.js';
+import { assertSafetyAge, countOption, sampleStoreBinding } from '../audit.js';
 import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { unrecognisedHvItem } from '../hv-shape.js';
-import { bindingRefusal, checkStoreBinding } from '../store-binding.js';
+import { bindingRefusal } from '../store-binding.js';
 import { HvTable } from '../../tiered/hv-table.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
 import { assertObjectKey } from '../../tiered/object-key.js';
@@ -91,9 +95,9 @@ export interface ReverifyOptions {
   /** Called right before each delete batch (tests). */
   readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
   /**
-   * The store holds no large object: with `delete`, go ahead when the objects table points at no
-   * blob at all (never when it points at blobs that are not in this bucket). Default false:
-   * refused, as such a table may be another deployment's (`../store-binding.ts`).
+   * The store holds no large object: confirm (and, with `delete`, delete) when the objects table
+   * points at no blob at all (never when it points at blobs that are not in this bucket). Default
+   * false: kept as `store-unbound`, as such a table may be another deployment's (`../store-binding.ts`).
    */
   readonly emptyStoreOk?: boolean;
   /**
@@ -117,7 +121,10 @@ export interface ReverifyReport {
   deleted: number;
   readonly kept: Array<{ readonly key: string; readonly reason: KeptReason }>;
   readonly deleteFailures: DeleteFailure[];
-  /** Why every delete was refused (`store-unbound`), when it was. */
+  /**
+   * Why the candidates were kept as `store-unbound`, when they were: every delete refused, and
+   * (with or without `delete`) no orphan confirmed from then on.
+   */
   refusal?: string;
 }
 
@@ -244,8 +251,9 @@ async function reverifyBatches(
         return report;
       }
     }
-    if (options.delete && doomed.length > 0 && !bound) {
-      // Before the first delete: is the objects table this bucket's store at all?
+    if (doomed.length > 0 && !bound) {
+      // Before the first delete, and before the first orphan is confirmed (a report is acted on):
+      // is the objects table this bucket's store at all?
       const refusal = await storeBindingRefusal(options, config, lt);
       if (refusal !== undefined) {
         report.refusal = refusal;
@@ -309,7 +317,7 @@ export async function storeBindingRefusal(
   lt: LtBucket,
 ): Promise<string | undefined> {
   const hv = new HvTable(config.objectsTable, options.dynamodb, hvAttributeNames(config));
-  return bindingRefusal(await checkStoreBinding({ dynamodb: options.dynamodb, hv, lt }), options.emptyStoreOk ?? false);
+  return bindingRefusal(await sampleStoreBinding(options.dynamodb, hv, lt), options.emptyStoreOk ?? false);
 }
 
 /** A candidate lost blob: HV item `objectKey` references `key`, the inventory lacks it. */

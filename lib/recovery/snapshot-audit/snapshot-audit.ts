@@ -111,7 +111,10 @@ export interface SnapshotAuditReport {
   readonly delete: boolean;
   readonly deleted: number;
   readonly deleteFailures: DeleteFailure[];
-  /** Why every delete was refused: the objects table does not show itself this bucket's store. */
+  /**
+   * Why every delete was refused, or (without `delete`) why no orphan was confirmed: the objects
+   * table does not show itself this bucket's store.
+   */
   readonly deleteRefused?: string;
 }
 
@@ -272,8 +275,9 @@ export function formatSnapshotAudit(r: SnapshotAuditReport): string[] {
     if (r.deleteRefused !== undefined) lines.push(`deletes refused: ${r.deleteRefused}`);
     lines.push(`deleted ${r.deleted} blobs`);
     for (const f of r.deleteFailures) lines.push(`  ${f.key}  ${f.code}: ${f.message}`);
-  } else if (r.orphans.length > 0) {
-    lines.push('nothing deleted: run with --delete to delete the confirmed orphans');
+  } else {
+    if (r.deleteRefused !== undefined) lines.push(`orphans not confirmed: ${r.deleteRefused}`);
+    if (r.orphans.length > 0) lines.push('nothing deleted: run with --delete to delete the confirmed orphans');
   }
   return lines;
 }
