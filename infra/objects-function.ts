@@ -2,7 +2,7 @@
  * The reference storage writer: `functions/objects.ts` (`PUT | GET | HEAD | DELETE
  * /objects/{key}`) behind a Function URL, with the writer grants.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { addAlarmActions } from './failure-handling.js';
 import { grantWriter, type TierlogResources } from './permissions.js';
-import { writerTuningToEnv } from '../lib/tiered/writer-env.js';
+import { writerTuningFromEnv, writerTuningToEnv } from '../lib/tiered/writer-env.js';
 
 export { OBJECTS_SERVICE_NAME } from '../lib/handlers/names.js';
 import { OBJECTS_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -46,7 +46,10 @@ const TUNING_PROPS = { inlineThreshold: 'objectsTuning.inlineThreshold' } as con
 export interface ObjectsFunctionProps extends TierlogFunctionOptions {
   /** The tables, bucket and prefix it writes. */
   readonly resources: TierlogResources;
-  /** The function's configuration variables (what `loadConfig` reads). */
+  /**
+   * The function's configuration variables (what `loadConfig` reads). A tuning variable set here
+   * (`TIERLOG_INLINE_THRESHOLD`) is checked at synth as `tuning` is; `tuning` takes precedence.
+   */
   readonly environment: Record<string, string>;
   /**
    * Who may call the Function URL. `AWS_IAM`: callers sign with SigV4 and need
@@ -106,6 +109,12 @@ export class ObjectsFunction extends Construct {
   constructor(scope: Construct, id: string, props: ObjectsFunctionProps) {
     super(scope, id);
     const tuningEnv = writerTuningToEnv({ ...props.tuning }, TUNING_PROPS);
+    // The function reads its tuning variables whoever set them: one `environment` sets and the
+    // props do not is checked here as the prop is (a ConfigError naming the variable), not by a
+    // function that fails its start-up on every request.
+    writerTuningFromEnv(
+      Object.fromEntries(Object.entries({ ...props.environment, ...tuningEnv }).filter(([, value]) => !Token.isUnresolved(value))),
+    );
     const fn = new TierlogFunction(this, 'Objects', {
       handler: 'objects',
       serviceName: OBJECTS_SERVICE_NAME,

@@ -151,6 +151,28 @@ describe('objectsTuning', () => {
     expect(urls.map((u) => u.Properties!['AuthType'])).toEqual(['AWS_IAM']);
   });
 
+  it('ObjectsFunction used on its own checks the tuning variable its environment sets at synth, as its tuning prop (the function failed its start-up on every request)', () => {
+    const { stack: s } = userStack();
+    const tierlog = new Tierlog(s, 'Storage', { objectsFunction: false });
+    const resources = {
+      changeLogTable: tierlog.changeLogTable,
+      objectsTable: tierlog.objectsTable,
+      bucket: tierlog.bucket,
+      prefix: tierlog.prefix,
+    };
+    const api = (id: string, threshold: string, tuning?: { inlineThreshold: number }) => () =>
+      new ObjectsFunction(s, id, {
+        resources,
+        environment: { ...tierlog.writerEnvironment, TIERLOG_INLINE_THRESHOLD: threshold },
+        ...(tuning ? { tuning } : {}),
+      });
+    expect(api('TooLarge', '500000')).toThrow(/TIERLOG_INLINE_THRESHOLD/);
+    expect(api('NotANumber', '8k')).toThrow(/TIERLOG_INLINE_THRESHOLD/);
+    expect(api('Taken', '4096')).not.toThrow();
+    // The prop is what the function reads then.
+    expect(api('Overridden', '500000', { inlineThreshold: 4096 })).not.toThrow();
+  });
+
   it('refuses objectsTuning with objectsFunction: false (it would configure nothing)', () => {
     expect(() => tierlogTemplate({ objectsFunction: false, objectsTuning: { inlineThreshold: 1024 } })).toThrow(
       /objectsTuning configures the objects function/,
