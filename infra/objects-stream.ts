@@ -378,7 +378,7 @@ export class ObjectsStreamCleanup extends Construct {
       }),
       streamFailureQueueNotEmpty: new cloudwatch.Alarm(this, 'FailureQueueNotEmpty', {
         alarmDescription:
-          'tierlog: the objects-stream function gave up on stream records (see its log group and the on-failure queue); `tierlog audit` deletes the blobs they leave',
+          'tierlog: the objects-stream function gave up on stream records (see its log group and the on-failure queue); `tierlog audit --delete` deletes the blobs they leave',
         metric: this.failureQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -388,7 +388,7 @@ export class ObjectsStreamCleanup extends Construct {
       streamUntrusted: this.anyCountAlarm(
         'Untrusted',
         STREAM_METRICS.untrusted,
-        'tierlog: the objects-stream function kept blobs of records or items it cannot trust (see "not trusted" / "not understood" in its logs): a stream without old images, a blob outside the namespace, or an objects table read under other attribute names',
+        'tierlog: the objects-stream function kept blobs of records or items it cannot trust (see "not trusted" / "not understood" in its logs): a stream without old images, a record of another table\'s stream or of an unknown event, a blob outside the namespace, or an objects table read under other attribute names',
       ),
       streamReferencedKept: this.anyCountAlarm(
         'ReferencedKept',
