@@ -112,7 +112,9 @@ export interface AuditOptions {
   readonly s3?: S3Client;
   /**
    * Milliseconds since the epoch. Default `Date.now`. Expiry is judged by the earlier of this
-   * clock and S3's (as the SDK measures it), so a clock running ahead never removes a live object.
+   * clock and S3's (as the SDK measures it), so a clock running ahead never removes a live object;
+   * ages are judged on this clock set back by as much as it runs ahead of S3's, so a clock running
+   * ahead never makes a young blob old enough.
    */
   readonly clock?: Clock;
   /** Safety age: only blobs older than this (ms) by both clocks are considered. At least 1 h. */
@@ -610,7 +612,11 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       options.signal?.throwIfAborted();
       report.listed += page.length;
       for (const blob of page) {
-        const candidate = classify(blob, config.prefix, now, olderThanMs, report);
+        // Ages on the audit's clock, set back by as much as it runs ahead of S3's (the SDK has
+        // measured that from the listing's Date header): an operator's clock hours ahead would
+        // otherwise make every blob old enough, and the safety age would protect nothing.
+        const ageNow = Math.min(now, now + serverClockOffset(s3));
+        const candidate = classify(blob, config.prefix, ageNow, olderThanMs, report);
         if (candidate !== undefined) pending.push(candidate);
       }
       if (pending.length >= checkBatch) {

@@ -640,3 +640,44 @@ describe('a blob the item of another object points at (an item copied to rename 
     expect(await prefixKeys(fx)).toEqual([copied, live].sort());
   });
 });
+
+describe("the safety age on S3's clock when the operator's runs ahead", () => {
+  /**
+   * A blob's age was judged on the audit's clock alone: an operator's clock hours ahead (a laptop
+   * off NTP) made every blob old enough, and the safety age, which keeps the blobs of writes in
+   * flight, protected nothing. The SDK measures S3's clock from the listing's Date header; the
+   * audit's clock is set back by as much as it runs ahead of it.
+   */
+  const s3BehindBy = (ms: number) => {
+    const s3 = createS3Client();
+    s3.middlewareStack.add(
+      (next: (args: any) => Promise<any>) => async (args: any) => {
+        const out = await next(args);
+        if (out.response?.headers !== undefined) out.response.headers.date = new Date(Date.now() - ms).toUTCString();
+        return out;
+      },
+      { step: 'deserialize', name: 'serverBehind' },
+    );
+    closers.push(() => s3.destroy());
+    return s3;
+  };
+
+  test('a clock 2 h ahead of S3: a blob written now is young, not an orphan, and is not deleted', async () => {
+    const { fx, orphan } = await storeWithOrphan(Date.now());
+    const report = await audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: s3BehindBy(2 * HOUR),
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: true,
+    });
+    expect(report.orphans).toEqual([]);
+    expect(report.deleted).toBe(0);
+    expect(await prefixKeys(fx)).toContain(orphan);
+    // With S3 agreeing with the audit's clock, the same blob is an orphan 2 h old, and deleted.
+    const agreed = await audit({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: ahead, olderThanMs: HOUR, delete: true });
+    expect(keysOf(agreed.orphans)).toEqual([orphan]);
+    expect(await prefixKeys(fx)).not.toContain(orphan);
+  });
+});
