@@ -281,13 +281,31 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
-  } catch (err) {
+  } catch (thrown) {
+    // The SDK's refusals for want of its own configuration, said as the configuration errors they are.
+    const err = sdkConfigurationError(thrown) ?? credentialsConfigError(thrown) ?? thrown;
     const code = reportError(err, io);
     if (jsonRequested && !printed && code !== EXIT.ok) printJson(io, { error: jsonError(err, code) });
     return code;
   } finally {
     for (const client of owned) client.destroy();
   }
+}
+
+/**
+ * The SDK's credential chain found no credentials (no variables, `AWS_PROFILE` naming a profile
+ * that does not exist or has none) or could not get a profile's (an expired SSO session): nothing
+ * was sent, and what is wrong is the shell's AWS configuration, as with a missing region. A
+ * {@link ConfigError} naming what to set (exit 2); undefined for any other error.
+ */
+export function credentialsConfigError(err: unknown): ConfigError | undefined {
+  if (!(err instanceof Error) || err.name !== 'CredentialsProviderError') return undefined;
+  return new ConfigError(
+    `no AWS credentials (${err.message}): set AWS_PROFILE to a profile that has them (after "aws sso login" for an SSO one), ` +
+      'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+    'AWS_PROFILE',
+    { cause: err },
+  );
 }
 
 /**
@@ -354,7 +372,7 @@ export function reportError(err: unknown, io: CliIO): number {
     say(err.message);
     return EXIT.interrupted;
   }
-  const config = err instanceof ConfigError ? err : sdkConfigurationError(err);
+  const config = err instanceof ConfigError ? err : (sdkConfigurationError(err) ?? credentialsConfigError(err));
   if (config !== undefined) {
     say(`configuration: ${config.message} (tierlog --help lists the variables)`);
     return EXIT.usage;
