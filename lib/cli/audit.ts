@@ -22,6 +22,7 @@ import {
   formatBytes,
   formatDuration,
   formatRelative,
+  InterruptedError,
   plural,
   printJson,
   println,
@@ -234,9 +235,12 @@ export async function auditCommand(
   try {
     report = await runAudit(ctx, listing);
   } catch (err) {
-    // Stopped after deleting: print what it did (stdout), then the error (stderr, exit 1).
+    // Stopped after deleting: print what it did (stdout), then the error (stderr, exit 1, or 130
+    // for Ctrl-C). The JSON report carries the error too, as a run stopped before its report
+    // prints it: what it did is no clean run's report, and a script parsing stdout tells them apart.
     if (err instanceof AuditIncompleteError) {
-      if (json) printJson(ctx.io, err.report);
+      const exitCode = err.cause instanceof InterruptedError ? EXIT.interrupted : EXIT.failure;
+      if (json) printJson(ctx.io, { ...err.report, error: { name: err.name, message: err.message, exitCode } });
       else println(ctx.io.stdout, ...formatAudit(err.report, ctx.clock()));
     }
     throw err;

@@ -12,8 +12,9 @@
  * and the next sweep finishes the work). `status` and `inspect`, which only read, quit at the first.
  * With `--json`, stdout is one JSON document whatever happens: the command's report, or, when it
  * stops before printing one, `{"error": {"name", "message", "exitCode"}}` (the message on stderr
- * as well). The exit code says whether the command ran, not what it found: findings are in the report,
- * except with `audit --exit-code`, which exits 3 when the audit left findings for a person.
+ * as well); an audit that stops after it deleted prints its report with that `error` in it. The
+ * exit code says whether the command ran, not what it found: findings are in the report, except
+ * with `audit --exit-code`, which exits 3 when the audit left findings for a person.
  */
 import { createRequire } from 'node:module';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
