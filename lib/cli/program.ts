@@ -338,6 +338,9 @@ function durationArg(value: string): number {
   }
 }
 
+/** The commands, as the JSON error of a run without one names them. */
+const COMMANDS = 'status, sweep [--dry-run], audit, inspect <instance>';
+
 /** True when `--json` is among the options (before a `--`, after which arguments are operands). */
 function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf('--');
@@ -350,6 +353,10 @@ function wantsJson(argv: readonly string[]): boolean {
  * tells an error from a clean report by `error` as well as by the exit code.
  */
 export function jsonError(err: unknown, exitCode: number): { name: string; message: string; exitCode: number } {
+  // Commander's help for a run without a command (on stderr) carries a placeholder as its message.
+  if (err instanceof CommanderError && err.code === 'commander.help') {
+    return { name: 'UsageError', message: `no command given: ${COMMANDS} (tierlog --help for usage)`, exitCode };
+  }
   if (err instanceof Error) {
     const message = err instanceof CommanderError ? err.message.replace(/^error: /, '') : err.message;
     return { name: err instanceof CommanderError ? 'UsageError' : err.name, message, exitCode };
