@@ -73,6 +73,10 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
       })
     : undefined;
   bar?.start(0, 0, { orphans: 0, inFlight: 0, unparseable: 0 });
+  // The bar hides the cursor and turns line wrapping off until it stops: a second Ctrl-C ends the
+  // process at once (process.exit), and left the operator's terminal so; they are put back then too.
+  const restoreTerminal = (): void => bar?.stop();
+  if (bar !== undefined) process.once('exit', restoreTerminal);
   try {
     return await audit({
       config: ctx.config,
@@ -93,6 +97,7 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
       },
     });
   } finally {
+    process.off('exit', restoreTerminal);
     bar?.stop();
   }
 }
