@@ -284,13 +284,49 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     return exitCode;
   } catch (thrown) {
     // The SDK's refusals for want of its own configuration, said as the configuration errors they are.
-    const err = sdkConfigurationError(thrown) ?? credentialsConfigError(thrown) ?? thrown;
+    const err = awsSettingError(thrown) ?? thrown;
     const code = reportError(err, io);
     if (jsonRequested && !printed && code !== EXIT.ok) printJson(io, { error: jsonError(err, code) });
     return code;
   } finally {
     for (const client of owned) client.destroy();
   }
+}
+
+/**
+ * The SDK's refusal to send anything for want of a setting of its own (a region, credentials) or
+ * for a value it cannot use (a region no host name can hold, an endpoint that is no URL), as a
+ * {@link ConfigError} naming what to set (exit 2); undefined for any other error.
+ */
+export function awsSettingError(err: unknown): ConfigError | undefined {
+  return sdkConfigurationError(err) ?? credentialsConfigError(err) ?? regionOrEndpointError(err);
+}
+
+/** The endpoint variables the default clients read (lib/aws/clients.ts), the service's own first. */
+const ENDPOINT_VARIABLES = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'] as const;
+
+/**
+ * A region the SDK refuses (`AWS_REGION=""`, as `export AWS_REGION=$REGION` sets it with `REGION`
+ * unset), or an endpoint variable that is no URL: the SDK says only "Region not accepted: ..." or
+ * "Invalid URL", naming no variable. Undefined for any other error, and for an invalid URL no
+ * endpoint variable holds.
+ */
+function regionOrEndpointError(err: unknown): ConfigError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const region = /^Region not accepted: region="(.*)" is not a valid hostname component\.?$/s.exec(err.message);
+  if (region !== null) {
+    return new ConfigError(
+      `AWS region ${JSON.stringify(region[1])} is not a region: set AWS_REGION (or the profile's region) to one, e.g. eu-west-1`,
+      'AWS_REGION',
+      { cause: err },
+    );
+  }
+  const { code, input } = err as { code?: unknown; input?: unknown };
+  if (code !== 'ERR_INVALID_URL' || typeof input !== 'string') return undefined;
+  const variable = ENDPOINT_VARIABLES.find((name) => process.env[name] === input);
+  if (variable === undefined) return undefined;
+  const message = `${variable} ${JSON.stringify(input)} is not a URL: set it to one, e.g. http://127.0.0.1:8000, or unset it`;
+  return new ConfigError(message, variable, { cause: err });
 }
 
 /**
@@ -380,7 +416,7 @@ export function reportError(err: unknown, io: CliIO): number {
     say(err.message);
     return EXIT.interrupted;
   }
-  const config = err instanceof ConfigError ? err : (sdkConfigurationError(err) ?? credentialsConfigError(err));
+  const config = err instanceof ConfigError ? err : awsSettingError(err);
   if (config !== undefined) {
     say(`configuration: ${config.message} (tierlog --help lists the variables)`);
     return EXIT.usage;

@@ -125,6 +125,23 @@ describe('bin/tierlog.js', () => {
     expect(JSON.parse(noRegion.out)).toMatchObject({ error: { name: 'ConfigError', message: expect.stringMatching(/^no AWS region/) } });
   }, 60_000);
 
+  test('an empty AWS_REGION (export AWS_REGION=$UNSET) or an endpoint variable that is no URL: a configuration error naming it, exit 2', async () => {
+    for (const [env, named] of [
+      [{ AWS_REGION: '' }, /^tierlog: configuration: AWS region "" is not a region: set AWS_REGION/m],
+      [
+        { AWS_ENDPOINT_URL_DYNAMODB: 'localhost-8000' },
+        /^tierlog: configuration: AWS_ENDPOINT_URL_DYNAMODB "localhost-8000" is not a URL/m,
+      ],
+      [{ AWS_ENDPOINT_URL_S3: 'localhost-9000' }, /^tierlog: configuration: AWS_ENDPOINT_URL_S3 "localhost-9000" is not a URL/m],
+    ] as const) {
+      const args = env.AWS_ENDPOINT_URL_S3 !== undefined ? ['audit', '--json'] : ['status', '--json'];
+      const ran = await run(args, env);
+      expect(ran.code, JSON.stringify(env)).toBe(2);
+      expect(ran.err, JSON.stringify(env)).toMatch(named);
+      expect(JSON.parse(ran.out)).toMatchObject({ error: { name: 'ConfigError', exitCode: 2 } });
+    }
+  }, 60_000);
+
   test("a reader that closes the pipe early (| head) ends no command in a crash: the output is dropped, the exit code is the command's", async () => {
     for (const args of [['status'], ['status', '--json'], ['inspect', dead], ['inspect', dead, '--json']]) {
       const { code, err } = await run(args, {}, true);
