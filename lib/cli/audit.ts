@@ -22,6 +22,7 @@ import {
   formatBytes,
   formatDuration,
   formatRelative,
+  InterruptedError,
   plural,
   printJson,
   println,
@@ -72,6 +73,10 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
       })
     : undefined;
   bar?.start(0, 0, { orphans: 0, inFlight: 0, unparseable: 0 });
+  // The bar hides the cursor and turns line wrapping off until it stops: a second Ctrl-C ends the
+  // process at once (process.exit), and left the operator's terminal so; they are put back then too.
+  const restoreTerminal = (): void => bar?.stop();
+  if (bar !== undefined) process.once('exit', restoreTerminal);
   try {
     return await audit({
       config: ctx.config,
@@ -92,6 +97,7 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
       },
     });
   } finally {
+    process.off('exit', restoreTerminal);
     bar?.stop();
   }
 }
@@ -234,9 +240,12 @@ export async function auditCommand(
   try {
     report = await runAudit(ctx, listing);
   } catch (err) {
-    // Stopped after deleting: print what it did (stdout), then the error (stderr, exit 1).
+    // Stopped after deleting: print what it did (stdout), then the error (stderr, exit 1, or 130
+    // for Ctrl-C). The JSON report carries the error too, as a run stopped before its report
+    // prints it: what it did is no clean run's report, and a script parsing stdout tells them apart.
     if (err instanceof AuditIncompleteError) {
-      if (json) printJson(ctx.io, err.report);
+      const exitCode = err.cause instanceof InterruptedError ? EXIT.interrupted : EXIT.failure;
+      if (json) printJson(ctx.io, { ...err.report, error: { name: err.name, message: err.message, exitCode } });
       else println(ctx.io.stdout, ...formatAudit(err.report, ctx.clock()));
     }
     throw err;

@@ -8,8 +8,9 @@
  * open, then a consistent HV read and the rule of judge.ts) and the same options, with the upload window from the
  * same tuning variables the sweeper reads (`TIERLOG_MAX_UPLOAD_MS`). So inspect never calls
  * "due" an entry a sweep would defer, or the other way round. As `tierlog sweep`, it refuses
- * (exit 2) when an item of an entry's object does not read with the configured attribute names:
- * HV would seem to point at nothing, and every blob would look due.
+ * (exit 2) when an item of an entry's object does not read with the configured attribute names,
+ * or when the objects table is not this bucket's store (another deployment's): HV would seem to
+ * point at nothing, and every blob would look due.
  */
 import { ConfigError, CorruptItemError } from '../errors.js';
 import { InstanceTable } from '../changelog/instance-table.js';
@@ -20,7 +21,9 @@ import { unrecognisedHvItem } from '../recovery/hv-shape.js';
 import type { JudgeContext } from '../recovery/judge.js';
 import { judgeEntries } from '../recovery/judge-entries.js';
 import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
+import { checkStoreBinding } from '../recovery/store-binding.js';
 import { HvTable } from '../tiered/hv-table.js';
+import { LtBucket } from '../tiered/lt-bucket.js';
 import {
   type CliContext,
   CommandFailedError,
@@ -93,8 +96,9 @@ const MAX_INSTANCE_ID_BYTES = 2048;
  *
  * @throws UsageError on an id no item can have (empty, over 2048 bytes); CommandFailedError when
  *   it does not exist; ConfigError when the objects table holds an item of an entry's object that
- *   the configured attribute names do not read (`TIERLOG_HV_ATTRIBUTES` not the writers'), as
- *   `tierlog sweep` refuses to start on one.
+ *   the configured attribute names do not read (`TIERLOG_HV_ATTRIBUTES` not the writers'), or
+ *   that is not this bucket's store (`TIERLOG_OBJECTS_TABLE` of another deployment), as
+ *   `tierlog sweep` refuses to start on either.
  */
 export async function runInspect(ctx: CliContext, instanceId: string): Promise<InspectReport> {
   const bytes = Buffer.byteLength(instanceId, 'utf8');
@@ -150,6 +154,14 @@ async function judgeForInspect(ctx: CliContext, entries: readonly DecodedEntry[]
   const why = await unrecognisedHvItem(ctx.dynamodb, ctx.config.objectsTable, names, objectIds);
   if (why !== undefined) throw new ConfigError(why, CONFIG_ENV.hvAttributes);
   const hv = new HvTable(ctx.config.objectsTable, ctx.dynamodb, names);
+  // Nor may HV be another store's table (another deployment's: no item of these objects), on which
+  // every blob would look due too; `tierlog sweep` refuses to run on it (store-binding.ts).
+  const binding = await checkStoreBinding({
+    dynamodb: ctx.dynamodb,
+    hv,
+    lt: new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix),
+  });
+  if (binding.kind === 'unbound') throw new ConfigError(`${CONFIG_ENV.objectsTable}: ${binding.reason}`, CONFIG_ENV.objectsTable);
   const judged = await judgeEntries(entries, judge, { readBlobPointers: (ids) => hv.readBlobPointers(ids) });
   return judged.map((j): Verdict => {
     if (j.kind === 'quarantined') return { sweeper: 'quarantined', reason: j.reason };

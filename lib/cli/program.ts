@@ -12,8 +12,9 @@
  * and the next sweep finishes the work). `status` and `inspect`, which only read, quit at the first.
  * With `--json`, stdout is one JSON document whatever happens: the command's report, or, when it
  * stops before printing one, `{"error": {"name", "message", "exitCode"}}` (the message on stderr
- * as well). The exit code says whether the command ran, not what it found: findings are in the report,
- * except with `audit --exit-code`, which exits 3 when the audit left findings for a person.
+ * as well); an audit that stops after it deleted prints its report with that `error` in it. The
+ * exit code says whether the command ran, not what it found: findings are in the report, except
+ * with `audit --exit-code`, which exits 3 when the audit left findings for a person.
  */
 import { createRequire } from 'node:module';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -281,13 +282,67 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
-  } catch (err) {
+  } catch (thrown) {
+    // The SDK's refusals for want of its own configuration, said as the configuration errors they are.
+    const err = awsSettingError(thrown) ?? thrown;
     const code = reportError(err, io);
     if (jsonRequested && !printed && code !== EXIT.ok) printJson(io, { error: jsonError(err, code) });
     return code;
   } finally {
     for (const client of owned) client.destroy();
   }
+}
+
+/**
+ * The SDK's refusal to send anything for want of a setting of its own (a region, credentials) or
+ * for a value it cannot use (a region no host name can hold, an endpoint that is no URL), as a
+ * {@link ConfigError} naming what to set (exit 2); undefined for any other error.
+ */
+export function awsSettingError(err: unknown): ConfigError | undefined {
+  return sdkConfigurationError(err) ?? credentialsConfigError(err) ?? regionOrEndpointError(err);
+}
+
+/** The endpoint variables the default clients read (lib/aws/clients.ts), the service's own first. */
+const ENDPOINT_VARIABLES = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'] as const;
+
+/**
+ * A region the SDK refuses (`AWS_REGION=""`, as `export AWS_REGION=$REGION` sets it with `REGION`
+ * unset), or an endpoint variable that is no URL: the SDK says only "Region not accepted: ..." or
+ * "Invalid URL", naming no variable. Undefined for any other error, and for an invalid URL no
+ * endpoint variable holds.
+ */
+function regionOrEndpointError(err: unknown): ConfigError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const region = /^Region not accepted: region="(.*)" is not a valid hostname component\.?$/s.exec(err.message);
+  if (region !== null) {
+    return new ConfigError(
+      `AWS region ${JSON.stringify(region[1])} is not a region: set AWS_REGION (or the profile's region) to one, e.g. eu-west-1`,
+      'AWS_REGION',
+      { cause: err },
+    );
+  }
+  const { code, input } = err as { code?: unknown; input?: unknown };
+  if (code !== 'ERR_INVALID_URL' || typeof input !== 'string') return undefined;
+  const variable = ENDPOINT_VARIABLES.find((name) => process.env[name] === input);
+  if (variable === undefined) return undefined;
+  const message = `${variable} ${JSON.stringify(input)} is not a URL: set it to one, e.g. http://127.0.0.1:8000, or unset it`;
+  return new ConfigError(message, variable, { cause: err });
+}
+
+/**
+ * The SDK's credential chain found no credentials (no variables, `AWS_PROFILE` naming a profile
+ * that does not exist or has none) or could not get a profile's (an expired SSO session): nothing
+ * was sent, and what is wrong is the shell's AWS configuration, as with a missing region. A
+ * {@link ConfigError} naming what to set (exit 2); undefined for any other error.
+ */
+export function credentialsConfigError(err: unknown): ConfigError | undefined {
+  if (!(err instanceof Error) || err.name !== 'CredentialsProviderError') return undefined;
+  return new ConfigError(
+    `no AWS credentials (${err.message}): set AWS_PROFILE to a profile that has them (after "aws sso login" for an SSO one), ` +
+      'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+    'AWS_PROFILE',
+    { cause: err },
+  );
 }
 
 /**
@@ -319,6 +374,9 @@ function durationArg(value: string): number {
   }
 }
 
+/** The commands, as the JSON error of a run without one names them. */
+const COMMANDS = 'status, sweep [--dry-run], audit, inspect <instance>';
+
 /** True when `--json` is among the options (before a `--`, after which arguments are operands). */
 function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf('--');
@@ -331,6 +389,10 @@ function wantsJson(argv: readonly string[]): boolean {
  * tells an error from a clean report by `error` as well as by the exit code.
  */
 export function jsonError(err: unknown, exitCode: number): { name: string; message: string; exitCode: number } {
+  // Commander's help for a run without a command (on stderr) carries a placeholder as its message.
+  if (err instanceof CommanderError && err.code === 'commander.help') {
+    return { name: 'UsageError', message: `no command given: ${COMMANDS} (tierlog --help for usage)`, exitCode };
+  }
   if (err instanceof Error) {
     const message = err instanceof CommanderError ? err.message.replace(/^error: /, '') : err.message;
     return { name: err instanceof CommanderError ? 'UsageError' : err.name, message, exitCode };
@@ -354,7 +416,7 @@ export function reportError(err: unknown, io: CliIO): number {
     say(err.message);
     return EXIT.interrupted;
   }
-  const config = err instanceof ConfigError ? err : sdkConfigurationError(err);
+  const config = err instanceof ConfigError ? err : awsSettingError(err);
   if (config !== undefined) {
     say(`configuration: ${config.message} (tierlog --help lists the variables)`);
     return EXIT.usage;

@@ -37,6 +37,11 @@ export interface StatusReport {
     readonly claimed: number;
     /** Claimed, and the claim's expiry is past: due for the next sweep. */
     readonly claimsExpired: number;
+    /**
+     * Instances holding entries the sweeper would quarantine (all of them: `instanceIds.quarantined`
+     * lists at most {@link STATUS_ID_LIMIT}).
+     */
+    readonly holdingQuarantined: number;
   };
   readonly entries: {
     /** Entries held by all instances (corrupt ones included). */
@@ -175,7 +180,7 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
   return {
     table: ctx.config.changeLogTable,
     at: iso(now),
-    instances: { total, live, expired, claimed, claimsExpired },
+    instances: { total, live, expired, claimed, claimsExpired, holdingQuarantined: ids.quarantined.length },
     entries: { outstanding, quarantined, notYetDue },
     instanceIds: {
       expired: oldestFirst(ids.expired),
@@ -222,9 +227,11 @@ export function formatStatus(r: StatusReport, leaseShards?: number): string[] {
   }
   const held = r.instanceIds.quarantined;
   if (held.length > 0) {
+    // The count is of all of them; the list (and the JSON's) is cut at STATUS_ID_LIMIT.
+    const holding = i.holdingQuarantined;
     lines.push('instances with quarantined entries (oldest first; "tierlog inspect <instance>"):');
     for (const id of held.slice(0, shown)) lines.push(`  ${id}`);
-    if (held.length > shown) lines.push(`  ... and ${held.length - shown} more (use --json)`);
+    if (holding > shown) lines.push(`  ... and ${holding - shown} more${holding > held.length ? '' : ' (use --json)'}`);
   }
   const outside = r.stuck.outsideShards ?? [];
   if (outside.length > 0) {

@@ -239,7 +239,9 @@ async function invokeWithin(
 /**
  * A request listener for `http.createServer` that runs `handler` as a Function URL would: within
  * Lambda's payload limits, and within `timeoutMs` (default 30 s, the objects function's), past
- * which the request is answered 502 and the handler's answer is not waited for.
+ * which the request is answered 502 and the handler's answer is not waited for. `onError` is told
+ * of each such failure once its 502 is answered; an `onError` that throws is a process warning,
+ * never a request left unanswered.
  *
  * @throws ValidationError when `timeoutMs` is not an integer in 1..2^31 - 1 (Node.js's longest
  *   timer: a longer one, `Infinity` among them, fires after 1 ms, and every request would be a
@@ -283,10 +285,16 @@ export function functionUrlListener(
           res.end(req.method === 'HEAD' ? undefined : response.body);
         })
         .catch((err: unknown) => {
-          options.onError?.(err);
-          // What a Function URL answers when the function fails.
+          // What a Function URL answers when the function fails: answered before `onError` is
+          // told, whatever it does. One that threw (a log line's JSON.stringify of a circular
+          // error) left the client waiting for ever, and ended the process: an unhandled rejection.
           res.writeHead(502, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ Message: 'Internal Server Error' }));
+          try {
+            options.onError?.(err);
+          } catch (thrown) {
+            process.emitWarning(`functionUrlListener: onError threw: ${String(thrown)}`);
+          }
         });
     });
   };

@@ -4,6 +4,8 @@
  * under the prefix with valid keys, a young orphan, malformed keys, and a key outside the prefix.
  * The CLI's clock runs 2 h ahead, so blobs written now are 2 h old by LastModified.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
@@ -195,6 +197,25 @@ describe('audit', () => {
     expect(c.err()).toContain('audit |');
     expect(c.err()).toContain('orphans');
     expect(JSON.parse(c.out()).orphans).toHaveLength(4);
+  });
+
+  test('a second Ctrl-C (process.exit) while the bar shows leaves the terminal as it was: the cursor shown, lines wrapped', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./progress-exit.child.ts', import.meta.url))], {
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    expect(code).toBe(130);
+    expect(err).toContain('audit |');
+    for (const [hidden, shown] of [
+      ['\x1b[?25l', '\x1b[?25h'],
+      ['\x1b[?7l', '\x1b[?7h'],
+    ] as const) {
+      expect(err).toContain(hidden);
+      expect(err.lastIndexOf(shown), JSON.stringify(shown)).toBeGreaterThan(err.lastIndexOf(hidden));
+    }
   });
 });
 

@@ -89,6 +89,59 @@ describe('bin/tierlog.js', () => {
     expect(help.out).toContain('Usage: tierlog');
   });
 
+  test('no AWS credentials (AWS_PROFILE naming no profile, no keys): a configuration error naming what to set, exit 2, as JSON too', async () => {
+    const none = {
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: 'tierlog-test-no-such-profile',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/tierlog-test-credentials',
+      AWS_CONFIG_FILE: '/nonexistent/tierlog-test-config',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
+      AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
+    };
+    for (const args of [['status'], ['sweep', '--dry-run'], ['audit']]) {
+      const run1 = await run(args, none);
+      expect(run1.code, args.join(' ')).toBe(2);
+      expect(run1.err, args.join(' ')).toContain('tierlog: configuration: no AWS credentials');
+      expect(run1.err, args.join(' ')).toContain('AWS_PROFILE');
+      expect(run1.err, args.join(' ')).not.toContain('CredentialsProviderError');
+    }
+    const json = await run(['status', '--json'], none);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.out)).toMatchObject({
+      error: { name: 'ConfigError', message: expect.stringMatching(/^no AWS credentials/), exitCode: 2 },
+    });
+    // No region: the JSON error is the configuration error stderr says, not the SDK's bare one.
+    const noRegion = await run(['status', '--json'], {
+      AWS_REGION: undefined,
+      AWS_DEFAULT_REGION: undefined,
+      AWS_PROFILE: undefined,
+      AWS_CONFIG_FILE: '/nonexistent/tierlog-test-config',
+    });
+    expect(noRegion.code).toBe(2);
+    expect(JSON.parse(noRegion.out)).toMatchObject({ error: { name: 'ConfigError', message: expect.stringMatching(/^no AWS region/) } });
+  }, 60_000);
+
+  test('an empty AWS_REGION (export AWS_REGION=$UNSET) or an endpoint variable that is no URL: a configuration error naming it, exit 2', async () => {
+    for (const [env, named] of [
+      [{ AWS_REGION: '' }, /^tierlog: configuration: AWS region "" is not a region: set AWS_REGION/m],
+      [
+        { AWS_ENDPOINT_URL_DYNAMODB: 'localhost-8000' },
+        /^tierlog: configuration: AWS_ENDPOINT_URL_DYNAMODB "localhost-8000" is not a URL/m,
+      ],
+      [{ AWS_ENDPOINT_URL_S3: 'localhost-9000' }, /^tierlog: configuration: AWS_ENDPOINT_URL_S3 "localhost-9000" is not a URL/m],
+    ] as const) {
+      const args = env.AWS_ENDPOINT_URL_S3 !== undefined ? ['audit', '--json'] : ['status', '--json'];
+      const ran = await run(args, env);
+      expect(ran.code, JSON.stringify(env)).toBe(2);
+      expect(ran.err, JSON.stringify(env)).toMatch(named);
+      expect(JSON.parse(ran.out)).toMatchObject({ error: { name: 'ConfigError', exitCode: 2 } });
+    }
+  }, 60_000);
+
   test("a reader that closes the pipe early (| head) ends no command in a crash: the output is dropped, the exit code is the command's", async () => {
     for (const args of [['status'], ['status', '--json'], ['inspect', dead], ['inspect', dead, '--json']]) {
       const { code, err } = await run(args, {}, true);

@@ -9,7 +9,7 @@ import { InstanceTable } from '../../lib/changelog/instance-table.js';
 import { newChangeId } from '../../lib/ids.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { cli, cliJson, HOUR, putRawInstance, putTombstone, rawEntry } from './helpers.js';
+import { cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
 const MIN = 60_000;
 const now = Date.UTC(2030, 0, 1, 12, 0, 0);
@@ -158,6 +158,7 @@ describe('inspect', () => {
 
   test('an entry whose write committed is due with nothing to delete: no "would delete" line, deletes [] in JSON', async () => {
     const current = newBlobKey(fx.config.prefix, 'committed');
+    await putBlob(fx, current);
     await putTombstone(fx, 'committed', current);
     const change = newChangeId();
     const id = await putRawInstance(fx, {
@@ -220,5 +221,38 @@ describe('inspect', () => {
     const over = await cli(fx, ['inspect', `${longest}x`]);
     expect(over.code).toBe(2);
     expect(over.err).toBe('tierlog: invalid instance id: 2049 bytes, more than 2048\n');
+  });
+
+  test("another store's objects table (TIERLOG_OBJECTS_TABLE of another deployment): refused (exit 2) as sweep refuses it, not a committed blob called due", async () => {
+    const own = await freshFixture();
+    const committed = newBlobKey(own.config.prefix, 'kept');
+    await putBlob(own, committed);
+    await putTombstone(own, 'kept', committed);
+    // A dead writer's entry of a write that committed: the sweeper keeps its blob (HV points at it).
+    const id = await putRawInstance(own, {
+      state: 'claimed',
+      claimedBy: 'gone-sweeper',
+      firstSeen: Date.now() - 2 * HOUR,
+      leaseUntil: Date.now() - HOUR,
+      entries: { [newChangeId()]: rawEntry('kept', { new: committed }) },
+    });
+    expect((await cliJson(own, ['inspect', id])).json.entries[0]).toMatchObject({ sweeper: 'due', deletes: [] });
+    // The other deployment's table points at its own blobs, none of them in this bucket.
+    const other = await freshFixture();
+    const elsewhere = newBlobKey(other.config.prefix, 'elsewhere');
+    await putBlob(other, elsewhere);
+    await putTombstone(other, 'elsewhere', elsewhere);
+    const wrong = { ...own, config: { ...own.config, objectsTable: other.config.objectsTable } };
+    for (const argv of [
+      ['inspect', id],
+      ['inspect', id, '--json'],
+      ['sweep', '--dry-run'],
+    ]) {
+      const run = await cli(wrong, argv);
+      expect(run.code, argv.join(' ')).toBe(2);
+      expect(run.err, argv.join(' ')).toContain('TIERLOG_OBJECTS_TABLE');
+      expect(run.err, argv.join(' ')).toContain('points at blobs that are not in');
+      expect(run.out, argv.join(' ')).not.toContain(committed);
+    }
   });
 });

@@ -77,6 +77,18 @@ describe('--json on error', () => {
       code: 0,
       out: `${(await import('../../package.json', { with: { type: 'json' } })).default.version}\n`,
     });
+    // No command: the help goes to stderr (exit 2), and the JSON error says what was missing, not commander's placeholder.
+    for (const argv of [['--json'], ['help', 'no-such-command', '--json']]) {
+      const none = await cli(fx, argv);
+      expect(none.code, argv.join(' ')).toBe(2);
+      expect(none.err, argv.join(' ')).toContain('Usage: tierlog');
+      const parsed = JSON.parse(none.out) as { error: { name: string; message: string; exitCode: number } };
+      expect(parsed.error, argv.join(' ')).toEqual({
+        name: 'UsageError',
+        message: expect.stringMatching(/^no command given: status, sweep .*, audit, inspect <instance>/),
+        exitCode: 2,
+      });
+    }
     const help = await cli(fx, ['status', '--help', '--json']);
     expect(help.code).toBe(0);
     expect(help.out).toContain('Usage: tierlog status');

@@ -87,7 +87,7 @@ describe('status at the edges', () => {
     const past = await putRawInstance(fx, { shard: fx.config.leaseShards, leaseUntil: now + 10 * MIN, entries: {} });
 
     const { json } = await cliJson(fx, ['status'], { clock: () => now });
-    expect(json.instances).toEqual({ total: 2, live: 2, expired: 0, claimed: 0, claimsExpired: 0 });
+    expect(json.instances).toEqual({ total: 2, live: 2, expired: 0, claimed: 0, claimsExpired: 0, holdingQuarantined: 0 });
     expect(json.instanceIds.expired).toEqual([]);
     expect(json.oldestExpiredAgeMs).toBeNull();
     expect(json.oldestExpiredInstance).toBeNull();

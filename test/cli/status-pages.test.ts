@@ -97,7 +97,7 @@ describe('status across Scan pages', () => {
     try {
       const report = await collectStatus({ config: fx.config, dynamodb, s3: fx.s3, clock: () => now, io: capture().io, env: {} });
       expect(scanPages).toBeGreaterThan(8);
-      expect(report.instances).toEqual({ total: 210, live: 30, expired: 150, claimed: 30, claimsExpired: 5 });
+      expect(report.instances).toEqual({ total: 210, live: 30, expired: 150, claimed: 30, claimsExpired: 5, holdingQuarantined: 0 });
       // Every entry is in its upload window (never claimed: it opens at the first sighting).
       expect(report.entries).toEqual({ outstanding: 150, quarantined: 0, notYetDue: 150 });
       expect(report.oldestExpiredInstance).toBe(expired[149]!.pk);
@@ -190,5 +190,42 @@ describe('status across Scan pages', () => {
     const c = listedUnder(lines, 'corrupt items  25 (');
     expect(c).toHaveLength(21);
     expect(c[20]).toBe('  ... and 5 more (use --json)');
+  });
+
+  test('more instances holding quarantined entries than STATUS_ID_LIMIT: counted all, the text says how many more and does not send to --json', async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    // An EntriesQuarantined alarm over a backlog: 105 dead writers each holding an entry the sweeper quarantines.
+    const holding: Item[] = Array.from({ length: STATUS_ID_LIMIT + 5 }, (_, k) => ({
+      pk: newInstanceId(),
+      state: 'live',
+      shard: k % fx.config.leaseShards,
+      leaseUntil: now - HOUR - k * 1000,
+      n: 1,
+      [`c_${newChangeId()}`]: { v: 1, id: `q-${k}`, at: now - 2 * HOUR, old: 'elsewhere/eA/zzz' },
+    }));
+    await putInstances(fx, holding);
+    const report = await collectStatus({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: () => now,
+      io: capture().io,
+      env: {},
+    });
+    expect(report.entries.quarantined).toBe(STATUS_ID_LIMIT + 5);
+    expect(report.instances.holdingQuarantined).toBe(STATUS_ID_LIMIT + 5);
+    expect(report.instanceIds.quarantined).toEqual(oldestFirst(holding).slice(0, STATUS_ID_LIMIT));
+    const q = listedUnder(
+      formatStatus(report, fx.config.leaseShards),
+      'instances with quarantined entries (oldest first; "tierlog inspect <instance>"):',
+    );
+    // 85 more than shown, not 80: and the JSON lists only STATUS_ID_LIMIT, so no hint to use it.
+    expect(q).toEqual([
+      ...oldestFirst(holding)
+        .slice(0, 20)
+        .map((id) => `  ${id}`),
+      `  ... and ${STATUS_ID_LIMIT + 5 - 20} more`,
+    ]);
   });
 });

@@ -240,6 +240,30 @@ describe('the response: as Lambda reads the result', () => {
     expect((errors[0] as FunctionTimeoutError).timeoutMs).toBe(200);
   });
 
+  test('an onError that throws (a log line of a circular error) leaves no request unanswered, and ends no process', async () => {
+    const told: unknown[] = [];
+    const port = await serve(
+      async () => {
+        throw new Error('handler failed');
+      },
+      {
+        onError: (err) => {
+          told.push(err);
+          const circular: Record<string, unknown> = { err };
+          circular.self = circular;
+          JSON.stringify(circular);
+        },
+      },
+    );
+    for (let i = 0; i < 2; i++) {
+      const answer = await fetch(`http://127.0.0.1:${port}/x`, { signal: AbortSignal.timeout(5_000) });
+      expect(answer.status).toBe(502);
+      expect(await answer.json()).toEqual({ Message: 'Internal Server Error' });
+    }
+    expect(told).toHaveLength(2);
+    expect((told[0] as Error).message).toBe('handler failed');
+  });
+
   test.each([
     ['Infinity (no timeout meant)', Number.POSITIVE_INFINITY],
     ["past Node's longest timer", MAX_TIMER_MS + 1],
