@@ -210,7 +210,8 @@ export function localStackEnv(dynamodbEndpoint: string, s3Endpoint: string): Rec
     AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'false',
     AWS_USE_FIPS_ENDPOINT: 'false',
     AWS_USE_DUALSTACK_ENDPOINT: 'false',
-    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    // Blank is unset, as for every variable here (`export AWS_REGION=$UNSET`): the SDK refuses "".
+    AWS_REGION: process.env.AWS_REGION || 'us-east-1',
     // s3rver accepts only this access key; DynamoDB Local (-sharedDb) accepts any.
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',

@@ -466,6 +466,10 @@ describe('startLocalStack', () => {
     process.env.AWS_REGION = 'eu-west-3';
     try {
       expect(localStackEnv('http://127.0.0.1:1', 'http://127.0.0.1:2').AWS_REGION).toBe('eu-west-3');
+      // A blank one (`export AWS_REGION=$UNSET`) is unset: the SDK refuses "" as a region, so
+      // `npm start`, `npm run dev` and startLocalStack failed with "Region not accepted".
+      process.env.AWS_REGION = '';
+      expect(localStackEnv('http://127.0.0.1:1', 'http://127.0.0.1:2').AWS_REGION).toBe('us-east-1');
     } finally {
       if (saved === undefined) delete process.env.AWS_REGION;
       else process.env.AWS_REGION = saved;
