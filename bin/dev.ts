@@ -32,6 +32,8 @@ function intervalArg(text: string): number {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
+  // Only "0" means no timer: a duration that rounds to 0 ms (`0.4ms`, `0s`) was taken as it, silently.
+  if (ms === 0 && text.trim() !== '0') throw new InvalidArgumentError('rounds to 0 ms: give 0 for no timer, or a pause of at least 1ms');
   if (ms > MAX_SWEEP_INTERVAL_MS)
     throw new InvalidArgumentError(`at most ${formatDuration(MAX_SWEEP_INTERVAL_MS)} (Node.js's longest timer)`);
   return ms;

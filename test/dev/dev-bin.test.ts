@@ -36,6 +36,9 @@ describe('npm run dev: options', () => {
     [['--port', '70000'], '--port'],
     [['--sweep-interval', '10'], '--sweep-interval'],
     [['--sweep-interval', '4w'], '--sweep-interval'],
+    // Rounds to 0 ms, which would mean "no timer", silently: only 0 says that.
+    [['--sweep-interval', '0.4ms'], '--sweep-interval'],
+    [['--sweep-interval', '0s'], '--sweep-interval'],
   ])('refuses %j with a usage error (exit 2), before anything starts', async (args, option) => {
     const { code, err } = await runDev(args);
     expect(code).toBe(2);
