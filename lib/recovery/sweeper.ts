@@ -288,6 +288,11 @@ interface SweepRun {
   readonly waiting: Set<Promise<void>>;
   /** Aborts of dead writers' multipart uploads (step 5), one listing shared by the sweep's instances. */
   readonly uploads: AbandonedUploads;
+  /**
+   * The blobs counted in `blobsDeleted` (in a dry run, listed in `wouldDelete`): a blob two
+   * instances name (one writer's `new`, the next writer's `old`) is deleted for both and counted once.
+   */
+  readonly counted: Set<string>;
   /** The deadline cut the sweep off: nothing more is started (no request, no count). */
   stopped: boolean;
 }
@@ -431,7 +436,7 @@ export class Sweeper {
     // Instances waiting in a batcher: each goes on (in the pool) once its batch is answered.
     const waiting = new Set<Promise<void>>();
     const uploads = new AbandonedUploads(this.lt, this.clock, report, this.logger, this.maxUploadListingPages);
-    const sweep: SweepRun = { report, pool, pointers, deletes, waiting, uploads, stopped: false };
+    const sweep: SweepRun = { report, pool, pointers, deletes, waiting, uploads, counted: new Set(), stopped: false };
     const pastDeadline = () =>
       options.signal?.aborted === true || (options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs);
 
@@ -878,12 +883,14 @@ export class Sweeper {
     const settled = judged.filter((j) => j.kind === 'settled');
     const deletes = [...new Set(settled.flatMap((s) => s.deletes))];
     if (report.dryRun) {
-      report.wouldDelete.push(...deletes);
-      report.blobsDeleted += deletes.length;
+      const first = deletes.filter((key) => !sweep.counted.has(key));
+      for (const key of first) sweep.counted.add(key);
+      report.wouldDelete.push(...first);
+      report.blobsDeleted += first.length;
       report.entriesRecovered += settled.length;
       return;
     }
-    if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Map(), now, report);
+    if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Map(), now, sweep);
     const abandoned = at.session ? [] : settled.flatMap((s) => (s.abandonedNew !== undefined ? [s.abandonedNew] : []));
     // The aborts never fail; they are awaited whatever the deletes answer, so none outlives the sweep.
     const aborted = sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd);
@@ -897,7 +904,7 @@ export class Sweeper {
         throw err;
       },
     );
-    this.whenAnswered(item.instanceId, sweep, answered, (failed) => this.finishInstance(item, judged, deletes, failed, now, report));
+    this.whenAnswered(item.instanceId, sweep, answered, (failed) => this.finishInstance(item, judged, deletes, failed, now, sweep));
   }
 
   /**
@@ -926,11 +933,12 @@ export class Sweeper {
     deletes: readonly string[],
     failed: ReadonlyMap<string, DeleteFailure>,
     now: number,
-    report: SweepReport,
+    sweep: SweepRun,
   ): Promise<void> {
     const { instanceId } = item;
+    const { report } = sweep;
     try {
-      await this.dropAndRelease(item, this.fatesOf(instanceId, judged, deletes, failed, now, report), report);
+      await this.dropAndRelease(item, this.fatesOf(instanceId, judged, deletes, failed, now, sweep), report);
     } catch (err) {
       report.errors++;
       this.logger.error('instance not settled', { instanceId, error: describe(err) });
@@ -974,16 +982,24 @@ export class Sweeper {
     return j;
   }
 
-  /** Step 5's outcome: an entry whose delete failed is kept for a retry. */
+  /**
+   * Step 5's outcome: an entry whose delete failed is kept for a retry. A blob another instance
+   * of the sweep named too, and whose delete was counted for it, is not counted again.
+   */
   private fatesOf(
     instanceId: string,
     judged: readonly Judged[],
     deletes: readonly string[],
     failed: ReadonlyMap<string, DeleteFailure>,
     now: number,
-    report: SweepReport,
+    sweep: SweepRun,
   ): Fate[] {
-    report.blobsDeleted += deletes.length - failed.size;
+    const { report, counted } = sweep;
+    for (const key of deletes) {
+      if (failed.has(key) || counted.has(key)) continue;
+      counted.add(key);
+      report.blobsDeleted++;
+    }
     // Each key with S3's answer for it: AccessDenied (a grant, a bucket policy), object lock, or
     // throttling ask different things of the operator (EntriesFailing).
     if (failed.size > 0) {

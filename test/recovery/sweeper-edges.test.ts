@@ -25,6 +25,7 @@ import {
   fenceThenSweep,
   KiB,
   makeWriter,
+  pointItemAt,
   putDeadInstance,
   putRawInstance,
   rawBlobKey,
@@ -511,5 +512,38 @@ describe('the skew margin: a lease is taken only once it ended more than TIERLOG
     expect((await rawInstance(fx, instanceId))?.state).toBe('live');
     expect(await sweeperAt(fx, DEFAULT_SKEW_MARGIN_MS).sweep()).toMatchObject({ instancesClaimed: 1, errors: 0 });
     expect((await rawInstance(fx, instanceId))?.state).toBe('claimed');
+  });
+});
+
+describe('two dead writers of one object, the second having replaced the first’s blob: one blob named by both instances', () => {
+  /** Writer 1 put X over W and died before deleting W; writer 2 put Y over X and died before deleting X. HV points at Y. */
+  async function twoOverwriters(fx: Awaited<ReturnType<typeof freshFixture>>) {
+    const id = `shared/${newChangeId()}`;
+    const [w, x, y] = [rawBlobKey(fx, id), rawBlobKey(fx, id), rawBlobKey(fx, id)];
+    for (const blob of [w, x, y]) await rawPutObject(fx, blob, randomBody(64));
+    await pointItemAt(fx, id, y);
+    const since = Date.now() - HOUR;
+    const fenced = { state: 'claimed', claimedBy: 'dead-sweeper', firstSeen: since, leaseUntil: since };
+    await putRawInstance(fx, { ...fenced, entries: { [newChangeId()]: { v: 1, id, at: since, new: x, old: w } } });
+    await putRawInstance(fx, { ...fenced, entries: { [newChangeId()]: { v: 1, id, at: since, new: y, old: x } } });
+    return { w, x, y };
+  }
+
+  test('the blob both name is deleted once and counted once; both entries recovered', async () => {
+    const fx = await freshFixture();
+    const { w, x, y } = await twoOverwriters(fx);
+    const report = await sweeperAt(fx, 0).sweep();
+    expect(await allKeys(fx)).toEqual([y]);
+    expect(report).toMatchObject({ instancesClaimed: 2, entriesRecovered: 2, instancesDrained: 2, errors: 0 });
+    // Two blobs left the bucket (W and X): the report said 3, X once per instance that named it.
+    expect(report.blobsDeleted).toBe([w, x].length);
+  });
+
+  test('a dry run lists and counts it once', async () => {
+    const fx = await freshFixture();
+    const { w, x } = await twoOverwriters(fx);
+    const report = await sweeperAt(fx, 0).sweep({ dryRun: true });
+    expect([...report.wouldDelete].sort()).toEqual([w, x].sort());
+    expect(report.blobsDeleted).toBe(2);
   });
 });
