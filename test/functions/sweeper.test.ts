@@ -256,6 +256,9 @@ describe('sweeper handler', () => {
     ['dryRun shortened', { dry: true }],
     // Not a misspelling the sweeper can name, still not a field it can act on.
     ['a field the event does not take', { mode: 'dry' }],
+    // An event put on a bus with its options as detail, routed by a rule with no input: a dry run asked for.
+    ['dryRun in the envelope’s detail', { detail: { dryRun: true } }],
+    ['shards in the envelope’s detail, misspelt', { detail: { shard: [0] } }],
   ])('malformed event (%s) is an error and changes nothing', async (_name, extra) => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { shard: 0 });
