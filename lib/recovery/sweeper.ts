@@ -63,7 +63,7 @@ import { assertOptions, optionNames } from '../plain-options.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
-import { type InstanceSummary, InstanceTable } from '../changelog/instance-table.js';
+import { type InstanceSummary, InstanceTable, SETTLE_BATCH } from '../changelog/instance-table.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
 import type { HvPointer } from '../tiered/hv-item-shape.js';
 import { type DeleteFailure, DeleteManyIncompleteError, LtBucket } from '../tiered/lt-bucket.js';
@@ -954,11 +954,16 @@ export class Sweeper {
     const drop = fates.filter((f) => f.kind === 'drop').map((f) => f.changeId);
     const due = fates.flatMap((f) => (f.kind === 'keep' ? [f.due] : []));
     if (drop.length === 0 && due.length > 0 && Math.min(...due) === item.leaseUntil) return;
-    const released = await this.release(instanceId, due, drop);
+    let landed = 0;
+    const released = await this.release(instanceId, due, drop, (n) => {
+      landed += n;
+    });
     if (released === 'lost') {
       // Our claim expired and another sweeper took the instance over: it redoes the same
-      // (idempotent) work. Nothing is lost; our drops did not happen.
-      this.logger.warn('claim lost before settling', { instanceId });
+      // (idempotent) work. Nothing is lost. The drops of a request that landed before are done, by
+      // us alone (the other sweeper no longer sees those entries): counted; the rest did not happen.
+      report.entriesRecovered += landed;
+      this.logger.warn('claim lost before settling', { instanceId, entriesDropped: landed });
       return;
     }
     // Gone when we came to delete it. While our claim held, no other sweeper could take it: the
@@ -1020,14 +1025,26 @@ export class Sweeper {
    * Steps 6 and 7: drops the settled entries under the claim and moves its expiry to the earliest
    * `due`, or deletes the item when nothing is kept. `lost`: another sweeper holds the claim;
    * `gone`: the item was deleted already (by our own earlier attempt, or by a sweeper that took
-   * the claim over).
+   * the claim over). The drops go in requests of at most {@link SETTLE_BATCH}, each told to
+   * `landed` once it landed: a claim taken over between two of them leaves the earlier ones done.
    */
-  private async release(instanceId: string, due: readonly number[], drop: readonly string[]): Promise<'released' | 'gone' | 'lost'> {
+  private async release(
+    instanceId: string,
+    due: readonly number[],
+    drop: readonly string[],
+    landed: (dropped: number) => void = () => {},
+  ): Promise<'released' | 'gone' | 'lost'> {
     if (due.length === 0) {
       const outcome = await this.table.deleteClaimedOutcome(instanceId, this.sweeperId);
       return outcome === 'deleted' ? 'released' : outcome;
     }
-    return (await this.table.settle(instanceId, { claimant: this.sweeperId, drop, leaseUntil: Math.min(...due) })) ? 'released' : 'lost';
+    const leaseUntil = Math.min(...due);
+    for (let i = 0; i === 0 || i < drop.length; i += SETTLE_BATCH) {
+      const part = drop.slice(i, i + SETTLE_BATCH);
+      if (!(await this.table.settle(instanceId, { claimant: this.sweeperId, drop: part, leaseUntil }))) return 'lost';
+      landed(part.length);
+    }
+    return 'released';
   }
 
   private shardsOf(requested: readonly number[] | undefined): number[] {

@@ -547,3 +547,56 @@ describe('two dead writers of one object, the second having replaced the firstâ€
     expect(report.blobsDeleted).toBe(2);
   });
 });
+
+describe('an instance with more entries to drop than one settle request takes (48), whose claim another sweeper takes between two of them', () => {
+  test('the drops of the request that landed are counted: those entries left the log, and nobody else will count them', async () => {
+    const fx = await freshFixture();
+    const since = Date.now() - HOUR;
+    const entries: Record<string, unknown> = {};
+    const blobs: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const id = `many/${i}`;
+      const blob = rawBlobKey(fx, id);
+      await rawPutObject(fx, blob, randomBody(16));
+      blobs.push(blob);
+      entries[newChangeId()] = { v: 1, id, at: since, new: blob };
+    }
+    // One entry it cannot trust: kept, so the instance is settled (drops and a new lease), not drained.
+    entries[newChangeId()] = { v: 1, id: 'many/x', at: since, new: 'elsewhere/not-a-blob-key' };
+    const instanceId = await putRawInstance(fx, {
+      state: 'claimed',
+      claimedBy: 'dead-sweeper',
+      firstSeen: since,
+      leaseUntil: since,
+      entries,
+    });
+    const isSettle = (r: RequestInfo) =>
+      r.command === 'UpdateItemCommand' && String((r.input as { UpdateExpression?: string }).UpdateExpression).includes('REMOVE');
+    // Before the second settle request: another sweeper takes the instance over (its claim is the item's now).
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      skip: 1,
+      times: 1,
+      match: isSettle,
+      before: async () => {
+        await fx.dynamodb.send(
+          new UpdateItemCommand({
+            TableName: fx.config.changeLogTable,
+            Key: { pk: { S: instanceId } },
+            UpdateExpression: 'SET claimedBy = :other',
+            ExpressionAttributeValues: { ':other': { S: 'another-sweeper' } },
+          }),
+        );
+      },
+    });
+    const report = await sweeperAt(fx, 0, { injector }).sweep();
+    expect(injector.stats.injected.delay).toBe(1);
+    const left = entryNames(await rawInstance(fx, instanceId));
+    // 48 dropped by the first request; 2 and the quarantined one left to the sweeper that took over.
+    expect(left).toHaveLength(3);
+    expect(report).toMatchObject({ blobsDeleted: 50, entriesQuarantined: 1, errors: 0 });
+    // It said 0: the 48 entries that left the log were counted by nobody.
+    expect(report.entriesRecovered).toBe(51 - left.length);
+  });
+});
