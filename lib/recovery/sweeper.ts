@@ -938,7 +938,7 @@ export class Sweeper {
     const { instanceId } = item;
     const { report } = sweep;
     try {
-      await this.dropAndRelease(item, this.fatesOf(instanceId, judged, deletes, failed, now, sweep), report);
+      await this.dropAndRelease(item, this.fatesOf(instanceId, judged, deletes, failed, now, sweep), sweep);
     } catch (err) {
       report.errors++;
       this.logger.error('instance not settled', { instanceId, error: describe(err) });
@@ -949,15 +949,24 @@ export class Sweeper {
    * Steps 6 and 7 from the fates of the instance's entries. Nothing is written when nothing is
    * dropped and the claim already holds the instance until its next due entry (a first sighting).
    */
-  private async dropAndRelease(item: InstanceItem, fates: readonly Fate[], report: SweepReport): Promise<void> {
+  private async dropAndRelease(item: InstanceItem, fates: readonly Fate[], sweep: SweepRun): Promise<void> {
     const { instanceId } = item;
+    const { report } = sweep;
     const drop = fates.filter((f) => f.kind === 'drop').map((f) => f.changeId);
     const due = fates.flatMap((f) => (f.kind === 'keep' ? [f.due] : []));
     if (drop.length === 0 && due.length > 0 && Math.min(...due) === item.leaseUntil) return;
     let landed = 0;
-    const released = await this.release(instanceId, due, drop, (n) => {
-      landed += n;
-    });
+    const released = await this.release(
+      instanceId,
+      due,
+      drop,
+      (n) => {
+        landed += n;
+      },
+      () => sweep.stopped,
+    );
+    // Cut off at the deadline between two settle requests: the next is not sent (the sweep returned).
+    if (released === 'stopped') return;
     if (released === 'lost') {
       // Our claim expired and another sweeper took the instance over: it redoes the same
       // (idempotent) work. Nothing is lost. The drops of a request that landed before are done, by
@@ -1027,19 +1036,22 @@ export class Sweeper {
    * `gone`: the item was deleted already (by our own earlier attempt, or by a sweeper that took
    * the claim over). The drops go in requests of at most {@link SETTLE_BATCH}, each told to
    * `landed` once it landed: a claim taken over between two of them leaves the earlier ones done.
+   * `stopped`: the sweep was cut off at its deadline before the next request (none is sent).
    */
   private async release(
     instanceId: string,
     due: readonly number[],
     drop: readonly string[],
     landed: (dropped: number) => void = () => {},
-  ): Promise<'released' | 'gone' | 'lost'> {
+    stopped: () => boolean = () => false,
+  ): Promise<'released' | 'gone' | 'lost' | 'stopped'> {
     if (due.length === 0) {
       const outcome = await this.table.deleteClaimedOutcome(instanceId, this.sweeperId);
       return outcome === 'deleted' ? 'released' : outcome;
     }
     const leaseUntil = Math.min(...due);
     for (let i = 0; i === 0 || i < drop.length; i += SETTLE_BATCH) {
+      if (i > 0 && stopped()) return 'stopped';
       const part = drop.slice(i, i + SETTLE_BATCH);
       if (!(await this.table.settle(instanceId, { claimant: this.sweeperId, drop: part, leaseUntil }))) return 'lost';
       landed(part.length);
