@@ -99,7 +99,7 @@ export interface SweeperOptions {
   readonly s3?: S3Client;
   /** Milliseconds since the epoch. Default `Date.now`. */
   readonly clock?: Clock;
-  /** This sweeper's id, written as `claimedBy`. Default: a new UUIDv7. */
+  /** This sweeper's id, written as `claimedBy`: a non-empty string. Default: a new UUIDv7. */
   readonly sweeperId?: string;
   /** How long a claim lasts before another sweeper may take over. Default 300 000. */
   readonly claimMs?: number;
@@ -349,6 +349,7 @@ export class Sweeper {
     this.config = validateConfig(options.config);
     checkSweeperWindows(options);
     checkSweeperDurations(options);
+    checkSweeperId(options.sweeperId);
     const dynamodb = options.dynamodb ?? createDynamoDBClient();
     this.table = new InstanceTable(options.config, dynamodb);
     this.hv = new HvTable(options.config.objectsTable, dynamodb, resolveHvAttributes(options.config, options.attributes));
@@ -1115,6 +1116,22 @@ function checkSweeperDurations(options: SweeperOptions): void {
       'maxLeaseMs',
     );
   }
+}
+
+/**
+ * `sweeperId`: a non-empty string. It is written as the claims' `claimedBy`, which a claim takes
+ * only as a string (a header it cannot trust is never laundered): a number (a JS caller's) would
+ * leave every instance this sweeper claims quarantined, by this claim and every later one, its
+ * entries never recovered; an empty one names nobody.
+ *
+ * @throws ConfigError naming the option.
+ */
+function checkSweeperId(sweeperId: unknown): void {
+  if (sweeperId === undefined || (typeof sweeperId === 'string' && sweeperId.length > 0)) return;
+  throw new ConfigError(
+    `sweeperId must be a non-empty string, got ${typeof sweeperId === 'string' ? '""' : typeof sweeperId}`,
+    'sweeperId',
+  );
 }
 
 /** Parses an instance item; a header it cannot trust is reported with its entry count (at least 1). */

@@ -14,6 +14,7 @@ import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
+import { ConfigError } from '../../lib/errors.js';
 import { newChangeId } from '../../lib/ids.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { freshFixture } from '../support/local.js';
@@ -599,4 +600,25 @@ describe('an instance with more entries to drop than one settle request takes (4
     // It said 0: the 48 entries that left the log were counted by nobody.
     expect(report.entriesRecovered).toBe(51 - left.length);
   });
+});
+
+describe('a sweeperId that is not a non-empty string (a number or an object from a JS caller, an empty string)', () => {
+  test.each([
+    ['a number', 42],
+    ['an object', { id: 'sweeper-1' }],
+    ['an empty string', ''],
+  ])(
+    '%s is a ConfigError at construction, before any request: its claims would write a claimedBy no claim trusts',
+    async (_what, sweeperId) => {
+      const fx = await freshFixture();
+      const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
+      const before = await rawInstance(fx, instanceId);
+      // It constructed, and its sweep claimed the instance under a claimedBy the claim's condition
+      // refuses (not a string) and quarantined it, on that sweep and every later one's: the entry
+      // was never recovered again.
+      expect(() => sweeperAt(fx, 0, { sweeperId: sweeperId as string })).toThrow(ConfigError);
+      expect(await rawInstance(fx, instanceId)).toEqual(before);
+      expect(await allKeys(fx)).toEqual(blobs);
+    },
+  );
 });
