@@ -69,7 +69,7 @@ export type FenceEffect =
  * Entries one settle request drops: its condition takes ` AND attribute_exists(#cNN)` (27 bytes)
  * per entry, 48 of them about 1.3 KB of DynamoDB's 4 KB expression limit.
  */
-const SETTLE_BATCH = 48;
+export const SETTLE_BATCH = 48;
 
 const NAMES = {
   '#state': A.state,

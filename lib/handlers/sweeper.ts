@@ -96,8 +96,13 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
     const deadline = clock() + remainingMs;
     const publish = (report: SweepReport) => {
       // A dry run acts on nothing: its counts (blobs it would delete, instances it would claim)
-      // would show on the dashboard and in the alarms as done. It is logged, not published.
-      if (report.dryRun) return;
+      // would show on the dashboard and in the alarms as done. It is logged, not published: its
+      // list too when the invocation then fails (an error in one instance, a shard's query), as
+      // what the rest of the sweep would delete is what the dry run was asked for.
+      if (report.dryRun) {
+        logger.info('dry run: blobs that would be deleted', { wouldDelete: report.wouldDelete });
+        return;
+      }
       addSweepMetrics(metricSink, report);
       metrics.publishStoredMetrics();
     };
@@ -117,8 +122,7 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
       // Fail the invocation so the errors alarm sees it; the next sweep retries (all idempotent).
       throw new Error(`sweep finished with ${report.errors} errors (see logs)`);
     }
-    const { wouldDelete, ...summary } = report;
-    if (dryRun) logger.info('dry run: blobs that would be deleted', { wouldDelete });
+    const { wouldDelete: _listed, ...summary } = report;
     return summary;
   };
 }

@@ -6,7 +6,8 @@
  * schedule sends `true`) and `{ "dryRun": true }`, beside an EventBridge event's own fields
  * (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`, `resources`, `detail`:
  * what a cron rule without an input sends). Any other field is an error, never a guess: one of
- * these misspelt (`dryrun`, `dry_run`, `dry`) would be ignored, and a dry run would sweep for real.
+ * these misspelt (`dryrun`, `dry_run`, `dry`) would be ignored, and a dry run would sweep for real;
+ * so would one put in the envelope's `detail` (where an event sent to a bus carries its fields).
  * So is a malformed field, and an event that is not an object (a JSON string, an input encoded
  * twice, would run a full sweep). A shard no configuration has (256 or more) is malformed; one at
  * or past the sweeper's own `TIERLOG_LEASE_SHARDS` is not: it is what a schedule of the other
@@ -56,6 +57,7 @@ export function parseSweepEvent(event: unknown): SweepEventOptions {
       meant !== undefined ? `did you mean "${meant}"?` : `the event takes ${OPTIONS.join(', ')} and an EventBridge event's own fields`;
     throw new ValidationError(`unknown field "${name}": ${hint}`, name);
   }
+  refuseOptionsInDetail((event as { detail?: unknown }).detail);
   const { shards, dryRun, housekeeping } = event as { shards?: unknown; dryRun?: unknown; housekeeping?: unknown };
   if (dryRun !== undefined && typeof dryRun !== 'boolean') throw new ValidationError('dryRun must be a boolean', 'dryRun');
   if (housekeeping !== undefined && typeof housekeeping !== 'boolean') {
@@ -67,6 +69,26 @@ export function parseSweepEvent(event: unknown): SweepEventOptions {
     throw new ValidationError(`shards must be a non-empty array of integers in 0..${MAX_LEASE_SHARDS - 1}`, 'shards');
   }
   return { shards: shards as number[], ...flags };
+}
+
+/**
+ * An EventBridge event's `detail` is its sender's, not read as options: a cron rule sends `{}`,
+ * and a rule matching other events passes theirs. One that holds an option of the sweep (or a
+ * form of one: `{"detail": {"dryRun": true}}`, an event put on a bus and routed by a rule with no
+ * input) was meant for it, and ignored it would run a real sweep for a dry run.
+ *
+ * @throws ValidationError naming `detail.<field>`.
+ */
+function refuseOptionsInDetail(detail: unknown): void {
+  if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) return;
+  for (const name of Object.keys(detail)) {
+    const meant = LOOKALIKES.get(name.toLowerCase().replace(/[^a-z]/g, ''));
+    if (meant === undefined) continue;
+    throw new ValidationError(
+      `"detail.${name}" is not read: the sweep's options (${OPTIONS.join(', ')}) go at the event's top level (the schedule's or the rule's input), not in its detail`,
+      `detail.${name}`,
+    );
+  }
 }
 
 /**

@@ -63,7 +63,7 @@ import { assertOptions, optionNames } from '../plain-options.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
-import { type InstanceSummary, InstanceTable } from '../changelog/instance-table.js';
+import { type InstanceSummary, InstanceTable, SETTLE_BATCH } from '../changelog/instance-table.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
 import type { HvPointer } from '../tiered/hv-item-shape.js';
 import { type DeleteFailure, DeleteManyIncompleteError, LtBucket } from '../tiered/lt-bucket.js';
@@ -99,7 +99,7 @@ export interface SweeperOptions {
   readonly s3?: S3Client;
   /** Milliseconds since the epoch. Default `Date.now`. */
   readonly clock?: Clock;
-  /** This sweeper's id, written as `claimedBy`. Default: a new UUIDv7. */
+  /** This sweeper's id, written as `claimedBy`: a non-empty string. Default: a new UUIDv7. */
   readonly sweeperId?: string;
   /** How long a claim lasts before another sweeper may take over. Default 300 000. */
   readonly claimMs?: number;
@@ -288,6 +288,11 @@ interface SweepRun {
   readonly waiting: Set<Promise<void>>;
   /** Aborts of dead writers' multipart uploads (step 5), one listing shared by the sweep's instances. */
   readonly uploads: AbandonedUploads;
+  /**
+   * The blobs counted in `blobsDeleted` (in a dry run, listed in `wouldDelete`): a blob two
+   * instances name (one writer's `new`, the next writer's `old`) is deleted for both and counted once.
+   */
+  readonly counted: Set<string>;
   /** The deadline cut the sweep off: nothing more is started (no request, no count). */
   stopped: boolean;
 }
@@ -344,6 +349,7 @@ export class Sweeper {
     this.config = validateConfig(options.config);
     checkSweeperWindows(options);
     checkSweeperDurations(options);
+    checkSweeperId(options.sweeperId);
     const dynamodb = options.dynamodb ?? createDynamoDBClient();
     this.table = new InstanceTable(options.config, dynamodb);
     this.hv = new HvTable(options.config.objectsTable, dynamodb, resolveHvAttributes(options.config, options.attributes));
@@ -431,7 +437,7 @@ export class Sweeper {
     // Instances waiting in a batcher: each goes on (in the pool) once its batch is answered.
     const waiting = new Set<Promise<void>>();
     const uploads = new AbandonedUploads(this.lt, this.clock, report, this.logger, this.maxUploadListingPages);
-    const sweep: SweepRun = { report, pool, pointers, deletes, waiting, uploads, stopped: false };
+    const sweep: SweepRun = { report, pool, pointers, deletes, waiting, uploads, counted: new Set(), stopped: false };
     const pastDeadline = () =>
       options.signal?.aborted === true || (options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs);
 
@@ -878,12 +884,14 @@ export class Sweeper {
     const settled = judged.filter((j) => j.kind === 'settled');
     const deletes = [...new Set(settled.flatMap((s) => s.deletes))];
     if (report.dryRun) {
-      report.wouldDelete.push(...deletes);
-      report.blobsDeleted += deletes.length;
+      const first = deletes.filter((key) => !sweep.counted.has(key));
+      for (const key of first) sweep.counted.add(key);
+      report.wouldDelete.push(...first);
+      report.blobsDeleted += first.length;
       report.entriesRecovered += settled.length;
       return;
     }
-    if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Map(), now, report);
+    if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Map(), now, sweep);
     const abandoned = at.session ? [] : settled.flatMap((s) => (s.abandonedNew !== undefined ? [s.abandonedNew] : []));
     // The aborts never fail; they are awaited whatever the deletes answer, so none outlives the sweep.
     const aborted = sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd);
@@ -897,7 +905,7 @@ export class Sweeper {
         throw err;
       },
     );
-    this.whenAnswered(item.instanceId, sweep, answered, (failed) => this.finishInstance(item, judged, deletes, failed, now, report));
+    this.whenAnswered(item.instanceId, sweep, answered, (failed) => this.finishInstance(item, judged, deletes, failed, now, sweep));
   }
 
   /**
@@ -926,11 +934,12 @@ export class Sweeper {
     deletes: readonly string[],
     failed: ReadonlyMap<string, DeleteFailure>,
     now: number,
-    report: SweepReport,
+    sweep: SweepRun,
   ): Promise<void> {
     const { instanceId } = item;
+    const { report } = sweep;
     try {
-      await this.dropAndRelease(item, this.fatesOf(instanceId, judged, deletes, failed, now, report), report);
+      await this.dropAndRelease(item, this.fatesOf(instanceId, judged, deletes, failed, now, sweep), sweep);
     } catch (err) {
       report.errors++;
       this.logger.error('instance not settled', { instanceId, error: describe(err) });
@@ -941,16 +950,30 @@ export class Sweeper {
    * Steps 6 and 7 from the fates of the instance's entries. Nothing is written when nothing is
    * dropped and the claim already holds the instance until its next due entry (a first sighting).
    */
-  private async dropAndRelease(item: InstanceItem, fates: readonly Fate[], report: SweepReport): Promise<void> {
+  private async dropAndRelease(item: InstanceItem, fates: readonly Fate[], sweep: SweepRun): Promise<void> {
     const { instanceId } = item;
+    const { report } = sweep;
     const drop = fates.filter((f) => f.kind === 'drop').map((f) => f.changeId);
     const due = fates.flatMap((f) => (f.kind === 'keep' ? [f.due] : []));
     if (drop.length === 0 && due.length > 0 && Math.min(...due) === item.leaseUntil) return;
-    const released = await this.release(instanceId, due, drop);
+    let landed = 0;
+    const released = await this.release(
+      instanceId,
+      due,
+      drop,
+      (n) => {
+        landed += n;
+      },
+      () => sweep.stopped,
+    );
+    // Cut off at the deadline between two settle requests: the next is not sent (the sweep returned).
+    if (released === 'stopped') return;
     if (released === 'lost') {
       // Our claim expired and another sweeper took the instance over: it redoes the same
-      // (idempotent) work. Nothing is lost; our drops did not happen.
-      this.logger.warn('claim lost before settling', { instanceId });
+      // (idempotent) work. Nothing is lost. The drops of a request that landed before are done, by
+      // us alone (the other sweeper no longer sees those entries): counted; the rest did not happen.
+      report.entriesRecovered += landed;
+      this.logger.warn('claim lost before settling', { instanceId, entriesDropped: landed });
       return;
     }
     // Gone when we came to delete it. While our claim held, no other sweeper could take it: the
@@ -974,16 +997,24 @@ export class Sweeper {
     return j;
   }
 
-  /** Step 5's outcome: an entry whose delete failed is kept for a retry. */
+  /**
+   * Step 5's outcome: an entry whose delete failed is kept for a retry. A blob another instance
+   * of the sweep named too, and whose delete was counted for it, is not counted again.
+   */
   private fatesOf(
     instanceId: string,
     judged: readonly Judged[],
     deletes: readonly string[],
     failed: ReadonlyMap<string, DeleteFailure>,
     now: number,
-    report: SweepReport,
+    sweep: SweepRun,
   ): Fate[] {
-    report.blobsDeleted += deletes.length - failed.size;
+    const { report, counted } = sweep;
+    for (const key of deletes) {
+      if (failed.has(key) || counted.has(key)) continue;
+      counted.add(key);
+      report.blobsDeleted++;
+    }
     // Each key with S3's answer for it: AccessDenied (a grant, a bucket policy), object lock, or
     // throttling ask different things of the operator (EntriesFailing).
     if (failed.size > 0) {
@@ -1004,14 +1035,29 @@ export class Sweeper {
    * Steps 6 and 7: drops the settled entries under the claim and moves its expiry to the earliest
    * `due`, or deletes the item when nothing is kept. `lost`: another sweeper holds the claim;
    * `gone`: the item was deleted already (by our own earlier attempt, or by a sweeper that took
-   * the claim over).
+   * the claim over). The drops go in requests of at most {@link SETTLE_BATCH}, each told to
+   * `landed` once it landed: a claim taken over between two of them leaves the earlier ones done.
+   * `stopped`: the sweep was cut off at its deadline before the next request (none is sent).
    */
-  private async release(instanceId: string, due: readonly number[], drop: readonly string[]): Promise<'released' | 'gone' | 'lost'> {
+  private async release(
+    instanceId: string,
+    due: readonly number[],
+    drop: readonly string[],
+    landed: (dropped: number) => void = () => {},
+    stopped: () => boolean = () => false,
+  ): Promise<'released' | 'gone' | 'lost' | 'stopped'> {
     if (due.length === 0) {
       const outcome = await this.table.deleteClaimedOutcome(instanceId, this.sweeperId);
       return outcome === 'deleted' ? 'released' : outcome;
     }
-    return (await this.table.settle(instanceId, { claimant: this.sweeperId, drop, leaseUntil: Math.min(...due) })) ? 'released' : 'lost';
+    const leaseUntil = Math.min(...due);
+    for (let i = 0; i === 0 || i < drop.length; i += SETTLE_BATCH) {
+      if (i > 0 && stopped()) return 'stopped';
+      const part = drop.slice(i, i + SETTLE_BATCH);
+      if (!(await this.table.settle(instanceId, { claimant: this.sweeperId, drop: part, leaseUntil }))) return 'lost';
+      landed(part.length);
+    }
+    return 'released';
   }
 
   private shardsOf(requested: readonly number[] | undefined): number[] {
@@ -1070,6 +1116,22 @@ function checkSweeperDurations(options: SweeperOptions): void {
       'maxLeaseMs',
     );
   }
+}
+
+/**
+ * `sweeperId`: a non-empty string. It is written as the claims' `claimedBy`, which a claim takes
+ * only as a string (a header it cannot trust is never laundered): a number (a JS caller's) would
+ * leave every instance this sweeper claims quarantined, by this claim and every later one, its
+ * entries never recovered; an empty one names nobody.
+ *
+ * @throws ConfigError naming the option.
+ */
+function checkSweeperId(sweeperId: unknown): void {
+  if (sweeperId === undefined || (typeof sweeperId === 'string' && sweeperId.length > 0)) return;
+  throw new ConfigError(
+    `sweeperId must be a non-empty string, got ${typeof sweeperId === 'string' ? '""' : typeof sweeperId}`,
+    'sweeperId',
+  );
 }
 
 /** Parses an instance item; a header it cannot trust is reported with its entry count (at least 1). */

@@ -256,6 +256,9 @@ describe('sweeper handler', () => {
     ['dryRun shortened', { dry: true }],
     // Not a misspelling the sweeper can name, still not a field it can act on.
     ['a field the event does not take', { mode: 'dry' }],
+    // An event put on a bus with its options as detail, routed by a rule with no input: a dry run asked for.
+    ['dryRun in the envelope’s detail', { detail: { dryRun: true } }],
+    ['shards in the envelope’s detail, misspelt', { detail: { shard: [0] } }],
   ])('malformed event (%s) is an error and changes nothing', async (_name, extra) => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { shard: 0 });
@@ -527,6 +530,42 @@ describe('sweeper handler', () => {
     // Shard 1 was swept in full before the invocation failed.
     expect(await rawInstance(fx, instanceId)).toBeUndefined();
     expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
+  });
+
+  test("a dry run whose shard's lease-index query fails: the invocation fails, and the blobs the other shards' sweep would delete are still listed in the log", async () => {
+    const fx = await freshFixture();
+    // Fenced by an earlier sweep, in shard 1: a sweep now would delete its blob.
+    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const isShard0Query = (input: Record<string, unknown>) =>
+      input.IndexName !== undefined && (input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0';
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r) => r.command === 'QueryCommand' && isShard0Query(r.input),
+      error: () => Object.assign(new Error('injected: not authorized'), { name: 'AccessDeniedException', $fault: 'client', $metadata: {} }),
+    });
+    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+    const s3 = createS3Client();
+    writers.push({ close: () => (dynamodb.destroy(), s3.destroy()) });
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
+    restores.push(restore);
+    const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3 } });
+    const image = await snapshot(fx);
+
+    const { error, out } = await captureStdout(() =>
+      handler(scheduledEvent({ housekeeping: false, dryRun: true }), lambdaContext('tierlog-sweeper')),
+    );
+    expect(error).toMatchObject({ name: 'AccessDeniedError' });
+    // The list the operator asked for, of the shard that answered (it was lost with the error).
+    const listed = out
+      .split('\n')
+      .filter((l) => l.trim().startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => Array.isArray(l.wouldDelete));
+    expect(listed.map((l) => l.wouldDelete)).toEqual([blobs]);
+    // A dry run still: nothing changed, nothing published.
+    expect(await snapshot(fx)).toBe(image);
+    expect(await rawInstance(fx, instanceId)).toBeDefined();
+    expect(emfDocuments(out)).toEqual([]);
   });
 
   test("a shard's lease-index query throttled past the SDK's retries: the invocation fails, and the metrics of what the other shards did are published", async () => {

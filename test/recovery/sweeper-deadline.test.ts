@@ -15,6 +15,7 @@ import { MIN_ANSWER_MARGIN_MS } from '../../lib/constants.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { newChangeId } from '../../lib/ids.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import type { SweeperOptions } from '../../lib/recovery/sweeper.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -28,7 +29,9 @@ import {
   randomBody,
   putDeadInstance,
   putRawInstance,
+  rawBlobKey,
   rawGetObject,
+  rawPutObject,
   rawInstance,
   rawState,
   sweepPastEverything,
@@ -435,6 +438,35 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     // The claim lands after the sweep returned: nothing is started for it.
     expect(await sentAfterReturn(), 'requests started after the sweep returned').toEqual([]);
     expect(await rawInstance(fx, instanceId)).toMatchObject({ state: 'claimed', n: 'x' });
+  });
+
+  test('an instance with more drops than one settle request takes (48), cut off while its first settle is unanswered: its second is never sent', async () => {
+    const fx = await freshFixture();
+    const since = Date.now() - 60 * MIN;
+    const entries: Record<string, unknown> = {};
+    for (let i = 0; i < 50; i++) {
+      const id = `many/${i}`;
+      const blob = rawBlobKey(fx, id);
+      await rawPutObject(fx, blob, randomBody(16));
+      entries[newChangeId()] = { v: 1, id, at: since, new: blob };
+    }
+    // One entry it cannot trust: kept, so the instance is settled (drops and a new lease), not drained.
+    entries[newChangeId()] = { v: 1, id: 'many/x', at: since, new: 'elsewhere/not-a-blob-key' };
+    const instanceId = await putRawInstance(fx, {
+      state: 'claimed',
+      claimedBy: 'dead-sweeper',
+      firstSeen: since,
+      leaseUntil: since,
+      entries,
+    });
+    const isSettle = (r: RequestInfo) =>
+      r.command === 'UpdateItemCommand' && String((r.input as { UpdateExpression?: string }).UpdateExpression).includes('REMOVE');
+    const { report, sentAfterReturn } = await sweepHeldPastDeadline(fx, isSettle, 'QueryCommand', false);
+    expect(report).toMatchObject({ stoppedEarly: true, entriesRecovered: 0, errors: 0 });
+    // The first settle lands after the sweep returned: nothing is started for it.
+    expect(await sentAfterReturn(), 'requests started after the sweep returned').toEqual([]);
+    // 48 dropped by the late answer; the rest left, claimed, for the next sweep.
+    expect(entryNames(await rawInstance(fx, instanceId))).toHaveLength(3);
   });
 
   test('with a deadline margin below the answer margin: an instance waiting for a slot when the sweep is cut off is not taken after it returned', async () => {

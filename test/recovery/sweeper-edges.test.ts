@@ -14,6 +14,7 @@ import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
+import { ConfigError } from '../../lib/errors.js';
 import { newChangeId } from '../../lib/ids.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { freshFixture } from '../support/local.js';
@@ -25,6 +26,7 @@ import {
   fenceThenSweep,
   KiB,
   makeWriter,
+  pointItemAt,
   putDeadInstance,
   putRawInstance,
   rawBlobKey,
@@ -512,4 +514,111 @@ describe('the skew margin: a lease is taken only once it ended more than TIERLOG
     expect(await sweeperAt(fx, DEFAULT_SKEW_MARGIN_MS).sweep()).toMatchObject({ instancesClaimed: 1, errors: 0 });
     expect((await rawInstance(fx, instanceId))?.state).toBe('claimed');
   });
+});
+
+describe('two dead writers of one object, the second having replaced the first’s blob: one blob named by both instances', () => {
+  /** Writer 1 put X over W and died before deleting W; writer 2 put Y over X and died before deleting X. HV points at Y. */
+  async function twoOverwriters(fx: Awaited<ReturnType<typeof freshFixture>>) {
+    const id = `shared/${newChangeId()}`;
+    const [w, x, y] = [rawBlobKey(fx, id), rawBlobKey(fx, id), rawBlobKey(fx, id)];
+    for (const blob of [w, x, y]) await rawPutObject(fx, blob, randomBody(64));
+    await pointItemAt(fx, id, y);
+    const since = Date.now() - HOUR;
+    const fenced = { state: 'claimed', claimedBy: 'dead-sweeper', firstSeen: since, leaseUntil: since };
+    await putRawInstance(fx, { ...fenced, entries: { [newChangeId()]: { v: 1, id, at: since, new: x, old: w } } });
+    await putRawInstance(fx, { ...fenced, entries: { [newChangeId()]: { v: 1, id, at: since, new: y, old: x } } });
+    return { w, x, y };
+  }
+
+  test('the blob both name is deleted once and counted once; both entries recovered', async () => {
+    const fx = await freshFixture();
+    const { w, x, y } = await twoOverwriters(fx);
+    const report = await sweeperAt(fx, 0).sweep();
+    expect(await allKeys(fx)).toEqual([y]);
+    expect(report).toMatchObject({ instancesClaimed: 2, entriesRecovered: 2, instancesDrained: 2, errors: 0 });
+    // Two blobs left the bucket (W and X): the report said 3, X once per instance that named it.
+    expect(report.blobsDeleted).toBe([w, x].length);
+  });
+
+  test('a dry run lists and counts it once', async () => {
+    const fx = await freshFixture();
+    const { w, x } = await twoOverwriters(fx);
+    const report = await sweeperAt(fx, 0).sweep({ dryRun: true });
+    expect([...report.wouldDelete].sort()).toEqual([w, x].sort());
+    expect(report.blobsDeleted).toBe(2);
+  });
+});
+
+describe('an instance with more entries to drop than one settle request takes (48), whose claim another sweeper takes between two of them', () => {
+  test('the drops of the request that landed are counted: those entries left the log, and nobody else will count them', async () => {
+    const fx = await freshFixture();
+    const since = Date.now() - HOUR;
+    const entries: Record<string, unknown> = {};
+    const blobs: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const id = `many/${i}`;
+      const blob = rawBlobKey(fx, id);
+      await rawPutObject(fx, blob, randomBody(16));
+      blobs.push(blob);
+      entries[newChangeId()] = { v: 1, id, at: since, new: blob };
+    }
+    // One entry it cannot trust: kept, so the instance is settled (drops and a new lease), not drained.
+    entries[newChangeId()] = { v: 1, id: 'many/x', at: since, new: 'elsewhere/not-a-blob-key' };
+    const instanceId = await putRawInstance(fx, {
+      state: 'claimed',
+      claimedBy: 'dead-sweeper',
+      firstSeen: since,
+      leaseUntil: since,
+      entries,
+    });
+    const isSettle = (r: RequestInfo) =>
+      r.command === 'UpdateItemCommand' && String((r.input as { UpdateExpression?: string }).UpdateExpression).includes('REMOVE');
+    // Before the second settle request: another sweeper takes the instance over (its claim is the item's now).
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      skip: 1,
+      times: 1,
+      match: isSettle,
+      before: async () => {
+        await fx.dynamodb.send(
+          new UpdateItemCommand({
+            TableName: fx.config.changeLogTable,
+            Key: { pk: { S: instanceId } },
+            UpdateExpression: 'SET claimedBy = :other',
+            ExpressionAttributeValues: { ':other': { S: 'another-sweeper' } },
+          }),
+        );
+      },
+    });
+    const report = await sweeperAt(fx, 0, { injector }).sweep();
+    expect(injector.stats.injected.delay).toBe(1);
+    const left = entryNames(await rawInstance(fx, instanceId));
+    // 48 dropped by the first request; 2 and the quarantined one left to the sweeper that took over.
+    expect(left).toHaveLength(3);
+    expect(report).toMatchObject({ blobsDeleted: 50, entriesQuarantined: 1, errors: 0 });
+    // It said 0: the 48 entries that left the log were counted by nobody.
+    expect(report.entriesRecovered).toBe(51 - left.length);
+  });
+});
+
+describe('a sweeperId that is not a non-empty string (a number or an object from a JS caller, an empty string)', () => {
+  test.each([
+    ['a number', 42],
+    ['an object', { id: 'sweeper-1' }],
+    ['an empty string', ''],
+  ])(
+    '%s is a ConfigError at construction, before any request: its claims would write a claimedBy no claim trusts',
+    async (_what, sweeperId) => {
+      const fx = await freshFixture();
+      const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
+      const before = await rawInstance(fx, instanceId);
+      // It constructed, and its sweep claimed the instance under a claimedBy the claim's condition
+      // refuses (not a string) and quarantined it, on that sweep and every later one's: the entry
+      // was never recovered again.
+      expect(() => sweeperAt(fx, 0, { sweeperId: sweeperId as string })).toThrow(ConfigError);
+      expect(await rawInstance(fx, instanceId)).toEqual(before);
+      expect(await allKeys(fx)).toEqual(blobs);
+    },
+  );
 });
