@@ -60,8 +60,21 @@ try {
 }
 const opts = program.opts<{ port: number; sweepInterval: number; quiet?: boolean }>();
 
+// A server of the stack gone (DynamoDB Local's JVM out of memory, killed): every request would fail
+// from then on, answered 500 by a service that looks up. It stops, and says why (exit 1).
+let stackGone = false;
+const onStackExit = (message: string): void => {
+  if (stackGone) return;
+  stackGone = true;
+  console.error(`${message}\ntierlog-dev: the local stack is down: stopping`);
+  // Not started yet: the start fails on its own, and says so.
+  if (started === undefined) return;
+  started.stop().finally(() => process.exit(EXIT.failure));
+};
+let started: Awaited<ReturnType<typeof startDevService>> | undefined;
 const service = await startDevService({
   port: opts.port,
+  onStackExit,
   sweepIntervalMs: opts.sweepInterval,
   onSweep: ({ summary, error }) => {
     if (error !== undefined) console.error(`sweep failed: ${String(error)}`);
@@ -77,6 +90,8 @@ const service = await startDevService({
   console.error(`tierlog-dev: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(err instanceof ValidationError || err instanceof ConfigError ? EXIT.usage : EXIT.failure);
 });
+
+started = service;
 
 // Installed before the banner says Ctrl-C stops everything (a Ctrl-C right after it ended the
 // process with no stop). A second Ctrl-C while stopping exits at once (130, as the CLI's): the

@@ -58,6 +58,13 @@ export interface DevServiceOptions {
   readonly onSweep?: (result: { summary?: SweepSummary; error?: unknown }) => void;
   /** Called with unexpected errors of the objects handler (answered as 502). */
   readonly onError?: (err: unknown) => void;
+  /**
+   * Called when a server of the local stack (DynamoDB Local, the S3 server) exits while the
+   * service runs: every request fails from then on. `npm run dev` stops the service and exits 1.
+   *
+   * @default a line on stderr (`startLocalStack`'s `onUnexpectedExit`), the service left running
+   */
+  readonly onStackExit?: (message: string) => void;
 }
 
 /** A running dev service. */
@@ -96,7 +103,7 @@ const DEFAULT_CONFIG: TierlogConfig = {
 };
 
 /** The names {@link DevServiceOptions} has: any other is refused before anything starts. */
-const DEV_SERVICE_OPTIONS = optionNames<DevServiceOptions>()('port', 'sweepIntervalMs', 'config', 'onSweep', 'onError');
+const DEV_SERVICE_OPTIONS = optionNames<DevServiceOptions>()('port', 'sweepIntervalMs', 'config', 'onSweep', 'onError', 'onStackExit');
 
 /** Characters a POSIX shell takes literally in a word: a value of only these needs no quotes. */
 const SHELL_PLAIN = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -205,7 +212,7 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
   const restorePowertools = quietPowertools();
   let stack: LocalStack;
   try {
-    stack = await startLocalStack();
+    stack = await startLocalStack(options.onStackExit !== undefined ? { onUnexpectedExit: options.onStackExit } : {});
   } catch (err) {
     restorePowertools();
     throw err;

@@ -97,3 +97,40 @@ describe('npm run dev: Ctrl-C twice', () => {
     }
   }, 180_000);
 });
+
+describe('npm run dev: a server of its local stack dies', () => {
+  // Before, the service went on, answering every request 500 (one line on stderr said why): an
+  // integrator's process manager saw it up. It stops and exits 1, saying which server went.
+  it('stops and exits 1, naming the server that went', async () => {
+    const dev = await startDev(['--quiet']);
+    let out = '';
+    dev.child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => dev.child.once('exit', (code) => resolve(code)));
+    // DynamoDB Local's JVM, a descendant of the dev process.
+    const table = spawnSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).stdout.split('\n');
+    const procs = table.map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line)).filter((m) => m !== null);
+    const descendants = new Set([dev.child.pid!]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [, pid, ppid] of procs) {
+        if (descendants.has(Number(ppid)) && !descendants.has(Number(pid))) {
+          descendants.add(Number(pid));
+          grew = true;
+        }
+      }
+    }
+    const jvm = procs.find(
+      ([, pid, , args]) => descendants.has(Number(pid)) && /^\S*java\s/.test(args!) && args!.includes('DynamoDBLocal'),
+    );
+    expect(jvm, 'the JVM of DynamoDB Local').toBeDefined();
+    try {
+      process.kill(Number(jvm![1]), 'SIGKILL');
+      const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 60_000))]);
+      expect(code).toBe(1);
+      expect(out).toMatch(/DynamoDB Local exited while in use/);
+      expect(out).toMatch(/the local stack is down: stopping/);
+    } finally {
+      await dev.stop();
+    }
+  }, 180_000);
+});
