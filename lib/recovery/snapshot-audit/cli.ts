@@ -6,7 +6,7 @@
  * table that is not this bucket's store); with `--exit-code`, else 3 when it left findings for a
  * person ({@link snapshotFindingsLeft}).
  */
-import { EXIT, type CliContext, printJson, println, UsageError } from '../../cli/common.js';
+import { EXIT, type CliContext, InterruptedError, printJson, println, UsageError } from '../../cli/common.js';
 import { SnapshotAuditIncompleteError } from './errors.js';
 import { deletesRefused, needsALook } from './reverify.js';
 import { formatSnapshotAudit, type SnapshotAuditReport, snapshotAudit } from './snapshot-audit.js';
@@ -56,7 +56,13 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
     });
   } catch (err) {
     // Stopped after deleting: print what it did (stdout), then the error (stderr; exit 130 or 1).
-    if (err instanceof SnapshotAuditIncompleteError) print(err.report);
+    // The JSON report carries the error too, as the listing audit's does: what it did is no clean
+    // run's report, and a script parsing stdout tells them apart.
+    if (err instanceof SnapshotAuditIncompleteError) {
+      const exitCode = err.cause instanceof InterruptedError ? EXIT.interrupted : EXIT.failure;
+      if (options.json) printJson(ctx.io, { ...err.report, error: { name: err.name, message: err.message, exitCode } });
+      else print(err.report);
+    }
     throw err;
   }
   print(report);
