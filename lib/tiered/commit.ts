@@ -64,7 +64,7 @@ import {
 } from '../aws/errors.js';
 import { CommitRefusedError, ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied, watchAttempts } from '../aws/attempts.js';
-import { AttemptNotSent, guardEachAttempt } from '../aws/retry-loop.js';
+import { AttemptNotSent, addInsideRetryLoop, guardEachAttempt } from '../aws/retry-loop.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 
 export type CommitOutcome =
@@ -116,7 +116,31 @@ const COMMIT_DEADLINE = 'tierlogCommitDeadline';
  * before each goes out ({@link guardEachAttempt}; undefined: none).
  */
 export function guardedWrite<C extends { middlewareStack: unknown }>(command: C, beforeAttempt: (() => void) | undefined): C {
+  addInsideRetryLoop(command.middlewareStack, 'tierlogSentMark', markSent);
   return watchAttempts(guardEachAttempt(command, COMMIT_DEADLINE, beforeAttempt));
+}
+
+/** The errors that came out of an attempt of a {@link guardedWrite} (inside the SDK's retry loop). */
+const CAME_FROM_AN_ATTEMPT = new WeakSet<object>();
+
+/** Marks each error an attempt fails with ({@link neverSent}). */
+const markSent = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+  try {
+    return await next(args);
+  } catch (err) {
+    if (typeof err === 'object' && err !== null) CAME_FROM_AN_ATTEMPT.add(err);
+    throw err;
+  }
+};
+
+/**
+ * True when `err`, an error of a {@link guardedWrite}, was thrown before the SDK's retry loop: no
+ * attempt of the write was made, so nothing of it went out (credentials that could not be loaded,
+ * an input the SDK could not serialize, a change-log element that could not be built). Such an
+ * error has no answer and no status, which would otherwise read as "no answer: may have landed".
+ */
+export function neverSent(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && !CAME_FROM_AN_ATTEMPT.has(err);
 }
 
 /** Runs the commit and classifies its outcome; throws only for bad config and a request refused before it was judged (ValidationException). */
@@ -246,6 +270,8 @@ async function classify(
   if (awsErrorName(err) === 'ValidationException') {
     throw new CommitRefusedError(String(request.write.input.Key[request.hv.attrs.key]), ['ValidationException'], err);
   }
+  // Thrown before any attempt went out (no credentials): nothing landed, nothing to decide.
+  if (neverSent(err) && err instanceof Error) return { kind: 'refused', error: err };
   return decideByRead(request, landed, err);
 }
 

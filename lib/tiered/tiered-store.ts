@@ -87,7 +87,7 @@ import {
   inlineBodyOf,
   liveOf,
 } from './hv-table.js';
-import { guardedWrite } from './commit.js';
+import { guardedWrite, neverSent } from './commit.js';
 import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
 import { isExpired, refuseIfExpired, type StoredExpiry, storedExpiryOf, ttiRefresh, ttiRefreshMarginMs } from './expiry.js';
@@ -934,7 +934,8 @@ export class TieredStore {
   private async decideByRead(key: string, err: unknown, writeId: string, operation: 'put' | 'delete'): Promise<HvRecord> {
     const translated = translateAwsError(err, { operation, table: this.hv.tableName });
     if (translated !== err) throw translated;
-    if (!requestMayHaveApplied(err)) throw err;
+    // No attempt went out (credentials that could not be loaded): thrown as it is, as for a logged write.
+    if (!requestMayHaveApplied(err) || neverSent(err)) throw err;
     return this.landedOrUnknown(key, writeId, err);
   }
 

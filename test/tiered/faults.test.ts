@@ -6,10 +6,12 @@
  *  - lost answers on record, remove and DeleteObject (SDK retries must be idempotent).
  * After each, invariants are checked from outside, before and after a sweep.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
+import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { CommitOutcomeUnknownError, InstanceClaimedError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
-import type { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   KiB,
@@ -408,6 +410,39 @@ describe('an entry left to the sweeper by a writer that lives on', () => {
     expect(after.unreferenced).toEqual([]);
     expect(after.entries).toBe(0);
     expect(await sweepPastEverything(fx)).toMatchObject({ entriesRecovered: 0, errors: 0 });
+    await expectClean(fx, expect);
+  });
+});
+
+describe('a write whose client fails before sending anything (credentials that cannot be loaded)', () => {
+  // The SDK resolves credentials before its retry loop: nothing went out, so the write did not
+  // land. Such an error has no status; it was read as "no answer" and answered as an unknown outcome.
+  test('small put, small delete and large delete answer the error, not CommitOutcomeUnknownError; nothing is left', async () => {
+    const fx = await freshFixture();
+    const small = randomBody(100);
+    const large = randomBody(LARGE);
+    const setup = writer(fx);
+    await setup.store.put('creds/small', small);
+    await setup.store.put('creds/large', large);
+    const dynamodb = new DynamoDBClient({
+      endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB || process.env.AWS_ENDPOINT_URL,
+      region: process.env.AWS_REGION || 'us-east-1',
+      credentials: async () => {
+        throw Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+      },
+    });
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb, renewInBackground: false });
+    open.push({ close: () => (log.close(), dynamodb.destroy()) });
+    const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3: setup.s3 });
+    for (const write of [() => store.put('creds/small', 'other'), () => store.delete('creds/small'), () => store.delete('creds/large')]) {
+      const result = await outcome(write());
+      expect(result.ok).toBe(false);
+      const error = (result as { error: unknown }).error;
+      expect(error).not.toBeInstanceOf(CommitOutcomeUnknownError);
+      expect((error as Error).name).toBe('CredentialsProviderError');
+    }
+    expect(sameBytes(await rawValue(fx, 'creds/small'), small)).toBe(true);
+    expect(sameBytes(await rawValue(fx, 'creds/large'), large)).toBe(true);
     await expectClean(fx, expect);
   });
 });
