@@ -116,31 +116,47 @@ const COMMIT_DEADLINE = 'tierlogCommitDeadline';
  * before each goes out ({@link guardEachAttempt}; undefined: none).
  */
 export function guardedWrite<C extends { middlewareStack: unknown }>(command: C, beforeAttempt: (() => void) | undefined): C {
-  addInsideRetryLoop(command.middlewareStack, 'tierlogSentMark', markSent);
+  markNeverSent(command);
   return watchAttempts(guardEachAttempt(command, COMMIT_DEADLINE, beforeAttempt));
 }
 
-/** The errors that came out of an attempt of a {@link guardedWrite} (inside the SDK's retry loop). */
-const CAME_FROM_AN_ATTEMPT = new WeakSet<object>();
-
-/** Marks each error an attempt fails with ({@link neverSent}). */
-const markSent = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-  try {
-    return await next(args);
-  } catch (err) {
-    if (typeof err === 'object' && err !== null) CAME_FROM_AN_ATTEMPT.add(err);
-    throw err;
-  }
-};
+/** The errors a {@link guardedWrite} failed with before any of its attempts began ({@link neverSent}). */
+const BEFORE_ANY_ATTEMPT = new WeakSet<object>();
 
 /**
- * True when `err`, an error of a {@link guardedWrite}, was thrown before the SDK's retry loop: no
- * attempt of the write was made, so nothing of it went out (credentials that could not be loaded,
- * an input the SDK could not serialize, a change-log element that could not be built). Such an
- * error has no answer and no status, which would otherwise read as "no answer: may have landed".
+ * Marks what `command` fails with while none of its attempts has begun: an attempt begins (inside
+ * the SDK's retry loop) before anything of it can go out, so such an error is one nothing was
+ * sent for. Only that is marked: an error after an attempt began, whether it came out of the
+ * attempt or after its answer (an answer the document client could not unmarshal, the write
+ * landed), is not, and is decided as any error that may have landed.
+ */
+function markNeverSent(command: { middlewareStack: unknown }): void {
+  let begun = false;
+  addInsideRetryLoop(command.middlewareStack, 'tierlogAttemptBegun', (next: (args: unknown) => Promise<unknown>) => (args: unknown) => {
+    begun = true;
+    return next(args);
+  });
+  (command.middlewareStack as { add(middleware: unknown, options: { step: 'initialize'; name: string; override: boolean }): void }).add(
+    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        if (!begun && typeof err === 'object' && err !== null) BEFORE_ANY_ATTEMPT.add(err);
+        throw err;
+      }
+    },
+    { step: 'initialize', name: 'tierlogNeverSent', override: true },
+  );
+}
+
+/**
+ * True when `err`, an error of a {@link guardedWrite}, was thrown before any attempt of the write
+ * began: nothing of it went out (credentials that could not be loaded, an input the SDK could not
+ * serialize). Such an error has no answer and no status, which would otherwise read as "no answer:
+ * may have landed". False for any error once an attempt began, and for one not seen by the mark.
  */
 export function neverSent(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && !CAME_FROM_AN_ATTEMPT.has(err);
+  return typeof err === 'object' && err !== null && BEFORE_ANY_ATTEMPT.has(err);
 }
 
 /** Runs the commit and classifies its outcome; throws only for bad config and a request refused before it was judged (ValidationException). */

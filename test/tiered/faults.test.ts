@@ -445,4 +445,30 @@ describe('a write whose client fails before sending anything (credentials that c
     expect(sameBytes(await rawValue(fx, 'creds/large'), large)).toBe(true);
     await expectClean(fx, expect);
   });
+
+  test('an error after an attempt was answered (the write landed) is never taken for one nothing was sent for: the commit is decided by a read', async () => {
+    // A middleware outside the SDK's retry loop that fails once the answer came (an output the
+    // document client cannot unmarshal, say): the commit landed. Taken for "never sent", it was
+    // a refusal: the put's cleanup deleted the blob the object now points at, and a read of it failed.
+    const fx = await freshFixture();
+    const w = writer(fx);
+    const body = randomBody(LARGE);
+    let thrown = 0;
+    (w.dynamodb.middlewareStack as unknown as { add(m: unknown, o: { step: 'initialize'; name: string }): void }).add(
+      (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+        const out = await next(args);
+        if (context.commandName === 'TransactWriteItemsCommand' && thrown === 0) {
+          thrown++;
+          throw new Error('failed after the answer came');
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'failAfterAnswer' },
+    );
+    const result = await outcome(w.store.put('landed/after-answer', body));
+    expect(thrown).toBe(1);
+    expect(result.ok, 'the commit landed: a read shows it').toBe(true);
+    expect(sameBytes((await w.store.get('landed/after-answer'))?.body, body)).toBe(true);
+    await expectClean(fx, expect);
+  });
 });
