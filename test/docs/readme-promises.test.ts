@@ -331,3 +331,24 @@ test("the default clients' retries are the README's (AWS_MAX_ATTEMPTS default)",
     if (saved !== undefined) process.env.AWS_MAX_ATTEMPTS = saved;
   }
 });
+
+test('every README that offers `bundleAwsSdk` says `false` bundles at synth time, with esbuild in the app (else Docker)', () => {
+  // The code: with `false` the construct does not deploy the prebuilt bundle but a NodejsFunction,
+  // which bundles in the app: with its esbuild, or in Docker without one.
+  const fn = readFileSync(join(root, 'infra/function.ts'), 'utf8');
+  expect(fn).toMatch(/\(props\.bundleAwsSdk \?\? true\) \? prebuiltHandler/);
+  expect(fn).toMatch(/new nodejs\.NodejsFunction\(/);
+  const deploy = readFileSync(join(root, 'infra/README-deploy.md'), 'utf8');
+  const mentions = [readme, deploy].flatMap((text) => text.split(/\n\s*\n/).filter((paragraph) => paragraph.includes('`bundleAwsSdk')));
+  expect(mentions.length).toBeGreaterThanOrEqual(2);
+  for (const paragraph of mentions) {
+    // A table's row, or a prose paragraph whole.
+    const said = paragraph.trimStart().startsWith('|')
+      ? paragraph
+          .split('\n')
+          .filter((line) => line.includes('`bundleAwsSdk'))
+          .join('\n')
+      : paragraph;
+    expect(said, 'where bundleAwsSdk is offered, what synth then needs is named').toMatch(/esbuild/);
+  }
+});

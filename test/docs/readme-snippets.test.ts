@@ -55,3 +55,22 @@ describe('README snippets import only what the README says to install', () => {
     );
   });
 });
+
+describe('README install commands install a version the peer range accepts', () => {
+  const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { peerDependencies: Record<string, string> };
+  /** Peers pinned to one version: `npm install NAME` takes the latest, which npm refuses (ERESOLVE) once a newer one is out. */
+  const pinned = Object.entries(pkg.peerDependencies).filter(([, range]) => /^\d+\.\d+\.\d+(-[\w.]+)?$/.test(range));
+  /** Every package word of every `npm install` (in code blocks or inline code, over a line break). */
+  const words = [...readme.matchAll(/npm install((?:\s+(?:-D|--save-dev)?\s*[@a-z0-9][\w./@-]*)+)/g)].flatMap((m) =>
+    m[1]!.split(/\s+/).filter((w) => w !== '' && !w.startsWith('-')),
+  );
+
+  test('there is a pinned peer to check', () => {
+    expect(pinned.map(([name]) => name)).toContain('@duckdb/node-api');
+  });
+  test.each(pinned)('%s (%s)', (name, version) => {
+    const installs = words.filter((w) => w === name || w.startsWith(`${name}@`));
+    expect(installs, `README says to install ${name}`).not.toEqual([]);
+    for (const w of installs) expect(w, `README installs ${name} as the peer range ${version} accepts`).toBe(`${name}@${version}`);
+  });
+});
