@@ -15,6 +15,7 @@ import { openObjectsStream } from '../../lib/local/objects-stream.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { sweepPastLeases } from '../../lib/local/sweep-past-leases.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { offlineDynamoDBClient } from '../support/offline-client.js';
 import { StreamReader } from '../support/stream.js';
 import { deadWriterPut, makeWriter, steps } from '../tiered/harness.js';
 
@@ -221,27 +222,15 @@ describe('openObjectsStream', () => {
     // A test run with no local endpoint set (AWS credentials in its shell) would have turned on a
     // stream on a deployment's table and deleted blobs from its records, as sweepPastLeases refuses to.
     const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
-    let sent = 0;
-    const aws = new DynamoDBClient({
-      region: 'us-east-1',
-      ignoreConfiguredEndpointUrls: true,
-      maxAttempts: 1,
-      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
-      requestHandler: {
-        handle: async () => {
-          sent++;
-          throw new Error('no network in this test');
-        },
-      },
-    });
+    const { client: aws, sent } = offlineDynamoDBClient();
     open.push({ close: () => aws.destroy() });
     const refused = await openObjectsStream({ ...fx, dynamodb: aws }).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(ConfigError);
     expect(refused).toMatchObject({ setting: 'againstAws', message: expect.stringContaining('dynamodb.us-east-1.amazonaws.com') });
-    expect(sent).toBe(0);
+    expect(sent()).toBe(0);
     // Told the tables are a test's own, it goes on (its DescribeTable goes out).
     await expect(openObjectsStream({ ...fx, dynamodb: aws, againstAws: true })).rejects.not.toBeInstanceOf(ConfigError);
-    expect(sent).toBeGreaterThan(0);
+    expect(sent()).toBeGreaterThan(0);
     await expect(openObjectsStream({ ...fx, againstAws: 'yes' as never })).rejects.toMatchObject({ field: 'againstAws' });
   });
 

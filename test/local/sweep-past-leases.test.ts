@@ -3,13 +3,13 @@
  * clock moved ahead. One sweep past the lease only fences (the trap it exists for); the second
  * follows the windows the sweeper is given, and the writers' clock when it is not the wall's.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { isAwsHost } from '../../lib/local/endpoint-host.js';
 import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { sweepPastLeases } from '../../lib/local/sweep-past-leases.js';
 import { freshFixture } from '../support/local.js';
+import { offlineDynamoDBClient } from '../support/offline-client.js';
 import { deadWriterPut, makeSweeper, steps } from '../tiered/harness.js';
 
 const open: Array<{ close(): void }> = [];
@@ -91,25 +91,11 @@ describe('sweepPastLeases', () => {
     },
   );
 
-  /** A DynamoDB client placed as `config` places it whose requests never leave the process: each one sent is counted and fails. */
-  const countingClient = (config: { endpoint?: string; region?: string }): { client: DynamoDBClient; sent: () => number } => {
-    let sent = 0;
-    const client = new DynamoDBClient({
-      region: 'us-east-1',
-      ...config,
-      // Plain SDK clients read AWS_ENDPOINT_URL_DYNAMODB (the global setup's local stack) unless told not to.
-      ignoreConfiguredEndpointUrls: true,
-      maxAttempts: 1,
-      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
-      requestHandler: {
-        handle: async () => {
-          sent++;
-          throw new Error('no network in this test');
-        },
-      },
-    });
-    open.push({ close: () => client.destroy() });
-    return { client, sent: () => sent };
+  /** {@link offlineDynamoDBClient}, destroyed after the test. */
+  const countingClient = (config: { endpoint?: string; region?: string }) => {
+    const offline = offlineDynamoDBClient(config);
+    open.push({ close: () => offline.client.destroy() });
+    return offline;
   };
 
   test.each([
