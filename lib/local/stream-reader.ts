@@ -23,7 +23,7 @@ async function loadStreamsSdk(): Promise<StreamsSdk> {
     return await import('@aws-sdk/client-dynamodb-streams');
   } catch (err) {
     // Installed but broken (a partial install, another major version) says so as well as missing
-    // does: the import's own error, not only the install line.
+    // does: the error of the loading itself, not only the install line.
     throw new ConfigError(
       `reading a table's stream needs @aws-sdk/client-dynamodb-streams, an optional peer of tierlog/testing: npm install -D @aws-sdk/client-dynamodb-streams; ${err instanceof Error ? err.message : String(err)}`,
       '@aws-sdk/client-dynamodb-streams',
