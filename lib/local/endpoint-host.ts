@@ -2,8 +2,9 @@
  * Which host a client sends its requests to, found as the SDK finds it: its `endpoint` option,
  * else `AWS_ENDPOINT_URL_*` or the shared config file's `endpoint_url`, else AWS's own endpoint
  * for its region. A request is built by the client's middleware stack up to the point where it
- * would be signed, its host read there, and the request dropped: nothing is sent, no credentials
- * are resolved.
+ * would be signed, its host read there, and the request dropped: nothing is sent (the credentials
+ * are resolved on the way, as for any request: with none to be had, it rejects with the SDK's
+ * `CredentialsProviderError`).
  *
  * What it is for: a tool that is safe only against a test's own tables (one that sweeps ahead of
  * the clock, say) refuses to run against AWS unless told to. A host is AWS's when it is under one
@@ -61,7 +62,16 @@ export async function refuseAwsUnlessTold(dynamodb: DynamoDBClient, againstAws: 
     throw new ValidationError(`againstAws must be true or false; got ${JSON.stringify(againstAws)}`, 'againstAws');
   }
   if (againstAws === true) return;
-  const host = await dynamoDbHostOf(dynamodb);
+  let host: string;
+  try {
+    host = await dynamoDbHostOf(dynamodb);
+  } catch (err) {
+    // The SDK resolves the credentials before it builds a request: with none to be had, nothing
+    // can be sent anywhere, AWS included. The tool's first request fails with that error itself
+    // (or, before it, a missing optional peer is named), not this guard with a credentials error.
+    if (err instanceof Error && err.name === 'CredentialsProviderError') return;
+    throw err;
+  }
   if (!isAwsHost(host)) return;
   throw new ConfigError(
     `${tool}: the DynamoDB client talks to AWS (${host}), not a local stack; ${risk}. Point it at a local stack (startLocalStack), or pass againstAws: true for tables a test made for itself`,

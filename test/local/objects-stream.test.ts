@@ -232,6 +232,19 @@ describe('openObjectsStream', () => {
     await expect(openObjectsStream({ ...fx, dynamodb: aws, againstAws: true })).rejects.not.toBeInstanceOf(ConfigError);
     expect(sent()).toBeGreaterThan(0);
     await expect(openObjectsStream({ ...fx, againstAws: 'yes' as never })).rejects.toMatchObject({ field: 'againstAws' });
+    // With no credentials to be had nothing can be sent anywhere: the guard is no ConfigError then,
+    // the read fails on its own (and a missing peer is named first: the package test's bare project).
+    const noCredentials = new DynamoDBClient({
+      region: 'us-east-1',
+      ignoreConfiguredEndpointUrls: true,
+      credentials: async () => {
+        throw Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+      },
+    });
+    open.push({ close: () => noCredentials.destroy() });
+    const failed = await openObjectsStream({ ...fx, dynamodb: noCredentials }).catch((err: unknown) => err);
+    expect(failed).not.toBeInstanceOf(ConfigError);
+    expect((failed as Error).name).toBe('CredentialsProviderError');
   });
 
   test('a table provisioned with its stream already on is read as it is; one without old images is refused', async () => {
