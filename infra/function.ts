@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -64,6 +64,14 @@ export interface TierlogFunctionOptions {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The variables of `environment` whose values are known at synth (a token, resolved only at
+ * deploy, left out): what a construct checks as the function will read them at its start.
+ */
+export function literalVariables(environment: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(environment).filter(([, value]) => !Token.isUnresolved(value)));
 }
 
 /** The function variable that sets its metrics' `deployment` dimension; none when `deployment` is undefined. */

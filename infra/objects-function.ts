@@ -2,13 +2,13 @@
  * The reference storage writer: `functions/objects.ts` (`PUT | GET | HEAD | DELETE
  * /objects/{key}`) behind a Function URL, with the writer grants.
  */
-import { Duration, Token } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
+import { functionOptionsOf, literalVariables, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { addAlarmActions } from './failure-handling.js';
 import { grantWriter, type TierlogResources } from './permissions.js';
 import { writerTuningFromEnv, writerTuningToEnv } from '../lib/tiered/writer-env.js';
@@ -112,9 +112,7 @@ export class ObjectsFunction extends Construct {
     // The function reads its tuning variables whoever set them: one `environment` sets and the
     // props do not is checked here as the prop is (a ConfigError naming the variable), not by a
     // function that fails its start-up on every request.
-    writerTuningFromEnv(
-      Object.fromEntries(Object.entries({ ...props.environment, ...tuningEnv }).filter(([, value]) => !Token.isUnresolved(value))),
-    );
+    writerTuningFromEnv(literalVariables({ ...props.environment, ...tuningEnv }));
     const fn = new TierlogFunction(this, 'Objects', {
       handler: 'objects',
       serviceName: OBJECTS_SERVICE_NAME,

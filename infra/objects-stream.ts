@@ -31,7 +31,7 @@ import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
 import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv, streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue } from './failure-handling.js';
-import { metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
+import { literalVariables, metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
 import { grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
@@ -256,7 +256,7 @@ export class ObjectsStreamCleanup extends Construct {
     // The margin the function will use must leave the batch some time: at or above the timeout, no
     // batch would ever delete anything. It reads its variables whoever set them: one `environment`
     // sets and the props do not is checked here as the prop is, naming the variable.
-    const literalEnvironment = Object.fromEntries(Object.entries(props.environment).filter(([, value]) => !Token.isUnresolved(value)));
+    const literalEnvironment = literalVariables(props.environment);
     const read = streamTuningFromEnv({ ...literalEnvironment, ...tuningEnv });
     const marginUsed = Duration.millis(read.deadlineMarginMs ?? DEFAULT_STREAM_MARGIN_MS);
     if (!timeout.isUnresolved() && marginUsed.toMilliseconds() >= timeout.toMilliseconds()) {

@@ -7,7 +7,7 @@
  * Overlapping sweeps are safe (instances are claimed with conditional writes); reserved
  * concurrency bounds how many run at once.
  */
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -29,7 +29,7 @@ import { grantSweeper, type TierlogResources } from './permissions.js';
 
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
-import { metricsDeploymentEnv } from './function.js';
+import { literalVariables, metricsDeploymentEnv } from './function.js';
 
 /**
  * The sweeper's tuning, written to its function's environment (`SWEEPER_ENV`, the variables
@@ -303,7 +303,7 @@ export class TierlogSweeper extends Construct {
     // props do not is checked here as the prop is, naming the variable (a ConfigError), and is
     // among the variables the CLI needs to judge as this sweeper does.
     const runsWith: Record<string, string> = { ...props.environment, ...tuningEnv };
-    const literal = Object.fromEntries(Object.entries(runsWith).filter(([, value]) => !Token.isUnresolved(value)));
+    const literal = literalVariables(runsWith);
     const read = sweeperTuningFromEnv(literal);
     const tuningVariables = new Set<string>(Object.values(SWEEPER_ENV));
     this.tuningEnvironment = Object.fromEntries(Object.entries(runsWith).filter(([name]) => tuningVariables.has(name)));
