@@ -87,6 +87,24 @@ export class CommandFailedError extends Error {
   }
 }
 
+/**
+ * A command stopped part-way by `cause` after it acted, carrying the JSON report of what it did:
+ * `--json` prints that report with the `error` (the cause's name, message and exit code) in it,
+ * so a script parsing stdout meets what was done and that it did not finish. The message on
+ * stderr and the exit code are the cause's.
+ */
+export class ReportBeforeError extends Error {
+  constructor(
+    /** What the command did before it stopped, as its `--json` report. */
+    readonly report: Readonly<Record<string, unknown>>,
+    /** What stopped it. */
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'ReportBeforeError';
+  }
+}
+
 // ---- output ----------------------------------------------------------------------------------
 
 /**

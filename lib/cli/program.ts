@@ -12,7 +12,8 @@
  * and the next sweep finishes the work). `status` and `inspect`, which only read, quit at the first.
  * With `--json`, stdout is one JSON document whatever happens: the command's report, or, when it
  * stops before printing one, `{"error": {"name", "message", "exitCode"}}` (the message on stderr
- * as well); an audit that stops after it deleted prints its report with that `error` in it. The
+ * as well); an audit that stops after it deleted, or a sweep after some shards were swept, prints
+ * its report with that `error` in it. The
  * exit code says whether the command ran, not what it found: findings are in the report, except
  * with `audit --exit-code`, which exits 3 when the audit left findings for a person.
  */
@@ -28,7 +29,17 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { sdkConfigurationError } from '../aws/errors.js';
 import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../recovery/sweeper-env.js';
 import { auditCommand, DEFAULT_AUDIT_AGE_MS } from './audit.js';
-import { type CliContext, type CliIO, EXIT, InterruptedError, parseDuration, printJson, terminalSafe, UsageError } from './common.js';
+import {
+  type CliContext,
+  type CliIO,
+  EXIT,
+  InterruptedError,
+  parseDuration,
+  printJson,
+  ReportBeforeError,
+  terminalSafe,
+  UsageError,
+} from './common.js';
 import { inspectCommand } from './inspect.js';
 import { statusCommand } from './status.js';
 import { parseShards, sweepCommand } from './sweep.js';
@@ -284,9 +295,12 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     return exitCode;
   } catch (thrown) {
     // The SDK's refusals for want of its own configuration, said as the configuration errors they are.
-    const err = awsSettingError(thrown) ?? thrown;
+    // A command stopped after it acted hands over its report: printed with the error in it.
+    const before = thrown instanceof ReportBeforeError ? thrown.report : {};
+    const stopped = thrown instanceof ReportBeforeError ? thrown.cause : thrown;
+    const err = awsSettingError(stopped) ?? stopped;
     const code = reportError(err, io);
-    if (jsonRequested && !printed && code !== EXIT.ok) printJson(io, { error: jsonError(err, code) });
+    if (jsonRequested && !printed && code !== EXIT.ok) printJson(io, { ...before, error: jsonError(err, code) });
     return code;
   } finally {
     for (const client of owned) client.destroy();

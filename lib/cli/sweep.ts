@@ -24,7 +24,18 @@ import { LtBucket } from '../tiered/lt-bucket.js';
 import { SweepIncompleteError, Sweeper, type SweepLogger } from '../recovery/sweeper.js';
 import type { SweepReport } from '../recovery/report.js';
 import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
-import { type CliContext, type CliOutput, EXIT, formatDuration, plural, printJson, println, terminalSafe, UsageError } from './common.js';
+import {
+  type CliContext,
+  type CliOutput,
+  EXIT,
+  formatDuration,
+  plural,
+  printJson,
+  println,
+  ReportBeforeError,
+  terminalSafe,
+  UsageError,
+} from './common.js';
 
 export interface SweepCommandOptions {
   readonly dryRun?: boolean;
@@ -205,9 +216,10 @@ export async function sweepCommand(ctx: CliContext, options: SweepCommandOptions
   } catch (err) {
     if (!(err instanceof SweepIncompleteError)) throw err;
     // A shard's lease-index query failed after the others were swept: print what they did
-    // (stdout), then the query's error (stderr, with its own exit code).
-    if (options.json) printJson(ctx.io, { ...err.report, shards: options.shards ?? null, interrupted: false });
-    else println(ctx.io.stdout, ...formatSweep(err.report, options.shards));
+    // (stdout; with --json, the query's error in the report), then the query's error (stderr,
+    // with its own exit code).
+    if (options.json) throw new ReportBeforeError({ ...err.report, shards: options.shards ?? null, interrupted: false }, err.cause);
+    println(ctx.io.stdout, ...formatSweep(err.report, options.shards));
     throw err.cause;
   }
   const interrupted = options.signal?.aborted === true && report.stoppedEarly;

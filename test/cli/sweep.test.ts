@@ -549,6 +549,8 @@ describe("tierlog sweep when a shard's lease-index query fails", () => {
       errors: 1,
       shards: null,
       interrupted: false,
+      // What stopped it, in the report: a script parsing stdout tells it from a finished sweep.
+      error: { name: 'InternalServerError', message: 'injected: service unavailable', exitCode: 1 },
     });
     expect(run.err).toMatch(/tierlog: InternalServerError: injected: service unavailable/);
     expect(await prefixKeys(fx)).not.toContain(blobs[0]);
@@ -556,7 +558,7 @@ describe("tierlog sweep when a shard's lease-index query fails", () => {
     await putDeadInstance(fx, { fenced: true, shard: 1 });
     const some = await cliJson({ ...fx, dynamodb }, ['sweep', '--shards', '0,1']);
     expect(some.code).toBe(1);
-    expect(some.json).toMatchObject({ shards: [0, 1], interrupted: false, blobsDeleted: 1, errors: 1 });
+    expect(some.json).toMatchObject({ shards: [0, 1], interrupted: false, blobsDeleted: 1, errors: 1, error: { exitCode: 1 } });
     // Without --json, the human report of what was done, then the error.
     await putDeadInstance(fx, { fenced: true, shard: 1 });
     const text = await cli({ ...fx, dynamodb }, ['sweep']);
