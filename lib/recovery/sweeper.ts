@@ -403,8 +403,15 @@ export class Sweeper {
           return new Map((await this.lt.deleteMany(keys)).map((failure) => [failure.key, failure]));
         } catch (err) {
           // S3 deleted some keys before the error (a batch it failed whole, then deleted one by one):
-          // counted, as S3 confirmed them. The batch's instances count nothing and keep their entries.
-          if (err instanceof DeleteManyIncompleteError && !sweep.stopped) report.blobsDeleted += err.deleted;
+          // counted, as S3 confirmed them, each once in the sweep (a later batch may name one again).
+          // The batch's instances count nothing and keep their entries.
+          if (err instanceof DeleteManyIncompleteError && !sweep.stopped) {
+            for (const key of err.deletedKeys) {
+              if (sweep.counted.has(key)) continue;
+              sweep.counted.add(key);
+              report.blobsDeleted++;
+            }
+          }
           throw err;
         }
       },

@@ -75,16 +75,20 @@ export interface DeleteFailure {
  * deletes: what those answers said, so a caller that counts its deletes loses none of them.
  */
 export class DeleteManyIncompleteError extends TierlogError {
+  /** Deletes S3 confirmed before the error (`deletedKeys.length`). */
+  readonly deleted: number;
   constructor(
-    /** Deletes S3 confirmed before the error. */
-    readonly deleted: number,
+    /** The keys whose deletes S3 confirmed before the error. */
+    readonly deletedKeys: readonly string[],
     /** Keys S3 refused before the error. */
     readonly failures: readonly DeleteFailure[],
     cause: unknown,
   ) {
-    super(`${deleted} blobs deleted, ${failures.length} refused, then: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-    });
+    super(
+      `${deletedKeys.length} blobs deleted, ${failures.length} refused, then: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    this.deleted = deletedKeys.length;
   }
 }
 
@@ -221,23 +225,23 @@ export class LtBucket {
   async deleteMany(keys: readonly string[]): Promise<DeleteFailure[]> {
     for (const key of keys) this.assertOwned(key);
     const failures: DeleteFailure[] = [];
-    let deleted = 0;
+    const deleted: string[] = [];
     try {
-      await this.deleteInBatches(keys, failures, () => deleted++);
+      await this.deleteInBatches(keys, failures, (key) => deleted.push(key));
     } catch (err) {
-      throw deleted > 0 || failures.length > 0 ? new DeleteManyIncompleteError(deleted, [...failures], err) : err;
+      throw deleted.length > 0 || failures.length > 0 ? new DeleteManyIncompleteError(deleted, [...failures], err) : err;
     }
     return failures;
   }
 
   /** {@link deleteMany}'s requests: each key S3 refused goes to `failures`, each it deleted to `onDeleted`. */
-  private async deleteInBatches(keys: readonly string[], failures: DeleteFailure[], onDeleted: () => void): Promise<void> {
+  private async deleteInBatches(keys: readonly string[], failures: DeleteFailure[], onDeleted: (key: string) => void): Promise<void> {
     for (let i = 0; i < keys.length; i += S3_DELETE_BATCH) {
       const batch = keys.slice(i, i + S3_DELETE_BATCH);
       if (batch.length === 1) {
         const failure = await this.deleteAlone(batch[0]!);
         if (failure !== undefined) failures.push(failure);
-        else onDeleted();
+        else onDeleted(batch[0]!);
         continue;
       }
       try {
@@ -259,14 +263,14 @@ export class LtBucket {
           refused.add(error.Key!);
           failures.push({ key: error.Key!, code: error.Code ?? 'Unknown', message: error.Message ?? '' });
         }
-        for (const key of batch) if (!refused.has(key)) onDeleted();
+        for (const key of batch) if (!refused.has(key)) onDeleted(key);
       } catch (err) {
         const translated = translateAwsError(err, { operation: 'DeleteObjects', bucket: this.bucket });
         if (translated !== err) throw translated;
         for (const key of batch) {
           const failure = await this.deleteAlone(key);
           if (failure !== undefined) failures.push(failure);
-          else onDeleted();
+          else onDeleted(key);
         }
       }
     }

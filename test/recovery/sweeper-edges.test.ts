@@ -83,6 +83,46 @@ describe('a delete batch S3 answered in part, then failed (DeleteObjects 500, on
   });
 });
 
+describe('a delete batch S3 answered in part before it failed, and a later batch of the same sweep naming a blob it deleted', () => {
+  test('the blob is counted once: BlobsDeleted says how many blobs left the bucket', async () => {
+    const fx = await freshFixture();
+    const since = Date.now() - HOUR;
+    const fenced = { state: 'claimed', claimedBy: 'dead-sweeper', firstSeen: since, leaseUntil: since };
+    // Writer 1 put X (object A) and V (object B), neither committed; writer 2 put Y over X and
+    // committed, then died before deleting X. Writer 1's instance is in shard 0, writer 2's in shard 1.
+    const [a, b] = [`a/${newChangeId()}`, `b/${newChangeId()}`];
+    const [x, v, y] = [rawBlobKey(fx, a), rawBlobKey(fx, b), rawBlobKey(fx, a)];
+    for (const blob of [x, v, y]) await rawPutObject(fx, blob, randomBody(64));
+    await pointItemAt(fx, a, y);
+    await putRawInstance(fx, { ...fenced, shard: 0, entries: { [newChangeId()]: { v: 1, id: a, at: since, new: x } } });
+    await putRawInstance(fx, { ...fenced, shard: 0, entries: { [newChangeId()]: { v: 1, id: b, at: since, new: v } } });
+    await putRawInstance(fx, { ...fenced, shard: 1, entries: { [newChangeId()]: { v: 1, id: a, at: since, new: y, old: x } } });
+    const injector = new FaultInjector()
+      // Shard 1's instance comes after shard 0's deletes were answered: a batch of its own.
+      .add({
+        kind: 'delay',
+        delayMs: 1_500,
+        match: (r) =>
+          r.command === 'QueryCommand' &&
+          r.input.IndexName !== undefined &&
+          (r.input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '1',
+      })
+      // Shard 0's batch: DeleteObjects fails whole, its keys go one by one, X's delete lands, V's is throttled.
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: () => awsServiceError('InternalError', 500) })
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteObjectCommand' && r.input.Key === v,
+        error: () => awsServiceError('SlowDown', 503),
+      });
+    const report = await sweeperAt(fx, 0, { injector }).sweep({ housekeeping: false });
+    expect(await allKeys(fx)).toEqual([v, y].sort());
+    // Each instance of the failed batch keeps its entries (an error each); writer 2's entry is recovered.
+    expect(report).toMatchObject({ instancesClaimed: 3, entriesRecovered: 1, errors: 2 });
+    // One blob (X) left the bucket: it said 2, X once for the failed batch and again for writer 2's.
+    expect(report.blobsDeleted).toBe(1);
+  });
+});
+
 describe('two sweepers on the same instance: the first outlives its claim, the second takes it over and drains it', () => {
   test("the first's delete of the item, gone, is not counted again: each entry and the drain counted once", async () => {
     const fx = await freshFixture();
