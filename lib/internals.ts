@@ -16,6 +16,7 @@ export {
   type WriteResult,
 } from './changelog/instance-table.js';
 export { type InstanceItem, type InstanceState, parseInstanceItem } from './changelog/instance-item.js';
+export { foreignStoreReason, type StoreStamp, storeStampOf } from './changelog/store-stamp.js';
 export { type DecodedEntry, type ParsedEntry, type CorruptEntry, type StoredEntry, decodeEntry } from './changelog/entry-codec.js';
 export {
   changeLogTableSchema,

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { CorruptItemError } from '../errors.js';
 import { type DecodedEntry, decodeEntry, isEntryAttribute } from './entry-codec.js';
+import type { StoreStamp } from './store-stamp.js';
 
 export type InstanceState = 'live' | 'claimed';
 
@@ -20,6 +21,8 @@ export interface InstanceItem {
   readonly shard: number;
   /** When a sweeper first claimed the instance (sweeper's clock); absent before the first claim. */
   readonly firstSeen?: number;
+  /** The store of the writer that recorded its entries; absent on an item written before stamps. */
+  readonly store?: StoreStamp;
   readonly entries: readonly DecodedEntry[];
 }
 
@@ -31,6 +34,7 @@ const headerSchema = z.object({
   [CHANGELOG_ATTR.count]: z.number().int(),
   [CHANGELOG_ATTR.shard]: z.number().int().nonnegative(),
   [CHANGELOG_ATTR.firstSeen]: z.number().int().nonnegative().optional(),
+  [CHANGELOG_ATTR.store]: z.object({ objectsTable: z.string() }).optional(),
 });
 
 /**
@@ -61,5 +65,11 @@ export function parseInstanceItem(raw: Record<string, unknown>): InstanceItem {
   };
   const claimedBy = h[CHANGELOG_ATTR.claimedBy] as string | undefined;
   const firstSeen = h[CHANGELOG_ATTR.firstSeen] as number | undefined;
-  return { ...item, ...(claimedBy !== undefined ? { claimedBy } : {}), ...(firstSeen !== undefined ? { firstSeen } : {}) };
+  const store = h[CHANGELOG_ATTR.store] as StoreStamp | undefined;
+  return {
+    ...item,
+    ...(claimedBy !== undefined ? { claimedBy } : {}),
+    ...(firstSeen !== undefined ? { firstSeen } : {}),
+    ...(store !== undefined ? { store: { objectsTable: store.objectsTable } } : {}),
+  };
 }

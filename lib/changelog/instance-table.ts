@@ -18,6 +18,7 @@ import { documentClient, unmarshallOptions } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
 import { ItemTooLargeError, type TableListingError } from '../errors.js';
 import { ContinuationKeys } from '../aws/table-pages.js';
+import { type StoreStamp, storeStampOf } from './store-stamp.js';
 import type { Change } from './change-log.js';
 import { entryAttribute, type StoredEntry } from './entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from './instance-item.js';
@@ -80,10 +81,13 @@ const NAMES = {
 export class InstanceTable {
   readonly tableName: string;
   private readonly doc: DynamoDBDocumentClient;
+  /** Stamped on the item by each write that may create it (store-stamp.ts). */
+  private readonly store: StoreStamp;
 
   constructor(config: TierlogConfig, dynamodb: DynamoDBClient) {
     this.tableName = config.changeLogTable;
     this.doc = documentClient(dynamodb);
+    this.store = storeStampOf(config);
   }
 
   // ---- writer side -------------------------------------------------------------------------
@@ -104,8 +108,14 @@ export class InstanceTable {
     mustExist: boolean;
   }): Promise<WriteResult> {
     const renewing = args.renewTo !== undefined;
-    const set = ['#c = :entry', '#state = if_not_exists(#state, :live)', '#shard = if_not_exists(#shard, :shard)'];
-    const values: Record<string, unknown> = { ':entry': args.entry, ':live': 'live', ':one': 1, ':shard': args.shard };
+    const set = ['#c = :entry', '#state = if_not_exists(#state, :live)', '#shard = if_not_exists(#shard, :shard)', '#store = :store'];
+    const values: Record<string, unknown> = {
+      ':entry': args.entry,
+      ':live': 'live',
+      ':one': 1,
+      ':shard': args.shard,
+      ':store': this.store,
+    };
     if (renewing) {
       set.push('#lease = :lease');
       values[':lease'] = args.renewTo;
@@ -120,7 +130,7 @@ export class InstanceTable {
         : args.mustExist
           ? 'attribute_not_exists(#c) AND #state = :live'
           : 'attribute_not_exists(#c) AND (attribute_not_exists(#state) OR #state = :live)',
-      ExpressionAttributeNames: { ...NAMES, '#c': entryAttribute(args.changeId), '#shard': A.shard },
+      ExpressionAttributeNames: { ...NAMES, '#c': entryAttribute(args.changeId), '#shard': A.shard, '#store': A.store },
       ExpressionAttributeValues: values,
     });
   }
@@ -139,9 +149,21 @@ export class InstanceTable {
     renewTo?: number;
     mustExist: boolean;
   }): TransactElement {
-    const set = ['#c = :entry', '#state = if_not_exists(#state, :live)', '#shard = if_not_exists(#shard, :shard)'];
-    const names: Record<string, string> = { '#state': A.state, '#n': A.count, '#shard': A.shard, '#c': entryAttribute(args.changeId) };
-    const values: Record<string, unknown> = { ':entry': args.entry, ':live': 'live', ':one': 1, ':shard': args.shard };
+    const set = ['#c = :entry', '#state = if_not_exists(#state, :live)', '#shard = if_not_exists(#shard, :shard)', '#store = :store'];
+    const names: Record<string, string> = {
+      '#state': A.state,
+      '#n': A.count,
+      '#shard': A.shard,
+      '#c': entryAttribute(args.changeId),
+      '#store': A.store,
+    };
+    const values: Record<string, unknown> = {
+      ':entry': args.entry,
+      ':live': 'live',
+      ':one': 1,
+      ':shard': args.shard,
+      ':store': this.store,
+    };
     if (args.renewTo !== undefined) {
       set.push('#lease = :lease');
       names['#lease'] = A.leaseUntil;

@@ -15,6 +15,7 @@
 import { ConfigError, CorruptItemError } from '../errors.js';
 import { InstanceTable } from '../changelog/instance-table.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
+import { foreignStoreReason } from '../changelog/store-stamp.js';
 import { type DecodedEntry, entryAttribute } from '../changelog/entry-codec.js';
 import { CONFIG_ENV, hvAttributeNames } from '../config.js';
 import { unrecognisedHvItem } from '../recovery/hv-shape.js';
@@ -119,6 +120,9 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
     if (!(err instanceof CorruptItemError)) throw err;
     return { instanceId, ok: false, corrupt: err.message, raw };
   }
+  // Another store's writer's item: the sweeper quarantines it whole (store-stamp.ts).
+  const foreign = foreignStoreReason(item.store, ctx.config);
+  if (foreign !== undefined) return { instanceId, ok: false, corrupt: foreign, raw };
   const now = ctx.clock();
   // The upload window runs from the first claim's sighting, as the sweeper judges it (an
   // instance no sweep has claimed yet would be first seen now).

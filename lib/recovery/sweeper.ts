@@ -15,8 +15,9 @@
  *     first claim holds the instance until its upload window closes (`firstSeen + maxUploadMs`,
  *     see judge.ts), so the first sighting needs no other write. Losing the condition means
  *     someone else has it: skip.
- *  3. **screen**: quarantine what cannot be trusted, defer what is not due: every entry while the
- *     upload window is open, so a first sighting reads nothing more.
+ *  3. **screen**: quarantine what cannot be trusted (an item another store's writer stamped,
+ *     store-stamp.ts, whole), defer what is not due: every entry while the upload window is open,
+ *     so a first sighting reads nothing more.
  *  4. **judge**: a consistent read of HV for the due entries, gathered across the instances of the
  *     sweep (up to 100 keys per BatchGetItem): delete `old` unless HV points at it, delete `new`
  *     unless HV points at it. An entry whose object's item is not understood under the configured
@@ -63,6 +64,7 @@ import { assertOptions, optionNames } from '../plain-options.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
+import { foreignStoreReason } from '../changelog/store-stamp.js';
 import { type InstanceSummary, InstanceTable, SETTLE_BATCH } from '../changelog/instance-table.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
 import type { HvPointer } from '../tiered/hv-item-shape.js';
@@ -751,23 +753,26 @@ export class Sweeper {
         case 'refused':
           this.quarantineInstance(instanceId, taken, report);
           return;
-        case 'held':
+        case 'held': {
           if (taken.claimed) report.instancesClaimed++;
-          if (taken.parsed.kind === 'corrupt') {
-            this.quarantineInstance(instanceId, taken.parsed, report);
+          // Another store's writer's item is judged against the wrong objects table: never acted on.
+          const parsed = ofThisStore(taken.parsed, this.config);
+          if (parsed.kind === 'corrupt') {
+            this.quarantineInstance(instanceId, parsed, report);
             // Looked at (and counted) again after the recheck interval.
             if (taken.claimed) await this.release(instanceId, [this.clock() + this.quarantineRecheckMs], []);
             return;
           }
           if (!report.dryRun) {
             // An upload session's owner: its multipart upload is aborted before its entry is judged.
-            const session = await abortSessionUpload(this.lt, this.config.prefix, taken.parsed.raw, () => sweep.stopped);
+            const session = await abortSessionUpload(this.lt, this.config.prefix, parsed.raw, () => sweep.stopped);
             if (session.kind === 'untrusted') this.logger.warn('upload session not aborted', { instanceId, reason: session.reason });
             else if (session.kind === 'aborted' && session.unreadable !== undefined)
               this.logger.warn('upload session unreadable: its uploads found from its entry', { instanceId, reason: session.unreadable });
           }
           if (sweep.stopped) return;
-          this.settleInstance(taken.parsed.item, isUploadSession(taken.parsed.raw), sweep);
+          this.settleInstance(parsed.item, isUploadSession(parsed.raw), sweep);
+        }
       }
     } catch (err) {
       report.errors++;
@@ -1149,6 +1154,16 @@ function parse(raw: Record<string, unknown>): Parsed {
     if (!(err instanceof CorruptItemError)) throw err;
     return { kind: 'corrupt', reason: err.message, entries: entryCount(raw) };
   }
+}
+
+/**
+ * `parsed`, or, for an item stamped with another store than `config`'s, that item as one to
+ * quarantine whole (store-stamp.ts: its blobs were judged against another objects table).
+ */
+function ofThisStore(parsed: Parsed, config: TierlogConfig): Parsed {
+  if (parsed.kind === 'corrupt') return parsed;
+  const reason = foreignStoreReason(parsed.item.store, config);
+  return reason === undefined ? parsed : { kind: 'corrupt', reason, entries: entryCount(parsed.raw) };
 }
 
 /** The entries of an item quarantined whole (at least 1: the item itself is counted). */

@@ -36,6 +36,8 @@ export const CHANGELOG_ATTR = {
   shard: 'shard',
   /** When a sweeper first claimed the instance (sweeper's clock), written once by the claim. */
   firstSeen: 'firstSeen',
+  /** The store (objects table) of the writer that recorded its entries: `lib/changelog/store-stamp.ts`. */
+  store: 'store',
 } as const;
 
 /**

@@ -1065,12 +1065,14 @@ function refusedForTransaction(err: unknown): boolean {
 /**
  * @throws ValidationError when `log` is not a change log (none given, `{}`).
  * @throws ConfigError when `log` was made from a configuration (a `DynamoChangeLog`: its `config`) with another change-log table,
- * blob prefix or lease-shard count than the store's configuration. The store writes its entries
- * through the log, into the log's table, while its upload sessions live in the configuration's
- * table and the sweeper reads the configuration's table and prefix: with another table, a dead
- * writer's entries lie where no sweeper of this store looks (its blobs leak); with another prefix,
- * every large write is refused at its record; with other shards, a sweeper queries lease-index
- * partitions the instances are not in. Refused at construction, before any request.
+ * blob prefix, lease-shard count or objects table than the store's configuration. The
+ * store writes its entries through the log, into the log's table, while its upload sessions live
+ * in the configuration's table and the sweeper reads the configuration's table and prefix: with
+ * another table, a dead writer's entries lie where no sweeper of this store looks (its blobs
+ * leak); with another prefix, every large write is refused at its record; with other shards, a
+ * sweeper queries lease-index partitions the instances are not in; with another objects table,
+ * the log stamps its items with a store the writes do not go to (store-stamp.ts), and this
+ * store's sweeper quarantines them. Refused at construction, before any request.
  */
 function assertLogOfThisStore(config: TierlogConfig, log: ChangeLog): void {
   const candidate = log as Partial<ChangeLog> | undefined;
@@ -1084,7 +1086,7 @@ function assertLogOfThisStore(config: TierlogConfig, log: ChangeLog): void {
   // A log made from a configuration (DynamoChangeLog) says which: it must be this store's.
   const logConfig = (log as { readonly config?: Partial<TierlogConfig> }).config;
   if (typeof logConfig?.changeLogTable !== 'string') return;
-  for (const setting of ['changeLogTable', 'prefix', 'leaseShards'] as const) {
+  for (const setting of ['changeLogTable', 'prefix', 'leaseShards', 'objectsTable'] as const) {
     if (logConfig[setting] !== config[setting]) {
       throw new ConfigError(
         `the change log was made with ${setting} ${JSON.stringify(logConfig[setting])}, the store with ${JSON.stringify(config[setting])}: give both the same configuration`,

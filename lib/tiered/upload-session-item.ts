@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
 import { decodeEntry, entryAttribute, encodeEntry } from '../changelog/entry-codec.js';
 import type { FenceEffect, TransactElement } from '../changelog/instance-table.js';
+import type { StoreStamp } from '../changelog/store-stamp.js';
 import { isUuidV7, newInstanceId } from '../ids.js';
 import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
 
@@ -158,6 +159,8 @@ export class SessionTable {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
+    /** Stamped on each session's item (store-stamp.ts). */
+    private readonly store: StoreStamp,
   ) {}
 
   /** Creates the session item with its entry `{ id: key, new: blob }`; fails if the id exists. */
@@ -170,6 +173,7 @@ export class SessionTable {
       [A.count]: 1,
       [entryAttribute(args.sessionId)]: encodeEntry({ id: args.info.key, new: args.info.blob }, args.now),
       [UPLOAD_ATTR]: args.info,
+      [A.store]: this.store,
     };
     try {
       await this.doc.send(

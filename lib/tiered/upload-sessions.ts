@@ -75,6 +75,7 @@ import {
   type StoredPolicy,
 } from './upload-session-item.js';
 import type { PutResult } from './tiered-store.js';
+import { storeStampOf } from '../changelog/store-stamp.js';
 
 const MiB = 1024 * 1024;
 export { MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from './part-size.js';
@@ -193,7 +194,7 @@ export class UploadSessions {
   private readonly graceMs: number;
 
   constructor(private readonly o: UploadSessionsOptions) {
-    this.table = new SessionTable(o.hv.client, o.config.changeLogTable);
+    this.table = new SessionTable(o.hv.client, o.config.changeLogTable, storeStampOf(o.config));
     this.graceMs = o.completeGraceMs ?? DEFAULT_COMPLETE_GRACE_MS;
   }
 

@@ -192,6 +192,18 @@ describe('inspect', () => {
     expect(json).toMatchObject({ instanceId: id, ok: false, corrupt: expect.stringContaining('state'), raw: { pk: id, state: 'zombie' } });
   });
 
+  test("an item another store's writer wrote is shown raw with the reason the sweeper never acts on it", async () => {
+    const store = { objectsTable: 'other-objects', bucket: fx.config.bucket };
+    const id = await putRawInstance(fx, { leaseUntil: now, store, entries: { [newChangeId()]: rawEntry('k', {}) } });
+    const text = await cli(fx, ['inspect', id], { clock: () => now });
+    expect(text.code).toBe(0);
+    expect(text.out).toContain(
+      `instance  ${id}\nCORRUPT   written by a writer of another store, objectsTable "other-objects" (this sweeper's: "${fx.config.objectsTable}")`,
+    );
+    const { json } = await cliJson(fx, ['inspect', id]);
+    expect(json).toMatchObject({ instanceId: id, ok: false, corrupt: expect.stringContaining('another store'), raw: { pk: id, store } });
+  });
+
   test('an instance that is not there: exit 1; no argument: exit 2', async () => {
     const missing = await cli(fx, ['inspect', 'no-such-instance']);
     expect(missing.code).toBe(1);

@@ -8,6 +8,7 @@
  * sentinels and existing objects are intact.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
@@ -157,11 +158,23 @@ describe('a missing table: ResourceMissingError naming it', () => {
     const before = await g.keys();
     const lines: string[] = [];
     const wrongAt = misconfiguredSweeper(g, { objectsTable: 'tierlog-no-such-objects' }, lines);
-    // Its first sighting reads no object: it only fences and defers.
-    expect(await wrongAt(3 * HOUR).sweep()).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1, errors: 0 });
+    // The writer stamped its item with its own objects table: quarantined whole, nothing read or deleted.
+    expect(await wrongAt(3 * HOUR).sweep()).toMatchObject({ instancesClaimed: 1, entriesQuarantined: 1, errors: 0, blobsDeleted: 0 });
     expect(lines).toEqual([]);
-    // Past the upload window it opened, the judging read fails.
-    const report = await wrongAt(3 * HOUR + PAST_WINDOW_MS).sweep();
+    // An item written before stamps (none on it): its upload window, opened by that first
+    // claim, is past; its judging read fails, naming the table.
+    const items = await g.fx.dynamodb.send(new ScanCommand({ TableName: g.fx.config.changeLogTable, ProjectionExpression: 'pk' }));
+    for (const item of items.Items ?? []) {
+      await g.fx.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: g.fx.config.changeLogTable,
+          Key: { pk: item.pk! },
+          UpdateExpression: 'REMOVE #store',
+          ExpressionAttributeNames: { '#store': 'store' },
+        }),
+      );
+    }
+    const report = await wrongAt(5 * HOUR).sweep();
     expect(report).toMatchObject({ errors: 1, blobsDeleted: 0 });
     expect(lines.join('\n')).toMatch(/ResourceMissingError.*table \\?"tierlog-no-such-objects\\?" does not exist/);
     expect((await g.keys()).sort()).toEqual(before.sort());

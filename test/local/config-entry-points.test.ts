@@ -110,7 +110,8 @@ describe('a configuration built in code is validated at every entry point', () =
  * upload sessions go to its configuration's table and the sweeper reads the configuration's table
  * and prefix: a store and a DynamoChangeLog made with different ones would write where no sweeper
  * of the store looks (a dead writer's blobs leak), refuse every large write at its record (another
- * prefix), or put instances on lease-index shards no sweep queries.
+ * prefix), put instances on lease-index shards no sweep queries, or stamp them with another
+ * objects table than the one the store commits to: quarantined by its sweeper.
  */
 describe('a TieredStore and its DynamoChangeLog must have one configuration', () => {
   const mismatches: Array<[string, Partial<TierlogConfig>, string]> = [
@@ -118,6 +119,8 @@ describe('a TieredStore and its DynamoChangeLog must have one configuration', ()
     ['another prefix', { prefix: 'other' }, 'prefix'],
     ['a nested prefix', { prefix: 'blobs/inner' }, 'prefix'],
     ['another shard count', { leaseShards: 8 }, 'leaseShards'],
+    // The log stamps its instance items with it: a sweeper of the store would quarantine them all.
+    ['another objects table', { objectsTable: 'ob-2' }, 'objectsTable'],
   ];
 
   it.each(mismatches)('a log made with %s: ConfigError naming the setting, at construction', (_what, override, setting) => {
@@ -133,11 +136,10 @@ describe('a TieredStore and its DynamoChangeLog must have one configuration', ()
     expect((error as ConfigError).setting).toBe(setting);
   });
 
-  it('settings the log does not read may differ (the objects table, bucket, attribute names, replaced-blob cleanup)', () => {
+  it('settings the log does not read may differ (the bucket, attribute names, replaced-blob cleanup)', () => {
     const log = new DynamoChangeLog({ config: valid, dynamodb, renewInBackground: false });
     const other: TierlogConfig = {
       ...valid,
-      objectsTable: 'ob-2',
       bucket: 'bk-2',
       hvAttributes: { blob: 'ptr' },
       replacedBlobCleanup: 'stream',

@@ -540,6 +540,8 @@ export async function putRawInstance(
     claimedBy?: string;
     /** When a sweeper first claimed it (its upload window runs from there). */
     firstSeen?: number;
+    /** The store stamp a writer writes (lib/changelog/store-stamp.ts); none by default. */
+    store?: unknown;
   },
 ): Promise<string> {
   const instanceId = args.instanceId ?? uuidv7();
@@ -551,6 +553,7 @@ export async function putRawInstance(
     n: args.n ?? Object.keys(args.entries).length,
     ...(args.claimedBy !== undefined ? { claimedBy: args.claimedBy } : {}),
     ...(args.firstSeen !== undefined ? { firstSeen: args.firstSeen } : {}),
+    ...(args.store !== undefined ? { store: args.store } : {}),
   };
   for (const [changeId, entry] of Object.entries(args.entries)) item[`c_${changeId}`] = entry;
   await fx.dynamodb.send(
