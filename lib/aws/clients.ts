@@ -17,8 +17,9 @@
  * leaves its outcome unknown (`isDefiniteRejection` is false for it), as any lost answer does.
  *
  * The S3 client has no idle timeout unless asked (`socketTimeoutMs`; the objects API's function
- * sets `S3_SOCKET_TIMEOUT_MS`): a body streamed to a caller who reads it at its own pace
- * sits idle while the caller's buffers are full, and would be cut. The sweeper and the stream
+ * and the snapshot audit's, which stream no body, set `S3_SOCKET_TIMEOUT_MS`): a body streamed to
+ * a caller who reads it at its own pace sits idle while the caller's buffers are full, and would
+ * be cut. The sweeper and the stream
  * function stop waiting at their own deadlines. Neither client has a connection timeout unless
  * asked: the SDK's counts the time a request waits for a free socket of the client's pool (50),
  * so a client busy with large uploads would time out the requests queued behind them.
