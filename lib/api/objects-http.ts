@@ -1063,8 +1063,10 @@ const AWS_SERVER_FAULTS: ReadonlySet<number> = new Set([500, 502, 503, 504]);
 
 /**
  * Whether `err` is a connection to AWS lost: its socket idle past the client's timeout (the SDK's
- * `TimeoutError`, also what a body stalled mid-way errors with) or reset (`ECONNRESET`: Node's
- * "aborted" for an answer cut in its body, `ETIMEDOUT`, `EPIPE`), or not made for now: the host's
+ * `TimeoutError`, also what a body stalled mid-way errors with), or past S3's while it read a
+ * request's body (`RequestTimeout`, a 400 the SDK takes for transient: nothing was stored), or
+ * reset (`ECONNRESET`: Node's "aborted" for an answer cut in its body, `ETIMEDOUT`, `EPIPE`), or
+ * not made for now: the host's
  * name not resolved this time (`EAI_AGAIN`, "try again": a resolver busy or briefly out; nothing
  * was sent). The same request sent again is likely answered; a connection refused or a name that
  * does not exist (`ENOTFOUND`: a wrong endpoint) is not one.
@@ -1072,5 +1074,12 @@ const AWS_SERVER_FAULTS: ReadonlySet<number> = new Set([500, 502, 503, 504]);
 function isConnectionLost(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const { name, code } = err as { name?: unknown; code?: unknown };
-  return name === 'TimeoutError' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE' || code === 'EAI_AGAIN';
+  return (
+    name === 'TimeoutError' ||
+    name === 'RequestTimeout' ||
+    code === 'ECONNRESET' ||
+    code === 'ETIMEDOUT' ||
+    code === 'EPIPE' ||
+    code === 'EAI_AGAIN'
+  );
 }
