@@ -190,7 +190,8 @@ export const DYNAMODB_BATCH_GET = 100;
 export const DYNAMODB_SOCKET_TIMEOUT_MS = 10_000;
 
 /**
- * The same for the S3 client of the objects API's function, in ms. Not a default of
+ * The same for the S3 client of the objects API's function (and the snapshot audit's, which
+ * streams no body), in ms. Not a default of
  * `createS3Client`: a stream a caller reads at its own pace (`getStream`, paused while the
  * caller's buffers are full) sits idle too, and would be cut; the objects API reads every body it
  * answers at once. Idle time: an upload that keeps sending is never cut, and S3 keeps a long

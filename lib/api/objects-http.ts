@@ -1040,8 +1040,8 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
       headers: { 'retry-after': '1', 'content-type': 'application/json' },
     };
   }
-  // A connection to AWS lost (after the SDK's retries, or in the middle of a body, which the SDK
-  // does not retry), or a server error of AWS's to every attempt: nothing of the answer went out
+  // A connection to AWS lost or not made for now (after the SDK's retries, or in the middle of a
+  // body, which the SDK does not retry), or a server error of AWS's to every attempt: nothing of the answer went out
   // (a buffered response goes whole or not at all). A fault, not load: logged, as a 500 was.
   if (isConnectionLost(err) || AWS_SERVER_FAULTS.has(httpStatus(err) ?? 0)) {
     onError?.(err);
@@ -1063,12 +1063,23 @@ const AWS_SERVER_FAULTS: ReadonlySet<number> = new Set([500, 502, 503, 504]);
 
 /**
  * Whether `err` is a connection to AWS lost: its socket idle past the client's timeout (the SDK's
- * `TimeoutError`, also what a body stalled mid-way errors with) or reset (`ECONNRESET`: Node's
- * "aborted" for an answer cut in its body, `ETIMEDOUT`, `EPIPE`). The same request sent again is
- * likely answered; a connection refused (a wrong endpoint) is not one.
+ * `TimeoutError`, also what a body stalled mid-way errors with), or past S3's while it read a
+ * request's body (`RequestTimeout`, a 400 the SDK takes for transient: nothing was stored), or
+ * reset (`ECONNRESET`: Node's "aborted" for an answer cut in its body, `ETIMEDOUT`, `EPIPE`), or
+ * not made for now: the host's
+ * name not resolved this time (`EAI_AGAIN`, "try again": a resolver busy or briefly out; nothing
+ * was sent). The same request sent again is likely answered; a connection refused or a name that
+ * does not exist (`ENOTFOUND`: a wrong endpoint) is not one.
  */
 function isConnectionLost(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const { name, code } = err as { name?: unknown; code?: unknown };
-  return name === 'TimeoutError' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE';
+  return (
+    name === 'TimeoutError' ||
+    name === 'RequestTimeout' ||
+    code === 'ECONNRESET' ||
+    code === 'ETIMEDOUT' ||
+    code === 'EPIPE' ||
+    code === 'EAI_AGAIN'
+  );
 }

@@ -4,7 +4,8 @@
  * the retry is refused for its condition, the refusal alone cannot say whether an earlier attempt
  * landed (and was overwritten since) or nothing ever did. Counting attempts cannot either: a first
  * attempt refused for throttling (a 400: not applied) makes a later refusal a sure
- * compare-and-swap loss, while one that got no answer, or a 5xx, may have landed.
+ * compare-and-swap loss, while one that got no answer, or a 5xx, may have landed (unless it made no
+ * connection at all: a host name not resolved, a connection refused).
  *
  * {@link watchAttempts} puts a middleware inside the SDK's retry loop of one command (on the
  * command's own stack, so it sits outside any middleware of the client's, a fault injector
@@ -37,7 +38,7 @@ export function watchAttempts<C extends { middlewareStack: unknown }>(command: C
 
 /**
  * True when an attempt of the request before the one that failed with `err` may have been applied:
- * it got no answer or a 5xx. A watched command's error says so exactly ({@link watchAttempts});
+ * it got no answer (a connection made) or a 5xx. A watched command's error says so exactly ({@link watchAttempts});
  * any other error answers true when the SDK sent the request more than once.
  */
 export function earlierAttemptMayHaveApplied(err: unknown): boolean {
@@ -55,8 +56,21 @@ export function requestMayHaveApplied(err: unknown): boolean {
   return attemptMayHaveApplied(err) || earlierAttemptMayHaveApplied(err);
 }
 
-/** An attempt that failed without an answer, or with a 5xx, may have been applied; a 4xx (throttling included) was not. */
+/**
+ * An attempt that failed without an answer, or with a 5xx, may have been applied; a 4xx (throttling
+ * included) was not, nor one that made no connection at all ({@link NO_CONNECTION}).
+ */
 function attemptMayHaveApplied(err: unknown): boolean {
   const status = httpStatus(err);
-  return status === undefined || status >= 500;
+  if (status === undefined) return !NO_CONNECTION.has(String((err as { code?: unknown } | null)?.code));
+  return status >= 500;
 }
+
+/**
+ * Node's codes of a request that never reached a server: its host name not resolved (`ENOTFOUND`,
+ * `EAI_AGAIN`: a resolver busy or briefly out) or its connection refused (`ECONNREFUSED`). Each
+ * comes before a byte of the request is written; the SDK takes them for transient and sends the
+ * request again. A connection reset or timed out (`ECONNRESET`, `ETIMEDOUT`, `EPIPE`) may come
+ * after the request went out: not one.
+ */
+const NO_CONNECTION: ReadonlySet<string> = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED']);

@@ -17,8 +17,9 @@
  * leaves its outcome unknown (`isDefiniteRejection` is false for it), as any lost answer does.
  *
  * The S3 client has no idle timeout unless asked (`socketTimeoutMs`; the objects API's function
- * sets `S3_SOCKET_TIMEOUT_MS`): a body streamed to a caller who reads it at its own pace
- * sits idle while the caller's buffers are full, and would be cut. The sweeper and the stream
+ * and the snapshot audit's, which stream no body, set `S3_SOCKET_TIMEOUT_MS`): a body streamed to
+ * a caller who reads it at its own pace sits idle while the caller's buffers are full, and would
+ * be cut. The sweeper and the stream
  * function stop waiting at their own deadlines. Neither client has a connection timeout unless
  * asked: the SDK's counts the time a request waits for a free socket of the client's pool (50),
  * so a client busy with large uploads would time out the requests queued behind them.
@@ -28,6 +29,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError } from '../errors.js';
 import { DYNAMODB_SOCKET_TIMEOUT_MS } from '../constants.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 
 const DEFAULT_MAX_ATTEMPTS = 5;
 
@@ -48,8 +50,19 @@ export interface ClientTimeouts {
   readonly socketTimeoutMs?: number;
 }
 
-/** A DynamoDB client from the environment, with standard retries and timeouts. */
+/**
+ * The names {@link ClientTimeouts} takes: any other is a `ValidationError`. The SDK's own names for
+ * them (`socketTimeout`, `connectionTimeout`, in its request handler's options) set nothing here:
+ * taken in silence, they made a client with no timeout at all.
+ */
+const TIMEOUT_OPTIONS = optionNames<ClientTimeouts>()('connectionTimeoutMs', 'socketTimeoutMs');
+
+/**
+ * A DynamoDB client from the environment, with standard retries and timeouts.
+ * @throws ValidationError for an option {@link ClientTimeouts} does not have; ConfigError for a timeout that is not a positive whole number of ms
+ */
 export function createDynamoDBClient(timeouts: ClientTimeouts = {}): DynamoDBClient {
+  assertOptions(timeouts, TIMEOUT_OPTIONS, 'createDynamoDBClient');
   const endpoint = endpointFromEnvironment('DYNAMODB');
   return new DynamoDBClient({
     ...(endpoint !== undefined ? { endpoint } : {}),
@@ -64,8 +77,10 @@ export function createDynamoDBClient(timeouts: ClientTimeouts = {}): DynamoDBCli
  * when the environment sets an endpoint override (local servers do not serve virtual-hosted
  * buckets). An endpoint set in the shared config file (`endpoint_url`) is not seen here: pass a
  * client of your own, with `forcePathStyle`, for one.
+ * @throws ValidationError for an option {@link ClientTimeouts} does not have; ConfigError for a timeout that is not a positive whole number of ms
  */
 export function createS3Client(timeouts: ClientTimeouts = {}): S3Client {
+  assertOptions(timeouts, TIMEOUT_OPTIONS, 'createS3Client');
   const endpoint = endpointFromEnvironment('S3');
   return new S3Client({
     ...(endpoint !== undefined ? { endpoint } : {}),

@@ -138,7 +138,8 @@ export function sdkConfigurationError(err: unknown): ConfigError | undefined {
 
 /**
  * Rethrows `err` as a {@link ResourceMissingError} or {@link AccessDeniedError} when it is one
- * of those, as a {@link BlobArchivedError} for S3's `InvalidObjectState` (a 403 of the object's
+ * of those (a bucket in another region than the client's, which S3 answers with a redirect, is
+ * missing, as a table of another region is), as a {@link BlobArchivedError} for S3's `InvalidObjectState` (a 403 of the object's
  * storage class, not of the credentials), or as a {@link ConfigError} when the table is not keyed or indexed as tierlog's;
  * otherwise returns it unchanged for the caller to throw.
  */
@@ -161,6 +162,17 @@ export function translateAwsError(err: unknown, context: { operation: string; ta
   if (name === 'NoSuchBucket' && context.bucket !== undefined) {
     return new ResourceMissingError('bucket', context.bucket, err);
   }
+  // A request sent to another region than the bucket's: S3 redirects it (301 `PermanentRedirect`;
+  // a HEAD's has no body, so no name), which the client does not follow. The bucket is not where
+  // the client looks, as a table of another region is not: missing, naming the region S3 gave.
+  if (httpStatus(err) === 301 && context.bucket !== undefined) {
+    const missing = new ResourceMissingError('bucket', context.bucket, err);
+    const region = bucketRegionOf(err);
+    if (region !== undefined) {
+      missing.message = `bucket "${context.bucket}" is in region ${region}, not the S3 client's: set AWS_REGION to it (or give a client made for that region)`;
+    }
+    return missing;
+  }
   // The table exists but is not keyed or indexed as the one tierlog means: a variable naming
   // another table (the change log's for the objects', or the reverse).
   if (name === 'ValidationException' && context.table !== undefined && SCHEMA_MISMATCH.test(messageOf(err))) {
@@ -176,6 +188,13 @@ export function translateAwsError(err: unknown, context: { operation: string; ta
     return new AccessDeniedError(context.operation, denied ?? context.table ?? context.bucket ?? 'unknown', err);
   }
   return err;
+}
+
+/** The region S3's redirect names (`x-amz-bucket-region`), when it names one that reads as a region. */
+function bucketRegionOf(err: unknown): string | undefined {
+  const headers = (err as { $response?: { headers?: Record<string, unknown> } }).$response?.headers;
+  const region = headers?.['x-amz-bucket-region'];
+  return typeof region === 'string' && /^[a-z]{2}(?:-[a-z0-9]+){1,4}$/.test(region) ? region : undefined;
 }
 
 /**

@@ -105,7 +105,11 @@ export async function presignUrls<I extends object>(
   // One identity signs and bounds the lifetime: S3 refuses a URL once the credentials that signed
   // it have expired, whatever its X-Amz-Expires says.
   const credentials = await config.credentials();
-  const left = credentials.expiration === undefined ? wanted : Math.floor((credentials.expiration.getTime() - Date.now()) / 1_000);
+  // An expiry that is no time (an AWS_CREDENTIAL_EXPIRATION the SDK read as an Invalid Date) bounds
+  // nothing, as for the SDK, which signs with such credentials and never refreshes them: a NaN
+  // lifetime would sign a URL S3 refuses (`X-Amz-Expires=NaN`) and answer an `expiresAt` of NaN.
+  const expiresAt = credentials.expiration === undefined ? Number.NaN : new Date(credentials.expiration).getTime();
+  const left = Number.isFinite(expiresAt) ? Math.floor((expiresAt - Date.now()) / 1_000) : wanted;
   const expiresIn = Math.min(wanted, left);
   if (expiresIn < 1) throw new AccessDeniedError('presign', "the signer's credentials (expired)");
   stack.addRelativeTo(

@@ -27,6 +27,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
 import { loadConfig, type TierlogConfig, validateConfig } from '../config.js';
+import { S3_SOCKET_TIMEOUT_MS } from '../constants.js';
 import { ValidationError } from '../errors.js';
 import { wholeMsClock } from '../ids.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
@@ -137,9 +138,11 @@ export interface SnapshotAuditHandlerOptions {
   readonly dynamodb?: DynamoDBClient;
   /**
    * The S3 client that lists the inventory partitions, checks proposed blobs live and deletes
-   * confirmed orphans.
+   * confirmed orphans. No body it reads is streamed, so give it an idle-socket timeout
+   * (`createS3Client({ socketTimeoutMs })`): without one, a lost answer waits for the function's
+   * own timeout, which fails the run.
    *
-   * @default createS3Client()
+   * @default createS3Client({ socketTimeoutMs: 10_000 })
    */
   readonly s3?: S3Client;
   /**
@@ -193,7 +196,7 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
         : snapshotAuditSettingsFromEnv(process.env, clock()),
     location: () => location ?? snapshotAuditLocationFromEnv(),
     dynamodb: options.dynamodb ?? createDynamoDBClient(),
-    s3: options.s3 ?? createS3Client(),
+    s3: options.s3 ?? createS3Client({ socketTimeoutMs: S3_SOCKET_TIMEOUT_MS }),
     logger,
     metrics,
     clock,

@@ -16,7 +16,6 @@ import {
   paginateListObjectsV2,
   ListMultipartUploadsCommand,
   paginateListParts,
-  ListObjectsV2Command,
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -108,6 +107,9 @@ export interface ListedBlob {
   readonly lastModified?: number;
 }
 
+/** Pages of no key, each truncated, {@link LtBucket.exists} reads before it calls the blob `unknown`. */
+const EXISTS_MAX_PAGES = 10;
+
 export class LtBucket {
   constructor(
     private readonly s3: S3Client,
@@ -179,20 +181,31 @@ export class LtBucket {
    * `MaxKeys` = 1 (the key itself sorts first among the keys it prefixes). Not a HeadObject: S3
    * answers a HEAD of a missing key with 403, not 404, unless the caller may list the bucket
    * unconditioned, while a listing is allowed by the `s3:prefix`-scoped grant the construct
-   * gives, and is strongly consistent like a HEAD. Anything that does not decide it (access
-   * denied, an error after the SDK's retries) is `unknown`, never "missing".
+   * gives, and is strongly consistent like a HEAD. A page with no key that says it is truncated
+   * (S3 stopped before it reached a key) says nothing of the key: the listing goes on from its
+   * token, for at most 10 such pages. Anything that does not decide it (access
+   * denied, an error after the SDK's retries, a listing that repeats or stops without a token:
+   * `../aws/object-pages.ts`) is `unknown`, never "missing".
    *
    * @throws ResourceMissingError when the bucket does not exist.
    */
   async exists(key: string): Promise<BlobExistence> {
     this.assertOwned(key);
     try {
-      const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
-      const first = out.Contents?.[0];
-      if (first?.Key !== key) return { kind: 'missing' };
-      const lastModified = first.LastModified?.getTime();
-      if (lastModified === undefined || Number.isNaN(lastModified)) return { kind: 'unknown', reason: 'listing gave no LastModified' };
-      return { kind: 'exists', lastModified };
+      let pages = 0;
+      const listing = paginateListObjectsV2({ client: this.s3, pageSize: 1 }, { Bucket: this.bucket, Prefix: key });
+      for await (const page of advancingObjectPages(listing, { bucket: this.bucket, prefix: key })) {
+        const first = page.Contents?.[0];
+        if (first === undefined && page.IsTruncated === true) {
+          if (++pages >= EXISTS_MAX_PAGES) return { kind: 'unknown', reason: `the listing gave no key in ${pages} pages` };
+          continue;
+        }
+        if (first?.Key !== key) return { kind: 'missing' };
+        const lastModified = first.LastModified?.getTime();
+        if (lastModified === undefined || Number.isNaN(lastModified)) return { kind: 'unknown', reason: 'listing gave no LastModified' };
+        return { kind: 'exists', lastModified };
+      }
+      return { kind: 'missing' };
     } catch (err) {
       const translated = translateAwsError(err, { operation: 'ListObjectsV2', bucket: this.bucket });
       // A missing bucket is a configuration error, not an undecided blob.

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DYNAMODB_SOCKET_TIMEOUT_MS, S3_SOCKET_TIMEOUT_MS } from '../../lib/constants.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
+import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
+import { Logger } from '@aws-lambda-powertools/logger';
 import { freshFixture } from '../support/local.js';
 import { makeWriter, randomBody } from '../tiered/harness.js';
 import { httpEvent, lambdaContext } from '../functions/lambda.js';
@@ -151,6 +153,47 @@ describe("the objects API function's S3 client", () => {
       const handler = createObjectsHandler({ config: fx.config, logger: quietLogger });
       const res = await handler(httpEvent('GET', '/objects/timeouts/blob'), lambdaContext('tierlog-objects'));
       expect((res as { statusCode: number }).statusCode).toBe(200);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(used.size).toBe(1);
+    expect(handlerOptions([...used][0]!)).toMatchObject({ socketTimeout: S3_SOCKET_TIMEOUT_MS });
+  });
+});
+
+/**
+ * The snapshot audit's function lists the inventory partitions, checks proposed blobs live and
+ * deletes confirmed orphans: no body it reads is streamed to anyone. Without an idle timeout, an
+ * answer the network lost (a keep-alive socket dropped while the environment was frozen) held the
+ * batch until the function's 5-minute timeout, which fails the Distributed Map's batch and the
+ * run, instead of a request the SDK sends again.
+ */
+describe("the snapshot audit function's S3 client", () => {
+  it("gives up an idle socket after S3_SOCKET_TIMEOUT_MS, as the objects function's does", async () => {
+    const fx = await freshFixture();
+    const used = new Set<S3Client>();
+    const send = S3Client.prototype.send;
+    const spy = vi.spyOn(S3Client.prototype, 'send').mockImplementation(function (this: S3Client, ...args: unknown[]) {
+      used.add(this);
+      return (send as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    } as never);
+    try {
+      const handler = createSnapshotAuditHandler({
+        config: fx.config,
+        settings: { olderThanMs: 3_600_000, delete: false },
+        location: { bucket: fx.config.bucket, inventoryHivePrefix: 'inventory/hive', database: 'tierlog_audit' },
+        logger: new Logger({ logLevel: 'CRITICAL' }),
+      });
+      const exported = (table: string) => ({
+        ExportArn: `arn:aws:dynamodb:us-east-1:123456789012:table/${table}/export/01767225600000-0123abcd`,
+        ExportTime: Date.now(),
+      });
+      // No inventory partition in the bucket: the plan fails after its listing, which is all this needs.
+      await handler({
+        action: 'plan',
+        objectsExport: exported(fx.config.objectsTable),
+        changeLogExport: exported(fx.config.changeLogTable),
+      }).catch(() => undefined);
     } finally {
       spy.mockRestore();
     }

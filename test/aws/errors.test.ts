@@ -5,7 +5,10 @@
  * taken for throttling when it was a refusal is sent again for ever. The integration tests meet
  * only the errors the fault injector and the local servers make; this table holds the rest.
  */
-import { describe, expect, test } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied } from '../../lib/aws/attempts.js';
 import {
   isCredentialRefusal,
@@ -19,6 +22,7 @@ import {
   translateAwsError,
 } from '../../lib/aws/errors.js';
 import { AccessDeniedError, BlobArchivedError, ConfigError, ResourceMissingError, TierlogError } from '../../lib/errors.js';
+import { LtBucket } from '../../lib/tiered/lt-bucket.js';
 
 /** An SDK error as the SDK throws it: a name, the HTTP status (absent: no answer), the attempts made. */
 function awsError(name: string, status: number | undefined, attempts = 1, extra: Record<string, unknown> = {}): Error {
@@ -242,5 +246,74 @@ describe("translateAwsError: S3's InvalidObjectState is an archived blob, not a 
     expect(translateAwsError(awsError('AccessDenied', 403), { operation: 'GetObject', bucket: 'bk-1', key: 'k' })).toBeInstanceOf(
       AccessDeniedError,
     );
+  });
+});
+
+/**
+ * S3 answers a request sent to another region than its bucket's with a 301 the SDK does not follow
+ * (`PermanentRedirect`; a HEAD's carries no body, so no name), the bucket's region in the
+ * `x-amz-bucket-region` header. DynamoDB's answer to the same mistake (a table of another region)
+ * is a ResourceMissingError telling the operator to check the region; S3's went through as the
+ * SDK's own error, which names neither the region nor the setting ("must be addressed using the
+ * specified endpoint"), and a batch delete refused so fell back to a thousand single deletes.
+ */
+describe("translateAwsError: S3's redirect to the bucket's region", () => {
+  let server: Server;
+  let s3: S3Client;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      res.writeHead(301, { 'content-type': 'application/xml', 'x-amz-bucket-region': 'eu-west-1' });
+      res.end(
+        req.method === 'HEAD'
+          ? undefined
+          : '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.</Message><Endpoint>bk-1.s3.eu-west-1.amazonaws.com</Endpoint><Bucket>bk-1</Bucket><RequestId>R</RequestId><HostId>H</HostId></Error>',
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    s3 = new S3Client({
+      region: 'us-west-2',
+      endpoint: `http://127.0.0.1:${port}`,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+    });
+  });
+  afterAll(async () => {
+    s3.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  test.each([
+    ['a listing (PermanentRedirect)', () => new ListObjectsV2Command({ Bucket: 'bk-1' })],
+    ['a HEAD (a bare 301)', () => new HeadObjectCommand({ Bucket: 'bk-1', Key: 'k' })],
+  ])('%s: a ResourceMissingError for the bucket, naming its region', async (_name, command) => {
+    const err = await s3.send(command() as never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const translated = translateAwsError(err, { operation: 'ListObjectsV2', bucket: 'bk-1' });
+    expect(translated).toBeInstanceOf(ResourceMissingError);
+    expect(translated).toMatchObject({ resource: 'bucket', resourceName: 'bk-1', cause: err });
+    expect((translated as Error).message).toContain('eu-west-1');
+    expect((translated as Error).message).toContain('AWS_REGION');
+  });
+
+  test('the existence check of a blob throws it, never calls the blob undecided', async () => {
+    await expect(new LtBucket(s3, 'bk-1', 'blobs').exists('blobs/b2JqZWN0/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b')).rejects.toBeInstanceOf(
+      ResourceMissingError,
+    );
+  });
+
+  test('a batch delete throws it at once, without a single delete a key', async () => {
+    let sent = 0;
+    const count = (next: (args: unknown) => Promise<unknown>) => (args: unknown) => {
+      sent++;
+      return next(args);
+    };
+    s3.middlewareStack.add(count as never, { step: 'initialize', name: 'testCountSends', override: true });
+    const keys = ['blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', 'blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c'];
+    await expect(new LtBucket(s3, 'bk-1', 'blobs').deleteMany(keys)).rejects.toBeInstanceOf(ResourceMissingError);
+    expect(sent, 'the DeleteObjects alone').toBe(1);
+    s3.middlewareStack.remove('testCountSends');
   });
 });

@@ -93,3 +93,52 @@ describe('a ListObjectsV2 answer that does not advance is a ListingError', () =>
     expect(await listBlobs(s3, 'bucket', 'blobs')).toEqual(['blobs/a', 'blobs/b']);
   });
 });
+
+/**
+ * `LtBucket.exists` lists from the key (`Prefix` = the key, one key a page). S3 may answer a page
+ * with no key that says it is truncated, with a token to go on from (it stopped before reaching a
+ * key; S3-compatible stores do the same): that page says nothing of the key. Taken for "missing",
+ * a blob there was reported lost by the snapshot audit (its batch failed, its alarm fired), and
+ * counted against the store binding.
+ */
+describe('LtBucket.exists reads past a page with no key that is truncated', () => {
+  const key = 'blobs/b2JqZWN0/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+  const lastModified = new Date('2026-11-30T12:00:00Z');
+
+  test('an empty truncated page, then the key: the blob exists', async () => {
+    const calls = answering('ListObjectsV2', (input) =>
+      input.ContinuationToken === undefined
+        ? { Contents: [], IsTruncated: true, NextContinuationToken: 'on' }
+        : { Contents: [{ Key: key, LastModified: lastModified }], IsTruncated: false },
+    );
+    expect(await new LtBucket(s3, 'bucket', 'blobs').exists(key)).toEqual({ kind: 'exists', lastModified: lastModified.getTime() });
+    expect(calls.sent()).toBe(2);
+  });
+
+  test('an empty truncated page, then an empty last page: missing', async () => {
+    answering('ListObjectsV2', (input) =>
+      input.ContinuationToken === undefined
+        ? { Contents: [], IsTruncated: true, NextContinuationToken: 'on' }
+        : { Contents: [], IsTruncated: false },
+    );
+    expect(await new LtBucket(s3, 'bucket', 'blobs').exists(key)).toEqual({ kind: 'missing' });
+  });
+
+  test.each([
+    ['the same token again', repeating],
+    ['a truncated page without a token', cut],
+  ])('%s: unknown, never missing, and no listing without end', async (_what, page) => {
+    const calls = answering('ListObjectsV2', () => page);
+    expect(await new LtBucket(s3, 'bucket', 'blobs').exists(key)).toMatchObject({
+      kind: 'unknown',
+      reason: expect.stringMatching(/ListingError/),
+    });
+    expect(calls.sent()).toBeLessThanOrEqual(2);
+  });
+
+  test('empty truncated pages with a new token each time: unknown after a bounded number of pages', async () => {
+    const calls = answering('ListObjectsV2', () => ({ Contents: [], IsTruncated: true, NextContinuationToken: `t${Math.random()}` }));
+    expect(await new LtBucket(s3, 'bucket', 'blobs').exists(key)).toMatchObject({ kind: 'unknown' });
+    expect(calls.sent()).toBeLessThan(50);
+  });
+});

@@ -359,6 +359,65 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
   });
 
   /**
+   * The name of DynamoDB's or S3's host not resolved for now (`EAI_AGAIN`, "try again": a resolver
+   * busy or briefly out, as Lambda's is under load) on every attempt the SDK made: nothing was sent,
+   * and the same request is likely answered later. It was a 500, which a client takes for this
+   * server broken and does not retry; it is a 503 with Retry-After, logged, as a lost connection is.
+   * A name that does not exist (`ENOTFOUND`: a wrong endpoint) stays a 500.
+   */
+  test.each([
+    ['DynamoDB', 'hvRead', 'EAI_AGAIN', 503],
+    ['S3', 'getBlob', 'EAI_AGAIN', 503],
+    ['S3', 'getBlob', 'ENOTFOUND', 500],
+  ] as const)('%s (%s) host name lookup failing with %s on every attempt: %d, logged', async (_service, step, code, status) => {
+    const setup = writer();
+    await setup.store.put('errors/dns', randomBody(20 * KiB));
+    const match = step === 'hvRead' ? steps(fx.config).hvRead : onCommand('GetObject');
+    const error = () => Object.assign(new Error(`getaddrinfo ${code} ${SECRET}.amazonaws.com`), { code, syscall: 'getaddrinfo' });
+    const injector = new FaultInjector().add({ kind: 'fail', match, error });
+    const w = writer(injector);
+    const logged: unknown[] = [];
+    const res = await call(w, 'GET', '/objects/errors/dns', {}, { onError: (err) => logged.push(err) });
+    expect(injector.stats.injected.fail, 'the SDK sent it again').toBeGreaterThan(1);
+    expect(res.statusCode).toBe(status);
+    if (status === 503) {
+      expect(res.headers?.['retry-after']).toBe('1');
+      expect(bodyOf(res).error).toBe('Retry');
+    }
+    expect(JSON.stringify(res)).not.toContain(SECRET);
+    expect(logged).toHaveLength(1);
+  });
+
+  /**
+   * S3 gave up reading the body of every attempt of a large PUT's upload (400 `RequestTimeout`:
+   * "Your socket connection to the server was not read from or written to within the timeout
+   * period", a stalled connection seen from S3's side, which the SDK takes for transient): nothing
+   * was stored, and the same request is likely taken later. It was a 500, which a client takes for
+   * this server broken and does not retry; it is a 503 with Retry-After, logged, as a connection
+   * lost on this side is.
+   */
+  test('a large PUT whose upload S3 timed out on every attempt (RequestTimeout): a 503 with Retry-After, logged', async () => {
+    const error = () =>
+      awsServiceError(
+        'RequestTimeout',
+        400,
+        `Your socket connection to the server was not read from or written to within the timeout period. ${SECRET}`,
+      );
+    const injector = new FaultInjector().add({ kind: 'fail', match: onCommand('PutObject'), error });
+    const w = writer(injector);
+    const logged: unknown[] = [];
+    const body = { body: Buffer.from(randomBody(40 * KiB)).toString('base64'), isBase64Encoded: true };
+    const res = await call(w, 'PUT', '/objects/errors/request-timeout', body, { onError: (err) => logged.push(err) });
+    expect(injector.stats.injected.fail, 'the SDK sent it again').toBeGreaterThan(1);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['retry-after']).toBe('1');
+    expect(bodyOf(res).error).toBe('Retry');
+    expect(JSON.stringify(res)).not.toContain(SECRET);
+    expect(logged).toHaveLength(1);
+    expect(await writer().store.head('errors/request-timeout')).toBeUndefined();
+  });
+
+  /**
    * A small PUT or DELETE whose first attempt may have applied (its answer lost, or the request
    * lost on the way: the writer cannot tell) and whose SDK retry meets another writer's
    * transaction: the store decides it by a read. Landed: the write's own answer. Not: 503, retry

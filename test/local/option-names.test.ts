@@ -71,6 +71,10 @@ const entryPoints: Array<[string, string, Start]> = [
   ['runAudit', 'olderThanMS', (extra, c) => runAudit({ config, ...c, clock: Date.now, io: quiet, env: {} }, { delete: true, ...extra })],
   ['provisionLocal (clients)', 'dynamoDB', (extra, c) => provisionLocal(config, { ...c, ...extra })],
   ['runCli', 'dynamoDB', (extra, c) => runCli(['audit', '--delete'], { env: configToEnv(config), io: quiet, ...c, ...extra })],
+  // The SDK's own names for them (`socketTimeout`, `connectionTimeout`) gave a client with no
+  // timeout at all: a lost answer waited for the function's.
+  ['createDynamoDBClient', 'socketTimeout', (extra) => createDynamoDBClient({ ...extra }).destroy()],
+  ['createS3Client', 'connectionTimeout', (extra) => createS3Client({ ...extra }).destroy()],
 ];
 
 /** Entry points that start servers: a refusal starts none (the rows run only the refusal). */

@@ -15,7 +15,7 @@ let fx: Fixture;
 const open: Writer[] = [];
 
 /** A writer whose S3 client signs with credentials that expire at `at` (wall clock: S3 judges a URL on its own clock). */
-function writerWithCredentialsExpiringAt(at: number): Writer {
+function writerWithCredentialsExpiringAt(at: number | Date): Writer {
   const w = makeWriter(fx);
   open.push(w);
   // The SDK memoizes what this provider answers, refreshing it within 5 minutes of its expiry.
@@ -55,6 +55,23 @@ describe('presigned URLs with temporary credentials', () => {
     const presigned = (await w.store.presignGet('temp/get', { expiresInMs: 3_600_000 }))!;
     expect(presigned.expiresAt).toBeLessThanOrEqual(credentialsExpireAt);
     expect(expiresParam(presigned.url)).toBeLessThanOrEqual(120);
+  });
+
+  // The SDK reads `AWS_CREDENTIAL_EXPIRATION` with `new Date(...)`: one that is no date (epoch
+  // seconds, a typo) is an Invalid Date, which the SDK signs with and never refreshes.
+  test('credentials whose expiry is no date bound nothing: the URL lives as asked, with an expiresAt that is a time', async () => {
+    const w = writerWithCredentialsExpiringAt(new Date('1733342400'));
+    await w.store.put('temp/undated', randomBody(64 * KiB));
+    const before = Date.now();
+    const presigned = (await w.store.presignGet('temp/undated', { expiresInMs: 3_600_000 }))!;
+    expect(expiresParam(presigned.url)).toBe(3_600);
+    expect(presigned.expiresAt).toBeGreaterThanOrEqual(before + 3_600_000);
+    expect(presigned.expiresAt).toBeLessThanOrEqual(Date.now() + 3_600_000);
+    const created = await w.store.createUpload('temp/undated-part', { size: 5 * MiB });
+    const url = await w.store.uploadPartUrl(created.uploadId, 1, { expiresInMs: 600_000 });
+    expect(expiresParam(url)).toBe(600);
+    const etag = await putPart(url, randomBody(5 * MiB));
+    expect(await w.store.completeUpload(created.uploadId, [{ partNumber: 1, etag }])).toMatchObject({ created: true, size: 5 * MiB });
   });
 
   test.each([

@@ -9,7 +9,7 @@
  * writer keeps its instance (nothing abandoned to the sweeper).
  */
 import { beforeAll, describe, expect, test } from 'vitest';
-import { CommitOutcomeUnknownError } from '../../lib/errors.js';
+import { CommitOutcomeUnknownError, VersionConflictError } from '../../lib/errors.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -273,5 +273,61 @@ describe('a small write meets a transaction after an attempt that may have appli
       expect(value).toEqual({ key, version: item?.version, size: next.byteLength, stored: 'inline', created: before.created });
     }
     if (before.next !== undefined) expect(item?.version).toBe(before.next);
+  });
+});
+
+/**
+ * An attempt that never reached DynamoDB because no connection was made (its host name not
+ * resolved: `EAI_AGAIN`, `ENOTFOUND`; or the connection refused: `ECONNREFUSED`) was not applied,
+ * and the SDK sends the request again (it takes those errors for transient). Taken for an attempt
+ * whose answer was lost, it turned the retry's answer into an unknown outcome: a retry that met
+ * another writer's transaction was a `CommitOutcomeUnknownError` (the objects API's 503) for a
+ * write that never landed and would have on its next try, and a retry refused for its condition
+ * (`ifVersion` of a version the object is no longer at) was the same instead of the
+ * `VersionConflictError` (412) it is.
+ */
+describe('a small write whose first attempt made no connection', () => {
+  const unconnected = (code: string) => () =>
+    Object.assign(new Error(`${code === 'ECONNREFUSED' ? 'connect' : 'getaddrinfo'} ${code} dynamodb.local`), {
+      code,
+      syscall: code === 'ECONNREFUSED' ? 'connect' : 'getaddrinfo',
+    });
+  const codes = ['EAI_AGAIN', 'ENOTFOUND', 'ECONNREFUSED'] as const;
+
+  test.each(codes)('%s, then the retry meets a transaction: tried again, it lands', async (code) => {
+    const key = `conflict/unconnected/${code}`;
+    const setup = makeWriter(fx);
+    open.push(setup);
+    const { version } = await setup.store.put(key, SMALL);
+    const match = steps(fx.config).hvInline;
+    const injector = new FaultInjector()
+      .add({ kind: 'fail', times: 1, match, error: unconnected(code) })
+      .add({ kind: 'fail', times: 1, match, error: conflict });
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const next = randomBody(303);
+    const result = await w.store.put(key, next, { ifVersion: version });
+    expect(injector.stats.injected.fail).toBe(2);
+    expect(result.version).toBe(version + 1);
+    expect(sameBytes(await rawValue(fx, key), next)).toBe(true);
+  });
+
+  test.each(codes)('%s, then the retry refused for its condition: a VersionConflictError', async (code) => {
+    const key = `conflict/unconnected-stale/${code}`;
+    const setup = makeWriter(fx);
+    open.push(setup);
+    const { version } = await setup.store.put(key, SMALL);
+    await setup.store.put(key, randomBody(304));
+    const match = steps(fx.config).hvInline;
+    const injector = new FaultInjector().add({ kind: 'fail', times: 1, match, error: unconnected(code) });
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const err = await w.store.put(key, randomBody(305), { ifVersion: version }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(injector.stats.injected.fail).toBe(1);
+    expect(err).toBeInstanceOf(VersionConflictError);
+    expect(await rawValue(fx, key)).toHaveLength(304);
   });
 });
