@@ -71,7 +71,9 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * A bucket defined in this app is refused at synth (naming each problem) when no enabled
    * lifecycle rule over `<prefix>/` aborts incomplete multipart uploads, or, versioned, expires
    * noncurrent versions: without them, uploads nothing names and every deleted blob are kept
-   * for ever. An imported bucket cannot be read: check it yourself. In another region or account
+   * for ever; and when a rule that reaches `<prefix>/` expires current objects or moves them to
+   * `GLACIER` or `DEEP_ARCHIVE` (live blobs deleted, or unreadable until restored). An imported
+   * bucket cannot be read: check it yourself. In another region or account
    * than the stack it is refused, as `objectsTable` is. A general purpose bucket: a directory
    * bucket (S3 Express One Zone, a name ending `--x-s3`) is refused, as `loadConfig` refuses it
    * (its listings are unsorted, and it has no S3 Inventory and no versioning). Under a customer managed KMS

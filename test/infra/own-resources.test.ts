@@ -211,8 +211,64 @@ describe('a bucket defined in the app', () => {
       { lifecycleRules: [{ objectSizeLessThan: 1024 * 1024, ...abort }] },
       /aborts incomplete multipart uploads/,
     ],
+    // The live blobs themselves: deleted (a delete marker on a versioned bucket) while the objects
+    // table points at them, or moved where S3 reads them only once restored.
+    [
+      'a rule that expires the current objects under the prefix',
+      { versioned: true, lifecycleRules: [{ ...abort, ...noncurrent, expiration: Duration.days(30) }] },
+      /a lifecycle rule over "blobs\/" expires current objects: it deletes the live blobs the objects table points at/,
+    ],
+    [
+      'a rule over part of the prefix, for objects above a size, that expires them on a date',
+      { lifecycleRules: [abort, { prefix: 'blobs/a', objectSizeGreaterThan: 1024, expirationDate: new Date('2030-01-01') }] },
+      /expires current objects/,
+    ],
+    [
+      'a rule over the whole bucket that moves objects to Glacier Flexible Retrieval',
+      { lifecycleRules: [abort, { transitions: [{ storageClass: s3.StorageClass.GLACIER, transitionAfter: Duration.days(30) }] }] },
+      /a lifecycle rule over "blobs\/" moves current objects to GLACIER: S3 reads none until it is restored/,
+    ],
+    [
+      'a rule that moves objects to Deep Archive',
+      { lifecycleRules: [{ ...abort, transitions: [{ storageClass: s3.StorageClass.DEEP_ARCHIVE, transitionAfter: Duration.days(90) }] }] },
+      /moves current objects to DEEP_ARCHIVE/,
+    ],
   ])('with %s is refused, naming the problem', (_name, props, message) => {
     expect(build(props)).toThrow(message);
+  });
+
+  it('rules that leave the live blobs under the prefix alone are taken: other prefixes, tagged objects, classes S3 reads at once', () => {
+    const expire = { expiration: Duration.days(30) };
+    expect(build({ lifecycleRules: [abort, { prefix: 'logs/', ...expire }, { prefix: 'blobsx/', ...expire }] })).not.toThrow();
+    // tierlog tags nothing: a rule on tagged objects never applies to its blobs.
+    expect(build({ lifecycleRules: [abort, { tagFilters: { temporary: 'yes' }, ...expire }] })).not.toThrow();
+    expect(
+      build({
+        lifecycleRules: [
+          {
+            ...abort,
+            transitions: [
+              { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) },
+              { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(90) },
+            ],
+          },
+        ],
+      }),
+    ).not.toThrow();
+    // Noncurrent versions (the undo window) and expired delete markers are not live blobs.
+    expect(
+      build({
+        versioned: true,
+        lifecycleRules: [
+          {
+            ...abort,
+            ...noncurrent,
+            expiredObjectDeleteMarker: true,
+            noncurrentVersionTransitions: [{ storageClass: s3.StorageClass.GLACIER, transitionAfter: Duration.days(1) }],
+          },
+        ],
+      }),
+    ).not.toThrow();
   });
 
   it('rules added after the construct count (the check runs at synth)', () => {
