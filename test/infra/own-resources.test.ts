@@ -335,6 +335,28 @@ describe('one store per bucket prefix', () => {
     expect(() => Template.fromStack(single)).toThrow(/UserStack\/Owner stores blobs under the same bucket and prefix/);
   });
 
+  it('a bucket of the app that has a name, and the same bucket imported by that name elsewhere: refused (its name is a token on one side, a literal on the other)', () => {
+    const { app, stack } = userStack();
+    new Tierlog(stack, 'Media', { bucket: new s3.Bucket(stack, 'Named', { ...abort, bucketName: 'shared-media' }) });
+    const other = new Stack(app, 'Reports');
+    new Tierlog(other, 'Archive', { bucket: s3.Bucket.fromBucketName(other, 'Same', 'shared-media') });
+    expect(() => Template.fromStack(other)).toThrow(/UserStack\/Media stores blobs under the same bucket and prefix "blobs\/"/);
+    expect(() => Template.fromStack(stack)).toThrow(/Reports\/Archive stores blobs under the same bucket and prefix "blobs\/"/);
+    // By its ARN too; another name, or another prefix, is taken.
+    const { app: app2, stack: stack2 } = userStack();
+    new Tierlog(stack2, 'Media', { bucket: new s3.Bucket(stack2, 'Named', { ...abort, bucketName: 'shared-media' }) });
+    const byArn = new Stack(app2, 'ByArn');
+    new Tierlog(byArn, 'Archive', { bucket: s3.Bucket.fromBucketArn(byArn, 'Same', 'arn:aws:s3:::shared-media') });
+    expect(() => Template.fromStack(byArn)).toThrow(/UserStack\/Media stores blobs under the same bucket/);
+    const { app: app3, stack: stack3 } = userStack();
+    new Tierlog(stack3, 'Media', { bucket: new s3.Bucket(stack3, 'Named', { ...abort, bucketName: 'shared-media' }) });
+    const apart = new Stack(app3, 'Apart');
+    new Tierlog(apart, 'Archive', { bucket: s3.Bucket.fromBucketName(apart, 'Same', 'other-media') });
+    new Tierlog(apart, 'Nested', { bucket: s3.Bucket.fromBucketName(apart, 'Again', 'shared-media'), prefix: 'blobs/nested' });
+    expect(() => Template.fromStack(apart)).not.toThrow();
+    expect(() => Template.fromStack(stack3)).not.toThrow();
+  });
+
   it('another prefix, nested or not, or another bucket, is taken', () => {
     const { stack } = userStack();
     const bucket = new s3.Bucket(stack, 'MyBlobs', abort);
