@@ -37,7 +37,7 @@ import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
 import { metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
-import { grantKeyFor, type TierlogResources } from './permissions.js';
+import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
 export interface AuditAtScaleOptions {
@@ -86,7 +86,10 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
   readonly resources: TierlogResources;
   /** The bucket the blob bucket's access logs go to (the snapshots bucket logs there too). */
   readonly accessLogsBucket: s3.Bucket;
-  /** The configuration variables (what `loadConfig` reads). */
+  /**
+   * The configuration variables (what `loadConfig` reads), of the store `resources` names (another
+   * prefix, bucket or table is refused at synth).
+   */
   readonly environment: Record<string, string>;
   /**
    * Removal policy of the snapshots bucket (`DESTROY` empties it first), the Athena work group,
@@ -166,6 +169,7 @@ export class AuditAtScale extends Construct {
     super(scope, id);
     this.props = props;
     const { resources } = props;
+    checkGrantsCoverEnvironment(this, resources, props.environment);
     const stack = Stack.of(this);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const olderThan = props.olderThan ?? Duration.hours(24);

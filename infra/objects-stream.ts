@@ -32,7 +32,7 @@ import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
 import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv, streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue } from './failure-handling.js';
 import { literalVariables, metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
-import { grantKeyFor, type TierlogResources } from './permissions.js';
+import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
 export { OBJECTS_STREAM_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -85,7 +85,8 @@ export interface ObjectsStreamCleanupProps {
    */
   readonly resources: TierlogResources;
   /**
-   * The function's configuration variables (what `loadConfig` reads). A tuning variable set here
+   * The function's configuration variables (what `loadConfig` reads), of the store `resources`
+   * grants on (another prefix, bucket or table is refused at synth). A tuning variable set here
    * (`TIERLOG_STREAM_*`) is checked at synth as the `tuning` prop is; the prop takes precedence.
    */
   readonly environment: Record<string, string>;
@@ -232,6 +233,7 @@ export class ObjectsStreamCleanup extends Construct {
   constructor(scope: Construct, id: string, props: ObjectsStreamCleanupProps) {
     super(scope, id);
     this.metricsDeployment = props.metricsDeployment;
+    checkGrantsCoverEnvironment(this, props.resources, props.environment);
     const table = props.resources.objectsTable as dynamodb.ITableV2;
     const streamArn = table.tableStreamArn;
     if (streamArn === undefined) throw new Error('the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)');

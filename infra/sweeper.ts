@@ -26,7 +26,7 @@ import {
 } from '../lib/recovery/sweeper-env.js';
 import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
-import { grantSweeper, type TierlogResources } from './permissions.js';
+import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from './permissions.js';
 
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -157,7 +157,8 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
   /** The tables, bucket and prefix to sweep. */
   readonly resources: TierlogResources;
   /**
-   * The function's configuration variables (what `loadConfig` reads). A tuning variable set here
+   * The function's configuration variables (what `loadConfig` reads), of the store `resources`
+   * grants on (another prefix, bucket or table is refused at synth). A tuning variable set here
    * (`TIERLOG_CLAIM_MS`, ...) is checked at synth as `tuning` is; `tuning` takes precedence.
    */
   readonly environment: Record<string, string>;
@@ -312,6 +313,7 @@ export class TierlogSweeper extends Construct {
     }
     this.parallelism = parallelism;
     checkLeaseShards(props.leaseShards, props.environment);
+    checkGrantsCoverEnvironment(this, props.resources, props.environment);
     const reserved = props.reservedConcurrency ?? 2 * parallelism;
     if (!Number.isInteger(reserved) || reserved < parallelism) {
       // Fewer slots than fan-out groups: while sweeps run long (a backlog), the groups left
