@@ -13,7 +13,8 @@
  *  - alarms: execution failed / timed out / aborted, any confirmed lost blob, and a scheduled
  *    run Scheduler could not start (its dead-letter queue not empty: no run, so no failed run).
  */
-import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { createHash } from 'node:crypto';
+import { type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as glue from 'aws-cdk-lib/aws-glue';
@@ -215,8 +216,11 @@ export class AuditAtScale extends Construct {
     const hivePrefix = `inventory/${blobBucket.bucketName}/${INVENTORY_ID}/hive`;
 
     // Glue: the inventory (Parquet through S3's symlink files) and the two exports (text lines).
-    // Named after this construct, not the stack: two Tierlogs in one stack get their own.
-    const unique = this.node.addr.slice(0, 8);
+    // Glue and Athena names are per account and region: one per construct and stack name (two
+    // Tierlogs in one stack, and the same app deployed under two stack names, each get their own).
+    const stackName = stack.stackName;
+    const owner = Token.isUnresolved(stackName) ? this.node.path : `${stackName}/${this.node.path}`;
+    const unique = createHash('sha256').update(owner).digest('hex').slice(0, 8);
     const databaseName = `tierlog_audit_${unique}`;
     this.database = new glue.CfnDatabase(this, 'Database', { catalogId: stack.account, databaseInput: { name: databaseName } });
     const table = (tid: string, name: string, input: Omit<glue.CfnTable.TableInputProperty, 'name'>) => {
