@@ -74,7 +74,8 @@ export interface AuditAtScaleOptions {
    */
   readonly snapshotRetentionDays?: number;
   /**
-   * Athena stops a query that would scan more than this many bytes.
+   * Athena stops a query that would scan more than this many bytes. An integer, at least
+   * 10 000 000 (Athena's least).
    *
    * @default 10 TiB
    */
@@ -134,6 +135,9 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
 
 const INVENTORY_ID = 'tierlog-audit';
 
+/** The least `BytesScannedCutoffPerQuery` Athena takes (10 MB). */
+const MIN_BYTES_SCANNED_CUTOFF = 10_000_000;
+
 /** Inventory, exports, Glue, Athena and the state machine of the snapshot audit. */
 export class AuditAtScale extends Construct {
   /** Where the inventory, the exports and Athena's results go. */
@@ -187,6 +191,13 @@ export class AuditAtScale extends Construct {
       if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
         throw new Error(`auditAtScale.${option} must be a positive integer, got ${value}`);
       }
+    }
+    // Athena refuses a workgroup whose cutoff is under 10 MB, or not whole bytes: the deploy failed.
+    const cutoff = props.bytesScannedCutoffPerQuery;
+    if (cutoff !== undefined && !(Number.isSafeInteger(cutoff) && cutoff >= MIN_BYTES_SCANNED_CUTOFF)) {
+      throw new Error(
+        `auditAtScale.bytesScannedCutoffPerQuery must be an integer of at least ${MIN_BYTES_SCANNED_CUTOFF} (Athena's least, 10 MB), got ${cutoff}`,
+      );
     }
 
     this.snapshotBucket = new s3.Bucket(this, 'Snapshots', {

@@ -8,7 +8,8 @@
  *    stream retry takes), which keeps the alarm up for nothing;
  *  - an undo window S3 lifecycle cannot express (0 days or a fraction: refused at deploy);
  *  - an audit Distributed Map concurrency of 0 (Step Functions: no limit), a snapshot retention
- *    of 0 days, or a safety age under 1 h or reaching back before 2000;
+ *    of 0 days, a safety age under 1 h or reaching back before 2000, or an Athena scan cutoff
+ *    under 10 MB;
  *  - the objects function's URL auth without the objects function (silently dropped before).
  *  - a part used on its own whose environment names another prefix, bucket or table than the
  *    resources it grants on (every request of its function refused on AWS).
@@ -165,6 +166,17 @@ describe('thresholds and settings that cannot work', () => {
       { auditAtScale: { snapshotRetentionDays: 0 } },
       /auditAtScale.snapshotRetentionDays must be a positive integer, got 0/,
     ],
+    // Athena takes a cutoff of 10 MB or more, in whole bytes: the deploy failed on the workgroup.
+    [
+      'auditAtScale.bytesScannedCutoffPerQuery under 10 MB',
+      { auditAtScale: { bytesScannedCutoffPerQuery: 1_000_000 } },
+      /auditAtScale.bytesScannedCutoffPerQuery must be an integer of at least 10000000 \(Athena's least, 10 MB\), got 1000000/,
+    ],
+    [
+      'auditAtScale.bytesScannedCutoffPerQuery not an integer',
+      { auditAtScale: { bytesScannedCutoffPerQuery: 1.5e10 + 0.5 } },
+      /auditAtScale.bytesScannedCutoffPerQuery must be an integer/,
+    ],
     [
       'objectsFunctionUrlAuth without the objects function',
       { objectsFunction: false, objectsFunctionUrlAuth: lambda.FunctionUrlAuthType.NONE },
@@ -183,7 +195,7 @@ describe('thresholds and settings that cannot work', () => {
         oldestExpiredAgeThreshold: Duration.minutes(2),
         streamIteratorAgeThreshold: Duration.minutes(1),
         noncurrentVersionExpiration: Duration.days(1),
-        auditAtScale: { maxConcurrency: 1, snapshotRetentionDays: 1 },
+        auditAtScale: { maxConcurrency: 1, snapshotRetentionDays: 1, bytesScannedCutoffPerQuery: 10_000_000 },
       }),
     ).not.toThrow();
   });
