@@ -177,12 +177,32 @@ export function grantKeyFor(
   if (key === undefined) return undefined;
   const kmsActions = [...new Set(actions.flatMap((a) => KMS_ACTIONS_FOR[a] ?? []))].sort();
   if (kmsActions.length === 0) return undefined;
+  const target = keyNamedBy(key);
   return iam.Grant.addToPrincipal({
     grantee,
     actions: kmsActions,
-    resourceArns: [key.keyArn],
-    conditions: { StringEquals: { 'kms:ViaService': `${service}.${key.env.region}.amazonaws.com` } },
+    resourceArns: [target.keyArn],
+    conditions: { StringEquals: { 'kms:ViaService': `${service}.${target.env.region}.amazonaws.com` } },
   });
+}
+
+/**
+ * The key a grant must name for `key`: itself, or the key an alias points at. KMS authorizes a
+ * request on the key's ARN, never on an alias's (an alias's `keyArn` is its own ARN), so a grant
+ * on an alias allows nothing.
+ *
+ * @throws Error for an alias whose key is not known here (imported by its name).
+ */
+function keyNamedBy(key: kms.IKey): kms.IKey {
+  if (!('aliasName' in key)) return key;
+  const alias = key as kms.IAlias;
+  try {
+    return alias.aliasTargetKey;
+  } catch {
+    throw new Error(
+      `the customer managed key ${key.node.path} is an alias (${alias.aliasName}): KMS authorizes a request on the key's ARN, so a grant on the alias would allow nothing; give the key itself (kms.Key.fromKeyArn), or the alias with its key (kms.Alias.fromAliasAttributes)`,
+    );
+  }
 }
 
 /** The customer managed key of each resource kind, and the service that uses it. */

@@ -77,7 +77,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * than the stack it is refused, as `objectsTable` is. A general purpose bucket: a directory
    * bucket (S3 Express One Zone, a name ending `--x-s3`) is refused, as `loadConfig` refuses it
    * (its listings are unsorted, and it has no S3 Inventory and no versioning). Under a customer managed KMS
-   * key (its `encryptionKey`), each role gets the key actions its S3 actions need on that key.
+   * key (its `encryptionKey`), each role gets the key actions its S3 actions need on that key (on
+   * the key an alias names; an alias imported by its name alone is refused).
    *
    * @default - a new versioned bucket with access logging
    */
