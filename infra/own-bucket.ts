@@ -13,7 +13,8 @@
  * And no enabled rule that reaches a blob under `<prefix>/` (an overlapping prefix, any size, not
  * on tagged objects only: tierlog tags nothing) may expire current objects (it deletes live blobs
  * the objects table points at) or move them to an archive class (`GLACIER`, `DEEP_ARCHIVE`: S3
- * reads none until restored).
+ * reads none until restored), nor to `INTELLIGENT_TIERING` under an Intelligent-Tiering
+ * configuration of the bucket with an archive tier over them.
  * Versioning itself is not required (it is the undo window for a wrong delete), only advised.
  */
 import { Annotations, Aspects, Stack } from 'aws-cdk-lib';
@@ -63,6 +64,21 @@ function reachesBlobs(rule: LifecycleRule, keyPrefix: string): boolean {
   if (Object.keys(filter).some((k) => k !== 'prefix')) return false;
   const rulePrefix = (rule.prefix ?? filter['prefix'] ?? '') as string;
   return keyPrefix.startsWith(rulePrefix) || rulePrefix.startsWith(keyPrefix);
+}
+
+/**
+ * The archive tiers (`ARCHIVE_ACCESS`, `DEEP_ARCHIVE_ACCESS`) of the enabled Intelligent-Tiering
+ * configurations (resolved) that reach a key under `keyPrefix`: on an overlapping prefix, not on
+ * tagged objects only.
+ */
+function archiveTiersOver(configurations: unknown, keyPrefix: string): string[] {
+  type Configuration = { status?: string; prefix?: string; tagFilters?: unknown[]; tierings?: Array<{ accessTier?: unknown }> };
+  const tiers = ((configurations ?? []) as Configuration[])
+    .filter((c) => c.status === 'Enabled' && (c.tagFilters?.length ?? 0) === 0)
+    .filter((c) => keyPrefix.startsWith(c.prefix ?? '') || (c.prefix ?? '').startsWith(keyPrefix))
+    .flatMap((c) => (c.tierings ?? []).map((t) => t.accessTier))
+    .filter((t): t is string => typeof t === 'string');
+  return [...new Set(tiers)].sort();
 }
 
 /** The lifecycle rules of `bucket` (a bucket of this app) that cover every key under `keyPrefix`; undefined when it cannot be read. */
@@ -131,6 +147,16 @@ export function ownBucketProblems(bucket: s3.IBucket, prefix: string): string[] 
   for (const storageClass of archived) {
     problems.push(
       `a lifecycle rule over "${prefix}/" moves current objects to ${storageClass}: S3 reads none until it is restored, so every read of such a blob fails (BlobArchivedError)`,
+    );
+  }
+  // Intelligent-Tiering moves the objects of its class that go unread to its archive tiers.
+  const tiered = reaching.some((r) =>
+    [...(r.transitions ?? []), ...(r.transition !== undefined ? [r.transition] : [])].some((t) => t.storageClass === 'INTELLIGENT_TIERING'),
+  );
+  const tiers = tiered ? archiveTiersOver(stack.resolve(cfn.intelligentTieringConfigurations), `${prefix}/`) : [];
+  if (tiers.length > 0) {
+    problems.push(
+      `an Intelligent-Tiering configuration over "${prefix}/" moves the objects a lifecycle rule puts in INTELLIGENT_TIERING to ${tiers.join(', ')}: S3 reads none until it is restored, so every read of such a blob fails (BlobArchivedError)`,
     );
   }
   return problems;

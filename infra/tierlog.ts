@@ -72,7 +72,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * lifecycle rule over `<prefix>/` aborts incomplete multipart uploads, or, versioned, expires
    * noncurrent versions: without them, uploads nothing names and every deleted blob are kept
    * for ever; and when a rule that reaches `<prefix>/` expires current objects or moves them to
-   * `GLACIER` or `DEEP_ARCHIVE` (live blobs deleted, or unreadable until restored). An imported
+   * `GLACIER` or `DEEP_ARCHIVE`, or to `INTELLIGENT_TIERING` with an archive tier over them (live
+   * blobs deleted, or unreadable until restored). An imported
    * bucket cannot be read: check it yourself. In another region or account
    * than the stack it is refused, as `objectsTable` is. A general purpose bucket: a directory
    * bucket (S3 Express One Zone, a name ending `--x-s3`) is refused, as `loadConfig` refuses it

@@ -237,6 +237,24 @@ describe('a bucket defined in the app', () => {
     expect(build(props)).toThrow(message);
   });
 
+  it('Intelligent-Tiering with an archive tier over the prefix, for the blobs a rule moves to it: refused; either alone is taken', () => {
+    // Objects in INTELLIGENT_TIERING that go unread move to its archive tiers, which S3 reads only once restored.
+    const toTiering = { ...abort, transitions: [{ storageClass: s3.StorageClass.INTELLIGENT_TIERING, transitionAfter: Duration.days(0) }] };
+    const archive = { name: 'archive', archiveAccessTierTime: Duration.days(90), deepArchiveAccessTierTime: Duration.days(180) };
+    expect(build({ lifecycleRules: [toTiering], intelligentTieringConfigurations: [archive] })).toThrow(
+      /an Intelligent-Tiering configuration over "blobs\/" moves the objects a lifecycle rule puts in INTELLIGENT_TIERING to ARCHIVE_ACCESS, DEEP_ARCHIVE_ACCESS: S3 reads none until it is restored/,
+    );
+    expect(build({ lifecycleRules: [toTiering], intelligentTieringConfigurations: [{ ...archive, prefix: 'blobs/' }] })).toThrow(
+      /Intelligent-Tiering configuration/,
+    );
+    expect(build({ lifecycleRules: [toTiering] })).not.toThrow();
+    expect(build({ lifecycleRules: [abort], intelligentTieringConfigurations: [archive] })).not.toThrow();
+    expect(build({ lifecycleRules: [toTiering], intelligentTieringConfigurations: [{ ...archive, prefix: 'logs/' }] })).not.toThrow();
+    expect(
+      build({ lifecycleRules: [toTiering], intelligentTieringConfigurations: [{ ...archive, tags: [{ key: 'cold', value: 'yes' }] }] }),
+    ).not.toThrow();
+  });
+
   it('rules that leave the live blobs under the prefix alone are taken: other prefixes, tagged objects, classes S3 reads at once', () => {
     const expire = { expiration: Duration.days(30) };
     expect(build({ lifecycleRules: [abort, { prefix: 'logs/', ...expire }, { prefix: 'blobsx/', ...expire }] })).not.toThrow();
