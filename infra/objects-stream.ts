@@ -209,6 +209,26 @@ function streamViewTypeOf(table: dynamodb.ITableV2): string | undefined {
   return typeof spec?.streamViewType === 'string' ? spec.streamViewType : undefined;
 }
 
+/**
+ * Refuses a stream ARN that is not a stream of `table` (an imported table given another table's
+ * `tableStreamArn`), where both are literals: the function would read that table's records, each
+ * one judged untrusted and kept, and never this table's, whose removed and replaced blobs leak.
+ */
+function checkStreamOfTable(table: dynamodb.ITableV2, streamArn: string): void {
+  if (Token.isUnresolved(streamArn)) return;
+  const ownArn = Token.isUnresolved(table.tableArn) ? undefined : table.tableArn;
+  const ownName = Token.isUnresolved(table.tableName) ? undefined : table.tableName;
+  const ofTable =
+    ownArn !== undefined
+      ? streamArn.startsWith(`${ownArn}/stream/`)
+      : ownName === undefined || /:table\/([^/]+)\/stream\//.exec(streamArn)?.[1] === ownName;
+  if (!ofTable) {
+    throw new Error(
+      `the objects table's stream ${streamArn} is not a stream of table "${ownName ?? ownArn}": the function would read another table's records (each one untrusted, its blob kept) and never this table's, whose removed and replaced blobs would leak`,
+    );
+  }
+}
+
 /** How long a DynamoDB stream keeps a record. */
 const STREAM_RETENTION = Duration.hours(24);
 
@@ -237,6 +257,7 @@ export class ObjectsStreamCleanup extends Construct {
     const table = props.resources.objectsTable as dynamodb.ITableV2;
     const streamArn = table.tableStreamArn;
     if (streamArn === undefined) throw new Error('the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)');
+    checkStreamOfTable(table, streamArn);
     // Every blob the function deletes is named by an old image: a stream of new images or keys only
     // has none, and its MODIFY records would not even pass the event filter (no metric, no alarm).
     const view = streamViewTypeOf(table);

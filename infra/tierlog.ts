@@ -59,7 +59,7 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * A table defined in this app is checked and refused (an `Error` naming each problem) when it
    * lacks one of these; an imported one (`TableV2.fromTableAttributes` with `tableStreamArn`)
    * cannot be read, so check it yourself: with another stream view type every blob of an
-   * expired or replaced object leaks.
+   * expired or replaced object leaks (a `tableStreamArn` of another table is refused).
    *
    * @default - a new table from the objects schema
    */

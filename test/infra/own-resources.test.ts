@@ -66,6 +66,25 @@ describe('imported objects table and bucket', () => {
     expect(() => new Tierlog(stack, 'Other', { bucket: general })).not.toThrow();
   });
 
+  it("refuses an imported table whose stream ARN is another table's: the stream function would read that table's records (each one untrusted) and never this one's", () => {
+    const build = (attrs: dynamodb.TableAttributesV2) => () => {
+      const { stack } = userStack();
+      new Tierlog(stack, 'Storage', { objectsTable: dynamodb.TableV2.fromTableAttributes(stack, 'MyObjects', attrs) });
+    };
+    const otherStream = 'arn:aws:dynamodb:eu-west-1:123456789012:table/my-orders/stream/2026-01-01T00:00:00.000';
+    expect(build({ tableName: 'my-objects', tableStreamArn: otherStream })).toThrow(
+      /the objects table's stream .*table\/my-orders\/stream.* is not a stream of table "my-objects"/,
+    );
+    const tableArn = 'arn:aws:dynamodb:eu-west-1:123456789012:table/my-objects';
+    expect(build({ tableArn, tableStreamArn: otherStream })).toThrow(/is not a stream of table "my-objects"/);
+    // The same name in another account or region is another table.
+    expect(build({ tableArn, tableStreamArn: STREAM_ARN.replace('123456789012', '999999999999') })).toThrow(
+      /is not a stream of table "my-objects"/,
+    );
+    expect(build({ tableName: 'my-objects', tableStreamArn: STREAM_ARN })).not.toThrow();
+    expect(build({ tableArn, tableStreamArn: STREAM_ARN })).not.toThrow();
+  });
+
   it("refuses auditAtScale with the user's bucket (its S3 Inventory is a setting of the bucket, which the construct cannot add)", () => {
     expect(() => withImported({ auditAtScale: true })).toThrow(/auditAtScale needs the bucket the construct creates/);
   });
