@@ -248,10 +248,11 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly removalPolicy?: RemovalPolicy;
   /**
    * A deliberate replacement of a table (a migration: `hvAttributes.key` changed on the objects
-   * table the construct makes, or `objectsTable` given instead of it): a word (1 to 40 of
-   * `[A-Za-z0-9_+=,.@-]`) that renames the guard against it. Without it, CloudFormation refuses
-   * an update that would point the functions at a new table (`infra/table-guard.ts`); the table
-   * left behind is retained, and its objects are no longer answered.
+   * table the construct makes, or `objectsTable` given instead of it), or move of the store (to
+   * another `prefix`, bucket or `hvAttributes`): a word (1 to 40 of `[A-Za-z0-9_+=,.@-]`) that
+   * renames the guards against them. Without it, CloudFormation refuses an update that would point
+   * the functions at a new table, or at a store where the objects written before cannot be read
+   * (`infra/table-guard.ts`); the table left behind is retained, and its objects are no longer answered.
    *
    * @default - no replacement: an update that would replace a table fails and rolls back
    */
@@ -387,6 +388,7 @@ export class Tierlog extends Construct {
     new TableReplacementGuard(this, 'TablesGuard', {
       changeLogTable: this.changeLogTable,
       objectsTable: this.objectsTable,
+      store: { bucket: this.bucket, prefix: this.prefix, hvAttributes: hvNames },
       ...(props.tableReplacementAcknowledged !== undefined ? { acknowledged: props.tableReplacementAcknowledged } : {}),
     });
     this.writerEnvironment = configToEnv({
