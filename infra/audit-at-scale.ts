@@ -13,7 +13,8 @@
  *  - alarms: execution failed / timed out / aborted, any confirmed lost blob, and a scheduled
  *    run Scheduler could not start (its dead-letter queue not empty: no run, so no failed run).
  */
-import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { createHash } from 'node:crypto';
+import { type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as glue from 'aws-cdk-lib/aws-glue';
@@ -37,7 +38,7 @@ import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
 import { metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
-import { grantKeyFor, type TierlogResources } from './permissions.js';
+import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
 export interface AuditAtScaleOptions {
@@ -73,7 +74,8 @@ export interface AuditAtScaleOptions {
    */
   readonly snapshotRetentionDays?: number;
   /**
-   * Athena stops a query that would scan more than this many bytes.
+   * Athena stops a query that would scan more than this many bytes. An integer, at least
+   * 10 000 000 (Athena's least).
    *
    * @default 10 TiB
    */
@@ -86,7 +88,10 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
   readonly resources: TierlogResources;
   /** The bucket the blob bucket's access logs go to (the snapshots bucket logs there too). */
   readonly accessLogsBucket: s3.Bucket;
-  /** The configuration variables (what `loadConfig` reads). */
+  /**
+   * The configuration variables (what `loadConfig` reads), of the store `resources` names (another
+   * prefix, bucket or table is refused at synth).
+   */
   readonly environment: Record<string, string>;
   /**
    * Removal policy of the snapshots bucket (`DESTROY` empties it first), the Athena work group,
@@ -130,6 +135,9 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
 
 const INVENTORY_ID = 'tierlog-audit';
 
+/** The least `BytesScannedCutoffPerQuery` Athena takes (10 MB). */
+const MIN_BYTES_SCANNED_CUTOFF = 10_000_000;
+
 /** Inventory, exports, Glue, Athena and the state machine of the snapshot audit. */
 export class AuditAtScale extends Construct {
   /** Where the inventory, the exports and Athena's results go. */
@@ -166,6 +174,7 @@ export class AuditAtScale extends Construct {
     super(scope, id);
     this.props = props;
     const { resources } = props;
+    checkGrantsCoverEnvironment(this, resources, props.environment);
     const stack = Stack.of(this);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const olderThan = props.olderThan ?? Duration.hours(24);
@@ -182,6 +191,13 @@ export class AuditAtScale extends Construct {
       if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
         throw new Error(`auditAtScale.${option} must be a positive integer, got ${value}`);
       }
+    }
+    // Athena refuses a workgroup whose cutoff is under 10 MB, or not whole bytes: the deploy failed.
+    const cutoff = props.bytesScannedCutoffPerQuery;
+    if (cutoff !== undefined && !(Number.isSafeInteger(cutoff) && cutoff >= MIN_BYTES_SCANNED_CUTOFF)) {
+      throw new Error(
+        `auditAtScale.bytesScannedCutoffPerQuery must be an integer of at least ${MIN_BYTES_SCANNED_CUTOFF} (Athena's least, 10 MB), got ${cutoff}`,
+      );
     }
 
     this.snapshotBucket = new s3.Bucket(this, 'Snapshots', {
@@ -211,8 +227,11 @@ export class AuditAtScale extends Construct {
     const hivePrefix = `inventory/${blobBucket.bucketName}/${INVENTORY_ID}/hive`;
 
     // Glue: the inventory (Parquet through S3's symlink files) and the two exports (text lines).
-    // Named after this construct, not the stack: two Tierlogs in one stack get their own.
-    const unique = this.node.addr.slice(0, 8);
+    // Glue and Athena names are per account and region: one per construct and stack name (two
+    // Tierlogs in one stack, and the same app deployed under two stack names, each get their own).
+    const stackName = stack.stackName;
+    const owner = Token.isUnresolved(stackName) ? this.node.path : `${stackName}/${this.node.path}`;
+    const unique = createHash('sha256').update(owner).digest('hex').slice(0, 8);
     const databaseName = `tierlog_audit_${unique}`;
     this.database = new glue.CfnDatabase(this, 'Database', { catalogId: stack.account, databaseInput: { name: databaseName } });
     const table = (tid: string, name: string, input: Omit<glue.CfnTable.TableInputProperty, 'name'>) => {

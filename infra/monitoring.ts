@@ -6,6 +6,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
@@ -14,6 +15,7 @@ import {
   DEFAULT_SHARDLESS_SCAN,
   DEFAULT_SKEW_MARGIN_MS,
 } from '../lib/constants.js';
+import { sweeperTuningFromEnv } from '../lib/recovery/sweeper-env.js';
 import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
 import { addAlarmActions } from './failure-handling.js';
 import { tierlogDimensions } from './function.js';
@@ -41,7 +43,9 @@ export interface TierlogMonitoringProps {
    * ({@link routineExpiredAgeOf}). The age alarm's threshold must be above it, or it fires on
    * every writer that ends.
    *
-   * @default Duration.minutes(2) (the default skew margin, 30 s, and a sweep a minute, rounded up)
+   * @default - with a `TierlogSweeper`'s function, what its skew margin and sweep schedules call for
+   *   (as the {@link Tierlog} construct passes); else Duration.minutes(2) (the default skew margin,
+   *   30 s, and a sweep a minute, rounded up)
    */
   readonly routineExpiredAge?: Duration;
   /**
@@ -52,7 +56,7 @@ export interface TierlogMonitoringProps {
    * there. At most 12 hours (the sweeper's ceiling); the window is at most the one day an alarm
    * can evaluate.
    *
-   * @default Duration.hours(1)
+   * @default - with a `TierlogSweeper`'s function, the recheck its function runs with; else Duration.hours(1)
    */
   readonly quarantineRecheck?: Duration;
   /**
@@ -64,7 +68,8 @@ export interface TierlogMonitoringProps {
    * least twice the sweep schedules' shortest interval, and more than the sweeper's timeout (the
    * {@link Tierlog} construct passes `sweeperSilenceOf(...)` of its schedules and timeout).
    *
-   * @default Duration.minutes(15)
+   * @default - with a `TierlogSweeper`'s function, `sweeperSilenceOf(...)` of its schedules and
+   *   timeout; else Duration.minutes(15)
    */
   readonly sweeperSilence?: Duration;
   /**
@@ -73,7 +78,8 @@ export interface TierlogMonitoringProps {
    * period is that and a minute, rounded up to 5 minutes (at most 8 hours), so that a sweeper that
    * fails every sweep has an error in every period.
    *
-   * @default Duration.minutes(1)
+   * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules; else
+   *   Duration.minutes(1)
    */
   readonly sweepInterval?: Duration;
   /**
@@ -83,7 +89,7 @@ export interface TierlogMonitoringProps {
    * sweep up to one schedule interval later) and a minute (the sweep's run), rounded up to 5
    * minutes and at most 8 hours, so that deletes that fail at every retry breach every period.
    *
-   * @default Duration.minutes(1)
+   * @default - with a `TierlogSweeper`'s function, the retry its function runs with; else Duration.minutes(1)
    */
   readonly retryFailed?: Duration;
   /**
@@ -93,7 +99,8 @@ export interface TierlogMonitoringProps {
    * the alarm drops to OK while the item stays stuck. 1 hour to 1 day (the {@link Tierlog}
    * construct passes `stuckWindowOf(...)` of its scan and housekeeping schedules).
    *
-   * @default Duration.hours(1)
+   * @default - with a `TierlogSweeper`'s function, `stuckWindowOf(...)` of its scan and
+   *   housekeeping schedules; else Duration.hours(1)
    */
   readonly stuckWindow?: Duration;
   /**
@@ -267,15 +274,52 @@ export function sweeperSilenceOf(expressions: readonly string[], timeout?: Durat
   return Duration.millis(ms);
 }
 
+/** The {@link TierlogSweeper} whose function `fn` is; undefined for another function (an imported one). */
+function sweeperOf(fn: lambda.IFunction): TierlogSweeper | undefined {
+  const sweeper = fn.node.scopes.findLast((scope) => scope instanceof TierlogSweeper);
+  return sweeper instanceof TierlogSweeper ? sweeper : undefined;
+}
+
+/** The windows of {@link TierlogMonitoringProps} that follow the sweeper's schedules, timeout and tuning. */
+type SweeperWindows = Pick<
+  TierlogMonitoringProps,
+  'routineExpiredAge' | 'sweeperSilence' | 'sweepInterval' | 'stuckWindow' | 'quarantineRecheck' | 'retryFailed'
+>;
+
+/**
+ * The windows a {@link TierlogSweeper}'s schedules, timeout and tuning (the variables its function
+ * runs with) call for: what the {@link Tierlog} construct passes, and the defaults of a
+ * monitoring whose `sweeperFunction` is that sweeper's.
+ */
+function windowsOf(sweeper: TierlogSweeper): SweeperWindows {
+  const expressionOf = (s: scheduler.Schedule): string => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression;
+  const sweeps = sweeper.schedules.map(expressionOf);
+  const housekeeping = sweeper.housekeepingSchedules.map(expressionOf);
+  // Checked by the sweeper already (floors waived where its environment waives them).
+  const tuning = sweeperTuningFromEnv(sweeper.tuningEnvironment, { unsafeShortWindows: true });
+  const ms = (value: number | undefined) => (value !== undefined ? Duration.millis(value) : undefined);
+  const interval = sweepIntervalOf([...sweeps, ...housekeeping]);
+  const recheck = ms(tuning.quarantineRecheckMs);
+  const retry = ms(tuning.retryFailedMs);
+  return {
+    routineExpiredAge: routineExpiredAgeOf(ms(tuning.skewMarginMs), sweeps),
+    sweeperSilence: sweeperSilenceOf([...sweeps, ...housekeeping], sweeper.timeout),
+    ...(interval !== undefined ? { sweepInterval: interval } : {}),
+    stuckWindow: stuckWindowOf(tuning.shardlessScan, housekeeping),
+    ...(recheck !== undefined ? { quarantineRecheck: recheck } : {}),
+    ...(retry !== undefined ? { retryFailed: retry } : {}),
+  };
+}
+
 /**
  * Refuses a `metricsDeployment` other than the one the watched functions publish under: the
  * stream cleanup's, and the sweeper's when its function is a {@link TierlogSweeper}'s (an
  * imported function's is not known here).
  */
 function checkSameDeployment(deployment: string | undefined, props: TierlogMonitoringProps): void {
-  const sweeper = props.sweeperFunction.node.scopes.findLast((scope) => scope instanceof TierlogSweeper);
+  const sweeper = sweeperOf(props.sweeperFunction);
   const published: Array<[string, string | undefined]> = [['objectsStream', props.objectsStream.metricsDeployment]];
-  if (sweeper instanceof TierlogSweeper) published.push(['the sweeper', sweeper.metricsDeployment]);
+  if (sweeper !== undefined) published.push(['the sweeper', sweeper.metricsDeployment]);
   for (const [what, theirs] of published) {
     if (theirs === deployment) continue;
     throw new Error(
@@ -296,7 +340,11 @@ export class TierlogMonitoring extends Construct {
     const fn = props.sweeperFunction;
     const deployment = props.metricsDeployment;
     checkSameDeployment(deployment, props);
-    const routine = props.routineExpiredAge ?? DEFAULT_ROUTINE_EXPIRED_AGE;
+    // A window not given follows the TierlogSweeper whose function this is, as the construct's do.
+    const sweeper = sweeperOf(fn);
+    const derived: SweeperWindows = sweeper !== undefined ? windowsOf(sweeper) : {};
+    const chosen = <K extends keyof SweeperWindows>(name: K): SweeperWindows[K] => props[name] ?? derived[name];
+    const routine = chosen('routineExpiredAge') ?? DEFAULT_ROUTINE_EXPIRED_AGE;
     const threshold = props.oldestExpiredAgeThreshold ?? routine.plus(OLDEST_EXPIRED_AGE_SLACK);
     if (!threshold.isUnresolved() && threshold.toMilliseconds() < routine.toMilliseconds()) {
       // A dead writer's instance is first seen a skew margin after its lease ended, by a sweep up
@@ -306,8 +354,8 @@ export class TierlogMonitoring extends Construct {
         `oldestExpiredAgeThreshold must be at least ${routine.toHumanString()}, got ${threshold.toHumanString()}: every instance a sweep finds is up to that old (the sweeper's skew margin and a sweep interval), so the alarm would fire on every dead writer`,
       );
     }
-    const recheckMs = props.quarantineRecheck?.toMilliseconds() ?? DEFAULT_QUARANTINE_RECHECK_MS;
-    const silence = props.sweeperSilence ?? MIN_SWEEPER_SILENCE;
+    const recheckMs = chosen('quarantineRecheck')?.toMilliseconds() ?? DEFAULT_QUARANTINE_RECHECK_MS;
+    const silence = chosen('sweeperSilence') ?? MIN_SWEEPER_SILENCE;
     if (
       !silence.isUnresolved() &&
       (silence.toMilliseconds() < MIN_SWEEPER_SILENCE.toMilliseconds() || silence.toMilliseconds() > MAX_SWEEPER_SILENCE.toMilliseconds())
@@ -319,19 +367,19 @@ export class TierlogMonitoring extends Construct {
     // Deletes failing at each retry show up in every period of this length (a retry comes due, its
     // claim is found once it ended by the skew margin, by the next sweep, and its own run time
     // takes it); three periods stay within the day an alarm can evaluate.
-    const retryMs = props.retryFailed?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
+    const retryMs = chosen('retryFailed')?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
     const routineMs = (routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds();
     const retryGapMs = retryMs + routineMs + 60_000;
     const failingPeriod = Duration.minutes(Math.min(5 * Math.ceil(retryGapMs / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES));
     const silencePeriods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
     // A sweeper failing each sweep has an error in every period of this length; three periods stay
     // within the day an alarm can evaluate.
-    const intervalMs =
-      props.sweepInterval !== undefined && !props.sweepInterval.isUnresolved() ? props.sweepInterval.toMilliseconds() : 60_000;
+    const sweepInterval = chosen('sweepInterval');
+    const intervalMs = sweepInterval !== undefined && !sweepInterval.isUnresolved() ? sweepInterval.toMilliseconds() : 60_000;
     const errorsPeriod = Duration.minutes(
       Math.min(5 * Math.ceil((intervalMs + 60_000) / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES),
     );
-    const stuckWindow = props.stuckWindow ?? MIN_STUCK_WINDOW;
+    const stuckWindow = chosen('stuckWindow') ?? MIN_STUCK_WINDOW;
     if (
       !stuckWindow.isUnresolved() &&
       (stuckWindow.toMilliseconds() < MIN_STUCK_WINDOW.toMilliseconds() ||

@@ -10,7 +10,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { functionOptionsOf, literalVariables, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { addAlarmActions } from './failure-handling.js';
-import { grantWriter, type TierlogResources } from './permissions.js';
+import { checkGrantsCoverEnvironment, grantWriter, type TierlogResources } from './permissions.js';
 import { writerTuningFromEnv, writerTuningToEnv } from '../lib/tiered/writer-env.js';
 
 export { OBJECTS_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -47,7 +47,8 @@ export interface ObjectsFunctionProps extends TierlogFunctionOptions {
   /** The tables, bucket and prefix it writes. */
   readonly resources: TierlogResources;
   /**
-   * The function's configuration variables (what `loadConfig` reads). A tuning variable set here
+   * The function's configuration variables (what `loadConfig` reads), of the store `resources`
+   * grants on (another prefix, bucket or table is refused at synth). A tuning variable set here
    * (`TIERLOG_INLINE_THRESHOLD`) is checked at synth as `tuning` is; `tuning` takes precedence.
    */
   readonly environment: Record<string, string>;
@@ -108,6 +109,7 @@ export class ObjectsFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ObjectsFunctionProps) {
     super(scope, id);
+    checkGrantsCoverEnvironment(this, props.resources, props.environment);
     const tuningEnv = writerTuningToEnv({ ...props.tuning }, TUNING_PROPS);
     // The function reads its tuning variables whoever set them: one `environment` sets and the
     // props do not is checked here as the prop is (a ConfigError naming the variable), not by a

@@ -32,7 +32,7 @@ import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
 import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv, streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue } from './failure-handling.js';
 import { literalVariables, metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
-import { grantKeyFor, type TierlogResources } from './permissions.js';
+import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
 export { OBJECTS_STREAM_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -85,7 +85,8 @@ export interface ObjectsStreamCleanupProps {
    */
   readonly resources: TierlogResources;
   /**
-   * The function's configuration variables (what `loadConfig` reads). A tuning variable set here
+   * The function's configuration variables (what `loadConfig` reads), of the store `resources`
+   * grants on (another prefix, bucket or table is refused at synth). A tuning variable set here
    * (`TIERLOG_STREAM_*`) is checked at synth as the `tuning` prop is; the prop takes precedence.
    */
   readonly environment: Record<string, string>;
@@ -208,6 +209,26 @@ function streamViewTypeOf(table: dynamodb.ITableV2): string | undefined {
   return typeof spec?.streamViewType === 'string' ? spec.streamViewType : undefined;
 }
 
+/**
+ * Refuses a stream ARN that is not a stream of `table` (an imported table given another table's
+ * `tableStreamArn`), where both are literals: the function would read that table's records, each
+ * one judged untrusted and kept, and never this table's, whose removed and replaced blobs leak.
+ */
+function checkStreamOfTable(table: dynamodb.ITableV2, streamArn: string): void {
+  if (Token.isUnresolved(streamArn)) return;
+  const ownArn = Token.isUnresolved(table.tableArn) ? undefined : table.tableArn;
+  const ownName = Token.isUnresolved(table.tableName) ? undefined : table.tableName;
+  const ofTable =
+    ownArn !== undefined
+      ? streamArn.startsWith(`${ownArn}/stream/`)
+      : ownName === undefined || /:table\/([^/]+)\/stream\//.exec(streamArn)?.[1] === ownName;
+  if (!ofTable) {
+    throw new Error(
+      `the objects table's stream ${streamArn} is not a stream of table "${ownName ?? ownArn}": the function would read another table's records (each one untrusted, its blob kept) and never this table's, whose removed and replaced blobs would leak`,
+    );
+  }
+}
+
 /** How long a DynamoDB stream keeps a record. */
 const STREAM_RETENTION = Duration.hours(24);
 
@@ -232,9 +253,11 @@ export class ObjectsStreamCleanup extends Construct {
   constructor(scope: Construct, id: string, props: ObjectsStreamCleanupProps) {
     super(scope, id);
     this.metricsDeployment = props.metricsDeployment;
+    checkGrantsCoverEnvironment(this, props.resources, props.environment);
     const table = props.resources.objectsTable as dynamodb.ITableV2;
     const streamArn = table.tableStreamArn;
     if (streamArn === undefined) throw new Error('the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)');
+    checkStreamOfTable(table, streamArn);
     // Every blob the function deletes is named by an old image: a stream of new images or keys only
     // has none, and its MODIFY records would not even pass the event filter (no metric, no alarm).
     const view = streamViewTypeOf(table);

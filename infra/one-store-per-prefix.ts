@@ -10,6 +10,7 @@
  * collide: the outer store's audits read the inner store's keys as no blob keys of theirs
  * (reported, never deleted).
  */
+import { Token } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 
@@ -19,9 +20,26 @@ export interface BlobStoreSite {
   readonly prefix: string;
 }
 
-/** Whether `a` and `b` are the same bucket: one construct, or one name (the same literal, or the same token). */
+/**
+ * The name `bucket` has at synth: its `bucketName` when a literal (imported by name or ARN), else
+ * the `bucketName` property of its resource when it is a bucket of this app given a literal name
+ * (its `bucketName` is then a reference, a token); undefined when neither is known.
+ */
+function literalName(bucket: s3.IBucket): string | undefined {
+  if (!Token.isUnresolved(bucket.bucketName)) return bucket.bucketName;
+  const resource = bucket.node.defaultChild as { cfnResourceType?: string; bucketName?: unknown } | undefined;
+  if (resource?.cfnResourceType !== 'AWS::S3::Bucket') return undefined;
+  return typeof resource.bucketName === 'string' && !Token.isUnresolved(resource.bucketName) ? resource.bucketName : undefined;
+}
+
+/**
+ * Whether `a` and `b` are the same bucket: one construct, one name (the same literal, or the same
+ * token), or a bucket of this app with a literal name and one imported by that name.
+ */
 function sameBucket(a: s3.IBucket, b: s3.IBucket): boolean {
-  return a === b || a.bucketName === b.bucketName;
+  if (a === b || a.bucketName === b.bucketName) return true;
+  const name = literalName(a);
+  return name !== undefined && name === literalName(b);
 }
 
 /**

@@ -10,11 +10,14 @@
  * only with `s3:prefix` like `<prefix>/*`. The prefix is refused by the configuration when it
  * holds a character IAM would read as a wildcard or a policy variable (`*`, `?`, `$`).
  */
+import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type { IConstruct } from 'constructs';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import { LEASE_INDEX_NAME } from '../lib/constants.js';
+import { CONFIG_ENV } from '../lib/config.js';
+import { DEFAULT_PREFIX, LEASE_INDEX_NAME } from '../lib/constants.js';
 import type { ResourceKind } from './iam-map.js';
 
 /** What a grant is given on. */
@@ -174,12 +177,32 @@ export function grantKeyFor(
   if (key === undefined) return undefined;
   const kmsActions = [...new Set(actions.flatMap((a) => KMS_ACTIONS_FOR[a] ?? []))].sort();
   if (kmsActions.length === 0) return undefined;
+  const target = keyNamedBy(key);
   return iam.Grant.addToPrincipal({
     grantee,
     actions: kmsActions,
-    resourceArns: [key.keyArn],
-    conditions: { StringEquals: { 'kms:ViaService': `${service}.${key.env.region}.amazonaws.com` } },
+    resourceArns: [target.keyArn],
+    conditions: { StringEquals: { 'kms:ViaService': `${service}.${target.env.region}.amazonaws.com` } },
   });
+}
+
+/**
+ * The key a grant must name for `key`: itself, or the key an alias points at. KMS authorizes a
+ * request on the key's ARN, never on an alias's (an alias's `keyArn` is its own ARN), so a grant
+ * on an alias allows nothing.
+ *
+ * @throws Error for an alias whose key is not known here (imported by its name).
+ */
+function keyNamedBy(key: kms.IKey): kms.IKey {
+  if (!('aliasName' in key)) return key;
+  const alias = key as kms.IAlias;
+  try {
+    return alias.aliasTargetKey;
+  } catch {
+    throw new Error(
+      `the customer managed key ${key.node.path} is an alias (${alias.aliasName}): KMS authorizes a request on the key's ARN, so a grant on the alias would allow nothing; give the key itself (kms.Key.fromKeyArn), or the alias with its key (kms.Alias.fromAliasAttributes)`,
+    );
+  }
 }
 
 /** The customer managed key of each resource kind, and the service that uses it. */
@@ -221,6 +244,57 @@ export function grantRole(grantee: iam.IGrantable, resources: TierlogResources, 
     if (grant !== undefined) grants.push(grant);
   }
   return grants.reduce((all, grant) => all.combine(grant));
+}
+
+/**
+ * Refuses an `environment` (the variables a function reads, `loadConfig`'s) that names another
+ * prefix, bucket or table than `resources` (what its grants are on): the function would work on
+ * one and be granted on the other, and every such request would be refused on AWS (where the
+ * local stack checks no IAM). Compared where both sides are known at synth: the prefix (the
+ * default when the variable is unset), two literal names, or two references to resources of the
+ * app; a variable not set, or a literal against a reference, is not compared.
+ *
+ * @throws Error naming the variable and both values.
+ */
+export function checkGrantsCoverEnvironment(
+  scope: IConstruct,
+  resources: TierlogResources,
+  environment: Readonly<Record<string, string>>,
+): void {
+  const stack = Stack.of(scope);
+  const shown = (v: string) => (Token.isUnresolved(v) ? JSON.stringify(stack.resolve(v)) : `"${v}"`);
+  const prefix = environment[CONFIG_ENV.prefix];
+  const read = prefix === undefined || prefix === '' ? DEFAULT_PREFIX : prefix;
+  if (!Token.isUnresolved(read) && !Token.isUnresolved(resources.prefix) && read !== resources.prefix) {
+    throw new Error(
+      `${CONFIG_ENV.prefix} ("${read}"${read === prefix ? '' : ', the default: unset'}) is not the prefix the grants are on ("${resources.prefix}"): the function would work under one and be granted on the other`,
+    );
+  }
+  const names: Array<[string, string, string]> = [
+    [CONFIG_ENV.bucket, resources.bucket.bucketName, 'bucket'],
+    [CONFIG_ENV.objectsTable, resources.objectsTable.tableName, 'objects table'],
+    [CONFIG_ENV.changeLogTable, resources.changeLogTable.tableName, 'change-log table'],
+  ];
+  for (const [variable, granted, what] of names) {
+    const value = environment[variable];
+    if (value === undefined || value === granted || !comparable(stack, value, granted)) continue;
+    if (JSON.stringify(stack.resolve(value)) === JSON.stringify(stack.resolve(granted))) continue;
+    throw new Error(
+      `${variable} (${shown(value)}) is not the ${what} the grants are on (${shown(granted)}): the function would use one and be granted on the other`,
+    );
+  }
+}
+
+/** Whether `a` and `b` can be compared at synth: two literals, or two references (`Ref`) to resources of the app. */
+function comparable(stack: Stack, a: string, b: string): boolean {
+  const literal = (v: string) => !Token.isUnresolved(v);
+  if (literal(a) && literal(b)) return true;
+  if (literal(a) || literal(b)) return false;
+  const ref = (v: string) => {
+    const resolved = stack.resolve(v) as { Ref?: unknown } | undefined;
+    return typeof resolved === 'object' && resolved !== null && Object.keys(resolved).length === 1 && typeof resolved.Ref === 'string';
+  };
+  return ref(a) && ref(b);
 }
 
 /** Grants a storage writer what `TieredStore` and `DynamoChangeLog` call. */

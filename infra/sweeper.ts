@@ -7,7 +7,7 @@
  * Overlapping sweeps are safe (instances are claimed with conditional writes); reserved
  * concurrency bounds how many run at once.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -15,6 +15,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { CONFIG_ENV, loadConfig } from '../lib/config.js';
 import { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS, MIN_CLAIM_MS } from '../lib/constants.js';
 import {
   SWEEPER_ENV,
@@ -25,7 +26,7 @@ import {
 } from '../lib/recovery/sweeper-env.js';
 import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
-import { grantSweeper, type TierlogResources } from './permissions.js';
+import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from './permissions.js';
 
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -156,7 +157,8 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
   /** The tables, bucket and prefix to sweep. */
   readonly resources: TierlogResources;
   /**
-   * The function's configuration variables (what `loadConfig` reads). A tuning variable set here
+   * The function's configuration variables (what `loadConfig` reads), of the store `resources`
+   * grants on (another prefix, bucket or table is refused at synth). A tuning variable set here
    * (`TIERLOG_CLAIM_MS`, ...) is checked at synth as `tuning` is; `tuning` takes precedence.
    */
   readonly environment: Record<string, string>;
@@ -166,7 +168,10 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
    * @default - the library's defaults
    */
   readonly tuning?: SweeperTuningProps;
-  /** Number of lease shards (`TIERLOG_LEASE_SHARDS`); fan-out splits them between schedules. */
+  /**
+   * Number of lease shards; fan-out splits them between schedules. The function sweeps those of
+   * its own `TIERLOG_LEASE_SHARDS` (in `environment`; 4 when unset): another number is refused.
+   */
   readonly leaseShards: number;
   /**
    * When each schedule runs.
@@ -237,6 +242,34 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
   readonly metricsDeployment?: string;
 }
 
+/**
+ * Refuses a `leaseShards` other than the one the function reads (its `TIERLOG_LEASE_SHARDS` in
+ * `environment`, read as `loadConfig` reads it: the default when unset), when that is known at
+ * synth. The schedules split `leaseShards` between them and the function sweeps its own: with
+ * fewer in the prop, the shards past it were queried by no fan-out group (their dead writers never
+ * recovered, and counted by nothing); with more, every event named shards the function skips.
+ *
+ * @throws ConfigError naming the variable when the function could not read it; Error naming both
+ *   numbers when they disagree.
+ */
+function checkLeaseShards(leaseShards: number, environment: Readonly<Record<string, string>>): void {
+  const variable = environment[CONFIG_ENV.leaseShards];
+  if (variable !== undefined && Token.isUnresolved(variable)) return;
+  const placeholder = 'placeholder';
+  const read = loadConfig({
+    [CONFIG_ENV.changeLogTable]: placeholder,
+    [CONFIG_ENV.objectsTable]: placeholder,
+    [CONFIG_ENV.bucket]: placeholder,
+    [CONFIG_ENV.leaseShards]: variable,
+  }).leaseShards;
+  if (read !== leaseShards) {
+    const shown = variable === undefined || variable === '' ? `${read}, the default: unset` : `${read}`;
+    throw new Error(
+      `leaseShards (${leaseShards}) disagrees with the function's ${CONFIG_ENV.leaseShards} (${shown}): the schedules split ${leaseShards} shards between them while the function sweeps ${read}, so shards would go unswept or be skipped (give both the writers' number)`,
+    );
+  }
+}
+
 /** The lease shards schedule `index` of `parallelism` sweeps. */
 export function shardsOfSchedule(index: number, parallelism: number, leaseShards: number): number[] {
   const shards: number[] = [];
@@ -279,6 +312,8 @@ export class TierlogSweeper extends Construct {
       throw new Error(`sweeperParallelism must be an integer in 1..leaseShards (${props.leaseShards}), got ${parallelism}`);
     }
     this.parallelism = parallelism;
+    checkLeaseShards(props.leaseShards, props.environment);
+    checkGrantsCoverEnvironment(this, props.resources, props.environment);
     const reserved = props.reservedConcurrency ?? 2 * parallelism;
     if (!Number.isInteger(reserved) || reserved < parallelism) {
       // Fewer slots than fan-out groups: while sweeps run long (a backlog), the groups left

@@ -59,7 +59,7 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * A table defined in this app is checked and refused (an `Error` naming each problem) when it
    * lacks one of these; an imported one (`TableV2.fromTableAttributes` with `tableStreamArn`)
    * cannot be read, so check it yourself: with another stream view type every blob of an
-   * expired or replaced object leaks.
+   * expired or replaced object leaks (a `tableStreamArn` of another table is refused).
    *
    * @default - a new table from the objects schema
    */
@@ -71,11 +71,15 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * A bucket defined in this app is refused at synth (naming each problem) when no enabled
    * lifecycle rule over `<prefix>/` aborts incomplete multipart uploads, or, versioned, expires
    * noncurrent versions: without them, uploads nothing names and every deleted blob are kept
-   * for ever. An imported bucket cannot be read: check it yourself. In another region or account
+   * for ever; and when a rule that reaches `<prefix>/` expires current objects or moves them to
+   * `GLACIER` or `DEEP_ARCHIVE`, or to `INTELLIGENT_TIERING` with an archive tier over them (live
+   * blobs deleted, or unreadable until restored). An imported
+   * bucket cannot be read: check it yourself. In another region or account
    * than the stack it is refused, as `objectsTable` is. A general purpose bucket: a directory
    * bucket (S3 Express One Zone, a name ending `--x-s3`) is refused, as `loadConfig` refuses it
    * (its listings are unsorted, and it has no S3 Inventory and no versioning). Under a customer managed KMS
-   * key (its `encryptionKey`), each role gets the key actions its S3 actions need on that key.
+   * key (its `encryptionKey`), each role gets the key actions its S3 actions need on that key (on
+   * the key an alias names; an alias imported by its name alone is refused).
    *
    * @default - a new versioned bucket with access logging
    */
@@ -244,10 +248,11 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly removalPolicy?: RemovalPolicy;
   /**
    * A deliberate replacement of a table (a migration: `hvAttributes.key` changed on the objects
-   * table the construct makes, or `objectsTable` given instead of it): a word (1 to 40 of
-   * `[A-Za-z0-9_+=,.@-]`) that renames the guard against it. Without it, CloudFormation refuses
-   * an update that would point the functions at a new table (`infra/table-guard.ts`); the table
-   * left behind is retained, and its objects are no longer answered.
+   * table the construct makes, or `objectsTable` given instead of it), or move of the store (to
+   * another `prefix`, bucket or `hvAttributes`): a word (1 to 40 of `[A-Za-z0-9_+=,.@-]`) that
+   * renames the guards against them. Without it, CloudFormation refuses an update that would point
+   * the functions at a new table, or at a store where the objects written before cannot be read
+   * (`infra/table-guard.ts`); the table left behind is retained, and its objects are no longer answered.
    *
    * @default - no replacement: an update that would replace a table fails and rolls back
    */
@@ -383,6 +388,7 @@ export class Tierlog extends Construct {
     new TableReplacementGuard(this, 'TablesGuard', {
       changeLogTable: this.changeLogTable,
       objectsTable: this.objectsTable,
+      store: { bucket: this.bucket, prefix: this.prefix, hvAttributes: hvNames },
       ...(props.tableReplacementAcknowledged !== undefined ? { acknowledged: props.tableReplacementAcknowledged } : {}),
     });
     this.writerEnvironment = configToEnv({

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LEASE_INDEX_NAME } from '../../lib/constants.js';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { App, CfnElement } from 'aws-cdk-lib';
+import { type App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { TierlogStack } from '../../infra/stack.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { METRICS_NAMESPACE } from '../../lib/recovery/metric-sink.js';
@@ -252,6 +252,28 @@ describe('auditAtScale', () => {
         )![1] as any
       ).Properties.Environment.Variables.TIERLOG_SNAPSHOT_DATABASE;
     expect(new Set([env(a), env(b)])).toEqual(new Set(databases));
+  });
+
+  it('the same app deployed twice under other stack names (one account and region): each its own Glue database and Athena workgroup', () => {
+    // Their construct paths are the same (a stage's `stackName`, not its id): names made from the
+    // path alone were the same, and the second deploy failed on a database that already exists.
+    const namesIn = (stackName: string) => {
+      const stack = new Stack(newApp(), 'Storage', { stackName });
+      new Tierlog(stack, 'Tierlog', { auditAtScale: true });
+      const t = Template.fromStack(stack);
+      return [
+        ...Object.values(t.findResources('AWS::Glue::Database')).map((d) => d.Properties.DatabaseInput.Name as string),
+        ...Object.values(t.findResources('AWS::Athena::WorkGroup')).map((w) => w.Properties.Name as string),
+      ];
+    };
+    const [devDatabase, devWorkGroup] = namesIn('storage-dev');
+    const [prodDatabase, prodWorkGroup] = namesIn('storage-prod');
+    expect(devDatabase).not.toEqual(prodDatabase);
+    expect(devWorkGroup).not.toEqual(prodWorkGroup);
+    // Still names Glue and Athena take, the same for the same stack.
+    expect(devDatabase).toMatch(/^tierlog_audit_[0-9a-f]{8}$/);
+    expect(devWorkGroup).toMatch(/^tierlog-audit-[0-9a-f]{8}$/);
+    expect(namesIn('storage-dev')).toEqual([devDatabase, devWorkGroup]);
   });
 
   it('in an app without feature flags (an older cdk.json): builds, the snapshots bucket logs under a bucket policy, nag-clean', () => {

@@ -118,3 +118,42 @@ describe('without a customer managed key', () => {
     expect(JSON.stringify(Template.fromStack(stack).toJSON())).not.toMatch(/"kms:/);
   });
 });
+
+describe('a key given as an alias', () => {
+  /**
+   * KMS authorizes a request on the ARN of the key, never on an alias's: a grant on the alias ARN
+   * (what an alias's `keyArn` is) allowed nothing, and every SSE-KMS put and get of the writers,
+   * and every read through a table key, was refused on AWS.
+   */
+  const build = (alias: (stack: Stack, key: kms.Key) => kms.IKey) => {
+    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const key = new kms.Key(stack, 'BucketKey', { enableKeyRotation: true });
+    const bucket = new s3.Bucket(stack, 'MyBlobs', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: alias(stack, key),
+      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(8) }],
+    });
+    const tierlog = new Tierlog(stack, 'Storage', { bucket });
+    return { stack, key, tierlog };
+  };
+
+  it('an alias of the app: the grants are on the key it names', () => {
+    const { stack, key, tierlog } = build((s, k) => new kms.Alias(s, 'BlobsAlias', { aliasName: 'alias/blobs', targetKey: k }));
+    const template = Template.fromStack(stack);
+    expect(keyGrants(stack, template, tierlog.objectsFunction!.role!, key)).toEqual({
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      via: [viaService(stack, 's3')],
+    });
+    // And none on an alias ARN.
+    expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain(':alias/');
+    expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain(
+      logicalIdOf(stack, tierlog.bucket.encryptionKey as kms.Alias),
+    );
+  });
+
+  it('an alias imported by its name (the key it names unknown): refused at synth, naming it', () => {
+    expect(() => build((s) => kms.Alias.fromAliasName(s, 'Imported', 'alias/blobs'))).toThrow(
+      /is an alias \(alias\/blobs\): KMS authorizes a request on the key's ARN, so a grant on the alias would allow nothing/,
+    );
+  });
+});

@@ -149,6 +149,46 @@ describe('alarms', () => {
     expect(notRunning.Properties).toMatchObject({ EvaluationPeriods: 3, DatapointsToAlarm: 3 });
   });
 
+  it("TierlogMonitoring used on its own on a TierlogSweeper's function: its windows follow that sweeper's schedules, timeout and tuning, as the construct's do", () => {
+    // Left at their fixed defaults (15 minutes of silence, a one-minute sweep, a 30 s skew margin),
+    // the not-running alarm stayed up between sweeps 30 minutes apart, the errors alarm never saw
+    // a sweeper failing every sweep, and the age alarm fired on every writer that ended.
+    const { stack: s } = userStack();
+    const t = new Tierlog(s, 'Storage', {
+      sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)),
+      sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.hours(1)),
+      sweeperTimeout: Duration.minutes(15),
+      sweeperTuning: {
+        skewMargin: Duration.minutes(20),
+        quarantineRecheck: Duration.hours(3),
+        retryFailed: Duration.minutes(30),
+        shardlessScan: { segments: 16, maxPages: 2 },
+      },
+    });
+    const own = new TierlogMonitoring(s, 'Own', {
+      metricsDeployment: t.metricsDeployment,
+      sweeperFunction: t.sweeperFunction,
+      deadLetterQueue: t.deadLetterQueue,
+      objectsStream: t.objectsStream,
+    });
+    const all = resourcesOf(Template.fromStack(s), 'AWS::CloudWatch::Alarm');
+    const windowOf = (a: cloudwatch.Alarm) => {
+      const p = all[logicalIdOf(s, a)]!.Properties!;
+      return { periods: p['EvaluationPeriods'], datapoints: p['DatapointsToAlarm'], period: p['Period'], threshold: p['Threshold'] };
+    };
+    for (const name of [
+      'sweeperErrors',
+      'sweeperNotRunning',
+      'oldestExpiredAge',
+      'entriesQuarantined',
+      'entriesFailing',
+      'stuckInstances',
+    ] as const) {
+      expect(windowOf(own.alarms[name]), name).toEqual(windowOf(t.alarms[name]));
+    }
+    expect(windowOf(own.alarms.sweeperNotRunning).periods).toBe(18);
+  });
+
   it('sweeperSilenceOf reads rate expressions only', () => {
     expect(sweeperSilenceOf(['rate(1 minute)', 'rate(10 minutes)']).toMinutes()).toBe(15);
     expect(sweeperSilenceOf(['rate(2 days)']).toHours()).toBe(24);

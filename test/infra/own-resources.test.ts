@@ -66,6 +66,25 @@ describe('imported objects table and bucket', () => {
     expect(() => new Tierlog(stack, 'Other', { bucket: general })).not.toThrow();
   });
 
+  it("refuses an imported table whose stream ARN is another table's: the stream function would read that table's records (each one untrusted) and never this one's", () => {
+    const build = (attrs: dynamodb.TableAttributesV2) => () => {
+      const { stack } = userStack();
+      new Tierlog(stack, 'Storage', { objectsTable: dynamodb.TableV2.fromTableAttributes(stack, 'MyObjects', attrs) });
+    };
+    const otherStream = 'arn:aws:dynamodb:eu-west-1:123456789012:table/my-orders/stream/2026-01-01T00:00:00.000';
+    expect(build({ tableName: 'my-objects', tableStreamArn: otherStream })).toThrow(
+      /the objects table's stream .*table\/my-orders\/stream.* is not a stream of table "my-objects"/,
+    );
+    const tableArn = 'arn:aws:dynamodb:eu-west-1:123456789012:table/my-objects';
+    expect(build({ tableArn, tableStreamArn: otherStream })).toThrow(/is not a stream of table "my-objects"/);
+    // The same name in another account or region is another table.
+    expect(build({ tableArn, tableStreamArn: STREAM_ARN.replace('123456789012', '999999999999') })).toThrow(
+      /is not a stream of table "my-objects"/,
+    );
+    expect(build({ tableName: 'my-objects', tableStreamArn: STREAM_ARN })).not.toThrow();
+    expect(build({ tableArn, tableStreamArn: STREAM_ARN })).not.toThrow();
+  });
+
   it("refuses auditAtScale with the user's bucket (its S3 Inventory is a setting of the bucket, which the construct cannot add)", () => {
     expect(() => withImported({ auditAtScale: true })).toThrow(/auditAtScale needs the bucket the construct creates/);
   });
@@ -211,8 +230,82 @@ describe('a bucket defined in the app', () => {
       { lifecycleRules: [{ objectSizeLessThan: 1024 * 1024, ...abort }] },
       /aborts incomplete multipart uploads/,
     ],
+    // The live blobs themselves: deleted (a delete marker on a versioned bucket) while the objects
+    // table points at them, or moved where S3 reads them only once restored.
+    [
+      'a rule that expires the current objects under the prefix',
+      { versioned: true, lifecycleRules: [{ ...abort, ...noncurrent, expiration: Duration.days(30) }] },
+      /a lifecycle rule over "blobs\/" expires current objects: it deletes the live blobs the objects table points at/,
+    ],
+    [
+      'a rule over part of the prefix, for objects above a size, that expires them on a date',
+      { lifecycleRules: [abort, { prefix: 'blobs/a', objectSizeGreaterThan: 1024, expirationDate: new Date('2030-01-01') }] },
+      /expires current objects/,
+    ],
+    [
+      'a rule over the whole bucket that moves objects to Glacier Flexible Retrieval',
+      { lifecycleRules: [abort, { transitions: [{ storageClass: s3.StorageClass.GLACIER, transitionAfter: Duration.days(30) }] }] },
+      /a lifecycle rule over "blobs\/" moves current objects to GLACIER: S3 reads none until it is restored/,
+    ],
+    [
+      'a rule that moves objects to Deep Archive',
+      { lifecycleRules: [{ ...abort, transitions: [{ storageClass: s3.StorageClass.DEEP_ARCHIVE, transitionAfter: Duration.days(90) }] }] },
+      /moves current objects to DEEP_ARCHIVE/,
+    ],
   ])('with %s is refused, naming the problem', (_name, props, message) => {
     expect(build(props)).toThrow(message);
+  });
+
+  it('Intelligent-Tiering with an archive tier over the prefix, for the blobs a rule moves to it: refused; either alone is taken', () => {
+    // Objects in INTELLIGENT_TIERING that go unread move to its archive tiers, which S3 reads only once restored.
+    const toTiering = { ...abort, transitions: [{ storageClass: s3.StorageClass.INTELLIGENT_TIERING, transitionAfter: Duration.days(0) }] };
+    const archive = { name: 'archive', archiveAccessTierTime: Duration.days(90), deepArchiveAccessTierTime: Duration.days(180) };
+    expect(build({ lifecycleRules: [toTiering], intelligentTieringConfigurations: [archive] })).toThrow(
+      /an Intelligent-Tiering configuration over "blobs\/" moves the objects a lifecycle rule puts in INTELLIGENT_TIERING to ARCHIVE_ACCESS, DEEP_ARCHIVE_ACCESS: S3 reads none until it is restored/,
+    );
+    expect(build({ lifecycleRules: [toTiering], intelligentTieringConfigurations: [{ ...archive, prefix: 'blobs/' }] })).toThrow(
+      /Intelligent-Tiering configuration/,
+    );
+    expect(build({ lifecycleRules: [toTiering] })).not.toThrow();
+    expect(build({ lifecycleRules: [abort], intelligentTieringConfigurations: [archive] })).not.toThrow();
+    expect(build({ lifecycleRules: [toTiering], intelligentTieringConfigurations: [{ ...archive, prefix: 'logs/' }] })).not.toThrow();
+    expect(
+      build({ lifecycleRules: [toTiering], intelligentTieringConfigurations: [{ ...archive, tags: [{ key: 'cold', value: 'yes' }] }] }),
+    ).not.toThrow();
+  });
+
+  it('rules that leave the live blobs under the prefix alone are taken: other prefixes, tagged objects, classes S3 reads at once', () => {
+    const expire = { expiration: Duration.days(30) };
+    expect(build({ lifecycleRules: [abort, { prefix: 'logs/', ...expire }, { prefix: 'blobsx/', ...expire }] })).not.toThrow();
+    // tierlog tags nothing: a rule on tagged objects never applies to its blobs.
+    expect(build({ lifecycleRules: [abort, { tagFilters: { temporary: 'yes' }, ...expire }] })).not.toThrow();
+    expect(
+      build({
+        lifecycleRules: [
+          {
+            ...abort,
+            transitions: [
+              { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) },
+              { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(90) },
+            ],
+          },
+        ],
+      }),
+    ).not.toThrow();
+    // Noncurrent versions (the undo window) and expired delete markers are not live blobs.
+    expect(
+      build({
+        versioned: true,
+        lifecycleRules: [
+          {
+            ...abort,
+            ...noncurrent,
+            expiredObjectDeleteMarker: true,
+            noncurrentVersionTransitions: [{ storageClass: s3.StorageClass.GLACIER, transitionAfter: Duration.days(1) }],
+          },
+        ],
+      }),
+    ).not.toThrow();
   });
 
   it('rules added after the construct count (the check runs at synth)', () => {
@@ -277,6 +370,28 @@ describe('one store per bucket prefix', () => {
     const owner = new Tierlog(single, 'Owner', {});
     new Tierlog(single, 'Borrower', { bucket: owner.bucket });
     expect(() => Template.fromStack(single)).toThrow(/UserStack\/Owner stores blobs under the same bucket and prefix/);
+  });
+
+  it('a bucket of the app that has a name, and the same bucket imported by that name elsewhere: refused (its name is a token on one side, a literal on the other)', () => {
+    const { app, stack } = userStack();
+    new Tierlog(stack, 'Media', { bucket: new s3.Bucket(stack, 'Named', { ...abort, bucketName: 'shared-media' }) });
+    const other = new Stack(app, 'Reports');
+    new Tierlog(other, 'Archive', { bucket: s3.Bucket.fromBucketName(other, 'Same', 'shared-media') });
+    expect(() => Template.fromStack(other)).toThrow(/UserStack\/Media stores blobs under the same bucket and prefix "blobs\/"/);
+    expect(() => Template.fromStack(stack)).toThrow(/Reports\/Archive stores blobs under the same bucket and prefix "blobs\/"/);
+    // By its ARN too; another name, or another prefix, is taken.
+    const { app: app2, stack: stack2 } = userStack();
+    new Tierlog(stack2, 'Media', { bucket: new s3.Bucket(stack2, 'Named', { ...abort, bucketName: 'shared-media' }) });
+    const byArn = new Stack(app2, 'ByArn');
+    new Tierlog(byArn, 'Archive', { bucket: s3.Bucket.fromBucketArn(byArn, 'Same', 'arn:aws:s3:::shared-media') });
+    expect(() => Template.fromStack(byArn)).toThrow(/UserStack\/Media stores blobs under the same bucket/);
+    const { app: app3, stack: stack3 } = userStack();
+    new Tierlog(stack3, 'Media', { bucket: new s3.Bucket(stack3, 'Named', { ...abort, bucketName: 'shared-media' }) });
+    const apart = new Stack(app3, 'Apart');
+    new Tierlog(apart, 'Archive', { bucket: s3.Bucket.fromBucketName(apart, 'Same', 'other-media') });
+    new Tierlog(apart, 'Nested', { bucket: s3.Bucket.fromBucketName(apart, 'Again', 'shared-media'), prefix: 'blobs/nested' });
+    expect(() => Template.fromStack(apart)).not.toThrow();
+    expect(() => Template.fromStack(stack3)).not.toThrow();
   });
 
   it('another prefix, nested or not, or another bucket, is taken', () => {

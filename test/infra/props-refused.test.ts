@@ -8,8 +8,11 @@
  *    stream retry takes), which keeps the alarm up for nothing;
  *  - an undo window S3 lifecycle cannot express (0 days or a fraction: refused at deploy);
  *  - an audit Distributed Map concurrency of 0 (Step Functions: no limit), a snapshot retention
- *    of 0 days, or a safety age under 1 h or reaching back before 2000;
+ *    of 0 days, a safety age under 1 h or reaching back before 2000, or an Athena scan cutoff
+ *    under 10 MB;
  *  - the objects function's URL auth without the objects function (silently dropped before).
+ *  - a part used on its own whose environment names another prefix, bucket or table than the
+ *    resources it grants on (every request of its function refused on AWS).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { CfnParameter, Duration, Stack } from 'aws-cdk-lib';
@@ -17,7 +20,12 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { ObjectsFunction } from '../../infra/objects-function.js';
+import { ObjectsStreamCleanup } from '../../infra/objects-stream.js';
+import type { TierlogResources } from '../../infra/permissions.js';
+import { TierlogSweeper } from '../../infra/sweeper.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
+import { CONFIG_ENV, configToEnv } from '../../lib/config.js';
 import { cleanOutdirs, newApp, tierlogTemplate } from './helpers.js';
 
 afterAll(cleanOutdirs);
@@ -158,6 +166,17 @@ describe('thresholds and settings that cannot work', () => {
       { auditAtScale: { snapshotRetentionDays: 0 } },
       /auditAtScale.snapshotRetentionDays must be a positive integer, got 0/,
     ],
+    // Athena takes a cutoff of 10 MB or more, in whole bytes: the deploy failed on the workgroup.
+    [
+      'auditAtScale.bytesScannedCutoffPerQuery under 10 MB',
+      { auditAtScale: { bytesScannedCutoffPerQuery: 1_000_000 } },
+      /auditAtScale.bytesScannedCutoffPerQuery must be an integer of at least 10000000 \(Athena's least, 10 MB\), got 1000000/,
+    ],
+    [
+      'auditAtScale.bytesScannedCutoffPerQuery not an integer',
+      { auditAtScale: { bytesScannedCutoffPerQuery: 1.5e10 + 0.5 } },
+      /auditAtScale.bytesScannedCutoffPerQuery must be an integer/,
+    ],
     [
       'objectsFunctionUrlAuth without the objects function',
       { objectsFunction: false, objectsFunctionUrlAuth: lambda.FunctionUrlAuthType.NONE },
@@ -176,7 +195,7 @@ describe('thresholds and settings that cannot work', () => {
         oldestExpiredAgeThreshold: Duration.minutes(2),
         streamIteratorAgeThreshold: Duration.minutes(1),
         noncurrentVersionExpiration: Duration.days(1),
-        auditAtScale: { maxConcurrency: 1, snapshotRetentionDays: 1 },
+        auditAtScale: { maxConcurrency: 1, snapshotRetentionDays: 1, bytesScannedCutoffPerQuery: 10_000_000 },
       }),
     ).not.toThrow();
   });
@@ -194,4 +213,93 @@ describe('what the functions cannot work with, when the stack is made', () => {
       /prefix must be a literal string/,
     );
   });
+});
+
+describe('the parts used on their own: the grants (resources) and the configuration the function reads (environment) name one store', () => {
+  /**
+   * Each part grants on `resources` and its function works on what `environment` names: a prefix,
+   * bucket or table that differs was granted on one and used on the other, and every request of
+   * the function was refused on AWS (the local stack checks no IAM), or, the prefix, blobs
+   * outside the function's namespace kept for ever.
+   */
+  const parts = {
+    sweeper: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
+      new TierlogSweeper(s, 'Sweeper', { resources, environment, leaseShards: 4 }),
+    objectsStream: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
+      new ObjectsStreamCleanup(s, 'Stream', { resources, environment }),
+    objectsFunction: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
+      new ObjectsFunction(s, 'Api', { resources, environment }),
+  };
+  const setup = () => {
+    const stack = new Stack(newApp(), 'UserStack');
+    const table = (id: string) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      });
+    const resources: TierlogResources = {
+      changeLogTable: table('Log'),
+      objectsTable: table('Objects'),
+      bucket: new s3.Bucket(stack, 'Bucket'),
+      prefix: 'tenant/blobs',
+    };
+    const env = (over: Partial<Parameters<typeof configToEnv>[0]> = {}) =>
+      configToEnv({
+        changeLogTable: resources.changeLogTable.tableName,
+        objectsTable: resources.objectsTable.tableName,
+        bucket: resources.bucket.bucketName,
+        prefix: resources.prefix,
+        leaseShards: 4,
+        ...over,
+      });
+    return { stack, table, resources, env };
+  };
+
+  for (const [part, make] of Object.entries(parts)) {
+    it(`${part}: another prefix, bucket or table in the environment is refused at synth, naming the variable`, () => {
+      const cases: Array<[(x: ReturnType<typeof setup>) => [TierlogResources, Record<string, string>], RegExp]> = [
+        [
+          (x) => [x.resources, x.env({ prefix: 'blobs' })],
+          /TIERLOG_PREFIX \("blobs"\) is not the prefix the grants are on \("tenant\/blobs"\)/,
+        ],
+        // Unset, the function reads the default prefix.
+        [
+          (x) => {
+            const { [CONFIG_ENV.prefix]: _, ...rest } = x.env();
+            return [x.resources, rest];
+          },
+          /TIERLOG_PREFIX \("blobs", the default: unset\) is not the prefix the grants are on/,
+        ],
+        [
+          (x) => [x.resources, x.env({ bucket: new s3.Bucket(x.stack, 'Other').bucketName })],
+          /TIERLOG_BUCKET .* is not the bucket the grants are on/,
+        ],
+        [
+          (x) => [{ ...x.resources, bucket: s3.Bucket.fromBucketName(x.stack, 'Mine', 'my-blobs') }, x.env({ bucket: 'my-other-blobs' })],
+          /TIERLOG_BUCKET \("my-other-blobs"\) is not the bucket the grants are on \("my-blobs"\)/,
+        ],
+        [
+          (x) => [x.resources, x.env({ objectsTable: x.table('OtherObjects').tableName })],
+          /TIERLOG_OBJECTS_TABLE .* is not the objects table the grants are on/,
+        ],
+        [
+          (x) => [x.resources, x.env({ changeLogTable: x.table('OtherLog').tableName })],
+          /TIERLOG_CHANGELOG_TABLE .* is not the change-log table the grants are on/,
+        ],
+      ];
+      for (const [given, message] of cases) {
+        const x = setup();
+        const [resources, environment] = given(x);
+        expect(() => make(x.stack, resources, environment)).toThrow(message);
+      }
+    });
+
+    it(`${part}: the same store, or a name known on one side only, is taken`, () => {
+      const x = setup();
+      expect(() => make(x.stack, x.resources, x.env())).not.toThrow();
+      const y = setup();
+      // A literal name against a reference: not comparable at synth.
+      expect(() => make(y.stack, y.resources, y.env({ bucket: 'some-bucket' }))).not.toThrow();
+    });
+  }
 });

@@ -1,6 +1,6 @@
 import { METRICS_DEPLOYMENT_ENV } from '../../lib/handlers/names.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { CONFIG_ENV } from '../../lib/config.js';
@@ -331,5 +331,45 @@ describe('TierlogSweeper used on its own: tuning set in the environment it is gi
   it('is among the variables the CLI is given to judge as this sweeper does', () => {
     const sweeper = build({ TIERLOG_MAX_UPLOAD_MS: '3600000', TIERLOG_CHANGELOG_TABLE: 'cl-1' });
     expect(sweeper.tuningEnvironment).toEqual({ TIERLOG_MAX_UPLOAD_MS: '3600000' });
+  });
+});
+
+describe('TierlogSweeper used on its own: leaseShards and the TIERLOG_LEASE_SHARDS it is given', () => {
+  /**
+   * The schedules split `leaseShards` between them; the function sweeps the shards of its own
+   * TIERLOG_LEASE_SHARDS. With 8 in the environment (the writers' own) and 4 as the prop, two
+   * fan-out groups swept shards 0..3 only: the dead writers of shards 4..7 were never recovered,
+   * and nothing counted them (the housekeeping scan reports items past the function's 8 only).
+   */
+  const build = (environment: Record<string, string>, leaseShards: number, parallelism = 2) => {
+    const { stack } = userStack();
+    const table = (id: string) => new dynamodb.TableV2(stack, id, { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    const resources = {
+      changeLogTable: table('Log'),
+      objectsTable: table('Objects'),
+      bucket: new s3.Bucket(stack, 'Bucket'),
+      prefix: 'blobs',
+    };
+    return new TierlogSweeper(stack, 'Sweeper', { resources, environment, leaseShards, parallelism });
+  };
+
+  it('a leaseShards other than the function reads is refused at synth, naming both', () => {
+    expect(() => build({ [CONFIG_ENV.leaseShards]: '8' }, 4)).toThrow(
+      /leaseShards \(4\) disagrees with the function's TIERLOG_LEASE_SHARDS \(8\)/,
+    );
+    expect(() => build({ [CONFIG_ENV.leaseShards]: '4' }, 8)).toThrow(
+      /leaseShards \(8\) disagrees with the function's TIERLOG_LEASE_SHARDS \(4\)/,
+    );
+    // Unset, the function reads the default (4).
+    expect(() => build({}, 8)).toThrow(/leaseShards \(8\) disagrees with the function's TIERLOG_LEASE_SHARDS \(4, the default: unset\)/);
+    // A value the function cannot read fails it at init: refused here, naming the variable.
+    expect(() => build({ [CONFIG_ENV.leaseShards]: 'eight' }, 8)).toThrow(/TIERLOG_LEASE_SHARDS must be an integer/);
+  });
+
+  it('the same number, or a value known only at deploy, is taken', () => {
+    expect(() => build({ [CONFIG_ENV.leaseShards]: '8' }, 8)).not.toThrow();
+    expect(() => build({ [CONFIG_ENV.leaseShards]: ' 8' }, 8)).not.toThrow();
+    expect(() => build({}, 4)).not.toThrow();
+    expect(() => build({ [CONFIG_ENV.leaseShards]: Token.asString({ Ref: 'Shards' }) }, 8)).not.toThrow();
   });
 });

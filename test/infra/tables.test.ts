@@ -7,6 +7,8 @@ import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../.
 import { LEASE_INDEX_NAME } from '../../lib/constants.js';
 import { cleanOutdirs, logicalIdOf, newApp, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
 import { TierlogStack } from '../../infra/stack.js';
+import { Tierlog } from '../../infra/tierlog.js';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 
 afterAll(cleanOutdirs);
 
@@ -216,11 +218,19 @@ describe('construct changes that keep the tables and the bucket', () => {
   });
 });
 
+/** The guard policy whose name starts `tierlog-<kind>-`. */
+function guardPolicy(t: Template, kind: 'tables' | 'store'): Record<string, unknown> {
+  const policies = Object.values(resourcesOf(t, 'AWS::IAM::ManagedPolicy')).filter((r) =>
+    JSON.stringify(r.Properties!['ManagedPolicyName']).includes(`"tierlog-${kind}-`),
+  );
+  expect(policies).toHaveLength(1);
+  return policies[0]!.Properties!;
+}
+
 describe('the guard against a replaced objects table (infra/table-guard.ts)', () => {
   const guard = (props: Parameters<typeof tierlogTemplate>[0]) => {
     const { stack: s, template: t } = tierlogTemplate(props);
-    const [, policy] = onlyResource(t, 'AWS::IAM::ManagedPolicy');
-    return { s, p: policy.Properties! };
+    return { s, p: guardPolicy(t, 'tables') };
   };
 
   it('a managed policy of a fixed name whose path is the objects table name: a replaced table changes the path, which CloudFormation refuses to do to a named resource', () => {
@@ -238,7 +248,7 @@ describe('the guard against a replaced objects table (infra/table-guard.ts)', ()
     // Another stack name (the same app deployed twice in one account and region): another name.
     const app = newApp();
     const other = Template.fromStack(new TierlogStack(app, 'Tierlog', { stackName: 'tierlog-dev' }));
-    expect(onlyResource(other, 'AWS::IAM::ManagedPolicy')[1].Properties!['ManagedPolicyName']).not.toEqual(p['ManagedPolicyName']);
+    expect(guardPolicy(other, 'tables')['ManagedPolicyName']).not.toEqual(p['ManagedPolicyName']);
   });
 
   it('tableReplacementAcknowledged renames it (a deliberate migration); a word IAM cannot take is refused', () => {
@@ -249,5 +259,74 @@ describe('the guard against a replaced objects table (infra/table-guard.ts)', ()
       '-move-2026-12',
     ]);
     expect(() => tierlogTemplate({ tableReplacementAcknowledged: 'no spaces' })).toThrow(/tableReplacementAcknowledged/);
+  });
+});
+
+describe('the guard against a store moved to another prefix, bucket or attribute names (infra/table-guard.ts)', () => {
+  /**
+   * Blob keys carry the prefix, HV items their blobs under the attribute names, and the bucket is
+   * the one the functions read: changed on a deployed store, every object written before was
+   * unreadable and its blob never cleaned (docs/DESIGN.md, "not settings one changes"), and the
+   * update deployed. A second named policy carries them in its path, as the tables' guard does
+   * the objects table: CloudFormation refuses the update that would change it.
+   */
+  type Props = Parameters<typeof tierlogTemplate>[0];
+  const store = (props: Props) => guardPolicy(tierlogTemplate(props).template, 'store');
+  const base = store({});
+
+  it('a policy of a fixed name, attached to nothing, whose path names the bucket, then the prefix and attribute names', () => {
+    const { stack: s, template: t } = tierlogTemplate({});
+    const p = guardPolicy(t, 'store');
+    expect((p['ManagedPolicyName'] as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]).toEqual([
+      expect.stringMatching(/^tierlog-store-[0-9a-f]{16}-$/),
+      { Ref: 'AWS::Region' },
+    ]);
+    expect(p['Path']).toEqual({
+      'Fn::Join': ['', ['/tierlog-store/', { Ref: logicalIdOf(s, s.tierlog.bucket) }, expect.stringMatching(/^\/[0-9a-f]{16}\/$/)]],
+    });
+    expect(p['Roles'] ?? p['Users'] ?? p['Groups']).toBeUndefined();
+  });
+
+  it.each<[string, Props]>([
+    ['the prefix', { prefix: 'app/blobs' }],
+    ['the blob attribute', { hvAttributes: { blob: 'ptr' } }],
+    ['the expiry attribute', { hvAttributes: { expiresAt: 'ttl' } }],
+  ])('%s changed: the path changes, the name does not (CloudFormation refuses the update)', (_what, props) => {
+    const moved = store(props);
+    expect(moved['Path']).not.toEqual(base['Path']);
+    expect(moved['ManagedPolicyName']).toEqual(base['ManagedPolicyName']);
+  });
+
+  it('another bucket: another path', () => {
+    const { stack: us } = userStack();
+    new Tierlog(us, 'Own');
+    new Tierlog(us, 'Given', { bucket: s3.Bucket.fromBucketName(us, 'Mine', 'my-blobs') });
+    const paths = Object.values(resourcesOf(Template.fromStack(us), 'AWS::IAM::ManagedPolicy'))
+      .filter((r) => JSON.stringify(r.Properties!['ManagedPolicyName']).includes('"tierlog-store-'))
+      .map((r) => JSON.stringify(r.Properties!['Path']));
+    expect(paths).toHaveLength(2);
+    expect(paths[0]).not.toEqual(paths[1]);
+    expect(paths.some((path) => path.includes('/tierlog-store/","my-blobs') || path.includes('/tierlog-store/my-blobs'))).toBe(true);
+  });
+
+  it('the same store written otherwise, or settings that name no data, keep the path', () => {
+    const same: Array<[Props, Props]> = [
+      [{ hvAttributes: {} }, {}],
+      [{ hvAttributes: { blob: 'blob' } }, {}],
+      [{ leaseShards: 8 }, {}],
+      [{ sweeperTuning: { skewMargin: Duration.minutes(1) } }, {}],
+      [{ objectsFunction: false }, {}],
+      [{ hvAttributes: { expiresAt: 'ttl', blob: 'ptr' } }, { hvAttributes: { blob: 'ptr', expiresAt: 'ttl' } }],
+    ];
+    for (const [props, as] of same) expect(store(props)['Path'], JSON.stringify(props)).toEqual(store(as)['Path']);
+  });
+
+  it('tableReplacementAcknowledged renames it too (a deliberate move)', () => {
+    const p = store({ tableReplacementAcknowledged: 'move-2026-12' });
+    expect((p['ManagedPolicyName'] as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]).toEqual([
+      expect.stringMatching(/^tierlog-store-/),
+      { Ref: 'AWS::Region' },
+      '-move-2026-12',
+    ]);
   });
 });
