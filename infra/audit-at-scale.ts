@@ -94,8 +94,11 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
    */
   readonly environment: Record<string, string>;
   /**
-   * Removal policy of the snapshots bucket (`DESTROY` empties it first), the Athena work group,
-   * the function and the log groups.
+   * Removal policy of the snapshots bucket (`DESTROY` empties it first) and of the log groups
+   * (the function's and the state machine's). The Athena work group is deleted with the stack
+   * whatever it says, its queries with it (`recursiveDeleteOption`) unless `RETAIN`: Athena then
+   * refuses to delete a work group that holds query executions (every run leaves some), and it is
+   * left behind.
    *
    * @default RemovalPolicy.RETAIN
    */
