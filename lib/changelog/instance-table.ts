@@ -72,12 +72,6 @@ export type FenceEffect =
  */
 export const SETTLE_BATCH = 48;
 
-const NAMES = {
-  '#state': A.state,
-  '#lease': A.leaseUntil,
-  '#n': A.count,
-} as const;
-
 export class InstanceTable {
   readonly tableName: string;
   private readonly doc: DynamoDBDocumentClient;
@@ -108,20 +102,8 @@ export class InstanceTable {
     mustExist: boolean;
   }): Promise<WriteResult> {
     const renewing = args.renewTo !== undefined;
-    const set = ['#c = :entry', '#state = if_not_exists(#state, :live)', '#shard = if_not_exists(#shard, :shard)', '#store = :store'];
-    const values: Record<string, unknown> = {
-      ':entry': args.entry,
-      ':live': 'live',
-      ':one': 1,
-      ':shard': args.shard,
-      ':store': this.store,
-    };
-    if (renewing) {
-      set.push('#lease = :lease');
-      values[':lease'] = args.renewTo;
-    } else {
-      values[':floor'] = args.leaseFloor;
-    }
+    const { set, names, values } = this.addEntry(args);
+    if (!renewing) values[':floor'] = args.leaseFloor;
     return this.conditionalUpdate('record', {
       Key: { [A.pk]: args.instanceId },
       UpdateExpression: `SET ${set.join(', ')} ADD #n :one`,
@@ -130,7 +112,7 @@ export class InstanceTable {
         : args.mustExist
           ? 'attribute_not_exists(#c) AND #state = :live'
           : 'attribute_not_exists(#c) AND (attribute_not_exists(#state) OR #state = :live)',
-      ExpressionAttributeNames: { ...NAMES, '#c': entryAttribute(args.changeId), '#shard': A.shard, '#store': A.store },
+      ExpressionAttributeNames: { ...names, '#lease': A.leaseUntil },
       ExpressionAttributeValues: values,
     });
   }
@@ -149,6 +131,27 @@ export class InstanceTable {
     renewTo?: number;
     mustExist: boolean;
   }): TransactElement {
+    const { set, names, values } = this.addEntry(args);
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: { [A.pk]: args.instanceId },
+        UpdateExpression: `SET ${set.join(', ')} ADD #n :one`,
+        ConditionExpression: args.mustExist
+          ? 'attribute_not_exists(#c) AND #state = :live'
+          : 'attribute_not_exists(#c) AND (attribute_not_exists(#state) OR #state = :live)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  /**
+   * What a write that adds entry `changeId` sets (the entry; the state, shard and store of an item
+   * it creates, store-stamp.ts; with `renewTo`, the lease) and counts (`ADD #n :one`).
+   */
+  private addEntry(args: { shard: number; changeId: string; entry: StoredEntry; renewTo?: number }) {
     const set = ['#c = :entry', '#state = if_not_exists(#state, :live)', '#shard = if_not_exists(#shard, :shard)', '#store = :store'];
     const names: Record<string, string> = {
       '#state': A.state,
@@ -169,19 +172,7 @@ export class InstanceTable {
       names['#lease'] = A.leaseUntil;
       values[':lease'] = args.renewTo;
     }
-    return {
-      Update: {
-        TableName: this.tableName,
-        Key: { [A.pk]: args.instanceId },
-        UpdateExpression: `SET ${set.join(', ')} ADD #n :one`,
-        ConditionExpression: args.mustExist
-          ? 'attribute_not_exists(#c) AND #state = :live'
-          : 'attribute_not_exists(#c) AND (attribute_not_exists(#state) OR #state = :live)',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    };
+    return { set, names, values };
   }
 
   /** Removes entry `changeId` from a live instance; optionally renews the lease in the same write. */
