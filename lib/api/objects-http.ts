@@ -26,7 +26,8 @@
  *   `x-amz-acl: private` are what every object is).
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
- *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). Any
+ *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). A
+ *   DELETE of an absent object is 404 whatever its condition (RFC 9110 §13.2.1), as without one. Any
  *   other `If-None-Match` on a write, both headers at once, or `If-Unmodified-Since` without
  *   `If-Match`, is 400: a precondition is never ignored.
  * - GET and HEAD evaluate `If-Match` (strong comparison; false: 412) and `If-None-Match` (weak
@@ -286,7 +287,12 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
       case 'DELETE': {
         // Both precondition headers count: `If-None-Match: *` ("only if absent") refuses to delete an object.
         const ifVersion = conditionOf(headers);
-        const deleted = await store.delete(key, ifVersion !== undefined ? { ifVersion } : {});
+        const deleted = await store.delete(key, ifVersion !== undefined ? { ifVersion } : {}).catch((err: unknown) => {
+          // An absent object is 404 whatever the precondition, as without it (RFC 9110 §13.2.1): a
+          // DELETE retried after its answer was lost learns the object is gone, not that a version stands.
+          if (err instanceof VersionConflictError && err.actual === undefined) return false;
+          throw err;
+        });
         return deleted ? { statusCode: 204 } : problem(404, 'NotFound', 'no such object');
       }
       default:

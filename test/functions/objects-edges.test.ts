@@ -563,6 +563,32 @@ describe('a precondition is never dropped', () => {
     }
   });
 
+  /**
+   * RFC 9110 §13.2.1: a DELETE of an absent object is 404 without a precondition, so it is 404
+   * with one. A DELETE with `If-Match` retried after its answer was lost (the 503 "Retry" the API
+   * answers an outcome it does not know) was 412 "is at version none": to the client, its delete
+   * had lost to another version that still stood, when its own delete had removed the object.
+   */
+  test('DELETE with If-Match of an object deleted (by its own earlier attempt) or never there is 404, as without it', async () => {
+    const w = writer();
+    for (const body of [randomBody(10), randomBody(40 * KiB)]) {
+      const put = await call(w, 'PUT', '/objects/pre/gone', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+      const headers = { 'if-match': String(put.headers?.etag) };
+      expect((await call(w, 'DELETE', '/objects/pre/gone', { headers })).statusCode).toBe(204);
+      const before = await snapshot(fx);
+      const again = await call(w, 'DELETE', '/objects/pre/gone', { headers });
+      expect([again.statusCode, bodyOf(again).error]).toEqual([404, 'NotFound']);
+      expect(await snapshot(fx)).toBe(before);
+    }
+    const never = await call(w, 'DELETE', '/objects/pre/never-there', { headers: { 'if-match': '"7"' } });
+    expect([never.statusCode, bodyOf(never).error]).toEqual([404, 'NotFound']);
+    // A version that is not the one stored is still 412, and deletes nothing.
+    const put = await call(w, 'PUT', '/objects/pre/gone', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    expect(put.statusCode).toBe(201);
+    expect((await call(w, 'DELETE', '/objects/pre/gone', { headers: { 'if-match': '"7"' } })).statusCode).toBe(412);
+    expect(await w.store.head('pre/gone')).toBeDefined();
+  });
+
   test('DELETE with If-None-Match: * of an absent object is 404 and writes nothing', async () => {
     const w = writer();
     const before = await snapshot(fx);
