@@ -23,7 +23,9 @@
  *   SigV4's are 400 (on a session's create too): `x-amz-copy-source*` (a copy),
  *   `x-amz-write-offset-bytes` (an append), `x-amz-checksum-*` (not verified here), object lock,
  *   SSE-C, tagging, another storage class or ACL (`x-amz-storage-class: STANDARD` and
- *   `x-amz-acl: private` are what every object is).
+ *   `x-amz-acl: private` are what every object is). A DELETE takes no `x-amz-*` header but SigV4's
+ *   (S3's `x-amz-if-match-size`, `x-amz-if-match-last-modified-time`, `x-amz-mfa`: not evaluated
+ *   here) and no expiry header: 400.
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). A
@@ -286,6 +288,7 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
         return await putObject(store, key, event, headers, options.maxBodyBytes ?? DEFAULT_MAX_BODY);
       case 'DELETE': {
         // Both precondition headers count: `If-None-Match: *` ("only if absent") refuses to delete an object.
+        refuseUnhonouredDeleteHeaders(headers);
         const ifVersion = conditionOf(headers);
         const deleted = await store.delete(key, ifVersion !== undefined ? { ifVersion } : {}).catch((err: unknown) => {
           // An absent object is 404 whatever the precondition, as without it (RFC 9110 §13.2.1): a
@@ -779,6 +782,24 @@ function refuseS3Headers(headers: Record<string, string>, write: string): void {
       name.slice(0, 60),
     );
   }
+}
+
+/**
+ * Refuses (400) a DELETE's header that asks for what it does not do: S3's own conditions of a
+ * DeleteObject (`x-amz-if-match-size`, `x-amz-if-match-last-modified-time`) and checks (`x-amz-mfa`,
+ * `x-amz-expected-bucket-owner`), any `x-amz-*` but SigV4's, and an expiry (`x-tierlog-*` but an
+ * answer's `x-tierlog-stored`), as if the delete could wait for it. Ignored, each deleted the
+ * object at once, 204, whatever it said; a precondition is never ignored. An abort refuses the same.
+ */
+function refuseUnhonouredDeleteHeaders(headers: Record<string, string>): void {
+  const unhonoured = Object.keys(headers).find(
+    (name) => (name.startsWith('x-amz-') && !SIGV4_HEADERS.has(name)) || (name.startsWith('x-tierlog-') && name !== 'x-tierlog-stored'),
+  );
+  if (unhonoured !== undefined)
+    throw new ValidationError(
+      `a DELETE takes no ${unhonoured.slice(0, 60)}: it is not evaluated here, and the object would be deleted now (a condition: If-Match)`,
+      unhonoured.slice(0, 60),
+    );
 }
 
 /**

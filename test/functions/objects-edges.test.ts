@@ -589,6 +589,44 @@ describe('a precondition is never dropped', () => {
     expect(await w.store.head('pre/gone')).toBeDefined();
   });
 
+  /**
+   * S3's DeleteObject takes conditions of its own beside If-Match (`x-amz-if-match-size`,
+   * `x-amz-if-match-last-modified-time`) and checks (`x-amz-mfa`, `x-amz-expected-bucket-owner`);
+   * the API evaluated none and deleted the object, 204, whatever they said. An `x-tierlog-*`
+   * expiry on a DELETE ("delete it then") deleted it now. Refused, as an abort refuses them.
+   */
+  test.each([
+    ['x-amz-if-match-size of another size', { 'x-amz-if-match-size': '1' }],
+    ['x-amz-if-match-last-modified-time of another time', { 'x-amz-if-match-last-modified-time': 'Tue, 01 Dec 2020 00:00:00 GMT' }],
+    ['x-amz-mfa', { 'x-amz-mfa': '123456 000000' }],
+    ['x-amz-expected-bucket-owner', { 'x-amz-expected-bucket-owner': '123456789012' }],
+    ['x-tierlog-expires-at (a delete later)', { 'x-tierlog-expires-at': '2099-01-01T00:00:00Z' }],
+    ['x-tierlog-ttl', { 'x-tierlog-ttl': '60' }],
+  ] as const)('DELETE with %s is 400 and deletes nothing', async (_name, headers) => {
+    const w = writer();
+    for (const body of [randomBody(10), randomBody(40 * KiB)]) {
+      await call(w, 'PUT', '/objects/pre/s3-conditions', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+      const before = await snapshot(fx);
+      const res = await call(w, 'DELETE', '/objects/pre/s3-conditions', { headers });
+      expect([res.statusCode, bodyOf(res).message]).toEqual([400, expect.stringContaining(Object.keys(headers)[0]!)]);
+      expect(await snapshot(fx)).toBe(before);
+      expect((await w.store.get('pre/s3-conditions'))?.body).toEqual(body);
+    }
+  });
+
+  test("DELETE takes SigV4's headers (a Function URL with IAM auth) and x-tierlog-stored (an answer's, copied back): 204", async () => {
+    const w = writer();
+    await call(w, 'PUT', '/objects/pre/signed', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    const headers = {
+      'x-amz-date': '20261204T000000Z',
+      'x-amz-content-sha256': createHash('sha256').digest('hex'),
+      'x-amz-security-token': 'token',
+      'x-tierlog-stored': 'inline',
+    };
+    expect((await call(w, 'DELETE', '/objects/pre/signed', { headers })).statusCode).toBe(204);
+    expect(await w.store.head('pre/signed')).toBeUndefined();
+  });
+
   test('DELETE with If-None-Match: * of an absent object is 404 and writes nothing', async () => {
     const w = writer();
     const before = await snapshot(fx);
