@@ -17,7 +17,7 @@
  * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped. A PUT stores the
  *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
  *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
- *   bytes would come back encoded and unlabelled), a `Content-MD5` the body does not match is 400
+ *   bytes would come back encoded and unlabelled; on a session's create too), a `Content-MD5` the body does not match is 400
  *   `BadDigest` (an `x-amz-content-sha256` of other bytes: 400 `XAmzContentSHA256Mismatch`; a
  *   `STREAMING-*` one, an aws-chunked body, 400), and S3's request headers but `x-amz-meta-*` and
  *   SigV4's are 400 (on a session's create too): `x-amz-copy-source*` (a copy),
@@ -495,6 +495,8 @@ async function sessionRequest(
 ): Promise<Response> {
   if (uploadId === null) {
     if (method !== 'POST') return notAllowed(method, 'POST');
+    const encoded = contentCodingRefusal(headers);
+    if (encoded !== undefined) return encoded;
     return createSession(store, key, jsonBody(event, true), objectTypeOfSessionCreate(event, headers), headers, options);
   }
   // An abort ends the whole upload and a complete commits it: they name the session by `uploadId`
@@ -701,15 +703,8 @@ async function putObject(
   if (headers['content-range'] !== undefined)
     return problem(400, 'BadRequest', 'a PUT replaces the whole object: Content-Range (a partial update) is not supported');
   refuseS3Headers(headers, 'a PUT');
-  // The bytes are stored and answered as sent, with no Content-Encoding: a gzip body would come
-  // back as gzip bytes labelled as the object itself. Refused (RFC 9110 15.5.16), not ignored.
-  const coding = (headers['content-encoding'] ?? '').trim().toLowerCase();
-  if (coding !== '' && coding !== 'identity') {
-    return {
-      ...problem(415, 'UnsupportedMediaType', 'Content-Encoding is not supported: send the bytes to store, unencoded'),
-      headers: { 'content-type': 'application/json', 'accept-encoding': 'identity' },
-    };
-  }
+  const encoded = contentCodingRefusal(headers);
+  if (encoded !== undefined) return encoded;
   const raw = event.body ?? '';
   // Reject before decoding: base64 is 4/3 of the bytes it carries.
   const approx = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw, 'utf8');
@@ -738,6 +733,21 @@ async function putObject(
     statusCode: result.created ? 201 : 200,
     headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
     body: JSON.stringify(result),
+  };
+}
+
+/**
+ * The 415 of a write whose `Content-Encoding` is not `identity` (RFC 9110 15.5.16), or undefined.
+ * The bytes are stored and answered as sent, with no Content-Encoding: a gzip body, or a session's
+ * gzip parts (S3's CreateMultipartUpload takes the header as the object's coding), would come back
+ * as gzip bytes labelled as the object itself. Refused, not ignored.
+ */
+function contentCodingRefusal(headers: Record<string, string>): Response | undefined {
+  const coding = (headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (coding === '' || coding === 'identity') return undefined;
+  return {
+    ...problem(415, 'UnsupportedMediaType', 'Content-Encoding is not supported: send the bytes to store, unencoded'),
+    headers: { 'content-type': 'application/json', 'accept-encoding': 'identity' },
   };
 }
 

@@ -1094,6 +1094,28 @@ describe("a session's create takes no S3 header it does not honour", () => {
     expect(bodyOf(res).message).toContain(Object.keys(headers)[0]);
     expect(await snapshot(fx)).toBe(before);
   });
+
+  /**
+   * A PUT refuses a Content-Encoding (415): the bytes would be stored and answered encoded, with no
+   * Content-Encoding. A session's create (S3's CreateMultipartUpload, which stores it as the
+   * object's coding) ignored it, 201: the gzip parts were committed and served as the object itself.
+   */
+  test.each([
+    ['no body', undefined],
+    ['a JSON body', JSON.stringify({ size: 10 })],
+  ] as const)('POST ?uploads with Content-Encoding: gzip and %s is 415, as a PUT; no session is opened', async (_name, body) => {
+    const w = writer();
+    const before = await snapshot(fx);
+    const res = await call(w, 'POST', '/objects/asked/session-gzip', {
+      query: 'uploads',
+      headers: { 'content-encoding': 'gzip', 'content-type': 'text/csv' },
+      ...(body !== undefined ? { body } : {}),
+    });
+    expect([res.statusCode, res.headers?.['accept-encoding'], bodyOf(res).error]).toEqual([415, 'identity', 'UnsupportedMediaType']);
+    expect(await snapshot(fx)).toBe(before);
+    const plain = await call(w, 'POST', '/objects/asked/session-gzip', { query: 'uploads', headers: { 'content-encoding': 'identity' } });
+    expect(plain.statusCode).toBe(201);
+  });
 });
 
 describe("a session's complete or abort takes no condition it cannot evaluate", () => {
