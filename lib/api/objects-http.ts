@@ -23,7 +23,9 @@
  *   SigV4's are 400 (on a session's create too): `x-amz-copy-source*` (a copy),
  *   `x-amz-write-offset-bytes` (an append), `x-amz-checksum-*` (not verified here), object lock,
  *   SSE-C, tagging, another storage class or ACL (`x-amz-storage-class: STANDARD` and
- *   `x-amz-acl: private` are what every object is). A DELETE takes no `x-amz-*` header but SigV4's
+ *   `x-amz-acl: private` are what every object is). So are the headers S3 stores with an object and
+ *   this API does not: `Content-Disposition`, `Content-Language`, `Expires` and a `Cache-Control`
+ *   other than a request's `no-cache` or `max-age=0` (what every answer carries). A DELETE takes no `x-amz-*` header but SigV4's
  *   (S3's `x-amz-if-match-size`, `x-amz-if-match-last-modified-time`, `x-amz-mfa`: not evaluated
  *   here) and no expiry header: 400.
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
@@ -582,6 +584,7 @@ async function createSession(
   options: ObjectsApiOptions,
 ): Promise<Response> {
   refuseS3Headers(headers, "a session's commit");
+  refuseUnstoredHeaders(headers, "a session's commit");
   const body = raw as Record<string, unknown>;
   const allowed = new Set(['size', 'partSize', 'contentType', 'metadata', 'expiresInMs']);
   for (const name of Object.keys(body)) if (!allowed.has(name)) throw new ValidationError(`unknown field "${name.slice(0, 50)}"`, name);
@@ -703,6 +706,7 @@ async function putObject(
   if (headers['content-range'] !== undefined)
     return problem(400, 'BadRequest', 'a PUT replaces the whole object: Content-Range (a partial update) is not supported');
   refuseS3Headers(headers, 'a PUT');
+  refuseUnstoredHeaders(headers, 'a PUT');
   const encoded = contentCodingRefusal(headers);
   if (encoded !== undefined) return encoded;
   const raw = event.body ?? '';
@@ -810,6 +814,31 @@ function refuseUnhonouredDeleteHeaders(headers: Record<string, string>): void {
       `a DELETE takes no ${unhonoured.slice(0, 60)}: it is not evaluated here, and the object would be deleted now (a condition: If-Match)`,
       unhonoured.slice(0, 60),
     );
+}
+
+/**
+ * The headers S3's PutObject and CreateMultipartUpload store with an object and answer on its
+ * reads, which the API neither stores nor answers (`Content-Type` and `x-amz-meta-*` it does).
+ */
+const UNSTORED_HEADERS: ReadonlySet<string> = new Set(['content-disposition', 'content-language', 'expires', 'cache-control']);
+/** A request's own `Cache-Control` (what `fetch` adds in a `cache` mode): what every answer says already (no-cache). */
+const REQUEST_CACHE_CONTROL = /^\s*(?:no-cache|max-age=0)\s*(?:,\s*(?:no-cache|max-age=0)\s*)*$/i;
+
+/**
+ * Refuses (400) a write's header of the object that it would not store: taken, the write was
+ * answered 201 and the object's reads came without it (a download meant as an attachment opened
+ * inline, an `Expires` meant as an expiry never expired). `Cache-Control: no-cache` or
+ * `max-age=0`, a request's directives and what every answer carries, is taken.
+ */
+function refuseUnstoredHeaders(headers: Record<string, string>, write: string): void {
+  const name = Object.keys(headers).find(
+    (header) => UNSTORED_HEADERS.has(header) && !(header === 'cache-control' && REQUEST_CACHE_CONTROL.test(headers[header]!)),
+  );
+  if (name === undefined) return;
+  throw new ValidationError(
+    `${name} is not stored here, so ${write} would drop it: an object is answered with its Content-Type and x-amz-meta-* only${name === 'expires' ? ' (an expiry is x-tierlog-expires-at)' : ''}`,
+    name,
+  );
 }
 
 /**

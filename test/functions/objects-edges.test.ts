@@ -1017,6 +1017,51 @@ describe('a write does what it was asked, or nothing', () => {
   });
 });
 
+describe('a write takes no header of the object that it would not store', () => {
+  /**
+   * S3's PutObject and CreateMultipartUpload store these with the object and answer them on every
+   * GET; the API stores none. Each write was answered 201 and its reads came back without it: a
+   * download meant as an attachment opened inline, an `Expires` meant as an expiry never expired.
+   */
+  test.each([
+    ['Content-Disposition', { 'content-disposition': 'attachment; filename="report.pdf"' }],
+    ['Content-Language', { 'content-language': 'fr' }],
+    ['Expires (not an expiry here)', { expires: 'Thu, 01 Jan 2099 00:00:00 GMT' }],
+    ['Cache-Control: max-age=3600', { 'cache-control': 'max-age=3600' }],
+    ['Cache-Control: public, immutable', { 'cache-control': 'public, immutable' }],
+  ] as const)('PUT and POST ?uploads with %s are 400 and write nothing', async (_name, headers) => {
+    const w = writer();
+    const name = Object.keys(headers)[0]!;
+    for (const body of [randomBody(10), randomBody(40 * KiB)]) {
+      const before = await snapshot(fx);
+      const put = await call(w, 'PUT', '/objects/asked/unstored', {
+        body: Buffer.from(body).toString('base64'),
+        isBase64Encoded: true,
+        headers,
+      });
+      expect([put.statusCode, bodyOf(put).message]).toEqual([400, expect.stringContaining(name)]);
+      expect(await snapshot(fx)).toBe(before);
+    }
+    const before = await snapshot(fx);
+    const created = await call(w, 'POST', '/objects/asked/unstored', { query: 'uploads', headers });
+    expect([created.statusCode, bodyOf(created).message]).toEqual([400, expect.stringContaining(name)]);
+    expect(await snapshot(fx)).toBe(before);
+  });
+
+  /** What `fetch` adds to any request of a `cache` mode (`no-store`, `reload`: no-cache; `no-cache`: max-age=0): a request's, taken. */
+  test.each(['no-cache', 'max-age=0', 'no-cache, max-age=0'])('PUT and POST ?uploads with Cache-Control: %s are taken', async (value) => {
+    const w = writer();
+    const headers = { 'cache-control': value };
+    const put = await call(w, 'PUT', '/objects/asked/no-cache', {
+      body: Buffer.from(randomBody(10)).toString('base64'),
+      isBase64Encoded: true,
+      headers,
+    });
+    expect(put.statusCode).toBeLessThan(300);
+    expect((await call(w, 'POST', '/objects/asked/no-cache', { query: 'uploads', headers })).statusCode).toBe(201);
+  });
+});
+
 describe("a session's create takes its lifetime from the body", () => {
   test('expiresInMs: the session (and so its part URLs) lives that long, not the default day', async () => {
     const w = writer();
