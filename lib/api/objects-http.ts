@@ -18,7 +18,7 @@
  *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
  *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
  *   bytes would come back encoded and unlabelled; on a session's create too), a `Content-MD5` the body does not match is 400
- *   `BadDigest` (an `x-amz-content-sha256` of other bytes: 400 `XAmzContentSHA256Mismatch`; a
+ *   `BadDigest`, as on a session's create and complete (an `x-amz-content-sha256` of other bytes: 400 `XAmzContentSHA256Mismatch`; a
  *   `STREAMING-*` one, an aws-chunked body, 400), and S3's request headers but `x-amz-meta-*` and
  *   SigV4's are 400 (on a session's create too): `x-amz-copy-source*` (a copy),
  *   `x-amz-write-offset-bytes` (an append), `x-amz-checksum-*` (not verified here), object lock,
@@ -499,7 +499,10 @@ async function sessionRequest(
     if (method !== 'POST') return notAllowed(method, 'POST');
     const encoded = contentCodingRefusal(headers);
     if (encoded !== undefined) return encoded;
-    return createSession(store, key, jsonBody(event, true), objectTypeOfSessionCreate(event, headers), headers, options);
+    const fields = jsonBody(event, true);
+    const digest = digestRefusal(headers, bytesOfBody(event));
+    if (digest !== undefined) return digest;
+    return createSession(store, key, fields, objectTypeOfSessionCreate(event, headers), headers, options);
   }
   // An abort ends the whole upload and a complete commits it: they name the session by `uploadId`
   // alone. Anything beside it is refused, not ignored: `DELETE ?uploadId=…&partNumber=2` reads as
@@ -547,6 +550,8 @@ async function sessionRequest(
     }
     case 'POST': {
       const body = jsonBody(event, false) as { parts?: unknown };
+      const digest = digestRefusal(headers, bytesOfBody(event));
+      if (digest !== undefined) return digest;
       if (!Array.isArray(body.parts))
         throw new ValidationError('body must be { "parts": [{ "partNumber": 1, "etag": "..." }, ...] }', 'parts');
       const result = await store.completeUpload(uploadId, body.parts as never, { key });
@@ -715,14 +720,8 @@ async function putObject(
   if (approx > maxBodyBytes + 3) return problem(413, 'BodyTooLarge', `body exceeds ${maxBodyBytes} bytes`);
   const body = event.isBase64Encoded ? base64Body(raw) : Buffer.from(raw, 'utf8');
   if (body.byteLength > maxBodyBytes) return problem(413, 'BodyTooLarge', `body exceeds ${maxBodyBytes} bytes`);
-  // An integrity check the client asked for is made, never skipped (S3 answers BadDigest too).
-  const md5 = headers['content-md5'];
-  if (md5 !== undefined && md5.trim() !== createHash('md5').update(body).digest('base64'))
-    return problem(400, 'BadDigest', 'Content-MD5 is not the base64 MD5 of the body: nothing was written');
-  // SigV4's payload hash (hex, or UNSIGNED-PAYLOAD: refuseS3Headers took nothing else), as S3 checks it.
-  const sha256 = headers['x-amz-content-sha256']?.trim().toLowerCase();
-  if (sha256 !== undefined && sha256 !== 'unsigned-payload' && sha256 !== createHash('sha256').update(body).digest('hex'))
-    return problem(400, 'XAmzContentSHA256Mismatch', 'x-amz-content-sha256 is not the SHA-256 of the body: nothing was written');
+  const digest = digestRefusal(headers, body);
+  if (digest !== undefined) return digest;
 
   const ifVersion = conditionOf(headers);
   const metadata = metadataOf(headers);
@@ -852,6 +851,30 @@ function metadataOf(headers: Record<string, string>): Record<string, string> {
       .filter(([name]) => name.startsWith('x-amz-meta-'))
       .map(([name, value]) => [name.slice('x-amz-meta-'.length), value]),
   );
+}
+
+/**
+ * The 400 of a request whose body its `Content-MD5`, or its SigV4 payload hash in hex
+ * (`x-amz-content-sha256`), does not match; undefined when it has neither or they match. An
+ * integrity check the client asked for is made, never skipped (S3 answers BadDigest and
+ * XAmzContentSHA256Mismatch too): on a PUT, and on a session's create and complete, whose JSON a
+ * client that hashed other bytes than it sent would have taken as sent.
+ */
+function digestRefusal(headers: Record<string, string>, body: Uint8Array): Response | undefined {
+  const md5 = headers['content-md5'];
+  if (md5 !== undefined && md5.trim() !== createHash('md5').update(body).digest('base64'))
+    return problem(400, 'BadDigest', 'Content-MD5 is not the base64 MD5 of the body: nothing was written');
+  // A hex hash is checked as S3 checks it; UNSIGNED-PAYLOAD asks for nothing (a PUT takes no other value: refuseS3Headers).
+  const sha256 = headers['x-amz-content-sha256']?.trim().toLowerCase();
+  if (sha256 !== undefined && /^[0-9a-f]{64}$/.test(sha256) && sha256 !== createHash('sha256').update(body).digest('hex'))
+    return problem(400, 'XAmzContentSHA256Mismatch', 'x-amz-content-sha256 is not the SHA-256 of the body: nothing was written');
+  return undefined;
+}
+
+/** The bytes of the request's body (a JSON body's; its size was checked when it was parsed). */
+function bytesOfBody(event: APIGatewayProxyEventV2): Buffer {
+  const raw = event.body ?? '';
+  return event.isBase64Encoded ? base64Body(raw) : Buffer.from(raw, 'utf8');
 }
 
 /** A body Lambda says is base64, decoded; anything else than padded base64 is refused (Node would skip it silently). */

@@ -1243,6 +1243,48 @@ describe("a session's complete takes SigV4's headers and the parts as listed", (
   });
 });
 
+describe("a session's create and complete check the digest of the body their client sent, as a PUT does", () => {
+  /**
+   * A PUT whose `Content-MD5` or hex `x-amz-content-sha256` its body does not match is refused
+   * (S3 checks both on every request with a body). A session's create and complete checked
+   * neither: a complete whose client hashed another list of parts than it sent committed the one
+   * sent, 201.
+   */
+  const md5 = (text: string) => createHash('md5').update(text).digest('base64');
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  test.each([
+    ['Content-MD5', (other: string) => ({ 'content-md5': md5(other) }), 'BadDigest'],
+    ['x-amz-content-sha256', (other: string) => ({ 'x-amz-content-sha256': sha256(other) }), 'XAmzContentSHA256Mismatch'],
+  ] as const)(
+    'a %s of other bytes: 400, no session opened, nothing committed; of the bytes sent: taken',
+    async (_name, digestOf, error) => {
+      const w = writer();
+      const key = `sessions/digest/${error}`;
+      const createBody = JSON.stringify({ size: 10 });
+      let before = await snapshot(fx);
+      const refused = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', headers: digestOf('{"size":11}'), body: createBody });
+      expect([refused.statusCode, bodyOf(refused).error]).toEqual([400, error]);
+      expect(await snapshot(fx)).toBe(before);
+      const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', headers: digestOf(createBody), body: createBody });
+      expect(created.statusCode).toBe(201);
+      const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: Array<{ url: string }> };
+      const sent = await fetch(parts[0]!.url, { method: 'PUT', body: Buffer.from(randomBody(10)) });
+      const complete = JSON.stringify({ parts: [{ partNumber: 1, etag: String(sent.headers.get('etag')) }] });
+      before = await snapshot(fx);
+      const wrong = await call(w, 'POST', `/objects/${key}`, {
+        query: `uploadId=${uploadId}`,
+        headers: digestOf('{"parts":[]}'),
+        body: complete,
+      });
+      expect([wrong.statusCode, bodyOf(wrong).error]).toEqual([400, error]);
+      expect(await snapshot(fx)).toBe(before);
+      expect(await w.store.head(key)).toBeUndefined();
+      const done = await call(w, 'POST', `/objects/${key}`, { query: `uploadId=${uploadId}`, headers: digestOf(complete), body: complete });
+      expect(done.statusCode).toBe(201);
+    },
+  );
+});
+
 describe('a GET answers the bytes its headers declare, or a 500', () => {
   /**
    * A blob that is not the size its item declares (written over out of band, or a store's bug)
