@@ -17,16 +17,21 @@
  * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped. A PUT stores the
  *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
  *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
- *   bytes would come back encoded and unlabelled), a `Content-MD5` the body does not match is 400
- *   `BadDigest` (an `x-amz-content-sha256` of other bytes: 400 `XAmzContentSHA256Mismatch`; a
+ *   bytes would come back encoded and unlabelled; on a session's create too), a `Content-MD5` the body does not match is 400
+ *   `BadDigest`, as on a session's create and complete (an `x-amz-content-sha256` of other bytes: 400 `XAmzContentSHA256Mismatch`; a
  *   `STREAMING-*` one, an aws-chunked body, 400), and S3's request headers but `x-amz-meta-*` and
  *   SigV4's are 400 (on a session's create too): `x-amz-copy-source*` (a copy),
  *   `x-amz-write-offset-bytes` (an append), `x-amz-checksum-*` (not verified here), object lock,
  *   SSE-C, tagging, another storage class or ACL (`x-amz-storage-class: STANDARD` and
- *   `x-amz-acl: private` are what every object is).
+ *   `x-amz-acl: private` are what every object is). So are the headers S3 stores with an object and
+ *   this API does not: `Content-Disposition`, `Content-Language`, `Expires` and a `Cache-Control`
+ *   other than a request's `no-cache` or `max-age=0` (what every answer carries). A DELETE takes no `x-amz-*` header but SigV4's
+ *   (S3's `x-amz-if-match-size`, `x-amz-if-match-last-modified-time`, `x-amz-mfa`: not evaluated
+ *   here) and no expiry header: 400.
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
- *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). Any
+ *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). A
+ *   DELETE of an absent object is 404 whatever its condition (RFC 9110 §13.2.1), as without one. Any
  *   other `If-None-Match` on a write, both headers at once, or `If-Unmodified-Since` without
  *   `If-Match`, is 400: a precondition is never ignored.
  * - GET and HEAD evaluate `If-Match` (strong comparison; false: 412) and `If-None-Match` (weak
@@ -285,8 +290,14 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
         return await putObject(store, key, event, headers, options.maxBodyBytes ?? DEFAULT_MAX_BODY);
       case 'DELETE': {
         // Both precondition headers count: `If-None-Match: *` ("only if absent") refuses to delete an object.
+        refuseUnhonouredDeleteHeaders(headers);
         const ifVersion = conditionOf(headers);
-        const deleted = await store.delete(key, ifVersion !== undefined ? { ifVersion } : {});
+        const deleted = await store.delete(key, ifVersion !== undefined ? { ifVersion } : {}).catch((err: unknown) => {
+          // An absent object is 404 whatever the precondition, as without it (RFC 9110 §13.2.1): a
+          // DELETE retried after its answer was lost learns the object is gone, not that a version stands.
+          if (err instanceof VersionConflictError && err.actual === undefined) return false;
+          throw err;
+        });
         return deleted ? { statusCode: 204 } : problem(404, 'NotFound', 'no such object');
       }
       default:
@@ -486,7 +497,12 @@ async function sessionRequest(
 ): Promise<Response> {
   if (uploadId === null) {
     if (method !== 'POST') return notAllowed(method, 'POST');
-    return createSession(store, key, jsonBody(event, true), objectTypeOfSessionCreate(event, headers), headers, options);
+    const encoded = contentCodingRefusal(headers);
+    if (encoded !== undefined) return encoded;
+    const fields = jsonBody(event, true);
+    const digest = digestRefusal(headers, bytesOfBody(event));
+    if (digest !== undefined) return digest;
+    return createSession(store, key, fields, objectTypeOfSessionCreate(event, headers), headers, options);
   }
   // An abort ends the whole upload and a complete commits it: they name the session by `uploadId`
   // alone. Anything beside it is refused, not ignored: `DELETE ?uploadId=…&partNumber=2` reads as
@@ -534,6 +550,8 @@ async function sessionRequest(
     }
     case 'POST': {
       const body = jsonBody(event, false) as { parts?: unknown };
+      const digest = digestRefusal(headers, bytesOfBody(event));
+      if (digest !== undefined) return digest;
       if (!Array.isArray(body.parts))
         throw new ValidationError('body must be { "parts": [{ "partNumber": 1, "etag": "..." }, ...] }', 'parts');
       const result = await store.completeUpload(uploadId, body.parts as never, { key });
@@ -571,6 +589,7 @@ async function createSession(
   options: ObjectsApiOptions,
 ): Promise<Response> {
   refuseS3Headers(headers, "a session's commit");
+  refuseUnstoredHeaders(headers, "a session's commit");
   const body = raw as Record<string, unknown>;
   const allowed = new Set(['size', 'partSize', 'contentType', 'metadata', 'expiresInMs']);
   for (const name of Object.keys(body)) if (!allowed.has(name)) throw new ValidationError(`unknown field "${name.slice(0, 50)}"`, name);
@@ -692,29 +711,17 @@ async function putObject(
   if (headers['content-range'] !== undefined)
     return problem(400, 'BadRequest', 'a PUT replaces the whole object: Content-Range (a partial update) is not supported');
   refuseS3Headers(headers, 'a PUT');
-  // The bytes are stored and answered as sent, with no Content-Encoding: a gzip body would come
-  // back as gzip bytes labelled as the object itself. Refused (RFC 9110 15.5.16), not ignored.
-  const coding = (headers['content-encoding'] ?? '').trim().toLowerCase();
-  if (coding !== '' && coding !== 'identity') {
-    return {
-      ...problem(415, 'UnsupportedMediaType', 'Content-Encoding is not supported: send the bytes to store, unencoded'),
-      headers: { 'content-type': 'application/json', 'accept-encoding': 'identity' },
-    };
-  }
+  refuseUnstoredHeaders(headers, 'a PUT');
+  const encoded = contentCodingRefusal(headers);
+  if (encoded !== undefined) return encoded;
   const raw = event.body ?? '';
   // Reject before decoding: base64 is 4/3 of the bytes it carries.
   const approx = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw, 'utf8');
   if (approx > maxBodyBytes + 3) return problem(413, 'BodyTooLarge', `body exceeds ${maxBodyBytes} bytes`);
   const body = event.isBase64Encoded ? base64Body(raw) : Buffer.from(raw, 'utf8');
   if (body.byteLength > maxBodyBytes) return problem(413, 'BodyTooLarge', `body exceeds ${maxBodyBytes} bytes`);
-  // An integrity check the client asked for is made, never skipped (S3 answers BadDigest too).
-  const md5 = headers['content-md5'];
-  if (md5 !== undefined && md5.trim() !== createHash('md5').update(body).digest('base64'))
-    return problem(400, 'BadDigest', 'Content-MD5 is not the base64 MD5 of the body: nothing was written');
-  // SigV4's payload hash (hex, or UNSIGNED-PAYLOAD: refuseS3Headers took nothing else), as S3 checks it.
-  const sha256 = headers['x-amz-content-sha256']?.trim().toLowerCase();
-  if (sha256 !== undefined && sha256 !== 'unsigned-payload' && sha256 !== createHash('sha256').update(body).digest('hex'))
-    return problem(400, 'XAmzContentSHA256Mismatch', 'x-amz-content-sha256 is not the SHA-256 of the body: nothing was written');
+  const digest = digestRefusal(headers, body);
+  if (digest !== undefined) return digest;
 
   const ifVersion = conditionOf(headers);
   const metadata = metadataOf(headers);
@@ -729,6 +736,21 @@ async function putObject(
     statusCode: result.created ? 201 : 200,
     headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
     body: JSON.stringify(result),
+  };
+}
+
+/**
+ * The 415 of a write whose `Content-Encoding` is not `identity` (RFC 9110 15.5.16), or undefined.
+ * The bytes are stored and answered as sent, with no Content-Encoding: a gzip body, or a session's
+ * gzip parts (S3's CreateMultipartUpload takes the header as the object's coding), would come back
+ * as gzip bytes labelled as the object itself. Refused, not ignored.
+ */
+function contentCodingRefusal(headers: Record<string, string>): Response | undefined {
+  const coding = (headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (coding === '' || coding === 'identity') return undefined;
+  return {
+    ...problem(415, 'UnsupportedMediaType', 'Content-Encoding is not supported: send the bytes to store, unencoded'),
+    headers: { 'content-type': 'application/json', 'accept-encoding': 'identity' },
   };
 }
 
@@ -776,6 +798,49 @@ function refuseS3Headers(headers: Record<string, string>, write: string): void {
 }
 
 /**
+ * Refuses (400) a DELETE's header that asks for what it does not do: S3's own conditions of a
+ * DeleteObject (`x-amz-if-match-size`, `x-amz-if-match-last-modified-time`) and checks (`x-amz-mfa`,
+ * `x-amz-expected-bucket-owner`), any `x-amz-*` but SigV4's, and an expiry (`x-tierlog-*` but an
+ * answer's `x-tierlog-stored`), as if the delete could wait for it. Ignored, each deleted the
+ * object at once, 204, whatever it said; a precondition is never ignored. An abort refuses the same.
+ */
+function refuseUnhonouredDeleteHeaders(headers: Record<string, string>): void {
+  const unhonoured = Object.keys(headers).find(
+    (name) => (name.startsWith('x-amz-') && !SIGV4_HEADERS.has(name)) || (name.startsWith('x-tierlog-') && name !== 'x-tierlog-stored'),
+  );
+  if (unhonoured !== undefined)
+    throw new ValidationError(
+      `a DELETE takes no ${unhonoured.slice(0, 60)}: it is not evaluated here, and the object would be deleted now (a condition: If-Match)`,
+      unhonoured.slice(0, 60),
+    );
+}
+
+/**
+ * The headers S3's PutObject and CreateMultipartUpload store with an object and answer on its
+ * reads, which the API neither stores nor answers (`Content-Type` and `x-amz-meta-*` it does).
+ */
+const UNSTORED_HEADERS: ReadonlySet<string> = new Set(['content-disposition', 'content-language', 'expires', 'cache-control']);
+/** A request's own `Cache-Control` (what `fetch` adds in a `cache` mode): what every answer says already (no-cache). */
+const REQUEST_CACHE_CONTROL = /^\s*(?:no-cache|max-age=0)\s*(?:,\s*(?:no-cache|max-age=0)\s*)*$/i;
+
+/**
+ * Refuses (400) a write's header of the object that it would not store: taken, the write was
+ * answered 201 and the object's reads came without it (a download meant as an attachment opened
+ * inline, an `Expires` meant as an expiry never expired). `Cache-Control: no-cache` or
+ * `max-age=0`, a request's directives and what every answer carries, is taken.
+ */
+function refuseUnstoredHeaders(headers: Record<string, string>, write: string): void {
+  const name = Object.keys(headers).find(
+    (header) => UNSTORED_HEADERS.has(header) && !(header === 'cache-control' && REQUEST_CACHE_CONTROL.test(headers[header]!)),
+  );
+  if (name === undefined) return;
+  throw new ValidationError(
+    `${name} is not stored here, so ${write} would drop it: an object is answered with its Content-Type and x-amz-meta-* only${name === 'expires' ? ' (an expiry is x-tierlog-expires-at)' : ''}`,
+    name,
+  );
+}
+
+/**
  * The user metadata of the `x-amz-meta-*` request headers (names lower-case), each an own property:
  * assigned, `x-amz-meta-__proto__` set the object's prototype instead, and the entry was dropped
  * (201 without it) where every other name the store refuses is a 400.
@@ -786,6 +851,30 @@ function metadataOf(headers: Record<string, string>): Record<string, string> {
       .filter(([name]) => name.startsWith('x-amz-meta-'))
       .map(([name, value]) => [name.slice('x-amz-meta-'.length), value]),
   );
+}
+
+/**
+ * The 400 of a request whose body its `Content-MD5`, or its SigV4 payload hash in hex
+ * (`x-amz-content-sha256`), does not match; undefined when it has neither or they match. An
+ * integrity check the client asked for is made, never skipped (S3 answers BadDigest and
+ * XAmzContentSHA256Mismatch too): on a PUT, and on a session's create and complete, whose JSON a
+ * client that hashed other bytes than it sent would have taken as sent.
+ */
+function digestRefusal(headers: Record<string, string>, body: Uint8Array): Response | undefined {
+  const md5 = headers['content-md5'];
+  if (md5 !== undefined && md5.trim() !== createHash('md5').update(body).digest('base64'))
+    return problem(400, 'BadDigest', 'Content-MD5 is not the base64 MD5 of the body: nothing was written');
+  // A hex hash is checked as S3 checks it; UNSIGNED-PAYLOAD asks for nothing (a PUT takes no other value: refuseS3Headers).
+  const sha256 = headers['x-amz-content-sha256']?.trim().toLowerCase();
+  if (sha256 !== undefined && /^[0-9a-f]{64}$/.test(sha256) && sha256 !== createHash('sha256').update(body).digest('hex'))
+    return problem(400, 'XAmzContentSHA256Mismatch', 'x-amz-content-sha256 is not the SHA-256 of the body: nothing was written');
+  return undefined;
+}
+
+/** The bytes of the request's body (a JSON body's; its size was checked when it was parsed). */
+function bytesOfBody(event: APIGatewayProxyEventV2): Buffer {
+  const raw = event.body ?? '';
+  return event.isBase64Encoded ? base64Body(raw) : Buffer.from(raw, 'utf8');
 }
 
 /** A body Lambda says is base64, decoded; anything else than padded base64 is refused (Node would skip it silently). */

@@ -139,7 +139,9 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     const response = await answeredWithin(request, answerInMs);
     if (response === undefined) {
       logger.warn("request not finished before the invocation's deadline: answered 503", { answeredAfterMs: answerInMs });
-      return notFinishedInTime();
+      // A HEAD answer is headers alone (RFC 9110 §9.3.2), as the API answers its own.
+      const head = String(event?.requestContext?.http?.method ?? '').toUpperCase() === 'HEAD';
+      return notFinishedInTime(head);
     }
     // Every 5xx is in the log, as the ServerErrors alarm's runbook says: a 503 the API answers
     // without an error to report (AWS throttling, a writer fenced by a sweeper, a commit whose
@@ -177,11 +179,16 @@ async function answeredWithin<T>(request: Promise<T>, ms: number): Promise<T | u
   }
 }
 
-/** The answer of a request its invocation's deadline cut short: retry (a write's outcome is unknown, as a 503 `Retry` says). */
-function notFinishedInTime(): APIGatewayProxyStructuredResultV2 {
+/**
+ * The answer of a request its invocation's deadline cut short: retry (a write's outcome is unknown,
+ * as a 503 `Retry` says). To a HEAD (`head`), its headers alone.
+ */
+function notFinishedInTime(head: boolean): APIGatewayProxyStructuredResultV2 {
+  const headers = { 'content-type': 'application/json', 'retry-after': '1' };
+  if (head) return { statusCode: 503, headers };
   return {
     statusCode: 503,
-    headers: { 'content-type': 'application/json', 'retry-after': '1' },
+    headers,
     body: JSON.stringify({
       error: 'Retry',
       message: 'the request did not finish in time: retry (a write may have landed: read the object to learn it)',

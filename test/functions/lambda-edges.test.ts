@@ -341,6 +341,27 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
     }
   });
 
+  /**
+   * A HEAD answer is headers alone (RFC 9110 §9.3.2): the API strips its own answers' bodies, but
+   * the handler's 503 at the deadline carried its JSON body to a HEAD, bytes that a front door
+   * passing them on has the client take for the start of its next answer on the connection.
+   */
+  test('a HEAD whose read DynamoDB holds past the deadline: a 503 Retry of headers alone', async () => {
+    const w = makeWriter(fx);
+    const scene = held('GetItemCommand');
+    try {
+      await w.store.put('deadline/head', randomBody(10));
+      const res = await scene.call('HEAD', '/objects/deadline/head');
+      expect([res.statusCode, res.headers?.['retry-after']]).toEqual([503, '1']);
+      expect(scene.injector.stats.injected.delay).toBe(1);
+      expect(res.body).toBeUndefined();
+      expect(res.isBase64Encoded).toBeUndefined();
+    } finally {
+      scene.close();
+      w.close();
+    }
+  });
+
   test('a PUT whose upload S3 holds past the deadline: a 503 Retry, and the held put commits nothing and leaves nothing', async () => {
     const w = makeWriter(fx);
     const scene = held('PutObjectCommand');

@@ -563,6 +563,70 @@ describe('a precondition is never dropped', () => {
     }
   });
 
+  /**
+   * RFC 9110 §13.2.1: a DELETE of an absent object is 404 without a precondition, so it is 404
+   * with one. A DELETE with `If-Match` retried after its answer was lost (the 503 "Retry" the API
+   * answers an outcome it does not know) was 412 "is at version none": to the client, its delete
+   * had lost to another version that still stood, when its own delete had removed the object.
+   */
+  test('DELETE with If-Match of an object deleted (by its own earlier attempt) or never there is 404, as without it', async () => {
+    const w = writer();
+    for (const body of [randomBody(10), randomBody(40 * KiB)]) {
+      const put = await call(w, 'PUT', '/objects/pre/gone', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+      const headers = { 'if-match': String(put.headers?.etag) };
+      expect((await call(w, 'DELETE', '/objects/pre/gone', { headers })).statusCode).toBe(204);
+      const before = await snapshot(fx);
+      const again = await call(w, 'DELETE', '/objects/pre/gone', { headers });
+      expect([again.statusCode, bodyOf(again).error]).toEqual([404, 'NotFound']);
+      expect(await snapshot(fx)).toBe(before);
+    }
+    const never = await call(w, 'DELETE', '/objects/pre/never-there', { headers: { 'if-match': '"7"' } });
+    expect([never.statusCode, bodyOf(never).error]).toEqual([404, 'NotFound']);
+    // A version that is not the one stored is still 412, and deletes nothing.
+    const put = await call(w, 'PUT', '/objects/pre/gone', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    expect(put.statusCode).toBe(201);
+    expect((await call(w, 'DELETE', '/objects/pre/gone', { headers: { 'if-match': '"7"' } })).statusCode).toBe(412);
+    expect(await w.store.head('pre/gone')).toBeDefined();
+  });
+
+  /**
+   * S3's DeleteObject takes conditions of its own beside If-Match (`x-amz-if-match-size`,
+   * `x-amz-if-match-last-modified-time`) and checks (`x-amz-mfa`, `x-amz-expected-bucket-owner`);
+   * the API evaluated none and deleted the object, 204, whatever they said. An `x-tierlog-*`
+   * expiry on a DELETE ("delete it then") deleted it now. Refused, as an abort refuses them.
+   */
+  test.each([
+    ['x-amz-if-match-size of another size', { 'x-amz-if-match-size': '1' }],
+    ['x-amz-if-match-last-modified-time of another time', { 'x-amz-if-match-last-modified-time': 'Tue, 01 Dec 2020 00:00:00 GMT' }],
+    ['x-amz-mfa', { 'x-amz-mfa': '123456 000000' }],
+    ['x-amz-expected-bucket-owner', { 'x-amz-expected-bucket-owner': '123456789012' }],
+    ['x-tierlog-expires-at (a delete later)', { 'x-tierlog-expires-at': '2099-01-01T00:00:00Z' }],
+    ['x-tierlog-ttl', { 'x-tierlog-ttl': '60' }],
+  ] as const)('DELETE with %s is 400 and deletes nothing', async (_name, headers) => {
+    const w = writer();
+    for (const body of [randomBody(10), randomBody(40 * KiB)]) {
+      await call(w, 'PUT', '/objects/pre/s3-conditions', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+      const before = await snapshot(fx);
+      const res = await call(w, 'DELETE', '/objects/pre/s3-conditions', { headers });
+      expect([res.statusCode, bodyOf(res).message]).toEqual([400, expect.stringContaining(Object.keys(headers)[0]!)]);
+      expect(await snapshot(fx)).toBe(before);
+      expect((await w.store.get('pre/s3-conditions'))?.body).toEqual(body);
+    }
+  });
+
+  test("DELETE takes SigV4's headers (a Function URL with IAM auth) and x-tierlog-stored (an answer's, copied back): 204", async () => {
+    const w = writer();
+    await call(w, 'PUT', '/objects/pre/signed', { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+    const headers = {
+      'x-amz-date': '20261204T000000Z',
+      'x-amz-content-sha256': createHash('sha256').digest('hex'),
+      'x-amz-security-token': 'token',
+      'x-tierlog-stored': 'inline',
+    };
+    expect((await call(w, 'DELETE', '/objects/pre/signed', { headers })).statusCode).toBe(204);
+    expect(await w.store.head('pre/signed')).toBeUndefined();
+  });
+
   test('DELETE with If-None-Match: * of an absent object is 404 and writes nothing', async () => {
     const w = writer();
     const before = await snapshot(fx);
@@ -953,6 +1017,51 @@ describe('a write does what it was asked, or nothing', () => {
   });
 });
 
+describe('a write takes no header of the object that it would not store', () => {
+  /**
+   * S3's PutObject and CreateMultipartUpload store these with the object and answer them on every
+   * GET; the API stores none. Each write was answered 201 and its reads came back without it: a
+   * download meant as an attachment opened inline, an `Expires` meant as an expiry never expired.
+   */
+  test.each([
+    ['Content-Disposition', { 'content-disposition': 'attachment; filename="report.pdf"' }],
+    ['Content-Language', { 'content-language': 'fr' }],
+    ['Expires (not an expiry here)', { expires: 'Thu, 01 Jan 2099 00:00:00 GMT' }],
+    ['Cache-Control: max-age=3600', { 'cache-control': 'max-age=3600' }],
+    ['Cache-Control: public, immutable', { 'cache-control': 'public, immutable' }],
+  ] as const)('PUT and POST ?uploads with %s are 400 and write nothing', async (_name, headers) => {
+    const w = writer();
+    const name = Object.keys(headers)[0]!;
+    for (const body of [randomBody(10), randomBody(40 * KiB)]) {
+      const before = await snapshot(fx);
+      const put = await call(w, 'PUT', '/objects/asked/unstored', {
+        body: Buffer.from(body).toString('base64'),
+        isBase64Encoded: true,
+        headers,
+      });
+      expect([put.statusCode, bodyOf(put).message]).toEqual([400, expect.stringContaining(name)]);
+      expect(await snapshot(fx)).toBe(before);
+    }
+    const before = await snapshot(fx);
+    const created = await call(w, 'POST', '/objects/asked/unstored', { query: 'uploads', headers });
+    expect([created.statusCode, bodyOf(created).message]).toEqual([400, expect.stringContaining(name)]);
+    expect(await snapshot(fx)).toBe(before);
+  });
+
+  /** What `fetch` adds to any request of a `cache` mode (`no-store`, `reload`: no-cache; `no-cache`: max-age=0): a request's, taken. */
+  test.each(['no-cache', 'max-age=0', 'no-cache, max-age=0'])('PUT and POST ?uploads with Cache-Control: %s are taken', async (value) => {
+    const w = writer();
+    const headers = { 'cache-control': value };
+    const put = await call(w, 'PUT', '/objects/asked/no-cache', {
+      body: Buffer.from(randomBody(10)).toString('base64'),
+      isBase64Encoded: true,
+      headers,
+    });
+    expect(put.statusCode).toBeLessThan(300);
+    expect((await call(w, 'POST', '/objects/asked/no-cache', { query: 'uploads', headers })).statusCode).toBe(201);
+  });
+});
+
 describe("a session's create takes its lifetime from the body", () => {
   test('expiresInMs: the session (and so its part URLs) lives that long, not the default day', async () => {
     const w = writer();
@@ -1029,6 +1138,28 @@ describe("a session's create takes no S3 header it does not honour", () => {
     expect(res.statusCode).toBe(400);
     expect(bodyOf(res).message).toContain(Object.keys(headers)[0]);
     expect(await snapshot(fx)).toBe(before);
+  });
+
+  /**
+   * A PUT refuses a Content-Encoding (415): the bytes would be stored and answered encoded, with no
+   * Content-Encoding. A session's create (S3's CreateMultipartUpload, which stores it as the
+   * object's coding) ignored it, 201: the gzip parts were committed and served as the object itself.
+   */
+  test.each([
+    ['no body', undefined],
+    ['a JSON body', JSON.stringify({ size: 10 })],
+  ] as const)('POST ?uploads with Content-Encoding: gzip and %s is 415, as a PUT; no session is opened', async (_name, body) => {
+    const w = writer();
+    const before = await snapshot(fx);
+    const res = await call(w, 'POST', '/objects/asked/session-gzip', {
+      query: 'uploads',
+      headers: { 'content-encoding': 'gzip', 'content-type': 'text/csv' },
+      ...(body !== undefined ? { body } : {}),
+    });
+    expect([res.statusCode, res.headers?.['accept-encoding'], bodyOf(res).error]).toEqual([415, 'identity', 'UnsupportedMediaType']);
+    expect(await snapshot(fx)).toBe(before);
+    const plain = await call(w, 'POST', '/objects/asked/session-gzip', { query: 'uploads', headers: { 'content-encoding': 'identity' } });
+    expect(plain.statusCode).toBe(201);
   });
 });
 
@@ -1110,6 +1241,48 @@ describe("a session's complete takes SigV4's headers and the parts as listed", (
     });
     expect(done.statusCode).toBe(201);
   });
+});
+
+describe("a session's create and complete check the digest of the body their client sent, as a PUT does", () => {
+  /**
+   * A PUT whose `Content-MD5` or hex `x-amz-content-sha256` its body does not match is refused
+   * (S3 checks both on every request with a body). A session's create and complete checked
+   * neither: a complete whose client hashed another list of parts than it sent committed the one
+   * sent, 201.
+   */
+  const md5 = (text: string) => createHash('md5').update(text).digest('base64');
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  test.each([
+    ['Content-MD5', (other: string) => ({ 'content-md5': md5(other) }), 'BadDigest'],
+    ['x-amz-content-sha256', (other: string) => ({ 'x-amz-content-sha256': sha256(other) }), 'XAmzContentSHA256Mismatch'],
+  ] as const)(
+    'a %s of other bytes: 400, no session opened, nothing committed; of the bytes sent: taken',
+    async (_name, digestOf, error) => {
+      const w = writer();
+      const key = `sessions/digest/${error}`;
+      const createBody = JSON.stringify({ size: 10 });
+      let before = await snapshot(fx);
+      const refused = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', headers: digestOf('{"size":11}'), body: createBody });
+      expect([refused.statusCode, bodyOf(refused).error]).toEqual([400, error]);
+      expect(await snapshot(fx)).toBe(before);
+      const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', headers: digestOf(createBody), body: createBody });
+      expect(created.statusCode).toBe(201);
+      const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: Array<{ url: string }> };
+      const sent = await fetch(parts[0]!.url, { method: 'PUT', body: Buffer.from(randomBody(10)) });
+      const complete = JSON.stringify({ parts: [{ partNumber: 1, etag: String(sent.headers.get('etag')) }] });
+      before = await snapshot(fx);
+      const wrong = await call(w, 'POST', `/objects/${key}`, {
+        query: `uploadId=${uploadId}`,
+        headers: digestOf('{"parts":[]}'),
+        body: complete,
+      });
+      expect([wrong.statusCode, bodyOf(wrong).error]).toEqual([400, error]);
+      expect(await snapshot(fx)).toBe(before);
+      expect(await w.store.head(key)).toBeUndefined();
+      const done = await call(w, 'POST', `/objects/${key}`, { query: `uploadId=${uploadId}`, headers: digestOf(complete), body: complete });
+      expect(done.statusCode).toBe(201);
+    },
+  );
 });
 
 describe('a GET answers the bytes its headers declare, or a 500', () => {
