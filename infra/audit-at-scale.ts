@@ -463,6 +463,10 @@ export class AuditAtScale extends Construct {
       ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
       [this.snapshotBucket.arnForObjects('exports/*'), this.snapshotBucket.arnForObjects('athena-results/*')],
     );
+    // DynamoDB writes an export's files with the caller's S3 permissions, s3:PutObjectAcl among
+    // them (AWS's documented policy for ExportTableToPointInTime): without it the export fails,
+    // which no local server shows.
+    on(['s3:PutObjectAcl'], [this.snapshotBucket.arnForObjects('exports/*')]);
     on(['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], [this.snapshotBucket.bucketArn]);
     on(
       [

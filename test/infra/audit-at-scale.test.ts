@@ -115,6 +115,17 @@ describe('auditAtScale', () => {
       template.resourceCountIs('AWS::Scheduler::Schedule', 3); // the sweep, its housekeeping, the audit
     });
 
+    it("the state machine's role may write an export's files as DynamoDB writes them (AWS's documented export policy)", () => {
+      const policies = template.findResources('AWS::IAM::Policy');
+      const machine = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleStateMachineRole'));
+      expect(machine).toBeDefined();
+      const statements = (machine![1] as any).Properties.PolicyDocument.Statement as any[];
+      const exportsArn = JSON.stringify(stack.resolve(stack.tierlog.auditAtScale!.snapshotBucket.arnForObjects('exports/*')));
+      const onExports = statements.filter((st) => [st.Resource].flat().some((r: unknown) => JSON.stringify(r) === exportsArn));
+      const actions = onExports.flatMap((st) => [st.Action].flat());
+      for (const action of ['s3:AbortMultipartUpload', 's3:PutObject', 's3:PutObjectAcl']) expect(actions, action).toContain(action);
+    });
+
     it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, listing and delete under the prefix (no blob read)', () => {
       const policies = template.findResources('AWS::IAM::Policy');
       const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
