@@ -467,6 +467,9 @@ export class AuditAtScale extends Construct {
     // them (AWS's documented policy for ExportTableToPointInTime): without it the export fails,
     // which no local server shows.
     on(['s3:PutObjectAcl'], [this.snapshotBucket.arnForObjects('exports/*')]);
+    // Athena writes a large result in parts, with the caller's permissions, as AWS's managed
+    // policy for it (AmazonAthenaFullAccess) grants on a results bucket.
+    on(['s3:ListMultipartUploadParts'], [this.snapshotBucket.arnForObjects('athena-results/*')]);
     on(['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], [this.snapshotBucket.bucketArn]);
     on(
       [

@@ -115,7 +115,7 @@ describe('auditAtScale', () => {
       template.resourceCountIs('AWS::Scheduler::Schedule', 3); // the sweep, its housekeeping, the audit
     });
 
-    it("the state machine's role may write an export's files as DynamoDB writes them (AWS's documented export policy)", () => {
+    it("the state machine's role may write an export's files as DynamoDB does, and Athena's results as Athena does (AWS's documented policies)", () => {
       const policies = template.findResources('AWS::IAM::Policy');
       const machine = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleStateMachineRole'));
       expect(machine).toBeDefined();
@@ -124,6 +124,12 @@ describe('auditAtScale', () => {
       const onExports = statements.filter((st) => [st.Resource].flat().some((r: unknown) => JSON.stringify(r) === exportsArn));
       const actions = onExports.flatMap((st) => [st.Action].flat());
       for (const action of ['s3:AbortMultipartUpload', 's3:PutObject', 's3:PutObjectAcl']) expect(actions, action).toContain(action);
+      // Athena's results, written in parts as its managed policy allows.
+      const resultsArn = JSON.stringify(stack.resolve(stack.tierlog.auditAtScale!.snapshotBucket.arnForObjects('athena-results/*')));
+      const onResults = statements.filter((st) => [st.Resource].flat().some((r: unknown) => JSON.stringify(r) === resultsArn));
+      const resultActions = onResults.flatMap((st) => [st.Action].flat());
+      for (const action of ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'])
+        expect(resultActions, action).toContain(action);
     });
 
     it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, listing and delete under the prefix (no blob read)', () => {
