@@ -12,7 +12,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterEach } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
-import type { TierlogConfig } from '../../lib/config.js';
+import { hvAttributeNames, type TierlogConfig } from '../../lib/config.js';
 import { CommandRecorder, type RecordedCommand } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
@@ -389,7 +389,7 @@ export interface RawState {
   readonly objects: Record<string, unknown>[];
   readonly instances: Record<string, unknown>[];
   readonly blobs: string[];
-  /** HV key -> blob it points at. */
+  /** HV key -> blob it points at (under the configured attribute names). */
   readonly references: Map<string, string>;
   /** Number of `c_` entries over all instance items. */
   readonly entries: number;
@@ -424,8 +424,14 @@ export async function rawState(fx: Fixture): Promise<RawState> {
     scanAll(dynamodb, config.changeLogTable),
     listKeys(s3, config.bucket, `${config.prefix}/`),
   ]);
+  // Under the configured names (TIERLOG_HV_ATTRIBUTES): read under the defaults, no item of a store
+  // with its own names points at a blob, and a blob gone is no loss.
+  const names = hvAttributeNames(config);
   const references = new Map<string, string>();
-  for (const item of objects) if (typeof item.blob === 'string') references.set(String(item.key), item.blob);
+  for (const item of objects) {
+    const blob = item[names.blob];
+    if (typeof blob === 'string') references.set(String(item[names.key]), blob);
+  }
   const entryValues = instances.flatMap((item) =>
     Object.entries(item)
       .filter(([name]) => name.startsWith('c_'))
@@ -456,13 +462,16 @@ export async function expectClean(fx: Fixture, expect: (v: unknown, m?: string) 
   return state;
 }
 
-/** The object's bytes as stored, read raw (inline body or the blob it points at); undefined: absent. */
+/** The object's bytes as stored, read raw under the configured names (inline body or the blob it points at); undefined: absent. */
 export async function rawValue(fx: Fixture, key: string): Promise<Uint8Array | undefined> {
+  const names = hvAttributeNames(fx.config);
   const items = await scanAll(fx.dynamodb, fx.config.objectsTable);
-  const item = items.find((i) => i.key === key);
-  if (item === undefined || item.deleted !== undefined) return undefined; // none, or a deletion marker
-  if (typeof item.blob === 'string') return rawGetObject(fx, item.blob);
-  return item.body instanceof Uint8Array ? item.body : new Uint8Array(0);
+  const item = items.find((i) => i[names.key] === key);
+  if (item === undefined || item[names.deleted] !== undefined) return undefined; // none, or a deletion marker
+  const blob = item[names.blob];
+  if (typeof blob === 'string') return rawGetObject(fx, blob);
+  const body = item[names.body];
+  return body instanceof Uint8Array ? body : new Uint8Array(0);
 }
 
 export async function rawGetObject(fx: Fixture, key: string): Promise<Uint8Array | undefined> {
