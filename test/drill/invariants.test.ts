@@ -83,3 +83,16 @@ describe("the tests' own check (test/tiered/harness.ts rawState, expectClean) re
     }
   });
 });
+
+describe("the tests' own check (expectClean) sees a multipart upload left in progress", () => {
+  it('an upload nobody completed or aborted under the prefix fails it, unless the test leaves it to the lifecycle rule by name', async () => {
+    // Its parts are paid for until it is aborted: a writer dead mid-upload whose upload no sweep
+    // aborted passed every matrix that judged the store by expectClean alone.
+    const fx = await freshFixture();
+    const uploading = blobKey(fx, 'uploading-obj');
+    await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: uploading }));
+    expect((await rawState(fx)).uploads).toEqual([uploading]);
+    await expect(expectClean(fx, expect)).rejects.toThrow(/no multipart upload left in progress/);
+    await expectClean(fx, expect, { uploadsLeft: [uploading] });
+  });
+});

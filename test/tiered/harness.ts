@@ -25,6 +25,7 @@ import { TieredStore, type TieredStoreOptions } from '../../lib/tiered/tiered-st
 import { firstVersion, VERSIONS_PER_MS } from '../../lib/tiered/versions.js';
 import { newChangeId } from '../../lib/ids.js';
 import { type Fixture, listKeys, scanAll } from '../support/local.js';
+import { listUploads } from '../../lib/drill/invariants.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
@@ -399,6 +400,8 @@ export interface RawState {
   readonly lost: string[];
   /** Blobs under the prefix no HV item references (invariant 2, after a sweep). */
   readonly unreferenced: string[];
+  /** Keys of the multipart uploads in progress under the prefix (their parts are paid for: none may be left after the sweeps). */
+  readonly uploads: string[];
 }
 
 /**
@@ -419,10 +422,11 @@ export async function pointItemAt(fx: Fixture, key: string, blob: string, size?:
 
 export async function rawState(fx: Fixture): Promise<RawState> {
   const { config, dynamodb, s3 } = fx;
-  const [objects, instances, blobs] = await Promise.all([
+  const [objects, instances, blobs, uploads] = await Promise.all([
     scanAll(dynamodb, config.objectsTable),
     scanAll(dynamodb, config.changeLogTable),
     listKeys(s3, config.bucket, `${config.prefix}/`),
+    listUploads(s3, config.bucket, `${config.prefix}/`),
   ]);
   // Under the configured names (TIERLOG_HV_ATTRIBUTES): read under the defaults, no item of a store
   // with its own names points at a blob, and a blob gone is no loss.
@@ -450,15 +454,25 @@ export async function rawState(fx: Fixture): Promise<RawState> {
     olds,
     lost: [...references].filter(([, blob]) => !existing.has(blob)).map(([key]) => key),
     unreferenced: blobs.filter((b) => !referenced.has(b)),
+    uploads,
   };
 }
 
-/** Invariants 1-3 after a final sweep: nothing lost, nothing leaked, no entries left. */
-export async function expectClean(fx: Fixture, expect: (v: unknown, m?: string) => any): Promise<RawState> {
+/**
+ * Invariants 1-3 after a final sweep: nothing lost, nothing leaked (no unreferenced blob, no
+ * multipart upload left in progress under the prefix), no entries left. `uploadsLeft`: the
+ * uploads a test leaves to the bucket's lifecycle rule on purpose (an abort refused), exactly.
+ */
+export async function expectClean(
+  fx: Fixture,
+  expect: (v: unknown, m?: string) => any,
+  options: { uploadsLeft?: readonly string[] } = {},
+): Promise<RawState> {
   const state = await rawState(fx);
   expect(state.lost, 'invariant 1: every referenced blob exists').toEqual([]);
   expect(state.unreferenced, 'invariant 2: no unreferenced blob').toEqual([]);
   expect(state.entries, 'invariant 3: no entries left').toBe(0);
+  expect([...state.uploads].sort(), 'invariant 2: no multipart upload left in progress').toEqual([...(options.uploadsLeft ?? [])].sort());
   return state;
 }
 
