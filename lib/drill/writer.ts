@@ -21,7 +21,7 @@ export type Operation =
 export interface OperationOutcome {
   /** The store acknowledged the operation. */
   readonly acknowledged: boolean;
-  /** The protocol step at which the writer died, if it did. */
+  /** The protocol step at which the writer died, if it did (also after an acknowledgement: a death in the cleanup after its commit). */
   readonly crashedAt?: ProtocolStep;
   /** The error the store reported (other than a crash), if any. */
   readonly error?: string;
@@ -111,7 +111,13 @@ export class SimulatedWriter {
       if (operation.kind === 'put')
         await this.store.put(operation.key, operation.body, { metadata: { tag: operation.tag }, ...operation.expiry });
       else await this.store.delete(operation.key);
-      return { acknowledged: true, startedAt, endedAt: Date.now() };
+      // The store answers a write whose commit landed even when a step after it failed (the
+      // delete of the replaced blob, the removal of the entry: left to the sweeper), so a crash
+      // there ends in an acknowledgement. The process died all the same: nothing more of it runs.
+      const crashedAt = this.injector.crashedAt;
+      if (crashedAt === undefined) return { acknowledged: true, startedAt, endedAt: Date.now() };
+      this.alive = false;
+      return { acknowledged: true, crashedAt: protocolStepOf(crashedAt, this.options.config), startedAt, endedAt: Date.now() };
     } catch (err) {
       const crashedAt = this.injector.crashedAt;
       if (crashedAt !== undefined || err instanceof CrashError) {

@@ -7,11 +7,12 @@
  * nested store's blobs (counted apart, never leaked). A check that saw none of them would pass
  * every run of a broken store.
  */
-import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { checkInvariants } from '../../lib/drill/invariants.js';
 import { blobKey, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from '../cli/helpers.js';
 import { freshFixture } from '../support/local.js';
+import { expectClean, KiB, makeWriter, randomBody, rawState, rawValue, sameBytes } from '../tiered/harness.js';
 
 describe('checkInvariants sees each breach it names', () => {
   it('lost, leaked, pending, an upload in progress and a nested store, each in its own list', async () => {
@@ -52,5 +53,46 @@ describe('checkInvariants sees each breach it names', () => {
     expect(report.blobs).toBe(4);
     expect(report.references.get('live')).toBe(live);
     expect(Object.values(report.nestedStores)).toEqual([1]);
+  });
+});
+
+describe("the tests' own check (test/tiered/harness.ts rawState, expectClean) reads the configured attribute names", () => {
+  it('an object of a store under other names (TIERLOG_HV_ATTRIBUTES) whose blob is gone is lost, and its value is read under those names', async () => {
+    // Read under the default names, no item of such a store points at a blob: a blob gone was no
+    // loss (nothing referenced it, and it was not there to be unreferenced), and expectClean passed.
+    const fx = await freshFixture({ hvAttributes: { blob: 'ptr', body: 'data', deleted: 'gone' } });
+    const writer = makeWriter(fx);
+    try {
+      const kept = randomBody(48 * KiB);
+      await writer.store.put('names/kept', kept);
+      await writer.store.put('names/lost', randomBody(48 * KiB));
+      await writer.store.put('names/small', 'tiny');
+      await writer.store.put('names/deleted', randomBody(48 * KiB));
+      await writer.store.delete('names/deleted');
+      const state = await rawState(fx);
+      expect(sameBytes(await rawValue(fx, 'names/kept'), kept)).toBe(true);
+      expect(Buffer.from((await rawValue(fx, 'names/small')) ?? []).toString()).toBe('tiny');
+      expect(await rawValue(fx, 'names/deleted'), 'a deletion marker is absent').toBeUndefined();
+      const lostBlob = state.references.get('names/lost');
+      expect(lostBlob, 'the item points at its blob under the configured name').toBeDefined();
+      await fx.s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: lostBlob! }));
+      expect((await rawState(fx)).lost).toEqual(['names/lost']);
+      await expect(expectClean(fx, expect)).rejects.toThrow(/invariant 1/);
+    } finally {
+      writer.close();
+    }
+  });
+});
+
+describe("the tests' own check (expectClean) sees a multipart upload left in progress", () => {
+  it('an upload nobody completed or aborted under the prefix fails it, unless the test leaves it to the lifecycle rule by name', async () => {
+    // Its parts are paid for until it is aborted: a writer dead mid-upload whose upload no sweep
+    // aborted passed every matrix that judged the store by expectClean alone.
+    const fx = await freshFixture();
+    const uploading = blobKey(fx, 'uploading-obj');
+    await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: uploading }));
+    expect((await rawState(fx)).uploads).toEqual([uploading]);
+    await expect(expectClean(fx, expect)).rejects.toThrow(/no multipart upload left in progress/);
+    await expectClean(fx, expect, { uploadsLeft: [uploading] });
   });
 });

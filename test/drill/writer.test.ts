@@ -101,3 +101,25 @@ describe('SimulatedWriter: a crash', () => {
     expect(writer.isAlive).toBe(true);
   });
 });
+
+describe('SimulatedWriter: a crash after the answer was decided', () => {
+  it('in the cleanup of an acknowledged overwrite: the operation is acknowledged and names the crash, and the writer is dead', async () => {
+    // The store answers an overwrite whose commit landed even when the delete of the replaced
+    // blob fails (it is left to the sweeper): a crash there is swallowed by the put. The writer
+    // reported a plain success and lived on, its next operation dying before any request and
+    // counted as a crash that may have landed (a delete that "may have landed" lets a read of
+    // absent pass over a lost value).
+    const fx = await freshFixture();
+    const setup = writerOn(fx);
+    expect((await setup.run(put('w/settle', 's0'))).acknowledged).toBe(true);
+    const writer = writerOn(fx);
+    // A fresh writer's overwrite: record, HV read, upload, commit, then the delete of the old blob.
+    const outcome = await writer.run(put('w/settle', 's1'), { atRequest: 4, after: false });
+    expect(outcome.acknowledged).toBe(true);
+    expect(writeStatusOf(outcome)).toBe('acked');
+    expect(outcome.crashedAt, 'the crash fired and is reported').toBe('delete-blob');
+    expect(writer.isAlive).toBe(false);
+    expect(await writer.run({ kind: 'delete', key: 'w/settle', tag: 'd' })).toMatchObject({ acknowledged: false, error: 'writer is dead' });
+    expect((await setup.store.get('w/settle'))?.metadata.tag).toBe('s1');
+  });
+});

@@ -29,6 +29,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import type { FaultKind } from '../../lib/faults/fault-injector.js';
 import { freshFixture } from '../support/local.js';
 import { DEFAULT_SIMULATION, runSimulation, type SimulationResult } from './simulation/index.js';
+import { uploadsLeftToLifecycle } from './simulation/execute.js';
 
 const env = process.env;
 const long = env.TIERLOG_SIM_LONG === '1';
@@ -71,6 +72,31 @@ describe('random fault simulation', () => {
     },
     120_000,
   );
+});
+
+describe('the multipart uploads a session leaves to the lifecycle rule (the rest must be gone at the end)', () => {
+  // DESIGN.md, "What must hold": the sweeper aborts every upload under the blob key of a session it
+  // takes at expiry, noted or not; only a session its client ended (completed, maybe committed, or
+  // aborted) leaves an unnoted one to the bucket's rule. Excused for every session, an upload the
+  // sweeper failed to abort was no violation of the simulation.
+  const ok = { ok: { version: 1, size: 1, created: true } } as never;
+  test.each<[string, number, Parameters<typeof uploadsLeftToLifecycle>[1], number]>([
+    ['died right after its CreateMultipartUpload', 1, { created: false, ended: 'crashed', completes: [] }, 0],
+    ['its create failed after a CreateMultipartUpload that may have landed', 1, { created: false, ended: 'failed', completes: [] }, 0],
+    ['abandoned, its create sent twice (an answer lost)', 2, { created: true, ended: 'abandoned', completes: [] }, 0],
+    ['died before its complete, its create sent twice', 2, { created: true, ended: 'crashed', completes: [] }, 0],
+    ['completed, its create sent twice', 2, { created: true, ended: 'completed', completes: [ok] }, 1],
+    [
+      'died in its complete (it may have committed), its create sent twice',
+      2,
+      { created: true, ended: 'crashed', completes: [{ crashedAt: 'commit' }] },
+      1,
+    ],
+    ['aborted by its client, its create sent twice', 2, { created: true, ended: 'aborted', completes: [] }, 1],
+    ['completed, its create sent once', 1, { created: true, ended: 'completed', completes: [ok] }, 0],
+  ])('%s', (_name, creates, outcome, left) => {
+    expect(uploadsLeftToLifecycle(creates, outcome)).toBe(left);
+  });
 });
 
 /** Writer clocks: five within the skew margin (100 ms), one 3 h ahead. */

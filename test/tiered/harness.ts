@@ -12,7 +12,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterEach } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
-import type { TierlogConfig } from '../../lib/config.js';
+import { hvAttributeNames, type TierlogConfig } from '../../lib/config.js';
 import { CommandRecorder, type RecordedCommand } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
@@ -25,6 +25,7 @@ import { TieredStore, type TieredStoreOptions } from '../../lib/tiered/tiered-st
 import { firstVersion, VERSIONS_PER_MS } from '../../lib/tiered/versions.js';
 import { newChangeId } from '../../lib/ids.js';
 import { type Fixture, listKeys, scanAll } from '../support/local.js';
+import { listUploads } from '../../lib/drill/invariants.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
@@ -389,7 +390,7 @@ export interface RawState {
   readonly objects: Record<string, unknown>[];
   readonly instances: Record<string, unknown>[];
   readonly blobs: string[];
-  /** HV key -> blob it points at. */
+  /** HV key -> blob it points at (under the configured attribute names). */
   readonly references: Map<string, string>;
   /** Number of `c_` entries over all instance items. */
   readonly entries: number;
@@ -399,6 +400,8 @@ export interface RawState {
   readonly lost: string[];
   /** Blobs under the prefix no HV item references (invariant 2, after a sweep). */
   readonly unreferenced: string[];
+  /** Keys of the multipart uploads in progress under the prefix (their parts are paid for: none may be left after the sweeps). */
+  readonly uploads: string[];
 }
 
 /**
@@ -419,13 +422,20 @@ export async function pointItemAt(fx: Fixture, key: string, blob: string, size?:
 
 export async function rawState(fx: Fixture): Promise<RawState> {
   const { config, dynamodb, s3 } = fx;
-  const [objects, instances, blobs] = await Promise.all([
+  const [objects, instances, blobs, uploads] = await Promise.all([
     scanAll(dynamodb, config.objectsTable),
     scanAll(dynamodb, config.changeLogTable),
     listKeys(s3, config.bucket, `${config.prefix}/`),
+    listUploads(s3, config.bucket, `${config.prefix}/`),
   ]);
+  // Under the configured names (TIERLOG_HV_ATTRIBUTES): read under the defaults, no item of a store
+  // with its own names points at a blob, and a blob gone is no loss.
+  const names = hvAttributeNames(config);
   const references = new Map<string, string>();
-  for (const item of objects) if (typeof item.blob === 'string') references.set(String(item.key), item.blob);
+  for (const item of objects) {
+    const blob = item[names.blob];
+    if (typeof blob === 'string') references.set(String(item[names.key]), blob);
+  }
   const entryValues = instances.flatMap((item) =>
     Object.entries(item)
       .filter(([name]) => name.startsWith('c_'))
@@ -444,25 +454,38 @@ export async function rawState(fx: Fixture): Promise<RawState> {
     olds,
     lost: [...references].filter(([, blob]) => !existing.has(blob)).map(([key]) => key),
     unreferenced: blobs.filter((b) => !referenced.has(b)),
+    uploads,
   };
 }
 
-/** Invariants 1-3 after a final sweep: nothing lost, nothing leaked, no entries left. */
-export async function expectClean(fx: Fixture, expect: (v: unknown, m?: string) => any): Promise<RawState> {
+/**
+ * Invariants 1-3 after a final sweep: nothing lost, nothing leaked (no unreferenced blob, no
+ * multipart upload left in progress under the prefix), no entries left. `uploadsLeft`: the
+ * uploads a test leaves to the bucket's lifecycle rule on purpose (an abort refused), exactly.
+ */
+export async function expectClean(
+  fx: Fixture,
+  expect: (v: unknown, m?: string) => any,
+  options: { uploadsLeft?: readonly string[] } = {},
+): Promise<RawState> {
   const state = await rawState(fx);
   expect(state.lost, 'invariant 1: every referenced blob exists').toEqual([]);
   expect(state.unreferenced, 'invariant 2: no unreferenced blob').toEqual([]);
   expect(state.entries, 'invariant 3: no entries left').toBe(0);
+  expect([...state.uploads].sort(), 'invariant 2: no multipart upload left in progress').toEqual([...(options.uploadsLeft ?? [])].sort());
   return state;
 }
 
-/** The object's bytes as stored, read raw (inline body or the blob it points at); undefined: absent. */
+/** The object's bytes as stored, read raw under the configured names (inline body or the blob it points at); undefined: absent. */
 export async function rawValue(fx: Fixture, key: string): Promise<Uint8Array | undefined> {
+  const names = hvAttributeNames(fx.config);
   const items = await scanAll(fx.dynamodb, fx.config.objectsTable);
-  const item = items.find((i) => i.key === key);
-  if (item === undefined || item.deleted !== undefined) return undefined; // none, or a deletion marker
-  if (typeof item.blob === 'string') return rawGetObject(fx, item.blob);
-  return item.body instanceof Uint8Array ? item.body : new Uint8Array(0);
+  const item = items.find((i) => i[names.key] === key);
+  if (item === undefined || item[names.deleted] !== undefined) return undefined; // none, or a deletion marker
+  const blob = item[names.blob];
+  if (typeof blob === 'string') return rawGetObject(fx, blob);
+  const body = item[names.body];
+  return body instanceof Uint8Array ? body : new Uint8Array(0);
 }
 
 export async function rawGetObject(fx: Fixture, key: string): Promise<Uint8Array | undefined> {

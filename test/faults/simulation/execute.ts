@@ -22,7 +22,7 @@ import type { SimulationOptions } from './options.js';
 import { mix, type PlannedExpiry, type PlannedOperation, planOperation } from './plan.js';
 import type { ExpiryPolicy } from '../../../lib/tiered/expiry.js';
 import type { PutResult } from '../../../lib/tiered/tiered-store.js';
-import { type CallOutcome, runSession } from './sessions.js';
+import { type CallOutcome, runSession, type SessionOutcome } from './sessions.js';
 import { errorName, type SimulationStats } from './stats.js';
 import { namesOld, spyRule } from './trace.js';
 
@@ -245,7 +245,7 @@ async function sessionOperation(
   const write = completing ? model.beginWrite(op.key, 'put', op.tag, op.size, op.ifVersion) : undefined;
   const outcome = await runSession(writer, op).finally(() => rule !== undefined && writer.injector.remove(rule));
   ops.partsRefused += outcome.partsRefused;
-  const unrecorded = l.requests.filter((r) => r === 'CreateMultipartUpload').length - (outcome.created === true ? 1 : 0);
+  const unrecorded = uploadsLeftToLifecycle(l.requests.filter((r) => r === 'CreateMultipartUpload').length, outcome);
   if (unrecorded > 0) stats.unrecordedUploads.set(op.key, (stats.unrecordedUploads.get(op.key) ?? 0) + unrecorded);
   if (outcome.wrong !== undefined) stats.violation(`session ${op.tag} of ${op.key}: ${outcome.wrong}`);
   if (outcome.error !== undefined) stats.countError(`session:${outcome.error}`);
@@ -268,6 +268,20 @@ async function sessionOperation(
     `${l.label} session ${op.key} ${op.tag} size=${op.size} ${op.ending}${op.ifVersion !== undefined ? ` if v${op.ifVersion}` : ''} -> ${outcome.ended}${outcome.crashedAt !== undefined ? ` at ${outcome.crashedAt}` : ''}${outcome.error !== undefined ? ` (${outcome.error})` : ''} completes=[${completes.join(', ')}] ${Date.now() - started}ms faults=[${l.events.join(' ')}] requests=[${l.requests.join('; ')}]`,
   );
   return outcome.crashedAt !== undefined;
+}
+
+/**
+ * How many of a session's multipart uploads no sweep ends, left to the bucket's lifecycle rule (not
+ * violations when found in progress at the end): of the `creates` CreateMultipartUpload attempts
+ * its create sent, those it did not note, and only when its client ended the session (an abort, or
+ * a complete that may have committed: DESIGN.md, "What must hold"). A session its client did not
+ * end is the sweeper's at its expiry, which aborts every upload under its blob key, noted or not:
+ * none of them may be left.
+ */
+export function uploadsLeftToLifecycle(creates: number, outcome: Pick<SessionOutcome, 'created' | 'ended' | 'completes'>): number {
+  const endedByClient =
+    outcome.ended === 'aborted' || outcome.completes.some((c) => !('error' in c) || statusAfterError(c.error) !== 'failed');
+  return endedByClient ? creates - (outcome.created === true ? 1 : 0) : 0;
 }
 
 /** The model's verdict on a session's completes: acknowledged if one answered, else unknown or failed. */
