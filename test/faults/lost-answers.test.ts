@@ -43,6 +43,7 @@ describe('a conditional small write whose answer is lost', () => {
       hv(fx, 'UpdateItemCommand')(r) && String(r.input.UpdateExpression).includes('#deleted = ');
     const injector = new FaultInjector().add({ kind: 'loseResponse', match: marker, times: 1 });
     const result = await settle(writer(fx, { injector }).delete('k', { ifVersion: version }));
+    expect(injector.stats.injected.loseResponse).toBe(1);
     expect(await plain.get('k')).toBeUndefined();
     expect(result.error).not.toBeInstanceOf(VersionConflictError);
     if (result.error !== undefined) expect(result.error).toBeInstanceOf(CommitOutcomeUnknownError);
@@ -81,6 +82,7 @@ describe('a conditional small write whose answer is lost', () => {
     const { version } = await plain.put('k', 'v1');
     const injector = new FaultInjector().add({ kind: 'loseResponse', match: hv(fx, 'UpdateItemCommand'), times: 1 });
     expect((await writer(fx, { injector }).put('k', 'mine', { ifVersion: version })).version).toBe(version + 1);
+    expect(injector.stats.injected.loseResponse).toBe(1);
     expect(Buffer.from((await plain.get('k'))!.body).toString()).toBe('mine');
   });
 });

@@ -38,9 +38,15 @@ test.each([1, 2, 3])('a read overtaken by %i overwrites returns a value that was
   });
   const read = await newWriter(fx, { injector }).get('k');
   await Promise.all(overwriting);
+  // Every GET the test meant to overtake was overtaken.
+  expect(injector.stats.injected.delay).toBe(overwrites);
+  expect(written).toBe(overwrites);
   expect(read).toBeDefined();
   expect(read!.body).toEqual(body(read!.body[0]!));
+  // The last overwrite, or the one before it while its replaced blob was still there: a value
+  // current during the read, never one from before it or one never written.
   expect(read!.body[0]).toBeGreaterThanOrEqual(overwrites - 1);
+  expect(read!.body[0]).toBeLessThanOrEqual(overwrites);
   expect((await checkInvariants(fx)).lost).toEqual([]);
 });
 
