@@ -78,8 +78,8 @@ export const WRITE_PATHS: readonly WritePath[] = [
     name: 'multipart create',
     next: multipartBody,
     op: (s, k) => s.put(k, multipartBody),
-    steps: ['mpCreate', 'mpPart', 'mpComplete'],
-    commitAt: 99, // every crash here is before the commit
+    steps: ['record', 'hvRead', 'mpCreate', 'mpPart', 'mpComplete', 'commit'],
+    commitAt: 5,
     partSize: 5 * MiB,
   },
 ];
