@@ -14,7 +14,7 @@ import { shellExports } from '../lib/dev/service.js';
 import { configToEnv, loadConfigOver, REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/config.js';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { type DrillExpiryReport, runDrill, type DrillReport } from '../lib/drill/drill.js';
+import { type DrillExpiryReport, MAX_SEED, runDrill, type DrillReport } from '../lib/drill/drill.js';
 import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../lib/recovery/sweeper-env.js';
 import { EXIT } from '../lib/cli/common.js';
 import { ConfigError, ValidationError } from '../lib/errors.js';
@@ -23,7 +23,7 @@ const program = new Command('drill')
   .description('Run tierlog under crashes on the embedded local stack and check its invariants')
   .option('--writers <n>', 'concurrent simulated Lambda writers', positive, 8)
   .option('--operations <n>', 'operations in all', positive, 400)
-  .option('--seed <n>', 'random seed (a run is reproducible from it)', int, 42)
+  .option('--seed <n>', `random seed, 0 to ${MAX_SEED} (a run is reproducible from it)`, seedArg, 42)
   .option('--crash-rate <p>', 'chance that a writer dies during an operation', fraction, 0.15)
   .option('--max-body <bytes>', 'largest body', positive, 6 * 1024 * 1024)
   .option('--keys <n>', 'distinct object keys', positive, 40)
@@ -207,6 +207,13 @@ function lambdaContext(functionName: string) {
 function int(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a non-negative integer');
+  return n;
+}
+
+/** A seed the drill's generator tells apart from every other (32 bits): refused before the stack starts. */
+function seedArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_SEED) throw new InvalidArgumentError(`an integer from 0 to ${MAX_SEED}`);
   return n;
 }
 

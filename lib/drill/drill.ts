@@ -313,7 +313,9 @@ export function drillPassed(
 
 /**
  * Refuses a drill that would check nothing: no writer runs no operation, so a drill of 0 writers,
- * 0 operations or 0 keys found every invariant holding over an empty store, and said so.
+ * 0 operations or 0 keys found every invariant holding over an empty store, and said so. And a
+ * seed the generator cannot tell from another: it takes 32 bits, so 2^32 + 1 ran seed 1's drill
+ * (a fraction or a negative number, one of another seed) under a name that said otherwise.
  *
  * @throws ValidationError naming the option.
  */
@@ -324,7 +326,17 @@ export function checkDrillOptions(options: DrillOptions): void {
       throw new ValidationError(`${name} must be an integer of 1 or more (got ${String(value)}): a drill of nothing checks nothing`, name);
     }
   }
+  const { seed } = options;
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > MAX_SEED) {
+    throw new ValidationError(
+      `seed must be an integer from 0 to ${MAX_SEED} (got ${String(seed)}): another would repeat a smaller seed's run`,
+      'seed',
+    );
+  }
 }
+
+/** The largest seed the drill's generator tells apart (it keeps 32 bits). */
+export const MAX_SEED = 2 ** 32 - 1;
 
 /** TTL and the stream beside the workload, and what they found (see {@link DrillExpiryReport}). */
 async function startExpiry(args: { config: TierlogConfig; dynamodb: DynamoDBClient; s3: S3Client }, deliver: DeliverBatch, seed: number) {

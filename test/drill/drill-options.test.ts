@@ -26,7 +26,7 @@ const config = { changeLogTable: 'never-cl', objectsTable: 'never-ob', bucket: '
 const dynamodb = new DynamoDBClient({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', maxAttempts: 1 });
 const s3 = new S3Client({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', maxAttempts: 1 });
 
-describe('a drill of nothing is refused', () => {
+describe('a drill of nothing, or of a seed the generator cannot tell from another, is refused', () => {
   it.each<[keyof DrillOptions, number]>([
     ['writers', 0],
     ['operations', 0],
@@ -34,6 +34,10 @@ describe('a drill of nothing is refused', () => {
     ['writers', 1.5],
     ['maxBodyBytes', 0],
     ['invocationMs', 0],
+    // The generator keeps 32 bits: these ran the drill of another seed.
+    ['seed', 2 ** 32 + 1],
+    ['seed', -1],
+    ['seed', 1.5],
   ])('%s: %s is a ValidationError naming it', async (name, value) => {
     let swept = 0;
     const error = await runDrill({
