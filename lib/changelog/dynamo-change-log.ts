@@ -264,14 +264,20 @@ export class DynamoChangeLog implements FencedChangeLog {
    * read from the objects item: one that names another object's blob is quarantined by the
    * sweeper, which is how it is reported, and never deleted. Throws {@link InstanceClaimedError}
    * when an earlier attempt of this record landed and a sweeper claimed the instance before the
-   * answer came back: the entry is the sweeper's, and nothing of the change may be uploaded.
+   * answer came back, or when it is called again for `id` once the instance it was recorded (or
+   * tried) in was claimed: the entry is the sweeper's, and nothing of the change may be uploaded.
    */
   async record(id: ChangeId, change: Change): Promise<void> {
     assertChangeId(id);
     this.assertSettleable(change);
     this.assertLeaseKept();
     const home = this.homes.get(id);
-    const slot = home !== undefined && !home.fenced ? home : this.pickSlot();
+    // Recorded before (or tried, its outcome unknown) in an instance a sweeper has claimed since:
+    // the entry may be there, the sweeper's. Recorded again elsewhere, the same `new` would be
+    // named by a live entry and a claimed one, whose judgement (HV read before the commit lands)
+    // deletes the blob the commit then references. As when the record finds the claim itself.
+    if (home?.fenced === true) throw new InstanceClaimedError(id);
+    const slot = home ?? this.pickSlot();
     this.place(id, slot);
     try {
       await this.recordIn(slot, id, change);

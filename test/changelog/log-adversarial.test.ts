@@ -16,6 +16,9 @@
  *    claimed the instance found its entry there and answered success, taking the claim's expiry
  *    for its lease: the writer uploaded on it and, dying then, left a blob the sweeper had already
  *    judged and dropped the entry of (a leak only the audit finds). It is `InstanceClaimedError`;
+ *  - a record called again after an unknown outcome, once another write had found its instance
+ *    claimed, was recorded in a new instance and resolved: its `new` was named by a live entry and
+ *    by the claimed one the sweeper judges. It is `InstanceClaimedError`;
  *  - a record whose lost answer was followed by a refusal of its retry (access denied, an expired
  *    token) was taken for "nothing landed": the log forgot the change, so `remove` sent nothing and
  *    the entry stayed in a live item the process kept using. Only a refusal of the only attempt is;
@@ -613,6 +616,30 @@ describe('a record retried by the SDK after its first attempt landed', () => {
     await log.remove(id);
     expect(await raw.get(log.instanceId)).toMatchObject({ n: 0 });
     expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([]);
+  });
+
+  test('a record called again after an unknown outcome, once another write found the instance claimed: InstanceClaimedError, not recorded elsewhere', async () => {
+    const { log, injector } = writer();
+    await log.record(newChangeId(), { id: 'first', new: blobOf('first') });
+    const instance = log.instanceId;
+    const record = atStep('record', fx.config);
+    const id = newChangeId();
+    const change = { id: 'twice', new: blobOf('twice') };
+    // Its first attempt lands, no answer of the call comes back: its outcome is unknown.
+    injector.add({ kind: 'loseResponse', times: 1, match: record }).add({ kind: 'loseRequest', times: 2, match: record });
+    await expect(log.record(id, change)).rejects.toThrow();
+    expect(RawReader.entryIds(await raw.get(instance)), 'the first attempt landed').toContain(id);
+    // A sweeper claims the instance; another change's record finds it claimed and moves on.
+    expect(await claimNow(instance)).toBeDefined();
+    await log.record(newChangeId(), { id: 'other', new: blobOf('other') });
+    expect(log.instanceId).not.toBe(instance);
+    // Called again, the record must not name the same blob from a live item beside the claimed one.
+    await expect(log.record(id, change)).rejects.toBeInstanceOf(InstanceClaimedError);
+    expect(RawReader.entryIds(await raw.get(log.instanceId)), 'not recorded again elsewhere').not.toContain(id);
+    // Its entry is the sweeper's: remove sends nothing and forgets it (two others are outstanding).
+    await log.remove(id);
+    expect(log.outstanding).toBe(2);
+    expect(RawReader.entryIds(await raw.get(instance))).toContain(id);
   });
 
   test('a refusal of the only attempt: nothing landed, nothing outstanding', async () => {
