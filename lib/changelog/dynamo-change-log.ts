@@ -504,10 +504,13 @@ export class DynamoChangeLog implements FencedChangeLog {
    * paused: a VM stopped, a laptop asleep, a retry timer fired late) could land after the entry
    * was dropped, a blob nothing names (a leak only the audit finds). A live writer renews its
    * lease long before: only a paused one, or one whose renewals kept failing (its commit would be
-   * fenced anyway), meets the bound.
+   * fenced anyway), meets the bound. False at once when this process knows the instance claimed
+   * (a record, remove, renewal or commit of it found the claim): the entry is the sweeper's, the
+   * commit can only be fenced, and the sweeper's judgement follows its claim, not this lease.
    */
   mayUpload(changeId: ChangeId): boolean {
     const slot = this.homes.get(changeId);
+    if (slot?.fenced === true) return false;
     if (slot === undefined || slot.leaseUntil === 0) return true;
     return this.clock() < slot.leaseUntil + MIN_MAX_UPLOAD_MS - UPLOAD_SEND_MARGIN_MS;
   }

@@ -19,6 +19,8 @@
  *  - a record called again after an unknown outcome, once another write had found its instance
  *    claimed, was recorded in a new instance and resolved: its `new` was named by a live entry and
  *    by the claimed one the sweeper judges. It is `InstanceClaimedError`;
+ *  - `mayUpload` answered true for a change whose instance the log knew claimed, until the lease it
+ *    had last written plus the window ran out: uploads for a commit that could only be fenced;
  *  - a record whose lost answer was followed by a refusal of its retry (access denied, an expired
  *    token) was taken for "nothing landed": the log forgot the change, so `remove` sent nothing and
  *    the entry stayed in a live item the process kept using. Only a refusal of the only attempt is;
@@ -647,6 +649,25 @@ describe('a record retried by the SDK after its first attempt landed', () => {
     injector.add({ kind: 'fail', times: 1, match: atStep('record', fx.config), error: denied });
     await expect(log.record(newChangeId(), { id: 'no', new: blobOf('no') })).rejects.toThrow();
     expect(log.outstanding).toBe(0);
+  });
+});
+
+describe('an upload of a change whose instance the log knows claimed', () => {
+  test('mayUpload is false once another write found the instance claimed, whatever lease the log last wrote', async () => {
+    const { log } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const instance = log.instanceId;
+    expect(log.mayUpload(a)).toBe(true);
+    // A sweeper claims it (as suspect, say: a lease it took for a clock ahead); the next record finds the claim.
+    expect(await claimNow(instance)).toBeDefined();
+    const b = newChangeId();
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    expect(log.instanceId).not.toBe(instance);
+    // `a`'s entry is the sweeper's: its commit can only be fenced, and the sweeper judges the
+    // entry one window after its claim, not after the lease this writer wrote.
+    expect(log.mayUpload(a), 'no upload for an entry the sweeper holds').toBe(false);
+    expect(log.mayUpload(b)).toBe(true);
   });
 });
 
