@@ -403,7 +403,9 @@ export class DynamoChangeLog implements FencedChangeLog {
     const { result } = await this.writingLease(slot, renewTo, () =>
       this.table.removeEntry({ instanceId: slot.instanceId, changeId: id, renewTo }),
     );
-    if (!result.applied && result.item?.[CHANGELOG_ATTR.state] === 'claimed') {
+    if (!result.applied && (result.item === undefined ? slot.created : result.item[CHANGELOG_ATTR.state] === 'claimed')) {
+      // Claimed, or gone since it was written (a sweeper drained or retired it): as a record
+      // that finds it so, never write the item again, and its other changes upload nothing.
       this.markFenced(slot);
     } else if (!result.applied && result.item?.[entryAttribute(id)] !== undefined) {
       throw new CorruptItemError('entry present but the item is not live or claimed', `instance ${slot.instanceId}`);

@@ -21,6 +21,8 @@
  *    by the claimed one the sweeper judges. It is `InstanceClaimedError`;
  *  - `mayUpload` answered true for a change whose instance the log knew claimed, until the lease it
  *    had last written plus the window ran out: uploads for a commit that could only be fenced;
+ *  - a remove that found its instance item gone (claimed, judged, deleted) took it for "already
+ *    removed" and the log went on writing to, and uploading for, the deleted instance;
  *  - a record whose lost answer was followed by a refusal of its retry (access denied, an expired
  *    token) was taken for "nothing landed": the log forgot the change, so `remove` sent nothing and
  *    the entry stayed in a live item the process kept using. Only a refusal of the only attempt is;
@@ -668,6 +670,30 @@ describe('an upload of a change whose instance the log knows claimed', () => {
     // entry one window after its claim, not after the lease this writer wrote.
     expect(log.mayUpload(a), 'no upload for an entry the sweeper holds').toBe(false);
     expect(log.mayUpload(b)).toBe(true);
+  });
+});
+
+describe('a remove that finds its instance drained and deleted', () => {
+  test('the log takes the instance for claimed: a new identity, and no upload for the changes it held', async () => {
+    const { log, probe: p } = writer();
+    const a = newChangeId();
+    const b = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    const instance = log.instanceId;
+    // A sweeper claims the instance, judges both entries and deletes the item.
+    const now = Date.now() + PAST_EVERYTHING_MS;
+    expect(await claimNow(instance)).toBeDefined();
+    expect(await sweeper.settle(instance, { claimant: 'sweeper-1', drop: [a, b], leaseUntil: now + 300_000 })).toBe(true);
+    expect(await sweeper.deleteClaimed(instance, 'sweeper-1')).toBe(true);
+    await log.remove(a);
+    expect(log.instanceId, 'never written again: a new identity').not.toBe(instance);
+    expect(log.mayUpload(b), "b's entry was judged and dropped: nothing may land for it").toBe(false);
+    p.clear();
+    const c = newChangeId();
+    await log.record(c, { id: 'c', new: blobOf('c') });
+    expect(p.of('UpdateItem'), 'the next record goes straight to a new item').toHaveLength(1);
+    expect(await raw.get(instance)).toBeUndefined();
   });
 });
 
