@@ -370,10 +370,12 @@ export class DynamoChangeLog implements FencedChangeLog {
         }
         throw new ChangeIdConflictError(id);
       }
-      if (item === undefined ? slot.created : item[CHANGELOG_ATTR.state] === 'claimed') {
+      if (item === undefined ? slot.created : item[CHANGELOG_ATTR.state] !== 'live') {
         // A sweeper claimed this instance (and may have drained and deleted it already), or
         // retired it while idle: take a new identity and record there. Never re-create an item
-        // a sweeper has settled: in-flight commits of its entries must keep failing.
+        // a sweeper has settled: in-flight commits of its entries must keep failing. An item in
+        // no state of the protocol (corrupt: an edit, a tool's bug) refuses every write the same
+        // way: it is left as it is (malformed to every reader), not retried to the attempts' bound.
         this.markFenced(slot);
         slot = this.pickSlot();
         this.place(id, slot);

@@ -23,6 +23,8 @@
  *    had last written plus the window ran out: uploads for a commit that could only be fenced;
  *  - a remove that found its instance item gone (claimed, judged, deleted) took it for "already
  *    removed" and the log went on writing to, and uploading for, the deleted instance;
+ *  - a record into an item in no state of the protocol (corrupt) was sent six times, then threw
+ *    "did not converge", and so was every later record of the slot. It takes a new identity;
  *  - a record whose lost answer was followed by a refusal of its retry (access denied, an expired
  *    token) was taken for "nothing landed": the log forgot the change, so `remove` sent nothing and
  *    the entry stayed in a live item the process kept using. Only a refusal of the only attempt is;
@@ -694,6 +696,23 @@ describe('a remove that finds its instance drained and deleted', () => {
     await log.record(c, { id: 'c', new: blobOf('c') });
     expect(p.of('UpdateItem'), 'the next record goes straight to a new item').toHaveLength(1);
     expect(await raw.get(instance)).toBeUndefined();
+  });
+});
+
+describe('a record into an item whose state is neither live nor claimed', () => {
+  test('the item is never written again: one refusal, then a new identity', async () => {
+    const { log, probe: p } = writer();
+    await log.record(newChangeId(), { id: 'a', new: blobOf('a') });
+    const instance = log.instanceId;
+    // Corrupt (an operator's edit, a tool's bug): no writer or sweeper state.
+    await raw.put({ ...(await raw.get(instance))!, state: 'LIVE' });
+    p.clear();
+    const b = newChangeId();
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    expect(log.instanceId).not.toBe(instance);
+    expect(p.of('UpdateItem'), 'one refused, one landed').toHaveLength(2);
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([b]);
+    expect(RawReader.entryIds(await raw.get(instance))).not.toContain(b);
   });
 });
 
