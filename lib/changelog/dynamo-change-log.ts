@@ -264,14 +264,20 @@ export class DynamoChangeLog implements FencedChangeLog {
    * read from the objects item: one that names another object's blob is quarantined by the
    * sweeper, which is how it is reported, and never deleted. Throws {@link InstanceClaimedError}
    * when an earlier attempt of this record landed and a sweeper claimed the instance before the
-   * answer came back: the entry is the sweeper's, and nothing of the change may be uploaded.
+   * answer came back, or when it is called again for `id` once the instance it was recorded (or
+   * tried) in was claimed: the entry is the sweeper's, and nothing of the change may be uploaded.
    */
   async record(id: ChangeId, change: Change): Promise<void> {
     assertChangeId(id);
     this.assertSettleable(change);
     this.assertLeaseKept();
     const home = this.homes.get(id);
-    const slot = home !== undefined && !home.fenced ? home : this.pickSlot();
+    // Recorded before (or tried, its outcome unknown) in an instance a sweeper has claimed since:
+    // the entry may be there, the sweeper's. Recorded again elsewhere, the same `new` would be
+    // named by a live entry and a claimed one, whose judgement (HV read before the commit lands)
+    // deletes the blob the commit then references. As when the record finds the claim itself.
+    if (home?.fenced === true) throw new InstanceClaimedError(id);
+    const slot = home ?? this.pickSlot();
     this.place(id, slot);
     try {
       await this.recordIn(slot, id, change);
@@ -364,10 +370,12 @@ export class DynamoChangeLog implements FencedChangeLog {
         }
         throw new ChangeIdConflictError(id);
       }
-      if (item === undefined ? slot.created : item[CHANGELOG_ATTR.state] === 'claimed') {
+      if (item === undefined ? slot.created : item[CHANGELOG_ATTR.state] !== 'live') {
         // A sweeper claimed this instance (and may have drained and deleted it already), or
         // retired it while idle: take a new identity and record there. Never re-create an item
-        // a sweeper has settled: in-flight commits of its entries must keep failing.
+        // a sweeper has settled: in-flight commits of its entries must keep failing. An item in
+        // no state of the protocol (corrupt: an edit, a tool's bug) refuses every write the same
+        // way: it is left as it is (malformed to every reader), not retried to the attempts' bound.
         this.markFenced(slot);
         slot = this.pickSlot();
         this.place(id, slot);
@@ -397,7 +405,9 @@ export class DynamoChangeLog implements FencedChangeLog {
     const { result } = await this.writingLease(slot, renewTo, () =>
       this.table.removeEntry({ instanceId: slot.instanceId, changeId: id, renewTo }),
     );
-    if (!result.applied && result.item?.[CHANGELOG_ATTR.state] === 'claimed') {
+    if (!result.applied && (result.item === undefined ? slot.created : result.item[CHANGELOG_ATTR.state] === 'claimed')) {
+      // Claimed, or gone since it was written (a sweeper drained or retired it): as a record
+      // that finds it so, never write the item again, and its other changes upload nothing.
       this.markFenced(slot);
     } else if (!result.applied && result.item?.[entryAttribute(id)] !== undefined) {
       throw new CorruptItemError('entry present but the item is not live or claimed', `instance ${slot.instanceId}`);
@@ -498,10 +508,13 @@ export class DynamoChangeLog implements FencedChangeLog {
    * paused: a VM stopped, a laptop asleep, a retry timer fired late) could land after the entry
    * was dropped, a blob nothing names (a leak only the audit finds). A live writer renews its
    * lease long before: only a paused one, or one whose renewals kept failing (its commit would be
-   * fenced anyway), meets the bound.
+   * fenced anyway), meets the bound. False at once when this process knows the instance claimed
+   * (a record, remove, renewal or commit of it found the claim): the entry is the sweeper's, the
+   * commit can only be fenced, and the sweeper's judgement follows its claim, not this lease.
    */
   mayUpload(changeId: ChangeId): boolean {
     const slot = this.homes.get(changeId);
+    if (slot?.fenced === true) return false;
     if (slot === undefined || slot.leaseUntil === 0) return true;
     return this.clock() < slot.leaseUntil + MIN_MAX_UPLOAD_MS - UPLOAD_SEND_MARGIN_MS;
   }

@@ -16,6 +16,15 @@
  *    claimed the instance found its entry there and answered success, taking the claim's expiry
  *    for its lease: the writer uploaded on it and, dying then, left a blob the sweeper had already
  *    judged and dropped the entry of (a leak only the audit finds). It is `InstanceClaimedError`;
+ *  - a record called again after an unknown outcome, once another write had found its instance
+ *    claimed, was recorded in a new instance and resolved: its `new` was named by a live entry and
+ *    by the claimed one the sweeper judges. It is `InstanceClaimedError`;
+ *  - `mayUpload` answered true for a change whose instance the log knew claimed, until the lease it
+ *    had last written plus the window ran out: uploads for a commit that could only be fenced;
+ *  - a remove that found its instance item gone (claimed, judged, deleted) took it for "already
+ *    removed" and the log went on writing to, and uploading for, the deleted instance;
+ *  - a record into an item in no state of the protocol (corrupt) was sent six times, then threw
+ *    "did not converge", and so was every later record of the slot. It takes a new identity;
  *  - a record whose lost answer was followed by a refusal of its retry (access denied, an expired
  *    token) was taken for "nothing landed": the log forgot the change, so `remove` sent nothing and
  *    the entry stayed in a live item the process kept using. Only a refusal of the only attempt is;
@@ -615,11 +624,95 @@ describe('a record retried by the SDK after its first attempt landed', () => {
     expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([]);
   });
 
+  test('a record called again after an unknown outcome, once another write found the instance claimed: InstanceClaimedError, not recorded elsewhere', async () => {
+    const { log, injector } = writer();
+    await log.record(newChangeId(), { id: 'first', new: blobOf('first') });
+    const instance = log.instanceId;
+    const record = atStep('record', fx.config);
+    const id = newChangeId();
+    const change = { id: 'twice', new: blobOf('twice') };
+    // Its first attempt lands, no answer of the call comes back: its outcome is unknown.
+    injector.add({ kind: 'loseResponse', times: 1, match: record }).add({ kind: 'loseRequest', times: 2, match: record });
+    await expect(log.record(id, change)).rejects.toThrow();
+    expect(RawReader.entryIds(await raw.get(instance)), 'the first attempt landed').toContain(id);
+    // A sweeper claims the instance; another change's record finds it claimed and moves on.
+    expect(await claimNow(instance)).toBeDefined();
+    await log.record(newChangeId(), { id: 'other', new: blobOf('other') });
+    expect(log.instanceId).not.toBe(instance);
+    // Called again, the record must not name the same blob from a live item beside the claimed one.
+    await expect(log.record(id, change)).rejects.toBeInstanceOf(InstanceClaimedError);
+    expect(RawReader.entryIds(await raw.get(log.instanceId)), 'not recorded again elsewhere').not.toContain(id);
+    // Its entry is the sweeper's: remove sends nothing and forgets it (two others are outstanding).
+    await log.remove(id);
+    expect(log.outstanding).toBe(2);
+    expect(RawReader.entryIds(await raw.get(instance))).toContain(id);
+  });
+
   test('a refusal of the only attempt: nothing landed, nothing outstanding', async () => {
     const { log, injector } = writer();
     injector.add({ kind: 'fail', times: 1, match: atStep('record', fx.config), error: denied });
     await expect(log.record(newChangeId(), { id: 'no', new: blobOf('no') })).rejects.toThrow();
     expect(log.outstanding).toBe(0);
+  });
+});
+
+describe('an upload of a change whose instance the log knows claimed', () => {
+  test('mayUpload is false once another write found the instance claimed, whatever lease the log last wrote', async () => {
+    const { log } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const instance = log.instanceId;
+    expect(log.mayUpload(a)).toBe(true);
+    // A sweeper claims it (as suspect, say: a lease it took for a clock ahead); the next record finds the claim.
+    expect(await claimNow(instance)).toBeDefined();
+    const b = newChangeId();
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    expect(log.instanceId).not.toBe(instance);
+    // `a`'s entry is the sweeper's: its commit can only be fenced, and the sweeper judges the
+    // entry one window after its claim, not after the lease this writer wrote.
+    expect(log.mayUpload(a), 'no upload for an entry the sweeper holds').toBe(false);
+    expect(log.mayUpload(b)).toBe(true);
+  });
+});
+
+describe('a remove that finds its instance drained and deleted', () => {
+  test('the log takes the instance for claimed: a new identity, and no upload for the changes it held', async () => {
+    const { log, probe: p } = writer();
+    const a = newChangeId();
+    const b = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    const instance = log.instanceId;
+    // A sweeper claims the instance, judges both entries and deletes the item.
+    const now = Date.now() + PAST_EVERYTHING_MS;
+    expect(await claimNow(instance)).toBeDefined();
+    expect(await sweeper.settle(instance, { claimant: 'sweeper-1', drop: [a, b], leaseUntil: now + 300_000 })).toBe(true);
+    expect(await sweeper.deleteClaimed(instance, 'sweeper-1')).toBe(true);
+    await log.remove(a);
+    expect(log.instanceId, 'never written again: a new identity').not.toBe(instance);
+    expect(log.mayUpload(b), "b's entry was judged and dropped: nothing may land for it").toBe(false);
+    p.clear();
+    const c = newChangeId();
+    await log.record(c, { id: 'c', new: blobOf('c') });
+    expect(p.of('UpdateItem'), 'the next record goes straight to a new item').toHaveLength(1);
+    expect(await raw.get(instance)).toBeUndefined();
+  });
+});
+
+describe('a record into an item whose state is neither live nor claimed', () => {
+  test('the item is never written again: one refusal, then a new identity', async () => {
+    const { log, probe: p } = writer();
+    await log.record(newChangeId(), { id: 'a', new: blobOf('a') });
+    const instance = log.instanceId;
+    // Corrupt (an operator's edit, a tool's bug): no writer or sweeper state.
+    await raw.put({ ...(await raw.get(instance))!, state: 'LIVE' });
+    p.clear();
+    const b = newChangeId();
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    expect(log.instanceId).not.toBe(instance);
+    expect(p.of('UpdateItem'), 'one refused, one landed').toHaveLength(2);
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([b]);
+    expect(RawReader.entryIds(await raw.get(instance))).not.toContain(b);
   });
 });
 
