@@ -58,6 +58,17 @@ async function rejectionWithin(promise: Promise<unknown>, ms: number): Promise<u
   throw new Error('the request succeeded against a server that answers nothing');
 }
 
+/** The S3 clients that send a request until `spy.mockRestore()` (the SDK's own `send`, spied on). */
+function s3ClientsSending(): { used: Set<S3Client>; spy: { mockRestore(): void } } {
+  const used = new Set<S3Client>();
+  const send = S3Client.prototype.send;
+  const spy = vi.spyOn(S3Client.prototype, 'send').mockImplementation(function (this: S3Client, ...args: unknown[]) {
+    used.add(this);
+    return (send as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+  } as never);
+  return { used, spy };
+}
+
 describe('the default clients time out a request nobody answers', () => {
   it.each([
     {
@@ -143,12 +154,7 @@ describe("the objects API function's S3 client", () => {
     } finally {
       w.close();
     }
-    const used = new Set<S3Client>();
-    const send = S3Client.prototype.send;
-    const spy = vi.spyOn(S3Client.prototype, 'send').mockImplementation(function (this: S3Client, ...args: unknown[]) {
-      used.add(this);
-      return (send as (...a: unknown[]) => Promise<unknown>).apply(this, args);
-    } as never);
+    const { used, spy } = s3ClientsSending();
     try {
       const handler = createObjectsHandler({ config: fx.config, logger: quietLogger });
       const res = await handler(httpEvent('GET', '/objects/timeouts/blob'), lambdaContext('tierlog-objects'));
@@ -171,12 +177,7 @@ describe("the objects API function's S3 client", () => {
 describe("the snapshot audit function's S3 client", () => {
   it("gives up an idle socket after S3_SOCKET_TIMEOUT_MS, as the objects function's does", async () => {
     const fx = await freshFixture();
-    const used = new Set<S3Client>();
-    const send = S3Client.prototype.send;
-    const spy = vi.spyOn(S3Client.prototype, 'send').mockImplementation(function (this: S3Client, ...args: unknown[]) {
-      used.add(this);
-      return (send as (...a: unknown[]) => Promise<unknown>).apply(this, args);
-    } as never);
+    const { used, spy } = s3ClientsSending();
     try {
       const handler = createSnapshotAuditHandler({
         config: fx.config,

@@ -127,6 +127,19 @@ describe('sweeper function', () => {
   });
 });
 
+/** A user's stack with two tables and a bucket of its own, as a `TierlogSweeper`'s `resources` (prefix `blobs`). */
+function stackWithResources() {
+  const { stack } = userStack();
+  const table = (id: string) => new dynamodb.TableV2(stack, id, { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+  const resources = {
+    changeLogTable: table('Log'),
+    objectsTable: table('Objects'),
+    bucket: new s3.Bucket(stack, 'Bucket'),
+    prefix: 'blobs',
+  };
+  return { stack, resources };
+}
+
 /** The schedules of a template, with their parsed input, sweeps first. */
 function schedulesOf(t: typeof template) {
   return Object.values(resourcesOf(t, 'AWS::Scheduler::Schedule'))
@@ -306,14 +319,7 @@ describe('TierlogSweeper used on its own: tuning set in the environment it is gi
    * and the CLI outputs left it out.
    */
   const build = (environment: Record<string, string>, tuning?: { deadlineMargin: Duration }) => {
-    const { stack } = userStack();
-    const table = (id: string) => new dynamodb.TableV2(stack, id, { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
-    const resources = {
-      changeLogTable: table('Log'),
-      objectsTable: table('Objects'),
-      bucket: new s3.Bucket(stack, 'Bucket'),
-      prefix: 'blobs',
-    };
+    const { stack, resources } = stackWithResources();
     return new TierlogSweeper(stack, 'Sweeper', { resources, environment, leaseShards: 4, ...(tuning ? { tuning } : {}) });
   };
 
@@ -342,14 +348,7 @@ describe('TierlogSweeper used on its own: leaseShards and the TIERLOG_LEASE_SHAR
    * and nothing counted them (the housekeeping scan reports items past the function's 8 only).
    */
   const build = (environment: Record<string, string>, leaseShards: number, parallelism = 2) => {
-    const { stack } = userStack();
-    const table = (id: string) => new dynamodb.TableV2(stack, id, { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
-    const resources = {
-      changeLogTable: table('Log'),
-      objectsTable: table('Objects'),
-      bucket: new s3.Bucket(stack, 'Bucket'),
-      prefix: 'blobs',
-    };
+    const { stack, resources } = stackWithResources();
     return new TierlogSweeper(stack, 'Sweeper', { resources, environment, leaseShards, parallelism });
   };
 
