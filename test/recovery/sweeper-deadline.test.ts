@@ -15,7 +15,6 @@ import { MIN_ANSWER_MARGIN_MS } from '../../lib/constants.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
-import { newChangeId } from '../../lib/ids.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import type { SweeperOptions } from '../../lib/recovery/sweeper.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -29,13 +28,13 @@ import {
   randomBody,
   putDeadInstance,
   putRawInstance,
-  rawBlobKey,
   rawGetObject,
-  rawPutObject,
   rawInstance,
   rawState,
   sweepPastEverything,
   waitFor,
+  isDropRequest,
+  putClaimedInstanceOfMany,
 } from '../tiered/harness.js';
 import { uploadParts } from '../tiered/upload-session-client.js';
 
@@ -443,25 +442,8 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
   test('an instance with more drops than one settle request takes (48), cut off while its first settle is unanswered: its second is never sent', async () => {
     const fx = await freshFixture();
     const since = Date.now() - 60 * MIN;
-    const entries: Record<string, unknown> = {};
-    for (let i = 0; i < 50; i++) {
-      const id = `many/${i}`;
-      const blob = rawBlobKey(fx, id);
-      await rawPutObject(fx, blob, randomBody(16));
-      entries[newChangeId()] = { v: 1, id, at: since, new: blob };
-    }
-    // One entry it cannot trust: kept, so the instance is settled (drops and a new lease), not drained.
-    entries[newChangeId()] = { v: 1, id: 'many/x', at: since, new: 'elsewhere/not-a-blob-key' };
-    const instanceId = await putRawInstance(fx, {
-      state: 'claimed',
-      claimedBy: 'dead-sweeper',
-      firstSeen: since,
-      leaseUntil: since,
-      entries,
-    });
-    const isSettle = (r: RequestInfo) =>
-      r.command === 'UpdateItemCommand' && String((r.input as { UpdateExpression?: string }).UpdateExpression).includes('REMOVE');
-    const { report, sentAfterReturn } = await sweepHeldPastDeadline(fx, isSettle, 'QueryCommand', false);
+    const { instanceId } = await putClaimedInstanceOfMany(fx, 50, since);
+    const { report, sentAfterReturn } = await sweepHeldPastDeadline(fx, isDropRequest, 'QueryCommand', false);
     expect(report).toMatchObject({ stoppedEarly: true, entriesRecovered: 0, errors: 0 });
     // The first settle lands after the sweep returned: nothing is started for it.
     expect(await sentAfterReturn(), 'requests started after the sweep returned').toEqual([]);

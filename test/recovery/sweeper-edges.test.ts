@@ -36,6 +36,8 @@ import {
   randomBody,
   sweepPastEverything,
   sweepersClosedAfterEach,
+  isDropRequest,
+  putClaimedInstanceOfMany,
 } from '../tiered/harness.js';
 
 const MIN = 60_000;
@@ -593,33 +595,14 @@ describe('an instance with more entries to drop than one settle request takes (4
   test('the drops of the request that landed are counted: those entries left the log, and nobody else will count them', async () => {
     const fx = await freshFixture();
     const since = Date.now() - HOUR;
-    const entries: Record<string, unknown> = {};
-    const blobs: string[] = [];
-    for (let i = 0; i < 50; i++) {
-      const id = `many/${i}`;
-      const blob = rawBlobKey(fx, id);
-      await rawPutObject(fx, blob, randomBody(16));
-      blobs.push(blob);
-      entries[newChangeId()] = { v: 1, id, at: since, new: blob };
-    }
-    // One entry it cannot trust: kept, so the instance is settled (drops and a new lease), not drained.
-    entries[newChangeId()] = { v: 1, id: 'many/x', at: since, new: 'elsewhere/not-a-blob-key' };
-    const instanceId = await putRawInstance(fx, {
-      state: 'claimed',
-      claimedBy: 'dead-sweeper',
-      firstSeen: since,
-      leaseUntil: since,
-      entries,
-    });
-    const isSettle = (r: RequestInfo) =>
-      r.command === 'UpdateItemCommand' && String((r.input as { UpdateExpression?: string }).UpdateExpression).includes('REMOVE');
+    const { instanceId } = await putClaimedInstanceOfMany(fx, 50, since);
     // Before the second settle request: another sweeper takes the instance over (its claim is the item's now).
     const injector = new FaultInjector().add({
       kind: 'delay',
       delayMs: 0,
       skip: 1,
       times: 1,
-      match: isSettle,
+      match: isDropRequest,
       before: async () => {
         await fx.dynamodb.send(
           new UpdateItemCommand({

@@ -585,6 +585,42 @@ export async function putRawInstance(
   return instanceId;
 }
 
+/**
+ * An instance a sweeper claimed (and died holding) at `since`, with `count` entries, each naming an
+ * uncommitted blob that exists (`many/<i>`), and one entry it cannot trust, kept: so a sweep
+ * settles the instance (drops and a new claim expiry) rather than draining it. With more than 48
+ * entries the drops take more than one settle request ({@link isDropRequest}).
+ */
+export async function putClaimedInstanceOfMany(
+  fx: Fixture,
+  count: number,
+  since: number,
+): Promise<{ instanceId: string; blobs: string[] }> {
+  const entries: Record<string, unknown> = {};
+  const blobs: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = `many/${i}`;
+    const blob = rawBlobKey(fx, id);
+    await rawPutObject(fx, blob, randomBody(16));
+    blobs.push(blob);
+    entries[newChangeId()] = { v: 1, id, at: since, new: blob };
+  }
+  entries[newChangeId()] = { v: 1, id: 'many/x', at: since, new: 'elsewhere/not-a-blob-key' };
+  const instanceId = await putRawInstance(fx, {
+    state: 'claimed',
+    claimedBy: 'dead-sweeper',
+    firstSeen: since,
+    leaseUntil: since,
+    entries,
+  });
+  return { instanceId, blobs };
+}
+
+/** A sweeper's settle request that drops entries (an UpdateItem that REMOVEs). */
+export function isDropRequest(r: RequestInfo): boolean {
+  return r.command === 'UpdateItemCommand' && String((r.input as { UpdateExpression?: string }).UpdateExpression).includes('REMOVE');
+}
+
 /** A blob key of `objectId`, built from the documented layout (`<prefix>/<base64url id>/<uuidv7>`), not by the library. */
 export function rawBlobKey(fx: Fixture, objectId: string): string {
   return `${fx.config.prefix}/${Buffer.from(objectId, 'utf8').toString('base64url')}/${uuidv7()}`;
