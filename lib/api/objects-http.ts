@@ -530,7 +530,7 @@ async function sessionRequest(
       );
     // S3's own request headers but SigV4's: `x-amz-checksum-sha256` on S3's complete asks it to
     // verify the whole object, and nothing here would (each part's ETag is what S3 checks).
-    const unhonoured = Object.keys(headers).find((name) => name.startsWith('x-amz-') && !SIGV4_HEADERS.has(name));
+    const unhonoured = s3RequestHeaderOf(headers);
     if (unhonoured !== undefined)
       throw new ValidationError(
         `a session's ${method === 'DELETE' ? 'abort' : 'complete'} takes no ${unhonoured.slice(0, 40)}: it is not honoured here (a complete checks each part's ETag with S3, no checksum)`,
@@ -760,6 +760,11 @@ const S3_SUBRESOURCES: ReadonlySet<string> = new Set(['tagging', 'acl', 'attribu
 /** SigV4's request headers (a Function URL with IAM auth): taken on every request, whatever it is. */
 const SIGV4_HEADERS: ReadonlySet<string> = new Set(['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token', 'x-amz-user-agent']);
 
+/** The first of S3's request headers (`x-amz-*`) in `headers` but SigV4's, or undefined. */
+function s3RequestHeaderOf(headers: Record<string, string>): string | undefined {
+  return Object.keys(headers).find((name) => name.startsWith('x-amz-') && !SIGV4_HEADERS.has(name));
+}
+
 /**
  * S3 request headers a write takes, and the values taken: user metadata, SigV4's (a Function URL
  * with IAM auth; a payload hash is a hex SHA-256, verified on a PUT, or `UNSIGNED-PAYLOAD`: a
@@ -805,9 +810,8 @@ function refuseS3Headers(headers: Record<string, string>, write: string): void {
  * object at once, 204, whatever it said; a precondition is never ignored. An abort refuses the same.
  */
 function refuseUnhonouredDeleteHeaders(headers: Record<string, string>): void {
-  const unhonoured = Object.keys(headers).find(
-    (name) => (name.startsWith('x-amz-') && !SIGV4_HEADERS.has(name)) || (name.startsWith('x-tierlog-') && name !== 'x-tierlog-stored'),
-  );
+  const unhonoured =
+    s3RequestHeaderOf(headers) ?? Object.keys(headers).find((name) => name.startsWith('x-tierlog-') && name !== 'x-tierlog-stored');
   if (unhonoured !== undefined)
     throw new ValidationError(
       `a DELETE takes no ${unhonoured.slice(0, 60)}: it is not evaluated here, and the object would be deleted now (a condition: If-Match)`,
