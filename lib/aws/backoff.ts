@@ -5,6 +5,9 @@
  * way to lower it; these retries are measured in milliseconds and wait at most {@link MAX_BACKOFF_MS}.
  */
 
+/** The base of a write's backoff after a commit refused for load, ms (a lost compare-and-set waits from 10 ms). */
+export const THROTTLED_BACKOFF_MS = 50;
+
 /** The longest single wait, ms. */
 export const MAX_BACKOFF_MS = 1_000;
 

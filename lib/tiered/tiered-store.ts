@@ -73,7 +73,7 @@ import { type Clock, newChangeId, systemClock, wholeMsClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied } from '../aws/attempts.js';
-import { sleepBackoff } from '../aws/backoff.js';
+import { sleepBackoff, THROTTLED_BACKOFF_MS } from '../aws/backoff.js';
 import { AttemptNotSent, checkBeforeEachAttempt } from '../aws/retry-loop.js';
 import { newBlobKey } from './blob-keys.js';
 import {
@@ -203,9 +203,6 @@ class ThrottledCommit extends Error {
     super('commit throttled');
   }
 }
-
-/** The base of the backoff after a throttled commit, ms (a lost CAS waits from 10 ms). */
-const THROTTLED_BACKOFF_MS = 50;
 
 /**
  * The names each call's options object takes ({@link assertOptions}: any other is refused, so a
@@ -680,7 +677,7 @@ export class TieredStore {
           this.assertVersion(key, options.ifVersion, current);
         }
         throttled = refused.kind === 'busy' ? refused.throttled : undefined;
-        await sleepBackoff(attempt, throttled !== undefined ? THROTTLED_BACKOFF_MS : 10);
+        if (attempt + 1 < this.maxAttempts) await sleepBackoff(attempt, throttled !== undefined ? THROTTLED_BACKOFF_MS : 10);
       }
       // Throttled to the last: uploading the body again for another round would only add load.
       if (throttled !== undefined) throw throttled;
@@ -859,7 +856,8 @@ export class TieredStore {
         result = RETRY;
       }
       if (result !== RETRY) return result;
-      await sleepBackoff(n, throttled !== undefined ? THROTTLED_BACKOFF_MS : 10);
+      // No wait after the last attempt: its answer is the caller's at once.
+      if (n + 1 < this.maxAttempts) await sleepBackoff(n, throttled !== undefined ? THROTTLED_BACKOFF_MS : 10);
     }
     // Refused for load to the last: the caller retries later (the objects API answers 503).
     if (throttled !== undefined) throw throttled.error;

@@ -54,6 +54,7 @@ import {
 import type { Clock } from '../ids.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { refusedOutright } from '../aws/errors.js';
+import { sleepBackoff, THROTTLED_BACKOFF_MS } from '../aws/backoff.js';
 import { MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, assertPartSize, partCountOf, partLengthOf } from './part-size.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
 import { type ExpiryPolicy, isExpired, refuseIfExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
@@ -467,7 +468,9 @@ export class UploadSessions {
         }
         case 'busy':
           throttled = outcome.throttled;
-          await new Promise((r) => setTimeout(r, Math.random() * Math.min(1_000, (throttled !== undefined ? 50 : 10) * 2 ** attempt)));
+          // No wait and no read after the last attempt: its answer is the caller's at once.
+          if (attempt + 1 >= this.o.maxAttempts) continue;
+          await sleepBackoff(attempt, throttled !== undefined ? THROTTLED_BACKOFF_MS : 10);
           current = await this.o.hv.read(info.key, { withBody: false });
           continue;
         case 'fenced': {

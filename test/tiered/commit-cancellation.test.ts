@@ -18,7 +18,8 @@
  * item that the write would take past 400 KB (DynamoDB Local answers ValidationException).
  */
 import { TransactionCanceledException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test, vi } from 'vitest';
+import * as backoff from '../../lib/aws/backoff.js';
 import { CommitOutcomeUnknownError, CommitRefusedError, ContentionError, UploadSessionClosedError } from '../../lib/errors.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { isThrottling } from '../../lib/aws/errors.js';
@@ -41,6 +42,12 @@ import type { ChangeLog } from '../../lib/changelog/change-log.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { writePaths } from './write-paths.js';
 import { uploadParts } from './upload-session-client.js';
+
+// Every backoff wait, counted (and waited as ever).
+vi.mock('../../lib/aws/backoff.js', async (actual) => {
+  const real = await actual<typeof import('../../lib/aws/backoff.js')>();
+  return { ...real, sleepBackoff: vi.fn(real.sleepBackoff) };
+});
 
 const TRANSIENT = ['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded'] as const;
 const REFUSED = ['ValidationError', 'ItemCollectionSizeLimitExceeded'] as const;
@@ -386,4 +393,49 @@ describe('a commit throttled on every attempt (a table throttled for longer than
       expect(await leftOf(key), 'nothing left behind').toEqual({ lost: [], unreferenced: [], entries: 0 });
     },
   );
+});
+
+/**
+ * A commit cancelled for load on every attempt: the throttling is the answer once the attempts run
+ * out. Each path waited its backoff after the last attempt too (up to a second, with nothing left
+ * to try), and a session's complete read the objects item once more for nothing.
+ */
+describe('a commit cancelled for load on every attempt', () => {
+  const MAX_ATTEMPTS = 4;
+  const always = () =>
+    new FaultInjector().add({ kind: 'fail', match: steps(fx.config).commit, error: () => cancelled('ThrottlingError', 0) });
+  const waits = () => vi.mocked(backoff.sleepBackoff).mock.calls.length;
+
+  test.each(paths.map((p) => [p.name, p] as const))('%s: throttled after its last attempt, with no wait after it', async (_n, path) => {
+    const key = `throttled/cancelled/${path.name}`;
+    if (path.old !== undefined) await writer().store.put(key, path.old);
+    const injector = always();
+    const w = makeWriter(fx, { injector, store: { maxAttempts: MAX_ATTEMPTS } });
+    open.push(w);
+    const before = waits();
+    const error = await path.op(w.store, key).catch((err: unknown) => err);
+    expect(isThrottling(error), 'the caller learns the table is throttled').toBe(true);
+    expect(injector.stats.injected.fail, 'each attempt committed').toBe(MAX_ATTEMPTS);
+    expect(waits() - before, 'a wait between attempts, none after the last').toBe(MAX_ATTEMPTS - 1);
+    expect(sameBytes(await rawValue(fx, key), path.old), 'the old value stays').toBe(true);
+  });
+
+  test("an upload session's complete: throttled after its last attempt, with no wait or read after it", async () => {
+    const key = 'throttled/cancelled/session';
+    const setup = writer();
+    const body = randomBody(5 * MiB + 10);
+    const created = await setup.store.createUpload(key, { size: body.byteLength, partSize: 5 * MiB });
+    const parts = await uploadParts(setup.store, created.uploadId, body, 5 * MiB);
+    const injector = always();
+    const w = makeWriter(fx, { injector, store: { maxAttempts: MAX_ATTEMPTS } });
+    open.push(w);
+    w.recorder.reset();
+    const before = waits();
+    const error = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(isThrottling(error), 'the caller learns the table is throttled').toBe(true);
+    expect(injector.stats.injected.fail, 'each attempt committed').toBe(MAX_ATTEMPTS);
+    expect(waits() - before, 'a wait between attempts, none after the last').toBe(MAX_ATTEMPTS - 1);
+    const reads = w.recorder.commands.filter((c) => c.command === 'GetItem' && c.input.TableName === fx.config.objectsTable);
+    expect(reads.length, 'one read of the objects item before the first attempt, one before each retry').toBe(MAX_ATTEMPTS);
+  });
 });
