@@ -42,10 +42,11 @@
  * another writer's transaction held the item (TransactionConflictException), with no earlier
  * attempt that may have applied, nothing applied: `busy`.
  *
- * A commit (transaction or plain write) refused as a whole for load on every attempt the SDK made
- * (a throttling error, a 400: not applied), after the SDK's own retries and backoff, did not land:
- * `refused`, with the throttling error, never decided by a read and called unknown. The caller
- * cleans up at once and answers it (the objects API: 503, retry later).
+ * A commit (transaction or plain write) none of whose attempts may have been applied did not land:
+ * refused as a whole for load on every attempt the SDK made (a throttling error, a 400), after the
+ * SDK's own retries and backoff, or sent to a server no attempt reached (a host name not resolved,
+ * a connection refused). It is `refused`, with that error, never decided by a read and called
+ * unknown. The caller cleans up at once and answers it (the objects API: 503, retry later).
  */
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -57,7 +58,6 @@ import {
   awsErrorName,
   isConditionalCheckFailed,
   isThrottledTransaction,
-  isThrottling,
   isTransactionCanceled,
   isTransactionConflict,
   translateAwsError,
@@ -278,14 +278,15 @@ async function classify(
     throw translateAwsError(err, { operation: 'commit', table: logTable });
   }
   if (translated !== err) throw translated;
-  // Refused for load on every attempt the SDK made, after its own backoff (throttling is a 400:
-  // nothing applied): the commit did not land. Its error is the answer (the caller retries later);
-  // sent again here it would only add load.
-  if (isThrottling(err) && !requestMayHaveApplied(err)) return { kind: 'refused', error: err as Error };
   // Refused for the request itself (on DynamoDB Local, an item past 400 KB): refused again if sent again.
   if (awsErrorName(err) === 'ValidationException') {
     throw new CommitRefusedError(String(request.write.input.Key[request.hv.attrs.key]), ['ValidationException'], err);
   }
+  // No attempt the SDK made may have been applied: each was refused for load (throttling is a 400)
+  // after the SDK's own backoff, or made no connection at all (a host name not resolved, a
+  // connection refused): the commit did not land. Its error is the answer (the caller retries
+  // later); sent again here it would only add load, and a read would decide nothing more.
+  if (!requestMayHaveApplied(err) && err instanceof Error) return { kind: 'refused', error: err };
   // Thrown before any attempt went out (no credentials): nothing landed, nothing to decide.
   if (neverSent(err) && err instanceof Error) return { kind: 'refused', error: err };
   return decideByRead(request, landed, err);

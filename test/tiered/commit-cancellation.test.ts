@@ -168,6 +168,42 @@ describe('a commit throttled as a request, on every attempt the SDK made', () =>
   );
 });
 
+/**
+ * A commit no attempt of which reached DynamoDB (its host name not resolved, its connection
+ * refused: the SDK sends it again, and none is applied). It was decided by a read, and called
+ * "outcome unknown" (the objects API's 503 "it may have landed"), its blob and entry left to a
+ * sweeper for a lease and an upload window, where a small write failing the same way was answered
+ * with its error. It fails with that error now, and the writer cleans up at once.
+ */
+describe('a commit that made no connection on any attempt', () => {
+  const unconnected = (code: string) => () =>
+    Object.assign(new Error(`${code === 'ECONNREFUSED' ? 'connect' : 'getaddrinfo'} ${code} dynamodb.local`), {
+      code,
+      syscall: code === 'ECONNREFUSED' ? 'connect' : 'getaddrinfo',
+    });
+  const cases = paths.flatMap((p) => (['ENOTFOUND', 'ECONNREFUSED'] as const).map((code) => [p.name, code, p] as const));
+
+  test.each(cases)(
+    '%s, %s on every attempt: it fails with that error, the old value kept, and cleans up at once',
+    async (_n, code, path) => {
+      const key = `unconnected/always/${path.name}/${code}`;
+      if (path.old !== undefined) await writer().store.put(key, path.old);
+      const injector = new FaultInjector().add({ kind: 'fail', match: steps(fx.config).commit, error: unconnected(code) });
+      const w = writer(injector);
+      const error = await path.op(w.store, key).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(injector.stats.injected.fail, 'the SDK tried again').toBeGreaterThan(1);
+      expect(error, 'not an unknown outcome: nothing applied').not.toBeInstanceOf(CommitOutcomeUnknownError);
+      expect(error).toMatchObject({ code });
+      expect(sameBytes(await rawValue(fx, key), path.old), 'the old value stays').toBe(true);
+      expect(w.log.outstanding, 'the writer keeps no entry').toBe(0);
+      expect(await leftOf(key), 'its blob deleted at once, no entry left').toEqual({ lost: [], unreferenced: [], entries: 0 });
+    },
+  );
+});
+
 describe('an upload session complete cancelled', () => {
   async function session(key: string) {
     const w = writer();
