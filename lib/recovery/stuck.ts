@@ -6,8 +6,9 @@
  *    The sweeper finds these by a lease-index query and claims them (see judge.ts). An upload
  *    session's lease is its expiry (up to days ahead): its `pk` prefix keeps it out of the query
  *    and of this classification, so it is never counted nor claimed as stuck.
- *  - `noShard`: an item without a `shard`, which the lease index never shows. The sweeper finds
- *    these by a bounded scan and only reports them.
+ *  - `noShard`: an item without a `shard`, or with one that is no lease shard (negative,
+ *    fractional: a corrupt item), which no lease-index query shows. The sweeper finds these by a
+ *    bounded scan (`instancesWithoutShard`) and only reports them.
  *
  * The same scan finds a third kind, which depends on the reader's setting rather than on the item:
  * an item in a shard at or past `TIERLOG_LEASE_SHARDS` (its writer configured with more shards),
@@ -43,7 +44,9 @@ export const DEFAULT_LEASE_LIMITS: LeaseLimits = { maxLeaseMs: DEFAULT_MAX_LEASE
 
 /** How a raw (unmarshalled) instance item is stuck at `now`, if it is. */
 export function stuckKind(raw: Record<string, unknown>, now: number, limits: LeaseLimits): StuckKind | undefined {
-  if (raw[CHANGELOG_ATTR.shard] === undefined) return 'noShard';
+  // No lease shard at all, as the sweeper's scan judges it: in no query of any sweeper.
+  const shard = raw[CHANGELOG_ATTR.shard];
+  if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0) return 'noShard';
   const lease = raw[CHANGELOG_ATTR.leaseUntil];
   // An upload session's lease is its expiry, days ahead by design: never suspect.
   if (isSessionPk(raw[CHANGELOG_ATTR.pk])) return undefined;
