@@ -17,6 +17,7 @@
 import { CONFIG_ENV, hvAttributeNames } from '../config.js';
 import { DEFAULT_SKEW_MARGIN_MS } from '../constants.js';
 import { ConfigError } from '../errors.js';
+import { serverClockOffset } from '../aws/server-clock.js';
 import { sampleHvItems } from '../recovery/hv-shape.js';
 import { checkStoreBinding } from '../recovery/store-binding.js';
 import { HvTable } from '../tiered/hv-table.js';
@@ -94,9 +95,9 @@ export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {
     lt: new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix),
   });
   if (binding.kind === 'unbound') throw new ConfigError(`${CONFIG_ENV.objectsTable}: ${binding.reason}`, CONFIG_ENV.objectsTable);
-  // ... and on a clock no later than AWS's: the sweeper trusts its own clock (DESIGN.md, Recovery).
+  // ... and on AWS's clock, within the skew margin: the sweeper trusts its own (DESIGN.md, Recovery).
   const tuning = sweeperTuningFromEnv(ctx.env);
-  checkClockNotAhead(ctx, tuning.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS);
+  checkClock(ctx, tuning.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS);
   const sweeper = new Sweeper({
     config: ctx.config,
     dynamodb: ctx.dynamodb,
@@ -114,32 +115,37 @@ export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {
 
 /**
  * The sweeper decides on its own clock: an instance is expired once its lease ended `skewMargin`
- * before it, and a dead writer's uploads are over `maxUpload` after its first claim (`firstSeen`).
- * The scheduled Lambda's clock is AWS's; an operator's machine may run ahead, and a sweep from it
- * would then claim live writers (fencing their writes in flight) and, run again one window later
- * on that clock, judge a fenced writer's upload window closed while it may still land: a blob
- * left behind that nothing names. (A clock behind is safe: the cutoff and `firstSeen` move
- * together, back.) The SDK measures how far this machine's clock is from the service's, from the
- * answers' Date header, when they differ by 5 minutes or more; the checks before the sweep (a
- * Scan of the objects table, the store-binding sample) have been answered by now.
+ * before it, suspect once its lease ends further ahead than `maxLease + skewMargin`, and a dead
+ * writer's uploads are over `maxUpload` after its first claim (`firstSeen`). The scheduled
+ * Lambda's clock is AWS's; an operator's machine may be off it either way. Ahead, a sweep from it
+ * claims live writers (fencing their writes in flight) and, run again one window later on that
+ * clock, judges a fenced writer's upload window closed while it may still land: a blob left behind
+ * that nothing names. Behind, it takes the fresh lease of a writer in a 15-minute invocation (15
+ * minutes and a half) for one further ahead than any writer takes and claims it as suspect, and the
+ * `firstSeen` it writes closes the scheduled sweeper's upload window as much too early. How far
+ * this machine's clock is from the services' the SDK measured from the Date header of the checks'
+ * answers before the sweep (a Scan of the objects table, the store-binding sample): `serverClockOffset`.
  *
- * @throws ConfigError when this machine's clock is ahead of DynamoDB's or S3's by more than `skewMarginMs`.
+ * @throws ConfigError when this machine's clock is ahead of or behind DynamoDB's or S3's by more than `skewMarginMs`.
  */
-function checkClockNotAhead(ctx: CliContext, skewMarginMs: number): void {
-  const ahead = Math.max(0, -serverClockOffset(ctx.dynamodb), -serverClockOffset(ctx.s3));
-  if (ahead <= skewMarginMs) return;
+function checkClock(ctx: CliContext, skewMarginMs: number): void {
+  const offsets = [serverClockOffset(ctx.dynamodb), serverClockOffset(ctx.s3)];
+  const ahead = Math.max(0, ...offsets.map((o) => -o));
+  const behind = Math.max(0, ...offsets);
+  if (ahead <= skewMarginMs && behind <= skewMarginMs) return;
+  const [off, way, harm] =
+    ahead > skewMarginMs
+      ? [ahead, 'ahead of', 'take live writers for dead ones and fence them, and could judge their uploads over too early']
+      : [
+          behind,
+          'behind',
+          "take live writers' leases for ones further ahead than any writer takes and fence them, and would close the scheduled sweeper's upload window early",
+        ];
   throw new ConfigError(
-    `this machine's clock is ${formatDuration(ahead)} ahead of AWS's (as the SDK measured it from the answers' Date header): ` +
-      'a sweep on it would take live writers for dead ones and fence them, and could judge their uploads over too early. ' +
+    `this machine's clock is ${formatDuration(Math.round(off / 1_000) * 1_000)} ${way} AWS's (as the SDK measured it from the answers' Date header): a sweep on it would ${harm}. ` +
       'Set the clock right (NTP) before sweeping by hand; the scheduled sweeper is not affected',
     'clock',
   );
-}
-
-/** How far the service's clock is from this machine's, ms (positive: the service is ahead), as the SDK last measured it (0 when unknown). */
-function serverClockOffset(client: { readonly config: unknown }): number {
-  const offset = (client.config as { systemClockOffset?: unknown }).systemClockOffset;
-  return typeof offset === 'number' && Number.isFinite(offset) ? offset : 0;
 }
 
 /** The human form of a sweep report; `interrupted`: Ctrl-C stopped it (not a deadline). */

@@ -78,6 +78,7 @@ import { assertOptions, optionNames } from '../plain-options.js';
 import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isCredentialRefusal, translateAwsError } from '../aws/errors.js';
+import { serverClockOffset } from '../aws/server-clock.js';
 import { advancingPages } from '../aws/table-pages.js';
 import {
   assertChangeLogShape,
@@ -425,7 +426,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const lt = new LtBucket(s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const now = clock();
   // Expiry is judged by the earlier of the audit's clock and S3's (the SDK measures the server's
-  // clock from each response's Date header when they differ by more than 5 minutes): a clock
+  // clock from each response's Date header: server-clock.ts): a clock
   // running ahead must never take a live object for one that expired long ago and remove it.
   const expiryNow = (): number => Math.min(clock(), Date.now() + serverClockOffset(s3));
   const report: AuditReport = {
@@ -751,12 +752,6 @@ export function safetyAgeRefusal(
 export function safetyAgeTooOld(olderThanMs: number, now: number): string | undefined {
   if (now - olderThanMs >= EARLIEST_BLOB_MS) return undefined;
   return `a safety age of ${olderThanMs} ms reaches back before ${new Date(EARLIEST_BLOB_MS).toISOString()}: no blob is that old (a unit mistaken?)`;
-}
-
-/** How far S3's clock is from this machine's, ms, as the SDK last measured it (0 when unknown). */
-function serverClockOffset(s3: S3Client): number {
-  const offset = (s3.config as { systemClockOffset?: unknown }).systemClockOffset;
-  return typeof offset === 'number' && Number.isFinite(offset) ? offset : 0;
 }
 
 /** A candidate when the key parses and is old enough; otherwise counted in `report`. */

@@ -568,7 +568,11 @@ describe("tierlog sweep when a shard's lease-index query fails", () => {
   });
 });
 
-describe("tierlog sweep on a machine whose clock runs ahead of AWS's", () => {
+describe("tierlog sweep on a machine whose clock is off AWS's", () => {
+  /** The refusal's words for `minutes` off, `way` of AWS's: measured from a Date header of whole seconds, good to about a second. */
+  const about = (minutes: number, way: 'ahead of' | 'behind') =>
+    new RegExp(`this machine's clock is (${minutes === 1 ? '' : `${minutes - 1}m `}5[89]s|${minutes}m|${minutes}m [12]s) ${way} AWS's`);
+
   /**
    * Clients whose every answer carries a Date header `behindMs` behind this machine's clock (as
    * the SDK reads it); `only`: that service's answers alone.
@@ -602,7 +606,7 @@ describe("tierlog sweep on a machine whose clock runs ahead of AWS's", () => {
     });
     const run = await cli({ ...fx, ...clientsBehind(20 * MIN) }, ['sweep']);
     expect(run.code, run.out).toBe(2);
-    expect(run.err).toMatch(/this machine's clock is 20m\S* ahead of AWS's/);
+    expect(run.err).toMatch(about(20, 'ahead of'));
     const item = (await scanAll(fx.dynamodb, fx.config.changeLogTable)).find((i) => i.pk === live);
     expect(item).toMatchObject({ state: 'live', leaseUntil: aws + 10 * MIN });
     expect(item?.claimedBy).toBeUndefined();
@@ -621,7 +625,7 @@ describe("tierlog sweep on a machine whose clock runs ahead of AWS's", () => {
     const live = await putRawInstance(fx, { shard: 0, leaseUntil: aws + 10 * MIN, entries: { [newChangeId()]: rawEntry('x', {}) } });
     const run = await cli({ ...fx, ...clientsBehind(20 * MIN, 's3') }, ['sweep']);
     expect(run.code, run.out).toBe(2);
-    expect(run.err).toMatch(/this machine's clock is 20m\S* ahead of AWS's/);
+    expect(run.err).toMatch(about(20, 'ahead of'));
     expect(await rawInstance(fx, live)).toMatchObject({ state: 'live', leaseUntil: aws + 10 * MIN });
   });
 
@@ -635,12 +639,47 @@ describe("tierlog sweep on a machine whose clock runs ahead of AWS's", () => {
     expect(await rawInstance(fx, live)).toMatchObject({ state: 'live', leaseUntil: aws + 10 * MIN });
   });
 
-  test("a clock behind AWS's (safe: its cutoff and firstSeen move back together): the sweep runs", async () => {
+  /**
+   * A clock behind was taken for safe (its cutoff and firstSeen move back together), and a clock
+   * off by less than the 5 minutes from which the SDK corrects its own went unseen either way. A
+   * minute behind, the fresh lease of a writer in a 15-minute invocation lay further ahead than
+   * any writer takes: claimed as suspect, the live writer fenced, and the `firstSeen` written a
+   * minute early (the scheduled sweeper's upload window closing as much too soon).
+   */
+  test.each([
+    ['20 minutes', 20 * MIN, about(20, 'behind')],
+    ['a minute', MIN, about(1, 'behind')],
+  ])('%s behind: exit 2 before anything, a live writer in a 15-minute invocation not claimed', async (_n, behindMs, message) => {
+    const fx = await freshFixture();
+    const aws = Date.now() + behindMs;
+    const live = await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: aws + 15 * MIN + 25_000,
+      entries: { [newChangeId()]: rawEntry('x', {}) },
+    });
+    const run = await cli({ ...fx, ...clientsBehind(-behindMs) }, ['sweep']);
+    expect(run.code, run.out).toBe(2);
+    expect(run.err).toMatch(message);
+    expect(await rawInstance(fx, live)).toMatchObject({ state: 'live', leaseUntil: aws + 15 * MIN + 25_000 });
+  });
+
+  test('a minute ahead: exit 2 before anything', async () => {
     const fx = await freshFixture();
     const { instanceId } = await putDeadInstance(fx, { count: 1, shard: 0 });
-    const behind = await cliJson({ ...fx, ...clientsBehind(-20 * MIN) }, ['sweep']);
-    expect(behind.code, behind.err).toBe(0);
-    expect(behind.json).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
-    expect((await scanAll(fx.dynamodb, fx.config.changeLogTable)).find((i) => i.pk === instanceId)).toMatchObject({ state: 'claimed' });
+    const run = await cli({ ...fx, ...clientsBehind(MIN) }, ['sweep']);
+    expect(run.code, run.out).toBe(2);
+    expect(run.err).toMatch(about(1, 'ahead of'));
+    expect((await scanAll(fx.dynamodb, fx.config.changeLogTable)).find((i) => i.pk === instanceId)).not.toHaveProperty('claimedBy');
+  });
+
+  test('within the skew margin either way (10 seconds): the sweep runs', async () => {
+    for (const offset of [10_000, -10_000]) {
+      const fx = await freshFixture();
+      const { instanceId } = await putDeadInstance(fx, { count: 1, shard: 0 });
+      const run = await cliJson({ ...fx, ...clientsBehind(offset) }, ['sweep']);
+      expect(run.code, run.err).toBe(0);
+      expect(run.json).toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
+      expect((await scanAll(fx.dynamodb, fx.config.changeLogTable)).find((i) => i.pk === instanceId)).toMatchObject({ state: 'claimed' });
+    }
   });
 });
