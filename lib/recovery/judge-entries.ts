@@ -12,6 +12,7 @@
 import type { DecodedEntry } from '../changelog/entry-codec.js';
 import { type HvPointer, isUnrecognised } from '../tiered/hv-item-shape.js';
 import { decide, type JudgeContext, screenEntry } from './judge.js';
+import { TierlogError } from '../errors.js';
 
 /** What the sweeper makes of one entry now. */
 export type EntryJudgement =
@@ -28,11 +29,17 @@ export type EntryJudgement =
 
 /** Where the facts come from: the objects table. */
 export interface JudgeSources {
-  /** Consistent reads of each object's current blob (`null`: inline, a marker, or no item). */
+  /**
+   * Consistent reads of each object's current blob (`null`: inline, a marker, or no item), one for
+   * every id asked: an id left out fails the judgement ({@link judgeEntries} throws), never read as "no item".
+   */
   readBlobPointers(objectIds: readonly string[]): Promise<ReadonlyMap<string, HvPointer>>;
 }
 
-/** Judges `entries` in their order. */
+/**
+ * Judges `entries` in their order.
+ * @throws TierlogError when `sources` answered nothing for a due entry's object (nothing is judged)
+ */
 export async function judgeEntries(entries: readonly DecodedEntry[], ctx: JudgeContext, sources: JudgeSources): Promise<EntryJudgement[]> {
   const screened = entries.map((entry) => screenEntry(entry, ctx));
   const candidates = screened.flatMap((s) => (s.kind === 'candidate' ? [s.candidate] : []));
@@ -42,6 +49,12 @@ export async function judgeEntries(entries: readonly DecodedEntry[], ctx: JudgeC
     if (s.kind === 'quarantine') return { kind: 'quarantined', changeId: s.changeId, reason: s.reason };
     if (s.kind === 'defer') return { kind: 'deferred', changeId: s.changeId, until: s.until, reason: s.reason };
     const { candidate } = s;
+    // An object the read did not answer for is no fact: never "no item", which would delete its blobs.
+    if (!pointers.has(candidate.change.id)) {
+      throw new TierlogError(
+        `the objects table's read answered nothing for object ${JSON.stringify(candidate.change.id)}: its entries are not judged`,
+      );
+    }
     const pointer = pointers.get(candidate.change.id) ?? null;
     if (isUnrecognised(pointer)) return { kind: 'quarantined', changeId: candidate.changeId, reason: pointer.unrecognised };
     const decision = decide(candidate, pointer);

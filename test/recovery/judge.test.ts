@@ -5,6 +5,8 @@
 import { describe, expect, test } from 'vitest';
 import { decide, isSuspectLease, type JudgeContext, screenEntry } from '../../lib/recovery/judge.js';
 import type { DecodedEntry } from '../../lib/changelog/entry-codec.js';
+import { judgeEntries } from '../../lib/recovery/judge-entries.js';
+import { TierlogError } from '../../lib/errors.js';
 import { ID, NEW, OLD, OTHER, PREFIX } from '../support/blob-names.js';
 
 const MIN = 60_000;
@@ -130,6 +132,23 @@ describe('judge: screen and decide', () => {
       const entry: DecodedEntry = { ok: true, changeId: 'c', change: { id: ID, new: 'elsewhere/x' }, recordedAt: NOW };
       expect(screenEntry(entry, ctx)).toMatchObject({ kind: 'quarantine', changeId: 'c' });
     }
+  });
+});
+
+describe('judgeEntries: the facts it is given', () => {
+  /**
+   * An object the pointer read left out of its answer (a batching bug, a source that drops a key
+   * it cannot read) was taken for one with no item: both blobs of a committed overwrite's entry
+   * deleted, the object's current blob among them. It fails the judgement now; nothing is settled.
+   */
+  test('an object the read answered nothing for: nothing judged, never "no item"', async () => {
+    const ctx: JudgeContext = { prefix: PREFIX, now: NOW, maxUploadMs: WINDOW, firstSeen: NOW - WINDOW };
+    const entry: DecodedEntry = { ok: true, changeId: 'c1', change: { id: ID, old: OLD, new: NEW }, recordedAt: NOW };
+    const answered = await judgeEntries([entry], ctx, { readBlobPointers: async () => new Map([[ID, NEW]]) });
+    expect(answered).toEqual([{ kind: 'settled', changeId: 'c1', deletes: [OLD] }]);
+    const silent = judgeEntries([entry], ctx, { readBlobPointers: async () => new Map() });
+    await expect(silent).rejects.toBeInstanceOf(TierlogError);
+    await expect(silent).rejects.toThrow(/answered nothing for object/);
   });
 });
 
