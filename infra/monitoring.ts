@@ -196,8 +196,9 @@ const MAX_FAILING_PERIOD_MINUTES = 8 * 60;
 
 /**
  * The `routineExpiredAge` of a sweeper with skew margin `skewMargin` (default 30 s) on these
- * schedules: the skew margin plus the shortest `rate(...)` interval (a minute when none is a
- * rate: a cron or `at` expression's interval is not read here), rounded up to whole minutes.
+ * schedules: the skew margin plus the shortest interval of a `rate(...)` or a daily `cron(...)` (a minute
+ * when there is none: an `at` expression's, or a cron's of some days only, is not read here),
+ * rounded up to whole minutes.
  */
 export function routineExpiredAgeOf(skewMargin: Duration | undefined, expressions: readonly string[]): Duration {
   const skewMs = skewMargin !== undefined && !skewMargin.isUnresolved() ? skewMargin.toMilliseconds() : DEFAULT_SKEW_MARGIN_MS;
@@ -206,13 +207,55 @@ export function routineExpiredAgeOf(skewMargin: Duration | undefined, expression
   return Duration.minutes(Math.ceil((skewMs + intervalMs) / 60_000));
 }
 
-/** The interval of each `rate(...)` expression, ms. */
+/**
+ * The interval of each `rate(...)` expression, and the longest gap between two runs of each
+ * `cron(...)` expression that runs every day (its day-of-month, month, day-of-week and year `*`
+ * or `?`: {@link cronInterval}), ms. Other expressions (`at(...)`, a cron of some days only) are
+ * not read.
+ */
 function rateIntervals(expressions: readonly string[]): number[] {
   const units: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
   return expressions.flatMap((e) => {
     const m = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(e);
-    return m ? [Number(m[1]) * units[m[2]!]!] : [];
+    if (m) return [Number(m[1]) * units[m[2]!]!];
+    const cron = cronInterval(e);
+    return cron !== undefined ? [cron] : [];
   });
+}
+
+/**
+ * The longest gap between two runs of a `cron(minutes hours * * ? *)` expression (ms): between
+ * the runs of one day, and from its last to the next day's first (a daylight-saving change of
+ * the schedule's time zone aside). Undefined for any other expression, or a minutes or hours
+ * field that is not a list of `*`, `n` or `a-b`, each with an optional `/step`.
+ */
+function cronInterval(expression: string): number | undefined {
+  const m = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$/.exec(expression.trim());
+  if (!m) return undefined;
+  const [, minuteField, hourField, ...dayFields] = m as unknown as [string, string, string, ...string[]];
+  if (!dayFields.every((f) => f === '*' || f === '?')) return undefined;
+  const minutes = cronValues(minuteField, 59);
+  const hours = cronValues(hourField, 23);
+  if (minutes === undefined || hours === undefined) return undefined;
+  const runs = hours.flatMap((h) => minutes.map((mi) => h * 60 + mi)).sort((a, b) => a - b);
+  let gap = runs[0]! + 24 * 60 - runs.at(-1)!;
+  for (let i = 1; i < runs.length; i++) gap = Math.max(gap, runs[i]! - runs[i - 1]!);
+  return gap * 60_000;
+}
+
+/** The values (0 to `max`) of one minutes or hours field of a cron expression; undefined when not read. */
+function cronValues(field: string, max: number): number[] | undefined {
+  const values = new Set<number>();
+  for (const part of field.split(',')) {
+    const p = /^(?:(\*)|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+    if (!p) return undefined;
+    const step = p[4] !== undefined ? Number(p[4]) : 1;
+    const start = p[1] !== undefined ? 0 : Number(p[2]);
+    const end = p[1] !== undefined || (p[3] === undefined && p[4] !== undefined) ? max : p[3] !== undefined ? Number(p[3]) : start;
+    if (step < 1 || start > end || end > max) return undefined;
+    for (let v = start; v <= end; v += step) values.add(v);
+  }
+  return [...values];
 }
 
 /** How rarely a gap between two scans of an item's segment may outlast the stuck alarm's window. */
@@ -224,10 +267,10 @@ const MIN_STUCK_WINDOW = Duration.hours(1);
 /**
  * The stuck-instances alarm's window for a sweeper whose housekeeping runs on these schedules
  * with this `shardlessScan` (default 8 segments): enough housekeeping sweeps (at the shortest
- * `rate(...)` interval) that a segment picked at random one in `segments` times goes unread in
+ * interval of a `rate(...)` or a daily `cron(...)`) that a segment picked at random one in `segments` times goes unread in
  * all of them less than once in a thousand, and a sweep's lag; within 1 hour (the suspect leases
- * every sweep finds) and 1 day (what an alarm can evaluate). One day when no schedule is a rate
- * (a cron or `at` expression's interval is not read here). A segment of more than `maxPages`
+ * every sweep finds) and 1 day (what an alarm can evaluate). One day when no schedule's interval is
+ * read (an `at` expression, a cron of some days only). A segment of more than `maxPages`
  * pages is read over several of its turns: not counted here.
  */
 export function stuckWindowOf(
@@ -246,8 +289,9 @@ export function stuckWindowOf(
 }
 
 /**
- * The `sweepInterval` of sweeps on these schedules: the shortest `rate(...)` interval, or
- * undefined when none is a rate (a cron or `at` expression's interval is not read here).
+ * The `sweepInterval` of sweeps on these schedules: the shortest interval of a `rate(...)`
+ * or of a daily `cron(...)` (the longest gap between two of its runs), or undefined when none is
+ * read (an `at` expression, a cron of some days only).
  */
 export function sweepIntervalOf(expressions: readonly string[]): Duration | undefined {
   const intervals = rateIntervals(expressions);
@@ -255,9 +299,9 @@ export function sweepIntervalOf(expressions: readonly string[]): Duration | unde
 }
 
 /**
- * The `sweeperSilence` for sweeps on these schedules: three times the shortest `rate(...)`
- * interval (two missed sweeps are not an incident), within 15 minutes and one day; one day when
- * none is a rate (a cron or `at` expression: its interval is not read here). With the sweeper's
+ * The `sweeperSilence` for sweeps on these schedules: three times the shortest interval of
+ * a `rate(...)` or a daily `cron(...)` (two missed sweeps are not an incident), within 15 minutes
+ * and one day; one day when none is read (an `at` expression, a cron of some days only). With the sweeper's
  * `timeout`, at least that and two periods (10 minutes): a sweep publishes when it finishes, and
  * under a backlog every sweep runs to its deadline, so sweeps that run 15 minutes with one slot
  * publish 15 minutes (and a throttled event's retry) apart, which three empty periods would take

@@ -4,7 +4,7 @@ import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import { sweeperSilenceOf, TierlogMonitoring } from '../../infra/monitoring.js';
+import { sweepIntervalOf, sweeperSilenceOf, TierlogMonitoring } from '../../infra/monitoring.js';
 import { SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
 import { Tierlog } from '../../infra/tierlog.js';
 import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
@@ -105,7 +105,8 @@ describe('alarms', () => {
   it.each([
     { what: 'a sweep every 20 minutes (housekeeping every 10)', sweep: 'rate(20 minutes)', housekeeping: undefined, periods: 6 },
     { what: 'both hourly', sweep: 'rate(1 hour)', housekeeping: 'rate(1 hour)', periods: 36 },
-    { what: 'both cron', sweep: 'cron(0 * * * ? *)', housekeeping: 'cron(30 * * * ? *)', periods: 288 },
+    { what: 'both hourly cron', sweep: 'cron(0 * * * ? *)', housekeeping: 'cron(30 * * * ? *)', periods: 36 },
+    { what: 'cron on weekdays only', sweep: 'cron(0 * ? * MON-FRI *)', housekeeping: 'cron(30 * ? * MON-FRI *)', periods: 288 },
   ])(
     'sweeper not running: its window follows the schedules ($what: three of the shortest interval, at most a day)',
     ({ sweep, housekeeping, periods }) => {
@@ -225,6 +226,41 @@ describe('alarms', () => {
     expect(p['Period'] as number).toBeGreaterThanOrEqual(15 * 60);
     // The default, a sweep a minute: five-minute periods, as ever.
     expect(alarm('sweeperErrors')['Period']).toBe(300);
+  });
+
+  // A cron schedule's interval was not read: taken for a minute, so an hourly cron sweeper failing
+  // every sweep had one error in twelve five-minute periods (2 of 3 never breached), blob deletes
+  // failing at every hourly retry never filled 3 periods in a row, and every dead writer found up
+  // to an hour after its lease raised the 15-minute age alarm.
+  it('a cron schedule is read as a rate is (its longest gap in a day): the alarms follow an hourly cron sweeper', () => {
+    const hourly = scheduler.ScheduleExpression.cron({ minute: '7' });
+    const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: hourly, sweepHousekeepingSchedule: hourly });
+    const props = (name: keyof typeof s.tierlog.alarms) =>
+      resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms[name]!)]!.Properties!;
+    const period = (p: Record<string, unknown>) =>
+      (p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period;
+    expect(period(props('sweeperErrors'))).toBeGreaterThanOrEqual(61 * 60);
+    expect(period(props('entriesFailing'))).toBeGreaterThanOrEqual(61 * 60);
+    expect(props('oldestExpiredAge')['Threshold']).toBe((61 + 13) * 60_000);
+    // Three missed hourly sweeps, not a day.
+    expect(props('sweeperNotRunning')['EvaluationPeriods']).toBe(36);
+  });
+
+  it.each([
+    ['cron(*/5 * * * ? *)', 5 * 60_000],
+    ['cron(0/20 * * * ? *)', 20 * 60_000],
+    ['cron(7 * * * ? *)', 3_600_000],
+    ['cron(0 8,20 * * ? *)', 12 * 3_600_000],
+    ['cron(0 6 * * ? *)', 24 * 3_600_000],
+    ['cron(0 9-17 * * ? *)', 16 * 3_600_000],
+  ])('sweepIntervalOf(%s): the longest gap between two runs', (expression, ms) => {
+    expect(sweepIntervalOf([expression])?.toMilliseconds()).toBe(ms);
+  });
+
+  it('sweepIntervalOf: a cron expression that does not run every day, or an at expression, is not read', () => {
+    expect(sweepIntervalOf(['cron(0 * ? * MON-FRI *)'])).toBeUndefined();
+    expect(sweepIntervalOf(['cron(0 * 1 * ? *)'])).toBeUndefined();
+    expect(sweepIntervalOf(['at(2030-01-01T00:00:00)'])).toBeUndefined();
   });
 
   it('dead-letter queue not empty', () => {
