@@ -33,6 +33,7 @@ import { wholeMsClock } from '../ids.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { notBlobKeys } from '../recovery/audit.js';
 import { type AthenaPlan, dtTime, INVENTORY_STALE_SECONDS, newestDt, planAthenaRun } from '../recovery/snapshot-audit/athena-plan.js';
+import { EARLIEST_EXPORT_MS } from '../recovery/snapshot-audit/dynamo-export.js';
 import {
   checkSnapshotAuditLocation,
   checkSnapshotAuditSettings,
@@ -245,7 +246,8 @@ const EXPORT_ARN = /^arn:[a-z-]+:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.
 
 /**
  * The plan's view of the export `name` of the event, checked before any request: an ARN of an
- * export of `table` (the configured table of that role), an S3 prefix when given, and a time. (A
+ * export of `table` (the configured table of that role), an S3 prefix when given, and a time
+ * since DynamoDB exports existed (as `tierlog audit --inventory` requires). (A
  * time that is not one made the plan's cutoff NaN, and the run failed on a `RangeError` after
  * listing the inventory. An export of another table, the two exports swapped or another
  * deployment's, made every blob a proposed orphan: each re-verified live, so nothing referenced
@@ -265,6 +267,14 @@ function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'chang
     const what =
       exported === undefined ? `"${e.ExportArn.slice(0, 200)}", not a DynamoDB export's ARN` : `an export of table "${exported}"`;
     throw new ValidationError(`the plan's ${name} is ${what}: it must be an export of the configured table "${table}"`, name);
+  }
+  // As the CLI refuses it (`findExports`): a time before DynamoDB exports existed (a placeholder,
+  // minutes for seconds) put the cutoff decades back, and the run proposed nothing and read clean.
+  if (exportTime < EARLIEST_EXPORT_MS) {
+    throw new ValidationError(
+      `the plan's ${name} has ExportTime ${JSON.stringify(e.ExportTime)} (${new Date(exportTime).toISOString()}), before DynamoDB exports existed (${new Date(EARLIEST_EXPORT_MS).toISOString()}): not the time of an export`,
+      name,
+    );
   }
   return { arn: e.ExportArn, s3Prefix: (e.S3Prefix as string | undefined) ?? '', exportTime };
 }

@@ -514,6 +514,27 @@ describe('snapshot-audit function plan', () => {
     expect(cutoffs).toEqual(Array(3).fill(new Date(exportTime - 24 * HOUR).toISOString()));
   });
 
+  // As `tierlog audit --inventory … --export …` refuses an exportTime before DynamoDB exports
+  // existed: taken, it put the cutoff decades back, the query proposed nothing, and the run
+  // reported clean (no orphan, no loss) whatever the bucket held.
+  it.each([
+    ['0 (a placeholder)', () => 0],
+    ['an ISO time in 1970', () => '1970-01-02T00:00:00.000Z'],
+    ['minutes since the epoch', (ms: number) => Math.floor(ms / 60_000)],
+  ])('refuses an export time before DynamoDB exports existed (%s), before the cutoff is taken from it', async (_what, asGiven) => {
+    const live = await freshFixture();
+    const s3 = createS3Client();
+    const dt = new Date(Date.now() - HOUR).toISOString().slice(0, 16).replace(/[T:]/g, '-');
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: live.config.bucket, Key: `inventory/hive/dt=${dt}/symlink.txt`, Body: '' }));
+    } finally {
+      s3.destroy();
+    }
+    const run = await runPlan(live, Date.now() - 3 * HOUR, asGiven);
+    expect(run.result).toBeUndefined();
+    expect(run.error).toMatchObject({ name: 'ValidationError', field: 'objectsExport', message: expect.stringContaining('2020') });
+  });
+
   it('reads the newest inventory partition when there are more than 1 000 (a retention of about 3 years): not the 1 000th', async () => {
     const live = await freshFixture();
     // One partition a day, as the daily inventory leaves them under hive/ (only the folder names matter here).
