@@ -76,7 +76,8 @@ export interface TierlogMonitoringProps {
    * The longest time between two sweeps of any schedule (the shortest schedule's interval; the
    * {@link Tierlog} construct passes `sweepIntervalOf(...)` of its schedules): the errors alarm's
    * period is that and a minute, rounded up to 5 minutes (at most 8 hours), so that a sweeper that
-   * fails every sweep has an error in every period.
+   * fails every sweep has an error in every period (sweeps further apart fill fewer of its three
+   * periods: it wants errors in as many as they fill).
    *
    * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules; else
    *   Duration.minutes(1)
@@ -87,7 +88,8 @@ export interface TierlogMonitoringProps {
    * `retryFailedMs`, the construct's `sweeperTuning.retryFailed`): the failing-deletes alarm's
    * period is that, `routineExpiredAge` (the retry is found a skew margin after it came due, by a
    * sweep up to one schedule interval later) and a minute (the sweep's run), rounded up to 5
-   * minutes and at most 8 hours, so that deletes that fail at every retry breach every period.
+   * minutes and at most 8 hours, so that deletes that fail at every retry breach every period
+   * (retries further apart than that: the alarm wants as many of its three periods as they fill).
    *
    * @default - with a `TierlogSweeper`'s function, the retry its function runs with; else Duration.minutes(1)
    */
@@ -132,7 +134,8 @@ export interface TierlogMonitoringProps {
 export interface TierlogAlarms extends ObjectsStreamAlarms {
   /**
    * Sweep invocations fail (2 of the last 3 periods had errors; five-minute periods, longer when
-   * the sweeps are further apart: `sweepInterval`).
+   * the sweeps are further apart: `sweepInterval`, at most 8 hours; with sweeps a day or more
+   * apart, 1 of 3, as three periods hold no more).
    */
   readonly sweeperErrors: cloudwatch.Alarm;
   /**
@@ -155,7 +158,8 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * missing `s3:DeleteObject` right, a bucket or key policy that refuses it, an object lock. Those
    * entries are kept and retried, not counted as sweep errors, and their blobs stay (the change
    * log names them, so the audit keeps them too): without this alarm, garbage would pile up
-   * unseen. A failure that a retry clears does not breach three periods.
+   * unseen. A failure that a retry clears does not breach three periods. (Retries further apart
+   * than the longest period, 8 hours, fill fewer than three: the alarm wants as many as they fill.)
    */
   readonly entriesFailing: cloudwatch.Alarm;
   /**
@@ -423,6 +427,10 @@ export class TierlogMonitoring extends Construct {
     const errorsPeriod = Duration.minutes(
       Math.min(5 * Math.ceil((intervalMs + 60_000) / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES),
     );
+    // Past the longest period (sweeps or retries further apart than 8 hours), three periods hold
+    // fewer failures than the alarms want: they want no more than three periods can hold.
+    const errorsDatapoints = datapointsWithin(2, errorsPeriod.toMilliseconds(), intervalMs + 60_000);
+    const failingDatapoints = datapointsWithin(3, failingPeriod.toMilliseconds(), retryGapMs);
     const stuckWindow = chosen('stuckWindow') ?? MIN_STUCK_WINDOW;
     if (
       !stuckWindow.isUnresolved() &&
@@ -452,7 +460,7 @@ export class TierlogMonitoring extends Construct {
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 3,
-        datapointsToAlarm: 2,
+        datapointsToAlarm: errorsDatapoints,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       sweeperNotRunning: new cloudwatch.Alarm(this, 'SweeperNotRunning', {
@@ -496,14 +504,14 @@ export class TierlogMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       entriesFailing: new cloudwatch.Alarm(this, 'EntriesFailing', {
-        alarmDescription: `tierlog: the sweeper's blob deletes fail at every retry (EntriesFailed in 3 periods of ${failingPeriod.toHumanString()} in a row): see "blob deletes failed" in its logs; check s3:DeleteObject on the blob bucket (role, bucket policy, object lock). The entries are kept and their blobs stay`,
+        alarmDescription: `tierlog: the sweeper's blob deletes fail at every retry (EntriesFailed in ${failingDatapoints === 3 ? '3 periods' : `${failingDatapoints} of 3 periods`} of ${failingPeriod.toHumanString()}${failingDatapoints === 3 ? ' in a row' : ''}): see "blob deletes failed" in its logs; check s3:DeleteObject on the blob bucket (role, bucket policy, object lock). The entries are kept and their blobs stay`,
         metric: sweepMetric(SWEEP_METRICS.entriesFailed, cloudwatch.Stats.SUM, 'entries failed', deployment).with({
           period: failingPeriod,
         }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 3,
-        datapointsToAlarm: 3,
+        datapointsToAlarm: failingDatapoints,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       stuckInstances: new cloudwatch.Alarm(this, 'StuckInstances', {
@@ -589,6 +597,16 @@ export class TierlogMonitoring extends Construct {
       ],
     });
   }
+}
+
+/**
+ * Of the three periods of `periodMs` an alarm reads, in how many it wants a failure: `wanted`, or
+ * as many as three periods can hold of failures `gapMs` apart when that is fewer (the periods
+ * stop at 8 hours, so that three are the day an alarm can evaluate), and at least one. Wanting
+ * more than they can hold, the alarm would never fire.
+ */
+function datapointsWithin(wanted: number, periodMs: number, gapMs: number): number {
+  return Math.max(1, Math.min(wanted, Math.ceil((3 * periodMs) / gapMs)));
 }
 
 /** A sweeper metric as Powertools publishes it (in `deployment`, when the sweeper has one). */

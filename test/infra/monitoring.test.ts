@@ -246,6 +246,37 @@ describe('alarms', () => {
     expect(props('sweeperNotRunning')['EvaluationPeriods']).toBe(36);
   });
 
+  // The periods stop at 8 hours (three are the day an alarm can evaluate): with sweeps further
+  // apart than that, a sweeper failing at every sweep (or deletes failing at every retry) left
+  // fewer periods with data than the alarm wanted, and it never fired (a daily sweep: one error a
+  // day, never 2 of 3 periods).
+  it.each([
+    ['a minute', 'rate(1 minute)'],
+    ['15 minutes', 'rate(15 minutes)'],
+    ['6 hours', 'rate(6 hours)'],
+    ['12 hours', 'rate(12 hours)'],
+    ['a day', 'rate(1 day)'],
+    ['a day (cron)', 'cron(0 6 * * ? *)'],
+  ])('sweeps %s apart failing at every sweep breach the errors and failing-deletes alarms', (_what, expression) => {
+    const schedule = scheduler.ScheduleExpression.expression(expression);
+    const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
+    const props = (name: keyof typeof s.tierlog.alarms) =>
+      resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms[name]!)]!.Properties!;
+    // A sweep fails once an interval; a retry of failing deletes (1 minute, and the 30 s skew
+    // margin) comes due before the next sweep, which fails it again: one failure an interval too.
+    const intervalMs = sweepIntervalOf([expression])!.toMilliseconds();
+    for (const name of ['sweeperErrors', 'entriesFailing'] as const) {
+      const p = props(name);
+      const periodMs =
+        ((p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period) * 1000;
+      expect(p['EvaluationPeriods'], name).toBe(3);
+      // The most periods with a failure that three periods in a row can hold.
+      const most = Math.min(3, Math.ceil((3 * periodMs) / intervalMs));
+      expect(p['DatapointsToAlarm'], name).toBeGreaterThanOrEqual(1);
+      expect(p['DatapointsToAlarm'] as number, name).toBeLessThanOrEqual(most);
+    }
+  });
+
   it.each([
     ['cron(*/5 * * * ? *)', 5 * 60_000],
     ['cron(0/20 * * * ? *)', 20 * 60_000],
