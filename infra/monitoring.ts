@@ -145,7 +145,10 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
   readonly sweeperNotRunning: cloudwatch.Alarm;
   /** Scheduler could not deliver a sweep event: it is in the dead-letter queue. */
   readonly deadLetterQueueNotEmpty: cloudwatch.Alarm;
-  /** The oldest expired instance a sweep found is older than the threshold. */
+  /**
+   * The oldest expired instance a sweep found is older than the threshold. A period without a
+   * sweep neither raises nor clears it: the last sweep's verdict stands until the next.
+   */
   readonly oldestExpiredAge: cloudwatch.Alarm;
   /**
    * A sweep quarantined an entry. Quarantined entries are counted again each recheck (hourly by
@@ -487,7 +490,10 @@ export class TierlogMonitoring extends Construct {
         threshold: threshold.toMilliseconds(),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.MISSING,
+        // Every sweep publishes the age: a period between two sweeps has none, and the last
+        // sweep's verdict stands (MISSING dropped the alarm to INSUFFICIENT_DATA there, and raised
+        // it again, paging, at each sweep of a backlog). A sweeper that stopped: SweeperNotRunning.
+        treatMissingData: cloudwatch.TreatMissingData.IGNORE,
       }),
       entriesQuarantined: new cloudwatch.Alarm(this, 'EntriesQuarantined', {
         alarmDescription:

@@ -304,16 +304,29 @@ describe('alarms', () => {
     });
   });
 
-  it('oldest expired instance older than 15 minutes (the sweeper EMF metric); a period without a sweep that found one neither raises nor clears it', () => {
-    // A sweep publishes the age only when it finds an expired instance: missing data as breaching
-    // would keep the alarm up whenever no writer died (and it would be ignored).
-    expect(alarm('oldestExpiredAge')).toMatchObject({
-      Metrics: sweeperMetric(SWEEP_METRICS.oldestExpiredAge, 'Maximum'),
-      Threshold: 15 * 60_000,
-      ComparisonOperator: 'GreaterThanThreshold',
-      EvaluationPeriods: 1,
-      TreatMissingData: 'missing',
-    });
+  it('oldest expired instance older than 15 minutes (the sweeper EMF metric); a period without a sweep neither raises nor clears it', () => {
+    // Every sweep publishes the age (0 when it found none): the periods between two sweeps (sweeps
+    // 30 minutes apart, say) have no data. Breaching would raise the alarm in each; "missing" took
+    // the alarm out of ALARM into INSUFFICIENT_DATA there while the backlog stayed, and raised it
+    // (and paged) again at each sweep. Ignored, the last sweep's verdict stands until the next.
+    for (const [what, p] of [
+      ['the default schedule', alarm('oldestExpiredAge')],
+      [
+        'sweeps 30 minutes apart',
+        (() => {
+          const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)) });
+          return resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.oldestExpiredAge)]!.Properties!;
+        })(),
+      ],
+    ] as const) {
+      expect(p, what).toMatchObject({
+        Metrics: sweeperMetric(SWEEP_METRICS.oldestExpiredAge, 'Maximum'),
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'ignore',
+      });
+    }
+    expect(alarm('oldestExpiredAge')['Threshold']).toBe(15 * 60_000);
   });
 
   it('the age threshold is a prop', () => {
