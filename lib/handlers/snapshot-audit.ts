@@ -17,7 +17,8 @@
  * reported and never deleted, and every proposed orphan is re-verified live before its delete
  * (lib/recovery/snapshot-audit/reverify.ts). Metrics `SnapshotOrphansConfirmed`,
  * `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotLostBlobs` (alarmed; published before
- * the re-verification, so a batch that fails there still reports its lost blobs); the plan's
+ * the re-verification, so a batch that fails there still reports its lost blobs, as does one whose
+ * live check of losses failed after confirming some: `LostCheckIncompleteError`); the plan's
  * `SnapshotInventoryAge` (seconds, alarmed past three days: the daily inventory stopped arriving).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -46,6 +47,8 @@ import { snapshotHvAttributesOf } from '../recovery/snapshot-audit/query.js';
 import {
   checkLost,
   deletesRefused,
+  type LostCandidate,
+  LostCheckIncompleteError,
   ReverifyIncompleteError,
   type ReverifyReport,
   reverifyAndDelete,
@@ -343,19 +346,26 @@ async function batch(
   const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string');
   // Read only, so first: an error there fails the batch before it deleted anything.
   const cutoffMs = Date.parse(input?.cutoff ?? '');
-  const {
-    lost: confirmed,
-    missedByInventory,
-    undecided,
-  } = await checkLost(
-    lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key ?? '' })),
-    { config, dynamodb, s3, ...(Number.isFinite(cutoffMs) ? { cutoffMs } : {}) },
-  );
-  // Published and logged at once: an error in the re-verification below fails the batch, and
-  // must not take with it the one figure that says invariant 1 is broken (LostBlobs alarm).
-  metrics.addMetric('SnapshotLostBlobs', MetricUnit.Count, confirmed.length);
-  metrics.publishStoredMetrics();
-  if (confirmed.length > 0) logger.error('lost blobs: HV points at blobs the bucket lacks', { lost: confirmed });
+  // Published and logged at once: an error in the re-verification below (or in a later read of
+  // the check itself) fails the batch, and must not take with it the one figure that says
+  // invariant 1 is broken (LostBlobs alarm).
+  const reportLost = (confirmed: readonly LostCandidate[]) => {
+    metrics.addMetric('SnapshotLostBlobs', MetricUnit.Count, confirmed.length);
+    metrics.publishStoredMetrics();
+    if (confirmed.length > 0) logger.error('lost blobs: HV points at blobs the bucket lacks', { lost: confirmed });
+  };
+  let checked: Awaited<ReturnType<typeof checkLost>>;
+  try {
+    checked = await checkLost(
+      lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key ?? '' })),
+      { config, dynamodb, s3, ...(Number.isFinite(cutoffMs) ? { cutoffMs } : {}) },
+    );
+  } catch (err) {
+    if (err instanceof LostCheckIncompleteError) reportLost(err.lost);
+    throw err;
+  }
+  const { lost: confirmed, missedByInventory, undecided } = checked;
+  reportLost(confirmed);
   // Both fail the batch once it has done its re-verified deletes (the run fails: ExecutionsFailed),
   // rather than let the run look clean.
   if (undecided.length > 0)

@@ -274,6 +274,53 @@ describe('snapshot-audit function batches: metrics on the error path', () => {
       .map((doc) => [doc.service, doc.SnapshotLostBlobs]);
     expect(lostFigures).toEqual([['tierlog-snapshot-audit', 1]]);
   });
+
+  // The live check reads HV 100 keys a request: a read that failed after earlier ones had
+  // confirmed losses took those with it (no SnapshotLostBlobs, no log of their keys), and the
+  // run failed on a throttling or access error alone, the broken invariant unseen.
+  it('losses confirmed before a later live read of HV failed are published (SnapshotLostBlobs) and logged, then the batch fails', async () => {
+    const live = await freshFixture();
+    const rows: Array<{ kind: string; blob_key: string; object_key: string }> = [];
+    for (let i = 0; i <= 100; i++) {
+      const objectKey = `lost-${String(i).padStart(3, '0')}`;
+      const key = blobKey(live, objectKey, Date.now() - 3 * HOUR);
+      await putTombstone(live, objectKey, key);
+      rows.push({ kind: 'lost', blob_key: key, object_key: objectKey });
+    }
+    const dynamodb = createDynamoDBClient();
+    restores.push(() => dynamodb.destroy());
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'BatchGetItemCommand' && JSON.stringify(r.input).includes('lost-100'),
+        error: () => awsServiceError('AccessDeniedException', 400),
+      })
+      .attach(dynamodb, 'dynamodb');
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: false },
+      dynamodb,
+      s3: live.s3,
+      logger: new Logger({ logLevel: 'ERROR' }),
+    });
+    const run = await captureStdout(() => handler({ Items: rows }));
+    expect((run.error as Error).message).toMatch(/access denied/);
+    const lostFigures = emfDocuments(run.out)
+      .filter((doc) => 'SnapshotLostBlobs' in doc)
+      .map((doc) => doc.SnapshotLostBlobs);
+    expect(lostFigures).toEqual([100]);
+    const logged = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((line) => line.startsWith('{') && line.includes('lost blobs'))
+      .map((line) => JSON.parse(line) as { lost: Array<{ key: string }> });
+    expect(logged).toHaveLength(1);
+    expect(logged[0]!.lost.map((l) => l.key).sort()).toEqual(
+      rows
+        .slice(0, 100)
+        .map((r) => r.blob_key)
+        .sort(),
+    );
+  });
 });
 
 describe('snapshot-audit function batches: the figures each batch publishes', () => {
