@@ -76,7 +76,8 @@ export interface TierlogMonitoringProps {
    * The longest time between two sweeps of any schedule (the shortest schedule's interval; the
    * {@link Tierlog} construct passes `sweepIntervalOf(...)` of its schedules): the errors alarm's
    * period is that and a minute, rounded up to 5 minutes (at most 8 hours), so that a sweeper that
-   * fails every sweep has an error in every period.
+   * fails every sweep has an error in every period (sweeps further apart fill fewer of its three
+   * periods: it wants errors in as many as they fill).
    *
    * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules; else
    *   Duration.minutes(1)
@@ -87,7 +88,8 @@ export interface TierlogMonitoringProps {
    * `retryFailedMs`, the construct's `sweeperTuning.retryFailed`): the failing-deletes alarm's
    * period is that, `routineExpiredAge` (the retry is found a skew margin after it came due, by a
    * sweep up to one schedule interval later) and a minute (the sweep's run), rounded up to 5
-   * minutes and at most 8 hours, so that deletes that fail at every retry breach every period.
+   * minutes and at most 8 hours, so that deletes that fail at every retry breach every period
+   * (retries further apart than that: the alarm wants as many of its three periods as they fill).
    *
    * @default - with a `TierlogSweeper`'s function, the retry its function runs with; else Duration.minutes(1)
    */
@@ -132,7 +134,8 @@ export interface TierlogMonitoringProps {
 export interface TierlogAlarms extends ObjectsStreamAlarms {
   /**
    * Sweep invocations fail (2 of the last 3 periods had errors; five-minute periods, longer when
-   * the sweeps are further apart: `sweepInterval`).
+   * the sweeps are further apart: `sweepInterval`, at most 8 hours; with sweeps a day or more
+   * apart, 1 of 3, as three periods hold no more).
    */
   readonly sweeperErrors: cloudwatch.Alarm;
   /**
@@ -142,7 +145,10 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
   readonly sweeperNotRunning: cloudwatch.Alarm;
   /** Scheduler could not deliver a sweep event: it is in the dead-letter queue. */
   readonly deadLetterQueueNotEmpty: cloudwatch.Alarm;
-  /** The oldest expired instance a sweep found is older than the threshold. */
+  /**
+   * The oldest expired instance a sweep found is older than the threshold. A period without a
+   * sweep neither raises nor clears it: the last sweep's verdict stands until the next.
+   */
   readonly oldestExpiredAge: cloudwatch.Alarm;
   /**
    * A sweep quarantined an entry. Quarantined entries are counted again each recheck (hourly by
@@ -155,7 +161,8 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * missing `s3:DeleteObject` right, a bucket or key policy that refuses it, an object lock. Those
    * entries are kept and retried, not counted as sweep errors, and their blobs stay (the change
    * log names them, so the audit keeps them too): without this alarm, garbage would pile up
-   * unseen. A failure that a retry clears does not breach three periods.
+   * unseen. A failure that a retry clears does not breach three periods. (Retries further apart
+   * than the longest period, 8 hours, fill fewer than three: the alarm wants as many as they fill.)
    */
   readonly entriesFailing: cloudwatch.Alarm;
   /**
@@ -196,8 +203,9 @@ const MAX_FAILING_PERIOD_MINUTES = 8 * 60;
 
 /**
  * The `routineExpiredAge` of a sweeper with skew margin `skewMargin` (default 30 s) on these
- * schedules: the skew margin plus the shortest `rate(...)` interval (a minute when none is a
- * rate: a cron or `at` expression's interval is not read here), rounded up to whole minutes.
+ * schedules: the skew margin plus the shortest interval of a `rate(...)` or a daily `cron(...)` (a minute
+ * when there is none: an `at` expression's, or a cron's of some days only, is not read here),
+ * rounded up to whole minutes.
  */
 export function routineExpiredAgeOf(skewMargin: Duration | undefined, expressions: readonly string[]): Duration {
   const skewMs = skewMargin !== undefined && !skewMargin.isUnresolved() ? skewMargin.toMilliseconds() : DEFAULT_SKEW_MARGIN_MS;
@@ -206,13 +214,55 @@ export function routineExpiredAgeOf(skewMargin: Duration | undefined, expression
   return Duration.minutes(Math.ceil((skewMs + intervalMs) / 60_000));
 }
 
-/** The interval of each `rate(...)` expression, ms. */
+/**
+ * The interval of each `rate(...)` expression, and the longest gap between two runs of each
+ * `cron(...)` expression that runs every day (its day-of-month, month, day-of-week and year `*`
+ * or `?`: {@link cronInterval}), ms. Other expressions (`at(...)`, a cron of some days only) are
+ * not read.
+ */
 function rateIntervals(expressions: readonly string[]): number[] {
   const units: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
   return expressions.flatMap((e) => {
     const m = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(e);
-    return m ? [Number(m[1]) * units[m[2]!]!] : [];
+    if (m) return [Number(m[1]) * units[m[2]!]!];
+    const cron = cronInterval(e);
+    return cron !== undefined ? [cron] : [];
   });
+}
+
+/**
+ * The longest gap between two runs of a `cron(minutes hours * * ? *)` expression (ms): between
+ * the runs of one day, and from its last to the next day's first (a daylight-saving change of
+ * the schedule's time zone aside). Undefined for any other expression, or a minutes or hours
+ * field that is not a list of `*`, `n` or `a-b`, each with an optional `/step`.
+ */
+function cronInterval(expression: string): number | undefined {
+  const m = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$/.exec(expression.trim());
+  if (!m) return undefined;
+  const [, minuteField, hourField, ...dayFields] = m as unknown as [string, string, string, ...string[]];
+  if (!dayFields.every((f) => f === '*' || f === '?')) return undefined;
+  const minutes = cronValues(minuteField, 59);
+  const hours = cronValues(hourField, 23);
+  if (minutes === undefined || hours === undefined) return undefined;
+  const runs = hours.flatMap((h) => minutes.map((mi) => h * 60 + mi)).sort((a, b) => a - b);
+  let gap = runs[0]! + 24 * 60 - runs.at(-1)!;
+  for (let i = 1; i < runs.length; i++) gap = Math.max(gap, runs[i]! - runs[i - 1]!);
+  return gap * 60_000;
+}
+
+/** The values (0 to `max`) of one minutes or hours field of a cron expression; undefined when not read. */
+function cronValues(field: string, max: number): number[] | undefined {
+  const values = new Set<number>();
+  for (const part of field.split(',')) {
+    const p = /^(?:(\*)|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+    if (!p) return undefined;
+    const step = p[4] !== undefined ? Number(p[4]) : 1;
+    const start = p[1] !== undefined ? 0 : Number(p[2]);
+    const end = p[1] !== undefined || (p[3] === undefined && p[4] !== undefined) ? max : p[3] !== undefined ? Number(p[3]) : start;
+    if (step < 1 || start > end || end > max) return undefined;
+    for (let v = start; v <= end; v += step) values.add(v);
+  }
+  return [...values];
 }
 
 /** How rarely a gap between two scans of an item's segment may outlast the stuck alarm's window. */
@@ -224,10 +274,10 @@ const MIN_STUCK_WINDOW = Duration.hours(1);
 /**
  * The stuck-instances alarm's window for a sweeper whose housekeeping runs on these schedules
  * with this `shardlessScan` (default 8 segments): enough housekeeping sweeps (at the shortest
- * `rate(...)` interval) that a segment picked at random one in `segments` times goes unread in
+ * interval of a `rate(...)` or a daily `cron(...)`) that a segment picked at random one in `segments` times goes unread in
  * all of them less than once in a thousand, and a sweep's lag; within 1 hour (the suspect leases
- * every sweep finds) and 1 day (what an alarm can evaluate). One day when no schedule is a rate
- * (a cron or `at` expression's interval is not read here). A segment of more than `maxPages`
+ * every sweep finds) and 1 day (what an alarm can evaluate). One day when no schedule's interval is
+ * read (an `at` expression, a cron of some days only). A segment of more than `maxPages`
  * pages is read over several of its turns: not counted here.
  */
 export function stuckWindowOf(
@@ -246,8 +296,9 @@ export function stuckWindowOf(
 }
 
 /**
- * The `sweepInterval` of sweeps on these schedules: the shortest `rate(...)` interval, or
- * undefined when none is a rate (a cron or `at` expression's interval is not read here).
+ * The `sweepInterval` of sweeps on these schedules: the shortest interval of a `rate(...)`
+ * or of a daily `cron(...)` (the longest gap between two of its runs), or undefined when none is
+ * read (an `at` expression, a cron of some days only).
  */
 export function sweepIntervalOf(expressions: readonly string[]): Duration | undefined {
   const intervals = rateIntervals(expressions);
@@ -255,9 +306,9 @@ export function sweepIntervalOf(expressions: readonly string[]): Duration | unde
 }
 
 /**
- * The `sweeperSilence` for sweeps on these schedules: three times the shortest `rate(...)`
- * interval (two missed sweeps are not an incident), within 15 minutes and one day; one day when
- * none is a rate (a cron or `at` expression: its interval is not read here). With the sweeper's
+ * The `sweeperSilence` for sweeps on these schedules: three times the shortest interval of
+ * a `rate(...)` or a daily `cron(...)` (two missed sweeps are not an incident), within 15 minutes
+ * and one day; one day when none is read (an `at` expression, a cron of some days only). With the sweeper's
  * `timeout`, at least that and two periods (10 minutes): a sweep publishes when it finishes, and
  * under a backlog every sweep runs to its deadline, so sweeps that run 15 minutes with one slot
  * publish 15 minutes (and a throttled event's retry) apart, which three empty periods would take
@@ -379,6 +430,10 @@ export class TierlogMonitoring extends Construct {
     const errorsPeriod = Duration.minutes(
       Math.min(5 * Math.ceil((intervalMs + 60_000) / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES),
     );
+    // Past the longest period (sweeps or retries further apart than 8 hours), three periods hold
+    // fewer failures than the alarms want: they want no more than three periods can hold.
+    const errorsDatapoints = datapointsWithin(2, errorsPeriod.toMilliseconds(), intervalMs + 60_000);
+    const failingDatapoints = datapointsWithin(3, failingPeriod.toMilliseconds(), retryGapMs);
     const stuckWindow = chosen('stuckWindow') ?? MIN_STUCK_WINDOW;
     if (
       !stuckWindow.isUnresolved() &&
@@ -408,7 +463,7 @@ export class TierlogMonitoring extends Construct {
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 3,
-        datapointsToAlarm: 2,
+        datapointsToAlarm: errorsDatapoints,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       sweeperNotRunning: new cloudwatch.Alarm(this, 'SweeperNotRunning', {
@@ -435,7 +490,10 @@ export class TierlogMonitoring extends Construct {
         threshold: threshold.toMilliseconds(),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.MISSING,
+        // Every sweep publishes the age: a period between two sweeps has none, and the last
+        // sweep's verdict stands (MISSING dropped the alarm to INSUFFICIENT_DATA there, and raised
+        // it again, paging, at each sweep of a backlog). A sweeper that stopped: SweeperNotRunning.
+        treatMissingData: cloudwatch.TreatMissingData.IGNORE,
       }),
       entriesQuarantined: new cloudwatch.Alarm(this, 'EntriesQuarantined', {
         alarmDescription:
@@ -452,14 +510,14 @@ export class TierlogMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       entriesFailing: new cloudwatch.Alarm(this, 'EntriesFailing', {
-        alarmDescription: `tierlog: the sweeper's blob deletes fail at every retry (EntriesFailed in 3 periods of ${failingPeriod.toHumanString()} in a row): see "blob deletes failed" in its logs; check s3:DeleteObject on the blob bucket (role, bucket policy, object lock). The entries are kept and their blobs stay`,
+        alarmDescription: `tierlog: the sweeper's blob deletes fail at every retry (EntriesFailed in ${failingDatapoints === 3 ? '3 periods' : `${failingDatapoints} of 3 periods`} of ${failingPeriod.toHumanString()}${failingDatapoints === 3 ? ' in a row' : ''}): see "blob deletes failed" in its logs; check s3:DeleteObject on the blob bucket (role, bucket policy, object lock). The entries are kept and their blobs stay`,
         metric: sweepMetric(SWEEP_METRICS.entriesFailed, cloudwatch.Stats.SUM, 'entries failed', deployment).with({
           period: failingPeriod,
         }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 3,
-        datapointsToAlarm: 3,
+        datapointsToAlarm: failingDatapoints,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       stuckInstances: new cloudwatch.Alarm(this, 'StuckInstances', {
@@ -545,6 +603,16 @@ export class TierlogMonitoring extends Construct {
       ],
     });
   }
+}
+
+/**
+ * Of the three periods of `periodMs` an alarm reads, in how many it wants a failure: `wanted`, or
+ * as many as three periods can hold of failures `gapMs` apart when that is fewer (the periods
+ * stop at 8 hours, so that three are the day an alarm can evaluate), and at least one. Wanting
+ * more than they can hold, the alarm would never fire.
+ */
+function datapointsWithin(wanted: number, periodMs: number, gapMs: number): number {
+  return Math.max(1, Math.min(wanted, Math.ceil((3 * periodMs) / gapMs)));
 }
 
 /** A sweeper metric as Powertools publishes it (in `deployment`, when the sweeper has one). */

@@ -469,7 +469,7 @@ export class Tierlog extends Construct {
       ...(props.sweeperTuning?.retryFailed ? { retryFailed: props.sweeperTuning.retryFailed } : {}),
       routineExpiredAge: routineExpiredAgeOf(props.sweeperTuning?.skewMargin, sweepExpressions),
       sweeperSilence: sweeperSilenceOf([...sweepExpressions, ...housekeepingExpressions], this.sweeper.timeout),
-      // Cron schedules: the errors alarm keeps its five-minute periods.
+      // Schedules whose interval is not read (`at`, a cron of some days only): five-minute periods.
       ...(sweepInterval !== undefined ? { sweepInterval } : {}),
       stuckWindow: stuckWindowOf(props.sweeperTuning?.shardlessScan, housekeepingExpressions),
       ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),

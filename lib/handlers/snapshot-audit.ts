@@ -17,7 +17,8 @@
  * reported and never deleted, and every proposed orphan is re-verified live before its delete
  * (lib/recovery/snapshot-audit/reverify.ts). Metrics `SnapshotOrphansConfirmed`,
  * `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotLostBlobs` (alarmed; published before
- * the re-verification, so a batch that fails there still reports its lost blobs); the plan's
+ * the re-verification, so a batch that fails there still reports its lost blobs, as does one whose
+ * live check of losses failed after confirming some: `LostCheckIncompleteError`); the plan's
  * `SnapshotInventoryAge` (seconds, alarmed past three days: the daily inventory stopped arriving).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -33,6 +34,7 @@ import { wholeMsClock } from '../ids.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { notBlobKeys } from '../recovery/audit.js';
 import { type AthenaPlan, dtTime, INVENTORY_STALE_SECONDS, newestDt, planAthenaRun } from '../recovery/snapshot-audit/athena-plan.js';
+import { EARLIEST_EXPORT_MS } from '../recovery/snapshot-audit/dynamo-export.js';
 import {
   checkSnapshotAuditLocation,
   checkSnapshotAuditSettings,
@@ -45,6 +47,8 @@ import { snapshotHvAttributesOf } from '../recovery/snapshot-audit/query.js';
 import {
   checkLost,
   deletesRefused,
+  type LostCandidate,
+  LostCheckIncompleteError,
   ReverifyIncompleteError,
   type ReverifyReport,
   reverifyAndDelete,
@@ -245,7 +249,8 @@ const EXPORT_ARN = /^arn:[a-z-]+:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.
 
 /**
  * The plan's view of the export `name` of the event, checked before any request: an ARN of an
- * export of `table` (the configured table of that role), an S3 prefix when given, and a time. (A
+ * export of `table` (the configured table of that role), an S3 prefix when given, and a time
+ * since DynamoDB exports existed (as `tierlog audit --inventory` requires). (A
  * time that is not one made the plan's cutoff NaN, and the run failed on a `RangeError` after
  * listing the inventory. An export of another table, the two exports swapped or another
  * deployment's, made every blob a proposed orphan: each re-verified live, so nothing referenced
@@ -265,6 +270,14 @@ function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'chang
     const what =
       exported === undefined ? `"${e.ExportArn.slice(0, 200)}", not a DynamoDB export's ARN` : `an export of table "${exported}"`;
     throw new ValidationError(`the plan's ${name} is ${what}: it must be an export of the configured table "${table}"`, name);
+  }
+  // As the CLI refuses it (`findExports`): a time before DynamoDB exports existed (a placeholder,
+  // minutes for seconds) put the cutoff decades back, and the run proposed nothing and read clean.
+  if (exportTime < EARLIEST_EXPORT_MS) {
+    throw new ValidationError(
+      `the plan's ${name} has ExportTime ${JSON.stringify(e.ExportTime)} (${new Date(exportTime).toISOString()}), before DynamoDB exports existed (${new Date(EARLIEST_EXPORT_MS).toISOString()}): not the time of an export`,
+      name,
+    );
   }
   return { arn: e.ExportArn, s3Prefix: (e.S3Prefix as string | undefined) ?? '', exportTime };
 }
@@ -333,19 +346,26 @@ async function batch(
   const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string');
   // Read only, so first: an error there fails the batch before it deleted anything.
   const cutoffMs = Date.parse(input?.cutoff ?? '');
-  const {
-    lost: confirmed,
-    missedByInventory,
-    undecided,
-  } = await checkLost(
-    lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key ?? '' })),
-    { config, dynamodb, s3, ...(Number.isFinite(cutoffMs) ? { cutoffMs } : {}) },
-  );
-  // Published and logged at once: an error in the re-verification below fails the batch, and
-  // must not take with it the one figure that says invariant 1 is broken (LostBlobs alarm).
-  metrics.addMetric('SnapshotLostBlobs', MetricUnit.Count, confirmed.length);
-  metrics.publishStoredMetrics();
-  if (confirmed.length > 0) logger.error('lost blobs: HV points at blobs the bucket lacks', { lost: confirmed });
+  // Published and logged at once: an error in the re-verification below (or in a later read of
+  // the check itself) fails the batch, and must not take with it the one figure that says
+  // invariant 1 is broken (LostBlobs alarm).
+  const reportLost = (confirmed: readonly LostCandidate[]) => {
+    metrics.addMetric('SnapshotLostBlobs', MetricUnit.Count, confirmed.length);
+    metrics.publishStoredMetrics();
+    if (confirmed.length > 0) logger.error('lost blobs: HV points at blobs the bucket lacks', { lost: confirmed });
+  };
+  let checked: Awaited<ReturnType<typeof checkLost>>;
+  try {
+    checked = await checkLost(
+      lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key ?? '' })),
+      { config, dynamodb, s3, ...(Number.isFinite(cutoffMs) ? { cutoffMs } : {}) },
+    );
+  } catch (err) {
+    if (err instanceof LostCheckIncompleteError) reportLost(err.lost);
+    throw err;
+  }
+  const { lost: confirmed, missedByInventory, undecided } = checked;
+  reportLost(confirmed);
   // Both fail the batch once it has done its re-verified deletes (the run fails: ExecutionsFailed),
   // rather than let the run look clean.
   if (undecided.length > 0)

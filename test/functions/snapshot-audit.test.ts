@@ -274,6 +274,53 @@ describe('snapshot-audit function batches: metrics on the error path', () => {
       .map((doc) => [doc.service, doc.SnapshotLostBlobs]);
     expect(lostFigures).toEqual([['tierlog-snapshot-audit', 1]]);
   });
+
+  // The live check reads HV 100 keys a request: a read that failed after earlier ones had
+  // confirmed losses took those with it (no SnapshotLostBlobs, no log of their keys), and the
+  // run failed on a throttling or access error alone, the broken invariant unseen.
+  it('losses confirmed before a later live read of HV failed are published (SnapshotLostBlobs) and logged, then the batch fails', async () => {
+    const live = await freshFixture();
+    const rows: Array<{ kind: string; blob_key: string; object_key: string }> = [];
+    for (let i = 0; i <= 100; i++) {
+      const objectKey = `lost-${String(i).padStart(3, '0')}`;
+      const key = blobKey(live, objectKey, Date.now() - 3 * HOUR);
+      await putTombstone(live, objectKey, key);
+      rows.push({ kind: 'lost', blob_key: key, object_key: objectKey });
+    }
+    const dynamodb = createDynamoDBClient();
+    restores.push(() => dynamodb.destroy());
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'BatchGetItemCommand' && JSON.stringify(r.input).includes('lost-100'),
+        error: () => awsServiceError('AccessDeniedException', 400),
+      })
+      .attach(dynamodb, 'dynamodb');
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: false },
+      dynamodb,
+      s3: live.s3,
+      logger: new Logger({ logLevel: 'ERROR' }),
+    });
+    const run = await captureStdout(() => handler({ Items: rows }));
+    expect((run.error as Error).message).toMatch(/access denied/);
+    const lostFigures = emfDocuments(run.out)
+      .filter((doc) => 'SnapshotLostBlobs' in doc)
+      .map((doc) => doc.SnapshotLostBlobs);
+    expect(lostFigures).toEqual([100]);
+    const logged = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((line) => line.startsWith('{') && line.includes('lost blobs'))
+      .map((line) => JSON.parse(line) as { lost: Array<{ key: string }> });
+    expect(logged).toHaveLength(1);
+    expect(logged[0]!.lost.map((l) => l.key).sort()).toEqual(
+      rows
+        .slice(0, 100)
+        .map((r) => r.blob_key)
+        .sort(),
+    );
+  });
 });
 
 describe('snapshot-audit function batches: the figures each batch publishes', () => {
@@ -512,6 +559,27 @@ describe('snapshot-audit function plan', () => {
       cutoffs.push((run.result as { cutoff: string }).cutoff);
     }
     expect(cutoffs).toEqual(Array(3).fill(new Date(exportTime - 24 * HOUR).toISOString()));
+  });
+
+  // As `tierlog audit --inventory … --export …` refuses an exportTime before DynamoDB exports
+  // existed: taken, it put the cutoff decades back, the query proposed nothing, and the run
+  // reported clean (no orphan, no loss) whatever the bucket held.
+  it.each([
+    ['0 (a placeholder)', () => 0],
+    ['an ISO time in 1970', () => '1970-01-02T00:00:00.000Z'],
+    ['minutes since the epoch', (ms: number) => Math.floor(ms / 60_000)],
+  ])('refuses an export time before DynamoDB exports existed (%s), before the cutoff is taken from it', async (_what, asGiven) => {
+    const live = await freshFixture();
+    const s3 = createS3Client();
+    const dt = new Date(Date.now() - HOUR).toISOString().slice(0, 16).replace(/[T:]/g, '-');
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: live.config.bucket, Key: `inventory/hive/dt=${dt}/symlink.txt`, Body: '' }));
+    } finally {
+      s3.destroy();
+    }
+    const run = await runPlan(live, Date.now() - 3 * HOUR, asGiven);
+    expect(run.result).toBeUndefined();
+    expect(run.error).toMatchObject({ name: 'ValidationError', field: 'objectsExport', message: expect.stringContaining('2020') });
   });
 
   it('reads the newest inventory partition when there are more than 1 000 (a retention of about 3 years): not the 1 000th', async () => {

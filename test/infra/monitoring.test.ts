@@ -4,7 +4,7 @@ import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import { sweeperSilenceOf, TierlogMonitoring } from '../../infra/monitoring.js';
+import { sweepIntervalOf, sweeperSilenceOf, TierlogMonitoring } from '../../infra/monitoring.js';
 import { SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
 import { Tierlog } from '../../infra/tierlog.js';
 import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
@@ -105,7 +105,8 @@ describe('alarms', () => {
   it.each([
     { what: 'a sweep every 20 minutes (housekeeping every 10)', sweep: 'rate(20 minutes)', housekeeping: undefined, periods: 6 },
     { what: 'both hourly', sweep: 'rate(1 hour)', housekeeping: 'rate(1 hour)', periods: 36 },
-    { what: 'both cron', sweep: 'cron(0 * * * ? *)', housekeeping: 'cron(30 * * * ? *)', periods: 288 },
+    { what: 'both hourly cron', sweep: 'cron(0 * * * ? *)', housekeeping: 'cron(30 * * * ? *)', periods: 36 },
+    { what: 'cron on weekdays only', sweep: 'cron(0 * ? * MON-FRI *)', housekeeping: 'cron(30 * ? * MON-FRI *)', periods: 288 },
   ])(
     'sweeper not running: its window follows the schedules ($what: three of the shortest interval, at most a day)',
     ({ sweep, housekeeping, periods }) => {
@@ -227,6 +228,72 @@ describe('alarms', () => {
     expect(alarm('sweeperErrors')['Period']).toBe(300);
   });
 
+  // A cron schedule's interval was not read: taken for a minute, so an hourly cron sweeper failing
+  // every sweep had one error in twelve five-minute periods (2 of 3 never breached), blob deletes
+  // failing at every hourly retry never filled 3 periods in a row, and every dead writer found up
+  // to an hour after its lease raised the 15-minute age alarm.
+  it('a cron schedule is read as a rate is (its longest gap in a day): the alarms follow an hourly cron sweeper', () => {
+    const hourly = scheduler.ScheduleExpression.cron({ minute: '7' });
+    const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: hourly, sweepHousekeepingSchedule: hourly });
+    const props = (name: keyof typeof s.tierlog.alarms) =>
+      resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms[name]!)]!.Properties!;
+    const period = (p: Record<string, unknown>) =>
+      (p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period;
+    expect(period(props('sweeperErrors'))).toBeGreaterThanOrEqual(61 * 60);
+    expect(period(props('entriesFailing'))).toBeGreaterThanOrEqual(61 * 60);
+    expect(props('oldestExpiredAge')['Threshold']).toBe((61 + 13) * 60_000);
+    // Three missed hourly sweeps, not a day.
+    expect(props('sweeperNotRunning')['EvaluationPeriods']).toBe(36);
+  });
+
+  // The periods stop at 8 hours (three are the day an alarm can evaluate): with sweeps further
+  // apart than that, a sweeper failing at every sweep (or deletes failing at every retry) left
+  // fewer periods with data than the alarm wanted, and it never fired (a daily sweep: one error a
+  // day, never 2 of 3 periods).
+  it.each([
+    ['a minute', 'rate(1 minute)'],
+    ['15 minutes', 'rate(15 minutes)'],
+    ['6 hours', 'rate(6 hours)'],
+    ['12 hours', 'rate(12 hours)'],
+    ['a day', 'rate(1 day)'],
+    ['a day (cron)', 'cron(0 6 * * ? *)'],
+  ])('sweeps %s apart failing at every sweep breach the errors and failing-deletes alarms', (_what, expression) => {
+    const schedule = scheduler.ScheduleExpression.expression(expression);
+    const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
+    const props = (name: keyof typeof s.tierlog.alarms) =>
+      resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms[name]!)]!.Properties!;
+    // A sweep fails once an interval; a retry of failing deletes (1 minute, and the 30 s skew
+    // margin) comes due before the next sweep, which fails it again: one failure an interval too.
+    const intervalMs = sweepIntervalOf([expression])!.toMilliseconds();
+    for (const name of ['sweeperErrors', 'entriesFailing'] as const) {
+      const p = props(name);
+      const periodMs =
+        ((p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period) * 1000;
+      expect(p['EvaluationPeriods'], name).toBe(3);
+      // The most periods with a failure that three periods in a row can hold.
+      const most = Math.min(3, Math.ceil((3 * periodMs) / intervalMs));
+      expect(p['DatapointsToAlarm'], name).toBeGreaterThanOrEqual(1);
+      expect(p['DatapointsToAlarm'] as number, name).toBeLessThanOrEqual(most);
+    }
+  });
+
+  it.each([
+    ['cron(*/5 * * * ? *)', 5 * 60_000],
+    ['cron(0/20 * * * ? *)', 20 * 60_000],
+    ['cron(7 * * * ? *)', 3_600_000],
+    ['cron(0 8,20 * * ? *)', 12 * 3_600_000],
+    ['cron(0 6 * * ? *)', 24 * 3_600_000],
+    ['cron(0 9-17 * * ? *)', 16 * 3_600_000],
+  ])('sweepIntervalOf(%s): the longest gap between two runs', (expression, ms) => {
+    expect(sweepIntervalOf([expression])?.toMilliseconds()).toBe(ms);
+  });
+
+  it('sweepIntervalOf: a cron expression that does not run every day, or an at expression, is not read', () => {
+    expect(sweepIntervalOf(['cron(0 * ? * MON-FRI *)'])).toBeUndefined();
+    expect(sweepIntervalOf(['cron(0 * 1 * ? *)'])).toBeUndefined();
+    expect(sweepIntervalOf(['at(2030-01-01T00:00:00)'])).toBeUndefined();
+  });
+
   it('dead-letter queue not empty', () => {
     expect(alarm('deadLetterQueueNotEmpty')).toMatchObject({
       Namespace: 'AWS/SQS',
@@ -237,16 +304,29 @@ describe('alarms', () => {
     });
   });
 
-  it('oldest expired instance older than 15 minutes (the sweeper EMF metric); a period without a sweep that found one neither raises nor clears it', () => {
-    // A sweep publishes the age only when it finds an expired instance: missing data as breaching
-    // would keep the alarm up whenever no writer died (and it would be ignored).
-    expect(alarm('oldestExpiredAge')).toMatchObject({
-      Metrics: sweeperMetric(SWEEP_METRICS.oldestExpiredAge, 'Maximum'),
-      Threshold: 15 * 60_000,
-      ComparisonOperator: 'GreaterThanThreshold',
-      EvaluationPeriods: 1,
-      TreatMissingData: 'missing',
-    });
+  it('oldest expired instance older than 15 minutes (the sweeper EMF metric); a period without a sweep neither raises nor clears it', () => {
+    // Every sweep publishes the age (0 when it found none): the periods between two sweeps (sweeps
+    // 30 minutes apart, say) have no data. Breaching would raise the alarm in each; "missing" took
+    // the alarm out of ALARM into INSUFFICIENT_DATA there while the backlog stayed, and raised it
+    // (and paged) again at each sweep. Ignored, the last sweep's verdict stands until the next.
+    for (const [what, p] of [
+      ['the default schedule', alarm('oldestExpiredAge')],
+      [
+        'sweeps 30 minutes apart',
+        (() => {
+          const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)) });
+          return resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.oldestExpiredAge)]!.Properties!;
+        })(),
+      ],
+    ] as const) {
+      expect(p, what).toMatchObject({
+        Metrics: sweeperMetric(SWEEP_METRICS.oldestExpiredAge, 'Maximum'),
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'ignore',
+      });
+    }
+    expect(alarm('oldestExpiredAge')['Threshold']).toBe(15 * 60_000);
   });
 
   it('the age threshold is a prop', () => {

@@ -320,6 +320,25 @@ export async function storeBindingRefusal(
   return bindingRefusal(await sampleStoreBinding(options.dynamodb, hv, lt), options.emptyStoreOk ?? false);
 }
 
+/**
+ * The live check of proposed losses stopped (a read of HV that failed) after it had confirmed
+ * some: {@link lost} are those, confirmed as ever (the bucket lacks each, and HV, read after the
+ * listing, points at it); the candidates after them were not judged. Stopped before it confirmed
+ * any, it throws the cause itself.
+ */
+export class LostCheckIncompleteError extends TierlogError {
+  constructor(
+    /** The losses confirmed before it stopped. */
+    readonly lost: LostCandidate[],
+    cause: unknown,
+  ) {
+    super(
+      `the live check of proposed losses stopped after ${lost.length} losses confirmed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+}
+
 /** A candidate lost blob: HV item `objectKey` references `key`, the inventory lacks it. */
 export interface LostCandidate {
   readonly key: string;
@@ -359,6 +378,9 @@ export interface LostCheck {
  * holds, last modified before `cutoffMs` (the query's cutoff: at least the safety age before the
  * inventory was begun): a blob uploaded later (an upload session completed after the inventory,
  * its UUIDv7 older) is not counted, since the inventory could not have listed it.
+ *
+ * @throws the error of a read of HV that failed; a {@link LostCheckIncompleteError} carrying the
+ *   losses confirmed before it, when there are any.
  */
 export async function checkLost(
   candidates: readonly LostCandidate[],
@@ -390,12 +412,18 @@ export async function checkLost(
       else if (options.cutoffMs !== undefined && existence.lastModified < options.cutoffMs) missedByInventory.push(c.key);
     }
     if (missing.length === 0) continue;
-    const pointers = await hvPointers(
-      options.dynamodb,
-      config.objectsTable,
-      missing.map((c) => c.objectKey),
-      attrs,
-    );
+    let pointers: Map<string, string | null>;
+    try {
+      pointers = await hvPointers(
+        options.dynamodb,
+        config.objectsTable,
+        missing.map((c) => c.objectKey),
+        attrs,
+      );
+    } catch (err) {
+      // The losses confirmed by the reads before are not lost with this one (the LostBlobs alarm).
+      throw confirmed.length > 0 ? new LostCheckIncompleteError(confirmed, err) : err;
+    }
     for (const c of missing) if (pointers.get(c.objectKey) === c.key) confirmed.push(c);
   }
   return { lost: confirmed, missedByInventory: [...new Set(missedByInventory)], undecided };
