@@ -38,7 +38,7 @@ import { type ChangeId, type Clock, newInstanceId, systemClock, wholeMsClock } f
 import { createDynamoDBClient } from '../aws/clients.js';
 import { refusedOutright } from '../aws/errors.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
-import { type Change, isEligible, sameChange } from './change-log.js';
+import { type Change, cloneChange, isEligible, sameChange } from './change-log.js';
 import { assertChange, assertChangeId, decodeEntry, encodeEntry, entryAttribute } from './entry-codec.js';
 import type { FencedChangeLog } from './fenced.js';
 import { checkChangeNames } from '../tiered/blob-keys.js';
@@ -277,10 +277,13 @@ export class DynamoChangeLog implements FencedChangeLog {
     // named by a live entry and a claimed one, whose judgement (HV read before the commit lands)
     // deletes the blob the commit then references. As when the record finds the claim itself.
     if (home?.fenced === true) throw new InstanceClaimedError(id);
+    // The change as asked, once: the caller's object may be edited while the record is in flight,
+    // and a retry's refusal is judged against what was sent, not against the object as it is then.
+    const asked = cloneChange(change);
     const slot = home ?? this.pickSlot();
     this.place(id, slot);
     try {
-      await this.recordIn(slot, id, change);
+      await this.recordIn(slot, id, asked);
     } catch (err) {
       // Refused outright (missing table, access denied, invalid request): nothing landed, so
       // nothing is outstanding. An unknown outcome (timeout, 5xx) keeps the id: remove() must

@@ -591,6 +591,24 @@ describe('a record retried by the SDK after its first attempt landed', () => {
     expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([next]);
   });
 
+  /**
+   * The retry's refusal (its entry there) was judged by comparing the stored entry with the
+   * caller's `change` object as it was after the await: a caller that reused or edited that object
+   * meanwhile got `ChangeIdConflictError` for a record that had landed as asked.
+   */
+  test("the caller's change object edited while the record is in flight: the landed record is its own, not a conflict", async () => {
+    const { log, injector } = writer();
+    injector.add({ kind: 'loseResponse', times: 1, match: atStep('record', fx.config) });
+    const id = newChangeId();
+    const change: { id: string; new: string } = { id: 'edited', new: blobOf('edited') };
+    const recorded = log.record(id, change);
+    change.new = blobOf('edited-after');
+    await expect(recorded).resolves.toBeUndefined();
+    expect(injector.stats.injected.loseResponse).toBe(1);
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([id]);
+    expect(log.outstanding).toBe(1);
+  });
+
   test('a refusal of the retry (access denied) after a lost answer keeps the change outstanding: remove cleans what landed', async () => {
     const { log, injector } = writer();
     const record = atStep('record', fx.config);
