@@ -36,6 +36,7 @@ import {
   println,
   toJson,
   UsageError,
+  warnIfClockOff,
 } from './common.js';
 
 export interface InspectedEntry {
@@ -237,6 +238,7 @@ export function formatInspect(r: InspectReport, now: number): string[] {
 /** Runs `inspect`; returns the exit code. */
 export async function inspectCommand(ctx: CliContext, instanceId: string, options: { json?: boolean } = {}): Promise<number> {
   const report = await runInspect(ctx, instanceId);
+  warnIfClockOff(ctx, effectiveWindows(sweeperTuningFromEnv(ctx.env)).skewMarginMs);
   if (options.json) printJson(ctx.io, report);
   else println(ctx.io.stdout, ...formatInspect(report, ctx.clock()));
   return EXIT.ok;

@@ -21,7 +21,7 @@ import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { screenEntry } from '../recovery/judge.js';
 import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { DEFAULT_LEASE_LIMITS, stuckKind } from '../recovery/stuck.js';
-import { type CliContext, EXIT, formatDuration, iso, plural, printJson, println } from './common.js';
+import { type CliContext, EXIT, formatDuration, iso, plural, printJson, println, warnIfClockOff } from './common.js';
 
 export interface StatusReport {
   readonly table: string;
@@ -263,6 +263,7 @@ export function formatStatus(r: StatusReport, leaseShards?: number): string[] {
 /** Runs `status`; returns the exit code. */
 export async function statusCommand(ctx: CliContext, options: { json?: boolean } = {}): Promise<number> {
   const report = await collectStatus(ctx);
+  warnIfClockOff(ctx, effectiveWindows(sweeperTuningFromEnv(ctx.env)).skewMarginMs);
   if (options.json) printJson(ctx.io, report);
   else println(ctx.io.stdout, ...formatStatus(report, ctx.config.leaseShards));
   return EXIT.ok;

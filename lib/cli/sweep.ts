@@ -17,7 +17,6 @@
 import { CONFIG_ENV, hvAttributeNames } from '../config.js';
 import { DEFAULT_SKEW_MARGIN_MS } from '../constants.js';
 import { ConfigError } from '../errors.js';
-import { serverClockOffset } from '../aws/server-clock.js';
 import { sampleHvItems } from '../recovery/hv-shape.js';
 import { checkStoreBinding } from '../recovery/store-binding.js';
 import { HvTable } from '../tiered/hv-table.js';
@@ -28,6 +27,8 @@ import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import {
   type CliContext,
   type CliOutput,
+  clockOffAws,
+  describeClockOff,
   EXIT,
   formatDuration,
   plural,
@@ -129,21 +130,14 @@ export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {
  * @throws ConfigError when this machine's clock is ahead of or behind DynamoDB's or S3's by more than `skewMarginMs`.
  */
 function checkClock(ctx: CliContext, skewMarginMs: number): void {
-  const offsets = [serverClockOffset(ctx.dynamodb), serverClockOffset(ctx.s3)];
-  const ahead = Math.max(0, ...offsets.map((o) => -o));
-  const behind = Math.max(0, ...offsets);
-  if (ahead <= skewMarginMs && behind <= skewMarginMs) return;
-  const [off, way, harm] =
-    ahead > skewMarginMs
-      ? [ahead, 'ahead of', 'take live writers for dead ones and fence them, and could judge their uploads over too early']
-      : [
-          behind,
-          'behind',
-          "take live writers' leases for ones further ahead than any writer takes and fence them, and would close the scheduled sweeper's upload window early",
-        ];
+  const off = clockOffAws(ctx, skewMarginMs);
+  if (off === undefined) return;
+  const harm =
+    off.way === 'ahead of'
+      ? 'take live writers for dead ones and fence them, and could judge their uploads over too early'
+      : "take live writers' leases for ones further ahead than any writer takes and fence them, and would close the scheduled sweeper's upload window early";
   throw new ConfigError(
-    `this machine's clock is ${formatDuration(Math.round(off / 1_000) * 1_000)} ${way} AWS's (as the SDK measured it from the answers' Date header): a sweep on it would ${harm}. ` +
-      'Set the clock right (NTP) before sweeping by hand; the scheduled sweeper is not affected',
+    `${describeClockOff(off)}: a sweep on it would ${harm}. Set the clock right (NTP) before sweeping by hand; the scheduled sweeper is not affected`,
     'clock',
   );
 }

@@ -12,6 +12,7 @@ import { auditCommand } from '../../lib/cli/audit.js';
 import type { CliIO } from '../../lib/cli/common.js';
 import { runCli } from '../../lib/cli/program.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 
 export const HOUR = 60 * 60_000;
 
@@ -160,4 +161,25 @@ export { putRawInstance } from '../tiered/harness.js';
 /** A valid stored entry (schema v1) recorded `agoMs` ago. */
 export function rawEntry(objectId: string, fields: { new?: string; old?: string; ca?: number }, agoMs = HOUR): Record<string, unknown> {
   return { v: 1, id: objectId, at: Date.now() - agoMs, ...fields };
+}
+
+/**
+ * Clients whose every answer carries a Date header `aheadMs` ahead of this machine's clock (as the
+ * SDK reads it: AWS's clock `aheadMs` ahead, this machine's behind); `only`: that service's answers
+ * alone. `close()` destroys both.
+ */
+export function clientsWithServerClock(aheadMs: number, only?: 'dynamodb' | 's3') {
+  const dynamodb = createDynamoDBClient();
+  const s3 = createS3Client();
+  for (const client of only === undefined ? [dynamodb, s3] : [only === 'dynamodb' ? dynamodb : s3]) {
+    (client.middlewareStack as { add(m: unknown, o: unknown): void }).add(
+      (next: (args: unknown) => Promise<{ response?: { headers?: Record<string, string> } }>) => async (args: unknown) => {
+        const out = await next(args);
+        if (out.response?.headers !== undefined) out.response.headers.date = new Date(Date.now() + aheadMs).toUTCString();
+        return out;
+      },
+      { step: 'deserialize', name: 'serverClockAt' },
+    );
+  }
+  return { dynamodb, s3, close: () => (dynamodb.destroy(), s3.destroy()) };
 }

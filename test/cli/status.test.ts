@@ -12,7 +12,7 @@ import { newChangeId } from '../../lib/ids.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { collectStatus, formatStatus } from '../../lib/cli/status.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { capture, cli, cliJson, HOUR, putRawInstance, rawEntry } from './helpers.js';
+import { capture, cli, cliJson, clientsWithServerClock, HOUR, putRawInstance, rawEntry } from './helpers.js';
 
 const MIN = 60_000;
 let fx: Fixture;
@@ -122,6 +122,39 @@ describe('status', () => {
     const bad = await cli(fx, ['status'], { env: { TIERLOG_PREFIX: '/x/' } });
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('TIERLOG_PREFIX');
+  });
+});
+
+/**
+ * `status` and `inspect` judge leases and windows on this machine's clock, as a sweep would. A
+ * minute behind AWS's, a live writer in a 15-minute invocation was listed as "a writer clock runs
+ * ahead" with nothing saying the fault was this machine's; `sweep` refuses such a clock, and these
+ * two warn of it now.
+ */
+describe("status and inspect on a machine whose clock is off AWS's", () => {
+  test.each([
+    ['a minute behind', 60_000, /tierlog: warning: this machine's clock is (59s|1m|1m [12]s) behind AWS's/],
+    ['a minute ahead', -60_000, /tierlog: warning: this machine's clock is (59s|1m|1m [12]s) ahead of AWS's/],
+    ['10 seconds behind (within the skew margin)', 10_000, undefined],
+  ] as const)('%s: status and inspect warn on stderr only past the skew margin', async (_name, awsAheadMs, warning) => {
+    const own = await freshFixture();
+    const aws = Date.now() + awsAheadMs;
+    const live = await putRawInstance(own, {
+      shard: 0,
+      leaseUntil: aws + 15 * MIN + 25_000,
+      entries: { [newChangeId()]: rawEntry('x', {}) },
+    });
+    const clients = clientsWithServerClock(awsAheadMs);
+    try {
+      for (const args of [['status'], ['inspect', live]]) {
+        const run = await cli({ ...own, dynamodb: clients.dynamodb, s3: clients.s3 }, args);
+        expect(run.code, run.err).toBe(0);
+        if (warning === undefined) expect(run.err).not.toContain('warning');
+        else expect(run.err).toMatch(warning);
+      }
+    } finally {
+      clients.close();
+    }
   });
 });
 

@@ -18,7 +18,18 @@ import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { provisionLocal } from '../../lib/local/provision.js';
 import { type Fixture, freshFixture, listKeys, prefixKeys, scanAll, uniqueName } from '../support/local.js';
 import { expectClean, KiB, makeWriter, putDeadInstance, randomBody, rawInstance, rawState } from '../tiered/harness.js';
-import { blobKey, capture, cli, cliJson, putBlob, putRawInstance, putTombstone, rawEntry, withTable } from './helpers.js';
+import {
+  blobKey,
+  capture,
+  cli,
+  cliJson,
+  clientsWithServerClock,
+  putBlob,
+  putRawInstance,
+  putTombstone,
+  rawEntry,
+  withTable,
+} from './helpers.js';
 
 const MIN = 60_000;
 const open: Array<{ close(): void }> = [];
@@ -573,25 +584,10 @@ describe("tierlog sweep on a machine whose clock is off AWS's", () => {
   const about = (minutes: number, way: 'ahead of' | 'behind') =>
     new RegExp(`this machine's clock is (${minutes === 1 ? '' : `${minutes - 1}m `}5[89]s|${minutes}m|${minutes}m [12]s) ${way} AWS's`);
 
-  /**
-   * Clients whose every answer carries a Date header `behindMs` behind this machine's clock (as
-   * the SDK reads it); `only`: that service's answers alone.
-   */
   function clientsBehind(behindMs: number, only?: 'dynamodb' | 's3') {
-    const dynamodb = createDynamoDBClient();
-    const s3 = createS3Client();
-    for (const client of only === undefined ? [dynamodb, s3] : [only === 'dynamodb' ? dynamodb : s3]) {
-      (client.middlewareStack as { add(m: unknown, o: unknown): void }).add(
-        (next: (args: unknown) => Promise<{ response?: { headers?: Record<string, string> } }>) => async (args: unknown) => {
-          const out = await next(args);
-          if (out.response?.headers !== undefined) out.response.headers.date = new Date(Date.now() - behindMs).toUTCString();
-          return out;
-        },
-        { step: 'deserialize', name: 'serverBehind' },
-      );
-    }
-    open.push({ close: () => (dynamodb.destroy(), s3.destroy()) });
-    return { dynamodb, s3 };
+    const clients = clientsWithServerClock(-behindMs, only);
+    open.push(clients);
+    return { dynamodb: clients.dynamodb, s3: clients.s3 };
   }
 
   test('20 minutes ahead: exit 2 before anything, the live writer (its lease 10 minutes ahead on AWS time) not claimed', async () => {
