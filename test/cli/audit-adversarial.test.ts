@@ -36,7 +36,19 @@ import { formatAudit } from '../../lib/cli/audit.js';
 import { AuditIncompleteError, type AuditOptions, audit } from '../../lib/recovery/audit.js';
 import { emptyTable, type Fixture, freshFixture, listKeys, prefixKeys } from '../support/local.js';
 import { KiB, makeWriter, randomBody } from '../tiered/harness.js';
-import { blobKey, cli, cliJson, HOUR, otherStoresTable, putBlob, putOrphans, putTombstone, storeWithOrphan, withTable } from './helpers.js';
+import {
+  blobKey,
+  cli,
+  cliJson,
+  HOUR,
+  otherStoresTable,
+  putBlob,
+  putOrphans,
+  putTombstone,
+  storeWithOrphan,
+  withServerClock,
+  withTable,
+} from './helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
 const ahead = () => Date.now() + 2 * HOUR;
@@ -649,15 +661,7 @@ describe("the safety age on S3's clock when the operator's runs ahead", () => {
    * audit's clock is set back by as much as it runs ahead of it.
    */
   const s3BehindBy = (ms: number) => {
-    const s3 = createS3Client();
-    s3.middlewareStack.add(
-      (next: (args: any) => Promise<any>) => async (args: any) => {
-        const out = await next(args);
-        if (out.response?.headers !== undefined) out.response.headers.date = new Date(Date.now() - ms).toUTCString();
-        return out;
-      },
-      { step: 'deserialize', name: 'serverBehind' },
-    );
+    const s3 = withServerClock(createS3Client(), -ms);
     closers.push(() => s3.destroy());
     return s3;
   };

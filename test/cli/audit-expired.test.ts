@@ -18,7 +18,7 @@ import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { HvTable } from '../../lib/tiered/hv-table.js';
 import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
 import { makeWriter, randomBody } from '../tiered/harness.js';
-import { capture, cli, cliJson, HOUR } from './helpers.js';
+import { capture, cli, cliJson, HOUR, withServerClock } from './helpers.js';
 
 const KiB = 1024;
 /** The audit runs 2 h ahead, so blobs written now are old enough for --older-than 1h. */
@@ -178,15 +178,7 @@ describe('audit: blobs of expired objects', () => {
   test("S3's clock a year behind the audit's (as the SDK measures it from the Date header): every blob young on it, nothing judged expired or removed", async () => {
     const s = await scene();
     // This machine's clock a year ahead of S3's, seen from here: S3's Date header says a year ago.
-    const s3 = createS3Client();
-    s3.middlewareStack.add(
-      (next: (args: any) => Promise<any>) => async (args: any) => {
-        const out = await next(args);
-        if (out.response?.headers !== undefined) out.response.headers.date = new Date(Date.now() - 365 * 24 * HOUR).toUTCString();
-        return out;
-      },
-      { step: 'deserialize', name: 'serverYearBehind' },
-    );
+    const s3 = withServerClock(createS3Client(), -365 * 24 * HOUR);
     try {
       const report = await runAudit(ctxOf(s.fx, { s3 }), { olderThanMs: HOUR, delete: true });
       // By S3's clock every blob was written a year from now: young, not even checked (the safety

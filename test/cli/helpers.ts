@@ -164,22 +164,27 @@ export function rawEntry(objectId: string, fields: { new?: string; old?: string;
 }
 
 /**
- * Clients whose every answer carries a Date header `aheadMs` ahead of this machine's clock (as the
- * SDK reads it: AWS's clock `aheadMs` ahead, this machine's behind); `only`: that service's answers
- * alone. `close()` destroys both.
+ * `client`, every answer of which now carries a Date header `aheadMs` ahead of this machine's clock
+ * (as the SDK reads it: the service's clock `aheadMs` ahead, this machine's behind; negative: the
+ * other way). Returns the client.
  */
+export function withServerClock<C extends { middlewareStack: unknown }>(client: C, aheadMs: number): C {
+  (client.middlewareStack as { add(m: unknown, o: unknown): void }).add(
+    (next: (args: unknown) => Promise<{ response?: { headers?: Record<string, string> } }>) => async (args: unknown) => {
+      const out = await next(args);
+      if (out.response?.headers !== undefined) out.response.headers.date = new Date(Date.now() + aheadMs).toUTCString();
+      return out;
+    },
+    { step: 'deserialize', name: 'serverClockAt', override: true },
+  );
+  return client;
+}
+
+/** New clients whose answers carry a Date header `aheadMs` ahead ({@link withServerClock}); `only`: that service's alone. `close()` destroys both. */
 export function clientsWithServerClock(aheadMs: number, only?: 'dynamodb' | 's3') {
   const dynamodb = createDynamoDBClient();
   const s3 = createS3Client();
-  for (const client of only === undefined ? [dynamodb, s3] : [only === 'dynamodb' ? dynamodb : s3]) {
-    (client.middlewareStack as { add(m: unknown, o: unknown): void }).add(
-      (next: (args: unknown) => Promise<{ response?: { headers?: Record<string, string> } }>) => async (args: unknown) => {
-        const out = await next(args);
-        if (out.response?.headers !== undefined) out.response.headers.date = new Date(Date.now() + aheadMs).toUTCString();
-        return out;
-      },
-      { step: 'deserialize', name: 'serverClockAt' },
-    );
-  }
+  if (only !== 's3') withServerClock(dynamodb, aheadMs);
+  if (only !== 'dynamodb') withServerClock(s3, aheadMs);
   return { dynamodb, s3, close: () => (dynamodb.destroy(), s3.destroy()) };
 }
