@@ -322,6 +322,26 @@ async function plan(audit: AuditContext, event: Record<string, unknown>): Promis
   return result;
 }
 
+/** The result row fields the batch reads: each a string when present (Athena writes every field as one). */
+const ROW_TEXT_FIELDS = ['blob_key', 'object_key', 'last_modified'] as const;
+
+/**
+ * Refuses a batch with a row that is not the audit query's (query.ts): a kind other than its three,
+ * or a field that is not text (a hand-built invocation; Athena writes every field as a string).
+ * Nothing is judged from a batch refused: no row of it is deleted.
+ * @throws ValidationError naming the row
+ */
+function assertResultRows(items: readonly SnapshotAuditRow[]): void {
+  for (const [i, row] of items.entries()) {
+    const shown = () => JSON.stringify(row ?? null).slice(0, 300);
+    if (row?.kind !== 'orphan' && row?.kind !== 'lost' && row?.kind !== 'malformed') {
+      throw new ValidationError(`result row ${i} is of unknown kind: ${shown()}`, 'Items');
+    }
+    const odd = ROW_TEXT_FIELDS.find((field) => row[field] !== undefined && row[field] !== null && typeof row[field] !== 'string');
+    if (odd !== undefined) throw new ValidationError(`result row ${i} has a ${odd} that is not text: ${shown()}`, 'Items');
+  }
+}
+
 async function batch(
   audit: AuditContext,
   items: SnapshotAuditRow[],
@@ -329,9 +349,7 @@ async function batch(
 ): Promise<SnapshotAuditBatchSummary> {
   const { config, dynamodb, s3, logger, metrics } = audit;
   const { olderThanMs, delete: deleteConfirmed } = audit.settings;
-  // The query's three kinds (query.ts); any other row is not this query's result: judge nothing from it.
-  const unknown = items.find((r) => r?.kind !== 'orphan' && r?.kind !== 'lost' && r?.kind !== 'malformed');
-  if (unknown !== undefined) throw new Error(`a result row of unknown kind: ${JSON.stringify(unknown ?? null).slice(0, 300)}`);
+  assertResultRows(items);
   // Keys under the prefix that are not blob keys: never deleted, reported (as the CLI does); those
   // of a store nested in this one are that store's, counted by its prefix.
   const { malformed, nestedStores } = notBlobKeys(

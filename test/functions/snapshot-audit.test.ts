@@ -681,6 +681,17 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
     }
     // A row that is not an object is not this query's result either.
     await expect(handler({ Items: [null] })).rejects.toThrow(/unknown kind/);
+    // Nor one whose fields are not text (Athena writes each as a string): a hand-built invocation
+    // failed on a TypeError deep in the check, after the batch's first reads. Refused, naming the row.
+    for (const row of [
+      { kind: 'orphan', blob_key: `${fx.config.prefix}/x`, last_modified: 1_700_000_000_000 },
+      { kind: 'lost', blob_key: `${fx.config.prefix}/x`, object_key: 7 },
+      { kind: 'orphan', blob_key: ['x'] },
+    ]) {
+      const refused = handler({ Items: [{ kind: 'malformed', blob_key: 'fine' }, row] });
+      await expect(refused).rejects.toMatchObject({ name: 'ValidationError', field: 'Items' });
+      await expect(refused).rejects.toThrow(/result row 1 has a (blob_key|object_key|last_modified) that is not text/);
+    }
     expect(recorder.commands).toEqual([]);
   });
 
