@@ -79,6 +79,17 @@ export function metricsDeploymentEnv(deployment: string | undefined): Record<str
   return deployment !== undefined ? { [METRICS_DEPLOYMENT_ENV]: deployment } : {};
 }
 
+/**
+ * The deployment a part's function publishes its metrics under: its `metricsDeployment`, else the
+ * `TIERLOG_METRICS_DEPLOYMENT` its `environment` sets (the function reads the variable whoever set
+ * it); none when empty, as the handlers read it. What the part's alarms, and a monitoring of it,
+ * must watch.
+ */
+export function metricsDeploymentOf(deployment: string | undefined, environment: Readonly<Record<string, string>>): string | undefined {
+  const published = deployment ?? environment[METRICS_DEPLOYMENT_ENV];
+  return published === '' ? undefined : published;
+}
+
 /** The dimensions of a tierlog metric of `service`, in `deployment` when set (what the handlers publish). */
 export function tierlogDimensions(service: string, deployment: string | undefined): Record<string, string> {
   return { service, ...(deployment !== undefined ? { [METRICS_DEPLOYMENT_DIMENSION]: deployment } : {}) };
