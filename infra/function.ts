@@ -130,7 +130,11 @@ export interface TierlogFunctionProps extends TierlogFunctionOptions {
   readonly handler: HandlerName;
   /** `POWERTOOLS_SERVICE_NAME`: the logger's service and the metrics' `service` dimension. */
   readonly serviceName: string;
-  /** Variables besides the Powertools and Node.js ones (the tierlog configuration). */
+  /**
+   * Variables besides the Powertools and Node.js ones (the tierlog configuration): the function's
+   * service, namespace, `POWERTOOLS_METRICS_DISABLED` and `POWERTOOLS_DEV` (both false: the alarms
+   * watch its metrics, which CloudWatch reads from its stdout) are set over any given here.
+   */
   readonly environment: Record<string, string>;
   /**
    * The function's timeout.
@@ -207,6 +211,11 @@ export class TierlogFunction extends Construct {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        // Powertools publishes nothing with it true, or with POWERTOOLS_DEV true and it unset, and
+        // in dev mode writes its EMF through the console, whose lines Lambda decorates (CloudWatch
+        // extracts no metric from them): the alarms on the functions' metrics would be blind.
+        POWERTOOLS_METRICS_DISABLED: 'false',
+        POWERTOOLS_DEV: 'false',
         // Without it stack traces stay minified.
         NODE_OPTIONS: '--enable-source-maps',
       },
