@@ -37,7 +37,7 @@ import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-p
 import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
-import { metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
+import { metricsDeploymentEnv, metricsDeploymentOf, TierlogFunction, tierlogDimensions } from './function.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
@@ -130,8 +130,11 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
   /**
    * The deployment the function's metrics are told apart by (`TIERLOG_METRICS_DEPLOYMENT`, their
    * `deployment` dimension; see `lib/handlers/names.ts`). The {@link Tierlog} construct sets it.
+   * Over the variable in `environment`; one set there alone is taken as this, as the function reads
+   * it (its alarms, and a monitoring of it, watch it).
    *
-   * @default - none: the metrics carry `service` only
+   * @default - the `TIERLOG_METRICS_DEPLOYMENT` of `environment`; none without it: the metrics carry
+   *   `service` only
    */
   readonly metricsDeployment?: string;
 }
@@ -178,6 +181,8 @@ export class AuditAtScale extends Construct {
     this.props = props;
     const { resources } = props;
     checkGrantsCoverEnvironment(this, resources, props.environment);
+    // What the function publishes under, whoever set it: the alarms watch that.
+    const deployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     const stack = Stack.of(this);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const olderThan = props.olderThan ?? Duration.hours(24);
@@ -532,7 +537,7 @@ export class AuditAtScale extends Construct {
     const lostBlobs = new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: 'SnapshotLostBlobs',
-      dimensionsMap: tierlogDimensions(SNAPSHOT_AUDIT_SERVICE_NAME, props.metricsDeployment),
+      dimensionsMap: tierlogDimensions(SNAPSHOT_AUDIT_SERVICE_NAME, deployment),
       statistic: 'Sum',
       period: Duration.hours(1),
     }).createAlarm(this, 'LostBlobs', {
@@ -555,7 +560,7 @@ export class AuditAtScale extends Construct {
     const inventoryStale = new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: 'SnapshotInventoryAge',
-      dimensionsMap: tierlogDimensions(SNAPSHOT_AUDIT_SERVICE_NAME, props.metricsDeployment),
+      dimensionsMap: tierlogDimensions(SNAPSHOT_AUDIT_SERVICE_NAME, deployment),
       statistic: 'Maximum',
       period: Duration.hours(1),
     }).createAlarm(this, 'InventoryStale', {

@@ -79,6 +79,17 @@ export function metricsDeploymentEnv(deployment: string | undefined): Record<str
   return deployment !== undefined ? { [METRICS_DEPLOYMENT_ENV]: deployment } : {};
 }
 
+/**
+ * The deployment a part's function publishes its metrics under: its `metricsDeployment`, else the
+ * `TIERLOG_METRICS_DEPLOYMENT` its `environment` sets (the function reads the variable whoever set
+ * it); none when empty, as the handlers read it. What the part's alarms, and a monitoring of it,
+ * must watch.
+ */
+export function metricsDeploymentOf(deployment: string | undefined, environment: Readonly<Record<string, string>>): string | undefined {
+  const published = deployment ?? environment[METRICS_DEPLOYMENT_ENV];
+  return published === '' ? undefined : published;
+}
+
 /** The dimensions of a tierlog metric of `service`, in `deployment` when set (what the handlers publish). */
 export function tierlogDimensions(service: string, deployment: string | undefined): Record<string, string> {
   return { service, ...(deployment !== undefined ? { [METRICS_DEPLOYMENT_DIMENSION]: deployment } : {}) };
@@ -119,7 +130,11 @@ export interface TierlogFunctionProps extends TierlogFunctionOptions {
   readonly handler: HandlerName;
   /** `POWERTOOLS_SERVICE_NAME`: the logger's service and the metrics' `service` dimension. */
   readonly serviceName: string;
-  /** Variables besides the Powertools and Node.js ones (the tierlog configuration). */
+  /**
+   * Variables besides the Powertools and Node.js ones (the tierlog configuration): the function's
+   * service, namespace, `POWERTOOLS_METRICS_DISABLED` and `POWERTOOLS_DEV` (both false: the alarms
+   * watch its metrics, which CloudWatch reads from its stdout) are set over any given here.
+   */
   readonly environment: Record<string, string>;
   /**
    * The function's timeout.
@@ -196,6 +211,11 @@ export class TierlogFunction extends Construct {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        // Powertools publishes nothing with it true, or with POWERTOOLS_DEV true and it unset, and
+        // in dev mode writes its EMF through the console, whose lines Lambda decorates (CloudWatch
+        // extracts no metric from them): the alarms on the functions' metrics would be blind.
+        POWERTOOLS_METRICS_DISABLED: 'false',
+        POWERTOOLS_DEV: 'false',
         // Without it stack traces stay minified.
         NODE_OPTIONS: '--enable-source-maps',
       },

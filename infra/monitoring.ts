@@ -112,6 +112,14 @@ export interface TierlogMonitoringProps {
    */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
   /**
+   * Alarms of the deployment's other parts (the objects API's, the snapshot audit's) that the
+   * dashboard's alarm status widget shows beside these. They are not in {@link TierlogMonitoring.alarms}, and their
+   * actions are their own: this construct adds none to them.
+   *
+   * @default - none
+   */
+  readonly statusAlarms?: cloudwatch.IAlarm[];
+  /**
    * The dashboard's name.
    *
    * @default - a name CloudFormation generates
@@ -554,7 +562,14 @@ export class TierlogMonitoring extends Construct {
       ...(props.dashboardName !== undefined ? { dashboardName: props.dashboardName } : {}),
       defaultInterval: Duration.hours(3),
       widgets: [
-        [new cloudwatch.AlarmStatusWidget({ title: 'tierlog alarms', alarms: Object.values(this.alarms), width: 24, height: 3 })],
+        [
+          new cloudwatch.AlarmStatusWidget({
+            title: 'tierlog alarms',
+            alarms: [...Object.values(this.alarms), ...(props.statusAlarms ?? [])],
+            width: 24,
+            height: 3,
+          }),
+        ],
         [
           new cloudwatch.GraphWidget({
             title: 'Instances',

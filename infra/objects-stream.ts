@@ -31,7 +31,7 @@ import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
 import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv, streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue } from './failure-handling.js';
-import { literalVariables, metricsDeploymentEnv, TierlogFunction, tierlogDimensions } from './function.js';
+import { literalVariables, metricsDeploymentEnv, metricsDeploymentOf, TierlogFunction, tierlogDimensions } from './function.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
@@ -160,8 +160,11 @@ export interface ObjectsStreamCleanupProps {
   /**
    * The deployment the function's metrics are told apart by (`TIERLOG_METRICS_DEPLOYMENT`, their
    * `deployment` dimension; see `lib/handlers/names.ts`). The {@link Tierlog} construct sets it.
+   * Over the variable in `environment`; one set there alone is taken as this, as the function reads
+   * it (its alarms, and a monitoring of it, watch it).
    *
-   * @default - none: the metrics carry `service` only
+   * @default - the `TIERLOG_METRICS_DEPLOYMENT` of `environment`; none without it: the metrics carry
+   *   `service` only
    */
   readonly metricsDeployment?: string;
   /**
@@ -247,12 +250,12 @@ export class ObjectsStreamCleanup extends Construct {
   /** Its alarms. */
   public readonly alarms: ObjectsStreamAlarms;
   private readonly iteratorAgeThreshold: Duration;
-  /** The deployment its metrics carry as their `deployment` dimension (`metricsDeployment`), if any. */
+  /** The deployment its metrics carry as their `deployment` dimension (`metricsDeployment`, else its variable in `environment`), if any. */
   public readonly metricsDeployment: string | undefined;
 
   constructor(scope: Construct, id: string, props: ObjectsStreamCleanupProps) {
     super(scope, id);
-    this.metricsDeployment = props.metricsDeployment;
+    this.metricsDeployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     const table = props.resources.objectsTable as dynamodb.ITableV2;
     const streamArn = table.tableStreamArn;

@@ -30,7 +30,7 @@ import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from
 
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
-import { literalVariables, metricsDeploymentEnv } from './function.js';
+import { literalVariables, metricsDeploymentEnv, metricsDeploymentOf } from './function.js';
 
 /**
  * The sweeper's tuning, written to its function's environment (`SWEEPER_ENV`, the variables
@@ -236,8 +236,11 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
   /**
    * The deployment the function's metrics are told apart by (`TIERLOG_METRICS_DEPLOYMENT`, their
    * `deployment` dimension; see `lib/handlers/names.ts`). The {@link Tierlog} construct sets it.
+   * Over the variable in `environment`; one set there alone is taken as this, as the function reads
+   * it (its alarms, and a monitoring of it, watch it).
    *
-   * @default - none: the metrics carry `service` only
+   * @default - the `TIERLOG_METRICS_DEPLOYMENT` of `environment`; none without it: the metrics carry
+   *   `service` only
    */
   readonly metricsDeployment?: string;
 }
@@ -302,7 +305,7 @@ export class TierlogSweeper extends Construct {
    * `tierlog sweep`, `inspect` and `status` need too, to judge as this sweeper does.
    */
   public readonly tuningEnvironment: Readonly<Record<string, string>>;
-  /** The deployment its metrics carry as their `deployment` dimension (`metricsDeployment`), if any. */
+  /** The deployment its metrics carry as their `deployment` dimension (`metricsDeployment`, else its variable in `environment`), if any. */
   public readonly metricsDeployment: string | undefined;
 
   constructor(scope: Construct, id: string, props: TierlogSweeperProps) {
@@ -342,7 +345,7 @@ export class TierlogSweeper extends Construct {
     const read = sweeperTuningFromEnv(literal);
     const tuningVariables = new Set<string>(Object.values(SWEEPER_ENV));
     this.tuningEnvironment = Object.fromEntries(Object.entries(runsWith).filter(([name]) => tuningVariables.has(name)));
-    this.metricsDeployment = props.metricsDeployment;
+    this.metricsDeployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     if (!timeout.isUnresolved()) {
       const margins = {
         deadlineMarginMs: read.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,

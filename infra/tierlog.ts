@@ -455,31 +455,6 @@ export class Tierlog extends Construct {
       this.objectsFunctionUrl = this.objects.url;
     }
 
-    const expressionOf = (s: scheduler.Schedule): string => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression;
-    const sweepExpressions = this.sweeper.schedules.map(expressionOf);
-    const housekeepingExpressions = this.sweeper.housekeepingSchedules.map(expressionOf);
-    const sweepInterval = sweepIntervalOf([...sweepExpressions, ...housekeepingExpressions]);
-    const monitoring = new TierlogMonitoring(this, 'Monitoring', {
-      metricsDeployment,
-      sweeperFunction: this.sweeperFunction,
-      deadLetterQueue: this.deadLetterQueue,
-      objectsStream: this.objectsStream,
-      ...(props.oldestExpiredAgeThreshold ? { oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold } : {}),
-      ...(props.sweeperTuning?.quarantineRecheck ? { quarantineRecheck: props.sweeperTuning.quarantineRecheck } : {}),
-      ...(props.sweeperTuning?.retryFailed ? { retryFailed: props.sweeperTuning.retryFailed } : {}),
-      routineExpiredAge: routineExpiredAgeOf(props.sweeperTuning?.skewMargin, sweepExpressions),
-      sweeperSilence: sweeperSilenceOf([...sweepExpressions, ...housekeepingExpressions], this.sweeper.timeout),
-      // Schedules whose interval is not read (`at`, a cron of some days only): five-minute periods.
-      ...(sweepInterval !== undefined ? { sweepInterval } : {}),
-      stuckWindow: stuckWindowOf(props.sweeperTuning?.shardlessScan, housekeepingExpressions),
-      ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
-    });
-    this.alarms = {
-      ...monitoring.alarms,
-      ...(this.objects !== undefined ? { objectsServerErrors: this.objects.alarms.serverErrors } : {}),
-    };
-    this.dashboard = monitoring.dashboard;
-
     if (props.auditAtScale) {
       try {
         // Its query reads these names from the exports: one it cannot read would fail every run at its plan.
@@ -504,6 +479,36 @@ export class Tierlog extends Construct {
         ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
       });
     }
+
+    const expressionOf = (s: scheduler.Schedule): string => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression;
+    const sweepExpressions = this.sweeper.schedules.map(expressionOf);
+    const housekeepingExpressions = this.sweeper.housekeepingSchedules.map(expressionOf);
+    const sweepInterval = sweepIntervalOf([...sweepExpressions, ...housekeepingExpressions]);
+    const monitoring = new TierlogMonitoring(this, 'Monitoring', {
+      metricsDeployment,
+      sweeperFunction: this.sweeperFunction,
+      deadLetterQueue: this.deadLetterQueue,
+      objectsStream: this.objectsStream,
+      ...(props.oldestExpiredAgeThreshold ? { oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold } : {}),
+      ...(props.sweeperTuning?.quarantineRecheck ? { quarantineRecheck: props.sweeperTuning.quarantineRecheck } : {}),
+      ...(props.sweeperTuning?.retryFailed ? { retryFailed: props.sweeperTuning.retryFailed } : {}),
+      routineExpiredAge: routineExpiredAgeOf(props.sweeperTuning?.skewMargin, sweepExpressions),
+      sweeperSilence: sweeperSilenceOf([...sweepExpressions, ...housekeepingExpressions], this.sweeper.timeout),
+      // Schedules whose interval is not read (`at`, a cron of some days only): five-minute periods.
+      ...(sweepInterval !== undefined ? { sweepInterval } : {}),
+      stuckWindow: stuckWindowOf(props.sweeperTuning?.shardlessScan, housekeepingExpressions),
+      ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
+      // The dashboard's alarm status shows them too (they have their actions already).
+      statusAlarms: [
+        ...(this.objects !== undefined ? [this.objects.alarms.serverErrors] : []),
+        ...Object.values(this.auditAtScale?.alarms ?? {}),
+      ],
+    });
+    this.alarms = {
+      ...monitoring.alarms,
+      ...(this.objects !== undefined ? { objectsServerErrors: this.objects.alarms.serverErrors } : {}),
+    };
+    this.dashboard = monitoring.dashboard;
 
     if (props.outputs ?? false) addTierlogOutputs(new Construct(this, 'Outputs'), this);
     pointAlarmsAtRunbook(this);

@@ -12,7 +12,7 @@ import { addLogContext, definedOnly, handlerTelemetry, remainingTimeOf, warnOfUn
 import { SWEEPER_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { systemClock } from '../ids.js';
-import type { SweepReport } from '../recovery/report.js';
+import { emptyReport, type SweepReport } from '../recovery/report.js';
 import { parseSweepEvent, shardsInRange } from '../recovery/sweep-event.js';
 import { addSweepMetrics } from '../recovery/sweep-metrics.js';
 import { SWEEPER_OPTIONS, SweepIncompleteError, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
@@ -91,6 +91,14 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
         skipped: shards.skipped,
         leaseShards: config.leaseShards,
       });
+      if (shards.swept.length === 0) {
+        // No shard to sweep: nothing is published. Its SweepDuration would tell the not-running
+        // alarm that a sweep ran, and its OldestExpiredAge of 0 clear a backlog's alarm, for a
+        // sweep that looked at nothing (a group of the old setting left after a deploy would
+        // keep both quiet for good).
+        const { wouldDelete: _none, ...nothing } = emptyReport(dryRun);
+        return nothing;
+      }
     }
     // On the sweeper's own clock, the one it judges the deadline on.
     const deadline = clock() + remainingMs;

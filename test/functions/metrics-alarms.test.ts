@@ -20,7 +20,10 @@ import { createS3Client } from '../../lib/aws/clients.js';
 import { METRICS_DEPLOYMENT_ENV } from '../../lib/handlers/names.js';
 import { METRICS_NAMESPACE } from '../../lib/recovery/metric-sink.js';
 import { freshFixture } from '../support/local.js';
-import { cleanOutdirs, resourcesOf, tierlogTemplate } from '../infra/helpers.js';
+import { Template } from 'aws-cdk-lib/assertions';
+import { Tierlog } from '../../infra/tierlog.js';
+import { TierlogSweeper } from '../../infra/sweeper.js';
+import { cleanOutdirs, logicalIdOf, resourcesOf, tierlogTemplate, userStack } from '../infra/helpers.js';
 import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
 afterAll(cleanOutdirs);
@@ -245,5 +248,41 @@ describe('alarms and dashboard against the metrics the functions emit', () => {
       );
     });
     expect(onEverySweep.map(([id]) => id)).toHaveLength(1);
+  });
+});
+
+describe("Powertools' switches in a part's environment do not turn the metrics off", () => {
+  /**
+   * Powertools publishes no metric at all when `POWERTOOLS_METRICS_DISABLED` is true, or when
+   * `POWERTOOLS_DEV` is (its local-development mode): given in a part's `environment`, every alarm
+   * on the function's metrics would be blind (and `SweeperNotRunning` always up). In dev mode it
+   * also writes them through the console, whose lines Lambda decorates: CloudWatch reads EMF from
+   * lines of their own on stdout, what is captured here. The function runs with the Powertools
+   * variables its template gives it.
+   */
+  it.each([
+    ['POWERTOOLS_DEV', 'true'],
+    ['POWERTOOLS_METRICS_DISABLED', 'true'],
+  ])("%s=%s in a TierlogSweeper's environment: its function still prints its metrics", async (name, value) => {
+    const { stack } = userStack();
+    const a = new Tierlog(stack, 'A');
+    const resources = { changeLogTable: a.changeLogTable, objectsTable: a.objectsTable, bucket: a.bucket, prefix: a.prefix };
+    const sweeper = new TierlogSweeper(stack, 'Own', {
+      resources,
+      environment: { ...a.writerEnvironment, [name]: value },
+      leaseShards: a.leaseShards,
+    });
+    const fn = resourcesOf(Template.fromStack(stack), 'AWS::Lambda::Function')[logicalIdOf(stack, sweeper.function)]!;
+    const variables = (fn.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    const powertools = Object.fromEntries(
+      Object.entries(variables).filter((e): e is [string, string] => e[0].startsWith('POWERTOOLS_') && typeof e[1] === 'string'),
+    );
+    expect(powertools[name]).toBeDefined();
+    const fx = await freshFixture();
+    const loaded = await loadHandler(fx, () => import('../../functions/sweeper.js'), { POWERTOOLS_LOG_LEVEL: 'CRITICAL', ...powertools });
+    restores.push(loaded.restore);
+    const swept = await captureStdout(() => loaded.mod.handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+    expect(swept.error).toBeUndefined();
+    expect(emfMetrics(swept.out).map((m) => m.name)).toContain('SweepDuration');
   });
 });

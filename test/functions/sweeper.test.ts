@@ -183,6 +183,10 @@ describe('sweeper handler', () => {
     const none = await captureStdout(() => handler(scheduledEvent({ shards: [4, 5] }), lambdaContext('tierlog-sweeper')));
     expect(none.error).toBeUndefined();
     expect(none.result).toMatchObject({ instancesClaimed: 0, errors: 0 });
+    // Nor does it publish: its SweepDuration would keep SweeperNotRunning quiet, and its
+    // OldestExpiredAge of 0 clear a backlog's alarm, for a sweep of no shard.
+    expect(none.out).not.toContain('SweepDuration');
+    expect(none.out).not.toContain('OldestExpiredAge');
   });
 
   test('{housekeeping:false} skips the checks for stuck instances; the default event runs them', async () => {

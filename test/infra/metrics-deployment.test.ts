@@ -13,6 +13,8 @@ import { METRICS_DEPLOYMENT_ENV } from '../../lib/handlers/names.js';
 import { METRICS_NAMESPACE } from '../../lib/recovery/metric-sink.js';
 import { Tierlog } from '../../infra/tierlog.js';
 import { TierlogMonitoring } from '../../infra/monitoring.js';
+import { ObjectsStreamCleanup } from '../../infra/objects-stream.js';
+import { TierlogSweeper } from '../../infra/sweeper.js';
 import { cleanOutdirs, logicalIdOf, resourcesOf, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
@@ -122,5 +124,52 @@ describe('monitoring composed from the parts watches the deployment they publish
     const watched = watchedDimensions(template).filter((w) => ids.has(w.alarm));
     expect(watched.length).toBeGreaterThanOrEqual(7);
     for (const w of watched) expect(w.dimensions['deployment']).toBe(a.metricsDeployment);
+  });
+});
+
+describe("the deployment set through a part's environment (TIERLOG_METRICS_DEPLOYMENT), not its metricsDeployment", () => {
+  /**
+   * The function reads the variable whoever set it, and publishes under it: the part's alarms and
+   * a monitoring composed from it must watch that deployment, or every one of them is silent for
+   * good (the not-running alarm always up).
+   */
+  const { stack } = userStack();
+  const a = new Tierlog(stack, 'A');
+  const resources = { changeLogTable: a.changeLogTable, objectsTable: a.objectsTable, bucket: a.bucket, prefix: a.prefix };
+  const environment = { ...a.writerEnvironment, [METRICS_DEPLOYMENT_ENV]: 'mine' };
+  const sweeper = new TierlogSweeper(stack, 'OwnSweeper', { resources, environment, leaseShards: a.leaseShards });
+  const stream = new ObjectsStreamCleanup(stack, 'OwnStream', { resources, environment });
+  const monitoring = (id: string, metricsDeployment?: string) => () =>
+    new TierlogMonitoring(stack, id, {
+      ...(metricsDeployment !== undefined ? { metricsDeployment } : {}),
+      sweeperFunction: sweeper.function,
+      deadLetterQueue: sweeper.deadLetterQueue,
+      objectsStream: stream,
+    });
+  const refused = (() => {
+    try {
+      monitoring('None')();
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
+  })();
+  const own = monitoring('Own', 'mine')();
+  const watched = watchedDimensions(Template.fromStack(stack));
+
+  it('is the deployment the part says its metrics carry, and its own alarms watch', () => {
+    expect(sweeper.metricsDeployment).toBe('mine');
+    expect(stream.metricsDeployment).toBe('mine');
+    const streams = watched.filter((w) => w.alarm.startsWith('OwnStream'));
+    expect(streams.length).toBeGreaterThanOrEqual(2);
+    for (const w of streams) expect(w.dimensions['deployment'], w.alarm).toBe('mine');
+  });
+
+  it('a monitoring without it is refused; with it, watches it', () => {
+    expect(refused?.message).toMatch(/publishes its metrics under "mine"/);
+    const ids = new Set(Object.values(own.alarms).map((alarm) => logicalIdOf(stack, alarm)));
+    const mine = watched.filter((w) => ids.has(w.alarm));
+    expect(mine.length).toBeGreaterThanOrEqual(7);
+    for (const w of mine) expect(w.dimensions['deployment'], w.alarm).toBe('mine');
   });
 });

@@ -521,6 +521,16 @@ describe('dashboard', () => {
       expect(body).toContain(`\\"${name}\\"`);
     expect(body).toContain('\\"alarm\\"');
   });
+
+  it("the alarm status widget shows every alarm of the construct: the objects API's and auditAtScale's too", () => {
+    const { stack: full, template: withAudit } = tierlogTemplate({ auditAtScale: true });
+    const [, dashboard] = onlyResource(withAudit, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(full.resolve(dashboard.Properties!['DashboardBody']));
+    const ids = Object.keys(resourcesOf(withAudit, 'AWS::CloudWatch::Alarm'));
+    expect(ids).toHaveLength(17);
+    const shown = ids.filter((id) => body.includes(`{"Fn::GetAtt":["${id}","Arn"]}`));
+    expect(ids.filter((id) => !shown.includes(id))).toEqual([]);
+  });
 });
 
 describe('every alarm names its runbook', () => {

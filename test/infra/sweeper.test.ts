@@ -34,6 +34,8 @@ describe('sweeper function', () => {
         ...Object.values(CONFIG_ENV),
         'POWERTOOLS_SERVICE_NAME',
         'POWERTOOLS_METRICS_NAMESPACE',
+        'POWERTOOLS_METRICS_DISABLED',
+        'POWERTOOLS_DEV',
         'NODE_OPTIONS',
         METRICS_DEPLOYMENT_ENV,
       ].sort(),
@@ -41,6 +43,8 @@ describe('sweeper function', () => {
     expect(vars).toMatchObject({
       POWERTOOLS_SERVICE_NAME: 'tierlog-sweeper',
       POWERTOOLS_METRICS_NAMESPACE: 'Tierlog',
+      POWERTOOLS_METRICS_DISABLED: 'false',
+      POWERTOOLS_DEV: 'false',
       NODE_OPTIONS: '--enable-source-maps',
       [METRICS_DEPLOYMENT_ENV]: 'Tierlog/Tierlog',
       TIERLOG_PREFIX: 'blobs',
