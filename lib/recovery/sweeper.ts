@@ -276,7 +276,13 @@ type Taken =
   /** Ours to judge: claimed, or (in a dry run) only read. */
   | { readonly kind: 'held'; readonly parsed: Parsed; readonly claimed: boolean }
   /** The claim refused a header it cannot trust: quarantined without a claim. */
-  | { readonly kind: 'refused'; readonly reason: string; readonly entries: number };
+  | { readonly kind: 'refused'; readonly reason: string; readonly entries: number }
+  /**
+   * Found as suspect, and an upload session (its lease is its expiry, days ahead): one whose id is
+   * a bare UUIDv7 (made before session ids took their prefix), which the lease index's filter
+   * cannot tell. No suspect: the claim refused it, and it is left alone.
+   */
+  | { readonly kind: 'session' };
 
 /** What every instance of one sweep shares. */
 interface SweepRun {
@@ -614,11 +620,9 @@ export class Sweeper {
     } else {
       // On the clock now, not at the sweep's start: a page of the query read late (behind a busy
       // pool) shows the leases live writers took since, as far ahead as any writer takes one.
+      // Counted once the claim (or a dry run's read) shows it is no upload session: processInstance.
       if (!isSuspectLease(found.summary.leaseUntil, this.clock(), { maxLeaseMs: this.maxLeaseMs, skewMarginMs: this.skewMarginMs }))
         return true;
-      report.suspectLeases++;
-      report.stuckInstances++;
-      this.logger.warn('suspect lease', { instanceId: found.summary.instanceId, leaseAheadMs: found.summary.leaseUntil - started });
     }
     // The instances taken before wait for no more than BATCH_MAX_WAIT_MS behind this one.
     flushStale();
@@ -738,7 +742,18 @@ export class Sweeper {
     const instanceId = found.summary.instanceId;
     if (sweep.stopped) return;
     try {
-      const taken = await this.retireOrClaim(found, report.dryRun, sweep);
+      let taken: Taken | undefined;
+      try {
+        taken = await this.retireOrClaim(found, report.dryRun, sweep);
+      } finally {
+        // A suspect is counted once the claim's answer (or a claim that failed) did not show an
+        // upload session, which the lease index's filter may not tell (see `Taken`).
+        if (found.via.kind === 'suspect' && taken?.kind !== 'session' && !sweep.stopped) {
+          report.suspectLeases++;
+          report.stuckInstances++;
+          this.logger.warn('suspect lease', { instanceId, leaseAheadMs: found.summary.leaseUntil - this.clock() });
+        }
+      }
       // Cut off while claiming: the instance stays as the answer left it (claimed, entries intact).
       if (sweep.stopped) return;
       switch (taken.kind) {
@@ -749,6 +764,7 @@ export class Sweeper {
           report.instancesSkipped++;
           return;
         case 'gone':
+        case 'session':
           return;
         case 'refused':
           this.quarantineInstance(instanceId, taken, report);
@@ -791,6 +807,7 @@ export class Sweeper {
     const instanceId = found.summary.instanceId;
     if (dryRun) {
       const raw = await this.table.getRaw(instanceId);
+      if (raw !== undefined && found.via.kind === 'suspect' && isUploadSession(raw)) return { kind: 'session' };
       return raw === undefined ? { kind: 'gone' } : { kind: 'held', parsed: parse(raw), claimed: false };
     }
     const { via } = found;
@@ -826,7 +843,10 @@ export class Sweeper {
       const item = await this.table.getRaw(instanceId);
       return item === undefined ? { kind: 'lost' } : { kind: 'refused', reason: err.message, entries: entryCount(item) };
     }
-    return claimed.applied ? { kind: 'held', parsed: parse(claimed.item), claimed: true } : this.ownClaim(claimed.item, until);
+    if (claimed.applied) return { kind: 'held', parsed: parse(claimed.item), claimed: true };
+    // The suspect claim's condition refuses an upload session: that, not a lost claim.
+    if (via.kind === 'suspect' && claimed.item !== undefined && isUploadSession(claimed.item)) return { kind: 'session' };
+    return this.ownClaim(claimed.item, until);
   }
 
   /**

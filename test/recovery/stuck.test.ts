@@ -5,7 +5,7 @@
  * queries. The sweeper claims the first at once and recovers its entries one upload window later
  * on its own clock, reports the others and leaves them alone; `tierlog status` lists them.
  */
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
@@ -113,6 +113,37 @@ describe('a writer whose clock runs 3 h ahead', () => {
     const image = await snapshot(fx);
     expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesClaimed: 0 });
     expect(await snapshot(fx)).toBe(image);
+  });
+});
+
+describe('an upload session made before session ids took their prefix (a bare UUIDv7)', () => {
+  // Its lease (its expiry plus the grace, a day ahead) passes the suspect horizon, and the lease
+  // index's filter knows sessions by the id's prefix alone: the suspect query shows it, the claim
+  // refuses it (it has an `upload` attribute). It was counted as a suspect lease and a stuck
+  // instance (and skipped) by every housekeeping sweep of its life, and listed by status as one.
+  test('is no suspect lease: not counted stuck nor skipped, not claimed; status lists no stuck item', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    const created = await w.store.createUpload('legacy/session', { expiresInMs: 2 * 24 * HOUR });
+    const item = (await rawInstance(fx, created.uploadId))!;
+    const legacyId = uuidv7();
+    const { pk: _pk, [`c_${created.uploadId}`]: entry, ...header } = item;
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: marshall({ ...header, pk: legacyId, [`c_${legacyId}`]: entry }, { removeUndefinedValues: true }),
+      }),
+    );
+    await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.changeLogTable, Key: marshall({ pk: created.uploadId }) }));
+    const image = await snapshot(fx);
+    const warned: string[] = [];
+    const report = await sweeperAt(fx, 0, { logger: { info() {}, warn: (m) => warned.push(m), error() {} } }).sweep();
+    expect(report).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesSkipped: 0, instancesClaimed: 0, errors: 0 });
+    expect(warned).not.toContain('suspect lease');
+    expect(await snapshot(fx)).toBe(image);
+    const status = await collectStatus(statusCtx(fx, Date.now()));
+    expect(status.stuck.suspectLeases).toEqual([]);
   });
 });
 
