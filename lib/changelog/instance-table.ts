@@ -296,7 +296,7 @@ export class InstanceTable {
   /**
    * Instance items the lease-index queries of shards `0..shards-1` never show, from one segment of
    * a parallel scan (`segment` of `segments`), at most `maxPages` pages of 1 MB: those without a
-   * `shard` (`withoutShard`, their ids), and those whose `shard` is `shards` or more
+   * `shard` or a numeric `leaseUntil` (`withoutShard`, their ids), and those whose `shard` is `shards` or more
    * (`outsideShards`, with what the lease index would have shown of them: written by a writer
    * configured with more lease shards than `shards`, or with more than it has now). One request a
    * page finds both. A bounded scan: each sweep reads a slice of the table, and successive sweeps
@@ -332,19 +332,21 @@ export class InstanceTable {
         // Every item whose `shard` is not one of the queried 0..shards-1: none, at or past
         // `shards`, or no lease shard at all (negative, fractional: a corrupt item, in no
         // sweeper's query either). A comparison would miss the fractions: the filter names the
-        // shards themselves, in lists of at most 100 (DynamoDB's bound on IN).
-        FilterExpression: `NOT (${shardLists.lists.join(' OR ')})`,
+        // shards themselves, in lists of at most 100 (DynamoDB's bound on IN). And every item
+        // without a numeric `leaseUntil`, the index's sort key: the sparse index leaves it out too.
+        FilterExpression: `NOT (${shardLists.lists.join(' OR ')}) OR NOT attribute_type(#lease, :number)`,
         ProjectionExpression: '#pk, #shard, #lease, #state, #by',
         ExpressionAttributeNames: { '#shard': A.shard, '#pk': A.pk, '#lease': A.leaseUntil, '#state': A.state, '#by': A.claimedBy },
-        ExpressionAttributeValues: shardLists.values,
+        ExpressionAttributeValues: { ...shardLists.values, ':number': 'N' },
       },
     );
     let read = 0;
     for await (const page of this.pages('scanOutsideShards', pages, args.from)) {
       for (const item of page.Items ?? []) {
         const shard = item[A.shard];
-        // No lease shard at all: no query of any sweeper reads it, whatever its setting.
-        if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0) withoutShard.push(String(item[A.pk]));
+        // No lease shard at all, or no lease to sort it by: no query of any sweeper reads it, whatever its setting.
+        if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0 || typeof item[A.leaseUntil] !== 'number')
+          withoutShard.push(String(item[A.pk]));
         else if (shard >= args.shards) outsideShards.push({ ...toSummary(item), shard });
       }
       // Stop at the bound, or when told, without asking for the next page.

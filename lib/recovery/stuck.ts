@@ -9,7 +9,8 @@
  *    made before the prefix: the sweeper's claim refuses it, uncounted), so it is never counted
  *    nor claimed as stuck.
  *  - `noShard`: an item without a `shard`, or with one that is no lease shard (negative,
- *    fractional: a corrupt item), which no lease-index query shows. The sweeper finds these by a
+ *    fractional: a corrupt item), or without a numeric `leaseUntil` (the index's sort key: a
+ *    corrupt or hand-written item), which no lease-index query shows. The sweeper finds these by a
  *    bounded scan (`instancesWithoutShard`) and only reports them.
  *
  * The same scan finds a third kind, which depends on the reader's setting rather than on the item:
@@ -50,10 +51,12 @@ export function stuckKind(raw: Record<string, unknown>, now: number, limits: Lea
   const shard = raw[CHANGELOG_ATTR.shard];
   if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0) return 'noShard';
   const lease = raw[CHANGELOG_ATTR.leaseUntil];
+  // No lease to sort it by: the sparse index leaves it out, as the scan judges it.
+  if (typeof lease !== 'number') return 'noShard';
   // An upload session's lease is its expiry, days ahead by design: never suspect. Known by its
   // `upload` attribute too, as the sweeper's claim knows it: a session whose id is a bare UUIDv7
   // (made before session ids took their prefix) has no prefix.
   if (isSessionPk(raw[CHANGELOG_ATTR.pk]) || raw[UPLOAD_ATTR] !== undefined) return undefined;
-  if (raw[CHANGELOG_ATTR.state] === 'live' && typeof lease === 'number' && isSuspectLease(lease, now, limits)) return 'suspectLease';
+  if (raw[CHANGELOG_ATTR.state] === 'live' && isSuspectLease(lease, now, limits)) return 'suspectLease';
   return undefined;
 }

@@ -6,7 +6,7 @@
  *     per shard (paginated), so live instances are never read. A housekeeping sweep also finds,
  *     first, live instances whose lease ends further ahead than any writer can take (suspect: a
  *     writer clock that runs ahead; see judge.ts), by one more query per shard, and the items its
- *     queries never show, by a bounded scan: those without a `shard` (reported), and those in a
+ *     queries never show, by a bounded scan: those without a `shard` or a `leaseUntil` (reported), and those in a
  *     shard at or past its `leaseShards` (a writer configured with more shards than the sweeper,
  *     or before their count was lowered): taken as expired once their leases ended.
  *  2. **retire or claim**: an empty expired one is retired with one conditional delete. Any other

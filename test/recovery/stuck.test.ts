@@ -295,11 +295,12 @@ describe('the longest writer lease', () => {
 });
 
 /**
- * Puts an expired instance item whose `shard` is `shard` (absent when undefined), with one entry
+ * Puts an expired instance item whose `shard` is `shard` (absent when undefined; its `leaseUntil`
+ * too with `noLease`), with one entry
  * naming a blob that exists, and sweeps once: the report, what the sweep warned, and whether the
  * tables and the bucket are as they were.
  */
-async function sweepStranded(fx: Fixture, key: string, shard: number | undefined) {
+async function sweepStranded(fx: Fixture, key: string, shard: number | undefined, options: { noLease?: boolean } = {}) {
   const blob = blobKey(fx, key);
   await rawPutObject(fx, blob, 'kept');
   const instanceId = uuidv7();
@@ -309,7 +310,7 @@ async function sweepStranded(fx: Fixture, key: string, shard: number | undefined
       Item: marshall({
         pk: instanceId,
         state: 'live',
-        leaseUntil: Date.now() - HOUR,
+        ...(options.noLease === true ? {} : { leaseUntil: Date.now() - HOUR }),
         ...(shard !== undefined ? { shard } : {}),
         n: 1,
         [`c_${newChangeId()}`]: { v: 1, id: key, new: blob, at: Date.now() - HOUR },
@@ -360,6 +361,19 @@ describe('an item whose shard no lease-index query reads (negative, fractional: 
       expect(formatStatus(status).join('\n')).toMatch(/stuck instances {2}1/);
     },
   );
+});
+
+describe('an item with a lease shard but no leaseUntil (corrupt, or written by hand)', () => {
+  // The lease index is sparse on its sort key: no query of any shard shows the item, and the
+  // scan's filter (a shard outside the queried ones) left it out. Its entries were never
+  // recovered, with no count and no alarm.
+  test('found by the bounded scan, reported as stuck, never acted on; status lists it with the stuck instances', async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await sweepStranded(fx, 'nolease/x', fx.config.leaseShards - 1, { noLease: true });
+    const status = await collectStatus(statusCtx(fx, Date.now()));
+    expect(status.stuck.withoutShard).toEqual([instanceId]);
+    expect(formatStatus(status).join('\n')).toMatch(/stuck instances {2}1/);
+  });
 });
 
 /** A real writer's change log configured with `leaseShards`, whose instance lands in `shard`. */
