@@ -600,12 +600,18 @@ export class Sweeper {
 
   /**
    * Hands one instance found (step 1) to the work pool, which runs the steps after. False once
-   * the sweep takes no more: cut off, past its deadline or its signal.
+   * the sweep takes no more: cut off, past its deadline or its signal. `skipped` is told when the
+   * pool's slot came past them, and the instance was left as it was.
    */
   private async take(
     found: Found,
     sweep: SweepRun,
-    at: { readonly started: number; readonly pastDeadline: () => boolean; readonly flushStale: () => void },
+    at: {
+      readonly started: number;
+      readonly pastDeadline: () => boolean;
+      readonly flushStale: () => void;
+      readonly skipped?: () => void;
+    },
   ): Promise<boolean> {
     const { report, pool } = sweep;
     const { started, pastDeadline, flushStale } = at;
@@ -628,8 +634,9 @@ export class Sweeper {
     flushStale();
     // Looked at again once a slot is free: the wait may have outlasted the deadline or the signal.
     await pool.run(async () => {
-      if (pastDeadline()) report.stoppedEarly = true;
-      else await this.processInstance(found, sweep);
+      if (!pastDeadline()) return this.processInstance(found, sweep);
+      report.stoppedEarly = true;
+      at.skipped?.();
     });
     return true;
   }
@@ -696,11 +703,17 @@ export class Sweeper {
         stop: () => sweep.stopped,
         ...(from !== undefined ? { from } : {}),
       });
-      // Read to the segment's end: the next scan of it starts over.
-      if (found.next === undefined) this.scanResume.delete(segment);
-      else this.scanResume.set(segment, found.next);
-      // Cut off meanwhile: the report was returned, and stays as it was.
+      // Where the next scan of the segment goes on (undefined: at its start).
+      const resumeAt = (key: Record<string, unknown> | undefined) =>
+        key === undefined ? this.scanResume.delete(segment) : this.scanResume.set(segment, key);
+      // Cut off meanwhile: the report was returned, and stays as it was; what the scan read is read again.
       if (sweep.stopped) return;
+      // Read to the segment's end: the next scan of it starts over.
+      resumeAt(found.next);
+      // An instance found and not taken (the deadline, the signal): the next scan of the segment
+      // reads these pages again, not a whole pass of the table later. Those taken are then gone,
+      // or moved into a queried shard.
+      const readAgain = () => resumeAt(from);
       const { withoutShard, outsideShards } = found;
       const expired = outsideShards.filter((o) => o.leaseUntil < at.cutoff);
       // An upload session's lease is its expiry, days ahead by design: not stuck, taken once it ended.
@@ -728,8 +741,9 @@ export class Sweeper {
           },
         );
       for (const { shard, ...summary } of expired) {
-        const taken = await this.take({ summary, via: { kind: 'expired', cutoff: at.cutoff }, reshard: shard % leaseShards }, sweep, at);
-        if (!taken) return;
+        const found = { summary, via: { kind: 'expired', cutoff: at.cutoff }, reshard: shard % leaseShards } as const;
+        const taken = await this.take(found, sweep, { ...at, skipped: readAgain });
+        if (!taken) return void readAgain();
       }
     } catch (err) {
       if (!sweep.stopped) report.errors++;
