@@ -316,12 +316,13 @@ export class InstanceTable {
     from?: Record<string, unknown>;
   }): Promise<{
     withoutShard: string[];
-    outsideShards: Array<InstanceSummary & { readonly shard: number }>;
+    /** `session`: an upload session's item (its lease is its expiry), known by its id's prefix or its `upload` attribute. */
+    outsideShards: Array<InstanceSummary & { readonly shard: number; readonly session: boolean }>;
     complete: boolean;
     next?: Record<string, unknown>;
   }> {
     const withoutShard: string[] = [];
-    const outsideShards: Array<InstanceSummary & { readonly shard: number }> = [];
+    const outsideShards: Array<InstanceSummary & { readonly shard: number; readonly session: boolean }> = [];
     const shardLists = inLists('#shard', 's', args.shards);
     const pages = paginateScan(
       { client: this.doc, ...(args.from !== undefined ? { startingToken: args.from } : {}) },
@@ -335,8 +336,16 @@ export class InstanceTable {
         // shards themselves, in lists of at most 100 (DynamoDB's bound on IN). And every item
         // without a numeric `leaseUntil`, the index's sort key: the sparse index leaves it out too.
         FilterExpression: `NOT (${shardLists.lists.join(' OR ')}) OR NOT attribute_type(#lease, :number)`,
-        ProjectionExpression: '#pk, #shard, #lease, #state, #by',
-        ExpressionAttributeNames: { '#shard': A.shard, '#pk': A.pk, '#lease': A.leaseUntil, '#state': A.state, '#by': A.claimedBy },
+        // `upload`: a session's, whose id may have no prefix (made before session ids took it).
+        ProjectionExpression: '#pk, #shard, #lease, #state, #by, #upload',
+        ExpressionAttributeNames: {
+          '#shard': A.shard,
+          '#pk': A.pk,
+          '#lease': A.leaseUntil,
+          '#state': A.state,
+          '#by': A.claimedBy,
+          '#upload': 'upload',
+        },
         ExpressionAttributeValues: { ...shardLists.values, ':number': 'N' },
       },
     );
@@ -347,7 +356,10 @@ export class InstanceTable {
         // No lease shard at all, or no lease to sort it by: no query of any sweeper reads it, whatever its setting.
         if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0 || typeof item[A.leaseUntil] !== 'number')
           withoutShard.push(String(item[A.pk]));
-        else if (shard >= args.shards) outsideShards.push({ ...toSummary(item), shard });
+        else if (shard >= args.shards) {
+          const session = (typeof item[A.pk] === 'string' && item[A.pk].startsWith(SESSION_ID_PREFIX)) || item.upload !== undefined;
+          outsideShards.push({ ...toSummary(item), shard, session });
+        }
       }
       // Stop at the bound, or when told, without asking for the next page.
       if ((++read >= args.maxPages || args.stop?.() === true) && page.LastEvaluatedKey !== undefined)

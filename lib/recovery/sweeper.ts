@@ -78,7 +78,6 @@ import { WorkPool } from './work-pool.js';
 import { KeyBatcher } from './key-batcher.js';
 import { checkSweeperWindows } from './sweeper-env.js';
 import { abortSessionUpload, isUploadSession } from './sessions.js';
-import { isSessionPk } from '../tiered/upload-session-item.js';
 import { AbandonedUploads, DEFAULT_UPLOAD_LISTING_PAGES } from './abandoned-uploads.js';
 
 /** Where the sweeper logs; Powertools' `Logger` fits. */
@@ -717,7 +716,7 @@ export class Sweeper {
       const { withoutShard, outsideShards } = found;
       const expired = outsideShards.filter((o) => o.leaseUntil < at.cutoff);
       // An upload session's lease is its expiry, days ahead by design: not stuck, taken once it ended.
-      const live = outsideShards.filter((o) => !(o.leaseUntil < at.cutoff) && !isSessionPk(o.instanceId));
+      const live = outsideShards.filter((o) => !(o.leaseUntil < at.cutoff) && !o.session);
       report.instancesWithoutShard += withoutShard.length;
       report.instancesOutsideShards += outsideShards.length;
       report.stuckInstances += withoutShard.length + live.length;
@@ -740,7 +739,7 @@ export class Sweeper {
             segments,
           },
         );
-      for (const { shard, ...summary } of expired) {
+      for (const { shard, session: _session, ...summary } of expired) {
         const found = { summary, via: { kind: 'expired', cutoff: at.cutoff }, reshard: shard % leaseShards } as const;
         const taken = await this.take(found, sweep, { ...at, skipped: readAgain });
         if (!taken) return void readAgain();

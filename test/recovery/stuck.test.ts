@@ -498,6 +498,27 @@ describe("an item in a shard past the sweeper's TIERLOG_LEASE_SHARDS (a writer c
     });
     expect(await snapshot(fx)).toBe(image);
   });
+
+  // The id's prefix was all the scan knew sessions by: a session made before session ids took
+  // their prefix (a bare UUIDv7) was counted as stuck by every housekeeping sweep of its life.
+  test('an upload session there whose id is a bare UUIDv7 is counted outside the shards, never stuck', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    const created = await w.store.createUpload('legacy/outside');
+    const { pk: _pk, [`c_${created.uploadId}`]: entry, ...header } = (await rawInstance(fx, created.uploadId))!;
+    const legacyId = uuidv7();
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: marshall({ ...header, shard: 6, pk: legacyId, [`c_${legacyId}`]: entry }, { removeUndefinedValues: true }),
+      }),
+    );
+    await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.changeLogTable, Key: marshall({ pk: created.uploadId }) }));
+    const image = await snapshot(fx);
+    expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ instancesOutsideShards: 1, stuckInstances: 0, instancesClaimed: 0, errors: 0 });
+    expect(await snapshot(fx)).toBe(image);
+  });
 });
 
 describe('TIERLOG_LEASE_SHARDS lowered from 8 to 4 by a deploy', () => {
