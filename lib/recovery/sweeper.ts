@@ -592,9 +592,13 @@ export class Sweeper {
     },
   ): Promise<void> {
     const { cutoff, horizon } = at;
-    for await (const found of this.find(shard, cutoff, horizon, () => sweep.stopped)) {
-      if (!(await this.take(found, sweep, at))) return;
+    const suspect: { failed?: { readonly error: unknown } } = {};
+    for await (const found of this.find(shard, cutoff, horizon, () => sweep.stopped, suspect)) {
+      if (!(await this.take(found, sweep, at))) break;
     }
+    // Thrown after the expired instances, even when the sweep stopped taking them (the deadline,
+    // the signal): a failed suspect query is the shard's failure, never a report of no error.
+    if (suspect.failed !== undefined) throw suspect.failed.error;
   }
 
   /**
@@ -646,12 +650,17 @@ export class Sweeper {
    * behind a backlog of expired instances that outlasts the sweep it would never be sent, so a
    * writer whose clock runs ahead would go unclaimed, and `StuckInstances` unreported, for as long
    * as the backlog lasts. A suspect query that fails does not keep the shard's expired instances
-   * from this sweep: its failure is thrown after them. No page more once `stopped` says so: a
-   * page the filter left empty (the suspect query's) would otherwise be followed by the next
-   * without the caller asking.
+   * from this sweep: its failure is told to `suspect`, for the caller to throw after them (also
+   * when it stopped taking them). No page more once `stopped` says so: a page the filter left
+   * empty (the suspect query's) would otherwise be followed by the next without the caller asking.
    */
-  private async *find(shard: number, cutoff: number, horizon: number | undefined, stopped: () => boolean): AsyncGenerator<Found> {
-    let suspectQueryFailed: { readonly error: unknown } | undefined;
+  private async *find(
+    shard: number,
+    cutoff: number,
+    horizon: number | undefined,
+    stopped: () => boolean,
+    suspect: { failed?: { readonly error: unknown } },
+  ): AsyncGenerator<Found> {
     if (horizon !== undefined) {
       try {
         for await (const page of this.table.listSuspect(shard, horizon)) {
@@ -659,14 +668,13 @@ export class Sweeper {
           for (const summary of page) yield { summary, via: { kind: 'suspect', horizon } };
         }
       } catch (error) {
-        suspectQueryFailed = { error };
+        suspect.failed = { error };
       }
     }
     for await (const page of this.table.listExpired(shard, cutoff)) {
       if (stopped()) return;
       for (const summary of page) yield { summary, via: { kind: 'expired', cutoff } };
     }
-    if (suspectQueryFailed !== undefined) throw suspectQueryFailed.error;
   }
 
   /**

@@ -266,6 +266,45 @@ describe('a housekeeping sweep whose suspect-lease query fails', () => {
       dynamodb.destroy();
     }
   });
+
+  // The shard's finding ended early (the deadline, the signal) while its expired instances were
+  // taken: the suspect query's failure, thrown after them, was dropped with the rest, and the sweep
+  // answered a report of no error (SweepErrors 0, `tierlog sweep` exit 0).
+  test('stopped while taking the expired instances of that shard, it still fails with what it did', async () => {
+    const fx = await freshFixture();
+    const shard = 1;
+    for (let i = 0; i < 3; i++) {
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk: uuidv7(), state: 'live', shard, leaseUntil: Date.now() - HOUR, n: 0 }),
+        }),
+      );
+    }
+    const stop = new AbortController();
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { KeyConditionExpression?: string };
+        if (context.commandName === 'QueryCommand' && input.KeyConditionExpression?.includes('>')) {
+          throw awsServiceError('InternalServerError', 500);
+        }
+        const out = await next(args);
+        if (context.commandName === 'DeleteItemCommand') stop.abort();
+        return out;
+      },
+      { step: 'initialize', name: 'failSuspectQueryStopAtRetire' },
+    );
+    try {
+      const failed = await sweeperAt(fx, 0, { dynamodb, concurrency: 1 })
+        .sweep({ shards: [shard], signal: stop.signal })
+        .catch((err: unknown) => err);
+      expect(failed).toBeInstanceOf(SweepIncompleteError);
+      expect((failed as SweepIncompleteError).report).toMatchObject({ instancesRetired: 1, stoppedEarly: true, errors: 1 });
+    } finally {
+      dynamodb.destroy();
+    }
+  });
 });
 
 describe('the longest writer lease', () => {
