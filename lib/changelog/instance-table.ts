@@ -296,8 +296,9 @@ export class InstanceTable {
   /**
    * Instance items the lease-index queries of shards `0..shards-1` never show, from one segment of
    * a parallel scan (`segment` of `segments`), at most `maxPages` pages of 1 MB: those without a
-   * `shard` or a numeric `leaseUntil` (`withoutShard`, their ids), and those whose `shard` is `shards` or more
-   * (`outsideShards`, with what the lease index would have shown of them: written by a writer
+   * `shard` or a numeric `leaseUntil` (`withoutShard`, their ids), and those whose `shard` is
+   * `shards` or more (`outsideShards`, with what the lease index would have shown of them, and
+   * whether it is an upload session's: written by a writer
    * configured with more lease shards than `shards`, or with more than it has now). One request a
    * page finds both. A bounded scan: each sweep reads a slice of the table, and successive sweeps
    * cover all of it. Eventually consistent (half the read cost), as the lease index is: what it

@@ -6,9 +6,10 @@
  *     per shard (paginated), so live instances are never read. A housekeeping sweep also finds,
  *     first, live instances whose lease ends further ahead than any writer can take (suspect: a
  *     writer clock that runs ahead; see judge.ts), by one more query per shard, and the items its
- *     queries never show, by a bounded scan: those without a `shard` or a `leaseUntil` (reported), and those in a
- *     shard at or past its `leaseShards` (a writer configured with more shards than the sweeper,
- *     or before their count was lowered): taken as expired once their leases ended.
+ *     queries never show, by a bounded scan: those without a `shard` or a `leaseUntil`
+ *     (reported), and those in a shard at or past its `leaseShards` (a writer configured with more
+ *     shards than the sweeper, or before their count was lowered): taken as expired once their
+ *     leases ended.
  *  2. **retire or claim**: an empty expired one is retired with one conditional delete. Any other
  *     is claimed: a conditional update that takes it only if its lease (or an earlier claim) has
  *     ended, or is suspect; returns its entries; fences its writer; writes `firstSeen` once. A
@@ -748,8 +749,8 @@ export class Sweeper {
           },
         );
       for (const { shard, session: _session, ...summary } of expired) {
-        const found = { summary, via: { kind: 'expired', cutoff: at.cutoff }, reshard: shard % leaseShards } as const;
-        const taken = await this.take(found, sweep, { ...at, skipped: readAgain });
+        const instance = { summary, via: { kind: 'expired', cutoff: at.cutoff }, reshard: shard % leaseShards } as const;
+        const taken = await this.take(instance, sweep, { ...at, skipped: readAgain });
         if (!taken) return void readAgain();
       }
     } catch (err) {
