@@ -296,8 +296,9 @@ export class InstanceTable {
   /**
    * Instance items the lease-index queries of shards `0..shards-1` never show, from one segment of
    * a parallel scan (`segment` of `segments`), at most `maxPages` pages of 1 MB: those without a
-   * `shard` (`withoutShard`, their ids), and those whose `shard` is `shards` or more
-   * (`outsideShards`, with what the lease index would have shown of them: written by a writer
+   * `shard` or a numeric `leaseUntil` (`withoutShard`, their ids), and those whose `shard` is
+   * `shards` or more (`outsideShards`, with what the lease index would have shown of them, and
+   * whether it is an upload session's: written by a writer
    * configured with more lease shards than `shards`, or with more than it has now). One request a
    * page finds both. A bounded scan: each sweep reads a slice of the table, and successive sweeps
    * cover all of it. Eventually consistent (half the read cost), as the lease index is: what it
@@ -316,12 +317,13 @@ export class InstanceTable {
     from?: Record<string, unknown>;
   }): Promise<{
     withoutShard: string[];
-    outsideShards: Array<InstanceSummary & { readonly shard: number }>;
+    /** `session`: an upload session's item (its lease is its expiry), known by its id's prefix or its `upload` attribute. */
+    outsideShards: Array<InstanceSummary & { readonly shard: number; readonly session: boolean }>;
     complete: boolean;
     next?: Record<string, unknown>;
   }> {
     const withoutShard: string[] = [];
-    const outsideShards: Array<InstanceSummary & { readonly shard: number }> = [];
+    const outsideShards: Array<InstanceSummary & { readonly shard: number; readonly session: boolean }> = [];
     const shardLists = inLists('#shard', 's', args.shards);
     const pages = paginateScan(
       { client: this.doc, ...(args.from !== undefined ? { startingToken: args.from } : {}) },
@@ -332,20 +334,33 @@ export class InstanceTable {
         // Every item whose `shard` is not one of the queried 0..shards-1: none, at or past
         // `shards`, or no lease shard at all (negative, fractional: a corrupt item, in no
         // sweeper's query either). A comparison would miss the fractions: the filter names the
-        // shards themselves, in lists of at most 100 (DynamoDB's bound on IN).
-        FilterExpression: `NOT (${shardLists.lists.join(' OR ')})`,
-        ProjectionExpression: '#pk, #shard, #lease, #state, #by',
-        ExpressionAttributeNames: { '#shard': A.shard, '#pk': A.pk, '#lease': A.leaseUntil, '#state': A.state, '#by': A.claimedBy },
-        ExpressionAttributeValues: shardLists.values,
+        // shards themselves, in lists of at most 100 (DynamoDB's bound on IN). And every item
+        // without a numeric `leaseUntil`, the index's sort key: the sparse index leaves it out too.
+        FilterExpression: `NOT (${shardLists.lists.join(' OR ')}) OR NOT attribute_type(#lease, :number)`,
+        // `upload`: a session's, whose id may have no prefix (made before session ids took it).
+        ProjectionExpression: '#pk, #shard, #lease, #state, #by, #upload',
+        ExpressionAttributeNames: {
+          '#shard': A.shard,
+          '#pk': A.pk,
+          '#lease': A.leaseUntil,
+          '#state': A.state,
+          '#by': A.claimedBy,
+          '#upload': 'upload',
+        },
+        ExpressionAttributeValues: { ...shardLists.values, ':number': 'N' },
       },
     );
     let read = 0;
     for await (const page of this.pages('scanOutsideShards', pages, args.from)) {
       for (const item of page.Items ?? []) {
         const shard = item[A.shard];
-        // No lease shard at all: no query of any sweeper reads it, whatever its setting.
-        if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0) withoutShard.push(String(item[A.pk]));
-        else if (shard >= args.shards) outsideShards.push({ ...toSummary(item), shard });
+        // No lease shard at all, or no lease to sort it by: no query of any sweeper reads it, whatever its setting.
+        if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0 || typeof item[A.leaseUntil] !== 'number')
+          withoutShard.push(String(item[A.pk]));
+        else if (shard >= args.shards) {
+          const session = (typeof item[A.pk] === 'string' && item[A.pk].startsWith(SESSION_ID_PREFIX)) || item.upload !== undefined;
+          outsideShards.push({ ...toSummary(item), shard, session });
+        }
       }
       // Stop at the bound, or when told, without asking for the next page.
       if ((++read >= args.maxPages || args.stop?.() === true) && page.LastEvaluatedKey !== undefined)

@@ -49,7 +49,8 @@ export interface SweepReport {
   suspectLeases: number;
   /**
    * Instance items without a `shard`, or with one that is no lease shard (negative, fractional: a
-   * corrupt item), found by the bounded scan: no lease-index query shows them. Reported, never acted on.
+   * corrupt item), or without a numeric `leaseUntil` (the index's sort key), found by the bounded
+   * scan: no lease-index query shows them. Reported, never acted on.
    */
   instancesWithoutShard: number;
   /**

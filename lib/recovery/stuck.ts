@@ -5,9 +5,12 @@
  *    (`now + maxLeaseMs + skewMargin`): its writer's clock runs ahead, or the item is corrupt.
  *    The sweeper finds these by a lease-index query and claims them (see judge.ts). An upload
  *    session's lease is its expiry (up to days ahead): its `pk` prefix keeps it out of the query
- *    and of this classification, so it is never counted nor claimed as stuck.
+ *    and of this classification (its `upload` attribute, for a session whose id is a bare UUIDv7,
+ *    made before the prefix: the sweeper's claim refuses it, uncounted), so it is never counted
+ *    nor claimed as stuck.
  *  - `noShard`: an item without a `shard`, or with one that is no lease shard (negative,
- *    fractional: a corrupt item), which no lease-index query shows. The sweeper finds these by a
+ *    fractional: a corrupt item), or without a numeric `leaseUntil` (the index's sort key: a
+ *    corrupt or hand-written item), which no lease-index query shows. The sweeper finds these by a
  *    bounded scan (`instancesWithoutShard`) and only reports them.
  *
  * The same scan finds a third kind, which depends on the reader's setting rather than on the item:
@@ -21,7 +24,7 @@
  */
 import { DEFAULT_SKEW_MARGIN_MS, MAX_WRITER_LEASE_MS } from '../constants.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
-import { isSessionPk } from '../tiered/upload-session-item.js';
+import { isSessionPk, UPLOAD_ATTR } from '../tiered/upload-session-item.js';
 import { isSuspectLease } from './judge.js';
 
 export type StuckKind = 'suspectLease' | 'noShard';
@@ -48,8 +51,12 @@ export function stuckKind(raw: Record<string, unknown>, now: number, limits: Lea
   const shard = raw[CHANGELOG_ATTR.shard];
   if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0) return 'noShard';
   const lease = raw[CHANGELOG_ATTR.leaseUntil];
-  // An upload session's lease is its expiry, days ahead by design: never suspect.
-  if (isSessionPk(raw[CHANGELOG_ATTR.pk])) return undefined;
-  if (raw[CHANGELOG_ATTR.state] === 'live' && typeof lease === 'number' && isSuspectLease(lease, now, limits)) return 'suspectLease';
+  // No lease to sort it by: the sparse index leaves it out, as the scan judges it.
+  if (typeof lease !== 'number') return 'noShard';
+  // An upload session's lease is its expiry, days ahead by design: never suspect. Known by its
+  // `upload` attribute too, as the sweeper's claim knows it: a session whose id is a bare UUIDv7
+  // (made before session ids took their prefix) has no prefix.
+  if (isSessionPk(raw[CHANGELOG_ATTR.pk]) || raw[UPLOAD_ATTR] !== undefined) return undefined;
+  if (raw[CHANGELOG_ATTR.state] === 'live' && isSuspectLease(lease, now, limits)) return 'suspectLease';
   return undefined;
 }

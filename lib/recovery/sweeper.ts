@@ -6,9 +6,10 @@
  *     per shard (paginated), so live instances are never read. A housekeeping sweep also finds,
  *     first, live instances whose lease ends further ahead than any writer can take (suspect: a
  *     writer clock that runs ahead; see judge.ts), by one more query per shard, and the items its
- *     queries never show, by a bounded scan: those without a `shard` (reported), and those in a
- *     shard at or past its `leaseShards` (a writer configured with more shards than the sweeper,
- *     or before their count was lowered): taken as expired once their leases ended.
+ *     queries never show, by a bounded scan: those without a `shard` or a `leaseUntil`
+ *     (reported), and those in a shard at or past its `leaseShards` (a writer configured with more
+ *     shards than the sweeper, or before their count was lowered): taken as expired once their
+ *     leases ended.
  *  2. **retire or claim**: an empty expired one is retired with one conditional delete. Any other
  *     is claimed: a conditional update that takes it only if its lease (or an earlier claim) has
  *     ended, or is suspect; returns its entries; fences its writer; writes `firstSeen` once. A
@@ -78,7 +79,6 @@ import { WorkPool } from './work-pool.js';
 import { KeyBatcher } from './key-batcher.js';
 import { checkSweeperWindows } from './sweeper-env.js';
 import { abortSessionUpload, isUploadSession } from './sessions.js';
-import { isSessionPk } from '../tiered/upload-session-item.js';
 import { AbandonedUploads, DEFAULT_UPLOAD_LISTING_PAGES } from './abandoned-uploads.js';
 
 /** Where the sweeper logs; Powertools' `Logger` fits. */
@@ -276,7 +276,13 @@ type Taken =
   /** Ours to judge: claimed, or (in a dry run) only read. */
   | { readonly kind: 'held'; readonly parsed: Parsed; readonly claimed: boolean }
   /** The claim refused a header it cannot trust: quarantined without a claim. */
-  | { readonly kind: 'refused'; readonly reason: string; readonly entries: number };
+  | { readonly kind: 'refused'; readonly reason: string; readonly entries: number }
+  /**
+   * Found as suspect, and an upload session (its lease is its expiry, days ahead): one whose id is
+   * a bare UUIDv7 (made before session ids took their prefix), which the lease index's filter
+   * cannot tell. No suspect: the claim refused it, and it is left alone.
+   */
+  | { readonly kind: 'session' };
 
 /** What every instance of one sweep shares. */
 interface SweepRun {
@@ -587,19 +593,29 @@ export class Sweeper {
     },
   ): Promise<void> {
     const { cutoff, horizon } = at;
-    for await (const found of this.find(shard, cutoff, horizon, () => sweep.stopped)) {
-      if (!(await this.take(found, sweep, at))) return;
+    const suspect: { failed?: { readonly error: unknown } } = {};
+    for await (const found of this.find(shard, cutoff, horizon, () => sweep.stopped, suspect)) {
+      if (!(await this.take(found, sweep, at))) break;
     }
+    // Thrown after the expired instances, even when the sweep stopped taking them (the deadline,
+    // the signal): a failed suspect query is the shard's failure, never a report of no error.
+    if (suspect.failed !== undefined) throw suspect.failed.error;
   }
 
   /**
    * Hands one instance found (step 1) to the work pool, which runs the steps after. False once
-   * the sweep takes no more: cut off, past its deadline or its signal.
+   * the sweep takes no more: cut off, past its deadline or its signal. `skipped` is told when the
+   * pool's slot came past them, and the instance was left as it was.
    */
   private async take(
     found: Found,
     sweep: SweepRun,
-    at: { readonly started: number; readonly pastDeadline: () => boolean; readonly flushStale: () => void },
+    at: {
+      readonly started: number;
+      readonly pastDeadline: () => boolean;
+      readonly flushStale: () => void;
+      readonly skipped?: () => void;
+    },
   ): Promise<boolean> {
     const { report, pool } = sweep;
     const { started, pastDeadline, flushStale } = at;
@@ -614,18 +630,17 @@ export class Sweeper {
     } else {
       // On the clock now, not at the sweep's start: a page of the query read late (behind a busy
       // pool) shows the leases live writers took since, as far ahead as any writer takes one.
+      // Counted once the claim (or a dry run's read) shows it is no upload session: processInstance.
       if (!isSuspectLease(found.summary.leaseUntil, this.clock(), { maxLeaseMs: this.maxLeaseMs, skewMarginMs: this.skewMarginMs }))
         return true;
-      report.suspectLeases++;
-      report.stuckInstances++;
-      this.logger.warn('suspect lease', { instanceId: found.summary.instanceId, leaseAheadMs: found.summary.leaseUntil - started });
     }
     // The instances taken before wait for no more than BATCH_MAX_WAIT_MS behind this one.
     flushStale();
     // Looked at again once a slot is free: the wait may have outlasted the deadline or the signal.
     await pool.run(async () => {
-      if (pastDeadline()) report.stoppedEarly = true;
-      else await this.processInstance(found, sweep);
+      if (!pastDeadline()) return this.processInstance(found, sweep);
+      report.stoppedEarly = true;
+      at.skipped?.();
     });
     return true;
   }
@@ -636,12 +651,17 @@ export class Sweeper {
    * behind a backlog of expired instances that outlasts the sweep it would never be sent, so a
    * writer whose clock runs ahead would go unclaimed, and `StuckInstances` unreported, for as long
    * as the backlog lasts. A suspect query that fails does not keep the shard's expired instances
-   * from this sweep: its failure is thrown after them. No page more once `stopped` says so: a
-   * page the filter left empty (the suspect query's) would otherwise be followed by the next
-   * without the caller asking.
+   * from this sweep: its failure is told to `suspect`, for the caller to throw after them (also
+   * when it stopped taking them). No page more once `stopped` says so: a page the filter left
+   * empty (the suspect query's) would otherwise be followed by the next without the caller asking.
    */
-  private async *find(shard: number, cutoff: number, horizon: number | undefined, stopped: () => boolean): AsyncGenerator<Found> {
-    let suspectQueryFailed: { readonly error: unknown } | undefined;
+  private async *find(
+    shard: number,
+    cutoff: number,
+    horizon: number | undefined,
+    stopped: () => boolean,
+    suspect: { failed?: { readonly error: unknown } },
+  ): AsyncGenerator<Found> {
     if (horizon !== undefined) {
       try {
         for await (const page of this.table.listSuspect(shard, horizon)) {
@@ -649,14 +669,13 @@ export class Sweeper {
           for (const summary of page) yield { summary, via: { kind: 'suspect', horizon } };
         }
       } catch (error) {
-        suspectQueryFailed = { error };
+        suspect.failed = { error };
       }
     }
     for await (const page of this.table.listExpired(shard, cutoff)) {
       if (stopped()) return;
       for (const summary of page) yield { summary, via: { kind: 'expired', cutoff } };
     }
-    if (suspectQueryFailed !== undefined) throw suspectQueryFailed.error;
   }
 
   /**
@@ -692,15 +711,21 @@ export class Sweeper {
         stop: () => sweep.stopped,
         ...(from !== undefined ? { from } : {}),
       });
-      // Read to the segment's end: the next scan of it starts over.
-      if (found.next === undefined) this.scanResume.delete(segment);
-      else this.scanResume.set(segment, found.next);
-      // Cut off meanwhile: the report was returned, and stays as it was.
+      // Where the next scan of the segment goes on (undefined: at its start).
+      const resumeAt = (key: Record<string, unknown> | undefined) =>
+        key === undefined ? this.scanResume.delete(segment) : this.scanResume.set(segment, key);
+      // Cut off meanwhile: the report was returned, and stays as it was; what the scan read is read again.
       if (sweep.stopped) return;
+      // Read to the segment's end: the next scan of it starts over.
+      resumeAt(found.next);
+      // An instance found and not taken (the deadline, the signal): the next scan of the segment
+      // reads these pages again, not a whole pass of the table later. Those taken are then gone,
+      // or moved into a queried shard.
+      const readAgain = () => resumeAt(from);
       const { withoutShard, outsideShards } = found;
       const expired = outsideShards.filter((o) => o.leaseUntil < at.cutoff);
       // An upload session's lease is its expiry, days ahead by design: not stuck, taken once it ended.
-      const live = outsideShards.filter((o) => !(o.leaseUntil < at.cutoff) && !isSessionPk(o.instanceId));
+      const live = outsideShards.filter((o) => !(o.leaseUntil < at.cutoff) && !o.session);
       report.instancesWithoutShard += withoutShard.length;
       report.instancesOutsideShards += outsideShards.length;
       report.stuckInstances += withoutShard.length + live.length;
@@ -723,9 +748,10 @@ export class Sweeper {
             segments,
           },
         );
-      for (const { shard, ...summary } of expired) {
-        const taken = await this.take({ summary, via: { kind: 'expired', cutoff: at.cutoff }, reshard: shard % leaseShards }, sweep, at);
-        if (!taken) return;
+      for (const { shard, session: _session, ...summary } of expired) {
+        const instance = { summary, via: { kind: 'expired', cutoff: at.cutoff }, reshard: shard % leaseShards } as const;
+        const taken = await this.take(instance, sweep, { ...at, skipped: readAgain });
+        if (!taken) return void readAgain();
       }
     } catch (err) {
       if (!sweep.stopped) report.errors++;
@@ -738,7 +764,18 @@ export class Sweeper {
     const instanceId = found.summary.instanceId;
     if (sweep.stopped) return;
     try {
-      const taken = await this.retireOrClaim(found, report.dryRun, sweep);
+      let taken: Taken | undefined;
+      try {
+        taken = await this.retireOrClaim(found, report.dryRun, sweep);
+      } finally {
+        // A suspect is counted once the claim's answer (or a claim that failed) did not show an
+        // upload session, which the lease index's filter may not tell (see `Taken`).
+        if (found.via.kind === 'suspect' && taken?.kind !== 'session' && !sweep.stopped) {
+          report.suspectLeases++;
+          report.stuckInstances++;
+          this.logger.warn('suspect lease', { instanceId, leaseAheadMs: found.summary.leaseUntil - this.clock() });
+        }
+      }
       // Cut off while claiming: the instance stays as the answer left it (claimed, entries intact).
       if (sweep.stopped) return;
       switch (taken.kind) {
@@ -749,6 +786,7 @@ export class Sweeper {
           report.instancesSkipped++;
           return;
         case 'gone':
+        case 'session':
           return;
         case 'refused':
           this.quarantineInstance(instanceId, taken, report);
@@ -791,6 +829,7 @@ export class Sweeper {
     const instanceId = found.summary.instanceId;
     if (dryRun) {
       const raw = await this.table.getRaw(instanceId);
+      if (raw !== undefined && found.via.kind === 'suspect' && isUploadSession(raw)) return { kind: 'session' };
       return raw === undefined ? { kind: 'gone' } : { kind: 'held', parsed: parse(raw), claimed: false };
     }
     const { via } = found;
@@ -826,7 +865,10 @@ export class Sweeper {
       const item = await this.table.getRaw(instanceId);
       return item === undefined ? { kind: 'lost' } : { kind: 'refused', reason: err.message, entries: entryCount(item) };
     }
-    return claimed.applied ? { kind: 'held', parsed: parse(claimed.item), claimed: true } : this.ownClaim(claimed.item, until);
+    if (claimed.applied) return { kind: 'held', parsed: parse(claimed.item), claimed: true };
+    // The suspect claim's condition refuses an upload session: that, not a lost claim.
+    if (via.kind === 'suspect' && claimed.item !== undefined && isUploadSession(claimed.item)) return { kind: 'session' };
+    return this.ownClaim(claimed.item, until);
   }
 
   /**

@@ -412,7 +412,14 @@ describe('scanOutsideShards', () => {
   it('a claimed item outside the shards comes with its claimant, as the lease index would show it', async () => {
     const pk = await putInstance({ shard: 300, leaseUntil: 2, state: 'claimed', claimedBy: 'sweeper-z' });
     const found = await table.scanOutsideShards({ segment: 0, segments: 1, maxPages: 100, shards: 256 });
-    expect(found.outsideShards).toContainEqual({ instanceId: pk, shard: 300, leaseUntil: 2, state: 'claimed', claimedBy: 'sweeper-z' });
+    expect(found.outsideShards).toContainEqual({
+      instanceId: pk,
+      shard: 300,
+      leaseUntil: 2,
+      state: 'claimed',
+      claimedBy: 'sweeper-z',
+      session: false,
+    });
   });
 
   it('each segment of a parallel scan reads its own part: together they find every item once', async () => {

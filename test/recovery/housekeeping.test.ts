@@ -228,6 +228,41 @@ describe('housekeeping', () => {
     expect(suspectQueries).toHaveLength(1);
   });
 
+  // The scan goes on, in the next scan of its segment, where this one stopped: pages whose items a
+  // sweep stopped (its signal, its deadline) before taking were never read again until the scan of
+  // the segment came round, a whole pass of the table later.
+  test('items outside the lease shards a sweep stopped before taking are read again by the next scan of their segment', async () => {
+    const fx = await freshFixture();
+    // Three dead idle writers of a setting with 8 shards, in shard 6 (the sweeper's 4 never query it).
+    const ids = [uuidv7(), uuidv7(), uuidv7()];
+    for (const pk of ids) {
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk, shard: 6, state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
+        }),
+      );
+    }
+    // The sweep is stopped (Ctrl-C) once the first of them is retired: the second is left.
+    const controller = new AbortController();
+    const dynamodb = twoPerPage();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (/Delete/.test(context.commandName ?? '')) controller.abort();
+        return out;
+      },
+      { step: 'initialize', name: 'stopAfterRetire' },
+    );
+    const s = makeSweeper(fx, 0, { dynamodb, shardlessScan: { segments: 1, maxPages: 1 }, concurrency: 1 });
+    open.push(s);
+    const first = await s.sweeper.sweep({ signal: controller.signal });
+    expect(first).toMatchObject({ instancesOutsideShards: 2, instancesRetired: 1, stoppedEarly: true, errors: 0 });
+    // The next scan reads that page again: the one left is retired with the rest.
+    expect(await s.sweeper.sweep()).toMatchObject({ instancesRetired: 2, errors: 0 });
+    for (const id of ids) expect(await rawInstance(fx, id)).toBeUndefined();
+  });
+
   test('a bounded scan that fails is counted among the errors (SweepErrors); the shards are swept all the same', async () => {
     const fx = await freshFixture();
     const dead = await putDeadInstance(fx, { fenced: true, shard: 1 });

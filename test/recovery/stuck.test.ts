@@ -5,7 +5,7 @@
  * queries. The sweeper claims the first at once and recovers its entries one upload window later
  * on its own clock, reports the others and leaves them alone; `tierlog status` lists them.
  */
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
@@ -113,6 +113,37 @@ describe('a writer whose clock runs 3 h ahead', () => {
     const image = await snapshot(fx);
     expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesClaimed: 0 });
     expect(await snapshot(fx)).toBe(image);
+  });
+});
+
+describe('an upload session made before session ids took their prefix (a bare UUIDv7)', () => {
+  // Its lease (its expiry plus the grace, a day ahead) passes the suspect horizon, and the lease
+  // index's filter knows sessions by the id's prefix alone: the suspect query shows it, the claim
+  // refuses it (it has an `upload` attribute). It was counted as a suspect lease and a stuck
+  // instance (and skipped) by every housekeeping sweep of its life, and listed by status as one.
+  test('is no suspect lease: not counted stuck nor skipped, not claimed; status lists no stuck item', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    const created = await w.store.createUpload('legacy/session', { expiresInMs: 2 * 24 * HOUR });
+    const item = (await rawInstance(fx, created.uploadId))!;
+    const legacyId = uuidv7();
+    const { pk: _pk, [`c_${created.uploadId}`]: entry, ...header } = item;
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: marshall({ ...header, pk: legacyId, [`c_${legacyId}`]: entry }, { removeUndefinedValues: true }),
+      }),
+    );
+    await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.changeLogTable, Key: marshall({ pk: created.uploadId }) }));
+    const image = await snapshot(fx);
+    const warned: string[] = [];
+    const report = await sweeperAt(fx, 0, { logger: { info() {}, warn: (m) => warned.push(m), error() {} } }).sweep();
+    expect(report).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesSkipped: 0, instancesClaimed: 0, errors: 0 });
+    expect(warned).not.toContain('suspect lease');
+    expect(await snapshot(fx)).toBe(image);
+    const status = await collectStatus(statusCtx(fx, Date.now()));
+    expect(status.stuck.suspectLeases).toEqual([]);
   });
 });
 
@@ -235,6 +266,45 @@ describe('a housekeeping sweep whose suspect-lease query fails', () => {
       dynamodb.destroy();
     }
   });
+
+  // The shard's finding ended early (the deadline, the signal) while its expired instances were
+  // taken: the suspect query's failure, thrown after them, was dropped with the rest, and the sweep
+  // answered a report of no error (SweepErrors 0, `tierlog sweep` exit 0).
+  test('stopped while taking the expired instances of that shard, it still fails with what it did', async () => {
+    const fx = await freshFixture();
+    const shard = 1;
+    for (let i = 0; i < 3; i++) {
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk: uuidv7(), state: 'live', shard, leaseUntil: Date.now() - HOUR, n: 0 }),
+        }),
+      );
+    }
+    const stop = new AbortController();
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { KeyConditionExpression?: string };
+        if (context.commandName === 'QueryCommand' && input.KeyConditionExpression?.includes('>')) {
+          throw awsServiceError('InternalServerError', 500);
+        }
+        const out = await next(args);
+        if (context.commandName === 'DeleteItemCommand') stop.abort();
+        return out;
+      },
+      { step: 'initialize', name: 'failSuspectQueryStopAtRetire' },
+    );
+    try {
+      const failed = await sweeperAt(fx, 0, { dynamodb, concurrency: 1 })
+        .sweep({ shards: [shard], signal: stop.signal })
+        .catch((err: unknown) => err);
+      expect(failed).toBeInstanceOf(SweepIncompleteError);
+      expect((failed as SweepIncompleteError).report).toMatchObject({ instancesRetired: 1, stoppedEarly: true, errors: 1 });
+    } finally {
+      dynamodb.destroy();
+    }
+  });
 });
 
 describe('the longest writer lease', () => {
@@ -264,11 +334,12 @@ describe('the longest writer lease', () => {
 });
 
 /**
- * Puts an expired instance item whose `shard` is `shard` (absent when undefined), with one entry
+ * Puts an expired instance item whose `shard` is `shard` (absent when undefined; its `leaseUntil`
+ * too with `noLease`), with one entry
  * naming a blob that exists, and sweeps once: the report, what the sweep warned, and whether the
  * tables and the bucket are as they were.
  */
-async function sweepStranded(fx: Fixture, key: string, shard: number | undefined) {
+async function sweepStranded(fx: Fixture, key: string, shard: number | undefined, options: { noLease?: boolean } = {}) {
   const blob = blobKey(fx, key);
   await rawPutObject(fx, blob, 'kept');
   const instanceId = uuidv7();
@@ -278,7 +349,7 @@ async function sweepStranded(fx: Fixture, key: string, shard: number | undefined
       Item: marshall({
         pk: instanceId,
         state: 'live',
-        leaseUntil: Date.now() - HOUR,
+        ...(options.noLease === true ? {} : { leaseUntil: Date.now() - HOUR }),
         ...(shard !== undefined ? { shard } : {}),
         n: 1,
         [`c_${newChangeId()}`]: { v: 1, id: key, new: blob, at: Date.now() - HOUR },
@@ -329,6 +400,19 @@ describe('an item whose shard no lease-index query reads (negative, fractional: 
       expect(formatStatus(status).join('\n')).toMatch(/stuck instances {2}1/);
     },
   );
+});
+
+describe('an item with a lease shard but no leaseUntil (corrupt, or written by hand)', () => {
+  // The lease index is sparse on its sort key: no query of any shard shows the item, and the
+  // scan's filter (a shard outside the queried ones) left it out. Its entries were never
+  // recovered, with no count and no alarm.
+  test('found by the bounded scan, reported as stuck, never acted on; status lists it with the stuck instances', async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await sweepStranded(fx, 'nolease/x', fx.config.leaseShards - 1, { noLease: true });
+    const status = await collectStatus(statusCtx(fx, Date.now()));
+    expect(status.stuck.withoutShard).toEqual([instanceId]);
+    expect(formatStatus(status).join('\n')).toMatch(/stuck instances {2}1/);
+  });
 });
 
 /** A real writer's change log configured with `leaseShards`, whose instance lands in `shard`. */
@@ -451,6 +535,27 @@ describe("an item in a shard past the sweeper's TIERLOG_LEASE_SHARDS (a writer c
       instancesClaimed: 0,
       errors: 0,
     });
+    expect(await snapshot(fx)).toBe(image);
+  });
+
+  // The id's prefix was all the scan knew sessions by: a session made before session ids took
+  // their prefix (a bare UUIDv7) was counted as stuck by every housekeeping sweep of its life.
+  test('an upload session there whose id is a bare UUIDv7 is counted outside the shards, never stuck', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    const created = await w.store.createUpload('legacy/outside');
+    const { pk: _pk, [`c_${created.uploadId}`]: entry, ...header } = (await rawInstance(fx, created.uploadId))!;
+    const legacyId = uuidv7();
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: marshall({ ...header, shard: 6, pk: legacyId, [`c_${legacyId}`]: entry }, { removeUndefinedValues: true }),
+      }),
+    );
+    await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.changeLogTable, Key: marshall({ pk: created.uploadId }) }));
+    const image = await snapshot(fx);
+    expect(await sweeperAt(fx, 0).sweep()).toMatchObject({ instancesOutsideShards: 1, stuckInstances: 0, instancesClaimed: 0, errors: 0 });
     expect(await snapshot(fx)).toBe(image);
   });
 });
