@@ -249,7 +249,7 @@ export function formatStatus(r: StatusReport, leaseShards?: number): string[] {
     for (const s of r.stuck.suspectLeases.slice(0, 20))
       lines.push(`  ${s.instanceId}  lease ${formatDuration(s.leaseAheadMs)} ahead: a writer clock runs ahead (the sweeper claims it)`);
     for (const id of r.stuck.withoutShard.slice(0, 20))
-      lines.push(`  ${id}  no shard: the lease index never shows it (see "tierlog inspect ${id}")`);
+      lines.push(`  ${id}  no lease shard or no lease: the lease index never shows it (see "tierlog inspect ${id}")`);
     if (r.stuck.suspectLeases.length > 20 || r.stuck.withoutShard.length > 20) lines.push('  ... more (use --json)');
   }
   if (r.corruptItems.length > 0) {

@@ -185,7 +185,7 @@ describe('status across Scan pages', () => {
     expect(o[20]).toBe('  ... more (use --json)');
     const s = listedUnder(lines, 'stuck instances  25 (alarmed as StuckInstances)');
     expect(s).toHaveLength(21);
-    expect(twenty(s).every((l) => l.includes('  no shard: the lease index never shows it'))).toBe(true);
+    expect(twenty(s).every((l) => l.includes('  no lease shard or no lease: the lease index never shows it'))).toBe(true);
     expect(s[20]).toBe('  ... more (use --json)');
     const c = listedUnder(lines, 'corrupt items  25 (');
     expect(c).toHaveLength(21);

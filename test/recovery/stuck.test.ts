@@ -379,7 +379,7 @@ describe('an item without a shard', () => {
 
     const status = await collectStatus(statusCtx(fx, Date.now()));
     expect(status.stuck.withoutShard).toEqual([instanceId]);
-    expect(formatStatus(status).join('\n')).toContain(`${instanceId}  no shard`);
+    expect(formatStatus(status).join('\n')).toContain(`${instanceId}  no lease shard or no lease`);
 
     // A fan-out sweep of other shards does not scan.
     expect(await sweeperAt(fx, 0).sweep({ shards: [1] })).toMatchObject({ instancesWithoutShard: 0 });
@@ -412,6 +412,10 @@ describe('an item with a lease shard but no leaseUntil (corrupt, or written by h
     const status = await collectStatus(statusCtx(fx, Date.now()));
     expect(status.stuck.withoutShard).toEqual([instanceId]);
     expect(formatStatus(status).join('\n')).toMatch(/stuck instances {2}1/);
+    // It has a shard: what the line says is that no lease-index query shows it, not that it has none.
+    expect(formatStatus(status)).toContain(
+      `  ${instanceId}  no lease shard or no lease: the lease index never shows it (see "tierlog inspect ${instanceId}")`,
+    );
   });
 });
 
