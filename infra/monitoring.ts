@@ -544,7 +544,7 @@ export class TierlogMonitoring extends Construct {
       }),
       abandonedUploadErrors: new cloudwatch.Alarm(this, 'AbandonedUploadErrors', {
         alarmDescription:
-          'tierlog: the sweeper could not list or abort dead writers\' multipart uploads; their parts wait for the bucket\'s lifecycle rule (see "abandoned upload" / "abandoned uploads not listed" in the sweeper logs; check s3:ListBucketMultipartUploads and s3:AbortMultipartUpload)',
+          'tierlog: the sweeper could not list or abort dead writers\' (or expired upload sessions\') multipart uploads; their parts wait for the bucket\'s lifecycle rule (see "abandoned upload" / "abandoned uploads not listed" / "upload session\'s uploads not listed" in the sweeper logs; check s3:ListBucketMultipartUploads and s3:AbortMultipartUpload)',
         metric: uploadErrors,
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -25,9 +25,13 @@ import { decodeEntry, entryAttribute } from '../changelog/entry-codec.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 
 export type SessionStep =
-  | { readonly kind: 'none' }
-  /** `unreadable`: why the session's `upload` attribute could not be read (its entry named the blob). */
-  | { readonly kind: 'aborted'; readonly existed: boolean; readonly unreadable?: string }
+  /** `unlisted`: the listing of uploads under the blob key was refused (why): only a noted upload is known. */
+  | { readonly kind: 'none'; readonly unlisted?: string }
+  /**
+   * `unreadable`: why the session's `upload` attribute could not be read (its entry named the blob).
+   * `unlisted`: as above; the uploads the session never noted are left to the bucket's lifecycle rule.
+   */
+  | { readonly kind: 'aborted'; readonly existed: boolean; readonly unreadable?: string; readonly unlisted?: string }
   | { readonly kind: 'untrusted'; readonly reason: string }
   /** The sweep was cut off at its deadline before every upload was aborted: the rest are the next sweep's. */
   | { readonly kind: 'stopped' };
@@ -57,16 +61,19 @@ export async function abortSessionUpload(
   if (target === undefined) return { kind: 'untrusted', reason: 'malformed upload session, and no entry names its blob' };
   const check = checkBlobKey(prefix, target.key, target.blob);
   if (!check.ok) return { kind: 'untrusted', reason: check.reason };
-  const ids = new Set(await uploadsOfSession(lt, target.blob));
+  const listed = await uploadsOfSession(lt, target.blob);
+  const ids = new Set(listed.ids);
   if (target.s3UploadId !== undefined) ids.add(target.s3UploadId);
   const unreadable = session === undefined ? { unreadable: 'malformed upload session' } : {};
-  if (ids.size === 0) return session === undefined ? { kind: 'aborted', existed: false, ...unreadable } : { kind: 'none' };
+  const unlisted = listed.refused !== undefined ? { unlisted: listed.refused } : {};
+  if (ids.size === 0)
+    return session === undefined ? { kind: 'aborted', existed: false, ...unreadable, ...unlisted } : { kind: 'none', ...unlisted };
   let existed = false;
   for (const id of ids) {
     if (stopped()) return { kind: 'stopped' };
     existed = (await lt.abortMultipart(target.blob, id)) || existed;
   }
-  return { kind: 'aborted', existed, ...unreadable };
+  return { kind: 'aborted', existed, ...unreadable, ...unlisted };
 }
 
 /** The key and blob of an unreadable session, from its entry (absent once committed as a create). */
@@ -85,13 +92,14 @@ function entryTarget(raw: Record<string, unknown>): { key: string; blob: string;
  * (a fresh UUIDv7), so each upload under it is the session's: the one it noted, and any it never
  * noted (a CreateMultipartUpload whose answer was lost and which the SDK sent again, a writer that
  * died before noting the id). Without the listing grant, only the noted upload is known; the
- * bucket's lifecycle rule frees the rest.
+ * bucket's lifecycle rule frees the rest, and `refused` says why (the sweeper counts it as it counts
+ * a dead writer's listing refused: `abandonedUploadErrors`).
  */
-async function uploadsOfSession(lt: LtBucket, blob: string): Promise<string[]> {
+async function uploadsOfSession(lt: LtBucket, blob: string): Promise<{ readonly ids: string[]; readonly refused?: string }> {
   try {
-    return await lt.multipartUploadIds(blob);
+    return { ids: await lt.multipartUploadIds(blob) };
   } catch (err) {
-    if (err instanceof AccessDeniedError) return [];
+    if (err instanceof AccessDeniedError) return { ids: [], refused: err.message };
     throw err;
   }
 }

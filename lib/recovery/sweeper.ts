@@ -807,6 +807,14 @@ export class Sweeper {
             if (session.kind === 'untrusted') this.logger.warn('upload session not aborted', { instanceId, reason: session.reason });
             else if (session.kind === 'aborted' && session.unreadable !== undefined)
               this.logger.warn('upload session unreadable: its uploads found from its entry', { instanceId, reason: session.unreadable });
+            if ((session.kind === 'aborted' || session.kind === 'none') && session.unlisted !== undefined) {
+              // As a dead writer's listing refused (abandoned-uploads.ts): counted, its alarm's to tell.
+              report.abandonedUploadErrors++;
+              this.logger.warn(
+                "upload session's uploads not listed: only its noted upload aborted, the rest left to the bucket's AbortIncompleteMultipartUpload rule",
+                { instanceId, error: session.unlisted },
+              );
+            }
           }
           if (sweep.stopped) return;
           this.settleInstance(parsed.item, isUploadSession(parsed.raw), sweep);

@@ -260,8 +260,10 @@ describe("a session whose 'upload' attribute names another object's live blob", 
 
 describe('a sweeper not granted the multipart-upload listing', () => {
   // It cannot find a session's uploads under its blob key: the upload id the session noted is all
-  // it has, and aborting it is what frees the parts before the bucket's lifecycle rule would.
-  test("it aborts the session's noted upload all the same", async () => {
+  // it has, and aborting it is what frees the parts before the bucket's lifecycle rule would. The
+  // refusal is counted as a dead writer's is (`abandonedUploadErrors`, alarmed): it was silent, and
+  // the uploads the session never noted were left to the lifecycle rule with nothing said.
+  test("it aborts the session's noted upload all the same, and counts the refused listing", async () => {
     const created = await w.store.createUpload('edge/no-upload-listing');
     await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
     const item = await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
@@ -273,15 +275,19 @@ describe('a sweeper not granted the multipart-upload listing', () => {
       error: () =>
         Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } }),
     });
+    let refusals = 0;
     for (const offset of [2 * DAY, 2 * DAY + PAST_WINDOW_MS]) {
       const { sweeper, close } = makeSweeper(fx, offset, { injector });
       try {
-        expect((await sweeper.sweep()).errors).toBe(0);
+        const report = await sweeper.sweep();
+        expect(report.errors).toBe(0);
+        refusals += report.abandonedUploadErrors;
       } finally {
         close();
       }
     }
     expect(injector.stats.injected.fail, 'the listing was refused').toBeGreaterThan(0);
+    expect(refusals, 'each refused listing counted').toBe(injector.stats.injected.fail);
     expect(await uploadsInProgress()).not.toContain(blob);
   });
 });
