@@ -479,6 +479,19 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
 });
 
 describe('snapshot-audit function plan', () => {
+  /** An inventory partition under `live`'s bucket (hive/, as the daily inventory leaves it) made at each of `times`. */
+  async function putInventoryPartitions(live: Fixture, times: readonly number[]): Promise<void> {
+    const s3 = createS3Client();
+    try {
+      for (const time of times) {
+        const dt = new Date(time).toISOString().slice(0, 16).replace(/[T:]/g, '-');
+        await s3.send(new PutObjectCommand({ Bucket: live.config.bucket, Key: `inventory/hive/dt=${dt}/symlink.txt`, Body: '' }));
+      }
+    } finally {
+      s3.destroy();
+    }
+  }
+
   /** The function's plan, on `live`'s bucket as the snapshot bucket, for exports made at `exportTime`. */
   async function runPlan(
     live: Fixture,
@@ -511,15 +524,7 @@ describe('snapshot-audit function plan', () => {
     async ({ ageHours, stale }) => {
       const live = await freshFixture();
       const newest = Date.now() - ageHours * HOUR;
-      const s3 = createS3Client();
-      try {
-        for (const time of [newest - 24 * HOUR, newest]) {
-          const dt = new Date(time).toISOString().slice(0, 16).replace(/[T:]/g, '-');
-          await s3.send(new PutObjectCommand({ Bucket: live.config.bucket, Key: `inventory/hive/dt=${dt}/symlink.txt`, Body: '' }));
-        }
-      } finally {
-        s3.destroy();
-      }
+      await putInventoryPartitions(live, [newest - 24 * HOUR, newest]);
       const run = await runPlan(live, Date.now(), undefined, 'WARN');
       expect(run.error).toBeUndefined();
       // Past INVENTORY_STALE_SECONDS (3 days) the run is blind to every orphan since: said in the log too.
@@ -543,13 +548,7 @@ describe('snapshot-audit function plan', () => {
 
   it("takes an export's time as ISO, seconds or ms since the epoch alike: the same cutoff, the export's time less the safety age", async () => {
     const live = await freshFixture();
-    const s3 = createS3Client();
-    const dt = new Date(Date.now() - HOUR).toISOString().slice(0, 16).replace(/[T:]/g, '-');
-    try {
-      await s3.send(new PutObjectCommand({ Bucket: live.config.bucket, Key: `inventory/hive/dt=${dt}/symlink.txt`, Body: '' }));
-    } finally {
-      s3.destroy();
-    }
+    await putInventoryPartitions(live, [Date.now() - HOUR]);
     // Older than the inventory, so the exports' time is the one the cutoff counts from.
     const exportTime = Math.floor(Date.now() / 1000) * 1000 - 3 * HOUR;
     const cutoffs: unknown[] = [];
@@ -570,13 +569,7 @@ describe('snapshot-audit function plan', () => {
     ['minutes since the epoch', (ms: number) => Math.floor(ms / 60_000)],
   ])('refuses an export time before DynamoDB exports existed (%s), before the cutoff is taken from it', async (_what, asGiven) => {
     const live = await freshFixture();
-    const s3 = createS3Client();
-    const dt = new Date(Date.now() - HOUR).toISOString().slice(0, 16).replace(/[T:]/g, '-');
-    try {
-      await s3.send(new PutObjectCommand({ Bucket: live.config.bucket, Key: `inventory/hive/dt=${dt}/symlink.txt`, Body: '' }));
-    } finally {
-      s3.destroy();
-    }
+    await putInventoryPartitions(live, [Date.now() - HOUR]);
     const run = await runPlan(live, Date.now() - 3 * HOUR, asGiven);
     expect(run.result).toBeUndefined();
     expect(run.error).toMatchObject({ name: 'ValidationError', field: 'objectsExport', message: expect.stringContaining('2020') });

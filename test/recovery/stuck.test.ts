@@ -202,14 +202,7 @@ describe('a housekeeping sweep cut off behind a backlog of expired instances', (
     const suspect = ahead.log.instanceId;
     const shard = shardOf(suspect, fx.config.leaseShards);
     // 30 dead writers' empty items in the suspect's shard: more than this sweep gets through.
-    for (let i = 0; i < 30; i++) {
-      await fx.dynamodb.send(
-        new PutItemCommand({
-          TableName: fx.config.changeLogTable,
-          Item: marshall({ pk: uuidv7(), state: 'live', shard, leaseUntil: Date.now() - HOUR, n: 0 }),
-        }),
-      );
-    }
+    await putEmptyExpired(fx, shard, 30);
     // The sweep is stopped once its third retire is sent (a deadline reached, in effect).
     const stop = new AbortController();
     let retires = 0;
@@ -237,14 +230,7 @@ describe('a housekeeping sweep whose suspect-lease query fails', () => {
   test('still takes the expired instances of that shard, then fails with what it did', async () => {
     const fx = await freshFixture();
     const shard = 1;
-    for (let i = 0; i < 2; i++) {
-      await fx.dynamodb.send(
-        new PutItemCommand({
-          TableName: fx.config.changeLogTable,
-          Item: marshall({ pk: uuidv7(), state: 'live', shard, leaseUntil: Date.now() - HOUR, n: 0 }),
-        }),
-      );
-    }
+    await putEmptyExpired(fx, shard, 2);
     const dynamodb = createDynamoDBClient();
     dynamodb.middlewareStack.add(
       (next, context) => async (args) => {
@@ -273,14 +259,7 @@ describe('a housekeeping sweep whose suspect-lease query fails', () => {
   test('stopped while taking the expired instances of that shard, it still fails with what it did', async () => {
     const fx = await freshFixture();
     const shard = 1;
-    for (let i = 0; i < 3; i++) {
-      await fx.dynamodb.send(
-        new PutItemCommand({
-          TableName: fx.config.changeLogTable,
-          Item: marshall({ pk: uuidv7(), state: 'live', shard, leaseUntil: Date.now() - HOUR, n: 0 }),
-        }),
-      );
-    }
+    await putEmptyExpired(fx, shard, 3);
     const stop = new AbortController();
     const dynamodb = createDynamoDBClient();
     dynamodb.middlewareStack.add(
@@ -418,6 +397,18 @@ describe('an item with a lease shard but no leaseUntil (corrupt, or written by h
     );
   });
 });
+
+/** `count` empty instance items in `shard` whose leases ended an hour ago (dead writers that left nothing). */
+async function putEmptyExpired(fx: Fixture, shard: number, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: marshall({ pk: uuidv7(), state: 'live', shard, leaseUntil: Date.now() - HOUR, n: 0 }),
+      }),
+    );
+  }
+}
 
 /** A real writer's change log configured with `leaseShards`, whose instance lands in `shard`. */
 function writerInShard(fx: Fixture, leaseShards: number, shard: number): DynamoChangeLog {
