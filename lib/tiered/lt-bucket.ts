@@ -4,7 +4,7 @@
  * presigned part URLs, list, complete, abort). Every key it is given is checked to lie under the configured prefix; this module
  * refuses to touch anything else, whatever its caller believes.
  */
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable, Transform } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -164,7 +164,7 @@ export class LtBucket {
   async getBytes(key: string, size: number): Promise<Uint8Array | undefined> {
     const out = await this.getObject(key, size);
     if (out === undefined) return undefined;
-    return out.transformToByteArray();
+    return this.counted(key, size, size, await out.transformToByteArray());
   }
 
   /**
@@ -570,7 +570,7 @@ export class LtBucket {
    */
   async getRangeBytes(key: string, size: number, start: number, end: number): Promise<Uint8Array | undefined> {
     const out = await this.getObject(key, size, { start, end });
-    return out === undefined ? undefined : out.transformToByteArray();
+    return out === undefined ? undefined : this.counted(key, size, end - start + 1, await out.transformToByteArray());
   }
 
   /**
@@ -656,7 +656,41 @@ export class LtBucket {
         `${answered.size} (bytes ${answered.start}-${answered.end} answered for ${wanted.start}-${wanted.end})`,
       );
     }
+    // An answer sent chunked (a proxy, an S3-compatible store) tells no Content-Length, which
+    // nothing above could check (nor Node, which holds a body to the length it was told): its
+    // bytes are counted as they are read, a stream's failing when they are not the ones wanted.
+    if (out.ContentLength === undefined) return this.countedStream(key, size, wanted.end - wanted.start + 1, out.Body);
     return out.Body;
+  }
+
+  /** `bytes`, read from an answer of `key` that should hold `wanted` of its `size`. @throws CorruptItemError */
+  private counted(key: string, size: number, wanted: number, bytes: Uint8Array): Uint8Array {
+    if (bytes.byteLength !== wanted) throw this.notItsSize(key, size, `another length: ${bytes.byteLength} bytes answered for ${wanted}`);
+    return bytes;
+  }
+
+  /**
+   * `body` through a count of its bytes: the stream fails with a {@link CorruptItemError} as soon
+   * as it passes `wanted`, or at its end short of it. Destroying the stream returned destroys `body`.
+   */
+  private countedStream<B extends NonNullable<GetObjectCommandOutput['Body']>>(key: string, size: number, wanted: number, body: B): B {
+    let seen = 0;
+    const count = new Transform({
+      transform: (chunk: Uint8Array, _encoding, done) => {
+        seen += chunk.byteLength;
+        if (seen > wanted) done(this.notItsSize(key, size, `another length: more than the ${wanted} bytes wanted answered`));
+        else done(null, chunk);
+      },
+      flush: (done) => done(seen === wanted ? null : this.notItsSize(key, size, `another length: ${seen} bytes answered for ${wanted}`)),
+    });
+    pipeline(body as unknown as Readable, count, () => {});
+    return Object.assign(count, {
+      transformToByteArray: async () => {
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of count) chunks.push(chunk as Uint8Array);
+        return new Uint8Array(Buffer.concat(chunks));
+      },
+    }) as unknown as B;
   }
 
   /** A blob S3 shows is not the `size` bytes its item declares: it holds `held`. */
