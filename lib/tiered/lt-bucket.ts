@@ -549,17 +549,23 @@ export class LtBucket {
    * The size of a blob S3 shows to exist (a GetObject whose body is not read: a writer's role
    * has s3:GetObject); undefined when S3 does not confirm it: 404, or 403, which is what AWS
    * answers for a missing key to a caller without s3:ListBucket. Undefined is never "missing".
+   * @throws TierlogError when the answer tells no Content-Length (sent chunked, by a proxy or an
+   * S3-compatible store): the blob is there, its size is not known (never taken for 0 bytes)
    */
   async sizeOf(key: string): Promise<number | undefined> {
     this.assertOwned(key);
+    let out: GetObjectCommandOutput;
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      (out.Body as Readable | undefined)?.destroy?.();
-      return out.ContentLength ?? 0;
+      out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {
       if (isNoSuchKey(err) || awsErrorName(err) === 'AccessDenied') return undefined;
       throw translateAwsError(err, { operation: 'GetObject', bucket: this.bucket });
     }
+    (out.Body as Readable | undefined)?.destroy?.();
+    if (out.ContentLength === undefined) {
+      throw new TierlogError(`GetObject ${key.slice(0, 200)} answered no Content-Length: the blob's size is not known`);
+    }
+    return out.ContentLength;
   }
 
   // ---- ranged and presigned reads ------------------------------------------------------------
