@@ -70,6 +70,29 @@ describe('a range is checked whole before any request', () => {
       size: body.byteLength,
     });
   });
+
+  /**
+   * A name set to `undefined` is let through, as in every options object, but a range's own names
+   * were asked for by presence (`'suffix' in range`): `{ start: 10, end: 19, suffix: undefined }`
+   * (a range built from optional inputs) was refused as "not both", and `{ suffix: 5, start:
+   * undefined }` too. They read as the names that are set.
+   */
+  test('a name of the range set to undefined is as if absent: read, whole and ranged, by every read', async () => {
+    const body = randomBody(40 * KiB);
+    await w.store.put('range/undefined-names', body);
+    const cases: Array<[unknown, Uint8Array]> = [
+      [{ start: 10, end: 19, suffix: undefined }, body.subarray(10, 20)],
+      [{ suffix: 5, start: undefined, end: undefined }, body.subarray(body.byteLength - 5)],
+    ];
+    for (const [range, expected] of cases) {
+      const got = await w.store.get('range/undefined-names', { range: range as never });
+      expect(sameBytes(got?.body, expected), JSON.stringify(range)).toBe(true);
+      const streamed = await w.store.getStream('range/undefined-names', { range: range as never });
+      const chunks: Buffer[] = [];
+      for await (const chunk of streamed!.body) chunks.push(chunk as Buffer);
+      expect(sameBytes(Buffer.concat(chunks), expected), JSON.stringify(range)).toBe(true);
+    }
+  });
 });
 
 describe('an item the configured attribute names do not describe', () => {
