@@ -566,6 +566,51 @@ describe('an item that does not parse', () => {
   });
 });
 
+describe('an item whose size is no byte count', () => {
+  // A blob's item with a `size` that is not a number (a string, written by another tool) or none
+  // was read as 0 bytes: `head` (the objects API's HEAD, its Content-Length) answered a 40 KiB
+  // object as empty, and a write took the item for one it could replace. A size is checked as a
+  // version is: a CorruptItemError to every read, and to a write that reads it.
+  test.each([
+    ['a string', '40960'],
+    ['absent', undefined],
+    ['negative', -1],
+    ['fractional', 1.5],
+  ])('a size that is %s: head, get and put refuse it', async (label, size) => {
+    const key = `sizeless/${label}`;
+    const body = randomBody(40 * KiB);
+    await w.store.put(key, body);
+    await fx.dynamodb.send(
+      size === undefined
+        ? new UpdateItemCommand({
+            TableName: fx.config.objectsTable,
+            Key: marshall({ key }),
+            UpdateExpression: 'REMOVE #s',
+            ExpressionAttributeNames: { '#s': 'size' },
+          })
+        : new UpdateItemCommand({
+            TableName: fx.config.objectsTable,
+            Key: marshall({ key }),
+            UpdateExpression: 'SET #s = :s',
+            ExpressionAttributeNames: { '#s': 'size' },
+            ExpressionAttributeValues: marshall({ ':s': size }),
+          }),
+    );
+    const before = (await rawState(fx)).objects.find((o) => o.key === key);
+    const head = await w.store.head(key).then(
+      (info) => ({ info }),
+      (error: unknown) => ({ error }),
+    );
+    expect('error' in head && head.error instanceof CorruptItemError, `head: ${JSON.stringify(head)}`).toBe(true);
+    await expect(w.store.get(key)).rejects.toBeInstanceOf(CorruptItemError);
+    await expect(w.store.put(key, randomBody(100))).rejects.toBeInstanceOf(CorruptItemError);
+    expect(
+      (await rawState(fx)).objects.find((o) => o.key === key),
+      'the item untouched',
+    ).toEqual(before);
+  });
+});
+
 describe("the pointer read that judges blobs (sweeper, stream function, the audit's re-check)", () => {
   test('reads no body: only an item that names neither a blob nor a marker is read again, with its body', async () => {
     // DESIGN.md, "Observability and operations": the sweeper's read projects no bodies (an inline
