@@ -421,7 +421,12 @@ export class LtBucket {
             throw new ListingError(this.bucket, key, `part ${partNumber} came after part ${last}: the listing of parts repeats`);
           }
           last = partNumber;
-          parts.push({ partNumber, etag: p.ETag ?? '', size: p.Size ?? 0 });
+          // A part without its size or ETag was listed as 0 bytes (or an empty ETag): a complete
+          // summed the object's size from it, a session's listing told the client it held nothing.
+          if (!Number.isSafeInteger(p.Size) || p.Size! < 0 || !p.ETag) {
+            throw new ListingError(this.bucket, key, `part ${partNumber} is listed without its size or its ETag`);
+          }
+          parts.push({ partNumber, etag: p.ETag, size: p.Size! });
         }
         if (out.IsTruncated === true && !out.NextPartNumberMarker) {
           throw new ListingError(this.bucket, key, 'a page of parts says it is truncated and gives no marker');
