@@ -54,12 +54,14 @@ export function assertByteRange(range: unknown): asserts range is ByteRange {
     if (!Number.isSafeInteger(v) || (v as number) < 0)
       throw new ValidationError(`range.${name} must be a non-negative integer`, `range.${name}`);
   };
-  if ('suffix' in r) {
-    if ('start' in r || 'end' in r) throw new ValidationError('range takes either { start, end? } or { suffix }, not both', 'range');
+  // A name set to `undefined` is absent, here as above (`{ start: 10, suffix: undefined }` is a start).
+  const has = (name: string) => r[name] !== undefined;
+  if (has('suffix')) {
+    if (has('start') || has('end')) throw new ValidationError('range takes either { start, end? } or { suffix }, not both', 'range');
     offset('suffix');
     return;
   }
-  if (!('start' in r)) throw new ValidationError('range must be { start, end? } or { suffix }', 'range');
+  if (!has('start')) throw new ValidationError('range must be { start, end? } or { suffix }', 'range');
   offset('start');
   if (r.end !== undefined) {
     offset('end');
@@ -72,13 +74,16 @@ export function assertByteRange(range: unknown): asserts range is ByteRange {
  * object (satisfiable, answered by the whole object). @throws RangeNotSatisfiableError
  */
 export function resolveRange(key: string, range: ByteRange, size: number): ResolvedRange | undefined {
-  if ('suffix' in range) {
-    if (range.suffix === 0) throw new RangeNotSatisfiableError(key, size);
+  // A name set to `undefined` is absent (assertByteRange): `{ start, suffix: undefined }` is a start.
+  const suffix = (range as { readonly suffix?: number }).suffix;
+  if (suffix !== undefined) {
+    if (suffix === 0) throw new RangeNotSatisfiableError(key, size);
     if (size === 0) return undefined;
-    return { start: Math.max(0, size - range.suffix), end: size - 1, size };
+    return { start: Math.max(0, size - suffix), end: size - 1, size };
   }
-  if (range.start >= size) throw new RangeNotSatisfiableError(key, size);
-  return { start: range.start, end: Math.min(range.end ?? size - 1, size - 1), size };
+  const { start, end } = range as { readonly start: number; readonly end?: number };
+  if (start >= size) throw new RangeNotSatisfiableError(key, size);
+  return { start, end: Math.min(end ?? size - 1, size - 1), size };
 }
 
 /** One range of a `bytes=` list: `a-b`, `a-` or `-n`. */

@@ -404,13 +404,23 @@ export class HvTable {
     if (typeof key !== 'string' || typeof version !== 'number') {
       throw new CorruptItemError('item lacks a string key or a numeric version', `objects table ${this.tableName}`);
     }
+    // An object's size is a byte count, as its version is a number: none (or a string, another
+    // tool's) was read as 0, and a blob of any length described as empty (`head`, HEAD's
+    // Content-Length). A deletion marker keeps none.
+    const size = item[a.size];
+    if (item[a.deleted] === undefined && !(Number.isSafeInteger(size) && (size as number) >= 0)) {
+      throw new CorruptItemError(
+        `item "${key.slice(0, 200)}" has no byte count for a size (${JSON.stringify(size) ?? 'none'})`,
+        `objects table ${this.tableName}`,
+      );
+    }
     const body = item[a.body];
     const blob = item[a.blob];
     const metadata = item[a.metadata];
     const record: HvRecord = {
       key,
       version,
-      size: typeof item[a.size] === 'number' ? (item[a.size] as number) : 0,
+      size: typeof size === 'number' ? size : 0,
       metadata: isStringMap(metadata) ? metadata : {},
       createdAt: Number(item[a.createdAt] ?? 0),
       updatedAt: Number(item[a.updatedAt] ?? 0),

@@ -4,7 +4,7 @@
  * presigned part URLs, list, complete, abort). Every key it is given is checked to lie under the configured prefix; this module
  * refuses to touch anything else, whatever its caller believes.
  */
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable, Transform } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -164,7 +164,7 @@ export class LtBucket {
   async getBytes(key: string, size: number): Promise<Uint8Array | undefined> {
     const out = await this.getObject(key, size);
     if (out === undefined) return undefined;
-    return out.transformToByteArray();
+    return this.counted(key, size, size, await out.transformToByteArray());
   }
 
   /**
@@ -421,7 +421,12 @@ export class LtBucket {
             throw new ListingError(this.bucket, key, `part ${partNumber} came after part ${last}: the listing of parts repeats`);
           }
           last = partNumber;
-          parts.push({ partNumber, etag: p.ETag ?? '', size: p.Size ?? 0 });
+          // A part without its size or ETag was listed as 0 bytes (or an empty ETag): a complete
+          // summed the object's size from it, a session's listing told the client it held nothing.
+          if (!Number.isSafeInteger(p.Size) || p.Size! < 0 || !p.ETag) {
+            throw new ListingError(this.bucket, key, `part ${partNumber} is listed without its size or its ETag`);
+          }
+          parts.push({ partNumber, etag: p.ETag, size: p.Size! });
         }
         if (out.IsTruncated === true && !out.NextPartNumberMarker) {
           throw new ListingError(this.bucket, key, 'a page of parts says it is truncated and gives no marker');
@@ -549,17 +554,23 @@ export class LtBucket {
    * The size of a blob S3 shows to exist (a GetObject whose body is not read: a writer's role
    * has s3:GetObject); undefined when S3 does not confirm it: 404, or 403, which is what AWS
    * answers for a missing key to a caller without s3:ListBucket. Undefined is never "missing".
+   * @throws TierlogError when the answer tells no Content-Length (sent chunked, by a proxy or an
+   * S3-compatible store): the blob is there, its size is not known (never taken for 0 bytes)
    */
   async sizeOf(key: string): Promise<number | undefined> {
     this.assertOwned(key);
+    let out: GetObjectCommandOutput;
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      (out.Body as Readable | undefined)?.destroy?.();
-      return out.ContentLength ?? 0;
+      out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {
       if (isNoSuchKey(err) || awsErrorName(err) === 'AccessDenied') return undefined;
       throw translateAwsError(err, { operation: 'GetObject', bucket: this.bucket });
     }
+    (out.Body as Readable | undefined)?.destroy?.();
+    if (out.ContentLength === undefined) {
+      throw new TierlogError(`GetObject ${key.slice(0, 200)} answered no Content-Length: the blob's size is not known`);
+    }
+    return out.ContentLength;
   }
 
   // ---- ranged and presigned reads ------------------------------------------------------------
@@ -570,7 +581,7 @@ export class LtBucket {
    */
   async getRangeBytes(key: string, size: number, start: number, end: number): Promise<Uint8Array | undefined> {
     const out = await this.getObject(key, size, { start, end });
-    return out === undefined ? undefined : out.transformToByteArray();
+    return out === undefined ? undefined : this.counted(key, size, end - start + 1, await out.transformToByteArray());
   }
 
   /**
@@ -656,7 +667,41 @@ export class LtBucket {
         `${answered.size} (bytes ${answered.start}-${answered.end} answered for ${wanted.start}-${wanted.end})`,
       );
     }
+    // An answer sent chunked (a proxy, an S3-compatible store) tells no Content-Length, which
+    // nothing above could check (nor Node, which holds a body to the length it was told): its
+    // bytes are counted as they are read, a stream's failing when they are not the ones wanted.
+    if (out.ContentLength === undefined) return this.countedStream(key, size, wanted.end - wanted.start + 1, out.Body);
     return out.Body;
+  }
+
+  /** `bytes`, read from an answer of `key` that should hold `wanted` of its `size`. @throws CorruptItemError */
+  private counted(key: string, size: number, wanted: number, bytes: Uint8Array): Uint8Array {
+    if (bytes.byteLength !== wanted) throw this.notItsSize(key, size, `another length: ${bytes.byteLength} bytes answered for ${wanted}`);
+    return bytes;
+  }
+
+  /**
+   * `body` through a count of its bytes: the stream fails with a {@link CorruptItemError} as soon
+   * as it passes `wanted`, or at its end short of it. Destroying the stream returned destroys `body`.
+   */
+  private countedStream<B extends NonNullable<GetObjectCommandOutput['Body']>>(key: string, size: number, wanted: number, body: B): B {
+    let seen = 0;
+    const count = new Transform({
+      transform: (chunk: Uint8Array, _encoding, done) => {
+        seen += chunk.byteLength;
+        if (seen > wanted) done(this.notItsSize(key, size, `another length: more than the ${wanted} bytes wanted answered`));
+        else done(null, chunk);
+      },
+      flush: (done) => done(seen === wanted ? null : this.notItsSize(key, size, `another length: ${seen} bytes answered for ${wanted}`)),
+    });
+    pipeline(body as unknown as Readable, count, () => {});
+    return Object.assign(count, {
+      transformToByteArray: async () => {
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of count) chunks.push(chunk as Uint8Array);
+        return new Uint8Array(Buffer.concat(chunks));
+      },
+    }) as unknown as B;
   }
 
   /** A blob S3 shows is not the `size` bytes its item declares: it holds `held`. */

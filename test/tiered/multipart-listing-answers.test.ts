@@ -80,3 +80,18 @@ describe('a ListParts answer that does not advance', () => {
     expect((await lt.listParts(blob, 'u1'))?.map((p) => p.partNumber)).toEqual([1, 2, 3]);
   });
 });
+
+describe('a ListParts answer that does not describe its parts', () => {
+  // A part listed without its size or its ETag (an S3-compatible store, a proxy that rewrote the
+  // answer) was listed as 0 bytes, or with an empty ETag: a complete summed the object's size from
+  // those parts (a size S3 never assembled, which a store that ignores the declared size commits),
+  // and a session's listing told the client its part held nothing. It is a ListingError now.
+  test.each([
+    ['no size', { PartNumber: 2, ETag: '"e2"' }],
+    ['no ETag', { PartNumber: 2, Size: 5 * 1024 * 1024 }],
+    ['a size that is no byte count', { PartNumber: 2, ETag: '"e2"', Size: -1 }],
+  ])('a part with %s: ListingError, never a part of 0 bytes', async (_name, listed) => {
+    answering('ListParts', () => ({ Parts: [part(1), listed], IsTruncated: false }));
+    await expect(lt.listParts(blob, 'u1')).rejects.toBeInstanceOf(ListingError);
+  });
+});

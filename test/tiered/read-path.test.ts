@@ -70,6 +70,29 @@ describe('a range is checked whole before any request', () => {
       size: body.byteLength,
     });
   });
+
+  /**
+   * A name set to `undefined` is let through, as in every options object, but a range's own names
+   * were asked for by presence (`'suffix' in range`): `{ start: 10, end: 19, suffix: undefined }`
+   * (a range built from optional inputs) was refused as "not both", and `{ suffix: 5, start:
+   * undefined }` too. They read as the names that are set.
+   */
+  test('a name of the range set to undefined is as if absent: read, whole and ranged, by every read', async () => {
+    const body = randomBody(40 * KiB);
+    await w.store.put('range/undefined-names', body);
+    const cases: Array<[unknown, Uint8Array]> = [
+      [{ start: 10, end: 19, suffix: undefined }, body.subarray(10, 20)],
+      [{ suffix: 5, start: undefined, end: undefined }, body.subarray(body.byteLength - 5)],
+    ];
+    for (const [range, expected] of cases) {
+      const got = await w.store.get('range/undefined-names', { range: range as never });
+      expect(sameBytes(got?.body, expected), JSON.stringify(range)).toBe(true);
+      const streamed = await w.store.getStream('range/undefined-names', { range: range as never });
+      const chunks: Buffer[] = [];
+      for await (const chunk of streamed!.body) chunks.push(chunk as Buffer);
+      expect(sameBytes(Buffer.concat(chunks), expected), JSON.stringify(range)).toBe(true);
+    }
+  });
 });
 
 describe('an item the configured attribute names do not describe', () => {
@@ -157,6 +180,63 @@ describe('a blob that is not the size its item declares', () => {
         'error' in outcome && outcome.error instanceof CorruptItemError,
         `${name}: ${String((outcome as { error?: unknown }).error ?? 'answered')}`,
       ).toBe(true);
+    }
+  });
+});
+
+describe('a blob answered without a Content-Length (chunked: a proxy, an S3-compatible store)', () => {
+  /**
+   * The size check read S3's Content-Length (or Content-Range): an answer sent chunked, without
+   * one, passed it unchecked, and a blob shorter or longer than its item (written over out of
+   * band) was answered as the item's bytes: `get` gave 30 KiB under a `size` of 40 KiB, a stream
+   * ended early as if whole. The bytes are counted when S3 does not tell their number.
+   */
+  test.each([
+    ['shorter', 30 * KiB],
+    ['longer', 50 * KiB],
+  ])('a blob %s than its item: CorruptItemError from get, getStream and getStreamOrUrl', async (_name, actual) => {
+    const key = `chunked/${actual}`;
+    await w.store.put(key, randomBody(40 * KiB));
+    const blob = (await rawState(fx)).references.get(key)!;
+    await rawPutObject(fx, blob, randomBody(actual));
+    const s3 = createS3Client();
+    const send = s3.send.bind(s3) as (command: unknown, ...rest: unknown[]) => Promise<unknown>;
+    // Every GetObject is answered as a chunked response is: the same body, no Content-Length.
+    s3.send = (async (command: unknown, ...rest: unknown[]) => {
+      const out = await send(command, ...rest);
+      if (command instanceof GetObjectCommand) delete (out as { ContentLength?: number }).ContentLength;
+      return out;
+    }) as typeof s3.send;
+    const store = new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3, clock });
+    const drain = async (body: unknown) => {
+      if (body instanceof Uint8Array) return body.byteLength;
+      let n = 0;
+      for await (const chunk of body as Readable) n += (chunk as Uint8Array).byteLength;
+      return n;
+    };
+    try {
+      const reads: Array<[string, () => Promise<{ body?: unknown } | undefined>]> = [
+        ['get', () => store.get(key)],
+        ['getStream', () => store.getStream(key)],
+        ['getStreamOrUrl', () => store.getStreamOrUrl(key, { maxBytes: 1 << 20 }) as Promise<{ body?: unknown }>],
+      ];
+      for (const [name, read] of reads) {
+        const outcome = await read()
+          .then(async (value) => drain(value?.body))
+          .then(
+            (bytes) => ({ bytes }),
+            (error: unknown) => ({ error }),
+          );
+        expect('error' in outcome && outcome.error instanceof CorruptItemError, `${name}: ${JSON.stringify(outcome)}`).toBe(true);
+      }
+      // A blob of its item's size is answered whole, chunked or not.
+      const key2 = 'chunked/right';
+      const body = randomBody(40 * KiB);
+      await w.store.put(key2, body);
+      expect(sameBytes((await store.get(key2))?.body, body)).toBe(true);
+      expect(await drain((await store.getStream(key2))?.body)).toBe(40 * KiB);
+    } finally {
+      s3.destroy();
     }
   });
 });
@@ -479,6 +559,51 @@ describe('an item that does not parse', () => {
     await expect(w.store.getStream(key)).rejects.toBeInstanceOf(CorruptItemError);
     if (putRefused === undefined) return;
     await expect(w.store.put(key, randomBody(100))).rejects.toBeInstanceOf(putRefused);
+    expect(
+      (await rawState(fx)).objects.find((o) => o.key === key),
+      'the item untouched',
+    ).toEqual(before);
+  });
+});
+
+describe('an item whose size is no byte count', () => {
+  // A blob's item with a `size` that is not a number (a string, written by another tool) or none
+  // was read as 0 bytes: `head` (the objects API's HEAD, its Content-Length) answered a 40 KiB
+  // object as empty, and a write took the item for one it could replace. A size is checked as a
+  // version is: a CorruptItemError to every read, and to a write that reads it.
+  test.each([
+    ['a string', '40960'],
+    ['absent', undefined],
+    ['negative', -1],
+    ['fractional', 1.5],
+  ])('a size that is %s: head, get and put refuse it', async (label, size) => {
+    const key = `sizeless/${label}`;
+    const body = randomBody(40 * KiB);
+    await w.store.put(key, body);
+    await fx.dynamodb.send(
+      size === undefined
+        ? new UpdateItemCommand({
+            TableName: fx.config.objectsTable,
+            Key: marshall({ key }),
+            UpdateExpression: 'REMOVE #s',
+            ExpressionAttributeNames: { '#s': 'size' },
+          })
+        : new UpdateItemCommand({
+            TableName: fx.config.objectsTable,
+            Key: marshall({ key }),
+            UpdateExpression: 'SET #s = :s',
+            ExpressionAttributeNames: { '#s': 'size' },
+            ExpressionAttributeValues: marshall({ ':s': size }),
+          }),
+    );
+    const before = (await rawState(fx)).objects.find((o) => o.key === key);
+    const head = await w.store.head(key).then(
+      (info) => ({ info }),
+      (error: unknown) => ({ error }),
+    );
+    expect('error' in head && head.error instanceof CorruptItemError, `head: ${JSON.stringify(head)}`).toBe(true);
+    await expect(w.store.get(key)).rejects.toBeInstanceOf(CorruptItemError);
+    await expect(w.store.put(key, randomBody(100))).rejects.toBeInstanceOf(CorruptItemError);
     expect(
       (await rawState(fx)).objects.find((o) => o.key === key),
       'the item untouched',

@@ -14,6 +14,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  GetObjectCommand,
   ListMultipartUploadsCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -432,6 +433,45 @@ describe('a multipart upload aborted or assembled outside tierlog during a compl
     } finally {
       completer.close();
       await w.store.abortUpload(created.uploadId);
+    }
+  });
+});
+
+describe("a complete's assembly that landed, its answer lost, the blob's GET answered without a Content-Length", () => {
+  // The SDK's retry of the assembly is answered NoSuchUpload and the blob's size is confirmed by a
+  // GET of it. Answered chunked (a proxy, an S3-compatible store), that GET tells no length: it was
+  // taken as 0 bytes, and the object committed with a size of 0 over a blob of 64 KiB.
+  test('the complete fails, nothing committed under a size S3 did not tell; a complete answered with it commits the size', async () => {
+    const key = 'edge/assembled-chunked';
+    const body = randomBody(64 * 1024);
+    const created = await w.store.createUpload(key);
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const injector = new FaultInjector().add({
+      kind: 'loseResponse',
+      times: 1,
+      match: (r: RequestInfo) => r.command === 'CompleteMultipartUploadCommand',
+    });
+    const completer = makeWriter(fx, { injector });
+    const send = completer.s3.send.bind(completer.s3) as (command: unknown, ...rest: unknown[]) => Promise<unknown>;
+    completer.s3.send = (async (command: unknown, ...rest: unknown[]) => {
+      const out = await send(command, ...rest);
+      if (command instanceof GetObjectCommand) delete (out as { ContentLength?: number }).ContentLength;
+      return out;
+    }) as typeof completer.s3.send;
+    try {
+      const outcome = await completer.store.completeUpload(created.uploadId, parts).then(
+        (result) => ({ result }),
+        (error: unknown) => ({ error }),
+      );
+      expect(injector.stats.injected.loseResponse).toBe(1);
+      expect('error' in outcome, `answered ${JSON.stringify(outcome)}`).toBe(true);
+      expect(String((outcome as { error: unknown }).error)).toMatch(/Content-Length/);
+      expect(await w.store.head(key), 'nothing committed').toBeUndefined();
+      // The client's retry, answered with the length, commits the blob under its size.
+      expect(await w.store.completeUpload(created.uploadId, parts)).toMatchObject({ size: body.byteLength });
+      expect(sameBytes((await w.store.get(key))?.body, body)).toBe(true);
+    } finally {
+      completer.close();
     }
   });
 });
