@@ -67,6 +67,7 @@ import { DEFAULT_CONTENT_TYPE } from './object-info.js';
 import {
   ABORT_CLAIMANT,
   isSessionIdShape,
+  isSessionOfStore,
   newSessionId,
   parseSessionItem,
   type SessionInfo,
@@ -581,9 +582,14 @@ export class UploadSessions {
   /** The session behind a handle, or UploadSessionNotFoundError. */
   private async read(uploadId: string, expectedKey: string | undefined): Promise<SessionItem> {
     if (typeof uploadId !== 'string' || !isSessionIdShape(uploadId)) throw new UploadSessionNotFoundError(String(uploadId));
-    const session = parseSessionItem(await this.table.getRaw(uploadId));
+    const raw = await this.table.getRaw(uploadId);
+    const session = parseSessionItem(raw);
     if (session === undefined || (expectedKey !== undefined && session.info.key !== expectedKey))
       throw new UploadSessionNotFoundError(uploadId);
+    // A session another store's writer opened in a shared change-log table is none of this one's:
+    // committed here, its object would be this objects table's under an item whose sweeper reads
+    // the other (and deletes the blob as unreferenced); aborted here, another client's upload ends.
+    if (!isSessionOfStore(raw!, storeStampOf(this.o.config))) throw new UploadSessionNotFoundError(uploadId);
     // Never act on a blob this store would not have made for this key.
     if (!checkBlobKey(this.o.config.prefix, session.info.key, session.info.blob).ok) throw new UploadSessionNotFoundError(uploadId);
     return session;
