@@ -281,7 +281,7 @@ export class UploadSessions {
   }
 
   /**
-   * Presigned URLs for the parts `partNumbers`, in their order, from ONE read of the session (a
+   * Presigned URLs for the parts `partNumbers` (at most {@link MAX_PARTS}), in their order, from ONE read of the session (a
    * create that answers a thousand URLs costs one read, not a thousand); signing is local, and
    * one pass of the SDK's pipeline serves them all (lt-bucket.ts `presignUploadParts`).
    */
@@ -292,6 +292,9 @@ export class UploadSessions {
     expectedKey?: string,
   ): Promise<Array<{ url: string; expiresAt: number }>> {
     if (!Array.isArray(partNumbers)) throw new ValidationError('partNumbers must be an array of part numbers', 'partNumber');
+    // An upload has at most MAX_PARTS parts: a longer list (a caller's client naming parts) would
+    // sign a URL for each, in one call, however many it names.
+    if (partNumbers.length > MAX_PARTS) throw new ValidationError(`at most ${MAX_PARTS} part numbers`, 'partNumber');
     for (const partNumber of partNumbers) {
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {
         throw new ValidationError(`partNumber must be an integer in 1..${MAX_PARTS}`, 'partNumber');
