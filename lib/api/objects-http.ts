@@ -73,7 +73,7 @@
  *   `If-Match` / `If-None-Match`, the expiry headers and `x-amz-meta-*` (or `metadata`, not both) as
  *   for PUT, the expiry applying to the object from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
  *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
- *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`);
+ *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`, no other field);
  *   `DELETE ?uploadId=…` aborts. A query that names `uploadId` or `partNumber` twice, or both
  *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
  *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
@@ -554,6 +554,14 @@ async function sessionRequest(
       if (digest !== undefined) return digest;
       if (!Array.isArray(body.parts))
         throw new ValidationError('body must be { "parts": [{ "partNumber": 1, "etag": "..." }, ...] }', 'parts');
+      // Refused, not ignored, as the create refuses an unknown field: a condition, metadata or an
+      // expiry here would be dropped from the object committed (they are given at the create).
+      const other = Object.keys(body).find((name) => name !== 'parts');
+      if (other !== undefined)
+        throw new ValidationError(
+          `a session's complete takes { "parts" } alone, not "${other.slice(0, 40)}": a session's condition, expiry and metadata are given at its create (POST ?uploads)`,
+          other.slice(0, 40),
+        );
       const result = await store.completeUpload(uploadId, body.parts as never, { key });
       return {
         statusCode: result.created ? 201 : 200,

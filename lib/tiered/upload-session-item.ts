@@ -154,6 +154,16 @@ export function parseSessionItem(raw: Record<string, unknown> | undefined): Sess
   };
 }
 
+/**
+ * True when a raw session item is of the store `store` stamps (store-stamp.ts), or carries no stamp
+ * (made before stamps); false for another store's, or a stamp that is not one.
+ */
+export function isSessionOfStore(raw: Record<string, unknown>, store: StoreStamp): boolean {
+  const stamp = raw[A.store];
+  if (stamp === undefined) return true;
+  return typeof stamp === 'object' && stamp !== null && (stamp as { objectsTable?: unknown }).objectsTable === store.objectsTable;
+}
+
 /** The requests on session items of one change-log table. */
 export class SessionTable {
   constructor(

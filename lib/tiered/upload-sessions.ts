@@ -67,6 +67,7 @@ import { DEFAULT_CONTENT_TYPE } from './object-info.js';
 import {
   ABORT_CLAIMANT,
   isSessionIdShape,
+  isSessionOfStore,
   newSessionId,
   parseSessionItem,
   type SessionInfo,
@@ -280,7 +281,7 @@ export class UploadSessions {
   }
 
   /**
-   * Presigned URLs for the parts `partNumbers`, in their order, from ONE read of the session (a
+   * Presigned URLs for the parts `partNumbers` (at most {@link MAX_PARTS}), in their order, from ONE read of the session (a
    * create that answers a thousand URLs costs one read, not a thousand); signing is local, and
    * one pass of the SDK's pipeline serves them all (lt-bucket.ts `presignUploadParts`).
    */
@@ -291,6 +292,9 @@ export class UploadSessions {
     expectedKey?: string,
   ): Promise<Array<{ url: string; expiresAt: number }>> {
     if (!Array.isArray(partNumbers)) throw new ValidationError('partNumbers must be an array of part numbers', 'partNumber');
+    // An upload has at most MAX_PARTS parts: a longer list (a caller's client naming parts) would
+    // sign a URL for each, in one call, however many it names.
+    if (partNumbers.length > MAX_PARTS) throw new ValidationError(`at most ${MAX_PARTS} part numbers`, 'partNumber');
     for (const partNumber of partNumbers) {
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {
         throw new ValidationError(`partNumber must be an integer in 1..${MAX_PARTS}`, 'partNumber');
@@ -581,9 +585,14 @@ export class UploadSessions {
   /** The session behind a handle, or UploadSessionNotFoundError. */
   private async read(uploadId: string, expectedKey: string | undefined): Promise<SessionItem> {
     if (typeof uploadId !== 'string' || !isSessionIdShape(uploadId)) throw new UploadSessionNotFoundError(String(uploadId));
-    const session = parseSessionItem(await this.table.getRaw(uploadId));
+    const raw = await this.table.getRaw(uploadId);
+    const session = parseSessionItem(raw);
     if (session === undefined || (expectedKey !== undefined && session.info.key !== expectedKey))
       throw new UploadSessionNotFoundError(uploadId);
+    // A session another store's writer opened in a shared change-log table is none of this one's:
+    // committed here, its object would be this objects table's under an item whose sweeper reads
+    // the other (and deletes the blob as unreferenced); aborted here, another client's upload ends.
+    if (!isSessionOfStore(raw!, storeStampOf(this.o.config))) throw new UploadSessionNotFoundError(uploadId);
     // Never act on a blob this store would not have made for this key.
     if (!checkBlobKey(this.o.config.prefix, session.info.key, session.info.blob).ok) throw new UploadSessionNotFoundError(uploadId);
     return session;

@@ -1208,6 +1208,36 @@ describe("a session's complete or abort takes no condition it cannot evaluate", 
     const done = await call(w, 'POST', `/objects/${key}`, { query: `uploadId=${uploadId}`, ...complete });
     expect(done.statusCode).toBe(200);
   });
+
+  /**
+   * The same in the complete's body: a field beside `parts` (a condition, metadata, an expiry, a
+   * size, the whole object's checksum) was ignored, the object committed without it, 201, as the
+   * create refuses an unknown field. Refused (400), nothing committed; the session still completes.
+   */
+  test.each([
+    [{ ifVersion: 0 }, 'ifVersion'],
+    [{ metadata: { owner: 'bob' } }, 'metadata'],
+    [{ timeToLiveMs: 60_000 }, 'timeToLiveMs'],
+    [{ size: 11 }, 'size'],
+    [{ checksumSHA256: 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=' }, 'checksumSHA256'],
+  ] as const)('a complete whose body has %o beside its parts is 400; nothing committed, the session stays', async (extra, says) => {
+    const w = writer();
+    const key = `sessions/complete-body/${Object.keys(extra).join('+')}`;
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    expect(created.statusCode).toBe(201);
+    const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: Array<{ url: string }> };
+    const sent = await fetch(parts[0]!.url, { method: 'PUT', body: Buffer.from(randomBody(10)) });
+    const listed = [{ partNumber: 1, etag: String(sent.headers.get('etag')) }];
+    const res = await call(w, 'POST', `/objects/${key}`, {
+      query: `uploadId=${uploadId}`,
+      body: JSON.stringify({ parts: listed, ...extra }),
+    });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res).message).toContain(says);
+    expect(await w.store.head(key)).toBeUndefined();
+    const done = await call(w, 'POST', `/objects/${key}`, { query: `uploadId=${uploadId}`, body: JSON.stringify({ parts: listed }) });
+    expect(done.statusCode).toBe(201);
+  });
 });
 
 describe("a session's complete takes SigV4's headers and the parts as listed", () => {

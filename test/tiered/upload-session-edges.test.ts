@@ -32,7 +32,7 @@ import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { encodeObjectId, newBlobKey } from '../../lib/tiered/blob-keys.js';
-import { freshFixture, type Fixture } from '../support/local.js';
+import { emptyTable, freshFixture, type Fixture } from '../support/local.js';
 import {
   MiB,
   PAST_WINDOW_MS,
@@ -828,6 +828,36 @@ describe('a complete whose commit landed and whose read of the session after it 
       expect(state.instances.find((i) => i.pk === created.uploadId)).not.toHaveProperty(`c_${created.uploadId}`);
     } finally {
       completer.close();
+    }
+  });
+});
+
+describe('a session of another store sharing the change-log table (another objects table, the same prefix)', () => {
+  // Its id is a handle to the other store's item: completed here, the object would be this objects
+  // table's under an item whose sweeper reads the other (and deletes its blob as unreferenced);
+  // aborted here, the other store's client loses its upload.
+  test('its part URLs, listing, complete and abort are refused as not found; its own store completes it', async () => {
+    const own = await freshFixture();
+    const a = makeWriter(own);
+    const b = makeWriter({ ...own, config: { ...own.config, objectsTable: await emptyTable(own) } });
+    try {
+      const key = 'edge/another-store';
+      const created = await a.store.createUpload(key);
+      const body = randomBody(1000);
+      const parts = await uploadParts(a.store, created.uploadId, body, created.partSize);
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['part URL', () => b.store.uploadPartUrl(created.uploadId, 1)],
+        ['listing', () => b.store.listUploadParts(created.uploadId)],
+        ['complete', () => b.store.completeUpload(created.uploadId, parts)],
+        ['abort', () => b.store.abortUpload(created.uploadId)],
+      ];
+      for (const [name, call] of calls) await expect(call(), name).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+      expect(await b.store.head(key), 'nothing committed in the other objects table').toBeUndefined();
+      expect(await a.store.completeUpload(created.uploadId, parts)).toMatchObject({ key, size: body.byteLength, created: true });
+      expect(sameBytes((await a.store.get(key))?.body, body)).toBe(true);
+    } finally {
+      a.close();
+      b.close();
     }
   });
 });

@@ -260,6 +260,9 @@ describe('upload sessions', () => {
     await expect(w.store.uploadPartUrl(created.uploadId, 10_001)).rejects.toThrow(/partNumber must be an integer in 1\.\.10000/);
     await expect(w.store.uploadPartUrls(created.uploadId, [1, 4])).rejects.toThrow(/past the declared size/);
     expect(await w.store.uploadPartUrls(created.uploadId, [])).toEqual([]);
+    // More part numbers than an upload has parts: refused, not a URL signed for each.
+    const many = Array.from({ length: 20_001 }, (_, i) => (i % 3) + 1);
+    await expect(w.store.uploadPartUrls(created.uploadId, many)).rejects.toMatchObject({ name: 'ValidationError', field: 'partNumber' });
     await w.store.abortUpload(created.uploadId);
     await expect(w.store.uploadPartUrls(created.uploadId, [1])).rejects.toBeInstanceOf(UploadSessionNotFoundError);
   });
