@@ -4,6 +4,7 @@
  * presigned part URLs, list, complete, abort). Every key it is given is checked to lie under the configured prefix; this module
  * refuses to touch anything else, whatever its caller believes.
  */
+import { createHash } from 'node:crypto';
 import { pipeline, type Readable, Transform } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -558,6 +559,15 @@ export class LtBucket {
    * S3-compatible store): the blob is there, its size is not known (never taken for 0 bytes)
    */
   async sizeOf(key: string): Promise<number | undefined> {
+    return (await this.sizeAndEtagOf(key))?.size;
+  }
+
+  /**
+   * As {@link sizeOf}, with the blob's ETag as S3 answered it (undefined when it answered none):
+   * an object a multipart upload assembled has `"<md5 of the parts' MD5s>-<part count>"`
+   * ({@link multipartEtagOf}), which tells which parts it is made of.
+   */
+  async sizeAndEtagOf(key: string): Promise<{ readonly size: number; readonly etag?: string } | undefined> {
     this.assertOwned(key);
     let out: GetObjectCommandOutput;
     try {
@@ -570,7 +580,7 @@ export class LtBucket {
     if (out.ContentLength === undefined) {
       throw new TierlogError(`GetObject ${key.slice(0, 200)} answered no Content-Length: the blob's size is not known`);
     }
-    return out.ContentLength;
+    return { size: out.ContentLength, ...(out.ETag ? { etag: out.ETag } : {}) };
   }
 
   // ---- ranged and presigned reads ------------------------------------------------------------
@@ -739,4 +749,36 @@ function rangeOf(contentRange: string | undefined): { start: number; end: number
   // A Content-Range that does not name the bytes and the length (`bytes */size`, garbage) agrees with nothing.
   if (match === null) return { start: -1, end: -1, size: -1 };
   return { start: Number(match[1]), end: Number(match[2]), size: Number(match[3]) };
+}
+
+/** An ETag without its quotes, lower case. */
+function bareEtag(etag: string): string {
+  return etag.replace(/^"|"$/g, '').toLowerCase();
+}
+
+/**
+ * Whether an object S3 holds (its ETag, as GetObject answered it) can be the one a
+ * CompleteMultipartUpload of `parts` assembled. S3 gives such an object the ETag
+ * `"<md5 of the parts' binary ETags>-<part count>"`: a count that is not the list's, or (every
+ * part's ETag an MD5 in hex) a digest that is not the list's, is another assembly. An ETag of
+ * another form (none, or an S3-compatible store's digest of the whole body) tells nothing: true.
+ */
+export function mayBeAssemblyOf(etag: string | undefined, parts: readonly { readonly etag: string }[]): boolean {
+  const match = etag === undefined ? null : /^([0-9a-f]{32})-(\d+)$/.exec(bareEtag(etag));
+  if (match === null) return true;
+  if (Number(match[2]) !== parts.length) return false;
+  const expected = multipartEtagOf(parts);
+  return expected === undefined || bareEtag(expected) === `${match[1]}-${match[2]}`;
+}
+
+/**
+ * The ETag S3 gives the object a multipart upload of `parts` assembles (quoted), or undefined
+ * when a part's ETag is not an MD5 in hex (then S3's cannot be computed here).
+ */
+export function multipartEtagOf(parts: readonly { readonly etag: string }[]): string | undefined {
+  const digests = parts.map((p) => bareEtag(p.etag));
+  if (digests.some((d) => !/^[0-9a-f]{32}$/.test(d))) return undefined;
+  const md5 = createHash('md5');
+  for (const d of digests) md5.update(Buffer.from(d, 'hex'));
+  return `"${md5.digest('hex')}-${parts.length}"`;
 }

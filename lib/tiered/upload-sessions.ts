@@ -61,7 +61,7 @@ import { type ExpiryPolicy, isExpired, refuseIfExpired, type StoredExpiry, store
 import { commitWrite } from './commit.js';
 import { nextVersion } from './versions.js';
 import { type Expected, expectedOf, type HvRecord, type HvTable, liveOf } from './hv-table.js';
-import type { LtBucket, UploadedPart } from './lt-bucket.js';
+import { type LtBucket, mayBeAssemblyOf, type UploadedPart } from './lt-bucket.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
 import { DEFAULT_CONTENT_TYPE } from './object-info.js';
 import {
@@ -375,7 +375,7 @@ export class UploadSessions {
     }
     // NoSuchUpload: an earlier complete assembled it (its commit did not land), or it was aborted,
     // or the client's retry assembled and committed it meanwhile (then that commit's answer).
-    const assembled = await this.assembled(session);
+    const assembled = await this.assembled(session, parts);
     if ('answered' in assembled) return resultOf(info, assembled.answered);
     return this.commit(session, assembled.size, before, ended);
   }
@@ -604,13 +604,27 @@ export class UploadSessions {
    * means the session ended since: committed by the client's retry (whose blob another writer's
    * overwrite may have deleted already), then that commit's stored result, which a complete that
    * raced its own retry and lost answers too; else aborted or expired, and nothing is committed.
+   * A blob whose ETag says another list of parts assembled it (an earlier complete's, whose commit
+   * did not land, and the retry lists other parts) is {@link InvalidPartsError}: committed, the
+   * object would be parts the client did not list, its size answered as theirs. The session stays
+   * open (complete it with the parts that were assembled, or abort it).
    */
-  private async assembled(session: SessionItem): Promise<{ readonly size: number } | { readonly answered: SessionResult }> {
-    const size = await this.o.lt.sizeOf(session.info.blob);
+  private async assembled(
+    session: SessionItem,
+    parts: readonly CompletedPart[],
+  ): Promise<{ readonly size: number } | { readonly answered: SessionResult }> {
+    const blob = await this.o.lt.sizeAndEtagOf(session.info.blob);
+    const size = blob?.size;
     if (size === undefined) {
       const now = parseSessionItem(await this.table.getRaw(session.sessionId));
       if (now?.result !== undefined) return { answered: now.result };
       throw closedError(session.sessionId, now);
+    }
+    if (!mayBeAssemblyOf(blob?.etag, parts)) {
+      throw new InvalidPartsError(
+        session.sessionId,
+        `an earlier complete assembled other parts than these ${parts.length} (S3 holds the object with ETag ${blob?.etag}); complete with the parts it assembled, or abort`,
+      );
     }
     if (session.info.size !== undefined && size !== session.info.size) {
       throw new InvalidPartsError(

@@ -19,6 +19,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -433,6 +434,59 @@ describe('a multipart upload aborted or assembled outside tierlog during a compl
     } finally {
       completer.close();
       await w.store.abortUpload(created.uploadId);
+    }
+  });
+});
+
+describe('a retried complete listing other parts than the earlier complete that assembled them (its commit lost)', () => {
+  // S3 answers the retry's assembly NoSuchUpload (the upload is gone, assembled), and the blob's
+  // GET confirms an object: with no size declared, it was committed whatever parts the retry
+  // listed, its size answered as theirs. AWS gives an assembled object the ETag
+  // "<md5 of the parts' MD5s>-<count>" (s3rver an MD5 of the whole body): the GET's is answered so.
+  test('InvalidPartsError, nothing committed, the session open; the list that was assembled commits it', async () => {
+    const key = 'edge/assembled-other-list';
+    const body = randomBody(2 * 5 * MiB + 1000);
+    const created = await w.store.createUpload(key, { partSize: 5 * MiB });
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    expect(parts).toHaveLength(3);
+    const firstTwo = parts.slice(0, 2);
+    // The first complete assembles parts 1 and 2 and dies before its commit.
+    const dying = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'crashBefore',
+        times: 1,
+        match: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
+      }),
+    });
+    try {
+      await expect(dying.store.completeUpload(created.uploadId, firstTwo)).rejects.toThrow();
+    } finally {
+      dying.close();
+    }
+    expect(await w.store.head(key), 'the first complete committed nothing').toBeUndefined();
+    const md5 = createHash('md5');
+    for (const part of firstTwo) md5.update(Buffer.from(part.etag.replace(/"/g, ''), 'hex'));
+    const awsEtag = `"${md5.digest('hex')}-2"`;
+    const retrier = makeWriter(fx);
+    const send = retrier.s3.send.bind(retrier.s3) as (command: unknown, ...rest: unknown[]) => Promise<unknown>;
+    retrier.s3.send = (async (command: unknown, ...rest: unknown[]) => {
+      const out = await send(command, ...rest);
+      if (command instanceof GetObjectCommand) (out as { ETag?: string }).ETag = awsEtag;
+      return out;
+    }) as typeof retrier.s3.send;
+    try {
+      // Three parts listed, two assembled: refused on the count.
+      await expect(retrier.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(InvalidPartsError);
+      // Two parts listed, not those assembled (part 3 for part 2): refused on the digest.
+      await expect(retrier.store.completeUpload(created.uploadId, [parts[0]!, { ...parts[2]!, partNumber: 2 }])).rejects.toBeInstanceOf(
+        InvalidPartsError,
+      );
+      expect(await w.store.head(key), 'nothing committed').toBeUndefined();
+      // The parts that were assembled commit it, under their size.
+      expect(await retrier.store.completeUpload(created.uploadId, firstTwo)).toMatchObject({ size: 2 * 5 * MiB });
+      expect(sameBytes((await w.store.get(key))?.body, body.subarray(0, 2 * 5 * MiB))).toBe(true);
+    } finally {
+      retrier.close();
     }
   });
 });
