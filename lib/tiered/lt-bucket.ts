@@ -564,10 +564,12 @@ export class LtBucket {
 
   /**
    * As {@link sizeOf}, with the blob's ETag as S3 answered it (undefined when it answered none):
-   * an object a multipart upload assembled has `"<md5 of the parts' MD5s>-<part count>"`
-   * ({@link multipartEtagOf}), which tells which parts it is made of.
+   * an object a multipart upload assembled has `"<md5 of the parts' ETags>-<part count>"`
+   * ({@link multipartEtagOf}), which tells which parts it is made of. `keyEncrypted`: the object
+   * is encrypted with a KMS or a customer key, whose parts' ETags are no MD5s of their bytes (the
+   * digest of the whole is then not one this library computes; its part count still holds).
    */
-  async sizeAndEtagOf(key: string): Promise<{ readonly size: number; readonly etag?: string } | undefined> {
+  async sizeAndEtagOf(key: string): Promise<{ readonly size: number; readonly etag?: string; readonly keyEncrypted: boolean } | undefined> {
     this.assertOwned(key);
     let out: GetObjectCommandOutput;
     try {
@@ -580,7 +582,9 @@ export class LtBucket {
     if (out.ContentLength === undefined) {
       throw new TierlogError(`GetObject ${key.slice(0, 200)} answered no Content-Length: the blob's size is not known`);
     }
-    return { size: out.ContentLength, ...(out.ETag ? { etag: out.ETag } : {}) };
+    const keyEncrypted =
+      (out.ServerSideEncryption !== undefined && out.ServerSideEncryption !== 'AES256') || out.SSECustomerAlgorithm !== undefined;
+    return { size: out.ContentLength, ...(out.ETag ? { etag: out.ETag } : {}), keyEncrypted };
   }
 
   // ---- ranged and presigned reads ------------------------------------------------------------
@@ -760,13 +764,16 @@ function bareEtag(etag: string): string {
  * Whether an object S3 holds (its ETag, as GetObject answered it) can be the one a
  * CompleteMultipartUpload of `parts` assembled. S3 gives such an object the ETag
  * `"<md5 of the parts' binary ETags>-<part count>"`: a count that is not the list's, or (every
- * part's ETag an MD5 in hex) a digest that is not the list's, is another assembly. An ETag of
- * another form (none, or an S3-compatible store's digest of the whole body) tells nothing: true.
+ * part's ETag an MD5 in hex, and `digest`: the object not encrypted with a KMS or a customer key,
+ * for which the digest is not known to follow that rule) a digest that is not the list's, is
+ * another assembly. An ETag of another form (none, or an S3-compatible store's digest of the whole
+ * body) tells nothing: true. Never false on a guess: a false refuses the client's complete.
  */
-export function mayBeAssemblyOf(etag: string | undefined, parts: readonly { readonly etag: string }[]): boolean {
+export function mayBeAssemblyOf(etag: string | undefined, parts: readonly { readonly etag: string }[], digest = true): boolean {
   const match = etag === undefined ? null : /^([0-9a-f]{32})-(\d+)$/.exec(bareEtag(etag));
   if (match === null) return true;
   if (Number(match[2]) !== parts.length) return false;
+  if (!digest) return true;
   const expected = multipartEtagOf(parts);
   return expected === undefined || bareEtag(expected) === `${match[1]}-${match[2]}`;
 }

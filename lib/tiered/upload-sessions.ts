@@ -620,7 +620,7 @@ export class UploadSessions {
       if (now?.result !== undefined) return { answered: now.result };
       throw closedError(session.sessionId, now);
     }
-    if (!mayBeAssemblyOf(blob?.etag, parts)) {
+    if (!mayBeAssemblyOf(blob?.etag, parts, blob?.keyEncrypted !== true)) {
       throw new InvalidPartsError(
         session.sessionId,
         `an earlier complete assembled other parts than these ${parts.length} (S3 holds the object with ETag ${blob?.etag}); complete with the parts it assembled, or abort`,

@@ -33,6 +33,7 @@ import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { encodeObjectId, newBlobKey } from '../../lib/tiered/blob-keys.js';
+import { mayBeAssemblyOf, multipartEtagOf } from '../../lib/tiered/lt-bucket.js';
 import { emptyTable, freshFixture, type Fixture } from '../support/local.js';
 import {
   MiB,
@@ -488,6 +489,26 @@ describe('a retried complete listing other parts than the earlier complete that 
     } finally {
       retrier.close();
     }
+  });
+});
+
+describe("mayBeAssemblyOf: what an assembled object's ETag can tell", () => {
+  const parts = [{ etag: `"${'a'.repeat(32)}"` }, { etag: `"${'b'.repeat(32)}"` }];
+  const digestOfParts = multipartEtagOf(parts)!;
+  test("the parts' own: their count and digest", () => {
+    expect(mayBeAssemblyOf(digestOfParts, parts)).toBe(true);
+    expect(mayBeAssemblyOf(digestOfParts, [...parts, { etag: `"${'c'.repeat(32)}"` }]), 'another count').toBe(false);
+    expect(mayBeAssemblyOf(`"${'0'.repeat(32)}-2"`, parts), 'another digest').toBe(false);
+  });
+  // An object encrypted with a KMS or a customer key: its parts' ETags are no MD5s of their bytes,
+  // and its ETag's digest is not known to follow the rule. Compared, a correct retry on such a
+  // bucket would be refused for good (the client could only abort): only the count is read.
+  test('an object encrypted with a KMS or a customer key: its count alone is read, never its digest', () => {
+    expect(mayBeAssemblyOf(`"${'0'.repeat(32)}-2"`, parts, false)).toBe(true);
+    expect(mayBeAssemblyOf(`"${'0'.repeat(32)}-3"`, parts, false)).toBe(false);
+  });
+  test('an ETag of another form (none, a digest of the whole body) tells nothing', () => {
+    for (const etag of [undefined, `"${'0'.repeat(32)}"`, '"not-an-etag"']) expect(mayBeAssemblyOf(etag, parts)).toBe(true);
   });
 });
 
