@@ -74,7 +74,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, isValidPrefix, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { AccessDeniedError, stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
-import { assertOptions, optionNames } from '../plain-options.js';
+import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isCredentialRefusal, translateAwsError } from '../aws/errors.js';
@@ -403,13 +403,15 @@ const AUDIT_OPTIONS = optionNames<AuditOptions>()(
  * @throws ConfigError when the configuration is invalid (as `validateConfig`).
  * @throws ValidationError when `olderThanMs` is under 1 h or reaches back before 2000, `clock` does not
  *   read ms since the epoch, `pageSize`, `checkBatch` or `deleteBatch` is not a whole number of at
- *   least 1, or an option name is not one of {@link AuditOptions}'s.
+ *   least 1, `delete` or `emptyStoreOk` is not a boolean, `onProgress` or `beforeDelete` not a
+ *   function, `signal` not an AbortSignal, or an option name is not one of {@link AuditOptions}'s.
  * @throws AuditIncompleteError when an error stops it after it changed something (with the report so far).
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   // A misspelt option (`delet`, `olderThan`, `emptyStoreOK`) would be a default nobody chose.
   if (options === undefined) throw new ValidationError('audit takes its options (config, olderThanMs)', 'options');
   assertOptions(options, AUDIT_OPTIONS, 'audit');
+  assertOptionTypes(options);
   const { config, olderThanMs } = options;
   validateConfig(config);
   // A clock in seconds (or NaN) would make every blob young: an audit that checks nothing, clean.
@@ -697,6 +699,32 @@ export async function sampleStoreBinding(dynamodb: DynamoDBClient, hv: HvTable, 
       kind: 'undecided',
       reason: `could not tell whether the objects table "${hv.tableName}" is the store of s3://${lt.bucket}/${lt.prefix}/ (its sample: ${err.message}); deletes refused`,
     };
+  }
+}
+
+/**
+ * Refuses a switch or a callback of {@link AuditOptions} that is not of its type, from a caller
+ * without types (a job's environment, a JSON file): `"false"` is truthy, so `delete: "false"`
+ * deleted and `emptyStoreOk: "false"` took an objects table that points at no blob for an empty
+ * store; a callback that is no function failed the run after it had begun.
+ *
+ * @throws ValidationError naming the option.
+ */
+function assertOptionTypes(options: AuditOptions): void {
+  for (const name of ['delete', 'emptyStoreOk'] as const) {
+    const value: unknown = options[name];
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new ValidationError(`${name} must be true or false, got ${kindOf(value)}`, name);
+    }
+  }
+  for (const name of ['onProgress', 'beforeDelete'] as const) {
+    const value: unknown = options[name];
+    if (value !== undefined && typeof value !== 'function') {
+      throw new ValidationError(`${name} must be a function, got ${kindOf(value)}`, name);
+    }
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new ValidationError(`signal must be an AbortSignal, got ${kindOf(options.signal)}`, 'signal');
   }
 }
 

@@ -347,6 +347,37 @@ describe('sizes and the safety age that would make the audit do nothing while re
     expect(await prefixKeys(fx)).toEqual([orphan]);
   });
 
+  /**
+   * The switches that decide whether anything is deleted, from a caller without types (a job's
+   * environment, a JSON file): the string "false" is truthy. `emptyStoreOk: 'false'` took an objects
+   * table that points at no blob (another deployment's, an empty one) for an empty store and deleted
+   * every old blob; `delete: 'no'` deleted. Each is refused before any request, as the callbacks
+   * that are no functions are (a `beforeDelete` of another type failed after the run had begun).
+   */
+  test.each([
+    ['delete', 'no'],
+    ['delete', 1],
+    ['emptyStoreOk', 'false'],
+    ['beforeDelete', 'log'],
+    ['onProgress', true],
+    ['signal', { aborted: false }],
+  ])('%s %j (not its type) is refused before any request; nothing is deleted', async (name, value) => {
+    const fx = await freshFixture();
+    const [orphan] = await putOrphans(fx, 1);
+    const run = audit({
+      config: fx.config,
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: HOUR,
+      delete: true,
+      ...{ [name]: value },
+    } as AuditOptions);
+    await expect(run).rejects.toThrow(ValidationError);
+    await expect(run).rejects.toMatchObject({ field: name });
+    expect(await prefixKeys(fx)).toEqual([orphan]);
+  });
+
   test('a safety age reaching back before 2000 (no blob can be that old: a unit mistaken) is refused, exit 2 from the CLI', async () => {
     const fx = await freshFixture();
     const [orphan] = await putOrphans(fx, 1);
