@@ -256,7 +256,8 @@ export interface AuditReport {
   /**
    * Checked: HV seems not to point at them and no change-log item names them, but the audit could
    * not trust that answer: the object's item is not understood under the configured attribute
-   * names (`TIERLOG_HV_ATTRIBUTES` not the writers'), or the objects table was not shown to be this
+   * names (`TIERLOG_HV_ATTRIBUTES` not the writers'; at the check, or at the re-check right before
+   * its delete), or the objects table was not shown to be this
    * bucket's store (another deployment's, an empty one, a sample it could not read); or the blob of
    * an expired object whose item has no numeric version to remove it on. Never deleted, with or
    * without `delete` (which they also refuse for the whole run), never orphans: each with why.
@@ -573,7 +574,9 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
           report.keptOnRecheck.push(candidate.key);
         }
       }
-      for (let i = 0; i < doomed.length; i += deleteBatch) await deleteChecked(doomed.slice(i, i + deleteBatch));
+      for (let i = 0; i < doomed.length && report.deleteRefused === undefined; i += deleteBatch) {
+        await deleteChecked(doomed.slice(i, i + deleteBatch));
+      }
     }
     progress();
   };
@@ -590,10 +593,15 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     const keys: string[] = [];
     for (const c of batch) {
       const pointer = again.get(c.objectId);
-      if (pointer === c.key || isUnrecognised(pointer) || otherObjectsBlobs.has(c.key)) report.keptOnRecheck.push(c.key);
+      if (isUnrecognised(pointer)) {
+        // An item it does not understand, seen only now: as at the check, undecided (it may point
+        // at the blob under other names), and every delete of the run from here on refused.
+        report.undecided.push({ key: c.key, objectId: c.objectId, size: c.size, reason: pointer.unrecognised });
+        report.deleteRefused ??= pointer.unrecognised;
+      } else if (pointer === c.key || otherObjectsBlobs.has(c.key)) report.keptOnRecheck.push(c.key);
       else keys.push(c.key);
     }
-    if (keys.length === 0) return;
+    if (keys.length === 0 || report.deleteRefused !== undefined) return;
     await options.beforeDelete?.(keys);
     let failures: DeleteFailure[];
     try {
