@@ -731,8 +731,10 @@ function assertOptionTypes(options: AuditOptions): void {
       throw new ValidationError(`${name} must be a function, got ${kindOf(value)}`, name);
     }
   }
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new ValidationError(`signal must be an AbortSignal, got ${kindOf(options.signal)}`, 'signal');
+  // What the audit calls of it (an AbortSignal of another realm passes).
+  const signal: unknown = options.signal;
+  if (signal !== undefined && typeof (signal as Partial<AbortSignal> | null)?.throwIfAborted !== 'function') {
+    throw new ValidationError(`signal must be an AbortSignal, got ${kindOf(signal)}`, 'signal');
   }
 }
 
