@@ -74,7 +74,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, isValidPrefix, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { AccessDeniedError, stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
-import { assertOptions, optionNames } from '../plain-options.js';
+import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isCredentialRefusal, translateAwsError } from '../aws/errors.js';
@@ -256,7 +256,8 @@ export interface AuditReport {
   /**
    * Checked: HV seems not to point at them and no change-log item names them, but the audit could
    * not trust that answer: the object's item is not understood under the configured attribute
-   * names (`TIERLOG_HV_ATTRIBUTES` not the writers'), or the objects table was not shown to be this
+   * names (`TIERLOG_HV_ATTRIBUTES` not the writers'; at the check, or at the re-check right before
+   * its delete), or the objects table was not shown to be this
    * bucket's store (another deployment's, an empty one, a sample it could not read); or the blob of
    * an expired object whose item has no numeric version to remove it on. Never deleted, with or
    * without `delete` (which they also refuse for the whole run), never orphans: each with why.
@@ -403,13 +404,15 @@ const AUDIT_OPTIONS = optionNames<AuditOptions>()(
  * @throws ConfigError when the configuration is invalid (as `validateConfig`).
  * @throws ValidationError when `olderThanMs` is under 1 h or reaches back before 2000, `clock` does not
  *   read ms since the epoch, `pageSize`, `checkBatch` or `deleteBatch` is not a whole number of at
- *   least 1, or an option name is not one of {@link AuditOptions}'s.
+ *   least 1, `delete` or `emptyStoreOk` is not a boolean, `onProgress` or `beforeDelete` not a
+ *   function, `signal` not an AbortSignal, or an option name is not one of {@link AuditOptions}'s.
  * @throws AuditIncompleteError when an error stops it after it changed something (with the report so far).
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   // A misspelt option (`delet`, `olderThan`, `emptyStoreOK`) would be a default nobody chose.
   if (options === undefined) throw new ValidationError('audit takes its options (config, olderThanMs)', 'options');
   assertOptions(options, AUDIT_OPTIONS, 'audit');
+  assertOptionTypes(options);
   const { config, olderThanMs } = options;
   validateConfig(config);
   // A clock in seconds (or NaN) would make every blob young: an audit that checks nothing, clean.
@@ -571,7 +574,9 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
           report.keptOnRecheck.push(candidate.key);
         }
       }
-      for (let i = 0; i < doomed.length; i += deleteBatch) await deleteChecked(doomed.slice(i, i + deleteBatch));
+      for (let i = 0; i < doomed.length && report.deleteRefused === undefined; i += deleteBatch) {
+        await deleteChecked(doomed.slice(i, i + deleteBatch));
+      }
     }
     progress();
   };
@@ -588,10 +593,15 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     const keys: string[] = [];
     for (const c of batch) {
       const pointer = again.get(c.objectId);
-      if (pointer === c.key || isUnrecognised(pointer) || otherObjectsBlobs.has(c.key)) report.keptOnRecheck.push(c.key);
+      if (isUnrecognised(pointer)) {
+        // An item it does not understand, seen only now: as at the check, undecided (it may point
+        // at the blob under other names), and every delete of the run from here on refused.
+        report.undecided.push({ key: c.key, objectId: c.objectId, size: c.size, reason: pointer.unrecognised });
+        report.deleteRefused ??= pointer.unrecognised;
+      } else if (pointer === c.key || otherObjectsBlobs.has(c.key)) report.keptOnRecheck.push(c.key);
       else keys.push(c.key);
     }
-    if (keys.length === 0) return;
+    if (keys.length === 0 || report.deleteRefused !== undefined) return;
     await options.beforeDelete?.(keys);
     let failures: DeleteFailure[];
     try {
@@ -697,6 +707,34 @@ export async function sampleStoreBinding(dynamodb: DynamoDBClient, hv: HvTable, 
       kind: 'undecided',
       reason: `could not tell whether the objects table "${hv.tableName}" is the store of s3://${lt.bucket}/${lt.prefix}/ (its sample: ${err.message}); deletes refused`,
     };
+  }
+}
+
+/**
+ * Refuses a switch or a callback of {@link AuditOptions} that is not of its type, from a caller
+ * without types (a job's environment, a JSON file): `"false"` is truthy, so `delete: "false"`
+ * deleted and `emptyStoreOk: "false"` took an objects table that points at no blob for an empty
+ * store; a callback that is no function failed the run after it had begun.
+ *
+ * @throws ValidationError naming the option.
+ */
+function assertOptionTypes(options: AuditOptions): void {
+  for (const name of ['delete', 'emptyStoreOk'] as const) {
+    const value: unknown = options[name];
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new ValidationError(`${name} must be true or false, got ${kindOf(value)}`, name);
+    }
+  }
+  for (const name of ['onProgress', 'beforeDelete'] as const) {
+    const value: unknown = options[name];
+    if (value !== undefined && typeof value !== 'function') {
+      throw new ValidationError(`${name} must be a function, got ${kindOf(value)}`, name);
+    }
+  }
+  // What the audit calls of it (an AbortSignal of another realm passes).
+  const signal: unknown = options.signal;
+  if (signal !== undefined && typeof (signal as Partial<AbortSignal> | null)?.throwIfAborted !== 'function') {
+    throw new ValidationError(`signal must be an AbortSignal, got ${kindOf(signal)}`, 'signal');
   }
 }
 
