@@ -88,9 +88,9 @@ export interface StreamBatchResponse {
 /** What one batch did. */
 export interface StreamCleanupReport {
   readonly records: number;
-  /** REMOVE records (any origin). */
+  /** REMOVE records of the objects table (any origin; not those of another table's stream, which are untrusted). */
   readonly removes: number;
-  /** REMOVE records made by DynamoDB TTL. */
+  /** REMOVE records of the objects table made by DynamoDB TTL. */
   readonly expiredRemoves: number;
   /** MODIFY records whose old image names a blob (an overwrite, a delete, a refresh). */
   readonly replaced: number;
@@ -162,9 +162,11 @@ export function judgeStreamRecord(record: ObjectsStreamRecord, prefix: string, a
   // A record cut short (no object, a null image) is judged like one without an old image: it
   // never drives a delete, and it does not fail the batch it came in.
   if (typeof record !== 'object' || record === null) return { kind: 'untrusted', reason: 'the record is not an object' };
-  const source = record.eventSourceARN;
-  if (table !== undefined && source !== undefined && (typeof source !== 'string' || streamTableOf(source) !== table))
-    return { kind: 'untrusted', reason: `a record of another stream (${String(source).slice(0, 300)}), not table "${table}"'s` };
+  if (table !== undefined && ofAnotherStream(record, table))
+    return {
+      kind: 'untrusted',
+      reason: `a record of another stream (${String(record.eventSourceARN).slice(0, 300)}), not table "${table}"'s`,
+    };
   const modified = record.eventName === 'MODIFY';
   if (record.eventName === 'INSERT') return { kind: 'ignore', reason: 'insert' };
   // Lambda names every record INSERT, MODIFY or REMOVE: anything else is a record cut short or
@@ -203,6 +205,12 @@ export function judgeStreamRecord(record: ObjectsStreamRecord, prefix: string, a
   if (!check.ok) return { kind: 'untrusted', reason: check.reason, key };
   if (modified && record.dynamodb?.NewImage?.[attrs.blob]?.S === blob) return { kind: 'ignore', reason: 'sameBlob' };
   return { kind: 'candidate', key, blob: blob as string, expired: isTtlDeletion(record), modified };
+}
+
+/** The record's `eventSourceARN` names another stream than `table`'s (one without it is judged by its content). */
+function ofAnotherStream(record: ObjectsStreamRecord, table: string): boolean {
+  const source = record.eventSourceARN;
+  return source !== undefined && (typeof source !== 'string' || streamTableOf(source) !== table);
 }
 
 /** The record is a REMOVE DynamoDB's TTL made (`userIdentity` the service principal {@link TTL_PRINCIPAL}). */
@@ -334,7 +342,9 @@ export class StreamCleanup {
     let blobsDeleted = 0;
     const candidates: Candidate[] = [];
     for (const record of records) {
-      if (record?.eventName === 'REMOVE') {
+      // Another table's removals are not this table's (untrusted below): counted here, they told
+      // StreamRemoves and StreamExpiredRemoves of expiries the objects table never had.
+      if (record?.eventName === 'REMOVE' && !ofAnotherStream(record, this.hv.tableName)) {
         removes++;
         // Every TTL removal, whatever its item held: an inline object's, or one whose image is not trusted.
         if (isTtlDeletion(record)) expiredRemoves++;

@@ -369,3 +369,29 @@ describe('what the report counts', () => {
     expect(report).toMatchObject({ removes: 3, expiredRemoves: 2, blobsDeleted: 1, untrusted: 0 });
   });
 });
+
+describe("a record of another table's stream, as the report counts it", () => {
+  test("a TTL removal of another table is untrusted, not one of this table's removals or expiries", async () => {
+    const fx = await freshFixture();
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    closers.push(reader);
+    const w = makeWriter(fx);
+    closers.push(w);
+    await w.store.put('foreign/ttl', randomBody(30 * KiB));
+    const [blob] = await listKeys(fx.s3, fx.config.bucket);
+    await expireAsTtl(fx, 'foreign/ttl');
+    const [record] = (await reader.read()).filter((r) => r.eventName === 'REMOVE').map(asTtlDeletion);
+    const ours = record!.eventSourceARN!;
+    const theirs = {
+      ...record!,
+      eventSourceARN: ours.replace(`:table/${fx.config.objectsTable}/`, `:table/${fx.config.objectsTable}-other/`),
+    };
+    const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
+    const foreign = await cleanup.handle([theirs]);
+    // StreamRemoves and StreamExpiredRemoves told of an expiry the objects table never had.
+    expect(foreign.report).toMatchObject({ removes: 0, expiredRemoves: 0, untrusted: 1, blobsDeleted: 0 });
+    expect(await rawGetObject(fx, blob!)).toBeDefined();
+    const own = await cleanup.handle([record!]);
+    expect(own.report).toMatchObject({ removes: 1, expiredRemoves: 1, untrusted: 0, blobsDeleted: 1 });
+  });
+});
