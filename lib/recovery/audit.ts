@@ -292,11 +292,17 @@ export interface AuditReport {
    * in `deleted`; only a run stopped by an error ({@link AuditIncompleteError}) has any.
    */
   readonly deleteUnknown: string[];
+  /**
+   * Keys of expired objects whose item's removal DynamoDB never answered (a 5xx, throttling or no
+   * answer after the SDK's retries stopped the audit): the item may be gone, its blob is not
+   * deleted. Not counted in `expiredRemoved`; only a run stopped by an error has any.
+   */
+  readonly expiredRemoveUnknown: string[];
 }
 
 /**
  * The audit stopped on an error after it had changed something (deleted a blob, removed an
- * expired item, had a delete refused, or sent a delete whose outcome S3 never gave): {@link report} says what it did until then. An error
+ * expired item, had a delete refused, or sent a delete or a removal whose outcome was never given): {@link report} says what it did until then. An error
  * before any change is thrown as it is.
  */
 export class AuditIncompleteError extends TierlogError {
@@ -311,6 +317,9 @@ export class AuditIncompleteError extends TierlogError {
         after: [
           ...(report.expiredRemoved > 0 ? [`${report.expiredRemoved} expired items removed`] : []),
           ...(report.deleteUnknown.length > 0 ? [`${report.deleteUnknown.length} deletes of unknown outcome (may be gone)`] : []),
+          ...(report.expiredRemoveUnknown.length > 0
+            ? [`${report.expiredRemoveUnknown.length} expired item removals of unknown outcome (may be gone)`]
+            : []),
         ],
       }),
       { cause },
@@ -465,6 +474,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     keptOnRecheck: [],
     deleteFailures: [],
     deleteUnknown: [],
+    expiredRemoveUnknown: [],
   };
   const progress = () =>
     options.onProgress?.({
@@ -571,7 +581,15 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     if (report.delete && report.deleteRefused === undefined) {
       // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
       for (const { candidate, ref } of expired) {
-        if (await hv.removeExpired(candidate.objectId, ref, expiryNow())) {
+        let removed: boolean;
+        try {
+          removed = await hv.removeExpired(candidate.objectId, ref, expiryNow());
+        } catch (err) {
+          // A removal DynamoDB never answered may have landed: said, and the run stops with its report.
+          if (!refusedOutright(err)) report.expiredRemoveUnknown.push(candidate.objectId);
+          throw err;
+        }
+        if (removed) {
           report.expiredRemoved++;
           doomed.push(candidate);
         } else if ((await hv.readBlobReferences([candidate.objectId])).get(candidate.objectId)?.blob === null) {
@@ -665,7 +683,13 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     }
   } catch (err) {
     // What was done must not be lost with the error.
-    if (report.deleted > 0 || report.expiredRemoved > 0 || report.deleteFailures.length > 0 || report.deleteUnknown.length > 0)
+    if (
+      report.deleted > 0 ||
+      report.expiredRemoved > 0 ||
+      report.deleteFailures.length > 0 ||
+      report.deleteUnknown.length > 0 ||
+      report.expiredRemoveUnknown.length > 0
+    )
       throw new AuditIncompleteError(report, err);
     throw err;
   }

@@ -155,6 +155,7 @@ describe('the human audit report names every finding it holds, each under its he
     keptOnRecheck: ['blobs/k/1'],
     deleteFailures: [{ key: 'blobs/d/1', code: 'AccessDenied', message: 'Access Denied' }],
     deleteUnknown: [],
+    expiredRemoveUnknown: [],
     ...over,
   });
 
