@@ -200,6 +200,16 @@ export function formatAudit(r: AuditReport, now: number): string[] {
       lines.push(`${plural(r.deleteFailures.length, 'delete')} failed:`);
       for (const f of r.deleteFailures) lines.push(`  ${f.key}  ${f.code}: ${f.message}`);
     }
+    if (r.deleteUnknown.length > 0) {
+      lines.push(`${plural(r.deleteUnknown.length, 'delete')} of unknown outcome (S3 did not answer; these blobs may be gone):`);
+      for (const key of r.deleteUnknown) lines.push(`  ${key}`);
+    }
+    if (r.expiredRemoveUnknown.length > 0) {
+      lines.push(
+        `${plural(r.expiredRemoveUnknown.length, 'expired item removal')} of unknown outcome (DynamoDB did not answer; these items may be gone, their blobs stay):`,
+      );
+      for (const key of r.expiredRemoveUnknown) lines.push(`  object ${JSON.stringify(key)}`);
+    }
   } else if (r.orphans.length > 0 || r.expired.length > 0) {
     lines.push('nothing deleted: run with --delete to delete the orphans and the blobs of expired objects');
   }

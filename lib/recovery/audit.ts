@@ -77,7 +77,7 @@ import { AccessDeniedError, stoppedAfterMessage, TierlogError, ValidationError }
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
-import { isCredentialRefusal, translateAwsError } from '../aws/errors.js';
+import { isCredentialRefusal, refusedOutright, translateAwsError } from '../aws/errors.js';
 import { serverClockOffset } from '../aws/server-clock.js';
 import { advancingPages } from '../aws/table-pages.js';
 import {
@@ -286,11 +286,23 @@ export interface AuditReport {
   readonly keptOnRecheck: string[];
   /** Deletes S3 refused. */
   readonly deleteFailures: DeleteFailure[];
+  /**
+   * Keys sent in a delete whose outcome S3 never gave (a 5xx, throttling or no answer after the
+   * SDK's retries stopped the audit): neither confirmed nor refused, they may be gone. Not counted
+   * in `deleted`; only a run stopped by an error ({@link AuditIncompleteError}) has any.
+   */
+  readonly deleteUnknown: string[];
+  /**
+   * Keys of expired objects whose item's removal DynamoDB never answered (a 5xx, throttling or no
+   * answer after the SDK's retries stopped the audit): the item may be gone, its blob is not
+   * deleted. Not counted in `expiredRemoved`; only a run stopped by an error has any.
+   */
+  readonly expiredRemoveUnknown: string[];
 }
 
 /**
  * The audit stopped on an error after it had changed something (deleted a blob, removed an
- * expired item, or had a delete refused): {@link report} says what it did until then. An error
+ * expired item, had a delete refused, or sent a delete or a removal whose outcome was never given): {@link report} says what it did until then. An error
  * before any change is thrown as it is.
  */
 export class AuditIncompleteError extends TierlogError {
@@ -302,7 +314,13 @@ export class AuditIncompleteError extends TierlogError {
     super(
       stoppedAfterMessage('audit', report, cause, {
         before: [`${report.listed} keys listed`, `${report.checked} checked`],
-        after: report.expiredRemoved > 0 ? [`${report.expiredRemoved} expired items removed`] : [],
+        after: [
+          ...(report.expiredRemoved > 0 ? [`${report.expiredRemoved} expired items removed`] : []),
+          ...(report.deleteUnknown.length > 0 ? [`${report.deleteUnknown.length} deletes of unknown outcome (may be gone)`] : []),
+          ...(report.expiredRemoveUnknown.length > 0
+            ? [`${report.expiredRemoveUnknown.length} expired item removals of unknown outcome (may be gone)`]
+            : []),
+        ],
       }),
       { cause },
     );
@@ -455,6 +473,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     deleted: 0,
     keptOnRecheck: [],
     deleteFailures: [],
+    deleteUnknown: [],
+    expiredRemoveUnknown: [],
   };
   const progress = () =>
     options.onProgress?.({
@@ -561,7 +581,15 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     if (report.delete && report.deleteRefused === undefined) {
       // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
       for (const { candidate, ref } of expired) {
-        if (await hv.removeExpired(candidate.objectId, ref, expiryNow())) {
+        let removed: boolean;
+        try {
+          removed = await hv.removeExpired(candidate.objectId, ref, expiryNow());
+        } catch (err) {
+          // A removal DynamoDB never answered may have landed: said, and the run stops with its report.
+          if (!refusedOutright(err)) report.expiredRemoveUnknown.push(candidate.objectId);
+          throw err;
+        }
+        if (removed) {
           report.expiredRemoved++;
           doomed.push(candidate);
         } else if ((await hv.readBlobReferences([candidate.objectId])).get(candidate.objectId)?.blob === null) {
@@ -607,11 +635,20 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     try {
       failures = await lt.deleteMany(keys);
     } catch (err) {
-      // Stopped after S3 answered some of the deletes: those count (the error then says what was done).
-      if (!(err instanceof DeleteManyIncompleteError)) throw err;
-      report.deleteFailures.push(...err.failures);
-      report.deleted += err.deleted;
-      throw err.cause;
+      // Stopped after S3 answered some of the deletes: those count (the error then says what was
+      // done). The keys it answered nothing about were in a request whose outcome is unknown (S3
+      // may have deleted them): reported as such, and the run stops with its report.
+      const answered = new Set<string>();
+      if (err instanceof DeleteManyIncompleteError) {
+        report.deleteFailures.push(...err.failures);
+        report.deleted += err.deleted;
+        for (const key of err.deletedKeys) answered.add(key);
+        for (const failure of err.failures) answered.add(failure.key);
+      }
+      // A request S3 refused outright (a missing bucket) deleted nothing: no outcome unknown.
+      if (err instanceof DeleteManyIncompleteError || !refusedOutright(err))
+        report.deleteUnknown.push(...keys.filter((key) => !answered.has(key)));
+      throw err instanceof DeleteManyIncompleteError ? err.cause : err;
     }
     report.deleteFailures.push(...failures);
     report.deleted += keys.length - failures.length;
@@ -646,7 +683,14 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     }
   } catch (err) {
     // What was done must not be lost with the error.
-    if (report.deleted > 0 || report.expiredRemoved > 0 || report.deleteFailures.length > 0) throw new AuditIncompleteError(report, err);
+    if (
+      report.deleted > 0 ||
+      report.expiredRemoved > 0 ||
+      report.deleteFailures.length > 0 ||
+      report.deleteUnknown.length > 0 ||
+      report.expiredRemoveUnknown.length > 0
+    )
+      throw new AuditIncompleteError(report, err);
     throw err;
   }
   progress();

@@ -17,7 +17,7 @@ import { InterruptedError } from '../../lib/cli/common.js';
 import { reportError } from '../../lib/cli/program.js';
 import { AuditIncompleteError } from '../../lib/recovery/audit.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
-import { batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
+import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { auditStop, cli, cliJson, HOUR, putOrphans } from './helpers.js';
 
@@ -126,8 +126,50 @@ describe('audit --delete under failures', () => {
     expect(err).toBeInstanceOf(AuditIncompleteError);
     expect((err as AuditIncompleteError).report).toMatchObject({ deleted: 1 });
     expect(reportError(err, c.io)).toBe(1);
-    expect(c.err()).toMatch(/^tierlog: audit stopped after 3 keys listed, 3 checked, 1 blobs deleted: injected: SlowDown/);
+    expect(c.err()).toMatch(
+      /^tierlog: audit stopped after 3 keys listed, 3 checked, 1 blobs deleted, 2 deletes of unknown outcome \(may be gone\): injected: SlowDown/,
+    );
     expect(JSON.parse(c.out())).toMatchObject({ delete: true, deleted: 1, error: { name: 'AuditIncompleteError', exitCode: 1 } });
+  });
+
+  test.each([true, false])(
+    'a delete S3 never answered (DeleteObjects 500, then the first one-by-one delete 503), before any confirmed: the report names the keys that may be gone (--json %s), exit 1',
+    async (json) => {
+      const fx = await freshFixture();
+      const keys = await orphans(fx, 3);
+      const s3 = createS3Client();
+      closers.push(() => s3.destroy());
+      new FaultInjector()
+        .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: () => awsServiceError('InternalError', 500) })
+        .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand', error: () => awsServiceError('SlowDown', 503) })
+        .attach(s3, 's3');
+      const { err, c } = await auditStop({ ...fx, s3 }, ahead, { ...DELETE_ORPHANS, json });
+      // Not the bare SlowDown: the failed DeleteObjects may have deleted every key of its batch.
+      expect(err).toBeInstanceOf(AuditIncompleteError);
+      expect((err as AuditIncompleteError).report).toMatchObject({ deleted: 0, deleteFailures: [], deleteUnknown: [...keys].sort() });
+      expect(reportError(err, c.io)).toBe(1);
+      expect(c.err()).toMatch(/^tierlog: audit stopped after 3 keys listed, 3 checked, 0 blobs deleted, 3 deletes of unknown outcome/);
+      if (json)
+        expect(JSON.parse(c.out())).toMatchObject({
+          deleted: 0,
+          deleteUnknown: [...keys].sort(),
+          error: { name: 'AuditIncompleteError', exitCode: 1 },
+        });
+      else expect(c.out()).toContain('3 deletes of unknown outcome (S3 did not answer; these blobs may be gone):');
+    },
+  );
+
+  test('a delete stopped after S3 confirmed one: the keys it never answered for are reported of unknown outcome', async () => {
+    const fx = await freshFixture();
+    const keys = await orphans(fx, 3);
+    const s3 = createS3Client();
+    closers.push(() => s3.destroy());
+    const injector = new FaultInjector();
+    for (const rule of batchDeleteThenSecondKeyFailing()) injector.add(rule);
+    injector.attach(s3, 's3');
+    const { err } = await auditStop({ ...fx, s3 }, ahead, { ...DELETE_ORPHANS, json: true });
+    const sorted = [...keys].sort();
+    expect((err as AuditIncompleteError).report).toMatchObject({ deleted: 1, deleteUnknown: sorted.slice(1) });
   });
 
   test.each([true, false])(

@@ -11,6 +11,7 @@ import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { runAudit } from '../../lib/cli/audit.js';
+import { AuditIncompleteError } from '../../lib/recovery/audit.js';
 import type { CliContext } from '../../lib/cli/common.js';
 import { AccessDeniedError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
@@ -132,6 +133,35 @@ describe('audit: blobs of expired objects', () => {
     } finally {
       dynamodb.destroy();
     }
+    expect(await allBlobs(s.fx)).toEqual(before);
+  });
+
+  test('--delete: a removal DynamoDB never answered (500 after the retries), the first change of the run: the report names the object whose item may be gone (exit 1), not a bare error', async () => {
+    const s = await scene();
+    const before = await allBlobs(s.fx);
+    const dynamodb = createDynamoDBClient();
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteItemCommand' && r.input.TableName === s.fx.config.objectsTable,
+        error: () => awsServiceError('InternalServerError', 500, 'Internal server error'),
+      })
+      .attach(dynamodb, 'dynamodb');
+    let err: unknown;
+    try {
+      err = await runAudit(ctxOf(s.fx, { dynamodb }), { olderThanMs: HOUR, delete: true }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    } finally {
+      dynamodb.destroy();
+    }
+    expect(err).toBeInstanceOf(AuditIncompleteError);
+    const report = (err as AuditIncompleteError).report;
+    expect(report).toMatchObject({ expiredRemoved: 0, deleted: 0, deleteUnknown: [] });
+    expect(report.expiredRemoveUnknown).toHaveLength(1);
+    expect(['exp/lost', 'exp/lost-too']).toContain(report.expiredRemoveUnknown[0]);
+    expect((err as Error).message).toMatch(/1 expired item removals of unknown outcome/);
     expect(await allBlobs(s.fx)).toEqual(before);
   });
 

@@ -154,6 +154,8 @@ describe('the human audit report names every finding it holds, each under its he
     deleted: 2,
     keptOnRecheck: ['blobs/k/1'],
     deleteFailures: [{ key: 'blobs/d/1', code: 'AccessDenied', message: 'Access Denied' }],
+    deleteUnknown: [],
+    expiredRemoveUnknown: [],
     ...over,
   });
 
