@@ -478,17 +478,14 @@ describe("an expired object's removal racing a writer", () => {
 });
 
 describe('the re-check before a delete finds an item it does not understand', () => {
-  test('an item under other attribute names appears for the orphan between the check and the delete: the blob is kept', async () => {
-    // DESIGN.md: a component that would delete a blob on HV's word checks that it understands the
-    // items it read; the audits delete nothing for an item that shows no blob, body or deletion
-    // marker under the configured names (it may point at the blob under other names). The run's
-    // shape check passed (no item then); the re-check right before the delete is what sees it.
-    const fx = await freshFixture();
-    const [orphan] = await putOrphans(fx, 1, 'renamed');
-    const objectId = Buffer.from(orphan!.split('/')[1]!, 'base64url').toString('utf8');
+  /**
+   * A DynamoDB client for the audit that, as the run's third BatchGetItem (the check, the items'
+   * shape, then the re-check) goes out, writes item `objectId` pointing at `blob` under other
+   * attribute names than the configured ones (`ptr`, not `blob`).
+   */
+  function itemUnderOtherNamesAtRecheck(fx: Fixture, objectId: string, blob: string) {
     const dynamodb = createDynamoDBClient();
     closers.push(() => dynamodb.destroy());
-    // The run's BatchGetItems: the check, the items' shape, then the re-check.
     new FaultInjector()
       .add({
         kind: 'delay',
@@ -501,12 +498,24 @@ describe('the re-check before a delete finds an item it does not understand', ()
           await fx.dynamodb.send(
             new PutItemCommand({
               TableName: fx.config.objectsTable,
-              Item: marshall({ key: objectId, ver: 1, ptr: orphan, size: 12, createdAt: now, updatedAt: now }),
+              Item: marshall({ key: objectId, ver: 1, ptr: blob, size: 12, createdAt: now, updatedAt: now }),
             }),
           );
         },
       })
       .attach(dynamodb, 'dynamodb');
+    return dynamodb;
+  }
+
+  test('an item under other attribute names appears for the orphan between the check and the delete: the blob is kept', async () => {
+    // DESIGN.md: a component that would delete a blob on HV's word checks that it understands the
+    // items it read; the audits delete nothing for an item that shows no blob, body or deletion
+    // marker under the configured names (it may point at the blob under other names). The run's
+    // shape check passed (no item then); the re-check right before the delete is what sees it.
+    const fx = await freshFixture();
+    const [orphan] = await putOrphans(fx, 1, 'renamed');
+    const objectId = Buffer.from(orphan!.split('/')[1]!, 'base64url').toString('utf8');
+    const dynamodb = itemUnderOtherNamesAtRecheck(fx, objectId, orphan!);
     const deletes: string[] = [];
     const report = await deletingAudit(fx, dynamodb, deletes);
     expect(report).toMatchObject({ deleted: 0, keptOnRecheck: [] });
@@ -525,26 +534,7 @@ describe('the re-check before a delete finds an item it does not understand', ()
     const fx = await freshFixture();
     const keys = await putOrphans(fx, 2, 'renamed');
     const objectId = Buffer.from(keys[0]!.split('/')[1]!, 'base64url').toString('utf8');
-    const dynamodb = createDynamoDBClient();
-    closers.push(() => dynamodb.destroy());
-    new FaultInjector()
-      .add({
-        kind: 'delay',
-        delayMs: 0,
-        times: 1,
-        skip: 2,
-        match: (r) => r.command === 'BatchGetItemCommand',
-        before: async () => {
-          const now = Date.now();
-          await fx.dynamodb.send(
-            new PutItemCommand({
-              TableName: fx.config.objectsTable,
-              Item: marshall({ key: objectId, ver: 1, ptr: keys[0], size: 12, createdAt: now, updatedAt: now }),
-            }),
-          );
-        },
-      })
-      .attach(dynamodb, 'dynamodb');
+    const dynamodb = itemUnderOtherNamesAtRecheck(fx, objectId, keys[0]!);
     const deletes: string[] = [];
     const report = await deletingAudit(fx, dynamodb, deletes, { deleteBatch: 1 });
     expect(report).toMatchObject({ deleted: 0, keptOnRecheck: [], deleteRefused: expect.stringMatching(/TIERLOG_HV_ATTRIBUTES/) });

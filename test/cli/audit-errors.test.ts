@@ -124,7 +124,8 @@ describe('audit --delete under failures', () => {
     expect(left, 'the first key was deleted').toEqual(keys.slice(1));
     // Not the bare SlowDown: the audit had deleted a blob, and says so.
     expect(err).toBeInstanceOf(AuditIncompleteError);
-    expect((err as AuditIncompleteError).report).toMatchObject({ deleted: 1 });
+    // The keys S3 never answered for (in the failed batch, not confirmed one by one) may be gone.
+    expect((err as AuditIncompleteError).report).toMatchObject({ deleted: 1, deleteUnknown: [...keys].sort().slice(1) });
     expect(reportError(err, c.io)).toBe(1);
     expect(c.err()).toMatch(
       /^tierlog: audit stopped after 3 keys listed, 3 checked, 1 blobs deleted, 2 deletes of unknown outcome \(may be gone\): injected: SlowDown/,
@@ -158,19 +159,6 @@ describe('audit --delete under failures', () => {
       else expect(c.out()).toContain('3 deletes of unknown outcome (S3 did not answer; these blobs may be gone):');
     },
   );
-
-  test('a delete stopped after S3 confirmed one: the keys it never answered for are reported of unknown outcome', async () => {
-    const fx = await freshFixture();
-    const keys = await orphans(fx, 3);
-    const s3 = createS3Client();
-    closers.push(() => s3.destroy());
-    const injector = new FaultInjector();
-    for (const rule of batchDeleteThenSecondKeyFailing()) injector.add(rule);
-    injector.attach(s3, 's3');
-    const { err } = await auditStop({ ...fx, s3 }, ahead, { ...DELETE_ORPHANS, json: true });
-    const sorted = [...keys].sort();
-    expect((err as AuditIncompleteError).report).toMatchObject({ deleted: 1, deleteUnknown: sorted.slice(1) });
-  });
 
   test.each([true, false])(
     'Ctrl-C during a delete round (--json %s): the round finishes, the next never starts, the report is printed, exit 130',

@@ -227,10 +227,11 @@ describe('a housekeeping sweep cut off behind a backlog of expired instances', (
 });
 
 describe('a housekeeping sweep whose suspect-lease query fails', () => {
-  test('still takes the expired instances of that shard, then fails with what it did', async () => {
-    const fx = await freshFixture();
-    const shard = 1;
-    await putEmptyExpired(fx, shard, 2);
+  /**
+   * A client whose suspect-lease queries (a lease-index Query for leases above a horizon) fail with
+   * a 500; `answered` is told the name of every other command once it is answered.
+   */
+  function failingSuspectQueries(answered?: (command: string | undefined) => void) {
     const dynamodb = createDynamoDBClient();
     dynamodb.middlewareStack.add(
       (next, context) => async (args) => {
@@ -238,10 +239,20 @@ describe('a housekeeping sweep whose suspect-lease query fails', () => {
         if (context.commandName === 'QueryCommand' && input.KeyConditionExpression?.includes('>')) {
           throw awsServiceError('InternalServerError', 500);
         }
-        return next(args);
+        const out = await next(args);
+        answered?.(context.commandName);
+        return out;
       },
       { step: 'initialize', name: 'failSuspectQuery' },
     );
+    return dynamodb;
+  }
+
+  test('still takes the expired instances of that shard, then fails with what it did', async () => {
+    const fx = await freshFixture();
+    const shard = 1;
+    await putEmptyExpired(fx, shard, 2);
+    const dynamodb = failingSuspectQueries();
     try {
       const failed = await sweeperAt(fx, 0, { dynamodb })
         .sweep({ shards: [shard] })
@@ -261,19 +272,8 @@ describe('a housekeeping sweep whose suspect-lease query fails', () => {
     const shard = 1;
     await putEmptyExpired(fx, shard, 3);
     const stop = new AbortController();
-    const dynamodb = createDynamoDBClient();
-    dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { KeyConditionExpression?: string };
-        if (context.commandName === 'QueryCommand' && input.KeyConditionExpression?.includes('>')) {
-          throw awsServiceError('InternalServerError', 500);
-        }
-        const out = await next(args);
-        if (context.commandName === 'DeleteItemCommand') stop.abort();
-        return out;
-      },
-      { step: 'initialize', name: 'failSuspectQueryStopAtRetire' },
-    );
+    // Stopped as its first retire is answered.
+    const dynamodb = failingSuspectQueries((command) => command === 'DeleteItemCommand' && stop.abort());
     try {
       const failed = await sweeperAt(fx, 0, { dynamodb, concurrency: 1 })
         .sweep({ shards: [shard], signal: stop.signal })
