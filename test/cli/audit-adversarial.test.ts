@@ -317,6 +317,28 @@ describe('a listing that cannot be a complete, ordered report of the prefix stop
   });
 });
 
+/**
+ * A deleting audit of a store holding one orphan, given option `name` = `value` (and `extra`):
+ * refused with a ValidationError naming the option, and the orphan still there.
+ */
+async function expectOptionRefused(name: string, value: unknown, extra: Partial<AuditOptions> = {}): Promise<void> {
+  const fx = await freshFixture();
+  const [orphan] = await putOrphans(fx, 1);
+  const run = audit({
+    config: fx.config,
+    dynamodb: fx.dynamodb,
+    s3: fx.s3,
+    clock: ahead,
+    olderThanMs: HOUR,
+    delete: true,
+    ...extra,
+    ...{ [name]: value },
+  } as AuditOptions);
+  await expect(run).rejects.toThrow(ValidationError);
+  await expect(run).rejects.toMatchObject({ field: name });
+  expect(await prefixKeys(fx)).toEqual([orphan]);
+}
+
 describe('sizes and the safety age that would make the audit do nothing while reporting it did its work', () => {
   test.each([
     ['deleteBatch', Number.NaN],
@@ -330,21 +352,7 @@ describe('sizes and the safety age that would make the audit do nothing while re
     // Reaching back before 2000 by less than a century: 30 years, to 1996.
     ['olderThanMs', 30 * 365 * 24 * HOUR],
   ])('%s %s is refused before any request', async (name, value) => {
-    const fx = await freshFixture();
-    const [orphan] = await putOrphans(fx, 1);
-    const run = audit({
-      config: fx.config,
-      dynamodb: fx.dynamodb,
-      s3: fx.s3,
-      clock: ahead,
-      olderThanMs: HOUR,
-      delete: true,
-      emptyStoreOk: true,
-      [name]: value,
-    });
-    await expect(run).rejects.toThrow(ValidationError);
-    await expect(run).rejects.toMatchObject({ field: name });
-    expect(await prefixKeys(fx)).toEqual([orphan]);
+    await expectOptionRefused(name, value, { emptyStoreOk: true });
   });
 
   /**
@@ -362,20 +370,7 @@ describe('sizes and the safety age that would make the audit do nothing while re
     ['onProgress', true],
     ['signal', { aborted: false }],
   ])('%s %j (not its type) is refused before any request; nothing is deleted', async (name, value) => {
-    const fx = await freshFixture();
-    const [orphan] = await putOrphans(fx, 1);
-    const run = audit({
-      config: fx.config,
-      dynamodb: fx.dynamodb,
-      s3: fx.s3,
-      clock: ahead,
-      olderThanMs: HOUR,
-      delete: true,
-      ...{ [name]: value },
-    } as AuditOptions);
-    await expect(run).rejects.toThrow(ValidationError);
-    await expect(run).rejects.toMatchObject({ field: name });
-    expect(await prefixKeys(fx)).toEqual([orphan]);
+    await expectOptionRefused(name, value);
   });
 
   test('a safety age reaching back before 2000 (no blob can be that old: a unit mistaken) is refused, exit 2 from the CLI', async () => {

@@ -32,6 +32,15 @@ interface Scene {
 }
 
 /** Objects written by writers whose clocks run behind: expired long ago, recently, not yet, never. */
+/** A DynamoDB client whose removals of objects items (DeleteItem on `fx`'s objects table) fail with `error()`. */
+function removalsFailing(fx: Fixture, error: () => Error): DynamoDBClient {
+  const dynamodb = createDynamoDBClient();
+  new FaultInjector()
+    .add({ kind: 'fail', match: (r) => r.command === 'DeleteItemCommand' && r.input.TableName === fx.config.objectsTable, error })
+    .attach(dynamodb, 'dynamodb');
+  return dynamodb;
+}
+
 async function scene(): Promise<Scene> {
   const fx = await freshFixture();
   const at = async (offsetMs: number, key: string, policy: { timeToLiveMs?: number }) => {
@@ -120,14 +129,9 @@ describe('audit: blobs of expired objects', () => {
   test('--delete: a removal refused (the role lacks dynamodb:DeleteItem) fails the audit as AccessDeniedError, not "kept on recheck"; nothing deleted', async () => {
     const s = await scene();
     const before = await allBlobs(s.fx);
-    const dynamodb = createDynamoDBClient();
-    new FaultInjector()
-      .add({
-        kind: 'fail',
-        match: (r) => r.command === 'DeleteItemCommand' && r.input.TableName === s.fx.config.objectsTable,
-        error: () => awsServiceError('AccessDeniedException', 400, 'not authorized to perform: dynamodb:DeleteItem'),
-      })
-      .attach(dynamodb, 'dynamodb');
+    const dynamodb = removalsFailing(s.fx, () =>
+      awsServiceError('AccessDeniedException', 400, 'not authorized to perform: dynamodb:DeleteItem'),
+    );
     try {
       await expect(runAudit(ctxOf(s.fx, { dynamodb }), { olderThanMs: HOUR, delete: true })).rejects.toBeInstanceOf(AccessDeniedError);
     } finally {
@@ -139,14 +143,7 @@ describe('audit: blobs of expired objects', () => {
   test('--delete: a removal DynamoDB never answered (500 after the retries), the first change of the run: the report names the object whose item may be gone (exit 1), not a bare error', async () => {
     const s = await scene();
     const before = await allBlobs(s.fx);
-    const dynamodb = createDynamoDBClient();
-    new FaultInjector()
-      .add({
-        kind: 'fail',
-        match: (r) => r.command === 'DeleteItemCommand' && r.input.TableName === s.fx.config.objectsTable,
-        error: () => awsServiceError('InternalServerError', 500, 'Internal server error'),
-      })
-      .attach(dynamodb, 'dynamodb');
+    const dynamodb = removalsFailing(s.fx, () => awsServiceError('InternalServerError', 500, 'Internal server error'));
     let err: unknown;
     try {
       err = await runAudit(ctxOf(s.fx, { dynamodb }), { olderThanMs: HOUR, delete: true }).then(
