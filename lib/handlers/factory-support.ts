@@ -4,12 +4,13 @@
  * rule that an option left `undefined` does not hide its environment variable. With
  * `createObjectsHandler` and the snapshot audit's function, the warning at init of a `TIERLOG_*`
  * variable no entry point reads ({@link warnOfUnknownVariables}), and the Lambda context's remaining
- * time, which bounds each handler's work ({@link remainingTimeOf}).
+ * time, which bounds each handler's work ({@link remainingTimeOf}), and must leave more than the
+ * handler's deadline margin ({@link assertTimeBeyondMargin}).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { reportUnknownVariables } from '../config.js';
-import { ValidationError } from '../errors.js';
+import { ConfigError, ValidationError } from '../errors.js';
 import { kindOf } from '../plain-options.js';
 import { METRICS_NAMESPACE, type MetricSink } from '../recovery/metric-sink.js';
 import type { SweepLogger } from '../recovery/sweeper.js';
@@ -90,4 +91,20 @@ export function remainingTimeOf(context: unknown, handler: string): number {
 /** Adds the Lambda context's fields to the handler's logs, when `context` is one (a test may give only the remaining time). */
 export function addLogContext(logger: Pick<Logger, 'addContext'>, context: object): void {
   if ('functionName' in context) logger.addContext(context as Parameters<Logger['addContext']>[0]);
+}
+
+/**
+ * Refuses an invocation that starts with no more time than the handler's deadline margin: its work
+ * stops starting that long before the deadline, so it would do nothing, in every invocation, and
+ * say it ran (a function deployed without the construct, with Lambda's default 3 s timeout and
+ * the stream's 5 s margin, or a sweeper timeout under its 10 s one; the construct refuses both at
+ * synth). An invocation begins with its function's whole timeout: this is a setting, named in a
+ * {@link ConfigError} before any request, so the function's errors show it, never a quiet no-op.
+ */
+export function assertTimeBeyondMargin(remainingMs: number, marginMs: number, handler: string, setting: string): void {
+  if (remainingMs > marginMs) return;
+  throw new ConfigError(
+    `${handler}: the invocation started with ${remainingMs} ms left, no more than the deadline margin (${setting}, ${marginMs} ms): it would start nothing, in every invocation. Raise the function's timeout above the margin, or lower the margin`,
+    setting,
+  );
 }

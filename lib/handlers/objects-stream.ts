@@ -14,7 +14,14 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
-import { addLogContext, definedOnly, handlerTelemetry, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
+import {
+  addLogContext,
+  assertTimeBeyondMargin,
+  definedOnly,
+  handlerTelemetry,
+  remainingTimeOf,
+  warnOfUnknownVariables,
+} from './factory-support.js';
 import { OBJECTS_STREAM_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { assertOptions, optionNames } from '../plain-options.js';
@@ -25,7 +32,7 @@ import {
   type StreamBatchResponse,
   type StreamCleanupOptions,
 } from '../recovery/stream-cleanup.js';
-import { streamTuningFromEnv } from '../recovery/stream-env.js';
+import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv } from '../recovery/stream-env.js';
 import { addStreamMetrics } from '../recovery/stream-metrics.js';
 
 /** A Lambda handler for the objects table's stream batches. */
@@ -78,15 +85,14 @@ export function createObjectsStreamHandler(options: ObjectsStreamHandlerOptions 
   const { logger, metrics, log, metricSink } = handlerTelemetry(OBJECTS_STREAM_SERVICE_NAME, options);
   warnOfUnknownVariables(logger);
   const clock = options.cleanup?.clock ?? Date.now;
-  const cleanup = new StreamCleanup({
-    config: options.config ?? loadConfig(),
-    ...streamTuningFromEnv(),
-    ...definedOnly(options.cleanup ?? {}),
-    logger: log,
-  });
+  const tuning = { ...streamTuningFromEnv(), ...definedOnly(options.cleanup ?? {}) };
+  const cleanup = new StreamCleanup({ config: options.config ?? loadConfig(), ...tuning, logger: log });
+  const deadlineMarginMs = tuning.deadlineMarginMs ?? DEFAULT_STREAM_MARGIN_MS;
   return async (event, context) => {
     const remainingMs = remainingTimeOf(context, 'the objects-stream handler');
     addLogContext(logger, context);
+    // Every record would be reported unfinished, in every retry, until the stream drops it.
+    assertTimeBeyondMargin(remainingMs, deadlineMarginMs, 'the objects-stream handler', STREAM_ENV.deadlineMarginMs);
     const records = parseStreamEvent(event);
     // Answer before the invocation ends: what is unfinished then is reported, not timed out.
     const { response, report } = await cleanup.handle(records, { deadline: clock() + remainingMs });

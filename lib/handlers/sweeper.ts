@@ -8,7 +8,14 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { addLogContext, definedOnly, handlerTelemetry, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
+import {
+  addLogContext,
+  assertTimeBeyondMargin,
+  definedOnly,
+  handlerTelemetry,
+  remainingTimeOf,
+  warnOfUnknownVariables,
+} from './factory-support.js';
 import { SWEEPER_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { systemClock } from '../ids.js';
@@ -17,7 +24,8 @@ import { parseSweepEvent, shardsInRange } from '../recovery/sweep-event.js';
 import { addSweepMetrics } from '../recovery/sweep-metrics.js';
 import { SWEEPER_OPTIONS, SweepIncompleteError, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
 import { assertOptions, optionNames } from '../plain-options.js';
-import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
+import { SWEEPER_ENV, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
+import { DEFAULT_DEADLINE_MARGIN_MS } from '../constants.js';
 
 /** What a sweep invocation returns (the report without the dry run's blob list). */
 export type SweepSummary = Omit<SweepReport, 'wouldDelete'>;
@@ -73,17 +81,19 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
   warnOfUnknownVariables(logger);
   const clock = options.sweeper?.clock ?? systemClock;
   const config = options.config ?? loadConfig();
-  const sweeper = new Sweeper({
-    config,
+  const tuning = {
     // The option decides over the variable (a short window set in the environment is taken
     // with `unsafeShortWindows: true` given here), as every option does.
     ...sweeperTuningFromEnv(process.env, { unsafeShortWindows: options.sweeper?.unsafeShortWindows }),
     ...definedOnly(options.sweeper ?? {}),
-    logger: log,
-  });
+  };
+  const sweeper = new Sweeper({ config, ...tuning, logger: log });
+  const deadlineMarginMs = tuning.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
   return async (event, context) => {
     const remainingMs = remainingTimeOf(context, 'the sweeper handler');
     addLogContext(logger, context);
+    // Before anything is published: a sweep that took nothing would tell the not-running alarm it ran.
+    assertTimeBeyondMargin(remainingMs, deadlineMarginMs, 'the sweeper handler', SWEEPER_ENV.deadlineMarginMs);
     const { shards: asked, dryRun, housekeeping } = parseSweepEvent(event);
     const shards = asked === undefined ? undefined : shardsInRange(asked, config.leaseShards);
     if (shards !== undefined && shards.skipped.length > 0) {

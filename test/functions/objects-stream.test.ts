@@ -457,11 +457,14 @@ describe("the invocation's deadline", () => {
     return { blobs, records: removes(await reader.read()) };
   }
 
-  test('too little time left: nothing is read or deleted, every candidate is reported for the retry', async () => {
+  test("an invocation that starts with no more time than the margin (a timeout under it: 3 s, Lambda's default) is refused, naming the setting: nothing is read or deleted, the batch is retried", async () => {
     const { blobs, records } = await threeRemoved('deadline/none');
-    const { result, error } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream', 500)));
-    expect(error).toBeUndefined();
-    expect(result!.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(records.map((r) => r.dynamodb!.SequenceNumber).sort());
+    for (const remainingMs of [500, 3_000, 5_000]) {
+      const { error } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream', remainingMs)));
+      // Not a batch reported unfinished, again in every retry, until the stream drops the records.
+      expect(error, `${remainingMs} ms`).toMatchObject({ name: 'ConfigError', setting: 'TIERLOG_STREAM_DEADLINE_MARGIN_MS' });
+      expect(String((error as Error).message)).toMatch(/timeout/);
+    }
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
     // The retry, with time, finishes them.
     expect(await deliver(records)).toEqual({ batchItemFailures: [] });
@@ -531,7 +534,7 @@ describe("the invocation's deadline", () => {
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
   });
 
-  test('TIERLOG_STREAM_DEADLINE_MARGIN_MS is the margin the function keeps: 40 s of 30 s left starts nothing, the default margin finishes the batch', async () => {
+  test('TIERLOG_STREAM_DEADLINE_MARGIN_MS is the margin the function keeps: 40 s with 30 s left is refused, the default margin finishes the batch', async () => {
     const { blobs, records } = await threeRemoved('deadline/env');
     const saved = { ...process.env };
     let tuned: Handler;
@@ -545,10 +548,7 @@ describe("the invocation's deadline", () => {
       Object.assign(process.env, saved);
     }
     const late = await captureStdout(() => tuned(streamEvent(records), lambdaContext('tierlog-objects-stream', 30_000)));
-    expect(late.error).toBeUndefined();
-    expect(late.result!.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
-      records.map((r) => r.dynamodb!.SequenceNumber).sort(),
-    );
+    expect(late.error).toMatchObject({ name: 'ConfigError', setting: 'TIERLOG_STREAM_DEADLINE_MARGIN_MS' });
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
     // The function built without the variable (margin 5 s) has time for the same batch.
     const { result } = await captureStdout(() => handler(streamEvent(records), lambdaContext('tierlog-objects-stream', 30_000)));
@@ -558,7 +558,7 @@ describe("the invocation's deadline", () => {
 
   test.each([
     ['an option given takes precedence over its variable', { deadlineMarginMs: 1_000 }, 'finished'],
-    ['an option given as undefined leaves the variable its say', { deadlineMarginMs: undefined }, 'nothing started'],
+    ['an option given as undefined leaves the variable its say', { deadlineMarginMs: undefined }, 'refused'],
   ] as const)(
     'createObjectsStreamHandler with TIERLOG_STREAM_DEADLINE_MARGIN_MS=40000 and 30 s left: %s',
     async (_label, tuning, expected) => {
@@ -573,12 +573,12 @@ describe("the invocation's deadline", () => {
         else process.env.TIERLOG_STREAM_DEADLINE_MARGIN_MS = saved;
       }
       const { result, error } = await captureStdout(() => own(streamEvent(records), lambdaContext('my-stream-consumer', 30_000)));
-      expect(error).toBeUndefined();
       if (expected === 'finished') {
+        expect(error).toBeUndefined();
         expect(result).toEqual({ batchItemFailures: [] });
         for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
       } else {
-        expect(result!.batchItemFailures).toHaveLength(records.length);
+        expect(error).toMatchObject({ name: 'ConfigError', setting: 'TIERLOG_STREAM_DEADLINE_MARGIN_MS' });
         for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
       }
     },

@@ -30,7 +30,7 @@ import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lam
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
+import { DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 
 /**
  * A 1 ms upload window (unsafe, for tests): the window an invocation opens when it claims an
@@ -302,14 +302,17 @@ describe('sweeper handler', () => {
     expect(await rawInstance(fx, dead.instanceId)).toBeUndefined();
   });
 
-  test('the invocation deadline is honoured: too little time left, nothing is taken', async () => {
+  test('an invocation that starts with no more time than the deadline margin (a timeout under it) is refused, naming the setting: nothing taken, nothing published', async () => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { shard: 0 });
     const image = await snapshot(fx);
     const handler = await sweeperHandler(fx);
-    const { result, error } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper', 5_000)));
-    expect(error).toBeUndefined();
-    expect(result).toMatchObject({ stoppedEarly: true, instancesClaimed: 0 });
+    for (const remainingMs of [3_000, DEFAULT_DEADLINE_MARGIN_MS]) {
+      const { error, out } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper', remainingMs)));
+      expect(error, `${remainingMs} ms`).toMatchObject({ name: 'ConfigError', setting: 'TIERLOG_DEADLINE_MARGIN_MS' });
+      // A SweepDuration of a sweep that took nothing would tell the not-running alarm it ran, every time.
+      expect(out).not.toMatch(/SweepDuration/);
+    }
     expect(await snapshot(fx)).toBe(image);
   });
 
@@ -324,10 +327,15 @@ describe('sweeper handler', () => {
     const { result, error } = await captureStdout(() => ahead(scheduledEvent(), lambdaContext('tierlog-sweeper', 60_000)));
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ stoppedEarly: false, instancesClaimed: 1 });
-    // And one two hours behind still stops with too little time left.
+    // And one two hours behind still stops at the invocation's deadline, on its own clock, which the
+    // wall clock would not reach for two hours.
     await putDeadInstance(fx, { shard: 1 });
-    const behind = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now() - 2 * 60 * 60_000 } });
-    const late = await captureStdout(() => behind(scheduledEvent(), lambdaContext('tierlog-sweeper', 5_000)));
+    const behindBy = 2 * 60 * 60_000;
+    const start = Date.now() - behindBy;
+    // Each read a second later: the deadline's margin is reached one read after the deadline is taken.
+    let reads = 0;
+    const behind = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3, clock: () => start + 1_000 * reads++ } });
+    const late = await captureStdout(() => behind(scheduledEvent(), lambdaContext('tierlog-sweeper', DEFAULT_DEADLINE_MARGIN_MS + 1_000)));
     expect(late.error).toBeUndefined();
     expect(late.result).toMatchObject({ stoppedEarly: true, instancesClaimed: 0 });
   });
