@@ -417,6 +417,13 @@ export class HvTable {
     const body = item[a.body];
     const blob = item[a.blob];
     const metadata = item[a.metadata];
+    // Each attribute the writers write is of its type, or the item is not theirs: a body that is
+    // a string, or a blob that is not, was read as none (an empty object); metadata not a map of
+    // strings as none; a time that is not a number as NaN (HEAD's Last-Modified "Invalid Date").
+    const mistyped = mistypedAttribute(item, a);
+    if (mistyped !== undefined) {
+      throw new CorruptItemError(`item "${key.slice(0, 200)}" has ${mistyped}`, `objects table ${this.tableName}`);
+    }
     const record: HvRecord = {
       key,
       version,
@@ -574,6 +581,18 @@ class ExpressionBuilder {
       ...(Object.keys(this.values).length > 0 ? { ExpressionAttributeValues: { ...this.values } } : {}),
     };
   }
+}
+
+/** Which attribute of `item` is present and not of the type the writers write it with, described; or undefined. */
+function mistypedAttribute(item: Record<string, unknown>, a: HvAttributeNames): string | undefined {
+  const present = (name: string) => item[name] !== undefined;
+  if (present(a.blob) && typeof item[a.blob] !== 'string') return `a "${a.blob}" (blob) that is no string`;
+  if (present(a.body) && !(item[a.body] instanceof Uint8Array)) return `a "${a.body}" (body) that is no binary`;
+  if (present(a.metadata) && !isStringMap(item[a.metadata])) return `a "${a.metadata}" (metadata) that is no map of strings`;
+  for (const name of [a.createdAt, a.updatedAt]) {
+    if (present(name) && !Number.isFinite(item[name])) return `a "${name}" that is no number of ms`;
+  }
+  return undefined;
 }
 
 function isStringMap(value: unknown): value is Record<string, string> {

@@ -566,6 +566,48 @@ describe('an item that does not parse', () => {
   });
 });
 
+describe('an attribute of another type than the writers write', () => {
+  // Read leniently, each described something other than the item: a `blob` that is no string
+  // (which the sweeper's pointer read calls not understood) or a `body` that is no binary (a
+  // string, another tool's) was taken for no blob and no body, an empty object; `metadata` that is
+  // no map of strings for none; a `createdAt` or `updatedAt` that is no number for NaN (HEAD's
+  // Last-Modified "Invalid Date"). Each is a CorruptItemError to every read, as a size that is no
+  // byte count is. (A write that replaces the item without reading it still may, as over any item.)
+  test.each([
+    ['a blob that is a number', { blob: 42, size: 0 }],
+    ['a body that is a string', { body: 'hello', size: 5 }],
+    ['a body that is a string, with a blob', { body: 'hello', blob: 'BLOB', size: 5 }],
+    ['metadata that is a string', { body: new Uint8Array([1]), metadata: 'a=b' }],
+    ['metadata with a value that is a number', { body: new Uint8Array([1]), metadata: { a: 1 } }],
+    ['a createdAt that is a string', { body: new Uint8Array([1]), createdAt: '2026-12-05' }],
+    ['an updatedAt that is a string', { body: new Uint8Array([1]), updatedAt: 'yesterday' }],
+  ])('%s: head, get, getStream and a ranged get refuse it', async (label, attributes) => {
+    const key = `mistyped/${label.replaceAll(' ', '-')}`;
+    const item: Record<string, unknown> = { key, version: 7, size: 1, createdAt: now, updatedAt: now, ...attributes };
+    if (item.blob === 'BLOB') item.blob = `${fx.config.prefix}/${encodeObjectId(key)}/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b`;
+    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall(item) }));
+    const before = (await rawState(fx)).objects.find((o) => o.key === key);
+    for (const [name, read] of [
+      ['head', () => w.store.head(key)],
+      ['get', () => w.store.get(key)],
+      ['getStream', () => w.store.getStream(key)],
+      ['get ranged', () => w.store.get(key, { range: { start: 0, end: 0 } })],
+    ] as const) {
+      const outcome = await (read as () => Promise<unknown>)().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      expect('error' in outcome && outcome.error instanceof CorruptItemError, `${name}: ${JSON.stringify(outcome).slice(0, 200)}`).toBe(
+        true,
+      );
+    }
+    expect(
+      (await rawState(fx)).objects.find((o) => o.key === key),
+      'the item untouched',
+    ).toEqual(before);
+  });
+});
+
 describe('an item whose size is no byte count', () => {
   // A blob's item with a `size` that is not a number (a string, written by another tool) or none
   // was read as 0 bytes: `head` (the objects API's HEAD, its Content-Length) answered a 40 KiB
