@@ -100,7 +100,8 @@
  * - Bad input is a 4xx with a JSON `{ error, message }` (to a HEAD, its headers alone); nothing
  *   is written. A server-side failure (configuration, permissions, a missing table, a corrupt
  *   item, a blob whose size is not its item's, a bug) is a 500 whose message says nothing of the
- *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, AWS
+ *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, a
+ *   write stopped at its invocation's deadline (`InvocationEndedError`), AWS
  *   throttling after the SDK's retries, a connection to AWS lost (timed out or reset, after the
  *   SDK's retries or in the middle of a blob's body) and an AWS server error (5xx) to every attempt
  *   are a 503 with `Retry-After` (the last two, faults, go to `onError` too).
@@ -114,6 +115,7 @@ import {
   ContentionError,
   InstanceClaimedError,
   InvalidPartsError,
+  InvocationEndedError,
   RangeNotSatisfiableError,
   TierlogError,
   UploadAssembledError,
@@ -1134,6 +1136,16 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
   if (err instanceof InstanceClaimedError || err instanceof CommitOutcomeUnknownError) {
     return { ...problem(503, 'Retry', err.message), headers: { 'retry-after': '1', 'content-type': 'application/json' } };
   }
+  // A write stopped at its invocation's deadline (bound a margin before Lambda's, by the handler):
+  // no attempt went out after it. The handler's own 503 at that instant is a timer, and the write's
+  // check can come first (a large body's decoding and digests run between the two): its client is
+  // waiting, and learns what that 503 says, retry, never a 500 for a broken server.
+  if (err instanceof InvocationEndedError) {
+    return {
+      ...problem(503, 'Retry', 'the request did not finish in time: retry (a write may have landed: read the object to learn it)'),
+      headers: { 'retry-after': '1', 'content-type': 'application/json' },
+    };
+  }
   // AWS throttled the request (after the SDK's retries): the client may retry it, later.
   if (isThrottling(err)) {
     return {
@@ -1152,8 +1164,7 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
     };
   }
   // Everything else is the server's fault (ConfigError, ResourceMissingError, AccessDeniedError,
-  // CorruptItemError, BlobMissingError, ChangeIdConflictError, InvocationEndedError: a write held
-  // past its invocation, whose client Lambda answered already; a bug, an AWS error): its message
+  // CorruptItemError, BlobMissingError, ChangeIdConflictError; a bug, an AWS error): its message
   // names tables, blob keys, roles and account ids, so it goes to the log, never to the client.
   onError?.(err);
   return problem(500, 'InternalError', 'internal error (logged on the server)');

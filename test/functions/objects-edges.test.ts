@@ -215,13 +215,14 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     code: 'InternalError',
     logged: true,
   },
-  // A write held past its invocation (answered a timeout by Lambda already): logged, never tried again.
+  // A write stopped at its invocation's deadline, nothing sent after it: its client may still be
+  // waiting (the handler's own 503 is a timer the write's check can beat), told to retry.
   {
     name: 'InvocationEndedError',
     error: new errors.InvocationEndedError(SECRET, Date.UTC(2026, 0, 1)),
-    status: 500,
-    code: 'InternalError',
-    logged: true,
+    status: 503,
+    code: 'Retry',
+    logged: false,
   },
   {
     name: 'AccessDeniedError',
