@@ -74,7 +74,8 @@
  *   for PUT, the expiry applying to the object from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
  *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
  *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`, no other field);
- *   `DELETE ?uploadId=…` aborts. A query that names `uploadId` or `partNumber` twice, or both
+ *   `DELETE ?uploadId=…` aborts. The create's, the list's and the part URL's answers carry
+ *   `Cache-Control: no-store` (presigned URLs, parts as they stand), as a 307 does. A query that names `uploadId` or `partNumber` twice, or both
  *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
  *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
  *   a `partNumber` without `uploadId`, whatever the method (`GET ?partNumber=2`, S3's read of one
@@ -544,11 +545,11 @@ async function sessionRequest(
       const partNumber = query.get('partNumber');
       if (partNumber === null) {
         const parts = await store.listUploadParts(uploadId, { key });
-        return json(200, { uploadId, key, parts });
+        return unstored(json(200, { uploadId, key, parts }));
       }
       if (!/^[1-9][0-9]{0,4}$/.test(partNumber)) throw new ValidationError('partNumber must be an integer in 1..10000', 'partNumber');
       const url = await store.uploadPartUrl(uploadId, Number(partNumber), { key });
-      return json(200, { uploadId, key, partNumber: Number(partNumber), url });
+      return unstored(json(200, { uploadId, key, partNumber: Number(partNumber), url }));
     }
     case 'POST': {
       const body = jsonBody(event, false) as { parts?: unknown };
@@ -642,7 +643,7 @@ async function createSession(
     created,
     urls.map((url, i) => ({ partNumber: partNumbers[i]!, url })),
   );
-  return json(201, { ...created, ...(created.partCount !== undefined ? { parts } : {}) });
+  return unstored(json(201, { ...created, ...(created.partCount !== undefined ? { parts } : {}) }));
 }
 
 /**
@@ -1088,6 +1089,17 @@ function lowerCase(headers: Record<string, string | undefined>): Record<string, 
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) if (value !== undefined) out[name.toLowerCase()] = value;
   return out;
+}
+
+/**
+ * `response` with `Cache-Control: no-store`: a session's answers carry presigned part URLs (a
+ * credential to write into the bucket, as a 307's URL is one to read it) or its parts as they
+ * stand now. Without it, a GET's 200 is storable (RFC 9111 §3): a shared cache in front of the
+ * function (a CDN's default time to live) could answer one client's part URL to another, or a
+ * resumed upload's list of parts as it was before its latest parts.
+ */
+function unstored(response: Response): Response {
+  return { ...response, headers: { ...response.headers, 'cache-control': 'no-store' } };
 }
 
 function json(statusCode: number, value: unknown): Response {

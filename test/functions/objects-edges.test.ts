@@ -1127,6 +1127,28 @@ describe("a session's create takes the object's content type as S3 does", () => 
   });
 });
 
+describe("a session's answers are never stored by a cache", () => {
+  /**
+   * The create's and the part URL's answers carry presigned part URLs (a credential to write into
+   * the bucket: a 307's URL to read it goes with `no-store`), and the list of parts changes with
+   * every part uploaded. A GET's 200 without Cache-Control is storable (RFC 9111 §3): a shared cache
+   * in front of the function could answer one client's part URL to another, or a resumed upload its
+   * parts as they were before the latest.
+   */
+  test('create, list of parts and part URL: Cache-Control: no-store', async () => {
+    const w = writer();
+    const key = 'sessions/no-store';
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    expect(created.statusCode).toBe(201);
+    const { uploadId } = JSON.parse(String(created.body)) as { uploadId: string };
+    const listed = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${uploadId}` });
+    const signed = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${uploadId}&partNumber=1` });
+    expect([listed.statusCode, signed.statusCode]).toEqual([200, 200]);
+    expect([created, listed, signed].map((res) => res.headers?.['cache-control'])).toEqual(['no-store', 'no-store', 'no-store']);
+    expect(JSON.parse(String(signed.body)).url).toMatch(/^http/);
+  });
+});
+
 describe("a session's create takes no S3 header it does not honour", () => {
   test.each([
     ['x-amz-tagging', { 'x-amz-tagging': 'temp=true' }],
