@@ -44,9 +44,9 @@
  *   answers 412 to a tag it does not hold), so an `If-Match` that held here is refused there: read
  *   an object above the response limit with `If-Match` by presigned URL (`presignGet`), or without it.
  * - `x-amz-meta-*` request headers (of a PUT or a session's create) become user metadata and come
- *   back on GET and HEAD. The 200, 206 and 304 answers of GET and HEAD carry `Cache-Control:
+ *   back on GET and HEAD. The 200, 206, 304 and 404 answers of GET and HEAD carry `Cache-Control:
  *   no-cache`: a cache revalidates (`If-None-Match`) before it reuses one, never serves a replaced
- *   object.
+ *   object, nor "no such object" once it is written.
  * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
  *   does not overlap the object). Several ranges, or another unit, are ignored: the whole object
  *   (RFC 9110 §14.2; no multipart/byteranges answer). A malformed range is 400. A GET whose
@@ -284,7 +284,7 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
       case 'HEAD': {
         const preconditions = readPreconditionsOf(headers);
         const info = await store.head(key);
-        if (info === undefined) return { statusCode: 404 };
+        if (info === undefined) return noSuchObject();
         const verdict = evaluateRead(preconditions, info.version);
         if (verdict !== 'proceed') return preconditionAnswer(verdict, info);
         return { statusCode: 200, headers: infoHeaders(info) };
@@ -378,13 +378,13 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       // Past the end of the current version: of the version If-Range names too only if it is that one.
       if (!(err instanceof RangeNotSatisfiableError && ifRange !== undefined && range !== undefined)) throw err;
       const now = await store.head(key);
-      if (now === undefined) return problem(404, 'NotFound', 'no such object');
+      if (now === undefined) return noSuchObject();
       if (ifRangeMatches(ifRange, now.version)) throw err;
       range = undefined;
       attempt--;
       continue;
     }
-    if (object === undefined) return problem(404, 'NotFound', 'no such object');
+    if (object === undefined) return noSuchObject();
     if ('url' in object) {
       // A URL of this version: if the client holds part of another, the whole object, read afresh.
       if (range !== undefined && ifRange !== undefined && !ifRangeMatches(ifRange, object.version)) {
@@ -452,7 +452,7 @@ async function redirectToBlob(
     if (err instanceof ValidationError && err.field === 'key') return undefined;
     throw err;
   }
-  if (presigned === undefined) return problem(404, 'NotFound', 'no such object');
+  if (presigned === undefined) return noSuchObject();
   return redirectAnswer(presigned, ifRange, preconditions);
 }
 
@@ -1104,6 +1104,16 @@ function unstored(response: Response): Response {
 
 function json(statusCode: number, value: unknown): Response {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) };
+}
+
+/**
+ * The 404 of a read (GET, HEAD) of an absent object, with `Cache-Control: no-cache`, as its 200
+ * carries: a 404 is cacheable by default (RFC 9110 §15.5.5), so a browser or a shared cache could
+ * answer "no such object" from its store after the object was written.
+ */
+function noSuchObject(): Response {
+  const absent = problem(404, 'NotFound', 'no such object');
+  return { ...absent, headers: { ...absent.headers, 'cache-control': 'no-cache' } };
 }
 
 function notAllowed(method: string, allow: string): Response {

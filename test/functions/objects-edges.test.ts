@@ -1496,6 +1496,31 @@ describe('an answer of an object is revalidated before a cache reuses it', () =>
   });
 });
 
+describe('"no such object" is revalidated before a cache reuses it', () => {
+  /**
+   * A 404 is cacheable by default (RFC 9110 §15.5.5), and it came with no Cache-Control: a browser
+   * or a shared cache could answer it from its store after the object was written (or written
+   * again after a delete), where its 200 is revalidated.
+   */
+  test.each([
+    ['GET', 'never written'],
+    ['HEAD', 'never written'],
+    ['GET', 'deleted'],
+    ['HEAD', 'deleted'],
+  ] as const)('%s of an object %s: 404, Cache-Control: no-cache', async (method, state) => {
+    const w = writer();
+    const path = `/objects/cached/absent-${method}-${state.replace(' ', '-')}`;
+    if (state === 'deleted') {
+      await call(w, 'PUT', path, { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+      expect((await call(w, 'DELETE', path)).statusCode).toBe(204);
+    }
+    const res = await call(w, method, path);
+    expect(res.statusCode).toBe(404);
+    expect(res.headers?.['cache-control']).toBe('no-cache');
+    expect(res.body).toBe(method === 'HEAD' ? undefined : JSON.stringify({ error: 'NotFound', message: 'no such object' }));
+  });
+});
+
 describe('Last-Modified is the time of the write, not of the answer', () => {
   /**
    * A cache or a sync client compares Last-Modified across answers: a time of the answer instead
