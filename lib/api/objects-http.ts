@@ -1040,7 +1040,6 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
     etag: etagOf(info.version),
     'content-length': String(info.size),
     'content-type': info.contentType ?? DEFAULT_CONTENT_TYPE,
-    'last-modified': new Date(info.updatedAt).toUTCString(),
     'x-tierlog-stored': info.stored,
     'accept-ranges': 'bytes',
     // Revalidated before reuse: with Last-Modified alone a cache may reuse the answer for a tenth
@@ -1054,9 +1053,23 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
     'x-content-type-options': 'nosniff',
     'content-security-policy': "default-src 'none'; sandbox",
   };
+  const modified = lastModifiedOf(info.updatedAt);
+  if (modified !== undefined) headers['last-modified'] = modified;
   for (const [name, value] of Object.entries(info.metadata)) headers[`x-amz-meta-${name}`] = value;
   if (info.expiresAt !== undefined) headers['x-tierlog-expires-at'] = info.expiresAt.toISOString();
   return headers;
+}
+
+/**
+ * The `Last-Modified` of an object written at `updatedAt` (ms since the epoch), or undefined when
+ * its item tells no such time: an item another tool wrote (an objects table of its own schema,
+ * `TIERLOG_HV_ATTRIBUTES`) with no `updatedAt`, read as 0, or one that is not a number, read as
+ * NaN, was answered `Thu, 01 Jan 1970 00:00:00 GMT` or `Invalid Date` (no HTTP date at all).
+ */
+function lastModifiedOf(updatedAt: number | undefined): string | undefined {
+  if (updatedAt === undefined || !(updatedAt > 0)) return undefined;
+  const date = new Date(updatedAt);
+  return Number.isFinite(date.getTime()) ? date.toUTCString() : undefined;
 }
 
 /**
@@ -1069,7 +1082,8 @@ function preconditionAnswer(
   info: Pick<ObjectInfo, 'version'> & Partial<Pick<ObjectInfo, 'updatedAt' | 'expiresAt'>>,
 ): Response {
   const validators: Record<string, string> = { etag: etagOf(info.version) };
-  if (info.updatedAt !== undefined) validators['last-modified'] = new Date(info.updatedAt).toUTCString();
+  const modified = lastModifiedOf(info.updatedAt);
+  if (modified !== undefined) validators['last-modified'] = modified;
   if (info.expiresAt !== undefined) validators['x-tierlog-expires-at'] = info.expiresAt.toISOString();
   if (verdict === 'not-modified') return { statusCode: 304, headers: { ...validators, 'cache-control': 'no-cache' } };
   const failed = problem(412, 'PreconditionFailed', `the object is version ${info.version}, which If-Match does not name`);

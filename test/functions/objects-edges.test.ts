@@ -1545,6 +1545,37 @@ describe('Last-Modified is the time of the write, not of the answer', () => {
   });
 });
 
+describe('Last-Modified is an HTTP date or absent', () => {
+  /**
+   * An item another tool wrote (an objects table of its own schema) may tell no write time: none
+   * was read as 0 and answered as 1970, a string as NaN and answered `Invalid Date`, which is no
+   * HTTP date. Such an object is answered without Last-Modified (its ETag is the validator).
+   */
+  test.each([
+    ['no updatedAt', {}],
+    ['an updatedAt that is not a number', { updatedAt: '2026-01-01T00:00:00Z' }],
+  ] as const)('an item with %s: GET, HEAD and a 304 carry none', async (name, extra) => {
+    const w = writer();
+    const key = `modified/foreign-${name.replace(/ /g, '-')}`;
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ key, version: 7, body: Buffer.from('hello'), size: 5, createdAt: 1, writeId: 'w', metadata: {}, ...extra }),
+      }),
+    );
+    for (const [method, headers, status] of [
+      ['GET', {}, 200],
+      ['HEAD', {}, 200],
+      ['GET', { 'if-none-match': '"7"' }, 304],
+    ] as const) {
+      const res = await call(w, method, `/objects/${key}`, { headers });
+      expect(res.statusCode, `${method} ${status}`).toBe(status);
+      expect(res.headers?.etag).toBe('"7"');
+      expect(res.headers?.['last-modified'], `${method} ${status}`).toBeUndefined();
+    }
+  });
+});
+
 describe('a HEAD answer has no content', () => {
   /**
    * RFC 9110 9.3.2: a HEAD answer carries GET's headers and no content. The 412 was stripped; a
