@@ -44,9 +44,9 @@
  *   answers 412 to a tag it does not hold), so an `If-Match` that held here is refused there: read
  *   an object above the response limit with `If-Match` by presigned URL (`presignGet`), or without it.
  * - `x-amz-meta-*` request headers (of a PUT or a session's create) become user metadata and come
- *   back on GET and HEAD. The 200, 206 and 304 answers of GET and HEAD carry `Cache-Control:
+ *   back on GET and HEAD. The 200, 206, 304 and 404 answers of GET and HEAD carry `Cache-Control:
  *   no-cache`: a cache revalidates (`If-None-Match`) before it reuses one, never serves a replaced
- *   object.
+ *   object, nor "no such object" once it is written.
  * - `Range: bytes=a-b | a- | -n` on GET answers 206 with `Content-Range` (416 when the range
  *   does not overlap the object). Several ranges, or another unit, are ignored: the whole object
  *   (RFC 9110 §14.2; no multipart/byteranges answer). A malformed range is 400. A GET whose
@@ -74,7 +74,8 @@
  *   for PUT, the expiry applying to the object from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
  *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
  *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`, no other field);
- *   `DELETE ?uploadId=…` aborts. A query that names `uploadId` or `partNumber` twice, or both
+ *   `DELETE ?uploadId=…` aborts. The create's, the list's and the part URL's answers carry
+ *   `Cache-Control: no-store` (presigned URLs, parts as they stand), as a 307 does. A query that names `uploadId` or `partNumber` twice, or both
  *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
  *   (`DELETE ?uploadId=…&partNumber=2` is no request to delete a part: it would end them all), and
  *   a `partNumber` without `uploadId`, whatever the method (`GET ?partNumber=2`, S3's read of one
@@ -100,7 +101,8 @@
  * - Bad input is a 4xx with a JSON `{ error, message }` (to a HEAD, its headers alone); nothing
  *   is written. A server-side failure (configuration, permissions, a missing table, a corrupt
  *   item, a blob whose size is not its item's, a bug) is a 500 whose message says nothing of the
- *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, AWS
+ *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, a
+ *   write stopped at its invocation's deadline (`InvocationEndedError`), AWS
  *   throttling after the SDK's retries, a connection to AWS lost (timed out or reset, after the
  *   SDK's retries or in the middle of a blob's body) and an AWS server error (5xx) to every attempt
  *   are a 503 with `Retry-After` (the last two, faults, go to `onError` too).
@@ -114,6 +116,7 @@ import {
   ContentionError,
   InstanceClaimedError,
   InvalidPartsError,
+  InvocationEndedError,
   RangeNotSatisfiableError,
   TierlogError,
   UploadAssembledError,
@@ -281,7 +284,7 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
       case 'HEAD': {
         const preconditions = readPreconditionsOf(headers);
         const info = await store.head(key);
-        if (info === undefined) return { statusCode: 404 };
+        if (info === undefined) return noSuchObject();
         const verdict = evaluateRead(preconditions, info.version);
         if (verdict !== 'proceed') return preconditionAnswer(verdict, info);
         return { statusCode: 200, headers: infoHeaders(info) };
@@ -375,13 +378,13 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       // Past the end of the current version: of the version If-Range names too only if it is that one.
       if (!(err instanceof RangeNotSatisfiableError && ifRange !== undefined && range !== undefined)) throw err;
       const now = await store.head(key);
-      if (now === undefined) return problem(404, 'NotFound', 'no such object');
+      if (now === undefined) return noSuchObject();
       if (ifRangeMatches(ifRange, now.version)) throw err;
       range = undefined;
       attempt--;
       continue;
     }
-    if (object === undefined) return problem(404, 'NotFound', 'no such object');
+    if (object === undefined) return noSuchObject();
     if ('url' in object) {
       // A URL of this version: if the client holds part of another, the whole object, read afresh.
       if (range !== undefined && ifRange !== undefined && !ifRangeMatches(ifRange, object.version)) {
@@ -449,7 +452,7 @@ async function redirectToBlob(
     if (err instanceof ValidationError && err.field === 'key') return undefined;
     throw err;
   }
-  if (presigned === undefined) return problem(404, 'NotFound', 'no such object');
+  if (presigned === undefined) return noSuchObject();
   return redirectAnswer(presigned, ifRange, preconditions);
 }
 
@@ -542,11 +545,11 @@ async function sessionRequest(
       const partNumber = query.get('partNumber');
       if (partNumber === null) {
         const parts = await store.listUploadParts(uploadId, { key });
-        return json(200, { uploadId, key, parts });
+        return unstored(json(200, { uploadId, key, parts }));
       }
       if (!/^[1-9][0-9]{0,4}$/.test(partNumber)) throw new ValidationError('partNumber must be an integer in 1..10000', 'partNumber');
       const url = await store.uploadPartUrl(uploadId, Number(partNumber), { key });
-      return json(200, { uploadId, key, partNumber: Number(partNumber), url });
+      return unstored(json(200, { uploadId, key, partNumber: Number(partNumber), url }));
     }
     case 'POST': {
       const body = jsonBody(event, false) as { parts?: unknown };
@@ -640,7 +643,7 @@ async function createSession(
     created,
     urls.map((url, i) => ({ partNumber: partNumbers[i]!, url })),
   );
-  return json(201, { ...created, ...(created.partCount !== undefined ? { parts } : {}) });
+  return unstored(json(201, { ...created, ...(created.partCount !== undefined ? { parts } : {}) }));
 }
 
 /**
@@ -1037,7 +1040,6 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
     etag: etagOf(info.version),
     'content-length': String(info.size),
     'content-type': info.contentType ?? DEFAULT_CONTENT_TYPE,
-    'last-modified': new Date(info.updatedAt).toUTCString(),
     'x-tierlog-stored': info.stored,
     'accept-ranges': 'bytes',
     // Revalidated before reuse: with Last-Modified alone a cache may reuse the answer for a tenth
@@ -1051,9 +1053,23 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
     'x-content-type-options': 'nosniff',
     'content-security-policy': "default-src 'none'; sandbox",
   };
+  const modified = lastModifiedOf(info.updatedAt);
+  if (modified !== undefined) headers['last-modified'] = modified;
   for (const [name, value] of Object.entries(info.metadata)) headers[`x-amz-meta-${name}`] = value;
   if (info.expiresAt !== undefined) headers['x-tierlog-expires-at'] = info.expiresAt.toISOString();
   return headers;
+}
+
+/**
+ * The `Last-Modified` of an object written at `updatedAt` (ms since the epoch), or undefined when
+ * its item tells no such time: an item another tool wrote (an objects table of its own schema,
+ * `TIERLOG_HV_ATTRIBUTES`) with no `updatedAt`, read as 0, or one that is not a number, read as
+ * NaN, was answered `Thu, 01 Jan 1970 00:00:00 GMT` or `Invalid Date` (no HTTP date at all).
+ */
+function lastModifiedOf(updatedAt: number | undefined): string | undefined {
+  if (updatedAt === undefined || !(updatedAt > 0)) return undefined;
+  const date = new Date(updatedAt);
+  return Number.isFinite(date.getTime()) ? date.toUTCString() : undefined;
 }
 
 /**
@@ -1066,7 +1082,8 @@ function preconditionAnswer(
   info: Pick<ObjectInfo, 'version'> & Partial<Pick<ObjectInfo, 'updatedAt' | 'expiresAt'>>,
 ): Response {
   const validators: Record<string, string> = { etag: etagOf(info.version) };
-  if (info.updatedAt !== undefined) validators['last-modified'] = new Date(info.updatedAt).toUTCString();
+  const modified = lastModifiedOf(info.updatedAt);
+  if (modified !== undefined) validators['last-modified'] = modified;
   if (info.expiresAt !== undefined) validators['x-tierlog-expires-at'] = info.expiresAt.toISOString();
   if (verdict === 'not-modified') return { statusCode: 304, headers: { ...validators, 'cache-control': 'no-cache' } };
   const failed = problem(412, 'PreconditionFailed', `the object is version ${info.version}, which If-Match does not name`);
@@ -1088,8 +1105,29 @@ function lowerCase(headers: Record<string, string | undefined>): Record<string, 
   return out;
 }
 
+/**
+ * `response` with `Cache-Control: no-store`: a session's answers carry presigned part URLs (a
+ * credential to write into the bucket, as a 307's URL is one to read it) or its parts as they
+ * stand now. Without it, a GET's 200 is storable (RFC 9111 §3): a shared cache in front of the
+ * function (a CDN's default time to live) could answer one client's part URL to another, or a
+ * resumed upload's list of parts as it was before its latest parts.
+ */
+function unstored(response: Response): Response {
+  return { ...response, headers: { ...response.headers, 'cache-control': 'no-store' } };
+}
+
 function json(statusCode: number, value: unknown): Response {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) };
+}
+
+/**
+ * The 404 of a read (GET, HEAD) of an absent object, with `Cache-Control: no-cache`, as its 200
+ * carries: a 404 is cacheable by default (RFC 9110 §15.5.5), so a browser or a shared cache could
+ * answer "no such object" from its store after the object was written.
+ */
+function noSuchObject(): Response {
+  const absent = problem(404, 'NotFound', 'no such object');
+  return { ...absent, headers: { ...absent.headers, 'cache-control': 'no-cache' } };
 }
 
 function notAllowed(method: string, allow: string): Response {
@@ -1134,6 +1172,16 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
   if (err instanceof InstanceClaimedError || err instanceof CommitOutcomeUnknownError) {
     return { ...problem(503, 'Retry', err.message), headers: { 'retry-after': '1', 'content-type': 'application/json' } };
   }
+  // A write stopped at its invocation's deadline (bound a margin before Lambda's, by the handler):
+  // no attempt went out after it. The handler's own 503 at that instant is a timer, and the write's
+  // check can come first (a large body's decoding and digests run between the two): its client is
+  // waiting, and learns what that 503 says, retry, never a 500 for a broken server.
+  if (err instanceof InvocationEndedError) {
+    return {
+      ...problem(503, 'Retry', 'the request did not finish in time: retry (a write may have landed: read the object to learn it)'),
+      headers: { 'retry-after': '1', 'content-type': 'application/json' },
+    };
+  }
   // AWS throttled the request (after the SDK's retries): the client may retry it, later.
   if (isThrottling(err)) {
     return {
@@ -1152,8 +1200,7 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
     };
   }
   // Everything else is the server's fault (ConfigError, ResourceMissingError, AccessDeniedError,
-  // CorruptItemError, BlobMissingError, ChangeIdConflictError, InvocationEndedError: a write held
-  // past its invocation, whose client Lambda answered already; a bug, an AWS error): its message
+  // CorruptItemError, BlobMissingError, ChangeIdConflictError; a bug, an AWS error): its message
   // names tables, blob keys, roles and account ids, so it goes to the log, never to the client.
   onError?.(err);
   return problem(500, 'InternalError', 'internal error (logged on the server)');

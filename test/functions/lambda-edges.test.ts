@@ -14,6 +14,7 @@
  *    `{}` or none, or through a wrapper that passed its own object): the time bounds all of its
  *    work, so it is a ValidationError naming the handler, before any request, not a TypeError.
  */
+import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -360,6 +361,31 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
       scene.close();
       w.close();
     }
+  });
+
+  /**
+   * The writes stop at the deadline the log is bound to, taken before the request is parsed; the
+   * handler's 503 is a timer armed after that (a large body is decoded and hashed in between), so
+   * the write's own check can come first. Its InvocationEndedError was answered 500 InternalError
+   * ("the server is broken", logged at error) to a client still waiting, for a write that sent
+   * nothing: it is the same 503 Retry.
+   */
+  test('a large PUT whose deadline passes while its body is decoded: a 503 Retry, never a 500, and nothing written', async () => {
+    const logger = new Logger({ logLevel: 'CRITICAL' });
+    const objects = createObjectsHandler({ config: fx.config, logger });
+    const bytes = Buffer.from(randomBody(4 * 1024 * 1024));
+    const before = await snapshot(fx);
+    const res = await objects(
+      httpEvent('PUT', '/objects/deadline/decoded', {
+        body: bytes.toString('base64'),
+        isBase64Encoded: true,
+        headers: { 'content-md5': createHash('md5').update(bytes).digest('base64') },
+      }),
+      lambdaContext('tierlog-objects', 1),
+    );
+    expect([res.statusCode, res.headers?.['retry-after']]).toEqual([503, '1']);
+    expect(JSON.parse(String(res.body)).error).toBe('Retry');
+    expect(await snapshot(fx)).toBe(before);
   });
 
   test('a PUT whose upload S3 holds past the deadline: a 503 Retry, and the held put commits nothing and leaves nothing', async () => {

@@ -215,13 +215,14 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     code: 'InternalError',
     logged: true,
   },
-  // A write held past its invocation (answered a timeout by Lambda already): logged, never tried again.
+  // A write stopped at its invocation's deadline, nothing sent after it: its client may still be
+  // waiting (the handler's own 503 is a timer the write's check can beat), told to retry.
   {
     name: 'InvocationEndedError',
     error: new errors.InvocationEndedError(SECRET, Date.UTC(2026, 0, 1)),
-    status: 500,
-    code: 'InternalError',
-    logged: true,
+    status: 503,
+    code: 'Retry',
+    logged: false,
   },
   {
     name: 'AccessDeniedError',
@@ -1126,6 +1127,28 @@ describe("a session's create takes the object's content type as S3 does", () => 
   });
 });
 
+describe("a session's answers are never stored by a cache", () => {
+  /**
+   * The create's and the part URL's answers carry presigned part URLs (a credential to write into
+   * the bucket: a 307's URL to read it goes with `no-store`), and the list of parts changes with
+   * every part uploaded. A GET's 200 without Cache-Control is storable (RFC 9111 §3): a shared cache
+   * in front of the function could answer one client's part URL to another, or a resumed upload its
+   * parts as they were before the latest.
+   */
+  test('create, list of parts and part URL: Cache-Control: no-store', async () => {
+    const w = writer();
+    const key = 'sessions/no-store';
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    expect(created.statusCode).toBe(201);
+    const { uploadId } = JSON.parse(String(created.body)) as { uploadId: string };
+    const listed = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${uploadId}` });
+    const signed = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${uploadId}&partNumber=1` });
+    expect([listed.statusCode, signed.statusCode]).toEqual([200, 200]);
+    expect([created, listed, signed].map((res) => res.headers?.['cache-control'])).toEqual(['no-store', 'no-store', 'no-store']);
+    expect(JSON.parse(String(signed.body)).url).toMatch(/^http/);
+  });
+});
+
 describe("a session's create takes no S3 header it does not honour", () => {
   test.each([
     ['x-amz-tagging', { 'x-amz-tagging': 'temp=true' }],
@@ -1473,6 +1496,31 @@ describe('an answer of an object is revalidated before a cache reuses it', () =>
   });
 });
 
+describe('"no such object" is revalidated before a cache reuses it', () => {
+  /**
+   * A 404 is cacheable by default (RFC 9110 §15.5.5), and it came with no Cache-Control: a browser
+   * or a shared cache could answer it from its store after the object was written (or written
+   * again after a delete), where its 200 is revalidated.
+   */
+  test.each([
+    ['GET', 'never written'],
+    ['HEAD', 'never written'],
+    ['GET', 'deleted'],
+    ['HEAD', 'deleted'],
+  ] as const)('%s of an object %s: 404, Cache-Control: no-cache', async (method, state) => {
+    const w = writer();
+    const path = `/objects/cached/absent-${method}-${state.replace(' ', '-')}`;
+    if (state === 'deleted') {
+      await call(w, 'PUT', path, { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true });
+      expect((await call(w, 'DELETE', path)).statusCode).toBe(204);
+    }
+    const res = await call(w, method, path);
+    expect(res.statusCode).toBe(404);
+    expect(res.headers?.['cache-control']).toBe('no-cache');
+    expect(res.body).toBe(method === 'HEAD' ? undefined : JSON.stringify({ error: 'NotFound', message: 'no such object' }));
+  });
+});
+
 describe('Last-Modified is the time of the write, not of the answer', () => {
   /**
    * A cache or a sync client compares Last-Modified across answers: a time of the answer instead
@@ -1493,6 +1541,37 @@ describe('Last-Modified is the time of the write, not of the answer', () => {
       const res = await call(w, method, '/objects/modified/k', { headers });
       expect(res.statusCode).toBe(status);
       expect(res.headers?.['last-modified'], `${method} ${status}`).toBe(written);
+    }
+  });
+});
+
+describe('Last-Modified is an HTTP date or absent', () => {
+  /**
+   * An item another tool wrote (an objects table of its own schema) may tell no write time: none
+   * was read as 0 and answered as 1970, a string as NaN and answered `Invalid Date`, which is no
+   * HTTP date. Such an object is answered without Last-Modified (its ETag is the validator).
+   */
+  test.each([
+    ['no updatedAt', {}],
+    ['an updatedAt that is not a number', { updatedAt: '2026-01-01T00:00:00Z' }],
+  ] as const)('an item with %s: GET, HEAD and a 304 carry none', async (name, extra) => {
+    const w = writer();
+    const key = `modified/foreign-${name.replace(/ /g, '-')}`;
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ key, version: 7, body: Buffer.from('hello'), size: 5, createdAt: 1, writeId: 'w', metadata: {}, ...extra }),
+      }),
+    );
+    for (const [method, headers, status] of [
+      ['GET', {}, 200],
+      ['HEAD', {}, 200],
+      ['GET', { 'if-none-match': '"7"' }, 304],
+    ] as const) {
+      const res = await call(w, method, `/objects/${key}`, { headers });
+      expect(res.statusCode, `${method} ${status}`).toBe(status);
+      expect(res.headers?.etag).toBe('"7"');
+      expect(res.headers?.['last-modified'], `${method} ${status}`).toBeUndefined();
     }
   });
 });
