@@ -3,7 +3,7 @@
  * through Powertools: namespace `Tierlog`, dimension `service`), its function and its DLQ; and
  * the expiry cleanup's alarms and dashboard row (infra/objects-stream.ts).
  */
-import { Duration } from 'aws-cdk-lib';
+import { Annotations, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -333,6 +333,25 @@ export function sweeperSilenceOf(expressions: readonly string[], timeout?: Durat
   return Duration.millis(ms);
 }
 
+/**
+ * Why `SweeperNotRunning` cannot watch sweeps `interval` apart with this `silence`, or undefined when
+ * it can. It fires when its window holds no sweep; a window shorter than two intervals holds one
+ * sweep at times, and a sweep that publishes late (a longer run, a retried invocation) leaves it
+ * empty: the alarm fires on a running sweeper. The window stops at a day (what an alarm can look
+ * back), so sweeps more than 12 hours apart (a daily one) always meet it; a warning at synth, as
+ * the schedule is a choice: sweep more often to have the alarm watch.
+ */
+function notRunningBlindSpot(silence: Duration, interval: Duration): string | undefined {
+  if (silence.toMilliseconds() >= 2 * interval.toMilliseconds()) return undefined;
+  return (
+    `SweeperNotRunning looks back ${silence.toHumanString()} for sweeps ${interval.toHumanString()} apart: its window ` +
+    'holds less than two sweeps, so it fires whenever a sweep publishes late (a false alarm on a running sweeper). ' +
+    (2 * interval.toMilliseconds() > MAX_SWEEPER_SILENCE.toMilliseconds()
+      ? 'An alarm looks back a day at most: sweep at least every 12 hours to have it watch the sweeper.'
+      : `Give sweeperSilence at least ${Duration.millis(2 * interval.toMilliseconds()).toHumanString()}.`)
+  );
+}
+
 /** The {@link TierlogSweeper} whose function `fn` is; undefined for another function (an imported one). */
 function sweeperOf(fn: lambda.IFunction): TierlogSweeper | undefined {
   const sweeper = fn.node.scopes.findLast((scope) => scope instanceof TierlogSweeper);
@@ -435,6 +454,10 @@ export class TierlogMonitoring extends Construct {
     // within the day an alarm can evaluate.
     const sweepInterval = chosen('sweepInterval');
     const intervalMs = sweepInterval !== undefined && !sweepInterval.isUnresolved() ? sweepInterval.toMilliseconds() : 60_000;
+    if (sweepInterval !== undefined && !sweepInterval.isUnresolved() && !silence.isUnresolved()) {
+      const warning = notRunningBlindSpot(silence, sweepInterval);
+      if (warning !== undefined) Annotations.of(this).addWarningV2('tierlog:sweeperNotRunningFlaps', warning);
+    }
     const errorsPeriod = Duration.minutes(
       Math.min(5 * Math.ceil((intervalMs + 60_000) / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES),
     );

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Duration } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { sweepIntervalOf, sweeperSilenceOf, TierlogMonitoring } from '../../infra/monitoring.js';
@@ -275,6 +275,24 @@ describe('alarms', () => {
       expect(p['DatapointsToAlarm'], name).toBeGreaterThanOrEqual(1);
       expect(p['DatapointsToAlarm'] as number, name).toBeLessThanOrEqual(most);
     }
+  });
+
+  // The not-running alarm's window stops at a day: with sweeps further apart than 12 hours it holds
+  // one sweep at times, and one that publishes late leaves it empty (a false alarm on a running
+  // sweeper). The schedule is the user's choice: a warning at synth says so, and what to do.
+  it.each([
+    ['a minute', 'rate(1 minute)', false],
+    ['6 hours', 'rate(6 hours)', false],
+    ['12 hours', 'rate(12 hours)', false],
+    ['a day', 'rate(1 day)', true],
+    ['a day (cron)', 'cron(0 6 * * ? *)', true],
+    ['two days', 'rate(2 days)', true],
+  ])('sweeps %s apart: a synth warning that SweeperNotRunning cannot watch them: %s', (_what, expression, warned) => {
+    const schedule = scheduler.ScheduleExpression.expression(expression);
+    const { stack: s } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
+    const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('SweeperNotRunning looks back'));
+    expect(warnings.length > 0, expression).toBe(warned);
+    if (warned) expect(JSON.stringify(warnings[0]!.entry.data)).toContain('every 12 hours');
   });
 
   it.each([
