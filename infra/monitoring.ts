@@ -370,9 +370,7 @@ type SweeperWindows = Pick<
  * monitoring whose `sweeperFunction` is that sweeper's.
  */
 function windowsOf(sweeper: TierlogSweeper): SweeperWindows {
-  const expressionOf = (s: scheduler.Schedule): string => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression;
-  const sweeps = sweeper.schedules.map(expressionOf);
-  const housekeeping = sweeper.housekeepingSchedules.map(expressionOf);
+  const { sweeps, housekeeping } = scheduleExpressionsOf(sweeper);
   // Checked by the sweeper already (floors waived where its environment waives them).
   const tuning = sweeperTuningFromEnv(sweeper.tuningEnvironment, { unsafeShortWindows: true });
   const ms = (value: number | undefined) => (value !== undefined ? Duration.millis(value) : undefined);
@@ -387,6 +385,12 @@ function windowsOf(sweeper: TierlogSweeper): SweeperWindows {
     ...(recheck !== undefined ? { quarantineRecheck: recheck } : {}),
     ...(retry !== undefined ? { retryFailed: retry } : {}),
   };
+}
+
+/** The expressions of a {@link TierlogSweeper}'s sweep and housekeeping schedules. */
+function scheduleExpressionsOf(sweeper: TierlogSweeper): { sweeps: string[]; housekeeping: string[] } {
+  const expressionOf = (s: scheduler.Schedule): string => (s.node.defaultChild as scheduler.CfnSchedule).scheduleExpression;
+  return { sweeps: sweeper.schedules.map(expressionOf), housekeeping: sweeper.housekeepingSchedules.map(expressionOf) };
 }
 
 /**
@@ -457,6 +461,14 @@ export class TierlogMonitoring extends Construct {
     if (sweepInterval !== undefined && !sweepInterval.isUnresolved() && !silence.isUnresolved()) {
       const warning = notRunningBlindSpot(silence, sweepInterval);
       if (warning !== undefined) Annotations.of(this).addWarningV2('tierlog:sweeperNotRunningFlaps', warning);
+    } else if (sweepInterval === undefined && sweeper !== undefined) {
+      // No schedule's interval read (a cron of some days only, an `at`): the windows assume a sweep
+      // a day, and a weekday cron's weekend is two days without one.
+      const { sweeps, housekeeping } = scheduleExpressionsOf(sweeper);
+      Annotations.of(this).addWarningV2(
+        'tierlog:sweeperNotRunningFlaps',
+        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep. Add a schedule of every day (a rate, or a cron of every day).`,
+      );
     }
     const errorsPeriod = Duration.minutes(
       Math.min(5 * Math.ceil((intervalMs + 60_000) / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES),
