@@ -47,7 +47,7 @@ export interface LocalStack {
    * the JVM), for diagnostics: the bench accounts the CPU the servers spend.
    */
   readonly pids: { readonly dynamodb: number | undefined; readonly s3: number | undefined };
-  /** Stops both servers and removes their data. Idempotent. */
+  /** Stops both servers and removes their data. Idempotent: every call resolves once all of it has stopped. */
   stop(): Promise<void>;
 }
 
@@ -130,8 +130,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // A profile named in AWS_PROFILE: taken out while the stack is up, put back by stop().
   let profile: string | undefined;
 
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
+  // Every call answers once all of it has stopped: a second call (another hook stopping the same
+  // stack) resolved at once, with both servers still up and process.env still the stack's.
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= stopAll();
+    return stopping;
+  };
+  const stopAll = async (): Promise<void> => {
     stopped = true;
     process.off('exit', stopSync);
     await Promise.all(children.map(endChild));

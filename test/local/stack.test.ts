@@ -81,6 +81,32 @@ describe('startLocalStack', () => {
     s3.destroy();
   });
 
+  it('a second stop() while the first is under way resolves only once both servers are gone and process.env is put back', async () => {
+    const names = [...Object.keys(localStackEnv('', '')), 'AWS_PROFILE'];
+    const saved = { ...process.env };
+    const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    const alive = (pid: number | undefined): boolean => {
+      try {
+        process.kill(pid!, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      const stack = await startLocalStack();
+      // Two hooks that each stop the stack they share (an afterAll of each suite).
+      const first = stack.stop();
+      await stack.stop();
+      expect({ dynamodb: alive(stack.pids.dynamodb), s3: alive(stack.pids.s3) }).toEqual({ dynamodb: false, s3: false });
+      expect(Object.fromEntries(names.map((name) => [name, process.env[name]]))).toEqual(before);
+      await first;
+    } finally {
+      for (const name of names) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
   it("stop() takes out the stack's exit hook: a process that starts stacks one after another gathers no listeners", async () => {
     const before = process.listenerCount('exit');
     for (let i = 0; i < 2; i++) {
