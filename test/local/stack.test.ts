@@ -487,6 +487,36 @@ describe('startLocalStack', () => {
     }
   });
 
+  it('two stacks up at once, the first stopped first: the second keeps process.env (its credentials, no profile) until it stops, then all is as before either', async () => {
+    const names = [...Object.keys(localStackEnv('', '')), 'AWS_PROFILE'];
+    const saved = { ...process.env };
+    // An AWS developer's shell: a profile, keys of its own, FIPS endpoints.
+    process.env.AWS_PROFILE = 'tierlog-test-no-such-profile';
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDSHELL';
+    process.env.AWS_SECRET_ACCESS_KEY = 'shell-secret';
+    process.env.AWS_USE_FIPS_ENDPOINT = 'true';
+    const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    const current = () => Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    try {
+      const first = await startLocalStack();
+      const second = await startLocalStack();
+      await first.stop();
+      expect(current(), "the second stack's variables, while it is up").toEqual({ ...second.env, AWS_PROFILE: undefined });
+      // A default client made now reaches the second stack, with its credentials.
+      const s3 = createS3Client({ socketTimeoutMs: 2_000 });
+      try {
+        await expect(s3.send(new ListBucketsCommand({}))).resolves.toBeDefined();
+      } finally {
+        s3.destroy();
+      }
+      await second.stop();
+      expect(current(), "the shell's, not the first stack's dead endpoints").toEqual(before);
+    } finally {
+      for (const name of names) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
   it('localStackEnv keeps the region this process names', () => {
     const saved = process.env.AWS_REGION;
     process.env.AWS_REGION = 'eu-west-3';
