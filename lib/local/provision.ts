@@ -16,7 +16,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { hvAttributeNames, type TierlogConfig } from '../config.js';
+import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../schema/tables.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName } from '../aws/errors.js';
@@ -57,12 +57,17 @@ export function createTableInput(schema: TableSchema, tableName: string): Create
 /**
  * Creates the change-log table, the objects table and the bucket where missing.
  *
+ * @throws ConfigError for a configuration every other entry point refuses (validateConfig: a name
+ *   DynamoDB or S3 refuses, a misspelt setting), before any request: it made what it could of it
+ *   (a bucket beside a table name DynamoDB refused; tables keyed by `key` under a misspelt
+ *   `hvAtributes`), or failed with a `TypeError` given none.
  * @throws ValidationError when `clients` names a client it does not take (a misspelt `dynamoDB`
  *   would create the tables through a client from `process.env`), before any request.
  * @throws the first failure of the three (in the order table, table, bucket), once all three have
  *   ended: nothing of the call is under way after it rejects.
  */
 export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?: DynamoDBClient; s3?: S3Client } = {}): Promise<void> {
+  validateConfig(config);
   assertOptions(clients, ['dynamodb', 's3'], 'provisionLocal');
   const dynamodb = clients.dynamodb ?? createDynamoDBClient();
   const s3 = clients.s3 ?? createS3Client();

@@ -10,6 +10,7 @@ import { createTableInput, provisionLocal } from '../../lib/local/provision.js';
 import { changeLogTableSchema, objectsTableSchema } from '../../lib/schema/tables.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { ConfigError } from '../../lib/errors.js';
+import type { TierlogConfig } from '../../lib/config.js';
 import { testConfig } from '../support/local.js';
 import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
 
@@ -98,6 +99,25 @@ describe('provisionLocal', () => {
     expect((error as ConfigError).message).toContain('its key is (key S HASH), not (id S HASH)');
     const kept = await dynamodb.send(new GetItemCommand({ TableName: config.objectsTable, Key: { key: { S: 'keep-me' } } }));
     expect(kept.Item).toBeDefined();
+  });
+
+  it.each([
+    ['a table name DynamoDB refuses', { changeLogTable: 'a b' }, 'changeLogTable'],
+    ['a bucket name S3 refuses', { bucket: 'Bad_Bucket' }, 'bucket'],
+    ['a misspelt setting', { hvAtributes: { key: 'id' } }, 'hvAtributes'],
+  ])('refuses %s as every entry point does, a ConfigError naming it, before anything is made', async (_what, override, setting) => {
+    const config = { ...testConfig(), ...override } as TierlogConfig;
+    const refused = await provisionLocal(config, { dynamodb, s3 }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).setting).toBe(setting);
+    for (const table of [config.changeLogTable, config.objectsTable]) {
+      await expect(describeTable(table), `${table}: not made`).rejects.toBeDefined();
+    }
+    await expect(s3.send(new HeadBucketCommand({ Bucket: config.bucket })), 'no bucket made').rejects.toBeDefined();
+  });
+
+  it('refuses no configuration with a ConfigError, as every entry point does', async () => {
+    await expect(provisionLocal(undefined as unknown as TierlogConfig, { dynamodb, s3 })).rejects.toBeInstanceOf(ConfigError);
   });
 
   it('refuses a change-log table without the lease index, and the objects table named as the change log', async () => {
