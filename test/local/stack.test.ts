@@ -4,7 +4,7 @@
  * process that started it is gone, however it went.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -170,6 +170,39 @@ describe('startLocalStack', () => {
       await expect(startLocalStack({ exportEnv: false })).rejects.toThrow(/S3 server exited with 1/);
       // Nor anything on disk: the data directory the S3 server never ran in is removed too.
       expect(readdirSync(temp)).toEqual([]);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      rmSync(temp, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  });
+
+  it('an S3 server that fails to listen fails the start at once, with its error, not after the whole readyTimeoutMs; nothing left running or on disk', async () => {
+    const before = descendants();
+    const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, TMPDIR: process.env.TMPDIR };
+    const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+    const data = join(temp, 'data');
+    mkdirSync(data);
+    // The S3 server (a Node.js process) loaded with this: its listen fails, as one refused a socket does.
+    writeFileSync(
+      join(temp, 'listen-fails.cjs'),
+      `require('node:net').Server.prototype.listen = function () {
+        process.nextTick(() => this.emit('error', Object.assign(new Error('listen EMFILE (test)'), { code: 'EMFILE' })));
+        return this;
+      };\n`,
+    );
+    process.env.NODE_OPTIONS = `--require=${join(temp, 'listen-fails.cjs')}`;
+    process.env.TMPDIR = data; // where the S3 server makes its data directory
+    const started = Date.now();
+    try {
+      await expect(startLocalStack({ exportEnv: false, readyTimeoutMs: 30_000 })).rejects.toThrow(
+        /S3 server exited with 1: [\s\S]*listen EMFILE \(test\)/,
+      );
+      expect(Date.now() - started, 'not the whole readyTimeoutMs').toBeLessThan(25_000);
+      expect(readdirSync(data), 'its data directory removed').toEqual([]);
     } finally {
       for (const [name, value] of Object.entries(saved)) {
         if (value === undefined) delete process.env[name];
