@@ -14,6 +14,7 @@ import {
   ResourceInUseException,
   type TableDescription,
   waitUntilTableExists,
+  waitUntilTableNotExists,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
@@ -102,7 +103,15 @@ async function ensureTable(
   setting: 'changeLogTable' | 'objectsTable',
 ): Promise<void> {
   const TableName = input.TableName!;
-  const existing = (await describeTable(client, TableName)) ?? (await createTable(client, input));
+  let found = await describeTable(client, TableName);
+  if (found?.TableStatus === 'DELETING') {
+    // On AWS a table is DELETING for a while after DeleteTable (a test's teardown on a scratch
+    // account): made again once it is gone. Taken as existing, the wait for it to become active
+    // ran out after a minute (a waiter's TimeoutError), and nothing was made.
+    await waitUntilTableNotExists({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName });
+    found = undefined;
+  }
+  const existing = found ?? (await createTable(client, input));
   const mismatch = schemaMismatch(existing, input);
   if (mismatch !== undefined) {
     throw new ConfigError(
