@@ -71,6 +71,7 @@ export interface LocalStackOptions {
    * Called when a server exits before `stop()`: every request after that point fails to connect,
    * and the line written here (by default to this process's stderr) says which server went, with
    * its exit code and the end of its own stderr (a JVM's out-of-memory error, a stack trace).
+   * One that throws is a process warning, never an exception of this process.
    */
   readonly onUnexpectedExit?: (message: string) => void;
 }
@@ -481,9 +482,14 @@ function watchExit(name: string, child: ChildProcess, stopping: () => boolean, r
   });
   child.once('exit', (code, signal) => {
     if (stopping()) return;
-    report(
-      `tierlog local stack: ${name} exited while in use (${signal !== null ? `signal ${signal}` : `code ${code}`}); its stderr ends with: ${tail.trim() || '(nothing)'}`,
-    );
+    const message = `tierlog local stack: ${name} exited while in use (${signal !== null ? `signal ${signal}` : `code ${code}`}); its stderr ends with: ${tail.trim() || '(nothing)'}`;
+    try {
+      report(message);
+    } catch (thrown) {
+      // Thrown in a child's exit event, it was an uncaught exception that ended this process (a
+      // test's worker, its other tests with it): a warning, as functionUrlListener's onError.
+      process.emitWarning(`tierlog local stack: onUnexpectedExit threw: ${String(thrown)}`);
+    }
   });
 }
 

@@ -131,6 +131,35 @@ describe('startLocalStack', () => {
     expect(reports, 'the DynamoDB Local that stop() ended is not reported').toHaveLength(1);
   });
 
+  it('an onUnexpectedExit that throws (to fail the test it runs in) is a process warning, not an exception that ends the process', async () => {
+    const uncaught: unknown[] = [];
+    const warnings: string[] = [];
+    const onUncaught = (err: unknown): void => {
+      uncaught.push(err);
+    };
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning.message);
+    };
+    process.prependListener('uncaughtException', onUncaught);
+    process.on('warning', onWarning);
+    const stack = await startLocalStack({
+      exportEnv: false,
+      onUnexpectedExit: (message) => {
+        throw new Error(`the stack went: ${message}`);
+      },
+    });
+    try {
+      process.kill(stack.pids.s3!, 'SIGKILL');
+      for (let i = 0; i < 100 && warnings.length + uncaught.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(uncaught).toEqual([]);
+      expect(warnings).toEqual([expect.stringMatching(/onUnexpectedExit threw: Error: the stack went: .*S3 server exited while in use/)]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      process.off('warning', onWarning);
+      await stack.stop();
+    }
+  });
+
   it('a server that exits while in use is reported with its exit code and what it last wrote to stderr', async () => {
     const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
     // The S3 server (a Node.js process) loaded with this: on SIGUSR2 it fails as a server does, a message then an exit code.
