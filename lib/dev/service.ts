@@ -168,11 +168,12 @@ function checkTuningVariables(): void {
  * takes a port out of range only once the local stack runs, and runs a timer longer than its
  * longest (or not a number) after 1 ms, which would sweep without pause. And an `onSweep` or
  * `onError` that is no function: called only once a sweep ends or a request fails, in a promise's
- * handler, its TypeError was an unhandled rejection that ended the process.
+ * handler, its TypeError was an unhandled rejection that ended the process. An `onStackExit` that
+ * is none was refused by the local stack under its own name (`onUnexpectedExit`).
  */
 function checkServiceOptions(options: DevServiceOptions): void {
   const { port, sweepIntervalMs } = options;
-  for (const name of ['onSweep', 'onError'] as const) {
+  for (const name of ['onSweep', 'onError', 'onStackExit'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
       throw new ValidationError(`${name} must be a function; got ${typeof options[name]}`, name);
     }
@@ -191,8 +192,8 @@ function checkServiceOptions(options: DevServiceOptions): void {
 /**
  * Starts the local stack, the objects API and the sweeper timer.
  *
- * @throws ValidationError for a `port` or `sweepIntervalMs` out of range, an `onSweep` or `onError`
- *   that is no function; ConfigError for a configuration it cannot run, or a tuning variable its
+ * @throws ValidationError for a `port` or `sweepIntervalMs` out of range, an `onSweep`, `onError`
+ *   or `onStackExit` that is no function; ConfigError for a configuration it cannot run, or a tuning variable its
  *   handlers would refuse (`TIERLOG_CLAIM_MS`, `TIERLOG_INLINE_THRESHOLD`, ...) or its sweeps could
  *   not keep (a deadline or answer margin of {@link DEV_SWEEP_TIMEOUT_MS} or more); both before
  *   anything starts.
