@@ -87,7 +87,7 @@ export interface DevService {
   readonly sweeps: number;
   /**
    * Runs one sweep now (after the running one, if any); a `ServiceStoppedError`, with no sweep,
-   * once `stop()` has been called.
+   * once `stop()` has been called (also for one asked for before, still waiting for its turn).
    */
   sweepNow(): Promise<SweepSummary>;
   /** Stops the timer, the HTTP server and the local stack. Idempotent: every call resolves once all of it has stopped. */
@@ -233,21 +233,23 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
       // Once stop() has begun, no sweep: its clients, never used yet, would resolve the endpoints
       // and credentials stop() puts back (the shell's: another endpoint, an AWS account).
       if (stopped) return Promise.reject(new ServiceStoppedError('the dev service is stopped: sweepNow() runs no sweep after stop()'));
-      running = running
-        .catch(() => undefined)
-        .then(() => sweep({}, localContext(SWEEPER_SERVICE_NAME, DEV_SWEEP_TIMEOUT_MS)))
-        .then(
-          (summary) => {
-            sweeps++;
-            options.onSweep?.({ summary });
-            return summary;
-          },
-          (error: unknown) => {
-            sweeps++;
-            options.onSweep?.({ error });
-            throw error;
-          },
-        );
+      const run = async (): Promise<SweepSummary> => {
+        // Queued behind the sweep under way when stop() began: not begun. It ran, and stop() waited
+        // for it too (up to a minute more), a sweep started after the service was told to end.
+        if (stopped) throw new ServiceStoppedError('the dev service was stopped before this sweep began: no sweep runs after stop()');
+        let summary: SweepSummary;
+        try {
+          summary = await sweep({}, localContext(SWEEPER_SERVICE_NAME, DEV_SWEEP_TIMEOUT_MS));
+        } catch (error) {
+          sweeps++;
+          options.onSweep?.({ error });
+          throw error;
+        }
+        sweeps++;
+        options.onSweep?.({ summary });
+        return summary;
+      };
+      running = running.catch(() => undefined).then(run);
       return running;
     };
     const interval = options.sweepIntervalMs ?? 10_000;
