@@ -54,7 +54,7 @@ export interface DevServiceOptions {
    *   `tierlog-changelog` and `tierlog-objects`, bucket `tierlog-blobs`, prefix `blobs`, 4 lease shards
    */
   readonly config?: TierlogConfig;
-  /** Called after each sweep, with its summary or its error. */
+  /** Called after each sweep, with its summary or its error. One that throws is a process warning. */
   readonly onSweep?: (result: { summary?: SweepSummary; error?: unknown }) => void;
   /** Called with unexpected errors of the objects handler (answered as 502). */
   readonly onError?: (err: unknown) => void;
@@ -229,6 +229,15 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
     const objects = createObjectsHandler({ config });
     const sweep = createSweeperHandler({ config });
 
+    // An onSweep that throws is a warning, as functionUrlListener's onError: thrown, it made
+    // sweepNow() reject with its error for a sweep that succeeded, or hid the sweep's own error.
+    const tell = (result: { summary?: SweepSummary; error?: unknown }): void => {
+      try {
+        options.onSweep?.(result);
+      } catch (thrown) {
+        process.emitWarning(`startDevService: onSweep threw: ${String(thrown)}`);
+      }
+    };
     const sweepOnce = (): Promise<SweepSummary> => {
       // Once stop() has begun, no sweep: its clients, never used yet, would resolve the endpoints
       // and credentials stop() puts back (the shell's: another endpoint, an AWS account).
@@ -242,11 +251,11 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
           summary = await sweep({}, localContext(SWEEPER_SERVICE_NAME, DEV_SWEEP_TIMEOUT_MS));
         } catch (error) {
           sweeps++;
-          options.onSweep?.({ error });
+          tell({ error });
           throw error;
         }
         sweeps++;
-        options.onSweep?.({ summary });
+        tell({ summary });
         return summary;
       };
       running = running.catch(() => undefined).then(run);

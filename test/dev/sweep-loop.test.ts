@@ -139,6 +139,30 @@ describe('dev service sweepNow()', () => {
     }
   }, 120_000);
 
+  it("an onSweep that throws is a process warning: sweepNow() answers the sweep's own outcome, not the callback's error", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    const service = await startDevService({
+      port: 0,
+      sweepIntervalMs: 0,
+      onSweep: () => {
+        throw new Error('onSweep failed (test)');
+      },
+    });
+    try {
+      await expect(service.sweepNow()).resolves.toMatchObject({ errors: 0 });
+      expect(service.sweeps).toBe(1);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).toEqual([expect.stringMatching(/onSweep threw: Error: onSweep failed \(test\)/)]);
+    } finally {
+      process.off('warning', onWarning);
+      await service.stop();
+    }
+  }, 120_000);
+
   it('sweepNow() after stop() is a ServiceStoppedError: no sweep runs, nothing reaches the endpoints the shell had set', async () => {
     // The shell's endpoints and credentials (another stack, an AWS account): stop() puts them
     // back, and a client the service made but never used would resolve them at its first request.
