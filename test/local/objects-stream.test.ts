@@ -156,6 +156,27 @@ describe('openObjectsStream', () => {
     expect((await checkInvariants(fx)).leaked, "b's replaced blob: no delivery ran after close()").toHaveLength(1);
   });
 
+  test('close() while a batch is in flight: that batch ends, no batch after it is handed over, and the delivery rejects', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const faults = new FaultInjector();
+    const s3 = faults.attach(createS3Client(), 's3');
+    const stream = await openObjectsStream({ ...fx, s3, batchSize: 1 });
+    open.push(stream, { close: () => s3.destroy() });
+    for (const key of ['a', 'b']) {
+      await deadWriterPut(fx, open, key, steps(fx.config).commit, { kind: 'crashAfter', old: new Uint8Array(20_000).fill(1) });
+    }
+    // The test ends (its afterEach closes the stream) while the delete of a's replaced blob is on its way.
+    faults.add({
+      kind: 'delay',
+      delayMs: 1,
+      times: 1,
+      match: (r) => r.command === 'DeleteObjectCommand',
+      before: async () => stream.close(),
+    });
+    await expect(stream.deliver()).rejects.toThrow(/closed[\s\S]*records read were not delivered/);
+    expect((await checkInvariants(fx)).leaked, "b's replaced blob: its batch came after close()").toHaveLength(1);
+  });
+
   test("by default records go in batches of 100 (the construct's batchSize)", async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
     const stream = await openObjectsStream(fx);
