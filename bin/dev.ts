@@ -67,7 +67,7 @@ const onStackExit = (message: string): void => {
   if (stackGone) return;
   stackGone = true;
   console.error(`${message}\ntierlog-dev: the local stack is down: stopping`);
-  // Not started yet: the start fails on its own, and says so.
+  // Not started yet: the start fails on its own, or stops once it has started (below).
   if (started === undefined) return;
   started.stop().finally(() => process.exit(EXIT.failure));
 };
@@ -92,6 +92,12 @@ const service = await startDevService({
 });
 
 started = service;
+// A server gone while the service was starting (its tables made, its port not yet listening): told
+// then, with nothing to stop yet, and the service went on, every request failing, for good.
+if (stackGone) {
+  await service.stop().catch((err: unknown) => console.error(err));
+  process.exit(EXIT.failure);
+}
 
 // Installed before the banner says Ctrl-C stops everything (a Ctrl-C right after it ended the
 // process with no stop). A second Ctrl-C while stopping exits at once (130, as the CLI's): the

@@ -54,7 +54,7 @@ export interface DevServiceOptions {
    *   `tierlog-changelog` and `tierlog-objects`, bucket `tierlog-blobs`, prefix `blobs`, 4 lease shards
    */
   readonly config?: TierlogConfig;
-  /** Called after each sweep, with its summary or its error. */
+  /** Called after each sweep, with its summary or its error. One that throws is a process warning. */
   readonly onSweep?: (result: { summary?: SweepSummary; error?: unknown }) => void;
   /** Called with unexpected errors of the objects handler (answered as 502). */
   readonly onError?: (err: unknown) => void;
@@ -87,7 +87,7 @@ export interface DevService {
   readonly sweeps: number;
   /**
    * Runs one sweep now (after the running one, if any); a `ServiceStoppedError`, with no sweep,
-   * once `stop()` has been called.
+   * once `stop()` has been called (also for one asked for before, still waiting for its turn).
    */
   sweepNow(): Promise<SweepSummary>;
   /** Stops the timer, the HTTP server and the local stack. Idempotent: every call resolves once all of it has stopped. */
@@ -168,11 +168,12 @@ function checkTuningVariables(): void {
  * takes a port out of range only once the local stack runs, and runs a timer longer than its
  * longest (or not a number) after 1 ms, which would sweep without pause. And an `onSweep` or
  * `onError` that is no function: called only once a sweep ends or a request fails, in a promise's
- * handler, its TypeError was an unhandled rejection that ended the process.
+ * handler, its TypeError was an unhandled rejection that ended the process. An `onStackExit` that
+ * is none was refused by the local stack under its own name (`onUnexpectedExit`).
  */
 function checkServiceOptions(options: DevServiceOptions): void {
   const { port, sweepIntervalMs } = options;
-  for (const name of ['onSweep', 'onError'] as const) {
+  for (const name of ['onSweep', 'onError', 'onStackExit'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
       throw new ValidationError(`${name} must be a function; got ${typeof options[name]}`, name);
     }
@@ -191,8 +192,8 @@ function checkServiceOptions(options: DevServiceOptions): void {
 /**
  * Starts the local stack, the objects API and the sweeper timer.
  *
- * @throws ValidationError for a `port` or `sweepIntervalMs` out of range, an `onSweep` or `onError`
- *   that is no function; ConfigError for a configuration it cannot run, or a tuning variable its
+ * @throws ValidationError for a `port` or `sweepIntervalMs` out of range, an `onSweep`, `onError`
+ *   or `onStackExit` that is no function; ConfigError for a configuration it cannot run, or a tuning variable its
  *   handlers would refuse (`TIERLOG_CLAIM_MS`, `TIERLOG_INLINE_THRESHOLD`, ...) or its sweeps could
  *   not keep (a deadline or answer margin of {@link DEV_SWEEP_TIMEOUT_MS} or more); both before
  *   anything starts.
@@ -228,25 +229,36 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
     const objects = createObjectsHandler({ config });
     const sweep = createSweeperHandler({ config });
 
+    // An onSweep that throws is a warning, as functionUrlListener's onError: thrown, it made
+    // sweepNow() reject with its error for a sweep that succeeded, or hid the sweep's own error.
+    const tell = (result: { summary?: SweepSummary; error?: unknown }): void => {
+      try {
+        options.onSweep?.(result);
+      } catch (thrown) {
+        process.emitWarning(`startDevService: onSweep threw: ${String(thrown)}`);
+      }
+    };
     const sweepOnce = (): Promise<SweepSummary> => {
       // Once stop() has begun, no sweep: its clients, never used yet, would resolve the endpoints
       // and credentials stop() puts back (the shell's: another endpoint, an AWS account).
       if (stopped) return Promise.reject(new ServiceStoppedError('the dev service is stopped: sweepNow() runs no sweep after stop()'));
-      running = running
-        .catch(() => undefined)
-        .then(() => sweep({}, localContext(SWEEPER_SERVICE_NAME, DEV_SWEEP_TIMEOUT_MS)))
-        .then(
-          (summary) => {
-            sweeps++;
-            options.onSweep?.({ summary });
-            return summary;
-          },
-          (error: unknown) => {
-            sweeps++;
-            options.onSweep?.({ error });
-            throw error;
-          },
-        );
+      const run = async (): Promise<SweepSummary> => {
+        // Queued behind the sweep under way when stop() began: not begun. It ran, and stop() waited
+        // for it too (up to a minute more), a sweep started after the service was told to end.
+        if (stopped) throw new ServiceStoppedError('the dev service was stopped before this sweep began: no sweep runs after stop()');
+        let summary: SweepSummary;
+        try {
+          summary = await sweep({}, localContext(SWEEPER_SERVICE_NAME, DEV_SWEEP_TIMEOUT_MS));
+        } catch (error) {
+          sweeps++;
+          tell({ error });
+          throw error;
+        }
+        sweeps++;
+        tell({ summary });
+        return summary;
+      };
+      running = running.catch(() => undefined).then(run);
       return running;
     };
     const interval = options.sweepIntervalMs ?? 10_000;

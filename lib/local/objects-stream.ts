@@ -22,7 +22,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { type TierlogConfig, validateConfig } from '../config.js';
 import { isIntegerIn } from '../env-integers.js';
-import { ValidationError } from '../errors.js';
+import { TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { parseStreamEvent, StreamCleanup, type StreamBatchResponse } from '../recovery/stream-cleanup.js';
 import { refuseAwsUnlessTold } from './endpoint-host.js';
@@ -78,10 +78,15 @@ export interface ObjectsStreamDelivery {
 export interface LocalObjectsStream {
   /**
    * Reads every record written since the last delivery (since the stream was enabled, at the
-   * first) and delivers them, batch by batch, to the objects-stream handler's cleanup.
+   * first) and delivers them, batch by batch, to the objects-stream handler's cleanup. Deliveries
+   * asked for at once run one after the other, as the event source mapping hands a shard's records
+   * to one invocation at a time: each record is delivered once.
+   *
+   * @throws TierlogError once `close()` has been called: no batch is handed over after it (a
+   *   delivery under way stops before its next batch).
    */
   deliver(): Promise<ObjectsStreamDelivery>;
-  /** Stops reading; destroys the clients this stream made. */
+  /** Stops reading and delivering; destroys the clients this stream made. */
   close(): void;
 }
 
@@ -116,32 +121,54 @@ export async function openObjectsStream(options: OpenObjectsStreamOptions): Prom
     throw err;
   }
   const cleanup = new StreamCleanup({ config, dynamodb, s3 });
-  return {
-    async deliver() {
-      const records = await reader.read();
-      const sums = { batches: 0, retried: 0, givenUp: 0, blobsDeleted: 0, untrusted: 0, referenced: 0 };
-      for (let start = 0; start < records.length; start += batchSize) {
-        let pending = records.slice(start, start + batchSize);
-        for (let attempt = 1; pending.length > 0; attempt++) {
-          sums.batches++;
-          // What the deployed handler does with its event: the same parse, the same cleanup.
-          const { response, report } = await cleanup.handle(parseStreamEvent({ Records: pending }));
-          sums.blobsDeleted += report.blobsDeleted;
-          sums.untrusted += report.untrusted;
-          sums.referenced += report.referenced;
-          const first = firstFailed(pending, response);
-          if (first < 0) break;
-          if (attempt >= maxAttempts) {
-            sums.givenUp += pending.length - first;
-            break;
-          }
-          sums.retried++;
-          pending = pending.slice(first);
+  let closed = false;
+  // Closed: nothing more is read or handed over (a delivery after close() deleted blobs through
+  // the clients given, with a reader whose client close() had destroyed).
+  const refuseClosed = (left: number): void => {
+    if (!closed) return;
+    throw new TierlogError(
+      `openObjectsStream: the stream is closed: deliver() hands no batch over after close()${left > 0 ? ` (${left} records read were not delivered)` : ''}`,
+    );
+  };
+  const deliverOnce = async (): Promise<ObjectsStreamDelivery> => {
+    refuseClosed(0);
+    const records = await reader.read();
+    const sums = { batches: 0, retried: 0, givenUp: 0, blobsDeleted: 0, untrusted: 0, referenced: 0 };
+    for (let start = 0; start < records.length; start += batchSize) {
+      const batch = records.slice(start, start + batchSize);
+      let pending = batch;
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        refuseClosed(records.length - start - (batch.length - pending.length));
+        sums.batches++;
+        // What the deployed handler does with its event: the same parse, the same cleanup.
+        const { response, report } = await cleanup.handle(parseStreamEvent({ Records: pending }));
+        sums.blobsDeleted += report.blobsDeleted;
+        sums.untrusted += report.untrusted;
+        sums.referenced += report.referenced;
+        const first = firstFailed(pending, response);
+        if (first < 0) break;
+        if (attempt >= maxAttempts) {
+          sums.givenUp += pending.length - first;
+          break;
         }
+        sums.retried++;
+        pending = pending.slice(first);
       }
-      return { records: records.length, ...sums };
+    }
+    return { records: records.length, ...sums };
+  };
+  // One delivery at a time: two at once read the same records from the same iterators, and
+  // handed each over twice (its blob deleted twice, counted twice).
+  let delivering: Promise<unknown> = Promise.resolve();
+  return {
+    deliver() {
+      const delivery = delivering.catch(() => undefined).then(deliverOnce);
+      delivering = delivery;
+      return delivery;
     },
     close() {
+      if (closed) return;
+      closed = true;
       reader.close();
       destroyOwn();
     },

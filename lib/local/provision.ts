@@ -14,9 +14,10 @@ import {
   ResourceInUseException,
   type TableDescription,
   waitUntilTableExists,
+  waitUntilTableNotExists,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { hvAttributeNames, type TierlogConfig } from '../config.js';
+import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../schema/tables.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName } from '../aws/errors.js';
@@ -57,12 +58,17 @@ export function createTableInput(schema: TableSchema, tableName: string): Create
 /**
  * Creates the change-log table, the objects table and the bucket where missing.
  *
+ * @throws ConfigError for a configuration every other entry point refuses (validateConfig: a name
+ *   DynamoDB or S3 refuses, a misspelt setting), before any request: it made what it could of it
+ *   (a bucket beside a table name DynamoDB refused; tables keyed by `key` under a misspelt
+ *   `hvAtributes`), or failed with a `TypeError` given none.
  * @throws ValidationError when `clients` names a client it does not take (a misspelt `dynamoDB`
  *   would create the tables through a client from `process.env`), before any request.
  * @throws the first failure of the three (in the order table, table, bucket), once all three have
  *   ended: nothing of the call is under way after it rejects.
  */
 export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?: DynamoDBClient; s3?: S3Client } = {}): Promise<void> {
+  validateConfig(config);
   assertOptions(clients, ['dynamodb', 's3'], 'provisionLocal');
   const dynamodb = clients.dynamodb ?? createDynamoDBClient();
   const s3 = clients.s3 ?? createS3Client();
@@ -97,7 +103,15 @@ async function ensureTable(
   setting: 'changeLogTable' | 'objectsTable',
 ): Promise<void> {
   const TableName = input.TableName!;
-  const existing = (await describeTable(client, TableName)) ?? (await createTable(client, input));
+  let found = await describeTable(client, TableName);
+  if (found?.TableStatus === 'DELETING') {
+    // On AWS a table is DELETING for a while after DeleteTable (a test's teardown on a scratch
+    // account): made again once it is gone. Taken as existing, the wait for it to become active
+    // ran out after a minute (a waiter's TimeoutError), and nothing was made.
+    await waitUntilTableNotExists({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName });
+    found = undefined;
+  }
+  const existing = found ?? (await createTable(client, input));
   const mismatch = schemaMismatch(existing, input);
   if (mismatch !== undefined) {
     throw new ConfigError(

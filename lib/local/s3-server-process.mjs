@@ -21,9 +21,9 @@ if (!prefix) {
 let server;
 let directory;
 let stopping = false;
-const exit = () => {
+const exit = (code = 0) => {
   if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
-  process.exit(0);
+  process.exit(code);
 };
 const stop = () => {
   if (stopping) return;
@@ -38,6 +38,19 @@ process.stdin.on('close', stop);
 process.stdin.resume();
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+
+// One request's error that escapes s3rver (a stream a client aborted, say) must not end the server
+// for every request after it: it is written to stderr (the stack reports it if the process still
+// goes) and the server goes on serving from its directory. Before it listens, there is nothing to
+// go on with: an error then (a listen refused, which s3rver's start never rejects with; s3rver
+// failing to load) ends the process, 1, its directory removed, so that the stack's start fails
+// with it at once. Kept alive by its stdin, it said nothing, and the start waited out its timeout.
+const failed = (what) => (err) => {
+  console.error(`s3 server: ${what}:`, err?.stack ?? err);
+  if (server === undefined) exit(1);
+};
+process.on('uncaughtException', failed('uncaught exception'));
+process.on('unhandledRejection', failed('unhandled rejection'));
 directory = mkdtempSync(prefix);
 
 const require = createRequire(import.meta.url);
@@ -246,12 +259,6 @@ async function multipartRoutes(ctx, next) {
     },
   };
 }
-
-// One request's error that escapes s3rver (a stream a client aborted, say) must not end the server
-// for every request after it: it is written to stderr (the stack reports it if the process still
-// goes) and the server goes on serving from its directory.
-process.on('uncaughtException', (err) => console.error('s3 server: uncaught exception:', err?.stack ?? err));
-process.on('unhandledRejection', (err) => console.error('s3 server: unhandled rejection:', err?.stack ?? err));
 
 const s3rver = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
 s3rver.store = s3rver.context.store = new FlatDeleteStore(directory);

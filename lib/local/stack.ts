@@ -47,7 +47,7 @@ export interface LocalStack {
    * the JVM), for diagnostics: the bench accounts the CPU the servers spend.
    */
   readonly pids: { readonly dynamodb: number | undefined; readonly s3: number | undefined };
-  /** Stops both servers and removes their data. Idempotent. */
+  /** Stops both servers and removes their data. Idempotent: every call resolves once all of it has stopped. */
   stop(): Promise<void>;
 }
 
@@ -57,6 +57,8 @@ export interface LocalStackOptions {
    * Also set {@link LocalStack.env} on `process.env` while the stack is up, and take out
    * `AWS_PROFILE` (whose credentials the SDK would take over the stack's); `stop()` puts back the
    * values they replaced (those still holding this stack's: a variable set since is left as it is).
+   * Of two stacks up at once, the one started last is the one `process.env` points at until it
+   * stops, whichever stops first; once both have, the variables are as before either.
    * Default true.
    */
   readonly exportEnv?: boolean;
@@ -69,6 +71,7 @@ export interface LocalStackOptions {
    * Called when a server exits before `stop()`: every request after that point fails to connect,
    * and the line written here (by default to this process's stderr) says which server went, with
    * its exit code and the end of its own stderr (a JVM's out-of-memory error, a stack trace).
+   * One that throws is a process warning, never an exception of this process.
    */
   readonly onUnexpectedExit?: (message: string) => void;
 }
@@ -119,25 +122,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   checkStackOptions(options);
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   const exportEnv = options.exportEnv ?? true;
-  // What the stack's variables were before it: put back by stop() (the SDK's notice is silenced from here on).
-  const restoreEnv = exportEnv ? savedEnv(Object.keys(localStackEnv('', ''))) : () => {};
-  if (exportEnv) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  // The SDK's notice is silenced from here on; what it was is put back by stop(), or by the stop of
+  // the stack this one's variables are over once exported (see exportStackEnv).
+  const noticeBefore = process.env[NOTICE_DISABLED];
+  if (exportEnv) process.env[NOTICE_DISABLED] = 'true';
   // The S3 server's data directory: the server makes it (see s3-server-process.mjs) and says where.
   let dataDir: string | undefined;
   const children: ChildProcess[] = [];
   let stopped = false;
-  let exported: Record<string, string> = {};
-  // A profile named in AWS_PROFILE: taken out while the stack is up, put back by stop().
-  let profile: string | undefined;
+  // This stack's variables on process.env, once exported: taken off by stop().
+  let exported: ExportedEnv | undefined;
 
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
+  // Every call answers once all of it has stopped: a second call (another hook stopping the same
+  // stack) resolved at once, with both servers still up and process.env still the stack's.
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= stopAll();
+    return stopping;
+  };
+  const stopAll = async (): Promise<void> => {
     stopped = true;
     process.off('exit', stopSync);
     await Promise.all(children.map(endChild));
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
-    restoreEnv(exported);
-    if (profile !== undefined && process.env.AWS_PROFILE === undefined) process.env.AWS_PROFILE = profile;
+    if (exported !== undefined) unexportStackEnv(exported);
+    else if (exportEnv && process.env[NOTICE_DISABLED] === 'true') setOrDelete(NOTICE_DISABLED, noticeBefore);
   };
   const stopSync = (): void => {
     // Closing the pipes is enough: each child exits when its stdin closes.
@@ -161,15 +170,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     watchExit('DynamoDB Local', dynamo.child, () => stopped, report);
     watchExit('S3 server', s3.child, () => stopped, report);
     const env = localStackEnv(dynamo.endpoint, s3.endpoint);
-    if (exportEnv) {
-      exported = { ...env };
-      Object.assign(process.env, env);
-      // The SDK takes a profile's credentials over AWS_ACCESS_KEY_ID's: with AWS_PROFILE set (as
-      // an AWS developer's shell has it), every request would be signed with the profile's keys,
-      // which the S3 server refuses (or fail to find the profile).
-      profile = process.env.AWS_PROFILE;
-      delete process.env.AWS_PROFILE;
-    }
+    if (exportEnv) exported = exportStackEnv(env, noticeBefore);
     return {
       dynamodbEndpoint: dynamo.endpoint,
       s3Endpoint: s3.endpoint,
@@ -183,20 +184,65 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 }
 
+/** The SDK's variable that silences its notice about Node.js versions, set from the start on. */
+const NOTICE_DISABLED = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+
+/** A stack's variables on `process.env` ({@link exportStackEnv}), and what they replaced. */
+interface ExportedEnv {
+  /** The values the stack set. */
+  readonly values: Readonly<Record<string, string>>;
+  /** What each variable held before: put back by the stop. */
+  readonly before: Map<string, string | undefined>;
+  /** The `AWS_PROFILE` taken out, if any. */
+  profile: string | undefined;
+}
+
 /**
- * The values `names` have on `process.env` now, and what puts them back: each variable that still
- * holds the value the stack set (`exported`) gets its old value again, or is deleted if it had none.
+ * The stacks of this process whose variables are exported, oldest first: the last one's are on
+ * `process.env`, and each one's `before` holds the values of the one under it. One that stops
+ * while another is over it hands its `before` to that one, and leaves `process.env` alone: it put
+ * back the shell's credentials, profile and FIPS setting under a stack still up (the values both
+ * set are the same), and the last stop put back the first stack's dead endpoints.
  */
-function savedEnv(names: readonly string[]): (exported: Readonly<Record<string, string>>) => void {
-  const before = new Map(names.map((name) => [name, process.env[name]]));
-  return (exported) => {
-    for (const [name, value] of before) {
-      const ours = exported[name] ?? (name === 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED' ? 'true' : undefined);
-      if (ours === undefined || process.env[name] !== ours) continue;
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
+const exportedStacks: ExportedEnv[] = [];
+
+/**
+ * Sets `values` on `process.env` and takes out `AWS_PROFILE`: the SDK takes a profile's
+ * credentials over AWS_ACCESS_KEY_ID's, so with AWS_PROFILE set (as an AWS developer's shell has
+ * it) every request would be signed with the profile's keys, which the S3 server refuses (or fail
+ * to find the profile). `noticeBefore`: what the notice's variable held before the start set it.
+ */
+function exportStackEnv(values: Readonly<Record<string, string>>, noticeBefore: string | undefined): ExportedEnv {
+  const before = new Map(Object.keys(values).map((name) => [name, name === NOTICE_DISABLED ? noticeBefore : process.env[name]]));
+  const layer: ExportedEnv = { values, before, profile: process.env.AWS_PROFILE };
+  Object.assign(process.env, values);
+  delete process.env.AWS_PROFILE;
+  exportedStacks.push(layer);
+  return layer;
+}
+
+/**
+ * Takes a stack's variables off `process.env`: each one that still holds the value the stack set
+ * gets its old value again, or is deleted if it had none (a variable set since is left as it is),
+ * and the profile comes back. A stack exported over this one takes this one's `before` instead.
+ */
+function unexportStackEnv(layer: ExportedEnv): void {
+  const at = exportedStacks.indexOf(layer);
+  if (at < 0) return;
+  exportedStacks.splice(at, 1);
+  const over = exportedStacks[at];
+  if (over !== undefined) {
+    for (const [name, value] of layer.before) if (over.before.get(name) === layer.values[name]) over.before.set(name, value);
+    over.profile ??= layer.profile;
+    return;
+  }
+  for (const [name, value] of layer.before) if (process.env[name] === layer.values[name]) setOrDelete(name, value);
+  if (layer.profile !== undefined && process.env.AWS_PROFILE === undefined) process.env.AWS_PROFILE = layer.profile;
+}
+
+function setOrDelete(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
 }
 
 /** The SDK environment for a local stack at these endpoints. */
@@ -436,9 +482,14 @@ function watchExit(name: string, child: ChildProcess, stopping: () => boolean, r
   });
   child.once('exit', (code, signal) => {
     if (stopping()) return;
-    report(
-      `tierlog local stack: ${name} exited while in use (${signal !== null ? `signal ${signal}` : `code ${code}`}); its stderr ends with: ${tail.trim() || '(nothing)'}`,
-    );
+    const message = `tierlog local stack: ${name} exited while in use (${signal !== null ? `signal ${signal}` : `code ${code}`}); its stderr ends with: ${tail.trim() || '(nothing)'}`;
+    try {
+      report(message);
+    } catch (thrown) {
+      // Thrown in a child's exit event, it was an uncaught exception that ended this process (a
+      // test's worker, its other tests with it): a warning, as functionUrlListener's onError.
+      process.emitWarning(`tierlog local stack: onUnexpectedExit threw: ${String(thrown)}`);
+    }
   });
 }
 

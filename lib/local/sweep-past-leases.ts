@@ -19,7 +19,7 @@
  */
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS, DEFAULT_SKEW_MARGIN_MS, MAX_WRITER_LEASE_MS } from '../constants.js';
-import { type Clock, systemClock } from '../ids.js';
+import { assertClock, type Clock, systemClock } from '../ids.js';
 import type { SweepReport } from '../recovery/report.js';
 import { SWEEPER_OPTIONS, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
 import { assertOptions } from '../plain-options.js';
@@ -67,8 +67,9 @@ export interface SweptPastLeases {
  * schedule would once the dead writers' leases ran out. Clients not given are made from the
  * environment (`AWS_ENDPOINT_URL_*`, as `startLocalStack` sets them) and destroyed after.
  *
- * @throws ValidationError for an `aheadMs` that is not a whole number of ms, 0 or more, or an
- *   `againstAws` that is not a boolean, before any sweep.
+ * @throws ValidationError for an `aheadMs` that is not a whole number of ms, 0 or more, a `clock`
+ *   that is no function reading ms since the epoch, or an `againstAws` that is not a boolean,
+ *   before any sweep.
  * @throws ConfigError when the DynamoDB client talks to AWS and `againstAws` is not `true`, before any sweep.
  */
 export async function sweepPastLeases(options: SweepPastLeasesOptions): Promise<SweptPastLeases> {
@@ -82,6 +83,9 @@ export async function sweepPastLeases(options: SweepPastLeasesOptions): Promise<
   if (againstAws !== undefined && typeof againstAws !== 'boolean') {
     throw new ValidationError(`againstAws must be true or false; got ${JSON.stringify(againstAws)}`, 'againstAws');
   }
+  // Checked as given, as the Sweeper checks its own: one that is no function was called inside the
+  // sweeps' clock, a TypeError ("clock is not a function").
+  assertClock(clock);
   const skewMarginMs = options.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS;
   const first = aheadMs ?? MAX_WRITER_LEASE_MS + skewMarginMs + 60_000;
   // The first claim holds the instance for its upload window; the second sweep takes it once that

@@ -4,6 +4,9 @@
  * to the very values, whatever they hold (the JSON of `TIERLOG_HV_ATTRIBUTES`, quotes, spaces).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { shellExports } from '../../lib/dev/service.js';
@@ -131,6 +134,52 @@ describe('npm run dev: a server of its local stack dies', () => {
       expect(out).toMatch(/the local stack is down: stopping/);
     } finally {
       await dev.stop();
+    }
+  }, 180_000);
+});
+
+describe('npm run dev: a server of its local stack dies while the service starts', () => {
+  // Told while the service was still starting (its tables made, its port not yet listening), it had
+  // nothing to stop yet: the service then started and ran on, every request failing, for good.
+  it('stops and exits 1 once started, without printing the banner', async () => {
+    const temp = mkdtempSync(join(tmpdir(), 'tierlog-dev-test-'));
+    // Loaded into every Node.js process of the run: in the dev service's, its objects API's listen
+    // first kills the S3 server (a child of this process) and waits for its exit to be told.
+    writeFileSync(
+      join(temp, 's3-dies-at-listen.cjs'),
+      `if (!process.argv.some((a) => a.includes('s3-server-process'))) {
+        const http = require('node:http');
+        const { execFileSync } = require('node:child_process');
+        const listen = http.Server.prototype.listen;
+        http.Server.prototype.listen = function (...args) {
+          const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).split('\\n');
+          const s3 = rows.map((r) => /^\\s*(\\d+)\\s+(\\d+)\\s+(.*)$/.exec(r)).find((m) => m && Number(m[2]) === process.pid && m[3].includes('s3-server-process'));
+          if (s3) process.kill(Number(s3[1]), 'SIGKILL');
+          setTimeout(() => listen.apply(this, args), 1000);
+          return this;
+        };
+      }\n`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/dev.ts', '--port', '0', '--sweep-interval', '0'], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_OPTIONS: `--require=${join(temp, 's3-dies-at-listen.cjs')}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 60_000))]);
+      expect(out).toMatch(/S3 server exited while in use/);
+      expect(code, out).toBe(1);
+      expect(out).not.toMatch(/Ctrl-C stops everything/);
+    } finally {
+      if (child.exitCode === null) {
+        child.kill('SIGINT');
+        await exited;
+      }
+      rmSync(temp, { recursive: true, force: true });
     }
   }, 180_000);
 });

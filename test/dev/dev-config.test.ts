@@ -80,7 +80,7 @@ describe('dev service start that fails', () => {
 
 describe('dev service port and sweep interval', () => {
   const DAY = 86_400_000;
-  it.each<[string, { port?: number; sweepIntervalMs?: number; onSweep?: never; onError?: never }, string]>([
+  it.each<[string, { port?: number; sweepIntervalMs?: number; onSweep?: never; onError?: never; onStackExit?: never }, string]>([
     ['a port that is not a number (--port abc)', { port: Number.NaN }, 'port'],
     ['a port past 65535', { port: 70_000 }, 'port'],
     ['port 65536', { port: 65_536 }, 'port'],
@@ -95,6 +95,8 @@ describe('dev service port and sweep interval', () => {
     // is an unhandled rejection that ends the process (and the request is never answered).
     ['an onSweep that is no function', { onSweep: 'log' as never }, 'onSweep'],
     ['an onError that is no function', { onError: console as never }, 'onError'],
+    // Passed to the local stack, which named its own option (onUnexpectedExit), one the caller never gave.
+    ['an onStackExit that is no function', { onStackExit: 'exit' as never }, 'onStackExit'],
   ])(
     'refuses %s with a ValidationError naming it, before anything starts',
     async (_what, options, field) => {

@@ -79,6 +79,20 @@ describe('dev service stop() under way', () => {
     expect(reported).toBe(after);
   }, 120_000);
 
+  it('a sweepNow() queued behind the sweep under way does not run once stop() is called: a ServiceStoppedError', async () => {
+    let reported = 0;
+    const service = await startDevService({ port: 0, sweepIntervalMs: 0, onSweep: () => reported++ });
+    const first = service.sweepNow();
+    await new Promise((r) => setTimeout(r, 20)); // under way
+    const queued = service.sweepNow();
+    const stopping = service.stop();
+    await expect(first, 'the sweep under way: stop() waits for it').resolves.toBeDefined();
+    await expect(queued, 'not begun when stop() was called').rejects.toBeInstanceOf(ServiceStoppedError);
+    await stopping;
+    expect(service.sweeps).toBe(1);
+    expect(reported).toBe(1);
+  }, 120_000);
+
   it('ends a request still under way (a client that stalls mid-upload) rather than waiting for it', async () => {
     const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
     const url = new URL(`${service.url}/objects/stalled`);
@@ -122,6 +136,30 @@ describe('dev service sweepNow()', () => {
       await service.stop();
       if (level === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
       else process.env.POWERTOOLS_LOG_LEVEL = level;
+    }
+  }, 120_000);
+
+  it("an onSweep that throws is a process warning: sweepNow() answers the sweep's own outcome, not the callback's error", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    const service = await startDevService({
+      port: 0,
+      sweepIntervalMs: 0,
+      onSweep: () => {
+        throw new Error('onSweep failed (test)');
+      },
+    });
+    try {
+      await expect(service.sweepNow()).resolves.toMatchObject({ errors: 0 });
+      expect(service.sweeps).toBe(1);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).toEqual([expect.stringMatching(/onSweep threw: Error: onSweep failed \(test\)/)]);
+    } finally {
+      process.off('warning', onWarning);
+      await service.stop();
     }
   }, 120_000);
 

@@ -9,7 +9,7 @@ import { DescribeTableCommand, DynamoDBClient, UpdateTableCommand } from '@aws-s
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
-import { ConfigError, ValidationError } from '../../lib/errors.js';
+import { ConfigError, TierlogError, ValidationError } from '../../lib/errors.js';
 import { type AttachableClient, FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { openObjectsStream } from '../../lib/local/objects-stream.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
@@ -136,6 +136,45 @@ describe('openObjectsStream', () => {
     expect(await stream.deliver()).toMatchObject({ blobsDeleted: 2, retried: 1, batches: 2, givenUp: 0 });
     expect(faults.stats.injected.fail).toBe(1);
     expect(await checkInvariants(fx)).toMatchObject({ lost: [], leaked: [] });
+  });
+
+  test('deliveries asked for at once run one after the other, each record delivered once; after close() none runs, nothing is deleted', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const stream = await openObjectsStream(fx);
+    open.push(stream);
+    await deadWriterPut(fx, open, 'a', steps(fx.config).commit, { kind: 'crashAfter', old: new Uint8Array(20_000).fill(1) });
+    // A test's own poll of the stream beside its explicit delivery: Lambda never hands a shard's records to two at once.
+    const both = await Promise.all([stream.deliver(), stream.deliver()]);
+    expect(both.map((d) => d.records).sort()).toEqual([0, 2]);
+    expect(both[0].blobsDeleted + both[1].blobsDeleted).toBe(1);
+
+    await deadWriterPut(fx, open, 'b', steps(fx.config).commit, { kind: 'crashAfter', old: new Uint8Array(20_000).fill(1) });
+    const asked = stream.deliver();
+    stream.close();
+    await expect(asked, 'asked for before close(), not begun').rejects.toThrow(TierlogError);
+    await expect(stream.deliver()).rejects.toThrow(/closed/);
+    expect((await checkInvariants(fx)).leaked, "b's replaced blob: no delivery ran after close()").toHaveLength(1);
+  });
+
+  test('close() while a batch is in flight: that batch ends, no batch after it is handed over, and the delivery rejects', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const faults = new FaultInjector();
+    const s3 = faults.attach(createS3Client(), 's3');
+    const stream = await openObjectsStream({ ...fx, s3, batchSize: 1 });
+    open.push(stream, { close: () => s3.destroy() });
+    for (const key of ['a', 'b']) {
+      await deadWriterPut(fx, open, key, steps(fx.config).commit, { kind: 'crashAfter', old: new Uint8Array(20_000).fill(1) });
+    }
+    // The test ends (its afterEach closes the stream) while the delete of a's replaced blob is on its way.
+    faults.add({
+      kind: 'delay',
+      delayMs: 1,
+      times: 1,
+      match: (r) => r.command === 'DeleteObjectCommand',
+      before: async () => stream.close(),
+    });
+    await expect(stream.deliver()).rejects.toThrow(/closed[\s\S]*records read were not delivered/);
+    expect((await checkInvariants(fx)).leaked, "b's replaced blob: its batch came after close()").toHaveLength(1);
   });
 
   test("by default records go in batches of 100 (the construct's batchSize)", async () => {

@@ -4,12 +4,20 @@
  * name that exists with another schema is refused with a ConfigError, not taken as it is.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  type TableDescription,
+} from '@aws-sdk/client-dynamodb';
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createTableInput, provisionLocal } from '../../lib/local/provision.js';
 import { changeLogTableSchema, objectsTableSchema } from '../../lib/schema/tables.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { ConfigError } from '../../lib/errors.js';
+import type { TierlogConfig } from '../../lib/config.js';
 import { testConfig } from '../support/local.js';
 import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
 
@@ -100,6 +108,25 @@ describe('provisionLocal', () => {
     expect(kept.Item).toBeDefined();
   });
 
+  it.each([
+    ['a table name DynamoDB refuses', { changeLogTable: 'a b' }, 'changeLogTable'],
+    ['a bucket name S3 refuses', { bucket: 'Bad_Bucket' }, 'bucket'],
+    ['a misspelt setting', { hvAtributes: { key: 'id' } }, 'hvAtributes'],
+  ])('refuses %s as every entry point does, a ConfigError naming it, before anything is made', async (_what, override, setting) => {
+    const config = { ...testConfig(), ...override } as TierlogConfig;
+    const refused = await provisionLocal(config, { dynamodb, s3 }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).setting).toBe(setting);
+    for (const table of [config.changeLogTable, config.objectsTable]) {
+      await expect(describeTable(table), `${table}: not made`).rejects.toBeDefined();
+    }
+    await expect(s3.send(new HeadBucketCommand({ Bucket: config.bucket })), 'no bucket made').rejects.toBeDefined();
+  });
+
+  it('refuses no configuration with a ConfigError, as every entry point does', async () => {
+    await expect(provisionLocal(undefined as unknown as TierlogConfig, { dynamodb, s3 })).rejects.toBeInstanceOf(ConfigError);
+  });
+
   it('refuses a change-log table without the lease index, and the objects table named as the change log', async () => {
     const config = testConfig();
     await dynamodb.send(
@@ -182,6 +209,36 @@ describe("provisionLocal judges an existing change-log table's lease index", () 
     expect((error as ConfigError).setting).toBe('changeLogTable');
     expect((error as ConfigError).message).toContain(refusal);
   });
+});
+
+describe('provisionLocal and a table of the name DynamoDB is still deleting', () => {
+  it('waits until it is gone and makes it again, rather than waiting for it to become active', async () => {
+    // DynamoDB Local deletes a table at once; AWS answers DELETING for a while after DeleteTable
+    // (a test's teardown on a scratch account): the first DescribeTable of the objects table says so.
+    const model = testConfig();
+    await provisionLocal(model, { dynamodb, s3 });
+    const config = testConfig();
+    let deleting = 1;
+    const client = createDynamoDBClient();
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { TableName?: string };
+        if (context.commandName !== 'DescribeTableCommand' || input.TableName !== config.objectsTable || deleting-- <= 0) return next(args);
+        const answer = await next({ ...args, input: { ...input, TableName: model.objectsTable } });
+        const table = (answer.output as { Table: TableDescription }).Table;
+        return { ...answer, output: { ...answer.output, Table: { ...table, TableName: config.objectsTable, TableStatus: 'DELETING' } } };
+      },
+      { step: 'initialize', name: 'tableDeleting' },
+    );
+    try {
+      const started = Date.now();
+      await provisionLocal(config, { dynamodb: client, s3 });
+      expect(Date.now() - started, 'no wait for a deleted table to become active').toBeLessThan(30_000);
+      expect((await describeTable(config.objectsTable)).TableStatus).toBe('ACTIVE');
+    } finally {
+      client.destroy();
+    }
+  }, 90_000);
 });
 
 describe('provisionLocal and a bucket it may not read', () => {

@@ -4,7 +4,7 @@
  * process that started it is gone, however it went.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +81,32 @@ describe('startLocalStack', () => {
     s3.destroy();
   });
 
+  it('a second stop() while the first is under way resolves only once both servers are gone and process.env is put back', async () => {
+    const names = [...Object.keys(localStackEnv('', '')), 'AWS_PROFILE'];
+    const saved = { ...process.env };
+    const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    const alive = (pid: number | undefined): boolean => {
+      try {
+        process.kill(pid!, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      const stack = await startLocalStack();
+      // Two hooks that each stop the stack they share (an afterAll of each suite).
+      const first = stack.stop();
+      await stack.stop();
+      expect({ dynamodb: alive(stack.pids.dynamodb), s3: alive(stack.pids.s3) }).toEqual({ dynamodb: false, s3: false });
+      expect(Object.fromEntries(names.map((name) => [name, process.env[name]]))).toEqual(before);
+      await first;
+    } finally {
+      for (const name of names) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
   it("stop() takes out the stack's exit hook: a process that starts stacks one after another gathers no listeners", async () => {
     const before = process.listenerCount('exit');
     for (let i = 0; i < 2; i++) {
@@ -103,6 +129,35 @@ describe('startLocalStack', () => {
     }
     await new Promise((r) => setTimeout(r, 200));
     expect(reports, 'the DynamoDB Local that stop() ended is not reported').toHaveLength(1);
+  });
+
+  it('an onUnexpectedExit that throws (to fail the test it runs in) is a process warning, not an exception that ends the process', async () => {
+    const uncaught: unknown[] = [];
+    const warnings: string[] = [];
+    const onUncaught = (err: unknown): void => {
+      uncaught.push(err);
+    };
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning.message);
+    };
+    process.prependListener('uncaughtException', onUncaught);
+    process.on('warning', onWarning);
+    const stack = await startLocalStack({
+      exportEnv: false,
+      onUnexpectedExit: (message) => {
+        throw new Error(`the stack went: ${message}`);
+      },
+    });
+    try {
+      process.kill(stack.pids.s3!, 'SIGKILL');
+      for (let i = 0; i < 100 && warnings.length + uncaught.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(uncaught).toEqual([]);
+      expect(warnings).toEqual([expect.stringMatching(/onUnexpectedExit threw: Error: the stack went: .*S3 server exited while in use/)]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      process.off('warning', onWarning);
+      await stack.stop();
+    }
   });
 
   it('a server that exits while in use is reported with its exit code and what it last wrote to stderr', async () => {
@@ -144,6 +199,39 @@ describe('startLocalStack', () => {
       await expect(startLocalStack({ exportEnv: false })).rejects.toThrow(/S3 server exited with 1/);
       // Nor anything on disk: the data directory the S3 server never ran in is removed too.
       expect(readdirSync(temp)).toEqual([]);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      rmSync(temp, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  });
+
+  it('an S3 server that fails to listen fails the start at once, with its error, not after the whole readyTimeoutMs; nothing left running or on disk', async () => {
+    const before = descendants();
+    const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, TMPDIR: process.env.TMPDIR };
+    const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+    const data = join(temp, 'data');
+    mkdirSync(data);
+    // The S3 server (a Node.js process) loaded with this: its listen fails, as one refused a socket does.
+    writeFileSync(
+      join(temp, 'listen-fails.cjs'),
+      `require('node:net').Server.prototype.listen = function () {
+        process.nextTick(() => this.emit('error', Object.assign(new Error('listen EMFILE (test)'), { code: 'EMFILE' })));
+        return this;
+      };\n`,
+    );
+    process.env.NODE_OPTIONS = `--require=${join(temp, 'listen-fails.cjs')}`;
+    process.env.TMPDIR = data; // where the S3 server makes its data directory
+    const started = Date.now();
+    try {
+      await expect(startLocalStack({ exportEnv: false, readyTimeoutMs: 30_000 })).rejects.toThrow(
+        /S3 server exited with 1: [\s\S]*listen EMFILE \(test\)/,
+      );
+      expect(Date.now() - started, 'not the whole readyTimeoutMs').toBeLessThan(25_000);
+      expect(readdirSync(data), 'its data directory removed').toEqual([]);
     } finally {
       for (const [name, value] of Object.entries(saved)) {
         if (value === undefined) delete process.env[name];
@@ -455,6 +543,36 @@ describe('startLocalStack', () => {
       expect(process.env.AWS_ENDPOINT_URL_S3).toBe('http://127.0.0.1:3');
       expect(process.env.AWS_PROFILE).toBe('tierlog-test-another-profile');
       expect(process.env.AWS_ENDPOINT_URL_DYNAMODB).toBe('http://127.0.0.1:1');
+    } finally {
+      for (const name of names) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it('two stacks up at once, the first stopped first: the second keeps process.env (its credentials, no profile) until it stops, then all is as before either', async () => {
+    const names = [...Object.keys(localStackEnv('', '')), 'AWS_PROFILE'];
+    const saved = { ...process.env };
+    // An AWS developer's shell: a profile, keys of its own, FIPS endpoints.
+    process.env.AWS_PROFILE = 'tierlog-test-no-such-profile';
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDSHELL';
+    process.env.AWS_SECRET_ACCESS_KEY = 'shell-secret';
+    process.env.AWS_USE_FIPS_ENDPOINT = 'true';
+    const before = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    const current = () => Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    try {
+      const first = await startLocalStack();
+      const second = await startLocalStack();
+      await first.stop();
+      expect(current(), "the second stack's variables, while it is up").toEqual({ ...second.env, AWS_PROFILE: undefined });
+      // A default client made now reaches the second stack, with its credentials.
+      const s3 = createS3Client({ socketTimeoutMs: 2_000 });
+      try {
+        await expect(s3.send(new ListBucketsCommand({}))).resolves.toBeDefined();
+      } finally {
+        s3.destroy();
+      }
+      await second.stop();
+      expect(current(), "the shell's, not the first stack's dead endpoints").toEqual(before);
     } finally {
       for (const name of names) delete process.env[name];
       Object.assign(process.env, saved);

@@ -91,6 +91,16 @@ describe('sweepPastLeases', () => {
     },
   );
 
+  test.each([1_764_000_000_000, 'Date.now', null])(
+    'a clock of %s (no function) is a ValidationError naming clock, as the Sweeper refuses one, before any sweep',
+    async (clock) => {
+      const fx = await freshFixture();
+      const error = await sweepPastLeases({ ...fx, clock: clock as unknown as () => number }).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe('clock');
+    },
+  );
+
   /** {@link offlineDynamoDBClient}, destroyed after the test. */
   const countingClient = (config: { endpoint?: string; region?: string }) => {
     const offline = offlineDynamoDBClient(config);
