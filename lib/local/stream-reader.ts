@@ -5,6 +5,11 @@
  * binary as base64). Used by the tests, the drill and `openObjectsStream` (tierlog/testing); needs
  * `@aws-sdk/client-dynamodb-streams` (an optional peer of tierlog/testing), loaded when a reader
  * opens, so that importing tierlog/testing does not need it.
+ *
+ * Made for DynamoDB Local, which keeps a stream's records in one shard: it reads the first page
+ * of `DescribeStream`'s shards (100 on AWS) in the order given, without ordering a split shard's
+ * children after their parent. Pointed at AWS (`againstAws`), a stream that has split since it
+ * was opened may hand a child's records over before its parent's.
  */
 import { DescribeTableCommand, type DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { _Record as SdkRecord } from '@aws-sdk/client-dynamodb-streams';
