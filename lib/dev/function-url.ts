@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { MAX_TIMER_MS } from '../constants.js';
+import { LAMBDA_MAX_INVOCATION_MS } from '../constants.js';
 import { isIntegerIn } from '../env-integers.js';
 import { TierlogError, ValidationError } from '../errors.js';
 import { assertOptions } from '../plain-options.js';
@@ -243,18 +243,19 @@ async function invokeWithin(
  * of each such failure once its 502 is answered; an `onError` that throws is a process warning,
  * never a request left unanswered.
  *
- * @throws ValidationError when `timeoutMs` is not an integer in 1..2^31 - 1 (Node.js's longest
- *   timer: a longer one, `Infinity` among them, fires after 1 ms, and every request would be a
- *   502), or an option name is not one it takes.
+ * @throws ValidationError when `timeoutMs` is not an integer in 1..900 000 (Lambda's 15 minutes:
+ *   a handler told more time than an invocation has refuses it, tierlog's objects handler every
+ *   request; and Node.js fires a timer past 2^31 - 1 ms, `Infinity` among them, after 1 ms, every
+ *   request a 502), or an option name is not one it takes.
  */
 export function functionUrlListener(
   handler: FunctionUrlHandler,
   options: { functionName: string; timeoutMs?: number; onError?: (err: unknown) => void },
 ): (req: IncomingMessage, res: ServerResponse) => void {
   assertOptions(options, ['functionName', 'timeoutMs', 'onError'], 'functionUrlListener');
-  if (options.timeoutMs !== undefined && !isIntegerIn(options.timeoutMs, 1, MAX_TIMER_MS)) {
+  if (options.timeoutMs !== undefined && !isIntegerIn(options.timeoutMs, 1, LAMBDA_MAX_INVOCATION_MS)) {
     throw new ValidationError(
-      `timeoutMs must be an integer in 1..${MAX_TIMER_MS} ms (Node.js's longest timer; a longer one fires at once); got ${String(options.timeoutMs)}`,
+      `timeoutMs must be an integer in 1..${LAMBDA_MAX_INVOCATION_MS} ms (a Lambda invocation's 15 minutes at most, as the Function URL's function has); got ${String(options.timeoutMs)}`,
       'timeoutMs',
     );
   }

@@ -17,7 +17,7 @@ import {
   functionUrlListener,
   InvalidFunctionResponseError,
 } from '../../lib/dev/function-url.js';
-import { MAX_TIMER_MS } from '../../lib/constants.js';
+import { LAMBDA_MAX_INVOCATION_MS, MAX_TIMER_MS } from '../../lib/constants.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -267,6 +267,7 @@ describe('the response: as Lambda reads the result', () => {
   test.each([
     ['Infinity (no timeout meant)', Number.POSITIVE_INFINITY],
     ["past Node's longest timer", MAX_TIMER_MS + 1],
+    ["past a Lambda invocation's 15 minutes (a handler told so refuses every request)", LAMBDA_MAX_INVOCATION_MS + 1],
     ['0', 0],
     ['negative', -1],
     ['not a number', Number.NaN],
@@ -283,14 +284,14 @@ describe('the response: as Lambda reads the result', () => {
     );
   });
 
-  test('the longest timer is taken, and the handler is told that much time left', async () => {
+  test("the longest timeout, a Lambda invocation's 15 minutes, is taken, and the handler is told that much time left", async () => {
     let left = 0;
     const handler: FunctionUrlHandler = async (_event, context) => {
       left = context.getRemainingTimeInMillis();
       return { statusCode: 204 };
     };
-    const answer = await fetch(`http://127.0.0.1:${await serve(handler, { timeoutMs: MAX_TIMER_MS })}/x`);
+    const answer = await fetch(`http://127.0.0.1:${await serve(handler, { timeoutMs: LAMBDA_MAX_INVOCATION_MS })}/x`);
     expect(answer.status).toBe(204);
-    expect(left).toBeGreaterThan(MAX_TIMER_MS - 60_000);
+    expect(left).toBeGreaterThan(LAMBDA_MAX_INVOCATION_MS - 60_000);
   });
 });
