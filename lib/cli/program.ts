@@ -110,7 +110,8 @@ ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
                              the AWS SDK's own settings (point these at a local stack to use one)
   Any other TIERLOG_* variable is ignored, with a warning on stderr naming the one it likely meant.
 
-Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 130 interrupted (audit, sweep: at a safe point).`;
+Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 findings left for a person (audit --exit-code),
+130 interrupted (audit, sweep: at a safe point).`;
 
 /** `text` (words separated by ", ") in lines of at most `width`, each indented by `indent`. */
 function wrap(text: string, indent: number, width: number): string {
