@@ -211,7 +211,12 @@ export function formatAudit(r: AuditReport, now: number): string[] {
       for (const key of r.expiredRemoveUnknown) lines.push(`  object ${JSON.stringify(key)}`);
     }
   } else if (r.orphans.length > 0 || r.expired.length > 0) {
-    lines.push('nothing deleted: run with --delete to delete the orphans and the blobs of expired objects');
+    // An undecided blob refuses every delete of a --delete run (audit.ts): it would delete none of them.
+    lines.push(
+      r.undecided.length > 0
+        ? 'nothing deleted: --delete would refuse every delete while blobs are undecided (fix what is named under "undecided", then audit again)'
+        : 'nothing deleted: run with --delete to delete the orphans and the blobs of expired objects',
+    );
   }
   return lines;
 }

@@ -89,10 +89,11 @@ export class CommandFailedError extends Error {
 }
 
 /**
- * A command stopped part-way by `cause` after it acted, carrying the JSON report of what it did:
- * `--json` prints that report with the `error` (the cause's name, message and exit code) in it,
- * so a script parsing stdout meets what was done and that it did not finish. The message on
- * stderr and the exit code are the cause's.
+ * A command stopped part-way by `cause` after it did or found something, carrying the JSON report
+ * of that: `--json` prints that report with the `error` (the cause's name, message and exit code)
+ * in it, so a script parsing stdout meets what was done and that it did not finish. The message on
+ * stderr and the exit code are the cause's, but for a usage or configuration error's 2 when the
+ * command `acted` (2 says nothing was done): it then exits 1.
  */
 export class ReportBeforeError extends Error {
   constructor(
@@ -100,6 +101,8 @@ export class ReportBeforeError extends Error {
     readonly report: Readonly<Record<string, unknown>>,
     /** What stopped it. */
     override readonly cause: unknown,
+    /** Whether it changed anything (claimed, deleted) before it stopped. */
+    readonly acted: boolean,
   ) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
     this.name = 'ReportBeforeError';

@@ -110,7 +110,8 @@ ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
                              the AWS SDK's own settings (point these at a local stack to use one)
   Any other TIERLOG_* variable is ignored, with a warning on stderr naming the one it likely meant.
 
-Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 130 interrupted (audit, sweep: at a safe point).`;
+Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 findings left for a person (audit --exit-code),
+130 interrupted (audit, sweep: at a safe point).`;
 
 /** `text` (words separated by ", ") in lines of at most `width`, each indented by `indent`. */
 function wrap(text: string, indent: number, width: number): string {
@@ -296,10 +297,14 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   } catch (thrown) {
     // The SDK's refusals for want of its own configuration, said as the configuration errors they are.
     // A command stopped after it acted hands over its report: printed with the error in it.
-    const before = thrown instanceof ReportBeforeError ? thrown.report : {};
-    const stopped = thrown instanceof ReportBeforeError ? thrown.cause : thrown;
+    const partial = thrown instanceof ReportBeforeError ? thrown : undefined;
+    const before = partial?.report ?? {};
+    const stopped = partial !== undefined ? partial.cause : thrown;
     const err = awsSettingError(stopped) ?? stopped;
-    const code = reportError(err, io);
+    // Exit 2 says nothing was done: a command that acted before a setting failed it (credentials
+    // an SSO session no longer gives, after a sweep deleted blobs) failed part-way (exit 1).
+    const said = reportError(err, io);
+    const code = partial?.acted === true && said === EXIT.usage ? EXIT.failure : said;
     if (jsonRequested && !printed && code !== EXIT.ok) printJson(io, { ...before, error: jsonError(err, code) });
     return code;
   } finally {

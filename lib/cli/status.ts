@@ -5,7 +5,8 @@
  * then, not for a dashboard (the sweeper's metrics are for that). Counts instances live, expired
  * (lease ended, not yet claimed) and claimed (and claims past their expiry, i.e. due again),
  * outstanding entries and what the sweeper would quarantine or defer, the oldest expired lease,
- * and items that do not parse. Lists the ids of the expired, claimed and stuck instances (oldest
+ * and items that do not parse or that a writer of another store wrote (the sweeper quarantines
+ * both whole). Lists the ids of the expired, claimed and stuck instances (oldest
  * first), the ids `tierlog inspect` takes, and those an alarm asks about: the instances holding
  * quarantined entries (as screened: an entry quarantined for its objects item, which only the
  * sweeper's HV read finds, is in the sweeper's log), and items in a lease shard at or past
@@ -17,6 +18,7 @@ import { assertChangeLogShape } from '../recovery/change-log-protection.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { InstanceTable } from '../changelog/instance-table.js';
 import { parseInstanceItem } from '../changelog/instance-item.js';
+import { foreignStoreReason } from '../changelog/store-stamp.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { screenEntry } from '../recovery/judge.js';
 import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
@@ -79,7 +81,10 @@ export interface StatusReport {
      */
     readonly outsideShards: ReadonlyArray<{ readonly instanceId: string; readonly shard: number }>;
   };
-  /** Items whose instance-level fields do not parse. */
+  /**
+   * Items whose instance-level fields do not parse, and items a writer of another store wrote
+   * (stamped with another objects table): the sweeper quarantines both whole.
+   */
   readonly corruptItems: ReadonlyArray<{ readonly instanceId: string; readonly reason: string; readonly entries: number }>;
 }
 
@@ -134,12 +139,22 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
         suspectLeases.push({ instanceId: String(raw[CHANGELOG_ATTR.pk]), leaseAheadMs: (raw[CHANGELOG_ATTR.leaseUntil] as number) - now });
 
       let item;
+      // An item stamped by a writer of another store is quarantined whole by the sweeper, as one
+      // that does not parse (store-stamp.ts), and shown CORRUPT by inspect.
+      let corrupt: string | undefined;
       try {
         item = parseInstanceItem(raw);
+        corrupt = foreignStoreReason(item.store, ctx.config);
       } catch (err) {
         if (!(err instanceof CorruptItemError)) throw err;
+        corrupt = err.message;
+      }
+      // In a shard no query with this setting reaches, whatever the store (the sweeper's scan counts it so).
+      if (item !== undefined && item.shard >= ctx.config.leaseShards)
+        outsideShards.push({ instanceId: item.instanceId, shard: item.shard });
+      if (item === undefined || corrupt !== undefined) {
         const entries = Object.keys(raw).filter(isEntryAttribute).length;
-        corruptItems.push({ instanceId: String(raw[CHANGELOG_ATTR.pk] ?? '?'), reason: err.message, entries });
+        corruptItems.push({ instanceId: String(raw[CHANGELOG_ATTR.pk] ?? '?'), reason: corrupt ?? '', entries });
         outstanding += entries;
         quarantined += entries;
         continue;
@@ -158,7 +173,6 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
       if (ended && (oldest === null || now - item.leaseUntil > oldest.age)) {
         oldest = { age: now - item.leaseUntil, instanceId: item.instanceId };
       }
-      if (item.shard >= ctx.config.leaseShards) outsideShards.push({ instanceId: item.instanceId, shard: item.shard });
       let holdsQuarantined = false;
       for (const entry of item.entries) {
         outstanding++;

@@ -63,6 +63,12 @@ export function parseShards(text: string, leaseShards: number): number[] {
   return shards;
 }
 
+/** Whether a sweep that reported `r` changed anything: retired, claimed or drained an instance, settled an entry, deleted a blob, aborted an upload. */
+function changedAnything(r: SweepReport): boolean {
+  if (r.dryRun) return false;
+  return r.instancesRetired + r.instancesClaimed + r.instancesDrained + r.entriesRecovered + r.blobsDeleted + r.abandonedUploadsAborted > 0;
+}
+
 /** Logs the sweeper's warnings and errors on stderr, one line each. */
 export function stderrLogger(err: CliOutput): SweepLogger {
   const line = (level: string, message: string, attributes?: Record<string, unknown>) =>
@@ -217,10 +223,13 @@ export async function sweepCommand(ctx: CliContext, options: SweepCommandOptions
     if (!(err instanceof SweepIncompleteError)) throw err;
     // A shard's lease-index query failed after the others were swept: print what they did
     // (stdout; with --json, the query's error in the report), then the query's error (stderr,
-    // with its own exit code).
-    if (options.json) throw new ReportBeforeError({ ...err.report, shards: options.shards ?? null, interrupted: false }, err.cause);
-    println(ctx.io.stdout, ...formatSweep(err.report, options.shards));
-    throw err.cause;
+    // with its own exit code, a failure's for a setting's once the sweep changed something).
+    if (!options.json) println(ctx.io.stdout, ...formatSweep(err.report, options.shards));
+    throw new ReportBeforeError(
+      { ...err.report, shards: options.shards ?? null, interrupted: false },
+      err.cause,
+      changedAnything(err.report),
+    );
   }
   const interrupted = options.signal?.aborted === true && report.stoppedEarly;
   if (options.json) printJson(ctx.io, { ...report, shards: options.shards ?? null, interrupted });

@@ -182,12 +182,24 @@ describe('the human audit report names every finding it holds, each under its he
 
   test.each([
     ['no orphans and no expired objects: nothing to delete said', { orphans: [], expired: [] }, false],
-    ['orphans only', { expired: [] }, true],
-    ['blobs of expired objects only', { orphans: [] }, true],
+    ['orphans only', { expired: [], undecided: [] }, true],
+    ['blobs of expired objects only', { orphans: [], undecided: [] }, true],
   ])('without --delete, %s', (_name, over, said) => {
     const text = formatAudit(report({ ...over, delete: false }), now).join('\n');
     expect(text.includes('nothing deleted: run with --delete')).toBe(said);
     expect(text).not.toContain('delete failed');
+  });
+
+  /**
+   * An undecided blob makes `--delete` refuse every delete of the run (audit.ts): "run with
+   * --delete to delete the orphans" sent the operator to a run that deleted nothing and exited 1.
+   */
+  test('without --delete, orphans beside undecided blobs: --delete is said to refuse, not to delete them', () => {
+    const text = formatAudit(report({ delete: false }), now).join('\n');
+    expect(text).not.toContain('run with --delete');
+    expect(text).toContain(
+      'nothing deleted: --delete would refuse every delete while blobs are undecided (fix what is named under "undecided", then audit again)',
+    );
   });
 
   test('a refusal before any delete says nothing was deleted; after one, from then on', () => {

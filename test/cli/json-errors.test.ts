@@ -89,6 +89,12 @@ describe('--json on error', () => {
         exitCode: 2,
       });
     }
+    // The help's exit codes are all of them: a script run with `audit --exit-code` meets 3.
+    const usage = await cli(fx, ['--help']);
+    expect(usage.code).toBe(0);
+    expect(usage.out).toMatch(
+      /^Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 findings left for a person \(audit --exit-code\),\s+130 interrupted/m,
+    );
     const help = await cli(fx, ['status', '--help', '--json']);
     expect(help.code).toBe(0);
     expect(help.out).toContain('Usage: tierlog status');

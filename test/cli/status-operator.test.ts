@@ -47,6 +47,43 @@ describe('status for the operator', () => {
     const eight = await cliJson(fx, ['status'], { clock: () => now, env: { TIERLOG_LEASE_SHARDS: '8' } });
     expect(eight.json.stuck.outsideShards).toEqual([]);
   });
+
+  /**
+   * The sweeper quarantines whole an item stamped with another objects table than its own (a
+   * writer of another store sharing the change-log table) and `tierlog inspect` shows it CORRUPT:
+   * status counted its entries as plain outstanding ones, neither quarantined nor its instance
+   * listed, so the operator sent by EntriesQuarantined found nothing.
+   */
+  test("an item another store's writer wrote is quarantined whole, as the sweeper does: among the corrupt items", async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    const store = { objectsTable: 'other-objects', bucket: fx.config.bucket };
+    const foreign = await putRawInstance(fx, {
+      leaseUntil: now - 10 * MIN,
+      store,
+      entries: { [newChangeId()]: rawEntry('f', { new: blobKey(fx, 'f') }), [newChangeId()]: rawEntry('g', { new: blobKey(fx, 'g') }) },
+    });
+    const { code, json } = await cliJson(fx, ['status'], { clock: () => now });
+    expect(code).toBe(0);
+    expect(json.entries).toMatchObject({ outstanding: 2, quarantined: 2 });
+    expect(json.corruptItems).toEqual([
+      {
+        instanceId: foreign,
+        reason: expect.stringContaining('written by a writer of another store, objectsTable "other-objects"'),
+        entries: 2,
+      },
+    ]);
+    expect(json.instances).toMatchObject({ total: 1, expired: 0 });
+    const text = await cli(fx, ['status'], { clock: () => now });
+    expect(text.out).toContain(
+      `corrupt items  1 (kept and never acted on; see "tierlog inspect <instance>")\n  ${foreign}  written by a writer of another store`,
+    );
+    // In a shard past the setting, it is outside the shards too, as the sweeper's scan counts it.
+    const far = await putRawInstance(fx, { shard: 6, leaseUntil: now - HOUR, store, entries: {} });
+    const more = await cliJson(fx, ['status'], { clock: () => now });
+    expect(more.json.stuck.outsideShards).toEqual([{ instanceId: far, shard: 6 }]);
+    expect(more.json.corruptItems.map((c: { instanceId: string }) => c.instanceId).sort()).toEqual([foreign, far].sort());
+  });
 });
 
 describe('status on a table that is not a change log', () => {

@@ -577,6 +577,57 @@ describe("tierlog sweep when a shard's lease-index query fails", () => {
     expect(text.out).toContain('blobs      1 deleted');
     expect(text.err).toMatch(/tierlog: InternalServerError: injected: service unavailable/);
   });
+
+  /**
+   * The SDK's credential chain failing part-way (an SSO session that expired while the sweep ran)
+   * is said as the configuration error it is, but exit 2 says nothing was done: the other shard's
+   * instance was claimed and its blob deleted.
+   */
+  test('credentials lost after another shard was swept: the report, the configuration error, exit 1 (not 2: the sweep acted)', async () => {
+    const fx = await freshFixture();
+    const { blobs } = await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const dynamodb = createDynamoDBClient();
+    open.push({ close: () => dynamodb.destroy() });
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) =>
+          r.command === 'QueryCommand' &&
+          r.input.IndexName !== undefined &&
+          (r.input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0',
+        error: () =>
+          Object.assign(new Error('injected: the SSO session associated with this profile has expired'), {
+            name: 'CredentialsProviderError',
+          }),
+      })
+      .attach(dynamodb, 'dynamodb');
+    const run = await cliJson({ ...fx, dynamodb }, ['sweep']);
+    expect(run.json).toMatchObject({ instancesClaimed: 1, blobsDeleted: 1, error: { name: 'ConfigError', exitCode: 1 } });
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/tierlog: configuration: no AWS credentials \(injected: the SSO session/);
+    expect(await prefixKeys(fx)).not.toContain(blobs[0]);
+    await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const text = await cli({ ...fx, dynamodb }, ['sweep']);
+    expect(text.out).toContain('blobs      1 deleted');
+    expect(text.code).toBe(1);
+
+    // A sweep that only found something (a live item outside the shards, by its scan of the whole
+    // table) before every query failed so changed nothing: still the configuration's 2.
+    const found = await freshFixture();
+    await putRawInstance(found, { shard: 6, leaseUntil: Date.now() + 10 * MIN, entries: {} });
+    const everyQuery = createDynamoDBClient();
+    open.push({ close: () => everyQuery.destroy() });
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'QueryCommand' && r.input.IndexName !== undefined,
+        error: () => Object.assign(new Error('injected: the SSO session has expired'), { name: 'CredentialsProviderError' }),
+      })
+      .attach(everyQuery, 'dynamodb');
+    const nothing = await cliJson({ ...found, dynamodb: everyQuery }, ['sweep'], { env: { TIERLOG_SHARDLESS_SCAN_SEGMENTS: '1' } });
+    expect(nothing.json).toMatchObject({ instancesOutsideShards: 1, blobsDeleted: 0, error: { name: 'ConfigError', exitCode: 2 } });
+    expect(nothing.code).toBe(2);
+  });
 });
 
 describe("tierlog sweep on a machine whose clock is off AWS's", () => {
