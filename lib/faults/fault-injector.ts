@@ -19,7 +19,8 @@
  * change the world at an exact point of the protocol (e.g. another writer's write).
  *  - `crash`: the process "dies" before (or right after) the attempt: from then on every request
  *    of every client attached to this injector fails with {@link CrashError}, so no cleanup code
- *    can run, exactly as after a real crash.
+ *    can run, exactly as after a real crash. An attempt a rule still held when it died (in its
+ *    `before` hook or its `delay`) is not sent either: it fails with the same error.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -144,6 +145,11 @@ export class FaultInjector {
     if (rule === undefined) return send();
     this.stats.injected[rule.kind]++;
     if (rule.before !== undefined) await rule.before(request);
+    // The process may have died while this attempt was held (its hook, a delay): nothing of it goes out.
+    const alive = () => {
+      if (this.crashed !== undefined) throw new CrashError(this.crashed);
+    };
+    alive();
     switch (rule.kind) {
       case 'loseRequest':
         throw networkError('injected: request lost before it was sent');
@@ -156,6 +162,7 @@ export class FaultInjector {
         throw rule.error?.(request) ?? new Error(`injected failure at ${request.service}:${request.command}`);
       case 'delay':
         await new Promise((resolve) => setTimeout(resolve, rule.delayMs ?? 1_000));
+        alive();
         return send();
       case 'expireToken':
         expireToken();

@@ -1,0 +1,52 @@
+/**
+ * The FaultInjector's own promises, on real requests to the local servers: what its TSDoc says a
+ * rule and a crash do is what a request meets.
+ */
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, test } from 'vitest';
+import { createS3Client } from '../../lib/aws/clients.js';
+import { CrashError, FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { freshFixture } from '../support/local.js';
+
+const keyIs = (key: string) => (r: RequestInfo) => r.input.Key === key;
+
+describe('a crash ends every request of the process, those a rule still held included', () => {
+  test.each([
+    ['held by a delay', 'delay', 400, 0],
+    ['held by its before hook (a lost answer)', 'loseResponse', undefined, 400],
+  ] as const)('a request %s when the process died is never sent', async (_what, kind, delayMs, hookMs) => {
+    const fx = await freshFixture();
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const injector = new FaultInjector()
+      .add({
+        kind,
+        ...(delayMs !== undefined ? { delayMs } : {}),
+        match: keyIs('held/x'),
+        before: async () => {
+          holding();
+          await new Promise((resolve) => setTimeout(resolve, hookMs));
+        },
+      })
+      .add({ kind: 'crashBefore', match: onCommand('PutObject') });
+    const s3 = injector.attach(createS3Client(), 's3');
+    try {
+      const slow = s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'held/x', Body: 'late' })).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      // The process dies while the first request is held, before it was sent.
+      await held;
+      await expect(s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'dies/y', Body: 'y' }))).rejects.toBeInstanceOf(
+        CrashError,
+      );
+      expect(await slow).toBeInstanceOf(CrashError);
+      const listed = await fx.s3.send(new ListObjectsV2Command({ Bucket: fx.config.bucket }));
+      expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([]);
+    } finally {
+      s3.destroy();
+    }
+  });
+});
