@@ -130,7 +130,8 @@ export function protocolStepOf(request: RequestInfo, config: ProtocolStepConfig)
 
 /**
  * Whether `request` is to the store's resources: a transaction that writes one of its tables, an
- * S3 request to its bucket (under its prefix, for one key), when the configuration names them.
+ * S3 request to its bucket (under its prefix, for one key or every key of a batch delete), when the
+ * configuration names them.
  * Single-table requests are told apart by their table in {@link protocolStepOf}.
  */
 function isTheStores(request: RequestInfo, config: ProtocolStepConfig): boolean {
@@ -142,7 +143,12 @@ function isTheStores(request: RequestInfo, config: ProtocolStepConfig): boolean 
   }
   if (request.service !== 's3') return true;
   if (config.bucket !== undefined && input.Bucket !== config.bucket) return false;
-  if (config.prefix !== undefined && typeof input.Key === 'string' && !input.Key.startsWith(`${config.prefix}/`)) return false;
+  if (config.prefix === undefined) return true;
+  const under = (key: unknown) => typeof key === 'string' && key.startsWith(`${config.prefix}/`);
+  if (typeof input.Key === 'string') return under(input.Key);
+  // A batch delete names its keys in `Delete.Objects`: the store's name only keys under its prefix.
+  const batch = (input.Delete as { Objects?: unknown } | undefined)?.Objects;
+  if (Array.isArray(batch)) return batch.every((object) => under((object as { Key?: unknown } | undefined)?.Key));
   return true;
 }
 

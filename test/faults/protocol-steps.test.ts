@@ -94,6 +94,16 @@ describe("a writer's own requests through the same clients are not the store's s
     ['a PutObject to the bucket outside the prefix', s3('PutObjectCommand', { Bucket: 'blobs-b', Key: 'thumbs/x' }), 'other'],
     ['a PutObject under the prefix', s3('PutObjectCommand', { Bucket: 'blobs-b', Key: 'blobs/x' }), 'upload'],
     ['a DeleteObject to another bucket', s3('DeleteObjectCommand', { Bucket: 'thumbnails', Key: 'blobs/x' }), 'other'],
+    [
+      'a DeleteObjects of keys outside the prefix',
+      s3('DeleteObjectsCommand', { Bucket: 'blobs-b', Delete: { Objects: [{ Key: 'thumbs/x' }, { Key: 'thumbs/y' }] } }),
+      'other',
+    ],
+    [
+      'a DeleteObjects under the prefix',
+      s3('DeleteObjectsCommand', { Bucket: 'blobs-b', Delete: { Objects: [{ Key: 'blobs/x' }] } }),
+      'delete-blobs',
+    ],
     ['an UploadPart to another bucket', s3('UploadPartCommand', { Bucket: 'thumbnails', Key: 'blobs/x', PartNumber: 1 }), 'other'],
     [
       'a transaction of other tables',
