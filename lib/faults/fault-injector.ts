@@ -79,6 +79,9 @@ export interface FaultStats {
   injected: Record<FaultKind, number>;
 }
 
+/** Injectors made so far: each names its middleware apart. */
+let injectors = 0;
+
 /** A client whose requests an injector or a recorder can see: any AWS SDK v3 DynamoDB or S3 client. */
 export type AttachableClient = Pick<DynamoDBClient | S3Client, 'middlewareStack'>;
 
@@ -88,6 +91,8 @@ export type AttachableClient = Pick<DynamoDBClient | S3Client, 'middlewareStack'
  * `atStep('commit', config)` or `onCommand('PutObject')`) and what happens to them (`kind`).
  */
 export class FaultInjector {
+  /** This injector's middleware name: one per injector, so a second injector on a client adds to it, not replaces. */
+  private readonly name = `tierlogFaultInjector-${++injectors}`;
   private rules: Array<{ rule: FaultRule; fired: number; seen: number }> = [];
   private crashed: RequestInfo | undefined;
   /** What it saw and did so far. */
@@ -122,7 +127,11 @@ export class FaultInjector {
     return this.crashed;
   }
 
-  /** Installs the injector on `client` (inside the SDK's retry loop). Returns the client. */
+  /**
+   * Installs the injector on `client` (inside the SDK's retry loop). Returns the client. Attaching
+   * it again to the same client changes nothing; another injector on the same client adds its
+   * rules (each decides on every attempt, the one attached last first).
+   */
   attach<C extends AttachableClient>(client: C, service: 'dynamodb' | 's3'): C {
     const middleware =
       (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
@@ -134,7 +143,7 @@ export class FaultInjector {
           () => replaceToken(args.request),
         );
       };
-    addInsideRetryLoop(client.middlewareStack, 'tierlogFaultInjector', middleware);
+    addInsideRetryLoop(client.middlewareStack, this.name, middleware);
     return client;
   }
 

@@ -50,3 +50,23 @@ describe('a crash ends every request of the process, those a rule still held inc
     }
   });
 });
+
+describe('a client attached to more than one injector', () => {
+  test("each injector's rules apply; the same injector attached twice decides once per attempt", async () => {
+    const fx = await freshFixture();
+    const first = new FaultInjector().add({ kind: 'fail', match: keyIs('first/x'), error: () => new Error('first refused') });
+    const second = new FaultInjector().add({ kind: 'fail', match: keyIs('second/x'), error: () => new Error('second refused') });
+    const s3 = second.attach(first.attach(first.attach(createS3Client(), 's3'), 's3'), 's3');
+    try {
+      const put = (key: string) => s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: key, Body: key }));
+      await expect(put('first/x')).rejects.toThrow('first refused');
+      await expect(put('second/x')).rejects.toThrow('second refused');
+      await put('neither/x');
+      // The one attached last decides first: the attempt it refused never reached the other.
+      expect(second.stats.requests).toBe(3);
+      expect(first.stats.requests).toBe(2);
+    } finally {
+      s3.destroy();
+    }
+  });
+});
