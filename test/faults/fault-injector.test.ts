@@ -1,10 +1,11 @@
 /**
- * The FaultInjector's own promises, on real requests to the local servers: what its TSDoc says a
+ * The FaultInjector's (and the CommandRecorder's) own promises, on real requests to the local servers: what their TSDoc says a
  * rule and a crash do is what a request meets.
  */
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
 import { createS3Client } from '../../lib/aws/clients.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { CrashError, FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { freshFixture } from '../support/local.js';
 
@@ -65,6 +66,22 @@ describe('a client attached to more than one injector', () => {
       // The one attached last decides first: the attempt it refused never reached the other.
       expect(second.stats.requests).toBe(3);
       expect(first.stats.requests).toBe(2);
+    } finally {
+      s3.destroy();
+    }
+  });
+});
+
+describe('a client attached to more than one recorder', () => {
+  test('each recorder records every attempt; the same recorder attached twice records it once', async () => {
+    const fx = await freshFixture();
+    const outer = new CommandRecorder();
+    const inner = new CommandRecorder();
+    const s3 = outer.attach(inner.attach(inner.attach(createS3Client(), 's3'), 's3'), 's3');
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'recorded/x', Body: 'x' }));
+      expect(inner.names()).toEqual(['PutObject']);
+      expect(outer.names()).toEqual(['PutObject']);
     } finally {
       s3.destroy();
     }
