@@ -265,6 +265,14 @@ describe('npm start refuses what it cannot run, before it starts the local stack
   it.each<[string, string[], Record<string, string>, string]>([
     ['an option it cannot take', ['--writers', '0'], {}, "option '--writers <n>' argument '0' is invalid"],
     ['an unknown option', ['--writer', '2'], {}, "unknown option '--writer'"],
+    // A blank value (an unset shell variable) is no number: it was read as 0, a drill without crashes, of seed 0.
+    [
+      'a blank crash rate',
+      ['--crash-rate', '', '--writers', '1', '--operations', '2'],
+      {},
+      "option '--crash-rate <p>' argument '' is invalid",
+    ],
+    ['a blank seed', ['--seed', ' ', '--writers', '1', '--operations', '2'], {}, "option '--seed <n>' argument ' ' is invalid"],
     [
       'a TIERLOG_* variable refused',
       ['--operations', '5'],
