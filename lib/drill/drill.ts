@@ -313,7 +313,8 @@ export function drillPassed(
 
 /**
  * Refuses a drill that would check nothing: no writer runs no operation, so a drill of 0 writers,
- * 0 operations or 0 keys found every invariant holding over an empty store, and said so. And a
+ * 0 operations or 0 keys found every invariant holding over an empty store, and said so. A
+ * `crashRate` or `expiringRate` outside 0..1 (NaN made no crash, no expiring put). And a
  * seed the generator cannot tell from another: it takes 32 bits, so 2^32 + 1 ran seed 1's drill
  * (a fraction or a negative number, one of another seed) under a name that said otherwise.
  *
@@ -324,6 +325,12 @@ export function checkDrillOptions(options: DrillOptions): void {
     const value = options[name];
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new ValidationError(`${name} must be an integer of 1 or more (got ${String(value)}): a drill of nothing checks nothing`, name);
+    }
+  }
+  for (const name of ['crashRate', 'expiringRate'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= 1)) {
+      throw new ValidationError(`${name} must be a chance from 0 to 1 (got ${String(value)})`, name);
     }
   }
   const { seed } = options;

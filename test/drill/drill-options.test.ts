@@ -38,6 +38,11 @@ describe('a drill of nothing, or of a seed the generator cannot tell from anothe
     ['seed', 2 ** 32 + 1],
     ['seed', -1],
     ['seed', 1.5],
+    // Not a chance: a NaN crash rate or expiring rate made no crash and no expiring put, and said OK.
+    ['crashRate', Number.NaN],
+    ['crashRate', 1.5],
+    ['expiringRate', Number.NaN],
+    ['expiringRate', -0.1],
   ])('%s: %s is a ValidationError naming it', async (name, value) => {
     let swept = 0;
     const error = await runDrill({
