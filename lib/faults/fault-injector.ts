@@ -20,7 +20,8 @@
  *  - `crash`: the process "dies" before (or right after) the attempt: from then on every request
  *    of every client attached to this injector fails with {@link CrashError}, so no cleanup code
  *    can run, exactly as after a real crash. An attempt a rule still held when it died (in its
- *    `before` hook or its `delay`) is not sent either: it fails with the same error.
+ *    `before` hook or its `delay`) is not sent either: it fails with the same error, a delay's
+ *    at the crash.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -95,6 +96,8 @@ export class FaultInjector {
   private readonly name = `tierlogFaultInjector-${++injectors}`;
   private rules: Array<{ rule: FaultRule; fired: number; seen: number }> = [];
   private crashed: RequestInfo | undefined;
+  /** Releases of the attempts a `delay` holds now. */
+  private readonly held = new Set<() => void>();
   /** What it saw and did so far. */
   readonly stats: FaultStats = {
     requests: 0,
@@ -170,20 +173,39 @@ export class FaultInjector {
       case 'fail':
         throw rule.error?.(request) ?? new Error(`injected failure at ${request.service}:${request.command}`);
       case 'delay':
-        await new Promise((resolve) => setTimeout(resolve, rule.delayMs ?? 1_000));
+        await this.hold(rule.delayMs ?? 1_000);
         alive();
         return send();
       case 'expireToken':
         expireToken();
         return send();
       case 'crashBefore':
-        this.crashed = request;
+        this.crash(request);
         throw new CrashError(request);
       case 'crashAfter':
         await send().catch(() => undefined);
-        this.crashed = request;
+        this.crash(request);
         throw new CrashError(request);
     }
+  }
+
+  /** Waits `ms`, or until the process dies (a dead process holds nothing: its held attempts end with it). */
+  private hold(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const release = () => {
+        clearTimeout(timer);
+        this.held.delete(release);
+        resolve();
+      };
+      const timer = setTimeout(release, ms);
+      this.held.add(release);
+    });
+  }
+
+  /** The process dies at `request`: every attempt a delay holds is released, to fail unsent. */
+  private crash(request: RequestInfo): void {
+    this.crashed = request;
+    for (const release of [...this.held]) release();
   }
 
   private pick(request: RequestInfo): FaultRule | undefined {

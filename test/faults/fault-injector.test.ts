@@ -52,6 +52,35 @@ describe('a crash ends every request of the process, those a rule still held inc
   });
 });
 
+describe('a delay held when the process dies ends with it', () => {
+  test('the held attempt fails with the CrashError at the crash, not when its delay would have ended', async () => {
+    const fx = await freshFixture();
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const injector = new FaultInjector()
+      .add({ kind: 'delay', delayMs: 60_000, match: keyIs('held/x'), before: async () => holding() })
+      .add({ kind: 'crashBefore', match: onCommand('PutObject') });
+    const s3 = injector.attach(createS3Client(), 's3');
+    try {
+      const started = Date.now();
+      const slow = s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'held/x', Body: 'late' })).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await held;
+      await expect(s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'dies/y', Body: 'y' }))).rejects.toBeInstanceOf(
+        CrashError,
+      );
+      expect(await slow).toBeInstanceOf(CrashError);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      s3.destroy();
+    }
+  }, 90_000);
+});
+
 describe('a client attached to more than one injector', () => {
   test("each injector's rules apply; the same injector attached twice decides once per attempt", async () => {
     const fx = await freshFixture();
