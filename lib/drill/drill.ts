@@ -59,7 +59,7 @@ export interface DrillOptions {
   readonly keys: number;
   /** Remaining time of each simulated invocation (the lease follows it), ms. */
   readonly invocationMs: number;
-  /** Chance that a put expires (0.5 to 3 s after it). Default 0. */
+  /** Chance that a put expires (0.5 to 3 s after it). Default 0. Above 0, the drill needs `deliverStream`. */
   readonly expiringRate?: number;
 }
 
@@ -120,6 +120,11 @@ export async function runDrill(args: {
     throw new ValidationError(
       "replacedBlobCleanup 'stream' leaves the blobs of dead writers to the objects table's stream: the drill needs deliverStream",
       'deliverStream',
+    );
+  if ((options.expiringRate ?? 0) > 0 && args.deliverStream === undefined)
+    throw new ValidationError(
+      'expiringRate needs deliverStream: without TTL and the stream the drill neither expires the puts nor checks their expiry',
+      'expiringRate',
     );
   const started = Date.now();
   const random = seededRandom(options.seed);

@@ -61,6 +61,25 @@ describe('a drill of nothing, or of a seed the generator cannot tell from anothe
   });
 });
 
+describe('a drill asked for expiring puts it cannot check is refused', () => {
+  it('expiringRate above 0 without deliverStream (no TTL, no stream: the puts would not expire) is a ValidationError naming it', async () => {
+    let swept = 0;
+    const error = await runDrill({
+      config: { ...config, replacedBlobCleanup: 'log' },
+      dynamodb,
+      s3,
+      options: { ...options, expiringRate: 0.5 },
+      sweep: async () => {
+        swept++;
+        throw new Error('no sweep may run');
+      },
+    }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe('expiringRate');
+    expect(swept).toBe(0);
+  });
+});
+
 describe('the drill checks every value against a register model of the writes', () => {
   it('fails on a sweeper that removes objects: their acknowledged values are gone (absent is not a value any write left)', async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'log' });
