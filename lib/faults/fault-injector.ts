@@ -5,7 +5,8 @@
  * server and was applied, after which the client is told it failed.
  *
  *  - `loseRequest`: the attempt fails before it is sent (retryable network error).
- *  - `loseResponse`: the attempt is sent and applied; its answer is replaced by a network error.
+ *  - `loseResponse`: the attempt is sent and applied; its answer (a refusal too) is replaced by a
+ *    network error.
  *  - `throttle`: the attempt is answered with a throttling error, not sent.
  *  - `delay`: the attempt is held for `delayMs` first (a slow call that may outlive a lease).
  *  - `fail`: the attempt is answered with `error(request)` (e.g. an access-denied or validation
@@ -166,7 +167,8 @@ export class FaultInjector {
       case 'loseRequest':
         throw networkError('injected: request lost before it was sent');
       case 'loseResponse':
-        await send();
+        // Whatever the server answered, a refusal included, never reaches the client.
+        await send().catch(() => undefined);
         throw networkError('injected: response lost after the request was applied');
       case 'throttle':
         throw throttlingError(request);

@@ -2,9 +2,10 @@
  * The FaultInjector's (and the CommandRecorder's) own promises, on real requests to the local servers: what their TSDoc says a
  * rule and a crash do is what a request meets.
  */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
-import { createS3Client } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { CrashError, FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { freshFixture } from '../support/local.js';
@@ -79,6 +80,31 @@ describe('a delay held when the process dies ends with it', () => {
       s3.destroy();
     }
   }, 90_000);
+});
+
+describe('a lost response loses whatever the server answered', () => {
+  test("a refusal's answer lost is a network error to the client, which the SDK sends again", async () => {
+    const fx = await freshFixture();
+    const item = { key: { S: 'lost/refusal' }, v: { N: '1' } };
+    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: item }));
+    const injector = new FaultInjector().add({ kind: 'loseResponse', match: onCommand('PutItem'), times: 1 });
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(injector.attach(createDynamoDBClient(), 'dynamodb'), 'dynamodb');
+    try {
+      const create = new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(#k)',
+        ExpressionAttributeNames: { '#k': 'key' },
+      });
+      await expect(dynamodb.send(create)).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
+      expect(injector.stats.injected.loseResponse).toBe(1);
+      // The first attempt's refusal never reached the client: it sent the request again.
+      expect(recorder.names()).toEqual(['PutItem', 'PutItem']);
+    } finally {
+      dynamodb.destroy();
+    }
+  });
 });
 
 describe('a client attached to more than one injector', () => {
