@@ -53,7 +53,7 @@ export interface FaultRule {
   readonly times?: number;
   /** Skip this many matching attempts first. Default 0. */
   readonly skip?: number;
-  /** For `delay`. */
+  /** For `delay`: how long the attempt is held, ms (default 1 000; `Infinity`: until the process crashes). */
   readonly delayMs?: number;
   /** For `fail`: the error the attempt is answered with. */
   readonly error?: (request: RequestInfo) => Error;
@@ -80,6 +80,9 @@ export interface FaultStats {
   /** Faults injected, by kind. */
   injected: Record<FaultKind, number>;
 }
+
+/** The longest a Node timer waits (a longer delay fires after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Injectors made so far: each names its middleware apart. */
 let injectors = 0;
@@ -191,15 +194,23 @@ export class FaultInjector {
     }
   }
 
-  /** Waits `ms`, or until the process dies (a dead process holds nothing: its held attempts end with it). */
+  /**
+   * Waits `ms`, or until the process dies (a dead process holds nothing: its held attempts end with
+   * it). A wait past a timer's limit (2^31 - 1 ms, after which Node fires at once) is waited in
+   * steps; `Infinity` holds until the crash.
+   */
   private hold(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const release = () => {
         clearTimeout(timer);
         this.held.delete(release);
         resolve();
       };
-      const timer = setTimeout(release, ms);
+      const wait = (left: number) => {
+        timer = left > MAX_TIMER_MS ? setTimeout(() => wait(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(release, left);
+      };
+      wait(ms);
       this.held.add(release);
     });
   }

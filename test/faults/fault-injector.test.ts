@@ -82,6 +82,35 @@ describe('a delay held when the process dies ends with it', () => {
   }, 90_000);
 });
 
+describe('a delay longer than a timer holds (2^31 ms and more, Infinity) holds its attempt', () => {
+  test.each([2 ** 32, Number.POSITIVE_INFINITY])(
+    'delayMs %s: not sent at once (a timer past 2^31 - 1 ms fires after 1 ms)',
+    async (delayMs) => {
+      const fx = await freshFixture();
+      const injector = new FaultInjector()
+        .add({ kind: 'delay', delayMs, match: keyIs('held/x') })
+        .add({ kind: 'crashBefore', match: onCommand('PutObject') });
+      const s3 = injector.attach(createS3Client(), 's3');
+      try {
+        const slow = s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'held/x', Body: 'late' })).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const listed = await fx.s3.send(new ListObjectsV2Command({ Bucket: fx.config.bucket }));
+        expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([]);
+        // Released by the process's death.
+        await expect(s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'dies/y', Body: 'y' }))).rejects.toBeInstanceOf(
+          CrashError,
+        );
+        expect(await slow).toBeInstanceOf(CrashError);
+      } finally {
+        s3.destroy();
+      }
+    },
+  );
+});
+
 describe('a lost response loses whatever the server answered', () => {
   test("a refusal's answer lost is a network error to the client, which the SDK sends again", async () => {
     const fx = await freshFixture();
