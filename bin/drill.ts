@@ -205,21 +205,21 @@ function lambdaContext(functionName: string) {
 }
 
 function int(value: string): number {
-  const n = Number(value);
+  const n = numeric(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a non-negative integer');
   return n;
 }
 
 /** A seed the drill's generator tells apart from every other (32 bits): refused before the stack starts. */
 function seedArg(value: string): number {
-  const n = Number(value);
+  const n = numeric(value);
   if (!Number.isSafeInteger(n) || n < 0 || n > MAX_SEED) throw new InvalidArgumentError(`an integer from 0 to ${MAX_SEED}`);
   return n;
 }
 
 /** A count the drill needs at least one of: with none, it would run nothing and report every invariant holding. */
 function positive(value: string): number {
-  const n = Number(value);
+  const n = numeric(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('an integer of 1 or more');
   return n;
 }
@@ -231,7 +231,12 @@ function cleanup(value: string): ReplacedBlobCleanup {
 }
 
 function fraction(value: string): number {
-  const n = Number(value);
+  const n = numeric(value);
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('a number in 0..1');
   return n;
+}
+
+/** A number option's value: NaN for a blank one (`Number('')` is 0: an unset shell variable ran a drill of 0 crashes, seed 0). */
+function numeric(value: string): number {
+  return value.trim() === '' ? Number.NaN : Number(value);
 }

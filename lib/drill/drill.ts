@@ -59,7 +59,7 @@ export interface DrillOptions {
   readonly keys: number;
   /** Remaining time of each simulated invocation (the lease follows it), ms. */
   readonly invocationMs: number;
-  /** Chance that a put expires (0.5 to 3 s after it). Default 0. */
+  /** Chance that a put expires (0.5 to 3 s after it). Default 0. Above 0, the drill needs `deliverStream`. */
   readonly expiringRate?: number;
 }
 
@@ -120,6 +120,11 @@ export async function runDrill(args: {
     throw new ValidationError(
       "replacedBlobCleanup 'stream' leaves the blobs of dead writers to the objects table's stream: the drill needs deliverStream",
       'deliverStream',
+    );
+  if ((options.expiringRate ?? 0) > 0 && args.deliverStream === undefined)
+    throw new ValidationError(
+      'expiringRate needs deliverStream: without TTL and the stream the drill neither expires the puts nor checks their expiry',
+      'expiringRate',
     );
   const started = Date.now();
   const random = seededRandom(options.seed);
@@ -313,7 +318,8 @@ export function drillPassed(
 
 /**
  * Refuses a drill that would check nothing: no writer runs no operation, so a drill of 0 writers,
- * 0 operations or 0 keys found every invariant holding over an empty store, and said so. And a
+ * 0 operations or 0 keys found every invariant holding over an empty store, and said so. A
+ * `crashRate` or `expiringRate` outside 0..1 (NaN made no crash, no expiring put). And a
  * seed the generator cannot tell from another: it takes 32 bits, so 2^32 + 1 ran seed 1's drill
  * (a fraction or a negative number, one of another seed) under a name that said otherwise.
  *
@@ -324,6 +330,12 @@ export function checkDrillOptions(options: DrillOptions): void {
     const value = options[name];
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new ValidationError(`${name} must be an integer of 1 or more (got ${String(value)}): a drill of nothing checks nothing`, name);
+    }
+  }
+  for (const name of ['crashRate', 'expiringRate'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= 1)) {
+      throw new ValidationError(`${name} must be a chance from 0 to 1 (got ${String(value)})`, name);
     }
   }
   const { seed } = options;

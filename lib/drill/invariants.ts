@@ -132,6 +132,8 @@ export async function listBlobs(s3: S3Client, bucket: string, prefix: string | u
 /**
  * The keys of the multipart uploads in progress under `prefix`. (The SDK has no paginator for
  * ListMultipartUploads: its pages continue from a key and upload-id marker pair.)
+ * @throws ListingError when a truncated page gives no markers, or the very markers it was asked
+ * with (the listing would begin again, or repeat, without end)
  */
 export async function listUploads(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -140,6 +142,10 @@ export async function listUploads(s3: S3Client, bucket: string, prefix: string):
     const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, ...markers }));
     for (const upload of page.Uploads ?? []) if (upload.Key !== undefined) keys.push(upload.Key);
     if (page.IsTruncated !== true) return keys;
+    // Without markers the next page would be asked from the start: the listing would begin again without end.
+    if (!page.NextKeyMarker && !page.NextUploadIdMarker) {
+      throw new ListingError(bucket, prefix, 'a page of uploads says it is truncated and gives no markers');
+    }
     if (page.NextKeyMarker === markers.KeyMarker && page.NextUploadIdMarker === markers.UploadIdMarker) {
       throw new ListingError(bucket, prefix, 'a page of uploads gives the markers it was asked with: the listing repeats');
     }

@@ -21,11 +21,19 @@ export interface RecordedCommand {
   readonly entryPoint: string;
 }
 
+/** Recorders made so far: each names its middleware apart. */
+let recorders = 0;
+
 export class CommandRecorder {
   readonly commands: RecordedCommand[] = [];
+  /** This recorder's middleware name: one per recorder, so a second recorder on a client adds to it, not replaces. */
+  private readonly name = `tierlogCommandRecorder-${++recorders}`;
   private current = 'unlabelled';
 
-  /** Installs the recorder on `client` (inside the SDK's retry loop). Returns the client. */
+  /**
+   * Installs the recorder on `client` (inside the SDK's retry loop). Returns the client. Attaching
+   * it again to the same client changes nothing; another recorder on the same client records too.
+   */
   attach<C extends AttachableClient>(client: C, service: 'dynamodb' | 's3'): C {
     const middleware =
       (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
@@ -37,7 +45,7 @@ export class CommandRecorder {
         });
         return next(args);
       };
-    addInsideRetryLoop(client.middlewareStack, 'tierlogCommandRecorder', middleware);
+    addInsideRetryLoop(client.middlewareStack, this.name, middleware);
     return client;
   }
 

@@ -5,7 +5,8 @@
  * server and was applied, after which the client is told it failed.
  *
  *  - `loseRequest`: the attempt fails before it is sent (retryable network error).
- *  - `loseResponse`: the attempt is sent and applied; its answer is replaced by a network error.
+ *  - `loseResponse`: the attempt is sent and applied; its answer (a refusal too) is replaced by a
+ *    network error.
  *  - `throttle`: the attempt is answered with a throttling error, not sent.
  *  - `delay`: the attempt is held for `delayMs` first (a slow call that may outlive a lease).
  *  - `fail`: the attempt is answered with `error(request)` (e.g. an access-denied or validation
@@ -19,7 +20,9 @@
  * change the world at an exact point of the protocol (e.g. another writer's write).
  *  - `crash`: the process "dies" before (or right after) the attempt: from then on every request
  *    of every client attached to this injector fails with {@link CrashError}, so no cleanup code
- *    can run, exactly as after a real crash.
+ *    can run, exactly as after a real crash. An attempt a rule still held when it died (in its
+ *    `before` hook or its `delay`) is not sent either: it fails with the same error, a delay's
+ *    at the crash.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -50,7 +53,7 @@ export interface FaultRule {
   readonly times?: number;
   /** Skip this many matching attempts first. Default 0. */
   readonly skip?: number;
-  /** For `delay`. */
+  /** For `delay`: how long the attempt is held, ms (default 1 000; `Infinity`: until the process crashes). */
   readonly delayMs?: number;
   /** For `fail`: the error the attempt is answered with. */
   readonly error?: (request: RequestInfo) => Error;
@@ -78,6 +81,12 @@ export interface FaultStats {
   injected: Record<FaultKind, number>;
 }
 
+/** The longest a Node timer waits (a longer delay fires after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Injectors made so far: each names its middleware apart. */
+let injectors = 0;
+
 /** A client whose requests an injector or a recorder can see: any AWS SDK v3 DynamoDB or S3 client. */
 export type AttachableClient = Pick<DynamoDBClient | S3Client, 'middlewareStack'>;
 
@@ -87,8 +96,12 @@ export type AttachableClient = Pick<DynamoDBClient | S3Client, 'middlewareStack'
  * `atStep('commit', config)` or `onCommand('PutObject')`) and what happens to them (`kind`).
  */
 export class FaultInjector {
+  /** This injector's middleware name: one per injector, so a second injector on a client adds to it, not replaces. */
+  private readonly name = `tierlogFaultInjector-${++injectors}`;
   private rules: Array<{ rule: FaultRule; fired: number; seen: number }> = [];
   private crashed: RequestInfo | undefined;
+  /** Releases of the attempts a `delay` holds now. */
+  private readonly held = new Set<() => void>();
   /** What it saw and did so far. */
   readonly stats: FaultStats = {
     requests: 0,
@@ -121,7 +134,11 @@ export class FaultInjector {
     return this.crashed;
   }
 
-  /** Installs the injector on `client` (inside the SDK's retry loop). Returns the client. */
+  /**
+   * Installs the injector on `client` (inside the SDK's retry loop). Returns the client. Attaching
+   * it again to the same client changes nothing; another injector on the same client adds its
+   * rules (each decides on every attempt, the one attached last first).
+   */
   attach<C extends AttachableClient>(client: C, service: 'dynamodb' | 's3'): C {
     const middleware =
       (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
@@ -133,7 +150,7 @@ export class FaultInjector {
           () => replaceToken(args.request),
         );
       };
-    addInsideRetryLoop(client.middlewareStack, 'tierlogFaultInjector', middleware);
+    addInsideRetryLoop(client.middlewareStack, this.name, middleware);
     return client;
   }
 
@@ -144,30 +161,64 @@ export class FaultInjector {
     if (rule === undefined) return send();
     this.stats.injected[rule.kind]++;
     if (rule.before !== undefined) await rule.before(request);
+    // The process may have died while this attempt was held (its hook, a delay): nothing of it goes out.
+    const alive = () => {
+      if (this.crashed !== undefined) throw new CrashError(this.crashed);
+    };
+    alive();
     switch (rule.kind) {
       case 'loseRequest':
         throw networkError('injected: request lost before it was sent');
       case 'loseResponse':
-        await send();
+        // Whatever the server answered, a refusal included, never reaches the client.
+        await send().catch(() => undefined);
         throw networkError('injected: response lost after the request was applied');
       case 'throttle':
         throw throttlingError(request);
       case 'fail':
         throw rule.error?.(request) ?? new Error(`injected failure at ${request.service}:${request.command}`);
       case 'delay':
-        await new Promise((resolve) => setTimeout(resolve, rule.delayMs ?? 1_000));
+        await this.hold(rule.delayMs ?? 1_000);
+        alive();
         return send();
       case 'expireToken':
         expireToken();
         return send();
       case 'crashBefore':
-        this.crashed = request;
+        this.crash(request);
         throw new CrashError(request);
       case 'crashAfter':
         await send().catch(() => undefined);
-        this.crashed = request;
+        this.crash(request);
         throw new CrashError(request);
     }
+  }
+
+  /**
+   * Waits `ms`, or until the process dies (a dead process holds nothing: its held attempts end with
+   * it). A wait past a timer's limit (2^31 - 1 ms, after which Node fires at once) is waited in
+   * steps; `Infinity` holds until the crash.
+   */
+  private hold(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const release = () => {
+        clearTimeout(timer);
+        this.held.delete(release);
+        resolve();
+      };
+      const wait = (left: number) => {
+        timer = left > MAX_TIMER_MS ? setTimeout(() => wait(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(release, left);
+      };
+      wait(ms);
+      this.held.add(release);
+    });
+  }
+
+  /** The process dies at `request`: every attempt a delay holds is released, to fail unsent. */
+  private crash(request: RequestInfo): void {
+    this.crashed = request;
+    for (const release of [...this.held]) release();
   }
 
   private pick(request: RequestInfo): FaultRule | undefined {

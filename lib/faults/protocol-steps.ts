@@ -13,6 +13,7 @@
  * rows and files, sent through the same clients), is `other`, never one of the store's steps.
  */
 import type { TierlogConfig } from '../config.js';
+import { CHANGELOG_ATTR, SESSION_ID_PREFIX } from '../schema/tables.js';
 import type { RequestInfo } from './fault-injector.js';
 
 /** The protocol steps a request can belong to ({@link protocolStepOf}); a fault rule aims at one with `atStep`. */
@@ -29,13 +30,13 @@ export type ProtocolStep =
   | 'renew'
   /** Change log: an upload session created (PutItem). */
   | 'session-create'
-  /** Change log: an upload session read (GetItem). */
+  /** Change log: an upload session read (GetItem; a read of a writer instance's item is `other`). */
   | 'session-read'
   /** Change log: the multipart upload's id noted on its session. */
   | 'session-note-upload'
   /** Change log: an abort's claim of its session (fences a complete in flight). */
   | 'session-abort-claim'
-  /** Change log: an upload session deleted (DeleteItem). */
+  /** Change log: an upload session deleted (DeleteItem; a sweeper's delete or retirement of a writer instance is `other`). */
   | 'session-delete'
   /** HV: the read of an object (GetItem). */
   | 'hv-read'
@@ -98,12 +99,12 @@ export function protocolStepOf(request: RequestInfo, config: ProtocolStepConfig)
       }
       return 'other';
     case 'GetItemCommand':
-      if (table === config.changeLogTable) return 'session-read';
+      if (table === config.changeLogTable) return isSessionRequest(input) ? 'session-read' : 'other';
       return table === config.objectsTable ? 'hv-read' : 'other';
     case 'PutItemCommand':
       return table === config.changeLogTable ? 'session-create' : 'other';
     case 'DeleteItemCommand':
-      if (table === config.changeLogTable) return 'session-delete';
+      if (table === config.changeLogTable) return isSessionRequest(input) || condition.includes(':abort') ? 'session-delete' : 'other';
       return table === config.objectsTable ? 'hv-remove' : 'other';
     case 'TransactWriteItemsCommand':
       return 'commit';
@@ -130,7 +131,8 @@ export function protocolStepOf(request: RequestInfo, config: ProtocolStepConfig)
 
 /**
  * Whether `request` is to the store's resources: a transaction that writes one of its tables, an
- * S3 request to its bucket (under its prefix, for one key), when the configuration names them.
+ * S3 request to its bucket (under its prefix, for one key or every key of a batch delete), when the
+ * configuration names them.
  * Single-table requests are told apart by their table in {@link protocolStepOf}.
  */
 function isTheStores(request: RequestInfo, config: ProtocolStepConfig): boolean {
@@ -142,8 +144,25 @@ function isTheStores(request: RequestInfo, config: ProtocolStepConfig): boolean 
   }
   if (request.service !== 's3') return true;
   if (config.bucket !== undefined && input.Bucket !== config.bucket) return false;
-  if (config.prefix !== undefined && typeof input.Key === 'string' && !input.Key.startsWith(`${config.prefix}/`)) return false;
+  if (config.prefix === undefined) return true;
+  const under = (key: unknown) => typeof key === 'string' && key.startsWith(`${config.prefix}/`);
+  if (typeof input.Key === 'string') return under(input.Key);
+  // A batch delete names its keys in `Delete.Objects`: the store's name only keys under its prefix.
+  const batch = (input.Delete as { Objects?: unknown } | undefined)?.Objects;
+  if (Array.isArray(batch)) return batch.every((object) => under((object as { Key?: unknown } | undefined)?.Key));
   return true;
+}
+
+/**
+ * Whether a change-log request's key is an upload session's (its id starts with
+ * `SESSION_ID_PREFIX`), not a writer instance's: a writer's read of its own items (its log's
+ * `scan`) and a sweeper's read, retirement or delete of an instance are no session's steps. (A
+ * session made before the prefix, a bare UUIDv7, cannot be told from an instance by its key.)
+ */
+function isSessionRequest(input: Record<string, unknown>): boolean {
+  const pk = (input.Key as Record<string, unknown> | undefined)?.[CHANGELOG_ATTR.pk];
+  const id = typeof pk === 'string' ? pk : (pk as { S?: unknown } | undefined)?.S;
+  return typeof id === 'string' && id.startsWith(SESSION_ID_PREFIX);
 }
 
 /** A request matcher (a fault rule's `match`) for the requests of `step`. */

@@ -38,6 +38,11 @@ describe('a drill of nothing, or of a seed the generator cannot tell from anothe
     ['seed', 2 ** 32 + 1],
     ['seed', -1],
     ['seed', 1.5],
+    // Not a chance: a NaN crash rate or expiring rate made no crash and no expiring put, and said OK.
+    ['crashRate', Number.NaN],
+    ['crashRate', 1.5],
+    ['expiringRate', Number.NaN],
+    ['expiringRate', -0.1],
   ])('%s: %s is a ValidationError naming it', async (name, value) => {
     let swept = 0;
     const error = await runDrill({
@@ -52,6 +57,25 @@ describe('a drill of nothing, or of a seed the generator cannot tell from anothe
     }).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).field).toBe(name);
+    expect(swept).toBe(0);
+  });
+});
+
+describe('a drill asked for expiring puts it cannot check is refused', () => {
+  it('expiringRate above 0 without deliverStream (no TTL, no stream: the puts would not expire) is a ValidationError naming it', async () => {
+    let swept = 0;
+    const error = await runDrill({
+      config: { ...config, replacedBlobCleanup: 'log' },
+      dynamodb,
+      s3,
+      options: { ...options, expiringRate: 0.5 },
+      sweep: async () => {
+        swept++;
+        throw new Error('no sweep may run');
+      },
+    }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe('expiringRate');
     expect(swept).toBe(0);
   });
 });
@@ -265,6 +289,14 @@ describe('npm start refuses what it cannot run, before it starts the local stack
   it.each<[string, string[], Record<string, string>, string]>([
     ['an option it cannot take', ['--writers', '0'], {}, "option '--writers <n>' argument '0' is invalid"],
     ['an unknown option', ['--writer', '2'], {}, "unknown option '--writer'"],
+    // A blank value (an unset shell variable) is no number: it was read as 0, a drill without crashes, of seed 0.
+    [
+      'a blank crash rate',
+      ['--crash-rate', '', '--writers', '1', '--operations', '2'],
+      {},
+      "option '--crash-rate <p>' argument '' is invalid",
+    ],
+    ['a blank seed', ['--seed', ' ', '--writers', '1', '--operations', '2'], {}, "option '--seed <n>' argument ' ' is invalid"],
     [
       'a TIERLOG_* variable refused',
       ['--operations', '5'],

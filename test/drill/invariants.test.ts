@@ -9,7 +9,11 @@
  */
 import { CreateMultipartUploadCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { createS3Client } from '../../lib/aws/clients.js';
+import { addInsideRetryLoop } from '../../lib/aws/retry-loop.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
+import { ListingError } from '../../lib/errors.js';
+import { withPagedListings } from '../../lib/faults/paged-listings.js';
 import { blobKey, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from '../cli/helpers.js';
 import { freshFixture } from '../support/local.js';
 import { expectClean, KiB, makeWriter, randomBody, rawState, rawValue, sameBytes } from '../tiered/harness.js';
@@ -53,6 +57,48 @@ describe('checkInvariants sees each breach it names', () => {
     expect(report.blobs).toBe(4);
     expect(report.references.get('live')).toBe(live);
     expect(Object.values(report.nestedStores)).toEqual([1]);
+  });
+});
+
+describe('checkInvariants reads the uploads in progress page by page', () => {
+  it('every page (AWS answers 1,000 uploads a page)', async () => {
+    const fx = await freshFixture();
+    const keys = ['a', 'b', 'c'].map((name) => blobKey(fx, `paged-${name}`));
+    for (const key of keys) await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key }));
+    const s3 = withPagedListings(createS3Client(), 1);
+    try {
+      expect((await checkInvariants({ ...fx, s3 })).uploads.sort()).toEqual([...keys].sort());
+    } finally {
+      s3.destroy();
+    }
+  });
+
+  it('a truncated page that gives no markers (a proxy, an S3-compatible store) is a ListingError, not a listing begun again without end', async () => {
+    const fx = await freshFixture();
+    for (const name of ['a', 'b', 'c']) {
+      await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: blobKey(fx, `marker-${name}`) }));
+    }
+    const s3 = withPagedListings(createS3Client(), 1);
+    let pages = 0;
+    // Pages after the first say they are truncated and give no markers to go on from.
+    addInsideRetryLoop(
+      s3.middlewareStack,
+      'testMarkersDropped',
+      (next: (args: unknown) => Promise<{ output: Record<string, unknown> }>, context: { commandName?: string }) =>
+        async (args: { input: Record<string, unknown> }) => {
+          const result = await next(args);
+          if (context.commandName !== 'ListMultipartUploadsCommand') return result;
+          if (++pages > 20) throw new Error('the listing of uploads asked for more than 20 pages');
+          if (args.input.KeyMarker === undefined) return result;
+          const { NextKeyMarker: _key, NextUploadIdMarker: _id, ...output } = result.output;
+          return { ...result, output };
+        },
+    );
+    try {
+      await expect(checkInvariants({ ...fx, s3 })).rejects.toBeInstanceOf(ListingError);
+    } finally {
+      s3.destroy();
+    }
   });
 });
 

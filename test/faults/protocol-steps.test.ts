@@ -9,9 +9,11 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { ReplacedBlobCleanup } from '../../lib/config.js';
+import { CommandRecorder, type RecordedCommand } from '../../lib/faults/command-recorder.js';
 import { atStep, protocolStepOf } from '../../lib/faults/protocol-steps.js';
+import { SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
 import { freshFixture } from '../support/local.js';
-import { KiB, makeWriter, writersClosedAfterEach, randomBody, type Writer } from '../tiered/harness.js';
+import { KiB, makeSweeper, makeWriter, PAST_EVERYTHING_MS, writersClosedAfterEach, randomBody, type Writer } from '../tiered/harness.js';
 
 const open = writersClosedAfterEach();
 
@@ -94,6 +96,16 @@ describe("a writer's own requests through the same clients are not the store's s
     ['a PutObject to the bucket outside the prefix', s3('PutObjectCommand', { Bucket: 'blobs-b', Key: 'thumbs/x' }), 'other'],
     ['a PutObject under the prefix', s3('PutObjectCommand', { Bucket: 'blobs-b', Key: 'blobs/x' }), 'upload'],
     ['a DeleteObject to another bucket', s3('DeleteObjectCommand', { Bucket: 'thumbnails', Key: 'blobs/x' }), 'other'],
+    [
+      'a DeleteObjects of keys outside the prefix',
+      s3('DeleteObjectsCommand', { Bucket: 'blobs-b', Delete: { Objects: [{ Key: 'thumbs/x' }, { Key: 'thumbs/y' }] } }),
+      'other',
+    ],
+    [
+      'a DeleteObjects under the prefix',
+      s3('DeleteObjectsCommand', { Bucket: 'blobs-b', Delete: { Objects: [{ Key: 'blobs/x' }] } }),
+      'delete-blobs',
+    ],
     ['an UploadPart to another bucket', s3('UploadPartCommand', { Bucket: 'thumbnails', Key: 'blobs/x', PartNumber: 1 }), 'other'],
     [
       'a transaction of other tables',
@@ -112,5 +124,44 @@ describe("a writer's own requests through the same clients are not the store's s
   ])('%s: not the step of another resource', (_what, request, step) => {
     expect(protocolStepOf(request, config)).toBe(step);
     expect(atStep('upload', config)(request)).toBe(step === 'upload');
+  });
+});
+
+describe("a writer instance's own item is no upload session's", () => {
+  const sessionSteps = (steps: string[]) => steps.filter((s) => s.startsWith('session-'));
+  const isInstanceRequest = (config: { changeLogTable: string }, c: RecordedCommand) =>
+    c.input.TableName === config.changeLogTable &&
+    (c.command === 'GetItem' || c.command === 'DeleteItem') &&
+    !String((c.input.Key as Record<string, { S?: string }> | undefined)?.pk?.S).startsWith(SESSION_ID_PREFIX);
+  const stepOf = (config: Parameters<typeof protocolStepOf>[1], c: RecordedCommand) =>
+    protocolStepOf({ service: c.service, command: `${c.command}Command`, input: c.input }, config);
+
+  test("a writer's scan of its log reads its instance items: not session-read", async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    await w.store.put('steps/scan', randomBody(40 * KiB));
+    w.recorder.reset();
+    await w.log.scan();
+    const reads = w.recorder.commands.filter((c) => isInstanceRequest(fx.config, c));
+    expect(reads.length).toBeGreaterThan(0);
+    expect(sessionSteps(reads.map((c) => stepOf(fx.config, c)))).toEqual([]);
+  });
+
+  test("a sweeper's read and retirement of a dead writer's idle instance: not session-read, not session-delete", async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    await w.store.put('steps/retired', randomBody(40 * KiB));
+    w.close();
+    const recorder = new CommandRecorder();
+    const { sweeper, close } = makeSweeper(fx, PAST_EVERYTHING_MS, { recorder });
+    try {
+      await sweeper.sweep();
+    } finally {
+      close();
+    }
+    const requests = recorder.commands.filter((c) => isInstanceRequest(fx.config, c));
+    expect(requests.map((c) => c.command)).toContain('DeleteItem');
+    expect(sessionSteps(requests.map((c) => stepOf(fx.config, c)))).toEqual([]);
   });
 });

@@ -1,0 +1,173 @@
+/**
+ * The FaultInjector's (and the CommandRecorder's) own promises, on real requests to the local servers: what their TSDoc says a
+ * rule and a crash do is what a request meets.
+ */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, test } from 'vitest';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { CommandRecorder } from '../../lib/faults/command-recorder.js';
+import { CrashError, FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { freshFixture } from '../support/local.js';
+
+const keyIs = (key: string) => (r: RequestInfo) => r.input.Key === key;
+
+describe('a crash ends every request of the process, those a rule still held included', () => {
+  test.each([
+    ['held by a delay', 'delay', 400, 0],
+    ['held by its before hook (a lost answer)', 'loseResponse', undefined, 400],
+  ] as const)('a request %s when the process died is never sent', async (_what, kind, delayMs, hookMs) => {
+    const fx = await freshFixture();
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const injector = new FaultInjector()
+      .add({
+        kind,
+        ...(delayMs !== undefined ? { delayMs } : {}),
+        match: keyIs('held/x'),
+        before: async () => {
+          holding();
+          await new Promise((resolve) => setTimeout(resolve, hookMs));
+        },
+      })
+      .add({ kind: 'crashBefore', match: onCommand('PutObject') });
+    const s3 = injector.attach(createS3Client(), 's3');
+    try {
+      const slow = s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'held/x', Body: 'late' })).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      // The process dies while the first request is held, before it was sent.
+      await held;
+      await expect(s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'dies/y', Body: 'y' }))).rejects.toBeInstanceOf(
+        CrashError,
+      );
+      expect(await slow).toBeInstanceOf(CrashError);
+      const listed = await fx.s3.send(new ListObjectsV2Command({ Bucket: fx.config.bucket }));
+      expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([]);
+    } finally {
+      s3.destroy();
+    }
+  });
+});
+
+describe('a delay held when the process dies ends with it', () => {
+  test('the held attempt fails with the CrashError at the crash, not when its delay would have ended', async () => {
+    const fx = await freshFixture();
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const injector = new FaultInjector()
+      .add({ kind: 'delay', delayMs: 60_000, match: keyIs('held/x'), before: async () => holding() })
+      .add({ kind: 'crashBefore', match: onCommand('PutObject') });
+    const s3 = injector.attach(createS3Client(), 's3');
+    try {
+      const started = Date.now();
+      const slow = s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'held/x', Body: 'late' })).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await held;
+      await expect(s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'dies/y', Body: 'y' }))).rejects.toBeInstanceOf(
+        CrashError,
+      );
+      expect(await slow).toBeInstanceOf(CrashError);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      s3.destroy();
+    }
+  }, 90_000);
+});
+
+describe('a delay longer than a timer holds (2^31 ms and more, Infinity) holds its attempt', () => {
+  test.each([2 ** 32, Number.POSITIVE_INFINITY])(
+    'delayMs %s: not sent at once (a timer past 2^31 - 1 ms fires after 1 ms)',
+    async (delayMs) => {
+      const fx = await freshFixture();
+      const injector = new FaultInjector()
+        .add({ kind: 'delay', delayMs, match: keyIs('held/x') })
+        .add({ kind: 'crashBefore', match: onCommand('PutObject') });
+      const s3 = injector.attach(createS3Client(), 's3');
+      try {
+        const slow = s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'held/x', Body: 'late' })).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const listed = await fx.s3.send(new ListObjectsV2Command({ Bucket: fx.config.bucket }));
+        expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([]);
+        // Released by the process's death.
+        await expect(s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'dies/y', Body: 'y' }))).rejects.toBeInstanceOf(
+          CrashError,
+        );
+        expect(await slow).toBeInstanceOf(CrashError);
+      } finally {
+        s3.destroy();
+      }
+    },
+  );
+});
+
+describe('a lost response loses whatever the server answered', () => {
+  test("a refusal's answer lost is a network error to the client, which the SDK sends again", async () => {
+    const fx = await freshFixture();
+    const item = { key: { S: 'lost/refusal' }, v: { N: '1' } };
+    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: item }));
+    const injector = new FaultInjector().add({ kind: 'loseResponse', match: onCommand('PutItem'), times: 1 });
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(injector.attach(createDynamoDBClient(), 'dynamodb'), 'dynamodb');
+    try {
+      const create = new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(#k)',
+        ExpressionAttributeNames: { '#k': 'key' },
+      });
+      await expect(dynamodb.send(create)).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
+      expect(injector.stats.injected.loseResponse).toBe(1);
+      // The first attempt's refusal never reached the client: it sent the request again.
+      expect(recorder.names()).toEqual(['PutItem', 'PutItem']);
+    } finally {
+      dynamodb.destroy();
+    }
+  });
+});
+
+describe('a client attached to more than one injector', () => {
+  test("each injector's rules apply; the same injector attached twice decides once per attempt", async () => {
+    const fx = await freshFixture();
+    const first = new FaultInjector().add({ kind: 'fail', match: keyIs('first/x'), error: () => new Error('first refused') });
+    const second = new FaultInjector().add({ kind: 'fail', match: keyIs('second/x'), error: () => new Error('second refused') });
+    const s3 = second.attach(first.attach(first.attach(createS3Client(), 's3'), 's3'), 's3');
+    try {
+      const put = (key: string) => s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: key, Body: key }));
+      await expect(put('first/x')).rejects.toThrow('first refused');
+      await expect(put('second/x')).rejects.toThrow('second refused');
+      await put('neither/x');
+      // The one attached last decides first: the attempt it refused never reached the other.
+      expect(second.stats.requests).toBe(3);
+      expect(first.stats.requests).toBe(2);
+    } finally {
+      s3.destroy();
+    }
+  });
+});
+
+describe('a client attached to more than one recorder', () => {
+  test('each recorder records every attempt; the same recorder attached twice records it once', async () => {
+    const fx = await freshFixture();
+    const outer = new CommandRecorder();
+    const inner = new CommandRecorder();
+    const s3 = outer.attach(inner.attach(inner.attach(createS3Client(), 's3'), 's3'), 's3');
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'recorded/x', Body: 'x' }));
+      expect(inner.names()).toEqual(['PutObject']);
+      expect(outer.names()).toEqual(['PutObject']);
+    } finally {
+      s3.destroy();
+    }
+  });
+});
