@@ -27,6 +27,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { addInsideRetryLoop } from '../aws/retry-loop.js';
+import { MAX_TIMER_MS } from '../constants.js';
 
 /** What a fault does to the attempt it fires on (see the kinds in the module header). */
 export type FaultKind = 'loseRequest' | 'loseResponse' | 'throttle' | 'delay' | 'fail' | 'expireToken' | 'crashBefore' | 'crashAfter';
@@ -80,9 +81,6 @@ export interface FaultStats {
   /** Faults injected, by kind. */
   injected: Record<FaultKind, number>;
 }
-
-/** The longest a Node timer waits (a longer delay fires after 1 ms). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Injectors made so far: each names its middleware apart. */
 let injectors = 0;
