@@ -437,7 +437,9 @@ export function reportError(err: unknown, io: CliIO): number {
   }
   const config = err instanceof ConfigError ? err : awsSettingError(err);
   if (config !== undefined) {
-    say(`configuration: ${config.message} (tierlog --help lists the variables)`);
+    // The hint where a variable is at fault: a setting such as this machine's clock is none of them.
+    const variable = /^[A-Z][A-Z0-9_]*$/.test(config.setting);
+    say(`configuration: ${config.message}${variable ? ' (tierlog --help lists the variables)' : ''}`);
     return EXIT.usage;
   }
   if (err instanceof ResourceMissingError || err instanceof TierlogError) {
