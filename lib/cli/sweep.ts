@@ -69,6 +69,18 @@ function changedAnything(r: SweepReport): boolean {
   return r.instancesRetired + r.instancesClaimed + r.instancesDrained + r.entriesRecovered + r.blobsDeleted + r.abandonedUploadsAborted > 0;
 }
 
+/**
+ * Tells the operator the store check could not decide (`reason`, the audits' words, which end in
+ * "deletes refused": the sweep does not refuse). An instance item stamped by another store's writer
+ * is still quarantined; one written before the stamps existed is judged against this table.
+ */
+function warnUnchecked(ctx: Pick<CliContext, 'io'>, reason: string): void {
+  const why = reason.replace(/; deletes refused.*$/s, '');
+  ctx.io.stderr.write(
+    `tierlog: warning: ${terminalSafe(why)}: sweeping on, as the scheduled sweeper does (an item stamped by another store's writer is quarantined; an unstamped one is judged against ${CONFIG_ENV.objectsTable})\n`,
+  );
+}
+
 /** Logs the sweeper's warnings and errors on stderr, one line each. */
 export function stderrLogger(err: CliOutput): SweepLogger {
   const line = (level: string, message: string, attributes?: Record<string, unknown>) =>
@@ -102,6 +114,9 @@ export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {
     lt: new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix),
   });
   if (binding.kind === 'unbound') throw new ConfigError(`${CONFIG_ENV.objectsTable}: ${binding.reason}`, CONFIG_ENV.objectsTable);
+  // Not told either way (a role that may not list the bucket): the sweep goes on, as the scheduled
+  // sweeper does, with only the items' store stamps to guard it; the operator is told so.
+  if (binding.kind === 'undecided') warnUnchecked(ctx, binding.reason);
   // ... and on AWS's clock, within the skew margin: the sweeper trusts its own (DESIGN.md, Recovery).
   const tuning = sweeperTuningFromEnv(ctx.env);
   checkClock(ctx, tuning.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS);
