@@ -587,8 +587,18 @@ async function sessionRequest(
  */
 function objectTypeOfSessionCreate(event: APIGatewayProxyEventV2, headers: Record<string, string>): string | undefined {
   const type = headers['content-type'];
-  if (type === undefined || (event.body ?? '') !== '' || /^application\/json\s*(;|$)/i.test(type)) return undefined;
+  if (type === undefined || !blankBody(event) || /^application\/json\s*(;|$)/i.test(type)) return undefined;
   return type;
+}
+
+/**
+ * The request has no body, or a blank one (white space): what {@link jsonBody} reads as no fields.
+ * A blank body taken for one, the create's `Content-Type` was taken for the body's and the
+ * object's type dropped.
+ */
+function blankBody(event: APIGatewayProxyEventV2): boolean {
+  const raw = event.body ?? '';
+  return (event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw).trim() === '';
 }
 
 async function createSession(

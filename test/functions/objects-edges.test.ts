@@ -1086,8 +1086,15 @@ describe("a session's create takes the object's content type as S3 does", () => 
    * `application/octet-stream`. With no body, the header is the object's type now; JSON's own
    * type there (a JSON client's default) and a JSON body's header are not.
    */
-  test.each<{ name: string; headers: Record<string, string>; body?: Record<string, string>; served: string }>([
+  test.each<{ name: string; headers: Record<string, string>; body?: Record<string, string>; raw?: string; served: string }>([
     { name: 'no body, Content-Type: video/mp4', headers: { 'content-type': 'video/mp4' }, served: 'video/mp4' },
+    // A blank body is no body to the JSON reader: no fields, so the header is the object's type.
+    {
+      name: 'a blank body (a line break), Content-Type: video/mp4',
+      headers: { 'content-type': 'video/mp4' },
+      raw: '\n',
+      served: 'video/mp4',
+    },
     {
       name: 'no body, Content-Type: application/json',
       headers: { 'content-type': 'application/json; charset=utf-8' },
@@ -1105,13 +1112,13 @@ describe("a session's create takes the object's content type as S3 does", () => 
       body: {},
       served: 'application/octet-stream',
     },
-  ])('$name: the object is $served', async ({ name, headers, body, served }) => {
+  ])('$name: the object is $served', async ({ name, headers, body, raw, served }) => {
     const w = writer();
     const key = `sessions/type/${encodeURIComponent(name)}`;
     const created = await call(w, 'POST', `/objects/${key}`, {
       query: 'uploads',
       headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(body !== undefined ? { body: JSON.stringify(body) } : raw !== undefined ? { body: raw } : {}),
     });
     expect(created.statusCode).toBe(201);
     const { uploadId } = JSON.parse(String(created.body)) as { uploadId: string };
