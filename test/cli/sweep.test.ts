@@ -556,9 +556,8 @@ describe('tierlog sweep with an error', () => {
 });
 
 describe("tierlog sweep when a shard's lease-index query fails", () => {
-  test('the report of what the other shards did is printed (--json), then the error; exit 1', async () => {
-    const fx = await freshFixture();
-    const { blobs } = await putDeadInstance(fx, { fenced: true, shard: 1 });
+  /** A DynamoDB client whose every lease-index query of shard 0 fails with `error()`. */
+  function shard0QueryFailing(error: () => Error) {
     const dynamodb = createDynamoDBClient();
     open.push({ close: () => dynamodb.destroy() });
     new FaultInjector()
@@ -568,9 +567,16 @@ describe("tierlog sweep when a shard's lease-index query fails", () => {
           r.command === 'QueryCommand' &&
           r.input.IndexName !== undefined &&
           (r.input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0',
-        error: () => awsServiceError('InternalServerError', 500, 'injected: service unavailable'),
+        error,
       })
       .attach(dynamodb, 'dynamodb');
+    return dynamodb;
+  }
+
+  test('the report of what the other shards did is printed (--json), then the error; exit 1', async () => {
+    const fx = await freshFixture();
+    const { blobs } = await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const dynamodb = shard0QueryFailing(() => awsServiceError('InternalServerError', 500, 'injected: service unavailable'));
     const run = await cliJson({ ...fx, dynamodb }, ['sweep']);
     expect(run.code).toBe(1);
     expect(run.json).toMatchObject({
@@ -606,21 +612,9 @@ describe("tierlog sweep when a shard's lease-index query fails", () => {
   test('credentials lost after another shard was swept: the report, the configuration error, exit 1 (not 2: the sweep acted)', async () => {
     const fx = await freshFixture();
     const { blobs } = await putDeadInstance(fx, { fenced: true, shard: 1 });
-    const dynamodb = createDynamoDBClient();
-    open.push({ close: () => dynamodb.destroy() });
-    new FaultInjector()
-      .add({
-        kind: 'fail',
-        match: (r) =>
-          r.command === 'QueryCommand' &&
-          r.input.IndexName !== undefined &&
-          (r.input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0',
-        error: () =>
-          Object.assign(new Error('injected: the SSO session associated with this profile has expired'), {
-            name: 'CredentialsProviderError',
-          }),
-      })
-      .attach(dynamodb, 'dynamodb');
+    const dynamodb = shard0QueryFailing(() =>
+      Object.assign(new Error('injected: the SSO session associated with this profile has expired'), { name: 'CredentialsProviderError' }),
+    );
     const run = await cliJson({ ...fx, dynamodb }, ['sweep']);
     expect(run.json).toMatchObject({ instancesClaimed: 1, blobsDeleted: 1, error: { name: 'ConfigError', exitCode: 1 } });
     expect(run.code).toBe(1);
