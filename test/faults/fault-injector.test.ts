@@ -3,7 +3,7 @@
  * rule and a crash do is what a request meets.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
@@ -11,6 +11,20 @@ import { CrashError, FaultInjector, onCommand, type RequestInfo } from '../../li
 import { freshFixture } from '../support/local.js';
 
 const keyIs = (key: string) => (r: RequestInfo) => r.input.Key === key;
+
+/**
+ * Sends a put of `held/x` (which a rule holds: `held` resolves once it does), then, while it is
+ * held, one of `dies/y`, which crashes the process: both end with the CrashError.
+ */
+async function crashWhileHeld(s3: S3Client, bucket: string, held: Promise<void>): Promise<void> {
+  const slow = s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'held/x', Body: 'late' })).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  await held;
+  await expect(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'dies/y', Body: 'y' }))).rejects.toBeInstanceOf(CrashError);
+  expect(await slow).toBeInstanceOf(CrashError);
+}
 
 describe('a crash ends every request of the process, those a rule still held included', () => {
   test.each([
@@ -35,16 +49,8 @@ describe('a crash ends every request of the process, those a rule still held inc
       .add({ kind: 'crashBefore', match: onCommand('PutObject') });
     const s3 = injector.attach(createS3Client(), 's3');
     try {
-      const slow = s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'held/x', Body: 'late' })).then(
-        () => undefined,
-        (err: unknown) => err,
-      );
       // The process dies while the first request is held, before it was sent.
-      await held;
-      await expect(s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'dies/y', Body: 'y' }))).rejects.toBeInstanceOf(
-        CrashError,
-      );
-      expect(await slow).toBeInstanceOf(CrashError);
+      await crashWhileHeld(s3, fx.config.bucket, held);
       const listed = await fx.s3.send(new ListObjectsV2Command({ Bucket: fx.config.bucket }));
       expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([]);
     } finally {
@@ -66,15 +72,7 @@ describe('a delay held when the process dies ends with it', () => {
     const s3 = injector.attach(createS3Client(), 's3');
     try {
       const started = Date.now();
-      const slow = s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'held/x', Body: 'late' })).then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-      await held;
-      await expect(s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'dies/y', Body: 'y' }))).rejects.toBeInstanceOf(
-        CrashError,
-      );
-      expect(await slow).toBeInstanceOf(CrashError);
+      await crashWhileHeld(s3, fx.config.bucket, held);
       expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
       s3.destroy();
