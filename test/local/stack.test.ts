@@ -50,6 +50,21 @@ async function leftRunning(before: number[]): Promise<number[]> {
   return left;
 }
 
+/** Runs `body` with `vars` on process.env, then puts them back and removes the directory `temp`. */
+async function withEnvIn(temp: string, vars: Record<string, string>, body: () => Promise<void>): Promise<void> {
+  const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, vars);
+  try {
+    await body();
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    rmSync(temp, { recursive: true, force: true });
+  }
+}
+
 describe('startLocalStack', () => {
   it('starts both servers, serves requests, and stop() ends them (idempotently)', async () => {
     const before = { ...process.env };
@@ -190,28 +205,19 @@ describe('startLocalStack', () => {
 
   it('a start that fails leaves nothing running: DynamoDB Local, which started, is ended when the S3 server does not start', async () => {
     const before = descendants();
-    const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, TMPDIR: process.env.TMPDIR };
     const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
     // The S3 server is a Node.js process: this makes it exit at once. DynamoDB Local (java) starts.
-    process.env.NODE_OPTIONS = '--require=/nonexistent/tierlog-stack-test.cjs';
-    process.env.TMPDIR = temp; // where the stack makes the S3 server's data directory
-    try {
+    // TMPDIR: where the stack makes the S3 server's data directory.
+    await withEnvIn(temp, { NODE_OPTIONS: '--require=/nonexistent/tierlog-stack-test.cjs', TMPDIR: temp }, async () => {
       await expect(startLocalStack({ exportEnv: false })).rejects.toThrow(/S3 server exited with 1/);
       // Nor anything on disk: the data directory the S3 server never ran in is removed too.
       expect(readdirSync(temp)).toEqual([]);
-    } finally {
-      for (const [name, value] of Object.entries(saved)) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-      rmSync(temp, { recursive: true, force: true });
-    }
+    });
     expect(await leftRunning(before)).toEqual([]);
   });
 
   it('an S3 server that fails to listen fails the start at once, with its error, not after the whole readyTimeoutMs; nothing left running or on disk', async () => {
     const before = descendants();
-    const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, TMPDIR: process.env.TMPDIR };
     const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
     const data = join(temp, 'data');
     mkdirSync(data);
@@ -223,22 +229,15 @@ describe('startLocalStack', () => {
         return this;
       };\n`,
     );
-    process.env.NODE_OPTIONS = `--require=${join(temp, 'listen-fails.cjs')}`;
-    process.env.TMPDIR = data; // where the S3 server makes its data directory
-    const started = Date.now();
-    try {
+    // TMPDIR: where the S3 server makes its data directory.
+    await withEnvIn(temp, { NODE_OPTIONS: `--require=${join(temp, 'listen-fails.cjs')}`, TMPDIR: data }, async () => {
+      const started = Date.now();
       await expect(startLocalStack({ exportEnv: false, readyTimeoutMs: 30_000 })).rejects.toThrow(
         /S3 server exited with 1: [\s\S]*listen EMFILE \(test\)/,
       );
       expect(Date.now() - started, 'not the whole readyTimeoutMs').toBeLessThan(25_000);
       expect(readdirSync(data), 'its data directory removed').toEqual([]);
-    } finally {
-      for (const [name, value] of Object.entries(saved)) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-      rmSync(temp, { recursive: true, force: true });
-    }
+    });
     expect(await leftRunning(before)).toEqual([]);
   });
 
