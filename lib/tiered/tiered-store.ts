@@ -681,7 +681,9 @@ export class TieredStore {
       }
       // Throttled to the last: uploading the body again for another round would only add load.
       if (throttled !== undefined) throw throttled;
-      return RETRY;
+      // Lost on every attempt: another round would upload the body again, under a new blob, to
+      // lose as many more (maxAttempts squared commits, maxAttempts uploads). The bound is this.
+      throw new ContentionError(key, this.maxAttempts);
     } finally {
       await this.close(change);
     }
