@@ -662,6 +662,9 @@ export class TieredStore {
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
         // Tried again (a lost CAS, load): the expiry may have passed since `fields` checked it.
         if (attempt > 0) this.assertExpiryAhead(options);
+        // `ifVersion` is judged as the write lands, not at the read: an object that expired since
+        // (during the upload, a backoff) is absent to it, and the CAS on its item would land.
+        this.assertVersion(key, options.ifVersion, current);
         const write = this.hv.tombstoneWrite(
           key,
           change.blob!,
