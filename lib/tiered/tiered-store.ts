@@ -170,7 +170,10 @@ export interface TieredStoreOptions {
   readonly maxAttempts?: number;
   /** Reads use consistent reads (read-your-writes). Default true. */
   readonly consistentReads?: boolean;
-  /** Receives errors of in-process cleanup (the entry then stays for the sweeper). */
+  /**
+   * Receives errors of in-process cleanup (the entry then stays for the sweeper). What it throws,
+   * or the rejection of the promise an async one returns, changes nothing.
+   */
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
   /**
    * Answer a write as soon as its commit landed and run its settle (delete the replaced blob,
