@@ -747,6 +747,9 @@ export class TieredStore {
     const change = this.change(key, undefined, current.blob);
     try {
       await change.record();
+      // `ifVersion` is judged as the write lands: an object that expired while a plain log
+      // recorded the change (a request of its own) is absent to it, and the CAS on its item would land.
+      this.assertVersion(key, ifVersion, current);
       const refused = await change.commit(write(change.changeId, expectedOf(current)), current.blob, beforeAttempt);
       if (refused === undefined) return;
       if (refused.kind === 'conflict') this.assertVersion(key, ifVersion, this.parse(refused.current));
