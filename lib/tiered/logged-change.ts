@@ -345,9 +345,25 @@ export class LoggedChange {
 
   private report(err: unknown, blob?: string): void {
     try {
-      this.ctx.onCleanupError(err, { key: this.key, changeId: this.changeId, ...(blob !== undefined ? { blob } : {}) });
+      const returned: unknown = this.ctx.onCleanupError(err, {
+        key: this.key,
+        changeId: this.changeId,
+        ...(blob !== undefined ? { blob } : {}),
+      });
+      // An async reporter's rejection is its throw: nothing. Unhandled, it would end the process.
+      if (isThenable(returned)) Promise.resolve(returned).catch(() => {});
     } catch {
       // A failing reporter changes nothing.
     }
   }
+}
+
+/**
+ * True when `value`, what a user callback returned, is a promise (an async callback's): its
+ * rejection must be handled as the callback's throw is, or Node ends the process on it.
+ */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
 }

@@ -170,7 +170,10 @@ export interface TieredStoreOptions {
   readonly maxAttempts?: number;
   /** Reads use consistent reads (read-your-writes). Default true. */
   readonly consistentReads?: boolean;
-  /** Receives errors of in-process cleanup (the entry then stays for the sweeper). */
+  /**
+   * Receives errors of in-process cleanup (the entry then stays for the sweeper). What it throws,
+   * or the rejection of the promise an async one returns, changes nothing.
+   */
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
   /**
    * Answer a write as soon as its commit landed and run its settle (delete the replaced blob,
@@ -662,6 +665,9 @@ export class TieredStore {
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
         // Tried again (a lost CAS, load): the expiry may have passed since `fields` checked it.
         if (attempt > 0) this.assertExpiryAhead(options);
+        // `ifVersion` is judged as the write lands, not at the read: an object that expired since
+        // (during the upload, a backoff) is absent to it, and the CAS on its item would land.
+        this.assertVersion(key, options.ifVersion, current);
         const write = this.hv.tombstoneWrite(
           key,
           change.blob!,
@@ -681,7 +687,9 @@ export class TieredStore {
       }
       // Throttled to the last: uploading the body again for another round would only add load.
       if (throttled !== undefined) throw throttled;
-      return RETRY;
+      // Lost on every attempt: another round would upload the body again, under a new blob, to
+      // lose as many more (maxAttempts squared commits, maxAttempts uploads). The bound is this.
+      throw new ContentionError(key, this.maxAttempts);
     } finally {
       await this.close(change);
     }
@@ -739,6 +747,9 @@ export class TieredStore {
     const change = this.change(key, undefined, current.blob);
     try {
       await change.record();
+      // `ifVersion` is judged as the write lands: an object that expired while a plain log
+      // recorded the change (a request of its own) is absent to it, and the CAS on its item would land.
+      this.assertVersion(key, ifVersion, current);
       const refused = await change.commit(write(change.changeId, expectedOf(current)), current.blob, beforeAttempt);
       if (refused === undefined) return;
       if (refused.kind === 'conflict') this.assertVersion(key, ifVersion, this.parse(refused.current));

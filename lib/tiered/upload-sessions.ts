@@ -59,6 +59,7 @@ import { MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, assertPartSize, partCountOf,
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
 import { type ExpiryPolicy, isExpired, refuseIfExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
 import { commitWrite } from './commit.js';
+import { isThenable } from './logged-change.js';
 import { nextVersion } from './versions.js';
 import { type Expected, expectedOf, type HvRecord, type HvTable, liveOf } from './hv-table.js';
 import { type LtBucket, mayBeAssemblyOf, type UploadedPart } from './lt-bucket.js';
@@ -801,7 +802,9 @@ export class UploadSessions {
   /** Hands a cleanup error to `onCleanupError`: user code, whose own error changes no answer. */
   private report(err: unknown, context: { key: string; changeId: string; blob?: string }): void {
     try {
-      this.o.onCleanupError?.(err, context);
+      const returned: unknown = this.o.onCleanupError?.(err, context);
+      // An async reporter's rejection is its throw (logged-change.ts): handled, changing nothing.
+      if (isThenable(returned)) Promise.resolve(returned).catch(() => {});
     } catch {
       // What was not cleaned stays for the sweeper either way.
     }

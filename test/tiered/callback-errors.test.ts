@@ -28,8 +28,11 @@ beforeEach(async () => {
 });
 const open = writersClosedAfterEach();
 
-/** A writer whose delete of blobs is refused and whose cleanup reporter throws. */
-function failingCleanup(): { w: Writer; reported: unknown[] } {
+/**
+ * A writer whose delete of blobs is refused and whose cleanup reporter throws (`rejects`: an async
+ * reporter, whose returned promise rejects).
+ */
+function failingCleanup(rejects = false): { w: Writer; reported: unknown[] } {
   const reported: unknown[] = [];
   const denied = () =>
     Object.assign(new Error('injected: denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } });
@@ -37,10 +40,15 @@ function failingCleanup(): { w: Writer; reported: unknown[] } {
   const w = makeWriter(fx, {
     injector,
     store: {
-      onCleanupError: (err) => {
-        reported.push(err);
-        throw new Error('a reporter that throws');
-      },
+      onCleanupError: rejects
+        ? async (err) => {
+            reported.push(err);
+            throw new Error('an async reporter that rejects');
+          }
+        : (err) => {
+            reported.push(err);
+            throw new Error('a reporter that throws');
+          },
     },
   });
   open.push(w);
@@ -77,4 +85,34 @@ test('an upload session complete over a large object whose replaced blob cannot 
   expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
   await sweepPastEverything(fx);
   await expectClean(fx, expect);
+});
+
+/** What `run` leaves unhandled: promise rejections nobody awaits (Node ends a process on one). */
+async function unhandledRejectionsOf(run: () => Promise<void>): Promise<unknown[]> {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await run();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  return unhandled;
+}
+
+test('an async reporter whose promise rejects leaves no unhandled rejection: a large overwrite and a session complete answer, nothing else', async () => {
+  const setup = makeWriter(fx);
+  open.push(setup);
+  await setup.store.put('callbacks/async/put', randomBody(40 * KiB));
+  await setup.store.put('callbacks/async/session', randomBody(40 * KiB));
+  const { w, reported } = failingCleanup(true);
+  const unhandled = await unhandledRejectionsOf(async () => {
+    await w.store.put('callbacks/async/put', randomBody(40 * KiB + 1));
+    const body = randomBody(5 * MiB + 7);
+    const created = await w.store.createUpload('callbacks/async/session', { size: body.byteLength, partSize: 5 * MiB });
+    await w.store.completeUpload(created.uploadId, await uploadParts(w.store, created.uploadId, body, 5 * MiB));
+  });
+  expect(reported.length, 'the failures were reported').toBeGreaterThanOrEqual(2);
+  expect(unhandled, "the reporter's rejections, unhandled").toEqual([]);
 });

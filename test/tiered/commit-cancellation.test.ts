@@ -317,6 +317,29 @@ describe('an upload session complete overtaken by another writer on every attemp
   });
 });
 
+describe('a large put overtaken by another writer on every attempt', () => {
+  test('ContentionError after maxAttempts commits of one upload, not maxAttempts rounds that upload the body again', async () => {
+    const key = 'cancel/put/overtaken-always';
+    const other = writer();
+    // Before each commit goes out, another writer overwrites the key: the commit's CAS is lost.
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      match: steps(fx.config).commit,
+      before: async () => void (await other.store.put(key, 'theirs')),
+    });
+    const w = makeWriter(fx, { injector, store: { maxAttempts: 3 } });
+    open.push(w);
+    const error = await w.store.put(key, randomBody(40 * 1024)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ContentionError);
+    expect(injector.stats.injected.delay, 'its maxAttempts commits, not one more').toBe(3);
+    expect(w.recorder.commands.filter((c) => c.command === 'PutObject').length, 'the body uploaded once').toBe(1);
+    expect(new TextDecoder().decode(await rawValue(fx, key))).toBe('theirs');
+    expect(w.log.outstanding, 'the writer keeps no entry').toBe(0);
+    expect(await leftOf(key), 'its blob deleted at once, no entry left').toEqual({ lost: [], unreferenced: [], entries: 0 });
+  });
+});
+
 describe('an objects item that would pass 400 KB (DynamoDB Local refuses it for real)', () => {
   test('a small body over a large one, on an item carrying 120 KB of attributes of its own: refused, the old value stays, nothing left', async () => {
     const key = 'cancel/item-too-large';

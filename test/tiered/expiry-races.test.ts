@@ -16,7 +16,7 @@ import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
-import { ContentionError, ValidationError } from '../../lib/errors.js';
+import { ContentionError, ValidationError, VersionConflictError } from '../../lib/errors.js';
 import { StreamCleanup, TTL_PRINCIPAL } from '../../lib/recovery/stream-cleanup.js';
 import { HvTable } from '../../lib/tiered/hv-table.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -327,4 +327,52 @@ test("an expiry that passes while a large put's commit is tried again (another w
   }
   expect(new TextDecoder().decode((await w.store.get(key))!.body)).toBe('theirs');
   await expectClean(fx, expect);
+});
+
+describe('an object that expires while a large put with ifVersion runs', () => {
+  // `ifVersion` is judged where the write lands: an object expired by then is absent to it (0),
+  // as an upload session's complete judges it at each of its commits.
+  const passes = () => {
+    now += HOUR + 5 * SEC;
+  };
+  const rules = {
+    // A slow upload: the object expires before the commit.
+    upload: () => ({ kind: 'delay' as const, delayMs: 0, times: 1, match: onCommand('PutObjectCommand'), before: async () => passes() }),
+    // The commit cancelled for contention (tried again), the object expiring meanwhile.
+    'commit tried again': () => ({
+      kind: 'fail' as const,
+      times: 1,
+      match: onCommand('TransactWriteItems'),
+      error: () => {
+        passes();
+        return Object.assign(new Error('injected: transaction cancelled'), {
+          name: 'TransactionCanceledException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+          CancellationReasons: [{ Code: 'TransactionConflict' }, { Code: 'None' }],
+        });
+      },
+    }),
+  };
+  test.each(Object.keys(rules) as Array<keyof typeof rules>)(
+    'expired during its %s: VersionConflictError, the expired item stays as it was, nothing is left',
+    async (name) => {
+      const key = `ifversion-expired/${name}`;
+      const { version } = await w.store.put(key, randomBody(40 * KiB), { timeToLiveMs: HOUR });
+      const rule = rules[name]();
+      w.injector.add(rule);
+      let error: unknown;
+      try {
+        error = await w.store.put(key, randomBody(40 * KiB + 1), { ifVersion: version }).catch((e: unknown) => e);
+      } finally {
+        w.injector.remove(rule);
+      }
+      expect(w.injector.stats.injected[rule.kind], 'the rule fired').toBeGreaterThan(0);
+      expect(error, 'a put over an object absent to its ifVersion').toBeInstanceOf(VersionConflictError);
+      expect((error as VersionConflictError).actual, 'absent').toBeUndefined();
+      const item = (await rawState(fx)).objects.find((o) => o.key === key)!;
+      expect(item.version, 'the expired item as it was').toBe(version);
+      await expectClean(fx, expect);
+    },
+  );
 });

@@ -12,6 +12,7 @@ import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { InMemoryChangeLog } from '../../lib/changelog/in-memory.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
+import { VersionConflictError } from '../../lib/errors.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, makeWriter, pointItemAt, randomBody, rawState, rawValue, sameBytes, type Writer } from './harness.js';
 
@@ -180,6 +181,46 @@ describe("a plain change log with replacedBlobCleanup: 'stream'", () => {
       await expectNoLeak();
     } finally {
       s.close();
+    }
+  });
+});
+
+describe('a replaced blob whose object expires while the plain log records the change', () => {
+  // A plain log's record is a request of its own, between the judgement of `ifVersion` (on the
+  // item the small write was refused by) and the commit: an object expired by the commit is absent
+  // to `ifVersion`, as a large put and a session's complete judge it at their commits.
+  const HOUR = 3_600_000;
+  const cases: Array<[string, (store: TieredStore, key: string, version: number) => Promise<unknown>]> = [
+    ['a small put', (store, key, version) => store.put(key, 'small', { ifVersion: version })],
+    ['a delete', (store, key, version) => store.delete(key, { ifVersion: version })],
+  ];
+  test.each(cases)('%s with ifVersion: VersionConflictError, the expired item as it was, the log empty', async (name, op) => {
+    const key = `plain/expires-at-record/${name}`;
+    let now = Date.now();
+    let expireAtRecord = false;
+    // Its record is slow: the object expires while it is made.
+    class SlowLog extends InMemoryChangeLog {
+      override async record(id: string, change: Parameters<InMemoryChangeLog['record']>[1]): Promise<void> {
+        if (expireAtRecord) now += HOUR + 5_000;
+        return super.record(id, change);
+      }
+    }
+    const log = new SlowLog();
+    const dynamodb = createDynamoDBClient();
+    const s3 = createS3Client();
+    const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3, clock: () => now });
+    try {
+      const { version } = await store.put(key, randomBody(LARGE), { timeToLiveMs: HOUR });
+      expireAtRecord = true;
+      const error = await op(store, key, version).catch((e: unknown) => e);
+      expect(error, 'nothing written over an object absent to ifVersion').toBeInstanceOf(VersionConflictError);
+      const item = (await rawState(fx)).objects.find((o) => o.key === key)!;
+      expect(item.version, 'the expired item as it was').toBe(version);
+      expect(item.blob, 'still pointing at its blob').toBeDefined();
+      expect(log.size, 'the log drained').toBe(0);
+    } finally {
+      dynamodb.destroy();
+      s3.destroy();
     }
   });
 });
