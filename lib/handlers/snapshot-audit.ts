@@ -86,7 +86,9 @@ export interface SnapshotAuditBatchInput {
   /**
    * The plan's cutoff (ISO): a blob last modified at or after it is not deleted (kept as too
    * young), whatever the row says, and a proposed loss the bucket has held since before it shows
-   * the inventory incomplete. Without it, the safety age before now alone decides.
+   * the inventory incomplete. Without it, the safety age before now alone decides. One that is
+   * not an ISO time as the plan writes it (`2026-01-01T00:00:00.000Z`), or a BatchInput with
+   * another field, fails the batch (a `ValidationError`) before any request.
    */
   readonly cutoff?: string;
 }
@@ -342,6 +344,37 @@ function assertResultRows(items: readonly SnapshotAuditRow[]): void {
   }
 }
 
+/** The plan's cutoff as the plan writes it (`Date.prototype.toISOString`). */
+const ISO_CUTOFF = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?Z$/;
+
+/**
+ * The batch's `BatchInput.cutoff` (ms), or undefined when the batch has none. A BatchInput that is
+ * not the plan's (not an object, another field, a cutoff that is not the plan's ISO time: a batch
+ * sent by hand) is refused: read as no cutoff, it turned off in silence the guard that keeps a
+ * blob written after the snapshots, and the row's blob was deleted on the safety age alone.
+ * @throws ValidationError naming `BatchInput` or `BatchInput.cutoff`
+ */
+function batchCutoffMs(input: unknown): number | undefined {
+  if (input === undefined) return undefined;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ValidationError(`the batch's BatchInput must be {cutoff: "<the plan's ISO cutoff>"}, got ${kindOf(input)}`, 'BatchInput');
+  }
+  const other = Object.keys(input).find((k) => k !== 'cutoff');
+  if (other !== undefined) {
+    throw new ValidationError(`the batch's BatchInput has a field "${other.slice(0, 50)}": its one field is cutoff`, 'BatchInput');
+  }
+  const cutoff: unknown = (input as { cutoff?: unknown }).cutoff;
+  if (cutoff === undefined) return undefined;
+  const ms = typeof cutoff === 'string' && ISO_CUTOFF.test(cutoff) ? Date.parse(cutoff) : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    throw new ValidationError(
+      `the batch's BatchInput.cutoff must be the plan's cutoff, an ISO time such as 2026-01-01T00:00:00.000Z, got ${JSON.stringify(cutoff)?.slice(0, 100)}`,
+      'BatchInput.cutoff',
+    );
+  }
+  return ms;
+}
+
 async function batch(
   audit: AuditContext,
   items: SnapshotAuditRow[],
@@ -350,6 +383,8 @@ async function batch(
   const { config, dynamodb, s3, logger, metrics } = audit;
   const { olderThanMs, delete: deleteConfirmed } = audit.settings;
   assertResultRows(items);
+  // NaN without one: then the safety age before now alone decides.
+  const cutoffMs = batchCutoffMs(input) ?? Number.NaN;
   // Keys under the prefix that are not blob keys: never deleted, reported (as the CLI does); those
   // of a store nested in this one are that store's, counted by its prefix.
   const { malformed, nestedStores } = notBlobKeys(
@@ -363,7 +398,6 @@ async function batch(
   // Athena writes a NULL object key as an empty field: judged undecided, never read as a key.
   const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string');
   // Read only, so first: an error there fails the batch before it deleted anything.
-  const cutoffMs = Date.parse(input?.cutoff ?? '');
   // Published and logged at once: an error in the re-verification below (or in a later read of
   // the check itself) fails the batch, and must not take with it the one figure that says
   // invariant 1 is broken (LostBlobs alarm).

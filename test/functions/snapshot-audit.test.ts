@@ -429,6 +429,30 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
   });
 
+  // A batch sent by hand (a re-run) whose BatchInput is not the plan's ISO cutoff: read as no
+  // cutoff, it turned the guard above off in silence, and the row's blob was deleted on the safety
+  // age alone. Refused before any request, naming the field; nothing deleted.
+  it.each([
+    ['the cutoff as ms', () => ({ cutoff: Date.now() - 4 * HOUR })],
+    ['a cutoff that is no time', () => ({ cutoff: '4 hours ago' })],
+    ['a misspelt cutoff', () => ({ Cutoff: new Date(Date.now() - 4 * HOUR).toISOString() })],
+    ['the cutoff itself as the BatchInput', () => new Date(Date.now() - 4 * HOUR).toISOString()],
+  ])(
+    'a BatchInput with %s is refused, not read as no cutoff: the row written after the cutoff is not deleted',
+    async (_what, batchInput) => {
+      const live = await freshFixture();
+      await withLiveBlob(live);
+      const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
+      await putBlob(live, orphan);
+      const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+      const Items = [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }];
+      const run = await captureStdout(() => handler({ Items, BatchInput: batchInput() }));
+      expect((run.error as Error | undefined)?.name).toBe('ValidationError');
+      expect((run.error as ValidationError).field).toMatch(/^BatchInput/);
+      expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
+    },
+  );
+
   // The query's shape test is coarse (query.ts); the exact one is the re-verification's. A key it
   // finds is no blob key of this store (an id no writer can use) is malformed, as the CLI reports
   // it (test/snapshot-audit/reverify.test.ts), not a candidate "kept" as if it might be live.
