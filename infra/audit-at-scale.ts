@@ -411,12 +411,24 @@ export class AuditAtScale extends Construct {
       .branch(exportBranch('Objects', resources.objectsTable.tableArn, `exports/${GLUE_TABLES.objects}`))
       .branch(exportBranch('ChangeLog', resources.changeLogTable.tableArn, `exports/${GLUE_TABLES.changeLog}`));
 
+    // Lambda answers an invocation it throttled (the account's concurrency spent by other
+    // functions) with Lambda.TooManyRequestsException, which the retry of service errors does not
+    // match: one throttled batch failed the map (no failure tolerated) and the run. Such an
+    // invocation did not run, so it is retried, spread out.
+    const throttled: sfn.RetryProps = {
+      errors: ['Lambda.TooManyRequestsException'],
+      interval: Duration.seconds(5),
+      maxAttempts: 8,
+      backoffRate: 2,
+      maxDelay: Duration.minutes(2),
+      jitterStrategy: sfn.JitterType.FULL,
+    };
     const plan = new tasks.LambdaInvoke(this, 'Plan', {
       lambdaFunction: fn.function,
       payload: sfn.TaskInput.fromObject({ action: 'plan', 'objectsExport.$': '$.objectsExport', 'changeLogExport.$': '$.changeLogExport' }),
       payloadResponseOnly: true,
       resultPath: '$.plan',
-    });
+    }).addRetry(throttled);
     const athenaTask = (tid: string, query: string, resultPath: string) =>
       new tasks.AthenaStartQueryExecution(this, tid, {
         queryString: query,
@@ -447,7 +459,7 @@ export class AuditAtScale extends Construct {
         lambdaFunction: fn.function,
         payloadResponseOnly: true,
         retryOnServiceExceptions: true,
-      }),
+      }).addRetry(throttled),
     );
 
     const logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
