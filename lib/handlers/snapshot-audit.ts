@@ -246,8 +246,12 @@ function exportTimeMs(t: unknown): number {
   return typeof t === 'string' ? Date.parse(t) : Number.NaN;
 }
 
-/** An export's ARN: `arn:<partition>:dynamodb:<region>:<account>:table/<name>/export/<id>`. */
-const EXPORT_ARN = /^arn:[a-z-]+:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.-]{3,255})\/export\/[^/]+$/;
+/**
+ * An export's ARN: `arn:<partition>:dynamodb:<region>:<account>:table/<name>/export/<id>`, the id
+ * DynamoDB's (`01700000000000-0123abcd`), which names the export's data folder the plan points
+ * Athena at (athena-plan.ts).
+ */
+const EXPORT_ARN = /^arn:[a-z-]+:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.-]{3,255})\/export\/[0-9]{14}-[0-9a-f]{8}$/;
 
 /**
  * The plan's view of the export `name` of the event, checked before any request: an ARN of an

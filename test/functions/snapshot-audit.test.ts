@@ -687,6 +687,10 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       [arnOf('another-deployment-objects'), changeLogExport.ExportArn, 'objectsExport', 'another-deployment-objects'],
       [arn, `arn:aws:dynamodb:us-east-1:123456789012:table/${fx.config.changeLogTable}`, 'changeLogExport', "not a DynamoDB export's ARN"],
       [`${arn}/extra`, changeLogExport.ExportArn, 'objectsExport', "not a DynamoDB export's ARN"],
+      // An export id not of DynamoDB's form (<ms>-<hex>): the plan could not name its data folder,
+      // and failed with a plain Error after listing the inventory and publishing its age.
+      [arn.replace(/export\/.*$/, 'export/latest'), changeLogExport.ExportArn, 'objectsExport', "not a DynamoDB export's ARN"],
+      [arn, changeLogExport.ExportArn.replace('-0123abcd', '-0123ABCD'), 'changeLogExport', "not a DynamoDB export's ARN"],
     ] as const) {
       const refused = handler({
         action: 'plan',
