@@ -77,7 +77,10 @@ export interface SnapshotAuditRow {
   readonly blob_key?: string;
   /** For a lost blob: the key of the object that points at it. */
   readonly object_key?: string;
-  /** The blob's last-modified time in the inventory (ISO). */
+  /**
+   * The blob's last-modified time in the inventory: as Athena writes it (`2026-01-01 06:00:00.000`,
+   * UTC) or ISO (`2026-01-01T06:00:00.000Z`). Another form is no time: the blob is kept as too young.
+   */
   readonly last_modified?: string;
 }
 
@@ -348,6 +351,21 @@ function assertResultRows(items: readonly SnapshotAuditRow[]): void {
   }
 }
 
+/** A row's time as Athena writes a timestamp (`2026-01-01 06:00:00.000`, UTC) or in ISO (`…T06:00:00.000Z`). */
+const ROW_TIME = /^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?)(Z?)$/;
+
+/**
+ * A result row's `last_modified` (ms), NaN when it is no time (absent, empty: Athena's NULL).
+ * Both forms are read: Athena's (no zone, UTC) and the ISO time {@link SnapshotAuditRow} documents;
+ * the ISO one was read as no time before, and the row's old blob kept as too young.
+ */
+function rowTimeMs(value: string | undefined): number {
+  const m = ROW_TIME.exec(value ?? '');
+  // ISO with its zone, or Athena's form without one: a `T` time without `Z` may be local.
+  if (m === null || (m[4] === 'Z') !== m[0].includes('T')) return Number.NaN;
+  return Date.parse(`${m[1]}T${m[2]!.slice(0, 12)}Z`);
+}
+
 /** The plan's cutoff as the plan writes it (`Date.prototype.toISOString`). */
 const ISO_CUTOFF = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?Z$/;
 
@@ -432,7 +450,7 @@ async function batch(
   try {
     report = await reverifyAndDelete(
       orphans.map((r) => {
-        const lm = Date.parse(`${(r.last_modified ?? '').replace(' ', 'T')}Z`);
+        const lm = rowTimeMs(r.last_modified);
         // Last modified at or after the plan's cutoff: written after the snapshots the plan's
         // query read, which proposes no such blob. Its LastModified is then taken as unknown
         // (young): never deleted on a row that is not that query's.

@@ -197,6 +197,25 @@ describe('snapshot-audit function batches: an orphan row whose LastModified is u
   });
 });
 
+describe('snapshot-audit function batches: an orphan row whose LastModified is an ISO time', () => {
+  // SnapshotAuditRow.last_modified is documented "(ISO)"; Athena writes `2026-01-01 06:00:00.000`.
+  // A row given the ISO form (a batch re-run by hand, as the type says) was read as no time: every
+  // orphan "kept as too young" though old, nothing deleted, and the summary said so.
+  it('is read as that time: an old unreferenced blob is confirmed and deleted, as with the Athena form', async () => {
+    const live = await freshFixture();
+    const referenced = blobKey(live, 'live-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, referenced);
+    await putTombstone(live, 'live-obj', referenced);
+    const orphan = blobKey(live, 'obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const lastModified = new Date(Date.now() - 3 * HOUR).toISOString();
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: lastModified }] }));
+    expect(run.result).toEqual({ confirmed: 1, deleted: 1, kept: 0, lost: 0, malformed: 0 });
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
+  });
+});
+
 describe('snapshot-audit function batches: one failure is enough to fail the run', () => {
   /** A batch handler with `delete` on, over `s3`. */
   function handlerWith(live: Fixture, s3: S3Client) {
