@@ -56,6 +56,7 @@ export interface AuditAtScaleOptions {
   readonly olderThan?: Duration;
   /**
    * Delete the orphans the re-verification confirms. `false`: report them only (metrics, logs).
+   * A boolean (another value, such as a CDK context's `"false"`, is refused at synth).
    *
    * @default false
    */
@@ -199,6 +200,12 @@ export class AuditAtScale extends Construct {
       if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
         throw new Error(`auditAtScale.${option} must be a positive integer, got ${value}`);
       }
+    }
+    // `delete` is both the function's TIERLOG_SNAPSHOT_DELETE and its s3:DeleteObject grant: a value
+    // that is no boolean (`-c delete=false` gives "false") granted deletes to a function told not to
+    // delete, or deployed one (`1`, "yes") whose every run failed at its init.
+    if (props.delete !== undefined && typeof props.delete !== 'boolean') {
+      throw new Error(`auditAtScale.delete must be true or false, got ${JSON.stringify(props.delete)} (${typeof props.delete})`);
     }
     // Athena refuses a workgroup whose cutoff is under 10 MB, or not whole bytes: the deploy failed.
     const cutoff = props.bytesScannedCutoffPerQuery;

@@ -258,6 +258,18 @@ describe('auditAtScale', () => {
     });
   });
 
+  // `delete` decides two things: the function's TIERLOG_SNAPSHOT_DELETE (String(delete)) and its
+  // s3:DeleteObject grant (if delete). A value that is not a boolean (`cdk deploy -c delete=false`
+  // gives the string "false") granted the deletes to a function told not to delete, and `1` or
+  // "yes" deployed a function whose every run failed at its init (TIERLOG_SNAPSHOT_DELETE="1").
+  it.each([
+    ['the string "false"', 'false'],
+    ['the string "true"', 'true'],
+    ['1', 1],
+  ])('refuses auditAtScale.delete %s at synth, naming it', (_what, value) => {
+    expect(() => build({ auditAtScale: { delete: value as unknown as boolean } })).toThrow(/auditAtScale\.delete must be true or false/);
+  });
+
   it('refuses objects-table attribute names its query cannot read from the exports (only letters, digits, _): each run would fail at its plan', () => {
     // Valid names for the writers (TIERLOG_HV_ATTRIBUTES takes . and -), not for the snapshot query's JSON paths.
     expect(() => build({ auditAtScale: true, hvAttributes: { blob: 'blob-ref' } })).toThrow(/auditAtScale.*hvAttributes\.blob.*"blob-ref"/);
