@@ -212,7 +212,18 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
   };
   return async (event) => {
     if (isPlanEvent(event)) return plan(audit, event);
-    if (isBatchEvent(event)) return batch(audit, event.Items, event.BatchInput);
+    if (isBatchEvent(event)) {
+      // The item batcher sends these two alone: another (a cutoff put beside Items by hand) would
+      // be dropped in silence, and the batch judged without it.
+      const other = Object.keys(event).find((k) => k !== 'Items' && k !== 'BatchInput');
+      if (other !== undefined) {
+        throw new ValidationError(
+          `a Distributed Map batch is {Items:[…], BatchInput?:{cutoff}}, got a field "${other.slice(0, 50)}" beside them`,
+          'event',
+        );
+      }
+      return batch(audit, event.Items, event.BatchInput);
+    }
     throw new ValidationError(
       `the snapshot audit's event must be {action:"plan",…} or a Distributed Map batch {Items:[…]}, got ${describe(event)}`,
       'event',

@@ -472,6 +472,27 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     },
   );
 
+  // The same cutoff put beside Items rather than in BatchInput (`{Items, cutoff}`, `{Items, batchInput}`):
+  // the event was taken as a batch without one, and the row's blob deleted on the safety age alone.
+  it.each([
+    ['cutoff', () => ({ cutoff: new Date(Date.now() - 4 * HOUR).toISOString() })],
+    ['batchInput', () => ({ batchInput: { cutoff: new Date(Date.now() - 4 * HOUR).toISOString() } })],
+  ])(
+    'a batch event with a field %s beside Items is refused, naming it: the row written after that cutoff is not deleted',
+    async (_what, extra) => {
+      const live = await freshFixture();
+      await withLiveBlob(live);
+      const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
+      await putBlob(live, orphan);
+      const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+      const Items = [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }];
+      const run = await captureStdout(() => handler({ Items, ...extra() }));
+      expect((run.error as Error | undefined)?.name).toBe('ValidationError');
+      expect((run.error as ValidationError).field).toBe('event');
+      expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
+    },
+  );
+
   // The query's shape test is coarse (query.ts); the exact one is the re-verification's. A key it
   // finds is no blob key of this store (an id no writer can use) is malformed, as the CLI reports
   // it (test/snapshot-audit/reverify.test.ts), not a candidate "kept" as if it might be live.
