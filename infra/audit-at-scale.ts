@@ -56,6 +56,7 @@ export interface AuditAtScaleOptions {
   readonly olderThan?: Duration;
   /**
    * Delete the orphans the re-verification confirms. `false`: report them only (metrics, logs).
+   * A boolean (another value, such as a CDK context's `"false"`, is refused at synth).
    *
    * @default false
    */
@@ -199,6 +200,12 @@ export class AuditAtScale extends Construct {
       if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
         throw new Error(`auditAtScale.${option} must be a positive integer, got ${value}`);
       }
+    }
+    // `delete` is both the function's TIERLOG_SNAPSHOT_DELETE and its s3:DeleteObject grant: a value
+    // that is no boolean (`-c delete=false` gives "false") granted deletes to a function told not to
+    // delete, or deployed one (`1`, "yes") whose every run failed at its init.
+    if (props.delete !== undefined && typeof props.delete !== 'boolean') {
+      throw new Error(`auditAtScale.delete must be true or false, got ${JSON.stringify(props.delete)} (${typeof props.delete})`);
     }
     // Athena refuses a workgroup whose cutoff is under 10 MB, or not whole bytes: the deploy failed.
     const cutoff = props.bytesScannedCutoffPerQuery;
@@ -411,12 +418,24 @@ export class AuditAtScale extends Construct {
       .branch(exportBranch('Objects', resources.objectsTable.tableArn, `exports/${GLUE_TABLES.objects}`))
       .branch(exportBranch('ChangeLog', resources.changeLogTable.tableArn, `exports/${GLUE_TABLES.changeLog}`));
 
+    // Lambda answers an invocation it throttled (the account's concurrency spent by other
+    // functions) with Lambda.TooManyRequestsException, which the retry of service errors does not
+    // match: one throttled batch failed the map (no failure tolerated) and the run. Such an
+    // invocation did not run, so it is retried, spread out.
+    const throttled: sfn.RetryProps = {
+      errors: ['Lambda.TooManyRequestsException'],
+      interval: Duration.seconds(5),
+      maxAttempts: 8,
+      backoffRate: 2,
+      maxDelay: Duration.minutes(2),
+      jitterStrategy: sfn.JitterType.FULL,
+    };
     const plan = new tasks.LambdaInvoke(this, 'Plan', {
       lambdaFunction: fn.function,
       payload: sfn.TaskInput.fromObject({ action: 'plan', 'objectsExport.$': '$.objectsExport', 'changeLogExport.$': '$.changeLogExport' }),
       payloadResponseOnly: true,
       resultPath: '$.plan',
-    });
+    }).addRetry(throttled);
     const athenaTask = (tid: string, query: string, resultPath: string) =>
       new tasks.AthenaStartQueryExecution(this, tid, {
         queryString: query,
@@ -447,7 +466,7 @@ export class AuditAtScale extends Construct {
         lambdaFunction: fn.function,
         payloadResponseOnly: true,
         retryOnServiceExceptions: true,
-      }),
+      }).addRetry(throttled),
     );
 
     const logGroup = new logs.LogGroup(this, 'StateMachineLogs', {

@@ -77,7 +77,10 @@ export interface SnapshotAuditRow {
   readonly blob_key?: string;
   /** For a lost blob: the key of the object that points at it. */
   readonly object_key?: string;
-  /** The blob's last-modified time in the inventory (ISO). */
+  /**
+   * The blob's last-modified time in the inventory: as Athena writes it (`2026-01-01 06:00:00.000`,
+   * UTC) or ISO (`2026-01-01T06:00:00.000Z`). Another form is no time: the blob is kept as too young.
+   */
   readonly last_modified?: string;
 }
 
@@ -86,7 +89,9 @@ export interface SnapshotAuditBatchInput {
   /**
    * The plan's cutoff (ISO): a blob last modified at or after it is not deleted (kept as too
    * young), whatever the row says, and a proposed loss the bucket has held since before it shows
-   * the inventory incomplete. Without it, the safety age before now alone decides.
+   * the inventory incomplete. Without it, the safety age before now alone decides. One that is
+   * not an ISO time as the plan writes it (`2026-01-01T00:00:00.000Z`), or a BatchInput with
+   * another field, fails the batch (a `ValidationError`) before any request.
    */
   readonly cutoff?: string;
 }
@@ -207,7 +212,18 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
   };
   return async (event) => {
     if (isPlanEvent(event)) return plan(audit, event);
-    if (isBatchEvent(event)) return batch(audit, event.Items, event.BatchInput);
+    if (isBatchEvent(event)) {
+      // The item batcher sends these two alone: another (a cutoff put beside Items by hand) would
+      // be dropped in silence, and the batch judged without it.
+      const other = Object.keys(event).find((k) => k !== 'Items' && k !== 'BatchInput');
+      if (other !== undefined) {
+        throw new ValidationError(
+          `a Distributed Map batch is {Items:[…], BatchInput?:{cutoff}}, got a field "${other.slice(0, 50)}" beside them`,
+          'event',
+        );
+      }
+      return batch(audit, event.Items, event.BatchInput);
+    }
     throw new ValidationError(
       `the snapshot audit's event must be {action:"plan",…} or a Distributed Map batch {Items:[…]}, got ${describe(event)}`,
       'event',
@@ -244,8 +260,12 @@ function exportTimeMs(t: unknown): number {
   return typeof t === 'string' ? Date.parse(t) : Number.NaN;
 }
 
-/** An export's ARN: `arn:<partition>:dynamodb:<region>:<account>:table/<name>/export/<id>`. */
-const EXPORT_ARN = /^arn:[a-z-]+:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.-]{3,255})\/export\/[^/]+$/;
+/**
+ * An export's ARN: `arn:<partition>:dynamodb:<region>:<account>:table/<name>/export/<id>`, the id
+ * DynamoDB's (`01700000000000-0123abcd`), which names the export's data folder the plan points
+ * Athena at (athena-plan.ts).
+ */
+const EXPORT_ARN = /^arn:[a-z-]+:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.-]{3,255})\/export\/[0-9]{14}-[0-9a-f]{8}$/;
 
 /**
  * The plan's view of the export `name` of the event, checked before any request: an ARN of an
@@ -342,6 +362,52 @@ function assertResultRows(items: readonly SnapshotAuditRow[]): void {
   }
 }
 
+/** A row's time as Athena writes a timestamp (`2026-01-01 06:00:00.000`, UTC) or in ISO (`…T06:00:00.000Z`). */
+const ROW_TIME = /^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?)(Z?)$/;
+
+/**
+ * A result row's `last_modified` (ms), NaN when it is no time (absent, empty: Athena's NULL).
+ * Both forms are read: Athena's (no zone, UTC) and the ISO time {@link SnapshotAuditRow} documents;
+ * the ISO one was read as no time before, and the row's old blob kept as too young.
+ */
+function rowTimeMs(value: string | undefined): number {
+  const m = ROW_TIME.exec(value ?? '');
+  // ISO with its zone, or Athena's form without one: a `T` time without `Z` may be local.
+  if (m === null || (m[4] === 'Z') !== m[0].includes('T')) return Number.NaN;
+  return Date.parse(`${m[1]}T${m[2]!.slice(0, 12)}Z`);
+}
+
+/** The plan's cutoff as the plan writes it (`Date.prototype.toISOString`). */
+const ISO_CUTOFF = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?Z$/;
+
+/**
+ * The batch's `BatchInput.cutoff` (ms), or undefined when the batch has none. A BatchInput that is
+ * not the plan's (not an object, another field, a cutoff that is not the plan's ISO time: a batch
+ * sent by hand) is refused: read as no cutoff, it turned off in silence the guard that keeps a
+ * blob written after the snapshots, and the row's blob was deleted on the safety age alone.
+ * @throws ValidationError naming `BatchInput` or `BatchInput.cutoff`
+ */
+function batchCutoffMs(input: unknown): number | undefined {
+  if (input === undefined) return undefined;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ValidationError(`the batch's BatchInput must be {cutoff: "<the plan's ISO cutoff>"}, got ${kindOf(input)}`, 'BatchInput');
+  }
+  const other = Object.keys(input).find((k) => k !== 'cutoff');
+  if (other !== undefined) {
+    throw new ValidationError(`the batch's BatchInput has a field "${other.slice(0, 50)}": its one field is cutoff`, 'BatchInput');
+  }
+  const cutoff: unknown = (input as { cutoff?: unknown }).cutoff;
+  if (cutoff === undefined) return undefined;
+  const ms = typeof cutoff === 'string' && ISO_CUTOFF.test(cutoff) ? Date.parse(cutoff) : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    throw new ValidationError(
+      `the batch's BatchInput.cutoff must be the plan's cutoff, an ISO time such as 2026-01-01T00:00:00.000Z, got ${JSON.stringify(cutoff)?.slice(0, 100)}`,
+      'BatchInput.cutoff',
+    );
+  }
+  return ms;
+}
+
 async function batch(
   audit: AuditContext,
   items: SnapshotAuditRow[],
@@ -350,6 +416,8 @@ async function batch(
   const { config, dynamodb, s3, logger, metrics } = audit;
   const { olderThanMs, delete: deleteConfirmed } = audit.settings;
   assertResultRows(items);
+  // NaN without one: then the safety age before now alone decides.
+  const cutoffMs = batchCutoffMs(input) ?? Number.NaN;
   // Keys under the prefix that are not blob keys: never deleted, reported (as the CLI does); those
   // of a store nested in this one are that store's, counted by its prefix.
   const { malformed, nestedStores } = notBlobKeys(
@@ -363,7 +431,6 @@ async function batch(
   // Athena writes a NULL object key as an empty field: judged undecided, never read as a key.
   const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string');
   // Read only, so first: an error there fails the batch before it deleted anything.
-  const cutoffMs = Date.parse(input?.cutoff ?? '');
   // Published and logged at once: an error in the re-verification below (or in a later read of
   // the check itself) fails the batch, and must not take with it the one figure that says
   // invariant 1 is broken (LostBlobs alarm).
@@ -394,7 +461,7 @@ async function batch(
   try {
     report = await reverifyAndDelete(
       orphans.map((r) => {
-        const lm = Date.parse(`${(r.last_modified ?? '').replace(' ', 'T')}Z`);
+        const lm = rowTimeMs(r.last_modified);
         // Last modified at or after the plan's cutoff: written after the snapshots the plan's
         // query read, which proposes no such blob. Its LastModified is then taken as unknown
         // (young): never deleted on a row that is not that query's.

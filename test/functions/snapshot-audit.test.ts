@@ -197,6 +197,25 @@ describe('snapshot-audit function batches: an orphan row whose LastModified is u
   });
 });
 
+describe('snapshot-audit function batches: an orphan row whose LastModified is an ISO time', () => {
+  // SnapshotAuditRow.last_modified is documented "(ISO)"; Athena writes `2026-01-01 06:00:00.000`.
+  // A row given the ISO form (a batch re-run by hand, as the type says) was read as no time: every
+  // orphan "kept as too young" though old, nothing deleted, and the summary said so.
+  it('is read as that time: an old unreferenced blob is confirmed and deleted, as with the Athena form', async () => {
+    const live = await freshFixture();
+    const referenced = blobKey(live, 'live-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, referenced);
+    await putTombstone(live, 'live-obj', referenced);
+    const orphan = blobKey(live, 'obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const lastModified = new Date(Date.now() - 3 * HOUR).toISOString();
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: lastModified }] }));
+    expect(run.result).toEqual({ confirmed: 1, deleted: 1, kept: 0, lost: 0, malformed: 0 });
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
+  });
+});
+
 describe('snapshot-audit function batches: one failure is enough to fail the run', () => {
   /** A batch handler with `delete` on, over `s3`. */
   function handlerWith(live: Fixture, s3: S3Client) {
@@ -428,6 +447,51 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 1, lost: 0, malformed: 0 });
     expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
   });
+
+  // A batch sent by hand (a re-run) whose BatchInput is not the plan's ISO cutoff: read as no
+  // cutoff, it turned the guard above off in silence, and the row's blob was deleted on the safety
+  // age alone. Refused before any request, naming the field; nothing deleted.
+  it.each([
+    ['the cutoff as ms', () => ({ cutoff: Date.now() - 4 * HOUR })],
+    ['a cutoff that is no time', () => ({ cutoff: '4 hours ago' })],
+    ['a misspelt cutoff', () => ({ Cutoff: new Date(Date.now() - 4 * HOUR).toISOString() })],
+    ['the cutoff itself as the BatchInput', () => new Date(Date.now() - 4 * HOUR).toISOString()],
+  ])(
+    'a BatchInput with %s is refused, not read as no cutoff: the row written after the cutoff is not deleted',
+    async (_what, batchInput) => {
+      const live = await freshFixture();
+      await withLiveBlob(live);
+      const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
+      await putBlob(live, orphan);
+      const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+      const Items = [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }];
+      const run = await captureStdout(() => handler({ Items, BatchInput: batchInput() }));
+      expect((run.error as Error | undefined)?.name).toBe('ValidationError');
+      expect((run.error as ValidationError).field).toMatch(/^BatchInput/);
+      expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
+    },
+  );
+
+  // The same cutoff put beside Items rather than in BatchInput (`{Items, cutoff}`, `{Items, batchInput}`):
+  // the event was taken as a batch without one, and the row's blob deleted on the safety age alone.
+  it.each([
+    ['cutoff', () => ({ cutoff: new Date(Date.now() - 4 * HOUR).toISOString() })],
+    ['batchInput', () => ({ batchInput: { cutoff: new Date(Date.now() - 4 * HOUR).toISOString() } })],
+  ])(
+    'a batch event with a field %s beside Items is refused, naming it: the row written after that cutoff is not deleted',
+    async (_what, extra) => {
+      const live = await freshFixture();
+      await withLiveBlob(live);
+      const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
+      await putBlob(live, orphan);
+      const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+      const Items = [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }];
+      const run = await captureStdout(() => handler({ Items, ...extra() }));
+      expect((run.error as Error | undefined)?.name).toBe('ValidationError');
+      expect((run.error as ValidationError).field).toBe('event');
+      expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
+    },
+  );
 
   // The query's shape test is coarse (query.ts); the exact one is the re-verification's. A key it
   // finds is no blob key of this store (an id no writer can use) is malformed, as the CLI reports
@@ -663,6 +727,10 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       [arnOf('another-deployment-objects'), changeLogExport.ExportArn, 'objectsExport', 'another-deployment-objects'],
       [arn, `arn:aws:dynamodb:us-east-1:123456789012:table/${fx.config.changeLogTable}`, 'changeLogExport', "not a DynamoDB export's ARN"],
       [`${arn}/extra`, changeLogExport.ExportArn, 'objectsExport', "not a DynamoDB export's ARN"],
+      // An export id not of DynamoDB's form (<ms>-<hex>): the plan could not name its data folder,
+      // and failed with a plain Error after listing the inventory and publishing its age.
+      [arn.replace(/export\/.*$/, 'export/latest'), changeLogExport.ExportArn, 'objectsExport', "not a DynamoDB export's ARN"],
+      [arn, changeLogExport.ExportArn.replace('-0123abcd', '-0123ABCD'), 'changeLogExport', "not a DynamoDB export's ARN"],
     ] as const) {
       const refused = handler({
         action: 'plan',

@@ -115,6 +115,21 @@ describe('auditAtScale', () => {
       template.resourceCountIs('AWS::Scheduler::Schedule', 3); // the sweep, its housekeeping, the audit
     });
 
+    // Lambda answers a throttled invocation (the account's concurrency spent by other functions, a
+    // new account's 10) with Lambda.TooManyRequestsException, which the LambdaInvoke retry for
+    // service errors does not match: one throttled batch failed the Distributed Map (no tolerated
+    // failure), the run and its alarm. The throttled invocation did not run: it is retried.
+    it('the plan and every re-verify batch are retried when Lambda throttles them (the invocation did not run)', () => {
+      const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
+      const body = machine.Properties.DefinitionString;
+      const text =
+        typeof body === 'string' ? body : (body['Fn::Join'][1] as unknown[]).map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+      const states = JSON.parse(text).States;
+      const retried = (state: any) => (state.Retry ?? []).flatMap((r: any) => r.ErrorEquals as string[]);
+      expect(retried(states.Plan)).toContain('Lambda.TooManyRequestsException');
+      expect(retried(states.ReverifyAndDelete.ItemProcessor.States.ReverifyBatch)).toContain('Lambda.TooManyRequestsException');
+    });
+
     it("the state machine's role may write an export's files as DynamoDB does, and Athena's results as Athena does (AWS's documented policies)", () => {
       const policies = template.findResources('AWS::IAM::Policy');
       const machine = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleStateMachineRole'));
@@ -241,6 +256,18 @@ describe('auditAtScale', () => {
     it('cdk-nag AwsSolutions: no unacknowledged finding', () => {
       expect(findings(app)).toEqual([]);
     });
+  });
+
+  // `delete` decides two things: the function's TIERLOG_SNAPSHOT_DELETE (String(delete)) and its
+  // s3:DeleteObject grant (if delete). A value that is not a boolean (`cdk deploy -c delete=false`
+  // gives the string "false") granted the deletes to a function told not to delete, and `1` or
+  // "yes" deployed a function whose every run failed at its init (TIERLOG_SNAPSHOT_DELETE="1").
+  it.each([
+    ['the string "false"', 'false'],
+    ['the string "true"', 'true'],
+    ['1', 1],
+  ])('refuses auditAtScale.delete %s at synth, naming it', (_what, value) => {
+    expect(() => build({ auditAtScale: { delete: value as unknown as boolean } })).toThrow(/auditAtScale\.delete must be true or false/);
   });
 
   it('refuses objects-table attribute names its query cannot read from the exports (only letters, digits, _): each run would fail at its plan', () => {
