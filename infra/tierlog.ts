@@ -339,6 +339,7 @@ export class Tierlog extends Construct {
     this.prefix = props.prefix ?? DEFAULT_PREFIX;
     this.leaseShards = props.leaseShards ?? DEFAULT_LEASE_SHARDS;
     validateSettings(this.prefix, this.leaseShards, props.hvAttributes);
+    checkAuditAtScaleProp(props.auditAtScale);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const tableOptions = { removalPolicy, deletionProtection: removalPolicy === RemovalPolicy.RETAIN };
 
@@ -582,4 +583,16 @@ function validateBucketName(bucket: s3.IBucket): void {
 function validateSettings(prefix: string, leaseShards: number, hvAttributes?: Partial<HvAttributeNames>): void {
   if (Token.isUnresolved(prefix)) throw new Error('prefix must be a literal string: it is part of IAM resource ARNs and conditions');
   validateConfig({ ...PLACEHOLDER_CONFIG, prefix, leaseShards, ...(hvAttributes !== undefined ? { hvAttributes } : {}) });
+}
+
+/**
+ * Refuses an `auditAtScale` that is neither a boolean nor an options object: a CDK context value is
+ * a string, and `"false"` is truthy (the audit was deployed, the string spread into its options).
+ */
+function checkAuditAtScaleProp(value: unknown): void {
+  if (value === undefined || typeof value === 'boolean') return;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return;
+  throw new Error(
+    `auditAtScale must be true, false or its options ({ schedule, olderThan, delete, ... }), got ${JSON.stringify(value)} (${typeof value})`,
+  );
 }

@@ -177,6 +177,13 @@ describe('thresholds and settings that cannot work', () => {
       { auditAtScale: { bytesScannedCutoffPerQuery: 1.5e10 + 0.5 } },
       /auditAtScale.bytesScannedCutoffPerQuery must be an integer/,
     ],
+    // A CDK context value is a string: "false" was truthy (the audit deployed, and the string spread
+    // into its options); an array or a number, the same.
+    ...(['false', 'true', 1, ['x']] as const).map((value): [string, TierlogProps, RegExp] => [
+      `auditAtScale ${JSON.stringify(value)}`,
+      { auditAtScale: value as unknown as boolean },
+      /auditAtScale must be true, false or its options/,
+    ]),
     [
       'objectsFunctionUrlAuth without the objects function',
       { objectsFunction: false, objectsFunctionUrlAuth: lambda.FunctionUrlAuthType.NONE },
