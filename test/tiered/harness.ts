@@ -271,7 +271,10 @@ export async function recordedSweep(
   const recorder = new CommandRecorder();
   const { sweeper, close } = makeSweeper(fx, offsetMs, { ...options, recorder });
   try {
-    return { report: await sweeper.sweep(), commands: recorder.commands, sweeperId: sweeper.sweeperId };
+    const report = await sweeper.sweep();
+    // What this sweep sent: a client given in `options` keeps its recorder, which records the
+    // requests of whatever uses the client next (a second recorder adds to it, not replaces it).
+    return { report, commands: [...recorder.commands], sweeperId: sweeper.sweeperId };
   } finally {
     close();
   }
