@@ -660,11 +660,12 @@ export class TieredStore {
         ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
         ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
       });
-      const fields = this.fields(bytes, options, change.changeId);
       let throttled: unknown;
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-        // Tried again (a lost CAS, load): the expiry may have passed since `fields` checked it.
-        if (attempt > 0) this.assertExpiryAhead(options);
+        // Each attempt writes at its own instant, checked again (a lost CAS, load, its backoff): the
+        // put's expiry may have passed since, and so may the replaced object's, whose `createdAt`
+        // must not carry over then (judged on an earlier instant, it did, reported `created: false`).
+        const fields = this.fields(bytes, options, change.changeId);
         // `ifVersion` is judged as the write lands, not at the read: an object that expired since
         // (during the upload, a backoff) is absent to it, and the CAS on its item would land.
         this.assertVersion(key, options.ifVersion, current);
