@@ -660,11 +660,12 @@ export class TieredStore {
         ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
         ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
       });
-      const fields = this.fields(bytes, options, change.changeId);
       let throttled: unknown;
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-        // Tried again (a lost CAS, load): the expiry may have passed since `fields` checked it.
-        if (attempt > 0) this.assertExpiryAhead(options);
+        // Each attempt writes at its own instant, checked again (a lost CAS, load, its backoff): the
+        // put's expiry may have passed since, and so may the replaced object's, whose `createdAt`
+        // must not carry over then (judged on an earlier instant, it did, reported `created: false`).
+        const fields = this.fields(bytes, options, change.changeId);
         // `ifVersion` is judged as the write lands, not at the read: an object that expired since
         // (during the upload, a backoff) is absent to it, and the CAS on its item would land.
         this.assertVersion(key, options.ifVersion, current);
@@ -727,15 +728,17 @@ export class TieredStore {
         options.ifVersion,
         (id, expected) => this.hv.markerWrite(key, { now: this.clock(), writeId: id }, expected, false),
         ended,
+        true,
       );
-      return replaced === RETRY ? RETRY : true;
+      return replaced;
     }
   }
 
   /**
    * Replaces the blob of `current` with an inline body, or deletes it: record `{old}`, commit
-   * `write(changeId)` against `current`, settle. RETRY when the CAS was lost. `beforeAttempt`: an
-   * inline body's {@link expiryCheck}.
+   * `write(changeId)` against `current`, settle. True once committed; RETRY when the CAS was lost.
+   * `beforeAttempt`: an inline body's {@link expiryCheck}. `deleting`: false, nothing written,
+   * when the object has expired by the commit (absent to a delete, as to its first write).
    */
   private async replaceBlob(
     key: string,
@@ -743,15 +746,19 @@ export class TieredStore {
     ifVersion: number | undefined,
     write: (writeId: string, expected: Expected) => HvWrite,
     beforeAttempt?: () => void,
-  ): Promise<Attempt<void>> {
+    deleting = false,
+  ): Promise<Attempt<boolean>> {
     const change = this.change(key, undefined, current.blob);
     try {
       await change.record();
       // `ifVersion` is judged as the write lands: an object that expired while a plain log
       // recorded the change (a request of its own) is absent to it, and the CAS on its item would land.
       this.assertVersion(key, ifVersion, current);
+      // So is a delete without it: it would land a marker over an absent object and answer `true`
+      // (DELETE 204) for what readers were told is gone. Left as it is, TTL and the stream remove it.
+      if (deleting && this.live(current) === undefined) return false;
       const refused = await change.commit(write(change.changeId, expectedOf(current)), current.blob, beforeAttempt);
-      if (refused === undefined) return;
+      if (refused === undefined) return true;
       if (refused.kind === 'conflict') this.assertVersion(key, ifVersion, this.parse(refused.current));
       if (refused.kind === 'busy' && refused.throttled !== undefined) throw new ThrottledCommit(refused.throttled);
       return RETRY;

@@ -6,8 +6,9 @@
  *   create:   record the session, i.e. the change `{ id: key, new: blob }`, BEFORE anything
  *             exists (one PutItem), then start the S3 multipart upload and note its id (a start
  *             S3 refused outright ends the session at once: nothing exists to clean).
- *   parts:    presigned `UploadPart` URLs, valid until the session expires at the latest (and no
- *             longer than the signer's temporary credentials: see lib/aws/presign.ts).
+ *   parts:    presigned `UploadPart` URLs, valid until the session expires at the latest (nor past
+ *             the object's `expiresAt`, if it has one; and no longer than the signer's temporary
+ *             credentials: see lib/aws/presign.ts).
  *   complete: ListParts (the client's list is checked against it and gives the size, before
  *             anything is assembled), CompleteMultipartUpload, then ONE TransactWriteItems = [HV
  *             tombstone CAS, session element: live, entry present, no result yet; it records the
@@ -134,7 +135,7 @@ export interface CreatedUpload {
 
 /** Options of {@link TieredStore.uploadPartUrl} and {@link TieredStore.uploadPartUrls}. */
 export interface PartUrlOptions {
-  /** Lifetime of the URL in ms; never past the session's expiry, nor the signer's credentials'. Default 1 h. */
+  /** Lifetime of the URL in ms; never past the session's expiry, the object's `expiresAt`, nor the signer's credentials'. Default 1 h. */
   readonly expiresInMs?: number;
 }
 
@@ -318,7 +319,13 @@ export class UploadSessions {
     // its upload.
     const remaining = info.expiresAt - now;
     if (remaining <= 0) throw new UploadSessionClosedError(uploadId, 'expired');
-    const lifetime = Math.max(1_000, Math.min(wanted, remaining, MAX_PRESIGN_SECONDS * 1_000));
+    // Nor past the object's `expiresAt`: a part sent after it can never be completed (complete
+    // refuses the session then, and aborts it), so a URL outliving it invited an upload thrown away.
+    const objectLeft = info.expiry?.at === undefined ? Number.POSITIVE_INFINITY : info.expiry.at - now;
+    if (objectLeft <= 0) {
+      throw new ValidationError("the object's expiresAt has passed: the upload can never complete (abort the session)", 'expiresAt');
+    }
+    const lifetime = Math.max(1_000, Math.min(wanted, remaining, objectLeft, MAX_PRESIGN_SECONDS * 1_000));
     // A declared size fixes each part's: signed, so a holder of the URL cannot store more. One
     // pass of the SDK's pipeline builds their request (lt-bucket.ts); each URL costs its signature.
     const signed = await this.o.lt.presignUploadParts(

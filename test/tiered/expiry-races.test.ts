@@ -75,6 +75,46 @@ describe('a create over an expired item TTL has not removed', () => {
   });
 });
 
+test.each([
+  ['throttled', 'ThrottlingError'],
+  ['lost to a conflict', 'TransactionConflict'],
+])(
+  'a large put over an object that expired while its commit was %s and tried again: created, at the attempt that landed',
+  async (_name, code) => {
+    const key = `recreated/commit-again/${code}`;
+    const { version } = await w.store.put(key, randomBody(40 * KiB), { timeToLiveMs: HOUR });
+    now += HOUR - 5 * SEC; // live when the put reads it and when its first commit goes out
+    // The first commit cancelled (tried again after a backoff), the object expiring meanwhile.
+    const rule = {
+      kind: 'fail' as const,
+      times: 1,
+      match: onCommand('TransactWriteItems'),
+      error: () => {
+        now += 10 * SEC;
+        return Object.assign(new Error('injected: transaction cancelled'), {
+          name: 'TransactionCanceledException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+          CancellationReasons: [{ Code: code }, { Code: 'None' }],
+        });
+      },
+    };
+    w.injector.add(rule);
+    let put: { created: boolean; version: number };
+    try {
+      put = await w.store.put(key, randomBody(40 * KiB + 1));
+    } finally {
+      w.injector.remove(rule);
+    }
+    expect(w.injector.stats.injected.fail, 'the rule fired').toBeGreaterThan(0);
+    expect(put, 'a create over the expired object').toMatchObject({ created: true, version: version + 1 });
+    const head = await w.store.head(key);
+    expect(head, 'written at the instant of the attempt that landed').toMatchObject({ version: version + 1, updatedAt: now });
+    expect(head!.createdAt, 'createdAt of the expired object carried over').toBe(now);
+    await expectClean(fx, expect);
+  },
+);
+
 test("an inline create over an expired item whose answer was lost: the SDK's retry answers created, and createdAt is the create's", async () => {
   const key = 'recreated/answer-lost';
   const { version } = await w.store.put(key, 'old', { timeToLiveMs: HOUR });

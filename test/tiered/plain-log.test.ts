@@ -223,4 +223,35 @@ describe('a replaced blob whose object expires while the plain log records the c
       s3.destroy();
     }
   });
+
+  test('a delete without ifVersion: false (absent, as a delete of an expired object answers), the expired item as it was, the log empty', async () => {
+    const key = 'plain/expires-at-record/delete-any';
+    let now = Date.now();
+    let expireAtRecord = false;
+    class SlowLog extends InMemoryChangeLog {
+      override async record(id: string, change: Parameters<InMemoryChangeLog['record']>[1]): Promise<void> {
+        if (expireAtRecord) now += HOUR + 5_000;
+        return super.record(id, change);
+      }
+    }
+    const log = new SlowLog();
+    const dynamodb = createDynamoDBClient();
+    const s3 = createS3Client();
+    const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3, clock: () => now });
+    try {
+      const { version } = await store.put(key, randomBody(LARGE), { timeToLiveMs: HOUR });
+      const blob = (await rawState(fx)).objects.find((o) => o.key === key)!.blob as string;
+      expireAtRecord = true;
+      expect(await store.delete(key), 'the object was absent when the delete would land').toBe(false);
+      const state = await rawState(fx);
+      const item = state.objects.find((o) => o.key === key)!;
+      expect(item.version, 'the expired item as it was, for TTL to remove').toBe(version);
+      expect(item.deleted, 'no deletion marker').toBeUndefined();
+      expect(state.blobs, 'its blob, for the stream to delete with the item').toContain(blob);
+      expect(log.size, 'the log drained').toBe(0);
+    } finally {
+      dynamodb.destroy();
+      s3.destroy();
+    }
+  });
 });

@@ -120,6 +120,27 @@ describe('createUpload with an expiry policy', () => {
     expect(w.recorder.commands).toEqual([]); // refused before any request
   });
 
+  test("a part URL lives no longer than the object's expiresAt; past it none is signed (ValidationError), the session stays to abort", async () => {
+    const key = 'e/part-urls';
+    const at = clock() + 60 * SEC;
+    // The session lives a day, its URLs an hour by default: a part sent after the object's instant
+    // can never be completed (complete refuses it and aborts the session).
+    const created = await w.store.createUpload(key, { expiresAt: new Date(at), size: 3000 });
+    const lifetimeOf = (url: string) => Number(new URL(url).searchParams.get('X-Amz-Expires'));
+    expect(lifetimeOf(await w.store.uploadPartUrl(created.uploadId, 1))).toBeLessThanOrEqual(60);
+    expect(lifetimeOf((await w.store.uploadPartUrls(created.uploadId, [1], { expiresInMs: HOUR }))[0]!)).toBeLessThanOrEqual(60);
+    const late = makeWriter(fx, { store: { clock: () => at } });
+    try {
+      const error = await late.store.uploadPartUrl(created.uploadId, 1).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe('expiresAt');
+      await late.store.abortUpload(created.uploadId);
+    } finally {
+      late.close();
+    }
+    expect(await item(key)).toBeUndefined();
+  });
+
   // How long after the instant the complete runs: a second, or not at all (the instant itself is past).
   test.each([
     ['passes before the complete', SEC],
