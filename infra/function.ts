@@ -181,6 +181,11 @@ export class TierlogFunction extends Construct {
     super(scope, id);
     const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
     checkRuntime(runtime);
+    const bundleAwsSdk: unknown = props.bundleAwsSdk;
+    if (bundleAwsSdk !== undefined && typeof bundleAwsSdk !== 'boolean') {
+      // A CDK context value is a string: "false" was truthy, and the SDK bundled all the same.
+      throw new Error(`bundleAwsSdk must be true or false, got ${JSON.stringify(bundleAwsSdk)} (${typeof bundleAwsSdk})`);
+    }
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
