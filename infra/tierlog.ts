@@ -185,7 +185,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    */
   readonly objectsStreamTuning?: ObjectsStreamTuningProps;
   /**
-   * Sweeper memory (MB); CPU and network scale with it.
+   * Sweeper memory (MB); CPU and network scale with it. An integer in 128..10240 (Lambda's bounds;
+   * refused otherwise at synth).
    *
    * @default 512
    */

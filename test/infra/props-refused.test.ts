@@ -194,6 +194,15 @@ describe('thresholds and settings that cannot work', () => {
         new RegExp(`${prop} must be true or false, got ${JSON.stringify(JSON.stringify(value)).slice(1, -1)}`),
       ]),
     ),
+    // Lambda's memory is an integer in 128..10240 MiB; the template's validation caught under 128
+    // and fractions (with its own message), and the deploy failed on over 10240.
+    ...([10_241, 20_000, 1024.5] as const).map((value): [string, TierlogProps, RegExp] => [
+      `sweeperMemorySize ${value}`,
+      { sweeperMemorySize: value },
+      new RegExp(
+        `memorySize of the sweeper function \\(sweeperMemorySize\\) must be an integer in 128..10240 \\(MiB, Lambda's bounds\\), got ${value}`,
+      ),
+    ]),
     [
       'objectsFunctionUrlAuth without the objects function',
       { objectsFunction: false, objectsFunctionUrlAuth: lambda.FunctionUrlAuthType.NONE },
@@ -219,6 +228,7 @@ describe('thresholds and settings that cannot work', () => {
         streamIteratorAgeThreshold: Duration.minutes(1),
         noncurrentVersionExpiration: Duration.days(1),
         auditAtScale: { maxConcurrency: 1, snapshotRetentionDays: 1, bytesScannedCutoffPerQuery: 10_000_000 },
+        sweeperMemorySize: 10_240,
       }),
     ).not.toThrow();
   });
