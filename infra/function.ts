@@ -143,7 +143,8 @@ export interface TierlogFunctionProps extends TierlogFunctionOptions {
    */
   readonly timeout?: Duration;
   /**
-   * The function's memory, in MiB.
+   * The function's memory, in MiB: an integer in 128..10240 (Lambda's bounds; refused otherwise
+   * at synth, where the deploy would fail).
    *
    * @default 512
    */
@@ -181,6 +182,11 @@ export class TierlogFunction extends Construct {
     super(scope, id);
     const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
     checkRuntime(runtime);
+    const bundleAwsSdk: unknown = props.bundleAwsSdk;
+    if (bundleAwsSdk !== undefined && typeof bundleAwsSdk !== 'boolean') {
+      // A CDK context value is a string: "false" was truthy, and the SDK bundled all the same.
+      throw new Error(`bundleAwsSdk must be true or false, got ${JSON.stringify(bundleAwsSdk)} (${typeof bundleAwsSdk})`);
+    }
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -197,10 +203,18 @@ export class TierlogFunction extends Construct {
       }),
     );
 
+    const memorySize = props.memorySize ?? 512;
+    if (!Token.isUnresolved(memorySize) && !(Number.isInteger(memorySize) && memorySize >= 128 && memorySize <= 10_240)) {
+      // The template's own validation refuses under 128 and fractions only: 10241 MiB failed the deploy.
+      throw new Error(
+        `memorySize of the ${props.handler} function${props.handler === 'sweeper' ? ' (sweeperMemorySize)' : ''} must be an integer in 128..10240 (MiB, Lambda's bounds), got ${JSON.stringify(memorySize)}`,
+      );
+    }
+
     const common = {
       runtime,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? 512,
+      memorySize,
       timeout: props.timeout ?? Duration.seconds(30),
       role: this.role,
       logGroup: this.logGroup,

@@ -15,12 +15,13 @@
  *    has no sort key: every read and write addresses an item by that key alone;
  *  - with the audit at scale, point-in-time recovery: its runs export the table with
  *    `ExportTableToPointInTime`, which needs it (every run would fail);
- *  - one region (a `TableV2` with no replica besides its own): a consistent read and a
+ *  - one region (a `TableV2` with no replica besides its own, a `Table` without
+ *    `replicationRegions`): a consistent read and a
  *    conditional write hold within one region only, so a writer in another region could point an
  *    item at a blob that a sweeper's consistent read here does not see yet, and the sweeper would
  *    delete it; the protocol, like the change log, is single-region.
  */
-import { Stack } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type { HvAttributeNames } from '../lib/tiered/hv-table.js';
 
@@ -77,10 +78,13 @@ export function ownObjectsTableProblems(
       `its key must be the string partition key "${names.key}" (hvAttributes.key) alone, not ${keys.map((k) => `${k.keyType} "${k.attributeName}"`).join(' + ') || 'none'}${hashType !== undefined && hashType !== 'S' ? ` (type ${hashType})` : ''}`,
     );
   }
-  const replicas = type === 'AWS::DynamoDB::GlobalTable' ? (read(props.replicas) ?? []) : [];
-  if (replicas.length > 1) {
+  const regions =
+    type === 'AWS::DynamoDB::GlobalTable'
+      ? (read(props.replicas) ?? []).map((r) => r.region ?? '?')
+      : [Token.isUnresolved(stack.region) ? "the stack's" : stack.region, ...tableReplicaRegions(table)];
+  if (regions.length > 1) {
     problems.push(
-      `it must live in one region, not ${replicas.length} (${replicas.map((r) => r.region ?? '?').join(', ')}): consistent reads and conditional writes hold within one region, and a sweeper would take a blob a write in another region references for garbage`,
+      `it must live in one region, not ${regions.length} (${regions.join(', ')}): consistent reads and conditional writes hold within one region, and a sweeper would take a blob a write in another region references for garbage`,
     );
   }
   if (options.pointInTimeRecovery) {
@@ -93,6 +97,17 @@ export function ownObjectsTableProblems(
     }
   }
   return problems;
+}
+
+/**
+ * The regions a `Table` (not `TableV2`) replicates to with `replicationRegions`: CDK makes each
+ * replica a custom resource (`Custom::DynamoDBReplica`) under the table, named `Replica<region>`,
+ * not a property of the table resource.
+ */
+function tableReplicaRegions(table: dynamodb.ITableV2): string[] {
+  return table.node.children
+    .filter((child) => (child.node.defaultChild as { cfnResourceType?: string } | undefined)?.cfnResourceType === 'Custom::DynamoDBReplica')
+    .map((child) => child.node.id.replace(/^Replica/, ''));
 }
 
 /**

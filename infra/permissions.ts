@@ -8,7 +8,9 @@
  *
  * Resources: exact table and index ARNs; S3 object access on `<bucket>/<prefix>/*` only; listing
  * only with `s3:prefix` like `<prefix>/*`. The prefix is refused by the configuration when it
- * holds a character IAM would read as a wildcard or a policy variable (`*`, `?`, `$`).
+ * holds a character IAM would read as a wildcard or a policy variable (`*`, `?`, `$`), and by
+ * every grant and part here as the configuration refuses it (a literal one: a token is left to the
+ * deploy).
  */
 import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -16,7 +18,7 @@ import type { IConstruct } from 'constructs';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import { CONFIG_ENV } from '../lib/config.js';
+import { CONFIG_ENV, validateConfig } from '../lib/config.js';
 import { DEFAULT_PREFIX, LEASE_INDEX_NAME } from '../lib/constants.js';
 import type { ResourceKind } from './iam-map.js';
 
@@ -225,6 +227,7 @@ function keyOf(kind: ResourceKind, r: TierlogResources): { key: kms.IKey | undef
  * resource, and one per customer managed key of theirs that the actions need (`grantKeyFor`).
  */
 export function grantRole(grantee: iam.IGrantable, resources: TierlogResources, role: TierlogRole): iam.Grant {
+  checkGrantPrefix(resources.prefix);
   const byResource = Object.entries(actionsByResource(role)) as Array<[ResourceKind, string[]]>;
   const grants = byResource.map(([kind, actions]) => iam.Grant.addToPrincipal({ grantee, actions, ...resourceOf(kind, resources) }));
   // One key may serve several resources of a service (both tables): their actions in one grant.
@@ -261,6 +264,7 @@ export function checkGrantsCoverEnvironment(
   resources: TierlogResources,
   environment: Readonly<Record<string, string>>,
 ): void {
+  checkGrantPrefix(resources.prefix);
   const stack = Stack.of(scope);
   const shown = (v: string) => (Token.isUnresolved(v) ? JSON.stringify(stack.resolve(v)) : `"${v}"`);
   const prefix = environment[CONFIG_ENV.prefix];
@@ -283,6 +287,19 @@ export function checkGrantsCoverEnvironment(
       `${variable} (${shown(value)}) is not the ${what} the grants are on (${shown(granted)}): the function would use one and be granted on the other`,
     );
   }
+}
+
+/**
+ * Refuses a literal `prefix` the configuration refuses, as the `Tierlog` construct does with its
+ * own (`validateConfig`): with a character IAM reads as a wildcard or a policy variable the grants
+ * on `<prefix>/` cover other keys (`*`: every key of the bucket with a `/`), and with a leading or
+ * trailing `/` they cover keys no function writes. A token is resolved only at deploy: left as is.
+ *
+ * @throws ConfigError naming `prefix`.
+ */
+function checkGrantPrefix(prefix: string): void {
+  if (Token.isUnresolved(prefix)) return;
+  validateConfig({ changeLogTable: 'placeholder', objectsTable: 'placeholder', bucket: 'placeholder', prefix, leaseShards: 1 });
 }
 
 /** Whether `a` and `b` can be compared at synth: two literals, or two references (`Ref`) to resources of the app. */

@@ -185,7 +185,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    */
   readonly objectsStreamTuning?: ObjectsStreamTuningProps;
   /**
-   * Sweeper memory (MB); CPU and network scale with it.
+   * Sweeper memory (MB); CPU and network scale with it. An integer in 128..10240 (Lambda's bounds;
+   * refused otherwise at synth).
    *
    * @default 512
    */
@@ -340,6 +341,7 @@ export class Tierlog extends Construct {
     this.leaseShards = props.leaseShards ?? DEFAULT_LEASE_SHARDS;
     validateSettings(this.prefix, this.leaseShards, props.hvAttributes);
     checkAuditAtScaleProp(props.auditAtScale);
+    checkBooleanProps(props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const tableOptions = { removalPolicy, deletionProtection: removalPolicy === RemovalPolicy.RETAIN };
 
@@ -583,6 +585,21 @@ function validateBucketName(bucket: s3.IBucket): void {
 function validateSettings(prefix: string, leaseShards: number, hvAttributes?: Partial<HvAttributeNames>): void {
   if (Token.isUnresolved(prefix)) throw new Error('prefix must be a literal string: it is part of IAM resource ARNs and conditions');
   validateConfig({ ...PLACEHOLDER_CONFIG, prefix, leaseShards, ...(hvAttributes !== undefined ? { hvAttributes } : {}) });
+}
+
+/**
+ * Refuses a switch of {@link TierlogProps} that is not a boolean: a CDK context value is a string,
+ * and `"false"` is truthy (`objectsFunction: "false"` deployed the objects function and its URL,
+ * `acknowledgeNagFindings: "false"` acknowledged the findings the user meant to review). The
+ * function option `bundleAwsSdk` is checked by each function (`TierlogFunction`).
+ */
+function checkBooleanProps(props: TierlogProps): void {
+  for (const prop of ['objectsFunction', 'outputs', 'acknowledgeNagFindings'] as const) {
+    const value: unknown = props[prop];
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new Error(`${prop} must be true or false, got ${JSON.stringify(value)} (${typeof value})`);
+    }
+  }
 }
 
 /**

@@ -9,9 +9,11 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Template } from 'aws-cdk-lib/assertions';
-import { CONFIG_ENV, loadConfig } from '../../lib/config.js';
+import { CONFIG_ENV, configToEnv, loadConfig } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import {
@@ -24,7 +26,18 @@ import {
   type SentCommand,
   UnmappedCommandError,
 } from '../../infra/iam-map.js';
-import { ROLE_PERMISSIONS, type TierlogRole } from '../../infra/permissions.js';
+import {
+  grantOperator,
+  grantOperatorReadOnly,
+  grantSweeper,
+  grantWriter,
+  ROLE_PERMISSIONS,
+  type TierlogResources,
+  type TierlogRole,
+} from '../../infra/permissions.js';
+import { ObjectsFunction } from '../../infra/objects-function.js';
+import { ObjectsStreamCleanup } from '../../infra/objects-stream.js';
+import { TierlogSweeper } from '../../infra/sweeper.js';
 import { Tierlog } from '../../infra/tierlog.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { driveCli, driveObjectsFunction, driveSweeperFunction, driveWriter, ENTRY_POINTS } from './entry-points.js';
@@ -396,6 +409,40 @@ describe('a prefix IAM would read as a pattern or a variable is refused', () => 
     expect(() => new Tierlog(s, 'Storage', { prefix })).toThrow(ConfigError);
     expect(() => new Tierlog(s, 'Storage2', { prefix })).toThrow(/which IAM reads as a wildcard or a policy variable/);
   });
+
+  // The grant functions and the parts take resources of the user's: a prefix of theirs is checked
+  // as the construct's. `*` granted DeleteObject (and the rest) on every key of the bucket with a `/`.
+  it.each([...widening, 'blobs/', '/blobs', ''])(
+    'grantWriter, grantSweeper, grantOperator*, and the parts on their own refuse prefix %j with a ConfigError, before any grant',
+    (prefix) => {
+      const { stack: s } = userStack();
+      const table = (id: string) =>
+        new dynamodb.TableV2(s, id, {
+          partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+          dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        });
+      const resources: TierlogResources = {
+        changeLogTable: table('Log'),
+        objectsTable: table('Objects'),
+        bucket: new s3.Bucket(s, 'B'),
+        prefix,
+      };
+      const environment = {
+        ...configToEnv({ changeLogTable: 'placeholder', objectsTable: 'placeholder', bucket: 'placeholder', prefix, leaseShards: 4 }),
+        [CONFIG_ENV.changeLogTable]: resources.changeLogTable.tableName,
+        [CONFIG_ENV.objectsTable]: resources.objectsTable.tableName,
+        [CONFIG_ENV.bucket]: resources.bucket.bucketName,
+      };
+      const role = new iam.Role(s, 'Mine', { assumedBy: new iam.AccountRootPrincipal() });
+      for (const grant of [grantWriter, grantSweeper, grantOperatorReadOnly, grantOperator]) {
+        expect(() => grant(role, resources)).toThrow(ConfigError);
+      }
+      expect(() => new TierlogSweeper(s, 'Sweeper', { resources, environment, leaseShards: 4 })).toThrow(ConfigError);
+      expect(() => new ObjectsStreamCleanup(s, 'Stream', { resources, environment })).toThrow(ConfigError);
+      expect(() => new ObjectsFunction(s, 'Api', { resources, environment })).toThrow(ConfigError);
+      expect(Template.fromStack(s).findResources('AWS::IAM::Policy')).toEqual({});
+    },
+  );
 
   it("the prefixes IAM reads literally still work (letters, digits, / ! _ . ' ( ) -)", () => {
     expect(loadConfig({ ...base, [CONFIG_ENV.prefix]: "a-b_c.d/e!f/'g'(h)" }).prefix).toBe("a-b_c.d/e!f/'g'(h)");

@@ -164,6 +164,22 @@ describe('an objects table defined in the app', () => {
     expect(inRegion([])).not.toThrow();
   });
 
+  it('a Table (not TableV2) with replicationRegions is refused the same (its replicas are custom resources, not table properties)', () => {
+    const withReplicas = (replicationRegions: string[]) => () => {
+      const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+      const objectsTable = new dynamodb.Table(stack, 'MyObjects', {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        timeToLiveAttribute: 'expiresAt',
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        ...(replicationRegions.length > 0 ? { replicationRegions } : {}),
+      });
+      return new Tierlog(stack, 'Storage', { objectsTable });
+    };
+    expect(withReplicas(['us-east-1', 'ap-south-1'])).toThrow(/must live in one region, not 3 \(eu-west-1, us-east-1, ap-south-1\)/);
+    expect(withReplicas([])).not.toThrow();
+  });
+
   it('with auditAtScale, without point-in-time recovery is refused (every run would fail to export it)', () => {
     expect(build({}, { auditAtScale: true })).toThrow(
       /auditAtScale exports it with ExportTableToPointInTime, which needs point-in-time recovery/,

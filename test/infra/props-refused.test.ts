@@ -10,7 +10,8 @@
  *  - an audit Distributed Map concurrency of 0 (Step Functions: no limit), a snapshot retention
  *    of 0 days, a safety age under 1 h or reaching back before 2000, or an Athena scan cutoff
  *    under 10 MB;
- *  - the objects function's URL auth without the objects function (silently dropped before).
+ *  - the objects function's URL auth without the objects function (silently dropped before);
+ *  - a switch that is not a boolean (a CDK context value, a string: `"false"` is truthy).
  *  - a part used on its own whose environment names another prefix, bucket or table than the
  *    resources it grants on (every request of its function refused on AWS).
  */
@@ -184,6 +185,24 @@ describe('thresholds and settings that cannot work', () => {
       { auditAtScale: value as unknown as boolean },
       /auditAtScale must be true, false or its options/,
     ]),
+    // The switches, the same: `objectsFunction: "false"` deployed the objects function and its URL,
+    // `acknowledgeNagFindings: "false"` acknowledged the findings, `bundleAwsSdk: "false"` the SDK bundled.
+    ...(['objectsFunction', 'acknowledgeNagFindings', 'bundleAwsSdk'] as const).flatMap((prop) =>
+      (['false', 'true', 0] as const).map((value): [string, TierlogProps, RegExp] => [
+        `${prop} ${JSON.stringify(value)}`,
+        { [prop]: value as unknown as boolean },
+        new RegExp(`${prop} must be true or false, got ${JSON.stringify(JSON.stringify(value)).slice(1, -1)}`),
+      ]),
+    ),
+    // Lambda's memory is an integer in 128..10240 MiB; the template's validation caught under 128
+    // and fractions (with its own message), and the deploy failed on over 10240.
+    ...([10_241, 20_000, 1024.5] as const).map((value): [string, TierlogProps, RegExp] => [
+      `sweeperMemorySize ${value}`,
+      { sweeperMemorySize: value },
+      new RegExp(
+        `memorySize of the sweeper function \\(sweeperMemorySize\\) must be an integer in 128..10240 \\(MiB, Lambda's bounds\\), got ${value}`,
+      ),
+    ]),
     [
       'objectsFunctionUrlAuth without the objects function',
       { objectsFunction: false, objectsFunctionUrlAuth: lambda.FunctionUrlAuthType.NONE },
@@ -196,6 +215,12 @@ describe('thresholds and settings that cannot work', () => {
     });
   }
 
+  it('refuses outputs "false" on a Tierlog of your stack (a context value: it added the outputs)', () => {
+    expect(() => build(HERE, () => ({ outputs: 'false' as unknown as boolean }))).toThrow(
+      /outputs must be true or false, got "false" \(string\)/,
+    );
+  });
+
   it('takes the lowest settings that work', () => {
     expect(() =>
       tierlogTemplate({
@@ -203,6 +228,7 @@ describe('thresholds and settings that cannot work', () => {
         streamIteratorAgeThreshold: Duration.minutes(1),
         noncurrentVersionExpiration: Duration.days(1),
         auditAtScale: { maxConcurrency: 1, snapshotRetentionDays: 1, bytesScannedCutoffPerQuery: 10_000_000 },
+        sweeperMemorySize: 10_240,
       }),
     ).not.toThrow();
   });
