@@ -231,7 +231,9 @@ function checkShardlessScan(scan: SweeperTuning['shardlessScan'], names: Partial
   if (scan === undefined || scan === false) return;
   if (typeof scan !== 'object' || scan === null) {
     const setting = names.shardlessScanSegments ?? 'shardlessScan';
-    throw new ConfigError(`${setting} must be false or { segments, maxPages }, got ${String(scan)}`, setting);
+    // Quoted when a string: a context's "false" read "must be false ..., got false".
+    const got = typeof scan === 'string' ? `${JSON.stringify(scan)} (a string)` : String(scan);
+    throw new ConfigError(`${setting} must be false or { segments, maxPages }, got ${got}`, setting);
   }
   const parts = [
     ['shardlessScanSegments', 'segments', scan.segments, MAX_SHARDLESS_SCAN_SEGMENTS, 'segments of the table, one read a sweep'],

@@ -117,6 +117,12 @@ describe('sweeper function', () => {
     expect(() => tierlogTemplate({ sweeperTuning: tuning })).toThrow(prop);
   });
 
+  it('refuses a shardlessScan of "false" (a context value, a string) saying what it got: not "must be false, got false"', () => {
+    expect(() => tierlogTemplate({ sweeperTuning: { shardlessScan: 'false' as unknown as false } })).toThrow(
+      /shardlessScan(\.segments)? must be false or \{ segments, maxPages \}, got "false" \(a string\)/,
+    );
+  });
+
   it('takes runtime, timeout and memory from props', () => {
     const { stack: s, template: t } = tierlogTemplate({
       runtime: lambda.Runtime.NODEJS_22_X,
