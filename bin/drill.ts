@@ -204,12 +204,6 @@ function lambdaContext(functionName: string) {
   };
 }
 
-function int(value: string): number {
-  const n = numeric(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a non-negative integer');
-  return n;
-}
-
 /** A seed the drill's generator tells apart from every other (32 bits): refused before the stack starts. */
 function seedArg(value: string): number {
   const n = numeric(value);

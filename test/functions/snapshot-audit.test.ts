@@ -119,6 +119,16 @@ function emfDocuments(out: string): Array<Record<string, unknown>> {
 /** Three hours ago, as Athena writes a timestamp in the query's rows. */
 const threeHoursAgo = () => new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
 
+/** Two blobs three hours old: `referenced`'s, which its object points at, and `orphan`'s, which nothing does. */
+async function referencedAndOrphan(live: Fixture, names: { referenced: string; orphan: string }) {
+  const referenced = blobKey(live, names.referenced, Date.now() - 3 * HOUR);
+  await putBlob(live, referenced);
+  await putTombstone(live, names.referenced, referenced);
+  const orphan = blobKey(live, names.orphan, Date.now() - 3 * HOUR);
+  await putBlob(live, orphan);
+  return { referenced, orphan };
+}
+
 describe('snapshot-audit function batches', () => {
   it('a change-log entry that cannot be read: the batch deletes nothing and fails (deletes refused)', async () => {
     const live = await freshFixture();
@@ -140,11 +150,7 @@ describe('snapshot-audit function batches: an incomplete inventory', () => {
   it('a proposed loss the bucket has held since before the cutoff (the inventory missed it): the batch fails, not a clean run', async () => {
     const live = await freshFixture();
     // HV points at a blob the bucket holds: the inventory lacked it (another prefix, a file missing).
-    const held = blobKey(live, 'held-obj', Date.now() - 3 * HOUR);
-    await putBlob(live, held);
-    await putTombstone(live, 'held-obj', held);
-    const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
-    await putBlob(live, orphan);
+    const { referenced: held, orphan } = await referencedAndOrphan(live, { referenced: 'held-obj', orphan: 'orphan-obj' });
     const handler = await batchHandler(live, {
       TIERLOG_SNAPSHOT_DELETE: 'true',
       POWERTOOLS_LOG_LEVEL: 'CRITICAL',
@@ -203,11 +209,7 @@ describe('snapshot-audit function batches: an orphan row whose LastModified is a
   // orphan "kept as too young" though old, nothing deleted, and the summary said so.
   it('is read as that time: an old unreferenced blob is confirmed and deleted, as with the Athena form', async () => {
     const live = await freshFixture();
-    const referenced = blobKey(live, 'live-obj', Date.now() - 3 * HOUR);
-    await putBlob(live, referenced);
-    await putTombstone(live, 'live-obj', referenced);
-    const orphan = blobKey(live, 'obj', Date.now() - 3 * HOUR);
-    await putBlob(live, orphan);
+    const { referenced, orphan } = await referencedAndOrphan(live, { referenced: 'live-obj', orphan: 'obj' });
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const lastModified = new Date(Date.now() - 3 * HOUR).toISOString();
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: lastModified }] }));

@@ -276,6 +276,22 @@ describe('an upload session complete throttled on every attempt', () => {
   });
 });
 
+/**
+ * A writer of 3 attempts whose every commit is overtaken: before each goes out, `other` overwrites
+ * `key`, so the commit's CAS is lost.
+ */
+function overtakenOnEveryCommit(key: string, other: ReturnType<typeof writer>) {
+  const injector = new FaultInjector().add({
+    kind: 'delay',
+    delayMs: 0,
+    match: steps(fx.config).commit,
+    before: async () => void (await other.store.put(key, 'theirs')),
+  });
+  const w = makeWriter(fx, { injector, store: { maxAttempts: 3 } });
+  open.push(w);
+  return { injector, w };
+}
+
 describe('an upload session complete overtaken by another writer on every attempt', () => {
   test('ContentionError after maxAttempts, never an answer: the session stays open (an S3 failure of the retry is not its end) and completes later', async () => {
     const key = 'cancel/session/overtaken-always';
@@ -284,15 +300,7 @@ describe('an upload session complete overtaken by another writer on every attemp
     const body = randomBody(5 * MiB + 10);
     const created = await w0.store.createUpload(key, { size: body.byteLength, partSize: 5 * MiB });
     const parts = await uploadParts(w0.store, created.uploadId, body, 5 * MiB);
-    // Before each commit goes out, another writer overwrites the key: the commit's CAS is lost.
-    const injector = new FaultInjector().add({
-      kind: 'delay',
-      delayMs: 0,
-      match: steps(fx.config).commit,
-      before: async () => void (await other.store.put(key, 'theirs')),
-    });
-    const w = makeWriter(fx, { injector, store: { maxAttempts: 3 } });
-    open.push(w);
+    const { injector, w } = overtakenOnEveryCommit(key, other);
     const error = await w.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
     expect(injector.stats.injected.delay).toBe(3);
     expect(error).toBeInstanceOf(ContentionError);
@@ -321,15 +329,7 @@ describe('a large put overtaken by another writer on every attempt', () => {
   test('ContentionError after maxAttempts commits of one upload, not maxAttempts rounds that upload the body again', async () => {
     const key = 'cancel/put/overtaken-always';
     const other = writer();
-    // Before each commit goes out, another writer overwrites the key: the commit's CAS is lost.
-    const injector = new FaultInjector().add({
-      kind: 'delay',
-      delayMs: 0,
-      match: steps(fx.config).commit,
-      before: async () => void (await other.store.put(key, 'theirs')),
-    });
-    const w = makeWriter(fx, { injector, store: { maxAttempts: 3 } });
-    open.push(w);
+    const { injector, w } = overtakenOnEveryCommit(key, other);
     const error = await w.store.put(key, randomBody(40 * 1024)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ContentionError);
     expect(injector.stats.injected.delay, 'its maxAttempts commits, not one more').toBe(3);

@@ -190,15 +190,14 @@ describe('a replaced blob whose object expires while the plain log records the c
   // item the small write was refused by) and the commit: an object expired by the commit is absent
   // to `ifVersion`, as a large put and a session's complete judge it at their commits.
   const HOUR = 3_600_000;
-  const cases: Array<[string, (store: TieredStore, key: string, version: number) => Promise<unknown>]> = [
-    ['a small put', (store, key, version) => store.put(key, 'small', { ifVersion: version })],
-    ['a delete', (store, key, version) => store.delete(key, { ifVersion: version })],
-  ];
-  test.each(cases)('%s with ifVersion: VersionConflictError, the expired item as it was, the log empty', async (name, op) => {
-    const key = `plain/expires-at-record/${name}`;
+
+  /**
+   * A store on a plain log whose record is slow once `expire()` was called: the clock moves past
+   * an hour's time to live while the record is made. `close()` destroys its clients.
+   */
+  function storeExpiringAtRecord() {
     let now = Date.now();
     let expireAtRecord = false;
-    // Its record is slow: the object expires while it is made.
     class SlowLog extends InMemoryChangeLog {
       override async record(id: string, change: Parameters<InMemoryChangeLog['record']>[1]): Promise<void> {
         if (expireAtRecord) now += HOUR + 5_000;
@@ -209,9 +208,30 @@ describe('a replaced blob whose object expires while the plain log records the c
     const dynamodb = createDynamoDBClient();
     const s3 = createS3Client();
     const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3, clock: () => now });
+    return {
+      store,
+      log,
+      expire: () => {
+        expireAtRecord = true;
+      },
+      close: () => {
+        dynamodb.destroy();
+        s3.destroy();
+      },
+    };
+  }
+
+  const cases: Array<[string, (store: TieredStore, key: string, version: number) => Promise<unknown>]> = [
+    ['a small put', (store, key, version) => store.put(key, 'small', { ifVersion: version })],
+    ['a delete', (store, key, version) => store.delete(key, { ifVersion: version })],
+  ];
+  test.each(cases)('%s with ifVersion: VersionConflictError, the expired item as it was, the log empty', async (name, op) => {
+    const key = `plain/expires-at-record/${name}`;
+    // Its record is slow: the object expires while it is made.
+    const { store, log, expire, close } = storeExpiringAtRecord();
     try {
       const { version } = await store.put(key, randomBody(LARGE), { timeToLiveMs: HOUR });
-      expireAtRecord = true;
+      expire();
       const error = await op(store, key, version).catch((e: unknown) => e);
       expect(error, 'nothing written over an object absent to ifVersion').toBeInstanceOf(VersionConflictError);
       const item = (await rawState(fx)).objects.find((o) => o.key === key)!;
@@ -219,29 +239,17 @@ describe('a replaced blob whose object expires while the plain log records the c
       expect(item.blob, 'still pointing at its blob').toBeDefined();
       expect(log.size, 'the log drained').toBe(0);
     } finally {
-      dynamodb.destroy();
-      s3.destroy();
+      close();
     }
   });
 
   test('a delete without ifVersion: false (absent, as a delete of an expired object answers), the expired item as it was, the log empty', async () => {
     const key = 'plain/expires-at-record/delete-any';
-    let now = Date.now();
-    let expireAtRecord = false;
-    class SlowLog extends InMemoryChangeLog {
-      override async record(id: string, change: Parameters<InMemoryChangeLog['record']>[1]): Promise<void> {
-        if (expireAtRecord) now += HOUR + 5_000;
-        return super.record(id, change);
-      }
-    }
-    const log = new SlowLog();
-    const dynamodb = createDynamoDBClient();
-    const s3 = createS3Client();
-    const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3, clock: () => now });
+    const { store, log, expire, close } = storeExpiringAtRecord();
     try {
       const { version } = await store.put(key, randomBody(LARGE), { timeToLiveMs: HOUR });
       const blob = (await rawState(fx)).objects.find((o) => o.key === key)!.blob as string;
-      expireAtRecord = true;
+      expire();
       expect(await store.delete(key), 'the object was absent when the delete would land').toBe(false);
       const state = await rawState(fx);
       const item = state.objects.find((o) => o.key === key)!;
@@ -250,8 +258,7 @@ describe('a replaced blob whose object expires while the plain log records the c
       expect(state.blobs, 'its blob, for the stream to delete with the item').toContain(blob);
       expect(log.size, 'the log drained').toBe(0);
     } finally {
-      dynamodb.destroy();
-      s3.destroy();
+      close();
     }
   });
 });
