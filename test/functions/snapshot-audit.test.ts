@@ -450,6 +450,22 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
   });
 
+  /**
+   * A batch of one old orphan row, sent as `eventOf(Items)` to a deleting function beside a live
+   * object: refused with a ValidationError whose field matches `field`, the orphan not deleted.
+   */
+  async function expectOrphanBatchRefused(eventOf: (Items: object[]) => unknown, field: RegExp): Promise<void> {
+    const live = await freshFixture();
+    await withLiveBlob(live);
+    const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const run = await captureStdout(() => handler(eventOf([{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }])));
+    expect((run.error as Error | undefined)?.name).toBe('ValidationError');
+    expect((run.error as ValidationError).field).toMatch(field);
+    expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
+  }
+
   // A batch sent by hand (a re-run) whose BatchInput is not the plan's ISO cutoff: read as no
   // cutoff, it turned the guard above off in silence, and the row's blob was deleted on the safety
   // age alone. Refused before any request, naming the field; nothing deleted.
@@ -461,16 +477,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
   ])(
     'a BatchInput with %s is refused, not read as no cutoff: the row written after the cutoff is not deleted',
     async (_what, batchInput) => {
-      const live = await freshFixture();
-      await withLiveBlob(live);
-      const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
-      await putBlob(live, orphan);
-      const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
-      const Items = [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }];
-      const run = await captureStdout(() => handler({ Items, BatchInput: batchInput() }));
-      expect((run.error as Error | undefined)?.name).toBe('ValidationError');
-      expect((run.error as ValidationError).field).toMatch(/^BatchInput/);
-      expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
+      await expectOrphanBatchRefused((Items) => ({ Items, BatchInput: batchInput() }), /^BatchInput/);
     },
   );
 
@@ -482,16 +489,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
   ])(
     'a batch event with a field %s beside Items is refused, naming it: the row written after that cutoff is not deleted',
     async (_what, extra) => {
-      const live = await freshFixture();
-      await withLiveBlob(live);
-      const orphan = blobKey(live, 'orphan-obj', Date.now() - 3 * HOUR);
-      await putBlob(live, orphan);
-      const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
-      const Items = [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }];
-      const run = await captureStdout(() => handler({ Items, ...extra() }));
-      expect((run.error as Error | undefined)?.name).toBe('ValidationError');
-      expect((run.error as ValidationError).field).toBe('event');
-      expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
+      await expectOrphanBatchRefused((Items) => ({ Items, ...extra() }), /^event$/);
     },
   );
 
