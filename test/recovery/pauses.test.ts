@@ -397,6 +397,8 @@ describe("a put whose write is retried by the SDK after a pause past the put's e
     /** What the put writes, with an expiry that the pause outlives. */
     readonly body: Uint8Array;
     readonly put: (s: TieredStore, key: string, now: number) => Promise<unknown>;
+    /** How long the writer pauses (3 s unless said): past the expiry the put gave. */
+    readonly pauseMs?: number;
   };
   /** An upload session of MINE, its object's expiry `policy`; the session itself lives a minute. */
   const session =
@@ -429,7 +431,15 @@ describe("a put whose write is retried by the SDK after a pause past the put's e
     ],
     [
       "an upload session's complete, the object's expiresAt",
-      { before: OLD, step: 'commit', body: MINE, put: session((now) => ({ expiresAt: new Date(now + 2_000) })) },
+      // An expiresAt far enough ahead for the parts to go up first on a loaded machine (a part URL
+      // lives no longer than it), and a pause past it.
+      {
+        before: OLD,
+        step: 'commit',
+        body: MINE,
+        put: session((now) => ({ expiresAt: new Date(now + 20_000) })),
+        pauseMs: 30_000,
+      },
     ],
   ];
   type First = {
@@ -467,7 +477,7 @@ describe("a put whose write is retried by the SDK after a pause past the put's e
     const skip = w.skip ?? 0;
     const injector = new FaultInjector()
       .add({ kind: c.first, times: 1, skip, match })
-      .add({ kind: 'delay', delayMs: 0, times: 1, skip, match, before: async () => void (slept = 3_000) });
+      .add({ kind: 'delay', delayMs: 0, times: 1, skip, match, before: async () => void (slept = w.pauseMs ?? 3_000) });
     const wr = makeWriter(fx, { injector, store: { clock } });
     open.push(wr);
     const result = await outcome(w.put(wr.store, key, clock()));
