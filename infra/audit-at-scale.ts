@@ -436,6 +436,11 @@ export class AuditAtScale extends Construct {
       payloadResponseOnly: true,
       resultPath: '$.plan',
     }).addRetry(throttled);
+    // Athena refuses a query past the account's quota of active (running and queued) DDL or DML
+    // queries, which other workloads share, with TooManyRequestsException: nothing started, so it
+    // is retried, spread out, as the throttled invocation above. Every statement may run again (the
+    // DDL sets a location or adds a partition if not there; the query writes a new result file).
+    const athenaThrottled: sfn.RetryProps = { ...throttled, errors: ['Athena.TooManyRequestsException'] };
     const athenaTask = (tid: string, query: string, resultPath: string) =>
       new tasks.AthenaStartQueryExecution(this, tid, {
         queryString: query,
@@ -443,7 +448,7 @@ export class AuditAtScale extends Construct {
         queryExecutionContext: { databaseName },
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
         resultPath,
-      });
+      }).addRetry(athenaThrottled);
     const ddl = new sfn.Map(this, 'Ddl', {
       itemsPath: '$.plan.statements',
       maxConcurrency: 1,

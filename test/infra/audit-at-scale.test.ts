@@ -119,7 +119,7 @@ describe('auditAtScale', () => {
     // new account's 10) with Lambda.TooManyRequestsException, which the LambdaInvoke retry for
     // service errors does not match: one throttled batch failed the Distributed Map (no tolerated
     // failure), the run and its alarm. The throttled invocation did not run: it is retried.
-    it('the plan and every re-verify batch are retried when Lambda throttles them (the invocation did not run)', () => {
+    it('the plan and every re-verify batch are retried when Lambda throttles them, every Athena statement when Athena does (nothing ran)', () => {
       const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
       const body = machine.Properties.DefinitionString;
       const text =
@@ -128,6 +128,10 @@ describe('auditAtScale', () => {
       const retried = (state: any) => (state.Retry ?? []).flatMap((r: any) => r.ErrorEquals as string[]);
       expect(retried(states.Plan)).toContain('Lambda.TooManyRequestsException');
       expect(retried(states.ReverifyAndDelete.ItemProcessor.States.ReverifyBatch)).toContain('Lambda.TooManyRequestsException');
+      // Athena refuses a query past the account's active-query quota (shared with other workloads)
+      // with TooManyRequestsException; nothing started: each statement and the query are retried.
+      expect(retried(states.Ddl.ItemProcessor.States.RunDdl)).toContain('Athena.TooManyRequestsException');
+      expect(retried(states.Query)).toContain('Athena.TooManyRequestsException');
     });
 
     it("the state machine's role may write an export's files as DynamoDB does, and Athena's results as Athena does (AWS's documented policies)", () => {
