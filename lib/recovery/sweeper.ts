@@ -169,7 +169,11 @@ export interface SweeperOptions {
    * `TIERLOG_SHARDLESS_SCAN_SEGMENTS` (0: no scan) and `TIERLOG_SHARDLESS_SCAN_PAGES`.
    */
   readonly shardlessScan?: { readonly segments: number; readonly maxPages: number } | false;
-  /** Uniform in [0, 1): picks the scan segment. Default `Math.random`. */
+  /**
+   * Uniform in [0, 1): picks the scan segment. Default `Math.random`. One that is no function is a
+   * `ValidationError` at construction; one that throws or answers no number fails that sweep's scan
+   * (an error of the sweep), not the sweep.
+   */
   readonly random?: () => number;
   /**
    * HV attribute names. Set them in the configuration (`config.hvAttributes`); this option is
@@ -376,6 +380,10 @@ export class Sweeper {
     this.deadlineMarginMs = options.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
     this.answerMarginMs = options.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS;
     this.shardlessScan = options.shardlessScan ?? DEFAULT_SHARDLESS_SCAN;
+    // Called by every housekeeping sweep: a value that is no function (`random: 0.5`) is refused here.
+    if (options.random !== undefined && typeof options.random !== 'function') {
+      throw new ValidationError('random must be a function returning a number in [0, 1)', 'random');
+    }
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? silent;
   }
@@ -700,8 +708,10 @@ export class Sweeper {
     const { report } = sweep;
     const { segments, maxPages } = this.shardlessScan;
     const leaseShards = this.config.leaseShards;
-    const segment = Math.min(segments - 1, Math.floor(this.random() * segments));
     try {
+      // Inside the try: a `random` that throws or answers no number fails the scan (counted), never
+      // the sweep, which would reject with its instances still being settled.
+      const segment = this.scanSegment(segments);
       const from = this.scanResume.get(segment);
       const found = await this.table.scanOutsideShards({
         segment,
@@ -757,6 +767,19 @@ export class Sweeper {
       if (!sweep.stopped) report.errors++;
       this.logger.error('scan for instances outside the lease shards failed', { error: describe(err) });
     }
+  }
+
+  /**
+   * The segment of `segments` the scan reads, picked by `random`.
+   *
+   * @throws TierlogError when `random` answers no number (NaN included: a segment no scan has).
+   */
+  private scanSegment(segments: number): number {
+    const pick: unknown = this.random();
+    if (typeof pick !== 'number' || Number.isNaN(pick)) {
+      throw new TierlogError(`random must return a number in [0, 1) to pick the scan segment, got ${String(pick)}`);
+    }
+    return Math.max(0, Math.min(segments - 1, Math.floor(pick * segments)));
   }
 
   private async processInstance(found: Found, sweep: SweepRun): Promise<void> {

@@ -316,6 +316,25 @@ describe('sweeper handler', () => {
     expect(await snapshot(fx)).toBe(image);
   });
 
+  test('an invocation that starts with no more time than the answer margin (raised above the deadline margin, a timeout under it) is refused, naming the setting: nothing taken, nothing published', async () => {
+    const fx = await freshFixture();
+    await putDeadInstance(fx, { shard: 0 });
+    const image = await snapshot(fx);
+    // Past the deadline margin (10 s), within the answer margin (30 s): the sweep would be cut off as it starts.
+    const handler = await sweeperHandler(fx, { ...PAST_UPLOADS, TIERLOG_ANSWER_MARGIN_MS: '30000' });
+    for (const remainingMs of [DEFAULT_DEADLINE_MARGIN_MS + 1, 30_000]) {
+      const { error, out } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper', remainingMs)));
+      expect(error, `${remainingMs} ms`).toMatchObject({ name: 'ConfigError', setting: 'TIERLOG_ANSWER_MARGIN_MS' });
+      // A SweepDuration of a sweep that took nothing would tell the not-running alarm it ran, every time.
+      expect(out).not.toMatch(/SweepDuration/);
+    }
+    expect(await snapshot(fx)).toBe(image);
+    // With more time than the margin, the same handler sweeps.
+    const { result, error } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper', 60_000)));
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ stoppedEarly: false, instancesClaimed: 1 });
+  });
+
   test("the deadline is taken on the sweeper's own clock: a clock option far from the wall clock neither stops the sweep at once nor lets it run past the invocation", async () => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { shard: 0 });

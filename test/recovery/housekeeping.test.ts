@@ -12,6 +12,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { newChangeId } from '../../lib/ids.js';
+import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { makeSweeper, makeWriter, putDeadInstance, putRawInstance, rawInstance, snapshot } from '../tiered/harness.js';
 
@@ -283,5 +284,33 @@ describe('housekeeping', () => {
     expect(report).toMatchObject({ errors: 1, entriesRecovered: 1, instancesDrained: 1, instancesWithoutShard: 0 });
     expect(errors).toEqual(['scan for instances outside the lease shards failed']);
     expect(await rawInstance(fx, dead.instanceId)).toBeUndefined();
+  });
+
+  test('a random that throws or answers no number fails the scan (counted), not the sweep: it answered with the shards still being settled', async () => {
+    const fx = await freshFixture();
+    for (const random of [
+      () => {
+        throw new Error('no entropy');
+      },
+      () => Number.NaN,
+      () => 'half' as unknown as number,
+    ]) {
+      const dead = await putDeadInstance(fx, { fenced: true, shard: 1 });
+      const errors: string[] = [];
+      const logger = { info() {}, warn() {}, error: (message: string) => errors.push(message) };
+      const s = makeSweeper(fx, 0, { random, shardlessScan: { segments: 4, maxPages: 10 }, logger });
+      open.push(s);
+      const report = await s.sweeper.sweep();
+      expect(report, String(random)).toMatchObject({ errors: 1, entriesRecovered: 1, instancesDrained: 1 });
+      expect(errors).toEqual(['scan for instances outside the lease shards failed']);
+      expect(await rawInstance(fx, dead.instanceId)).toBeUndefined();
+    }
+  });
+
+  test("a random that is no function (a JS caller's random: 0.5) is refused at construction, naming it", async () => {
+    const fx = await freshFixture();
+    expect(() => new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, random: 0.5 as unknown as () => number })).toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'random' }),
+    );
   });
 });
