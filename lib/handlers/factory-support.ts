@@ -100,11 +100,19 @@ export function addLogContext(logger: Pick<Logger, 'addContext'>, context: objec
  * the stream's 5 s margin, or a sweeper timeout under its 10 s one; the construct refuses both at
  * synth). An invocation begins with its function's whole timeout: this is a setting, named in a
  * {@link ConfigError} before any request, so the function's errors show it, never a quiet no-op.
+ * The sweeper checks its answer margin so too (`margin`): a sweep stops waiting that long before
+ * the deadline, so one under it would be cut off as it starts.
  */
-export function assertTimeBeyondMargin(remainingMs: number, marginMs: number, handler: string, setting: string): void {
+export function assertTimeBeyondMargin(
+  remainingMs: number,
+  marginMs: number,
+  handler: string,
+  setting: string,
+  margin: 'deadline margin' | 'answer margin' = 'deadline margin',
+): void {
   if (remainingMs > marginMs) return;
   throw new ConfigError(
-    `${handler}: the invocation started with ${remainingMs} ms left, no more than the deadline margin (${setting}, ${marginMs} ms): it would start nothing, in every invocation. Raise the function's timeout above the margin, or lower the margin`,
+    `${handler}: the invocation started with ${remainingMs} ms left, no more than the ${margin} (${setting}, ${marginMs} ms): it would start nothing, in every invocation. Raise the function's timeout above the margin, or lower the margin`,
     setting,
   );
 }

@@ -26,7 +26,6 @@ import { SWEEPER_OPTIONS, SweepIncompleteError, Sweeper, type SweeperOptions } f
 import { assertOptions, optionNames } from '../plain-options.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS } from '../constants.js';
-import { ConfigError } from '../errors.js';
 
 /** What a sweep invocation returns (the report without the dry run's blob list). */
 export type SweepSummary = Omit<SweepReport, 'wouldDelete'>;
@@ -96,7 +95,7 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
     addLogContext(logger, context);
     // Before anything is published: a sweep that took nothing would tell the not-running alarm it ran.
     assertTimeBeyondMargin(remainingMs, deadlineMarginMs, 'the sweeper handler', SWEEPER_ENV.deadlineMarginMs);
-    assertTimeBeyondAnswerMargin(remainingMs, answerMarginMs);
+    assertTimeBeyondMargin(remainingMs, answerMarginMs, 'the sweeper handler', SWEEPER_ENV.answerMarginMs, 'answer margin');
     const { shards: asked, dryRun, housekeeping } = parseSweepEvent(event);
     const shards = asked === undefined ? undefined : shardsInRange(asked, config.leaseShards);
     if (shards !== undefined && shards.skipped.length > 0) {
@@ -146,22 +145,4 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
     const { wouldDelete: _listed, ...summary } = report;
     return summary;
   };
-}
-
-/**
- * Refuses an invocation that starts with no more time than the answer margin: the sweep stops
- * waiting that long before the deadline, so it would be cut off as it starts, take nothing, and
- * publish a report (its `SweepDuration` telling the not-running alarm it ran) in every invocation.
- * The deadline margin's check does not cover it when the answer margin is the larger (a function
- * deployed without the construct, whose synth refuses a margin not below the timeout).
- *
- * @throws ConfigError naming `TIERLOG_ANSWER_MARGIN_MS`.
- */
-function assertTimeBeyondAnswerMargin(remainingMs: number, answerMarginMs: number): void {
-  if (remainingMs > answerMarginMs) return;
-  const setting = SWEEPER_ENV.answerMarginMs;
-  throw new ConfigError(
-    `the sweeper handler: the invocation started with ${remainingMs} ms left, no more than the answer margin (${setting}, ${answerMarginMs} ms): every sweep would be cut off as it starts and do nothing. Raise the function's timeout above the margin, or lower the margin`,
-    setting,
-  );
 }
