@@ -334,17 +334,31 @@ export class DynamoChangeLog implements FencedChangeLog {
       const now = this.clock();
       const renewTo = forceRenew || this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
       const target = slot;
-      const { result, bound } = await this.writingLease(target, renewTo, () =>
-        this.table.recordEntry({
-          instanceId: target.instanceId,
-          shard: target.shard,
-          changeId: id,
-          entry,
-          renewTo,
-          leaseFloor: now + this.leaseMs / 4,
-          mustExist: target.created,
-        }),
-      );
+      let written: { readonly result: WriteResult; readonly bound: number };
+      try {
+        written = await this.writingLease(target, renewTo, () =>
+          this.table.recordEntry({
+            instanceId: target.instanceId,
+            shard: target.shard,
+            changeId: id,
+            entry,
+            renewTo,
+            leaseFloor: now + this.leaseMs / 4,
+            mustExist: target.created,
+          }),
+        );
+      } catch (err) {
+        // The item refuses every record for what it holds (a count of another type: corrupt). As
+        // an item in no state of the protocol: never written again, the record sent to a new
+        // identity. Only when this was the only attempt: one whose answer was lost may have landed.
+        if (!(err instanceof CorruptItemError) || !refusedOutright(err)) throw err;
+        this.markFenced(slot);
+        slot = this.pickSlot();
+        this.place(id, slot);
+        forceRenew = true;
+        continue;
+      }
+      const { result, bound } = written;
       if (result.applied) {
         slot.created = true;
         this.ensureTimer();
