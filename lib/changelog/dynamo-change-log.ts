@@ -45,6 +45,7 @@ import { checkChangeNames } from '../tiered/blob-keys.js';
 import { type FenceEffect, InstanceTable, type TransactElement, type WriteResult } from './instance-table.js';
 import { parseInstanceItem } from './instance-item.js';
 import { assertOptions, optionNames } from '../plain-options.js';
+import { isThenable } from '../tiered/logged-change.js';
 
 /** Options of {@link DynamoChangeLog}: any other name is a `ValidationError` at construction. */
 export interface DynamoChangeLogOptions {
@@ -77,7 +78,7 @@ export interface DynamoChangeLogOptions {
    * (`AWS_LAMBDA_FUNCTION_NAME` set), where the lease follows the invocation deadline instead.
    */
   readonly renewInBackground?: boolean;
-  /** Receives errors of background renewals (which are retried on the next tick). An error it throws is ignored. */
+  /** Receives errors of background renewals (which are retried on the next tick). An error it throws, or its promise's rejection, is ignored. */
   readonly onBackgroundError?: (err: unknown) => void;
 }
 
@@ -708,10 +709,15 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.timer.unref();
   }
 
-  /** Hands an error of the background renewal to `onBackgroundError`; a reporter that throws changes nothing. */
+  /**
+   * Hands an error of the background renewal to `onBackgroundError`; a reporter that throws, or
+   * whose promise rejects (an async one), changes nothing.
+   */
   private reportBackground(err: unknown): void {
     try {
-      this.onBackgroundError(err);
+      const returned: unknown = this.onBackgroundError(err);
+      // An async reporter's rejection is its throw: nothing. Unhandled, it would end the process.
+      if (isThenable(returned)) Promise.resolve(returned).catch(() => {});
     } catch {
       // The renewal is retried on the next tick either way.
     }
