@@ -14,7 +14,7 @@ export type { Change, ChangeLog } from './changelog/change-log.js';
 export { isEligible } from './changelog/change-log.js';
 export type { ChangeId, Clock } from './ids.js';
 export { newChangeId, systemClock } from './ids.js';
-export { InMemoryChangeLog } from './changelog/in-memory.js';
+export { InMemoryChangeLog, type InMemoryChangeLogOptions } from './changelog/in-memory.js';
 export { NoopChangeLog } from './changelog/noop.js';
 export { DynamoChangeLog, type DynamoChangeLogOptions } from './changelog/dynamo-change-log.js';
 export {

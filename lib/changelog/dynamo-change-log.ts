@@ -45,6 +45,7 @@ import { checkChangeNames } from '../tiered/blob-keys.js';
 import { type FenceEffect, InstanceTable, type TransactElement, type WriteResult } from './instance-table.js';
 import { parseInstanceItem } from './instance-item.js';
 import { assertOptions, optionNames } from '../plain-options.js';
+import { isThenable } from '../tiered/logged-change.js';
 
 /** Options of {@link DynamoChangeLog}: any other name is a `ValidationError` at construction. */
 export interface DynamoChangeLogOptions {
@@ -77,7 +78,7 @@ export interface DynamoChangeLogOptions {
    * (`AWS_LAMBDA_FUNCTION_NAME` set), where the lease follows the invocation deadline instead.
    */
   readonly renewInBackground?: boolean;
-  /** Receives errors of background renewals (which are retried on the next tick). An error it throws is ignored. */
+  /** Receives errors of background renewals (which are retried on the next tick). An error it throws, or its promise's rejection, is ignored. */
   readonly onBackgroundError?: (err: unknown) => void;
 }
 
@@ -334,17 +335,31 @@ export class DynamoChangeLog implements FencedChangeLog {
       const now = this.clock();
       const renewTo = forceRenew || this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
       const target = slot;
-      const { result, bound } = await this.writingLease(target, renewTo, () =>
-        this.table.recordEntry({
-          instanceId: target.instanceId,
-          shard: target.shard,
-          changeId: id,
-          entry,
-          renewTo,
-          leaseFloor: now + this.leaseMs / 4,
-          mustExist: target.created,
-        }),
-      );
+      let written: { readonly result: WriteResult; readonly bound: number };
+      try {
+        written = await this.writingLease(target, renewTo, () =>
+          this.table.recordEntry({
+            instanceId: target.instanceId,
+            shard: target.shard,
+            changeId: id,
+            entry,
+            renewTo,
+            leaseFloor: now + this.leaseMs / 4,
+            mustExist: target.created,
+          }),
+        );
+      } catch (err) {
+        // The item refuses every record for what it holds (a count of another type: corrupt). As
+        // an item in no state of the protocol: never written again, the record sent to a new
+        // identity. Only when this was the only attempt: one whose answer was lost may have landed.
+        if (!(err instanceof CorruptItemError) || !refusedOutright(err)) throw err;
+        this.markFenced(slot);
+        slot = this.pickSlot();
+        this.place(id, slot);
+        forceRenew = true;
+        continue;
+      }
+      const { result, bound } = written;
       if (result.applied) {
         slot.created = true;
         this.ensureTimer();
@@ -694,10 +709,15 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.timer.unref();
   }
 
-  /** Hands an error of the background renewal to `onBackgroundError`; a reporter that throws changes nothing. */
+  /**
+   * Hands an error of the background renewal to `onBackgroundError`; a reporter that throws, or
+   * whose promise rejects (an async one), changes nothing.
+   */
   private reportBackground(err: unknown): void {
     try {
-      this.onBackgroundError(err);
+      const returned: unknown = this.onBackgroundError(err);
+      // An async reporter's rejection is its throw: nothing. Unhandled, it would end the process.
+      if (isThenable(returned)) Promise.resolve(returned).catch(() => {});
     } catch {
       // The renewal is retried on the next tick either way.
     }

@@ -5,15 +5,28 @@
 import { type Change, type ChangeLog, cloneChange, isEligible, sameChange } from './change-log.js';
 import { assertChange, assertChangeId } from './entry-codec.js';
 import { ChangeIdConflictError } from '../errors.js';
-import { type ChangeId, type Clock, systemClock } from '../ids.js';
+import { type ChangeId, type Clock, systemClock, wholeMsClock } from '../ids.js';
+import { assertOptions, optionNames } from '../plain-options.js';
+
+/** Options of {@link InMemoryChangeLog}: any other name is a `ValidationError` at construction, as the DynamoDB log's. */
+export interface InMemoryChangeLogOptions {
+  /** Milliseconds since the epoch (a ValidationError at construction unless it reads 2000 to 2255: not seconds). Default `Date.now`. */
+  readonly clock?: Clock;
+}
+
+/** The names {@link InMemoryChangeLogOptions} has: any other is refused at construction. */
+const IN_MEMORY_OPTIONS = optionNames<InMemoryChangeLogOptions>()('clock');
 
 /** A {@link ChangeLog} in this process's memory: for tests and single-process tools (not durable; see the module doc). */
 export class InMemoryChangeLog implements ChangeLog {
   private readonly entries = new Map<ChangeId, Change>();
   private readonly clock: Clock;
 
-  constructor(options: { clock?: Clock } = {}) {
-    this.clock = options.clock ?? systemClock;
+  constructor(options: InMemoryChangeLogOptions = {}) {
+    // As the durable log: a misspelt clock would be the system's, and one in seconds would keep
+    // every entry with a `cleanupAfter` out of `scan` for ever.
+    assertOptions(options, IN_MEMORY_OPTIONS, 'InMemoryChangeLog');
+    this.clock = wholeMsClock(options.clock ?? systemClock);
   }
 
   async record(id: ChangeId, change: Change): Promise<void> {

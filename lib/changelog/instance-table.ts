@@ -16,7 +16,7 @@ import { LEASE_INDEX_NAME } from '../constants.js';
 import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
 import { documentClient, unmarshallOptions } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
-import { ItemTooLargeError, type TableListingError } from '../errors.js';
+import { CorruptItemError, ItemTooLargeError, type TableListingError } from '../errors.js';
 import { ContinuationKeys } from '../aws/table-pages.js';
 import { type StoreStamp, storeStampOf } from './store-stamp.js';
 import type { Change } from './change-log.js';
@@ -104,7 +104,7 @@ export class InstanceTable {
     const renewing = args.renewTo !== undefined;
     const { set, names, values } = this.addEntry(args);
     if (!renewing) values[':floor'] = args.leaseFloor;
-    return this.conditionalUpdate('record', {
+    return this.counting(args.instanceId, 'record', {
       Key: { [A.pk]: args.instanceId },
       UpdateExpression: `SET ${set.join(', ')} ADD #n :one`,
       ConditionExpression: !renewing
@@ -185,7 +185,7 @@ export class InstanceTable {
       names['#lease'] = A.leaseUntil;
       values[':lease'] = args.renewTo;
     }
-    return this.conditionalUpdate('remove', {
+    return this.counting(args.instanceId, 'remove', {
       Key: { [A.pk]: args.instanceId },
       UpdateExpression: update,
       ConditionExpression: 'attribute_exists(#c) AND #state = :live',
@@ -582,6 +582,29 @@ export class InstanceTable {
   }
 
   /**
+   * A conditional update of the writer's that counts its entry (`ADD #n`). DynamoDB refuses it,
+   * on every attempt alike, when the item's counter is no number (corrupt: an operator's edit, a
+   * tool's bug): a {@link CorruptItemError} naming the instance, the write not applied.
+   */
+  private async counting(
+    instanceId: string,
+    operation: string,
+    input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
+  ): Promise<WriteResult> {
+    try {
+      return await this.conditionalUpdate(operation, input);
+    } catch (err) {
+      if (!isWrongTypedOperand(err)) throw err;
+      const corrupt = new CorruptItemError(
+        `its ${operation} was refused: an attribute it updates (the count \`${A.count}\`) is of another type`,
+        `change-log item "${instanceId}"`,
+      );
+      corrupt.cause = err;
+      throw corrupt;
+    }
+  }
+
+  /**
    * Sends a conditional write. One refused because a transaction holds the item (the fenced
    * commit of another change of the same instance, a few milliseconds) is sent again, with
    * backoff: it was not applied, and each write here tells "already done" from its failed
@@ -635,6 +658,14 @@ function inLists(name: string, tag: string, count: number): { lists: string[]; v
     lists.push(`${name} IN (${placeholders.join(', ')})`);
   }
   return { lists, values };
+}
+
+/** DynamoDB refused an update because an attribute of the item it adds to (or computes with) is of another type. */
+function isWrongTypedOperand(err: unknown): boolean {
+  return (
+    awsErrorName(err) === 'ValidationException' &&
+    /operand in the update expression has an incorrect data type/i.test(err instanceof Error ? err.message : '')
+  );
 }
 
 /** DynamoDB refused a write because the item would outgrow its 400 KB limit. */

@@ -216,3 +216,37 @@ describe.each(implementations)('ChangeLog contract: $name', (impl) => {
     expect(await other.scan()).toEqual(expected([[theirs, { id: 'theirs' }]]));
   });
 });
+
+describe('the options a log takes, refused alike', () => {
+  // What the DynamoDB log refuses at construction, the in-memory one must too: a test written on
+  // the in-memory log with a misspelt clock, or a clock in seconds, passed where the durable log
+  // is a ValidationError, and its scan kept a cleanupAfter entry out for ever (seconds < ms).
+  const makers: Array<[string, (options: Record<string, unknown>) => unknown]> = [
+    ['InMemoryChangeLog', (options) => new InMemoryChangeLog(options as never)],
+    [
+      'DynamoChangeLog',
+      (options) => new DynamoChangeLog({ config: fixture!.config, dynamodb: fixture!.dynamodb, renewInBackground: false, ...options }),
+    ],
+  ];
+
+  it.each(makers)('%s refuses an option name it does not take', (_name, make) => {
+    const err = catchOf(() => make({ clok: () => Date.now() }));
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe('clok');
+  });
+
+  it.each(makers)('%s refuses a clock in seconds', (_name, make) => {
+    const err = catchOf(() => make({ clock: () => Date.now() / 1000 }));
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe('clock');
+  });
+});
+
+function catchOf(run: () => unknown): unknown {
+  try {
+    run();
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+}

@@ -25,6 +25,9 @@
  *    removed" and the log went on writing to, and uploading for, the deleted instance;
  *  - a record into an item in no state of the protocol (corrupt) was sent six times, then threw
  *    "did not converge", and so was every later record of the slot. It takes a new identity;
+ *  - a record into an item whose count `n` is no number (corrupt) was refused with DynamoDB's bare
+ *    ValidationException, and so was every later record of the process while the slot lasted (a
+ *    lease or more). It takes a new identity; a remove there is a `CorruptItemError`;
  *  - a record whose lost answer was followed by a refusal of its retry (access denied, an expired
  *    token) was taken for "nothing landed": the log forgot the change, so `remove` sent nothing and
  *    the entry stayed in a live item the process kept using. Only a refusal of the only attempt is;
@@ -52,7 +55,7 @@ import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
 import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
 import { InstanceTable } from '../../lib/changelog/instance-table.js';
-import { InstanceClaimedError } from '../../lib/errors.js';
+import { CorruptItemError, InstanceClaimedError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { newChangeId } from '../../lib/ids.js';
@@ -731,6 +734,42 @@ describe('a record into an item whose state is neither live nor claimed', () => 
     expect(p.of('UpdateItem'), 'one refused, one landed').toHaveLength(2);
     expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([b]);
     expect(RawReader.entryIds(await raw.get(instance))).not.toContain(b);
+  });
+});
+
+describe('a record into an item whose count is of another type', () => {
+  test('the item is never written again: one refusal, then a new identity', async () => {
+    const { log, probe: p } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const instance = log.instanceId;
+    // Corrupt (an operator's edit, a tool's bug): DynamoDB refuses every `ADD` to a string.
+    await raw.put({ ...(await raw.get(instance))!, n: '1' });
+    p.clear();
+    const b = newChangeId();
+    await log.record(b, { id: 'b', new: blobOf('b') });
+    expect(log.instanceId).not.toBe(instance);
+    expect(p.of('UpdateItem'), 'one refused, one landed').toHaveLength(2);
+    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([b]);
+    // The next record goes straight to the new item, as every later one.
+    p.clear();
+    await log.record(newChangeId(), { id: 'c', new: blobOf('c') });
+    expect(p.of('UpdateItem')).toHaveLength(1);
+    expect(RawReader.entryIds(await raw.get(instance))).toEqual([a]);
+  });
+
+  test('a remove that meets it throws a CorruptItemError naming the instance, not a bare ValidationException', async () => {
+    const { log } = writer();
+    const a = newChangeId();
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const instance = log.instanceId;
+    await raw.put({ ...(await raw.get(instance))!, n: '1' });
+    const err = await log.remove(a).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CorruptItemError);
+    expect((err as CorruptItemError).where).toContain(instance);
   });
 });
 
