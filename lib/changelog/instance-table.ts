@@ -9,7 +9,15 @@
  * "someone else got there".
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, paginateQuery, paginateScan, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  paginateQuery,
+  paginateScan,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TierlogConfig } from '../config.js';
 import { LEASE_INDEX_NAME } from '../constants.js';
@@ -20,7 +28,7 @@ import { CorruptItemError, ItemTooLargeError, type TableListingError } from '../
 import { ContinuationKeys } from '../aws/table-pages.js';
 import { type StoreStamp, storeStampOf } from './store-stamp.js';
 import type { Change } from './change-log.js';
-import { entryAttribute, type StoredEntry } from './entry-codec.js';
+import { entryAttribute, isEntryAttribute, type StoredEntry } from './entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from './instance-item.js';
 
 /** What the lease index tells about an instance (eventually consistent: re-checked on write). */
@@ -378,20 +386,65 @@ export class InstanceTable {
    * {@link retire}, and when it does not apply, the item as the failed condition saw it (undefined:
    * gone), from the same request: the sweeper tells from it an instance another sweeper has
    * claimed (or its writer renewed) since the lease index showed it, without claiming or reading.
+   * An item whose counter said 0 while it held entries is put back as it was and answered as not
+   * retired (with the item): the counter is trusted for the delete only, never for its entries.
    */
   async retireOutcome(instanceId: string, cutoff: number): Promise<WriteResult> {
-    return this.conditionalWrite('retire', () =>
-      this.doc.send(
+    let deleted: Record<string, unknown> | undefined;
+    const result = await this.conditionalWrite('retire', async () => {
+      const out = await this.doc.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: { [A.pk]: instanceId },
           ConditionExpression: '#state = :live AND #n = :zero AND #lease < :cutoff',
           ExpressionAttributeNames: { '#state': A.state, '#n': A.count, '#lease': A.leaseUntil },
           ExpressionAttributeValues: { ':live': 'live', ':zero': 0, ':cutoff': cutoff },
+          ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
+      );
+      deleted = out.Attributes;
+    });
+    if (!result.applied || deleted === undefined || !Object.keys(deleted).some(isEntryAttribute)) return result;
+    // The counter said 0, the item held entries (corrupt: a hand edit, a tool's bug; the writer
+    // counts each entry in the write that adds it). No condition can name attributes it does not
+    // know, so the delete returned the item: put back as it was, it is not retired but claimed
+    // and judged as any expired instance with entries, never dropped with them (their blobs leaked).
+    await this.restore(instanceId, deleted);
+    return { applied: false, item: deleted };
+  }
+
+  /**
+   * Puts back an item a retire deleted, unless another item of its id was written since.
+   *
+   * @throws CorruptItemError naming the instance, when it could not be put back: its entries are
+   *   then in no log (the error's message counts them; the audit finds their blobs).
+   */
+  private async restore(instanceId: string, item: Record<string, unknown>): Promise<void> {
+    const entries = Object.keys(item).filter(isEntryAttribute).length;
+    const result = await this.conditionalWrite('restore', () =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': A.pk },
+        }),
       ),
-    );
+    ).catch((err: unknown) => {
+      const lost = new CorruptItemError(
+        `its counter was 0 with ${entries} entries: retired, and could not be put back (${err instanceof Error ? err.message : String(err)}); their blobs are in no log`,
+        `change-log item "${instanceId}"`,
+      );
+      lost.cause = err;
+      throw lost;
+    });
+    if (!result.applied) {
+      throw new CorruptItemError(
+        `its counter was 0 with ${entries} entries: retired, and another item of its id was written before it could be put back; their blobs are in no log`,
+        `change-log item "${instanceId}"`,
+      );
+    }
   }
 
   /**

@@ -305,6 +305,19 @@ describe('retire', () => {
     expect(await raw.get(fresh)).toBeDefined();
     expect(await table.retire(empty, 2_000)).toBe(false);
   });
+
+  // The counter is the writer's, kept in the write that adds or removes each entry; an item whose
+  // counter says 0 beside entries (a hand edit, another tool's bug) was deleted with them, their
+  // blobs then in no log. No condition can name the entries' attributes: the delete returns the item.
+  it('an item whose counter says 0 beside an entry is put back as it was and answered as not retired, with the item', async () => {
+    const shard = nextShard++;
+    const id = newChangeId();
+    const miscounted = await putInstance({ shard, leaseUntil: 1_000, n: 0, [`c_${id}`]: entry('o') });
+    const before = await raw.get(miscounted);
+    const outcome = await table.retireOutcome(miscounted, 2_000);
+    expect(outcome).toMatchObject({ applied: false, item: { pk: miscounted, n: 0, [`c_${id}`]: { id: 'o' } } });
+    expect(await raw.get(miscounted)).toEqual(before);
+  });
 });
 
 describe('reads', () => {

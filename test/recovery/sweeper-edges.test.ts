@@ -427,6 +427,31 @@ describe('an instance item whose header the claim would launder (written by some
   });
 });
 
+describe('an expired instance whose counter says 0 beside its entry (a hand edit, another tool)', () => {
+  test('not retired with its entry: claimed and judged, its orphan blob deleted, the item drained', async () => {
+    const fx = await freshFixture();
+    const blob = rawBlobKey(fx, 'miscounted/a');
+    await rawPutObject(fx, blob, 'orphan');
+    const instanceId = await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: Date.now() - HOUR,
+      entries: { [newChangeId()]: { v: 1, id: 'miscounted/a', at: Date.now() - HOUR, new: blob } },
+    });
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.changeLogTable,
+        Key: { pk: { S: instanceId } },
+        UpdateExpression: 'SET n = :zero',
+        ExpressionAttributeValues: { ':zero': { N: '0' } },
+      }),
+    );
+    for (const offset of [0, PAST_WINDOW_MS]) expect((await sweeperAt(fx, offset).sweep()).errors).toBe(0);
+    expect(await allKeys(fx)).toEqual([]);
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+    await expectClean(fx, expect);
+  });
+});
+
 describe('a sweeper that dies at any of its requests, before or after it is sent: later sweepers settle every state', () => {
   type Match = (r: RequestInfo) => boolean;
   const condition = (r: RequestInfo) => String(r.input.ConditionExpression ?? '');
