@@ -72,8 +72,9 @@
  *   with no body, a `Content-Type` header other than JSON's is the object's, as S3 takes it;
  *   `If-Match` / `If-None-Match`, the expiry headers and `x-amz-meta-*` (or `metadata`, not both) as
  *   for PUT, the expiry applying to the object from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
- *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
- *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`, no other field);
+ *   `GET ?uploadId=…` lists the uploaded parts (all of them: S3's paging, `max-parts` or
+ *   `part-number-marker`, is 400, as is any other query name, a condition or an S3 header but
+ *   SigV4's on either GET), `GET ?uploadId=…&partNumber=n` presigns one more part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`, no other field);
  *   `DELETE ?uploadId=…` aborts. The create's, the list's and the part URL's answers carry
  *   `Cache-Control: no-store` (presigned URLs, parts as they stand), as a 307 does. A query that names `uploadId` or `partNumber` twice, or both
  *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
@@ -540,6 +541,7 @@ async function sessionRequest(
         unhonoured.slice(0, 40),
       );
   }
+  if (method === 'GET') refuseUnhonouredSessionRead(query, headers);
   switch (method) {
     case 'GET': {
       const partNumber = query.get('partNumber');
@@ -578,6 +580,31 @@ async function sessionRequest(
     default:
       return notAllowed(method, 'GET, POST, DELETE');
   }
+}
+
+/** The conditions of a GET (RFC 9110 §13.1): none is evaluated on a session's list of parts or part URL. */
+const READ_CONDITIONS: ReadonlySet<string> = new Set(['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']);
+
+/**
+ * Refuses (400) what a session's list of parts (`GET ?uploadId=…`) or part URL (`…&partNumber=n`)
+ * would ignore: a query name beside `uploadId` and `partNumber` (S3's ListParts paging,
+ * `max-parts` and `part-number-marker`: every part was answered, so a client paging from a marker
+ * took the parts it held for the next ones), a condition (answered 200 unevaluated: a precondition
+ * is never ignored), and S3's request headers but SigV4's (SSE-C for a part, which its URL is
+ * signed without; a request payer).
+ * @throws ValidationError naming the first
+ */
+function refuseUnhonouredSessionRead(query: URLSearchParams, headers: Record<string, string>): void {
+  const route = query.has('partNumber') ? "a session's part URL" : "a session's list of parts";
+  const extra = [...query.keys()].find((name) => name !== 'uploadId' && name !== 'partNumber');
+  if (extra !== undefined)
+    throw new ValidationError(
+      `${route} takes uploadId and partNumber alone, not "${extra.slice(0, 40)}" (the list answers every part, unpaged)`,
+      extra.slice(0, 40),
+    );
+  const unhonoured = Object.keys(headers).find((name) => READ_CONDITIONS.has(name)) ?? s3RequestHeaderOf(headers);
+  if (unhonoured !== undefined)
+    throw new ValidationError(`${route} takes no ${unhonoured.slice(0, 60)}: it is not evaluated here`, unhonoured.slice(0, 60));
 }
 
 /**

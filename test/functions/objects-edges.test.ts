@@ -1156,6 +1156,54 @@ describe("a session's answers are never stored by a cache", () => {
   });
 });
 
+describe("a session's list of parts and part URL take no paging, condition or S3 header they ignore", () => {
+  /**
+   * S3's ListParts pages (`max-parts`, `part-number-marker`) and a GET may carry conditions: the
+   * list answered every part whatever they said, so a client paging from a marker took parts it
+   * held already for the next ones, and `If-None-Match` or `If-Match` was answered 200 unevaluated.
+   * The part URL took them too, and an SSE-C header for a part that the URL signs without it.
+   * Refused (400), as an abort or a complete refuses what it does not honour: a precondition is
+   * never ignored.
+   */
+  test.each([
+    ['max-parts=1', {}, 'max-parts'],
+    ['part-number-marker=1', {}, 'part-number-marker'],
+    ['partNumber=1&x-id=UploadPart', {}, 'x-id'],
+    ['', { 'if-none-match': '"1"' }, 'if-none-match'],
+    ['', { 'if-match': '"1"' }, 'if-match'],
+    ['', { 'if-modified-since': 'Tue, 01 Dec 2099 00:00:00 GMT' }, 'if-modified-since'],
+    ['partNumber=1', { 'if-match': '*' }, 'if-match'],
+    ['partNumber=1', { 'x-amz-server-side-encryption-customer-algorithm': 'AES256' }, 'x-amz-server-side-encryption-customer'],
+    ['', { 'x-amz-request-payer': 'requester' }, 'x-amz-request-payer'],
+  ] as const)('GET ?uploadId=…&%s with %o is 400 naming %s; without it, 200', async (extra, headers, says) => {
+    const w = writer();
+    const key = `sessions/list-refused/${extra}/${Object.keys(headers).join('+')}`;
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    expect(created.statusCode).toBe(201);
+    const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: Array<{ url: string }> };
+    expect((await fetch(parts[0]!.url, { method: 'PUT', body: Buffer.from(randomBody(10)) })).ok).toBe(true);
+    const query = `uploadId=${uploadId}${extra !== '' ? `&${extra}` : ''}`;
+    const res = await call(w, 'GET', `/objects/${key}`, { query, headers });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res).message).toContain(says);
+    const plain = await call(w, 'GET', `/objects/${key}`, {
+      query: extra.startsWith('partNumber') ? `uploadId=${uploadId}&partNumber=1` : `uploadId=${uploadId}`,
+    });
+    expect(plain.statusCode).toBe(200);
+  });
+
+  test('SigV4 headers are taken by the list of parts and the part URL', async () => {
+    const w = writer();
+    const key = 'sessions/list-refused/sigv4';
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    const { uploadId } = JSON.parse(String(created.body)) as { uploadId: string };
+    const headers = { 'x-amz-date': '20261202T000000Z', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-security-token': 't' };
+    const listed = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${uploadId}`, headers });
+    const signed = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${uploadId}&partNumber=1`, headers });
+    expect([listed.statusCode, signed.statusCode]).toEqual([200, 200]);
+  });
+});
+
 describe("a session's create takes no S3 header it does not honour", () => {
   test.each([
     ['x-amz-tagging', { 'x-amz-tagging': 'temp=true' }],
