@@ -17,7 +17,9 @@
  * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped. A PUT stores the
  *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
  *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
- *   bytes would come back encoded and unlabelled; on a session's create too), a `Content-MD5` the body does not match is 400
+ *   bytes would come back encoded and unlabelled; on a session's create too), a `Content-Length`
+ *   the body as it arrived does not have is 400 (Lambda passes a text body decoded as UTF-8: one
+ *   that is not UTF-8 goes with a binary `Content-Type`), a `Content-MD5` the body does not match is 400
  *   `BadDigest`, as on a session's create and complete (an `x-amz-content-sha256` of other bytes: 400 `XAmzContentSHA256Mismatch`; a
  *   `STREAMING-*` one, an aws-chunked body, 400), and S3's request headers but `x-amz-meta-*` and
  *   SigV4's are 400 (on a session's create too): `x-amz-copy-source*` (a copy),
@@ -906,13 +908,22 @@ function metadataOf(headers: Record<string, string>): Record<string, string> {
 }
 
 /**
- * The 400 of a request whose body its `Content-MD5`, or its SigV4 payload hash in hex
- * (`x-amz-content-sha256`), does not match; undefined when it has neither or they match. An
- * integrity check the client asked for is made, never skipped (S3 answers BadDigest and
+ * The 400 of a request whose body its `Content-Length`, its `Content-MD5`, or its SigV4 payload
+ * hash in hex (`x-amz-content-sha256`), does not match; undefined when it has none or they match.
+ * An integrity check the client asked for is made, never skipped (S3 answers BadDigest and
  * XAmzContentSHA256Mismatch too): on a PUT, and on a session's create and complete, whose JSON a
- * client that hashed other bytes than it sent would have taken as sent.
+ * client that hashed other bytes than it sent would have taken as sent. The length tells a body
+ * that did not arrive as sent: Lambda passes a text one (`text/*`, JSON, XML) decoded as UTF-8,
+ * so bytes that are not UTF-8 (a Latin-1 `é`) arrive as U+FFFD, three bytes in their place.
  */
 function digestRefusal(headers: Record<string, string>, body: Uint8Array): Response | undefined {
+  const length = headers['content-length'];
+  if (length !== undefined && length.trim() !== String(body.byteLength))
+    return problem(
+      400,
+      'BadRequest',
+      `Content-Length is ${length.trim().slice(0, 20)}, the body arrived as ${body.byteLength} bytes: nothing was written (a body that is not UTF-8 goes with a binary Content-Type, e.g. application/octet-stream)`,
+    );
   const md5 = headers['content-md5'];
   if (md5 !== undefined && md5.trim() !== createHash('md5').update(body).digest('base64'))
     return problem(400, 'BadDigest', 'Content-MD5 is not the base64 MD5 of the body: nothing was written');

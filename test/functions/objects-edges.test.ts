@@ -23,6 +23,7 @@ import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
 import { captureStdout, httpEvent, lambdaContext } from './lambda.js';
+import { eventBody } from '../../lib/dev/function-url.js';
 
 let fx: Fixture;
 const open: Writer[] = [];
@@ -807,6 +808,9 @@ describe('a write does what it was asked, or nothing', () => {
     ['Content-Encoding: br, gzip', { 'content-encoding': 'br, gzip' }, 415, 'UnsupportedMediaType'],
     ['a Content-MD5 of other bytes', { 'content-md5': md5(Buffer.from('other')) }, 400, 'BadDigest'],
     ['a Content-MD5 that is not one', { 'content-md5': 'not-an-md5' }, 400, 'BadDigest'],
+    // The body is 10 bytes: one that did not arrive as sent (cut, or decoded by the front door) is not stored.
+    ['a Content-Length of more bytes than the body', { 'content-length': '11' }, 400, 'BadRequest'],
+    ['a Content-Length of fewer bytes than the body', { 'content-length': '9' }, 400, 'BadRequest'],
     // Stored as '', answered as an empty Content-Type (no media type), and as S3's default by a 307.
     ['an empty Content-Type', { 'content-type': '' }, 400, 'BadRequest'],
     ['x-tierlog-expires (a misspelt expiry)', { 'x-tierlog-expires': '2030-01-01' }, 400, 'BadRequest'],
@@ -865,6 +869,7 @@ describe('a write does what it was asked, or nothing', () => {
   test.each([
     ['Content-MD5 of the body', (b: Uint8Array) => ({ 'content-md5': md5(b) })],
     ['Content-Encoding: identity', () => ({ 'content-encoding': 'identity' })],
+    ['Content-Length of the body', (b: Uint8Array) => ({ 'content-length': String(b.byteLength) })],
     ['x-tierlog-stored (a response header, copied back)', () => ({ 'x-tierlog-stored': 'blob' })],
     [
       'SigV4 headers (a Function URL with IAM auth)',
@@ -885,6 +890,28 @@ describe('a write does what it was asked, or nothing', () => {
     });
     expect(res.statusCode).toBeLessThan(300);
     expect((await w.store.get('asked/ok'))?.body).toEqual(body);
+  });
+
+  /**
+   * Lambda passes a body whose Content-Type is text (`text/*`, JSON, XML) as a string, decoded as
+   * UTF-8 (the local Function URL does as it does): a Latin-1 text's `é` (one byte, not UTF-8)
+   * arrived as U+FFFD, and the PUT stored those three bytes in its place, 201, another body than
+   * the one sent. Its Content-Length tells: 400, nothing written. Sent as binary, it is stored as sent.
+   */
+  test('a text body that did not arrive as sent (not UTF-8) is 400 by its Content-Length; as binary, stored', async () => {
+    const w = writer();
+    const key = 'asked/latin-1';
+    const sent = Buffer.from('caf\xe9 cr\xe8me', 'latin1');
+    const put = (contentType: string) => {
+      const headers = { 'content-type': contentType, 'content-length': String(sent.byteLength) };
+      return handleObjectsRequest(w.store, { ...httpEvent('PUT', `/objects/${key}`, { headers }), ...eventBody(sent, headers) });
+    };
+    const before = await snapshot(fx);
+    const res = await put('text/plain; charset=iso-8859-1');
+    expect([res.statusCode, bodyOf(res).message]).toEqual([400, expect.stringContaining('Content-Length')]);
+    expect(await snapshot(fx)).toBe(before);
+    expect((await put('application/octet-stream')).statusCode).toBe(201);
+    expect(Buffer.from((await w.store.get(key))!.body)).toEqual(sent);
   });
 
   /**
