@@ -70,7 +70,7 @@
  *   the whole object then (not checked on AWS; s3rver ignores If-Range): a resumed download of an
  *   object above the limit may restart from its first byte, never splice.
  * - Upload sessions, for bodies above the request limit (S3's multipart API, as a client expects):
- *   `POST ?uploads` opens one (JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`;
+ *   `POST ?uploads` opens one (no other query name: 400; JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`;
  *   with no body, a `Content-Type` header other than JSON's is the object's, as S3 takes it;
  *   `If-Match` / `If-None-Match`, the expiry headers and `x-amz-meta-*` (or `metadata`, not both) as
  *   for PUT, the expiry applying to the object from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
@@ -503,6 +503,14 @@ async function sessionRequest(
 ): Promise<Response> {
   if (uploadId === null) {
     if (method !== 'POST') return notAllowed(method, 'POST');
+    // S3's CreateMultipartUpload takes `uploads` alone: another name (an expiry or a condition put
+    // in the query) was ignored, the session opened and its object committed without it.
+    const extra = [...query.keys()].find((name) => name !== 'uploads');
+    if (extra !== undefined)
+      throw new ValidationError(
+        `a session's create takes ?uploads alone, not "${extra.slice(0, 40)}" (its fields go in the JSON body, its condition, expiry and metadata in headers)`,
+        extra.slice(0, 40),
+      );
     const encoded = contentCodingRefusal(headers);
     if (encoded !== undefined) return encoded;
     const fields = jsonBody(event, true);

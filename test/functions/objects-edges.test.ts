@@ -1183,6 +1183,23 @@ describe("a session's answers are never stored by a cache", () => {
   });
 });
 
+describe("a session's create takes ?uploads alone", () => {
+  /**
+   * S3's CreateMultipartUpload takes no query name but `uploads`. Another (`?uploads&ttl=60`, an
+   * expiry or a condition put in the query) was ignored: the session was opened, 201, and its
+   * object committed without what was asked. Refused (400), no session opened.
+   */
+  test.each(['x-tierlog-ttl=60', 'max-parts=3', 'ifVersion=0'])('POST ?uploads&%s is 400; no session is opened', async (extra) => {
+    const w = writer();
+    const before = await snapshot(fx);
+    const res = await call(w, 'POST', '/objects/sessions/create-alone', { query: `uploads&${extra}`, body: JSON.stringify({ size: 10 }) });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res).message).toContain(extra.split('=')[0]);
+    expect(await snapshot(fx)).toBe(before);
+    expect((await call(w, 'POST', '/objects/sessions/create-alone', { query: 'uploads' })).statusCode).toBe(201);
+  });
+});
+
 describe("a session's list of parts and part URL take no paging, condition or S3 header they ignore", () => {
   /**
    * S3's ListParts pages (`max-parts`, `part-number-marker`) and a GET may carry conditions: the
