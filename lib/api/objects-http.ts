@@ -17,7 +17,9 @@
  * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped. A PUT stores the
  *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
  *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
- *   bytes would come back encoded and unlabelled; on a session's create too), a `Content-MD5` the body does not match is 400
+ *   bytes would come back encoded and unlabelled; on a session's create too), a `Content-Length`
+ *   the body as it arrived does not have is 400 (Lambda passes a text body decoded as UTF-8: one
+ *   that is not UTF-8 goes with a binary `Content-Type`), a `Content-MD5` the body does not match is 400
  *   `BadDigest`, as on a session's create and complete (an `x-amz-content-sha256` of other bytes: 400 `XAmzContentSHA256Mismatch`; a
  *   `STREAMING-*` one, an aws-chunked body, 400), and S3's request headers but `x-amz-meta-*` and
  *   SigV4's are 400 (on a session's create too): `x-amz-copy-source*` (a copy),
@@ -68,12 +70,13 @@
  *   the whole object then (not checked on AWS; s3rver ignores If-Range): a resumed download of an
  *   object above the limit may restart from its first byte, never splice.
  * - Upload sessions, for bodies above the request limit (S3's multipart API, as a client expects):
- *   `POST ?uploads` opens one (JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`;
+ *   `POST ?uploads` opens one (no other query name: 400; JSON `{ size?, partSize?, contentType?, metadata?, expiresInMs? }`;
  *   with no body, a `Content-Type` header other than JSON's is the object's, as S3 takes it;
  *   `If-Match` / `If-None-Match`, the expiry headers and `x-amz-meta-*` (or `metadata`, not both) as
  *   for PUT, the expiry applying to the object from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
- *   `GET ?uploadId=…` lists the uploaded parts, `GET ?uploadId=…&partNumber=n` presigns one more
- *   part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`, no other field);
+ *   `GET ?uploadId=…` lists the uploaded parts (all of them: S3's paging, `max-parts` or
+ *   `part-number-marker`, is 400, as is any other query name, a condition or an S3 header but
+ *   SigV4's on either GET), `GET ?uploadId=…&partNumber=n` presigns one more part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`, no other field);
  *   `DELETE ?uploadId=…` aborts. The create's, the list's and the part URL's answers carry
  *   `Cache-Control: no-store` (presigned URLs, parts as they stand), as a 307 does. A query that names `uploadId` or `partNumber` twice, or both
  *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
@@ -500,6 +503,14 @@ async function sessionRequest(
 ): Promise<Response> {
   if (uploadId === null) {
     if (method !== 'POST') return notAllowed(method, 'POST');
+    // S3's CreateMultipartUpload takes `uploads` alone: another name (an expiry or a condition put
+    // in the query) was ignored, the session opened and its object committed without it.
+    const extra = [...query.keys()].find((name) => name !== 'uploads');
+    if (extra !== undefined)
+      throw new ValidationError(
+        `a session's create takes ?uploads alone, not "${extra.slice(0, 40)}" (its fields go in the JSON body, its condition, expiry and metadata in headers)`,
+        extra.slice(0, 40),
+      );
     const encoded = contentCodingRefusal(headers);
     if (encoded !== undefined) return encoded;
     const fields = jsonBody(event, true);
@@ -540,6 +551,7 @@ async function sessionRequest(
         unhonoured.slice(0, 40),
       );
   }
+  if (method === 'GET') refuseUnhonouredSessionRead(query, headers);
   switch (method) {
     case 'GET': {
       const partNumber = query.get('partNumber');
@@ -578,6 +590,31 @@ async function sessionRequest(
     default:
       return notAllowed(method, 'GET, POST, DELETE');
   }
+}
+
+/** The conditions of a GET (RFC 9110 §13.1): none is evaluated on a session's list of parts or part URL. */
+const READ_CONDITIONS: ReadonlySet<string> = new Set(['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']);
+
+/**
+ * Refuses (400) what a session's list of parts (`GET ?uploadId=…`) or part URL (`…&partNumber=n`)
+ * would ignore: a query name beside `uploadId` and `partNumber` (S3's ListParts paging,
+ * `max-parts` and `part-number-marker`: every part was answered, so a client paging from a marker
+ * took the parts it held for the next ones), a condition (answered 200 unevaluated: a precondition
+ * is never ignored), and S3's request headers but SigV4's (SSE-C for a part, which its URL is
+ * signed without; a request payer).
+ * @throws ValidationError naming the first
+ */
+function refuseUnhonouredSessionRead(query: URLSearchParams, headers: Record<string, string>): void {
+  const route = query.has('partNumber') ? "a session's part URL" : "a session's list of parts";
+  const extra = [...query.keys()].find((name) => name !== 'uploadId' && name !== 'partNumber');
+  if (extra !== undefined)
+    throw new ValidationError(
+      `${route} takes uploadId and partNumber alone, not "${extra.slice(0, 40)}" (the list answers every part, unpaged)`,
+      extra.slice(0, 40),
+    );
+  const unhonoured = Object.keys(headers).find((name) => READ_CONDITIONS.has(name)) ?? s3RequestHeaderOf(headers);
+  if (unhonoured !== undefined)
+    throw new ValidationError(`${route} takes no ${unhonoured.slice(0, 60)}: it is not evaluated here`, unhonoured.slice(0, 60));
 }
 
 /**
@@ -879,13 +916,22 @@ function metadataOf(headers: Record<string, string>): Record<string, string> {
 }
 
 /**
- * The 400 of a request whose body its `Content-MD5`, or its SigV4 payload hash in hex
- * (`x-amz-content-sha256`), does not match; undefined when it has neither or they match. An
- * integrity check the client asked for is made, never skipped (S3 answers BadDigest and
+ * The 400 of a request whose body its `Content-Length`, its `Content-MD5`, or its SigV4 payload
+ * hash in hex (`x-amz-content-sha256`), does not match; undefined when it has none or they match.
+ * An integrity check the client asked for is made, never skipped (S3 answers BadDigest and
  * XAmzContentSHA256Mismatch too): on a PUT, and on a session's create and complete, whose JSON a
- * client that hashed other bytes than it sent would have taken as sent.
+ * client that hashed other bytes than it sent would have taken as sent. The length tells a body
+ * that did not arrive as sent: Lambda passes a text one (`text/*`, JSON, XML) decoded as UTF-8,
+ * so bytes that are not UTF-8 (a Latin-1 `é`) arrive as U+FFFD, three bytes in their place.
  */
 function digestRefusal(headers: Record<string, string>, body: Uint8Array): Response | undefined {
+  const length = headers['content-length'];
+  if (length !== undefined && length.trim() !== String(body.byteLength))
+    return problem(
+      400,
+      'BadRequest',
+      `Content-Length is ${length.trim().slice(0, 20)}, the body arrived as ${body.byteLength} bytes: nothing was written (a body that is not UTF-8 goes with a binary Content-Type, e.g. application/octet-stream)`,
+    );
   const md5 = headers['content-md5'];
   if (md5 !== undefined && md5.trim() !== createHash('md5').update(body).digest('base64'))
     return problem(400, 'BadDigest', 'Content-MD5 is not the base64 MD5 of the body: nothing was written');

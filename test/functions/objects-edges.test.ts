@@ -23,6 +23,7 @@ import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
 import { captureStdout, httpEvent, lambdaContext } from './lambda.js';
+import { eventBody } from '../../lib/dev/function-url.js';
 
 let fx: Fixture;
 const open: Writer[] = [];
@@ -807,6 +808,9 @@ describe('a write does what it was asked, or nothing', () => {
     ['Content-Encoding: br, gzip', { 'content-encoding': 'br, gzip' }, 415, 'UnsupportedMediaType'],
     ['a Content-MD5 of other bytes', { 'content-md5': md5(Buffer.from('other')) }, 400, 'BadDigest'],
     ['a Content-MD5 that is not one', { 'content-md5': 'not-an-md5' }, 400, 'BadDigest'],
+    // The body is 10 bytes: one that did not arrive as sent (cut, or decoded by the front door) is not stored.
+    ['a Content-Length of more bytes than the body', { 'content-length': '11' }, 400, 'BadRequest'],
+    ['a Content-Length of fewer bytes than the body', { 'content-length': '9' }, 400, 'BadRequest'],
     // Stored as '', answered as an empty Content-Type (no media type), and as S3's default by a 307.
     ['an empty Content-Type', { 'content-type': '' }, 400, 'BadRequest'],
     ['x-tierlog-expires (a misspelt expiry)', { 'x-tierlog-expires': '2030-01-01' }, 400, 'BadRequest'],
@@ -865,6 +869,7 @@ describe('a write does what it was asked, or nothing', () => {
   test.each([
     ['Content-MD5 of the body', (b: Uint8Array) => ({ 'content-md5': md5(b) })],
     ['Content-Encoding: identity', () => ({ 'content-encoding': 'identity' })],
+    ['Content-Length of the body', (b: Uint8Array) => ({ 'content-length': String(b.byteLength) })],
     ['x-tierlog-stored (a response header, copied back)', () => ({ 'x-tierlog-stored': 'blob' })],
     [
       'SigV4 headers (a Function URL with IAM auth)',
@@ -885,6 +890,28 @@ describe('a write does what it was asked, or nothing', () => {
     });
     expect(res.statusCode).toBeLessThan(300);
     expect((await w.store.get('asked/ok'))?.body).toEqual(body);
+  });
+
+  /**
+   * Lambda passes a body whose Content-Type is text (`text/*`, JSON, XML) as a string, decoded as
+   * UTF-8 (the local Function URL does as it does): a Latin-1 text's `é` (one byte, not UTF-8)
+   * arrived as U+FFFD, and the PUT stored those three bytes in its place, 201, another body than
+   * the one sent. Its Content-Length tells: 400, nothing written. Sent as binary, it is stored as sent.
+   */
+  test('a text body that did not arrive as sent (not UTF-8) is 400 by its Content-Length; as binary, stored', async () => {
+    const w = writer();
+    const key = 'asked/latin-1';
+    const sent = Buffer.from('caf\xe9 cr\xe8me', 'latin1');
+    const put = (contentType: string) => {
+      const headers = { 'content-type': contentType, 'content-length': String(sent.byteLength) };
+      return handleObjectsRequest(w.store, { ...httpEvent('PUT', `/objects/${key}`, { headers }), ...eventBody(sent, headers) });
+    };
+    const before = await snapshot(fx);
+    const res = await put('text/plain; charset=iso-8859-1');
+    expect([res.statusCode, bodyOf(res).message]).toEqual([400, expect.stringContaining('Content-Length')]);
+    expect(await snapshot(fx)).toBe(before);
+    expect((await put('application/octet-stream')).statusCode).toBe(201);
+    expect(Buffer.from((await w.store.get(key))!.body)).toEqual(sent);
   });
 
   /**
@@ -1153,6 +1180,71 @@ describe("a session's answers are never stored by a cache", () => {
     expect([listed.statusCode, signed.statusCode]).toEqual([200, 200]);
     expect([created, listed, signed].map((res) => res.headers?.['cache-control'])).toEqual(['no-store', 'no-store', 'no-store']);
     expect(JSON.parse(String(signed.body)).url).toMatch(/^http/);
+  });
+});
+
+describe("a session's create takes ?uploads alone", () => {
+  /**
+   * S3's CreateMultipartUpload takes no query name but `uploads`. Another (`?uploads&ttl=60`, an
+   * expiry or a condition put in the query) was ignored: the session was opened, 201, and its
+   * object committed without what was asked. Refused (400), no session opened.
+   */
+  test.each(['x-tierlog-ttl=60', 'max-parts=3', 'ifVersion=0'])('POST ?uploads&%s is 400; no session is opened', async (extra) => {
+    const w = writer();
+    const before = await snapshot(fx);
+    const res = await call(w, 'POST', '/objects/sessions/create-alone', { query: `uploads&${extra}`, body: JSON.stringify({ size: 10 }) });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res).message).toContain(extra.split('=')[0]);
+    expect(await snapshot(fx)).toBe(before);
+    expect((await call(w, 'POST', '/objects/sessions/create-alone', { query: 'uploads' })).statusCode).toBe(201);
+  });
+});
+
+describe("a session's list of parts and part URL take no paging, condition or S3 header they ignore", () => {
+  /**
+   * S3's ListParts pages (`max-parts`, `part-number-marker`) and a GET may carry conditions: the
+   * list answered every part whatever they said, so a client paging from a marker took parts it
+   * held already for the next ones, and `If-None-Match` or `If-Match` was answered 200 unevaluated.
+   * The part URL took them too, and an SSE-C header for a part that the URL signs without it.
+   * Refused (400), as an abort or a complete refuses what it does not honour: a precondition is
+   * never ignored.
+   */
+  test.each([
+    ['max-parts=1', {}, 'max-parts'],
+    ['part-number-marker=1', {}, 'part-number-marker'],
+    ['partNumber=1&x-id=UploadPart', {}, 'x-id'],
+    ['', { 'if-none-match': '"1"' }, 'if-none-match'],
+    ['', { 'if-match': '"1"' }, 'if-match'],
+    ['', { 'if-modified-since': 'Tue, 01 Dec 2099 00:00:00 GMT' }, 'if-modified-since'],
+    ['partNumber=1', { 'if-match': '*' }, 'if-match'],
+    ['partNumber=1', { 'x-amz-server-side-encryption-customer-algorithm': 'AES256' }, 'x-amz-server-side-encryption-customer'],
+    ['', { 'x-amz-request-payer': 'requester' }, 'x-amz-request-payer'],
+  ] as const)('GET ?uploadId=…&%s with %o is 400 naming %s; without it, 200', async (extra, headers, says) => {
+    const w = writer();
+    const key = `sessions/list-refused/${extra}/${Object.keys(headers).join('+')}`;
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    expect(created.statusCode).toBe(201);
+    const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: Array<{ url: string }> };
+    expect((await fetch(parts[0]!.url, { method: 'PUT', body: Buffer.from(randomBody(10)) })).ok).toBe(true);
+    const query = `uploadId=${uploadId}${extra !== '' ? `&${extra}` : ''}`;
+    const res = await call(w, 'GET', `/objects/${key}`, { query, headers });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res).message).toContain(says);
+    const plain = await call(w, 'GET', `/objects/${key}`, {
+      query: extra.startsWith('partNumber') ? `uploadId=${uploadId}&partNumber=1` : `uploadId=${uploadId}`,
+    });
+    expect(plain.statusCode).toBe(200);
+  });
+
+  test('SigV4 headers are taken by the list of parts and the part URL', async () => {
+    const w = writer();
+    const key = 'sessions/list-refused/sigv4';
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    const { uploadId } = JSON.parse(String(created.body)) as { uploadId: string };
+    const headers = { 'x-amz-date': '20261202T000000Z', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-security-token': 't' };
+    const listed = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${uploadId}`, headers });
+    const signed = await call(w, 'GET', `/objects/${key}`, { query: `uploadId=${uploadId}&partNumber=1`, headers });
+    expect([listed.statusCode, signed.statusCode]).toEqual([200, 200]);
   });
 });
 
