@@ -337,7 +337,7 @@ export class UploadSessions {
       })),
       lifetime / 1_000,
     );
-    return signed.map(({ url, expiresInSeconds }) => ({ url, expiresAt: now + expiresInSeconds * 1_000 }));
+    return signed.map(({ url, expiresInMs }) => ({ url, expiresAt: now + expiresInMs }));
   }
 
   async listParts(uploadId: string, expectedKey?: string): Promise<UploadedPart[]> {
@@ -565,8 +565,8 @@ export class UploadSessions {
     // Answered with the type reads answer: a blob stored with none has S3's default there
     // (`binary/octet-stream` on AWS), not the `application/octet-stream` of the objects API's 200.
     const contentType = record.contentType ?? DEFAULT_CONTENT_TYPE;
-    const { url, expiresInSeconds } = await this.o.lt.presignGet(blob, lifetime / 1_000, contentType);
-    return { presigned: { url, expiresAt: signedAt + expiresInSeconds * 1_000, version: record.version, size: record.size }, record };
+    const { url, expiresInMs } = await this.o.lt.presignGet(blob, lifetime / 1_000, contentType);
+    return { presigned: { url, expiresAt: signedAt + expiresInMs, version: record.version, size: record.size }, record };
   }
 
   // ---- internals ---------------------------------------------------------------------------

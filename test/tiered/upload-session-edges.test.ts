@@ -867,6 +867,24 @@ describe("a complete refused for its condition while the client's retry of it co
   });
 });
 
+describe("a presigned URL's answered expiry", () => {
+  // S3 counts X-Amz-Expires from X-Amz-Date, which holds whole seconds: the signing instant
+  // truncated. A URL signed 0.4 s into a second ends 0.4 s before its lifetime has passed from
+  // then; the answered expiresAt said it lived that much longer (a client refused before it).
+  test('is never later than the instant S3 ends the URL, whatever part of a second it was signed in', async () => {
+    const key = 'url-expiry/object';
+    await w.store.put(key, randomBody(2 * MiB));
+    // Signed early in a second, after the reads before it: the truncation loses the time since its start.
+    while (Date.now() % 1_000 < 150 || Date.now() % 1_000 > 400) await new Promise((r) => setTimeout(r, 5));
+    const presigned = (await w.store.presignGet(key, { expiresInMs: 60_000 }))!;
+    const url = new URL(presigned.url);
+    const dated = url.searchParams.get('X-Amz-Date')!.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z');
+    const endsAt = Date.parse(dated) + Number(url.searchParams.get('X-Amz-Expires')) * 1_000;
+    expect(presigned.expiresAt).toBeLessThanOrEqual(endsAt);
+    expect(presigned.expiresAt, 'no more than the wait for the read and the signing is lost').toBeGreaterThan(endsAt - 1_000);
+  });
+});
+
 test('after everything: nothing lost, nothing leaked, the log drains', async () => {
   for (const offset of [3 * DAY, 3 * DAY + PAST_WINDOW_MS]) expect((await sweepAt(offset)).errors).toBe(0);
   await expectClean(fx, expect);
