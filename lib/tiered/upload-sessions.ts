@@ -321,9 +321,17 @@ export class UploadSessions {
     if (remaining <= 0) throw new UploadSessionClosedError(uploadId, 'expired');
     // Nor past the object's `expiresAt`: a part sent after it can never be completed (complete
     // refuses the session then, and aborts it), so a URL outliving it invited an upload thrown away.
+    // Less than the second the shortest URL lives is left of it: none is signed (as a presigned
+    // GET of an object with under a second left), the 1 s URL would outlive the instant.
     const objectLeft = info.expiry?.at === undefined ? Number.POSITIVE_INFINITY : info.expiry.at - now;
     if (objectLeft <= 0) {
       throw new ValidationError("the object's expiresAt has passed: the upload can never complete (abort the session)", 'expiresAt');
+    }
+    if (objectLeft < 1_000) {
+      throw new ValidationError(
+        "the object's expiresAt is less than a second away, shorter than a part URL lives: the upload cannot complete in time (abort the session)",
+        'expiresAt',
+      );
     }
     const lifetime = Math.max(1_000, Math.min(wanted, remaining, objectLeft, MAX_PRESIGN_SECONDS * 1_000));
     // A declared size fixes each part's: signed, so a holder of the URL cannot store more. One
