@@ -149,6 +149,8 @@ export interface CompletedPart {
   readonly partNumber: number;
   /** The ETag S3 answered to the part's PUT. */
   readonly etag: string;
+  /** Bytes of the part, as listed (optional): one S3 does not list for it is refused, not ignored. */
+  readonly size?: number;
 }
 
 /**
@@ -855,6 +857,9 @@ function sizeOfParts(uploadId: string, parts: readonly CompletedPart[], uploaded
     if (i > 0 && part.partNumber <= parts[i - 1]!.partNumber) throw new InvalidPartsError(uploadId, PART_REFUSALS.InvalidPartOrder);
     const listed = byNumber.get(part.partNumber);
     if (listed === undefined || bare(listed.etag) !== bare(part.etag)) throw new InvalidPartsError(uploadId, PART_REFUSALS.InvalidPart);
+    if (part.size !== undefined && part.size !== listed.size) {
+      throw new InvalidPartsError(uploadId, `part ${part.partNumber} is listed as ${listed.size} bytes, not the ${part.size} given for it`);
+    }
     if (i < parts.length - 1 && listed.size < MIN_PART_SIZE) throw new InvalidPartsError(uploadId, PART_REFUSALS.EntityTooSmall);
     size += listed.size;
   });
@@ -875,6 +880,10 @@ function assertParts(parts: readonly CompletedPart[]): void {
     }
     if (typeof part.etag !== 'string' || part.etag.length === 0 || part.etag.length > 256) {
       throw new ValidationError(`parts[${i}].etag must be the ETag S3 answered for the part`, `parts[${i}].etag`);
+    }
+    // A size given is checked against the listing (sizeOfParts): it must be one a part can have.
+    if (part.size !== undefined && (!Number.isSafeInteger(part.size) || part.size < 0)) {
+      throw new ValidationError(`parts[${i}].size must be the part's size in bytes, as listed`, `parts[${i}].size`);
     }
     // A field asking for more (a part's checksum to verify) would be ignored: refused. `size` is
     // what listUploadParts answers beside them, so its parts can be sent back as listed.
