@@ -623,7 +623,8 @@ export class UploadSessions {
    * overwrite may have deleted already), then that commit's stored result, which a complete that
    * raced its own retry and lost answers too; else aborted or expired, and nothing is committed.
    * A blob whose ETag says another list of parts assembled it (an earlier complete's, whose commit
-   * did not land, and the retry lists other parts) is {@link InvalidPartsError}: committed, the
+   * did not land, and the retry lists other parts), or whose size is not the one the listed parts'
+   * sizes make (when each is given), is {@link InvalidPartsError}: committed, the
    * object would be parts the client did not list, its size answered as theirs. The session stays
    * open (complete it with the parts that were assembled, or abort it).
    */
@@ -642,6 +643,15 @@ export class UploadSessions {
       throw new InvalidPartsError(
         session.sessionId,
         `an earlier complete assembled other parts than these ${parts.length} (S3 holds the object with ETag ${blob?.etag}); complete with the parts it assembled, or abort`,
+      );
+    }
+    // Parts given with their sizes (as listed) make a size: another is another assembly, even where
+    // the ETag tells nothing (an S3-compatible store's digest of the whole body, a KMS key's).
+    const listed = parts.every((part) => part.size !== undefined) ? parts.reduce((sum, part) => sum + part.size!, 0) : undefined;
+    if (listed !== undefined && listed !== size) {
+      throw new InvalidPartsError(
+        session.sessionId,
+        `an earlier complete assembled ${size} bytes, not the ${listed} these ${parts.length} parts make; complete with the parts it assembled, or abort`,
       );
     }
     if (session.info.size !== undefined && size !== session.info.size) {
