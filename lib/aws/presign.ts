@@ -54,6 +54,13 @@ export interface PresignedUrl {
    * signer's credentials are temporary and expire first (the URL dies with them).
    */
   readonly expiresInSeconds: number;
+  /**
+   * Milliseconds from the call's start until S3 refuses the URL: `expiresInSeconds` less the part of
+   * a second its date lost. The signature is dated in whole seconds (`X-Amz-Date`), the instant the
+   * call started truncated, and S3 counts `X-Amz-Expires` from there: a URL signed 0.9 s into a
+   * second ends 0.9 s before `expiresInSeconds` have passed.
+   */
+  readonly expiresInMs: number;
 }
 
 /**
@@ -147,7 +154,9 @@ export async function presignUrls<I extends object>(
   );
   const handler = command.resolveMiddleware(stack, s3.config, undefined);
   const out = (await handler({ input: command.input })) as { output: { presigned: HttpRequestLike[] } };
-  return out.output.presigned.map((request) => ({ url: formatUrl(request), expiresInSeconds: expiresIn }));
+  // X-Amz-Date drops the date's milliseconds: the URL ends that much before expiresIn has passed.
+  const expiresInMs = expiresIn * 1_000 - (signingDate.getTime() % 1_000);
+  return out.output.presigned.map((request) => ({ url: formatUrl(request), expiresInSeconds: expiresIn, expiresInMs }));
 }
 
 function formatUrl(request: HttpRequestLike): string {

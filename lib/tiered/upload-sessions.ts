@@ -149,6 +149,8 @@ export interface CompletedPart {
   readonly partNumber: number;
   /** The ETag S3 answered to the part's PUT. */
   readonly etag: string;
+  /** Bytes of the part, as listed (optional): one S3 does not list for it is refused, not ignored. */
+  readonly size?: number;
 }
 
 /**
@@ -321,9 +323,17 @@ export class UploadSessions {
     if (remaining <= 0) throw new UploadSessionClosedError(uploadId, 'expired');
     // Nor past the object's `expiresAt`: a part sent after it can never be completed (complete
     // refuses the session then, and aborts it), so a URL outliving it invited an upload thrown away.
+    // Less than the second the shortest URL lives is left of it: none is signed (as a presigned
+    // GET of an object with under a second left), the 1 s URL would outlive the instant.
     const objectLeft = info.expiry?.at === undefined ? Number.POSITIVE_INFINITY : info.expiry.at - now;
     if (objectLeft <= 0) {
       throw new ValidationError("the object's expiresAt has passed: the upload can never complete (abort the session)", 'expiresAt');
+    }
+    if (objectLeft < 1_000) {
+      throw new ValidationError(
+        "the object's expiresAt is less than a second away, shorter than a part URL lives: the upload cannot complete in time (abort the session)",
+        'expiresAt',
+      );
     }
     const lifetime = Math.max(1_000, Math.min(wanted, remaining, objectLeft, MAX_PRESIGN_SECONDS * 1_000));
     // A declared size fixes each part's: signed, so a holder of the URL cannot store more. One
@@ -337,7 +347,7 @@ export class UploadSessions {
       })),
       lifetime / 1_000,
     );
-    return signed.map(({ url, expiresInSeconds }) => ({ url, expiresAt: now + expiresInSeconds * 1_000 }));
+    return signed.map(({ url, expiresInMs }) => ({ url, expiresAt: now + expiresInMs }));
   }
 
   async listParts(uploadId: string, expectedKey?: string): Promise<UploadedPart[]> {
@@ -565,8 +575,8 @@ export class UploadSessions {
     // Answered with the type reads answer: a blob stored with none has S3's default there
     // (`binary/octet-stream` on AWS), not the `application/octet-stream` of the objects API's 200.
     const contentType = record.contentType ?? DEFAULT_CONTENT_TYPE;
-    const { url, expiresInSeconds } = await this.o.lt.presignGet(blob, lifetime / 1_000, contentType);
-    return { presigned: { url, expiresAt: signedAt + expiresInSeconds * 1_000, version: record.version, size: record.size }, record };
+    const { url, expiresInMs } = await this.o.lt.presignGet(blob, lifetime / 1_000, contentType);
+    return { presigned: { url, expiresAt: signedAt + expiresInMs, version: record.version, size: record.size }, record };
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -613,7 +623,8 @@ export class UploadSessions {
    * overwrite may have deleted already), then that commit's stored result, which a complete that
    * raced its own retry and lost answers too; else aborted or expired, and nothing is committed.
    * A blob whose ETag says another list of parts assembled it (an earlier complete's, whose commit
-   * did not land, and the retry lists other parts) is {@link InvalidPartsError}: committed, the
+   * did not land, and the retry lists other parts), or whose size is not the one the listed parts'
+   * sizes make (when each is given), is {@link InvalidPartsError}: committed, the
    * object would be parts the client did not list, its size answered as theirs. The session stays
    * open (complete it with the parts that were assembled, or abort it).
    */
@@ -632,6 +643,15 @@ export class UploadSessions {
       throw new InvalidPartsError(
         session.sessionId,
         `an earlier complete assembled other parts than these ${parts.length} (S3 holds the object with ETag ${blob?.etag}); complete with the parts it assembled, or abort`,
+      );
+    }
+    // Parts given with their sizes (as listed) make a size: another is another assembly, even where
+    // the ETag tells nothing (an S3-compatible store's digest of the whole body, a KMS key's).
+    const listed = parts.every((part) => part.size !== undefined) ? parts.reduce((sum, part) => sum + part.size!, 0) : undefined;
+    if (listed !== undefined && listed !== size) {
+      throw new InvalidPartsError(
+        session.sessionId,
+        `an earlier complete assembled ${size} bytes, not the ${listed} these ${parts.length} parts make; complete with the parts it assembled, or abort`,
       );
     }
     if (session.info.size !== undefined && size !== session.info.size) {
@@ -847,6 +867,9 @@ function sizeOfParts(uploadId: string, parts: readonly CompletedPart[], uploaded
     if (i > 0 && part.partNumber <= parts[i - 1]!.partNumber) throw new InvalidPartsError(uploadId, PART_REFUSALS.InvalidPartOrder);
     const listed = byNumber.get(part.partNumber);
     if (listed === undefined || bare(listed.etag) !== bare(part.etag)) throw new InvalidPartsError(uploadId, PART_REFUSALS.InvalidPart);
+    if (part.size !== undefined && part.size !== listed.size) {
+      throw new InvalidPartsError(uploadId, `part ${part.partNumber} is listed as ${listed.size} bytes, not the ${part.size} given for it`);
+    }
     if (i < parts.length - 1 && listed.size < MIN_PART_SIZE) throw new InvalidPartsError(uploadId, PART_REFUSALS.EntityTooSmall);
     size += listed.size;
   });
@@ -867,6 +890,10 @@ function assertParts(parts: readonly CompletedPart[]): void {
     }
     if (typeof part.etag !== 'string' || part.etag.length === 0 || part.etag.length > 256) {
       throw new ValidationError(`parts[${i}].etag must be the ETag S3 answered for the part`, `parts[${i}].etag`);
+    }
+    // A size given is checked against the listing (sizeOfParts): it must be one a part can have.
+    if (part.size !== undefined && (!Number.isSafeInteger(part.size) || part.size < 0)) {
+      throw new ValidationError(`parts[${i}].size must be the part's size in bytes, as listed`, `parts[${i}].size`);
     }
     // A field asking for more (a part's checksum to verify) would be ignored: refused. `size` is
     // what listUploadParts answers beside them, so its parts can be sent back as listed.

@@ -492,6 +492,35 @@ describe('a retried complete listing other parts than the earlier complete that 
   });
 });
 
+describe('a retried complete whose listed parts, with their sizes, are not those the earlier complete assembled (its commit lost)', () => {
+  // The ETag tells nothing here (s3rver's, as an S3-compatible store's, is the whole body's MD5):
+  // the sizes the listing gave the parts, sent back with them, make another size than the blob's.
+  test('InvalidPartsError, nothing committed, the session open; the parts that were assembled commit it', async () => {
+    const key = 'edge/assembled-other-sizes';
+    const body = randomBody(2 * 5 * MiB + 1000);
+    const created = await w.store.createUpload(key, { partSize: 5 * MiB });
+    await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const listed = await w.store.listUploadParts(created.uploadId);
+    expect(listed).toHaveLength(3);
+    const dying = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'crashBefore',
+        times: 1,
+        match: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
+      }),
+    });
+    try {
+      await expect(dying.store.completeUpload(created.uploadId, listed.slice(0, 2))).rejects.toThrow();
+    } finally {
+      dying.close();
+    }
+    await expect(w.store.completeUpload(created.uploadId, listed)).rejects.toBeInstanceOf(InvalidPartsError);
+    expect(await w.store.head(key), 'nothing committed').toBeUndefined();
+    expect(await w.store.completeUpload(created.uploadId, listed.slice(0, 2))).toMatchObject({ size: 2 * 5 * MiB });
+    expect(sameBytes((await w.store.get(key))?.body, body.subarray(0, 2 * 5 * MiB))).toBe(true);
+  });
+});
+
 describe("mayBeAssemblyOf: what an assembled object's ETag can tell", () => {
   const parts = [{ etag: `"${'a'.repeat(32)}"` }, { etag: `"${'b'.repeat(32)}"` }];
   const digestOfParts = multipartEtagOf(parts)!;
@@ -864,6 +893,24 @@ describe("a complete refused for its condition while the client's retry of it co
       refusing.close();
       retry.close();
     }
+  });
+});
+
+describe("a presigned URL's answered expiry", () => {
+  // S3 counts X-Amz-Expires from X-Amz-Date, which holds whole seconds: the signing instant
+  // truncated. A URL signed 0.4 s into a second ends 0.4 s before its lifetime has passed from
+  // then; the answered expiresAt said it lived that much longer (a client refused before it).
+  test('is never later than the instant S3 ends the URL, whatever part of a second it was signed in', async () => {
+    const key = 'url-expiry/object';
+    await w.store.put(key, randomBody(2 * MiB));
+    // Signed early in a second, after the reads before it: the truncation loses the time since its start.
+    while (Date.now() % 1_000 < 150 || Date.now() % 1_000 > 400) await new Promise((r) => setTimeout(r, 5));
+    const presigned = (await w.store.presignGet(key, { expiresInMs: 60_000 }))!;
+    const url = new URL(presigned.url);
+    const dated = url.searchParams.get('X-Amz-Date')!.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z');
+    const endsAt = Date.parse(dated) + Number(url.searchParams.get('X-Amz-Expires')) * 1_000;
+    expect(presigned.expiresAt).toBeLessThanOrEqual(endsAt);
+    expect(presigned.expiresAt, 'no more than the wait for the read and the signing is lost').toBeGreaterThan(endsAt - 1_000);
   });
 });
 

@@ -120,7 +120,7 @@ describe('createUpload with an expiry policy', () => {
     expect(w.recorder.commands).toEqual([]); // refused before any request
   });
 
-  test("a part URL lives no longer than the object's expiresAt; past it none is signed (ValidationError), the session stays to abort", async () => {
+  test("a part URL lives no longer than the object's expiresAt; under a second before it or past it none is signed (ValidationError), the session stays to abort", async () => {
     const key = 'e/part-urls';
     const at = clock() + 60 * SEC;
     // The session lives a day, its URLs an hour by default: a part sent after the object's instant
@@ -129,6 +129,15 @@ describe('createUpload with an expiry policy', () => {
     const lifetimeOf = (url: string) => Number(new URL(url).searchParams.get('X-Amz-Expires'));
     expect(lifetimeOf(await w.store.uploadPartUrl(created.uploadId, 1))).toBeLessThanOrEqual(60);
     expect(lifetimeOf((await w.store.uploadPartUrls(created.uploadId, [1], { expiresInMs: HOUR }))[0]!)).toBeLessThanOrEqual(60);
+    // Under a second before it, the shortest URL (1 s) would outlive it: none is signed either.
+    const almost = makeWriter(fx, { store: { clock: () => at - 400 } });
+    try {
+      const error = await almost.store.uploadPartUrl(created.uploadId, 1).catch((e: unknown) => e);
+      expect(error, 'a URL of 1 s signed 0.4 s before the instant').toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe('expiresAt');
+    } finally {
+      almost.close();
+    }
     const late = makeWriter(fx, { store: { clock: () => at } });
     try {
       const error = await late.store.uploadPartUrl(created.uploadId, 1).catch((e: unknown) => e);

@@ -163,6 +163,7 @@ describe('upload sessions', () => {
       [...parts, { partNumber: 4, etag: parts[0]!.etag }], // a part never uploaded
       [{ partNumber: 1, etag: parts[0]!.etag }, parts[0]!], // a duplicate
       [...parts, part5], // a part but the last under 5 MiB
+      [parts[0]!, parts[1]!, { ...parts[2]!, size: 4 }], // a size the listing does not give the part (5 bytes)
     ];
     for (const list of attempts) {
       w.recorder.reset();
@@ -173,9 +174,11 @@ describe('upload sessions', () => {
     }
     await expect(w.store.completeUpload(created.uploadId, [])).rejects.toBeInstanceOf(ValidationError);
     // ETags as S3 answers them, or without their quotes: the same parts.
+    // Sizes as listed are the parts' own.
+    const listed = await w.store.listUploadParts(created.uploadId);
     const result = await w.store.completeUpload(
       created.uploadId,
-      parts.map((part, i) => (i === 1 ? { ...part, etag: part.etag.replace(/"/g, '') } : part)),
+      listed.slice(0, 3).map((part, i) => (i === 1 ? { ...part, etag: part.etag.replace(/"/g, '') } : part)),
     );
     expect(result.size).toBe(body.byteLength);
     expect(sameBytes((await w.store.get('s/four'))?.body, body)).toBe(true);
@@ -189,6 +192,7 @@ describe('upload sessions', () => {
     ['an empty ETag', [{ partNumber: 1, etag: '' }], 'parts[0].etag'],
     ['an ETag of 257 characters', [{ partNumber: 1, etag: 'e'.repeat(257) }], 'parts[0].etag'],
     ['a checksum to verify', [{ partNumber: 1, etag: '"x"', checksumSHA256: 'AAAA' }], 'parts[0]'],
+    ['a size that is no byte count', [{ partNumber: 1, etag: '"x"', size: '5' }], 'parts[0].size'],
   ])('complete with %s: ValidationError naming %s, nothing sent', async (_what, parts, field) => {
     const created = await w.store.createUpload('s/bad-parts');
     try {
