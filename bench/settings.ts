@@ -2,10 +2,12 @@
  * The bench's command line: which stages run, and the size of each. `--quick` picks smaller
  * defaults; every size can be set on its own ({@link USAGE}).
  *
- * {@link parseBenchArgs} is a pure function of the arguments, so bench/run.ts can refuse a bad
- * command line with the usage before it starts the local stack, and the tests and the figures
- * script can read the options without parsing their own command lines.
+ * {@link parseBenchArgs} reads nothing but the arguments (and whether `--json`'s folder exists), so
+ * bench/run.ts can refuse a bad command line with the usage before it starts the local stack, and
+ * the tests and the figures script can read the options without parsing their own command lines.
  */
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup } from '../lib/config.js';
 
@@ -120,6 +122,27 @@ function readReplacedBlobCleanup(args: Args): ReplacedBlobCleanup {
   return raw as ReplacedBlobCleanup;
 }
 
+/**
+ * Where `--json` writes the run's JSON: a file in a folder that exists. The bench writes it after
+ * every stage has run, so a path it cannot write is refused before the stack starts, not found out
+ * when the run's figures are lost.
+ */
+function readJson(args: Args): string | undefined {
+  const path = args.json;
+  if (path === undefined) return undefined;
+  const kind = (p: string) => {
+    try {
+      return statSync(p).isDirectory() ? 'folder' : 'file';
+    } catch {
+      return 'none';
+    }
+  };
+  if (path.trim() === '') throw new BenchArgsError('--json takes the path of a file to write, got ""');
+  if (kind(path) === 'folder') throw new BenchArgsError(`--json takes the path of a file to write, got the folder "${path}"`);
+  if (kind(dirname(path)) !== 'folder') throw new BenchArgsError(`--json: no folder "${dirname(path)}" to write "${path}" in`);
+  return path;
+}
+
 function readStages(args: Args): Set<Stage> {
   if (args.only === undefined) return new Set(STAGES);
   return new Set(
@@ -178,7 +201,8 @@ export interface BenchRun {
 /**
  * Reads the bench's command line (`process.argv.slice(2)`). Throws a {@link BenchArgsError} for an
  * option it does not know, a positional argument, a size that is not a whole number of at least 1,
- * a throttle outside [0, 1) or an unknown stage, so a typo never runs a full bench of the defaults.
+ * a throttle outside [0, 1), an unknown stage or a `--json` path in no existing folder (or a
+ * folder itself), so a typo never runs a full bench of the defaults, nor one whose JSON is lost.
  */
 export function parseBenchArgs(argv: readonly string[]): BenchRun {
   let args: Args;
@@ -188,5 +212,5 @@ export function parseBenchArgs(argv: readonly string[]): BenchRun {
     // node's message goes on to explain `--` for positionals; its first sentence names the option.
     throw new BenchArgsError(err instanceof Error ? (err.message.split('. ')[0] ?? err.message) : String(err));
   }
-  return { help: args.help ?? false, json: args.json, only: readStages(args), settings: readSettings(args) };
+  return { help: args.help ?? false, json: readJson(args), only: readStages(args), settings: readSettings(args) };
 }

@@ -92,6 +92,10 @@ describe('parseBenchArgs', () => {
     [['--only', 'load,'], '""'],
     [['--replaced-blob-cleanup', 'none'], '"none"'],
     [['--quick=yes'], '--quick'],
+    // Written after every stage has run: a path it cannot write would lose the run's figures.
+    [['--json', 'no-such-folder/results.json'], '"no-such-folder"'],
+    [['--json', 'bench'], '"bench"'],
+    [['--json', ''], '--json'],
   ];
   test.each(REFUSED)('%j is refused, naming %s', (argv, names) => {
     let err: unknown;
