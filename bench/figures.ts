@@ -14,7 +14,7 @@ import { basename } from 'node:path';
 import { render } from './render.js';
 import { targets } from './targets.js';
 import type { Results } from './results.js';
-import type { BenchOption, Settings } from './settings.js';
+import { type BenchOption, type Settings, STAGES, type Stage } from './settings.js';
 
 /**
  * The `--flag value` of each size and setting a run was made with, in the order bench/run.ts lists
@@ -39,10 +39,35 @@ const RUN_FLAGS: ReadonlyArray<[flag: BenchOption, setting: keyof Settings]> = [
   ['replaced-blob-cleanup', 'replacedBlobCleanup'],
 ];
 
-/** The `npm run bench` command line that runs with `settings` (a setting the run did not record is left to its default). */
-export function rerunCommand(settings: Partial<Settings>): string {
+/** Each stage's part of a run's results: the stage ran when it is there (`--only` is not recorded). */
+const STAGE_RESULTS: Readonly<Record<Stage, keyof Results>> = {
+  baseline: 'baseline',
+  ops: 'ops',
+  latency: 'latency',
+  recovery: 'recovery',
+  scaling: 'recoveryScaling',
+  idle: 'idle',
+  load: 'load',
+  coldstart: 'coldStart',
+  memory: 'memory',
+  sessions: 'sessions',
+};
+
+/** The stages a run ran, in bench/run.ts's order: those whose results it holds. */
+export function stagesOf(results: Partial<Results>): Stage[] {
+  return STAGES.filter((stage) => results[STAGE_RESULTS[stage]] !== undefined);
+}
+
+/**
+ * The `npm run bench` command line that runs with `settings` (a setting the run did not record is
+ * left to its default), and only `stages` when given and not every stage (`--only`).
+ */
+export function rerunCommand(settings: Partial<Settings>, stages?: readonly Stage[]): string {
   const flags = RUN_FLAGS.flatMap(([flag, name]) => (settings[name] === undefined ? [] : [`--${flag} ${String(settings[name])}`]));
-  return ['npm run bench --', ...(settings.quick === true ? ['--quick'] : []), ...flags, '--json bench/results-<date>.json'].join(' ');
+  const only = stages !== undefined && stages.length < STAGES.length ? [`--only ${stages.join(',')}`] : [];
+  return ['npm run bench --', ...(settings.quick === true ? ['--quick'] : []), ...only, ...flags, '--json bench/results-<date>.json'].join(
+    ' ',
+  );
 }
 
 /** The markdown page for `results`, read from `source` (a path shown on the page). */
@@ -64,7 +89,7 @@ export function figuresPage(saved: Results, source: string): string {
     `- load average (1 / 5 / 15 min) at the start ${load(results.loadAverageAtStart)}, at the end ${load(results.loadAverageAtEnd)}`,
     `- sizes: latency ${st.latencyRuns} runs per mode and kind; recovery ${st.recoveryInstances} dead instances × ${st.entriesPerInstance} entries at concurrency ${st.sweepConcurrency ?? 16}; scaling ${st.scalingInstances} instances per point; load ${st.writers} writers × ${st.opsPerWriter} ops on ${st.keys} keys`,
     `- ${results.totalSeconds ?? '?'} s in all; correctness checks ${results.ok ? 'passed' : 'FAILED'}`,
-    `- run again with these sizes: \`${rerunCommand(st)}\``,
+    `- run again with these sizes: \`${rerunCommand(st, stagesOf(results))}\``,
     '',
     'Absolute times are those of the local stack (DynamoDB Local and an S3 server on loopback on a',
     'small machine); the ratios, measured side by side in the same run, are what carries over to AWS.',

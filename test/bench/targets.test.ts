@@ -11,7 +11,7 @@ import { latencyPair } from '../../bench/stages/latency.js';
 import { targets } from '../../bench/targets.js';
 import { figuresPage, rerunCommand } from '../../bench/figures.js';
 import { verdictOf } from '../../bench/render.js';
-import { BENCH_OPTIONS } from '../../bench/settings.js';
+import { BENCH_OPTIONS, STAGES, parseBenchArgs } from '../../bench/settings.js';
 
 const saved = (): Results => JSON.parse(readFileSync('bench/results-2026-12-02-3.json', 'utf8')) as Results;
 const named = (list: readonly Target[], name: string): Target => {
@@ -118,6 +118,24 @@ describe('targets', () => {
     // Every flag is one bench/settings.ts parses (an unknown one makes the bench refuse to start).
     for (const flag of flags.keys()) expect(Object.keys(BENCH_OPTIONS)).toContain(flag);
     expect(rerunCommand({ ...st, quick: true })).toContain('npm run bench -- --quick ');
+  });
+
+  test('the command runs the stages the saved run ran, and those alone (--only is not in its settings)', () => {
+    const command = (r: Results) =>
+      figuresPage(r, 'saved.json')
+        .split('\n')
+        .find((l) => l.startsWith('- run again with these sizes: '))
+        ?.match(/`npm run bench -- ([^`]+)`/)?.[1]
+        ?.split(' ') ?? [];
+    // A full run: every stage, no --only.
+    expect(command(saved())).not.toContain('--only');
+    expect([...parseBenchArgs(command(saved())).only]).toEqual([...STAGES]);
+    // A run of two stages (`--only latency,load`): the command runs those two, not the ten.
+    const r = saved();
+    for (const part of ['baseline', 'ops', 'recovery', 'recoveryScaling', 'idle', 'coldStart', 'memory', 'sessions'] as const)
+      delete r[part];
+    delete r.latencyModelled;
+    expect([...parseBenchArgs(command(r)).only]).toEqual(['latency', 'load']);
   });
 
   test('the "all done" latency ratios are judged too, by their own figures (modelled overwrite p50: 1.116, missed)', () => {
