@@ -76,18 +76,24 @@ export function targets(r: Results): Target[] {
         met: x.ok && x.replayRatio >= 0.8,
       });
     }
-    out.push({
-      name: 'recovery DynamoDB calls per entry',
-      target: '<= 0.5',
-      value: String(x.dynamodbCallsPerEntry),
-      met: x.ok && x.dynamodbCallsPerEntry <= 0.5,
-    });
-    out.push({
-      name: 'recovery S3 calls per entry',
-      target: '<= 0.01',
-      value: String(x.s3CallsPerEntry),
-      met: x.ok && x.s3CallsPerEntry <= 0.01,
-    });
+    // Judged on the calls counted, not on the per-entry figure the run rounded to 0.001: 31 S3
+    // calls for 3,000 entries (0.0103) round to 0.01, which the bound of 0.01 would let through.
+    for (const [service, calls, rounded, bound] of [
+      ['DynamoDB', x.calls.dynamodbTotal, x.dynamodbCallsPerEntry, 0.5],
+      ['S3', x.calls.s3Total, x.s3CallsPerEntry, 0.01],
+    ] as const) {
+      const perEntry = calls / x.entries;
+      out.push({
+        name: `recovery ${service} calls per entry`,
+        target: `<= ${bound}`,
+        // The rounded figure, and the counts where the rounding hides a miss.
+        value:
+          perEntry > bound && rounded <= bound
+            ? `${rounded} (${calls} calls for ${x.entries} entries: ${perEntry.toPrecision(3)})`
+            : String(rounded),
+        met: x.ok && perEntry <= bound,
+      });
+    }
     out.push({
       name: 'recovery leaves nothing',
       target: '0 blobs, 0 log items',

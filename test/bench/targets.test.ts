@@ -175,6 +175,29 @@ describe('targets', () => {
     }
   });
 
+  test('recovery calls per entry are judged on the calls counted, not on the figure rounded to 0.001', () => {
+    const r = saved();
+    const x = r.recovery!;
+    // 31 S3 calls and 1,501 DynamoDB calls for 3,000 entries: 0.0103 and 0.5003, printed 0.01 and 0.5.
+    const judged = (s3: number, dynamodb: number) => {
+      r.recovery = {
+        ...x,
+        entries: 3000,
+        calls: { ...x.calls, s3Total: s3, dynamodbTotal: dynamodb },
+        s3CallsPerEntry: Math.round((s3 / 3000) * 1000) / 1000,
+        dynamodbCallsPerEntry: Math.round((dynamodb / 3000) * 1000) / 1000,
+      };
+      const list = targets(r);
+      return [named(list, 'recovery S3 calls per entry'), named(list, 'recovery DynamoDB calls per entry')];
+    };
+    const [s3Over, dynamodbOver] = judged(31, 1501);
+    expect(s3Over).toMatchObject({ met: false, value: '0.01 (31 calls for 3000 entries: 0.0103)' });
+    expect(dynamodbOver).toMatchObject({ met: false, value: '0.5 (1501 calls for 3000 entries: 0.500)' });
+    const [s3At, dynamodbAt] = judged(30, 1500);
+    expect(s3At).toMatchObject({ met: true, value: '0.01' });
+    expect(dynamodbAt).toMatchObject({ met: true, value: '0.5' });
+  });
+
   test('an idle sweep whose queries failed is not met', () => {
     const r = saved();
     r.idle = { ...r.idle!, report: { ...r.idle!.report, errors: 4 } };
