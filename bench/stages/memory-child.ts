@@ -12,8 +12,9 @@
  * Arguments: mode, key, bytes. Environment: the local stack's and the config's (configToEnv).
  */
 import { NoopChangeLog, DynamoChangeLog, TieredStore, loadConfig } from '../../lib/index.js';
-import { randomBytes, randomFillSync } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { request } from 'node:http';
+import { putBody } from './memory.js';
 
 /** The client's PUT of one part to its presigned URL (node:http: less of its own garbage than fetch); its ETag. */
 function putPart(url: string, body: Buffer): Promise<string> {
@@ -55,8 +56,7 @@ if (mode === 'session') {
   }
   await store.completeUpload(created.uploadId, parts);
 } else if (mode === 'put') {
-  const body = new Uint8Array(bytes);
-  for (let i = 0; i < bytes; i += 65_536) body.set(randomBytes(Math.min(65_536, bytes - i)), i);
+  const body = putBody(bytes);
   bodyKiB = kib() - baselineKiB;
   await store.put(key, body);
 } else {

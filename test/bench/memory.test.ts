@@ -1,0 +1,28 @@
+/**
+ * The memory stage's put figure (bench/stages/memory.ts): growth beyond the body is the peak less
+ * the baseline less the body's RSS, taken once the body is filled. Filling the body must add
+ * nothing but its own pages, or the put's growth is understated by what the filling left behind.
+ */
+import { spawnSync } from 'node:child_process';
+import { describe, expect, test } from 'vitest';
+
+describe('memory stage: the put body', () => {
+  test("filling 64 MiB adds 64 MiB to a fresh process's peak RSS, not the filling's garbage too", () => {
+    // A fresh process, as the stage's child: its peak RSS before and after the body is filled.
+    const script = `
+      const { putBody } = await import('./bench/stages/memory.ts');
+      const kib = () => process.resourceUsage().maxRSS;
+      const before = kib();
+      const body = putBody(64 * 1024 * 1024);
+      process.stdout.write(JSON.stringify({ bodyKiB: kib() - before, bytes: body.byteLength }));
+    `;
+    const out = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(out.status, out.stderr).toBe(0);
+    const { bodyKiB, bytes } = JSON.parse(out.stdout) as { bodyKiB: number; bytes: number };
+    expect(bytes).toBe(64 * 1024 * 1024);
+    // The body's own 64 MiB at most, give or take a few MiB of the process's own (a peak taken
+    // after the imports may already hold pages the body reuses, so it can count a little less).
+    expect(bodyKiB / 1024).toBeGreaterThan(48);
+    expect(bodyKiB / 1024).toBeLessThan(70);
+  });
+});
