@@ -79,6 +79,16 @@ export function figuresPage(saved: Results, source: string): string {
   const load = (l?: number[]) => (l === undefined ? 'unknown' : l.join(' / '));
   const cell = (s: string) => s.replace(/\|/g, '\\|');
   const st = results.settings;
+  // The sizes of the stages this run ran: a stage it did not run has a size in the settings all the same.
+  const ran = new Set(stagesOf(results));
+  const sizes = [
+    ...(ran.has('latency') ? [`latency ${st.latencyRuns} runs per mode and kind`] : []),
+    ...(ran.has('recovery')
+      ? [`recovery ${st.recoveryInstances} dead instances × ${st.entriesPerInstance} entries at concurrency ${st.sweepConcurrency ?? 16}`]
+      : []),
+    ...(ran.has('scaling') ? [`scaling ${st.scalingInstances} instances per point`] : []),
+    ...(ran.has('load') ? [`load ${st.writers} writers × ${st.opsPerWriter} ops on ${st.keys} keys`] : []),
+  ];
   return [
     '# tierlog: measured figures',
     '',
@@ -87,7 +97,7 @@ export function figuresPage(saved: Results, source: string): string {
     '',
     `- run: ${results.date}, commit ${results.commit}, Node ${results.node}, ${results.platform}, ${results.cpus} × ${results.cpuModel}`,
     `- load average (1 / 5 / 15 min) at the start ${load(results.loadAverageAtStart)}, at the end ${load(results.loadAverageAtEnd)}`,
-    `- sizes: latency ${st.latencyRuns} runs per mode and kind; recovery ${st.recoveryInstances} dead instances × ${st.entriesPerInstance} entries at concurrency ${st.sweepConcurrency ?? 16}; scaling ${st.scalingInstances} instances per point; load ${st.writers} writers × ${st.opsPerWriter} ops on ${st.keys} keys`,
+    ...(sizes.length > 0 ? [`- sizes: ${sizes.join('; ')}`] : []),
     `- ${results.totalSeconds ?? '?'} s in all; correctness checks ${results.ok ? 'passed' : 'FAILED'}`,
     `- run again with these sizes: \`${rerunCommand(st, stagesOf(results))}\``,
     '',

@@ -136,6 +136,13 @@ describe('targets', () => {
       delete r[part];
     delete r.latencyModelled;
     expect([...parseBenchArgs(command(r)).only]).toEqual(['latency', 'load']);
+    // And its sizes line names the sizes of those two, not of stages it did not run.
+    const sizes = figuresPage(r, 'saved.json')
+      .split('\n')
+      .find((l) => l.startsWith('- sizes: '));
+    expect(sizes).toBe(
+      `- sizes: latency ${r.settings.latencyRuns} runs per mode and kind; load ${r.settings.writers} writers × ${r.settings.opsPerWriter} ops on ${r.settings.keys} keys`,
+    );
   });
 
   test('the "all done" latency ratios are judged too, by their own figures (modelled overwrite p50: 1.116, missed)', () => {
