@@ -46,11 +46,11 @@ export const USAGE = `usage: npm run bench [-- options]   (bench/README.md says 
   --json FILE                write every figure as JSON
   --quick                    a smaller run (about 3 minutes)
   --only a,b                 stages: ${STAGES.join(', ')}
-  --latency-runs N           1 MiB creates, overwrites and deletes per mode (default 200)
+  --latency-runs N           1 MiB creates, overwrites and deletes per mode (default 200, at least 2)
   --recovery-instances N     dead instances (default 1000), --entries-per-instance N (10)
   --sweep-concurrency N      the sweeper's concurrency in the recovery stage (library default 16)
   --scaling-instances N      dead instances per point of the scaling stage (default 300)
-  --coldstart-runs N         fresh processes per bundle in the cold-start stage (default 7)
+  --coldstart-runs N         fresh processes per bundle in the cold-start stage (default 7, at least 2)
   --idle-instances N         live instances for the idle sweep (default 10000)
   --writers N  --ops-per-writer N  --keys N  --throttle P   the load stage (100, 30, 150, 0.05)
   --seed N                   seed of the load stage's random choices (default 1)
@@ -162,13 +162,15 @@ function readSettings(args: Args) {
     warmupRounds: quick ? 80 : 300,
     opsIterations: quick ? 5 : 20,
     opsWarmup: 2,
-    latencyRuns: readCount(args, 'latency-runs', 200, 30),
+    // Runs of a ratio with a paired bootstrap interval: of one pair, the interval is the ratio
+    // itself ([r, r]), which would mark its target decided; two pairs at least.
+    latencyRuns: readCount(args, 'latency-runs', 200, 30, 2),
     latencyWarmup: quick ? 5 : 20,
     recoveryInstances: readCount(args, 'recovery-instances', 1000, 100),
     entriesPerInstance: readCount(args, 'entries-per-instance', 10, 10),
     sweepConcurrency: args['sweep-concurrency'] !== undefined ? readCount(args, 'sweep-concurrency', 16, 16) : undefined,
     scalingInstances: readCount(args, 'scaling-instances', 300, 60),
-    coldStartRuns: readCount(args, 'coldstart-runs', 7, 3),
+    coldStartRuns: readCount(args, 'coldstart-runs', 7, 3, 2),
     idleInstances: readCount(args, 'idle-instances', 10_000, 1_000, 0),
     writers: readCount(args, 'writers', 100, 100),
     opsPerWriter: readCount(args, 'ops-per-writer', 30, 5),
@@ -176,7 +178,7 @@ function readSettings(args: Args) {
     throttle: readThrottle(args),
     seed: readCount(args, 'seed', 1, 1, 0),
     // As many rounds as the local run: a p99 of 100 samples is one of the two slowest, noise alone.
-    modelRuns: readCount(args, 'latency-runs', 200, 30),
+    modelRuns: readCount(args, 'latency-runs', 200, 30, 2),
     modelDynamodbMs: readMs(args, 'model-dynamodb-ms', 4),
     modelS3Ms: readMs(args, 'model-s3-ms', 25),
     replacedBlobCleanup: readReplacedBlobCleanup(args),
@@ -200,7 +202,8 @@ export interface BenchRun {
 
 /**
  * Reads the bench's command line (`process.argv.slice(2)`). Throws a {@link BenchArgsError} for an
- * option it does not know, a positional argument, a size that is not a whole number of at least 1,
+ * option it does not know, a positional argument, a size that is not a whole number of at least 1
+ * (2 for the runs of a ratio with an interval: `--latency-runs`, `--coldstart-runs`),
  * a throttle outside [0, 1), an unknown stage or a `--json` path in no existing folder (or a
  * folder itself), so a typo never runs a full bench of the defaults, nor one whose JSON is lost.
  */

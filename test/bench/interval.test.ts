@@ -48,6 +48,10 @@ describe('pairedRatioInterval', () => {
     expect(hi).toBeLessThanOrEqual(1.05);
   });
 
+  test('of one pair, the interval is the ratio itself: why the bench takes two runs at least', () => {
+    expect(pairedRatioInterval([12], [10], p(50))).toEqual([1.2, 1.2]);
+  });
+
   test('seeded: the same samples give the same interval', () => {
     const { logged, unlogged } = rounds(3);
     expect(pairedRatioInterval(logged, unlogged, p(99))).toEqual(pairedRatioInterval(logged, unlogged, p(99)));

@@ -79,6 +79,9 @@ describe('parseBenchArgs', () => {
     [['--writers', '2.5'], '--writers'],
     [['--writers', '0'], '--writers'],
     [['--latency-runs', '-1'], '--latency-runs'],
+    // One run of a ratio with an interval: its bootstrap interval is the ratio itself, a certainty it does not have.
+    [['--latency-runs', '1'], '--latency-runs takes a whole number of at least 2'],
+    [['--coldstart-runs', '1'], '--coldstart-runs takes a whole number of at least 2'],
     [['--recovery-instances', ''], '--recovery-instances'],
     [['--recovery-instances', '1e3x'], '--recovery-instances'],
     [['--coldstart-runs', 'Infinity'], '--coldstart-runs'],
