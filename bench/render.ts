@@ -315,7 +315,10 @@ function renderLatency(l: LatencyResult, what: string): string {
       'unlogged mean',
     ],
   ];
-  for (const [kind, until, x] of LATENCY_KINDS.flatMap((k) => [[k, 'answer', l[k]] as const, [k, 'all done', l.done[k]] as const])) {
+  // Results before 2026-11-30 have no delete and no "all done" figures: a row for each figure the run has.
+  const measured = LATENCY_KINDS.flatMap((k) => [[k, 'answer', l[k]] as const, [k, 'all done', l.done?.[k]] as const]);
+  for (const [kind, until, x] of measured) {
+    if (x === undefined) continue;
     rows.push([
       kind,
       until,

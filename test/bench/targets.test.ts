@@ -145,6 +145,21 @@ describe('targets', () => {
     );
   });
 
+  test('the figures page renders a run saved before the delete and "all done" figures (2026-11-25), every figure it has', () => {
+    const old = JSON.parse(readFileSync('bench/results-2026-11-25.json', 'utf8')) as Results;
+    expect(old.latency!.done).toBeUndefined();
+    const page = figuresPage(old, 'old.json');
+    const rows = page.split('\n').filter((l) => /^(create|overwrite|delete) +(answer|all done) /.test(l));
+    // Local and modelled: create and overwrite until the answer, nothing invented for the rest.
+    expect(rows.map((l) => l.split(/ {2,}/).slice(0, 2).join(' '))).toEqual([
+      'create answer',
+      'overwrite answer',
+      'create answer',
+      'overwrite answer',
+    ]);
+    expect(rows[0]).toContain(String(old.latency!.create.logged.p50Ms));
+  });
+
   test('the "all done" latency ratios are judged too, by their own figures (modelled overwrite p50: 1.116, missed)', () => {
     const r = saved();
     const list = targets(r);
