@@ -81,7 +81,8 @@ const TUNING_PROPS = {
 export interface ObjectsStreamCleanupProps {
   /**
    * The objects table, bucket and prefix. The table's stream must be on and carry old images
-   * (`OLD_IMAGE` or `NEW_AND_OLD_IMAGES`): a table of this app whose stream has none is refused.
+   * (`OLD_IMAGE` or `NEW_AND_OLD_IMAGES`): a table of this app whose stream has none is refused,
+   * as is one with a replica in another region.
    */
   readonly resources: TierlogResources;
   /**
@@ -232,6 +233,27 @@ function checkStreamOfTable(table: dynamodb.ITableV2, streamArn: string): void {
   }
 }
 
+/**
+ * The regions of the table when it is a resource of this app in more than one (a `TableV2`'s
+ * replicas; a `Table`'s `replicationRegions`, each a `Custom::DynamoDBReplica` under it); empty for
+ * a table of one region, or an imported one, whose replicas cannot be read.
+ */
+function regionsOfReplicatedTable(table: dynamodb.ITableV2): string[] {
+  const resource = table.node.defaultChild as { cfnResourceType?: string; replicas?: unknown } | undefined;
+  const stack = Stack.of(table);
+  let regions: string[];
+  if (resource?.cfnResourceType === 'AWS::DynamoDB::GlobalTable') {
+    const replicas = stack.resolve(resource.replicas) as Array<{ region?: string }> | undefined;
+    regions = (replicas ?? []).map((r) => r.region ?? '?');
+  } else if (resource?.cfnResourceType === 'AWS::DynamoDB::Table') {
+    const replicas = table.node.children.filter(
+      (child) => (child.node.defaultChild as { cfnResourceType?: string } | undefined)?.cfnResourceType === 'Custom::DynamoDBReplica',
+    );
+    regions = [Token.isUnresolved(stack.region) ? "the stack's" : stack.region, ...replicas.map((c) => c.node.id.replace(/^Replica/, ''))];
+  } else return [];
+  return regions.length > 1 ? regions : [];
+}
+
 /** How long a DynamoDB stream keeps a record. */
 const STREAM_RETENTION = Duration.hours(24);
 
@@ -267,6 +289,15 @@ export class ObjectsStreamCleanup extends Construct {
     if (view !== undefined && !OLD_IMAGE_VIEWS.includes(view)) {
       throw new Error(
         `the objects table's stream must carry old images (OLD_IMAGE or NEW_AND_OLD_IMAGES), not ${view}: the function deletes the blob an item's old image names, and without one every replaced or expired blob would leak`,
+      );
+    }
+    // As the Tierlog construct refuses it (DESIGN, "One region"): the function's consistent re-read
+    // holds in its own region only, so a replica's write that points the item back at the blob an
+    // old image names (last writer wins) is not seen yet, and the blob is deleted under it.
+    const regions = regionsOfReplicatedTable(table);
+    if (regions.length > 0) {
+      throw new Error(
+        `the objects table must live in one region, not ${regions.length} (${regions.join(', ')}): the function deletes a blob once a consistent read here shows no item pointing at it, and a write in another region's replica is not seen by that read`,
       );
     }
     const timeout = props.timeout ?? Duration.minutes(1);
