@@ -82,7 +82,8 @@ export interface ObjectsStreamCleanupProps {
   /**
    * The objects table, bucket and prefix. The table's stream must be on and carry old images
    * (`OLD_IMAGE` or `NEW_AND_OLD_IMAGES`): a table of this app whose stream has none is refused,
-   * as is one with a replica in another region.
+   * as is one with a replica in another region, or whose TTL is not on the expiry attribute the
+   * function's `TIERLOG_HV_ATTRIBUTES` names (`expiresAt` when it names none).
    */
   readonly resources: TierlogResources;
   /**
@@ -211,6 +212,16 @@ function streamViewTypeOf(table: dynamodb.ITableV2): string | undefined {
   if (resource?.cfnResourceType !== 'AWS::DynamoDB::GlobalTable' && resource?.cfnResourceType !== 'AWS::DynamoDB::Table') return undefined;
   const spec = Stack.of(table).resolve(resource.streamSpecification) as { streamViewType?: unknown } | undefined;
   return typeof spec?.streamViewType === 'string' ? spec.streamViewType : undefined;
+}
+
+/**
+ * The TTL setting of the table when it is a resource of this app (`{}` when TTL is off);
+ * undefined for an imported table, whose settings cannot be read.
+ */
+function timeToLiveOf(table: dynamodb.ITableV2): { attributeName?: string; enabled?: boolean } | undefined {
+  const resource = table.node.defaultChild as { cfnResourceType?: string; timeToLiveSpecification?: unknown } | undefined;
+  if (resource?.cfnResourceType !== 'AWS::DynamoDB::GlobalTable' && resource?.cfnResourceType !== 'AWS::DynamoDB::Table') return undefined;
+  return (Stack.of(table).resolve(resource.timeToLiveSpecification) as { attributeName?: string; enabled?: boolean } | undefined) ?? {};
 }
 
 /**
@@ -343,6 +354,16 @@ export class ObjectsStreamCleanup extends Construct {
     // What the mapping takes, checked here rather than by the deploy: DynamoDB's batches are 1 to
     // 10 000 records, and Lambda's -1 retries a failing record until the stream drops it, holding
     // its shard (every record behind it) all that time.
+    if (hvVariable === undefined || !Token.isUnresolved(hvVariable)) {
+      const expiresAt = hvAttributeNamesFromEnv(props.environment).expiresAt;
+      const ttl = timeToLiveOf(table);
+      if (ttl !== undefined && (ttl.attributeName !== expiresAt || ttl.enabled === false)) {
+        throw new Error(
+          `the objects table's TTL must be on "${expiresAt}" (the expiry attribute of the function's ${CONFIG_ENV.hvAttributes}), not ${ttl.attributeName === undefined || ttl.enabled === false ? 'off' : `"${ttl.attributeName}"`}: the function deletes the blob of an item TTL removed, and without it no expired object is ever removed, nor its blob deleted`,
+        );
+      }
+    }
+
     const batchSize = props.batchSize ?? 100;
     const retryAttempts = props.retryAttempts ?? 10;
     if (!Token.isUnresolved(batchSize))
