@@ -81,7 +81,9 @@ const TUNING_PROPS = {
 export interface ObjectsStreamCleanupProps {
   /**
    * The objects table, bucket and prefix. The table's stream must be on and carry old images
-   * (`OLD_IMAGE` or `NEW_AND_OLD_IMAGES`): a table of this app whose stream has none is refused.
+   * (`OLD_IMAGE` or `NEW_AND_OLD_IMAGES`): a table of this app whose stream has none is refused,
+   * as is one with a replica in another region, or whose TTL is not on the expiry attribute the
+   * function's `TIERLOG_HV_ATTRIBUTES` names (`expiresAt` when it names none).
    */
   readonly resources: TierlogResources;
   /**
@@ -213,6 +215,16 @@ function streamViewTypeOf(table: dynamodb.ITableV2): string | undefined {
 }
 
 /**
+ * The TTL setting of the table when it is a resource of this app (`{}` when TTL is off);
+ * undefined for an imported table, whose settings cannot be read.
+ */
+function timeToLiveOf(table: dynamodb.ITableV2): { attributeName?: string; enabled?: boolean } | undefined {
+  const resource = table.node.defaultChild as { cfnResourceType?: string; timeToLiveSpecification?: unknown } | undefined;
+  if (resource?.cfnResourceType !== 'AWS::DynamoDB::GlobalTable' && resource?.cfnResourceType !== 'AWS::DynamoDB::Table') return undefined;
+  return (Stack.of(table).resolve(resource.timeToLiveSpecification) as { attributeName?: string; enabled?: boolean } | undefined) ?? {};
+}
+
+/**
  * Refuses a stream ARN that is not a stream of `table` (an imported table given another table's
  * `tableStreamArn`), where both are literals: the function would read that table's records, each
  * one judged untrusted and kept, and never this table's, whose removed and replaced blobs leak.
@@ -230,6 +242,27 @@ function checkStreamOfTable(table: dynamodb.ITableV2, streamArn: string): void {
       `the objects table's stream ${streamArn} is not a stream of table "${ownName ?? ownArn}": the function would read another table's records (each one untrusted, its blob kept) and never this table's, whose removed and replaced blobs would leak`,
     );
   }
+}
+
+/**
+ * The regions of the table when it is a resource of this app in more than one (a `TableV2`'s
+ * replicas; a `Table`'s `replicationRegions`, each a `Custom::DynamoDBReplica` under it); empty for
+ * a table of one region, or an imported one, whose replicas cannot be read.
+ */
+function regionsOfReplicatedTable(table: dynamodb.ITableV2): string[] {
+  const resource = table.node.defaultChild as { cfnResourceType?: string; replicas?: unknown } | undefined;
+  const stack = Stack.of(table);
+  let regions: string[];
+  if (resource?.cfnResourceType === 'AWS::DynamoDB::GlobalTable') {
+    const replicas = stack.resolve(resource.replicas) as Array<{ region?: string }> | undefined;
+    regions = (replicas ?? []).map((r) => r.region ?? '?');
+  } else if (resource?.cfnResourceType === 'AWS::DynamoDB::Table') {
+    const replicas = table.node.children.filter(
+      (child) => (child.node.defaultChild as { cfnResourceType?: string } | undefined)?.cfnResourceType === 'Custom::DynamoDBReplica',
+    );
+    regions = [Token.isUnresolved(stack.region) ? "the stack's" : stack.region, ...replicas.map((c) => c.node.id.replace(/^Replica/, ''))];
+  } else return [];
+  return regions.length > 1 ? regions : [];
 }
 
 /** How long a DynamoDB stream keeps a record. */
@@ -267,6 +300,15 @@ export class ObjectsStreamCleanup extends Construct {
     if (view !== undefined && !OLD_IMAGE_VIEWS.includes(view)) {
       throw new Error(
         `the objects table's stream must carry old images (OLD_IMAGE or NEW_AND_OLD_IMAGES), not ${view}: the function deletes the blob an item's old image names, and without one every replaced or expired blob would leak`,
+      );
+    }
+    // As the Tierlog construct refuses it (DESIGN, "One region"): the function's consistent re-read
+    // holds in its own region only, so a replica's write that points the item back at the blob an
+    // old image names (last writer wins) is not seen yet, and the blob is deleted under it.
+    const regions = regionsOfReplicatedTable(table);
+    if (regions.length > 0) {
+      throw new Error(
+        `the objects table must live in one region, not ${regions.length} (${regions.join(', ')}): the function deletes a blob once a consistent read here shows no item pointing at it, and a write in another region's replica is not seen by that read`,
       );
     }
     const timeout = props.timeout ?? Duration.minutes(1);
@@ -312,6 +354,16 @@ export class ObjectsStreamCleanup extends Construct {
     // What the mapping takes, checked here rather than by the deploy: DynamoDB's batches are 1 to
     // 10 000 records, and Lambda's -1 retries a failing record until the stream drops it, holding
     // its shard (every record behind it) all that time.
+    if (hvVariable === undefined || !Token.isUnresolved(hvVariable)) {
+      const expiresAt = hvAttributeNamesFromEnv(props.environment).expiresAt;
+      const ttl = timeToLiveOf(table);
+      if (ttl !== undefined && (ttl.attributeName !== expiresAt || ttl.enabled === false)) {
+        throw new Error(
+          `the objects table's TTL must be on "${expiresAt}" (the expiry attribute of the function's ${CONFIG_ENV.hvAttributes}), not ${ttl.attributeName === undefined || ttl.enabled === false ? 'off' : `"${ttl.attributeName}"`}: the function deletes the blob of an item TTL removed, and without it no expired object is ever removed, nor its blob deleted`,
+        );
+      }
+    }
+
     const batchSize = props.batchSize ?? 100;
     const retryAttempts = props.retryAttempts ?? 10;
     if (!Token.isUnresolved(batchSize))

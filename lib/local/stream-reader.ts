@@ -134,6 +134,8 @@ export class StreamReader {
           out = await this.next(iterator);
         }
         for (const r of out.Records ?? []) {
+          // Read already (an iterator from the shard's start after a trim): delivered once only.
+          if (!follows(r.dynamodb?.SequenceNumber, this.lastSequence.get(shardId))) continue;
           records.push(this.toLambda(r));
           if (r.dynamodb?.SequenceNumber !== undefined) this.lastSequence.set(shardId, r.dynamodb.SequenceNumber);
         }
@@ -149,19 +151,25 @@ export class StreamReader {
     return this.client.send(new this.sdk.GetRecordsCommand({ ShardIterator: iterator }));
   }
 
-  /** An iterator after the last record read from the shard (from its start when none was read). */
+  /**
+   * An iterator after the last record read from the shard (from its start when none was read, or
+   * when that record is trimmed: the records after it that the stream still holds are at its
+   * start, as Lambda's event source mapping goes on from there; the ones trimmed are lost).
+   */
   private async iterator(shardId: string): Promise<string | undefined> {
     const after = this.lastSequence.get(shardId);
-    const it = await this.client.send(
-      new this.sdk.GetShardIteratorCommand({
-        StreamArn: this.streamArn,
-        ShardId: shardId,
-        ...(after !== undefined
-          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }
-          : { ShardIteratorType: 'TRIM_HORIZON' }),
-      }),
-    );
-    return it.ShardIterator;
+    const get = (
+      position: { ShardIteratorType: 'TRIM_HORIZON' } | { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER'; SequenceNumber: string },
+    ) => this.client.send(new this.sdk.GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: shardId, ...position }));
+    if (after === undefined) return (await get({ ShardIteratorType: 'TRIM_HORIZON' })).ShardIterator;
+    try {
+      return (await get({ ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after })).ShardIterator;
+    } catch (err) {
+      // A record older than the stream's 24 hours has no iterator after it: every read after a
+      // trim was refused, and nothing the stream still holds was ever delivered again.
+      if ((err as Error).name !== 'TrimmedDataAccessException') throw err;
+      return (await get({ ShardIteratorType: 'TRIM_HORIZON' })).ShardIterator;
+    }
   }
 
   close(): void {
@@ -204,6 +212,15 @@ export function asTtlDeletion(record: DynamoDBRecord): DynamoDBRecord {
 /** A Lambda event of `records`. */
 export function streamEvent(records: DynamoDBRecord[]): DynamoDBStreamEvent {
   return { Records: records };
+}
+
+/**
+ * Whether the record of sequence number `seq` comes after `last` in its shard (sequence numbers
+ * are decimal and grow within a shard); true when either is missing or not a decimal.
+ */
+function follows(seq: string | undefined, last: string | undefined): boolean {
+  if (seq === undefined || last === undefined || !/^\d+$/.test(seq) || !/^\d+$/.test(last)) return true;
+  return BigInt(seq) > BigInt(last);
 }
 
 /** Puts `map` back to `saved`. */

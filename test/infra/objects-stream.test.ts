@@ -6,14 +6,24 @@
  * grants; the iterator-age, failure-queue and untrusted-record alarms; its dashboard row.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { OBJECTS_STREAM_ACTIONS, ObjectsStreamCleanup } from '../../infra/objects-stream.js';
 import { CONFIG_ENV } from '../../lib/config.js';
 import { STREAM_METRICS } from '../../lib/recovery/stream-metrics.js';
-import { actions, cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, statementsOfRole, tierlogTemplate, userStack } from './helpers.js';
+import {
+  actions,
+  cleanOutdirs,
+  logicalIdOf,
+  newApp,
+  onlyResource,
+  resourcesOf,
+  statementsOfRole,
+  tierlogTemplate,
+  userStack,
+} from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -282,7 +292,7 @@ function standaloneResources(view: dynamodb.StreamViewType = dynamodb.StreamView
   const table = (id: string, stream?: dynamodb.StreamViewType) =>
     new dynamodb.TableV2(stack, id, {
       partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
-      ...(stream ? { dynamoStream: stream } : {}),
+      ...(stream ? { dynamoStream: stream, timeToLiveAttribute: 'expiresAt' } : {}),
     });
   const resources = {
     changeLogTable: table('Log'),
@@ -324,6 +334,57 @@ describe("ObjectsStreamCleanup used on its own: the objects table's stream must 
   it.each([dynamodb.StreamViewType.OLD_IMAGE, dynamodb.StreamViewType.NEW_AND_OLD_IMAGES])('takes %s', (view) => {
     const { stack, resources } = standaloneResources(view);
     expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {} })).not.toThrow();
+  });
+
+  it('refuses a table of this app with a replica in another region, as the Tierlog construct does (its consistent re-read holds in one region)', () => {
+    const replicated = (build: (stack: Stack) => dynamodb.ITableV2) => () => {
+      const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+      const changeLogTable = new dynamodb.TableV2(stack, 'Log', { partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING } });
+      const resources = { changeLogTable, objectsTable: build(stack), bucket: new s3.Bucket(stack, 'Bucket'), prefix: 'blobs' };
+      return new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {} });
+    };
+    const v2 = (replicas: dynamodb.ReplicaTableProps[]) => (stack: Stack) =>
+      new dynamodb.TableV2(stack, 'Objects', {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        timeToLiveAttribute: 'expiresAt',
+        replicas,
+      });
+    const v1 = (replicationRegions: string[]) => (stack: Stack) =>
+      new dynamodb.Table(stack, 'Objects', {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        timeToLiveAttribute: 'expiresAt',
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        ...(replicationRegions.length > 0 ? { replicationRegions } : {}),
+      });
+    expect(replicated(v2([{ region: 'us-east-1' }]))).toThrow(/must live in one region, not 2 \(.*us-east-1.*\)/);
+    expect(replicated(v1(['us-east-1', 'ap-south-1']))).toThrow(/must live in one region, not 3 \(eu-west-1, us-east-1, ap-south-1\)/);
+    expect(replicated(v2([]))).not.toThrow();
+    expect(replicated(v1([]))).not.toThrow();
+  });
+
+  it("refuses a table of this app whose TTL is off or on another attribute than the function's expiry attribute, as the Tierlog construct does", () => {
+    // No expired object would ever be removed: no REMOVE reaches the function, and its blob stays.
+    const withTtl =
+      (timeToLiveAttribute: string | undefined, environment: Record<string, string> = {}) =>
+      () => {
+        const { stack } = userStack();
+        const table = (id: string, extra: Partial<dynamodb.TablePropsV2> = {}) =>
+          new dynamodb.TableV2(stack, id, { partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING }, ...extra });
+        const objectsTable = table('Objects', {
+          dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+          ...(timeToLiveAttribute !== undefined ? { timeToLiveAttribute } : {}),
+        });
+        const resources = { changeLogTable: table('Log'), objectsTable, bucket: new s3.Bucket(stack, 'Bucket'), prefix: 'blobs' };
+        return new ObjectsStreamCleanup(stack, 'Stream', { resources, environment });
+      };
+    expect(withTtl(undefined)).toThrow(/objects table's TTL must be on "expiresAt" .*not off/);
+    expect(withTtl('ttl')).toThrow(/objects table's TTL must be on "expiresAt" .*not "ttl"/);
+    const named = { [CONFIG_ENV.hvAttributes]: JSON.stringify({ expiresAt: 'ttl' }) };
+    expect(withTtl('expiresAt', named)).toThrow(/TTL must be on "ttl"/);
+    expect(withTtl('ttl', named)).not.toThrow();
+    expect(withTtl('expiresAt')).not.toThrow();
   });
 
   it('takes an imported table, whose view type it cannot read', () => {

@@ -269,6 +269,7 @@ describe('the parts used on their own: the grants (resources) and the configurat
       new dynamodb.TableV2(stack, id, {
         partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
         dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        timeToLiveAttribute: 'expiresAt',
       });
     const resources: TierlogResources = {
       changeLogTable: table('Log'),

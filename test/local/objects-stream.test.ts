@@ -339,6 +339,29 @@ describe("StreamReader: the objects table's stream read on DynamoDB Local", () =
     },
   );
 
+  test('a trimmed shard (its last record read trimmed too): the read goes on from the oldest record left, none delivered twice', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const faults = new FaultInjector();
+    const reader = await readerWith(fx, faults);
+    const writer = makeWriter(fx);
+    open.push(writer);
+    await writer.store.put('first', 'small');
+    expect((await reader.read()).map((r) => r.dynamodb?.Keys?.key?.S)).toEqual(['first']);
+    await writer.store.put('second', 'small');
+    // Past the stream's 24 hours: the iterator after 'first' is trimmed, and so is 'first' itself,
+    // so no iterator after it can be had (DynamoDB refuses AFTER_SEQUENCE_NUMBER of a trimmed record).
+    faults.add({ kind: 'fail', times: 1, match: getRecords, error: refused('TrimmedDataAccessException') });
+    faults.add({
+      kind: 'fail',
+      times: 1,
+      match: (r) => r.command === 'GetShardIteratorCommand' && r.input.ShardIteratorType === 'AFTER_SEQUENCE_NUMBER',
+      error: refused('TrimmedDataAccessException'),
+    });
+    expect((await reader.read()).map((r) => r.dynamodb?.Keys?.key?.S)).toEqual(['second']);
+    expect(faults.stats.injected.fail).toBe(2);
+    expect(await reader.read()).toEqual([]);
+  });
+
   test("records come in Lambda's shape: the new and old images, binary attributes as base64", async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
     const reader = await readerWith(fx, new FaultInjector());
