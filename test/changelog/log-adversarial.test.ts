@@ -720,31 +720,18 @@ describe('a remove that finds its instance drained and deleted', () => {
   });
 });
 
-describe('a record into an item whose state is neither live nor claimed', () => {
-  test('the item is never written again: one refusal, then a new identity', async () => {
-    const { log, probe: p } = writer();
-    await log.record(newChangeId(), { id: 'a', new: blobOf('a') });
-    const instance = log.instanceId;
-    // Corrupt (an operator's edit, a tool's bug): no writer or sweeper state.
-    await raw.put({ ...(await raw.get(instance))!, state: 'LIVE' });
-    p.clear();
-    const b = newChangeId();
-    await log.record(b, { id: 'b', new: blobOf('b') });
-    expect(log.instanceId).not.toBe(instance);
-    expect(p.of('UpdateItem'), 'one refused, one landed').toHaveLength(2);
-    expect(RawReader.entryIds(await raw.get(log.instanceId))).toEqual([b]);
-    expect(RawReader.entryIds(await raw.get(instance))).not.toContain(b);
-  });
-});
-
-describe('a record into an item whose count is of another type', () => {
+// Corrupt items (an operator's edit, a tool's bug): a state no writer or sweeper writes, or a count
+// of another type (DynamoDB refuses every `ADD` to a string).
+describe.each([
+  ['whose state is neither live nor claimed', { state: 'LIVE' }],
+  ['whose count is of another type', { n: '1' }],
+])('a record into an item %s', (_what, corrupt) => {
   test('the item is never written again: one refusal, then a new identity', async () => {
     const { log, probe: p } = writer();
     const a = newChangeId();
     await log.record(a, { id: 'a', new: blobOf('a') });
     const instance = log.instanceId;
-    // Corrupt (an operator's edit, a tool's bug): DynamoDB refuses every `ADD` to a string.
-    await raw.put({ ...(await raw.get(instance))!, n: '1' });
+    await raw.put({ ...(await raw.get(instance))!, ...corrupt });
     p.clear();
     const b = newChangeId();
     await log.record(b, { id: 'b', new: blobOf('b') });
@@ -757,7 +744,9 @@ describe('a record into an item whose count is of another type', () => {
     expect(p.of('UpdateItem')).toHaveLength(1);
     expect(RawReader.entryIds(await raw.get(instance))).toEqual([a]);
   });
+});
 
+describe('a remove from an item whose count is of another type', () => {
   test('a remove that meets it throws a CorruptItemError naming the instance, not a bare ValidationException', async () => {
     const { log } = writer();
     const a = newChangeId();
