@@ -18,82 +18,62 @@ afterEach(() => {
   for (const close of closers.splice(0)) close();
 });
 
-test('a renewal tick whose onBackgroundError throws settles quietly; the next tick renews', async () => {
-  const fx = await freshFixture();
-  const clock = manualClock(Date.now());
-  const injector = new FaultInjector();
-  const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
-  const reported: unknown[] = [];
-  const log = new DynamoChangeLog({
-    config: fx.config,
-    dynamodb,
-    clock: clock.clock,
-    leaseMs: LEASE,
-    renewInBackground: false,
-    onBackgroundError: (err) => {
-      reported.push(err);
+// A reporter that sends the error on (a metric, a log service) may fail itself: by a throw, or, an
+// async one, by a rejected promise, which a caller that only catches a throw leaves unhandled.
+test.each([
+  [
+    'throws',
+    (): void => {
       throw new Error('a reporter that throws');
     },
-  });
-  closers.push(() => {
-    log.close();
-    dynamodb.destroy();
-  });
-  await log.record(newChangeId(), { id: 'k', new: blobOf('k') });
-  clock.advance(LEASE / 2 + 1); // the lease is due for renewal
-  const denied = Object.assign(new Error('injected: denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } });
-  const rule = { kind: 'fail' as const, match: onCommand('UpdateItem'), error: () => denied };
-  injector.add(rule);
-
-  await expect(log.renewDueLeases(), 'the tick never rejects').resolves.toBeUndefined();
-  expect(reported, 'the failure reached onBackgroundError').toHaveLength(1);
-
-  injector.remove(rule);
-  await log.renewDueLeases();
-  expect(reported, 'the next tick renews').toHaveLength(1);
-});
-
-test('an async onBackgroundError whose promise rejects leaves no unhandled rejection; the next tick renews', async () => {
-  const fx = await freshFixture();
-  const clock = manualClock(Date.now());
-  const injector = new FaultInjector();
-  const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
-  const reported: unknown[] = [];
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  process.on('unhandledRejection', onUnhandled);
-  const log = new DynamoChangeLog({
-    config: fx.config,
-    dynamodb,
-    clock: clock.clock,
-    leaseMs: LEASE,
-    renewInBackground: false,
-    // A reporter that sends the error on (a metric, a log service) and fails itself: its promise
-    // rejects, which a caller that only catches a throw leaves unhandled (Node ends the process).
-    onBackgroundError: async (err) => {
-      reported.push(err);
+  ],
+  [
+    'is async and its promise rejects',
+    async (): Promise<void> => {
       throw new Error('a reporter whose promise rejects');
     },
-  });
-  closers.push(() => {
-    process.off('unhandledRejection', onUnhandled);
-    log.close();
-    dynamodb.destroy();
-  });
-  const id = newChangeId();
-  await log.record(id, { id: 'k', new: blobOf('k') });
-  clock.advance(LEASE / 2 + 1);
-  const denied = Object.assign(new Error('injected: denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } });
-  const rule = { kind: 'fail' as const, match: onCommand('UpdateItem'), error: () => denied };
-  injector.add(rule);
+  ],
+] as const)(
+  'a renewal tick whose onBackgroundError %s settles quietly, no unhandled rejection; the next tick renews',
+  async (_how, fails) => {
+    const fx = await freshFixture();
+    const clock = manualClock(Date.now());
+    const injector = new FaultInjector();
+    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+    const reported: unknown[] = [];
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const log = new DynamoChangeLog({
+      config: fx.config,
+      dynamodb,
+      clock: clock.clock,
+      leaseMs: LEASE,
+      renewInBackground: false,
+      onBackgroundError: (err) => {
+        reported.push(err);
+        return fails();
+      },
+    });
+    closers.push(() => {
+      process.off('unhandledRejection', onUnhandled);
+      log.close();
+      dynamodb.destroy();
+    });
+    await log.record(newChangeId(), { id: 'k', new: blobOf('k') });
+    clock.advance(LEASE / 2 + 1); // the lease is due for renewal
+    const denied = Object.assign(new Error('injected: denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } });
+    const rule = { kind: 'fail' as const, match: onCommand('UpdateItem'), error: () => denied };
+    injector.add(rule);
 
-  await expect(log.renewDueLeases(), 'the tick never rejects').resolves.toBeUndefined();
-  expect(reported, 'the failure reached onBackgroundError').toHaveLength(1);
-  // Node reports an unhandled rejection after the microtasks of the turn: let a few turns pass.
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-  expect(unhandled, 'the reporter’s rejection was left unhandled').toEqual([]);
+    await expect(log.renewDueLeases(), 'the tick never rejects').resolves.toBeUndefined();
+    expect(reported, 'the failure reached onBackgroundError').toHaveLength(1);
+    // Node reports an unhandled rejection after the microtasks of the turn: let a few turns pass.
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(unhandled, 'the reporter’s rejection was left unhandled').toEqual([]);
 
-  injector.remove(rule);
-  await log.renewDueLeases();
-  expect(reported, 'the next tick renews').toHaveLength(1);
-});
+    injector.remove(rule);
+    await log.renewDueLeases();
+    expect(reported, 'the next tick renews').toHaveLength(1);
+  },
+);
