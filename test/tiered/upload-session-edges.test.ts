@@ -48,6 +48,7 @@ import {
   type Writer,
 } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
+import type { CompletedPart } from '../../lib/tiered/upload-sessions.js';
 
 const DAY = 24 * 3600_000;
 let fx: Fixture;
@@ -439,6 +440,22 @@ describe('a multipart upload aborted or assembled outside tierlog during a compl
   });
 });
 
+/** A complete of `parts` whose writer assembles them and dies before its commit (nothing committed). */
+async function completeDyingBeforeCommit(uploadId: string, parts: readonly CompletedPart[]): Promise<void> {
+  const dying = makeWriter(fx, {
+    injector: new FaultInjector().add({
+      kind: 'crashBefore',
+      times: 1,
+      match: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
+    }),
+  });
+  try {
+    await expect(dying.store.completeUpload(uploadId, parts)).rejects.toThrow();
+  } finally {
+    dying.close();
+  }
+}
+
 describe('a retried complete listing other parts than the earlier complete that assembled them (its commit lost)', () => {
   // S3 answers the retry's assembly NoSuchUpload (the upload is gone, assembled), and the blob's
   // GET confirms an object: with no size declared, it was committed whatever parts the retry
@@ -452,18 +469,7 @@ describe('a retried complete listing other parts than the earlier complete that 
     expect(parts).toHaveLength(3);
     const firstTwo = parts.slice(0, 2);
     // The first complete assembles parts 1 and 2 and dies before its commit.
-    const dying = makeWriter(fx, {
-      injector: new FaultInjector().add({
-        kind: 'crashBefore',
-        times: 1,
-        match: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
-      }),
-    });
-    try {
-      await expect(dying.store.completeUpload(created.uploadId, firstTwo)).rejects.toThrow();
-    } finally {
-      dying.close();
-    }
+    await completeDyingBeforeCommit(created.uploadId, firstTwo);
     expect(await w.store.head(key), 'the first complete committed nothing').toBeUndefined();
     const md5 = createHash('md5');
     for (const part of firstTwo) md5.update(Buffer.from(part.etag.replace(/"/g, ''), 'hex'));
@@ -502,18 +508,7 @@ describe('a retried complete whose listed parts, with their sizes, are not those
     await uploadParts(w.store, created.uploadId, body, created.partSize);
     const listed = await w.store.listUploadParts(created.uploadId);
     expect(listed).toHaveLength(3);
-    const dying = makeWriter(fx, {
-      injector: new FaultInjector().add({
-        kind: 'crashBefore',
-        times: 1,
-        match: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
-      }),
-    });
-    try {
-      await expect(dying.store.completeUpload(created.uploadId, listed.slice(0, 2))).rejects.toThrow();
-    } finally {
-      dying.close();
-    }
+    await completeDyingBeforeCommit(created.uploadId, listed.slice(0, 2));
     await expect(w.store.completeUpload(created.uploadId, listed)).rejects.toBeInstanceOf(InvalidPartsError);
     expect(await w.store.head(key), 'nothing committed').toBeUndefined();
     expect(await w.store.completeUpload(created.uploadId, listed.slice(0, 2))).toMatchObject({ size: 2 * 5 * MiB });
