@@ -22,7 +22,7 @@ import { checkLost, ReverifyIncompleteError, reverifyAndDelete } from '../../lib
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
-import { blobKey, cliJson, HOUR, putBlob, putRawInstance, putTombstone } from '../cli/helpers.js';
+import { blobKey, cliJson, HOUR, putBlob, putRawInstance, putTombstone, storeWithOrphan } from '../cli/helpers.js';
 import { snapshotsRemovedAfterAll } from './snapshots.js';
 
 const OLD = Date.now() - 3 * HOUR;
@@ -289,6 +289,22 @@ describe('snapshot re-verification: what HV points at', () => {
     const snap = await snapshotsAt(fx, now);
     const audit = await snapshotAudit({ ...deleting(fx), inventory: snap.manifest, exportDir: snap.exportDir, now });
     expect(audit).toMatchObject({ proposed: { orphans: 0, lost: 0 }, orphans: [], kept: [], deleted: 0 });
+  });
+});
+
+describe('snapshot re-verification: an item of another object written after the snapshots', () => {
+  test('an item copied to rename an object (key A, blob key of B), written after the export: referenced, kept, as the listing audit keeps it', async () => {
+    // The snapshots saw no item point at the blob (proposed); the copy lands before the re-verification.
+    // A store with a live large object, so the objects table shows itself this bucket's store.
+    const { fx, orphan: key } = await storeWithOrphan(OLD);
+    await putTombstone(fx, 'renamed', key);
+    const report = await reverify(fx, key);
+    expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'referenced' }] });
+    expect(await exists(fx, key)).toBe(true);
+    // The listing audit's --delete keeps it too.
+    const listing = await cliJson(fx, ['audit', '--older-than', '1h', '--delete'], { clock: () => Date.now() + 2 * HOUR });
+    expect(listing.json).toMatchObject({ deleted: 0, keptOnRecheck: [key] });
+    expect(await exists(fx, key)).toBe(true);
   });
 });
 

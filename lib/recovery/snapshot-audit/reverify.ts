@@ -14,7 +14,10 @@
  *     keeps every candidate (`change-log-unreadable`);
  *  4. a consistent read of HV, made after that scan, does not point at it (an item points at the
  *     blob its blob attribute names, whatever its deletion flag: as `HvTable.readBlobPointers`
- *     reads it for the sweeper and the listing audit) (else: `referenced`); an objects-table
+ *     reads it for the sweeper and the listing audit) (else: `referenced`); with `delete`, nor
+ *     does an item of another object (one copied to rename an object, written after the
+ *     snapshots: found by one consistent Scan of the objects table before the first delete, as
+ *     the listing audit finds it) (else: `referenced`); an objects-table
  *     item it does not understand (`../hv-shape.ts`: attribute names not the writers') keeps
  *     every candidate from there on (`objects-table-unrecognised`), with or without `delete`: a
  *     report that called every live blob a confirmed orphan would be acted on;
@@ -40,7 +43,7 @@ import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
 import { assertEpochMs, isUuidV7 } from '../../ids.js';
 import { assertOptions, optionNames } from '../../plain-options.js';
-import { assertSafetyAge, countOption, sampleStoreBinding } from '../audit.js';
+import { assertSafetyAge, blobsOfOtherObjects, countOption, sampleStoreBinding } from '../audit.js';
 import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { unrecognisedHvItem } from '../hv-shape.js';
 import { bindingRefusal } from '../store-binding.js';
@@ -222,6 +225,9 @@ async function reverifyBatches(
   const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const { batchSize } = options;
   let bound = false;
+  // Blobs an item of another object points at (an item copied to rename an object): read by the
+  // object its key names, such a blob looks unreferenced. Read once, before the first delete.
+  let otherObjects: Map<string, string> | undefined;
   for (let i = 0; i < parsed.length; i += batchSize) {
     options.signal?.throwIfAborted();
     const batch = parsed.slice(i, i + batchSize).filter((c) => {
@@ -262,6 +268,16 @@ async function reverifyBatches(
         return report;
       }
       bound = true;
+    }
+    if (options.delete && doomed.length > 0) {
+      otherObjects ??= await blobsOfOtherObjects(
+        options.dynamodb,
+        new HvTable(config.objectsTable, options.dynamodb, hvAttributeNames(config)),
+        config.prefix,
+      );
+      const pointed = doomed.filter((key) => otherObjects?.has(key));
+      for (const key of pointed) report.kept.push({ key, reason: 'referenced' });
+      doomed.splice(0, doomed.length, ...doomed.filter((key) => !otherObjects?.has(key)));
     }
     report.confirmed.push(...doomed);
     if (!options.delete || doomed.length === 0) continue;
