@@ -20,7 +20,8 @@ import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { checkLost, ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
+import { formatSnapshotAudit, snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
+import { SnapshotAuditIncompleteError } from '../../lib/recovery/snapshot-audit/errors.js';
 import { type Fixture, freshFixture, listKeys } from '../support/local.js';
 import { blobKey, cliJson, HOUR, putBlob, putRawInstance, putTombstone, storeWithOrphan } from '../cli/helpers.js';
 import { snapshotsRemovedAfterAll } from './snapshots.js';
@@ -269,6 +270,52 @@ describe('snapshot re-verification failing before any delete', () => {
   });
 });
 
+describe('snapshot re-verification: a delete S3 never answered', () => {
+  test('DeleteObjects 500, then the one-by-one delete 503, before any confirmed: the keys that may be gone are in the report, not lost with a bare error', async () => {
+    const { fx, key } = await scene();
+    const other = blobKey(fx, 'other', OLD);
+    await putBlob(fx, other);
+    const s3 = createS3Client();
+    new FaultInjector()
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: () => awsServiceError('InternalError', 500) })
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand', error: () => awsServiceError('SlowDown', 503) })
+      .attach(s3, 's3');
+    const err = await reverifyAndDelete(
+      [key, other].map((k) => ({ key: k, lastModified: OLD })),
+      { ...deleting(fx), s3 },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    s3.destroy();
+    // The failed DeleteObjects may have deleted every key of its batch: said, with the report.
+    expect(err).toBeInstanceOf(ReverifyIncompleteError);
+    expect((err as ReverifyIncompleteError).report).toMatchObject({ deleted: 0, deleteFailures: [], deleteUnknown: [key, other].sort() });
+    expect((err as Error).message).toMatch(/^re-verification stopped after 0 blobs deleted, 2 deletes of unknown outcome \(may be gone\)/);
+  });
+
+  test('the snapshot audit: its report, carried by the error, names them', async () => {
+    const { fx, key } = await scene();
+    const now = Date.now() + 2 * HOUR;
+    const snap = await snapshotsAt(fx, now);
+    const s3 = createS3Client();
+    new FaultInjector()
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: () => awsServiceError('InternalError', 500) })
+      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand', error: () => awsServiceError('SlowDown', 503) })
+      .attach(s3, 's3');
+    const err = await snapshotAudit({ ...deleting(fx), s3, inventory: snap.manifest, exportDir: snap.exportDir, now }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    s3.destroy();
+    expect(err).toBeInstanceOf(SnapshotAuditIncompleteError);
+    expect((err as SnapshotAuditIncompleteError).report).toMatchObject({ orphans: [key], deleted: 0, deleteUnknown: [key] });
+    expect(formatSnapshotAudit((err as SnapshotAuditIncompleteError).report)).toContain(
+      '1 deletes of unknown outcome (S3 did not answer; these blobs may be gone):',
+    );
+  });
+});
+
 describe('snapshot re-verification: what HV points at', () => {
   test('an item that names the blob and also carries the deletion flag (no writer leaves one): referenced, as the listing audit reads it', async () => {
     const { fx, key } = await scene();
@@ -467,8 +514,11 @@ describe('snapshot re-verification stopped after a delete', () => {
     s3.destroy();
     expect(await exists(fx, keys[0]!), 'the first key was deleted').toBe(false);
     expect(stopped).toBeInstanceOf(ReverifyIncompleteError);
-    expect((stopped as ReverifyIncompleteError).message).toBe('re-verification stopped after 1 blobs deleted: injected: SlowDown');
-    expect((stopped as ReverifyIncompleteError).report).toMatchObject({ deleted: 1, deleteFailures: [] });
+    // The keys S3 never answered for (in the failed batch, not confirmed one by one) may be gone.
+    expect((stopped as ReverifyIncompleteError).message).toBe(
+      're-verification stopped after 1 blobs deleted, 2 deletes of unknown outcome (may be gone): injected: SlowDown',
+    );
+    expect((stopped as ReverifyIncompleteError).report).toMatchObject({ deleted: 1, deleteFailures: [], deleteUnknown: keys.slice(1) });
   });
 });
 

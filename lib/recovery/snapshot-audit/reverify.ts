@@ -40,6 +40,7 @@ import { batchGetConsistent } from '../../aws/batch-get.js';
 import { documentClient } from '../../aws/clients.js';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
+import { refusedOutright } from '../../aws/errors.js';
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
 import { assertEpochMs, isUuidV7 } from '../../ids.js';
 import { assertOptions, optionNames } from '../../plain-options.js';
@@ -125,6 +126,12 @@ export interface ReverifyReport {
   readonly kept: Array<{ readonly key: string; readonly reason: KeptReason }>;
   readonly deleteFailures: DeleteFailure[];
   /**
+   * Confirmed orphans in a delete request S3 never answered (a 5xx, throttling or no answer after
+   * the SDK's retries, then its one-by-one fallback too): they may be gone. The run stops there,
+   * with a {@link ReverifyIncompleteError} (or the `incomplete` option's error) carrying the report.
+   */
+  readonly deleteUnknown: string[];
+  /**
    * Why the candidates were kept as `store-unbound`, when they were: every delete refused, and
    * (with or without `delete`) no orphan confirmed from then on.
    */
@@ -142,8 +149,13 @@ export class ReverifyIncompleteError extends TierlogError {
     readonly report: ReverifyReport,
     cause: unknown,
   ) {
-    super(stoppedAfterMessage('re-verification', report, cause), { cause });
+    super(stoppedAfterMessage('re-verification', report, cause, { after: unknownOutcome(report) }), { cause });
   }
+}
+
+/** The count of deletes of unknown outcome, as a stop's message says it (none: nothing). */
+export function unknownOutcome(report: Pick<ReverifyReport, 'deleteUnknown'>): string[] {
+  return report.deleteUnknown.length > 0 ? [`${report.deleteUnknown.length} deletes of unknown outcome (may be gone)`] : [];
 }
 
 const REVERIFY_OPTIONS = optionNames<ReverifyOptions>()(
@@ -178,7 +190,14 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   assertSafetyAge(options.olderThanMs, options.now);
   const batchSize = reverifyBatchSize(options.batchSize);
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
-  const report: ReverifyReport = { checked: candidates.length, confirmed: [], deleted: 0, kept: [], deleteFailures: [] };
+  const report: ReverifyReport = {
+    checked: candidates.length,
+    confirmed: [],
+    deleted: 0,
+    kept: [],
+    deleteFailures: [],
+    deleteUnknown: [],
+  };
   const parsed: Array<{ key: string; objectId: string; uuid: string }> = [];
   // A key proposed twice (overlapping inventory files) is judged, deleted and counted once.
   const seen = new Set<string>();
@@ -209,7 +228,7 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   try {
     return await reverifyBatches(parsed, protection, config, attrs, { ...options, batchSize }, report);
   } catch (err) {
-    if (report.deleted === 0 && report.deleteFailures.length === 0) throw err;
+    if (report.deleted === 0 && report.deleteFailures.length === 0 && report.deleteUnknown.length === 0) throw err;
     throw options.incomplete !== undefined ? options.incomplete(report, err) : new ReverifyIncompleteError(report, err);
   }
 }
@@ -286,11 +305,20 @@ async function reverifyBatches(
     try {
       failures = await lt.deleteMany(doomed);
     } catch (err) {
-      // Stopped after S3 answered some of the deletes: those count (the error then says what was done).
-      if (!(err instanceof DeleteManyIncompleteError)) throw err;
-      report.deleteFailures.push(...err.failures);
-      report.deleted += err.deleted;
-      throw err.cause;
+      // Stopped after S3 answered some of the deletes: those count (the error then says what was
+      // done). The keys it answered nothing about were in a request whose outcome is unknown (S3
+      // may have deleted them): reported as such, as the listing audit does.
+      const answered = new Set<string>();
+      if (err instanceof DeleteManyIncompleteError) {
+        report.deleteFailures.push(...err.failures);
+        report.deleted += err.deleted;
+        for (const key of err.deletedKeys) answered.add(key);
+        for (const failure of err.failures) answered.add(failure.key);
+      }
+      // A request S3 refused outright (a missing bucket) deleted nothing: no outcome unknown.
+      if (err instanceof DeleteManyIncompleteError || !refusedOutright(err))
+        report.deleteUnknown.push(...doomed.filter((key) => !answered.has(key)));
+      throw err instanceof DeleteManyIncompleteError ? err.cause : err;
     }
     report.deleteFailures.push(...failures);
     report.deleted += doomed.length - failures.length;
