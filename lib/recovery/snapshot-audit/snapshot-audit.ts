@@ -171,7 +171,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   const oldest = Math.min(options.now, inventory.createdAt, exports.objects.exportTime, exports.changeLog.exportTime);
   const cutoffMs = Math.max(0, Math.floor(oldest - options.olderThanMs));
   const started = Date.now();
-  const findings: Finding[] = await runSnapshotQuery({
+  const rows: Finding[] = await runSnapshotQuery({
     inventory,
     objects: exports.objects,
     changeLog: exports.changeLog,
@@ -181,6 +181,9 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     ...(options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {}),
   });
   const queryMs = Date.now() - started;
+  // A key that two inventory data files list (overlapping reports) is one finding: proposed,
+  // judged and reported once, its count in the report that of the bucket's keys.
+  const findings = [...new Map(rows.map((f) => [`${f.kind}\0${f.blobKey}\0${f.objectKey ?? ''}`, f])).values()];
   const proposedOrphans = findings.filter((f) => f.kind === 'orphan');
   const proposedLost = findings.filter((f) => f.kind === 'lost');
   const clients = {
