@@ -706,7 +706,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
  *
  * @throws the Scan's error, translated.
  */
-async function blobsOfOtherObjects(dynamodb: DynamoDBClient, hv: HvTable, prefix: string): Promise<Map<string, string>> {
+export async function blobsOfOtherObjects(dynamodb: DynamoDBClient, hv: HvTable, prefix: string): Promise<Map<string, string>> {
   const a = hv.attrs;
   const found = new Map<string, string>();
   const pages = paginateScan(

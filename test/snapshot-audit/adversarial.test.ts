@@ -407,4 +407,31 @@ describe('a blob listed twice', () => {
     expect(run).toMatchObject({ code: 0, json: { orphans: [s.orphan], deleted: 1 } });
     expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual([s.live]);
   });
+
+  test('two data files that both list the orphan and a key that is no blob key: each proposed and reported once', async () => {
+    const s = await scene();
+    const stray = `${s.fx.config.prefix}/not-a-blob`;
+    await putBlob(s.fx, stray);
+    const rows = [
+      { key: s.orphan, size: 12, lastModified: Date.now() - HOUR },
+      { key: stray, size: 12, lastModified: Date.now() - HOUR },
+    ];
+    const root = join(s.manifest, '..', '..', '..', '..');
+    const files: unknown[] = [];
+    for (const configurationId of ['second', 'third']) {
+      const m = await writeInventory(rows, {
+        destDir: root,
+        sourceBucket: s.fx.config.bucket,
+        format: 'CSV',
+        createdAt: s.now,
+        configurationId,
+      });
+      files.push((JSON.parse(readFileSync(m, 'utf8')) as { files: unknown[] }).files[0]);
+    }
+    editManifest(s, (m) => {
+      m.files = [...m.files, ...files];
+    });
+    const run = await audit(s.fx, s);
+    expect(run.json).toMatchObject({ proposed: { orphans: 1, lost: 0 }, orphans: [s.orphan], malformed: [stray] });
+  });
 });

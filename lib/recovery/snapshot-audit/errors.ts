@@ -4,6 +4,7 @@
  * format. Nothing is proposed, let alone deleted, from such a snapshot.
  */
 import { stoppedAfterMessage, TierlogError } from '../../errors.js';
+import { unknownOutcome } from './reverify.js';
 import type { SnapshotAuditReport } from './snapshot-audit.js';
 
 /** A snapshot (S3 Inventory report or DynamoDB export) is unreadable, incomplete or not what it says. */
@@ -27,6 +28,6 @@ export class SnapshotAuditIncompleteError extends TierlogError {
     readonly report: SnapshotAuditReport,
     cause: unknown,
   ) {
-    super(stoppedAfterMessage('snapshot audit', report, cause), { cause });
+    super(stoppedAfterMessage('snapshot audit', report, cause, { after: unknownOutcome(report) }), { cause });
   }
 }

@@ -14,7 +14,10 @@
  *     keeps every candidate (`change-log-unreadable`);
  *  4. a consistent read of HV, made after that scan, does not point at it (an item points at the
  *     blob its blob attribute names, whatever its deletion flag: as `HvTable.readBlobPointers`
- *     reads it for the sweeper and the listing audit) (else: `referenced`); an objects-table
+ *     reads it for the sweeper and the listing audit) (else: `referenced`); with `delete`, nor
+ *     does an item of another object (one copied to rename an object, written after the
+ *     snapshots: found by one consistent Scan of the objects table before the first delete, as
+ *     the listing audit finds it) (else: `referenced`); an objects-table
  *     item it does not understand (`../hv-shape.ts`: attribute names not the writers') keeps
  *     every candidate from there on (`objects-table-unrecognised`), with or without `delete`: a
  *     report that called every live blob a confirmed orphan would be acted on;
@@ -37,10 +40,11 @@ import { batchGetConsistent } from '../../aws/batch-get.js';
 import { documentClient } from '../../aws/clients.js';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
+import { refusedOutright } from '../../aws/errors.js';
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
 import { assertEpochMs, isUuidV7 } from '../../ids.js';
 import { assertOptions, optionNames } from '../../plain-options.js';
-import { assertSafetyAge, countOption, sampleStoreBinding } from '../audit.js';
+import { assertSafetyAge, blobsOfOtherObjects, countOption, sampleStoreBinding } from '../audit.js';
 import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { unrecognisedHvItem } from '../hv-shape.js';
 import { bindingRefusal } from '../store-binding.js';
@@ -122,6 +126,12 @@ export interface ReverifyReport {
   readonly kept: Array<{ readonly key: string; readonly reason: KeptReason }>;
   readonly deleteFailures: DeleteFailure[];
   /**
+   * Confirmed orphans in a delete request S3 never answered (a 5xx, throttling or no answer after
+   * the SDK's retries, then its one-by-one fallback too): they may be gone. The run stops there,
+   * with a {@link ReverifyIncompleteError} (or the `incomplete` option's error) carrying the report.
+   */
+  readonly deleteUnknown: string[];
+  /**
    * Why the candidates were kept as `store-unbound`, when they were: every delete refused, and
    * (with or without `delete`) no orphan confirmed from then on.
    */
@@ -139,8 +149,13 @@ export class ReverifyIncompleteError extends TierlogError {
     readonly report: ReverifyReport,
     cause: unknown,
   ) {
-    super(stoppedAfterMessage('re-verification', report, cause), { cause });
+    super(stoppedAfterMessage('re-verification', report, cause, { after: unknownOutcome(report) }), { cause });
   }
+}
+
+/** The count of deletes of unknown outcome, as a stop's message says it (none: nothing). */
+export function unknownOutcome(report: Pick<ReverifyReport, 'deleteUnknown'>): string[] {
+  return report.deleteUnknown.length > 0 ? [`${report.deleteUnknown.length} deletes of unknown outcome (may be gone)`] : [];
 }
 
 const REVERIFY_OPTIONS = optionNames<ReverifyOptions>()(
@@ -175,7 +190,14 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   assertSafetyAge(options.olderThanMs, options.now);
   const batchSize = reverifyBatchSize(options.batchSize);
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
-  const report: ReverifyReport = { checked: candidates.length, confirmed: [], deleted: 0, kept: [], deleteFailures: [] };
+  const report: ReverifyReport = {
+    checked: candidates.length,
+    confirmed: [],
+    deleted: 0,
+    kept: [],
+    deleteFailures: [],
+    deleteUnknown: [],
+  };
   const parsed: Array<{ key: string; objectId: string; uuid: string }> = [];
   // A key proposed twice (overlapping inventory files) is judged, deleted and counted once.
   const seen = new Set<string>();
@@ -206,7 +228,7 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   try {
     return await reverifyBatches(parsed, protection, config, attrs, { ...options, batchSize }, report);
   } catch (err) {
-    if (report.deleted === 0 && report.deleteFailures.length === 0) throw err;
+    if (report.deleted === 0 && report.deleteFailures.length === 0 && report.deleteUnknown.length === 0) throw err;
     throw options.incomplete !== undefined ? options.incomplete(report, err) : new ReverifyIncompleteError(report, err);
   }
 }
@@ -222,6 +244,9 @@ async function reverifyBatches(
   const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const { batchSize } = options;
   let bound = false;
+  // Blobs an item of another object points at (an item copied to rename an object): read by the
+  // object its key names, such a blob looks unreferenced. Read once, before the first delete.
+  let otherObjects: Map<string, string> | undefined;
   for (let i = 0; i < parsed.length; i += batchSize) {
     options.signal?.throwIfAborted();
     const batch = parsed.slice(i, i + batchSize).filter((c) => {
@@ -263,6 +288,16 @@ async function reverifyBatches(
       }
       bound = true;
     }
+    if (options.delete && doomed.length > 0) {
+      otherObjects ??= await blobsOfOtherObjects(
+        options.dynamodb,
+        new HvTable(config.objectsTable, options.dynamodb, hvAttributeNames(config)),
+        config.prefix,
+      );
+      const pointed = doomed.filter((key) => otherObjects?.has(key));
+      for (const key of pointed) report.kept.push({ key, reason: 'referenced' });
+      doomed.splice(0, doomed.length, ...doomed.filter((key) => !otherObjects?.has(key)));
+    }
     report.confirmed.push(...doomed);
     if (!options.delete || doomed.length === 0) continue;
     await options.beforeDelete?.(doomed);
@@ -270,11 +305,20 @@ async function reverifyBatches(
     try {
       failures = await lt.deleteMany(doomed);
     } catch (err) {
-      // Stopped after S3 answered some of the deletes: those count (the error then says what was done).
-      if (!(err instanceof DeleteManyIncompleteError)) throw err;
-      report.deleteFailures.push(...err.failures);
-      report.deleted += err.deleted;
-      throw err.cause;
+      // Stopped after S3 answered some of the deletes: those count (the error then says what was
+      // done). The keys it answered nothing about were in a request whose outcome is unknown (S3
+      // may have deleted them): reported as such, as the listing audit does.
+      const answered = new Set<string>();
+      if (err instanceof DeleteManyIncompleteError) {
+        report.deleteFailures.push(...err.failures);
+        report.deleted += err.deleted;
+        for (const key of err.deletedKeys) answered.add(key);
+        for (const failure of err.failures) answered.add(failure.key);
+      }
+      // A request S3 refused outright (a missing bucket) deleted nothing: no outcome unknown.
+      if (err instanceof DeleteManyIncompleteError || !refusedOutright(err))
+        report.deleteUnknown.push(...doomed.filter((key) => !answered.has(key)));
+      throw err instanceof DeleteManyIncompleteError ? err.cause : err;
     }
     report.deleteFailures.push(...failures);
     report.deleted += doomed.length - failures.length;

@@ -112,6 +112,11 @@ export interface SnapshotAuditReport {
   readonly deleted: number;
   readonly deleteFailures: DeleteFailure[];
   /**
+   * Confirmed orphans in a delete request S3 never answered: they may be gone (the run stopped
+   * there, with a {@link SnapshotAuditIncompleteError}).
+   */
+  readonly deleteUnknown: string[];
+  /**
    * Why every delete was refused, or (without `delete`) why no orphan was confirmed: the objects
    * table does not show itself this bucket's store.
    */
@@ -166,7 +171,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   const oldest = Math.min(options.now, inventory.createdAt, exports.objects.exportTime, exports.changeLog.exportTime);
   const cutoffMs = Math.max(0, Math.floor(oldest - options.olderThanMs));
   const started = Date.now();
-  const findings: Finding[] = await runSnapshotQuery({
+  const rows: Finding[] = await runSnapshotQuery({
     inventory,
     objects: exports.objects,
     changeLog: exports.changeLog,
@@ -176,6 +181,9 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     ...(options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {}),
   });
   const queryMs = Date.now() - started;
+  // A key that two inventory data files list (overlapping reports) is one finding: proposed,
+  // judged and reported once, its count in the report that of the bucket's keys.
+  const findings = [...new Map(rows.map((f) => [`${f.kind}\0${f.blobKey}\0${f.objectKey ?? ''}`, f])).values()];
   const proposedOrphans = findings.filter((f) => f.kind === 'orphan');
   const proposedLost = findings.filter((f) => f.kind === 'lost');
   const clients = {
@@ -224,6 +232,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     delete: options.delete ?? false,
     deleted: verified.deleted,
     deleteFailures: verified.deleteFailures,
+    deleteUnknown: [...verified.deleteUnknown].sort(),
     ...(verified.refusal !== undefined ? { deleteRefused: verified.refusal } : {}),
   });
   const verified = await reverifyAndDelete(
@@ -275,6 +284,10 @@ export function formatSnapshotAudit(r: SnapshotAuditReport): string[] {
     if (r.deleteRefused !== undefined) lines.push(`deletes refused: ${r.deleteRefused}`);
     lines.push(`deleted ${r.deleted} blobs`);
     for (const f of r.deleteFailures) lines.push(`  ${f.key}  ${f.code}: ${f.message}`);
+    if (r.deleteUnknown.length > 0) {
+      lines.push(`${r.deleteUnknown.length} deletes of unknown outcome (S3 did not answer; these blobs may be gone):`);
+      for (const key of r.deleteUnknown) lines.push(`  ${key}`);
+    }
   } else {
     if (r.deleteRefused !== undefined) lines.push(`orphans not confirmed: ${r.deleteRefused}`);
     if (r.orphans.length > 0) lines.push('nothing deleted: run with --delete to delete the confirmed orphans');
