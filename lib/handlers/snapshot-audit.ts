@@ -468,13 +468,19 @@ async function batch(
         const beforeCutoff = Number.isFinite(lm) && !(lm >= cutoffMs);
         return { key: r.blob_key!, ...(beforeCutoff ? { lastModified: lm } : {}) };
       }),
-      { config, dynamodb, s3, now: audit.clock(), olderThanMs, delete: deleteConfirmed },
+      // One batch of the run per invocation: a Scan of the whole objects table for each would cost
+      // the table's size times the batches (README, "Audit at scale": items copied since the export).
+      { config, dynamodb, s3, now: audit.clock(), olderThanMs, delete: deleteConfirmed, scanOtherObjects: false },
     );
   } catch (err) {
-    // Stopped after deleting: what it deleted is counted all the same.
+    // Stopped after deleting: what it deleted is counted all the same, and what may be gone is said.
     if (err instanceof ReverifyIncompleteError) {
       metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, err.report.deleted);
       metrics.publishStoredMetrics();
+      if (err.report.deleteUnknown.length > 0)
+        logger.error('deletes of unknown outcome (S3 did not answer; these blobs may be gone)', {
+          deleteUnknown: err.report.deleteUnknown.slice(0, 100),
+        });
     }
     throw err;
   }

@@ -218,6 +218,38 @@ describe('snapshot-audit function batches: an orphan row whose LastModified is a
   });
 });
 
+describe('snapshot-audit function batches: what a batch reads of the objects table', () => {
+  // One batch of 500 rows per invocation: the CLI audits' Scan of the whole objects table for an
+  // item of another object (a copy renaming an object) would be made once per batch, the table's
+  // size times the batches (infra/README-deploy.md says what the function does not see for it).
+  it('the items its rows name, never a consistent Scan of the whole table, though it deletes', async () => {
+    const live = await freshFixture();
+    const { referenced, orphan } = await referencedAndOrphan(live, { referenced: 'scan-live', orphan: 'scan-obj' });
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(createDynamoDBClient(), 'dynamodb');
+    const s3 = createS3Client();
+    try {
+      const handler = createSnapshotAuditHandler({
+        config: live.config,
+        settings: { olderThanMs: HOUR, delete: true },
+        dynamodb,
+        s3,
+        logger: new Logger({ logLevel: 'CRITICAL' }),
+      });
+      const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
+      expect(run.result).toMatchObject({ confirmed: 1, deleted: 1 });
+      expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
+      const wholeTable = recorder.commands.filter(
+        (c) => c.command === 'Scan' && c.input.TableName === live.config.objectsTable && c.input.ConsistentRead === true,
+      );
+      expect(wholeTable).toEqual([]);
+    } finally {
+      dynamodb.destroy();
+      s3.destroy();
+    }
+  });
+});
+
 describe('snapshot-audit function batches: one failure is enough to fail the run', () => {
   /** A batch handler with `delete` on, over `s3`. */
   function handlerWith(live: Fixture, s3: S3Client) {

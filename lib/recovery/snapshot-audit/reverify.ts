@@ -87,6 +87,14 @@ export interface ReverifyOptions {
   /** Delete the confirmed orphans. Default false: only confirm. */
   readonly delete?: boolean;
   /**
+   * With `delete`: before the first delete, one consistent Scan of the objects table keeps a blob
+   * an item of another object points at (an item copied to rename an object since the snapshots,
+   * which tierlog never writes). Default true, as the listing audit. The audit at scale's function
+   * sets it false: it re-verifies one batch per invocation, and a Scan of the whole table for each
+   * batch would cost the table's size times the batches (README, "Audit at scale").
+   */
+  readonly scanOtherObjects?: boolean;
+  /**
    * Candidates per HV read + delete batch: a whole number of at least 1 (a `ValidationError`
    * otherwise), at most 1000 (more is read as 1000). Default 1000 (one DeleteObjects request).
    */
@@ -165,6 +173,7 @@ const REVERIFY_OPTIONS = optionNames<ReverifyOptions>()(
   'now',
   'olderThanMs',
   'delete',
+  'scanOtherObjects',
   'batchSize',
   'hvAttributes',
   'beforeDelete',
@@ -288,7 +297,7 @@ async function reverifyBatches(
       }
       bound = true;
     }
-    if (options.delete && doomed.length > 0) {
+    if (options.delete && options.scanOtherObjects !== false && doomed.length > 0) {
       otherObjects ??= await blobsOfOtherObjects(
         options.dynamodb,
         new HvTable(config.objectsTable, options.dynamodb, hvAttributeNames(config)),
