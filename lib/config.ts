@@ -105,11 +105,12 @@ const PREFIX_SEGMENT = /^[A-Za-z0-9!_.'()-]+$/;
 const IAM_SPECIAL = /[*?${}]/;
 
 /**
- * Whether `prefix` is one a configuration takes: 1 to 256 characters, non-empty segments of
+ * Whether `prefix` is one a configuration takes: a string of 1 to 256 characters, non-empty segments of
  * `[A-Za-z0-9!_.'()-]` joined by `/`, none `.` or `..` (so no IAM wildcard or policy variable).
  */
 export function isValidPrefix(prefix: string): boolean {
   return (
+    typeof prefix === 'string' &&
     prefix.length > 0 &&
     prefix.length <= 256 &&
     !IAM_SPECIAL.test(prefix) &&
@@ -169,7 +170,8 @@ const CONFIG_NAMES = optionNames<TierlogConfig>()(
 export function validateConfig(config: TierlogConfig): TierlogConfig {
   assertConfigNames(config);
   for (const setting of ['changeLogTable', 'objectsTable'] as const) {
-    if (!TABLE_NAME.test(config[setting])) {
+    // A pattern tests the text of what it is given: a number or a list of one name would pass.
+    if (typeof config[setting] !== 'string' || !TABLE_NAME.test(config[setting])) {
       throw new ConfigError(`${setting} "${config[setting]}" is not a valid DynamoDB table name`, setting);
     }
   }
@@ -182,7 +184,7 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
       'bucket',
     );
   }
-  const special = IAM_SPECIAL.exec(config.prefix);
+  const special = typeof config.prefix === 'string' ? IAM_SPECIAL.exec(config.prefix) : null;
   if (special !== null) {
     throw new ConfigError(
       `prefix "${config.prefix}" contains "${special[0]}", which IAM reads as a wildcard or a policy variable: the grants on "<prefix>/" would cover other keys`,
