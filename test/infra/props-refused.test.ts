@@ -349,6 +349,23 @@ describe('the parts used on their own: the grants (resources) and the configurat
       }
     });
 
+    it(`${part}: a configuration variable its function's loadConfig refuses is refused at synth, naming it`, () => {
+      const cases: Array<[string, string]> = [
+        // Case: "Stream" is no value of it; the function refused it at init, on every invocation.
+        [CONFIG_ENV.replacedBlobCleanup, 'Stream'],
+        [CONFIG_ENV.leaseShards, 'eight'],
+        [CONFIG_ENV.hvAttributes, '{"blob":'],
+        [CONFIG_ENV.hvAttributes, '{"blob":"body"}'],
+        [CONFIG_ENV.objectsTable, ''],
+      ];
+      for (const [variable, value] of cases) {
+        const x = setup();
+        expect(() => make(x.stack, x.resources, { ...x.env(), [variable]: value }), `${variable}=${value}`).toThrow(
+          expect.objectContaining({ name: 'ConfigError', setting: variable }),
+        );
+      }
+    });
+
     it(`${part}: the same store, or a name known on one side only, is taken`, () => {
       const x = setup();
       expect(() => make(x.stack, x.resources, x.env())).not.toThrow();
