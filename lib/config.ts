@@ -364,7 +364,17 @@ function parseShards(raw: string | undefined): number {
  * @throws ConfigError naming the variable at fault.
  */
 export function loadConfigOver(defaults: TierlogConfig, env: Readonly<Record<string, string | undefined>> = process.env): TierlogConfig {
-  return loadConfig({ ...configToEnv(defaults), ...env });
+  // A variable `loadConfig` reads as unset when blank (`export TIERLOG_BUCKET=`) leaves the tool's
+  // default, as an unset one does; one it refuses blank (the prefix) is still refused.
+  const set = Object.fromEntries(Object.entries(env).filter(([name, value]) => !readAsUnset(name, value)));
+  return loadConfig({ ...configToEnv(defaults), ...set });
+}
+
+/** Whether {@link loadConfig} reads `value` of the variable `name` as if it were unset. */
+function readAsUnset(name: string, value: string | undefined): boolean {
+  if (value === undefined) return true;
+  if (name === CONFIG_ENV.leaseShards) return value === '';
+  return name !== CONFIG_ENV.prefix && (Object.values(CONFIG_ENV) as string[]).includes(name) && value.trim() === '';
 }
 
 /** The environment variables that make {@link loadConfig} return `config`. */
