@@ -13,6 +13,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { CONFIG_ENV, loadConfig } from '../lib/config.js';
 import { METRICS_DEPLOYMENT_DIMENSION, METRICS_DEPLOYMENT_ENV } from '../lib/handlers/names.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { BUNDLE_BANNER, BUNDLE_TARGET, type HandlerName } from './bundling.js';
@@ -72,6 +73,31 @@ export interface TierlogFunctionOptions {
  */
 export function literalVariables(environment: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(environment).filter(([, value]) => !Token.isUnresolved(value)));
+}
+
+/**
+ * Refuses a configuration variable of `environment` (`TIERLOG_CHANGELOG_TABLE`, ...,
+ * `TIERLOG_REPLACED_BLOB_CLEANUP`) whose literal value the function's `loadConfig` refuses at
+ * its init: every invocation would fail on it (`TIERLOG_REPLACED_BLOB_CLEANUP=Stream`, a
+ * `TIERLOG_HV_ATTRIBUTES` that is no JSON object of names, a blank table name). Every tierlog
+ * handler reads the configuration. A variable left unset, or a token (resolved only at deploy),
+ * is not judged here.
+ *
+ * @throws ConfigError naming the variable.
+ */
+export function checkConfigVariables(environment: Readonly<Record<string, string>>): void {
+  const literal = literalVariables(environment);
+  const read: Record<string, string> = {
+    // Stand-ins for the names not known at synth: only the variables set literally are judged.
+    [CONFIG_ENV.changeLogTable]: 'placeholder',
+    [CONFIG_ENV.objectsTable]: 'placeholder',
+    [CONFIG_ENV.bucket]: 'placeholder',
+  };
+  for (const variable of Object.values(CONFIG_ENV)) {
+    const value = literal[variable];
+    if (value !== undefined) read[variable] = value;
+  }
+  loadConfig(read);
 }
 
 /** The function variable that sets its metrics' `deployment` dimension; none when `deployment` is undefined. */
@@ -180,6 +206,8 @@ export class TierlogFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: TierlogFunctionProps) {
     super(scope, id);
+    // The handler reads its configuration at init: a value it refuses would fail every invocation.
+    checkConfigVariables(props.environment);
     const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
     checkRuntime(runtime);
     const bundleAwsSdk: unknown = props.bundleAwsSdk;

@@ -18,8 +18,9 @@ import type { IConstruct } from 'constructs';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import { CONFIG_ENV, validateConfig } from '../lib/config.js';
+import { CONFIG_ENV, isValidPrefix, validateConfig } from '../lib/config.js';
 import { DEFAULT_PREFIX, LEASE_INDEX_NAME } from '../lib/constants.js';
+import { ConfigError } from '../lib/errors.js';
 import type { ResourceKind } from './iam-map.js';
 
 /** What a grant is given on. */
@@ -255,8 +256,10 @@ export function grantRole(grantee: iam.IGrantable, resources: TierlogResources, 
  * one and be granted on the other, and every such request would be refused on AWS (where the
  * local stack checks no IAM). Compared where both sides are known at synth: the prefix (the
  * default when the variable is unset), two literal names, or two references to resources of the
- * app; a variable not set, or a literal against a reference, is not compared.
+ * app; a variable not set, or a literal against a reference, is not compared. A literal
+ * `TIERLOG_PREFIX` the function could not read (blank, padded) is refused, never taken for unset.
  *
+ * @throws ConfigError naming `TIERLOG_PREFIX` when the function's `loadConfig` would refuse it.
  * @throws Error naming the variable and both values.
  */
 export function checkGrantsCoverEnvironment(
@@ -268,7 +271,15 @@ export function checkGrantsCoverEnvironment(
   const stack = Stack.of(scope);
   const shown = (v: string) => (Token.isUnresolved(v) ? JSON.stringify(stack.resolve(v)) : `"${v}"`);
   const prefix = environment[CONFIG_ENV.prefix];
-  const read = prefix === undefined || prefix === '' ? DEFAULT_PREFIX : prefix;
+  // Read as `loadConfig` reads it: only an unset variable is the default (a blank or padded one
+  // is refused by the function at its init, so it is refused here, naming the variable).
+  if (prefix !== undefined && !Token.isUnresolved(prefix) && !isValidPrefix(prefix)) {
+    throw new ConfigError(
+      `${CONFIG_ENV.prefix} ("${prefix}") is not a prefix the function's loadConfig takes (non-empty segments of [A-Za-z0-9!_.'()-] joined by "/", no surrounding space; unset for the default "${DEFAULT_PREFIX}"): it would refuse it at init, on every invocation`,
+      CONFIG_ENV.prefix,
+    );
+  }
+  const read = prefix ?? DEFAULT_PREFIX;
   if (!Token.isUnresolved(read) && !Token.isUnresolved(resources.prefix) && read !== resources.prefix) {
     throw new Error(
       `${CONFIG_ENV.prefix} ("${read}"${read === prefix ? '' : ', the default: unset'}) is not the prefix the grants are on ("${resources.prefix}"): the function would work under one and be granted on the other`,

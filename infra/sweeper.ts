@@ -23,7 +23,9 @@ import {
   type SweeperTuning,
   sweeperTuningFromEnv,
   sweeperTuningToEnv,
+  UNSAFE_SHORT_WINDOWS_ENV,
 } from '../lib/recovery/sweeper-env.js';
+import { ConfigError } from '../lib/errors.js';
 import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from './permissions.js';
@@ -342,6 +344,16 @@ export class TierlogSweeper extends Construct {
     // among the variables the CLI needs to judge as this sweeper does.
     const runsWith: Record<string, string> = { ...props.environment, ...tuningEnv };
     const literal = literalVariables(runsWith);
+    // The drills' opt-out of the floors is for writers on compressed time: a deployed sweeper runs
+    // beside writers whose invocations last up to 15 minutes. Taken from `environment`, it let
+    // windows below the floors through (claims of live writers) and was left out of the outputs.
+    const unsafe = runsWith[UNSAFE_SHORT_WINDOWS_ENV];
+    if (unsafe !== undefined && (Token.isUnresolved(unsafe) || unsafe !== '')) {
+      throw new ConfigError(
+        `${UNSAFE_SHORT_WINDOWS_ENV} may not be set on a deployed sweeper (its environment): the opt-out of the windows' floors is for drills whose writers run on compressed time, and a deployed sweeper runs beside writers of up to 15-minute invocations (windows below the floors claim them while they write)`,
+        UNSAFE_SHORT_WINDOWS_ENV,
+      );
+    }
     const read = sweeperTuningFromEnv(literal);
     const tuningVariables = new Set<string>(Object.values(SWEEPER_ENV));
     this.tuningEnvironment = Object.fromEntries(Object.entries(runsWith).filter(([name]) => tuningVariables.has(name)));

@@ -105,11 +105,12 @@ const PREFIX_SEGMENT = /^[A-Za-z0-9!_.'()-]+$/;
 const IAM_SPECIAL = /[*?${}]/;
 
 /**
- * Whether `prefix` is one a configuration takes: 1 to 256 characters, non-empty segments of
+ * Whether `prefix` is one a configuration takes: a string of 1 to 256 characters, non-empty segments of
  * `[A-Za-z0-9!_.'()-]` joined by `/`, none `.` or `..` (so no IAM wildcard or policy variable).
  */
 export function isValidPrefix(prefix: string): boolean {
   return (
+    typeof prefix === 'string' &&
     prefix.length > 0 &&
     prefix.length <= 256 &&
     !IAM_SPECIAL.test(prefix) &&
@@ -169,7 +170,8 @@ const CONFIG_NAMES = optionNames<TierlogConfig>()(
 export function validateConfig(config: TierlogConfig): TierlogConfig {
   assertConfigNames(config);
   for (const setting of ['changeLogTable', 'objectsTable'] as const) {
-    if (!TABLE_NAME.test(config[setting])) {
+    // A pattern tests the text of what it is given: a number or a list of one name would pass.
+    if (typeof config[setting] !== 'string' || !TABLE_NAME.test(config[setting])) {
       throw new ConfigError(`${setting} "${config[setting]}" is not a valid DynamoDB table name`, setting);
     }
   }
@@ -182,7 +184,7 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
       'bucket',
     );
   }
-  const special = IAM_SPECIAL.exec(config.prefix);
+  const special = typeof config.prefix === 'string' ? IAM_SPECIAL.exec(config.prefix) : null;
   if (special !== null) {
     throw new ConfigError(
       `prefix "${config.prefix}" contains "${special[0]}", which IAM reads as a wildcard or a policy variable: the grants on "<prefix>/" would cover other keys`,
@@ -362,7 +364,17 @@ function parseShards(raw: string | undefined): number {
  * @throws ConfigError naming the variable at fault.
  */
 export function loadConfigOver(defaults: TierlogConfig, env: Readonly<Record<string, string | undefined>> = process.env): TierlogConfig {
-  return loadConfig({ ...configToEnv(defaults), ...env });
+  // A variable `loadConfig` reads as unset when blank (`export TIERLOG_BUCKET=`) leaves the tool's
+  // default, as an unset one does; one it refuses blank (the prefix) is still refused.
+  const set = Object.fromEntries(Object.entries(env).filter(([name, value]) => !readAsUnset(name, value)));
+  return loadConfig({ ...configToEnv(defaults), ...set });
+}
+
+/** Whether {@link loadConfig} reads `value` of the variable `name` as if it were unset. */
+function readAsUnset(name: string, value: string | undefined): boolean {
+  if (value === undefined) return true;
+  if (name === CONFIG_ENV.leaseShards) return value === '';
+  return name !== CONFIG_ENV.prefix && (Object.values(CONFIG_ENV) as string[]).includes(name) && value.trim() === '';
 }
 
 /** The environment variables that make {@link loadConfig} return `config`. */

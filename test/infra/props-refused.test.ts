@@ -26,7 +26,7 @@ import { ObjectsStreamCleanup } from '../../infra/objects-stream.js';
 import type { TierlogResources } from '../../infra/permissions.js';
 import { TierlogSweeper } from '../../infra/sweeper.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
-import { CONFIG_ENV, configToEnv } from '../../lib/config.js';
+import { CONFIG_ENV, configToEnv, loadConfig } from '../../lib/config.js';
 import { cleanOutdirs, newApp, tierlogTemplate } from './helpers.js';
 
 afterAll(cleanOutdirs);
@@ -325,6 +325,44 @@ describe('the parts used on their own: the grants (resources) and the configurat
         const x = setup();
         const [resources, environment] = given(x);
         expect(() => make(x.stack, resources, environment)).toThrow(message);
+      }
+    });
+
+    it(`${part}: a TIERLOG_PREFIX the function's loadConfig refuses (blank, padded) is refused at synth, not read as the default`, () => {
+      for (const prefix of ['', '  ', ' tenant/blobs']) {
+        const x = setup();
+        const environment = { ...x.env(), [CONFIG_ENV.prefix]: prefix };
+        // What the function would do at its init, on every invocation.
+        const literal = {
+          ...configToEnv({ changeLogTable: 'log', objectsTable: 'objects', bucket: 'blobs', prefix: 'p', leaseShards: 4 }),
+        };
+        expect(() => loadConfig({ ...literal, [CONFIG_ENV.prefix]: prefix })).toThrow(
+          expect.objectContaining({ name: 'ConfigError', setting: CONFIG_ENV.prefix }),
+        );
+        // Blank, as the default, it matched grants on "blobs": here, the default prefix.
+        const y = setup();
+        const resources = { ...y.resources, prefix: 'blobs' };
+        expect(() => make(y.stack, resources, { ...y.env({ prefix: 'blobs' }), [CONFIG_ENV.prefix]: prefix })).toThrow(
+          expect.objectContaining({ name: 'ConfigError', setting: CONFIG_ENV.prefix }),
+        );
+        expect(() => make(x.stack, x.resources, environment)).toThrow(expect.objectContaining({ setting: CONFIG_ENV.prefix }));
+      }
+    });
+
+    it(`${part}: a configuration variable its function's loadConfig refuses is refused at synth, naming it`, () => {
+      const cases: Array<[string, string]> = [
+        // Case: "Stream" is no value of it; the function refused it at init, on every invocation.
+        [CONFIG_ENV.replacedBlobCleanup, 'Stream'],
+        [CONFIG_ENV.leaseShards, 'eight'],
+        [CONFIG_ENV.hvAttributes, '{"blob":'],
+        [CONFIG_ENV.hvAttributes, '{"blob":"body"}'],
+        [CONFIG_ENV.objectsTable, ''],
+      ];
+      for (const [variable, value] of cases) {
+        const x = setup();
+        expect(() => make(x.stack, x.resources, { ...x.env(), [variable]: value }), `${variable}=${value}`).toThrow(
+          expect.objectContaining({ name: 'ConfigError', setting: variable }),
+        );
       }
     });
 

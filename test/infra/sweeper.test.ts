@@ -344,6 +344,18 @@ describe('TierlogSweeper used on its own: tuning set in the environment it is gi
     expect(() => build({ TIERLOG_DEADLINE_MARGIN_MS: '300000' }, { deadlineMargin: Duration.seconds(30) })).not.toThrow();
   });
 
+  it("the drills' opt-out of the floors is refused, naming it: a deployed sweeper runs beside real writers", () => {
+    // It let a claim of 2 s through, and the CLI outputs (tuningEnvironment) left the opt-out out.
+    expect(() => build({ TIERLOG_UNSAFE_SHORT_WINDOWS: '1', TIERLOG_CLAIM_MS: '2000' })).toThrow(
+      expect.objectContaining({ name: 'ConfigError', setting: 'TIERLOG_UNSAFE_SHORT_WINDOWS' }),
+    );
+    expect(() => build({ TIERLOG_UNSAFE_SHORT_WINDOWS: 'true' })).toThrow(
+      /TIERLOG_UNSAFE_SHORT_WINDOWS may not be set on a deployed sweeper/,
+    );
+    // Blank is unset, as the function reads it.
+    expect(() => build({ TIERLOG_UNSAFE_SHORT_WINDOWS: '' })).not.toThrow();
+  });
+
   it('is among the variables the CLI is given to judge as this sweeper does', () => {
     const sweeper = build({ TIERLOG_MAX_UPLOAD_MS: '3600000', TIERLOG_CHANGELOG_TABLE: 'cl-1' });
     expect(sweeper.tuningEnvironment).toEqual({ TIERLOG_MAX_UPLOAD_MS: '3600000' });

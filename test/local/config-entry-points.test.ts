@@ -56,6 +56,11 @@ const invalid: Array<[string, Partial<TierlogConfig>, string]> = [
   ['a prefix with a trailing slash', { prefix: 'blobs/' }, 'prefix'],
   ['a prefix with an IAM wildcard', { prefix: 'blobs*' }, 'prefix'],
   ['a table name DynamoDB refuses', { changeLogTable: 'a b' }, 'changeLogTable'],
+  // From a JSON file: a number (a table named 12345, unquoted) or a list read as its text by a
+  // pattern would reach DynamoDB as no string, and a stamp compared with === as another table.
+  ['a table name that is a number', { changeLogTable: 12345 as unknown as string }, 'changeLogTable'],
+  ['a table name that is a list', { objectsTable: ['ob-1'] as unknown as string }, 'objectsTable'],
+  ['a prefix that is a list', { prefix: ['blobs'] as unknown as string }, 'prefix'],
   ['a bucket name S3 refuses', { bucket: 'Bad_Bucket' }, 'bucket'],
   // S3 Express One Zone: its listings are unsorted, so the audit could never run.
   ['a directory bucket', { bucket: 'blobs--usw2-az1--x-s3' }, 'bucket'],

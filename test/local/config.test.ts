@@ -274,4 +274,14 @@ describe('loadConfigOver (the local tools: npm run dev, npm start)', () => {
   it('refuses a variable loadConfig refuses, naming it', () => {
     expect(refusal(() => loadConfigOver(defaults, { TIERLOG_PREFIX: 'blobs/' })).setting).toBe('TIERLOG_PREFIX');
   });
+
+  it('a variable loadConfig reads as unset when blank leaves the default of the tool, not the library', () => {
+    const own = { ...defaults, leaseShards: 8, hvAttributes: { blob: 'ptr' }, replacedBlobCleanup: 'log' as const };
+    // `export TIERLOG_BUCKET=` in the shell: "not set" to loadConfig, so the tool's own name holds.
+    const blank = { TIERLOG_BUCKET: '  ', TIERLOG_OBJECTS_TABLE: '', TIERLOG_LEASE_SHARDS: '', TIERLOG_HV_ATTRIBUTES: ' ' };
+    expect(loadConfigOver(own, { ...blank, TIERLOG_REPLACED_BLOB_CLEANUP: '' })).toEqual(own);
+    // What loadConfig refuses blank or padded stays refused, by name.
+    expect(refusal(() => loadConfigOver(own, { TIERLOG_PREFIX: '' })).setting).toBe('TIERLOG_PREFIX');
+    expect(refusal(() => loadConfigOver(own, { TIERLOG_LEASE_SHARDS: '  ' })).setting).toBe('TIERLOG_LEASE_SHARDS');
+  });
 });
