@@ -371,7 +371,7 @@ type SweeperWindows = Pick<
  */
 function windowsOf(sweeper: TierlogSweeper): SweeperWindows {
   const { sweeps, housekeeping } = scheduleExpressionsOf(sweeper);
-  // Checked by the sweeper already (floors waived where its environment waives them).
+  // Checked by the sweeper already, against the floors (a deployed sweeper may not waive them): read again here without.
   const tuning = sweeperTuningFromEnv(sweeper.tuningEnvironment, { unsafeShortWindows: true });
   const ms = (value: number | undefined) => (value !== undefined ? Duration.millis(value) : undefined);
   const interval = sweepIntervalOf([...sweeps, ...housekeeping]);
