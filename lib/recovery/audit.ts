@@ -631,27 +631,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     }
     if (keys.length === 0 || report.deleteRefused !== undefined) return;
     await options.beforeDelete?.(keys);
-    let failures: DeleteFailure[];
-    try {
-      failures = await lt.deleteMany(keys);
-    } catch (err) {
-      // Stopped after S3 answered some of the deletes: those count (the error then says what was
-      // done). The keys it answered nothing about were in a request whose outcome is unknown (S3
-      // may have deleted them): reported as such, and the run stops with its report.
-      const answered = new Set<string>();
-      if (err instanceof DeleteManyIncompleteError) {
-        report.deleteFailures.push(...err.failures);
-        report.deleted += err.deleted;
-        for (const key of err.deletedKeys) answered.add(key);
-        for (const failure of err.failures) answered.add(failure.key);
-      }
-      // A request S3 refused outright (a missing bucket) deleted nothing: no outcome unknown.
-      if (err instanceof DeleteManyIncompleteError || !refusedOutright(err))
-        report.deleteUnknown.push(...keys.filter((key) => !answered.has(key)));
-      throw err instanceof DeleteManyIncompleteError ? err.cause : err;
-    }
-    report.deleteFailures.push(...failures);
-    report.deleted += keys.length - failures.length;
+    await deleteCounted(lt, keys, report);
   };
 
   let pending: Candidate[] = [];
@@ -695,6 +675,37 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   }
   progress();
   return report;
+}
+
+/**
+ * Deletes `keys` (confirmed orphans) and counts each in `report`: deleted, refused by S3
+ * (`deleteFailures`), or in a request whose outcome is unknown (`deleteUnknown`: S3 answered nothing
+ * of it, so it may have deleted them), the run then stopping with the error, its report saying what
+ * was done. A request S3 refused outright (a missing bucket) deleted nothing: no outcome unknown.
+ * The listing audit's and the snapshot audit's re-verification's one way to delete.
+ */
+export async function deleteCounted(
+  lt: LtBucket,
+  keys: string[],
+  report: { deleted: number; readonly deleteFailures: DeleteFailure[]; readonly deleteUnknown: string[] },
+): Promise<void> {
+  let failures: DeleteFailure[];
+  try {
+    failures = await lt.deleteMany(keys);
+  } catch (err) {
+    const answered = new Set<string>();
+    if (err instanceof DeleteManyIncompleteError) {
+      report.deleteFailures.push(...err.failures);
+      report.deleted += err.deleted;
+      for (const key of err.deletedKeys) answered.add(key);
+      for (const failure of err.failures) answered.add(failure.key);
+    }
+    if (err instanceof DeleteManyIncompleteError || !refusedOutright(err))
+      report.deleteUnknown.push(...keys.filter((key) => !answered.has(key)));
+    throw err instanceof DeleteManyIncompleteError ? err.cause : err;
+  }
+  report.deleteFailures.push(...failures);
+  report.deleted += keys.length - failures.length;
 }
 
 /**

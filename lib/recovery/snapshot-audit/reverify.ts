@@ -40,18 +40,17 @@ import { batchGetConsistent } from '../../aws/batch-get.js';
 import { documentClient } from '../../aws/clients.js';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
-import { refusedOutright } from '../../aws/errors.js';
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
 import { assertEpochMs, isUuidV7 } from '../../ids.js';
 import { assertOptions, optionNames } from '../../plain-options.js';
-import { assertSafetyAge, blobsOfOtherObjects, countOption, sampleStoreBinding } from '../audit.js';
+import { assertSafetyAge, blobsOfOtherObjects, countOption, deleteCounted, sampleStoreBinding } from '../audit.js';
 import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { unrecognisedHvItem } from '../hv-shape.js';
 import { bindingRefusal } from '../store-binding.js';
 import { HvTable } from '../../tiered/hv-table.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
 import { assertObjectKey } from '../../tiered/object-key.js';
-import { type DeleteFailure, DeleteManyIncompleteError, LtBucket } from '../../tiered/lt-bucket.js';
+import { type DeleteFailure, LtBucket } from '../../tiered/lt-bucket.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
 
 /** A candidate orphan, as the query proposed it. */
@@ -310,27 +309,8 @@ async function reverifyBatches(
     report.confirmed.push(...doomed);
     if (!options.delete || doomed.length === 0) continue;
     await options.beforeDelete?.(doomed);
-    let failures: DeleteFailure[];
-    try {
-      failures = await lt.deleteMany(doomed);
-    } catch (err) {
-      // Stopped after S3 answered some of the deletes: those count (the error then says what was
-      // done). The keys it answered nothing about were in a request whose outcome is unknown (S3
-      // may have deleted them): reported as such, as the listing audit does.
-      const answered = new Set<string>();
-      if (err instanceof DeleteManyIncompleteError) {
-        report.deleteFailures.push(...err.failures);
-        report.deleted += err.deleted;
-        for (const key of err.deletedKeys) answered.add(key);
-        for (const failure of err.failures) answered.add(failure.key);
-      }
-      // A request S3 refused outright (a missing bucket) deleted nothing: no outcome unknown.
-      if (err instanceof DeleteManyIncompleteError || !refusedOutright(err))
-        report.deleteUnknown.push(...doomed.filter((key) => !answered.has(key)));
-      throw err instanceof DeleteManyIncompleteError ? err.cause : err;
-    }
-    report.deleteFailures.push(...failures);
-    report.deleted += doomed.length - failures.length;
+    // What S3 deleted, refused or never answered is counted, as the listing audit counts it.
+    await deleteCounted(lt, doomed, report);
   }
   return report;
 }
