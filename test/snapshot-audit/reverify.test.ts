@@ -16,7 +16,7 @@ import { parseBlobKey } from '../../lib/recovery/audit.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { AccessDeniedError, TierlogError } from '../../lib/errors.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
-import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, type FaultRule } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { checkLost, ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
@@ -244,24 +244,11 @@ describe('snapshot re-verification failing before any delete', () => {
   test("the delete batch failing whole before S3 deleted anything (the bucket gone): S3's error, translated, nothing counted", async () => {
     const { fx, key } = await scene();
     // Two keys: one goes by DeleteObject alone.
-    const other = blobKey(fx, 'other', OLD);
-    await putBlob(fx, other);
-    const s3 = createS3Client();
-    new FaultInjector()
-      .add({
-        kind: 'fail',
-        match: (r) => r.command === 'DeleteObjectsCommand',
-        error: () => awsServiceError('NoSuchBucket', 404, 'The specified bucket does not exist'),
-      })
-      .attach(s3, 's3');
-    const err = await reverifyAndDelete(
-      [key, other].map((k) => ({ key: k, lastModified: OLD })),
-      { ...deleting(fx), s3 },
-    ).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    s3.destroy();
+    const { err, other } = await deletingTwo(fx, key, {
+      kind: 'fail',
+      match: (r) => r.command === 'DeleteObjectsCommand',
+      error: () => awsServiceError('NoSuchBucket', 404, 'The specified bucket does not exist'),
+    });
     expect(err).toBeInstanceOf(TierlogError);
     expect(err).not.toBeInstanceOf(ReverifyIncompleteError);
     expect((err as Error).message).toMatch(/does not exist/);
@@ -270,16 +257,15 @@ describe('snapshot re-verification failing before any delete', () => {
   });
 });
 
-describe('snapshot re-verification: a delete S3 never answered', () => {
-  test('DeleteObjects 500, then the one-by-one delete 503, before any confirmed: the keys that may be gone are in the report, not lost with a bare error', async () => {
-    const { fx, key } = await scene();
-    const other = blobKey(fx, 'other', OLD);
-    await putBlob(fx, other);
-    const s3 = createS3Client();
-    new FaultInjector()
-      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: () => awsServiceError('InternalError', 500) })
-      .add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand', error: () => awsServiceError('SlowDown', 503) })
-      .attach(s3, 's3');
+/** Re-verifies and deletes `key` and another old orphan over an S3 client failing by `rules`; its error. */
+async function deletingTwo(fx: Fixture, key: string, ...rules: FaultRule[]): Promise<{ err: unknown; other: string }> {
+  const other = blobKey(fx, 'other', OLD);
+  await putBlob(fx, other);
+  const s3 = createS3Client();
+  const injector = new FaultInjector();
+  for (const rule of rules) injector.add(rule);
+  injector.attach(s3, 's3');
+  try {
     const err = await reverifyAndDelete(
       [key, other].map((k) => ({ key: k, lastModified: OLD })),
       { ...deleting(fx), s3 },
@@ -287,7 +273,21 @@ describe('snapshot re-verification: a delete S3 never answered', () => {
       () => undefined,
       (e: unknown) => e,
     );
+    return { err, other };
+  } finally {
     s3.destroy();
+  }
+}
+
+describe('snapshot re-verification: a delete S3 never answered', () => {
+  test('DeleteObjects 500, then the one-by-one delete 503, before any confirmed: the keys that may be gone are in the report, not lost with a bare error', async () => {
+    const { fx, key } = await scene();
+    const { err, other } = await deletingTwo(
+      fx,
+      key,
+      { kind: 'fail', match: (r) => r.command === 'DeleteObjectsCommand', error: () => awsServiceError('InternalError', 500) },
+      { kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand', error: () => awsServiceError('SlowDown', 503) },
+    );
     // The failed DeleteObjects may have deleted every key of its batch: said, with the report.
     expect(err).toBeInstanceOf(ReverifyIncompleteError);
     expect((err as ReverifyIncompleteError).report).toMatchObject({ deleted: 0, deleteFailures: [], deleteUnknown: [key, other].sort() });
