@@ -208,7 +208,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       'Run one sweep now, as the scheduled sweeper does: retire or claim expired instances and delete the blobs their changes left unreferenced.',
     )
     .option('--dry-run', 'claim nothing, delete nothing; list the blobs that would be deleted')
-    .option('--shards <list>', 'sweep only these lease shards, e.g. 0,1 (default: all)')
+    .addOption(new Option('--shards <list>', 'sweep only these lease shards, e.g. 0,1 (default: all)').argParser(once('--shards', String)))
     .action(async (opts: { dryRun?: boolean; shards?: string }, command: Command) => {
       const c = ctx();
       const shards = opts.shards === undefined ? undefined : parseShards(opts.shards, c.config.leaseShards);
@@ -233,7 +233,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .addOption(
       new Option('--older-than <duration>', 'safety age: only blobs older than this, e.g. 90m, 24h, 7d (at least 1h)')
         .default(DEFAULT_AUDIT_AGE_MS, '24h')
-        .argParser(durationArg),
+        .argParser(once('--older-than', durationArg)),
     )
     .option('--delete', 'delete the orphans found (each batch is re-checked against the objects table first)')
     .option(
@@ -247,8 +247,17 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       "exit 3 when the audit leaves findings for a person: orphans or expired objects' blobs it did not delete, keys that " +
         'are not blob keys, corrupt change-log items, blobs it could not judge (without it, findings exit 0: they are in the report)',
     )
-    .option('--inventory <manifest>', 'audit from snapshots: the S3 Inventory manifest.json of the bucket (with --export; DuckDB)')
-    .option('--export <dir>', 'audit from snapshots: folder with DynamoDB exports of both tables (with --inventory)')
+    .addOption(
+      new Option(
+        '--inventory <manifest>',
+        'audit from snapshots: the S3 Inventory manifest.json of the bucket (with --export; DuckDB)',
+      ).argParser(once('--inventory', String)),
+    )
+    .addOption(
+      new Option('--export <dir>', 'audit from snapshots: folder with DynamoDB exports of both tables (with --inventory)').argParser(
+        once('--export', String),
+      ),
+    )
     .action(
       async (
         opts: {
@@ -383,6 +392,21 @@ async function interruptible<T>(options: RunCliOptions, io: CliIO, run: (signal?
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/**
+ * `parse` for an option that takes a value, refusing the option given twice (exit 2, before any
+ * request): commander keeps the last value, so `--shards 0 --shards 1` swept shard 1 alone and
+ * `--older-than 7d --older-than 1h` audited (and deleted) at 1h, the operator told of neither.
+ * Made per run of {@link runCli}: it counts the option's occurrences in that run's arguments.
+ */
+function once<T>(flag: string, parse: (value: string) => T): (value: string) => T {
+  let seen = false;
+  return (value: string): T => {
+    if (seen) throw new InvalidArgumentError(`${flag} is given more than once: give it once`);
+    seen = true;
+    return parse(value);
+  };
 }
 
 function durationArg(value: string): number {

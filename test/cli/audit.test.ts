@@ -188,6 +188,16 @@ describe('audit', () => {
     const junk = await cli(s.fx, ['audit', '--older-than', '24']);
     expect(junk.code).toBe(2);
     expect(junk.err).toContain('invalid duration "24"');
+    // Given twice, refused before anything is listed: the last (1h) was taken, with --delete.
+    const twice = await cli(s.fx, ['audit', '--older-than', '7d', '--older-than', '1h', '--delete'], { clock: ahead });
+    expect(twice.code).toBe(2);
+    expect(twice.out).toBe('');
+    expect(twice.err).toContain('--older-than is given more than once');
+    for (const flag of ['--inventory', '--export']) {
+      const repeated = await cli(s.fx, ['audit', flag, 'a', flag, 'b']);
+      expect(repeated.code, flag).toBe(2);
+      expect(repeated.err, flag).toContain(`${flag} is given more than once`);
+    }
     expect(await allBlobs(s.fx)).toEqual(before);
   });
 

@@ -384,6 +384,11 @@ describe('sweep', () => {
     // Spaces around a number are fine; a shard named twice is swept once.
     expect((await cliJson(fx, ['sweep', '--shards', ' 2, 0 '])).json).toMatchObject({ shards: [2, 0] });
     expect((await cliJson(fx, ['sweep', '--shards', '1,1'])).json).toMatchObject({ shards: [1] });
+    // Given twice, it is refused: commander kept the last, so "0 and 1" swept shard 1 alone.
+    const twice = await cliJson(fx, ['sweep', '--shards', '0', '--shards', '1']);
+    expect(twice.code).toBe(2);
+    expect(twice.json).toMatchObject({ error: { name: 'UsageError', exitCode: 2 } });
+    expect(twice.err).toContain('--shards is given more than once');
     const tuning = await cli(fx, ['sweep'], { env: { TIERLOG_CLAIM_MS: 'soon' } });
     expect(tuning.code).toBe(2);
     expect(tuning.err).toContain('TIERLOG_CLAIM_MS');
