@@ -4,7 +4,7 @@
  * capturing sink and injected clients.
  *
  * Exit codes: 0 ok; 1 the command failed (AWS error, missing table or bucket, sweep errors,
- * failed deletes); 2 usage (bad arguments or options, a refused setting, invalid configuration);
+ * failed deletes, failed listings or aborts of dead writers' uploads); 2 usage (bad arguments or options, a refused setting, invalid configuration);
  * 130 interrupted: Ctrl-C stops `audit` at its next safe point (listing the bucket: the end of
  * the round of checks and deletes under way; from snapshots: the end of the re-verification batch
  * under way) and `sweep` from taking new instances (those under way are settled), and each

@@ -227,8 +227,8 @@ function stuckLines(r: SweepReport): string[] {
 
 /**
  * Runs `sweep`; returns the exit code: {@link EXIT.interrupted} when the signal stopped it with
- * work left (whatever else the report says: it is printed either way), else 1 on errors or failed
- * deletes, else 0.
+ * work left (whatever else the report says: it is printed either way), else 1 on errors, failed
+ * deletes or failed listings or aborts of dead writers' uploads (`abandonedUploadErrors`), else 0.
  */
 export async function sweepCommand(ctx: CliContext, options: SweepCommandOptions = {}): Promise<number> {
   let report: SweepReport;
@@ -250,5 +250,7 @@ export async function sweepCommand(ctx: CliContext, options: SweepCommandOptions
   if (options.json) printJson(ctx.io, { ...report, shards: options.shards ?? null, interrupted });
   else println(ctx.io.stdout, ...formatSweep(report, options.shards, interrupted));
   if (interrupted) return EXIT.interrupted;
-  return report.errors > 0 || report.entriesFailed > 0 ? EXIT.failure : EXIT.ok;
+  // A listing or abort of dead writers' uploads S3 refused (AccessDenied) or never answered is a
+  // request that failed, as a failed delete is: its parts wait for the lifecycle rule.
+  return report.errors > 0 || report.entriesFailed > 0 || report.abandonedUploadErrors > 0 ? EXIT.failure : EXIT.ok;
 }

@@ -188,6 +188,29 @@ describe('sweep', () => {
     expect(left.Uploads ?? []).toEqual([]);
   });
 
+  test("a dead writer's upload S3 refuses to abort (AccessDenied on that request alone): reported, exit 1", async () => {
+    const fx = await freshFixture();
+    const key = blobKey(fx, 'big');
+    await fx.s3.send(new CreateMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key }));
+    await putRawInstance(fx, { shard: 0, leaseUntil: Date.now() - 10 * MIN, entries: { [newChangeId()]: rawEntry('big', { new: key }) } });
+    const s3 = new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'AbortMultipartUploadCommand',
+        error: () => awsServiceError('AccessDenied', 403, 'injected: access denied'),
+      })
+      .attach(createS3Client(), 's3');
+    open.push({ close: () => s3.destroy() });
+    const run = await cliJson({ ...fx, s3 }, ['sweep'], { env: PAST_UPLOADS });
+    // The sweep ran to its end (the entry settled, the blob deleted), but an AWS request failed:
+    // a script that reads the exit code alone is told so, as of a failed delete.
+    expect(run.json).toMatchObject({ abandonedUploadErrors: 1, abandonedUploadsAborted: 0, errors: 0 });
+    expect(run.err).toMatch(/^warning: abandoned upload not aborted/m);
+    expect(run.code).toBe(1);
+    const left = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: `${fx.config.prefix}/` }));
+    expect((left.Uploads ?? []).map((u) => u.Key)).toEqual([key]);
+  });
+
   test('TIERLOG_UPLOAD_LISTING_PAGES bounds the listing: cut at its bound, reported, the upload past it left to the lifecycle rule', async () => {
     const fx = await freshFixture();
     const key = blobKey(fx, 'big');
