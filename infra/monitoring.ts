@@ -44,7 +44,8 @@ export interface TierlogMonitoringProps {
    * every writer that ends.
    *
    * @default - with a `TierlogSweeper`'s function, what its skew margin and sweep schedules call for
-   *   (as the {@link Tierlog} construct passes); else Duration.minutes(2) (the default skew margin,
+   *   (its housekeeping schedules, when no sweep schedule's interval is read; as the {@link Tierlog}
+   *   construct passes); else Duration.minutes(2) (the default skew margin,
    *   30 s, and a sweep a minute, rounded up)
    */
   readonly routineExpiredAge?: Duration;
@@ -213,11 +214,18 @@ const MAX_FAILING_PERIOD_MINUTES = 8 * 60;
  * The `routineExpiredAge` of a sweeper with skew margin `skewMargin` (default 30 s) on these
  * schedules: the skew margin plus the shortest interval of a `rate(...)` or a daily `cron(...)` (a minute
  * when there is none: an `at` expression's, or a cron's of some days only, is not read here),
- * rounded up to whole minutes.
+ * rounded up to whole minutes. When no sweep schedule's interval is read, the housekeeping
+ * schedules' (`housekeepingExpressions`): their sweeps find expired instances too, and on the days
+ * without a sweep only they do.
  */
-export function routineExpiredAgeOf(skewMargin: Duration | undefined, expressions: readonly string[]): Duration {
+export function routineExpiredAgeOf(
+  skewMargin: Duration | undefined,
+  expressions: readonly string[],
+  housekeepingExpressions: readonly string[] = [],
+): Duration {
   const skewMs = skewMargin !== undefined && !skewMargin.isUnresolved() ? skewMargin.toMilliseconds() : DEFAULT_SKEW_MARGIN_MS;
-  const intervals = rateIntervals(expressions);
+  const sweepIntervals = rateIntervals(expressions);
+  const intervals = sweepIntervals.length > 0 ? sweepIntervals : rateIntervals(housekeepingExpressions);
   const intervalMs = intervals.length > 0 ? Math.min(...intervals) : 60_000;
   return Duration.minutes(Math.ceil((skewMs + intervalMs) / 60_000));
 }
@@ -378,7 +386,7 @@ function windowsOf(sweeper: TierlogSweeper): SweeperWindows {
   const recheck = ms(tuning.quarantineRecheckMs);
   const retry = ms(tuning.retryFailedMs);
   return {
-    routineExpiredAge: routineExpiredAgeOf(ms(tuning.skewMarginMs), sweeps),
+    routineExpiredAge: routineExpiredAgeOf(ms(tuning.skewMarginMs), sweeps, housekeeping),
     sweeperSilence: sweeperSilenceOf([...sweeps, ...housekeeping], sweeper.timeout),
     ...(interval !== undefined ? { sweepInterval: interval } : {}),
     stuckWindow: stuckWindowOf(tuning.shardlessScan, housekeeping),
