@@ -132,7 +132,7 @@ export interface TierlogMonitoringProps {
    * alarms on another deployment's metrics than the functions publish see no data (the
    * not-running alarm always up, every other never), so a value other than the
    * `objectsStream`'s, or than the `TierlogSweeper`'s whose function `sweeperFunction` is, is
-   * refused.
+   * refused. An empty one is none, as the parts take it.
    *
    * @default - none: the metrics of `service` only
    */
@@ -428,7 +428,8 @@ export class TierlogMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: TierlogMonitoringProps) {
     super(scope, id);
     const fn = props.sweeperFunction;
-    const deployment = props.metricsDeployment;
+    // An empty one is none, as the parts and the handlers read it.
+    const deployment = props.metricsDeployment === '' ? undefined : props.metricsDeployment;
     checkSameDeployment(deployment, props);
     // A window not given follows the TierlogSweeper whose function this is, as the construct's do.
     const sweeper = sweeperOf(fn);
