@@ -479,6 +479,16 @@ export class TierlogMonitoring extends Construct {
         `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep. Add a schedule of every day (a rate, or a cron of every day).`,
       );
     }
+    if (sweeper !== undefined) {
+      const { housekeeping } = scheduleExpressionsOf(sweeper);
+      if (housekeeping.length > 0 && sweepIntervalOf(housekeeping) === undefined) {
+        // Housekeeping sweeps alone count stuck instances: a day without one empties the window.
+        Annotations.of(this).addWarningV2(
+          'tierlog:stuckInstancesFlaps',
+          `StuckInstances looks back a day at most, and no housekeeping schedule's interval is read (${housekeeping.join(', ')}: only rate(...) and a cron(...) of every day are): it clears on any day without a housekeeping sweep while the instances stay stuck, and fires again after. Give the housekeeping sweep a schedule of every day.`,
+        );
+      }
+    }
     const errorsPeriod = Duration.minutes(
       Math.min(5 * Math.ceil((intervalMs + 60_000) / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES),
     );

@@ -316,6 +316,18 @@ describe('alarms', () => {
     if (warned) expect(JSON.stringify(warnings[0]!.entry.data)).toMatch(/every 12 hours|a schedule of every day/);
   });
 
+  // Housekeeping sweeps alone count stuck instances: on a schedule of some days only (not read: a
+  // day's window), StuckInstances went OK on the days without one while the items stayed stuck,
+  // and fired again after; the sweeps, read, kept the not-running warning quiet.
+  it.each([
+    ['every 10 minutes', 'rate(10 minutes)', false],
+    ['every 10 minutes on weekdays (not read)', 'cron(0/10 * ? * MON-FRI *)', true],
+  ])('housekeeping %s: a synth warning that StuckInstances cannot watch it: %s', (_what, expression, warned) => {
+    const { stack: s } = tierlogTemplate({ sweepHousekeepingSchedule: scheduler.ScheduleExpression.expression(expression) });
+    const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('StuckInstances looks back'));
+    expect(warnings.length > 0, expression).toBe(warned);
+  });
+
   it.each([
     ['cron(*/5 * * * ? *)', 5 * 60_000],
     ['cron(0/20 * * * ? *)', 20 * 60_000],
