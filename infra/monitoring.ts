@@ -44,7 +44,8 @@ export interface TierlogMonitoringProps {
    * every writer that ends.
    *
    * @default - with a `TierlogSweeper`'s function, what its skew margin and sweep schedules call for
-   *   (as the {@link Tierlog} construct passes); else Duration.minutes(2) (the default skew margin,
+   *   (its housekeeping schedules, when no sweep schedule's interval is read; as the {@link Tierlog}
+   *   construct passes); else Duration.minutes(2) (the default skew margin,
    *   30 s, and a sweep a minute, rounded up)
    */
   readonly routineExpiredAge?: Duration;
@@ -131,7 +132,7 @@ export interface TierlogMonitoringProps {
    * alarms on another deployment's metrics than the functions publish see no data (the
    * not-running alarm always up, every other never), so a value other than the
    * `objectsStream`'s, or than the `TierlogSweeper`'s whose function `sweeperFunction` is, is
-   * refused.
+   * refused. An empty one is none, as the parts take it.
    *
    * @default - none: the metrics of `service` only
    */
@@ -213,11 +214,18 @@ const MAX_FAILING_PERIOD_MINUTES = 8 * 60;
  * The `routineExpiredAge` of a sweeper with skew margin `skewMargin` (default 30 s) on these
  * schedules: the skew margin plus the shortest interval of a `rate(...)` or a daily `cron(...)` (a minute
  * when there is none: an `at` expression's, or a cron's of some days only, is not read here),
- * rounded up to whole minutes.
+ * rounded up to whole minutes. When no sweep schedule's interval is read, the housekeeping
+ * schedules' (`housekeepingExpressions`): their sweeps find expired instances too, and on the days
+ * without a sweep only they do.
  */
-export function routineExpiredAgeOf(skewMargin: Duration | undefined, expressions: readonly string[]): Duration {
+export function routineExpiredAgeOf(
+  skewMargin: Duration | undefined,
+  expressions: readonly string[],
+  housekeepingExpressions: readonly string[] = [],
+): Duration {
   const skewMs = skewMargin !== undefined && !skewMargin.isUnresolved() ? skewMargin.toMilliseconds() : DEFAULT_SKEW_MARGIN_MS;
-  const intervals = rateIntervals(expressions);
+  const sweepIntervals = rateIntervals(expressions);
+  const intervals = sweepIntervals.length > 0 ? sweepIntervals : rateIntervals(housekeepingExpressions);
   const intervalMs = intervals.length > 0 ? Math.min(...intervals) : 60_000;
   return Duration.minutes(Math.ceil((skewMs + intervalMs) / 60_000));
 }
@@ -378,7 +386,7 @@ function windowsOf(sweeper: TierlogSweeper): SweeperWindows {
   const recheck = ms(tuning.quarantineRecheckMs);
   const retry = ms(tuning.retryFailedMs);
   return {
-    routineExpiredAge: routineExpiredAgeOf(ms(tuning.skewMarginMs), sweeps),
+    routineExpiredAge: routineExpiredAgeOf(ms(tuning.skewMarginMs), sweeps, housekeeping),
     sweeperSilence: sweeperSilenceOf([...sweeps, ...housekeeping], sweeper.timeout),
     ...(interval !== undefined ? { sweepInterval: interval } : {}),
     stuckWindow: stuckWindowOf(tuning.shardlessScan, housekeeping),
@@ -420,7 +428,8 @@ export class TierlogMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: TierlogMonitoringProps) {
     super(scope, id);
     const fn = props.sweeperFunction;
-    const deployment = props.metricsDeployment;
+    // An empty one is none, as the parts and the handlers read it.
+    const deployment = props.metricsDeployment === '' ? undefined : props.metricsDeployment;
     checkSameDeployment(deployment, props);
     // A window not given follows the TierlogSweeper whose function this is, as the construct's do.
     const sweeper = sweeperOf(fn);
@@ -469,6 +478,16 @@ export class TierlogMonitoring extends Construct {
         'tierlog:sweeperNotRunningFlaps',
         `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep. Add a schedule of every day (a rate, or a cron of every day).`,
       );
+    }
+    if (sweeper !== undefined) {
+      const { housekeeping } = scheduleExpressionsOf(sweeper);
+      if (housekeeping.length > 0 && sweepIntervalOf(housekeeping) === undefined) {
+        // Housekeeping sweeps alone count stuck instances: a day without one empties the window.
+        Annotations.of(this).addWarningV2(
+          'tierlog:stuckInstancesFlaps',
+          `StuckInstances looks back a day at most, and no housekeeping schedule's interval is read (${housekeeping.join(', ')}: only rate(...) and a cron(...) of every day are): it clears on any day without a housekeeping sweep while the instances stay stuck, and fires again after. Give the housekeeping sweep a schedule of every day.`,
+        );
+      }
     }
     const errorsPeriod = Duration.minutes(
       Math.min(5 * Math.ceil((intervalMs + 60_000) / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES),

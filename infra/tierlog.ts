@@ -495,7 +495,7 @@ export class Tierlog extends Construct {
       ...(props.oldestExpiredAgeThreshold ? { oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold } : {}),
       ...(props.sweeperTuning?.quarantineRecheck ? { quarantineRecheck: props.sweeperTuning.quarantineRecheck } : {}),
       ...(props.sweeperTuning?.retryFailed ? { retryFailed: props.sweeperTuning.retryFailed } : {}),
-      routineExpiredAge: routineExpiredAgeOf(props.sweeperTuning?.skewMargin, sweepExpressions),
+      routineExpiredAge: routineExpiredAgeOf(props.sweeperTuning?.skewMargin, sweepExpressions, housekeepingExpressions),
       sweeperSilence: sweeperSilenceOf([...sweepExpressions, ...housekeepingExpressions], this.sweeper.timeout),
       // Schedules whose interval is not read (`at`, a cron of some days only): five-minute periods.
       ...(sweepInterval !== undefined ? { sweepInterval } : {}),

@@ -173,3 +173,29 @@ describe("the deployment set through a part's environment (TIERLOG_METRICS_DEPLO
     for (const w of mine) expect(w.dimensions['deployment'], w.alarm).toBe('mine');
   });
 });
+
+describe('an empty metricsDeployment is none, for the monitoring as for the parts', () => {
+  // The parts (and the handlers) take "" for no deployment; the monitoring compared it as given and
+  // refused the very parts it was built from ("publishes its metrics without a deployment").
+  const { stack } = userStack();
+  const a = new Tierlog(stack, 'A');
+  const resources = { changeLogTable: a.changeLogTable, objectsTable: a.objectsTable, bucket: a.bucket, prefix: a.prefix };
+  const environment = { ...a.writerEnvironment };
+  const sweeper = new TierlogSweeper(stack, 'NoneSweeper', { resources, environment, leaseShards: a.leaseShards, metricsDeployment: '' });
+  const stream = new ObjectsStreamCleanup(stack, 'NoneStream', { resources, environment, metricsDeployment: '' });
+
+  it('is taken, and the alarms watch the metrics without a deployment', () => {
+    expect(sweeper.metricsDeployment).toBeUndefined();
+    expect(stream.metricsDeployment).toBeUndefined();
+    const own = new TierlogMonitoring(stack, 'NoneMonitoring', {
+      metricsDeployment: '',
+      sweeperFunction: sweeper.function,
+      deadLetterQueue: sweeper.deadLetterQueue,
+      objectsStream: stream,
+    });
+    const ids = new Set(Object.values(own.alarms).map((alarm) => logicalIdOf(stack, alarm)));
+    const watched = watchedDimensions(Template.fromStack(stack)).filter((w) => ids.has(w.alarm));
+    expect(watched.length).toBeGreaterThanOrEqual(7);
+    for (const w of watched) expect(w.dimensions, w.alarm).not.toHaveProperty('deployment');
+  });
+});

@@ -4,7 +4,7 @@ import { Duration } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import { sweepIntervalOf, sweeperSilenceOf, TierlogMonitoring } from '../../infra/monitoring.js';
+import { routineExpiredAgeOf, sweepIntervalOf, sweeperSilenceOf, TierlogMonitoring } from '../../infra/monitoring.js';
 import { SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
 import { Tierlog } from '../../infra/tierlog.js';
 import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
@@ -190,6 +190,26 @@ describe('alarms', () => {
     expect(windowOf(own.alarms.sweeperNotRunning).periods).toBe(18);
   });
 
+  it("with sweeps on some days only, the routine age is the housekeeping schedule's, for the construct and a TierlogMonitoring on its sweeper", () => {
+    expect(routineExpiredAgeOf(undefined, ['cron(* * ? * MON-FRI *)'], ['rate(30 minutes)']).toMinutes()).toBe(31);
+    expect(routineExpiredAgeOf(undefined, ['rate(5 minutes)'], ['rate(30 minutes)']).toMinutes()).toBe(6);
+    const { stack: s } = userStack();
+    const t = new Tierlog(s, 'Storage', {
+      sweepSchedule: scheduler.ScheduleExpression.expression('cron(* * ? * MON-FRI *)'),
+      sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)),
+    });
+    const own = new TierlogMonitoring(s, 'Own', {
+      metricsDeployment: t.metricsDeployment,
+      sweeperFunction: t.sweeperFunction,
+      deadLetterQueue: t.deadLetterQueue,
+      objectsStream: t.objectsStream,
+    });
+    const all = resourcesOf(Template.fromStack(s), 'AWS::CloudWatch::Alarm');
+    for (const a of [t.alarms.oldestExpiredAge, own.alarms.oldestExpiredAge]) {
+      expect(all[logicalIdOf(s, a)]!.Properties!['Threshold']).toBe((31 + 13) * 60_000);
+    }
+  });
+
   it('sweeperSilenceOf reads rate expressions only', () => {
     expect(sweeperSilenceOf(['rate(1 minute)', 'rate(10 minutes)']).toMinutes()).toBe(15);
     expect(sweeperSilenceOf(['rate(2 days)']).toHours()).toBe(24);
@@ -296,6 +316,18 @@ describe('alarms', () => {
     if (warned) expect(JSON.stringify(warnings[0]!.entry.data)).toMatch(/every 12 hours|a schedule of every day/);
   });
 
+  // Housekeeping sweeps alone count stuck instances: on a schedule of some days only (not read: a
+  // day's window), StuckInstances went OK on the days without one while the items stayed stuck,
+  // and fired again after; the sweeps, read, kept the not-running warning quiet.
+  it.each([
+    ['every 10 minutes', 'rate(10 minutes)', false],
+    ['every 10 minutes on weekdays (not read)', 'cron(0/10 * ? * MON-FRI *)', true],
+  ])('housekeeping %s: a synth warning that StuckInstances cannot watch it: %s', (_what, expression, warned) => {
+    const { stack: s } = tierlogTemplate({ sweepHousekeepingSchedule: scheduler.ScheduleExpression.expression(expression) });
+    const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('StuckInstances looks back'));
+    expect(warnings.length > 0, expression).toBe(warned);
+  });
+
   it.each([
     ['cron(*/5 * * * ? *)', 5 * 60_000],
     ['cron(0/20 * * * ? *)', 20 * 60_000],
@@ -359,6 +391,17 @@ describe('alarms', () => {
   it.each([
     ['sweeperTuning.skewMargin 20 min', { sweeperTuning: { skewMargin: Duration.minutes(20) } }, 21 * 60_000],
     ['sweepSchedule every 30 min', { sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)) }, 31 * 60_000],
+    // Sweeps on weekdays only (not read): on a weekend only the housekeeping sweeps (which sweep
+    // expired instances too) find them, up to its interval later. Taken for a sweep a minute, the
+    // alarm fired on every dead writer of the weekend.
+    [
+      'a weekday sweep cron and housekeeping every 30 min',
+      {
+        sweepSchedule: scheduler.ScheduleExpression.expression('cron(* * ? * MON-FRI *)'),
+        sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)),
+      },
+      31 * 60_000,
+    ],
   ] as const)('with %s, the default age threshold stays above what every instance a sweep finds is', (_what, props, routineMs) => {
     const { stack: s, template: t } = tierlogTemplate(props);
     const a = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.oldestExpiredAge)]!;
