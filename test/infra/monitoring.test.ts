@@ -1,3 +1,4 @@
+import type { Construct } from 'constructs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Duration } from 'aws-cdk-lib';
@@ -166,12 +167,7 @@ describe('alarms', () => {
         shardlessScan: { segments: 16, maxPages: 2 },
       },
     });
-    const own = new TierlogMonitoring(s, 'Own', {
-      metricsDeployment: t.metricsDeployment,
-      sweeperFunction: t.sweeperFunction,
-      deadLetterQueue: t.deadLetterQueue,
-      objectsStream: t.objectsStream,
-    });
+    const own = monitoringOfParts(s, t);
     const all = resourcesOf(Template.fromStack(s), 'AWS::CloudWatch::Alarm');
     const windowOf = (a: cloudwatch.Alarm) => {
       const p = all[logicalIdOf(s, a)]!.Properties!;
@@ -198,12 +194,7 @@ describe('alarms', () => {
       sweepSchedule: scheduler.ScheduleExpression.expression('cron(* * ? * MON-FRI *)'),
       sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)),
     });
-    const own = new TierlogMonitoring(s, 'Own', {
-      metricsDeployment: t.metricsDeployment,
-      sweeperFunction: t.sweeperFunction,
-      deadLetterQueue: t.deadLetterQueue,
-      objectsStream: t.objectsStream,
-    });
+    const own = monitoringOfParts(s, t);
     const all = resourcesOf(Template.fromStack(s), 'AWS::CloudWatch::Alarm');
     for (const a of [t.alarms.oldestExpiredAge, own.alarms.oldestExpiredAge]) {
       expect(all[logicalIdOf(s, a)]!.Properties!['Threshold']).toBe((31 + 13) * 60_000);
@@ -617,3 +608,13 @@ describe('every alarm names its runbook', () => {
     }
   });
 });
+
+/** A TierlogMonitoring built from `t`'s parts, as a user who deploys the parts and monitors them does. */
+function monitoringOfParts(scope: Construct, t: Tierlog): TierlogMonitoring {
+  return new TierlogMonitoring(scope, 'Own', {
+    metricsDeployment: t.metricsDeployment,
+    sweeperFunction: t.sweeperFunction,
+    deadLetterQueue: t.deadLetterQueue,
+    objectsStream: t.objectsStream,
+  });
+}
