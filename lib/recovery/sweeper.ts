@@ -353,6 +353,8 @@ export class Sweeper {
    * never read past its first `maxPages` pages, and a larger table kept a part no scan read.
    */
   private readonly scanResume = new Map<number, Record<string, unknown>>();
+  /** The last sweep called, settled or not: the next one starts once it has ({@link sweep}). */
+  private running: Promise<void> = Promise.resolve();
 
   constructor(options: SweeperOptions) {
     // A misspelt window or tuning name (`maxUploadMS`) would be a default nobody chose.
@@ -397,6 +399,13 @@ export class Sweeper {
    *   instances, stuck ones) throws it as the `cause` of a {@link SweepIncompleteError}, whose
    *   `report` says what that was: the failure of one shard does not hide the others' work from
    *   the metrics. A deadline that comes first returns the report, as ever.
+   *
+   * The sweeps of one `Sweeper` run one at a time: one called while another runs (a service's
+   * interval shorter than a sweep) starts once that one has returned or thrown. Two at once would
+   * claim under the one `sweeperId`, and a claim made in the same millisecond would read as each
+   * one's own: both would work the instance and count it, and share the housekeeping scan's
+   * resume point. (Lambda never overlaps one environment's invocations; separate `Sweeper`s, each
+   * its own id, split the work as separate sweepers do.)
    */
   async sweep(options: SweepOptions = {}): Promise<SweepReport> {
     // A misspelt `dryRun` (`dryrun`) would run the sweep it was meant to preview: refused.
@@ -407,6 +416,17 @@ export class Sweeper {
     if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) {
       throw new ValidationError(`deadline must be ms since the epoch, got ${String(deadline)}`, 'deadline');
     }
+    const previous = this.running;
+    const run = previous.then(() => this.sweepOnce(options));
+    this.running = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** One sweep ({@link sweep}), its options checked, no other sweep of this `Sweeper` running. */
+  private async sweepOnce(options: SweepOptions): Promise<SweepReport> {
     const started = this.clock();
     const report = emptyReport(options.dryRun ?? false);
     const shards = this.shardsOf(options.shards);

@@ -152,6 +152,40 @@ describe('two sweepers whose clocks agree to the millisecond', () => {
   });
 });
 
+describe('one Sweeper swept twice at once (a service whose interval is shorter than a sweep)', () => {
+  test('the second sweep starts once the first has returned: the instance is worked and counted once', async () => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true });
+    const now = Date.now();
+    // Its clock stands still: run together, both sweeps' claims would name the same expiry under
+    // the one sweeperId, and each would take the other's for its own.
+    const sweeper = sweeperAt(fx, 0, { clock: () => now });
+    const reports = await Promise.all([sweeper.sweep({ housekeeping: false }), sweeper.sweep({ housekeeping: false })]);
+    expect(reports[0]).toMatchObject({ instancesClaimed: 1, entriesRecovered: 1, blobsDeleted: 1, errors: 0 });
+    expect(reports[1]).toMatchObject({ instancesClaimed: 0, entriesRecovered: 0, blobsDeleted: 0, errors: 0 });
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+    expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
+  });
+
+  test('a sweep that throws does not stop the next one', async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx, { fenced: true });
+    const now = Date.now();
+    // The first sweep's lease-index queries are refused (a table missing its index, say): it throws.
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      times: fx.config.leaseShards,
+      match: (r) => r.command === 'QueryCommand',
+      error: () => awsServiceError('ValidationException', 400),
+    });
+    const sweeper = sweeperAt(fx, 0, { clock: () => now, injector });
+    const [first, second] = await Promise.allSettled([sweeper.sweep({ housekeeping: false }), sweeper.sweep({ housekeeping: false })]);
+    expect(first.status).toBe('rejected');
+    expect(second).toMatchObject({ status: 'fulfilled', value: { instancesClaimed: 1, entriesRecovered: 1 } });
+    expect(await rawInstance(fx, instanceId)).toBeUndefined();
+  });
+});
+
 describe('quarantine', () => {
   type Kind = { name: string; make: (fx: Fixture, victimBlob: string) => Promise<{ entry: unknown; keep: string[] }> };
   const kinds: Kind[] = [
