@@ -64,6 +64,11 @@ export interface ExportDescription {
   readonly S3Prefix?: string;
   /** ISO time, or seconds (or ms) since the epoch. */
   readonly ExportTime: string | number;
+  /**
+   * `COMPLETED` when given (the state machine passes it): an export still `IN_PROGRESS` (or
+   * `FAILED`) has no complete data to read, and the plan refuses it.
+   */
+  readonly ExportStatus?: string;
 }
 
 /** A row of the audit query's result (lib/recovery/snapshot-audit/query.ts). */
@@ -282,6 +287,16 @@ function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'chang
   if (typeof e?.ExportArn !== 'string' || (e.S3Prefix !== undefined && typeof e.S3Prefix !== 'string') || !Number.isFinite(exportTime)) {
     throw new ValidationError(
       `the plan's ${name} must be a DescribeExport description with ExportArn, ExportTime and an optional S3Prefix, got ${JSON.stringify(e ?? null).slice(0, 200)}`,
+      name,
+    );
+  }
+  // As the CLI reads only an export whose manifest-summary.json is written: one not finished (a
+  // plan re-run by hand on a DescribeExport taken too early) has no or part of its data, so the
+  // query saw a table short of items: every blob of the missing ones a proposed orphan, every
+  // loss among them unseen, and the run read clean.
+  if (e.ExportStatus !== undefined && e.ExportStatus !== 'COMPLETED') {
+    throw new ValidationError(
+      `the plan's ${name} has ExportStatus ${JSON.stringify(e.ExportStatus)?.slice(0, 100)}: only a COMPLETED export holds the table's data`,
       name,
     );
   }

@@ -594,6 +594,7 @@ describe('snapshot-audit function plan', () => {
     exportTime: number,
     asGiven: (ms: number) => string | number = (ms) => new Date(ms).toISOString(),
     logLevel = 'CRITICAL',
+    described: Record<string, unknown> = {},
   ) {
     const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
       ...settings,
@@ -606,6 +607,7 @@ describe('snapshot-audit function plan', () => {
       ExportArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/export/01700000000000-0123abcd`,
       S3Prefix: `exports/${table}`,
       ExportTime: asGiven(exportTime),
+      ...described,
     });
     return captureStdout(() =>
       handler({ action: 'plan', objectsExport: exported(live.config.objectsTable), changeLogExport: exported(live.config.changeLogTable) }),
@@ -669,6 +671,18 @@ describe('snapshot-audit function plan', () => {
     const run = await runPlan(live, Date.now() - 3 * HOUR, asGiven);
     expect(run.result).toBeUndefined();
     expect(run.error).toMatchObject({ name: 'ValidationError', field: 'objectsExport', message: expect.stringContaining('2020') });
+  });
+
+  // The state machine passes DescribeExport's ExportStatus: a plan re-run by hand on one taken
+  // before the export finished had the query read a table short of items, and read clean.
+  it.each(['IN_PROGRESS', 'FAILED'])('refuses an export whose ExportStatus is %s, before any request; takes COMPLETED', async (status) => {
+    const live = await freshFixture();
+    await putInventoryPartitions(live, [Date.now() - HOUR]);
+    const run = await runPlan(live, Date.now() - 3 * HOUR, undefined, 'CRITICAL', { ExportStatus: status });
+    expect(run.result).toBeUndefined();
+    expect(run.error).toMatchObject({ name: 'ValidationError', field: 'objectsExport', message: expect.stringContaining(status) });
+    const completed = await runPlan(live, Date.now() - 3 * HOUR, undefined, 'CRITICAL', { ExportStatus: 'COMPLETED' });
+    expect(completed.error).toBeUndefined();
   });
 
   it('reads the newest inventory partition when there are more than 1 000 (a retention of about 3 years): not the 1 000th', async () => {
