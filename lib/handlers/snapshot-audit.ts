@@ -69,6 +69,15 @@ export interface ExportDescription {
    * `FAILED`) has no complete data to read, and the plan refuses it.
    */
   readonly ExportStatus?: string;
+  /**
+   * When given (a description copied whole from `describe-export`): `FULL_EXPORT`, `DYNAMODB_JSON`
+   * and the snapshot bucket, the one export the query reads; another is refused.
+   */
+  readonly ExportType?: string;
+  /** See {@link ExportDescription.ExportType}. */
+  readonly ExportFormat?: string;
+  /** See {@link ExportDescription.ExportType}. */
+  readonly S3Bucket?: string;
 }
 
 /** A row of the audit query's result (lib/recovery/snapshot-audit/query.ts). */
@@ -280,6 +289,8 @@ const EXPORT_ARN = /^arn:[a-z-]+:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.
  * listing the inventory. An export of another table, the two exports swapped or another
  * deployment's, made every blob a proposed orphan: each re-verified live, so nothing referenced
  * was deleted, but the run checked the whole bucket live and reported orphans that were none.)
+ * What a description says of itself is checked too when it says it: a COMPLETED, FULL_EXPORT,
+ * DYNAMODB_JSON export (and, in the plan, one written to the snapshot bucket).
  */
 function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'changeLogExport', table: string) {
   const e = event[name] as Partial<Record<keyof ExportDescription, unknown>> | undefined;
@@ -300,6 +311,26 @@ function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'chang
       name,
     );
   }
+  // As the CLI refuses an incremental export or one in ION (dynamo-export.ts): the query reads the
+  // table's every item, in DynamoDB JSON; one of changes alone, or a format it cannot read, is a
+  // table short of items too.
+  for (const [field, expected] of [
+    ['ExportType', 'FULL_EXPORT'],
+    ['ExportFormat', 'DYNAMODB_JSON'],
+  ] as const) {
+    if (e[field] !== undefined && e[field] !== expected) {
+      throw new ValidationError(
+        `the plan's ${name} has ${field} ${JSON.stringify(e[field])?.slice(0, 100)}: the query reads a ${expected} export only`,
+        name,
+      );
+    }
+  }
+  if (e.S3Bucket !== undefined && typeof e.S3Bucket !== 'string') {
+    throw new ValidationError(
+      `the plan's ${name} has an S3Bucket that is not a bucket name: ${JSON.stringify(e.S3Bucket)?.slice(0, 100)}`,
+      name,
+    );
+  }
   const exported = EXPORT_ARN.exec(e.ExportArn)?.[1];
   if (exported !== table) {
     const what =
@@ -314,7 +345,7 @@ function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'chang
       name,
     );
   }
-  return { arn: e.ExportArn, s3Prefix: (e.S3Prefix as string | undefined) ?? '', exportTime };
+  return { arn: e.ExportArn, s3Prefix: (e.S3Prefix as string | undefined) ?? '', exportTime, s3Bucket: e.S3Bucket };
 }
 
 async function plan(audit: AuditContext, event: Record<string, unknown>): Promise<AthenaPlan> {
@@ -322,6 +353,19 @@ async function plan(audit: AuditContext, event: Record<string, unknown>): Promis
   const objectsExport = exportOf(event, 'objectsExport', config.objectsTable);
   const changeLogExport = exportOf(event, 'changeLogExport', config.changeLogTable);
   const { bucket, inventoryHivePrefix: hive, database } = audit.location();
+  // The query reads each export's data in the snapshot bucket: one written to another bucket is
+  // not there, and read as an empty table.
+  for (const [name, exp] of [
+    ['objectsExport', objectsExport],
+    ['changeLogExport', changeLogExport],
+  ] as const) {
+    if (exp.s3Bucket !== undefined && exp.s3Bucket !== bucket) {
+      throw new ValidationError(
+        `the plan's ${name} was written to bucket "${exp.s3Bucket.slice(0, 100)}", not the snapshot bucket "${bucket}" the query reads`,
+        name,
+      );
+    }
+  }
   // Every page: S3 answers at most 1 000 partitions a page, the oldest first (past ~3 years of
   // retention, the first page alone would hold only old ones).
   const partitions: string[] = [];

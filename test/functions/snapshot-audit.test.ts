@@ -685,6 +685,26 @@ describe('snapshot-audit function plan', () => {
     expect(completed.error).toBeUndefined();
   });
 
+  // A description copied whole from `describe-export`: as the CLI refuses an incremental export or
+  // one in ION, and the query reads the snapshot bucket alone; each was read as a table short of items.
+  it.each([
+    ['an incremental export', { ExportType: 'INCREMENTAL_EXPORT' }, 'INCREMENTAL_EXPORT'],
+    ['an export in ION', { ExportFormat: 'ION' }, 'ION'],
+    ['an export to another bucket', { S3Bucket: 'another-bucket' }, 'another-bucket'],
+  ])(
+    'refuses %s, before the query is planned; takes a full DynamoDB JSON export to the snapshot bucket',
+    async (_what, described, named) => {
+      const live = await freshFixture();
+      await putInventoryPartitions(live, [Date.now() - HOUR]);
+      const run = await runPlan(live, Date.now() - 3 * HOUR, undefined, 'CRITICAL', described);
+      expect(run.result).toBeUndefined();
+      expect(run.error).toMatchObject({ name: 'ValidationError', field: 'objectsExport', message: expect.stringContaining(named) });
+      const full = { ExportType: 'FULL_EXPORT', ExportFormat: 'DYNAMODB_JSON', S3Bucket: live.config.bucket };
+      const taken = await runPlan(live, Date.now() - 3 * HOUR, undefined, 'CRITICAL', full);
+      expect(taken.error).toBeUndefined();
+    },
+  );
+
   it('reads the newest inventory partition when there are more than 1 000 (a retention of about 3 years): not the 1 000th', async () => {
     const live = await freshFixture();
     // One partition a day, as the daily inventory leaves them under hive/ (only the folder names matter here).
