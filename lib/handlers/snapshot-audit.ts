@@ -202,8 +202,8 @@ const HANDLER_OPTIONS = optionNames<SnapshotAuditHandlerOptions>()(
 
 /**
  * Reads and checks the configuration and settings (once: a bad variable fails the function's
- * init) and returns the handler. An event that is neither action fails the invocation before
- * any request.
+ * init) and returns the handler. An event that is neither action, or one with a field beside
+ * those the state machine sends, fails the invocation before any request.
  */
 export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions = {}): SnapshotAuditHandler {
   assertOptions(options, HANDLER_OPTIONS, 'createSnapshotAuditHandler');
@@ -225,7 +225,18 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
     clock,
   };
   return async (event) => {
-    if (isPlanEvent(event)) return plan(audit, event);
+    if (isPlanEvent(event)) {
+      // The state machine sends these three alone: another (a safety age, an inventory partition,
+      // a cutoff put in a plan re-run by hand) would be dropped in silence, the plan made without it.
+      const other = Object.keys(event).find((k) => k !== 'action' && k !== 'objectsExport' && k !== 'changeLogExport');
+      if (other !== undefined) {
+        throw new ValidationError(
+          `a plan is {action:"plan", objectsExport, changeLogExport}, got a field "${other.slice(0, 50)}" beside them: the plan takes its settings from the function`,
+          'event',
+        );
+      }
+      return plan(audit, event);
+    }
     if (isBatchEvent(event)) {
       // The item batcher sends these two alone: another (a cutoff put beside Items by hand) would
       // be dropped in silence, and the batch judged without it.

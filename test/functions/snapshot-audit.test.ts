@@ -822,6 +822,33 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
     expect(recorder.commands).toEqual([]);
   });
 
+  it('a plan with a field beside action and the two exports (a safety age, a partition) is refused before any request, as a batch with one is', async () => {
+    const recorder = new CommandRecorder();
+    const handler = createSnapshotAuditHandler({
+      config: fx.config,
+      settings: { olderThanMs: HOUR, delete: false },
+      location: { bucket: fx.config.bucket, inventoryHivePrefix: 'inventory/hive', database: 'tierlog_audit' },
+      dynamodb: recorder.attach(createDynamoDBClient(), 'dynamodb'),
+      s3: recorder.attach(createS3Client(), 's3'),
+      logger: new Logger({ logLevel: 'CRITICAL' }),
+    });
+    const exported = (table: string) => ({
+      ExportArn: `arn:aws:dynamodb:us-east-1:123456789012:table/${table}/export/01767225600000-0123abcd`,
+      ExportTime: Date.now() - HOUR,
+    });
+    const planEvent = {
+      action: 'plan',
+      objectsExport: exported(fx.config.objectsTable),
+      changeLogExport: exported(fx.config.changeLogTable),
+    };
+    for (const extra of [{ olderThanMs: 7 * 24 * HOUR }, { dt: '2026-01-01-00-00' }, { cutoff: '2026-01-01T00:00:00.000Z' }]) {
+      const refused = handler({ ...planEvent, ...extra });
+      await expect(refused).rejects.toMatchObject({ name: 'ValidationError', field: 'event' });
+      await expect(refused).rejects.toThrow(`"${Object.keys(extra)[0]}"`);
+    }
+    expect(recorder.commands).toEqual([]);
+  });
+
   it('settings given in code are checked as the variables are: refused at init, naming the setting', () => {
     const given = (settings: unknown) => () =>
       createSnapshotAuditHandler({ config: fx.config, settings: settings as { olderThanMs: number; delete: boolean } });
