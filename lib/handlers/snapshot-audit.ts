@@ -25,6 +25,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
 import { loadConfig, type TierlogConfig, validateConfig } from '../config.js';
@@ -53,7 +54,7 @@ import {
   type ReverifyReport,
   reverifyAndDelete,
 } from '../recovery/snapshot-audit/reverify.js';
-import { handlerTelemetry, warnOfUnknownVariables } from './factory-support.js';
+import { addLogContext, handlerTelemetry, warnOfUnknownVariables } from './factory-support.js';
 import { SNAPSHOT_AUDIT_SERVICE_NAME } from './names.js';
 
 /** A DynamoDB export's description, as the state machine passes it from `DescribeExport`. */
@@ -129,8 +130,11 @@ export interface SnapshotAuditBatchSummary {
   readonly malformed: number;
 }
 
-/** The snapshot audit's Lambda handler: a plan, or a batch's summary. */
-export type SnapshotAuditHandler = (event: unknown) => Promise<AthenaPlan | SnapshotAuditBatchSummary>;
+/**
+ * The snapshot audit's Lambda handler: a plan, or a batch's summary. The Lambda context, when
+ * given, binds the function's logs to the invocation (its request id), as the other handlers' are.
+ */
+export type SnapshotAuditHandler = (event: unknown, context?: Partial<Context>) => Promise<AthenaPlan | SnapshotAuditBatchSummary>;
 
 /** Options of {@link createSnapshotAuditHandler}. All optional. */
 export interface SnapshotAuditHandlerOptions {
@@ -224,7 +228,10 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
     metrics,
     clock,
   };
-  return async (event) => {
+  return async (event, context) => {
+    // A batch's findings (its lost blobs, its deletes of unknown outcome) are in its logs alone:
+    // without the invocation's fields, a failed batch of a map run could not be told from the others.
+    if (typeof context === 'object' && context !== null) addLogContext(logger, context);
     if (isPlanEvent(event)) {
       // The state machine sends these three alone: another (a safety age, an inventory partition,
       // a cutoff put in a plan re-run by hand) would be dropped in silence, the plan made without it.

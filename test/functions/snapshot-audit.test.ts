@@ -15,7 +15,7 @@ import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/clien
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { type Fixture, freshFixture, listKeys, testConfig } from '../support/local.js';
 import { blobKey, putBlob, putRawInstance, putTombstone } from '../cli/helpers.js';
-import { captureStdout, loadHandler } from './lambda.js';
+import { captureStdout, lambdaContext, loadHandler } from './lambda.js';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
@@ -412,6 +412,24 @@ describe('snapshot-audit function batches: the figures each batch publishes', ()
       SnapshotOrphansKept: 1,
     });
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
+  });
+});
+
+describe('snapshot-audit function batches: logs bound to the invocation', () => {
+  it("a batch's log lines carry the Lambda context's request id, as the sweeper's and the stream function's do", async () => {
+    const live = await freshFixture();
+    const handler = (await batchHandler(live, { POWERTOOLS_LOG_LEVEL: 'WARN' })) as (event: unknown, context: unknown) => Promise<unknown>;
+    const context = lambdaContext('tierlog-snapshot-audit');
+    const run = await captureStdout(() =>
+      handler({ Items: [{ kind: 'malformed', blob_key: `${live.config.prefix}/not-a-blob` }] }, context),
+    );
+    expect(run.error).toBeUndefined();
+    const warnings = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((line) => line.startsWith('{') && line.includes('not blob keys'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ function_request_id: context.awsRequestId, function_name: 'tierlog-snapshot-audit' });
   });
 });
 
