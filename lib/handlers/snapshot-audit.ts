@@ -25,6 +25,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
 import { loadConfig, type TierlogConfig, validateConfig } from '../config.js';
@@ -53,7 +54,7 @@ import {
   type ReverifyReport,
   reverifyAndDelete,
 } from '../recovery/snapshot-audit/reverify.js';
-import { handlerTelemetry, warnOfUnknownVariables } from './factory-support.js';
+import { addLogContext, handlerTelemetry, warnOfUnknownVariables } from './factory-support.js';
 import { SNAPSHOT_AUDIT_SERVICE_NAME } from './names.js';
 
 /** A DynamoDB export's description, as the state machine passes it from `DescribeExport`. */
@@ -64,6 +65,20 @@ export interface ExportDescription {
   readonly S3Prefix?: string;
   /** ISO time, or seconds (or ms) since the epoch. */
   readonly ExportTime: string | number;
+  /**
+   * `COMPLETED` when given (the state machine passes it): an export still `IN_PROGRESS` (or
+   * `FAILED`) has no complete data to read, and the plan refuses it.
+   */
+  readonly ExportStatus?: string;
+  /**
+   * When given (a description copied whole from `describe-export`): `FULL_EXPORT`, `DYNAMODB_JSON`
+   * and the snapshot bucket, the one export the query reads; another is refused.
+   */
+  readonly ExportType?: string;
+  /** See {@link ExportDescription.ExportType}. */
+  readonly ExportFormat?: string;
+  /** See {@link ExportDescription.ExportType}. */
+  readonly S3Bucket?: string;
 }
 
 /** A row of the audit query's result (lib/recovery/snapshot-audit/query.ts). */
@@ -115,8 +130,11 @@ export interface SnapshotAuditBatchSummary {
   readonly malformed: number;
 }
 
-/** The snapshot audit's Lambda handler: a plan, or a batch's summary. */
-export type SnapshotAuditHandler = (event: unknown) => Promise<AthenaPlan | SnapshotAuditBatchSummary>;
+/**
+ * The snapshot audit's Lambda handler: a plan, or a batch's summary. The Lambda context, when
+ * given, binds the function's logs to the invocation (its request id), as the other handlers' are.
+ */
+export type SnapshotAuditHandler = (event: unknown, context?: Partial<Context>) => Promise<AthenaPlan | SnapshotAuditBatchSummary>;
 
 /** Options of {@link createSnapshotAuditHandler}. All optional. */
 export interface SnapshotAuditHandlerOptions {
@@ -188,8 +206,8 @@ const HANDLER_OPTIONS = optionNames<SnapshotAuditHandlerOptions>()(
 
 /**
  * Reads and checks the configuration and settings (once: a bad variable fails the function's
- * init) and returns the handler. An event that is neither action fails the invocation before
- * any request.
+ * init) and returns the handler. An event that is neither action, or one with a field beside
+ * those the state machine sends, fails the invocation before any request.
  */
 export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions = {}): SnapshotAuditHandler {
   assertOptions(options, HANDLER_OPTIONS, 'createSnapshotAuditHandler');
@@ -210,8 +228,22 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
     metrics,
     clock,
   };
-  return async (event) => {
-    if (isPlanEvent(event)) return plan(audit, event);
+  return async (event, context) => {
+    // A batch's findings (its lost blobs, its deletes of unknown outcome) are in its logs alone:
+    // without the invocation's fields, a failed batch of a map run could not be told from the others.
+    if (typeof context === 'object' && context !== null) addLogContext(logger, context);
+    if (isPlanEvent(event)) {
+      // The state machine sends these three alone: another (a safety age, an inventory partition,
+      // a cutoff put in a plan re-run by hand) would be dropped in silence, the plan made without it.
+      const other = Object.keys(event).find((k) => k !== 'action' && k !== 'objectsExport' && k !== 'changeLogExport');
+      if (other !== undefined) {
+        throw new ValidationError(
+          `a plan is {action:"plan", objectsExport, changeLogExport}, got a field "${other.slice(0, 50)}" beside them: the plan takes its settings from the function`,
+          'event',
+        );
+      }
+      return plan(audit, event);
+    }
     if (isBatchEvent(event)) {
       // The item batcher sends these two alone: another (a cutoff put beside Items by hand) would
       // be dropped in silence, and the batch judged without it.
@@ -275,6 +307,8 @@ const EXPORT_ARN = /^arn:[a-z-]+:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.
  * listing the inventory. An export of another table, the two exports swapped or another
  * deployment's, made every blob a proposed orphan: each re-verified live, so nothing referenced
  * was deleted, but the run checked the whole bucket live and reported orphans that were none.)
+ * What a description says of itself is checked too when it says it: a COMPLETED, FULL_EXPORT,
+ * DYNAMODB_JSON export (and, in the plan, one written to the snapshot bucket).
  */
 function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'changeLogExport', table: string) {
   const e = event[name] as Partial<Record<keyof ExportDescription, unknown>> | undefined;
@@ -282,6 +316,36 @@ function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'chang
   if (typeof e?.ExportArn !== 'string' || (e.S3Prefix !== undefined && typeof e.S3Prefix !== 'string') || !Number.isFinite(exportTime)) {
     throw new ValidationError(
       `the plan's ${name} must be a DescribeExport description with ExportArn, ExportTime and an optional S3Prefix, got ${JSON.stringify(e ?? null).slice(0, 200)}`,
+      name,
+    );
+  }
+  // As the CLI reads only an export whose manifest-summary.json is written: one not finished (a
+  // plan re-run by hand on a DescribeExport taken too early) has no or part of its data, so the
+  // query saw a table short of items: every blob of the missing ones a proposed orphan, every
+  // loss among them unseen, and the run read clean.
+  if (e.ExportStatus !== undefined && e.ExportStatus !== 'COMPLETED') {
+    throw new ValidationError(
+      `the plan's ${name} has ExportStatus ${JSON.stringify(e.ExportStatus)?.slice(0, 100)}: only a COMPLETED export holds the table's data`,
+      name,
+    );
+  }
+  // As the CLI refuses an incremental export or one in ION (dynamo-export.ts): the query reads the
+  // table's every item, in DynamoDB JSON; one of changes alone, or a format it cannot read, is a
+  // table short of items too.
+  for (const [field, expected] of [
+    ['ExportType', 'FULL_EXPORT'],
+    ['ExportFormat', 'DYNAMODB_JSON'],
+  ] as const) {
+    if (e[field] !== undefined && e[field] !== expected) {
+      throw new ValidationError(
+        `the plan's ${name} has ${field} ${JSON.stringify(e[field])?.slice(0, 100)}: the query reads a ${expected} export only`,
+        name,
+      );
+    }
+  }
+  if (e.S3Bucket !== undefined && typeof e.S3Bucket !== 'string') {
+    throw new ValidationError(
+      `the plan's ${name} has an S3Bucket that is not a bucket name: ${JSON.stringify(e.S3Bucket)?.slice(0, 100)}`,
       name,
     );
   }
@@ -299,7 +363,7 @@ function exportOf(event: Record<string, unknown>, name: 'objectsExport' | 'chang
       name,
     );
   }
-  return { arn: e.ExportArn, s3Prefix: (e.S3Prefix as string | undefined) ?? '', exportTime };
+  return { arn: e.ExportArn, s3Prefix: (e.S3Prefix as string | undefined) ?? '', exportTime, s3Bucket: e.S3Bucket };
 }
 
 async function plan(audit: AuditContext, event: Record<string, unknown>): Promise<AthenaPlan> {
@@ -307,6 +371,19 @@ async function plan(audit: AuditContext, event: Record<string, unknown>): Promis
   const objectsExport = exportOf(event, 'objectsExport', config.objectsTable);
   const changeLogExport = exportOf(event, 'changeLogExport', config.changeLogTable);
   const { bucket, inventoryHivePrefix: hive, database } = audit.location();
+  // The query reads each export's data in the snapshot bucket: one written to another bucket is
+  // not there, and read as an empty table.
+  for (const [name, exp] of [
+    ['objectsExport', objectsExport],
+    ['changeLogExport', changeLogExport],
+  ] as const) {
+    if (exp.s3Bucket !== undefined && exp.s3Bucket !== bucket) {
+      throw new ValidationError(
+        `the plan's ${name} was written to bucket "${exp.s3Bucket.slice(0, 100)}", not the snapshot bucket "${bucket}" the query reads`,
+        name,
+      );
+    }
+  }
   // Every page: S3 answers at most 1 000 partitions a page, the oldest first (past ~3 years of
   // retention, the first page alone would hold only old ones).
   const partitions: string[] = [];

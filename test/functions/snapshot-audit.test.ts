@@ -15,7 +15,7 @@ import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/clien
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { type Fixture, freshFixture, listKeys, testConfig } from '../support/local.js';
 import { blobKey, putBlob, putRawInstance, putTombstone } from '../cli/helpers.js';
-import { captureStdout, loadHandler } from './lambda.js';
+import { captureStdout, lambdaContext, loadHandler } from './lambda.js';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
@@ -415,6 +415,24 @@ describe('snapshot-audit function batches: the figures each batch publishes', ()
   });
 });
 
+describe('snapshot-audit function batches: logs bound to the invocation', () => {
+  it("a batch's log lines carry the Lambda context's request id, as the sweeper's and the stream function's do", async () => {
+    const live = await freshFixture();
+    const handler = (await batchHandler(live, { POWERTOOLS_LOG_LEVEL: 'WARN' })) as (event: unknown, context: unknown) => Promise<unknown>;
+    const context = lambdaContext('tierlog-snapshot-audit');
+    const run = await captureStdout(() =>
+      handler({ Items: [{ kind: 'malformed', blob_key: `${live.config.prefix}/not-a-blob` }] }, context),
+    );
+    expect(run.error).toBeUndefined();
+    const warnings = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((line) => line.startsWith('{') && line.includes('not blob keys'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ function_request_id: context.awsRequestId, function_name: 'tierlog-snapshot-audit' });
+  });
+});
+
 describe('snapshot-audit function batches: rows and modes at the edges', () => {
   /** One live large object, so that the objects table shows itself this bucket's store (store-binding.ts). */
   async function withLiveBlob(live: Fixture): Promise<string> {
@@ -594,6 +612,7 @@ describe('snapshot-audit function plan', () => {
     exportTime: number,
     asGiven: (ms: number) => string | number = (ms) => new Date(ms).toISOString(),
     logLevel = 'CRITICAL',
+    described: Record<string, unknown> = {},
   ) {
     const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
       ...settings,
@@ -606,6 +625,7 @@ describe('snapshot-audit function plan', () => {
       ExportArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/export/01700000000000-0123abcd`,
       S3Prefix: `exports/${table}`,
       ExportTime: asGiven(exportTime),
+      ...described,
     });
     return captureStdout(() =>
       handler({ action: 'plan', objectsExport: exported(live.config.objectsTable), changeLogExport: exported(live.config.changeLogTable) }),
@@ -670,6 +690,38 @@ describe('snapshot-audit function plan', () => {
     expect(run.result).toBeUndefined();
     expect(run.error).toMatchObject({ name: 'ValidationError', field: 'objectsExport', message: expect.stringContaining('2020') });
   });
+
+  // The state machine passes DescribeExport's ExportStatus: a plan re-run by hand on one taken
+  // before the export finished had the query read a table short of items, and read clean.
+  it.each(['IN_PROGRESS', 'FAILED'])('refuses an export whose ExportStatus is %s, before any request; takes COMPLETED', async (status) => {
+    const live = await freshFixture();
+    await putInventoryPartitions(live, [Date.now() - HOUR]);
+    const run = await runPlan(live, Date.now() - 3 * HOUR, undefined, 'CRITICAL', { ExportStatus: status });
+    expect(run.result).toBeUndefined();
+    expect(run.error).toMatchObject({ name: 'ValidationError', field: 'objectsExport', message: expect.stringContaining(status) });
+    const completed = await runPlan(live, Date.now() - 3 * HOUR, undefined, 'CRITICAL', { ExportStatus: 'COMPLETED' });
+    expect(completed.error).toBeUndefined();
+  });
+
+  // A description copied whole from `describe-export`: as the CLI refuses an incremental export or
+  // one in ION, and the query reads the snapshot bucket alone; each was read as a table short of items.
+  it.each([
+    ['an incremental export', { ExportType: 'INCREMENTAL_EXPORT' }, 'INCREMENTAL_EXPORT'],
+    ['an export in ION', { ExportFormat: 'ION' }, 'ION'],
+    ['an export to another bucket', { S3Bucket: 'another-bucket' }, 'another-bucket'],
+  ])(
+    'refuses %s, before the query is planned; takes a full DynamoDB JSON export to the snapshot bucket',
+    async (_what, described, named) => {
+      const live = await freshFixture();
+      await putInventoryPartitions(live, [Date.now() - HOUR]);
+      const run = await runPlan(live, Date.now() - 3 * HOUR, undefined, 'CRITICAL', described);
+      expect(run.result).toBeUndefined();
+      expect(run.error).toMatchObject({ name: 'ValidationError', field: 'objectsExport', message: expect.stringContaining(named) });
+      const full = { ExportType: 'FULL_EXPORT', ExportFormat: 'DYNAMODB_JSON', S3Bucket: live.config.bucket };
+      const taken = await runPlan(live, Date.now() - 3 * HOUR, undefined, 'CRITICAL', full);
+      expect(taken.error).toBeUndefined();
+    },
+  );
 
   it('reads the newest inventory partition when there are more than 1 000 (a retention of about 3 years): not the 1 000th', async () => {
     const live = await freshFixture();
@@ -784,6 +836,33 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       const refused = handler({ Items: [{ kind: 'malformed', blob_key: 'fine' }, row] });
       await expect(refused).rejects.toMatchObject({ name: 'ValidationError', field: 'Items' });
       await expect(refused).rejects.toThrow(/result row 1 has a (blob_key|object_key|last_modified) that is not text/);
+    }
+    expect(recorder.commands).toEqual([]);
+  });
+
+  it('a plan with a field beside action and the two exports (a safety age, a partition) is refused before any request, as a batch with one is', async () => {
+    const recorder = new CommandRecorder();
+    const handler = createSnapshotAuditHandler({
+      config: fx.config,
+      settings: { olderThanMs: HOUR, delete: false },
+      location: { bucket: fx.config.bucket, inventoryHivePrefix: 'inventory/hive', database: 'tierlog_audit' },
+      dynamodb: recorder.attach(createDynamoDBClient(), 'dynamodb'),
+      s3: recorder.attach(createS3Client(), 's3'),
+      logger: new Logger({ logLevel: 'CRITICAL' }),
+    });
+    const exported = (table: string) => ({
+      ExportArn: `arn:aws:dynamodb:us-east-1:123456789012:table/${table}/export/01767225600000-0123abcd`,
+      ExportTime: Date.now() - HOUR,
+    });
+    const planEvent = {
+      action: 'plan',
+      objectsExport: exported(fx.config.objectsTable),
+      changeLogExport: exported(fx.config.changeLogTable),
+    };
+    for (const extra of [{ olderThanMs: 7 * 24 * HOUR }, { dt: '2026-01-01-00-00' }, { cutoff: '2026-01-01T00:00:00.000Z' }]) {
+      const refused = handler({ ...planEvent, ...extra });
+      await expect(refused).rejects.toMatchObject({ name: 'ValidationError', field: 'event' });
+      await expect(refused).rejects.toThrow(`"${Object.keys(extra)[0]}"`);
     }
     expect(recorder.commands).toEqual([]);
   });
