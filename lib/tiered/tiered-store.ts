@@ -487,13 +487,15 @@ export class TieredStore {
    * The object's metadata without its body, or undefined when absent. What a GET would describe:
    * an item the configured names do not describe, or an inline body that is not its item's size,
    * is a CorruptItemError here too. The item is read with its body for that (an inline body is
-   * small, and a blob object has none: a GetItem costs the whole item's size either way).
+   * small, and a blob object has none: a GetItem costs the whole item's size either way). So is a
+   * blob outside the prefix, which every read of the body refuses before any request.
    */
   async head(key: string): Promise<ObjectInfo | undefined> {
     assertObjectKey(key);
     const record = this.live(await this.hv.read(key, { consistent: this.consistentReads }));
     if (record === undefined) return undefined;
     if (record.blob === undefined) inlineBodyOf(record);
+    else this.lt.assertOwned(record.blob);
     return infoOf(await this.touch(record));
   }
 
