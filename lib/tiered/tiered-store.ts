@@ -168,7 +168,10 @@ export interface TieredStoreOptions {
    * Default 5.
    */
   readonly maxAttempts?: number;
-  /** Reads use consistent reads (read-your-writes). Default true. */
+  /**
+   * Reads use consistent reads (read-your-writes). Default true. False: a read may answer a state
+   * before the latest write; a URL `getStreamOrUrl` answers is still signed from a consistent read.
+   */
   readonly consistentReads?: boolean;
   /**
    * Receives errors of in-process cleanup (the entry then stays for the sweeper). What it throws,
@@ -359,8 +362,9 @@ export class TieredStore {
    * body as a stream when the bytes to answer (the range, or the whole object) are at most
    * `maxBytes`, else, for a blob, a presigned URL of it ({@link presignGet}'s, `expiresInMs`
    * long at most). One read of HV decides, and the blob is not opened for bytes the caller will
-   * not send: a large object's redirect costs one DynamoDB read, not two and an S3 GET.
-   * An inline object is always a stream. A stream whose blob was replaced while it was read
+   * not send: a large object's redirect costs one DynamoDB read, not two and an S3 GET (with
+   * `consistentReads: false`, a redirect is signed from a second, consistent read: the URL's holder
+   * cannot follow a blob a stale read named and an overwrite deleted). An inline object is always a stream. A stream whose blob was replaced while it was read
    * follows the pointer, as {@link getStream} does, so its size may exceed `maxBytes`: check it.
    * @throws RangeNotSatisfiableError, ValidationError (`maxBytes`, `expiresInMs`, the key)
    */
@@ -376,12 +380,17 @@ export class TieredStore {
     }
     const wanted = checkPresignGetLifetime(options.expiresInMs);
     if (options.range !== undefined) assertByteRange(options.range);
-    const first = this.live(await this.hv.read(key, { consistent: this.consistentReads }));
+    let first = this.live(await this.hv.read(key, { consistent: this.consistentReads }));
+    if (first?.blob !== undefined && !this.consistentReads && this.answeredByUrl(key, first, options)) {
+      // A URL is followed by its holder, never by this read: an eventually consistent read may name a
+      // blob an overwrite's settle has deleted (S3 then answers the holder 403 or 404), which a stream
+      // would follow to the new one. It is signed from a consistent read.
+      first = this.live(await this.hv.read(key, { consistent: true }));
+    }
     if (first === undefined) return undefined;
     if (first.blob !== undefined) {
       const range = options.range === undefined ? undefined : resolveRange(key, options.range, first.size);
-      const length = range === undefined ? first.size : range.end - range.start + 1;
-      if (length > options.maxBytes) {
+      if (this.answeredByUrl(key, first, options)) {
         const signed = await this.uploads.presignLive(first, first.blob, wanted, (record) => this.touch(record));
         if (signed === undefined) return undefined; // less than a second of its life left
         const { url, expiresAt } = signed.presigned;
@@ -390,6 +399,12 @@ export class TieredStore {
     }
     if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream', first);
     return this.readBody(key, 'stream', (blob, size) => this.lt.getStream(blob, size), first);
+  }
+
+  /** True when {@link getStreamOrUrl} answers `record`, a blob object's, by URL: more bytes to answer than `maxBytes`. */
+  private answeredByUrl(key: string, record: HvRecord, options: GetOptions & { readonly maxBytes: number }): boolean {
+    const range = options.range === undefined ? undefined : resolveRange(key, options.range, record.size);
+    return (range === undefined ? record.size : range.end - range.start + 1) > options.maxBytes;
   }
 
   private async readRanged<B extends Uint8Array | Readable>(key: string, range: ByteRange, mode: 'bytes' | 'stream', first?: HvRecord) {
