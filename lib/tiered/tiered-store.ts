@@ -560,8 +560,15 @@ export class TieredStore {
     assertContentType(options.contentType);
     assertMetadata(options.metadata);
     assertIfVersion(options.ifVersion);
-    // Validates the expiry policy before anything is written; one instant for every attempt.
-    const plan: PutPlan = { ...options, expiry: storedExpiryOf(options, this.clock()), ended: this.invocationCheck(key) };
+    // Validates the expiry policy before anything is written; one instant for every attempt. The
+    // metadata checked is the metadata written: a copy, since the upload and the commit come after
+    // awaits, and an edit of the caller's object meanwhile would be stored unchecked.
+    const plan: PutPlan = {
+      ...options,
+      ...(options.metadata !== undefined ? { metadata: { ...options.metadata } } : {}),
+      expiry: storedExpiryOf(options, this.clock()),
+      ended: this.invocationCheck(key),
+    };
     // A lone surrogate has no UTF-8 form: TextEncoder would store U+FFFD in its place, a body other
     // than the one given, answered as stored. Refused as a key with one is.
     if (typeof body === 'string' && !body.isWellFormed()) {
