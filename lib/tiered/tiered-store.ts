@@ -168,7 +168,10 @@ export interface TieredStoreOptions {
    * Default 5.
    */
   readonly maxAttempts?: number;
-  /** Reads use consistent reads (read-your-writes). Default true. */
+  /**
+   * Reads use consistent reads (read-your-writes). Default true. False: a read may answer a state
+   * before the latest write; a URL `getStreamOrUrl` answers is still signed from a consistent read.
+   */
   readonly consistentReads?: boolean;
   /**
    * Receives errors of in-process cleanup (the entry then stays for the sweeper). What it throws,
@@ -359,8 +362,9 @@ export class TieredStore {
    * body as a stream when the bytes to answer (the range, or the whole object) are at most
    * `maxBytes`, else, for a blob, a presigned URL of it ({@link presignGet}'s, `expiresInMs`
    * long at most). One read of HV decides, and the blob is not opened for bytes the caller will
-   * not send: a large object's redirect costs one DynamoDB read, not two and an S3 GET.
-   * An inline object is always a stream. A stream whose blob was replaced while it was read
+   * not send: a large object's redirect costs one DynamoDB read, not two and an S3 GET (with
+   * `consistentReads: false`, a redirect is signed from a second, consistent read: the URL's holder
+   * cannot follow a blob a stale read named and an overwrite deleted). An inline object is always a stream. A stream whose blob was replaced while it was read
    * follows the pointer, as {@link getStream} does, so its size may exceed `maxBytes`: check it.
    * @throws RangeNotSatisfiableError, ValidationError (`maxBytes`, `expiresInMs`, the key)
    */
@@ -376,12 +380,17 @@ export class TieredStore {
     }
     const wanted = checkPresignGetLifetime(options.expiresInMs);
     if (options.range !== undefined) assertByteRange(options.range);
-    const first = this.live(await this.hv.read(key, { consistent: this.consistentReads }));
+    let first = this.live(await this.hv.read(key, { consistent: this.consistentReads }));
+    if (first?.blob !== undefined && !this.consistentReads && this.answeredByUrl(key, first, options)) {
+      // A URL is followed by its holder, never by this read: an eventually consistent read may name a
+      // blob an overwrite's settle has deleted (S3 then answers the holder 403 or 404), which a stream
+      // would follow to the new one. It is signed from a consistent read.
+      first = this.live(await this.hv.read(key, { consistent: true }));
+    }
     if (first === undefined) return undefined;
     if (first.blob !== undefined) {
       const range = options.range === undefined ? undefined : resolveRange(key, options.range, first.size);
-      const length = range === undefined ? first.size : range.end - range.start + 1;
-      if (length > options.maxBytes) {
+      if (this.answeredByUrl(key, first, options)) {
         const signed = await this.uploads.presignLive(first, first.blob, wanted, (record) => this.touch(record));
         if (signed === undefined) return undefined; // less than a second of its life left
         const { url, expiresAt } = signed.presigned;
@@ -390,6 +399,12 @@ export class TieredStore {
     }
     if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream', first);
     return this.readBody(key, 'stream', (blob, size) => this.lt.getStream(blob, size), first);
+  }
+
+  /** True when {@link getStreamOrUrl} answers `record`, a blob object's, by URL: more bytes to answer than `maxBytes`. */
+  private answeredByUrl(key: string, record: HvRecord, options: GetOptions & { readonly maxBytes: number }): boolean {
+    const range = options.range === undefined ? undefined : resolveRange(key, options.range, record.size);
+    return (range === undefined ? record.size : range.end - range.start + 1) > options.maxBytes;
   }
 
   private async readRanged<B extends Uint8Array | Readable>(key: string, range: ByteRange, mode: 'bytes' | 'stream', first?: HvRecord) {
@@ -487,13 +502,15 @@ export class TieredStore {
    * The object's metadata without its body, or undefined when absent. What a GET would describe:
    * an item the configured names do not describe, or an inline body that is not its item's size,
    * is a CorruptItemError here too. The item is read with its body for that (an inline body is
-   * small, and a blob object has none: a GetItem costs the whole item's size either way).
+   * small, and a blob object has none: a GetItem costs the whole item's size either way). So is a
+   * blob outside the prefix, which every read of the body refuses before any request.
    */
   async head(key: string): Promise<ObjectInfo | undefined> {
     assertObjectKey(key);
     const record = this.live(await this.hv.read(key, { consistent: this.consistentReads }));
     if (record === undefined) return undefined;
     if (record.blob === undefined) inlineBodyOf(record);
+    else this.lt.assertOwned(record.blob);
     return infoOf(await this.touch(record));
   }
 
@@ -543,8 +560,15 @@ export class TieredStore {
     assertContentType(options.contentType);
     assertMetadata(options.metadata);
     assertIfVersion(options.ifVersion);
-    // Validates the expiry policy before anything is written; one instant for every attempt.
-    const plan: PutPlan = { ...options, expiry: storedExpiryOf(options, this.clock()), ended: this.invocationCheck(key) };
+    // Validates the expiry policy before anything is written; one instant for every attempt. The
+    // metadata checked is the metadata written: a copy, since the upload and the commit come after
+    // awaits, and an edit of the caller's object meanwhile would be stored unchecked.
+    const plan: PutPlan = {
+      ...options,
+      ...(options.metadata !== undefined ? { metadata: { ...options.metadata } } : {}),
+      expiry: storedExpiryOf(options, this.clock()),
+      ended: this.invocationCheck(key),
+    };
     // A lone surrogate has no UTF-8 form: TextEncoder would store U+FFFD in its place, a body other
     // than the one given, answered as stored. Refused as a key with one is.
     if (typeof body === 'string' && !body.isWellFormed()) {

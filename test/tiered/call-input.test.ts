@@ -156,6 +156,26 @@ describe('metadata is a plain object of strings, or refused', () => {
     }
   });
 
+  test.each([
+    ['a large put', LARGE, undefined],
+    ['a small put over a large object', SMALL, LARGE],
+  ])(
+    '%s: metadata edited while the put is in flight is stored as it was given and checked, never the edit',
+    async (_label, size, before) => {
+      // The put checked the metadata at its call, then read it again after its first request (the
+      // upload's headers, the commit's item): an edit made meanwhile (a caller's shared object, a
+      // request handler reusing it) was stored unchecked, a value no read understands.
+      const key = `metadata/edited-${size}`;
+      if (before !== undefined) await w.store.put(key, randomBody(before));
+      const metadata: Record<string, unknown> = { owner: 'bob' };
+      const put = w.store.put(key, randomBody(size), { metadata: metadata as Record<string, string> });
+      metadata.owner = 'eve';
+      metadata.count = 7;
+      await put;
+      expect((await w.store.head(key))?.metadata).toEqual({ owner: 'bob' });
+    },
+  );
+
   test("options and metadata made in another realm (a vm context; Jest's globals) are plain objects all the same", async () => {
     const options = runInNewContext('({ metadata: { owner: "z" } })') as { metadata: Record<string, string> };
     await w.store.put('metadata/other-realm', randomBody(SMALL), options);

@@ -136,6 +136,21 @@ describe('an item the configured attribute names do not describe', () => {
     await expect(w.store.head(key)).rejects.toBeInstanceOf(CorruptItemError);
   });
 
+  test('head answers what get does for a blob outside the prefix: CorruptItemError, never a 200 of its size', async () => {
+    // An item whose blob lies outside `<prefix>/` (written under another prefix, or corrupt): every
+    // read of its body refuses it (LtBucket.assertOwned) before any S3 request, while head answered
+    // the object, 40 KiB stored as a blob, from the item alone: a HEAD 200 for a GET's 500.
+    const key = 'foreign/outside';
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ key, version: 7, size: 40 * KiB, blob: `elsewhere/${encodeObjectId(key)}/x`, createdAt: now, updatedAt: now }),
+      }),
+    );
+    await expect(w.store.get(key)).rejects.toBeInstanceOf(CorruptItemError);
+    await expect(w.store.head(key)).rejects.toBeInstanceOf(CorruptItemError);
+  });
+
   test('an empty object written by this store is still an empty object', async () => {
     await w.store.put('foreign/empty', new Uint8Array(0));
     const got = await w.store.get('foreign/empty');

@@ -6,6 +6,7 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
+import { addInsideRetryLoop } from '../../lib/aws/retry-loop.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { BlobMissingError, ValidationError, VersionConflictError } from '../../lib/errors.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
@@ -588,6 +589,51 @@ describe('read of a tombstone whose blob is replaced under it', () => {
       }
     });
   }
+
+  test('getStreamOrUrl with consistentReads false: the URL names the blob a consistent read shows, never one a stale read named', async () => {
+    // An eventually consistent read may answer the item as it was before an overwrite, whose settle
+    // deleted that blob. A stream follows the pointer (a consistent re-read); a URL is followed by
+    // its holder, who got a 403/404 from S3 for an object that exists.
+    const key = 'reread/stale-url';
+    await w.store.put(key, randomBody(LARGE));
+    const dynamodb = createDynamoDBClient();
+    const s3 = createS3Client();
+    let capture = false;
+    let stale: unknown;
+    // The next eventually consistent GetItem after a capture is answered with the captured answer.
+    type Args = { readonly input: { readonly ConsistentRead?: boolean } };
+    const staleRead = (next: (args: Args) => Promise<unknown>, context: { readonly commandName?: string }) => async (args: Args) => {
+      if (context.commandName !== 'GetItemCommand') return next(args);
+      if (args.input.ConsistentRead === false && stale !== undefined) {
+        const answer = stale;
+        stale = undefined;
+        return answer;
+      }
+      const answer = await next(args);
+      if (capture) [capture, stale] = [false, answer];
+      return answer;
+    };
+    addInsideRetryLoop(dynamodb.middlewareStack, 'testStaleRead', staleRead);
+    const changeLog = new DynamoChangeLog({ config: fx.config, dynamodb, renewInBackground: false });
+    const store = new TieredStore({ config: fx.config, changeLog, dynamodb, s3, consistentReads: false });
+    try {
+      capture = true;
+      await store.head(key); // the item as it is now: the stale answer of the read below
+      const newer = randomBody(LARGE);
+      const { version } = await w.store.put(key, newer); // its settle deletes the blob the stale item names
+      const result = await store.getStreamOrUrl(key, { maxBytes: 1024 });
+      expect(stale).toBeUndefined(); // the stale answer was given
+      expect(result).toMatchObject({ version });
+      const answer = await fetch(String((result as { url?: string }).url));
+      const bytes = new Uint8Array(await answer.arrayBuffer());
+      expect(answer.status).toBe(200);
+      expect(sameBytes(bytes, newer)).toBe(true);
+    } finally {
+      changeLog.close();
+      dynamodb.destroy();
+      s3.destroy();
+    }
+  });
 
   test('a blob missing while HV still points at it: one re-read, then BlobMissingError', async () => {
     const key = 'reread/missing';
