@@ -208,7 +208,10 @@ export class UploadSessions {
     assertObjectKey(key);
     assertContentType(options.contentType);
     assertMetadata(options.metadata);
-    const { size, ifVersion } = options;
+    // The metadata checked is the metadata stored: a copy, taken before the ifVersion read's await
+    // (an edit of the caller's object meanwhile was stored unchecked, a session no read understands).
+    const metadata = options.metadata !== undefined ? { ...options.metadata } : undefined;
+    const { size, ifVersion, contentType } = options;
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0 || size > MAX_OBJECT_SIZE)) {
       throw new ValidationError(`size must be an integer in 0..${MAX_OBJECT_SIZE}`, 'size');
     }
@@ -244,8 +247,8 @@ export class UploadSessions {
       createdAt: now,
       expiresAt,
       ...(size !== undefined ? { size } : {}),
-      ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
-      ...(options.metadata !== undefined ? { metadata: { ...options.metadata } } : {}),
+      ...(contentType !== undefined ? { contentType } : {}),
+      ...(metadata !== undefined ? { metadata } : {}),
       ...(ifVersion !== undefined ? { ifVersion } : {}),
       ...(expiry !== undefined ? { expiry } : {}),
     };

@@ -18,6 +18,7 @@ import { ValidationError } from '../../lib/errors.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, makeWriter, randomBody, rawValue, sameBytes, snapshot, type Writer } from './harness.js';
+import { uploadParts } from './upload-session-client.js';
 
 let fx: Fixture;
 let w: Writer;
@@ -175,6 +176,21 @@ describe('metadata is a plain object of strings, or refused', () => {
       expect((await w.store.head(key))?.metadata).toEqual({ owner: 'bob' });
     },
   );
+
+  test('createUpload: metadata edited while the session is created (an ifVersion read in flight) is stored as it was given, never the edit', async () => {
+    // The session checked the metadata at its call and copied it after the ifVersion read: an edit
+    // made meanwhile was stored unchecked, and the object the complete commits held it.
+    const key = 'metadata/edited-session';
+    const { version } = await w.store.put(key, randomBody(SMALL));
+    const metadata: Record<string, unknown> = { owner: 'bob' };
+    const created = w.store.createUpload(key, { ifVersion: version, metadata: metadata as Record<string, string> });
+    metadata.owner = 'eve';
+    metadata.count = 7;
+    const { uploadId } = await created;
+    const body = randomBody(SMALL);
+    await w.store.completeUpload(uploadId, await uploadParts(w.store, uploadId, body, 5 * 1024 * KiB));
+    expect((await w.store.head(key))?.metadata).toEqual({ owner: 'bob' });
+  });
 
   test("options and metadata made in another realm (a vm context; Jest's globals) are plain objects all the same", async () => {
     const options = runInNewContext('({ metadata: { owner: "z" } })') as { metadata: Record<string, string> };
