@@ -14,6 +14,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CONFIG_ENV, loadConfig } from '../lib/config.js';
+import { ConfigError } from '../lib/errors.js';
 import { METRICS_DEPLOYMENT_DIMENSION, METRICS_DEPLOYMENT_ENV } from '../lib/handlers/names.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { BUNDLE_BANNER, BUNDLE_TARGET, type HandlerName } from './bundling.js';
@@ -80,19 +81,27 @@ export function literalVariables(environment: Readonly<Record<string, string>>):
  * `TIERLOG_REPLACED_BLOB_CLEANUP`) whose literal value the function's `loadConfig` refuses at
  * its init: every invocation would fail on it (`TIERLOG_REPLACED_BLOB_CLEANUP=Stream`, a
  * `TIERLOG_HV_ATTRIBUTES` that is no JSON object of names, a blank table name). Every tierlog
- * handler reads the configuration. A variable left unset, or a token (resolved only at deploy),
- * is not judged here.
+ * handler reads the configuration. The table and bucket names have no default: one left unset is
+ * refused too. An optional variable left unset (its default holds), or a token (resolved only at
+ * deploy), is not judged here.
  *
  * @throws ConfigError naming the variable.
  */
 export function checkConfigVariables(environment: Readonly<Record<string, string>>): void {
   const literal = literalVariables(environment);
-  const read: Record<string, string> = {
-    // Stand-ins for the names not known at synth: only the variables set literally are judged.
-    [CONFIG_ENV.changeLogTable]: 'placeholder',
-    [CONFIG_ENV.objectsTable]: 'placeholder',
-    [CONFIG_ENV.bucket]: 'placeholder',
-  };
+  const read: Record<string, string> = {};
+  for (const variable of [CONFIG_ENV.changeLogTable, CONFIG_ENV.objectsTable, CONFIG_ENV.bucket]) {
+    const value = environment[variable];
+    if (value === undefined) {
+      // Required, with no default: the function's loadConfig refuses every invocation without it.
+      throw new ConfigError(
+        `${variable} is not set in the function's environment: its loadConfig refuses it at init, on every invocation (give the names of the store its resources grant on, e.g. Tierlog.writerEnvironment)`,
+        variable,
+      );
+    }
+    // A stand-in for a name not known at synth (a token, resolved at deploy).
+    if (Token.isUnresolved(value)) read[variable] = 'placeholder';
+  }
   for (const variable of Object.values(CONFIG_ENV)) {
     const value = literal[variable];
     if (value !== undefined) read[variable] = value;

@@ -76,6 +76,9 @@ const OPERATOR_READ_ONLY: readonly RolePermission[] = [
   { action: 'dynamodb:GetItem', resource: 'changeLogTable', calls: ['GetItem'] },
   { action: 'dynamodb:Scan', resource: 'changeLogTable', calls: ['Scan'] },
   { action: 'dynamodb:BatchGetItem', resource: 'objectsTable', calls: ['BatchGetItem'] },
+  // `tierlog inspect` of an instance with entries samples the objects table's pointers to check it
+  // is the bucket's store before judging them, as `tierlog sweep` does (store-binding.ts).
+  { action: 'dynamodb:Scan', resource: 'objectsTable', calls: ['Scan'] },
   { action: 's3:ListBucket', resource: 'prefixListing', calls: ['ListObjectsV2'] },
 ];
 
@@ -107,9 +110,6 @@ export const ROLE_PERMISSIONS: Readonly<Record<TierlogRole, readonly RolePermiss
     // A batch of one key is a DeleteObject.
     { action: 's3:DeleteObject', resource: 'prefixObjects', calls: ['DeleteObject', 'DeleteObjects'] },
     { action: 'dynamodb:DeleteItem', resource: 'objectsTable', calls: ['DeleteItem'] },
-    // `tierlog sweep` first reads one page of the objects table to check its attribute names;
-    // `audit --delete` samples its pointers to check it is the bucket's store (store-binding.ts).
-    { action: 'dynamodb:Scan', resource: 'objectsTable', calls: ['Scan'] },
   ]),
 };
 

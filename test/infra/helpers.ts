@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { TierlogStack } from '../../infra/stack.js';
+import { CONFIG_ENV } from '../../lib/config.js';
 import type { TierlogProps } from '../../infra/tierlog.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -96,4 +97,20 @@ export function statementsOfRole(template: Template, roleId: string): Statement[
 /** `Action` as a sorted array. */
 export function actions(statement: Statement): string[] {
   return (Array.isArray(statement.Action) ? statement.Action : [statement.Action]).slice().sort();
+}
+
+/**
+ * The variables that name a store's tables and bucket, from the resources a part grants on: what a
+ * part's function must be given (its `loadConfig` has no default for them).
+ */
+export function storeNames(r: {
+  readonly changeLogTable: { readonly tableName: string };
+  readonly objectsTable: { readonly tableName: string };
+  readonly bucket: { readonly bucketName: string };
+}): Record<string, string> {
+  return {
+    [CONFIG_ENV.changeLogTable]: r.changeLogTable.tableName,
+    [CONFIG_ENV.objectsTable]: r.objectsTable.tableName,
+    [CONFIG_ENV.bucket]: r.bucket.bucketName,
+  };
 }

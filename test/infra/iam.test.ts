@@ -177,6 +177,10 @@ describe('what each entry point calls', () => {
     expect(listings.map((c) => c.input.Prefix)).toEqual(expect.arrayContaining([`${fx.config.prefix}/`]));
     expect(listings.some((c) => c.input.Prefix !== `${fx.config.prefix}/`)).toBe(true);
     expect([...names(ENTRY_POINTS.auditDelete)]).toEqual(expect.arrayContaining(['ListObjectsV2', 'BatchGetItem', 'DeleteObjects']));
+    // Inspect judges an instance's entries as the sweeper does, after checking the objects table is
+    // the bucket's store (a Scan of it): an instance that is not there would record a GetItem alone.
+    expect([...names(ENTRY_POINTS.inspect)]).toEqual(expect.arrayContaining(['GetItem', 'Scan', 'BatchGetItem', 'ListObjectsV2']));
+    expect(recorder.of(ENTRY_POINTS.inspect).some((c) => c.command === 'Scan' && c.input.TableName === fx.config.objectsTable)).toBe(true);
     for (const e of Object.values(ENTRY_POINTS)) expect(recorder.of(e).length, e).toBeGreaterThan(0);
   });
 

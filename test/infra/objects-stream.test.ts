@@ -23,6 +23,7 @@ import {
   statementsOfRole,
   tierlogTemplate,
   userStack,
+  storeNames,
 } from './helpers.js';
 
 afterAll(cleanOutdirs);
@@ -234,9 +235,9 @@ describe('objectsStreamTuning', () => {
 
   it('refuses, used on its own, a timeout the default margin (5 s) would leave no batch time in', () => {
     const { stack, resources } = standaloneResources();
-    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {}, timeout: Duration.seconds(5) })).toThrow(
-      /the default objectsStreamTuning\.deadlineMargin \(5 seconds\) must be below the function's timeout \(5 seconds\)/,
-    );
+    expect(
+      () => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: storeNames(resources), timeout: Duration.seconds(5) }),
+    ).toThrow(/the default objectsStreamTuning\.deadlineMargin \(5 seconds\) must be below the function's timeout \(5 seconds\)/);
   });
 
   it("refuses, used on its own, tuning set in the environment it is given as it refuses the props': the function reads the variables", () => {
@@ -244,7 +245,11 @@ describe('objectsStreamTuning', () => {
     // there was read by the function and checked by nothing at synth.
     const build = (environment: Record<string, string>, tuning?: { deadlineMargin: Duration }) => {
       const { stack, resources } = standaloneResources();
-      return new ObjectsStreamCleanup(stack, 'Stream', { resources, environment, ...(tuning ? { tuning } : {}) });
+      return new ObjectsStreamCleanup(stack, 'Stream', {
+        resources,
+        environment: { ...storeNames(resources), ...environment },
+        ...(tuning ? { tuning } : {}),
+      });
     };
     expect(() => build({ TIERLOG_STREAM_DEADLINE_MARGIN_MS: '90000' })).toThrow(
       /TIERLOG_STREAM_DEADLINE_MARGIN_MS \(1 minute 30 seconds\) must be below the function's timeout \(1 minute\)/,
@@ -265,7 +270,7 @@ describe('objectsStreamTuning', () => {
     [{ retryAttempts: 1.5 }, /retryAttempts must be an integer in 0\.\.10000/],
   ])('refuses, used on its own, a mapping setting %o at synth (it failed the deploy, or retried without bound)', (mapping, message) => {
     const { stack, resources } = standaloneResources();
-    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {}, ...mapping })).toThrow(message);
+    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: storeNames(resources), ...mapping })).toThrow(message);
   });
 
   it('takes the bounds of batchSize and retryAttempts', () => {
@@ -274,7 +279,7 @@ describe('objectsStreamTuning', () => {
       { batchSize: 10_000, retryAttempts: 10_000 },
     ]) {
       const { stack, resources } = standaloneResources();
-      new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {}, ...mapping });
+      new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: storeNames(resources), ...mapping });
       const [, esm] = onlyResource(Template.fromStack(stack), 'AWS::Lambda::EventSourceMapping');
       expect(esm.Properties).toMatchObject({ BatchSize: mapping.batchSize, MaximumRetryAttempts: mapping.retryAttempts });
     }
@@ -314,7 +319,7 @@ describe("ObjectsStreamCleanup used on its own: the objects table's stream must 
     'refuses a table of this app whose stream is %s',
     (view) => {
       const { stack, resources } = standaloneResources(view);
-      expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {} })).toThrow(
+      expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: storeNames(resources) })).toThrow(
         new RegExp(`objects table's stream must carry old images \\(OLD_IMAGE or NEW_AND_OLD_IMAGES\\), not ${view}`),
       );
     },
@@ -326,14 +331,18 @@ describe("ObjectsStreamCleanup used on its own: the objects table's stream must 
       partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
       stream: dynamodb.StreamViewType.NEW_IMAGE,
     });
-    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources: { ...resources, objectsTable }, environment: {} })).toThrow(
-      /must carry old images .*not NEW_IMAGE/,
-    );
+    expect(
+      () =>
+        new ObjectsStreamCleanup(stack, 'Stream', {
+          resources: { ...resources, objectsTable },
+          environment: storeNames({ ...resources, objectsTable }),
+        }),
+    ).toThrow(/must carry old images .*not NEW_IMAGE/);
   });
 
   it.each([dynamodb.StreamViewType.OLD_IMAGE, dynamodb.StreamViewType.NEW_AND_OLD_IMAGES])('takes %s', (view) => {
     const { stack, resources } = standaloneResources(view);
-    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {} })).not.toThrow();
+    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: storeNames(resources) })).not.toThrow();
   });
 
   it('refuses a table of this app with a replica in another region, as the Tierlog construct does (its consistent re-read holds in one region)', () => {
@@ -341,7 +350,7 @@ describe("ObjectsStreamCleanup used on its own: the objects table's stream must 
       const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
       const changeLogTable = new dynamodb.TableV2(stack, 'Log', { partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING } });
       const resources = { changeLogTable, objectsTable: build(stack), bucket: new s3.Bucket(stack, 'Bucket'), prefix: 'blobs' };
-      return new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: {} });
+      return new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: storeNames(resources) });
     };
     const v2 = (replicas: dynamodb.ReplicaTableProps[]) => (stack: Stack) =>
       new dynamodb.TableV2(stack, 'Objects', {
@@ -377,7 +386,7 @@ describe("ObjectsStreamCleanup used on its own: the objects table's stream must 
           ...(timeToLiveAttribute !== undefined ? { timeToLiveAttribute } : {}),
         });
         const resources = { changeLogTable: table('Log'), objectsTable, bucket: new s3.Bucket(stack, 'Bucket'), prefix: 'blobs' };
-        return new ObjectsStreamCleanup(stack, 'Stream', { resources, environment });
+        return new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: { ...storeNames(resources), ...environment } });
       };
     expect(withTtl(undefined)).toThrow(/objects table's TTL must be on "expiresAt" .*not off/);
     expect(withTtl('ttl')).toThrow(/objects table's TTL must be on "expiresAt" .*not "ttl"/);
@@ -393,7 +402,13 @@ describe("ObjectsStreamCleanup used on its own: the objects table's stream must 
       tableName: 'objects',
       tableStreamArn: 'arn:aws:dynamodb:us-east-1:111111111111:table/objects/stream/2026-01-01T00:00:00.000',
     });
-    expect(() => new ObjectsStreamCleanup(stack, 'Stream', { resources: { ...resources, objectsTable }, environment: {} })).not.toThrow();
+    expect(
+      () =>
+        new ObjectsStreamCleanup(stack, 'Stream', {
+          resources: { ...resources, objectsTable },
+          environment: storeNames({ ...resources, objectsTable }),
+        }),
+    ).not.toThrow();
   });
 });
 
@@ -411,7 +426,7 @@ describe('ObjectsStreamCleanup used on its own: the event filter reads the blob 
       props.hvAttributes !== undefined ? { [CONFIG_ENV.hvAttributes]: JSON.stringify(props.hvAttributes) } : {};
     new ObjectsStreamCleanup(stack, 'Stream', {
       resources,
-      environment,
+      environment: { ...storeNames(resources), ...environment },
       ...(props.blobAttribute !== undefined ? { blobAttribute: props.blobAttribute } : {}),
     });
     const [, mapping] = onlyResource(Template.fromStack(stack), 'AWS::Lambda::EventSourceMapping');

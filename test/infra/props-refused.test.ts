@@ -366,6 +366,22 @@ describe('the parts used on their own: the grants (resources) and the configurat
       }
     });
 
+    it(`${part}: a table or bucket name left out of its environment is refused at synth, naming the variable`, () => {
+      // The function's loadConfig has no default for them: it refused every invocation at init,
+      // while the part synthesized and deployed (an environment built by hand, a name forgotten).
+      for (const variable of [CONFIG_ENV.changeLogTable, CONFIG_ENV.objectsTable, CONFIG_ENV.bucket]) {
+        const x = setup();
+        const { [variable]: _, ...environment } = x.env();
+        expect(() => make(x.stack, x.resources, environment), variable).toThrow(
+          expect.objectContaining({
+            name: 'ConfigError',
+            setting: variable,
+            message: expect.stringMatching(/is not set in the function's environment/),
+          }),
+        );
+      }
+    });
+
     it(`${part}: the same store, or a name known on one side only, is taken`, () => {
       const x = setup();
       expect(() => make(x.stack, x.resources, x.env())).not.toThrow();

@@ -7,7 +7,7 @@ import { CONFIG_ENV } from '../../lib/config.js';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { shardsOfSchedule, TierlogSweeper } from '../../infra/sweeper.js';
-import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
+import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, storeNames, tierlogTemplate, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -330,7 +330,12 @@ describe('TierlogSweeper used on its own: tuning set in the environment it is gi
    */
   const build = (environment: Record<string, string>, tuning?: { deadlineMargin: Duration }) => {
     const { stack, resources } = stackWithResources();
-    return new TierlogSweeper(stack, 'Sweeper', { resources, environment, leaseShards: 4, ...(tuning ? { tuning } : {}) });
+    return new TierlogSweeper(stack, 'Sweeper', {
+      resources,
+      environment: { ...storeNames(resources), ...environment },
+      leaseShards: 4,
+      ...(tuning ? { tuning } : {}),
+    });
   };
 
   it('is refused at synth as the prop is, naming the variable', () => {
@@ -371,7 +376,12 @@ describe('TierlogSweeper used on its own: leaseShards and the TIERLOG_LEASE_SHAR
    */
   const build = (environment: Record<string, string>, leaseShards: number, parallelism = 2) => {
     const { stack, resources } = stackWithResources();
-    return new TierlogSweeper(stack, 'Sweeper', { resources, environment, leaseShards, parallelism });
+    return new TierlogSweeper(stack, 'Sweeper', {
+      resources,
+      environment: { ...storeNames(resources), ...environment },
+      leaseShards,
+      parallelism,
+    });
   };
 
   it('a leaseShards other than the function reads is refused at synth, naming both', () => {
