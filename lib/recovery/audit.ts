@@ -748,8 +748,8 @@ export async function blobsOfOtherObjects(dynamodb: DynamoDBClient, hv: HvTable,
 
 /**
  * {@link checkStoreBinding}, as both audits take it (the listing audit and the snapshot audit's
- * re-verification, with or without `delete`); a sample the caller may not take (a read-only operator's role is not
- * granted a Scan of the objects table) decides nothing: `undecided`, so no blob is called an orphan
+ * re-verification, with or without `delete`); a sample the caller may not take (a role of the
+ * user's own without a Scan of the objects table; tierlog's read-only operator grant has it) decides nothing: `undecided`, so no blob is called an orphan
  * and nothing is deleted on it. Refused credentials (an expired token) are thrown: they say nothing
  * of the grant, and the run cannot go on.
  */
