@@ -168,7 +168,8 @@ export interface TierlogFunctionProps extends TierlogFunctionOptions {
   /**
    * Variables besides the Powertools and Node.js ones (the tierlog configuration): the function's
    * service, namespace, `POWERTOOLS_METRICS_DISABLED` and `POWERTOOLS_DEV` (both false: the alarms
-   * watch its metrics, which CloudWatch reads from its stdout) are set over any given here.
+   * watch its metrics, which CloudWatch reads from its stdout) are set over any given here; a
+   * `NODE_OPTIONS` given is kept, `--enable-source-maps` added to it.
    */
   readonly environment: Record<string, string>;
   /**
@@ -202,6 +203,14 @@ export interface TierlogFunctionProps extends TierlogFunctionOptions {
    * @default Duration.hours(6) (Lambda's default)
    */
   readonly maxEventAge?: Duration;
+}
+
+/** `NODE_OPTIONS` with `--enable-source-maps` added to those given (once). */
+function nodeOptionsWithSourceMaps(given: string | undefined): string {
+  const flag = '--enable-source-maps';
+  if (given === undefined || given.trim() === '') return flag;
+  if (!Token.isUnresolved(given) && given.split(/\s+/).includes(flag)) return given;
+  return `${given} ${flag}`;
 }
 
 /** A bundled tierlog handler with its own execution role and log group. */
@@ -267,8 +276,9 @@ export class TierlogFunction extends Construct {
         // extracts no metric from them): the alarms on the functions' metrics would be blind.
         POWERTOOLS_METRICS_DISABLED: 'false',
         POWERTOOLS_DEV: 'false',
-        // Without it stack traces stay minified.
-        NODE_OPTIONS: '--enable-source-maps',
+        // Without it stack traces stay minified. Beside the options given (a heap size, a preload),
+        // which it replaced in silence.
+        NODE_OPTIONS: nodeOptionsWithSourceMaps(props.environment.NODE_OPTIONS),
       },
     };
     const prebuilt = (props.bundleAwsSdk ?? true) ? prebuiltHandler(props.handler) : undefined;

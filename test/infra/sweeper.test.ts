@@ -1,6 +1,6 @@
 import { METRICS_DEPLOYMENT_ENV } from '../../lib/handlers/names.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Duration, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { CONFIG_ENV } from '../../lib/config.js';
@@ -359,6 +359,20 @@ describe('TierlogSweeper used on its own: tuning set in the environment it is gi
     );
     // Blank is unset, as the function reads it.
     expect(() => build({ TIERLOG_UNSAFE_SHORT_WINDOWS: '' })).not.toThrow();
+  });
+
+  it('keeps the NODE_OPTIONS it is given, with source maps beside them (they were replaced: a heap size or a preload lost in silence)', () => {
+    const variables = (sweeper: TierlogSweeper) =>
+      (
+        Stack.of(sweeper).resolve((sweeper.function.node.defaultChild as lambda.CfnFunction).environment) as {
+          variables: Record<string, string>;
+        }
+      ).variables;
+    expect(variables(build({ NODE_OPTIONS: '--max-old-space-size=384' })).NODE_OPTIONS).toBe(
+      '--max-old-space-size=384 --enable-source-maps',
+    );
+    expect(variables(build({ NODE_OPTIONS: '--enable-source-maps' })).NODE_OPTIONS).toBe('--enable-source-maps');
+    expect(variables(build({})).NODE_OPTIONS).toBe('--enable-source-maps');
   });
 
   it('is among the variables the CLI is given to judge as this sweeper does', () => {
