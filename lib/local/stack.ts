@@ -391,9 +391,13 @@ async function waitForDynamoDb(child: ChildProcess, endpoint: string, deadline: 
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.slice(-500)}`))),
-  );
+  const exited = new Promise<never>((_, reject) => {
+    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.slice(-500)}`)));
+    // A shell that cannot be spawned (no `sh` on PATH, EMFILE, EAGAIN) emits 'error' and no
+    // 'exit': unheard, it was an uncaught exception that ended this process, and the start
+    // waited out its timeout. Heard for the child's whole life.
+    child.on('error', (err) => reject(new Error(`could not be run: ${err.message}`)));
+  });
   exited.catch(() => {});
   // The deadline holds for a request too: a server that takes the connection and never answers
   // (a JVM hung at start-up) held the probe's request, and so the start, for ever.
@@ -462,6 +466,12 @@ async function startS3Server(readyTimeoutMs: number): Promise<Started> {
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new TierlogError(`S3 server exited with ${code}: ${err.slice(-500)}`));
+    });
+    // Not spawned (EMFILE, EAGAIN): 'error' and no 'exit', an uncaught exception unheard. Heard for
+    // the child's whole life.
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new TierlogError(`S3 server could not be run: ${e.message}`, { cause: e }));
     });
   }).catch(async (err: unknown) => {
     // Not ready in time, or an answer it cannot read: the process may still run.

@@ -277,6 +277,34 @@ describe('startLocalStack', () => {
     expect(await leftRunning(before)).toEqual([]);
   });
 
+  it('a server that cannot be spawned (no sh on PATH, as on Windows; EMFILE, EAGAIN) fails the start with its error at once, not an uncaught exception', async () => {
+    const before = descendants();
+    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+    // A PATH with java (it passes the version check) and no sh: DynamoDB Local's shell cannot be spawned.
+    writeFileSync(join(bin, 'java'), `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\nexit 1\n`);
+    chmodSync(join(bin, 'java'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = bin;
+    const uncaught: unknown[] = [];
+    const record = (err: unknown): void => {
+      uncaught.push(err);
+    };
+    // Vitest's own handler reports such an error after the test: this one sees it in the test.
+    process.prependListener('uncaughtException', record);
+    try {
+      const started = Date.now();
+      const error = await startLocalStack({ exportEnv: false, readyTimeoutMs: 20_000 }).catch((err: unknown) => err);
+      expect(uncaught.map(String)).toEqual([]);
+      expect(String(error)).toMatch(/DynamoDB Local did not start: .*spawn sh ENOENT/);
+      expect(Date.now() - started, 'not the whole readyTimeoutMs').toBeLessThan(15_000);
+    } finally {
+      process.env.PATH = saved;
+      process.off('uncaughtException', record);
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  }, 60_000);
+
   it('readyTimeoutMs bounds the whole start: a DynamoDB Local that never answers is not started again for another timeout', async () => {
     const before = descendants();
     const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
