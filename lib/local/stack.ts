@@ -71,7 +71,8 @@ export interface LocalStackOptions {
    * Called when a server exits before `stop()`: every request after that point fails to connect,
    * and the line written here (by default to this process's stderr) says which server went, with
    * its exit code and the end of its own stderr (a JVM's out-of-memory error, a stack trace).
-   * One that throws is a process warning, never an exception of this process.
+   * One that throws is a process warning, never an exception of this process. A server that exits
+   * before the start resolves (the one ready first, while the other starts) fails the start instead.
    */
   readonly onUnexpectedExit?: (message: string) => void;
 }
@@ -166,6 +167,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const failed = started.find((result) => result.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
     const [dynamo, s3] = started.map((result) => (result as PromiseFulfilledResult<Started>).value) as [Started, Started];
+    // One ready first may have gone while the other started (its exit is behind us: watchExit would
+    // never hear it). The stack was handed over with a dead server, unreported, every request to it
+    // refused from the first.
+    for (const [name, server] of [
+      ['DynamoDB Local', dynamo],
+      ['S3 server', s3],
+    ] as const) {
+      const { exitCode, signalCode } = server.child;
+      if (exitCode !== null || signalCode !== null) {
+        throw new TierlogError(
+          `${name} exited with ${signalCode !== null ? `signal ${signalCode}` : exitCode} while the stack was starting: ${server.stderrTail().trim()}`,
+        );
+      }
+    }
     const report = options.onUnexpectedExit ?? ((message: string) => process.stderr.write(`${message}\n`));
     watchExit('DynamoDB Local', dynamo.child, () => stopped, report);
     watchExit('S3 server', s3.child, () => stopped, report);
@@ -274,6 +289,8 @@ interface Started {
   readonly endpoint: string;
   /** The S3 server's data directory. */
   readonly directory?: string;
+  /** The end of what the server has written to stderr. */
+  readonly stderrTail: () => string;
 }
 
 /**
@@ -314,8 +331,8 @@ async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
     );
     const endpoint = `http://127.0.0.1:${port}`;
     try {
-      await waitForDynamoDb(child, endpoint, deadline, readyTimeoutMs);
-      return { child, endpoint };
+      const stderrTail = await waitForDynamoDb(child, endpoint, deadline, readyTimeoutMs);
+      return { child, endpoint, stderrTail };
     } catch (err) {
       lastError = err;
       await endChild(child);
@@ -385,8 +402,11 @@ function findDynamoDbLocalDir(): string {
   return join(libDir, folder);
 }
 
-/** Polls DynamoDB Local until it answers, it exits, or `deadline` (the start's, `timeoutMs` after it began) has passed. */
-async function waitForDynamoDb(child: ChildProcess, endpoint: string, deadline: number, timeoutMs: number): Promise<void> {
+/**
+ * Polls DynamoDB Local until it answers, it exits, or `deadline` (the start's, `timeoutMs` after it
+ * began) has passed. Resolves with what reads the end of its stderr.
+ */
+async function waitForDynamoDb(child: ChildProcess, endpoint: string, deadline: number, timeoutMs: number): Promise<() => string> {
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -426,7 +446,7 @@ async function waitForDynamoDb(child: ChildProcess, endpoint: string, deadline: 
         exited,
         timedOut,
       ]);
-      if (answered) return;
+      if (answered) return () => stderr.slice(-500);
       await Promise.race([sleep(100), exited, timedOut]);
     }
     throw new Error(`no answer within ${timeoutMs} ms`);
@@ -446,9 +466,9 @@ async function startS3Server(readyTimeoutMs: number): Promise<Started> {
   const child = spawn(process.execPath, ['--openssl-legacy-provider', join(here, 's3-server-process.mjs'), join(tmpdir(), 'tierlog-s3-')], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  let err = '';
   const ready = await new Promise<{ port: number; directory: string }>((resolve, reject) => {
     let out = '';
-    let err = '';
     const timer = setTimeout(() => reject(new TierlogError('S3 server did not start in time')), readyTimeoutMs);
     child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -478,7 +498,7 @@ async function startS3Server(readyTimeoutMs: number): Promise<Started> {
     await endChild(child);
     throw err;
   });
-  return { child, endpoint: `http://127.0.0.1:${ready.port}`, directory: ready.directory };
+  return { child, endpoint: `http://127.0.0.1:${ready.port}`, directory: ready.directory, stderrTail: () => err.slice(-500) };
 }
 
 /**

@@ -175,6 +175,35 @@ describe('startLocalStack', () => {
     }
   });
 
+  it('a server that exits once ready, while the other is still starting, fails the start: no stack is handed over with a dead server and no report', async () => {
+    const before = descendants();
+    const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+    // The S3 server (a Node.js process) loaded with this: it says it is ready, then fails at once,
+    // before DynamoDB Local (a JVM, seconds to start) answers.
+    writeFileSync(
+      join(temp, 'gone-once-ready.cjs'),
+      `const write = process.stdout.write.bind(process.stdout);
+      process.stdout.write = (chunk, ...rest) => {
+        const done = write(chunk, ...rest);
+        if (String(chunk).includes('"port"')) { process.stderr.write('gone (test)\\n'); process.exit(5); }
+        return done;
+      };\n`,
+    );
+    const reports: string[] = [];
+    await withEnvIn(temp, { NODE_OPTIONS: `--require=${join(temp, 'gone-once-ready.cjs')}` }, async () => {
+      const started = await startLocalStack({ exportEnv: false, onUnexpectedExit: (message) => reports.push(message) }).then(
+        async (stack) => {
+          await stack.stop();
+          return 'started';
+        },
+        (err: unknown) => String(err),
+      );
+      expect(started).toMatch(/S3 server exited with 5 while the stack was starting: gone \(test\)/);
+    });
+    expect(reports).toEqual([]);
+    expect(await leftRunning(before)).toEqual([]);
+  });
+
   it('a server that exits while in use is reported with its exit code and what it last wrote to stderr', async () => {
     const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
     // The S3 server (a Node.js process) loaded with this: on SIGUSR2 it fails as a server does, a message then an exit code.
