@@ -308,7 +308,10 @@ async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
     // The shell keeps java tied to our stdin: when this process goes (even by SIGKILL) the
     // pipe closes, `cat` returns, and java is killed.
     // (A background job's stdin is /dev/null in sh, hence the explicit fd 3.)
-    const script = 'exec 3<&0; java "$@" </dev/null & j=$!; { cat <&3 >/dev/null; kill $j 2>/dev/null; } & wait $j';
+    // A java that outlives that SIGTERM (a shutdown that hangs) is killed when the shell is ended
+    // (endChild's SIGTERM): the shell went, and the JVM, no longer ours, kept its port for good.
+    const script =
+      'exec 3<&0; java "$@" </dev/null & j=$!; trap \'kill -9 $j 2>/dev/null; exit 143\' TERM; { cat <&3 >/dev/null; kill $j 2>/dev/null; } & wait $j';
     const child = spawn(
       'sh',
       [

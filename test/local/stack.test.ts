@@ -334,6 +334,43 @@ describe('startLocalStack', () => {
     expect(await leftRunning(before)).toEqual([]);
   }, 60_000);
 
+  it('stop() ends a DynamoDB Local that ignores SIGTERM (a JVM whose shutdown hangs): nothing left running on its port', async () => {
+    const before = descendants();
+    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+    // It passes the version check, then answers ListTables on the port it is given (the last
+    // argument) as DynamoDB Local does, and ignores SIGTERM.
+    writeFileSync(
+      join(bin, 'java'),
+      `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\n` +
+        `echo $$ > '${join(bin, 'pid')}'\nfor port; do :; done\nexec '${process.execPath}' -e "process.on('SIGTERM', () => {}); require('http').createServer((q, s) => { s.setHeader('content-type', 'application/x-amz-json-1.0'); s.end('{\\"TableNames\\":[]}'); }).listen(Number(process.argv[1]), '127.0.0.1')" "$port"\n`,
+    );
+    chmodSync(join(bin, 'java'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    let pid = 0;
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      const stack = await startLocalStack({ exportEnv: false, readyTimeoutMs: 20_000 });
+      pid = Number(readFileSync(join(bin, 'pid'), 'utf8'));
+      await stack.stop();
+      // Its shell is ended by stop(): the server under it, no longer this process's descendant, was left.
+      for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(alive(), 'the server under the shell is gone').toBe(false);
+    } finally {
+      if (pid > 0 && alive()) process.kill(pid, 'SIGKILL');
+      process.env.PATH = saved;
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  }, 60_000);
+
   it('readyTimeoutMs bounds the whole start: a DynamoDB Local that never answers is not started again for another timeout', async () => {
     const before = descendants();
     const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
