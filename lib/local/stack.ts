@@ -37,7 +37,9 @@ export interface LocalStack {
   /** `http://127.0.0.1:<port>` of the S3 server. */
   readonly s3Endpoint: string;
   /**
-   * The SDK variables that point a process at this stack. `AWS_PROFILE` must not be set beside
+   * The SDK variables that point a process at this stack (`AWS_SESSION_TOKEN` and
+   * `AWS_CREDENTIAL_EXPIRATION` blank, which the SDK reads as unset: the stack's keys are no
+   * temporary credentials). `AWS_PROFILE` must not be set beside
    * them: the SDK takes a profile's credentials over these (`exportEnv` takes it out of
    * `process.env` while the stack is up).
    */
@@ -276,6 +278,12 @@ export function localStackEnv(dynamodbEndpoint: string, s3Endpoint: string): Rec
     // s3rver accepts only this access key; DynamoDB Local (-sharedDb) accepts any.
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    // Blank, which the SDK reads as unset: a shell's temporary credentials (aws-vault, `aws configure
+    // export-credentials`) set these beside the keys, and the SDK took them with the keys above:
+    // every request carried the shell's token, and once its expiry had passed (a dev service left
+    // up past the hour) every presigned URL was refused as signed by expired credentials.
+    AWS_SESSION_TOKEN: '',
+    AWS_CREDENTIAL_EXPIRATION: '',
     // s3rver stores aws-chunked framing as data: send plain bodies (see notes/local-aws.md).
     AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
     AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { presignUrl } from '../../lib/aws/presign.js';
 import { javaMajorVersion, localStackEnv, startLocalStack } from '../../lib/local/stack.js';
 import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
@@ -617,6 +618,36 @@ describe('startLocalStack', () => {
       expect(process.env.AWS_PROFILE).toBe('tierlog-test-no-such-profile');
     } finally {
       for (const name of [...names, 'AWS_PROFILE']) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it("a shell with temporary credentials (aws-vault, `aws configure export-credentials`): the stack's clients sign with its keys alone, not the shell's session token and expiry; stop() puts them back", async () => {
+    const saved = { ...process.env };
+    process.env.AWS_SESSION_TOKEN = 'shell-session-token';
+    // The shell's credentials have expired (a dev service left running past its hour).
+    const expired = new Date(Date.now() - 60_000).toISOString();
+    process.env.AWS_CREDENTIAL_EXPIRATION = expired;
+    try {
+      const stack = await startLocalStack();
+      const s3 = createS3Client({ socketTimeoutMs: 2_000 });
+      try {
+        const credentials = await s3.config.credentials();
+        expect(credentials).toMatchObject({ accessKeyId: 'S3RVER' });
+        expect(credentials.sessionToken, "the shell's session token").toBeUndefined();
+        expect(credentials.expiration, "the shell's expiry").toBeUndefined();
+        // A presigned URL (a large upload's, a GET's redirect) was refused as signed by expired credentials.
+        const url = await presignUrl(s3, new GetObjectCommand({ Bucket: 'tierlog-test', Key: 'k' }), 60);
+        expect(url.url).not.toContain('X-Amz-Security-Token');
+      } finally {
+        s3.destroy();
+        await stack.stop();
+      }
+      expect(process.env.AWS_SESSION_TOKEN).toBe('shell-session-token');
+      expect(process.env.AWS_CREDENTIAL_EXPIRATION).toBe(expired);
+    } finally {
+      delete process.env.AWS_SESSION_TOKEN;
+      delete process.env.AWS_CREDENTIAL_EXPIRATION;
       Object.assign(process.env, saved);
     }
   });
