@@ -142,12 +142,10 @@ class FlatDeleteStore extends FilesystemStore {
     return path.join(this.getResourcePath(bucket, undefined, 'uploads'), String(uploadId));
   }
 
-  async assertUpload(bucket, uploadId) {
-    const exists = await fs.stat(path.join(this.uploadDir(bucket, uploadId), 'key')).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) throw noSuchUpload();
+  /** NoSuchUpload unless the upload exists, and, `key` given, was made for that key. */
+  async assertUpload(bucket, uploadId, key) {
+    const made = await fs.readFile(path.join(this.uploadDir(bucket, uploadId), 'key'), 'utf8').catch(() => undefined);
+    if (made === undefined || (key !== undefined && made !== key)) throw noSuchUpload();
   }
 
   async putPart(bucket, uploadId, partNumber, content) {
@@ -219,7 +217,10 @@ class FlatDeleteStore extends FilesystemStore {
 
 /**
  * ListParts (GET ?uploadId), AbortMultipartUpload (DELETE ?uploadId) and ListMultipartUploads
- * (GET /bucket?uploads, one page), which s3rver lacks.
+ * (GET /bucket?uploads, one page), which s3rver lacks. And every request of an upload (a part, a
+ * complete too) refused as S3 refuses it when it names another key than the upload's: s3rver took
+ * the id alone, so a part went into another key's upload, an abort ended it, and a complete stored
+ * the upload's own key while answering the key asked for.
  */
 async function multipartRoutes(ctx, next) {
   if (ctx.method === 'GET' && ctx.query.uploads !== undefined && !ctx.path.slice(1).replace(/\/$/, '').includes('/')) {
@@ -240,9 +241,11 @@ async function multipartRoutes(ctx, next) {
     return;
   }
   const uploadId = ctx.query.uploadId;
-  if (uploadId === undefined || (ctx.method !== 'GET' && ctx.method !== 'DELETE')) return next();
+  if (uploadId === undefined) return next();
   const [bucket, ...rest] = ctx.path.slice(1).split('/');
   const key = rest.map(decodeURIComponent).join('/');
+  await ctx.store.assertUpload(bucket, uploadId, key);
+  if (ctx.method !== 'GET' && ctx.method !== 'DELETE') return next();
   if (ctx.method === 'DELETE') {
     await ctx.store.abortUpload(bucket, uploadId);
     ctx.status = 204;

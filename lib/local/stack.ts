@@ -37,7 +37,9 @@ export interface LocalStack {
   /** `http://127.0.0.1:<port>` of the S3 server. */
   readonly s3Endpoint: string;
   /**
-   * The SDK variables that point a process at this stack. `AWS_PROFILE` must not be set beside
+   * The SDK variables that point a process at this stack (`AWS_SESSION_TOKEN` and
+   * `AWS_CREDENTIAL_EXPIRATION` blank, which the SDK reads as unset: the stack's keys are no
+   * temporary credentials). `AWS_PROFILE` must not be set beside
    * them: the SDK takes a profile's credentials over these (`exportEnv` takes it out of
    * `process.env` while the stack is up).
    */
@@ -71,7 +73,8 @@ export interface LocalStackOptions {
    * Called when a server exits before `stop()`: every request after that point fails to connect,
    * and the line written here (by default to this process's stderr) says which server went, with
    * its exit code and the end of its own stderr (a JVM's out-of-memory error, a stack trace).
-   * One that throws is a process warning, never an exception of this process.
+   * One that throws is a process warning, never an exception of this process. A server that exits
+   * before the start resolves (the one ready first, while the other starts) fails the start instead.
    */
   readonly onUnexpectedExit?: (message: string) => void;
 }
@@ -166,6 +169,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const failed = started.find((result) => result.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
     const [dynamo, s3] = started.map((result) => (result as PromiseFulfilledResult<Started>).value) as [Started, Started];
+    // One ready first may have gone while the other started (its exit is behind us: watchExit would
+    // never hear it). The stack was handed over with a dead server, unreported, every request to it
+    // refused from the first.
+    for (const [name, server] of [
+      ['DynamoDB Local', dynamo],
+      ['S3 server', s3],
+    ] as const) {
+      const { exitCode, signalCode } = server.child;
+      if (exitCode !== null || signalCode !== null) {
+        throw new TierlogError(
+          `${name} exited with ${signalCode !== null ? `signal ${signalCode}` : exitCode} while the stack was starting: ${server.stderrTail().trim()}`,
+        );
+      }
+    }
     const report = options.onUnexpectedExit ?? ((message: string) => process.stderr.write(`${message}\n`));
     watchExit('DynamoDB Local', dynamo.child, () => stopped, report);
     watchExit('S3 server', s3.child, () => stopped, report);
@@ -261,6 +278,12 @@ export function localStackEnv(dynamodbEndpoint: string, s3Endpoint: string): Rec
     // s3rver accepts only this access key; DynamoDB Local (-sharedDb) accepts any.
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    // Blank, which the SDK reads as unset: a shell's temporary credentials (aws-vault, `aws configure
+    // export-credentials`) set these beside the keys, and the SDK took them with the keys above:
+    // every request carried the shell's token, and once its expiry had passed (a dev service left
+    // up past the hour) every presigned URL was refused as signed by expired credentials.
+    AWS_SESSION_TOKEN: '',
+    AWS_CREDENTIAL_EXPIRATION: '',
     // s3rver stores aws-chunked framing as data: send plain bodies (see notes/local-aws.md).
     AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
     AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
@@ -274,6 +297,8 @@ interface Started {
   readonly endpoint: string;
   /** The S3 server's data directory. */
   readonly directory?: string;
+  /** The end of what the server has written to stderr. */
+  readonly stderrTail: () => string;
 }
 
 /**
@@ -291,7 +316,10 @@ async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
     // The shell keeps java tied to our stdin: when this process goes (even by SIGKILL) the
     // pipe closes, `cat` returns, and java is killed.
     // (A background job's stdin is /dev/null in sh, hence the explicit fd 3.)
-    const script = 'exec 3<&0; java "$@" </dev/null & j=$!; { cat <&3 >/dev/null; kill $j 2>/dev/null; } & wait $j';
+    // A java that outlives that SIGTERM (a shutdown that hangs) is killed when the shell is ended
+    // (endChild's SIGTERM): the shell went, and the JVM, no longer ours, kept its port for good.
+    const script =
+      'exec 3<&0; java "$@" </dev/null & j=$!; trap \'kill -9 $j 2>/dev/null; exit 143\' TERM; { cat <&3 >/dev/null; kill $j 2>/dev/null; } & wait $j';
     const child = spawn(
       'sh',
       [
@@ -314,8 +342,8 @@ async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
     );
     const endpoint = `http://127.0.0.1:${port}`;
     try {
-      await waitForDynamoDb(child, endpoint, deadline, readyTimeoutMs);
-      return { child, endpoint };
+      const stderrTail = await waitForDynamoDb(child, endpoint, deadline, readyTimeoutMs);
+      return { child, endpoint, stderrTail };
     } catch (err) {
       lastError = err;
       await endChild(child);
@@ -385,15 +413,22 @@ function findDynamoDbLocalDir(): string {
   return join(libDir, folder);
 }
 
-/** Polls DynamoDB Local until it answers, it exits, or `deadline` (the start's, `timeoutMs` after it began) has passed. */
-async function waitForDynamoDb(child: ChildProcess, endpoint: string, deadline: number, timeoutMs: number): Promise<void> {
+/**
+ * Polls DynamoDB Local until it answers, it exits, or `deadline` (the start's, `timeoutMs` after it
+ * began) has passed. Resolves with what reads the end of its stderr.
+ */
+async function waitForDynamoDb(child: ChildProcess, endpoint: string, deadline: number, timeoutMs: number): Promise<() => string> {
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.slice(-500)}`))),
-  );
+  const exited = new Promise<never>((_, reject) => {
+    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.slice(-500)}`)));
+    // A shell that cannot be spawned (no `sh` on PATH, EMFILE, EAGAIN) emits 'error' and no
+    // 'exit': unheard, it was an uncaught exception that ended this process, and the start
+    // waited out its timeout. Heard for the child's whole life.
+    child.on('error', (err) => reject(new Error(`could not be run: ${err.message}`)));
+  });
   exited.catch(() => {});
   // The deadline holds for a request too: a server that takes the connection and never answers
   // (a JVM hung at start-up) held the probe's request, and so the start, for ever.
@@ -422,7 +457,7 @@ async function waitForDynamoDb(child: ChildProcess, endpoint: string, deadline: 
         exited,
         timedOut,
       ]);
-      if (answered) return;
+      if (answered) return () => stderr.slice(-500);
       await Promise.race([sleep(100), exited, timedOut]);
     }
     throw new Error(`no answer within ${timeoutMs} ms`);
@@ -442,9 +477,9 @@ async function startS3Server(readyTimeoutMs: number): Promise<Started> {
   const child = spawn(process.execPath, ['--openssl-legacy-provider', join(here, 's3-server-process.mjs'), join(tmpdir(), 'tierlog-s3-')], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  let err = '';
   const ready = await new Promise<{ port: number; directory: string }>((resolve, reject) => {
     let out = '';
-    let err = '';
     const timer = setTimeout(() => reject(new TierlogError('S3 server did not start in time')), readyTimeoutMs);
     child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -463,12 +498,18 @@ async function startS3Server(readyTimeoutMs: number): Promise<Started> {
       clearTimeout(timer);
       reject(new TierlogError(`S3 server exited with ${code}: ${err.slice(-500)}`));
     });
+    // Not spawned (EMFILE, EAGAIN): 'error' and no 'exit', an uncaught exception unheard. Heard for
+    // the child's whole life.
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new TierlogError(`S3 server could not be run: ${e.message}`, { cause: e }));
+    });
   }).catch(async (err: unknown) => {
     // Not ready in time, or an answer it cannot read: the process may still run.
     await endChild(child);
     throw err;
   });
-  return { child, endpoint: `http://127.0.0.1:${ready.port}`, directory: ready.directory };
+  return { child, endpoint: `http://127.0.0.1:${ready.port}`, directory: ready.directory, stderrTail: () => err.slice(-500) };
 }
 
 /**

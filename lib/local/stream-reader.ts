@@ -9,7 +9,9 @@
  * Made for DynamoDB Local, which keeps a stream's records in one shard: it reads the first page
  * of `DescribeStream`'s shards (100 on AWS) in the order given, without ordering a split shard's
  * children after their parent. Pointed at AWS (`againstAws`), a stream that has split since it
- * was opened may hand a child's records over before its parent's.
+ * was opened may hand a child's records over before its parent's. A closed shard is read to its
+ * end; an open one until its first empty page, its tip on DynamoDB Local (on AWS, a page of a part
+ * of the shard without records also ends the read there: the records after it come with a later read).
  */
 import { DescribeTableCommand, type DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { _Record as SdkRecord } from '@aws-sdk/client-dynamodb-streams';
@@ -117,6 +119,11 @@ export class StreamReader {
     const stream = await this.client.send(new this.sdk.DescribeStreamCommand({ StreamArn: this.streamArn }));
     for (const shard of stream.StreamDescription?.Shards ?? []) {
       const shardId = shard.ShardId!;
+      // A closed shard's records are all there: read to its end (no next iterator, or its last
+      // record read). An empty page is no end there: AWS answers one for a part of a shard
+      // without records, "it might take multiple calls" to reach them, and the read stopped at it,
+      // handing them over only some reads later. An open shard's empty page is its tip.
+      const ending = shard.SequenceNumberRange?.EndingSequenceNumber;
       if (!this.iterators.has(shardId)) this.iterators.set(shardId, await this.iterator(shardId));
       let iterator = this.iterators.get(shardId);
       while (iterator !== undefined) {
@@ -141,7 +148,7 @@ export class StreamReader {
         }
         iterator = out.NextShardIterator;
         this.iterators.set(shardId, iterator);
-        if ((out.Records ?? []).length === 0) break;
+        if (ending === undefined ? (out.Records ?? []).length === 0 : !follows(ending, this.lastSequence.get(shardId))) break;
       }
     }
     return records;

@@ -388,4 +388,42 @@ describe("StreamReader: the objects table's stream read on DynamoDB Local", () =
     expect((await reader.read()).map((r) => r.dynamodb?.Keys?.key?.S)).toEqual(['a', 'b']);
     expect(await reader.read()).toEqual([]);
   });
+
+  test("a closed shard is read to its end: an empty page with a next iterator (AWS's answer for a part of a shard without records) does not end the read", async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const reader = await readerWith(fx, new FaultInjector());
+    const writer = makeWriter(fx);
+    open.push(writer);
+    await writer.store.put('a', 'small');
+    await writer.store.put('b', 'small');
+    // The stream disabled: its shard is closed (an EndingSequenceNumber), as AWS closes one every few hours.
+    await fx.dynamodb.send(new UpdateTableCommand({ TableName: fx.config.objectsTable, StreamSpecification: { StreamEnabled: false } }));
+    // AWS: "If there are no stream records available in the portion of the shard that the iterator
+    // points to, GetRecords returns an empty list [...] it might take multiple calls". The first
+    // answer is such a page, its next iterator the one given.
+    let empties = 0;
+    type Args = { input: { ShardIterator?: string } };
+    const client = (reader as unknown as { client: { middlewareStack: { add(middleware: unknown, options: unknown): void } } }).client;
+    client.middlewareStack.add(
+      (next: (args: Args) => Promise<unknown>, context: { commandName?: string }) => async (args: Args) => {
+        if (context.commandName === 'GetRecordsCommand' && empties === 0) {
+          empties++;
+          return { output: { Records: [], NextShardIterator: args.input.ShardIterator, $metadata: {} }, response: {} };
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'tierlogTestEmptyPage' },
+    );
+    expect((await reader.read()).map((r) => r.dynamodb?.Keys?.key?.S)).toEqual(['a', 'b']);
+    expect(empties).toBe(1);
+    expect(await reader.read()).toEqual([]);
+  });
+
+  test('a closed shard of no record, or one read to its end, ends the read', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const reader = await readerWith(fx, new FaultInjector());
+    await fx.dynamodb.send(new UpdateTableCommand({ TableName: fx.config.objectsTable, StreamSpecification: { StreamEnabled: false } }));
+    expect(await reader.read()).toEqual([]);
+    expect(await reader.read()).toEqual([]);
+  }, 20_000);
 });

@@ -7,7 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
+  ListPartsCommand,
   DeleteObjectsCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -168,7 +170,7 @@ describe('CompleteMultipartUpload checks the list of parts as S3 does (s3rver to
     }
     const complete = (Parts: typeof parts) =>
       s3.send(new CompleteMultipartUploadCommand({ Bucket: fx.config.bucket, Key: key, UploadId, MultipartUpload: { Parts } }));
-    return { parts, complete };
+    return { parts, complete, UploadId };
   }
 
   it('parts out of ascending order are InvalidPartOrder; in order, they complete', async () => {
@@ -184,5 +186,23 @@ describe('CompleteMultipartUpload checks the list of parts as S3 does (s3rver to
     await expect(s3.send(new HeadObjectCommand({ Bucket: fx.config.bucket, Key: 'blobs/mp/small' }))).rejects.toMatchObject({
       name: 'NotFound',
     });
+  });
+
+  it('an upload named under another key than the one it was made for is NoSuchUpload, as S3 answers it: nothing written, completed or aborted', async () => {
+    const { parts, complete, UploadId } = await uploadParts('blobs/mp/owner', [10]);
+    const other = { Bucket: fx.config.bucket, Key: 'blobs/mp/other', UploadId };
+    const noSuchUpload = { name: 'NoSuchUpload' };
+    await expect(s3.send(new UploadPartCommand({ ...other, PartNumber: 2, Body: randomBytes(10) }))).rejects.toMatchObject(noSuchUpload);
+    await expect(s3.send(new ListPartsCommand(other))).rejects.toMatchObject(noSuchUpload);
+    await expect(s3.send(new CompleteMultipartUploadCommand({ ...other, MultipartUpload: { Parts: parts } }))).rejects.toMatchObject(
+      noSuchUpload,
+    );
+    await expect(s3.send(new AbortMultipartUploadCommand(other))).rejects.toMatchObject(noSuchUpload);
+    for (const key of ['blobs/mp/other', 'blobs/mp/owner']) {
+      await expect(s3.send(new HeadObjectCommand({ Bucket: fx.config.bucket, Key: key }))).rejects.toMatchObject({ name: 'NotFound' });
+    }
+    // The upload is whole: its own key completes it, with its one part.
+    await complete(parts);
+    expect((await getBytes('blobs/mp/owner')).length).toBe(10);
   });
 });

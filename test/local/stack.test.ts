@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { presignUrl } from '../../lib/aws/presign.js';
 import { javaMajorVersion, localStackEnv, startLocalStack } from '../../lib/local/stack.js';
 import { ConfigError, ValidationError } from '../../lib/errors.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
@@ -175,6 +176,35 @@ describe('startLocalStack', () => {
     }
   });
 
+  it('a server that exits once ready, while the other is still starting, fails the start: no stack is handed over with a dead server and no report', async () => {
+    const before = descendants();
+    const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+    // The S3 server (a Node.js process) loaded with this: it says it is ready, then fails at once,
+    // before DynamoDB Local (a JVM, seconds to start) answers.
+    writeFileSync(
+      join(temp, 'gone-once-ready.cjs'),
+      `const write = process.stdout.write.bind(process.stdout);
+      process.stdout.write = (chunk, ...rest) => {
+        const done = write(chunk, ...rest);
+        if (String(chunk).includes('"port"')) { process.stderr.write('gone (test)\\n'); process.exit(5); }
+        return done;
+      };\n`,
+    );
+    const reports: string[] = [];
+    await withEnvIn(temp, { NODE_OPTIONS: `--require=${join(temp, 'gone-once-ready.cjs')}` }, async () => {
+      const started = await startLocalStack({ exportEnv: false, onUnexpectedExit: (message) => reports.push(message) }).then(
+        async (stack) => {
+          await stack.stop();
+          return 'started';
+        },
+        (err: unknown) => String(err),
+      );
+      expect(started).toMatch(/S3 server exited with 5 while the stack was starting: gone \(test\)/);
+    });
+    expect(reports).toEqual([]);
+    expect(await leftRunning(before)).toEqual([]);
+  });
+
   it('a server that exits while in use is reported with its exit code and what it last wrote to stderr', async () => {
     const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
     // The S3 server (a Node.js process) loaded with this: on SIGUSR2 it fails as a server does, a message then an exit code.
@@ -276,6 +306,71 @@ describe('startLocalStack', () => {
     }
     expect(await leftRunning(before)).toEqual([]);
   });
+
+  it('a server that cannot be spawned (no sh on PATH, as on Windows; EMFILE, EAGAIN) fails the start with its error at once, not an uncaught exception', async () => {
+    const before = descendants();
+    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+    // A PATH with java (it passes the version check) and no sh: DynamoDB Local's shell cannot be spawned.
+    writeFileSync(join(bin, 'java'), `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\nexit 1\n`);
+    chmodSync(join(bin, 'java'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = bin;
+    const uncaught: unknown[] = [];
+    const record = (err: unknown): void => {
+      uncaught.push(err);
+    };
+    // Vitest's own handler reports such an error after the test: this one sees it in the test.
+    process.prependListener('uncaughtException', record);
+    try {
+      const started = Date.now();
+      const error = await startLocalStack({ exportEnv: false, readyTimeoutMs: 20_000 }).catch((err: unknown) => err);
+      expect(uncaught.map(String)).toEqual([]);
+      expect(String(error)).toMatch(/DynamoDB Local did not start: .*spawn sh ENOENT/);
+      expect(Date.now() - started, 'not the whole readyTimeoutMs').toBeLessThan(15_000);
+    } finally {
+      process.env.PATH = saved;
+      process.off('uncaughtException', record);
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  }, 60_000);
+
+  it('stop() ends a DynamoDB Local that ignores SIGTERM (a JVM whose shutdown hangs): nothing left running on its port', async () => {
+    const before = descendants();
+    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+    // It passes the version check, then answers ListTables on the port it is given (the last
+    // argument) as DynamoDB Local does, and ignores SIGTERM.
+    writeFileSync(
+      join(bin, 'java'),
+      `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\n` +
+        `echo $$ > '${join(bin, 'pid')}'\nfor port; do :; done\nexec '${process.execPath}' -e "process.on('SIGTERM', () => {}); require('http').createServer((q, s) => { s.setHeader('content-type', 'application/x-amz-json-1.0'); s.end('{\\"TableNames\\":[]}'); }).listen(Number(process.argv[1]), '127.0.0.1')" "$port"\n`,
+    );
+    chmodSync(join(bin, 'java'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    let pid = 0;
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      const stack = await startLocalStack({ exportEnv: false, readyTimeoutMs: 20_000 });
+      pid = Number(readFileSync(join(bin, 'pid'), 'utf8'));
+      await stack.stop();
+      // Its shell is ended by stop(): the server under it, no longer this process's descendant, was left.
+      for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(alive(), 'the server under the shell is gone').toBe(false);
+    } finally {
+      if (pid > 0 && alive()) process.kill(pid, 'SIGKILL');
+      process.env.PATH = saved;
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(await leftRunning(before)).toEqual([]);
+  }, 60_000);
 
   it('readyTimeoutMs bounds the whole start: a DynamoDB Local that never answers is not started again for another timeout', async () => {
     const before = descendants();
@@ -523,6 +618,36 @@ describe('startLocalStack', () => {
       expect(process.env.AWS_PROFILE).toBe('tierlog-test-no-such-profile');
     } finally {
       for (const name of [...names, 'AWS_PROFILE']) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it("a shell with temporary credentials (aws-vault, `aws configure export-credentials`): the stack's clients sign with its keys alone, not the shell's session token and expiry; stop() puts them back", async () => {
+    const saved = { ...process.env };
+    process.env.AWS_SESSION_TOKEN = 'shell-session-token';
+    // The shell's credentials have expired (a dev service left running past its hour).
+    const expired = new Date(Date.now() - 60_000).toISOString();
+    process.env.AWS_CREDENTIAL_EXPIRATION = expired;
+    try {
+      const stack = await startLocalStack();
+      const s3 = createS3Client({ socketTimeoutMs: 2_000 });
+      try {
+        const credentials = await s3.config.credentials();
+        expect(credentials).toMatchObject({ accessKeyId: 'S3RVER' });
+        expect(credentials.sessionToken, "the shell's session token").toBeUndefined();
+        expect(credentials.expiration, "the shell's expiry").toBeUndefined();
+        // A presigned URL (a large upload's, a GET's redirect) was refused as signed by expired credentials.
+        const url = await presignUrl(s3, new GetObjectCommand({ Bucket: 'tierlog-test', Key: 'k' }), 60);
+        expect(url.url).not.toContain('X-Amz-Security-Token');
+      } finally {
+        s3.destroy();
+        await stack.stop();
+      }
+      expect(process.env.AWS_SESSION_TOKEN).toBe('shell-session-token');
+      expect(process.env.AWS_CREDENTIAL_EXPIRATION).toBe(expired);
+    } finally {
+      delete process.env.AWS_SESSION_TOKEN;
+      delete process.env.AWS_CREDENTIAL_EXPIRATION;
       Object.assign(process.env, saved);
     }
   });
