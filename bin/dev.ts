@@ -129,7 +129,7 @@ console.log(`tierlog dev service
   curl -X PUT --data-binary 'hello' ${service.url}/objects/greeting
   curl ${service.url}/objects/greeting
 
-Environment for the CLI (npx tierlog status) and your own processes:
+Environment for the CLI (npm run cli -- status, in this repository) and your own processes:
   unset AWS_PROFILE
 ${shellExports(service.env)
   .map((line) => `  ${line}`)

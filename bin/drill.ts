@@ -124,7 +124,7 @@ try {
     // quotes), without the profile whose credentials the SDK would take over the stack's.
     console.log('\nThe local stack stays up. In another shell:\n  unset AWS_PROFILE');
     for (const line of shellExports({ ...stack.env, ...configToEnv(config) })) console.log(`  ${line}`);
-    console.log('  npx tierlog status\nCtrl-C stops it.');
+    console.log('  npm run cli -- status   # in this repository\nCtrl-C stops it.');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   }
   dynamodb.destroy();

@@ -7,7 +7,7 @@
  * `StreamCleanup`, not restated from the constants). A user reads the README, not lib/: a
  * name that moved, or a default that changed, would otherwise go on being promised.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
@@ -268,6 +268,17 @@ describe('README: the commands it names', () => {
     const flags = new Set([...readme.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
     expect(flags.size).toBeGreaterThan(10);
     expect([...flags].filter((f) => !FOREIGN.has(f) && !declared.has(f))).toEqual([]);
+  });
+
+  test("every npx command of the clone's own steps runs a binary the clone has (npx fetches any other name from the registry)", () => {
+    // The README's shell blocks (a clone's steps: npm ci, synth, deploy, pointing the CLI at the
+    // deployment) and what `npm start -- --keep` and `npm run dev` print: the repository's own
+    // package is not in its node_modules/.bin, so `npx tierlog` there is the registry's tierlog.
+    const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const printed = ['bin/drill.ts', 'bin/dev.ts'].map((f) => readFileSync(join(root, f), 'utf8'));
+    const commands = [...blocks, ...printed].flatMap((text) => [...text.matchAll(/\bnpx ([a-z@][\w@/.-]*)/g)].map((m) => m[1]!));
+    expect(commands).toContain('cdk');
+    expect(commands.filter((name) => !existsSync(join(root, 'node_modules/.bin', name)))).toEqual([]);
   });
 
   test('npm start prints the report lines the README quotes', () => {
