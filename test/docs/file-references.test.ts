@@ -44,3 +44,20 @@ test('every file path named in docs and comments exists', () => {
   }
   expect(missing).toEqual([]);
 });
+
+test("every `node <file>.js` an example's comment says to run is a file the examples' project builds", () => {
+  // examples/ is a project of its own (examples/package.json): `npm run build` compiles each
+  // example to its tsconfig's outDir, where the command a comment names must find it.
+  const { outDir } = (JSON.parse(readFileSync(join(root, 'examples/tsconfig.json'), 'utf8')) as { compilerOptions: { outDir: string } })
+    .compilerOptions;
+  const built = new Set(
+    tracked()
+      .filter((f) => /^examples\/[^/]+\.ts$/.test(f))
+      .map((f) => `${outDir}/${f.slice('examples/'.length, -'.ts'.length)}.js`),
+  );
+  const named = tracked()
+    .filter((f) => f.startsWith('examples/'))
+    .flatMap((f) => [...readFileSync(join(root, f), 'utf8').matchAll(/^\s*\*.*\bnode ([\w./-]+\.js)/gm)].map((m) => `${f}: ${m[1]!}`));
+  expect(named.length).toBeGreaterThanOrEqual(2);
+  expect(named.filter((n) => !built.has(n.slice(n.indexOf(': ') + 2)))).toEqual([]);
+});
