@@ -108,7 +108,9 @@ ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
                              never with real writers (as the sweeper Lambda)
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...
                              the AWS SDK's own settings (point these at a local stack to use one)
-  Any other TIERLOG_* variable is ignored, with a warning on stderr naming the one it likely meant.
+  Any other TIERLOG_* variable is ignored: one no tierlog entry point reads with a warning on stderr naming
+  the one it likely meant; the writers' and the stream function's own (TIERLOG_INLINE_THRESHOLD,
+  TIERLOG_STREAM_*, TIERLOG_METRICS_DEPLOYMENT) in silence, as they change nothing the CLI does.
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 findings left for a person (audit --exit-code),
 130 interrupted (audit, sweep: at a safe point).`;

@@ -11,7 +11,6 @@ import {
   type CreateTableCommandInput,
   DescribeTableCommand,
   type DynamoDBClient,
-  ResourceInUseException,
   type TableDescription,
   waitUntilTableExists,
   waitUntilTableNotExists,
@@ -139,7 +138,8 @@ async function createTable(client: DynamoDBClient, input: CreateTableCommandInpu
   try {
     await client.send(new CreateTableCommand(input));
   } catch (err) {
-    if (!(err instanceof ResourceInUseException)) throw err;
+    // By name, as every AWS error here: a client of another copy of the SDK throws its own class.
+    if (awsErrorName(err) !== 'ResourceInUseException') throw err;
   }
   await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName });
   return (await client.send(new DescribeTableCommand({ TableName }))).Table!;

@@ -142,7 +142,7 @@ describe('every entry point warns once at its start, and starts', () => {
     const out: string[] = [];
     await runCli(['--help'], { env: {}, io: { stdout: { write: (s: string) => out.push(s) > 0 }, stderr: { write: () => true } } });
     const help = out.join('');
-    expect(help).toContain('Any other TIERLOG_* variable is ignored, with a warning on stderr naming the one it likely meant.');
+    expect(help).toContain('one no tierlog entry point reads with a warning on stderr naming\n  the one it likely meant');
     for (const name of [...Object.values(CONFIG_ENV), ...Object.values(SWEEPER_ENV), UNSAFE_SHORT_WINDOWS_ENV])
       expect(help).toContain(name);
   });
