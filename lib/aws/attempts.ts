@@ -38,7 +38,7 @@ export function watchAttempts<C extends { middlewareStack: unknown }>(command: C
 
 /**
  * True when an attempt of the request before the one that failed with `err` may have been applied:
- * it got no answer (a connection made) or a 5xx. A watched command's error says so exactly ({@link watchAttempts});
+ * it got no answer (a connection made), a 5xx, or a 2xx the SDK could not read. A watched command's error says so exactly ({@link watchAttempts});
  * any other error answers true when the SDK sent the request more than once.
  */
 export function earlierAttemptMayHaveApplied(err: unknown): boolean {
@@ -49,7 +49,7 @@ export function earlierAttemptMayHaveApplied(err: unknown): boolean {
 
 /**
  * True when the request that failed with `err` may have been applied: the attempt that failed got
- * no answer or a 5xx, or one before it may have been applied ({@link earlierAttemptMayHaveApplied}).
+ * no answer, a 5xx or a 2xx it could not read, or one before it may have been applied ({@link earlierAttemptMayHaveApplied}).
  * False only when every attempt that may have reached the table was refused outright (a 4xx).
  */
 export function requestMayHaveApplied(err: unknown): boolean {
@@ -58,12 +58,14 @@ export function requestMayHaveApplied(err: unknown): boolean {
 
 /**
  * An attempt that failed without an answer, or with a 5xx, may have been applied; a 4xx (throttling
- * included) was not, nor one that made no connection at all ({@link NO_CONNECTION}).
+ * included) was not, nor one that made no connection at all ({@link NO_CONNECTION}). One that
+ * failed with a 2xx was applied: the service answered success and the SDK could not read the
+ * answer (its body cut short or garbled: the SDK's parse error carries the answer's status).
  */
 function attemptMayHaveApplied(err: unknown): boolean {
   const status = httpStatus(err);
   if (status === undefined) return !NO_CONNECTION.has(String((err as { code?: unknown } | null)?.code));
-  return status >= 500;
+  return status >= 500 || (status >= 200 && status < 300);
 }
 
 /**

@@ -138,8 +138,8 @@ export function sdkConfigurationError(err: unknown): ConfigError | undefined {
 
 /**
  * Rethrows `err` as a {@link ResourceMissingError} or {@link AccessDeniedError} when it is one
- * of those (a bucket in another region than the client's, which S3 answers with a redirect, is
- * missing, as a table of another region is), as a {@link BlobArchivedError} for S3's `InvalidObjectState` (a 403 of the object's
+ * of those (a bucket in another region than the client's, which S3 answers with a redirect or a
+ * 400 naming the bucket's region, is missing, as a table of another region is), as a {@link BlobArchivedError} for S3's `InvalidObjectState` (a 403 of the object's
  * storage class, not of the credentials), or as a {@link ConfigError} when the table is not keyed or indexed as tierlog's;
  * otherwise returns it unchanged for the caller to throw.
  */
@@ -165,7 +165,10 @@ export function translateAwsError(err: unknown, context: { operation: string; ta
   // A request sent to another region than the bucket's: S3 redirects it (301 `PermanentRedirect`;
   // a HEAD's has no body, so no name), which the client does not follow. The bucket is not where
   // the client looks, as a table of another region is not: missing, naming the region S3 gave.
-  if (httpStatus(err) === 301 && context.bucket !== undefined) {
+  // S3's 400s of the same mistake too: a bucket of an opt-in region asked at another region's
+  // endpoint (`IllegalLocationConstraintException`), and a request signed for another region than
+  // the one S3 expects, when S3 names it (`AuthorizationHeaderMalformed`, else a credentials refusal).
+  if (context.bucket !== undefined && isOtherRegion(err)) {
     const missing = new ResourceMissingError('bucket', context.bucket, err);
     const region = bucketRegionOf(err);
     if (region !== undefined) {
@@ -190,11 +193,29 @@ export function translateAwsError(err: unknown, context: { operation: string; ta
   return err;
 }
 
-/** The region S3's redirect names (`x-amz-bucket-region`), when it names one that reads as a region. */
+/**
+ * S3's answer to a request sent to another region than the bucket's: its 301, its
+ * `IllegalLocationConstraintException` (a bucket of an opt-in region), or an
+ * `AuthorizationHeaderMalformed` that names the region it expected.
+ */
+function isOtherRegion(err: unknown): boolean {
+  if (httpStatus(err) === 301) return true;
+  const name = awsErrorName(err);
+  if (name === 'IllegalLocationConstraintException') return true;
+  return name === 'AuthorizationHeaderMalformed' && bucketRegionOf(err) !== undefined;
+}
+
+/**
+ * The region S3's answer names for the bucket (`x-amz-bucket-region`, else the `Region` of its
+ * error body), when it names one that reads as a region.
+ */
 function bucketRegionOf(err: unknown): string | undefined {
   const headers = (err as { $response?: { headers?: Record<string, unknown> } }).$response?.headers;
-  const region = headers?.['x-amz-bucket-region'];
-  return typeof region === 'string' && /^[a-z]{2}(?:-[a-z0-9]+){1,4}$/.test(region) ? region : undefined;
+  const isRegion = (region: unknown): region is string => typeof region === 'string' && /^[a-z]{2}(?:-[a-z0-9]+){1,4}$/.test(region);
+  const header = headers?.['x-amz-bucket-region'];
+  if (isRegion(header)) return header;
+  const body = (err as { Region?: unknown }).Region;
+  return isRegion(body) ? body : undefined;
 }
 
 /**

@@ -11,6 +11,8 @@
  * permissions at use time and lives at most 7 days (less with temporary credentials: it dies with them).
  * It is dated when the call starts, so its lifetime runs from the instant the caller measured it at,
  * whatever the signing waits for (credentials, a paused process): it never ends later than asked.
+ * That instant is read on S3's clock as the SDK measured it (`systemClockOffset`), as the SDK dates
+ * the requests it signs: S3 judges the URL's life on its own clock.
  *
  * Many URLs of one operation that differ in a query parameter (the parts of a multipart upload:
  * `PUT /<key>?partNumber=<n>&uploadId=<id>` in S3's REST API) are made by {@link presignUrls} from
@@ -23,6 +25,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { AccessDeniedError, TierlogError, ValidationError } from '../errors.js';
+import { serverClockOffset } from './server-clock.js';
 
 /** S3's limit on a SigV4 presigned URL's lifetime. */
 export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
@@ -56,7 +59,7 @@ export interface PresignedUrl {
   readonly expiresInSeconds: number;
   /**
    * Milliseconds from the call's start until S3 refuses the URL: `expiresInSeconds` less the part of
-   * a second its date lost. The signature is dated in whole seconds (`X-Amz-Date`), the instant the
+   * a second its date lost (and a second more when it was dated on S3's clock as the SDK measured it). The signature is dated in whole seconds (`X-Amz-Date`), the instant the
    * call started truncated, and S3 counts `X-Amz-Expires` from there: a URL signed 0.9 s into a
    * second ends 0.9 s before `expiresInSeconds` have passed.
    */
@@ -106,7 +109,15 @@ export async function presignUrls<I extends object>(
   // the object's expiry), not from the moment of the signature: resolving the credentials may
   // take seconds (a refresh from STS or the container endpoint) or the process may pause, and a
   // URL dated then would outlive what the caller bounded it by (an expired object served).
-  const signingDate = new Date();
+  // On S3's clock as the SDK measured it (`systemClockOffset`, from its answers' Date header), as
+  // the SDK dates every request it signs: S3 counts X-Amz-Expires from X-Amz-Date on its own clock,
+  // and a URL dated on a machine's clock behind S3's is dead before its time (ahead: it outlives it).
+  // A Date header holds whole seconds, so the measure runs up to a second behind S3: an offset
+  // within a second is none (this clock is as good), and a URL dated on a larger one is answered
+  // a second short (it may end that much before S3's measured clock says).
+  const offset = serverClockOffset(s3);
+  const skewed = Math.abs(offset) >= 1_000;
+  const signingDate = new Date(Date.now() + (skewed ? offset : 0));
   const stack = s3.middlewareStack.clone();
   const config = s3.config as S3Client['config'] & { sha256: ConstructorParameters<typeof SignatureV4>[0]['sha256'] };
   // One identity signs and bounds the lifetime: S3 refuses a URL once the credentials that signed
@@ -116,7 +127,9 @@ export async function presignUrls<I extends object>(
   // nothing, as for the SDK, which signs with such credentials and never refreshes them: a NaN
   // lifetime would sign a URL S3 refuses (`X-Amz-Expires=NaN`) and answer an `expiresAt` of NaN.
   const expiresAt = credentials.expiration === undefined ? Number.NaN : new Date(credentials.expiration).getTime();
-  const left = Number.isFinite(expiresAt) ? Math.floor((expiresAt - Date.now()) / 1_000) : wanted;
+  // The credentials' expiry is the issuer's clock's, and S3 judges it on its own.
+  const s3Now = skewed ? Date.now() + offset + 1_000 : Date.now();
+  const left = Number.isFinite(expiresAt) ? Math.floor((expiresAt - s3Now) / 1_000) : wanted;
   const expiresIn = Math.min(wanted, left);
   if (expiresIn < 1) throw new AccessDeniedError('presign', "the signer's credentials (expired)");
   stack.addRelativeTo(
@@ -155,7 +168,7 @@ export async function presignUrls<I extends object>(
   const handler = command.resolveMiddleware(stack, s3.config, undefined);
   const out = (await handler({ input: command.input })) as { output: { presigned: HttpRequestLike[] } };
   // X-Amz-Date drops the date's milliseconds: the URL ends that much before expiresIn has passed.
-  const expiresInMs = expiresIn * 1_000 - (signingDate.getTime() % 1_000);
+  const expiresInMs = expiresIn * 1_000 - (signingDate.getTime() % 1_000) - (skewed ? 1_000 : 0);
   return out.output.presigned.map((request) => ({ url: formatUrl(request), expiresInSeconds: expiresIn, expiresInMs }));
 }
 

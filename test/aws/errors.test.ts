@@ -250,6 +250,93 @@ describe("translateAwsError: S3's InvalidObjectState is an archived blob, not a 
 });
 
 /**
+ * S3's other answers to a request sent to another region than its bucket's: a bucket of a region
+ * one opts into (ap-east-1, af-south-1, me-south-1) asked at another region's endpoint is a 400
+ * `IllegalLocationConstraintException` (the SDK's own region redirect follows it as it follows a
+ * 301), and a request signed for another region than the endpoint's is a 400
+ * `AuthorizationHeaderMalformed` naming the region S3 expected (`<Region>`). Each names the
+ * bucket's region (`x-amz-bucket-region`). They went through as the SDK's error or as "access
+ * denied ... check the credentials and the IAM policy": the existence check called every blob
+ * undecided, and a sweep's batch delete, refused so, fell back to one DeleteObject a key, each
+ * refused again and counted as that key's failure.
+ */
+describe("translateAwsError: S3's 400 for a bucket of another region", () => {
+  let server: Server;
+  let s3: S3Client;
+  let code = 'IllegalLocationConstraintException';
+  const messages: Record<string, string> = {
+    IllegalLocationConstraintException:
+      'The ap-east-1 location constraint is incompatible for the region specific endpoint this request was sent to.',
+    AuthorizationHeaderMalformed: "The authorization header is malformed; the region 'us-west-2' is wrong; expecting 'ap-east-1'",
+  };
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(400, { 'content-type': 'application/xml', 'x-amz-bucket-region': 'ap-east-1' });
+      res.end(
+        req.method === 'HEAD'
+          ? undefined
+          : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${messages[code]}</Message>${code === 'AuthorizationHeaderMalformed' ? '<Region>ap-east-1</Region>' : ''}<RequestId>R</RequestId><HostId>H</HostId></Error>`,
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    s3 = new S3Client({
+      region: 'us-west-2',
+      endpoint: `http://127.0.0.1:${port}`,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+    });
+  });
+  afterAll(async () => {
+    s3.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const codes = Object.keys(messages);
+
+  test.each(codes)('%s: a ResourceMissingError for the bucket, naming its region', async (name) => {
+    code = name;
+    const err = await s3.send(new ListObjectsV2Command({ Bucket: 'bk-1' })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ name });
+    const translated = translateAwsError(err, { operation: 'ListObjectsV2', bucket: 'bk-1' });
+    expect(translated).toBeInstanceOf(ResourceMissingError);
+    expect(translated).toMatchObject({ resource: 'bucket', resourceName: 'bk-1', cause: err });
+    expect((translated as Error).message).toContain('ap-east-1');
+    expect((translated as Error).message).toContain('AWS_REGION');
+  });
+
+  test.each(codes)('%s: the existence check of a blob throws it, never calls the blob undecided', async (name) => {
+    code = name;
+    await expect(new LtBucket(s3, 'bk-1', 'blobs').exists('blobs/b2JqZWN0/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b')).rejects.toBeInstanceOf(
+      ResourceMissingError,
+    );
+  });
+
+  test.each(codes)('%s: a batch delete throws it at once, without a single delete a key', async (name) => {
+    code = name;
+    let sent = 0;
+    const count = (next: (args: unknown) => Promise<unknown>) => (args: unknown) => {
+      sent++;
+      return next(args);
+    };
+    s3.middlewareStack.add(count as never, { step: 'initialize', name: 'testCountSends', override: true });
+    const keys = ['blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', 'blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c'];
+    await expect(new LtBucket(s3, 'bk-1', 'blobs').deleteMany(keys)).rejects.toBeInstanceOf(ResourceMissingError);
+    expect(sent, 'the DeleteObjects alone').toBe(1);
+    s3.middlewareStack.remove('testCountSends');
+  });
+
+  test('an AuthorizationHeaderMalformed that names no region stays a refusal of the credentials', () => {
+    const err = awsError('AuthorizationHeaderMalformed', 400);
+    expect(translateAwsError(err, { operation: 'GetObject', bucket: 'bk-1' })).toBeInstanceOf(AccessDeniedError);
+  });
+});
+
+/**
  * S3 answers a request sent to another region than its bucket's with a 301 the SDK does not follow
  * (`PermanentRedirect`; a HEAD's carries no body, so no name), the bucket's region in the
  * `x-amz-bucket-region` header. DynamoDB's answer to the same mistake (a table of another region)

@@ -498,3 +498,49 @@ describe('a commit cancelled for load on every attempt', () => {
     expect(reads.length, 'one read of the objects item before the first attempt, one before each retry').toBe(MAX_ATTEMPTS);
   });
 });
+
+/**
+ * A commit DynamoDB applied and answered 200, whose answer's body reached the writer cut short (a
+ * proxy or a connection that ended the body early): the SDK fails to parse it and gives its error
+ * the 200's status (`$metadata.httpStatusCode`), and does not send the request again. A 2xx is the
+ * service's word that the request was applied; it was taken for a refusal ("a 4xx or less: not
+ * applied"), so the writer cleaned up a commit that had landed: a large write deleted the blob the
+ * objects item now named (the object lost for good), and each write failed with a parse error
+ * while its value stood. Decided by a read now, the write answers as landed.
+ */
+describe('a commit applied whose answer came cut short', () => {
+  /** Cuts the body of each answer to a request `match` names to half its bytes, before the SDK parses it. */
+  function truncateAnswers(w: Writer, match: (request: RequestInfo) => boolean): { cut: number } {
+    const stats = { cut: 0 };
+    (w.dynamodb.middlewareStack as unknown as { addRelativeTo: (m: unknown, o: unknown) => void }).addRelativeTo(
+      (next: (args: { input: Record<string, unknown> }) => Promise<{ response: { body: unknown } }>, context: { commandName: string }) =>
+        async (args: { input: Record<string, unknown> }) => {
+          const result = await next(args);
+          if (!match({ service: 'dynamodb', command: context.commandName, input: args.input })) return result;
+          const chunks: Buffer[] = [];
+          for await (const chunk of result.response.body as AsyncIterable<Buffer>) chunks.push(Buffer.from(chunk));
+          const whole = Buffer.concat(chunks);
+          result.response.body = new Uint8Array(whole.subarray(0, Math.max(1, Math.floor(whole.byteLength / 2))));
+          stats.cut++;
+          return result;
+        },
+      { relation: 'after', toMiddleware: 'deserializerMiddleware', name: 'truncateAnswer', override: true },
+    );
+    return stats;
+  }
+
+  test.each(paths.map((p) => [p.name, p] as const))('%s: the write answers as landed, its value stands, nothing lost', async (_n, path) => {
+    const key = `cut-short/${path.name}`;
+    if (path.old !== undefined) await writer().store.put(key, path.old);
+    const w = writer();
+    const stats = truncateAnswers(w, steps(fx.config).commit);
+    const error = await path.op(w.store, key).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(stats.cut, 'the commit was answered, cut short').toBeGreaterThan(0);
+    expect(error).toBeUndefined();
+    expect(sameBytes(await rawValue(fx, key), path.next), 'the new value stands').toBe(true);
+    expect(await leftOf(key), 'nothing lost, nothing left').toEqual({ lost: [], unreferenced: [], entries: 0 });
+  });
+});

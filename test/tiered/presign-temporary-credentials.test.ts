@@ -5,7 +5,8 @@
  * writer's S3 client: every URL (part upload, GET) and every `expiresAt` the store answers must
  * end no later than the credentials do; credentials already expired sign nothing.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { serverClockOffset } from '../../lib/aws/server-clock.js';
 import { AccessDeniedError } from '../../lib/errors.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import { KiB, MiB, expectClean, makeWriter, randomBody, sweepPastEverything, type Writer } from './harness.js';
@@ -85,5 +86,39 @@ describe('presigned URLs with temporary credentials', () => {
     await other.store.put('temp/expired', randomBody(64 * KiB));
     const w = writerWithCredentialsExpiringAt(Date.now() + leftMs);
     await expect(w.store.presignGet('temp/expired')).rejects.toBeInstanceOf(AccessDeniedError);
+  });
+});
+
+/**
+ * A machine whose clock is off S3's (a host off NTP, a laptop): S3 refuses the SDK's first
+ * request as `RequestTimeTooSkewed`, the SDK measures S3's clock from the answer and signs every
+ * later request on it. A presigned URL was dated on this machine's clock alone: on one 20 minutes
+ * behind, a URL asked for 10 minutes was dead when made ("Request has expired", 403) while the
+ * store answered it live until its `expiresAt`; on one ahead, it lived longer than asked. The
+ * emulator judges both as S3 does (a request's date within 15 minutes, a URL's expiry on its own clock).
+ */
+describe("presigned URLs on a machine whose clock is off S3's", () => {
+  test("a clock 20 minutes behind: the URL is dated on S3's clock, as the SDK signs its requests, and works", async () => {
+    const other = makeWriter(fx);
+    open.push(other);
+    const body = randomBody(64 * KiB);
+    await other.store.put('skewed/get', body);
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(Date.now() - 20 * 60_000);
+      const w = makeWriter(fx);
+      open.push(w);
+      // The SDK's first request to S3 is refused for its date, and sent again on S3's clock.
+      const read = await w.store.get('skewed/get');
+      expect(read !== undefined && Buffer.from(read.body).equals(Buffer.from(body))).toBe(true);
+      expect(serverClockOffset(w.s3), "the SDK measured S3's clock").toBeGreaterThan(19 * 60_000);
+      const presigned = (await w.store.presignGet('skewed/get', { expiresInMs: 600_000 }))!;
+      expect(presigned.expiresAt).toBeGreaterThan(Date.now());
+      const answer = await fetch(presigned.url);
+      expect(answer.status, await answer.clone().text()).toBe(200);
+      expect(Buffer.from(await answer.arrayBuffer()).equals(Buffer.from(body))).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
