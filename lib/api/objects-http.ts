@@ -1270,6 +1270,8 @@ const AWS_SERVER_FAULTS: ReadonlySet<number> = new Set([500, 502, 503, 504]);
  * `TimeoutError`, also what a body stalled mid-way errors with), or past S3's while it read a
  * request's body (`RequestTimeout`, a 400 the SDK takes for transient: nothing was stored), or
  * reset (`ECONNRESET`: Node's "aborted" for an answer cut in its body, `ETIMEDOUT`, `EPIPE`), or
+ * cut short (a body stream closed before its end, `ERR_STREAM_PREMATURE_CLOSE`; a success the SDK
+ * could not parse, its body ended early: its error carries the 2xx), or
  * not made for now: the host's
  * name not resolved this time (`EAI_AGAIN`, "try again": a resolver busy or briefly out; nothing
  * was sent). The same request sent again is likely answered; a connection refused or a name that
@@ -1278,7 +1280,10 @@ const AWS_SERVER_FAULTS: ReadonlySet<number> = new Set([500, 502, 503, 504]);
 function isConnectionLost(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const { name, code } = err as { name?: unknown; code?: unknown };
+  const status = httpStatus(err);
   return (
+    (status !== undefined && status >= 200 && status < 300) ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
     name === 'TimeoutError' ||
     name === 'RequestTimeout' ||
     code === 'ECONNRESET' ||

@@ -391,6 +391,36 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
   });
 
   /**
+   * An answer cut short on its way: DynamoDB's 200 whose body ends early (the SDK cannot parse it,
+   * and its error carries the 200's status), or S3's body stream closed before its end
+   * (`ERR_STREAM_PREMATURE_CLOSE`). Nothing is wrong with the object or this server, and the same
+   * read is likely answered whole: it was a 500, which a client does not retry; a 503 with
+   * Retry-After now, logged, as a connection reset is.
+   */
+  test.each([
+    [
+      'DynamoDB',
+      'hvRead',
+      () => Object.assign(new SyntaxError(`Unexpected end of JSON input ${SECRET}`), { $metadata: { httpStatusCode: 200 } }),
+    ],
+    ['S3', 'getBlob', () => Object.assign(new Error(`Premature close ${SECRET}`), { code: 'ERR_STREAM_PREMATURE_CLOSE' })],
+  ] as const)('%s (%s) answering a GET cut short: a 503 with Retry-After, logged', async (_service, step, error) => {
+    const setup = writer();
+    await setup.store.put('errors/cut-short', randomBody(20 * KiB));
+    const match = step === 'hvRead' ? steps(fx.config).hvRead : onCommand('GetObject');
+    const injector = new FaultInjector().add({ kind: 'fail', match, error });
+    const w = writer(injector);
+    const logged: unknown[] = [];
+    const res = await call(w, 'GET', '/objects/errors/cut-short', {}, { onError: (err) => logged.push(err) });
+    expect(injector.stats.injected.fail).toBeGreaterThan(0);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['retry-after']).toBe('1');
+    expect(bodyOf(res).error).toBe('Retry');
+    expect(JSON.stringify(res)).not.toContain(SECRET);
+    expect(logged).toHaveLength(1);
+  });
+
+  /**
    * S3 gave up reading the body of every attempt of a large PUT's upload (400 `RequestTimeout`:
    * "Your socket connection to the server was not read from or written to within the timeout
    * period", a stalled connection seen from S3's side, which the SDK takes for transient): nothing
