@@ -139,9 +139,11 @@ export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: s
  * (an expired token) are no such answer: that error is thrown, and nothing is deleted.
  */
 export async function assertChangeLogShape(dynamodb: DynamoDBClient, table: string): Promise<void> {
-  if (shapeKnown.has(table)) return;
+  const known = shapeKnown.get(dynamodb) ?? new Set<string>();
+  if (known.has(table)) return;
   await probeTable(dynamodb, table, LEASE_INDEX_NAME);
-  shapeKnown.add(table);
+  known.add(table);
+  shapeKnown.set(dynamodb, known);
 }
 
 /**
@@ -162,8 +164,12 @@ export async function probeTable(dynamodb: DynamoDBClient, table: string, indexN
   }
 }
 
-/** Tables whose lease index was read (or cannot be): a table's indexes do not change under a run. */
-const shapeKnown = new Set<string>();
+/**
+ * Tables whose lease index was read (or cannot be), by the client that read it: a table's indexes do
+ * not change under a run, but a name is a table of one endpoint, region and account only (a process
+ * with a local stack's client and an AWS one, two accounts' clients), each checked once.
+ */
+const shapeKnown = new WeakMap<DynamoDBClient, Set<string>>();
 
 /** Every attribute name and every string (binaries decoded as UTF-8) in a raw item, nested included. */
 function texts(item: Record<string, AttributeValue>): string[] {

@@ -14,7 +14,9 @@ import { InstanceTable } from '../../lib/changelog/instance-table.js';
 import { TableListingError } from '../../lib/errors.js';
 import { scanTable } from '../../lib/drill/invariants.js';
 import { newChangeId, newInstanceId } from '../../lib/ids.js';
-import { readChangeLogProtection } from '../../lib/recovery/change-log-protection.js';
+import { assertChangeLogShape, readChangeLogProtection } from '../../lib/recovery/change-log-protection.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { Sweeper, SweepIncompleteError } from '../../lib/recovery/sweeper.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { RawReader } from './helpers.js';
@@ -140,5 +142,35 @@ describe('a change-log listing whose LastEvaluatedKey repeats', () => {
     const cause = error instanceof SweepIncompleteError ? error.cause : error;
     expect(cause).toBeInstanceOf(TableListingError);
     expect(sent()).toBe(2);
+  });
+});
+
+/**
+ * The check that a table is a change log (its lease index read once) remembered the table by its
+ * name alone, for every client of the process: a name is a table of one endpoint, region and
+ * account, and a second client's table of that name (another account's, a local stack's beside
+ * AWS) went unchecked once the first's had been read. It is remembered per client now.
+ */
+describe("a change log's shape, checked once per client", () => {
+  test("a second client's table of the same name is checked too: its missing lease index is a ConfigError", async () => {
+    const first = createDynamoDBClient();
+    const second = createDynamoDBClient();
+    try {
+      await assertChangeLogShape(first, fx.config.changeLogTable);
+      // The second client's table of that name has no lease index (another account's table).
+      const injector = new FaultInjector().add({
+        kind: 'fail',
+        match: (r) => r.command === 'ScanCommand' && r.input.IndexName !== undefined,
+        error: () => awsServiceError('ValidationException', 400, 'The table does not have the specified index: leases'),
+      });
+      injector.attach(second, 'dynamodb');
+      await expect(assertChangeLogShape(second, fx.config.changeLogTable)).rejects.toMatchObject({ name: 'ConfigError' });
+      expect(injector.stats.injected.fail).toBe(1);
+      // The first client's check stands: no request more.
+      await assertChangeLogShape(first, fx.config.changeLogTable);
+    } finally {
+      first.destroy();
+      second.destroy();
+    }
   });
 });
