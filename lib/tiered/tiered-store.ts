@@ -699,6 +699,10 @@ export class TieredStore {
         // put's expiry may have passed since, and so may the replaced object's, whose `createdAt`
         // must not carry over then (judged on an earlier instant, it did, reported `created: false`).
         const fields = this.fields(bytes, options, change.changeId);
+        // A time-to-idle object is kept alive by its readers: past the expiry this put read (a slow
+        // upload, a backoff) it may be live still, its expiry moved on. Judged on that read it was
+        // absent, and a put with `ifVersion` refused for an object that is there: it is read again.
+        if (current?.ttiMs !== undefined && expiredAt(current, fields.now)) current = await this.hv.read(key, { withBody: false });
         // `ifVersion` is judged as the write lands, not at the read: an object that expired since
         // (during the upload, a backoff) is absent to it, and the CAS on its item would land.
         this.assertVersion(key, options.ifVersion, current);

@@ -512,3 +512,37 @@ describe('an object that expires between two attempts the SDK makes of a commit 
     },
   );
 });
+
+test.each([
+  ['a large put with ifVersion', (key: string, version: number) => w.store.put(key, randomBody(40 * KiB + 1), { ifVersion: version })],
+  ['a large put (no ifVersion: an overwrite, not a create)', (key: string) => w.store.put(key, randomBody(40 * KiB + 1))],
+])(
+  '%s over a time-to-idle object whose expiry readers moved on while its body went up: live at its version, the write lands',
+  async (name, write) => {
+    const key = `tti-kept-alive/${name}`;
+    const { version } = await w.store.put(key, randomBody(40 * KiB), { timeToIdleMs: HOUR });
+    now += HOUR - 10 * SEC; // a refresh due
+    // A slow upload: meanwhile another reader moves the expiry an hour on, and the one read passes.
+    const upload = {
+      kind: 'delay' as const,
+      delayMs: 0,
+      times: 1,
+      match: onCommand('PutObjectCommand'),
+      before: async () => {
+        await other.store.head(key);
+        now += 20 * SEC;
+      },
+    };
+    w.injector.add(upload);
+    let result: unknown;
+    try {
+      result = await write(key, version).catch((e: unknown) => e);
+    } finally {
+      w.injector.remove(upload);
+    }
+    expect(w.injector.stats.injected.delay, 'the upload was slow').toBeGreaterThan(0);
+    expect(result, 'the object is live at that version').not.toBeInstanceOf(Error);
+    expect(result).toMatchObject({ version: version + 1, created: false });
+    await expectClean(fx, expect);
+  },
+);
