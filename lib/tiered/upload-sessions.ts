@@ -431,6 +431,13 @@ export class UploadSessions {
       throttled = undefined;
       ended?.();
       const now = this.o.clock();
+      // A time-to-idle object is kept alive by its readers: past the expiry this complete read
+      // (before S3 assembled the parts, or a backoff) it may be live still, its expiry moved on.
+      // Judged on that read it was absent: `ifVersion` refused (the session ended) for an object
+      // that is there, an overwrite taken for a create. It is read again.
+      if (current?.ttiMs !== undefined && liveOf(current) !== undefined && isExpired(current, now)) {
+        current = await this.o.hv.read(info.key, { withBody: false });
+      }
       // An expired object is absent to ifVersion (its item is replaced like a live one, and its blob is `old`).
       const live = this.liveAt(current, now);
       if (info.ifVersion !== undefined && (live?.version ?? 0) !== info.ifVersion) {

@@ -546,3 +546,39 @@ test.each([
     await expectClean(fx, expect);
   },
 );
+
+test.each([
+  ['with ifVersion', true],
+  ['without ifVersion (an overwrite, not a create)', false],
+])(
+  "an upload session's complete %s over a time-to-idle object whose expiry readers moved on while S3 assembled the parts: live at its version, the complete lands",
+  async (name, conditional) => {
+    const key = `tti-kept-alive/session/${name}`;
+    const { version } = await w.store.put(key, randomBody(40 * KiB), { timeToIdleMs: HOUR });
+    now += HOUR - 10 * SEC; // a refresh due
+    const created = await w.store.createUpload(key, conditional ? { ifVersion: version } : {});
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(3000), created.partSize);
+    // A slow assembly (a large object): meanwhile another reader moves the expiry an hour on, and the one read passes.
+    const assembly = {
+      kind: 'delay' as const,
+      delayMs: 0,
+      times: 1,
+      match: onCommand('CompleteMultipartUploadCommand'),
+      before: async () => {
+        await other.store.head(key);
+        now += 20 * SEC;
+      },
+    };
+    w.injector.add(assembly);
+    let result: unknown;
+    try {
+      result = await w.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
+    } finally {
+      w.injector.remove(assembly);
+    }
+    expect(w.injector.stats.injected.delay, 'the assembly was slow').toBeGreaterThan(0);
+    expect(result, 'the object is live at that version').not.toBeInstanceOf(Error);
+    expect(result).toMatchObject({ version: version + 1, created: false });
+    await expectClean(fx, expect);
+  },
+);
