@@ -796,8 +796,13 @@ export class TieredStore {
     deleting = false,
   ): Promise<Attempt<boolean>> {
     const change = this.change(key, undefined, current.blob);
+    const wasLive = this.live(current) !== undefined;
     try {
       await change.record();
+      // A time-to-idle object is kept alive by its readers: past the expiry read before the record
+      // (a plain log's request of its own) it may be live still, its expiry moved on. Judged on
+      // that read it was absent (`ifVersion` refused, a delete `false`): judged again from the start.
+      if (wasLive && current.ttiMs !== undefined && this.live(current) === undefined) return RETRY;
       // `ifVersion` is judged as the write lands: an object that expired while a plain log
       // recorded the change (a request of its own) is absent to it, and the CAS on its item would land.
       this.assertVersion(key, ifVersion, current);
