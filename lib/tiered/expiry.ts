@@ -24,7 +24,7 @@
  * less is never refreshed and silently becomes a time to live.
  */
 import { types } from 'node:util';
-import { ValidationError } from '../errors.js';
+import { TierlogError, ValidationError } from '../errors.js';
 
 /** The expiry a write asks for. At most one field may be set. */
 export interface ExpiryPolicy {
@@ -101,6 +101,38 @@ export function storedExpiryOf(policy: ExpiryPolicy | undefined, now: number): S
 /** True when an item with this stored expiry is expired at `now` (ms): it is absent to every read. */
 export function isExpired(record: { readonly expiresAtSeconds?: number }, now: number): boolean {
   return record.expiresAtSeconds !== undefined && now >= record.expiresAtSeconds * 1000;
+}
+
+/**
+ * Thrown by the check {@link unexpiredCheck} makes, before an attempt that would land over an
+ * object expired since the write judged it live. Never reaches a caller: the write judges again.
+ */
+export class ExpiredSinceJudgedError extends TierlogError {
+  constructor(readonly key: string) {
+    super(`object "${key.slice(0, 200)}" expired after the write judged it live: not sent, judged again`);
+  }
+}
+
+/**
+ * The check each attempt of a write conditioned on `record` runs right before it goes out, with
+ * `then` (another check) first: `record` is the item the write read, live at `now`, when its
+ * `ifVersion` (or, for a delete, the object's being there) was judged. A commit's condition names
+ * the item as read, not its expiry, so an attempt the SDK sends again later (the first throttled
+ * or unanswered, the writer paused) landed over an object that had expired meanwhile, one readers
+ * were told is absent: this throws {@link ExpiredSinceJudgedError} once `clock` reaches its expiry.
+ * `then` alone when `record` is no object with an expiry, or was already expired at `now`.
+ */
+export function unexpiredCheck(
+  record: { readonly key: string; readonly deleted?: boolean; readonly expiresAtSeconds?: number } | undefined,
+  now: number,
+  clock: () => number,
+  then?: () => void,
+): (() => void) | undefined {
+  if (record === undefined || record.deleted === true || record.expiresAtSeconds === undefined || isExpired(record, now)) return then;
+  return () => {
+    then?.();
+    if (isExpired(record, clock())) throw new ExpiredSinceJudgedError(record.key);
+  };
 }
 
 /** Which of a write's expiry options set its expiry (named by the error when it has passed). */

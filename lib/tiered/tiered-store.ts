@@ -90,7 +90,16 @@ import {
 import { guardedWrite, neverSent } from './commit.js';
 import { type ChangeContext, LoggedChange } from './logged-change.js';
 import { LtBucket } from './lt-bucket.js';
-import { isExpired, refuseIfExpired, type StoredExpiry, storedExpiryOf, ttiRefresh, ttiRefreshMarginMs } from './expiry.js';
+import {
+  ExpiredSinceJudgedError,
+  isExpired,
+  refuseIfExpired,
+  type StoredExpiry,
+  storedExpiryOf,
+  ttiRefresh,
+  ttiRefreshMarginMs,
+  unexpiredCheck,
+} from './expiry.js';
 import { assertContentType, assertMetadata, assertObjectKey } from './object-key.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import {
@@ -690,6 +699,10 @@ export class TieredStore {
         // put's expiry may have passed since, and so may the replaced object's, whose `createdAt`
         // must not carry over then (judged on an earlier instant, it did, reported `created: false`).
         const fields = this.fields(bytes, options, change.changeId);
+        // A time-to-idle object is kept alive by its readers: past the expiry this put read (a slow
+        // upload, a backoff) it may be live still, its expiry moved on. Judged on that read it was
+        // absent, and a put with `ifVersion` refused for an object that is there: it is read again.
+        if (current?.ttiMs !== undefined && expiredAt(current, fields.now)) current = await this.hv.read(key, { withBody: false });
         // `ifVersion` is judged as the write lands, not at the read: an object that expired since
         // (during the upload, a backoff) is absent to it, and the CAS on its item would land.
         this.assertVersion(key, options.ifVersion, current);
@@ -699,8 +712,18 @@ export class TieredStore {
           { ...fields, overExpired: expiredAt(current, fields.now) },
           expectedOf(current),
         );
-        // No attempt of it goes out once the expiry has passed (an SDK retry of a paused writer).
-        const refused = await change.commit(write, current?.blob, this.expiryCheck(options));
+        // No attempt of it goes out once the expiry has passed (an SDK retry of a paused writer),
+        // nor once the object it replaces, live at `fields.now`, has expired: judged again then.
+        let refused: Awaited<ReturnType<LoggedChange['commit']>>;
+        try {
+          refused = await change.commit(write, current?.blob, unexpiredCheck(current, fields.now, this.clock, this.expiryCheck(options)));
+        } catch (err) {
+          if (!(err instanceof ExpiredSinceJudgedError)) throw err;
+          // Judged again on the item as it is now: expired, or live still (a reader's time-to-idle
+          // refresh moved its expiry on since it was read).
+          current = await this.hv.read(key, { withBody: false });
+          continue;
+        }
         if (refused === undefined) return this.resultOf(key, bytes, 'blob', current, fields.now);
         if (refused.kind === 'conflict') {
           // Another writer got there first: CAS again against what is there now, same blob.
@@ -773,15 +796,31 @@ export class TieredStore {
     deleting = false,
   ): Promise<Attempt<boolean>> {
     const change = this.change(key, undefined, current.blob);
+    const wasLive = this.live(current) !== undefined;
     try {
       await change.record();
+      // A time-to-idle object is kept alive by its readers: past the expiry read before the record
+      // (a plain log's request of its own) it may be live still, its expiry moved on. Judged on
+      // that read it was absent (`ifVersion` refused, a delete `false`): judged again from the start.
+      if (wasLive && current.ttiMs !== undefined && this.live(current) === undefined) return RETRY;
       // `ifVersion` is judged as the write lands: an object that expired while a plain log
       // recorded the change (a request of its own) is absent to it, and the CAS on its item would land.
       this.assertVersion(key, ifVersion, current);
       // So is a delete without it: it would land a marker over an absent object and answer `true`
       // (DELETE 204) for what readers were told is gone. Left as it is, TTL and the stream remove it.
       if (deleting && this.live(current) === undefined) return false;
-      const refused = await change.commit(write(change.changeId, expectedOf(current)), current.blob, beforeAttempt);
+      let refused: Awaited<ReturnType<LoggedChange['commit']>>;
+      try {
+        // No attempt of it goes out once `current`, live now, has expired (an SDK retry of a paused
+        // writer): it would land over an object readers were told is absent. Judged again then.
+        const check = unexpiredCheck(current, this.clock(), this.clock, beforeAttempt);
+        refused = await change.commit(write(change.changeId, expectedOf(current)), current.blob, check);
+      } catch (err) {
+        // Judged again from the start, on the item as it is now: expired, or live still (a
+        // reader's time-to-idle refresh moved its expiry on since it was read).
+        if (err instanceof ExpiredSinceJudgedError) return RETRY;
+        throw err;
+      }
       if (refused === undefined) return true;
       if (refused.kind === 'conflict') this.assertVersion(key, ifVersion, this.parse(refused.current));
       if (refused.kind === 'busy' && refused.throttled !== undefined) throw new ThrottledCommit(refused.throttled);

@@ -58,7 +58,15 @@ import { refusedOutright } from '../aws/errors.js';
 import { sleepBackoff, THROTTLED_BACKOFF_MS } from '../aws/backoff.js';
 import { MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, assertPartSize, partCountOf, partLengthOf } from './part-size.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
-import { type ExpiryPolicy, isExpired, refuseIfExpired, type StoredExpiry, storedExpiryOf } from './expiry.js';
+import {
+  ExpiredSinceJudgedError,
+  type ExpiryPolicy,
+  isExpired,
+  refuseIfExpired,
+  type StoredExpiry,
+  storedExpiryOf,
+  unexpiredCheck,
+} from './expiry.js';
 import { commitWrite } from './commit.js';
 import { isThenable } from './logged-change.js';
 import { nextVersion } from './versions.js';
@@ -423,6 +431,13 @@ export class UploadSessions {
       throttled = undefined;
       ended?.();
       const now = this.o.clock();
+      // A time-to-idle object is kept alive by its readers: past the expiry this complete read
+      // (before S3 assembled the parts, or a backoff) it may be live still, its expiry moved on.
+      // Judged on that read it was absent: `ifVersion` refused (the session ended) for an object
+      // that is there, an overwrite taken for a create. It is read again.
+      if (current?.ttiMs !== undefined && liveOf(current) !== undefined && isExpired(current, now)) {
+        current = await this.o.hv.read(info.key, { withBody: false });
+      }
       // An expired object is absent to ifVersion (its item is replaced like a live one, and its blob is `old`).
       const live = this.liveAt(current, now);
       if (info.ifVersion !== undefined && (live?.version ?? 0) !== info.ifVersion) {
@@ -464,8 +479,13 @@ export class UploadSessions {
         // No attempt of it goes out once the expiry it stores has passed (an SDK retry of a
         // completer paused between two): it would land an object expired on arrival, over the
         // value it replaces; nor once the invocation it began in has ended. As a put's
-        // (tiered-store.ts, `expiryCheck`).
-        ...beforeEachAttempt(ended, expiry.expiresAtSeconds !== undefined ? () => this.assertExpiryAhead(info.expiry, expiry) : undefined),
+        // (tiered-store.ts, `expiryCheck`). Nor once the object it replaces, live at `now`, has
+        // expired: the round judges `ifVersion` again.
+        ...beforeEachAttempt(
+          ended,
+          expiry.expiresAtSeconds !== undefined ? () => this.assertExpiryAhead(info.expiry, expiry) : undefined,
+          unexpiredCheck(live, now, this.o.clock),
+        ),
       });
       switch (outcome.kind) {
         case 'committed': {
@@ -506,6 +526,12 @@ export class UploadSessions {
           throw new UploadSessionClosedError(sessionId, this.fencedBy(session, again));
         }
         case 'refused':
+          // Not sent once the object it replaces had expired: judged again on the item as it is
+          // now (expired, or live still: a reader's time-to-idle refresh moved its expiry on).
+          if (outcome.error instanceof ExpiredSinceJudgedError) {
+            current = await this.o.hv.read(info.key, { withBody: false });
+            continue;
+          }
           // Not sent past the invocation's deadline: nothing committed, the session stays open
           // (completed again or aborted by the client, or taken by the sweeper at its expiry).
           if (outcome.error instanceof InvocationEndedError) throw outcome.error;

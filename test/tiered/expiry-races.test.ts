@@ -416,3 +416,169 @@ describe('an object that expires while a large put with ifVersion runs', () => {
     },
   );
 });
+
+describe('an object that expires between two attempts the SDK makes of a commit conditioned on it (the first throttled, the writer paused)', () => {
+  // `ifVersion`, and a delete, judge the object where the write lands: a commit's condition names
+  // the item as read, not its expiry, so an SDK retry sent once the object had expired landed over
+  // what readers are told is absent (a put answered success, a delete true).
+  const commits = onCommand('TransactWriteItems');
+  const cases: Array<
+    [string, number, (r: RequestInfo) => boolean, (key: string, version: number) => Promise<unknown>, (r: unknown) => void]
+  > = [
+    [
+      'a large put with ifVersion over a large object',
+      40 * KiB,
+      commits,
+      (key, version) => w.store.put(key, randomBody(40 * KiB + 1), { ifVersion: version }),
+      (r) => expect(r, 'absent to its ifVersion').toBeInstanceOf(VersionConflictError),
+    ],
+    [
+      'a small put with ifVersion over a large object',
+      40 * KiB,
+      commits,
+      (key, version) => w.store.put(key, randomBody(100), { ifVersion: version }),
+      (r) => expect(r, 'absent to its ifVersion').toBeInstanceOf(VersionConflictError),
+    ],
+    ['a delete of a large object', 40 * KiB, commits, (key) => w.store.delete(key), (r) => expect(r, 'absent to a delete').toBe(false)],
+    [
+      'a delete with ifVersion of a large object',
+      40 * KiB,
+      commits,
+      (key, version) => w.store.delete(key, { ifVersion: version }),
+      (r) => expect(r, 'absent to its ifVersion').toBeInstanceOf(VersionConflictError),
+    ],
+    [
+      "an upload session's complete with ifVersion",
+      40 * KiB,
+      commits,
+      async (key, version) => {
+        const created = await w.store.createUpload(key, { ifVersion: version });
+        return w.store.completeUpload(created.uploadId, await uploadParts(w.store, created.uploadId, randomBody(3000), created.partSize));
+      },
+      (r) => expect(r, 'absent to its ifVersion').toBeInstanceOf(VersionConflictError),
+    ],
+  ];
+  test.each(cases)('%s: the retry is not sent, and the expired item stays as it was', async (name, size, match, write, check) => {
+    const key = `retried-past-expiry/${name}`;
+    const { version } = await w.store.put(key, randomBody(size), { timeToLiveMs: HOUR });
+    now += HOUR - 5 * SEC; // live when the write reads it and when its first attempt goes out
+    const throttle = { kind: 'throttle' as const, times: 1, match };
+    const pause = { kind: 'delay' as const, delayMs: 0, times: 1, match, before: async () => void (now += 10 * SEC) };
+    w.injector.add(throttle).add(pause);
+    let result: unknown;
+    try {
+      result = await write(key, version).catch((e: unknown) => e);
+    } finally {
+      w.injector.remove(throttle);
+      w.injector.remove(pause);
+    }
+    expect(w.injector.stats.injected.throttle, 'the first attempt was throttled').toBeGreaterThan(0);
+    check(result);
+    const item = (await rawState(fx)).objects.find((o) => o.key === key)!;
+    expect(item.version, 'the expired item as it was').toBe(version);
+    expect(item.deleted, 'no deletion marker').toBeUndefined();
+    await expectClean(fx, expect);
+  });
+
+  test.each(cases)(
+    '%s, its expiry moved on meanwhile by a reader (time to idle): the object is live, and the write lands',
+    async (name, size, match, write) => {
+      const key = `retried-past-expiry/refreshed/${name}`;
+      const { version } = await w.store.put(key, randomBody(size), { timeToIdleMs: HOUR });
+      now += HOUR - 10 * SEC; // live, a refresh due, when the write reads it
+      const throttle = { kind: 'throttle' as const, times: 1, match };
+      const pause = {
+        kind: 'delay' as const,
+        delayMs: 0,
+        times: 1,
+        match,
+        before: async () => {
+          await other.store.head(key); // another reader: the expiry moves an hour on
+          now += 20 * SEC; // past the expiry the write read
+        },
+      };
+      w.injector.add(throttle).add(pause);
+      let result: unknown;
+      try {
+        result = await write(key, version).catch((e: unknown) => e);
+      } finally {
+        w.injector.remove(throttle);
+        w.injector.remove(pause);
+      }
+      expect(w.injector.stats.injected.delay, 'the writer paused between the attempts').toBeGreaterThan(0);
+      expect(result, 'the write lands').not.toBeInstanceOf(Error);
+      expect(result, 'a delete answers true').not.toBe(false);
+      await expectClean(fx, expect);
+    },
+  );
+});
+
+test.each([
+  ['a large put with ifVersion', (key: string, version: number) => w.store.put(key, randomBody(40 * KiB + 1), { ifVersion: version })],
+  ['a large put (no ifVersion: an overwrite, not a create)', (key: string) => w.store.put(key, randomBody(40 * KiB + 1))],
+])(
+  '%s over a time-to-idle object whose expiry readers moved on while its body went up: live at its version, the write lands',
+  async (name, write) => {
+    const key = `tti-kept-alive/${name}`;
+    const { version } = await w.store.put(key, randomBody(40 * KiB), { timeToIdleMs: HOUR });
+    now += HOUR - 10 * SEC; // a refresh due
+    // A slow upload: meanwhile another reader moves the expiry an hour on, and the one read passes.
+    const upload = {
+      kind: 'delay' as const,
+      delayMs: 0,
+      times: 1,
+      match: onCommand('PutObjectCommand'),
+      before: async () => {
+        await other.store.head(key);
+        now += 20 * SEC;
+      },
+    };
+    w.injector.add(upload);
+    let result: unknown;
+    try {
+      result = await write(key, version).catch((e: unknown) => e);
+    } finally {
+      w.injector.remove(upload);
+    }
+    expect(w.injector.stats.injected.delay, 'the upload was slow').toBeGreaterThan(0);
+    expect(result, 'the object is live at that version').not.toBeInstanceOf(Error);
+    expect(result).toMatchObject({ version: version + 1, created: false });
+    await expectClean(fx, expect);
+  },
+);
+
+test.each([
+  ['with ifVersion', true],
+  ['without ifVersion (an overwrite, not a create)', false],
+])(
+  "an upload session's complete %s over a time-to-idle object whose expiry readers moved on while S3 assembled the parts: live at its version, the complete lands",
+  async (name, conditional) => {
+    const key = `tti-kept-alive/session/${name}`;
+    const { version } = await w.store.put(key, randomBody(40 * KiB), { timeToIdleMs: HOUR });
+    now += HOUR - 10 * SEC; // a refresh due
+    const created = await w.store.createUpload(key, conditional ? { ifVersion: version } : {});
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(3000), created.partSize);
+    // A slow assembly (a large object): meanwhile another reader moves the expiry an hour on, and the one read passes.
+    const assembly = {
+      kind: 'delay' as const,
+      delayMs: 0,
+      times: 1,
+      match: onCommand('CompleteMultipartUploadCommand'),
+      before: async () => {
+        await other.store.head(key);
+        now += 20 * SEC;
+      },
+    };
+    w.injector.add(assembly);
+    let result: unknown;
+    try {
+      result = await w.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
+    } finally {
+      w.injector.remove(assembly);
+    }
+    expect(w.injector.stats.injected.delay, 'the assembly was slow').toBeGreaterThan(0);
+    expect(result, 'the object is live at that version').not.toBeInstanceOf(Error);
+    expect(result).toMatchObject({ version: version + 1, created: false });
+    await expectClean(fx, expect);
+  },
+);

@@ -262,3 +262,50 @@ describe('a replaced blob whose object expires while the plain log records the c
     }
   });
 });
+
+describe('a replaced blob of a time-to-idle object that readers keep alive while the plain log records the change', () => {
+  // The expiry the write read passes while the record is made, but another reader has moved it
+  // on meanwhile: the object is live at its version, and the write lands.
+  const HOUR = 3_600_000;
+  const cases: Array<[string, (store: TieredStore, key: string, version: number) => Promise<unknown>, unknown]> = [
+    ['a small put with ifVersion', (store, key, version) => store.put(key, 'small', { ifVersion: version }), undefined],
+    ['a delete with ifVersion', (store, key, version) => store.delete(key, { ifVersion: version }), true],
+    ['a delete', (store, key) => store.delete(key), true],
+  ];
+  test.each(cases)('%s lands', async (name, op, answer) => {
+    const key = `plain/kept-alive-at-record/${name}`;
+    let now = Date.now();
+    let keepAlive: (() => Promise<void>) | undefined;
+    class SlowLog extends InMemoryChangeLog {
+      override async record(id: string, change: Parameters<InMemoryChangeLog['record']>[1]): Promise<void> {
+        const once = keepAlive;
+        keepAlive = undefined;
+        await once?.();
+        return super.record(id, change);
+      }
+    }
+    const log = new SlowLog();
+    const dynamodb = createDynamoDBClient();
+    const s3 = createS3Client();
+    const store = new TieredStore({ config: fx.config, changeLog: log, dynamodb, s3, clock: () => now });
+    const reader = new TieredStore({ config: fx.config, changeLog: new InMemoryChangeLog(), dynamodb, s3, clock: () => now });
+    try {
+      const { version } = await store.put(key, randomBody(LARGE), { timeToIdleMs: HOUR });
+      keepAlive = async () => {
+        now += HOUR - 10_000; // a refresh due
+        await reader.head(key); // another reader: the expiry moves an hour on
+        now += 20_000; // past the expiry the write read
+      };
+      const result = await op(store, key, version).catch((e: unknown) => e);
+      expect(keepAlive, 'the record was slow').toBeUndefined();
+      expect(result, 'the object is live at that version').not.toBeInstanceOf(Error);
+      if (answer !== undefined) expect(result).toBe(answer);
+      const item = (await rawState(fx)).objects.find((o) => o.key === key)!;
+      expect(item.version, 'the write landed').toBe(version + 1);
+      expect(log.size, 'the log drained').toBe(0);
+    } finally {
+      dynamodb.destroy();
+      s3.destroy();
+    }
+  });
+});
