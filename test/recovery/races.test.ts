@@ -27,7 +27,8 @@ import { describe, expect, test } from 'vitest';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { ChangeLog } from '../../lib/changelog/change-log.js';
 import type { ReplacedBlobCleanup } from '../../lib/config.js';
-import { CommitOutcomeUnknownError, VersionConflictError } from '../../lib/errors.js';
+import { CommitOutcomeUnknownError, UploadSessionClosedError, VersionConflictError } from '../../lib/errors.js';
+import { audit, type AuditReport } from '../../lib/operations.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
@@ -85,6 +86,18 @@ async function deliverTwice(fx: Fixture, reader: StreamReader): Promise<DynamoDB
     expect(report.untrusted).toBe(0);
   }
   return records;
+}
+
+/** `audit --delete` on a clock 2 h ahead, past a safety age of 90 min: every blob written now is old enough. */
+function auditDeleting(fx: Fixture): Promise<AuditReport> {
+  return audit({
+    config: fx.config,
+    dynamodb: fx.dynamodb,
+    s3: fx.s3,
+    clock: () => Date.now() + 2 * 3600_000,
+    olderThanMs: 90 * 60_000,
+    delete: true,
+  });
 }
 
 /**
@@ -509,6 +522,95 @@ describe('races that hold', () => {
         expect(await w.store.put(key, MINE)).toMatchObject({ created: true });
         expect(injector.stats.injected.delay).toBe(1);
         return MINE;
+      },
+    ],
+    ...(['log', 'stream'] as const).map((mode): [string, ReplacedBlobCleanup, Race] => [
+      `\`audit --delete\` runs while a large overwrite is held at its commit (${mode} mode): its blob is in flight, the old one referenced; nothing deleted`,
+      mode,
+      async (fx) => {
+        const key = `race/audit-${mode}`;
+        await writerHolding(fx, open, key, OLD);
+        let seen: AuditReport | undefined;
+        const injector = atCommit(fx, async () => void (seen = await auditDeleting(fx)));
+        const w = makeWriter(fx, { injector });
+        open.push(w);
+        expect(await w.store.put(key, MINE)).toMatchObject({ created: false });
+        expect(injector.stats.injected.delay).toBe(1);
+        expect(seen).toMatchObject({ referenced: 1, orphans: [], deleted: 0, undecided: [] });
+        expect(seen?.deleteRefused).toBeUndefined();
+        expect(seen?.inFlight).toHaveLength(1);
+        // Once it has committed, the audit finds nothing to delete: the writer deleted the blob it replaced.
+        expect(await auditDeleting(fx)).toMatchObject({ referenced: 1, inFlight: [], orphans: [], deleted: 0 });
+        return MINE;
+      },
+    ]),
+    [
+      "the sweeper, held at its delete of a dead writer's judged blobs, while `audit --delete` runs and writers overwrite the key",
+      'log',
+      async (fx) => {
+        const key = 'race/audit-sweep';
+        await deadWriterPut(fx, open, key, steps(fx.config).deleteBlob, { old: OLD });
+        const b = makeWriter(fx);
+        const c = makeWriter(fx);
+        open.push(b, c);
+        expect(await sweepAt(fx, PAST_EVERYTHING_MS), 'the first sighting fences').toMatchObject({
+          instancesClaimed: 1,
+          entriesDeferred: 1,
+        });
+        let seen: AuditReport | undefined;
+        const injector = new FaultInjector()
+          .add({
+            kind: 'delay',
+            delayMs: 0,
+            times: 1,
+            match: onCommand('BatchGetItem'),
+            before: async () => void (await b.store.put(key, THEIRS)),
+          })
+          .add({
+            kind: 'delay',
+            delayMs: 0,
+            times: 1,
+            match: (r) => atStep('delete-blobs', fx.config)(r) || atStep('delete-blob', fx.config)(r),
+            before: async () => {
+              // The claimed instance's entry still names both blobs it judged: in flight, not deleted.
+              seen = await auditDeleting(fx);
+              await c.store.put(key, MINE);
+            },
+          });
+        const judged = await sweepAt(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS, injector);
+        expect(injector.stats.injected.delay, 'every actor went at its point').toBe(2);
+        expect(judged).toMatchObject({ entriesRecovered: 1, errors: 0 });
+        expect(seen).toMatchObject({ referenced: 1, orphans: [], deleted: 0, undecided: [] });
+        expect(seen?.deleteRefused).toBeUndefined();
+        expect(seen?.inFlight).toHaveLength(1);
+        return MINE;
+      },
+    ],
+    [
+      "an upload session's complete held after its assembly while the sweeper takes the expired session and `audit --delete` runs: fenced, its blob deleted, the old value stays",
+      'log',
+      async (fx) => {
+        const key = 'race/audit-session';
+        await writerHolding(fx, open, key, OLD);
+        const w = makeWriter(fx);
+        open.push(w);
+        const created = await w.store.createUpload(key, { expiresInMs: 60_000 });
+        const parts = await uploadParts(w.store, created.uploadId, randomBody(64 * KiB), 64 * KiB);
+        let seen: AuditReport | undefined;
+        const injector = atCommit(fx, async () => {
+          expect(await sweepAt(fx, PAST_EVERYTHING_MS), 'the sweeper claims the expired session').toMatchObject({ instancesClaimed: 1 });
+          seen = await auditDeleting(fx);
+        });
+        const completer = makeWriter(fx, { injector });
+        open.push(completer);
+        const result = await outcome(completer.store.completeUpload(created.uploadId, parts));
+        expect(injector.stats.injected.delay).toBe(1);
+        expect(result.ok ? result.value : result.error).toBeInstanceOf(UploadSessionClosedError);
+        // The assembled blob, named by the claimed session only: in flight, kept.
+        expect(seen).toMatchObject({ referenced: 1, orphans: [], deleted: 0, undecided: [] });
+        expect(seen?.deleteRefused).toBeUndefined();
+        expect(seen?.inFlight).toHaveLength(1);
+        return OLD;
       },
     ],
   ];
