@@ -34,7 +34,7 @@ import type { SweepReport } from '../recovery/report.js';
 import { TieredStore } from '../tiered/tiered-store.js';
 import { NoopChangeLog } from '../changelog/noop.js';
 import { hvAttributeNames, replacedBlobCleanupOf } from '../config.js';
-import { ValidationError } from '../errors.js';
+import { ConfigError, ValidationError } from '../errors.js';
 import { StreamReader } from '../local/stream-reader.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
 import type { GetResult } from '../tiered/object-info.js';
@@ -355,6 +355,18 @@ export function checkDrillOptions(options: DrillOptions): void {
       'seed',
     );
   }
+}
+
+/**
+ * Whether an error that ended `npm start` before its report is a set-up it cannot run (exit 2, in
+ * one line) rather than a failed run (exit 1): a `ConfigError` (a `TIERLOG_*` variable refused, no
+ * Java), and a `ValidationError` thrown before the drill ran (its options). Once it runs
+ * (`running`), a `ValidationError` is the store's refusal of a write the drill made (an expiring
+ * put whose expiry passed first): reported as an option it cannot take, it sent the operator to
+ * their command line for a run that failed.
+ */
+export function isSetupError(err: unknown, running: boolean): err is ConfigError | ValidationError {
+  return err instanceof ConfigError || (!running && err instanceof ValidationError);
 }
 
 /** The largest seed the drill's generator tells apart (it keeps 32 bits). */
