@@ -14,10 +14,17 @@ import { shellExports } from '../lib/dev/service.js';
 import { configToEnv, loadConfigOver, REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/config.js';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { type DrillExpiryReport, MAX_SEED, runDrill, type DrillReport } from '../lib/drill/drill.js';
+import {
+  checkDrillOptions,
+  type DrillExpiryReport,
+  type DrillOptions,
+  isSetupError,
+  MAX_SEED,
+  runDrill,
+  type DrillReport,
+} from '../lib/drill/drill.js';
 import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../lib/recovery/sweeper-env.js';
 import { EXIT } from '../lib/cli/common.js';
-import { ConfigError, ValidationError } from '../lib/errors.js';
 
 const program = new Command('drill')
   .description('Run tierlog under crashes on the embedded local stack and check its invariants')
@@ -58,7 +65,20 @@ const opts = program.opts<{
 
 const invocationMs = 2_000;
 let stack: LocalStack | undefined;
+// Set once the drill runs: an error after that is a failed run (exit 1), whatever its class.
+let running = false;
 try {
+  const options: DrillOptions = {
+    writers: opts.writers,
+    operations: opts.operations,
+    seed: opts.seed,
+    crashRate: opts.crashRate,
+    maxBodyBytes: opts.maxBody,
+    keys: opts.keys,
+    expiringRate: opts.expiringRate,
+    invocationMs,
+  };
+  checkDrillOptions(options);
   // The TIERLOG_* variables that are set, as the library reads them (a drill of your schema's
   // TIERLOG_HV_ATTRIBUTES, say); the drill's own names for the rest. Read before anything starts,
   // so a variable refused starts no stack.
@@ -97,22 +117,14 @@ try {
   const streamContext = lambdaContext('tierlog-objects-stream-drill');
   const deliverStream = (records: DynamoDBRecord[]) => stream.handler({ Records: records }, streamContext);
 
+  running = true;
   const report = await runDrill({
     config,
     dynamodb,
     s3,
     sweep,
     deliverStream,
-    options: {
-      writers: opts.writers,
-      operations: opts.operations,
-      seed: opts.seed,
-      crashRate: opts.crashRate,
-      maxBodyBytes: opts.maxBody,
-      keys: opts.keys,
-      expiringRate: opts.expiringRate,
-      invocationMs,
-    },
+    options,
     progress: progressLine(),
   });
   process.stderr.write('\n');
@@ -130,8 +142,8 @@ try {
   dynamodb.destroy();
   s3.destroy();
 } catch (err) {
-  // A set-up that cannot run (no Java, a TIERLOG_* variable refused) in one line; anything else whole.
-  const usage = err instanceof ConfigError || err instanceof ValidationError;
+  // A set-up that cannot run (no Java, a TIERLOG_* variable refused, an option) in one line; anything else whole.
+  const usage = isSetupError(err, running);
   if (usage) console.error(`drill: ${err.message}`);
   else console.error(err);
   process.exitCode = usage ? EXIT.usage : EXIT.failure;

@@ -24,8 +24,8 @@
  * With `replacedBlobCleanup: 'stream'` (what the construct deploys) the writers name no replaced
  * blob in the log: the blob a writer replaced and could not delete (it died after its commit) is
  * the stream handler's, which then sees every MODIFY record too. The drill requires the stream
- * handler then, checks that no replaced blob outlives its stream event, and reports how many
- * the handler deleted; the final invariants are checked after the stream's last delivery.
+ * handler then, checks that no replaced blob outlives its stream event and that no write names
+ * one in the log (each request of a writer is seen), and reports how many the handler deleted; the final invariants are checked after the stream's last delivery.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -34,7 +34,7 @@ import type { SweepReport } from '../recovery/report.js';
 import { TieredStore } from '../tiered/tiered-store.js';
 import { NoopChangeLog } from '../changelog/noop.js';
 import { hvAttributeNames, replacedBlobCleanupOf } from '../config.js';
-import { ValidationError } from '../errors.js';
+import { ConfigError, ValidationError } from '../errors.js';
 import { StreamReader } from '../local/stream-reader.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
 import type { GetResult } from '../tiered/object-info.js';
@@ -97,7 +97,11 @@ export interface DrillExpiryReport {
   readonly expiredServed: number;
   readonly stream: ExpiryCounts;
   readonly scenarios: Omit<ExpiryScenarioReport, 'failures'>;
-  /** Broken expiry invariants and failed scenarios (must be empty). */
+  /**
+   * Broken expiry and stream invariants (must be empty): a blob outliving its stream event, a
+   * failed scenario, and with `replacedBlobCleanup: 'stream'` a write that named its replaced blob
+   * in the change log.
+   */
   readonly violations: string[];
 }
 
@@ -146,6 +150,7 @@ export async function runDrill(args: {
   let crashed = 0;
   const expiry = args.deliverStream === undefined ? undefined : await startExpiry(args, args.deliverStream, options.seed);
   const expiringRate = expiry === undefined ? 0 : (options.expiringRate ?? 0);
+  const leavesReplacedToStream = replacedBlobCleanupOf(config) === 'stream';
 
   const newWriter = () => {
     writersStarted++;
@@ -211,6 +216,11 @@ export async function runDrill(args: {
         modelExpiry(policy),
       );
       const outcome = await writer.run(operation, crash);
+      // The stream deletes what a dead writer replaced: an entry naming it is a broken invariant.
+      if (leavesReplacedToStream && outcome.namedReplacedBlob === true)
+        expiry?.violation(
+          `with replacedBlobCleanup 'stream', the ${operation.kind} ${tag} of ${key} named its replaced blob (old) in the change log`,
+        );
       // Not acknowledged: it may have landed (a crash after the commit, an unknown outcome),
       // unless the store refused it for sure (then a read of its value is a violation).
       model.endWrite(write, writeStatusOf(outcome), outcome.crashedAt ?? outcome.error);
@@ -347,6 +357,18 @@ export function checkDrillOptions(options: DrillOptions): void {
   }
 }
 
+/**
+ * Whether an error that ended `npm start` before its report is a set-up it cannot run (exit 2, in
+ * one line) rather than a failed run (exit 1): a `ConfigError` (a `TIERLOG_*` variable refused, no
+ * Java), and a `ValidationError` thrown before the drill ran (its options). Once it runs
+ * (`running`), a `ValidationError` is the store's refusal of a write the drill made (an expiring
+ * put whose expiry passed first): reported as an option it cannot take, it sent the operator to
+ * their command line for a run that failed.
+ */
+export function isSetupError(err: unknown, running: boolean): err is ConfigError | ValidationError {
+  return err instanceof ConfigError || (!running && err instanceof ValidationError);
+}
+
 /** The largest seed the drill's generator tells apart (it keeps 32 bits). */
 export const MAX_SEED = 2 ** 32 - 1;
 
@@ -364,6 +386,10 @@ async function startExpiry(args: { config: TierlogConfig; dynamodb: DynamoDBClie
   const state = {
     puts: 0,
     served: 0,
+    /** Records a broken invariant the workload found (reported with the expiry's). */
+    violation: (text: string) => {
+      violations.push(text);
+    },
     /** Stops the stream's delivery loop; rejects with the first error a pass threw. */
     stop: () => passes.stop(),
     /** Once the scenarios are done and every stored expiry is past: one last pass. */

@@ -8,10 +8,19 @@
  *    version above the removed one's, which a condition can no longer match), and the REMOVE
  *    reaches the stream handler after that (twice, the second time late).
  * Each must leave the right value (or absence) readable, and the expired blob deleted.
+ *
+ * Their expiring puts have short lives (0.3 to 2 s) and run beside the workload: a put slower
+ * than its life (a loaded stack) is refused, nothing written (`refuseIfExpired`), which is the
+ * store's right answer. Such a put is made again, its expiry taken anew (see {@link putExpiring}).
  */
+import { ValidationError } from '../errors.js';
+import type { PutOptions, PutResult } from '../tiered/object-info.js';
 import { bodyFor, bodyMatches } from './model.js';
 import type { ExpiryDriver } from './expiry.js';
 import type { TieredStore } from '../tiered/tiered-store.js';
+
+/** Puts of a scenario's expiring value before a refusal for its passed expiry is the scenario's error. */
+export const EXPIRING_PUT_ATTEMPTS = 10;
 
 export interface ExpiryScenarioReport {
   readonly overwrittenAsExpiring: number;
@@ -33,15 +42,18 @@ export async function runExpiryScenarios(store: TieredStore, driver: ExpiryDrive
 
   // Overwritten as it expires.
   const a = `${prefix}/overwritten`;
-  const expiresAt = new Date(Math.ceil((Date.now() + 1_000) / 1_000) * 1_000);
-  await store.put(a, bodyFor('a1', 20_000), { metadata: { tag: 'a1' }, expiresAt });
+  let expiresAt = new Date(0);
+  await putExpiring(store, a, bodyFor('a1', 20_000), () => {
+    expiresAt = new Date(Math.ceil((Date.now() + 1_000) / 1_000) * 1_000);
+    return { metadata: { tag: 'a1' }, expiresAt };
+  });
   await sleep(expiresAt.getTime() - Date.now());
   await store.put(a, bodyFor('a2', 30_000), { metadata: { tag: 'a2' } });
   await holds(a, 'a2', 30_000);
 
   // Expiring during a session.
   const b = `${prefix}/session`;
-  await store.put(b, bodyFor('b1', 20_000), { metadata: { tag: 'b1' }, timeToLiveMs: 500 });
+  await putExpiring(store, b, bodyFor('b1', 20_000), () => ({ metadata: { tag: 'b1' }, timeToLiveMs: 500 }));
   // The store keeps the expiry in whole seconds, rounded up: 0.5 to 1.5 s after the put. Waited
   // for as reported (a fixed wait found a value put late in a second still live, on a sound store).
   const expiring = (await store.head(b))?.expiresAt?.getTime() ?? Date.now();
@@ -56,7 +68,7 @@ export async function runExpiryScenarios(store: TieredStore, driver: ExpiryDrive
 
   // Re-created right after expiry: TTL removes it, the key is written again, then the stream runs.
   const c = `${prefix}/recreated`;
-  const removed = await store.put(c, bodyFor('c1', 20_000), { metadata: { tag: 'c1' }, timeToLiveMs: 300 });
+  const removed = await putExpiring(store, c, bodyFor('c1', 20_000), () => ({ metadata: { tag: 'c1' }, timeToLiveMs: 300 }));
   const expiry = (await store.head(c))?.expiresAt?.getTime() ?? Date.now();
   await sleep(expiry + 1_050 - Date.now()); // TTL deletes an item once its expiry (seconds) is below the current second
   await driver.expireAsTtl();
@@ -75,6 +87,26 @@ export async function runExpiryScenarios(store: TieredStore, driver: ExpiryDrive
 
   return { overwrittenAsExpiring: 1, expiredDuringSession: 1, recreatedAfterExpiry: 1, failures };
 }
+
+/**
+ * Puts an expiring value, made again while the store refuses it because its expiry passed before
+ * the put could commit (a `ValidationError` naming the expiry option: nothing was written), at
+ * most {@link EXPIRING_PUT_ATTEMPTS} puts. `options` is asked anew for each (an instant moves on).
+ * Any other error, or that refusal on the last put, is the caller's.
+ */
+export async function putExpiring(store: TieredStore, key: string, body: Uint8Array, options: () => PutOptions): Promise<PutResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await store.put(key, body, options());
+    } catch (err) {
+      const expired = err instanceof ValidationError && EXPIRY_FIELDS.has(err.field);
+      if (!expired || attempt >= EXPIRING_PUT_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** The options a refusal for a passed expiry names (`ExpiryField`). */
+const EXPIRY_FIELDS: ReadonlySet<string> = new Set(['expiresAt', 'timeToLiveMs', 'timeToIdleMs']);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));

@@ -7,7 +7,7 @@
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import type { TierlogConfig } from '../config.js';
 import { DynamoChangeLog } from '../changelog/dynamo-change-log.js';
-import { CrashError, FaultInjector } from '../faults/fault-injector.js';
+import { CrashError, FaultInjector, type FaultRule, type RequestInfo } from '../faults/fault-injector.js';
 import { type ProtocolStep, protocolStepOf } from '../faults/protocol-steps.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
 import { TieredStore } from '../tiered/tiered-store.js';
@@ -27,6 +27,8 @@ export interface OperationOutcome {
   readonly error?: string;
   /** That error's name (`VersionConflictError`, ...). */
   readonly errorName?: string;
+  /** A request of it wrote a replaced blob (`old`) into a change-log entry ({@link namesReplacedBlob}). */
+  readonly namedReplacedBlob?: boolean;
   readonly startedAt: number;
   readonly endedAt: number;
 }
@@ -68,9 +70,20 @@ export class SimulatedWriter {
   readonly store: TieredStore;
   private readonly invocationMs: number;
   private alive = true;
+  /** Requests of the operation in progress that named a replaced blob in the log. */
+  private namingOld = 0;
 
   constructor(private readonly options: SimulatedWriterOptions) {
     this.injector = new FaultInjector(options.random);
+    // A rule that never fires, first of all: it sees every attempt, a crash's included.
+    const spy: FaultRule = {
+      kind: 'loseRequest',
+      match: (request) => {
+        if (namesReplacedBlob(request, options.config)) this.namingOld++;
+        return false;
+      },
+    };
+    this.injector.add(spy);
     const dynamodb = this.injector.attach(createDynamoDBClient(), 'dynamodb');
     const s3 = this.injector.attach(createS3Client(), 's3');
     this.invocationMs = options.invocationMs ?? 5_000;
@@ -107,6 +120,8 @@ export class SimulatedWriter {
         ? undefined
         : { kind: crash.after ? ('crashAfter' as const) : ('crashBefore' as const), skip: crash.atRequest, times: 1 };
     if (crashRule !== undefined) this.injector.add(crashRule);
+    this.namingOld = 0;
+    const named = () => (this.namingOld > 0 ? { namedReplacedBlob: true } : {});
     try {
       if (operation.kind === 'put')
         await this.store.put(operation.key, operation.body, { metadata: { tag: operation.tag }, ...operation.expiry });
@@ -115,17 +130,23 @@ export class SimulatedWriter {
       // delete of the replaced blob, the removal of the entry: left to the sweeper), so a crash
       // there ends in an acknowledgement. The process died all the same: nothing more of it runs.
       const crashedAt = this.injector.crashedAt;
-      if (crashedAt === undefined) return { acknowledged: true, startedAt, endedAt: Date.now() };
+      if (crashedAt === undefined) return { acknowledged: true, ...named(), startedAt, endedAt: Date.now() };
       this.alive = false;
-      return { acknowledged: true, crashedAt: protocolStepOf(crashedAt, this.options.config), startedAt, endedAt: Date.now() };
+      return { acknowledged: true, crashedAt: protocolStepOf(crashedAt, this.options.config), ...named(), startedAt, endedAt: Date.now() };
     } catch (err) {
       const crashedAt = this.injector.crashedAt;
       if (crashedAt !== undefined || err instanceof CrashError) {
         this.alive = false;
-        return { acknowledged: false, crashedAt: protocolStepOf(crashedAt!, this.options.config), startedAt, endedAt: Date.now() };
+        return {
+          acknowledged: false,
+          crashedAt: protocolStepOf(crashedAt!, this.options.config),
+          ...named(),
+          startedAt,
+          endedAt: Date.now(),
+        };
       }
       const { name, text } = describeError(err);
-      return { acknowledged: false, error: text, errorName: name, startedAt, endedAt: Date.now() };
+      return { acknowledged: false, error: text, errorName: name, ...named(), startedAt, endedAt: Date.now() };
     } finally {
       if (crashRule !== undefined) this.injector.remove(crashRule);
     }
@@ -136,6 +157,31 @@ export class SimulatedWriter {
     this.alive = false;
     this.log.close();
   }
+}
+
+/**
+ * True when a writer's request writes a replaced blob (`old`) into a change-log entry: a record
+ * whose entry names `old`, or a commit whose change-log element records such an entry or sets
+ * `old`. With `replacedBlobCleanup: 'stream'` no put or delete does (DESIGN.md, "What must hold":
+ * the stream deletes the blob a dead writer replaced; an entry naming it hands it to the sweeper
+ * too). A session's complete names `old` in its own item whatever the mode: not judged by this.
+ */
+export function namesReplacedBlob(request: RequestInfo, config: TierlogConfig): boolean {
+  const logWrites = (update: unknown) => {
+    const { TableName, ExpressionAttributeValues } = (update ?? {}) as {
+      TableName?: unknown;
+      ExpressionAttributeValues?: Record<string, unknown>;
+    };
+    if (TableName !== config.changeLogTable) return false;
+    const values = ExpressionAttributeValues ?? {};
+    // The middleware sees marshalled input ({M: ...}); a plain object is read the same way.
+    const entry = values[':entry'] as { M?: Record<string, unknown>; old?: unknown } | undefined;
+    return values[':old'] !== undefined || (entry?.M ?? entry)?.old !== undefined;
+  };
+  if (request.command === 'UpdateItemCommand') return logWrites(request.input);
+  if (request.command === 'TransactWriteItemsCommand')
+    return ((request.input.TransactItems ?? []) as Array<{ Update?: unknown }>).some((item) => logWrites(item.Update));
+  return false;
 }
 
 /** An error's name and its `Name: message` line, for the drill's reports (a thrown non-Error is named by its type). */

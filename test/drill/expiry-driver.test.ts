@@ -460,6 +460,33 @@ describe('runExpiryScenarios', () => {
     }
   }, 60_000);
 
+  it('an expiring put slower than its life (a loaded stack) is refused, nothing written, and made again: the scenarios go on', async () => {
+    // The drill runs them beside its workload: under 32 writers dying at every operation the
+    // re-created scenario's put (300 ms to live) took longer than that, the store refused it
+    // ("the object's expiry passed before the put could commit it; nothing was written": its right
+    // answer), and `npm start` ended with that error instead of a report.
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    writers.push(w);
+    // The first upload of scn/recreated's value is held 1.5 s: its expiry, 0.3 to 1.3 s after the put began, passes first.
+    const object = Buffer.from('scn/recreated').toString('base64url');
+    w.injector.add({
+      kind: 'delay',
+      delayMs: 1_500,
+      times: 1,
+      match: (r) => r.command === 'PutObjectCommand' && String(r.input.Key).includes(object),
+    });
+    const { driver, violations, close } = await driverOn(fx, realHandler(fx));
+    try {
+      const report = await runExpiryScenarios(w.store, driver, 'scn');
+      expect(w.injector.stats.injected.delay).toBe(1);
+      expect(report.failures).toEqual([]);
+      expect(violations).toEqual([]);
+    } finally {
+      close();
+    }
+  }, 60_000);
+
   it.each<[string, (store: TieredStore) => Partial<TieredStore>, RegExp]>([
     [
       'a read that answers a stale value',

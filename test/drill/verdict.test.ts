@@ -4,7 +4,8 @@
  * table reaches the breaches no sabotage isolates (the expiry checks, whose breaches also leak).
  */
 import { describe, expect, test } from 'vitest';
-import { type DrillExpiryReport, drillPassed } from '../../lib/drill/drill.js';
+import { type DrillExpiryReport, drillPassed, isSetupError } from '../../lib/drill/drill.js';
+import { ConfigError, ValidationError } from '../../lib/errors.js';
 
 const clean = { lost: [], leaked: [], uploads: [], entries: 0 };
 const counts = {
@@ -53,5 +54,20 @@ describe('the drill passes only when every invariant held', () => {
     { breach: 'a stream record the handler gave up on', report: { ...expiry, stream: { ...counts, givenUp: 1 } } },
   ])('$breach fails it', ({ report }) => {
     expect(drillPassed(clean, 0, report)).toBe(false);
+  });
+});
+
+describe('isSetupError: what `npm start` reports as a set-up it cannot run (exit 2) rather than a failed run (exit 1)', () => {
+  const refused = new ValidationError("the object's expiry passed before the put could commit it; nothing was written", 'timeToLiveMs');
+  test.each<[string, unknown, boolean, boolean]>([
+    ['a TIERLOG_* variable refused', new ConfigError('TIERLOG_LEASE_SHARDS must be an integer', 'TIERLOG_LEASE_SHARDS'), false, true],
+    ['a set-up refused once the drill runs (the sweeper reads its environment)', new ConfigError('refused', 'TIERLOG_BUCKET'), true, true],
+    ['an option refused before the drill runs', new ValidationError('writers must be an integer of 1 or more', 'writers'), false, true],
+    // A store's refusal of a write the drill made, under load: exit 2 and "drill: <message>" sent
+    // the operator to their command line (seed 35, --crash-rate 1 --writers 32 --expiring-rate 1).
+    ['a ValidationError thrown while the drill runs', refused, true, false],
+    ['any other error', new Error('the sweeper is down'), true, false],
+  ])('%s', (_what, err, running, setup) => {
+    expect(isSetupError(err, running)).toBe(setup);
   });
 });

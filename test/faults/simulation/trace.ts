@@ -6,6 +6,7 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { TierlogConfig } from '../../../lib/config.js';
 import type { FaultRule, RequestInfo } from '../../../lib/faults/fault-injector.js';
 import type { Fixture } from '../../support/local.js';
+import { namesReplacedBlob } from '../../../lib/drill/writer.js';
 
 /** A rule that never fires and writes every request it sees to `sink` (what each attempt asked). */
 export function spyRule(config: TierlogConfig, sink: () => string[]): FaultRule {
@@ -19,23 +20,10 @@ export function spyRule(config: TierlogConfig, sink: () => string[]): FaultRule 
 }
 
 /**
- * True when a writer's request writes a replaced blob (`old`) into a change-log entry: a record
- * whose entry names `old`, or a commit whose change-log element records such an entry or sets
- * `old` (with `replacedBlobCleanup: 'stream'` no write of a put or a delete does).
+ * True when a writer's request writes a replaced blob (`old`) into a change-log entry (with
+ * `replacedBlobCleanup: 'stream'` no write of a put or a delete does): the drill's check.
  */
-export function namesOld(r: RequestInfo, config: TierlogConfig): boolean {
-  const logWrites = (update: Record<string, any> | undefined) => {
-    if (update?.TableName !== config.changeLogTable) return false;
-    const values = update.ExpressionAttributeValues ?? {};
-    const entry = values[':entry'];
-    // The middleware sees marshalled input ({M: ...}); a plain object is read the same way.
-    return values[':old'] !== undefined || (entry?.M ?? entry)?.old !== undefined;
-  };
-  if (r.command === 'UpdateItemCommand') return logWrites(r.input as Record<string, any>);
-  if (r.command === 'TransactWriteItemsCommand')
-    return ((r.input.TransactItems ?? []) as Array<Record<string, any>>).some((item) => logWrites(item.Update));
-  return false;
-}
+export const namesOld = namesReplacedBlob;
 
 /** The command and the table (`:log`, `:hv`) of a request. */
 export function describeRequest(r: RequestInfo, config: TierlogConfig): string {
