@@ -257,6 +257,34 @@ describe('a write of a timed-out invocation, resumed after a thaw, writes nothin
   });
 });
 
+describe('a put of a blob whose record is answered after a thaw uploads nothing', () => {
+  // Invocation 1 times out while the put's record is on its way; the environment is thawed 20
+  // minutes later, where the record's answer comes. The put went on to its upload, judged on the
+  // lease of invocation 1: refused as UploadNotSentError (an InstanceClaimedError, though nothing was
+  // claimed), its entry left to a sweeper; after a shorter freeze the whole body was uploaded in
+  // invocation 2, for a commit its deadline refuses.
+  test('InvocationEndedError before any upload attempt; its entry removed, nothing left', async () => {
+    const scene = thawScene(fx);
+    const { w } = scene;
+    try {
+      await w.store.put('zombie-record', randomBody(1_000));
+      const sent = w.recorder.commands.length;
+      scene.thawAt('UpdateItemCommand');
+      const outcome = await w.store.put('zombie-record', randomBody(2_000)).catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(InvocationEndedError);
+      const uploads = w.recorder.commands.slice(sent).filter((c) => c.service === 's3' && c.command !== 'DeleteObject');
+      expect(
+        uploads.map((c) => c.command),
+        'no upload attempt after the deadline',
+      ).toEqual([]);
+      expect(w.log.outstanding).toBe(0);
+      await expectClean(fx, expect);
+    } finally {
+      scene.close();
+    }
+  });
+});
+
 describe('an upload session complete of a timed-out invocation, resumed after a thaw, commits nothing over what came after it', () => {
   // As the puts above: the complete's first commit goes out with the state it read before the
   // freeze and loses its CAS to the newer value; tried again against that value, it would replace
