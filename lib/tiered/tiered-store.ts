@@ -694,6 +694,8 @@ export class TieredStore {
       // the upload, judged on the lease of then, was refused as if a sweeper had fenced it.
       options.ended?.();
       await change.upload(bytes, {
+        // No attempt of the upload (a part, a retry) goes out after the invocation's deadline either.
+        ...(options.ended !== undefined ? { beforeAttempt: options.ended } : {}),
         ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
         ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
       });

@@ -178,11 +178,11 @@ describe('a writer inside Lambda whose log is not bound to the invocation', () =
  * writes `key` again; `w` is thawed 20 minutes later for invocation 2. `stands()` checks that the
  * newer value is still the object.
  */
-function thawScene(fx: Fixture) {
+function thawScene(fx: Fixture, store: { partSize?: number } = {}) {
   let now = Date.now();
   const clock = () => now;
   const injector = new FaultInjector();
-  const w = makeWriter(fx, { injector, log: { clock }, store: { clock, inlineThreshold: 0 } });
+  const w = makeWriter(fx, { injector, log: { clock }, store: { clock, inlineThreshold: 0, ...store } });
   const other = makeWriter(fx, { store: { inlineThreshold: 0 } });
   return {
     w,
@@ -278,6 +278,35 @@ describe('a put of a blob whose record is answered after a thaw uploads nothing'
         'no upload attempt after the deadline',
       ).toEqual([]);
       expect(w.log.outstanding).toBe(0);
+      await expectClean(fx, expect);
+    } finally {
+      scene.close();
+    }
+  });
+});
+
+describe('a multipart put whose upload began before a thaw sends no part after it', () => {
+  // Invocation 1 times out while the put's CreateMultipartUpload is on its way; the environment is
+  // thawed 20 minutes later. Each part and the CompleteMultipartUpload went out in invocation 2 (a
+  // writer's body read from elsewhere than its event), for a commit its deadline refuses.
+  test('InvocationEndedError; no UploadPart or CompleteMultipartUpload after the deadline; the object unchanged, nothing left', async () => {
+    const scene = thawScene(fx, { partSize: 5 * 1024 * 1024 });
+    const { w } = scene;
+    try {
+      await w.store.put('zombie-parts', randomBody(1_000));
+      const before = await w.store.get('zombie-parts');
+      const sent = w.recorder.commands.length;
+      scene.thawAt('CreateMultipartUploadCommand');
+      const outcome = await w.store.put('zombie-parts', randomBody(11 * 1024 * 1024)).catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(InvocationEndedError);
+      const parts = w.recorder.commands.slice(sent).filter((c) => c.command === 'UploadPart' || c.command === 'CompleteMultipartUpload');
+      expect(
+        parts.map((c) => c.command),
+        'nothing of the upload after the deadline',
+      ).toEqual([]);
+      expect(w.log.outstanding).toBe(0);
+      expect(await w.store.get('zombie-parts')).toEqual(before);
+      // Stopped before its first attempt went out: nothing can land, its entry is removed.
       await expectClean(fx, expect);
     } finally {
       scene.close();
