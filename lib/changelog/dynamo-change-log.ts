@@ -33,7 +33,14 @@ import {
   MAX_WRITER_LEASE_MS,
   MIN_MAX_UPLOAD_MS,
 } from '../constants.js';
-import { ChangeIdConflictError, CorruptItemError, InstanceClaimedError, TierlogError, ValidationError } from '../errors.js';
+import {
+  ChangeIdConflictError,
+  CorruptItemError,
+  InstanceClaimedError,
+  InvocationEndedError,
+  TierlogError,
+  ValidationError,
+} from '../errors.js';
 import { type ChangeId, type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
 import { createDynamoDBClient } from '../aws/clients.js';
 import { refusedOutright } from '../aws/errors.js';
@@ -267,6 +274,9 @@ export class DynamoChangeLog implements FencedChangeLog {
    * when an earlier attempt of this record landed and a sweeper claimed the instance before the
    * answer came back, or when it is called again for `id` once the instance it was recorded (or
    * tried) in was claimed: the entry is the sweeper's, and nothing of the change may be uploaded.
+   * Throws {@link InvocationEndedError} when an attempt refused (the instance claimed, gone or
+   * corrupt) is answered after the deadline of the invocation the record began in
+   * ({@link bindInvocation}): it is not sent again, to a new instance, after that deadline.
    */
   async record(id: ChangeId, change: Change): Promise<void> {
     assertChangeId(id);
@@ -284,8 +294,14 @@ export class DynamoChangeLog implements FencedChangeLog {
     const slot = home ?? this.pickSlot();
     this.place(id, slot);
     try {
-      await this.recordIn(slot, id, asked);
+      await this.recordIn(slot, id, asked, this.deadline);
     } catch (err) {
+      if (err instanceof InvocationEndedError) {
+        // Every attempt sent was answered without the entry: it is where it was before this call.
+        if (home === undefined) this.forget(id);
+        else this.place(id, home);
+        throw err;
+      }
       // Refused outright (missing table, access denied, invalid request): nothing landed, so
       // nothing is outstanding. An unknown outcome (timeout, 5xx) keeps the id: remove() must
       // still clean up an entry that may have landed.
@@ -327,12 +343,20 @@ export class DynamoChangeLog implements FencedChangeLog {
     );
   }
 
-  private async recordIn(first: Slot, id: ChangeId, change: Change): Promise<void> {
+  /**
+   * Records `change` in `first`, or in a new slot when it is claimed, gone or corrupt. No attempt
+   * after the first goes out once `deadline` (the invocation's the record began in) has passed:
+   * {@link InvocationEndedError}, every attempt sent having been answered without the entry.
+   */
+  private async recordIn(first: Slot, id: ChangeId, change: Change, deadline: number | undefined): Promise<void> {
     let slot = first;
     const entry = encodeEntry(change, this.clock());
     let forceRenew = false;
     for (let attempt = 0; attempt < MAX_RECORD_ATTEMPTS; attempt++) {
       const now = this.clock();
+      // Answered after the invocation ended (the environment frozen while it was on its way): sent
+      // again, to a new item, it would write past the deadline for a write that can no longer commit.
+      if (attempt > 0 && deadline !== undefined && now >= deadline) throw new InvocationEndedError(change.id, deadline);
       const renewTo = forceRenew || this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
       const target = slot;
       let written: { readonly result: WriteResult; readonly bound: number };

@@ -156,16 +156,31 @@ export class LoggedChange {
   async upload(bytes: Uint8Array, options: UploadOptions): Promise<void> {
     this.advance('recorded', 'uploading');
     this.uploadBegan = true;
+    /** An attempt passed the checks below and went out (or may have). */
+    let sent = false;
+    /** What the checks below threw, stopping an attempt unsent. */
+    let stopped: unknown;
     try {
       // No attempt goes out once the sweeper may have judged the entry (see `mayUpload`): its blob
       // would land named by nothing. Earlier attempts may have landed: the entry stays (close).
+      // The caller's own check (the invocation's deadline) comes first: an attempt held past it is
+      // stopped for that, not taken for one the sweeper's window stopped.
       const { log } = this.ctx;
+      const own = options.beforeAttempt;
       const beforeAttempt = () => {
-        if (log.mayUpload?.(this.changeId) === false) throw new UploadNotSentError(this.changeId);
+        try {
+          own?.();
+          if (log.mayUpload?.(this.changeId) === false) throw new UploadNotSentError(this.changeId);
+        } catch (err) {
+          stopped = err;
+          throw err;
+        }
+        sent = true;
       };
-      await this.ctx.lt.upload(this.blob!, bytes, log.mayUpload !== undefined ? { ...options, beforeAttempt } : options);
+      await this.ctx.lt.upload(this.blob!, bytes, { ...options, beforeAttempt });
     } catch (err) {
-      this.uploadOver = refusedOutright(err);
+      // Stopped by these checks before its first attempt went out: nothing was sent, nothing can land.
+      this.uploadOver = (!sent && stopped !== undefined && err === stopped) || refusedOutright(err);
       throw err;
     }
     this.uploadOver = true;

@@ -689,7 +689,13 @@ export class TieredStore {
       // `current` is the item as stored (the CAS and `old` name it); an expired one is absent to ifVersion.
       let current = await change.record(this.hv.read(key, { withBody: false }));
       this.assertVersion(key, options.ifVersion, current);
+      // A record answered after the invocation's deadline (the environment frozen while it was on
+      // its way, thawed for a later invocation) uploads nothing: its commit would be refused, and
+      // the upload, judged on the lease of then, was refused as if a sweeper had fenced it.
+      options.ended?.();
       await change.upload(bytes, {
+        // No attempt of the upload (a part, a retry) goes out after the invocation's deadline either.
+        ...(options.ended !== undefined ? { beforeAttempt: options.ended } : {}),
         ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
         ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
       });

@@ -55,7 +55,7 @@ import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
 import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
 import { InstanceTable } from '../../lib/changelog/instance-table.js';
-import { CorruptItemError, InstanceClaimedError } from '../../lib/errors.js';
+import { CorruptItemError, InstanceClaimedError, InvocationEndedError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { newChangeId } from '../../lib/ids.js';
@@ -812,5 +812,33 @@ describe('a store whose record is retried after a claim', () => {
     expect((await sweepPastEverything(fresh)).errors).toBe(0);
     await expectClean(fresh, expect);
     expect(sameBytes(await rawValue(fresh, key), OLD)).toBe(true);
+  });
+});
+
+describe("a record refused after its invocation's deadline", () => {
+  // Invocation 1 records into its slot; the environment is frozen while the record is on its way,
+  // a sweeper claims the slot meanwhile, and the record's attempt is answered (refused: claimed)
+  // after the thaw, in invocation 2. Sent again to a new slot, it wrote an entry (and created an
+  // item) past the deadline of the invocation it began in, for a write that can no longer commit.
+  test('InvocationEndedError; no new item, nothing outstanding', async () => {
+    const { log, clock, injector } = writer();
+    log.setInvocationDeadline(clock.now + 10_000);
+    await log.record(newChangeId(), { id: 'held/first', new: blobOf('held/first') });
+    const [claimed] = log.instanceIds as [string];
+    injector.add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r) => r.command === 'UpdateItemCommand',
+      before: async () => {
+        clock.advance(20 * 60_000);
+        expect(await claimNow(claimed)).toBeDefined();
+        log.setInvocationDeadline(clock.now + 10_000);
+      },
+    });
+    const outcome = await log.record(newChangeId(), { id: 'held/second', new: blobOf('held/second') }).catch((err: unknown) => err);
+    expect(outcome).toBeInstanceOf(InvocationEndedError);
+    for (const id of log.instanceIds) expect(await raw.get(id), `no item ${id} written past the deadline`).toBeUndefined();
+    expect(log.outstanding).toBe(1);
   });
 });

@@ -178,11 +178,11 @@ describe('a writer inside Lambda whose log is not bound to the invocation', () =
  * writes `key` again; `w` is thawed 20 minutes later for invocation 2. `stands()` checks that the
  * newer value is still the object.
  */
-function thawScene(fx: Fixture) {
+function thawScene(fx: Fixture, store: { partSize?: number } = {}) {
   let now = Date.now();
   const clock = () => now;
   const injector = new FaultInjector();
-  const w = makeWriter(fx, { injector, log: { clock }, store: { clock, inlineThreshold: 0 } });
+  const w = makeWriter(fx, { injector, log: { clock }, store: { clock, inlineThreshold: 0, ...store } });
   const other = makeWriter(fx, { store: { inlineThreshold: 0 } });
   return {
     w,
@@ -250,6 +250,63 @@ describe('a write of a timed-out invocation, resumed after a thaw, writes nothin
       await newer.stands();
       // Known state: what the held write uploaded is deleted, its entry removed (nothing for a sweeper).
       expect(w.log.outstanding).toBe(0);
+      await expectClean(fx, expect);
+    } finally {
+      scene.close();
+    }
+  });
+});
+
+describe('a put of a blob whose record is answered after a thaw uploads nothing', () => {
+  // Invocation 1 times out while the put's record is on its way; the environment is thawed 20
+  // minutes later, where the record's answer comes. The put went on to its upload, judged on the
+  // lease of invocation 1: refused as UploadNotSentError (an InstanceClaimedError, though nothing was
+  // claimed), its entry left to a sweeper; after a shorter freeze the whole body was uploaded in
+  // invocation 2, for a commit its deadline refuses.
+  test('InvocationEndedError before any upload attempt; its entry removed, nothing left', async () => {
+    const scene = thawScene(fx);
+    const { w } = scene;
+    try {
+      await w.store.put('zombie-record', randomBody(1_000));
+      const sent = w.recorder.commands.length;
+      scene.thawAt('UpdateItemCommand');
+      const outcome = await w.store.put('zombie-record', randomBody(2_000)).catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(InvocationEndedError);
+      const uploads = w.recorder.commands.slice(sent).filter((c) => c.service === 's3' && c.command !== 'DeleteObject');
+      expect(
+        uploads.map((c) => c.command),
+        'no upload attempt after the deadline',
+      ).toEqual([]);
+      expect(w.log.outstanding).toBe(0);
+      await expectClean(fx, expect);
+    } finally {
+      scene.close();
+    }
+  });
+});
+
+describe('a multipart put whose upload began before a thaw sends no part after it', () => {
+  // Invocation 1 times out while the put's CreateMultipartUpload is on its way; the environment is
+  // thawed 20 minutes later. Each part and the CompleteMultipartUpload went out in invocation 2 (a
+  // writer's body read from elsewhere than its event), for a commit its deadline refuses.
+  test('InvocationEndedError; no UploadPart or CompleteMultipartUpload after the deadline; the object unchanged, nothing left', async () => {
+    const scene = thawScene(fx, { partSize: 5 * 1024 * 1024 });
+    const { w } = scene;
+    try {
+      await w.store.put('zombie-parts', randomBody(1_000));
+      const before = await w.store.get('zombie-parts');
+      const sent = w.recorder.commands.length;
+      scene.thawAt('CreateMultipartUploadCommand');
+      const outcome = await w.store.put('zombie-parts', randomBody(11 * 1024 * 1024)).catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(InvocationEndedError);
+      const parts = w.recorder.commands.slice(sent).filter((c) => c.command === 'UploadPart' || c.command === 'CompleteMultipartUpload');
+      expect(
+        parts.map((c) => c.command),
+        'nothing of the upload after the deadline',
+      ).toEqual([]);
+      expect(w.log.outstanding).toBe(0);
+      expect(await w.store.get('zombie-parts')).toEqual(before);
+      // Stopped before its first attempt went out: nothing can land, its entry is removed.
       await expectClean(fx, expect);
     } finally {
       scene.close();
