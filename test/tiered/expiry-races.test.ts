@@ -513,6 +513,30 @@ describe('an object that expires between two attempts the SDK makes of a commit 
   );
 });
 
+/**
+ * Runs `write` while, once, right before its `command` goes out, another reader reads `key` (its
+ * time-to-idle refresh moves the expiry an hour on) and the clock moves 20 s past the expiry the
+ * writer read: its result, or what it threw.
+ */
+async function whileReaderKeepsAlive(key: string, command: string, write: () => Promise<unknown>): Promise<unknown> {
+  const rule = {
+    kind: 'delay' as const,
+    delayMs: 0,
+    times: 1,
+    match: onCommand(command),
+    before: async () => {
+      await other.store.head(key);
+      now += 20 * SEC;
+    },
+  };
+  w.injector.add(rule);
+  try {
+    return await write().catch((e: unknown) => e);
+  } finally {
+    w.injector.remove(rule);
+  }
+}
+
 test.each([
   ['a large put with ifVersion', (key: string, version: number) => w.store.put(key, randomBody(40 * KiB + 1), { ifVersion: version })],
   ['a large put (no ifVersion: an overwrite, not a create)', (key: string) => w.store.put(key, randomBody(40 * KiB + 1))],
@@ -523,23 +547,7 @@ test.each([
     const { version } = await w.store.put(key, randomBody(40 * KiB), { timeToIdleMs: HOUR });
     now += HOUR - 10 * SEC; // a refresh due
     // A slow upload: meanwhile another reader moves the expiry an hour on, and the one read passes.
-    const upload = {
-      kind: 'delay' as const,
-      delayMs: 0,
-      times: 1,
-      match: onCommand('PutObjectCommand'),
-      before: async () => {
-        await other.store.head(key);
-        now += 20 * SEC;
-      },
-    };
-    w.injector.add(upload);
-    let result: unknown;
-    try {
-      result = await write(key, version).catch((e: unknown) => e);
-    } finally {
-      w.injector.remove(upload);
-    }
+    const result = await whileReaderKeepsAlive(key, 'PutObjectCommand', () => write(key, version));
     expect(w.injector.stats.injected.delay, 'the upload was slow').toBeGreaterThan(0);
     expect(result, 'the object is live at that version').not.toBeInstanceOf(Error);
     expect(result).toMatchObject({ version: version + 1, created: false });
@@ -559,23 +567,9 @@ test.each([
     const created = await w.store.createUpload(key, conditional ? { ifVersion: version } : {});
     const parts = await uploadParts(w.store, created.uploadId, randomBody(3000), created.partSize);
     // A slow assembly (a large object): meanwhile another reader moves the expiry an hour on, and the one read passes.
-    const assembly = {
-      kind: 'delay' as const,
-      delayMs: 0,
-      times: 1,
-      match: onCommand('CompleteMultipartUploadCommand'),
-      before: async () => {
-        await other.store.head(key);
-        now += 20 * SEC;
-      },
-    };
-    w.injector.add(assembly);
-    let result: unknown;
-    try {
-      result = await w.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
-    } finally {
-      w.injector.remove(assembly);
-    }
+    const result = await whileReaderKeepsAlive(key, 'CompleteMultipartUploadCommand', () =>
+      w.store.completeUpload(created.uploadId, parts),
+    );
     expect(w.injector.stats.injected.delay, 'the assembly was slow').toBeGreaterThan(0);
     expect(result, 'the object is live at that version').not.toBeInstanceOf(Error);
     expect(result).toMatchObject({ version: version + 1, created: false });
