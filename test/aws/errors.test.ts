@@ -5,7 +5,7 @@
  * taken for throttling when it was a refusal is sent again for ever. The integration tests meet
  * only the errors the fault injector and the local servers make; this table holds the rest.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -261,43 +261,27 @@ describe("translateAwsError: S3's InvalidObjectState is an archived blob, not a 
  * refused again and counted as that key's failure.
  */
 describe("translateAwsError: S3's 400 for a bucket of another region", () => {
-  let server: Server;
-  let s3: S3Client;
   let code = 'IllegalLocationConstraintException';
   const messages: Record<string, string> = {
     IllegalLocationConstraintException:
       'The ap-east-1 location constraint is incompatible for the region specific endpoint this request was sent to.',
     AuthorizationHeaderMalformed: "The authorization header is malformed; the region 'us-west-2' is wrong; expecting 'ap-east-1'",
   };
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      req.resume();
-      res.writeHead(400, { 'content-type': 'application/xml', 'x-amz-bucket-region': 'ap-east-1' });
-      res.end(
-        req.method === 'HEAD'
-          ? undefined
-          : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${messages[code]}</Message>${code === 'AuthorizationHeaderMalformed' ? '<Region>ap-east-1</Region>' : ''}<RequestId>R</RequestId><HostId>H</HostId></Error>`,
-      );
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    s3 = new S3Client({
-      region: 'us-west-2',
-      endpoint: `http://127.0.0.1:${port}`,
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
-    });
-  });
-  afterAll(async () => {
-    s3.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  const answering = s3AnsweringAlways((req, res) => {
+    req.resume();
+    res.writeHead(400, { 'content-type': 'application/xml', 'x-amz-bucket-region': 'ap-east-1' });
+    res.end(
+      req.method === 'HEAD'
+        ? undefined
+        : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${messages[code]}</Message>${code === 'AuthorizationHeaderMalformed' ? '<Region>ap-east-1</Region>' : ''}<RequestId>R</RequestId><HostId>H</HostId></Error>`,
+    );
   });
 
   const codes = Object.keys(messages);
 
   test.each(codes)('%s: a ResourceMissingError for the bucket, naming its region', async (name) => {
     code = name;
-    const err = await s3.send(new ListObjectsV2Command({ Bucket: 'bk-1' })).then(
+    const err = await answering.s3.send(new ListObjectsV2Command({ Bucket: 'bk-1' })).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -311,9 +295,9 @@ describe("translateAwsError: S3's 400 for a bucket of another region", () => {
 
   test.each(codes)('%s: the existence check of a blob throws it, never calls the blob undecided', async (name) => {
     code = name;
-    await expect(new LtBucket(s3, 'bk-1', 'blobs').exists('blobs/b2JqZWN0/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b')).rejects.toBeInstanceOf(
-      ResourceMissingError,
-    );
+    await expect(
+      new LtBucket(answering.s3, 'bk-1', 'blobs').exists('blobs/b2JqZWN0/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'),
+    ).rejects.toBeInstanceOf(ResourceMissingError);
   });
 
   test.each(codes)('%s: a batch delete throws it at once, without a single delete a key', async (name) => {
@@ -323,11 +307,11 @@ describe("translateAwsError: S3's 400 for a bucket of another region", () => {
       sent++;
       return next(args);
     };
-    s3.middlewareStack.add(count as never, { step: 'initialize', name: 'testCountSends', override: true });
+    answering.s3.middlewareStack.add(count as never, { step: 'initialize', name: 'testCountSends', override: true });
     const keys = ['blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', 'blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c'];
-    await expect(new LtBucket(s3, 'bk-1', 'blobs').deleteMany(keys)).rejects.toBeInstanceOf(ResourceMissingError);
+    await expect(new LtBucket(answering.s3, 'bk-1', 'blobs').deleteMany(keys)).rejects.toBeInstanceOf(ResourceMissingError);
     expect(sent, 'the DeleteObjects alone').toBe(1);
-    s3.middlewareStack.remove('testCountSends');
+    answering.s3.middlewareStack.remove('testCountSends');
   });
 
   test('an AuthorizationHeaderMalformed that names no region stays a refusal of the credentials', () => {
@@ -345,36 +329,20 @@ describe("translateAwsError: S3's 400 for a bucket of another region", () => {
  * specified endpoint"), and a batch delete refused so fell back to a thousand single deletes.
  */
 describe("translateAwsError: S3's redirect to the bucket's region", () => {
-  let server: Server;
-  let s3: S3Client;
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      res.writeHead(301, { 'content-type': 'application/xml', 'x-amz-bucket-region': 'eu-west-1' });
-      res.end(
-        req.method === 'HEAD'
-          ? undefined
-          : '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.</Message><Endpoint>bk-1.s3.eu-west-1.amazonaws.com</Endpoint><Bucket>bk-1</Bucket><RequestId>R</RequestId><HostId>H</HostId></Error>',
-      );
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    s3 = new S3Client({
-      region: 'us-west-2',
-      endpoint: `http://127.0.0.1:${port}`,
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
-    });
-  });
-  afterAll(async () => {
-    s3.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  const answering = s3AnsweringAlways((req, res) => {
+    res.writeHead(301, { 'content-type': 'application/xml', 'x-amz-bucket-region': 'eu-west-1' });
+    res.end(
+      req.method === 'HEAD'
+        ? undefined
+        : '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.</Message><Endpoint>bk-1.s3.eu-west-1.amazonaws.com</Endpoint><Bucket>bk-1</Bucket><RequestId>R</RequestId><HostId>H</HostId></Error>',
+    );
   });
 
   test.each([
     ['a listing (PermanentRedirect)', () => new ListObjectsV2Command({ Bucket: 'bk-1' })],
     ['a HEAD (a bare 301)', () => new HeadObjectCommand({ Bucket: 'bk-1', Key: 'k' })],
   ])('%s: a ResourceMissingError for the bucket, naming its region', async (_name, command) => {
-    const err = await s3.send(command() as never).then(
+    const err = await answering.s3.send(command() as never).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -386,9 +354,9 @@ describe("translateAwsError: S3's redirect to the bucket's region", () => {
   });
 
   test('the existence check of a blob throws it, never calls the blob undecided', async () => {
-    await expect(new LtBucket(s3, 'bk-1', 'blobs').exists('blobs/b2JqZWN0/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b')).rejects.toBeInstanceOf(
-      ResourceMissingError,
-    );
+    await expect(
+      new LtBucket(answering.s3, 'bk-1', 'blobs').exists('blobs/b2JqZWN0/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'),
+    ).rejects.toBeInstanceOf(ResourceMissingError);
   });
 
   test('a batch delete throws it at once, without a single delete a key', async () => {
@@ -397,10 +365,40 @@ describe("translateAwsError: S3's redirect to the bucket's region", () => {
       sent++;
       return next(args);
     };
-    s3.middlewareStack.add(count as never, { step: 'initialize', name: 'testCountSends', override: true });
+    answering.s3.middlewareStack.add(count as never, { step: 'initialize', name: 'testCountSends', override: true });
     const keys = ['blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', 'blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c'];
-    await expect(new LtBucket(s3, 'bk-1', 'blobs').deleteMany(keys)).rejects.toBeInstanceOf(ResourceMissingError);
+    await expect(new LtBucket(answering.s3, 'bk-1', 'blobs').deleteMany(keys)).rejects.toBeInstanceOf(ResourceMissingError);
     expect(sent, 'the DeleteObjects alone').toBe(1);
-    s3.middlewareStack.remove('testCountSends');
+    answering.s3.middlewareStack.remove('testCountSends');
   });
 });
+
+/**
+ * An S3 client (us-west-2, path style) whose every request a local HTTP server answers with
+ * `answer`: the server starts before the describe's tests and stops after them. Read the client
+ * (`.s3`) inside a test.
+ */
+function s3AnsweringAlways(answer: (req: IncomingMessage, res: ServerResponse) => void): { readonly s3: S3Client } {
+  let server: Server;
+  let client: S3Client | undefined;
+  beforeAll(async () => {
+    server = createServer(answer);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    client = new S3Client({
+      region: 'us-west-2',
+      endpoint: `http://127.0.0.1:${port}`,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+    });
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return {
+    get s3(): S3Client {
+      return client!;
+    },
+  };
+}
