@@ -112,6 +112,12 @@ try {
   const { handler } = await import('../functions/sweeper.js');
   const context = lambdaContext('tierlog-sweeper-drill');
   const sweep = () => handler({ source: 'tierlog.drill' }, context);
+  // A second sweeper (its own sweeperId) racing the first each round, as two overlapping
+  // scheduled invocations would: DESIGN.md's invariant 4 is exercised, not assumed.
+  const { createSweeperHandler } = await import('../lib/handlers/sweeper.js');
+  const rival = createSweeperHandler();
+  const rivalContext = lambdaContext('tierlog-sweeper-drill-rival');
+  const rivalSweep = () => rival({ source: 'tierlog.drill' }, rivalContext);
   // The real objects-stream Lambda handler, fed from the objects table's stream.
   const stream = await import('../functions/objects-stream.js');
   const streamContext = lambdaContext('tierlog-objects-stream-drill');
@@ -123,6 +129,7 @@ try {
     dynamodb,
     s3,
     sweep,
+    rivalSweep,
     deliverStream,
     options,
     progress: progressLine(),
@@ -161,6 +168,7 @@ function format(r: DrillReport): string {
     `  operations        ${r.operations} (${r.acknowledged} acknowledged, ${r.failed} failed, ${r.reads} reads)`,
     `  writers started   ${r.writersStarted}`,
     `  crashes           ${Object.values(r.crashes).reduce((a, b) => a + b, 0)}${crashes ? ` (${crashes})` : ''}`,
+    `  reach             ${r.multipartPuts} multipart puts, ${r.lateCrashes} crashes past an operation's 7th request, ${r.racingSweeps} rounds of two sweepers racing`,
     `  sweeps            ${r.sweeps}: ${r.entriesRecovered} entries recovered, ${r.orphansDeleted} orphans deleted, ${r.instancesRetired} idle instances retired`,
     `  lost: ${r.lost}`,
     `  leaked: ${r.leaked}`,

@@ -42,6 +42,7 @@ import { type DeliverBatch, type ExpiryCounts, ExpiryDriver } from './expiry.js'
 import { type ExpiryScenarioReport, runExpiryScenarios } from './expiry-scenarios.js';
 import { checkInvariants, type InvariantReport, scanTable } from './invariants.js';
 import { bodyFor, type ModelExpiry, observe, RegisterModel } from './model.js';
+import { MIN_PART_SIZE, partCountOf } from '../tiered/part-size.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
 import { describeError, type Operation, SimulatedWriter, writeStatusOf } from './writer.js';
 
@@ -66,6 +67,15 @@ export interface DrillOptions {
 /** Runs one sweep (the real Lambda handler, in the drill). */
 export type SweepFn = () => Promise<Omit<SweepReport, 'wouldDelete'>>;
 
+/**
+ * The part size of the drill's writers: S3's smallest, so a body a little above 5 MiB goes
+ * multipart under the default `--max-body` (6 MiB), where the library's 8 MiB would make none.
+ */
+export const DRILL_PART_SIZE = MIN_PART_SIZE;
+
+/** Requests of an operation a crash may be armed at before the drill has seen one of its kind run. */
+const FIRST_CRASH_REACH = 7;
+
 export interface DrillReport {
   readonly seed: number;
   readonly operations: number;
@@ -73,6 +83,12 @@ export interface DrillReport {
   readonly failed: number;
   readonly reads: number;
   readonly crashes: Record<string, number>;
+  /** Puts whose body was above the writers' part size ({@link DRILL_PART_SIZE}): multipart uploads. */
+  readonly multipartPuts: number;
+  /** Crashes armed at an operation's 8th request or later (a part, a complete or a commit after many parts). */
+  readonly lateCrashes: number;
+  /** Sweep rounds in which two sweepers (distinct sweeperIds) ran at once (with `rivalSweep`). */
+  readonly racingSweeps: number;
   readonly writersStarted: number;
   readonly sweeps: number;
   readonly orphansDeleted: number;
@@ -112,6 +128,12 @@ export async function runDrill(args: {
   options: DrillOptions;
   sweep: SweepFn;
   /**
+   * A second sweeper (another sweeperId): each round, during the workload and past the leases
+   * after it, runs it at once with `sweep`, so two sweepers race for the same dead writers
+   * (DESIGN.md's invariant 4).
+   */
+  rivalSweep?: SweepFn;
+  /**
    * The objects table's stream handler (the real Lambda handler, in the drill); enables expiry.
    * Required when the writers leave replaced blobs to the stream (`replacedBlobCleanup: 'stream'`).
    */
@@ -144,7 +166,15 @@ export async function runDrill(args: {
     orphansDeleted: 0,
     entriesRecovered: 0,
     instancesRetired: 0,
+    multipartPuts: 0,
+    lateCrashes: 0,
+    racingSweeps: 0,
   };
+  // The most requests an operation of each shape (a delete, a put of n parts) made: a crash is
+  // armed anywhere within it, a late part or the commit after many parts as well as the first.
+  const reach = new Map<string, number>();
+  const shapeOf = (operation: Operation) =>
+    operation.kind === 'put' ? `put-${partCountOf(operation.body.byteLength, DRILL_PART_SIZE)}` : operation.kind;
   let writersStarted = 0;
   let next = 0;
   let crashed = 0;
@@ -154,7 +184,12 @@ export async function runDrill(args: {
 
   const newWriter = () => {
     writersStarted++;
-    return new SimulatedWriter({ config, random: seededRandom(options.seed * 7919 + writersStarted), invocationMs: options.invocationMs });
+    return new SimulatedWriter({
+      config,
+      random: seededRandom(options.seed * 7919 + writersStarted),
+      invocationMs: options.invocationMs,
+      partSize: DRILL_PART_SIZE,
+    });
   };
   const reader = new TieredStore({ config, changeLog: new NoopChangeLog(), dynamodb: args.dynamodb, s3: args.s3 });
   // A read the store could not answer (a `BlobMissingError`: HV names a blob that is gone) is no
@@ -176,7 +211,24 @@ export async function runDrill(args: {
   };
 
   // The sweeper runs on a schedule during the workload, as it does in production.
-  const sweeping = everyUntilStopped(options.invocationMs, async () => addSweep(await args.sweep()));
+  // With a rival, two sweepers each round, at once: both may claim the same dead writer. The
+  // entries a round deferred (of both sweepers) are returned.
+  const sweepRound = async (): Promise<number> => {
+    const rival = args.rivalSweep;
+    const reports = [];
+    if (rival === undefined) reports.push(await args.sweep());
+    else {
+      const both = await Promise.allSettled([args.sweep(), rival()]);
+      for (const outcome of both) if (outcome.status === 'rejected') throw outcome.reason;
+      for (const outcome of both) if (outcome.status === 'fulfilled') reports.push(outcome.value);
+      totals.racingSweeps++;
+    }
+    for (const swept of reports) addSweep(swept);
+    return reports.reduce((sum, swept) => sum + swept.entriesDeferred, 0);
+  };
+  const sweeping = everyUntilStopped(options.invocationMs, async () => {
+    await sweepRound();
+  });
   // One simulated writer's share of the operations, replaced by a fresh one when it dies.
   const runWriter = async (): Promise<void> => {
     let writer = newWriter();
@@ -206,7 +258,10 @@ export async function runDrill(args: {
               body: body(random, options.maxBodyBytes, tag),
               ...(policy !== undefined ? { expiry: policy } : {}),
             };
-      const crash = random() < options.crashRate ? { atRequest: randomInt(random, 0, 6), after: random() < 0.5 } : undefined;
+      const shape = shapeOf(operation);
+      if (operation.kind === 'put' && operation.body.byteLength > DRILL_PART_SIZE) totals.multipartPuts++;
+      const crash = random() < options.crashRate ? crashPlan(random, reachOf(operation, reach.get(shape))) : undefined;
+      if (crash !== undefined && crash.atRequest >= FIRST_CRASH_REACH) totals.lateCrashes++;
       const write = model.beginWrite(
         key,
         operation.kind,
@@ -216,6 +271,8 @@ export async function runDrill(args: {
         modelExpiry(policy),
       );
       const outcome = await writer.run(operation, crash);
+      if (outcome.crashedAt === undefined && outcome.requests !== undefined)
+        reach.set(shape, Math.max(reach.get(shape) ?? 0, outcome.requests));
       // The stream deletes what a dead writer replaced: an entry naming it is a broken invariant.
       if (leavesReplacedToStream && outcome.namedReplacedBlob === true)
         expiry?.violation(
@@ -254,10 +311,9 @@ export async function runDrill(args: {
     // Past every lease: the last invocation's deadline plus margin, and the upload window.
     for (let round = 0; round < 10; round++) {
       await sleep(round === 0 ? options.invocationMs + 1_500 : options.invocationMs);
-      const sweep = await args.sweep();
-      addSweep(sweep);
+      const deferred = await sweepRound();
       report = await checkInvariants(args);
-      if (report.entries === 0 && report.pending.length === 0 && sweep.entriesDeferred === 0) break;
+      if (report.entries === 0 && report.pending.length === 0 && deferred === 0) break;
     }
     report ??= await checkInvariants(args);
 
@@ -292,6 +348,9 @@ export async function runDrill(args: {
     failed: totals.failed,
     reads: totals.reads,
     crashes,
+    multipartPuts: totals.multipartPuts,
+    lateCrashes: totals.lateCrashes,
+    racingSweeps: totals.racingSweeps,
     writersStarted,
     sweeps: totals.sweeps,
     orphansDeleted: totals.orphansDeleted,
@@ -460,17 +519,37 @@ export function expiryPolicy(random: Random): ExpiryPolicy {
   return roll < 0.4 ? { timeToLiveMs: ms } : roll < 0.7 ? { expiresAt: new Date(Date.now() + ms) } : { timeToIdleMs: ms };
 }
 
-/** A body of a random size that starts with its tag, so a read can be traced to its write. */
-export function body(random: Random, maxBytes: number, tag: string): Uint8Array {
+/**
+ * A body of a random size that starts with its tag, so a read can be traced to its write. One put
+ * in 25 is a multipart upload of two parts when `maxBytes` allows one: up to 1 MiB above `partSize`.
+ */
+export function body(random: Random, maxBytes: number, tag: string, partSize: number = DRILL_PART_SIZE): Uint8Array {
   const roll = random();
   const size =
     roll < 0.5
       ? logUniformSize(random, 1, 8 * 1024)
-      : roll < 0.95
+      : roll < 0.92
         ? logUniformSize(random, 8 * 1024, 1024 * 1024)
-        : logUniformSize(random, 1024 * 1024, maxBytes);
+        : roll < 0.96 || maxBytes <= partSize
+          ? logUniformSize(random, 1024 * 1024, maxBytes)
+          : randomInt(random, partSize + 1, Math.min(maxBytes, partSize + 1024 * 1024));
   // Never past the largest body asked for (`--max-body` below 1 MiB bounds every band).
   return bodyFor(tag, Math.max(Math.min(size, maxBytes), 1));
+}
+
+/**
+ * The requests an operation may be crashed at: the most an operation of its shape was seen to
+ * make (`seen`), and before one was seen 7, plus a part count and two (create, complete) for a
+ * multipart put.
+ */
+export function reachOf(operation: Operation, seen: number | undefined): number {
+  const parts = operation.kind === 'put' ? partCountOf(operation.body.byteLength, DRILL_PART_SIZE) : 1;
+  return Math.max(FIRST_CRASH_REACH + (parts > 1 ? parts + 2 : 0), seen ?? 0);
+}
+
+/** A crash at any of an operation's first `reach` requests, before or after it. */
+export function crashPlan(random: Random, reach: number): { atRequest: number; after: boolean } {
+  return { atRequest: randomInt(random, 0, reach - 1), after: random() < 0.5 };
 }
 
 /** A put's expiry policy as the model needs it. */

@@ -29,6 +29,8 @@ export interface OperationOutcome {
   readonly errorName?: string;
   /** A request of it wrote a replaced blob (`old`) into a change-log entry ({@link namesReplacedBlob}). */
   readonly namedReplacedBlob?: boolean;
+  /** The requests (attempts, a crash's included) the operation made: how far a crash plan can reach into it. */
+  readonly requests?: number;
   readonly startedAt: number;
   readonly endedAt: number;
 }
@@ -54,6 +56,8 @@ export interface SimulatedWriterOptions {
   readonly inlineThreshold?: number;
   /** The writer's clock (a skewed one for drills). Default `Date.now`. */
   readonly clock?: () => number;
+  /** Multipart part size of the store's uploads (5 MiB to 5 GiB). Default the library's (8 MiB). */
+  readonly partSize?: number;
   /** The store answers before its settle (`TieredStore` option); `run` awaits `settled()`. Default false. */
   readonly settleInBackground?: boolean;
 }
@@ -101,6 +105,7 @@ export class SimulatedWriter {
       dynamodb,
       s3,
       ...(options.inlineThreshold !== undefined ? { inlineThreshold: options.inlineThreshold } : {}),
+      ...(options.partSize !== undefined ? { partSize: options.partSize } : {}),
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
       ...(options.settleInBackground !== undefined ? { settleInBackground: options.settleInBackground } : {}),
     });
@@ -121,7 +126,11 @@ export class SimulatedWriter {
         : { kind: crash.after ? ('crashAfter' as const) : ('crashBefore' as const), skip: crash.atRequest, times: 1 };
     if (crashRule !== undefined) this.injector.add(crashRule);
     this.namingOld = 0;
-    const named = () => (this.namingOld > 0 ? { namedReplacedBlob: true } : {});
+    const requestsBefore = this.injector.stats.requests;
+    const named = () => ({
+      ...(this.namingOld > 0 ? { namedReplacedBlob: true } : {}),
+      requests: this.injector.stats.requests - requestsBefore,
+    });
     try {
       if (operation.kind === 'put')
         await this.store.put(operation.key, operation.body, { metadata: { tag: operation.tag }, ...operation.expiry });

@@ -4,7 +4,7 @@
  * read counted as serving an expired value when its expiry was past as the read started.
  */
 import { describe, expect, it } from 'vitest';
-import { body, expiryPolicy, modelExpiry, servedExpired } from '../../lib/drill/drill.js';
+import { body, DRILL_PART_SIZE, expiryPolicy, modelExpiry, servedExpired } from '../../lib/drill/drill.js';
 import { bodyMatches } from '../../lib/drill/model.js';
 import { seededRandom } from '../../lib/drill/random.js';
 
@@ -22,6 +22,14 @@ describe('the drill workload', () => {
       expect(Math.min(...sizes)).toBeGreaterThanOrEqual(1);
     },
   );
+
+  it('with the default --max-body (6 MiB) some bodies are above the part size (multipart), none at or below 5 MiB goes there', () => {
+    const random = seededRandom(42);
+    const sizes = Array.from({ length: 400 }, (_, i) => body(random, 6 * 1024 * 1024, `t${i}`).byteLength);
+    const multipart = sizes.filter((size) => size > DRILL_PART_SIZE);
+    expect(multipart.length).toBeGreaterThan(4);
+    expect(Math.max(...multipart)).toBeLessThanOrEqual(6 * 1024 * 1024);
+  });
 
   it('expiring puts draw each of the three policies, 0.5 to 3 s ahead, and the model gets each as it is', () => {
     const random = seededRandom(5);

@@ -1,0 +1,59 @@
+/**
+ * What the drill reaches: multipart puts (bodies above its writers' 5 MiB part size), crashes
+ * past an operation's 7th request (a late part, a complete, the commit after the parts), and
+ * two sweepers with distinct sweeperIds racing for the same dead writers (DESIGN.md's invariant
+ * 4). A drill that stopped reaching any of them would still say OK: these counts say it does not.
+ */
+import { describe, expect, it } from 'vitest';
+import { crashPlan, DRILL_PART_SIZE, reachOf, runDrill } from '../../lib/drill/drill.js';
+import { bodyFor } from '../../lib/drill/model.js';
+import { seededRandom } from '../../lib/drill/random.js';
+import type { Operation } from '../../lib/drill/writer.js';
+import { Sweeper } from '../../lib/recovery/sweeper.js';
+import { MIN_PART_SIZE } from '../../lib/tiered/part-size.js';
+import { freshFixture } from '../support/local.js';
+
+describe('the drill reaches multipart puts, late crashes and racing sweepers', () => {
+  it('a crash is drawn over every request an operation of its shape makes: a multipart put dies at a late part, its complete, its commit', () => {
+    const random = seededRandom(3);
+    const multipart: Operation = { kind: 'put', key: 'k', tag: 't', body: bodyFor('t', DRILL_PART_SIZE + 1) };
+    const small: Operation = { kind: 'put', key: 'k', tag: 't', body: bodyFor('t', 10) };
+    // Before one ran: 7 requests, and a multipart put's create, parts and complete beside them.
+    expect(reachOf(small, undefined)).toBe(7);
+    expect(reachOf({ kind: 'delete', key: 'k', tag: 't' }, undefined)).toBe(7);
+    expect(reachOf(multipart, undefined)).toBe(11);
+    // Once one ran, as many as it made.
+    expect(reachOf(multipart, 14)).toBe(14);
+    const drawn = Array.from({ length: 2_000 }, () => crashPlan(random, 14).atRequest);
+    expect(Math.min(...drawn)).toBe(0);
+    expect(Math.max(...drawn)).toBe(13);
+    expect(drawn.filter((at) => at >= 7).length).toBeGreaterThan(500);
+  });
+
+  it('a small seeded run makes multipart puts and races two sweepers for the same dead writers, and holds', async () => {
+    expect(DRILL_PART_SIZE).toBe(MIN_PART_SIZE);
+    const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+    // The windows npm start gives its sweeper, scaled to 1 s invocations.
+    const windows = { skewMarginMs: 500, maxUploadMs: 2_000, claimMs: 10_000, unsafeShortWindows: true };
+    const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, ...windows });
+    const rival = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, ...windows });
+    expect(rival.sweeperId).not.toBe(sweeper.sweeperId);
+    const expired = { sweeper: 0, rival: 0 };
+    const counted = <R extends { instancesExpired: number }>(who: keyof typeof expired, report: R): R => {
+      expired[who] += report.instancesExpired;
+      return report;
+    };
+    const report = await runDrill({
+      ...fx,
+      options: { writers: 3, operations: 150, seed: 12, crashRate: 0.6, maxBodyBytes: 6 * 1024 * 1024, keys: 3, invocationMs: 1_000 },
+      sweep: async () => counted('sweeper', await sweeper.sweep()),
+      rivalSweep: async () => counted('rival', await rival.sweep()),
+    });
+    // Both found dead writers to claim (at once, past the leases): the rival raced for them, not over an empty log.
+    expect(expired.sweeper).toBeGreaterThan(0);
+    expect(expired.rival).toBeGreaterThan(0);
+    expect(report.multipartPuts).toBeGreaterThan(0);
+    expect(report.racingSweeps).toBeGreaterThan(0);
+    expect(report).toMatchObject({ ok: true, lost: 0, leaked: 0, entriesLeft: 0, wrongValues: 0 });
+  }, 180_000);
+});
