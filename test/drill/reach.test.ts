@@ -43,11 +43,11 @@ describe('the drill reaches multipart puts, late crashes and racing sweepers', (
       expired[who] += report.instancesExpired;
       return report;
     };
-    // 300 operations: one put in 25 is multipart, and the writers draw their bodies from one stream
-    // in the order the stack answers them, so no run of this size makes none (0.96^300 < 1e-5).
+    // 400 operations: 7 in 10 are puts and one put in 25 is multipart; the writers draw from one
+    // stream in the order the stack answers them, so a run makes none with 0.96^280 (about 1e-5).
     const report = await runDrill({
       ...fx,
-      options: { writers: 3, operations: 300, seed: 12, crashRate: 0.6, maxBodyBytes: 6 * 1024 * 1024, keys: 3, invocationMs: 1_000 },
+      options: { writers: 3, operations: 400, seed: 12, crashRate: 0.6, maxBodyBytes: 6 * 1024 * 1024, keys: 3, invocationMs: 1_000 },
       sweep: async () => counted('sweeper', await sweeper.sweep()),
       rivalSweep: async () => counted('rival', await rival.sweep()),
     });
