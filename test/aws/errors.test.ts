@@ -302,16 +302,7 @@ describe("translateAwsError: S3's 400 for a bucket of another region", () => {
 
   test.each(codes)('%s: a batch delete throws it at once, without a single delete a key', async (name) => {
     code = name;
-    let sent = 0;
-    const count = (next: (args: unknown) => Promise<unknown>) => (args: unknown) => {
-      sent++;
-      return next(args);
-    };
-    answering.s3.middlewareStack.add(count as never, { step: 'initialize', name: 'testCountSends', override: true });
-    const keys = ['blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', 'blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c'];
-    await expect(new LtBucket(answering.s3, 'bk-1', 'blobs').deleteMany(keys)).rejects.toBeInstanceOf(ResourceMissingError);
-    expect(sent, 'the DeleteObjects alone').toBe(1);
-    answering.s3.middlewareStack.remove('testCountSends');
+    await expectBatchDeleteMissingAtOnce(answering.s3);
   });
 
   test('an AuthorizationHeaderMalformed that names no region stays a refusal of the credentials', () => {
@@ -360,16 +351,7 @@ describe("translateAwsError: S3's redirect to the bucket's region", () => {
   });
 
   test('a batch delete throws it at once, without a single delete a key', async () => {
-    let sent = 0;
-    const count = (next: (args: unknown) => Promise<unknown>) => (args: unknown) => {
-      sent++;
-      return next(args);
-    };
-    answering.s3.middlewareStack.add(count as never, { step: 'initialize', name: 'testCountSends', override: true });
-    const keys = ['blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', 'blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c'];
-    await expect(new LtBucket(answering.s3, 'bk-1', 'blobs').deleteMany(keys)).rejects.toBeInstanceOf(ResourceMissingError);
-    expect(sent, 'the DeleteObjects alone').toBe(1);
-    answering.s3.middlewareStack.remove('testCountSends');
+    await expectBatchDeleteMissingAtOnce(answering.s3);
   });
 });
 
@@ -401,4 +383,21 @@ function s3AnsweringAlways(answer: (req: IncomingMessage, res: ServerResponse) =
       return client!;
     },
   };
+}
+
+/** A batch delete of two keys through `s3` throws a ResourceMissingError after its one DeleteObjects, no delete a key after it. */
+async function expectBatchDeleteMissingAtOnce(s3: S3Client): Promise<void> {
+  let sent = 0;
+  const count = (next: (args: unknown) => Promise<unknown>) => (args: unknown) => {
+    sent++;
+    return next(args);
+  };
+  s3.middlewareStack.add(count as never, { step: 'initialize', name: 'testCountSends', override: true });
+  try {
+    const keys = ['blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', 'blobs/a/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c'];
+    await expect(new LtBucket(s3, 'bk-1', 'blobs').deleteMany(keys)).rejects.toBeInstanceOf(ResourceMissingError);
+    expect(sent, 'the DeleteObjects alone').toBe(1);
+  } finally {
+    s3.middlewareStack.remove('testCountSends');
+  }
 }

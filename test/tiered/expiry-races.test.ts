@@ -462,16 +462,11 @@ describe('an object that expires between two attempts the SDK makes of a commit 
     const key = `retried-past-expiry/${name}`;
     const { version } = await w.store.put(key, randomBody(size), { timeToLiveMs: HOUR });
     now += HOUR - 5 * SEC; // live when the write reads it and when its first attempt goes out
-    const throttle = { kind: 'throttle' as const, times: 1, match };
-    const pause = { kind: 'delay' as const, delayMs: 0, times: 1, match, before: async () => void (now += 10 * SEC) };
-    w.injector.add(throttle).add(pause);
-    let result: unknown;
-    try {
-      result = await write(key, version).catch((e: unknown) => e);
-    } finally {
-      w.injector.remove(throttle);
-      w.injector.remove(pause);
-    }
+    const result = await throttledThenPaused(
+      match,
+      async () => void (now += 10 * SEC),
+      () => write(key, version),
+    );
     expect(w.injector.stats.injected.throttle, 'the first attempt was throttled').toBeGreaterThan(0);
     check(result);
     const item = (await rawState(fx)).objects.find((o) => o.key === key)!;
@@ -486,25 +481,11 @@ describe('an object that expires between two attempts the SDK makes of a commit 
       const key = `retried-past-expiry/refreshed/${name}`;
       const { version } = await w.store.put(key, randomBody(size), { timeToIdleMs: HOUR });
       now += HOUR - 10 * SEC; // live, a refresh due, when the write reads it
-      const throttle = { kind: 'throttle' as const, times: 1, match };
-      const pause = {
-        kind: 'delay' as const,
-        delayMs: 0,
-        times: 1,
-        match,
-        before: async () => {
-          await other.store.head(key); // another reader: the expiry moves an hour on
-          now += 20 * SEC; // past the expiry the write read
-        },
+      const paused = async () => {
+        await other.store.head(key); // another reader: the expiry moves an hour on
+        now += 20 * SEC; // past the expiry the write read
       };
-      w.injector.add(throttle).add(pause);
-      let result: unknown;
-      try {
-        result = await write(key, version).catch((e: unknown) => e);
-      } finally {
-        w.injector.remove(throttle);
-        w.injector.remove(pause);
-      }
+      const result = await throttledThenPaused(match, paused, () => write(key, version));
       expect(w.injector.stats.injected.delay, 'the writer paused between the attempts').toBeGreaterThan(0);
       expect(result, 'the write lands').not.toBeInstanceOf(Error);
       expect(result, 'a delete answers true').not.toBe(false);
@@ -512,6 +493,26 @@ describe('an object that expires between two attempts the SDK makes of a commit 
     },
   );
 });
+
+/**
+ * Runs `write` with its first attempt matching `match` throttled and, before the SDK's retry of
+ * it, `paused` run (the writer paused between its attempts): its result, or what it threw.
+ */
+async function throttledThenPaused(
+  match: (request: RequestInfo) => boolean,
+  paused: () => Promise<void>,
+  write: () => Promise<unknown>,
+): Promise<unknown> {
+  const throttle = { kind: 'throttle' as const, times: 1, match };
+  const pause = { kind: 'delay' as const, delayMs: 0, times: 1, match, before: paused };
+  w.injector.add(throttle).add(pause);
+  try {
+    return await write().catch((e: unknown) => e);
+  } finally {
+    w.injector.remove(throttle);
+    w.injector.remove(pause);
+  }
+}
 
 /**
  * Runs `write` while, once, right before its `command` goes out, another reader reads `key` (its
