@@ -174,6 +174,13 @@ export const MULTIPART_PART_SIZE = 8 * 1024 * 1024;
 /** Longest object key the store accepts (bytes of UTF-8). */
 export const MAX_OBJECT_KEY_BYTES = 512;
 
+/**
+ * Most bytes of list items one log line of a handler carries. CloudWatch Logs takes an event of at
+ * most 256 KB and Lambda cuts a longer line there: a long list (a dry run's blobs over a backlog,
+ * a batch's kept orphans) is logged in parts of at most this many bytes, each one valid JSON.
+ */
+export const LOG_LIST_PART_BYTES = 64 * 1024;
+
 /** S3 DeleteObjects accepts at most this many keys per request. */
 export const S3_DELETE_BATCH = 1000;
 

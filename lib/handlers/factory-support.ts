@@ -10,6 +10,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { reportUnknownVariables } from '../config.js';
+import { LOG_LIST_PART_BYTES } from '../constants.js';
 import { ConfigError, ValidationError } from '../errors.js';
 import { kindOf } from '../plain-options.js';
 import { METRICS_NAMESPACE, type MetricSink } from '../recovery/metric-sink.js';
@@ -115,4 +116,33 @@ export function assertTimeBeyondMargin(
     `${handler}: the invocation started with ${remainingMs} ms left, no more than the ${margin} (${setting}, ${marginMs} ms): it would start nothing, in every invocation. Raise the function's timeout above the margin, or lower the margin`,
     setting,
   );
+}
+
+/**
+ * Logs `list` under `field` in as many lines as it takes, each holding at most
+ * {@link LOG_LIST_PART_BYTES} of its items (as JSON), with `part`, `parts` and `total`; an empty list
+ * is one line. One line of a long list (a dry run over a backlog of thousands of blobs) passed
+ * CloudWatch Logs' 256 KB event: Lambda cut it, and the list it was asked for was unreadable.
+ */
+export function logListInParts(
+  log: (message: string, attributes: Record<string, unknown>) => void,
+  message: string,
+  field: string,
+  list: readonly unknown[],
+  attributes: Record<string, unknown> = {},
+): void {
+  const parts: unknown[][] = [[]];
+  let bytes = 0;
+  for (const item of list) {
+    const size = (JSON.stringify(item) ?? 'null').length + 1;
+    if (bytes + size > LOG_LIST_PART_BYTES && parts.at(-1)!.length > 0) {
+      parts.push([]);
+      bytes = 0;
+    }
+    parts.at(-1)!.push(item);
+    bytes += size;
+  }
+  for (const [i, part] of parts.entries()) {
+    log(message, { ...attributes, [field]: part, part: i + 1, parts: parts.length, total: list.length });
+  }
 }

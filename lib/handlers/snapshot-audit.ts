@@ -54,7 +54,7 @@ import {
   type ReverifyReport,
   reverifyAndDelete,
 } from '../recovery/snapshot-audit/reverify.js';
-import { addLogContext, handlerTelemetry, warnOfUnknownVariables } from './factory-support.js';
+import { addLogContext, handlerTelemetry, logListInParts, warnOfUnknownVariables } from './factory-support.js';
 import { SNAPSHOT_AUDIT_SERVICE_NAME } from './names.js';
 
 /** A DynamoDB export's description, as the state machine passes it from `DescribeExport`. */
@@ -514,7 +514,8 @@ async function batch(
   const reportLost = (confirmed: readonly LostCandidate[]) => {
     metrics.addMetric('SnapshotLostBlobs', MetricUnit.Count, confirmed.length);
     metrics.publishStoredMetrics();
-    if (confirmed.length > 0) logger.error('lost blobs: HV points at blobs the bucket lacks', { lost: confirmed });
+    if (confirmed.length > 0)
+      logListInParts((m, a) => logger.error(m, a), 'lost blobs: HV points at blobs the bucket lacks', 'lost', confirmed);
   };
   let checked: Awaited<ReturnType<typeof checkLost>>;
   try {
@@ -576,7 +577,8 @@ async function batch(
   metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, report.deleted);
   metrics.addMetric('SnapshotOrphansKept', MetricUnit.Count, kept.length);
   metrics.publishStoredMetrics();
-  if (kept.length > 0) logger.info('kept at the re-verification', { kept });
+  // In parts, as every list a batch logs whole: a batch's 500 long keys passed CloudWatch Logs' 256 KB event.
+  if (kept.length > 0) logListInParts((m, a) => logger.info(m, a), 'kept at the re-verification', 'kept', kept);
   if (report.deleteFailures.length > 0)
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
   if (undecided.length > 0)

@@ -13,6 +13,7 @@ import {
   assertTimeBeyondMargin,
   definedOnly,
   handlerTelemetry,
+  logListInParts,
   remainingTimeOf,
   warnOfUnknownVariables,
 } from './factory-support.js';
@@ -120,7 +121,8 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
       // list too when the invocation then fails (an error in one instance, a shard's query), as
       // what the rest of the sweep would delete is what the dry run was asked for.
       if (report.dryRun) {
-        logger.info('dry run: blobs that would be deleted', { wouldDelete: report.wouldDelete });
+        // In parts: a backlog's list in one line passed CloudWatch Logs' 256 KB event, and was cut.
+        logListInParts((m, a) => logger.info(m, a), 'dry run: blobs that would be deleted', 'wouldDelete', report.wouldDelete);
         return;
       }
       addSweepMetrics(metricSink, report);

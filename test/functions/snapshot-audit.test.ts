@@ -1043,3 +1043,24 @@ describe('the plan: the cutoff and what the query reads', () => {
     );
   });
 });
+
+describe('snapshot-audit function batches: what a batch logs', () => {
+  // CloudWatch Logs takes an event of at most 256 KB, and Lambda cuts a longer line: a batch's
+  // list of kept orphans, logged whole, was unreadable JSON past a few hundred long keys.
+  it('a batch logs its whole list of kept orphans in lines CloudWatch Logs takes whole', async () => {
+    const live = await freshFixture();
+    // 1,000 proposed orphans of objects with 180-byte keys, written a minute ago: all kept as too young.
+    const young = Array.from({ length: 1_000 }, (_, i) => blobKey(live, `${'k'.repeat(170)}/${i}`, Date.now() - 60_000));
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const run = await captureStdout(() =>
+      handler({ Items: young.map((key) => ({ kind: 'orphan', blob_key: key, last_modified: threeHoursAgo() })) }),
+    );
+    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: young.length, lost: 0, malformed: 0 });
+    const lines = run.out.split('\n').filter((l) => l.includes('"kept":['));
+    for (const line of lines) expect(Buffer.byteLength(line)).toBeLessThan(256 * 1024 - 26);
+    const parts = lines.map((l) => JSON.parse(l) as { kept: Array<{ key: string; reason: string }>; part: number; parts: number });
+    expect(parts.length).toBeGreaterThan(1);
+    expect(parts.map((p) => [p.part, p.parts])).toEqual(parts.map((_, i) => [i + 1, parts.length]));
+    expect(parts.flatMap((p) => p.kept.map((k) => k.key)).sort()).toEqual([...young].sort());
+  });
+});

@@ -241,6 +241,37 @@ describe('sweeper handler', () => {
     expect(emfDocuments(past.out)).toEqual([]);
   });
 
+  // CloudWatch Logs takes an event of at most 256 KB: Lambda cuts a longer line, and the list a dry
+  // run is asked for (before deletes are turned on over a backlog) is then unreadable JSON.
+  test('a dry run over a backlog logs its whole list in lines CloudWatch Logs takes whole', async () => {
+    const fx = await freshFixture();
+    // 1,100 blobs of objects with 180-byte keys (the local S3 server takes no longer path segment):
+    // over 300 KB of blob keys. Their writers died before uploading; a sweeper's claim on them is over.
+    const blobs: string[] = [];
+    for (let i = 0; i < 11; i++) {
+      const dead = await putDeadInstance(fx, {
+        shard: i % fx.config.leaseShards,
+        count: 100,
+        objectId: (j) => `${'k'.repeat(170)}/${i}/${j}`,
+        uploaded: false,
+        fenced: true,
+      });
+      blobs.push(...dead.blobs);
+    }
+    const handler = await sweeperHandler(fx);
+    const image = await snapshot(fx);
+    const { result, error, out } = await captureStdout(() => handler(scheduledEvent({ dryRun: true }), lambdaContext('tierlog-sweeper')));
+    expect(error).toBeUndefined();
+    expect(await snapshot(fx)).toBe(image);
+    expect(result).toMatchObject({ dryRun: true, blobsDeleted: blobs.length });
+    const lines = out.split('\n').filter((l) => l.includes('"wouldDelete":['));
+    for (const line of lines) expect(Buffer.byteLength(line)).toBeLessThan(256 * 1024 - 26);
+    const parts = lines.map((l) => JSON.parse(l) as { wouldDelete: string[]; part: number; parts: number; total: number });
+    expect(parts.length).toBeGreaterThan(1);
+    expect(parts.map((p) => [p.part, p.parts, p.total])).toEqual(parts.map((_, i) => [i + 1, parts.length, blobs.length]));
+    expect(parts.flatMap((p) => p.wouldDelete).sort()).toEqual([...blobs].sort());
+  });
+
   test.each([
     ['shards not an array', { shards: 'x' }],
     ['shards empty', { shards: [] }],

@@ -644,6 +644,8 @@ export interface DeadInstanceOptions {
    * upload window is over) instead of fencing it first.
    */
   readonly fenced?: boolean;
+  /** Its blobs are put in S3 (64 bytes each). Default true; false: the entries name blobs never uploaded (a writer that died first). */
+  readonly uploaded?: boolean;
 }
 
 /**
@@ -657,7 +659,7 @@ export async function putDeadInstance(fx: Fixture, options: DeadInstanceOptions 
   for (let i = 0; i < (options.count ?? 1); i++) {
     const id = options.objectId?.(i) ?? `dead/${uuidv7()}`;
     const blob = rawBlobKey(fx, id);
-    await rawPutObject(fx, blob, randomBody(64));
+    if (options.uploaded !== false) await rawPutObject(fx, blob, randomBody(64));
     blobs.push(blob);
     entries[newChangeId()] = { v: 1, id, at: since, new: blob };
   }
