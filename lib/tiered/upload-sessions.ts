@@ -500,12 +500,15 @@ export class UploadSessions {
           // What is left to clean is what the landed commit replaced, as its entry names it: a
           // concurrent complete may have read another state than this one (the key overwritten
           // between their reads) and died before its cleanup. Its entry gone, nothing is left.
-          const landed = parseSessionItem(await this.table.getRaw(sessionId));
+          // A landing is known: a failed read of the item fails no answer (its cleanup is then left
+          // to the sweeper), HV tells it.
+          const landed = parseSessionItem(await this.table.getRaw(sessionId).catch(() => undefined));
           await this.finish(session, landed?.replaced, keepUntil);
           if (landed?.result !== undefined) return resultOf(info, landed.result);
-          // The item is gone (a sweeper retired it while this complete was paused): `result` is only
-          // what this attempt computed, not what landed (a retry's commit over a later value). What
-          // landed is HV's item under the session's id; HV moved on since, its version is unknown.
+          // The item is gone (a sweeper retired it while this complete was paused), or its read
+          // failed: `result` is only what this attempt computed, not what landed (a retry's commit
+          // over a later value). What landed is HV's item under the session's id; HV moved on
+          // since, its version is unknown.
           return this.landedOf(info, sessionId);
         }
         case 'conflict': {
@@ -855,8 +858,8 @@ export class UploadSessions {
   }
 
   /**
-   * The answer of a commit of the session that landed, learned from HV once the session's item (its
-   * stored result) is gone: the item carrying the session's id as its write id.
+   * The answer of a commit of the session that landed, learned from HV when the session's item (its
+   * stored result) is gone or could not be read: the item carrying the session's id as its write id.
    * @throws CommitOutcomeUnknownError when HV has moved on: the version that landed is not known.
    */
   private async landedOf(info: SessionInfo, sessionId: string): Promise<PutResult> {
