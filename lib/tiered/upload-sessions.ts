@@ -500,9 +500,16 @@ export class UploadSessions {
           // What is left to clean is what the landed commit replaced, as its entry names it: a
           // concurrent complete may have read another state than this one (the key overwritten
           // between their reads) and died before its cleanup. Its entry gone, nothing is left.
-          const landed = parseSessionItem(await this.table.getRaw(sessionId));
+          // A landing is known: a failed read of the item fails no answer (its cleanup is then left
+          // to the sweeper), HV tells it.
+          const landed = parseSessionItem(await this.table.getRaw(sessionId).catch(() => undefined));
           await this.finish(session, landed?.replaced, keepUntil);
-          return resultOf(info, landed?.result ?? result);
+          if (landed?.result !== undefined) return resultOf(info, landed.result);
+          // The item is gone (a sweeper retired it while this complete was paused), or its read
+          // failed: `result` is only what this attempt computed, not what landed (a retry's commit
+          // over a later value). What landed is HV's item under the session's id; HV moved on
+          // since, its version is unknown.
+          return this.landedOf(info, sessionId);
         }
         case 'conflict': {
           const now = outcome.current === undefined ? undefined : this.o.hv.parseWhole(outcome.current);
@@ -848,6 +855,17 @@ export class UploadSessions {
       if (answered !== undefined) return resultOf(session.info, answered);
     }
     throw error;
+  }
+
+  /**
+   * The answer of a commit of the session that landed, learned from HV when the session's item (its
+   * stored result) is gone or could not be read: the item carrying the session's id as its write id.
+   * @throws CommitOutcomeUnknownError when HV has moved on: the version that landed is not known.
+   */
+  private async landedOf(info: SessionInfo, sessionId: string): Promise<PutResult> {
+    const now = await this.o.hv.read(info.key, { withBody: false });
+    if (now?.writeId !== sessionId) throw new CommitOutcomeUnknownError(info.key, sessionId);
+    return { key: info.key, version: now.version, size: now.size, stored: 'blob', created: now.createdAt === now.updatedAt };
   }
 
   /** The result a committed session stores (consistent read), or undefined. */

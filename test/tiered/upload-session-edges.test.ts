@@ -949,6 +949,40 @@ describe('a complete whose commit landed and whose read of the session after it 
   });
 });
 
+describe("a complete whose retry's commit landed first and whose read of the session after it fails", () => {
+  // Its own commit found HV holding the session's write (the client's retry committed first): a
+  // landing, known. Reading the stored result back failed the complete with that read's error, a
+  // failure answered for a durable object, as an applied commit's was before (the test above).
+  test("the session's commit is the answer, read from HV under the session's id", async () => {
+    const key = 'edge/complete-twin-landed-read-fails';
+    await w.store.put(key, randomBody(40 * 1024));
+    const created = await w.store.createUpload(key);
+    const body = randomBody(1000);
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const sessionRead = (r: RequestInfo) => r.command === 'GetItemCommand' && r.input.TableName === fx.config.changeLogTable;
+    const injector = new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
+        before: async () => void (await w.store.completeUpload(created.uploadId, parts)),
+      })
+      // The complete's first read of the session goes through; every one after fails.
+      .add({ kind: 'fail', skip: 1, match: sessionRead, error: () => awsServiceError('InternalServerError', 500) });
+    const completer = makeWriter(fx, { injector });
+    try {
+      const result = await completer.store.completeUpload(created.uploadId, parts);
+      expect(completer.injector.stats.injected.delay, "the retry's commit landed first").toBe(1);
+      expect(result).toMatchObject({ key, size: body.byteLength, stored: 'blob', created: false });
+      expect(result.version).toBe((await w.store.head(key))!.version);
+      expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
+    } finally {
+      completer.close();
+    }
+  });
+});
+
 describe('a session of another store sharing the change-log table (another objects table, the same prefix)', () => {
   // Its id is a handle to the other store's item: completed here, the object would be this objects
   // table's under an item whose sweeper reads the other (and deletes its blob as unreferenced);
@@ -975,6 +1009,51 @@ describe('a session of another store sharing the change-log table (another objec
     } finally {
       a.close();
       b.close();
+    }
+  });
+});
+
+describe('a complete paused before its commit while its retry commits and a sweeper ends the session', () => {
+  // The first complete read the key's first value and paused (a frozen Lambda) with its commit on
+  // its way. Meanwhile another writer overwrote the key, the client's retry committed the session
+  // over that value and died before its cleanup, and a sweeper, past the session's lease, finished
+  // the cleanup and deleted the session's item. The paused commit, sent at last, finds HV holding
+  // the session's commit: landed, but not as this complete computed it. With no item left to read
+  // the stored result from, it answered the version it had computed (the other writer's), not the
+  // session's commit's.
+  test("it answers the session's commit, the version HV holds under the session's id", async () => {
+    const key = 'edge/paused-complete-item-gone';
+    await w.store.put(key, randomBody(40 * 1024));
+    const created = await w.store.createUpload(key);
+    const body = randomBody(1000);
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const transaction = (r: RequestInfo) => r.command === 'TransactWriteItemsCommand';
+    const retry = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashAfter', times: 1, match: transaction }) });
+    const paused = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: transaction,
+        before: async () => {
+          await w.store.put(key, randomBody(40 * 1024 + 1));
+          await retry.store.completeUpload(created.uploadId, parts).catch(() => undefined);
+          await sweepAt(2 * DAY);
+          await sweepAt(4 * DAY);
+        },
+      }),
+    });
+    try {
+      const answer = await paused.store.completeUpload(created.uploadId, parts);
+      expect(retry.injector.stats.injected.crashAfter, 'the retry committed and died').toBe(1);
+      const item = await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
+      expect(item.Item, "the sweeper deleted the session's item").toBeUndefined();
+      const head = await w.store.head(key);
+      expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
+      expect(answer).toMatchObject({ key, size: body.byteLength, version: head!.version });
+    } finally {
+      retry.close();
+      paused.close();
     }
   });
 });
