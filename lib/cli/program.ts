@@ -5,7 +5,7 @@
  *
  * Exit codes: 0 ok; 1 the command failed (AWS error, missing table or bucket, sweep errors,
  * failed deletes, failed listings or aborts of dead writers' uploads); 2 usage (bad arguments or options, a refused setting, invalid configuration);
- * 130 interrupted: Ctrl-C stops `audit` at its next safe point (listing the bucket: the end of
+ * 130 interrupted: Ctrl-C (or SIGTERM, a supervisor's stop) stops `audit` at its next safe point (listing the bucket: the end of
  * the round of checks and deletes under way; from snapshots: the end of the re-verification batch
  * under way) and `sweep` from taking new instances (those under way are settled), and each
  * reports what it did; a second Ctrl-C quits at once (safe too: every sweep step is idempotent,
@@ -65,8 +65,8 @@ export interface RunCliOptions {
    */
   readonly clock?: Clock;
   /**
-   * Interrupts `audit` and `sweep` (as Ctrl-C does). Default: SIGINT, while one runs, when `io`
-   * is the process's own; none otherwise.
+   * Interrupts `audit` and `sweep` (as Ctrl-C does). Default: SIGINT or SIGTERM, while one runs,
+   * when `io` is the process's own; none otherwise.
    */
   readonly signal?: AbortSignal;
 }
@@ -113,7 +113,7 @@ ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
   TIERLOG_STREAM_*, TIERLOG_METRICS_DEPLOYMENT) in silence, as they change nothing the CLI does.
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 findings left for a person (audit --exit-code),
-130 interrupted (audit, sweep: at a safe point).`;
+130 interrupted (audit, sweep: at a safe point, on Ctrl-C or SIGTERM).`;
 
 /** `text` (words separated by ", ") in lines of at most `width`, each indented by `indent`. */
 function wrap(text: string, indent: number, width: number): string {
@@ -376,23 +376,29 @@ export function credentialsConfigError(err: unknown): ConfigError | undefined {
 }
 
 /**
- * Runs `run` with the caller's signal, or, for the real process, with one SIGINT aborts for the
- * duration (a second SIGINT exits at once).
+ * Runs `run` with the caller's signal, or, for the real process, with one SIGINT or SIGTERM
+ * aborts for the duration (a second one exits at once). SIGTERM is what a supervisor sends to end
+ * a run (`timeout`, systemd, a container's stop, a CI job cancelled): without a handler it killed
+ * the process mid-round, with no report (an audit's deletes so far unsaid, `--json` printing
+ * nothing); it stops at the next safe point as Ctrl-C does.
  */
 async function interruptible<T>(options: RunCliOptions, io: CliIO, run: (signal?: AbortSignal) => Promise<T>): Promise<T> {
   if (options.signal !== undefined) return run(options.signal);
   if (options.io !== undefined) return run();
   const controller = new AbortController();
-  const onSigint = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    io.stderr.write('tierlog: interrupted: stopping at the next safe point (Ctrl-C again to quit at once)\n');
+    const [by, again] = signal === 'SIGTERM' ? [' (SIGTERM)', 'SIGTERM'] : ['', 'Ctrl-C'];
+    io.stderr.write(`tierlog: interrupted${by}: stopping at the next safe point (${again} again to quit at once)\n`);
     controller.abort(new InterruptedError());
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     return await run(controller.signal);
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 

@@ -3,13 +3,15 @@
  * whose entries name a real orphan blob and a blob HV references, a live instance, two shards;
  * and Ctrl-C (the CLI's abort signal) mid-sweep.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { CreateMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { newChangeId } from '../../lib/ids.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { InterruptedError, UsageError } from '../../lib/cli/common.js';
 import { runSweep } from '../../lib/cli/sweep.js';
+import { runCli } from '../../lib/cli/program.js';
+import { configToEnv } from '../../lib/config.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
@@ -525,6 +527,43 @@ describe('sweep interrupted (Ctrl-C)', () => {
       expect(dead.flatMap((d) => d.blobs).filter((b) => state.blobs.includes(b))).toHaveLength(4);
     },
   );
+
+  test('the real process sent SIGTERM mid-sweep (a supervisor ending the run): it stops at the next safe point as on Ctrl-C, one JSON report, exit 130', async () => {
+    const fx = await freshFixture();
+    for (let i = 0; i < 3; i++) await putDeadInstance(fx, { fenced: true, count: 2 });
+    // The handlers tierlog takes for the run, called as the process would on SIGTERM (never the
+    // test runner's own): before, none was taken and the process died mid-round, printing nothing.
+    const before = new Set(process.listeners('SIGTERM'));
+    const dynamodb = atFirstClaim(() => {
+      for (const listener of process.listeners('SIGTERM')) if (!before.has(listener)) listener('SIGTERM');
+    });
+    let out = '';
+    let err = '';
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
+    let code: number;
+    try {
+      code = await runCli(['sweep', '--json'], {
+        env: { ...configToEnv(fx.config), TIERLOG_SWEEP_CONCURRENCY: '1' },
+        dynamodb,
+        s3: fx.s3,
+      });
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    expect(code, err).toBe(130);
+    expect(err).toContain('tierlog: interrupted (SIGTERM): stopping at the next safe point (SIGTERM again to quit at once)');
+    expect(JSON.parse(out)).toMatchObject({
+      instancesClaimed: 1,
+      instancesDrained: 1,
+      blobsDeleted: 2,
+      stoppedEarly: true,
+      interrupted: true,
+    });
+    expect((await rawState(fx)).instances).toHaveLength(2);
+    expect(process.listeners('SIGTERM')).toEqual([...before]);
+  });
 
   test("run with the caller's own output and no signal (an embedding program): tierlog takes no SIGINT handler, Ctrl-C stays the host's", async () => {
     const fx = await freshFixture();
