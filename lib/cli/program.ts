@@ -67,7 +67,7 @@ export interface RunCliOptions {
    */
   readonly clock?: Clock;
   /**
-   * Interrupts `audit` and `sweep` (as Ctrl-C does). Default: SIGINT or SIGTERM, while one runs,
+   * Interrupts `audit` and `sweep` (as Ctrl-C does: exit 130), whatever reason it is aborted with. Default: SIGINT or SIGTERM, while one runs,
    * when `io` is the process's own; none otherwise.
    */
   readonly signal?: AbortSignal;
@@ -401,7 +401,20 @@ async function interruptible<T>(
   quit: () => never,
   run: (signal?: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  if (options.signal !== undefined) return run(options.signal);
+  if (options.signal !== undefined) {
+    // Aborted with an InterruptedError whatever the caller's reason (`abort()` gives an AbortError,
+    // which the audit threw as a failure, exit 1, where the sweep reported an interrupt, 130).
+    const given = options.signal;
+    const controller = new AbortController();
+    const forward = () => controller.abort(new InterruptedError());
+    if (given.aborted) forward();
+    else given.addEventListener('abort', forward, { once: true });
+    try {
+      return await run(controller.signal);
+    } finally {
+      given.removeEventListener('abort', forward);
+    }
+  }
   if (options.io !== undefined) return run();
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
