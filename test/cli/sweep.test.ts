@@ -671,6 +671,43 @@ describe("tierlog sweep when a shard's lease-index query fails", () => {
     expect(text.err).toMatch(/tierlog: InternalServerError: injected: service unavailable/);
   });
 
+  test.each([false, true])(
+    'Ctrl-C while another shard is swept (--json %s): the report says it was interrupted, not cut at a deadline (a CLI sweep has none)',
+    async (asJson) => {
+      const fx = await freshFixture();
+      for (let i = 0; i < 2; i++) await putDeadInstance(fx, { fenced: true, shard: 1 });
+      const interrupt = new AbortController();
+      const dynamodb = shard0QueryFailing(() => awsServiceError('InternalServerError', 500, 'injected: service unavailable'));
+      // Ctrl-C as shard 1's first instance is claimed: one at a time, so its second is not taken.
+      new FaultInjector()
+        .add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: (r) => r.command === 'UpdateItemCommand',
+          before: async () => interrupt.abort(new InterruptedError()),
+        })
+        .attach(dynamodb, 'dynamodb');
+      const env = { TIERLOG_SWEEP_CONCURRENCY: '1' };
+      const run = await cli({ ...fx, dynamodb }, ['sweep', ...(asJson ? ['--json'] : [])], { env, signal: interrupt.signal });
+      // The query's failure is the exit code's (a shard not swept); what was done, and why it stopped early, the report's.
+      expect(run.code).toBe(1);
+      if (asJson) {
+        expect(JSON.parse(run.out)).toMatchObject({
+          instancesClaimed: 1,
+          blobsDeleted: 1,
+          stoppedEarly: true,
+          interrupted: true,
+          error: { name: 'InternalServerError', exitCode: 1 },
+        });
+      } else {
+        expect(run.out).toContain('  stopped early: interrupted, took no new instance after it; run again to finish');
+        expect(run.out).not.toContain('deadline');
+      }
+      expect(run.err).toMatch(/tierlog: InternalServerError: injected: service unavailable/);
+    },
+  );
+
   /**
    * The SDK's credential chain failing part-way (an SSO session that expired while the sweep ran)
    * is said as the configuration error it is, but exit 2 says nothing was done: the other shard's
