@@ -5,11 +5,13 @@
  *
  * Exit codes: 0 ok; 1 the command failed (AWS error, missing table or bucket, sweep errors,
  * failed deletes, failed listings or aborts of dead writers' uploads); 2 usage (bad arguments or options, a refused setting, invalid configuration);
- * 130 interrupted: Ctrl-C stops `audit` at its next safe point (listing the bucket: the end of
+ * 130 interrupted: Ctrl-C (or SIGTERM, a supervisor's stop) stops `audit` at its next safe point (listing the bucket: the end of
  * the round of checks and deletes under way; from snapshots: the end of the re-verification batch
  * under way) and `sweep` from taking new instances (those under way are settled), and each
  * reports what it did; a second Ctrl-C quits at once (safe too: every sweep step is idempotent,
  * and the next sweep finishes the work). `status` and `inspect`, which only read, quit at the first.
+ * A run that quits at once exits 130 too, with `--json` printing its error (below) unless its
+ * report was printed.
  * With `--json`, stdout is one JSON document whatever happens: the command's report, or, when it
  * stops before printing one, `{"error": {"name", "message", "exitCode"}}` (the message on stderr
  * as well); an audit that stops after it deleted, or a sweep after some shards were swept, prints
@@ -65,8 +67,8 @@ export interface RunCliOptions {
    */
   readonly clock?: Clock;
   /**
-   * Interrupts `audit` and `sweep` (as Ctrl-C does). Default: SIGINT, while one runs, when `io`
-   * is the process's own; none otherwise.
+   * Interrupts `audit` and `sweep` (as Ctrl-C does: exit 130), whatever reason it is aborted with. Default: SIGINT or SIGTERM, while one runs,
+   * when `io` is the process's own; none otherwise.
    */
   readonly signal?: AbortSignal;
 }
@@ -113,7 +115,7 @@ ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
   TIERLOG_STREAM_*, TIERLOG_METRICS_DEPLOYMENT) in silence, as they change nothing the CLI does.
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 findings left for a person (audit --exit-code),
-130 interrupted (audit, sweep: at a safe point).`;
+130 interrupted (audit, sweep: at a safe point, on Ctrl-C or SIGTERM).`;
 
 /** `text` (words separated by ", ") in lines of at most `width`, each indented by `indent`. */
 function wrap(text: string, indent: number, width: number): string {
@@ -193,6 +195,17 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .addHelpText('after', ENV_HELP);
 
   const json = (command: Command): boolean => command.optsWithGlobals<{ json?: boolean }>().json === true;
+  /**
+   * Quits at once on a signal (a second Ctrl-C, or the first of `status` and `inspect`): with
+   * `--json`, stdout is one JSON document then too, the error's when no report was printed.
+   */
+  const quit = (): never => {
+    const code = EXIT.interrupted;
+    if (jsonRequested && !printed) {
+      printJson(io, { error: { name: 'InterruptedError', message: 'interrupted: quit at once, before a safe point', exitCode: code } });
+    }
+    return process.exit(code);
+  };
 
   program
     .command('status')
@@ -201,7 +214,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
         'Reads the WHOLE change-log table (a consistent scan): fine for an operator, not for a dashboard.',
     )
     .action(async (_opts: object, command: Command) => {
-      exitCode = await statusCommand(ctx(), { json: json(command) });
+      exitCode = await readOnly(options, quit, () => statusCommand(ctx(), { json: json(command) }));
     });
 
   program
@@ -221,7 +234,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
           ...(shards !== undefined ? { shards } : {}),
           ...(signal !== undefined ? { signal } : {}),
         });
-      exitCode = await interruptible(options, io, run);
+      exitCode = await interruptible(options, io, quit, run);
     });
 
   program
@@ -290,7 +303,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
             export: opts.export,
             ...(signal !== undefined ? { signal } : {}),
           });
-        exitCode = await interruptible(options, io, run);
+        exitCode = await interruptible(options, io, quit, run);
       },
     );
 
@@ -299,7 +312,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .description('Show one change-log instance: state, lease, claim, and each entry with what the sweeper would do with it.')
     .argument('<instance>', 'instance id (the pk of its change-log item)')
     .action(async (instance: string, _opts: object, command: Command) => {
-      exitCode = await inspectCommand(ctx(), instance, { json: json(command) });
+      exitCode = await readOnly(options, quit, () => inspectCommand(ctx(), instance, { json: json(command) }));
     });
 
   try {
@@ -376,23 +389,65 @@ export function credentialsConfigError(err: unknown): ConfigError | undefined {
 }
 
 /**
- * Runs `run` with the caller's signal, or, for the real process, with one SIGINT aborts for the
- * duration (a second SIGINT exits at once).
+ * Runs `run` with the caller's signal, or, for the real process, with one SIGINT or SIGTERM
+ * aborts for the duration (a second one exits at once). SIGTERM is what a supervisor sends to end
+ * a run (`timeout`, systemd, a container's stop, a CI job cancelled): without a handler it killed
+ * the process mid-round, with no report (an audit's deletes so far unsaid, `--json` printing
+ * nothing); it stops at the next safe point as Ctrl-C does.
  */
-async function interruptible<T>(options: RunCliOptions, io: CliIO, run: (signal?: AbortSignal) => Promise<T>): Promise<T> {
-  if (options.signal !== undefined) return run(options.signal);
+async function interruptible<T>(
+  options: RunCliOptions,
+  io: CliIO,
+  quit: () => never,
+  run: (signal?: AbortSignal) => Promise<T>,
+): Promise<T> {
+  if (options.signal !== undefined) {
+    // Aborted with an InterruptedError whatever the caller's reason (`abort()` gives an AbortError,
+    // which the audit threw as a failure, exit 1, where the sweep reported an interrupt, 130).
+    const given = options.signal;
+    const controller = new AbortController();
+    const forward = () => controller.abort(new InterruptedError());
+    if (given.aborted) forward();
+    else given.addEventListener('abort', forward, { once: true });
+    try {
+      return await run(controller.signal);
+    } finally {
+      given.removeEventListener('abort', forward);
+    }
+  }
   if (options.io !== undefined) return run();
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    io.stderr.write('tierlog: interrupted: stopping at the next safe point (Ctrl-C again to quit at once)\n');
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) quit();
+    const [by, again] = signal === 'SIGTERM' ? [' (SIGTERM)', 'SIGTERM'] : ['', 'Ctrl-C'];
+    io.stderr.write(`tierlog: interrupted${by}: stopping at the next safe point (${again} again to quit at once)\n`);
     controller.abort(new InterruptedError());
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     return await run(controller.signal);
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * Runs a command that only reads (`status`, `inspect`): for the real process, SIGINT or SIGTERM
+ * quits at once (`quit`), as the process's default did, but with `--json` stdout is one JSON
+ * document then too (the default printed nothing). An embedding program's signals stay its own.
+ */
+async function readOnly<T>(options: RunCliOptions, quit: () => never, run: () => Promise<T>): Promise<T> {
+  if (options.io !== undefined) return run();
+  const onSignal = () => quit();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await run();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 

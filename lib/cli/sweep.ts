@@ -239,18 +239,21 @@ export async function sweepCommand(ctx: CliContext, options: SweepCommandOptions
     // A shard's lease-index query failed after the others were swept: print what they did
     // (stdout; with --json, the query's error in the report), then the query's error (stderr,
     // with its own exit code, a failure's for a setting's once the sweep changed something).
-    if (!options.json) println(ctx.io.stdout, ...formatSweep(err.report, options.shards));
-    throw new ReportBeforeError(
-      { ...err.report, shards: options.shards ?? null, interrupted: false },
-      err.cause,
-      changedAnything(err.report),
-    );
+    // Stopped early by Ctrl-C too, it says so: a sweep from the CLI has no deadline.
+    const interrupted = interruptedBy(options.signal, err.report);
+    if (!options.json) println(ctx.io.stdout, ...formatSweep(err.report, options.shards, interrupted));
+    throw new ReportBeforeError({ ...err.report, shards: options.shards ?? null, interrupted }, err.cause, changedAnything(err.report));
   }
-  const interrupted = options.signal?.aborted === true && report.stoppedEarly;
+  const interrupted = interruptedBy(options.signal, report);
   if (options.json) printJson(ctx.io, { ...report, shards: options.shards ?? null, interrupted });
   else println(ctx.io.stdout, ...formatSweep(report, options.shards, interrupted));
   if (interrupted) return EXIT.interrupted;
   // A listing or abort of dead writers' uploads S3 refused (AccessDenied) or never answered is a
   // request that failed, as a failed delete is: its parts wait for the lifecycle rule.
   return report.errors > 0 || report.entriesFailed > 0 || report.abandonedUploadErrors > 0 ? EXIT.failure : EXIT.ok;
+}
+
+/** Whether `signal` (Ctrl-C) stopped the sweep that reported `r` with work left. */
+function interruptedBy(signal: AbortSignal | undefined, r: SweepReport): boolean {
+  return signal?.aborted === true && r.stoppedEarly;
 }

@@ -19,6 +19,7 @@ import { AuditIncompleteError } from '../../lib/recovery/audit.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
+import { putDeadInstance } from '../tiered/harness.js';
 import { auditStop, cli, cliJson, HOUR, putOrphans } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
@@ -215,4 +216,30 @@ describe('audit --delete under failures', () => {
     expect(run.err).toContain('interrupted');
     expect(await prefixKeys(fx)).toEqual(keys);
   });
+
+  test.each([
+    ['abort()', undefined],
+    ['abort(reason)', new Error('host shutting down')],
+  ])(
+    "an embedding program's signal aborted by %s (no InterruptedError): the audit is interrupted as the sweep is, exit 130 with an InterruptedError in --json",
+    async (_how, reason) => {
+      const fx = await freshFixture();
+      const keys = await orphans(fx, 2);
+      const interrupt = new AbortController();
+      interrupt.abort(reason);
+      const audit = await cliJson(fx, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], {
+        clock: ahead,
+        signal: interrupt.signal,
+      });
+      // Before, the signal's reason was thrown as the audit's failure: exit 1, "AbortError: This operation was aborted".
+      expect(audit.code, audit.err).toBe(130);
+      expect(audit.json).toEqual({ error: { name: 'InterruptedError', message: 'interrupted: stopped at a safe point', exitCode: 130 } });
+      expect(await prefixKeys(fx)).toEqual(keys);
+      // The sweep, aborted by the same signal, takes none of a dead writer's instances.
+      await putDeadInstance(fx, { fenced: true });
+      const sweep = await cliJson(fx, ['sweep'], { signal: interrupt.signal });
+      expect(sweep.code).toBe(130);
+      expect(sweep.json).toMatchObject({ interrupted: true, stoppedEarly: true });
+    },
+  );
 });

@@ -4,8 +4,13 @@
  * `{"error": {name, message, exitCode}}` there, its exit code the same, and the human message on
  * stderr as without `--json`; a run that printed its report prints nothing more on stdout.
  */
-import { beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test, vi } from 'vitest';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { runCli } from '../../lib/cli/program.js';
+import { configToEnv } from '../../lib/config.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { putDeadInstance } from '../tiered/harness.js';
 import { cli } from './helpers.js';
 
 let fx: Fixture;
@@ -102,5 +107,60 @@ describe('--json on error', () => {
     const operand = await cli(fx, ['inspect', '--', '--json']);
     expect(operand.code).toBe(1);
     expect(operand.out).toBe('');
+  });
+});
+
+describe('--json when a signal quits the real process at once', () => {
+  /**
+   * `tierlog <argv> --json` as the real process runs it (its own stdout, stderr and signals), the
+   * signal sent `times` times as the first request `command` goes out: the handlers tierlog took
+   * for the run are called (never the test runner's own), and `process.exit` is recorded with
+   * stdout as it was then. Before, a signal that quits at once left stdout empty.
+   */
+  async function quitBy(argv: string[], command: string, signal: 'SIGINT' | 'SIGTERM', times: number) {
+    const fx = await freshFixture();
+    await putDeadInstance(fx, { fenced: true });
+    const before = new Set(process.listeners(signal));
+    const dynamodb = new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r) => r.command === command,
+        before: async () => {
+          for (let i = 0; i < times; i++) {
+            for (const listener of process.listeners(signal)) if (!before.has(listener)) listener(signal);
+          }
+        },
+      })
+      .attach(createDynamoDBClient(), 'dynamodb');
+    let out = '';
+    const exits: Array<{ code: unknown; out: string }> = [];
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const exit = vi.spyOn(process, 'exit').mockImplementation((code) => (exits.push({ code, out }), undefined) as never);
+    try {
+      await runCli([...argv, '--json'], { env: configToEnv(fx.config), dynamodb, s3: fx.s3 });
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+      exit.mockRestore();
+      dynamodb.destroy();
+    }
+    return exits;
+  }
+
+  test.each([
+    ['a second Ctrl-C of a sweep', ['sweep'], 'UpdateItemCommand', 'SIGINT', 2],
+    ['a second SIGTERM of a sweep', ['sweep'], 'UpdateItemCommand', 'SIGTERM', 2],
+    ['a Ctrl-C of status', ['status'], 'ScanCommand', 'SIGINT', 1],
+    ['a SIGTERM of status', ['status'], 'ScanCommand', 'SIGTERM', 1],
+    ['a Ctrl-C of inspect', ['inspect', 'no-such-instance'], 'GetItemCommand', 'SIGINT', 1],
+  ] as const)('%s: exit 130 with the JSON error on stdout', async (_name, argv, command, signal, times) => {
+    const exits = await quitBy([...argv], command, signal, times);
+    expect(exits.map((e) => e.code)).toEqual([130]);
+    expect(JSON.parse(exits[0]!.out)).toEqual({
+      error: { name: 'InterruptedError', message: 'interrupted: quit at once, before a safe point', exitCode: 130 },
+    });
   });
 });

@@ -3,13 +3,15 @@
  * whose entries name a real orphan blob and a blob HV references, a live instance, two shards;
  * and Ctrl-C (the CLI's abort signal) mid-sweep.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { CreateMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { newChangeId } from '../../lib/ids.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { InterruptedError, UsageError } from '../../lib/cli/common.js';
 import { runSweep } from '../../lib/cli/sweep.js';
+import { runCli } from '../../lib/cli/program.js';
+import { configToEnv } from '../../lib/config.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
@@ -526,6 +528,43 @@ describe('sweep interrupted (Ctrl-C)', () => {
     },
   );
 
+  test('the real process sent SIGTERM mid-sweep (a supervisor ending the run): it stops at the next safe point as on Ctrl-C, one JSON report, exit 130', async () => {
+    const fx = await freshFixture();
+    for (let i = 0; i < 3; i++) await putDeadInstance(fx, { fenced: true, count: 2 });
+    // The handlers tierlog takes for the run, called as the process would on SIGTERM (never the
+    // test runner's own): before, none was taken and the process died mid-round, printing nothing.
+    const before = new Set(process.listeners('SIGTERM'));
+    const dynamodb = atFirstClaim(() => {
+      for (const listener of process.listeners('SIGTERM')) if (!before.has(listener)) listener('SIGTERM');
+    });
+    let out = '';
+    let err = '';
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
+    let code: number;
+    try {
+      code = await runCli(['sweep', '--json'], {
+        env: { ...configToEnv(fx.config), TIERLOG_SWEEP_CONCURRENCY: '1' },
+        dynamodb,
+        s3: fx.s3,
+      });
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    expect(code, err).toBe(130);
+    expect(err).toContain('tierlog: interrupted (SIGTERM): stopping at the next safe point (SIGTERM again to quit at once)');
+    expect(JSON.parse(out)).toMatchObject({
+      instancesClaimed: 1,
+      instancesDrained: 1,
+      blobsDeleted: 2,
+      stoppedEarly: true,
+      interrupted: true,
+    });
+    expect((await rawState(fx)).instances).toHaveLength(2);
+    expect(process.listeners('SIGTERM')).toEqual([...before]);
+  });
+
   test("run with the caller's own output and no signal (an embedding program): tierlog takes no SIGINT handler, Ctrl-C stays the host's", async () => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { fenced: true });
@@ -631,6 +670,43 @@ describe("tierlog sweep when a shard's lease-index query fails", () => {
     expect(text.out).toContain('blobs      1 deleted');
     expect(text.err).toMatch(/tierlog: InternalServerError: injected: service unavailable/);
   });
+
+  test.each([false, true])(
+    'Ctrl-C while another shard is swept (--json %s): the report says it was interrupted, not cut at a deadline (a CLI sweep has none)',
+    async (asJson) => {
+      const fx = await freshFixture();
+      for (let i = 0; i < 2; i++) await putDeadInstance(fx, { fenced: true, shard: 1 });
+      const interrupt = new AbortController();
+      const dynamodb = shard0QueryFailing(() => awsServiceError('InternalServerError', 500, 'injected: service unavailable'));
+      // Ctrl-C as shard 1's first instance is claimed: one at a time, so its second is not taken.
+      new FaultInjector()
+        .add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: (r) => r.command === 'UpdateItemCommand',
+          before: async () => interrupt.abort(new InterruptedError()),
+        })
+        .attach(dynamodb, 'dynamodb');
+      const env = { TIERLOG_SWEEP_CONCURRENCY: '1' };
+      const run = await cli({ ...fx, dynamodb }, ['sweep', ...(asJson ? ['--json'] : [])], { env, signal: interrupt.signal });
+      // The query's failure is the exit code's (a shard not swept); what was done, and why it stopped early, the report's.
+      expect(run.code).toBe(1);
+      if (asJson) {
+        expect(JSON.parse(run.out)).toMatchObject({
+          instancesClaimed: 1,
+          blobsDeleted: 1,
+          stoppedEarly: true,
+          interrupted: true,
+          error: { name: 'InternalServerError', exitCode: 1 },
+        });
+      } else {
+        expect(run.out).toContain('  stopped early: interrupted, took no new instance after it; run again to finish');
+        expect(run.out).not.toContain('deadline');
+      }
+      expect(run.err).toMatch(/tierlog: InternalServerError: injected: service unavailable/);
+    },
+  );
 
   /**
    * The SDK's credential chain failing part-way (an SSO session that expired while the sweep ran)
