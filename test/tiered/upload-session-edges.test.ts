@@ -721,6 +721,43 @@ describe('a complete whose session an abort claims while its commit is on its wa
   });
 });
 
+/** A session of `key`, over a first value of 40 KiB, with a body of 1000 bytes in its parts. */
+async function sessionOverValue(key: string) {
+  await w.store.put(key, randomBody(40 * 1024));
+  const created = await w.store.createUpload(key);
+  const body = randomBody(1000);
+  const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+  return { uploadId: created.uploadId, body, parts };
+}
+
+/** A read of a session's item (the change-log table's GetItem). */
+const sessionRead = (r: RequestInfo) => r.command === 'GetItemCommand' && r.input.TableName === fx.config.changeLogTable;
+
+/**
+ * A session of `key` (over a first value of 40 KiB) with a body of 1000 bytes in its parts, and two
+ * writers to complete it: `crashing`, whose commit lands and which dies right after it (its
+ * cleanup never runs), and `paused`, whose commit waits for `meanwhile` before it goes out (a
+ * frozen Lambda). Close both writers when done.
+ */
+async function racingCompletes(
+  key: string,
+  meanwhile: (race: { readonly crashing: Writer; readonly uploadId: string; readonly parts: CompletedPart[] }) => Promise<void>,
+) {
+  const { uploadId, body, parts } = await sessionOverValue(key);
+  const transaction = (r: RequestInfo) => r.command === 'TransactWriteItemsCommand';
+  const crashing = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashAfter', times: 1, match: transaction }) });
+  const paused = makeWriter(fx, {
+    injector: new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: transaction,
+      before: () => meanwhile({ crashing, uploadId, parts }),
+    }),
+  });
+  return { crashing, paused, uploadId, body, parts };
+}
+
 describe('two completes of one session, the first dying right after its commit, the key overwritten in between', () => {
   // The first commit left the entry naming the blob it replaced (its cleanup never ran); the second
   // complete, its CAS lost to the overwrite, tries again against the new state. Only the session
@@ -728,27 +765,19 @@ describe('two completes of one session, the first dying right after its commit, 
   // other writer's value, and its cleanup would delete that value's blob.
   test("the second commits nothing: the other writer's value stays", async () => {
     const key = 'edge/two-completes-overwritten';
-    await w.store.put(key, randomBody(40 * 1024));
-    const created = await w.store.createUpload(key);
-    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
-    const transaction = (r: RequestInfo) => r.command === 'TransactWriteItemsCommand';
-    const first = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashAfter', times: 1, match: transaction }) });
     const other = randomBody(40 * 1024 + 1);
-    const second = makeWriter(fx, {
-      injector: new FaultInjector().add({
-        kind: 'delay',
-        delayMs: 0,
-        times: 1,
-        match: transaction,
-        before: async () => {
-          await first.store.completeUpload(created.uploadId, parts).catch(() => undefined);
-          await w.store.put(key, other);
-        },
-      }),
+    const {
+      crashing: first,
+      paused: second,
+      uploadId,
+      parts,
+    } = await racingCompletes(key, async ({ crashing, uploadId, parts }) => {
+      await crashing.store.completeUpload(uploadId, parts).catch(() => undefined);
+      await w.store.put(key, other);
     });
     try {
       expect(first.injector.stats.injected.crashAfter).toBe(0);
-      await second.store.completeUpload(created.uploadId, parts).catch(() => undefined);
+      await second.store.completeUpload(uploadId, parts).catch(() => undefined);
       expect(first.injector.stats.injected.crashAfter, 'the first complete committed and died').toBe(1);
       expect(sameBytes(await rawValue(fx, key), other)).toBe(true);
     } finally {
@@ -767,26 +796,18 @@ describe('two completes of one session, the key overwritten between their reads,
   // blob to no one.
   test('the second answers the commit and deletes the blob the commit replaced: none is left that nothing names', async () => {
     const key = 'edge/two-completes-replaced';
-    await w.store.put(key, randomBody(40 * 1024));
-    const created = await w.store.createUpload(key);
-    const body = randomBody(1000);
-    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
-    const transaction = (r: RequestInfo) => r.command === 'TransactWriteItemsCommand';
-    const first = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashAfter', times: 1, match: transaction }) });
-    const second = makeWriter(fx, {
-      injector: new FaultInjector().add({
-        kind: 'delay',
-        delayMs: 0,
-        times: 1,
-        match: transaction,
-        before: async () => {
-          await w.store.put(key, randomBody(40 * 1024 + 1));
-          await first.store.completeUpload(created.uploadId, parts).catch(() => undefined);
-        },
-      }),
+    const {
+      crashing: first,
+      paused: second,
+      uploadId,
+      body,
+      parts,
+    } = await racingCompletes(key, async ({ crashing, uploadId, parts }) => {
+      await w.store.put(key, randomBody(40 * 1024 + 1));
+      await crashing.store.completeUpload(uploadId, parts).catch(() => undefined);
     });
     try {
-      const answer = await second.store.completeUpload(created.uploadId, parts);
+      const answer = await second.store.completeUpload(uploadId, parts);
       expect(first.injector.stats.injected.crashAfter, 'the first complete committed and died').toBe(1);
       expect(answer).toMatchObject({ key, size: body.byteLength, version: (await w.store.head(key))!.version });
       expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
@@ -921,11 +942,7 @@ describe('a complete whose commit landed and whose read of the session after it 
   // durable object (and the replaced blob left to the sweeper). The commit's own result answers.
   test('the committed result is the answer, the replaced blob deleted and the entry removed', async () => {
     const key = 'edge/complete-read-after-commit-fails';
-    await w.store.put(key, randomBody(40 * 1024));
-    const created = await w.store.createUpload(key);
-    const body = randomBody(1000);
-    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
-    const sessionRead = (r: RequestInfo) => r.command === 'GetItemCommand' && r.input.TableName === fx.config.changeLogTable;
+    const { uploadId, body, parts } = await sessionOverValue(key);
     // The complete's first read of the session goes through; every one after its commit fails.
     const injector = new FaultInjector().add({
       kind: 'fail',
@@ -935,14 +952,14 @@ describe('a complete whose commit landed and whose read of the session after it 
     });
     const completer = makeWriter(fx, { injector });
     try {
-      const result = await completer.store.completeUpload(created.uploadId, parts);
+      const result = await completer.store.completeUpload(uploadId, parts);
       expect(result).toMatchObject({ key, size: body.byteLength, stored: 'blob', created: false });
       expect(result.version).toBe((await w.store.head(key))!.version);
       expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
       // The cleanup ran: no blob but the new one, no entry left.
       const state = await rawState(fx);
       expect(state.unreferenced.filter((b) => b.includes(encodeObjectId(key)))).toEqual([]);
-      expect(state.instances.find((i) => i.pk === created.uploadId)).not.toHaveProperty(`c_${created.uploadId}`);
+      expect(state.instances.find((i) => i.pk === uploadId)).not.toHaveProperty(`c_${uploadId}`);
     } finally {
       completer.close();
     }
@@ -955,24 +972,20 @@ describe("a complete whose retry's commit landed first and whose read of the ses
   // failure answered for a durable object, as an applied commit's was before (the test above).
   test("the session's commit is the answer, read from HV under the session's id", async () => {
     const key = 'edge/complete-twin-landed-read-fails';
-    await w.store.put(key, randomBody(40 * 1024));
-    const created = await w.store.createUpload(key);
-    const body = randomBody(1000);
-    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
-    const sessionRead = (r: RequestInfo) => r.command === 'GetItemCommand' && r.input.TableName === fx.config.changeLogTable;
+    const { uploadId, body, parts } = await sessionOverValue(key);
     const injector = new FaultInjector()
       .add({
         kind: 'delay',
         delayMs: 0,
         times: 1,
         match: (r: RequestInfo) => r.command === 'TransactWriteItemsCommand',
-        before: async () => void (await w.store.completeUpload(created.uploadId, parts)),
+        before: async () => void (await w.store.completeUpload(uploadId, parts)),
       })
       // The complete's first read of the session goes through; every one after fails.
       .add({ kind: 'fail', skip: 1, match: sessionRead, error: () => awsServiceError('InternalServerError', 500) });
     const completer = makeWriter(fx, { injector });
     try {
-      const result = await completer.store.completeUpload(created.uploadId, parts);
+      const result = await completer.store.completeUpload(uploadId, parts);
       expect(completer.injector.stats.injected.delay, "the retry's commit landed first").toBe(1);
       expect(result).toMatchObject({ key, size: body.byteLength, stored: 'blob', created: false });
       expect(result.version).toBe((await w.store.head(key))!.version);
@@ -1023,30 +1036,22 @@ describe('a complete paused before its commit while its retry commits and a swee
   // session's commit's.
   test("it answers the session's commit, the version HV holds under the session's id", async () => {
     const key = 'edge/paused-complete-item-gone';
-    await w.store.put(key, randomBody(40 * 1024));
-    const created = await w.store.createUpload(key);
-    const body = randomBody(1000);
-    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
-    const transaction = (r: RequestInfo) => r.command === 'TransactWriteItemsCommand';
-    const retry = makeWriter(fx, { injector: new FaultInjector().add({ kind: 'crashAfter', times: 1, match: transaction }) });
-    const paused = makeWriter(fx, {
-      injector: new FaultInjector().add({
-        kind: 'delay',
-        delayMs: 0,
-        times: 1,
-        match: transaction,
-        before: async () => {
-          await w.store.put(key, randomBody(40 * 1024 + 1));
-          await retry.store.completeUpload(created.uploadId, parts).catch(() => undefined);
-          await sweepAt(2 * DAY);
-          await sweepAt(4 * DAY);
-        },
-      }),
+    const {
+      crashing: retry,
+      paused,
+      uploadId,
+      body,
+      parts,
+    } = await racingCompletes(key, async ({ crashing, uploadId, parts }) => {
+      await w.store.put(key, randomBody(40 * 1024 + 1));
+      await crashing.store.completeUpload(uploadId, parts).catch(() => undefined);
+      await sweepAt(2 * DAY);
+      await sweepAt(4 * DAY);
     });
     try {
-      const answer = await paused.store.completeUpload(created.uploadId, parts);
+      const answer = await paused.store.completeUpload(uploadId, parts);
       expect(retry.injector.stats.injected.crashAfter, 'the retry committed and died').toBe(1);
-      const item = await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
+      const item = await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: uploadId } }));
       expect(item.Item, "the sweeper deleted the session's item").toBeUndefined();
       const head = await w.store.head(key);
       expect(sameBytes(await rawValue(fx, key), body)).toBe(true);
