@@ -7,7 +7,8 @@
  * `replacedBlobCleanup: 'stream'`).
  *
  * The event source mapping hands over every REMOVE record and the MODIFY records of items that
- * pointed at a blob (an event filter: the other records cost no invocation), bisects a failing batch, retries a
+ * pointed at a blob, or that showed neither a blob, an inline body nor a deletion marker under the
+ * function's attribute names (counted untrusted) (an event filter: the other records cost no invocation), bisects a failing batch, retries a
  * bounded number of times, reports partial batch failures, and sends what it gives up on to an
  * on-failure SQS queue (the audit then finds those blobs). Alarms: iterator age (the consumer
  * falls behind; past the stream's 24 h retention records are lost), a non-empty on-failure
@@ -94,7 +95,8 @@ export interface ObjectsStreamCleanupProps {
   readonly environment: Record<string, string>;
   /**
    * The objects table's blob attribute (`hvAttributes.blob`): the event filter passes a MODIFY
-   * record only when its old image has one. It is the one `TIERLOG_HV_ATTRIBUTES` in
+   * record when its old image has one (or, with the names known at synth, shows neither a blob, an
+   * inline body nor a deletion marker under them: the function counts it untrusted). It is the one `TIERLOG_HV_ATTRIBUTES` in
    * `environment` names, which the function reads; a value that disagrees is refused (the filter
    * would drop every MODIFY the function must see).
    *
@@ -341,10 +343,9 @@ export class ObjectsStreamCleanup extends Construct {
 
     // The filter must pass what the function reads: the blob attribute of its own environment.
     const hvVariable = props.environment[CONFIG_ENV.hvAttributes];
-    const blobAttribute =
-      hvVariable !== undefined && Token.isUnresolved(hvVariable)
-        ? (props.blobAttribute ?? 'blob')
-        : hvAttributeNamesFromEnv(props.environment).blob;
+    const namesKnown = hvVariable === undefined || !Token.isUnresolved(hvVariable);
+    const names = namesKnown ? hvAttributeNamesFromEnv(props.environment) : undefined;
+    const blobAttribute = names !== undefined ? names.blob : (props.blobAttribute ?? 'blob');
     if (props.blobAttribute !== undefined && props.blobAttribute !== blobAttribute) {
       throw new Error(
         `blobAttribute "${props.blobAttribute}" disagrees with the function's ${CONFIG_ENV.hvAttributes} (blob "${blobAttribute}"): the event filter would drop every MODIFY the function must see`,
@@ -354,7 +355,7 @@ export class ObjectsStreamCleanup extends Construct {
     // What the mapping takes, checked here rather than by the deploy: DynamoDB's batches are 1 to
     // 10 000 records, and Lambda's -1 retries a failing record until the stream drops it, holding
     // its shard (every record behind it) all that time.
-    if (hvVariable === undefined || !Token.isUnresolved(hvVariable)) {
+    if (namesKnown) {
       const expiresAt = hvAttributeNamesFromEnv(props.environment).expiresAt;
       const ttl = timeToLiveOf(table);
       if (ttl !== undefined && (ttl.attributeName !== expiresAt || ttl.enabled === false)) {
@@ -416,15 +417,33 @@ export class ObjectsStreamCleanup extends Construct {
       reportBatchItemFailures: true,
       onFailure: new SqsDlq(this.failureQueue),
       // Every removal (an expired item; one without an old image, from a stream of the wrong view
-      // type, then shows as untrusted instead of vanishing), and the modifications of items that
+      // type, then shows as untrusted instead of vanishing), the modifications of items that
       // pointed at a blob (an overwrite or delete whose writer could not delete the replaced
-      // blob). Creates and changes of inline objects invoke nothing.
+      // blob), and those of items that show neither a string blob, an inline body nor a deletion
+      // marker under the function's names, which it counts untrusted (written under other names, a
+      // blob of another type): filtered out, their blobs were left with no metric and no alarm.
+      // Creates and changes of inline objects and of deletion markers invoke nothing. (Names known
+      // only at deploy: the blob attribute alone, as `blobAttribute` gives it.)
       filters: [
         lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('REMOVE') }),
         lambda.FilterCriteria.filter({
           eventName: lambda.FilterRule.isEqual('MODIFY'),
           dynamodb: { OldImage: { [blobAttribute]: { S: lambda.FilterRule.exists() } } },
         }),
+        ...(names !== undefined
+          ? [
+              lambda.FilterCriteria.filter({
+                eventName: lambda.FilterRule.isEqual('MODIFY'),
+                dynamodb: {
+                  OldImage: {
+                    [names.blob]: { S: lambda.FilterRule.notExists() },
+                    [names.body]: { B: lambda.FilterRule.notExists() },
+                    [names.deleted]: { BOOL: lambda.FilterRule.notExists() },
+                  },
+                },
+              }),
+            ]
+          : []),
       ],
     });
 

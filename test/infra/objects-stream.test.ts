@@ -13,6 +13,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { OBJECTS_STREAM_ACTIONS, ObjectsStreamCleanup } from '../../infra/objects-stream.js';
 import { CONFIG_ENV } from '../../lib/config.js';
 import { STREAM_METRICS } from '../../lib/recovery/stream-metrics.js';
+import { judgeStreamRecord, type ObjectsStreamRecord } from '../../lib/recovery/stream-cleanup.js';
+import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 import {
   actions,
   cleanOutdirs,
@@ -67,11 +69,20 @@ describe('event source mapping', () => {
     });
   });
 
-  it('hands over every REMOVE, and the MODIFY records of items that pointed at a blob; nothing else', () => {
+  it('hands over every REMOVE, and the MODIFY records of items that pointed at a blob or that the function counts untrusted; nothing else', () => {
     expect(p['FilterCriteria']).toEqual({
       Filters: [
         { Pattern: JSON.stringify({ eventName: ['REMOVE'] }) },
         { Pattern: JSON.stringify({ eventName: ['MODIFY'], dynamodb: { OldImage: { blob: { S: [{ exists: true }] } } } }) },
+        // Those the function counts untrusted: no string blob, inline body or marker under its names.
+        {
+          Pattern: JSON.stringify({
+            eventName: ['MODIFY'],
+            dynamodb: {
+              OldImage: { blob: { S: [{ exists: false }] }, body: { B: [{ exists: false }] }, deleted: { BOOL: [{ exists: false }] } },
+            },
+          }),
+        },
       ],
     });
   });
@@ -445,5 +456,72 @@ describe('ObjectsStreamCleanup used on its own: the event filter reads the blob 
       /blobAttribute "blob" .*TIERLOG_HV_ATTRIBUTES.*"ptr"/,
     );
     expect(() => standalone({ blobAttribute: 'ptr' })).toThrow(/blobAttribute "ptr" .*TIERLOG_HV_ATTRIBUTES.*"blob"/);
+  });
+});
+
+describe('the event filter passes every MODIFY the function would act on or count untrusted', () => {
+  /**
+   * The MODIFY filter asked for a string blob in the old image, so a MODIFY whose old image the
+   * function counts untrusted (a large object written under other attribute names than the
+   * function's `TIERLOG_HV_ATTRIBUTES`, as the writers of an `ObjectsStreamCleanup` used on its own
+   * may be; a blob attribute of another type) never reached it: no `StreamUntrusted`, no alarm,
+   * and every blob such a writer replaced and could not delete was left in silence. The function's
+   * judgement (`judgeStreamRecord`) is the oracle: a MODIFY it would not ignore must pass.
+   */
+  const PREFIX = 'tenant/blobs';
+  const ATTRS = { key: 'key', blob: 'blob', body: 'body', deleted: 'deleted' } as const;
+
+  /** Lambda's filter rules as far as the construct uses them: a list of values or `exists`, nested objects. */
+  function matches(pattern: Record<string, unknown>, event: unknown): boolean {
+    return Object.entries(pattern).every(([name, rule]) => {
+      const value = typeof event === 'object' && event !== null ? (event as Record<string, unknown>)[name] : undefined;
+      if (!Array.isArray(rule)) return matches(rule as Record<string, unknown>, value);
+      return rule.some((r) =>
+        typeof r === 'object' && r !== null && 'exists' in r ? (value !== undefined) === (r as { exists: boolean }).exists : value === r,
+      );
+    });
+  }
+  const passes = (filters: Array<{ Pattern: string }>, record: unknown) =>
+    filters.some((f) => matches(JSON.parse(f.Pattern) as Record<string, unknown>, record));
+
+  const key = 'photos/cat.jpg';
+  const blob = newBlobKey(PREFIX, key);
+  const modify = (old: Record<string, unknown>) => ({
+    eventName: 'MODIFY',
+    dynamodb: { SequenceNumber: '1', OldImage: { key: { S: key }, ...old } },
+  });
+  const cases = {
+    'a large object': modify({ blob: { S: blob }, size: { N: '1' } }),
+    'a large object under other names (blob "ptr")': modify({ ptr: { S: blob }, size: { N: '1' } }),
+    'a blob attribute that is no string': modify({ blob: { N: '7' }, size: { N: '1' } }),
+    'an inline object': modify({ body: { B: 'aGk=' }, size: { N: '2' } }),
+    'a deletion marker': modify({ deleted: { BOOL: true } }),
+  };
+
+  it.each([
+    ['the Tierlog construct', () => tierlogTemplate({ prefix: PREFIX }).template],
+    [
+      'ObjectsStreamCleanup used on its own',
+      () => {
+        const { stack, resources } = standaloneResources();
+        new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: storeNames(resources) });
+        return Template.fromStack(stack);
+      },
+    ],
+  ])('%s', (_name, make) => {
+    const [, mapping] = onlyResource(make(), 'AWS::Lambda::EventSourceMapping');
+    const filters = (mapping.Properties!['FilterCriteria'] as { Filters: Array<{ Pattern: string }> }).Filters;
+    const seen = Object.fromEntries(Object.entries(cases).map(([name, r]) => [name, passes(filters, r)]));
+    const judged = Object.fromEntries(
+      Object.entries(cases).map(([name, r]) => [name, judgeStreamRecord(r as ObjectsStreamRecord, PREFIX, ATTRS).kind !== 'ignore']),
+    );
+    expect(judged).toEqual({
+      'a large object': true,
+      'a large object under other names (blob "ptr")': true,
+      'a blob attribute that is no string': true,
+      'an inline object': false,
+      'a deletion marker': false,
+    });
+    expect(seen).toEqual(judged);
   });
 });
