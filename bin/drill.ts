@@ -31,7 +31,12 @@ const program = new Command('drill')
   .option('--writers <n>', 'concurrent simulated Lambda writers', positive, 8)
   .option('--operations <n>', 'operations in all', positive, 400)
   .option('--seed <n>', `random seed, 0 to ${MAX_SEED} (a run is reproducible from it)`, seedArg, 42)
-  .option('--crash-rate <p>', 'chance that a writer dies during an operation', fraction, 0.15)
+  .option(
+    '--crash-rate <p>',
+    'chance that a crash is armed in an operation, at one of the requests its kind makes (one its operation does not reach, such as a delete of a key already gone, does not fire: the report says how many did)',
+    fraction,
+    0.15,
+  )
   .option('--max-body <bytes>', 'largest body', positive, 6 * 1024 * 1024)
   .option('--keys <n>', 'distinct object keys', positive, 40)
   .option('--expiring-rate <p>', 'chance that a put expires (0.5 to 3 s after it)', fraction, 0.2)
@@ -167,7 +172,7 @@ function format(r: DrillReport): string {
     `tierlog drill (seed ${r.seed})`,
     `  operations        ${r.operations} (${r.acknowledged} acknowledged, ${r.failed} failed, ${r.reads} reads)`,
     `  writers started   ${r.writersStarted}`,
-    `  crashes           ${Object.values(r.crashes).reduce((a, b) => a + b, 0)}${crashes ? ` (${crashes})` : ''}`,
+    `  crashes           ${Object.values(r.crashes).reduce((a, b) => a + b, 0)} of ${r.crashesArmed} armed${crashes ? ` (${crashes})` : ''}`,
     `  reach             ${r.multipartPuts} multipart puts, ${r.lateCrashes} crashes past an operation's 7th request, ${r.racingSweeps} rounds of two sweepers racing`,
     `  sweeps            ${r.sweeps}: ${r.entriesRecovered} entries recovered, ${r.orphansDeleted} orphans deleted, ${r.instancesRetired} idle instances retired`,
     `  lost: ${r.lost}`,
