@@ -180,7 +180,7 @@ export function formatSweep(r: SweepReport, shards?: readonly number[], interrup
   );
   if (r.abandonedUploadsAborted > 0 || r.abandonedUploadErrors > 0 || r.abandonedUploadListingsTruncated > 0) {
     lines.push(
-      `  uploads    ${r.abandonedUploadsAborted} multipart uploads of dead writers aborted` +
+      `  uploads    ${r.abandonedUploadsAborted} multipart uploads of dead writers ${r.dryRun ? 'would be aborted' : 'aborted'}` +
         (r.abandonedUploadErrors > 0 ? `, ${r.abandonedUploadErrors} listings or aborts failed` : '') +
         (r.abandonedUploadListingsTruncated > 0 ? ', the listing cut at its bound' : '') +
         (r.abandonedUploadErrors > 0 || r.abandonedUploadListingsTruncated > 0

@@ -39,7 +39,8 @@
  * It stops waiting at the deadline minus `answerMarginMs`: it then returns its report (`stoppedEarly`),
  * counting only what an answer confirmed, and starts nothing more for the work it cut off (each
  * such instance stays claimed with its entries: see DESIGN.md, Recovery). A dry run claims
- * nothing, deletes nothing, and reports what it would delete.
+ * nothing, deletes nothing, and reports what it would delete, and the dead writers' multipart
+ * uploads it would abort (from the same listing, a read: none is aborted).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -988,16 +989,19 @@ export class Sweeper {
     }
     const settled = judged.filter((j) => j.kind === 'settled');
     const deletes = [...new Set(settled.flatMap((s) => s.deletes))];
+    const abandoned = at.session ? [] : settled.flatMap((s) => (s.abandonedNew !== undefined ? [s.abandonedNew] : []));
     if (report.dryRun) {
       const first = deletes.filter((key) => !sweep.counted.has(key));
       for (const key of first) sweep.counted.add(key);
       report.wouldDelete.push(...first);
       report.blobsDeleted += first.length;
       report.entriesRecovered += settled.length;
+      // The uploads the real sweep would abort, from its listing (a read): counted, none aborted.
+      if (abandoned.length > 0)
+        this.whenAnswered(item.instanceId, sweep, sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd), async () => {});
       return;
     }
     if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Map(), now, sweep);
-    const abandoned = at.session ? [] : settled.flatMap((s) => (s.abandonedNew !== undefined ? [s.abandonedNew] : []));
     // The aborts never fail; they are awaited whatever the deletes answer, so none outlives the sweep.
     const aborted = sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd);
     const answered = sweep.deletes.submit(deletes).then(
