@@ -78,6 +78,12 @@ export type InspectReport =
       readonly leaseUntilMs: number;
       /** ms left on the lease (negative: ended this long ago). */
       readonly leaseRemainingMs: number;
+      /**
+       * The lease (or claim) ended more than the skew margin ago (`TIERLOG_SKEW_MARGIN_MS`): the
+       * next sweep takes the instance. One that ended less long ago is taken by no sweep yet (the
+       * sweeper's cutoff is `now - skewMargin`).
+       */
+      readonly expired: boolean;
       readonly claimedBy: string | null;
       readonly n: number;
       readonly shard: number;
@@ -125,12 +131,13 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
   const foreign = foreignStoreReason(item.store, ctx.config);
   if (foreign !== undefined) return { instanceId, ok: false, corrupt: foreign, raw };
   const now = ctx.clock();
+  const windows = effectiveWindows(sweeperTuningFromEnv(ctx.env));
   // The upload window runs from the first claim's sighting, as the sweeper judges it (an
   // instance no sweep has claimed yet would be first seen now).
   const judge: JudgeContext = {
     prefix: ctx.config.prefix,
     now,
-    maxUploadMs: effectiveWindows(sweeperTuningFromEnv(ctx.env)).maxUploadMs,
+    maxUploadMs: windows.maxUploadMs,
     firstSeen: item.firstSeen ?? now,
   };
   const verdicts = await judgeForInspect(ctx, item.entries, judge);
@@ -142,6 +149,8 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
     leaseUntil: iso(item.leaseUntil),
     leaseUntilMs: item.leaseUntil,
     leaseRemainingMs: item.leaseUntil - now,
+    // As the sweeper finds it: a lease that ended before `now - skewMargin`.
+    expired: item.leaseUntil < now - windows.skewMarginMs,
     claimedBy: item.claimedBy ?? null,
     n: item.count,
     shard: item.shard,
@@ -209,9 +218,15 @@ export function formatInspect(r: InspectReport, now: number): string[] {
     ];
   }
   const ended = r.leaseRemainingMs < 0;
+  const expiry =
+    r.state !== 'live' || !ended
+      ? ''
+      : r.expired
+        ? ' (lease ended: expired)'
+        : ' (lease ended, within the skew margin: no sweep takes it yet)';
   const lines = [
     `instance  ${r.instanceId}`,
-    `state     ${r.state}${r.claimedBy !== null ? ` by ${r.claimedBy}` : ''}${r.state === 'live' && ended ? ' (lease ended: expired)' : ''}`,
+    `state     ${r.state}${r.claimedBy !== null ? ` by ${r.claimedBy}` : ''}${expiry}`,
     `${r.state === 'claimed' ? 'claim' : 'lease'}     until ${r.leaseUntil} (${formatRelative(r.leaseUntilMs, now)})`,
     `shard     ${r.shard}`,
     `entries   ${r.entries.length} (counter n = ${r.n})`,
