@@ -881,8 +881,13 @@ export class Sweeper {
     const instanceId = found.summary.instanceId;
     if (dryRun) {
       const raw = await this.table.getRaw(instanceId);
-      if (raw !== undefined && found.via.kind === 'suspect' && isUploadSession(raw)) return { kind: 'session' };
-      return raw === undefined ? { kind: 'gone' } : { kind: 'held', parsed: parse(raw), claimed: false };
+      if (raw === undefined) return { kind: 'gone' };
+      if (found.via.kind === 'suspect' && isUploadSession(raw)) return { kind: 'session' };
+      const parsed = parse(raw);
+      // Taken since the lease index showed it (another sweeper's claim, a writer's renewal): the
+      // claim's condition would refuse it, so the real sweep skips it; so does its preview.
+      if (parsed.kind === 'item' && !claimable(parsed.item, found.via)) return { kind: 'lost' };
+      return { kind: 'held', parsed, claimed: false };
     }
     const { via } = found;
     if (via.kind === 'expired' && found.summary.state !== 'claimed') {
@@ -1241,6 +1246,15 @@ function checkSweeperId(sweeperId: unknown): void {
     `sweeperId must be a non-empty string, got ${typeof sweeperId === 'string' ? '""' : typeof sweeperId}`,
     'sweeperId',
   );
+}
+
+/**
+ * Whether the claim's condition (`InstanceTable.claimOutcome`) takes `item` as `via` found it: an
+ * expired one whose lease (or earlier claim) still ends before the cutoff, a suspect one still
+ * live with its lease past the horizon. A dry run, which sends no claim, judges it by this.
+ */
+function claimable(item: InstanceItem, via: Found['via']): boolean {
+  return via.kind === 'expired' ? item.leaseUntil < via.cutoff : item.state === 'live' && item.leaseUntil > via.horizon;
 }
 
 /** Parses an instance item; a header it cannot trust is reported with its entry count (at least 1). */
