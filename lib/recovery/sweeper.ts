@@ -1198,9 +1198,13 @@ export class SweepIncompleteError extends TierlogError {
     readonly report: SweepReport,
     cause: unknown,
   ) {
+    // A dry run changed nothing: its counts are what it would have done, and say so.
     super(
-      `sweep stopped after ${report.instancesRetired} instances retired, ${report.instancesClaimed} claimed, ` +
-        `${report.entriesRecovered} entries recovered, ${report.blobsDeleted} blobs deleted: ` +
+      (report.dryRun
+        ? `dry run stopped after ${report.entriesRecovered} entries would be recovered, ${report.blobsDeleted} blobs would be deleted ` +
+          '(nothing claimed, nothing deleted): '
+        : `sweep stopped after ${report.instancesRetired} instances retired, ${report.instancesClaimed} claimed, ` +
+          `${report.entriesRecovered} entries recovered, ${report.blobsDeleted} blobs deleted: `) +
         `${cause instanceof Error ? cause.message : String(cause)}`,
       { cause },
     );
