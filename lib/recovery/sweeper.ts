@@ -195,10 +195,11 @@ export interface SweepOptions {
   /**
    * Once aborted, the sweep takes no new instance, as at its deadline: the instances under way
    * are settled, and the report comes back with `stoppedEarly` (if anything was left). What it
-   * did not take, the next sweep does (`tierlog sweep` aborts it on Ctrl-C). Default: none.
+   * did not take, the next sweep does (`tierlog sweep` aborts it on Ctrl-C). Default: none. Not an
+   * `AbortSignal` (its `AbortController`, say): a `ValidationError`, before any request.
    */
   readonly signal?: AbortSignal;
-  /** Report what would be deleted; claim nothing, delete nothing. Default false. */
+  /** Report what would be deleted; claim nothing, delete nothing. Default false; not a boolean: a `ValidationError`. */
   readonly dryRun?: boolean;
   /** Sweep only these lease shards (fan-out). Default: all. */
   readonly shards?: readonly number[];
@@ -208,7 +209,8 @@ export interface SweepOptions {
    * shard 0, items without a shard or in a shard at or past `leaseShards` (one segment of the
    * bounded scan). They are rare faults, so a deployment runs this every few minutes rather than
    * every sweep (the construct's housekeeping schedule, every 10 minutes by default), which keeps
-   * an idle sweep at one query per shard. Default true (a sweep run by hand checks everything).
+   * an idle sweep at one query per shard. Default true (a sweep run by hand checks everything); not
+   * a boolean: a `ValidationError`.
    */
   readonly housekeeping?: boolean;
 }
@@ -416,6 +418,17 @@ export class Sweeper {
     const { deadline } = options;
     if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) {
       throw new ValidationError(`deadline must be ms since the epoch, got ${String(deadline)}`, 'deadline');
+    }
+    // From a caller without types (options read from JSON): `dryRun: "false"` is truthy, and an
+    // AbortController given for its signal has no `aborted`, so it never stopped the sweep.
+    for (const name of ['dryRun', 'housekeeping'] as const) {
+      const value: unknown = options[name];
+      if (value !== undefined && typeof value !== 'boolean')
+        throw new ValidationError(`${name} must be true or false, got ${typeof value}`, name);
+    }
+    const signal: unknown = options.signal;
+    if (signal !== undefined && typeof (signal as Partial<AbortSignal> | null)?.throwIfAborted !== 'function') {
+      throw new ValidationError(`signal must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`, 'signal');
     }
     const previous = this.running;
     const run = previous.then(() => this.sweepOnce(options));
