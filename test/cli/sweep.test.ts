@@ -163,6 +163,25 @@ describe('sweep', () => {
     expect(await blobs(s.fx)).toEqual([s.kept, s.liveBlob].sort());
   });
 
+  test('--dry-run over a suspect lease says a sweep would claim it, not that it was claimed', async () => {
+    const fx = await freshFixture();
+    // A writer clock two hours ahead: a lease further ahead than any writer takes.
+    const suspect = await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: Date.now() + 2 * 60 * MIN,
+      entries: { [newChangeId()]: rawEntry('ahead', { new: blobKey(fx, 'ahead') }) },
+    });
+    const dry = await cli(fx, ['sweep', '--dry-run']);
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out).toContain(
+      '  stuck      1 instance: 1 with a lease further ahead than any writer takes (a sweep claims it as expired)\n',
+    );
+    expect(await rawInstance(fx, suspect)).toMatchObject({ state: 'live' });
+    const real = await cli(fx, ['sweep']);
+    expect(real.out).toContain('  stuck      1 instance: 1 with a lease further ahead than any writer takes (claimed as expired)\n');
+    expect(await rawInstance(fx, suspect)).toMatchObject({ state: 'claimed' });
+  });
+
   test('--shards sweeps only those shards; a full sweep deletes exactly the orphans and drains the dead instances', async () => {
     const s = await scene();
     const one = await cliJson(s.fx, ['sweep', '--shards', '1'], { env: PAST_UPLOADS });
