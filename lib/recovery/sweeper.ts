@@ -1190,9 +1190,16 @@ export class Sweeper {
   private shardsOf(requested: readonly number[] | undefined): number[] {
     const all = Array.from({ length: this.config.leaseShards }, (_, i) => i);
     if (requested === undefined) return all;
+    // From a caller without types: a number is no list, and a string's characters are no shards.
+    if (!Array.isArray(requested)) {
+      throw new ValidationError(`shards must be an array of lease shard numbers, got ${typeof requested}`, 'shards');
+    }
     for (const shard of requested) {
       if (!Number.isInteger(shard) || shard < 0 || shard >= this.config.leaseShards) {
-        throw new ValidationError(`shard ${shard} is not in 0..${this.config.leaseShards - 1}`, 'shards');
+        throw new ValidationError(
+          `shard ${typeof shard === 'string' ? JSON.stringify(shard) : String(shard)} is not in 0..${this.config.leaseShards - 1}`,
+          'shards',
+        );
       }
     }
     return [...new Set(requested)];

@@ -588,6 +588,9 @@ describe('sweep options of the wrong type', () => {
     ['signal', 'a plain object', { signal: { aborted: false } }],
     ['dryRun', 'the string "false"', { dryRun: 'false' }],
     ['housekeeping', 'the string "false"', { housekeeping: 'false' }],
+    ['shards', 'a number', { shards: 2 }],
+    ['shards', 'a string of a list', { shards: '0,1' }],
+    ['shards', 'a list of strings', { shards: ['0'] }],
   ])('%s given %s: a ValidationError naming it, before any request', async (field, _what, options) => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { count: 1, fenced: true });
@@ -601,6 +604,8 @@ describe('sweep options of the wrong type', () => {
     );
     expect(refused).toBeInstanceOf(ValidationError);
     expect((refused as ValidationError).field).toBe(field);
+    // Never "shard 0 is not in 0..3" of the character "0" of a string.
+    if (field === 'shards') expect((refused as Error).message).toMatch(/^shards must be an array of lease shard numbers|^shard "0" is not/);
     expect(recorder.commands).toEqual([]);
     expect(await rawState(fx)).toEqual(before);
   });
