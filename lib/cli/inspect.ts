@@ -11,6 +11,10 @@
  * (exit 2) when an item of an entry's object does not read with the configured attribute names,
  * or when the objects table is not this bucket's store (another deployment's): HV would seem to
  * point at nothing, and every blob would look due.
+ *
+ * It says which multipart uploads the sweeper aborts, from the item alone (no S3 request): an
+ * upload session's (the one it noted, and any other under its blob key; sessions.ts), once a sweep
+ * takes the instance, and those under a due entry's `new` blob judged garbage (abandoned-uploads.ts).
  */
 import { ConfigError, CorruptItemError } from '../errors.js';
 import { InstanceTable } from '../changelog/instance-table.js';
@@ -21,6 +25,7 @@ import { CONFIG_ENV, hvAttributeNames } from '../config.js';
 import { unrecognisedHvItem } from '../recovery/hv-shape.js';
 import type { JudgeContext } from '../recovery/judge.js';
 import { judgeEntries } from '../recovery/judge-entries.js';
+import { sessionUploadTarget } from '../recovery/sessions.js';
 import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { checkStoreBinding } from '../recovery/store-binding.js';
 import { HvTable } from '../tiered/hv-table.js';
@@ -67,7 +72,23 @@ export interface InspectedEntry {
   readonly until?: string;
   /** The blobs the sweeper would delete now. */
   readonly deletes?: readonly string[];
+  /**
+   * The never-committed blob (`new`, among `deletes`) whose multipart uploads in progress the
+   * sweeper aborts with the delete (a writer that died mid-upload: abandoned-uploads.ts). Not for
+   * an upload session's entry, whose uploads are the session's own step's (`sessionUpload`).
+   */
+  readonly abortsUploadsOf?: string;
 }
+
+/**
+ * What the sweeper does with an upload session's multipart uploads once it takes the instance
+ * (at its claim, before its entry is judged: sessions.ts): `abort` every upload in progress under
+ * `blob` (`uploadId`: the one the session noted, null when none), or none, the session being
+ * `untrusted` (its uploads are left to the bucket's lifecycle rule).
+ */
+export type InspectedSessionUpload =
+  | { readonly sweeper: 'abort'; readonly blob: string; readonly uploadId: string | null }
+  | { readonly sweeper: 'untrusted'; readonly reason: string };
 
 export type InspectReport =
   | {
@@ -78,9 +99,17 @@ export type InspectReport =
       readonly leaseUntilMs: number;
       /** ms left on the lease (negative: ended this long ago). */
       readonly leaseRemainingMs: number;
+      /**
+       * The lease (or claim) ended more than the skew margin ago (`TIERLOG_SKEW_MARGIN_MS`): the
+       * next sweep takes the instance. One that ended less long ago is taken by no sweep yet (the
+       * sweeper's cutoff is `now - skewMargin`).
+       */
+      readonly expired: boolean;
       readonly claimedBy: string | null;
       readonly n: number;
       readonly shard: number;
+      /** An upload session's item only: what the sweeper does with its multipart uploads. */
+      readonly sessionUpload?: InspectedSessionUpload;
       readonly entries: InspectedEntry[];
     }
   | {
@@ -125,15 +154,17 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
   const foreign = foreignStoreReason(item.store, ctx.config);
   if (foreign !== undefined) return { instanceId, ok: false, corrupt: foreign, raw };
   const now = ctx.clock();
+  const windows = effectiveWindows(sweeperTuningFromEnv(ctx.env));
   // The upload window runs from the first claim's sighting, as the sweeper judges it (an
   // instance no sweep has claimed yet would be first seen now).
   const judge: JudgeContext = {
     prefix: ctx.config.prefix,
     now,
-    maxUploadMs: effectiveWindows(sweeperTuningFromEnv(ctx.env)).maxUploadMs,
+    maxUploadMs: windows.maxUploadMs,
     firstSeen: item.firstSeen ?? now,
   };
-  const verdicts = await judgeForInspect(ctx, item.entries, judge);
+  const session = sessionUploadTarget(ctx.config.prefix, raw);
+  const verdicts = await judgeForInspect(ctx, item.entries, judge, session.kind !== 'none');
   const entries = item.entries.map((entry, i) => describeEntry(entry, verdicts[i]!)).sort((a, b) => a.changeId.localeCompare(b.changeId));
   return {
     instanceId: item.instanceId,
@@ -142,17 +173,29 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
     leaseUntil: iso(item.leaseUntil),
     leaseUntilMs: item.leaseUntil,
     leaseRemainingMs: item.leaseUntil - now,
+    // As the sweeper finds it: a lease that ended before `now - skewMargin`.
+    expired: item.leaseUntil < now - windows.skewMarginMs,
     claimedBy: item.claimedBy ?? null,
     n: item.count,
     shard: item.shard,
+    ...(session.kind === 'abort' ? { sessionUpload: { sweeper: 'abort', blob: session.blob, uploadId: session.uploadId ?? null } } : {}),
+    ...(session.kind === 'untrusted' ? { sessionUpload: { sweeper: 'untrusted', reason: session.reason } } : {}),
     entries,
   };
 }
 
-type Verdict = Pick<InspectedEntry, 'sweeper' | 'reason' | 'reasonCode' | 'until' | 'deletes'>;
+type Verdict = Pick<InspectedEntry, 'sweeper' | 'reason' | 'reasonCode' | 'until' | 'deletes' | 'abortsUploadsOf'>;
 
-/** The sweeper's judgement of each entry, by the sweeper's own step (`judgeEntries`). */
-async function judgeForInspect(ctx: CliContext, entries: readonly DecodedEntry[], judge: JudgeContext): Promise<Verdict[]> {
+/**
+ * The sweeper's judgement of each entry, by the sweeper's own step (`judgeEntries`); `session`: the
+ * item is an upload session's, whose uploads are not a dead writer's (the sweeper's own step aborts them).
+ */
+async function judgeForInspect(
+  ctx: CliContext,
+  entries: readonly DecodedEntry[],
+  judge: JudgeContext,
+  session: boolean,
+): Promise<Verdict[]> {
   const names = hvAttributeNames(ctx.config);
   // Read with names that are not the writers', HV points at nothing: every blob would look due.
   const objectIds = [...new Set(entries.flatMap((e) => (e.ok ? [e.change.id] : [])))];
@@ -171,7 +214,8 @@ async function judgeForInspect(ctx: CliContext, entries: readonly DecodedEntry[]
   return judged.map((j): Verdict => {
     if (j.kind === 'quarantined') return { sweeper: 'quarantined', reason: j.reason };
     if (j.kind === 'deferred') return deferred(j.reason, j.until);
-    return { sweeper: 'due', deletes: j.deletes };
+    const aborts = !session && j.abandonedNew !== undefined ? { abortsUploadsOf: j.abandonedNew } : {};
+    return { sweeper: 'due', deletes: j.deletes, ...aborts };
   });
 }
 
@@ -209,13 +253,28 @@ export function formatInspect(r: InspectReport, now: number): string[] {
     ];
   }
   const ended = r.leaseRemainingMs < 0;
+  const expiry =
+    r.state !== 'live' || !ended
+      ? ''
+      : r.expired
+        ? ' (lease ended: expired)'
+        : ' (lease ended, within the skew margin: no sweep takes it yet)';
   const lines = [
     `instance  ${r.instanceId}`,
-    `state     ${r.state}${r.claimedBy !== null ? ` by ${r.claimedBy}` : ''}${r.state === 'live' && ended ? ' (lease ended: expired)' : ''}`,
+    `state     ${r.state}${r.claimedBy !== null ? ` by ${r.claimedBy}` : ''}${expiry}`,
     `${r.state === 'claimed' ? 'claim' : 'lease'}     until ${r.leaseUntil} (${formatRelative(r.leaseUntilMs, now)})`,
     `shard     ${r.shard}`,
     `entries   ${r.entries.length} (counter n = ${r.n})`,
   ];
+  const upload = r.sessionUpload;
+  if (upload?.sweeper === 'abort')
+    lines.push(
+      `upload    the sweeper aborts ${upload.uploadId !== null ? `this session's multipart upload ${upload.uploadId} and any other` : 'every multipart upload'} in progress under ${upload.blob} once it takes the instance`,
+    );
+  else if (upload?.sweeper === 'untrusted')
+    lines.push(
+      `upload    the sweeper aborts no upload of this session (${upload.reason}): its parts are left to the bucket's AbortIncompleteMultipartUpload rule`,
+    );
   for (const e of r.entries) {
     if (!e.ok) {
       lines.push(`  ${e.changeId}  CORRUPT: ${e.corrupt}`, `    attribute     ${e.attribute}`);
@@ -225,6 +284,7 @@ export function formatInspect(r: InspectReport, now: number): string[] {
       `  ${e.changeId}  object ${JSON.stringify(e.objectId)}  sweeper: ${e.sweeper}${e.reason !== undefined ? ` (${e.reason})` : ''}`,
     );
     if (e.deletes !== undefined && e.deletes.length > 0) lines.push(`    would delete  ${e.deletes.join(', ')}`);
+    if (e.abortsUploadsOf !== undefined) lines.push(`    would abort   any multipart upload in progress under ${e.abortsUploadsOf}`);
     if (e.new !== undefined) lines.push(`    new           ${e.new}`);
     if (e.old !== undefined) lines.push(`    old           ${e.old}`);
     if (e.cleanupAfter !== undefined) lines.push(`    cleanupAfter  ${formatInstant(Date.parse(e.cleanupAfter), now)}`);

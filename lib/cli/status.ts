@@ -3,7 +3,8 @@
  *
  * Reads every item, so it costs one read per 4 KB of the table: fine for an operator now and
  * then, not for a dashboard (the sweeper's metrics are for that). Counts instances live, expired
- * (lease ended, not yet claimed) and claimed (and claims past their expiry, i.e. due again),
+ * (lease ended, not yet claimed) and claimed (and claims past their expiry, i.e. due again), a
+ * lease or claim counted as ended once it ended the skew margin ago, as the sweeper takes it,
  * outstanding entries and what the sweeper would quarantine or defer, the oldest expired lease,
  * and items that do not parse or that a writer of another store wrote (the sweeper quarantines
  * both whole). Lists the ids of the expired, claimed and stuck instances (oldest
@@ -31,13 +32,19 @@ export interface StatusReport {
   readonly at: string;
   readonly instances: {
     readonly total: number;
-    /** Live, lease running. */
+    /**
+     * Live, lease running, or ended less than the skew margin ago (`TIERLOG_SKEW_MARGIN_MS`): no
+     * sweep takes it yet (its cutoff is `now - skewMargin`).
+     */
     readonly live: number;
-    /** Live, lease ended: a dead writer (or an idle one) the next sweep retires or claims. */
+    /**
+     * Live, lease ended more than the skew margin ago (the sweeper's cutoff): a dead writer (or an
+     * idle one) the next sweep retires or claims.
+     */
     readonly expired: number;
     /** Claimed by a sweeper. */
     readonly claimed: number;
-    /** Claimed, and the claim's expiry is past: due for the next sweep. */
+    /** Claimed, and the claim's expiry is past by more than the skew margin: due for the next sweep. */
     readonly claimsExpired: number;
     /**
      * Instances holding entries the sweeper would quarantine (all of them: `instanceIds.quarantined`
@@ -65,7 +72,7 @@ export interface StatusReport {
     /** Instances holding entries the sweeper would quarantine (EntriesQuarantined), oldest lease first. */
     readonly quarantined: readonly string[];
   };
-  /** Age of the oldest ended lease or claim, ms; null when none has ended. */
+  /** Age of the oldest lease or claim ended past the skew margin (as the sweeper counts it), ms; null when none. */
   readonly oldestExpiredAgeMs: number | null;
   readonly oldestExpiredInstance: string | null;
   /**
@@ -159,7 +166,8 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
         quarantined += entries;
         continue;
       }
-      const ended = item.leaseUntil < now;
+      // Ended as the sweeper judges it: before its cutoff, `now - skewMargin` (sweeper.ts, find).
+      const ended = item.leaseUntil < now - windows.skewMarginMs;
       if (item.state === 'claimed') {
         claimed++;
         if (ended) claimsExpired++;

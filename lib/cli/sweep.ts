@@ -180,7 +180,7 @@ export function formatSweep(r: SweepReport, shards?: readonly number[], interrup
   );
   if (r.abandonedUploadsAborted > 0 || r.abandonedUploadErrors > 0 || r.abandonedUploadListingsTruncated > 0) {
     lines.push(
-      `  uploads    ${r.abandonedUploadsAborted} multipart uploads of dead writers aborted` +
+      `  uploads    ${r.abandonedUploadsAborted} multipart uploads of dead writers ${r.dryRun ? 'would be aborted' : 'aborted'}` +
         (r.abandonedUploadErrors > 0 ? `, ${r.abandonedUploadErrors} listings or aborts failed` : '') +
         (r.abandonedUploadListingsTruncated > 0 ? ', the listing cut at its bound' : '') +
         (r.abandonedUploadErrors > 0 || r.abandonedUploadListingsTruncated > 0
@@ -218,7 +218,10 @@ export function formatSweep(r: SweepReport, shards?: readonly number[], interrup
 function stuckLines(r: SweepReport): string[] {
   const outsideLive = r.stuckInstances - r.suspectLeases - r.instancesWithoutShard;
   const kinds = [
-    r.suspectLeases > 0 ? `${r.suspectLeases} with a lease further ahead than any writer takes (claimed as expired)` : '',
+    // A dry run claimed none of them: it says what a sweep does.
+    r.suspectLeases > 0
+      ? `${r.suspectLeases} with a lease further ahead than any writer takes (${r.dryRun ? `a sweep claims ${r.suspectLeases === 1 ? 'it' : 'them'} as expired` : 'claimed as expired'})`
+      : '',
     r.instancesWithoutShard > 0 ? `${r.instancesWithoutShard} without a shard (never swept)` : '',
     outsideLive > 0 ? `${outsideLive} in a shard past TIERLOG_LEASE_SHARDS whose lease still runs (taken once it ended)` : '',
   ].filter((kind) => kind !== '');

@@ -30,6 +30,9 @@
  * rule. So is a listing cut at its page bound (logged, counted): the uploads past it are not seen.
  * A listing that failed is not sent again in the same sweep. Aborting an upload that is gone
  * (completed, aborted) answers NoSuchUpload, which is success.
+ *
+ * A dry run reads the same listing (a read: nothing changes) and counts the uploads it shows for
+ * the keys it judged garbage as the ones the real sweep would abort, so its report previews them.
  */
 import type { LtBucket, MultipartListing } from '../tiered/lt-bucket.js';
 import type { Clock } from '../ids.js';
@@ -55,6 +58,8 @@ export class AbandonedUploads {
   private listing: Listing | undefined;
   private failed = false;
   private stopped = false;
+  /** In a dry run: the uploads counted as ones the real sweep would abort (each once). */
+  private readonly previewed = new Set<string>();
 
   constructor(
     private readonly lt: LtBucket,
@@ -66,7 +71,9 @@ export class AbandonedUploads {
 
   /**
    * Aborts every multipart upload in progress of `keys`: the never-committed blobs (`new`) the
-   * sweep judged garbage for `instanceId`, whose upload window ended at `windowEnd`. Never throws.
+   * sweep judged garbage for `instanceId`, whose upload window ended at `windowEnd`. In a dry run
+   * (the report's `dryRun`) the same listing is read and the uploads it shows are counted in
+   * `abandonedUploadsAborted` as the ones the real sweep would abort; no abort is sent. Never throws.
    */
   async abort(instanceId: string, keys: readonly string[], windowEnd: number): Promise<void> {
     if (keys.length === 0 || this.stopped) return;
@@ -75,6 +82,12 @@ export class AbandonedUploads {
     for (const key of keys) {
       for (const uploadId of listing.uploads.get(key) ?? []) {
         if (this.stopped) return;
+        // A dry run: the listing (a read) says what the real sweep would abort; nothing is sent.
+        if (this.report.dryRun) {
+          if (!this.previewed.has(uploadId)) this.report.abandonedUploadsAborted++;
+          this.previewed.add(uploadId);
+          continue;
+        }
         try {
           if (await this.lt.abortMultipart(key, uploadId)) this.report.abandonedUploadsAborted++;
         } catch (err) {

@@ -24,7 +24,8 @@ export interface SweepReport {
   blobsDeleted: number;
   /**
    * Multipart uploads in progress of never-committed blobs judged garbage (writers that died
-   * mid-upload), aborted: their parts freed (see abandoned-uploads.ts).
+   * mid-upload), aborted: their parts freed (see abandoned-uploads.ts). In a dry run, those its
+   * listing (a read) shows, which the real sweep would abort: none is.
    */
   abandonedUploadsAborted: number;
   /**

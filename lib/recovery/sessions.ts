@@ -55,25 +55,51 @@ export async function abortSessionUpload(
   raw: Record<string, unknown>,
   stopped: () => boolean = () => false,
 ): Promise<SessionStep> {
-  if (!isUploadSession(raw)) return { kind: 'none' };
-  const session = parseSessionItem(raw);
-  const target = session !== undefined ? session.info : entryTarget(raw);
-  if (target === undefined) return { kind: 'untrusted', reason: 'malformed upload session, and no entry names its blob' };
-  const check = checkBlobKey(prefix, target.key, target.blob);
-  if (!check.ok) return { kind: 'untrusted', reason: check.reason };
+  const target = sessionUploadTarget(prefix, raw);
+  if (target.kind !== 'abort') return target;
   const listed = await uploadsOfSession(lt, target.blob);
   const ids = new Set(listed.ids);
-  if (target.s3UploadId !== undefined) ids.add(target.s3UploadId);
-  const unreadable = session === undefined ? { unreadable: 'malformed upload session' } : {};
+  if (target.uploadId !== undefined) ids.add(target.uploadId);
+  const unreadable = target.unreadable !== undefined ? { unreadable: target.unreadable } : {};
   const unlisted = listed.refused !== undefined ? { unlisted: listed.refused } : {};
   if (ids.size === 0)
-    return session === undefined ? { kind: 'aborted', existed: false, ...unreadable, ...unlisted } : { kind: 'none', ...unlisted };
+    return target.unreadable !== undefined
+      ? { kind: 'aborted', existed: false, ...unreadable, ...unlisted }
+      : { kind: 'none', ...unlisted };
   let existed = false;
   for (const id of ids) {
     if (stopped()) return { kind: 'stopped' };
     existed = (await lt.abortMultipart(target.blob, id)) || existed;
   }
   return { kind: 'aborted', existed, ...unreadable, ...unlisted };
+}
+
+/**
+ * What {@link abortSessionUpload} acts on, from the item alone (no request): `none` for an item
+ * that is no upload session; `untrusted` (why) for a session whose blob it will not touch; else
+ * `abort`: every upload in progress under `blob` (and the noted `uploadId`), `unreadable` saying
+ * why the session's `upload` attribute was not read (its entry named the blob). `tierlog inspect`
+ * shows it, so an operator is told what the sweeper aborts once it takes the session.
+ */
+export type SessionUploadTarget =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'untrusted'; readonly reason: string }
+  | { readonly kind: 'abort'; readonly blob: string; readonly uploadId?: string; readonly unreadable?: string };
+
+/** The uploads the sweeper's step aborts for `raw` once it holds it ({@link SessionUploadTarget}). */
+export function sessionUploadTarget(prefix: string, raw: Record<string, unknown>): SessionUploadTarget {
+  if (!isUploadSession(raw)) return { kind: 'none' };
+  const session = parseSessionItem(raw);
+  const target = session !== undefined ? session.info : entryTarget(raw);
+  if (target === undefined) return { kind: 'untrusted', reason: 'malformed upload session, and no entry names its blob' };
+  const check = checkBlobKey(prefix, target.key, target.blob);
+  if (!check.ok) return { kind: 'untrusted', reason: check.reason };
+  return {
+    kind: 'abort',
+    blob: target.blob,
+    ...(target.s3UploadId !== undefined ? { uploadId: target.s3UploadId } : {}),
+    ...(session === undefined ? { unreadable: 'malformed upload session' } : {}),
+  };
 }
 
 /** The key and blob of an unreadable session, from its entry (absent once committed as a create). */

@@ -39,7 +39,8 @@
  * It stops waiting at the deadline minus `answerMarginMs`: it then returns its report (`stoppedEarly`),
  * counting only what an answer confirmed, and starts nothing more for the work it cut off (each
  * such instance stays claimed with its entries: see DESIGN.md, Recovery). A dry run claims
- * nothing, deletes nothing, and reports what it would delete.
+ * nothing, deletes nothing, and reports what it would delete, and the dead writers' multipart
+ * uploads it would abort (from the same listing, a read: none is aborted).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -194,10 +195,11 @@ export interface SweepOptions {
   /**
    * Once aborted, the sweep takes no new instance, as at its deadline: the instances under way
    * are settled, and the report comes back with `stoppedEarly` (if anything was left). What it
-   * did not take, the next sweep does (`tierlog sweep` aborts it on Ctrl-C). Default: none.
+   * did not take, the next sweep does (`tierlog sweep` aborts it on Ctrl-C). Default: none. Not an
+   * `AbortSignal` (its `AbortController`, say): a `ValidationError`, before any request.
    */
   readonly signal?: AbortSignal;
-  /** Report what would be deleted; claim nothing, delete nothing. Default false. */
+  /** Report what would be deleted; claim nothing, delete nothing. Default false; not a boolean: a `ValidationError`. */
   readonly dryRun?: boolean;
   /** Sweep only these lease shards (fan-out). Default: all. */
   readonly shards?: readonly number[];
@@ -207,7 +209,8 @@ export interface SweepOptions {
    * shard 0, items without a shard or in a shard at or past `leaseShards` (one segment of the
    * bounded scan). They are rare faults, so a deployment runs this every few minutes rather than
    * every sweep (the construct's housekeeping schedule, every 10 minutes by default), which keeps
-   * an idle sweep at one query per shard. Default true (a sweep run by hand checks everything).
+   * an idle sweep at one query per shard. Default true (a sweep run by hand checks everything); not
+   * a boolean: a `ValidationError`.
    */
   readonly housekeeping?: boolean;
 }
@@ -415,6 +418,17 @@ export class Sweeper {
     const { deadline } = options;
     if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) {
       throw new ValidationError(`deadline must be ms since the epoch, got ${String(deadline)}`, 'deadline');
+    }
+    // From a caller without types (options read from JSON): `dryRun: "false"` is truthy, and an
+    // AbortController given for its signal has no `aborted`, so it never stopped the sweep.
+    for (const name of ['dryRun', 'housekeeping'] as const) {
+      const value: unknown = options[name];
+      if (value !== undefined && typeof value !== 'boolean')
+        throw new ValidationError(`${name} must be true or false, got ${typeof value}`, name);
+    }
+    const signal: unknown = options.signal;
+    if (signal !== undefined && typeof (signal as Partial<AbortSignal> | null)?.throwIfAborted !== 'function') {
+      throw new ValidationError(`signal must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`, 'signal');
     }
     const previous = this.running;
     const run = previous.then(() => this.sweepOnce(options));
@@ -880,8 +894,13 @@ export class Sweeper {
     const instanceId = found.summary.instanceId;
     if (dryRun) {
       const raw = await this.table.getRaw(instanceId);
-      if (raw !== undefined && found.via.kind === 'suspect' && isUploadSession(raw)) return { kind: 'session' };
-      return raw === undefined ? { kind: 'gone' } : { kind: 'held', parsed: parse(raw), claimed: false };
+      if (raw === undefined) return { kind: 'gone' };
+      if (found.via.kind === 'suspect' && isUploadSession(raw)) return { kind: 'session' };
+      const parsed = parse(raw);
+      // Taken since the lease index showed it (another sweeper's claim, a writer's renewal): the
+      // claim's condition would refuse it, so the real sweep skips it; so does its preview.
+      if (parsed.kind === 'item' && !claimable(parsed.item, found.via)) return { kind: 'lost' };
+      return { kind: 'held', parsed, claimed: false };
     }
     const { via } = found;
     if (via.kind === 'expired' && found.summary.state !== 'claimed') {
@@ -988,16 +1007,19 @@ export class Sweeper {
     }
     const settled = judged.filter((j) => j.kind === 'settled');
     const deletes = [...new Set(settled.flatMap((s) => s.deletes))];
+    const abandoned = at.session ? [] : settled.flatMap((s) => (s.abandonedNew !== undefined ? [s.abandonedNew] : []));
     if (report.dryRun) {
       const first = deletes.filter((key) => !sweep.counted.has(key));
       for (const key of first) sweep.counted.add(key);
       report.wouldDelete.push(...first);
       report.blobsDeleted += first.length;
       report.entriesRecovered += settled.length;
+      // The uploads the real sweep would abort, from its listing (a read): counted, none aborted.
+      if (abandoned.length > 0)
+        this.whenAnswered(item.instanceId, sweep, sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd), async () => {});
       return;
     }
     if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Map(), now, sweep);
-    const abandoned = at.session ? [] : settled.flatMap((s) => (s.abandonedNew !== undefined ? [s.abandonedNew] : []));
     // The aborts never fail; they are awaited whatever the deletes answer, so none outlives the sweep.
     const aborted = sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd);
     const answered = sweep.deletes.submit(deletes).then(
@@ -1168,9 +1190,16 @@ export class Sweeper {
   private shardsOf(requested: readonly number[] | undefined): number[] {
     const all = Array.from({ length: this.config.leaseShards }, (_, i) => i);
     if (requested === undefined) return all;
+    // From a caller without types: a number is no list, and a string's characters are no shards.
+    if (!Array.isArray(requested)) {
+      throw new ValidationError(`shards must be an array of lease shard numbers, got ${typeof requested}`, 'shards');
+    }
     for (const shard of requested) {
       if (!Number.isInteger(shard) || shard < 0 || shard >= this.config.leaseShards) {
-        throw new ValidationError(`shard ${shard} is not in 0..${this.config.leaseShards - 1}`, 'shards');
+        throw new ValidationError(
+          `shard ${typeof shard === 'string' ? JSON.stringify(shard) : String(shard)} is not in 0..${this.config.leaseShards - 1}`,
+          'shards',
+        );
       }
     }
     return [...new Set(requested)];
@@ -1189,9 +1218,13 @@ export class SweepIncompleteError extends TierlogError {
     readonly report: SweepReport,
     cause: unknown,
   ) {
+    // A dry run changed nothing: its counts are what it would have done, and say so.
     super(
-      `sweep stopped after ${report.instancesRetired} instances retired, ${report.instancesClaimed} claimed, ` +
-        `${report.entriesRecovered} entries recovered, ${report.blobsDeleted} blobs deleted: ` +
+      (report.dryRun
+        ? `dry run stopped after ${report.entriesRecovered} entries would be recovered, ${report.blobsDeleted} blobs would be deleted ` +
+          '(nothing claimed, nothing deleted): '
+        : `sweep stopped after ${report.instancesRetired} instances retired, ${report.instancesClaimed} claimed, ` +
+          `${report.entriesRecovered} entries recovered, ${report.blobsDeleted} blobs deleted: `) +
         `${cause instanceof Error ? cause.message : String(cause)}`,
       { cause },
     );
@@ -1237,6 +1270,15 @@ function checkSweeperId(sweeperId: unknown): void {
     `sweeperId must be a non-empty string, got ${typeof sweeperId === 'string' ? '""' : typeof sweeperId}`,
     'sweeperId',
   );
+}
+
+/**
+ * Whether the claim's condition (`InstanceTable.claimOutcome`) takes `item` as `via` found it: an
+ * expired one whose lease (or earlier claim) still ends before the cutoff, a suspect one still
+ * live with its lease past the horizon. A dry run, which sends no claim, judges it by this.
+ */
+function claimable(item: InstanceItem, via: Found['via']): boolean {
+  return via.kind === 'expired' ? item.leaseUntil < via.cutoff : item.state === 'live' && item.leaseUntil > via.horizon;
 }
 
 /** Parses an instance item; a header it cannot trust is reported with its entry count (at least 1). */

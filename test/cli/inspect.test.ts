@@ -3,12 +3,14 @@
  * `DynamoChangeLog` on an injected clock, a claimed one, a corrupt entry, a corrupt item, a
  * missing instance.
  */
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { InstanceTable } from '../../lib/changelog/instance-table.js';
 import { newChangeId } from '../../lib/ids.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
-import { type Fixture, freshFixture } from '../support/local.js';
+import { type Fixture, freshFixture, scanAll } from '../support/local.js';
+import { makeWriter } from '../tiered/harness.js';
 import { cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
 const MIN = 60_000;
@@ -266,5 +268,55 @@ describe('inspect', () => {
       expect(run.err, argv.join(' ')).toContain('points at blobs that are not in');
       expect(run.out, argv.join(' ')).not.toContain(committed);
     }
+  });
+});
+
+/**
+ * What the sweeper aborts. Once it takes an upload session (its lease, the session's expiry, ended)
+ * it aborts the session's multipart upload and every other under its blob key, before it judges
+ * the entry; with a dead writer's `new` blob judged garbage it aborts the uploads in progress under
+ * it. `inspect` showed only the blob deletes: an operator was never told of either abort.
+ */
+describe('inspect says which multipart uploads the sweeper aborts', () => {
+  test("an upload session's upload (aborted at the sweep that takes it), and a dead writer's `new` judged garbage", async () => {
+    const own = await freshFixture();
+    const w = makeWriter(own);
+    try {
+      await w.store.createUpload('insp/session', { expiresInMs: 60_000, partSize: 5 * 1024 * 1024 });
+    } finally {
+      w.close();
+    }
+    const uploads = async () =>
+      (await own.s3.send(new ListMultipartUploadsCommand({ Bucket: own.config.bucket, Prefix: `${own.config.prefix}/` }))).Uploads ?? [];
+    const [upload] = await uploads();
+    const session = (await scanAll(own.dynamodb, own.config.changeLogTable)).find((i) => i.upload !== undefined)!;
+    const { json } = await cliJson(own, ['inspect', String(session.pk)]);
+    expect(json.sessionUpload).toEqual({ sweeper: 'abort', blob: upload!.Key, uploadId: upload!.UploadId });
+    const { out } = await cli(own, ['inspect', String(session.pk)]);
+    expect(out).toContain(
+      `upload    the sweeper aborts this session's multipart upload ${upload!.UploadId} and any other in progress under ${upload!.Key} once it takes the instance\n`,
+    );
+    // And it does: the sweep that takes the expired session aborts that upload.
+    const taken = await cliJson(own, ['sweep', '--shards', String(session.shard)], { clock: () => Date.now() + 2 * HOUR });
+    expect(taken.json).toMatchObject({ instancesClaimed: 1, errors: 0 });
+    expect(await uploads()).toEqual([]);
+
+    const orphan = newBlobKey(own.config.prefix, 'insp/dead');
+    await putBlob(own, orphan);
+    const dead = await putRawInstance(own, {
+      state: 'claimed',
+      claimedBy: 'gone-sweeper',
+      firstSeen: Date.now() - 2 * HOUR,
+      leaseUntil: Date.now() - HOUR,
+      entries: { [newChangeId()]: rawEntry('insp/dead', { new: orphan }) },
+    });
+    expect((await cliJson(own, ['inspect', dead])).json.entries[0]).toMatchObject({
+      sweeper: 'due',
+      deletes: [orphan],
+      abortsUploadsOf: orphan,
+    });
+    expect((await cli(own, ['inspect', dead])).out).toContain(
+      `    would delete  ${orphan}\n    would abort   any multipart upload in progress under ${orphan}\n`,
+    );
   });
 });

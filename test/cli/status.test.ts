@@ -126,6 +126,46 @@ describe('status', () => {
 });
 
 /**
+ * The sweeper takes an instance once its lease (or claim) ended the skew margin ago
+ * (`leaseUntil < now - skewMargin`). `status` and `inspect` called one expired as soon as its lease
+ * ended, and so said the next sweep takes an instance the sweep at that instant does not take.
+ */
+describe('a lease that ended less than the skew margin ago', () => {
+  test('status, inspect and a sweep agree: not taken yet; taken once the skew margin passed', async () => {
+    const own = await freshFixture();
+    const at = Date.now();
+    const ended = at - 10_000;
+    const dead = await putRawInstance(own, { shard: 0, leaseUntil: ended, entries: { [newChangeId()]: rawEntry('x', {}) } });
+    await putRawInstance(own, {
+      shard: 1,
+      state: 'claimed',
+      claimedBy: 'gone-sweeper',
+      firstSeen: at - HOUR,
+      leaseUntil: ended,
+      entries: { [newChangeId()]: rawEntry('y', {}) },
+    });
+    for (const [clock, taken] of [
+      [at, 0],
+      [at + 30_000, 2],
+    ] as const) {
+      const sweep = await cliJson(own, ['sweep', '--dry-run'], { clock: () => clock });
+      expect(sweep.code, sweep.err).toBe(0);
+      expect(sweep.json.instancesExpired).toBe(taken);
+      const status = await cliJson(own, ['status'], { clock: () => clock });
+      expect(status.json.instances).toMatchObject({ expired: taken / 2, claimsExpired: taken / 2, live: 1 - taken / 2 });
+      const inspect = await cliJson(own, ['inspect', dead], { clock: () => clock });
+      expect(inspect.json.expired).toBe(taken > 0);
+      const text = await cli(own, ['inspect', dead], { clock: () => clock });
+      expect(text.out).toContain(
+        taken > 0
+          ? 'state     live (lease ended: expired)\n'
+          : 'state     live (lease ended, within the skew margin: no sweep takes it yet)\n',
+      );
+    }
+  });
+});
+
+/**
  * `status` and `inspect` judge leases and windows on this machine's clock, as a sweep would. A
  * minute behind AWS's, a live writer in a 15-minute invocation was listed as "a writer clock runs
  * ahead" with nothing saying the fault was this machine's; `sweep` refuses such a clock, and these

@@ -122,9 +122,12 @@ describe('sweep', () => {
     const before = { blobs: await blobs(s.fx), instances: await instances(s.fx) };
     const later = { clock: () => Date.now() + 21 * MIN };
 
+    // A dead writer's multipart upload in progress under a `new` judged garbage: the real sweep aborts it.
+    await s.fx.s3.send(new CreateMultipartUploadCommand({ Bucket: s.fx.config.bucket, Key: s.orphan1 }));
     const text = await cli(s.fx, ['sweep', '--dry-run'], later);
     expect(text.code).toBe(0);
     expect(text.out).toContain('sweep (dry run: nothing claimed, nothing deleted) over all shards: 4 expired instances');
+    expect(text.out).toContain('  uploads    1 multipart uploads of dead writers would be aborted\n');
     // A dry run takes no instance: no line of instances retired, claimed, drained.
     expect(text.out).not.toContain('  instances  ');
     expect(text.out).toContain('entries    3 would be recovered, 1 deferred, 0 quarantined, 0 failed');
@@ -134,15 +137,49 @@ describe('sweep', () => {
 
     const { code, json } = await cliJson(s.fx, ['sweep', '--dry-run'], later);
     expect(code).toBe(0);
-    expect(json).toMatchObject({ dryRun: true, instancesExpired: 4, instancesClaimed: 0, blobsDeleted: 2, shards: null });
+    expect(json).toMatchObject({
+      dryRun: true,
+      instancesExpired: 4,
+      instancesClaimed: 0,
+      blobsDeleted: 2,
+      abandonedUploadsAborted: 1,
+      shards: null,
+    });
     expect([...json.wouldDelete].sort()).toEqual([s.orphan1, s.orphan2].sort());
 
     expect(await blobs(s.fx)).toEqual(before.blobs);
     expect(await instances(s.fx)).toEqual(before.instances);
+    const uploads = async () =>
+      (await s.fx.s3.send(new ListMultipartUploadsCommand({ Bucket: s.fx.config.bucket, Prefix: `${s.fx.config.prefix}/` }))).Uploads ?? [];
+    expect((await uploads()).map((u) => u.Key)).toEqual([s.orphan1]);
 
-    // The real sweep then deletes exactly those.
-    expect((await cliJson(s.fx, ['sweep'], later)).json).toMatchObject({ entriesRecovered: 3, blobsDeleted: 2 });
+    // The real sweep then deletes exactly those, and aborts that upload.
+    expect((await cliJson(s.fx, ['sweep'], later)).json).toMatchObject({
+      entriesRecovered: 3,
+      blobsDeleted: 2,
+      abandonedUploadsAborted: 1,
+    });
+    expect(await uploads()).toEqual([]);
     expect(await blobs(s.fx)).toEqual([s.kept, s.liveBlob].sort());
+  });
+
+  test('--dry-run over a suspect lease says a sweep would claim it, not that it was claimed', async () => {
+    const fx = await freshFixture();
+    // A writer clock two hours ahead: a lease further ahead than any writer takes.
+    const suspect = await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: Date.now() + 2 * 60 * MIN,
+      entries: { [newChangeId()]: rawEntry('ahead', { new: blobKey(fx, 'ahead') }) },
+    });
+    const dry = await cli(fx, ['sweep', '--dry-run']);
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out).toContain(
+      '  stuck      1 instance: 1 with a lease further ahead than any writer takes (a sweep claims it as expired)\n',
+    );
+    expect(await rawInstance(fx, suspect)).toMatchObject({ state: 'live' });
+    const real = await cli(fx, ['sweep']);
+    expect(real.out).toContain('  stuck      1 instance: 1 with a lease further ahead than any writer takes (claimed as expired)\n');
+    expect(await rawInstance(fx, suspect)).toMatchObject({ state: 'claimed' });
   });
 
   test('--shards sweeps only those shards; a full sweep deletes exactly the orphans and drains the dead instances', async () => {

@@ -28,6 +28,7 @@ import {
   expectFencedOnly,
   fenceThenSweep,
   deadWriterPut,
+  makeSweeper,
   makeWriter,
   randomBody,
   rawState,
@@ -106,6 +107,29 @@ describe('a writer that dies mid-multipart: the sweeper aborts its upload', () =
     const after = await expectClean(fx, expect);
     expect(after.blobs).toEqual([]);
     expect(after.instances, 'the change log is drained').toEqual([]);
+  });
+});
+
+describe('a dry run previews the aborts', () => {
+  test('counts the upload the real sweep aborts, from the same listing, and aborts nothing', async () => {
+    const fx = await freshFixture();
+    const blob = await dieMidUpload(fx, 'mpu/preview', 'mpPart', 'crashAfter');
+    const fence = await recordedSweep(fx, PAST_EVERYTHING_MS);
+    expectFencedOnly(fx.config, fence.report, fence.commands, { claimed: 1, deferred: 1 }, expect);
+
+    const judgeAt = PAST_EVERYTHING_MS + PAST_WINDOW_MS;
+    const recorder = new CommandRecorder();
+    const { sweeper, close } = makeSweeper(fx, judgeAt, { recorder });
+    const dry = await sweeper.sweep({ dryRun: true }).finally(close);
+    expect(dry).toMatchObject({ dryRun: true, entriesRecovered: 1, abandonedUploadsAborted: 1, abandonedUploadErrors: 0, errors: 0 });
+    expect(prefixListings(fx, recorder.commands), 'the listing the real sweep reads').toHaveLength(1);
+    expect(s3Commands(recorder.commands).filter((c) => c.command === 'AbortMultipartUpload')).toEqual([]);
+    expect(await uploadsInProgress(fx), 'nothing aborted').toEqual([blob]);
+
+    const real = await recordedSweep(fx, judgeAt);
+    expect(real.report).toMatchObject({ entriesRecovered: 1, abandonedUploadsAborted: dry.abandonedUploadsAborted, errors: 0 });
+    expect(await uploadsInProgress(fx)).toEqual([]);
+    await expectClean(fx, expect);
   });
 });
 

@@ -575,3 +575,38 @@ describe('a sweep whose signal is aborted', () => {
     await expectClean(fx, expect);
   });
 });
+
+/**
+ * `sweep`'s switches from a caller without types (a JS service, options read from JSON): an
+ * AbortController given for its signal has no `aborted` of its own, so Ctrl-C never stopped the
+ * sweep; `dryRun: "false"` is truthy (a preview where a sweep was asked), `housekeeping: "false"`
+ * too. Each is refused before any request, as `audit()` refuses its own.
+ */
+describe('sweep options of the wrong type', () => {
+  test.each([
+    ['signal', 'an AbortController', { signal: new AbortController() }],
+    ['signal', 'a plain object', { signal: { aborted: false } }],
+    ['dryRun', 'the string "false"', { dryRun: 'false' }],
+    ['housekeeping', 'the string "false"', { housekeeping: 'false' }],
+    ['shards', 'a number', { shards: 2 }],
+    ['shards', 'a string of a list', { shards: '0,1' }],
+    ['shards', 'a list of strings', { shards: ['0'] }],
+  ])('%s given %s: a ValidationError naming it, before any request', async (field, _what, options) => {
+    const fx = await freshFixture();
+    await putDeadInstance(fx, { count: 1, fenced: true });
+    const before = await rawState(fx);
+    const recorder = new CommandRecorder();
+    const s = makeSweeper(fx, 0, { recorder });
+    open.push(s);
+    const refused = await s.sweeper.sweep(options as never).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(ValidationError);
+    expect((refused as ValidationError).field).toBe(field);
+    // Never "shard 0 is not in 0..3" of the character "0" of a string.
+    if (field === 'shards') expect((refused as Error).message).toMatch(/^shards must be an array of lease shard numbers|^shard "0" is not/);
+    expect(recorder.commands).toEqual([]);
+    expect(await rawState(fx)).toEqual(before);
+  });
+});

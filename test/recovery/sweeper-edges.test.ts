@@ -259,6 +259,45 @@ describe('a dry run whose instance is gone before it reads it (drained by a swee
   });
 });
 
+describe('an instance another sweeper claimed after the lease index showed it, before the sweep read or claimed it', () => {
+  // A dry run behind a busy pool reads an instance long after its query page: the scheduled
+  // sweeper may have claimed it meanwhile. The real sweep's claim is refused then (skipped); the
+  // dry run read the item and reported its blobs as ones it would delete, the other sweeper's work.
+  test.each([true, false])('dryRun %s: skipped, nothing would be (or is) deleted; the two reports agree', async (dryRun) => {
+    const fx = await freshFixture();
+    const { instanceId, blobs } = await putDeadInstance(fx, { count: 2, fenced: true });
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: (r) => ['GetItemCommand', 'UpdateItemCommand'].includes(r.command) && JSON.stringify(r.input).includes(instanceId),
+      before: async () => {
+        await fx.dynamodb.send(
+          new UpdateItemCommand({
+            TableName: fx.config.changeLogTable,
+            Key: { pk: { S: instanceId } },
+            UpdateExpression: 'SET claimedBy = :by, leaseUntil = :until',
+            ExpressionAttributeValues: { ':by': { S: 'another-sweeper' }, ':until': { N: String(Date.now() + DEFAULT_CLAIM_MS) } },
+          }),
+        );
+      },
+    });
+    const report = await sweeperAt(fx, 0, { injector }).sweep({ dryRun });
+    expect(injector.stats.injected.delay).toBe(1);
+    expect(report).toMatchObject({
+      instancesExpired: 1,
+      instancesSkipped: 1,
+      entriesRecovered: 0,
+      entriesDeferred: 0,
+      blobsDeleted: 0,
+      wouldDelete: [],
+      errors: 0,
+    });
+    expect((await allKeys(fx)).sort()).toEqual([...blobs].sort());
+    expect(await rawInstance(fx, instanceId)).toMatchObject({ state: 'claimed', claimedBy: 'another-sweeper' });
+  });
+});
+
 describe('an instance item too large for the claim to write (near DynamoDB’s 400 KB)', () => {
   /** An expired instance item grown to the largest size DynamoDB takes, naming an orphan. */
   async function hugeInstance() {

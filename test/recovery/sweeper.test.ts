@@ -1012,6 +1012,28 @@ describe("a shard's lease-index query that fails after the SDK's retries", () =>
     expect(await rawGetObject(fx, blobs[0]!)).toBeUndefined();
   });
 
+  test("a dry run's SweepIncompleteError says what it would have done, not that it deleted anything", async () => {
+    const fx = await freshFixture();
+    await putDeadInstance(fx, { fenced: true, shard: 1 });
+    const image = await snapshot(fx);
+    const injector = new FaultInjector().add({ kind: 'fail', match: shardQuery(0), error: throttled });
+    const s = makeSweeper(fx, 0, { injector });
+    const error = await s.sweeper
+      .sweep({ housekeeping: false, dryRun: true })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      )
+      .finally(() => s.close());
+    expect(error).toBeInstanceOf(SweepIncompleteError);
+    const incomplete = error as SweepIncompleteError;
+    expect(incomplete.report).toMatchObject({ dryRun: true, instancesClaimed: 0, entriesRecovered: 1, blobsDeleted: 1, errors: 1 });
+    expect(incomplete.message).toMatch(
+      /^dry run stopped after 1 entries would be recovered, 1 blobs would be deleted \(nothing claimed, nothing deleted\): /,
+    );
+    expect(await snapshot(fx)).toBe(image);
+  });
+
   test('a sweep its signal stopped before it took anything: SweepIncompleteError, its report saying stoppedEarly (work was left)', async () => {
     const fx = await freshFixture();
     const { instanceId } = await putDeadInstance(fx, { fenced: true, shard: 1 });
