@@ -183,7 +183,10 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   const queryMs = Date.now() - started;
   // A key that two inventory data files list (overlapping reports) is one finding: proposed,
   // judged and reported once, its count in the report that of the bucket's keys.
-  const findings = [...new Map(rows.map((f) => [`${f.kind}\0${f.blobKey}\0${f.objectKey ?? ''}`, f])).values()];
+  // In key order, as the listing audit goes (the query's rows come in no order): batches and a stop part-way are predictable.
+  const findings = [...new Map(rows.map((f) => [`${f.kind}\0${f.blobKey}\0${f.objectKey ?? ''}`, f])).values()].sort((a, b) =>
+    a.blobKey < b.blobKey ? -1 : a.blobKey > b.blobKey ? 1 : 0,
+  );
   const proposedOrphans = findings.filter((f) => f.kind === 'orphan');
   const proposedLost = findings.filter((f) => f.kind === 'lost');
   const clients = {
