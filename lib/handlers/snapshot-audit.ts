@@ -579,6 +579,8 @@ async function batch(
   metrics.publishStoredMetrics();
   // In parts, as every list a batch logs whole: a batch's 500 long keys passed CloudWatch Logs' 256 KB event.
   if (kept.length > 0) logListInParts((m, a) => logger.info(m, a), 'kept at the re-verification', 'kept', kept);
+  // Deleted since the inventory (an earlier run of this batch, its answer lost): counted nowhere.
+  if (report.gone.length > 0) logger.info('proposed orphans the bucket no longer holds (not counted)', { gone: report.gone.length });
   if (report.deleteFailures.length > 0)
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
   if (undecided.length > 0)

@@ -459,6 +459,28 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
   });
 
+  // The state machine retries a batch whose answer was lost (Lambda.ServiceException,
+  // SdkClientException: retryOnServiceExceptions) though it may have run whole: S3 answers a
+  // delete of a key already gone as done, so the run counted each of its deletes twice.
+  it('a batch run again after its answer was lost: the blobs it deleted are gone, neither confirmed nor deleted again', async () => {
+    const live = await freshFixture();
+    const referenced = await withLiveBlob(live);
+    const orphans = [blobKey(live, 'orphan-a', Date.now() - 3 * HOUR), blobKey(live, 'orphan-b', Date.now() - 3 * HOUR)];
+    for (const orphan of orphans) await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const Items = orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() }));
+    const first = await captureStdout(() => handler({ Items }));
+    expect(first.result).toEqual({ confirmed: 2, deleted: 2, kept: 0, lost: 0, malformed: 0 });
+    const again = await captureStdout(() => handler({ Items }));
+    expect(again.error).toBeUndefined();
+    expect(again.result).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 0 });
+    expect(Object.assign({}, ...emfDocuments(again.out))).toMatchObject({ SnapshotOrphansConfirmed: 0, SnapshotOrphansDeleted: 0 });
+    // Without delete too: a blob gone since the inventory is no confirmed orphan.
+    const reportOnly = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    expect((await captureStdout(() => reportOnly({ Items }))).result).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 0 });
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
+  });
+
   it('report only (TIERLOG_SNAPSHOT_DELETE=false): a change-log entry that cannot be read keeps the orphan, and the batch does not fail', async () => {
     const live = await freshFixture();
     const orphan = blobKey(live, 'obj', Date.now() - 3 * HOUR);

@@ -24,7 +24,9 @@
  *  5. the objects table has shown itself this bucket's store (`../store-binding.ts`, checked once,
  *     before the first candidate is confirmed), with or without `delete`: through another
  *     deployment's table every blob looks unreferenced, so every candidate from there on is kept
- *     (`store-unbound`), also when the sample cannot be taken (a role that may not Scan the table).
+ *     (`store-unbound`), also when the sample cannot be taken (a role that may not Scan the table);
+ *  6. the bucket still holds it (a live listing of its key): one gone since the inventory (deleted
+ *     by an earlier run of the same rows) is `gone`, neither confirmed nor deleted again.
  *
  * Why that is safe: a writer records its entry before it uploads a blob and removes it only after
  * HV points at the blob or the blob is gone, and no writer ever points HV at a blob it did not
@@ -139,6 +141,13 @@ export interface ReverifyReport {
    */
   readonly deleteUnknown: string[];
   /**
+   * Proposed orphans the bucket no longer holds (a live listing of each, made before it would be
+   * confirmed): deleted since the inventory, by an earlier run of the same rows (a batch Step
+   * Functions ran again after its answer was lost) or otherwise. Neither confirmed nor deleted:
+   * S3 answers a delete of a key already gone as done, and such a blob was counted twice.
+   */
+  readonly gone: string[];
+  /**
    * Why the candidates were kept as `store-unbound`, when they were: every delete refused, and
    * (with or without `delete`) no orphan confirmed from then on.
    */
@@ -205,6 +214,7 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
     kept: [],
     deleteFailures: [],
     deleteUnknown: [],
+    gone: [],
   };
   const parsed: Array<{ key: string; objectId: string; uuid: string }> = [];
   // A key proposed twice (overlapping inventory files) is judged, deleted and counted once.
@@ -306,6 +316,14 @@ async function reverifyBatches(
       for (const key of pointed) report.kept.push({ key, reason: 'referenced' });
       doomed.splice(0, doomed.length, ...doomed.filter((key) => !otherObjects?.has(key)));
     }
+    // Last, the bucket itself: a blob gone since the inventory is no orphan to confirm or delete.
+    // A listing that does not decide it leaves it confirmed, as before (a delete of a key that is
+    // gone changes nothing).
+    const gone = await goneKeys(lt, doomed);
+    if (gone.size > 0) {
+      report.gone.push(...doomed.filter((key) => gone.has(key)));
+      doomed.splice(0, doomed.length, ...doomed.filter((key) => !gone.has(key)));
+    }
     report.confirmed.push(...doomed);
     if (!options.delete || doomed.length === 0) continue;
     await options.beforeDelete?.(doomed);
@@ -313,6 +331,22 @@ async function reverifyBatches(
     await deleteCounted(lt, doomed, report);
   }
   return report;
+}
+
+/** Listings of the existence check at once: a batch of 1 000 keys is 1 000 listings. */
+const EXISTENCE_CHECKS_AT_ONCE = 16;
+
+/** The keys of `keys` a live listing finds missing from the bucket (`LtBucket.exists`). */
+async function goneKeys(lt: LtBucket, keys: readonly string[]): Promise<Set<string>> {
+  const gone = new Set<string>();
+  for (let i = 0; i < keys.length; i += EXISTENCE_CHECKS_AT_ONCE) {
+    const slice = keys.slice(i, i + EXISTENCE_CHECKS_AT_ONCE);
+    const found = await Promise.all(slice.map((key) => lt.exists(key)));
+    found.forEach((existence, j) => {
+      if (existence.kind === 'missing') gone.add(slice[j]!);
+    });
+  }
+  return gone;
 }
 
 /**
