@@ -37,7 +37,7 @@
  * Deletes go through `LtBucket.deleteMany` (the prefix guard) in batches.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { batchGetConsistent } from '../../aws/batch-get.js';
 import { documentClient } from '../../aws/clients.js';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
@@ -427,7 +427,8 @@ export interface LostCheck {
   readonly lost: LostCandidate[];
   /**
    * Proposed losses the bucket holds, and has held since before `cutoffMs`: blobs the inventory
-   * should list and does not. An inventory that lacks them is not a complete report of the
+   * should list and does not (an object assembled from parts is not counted: its LastModified is
+   * when its upload began, which says nothing of when it appeared). An inventory that lacks them is not a complete report of the
    * prefix (another prefix's or bucket's, files missing, keys decoded wrongly), so it cannot show
    * the orphans among what it lacks either: an audit from it is not "clean".
    */
@@ -476,7 +477,12 @@ export async function checkLost(
       const existence = await lt.exists(c.key);
       if (existence.kind === 'missing') missing.push(c);
       else if (existence.kind === 'unknown') undecided.push({ ...c, reason: existence.reason });
-      else if (options.cutoffMs !== undefined && existence.lastModified < options.cutoffMs) missedByInventory.push(c.key);
+      else if (
+        options.cutoffMs !== undefined &&
+        existence.lastModified < options.cutoffMs &&
+        !(await assembledFromParts(options.s3, config.bucket, c.key))
+      )
+        missedByInventory.push(c.key);
     }
     if (missing.length === 0) continue;
     let pointers: Map<string, string | null>;
@@ -494,6 +500,23 @@ export async function checkLost(
     for (const c of missing) if (pointers.get(c.objectKey) === c.key) confirmed.push(c);
   }
   return { lost: confirmed, missedByInventory: [...new Set(missedByInventory)], undecided };
+}
+
+/**
+ * Whether S3 lists `key` as an object assembled from parts (its ETag `"<digest>-<parts>"`). Such an
+ * object's LastModified is when its upload began, not when it appeared (S3: its creation date "is
+ * the date of initiation of the multipart upload"), and an upload session may be completed days
+ * after its start: begun before the cutoff, it may have appeared after the inventory was taken, so
+ * its absence there proves nothing. A listing that does not answer says no: the blob counts as
+ * before (the inventory incomplete, the run not clean).
+ */
+async function assembledFromParts(s3: S3Client, bucket: string, key: string): Promise<boolean> {
+  try {
+    const first = (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }))).Contents?.[0];
+    return first?.Key === key && /-[0-9]+"?$/.test(first.ETag ?? '');
+  } catch {
+    return false;
+  }
 }
 
 /**
