@@ -370,6 +370,16 @@ async function plan(audit: AuditContext, event: Record<string, unknown>): Promis
   const { config, s3, logger, metrics } = audit;
   const objectsExport = exportOf(event, 'objectsExport', config.objectsTable);
   const changeLogExport = exportOf(event, 'changeLogExport', config.changeLogTable);
+  // A table is checked by its name alone: the two tables of one store are in one region and
+  // account, and a plan whose exports are not (a same-named table of another, in a plan sent by
+  // hand) would read another store's table as this one's, as `tierlog audit --export` refuses to.
+  const home = (arn: string) => arn.split(':').slice(0, 5).join(':');
+  if (home(objectsExport.arn) !== home(changeLogExport.arn)) {
+    throw new ValidationError(
+      `the plan's changeLogExport is of a table in ${home(changeLogExport.arn)}, its objectsExport of one in ${home(objectsExport.arn)}: a store's two tables are in one region and account`,
+      'changeLogExport',
+    );
+  }
   const { bucket, inventoryHivePrefix: hive, database } = audit.location();
   // The query reads each export's data in the snapshot bucket: one written to another bucket is
   // not there, and read as an empty table.

@@ -871,6 +871,10 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       // and failed with a plain Error after listing the inventory and publishing its age.
       [arn.replace(/export\/.*$/, 'export/latest'), changeLogExport.ExportArn, 'objectsExport', "not a DynamoDB export's ARN"],
       [arn, changeLogExport.ExportArn.replace('-0123abcd', '-0123ABCD'), 'changeLogExport', "not a DynamoDB export's ARN"],
+      // The change log's export of a same-named table in another region or account (a plan sent by
+      // hand): the run read another store's change log as this one's, as the CLI no longer does.
+      [arn, changeLogExport.ExportArn.replace(':us-east-1:', ':eu-west-1:'), 'changeLogExport', 'arn:aws:dynamodb:eu-west-1:123456789012'],
+      [arn, changeLogExport.ExportArn.replace(':123456789012:', ':210987654321:'), 'changeLogExport', 'one region and account'],
     ] as const) {
       const refused = handler({
         action: 'plan',
