@@ -370,6 +370,16 @@ async function plan(audit: AuditContext, event: Record<string, unknown>): Promis
   const { config, s3, logger, metrics } = audit;
   const objectsExport = exportOf(event, 'objectsExport', config.objectsTable);
   const changeLogExport = exportOf(event, 'changeLogExport', config.changeLogTable);
+  // A table is checked by its name alone: the two tables of one store are in one region and
+  // account, and a plan whose exports are not (a same-named table of another, in a plan sent by
+  // hand) would read another store's table as this one's, as `tierlog audit --export` refuses to.
+  const home = (arn: string) => arn.split(':').slice(0, 5).join(':');
+  if (home(objectsExport.arn) !== home(changeLogExport.arn)) {
+    throw new ValidationError(
+      `the plan's changeLogExport is of a table in ${home(changeLogExport.arn)}, its objectsExport of one in ${home(objectsExport.arn)}: a store's two tables are in one region and account`,
+      'changeLogExport',
+    );
+  }
   const { bucket, inventoryHivePrefix: hive, database } = audit.location();
   // The query reads each export's data in the snapshot bucket: one written to another bucket is
   // not there, and read as an empty table.
@@ -579,6 +589,8 @@ async function batch(
   metrics.publishStoredMetrics();
   // In parts, as every list a batch logs whole: a batch's 500 long keys passed CloudWatch Logs' 256 KB event.
   if (kept.length > 0) logListInParts((m, a) => logger.info(m, a), 'kept at the re-verification', 'kept', kept);
+  // Deleted since the inventory (an earlier run of this batch, its answer lost): counted nowhere.
+  if (report.gone.length > 0) logger.info('proposed orphans the bucket no longer holds (not counted)', { gone: report.gone.length });
   if (report.deleteFailures.length > 0)
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
   if (undecided.length > 0)

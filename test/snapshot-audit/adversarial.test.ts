@@ -19,7 +19,9 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { newChangeId } from '../../lib/ids.js';
-import { md5File } from '../../lib/recovery/snapshot-audit/inventory.js';
+import { md5File, readInventory } from '../../lib/recovery/snapshot-audit/inventory.js';
+import { findExports } from '../../lib/recovery/snapshot-audit/dynamo-export.js';
+import { runSnapshotQuery } from '../../lib/recovery/snapshot-audit/duckdb-runner.js';
 import { describe, expect, test } from 'vitest';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { createS3Client } from '../../lib/aws/clients.js';
@@ -433,5 +435,41 @@ describe('a blob listed twice', () => {
     });
     const run = await audit(s.fx, s);
     expect(run.json).toMatchObject({ proposed: { orphans: 1, lost: 0 }, orphans: [s.orphan], malformed: [stray] });
+  });
+
+  test('a key the inventory lists twice is one row of the query itself, the text Athena runs (its batches take the rows as they come)', async () => {
+    const s = await scene();
+    const stray = `${s.fx.config.prefix}/not-a-blob`;
+    await putBlob(s.fx, stray);
+    const second = await writeInventory(
+      [
+        { key: s.orphan, size: 12, lastModified: Date.now() - HOUR },
+        { key: stray, size: 12, lastModified: Date.now() - HOUR },
+        { key: stray, size: 12, lastModified: Date.now() - HOUR },
+      ],
+      {
+        destDir: join(s.manifest, '..', '..', '..', '..'),
+        sourceBucket: s.fx.config.bucket,
+        format: 'CSV',
+        createdAt: s.now,
+        configurationId: 'second',
+      },
+    );
+    const extra = (JSON.parse(readFileSync(second, 'utf8')) as { files: unknown[] }).files[0];
+    editManifest(s, (m) => {
+      m.files = [...m.files, extra];
+    });
+    const exports = await findExports(s.exportDir, { objects: s.fx.config.objectsTable, changeLog: s.fx.config.changeLogTable });
+    // Athena's result is split into Distributed Map batches as it comes: a key in two rows was
+    // re-verified in two batches, each counting it confirmed and deleted (S3 answers a delete of a
+    // key already gone as done), so the run's SnapshotOrphansDeleted told of two deletes.
+    const rows = await runSnapshotQuery({
+      inventory: await readInventory(s.manifest),
+      objects: exports.objects,
+      changeLog: exports.changeLog,
+      prefix: s.fx.config.prefix,
+      cutoffMs: s.now - HOUR,
+    });
+    expect(rows.map((r) => `${r.kind} ${r.blobKey}`).sort()).toEqual([`malformed ${stray}`, `orphan ${s.orphan}`]);
   });
 });

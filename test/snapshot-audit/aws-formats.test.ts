@@ -109,6 +109,37 @@ describe('export folders holding exports the audit cannot use', () => {
     expect(report.orphans).toEqual(s.orphans);
   });
 
+  test("a newer export of another region's or account's table of the same name (a shared folder): refused, naming both, nothing read", async () => {
+    for (const home of ['arn:aws:dynamodb:eu-west-1:000000000000', 'arn:aws:dynamodb:us-east-1:111111111111']) {
+      const s = await scene();
+      // Read from it (its table empty), the live blob was proposed an orphan, the losses of this
+      // store's table went unseen, and the report named an export of another store.
+      await writeDynamoExport([], {
+        destDir: join(s.exportDir, 'elsewhere'),
+        tableArn: `${home}:table/${s.fx.config.objectsTable}`,
+        exportTime: s.now + HOUR,
+      });
+      const err = await auditOf(s.fx, s).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SnapshotError);
+      expect((err as Error).message).toContain(`tables named "${s.fx.config.objectsTable}"`);
+      expect((err as Error).message).toContain(`${home}:table/${s.fx.config.objectsTable}`);
+      expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual(expect.arrayContaining([...s.orphans, s.live]));
+    }
+  });
+
+  test("the objects table's only export is another account's: refused, the two tables are in two accounts", async () => {
+    const s = await scene();
+    const exports = join(s.exportDir, s.fx.config.objectsTable, 'AWSDynamoDB');
+    for (const d of readdirSync(exports))
+      editSummary(join(exports, d), (x) => ({
+        ...x,
+        tableArn: `arn:aws:dynamodb:us-east-1:111111111111:table/${s.fx.config.objectsTable}`,
+      }));
+    const err = await auditOf(s.fx, s).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SnapshotError);
+    expect((err as Error).message).toMatch(/tables in 2 regions or accounts/);
+  });
+
   test('only an Ion export of a table: refused, naming the table and why', async () => {
     const s = await scene();
     const table = s.fx.config.changeLogTable;

@@ -8,7 +8,8 @@
  * ```
  *
  * {@link findExports} finds every export under a folder and tells the tables apart by the
- * summary's `tableArn`. Each data file must exist, match its MD5, and the item counts must add
+ * summary's `tableArn`: a folder with exports of two tables of one name (another region's or
+ * account's) is refused, as are exports of the two tables from two regions or accounts. Each data file must exist, match its MD5, and the item counts must add
  * up: an export with an item missing would make its blobs look like orphans.
  *
  * "For partitions that are empty, your export request will create an empty file" (DynamoDB
@@ -63,16 +64,29 @@ export interface DynamoExport {
 /**
  * Finds and verifies the newest export of each of `tables` under `root`.
  *
- * @throws SnapshotError when an export of a table is missing, incomplete or not DynamoDB JSON.
+ * @throws SnapshotError when an export of a table is missing, incomplete or not DynamoDB JSON,
+ *   when exports of two tables of one name are found, or when the tables are in two regions or accounts.
  */
 export async function findExports<T extends string>(root: string, tables: Readonly<Record<T, string>>): Promise<Record<T, DynamoExport>> {
   const base = resolve(root);
   if (!existsSync(base)) throw new SnapshotError('export folder does not exist', base);
   const summaries = findFiles(base, 'manifest-summary.json', 8).map(kindOfSummary);
   const found = {} as Record<T, DynamoExport>;
+  // Where each role's table lives (`arn:<partition>:dynamodb:<region>:<account>`): the tables of one store.
+  const homes = new Map<string, string>();
   for (const [role, tableName] of Object.entries(tables) as Array<[T, string]>) {
     const exportsOfTable = summaries.filter((s) => s.tableArn.endsWith(`:table/${tableName}`));
     if (exportsOfTable.length === 0) throw new SnapshotError(`no DynamoDB export of table "${tableName}" found`, base);
+    // A table is known here by its name alone: another region's or account's table of that name
+    // (a folder shared by deployments) is not this store's, and which one is cannot be told.
+    const arns = [...new Set(exportsOfTable.map((s) => s.tableArn))].sort();
+    if (arns.length > 1) {
+      throw new SnapshotError(
+        `exports of ${arns.length} tables named "${tableName}" found (${arns.join(', ')}): another region's or account's table of that name; give the folder of this deployment's exports only`,
+        base,
+      );
+    }
+    homes.set(arns[0]!.slice(0, arns[0]!.lastIndexOf(':table/')), tableName);
     const full = exportsOfTable
       .filter((s) => s.unusable === undefined)
       .map((s) => ({ path: s.path, time: exportTime(parseSummary(s.path), s.path) }));
@@ -85,6 +99,12 @@ export async function findExports<T extends string>(root: string, tables: Readon
     }
     full.sort((a, b) => b.time - a.time);
     found[role] = await readExport(dirname(full[0]!.path));
+  }
+  if (homes.size > 1) {
+    throw new SnapshotError(
+      `the exports are of tables in ${homes.size} regions or accounts (${[...homes].map(([home, table]) => `"${table}" in ${home}`).join(', ')}): a store's tables are in one`,
+      base,
+    );
   }
   return found;
 }

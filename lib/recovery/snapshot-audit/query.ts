@@ -17,6 +17,12 @@
  *    that an HV item references and the inventory lacks: invariant 1 broken;
  *  - `malformed`: a key under the prefix that is not of the blob-key shape (never deleted).
  *
+ * A key the inventory lists more than once (overlapping data files: S3 Inventory may list a key
+ * twice) is one finding: the findings, not the whole inventory, are grouped (a small set, where a
+ * grouping of the inventory would hold every key of the bucket at once). Athena's result goes to
+ * the batches as it comes, so a key in two rows was re-verified in two batches and counted
+ * confirmed and deleted in each.
+ *
  * The shape test here is coarse (a base64url segment and a UUIDv7); whether the segment is the
  * canonical base64url of a valid object key is checked by the re-verification, which reports such
  * a key as malformed and never deletes it.
@@ -177,7 +183,8 @@ refs AS (
 named AS (
   SELECT DISTINCT replace(t.k, '\\/', '/') AS blob_key
   FROM ${relations.changeLog} CROSS JOIN UNNEST(regexp_extract_all(line, ${named})) AS t(k)
-)
+),
+found AS (
 SELECT 'orphan' AS kind, b.blob_key, CAST(NULL AS varchar) AS object_key, b.size, b.last_modified_date AS last_modified
 FROM blobs b
 WHERE b.well_formed
@@ -195,6 +202,10 @@ UNION ALL
 SELECT 'malformed' AS kind, b.blob_key, CAST(NULL AS varchar) AS object_key, b.size, b.last_modified_date AS last_modified
 FROM blobs b
 WHERE NOT b.well_formed
+)
+SELECT kind, blob_key, object_key, max(size) AS size, max(last_modified) AS last_modified
+FROM found
+GROUP BY kind, blob_key, object_key
 `;
 }
 

@@ -24,7 +24,9 @@
  *  5. the objects table has shown itself this bucket's store (`../store-binding.ts`, checked once,
  *     before the first candidate is confirmed), with or without `delete`: through another
  *     deployment's table every blob looks unreferenced, so every candidate from there on is kept
- *     (`store-unbound`), also when the sample cannot be taken (a role that may not Scan the table).
+ *     (`store-unbound`), also when the sample cannot be taken (a role that may not Scan the table);
+ *  6. the bucket still holds it (a live listing of its key): one gone since the inventory (deleted
+ *     by an earlier run of the same rows) is `gone`, neither confirmed nor deleted again.
  *
  * Why that is safe: a writer records its entry before it uploads a blob and removes it only after
  * HV points at the blob or the blob is gone, and no writer ever points HV at a blob it did not
@@ -35,7 +37,7 @@
  * Deletes go through `LtBucket.deleteMany` (the prefix guard) in batches.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { batchGetConsistent } from '../../aws/batch-get.js';
 import { documentClient } from '../../aws/clients.js';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
@@ -139,6 +141,13 @@ export interface ReverifyReport {
    */
   readonly deleteUnknown: string[];
   /**
+   * Proposed orphans the bucket no longer holds (a live listing of each, made before it would be
+   * confirmed): deleted since the inventory, by an earlier run of the same rows (a batch Step
+   * Functions ran again after its answer was lost) or otherwise. Neither confirmed nor deleted:
+   * S3 answers a delete of a key already gone as done, and such a blob was counted twice.
+   */
+  readonly gone: string[];
+  /**
    * Why the candidates were kept as `store-unbound`, when they were: every delete refused, and
    * (with or without `delete`) no orphan confirmed from then on.
    */
@@ -205,6 +214,7 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
     kept: [],
     deleteFailures: [],
     deleteUnknown: [],
+    gone: [],
   };
   const parsed: Array<{ key: string; objectId: string; uuid: string }> = [];
   // A key proposed twice (overlapping inventory files) is judged, deleted and counted once.
@@ -306,6 +316,14 @@ async function reverifyBatches(
       for (const key of pointed) report.kept.push({ key, reason: 'referenced' });
       doomed.splice(0, doomed.length, ...doomed.filter((key) => !otherObjects?.has(key)));
     }
+    // Last, the bucket itself: a blob gone since the inventory is no orphan to confirm or delete.
+    // A listing that does not decide it leaves it confirmed, as before (a delete of a key that is
+    // gone changes nothing).
+    const gone = await goneKeys(lt, doomed);
+    if (gone.size > 0) {
+      report.gone.push(...doomed.filter((key) => gone.has(key)));
+      doomed.splice(0, doomed.length, ...doomed.filter((key) => !gone.has(key)));
+    }
     report.confirmed.push(...doomed);
     if (!options.delete || doomed.length === 0) continue;
     await options.beforeDelete?.(doomed);
@@ -313,6 +331,22 @@ async function reverifyBatches(
     await deleteCounted(lt, doomed, report);
   }
   return report;
+}
+
+/** Listings of the existence check at once: a batch of 1 000 keys is 1 000 listings. */
+const EXISTENCE_CHECKS_AT_ONCE = 16;
+
+/** The keys of `keys` a live listing finds missing from the bucket (`LtBucket.exists`). */
+async function goneKeys(lt: LtBucket, keys: readonly string[]): Promise<Set<string>> {
+  const gone = new Set<string>();
+  for (let i = 0; i < keys.length; i += EXISTENCE_CHECKS_AT_ONCE) {
+    const slice = keys.slice(i, i + EXISTENCE_CHECKS_AT_ONCE);
+    const found = await Promise.all(slice.map((key) => lt.exists(key)));
+    found.forEach((existence, j) => {
+      if (existence.kind === 'missing') gone.add(slice[j]!);
+    });
+  }
+  return gone;
 }
 
 /**
@@ -393,7 +427,8 @@ export interface LostCheck {
   readonly lost: LostCandidate[];
   /**
    * Proposed losses the bucket holds, and has held since before `cutoffMs`: blobs the inventory
-   * should list and does not. An inventory that lacks them is not a complete report of the
+   * should list and does not (an object assembled from parts is not counted: its LastModified is
+   * when its upload began, which says nothing of when it appeared). An inventory that lacks them is not a complete report of the
    * prefix (another prefix's or bucket's, files missing, keys decoded wrongly), so it cannot show
    * the orphans among what it lacks either: an audit from it is not "clean".
    */
@@ -442,7 +477,12 @@ export async function checkLost(
       const existence = await lt.exists(c.key);
       if (existence.kind === 'missing') missing.push(c);
       else if (existence.kind === 'unknown') undecided.push({ ...c, reason: existence.reason });
-      else if (options.cutoffMs !== undefined && existence.lastModified < options.cutoffMs) missedByInventory.push(c.key);
+      else if (
+        options.cutoffMs !== undefined &&
+        existence.lastModified < options.cutoffMs &&
+        !(await assembledFromParts(options.s3, config.bucket, c.key))
+      )
+        missedByInventory.push(c.key);
     }
     if (missing.length === 0) continue;
     let pointers: Map<string, string | null>;
@@ -460,6 +500,23 @@ export async function checkLost(
     for (const c of missing) if (pointers.get(c.objectKey) === c.key) confirmed.push(c);
   }
   return { lost: confirmed, missedByInventory: [...new Set(missedByInventory)], undecided };
+}
+
+/**
+ * Whether S3 lists `key` as an object assembled from parts (its ETag `"<digest>-<parts>"`). Such an
+ * object's LastModified is when its upload began, not when it appeared (S3: its creation date "is
+ * the date of initiation of the multipart upload"), and an upload session may be completed days
+ * after its start: begun before the cutoff, it may have appeared after the inventory was taken, so
+ * its absence there proves nothing. A listing that does not answer says no: the blob counts as
+ * before (the inventory incomplete, the run not clean).
+ */
+async function assembledFromParts(s3: S3Client, bucket: string, key: string): Promise<boolean> {
+  try {
+    const first = (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }))).Contents?.[0];
+    return first?.Key === key && /-[0-9]+"?$/.test(first.ETag ?? '');
+  } catch {
+    return false;
+  }
 }
 
 /**

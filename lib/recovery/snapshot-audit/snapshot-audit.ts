@@ -86,6 +86,8 @@ export interface SnapshotAuditReport {
   readonly kept: Array<{ readonly key: string; readonly reason: KeptReason }>;
   /** Losses confirmed live: HV points at a blob the bucket lacks (invariant 1 broken). */
   readonly lost: LostCandidate[];
+  /** Proposed orphans the bucket no longer holds (deleted since the inventory): neither confirmed nor deleted. */
+  readonly gone: string[];
   /** Keys under the prefix that are not blob keys (never deleted). */
   readonly malformed: string[];
   /**
@@ -183,7 +185,10 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   const queryMs = Date.now() - started;
   // A key that two inventory data files list (overlapping reports) is one finding: proposed,
   // judged and reported once, its count in the report that of the bucket's keys.
-  const findings = [...new Map(rows.map((f) => [`${f.kind}\0${f.blobKey}\0${f.objectKey ?? ''}`, f])).values()];
+  // In key order, as the listing audit goes (the query's rows come in no order): batches and a stop part-way are predictable.
+  const findings = [...new Map(rows.map((f) => [`${f.kind}\0${f.blobKey}\0${f.objectKey ?? ''}`, f])).values()].sort((a, b) =>
+    a.blobKey < b.blobKey ? -1 : a.blobKey > b.blobKey ? 1 : 0,
+  );
   const proposedOrphans = findings.filter((f) => f.kind === 'orphan');
   const proposedLost = findings.filter((f) => f.kind === 'lost');
   const clients = {
@@ -222,6 +227,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     orphans: [...verified.confirmed].sort(),
     kept: verified.kept.filter((k) => k.reason !== 'malformed'),
     lost: lost.sort((a, b) => a.key.localeCompare(b.key)),
+    gone: [...verified.gone].sort(),
     // The query's shape check is coarse (no canonical-base64url test); the exact one is the re-verification's.
     ...notBlobKeys(config.prefix, [
       ...findings.filter((f) => f.kind === 'malformed').map((f) => f.blobKey),
@@ -264,6 +270,8 @@ export function formatSnapshotAudit(r: SnapshotAuditReport): string[] {
   if (r.kept.length > 0) lines.push('kept at the re-verification:', ...r.kept.map((k) => `  ${k.key}  ${k.reason}`));
   if (r.lost.length > 0)
     lines.push('LOST (HV points at a blob the bucket lacks):', ...r.lost.map((l) => `  ${l.key}  object ${JSON.stringify(l.objectKey)}`));
+  if (r.gone.length > 0)
+    lines.push('proposed orphans the bucket no longer holds (deleted since the inventory):', ...r.gone.map((k) => `  ${k}`));
   if (r.malformed.length > 0) lines.push('malformed keys (never deleted):', ...r.malformed.map((k) => `  ${k}`));
   if (Object.keys(r.nestedStores).length > 0)
     lines.push(
