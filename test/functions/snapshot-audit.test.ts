@@ -11,6 +11,7 @@ import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { planAthenaRun } from '../../lib/recovery/snapshot-audit/athena-plan.js';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { type Fixture, freshFixture, listKeys, testConfig } from '../support/local.js';
@@ -108,6 +109,17 @@ async function batchHandler(live: Fixture, env: Record<string, string>): Promise
   return (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
 }
 
+/** A batch handler of `live` with `delete` on and a safety age of an hour, over `s3` (and `dynamodb`), its logs off. */
+function handlerWith(live: Fixture, s3: S3Client, dynamodb: DynamoDBClient = live.dynamodb) {
+  return createSnapshotAuditHandler({
+    config: live.config,
+    settings: { olderThanMs: HOUR, delete: true },
+    dynamodb,
+    s3,
+    logger: new Logger({ logLevel: 'CRITICAL' }),
+  });
+}
+
 /** The EMF documents (metrics) among the lines the function wrote. */
 function emfDocuments(out: string): Array<Record<string, unknown>> {
   return out
@@ -188,13 +200,7 @@ describe('snapshot-audit function batches: an incomplete inventory', () => {
       },
       { step: 'initialize', name: 'assembledFromParts' },
     );
-    const handler = createSnapshotAuditHandler({
-      config: live.config,
-      settings: { olderThanMs: HOUR, delete: true },
-      dynamodb: live.dynamodb,
-      s3,
-      logger: new Logger({ logLevel: 'CRITICAL' }),
-    });
+    const handler = handlerWith(live, s3);
     const Items = [{ kind: 'lost', blob_key: held, object_key: 'session-obj' }];
     const run = await captureStdout(() => handler({ Items, BatchInput: { cutoff: new Date(Date.now() + HOUR).toISOString() } }));
     expect(run.error).toBeUndefined();
@@ -263,13 +269,7 @@ describe('snapshot-audit function batches: what a batch reads of the objects tab
     const dynamodb = recorder.attach(createDynamoDBClient(), 'dynamodb');
     const s3 = createS3Client();
     try {
-      const handler = createSnapshotAuditHandler({
-        config: live.config,
-        settings: { olderThanMs: HOUR, delete: true },
-        dynamodb,
-        s3,
-        logger: new Logger({ logLevel: 'CRITICAL' }),
-      });
+      const handler = handlerWith(live, s3, dynamodb);
       const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
       expect(run.result).toMatchObject({ confirmed: 1, deleted: 1 });
       expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
@@ -285,17 +285,6 @@ describe('snapshot-audit function batches: what a batch reads of the objects tab
 });
 
 describe('snapshot-audit function batches: one failure is enough to fail the run', () => {
-  /** A batch handler with `delete` on, over `s3`. */
-  function handlerWith(live: Fixture, s3: S3Client) {
-    return createSnapshotAuditHandler({
-      config: live.config,
-      settings: { olderThanMs: HOUR, delete: true },
-      dynamodb: live.dynamodb,
-      s3,
-      logger: new Logger({ logLevel: 'CRITICAL' }),
-    });
-  }
-
   it('one key a DeleteObjects answer says it did not delete, among confirmed orphans: the batch fails after the others are deleted', async () => {
     const live = await freshFixture();
     const referenced = blobKey(live, 'kept-live', Date.now() - 3 * HOUR);
@@ -629,13 +618,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
         error: () => awsServiceError('SlowDown', 503),
       })
       .attach(s3, 's3');
-    const handler = createSnapshotAuditHandler({
-      config: live.config,
-      settings: { olderThanMs: HOUR, delete: true },
-      dynamodb: live.dynamodb,
-      s3,
-      logger: new Logger({ logLevel: 'CRITICAL' }),
-    });
+    const handler = handlerWith(live, s3);
     const run = await captureStdout(() =>
       handler({ Items: orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() })) }),
     );

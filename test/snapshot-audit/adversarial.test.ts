@@ -70,7 +70,26 @@ function editManifest(s: Scene, change: (manifest: Manifest) => void): void {
   const manifest = JSON.parse(readFileSync(s.manifest, 'utf8')) as Manifest;
   change(manifest);
   writeFileSync(s.manifest, JSON.stringify(manifest));
-  rmSync(join(s.manifest, '..', 'manifest.checksum'));
+  rmSync(join(s.manifest, '..', 'manifest.checksum'), { force: true });
+}
+
+/** Adds to the scene's manifest a data file of another inventory configuration, listing `rows`. */
+async function addInventoryFile(
+  s: Scene,
+  rows: Array<{ key: string; size: number; lastModified: number }>,
+  configurationId: string,
+): Promise<void> {
+  const other = await writeInventory(rows, {
+    destDir: join(s.manifest, '..', '..', '..', '..'),
+    sourceBucket: s.fx.config.bucket,
+    format: 'CSV',
+    createdAt: s.now,
+    configurationId,
+  });
+  const file = (JSON.parse(readFileSync(other, 'utf8')) as { files: unknown[] }).files[0];
+  editManifest(s, (m) => {
+    m.files = [...m.files, file];
+  });
 }
 
 describe('an inventory that did not see the prefix is never "clean"', () => {
@@ -394,17 +413,7 @@ describe('a blob listed twice', () => {
 
   test('two data files that both list the orphan: judged, deleted and counted once', async () => {
     const s = await scene();
-    const second = await writeInventory([{ key: s.orphan, size: 12, lastModified: Date.now() - HOUR }], {
-      destDir: join(s.manifest, '..', '..', '..', '..'),
-      sourceBucket: s.fx.config.bucket,
-      format: 'CSV',
-      createdAt: s.now,
-      configurationId: 'second',
-    });
-    const extra = (JSON.parse(readFileSync(second, 'utf8')) as { files: unknown[] }).files[0];
-    editManifest(s, (m) => {
-      m.files = [...m.files, extra];
-    });
+    await addInventoryFile(s, [{ key: s.orphan, size: 12, lastModified: Date.now() - HOUR }], 'second');
     const run = await audit(s.fx, s, ['--delete']);
     expect(run).toMatchObject({ code: 0, json: { orphans: [s.orphan], deleted: 1 } });
     expect(await listKeys(s.fx.s3, s.fx.config.bucket)).toEqual([s.live]);
@@ -418,21 +427,7 @@ describe('a blob listed twice', () => {
       { key: s.orphan, size: 12, lastModified: Date.now() - HOUR },
       { key: stray, size: 12, lastModified: Date.now() - HOUR },
     ];
-    const root = join(s.manifest, '..', '..', '..', '..');
-    const files: unknown[] = [];
-    for (const configurationId of ['second', 'third']) {
-      const m = await writeInventory(rows, {
-        destDir: root,
-        sourceBucket: s.fx.config.bucket,
-        format: 'CSV',
-        createdAt: s.now,
-        configurationId,
-      });
-      files.push((JSON.parse(readFileSync(m, 'utf8')) as { files: unknown[] }).files[0]);
-    }
-    editManifest(s, (m) => {
-      m.files = [...m.files, ...files];
-    });
+    for (const configurationId of ['second', 'third']) await addInventoryFile(s, rows, configurationId);
     const run = await audit(s.fx, s);
     expect(run.json).toMatchObject({ proposed: { orphans: 1, lost: 0 }, orphans: [s.orphan], malformed: [stray] });
   });
@@ -441,24 +436,15 @@ describe('a blob listed twice', () => {
     const s = await scene();
     const stray = `${s.fx.config.prefix}/not-a-blob`;
     await putBlob(s.fx, stray);
-    const second = await writeInventory(
+    await addInventoryFile(
+      s,
       [
         { key: s.orphan, size: 12, lastModified: Date.now() - HOUR },
         { key: stray, size: 12, lastModified: Date.now() - HOUR },
         { key: stray, size: 12, lastModified: Date.now() - HOUR },
       ],
-      {
-        destDir: join(s.manifest, '..', '..', '..', '..'),
-        sourceBucket: s.fx.config.bucket,
-        format: 'CSV',
-        createdAt: s.now,
-        configurationId: 'second',
-      },
+      'second',
     );
-    const extra = (JSON.parse(readFileSync(second, 'utf8')) as { files: unknown[] }).files[0];
-    editManifest(s, (m) => {
-      m.files = [...m.files, extra];
-    });
     const exports = await findExports(s.exportDir, { objects: s.fx.config.objectsTable, changeLog: s.fx.config.changeLogTable });
     // Athena's result is split into Distributed Map batches as it comes: a key in two rows was
     // re-verified in two batches, each counting it confirmed and deleted (S3 answers a delete of a
