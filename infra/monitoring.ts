@@ -44,7 +44,7 @@ export interface TierlogMonitoringProps {
    * every writer that ends.
    *
    * @default - with a `TierlogSweeper`'s function, what its skew margin and sweep schedules call for
-   *   (its housekeeping schedules, when no sweep schedule's interval is read; as the {@link Tierlog}
+   *   (the shortest interval of its sweep and housekeeping schedules; as the {@link Tierlog}
    *   construct passes); else Duration.minutes(2) (the default skew margin,
    *   30 s, and a sweep a minute, rounded up)
    */
@@ -214,9 +214,9 @@ const MAX_FAILING_PERIOD_MINUTES = 8 * 60;
  * The `routineExpiredAge` of a sweeper with skew margin `skewMargin` (default 30 s) on these
  * schedules: the skew margin plus the shortest interval of a `rate(...)` or a daily `cron(...)` (a minute
  * when there is none: an `at` expression's, or a cron's of some days only, is not read here),
- * rounded up to whole minutes. When no sweep schedule's interval is read, the housekeeping
- * schedules' (`housekeepingExpressions`): their sweeps find expired instances too, and on the days
- * without a sweep only they do.
+ * rounded up to whole minutes. The housekeeping schedules' (`housekeepingExpressions`) count as
+ * the sweep schedules' do: their sweeps find and take expired instances too, so the next of
+ * either finds a dead writer's (and on the days without a sweep only they do).
  */
 export function routineExpiredAgeOf(
   skewMargin: Duration | undefined,
@@ -224,8 +224,7 @@ export function routineExpiredAgeOf(
   housekeepingExpressions: readonly string[] = [],
 ): Duration {
   const skewMs = skewMargin !== undefined && !skewMargin.isUnresolved() ? skewMargin.toMilliseconds() : DEFAULT_SKEW_MARGIN_MS;
-  const sweepIntervals = rateIntervals(expressions);
-  const intervals = sweepIntervals.length > 0 ? sweepIntervals : rateIntervals(housekeepingExpressions);
+  const intervals = rateIntervals([...expressions, ...housekeepingExpressions]);
   const intervalMs = intervals.length > 0 ? Math.min(...intervals) : 60_000;
   return Duration.minutes(Math.ceil((skewMs + intervalMs) / 60_000));
 }

@@ -381,7 +381,23 @@ describe('alarms', () => {
   // schedule interval later: every instance a sweep finds is up to that old, routinely.
   it.each([
     ['sweeperTuning.skewMargin 20 min', { sweeperTuning: { skewMargin: Duration.minutes(20) } }, 21 * 60_000],
-    ['sweepSchedule every 30 min', { sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)) }, 31 * 60_000],
+    [
+      'sweepSchedule and housekeeping every 30 min',
+      {
+        sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)),
+        sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)),
+      },
+      31 * 60_000,
+    ],
+    // A housekeeping sweep takes expired instances as a sweep does: with sweeps hourly and
+    // housekeeping every 10 minutes (the default), a dead writer's instance is found within 10
+    // minutes and the skew margin. Taken for the hourly sweep's 61, a backlog went unseen for an
+    // hour more, and a threshold of 20 minutes was refused.
+    [
+      'sweepSchedule every 60 min (housekeeping every 10)',
+      { sweepSchedule: scheduler.ScheduleExpression.rate(Duration.hours(1)) },
+      11 * 60_000,
+    ],
     // Sweeps on weekdays only (not read): on a weekend only the housekeeping sweeps (which sweep
     // expired instances too) find them, up to its interval later. Taken for a sweep a minute, the
     // alarm fired on every dead writer of the weekend.
@@ -410,6 +426,14 @@ describe('alarms', () => {
         oldestExpiredAgeThreshold: Duration.minutes(5),
       }),
     ).toThrow(/oldestExpiredAgeThreshold must be at least 11 minutes/);
+    expect(routineExpiredAgeOf(undefined, ['rate(1 hour)'], ['rate(10 minutes)']).toMinutes()).toBe(11);
+    const { stack: s, template: t } = tierlogTemplate({
+      sweepSchedule: scheduler.ScheduleExpression.rate(Duration.hours(1)),
+      oldestExpiredAgeThreshold: Duration.minutes(20),
+    });
+    expect(resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.oldestExpiredAge)]!.Properties!['Threshold']).toBe(
+      20 * 60_000,
+    );
   });
 
   it('any quarantined entry, held over a window of the hourly recheck and 15 minutes', () => {
