@@ -143,8 +143,8 @@ export interface TierlogMonitoringProps {
 export interface TierlogAlarms extends ObjectsStreamAlarms {
   /**
    * Sweep invocations fail (2 of the last 3 periods had errors; five-minute periods, longer when
-   * the sweeps are further apart: `sweepInterval`, at most 8 hours; with sweeps a day or more
-   * apart, 1 of 3, as three periods hold no more).
+   * the sweeps are further apart: `sweepInterval`, at most 8 hours; with sweeps 12 hours or more
+   * apart, 1 of 3, as some three periods in a row hold no more).
    */
   readonly sweeperErrors: cloudwatch.Alarm;
   /**
@@ -675,12 +675,14 @@ export class TierlogMonitoring extends Construct {
 
 /**
  * Of the three periods of `periodMs` an alarm reads, in how many it wants a failure: `wanted`, or
- * as many as three periods can hold of failures `gapMs` apart when that is fewer (the periods
- * stop at 8 hours, so that three are the day an alarm can evaluate), and at least one. Wanting
- * more than they can hold, the alarm would never fire.
+ * as many as any three periods in a row hold of failures up to `gapMs` apart when that is fewer
+ * (the periods stop at 8 hours, so that three are the day an alarm can evaluate), and at least
+ * one. Wanting more than they can hold, the alarm would never fire; wanting more than some of
+ * them hold (two of sweeps 16 hours apart, which three periods of 8 hours hold one or two of), it
+ * would go OK at each window that holds fewer, and page again at the next.
  */
 function datapointsWithin(wanted: number, periodMs: number, gapMs: number): number {
-  return Math.max(1, Math.min(wanted, Math.ceil((3 * periodMs) / gapMs)));
+  return Math.max(1, Math.min(wanted, Math.floor((3 * periodMs) / gapMs)));
 }
 
 /** A sweeper metric as Powertools publishes it (in `deployment`, when the sweeper has one). */

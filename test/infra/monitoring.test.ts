@@ -288,6 +288,40 @@ describe('alarms', () => {
     }
   });
 
+  // Three periods of 8 hours hold one or two sweeps 13 to 23 hours apart: wanting a failure in 2 of
+  // 3 (as many as they hold at most, not at least), the alarms went OK at each window holding one
+  // and paged again at the next, every 16 hours, for a sweeper failing every sweep. (Sweeps a day
+  // apart, a minute late once, leave three periods without one: no alarm of a day can hold them.)
+  it.each([
+    ['12 hours', 12],
+    ['16 hours', 16],
+    ['18 hours', 18],
+    ['20 hours', 20],
+  ])('sweeps %s apart failing at every sweep keep the errors and failing-deletes alarms up once they fire', (_what, hours) => {
+    const schedule = scheduler.ScheduleExpression.rate(Duration.hours(hours));
+    const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
+    const gapMs = hours * 3_600_000;
+    for (const name of ['sweeperErrors', 'entriesFailing'] as const) {
+      const p = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms[name])]!.Properties!;
+      const periodMs =
+        ((p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period) * 1000;
+      const wanted = p['DatapointsToAlarm'] as number;
+      // A failure at each sweep (a retry comes due before the next), up to a minute late (its run),
+      // at any phase of the periods; every window of three periods from the first on is judged.
+      for (const phaseMs of [0, periodMs / 3, periodMs / 2, periodMs - 30_000]) {
+        for (const late of [() => 0, (k: number) => (k % 2) * 60_000, (k: number) => (k >= 2 ? 60_000 : 0)]) {
+          const failed = new Set<number>();
+          for (let k = 0; k < 30; k++) failed.add(Math.floor((phaseMs + k * gapMs + late(k)) / periodMs));
+          const last = Math.max(...failed);
+          for (let end = 2; end <= last; end++) {
+            const held = [end - 2, end - 1, end].filter((i) => failed.has(i)).length;
+            expect(held, `${name}: periods ${end - 2}..${end} (phase ${phaseMs} ms)`).toBeGreaterThanOrEqual(wanted);
+          }
+        }
+      }
+    }
+  });
+
   // The not-running alarm's window stops at a day: with sweeps further apart than 12 hours it holds
   // one sweep at times, and one that publishes late leaves it empty (a false alarm on a running
   // sweeper). The schedule is the user's choice: a warning at synth says so, and what to do.
