@@ -551,7 +551,8 @@ export class TierlogMonitoring extends Construct {
         threshold: threshold.toMilliseconds(),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
-        // Every sweep publishes the age: a period between two sweeps has none, and the last
+        // Every sweep publishes the age (but one that found none with a shard unread: its 0 is not
+        // known): a period between two sweeps has none, and the last
         // sweep's verdict stands (MISSING dropped the alarm to INSUFFICIENT_DATA there, and raised
         // it again, paging, at each sweep of a backlog). A sweeper that stopped: SweeperNotRunning.
         treatMissingData: cloudwatch.TreatMissingData.IGNORE,
