@@ -44,7 +44,7 @@ export interface TierlogMonitoringProps {
    * every writer that ends.
    *
    * @default - with a `TierlogSweeper`'s function, what its skew margin and sweep schedules call for
-   *   (its housekeeping schedules, when no sweep schedule's interval is read; as the {@link Tierlog}
+   *   (the shortest interval of its sweep and housekeeping schedules; as the {@link Tierlog}
    *   construct passes); else Duration.minutes(2) (the default skew margin,
    *   30 s, and a sweep a minute, rounded up)
    */
@@ -143,8 +143,8 @@ export interface TierlogMonitoringProps {
 export interface TierlogAlarms extends ObjectsStreamAlarms {
   /**
    * Sweep invocations fail (2 of the last 3 periods had errors; five-minute periods, longer when
-   * the sweeps are further apart: `sweepInterval`, at most 8 hours; with sweeps a day or more
-   * apart, 1 of 3, as three periods hold no more).
+   * the sweeps are further apart: `sweepInterval`, at most 8 hours; with sweeps 12 hours or more
+   * apart, 1 of 3, as some three periods in a row hold no more).
    */
   readonly sweeperErrors: cloudwatch.Alarm;
   /**
@@ -214,9 +214,9 @@ const MAX_FAILING_PERIOD_MINUTES = 8 * 60;
  * The `routineExpiredAge` of a sweeper with skew margin `skewMargin` (default 30 s) on these
  * schedules: the skew margin plus the shortest interval of a `rate(...)` or a daily `cron(...)` (a minute
  * when there is none: an `at` expression's, or a cron's of some days only, is not read here),
- * rounded up to whole minutes. When no sweep schedule's interval is read, the housekeeping
- * schedules' (`housekeepingExpressions`): their sweeps find expired instances too, and on the days
- * without a sweep only they do.
+ * rounded up to whole minutes. The housekeeping schedules' (`housekeepingExpressions`) count as
+ * the sweep schedules' do: their sweeps find and take expired instances too, so the next of
+ * either finds a dead writer's (and on the days without a sweep only they do).
  */
 export function routineExpiredAgeOf(
   skewMargin: Duration | undefined,
@@ -224,8 +224,7 @@ export function routineExpiredAgeOf(
   housekeepingExpressions: readonly string[] = [],
 ): Duration {
   const skewMs = skewMargin !== undefined && !skewMargin.isUnresolved() ? skewMargin.toMilliseconds() : DEFAULT_SKEW_MARGIN_MS;
-  const sweepIntervals = rateIntervals(expressions);
-  const intervals = sweepIntervals.length > 0 ? sweepIntervals : rateIntervals(housekeepingExpressions);
+  const intervals = rateIntervals([...expressions, ...housekeepingExpressions]);
   const intervalMs = intervals.length > 0 ? Math.min(...intervals) : 60_000;
   return Duration.minutes(Math.ceil((skewMs + intervalMs) / 60_000));
 }
@@ -552,7 +551,8 @@ export class TierlogMonitoring extends Construct {
         threshold: threshold.toMilliseconds(),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
-        // Every sweep publishes the age: a period between two sweeps has none, and the last
+        // Every sweep publishes the age (but one that found none with a shard unread: its 0 is not
+        // known): a period between two sweeps has none, and the last
         // sweep's verdict stands (MISSING dropped the alarm to INSUFFICIENT_DATA there, and raised
         // it again, paging, at each sweep of a backlog). A sweeper that stopped: SweeperNotRunning.
         treatMissingData: cloudwatch.TreatMissingData.IGNORE,
@@ -676,12 +676,14 @@ export class TierlogMonitoring extends Construct {
 
 /**
  * Of the three periods of `periodMs` an alarm reads, in how many it wants a failure: `wanted`, or
- * as many as three periods can hold of failures `gapMs` apart when that is fewer (the periods
- * stop at 8 hours, so that three are the day an alarm can evaluate), and at least one. Wanting
- * more than they can hold, the alarm would never fire.
+ * as many as any three periods in a row hold of failures up to `gapMs` apart when that is fewer
+ * (the periods stop at 8 hours, so that three are the day an alarm can evaluate), and at least
+ * one. Wanting more than they can hold, the alarm would never fire; wanting more than some of
+ * them hold (two of sweeps 16 hours apart, which three periods of 8 hours hold one or two of), it
+ * would go OK at each window that holds fewer, and page again at the next.
  */
 function datapointsWithin(wanted: number, periodMs: number, gapMs: number): number {
-  return Math.max(1, Math.min(wanted, Math.ceil((3 * periodMs) / gapMs)));
+  return Math.max(1, Math.min(wanted, Math.floor((3 * periodMs) / gapMs)));
 }
 
 /** A sweeper metric as Powertools publishes it (in `deployment`, when the sweeper has one). */

@@ -213,9 +213,10 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly corsAllowedOrigins?: readonly string[];
   /**
    * Alarm when the oldest expired writer instance found by a sweep is older than this. At least
-   * the sweeper's skew margin plus the sweep schedule's interval, rounded up to minutes (2 minutes
-   * by default): a dead writer's instance is found a skew margin after its lease ended, by a sweep
-   * up to an interval later, so a lower threshold fires on every routine writer exit.
+   * the sweeper's skew margin plus the shortest interval of its sweep and housekeeping schedules
+   * (a housekeeping sweep takes expired instances too), rounded up to minutes (2 minutes by
+   * default): a dead writer's instance is found a skew margin after its lease ended, by a sweep up
+   * to an interval later, so a lower threshold fires on every routine writer exit.
    *
    * @default that floor plus 13 minutes: Duration.minutes(15) with the default skew margin and schedule
    */

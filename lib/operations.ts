@@ -58,7 +58,7 @@ export {
   MIN_AUDIT_AGE_MS,
   DEFAULT_AUDIT_AGE_MS,
 } from './recovery/audit.js';
-export { addSweepMetrics, METRICS_NAMESPACE, SWEEP_METRICS, type MetricSink } from './recovery/sweep-metrics.js';
+export { addSweepMetrics, METRICS_NAMESPACE, SWEEP_METRICS, type MetricSink, type SweepMetricsOptions } from './recovery/sweep-metrics.js';
 export {
   createSweeperHandler,
   type SweeperHandler,

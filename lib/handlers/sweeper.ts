@@ -115,7 +115,7 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
     }
     // On the sweeper's own clock, the one it judges the deadline on.
     const deadline = clock() + remainingMs;
-    const publish = (report: SweepReport) => {
+    const publish = (report: SweepReport, shardsUnread = false) => {
       // A dry run acts on nothing: its counts (blobs it would delete, instances it would claim)
       // would show on the dashboard and in the alarms as done. It is logged, not published: its
       // list too when the invocation then fails (an error in one instance, a shard's query), as
@@ -125,7 +125,7 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
         logListInParts((m, a) => logger.info(m, a), 'dry run: blobs that would be deleted', 'wouldDelete', report.wouldDelete);
         return;
       }
-      addSweepMetrics(metricSink, report);
+      addSweepMetrics(metricSink, report, { shardsUnread });
       metrics.publishStoredMetrics();
     };
     let report: SweepReport;
@@ -135,7 +135,7 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
       if (!(err instanceof SweepIncompleteError)) throw err;
       // A shard's lease-index query failed after the others were swept: what they did is
       // published (the alarms see it), then the invocation fails with the query's error.
-      publish(err.report);
+      publish(err.report, true);
       logger.error(err.message, { errors: err.report.errors });
       throw err.cause;
     }

@@ -32,13 +32,36 @@ export const SWEEP_METRICS = {
   stoppedEarly: 'StoppedEarly',
 } as const;
 
-/** Adds one data point per metric for `report`. */
-export function addSweepMetrics(sink: MetricSink, report: SweepReport): void {
+/** Options of {@link addSweepMetrics}. */
+export interface SweepMetricsOptions {
+  /**
+   * A shard's lease-index query failed (the report of a `SweepIncompleteError`): its
+   * expired instances were not read.
+   *
+   * @default false
+   */
+  readonly shardsUnread?: boolean;
+}
+
+/**
+ * Adds one data point per metric for `report`; `OldestExpiredAge` only when the sweep found an
+ * expired instance or read every shard's lease index: a sweep cut off at its deadline
+ * (`stoppedEarly`) or with a shard unread (`shardsUnread`) that found none does not know that
+ * none waits (its queries unanswered, a throttled or unreachable table), and its 0 would take the
+ * backlog alarm back to OK while instances wait. Without the data point the alarm's last verdict
+ * stands, as in a period without a sweep.
+ */
+export function addSweepMetrics(sink: MetricSink, report: SweepReport, options: SweepMetricsOptions = {}): void {
   const figures = {
     ...report,
     sweepDuration: report.durationMs,
     oldestExpiredAge: report.oldestExpiredAgeMs,
     stoppedEarly: report.stoppedEarly ? 1 : 0,
   };
+  if (report.oldestExpiredAgeMs === 0 && (report.stoppedEarly || options.shardsUnread === true)) {
+    const { oldestExpiredAge: _unknown, ...known } = SWEEP_METRICS;
+    addReportMetrics(sink, known, figures, ['sweepDuration']);
+    return;
+  }
   addReportMetrics(sink, SWEEP_METRICS, figures, ['sweepDuration', 'oldestExpiredAge']);
 }

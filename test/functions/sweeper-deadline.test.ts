@@ -79,3 +79,54 @@ describe('sweeper handler at its deadline', () => {
     },
   );
 });
+
+describe('sweeper handler cut off before its lease-index queries answered', () => {
+  // Every shard's query unanswered at the deadline (a throttled or unreachable table): the sweep
+  // found no expired instance, though one has waited an hour. Its OldestExpiredAge of 0 told the
+  // backlog alarm that nothing waits, and took it back to OK while the instance waited.
+  test('publishes no OldestExpiredAge of 0: the age it did not read is not known to be none', async () => {
+    const fx = await freshFixture();
+    const { instanceId } = await putDeadInstance(fx);
+
+    const t0 = Date.now();
+    const remainingMs = 120_000;
+    let now = t0;
+    const release = deferred();
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      match: onCommand('Query'),
+      before: async () => {
+        now = t0 + remainingMs - 2_000;
+        await release.promise;
+      },
+    });
+    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+    const s3 = injector.attach(createS3Client(), 's3');
+    restores.push(() => {
+      dynamodb.destroy();
+      s3.destroy();
+    });
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
+    restores.push(restore);
+    const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3, clock: () => now, answerMarginMs: 2_000 } });
+    const context = { ...lambdaContext('tierlog-sweeper'), getRemainingTimeInMillis: () => t0 + remainingMs - now };
+
+    const { result, error, out } = await captureStdout(() => handler(scheduledEvent(), context));
+    release.resolve();
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ stoppedEarly: true, instancesExpired: 0, errors: 0 });
+    const values = Object.assign(
+      {},
+      ...out
+        .split('\n')
+        .filter((l) => l.trim().startsWith('{'))
+        .map((l) => JSON.parse(l))
+        .filter((d) => d._aws?.CloudWatchMetrics !== undefined),
+    );
+    expect(values).toMatchObject({ StoppedEarly: 1, InstancesExpired: 0 });
+    expect(values.SweepDuration).toBeDefined();
+    expect(values, 'no OldestExpiredAge of 0 for an instance an hour old').not.toHaveProperty('OldestExpiredAge');
+    expect(await rawInstance(fx, instanceId)).toBeDefined();
+  });
+});

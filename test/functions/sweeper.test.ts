@@ -670,6 +670,42 @@ describe('sweeper handler', () => {
     expect(values.OldestExpiredAge).toBeGreaterThan(0);
   });
 
+  test("a shard's lease-index query failed and no other shard had an expired instance: no OldestExpiredAge of 0 for the shard not read", async () => {
+    const fx = await freshFixture();
+    // Dead an hour, in shard 0, whose query fails: the sweep never sees it.
+    const { instanceId } = await putDeadInstance(fx, { shard: 0 });
+    // A lease 10 hours ahead in shard 1 (a writer clock far ahead): claimed and counted stuck,
+    // so the sweep shows something and its metrics are published.
+    await putRawInstance(fx, { shard: 1, leaseUntil: Date.now() + 10 * 3_600_000, entries: {} });
+    const isShard0Query = (input: Record<string, unknown>) =>
+      input.IndexName !== undefined && (input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0';
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r) => r.command === 'QueryCommand' && isShard0Query(r.input),
+      error: () =>
+        Object.assign(new Error('injected: The level of configured provisioned throughput for the index was exceeded'), {
+          name: 'ProvisionedThroughputExceededException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+          $retryable: { throttling: true },
+        }),
+    });
+    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+    const s3 = createS3Client();
+    writers.push({ close: () => (dynamodb.destroy(), s3.destroy()) });
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
+    restores.push(restore);
+    const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3 } });
+
+    const { error, out } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+    expect(error).toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+    const values = Object.assign({}, ...emfDocuments(out));
+    expect(values).toMatchObject({ InstancesExpired: 0, StuckInstances: 1, SweepErrors: 1 });
+    // Its 0 took the backlog alarm back to OK with the instance still waiting an hour.
+    expect(values, 'no OldestExpiredAge of 0 for a shard not read').not.toHaveProperty('OldestExpiredAge');
+    expect(await rawInstance(fx, instanceId)).toMatchObject({ state: 'live' });
+  });
+
   test.each([
     ['TIERLOG_SWEEP_CONCURRENCY', '0'],
     ['TIERLOG_SHARDLESS_SCAN_SEGMENTS', '1000000'],

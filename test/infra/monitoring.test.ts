@@ -288,6 +288,40 @@ describe('alarms', () => {
     }
   });
 
+  // Three periods of 8 hours hold one or two sweeps 13 to 23 hours apart: wanting a failure in 2 of
+  // 3 (as many as they hold at most, not at least), the alarms went OK at each window holding one
+  // and paged again at the next, every 16 hours, for a sweeper failing every sweep. (Sweeps a day
+  // apart, a minute late once, leave three periods without one: no alarm of a day can hold them.)
+  it.each([
+    ['12 hours', 12],
+    ['16 hours', 16],
+    ['18 hours', 18],
+    ['20 hours', 20],
+  ])('sweeps %s apart failing at every sweep keep the errors and failing-deletes alarms up once they fire', (_what, hours) => {
+    const schedule = scheduler.ScheduleExpression.rate(Duration.hours(hours));
+    const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
+    const gapMs = hours * 3_600_000;
+    for (const name of ['sweeperErrors', 'entriesFailing'] as const) {
+      const p = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms[name])]!.Properties!;
+      const periodMs =
+        ((p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period) * 1000;
+      const wanted = p['DatapointsToAlarm'] as number;
+      // A failure at each sweep (a retry comes due before the next), up to a minute late (its run),
+      // at any phase of the periods; every window of three periods from the first on is judged.
+      for (const phaseMs of [0, periodMs / 3, periodMs / 2, periodMs - 30_000]) {
+        for (const late of [() => 0, (k: number) => (k % 2) * 60_000, (k: number) => (k >= 2 ? 60_000 : 0)]) {
+          const failed = new Set<number>();
+          for (let k = 0; k < 30; k++) failed.add(Math.floor((phaseMs + k * gapMs + late(k)) / periodMs));
+          const last = Math.max(...failed);
+          for (let end = 2; end <= last; end++) {
+            const held = [end - 2, end - 1, end].filter((i) => failed.has(i)).length;
+            expect(held, `${name}: periods ${end - 2}..${end} (phase ${phaseMs} ms)`).toBeGreaterThanOrEqual(wanted);
+          }
+        }
+      }
+    }
+  });
+
   // The not-running alarm's window stops at a day: with sweeps further apart than 12 hours it holds
   // one sweep at times, and one that publishes late leaves it empty (a false alarm on a running
   // sweeper). The schedule is the user's choice: a warning at synth says so, and what to do.
@@ -381,7 +415,23 @@ describe('alarms', () => {
   // schedule interval later: every instance a sweep finds is up to that old, routinely.
   it.each([
     ['sweeperTuning.skewMargin 20 min', { sweeperTuning: { skewMargin: Duration.minutes(20) } }, 21 * 60_000],
-    ['sweepSchedule every 30 min', { sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)) }, 31 * 60_000],
+    [
+      'sweepSchedule and housekeeping every 30 min',
+      {
+        sweepSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)),
+        sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(30)),
+      },
+      31 * 60_000,
+    ],
+    // A housekeeping sweep takes expired instances as a sweep does: with sweeps hourly and
+    // housekeeping every 10 minutes (the default), a dead writer's instance is found within 10
+    // minutes and the skew margin. Taken for the hourly sweep's 61, a backlog went unseen for an
+    // hour more, and a threshold of 20 minutes was refused.
+    [
+      'sweepSchedule every 60 min (housekeeping every 10)',
+      { sweepSchedule: scheduler.ScheduleExpression.rate(Duration.hours(1)) },
+      11 * 60_000,
+    ],
     // Sweeps on weekdays only (not read): on a weekend only the housekeeping sweeps (which sweep
     // expired instances too) find them, up to its interval later. Taken for a sweep a minute, the
     // alarm fired on every dead writer of the weekend.
@@ -410,6 +460,14 @@ describe('alarms', () => {
         oldestExpiredAgeThreshold: Duration.minutes(5),
       }),
     ).toThrow(/oldestExpiredAgeThreshold must be at least 11 minutes/);
+    expect(routineExpiredAgeOf(undefined, ['rate(1 hour)'], ['rate(10 minutes)']).toMinutes()).toBe(11);
+    const { stack: s, template: t } = tierlogTemplate({
+      sweepSchedule: scheduler.ScheduleExpression.rate(Duration.hours(1)),
+      oldestExpiredAgeThreshold: Duration.minutes(20),
+    });
+    expect(resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.oldestExpiredAge)]!.Properties!['Threshold']).toBe(
+      20 * 60_000,
+    );
   });
 
   it('any quarantined entry, held over a window of the hourly recheck and 15 minutes', () => {
