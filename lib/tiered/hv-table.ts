@@ -480,6 +480,9 @@ export class HvTable {
   private builder(expected: Expected): ExpressionBuilder {
     const b = new ExpressionBuilder(this.tableName, this.attrs.key);
     const a = this.attrs;
+    // A deletion marker is `deleted = true`, as the shape check (hv-item-shape.ts) and the writers
+    // have it: a `deleted` of another value (another schema's soft-delete flag) is none.
+    const marker = () => `${b.name('deleted', a.deleted)} = ${b.value('marker', true)}`;
     // An item there is one understood under the configured names (a blob, a body or a deletion
     // marker: hv-item-shape.ts). A writer whose names are not the item's writer's (a function
     // deployed without TIERLOG_HV_ATTRIBUTES, or on the old names while a deploy changes them) read
@@ -488,7 +491,7 @@ export class HvTable {
     // writers' names went on reading the old bytes under that version.
     if (expected.kind !== 'missing')
       b.condition(
-        `(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('blob', a.blob)}) OR attribute_exists(${b.name('body', a.body)}) OR attribute_exists(${b.name('deleted', a.deleted)}))`,
+        `(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('blob', a.blob)}) OR attribute_exists(${b.name('body', a.body)}) OR ${marker()})`,
       );
     // `liveAt`: an item at or past its expiry counts as absent (expiry.ts: isExpired).
     const expired = (at: number) => `${b.name('expiresAt', a.expiresAt)} <= ${b.value('liveAt', at / 1000)}`;
@@ -496,19 +499,15 @@ export class HvTable {
       `(attribute_not_exists(${b.name('expiresAt', a.expiresAt)}) OR ${b.name('expiresAt', a.expiresAt)} > ${b.value('liveAt', at / 1000)})`;
     switch (expected.kind) {
       case 'absent':
-        if (expected.liveAt === undefined)
-          b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('deleted', a.deleted)}))`);
-        else
-          b.condition(
-            `(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('deleted', a.deleted)}) OR ${expired(expected.liveAt)})`,
-          );
+        if (expected.liveAt === undefined) b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR ${marker()})`);
+        else b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR ${marker()} OR ${expired(expected.liveAt)})`);
         break;
       case 'missing':
         b.condition(`attribute_not_exists(${b.name('key', a.key)})`);
         break;
       case 'marker':
         b.condition(`${b.name('version', a.version)} = ${b.value('expectedVersion', expected.version)}`);
-        b.condition(`attribute_exists(${b.name('deleted', a.deleted)})`);
+        b.condition(marker());
         break;
       case 'version':
         b.condition(`${b.name('version', a.version)} = ${b.value('expectedVersion', expected.version)}`);
@@ -589,6 +588,9 @@ function mistypedAttribute(item: Record<string, unknown>, a: HvAttributeNames): 
   if (present(a.blob) && typeof item[a.blob] !== 'string') return `a "${a.blob}" (blob) that is no string`;
   if (present(a.body) && !(item[a.body] instanceof Uint8Array)) return `a "${a.body}" (body) that is no binary`;
   if (present(a.metadata) && !isStringMap(item[a.metadata])) return `a "${a.metadata}" (metadata) that is no map of strings`;
+  // A deletion marker's flag is `true` (hv-item-shape.ts): another schema's soft-delete flag
+  // (`false` on a live object) was read as a marker, and the object written over as absent.
+  if (present(a.deleted) && item[a.deleted] !== true) return `a "${a.deleted}" (deletion marker) that is not true`;
   for (const name of [a.createdAt, a.updatedAt]) {
     if (present(name) && !Number.isFinite(item[name])) return `a "${name}" that is no number of ms`;
   }

@@ -12,7 +12,9 @@
  *    copied to "rename" an object names the other object's blob) is not recorded: the writer
  *    never deletes it (the settle's namespace guard), and a recovery of the plain log that follows
  *    the seed's contract ("delete `old` unless HV points at it") would delete a blob another key
- *    still points at. tierlog's own sweeper quarantines such an entry; a third party's may not;
+ *    still points at. tierlog's own sweeper quarantines such an entry; a third party's may not.
+ *    Nor does `record` write such an `old` for a change that names it up front (a large delete, a
+ *    small body over a blob);
  *  - `remove` removes those entries with the change's own.
  */
 import type { Change, ChangeLog } from '../changelog/change-log.js';
@@ -37,9 +39,16 @@ export class PlainLogAdapter implements FencedChangeLog {
     readonly prefix: string,
   ) {}
 
+  /**
+   * Records `change`, but an `old` that is not exactly a blob key of its object under the prefix
+   * (a large delete's or a small put's over an item that names another object's blob, recorded up
+   * front): that blob is left out, as {@link prepareCommit} leaves it out of an overwrite's entries.
+   */
   async record(id: ChangeId, change: Change): Promise<void> {
-    this.open.set(id, { change, olds: new Map() });
-    await this.inner.record(id, change);
+    const { old, ...rest } = change;
+    const recorded = old !== undefined && !checkBlobKey(this.prefix, change.id, old).ok ? rest : change;
+    this.open.set(id, { change: recorded, olds: new Map() });
+    await this.inner.record(id, recorded);
   }
 
   async remove(id: ChangeId): Promise<void> {

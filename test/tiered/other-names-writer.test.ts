@@ -8,6 +8,7 @@
  * reader of the writers' names went on reading the old bytes, now under that version. Each write
  * here is refused with nothing written and nothing left behind, checked from outside.
  */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, test } from 'vitest';
 import { CorruptItemError } from '../../lib/errors.js';
 import type { TierlogConfig } from '../../lib/config.js';
@@ -67,4 +68,45 @@ test('the writers themselves, and a writer of the default names on a new key, wr
   expect(await writers.store.delete('names/y')).toBe(true);
   expect(await writers.store.get('names/y')).toBeUndefined();
   await writers.store.put('names/y', 'again', { ifVersion: 0 });
+});
+
+/**
+ * An item of another schema that keeps a soft-delete flag under the configured `deleted` name
+ * (`deleted: false` on a live object) and its blob under another name: the shape check
+ * (hv-item-shape.ts) takes only `deleted: true` for a deletion marker, so every read refuses the
+ * item, but the writes' condition took any `deleted` attribute for one, and their read parsed the
+ * item as a marker: a put landed over it, answered `created`, the item's own blob left beside it.
+ */
+describe("an item whose 'deleted' attribute is not true (another schema's soft-delete flag)", () => {
+  test.each([
+    ['a large put', (w: Writer) => w.store.put('flag/x', randomBody(64 * KiB))],
+    ['a small put', (w: Writer) => w.store.put('flag/x', 'tiny')],
+    ['a create (ifVersion 0)', (w: Writer) => w.store.put('flag/x', 'tiny', { ifVersion: 0 })],
+    ['a delete', (w: Writer) => w.store.delete('flag/x')],
+    ['a get', (w: Writer) => w.store.get('flag/x')],
+  ])('%s is refused (CorruptItemError): the item as it was, nothing left behind', async (_what, call) => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx);
+    open.push(w);
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: {
+          key: { S: 'flag/x' },
+          version: { N: '7' },
+          size: { N: '10' },
+          deleted: { BOOL: false },
+          s3Key: { S: 'elsewhere/x' },
+          createdAt: { N: '1' },
+          updatedAt: { N: '1' },
+        },
+      }),
+    );
+    const before = await rawState(fx);
+    await expect(call(w)).rejects.toBeInstanceOf(CorruptItemError);
+    const after = await rawState(fx);
+    expect(after.objects).toEqual(before.objects);
+    expect(after.blobs).toEqual(before.blobs);
+    expect(after.entries).toBe(0);
+  });
 });

@@ -150,6 +150,37 @@ describe('a plain change log behind the adapter', () => {
       await fx.s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: stranded }));
     }
   });
+
+  test.each([
+    ['a delete', (store: TieredStore, key: string) => store.delete(key)],
+    ['a small put', (store: TieredStore, key: string) => store.put(key, 'small now')],
+  ])(
+    "%s over an item that names another object's blob records it nowhere, so no recovery of the plain log deletes it",
+    async (name, write) => {
+      const owner = `plain/owner-${name}`;
+      const copy = `plain/copy-${name}`;
+      await other.store.put(owner, randomBody(LARGE));
+      await other.store.put(copy, randomBody(LARGE));
+      const before = await rawState(fx);
+      const foreign = before.references.get(owner)!;
+      const stranded = before.references.get(copy)!;
+      // The item of `copy` now names `owner`'s blob (an item copied to "rename" an object).
+      await pointItemAt(fx, copy, foreign);
+      const s = plainStore({ snapshotAt: (r) => r.command === 'UpdateItemCommand' && r.input.TableName === fx.config.objectsTable });
+      try {
+        await write(s.store, copy);
+        const named = s.seen.flat().flatMap((e) => [e.new, e.old]);
+        expect(named).not.toContain(foreign);
+        // What a recovery of the plain log would see now: no entry names the other object's blob,
+        // which `copy`'s item no longer points at.
+        expect((await s.log.scan()).flatMap(([, c]) => [c.new, c.old])).not.toContain(foreign);
+        expect((await rawState(fx)).blobs).toContain(foreign);
+      } finally {
+        s.close();
+        await fx.s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: stranded }));
+      }
+    },
+  );
 });
 
 describe("a plain change log with replacedBlobCleanup: 'stream'", () => {
