@@ -609,11 +609,19 @@ export class LtBucket {
   /**
    * A URL that GETs the blob (Range requests included) for `expiresInSeconds` at most (see
    * {@link PresignedUrl}), answered with `Content-Type: <contentType>` whatever S3 holds
-   * (`response-content-type`, signed into the URL).
+   * (`response-content-type`, signed into the URL) and `Cache-Control: no-cache`
+   * (`response-cache-control`): with `Last-Modified` alone a cache may reuse S3's answer for a
+   * tenth of the blob's age without asking (RFC 9111 4.2.2), past the object's expiry, replacement
+   * or deletion, as the objects API's own 200 carries `no-cache` for. A reuse is revalidated with S3,
+   * which refuses it once the URL (never longer-lived than the object) has ended.
    */
   async presignGet(key: string, expiresInSeconds: number, contentType: string): Promise<PresignedUrl> {
     this.assertOwned(key);
-    return presignUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key, ResponseContentType: contentType }), expiresInSeconds);
+    return presignUrl(
+      this.s3,
+      new GetObjectCommand({ Bucket: this.bucket, Key: key, ResponseContentType: contentType, ResponseCacheControl: 'no-cache' }),
+      expiresInSeconds,
+    );
   }
 
   /**

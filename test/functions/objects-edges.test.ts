@@ -1623,6 +1623,36 @@ describe('an answer of an object is revalidated before a cache reuses it', () =>
     expect(res.statusCode).toBe(status);
     expect(res.headers?.['cache-control']).toBe('no-cache');
   });
+
+  /**
+   * A GET above the response limit is a 307 to a presigned URL (and `presignGet` gives one): S3's
+   * answer to it carried `Last-Modified` and no `Cache-Control`, so a browser or a shared cache could
+   * reuse it for a tenth of the blob's age without asking S3, past the object's expiry (a day-old
+   * object due to expire in a minute was still served for over two hours from that URL, expired,
+   * deleted or replaced), as the API's own 200 could before it carried `no-cache`. The URL asks S3
+   * for `Cache-Control: no-cache` (`response-cache-control`, signed): a reuse is revalidated with
+   * S3, which refuses it once the URL, never longer-lived than the object, has ended.
+   */
+  test("S3's answer to a 307's URL and to presignGet's (whole or ranged): Cache-Control: no-cache", async () => {
+    const w = writer();
+    const key = 'cached/by-url';
+    await call(w, 'PUT', `/objects/${key}`, {
+      body: Buffer.from(randomBody(40 * KiB)).toString('base64'),
+      isBase64Encoded: true,
+      headers: { 'x-tierlog-ttl': '60' },
+    });
+    const redirect = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: 1 });
+    expect(redirect.statusCode).toBe(307);
+    const urls = { '307': String(redirect.headers?.location), presignGet: String((await w.store.presignGet(key))?.url) };
+    for (const [name, url] of Object.entries(urls)) {
+      for (const headers of [{}, { range: 'bytes=0-9' }] as Record<string, string>[]) {
+        const res = await fetch(url, { headers });
+        await res.arrayBuffer();
+        expect(res.status, `${name} ${JSON.stringify(headers)}`).toBe('range' in headers ? 206 : 200);
+        expect(res.headers.get('cache-control'), `${name} ${JSON.stringify(headers)}`).toBe('no-cache');
+      }
+    }
+  });
 });
 
 describe('"no such object" is revalidated before a cache reuses it', () => {
