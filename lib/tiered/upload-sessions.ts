@@ -237,7 +237,16 @@ export class UploadSessions {
       throw new ValidationError(`expiresInMs must be an integer in 1000..${MAX_PRESIGN_SECONDS * 1_000}`, 'expiresInMs');
     }
     // Validated as put's (one policy, a future instant, positive durations) before anything is written.
-    storedExpiryOf(options, this.o.clock());
+    const validatedAt = this.o.clock();
+    storedExpiryOf(options, validatedAt);
+    // Nor an instant under a second away: no part URL is signed for it (the shortest lives a second,
+    // past the instant, see partUrls), so the session could never receive a part, nor complete.
+    if (options.expiresAt !== undefined && options.expiresAt.getTime() - validatedAt < 1_000) {
+      throw new ValidationError(
+        'expiresAt is less than a second away, shorter than a part URL lives: an upload session for it could never complete',
+        'expiresAt',
+      );
+    }
     const expiry = storedPolicyOf(options);
     if (ifVersion !== undefined) {
       const current = this.liveAt(await this.o.hv.read(key, { withBody: false }), this.o.clock());

@@ -150,6 +150,38 @@ describe('createUpload with an expiry policy', () => {
     expect(await item(key)).toBeUndefined();
   });
 
+  /**
+   * An `expiresAt` under a second away was taken (it is in the future), though no part URL is ever
+   * signed for it (the shortest lives a second, past the instant): a session and a multipart upload
+   * were opened that no client could ever complete, left to the sweeper a day later, and the objects
+   * API answered its create 201 without part URLs, logging the refusal of their signing as a failure
+   * of its own (`onError`). It is refused as a past instant is, before any request.
+   */
+  test('an instant under a second away, for which no part URL is ever signed: ValidationError naming expiresAt, nothing written', async () => {
+    const now = clock();
+    const frozen = makeWriter(fx, { store: { clock: () => now } });
+    try {
+      const before = await rawState(fx);
+      frozen.recorder.reset();
+      const error = await frozen.store.createUpload('e/almost', { expiresAt: new Date(now + 600), size: 10 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe('expiresAt');
+      expect(frozen.recorder.commands).toEqual([]); // refused before any request
+      const errors: unknown[] = [];
+      const event = httpEvent('POST', '/objects/e/almost', {
+        headers: { 'x-tierlog-expires-at': new Date(now + 600).toISOString() },
+        body: '{"size": 10}',
+      });
+      event.rawQueryString = 'uploads';
+      const res = await handleObjectsRequest(frozen.store, event, { onError: (err) => errors.push(err) });
+      expect(res.statusCode).toBe(400);
+      expect(errors).toEqual([]);
+      expect((await rawState(fx)).instances).toHaveLength(before.instances.length);
+    } finally {
+      frozen.close();
+    }
+  });
+
   // How long after the instant the complete runs: a second, or not at all (the instant itself is past).
   test.each([
     ['passes before the complete', SEC],
