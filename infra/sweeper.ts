@@ -210,7 +210,8 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
    * Function timeout; a sweep stops taking new work `tuning.deadlineMargin` (10 s) before it. At least 1 minute
    * (`MIN_CLAIM_MS`, the time settling one instance may take): with 10 s or less a sweep never
    * takes any work, and one killed while it settles an instance holds it until its claim expires
-   * (5 minutes), so a shorter timeout mostly waits. Lambda allows at most 15 minutes.
+   * (5 minutes), so a shorter timeout mostly waits. Lambda allows at most 15 minutes. A literal
+   * duration: a CloudFormation token (a parameter) is refused, as it could not be checked.
    *
    * @default Duration.minutes(5)
    */
@@ -331,7 +332,14 @@ export class TierlogSweeper extends Construct {
 
     const timeout = props.timeout ?? Duration.minutes(5);
     this.timeout = timeout;
-    if (!timeout.isUnresolved() && timeout.toMilliseconds() < MIN_CLAIM_MS) {
+    if (timeout.isUnresolved()) {
+      // Not known at synth, it skipped the floor and the margins below (a parameter of 10 s: every
+      // sweep stopped before it took work) and the SweeperNotRunning window that follows it.
+      throw new Error(
+        "sweeperTimeout must be a literal duration, not a CloudFormation token (a parameter): it is checked at synth against the sweep's margins and sizes the SweeperNotRunning window",
+      );
+    }
+    if (timeout.toMilliseconds() < MIN_CLAIM_MS) {
       throw new Error(
         `sweeperTimeout must be at least ${MIN_CLAIM_MS / 1000} s, got ${timeout.toHumanString()}: a sweep stops taking work 10 s before its deadline (with 10 s or less it never sweeps), and one killed while it settles an instance holds it until its claim expires`,
       );
@@ -358,18 +366,16 @@ export class TierlogSweeper extends Construct {
     const tuningVariables = new Set<string>(Object.values(SWEEPER_ENV));
     this.tuningEnvironment = Object.fromEntries(Object.entries(runsWith).filter(([name]) => tuningVariables.has(name)));
     this.metricsDeployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
-    if (!timeout.isUnresolved()) {
-      const margins = {
-        deadlineMarginMs: read.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,
-        answerMarginMs: read.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS,
-      };
-      for (const [option, margin] of Object.entries(margins) as Array<[keyof typeof margins, number]>) {
-        if (margin >= timeout.toMilliseconds()) {
-          const named = tuning[option] !== undefined || read[option] === undefined ? TUNING_PROPS[option] : SWEEPER_ENV[option];
-          throw new Error(
-            `${named} (${margin} ms) must be below sweeperTimeout (${timeout.toHumanString()}): every sweep would stop before doing anything`,
-          );
-        }
+    const margins = {
+      deadlineMarginMs: read.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,
+      answerMarginMs: read.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS,
+    };
+    for (const [option, margin] of Object.entries(margins) as Array<[keyof typeof margins, number]>) {
+      if (margin >= timeout.toMilliseconds()) {
+        const named = tuning[option] !== undefined || read[option] === undefined ? TUNING_PROPS[option] : SWEEPER_ENV[option];
+        throw new Error(
+          `${named} (${margin} ms) must be below sweeperTimeout (${timeout.toHumanString()}): every sweep would stop before doing anything`,
+        );
       }
     }
 

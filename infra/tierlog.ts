@@ -156,7 +156,7 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * (`sweeperTuning.deadlineMargin`) before it; claims it
    * leaves behind expire and are taken over by a later sweep. Shorter is refused: with 10 s or
    * less a sweep never takes any work, and one killed mid-settle holds its instance until its
-   * claim expires.
+   * claim expires. A literal duration (a CloudFormation parameter is refused: it is checked at synth).
    *
    * @default Duration.minutes(5)
    */

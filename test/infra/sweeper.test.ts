@@ -1,12 +1,13 @@
 import { METRICS_DEPLOYMENT_ENV } from '../../lib/handlers/names.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { CONFIG_ENV } from '../../lib/config.js';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { shardsOfSchedule, TierlogSweeper } from '../../infra/sweeper.js';
+import { Tierlog } from '../../infra/tierlog.js';
 import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, storeNames, tierlogTemplate, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
@@ -95,6 +96,17 @@ describe('sweeper function', () => {
     expect(() => tierlogTemplate({ sweeperTimeout: Duration.seconds(59) })).toThrow(/sweeperTimeout must be at least 60 s, got 59 seconds/);
     expect(() => tierlogTemplate({ sweeperTimeout: Duration.seconds(10) })).toThrow(/sweeperTimeout must be at least 60 s/);
     expect(() => tierlogTemplate({ sweeperTimeout: Duration.minutes(1) })).not.toThrow();
+  });
+
+  it('refuses a timeout that is a CloudFormation token (a parameter): it was deployed unchecked', () => {
+    // The floor and the margins were skipped for a timeout not known at synth: a parameter of 10 s
+    // deployed a sweeper whose every sweep stopped before it took any work, and SweeperNotRunning
+    // (sized on a literal timeout only) stayed quiet, as a sweep cut off still publishes.
+    const { stack } = userStack();
+    const seconds = new CfnParameter(stack, 'SweeperTimeoutSeconds', { type: 'Number', default: 10 });
+    expect(() => new Tierlog(stack, 'Storage', { sweeperTimeout: Duration.seconds(seconds.valueAsNumber) })).toThrow(
+      /sweeperTimeout must be a literal duration, not a CloudFormation token/,
+    );
   });
 
   it.each([
