@@ -3,7 +3,7 @@
  * the change-log and objects tables, the LT bucket, the scheduled sweeper, the reference objects
  * function, alarms and a dashboard; `grantWriter` / `writerEnvironment` for your own writers.
  */
-import { type Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -43,7 +43,10 @@ import { type SweeperTuningProps, TierlogSweeper } from './sweeper.js';
 import { schemaTable } from './tables.js';
 import { TableReplacementGuard } from './table-guard.js';
 
-/** Properties of {@link Tierlog}. All optional. */
+/**
+ * Properties of {@link Tierlog}. All optional. Its numbers and durations are literals: each is
+ * checked at synth, and one given as a CloudFormation token (a parameter) is refused.
+ */
 export interface TierlogProps extends TierlogFunctionOptions {
   /**
    * Your own objects table ("HV") instead of a new one. The construct grants on it and points its
@@ -343,6 +346,7 @@ export class Tierlog extends Construct {
     super(scope, id);
     this.prefix = props.prefix ?? DEFAULT_PREFIX;
     this.leaseShards = props.leaseShards ?? DEFAULT_LEASE_SHARDS;
+    refuseTokenProps(props);
     validateSettings(this.prefix, this.leaseShards, props.hvAttributes);
     checkAuditAtScaleProp(props.auditAtScale);
     checkBooleanProps(props);
@@ -602,6 +606,51 @@ function checkBooleanProps(props: TierlogProps): void {
     const value: unknown = props[prop];
     if (value !== undefined && typeof value !== 'boolean') {
       throw new Error(`${prop} must be true or false, got ${JSON.stringify(value)} (${typeof value})`);
+    }
+  }
+}
+
+/**
+ * Refuses a number or duration of {@link TierlogProps} given as a CloudFormation token (a
+ * parameter): each is checked at synth against what the functions and alarms work with, and a
+ * token's value is not known then. Checked, a token was refused as the number it encodes
+ * (`leaseShards must be an integer in 1..256, got -1.888e+289`) or by CDK's conversion of a
+ * duration; unchecked (the alarm thresholds), it was deployed below the floor the construct
+ * refuses. (`sweeperTimeout`: `TierlogSweeper` refuses it; `prefix`: {@link validateSettings}.)
+ */
+function refuseTokenProps(props: TierlogProps): void {
+  const tuning = props.sweeperTuning;
+  const scan = tuning?.shardlessScan;
+  const audit = typeof props.auditAtScale === 'object' ? props.auditAtScale : undefined;
+  const values: Record<string, unknown> = {
+    leaseShards: props.leaseShards,
+    sweeperParallelism: props.sweeperParallelism,
+    sweeperReservedConcurrency: props.sweeperReservedConcurrency,
+    sweeperMemorySize: props.sweeperMemorySize,
+    oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold,
+    streamIteratorAgeThreshold: props.streamIteratorAgeThreshold,
+    noncurrentVersionExpiration: props.noncurrentVersionExpiration,
+    ...Object.fromEntries(Object.entries(tuning ?? {}).map(([option, value]) => [`sweeperTuning.${option}`, value])),
+    ...(typeof scan === 'object' && scan !== null
+      ? { 'sweeperTuning.shardlessScan.segments': scan.segments, 'sweeperTuning.shardlessScan.maxPages': scan.maxPages }
+      : {}),
+    ...Object.fromEntries(Object.entries(props.objectsTuning ?? {}).map(([option, value]) => [`objectsTuning.${option}`, value])),
+    ...Object.fromEntries(
+      Object.entries(props.objectsStreamTuning ?? {}).map(([option, value]) => [`objectsStreamTuning.${option}`, value]),
+    ),
+    ...Object.fromEntries(
+      (['olderThan', 'maxConcurrency', 'snapshotRetentionDays', 'bytesScannedCutoffPerQuery'] as const).map((option) => [
+        `auditAtScale.${option}`,
+        audit?.[option],
+      ]),
+    ),
+  };
+  for (const [name, value] of Object.entries(values)) {
+    const duration = value instanceof Duration;
+    if (duration ? value.isUnresolved() : typeof value === 'number' && Token.isUnresolved(value)) {
+      throw new Error(
+        `${name} must be a literal ${duration ? 'duration' : 'number'}, not a CloudFormation token (a parameter): it is checked at synth against what the functions and alarms work with`,
+      );
     }
   }
 }

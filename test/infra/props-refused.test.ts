@@ -241,6 +241,37 @@ describe('what the functions cannot work with, when the stack is made', () => {
     );
   });
 
+  /**
+   * A number or duration the construct checks at synth, given as a CloudFormation parameter: the
+   * checks saw the number a token encodes (`leaseShards must be an integer in 1..256, got
+   * -1.888e+289`), CDK's own conversion error (`Duration.seconds` of a token), or nothing (the alarm
+   * thresholds deployed unchecked, below the floor every routine writer exit crosses).
+   */
+  const tokenProps: Array<[string, (n: number) => TierlogProps]> = [
+    ['leaseShards', (n) => ({ leaseShards: n })],
+    ['sweeperParallelism', (n) => ({ sweeperParallelism: n })],
+    ['sweeperReservedConcurrency', (n) => ({ sweeperReservedConcurrency: n })],
+    ['sweeperMemorySize', (n) => ({ sweeperMemorySize: n })],
+    ['oldestExpiredAgeThreshold', (n) => ({ oldestExpiredAgeThreshold: Duration.millis(n) })],
+    ['streamIteratorAgeThreshold', (n) => ({ streamIteratorAgeThreshold: Duration.millis(n) })],
+    ['noncurrentVersionExpiration', (n) => ({ noncurrentVersionExpiration: Duration.days(n) })],
+    ['sweeperTuning.claim', (n) => ({ sweeperTuning: { claim: Duration.seconds(n) } })],
+    ['sweeperTuning.quarantineRecheck', (n) => ({ sweeperTuning: { quarantineRecheck: Duration.millis(n) } })],
+    ['sweeperTuning.concurrency', (n) => ({ sweeperTuning: { concurrency: n } })],
+    ['sweeperTuning.shardlessScan.maxPages', (n) => ({ sweeperTuning: { shardlessScan: { segments: 8, maxPages: n } } })],
+    ['objectsTuning.inlineThreshold', (n) => ({ objectsTuning: { inlineThreshold: n } })],
+    ['objectsStreamTuning.deadlineMargin', (n) => ({ objectsStreamTuning: { deadlineMargin: Duration.millis(n) } })],
+    ['auditAtScale.olderThan', (n) => ({ auditAtScale: { olderThan: Duration.millis(n) } })],
+    ['auditAtScale.maxConcurrency', (n) => ({ auditAtScale: { maxConcurrency: n } })],
+  ];
+  for (const [prop, props] of tokenProps) {
+    it(`${prop} from a CloudFormation parameter: refused, naming it (it is checked at synth)`, () => {
+      expect(() => build(HERE, (s) => props(new CfnParameter(s, 'Value', { type: 'Number' }).valueAsNumber))).toThrow(
+        new RegExp(`^${prop.replaceAll('.', '\\.')} must be a literal (number|duration), not a CloudFormation token`),
+      );
+    });
+  }
+
   it('a prefix that is not a literal (a CloudFormation parameter): refused (it is part of IAM resource ARNs and conditions)', () => {
     expect(() => build(HERE, (s) => ({ prefix: new CfnParameter(s, 'Prefix', { default: 'blobs' }).valueAsString }))).toThrow(
       /prefix must be a literal string/,
