@@ -77,7 +77,8 @@ export interface SweeperTuningProps {
   readonly maxUploadListingPages?: number;
   /**
    * A sweep stops taking new instances this long before the function's timeout
-   * (`TIERLOG_DEADLINE_MARGIN_MS`). Below the timeout.
+   * (`TIERLOG_DEADLINE_MARGIN_MS`). It leaves at least 50 s of the timeout (what the least
+   * timeout, 1 minute, leaves with the default margin): refused at synth otherwise.
    *
    * @default Duration.seconds(10)
    */
@@ -86,7 +87,8 @@ export interface SweeperTuningProps {
    * A sweep stops waiting for requests this long before the timeout and answers with its report
    * (`stoppedEarly`, metric `StoppedEarly`), leaving time to publish its metrics
    * (`TIERLOG_ANSWER_MARGIN_MS`). At least 100 ms (with less the answer comes when Lambda has
-   * ended the invocation), and below the timeout.
+   * ended the invocation), and leaving at least 58 s of the timeout (what the least timeout,
+   * 1 minute, leaves with the default margin): refused at synth otherwise.
    *
    * @default Duration.seconds(2)
    */
@@ -370,11 +372,24 @@ export class TierlogSweeper extends Construct {
       deadlineMarginMs: read.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,
       answerMarginMs: read.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS,
     };
+    // What the least timeout leaves a sweep with the default margins: a margin that leaves less is
+    // that floor undercut (a sweep cut off before its lease-index queries answer, every sweep, while
+    // it still publishes its metrics: SweeperNotRunning quiet, nothing swept).
+    const leastLeft = {
+      deadlineMarginMs: { ms: MIN_CLAIM_MS - DEFAULT_DEADLINE_MARGIN_MS, to: 'to take work' },
+      answerMarginMs: { ms: MIN_CLAIM_MS - DEFAULT_ANSWER_MARGIN_MS, to: 'before it answers' },
+    };
     for (const [option, margin] of Object.entries(margins) as Array<[keyof typeof margins, number]>) {
+      const named = tuning[option] !== undefined || read[option] === undefined ? TUNING_PROPS[option] : SWEEPER_ENV[option];
       if (margin >= timeout.toMilliseconds()) {
-        const named = tuning[option] !== undefined || read[option] === undefined ? TUNING_PROPS[option] : SWEEPER_ENV[option];
         throw new Error(
           `${named} (${margin} ms) must be below sweeperTimeout (${timeout.toHumanString()}): every sweep would stop before doing anything`,
+        );
+      }
+      const left = timeout.toMilliseconds() - margin;
+      if (left < leastLeft[option].ms) {
+        throw new Error(
+          `${named} (${margin} ms) leaves a sweep ${left} ms of sweeperTimeout (${timeout.toHumanString()}) ${leastLeft[option].to}: at least ${leastLeft[option].ms} ms, what the least timeout (${MIN_CLAIM_MS / 1000} s) leaves with the default margin; with less a sweep is cut off before its lease-index queries answer (one lost answer waits 10 s), and still reports, so nothing is swept and no alarm says so`,
         );
       }
     }

@@ -109,6 +109,24 @@ describe('sweeper function', () => {
     );
   });
 
+  it('refuses margins that leave a sweep less of its timeout than the least timeout leaves with the default margins', () => {
+    // Below the timeout by a second, a margin was taken: a sweep that answers 1 s into its run is
+    // cut off before its lease-index queries answer (one lost answer waits 10 s), every sweep, and
+    // still publishes its metrics, so SweeperNotRunning stayed quiet while nothing was swept. The
+    // 1 minute floor of the timeout, with the default margins, leaves 50 s to take work and 58 s
+    // to answer: a margin is held to the same.
+    expect(() => tierlogTemplate({ sweeperTimeout: Duration.minutes(1), sweeperTuning: { answerMargin: Duration.seconds(59) } })).toThrow(
+      /sweeperTuning\.answerMargin \(59000 ms\) leaves a sweep 1000 ms of sweeperTimeout \(1 minute\) before it answers: at least 58000 ms/,
+    );
+    expect(() => tierlogTemplate({ sweeperTuning: { deadlineMargin: Duration.seconds(299) } })).toThrow(
+      /sweeperTuning\.deadlineMargin \(299000 ms\) leaves a sweep 1000 ms of sweeperTimeout \(5 minutes\) to take work: at least 50000 ms/,
+    );
+    expect(() => tierlogTemplate({ sweeperTuning: { deadlineMargin: Duration.seconds(251) } })).toThrow(/at least 50000 ms/);
+    expect(() =>
+      tierlogTemplate({ sweeperTuning: { deadlineMargin: Duration.seconds(250), answerMargin: Duration.seconds(242) } }),
+    ).not.toThrow();
+  });
+
   it.each([
     [{ maxUploadListingPages: 0 }, 'sweeperTuning.maxUploadListingPages'],
     [{ maxUploadListingPages: 101 }, 'sweeperTuning.maxUploadListingPages'],
