@@ -611,7 +611,8 @@ function checkBooleanProps(props: TierlogProps): void {
 }
 
 /**
- * Refuses a number or duration of {@link TierlogProps} given as a CloudFormation token (a
+ * Refuses a number or duration of {@link TierlogProps} of another type (a CDK context value is a
+ * string), or given as a CloudFormation token (a
  * parameter): each is checked at synth against what the functions and alarms work with, and a
  * token's value is not known then. Checked, a token was refused as the number it encodes
  * (`leaseShards must be an integer in 1..256, got -1.888e+289`) or by CDK's conversion of a
@@ -646,14 +647,50 @@ function refuseTokenProps(props: TierlogProps): void {
     ),
   };
   for (const [name, value] of Object.entries(values)) {
+    if (value === undefined) continue;
     const duration = value instanceof Duration;
     if (duration ? value.isUnresolved() : typeof value === 'number' && Token.isUnresolved(value)) {
       throw new Error(
         `${name} must be a literal ${duration ? 'duration' : 'number'}, not a CloudFormation token (a parameter): it is checked at synth against what the functions and alarms work with`,
       );
     }
+    // A CDK context value is a string: a number was refused as out of its range ("got 8"), a
+    // duration failed with a bare TypeError.
+    const expected = DURATION_PROPS.has(name)
+      ? { is: typeof value === 'object' && value !== null, what: 'a duration (Duration.minutes(5), ...)' }
+      : { is: typeof value === 'number' || !NUMBER_PROPS.has(name), what: 'a number' };
+    if (!expected.is) throw new Error(`${name} must be ${expected.what}, got ${JSON.stringify(value)} (${typeof value})`);
   }
 }
+
+/** The props {@link refuseTokenProps} reads that are numbers. */
+const NUMBER_PROPS: ReadonlySet<string> = new Set([
+  'leaseShards',
+  'sweeperParallelism',
+  'sweeperReservedConcurrency',
+  'sweeperMemorySize',
+  'sweeperTuning.concurrency',
+  'sweeperTuning.maxUploadListingPages',
+  'sweeperTuning.shardlessScan.segments',
+  'sweeperTuning.shardlessScan.maxPages',
+  'objectsTuning.inlineThreshold',
+  'objectsStreamTuning.concurrency',
+  'auditAtScale.maxConcurrency',
+  'auditAtScale.snapshotRetentionDays',
+  'auditAtScale.bytesScannedCutoffPerQuery',
+]);
+
+/** The props {@link refuseTokenProps} reads that are durations. */
+const DURATION_PROPS: ReadonlySet<string> = new Set([
+  'oldestExpiredAgeThreshold',
+  'streamIteratorAgeThreshold',
+  'noncurrentVersionExpiration',
+  ...(['claim', 'skewMargin', 'maxUpload', 'deadlineMargin', 'answerMargin', 'quarantineRecheck', 'retryFailed'] as const).map(
+    (option) => `sweeperTuning.${option}`,
+  ),
+  'objectsStreamTuning.deadlineMargin',
+  'auditAtScale.olderThan',
+]);
 
 /**
  * Refuses an `auditAtScale` that is neither a boolean nor an options object: a CDK context value is

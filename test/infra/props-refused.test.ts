@@ -272,6 +272,36 @@ describe('what the functions cannot work with, when the stack is made', () => {
     });
   }
 
+  /**
+   * A CDK context value is a string: a number of them was refused as if out of range
+   * (`leaseShards must be an integer in 1..256, got 8`), a duration failed with a bare TypeError
+   * (`d.toMilliseconds is not a function`).
+   */
+  const stringProps: Array<[string, TierlogProps, RegExp]> = [
+    ['leaseShards', { leaseShards: '8' as never }, /^leaseShards must be a number, got "8" \(string\)/],
+    ['sweeperParallelism', { sweeperParallelism: '2' as never }, /^sweeperParallelism must be a number, got "2" \(string\)/],
+    [
+      'sweeperTuning.concurrency',
+      { sweeperTuning: { concurrency: '8' as never } },
+      /^sweeperTuning\.concurrency must be a number, got "8"/,
+    ],
+    [
+      'sweeperTuning.claim',
+      { sweeperTuning: { claim: '300000' as never } },
+      /^sweeperTuning\.claim must be a duration \(Duration\.minutes\(5\), \.\.\.\), got "300000" \(string\)/,
+    ],
+    [
+      'oldestExpiredAgeThreshold',
+      { oldestExpiredAgeThreshold: 900 as never },
+      /^oldestExpiredAgeThreshold must be a duration \(Duration\.minutes\(5\), \.\.\.\), got 900 \(number\)/,
+    ],
+  ];
+  for (const [prop, props, error] of stringProps) {
+    it(`${prop} of another type (a CDK context value, a string): refused, naming it and what it got`, () => {
+      expect(() => tierlogTemplate(props)).toThrow(error);
+    });
+  }
+
   it('a prefix that is not a literal (a CloudFormation parameter): refused (it is part of IAM resource ARNs and conditions)', () => {
     expect(() => build(HERE, (s) => ({ prefix: new CfnParameter(s, 'Prefix', { default: 'blobs' }).valueAsString }))).toThrow(
       /prefix must be a literal string/,
