@@ -453,6 +453,11 @@ export class Tierlog extends Construct {
       // Silently dropped, it would read as the auth of a URL that does not exist.
       throw new Error("objectsFunctionUrlAuth configures the objects function's URL; with objectsFunction: false there is none");
     }
+    const urlAuth: unknown = props.objectsFunctionUrlAuth;
+    if (urlAuth !== undefined && !Object.values<unknown>(lambda.FunctionUrlAuthType).includes(urlAuth)) {
+      // A context value ("none") reached the template as given: CloudFormation refused the URL at deploy.
+      throw new Error(`objectsFunctionUrlAuth must be AWS_IAM or NONE (lambda.FunctionUrlAuthType), got ${JSON.stringify(urlAuth)}`);
+    }
     if (props.objectsFunction ?? true) {
       this.objects = new ObjectsFunction(this, 'ObjectsApi', {
         resources: this.resources,
