@@ -1,7 +1,7 @@
 /**
  * The LT bucket (large blobs under the prefix) and the bucket that receives its access logs.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -29,7 +29,9 @@ export interface BlobBucketProps {
    * Origins (e.g. `https://app.example.com`) of browser clients that upload parts to presigned
    * URLs and read through presigned GETs: the bucket then answers CORS for `PUT`, `GET` and
    * `HEAD` from them and exposes `ETag` (which a complete needs), `Content-Range` and
-   * `Content-Length`. None: no CORS rule (clients other than browsers need none).
+   * `Content-Length`. None: no CORS rule (clients other than browsers need none). Each is an
+   * origin as browsers send it, `scheme://host[:port]` with at most one `*`, or `*`: one with a
+   * path or a trailing `/` (which no browser's `Origin` matches) is refused.
    *
    * @default none
    */
@@ -62,6 +64,7 @@ export class BlobBucket extends Construct {
     if (!undoWindow.isUnresolved() && !isWholeDays(undoWindow)) {
       throw new Error(`noncurrentVersionExpiration must be a whole number of days, at least 1, got ${undoWindow.toHumanString()}`);
     }
+    if (props.corsAllowedOrigins !== undefined) checkCorsOrigins(props.corsAllowedOrigins);
     const secure = {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
@@ -111,6 +114,34 @@ export class BlobBucket extends Construct {
     });
 
     deliverAccessLogs(this.bucket, this.accessLogsBucket, 'blob-bucket/');
+  }
+}
+
+/** An origin as a browser's `Origin` header carries it: a scheme, `://`, a host (`*` in it), an optional port; nothing after. */
+const ORIGIN = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#\s]+$/;
+
+/**
+ * Refuses allowed origins no browser request matches, or S3 refuses: S3 compares a request's
+ * `Origin` with each as text (one `*` matching anything), so one with a path or a trailing `/`
+ * never matched, and every browser upload failed CORS on a bucket that deployed; two `*` failed
+ * the deploy.
+ */
+function checkCorsOrigins(origins: unknown): void {
+  if (!Array.isArray(origins)) {
+    // A CDK context value is a string: it was spread into its characters.
+    throw new Error(`corsAllowedOrigins must be a list of origins, got ${JSON.stringify(origins)} (${typeof origins})`);
+  }
+  for (const origin of origins as unknown[]) {
+    if (typeof origin === 'string' && Token.isUnresolved(origin)) continue;
+    if (origin === '*') continue;
+    if (typeof origin !== 'string' || !ORIGIN.test(origin)) {
+      throw new Error(
+        `corsAllowedOrigins: ${JSON.stringify(origin)} is not an origin (scheme://host[:port], no path or trailing /, e.g. https://app.example.com): a browser's Origin header never matches it`,
+      );
+    }
+    if (origin.indexOf('*') !== origin.lastIndexOf('*')) {
+      throw new Error(`corsAllowedOrigins: ${JSON.stringify(origin)} has more than one *: S3 allows one wildcard in an origin`);
+    }
   }
 }
 

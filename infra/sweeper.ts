@@ -77,7 +77,8 @@ export interface SweeperTuningProps {
   readonly maxUploadListingPages?: number;
   /**
    * A sweep stops taking new instances this long before the function's timeout
-   * (`TIERLOG_DEADLINE_MARGIN_MS`). Below the timeout.
+   * (`TIERLOG_DEADLINE_MARGIN_MS`). It leaves at least 50 s of the timeout (what the least
+   * timeout, 1 minute, leaves with the default margin): refused at synth otherwise.
    *
    * @default Duration.seconds(10)
    */
@@ -86,7 +87,8 @@ export interface SweeperTuningProps {
    * A sweep stops waiting for requests this long before the timeout and answers with its report
    * (`stoppedEarly`, metric `StoppedEarly`), leaving time to publish its metrics
    * (`TIERLOG_ANSWER_MARGIN_MS`). At least 100 ms (with less the answer comes when Lambda has
-   * ended the invocation), and below the timeout.
+   * ended the invocation), and leaving at least 58 s of the timeout (what the least timeout,
+   * 1 minute, leaves with the default margin): refused at synth otherwise.
    *
    * @default Duration.seconds(2)
    */
@@ -210,7 +212,8 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
    * Function timeout; a sweep stops taking new work `tuning.deadlineMargin` (10 s) before it. At least 1 minute
    * (`MIN_CLAIM_MS`, the time settling one instance may take): with 10 s or less a sweep never
    * takes any work, and one killed while it settles an instance holds it until its claim expires
-   * (5 minutes), so a shorter timeout mostly waits. Lambda allows at most 15 minutes.
+   * (5 minutes), so a shorter timeout mostly waits. Lambda allows at most 15 minutes. A literal
+   * duration: a CloudFormation token (a parameter) is refused, as it could not be checked.
    *
    * @default Duration.minutes(5)
    */
@@ -331,7 +334,14 @@ export class TierlogSweeper extends Construct {
 
     const timeout = props.timeout ?? Duration.minutes(5);
     this.timeout = timeout;
-    if (!timeout.isUnresolved() && timeout.toMilliseconds() < MIN_CLAIM_MS) {
+    if (timeout.isUnresolved()) {
+      // Not known at synth, it skipped the floor and the margins below (a parameter of 10 s: every
+      // sweep stopped before it took work) and the SweeperNotRunning window that follows it.
+      throw new Error(
+        "sweeperTimeout must be a literal duration, not a CloudFormation token (a parameter): it is checked at synth against the sweep's margins and sizes the SweeperNotRunning window",
+      );
+    }
+    if (timeout.toMilliseconds() < MIN_CLAIM_MS) {
       throw new Error(
         `sweeperTimeout must be at least ${MIN_CLAIM_MS / 1000} s, got ${timeout.toHumanString()}: a sweep stops taking work 10 s before its deadline (with 10 s or less it never sweeps), and one killed while it settles an instance holds it until its claim expires`,
       );
@@ -358,18 +368,29 @@ export class TierlogSweeper extends Construct {
     const tuningVariables = new Set<string>(Object.values(SWEEPER_ENV));
     this.tuningEnvironment = Object.fromEntries(Object.entries(runsWith).filter(([name]) => tuningVariables.has(name)));
     this.metricsDeployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
-    if (!timeout.isUnresolved()) {
-      const margins = {
-        deadlineMarginMs: read.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,
-        answerMarginMs: read.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS,
-      };
-      for (const [option, margin] of Object.entries(margins) as Array<[keyof typeof margins, number]>) {
-        if (margin >= timeout.toMilliseconds()) {
-          const named = tuning[option] !== undefined || read[option] === undefined ? TUNING_PROPS[option] : SWEEPER_ENV[option];
-          throw new Error(
-            `${named} (${margin} ms) must be below sweeperTimeout (${timeout.toHumanString()}): every sweep would stop before doing anything`,
-          );
-        }
+    const margins = {
+      deadlineMarginMs: read.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS,
+      answerMarginMs: read.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS,
+    };
+    // What the least timeout leaves a sweep with the default margins: a margin that leaves less is
+    // that floor undercut (a sweep cut off before its lease-index queries answer, every sweep, while
+    // it still publishes its metrics: SweeperNotRunning quiet, nothing swept).
+    const leastLeft = {
+      deadlineMarginMs: { ms: MIN_CLAIM_MS - DEFAULT_DEADLINE_MARGIN_MS, to: 'to take work' },
+      answerMarginMs: { ms: MIN_CLAIM_MS - DEFAULT_ANSWER_MARGIN_MS, to: 'before it answers' },
+    };
+    for (const [option, margin] of Object.entries(margins) as Array<[keyof typeof margins, number]>) {
+      const named = tuning[option] !== undefined || read[option] === undefined ? TUNING_PROPS[option] : SWEEPER_ENV[option];
+      if (margin >= timeout.toMilliseconds()) {
+        throw new Error(
+          `${named} (${margin} ms) must be below sweeperTimeout (${timeout.toHumanString()}): every sweep would stop before doing anything`,
+        );
+      }
+      const left = timeout.toMilliseconds() - margin;
+      if (left < leastLeft[option].ms) {
+        throw new Error(
+          `${named} (${margin} ms) leaves a sweep ${left} ms of sweeperTimeout (${timeout.toHumanString()}) ${leastLeft[option].to}: at least ${leastLeft[option].ms} ms, what the least timeout (${MIN_CLAIM_MS / 1000} s) leaves with the default margin; with less a sweep is cut off before its lease-index queries answer (one lost answer waits 10 s), and still reports, so nothing is swept and no alarm says so`,
+        );
       }
     }
 

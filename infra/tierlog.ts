@@ -3,7 +3,7 @@
  * the change-log and objects tables, the LT bucket, the scheduled sweeper, the reference objects
  * function, alarms and a dashboard; `grantWriter` / `writerEnvironment` for your own writers.
  */
-import { type Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -43,7 +43,10 @@ import { type SweeperTuningProps, TierlogSweeper } from './sweeper.js';
 import { schemaTable } from './tables.js';
 import { TableReplacementGuard } from './table-guard.js';
 
-/** Properties of {@link Tierlog}. All optional. */
+/**
+ * Properties of {@link Tierlog}. All optional. Its numbers and durations are literals: each is
+ * checked at synth, and one given as a CloudFormation token (a parameter) is refused.
+ */
 export interface TierlogProps extends TierlogFunctionOptions {
   /**
    * Your own objects table ("HV") instead of a new one. The construct grants on it and points its
@@ -156,7 +159,7 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * (`sweeperTuning.deadlineMargin`) before it; claims it
    * leaves behind expire and are taken over by a later sweep. Shorter is refused: with 10 s or
    * less a sweep never takes any work, and one killed mid-settle holds its instance until its
-   * claim expires.
+   * claim expires. A literal duration (a CloudFormation parameter is refused: it is checked at synth).
    *
    * @default Duration.minutes(5)
    */
@@ -343,6 +346,7 @@ export class Tierlog extends Construct {
     super(scope, id);
     this.prefix = props.prefix ?? DEFAULT_PREFIX;
     this.leaseShards = props.leaseShards ?? DEFAULT_LEASE_SHARDS;
+    refuseTokenProps(props);
     validateSettings(this.prefix, this.leaseShards, props.hvAttributes);
     checkAuditAtScaleProp(props.auditAtScale);
     checkBooleanProps(props);
@@ -448,6 +452,11 @@ export class Tierlog extends Construct {
     if (props.objectsFunction === false && props.objectsFunctionUrlAuth !== undefined) {
       // Silently dropped, it would read as the auth of a URL that does not exist.
       throw new Error("objectsFunctionUrlAuth configures the objects function's URL; with objectsFunction: false there is none");
+    }
+    const urlAuth: unknown = props.objectsFunctionUrlAuth;
+    if (urlAuth !== undefined && !Object.values<unknown>(lambda.FunctionUrlAuthType).includes(urlAuth)) {
+      // A context value ("none") reached the template as given: CloudFormation refused the URL at deploy.
+      throw new Error(`objectsFunctionUrlAuth must be AWS_IAM or NONE (lambda.FunctionUrlAuthType), got ${JSON.stringify(urlAuth)}`);
     }
     if (props.objectsFunction ?? true) {
       this.objects = new ObjectsFunction(this, 'ObjectsApi', {
@@ -605,6 +614,88 @@ function checkBooleanProps(props: TierlogProps): void {
     }
   }
 }
+
+/**
+ * Refuses a number or duration of {@link TierlogProps} of another type (a CDK context value is a
+ * string), or given as a CloudFormation token (a
+ * parameter): each is checked at synth against what the functions and alarms work with, and a
+ * token's value is not known then. Checked, a token was refused as the number it encodes
+ * (`leaseShards must be an integer in 1..256, got -1.888e+289`) or by CDK's conversion of a
+ * duration; unchecked (the alarm thresholds), it was deployed below the floor the construct
+ * refuses. (`sweeperTimeout`: `TierlogSweeper` refuses it; `prefix`: {@link validateSettings}.)
+ */
+function refuseTokenProps(props: TierlogProps): void {
+  const tuning = props.sweeperTuning;
+  const scan = tuning?.shardlessScan;
+  const audit = typeof props.auditAtScale === 'object' ? props.auditAtScale : undefined;
+  const values: Record<string, unknown> = {
+    leaseShards: props.leaseShards,
+    sweeperParallelism: props.sweeperParallelism,
+    sweeperReservedConcurrency: props.sweeperReservedConcurrency,
+    sweeperMemorySize: props.sweeperMemorySize,
+    oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold,
+    streamIteratorAgeThreshold: props.streamIteratorAgeThreshold,
+    noncurrentVersionExpiration: props.noncurrentVersionExpiration,
+    ...Object.fromEntries(Object.entries(tuning ?? {}).map(([option, value]) => [`sweeperTuning.${option}`, value])),
+    ...(typeof scan === 'object' && scan !== null
+      ? { 'sweeperTuning.shardlessScan.segments': scan.segments, 'sweeperTuning.shardlessScan.maxPages': scan.maxPages }
+      : {}),
+    ...Object.fromEntries(Object.entries(props.objectsTuning ?? {}).map(([option, value]) => [`objectsTuning.${option}`, value])),
+    ...Object.fromEntries(
+      Object.entries(props.objectsStreamTuning ?? {}).map(([option, value]) => [`objectsStreamTuning.${option}`, value]),
+    ),
+    ...Object.fromEntries(
+      (['olderThan', 'maxConcurrency', 'snapshotRetentionDays', 'bytesScannedCutoffPerQuery'] as const).map((option) => [
+        `auditAtScale.${option}`,
+        audit?.[option],
+      ]),
+    ),
+  };
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    const duration = value instanceof Duration;
+    if (duration ? value.isUnresolved() : typeof value === 'number' && Token.isUnresolved(value)) {
+      throw new Error(
+        `${name} must be a literal ${duration ? 'duration' : 'number'}, not a CloudFormation token (a parameter): it is checked at synth against what the functions and alarms work with`,
+      );
+    }
+    // A CDK context value is a string: a number was refused as out of its range ("got 8"), a
+    // duration failed with a bare TypeError.
+    const expected = DURATION_PROPS.has(name)
+      ? { is: typeof value === 'object' && value !== null, what: 'a duration (Duration.minutes(5), ...)' }
+      : { is: typeof value === 'number' || !NUMBER_PROPS.has(name), what: 'a number' };
+    if (!expected.is) throw new Error(`${name} must be ${expected.what}, got ${JSON.stringify(value)} (${typeof value})`);
+  }
+}
+
+/** The props {@link refuseTokenProps} reads that are numbers. */
+const NUMBER_PROPS: ReadonlySet<string> = new Set([
+  'leaseShards',
+  'sweeperParallelism',
+  'sweeperReservedConcurrency',
+  'sweeperMemorySize',
+  'sweeperTuning.concurrency',
+  'sweeperTuning.maxUploadListingPages',
+  'sweeperTuning.shardlessScan.segments',
+  'sweeperTuning.shardlessScan.maxPages',
+  'objectsTuning.inlineThreshold',
+  'objectsStreamTuning.concurrency',
+  'auditAtScale.maxConcurrency',
+  'auditAtScale.snapshotRetentionDays',
+  'auditAtScale.bytesScannedCutoffPerQuery',
+]);
+
+/** The props {@link refuseTokenProps} reads that are durations. */
+const DURATION_PROPS: ReadonlySet<string> = new Set([
+  'oldestExpiredAgeThreshold',
+  'streamIteratorAgeThreshold',
+  'noncurrentVersionExpiration',
+  ...(['claim', 'skewMargin', 'maxUpload', 'deadlineMargin', 'answerMargin', 'quarantineRecheck', 'retryFailed'] as const).map(
+    (option) => `sweeperTuning.${option}`,
+  ),
+  'objectsStreamTuning.deadlineMargin',
+  'auditAtScale.olderThan',
+]);
 
 /**
  * Refuses an `auditAtScale` that is neither a boolean nor an options object: a CDK context value is

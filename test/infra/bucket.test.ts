@@ -88,6 +88,28 @@ describe('LT bucket', () => {
   });
 
   it.each([
+    // A browser's Origin header is scheme://host[:port], nothing after: S3 compares it with each
+    // allowed origin as text, so one with a trailing / or a path never matched, and every browser
+    // upload failed CORS on a bucket that deployed.
+    ['a trailing /', ['https://app.example.com/'], /"https:\/\/app\.example\.com\/" is not an origin/],
+    ['a path', ['https://app.example.com', 'https://app.example.com/upload'], /"https:\/\/app\.example\.com\/upload" is not an origin/],
+    ['no scheme', ['app.example.com'], /"app\.example\.com" is not an origin/],
+    // S3 refuses an origin with more than one wildcard: the deploy failed on the bucket.
+    ['two wildcards', ['https://*.*.example.com'], /"https:\/\/\*\.\*\.example\.com" has more than one \*/],
+    // A CDK context value is a string: spread into its characters.
+    ['a string, not a list', 'https://app.example.com', /corsAllowedOrigins must be a list of origins/],
+  ])('refuses corsAllowedOrigins with %s', (_what, origins, error) => {
+    expect(() => tierlogTemplate({ corsAllowedOrigins: origins as readonly string[] })).toThrow(error);
+  });
+
+  it('takes the origins browsers send: a host, a port, one wildcard, any origin', () => {
+    const origins = ['https://app.example.com', 'http://localhost:3000', 'https://*.example.com', '*'];
+    const { template: t, stack: s } = tierlogTemplate({ corsAllowedOrigins: origins });
+    const b = resourcesOf(t, 'AWS::S3::Bucket')[logicalIdOf(s, s.tierlog.bucket)]!;
+    expect(b.Properties!['CorsConfiguration']).toMatchObject({ CorsRules: [{ AllowedOrigins: origins }] });
+  });
+
+  it.each([
     ['blob', () => blobId],
     ['access-log', () => logsId],
   ])('%s bucket: public access blocked, SSE-S3, owner-enforced, TLS (1.2+) only', (_name, id) => {

@@ -4,8 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from './helpers.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import { cleanOutdirs, logicalIdOf, PROJECT_ROOT, resourcesOf, tierlogTemplate } from './helpers.js';
+
+afterAll(cleanOutdirs);
 
 const source = (path: string) => readFileSync(join(PROJECT_ROOT, path), 'utf8');
 
@@ -40,5 +43,40 @@ describe('README: the construct props table', () => {
     ];
     expect(props.length).toBeGreaterThan(20);
     expect(readmeProps().sort()).toEqual([...new Set(props)].sort());
+  });
+});
+
+describe('infra/README-deploy.md: the SweeperNotRunning window it states is the one the construct makes', () => {
+  /**
+   * It said three times the shortest `rate(...)` of the sweep schedules, and a day for cron
+   * schedules: the construct reads a `cron(...)` of every day too (hourly: 3 hours), and the
+   * housekeeping schedules (sweeps hourly, housekeeping every 10 minutes: 30 minutes). Its worked
+   * examples are synthesized here.
+   */
+  const readme = source('infra/README-deploy.md');
+  const clause = readme.slice(
+    readme.indexOf('sweeper not running ('),
+    readme.indexOf('missing data breaches', readme.indexOf('sweeper not running (')),
+  );
+  const examples = [...clause.matchAll(/sweeps `([^`]+)` with housekeeping `([^`]+)`: (\d+) (minutes|hours?)/g)].map((m) => ({
+    sweep: m[1]!,
+    housekeeping: m[2]!,
+    minutes: Number(m[3]) * (m[4]!.startsWith('hour') ? 60 : 1),
+  }));
+
+  it('gives worked examples, and no window for cron schedules the construct does not make', () => {
+    expect(clause).not.toMatch(/a day for cron schedules/);
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('each worked example is the window of the alarm synthesized with those schedules', () => {
+    for (const { sweep, housekeeping, minutes } of examples) {
+      const { stack: s, template: t } = tierlogTemplate({
+        sweepSchedule: scheduler.ScheduleExpression.expression(sweep),
+        sweepHousekeepingSchedule: scheduler.ScheduleExpression.expression(housekeeping),
+      });
+      const a = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.sweeperNotRunning)]!;
+      expect(a.Properties!['EvaluationPeriods'], `${sweep} / ${housekeeping}`).toBe(minutes / 5);
+    }
   });
 });

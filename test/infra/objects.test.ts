@@ -51,6 +51,13 @@ describe('objects function', () => {
     });
   });
 
+  it('refuses an objectsFunctionUrlAuth that is not AWS_IAM or NONE (a context value: "none" deployed a URL CloudFormation refused)', () => {
+    for (const value of ['none', 'IAM', ''])
+      expect(() => tierlogTemplate({ objectsFunctionUrlAuth: value as lambda.FunctionUrlAuthType }), value).toThrow(
+        `objectsFunctionUrlAuth must be AWS_IAM or NONE (lambda.FunctionUrlAuthType), got ${JSON.stringify(value)}`,
+      );
+  });
+
   it('objectsFunctionUrlAuth NONE makes a public URL', () => {
     const { template: t } = tierlogTemplate({ objectsFunctionUrlAuth: lambda.FunctionUrlAuthType.NONE });
     expect(onlyResource(t, 'AWS::Lambda::Url')[1].Properties!['AuthType']).toBe('NONE');

@@ -241,6 +241,67 @@ describe('what the functions cannot work with, when the stack is made', () => {
     );
   });
 
+  /**
+   * A number or duration the construct checks at synth, given as a CloudFormation parameter: the
+   * checks saw the number a token encodes (`leaseShards must be an integer in 1..256, got
+   * -1.888e+289`), CDK's own conversion error (`Duration.seconds` of a token), or nothing (the alarm
+   * thresholds deployed unchecked, below the floor every routine writer exit crosses).
+   */
+  const tokenProps: Array<[string, (n: number) => TierlogProps]> = [
+    ['leaseShards', (n) => ({ leaseShards: n })],
+    ['sweeperParallelism', (n) => ({ sweeperParallelism: n })],
+    ['sweeperReservedConcurrency', (n) => ({ sweeperReservedConcurrency: n })],
+    ['sweeperMemorySize', (n) => ({ sweeperMemorySize: n })],
+    ['oldestExpiredAgeThreshold', (n) => ({ oldestExpiredAgeThreshold: Duration.millis(n) })],
+    ['streamIteratorAgeThreshold', (n) => ({ streamIteratorAgeThreshold: Duration.millis(n) })],
+    ['noncurrentVersionExpiration', (n) => ({ noncurrentVersionExpiration: Duration.days(n) })],
+    ['sweeperTuning.claim', (n) => ({ sweeperTuning: { claim: Duration.seconds(n) } })],
+    ['sweeperTuning.quarantineRecheck', (n) => ({ sweeperTuning: { quarantineRecheck: Duration.millis(n) } })],
+    ['sweeperTuning.concurrency', (n) => ({ sweeperTuning: { concurrency: n } })],
+    ['sweeperTuning.shardlessScan.maxPages', (n) => ({ sweeperTuning: { shardlessScan: { segments: 8, maxPages: n } } })],
+    ['objectsTuning.inlineThreshold', (n) => ({ objectsTuning: { inlineThreshold: n } })],
+    ['objectsStreamTuning.deadlineMargin', (n) => ({ objectsStreamTuning: { deadlineMargin: Duration.millis(n) } })],
+    ['auditAtScale.olderThan', (n) => ({ auditAtScale: { olderThan: Duration.millis(n) } })],
+    ['auditAtScale.maxConcurrency', (n) => ({ auditAtScale: { maxConcurrency: n } })],
+  ];
+  for (const [prop, props] of tokenProps) {
+    it(`${prop} from a CloudFormation parameter: refused, naming it (it is checked at synth)`, () => {
+      expect(() => build(HERE, (s) => props(new CfnParameter(s, 'Value', { type: 'Number' }).valueAsNumber))).toThrow(
+        new RegExp(`^${prop.replaceAll('.', '\\.')} must be a literal (number|duration), not a CloudFormation token`),
+      );
+    });
+  }
+
+  /**
+   * A CDK context value is a string: a number of them was refused as if out of range
+   * (`leaseShards must be an integer in 1..256, got 8`), a duration failed with a bare TypeError
+   * (`d.toMilliseconds is not a function`).
+   */
+  const stringProps: Array<[string, TierlogProps, RegExp]> = [
+    ['leaseShards', { leaseShards: '8' as never }, /^leaseShards must be a number, got "8" \(string\)/],
+    ['sweeperParallelism', { sweeperParallelism: '2' as never }, /^sweeperParallelism must be a number, got "2" \(string\)/],
+    [
+      'sweeperTuning.concurrency',
+      { sweeperTuning: { concurrency: '8' as never } },
+      /^sweeperTuning\.concurrency must be a number, got "8"/,
+    ],
+    [
+      'sweeperTuning.claim',
+      { sweeperTuning: { claim: '300000' as never } },
+      /^sweeperTuning\.claim must be a duration \(Duration\.minutes\(5\), \.\.\.\), got "300000" \(string\)/,
+    ],
+    [
+      'oldestExpiredAgeThreshold',
+      { oldestExpiredAgeThreshold: 900 as never },
+      /^oldestExpiredAgeThreshold must be a duration \(Duration\.minutes\(5\), \.\.\.\), got 900 \(number\)/,
+    ],
+  ];
+  for (const [prop, props, error] of stringProps) {
+    it(`${prop} of another type (a CDK context value, a string): refused, naming it and what it got`, () => {
+      expect(() => tierlogTemplate(props)).toThrow(error);
+    });
+  }
+
   it('a prefix that is not a literal (a CloudFormation parameter): refused (it is part of IAM resource ARNs and conditions)', () => {
     expect(() => build(HERE, (s) => ({ prefix: new CfnParameter(s, 'Prefix', { default: 'blobs' }).valueAsString }))).toThrow(
       /prefix must be a literal string/,

@@ -1,12 +1,13 @@
 import { METRICS_DEPLOYMENT_ENV } from '../../lib/handlers/names.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { CONFIG_ENV } from '../../lib/config.js';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { shardsOfSchedule, TierlogSweeper } from '../../infra/sweeper.js';
+import { Tierlog } from '../../infra/tierlog.js';
 import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, storeNames, tierlogTemplate, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
@@ -95,6 +96,35 @@ describe('sweeper function', () => {
     expect(() => tierlogTemplate({ sweeperTimeout: Duration.seconds(59) })).toThrow(/sweeperTimeout must be at least 60 s, got 59 seconds/);
     expect(() => tierlogTemplate({ sweeperTimeout: Duration.seconds(10) })).toThrow(/sweeperTimeout must be at least 60 s/);
     expect(() => tierlogTemplate({ sweeperTimeout: Duration.minutes(1) })).not.toThrow();
+  });
+
+  it('refuses a timeout that is a CloudFormation token (a parameter): it was deployed unchecked', () => {
+    // The floor and the margins were skipped for a timeout not known at synth: a parameter of 10 s
+    // deployed a sweeper whose every sweep stopped before it took any work, and SweeperNotRunning
+    // (sized on a literal timeout only) stayed quiet, as a sweep cut off still publishes.
+    const { stack } = userStack();
+    const seconds = new CfnParameter(stack, 'SweeperTimeoutSeconds', { type: 'Number', default: 10 });
+    expect(() => new Tierlog(stack, 'Storage', { sweeperTimeout: Duration.seconds(seconds.valueAsNumber) })).toThrow(
+      /sweeperTimeout must be a literal duration, not a CloudFormation token/,
+    );
+  });
+
+  it('refuses margins that leave a sweep less of its timeout than the least timeout leaves with the default margins', () => {
+    // Below the timeout by a second, a margin was taken: a sweep that answers 1 s into its run is
+    // cut off before its lease-index queries answer (one lost answer waits 10 s), every sweep, and
+    // still publishes its metrics, so SweeperNotRunning stayed quiet while nothing was swept. The
+    // 1 minute floor of the timeout, with the default margins, leaves 50 s to take work and 58 s
+    // to answer: a margin is held to the same.
+    expect(() => tierlogTemplate({ sweeperTimeout: Duration.minutes(1), sweeperTuning: { answerMargin: Duration.seconds(59) } })).toThrow(
+      /sweeperTuning\.answerMargin \(59000 ms\) leaves a sweep 1000 ms of sweeperTimeout \(1 minute\) before it answers: at least 58000 ms/,
+    );
+    expect(() => tierlogTemplate({ sweeperTuning: { deadlineMargin: Duration.seconds(299) } })).toThrow(
+      /sweeperTuning\.deadlineMargin \(299000 ms\) leaves a sweep 1000 ms of sweeperTimeout \(5 minutes\) to take work: at least 50000 ms/,
+    );
+    expect(() => tierlogTemplate({ sweeperTuning: { deadlineMargin: Duration.seconds(251) } })).toThrow(/at least 50000 ms/);
+    expect(() =>
+      tierlogTemplate({ sweeperTuning: { deadlineMargin: Duration.seconds(250), answerMargin: Duration.seconds(242) } }),
+    ).not.toThrow();
   });
 
   it.each([
