@@ -14,6 +14,8 @@ import {
   DEFAULT_RETRY_FAILED_MS,
   DEFAULT_SHARDLESS_SCAN,
   DEFAULT_SKEW_MARGIN_MS,
+  MAX_QUARANTINE_RECHECK_MS,
+  MAX_RETRY_FAILED_MS,
 } from '../lib/constants.js';
 import { sweeperTuningFromEnv } from '../lib/recovery/sweeper-env.js';
 import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
@@ -54,8 +56,8 @@ export interface TierlogMonitoringProps {
    * construct's `sweeperTuning.quarantineRecheck`): the quarantine alarm looks back one recheck,
    * `routineExpiredAge` (the recount comes a skew margin after the recheck, by a sweep up to one
    * schedule interval later) and 15 minutes (the sweep's run), so it stays up while they are
-   * there. At most 12 hours (the sweeper's ceiling); the window is at most the one day an alarm
-   * can evaluate.
+   * there. At most 12 hours (the sweeper's ceiling: more is refused at synth); the window is at
+   * most the one day an alarm can evaluate.
    *
    * @default - with a `TierlogSweeper`'s function, the recheck its function runs with; else Duration.hours(1)
    */
@@ -91,6 +93,7 @@ export interface TierlogMonitoringProps {
    * sweep up to one schedule interval later) and a minute (the sweep's run), rounded up to 5
    * minutes and at most 8 hours, so that deletes that fail at every retry breach every period
    * (retries further apart than that: the alarm wants as many of its three periods as they fill).
+   * At most 1 hour (the sweeper's ceiling: more is refused at synth).
    *
    * @default - with a `TierlogSweeper`'s function, the retry its function runs with; else Duration.minutes(1)
    */
@@ -444,6 +447,11 @@ export class TierlogMonitoring extends Construct {
         `oldestExpiredAgeThreshold must be at least ${routine.toHumanString()}, got ${threshold.toHumanString()}: every instance a sweep finds is up to that old (the sweeper's skew margin and a sweep interval), so the alarm would fire on every dead writer`,
       );
     }
+    // Given here (a TierlogMonitoring on its own), within the sweeper's ceilings (which it applies
+    // even to drills): it refuses one above at init, and an alarm sized for it would watch a sweeper
+    // that never runs so.
+    checkSweeperCeiling(props.quarantineRecheck, 'quarantineRecheck', MAX_QUARANTINE_RECHECK_MS);
+    checkSweeperCeiling(props.retryFailed, 'retryFailed', MAX_RETRY_FAILED_MS);
     const recheckMs = chosen('quarantineRecheck')?.toMilliseconds() ?? DEFAULT_QUARANTINE_RECHECK_MS;
     const silence = chosen('sweeperSilence') ?? MIN_SWEEPER_SILENCE;
     if (
@@ -671,6 +679,19 @@ export class TierlogMonitoring extends Construct {
         props.objectsStream.dashboardRow(),
       ],
     });
+  }
+}
+
+/**
+ * Refuses `value` of prop `name` above the sweeper's own ceiling for that tuning (`max` ms): the
+ * alarm would be sized for a recheck or retry no sweeper runs with.
+ */
+function checkSweeperCeiling(value: Duration | undefined, name: string, max: number): void {
+  if (value === undefined || value.isUnresolved()) return;
+  if (value.toMilliseconds() > max) {
+    throw new Error(
+      `${name} must be at most ${Duration.millis(max).toHumanString()} (the sweeper's ceiling: it refuses more at init), got ${value.toHumanString()}`,
+    );
   }
 }
 

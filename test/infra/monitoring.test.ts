@@ -186,6 +186,27 @@ describe('alarms', () => {
     expect(windowOf(own.alarms.sweeperNotRunning).periods).toBe(18);
   });
 
+  // The sweeper refuses a recheck above 12 hours and a retry above 1 hour at init: a TierlogMonitoring
+  // on its own given one sized its alarms for a sweeper that never runs so, and said nothing.
+  it.each([
+    ['quarantineRecheck', Duration.hours(13), /quarantineRecheck must be at most 12 hours.*got 13 hours/],
+    ['retryFailed', Duration.minutes(61), /retryFailed must be at most 1 hour.*got 1 hour 1 minute/],
+  ] as const)("TierlogMonitoring on its own refuses a %s above the sweeper's ceiling", (name, value, error) => {
+    const { stack: s } = userStack();
+    const t = new Tierlog(s, 'Storage', {});
+    const own = (given: Duration) => () =>
+      new TierlogMonitoring(s, `Own${name}${given.toMilliseconds()}`, {
+        metricsDeployment: t.metricsDeployment,
+        sweeperFunction: t.sweeperFunction,
+        deadLetterQueue: t.deadLetterQueue,
+        objectsStream: t.objectsStream,
+        [name]: given,
+      });
+    expect(own(value)).toThrow(error);
+    // At the ceiling, taken.
+    expect(own(name === 'quarantineRecheck' ? Duration.hours(12) : Duration.hours(1))).not.toThrow();
+  });
+
   it("with sweeps on some days only, the routine age is the housekeeping schedule's, for the construct and a TierlogMonitoring on its sweeper", () => {
     expect(routineExpiredAgeOf(undefined, ['cron(* * ? * MON-FRI *)'], ['rate(30 minutes)']).toMinutes()).toBe(31);
     expect(routineExpiredAgeOf(undefined, ['rate(5 minutes)'], ['rate(30 minutes)']).toMinutes()).toBe(6);
