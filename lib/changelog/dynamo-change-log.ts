@@ -623,12 +623,18 @@ export class DynamoChangeLog implements FencedChangeLog {
    * item at any moment, and a write sent to it would be refused for the item gone and sent again
    * to a new slot, a round trip more on the write's path (for a change that records at its commit,
    * a whole commit more). The next write opens a new item instead; the old one, empty and expired,
-   * is the sweeper's to retire.
+   * is the sweeper's to retire. Bound to an invocation, a lapsed slot that still holds changes is
+   * dropped too: they are of writes an earlier invocation left (frozen with the environment), which
+   * their deadline keeps from committing, and a sweeper may have claimed the item; a new entry
+   * there would cost a refused write, or a fenced commit and its backoff. It drains instead.
    */
   private dropLapsedSlots(): void {
     const now = this.clock();
-    const kept = this.slots.filter((slot) => !(slot.created && slot.entries.size === 0 && slot.leaseUntil <= now));
-    if (kept.length < this.slots.length) this.slots = kept.length > 0 ? kept : [this.newSlot()];
+    const lapsed = (slot: Slot) => slot.created && slot.leaseUntil <= now && (slot.entries.size === 0 || this.deadline !== undefined);
+    const kept = this.slots.filter((slot) => !lapsed(slot));
+    if (kept.length === this.slots.length) return;
+    for (const slot of this.slots) if (lapsed(slot) && slot.entries.size > 0 && !slot.fenced) this.draining.push(slot);
+    this.slots = kept.length > 0 ? kept : [this.newSlot()];
   }
 
   private place(id: ChangeId, slot: Slot): void {

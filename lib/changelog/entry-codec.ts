@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Change } from './change-log.js';
 import { ENTRY_ATTRIBUTE_PREFIX, ENTRY_SCHEMA_VERSION } from '../constants.js';
 import { ValidationError } from '../errors.js';
+import { checkChangeNames } from '../tiered/blob-keys.js';
 
 /** Change ids this log accepts: UUIDs and other short url-safe ids. */
 const CHANGE_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -124,6 +125,20 @@ export function assertChange(change: Change): void {
     if (!types.isDate(change.cleanupAfter) || Number.isNaN(change.cleanupAfter.getTime()) || change.cleanupAfter.getTime() < 0) {
       throw new ValidationError('change.cleanupAfter must be a valid Date, not before 1970-01-01T00:00:00Z', 'change.cleanupAfter');
     }
+  }
+}
+
+/**
+ * Throws {@link ValidationError} (field `change`) for a change every sweeper quarantines, whatever
+ * the prefix: an object id no object has (`assertObjectKey`: control characters, over 512 bytes),
+ * or a `new` that is its `old`. For the logs that know no prefix (in memory, no-op): the DynamoDB
+ * log refuses these with the rest of `checkChangeNames`, and a test on them must fail where it would.
+ */
+export function assertChangeNames(change: Change): void {
+  // No blob field checked, so no prefix read: the object id and `new` = `old` only.
+  const names = checkChangeNames('', change, []);
+  if (!names.ok) {
+    throw new ValidationError(`change cannot be recorded: the sweeper would quarantine it, never settle it (${names.reason})`, 'change');
   }
 }
 

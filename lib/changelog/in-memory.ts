@@ -3,7 +3,7 @@
  * durable across a crash, so it protects nothing a crash can orphan.
  */
 import { type Change, type ChangeLog, cloneChange, isEligible, sameChange } from './change-log.js';
-import { assertChange, assertChangeId } from './entry-codec.js';
+import { assertChange, assertChangeId, assertChangeNames } from './entry-codec.js';
 import { ChangeIdConflictError } from '../errors.js';
 import { type ChangeId, type Clock, systemClock, wholeMsClock } from '../ids.js';
 import { assertOptions, optionNames } from '../plain-options.js';
@@ -33,6 +33,7 @@ export class InMemoryChangeLog implements ChangeLog {
     // The same input rules as the durable logs: a test on this log must fail where they would.
     assertChangeId(id);
     assertChange(change);
+    assertChangeNames(change);
     const existing = this.entries.get(id);
     if (existing !== undefined) {
       if (sameChange(existing, change)) return;

@@ -4,7 +4,7 @@
  */
 import type { Change, ChangeLog } from './change-log.js';
 import type { ChangeId } from '../ids.js';
-import { assertChange, assertChangeId } from './entry-codec.js';
+import { assertChange, assertChangeId, assertChangeNames } from './entry-codec.js';
 
 /** A {@link ChangeLog} that records nothing: a store without the log's protection (the bench's unlogged baseline). */
 export class NoopChangeLog implements ChangeLog {
@@ -12,6 +12,7 @@ export class NoopChangeLog implements ChangeLog {
     // Records nothing, but refuses what the durable logs refuse: swapping logs changes no outcome.
     assertChangeId(id);
     assertChange(change);
+    assertChangeNames(change);
   }
   async remove(_id: ChangeId): Promise<void> {}
   async scan(): Promise<Array<[ChangeId, Change]>> {

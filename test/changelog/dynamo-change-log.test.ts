@@ -595,6 +595,30 @@ describe('background renewal', () => {
     expect((await raw.get(busy!))!.leaseUntil).toBe(clock.now + LEASE);
   });
 
+  it('a record after a slot still holding a change lapsed (an environment thawed) goes to a new slot, not to the item a sweeper may have claimed', async () => {
+    const { log, clock, probe: p } = writer();
+    const a = newChangeId();
+    // Invocation 1: its write of `a` is frozen with the environment, its entry outstanding.
+    log.setInvocationDeadline(clock.now + 10_000);
+    await log.record(a, { id: 'a', new: blobOf('a') });
+    const thawed = log.instanceId;
+    const leaseEnd = (await raw.get(thawed))!.leaseUntil;
+    clock.advance(leaseEnd - clock.now + SKEW + 1);
+    expect(await claimAt(thawed, clock.now)).toBeDefined();
+    // Invocation 2, after the thaw: one write, to a new item.
+    log.setInvocationDeadline(clock.now + 10_000);
+    p.clear();
+    const b = newChangeId();
+    await log.record(b, { id: 'b' });
+    expect(p.attempts.filter((x) => isUpdate(x.command))).toHaveLength(1);
+    expect(log.instanceId).not.toBe(thawed);
+    expect(parseInstanceItem((await raw.get(log.instanceId))!).entries.map((e) => e.changeId)).toEqual([b]);
+    // The lapsed slot still settles its own change: `a`'s remove finds the claim, writes nothing more.
+    await log.remove(a);
+    expect(log.outstanding).toBe(1);
+    expect((await raw.get(thawed))!.state).toBe('claimed');
+  });
+
   it('abandon: the slot takes no new entries and is kept alive only while its other changes run, then a sweeper can claim it', async () => {
     const { log, clock } = writer();
     const kept = newChangeId();
