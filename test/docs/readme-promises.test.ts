@@ -270,6 +270,23 @@ describe('README: the commands it names', () => {
     expect([...flags].filter((f) => !FOREIGN.has(f) && !declared.has(f))).toEqual([]);
   });
 
+  test('every --flag npm start, npm run dev and the tierlog CLI declare is named in the README (a user reads no other list)', () => {
+    const named = new Set([...readme.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
+    const declared = CLIS.flatMap((f) =>
+      [...readFileSync(join(root, f), 'utf8').matchAll(/'(--[a-z][a-z0-9-]*)(?: [<[][^']*)?'/g)].map((m) => `${m[1]!} (${f})`),
+    );
+    expect(declared.length).toBeGreaterThan(10);
+    expect(declared.filter((d) => !named.has(d.split(' ')[0]!))).toEqual([]);
+  });
+
+  test("sweep --dry-run's help says what a dry run previews: the uploads a sweep aborts too", () => {
+    const program = readFileSync(join(root, 'lib/cli/program.ts'), 'utf8');
+    const help = /'--dry-run',?\s*'([^']*)'/.exec(program)?.[1];
+    expect(help).toMatch(/abort nothing/);
+    expect(help).toMatch(/multipart uploads of dead writers that would be aborted/);
+    says('`sweep --dry-run` claims, deletes and aborts nothing');
+  });
+
   test("every npx command of the clone's own steps runs a binary the clone has (npx fetches any other name from the registry)", () => {
     // The README's shell blocks (a clone's steps: npm ci, synth, deploy, pointing the CLI at the
     // deployment) and what `npm start -- --keep` and `npm run dev` print: the repository's own
