@@ -279,6 +279,14 @@ describe('README: the commands it names', () => {
     expect(declared.filter((d) => !named.has(d.split(' ')[0]!))).toEqual([]);
   });
 
+  test("the runbook's `lost blobs` log is the snapshot audit's, its keys in parts as it logs them", () => {
+    const handler = readFileSync(join(root, 'lib/handlers/snapshot-audit.ts'), 'utf8');
+    expect(handler).toMatch(/logListInParts\([^;]*'lost blobs[^']*', 'lost',/);
+    const parts = readFileSync(join(root, 'lib/handlers/factory-support.ts'), 'utf8');
+    expect(parts).toContain('[field]: part, part: i + 1, parts: parts.length, total: list.length');
+    says('The function logs `lost blobs` with the keys (`lost`; a long list in several lines, each with `part` of `parts` and the `total`');
+  });
+
   test("sweep --dry-run's help says what a dry run previews: the uploads a sweep aborts too", () => {
     const program = readFileSync(join(root, 'lib/cli/program.ts'), 'utf8');
     const help = /'--dry-run',?\s*'([^']*)'/.exec(program)?.[1];
