@@ -287,6 +287,16 @@ describe('README: the commands it names', () => {
     says('The function logs `lost blobs` with the keys (`lost`; a long list in several lines, each with `part` of `parts` and the `total`');
   });
 
+  test("the sweeper function's dry run the README describes is the handler's: its event, its log and its list's field", async () => {
+    const { parseSweepEvent } = await import('../../lib/recovery/sweep-event.js');
+    expect(parseSweepEvent({ dryRun: true }).dryRun).toBe(true);
+    const handler = readFileSync(join(root, 'lib/handlers/sweeper.ts'), 'utf8');
+    expect(handler).toMatch(/logListInParts\([^;]*'dry run: blobs that would be deleted', 'wouldDelete',/);
+    says(
+      'invoked with the event `{"dryRun": true}`: it publishes no metric, answers the report\'s counts, and logs `dry run: blobs that would be deleted` with the keys (`wouldDelete`; a long list in several lines',
+    );
+  });
+
   test("sweep --dry-run's help says what a dry run previews: the uploads a sweep aborts too", () => {
     const program = readFileSync(join(root, 'lib/cli/program.ts'), 'utf8');
     const help = /'--dry-run',?\s*'([^']*)'/.exec(program)?.[1];
