@@ -222,7 +222,10 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .description(
       'Run one sweep now, as the scheduled sweeper does: retire or claim expired instances and delete the blobs their changes left unreferenced.',
     )
-    .option('--dry-run', 'claim nothing, delete nothing; list the blobs that would be deleted')
+    .option(
+      '--dry-run',
+      'claim nothing, delete nothing, abort nothing; list the blobs that would be deleted and count the multipart uploads of dead writers that would be aborted',
+    )
     .addOption(new Option('--shards <list>', 'sweep only these lease shards, e.g. 0,1 (default: all)').argParser(once('--shards', String)))
     .action(async (opts: { dryRun?: boolean; shards?: string }, command: Command) => {
       const c = ctx();

@@ -370,7 +370,7 @@ export class TieredStore {
    * A read for a server that sends large answers elsewhere (the objects API's 307): the object's
    * body as a stream when the bytes to answer (the range, or the whole object) are at most
    * `maxBytes`, else, for a blob, a presigned URL of it ({@link presignGet}'s, `expiresInMs`
-   * long at most). One read of HV decides, and the blob is not opened for bytes the caller will
+   * long at most, answered with the object's content type and `Cache-Control: no-cache`). One read of HV decides, and the blob is not opened for bytes the caller will
    * not send: a large object's redirect costs one DynamoDB read, not two and an S3 GET (with
    * `consistentReads: false`, a redirect is signed from a second, consistent read: the URL's holder
    * cannot follow a blob a stale read named and an overwrite deleted). An inline object is always a stream. A stream whose blob was replaced while it was read
@@ -436,6 +436,9 @@ export class TieredStore {
   /**
    * A short-lived URL that GETs a large object's current blob (ranges too); undefined when absent.
    * A read: it refreshes a time-to-idle object, and the URL never lives past the object's expiry.
+   * S3 answers it with the object's content type (`application/octet-stream` when it has none) and
+   * `Cache-Control: no-cache`: a cache revalidates with S3 before it reuses the answer, so none
+   * outlives the URL.
    */
   async presignGet(key: string, options: { expiresInMs?: number } = {}): Promise<PresignedGet | undefined> {
     assertOptions(options, OPTIONS.presignGet, 'presignGet');

@@ -270,6 +270,41 @@ describe('README: the commands it names', () => {
     expect([...flags].filter((f) => !FOREIGN.has(f) && !declared.has(f))).toEqual([]);
   });
 
+  test('every --flag npm start, npm run dev and the tierlog CLI declare is named in the README (a user reads no other list)', () => {
+    const named = new Set([...readme.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
+    const declared = CLIS.flatMap((f) =>
+      [...readFileSync(join(root, f), 'utf8').matchAll(/'(--[a-z][a-z0-9-]*)(?: [<[][^']*)?'/g)].map((m) => `${m[1]!} (${f})`),
+    );
+    expect(declared.length).toBeGreaterThan(10);
+    expect(declared.filter((d) => !named.has(d.split(' ')[0]!))).toEqual([]);
+  });
+
+  test("the runbook's `lost blobs` log is the snapshot audit's, its keys in parts as it logs them", () => {
+    const handler = readFileSync(join(root, 'lib/handlers/snapshot-audit.ts'), 'utf8');
+    expect(handler).toMatch(/logListInParts\([^;]*'lost blobs[^']*', 'lost',/);
+    const parts = readFileSync(join(root, 'lib/handlers/factory-support.ts'), 'utf8');
+    expect(parts).toContain('[field]: part, part: i + 1, parts: parts.length, total: list.length');
+    says('The function logs `lost blobs` with the keys (`lost`; a long list in several lines, each with `part` of `parts` and the `total`');
+  });
+
+  test("the sweeper function's dry run the README describes is the handler's: its event, its log and its list's field", async () => {
+    const { parseSweepEvent } = await import('../../lib/recovery/sweep-event.js');
+    expect(parseSweepEvent({ dryRun: true }).dryRun).toBe(true);
+    const handler = readFileSync(join(root, 'lib/handlers/sweeper.ts'), 'utf8');
+    expect(handler).toMatch(/logListInParts\([^;]*'dry run: blobs that would be deleted', 'wouldDelete',/);
+    says(
+      'invoked with the event `{"dryRun": true}`: it publishes no metric, answers the report\'s counts, and logs `dry run: blobs that would be deleted` with the keys (`wouldDelete`; a long list in several lines',
+    );
+  });
+
+  test("sweep --dry-run's help says what a dry run previews: the uploads a sweep aborts too", () => {
+    const program = readFileSync(join(root, 'lib/cli/program.ts'), 'utf8');
+    const help = /'--dry-run',?\s*'([^']*)'/.exec(program)?.[1];
+    expect(help).toMatch(/abort nothing/);
+    expect(help).toMatch(/multipart uploads of dead writers that would be aborted/);
+    says('`sweep --dry-run` claims, deletes and aborts nothing');
+  });
+
   test("every npx command of the clone's own steps runs a binary the clone has (npx fetches any other name from the registry)", () => {
     // The README's shell blocks (a clone's steps: npm ci, synth, deploy, pointing the CLI at the
     // deployment) and what `npm start -- --keep` and `npm run dev` print: the repository's own

@@ -50,3 +50,23 @@ function undocumented(): string[] {
 test('every exported name of the public entries, and every public member, has TSDoc', () => {
   expect(undocumented()).toEqual([]);
 }, 300_000);
+
+test("TieredStore.presignGet's TSDoc says what the URL's answer carries, as the README does: the content type and no-cache", () => {
+  const program = ts.createProgram([`${root}lib/index.ts`], {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    strict: true,
+    skipLibCheck: true,
+    types: [],
+  });
+  const checker = program.getTypeChecker();
+  const module = checker.getSymbolAtLocation(program.getSourceFile(`${root}lib/index.ts`)!)!;
+  const store = checker.getAliasedSymbol(checker.getExportsOfModule(module).find((s) => s.name === 'TieredStore')!);
+  const doc = (name: string) =>
+    ts.displayPartsToString(store.members!.get(ts.escapeLeadingUnderscores(name))!.getDocumentationComment(checker)).replace(/\s+/g, ' ');
+  for (const method of ['presignGet', 'getStreamOrUrl']) {
+    expect(doc(method), method).toContain('Cache-Control: no-cache');
+    expect(doc(method), method).toContain('content type');
+  }
+}, 300_000);
