@@ -699,7 +699,11 @@ async function createSession(
  * and a 500 would lose the client its id (the session and its upload would wait a day for the
  * sweeper). Its create answers it without part URLs, as it answers fewer past `maxPartUrls`; the
  * client asks for them with `GET ?uploadId=…&partNumber=n`, which answers the failure if it lasts.
- * The error goes to `onError`.
+ * The error goes to `onError`. But when the client's own instants ended the session meanwhile (the
+ * object's `expiresAt` passed, or came under a second away, or the session's `expiresInMs` ran out,
+ * during a create slowed by retries), no part can ever be sent nor completed: the session is
+ * aborted (what that fails to do is left to the sweeper, a fault told to `onError`) and the refusal
+ * answered, a 4xx, not logged.
  */
 async function signedOrNone(
   store: TieredStore,
@@ -712,6 +716,12 @@ async function signedOrNone(
   try {
     return await store.uploadPartUrls(uploadId, partNumbers, { key, expiresInMs });
   } catch (err) {
+    if (err instanceof ValidationError || err instanceof UploadSessionClosedError) {
+      await store.abortUpload(uploadId, { key }).catch((abortErr: unknown) => {
+        if (!(abortErr instanceof UploadSessionClosedError || abortErr instanceof UploadSessionNotFoundError)) options.onError?.(abortErr);
+      });
+      throw err;
+    }
     options.onError?.(err);
     return [];
   }
