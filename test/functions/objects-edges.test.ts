@@ -1983,38 +1983,50 @@ describe('a GET answer always fits the buffered response', () => {
    * session no part could ever be sent to, nor completed, left for the sweeper. It is a 400 naming
    * the instant, nothing logged, and the session is aborted.
    */
-  test("a session's create whose object expiresAt passes before its part URLs are signed: 400, not logged, the session aborted", async () => {
-    let now = Date.now();
-    const w = makeWriter(fx, { store: { clock: () => now } });
-    open.push(w);
-    const key = 'limit/expiry-passes-while-creating';
-    const create = w.store.createUpload.bind(w.store);
-    let uploadId: string | undefined;
-    w.store.createUpload = async (k, options) => {
-      const created = await create(k, options);
-      uploadId = created.uploadId;
-      now += 1_000; // the create took a second (throttled, retried)
-      return created;
-    };
-    const errors: unknown[] = [];
-    const res = await call(
-      w,
-      'POST',
-      `/objects/${key}`,
-      {
-        query: 'uploads',
-        headers: { 'x-tierlog-expires-at': new Date(now + 1_500).toISOString() },
-        body: JSON.stringify({ size: 2 * 5 * 1024 * KiB, partSize: 5 * 1024 * KiB }),
-      },
-      { onError: (err) => errors.push(err) },
-    );
-    expect(res.statusCode).toBe(400);
-    expect(bodyOf(res).message).toMatch(/expiresAt/);
-    expect(errors).toEqual([]);
-    expect(uploadId).toBeDefined();
-    const again = await call(w, 'DELETE', `/objects/${key}`, { query: `uploadId=${uploadId}` });
-    expect(again.statusCode, 'the session was aborted').not.toBe(204);
-  });
+  test.each([
+    [
+      'its object expiresAt passes',
+      400,
+      /expiresAt/,
+      (now: number) => ({ 'x-tierlog-expires-at': new Date(now + 1_500).toISOString() }),
+      {},
+    ],
+    ['the session runs out (expiresInMs)', 410, /expired/, () => ({}), { expiresInMs: 1_000 }],
+  ])(
+    "a session's create where %s before its part URLs are signed: %i, not logged, the session aborted",
+    async (_what, status, message, headersAt, extra) => {
+      let now = Date.now();
+      const w = makeWriter(fx, { store: { clock: () => now } });
+      open.push(w);
+      const key = `limit/expiry-passes-while-creating-${status}`;
+      const create = w.store.createUpload.bind(w.store);
+      let uploadId: string | undefined;
+      w.store.createUpload = async (k, options) => {
+        const created = await create(k, options);
+        uploadId = created.uploadId;
+        now += 1_000; // the create took a second (throttled, retried)
+        return created;
+      };
+      const errors: unknown[] = [];
+      const res = await call(
+        w,
+        'POST',
+        `/objects/${key}`,
+        {
+          query: 'uploads',
+          headers: headersAt(now),
+          body: JSON.stringify({ size: 2 * 5 * 1024 * KiB, partSize: 5 * 1024 * KiB, ...extra }),
+        },
+        { onError: (err) => errors.push(err) },
+      );
+      expect(res.statusCode).toBe(status);
+      expect(bodyOf(res).message).toMatch(message);
+      expect(errors).toEqual([]);
+      expect(uploadId).toBeDefined();
+      const again = await call(w, 'DELETE', `/objects/${key}`, { query: `uploadId=${uploadId}` });
+      expect(again.statusCode, 'the session was aborted').not.toBe(204);
+    },
+  );
 
   test("a session's create answers no more part URLs than a 6 MB response holds; the rest are asked for one by one", async () => {
     // 10,000 URLs of a long key take 11 MB here (40 MB on AWS, with a session token): Lambda failed
