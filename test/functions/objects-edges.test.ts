@@ -19,6 +19,7 @@ import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
@@ -332,6 +333,33 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     } finally {
       dynamodb.destroy();
     }
+  });
+
+  /**
+   * A complete's commit (a transaction) held the session's item through every attempt of an abort's
+   * claim (DynamoDB's TransactionConflictException, sent again 8 times): nothing was applied, and
+   * the same abort succeeds once the transaction is over. It was a 500 logged as a failure, which a
+   * client takes for this server broken; it is a 503 with Retry-After, as throttling is, not logged.
+   */
+  test('a session abort whose claim meets a transaction on every attempt: a 503 with Retry-After, not logged', async () => {
+    const setup = writer();
+    const key = 'errors/transaction-conflict';
+    const { uploadId } = await setup.store.createUpload(key, { size: 10 });
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: atStep('session-abort-claim', fx.config),
+      error: () => awsServiceError('TransactionConflictException', 400, `${SECRET} Transaction is ongoing for the item`),
+    });
+    const w = writer(injector);
+    const logged: unknown[] = [];
+    const res = await call(w, 'DELETE', `/objects/${key}`, { query: `uploadId=${uploadId}` }, { onError: (err) => logged.push(err) });
+    expect(injector.stats.injected.fail).toBeGreaterThan(1);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['retry-after']).toBe('1');
+    expect(JSON.stringify(res)).not.toContain(SECRET);
+    expect(logged).toEqual([]);
+    // Retried once the transaction is over, it aborts the session.
+    expect((await call(setup, 'DELETE', `/objects/${key}`, { query: `uploadId=${uploadId}` })).statusCode).toBe(204);
   });
 
   /**
