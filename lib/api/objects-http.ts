@@ -106,7 +106,7 @@
  *   item, a blob whose size is not its item's, a bug) is a 500 whose message says nothing of the
  *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, a
  *   write stopped at its invocation's deadline (`InvocationEndedError`), AWS
- *   throttling after the SDK's retries, a connection to AWS lost (timed out or reset, after the
+ *   throttling after the SDK's retries, a transaction holding an item through every write's attempt, a connection to AWS lost (timed out or reset, after the
  *   SDK's retries or in the middle of a blob's body) and an AWS server error (5xx) to every attempt
  *   are a 503 with `Retry-After` (the last two, faults, go to `onError` too).
  */
@@ -128,7 +128,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
-import { httpStatus, isThrottling } from '../aws/errors.js';
+import { httpStatus, isThrottling, isTransactionConflict } from '../aws/errors.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
 import { MAX_PARTS } from '../tiered/part-size.js';
@@ -699,7 +699,11 @@ async function createSession(
  * and a 500 would lose the client its id (the session and its upload would wait a day for the
  * sweeper). Its create answers it without part URLs, as it answers fewer past `maxPartUrls`; the
  * client asks for them with `GET ?uploadId=…&partNumber=n`, which answers the failure if it lasts.
- * The error goes to `onError`.
+ * The error goes to `onError`. But when the client's own instants ended the session meanwhile (the
+ * object's `expiresAt` passed, or came under a second away, or the session's `expiresInMs` ran out,
+ * during a create slowed by retries), no part can ever be sent nor completed: the session is
+ * aborted (what that fails to do is left to the sweeper, a fault told to `onError`) and the refusal
+ * answered, a 4xx, not logged.
  */
 async function signedOrNone(
   store: TieredStore,
@@ -712,6 +716,12 @@ async function signedOrNone(
   try {
     return await store.uploadPartUrls(uploadId, partNumbers, { key, expiresInMs });
   } catch (err) {
+    if (err instanceof ValidationError || err instanceof UploadSessionClosedError) {
+      await store.abortUpload(uploadId, { key }).catch((abortErr: unknown) => {
+        if (!(abortErr instanceof UploadSessionClosedError || abortErr instanceof UploadSessionNotFoundError)) options.onError?.(abortErr);
+      });
+      throw err;
+    }
     options.onError?.(err);
     return [];
   }
@@ -1242,6 +1252,15 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
   if (isThrottling(err)) {
     return {
       ...problem(503, 'SlowDown', 'the service is busy: retry later'),
+      headers: { 'retry-after': '1', 'content-type': 'application/json' },
+    };
+  }
+  // DynamoDB refused a plain write for a transaction holding its item (a complete's commit) to
+  // every attempt the store sent (retryOnTransactionConflict): nothing applied, the same request
+  // succeeds once the transaction is over. Contention, not a fault: retry, not logged.
+  if (isTransactionConflict(err)) {
+    return {
+      ...problem(503, 'Retry', 'the object is being changed by another request: retry'),
       headers: { 'retry-after': '1', 'content-type': 'application/json' },
     };
   }

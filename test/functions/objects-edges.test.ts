@@ -19,6 +19,7 @@ import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
@@ -332,6 +333,33 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     } finally {
       dynamodb.destroy();
     }
+  });
+
+  /**
+   * A complete's commit (a transaction) held the session's item through every attempt of an abort's
+   * claim (DynamoDB's TransactionConflictException, sent again 8 times): nothing was applied, and
+   * the same abort succeeds once the transaction is over. It was a 500 logged as a failure, which a
+   * client takes for this server broken; it is a 503 with Retry-After, as throttling is, not logged.
+   */
+  test('a session abort whose claim meets a transaction on every attempt: a 503 with Retry-After, not logged', async () => {
+    const setup = writer();
+    const key = 'errors/transaction-conflict';
+    const { uploadId } = await setup.store.createUpload(key, { size: 10 });
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: atStep('session-abort-claim', fx.config),
+      error: () => awsServiceError('TransactionConflictException', 400, `${SECRET} Transaction is ongoing for the item`),
+    });
+    const w = writer(injector);
+    const logged: unknown[] = [];
+    const res = await call(w, 'DELETE', `/objects/${key}`, { query: `uploadId=${uploadId}` }, { onError: (err) => logged.push(err) });
+    expect(injector.stats.injected.fail).toBeGreaterThan(1);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['retry-after']).toBe('1');
+    expect(JSON.stringify(res)).not.toContain(SECRET);
+    expect(logged).toEqual([]);
+    // Retried once the transaction is over, it aborts the session.
+    expect((await call(setup, 'DELETE', `/objects/${key}`, { query: `uploadId=${uploadId}` })).statusCode).toBe(204);
   });
 
   /**
@@ -1975,6 +2003,58 @@ describe('a GET answer always fits the buffered response', () => {
     expect(one.statusCode).toBe(200);
     expect((await call(w, 'DELETE', `/objects/${key}`, { query: `uploadId=${created.uploadId}` })).statusCode).toBe(204);
   });
+
+  /**
+   * The object's `expiresAt` passed (or came under a second away) between the session's create and
+   * the signing of its part URLs (a create throttled for a second): the signing's ValidationError,
+   * the client's instant, went to `onError` as a server failure, and the create answered 201 with a
+   * session no part could ever be sent to, nor completed, left for the sweeper. It is a 400 naming
+   * the instant, nothing logged, and the session is aborted.
+   */
+  test.each([
+    [
+      'its object expiresAt passes',
+      400,
+      /expiresAt/,
+      (now: number) => ({ 'x-tierlog-expires-at': new Date(now + 1_500).toISOString() }),
+      {},
+    ],
+    ['the session runs out (expiresInMs)', 410, /expired/, () => ({}), { expiresInMs: 1_000 }],
+  ])(
+    "a session's create where %s before its part URLs are signed: %i, not logged, the session aborted",
+    async (_what, status, message, headersAt, extra) => {
+      let now = Date.now();
+      const w = makeWriter(fx, { store: { clock: () => now } });
+      open.push(w);
+      const key = `limit/expiry-passes-while-creating-${status}`;
+      const create = w.store.createUpload.bind(w.store);
+      let uploadId: string | undefined;
+      w.store.createUpload = async (k, options) => {
+        const created = await create(k, options);
+        uploadId = created.uploadId;
+        now += 1_000; // the create took a second (throttled, retried)
+        return created;
+      };
+      const errors: unknown[] = [];
+      const res = await call(
+        w,
+        'POST',
+        `/objects/${key}`,
+        {
+          query: 'uploads',
+          headers: headersAt(now),
+          body: JSON.stringify({ size: 2 * 5 * 1024 * KiB, partSize: 5 * 1024 * KiB, ...extra }),
+        },
+        { onError: (err) => errors.push(err) },
+      );
+      expect(res.statusCode).toBe(status);
+      expect(bodyOf(res).message).toMatch(message);
+      expect(errors).toEqual([]);
+      expect(uploadId).toBeDefined();
+      const again = await call(w, 'DELETE', `/objects/${key}`, { query: `uploadId=${uploadId}` });
+      expect(again.statusCode, 'the session was aborted').not.toBe(204);
+    },
+  );
 
   test("a session's create answers no more part URLs than a 6 MB response holds; the rest are asked for one by one", async () => {
     // 10,000 URLs of a long key take 11 MB here (40 MB on AWS, with a session token): Lambda failed
