@@ -63,6 +63,33 @@ function deadWriter(fx: Fixture, key: string, kind: 'crashBefore' | 'crashAfter'
   });
 }
 
+/** Whether a command's input is a lease-index query of shard 0. */
+const isShard0Query = (input: Record<string, unknown>) =>
+  input.IndexName !== undefined && (input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0';
+
+/** What DynamoDB answers a query of a hot index partition; the SDK retries it until its attempts run out. */
+const indexThrottled = () =>
+  Object.assign(new Error('injected: The level of configured provisioned throughput for the index was exceeded'), {
+    name: 'ProvisionedThroughputExceededException',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 400 },
+    $retryable: { throttling: true },
+  });
+
+/**
+ * A sweeper handler of `fx` (loaded afresh) whose every attempt of shard 0's lease-index query
+ * fails with `error`. Its clients are closed after the test.
+ */
+async function shard0Failing(fx: Fixture, error: () => Error) {
+  const injector = new FaultInjector().add({ kind: 'fail', match: (r) => r.command === 'QueryCommand' && isShard0Query(r.input), error });
+  const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+  const s3 = createS3Client();
+  writers.push({ close: () => (dynamodb.destroy(), s3.destroy()) });
+  const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
+  restores.push(restore);
+  return { injector, handler: mod.createSweeperHandler({ sweeper: { dynamodb, s3 } }) };
+}
+
 /** The EMF documents in captured stdout. */
 function emfDocuments(out: string): Array<Record<string, any>> {
   return out
@@ -562,8 +589,6 @@ describe('sweeper handler', () => {
     const fx = await freshFixture();
     // Fenced by an earlier sweep, in shard 1: this invocation judges it and deletes its blob.
     const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true, shard: 1 });
-    const isShard0Query = (input: Record<string, unknown>) =>
-      input.IndexName !== undefined && (input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0';
     // Shard 0's query is refused (not retried); shard 1's claim is slow, so it is still in flight then.
     const injector = new FaultInjector()
       .add({
@@ -598,19 +623,9 @@ describe('sweeper handler', () => {
     const fx = await freshFixture();
     // Fenced by an earlier sweep, in shard 1: a sweep now would delete its blob.
     const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true, shard: 1 });
-    const isShard0Query = (input: Record<string, unknown>) =>
-      input.IndexName !== undefined && (input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0';
-    const injector = new FaultInjector().add({
-      kind: 'fail',
-      match: (r) => r.command === 'QueryCommand' && isShard0Query(r.input),
-      error: () => Object.assign(new Error('injected: not authorized'), { name: 'AccessDeniedException', $fault: 'client', $metadata: {} }),
-    });
-    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
-    const s3 = createS3Client();
-    writers.push({ close: () => (dynamodb.destroy(), s3.destroy()) });
-    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
-    restores.push(restore);
-    const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3 } });
+    const { handler } = await shard0Failing(fx, () =>
+      Object.assign(new Error('injected: not authorized'), { name: 'AccessDeniedException', $fault: 'client', $metadata: {} }),
+    );
     const image = await snapshot(fx);
 
     const { error, out } = await captureStdout(() =>
@@ -634,27 +649,9 @@ describe('sweeper handler', () => {
     const fx = await freshFixture();
     // Fenced by an earlier sweep, in shard 1: this invocation judges it and deletes its blob.
     const { instanceId, blobs } = await putDeadInstance(fx, { fenced: true, shard: 1 });
-    const isShard0Query = (input: Record<string, unknown>) =>
-      input.IndexName !== undefined && (input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0';
     // Every attempt of shard 0's query is throttled, as a hot index partition is: the SDK's
     // retries run out and the query fails with ProvisionedThroughputExceededException.
-    const injector = new FaultInjector().add({
-      kind: 'fail',
-      match: (r) => r.command === 'QueryCommand' && isShard0Query(r.input),
-      error: () =>
-        Object.assign(new Error('injected: The level of configured provisioned throughput for the index was exceeded'), {
-          name: 'ProvisionedThroughputExceededException',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 400 },
-          $retryable: { throttling: true },
-        }),
-    });
-    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
-    const s3 = createS3Client();
-    writers.push({ close: () => (dynamodb.destroy(), s3.destroy()) });
-    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
-    restores.push(restore);
-    const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3 } });
+    const { injector, handler } = await shard0Failing(fx, indexThrottled);
 
     const { error, out } = await captureStdout(() => handler(scheduledEvent({ housekeeping: false }), lambdaContext('tierlog-sweeper')));
     expect(injector.stats.injected.fail, "the SDK's retries were spent").toBeGreaterThan(1);
@@ -677,25 +674,7 @@ describe('sweeper handler', () => {
     // A lease 10 hours ahead in shard 1 (a writer clock far ahead): claimed and counted stuck,
     // so the sweep shows something and its metrics are published.
     await putRawInstance(fx, { shard: 1, leaseUntil: Date.now() + 10 * 3_600_000, entries: {} });
-    const isShard0Query = (input: Record<string, unknown>) =>
-      input.IndexName !== undefined && (input.ExpressionAttributeValues as Record<string, { N?: string }>)[':shard']?.N === '0';
-    const injector = new FaultInjector().add({
-      kind: 'fail',
-      match: (r) => r.command === 'QueryCommand' && isShard0Query(r.input),
-      error: () =>
-        Object.assign(new Error('injected: The level of configured provisioned throughput for the index was exceeded'), {
-          name: 'ProvisionedThroughputExceededException',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 400 },
-          $retryable: { throttling: true },
-        }),
-    });
-    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
-    const s3 = createS3Client();
-    writers.push({ close: () => (dynamodb.destroy(), s3.destroy()) });
-    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
-    restores.push(restore);
-    const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3 } });
+    const { injector, handler } = await shard0Failing(fx, indexThrottled);
 
     const { error, out } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
     expect(error).toMatchObject({ name: 'ProvisionedThroughputExceededException' });

@@ -66,6 +66,32 @@ async function withEnvIn(temp: string, vars: Record<string, string>, body: () =>
   }
 }
 
+/**
+ * A directory holding a fake `java` (put it first on PATH): it passes the version check, then
+ * answers ListTables on the port it is given (the last argument) as DynamoDB Local does, writes its
+ * pid to `<dir>/pid`, and ignores SIGTERM.
+ */
+function javaIgnoringSigterm(): string {
+  const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+  writeFileSync(
+    join(bin, 'java'),
+    `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\n` +
+      `echo $$ > '${join(bin, 'pid')}'\nfor port; do :; done\nexec '${process.execPath}' -e "process.on('SIGTERM', () => {}); require('http').createServer((q, s) => { s.setHeader('content-type', 'application/x-amz-json-1.0'); s.end('{\\"TableNames\\":[]}'); }).listen(Number(process.argv[1]), '127.0.0.1')" "$port"\n`,
+  );
+  chmodSync(join(bin, 'java'), 0o755);
+  return bin;
+}
+
+/** Whether process `pid` is alive. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('startLocalStack', () => {
   it('starts both servers, serves requests, and stop() ends them (idempotently)', async () => {
     const before = { ...process.env };
@@ -337,26 +363,11 @@ describe('startLocalStack', () => {
 
   it('stop() ends a DynamoDB Local that ignores SIGTERM (a JVM whose shutdown hangs): nothing left running on its port', async () => {
     const before = descendants();
-    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
-    // It passes the version check, then answers ListTables on the port it is given (the last
-    // argument) as DynamoDB Local does, and ignores SIGTERM.
-    writeFileSync(
-      join(bin, 'java'),
-      `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\n` +
-        `echo $$ > '${join(bin, 'pid')}'\nfor port; do :; done\nexec '${process.execPath}' -e "process.on('SIGTERM', () => {}); require('http').createServer((q, s) => { s.setHeader('content-type', 'application/x-amz-json-1.0'); s.end('{\\"TableNames\\":[]}'); }).listen(Number(process.argv[1]), '127.0.0.1')" "$port"\n`,
-    );
-    chmodSync(join(bin, 'java'), 0o755);
+    const bin = javaIgnoringSigterm();
     const saved = process.env.PATH;
     process.env.PATH = `${bin}:${saved}`;
     let pid = 0;
-    const alive = (): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
+    const alive = () => isAlive(pid);
     try {
       const stack = await startLocalStack({ exportEnv: false, readyTimeoutMs: 20_000 });
       pid = Number(readFileSync(join(bin, 'pid'), 'utf8'));
@@ -373,14 +384,7 @@ describe('startLocalStack', () => {
   }, 60_000);
 
   it('a process that exits without stop() leaves no DynamoDB Local that ignores SIGTERM running (killed after a grace)', async () => {
-    const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
-    // As above: a DynamoDB Local that answers ListTables and ignores SIGTERM.
-    writeFileSync(
-      join(bin, 'java'),
-      `#!/bin/sh\nif [ "$1" = -version ]; then echo 'openjdk version "17.0.15"' >&2; exit 0; fi\n` +
-        `echo $$ > '${join(bin, 'pid')}'\nfor port; do :; done\nexec '${process.execPath}' -e "process.on('SIGTERM', () => {}); require('http').createServer((q, s) => { s.setHeader('content-type', 'application/x-amz-json-1.0'); s.end('{\\"TableNames\\":[]}'); }).listen(Number(process.argv[1]), '127.0.0.1')" "$port"\n`,
-    );
-    chmodSync(join(bin, 'java'), 0o755);
+    const bin = javaIgnoringSigterm();
     const root = fileURLToPath(new URL('../..', import.meta.url));
     // A user's test process: it starts a stack and exits without stop() (the exit hook runs).
     const script = `
@@ -393,14 +397,7 @@ describe('startLocalStack', () => {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     let pid = 0;
-    const alive = (): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
+    const alive = () => isAlive(pid);
     try {
       expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
       pid = Number(readFileSync(join(bin, 'pid'), 'utf8'));
