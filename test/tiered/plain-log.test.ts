@@ -126,24 +126,38 @@ describe('a plain change log behind the adapter', () => {
     }
   });
 
-  test("an item that names another object's blob: that blob is never recorded as old, so no recovery of the plain log deletes it", async () => {
-    const owner = 'plain/owner';
-    const copy = 'plain/copy';
+  /**
+   * Two large objects of `other`'s, `plain/owner<suffix>` and `plain/copy<suffix>`, the copy's item
+   * then made to name the owner's blob (`foreign`: an item copied to "rename" an object); `stranded`,
+   * the copy's own blob, which nothing names after the rewrite (delete it when done).
+   */
+  async function copyNamingOthersBlob(suffix: string) {
+    const owner = `plain/owner${suffix}`;
+    const copy = `plain/copy${suffix}`;
     await other.store.put(owner, randomBody(LARGE));
     await other.store.put(copy, randomBody(LARGE));
     const before = await rawState(fx);
     const foreign = before.references.get(owner)!;
-    const stranded = before.references.get(copy)!;
-    // The item of `copy` now names `owner`'s blob (an item copied to "rename" an object).
     await pointItemAt(fx, copy, foreign);
+    return { copy, foreign, stranded: before.references.get(copy)! };
+  }
+
+  /**
+   * No entry the plain log was given, nor any it holds now (what a recovery of it would see), names
+   * `foreign`, the other object's blob, which is still stored.
+   */
+  async function expectNamedNowhere(s: Pick<ReturnType<typeof plainStore>, 'seen' | 'log'>, foreign: string) {
+    expect(s.seen.flat().flatMap((e) => [e.new, e.old])).not.toContain(foreign);
+    expect((await s.log.scan()).flatMap(([, c]) => [c.new, c.old])).not.toContain(foreign);
+    expect((await rawState(fx)).blobs).toContain(foreign);
+  }
+
+  test("an item that names another object's blob: that blob is never recorded as old, so no recovery of the plain log deletes it", async () => {
+    const { copy, foreign, stranded } = await copyNamingOthersBlob('');
     const s = plainStore({ snapshotAt: isPlainCommit(fx) });
     try {
       await s.store.put(copy, randomBody(LARGE));
-      const named = s.seen.flat().flatMap((e) => [e.new, e.old]);
-      expect(named).not.toContain(foreign);
-      // What a recovery of the plain log would see now: no entry names the other object's blob.
-      expect((await s.log.scan()).flatMap(([, c]) => [c.new, c.old])).not.toContain(foreign);
-      expect((await rawState(fx)).blobs).toContain(foreign);
+      await expectNamedNowhere(s, foreign);
     } finally {
       s.close();
       // The copy's own blob, stranded by the test's rewrite of the item: not this test's subject.
@@ -157,24 +171,11 @@ describe('a plain change log behind the adapter', () => {
   ])(
     "%s over an item that names another object's blob records it nowhere, so no recovery of the plain log deletes it",
     async (name, write) => {
-      const owner = `plain/owner-${name}`;
-      const copy = `plain/copy-${name}`;
-      await other.store.put(owner, randomBody(LARGE));
-      await other.store.put(copy, randomBody(LARGE));
-      const before = await rawState(fx);
-      const foreign = before.references.get(owner)!;
-      const stranded = before.references.get(copy)!;
-      // The item of `copy` now names `owner`'s blob (an item copied to "rename" an object).
-      await pointItemAt(fx, copy, foreign);
+      const { copy, foreign, stranded } = await copyNamingOthersBlob(`-${name}`);
       const s = plainStore({ snapshotAt: (r) => r.command === 'UpdateItemCommand' && r.input.TableName === fx.config.objectsTable });
       try {
         await write(s.store, copy);
-        const named = s.seen.flat().flatMap((e) => [e.new, e.old]);
-        expect(named).not.toContain(foreign);
-        // What a recovery of the plain log would see now: no entry names the other object's blob,
-        // which `copy`'s item no longer points at.
-        expect((await s.log.scan()).flatMap(([, c]) => [c.new, c.old])).not.toContain(foreign);
-        expect((await rawState(fx)).blobs).toContain(foreign);
+        await expectNamedNowhere(s, foreign);
       } finally {
         s.close();
         await fx.s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: stranded }));
