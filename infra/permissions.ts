@@ -53,7 +53,7 @@ export const ROLE_ENTRY_POINTS: Readonly<Record<TierlogRole, readonly string[]>>
   writer: ['TieredStore + DynamoChangeLog (your writers)', 'the objects function'],
   sweeper: ['Sweeper (the sweeper function)'],
   operatorReadOnly: ['tierlog status', 'tierlog inspect', 'tierlog audit'],
-  operator: ['tierlog status', 'tierlog inspect', 'tierlog audit [--delete]', 'tierlog sweep [--dry-run]'],
+  operator: ['tierlog status', 'tierlog inspect', 'tierlog audit [--delete]', 'tierlog sweep [--dry-run] [--shards 0,1]'],
 };
 
 const SWEEPER: readonly RolePermission[] = [
