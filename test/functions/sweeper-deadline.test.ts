@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
-import { freshFixture } from '../support/local.js';
+import { type Fixture, freshFixture } from '../support/local.js';
 import { deferred, putDeadInstance, rawGetObject, rawInstance } from '../tiered/harness.js';
 import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
@@ -16,6 +16,22 @@ const restores: Array<() => void> = [];
 afterEach(() => {
   for (const r of restores.splice(0)) r();
 });
+
+/**
+ * A sweeper handler of `fx` (loaded afresh, with `env`) whose clients go through `injector`, with
+ * the sweeper options `sweeper`; its clients are closed after the test.
+ */
+async function handlerThrough(fx: Fixture, injector: FaultInjector, sweeper: Record<string, unknown>, env?: Record<string, string>) {
+  const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+  const s3 = injector.attach(createS3Client(), 's3');
+  restores.push(() => {
+    dynamodb.destroy();
+    s3.destroy();
+  });
+  const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), env);
+  restores.push(restore);
+  return mod.createSweeperHandler({ sweeper: { dynamodb, s3, ...sweeper } });
+}
 
 describe('sweeper handler at its deadline', () => {
   test.each([
@@ -46,15 +62,7 @@ describe('sweeper handler at its deadline', () => {
           await release.promise;
         },
       });
-      const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
-      const s3 = injector.attach(createS3Client(), 's3');
-      restores.push(() => {
-        dynamodb.destroy();
-        s3.destroy();
-      });
-      const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), env);
-      restores.push(restore);
-      const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3, clock: () => now, ...option } });
+      const handler = await handlerThrough(fx, injector, { clock: () => now, ...option }, env);
       const context = { ...lambdaContext('tierlog-sweeper'), getRemainingTimeInMillis: () => t0 + remainingMs - now };
 
       const { result, error, out } = await captureStdout(() => handler(scheduledEvent(), context));
@@ -101,15 +109,7 @@ describe('sweeper handler cut off before its lease-index queries answered', () =
         await release.promise;
       },
     });
-    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
-    const s3 = injector.attach(createS3Client(), 's3');
-    restores.push(() => {
-      dynamodb.destroy();
-      s3.destroy();
-    });
-    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
-    restores.push(restore);
-    const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3, clock: () => now, answerMarginMs: 2_000 } });
+    const handler = await handlerThrough(fx, injector, { clock: () => now, answerMarginMs: 2_000 });
     const context = { ...lambdaContext('tierlog-sweeper'), getRemainingTimeInMillis: () => t0 + remainingMs - now };
 
     const { result, error, out } = await captureStdout(() => handler(scheduledEvent(), context));

@@ -74,6 +74,29 @@ function atCommit(fx: Fixture, world: () => Promise<void>): FaultInjector {
 }
 
 /**
+ * A sweeper's injector for a race: as the sweep reads HV (its BatchGetItem) `b` puts THEIRS over
+ * `key`, and as its blob delete goes out (one key: DeleteObject, more: DeleteObjects), after
+ * `delayMs`, `atDelete` runs.
+ */
+function sweepRacedBy(fx: Fixture, b: Writer, key: string, delayMs: number, atDelete: () => Promise<void>): FaultInjector {
+  return new FaultInjector()
+    .add({
+      kind: 'delay',
+      delayMs: 0,
+      times: 1,
+      match: onCommand('BatchGetItem'),
+      before: async () => void (await b.store.put(key, THEIRS)),
+    })
+    .add({
+      kind: 'delay',
+      delayMs,
+      times: 1,
+      match: (r) => atStep('delete-blobs', fx.config)(r) || atStep('delete-blob', fx.config)(r),
+      before: atDelete,
+    });
+}
+
+/**
  * Hands every stream record so far to the stream function's cleanup, then the same records again
  * in reverse order. A REMOVE is delivered as TTL's (the only remover here is the TTL emulation).
  */
@@ -426,25 +449,10 @@ describe('races that hold', () => {
       const c = makeWriter(fx);
       open.push(b, c);
       expect(await sweepAt(fx, PAST_EVERYTHING_MS), 'the first sighting fences').toMatchObject({ instancesClaimed: 1, entriesDeferred: 1 });
-      const injector = new FaultInjector()
-        .add({
-          kind: 'delay',
-          delayMs: 0,
-          times: 1,
-          match: onCommand('BatchGetItem'),
-          before: async () => void (await b.store.put(key, THEIRS)),
-        })
-        .add({
-          kind: 'delay',
-          delayMs: 200,
-          times: 1,
-          // One key goes in a DeleteObject, more in a DeleteObjects.
-          match: (r) => atStep('delete-blobs', fx.config)(r) || atStep('delete-blob', fx.config)(r),
-          before: async () => {
-            await c.store.put(key, mode === 'log' ? MINE : SMALL);
-            if (mode === 'stream') await deliverTwice(fx, reader);
-          },
-        });
+      const injector = sweepRacedBy(fx, b, key, 200, async () => {
+        await c.store.put(key, mode === 'log' ? MINE : SMALL);
+        if (mode === 'stream') await deliverTwice(fx, reader);
+      });
       const judged = await sweepAt(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS, injector);
       expect(injector.stats.injected.delay, 'both actors went at their points').toBe(2);
       expect(judged).toMatchObject({ entriesRecovered: 1, errors: 0 });
@@ -558,25 +566,11 @@ describe('races that hold', () => {
           entriesDeferred: 1,
         });
         let seen: AuditReport | undefined;
-        const injector = new FaultInjector()
-          .add({
-            kind: 'delay',
-            delayMs: 0,
-            times: 1,
-            match: onCommand('BatchGetItem'),
-            before: async () => void (await b.store.put(key, THEIRS)),
-          })
-          .add({
-            kind: 'delay',
-            delayMs: 0,
-            times: 1,
-            match: (r) => atStep('delete-blobs', fx.config)(r) || atStep('delete-blob', fx.config)(r),
-            before: async () => {
-              // The claimed instance's entry still names both blobs it judged: in flight, not deleted.
-              seen = await auditDeleting(fx);
-              await c.store.put(key, MINE);
-            },
-          });
+        const injector = sweepRacedBy(fx, b, key, 0, async () => {
+          // The claimed instance's entry still names both blobs it judged: in flight, not deleted.
+          seen = await auditDeleting(fx);
+          await c.store.put(key, MINE);
+        });
         const judged = await sweepAt(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS, injector);
         expect(injector.stats.injected.delay, 'every actor went at its point').toBe(2);
         expect(judged).toMatchObject({ entriesRecovered: 1, errors: 0 });
