@@ -54,8 +54,11 @@ export type CompleteRefusal = 'NoSuchUpload' | 'InvalidPart' | 'InvalidPartOrder
 
 /** What {@link LtBucket.exists} found. */
 export type BlobExistence =
-  /** The blob is there; `lastModified`: S3's time of its upload, ms since the epoch. */
-  | { readonly kind: 'exists'; readonly lastModified: number }
+  /**
+   * The blob is there; `lastModified`: S3's time of its upload, ms since the epoch; `etag`: its
+   * ETag as the same listing gave it, when it gave one.
+   */
+  | { readonly kind: 'exists'; readonly lastModified: number; readonly etag?: string }
   | { readonly kind: 'missing' }
   /** The check could not decide (access denied, an error): treat as neither. */
   | { readonly kind: 'unknown'; readonly reason: string };
@@ -204,7 +207,7 @@ export class LtBucket {
         if (first?.Key !== key) return { kind: 'missing' };
         const lastModified = first.LastModified?.getTime();
         if (lastModified === undefined || Number.isNaN(lastModified)) return { kind: 'unknown', reason: 'listing gave no LastModified' };
-        return { kind: 'exists', lastModified };
+        return { kind: 'exists', lastModified, ...(first.ETag ? { etag: first.ETag } : {}) };
       }
       return { kind: 'missing' };
     } catch (err) {

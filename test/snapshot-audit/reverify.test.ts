@@ -418,6 +418,43 @@ describe('a proposed loss the bucket holds', () => {
   });
 });
 
+describe('a proposed loss the bucket holds as an object assembled from parts', () => {
+  // S3 may answer a listing with a page of no key that says it is truncated (it stopped before it
+  // reached one): the existence check goes on from its token, and finds the blob. Whether the blob
+  // was assembled from parts (its LastModified its upload's start, so no proof the inventory missed
+  // it) was read by a second listing of its own, which took such a page for "not assembled": a
+  // healthy object's blob was named as one the inventory missed, and the batch failed the run.
+  test('a first page of no key, truncated: the listing that shows the blob tells its parts, no inventory miss', async () => {
+    const { fx, key } = await scene();
+    const s3 = createS3Client();
+    try {
+      s3.middlewareStack.add(
+        (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+          if (context.commandName !== 'ListObjectsV2Command') return next(args);
+          if (args.input.ContinuationToken === undefined) {
+            return { response: {}, output: { $metadata: {}, Contents: [], KeyCount: 0, IsTruncated: true, NextContinuationToken: 'on' } };
+          }
+          const out = await next({ ...args, input: { ...args.input, ContinuationToken: undefined } });
+          out.output.Contents = (out.output.Contents ?? []).map((c: { Key?: string }) =>
+            c.Key === key ? { ...c, ETag: '"0123456789abcdef0123456789abcdef-2"' } : c,
+          );
+          return out;
+        },
+        { step: 'initialize', name: 'emptyFirstPageThenPartsObject' },
+      );
+      const check = await checkLost([{ key, objectKey: 'obj' }], {
+        config: fx.config,
+        dynamodb: fx.dynamodb,
+        s3,
+        cutoffMs: Date.now() + HOUR,
+      });
+      expect(check).toEqual({ lost: [], missedByInventory: [], undecided: [] });
+    } finally {
+      s3.destroy();
+    }
+  });
+});
+
 describe('a proposed loss judged against a cutoff that is no instant', () => {
   // NaN: no blob was last modified before it, so an inventory that missed blobs looked complete.
   test.each([

@@ -37,7 +37,7 @@
  * Deletes go through `LtBucket.deleteMany` (the prefix guard) in batches.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { batchGetConsistent } from '../../aws/batch-get.js';
 import { documentClient } from '../../aws/clients.js';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
@@ -477,11 +477,7 @@ export async function checkLost(
       const existence = await lt.exists(c.key);
       if (existence.kind === 'missing') missing.push(c);
       else if (existence.kind === 'unknown') undecided.push({ ...c, reason: existence.reason });
-      else if (
-        options.cutoffMs !== undefined &&
-        existence.lastModified < options.cutoffMs &&
-        !(await assembledFromParts(options.s3, config.bucket, c.key))
-      )
+      else if (options.cutoffMs !== undefined && existence.lastModified < options.cutoffMs && !assembledFromParts(existence.etag))
         missedByInventory.push(c.key);
     }
     if (missing.length === 0) continue;
@@ -503,20 +499,17 @@ export async function checkLost(
 }
 
 /**
- * Whether S3 lists `key` as an object assembled from parts (its ETag `"<digest>-<parts>"`). Such an
- * object's LastModified is when its upload began, not when it appeared (S3: its creation date "is
- * the date of initiation of the multipart upload"), and an upload session may be completed days
- * after its start: begun before the cutoff, it may have appeared after the inventory was taken, so
- * its absence there proves nothing. A listing that does not answer says no: the blob counts as
- * before (the inventory incomplete, the run not clean).
+ * Whether the listing that showed a blob (`etag`: the ETag it gave) shows an object assembled from
+ * parts (`"<digest>-<parts>"`). Such an object's LastModified is when its upload began, not when it
+ * appeared (S3: its creation date "is the date of initiation of the multipart upload"), and an
+ * upload session may be completed days after its start: begun before the cutoff, it may have
+ * appeared after the inventory was taken, so its absence there proves nothing. Read from the
+ * listing that decided the blob exists, not from another: a second listing could answer otherwise
+ * (an empty truncated page, a throttled request), and a healthy object's blob was then named as
+ * one the inventory missed.
  */
-async function assembledFromParts(s3: S3Client, bucket: string, key: string): Promise<boolean> {
-  try {
-    const first = (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }))).Contents?.[0];
-    return first?.Key === key && /-[0-9]+"?$/.test(first.ETag ?? '');
-  } catch {
-    return false;
-  }
+function assembledFromParts(etag: string | undefined): boolean {
+  return /-[0-9]+"?$/.test(etag ?? '');
 }
 
 /**
