@@ -16,8 +16,8 @@
  * `TimeoutError` for a transient error and sends the request again; one whose retries are spent
  * leaves its outcome unknown (`isDefiniteRejection` is false for it), as any lost answer does.
  *
- * The S3 client has no idle timeout unless asked (`socketTimeoutMs`; the objects API's function
- * and the snapshot audit's, which stream no body, set `S3_SOCKET_TIMEOUT_MS`): a body streamed to
+ * The S3 client has no idle timeout unless asked (`socketTimeoutMs`; the objects API's function,
+ * the snapshot audit's, the CLI and the listing audit, which stream no body, set `S3_SOCKET_TIMEOUT_MS`): a body streamed to
  * a caller who reads it at its own pace sits idle while the caller's buffers are full, and would
  * be cut. The sweeper and the stream
  * function stop waiting at their own deadlines. Neither client has a connection timeout unless

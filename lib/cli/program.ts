@@ -28,6 +28,7 @@ import { ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { type Clock, systemClock, wholeMsClock } from '../ids.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { S3_SOCKET_TIMEOUT_MS } from '../constants.js';
 import { sdkConfigurationError } from '../aws/errors.js';
 import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../recovery/sweeper-env.js';
 import { auditCommand, DEFAULT_AUDIT_AGE_MS } from './audit.js';
@@ -59,7 +60,10 @@ export interface RunCliOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Default: a client from `process.env` (closed when the command ends). */
   readonly dynamodb?: DynamoDBClient;
-  /** Default: a client from `process.env` (closed when the command ends). */
+  /**
+   * Default: a client from `process.env` that gives up an idle socket after `S3_SOCKET_TIMEOUT_MS`
+   * (closed when the command ends).
+   */
   readonly s3?: S3Client;
   /**
    * ms since the epoch (checked before anything runs, as every component's: a `ValidationError`
@@ -171,7 +175,10 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     reportUnknownVariables(env, (message) => io.stderr.write(`tierlog: warning: ${message}\n`));
     const config = loadConfig(env);
     const dynamodb = options.dynamodb ?? own(createDynamoDBClient());
-    const s3 = options.s3 ?? own(createS3Client());
+    // No command streams an S3 body to a reader, and none has a deadline of its own: without an idle
+    // timeout, an answer the network lost (a keep-alive socket a NAT or a VPN dropped) held a sweep
+    // or an audit without end, where the DynamoDB client's request is given up and sent again.
+    const s3 = options.s3 ?? own(createS3Client({ socketTimeoutMs: S3_SOCKET_TIMEOUT_MS }));
     context = { config, dynamodb, s3, clock, io, env };
     return context;
   };

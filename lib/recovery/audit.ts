@@ -72,7 +72,7 @@
 import { type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, isValidPrefix, type TierlogConfig, validateConfig } from '../config.js';
-import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
+import { MULTIPART_PART_SIZE, S3_DELETE_BATCH, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
 import { AccessDeniedError, stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
@@ -109,7 +109,10 @@ export interface AuditOptions {
   readonly config: TierlogConfig;
   /** Default: a client from the environment. */
   readonly dynamodb?: DynamoDBClient;
-  /** Default: a client from the environment. */
+  /**
+   * Default: a client from the environment that gives up an idle socket after
+   * `S3_SOCKET_TIMEOUT_MS` (the audit streams no body, and has no deadline to stop waiting at).
+   */
   readonly s3?: S3Client;
   /**
    * Milliseconds since the epoch. Default `Date.now`. Expiry is judged by the earlier of this
@@ -442,7 +445,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const checkBatch = countOption(options.checkBatch, 'checkBatch', 10_000);
   const deleteBatch = Math.min(S3_DELETE_BATCH, countOption(options.deleteBatch, 'deleteBatch', S3_DELETE_BATCH));
   const dynamodb = options.dynamodb ?? createDynamoDBClient();
-  const s3 = options.s3 ?? createS3Client();
+  const s3 = options.s3 ?? createS3Client({ socketTimeoutMs: S3_SOCKET_TIMEOUT_MS });
   const hv = new HvTable(config.objectsTable, dynamodb, hvAttributeNames(config));
   const lt = new LtBucket(s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
   const now = clock();

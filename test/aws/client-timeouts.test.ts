@@ -16,6 +16,9 @@ import { makeWriter, randomBody } from '../tiered/harness.js';
 import { httpEvent, lambdaContext } from '../functions/lambda.js';
 import { ConfigError } from '../../lib/errors.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
+import { runCli } from '../../lib/cli/program.js';
+import { configToEnv } from '../../lib/config.js';
+import { capture } from '../cli/helpers.js';
 
 /** A TCP server that takes every connection and request and answers nothing. */
 let silent: Server;
@@ -200,6 +203,33 @@ describe("the snapshot audit function's S3 client", () => {
     }
     expect(used.size).toBe(1);
     expect(handlerOptions([...used][0]!)).toMatchObject({ socketTimeout: S3_SOCKET_TIMEOUT_MS });
+  });
+});
+
+/**
+ * The CLI's commands stream no S3 body to anyone and have no deadline of their own (`tierlog
+ * audit`, `tierlog sweep` by hand or from a cron job). With the default S3 client's no idle
+ * timeout, an answer the network lost held the command without end (until Ctrl-C twice, or the
+ * job's own timeout), where its DynamoDB requests are given up and sent again.
+ */
+describe("the CLI's own S3 client", () => {
+  it('gives up a request nobody answers after S3_SOCKET_TIMEOUT_MS: tierlog audit fails with a TimeoutError, not a wait without end', async () => {
+    const fx = await freshFixture();
+    vi.stubEnv('AWS_ENDPOINT_URL_S3', silentUrl);
+    vi.stubEnv('AWS_MAX_ATTEMPTS', '1');
+    const c = capture();
+    try {
+      // The DynamoDB client is the fixture's (the local stack); the S3 one the CLI makes, toward a silence.
+      const run = runCli(['audit', '--json'], { io: c.io, env: configToEnv(fx.config), dynamodb: fx.dynamodb });
+      const code = await Promise.race([
+        run,
+        new Promise<string>((resolve) => setTimeout(() => resolve('still waiting'), S3_SOCKET_TIMEOUT_MS + 5_000)),
+      ]);
+      expect(code).toBe(1);
+      expect(JSON.parse(c.out()).error.name).toBe('TimeoutError');
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
 
