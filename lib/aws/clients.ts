@@ -1,7 +1,10 @@
 /**
  * Default AWS clients. Region, credentials and endpoints come from the SDK's own configuration
  * chain (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, ...); retries are the
- * SDK's standard mode (exponential backoff with jitter, `AWS_MAX_ATTEMPTS`, default 3 here 5).
+ * SDK's (exponential backoff with jitter, `AWS_MAX_ATTEMPTS`, default 3 here 5), in the mode its
+ * chain names (`AWS_RETRY_MODE`, the profile's `retry_mode`): standard unless it says `adaptive`,
+ * whose client-side rate limit a job that meets throttling (an audit's deletes) may ask for. A
+ * mode fixed here ignored that setting in silence, where a client of the user's own honours it.
  *
  * An endpoint variable is read when the client is made, not at its first request as the SDK
  * reads it: a client made while a local stack's variables were set (`startLocalStack`, the dev
@@ -58,7 +61,7 @@ export interface ClientTimeouts {
 const TIMEOUT_OPTIONS = optionNames<ClientTimeouts>()('connectionTimeoutMs', 'socketTimeoutMs');
 
 /**
- * A DynamoDB client from the environment, with standard retries and timeouts.
+ * A DynamoDB client from the environment, with the SDK's retries and timeouts.
  * @throws ValidationError for an option {@link ClientTimeouts} does not have; ConfigError for a timeout that is not a positive whole number of ms
  */
 export function createDynamoDBClient(timeouts: ClientTimeouts = {}): DynamoDBClient {
@@ -67,13 +70,12 @@ export function createDynamoDBClient(timeouts: ClientTimeouts = {}): DynamoDBCli
   return new DynamoDBClient({
     ...(endpoint !== undefined ? { endpoint } : {}),
     maxAttempts: maxAttempts(),
-    retryMode: 'standard',
     requestHandler: requestHandlerOptions(timeouts, DYNAMODB_SOCKET_TIMEOUT_MS),
   });
 }
 
 /**
- * An S3 client from the environment, with standard retries and timeouts. Path-style addressing
+ * An S3 client from the environment, with the SDK's retries and timeouts. Path-style addressing
  * when the environment sets an endpoint override (local servers do not serve virtual-hosted
  * buckets). An endpoint set in the shared config file (`endpoint_url`) is not seen here: pass a
  * client of your own, with `forcePathStyle`, for one.
@@ -85,7 +87,6 @@ export function createS3Client(timeouts: ClientTimeouts = {}): S3Client {
   return new S3Client({
     ...(endpoint !== undefined ? { endpoint } : {}),
     maxAttempts: maxAttempts(),
-    retryMode: 'standard',
     forcePathStyle: endpoint !== undefined,
     requestHandler: requestHandlerOptions(timeouts, undefined),
   });

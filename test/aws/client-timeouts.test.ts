@@ -325,6 +325,30 @@ describe('the default clients keep the endpoints the environment named when they
 });
 
 describe("the default clients' retries", () => {
+  // A mode fixed at standard ignored AWS_RETRY_MODE in silence (the SDK's own clients honour it):
+  // an operator who asked for adaptive mode's client-side rate limit, for a job that meets throttling, had none.
+  it.each([
+    { value: 'adaptive', mode: 'adaptive' },
+    { value: 'standard', mode: 'standard' },
+    { value: '', mode: 'standard' },
+  ])('AWS_RETRY_MODE=$value gives the $mode mode, with the attempts of AWS_MAX_ATTEMPTS', async ({ value, mode }) => {
+    vi.stubEnv('AWS_RETRY_MODE', value);
+    vi.stubEnv('AWS_MAX_ATTEMPTS', '3');
+    const dynamodb = createDynamoDBClient();
+    const s3 = createS3Client();
+    try {
+      for (const client of [dynamodb, s3]) {
+        const strategy = (await client.config.retryStrategy()) as { mode?: string };
+        expect(strategy.mode).toBe(mode);
+        expect(await client.config.maxAttempts()).toBe(3);
+      }
+    } finally {
+      dynamodb.destroy();
+      s3.destroy();
+      vi.unstubAllEnvs();
+    }
+  });
+
   it.each([
     { value: '2', attempts: 2 },
     { value: '0', attempts: 5 },

@@ -365,16 +365,21 @@ test('the logical attribute names the README lists for TIERLOG_HV_ATTRIBUTES are
 test("the default clients' retries are the README's (AWS_MAX_ATTEMPTS default)", async () => {
   const { createDynamoDBClient, createS3Client } = await import('../../lib/aws/clients.js');
   const saved = process.env.AWS_MAX_ATTEMPTS;
+  const savedMode = process.env.AWS_RETRY_MODE;
   delete process.env.AWS_MAX_ATTEMPTS;
+  delete process.env.AWS_RETRY_MODE;
   try {
     const clients = [createDynamoDBClient(), createS3Client()];
     for (const client of clients) {
       const attempts = await (client.config.maxAttempts as () => Promise<number>)();
-      says(`standard retries (\`AWS_MAX_ATTEMPTS\`, default ${attempts})`);
+      says(`the SDK's retries (\`AWS_MAX_ATTEMPTS\`, default ${attempts};`);
+      // The mode is the SDK's chain's: standard when nothing names one.
+      expect(((await client.config.retryStrategy()) as { mode?: string }).mode).toBe('standard');
       client.destroy();
     }
   } finally {
     if (saved !== undefined) process.env.AWS_MAX_ATTEMPTS = saved;
+    if (savedMode !== undefined) process.env.AWS_RETRY_MODE = savedMode;
   }
 });
 
