@@ -8,6 +8,7 @@
  * condition returns the item as it is (`ALL_OLD`) so the caller can tell "already done" from
  * "someone else got there".
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
@@ -429,6 +430,7 @@ export class InstanceTable {
           Item: item,
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': A.pk },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       ),
     ).catch((err: unknown) => {
@@ -439,7 +441,9 @@ export class InstanceTable {
       lost.cause = err;
       throw lost;
     });
-    if (!result.applied) {
+    // Refused because the item is there as it was put: this put's own earlier attempt, whose answer
+    // was lost and which the SDK sent again, landed. Put back, not lost.
+    if (!result.applied && !isDeepStrictEqual(result.item, item)) {
       throw new CorruptItemError(
         `its counter was 0 with ${entries} entries: retired, and another item of its id was written before it could be put back; their blobs are in no log`,
         `change-log item "${instanceId}"`,

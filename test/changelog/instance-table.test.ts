@@ -318,6 +318,27 @@ describe('retire', () => {
     expect(outcome).toMatchObject({ applied: false, item: { pk: miscounted, n: 0, [`c_${id}`]: { id: 'o' } } });
     expect(await raw.get(miscounted)).toEqual(before);
   });
+
+  // The put back is a conditional put (no item of its id): when its first attempt landed and its
+  // answer was lost, the SDK's retry is refused by the item that attempt wrote. That refusal was
+  // taken for another item written in between: a CorruptItemError saying the entries' blobs were
+  // in no log, for an item put back whole.
+  it("a put back whose answer was lost, refused on the SDK's retry by its own item: put back, not reported lost", async () => {
+    const shard = nextShard++;
+    const id = newChangeId();
+    const miscounted = await putInstance({ shard, leaseUntil: 1_000, n: 0, [`c_${id}`]: entry('o') });
+    const before = await raw.get(miscounted);
+    const injector = new FaultInjector();
+    injector.add({ kind: 'loseResponse', times: 1, match: (r) => r.command === 'PutItemCommand' });
+    const client = injector.attach(createDynamoDBClient(), 'dynamodb');
+    try {
+      const outcome = await new InstanceTable(fx.config, client).retireOutcome(miscounted, 2_000);
+      expect(outcome).toMatchObject({ applied: false, item: { pk: miscounted, n: 0, [`c_${id}`]: { id: 'o' } } });
+      expect(await raw.get(miscounted)).toEqual(before);
+    } finally {
+      client.destroy();
+    }
+  });
 });
 
 describe('reads', () => {
