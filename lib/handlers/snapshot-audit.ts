@@ -7,7 +7,8 @@
  *    of them) and returns the Athena DDL and the audit query ({@link planAthenaRun});
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
- *    confirms proposed losses live; the batch fails when deletes failed or were refused (a
+ *    confirms proposed losses live, in rounds that stop before the invocation's deadline (a batch
+ *    stopped so fails, what it deleted published); the batch fails when deletes failed or were refused (a
  *    change-log item that cannot be read), and, after its deletes, when a proposed loss is a blob
  *    the bucket has held since before the plan's cutoff (`BatchInput.cutoff`: the inventory is
  *    incomplete) or one the live check could not judge (neither confirmed nor cleared).
@@ -29,8 +30,8 @@ import type { Context } from 'aws-lambda';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
 import { loadConfig, type TierlogConfig, validateConfig } from '../config.js';
-import { S3_SOCKET_TIMEOUT_MS } from '../constants.js';
-import { ValidationError } from '../errors.js';
+import { MAX_TIMER_MS, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
+import { TierlogError, ValidationError } from '../errors.js';
 import { wholeMsClock } from '../ids.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { notBlobKeys } from '../recovery/audit.js';
@@ -54,7 +55,7 @@ import {
   type ReverifyReport,
   reverifyAndDelete,
 } from '../recovery/snapshot-audit/reverify.js';
-import { addLogContext, handlerTelemetry, logListInParts, warnOfUnknownVariables } from './factory-support.js';
+import { addLogContext, handlerTelemetry, logListInParts, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
 import { SNAPSHOT_AUDIT_SERVICE_NAME } from './names.js';
 
 /** A DynamoDB export's description, as the state machine passes it from `DescribeExport`. */
@@ -132,7 +133,9 @@ export interface SnapshotAuditBatchSummary {
 
 /**
  * The snapshot audit's Lambda handler: a plan, or a batch's summary. The Lambda context, when
- * given, binds the function's logs to the invocation (its request id), as the other handlers' are.
+ * given, binds the function's logs to the invocation (its request id), as the other handlers' are,
+ * and bounds a batch's re-verification: no round of it starts within {@link SNAPSHOT_BATCH_MARGIN_MS}
+ * of the deadline, and a batch stopped so fails with what it deleted published.
  */
 export type SnapshotAuditHandler = (event: unknown, context?: Partial<Context>) => Promise<AthenaPlan | SnapshotAuditBatchSummary>;
 
@@ -254,7 +257,10 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
           'event',
         );
       }
-      return batch(audit, event.Items, event.BatchInput);
+      // The invocation's time left bounds the batch's re-verification (a context without it: unbounded).
+      const bounded = typeof (context as { getRemainingTimeInMillis?: unknown } | undefined)?.getRemainingTimeInMillis === 'function';
+      const deadline = bounded ? Date.now() + remainingTimeOf(context, 'the snapshot-audit handler') : undefined;
+      return batch(audit, event.Items, event.BatchInput, deadline);
     }
     throw new ValidationError(
       `the snapshot audit's event must be {action:"plan",…} or a Distributed Map batch {Items:[…]}, got ${describe(event)}`,
@@ -429,6 +435,20 @@ async function plan(audit: AuditContext, event: Record<string, unknown>): Promis
   return result;
 }
 
+/**
+ * How long before its invocation's deadline a batch starts no more rounds of its re-verification
+ * ({@link REVERIFY_ROUND} proposed orphans: their reads, listings and one delete request): the
+ * round under way has that long to finish, and the batch to publish what it deleted and fail.
+ */
+export const SNAPSHOT_BATCH_MARGIN_MS = 30_000;
+
+/**
+ * Proposed orphans a round of a batch's re-verification takes. A batch (500 rows) in one round
+ * could not stop before its deadline: a Lambda timeout ended it mid-delete, what it had deleted
+ * counted nowhere (no `SnapshotOrphansDeleted`) and its deletes of unknown outcome unlogged.
+ */
+const REVERIFY_ROUND = 100;
+
 /** The result row fields the batch reads: each a string when present (Athena writes every field as one). */
 const ROW_TEXT_FIELDS = ['blob_key', 'object_key', 'last_modified'] as const;
 
@@ -499,6 +519,8 @@ async function batch(
   audit: AuditContext,
   items: SnapshotAuditRow[],
   input: SnapshotAuditBatchInput | undefined,
+  /** The invocation's end (ms since the epoch, real time), when the context tells it. */
+  deadline: number | undefined,
 ): Promise<SnapshotAuditBatchSummary> {
   const { config, dynamodb, s3, logger, metrics } = audit;
   const { olderThanMs, delete: deleteConfirmed } = audit.settings;
@@ -545,6 +567,24 @@ async function batch(
     logger.error('proposed losses not judged (neither confirmed nor cleared)', { undecided: undecided.slice(0, 100) });
   if (missedByInventory.length > 0)
     logger.error('the inventory lacks blobs the bucket holds: it is incomplete', { missed: missedByInventory.slice(0, 100) });
+  // Rounds start until the margin before the invocation's deadline: a batch that runs out of time
+  // stops between two rounds, and what it deleted is published (ReverifyIncompleteError), rather
+  // than Lambda ending it with nothing said.
+  const stop = new AbortController();
+  const wait = deadline === undefined ? undefined : Math.max(0, deadline - SNAPSHOT_BATCH_MARGIN_MS - Date.now());
+  // Node fires a longer timer (~24.8 days) at once: an unreachable deadline is no deadline.
+  const timer =
+    wait === undefined || wait > MAX_TIMER_MS
+      ? undefined
+      : setTimeout(
+          () =>
+            stop.abort(
+              new TierlogError(
+                `the invocation's deadline is ${SNAPSHOT_BATCH_MARGIN_MS} ms away: the batch starts no more re-verification rounds (the rows left are the next run's)`,
+              ),
+            ),
+          wait,
+        );
   let report: ReverifyReport;
   try {
     report = await reverifyAndDelete(
@@ -558,7 +598,17 @@ async function batch(
       }),
       // One batch of the run per invocation: a Scan of the whole objects table for each would cost
       // the table's size times the batches (README, "Audit at scale": items copied since the export).
-      { config, dynamodb, s3, now: audit.clock(), olderThanMs, delete: deleteConfirmed, scanOtherObjects: false },
+      {
+        config,
+        dynamodb,
+        s3,
+        now: audit.clock(),
+        olderThanMs,
+        delete: deleteConfirmed,
+        scanOtherObjects: false,
+        batchSize: REVERIFY_ROUND,
+        signal: stop.signal,
+      },
     );
   } catch (err) {
     // Stopped after deleting: what it deleted is counted all the same, and what may be gone is said.
@@ -571,6 +621,8 @@ async function batch(
         });
     }
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
   // The query's shape test is coarse: a proposed orphan the re-verification finds is no blob key of
   // this store (an id no writer can use) is reported with the malformed keys, as the CLI does.

@@ -18,7 +18,7 @@ import { type Fixture, freshFixture, listKeys, testConfig } from '../support/loc
 import { blobKey, putBlob, putRawInstance, putTombstone } from '../cli/helpers.js';
 import { captureStdout, lambdaContext, loadHandler } from './lambda.js';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
+import { createSnapshotAuditHandler, SNAPSHOT_BATCH_MARGIN_MS } from '../../lib/handlers/snapshot-audit.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 
 const HOUR = 3_600_000;
@@ -628,6 +628,32 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
       .map((doc) => doc.SnapshotOrphansDeleted);
     expect(deleted).toEqual([1]);
     expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, orphans[1]].sort());
+  });
+
+  it("a batch that runs out of its invocation's time stops between rounds: what it deleted is published before the deadline, the rest left", async () => {
+    const live = await freshFixture();
+    const referenced = await withLiveBlob(live);
+    // 101 proposed orphans: a round of 100, then one more.
+    const orphans = Array.from({ length: 101 }, (_, i) => blobKey(live, `late-${i}`, Date.now() - 3 * HOUR));
+    for (const key of orphans) await putBlob(live, key);
+    const s3 = createS3Client();
+    restores.push(() => s3.destroy());
+    // The first round's delete answers once the batch's time is all but gone.
+    new FaultInjector()
+      .add({ kind: 'delay', delayMs: 2_000, times: 1, match: (r) => r.command === 'DeleteObjectsCommand' })
+      .attach(s3, 's3');
+    const handler = handlerWith(live, s3);
+    const context = lambdaContext('tierlog-snapshot-audit', SNAPSHOT_BATCH_MARGIN_MS + 1_000);
+    const run = await captureStdout(() =>
+      handler({ Items: orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() })) }, context),
+    );
+    expect(run.error).toBeInstanceOf(ReverifyIncompleteError);
+    expect((run.error as Error).message).toContain("the invocation's deadline");
+    const deleted = emfDocuments(run.out)
+      .filter((doc) => 'SnapshotOrphansDeleted' in doc)
+      .map((doc) => doc.SnapshotOrphansDeleted);
+    expect(deleted).toEqual([100]);
+    expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, orphans[100]!].sort());
   });
 });
 
