@@ -7,8 +7,9 @@
  *    of them) and returns the Athena DDL and the audit query ({@link planAthenaRun});
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
- *    confirms proposed losses live, in rounds that stop before the invocation's deadline (a batch
- *    stopped so fails, what it deleted published); the batch fails when deletes failed or were refused (a
+ *    confirms proposed losses live, both in rounds that stop before the invocation's deadline (a
+ *    batch stopped so fails, the losses it confirmed and the blobs it deleted published); the
+ *    batch fails when deletes failed or were refused (a
  *    change-log item that cannot be read), and, after its deletes, when a proposed loss is a blob
  *    the bucket has held since before the plan's cutoff (`BatchInput.cutoff`: the inventory is
  *    incomplete) or one the live check could not judge (neither confirmed nor cleared).
@@ -50,6 +51,7 @@ import {
   checkLost,
   deletesRefused,
   type LostCandidate,
+  type LostCheck,
   LostCheckIncompleteError,
   ReverifyIncompleteError,
   type ReverifyReport,
@@ -134,8 +136,9 @@ export interface SnapshotAuditBatchSummary {
 /**
  * The snapshot audit's Lambda handler: a plan, or a batch's summary. The Lambda context, when
  * given, binds the function's logs to the invocation (its request id), as the other handlers' are,
- * and bounds a batch's re-verification: no round of it starts within {@link SNAPSHOT_BATCH_MARGIN_MS}
- * of the deadline, and a batch stopped so fails with what it deleted published.
+ * and bounds a batch's live checks: no round of them starts within 30 s of the deadline (half the
+ * invocation's time, when it has less than a minute), and a batch stopped so fails with what it
+ * confirmed lost and deleted published.
  */
 export type SnapshotAuditHandler = (event: unknown, context?: Partial<Context>) => Promise<AthenaPlan | SnapshotAuditBatchSummary>;
 
@@ -436,16 +439,19 @@ async function plan(audit: AuditContext, event: Record<string, unknown>): Promis
 }
 
 /**
- * How long before its invocation's deadline a batch starts no more rounds of its re-verification
- * ({@link REVERIFY_ROUND} proposed orphans: their reads, listings and one delete request): the
- * round under way has that long to finish, and the batch to publish what it deleted and fail.
+ * How long before its invocation's deadline (or, with less than twice this left when it starts,
+ * half the time it has) a batch starts no more rounds of its live checks
+ * ({@link REVERIFY_ROUND} proposed losses or orphans: their listings, reads and, for orphans, one
+ * delete request): the round under way has that long to finish, and the batch to publish what it
+ * confirmed lost or deleted and fail.
  */
-export const SNAPSHOT_BATCH_MARGIN_MS = 30_000;
+const SNAPSHOT_BATCH_MARGIN_MS = 30_000;
 
 /**
- * Proposed orphans a round of a batch's re-verification takes. A batch (500 rows) in one round
- * could not stop before its deadline: a Lambda timeout ended it mid-delete, what it had deleted
- * counted nowhere (no `SnapshotOrphansDeleted`) and its deletes of unknown outcome unlogged.
+ * Proposed losses, or orphans, a round of a batch's live checks takes. A batch (500 rows) in one
+ * round could not stop before its deadline: a Lambda timeout ended it, the losses it had confirmed
+ * unpublished (no `SnapshotLostBlobs`), what it had deleted counted nowhere (no
+ * `SnapshotOrphansDeleted`) and its deletes of unknown outcome unlogged.
  */
 const REVERIFY_ROUND = 100;
 
@@ -549,29 +555,15 @@ async function batch(
     if (confirmed.length > 0)
       logListInParts((m, a) => logger.error(m, a), 'lost blobs: HV points at blobs the bucket lacks', 'lost', confirmed);
   };
-  let checked: Awaited<ReturnType<typeof checkLost>>;
-  try {
-    checked = await checkLost(
-      lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key ?? '' })),
-      { config, dynamodb, s3, ...(Number.isFinite(cutoffMs) ? { cutoffMs } : {}) },
-    );
-  } catch (err) {
-    if (err instanceof LostCheckIncompleteError) reportLost(err.lost);
-    throw err;
-  }
-  const { lost: confirmed, missedByInventory, undecided } = checked;
-  reportLost(confirmed);
-  // Both fail the batch once it has done its re-verified deletes (the run fails: ExecutionsFailed),
-  // rather than let the run look clean.
-  if (undecided.length > 0)
-    logger.error('proposed losses not judged (neither confirmed nor cleared)', { undecided: undecided.slice(0, 100) });
-  if (missedByInventory.length > 0)
-    logger.error('the inventory lacks blobs the bucket holds: it is incomplete', { missed: missedByInventory.slice(0, 100) });
-  // Rounds start until the margin before the invocation's deadline: a batch that runs out of time
-  // stops between two rounds, and what it deleted is published (ReverifyIncompleteError), rather
-  // than Lambda ending it with nothing said.
+  // Rounds (of the live check of losses, then of the re-verification) start until the margin before
+  // the invocation's deadline: a batch that runs out of time stops between two rounds, and what it
+  // confirmed lost or deleted is published, rather than Lambda ending it with nothing said.
   const stop = new AbortController();
-  const wait = deadline === undefined ? undefined : Math.max(0, deadline - SNAPSHOT_BATCH_MARGIN_MS - Date.now());
+  const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+  // Half the time left when that is less (a function of a short timeout, not the construct's): the
+  // margin would leave it none, and every batch would stop before its work.
+  const margin = left === undefined ? 0 : Math.min(SNAPSHOT_BATCH_MARGIN_MS, Math.floor(left / 2));
+  const wait = left === undefined ? undefined : left - margin;
   // Node fires a longer timer (~24.8 days) at once: an unreachable deadline is no deadline.
   const timer =
     wait === undefined || wait > MAX_TIMER_MS
@@ -580,11 +572,50 @@ async function batch(
           () =>
             stop.abort(
               new TierlogError(
-                `the invocation's deadline is ${SNAPSHOT_BATCH_MARGIN_MS} ms away: the batch starts no more re-verification rounds (the rows left are the next run's)`,
+                `the invocation's deadline is ${margin} ms away: the batch starts no more rounds of its live checks (the rows left are the next run's)`,
               ),
             ),
           wait,
         );
+  // Each proposed loss once (rows of one finding from two inventory files), checked in rounds.
+  const proposed = [
+    ...new Map(
+      lost.map((r) => [`${r.object_key ?? ''}\0${r.blob_key}`, { key: r.blob_key!, objectKey: r.object_key ?? '' }] as const),
+    ).values(),
+  ];
+  const confirmed: LostCandidate[] = [];
+  const missedByInventory: string[] = [];
+  const undecided: LostCheck['undecided'] = [];
+  try {
+    for (let i = 0; i < proposed.length; i += REVERIFY_ROUND) {
+      stop.signal.throwIfAborted();
+      const checked = await checkLost(proposed.slice(i, i + REVERIFY_ROUND), {
+        config,
+        dynamodb,
+        s3,
+        ...(Number.isFinite(cutoffMs) ? { cutoffMs } : {}),
+      });
+      confirmed.push(...checked.lost);
+      for (const key of checked.missedByInventory) if (!missedByInventory.includes(key)) missedByInventory.push(key);
+      undecided.push(...checked.undecided);
+    }
+  } catch (err) {
+    clearTimeout(timer);
+    if (err instanceof LostCheckIncompleteError) confirmed.push(...err.lost);
+    if (confirmed.length === 0) throw err;
+    // The losses confirmed before the failed read, or before the deadline, are not lost with it.
+    reportLost(confirmed);
+    throw err instanceof LostCheckIncompleteError
+      ? new LostCheckIncompleteError(confirmed, err.cause)
+      : new LostCheckIncompleteError(confirmed, err);
+  }
+  reportLost(confirmed);
+  // Both fail the batch once it has done its re-verified deletes (the run fails: ExecutionsFailed),
+  // rather than let the run look clean.
+  if (undecided.length > 0)
+    logger.error('proposed losses not judged (neither confirmed nor cleared)', { undecided: undecided.slice(0, 100) });
+  if (missedByInventory.length > 0)
+    logger.error('the inventory lacks blobs the bucket holds: it is incomplete', { missed: missedByInventory.slice(0, 100) });
   let report: ReverifyReport;
   try {
     report = await reverifyAndDelete(
