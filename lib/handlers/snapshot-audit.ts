@@ -7,7 +7,9 @@
  *    of them) and returns the Athena DDL and the audit query ({@link planAthenaRun});
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
- *    confirms proposed losses live; the batch fails when deletes failed or were refused (a
+ *    confirms proposed losses live, both in rounds that stop before the invocation's deadline (a
+ *    batch stopped so fails, the losses it confirmed and the blobs it deleted published); the
+ *    batch fails when deletes failed or were refused (a
  *    change-log item that cannot be read), and, after its deletes, when a proposed loss is a blob
  *    the bucket has held since before the plan's cutoff (`BatchInput.cutoff`: the inventory is
  *    incomplete) or one the live check could not judge (neither confirmed nor cleared).
@@ -29,8 +31,8 @@ import type { Context } from 'aws-lambda';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
 import { loadConfig, type TierlogConfig, validateConfig } from '../config.js';
-import { S3_SOCKET_TIMEOUT_MS } from '../constants.js';
-import { ValidationError } from '../errors.js';
+import { MAX_TIMER_MS, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
+import { TierlogError, ValidationError } from '../errors.js';
 import { wholeMsClock } from '../ids.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { notBlobKeys } from '../recovery/audit.js';
@@ -49,12 +51,13 @@ import {
   checkLost,
   deletesRefused,
   type LostCandidate,
+  type LostCheck,
   LostCheckIncompleteError,
   ReverifyIncompleteError,
   type ReverifyReport,
   reverifyAndDelete,
 } from '../recovery/snapshot-audit/reverify.js';
-import { addLogContext, handlerTelemetry, logListInParts, warnOfUnknownVariables } from './factory-support.js';
+import { addLogContext, handlerTelemetry, logListInParts, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
 import { SNAPSHOT_AUDIT_SERVICE_NAME } from './names.js';
 
 /** A DynamoDB export's description, as the state machine passes it from `DescribeExport`. */
@@ -132,7 +135,10 @@ export interface SnapshotAuditBatchSummary {
 
 /**
  * The snapshot audit's Lambda handler: a plan, or a batch's summary. The Lambda context, when
- * given, binds the function's logs to the invocation (its request id), as the other handlers' are.
+ * given, binds the function's logs to the invocation (its request id), as the other handlers' are,
+ * and bounds a batch's live checks: no round of them starts within 30 s of the deadline (half the
+ * invocation's time, when it has less than a minute), and a batch stopped so fails with what it
+ * confirmed lost and deleted published.
  */
 export type SnapshotAuditHandler = (event: unknown, context?: Partial<Context>) => Promise<AthenaPlan | SnapshotAuditBatchSummary>;
 
@@ -254,7 +260,10 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
           'event',
         );
       }
-      return batch(audit, event.Items, event.BatchInput);
+      // The invocation's time left bounds the batch's re-verification (a context without it: unbounded).
+      const bounded = typeof (context as { getRemainingTimeInMillis?: unknown } | undefined)?.getRemainingTimeInMillis === 'function';
+      const deadline = bounded ? Date.now() + remainingTimeOf(context, 'the snapshot-audit handler') : undefined;
+      return batch(audit, event.Items, event.BatchInput, deadline);
     }
     throw new ValidationError(
       `the snapshot audit's event must be {action:"plan",…} or a Distributed Map batch {Items:[…]}, got ${describe(event)}`,
@@ -429,6 +438,23 @@ async function plan(audit: AuditContext, event: Record<string, unknown>): Promis
   return result;
 }
 
+/**
+ * How long before its invocation's deadline (or, with less than twice this left when it starts,
+ * half the time it has) a batch starts no more rounds of its live checks
+ * ({@link REVERIFY_ROUND} proposed losses or orphans: their listings, reads and, for orphans, one
+ * delete request): the round under way has that long to finish, and the batch to publish what it
+ * confirmed lost or deleted and fail.
+ */
+const SNAPSHOT_BATCH_MARGIN_MS = 30_000;
+
+/**
+ * Proposed losses, or orphans, a round of a batch's live checks takes. A batch (500 rows) in one
+ * round could not stop before its deadline: a Lambda timeout ended it, the losses it had confirmed
+ * unpublished (no `SnapshotLostBlobs`), what it had deleted counted nowhere (no
+ * `SnapshotOrphansDeleted`) and its deletes of unknown outcome unlogged.
+ */
+const REVERIFY_ROUND = 100;
+
 /** The result row fields the batch reads: each a string when present (Athena writes every field as one). */
 const ROW_TEXT_FIELDS = ['blob_key', 'object_key', 'last_modified'] as const;
 
@@ -499,6 +525,8 @@ async function batch(
   audit: AuditContext,
   items: SnapshotAuditRow[],
   input: SnapshotAuditBatchInput | undefined,
+  /** The invocation's end (ms since the epoch, real time), when the context tells it. */
+  deadline: number | undefined,
 ): Promise<SnapshotAuditBatchSummary> {
   const { config, dynamodb, s3, logger, metrics } = audit;
   const { olderThanMs, delete: deleteConfirmed } = audit.settings;
@@ -527,17 +555,60 @@ async function batch(
     if (confirmed.length > 0)
       logListInParts((m, a) => logger.error(m, a), 'lost blobs: HV points at blobs the bucket lacks', 'lost', confirmed);
   };
-  let checked: Awaited<ReturnType<typeof checkLost>>;
+  // Rounds (of the live check of losses, then of the re-verification) start until the margin before
+  // the invocation's deadline: a batch that runs out of time stops between two rounds, and what it
+  // confirmed lost or deleted is published, rather than Lambda ending it with nothing said.
+  const stop = new AbortController();
+  const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+  // Half the time left when that is less (a function of a short timeout, not the construct's): the
+  // margin would leave it none, and every batch would stop before its work.
+  const margin = left === undefined ? 0 : Math.min(SNAPSHOT_BATCH_MARGIN_MS, Math.floor(left / 2));
+  const wait = left === undefined ? undefined : left - margin;
+  // Node fires a longer timer (~24.8 days) at once: an unreachable deadline is no deadline.
+  const timer =
+    wait === undefined || wait > MAX_TIMER_MS
+      ? undefined
+      : setTimeout(
+          () =>
+            stop.abort(
+              new TierlogError(
+                `the invocation's deadline is ${margin} ms away: the batch starts no more rounds of its live checks (the rows left are the next run's)`,
+              ),
+            ),
+          wait,
+        );
+  // Each proposed loss once (rows of one finding from two inventory files), checked in rounds.
+  const proposed = [
+    ...new Map(
+      lost.map((r) => [`${r.object_key ?? ''}\0${r.blob_key}`, { key: r.blob_key!, objectKey: r.object_key ?? '' }] as const),
+    ).values(),
+  ];
+  const confirmed: LostCandidate[] = [];
+  const missedByInventory: string[] = [];
+  const undecided: LostCheck['undecided'] = [];
   try {
-    checked = await checkLost(
-      lost.map((r) => ({ key: r.blob_key!, objectKey: r.object_key ?? '' })),
-      { config, dynamodb, s3, ...(Number.isFinite(cutoffMs) ? { cutoffMs } : {}) },
-    );
+    for (let i = 0; i < proposed.length; i += REVERIFY_ROUND) {
+      stop.signal.throwIfAborted();
+      const checked = await checkLost(proposed.slice(i, i + REVERIFY_ROUND), {
+        config,
+        dynamodb,
+        s3,
+        ...(Number.isFinite(cutoffMs) ? { cutoffMs } : {}),
+      });
+      confirmed.push(...checked.lost);
+      for (const key of checked.missedByInventory) if (!missedByInventory.includes(key)) missedByInventory.push(key);
+      undecided.push(...checked.undecided);
+    }
   } catch (err) {
-    if (err instanceof LostCheckIncompleteError) reportLost(err.lost);
-    throw err;
+    clearTimeout(timer);
+    if (err instanceof LostCheckIncompleteError) confirmed.push(...err.lost);
+    if (confirmed.length === 0) throw err;
+    // The losses confirmed before the failed read, or before the deadline, are not lost with it.
+    reportLost(confirmed);
+    throw err instanceof LostCheckIncompleteError
+      ? new LostCheckIncompleteError(confirmed, err.cause)
+      : new LostCheckIncompleteError(confirmed, err);
   }
-  const { lost: confirmed, missedByInventory, undecided } = checked;
   reportLost(confirmed);
   // Both fail the batch once it has done its re-verified deletes (the run fails: ExecutionsFailed),
   // rather than let the run look clean.
@@ -558,7 +629,17 @@ async function batch(
       }),
       // One batch of the run per invocation: a Scan of the whole objects table for each would cost
       // the table's size times the batches (README, "Audit at scale": items copied since the export).
-      { config, dynamodb, s3, now: audit.clock(), olderThanMs, delete: deleteConfirmed, scanOtherObjects: false },
+      {
+        config,
+        dynamodb,
+        s3,
+        now: audit.clock(),
+        olderThanMs,
+        delete: deleteConfirmed,
+        scanOtherObjects: false,
+        batchSize: REVERIFY_ROUND,
+        signal: stop.signal,
+      },
     );
   } catch (err) {
     // Stopped after deleting: what it deleted is counted all the same, and what may be gone is said.
@@ -571,6 +652,8 @@ async function batch(
         });
     }
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
   // The query's shape test is coarse: a proposed orphan the re-verification finds is no blob key of
   // this store (an id no writer can use) is reported with the malformed keys, as the CLI does.

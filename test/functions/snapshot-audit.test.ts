@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ConfigError, ValidationError } from '../../lib/errors.js';
-import { ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { LostCheckIncompleteError, ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
@@ -397,6 +397,40 @@ describe('snapshot-audit function batches: metrics on the error path', () => {
         .sort(),
     );
   });
+
+  // The live check of 500 proposed losses (a listing of each, then HV) could outlast the invocation:
+  // Lambda's timeout ended it, and the losses it had confirmed went with it, the LostBlobs alarm quiet.
+  it("a live check of losses that runs out of its invocation's time publishes the losses it confirmed, then fails", async () => {
+    const live = await freshFixture();
+    const rows: Array<{ kind: string; blob_key: string; object_key: string }> = [];
+    for (let i = 0; i <= 100; i++) {
+      const objectKey = `late-lost-${String(i).padStart(3, '0')}`;
+      const key = blobKey(live, objectKey, Date.now() - 3 * HOUR);
+      await putTombstone(live, objectKey, key);
+      rows.push({ kind: 'lost', blob_key: key, object_key: objectKey });
+    }
+    const dynamodb = createDynamoDBClient();
+    restores.push(() => dynamodb.destroy());
+    // 8 s left: rounds stop starting 4 s in (half the time, under a minute); the first HV read answers after that.
+    new FaultInjector()
+      .add({ kind: 'delay', delayMs: 5_000, times: 1, match: (r) => r.command === 'BatchGetItemCommand' })
+      .attach(dynamodb, 'dynamodb');
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: false },
+      dynamodb,
+      s3: live.s3,
+      logger: new Logger({ logLevel: 'CRITICAL' }),
+    });
+    const context = lambdaContext('tierlog-snapshot-audit', 8_000);
+    const run = await captureStdout(() => handler({ Items: rows }, context));
+    expect(run.error).toBeInstanceOf(LostCheckIncompleteError);
+    expect((run.error as Error).message).toContain("the invocation's deadline");
+    const lostFigures = emfDocuments(run.out)
+      .filter((doc) => 'SnapshotLostBlobs' in doc)
+      .map((doc) => doc.SnapshotLostBlobs);
+    expect(lostFigures).toEqual([100]);
+  });
 });
 
 describe('snapshot-audit function batches: the figures each batch publishes', () => {
@@ -628,6 +662,49 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
       .map((doc) => doc.SnapshotOrphansDeleted);
     expect(deleted).toEqual([1]);
     expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, orphans[1]].sort());
+  });
+
+  it("a batch that runs out of its invocation's time stops between rounds: what it deleted is published before the deadline, the rest left", async () => {
+    const live = await freshFixture();
+    const referenced = await withLiveBlob(live);
+    // 101 proposed orphans: a round of 100, then one more.
+    const orphans = Array.from({ length: 101 }, (_, i) => blobKey(live, `late-${i}`, Date.now() - 3 * HOUR));
+    for (const key of orphans) await putBlob(live, key);
+    const s3 = createS3Client();
+    restores.push(() => s3.destroy());
+    // 8 s left: rounds stop starting 4 s in (half the time, under a minute); the first round's delete answers after that.
+    new FaultInjector()
+      .add({ kind: 'delay', delayMs: 5_000, times: 1, match: (r) => r.command === 'DeleteObjectsCommand' })
+      .attach(s3, 's3');
+    const handler = handlerWith(live, s3);
+    const context = lambdaContext('tierlog-snapshot-audit', 8_000);
+    const run = await captureStdout(() =>
+      handler({ Items: orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() })) }, context),
+    );
+    expect(run.error).toBeInstanceOf(ReverifyIncompleteError);
+    expect((run.error as Error).message).toContain("the invocation's deadline");
+    const deleted = emfDocuments(run.out)
+      .filter((doc) => 'SnapshotOrphansDeleted' in doc)
+      .map((doc) => doc.SnapshotOrphansDeleted);
+    expect(deleted).toEqual([100]);
+    expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, orphans[100]!].sort());
+  });
+
+  it("a function of a short timeout (10 s, not the construct's 5 min) still does its batch: the margin is then half its time", async () => {
+    const live = await freshFixture();
+    const referenced = await withLiveBlob(live);
+    const orphan = blobKey(live, 'short-timeout', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const handler = handlerWith(live, live.s3);
+    const run = await captureStdout(() =>
+      handler(
+        { Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] },
+        lambdaContext('tierlog-snapshot-audit', 10_000),
+      ),
+    );
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ confirmed: 1, deleted: 1 });
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
   });
 });
 
