@@ -15,7 +15,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CONFIG_ENV, loadConfig } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
-import { METRICS_DEPLOYMENT_DIMENSION, METRICS_DEPLOYMENT_ENV } from '../lib/handlers/names.js';
+import { dimensionValueProblem, METRICS_DEPLOYMENT_DIMENSION, METRICS_DEPLOYMENT_ENV } from '../lib/handlers/names.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { BUNDLE_BANNER, BUNDLE_TARGET, type HandlerName } from './bundling.js';
 
@@ -119,10 +119,21 @@ export function metricsDeploymentEnv(deployment: string | undefined): Record<str
  * `TIERLOG_METRICS_DEPLOYMENT` its `environment` sets (the function reads the variable whoever set
  * it); none when empty, as the handlers read it. What the part's alarms, and a monitoring of it,
  * must watch.
+ *
+ * @throws Error for a value CloudWatch refuses as a dimension value (blank, not printable ASCII,
+ *   over 1,024 characters): the handler refuses it at init.
  */
 export function metricsDeploymentOf(deployment: string | undefined, environment: Readonly<Record<string, string>>): string | undefined {
   const published = deployment ?? environment[METRICS_DEPLOYMENT_ENV];
-  return published === '' ? undefined : published;
+  if (published === undefined || published === '') return undefined;
+  const problem = dimensionValueProblem(published);
+  if (problem !== undefined) {
+    throw new Error(
+      `${deployment !== undefined ? 'metricsDeployment' : `the environment's ${METRICS_DEPLOYMENT_ENV}`} ${JSON.stringify(published.slice(0, 80))} ${problem}: ` +
+        'the function would fail at init (a ConfigError), its alarms never seeing its metrics',
+    );
+  }
+  return published;
 }
 
 /** The dimensions of a tierlog metric of `service`, in `deployment` when set (what the handlers publish). */

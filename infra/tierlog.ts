@@ -42,6 +42,7 @@ import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type T
 import { type SweeperTuningProps, TierlogSweeper } from './sweeper.js';
 import { schemaTable } from './tables.js';
 import { TableReplacementGuard } from './table-guard.js';
+import { dimensionValueProblem } from '../lib/handlers/names.js';
 
 /**
  * Properties of {@link Tierlog}. All optional. Its numbers and durations are literals: each is
@@ -418,6 +419,12 @@ export class Tierlog extends Construct {
     // (a stack name is unique there; the path, within the stack): each alarm watches its own.
     const stack = Stack.of(this);
     const metricsDeployment = `${stack.stackName}/${this.node.path.slice(stack.node.path.length + 1)}`;
+    const unpublishable = dimensionValueProblem(metricsDeployment);
+    if (unpublishable !== undefined) {
+      throw new Error(
+        `the deployment this Tierlog's metrics are told apart by, its stack name and construct path ${JSON.stringify(metricsDeployment.slice(0, 80))}, ${unpublishable}: give the construct (and its scopes) ids CloudWatch takes`,
+      );
+    }
     this.metricsDeployment = metricsDeployment;
     this.sweeper = new TierlogSweeper(this, 'Sweeper', {
       metricsDeployment,

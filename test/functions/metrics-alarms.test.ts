@@ -286,3 +286,38 @@ describe("Powertools' switches in a part's environment do not turn the metrics o
     expect(emfMetrics(swept.out).map((m) => m.name)).toContain('SweepDuration');
   });
 });
+
+describe('a TIERLOG_METRICS_DEPLOYMENT CloudWatch refuses as a dimension value', () => {
+  /**
+   * Powertools drops a blank dimension value (the metrics published without `deployment`), and
+   * CloudWatch refuses one that is not printable ASCII or is over 1,024 characters: either way the
+   * alarms that watch the deployment never see its metrics, and the sweeper's not-running alarm is
+   * up for good while it sweeps. The function refuses it at init, naming the variable.
+   */
+  it.each([
+    ['blank', '   '],
+    ['not ASCII', 'Stäck/A'],
+    ['a control character', 'Stack/\tA'],
+    ['over 1,024 characters', `Stack/${'a'.repeat(1_024)}`],
+  ])('%s: the sweeper function fails at init with a ConfigError naming it', async (_name, value) => {
+    const fx = await freshFixture();
+    // loadHandler sets the variables before the import it makes fails: they are put back here.
+    const before = { ...process.env };
+    try {
+      const loaded = loadHandler(fx, () => import('../../functions/sweeper.js'), { [METRICS_DEPLOYMENT_ENV]: value });
+      await expect(loaded).rejects.toMatchObject({ name: 'ConfigError', setting: METRICS_DEPLOYMENT_ENV });
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in before)) delete process.env[name];
+      Object.assign(process.env, before);
+    }
+  });
+
+  it('one CloudWatch takes is published as the deployment dimension', async () => {
+    const fx = await freshFixture();
+    const loaded = await loadHandler(fx, () => import('../../functions/sweeper.js'), { [METRICS_DEPLOYMENT_ENV]: 'Stack/A b-c_d.e' });
+    restores.push(loaded.restore);
+    const swept = await captureStdout(() => loaded.mod.handler(scheduledEvent(), lambdaContext('tierlog-sweeper')));
+    expect(swept.error).toBeUndefined();
+    expect(emfMetrics(swept.out).find((m) => m.name === 'SweepDuration')?.dimensions['deployment']).toBe('Stack/A b-c_d.e');
+  });
+});

@@ -199,3 +199,47 @@ describe('an empty metricsDeployment is none, for the monitoring as for the part
     for (const w of watched) expect(w.dimensions, w.alarm).not.toHaveProperty('deployment');
   });
 });
+
+describe('a deployment CloudWatch refuses as a dimension value is refused at synth', () => {
+  // A blank value is dropped by Powertools (the metrics published without it), one not printable
+  // ASCII or over 1,024 characters refused by CloudWatch: the alarms watching it would be silent
+  // for good. The function refuses it at init (test/functions/metrics-alarms.test.ts); the
+  // construct refuses it before anything is deployed.
+  const parts = () => {
+    const { stack } = userStack();
+    const a = new Tierlog(stack, 'A');
+    const resources = { changeLogTable: a.changeLogTable, objectsTable: a.objectsTable, bucket: a.bucket, prefix: a.prefix };
+    return { stack, a, resources };
+  };
+
+  it.each([
+    ['blank', '  ', /metricsDeployment " {2}" is blank/],
+    ['not ASCII', 'Stäck/A', /holds a character CloudWatch refuses/],
+    ['over 1,024 characters', 'a'.repeat(1_025), /is 1025 characters long, CloudWatch takes at most 1024/],
+  ])("a sweeper's metricsDeployment %s", (_name, value, message) => {
+    const { stack, a, resources } = parts();
+    expect(
+      () =>
+        new TierlogSweeper(stack, 'Own', {
+          resources,
+          environment: { ...a.writerEnvironment },
+          leaseShards: a.leaseShards,
+          metricsDeployment: value,
+        }),
+    ).toThrow(message);
+  });
+
+  it("a stream function's TIERLOG_METRICS_DEPLOYMENT in its environment, blank", () => {
+    const { stack, a, resources } = parts();
+    expect(
+      () => new ObjectsStreamCleanup(stack, 'Own', { resources, environment: { ...a.writerEnvironment, [METRICS_DEPLOYMENT_ENV]: ' ' } }),
+    ).toThrow(/the environment's TIERLOG_METRICS_DEPLOYMENT " " is blank/);
+  });
+
+  it('a Tierlog whose construct path is not ASCII', () => {
+    const { stack } = userStack();
+    expect(() => new Tierlog(stack, 'Störe')).toThrow(
+      /its stack name and construct path "UserStack\/Störe", holds a character CloudWatch refuses/,
+    );
+  });
+});
