@@ -336,7 +336,12 @@ function renderLatency(l: LatencyResult, what: string): string {
   const per = Object.entries(l.perRequestMedianMs)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
-  return `\n== Latency, ms, ${what} (${l.runs} runs per mode and kind after ${l.warmup} warm-up, interleaved; "answer": until the caller has it, "all done": until the settle (old blob deleted, entry removed) is done too${l.create.p50RatioInterval !== undefined ? "; a ratio's 95% interval, by a paired bootstrap of the runs, in parentheses" : ''}) ==\n${table(rows)}\nmedian per request${l.addedPerRequestMs !== undefined ? ' (local server time, without the added delay)' : ''}: ${per}`;
+  const failed = l.settleFailures;
+  const settles =
+    failed !== undefined && failed.logged + failed.unlogged > 0
+      ? `\nsettles that FAILED: logged ${failed.logged}, unlogged ${failed.unlogged} ("all done" timed work left undone: its targets are not met)`
+      : '';
+  return `\n== Latency, ms, ${what} (${l.runs} runs per mode and kind after ${l.warmup} warm-up, interleaved; "answer": until the caller has it, "all done": until the settle (old blob deleted, entry removed) is done too${l.create.p50RatioInterval !== undefined ? "; a ratio's 95% interval, by a paired bootstrap of the runs, in parentheses" : ''}) ==\n${table(rows)}\nmedian per request${l.addedPerRequestMs !== undefined ? ' (local server time, without the added delay)' : ''}: ${per}${settles}`;
 }
 
 function fmt(record: Record<string, number>): string {

@@ -263,6 +263,30 @@ describe('latency ratios', () => {
   });
 });
 
+describe('latency "all done": a settle that failed', () => {
+  test('resolved settled() all the same: the run\'s "all done" targets are not met, its answer targets stand', () => {
+    const r = saved();
+    const before = targets(r);
+    const name = (kind: string, until: string, where: string) => `1 MiB ${kind} p50 logged/unlogged, ${until}, ${where}`;
+    // The saved run met its local "all done" delete p50 (1.002); one logged settle failed, timed as done.
+    expect(named(before, name('delete', 'all done', 'local')).met).toBe(true);
+    r.latency = { ...r.latency!, settleFailures: { logged: 1, unlogged: 0 } };
+    const after = targets(r);
+    for (const kind of ['create', 'overwrite', 'delete']) {
+      const t = named(after, name(kind, 'all done', 'local'));
+      expect(t.met, t.name).toBe(false);
+      expect(t.value).toContain('settles failed 1 vs 0');
+      // Until the answer, and the modelled run's, as they were.
+      for (const other of [name(kind, 'answer', 'local'), name(kind, 'all done', 'modelled')]) {
+        expect(named(after, other)).toEqual(named(before, other));
+      }
+    }
+    // None failed: as before.
+    r.latency = { ...r.latency!, settleFailures: { logged: 0, unlogged: 0 } };
+    expect(targets(r)).toEqual(before);
+  });
+});
+
 describe('load invariants', () => {
   test('a load run that leaked fails the target, even when it is not the fastest one the figures come from', () => {
     const r = saved();
