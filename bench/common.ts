@@ -4,6 +4,7 @@
  */
 import { Agent as HttpAgent } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DYNAMODB_SOCKET_TIMEOUT_MS } from '../lib/constants.js';
@@ -140,6 +141,30 @@ export function pairedRatioInterval(
     ratios.push(statistic(a) / statistic(b));
   }
   return [percentile(ratios, 2.5), percentile(ratios, 97.5)];
+}
+
+/**
+ * Times `a(i)` and `b(i)` side by side for i from 0 to `warmup + runs - 1`: `a` first when i is
+ * even, `b` first when it is odd, so neither always runs on what the other left (its garbage,
+ * the servers' caches); the first `warmup` pairs are not kept. Each side's times, ms, in run order:
+ * time j of `a` and time j of `b` are one pair, as {@link pairedRatioInterval} draws them.
+ */
+export async function alternated(
+  runs: number,
+  warmup: number,
+  a: (i: number) => Promise<unknown>,
+  b: (i: number) => Promise<unknown>,
+): Promise<{ a: number[]; b: number[] }> {
+  const times = { a: [] as number[], b: [] as number[] };
+  const ops = { a, b };
+  for (let i = 0; i < warmup + runs; i++) {
+    for (const side of i % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
+      const t0 = performance.now();
+      await ops[side](i);
+      if (i >= warmup) times[side].push(performance.now() - t0);
+    }
+  }
+  return times;
 }
 
 /** A ratio and, when the run has one, its 95% interval: `1.104 (0.95-1.27)`. */
