@@ -167,9 +167,16 @@ export async function alternated(
   return times;
 }
 
-/** A ratio and, when the run has one, its 95% interval: `1.104 (0.95-1.27)`. */
+/**
+ * A ratio and, when the run has one, its 95% interval: `1.104 (0.95-1.27)`. A ratio the run could
+ * not measure (NaN, null in the JSON) is `not measured`.
+ */
 export function withInterval(ratio: number, interval: readonly [number, number] | undefined): string {
-  return interval === undefined ? ratio.toFixed(3) : `${ratio.toFixed(3)} (${interval[0].toFixed(2)}-${interval[1].toFixed(2)})`;
+  const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+  if (!finite(ratio)) return 'not measured';
+  return interval === undefined || !interval.every(finite)
+    ? ratio.toFixed(3)
+    : `${ratio.toFixed(3)} (${interval[0].toFixed(2)}-${interval[1].toFixed(2)})`;
 }
 
 export function mean(values: readonly number[]): number {

@@ -11,6 +11,15 @@ const RATIO_BOUND = 1.1;
 /** The bound of a handler's cold start over the bare handler's. */
 const COLD_START_BOUND = 1.2;
 
+/**
+ * Whether every figure is one the run measured: a finite number. A figure it could not measure is
+ * NaN, which the JSON writes as null, and null reads as 0 in a comparison (`null <= 1.1`): judged
+ * again from the JSON (docs/FIGURES.md), such a figure met every upper bound.
+ */
+function measured(...figures: unknown[]): boolean {
+  return figures.every((f) => typeof f === 'number' && Number.isFinite(f));
+}
+
 export function targets(r: Results): Target[] {
   const out: Target[] = [];
   const create = r.ops?.figures.logged['large create'];
@@ -19,7 +28,7 @@ export function targets(r: Results): Target[] {
       name: 'logged large create',
       target: '<= 3 DynamoDB calls in 2 sequential round trips',
       value: `${create.dynamodbCalls} calls, ${create.dynamodbRoundTrips} round trips`,
-      met: create.dynamodbCalls <= 3 && create.dynamodbRoundTrips <= 2,
+      met: measured(create.dynamodbCalls, create.dynamodbRoundTrips) && create.dynamodbCalls <= 3 && create.dynamodbRoundTrips <= 2,
     });
   }
   for (const [where, l] of [
@@ -48,7 +57,7 @@ export function targets(r: Results): Target[] {
             name: `1 MiB ${kind} ${p} logged/unlogged, ${until}, ${where}`,
             target: '<= 1.10',
             value: `${withInterval(ratio, interval)}${undone ? `; settles failed ${failures.logged} vs ${failures.unlogged}` : ''}`,
-            met: ratio <= RATIO_BOUND && !undone,
+            met: measured(ratio) && ratio <= RATIO_BOUND && !undone,
             ...(interval !== undefined ? { undecided: interval[0] <= RATIO_BOUND && RATIO_BOUND <= interval[1] } : {}),
           });
         }
@@ -63,22 +72,22 @@ export function targets(r: Results): Target[] {
       name: 'recovery throughput',
       target: '>= 1000 entries/s',
       value: `${x.entriesPerSecond} entries/s`,
-      met: x.ok && x.entriesPerSecond >= 1000,
+      met: x.ok && measured(x.entriesPerSecond) && x.entriesPerSecond >= 1000,
     });
     if (x.stackRatio !== undefined) {
       out.push({
         name: `recovery requests / stack's at ${x.sweeperConcurrency} in flight`,
         target: '>= 0.80',
-        value: `${x.stackRatio.toFixed(3)} (${x.requestsPerSecond}/s of ${x.stackWritesPerSecond}/s)`,
-        met: x.ok && x.stackRatio >= 0.8,
+        value: `${withInterval(x.stackRatio, undefined)} (${x.requestsPerSecond}/s of ${x.stackWritesPerSecond}/s)`,
+        met: x.ok && measured(x.stackRatio) && x.stackRatio >= 0.8,
       });
     }
     if (x.replayRatio !== undefined && x.replay !== undefined) {
       out.push({
         name: `recovery requests / the same requests replayed bare at ${x.sweeperConcurrency}`,
         target: '>= 0.80',
-        value: `${x.replayRatio.toFixed(3)} (${x.requestsPerSecond}/s of ${x.replay.requestsPerSecond}/s)`,
-        met: x.ok && x.replayRatio >= 0.8,
+        value: `${withInterval(x.replayRatio, undefined)} (${x.requestsPerSecond}/s of ${x.replay.requestsPerSecond}/s)`,
+        met: x.ok && measured(x.replayRatio) && x.replayRatio >= 0.8,
       });
     }
     // Judged on the calls counted, not on the per-entry figure the run rounded to 0.001: 31 S3
@@ -96,7 +105,7 @@ export function targets(r: Results): Target[] {
           perEntry > bound && rounded <= bound
             ? `${rounded} (${calls} calls for ${x.entries} entries: ${perEntry.toPrecision(3)})`
             : String(rounded),
-        met: x.ok && perEntry <= bound,
+        met: x.ok && measured(calls, x.entries) && perEntry <= bound,
       });
     }
     out.push({
@@ -113,7 +122,7 @@ export function targets(r: Results): Target[] {
       target: '<= 1 Query per shard',
       value: `${r.idle.queriesPerShard} per shard, ${other} other calls${r.idle.report.errors > 0 ? `, ${r.idle.report.errors} errors` : ''}`,
       // A failed query is counted as a query: a sweep with errors looked at less than it says.
-      met: r.idle.queriesPerShard <= 1 && other === 0 && r.idle.report.errors === 0,
+      met: measured(r.idle.queriesPerShard, other) && r.idle.queriesPerShard <= 1 && other === 0 && r.idle.report.errors === 0,
     });
   }
   if (r.sessions !== undefined) {
@@ -122,7 +131,7 @@ export function targets(r: Results): Target[] {
       name: '64 MiB upload session/SDK multipart',
       target: '<= 1.10',
       value: withInterval(ratio, interval),
-      met: ratio <= RATIO_BOUND,
+      met: measured(ratio) && ratio <= RATIO_BOUND,
       ...(interval !== undefined ? { undecided: interval[0] <= RATIO_BOUND && RATIO_BOUND <= interval[1] } : {}),
     });
   }
@@ -135,8 +144,8 @@ export function targets(r: Results): Target[] {
     out.push({
       name: 'load throughput logged/unlogged',
       target: '>= 0.90',
-      value: `${ratio.toFixed(3)} (${r.load.opsPerSecond} vs ${r.loadUnlogged.opsPerSecond} ops/s; p99 ${r.load.p99Ms} vs ${r.loadUnlogged.p99Ms} ms${errors > 0 ? `; failed operations ${failed(r.load)} vs ${failed(r.loadUnlogged)}` : ''})`,
-      met: ratio >= 0.9 && errors === 0,
+      value: `${withInterval(ratio, undefined)} (${r.load.opsPerSecond} vs ${r.loadUnlogged.opsPerSecond} ops/s; p99 ${r.load.p99Ms} vs ${r.loadUnlogged.p99Ms} ms${errors > 0 ? `; failed operations ${failed(r.load)} vs ${failed(r.loadUnlogged)}` : ''})`,
+      met: measured(ratio) && ratio >= 0.9 && errors === 0,
     });
   }
   if (r.coldStart !== undefined) {
@@ -146,8 +155,8 @@ export function targets(r: Results): Target[] {
       out.push({
         name: `cold start ${name} / bare handler`,
         target: '<= 1.20',
-        value: interval === undefined ? `${ratio.toFixed(3)} (${times})` : `${withInterval(ratio, interval)}; ${times}`,
-        met: ratio <= COLD_START_BOUND,
+        value: interval === undefined ? `${withInterval(ratio, undefined)} (${times})` : `${withInterval(ratio, interval)}; ${times}`,
+        met: measured(ratio) && ratio <= COLD_START_BOUND,
         ...(interval !== undefined ? { undecided: interval[0] <= COLD_START_BOUND && COLD_START_BOUND <= interval[1] } : {}),
       });
     }
@@ -158,7 +167,7 @@ export function targets(r: Results): Target[] {
       name: '64 MiB streamed read: RSS growth',
       target: `<= ${bound} MiB (half the object: not buffered)`,
       value: `${r.memory.streamedRead.growthMiB} MiB`,
-      met: r.memory.streamedRead.growthMiB <= bound,
+      met: measured(r.memory.streamedRead.growthMiB) && r.memory.streamedRead.growthMiB <= bound,
     });
     const large = r.memory.largeStreamedRead;
     if (large !== undefined) {
@@ -168,7 +177,7 @@ export function targets(r: Results): Target[] {
         name: `${r.memory.largeBytes / 1024 / 1024} MiB streamed read: RSS growth`,
         target: `<= ${scaled} MiB (the ${r.memory.bytes / 1024 / 1024} MiB read's + one part: not the object's size)`,
         value: `${large.growthMiB} MiB`,
-        met: large.growthMiB <= scaled,
+        met: measured(large.growthMiB, r.memory.streamedRead.growthMiB) && large.growthMiB <= scaled,
       });
     }
     if (r.memory.session !== undefined && r.memory.smallSession !== undefined) {
@@ -178,7 +187,7 @@ export function targets(r: Results): Target[] {
         name: `${r.memory.largeBytes / 1024 / 1024} MiB upload session: RSS growth`,
         target: `<= ${scaled} MiB (the ${r.memory.bytes / 1024 / 1024} MiB session's + one part: not the object's size)`,
         value: `${r.memory.session.growthMiB} MiB (writer and client in one process)`,
-        met: r.memory.session.growthMiB <= scaled,
+        met: measured(r.memory.session.growthMiB, r.memory.smallSession.growthMiB) && r.memory.session.growthMiB <= scaled,
       });
     }
     const putBound = 5 * r.memory.partSizeMiB;
@@ -186,7 +195,7 @@ export function targets(r: Results): Target[] {
       name: '64 MiB put: RSS growth beyond the body',
       target: `<= ${putBound} MiB (queue of 4 parts + 1)`,
       value: `${r.memory.put.growthMiB} MiB`,
-      met: r.memory.put.growthMiB <= putBound,
+      met: measured(r.memory.put.growthMiB) && r.memory.put.growthMiB <= putBound,
     });
   }
   if (r.load !== undefined) {

@@ -287,6 +287,40 @@ describe('latency "all done": a settle that failed', () => {
   });
 });
 
+describe('a figure the run could not measure', () => {
+  test('NaN, written to the JSON as null, meets no target when the run is judged again (docs/FIGURES.md)', () => {
+    const r = saved();
+    // A run whose figures could not be measured: NaN at run time, null once saved.
+    r.latency = { ...r.latency!, delete: { ...r.latency!.delete, p50Ratio: NaN, p50RatioInterval: [NaN, NaN] } };
+    r.memory = { ...r.memory!, put: { ...r.memory!.put, growthMiB: NaN }, streamedRead: { ...r.memory!.streamedRead, growthMiB: NaN } };
+    r.idle = { ...r.idle!, queriesPerShard: NaN };
+    r.coldStart = { ...r.coldStart!, objects: { ...r.coldStart!.objects, ratioToBare: NaN, ratioInterval: [NaN, NaN] } };
+    r.recovery = { ...r.recovery!, stackRatio: NaN, calls: { ...r.recovery!.calls, s3Total: NaN } };
+    const reread = JSON.parse(JSON.stringify(r)) as Results;
+    expect(reread.memory!.put.growthMiB).toBeNull();
+    for (const judged of [targets(r), targets(reread)]) {
+      for (const name of [
+        '1 MiB delete p50 logged/unlogged, answer, local',
+        '64 MiB put: RSS growth beyond the body',
+        '64 MiB streamed read: RSS growth',
+        // Its bound is the 64 MiB read's growth and a part: not measured either.
+        '256 MiB streamed read: RSS growth',
+        'idle sweep (every minute)',
+        'cold start objects / bare handler',
+        `recovery requests / stack's at ${r.recovery!.sweeperConcurrency} in flight`,
+        'recovery S3 calls per entry',
+      ]) {
+        expect(named(judged, name).met, name).toBe(false);
+      }
+      expect(named(judged, '1 MiB delete p50 logged/unlogged, answer, local').value).toBe('not measured');
+    }
+    // And the page renders, the run judged again.
+    expect(figuresPage(reread, 'reread.json')).toContain(
+      '| 1 MiB delete p50 logged/unlogged, answer, local | <= 1.10 | not measured | **no** |',
+    );
+  });
+});
+
 describe('load invariants', () => {
   test('a load run that leaked fails the target, even when it is not the fastest one the figures come from', () => {
     const r = saved();
