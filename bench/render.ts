@@ -252,7 +252,10 @@ export function render(r: Results): string {
         withInterval(x.rangeRatio, x.rangeRatioInterval),
       ],
     ];
-    parts.push(`\n== Upload sessions and ranged reads ==\n${table(rows)}`);
+    const failed = x.cleanupFailures ?? 0;
+    parts.push(
+      `\n== Upload sessions and ranged reads ==\n${table(rows)}${failed > 0 ? `\nsession cleanups that FAILED: ${failed} (those uploads timed work left undone: the upload target is not met)` : ''}`,
+    );
   }
   if (r.coldStart !== undefined) {
     const c = r.coldStart;

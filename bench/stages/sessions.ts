@@ -38,6 +38,12 @@ export interface SessionsResult {
   readonly rangeRatio: number;
   /** Its 95% interval (paired bootstrap; absent in results before 2026-12-02-7). */
   readonly rangeRatioInterval?: [number, number];
+  /**
+   * Cleanups of the timed session uploads that failed (the store's `onCleanupError`): a complete
+   * answers all the same, often sooner, so such an upload's time is of work left undone (absent in
+   * results before 2026-12-05).
+   */
+  readonly cleanupFailures?: number;
 }
 
 export async function sessionsStage(options: { runs: number; rangeRuns: number; sizeMiB?: number }): Promise<SessionsResult> {
@@ -45,7 +51,19 @@ export async function sessionsStage(options: { runs: number; rangeRuns: number; 
   const dynamodb = dynamodbClient();
   const s3 = s3Client();
   const log = new DynamoChangeLog({ config, dynamodb, renewInBackground: false });
-  const store = new TieredStore({ config, changeLog: log, dynamodb, s3 });
+  // A cleanup that fails (the entry's removal, a session's end) is reported here and nowhere else:
+  // the complete answers all the same. Counted over the timed uploads.
+  let cleanupFailures = 0;
+  let counting = false;
+  const store = new TieredStore({
+    config,
+    changeLog: log,
+    dynamodb,
+    s3,
+    onCleanupError: () => {
+      if (counting) cleanupFailures++;
+    },
+  });
   const size = (options.sizeMiB ?? 64) * MiB;
   const partSize = 8 * MiB;
   const body = randomBody(size);
@@ -96,12 +114,14 @@ export async function sessionsStage(options: { runs: number; rangeRuns: number; 
     await viaSession('warm');
     await viaSdk('warm');
     // Alternate which goes first, so neither always runs on a warmer machine.
+    counting = true;
     const { a: session, b: sdk } = await alternated(
       options.runs,
       0,
       (i) => viaSession(`s-${i}`),
       (i) => viaSdk(`d-${i}`),
     );
+    counting = false;
 
     // The same for the ranged reads, after a pair not kept (the run's first ranged read through
     // the store and straight from S3): one side always first would run the other on what it left.
@@ -138,6 +158,7 @@ export async function sessionsStage(options: { runs: number; rangeRuns: number; 
       s3RangedGetP50Ms: p50(direct),
       rangeRatio: round(percentile(ranged, 50) / percentile(direct, 50), 3),
       rangeRatioInterval: interval(ranged, direct),
+      cleanupFailures,
     };
   } finally {
     log.close();

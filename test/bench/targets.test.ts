@@ -287,6 +287,19 @@ describe('latency "all done": a settle that failed', () => {
   });
 });
 
+describe('upload sessions: a cleanup that failed', () => {
+  test('answered the complete all the same: the upload ratio is not met, whatever its value', () => {
+    const r = saved();
+    const name = '64 MiB upload session/SDK multipart';
+    // The saved run met it (1.003).
+    expect(named(targets(r), name).met).toBe(true);
+    r.sessions = { ...r.sessions!, cleanupFailures: 2 };
+    expect(named(targets(r), name)).toMatchObject({ met: false, value: '1.003; cleanups failed 2' });
+    r.sessions = { ...r.sessions!, cleanupFailures: 0 };
+    expect(named(targets(r), name)).toMatchObject({ met: true, value: '1.003' });
+  });
+});
+
 describe('a figure the run could not measure', () => {
   test('NaN, written to the JSON as null, meets no target when the run is judged again (docs/FIGURES.md)', () => {
     const r = saved();
