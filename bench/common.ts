@@ -4,6 +4,7 @@
  */
 import { Agent as HttpAgent } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DYNAMODB_SOCKET_TIMEOUT_MS } from '../lib/constants.js';
@@ -142,9 +143,40 @@ export function pairedRatioInterval(
   return [percentile(ratios, 2.5), percentile(ratios, 97.5)];
 }
 
-/** A ratio and, when the run has one, its 95% interval: `1.104 (0.95-1.27)`. */
+/**
+ * Times `a(i)` and `b(i)` side by side for i from 0 to `warmup + runs - 1`: `a` first when i is
+ * even, `b` first when it is odd, so neither always runs on what the other left (its garbage,
+ * the servers' caches); the first `warmup` pairs are not kept. Each side's times, ms, in run order:
+ * time j of `a` and time j of `b` are one pair, as {@link pairedRatioInterval} draws them.
+ */
+export async function alternated(
+  runs: number,
+  warmup: number,
+  a: (i: number) => Promise<unknown>,
+  b: (i: number) => Promise<unknown>,
+): Promise<{ a: number[]; b: number[] }> {
+  const times = { a: [] as number[], b: [] as number[] };
+  const ops = { a, b };
+  for (let i = 0; i < warmup + runs; i++) {
+    for (const side of i % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
+      const t0 = performance.now();
+      await ops[side](i);
+      if (i >= warmup) times[side].push(performance.now() - t0);
+    }
+  }
+  return times;
+}
+
+/**
+ * A ratio and, when the run has one, its 95% interval: `1.104 (0.95-1.27)`. A ratio the run could
+ * not measure (NaN, null in the JSON) is `not measured`.
+ */
 export function withInterval(ratio: number, interval: readonly [number, number] | undefined): string {
-  return interval === undefined ? ratio.toFixed(3) : `${ratio.toFixed(3)} (${interval[0].toFixed(2)}-${interval[1].toFixed(2)})`;
+  const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+  if (!finite(ratio)) return 'not measured';
+  return interval === undefined || !interval.every(finite)
+    ? ratio.toFixed(3)
+    : `${ratio.toFixed(3)} (${interval[0].toFixed(2)}-${interval[1].toFixed(2)})`;
 }
 
 export function mean(values: readonly number[]): number {

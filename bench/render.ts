@@ -116,7 +116,7 @@ export function render(r: Results): string {
           ? `\nthe recovery ran ${x.sweepRunsSeconds.length} times from the same start (${x.sweepRunsSeconds.join(' s, ')} s); the figures are the fastest run's`
           : '') +
         (x.stackRatio !== undefined
-          ? `\nthe sweep's requests: ${x.requestsPerSecond}/s; the stack's small conditional writes at ${x.sweeperConcurrency} in flight, same stage: ${x.stackWritesPerSecond}/s; ratio ${x.stackRatio.toFixed(3)}`
+          ? `\nthe sweep's requests: ${x.requestsPerSecond}/s; the stack's small conditional writes at ${x.sweeperConcurrency} in flight, same stage: ${x.stackWritesPerSecond}/s; ratio ${withInterval(x.stackRatio, undefined)}`
           : '') +
         (x.requestsInFlight !== undefined
           ? `\nrequests in flight during the sweeps, on average: ${x.requestsInFlight} of ${x.sweeperConcurrency}; a small write of the yardstick took ${round((1000 * x.sweeperConcurrency) / x.stackWritesPerSecond, 1)} ms, the sweep's requests (p50 ms): ${Object.entries(
@@ -126,7 +126,7 @@ export function render(r: Results): string {
               .join(', ')}`
           : '') +
         (x.replay !== undefined && x.replayRatio !== undefined
-          ? `\nthe same ${x.replay.requests} requests replayed from a bare SDK client at ${x.sweeperConcurrency} in flight, from the same start: ${x.replay.requestsPerSecond}/s; the sweep's share of it ${x.replayRatio.toFixed(3)} (replay refused: ${
+          ? `\nthe same ${x.replay.requests} requests replayed from a bare SDK client at ${x.sweeperConcurrency} in flight, from the same start: ${x.replay.requestsPerSecond}/s; the sweep's share of it ${withInterval(x.replayRatio, undefined)} (replay refused: ${
               Object.entries(x.replay.refused)
                 .map(([k, n]) => `${k} ${n}`)
                 .join(', ') || 'none'
@@ -160,7 +160,7 @@ export function render(r: Results): string {
         p.entriesPerSecond,
         p.requestsPerSecond,
         p.stackWritesPerSecond,
-        p.stackRatio.toFixed(3),
+        withInterval(p.stackRatio, undefined),
         p.dynamodbCallsPerEntry,
         p.s3CallsPerEntry,
         p.ok ? 'yes' : 'NO',
@@ -252,7 +252,10 @@ export function render(r: Results): string {
         withInterval(x.rangeRatio, x.rangeRatioInterval),
       ],
     ];
-    parts.push(`\n== Upload sessions and ranged reads ==\n${table(rows)}`);
+    const failed = x.cleanupFailures ?? 0;
+    parts.push(
+      `\n== Upload sessions and ranged reads ==\n${table(rows)}${failed > 0 ? `\nsession cleanups that FAILED: ${failed} (those uploads timed work left undone: the upload target is not met)` : ''}`,
+    );
   }
   if (r.coldStart !== undefined) {
     const c = r.coldStart;
@@ -336,7 +339,12 @@ function renderLatency(l: LatencyResult, what: string): string {
   const per = Object.entries(l.perRequestMedianMs)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
-  return `\n== Latency, ms, ${what} (${l.runs} runs per mode and kind after ${l.warmup} warm-up, interleaved; "answer": until the caller has it, "all done": until the settle (old blob deleted, entry removed) is done too${l.create.p50RatioInterval !== undefined ? "; a ratio's 95% interval, by a paired bootstrap of the runs, in parentheses" : ''}) ==\n${table(rows)}\nmedian per request${l.addedPerRequestMs !== undefined ? ' (local server time, without the added delay)' : ''}: ${per}`;
+  const failed = l.settleFailures;
+  const settles =
+    failed !== undefined && failed.logged + failed.unlogged > 0
+      ? `\nsettles that FAILED: logged ${failed.logged}, unlogged ${failed.unlogged} ("all done" timed work left undone: its targets are not met)`
+      : '';
+  return `\n== Latency, ms, ${what} (${l.runs} runs per mode and kind after ${l.warmup} warm-up, interleaved; "answer": until the caller has it, "all done": until the settle (old blob deleted, entry removed) is done too${l.create.p50RatioInterval !== undefined ? "; a ratio's 95% interval, by a paired bootstrap of the runs, in parentheses" : ''}) ==\n${table(rows)}\nmedian per request${l.addedPerRequestMs !== undefined ? ' (local server time, without the added delay)' : ''}: ${per}${settles}`;
 }
 
 function fmt(record: Record<string, number>): string {

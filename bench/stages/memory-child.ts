@@ -14,7 +14,7 @@
 import { NoopChangeLog, DynamoChangeLog, TieredStore, loadConfig } from '../../lib/index.js';
 import { randomFillSync } from 'node:crypto';
 import { request } from 'node:http';
-import { putBody } from './memory.js';
+import { peakRssKiB, putBody, rssKiB } from './memory.js';
 
 /** The client's PUT of one part to its presigned URL (node:http: less of its own garbage than fetch); its ETag. */
 function putPart(url: string, body: Buffer): Promise<string> {
@@ -35,8 +35,8 @@ const bytes = Number(size);
 const config = loadConfig();
 const log = new DynamoChangeLog({ config, renewInBackground: false });
 const store = new TieredStore({ config, changeLog: mode === 'put' ? log : new NoopChangeLog() });
-const kib = () => process.resourceUsage().maxRSS;
-const baselineKiB = kib();
+// The RSS now, not the peak so far: that is the imports' (see rssKiB).
+const baselineKiB = rssKiB();
 let bodyKiB = 0;
 if (mode === 'session') {
   const created = await store.createUpload(key, { size: bytes });
@@ -57,7 +57,7 @@ if (mode === 'session') {
   await store.completeUpload(created.uploadId, parts);
 } else if (mode === 'put') {
   const body = putBody(bytes);
-  bodyKiB = kib() - baselineKiB;
+  bodyKiB = rssKiB() - baselineKiB;
   await store.put(key, body);
 } else {
   const got = await store.getStream(key);
@@ -67,5 +67,5 @@ if (mode === 'session') {
   if (seen !== bytes) throw new Error(`read ${seen} bytes, expected ${bytes}`);
 }
 log.close();
-process.stdout.write(JSON.stringify({ baselineKiB, bodyKiB, peakKiB: kib() }));
+process.stdout.write(JSON.stringify({ baselineKiB, bodyKiB, peakKiB: peakRssKiB() }));
 process.exit(0);

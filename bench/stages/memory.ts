@@ -5,8 +5,9 @@
  * times as much (writer and client in one process, each part written into the client's one part
  * buffer as it is sent) and a streamed
  * read of the larger object. A read's and a session's growth must be bounded by the part size,
- * not the object size: the larger object shows it (at most one part more). `maxRSS` from process.resourceUsage(); "growth" is the
- * peak less the RSS after the imports and clients (and, for the put, less the body).
+ * not the object size: the larger object shows it (at most one part more). The peak is `maxRSS`
+ * from process.resourceUsage(); "growth" is the peak less the RSS after the imports and clients
+ * ({@link rssKiB}: the RSS then, not the imports' peak) and, for the put, less the body.
  */
 import { execFile } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -24,6 +25,26 @@ const run = promisify(execFile);
  */
 export function putBody(bytes: number): Uint8Array {
   return randomFillSync(new Uint8Array(bytes));
+}
+
+/**
+ * The RSS an operation's growth is taken from, KiB: the pages the process holds now
+ * (`memoryUsage().rss`). Not its peak so far (`maxRSS`, the stage's baseline until 2026-12-05):
+ * after the imports that peak is theirs (tsx transpiling, the SDK loading), 4 to 9 MiB above the
+ * RSS the operation starts from once their garbage is returned, and every growth measured from it
+ * was that much smaller than the operation's (the put's body too: its growth beyond the body came
+ * out the same).
+ */
+export function rssKiB(): number {
+  return Math.round(process.memoryUsage().rss / 1024);
+}
+
+/**
+ * The process's peak RSS so far, KiB (`maxRSS`): an operation's peak once it went past the imports'
+ * (its growth is then exact; below it, the growth read is at most that much too large, never too small).
+ */
+export function peakRssKiB(): number {
+  return process.resourceUsage().maxRSS;
 }
 
 export interface RssFigures {

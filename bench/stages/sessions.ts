@@ -17,10 +17,9 @@
  * not tell 0.84 from 1.24 (two runs of the same code, 2026-12-02): the interval says when it cannot.
  */
 import { Agent as HttpAgent, request } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { DynamoChangeLog, TieredStore } from '../../lib/index.js';
-import { MiB, dynamodbClient, freshConfig, pairedRatioInterval, percentile, randomBody, round, s3Client } from '../common.js';
+import { MiB, alternated, dynamodbClient, freshConfig, pairedRatioInterval, percentile, randomBody, round, s3Client } from '../common.js';
 
 export interface SessionsResult {
   readonly uploadMiB: number;
@@ -39,6 +38,12 @@ export interface SessionsResult {
   readonly rangeRatio: number;
   /** Its 95% interval (paired bootstrap; absent in results before 2026-12-02-7). */
   readonly rangeRatioInterval?: [number, number];
+  /**
+   * Cleanups of the timed session uploads that failed (the store's `onCleanupError`): a complete
+   * answers all the same, often sooner, so such an upload's time is of work left undone (absent in
+   * results before 2026-12-05).
+   */
+  readonly cleanupFailures?: number;
 }
 
 export async function sessionsStage(options: { runs: number; rangeRuns: number; sizeMiB?: number }): Promise<SessionsResult> {
@@ -46,7 +51,19 @@ export async function sessionsStage(options: { runs: number; rangeRuns: number; 
   const dynamodb = dynamodbClient();
   const s3 = s3Client();
   const log = new DynamoChangeLog({ config, dynamodb, renewInBackground: false });
-  const store = new TieredStore({ config, changeLog: log, dynamodb, s3 });
+  // A cleanup that fails (the entry's removal, a session's end) is reported here and nowhere else:
+  // the complete answers all the same. Counted over the timed uploads.
+  let cleanupFailures = 0;
+  let counting = false;
+  const store = new TieredStore({
+    config,
+    changeLog: log,
+    dynamodb,
+    s3,
+    onCleanupError: () => {
+      if (counting) cleanupFailures++;
+    },
+  });
   const size = (options.sizeMiB ?? 64) * MiB;
   const partSize = 8 * MiB;
   const body = randomBody(size);
@@ -93,43 +110,38 @@ export async function sessionsStage(options: { runs: number; rangeRuns: number; 
     await s3.send(new CompleteMultipartUploadCommand({ Bucket: config.bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
   };
 
-  const time = async (op: () => Promise<unknown>) => {
-    const t0 = performance.now();
-    await op();
-    return performance.now() - t0;
-  };
   try {
-    const session: number[] = [];
-    const sdk: number[] = [];
     await viaSession('warm');
     await viaSdk('warm');
-    for (let i = 0; i < options.runs; i++) {
-      // Alternate which goes first, so neither always runs on a warmer machine.
-      if (i % 2 === 0) {
-        session.push(await time(() => viaSession(`s-${i}`)));
-        sdk.push(await time(() => viaSdk(`d-${i}`)));
-      } else {
-        sdk.push(await time(() => viaSdk(`d-${i}`)));
-        session.push(await time(() => viaSession(`s-${i}`)));
-      }
-    }
+    // Alternate which goes first, so neither always runs on a warmer machine.
+    counting = true;
+    const { a: session, b: sdk } = await alternated(
+      options.runs,
+      0,
+      (i) => viaSession(`s-${i}`),
+      (i) => viaSdk(`d-${i}`),
+    );
+    counting = false;
 
-    const ranged: number[] = [];
-    const direct: number[] = [];
+    // The same for the ranged reads, after a pair not kept (the run's first ranged read through
+    // the store and straight from S3): one side always first would run the other on what it left.
     const directKey = `${config.prefix}/direct/d-0`;
-    for (let i = 0; i < options.rangeRuns; i++) {
+    const rangeOf = (i: number) => {
       const start = ((i * 7) % (size / MiB - 1)) * MiB;
-      const range = { start, end: start + MiB - 1 };
-      ranged.push(await time(async () => (await store.get('s-0', { range }))!.body));
-      direct.push(
-        await time(async () => {
-          const out = await s3.send(
-            new GetObjectCommand({ Bucket: config.bucket, Key: directKey, Range: `bytes=${range.start}-${range.end}` }),
-          );
-          return out.Body!.transformToByteArray();
-        }),
-      );
-    }
+      return { start, end: start + MiB - 1 };
+    };
+    const { a: ranged, b: direct } = await alternated(
+      options.rangeRuns,
+      1,
+      async (i) => (await store.get('s-0', { range: rangeOf(i) }))!.body,
+      async (i) => {
+        const range = rangeOf(i);
+        const out = await s3.send(
+          new GetObjectCommand({ Bucket: config.bucket, Key: directKey, Range: `bytes=${range.start}-${range.end}` }),
+        );
+        return out.Body!.transformToByteArray();
+      },
+    );
     const median = (v: readonly number[]) => percentile(v, 50);
     const p50 = (v: number[]) => round(median(v));
     const interval = (a: number[], b: number[]) => pairedRatioInterval(a, b, median).map((x) => round(x, 3)) as [number, number];
@@ -146,6 +158,7 @@ export async function sessionsStage(options: { runs: number; rangeRuns: number; 
       s3RangedGetP50Ms: p50(direct),
       rangeRatio: round(percentile(ranged, 50) / percentile(direct, 50), 3),
       rangeRatioInterval: interval(ranged, direct),
+      cleanupFailures,
     };
   } finally {
     log.close();

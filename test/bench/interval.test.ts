@@ -3,7 +3,7 @@
  * noise can give and exclude what it cannot, the same way on every run of the same samples.
  */
 import { describe, expect, test } from 'vitest';
-import { pairedRatioInterval, percentile, seeded, withInterval } from '../../bench/common.js';
+import { alternated, pairedRatioInterval, percentile, seeded, withInterval } from '../../bench/common.js';
 
 const p = (q: number) => (v: readonly number[]) => percentile(v, q);
 
@@ -60,5 +60,23 @@ describe('pairedRatioInterval', () => {
   test('renders as "ratio (lo-hi)", and the ratio alone for results without an interval', () => {
     expect(withInterval(1.104, [0.951, 1.268])).toBe('1.104 (0.95-1.27)');
     expect(withInterval(1.104, undefined)).toBe('1.104');
+  });
+});
+
+describe('alternated: the two sides of a pair run in turn', () => {
+  test('each side first on every other run, the warm-up pair not kept, time j of one paired with time j of the other', async () => {
+    const order: string[] = [];
+    const op = (side: string, slowAt?: number) => async (i: number) => {
+      order.push(`${side}${i}`);
+      if (i === slowAt) await new Promise((resolve) => setTimeout(resolve, 60));
+    };
+    // As the sessions stage's ranged reads: one pair not kept, then the runs (here 4).
+    const { a, b } = await alternated(4, 1, op('a'), op('b', 3));
+    expect(order).toEqual(['a0', 'b0', 'b1', 'a1', 'a2', 'b2', 'b3', 'a3', 'a4', 'b4']);
+    expect(a).toHaveLength(4);
+    expect(b).toHaveLength(4);
+    // Run 3 (the third kept) of b was the slow one: its time, and only it, shows it.
+    expect(b[2]).toBeGreaterThanOrEqual(55);
+    expect(Math.max(...a, b[0]!, b[1]!, b[3]!)).toBeLessThan(55);
   });
 });

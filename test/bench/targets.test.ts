@@ -263,6 +263,77 @@ describe('latency ratios', () => {
   });
 });
 
+describe('latency "all done": a settle that failed', () => {
+  test('resolved settled() all the same: the run\'s "all done" targets are not met, its answer targets stand', () => {
+    const r = saved();
+    const before = targets(r);
+    const name = (kind: string, until: string, where: string) => `1 MiB ${kind} p50 logged/unlogged, ${until}, ${where}`;
+    // The saved run met its local "all done" delete p50 (1.002); one logged settle failed, timed as done.
+    expect(named(before, name('delete', 'all done', 'local')).met).toBe(true);
+    r.latency = { ...r.latency!, settleFailures: { logged: 1, unlogged: 0 } };
+    const after = targets(r);
+    for (const kind of ['create', 'overwrite', 'delete']) {
+      const t = named(after, name(kind, 'all done', 'local'));
+      expect(t.met, t.name).toBe(false);
+      expect(t.value).toContain('settles failed 1 vs 0');
+      // Until the answer, and the modelled run's, as they were.
+      for (const other of [name(kind, 'answer', 'local'), name(kind, 'all done', 'modelled')]) {
+        expect(named(after, other)).toEqual(named(before, other));
+      }
+    }
+    // None failed: as before.
+    r.latency = { ...r.latency!, settleFailures: { logged: 0, unlogged: 0 } };
+    expect(targets(r)).toEqual(before);
+  });
+});
+
+describe('upload sessions: a cleanup that failed', () => {
+  test('answered the complete all the same: the upload ratio is not met, whatever its value', () => {
+    const r = saved();
+    const name = '64 MiB upload session/SDK multipart';
+    // The saved run met it (1.003).
+    expect(named(targets(r), name).met).toBe(true);
+    r.sessions = { ...r.sessions!, cleanupFailures: 2 };
+    expect(named(targets(r), name)).toMatchObject({ met: false, value: '1.003; cleanups failed 2' });
+    r.sessions = { ...r.sessions!, cleanupFailures: 0 };
+    expect(named(targets(r), name)).toMatchObject({ met: true, value: '1.003' });
+  });
+});
+
+describe('a figure the run could not measure', () => {
+  test('NaN, written to the JSON as null, meets no target when the run is judged again (docs/FIGURES.md)', () => {
+    const r = saved();
+    // A run whose figures could not be measured: NaN at run time, null once saved.
+    r.latency = { ...r.latency!, delete: { ...r.latency!.delete, p50Ratio: NaN, p50RatioInterval: [NaN, NaN] } };
+    r.memory = { ...r.memory!, put: { ...r.memory!.put, growthMiB: NaN }, streamedRead: { ...r.memory!.streamedRead, growthMiB: NaN } };
+    r.idle = { ...r.idle!, queriesPerShard: NaN };
+    r.coldStart = { ...r.coldStart!, objects: { ...r.coldStart!.objects, ratioToBare: NaN, ratioInterval: [NaN, NaN] } };
+    r.recovery = { ...r.recovery!, stackRatio: NaN, calls: { ...r.recovery!.calls, s3Total: NaN } };
+    const reread = JSON.parse(JSON.stringify(r)) as Results;
+    expect(reread.memory!.put.growthMiB).toBeNull();
+    for (const judged of [targets(r), targets(reread)]) {
+      for (const name of [
+        '1 MiB delete p50 logged/unlogged, answer, local',
+        '64 MiB put: RSS growth beyond the body',
+        '64 MiB streamed read: RSS growth',
+        // Its bound is the 64 MiB read's growth and a part: not measured either.
+        '256 MiB streamed read: RSS growth',
+        'idle sweep (every minute)',
+        'cold start objects / bare handler',
+        `recovery requests / stack's at ${r.recovery!.sweeperConcurrency} in flight`,
+        'recovery S3 calls per entry',
+      ]) {
+        expect(named(judged, name).met, name).toBe(false);
+      }
+      expect(named(judged, '1 MiB delete p50 logged/unlogged, answer, local').value).toBe('not measured');
+    }
+    // And the page renders, the run judged again.
+    expect(figuresPage(reread, 'reread.json')).toContain(
+      '| 1 MiB delete p50 logged/unlogged, answer, local | <= 1.10 | not measured | **no** |',
+    );
+  });
+});
+
 describe('load invariants', () => {
   test('a load run that leaked fails the target, even when it is not the fastest one the figures come from', () => {
     const r = saved();
