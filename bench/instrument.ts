@@ -12,7 +12,7 @@
  *    FaultInjector sits too): one record per attempt with start and end timestamps
  *    (`performance.now()`), from which the number of sequential round trips is counted.
  *
- * Calls minus attempts are the SDK retries.
+ * Attempts minus calls are the SDK retries.
  */
 import { performance } from 'node:perf_hooks';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';

@@ -171,7 +171,8 @@ function readSettings(args: Args) {
     sweepConcurrency: args['sweep-concurrency'] !== undefined ? readCount(args, 'sweep-concurrency', 16, 16) : undefined,
     scalingInstances: readCount(args, 'scaling-instances', 300, 60),
     coldStartRuns: readCount(args, 'coldstart-runs', 7, 3, 2),
-    idleInstances: readCount(args, 'idle-instances', 10_000, 1_000, 0),
+    // At least one: the idle figure is that a sweep reads no live instance, which an empty table cannot show.
+    idleInstances: readCount(args, 'idle-instances', 10_000, 1_000),
     writers: readCount(args, 'writers', 100, 100),
     opsPerWriter: readCount(args, 'ops-per-writer', 30, 5),
     keys: readCount(args, 'keys', 150, 100),

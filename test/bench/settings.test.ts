@@ -51,7 +51,7 @@ describe('parseBenchArgs', () => {
       '--seed',
       '0',
       '--idle-instances',
-      '0',
+      '1',
       '--model-dynamodb-ms',
       '0',
       '--model-s3-ms',
@@ -65,7 +65,7 @@ describe('parseBenchArgs', () => {
       sweepConcurrency: 64,
       throttle: 0,
       seed: 0,
-      idleInstances: 0,
+      idleInstances: 1,
       modelDynamodbMs: 0,
       modelS3Ms: 2.5,
       replacedBlobCleanup: 'log',
@@ -78,6 +78,8 @@ describe('parseBenchArgs', () => {
     [['extra'], "'extra'"],
     [['--writers', '2.5'], '--writers'],
     [['--writers', '0'], '--writers'],
+    // The idle target, met on an empty table, would show nothing of a sweep that reads no live instance.
+    [['--idle-instances', '0'], '--idle-instances'],
     [['--latency-runs', '-1'], '--latency-runs'],
     // One run of a ratio with an interval: its bootstrap interval is the ratio itself, a certainty it does not have.
     [['--latency-runs', '1'], '--latency-runs takes a whole number of at least 2'],
