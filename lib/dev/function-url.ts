@@ -5,7 +5,8 @@
  * joined with commas), lower-case headers (repeated ones joined with commas) without `cookie`,
  * whose cookies are the `cookies` array, and the body as text for a textual content type, base64
  * otherwise. The handler's result becomes the response as Lambda reads it: a result without a
- * `statusCode` is a 200 of its JSON, `cookies` are `set-cookie` headers, and a handler that throws,
+ * `statusCode` is a 200 of its JSON, `cookies` are `set-cookie` headers, the body is sent with its
+ * own `content-length` (not one the result names), and a handler that throws,
  * runs past its timeout or answers more than a buffered response carries is a 502. For local use
  * only: no authentication, one process.
  */
@@ -218,6 +219,19 @@ export function functionUrlResponse(returned: unknown): FunctionUrlResponse {
   return { statusCode, headers, body: Buffer.from(String(structured.body), structured.isBase64Encoded ? 'base64' : 'utf8') };
 }
 
+/**
+ * The headers the response is sent with: a buffered response goes whole, framed as Lambda frames
+ * it, by the `content-length` of the body sent, never by one the result names (a handler's count
+ * of a string's characters, not its bytes, or a length of other content) nor by chunks. A HEAD
+ * answer, and a status without content (1xx, 204, 304), keep the result's own.
+ */
+function framedHeaders(response: FunctionUrlResponse, method: string | undefined): OutgoingHttpHeaders {
+  const { statusCode, headers, body } = response;
+  if (method === 'HEAD' || statusCode < 200 || statusCode === 204 || statusCode === 304) return headers;
+  const { 'content-length': _named, 'transfer-encoding': _chunked, ...rest } = headers;
+  return { ...rest, 'content-length': String(body?.length ?? 0) };
+}
+
 /** Runs the handler; a `FunctionTimeoutError` when it has not answered by the deadline (it is left to finish unheard, as a frozen Lambda's is). */
 async function invokeWithin(
   handler: FunctionUrlHandler,
@@ -282,7 +296,9 @@ export function functionUrlListener(
       invokeWithin(handler, event, localContext(options.functionName, timeoutMs), timeoutMs)
         .then((result) => {
           const response = functionUrlResponse(result);
-          res.writeHead(response.statusCode, response.headers);
+          // Framed by its own length: a Content-Length the result named that is not the body's
+          // left the client waiting for bytes never sent, or read the rest as the next answer.
+          res.writeHead(response.statusCode, framedHeaders(response, req.method));
           res.end(req.method === 'HEAD' ? undefined : response.body);
         })
         .catch((err: unknown) => {

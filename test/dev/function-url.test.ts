@@ -206,6 +206,33 @@ describe('the response: as Lambda reads the result', () => {
     expect(answer.headers.getSetCookie()).toEqual(['a=1; Max-Age=60', 'b=2']);
   });
 
+  test("the body is framed by its own length, whatever Content-Length the result names (Lambda sends the body's)", async () => {
+    // A handler that counts the string's characters, not its bytes: on AWS the client gets the
+    // body whole; here the client got 4 of its 5 bytes, and the 5th began the connection's next answer.
+    let result: unknown = { statusCode: 200, headers: { 'Content-Length': String('café'.length) }, body: 'café' };
+    const port = await serve(async () => result as never);
+    const raw = () =>
+      new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+        const req = request({ port, host: '127.0.0.1', path: '/x', agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        });
+        req.setTimeout(5_000, () => req.destroy(new Error('no whole answer in 5 s')));
+        req.on('error', reject);
+        req.end();
+      });
+    const short = await raw();
+    expect(short.body).toBe('café');
+    expect(short.headers['content-length']).toBe('5');
+    result = { statusCode: 200, headers: { 'content-length': '100' }, body: 'hello' }; // longer: the client waited for ever
+    expect(await raw()).toMatchObject({ status: 200, body: 'hello', headers: { 'content-length': '5' } });
+    result = { statusCode: 201, body: 'hello' }; // none: a length, as Lambda answers, not chunks
+    const plain = await raw();
+    expect(plain.headers['content-length']).toBe('5');
+    expect(plain.headers['transfer-encoding']).toBeUndefined();
+  });
+
   test.each([42, 99, 600, 200.5])('a statusCode that is not an HTTP status (%s) is a 502, told to onError', async (statusCode) => {
     const errors: unknown[] = [];
     const port = await serve(async () => ({ statusCode }), { onError: (err) => errors.push(err) });
