@@ -3,14 +3,14 @@
  * works here works behind a real Function URL. Each request becomes the payload-2.0 event Lambda
  * builds: `rawPath` and `rawQueryString` as sent, `queryStringParameters` decoded (repeated names
  * joined with commas), lower-case headers (repeated ones joined with commas) without `cookie`,
- * whose cookies are the `cookies` array, and the body as text for a textual content type, base64
- * otherwise. The handler's result becomes the response as Lambda reads it: a result without a
+ * whose cookies are the `cookies` array, and with the `x-forwarded-*` and `x-amzn-trace-id` Lambda
+ * adds, and the body as text for a textual content type, base64 otherwise. The handler's result becomes the response as Lambda reads it: a result without a
  * `statusCode` is a 200 of its JSON, `cookies` are `set-cookie` headers, the body is sent with its
  * own `content-length` (not one the result names), and a handler that throws,
  * runs past its timeout or answers more than a buffered response carries is a 502. For local use
  * only: no authentication, one process.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { LAMBDA_MAX_INVOCATION_MS } from '../constants.js';
@@ -74,7 +74,9 @@ export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGateway
   const q = url.indexOf('?');
   const rawPath = q === -1 ? url : url.slice(0, q);
   const rawQueryString = q === -1 ? '' : url.slice(q + 1);
-  const { headers, cookies } = requestHeaders(req);
+  const { headers: sent, cookies } = requestHeaders(req);
+  const sourceIp = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+  const headers = { ...sent, ...forwardedHeaders(req, sent, sourceIp) };
   const queryStringParameters = queryParameters(rawQueryString);
   const now = new Date();
   return {
@@ -94,7 +96,7 @@ export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGateway
         method: (req.method ?? 'GET').toUpperCase(),
         path: rawPath,
         protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+        sourceIp,
         userAgent: headers['user-agent'] ?? '',
       },
       requestId: randomUUID(),
@@ -104,6 +106,26 @@ export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGateway
       timeEpoch: now.getTime(),
     },
     ...eventBody(body, headers),
+  };
+}
+
+/**
+ * The headers Lambda's front door adds to those a client sent: `x-forwarded-for` (the client's
+ * address, after any the client named), `x-forwarded-proto` and `x-forwarded-port` (of the
+ * connection it took: here `http` and the local port, on AWS `https` and 443), and an
+ * `x-amzn-trace-id` unless the client sent one. A handler that reads them (a client's address
+ * from the last of `x-forwarded-for`, an absolute URL from the scheme) found none here.
+ */
+function forwardedHeaders(req: IncomingMessage, sent: Readonly<Record<string, string>>, sourceIp: string): Record<string, string> {
+  const given = sent['x-forwarded-for'];
+  const epoch = Math.floor(Date.now() / 1_000)
+    .toString(16)
+    .padStart(8, '0');
+  return {
+    'x-forwarded-for': given !== undefined && given.trim() !== '' ? `${given}, ${sourceIp}` : sourceIp,
+    'x-forwarded-proto': 'encrypted' in req.socket && req.socket.encrypted === true ? 'https' : 'http',
+    'x-forwarded-port': String(req.socket.localPort ?? ''),
+    'x-amzn-trace-id': sent['x-amzn-trace-id'] ?? `Root=1-${epoch}-${randomBytes(12).toString('hex')}`,
   };
 }
 

@@ -94,6 +94,30 @@ describe('the event: as Lambda builds it', () => {
     expect(seen!.requestContext.http.sourceIp).toBe('127.0.0.1');
   });
 
+  test('the headers Lambda adds: x-forwarded-for (the client appended to one it sent), -proto, -port, and a trace id', async () => {
+    let seen: APIGatewayProxyEventV2 | undefined;
+    const port = await serve(async (event) => {
+      seen = event;
+      return { statusCode: 204 };
+    });
+    await fetch(`http://127.0.0.1:${port}/x`);
+    expect(seen!.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen!.headers['x-forwarded-proto']).toBe('http');
+    expect(seen!.headers['x-forwarded-port']).toBe(String(port));
+    expect(seen!.headers['x-amzn-trace-id']).toMatch(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/);
+    // What a client says is kept before what the front door saw, which is last; a trace id it sent is kept.
+    await fetch(`http://127.0.0.1:${port}/x`, {
+      headers: {
+        'X-Forwarded-For': '203.0.113.7',
+        'X-Forwarded-Proto': 'https',
+        'X-Amzn-Trace-Id': 'Root=1-5759e988-bd862e3fe1be46a994272793',
+      },
+    });
+    expect(seen!.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    expect(seen!.headers['x-forwarded-proto']).toBe('http');
+    expect(seen!.headers['x-amzn-trace-id']).toBe('Root=1-5759e988-bd862e3fe1be46a994272793');
+  });
+
   test('a repeated header is its values joined with commas, every one of them', async () => {
     const event = await eventOf('/x', { Accept: ['text/plain', 'text/html'], 'X-Trace': ['a', 'b'] });
     expect(event.headers.accept).toBe('text/plain,text/html');
