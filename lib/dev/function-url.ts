@@ -2,13 +2,13 @@
  * A node:http adapter that serves a Function URL handler as Lambda does, so that a handler that
  * works here works behind a real Function URL. Each request becomes the payload-2.0 event Lambda
  * builds: `rawPath` and `rawQueryString` as sent, `queryStringParameters` decoded (repeated names
- * joined with commas), lower-case headers (repeated ones joined with commas) without `cookie`,
- * whose cookies are the `cookies` array, and with the `x-forwarded-*` and `x-amzn-trace-id` Lambda
- * adds, and the body as text for a textual content type, base64 otherwise. The handler's result becomes the response as Lambda reads it: a result without a
- * `statusCode` is a 200 of its JSON, `cookies` are `set-cookie` headers, the body is sent with its
- * own `content-length` (not one the result names), and a handler that throws,
- * runs past its timeout or answers more than a buffered response carries is a 502. For local use
- * only: no authentication, one process.
+ * joined with commas), lower-case headers (repeated ones joined with commas), the `cookie`
+ * header's cookies also the `cookies` array, with the `x-forwarded-*` and `x-amzn-trace-id` Lambda
+ * adds, and the body as text for a textual content type, base64 otherwise. The handler's result
+ * becomes the response as Lambda reads it: a result without a `statusCode` is a 200 of its JSON,
+ * `cookies` are `set-cookie` headers, the body is sent with its own `content-length` (not one the
+ * result names), and a handler that throws, runs past its timeout or answers more than a buffered
+ * response carries is a 502. For local use only: no authentication, one process.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -132,7 +132,9 @@ function forwardedHeaders(req: IncomingMessage, sent: Readonly<Record<string, st
 /**
  * The request's headers as Lambda passes them: names in lower case, a repeated header's values
  * joined with commas (Node.js joins some with ", " and keeps only the first of others, such as
- * `content-type`), and the `cookie` headers taken out into the `cookies` array, one cookie each.
+ * `content-type`), and the `cookie` headers also in the `cookies` array, one cookie each. A
+ * Function URL keeps the `cookie` header beside that array (an HTTP API takes it out): a live
+ * event has both.
  */
 export function requestHeaders(req: IncomingMessage): { headers: Record<string, string>; cookies: string[] } {
   const headers: Record<string, string> = {};
@@ -147,6 +149,8 @@ export function requestHeaders(req: IncomingMessage): { headers: Record<string, 
             .map((c) => c.trim())
             .filter((c) => c !== ''),
         );
+      // Cookie headers are joined as one (RFC 9113 §8.2.3), not with commas.
+      headers[name] = values.join('; ');
     } else {
       headers[name] = values.join(',');
     }
