@@ -1,8 +1,8 @@
 /**
  * A node:http adapter that serves a Function URL handler as Lambda does, so that a handler that
  * works here works behind a real Function URL. Each request becomes the payload-2.0 event Lambda
- * builds: `rawPath` and `rawQueryString` as sent, `queryStringParameters` decoded (repeated names
- * joined with commas), lower-case headers (repeated ones joined with commas), the `cookie`
+ * builds: `rawPath` and `rawQueryString` as sent (`requestContext.http.path` decoded),
+ * `queryStringParameters` decoded (repeated names joined with commas), lower-case headers (repeated ones joined with commas), the `cookie`
  * header's cookies also the `cookies` array, with the `x-forwarded-*` and `x-amzn-trace-id` Lambda
  * adds, and the body as text for a textual content type, base64 otherwise. The handler's result
  * becomes the response as Lambda reads it: a result without a `statusCode` is a 200 of its JSON,
@@ -94,7 +94,7 @@ export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGateway
       domainPrefix: 'local',
       http: {
         method: (req.method ?? 'GET').toUpperCase(),
-        path: rawPath,
+        path: decodedPath(rawPath),
         protocol: `HTTP/${req.httpVersion}`,
         sourceIp,
         userAgent: headers['user-agent'] ?? '',
@@ -107,6 +107,19 @@ export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGateway
     },
     ...eventBody(body, headers),
   };
+}
+
+/**
+ * `requestContext.http.path`: the path percent-decoded, where `rawPath` is as sent (a live
+ * Function URL event: `/capture/space%20value` and `/capture/space value`). A path that is not
+ * valid percent-encoding is left as sent.
+ */
+function decodedPath(rawPath: string): string {
+  try {
+    return decodeURIComponent(rawPath);
+  } catch {
+    return rawPath;
+  }
 }
 
 /**

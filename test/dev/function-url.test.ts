@@ -69,10 +69,12 @@ describe('the event: as Lambda builds it', () => {
     expect((await eventOf('/x', { Cookie: 'a=1; ; b=2;' })).cookies).toEqual(['a=1', 'b=2']);
   });
 
-  test('rawPath and requestContext.http.path are the path without its query; method, host and user agent as sent', async () => {
+  test('rawPath is the path as sent and requestContext.http.path the path decoded, both without the query; method, host and user agent as sent', async () => {
     const event = await eventOf('/objects/a%20b?x=1', { Host: 'objects.example', 'User-Agent': 'probe/1' }, '', 'DELETE');
     expect(event.rawPath).toBe('/objects/a%20b');
-    expect(event.requestContext.http.path).toBe('/objects/a%20b');
+    // As a live Function URL event has them: rawPath "/capture/space%20value", http.path "/capture/space value".
+    expect(event.requestContext.http.path).toBe('/objects/a b');
+    expect((await eventOf('/objects/unicode-%CE%BB', {})).requestContext.http.path).toBe('/objects/unicode-λ');
     expect(event.requestContext.http.method).toBe('DELETE');
     expect(event.requestContext.domainName).toBe('objects.example');
     expect(event.requestContext.http.userAgent).toBe('probe/1');
