@@ -68,8 +68,12 @@ export function localContext(functionName: string, timeoutMs: number): Context {
   };
 }
 
-/** The event Lambda builds for this request and body. */
-export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+/**
+ * The event Lambda builds for this request and body. `requestId` is the invocation's
+ * (`context.awsRequestId`), which a Function URL's `requestContext.requestId` is: the id the
+ * invocation's logs carry.
+ */
+export function functionUrlEvent(req: IncomingMessage, body: Buffer, requestId: string = randomUUID()): APIGatewayProxyEventV2 {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const rawPath = q === -1 ? url : url.slice(0, q);
@@ -99,7 +103,7 @@ export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGateway
         sourceIp,
         userAgent: headers['user-agent'] ?? '',
       },
-      requestId: randomUUID(),
+      requestId,
       routeKey: '$default',
       stage: '$default',
       time: commonLogTime(now),
@@ -322,7 +326,9 @@ export function functionUrlListener(
       if (received <= LAMBDA_BUFFERED_PAYLOAD_BYTES) chunks.push(chunk);
     });
     req.on('end', () => {
-      const event = received <= LAMBDA_BUFFERED_PAYLOAD_BYTES ? functionUrlEvent(req, Buffer.concat(chunks)) : undefined;
+      const context = localContext(options.functionName, timeoutMs);
+      const event =
+        received <= LAMBDA_BUFFERED_PAYLOAD_BYTES ? functionUrlEvent(req, Buffer.concat(chunks), context.awsRequestId) : undefined;
       if (event === undefined || Buffer.byteLength(JSON.stringify(event)) > LAMBDA_BUFFERED_PAYLOAD_BYTES) {
         res.writeHead(413, { 'content-type': 'application/json' });
         res.end(
@@ -332,7 +338,7 @@ export function functionUrlListener(
         );
         return;
       }
-      invokeWithin(handler, event, localContext(options.functionName, timeoutMs), timeoutMs)
+      invokeWithin(handler, event, context, timeoutMs)
         .then((result) => {
           const response = functionUrlResponse(result);
           // Framed by its own length: a Content-Length the result named that is not the body's

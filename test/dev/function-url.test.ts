@@ -162,6 +162,19 @@ describe('the event: as Lambda builds it', () => {
     expect(event.isBase64Encoded).toBe(false);
   });
 
+  test("requestContext.requestId is the invocation's awsRequestId, the id its logs carry", async () => {
+    const seen: Array<{ requestId: string; awsRequestId: string }> = [];
+    const port = await serve(async (event, context) => {
+      seen.push({ requestId: event.requestContext.requestId, awsRequestId: context.awsRequestId });
+      return { statusCode: 204 };
+    });
+    await fetch(`http://127.0.0.1:${port}/x`);
+    await fetch(`http://127.0.0.1:${port}/x`);
+    expect(seen[0]!.requestId).toBe(seen[0]!.awsRequestId);
+    expect(seen[1]!.requestId).toBe(seen[1]!.awsRequestId);
+    expect(seen[1]!.requestId).not.toBe(seen[0]!.requestId);
+  });
+
   test('requestContext.time is in the common log format Lambda writes', async () => {
     const event = await eventOf('/x', {});
     expect(event.requestContext.time).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
