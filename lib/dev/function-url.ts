@@ -230,8 +230,9 @@ export interface FunctionUrlResponse {
 
 /**
  * The HTTP response of a handler's result, as Lambda reads it: the result's JSON, as the runtime
- * sends it (so a header whose value is undefined is not sent). A result with a `statusCode` is the
- * response (its `cookies` become `set-cookie` headers); any other (a string, an object without
+ * sends it (so a header whose value is undefined is not sent). A result with a `statusCode` (a
+ * number, or its digits as a string, which Lambda takes too) is the response (its `cookies` become
+ * `set-cookie` headers); any other (a string, an object without
  * one) is a 200 whose `application/json` body is the result's JSON.
  *
  * @throws InvalidFunctionResponseError for a result Lambda answers with a 502.
@@ -249,9 +250,11 @@ export function functionUrlResponse(returned: unknown): FunctionUrlResponse {
     return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(json) };
   }
   const structured = result as APIGatewayProxyStructuredResultV2;
-  const { statusCode } = structured;
+  const given: unknown = structured.statusCode;
+  // A status given as its digits ("418") is taken as Lambda takes it: that status.
+  const statusCode = typeof given === 'string' && /^\d{3}$/.test(given) ? Number(given) : given;
   if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
-    throw new InvalidFunctionResponseError(`statusCode ${JSON.stringify(statusCode)} is not an HTTP status`, statusCode);
+    throw new InvalidFunctionResponseError(`statusCode ${JSON.stringify(given)} is not an HTTP status`, given);
   }
   const headers: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(structured.headers ?? {})) headers[name.toLowerCase()] = String(value);

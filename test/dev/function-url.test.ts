@@ -275,12 +275,26 @@ describe('the response: as Lambda reads the result', () => {
     expect(plain.headers['transfer-encoding']).toBeUndefined();
   });
 
-  test.each([42, 99, 600, 200.5])('a statusCode that is not an HTTP status (%s) is a 502, told to onError', async (statusCode) => {
+  test('a statusCode given as a string of digits is that status, as a Function URL answers it', async () => {
+    // Lambda answers { statusCode: "418", body: "i'm a teapot" } with a 418 (checked against AWS by
+    // LocalStack's validated tests): a handler that sent its status as text failed here only.
     const errors: unknown[] = [];
-    const port = await serve(async () => ({ statusCode }), { onError: (err) => errors.push(err) });
-    expect((await fetch(`http://127.0.0.1:${port}/x`)).status).toBe(502);
-    expect(errors[0]).toBeInstanceOf(InvalidFunctionResponseError);
+    const port = await serve(async () => ({ statusCode: '418', body: "i'm a teapot" }) as never, { onError: (err) => errors.push(err) });
+    const answer = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(answer.status).toBe(418);
+    expect(await answer.text()).toBe("i'm a teapot");
+    expect(errors).toEqual([]);
   });
+
+  test.each([42, 99, 600, 200.5, '600', 'ok', ''])(
+    'a statusCode that is not an HTTP status (%s) is a 502, told to onError',
+    async (statusCode) => {
+      const errors: unknown[] = [];
+      const port = await serve(async () => ({ statusCode }), { onError: (err) => errors.push(err) });
+      expect((await fetch(`http://127.0.0.1:${port}/x`)).status).toBe(502);
+      expect(errors[0]).toBeInstanceOf(InvalidFunctionResponseError);
+    },
+  );
 
   test('the handler is told its function name and the time left of its timeout (30 s unless set)', async () => {
     const seen: Array<{ name: string; left: number }> = [];
