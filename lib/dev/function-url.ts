@@ -278,6 +278,9 @@ function framedHeaders(response: FunctionUrlResponse, method: string | undefined
   return { ...rest, 'content-length': String(body?.length ?? 0) };
 }
 
+/** The body of the 502 a Function URL answers when the function fails. */
+const FUNCTION_ERROR_BODY = 'Internal Server Error';
+
 /** Runs the handler; a `FunctionTimeoutError` when it has not answered by the deadline (it is left to finish unheard, as a frozen Lambda's is). */
 async function invokeWithin(
   handler: FunctionUrlHandler,
@@ -353,8 +356,9 @@ export function functionUrlListener(
           // What a Function URL answers when the function fails: answered before `onError` is
           // told, whatever it does. One that threw (a log line's JSON.stringify of a circular
           // error) left the client waiting for ever, and ended the process: an unhandled rejection.
-          res.writeHead(502, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ Message: 'Internal Server Error' }));
+          // Its body is these words, not JSON (LocalStack's tests, validated against AWS, read them).
+          res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end(FUNCTION_ERROR_BODY);
           try {
             options.onError?.(err);
           } catch (thrown) {
