@@ -5,7 +5,8 @@
  * `queryStringParameters` decoded (repeated names joined with commas), lower-case headers (repeated ones joined with commas), the `cookie`
  * header's cookies also the `cookies` array, with the `x-forwarded-*` and `x-amzn-trace-id` Lambda
  * adds, and the body as text for a textual content type, base64 otherwise. The handler's result
- * becomes the response as Lambda reads it: a result without a `statusCode` is a 200 of its JSON,
+ * becomes the response as Lambda reads it: a result without a `statusCode` is a 200 of its JSON
+ * (a string, of the string itself),
  * `cookies` are `set-cookie` headers, the body is sent with its own `content-length` (not one the
  * result names), and a handler that throws, runs past its timeout or answers more than a buffered
  * response carries is a 502. For local use only: no authentication, one process.
@@ -232,8 +233,9 @@ export interface FunctionUrlResponse {
  * The HTTP response of a handler's result, as Lambda reads it: the result's JSON, as the runtime
  * sends it (so a header whose value is undefined is not sent). A result with a `statusCode` (a
  * number, or its digits as a string, which Lambda takes too) is the response (its `cookies` become
- * `set-cookie` headers); any other (a string, an object without
- * one) is a 200 whose `application/json` body is the result's JSON.
+ * `set-cookie` headers); any other is a 200 whose `application/json` body is the result's JSON
+ * (an object without a `statusCode`, a number, a list) or, for a string, the string itself: a
+ * Function URL answers `"hello"` with the 5 bytes `hello` (recorded against AWS), not quoted.
  *
  * @throws InvalidFunctionResponseError for a result Lambda answers with a 502.
  */
@@ -246,6 +248,8 @@ export function functionUrlResponse(returned: unknown): FunctionUrlResponse {
     throw new InvalidFunctionResponseError(`the response (${size} bytes as JSON) exceeds Lambda's ${LAMBDA_BUFFERED_PAYLOAD_BYTES}`, size);
   }
   const result: unknown = JSON.parse(json);
+  // A string is answered as itself, not quoted as its JSON ("hello" is 5 bytes on AWS).
+  if (typeof result === 'string') return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(result) };
   if (result === null || typeof result !== 'object' || !('statusCode' in result)) {
     return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(json) };
   }

@@ -196,14 +196,33 @@ describe('the event: as Lambda builds it', () => {
 
 describe('the response: as Lambda reads the result', () => {
   test('a result without statusCode is a 200 of its JSON, as application/json', async () => {
-    let result: unknown = { body: 'hello' };
+    const result: unknown = { body: 'hello' };
     const port = await serve(async () => result as never);
     const object = await fetch(`http://127.0.0.1:${port}/x`);
     expect(object.status).toBe(200);
     expect(object.headers.get('content-type')).toBe('application/json');
     expect(await object.text()).toBe('{"body":"hello"}');
-    result = 'Hello, world!';
-    expect(await (await fetch(`http://127.0.0.1:${port}/x`)).text()).toBe('"Hello, world!"');
+  });
+
+  test('a string result is a 200 of the string itself, not its JSON; a number, a boolean, a list are their JSON', async () => {
+    // As a Function URL answers them (recorded against AWS by LocalStack's validated tests):
+    // "hello" is 5 bytes, hello; 3 is 3; [..] its compact JSON. A client of a handler that
+    // answered a string read it quoted here and bare on AWS.
+    let result: unknown = 'Hello, wörld!';
+    const port = await serve(async () => result as never);
+    const text = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(text.status).toBe(200);
+    expect(text.headers.get('content-type')).toBe('application/json');
+    expect(await text.text()).toBe('Hello, wörld!');
+    for (const [value, body] of [
+      [3, '3'],
+      [3.1, '3.1'],
+      [true, 'true'],
+      [['hello', 3, true], '["hello",3,true]'],
+    ] as const) {
+      result = value;
+      expect(await (await fetch(`http://127.0.0.1:${port}/x`)).text()).toBe(body);
+    }
   });
 
   test('the result is read as its JSON, as the runtime sends it: what JSON drops is not in the response', async () => {
