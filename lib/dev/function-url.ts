@@ -233,7 +233,8 @@ export interface FunctionUrlResponse {
  * The HTTP response of a handler's result, as Lambda reads it: the result's JSON, as the runtime
  * sends it (so a header whose value is undefined is not sent). A result with a `statusCode` (a
  * number, or its digits as a string, which Lambda takes too) is the response (its `cookies` become
- * `set-cookie` headers); any other is a 200 whose `application/json` body is the result's JSON
+ * `set-cookie` headers, and without a `content-type` of its own it is `application/json`, as a
+ * Function URL answers it); any other is a 200 whose `application/json` body is the result's JSON
  * (an object without a `statusCode`, a number, a list) or, for a string, the string itself: a
  * Function URL answers `"hello"` with the 5 bytes `hello` (recorded against AWS), not quoted.
  *
@@ -260,7 +261,8 @@ export function functionUrlResponse(returned: unknown): FunctionUrlResponse {
   if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
     throw new InvalidFunctionResponseError(`statusCode ${JSON.stringify(given)} is not an HTTP status`, given);
   }
-  const headers: OutgoingHttpHeaders = {};
+  // A Function URL answers a result that names no content type as application/json.
+  const headers: OutgoingHttpHeaders = { 'content-type': 'application/json' };
   for (const [name, value] of Object.entries(structured.headers ?? {})) headers[name.toLowerCase()] = String(value);
   const cookies = structured.cookies ?? [];
   if (cookies.length > 0)

@@ -204,6 +204,20 @@ describe('the response: as Lambda reads the result', () => {
     expect(await object.text()).toBe('{"body":"hello"}');
   });
 
+  test('a result that names no content type is answered as application/json; one it names is kept', async () => {
+    // A Function URL answers { statusCode: 200, body: "body123" } with Content-Type
+    // application/json (recorded against AWS by LocalStack's validated tests); here it had none.
+    let result: unknown = { statusCode: 200, body: 'body123' };
+    const port = await serve(async () => result as never);
+    const plain = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(plain.headers.get('content-type')).toBe('application/json');
+    expect(await plain.text()).toBe('body123');
+    result = { statusCode: 204 };
+    expect((await fetch(`http://127.0.0.1:${port}/x`)).headers.get('content-type')).toBe('application/json');
+    result = { statusCode: 200, headers: { 'Content-Type': 'text/plain' }, body: 'body123' };
+    expect((await fetch(`http://127.0.0.1:${port}/x`)).headers.get('content-type')).toBe('text/plain');
+  });
+
   test('a string result is a 200 of the string itself, not its JSON; a number, a boolean, a list are their JSON', async () => {
     // As a Function URL answers them (recorded against AWS by LocalStack's validated tests):
     // "hello" is 5 bytes, hello; 3 is 3; [..] its compact JSON. A client of a handler that
