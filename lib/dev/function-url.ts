@@ -211,13 +211,20 @@ function commonLogTime(at: Date): string {
 }
 
 /**
- * The most a buffered (synchronous) invocation carries each way: the event Lambda builds for a
- * request (its body base64-encoded) and the result the handler returns, each as JSON. Lambda
- * refuses a larger request before the function runs, and fails a larger response as a function
- * error (a Function URL answers 502). The local adapter holds both to it, so a client or a handler
- * that works here does not meet the limit for the first time on AWS.
+ * The most a buffered (synchronous) invocation carries in: the event Lambda builds for a request
+ * (its body base64-encoded), as JSON. Lambda refuses a larger request before the function runs;
+ * the local adapter too, so a client that works here does not meet the limit for the first time
+ * on AWS. The result has a limit of its own, `LAMBDA_BUFFERED_RESPONSE_BYTES`.
  */
 export const LAMBDA_BUFFERED_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+/**
+ * The most a buffered invocation's result carries, as JSON: 100 bytes more than the request's 6
+ * MiB, as Lambda's own error for a larger one says ("Response payload size exceeded maximum
+ * allowed payload size (6291556 bytes)"). Lambda fails a larger response as a function error (a
+ * Function URL answers 502); the local adapter too, and only a larger one.
+ */
+export const LAMBDA_BUFFERED_RESPONSE_BYTES = 6_291_556;
 
 /** The HTTP response Lambda makes of a handler's result. */
 export interface FunctionUrlResponse {
@@ -245,8 +252,8 @@ export function functionUrlResponse(returned: unknown): FunctionUrlResponse {
   // header, statusCode or body) is not in the response, and a Buffer or a Date is what its JSON is.
   const json = JSON.stringify(returned === undefined ? null : returned);
   const size = Buffer.byteLength(json);
-  if (size > LAMBDA_BUFFERED_PAYLOAD_BYTES) {
-    throw new InvalidFunctionResponseError(`the response (${size} bytes as JSON) exceeds Lambda's ${LAMBDA_BUFFERED_PAYLOAD_BYTES}`, size);
+  if (size > LAMBDA_BUFFERED_RESPONSE_BYTES) {
+    throw new InvalidFunctionResponseError(`the response (${size} bytes as JSON) exceeds Lambda's ${LAMBDA_BUFFERED_RESPONSE_BYTES}`, size);
   }
   const result: unknown = JSON.parse(json);
   // A string is answered as itself, not quoted as its JSON ("hello" is 5 bytes on AWS).
