@@ -2,14 +2,15 @@
  * A node:http adapter that serves a Function URL handler as Lambda does, so that a handler that
  * works here works behind a real Function URL. Each request becomes the payload-2.0 event Lambda
  * builds: `rawPath` and `rawQueryString` as sent (`requestContext.http.path` decoded),
- * `queryStringParameters` decoded (repeated names joined with commas), lower-case headers (repeated ones joined with commas), the `cookie`
- * header's cookies also the `cookies` array, with the `x-forwarded-*` and `x-amzn-trace-id` Lambda
- * adds, and the body as text for a textual content type, base64 otherwise. The handler's result
- * becomes the response as Lambda reads it: a result without a `statusCode` is a 200 of its JSON
- * (a string, of the string itself),
- * `cookies` are `set-cookie` headers, the body is sent with its own `content-length` (not one the
- * result names), and a handler that throws, runs past its timeout or answers more than a buffered
- * response carries is a 502. For local use only: no authentication, one process.
+ * `queryStringParameters` decoded (repeated names joined with commas), lower-case headers
+ * (repeated ones joined with commas), the `cookie` header's cookies also the `cookies` array, with
+ * the `x-forwarded-*` and `x-amzn-trace-id` Lambda adds, and the body as text for a textual
+ * content type, base64 otherwise. The handler's result becomes the response as Lambda reads it: a
+ * result without a `statusCode` is a 200 of its JSON (a string, of the string itself), `cookies`
+ * are `set-cookie` headers, the body is sent with its own `content-length` (not one the result
+ * names) and `x-amzn-requestid` (the invocation's `awsRequestId`), and a handler that throws, runs
+ * past its timeout or answers more than a buffered response carries is a 502. For local use only:
+ * no authentication, one process.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -362,7 +363,7 @@ export function functionUrlListener(
           const response = functionUrlResponse(result);
           // Framed by its own length: a Content-Length the result named that is not the body's
           // left the client waiting for bytes never sent, or read the rest as the next answer.
-          res.writeHead(response.statusCode, framedHeaders(response, req.method));
+          res.writeHead(response.statusCode, { ...framedHeaders(response, req.method), 'x-amzn-requestid': context.awsRequestId });
           res.end(req.method === 'HEAD' ? undefined : response.body);
         })
         .catch((err: unknown) => {
@@ -370,7 +371,7 @@ export function functionUrlListener(
           // told, whatever it does. One that threw (a log line's JSON.stringify of a circular
           // error) left the client waiting for ever, and ended the process: an unhandled rejection.
           // Its body is these words, not JSON (LocalStack's tests, validated against AWS, read them).
-          res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' });
+          res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'x-amzn-requestid': context.awsRequestId });
           res.end(FUNCTION_ERROR_BODY);
           try {
             options.onError?.(err);

@@ -204,6 +204,24 @@ describe('the response: as Lambda reads the result', () => {
     expect(await object.text()).toBe('{"body":"hello"}');
   });
 
+  test("every answer of an invocation carries x-amzn-requestid, the invocation's awsRequestId, a failed one's too", async () => {
+    // A Function URL's answer names the invocation (recorded against AWS by LocalStack's validated
+    // tests: its x-amzn-RequestId is the id of the END line in the function's log).
+    const ids: string[] = [];
+    let fail = false;
+    const port = await serve(async (_event, context) => {
+      ids.push(context.awsRequestId);
+      if (fail) throw new Error('handler failed');
+      return { statusCode: 200, body: 'hi' };
+    });
+    const ok = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(ok.headers.get('x-amzn-requestid')).toBe(ids[0]);
+    fail = true;
+    const failed = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(failed.status).toBe(502);
+    expect(failed.headers.get('x-amzn-requestid')).toBe(ids[1]);
+  });
+
   test('a result that names no content type is answered as application/json; one it names is kept', async () => {
     // A Function URL answers { statusCode: 200, body: "body123" } with Content-Type
     // application/json (recorded against AWS by LocalStack's validated tests); here it had none.
