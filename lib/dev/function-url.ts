@@ -1,15 +1,18 @@
 /**
  * A node:http adapter that serves a Function URL handler as Lambda does, so that a handler that
  * works here works behind a real Function URL. Each request becomes the payload-2.0 event Lambda
- * builds: `rawPath` and `rawQueryString` as sent, `queryStringParameters` decoded (repeated names
- * joined with commas), lower-case headers (repeated ones joined with commas) without `cookie`,
- * whose cookies are the `cookies` array, and the body as text for a textual content type, base64
- * otherwise. The handler's result becomes the response as Lambda reads it: a result without a
- * `statusCode` is a 200 of its JSON, `cookies` are `set-cookie` headers, and a handler that throws,
- * runs past its timeout or answers more than a buffered response carries is a 502. For local use
- * only: no authentication, one process.
+ * builds: `rawPath` and `rawQueryString` as sent (`requestContext.http.path` decoded),
+ * `queryStringParameters` decoded (repeated names joined with commas), lower-case headers
+ * (repeated ones joined with commas), the `cookie` header's cookies also the `cookies` array, with
+ * the `x-forwarded-*` and `x-amzn-trace-id` Lambda adds, and the body as text for a textual
+ * content type, base64 otherwise. The handler's result becomes the response as Lambda reads it: a
+ * result without a `statusCode` is a 200 of its JSON (a string, of the string itself), `cookies`
+ * are `set-cookie` headers, the body is sent with its own `content-length` (not one the result
+ * names) and `x-amzn-requestid` (the invocation's `awsRequestId`), and a handler that throws, runs
+ * past its timeout or answers more than a buffered response carries is a 502. For local use only:
+ * no authentication, one process.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { LAMBDA_MAX_INVOCATION_MS } from '../constants.js';
@@ -67,13 +70,19 @@ export function localContext(functionName: string, timeoutMs: number): Context {
   };
 }
 
-/** The event Lambda builds for this request and body. */
-export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+/**
+ * The event Lambda builds for this request and body. `requestId` is the invocation's
+ * (`context.awsRequestId`), which a Function URL's `requestContext.requestId` is: the id the
+ * invocation's logs carry.
+ */
+export function functionUrlEvent(req: IncomingMessage, body: Buffer, requestId: string = randomUUID()): APIGatewayProxyEventV2 {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const rawPath = q === -1 ? url : url.slice(0, q);
   const rawQueryString = q === -1 ? '' : url.slice(q + 1);
-  const { headers, cookies } = requestHeaders(req);
+  const { headers: sent, cookies } = requestHeaders(req);
+  const sourceIp = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+  const headers = { ...sent, ...forwardedHeaders(req, sent, sourceIp) };
   const queryStringParameters = queryParameters(rawQueryString);
   const now = new Date();
   return {
@@ -91,12 +100,12 @@ export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGateway
       domainPrefix: 'local',
       http: {
         method: (req.method ?? 'GET').toUpperCase(),
-        path: rawPath,
+        path: decodedPath(rawPath),
         protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+        sourceIp,
         userAgent: headers['user-agent'] ?? '',
       },
-      requestId: randomUUID(),
+      requestId,
       routeKey: '$default',
       stage: '$default',
       time: commonLogTime(now),
@@ -107,9 +116,44 @@ export function functionUrlEvent(req: IncomingMessage, body: Buffer): APIGateway
 }
 
 /**
+ * `requestContext.http.path`: the path percent-decoded, where `rawPath` is as sent (a live
+ * Function URL event: `/capture/space%20value` and `/capture/space value`). A path that is not
+ * valid percent-encoding is left as sent.
+ */
+function decodedPath(rawPath: string): string {
+  try {
+    return decodeURIComponent(rawPath);
+  } catch {
+    return rawPath;
+  }
+}
+
+/**
+ * The headers Lambda's front door adds to those a client sent: `x-forwarded-for` (the client's
+ * address, after any the client named), `x-forwarded-proto` and `x-forwarded-port` (of the
+ * connection it took: here `http` and the local port, on AWS `https` and 443), and an
+ * `x-amzn-trace-id` unless the client sent one. A handler that reads them (a client's address
+ * from the last of `x-forwarded-for`, an absolute URL from the scheme) found none here.
+ */
+function forwardedHeaders(req: IncomingMessage, sent: Readonly<Record<string, string>>, sourceIp: string): Record<string, string> {
+  const given = sent['x-forwarded-for'];
+  const epoch = Math.floor(Date.now() / 1_000)
+    .toString(16)
+    .padStart(8, '0');
+  return {
+    'x-forwarded-for': given !== undefined && given.trim() !== '' ? `${given}, ${sourceIp}` : sourceIp,
+    'x-forwarded-proto': 'encrypted' in req.socket && req.socket.encrypted === true ? 'https' : 'http',
+    'x-forwarded-port': String(req.socket.localPort ?? ''),
+    'x-amzn-trace-id': sent['x-amzn-trace-id'] ?? `Root=1-${epoch}-${randomBytes(12).toString('hex')}`,
+  };
+}
+
+/**
  * The request's headers as Lambda passes them: names in lower case, a repeated header's values
  * joined with commas (Node.js joins some with ", " and keeps only the first of others, such as
- * `content-type`), and the `cookie` headers taken out into the `cookies` array, one cookie each.
+ * `content-type`), and the `cookie` headers also in the `cookies` array, one cookie each. A
+ * Function URL keeps the `cookie` header beside that array (an HTTP API takes it out): a live
+ * event has both.
  */
 export function requestHeaders(req: IncomingMessage): { headers: Record<string, string>; cookies: string[] } {
   const headers: Record<string, string> = {};
@@ -124,6 +168,8 @@ export function requestHeaders(req: IncomingMessage): { headers: Record<string, 
             .map((c) => c.trim())
             .filter((c) => c !== ''),
         );
+      // Cookie headers are joined as one (RFC 9113 §8.2.3), not with commas.
+      headers[name] = values.join('; ');
     } else {
       headers[name] = values.join(',');
     }
@@ -166,13 +212,20 @@ function commonLogTime(at: Date): string {
 }
 
 /**
- * The most a buffered (synchronous) invocation carries each way: the event Lambda builds for a
- * request (its body base64-encoded) and the result the handler returns, each as JSON. Lambda
- * refuses a larger request before the function runs, and fails a larger response as a function
- * error (a Function URL answers 502). The local adapter holds both to it, so a client or a handler
- * that works here does not meet the limit for the first time on AWS.
+ * The most a buffered (synchronous) invocation carries in: the event Lambda builds for a request
+ * (its body base64-encoded), as JSON. Lambda refuses a larger request before the function runs;
+ * the local adapter too, so a client that works here does not meet the limit for the first time
+ * on AWS. The result has a limit of its own, `LAMBDA_BUFFERED_RESPONSE_BYTES`.
  */
 export const LAMBDA_BUFFERED_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+/**
+ * The most a buffered invocation's result carries, as JSON: 100 bytes more than the request's 6
+ * MiB, as Lambda's own error for a larger one says ("Response payload size exceeded maximum
+ * allowed payload size (6291556 bytes)"). Lambda fails a larger response as a function error (a
+ * Function URL answers 502); the local adapter too, and only a larger one.
+ */
+export const LAMBDA_BUFFERED_RESPONSE_BYTES = 6_291_556;
 
 /** The HTTP response Lambda makes of a handler's result. */
 export interface FunctionUrlResponse {
@@ -186,9 +239,12 @@ export interface FunctionUrlResponse {
 
 /**
  * The HTTP response of a handler's result, as Lambda reads it: the result's JSON, as the runtime
- * sends it (so a header whose value is undefined is not sent). A result with a `statusCode` is the
- * response (its `cookies` become `set-cookie` headers); any other (a string, an object without
- * one) is a 200 whose `application/json` body is the result's JSON.
+ * sends it (so a header whose value is undefined is not sent). A result with a `statusCode` (a
+ * number, or its digits as a string, which Lambda takes too) is the response (its `cookies` become
+ * `set-cookie` headers, and without a `content-type` of its own it is `application/json`, as a
+ * Function URL answers it); any other is a 200 whose `application/json` body is the result's JSON
+ * (an object without a `statusCode`, a number, a list) or, for a string, the string itself: a
+ * Function URL answers `"hello"` with the 5 bytes `hello` (recorded against AWS), not quoted.
  *
  * @throws InvalidFunctionResponseError for a result Lambda answers with a 502.
  */
@@ -197,19 +253,24 @@ export function functionUrlResponse(returned: unknown): FunctionUrlResponse {
   // header, statusCode or body) is not in the response, and a Buffer or a Date is what its JSON is.
   const json = JSON.stringify(returned === undefined ? null : returned);
   const size = Buffer.byteLength(json);
-  if (size > LAMBDA_BUFFERED_PAYLOAD_BYTES) {
-    throw new InvalidFunctionResponseError(`the response (${size} bytes as JSON) exceeds Lambda's ${LAMBDA_BUFFERED_PAYLOAD_BYTES}`, size);
+  if (size > LAMBDA_BUFFERED_RESPONSE_BYTES) {
+    throw new InvalidFunctionResponseError(`the response (${size} bytes as JSON) exceeds Lambda's ${LAMBDA_BUFFERED_RESPONSE_BYTES}`, size);
   }
   const result: unknown = JSON.parse(json);
+  // A string is answered as itself, not quoted as its JSON ("hello" is 5 bytes on AWS).
+  if (typeof result === 'string') return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(result) };
   if (result === null || typeof result !== 'object' || !('statusCode' in result)) {
     return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(json) };
   }
   const structured = result as APIGatewayProxyStructuredResultV2;
-  const { statusCode } = structured;
+  const given: unknown = structured.statusCode;
+  // A status given as its digits ("418") is taken as Lambda takes it: that status.
+  const statusCode = typeof given === 'string' && /^\d{3}$/.test(given) ? Number(given) : given;
   if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
-    throw new InvalidFunctionResponseError(`statusCode ${JSON.stringify(statusCode)} is not an HTTP status`, statusCode);
+    throw new InvalidFunctionResponseError(`statusCode ${JSON.stringify(given)} is not an HTTP status`, given);
   }
-  const headers: OutgoingHttpHeaders = {};
+  // A Function URL answers a result that names no content type as application/json.
+  const headers: OutgoingHttpHeaders = { 'content-type': 'application/json' };
   for (const [name, value] of Object.entries(structured.headers ?? {})) headers[name.toLowerCase()] = String(value);
   const cookies = structured.cookies ?? [];
   if (cookies.length > 0)
@@ -217,6 +278,22 @@ export function functionUrlResponse(returned: unknown): FunctionUrlResponse {
   if (structured.body === undefined || structured.body === null) return { statusCode, headers };
   return { statusCode, headers, body: Buffer.from(String(structured.body), structured.isBase64Encoded ? 'base64' : 'utf8') };
 }
+
+/**
+ * The headers the response is sent with: a buffered response goes whole, framed as Lambda frames
+ * it, by the `content-length` of the body sent, never by one the result names (a handler's count
+ * of a string's characters, not its bytes, or a length of other content) nor by chunks. A HEAD
+ * answer, and a status without content (1xx, 204, 304), keep the result's own.
+ */
+function framedHeaders(response: FunctionUrlResponse, method: string | undefined): OutgoingHttpHeaders {
+  const { statusCode, headers, body } = response;
+  if (method === 'HEAD' || statusCode < 200 || statusCode === 204 || statusCode === 304) return headers;
+  const { 'content-length': _named, 'transfer-encoding': _chunked, ...rest } = headers;
+  return { ...rest, 'content-length': String(body?.length ?? 0) };
+}
+
+/** The body of the 502 a Function URL answers when the function fails. */
+const FUNCTION_ERROR_BODY = 'Internal Server Error';
 
 /** Runs the handler; a `FunctionTimeoutError` when it has not answered by the deadline (it is left to finish unheard, as a frozen Lambda's is). */
 async function invokeWithin(
@@ -269,7 +346,9 @@ export function functionUrlListener(
       if (received <= LAMBDA_BUFFERED_PAYLOAD_BYTES) chunks.push(chunk);
     });
     req.on('end', () => {
-      const event = received <= LAMBDA_BUFFERED_PAYLOAD_BYTES ? functionUrlEvent(req, Buffer.concat(chunks)) : undefined;
+      const context = localContext(options.functionName, timeoutMs);
+      const event =
+        received <= LAMBDA_BUFFERED_PAYLOAD_BYTES ? functionUrlEvent(req, Buffer.concat(chunks), context.awsRequestId) : undefined;
       if (event === undefined || Buffer.byteLength(JSON.stringify(event)) > LAMBDA_BUFFERED_PAYLOAD_BYTES) {
         res.writeHead(413, { 'content-type': 'application/json' });
         res.end(
@@ -279,18 +358,21 @@ export function functionUrlListener(
         );
         return;
       }
-      invokeWithin(handler, event, localContext(options.functionName, timeoutMs), timeoutMs)
+      invokeWithin(handler, event, context, timeoutMs)
         .then((result) => {
           const response = functionUrlResponse(result);
-          res.writeHead(response.statusCode, response.headers);
+          // Framed by its own length: a Content-Length the result named that is not the body's
+          // left the client waiting for bytes never sent, or read the rest as the next answer.
+          res.writeHead(response.statusCode, { ...framedHeaders(response, req.method), 'x-amzn-requestid': context.awsRequestId });
           res.end(req.method === 'HEAD' ? undefined : response.body);
         })
         .catch((err: unknown) => {
           // What a Function URL answers when the function fails: answered before `onError` is
           // told, whatever it does. One that threw (a log line's JSON.stringify of a circular
           // error) left the client waiting for ever, and ended the process: an unhandled rejection.
-          res.writeHead(502, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ Message: 'Internal Server Error' }));
+          // Its body is these words, not JSON (LocalStack's tests, validated against AWS, read them).
+          res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'x-amzn-requestid': context.awsRequestId });
+          res.end(FUNCTION_ERROR_BODY);
           try {
             options.onError?.(err);
           } catch (thrown) {

@@ -4,7 +4,7 @@
  * HTTP port (the real objects handler behind a Function URL adapter: curl works against it), and
  * the real sweeper handler on a timer. `stop()` ends all of it.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CONFIG_ENV, type TierlogConfig, configToEnv, loadConfigOver, replacedBlobCleanupOf, validateConfig } from '../config.js';
 import { MAX_TIMER_MS } from '../constants.js';
@@ -90,7 +90,11 @@ export interface DevService {
    * once `stop()` has been called (also for one asked for before, still waiting for its turn).
    */
   sweepNow(): Promise<SweepSummary>;
-  /** Stops the timer, the HTTP server and the local stack. Idempotent: every call resolves once all of it has stopped. */
+  /**
+   * Stops the timer, the HTTP server and the local stack, once the sweep under way and the
+   * requests whose handler is under way are answered (a request still sending its body is ended).
+   * Idempotent: every call resolves once all of it has stopped.
+   */
   stop(): Promise<void>;
 }
 
@@ -270,9 +274,22 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
     };
     schedule();
 
-    server = createServer(
-      functionUrlListener(objects, { functionName: OBJECTS_SERVICE_NAME, ...(options.onError ? { onError: options.onError } : {}) }),
-    );
+    const answer = functionUrlListener(objects, {
+      functionName: OBJECTS_SERVICE_NAME,
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
+    // The requests not yet answered, for stop(): one whose handler is under way is answered first.
+    const open = new Map<IncomingMessage, ServerResponse>();
+    server = createServer((req, res) => {
+      // Once stop() has begun, no handler begins (a keep-alive connection's next request).
+      if (stopped) {
+        req.socket.destroy();
+        return;
+      }
+      open.set(req, res);
+      res.once('close', () => open.delete(req));
+      answer(req, res);
+    });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(options.port ?? 8787, '127.0.0.1', () => resolve());
@@ -283,10 +300,19 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
     const stopAll = async (): Promise<void> => {
       stopped = true;
       clearTimeout(timer);
-      await new Promise<void>((resolve) => {
-        listening.close(() => resolve());
-        listening.closeAllConnections();
-      });
+      const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
+      // A request whose body is all in has its handler under way: it is answered (within the
+      // handler's timeout, a 502 past it) before the stack stops. Ended, its client was told
+      // nothing (a connection reset) of a write that went on, against a stack being stopped. One
+      // still sending its body is ended: its handler never runs.
+      const underWay: Promise<void>[] = [];
+      for (const [req, res] of open) {
+        if (req.complete) underWay.push(new Promise<void>((resolve) => res.once('close', () => resolve())));
+        else req.socket.destroy();
+      }
+      await Promise.all(underWay);
+      listening.closeAllConnections();
+      await closed;
       await running.catch(() => undefined);
       try {
         await stack.stop();

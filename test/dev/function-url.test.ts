@@ -2,7 +2,7 @@
  * The local Function URL adapter builds the event and reads the result as Lambda does (AWS Lambda
  * Developer Guide, "Invoking Lambda function URLs", payload format 2.0), so that a handler that
  * works on it works behind a real Function URL, and one that would fail there fails here:
- * cookies in `cookies`, not in a `cookie` header; `queryStringParameters`; a textual body as text;
+ * cookies in `cookies`, and in the `cookie` header a Function URL keeps; `queryStringParameters`; a textual body as text;
  * repeated headers joined with commas; the result read as its JSON (as the runtime sends it);
  * a result without `statusCode` answered as its JSON;
  * `cookies` answered as `set-cookie`; a handler past its timeout answered 502.
@@ -55,10 +55,13 @@ async function eventOf(
 }
 
 describe('the event: as Lambda builds it', () => {
-  test('cookies are the cookies array, one a cookie, and no cookie header', async () => {
+  test('cookies are the cookies array, one a cookie, and the cookie header is kept, as a Function URL keeps it', async () => {
+    // A live Function URL event has both (an HTTP API's has no cookie header): a handler parsing
+    // the header found none here, and worked on AWS.
     const event = await eventOf('/x', { Cookie: ['a=1; b=2', 'c=3'] });
     expect(event.cookies).toEqual(['a=1', 'b=2', 'c=3']);
-    expect(event.headers.cookie).toBeUndefined();
+    expect(event.headers.cookie).toBe('a=1; b=2; c=3');
+    expect((await eventOf('/x', { Cookie: 'session=abc123; theme=dark' })).headers.cookie).toBe('session=abc123; theme=dark');
   });
 
   test('no cookie header is no cookies array; an empty cookie between semicolons is not one', async () => {
@@ -66,10 +69,12 @@ describe('the event: as Lambda builds it', () => {
     expect((await eventOf('/x', { Cookie: 'a=1; ; b=2;' })).cookies).toEqual(['a=1', 'b=2']);
   });
 
-  test('rawPath and requestContext.http.path are the path without its query; method, host and user agent as sent', async () => {
+  test('rawPath is the path as sent and requestContext.http.path the path decoded, both without the query; method, host and user agent as sent', async () => {
     const event = await eventOf('/objects/a%20b?x=1', { Host: 'objects.example', 'User-Agent': 'probe/1' }, '', 'DELETE');
     expect(event.rawPath).toBe('/objects/a%20b');
-    expect(event.requestContext.http.path).toBe('/objects/a%20b');
+    // As a live Function URL event has them: rawPath "/capture/space%20value", http.path "/capture/space value".
+    expect(event.requestContext.http.path).toBe('/objects/a b');
+    expect((await eventOf('/objects/unicode-%CE%BB', {})).requestContext.http.path).toBe('/objects/unicode-λ');
     expect(event.requestContext.http.method).toBe('DELETE');
     expect(event.requestContext.domainName).toBe('objects.example');
     expect(event.requestContext.http.userAgent).toBe('probe/1');
@@ -92,6 +97,30 @@ describe('the event: as Lambda builds it', () => {
     const { port } = server.address() as AddressInfo;
     await fetch(`http://127.0.0.1:${port}/objects/k`).then((res) => res.arrayBuffer());
     expect(seen!.requestContext.http.sourceIp).toBe('127.0.0.1');
+  });
+
+  test('the headers Lambda adds: x-forwarded-for (the client appended to one it sent), -proto, -port, and a trace id', async () => {
+    let seen: APIGatewayProxyEventV2 | undefined;
+    const port = await serve(async (event) => {
+      seen = event;
+      return { statusCode: 204 };
+    });
+    await fetch(`http://127.0.0.1:${port}/x`);
+    expect(seen!.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen!.headers['x-forwarded-proto']).toBe('http');
+    expect(seen!.headers['x-forwarded-port']).toBe(String(port));
+    expect(seen!.headers['x-amzn-trace-id']).toMatch(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/);
+    // What a client says is kept before what the front door saw, which is last; a trace id it sent is kept.
+    await fetch(`http://127.0.0.1:${port}/x`, {
+      headers: {
+        'X-Forwarded-For': '203.0.113.7',
+        'X-Forwarded-Proto': 'https',
+        'X-Amzn-Trace-Id': 'Root=1-5759e988-bd862e3fe1be46a994272793',
+      },
+    });
+    expect(seen!.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    expect(seen!.headers['x-forwarded-proto']).toBe('http');
+    expect(seen!.headers['x-amzn-trace-id']).toBe('Root=1-5759e988-bd862e3fe1be46a994272793');
   });
 
   test('a repeated header is its values joined with commas, every one of them', async () => {
@@ -133,6 +162,19 @@ describe('the event: as Lambda builds it', () => {
     expect(event.isBase64Encoded).toBe(false);
   });
 
+  test("requestContext.requestId is the invocation's awsRequestId, the id its logs carry", async () => {
+    const seen: Array<{ requestId: string; awsRequestId: string }> = [];
+    const port = await serve(async (event, context) => {
+      seen.push({ requestId: event.requestContext.requestId, awsRequestId: context.awsRequestId });
+      return { statusCode: 204 };
+    });
+    await fetch(`http://127.0.0.1:${port}/x`);
+    await fetch(`http://127.0.0.1:${port}/x`);
+    expect(seen[0]!.requestId).toBe(seen[0]!.awsRequestId);
+    expect(seen[1]!.requestId).toBe(seen[1]!.awsRequestId);
+    expect(seen[1]!.requestId).not.toBe(seen[0]!.requestId);
+  });
+
   test('requestContext.time is in the common log format Lambda writes', async () => {
     const event = await eventOf('/x', {});
     expect(event.requestContext.time).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
@@ -154,14 +196,65 @@ describe('the event: as Lambda builds it', () => {
 
 describe('the response: as Lambda reads the result', () => {
   test('a result without statusCode is a 200 of its JSON, as application/json', async () => {
-    let result: unknown = { body: 'hello' };
+    const result: unknown = { body: 'hello' };
     const port = await serve(async () => result as never);
     const object = await fetch(`http://127.0.0.1:${port}/x`);
     expect(object.status).toBe(200);
     expect(object.headers.get('content-type')).toBe('application/json');
     expect(await object.text()).toBe('{"body":"hello"}');
-    result = 'Hello, world!';
-    expect(await (await fetch(`http://127.0.0.1:${port}/x`)).text()).toBe('"Hello, world!"');
+  });
+
+  test("every answer of an invocation carries x-amzn-requestid, the invocation's awsRequestId, a failed one's too", async () => {
+    // A Function URL's answer names the invocation (recorded against AWS by LocalStack's validated
+    // tests: its x-amzn-RequestId is the id of the END line in the function's log).
+    const ids: string[] = [];
+    let fail = false;
+    const port = await serve(async (_event, context) => {
+      ids.push(context.awsRequestId);
+      if (fail) throw new Error('handler failed');
+      return { statusCode: 200, body: 'hi' };
+    });
+    const ok = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(ok.headers.get('x-amzn-requestid')).toBe(ids[0]);
+    fail = true;
+    const failed = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(failed.status).toBe(502);
+    expect(failed.headers.get('x-amzn-requestid')).toBe(ids[1]);
+  });
+
+  test('a result that names no content type is answered as application/json; one it names is kept', async () => {
+    // A Function URL answers { statusCode: 200, body: "body123" } with Content-Type
+    // application/json (recorded against AWS by LocalStack's validated tests); here it had none.
+    let result: unknown = { statusCode: 200, body: 'body123' };
+    const port = await serve(async () => result as never);
+    const plain = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(plain.headers.get('content-type')).toBe('application/json');
+    expect(await plain.text()).toBe('body123');
+    result = { statusCode: 204 };
+    expect((await fetch(`http://127.0.0.1:${port}/x`)).headers.get('content-type')).toBe('application/json');
+    result = { statusCode: 200, headers: { 'Content-Type': 'text/plain' }, body: 'body123' };
+    expect((await fetch(`http://127.0.0.1:${port}/x`)).headers.get('content-type')).toBe('text/plain');
+  });
+
+  test('a string result is a 200 of the string itself, not its JSON; a number, a boolean, a list are their JSON', async () => {
+    // As a Function URL answers them (recorded against AWS by LocalStack's validated tests):
+    // "hello" is 5 bytes, hello; 3 is 3; [..] its compact JSON. A client of a handler that
+    // answered a string read it quoted here and bare on AWS.
+    let result: unknown = 'Hello, wörld!';
+    const port = await serve(async () => result as never);
+    const text = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(text.status).toBe(200);
+    expect(text.headers.get('content-type')).toBe('application/json');
+    expect(await text.text()).toBe('Hello, wörld!');
+    for (const [value, body] of [
+      [3, '3'],
+      [3.1, '3.1'],
+      [true, 'true'],
+      [['hello', 3, true], '["hello",3,true]'],
+    ] as const) {
+      result = value;
+      expect(await (await fetch(`http://127.0.0.1:${port}/x`)).text()).toBe(body);
+    }
   });
 
   test('the result is read as its JSON, as the runtime sends it: what JSON drops is not in the response', async () => {
@@ -206,12 +299,53 @@ describe('the response: as Lambda reads the result', () => {
     expect(answer.headers.getSetCookie()).toEqual(['a=1; Max-Age=60', 'b=2']);
   });
 
-  test.each([42, 99, 600, 200.5])('a statusCode that is not an HTTP status (%s) is a 502, told to onError', async (statusCode) => {
-    const errors: unknown[] = [];
-    const port = await serve(async () => ({ statusCode }), { onError: (err) => errors.push(err) });
-    expect((await fetch(`http://127.0.0.1:${port}/x`)).status).toBe(502);
-    expect(errors[0]).toBeInstanceOf(InvalidFunctionResponseError);
+  test("the body is framed by its own length, whatever Content-Length the result names (Lambda sends the body's)", async () => {
+    // A handler that counts the string's characters, not its bytes: on AWS the client gets the
+    // body whole; here the client got 4 of its 5 bytes, and the 5th began the connection's next answer.
+    let result: unknown = { statusCode: 200, headers: { 'Content-Length': String('café'.length) }, body: 'café' };
+    const port = await serve(async () => result as never);
+    const raw = () =>
+      new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+        const req = request({ port, host: '127.0.0.1', path: '/x', agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        });
+        req.setTimeout(5_000, () => req.destroy(new Error('no whole answer in 5 s')));
+        req.on('error', reject);
+        req.end();
+      });
+    const short = await raw();
+    expect(short.body).toBe('café');
+    expect(short.headers['content-length']).toBe('5');
+    result = { statusCode: 200, headers: { 'content-length': '100' }, body: 'hello' }; // longer: the client waited for ever
+    expect(await raw()).toMatchObject({ status: 200, body: 'hello', headers: { 'content-length': '5' } });
+    result = { statusCode: 201, body: 'hello' }; // none: a length, as Lambda answers, not chunks
+    const plain = await raw();
+    expect(plain.headers['content-length']).toBe('5');
+    expect(plain.headers['transfer-encoding']).toBeUndefined();
   });
+
+  test('a statusCode given as a string of digits is that status, as a Function URL answers it', async () => {
+    // Lambda answers { statusCode: "418", body: "i'm a teapot" } with a 418 (checked against AWS by
+    // LocalStack's validated tests): a handler that sent its status as text failed here only.
+    const errors: unknown[] = [];
+    const port = await serve(async () => ({ statusCode: '418', body: "i'm a teapot" }) as never, { onError: (err) => errors.push(err) });
+    const answer = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(answer.status).toBe(418);
+    expect(await answer.text()).toBe("i'm a teapot");
+    expect(errors).toEqual([]);
+  });
+
+  test.each([42, 99, 600, 200.5, '600', 'ok', ''])(
+    'a statusCode that is not an HTTP status (%s) is a 502, told to onError',
+    async (statusCode) => {
+      const errors: unknown[] = [];
+      const port = await serve(async () => ({ statusCode }), { onError: (err) => errors.push(err) });
+      expect((await fetch(`http://127.0.0.1:${port}/x`)).status).toBe(502);
+      expect(errors[0]).toBeInstanceOf(InvalidFunctionResponseError);
+    },
+  );
 
   test('the handler is told its function name and the time left of its timeout (30 s unless set)', async () => {
     const seen: Array<{ name: string; left: number }> = [];
@@ -240,6 +374,21 @@ describe('the response: as Lambda reads the result', () => {
     expect((errors[0] as FunctionTimeoutError).timeoutMs).toBe(200);
   });
 
+  test('a function that fails (throws, answers what is no response, runs past its timeout) is a 502 whose body is "Internal Server Error"', async () => {
+    // A client that read the 502's body as JSON passed here and threw on AWS, whose body is these words.
+    let failure: () => Promise<unknown> = async () => {
+      throw new Error('handler failed');
+    };
+    const port = await serve(() => failure() as never, { timeoutMs: 200 });
+    const failures = [failure, async () => ({ statusCode: 42 }), () => new Promise((r) => setTimeout(() => r({ statusCode: 200 }), 1_000))];
+    for (const next of failures) {
+      failure = next;
+      const answer = await fetch(`http://127.0.0.1:${port}/x`);
+      expect(answer.status).toBe(502);
+      expect(await answer.text()).toBe('Internal Server Error');
+    }
+  });
+
   test('an onError that throws (a log line of a circular error) leaves no request unanswered, and ends no process', async () => {
     const told: unknown[] = [];
     const port = await serve(
@@ -258,7 +407,8 @@ describe('the response: as Lambda reads the result', () => {
     for (let i = 0; i < 2; i++) {
       const answer = await fetch(`http://127.0.0.1:${port}/x`, { signal: AbortSignal.timeout(5_000) });
       expect(answer.status).toBe(502);
-      expect(await answer.json()).toEqual({ Message: 'Internal Server Error' });
+      // What a Function URL answers a function that failed (LocalStack's tests validated against AWS): these words, not JSON.
+      expect(await answer.text()).toBe('Internal Server Error');
     }
     expect(told).toHaveLength(2);
     expect((told[0] as Error).message).toBe('handler failed');

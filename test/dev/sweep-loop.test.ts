@@ -93,6 +93,29 @@ describe('dev service stop() under way', () => {
     expect(reported).toBe(1);
   }, 120_000);
 
+  it('answers a request whose handler is under way (its body all sent) before it stops the stack', async () => {
+    const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
+    const s3 = service.stack.pids.s3!;
+    // The S3 server paused: the large PUT's handler waits on its blob's upload, its body all in.
+    process.kill(s3, 'SIGSTOP');
+    let stopping: Promise<void> | undefined;
+    try {
+      const put = fetch(`${service.url}/objects/in-flight`, { method: 'PUT', body: new Uint8Array(100_000).fill(7) }).then(
+        (res) => res.status,
+        (err: Error) => `failed: ${String(err.cause ?? err)}`,
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      stopping = service.stop();
+      await new Promise((r) => setTimeout(r, 500));
+      process.kill(s3, 'SIGCONT');
+      // Ended, the client was told nothing (a connection reset) of a write its handler went on with.
+      expect(await put).toBe(201);
+    } finally {
+      process.kill(s3, 'SIGCONT');
+      await (stopping ?? service.stop());
+    }
+  }, 120_000);
+
   it('ends a request still under way (a client that stalls mid-upload) rather than waiting for it', async () => {
     const service = await startDevService({ port: 0, sweepIntervalMs: 0 });
     const url = new URL(`${service.url}/objects/stalled`);
